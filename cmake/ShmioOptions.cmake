@@ -1,0 +1,19 @@
+# Warnings and sanitizers, applied through one interface target every shmio target links.
+add_library(shmio_build_flags INTERFACE)
+add_library(shmio::build_flags ALIAS shmio_build_flags)
+target_compile_options(shmio_build_flags INTERFACE -Wall -Wextra -Wpedantic -Wshadow
+                       -Wnon-virtual-dtor -Wold-style-cast -Wcast-align -Wnull-dereference)
+if(SHMIO_WERROR)
+  target_compile_options(shmio_build_flags INTERFACE -Werror)
+endif()
+
+if(SHMIO_SANITIZE STREQUAL "address")
+  target_compile_options(shmio_build_flags INTERFACE -fsanitize=address,undefined
+                         -fno-sanitize-recover=all -fno-omit-frame-pointer -O1 -g)
+  target_link_options(shmio_build_flags INTERFACE -fsanitize=address,undefined)
+elseif(SHMIO_SANITIZE STREQUAL "thread")
+  target_compile_options(shmio_build_flags INTERFACE -fsanitize=thread -fno-omit-frame-pointer -O1 -g)
+  target_link_options(shmio_build_flags INTERFACE -fsanitize=thread)
+elseif(SHMIO_SANITIZE)
+  message(FATAL_ERROR "SHMIO_SANITIZE must be 'address', 'thread' or empty, not '${SHMIO_SANITIZE}'")
+endif()

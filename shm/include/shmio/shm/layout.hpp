@@ -1,0 +1,266 @@
+// Byte layout of a shmio ring segment. Everything in shared memory is defined here; nothing in
+// it is a pointer, only offsets from the start of the segment. Every atomic is always lock-free.
+//
+// A segment is one POSIX shared-memory object:
+//
+//   file offset 0                                   control_bytes         control_bytes + capacity
+//   +----------------+-----------+------------------+------------------+---------------------+
+//   | SegmentHeader  | Control   | ProducerSlot[P]  | ReaderSlot[R]    | UnitMeta[capacity/64]| data ring ... |
+//   | 512 B          | 4 x 128 B | 256 B each       | 256 B each       | 16 B each            | capacity B    |
+//   +----------------+-----------+------------------+------------------+---------------------+
+//   \______________________ control area, rounded up to a page __________________________/
+//
+// The data ring is mapped twice, back to back, in every process ("mirror mapping"), so a record
+// that crosses the physical end of the ring is still contiguous in each process's address space:
+// no wrap padding, and claim(n) always yields one contiguous span.
+//
+// Positions. A record's position is a 64-bit byte offset into the never-wrapping stream of all
+// records; it only grows. Its bytes live at data[position % capacity]. Positions of records are
+// multiples of kUnit (64), so every record starts on its own cache line.
+//
+// A record in the data ring:
+//
+//    0               8               12      14      16
+//   +---------------+---------------+-------+-------+------------------------------+- - - -+
+//   | position (u64)| length (u32)  | type  | prod. | payload (length bytes)       | pad   |
+//   +---------------+---------------+-------+-------+------------------------------+- - - -+
+//   \________________ RecordHeader (16 B) _________/                  footprint = align64(16 + length)
+//
+// UnitMeta, one per 64-byte unit of the ring, out of band (never overwritten by payload bytes):
+//
+//    0                    8                    16
+//   +--------------------+--------------------+
+//   | seal (u64)         | index (u64)        |
+//   +--------------------+--------------------+
+//   seal  = position | 1 once the record starting at that unit is complete (committed or padding);
+//           written only by that record's producer or by the repair of a dead producer.
+//   index = the number of non-padding records before the record starting here; stamped by whoever
+//           advances the frontier to this position, with a monotonic max (see docs/ring.md).
+//
+// The seal lives out of band so that no payload byte pattern can ever be mistaken for a commit,
+// and its low bit is 1 so that zeroed memory never looks committed.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+namespace shmio::shm::layout {
+
+inline constexpr std::uint64_t kMagic = 0x474e52'4f494d4853ULL;  // "SHMIORNG" little-endian
+inline constexpr std::uint32_t kLayoutVersion = 1;
+
+inline constexpr std::size_t kUnit = 64;    // record alignment and UnitMeta granularity
+inline constexpr std::size_t kBlock = 128;  // hot counters each own a block (adjacent-line prefetch)
+inline constexpr std::size_t kPage = 4096;
+
+inline constexpr std::uint16_t kPaddingType = 0xFFFF;  // record types 0..0xFFFE are the user's
+inline constexpr std::uint16_t kMaxUserType = 0xFFFE;
+
+// Bounds of the configuration, checked at create() and at attach().
+inline constexpr std::uint64_t kMinCapacity = 64 * 1024;           // 64 KiB
+inline constexpr std::uint64_t kMaxCapacity = 1ULL << 40;          // 1 TiB
+inline constexpr std::uint16_t kMaxSlots = 1024;                   // producers, readers each
+
+static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
+static_assert(std::atomic<std::uint32_t>::is_always_lock_free);
+static_assert(std::atomic<std::int32_t>::is_always_lock_free);
+
+constexpr std::uint64_t align_up(std::uint64_t v, std::uint64_t a) { return (v + a - 1) & ~(a - 1); }
+constexpr std::uint64_t seal_of(std::uint64_t position) { return position | 1U; }
+
+// ---------------------------------------------------------------------------------------------
+// SegmentHeader: written once by the creator before `state` is stored READY (release); read-only
+// afterwards. attach() acquires `state` and then validates every field.
+//
+//   0 magic u64 | 8 layout_version u32 | 12 state u32 | 16 capacity u64 | 24 max_record u32 |
+//  28 max_producers u16 | 30 max_readers u16 | 32 creator_pid i32 | 36 mode u32 |
+//  40 creator_start_time u64 | 48 creation_time_ns u64 | 56 segment_bytes u64 |
+//  64 control_bytes u64 | 72 dead_check_interval_ns u64 | 80..511 reserved (zero)
+struct SegmentHeader {
+  std::uint64_t magic;
+  std::uint32_t layout_version;
+  std::atomic<std::uint32_t> state;  // kStateInitializing, then kStateReady
+  std::uint64_t capacity;            // bytes in the data ring, a power of two
+  std::uint32_t max_record;          // largest payload in bytes
+  std::uint16_t max_producers;
+  std::uint16_t max_readers;
+  std::int32_t creator_pid;
+  std::uint32_t mode;                   // permission bits it was created with
+  std::uint64_t creator_start_time;     // /proc/<pid>/stat starttime, clock ticks after boot
+  std::uint64_t creation_time_ns;       // CLOCK_REALTIME
+  std::uint64_t segment_bytes;          // size of the shared-memory object
+  std::uint64_t control_bytes;          // offset of the data ring in the object
+  std::uint64_t dead_check_interval_ns; // how often a stalled waiter checks producer liveness
+  std::uint8_t reserved[512 - 80];
+};
+inline constexpr std::uint32_t kStateInitializing = 0x494E4954;  // "INIT"
+inline constexpr std::uint32_t kStateReady = 0x52454459;         // "REDY"
+static_assert(sizeof(SegmentHeader) == 512);
+static_assert(offsetof(SegmentHeader, state) == 12);
+static_assert(offsetof(SegmentHeader, capacity) == 16);
+static_assert(offsetof(SegmentHeader, max_record) == 24);
+static_assert(offsetof(SegmentHeader, creator_pid) == 32);
+static_assert(offsetof(SegmentHeader, creator_start_time) == 40);
+static_assert(offsetof(SegmentHeader, segment_bytes) == 56);
+static_assert(offsetof(SegmentHeader, dead_check_interval_ns) == 72);
+
+// ---------------------------------------------------------------------------------------------
+// Control: the hot shared words, one 128-byte block each so that no two share a cache line (or an
+// adjacent-line prefetch pair).
+//
+//   block 0  tail      : next position to claim. Producers fetch_add it (claim).
+//   block 1  frontier  : every record below it is complete (committed or padding); readers read
+//                        only below it; producers may only write [p, p+n) once
+//                        frontier >= p + n - capacity (the gating rule, docs/ring.md).
+//   block 2  wake      : futex word (u32) bumped when the frontier moves and someone is parked,
+//                        and the count of parked waiters.
+//   block 3  repair    : the repair lock (pid of the repairer, 0 = free) and ring-wide counters.
+struct alignas(kBlock) TailBlock {
+  std::atomic<std::uint64_t> tail;
+};
+struct alignas(kBlock) FrontierBlock {
+  std::atomic<std::uint64_t> frontier;
+};
+struct alignas(kBlock) WakeBlock {
+  std::atomic<std::uint32_t> futex_word;  // must be 4-byte aligned, shared (not PRIVATE) futex
+  std::atomic<std::uint32_t> waiters;
+};
+struct alignas(kBlock) RepairBlock {
+  std::atomic<std::int32_t> lock_pid;        // 0 = free; else the repairer's pid
+  std::atomic<std::uint32_t> reserved0;
+  std::atomic<std::uint64_t> lock_start_time;  // the repairer's start time, for liveness
+  std::atomic<std::uint64_t> repairs;        // holes turned into padding by a repair
+  std::atomic<std::uint64_t> abandoned_bytes;  // bytes of dead producers' claims made padding
+  std::atomic<std::uint64_t> aborted_claims;   // claims their live producer gave back
+};
+struct Control {
+  TailBlock tail;
+  FrontierBlock frontier;
+  WakeBlock wake;
+  RepairBlock repair;
+};
+static_assert(sizeof(Control) == 4 * kBlock);
+static_assert(offsetof(Control, frontier) - offsetof(Control, tail) == kBlock);
+static_assert(offsetof(Control, wake) - offsetof(Control, frontier) == kBlock);
+
+// ---------------------------------------------------------------------------------------------
+// Registry slots. A slot is owned by one process while its state is ACTIVE; its hot half is
+// written only by that owner (and by a repairer after the owner died).
+inline constexpr std::uint32_t kSlotFree = 0;
+inline constexpr std::uint32_t kSlotActive = 0x41435456;  // "ACTV"
+inline constexpr std::uint32_t kSlotDead = 0x44454144;    // "DEAD": owner died, kept for inspection
+inline constexpr std::uint32_t kSlotTaking = 0x54414B45;  // "TAKE": being taken by a new owner
+
+// Claim states of a producer, published so that a repair never has to guess.
+inline constexpr std::uint32_t kClaimIdle = 0;
+inline constexpr std::uint32_t kClaimClaiming = 1;  // about to fetch_add; position not yet known
+inline constexpr std::uint32_t kClaimClaimed = 2;   // claim_position/claim_length are exact
+
+inline constexpr std::size_t kLabelBytes = 32;
+
+//   0 state u32 | 4 pid i32 | 8 start_time u64 | 16 claim_state u32 | 20 core i32 |
+//  24 claim_length u64 | 32 claim_position u64 | 40 heartbeat_ns u64 | 48 generation u64 |
+//  128 records u64 | 136 bytes u64 | 144 aborted u64 | 152 abandoned u64 | 160 gated u64 |
+//  168 abandoned_bytes u64 | 176 label char[32] | 208..255 reserved
+struct alignas(kBlock) ProducerSlot {
+  std::atomic<std::uint32_t> state;
+  std::atomic<std::int32_t> pid;
+  std::atomic<std::uint64_t> start_time;
+  std::atomic<std::uint32_t> claim_state;
+  std::atomic<std::int32_t> core;  // the CPU its owner is pinned to, -1 if none
+  std::atomic<std::uint64_t> claim_length;
+  std::atomic<std::uint64_t> claim_position;
+  std::atomic<std::uint64_t> heartbeat_ns;  // CLOCK_MONOTONIC
+  std::atomic<std::uint64_t> generation;    // bumped each time the slot is taken
+  std::uint8_t pad0[kBlock - 56];
+  // statistics, written by the owner (abandoned*: by the repairer)
+  std::atomic<std::uint64_t> records;
+  std::atomic<std::uint64_t> bytes;
+  std::atomic<std::uint64_t> aborted;    // claims the owner gave back (became padding)
+  std::atomic<std::uint64_t> abandoned;  // claims left by its death (became padding)
+  std::atomic<std::uint64_t> gated;      // claims that had to wait for the frontier
+  std::atomic<std::uint64_t> abandoned_bytes;
+  char label[kLabelBytes];
+  std::uint8_t pad1[kBlock - 48 - kLabelBytes];
+};
+static_assert(sizeof(ProducerSlot) == 2 * kBlock);
+static_assert(offsetof(ProducerSlot, claim_state) == 16);
+static_assert(offsetof(ProducerSlot, claim_position) == 32);
+static_assert(offsetof(ProducerSlot, records) == kBlock);
+
+//   0 state u32 | 4 pid i32 | 8 start_time u64 | 16 position u64 | 24 heartbeat_ns u64 |
+//  32 parked u32 | 36 core i32 | 40 generation u64 |
+//  128 records u64 | 136 bytes u64 | 144 laps u64 | 152 lost_records u64 | 160 lost_bytes u64 |
+//  168 wakeups u64 | 176 corrupt u64 | 184 label char[32] | 216..255 reserved
+struct alignas(kBlock) ReaderSlot {
+  std::atomic<std::uint32_t> state;
+  std::atomic<std::int32_t> pid;
+  std::atomic<std::uint64_t> start_time;
+  std::atomic<std::uint64_t> position;  // the reader's cursor, published after each batch
+  std::atomic<std::uint64_t> heartbeat_ns;
+  std::atomic<std::uint32_t> parked;  // 1 while blocked in the futex
+  std::atomic<std::int32_t> core;
+  std::atomic<std::uint64_t> generation;
+  std::uint8_t pad0[kBlock - 48];
+  std::atomic<std::uint64_t> records;
+  std::atomic<std::uint64_t> bytes;
+  std::atomic<std::uint64_t> laps;          // times it was lapped and resynced
+  std::atomic<std::uint64_t> lost_records;  // exact: non-padding records skipped by resyncs
+  std::atomic<std::uint64_t> lost_bytes;    // exact: stream bytes skipped by resyncs
+  std::atomic<std::uint64_t> wakeups;       // futex waits ended by a wake
+  std::atomic<std::uint64_t> corrupt;       // inconsistent records skipped (not overwrites)
+  char label[kLabelBytes];
+  std::uint8_t pad1[kBlock - 56 - kLabelBytes];
+};
+static_assert(sizeof(ReaderSlot) == 2 * kBlock);
+static_assert(offsetof(ReaderSlot, position) == 16);
+static_assert(offsetof(ReaderSlot, records) == kBlock);
+
+struct UnitMeta {
+  std::atomic<std::uint64_t> seal;
+  std::atomic<std::uint64_t> index;
+};
+static_assert(sizeof(UnitMeta) == 16);
+
+struct RecordHeader {
+  std::uint64_t position;
+  std::uint32_t length;
+  std::uint16_t type;
+  std::uint16_t producer;
+};
+static_assert(sizeof(RecordHeader) == 16);
+static_assert(offsetof(RecordHeader, length) == 8);
+static_assert(offsetof(RecordHeader, type) == 12);
+static_assert(offsetof(RecordHeader, producer) == 14);
+
+// Bytes a record of `length` payload bytes takes in the ring.
+constexpr std::uint64_t footprint(std::uint64_t length) {
+  return align_up(sizeof(RecordHeader) + length, kUnit);
+}
+static_assert(footprint(0) == 64 && footprint(48) == 64 && footprint(49) == 128);
+
+// Offsets of each part, derived from (capacity, producers, readers) alone, so that attach() can
+// recompute them and refuse a header that does not add up.
+struct Offsets {
+  std::uint64_t control;
+  std::uint64_t producers;
+  std::uint64_t readers;
+  std::uint64_t meta;
+  std::uint64_t control_bytes;  // = offset of the data ring, page aligned
+  std::uint64_t segment_bytes;  // = control_bytes + capacity
+};
+constexpr Offsets offsets_for(std::uint64_t capacity, std::uint16_t producers,
+                              std::uint16_t readers) {
+  Offsets o{};
+  o.control = sizeof(SegmentHeader);
+  o.producers = o.control + sizeof(Control);
+  o.readers = o.producers + sizeof(ProducerSlot) * producers;
+  o.meta = align_up(o.readers + sizeof(ReaderSlot) * readers, kBlock);
+  o.control_bytes = align_up(o.meta + sizeof(UnitMeta) * (capacity / kUnit), kPage);
+  o.segment_bytes = o.control_bytes + capacity;
+  return o;
+}
+static_assert(offsets_for(65536, 1, 1).control % kBlock == 0);
+
+}  // namespace shmio::shm::layout

@@ -1,0 +1,54 @@
+// The protocol steps shared by writers, readers and the notifier: advancing the frontier,
+// waking and parking, finding the oldest valid record, and repairing a dead producer's claim.
+// docs/ring.md explains each step; the memory-ordering points are marked SYNC POINT with their
+// partner.
+//
+// Thread-safety: every function here may be called concurrently from any thread of any attached
+// process (the functions that write require a writable Segment).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+
+#include "shmio/shm/segment.hpp"
+
+namespace shmio::shm::core {
+
+// Moves the frontier over every complete record at it, stamping each next record's index, and
+// wakes parked waiters if it moved. Returns true if this call moved it.
+bool advance_frontier(const Segment& s) noexcept;
+
+// Wakes everyone parked on the ring's futex word, if anyone is parked.
+void wake_waiters(const Segment& s) noexcept;
+
+// Blocks until the frontier differs from `frontier_seen`, the timeout passes, or a spurious wake.
+// Returns true if it returned because of a wake or a change (not the timeout).
+bool park(const Segment& s, std::uint64_t frontier_seen, std::chrono::nanoseconds timeout) noexcept;
+
+// The oldest record still fully in the ring, given a tail read just before: the first sealed
+// record start at or after tail - capacity, or the frontier if there is none.
+std::uint64_t find_oldest(const Segment& s, std::uint64_t tail, std::uint64_t frontier) noexcept;
+
+// The number of non-padding records before the record at `position` (which must be a record
+// start below or at the frontier).
+inline std::uint64_t index_at(const Segment& s, std::uint64_t position) noexcept {
+  return s.meta(position).index.load(std::memory_order_acquire);
+}
+
+// Called by a waiter that saw the frontier stuck while claims are in flight for a while. Helps
+// advance; if the record at the frontier belongs to a dead producer, turns the hole into padding.
+// Returns true if the frontier moved.
+enum class StallOutcome { moved, owner_alive, repaired, nothing_in_flight, busy };
+StallOutcome resolve_stall(const Segment& s) noexcept;
+
+// Test hooks: called at the named points of a claim, so a test can stop or kill a producer
+// exactly there. A null hook (the default) costs one relaxed load and a predictable branch.
+enum class HookPoint { after_intent, after_fetch_add, after_gate, before_seal, after_seal };
+using HookFn = void (*)(HookPoint point, std::uint64_t position);
+void set_test_hook(HookFn fn) noexcept;
+HookFn test_hook() noexcept;
+
+// Bounded spin, then yield: what a waiter does before it parks or checks liveness.
+void cpu_relax() noexcept;
+
+}  // namespace shmio::shm::core

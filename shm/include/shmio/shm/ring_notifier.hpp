@@ -1,0 +1,44 @@
+// RingNotifier: turns ring progress into readiness of a file descriptor, so that an event loop
+// (Asio's io_context, epoll, poll) can drive a RingReader without spinning.
+//
+// A small thread parks on the ring's cross-process futex and, each time the frontier moves,
+// writes to an eventfd (counter semantics). The loop waits for the eventfd to become readable,
+// reads it (clearing it), then drains its RingReader with poll()/peek() until empty. Edge
+// semantics are safe: a commit that lands while the loop drains makes the eventfd readable again.
+// The thread also resolves stalls (a dead producer's claim) while claims are in flight, so a
+// parked server still repairs within the bound.
+// Thread-safety: construct and destroy from one thread; fd() may be used from any.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <thread>
+
+#include "shmio/shm/result.hpp"
+#include "shmio/shm/segment.hpp"
+
+namespace shmio::shm {
+
+class RingNotifier {
+ public:
+  // The segment must outlive the notifier.
+  static Result<std::unique_ptr<RingNotifier>> start(const Segment& segment);
+  ~RingNotifier();  // stops and joins the thread, closes the eventfd
+  RingNotifier(const RingNotifier&) = delete;
+  RingNotifier& operator=(const RingNotifier&) = delete;
+
+  int fd() const noexcept { return fd_; }
+  // Reads the eventfd (non-blocking); returns the number of notifications since the last call.
+  std::uint64_t drain() noexcept;
+
+ private:
+  RingNotifier(const Segment& s, int fd) : segment_(s), fd_(fd) {}
+  void run() noexcept;
+
+  const Segment& segment_;
+  int fd_ = -1;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+}  // namespace shmio::shm

@@ -1,0 +1,146 @@
+// RingReader: sees every committed record of the ring, in the one global order, from where it
+// starts. Readers never slow producers down: a reader that falls a whole ring behind is lapped,
+// learns exactly how many records and bytes it lost, and resumes at the oldest record still in the
+// ring. It never returns torn data.
+//
+// Two ways to read:
+// - poll(fn): each record is copied out of the ring, validated, then handed to fn. Simple and safe.
+// - peek() / consume(): zero-copy. peek() gives views into the ring that may be overwritten while
+//   you look at them; consume() validates afterwards and tells you whether to discard what you
+//   derived from them. Defer side effects until consume() says the batch was intact.
+// Thread-safety: one thread at a time per reader. Waiting: wait() spins briefly, then parks on a
+// cross-process futex; for an event loop, see RingNotifier.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "shmio/shm/layout.hpp"
+#include "shmio/shm/result.hpp"
+#include "shmio/shm/segment.hpp"
+
+namespace shmio::shm {
+
+struct RecordView {
+  std::uint64_t position;  // identity and global order
+  std::uint64_t index;     // number of non-padding records before this one in the stream
+  std::uint16_t type;
+  std::uint16_t producer;
+  std::span<const std::byte> payload;
+};
+
+enum class StartAt {
+  latest,  // only records committed after attach (the frontier at attach time)
+  oldest,  // the oldest record still in the ring
+};
+
+struct ReaderOptions {
+  std::string label;
+  int core = -1;
+  StartAt start = StartAt::latest;
+};
+
+// Copies bytes that a producer may be overwriting at the same moment (a seqlock-style read whose
+// result is validated afterwards). Not instrumented by ThreadSanitizer, on purpose.
+void copy_tentative(std::byte* dst, const std::byte* src, std::size_t n) noexcept;
+
+// What the last call observed about losses.
+struct LossReport {
+  std::uint64_t records = 0;  // non-padding records skipped
+  std::uint64_t bytes = 0;    // stream bytes skipped
+};
+
+class RingReader {
+ public:
+  static Result<RingReader> attach(const Segment& segment, ReaderOptions options = {});
+
+  RingReader(RingReader&& other) noexcept;
+  RingReader& operator=(RingReader&& other) noexcept;
+  RingReader(const RingReader&) = delete;
+  RingReader& operator=(const RingReader&) = delete;
+  ~RingReader();
+
+  // Copy-out read of up to max_records records; returns how many were delivered to fn.
+  template <class Fn>
+  std::size_t poll(Fn&& fn, std::size_t max_records = 256);
+
+  // Zero-copy: fills `out` with views of complete records at the cursor (tentatively).
+  std::size_t peek(std::span<RecordView> out);
+  // Validates the views peek() returned and moves past them. Returns true if they were intact;
+  // false if the ring overwrote them meanwhile: then discard them; the reader has resynced and
+  // counted them as lost.
+  bool consume(std::span<const RecordView> views);
+
+  // Moves the cursor to `position`, which must be a record start still in the ring (at most
+  // capacity behind the tail) or the frontier. Returns false (cursor unchanged) otherwise.
+  bool seek(std::uint64_t position);
+
+  // True if a record is ready at the cursor (or the reader has been lapped).
+  bool ready() const noexcept;
+  // Waits up to `timeout` for ready(): spins ~spin_for, then parks on the futex. While waiting
+  // behind a claim in flight, checks every dead_check_interval whether its producer died, and
+  // repairs the claim if so. Returns ready().
+  bool wait(std::chrono::nanoseconds timeout,
+            std::chrono::nanoseconds spin_for = std::chrono::microseconds(20));
+
+  std::uint64_t position() const noexcept { return cursor_; }
+  std::uint64_t next_index() const noexcept { return cursor_index_; }
+  const LossReport& last_loss() const noexcept { return last_loss_; }
+  LossReport total_loss() const noexcept;
+  std::uint16_t id() const noexcept { return id_; }
+  const Segment& segment() const noexcept { return *segment_; }
+
+ private:
+  RingReader(const Segment& s, std::uint16_t id) : segment_(&s), id_(id) {}
+  void resync(std::uint64_t tail) noexcept;
+  void skip_corrupt(std::uint64_t frontier) noexcept;
+  void publish_progress() noexcept;
+  void release() noexcept;
+
+  const Segment* segment_ = nullptr;
+  layout::ReaderSlot* slot_ = nullptr;
+  std::uint16_t id_ = 0;
+  std::uint64_t cursor_ = 0;
+  std::uint64_t cursor_index_ = 0;
+  std::uint64_t records_ = 0;
+  std::uint64_t bytes_ = 0;
+  LossReport last_loss_{};
+  std::size_t peek_count_ = 0;         // what the last peek() returned...
+  std::uint64_t peek_end_ = 0;         // ...where it stopped (after trailing padding)...
+  std::uint64_t peek_index_end_ = 0;   // ...and the index there
+  std::vector<std::byte> copy_;    // poll()'s private copies
+  std::vector<RecordView> views_;  // poll()'s peek buffer
+};
+
+template <class Fn>
+std::size_t RingReader::poll(Fn&& fn, std::size_t max_records) {
+  if (views_.size() < max_records) views_.resize(max_records);
+  std::span<RecordView> views(views_.data(), max_records);
+  const std::size_t n = peek(views);
+  if (n == 0) return 0;
+  // Copy what fits in the private buffer; the rest stays for the next call.
+  std::size_t total = 0, take = 0;
+  for (; take < n; ++take) {
+    const std::size_t need = total + views[take].payload.size();
+    if (take > 0 && need > copy_.size()) break;
+    if (need > copy_.size()) copy_.resize(need);
+    total = need;
+  }
+  std::size_t offset = 0;
+  for (std::size_t i = 0; i < take; ++i) {
+    const auto src = views[i].payload;
+    // Intentionally racy copy (a seqlock read): consume() below discards it if it was torn.
+    copy_tentative(copy_.data() + offset, src.data(), src.size());
+    views[i].payload = {copy_.data() + offset, src.size()};
+    offset += src.size();
+  }
+  // consume() validates using positions only, so the re-pointed payloads do not matter to it.
+  if (!consume(views.first(take))) return 0;
+  for (std::size_t i = 0; i < take; ++i) fn(static_cast<const RecordView&>(views[i]));
+  return take;
+}
+
+}  // namespace shmio::shm

@@ -1,0 +1,95 @@
+// RingWriter: publishes records into a ring. Any number of writers, in any attached processes,
+// publish concurrently; each holds one producer slot of the registry.
+//
+// Contract:
+// - claim(n) reserves n payload bytes with one fetch_add on the shared tail (no lock, no syscall)
+//   and returns a writable span in place; commit() publishes it; abort() turns it into padding.
+//   One claim at a time per writer.
+// - Records are delivered to every reader in one global order: the order of their positions.
+// - Producers never wait for readers. A producer waits only when its claim would overwrite a
+//   record of the previous lap that is not complete yet (the gating rule), which is what makes the
+//   stale-claim hazard impossible; if that record's producer is dead, the waiter repairs it within
+//   the documented bound.
+// Thread-safety: a RingWriter is used by one thread at a time (it is movable, not copyable).
+// Do not use a writer in a child forked after it was attached.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+
+#include "shmio/shm/layout.hpp"
+#include "shmio/shm/result.hpp"
+#include "shmio/shm/segment.hpp"
+
+namespace shmio::shm {
+
+struct WriterOptions {
+  std::string label;  // shown by shm-inspect, at most 31 bytes kept
+  int core = -1;      // the CPU this writer's thread is pinned to, if any (informational)
+};
+
+enum class PublishStatus {
+  ok,
+  empty,          // a record needs at least one payload byte
+  too_large,      // more than max_record payload bytes
+  bad_type,       // type 0xFFFF is reserved for padding
+  claim_pending,  // claim() while a previous claim is neither committed nor aborted
+  read_only,      // the segment was attached read-only
+};
+const char* to_string(PublishStatus s) noexcept;
+
+struct BatchRecord {
+  std::uint16_t type;
+  std::span<const std::byte> payload;
+};
+
+class RingWriter {
+ public:
+  static Result<RingWriter> attach(const Segment& segment, WriterOptions options = {});
+
+  RingWriter(RingWriter&& other) noexcept;
+  RingWriter& operator=(RingWriter&& other) noexcept;
+  RingWriter(const RingWriter&) = delete;
+  RingWriter& operator=(const RingWriter&) = delete;
+  ~RingWriter();  // aborts a pending claim and frees the slot
+
+  struct Claim {
+    PublishStatus status;
+    std::span<std::byte> payload;  // write the record here, then commit()
+    std::uint64_t position;        // the record's identity
+  };
+  Claim claim(std::size_t length, std::uint16_t type);
+  std::uint64_t commit() noexcept;  // returns the committed record's position
+  void abort() noexcept;
+
+  // claim + copy + commit.
+  PublishStatus publish(std::uint16_t type, std::span<const std::byte> payload,
+                        std::uint64_t* position = nullptr);
+  // Several records with one claim: they are contiguous in the global order.
+  PublishStatus publish_batch(std::span<const BatchRecord> records,
+                              std::uint64_t* first_position = nullptr);
+
+  // Refreshes the heartbeat shown by shm-inspect (commit refreshes it every 256 records).
+  void heartbeat() noexcept;
+
+  std::uint16_t id() const noexcept { return id_; }
+  const Segment& segment() const noexcept { return *segment_; }
+
+ private:
+  RingWriter(const Segment& s, std::uint16_t id) : segment_(&s), id_(id) {}
+  std::uint64_t reserve(std::uint64_t bytes) noexcept;  // publish intent, fetch_add, gate
+  void seal(std::uint64_t position, bool last) noexcept;
+  void finish(std::uint64_t records, std::uint64_t payload_bytes) noexcept;
+  void release() noexcept;
+
+  const Segment* segment_ = nullptr;
+  layout::ProducerSlot* slot_ = nullptr;
+  std::uint16_t id_ = 0;
+  bool pending_ = false;
+  std::uint64_t pending_position_ = 0;
+  std::uint64_t pending_length_ = 0;
+  std::uint64_t commits_ = 0;
+};
+
+}  // namespace shmio::shm

@@ -1,0 +1,127 @@
+// Segment: one named POSIX shared-memory object holding a ring (layout.hpp), mapped into this
+// process at whatever address the kernel picks.
+//
+// Guarantees:
+// - create() lays the whole segment out once (header, control blocks, registry, meta array) and
+//   publishes it by storing header.state = READY with release; nothing is ever allocated from the
+//   segment afterwards.
+// - attach() never modifies a segment it refuses: it validates magic, layout version, state,
+//   sizes and the recomputed offsets, and returns a clear Error otherwise.
+// - A read-only attach maps the object PROT_READ (for shm-inspect): it cannot write even by bug.
+// Thread-safety: a Segment is an immutable handle after construction; any number of threads may
+// use the same Segment. Moving it is not thread-safe.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "shmio/shm/layout.hpp"
+#include "shmio/shm/result.hpp"
+
+namespace shmio::shm {
+
+struct RingConfig {
+  // Segment name: letters, digits, '.', '_' and '-', at most 200 characters. The object is
+  // /dev/shm/shmio.<name>.
+  std::string name;
+  // Data ring bytes, a power of two in [64 KiB, 1 TiB]. Default 64 MiB: about half a second of a
+  // 1 M msg/s stream of 128-byte records; it bounds how far a reader may lag before it is lapped
+  // and how far back connection-state recovery can replay.
+  std::uint64_t capacity = 64ULL << 20;
+  // Largest payload. 0 means capacity / 8 (capped at 16 MiB): a record that takes a large share of
+  // the ring laps slow readers at once. At most capacity / 4.
+  std::uint32_t max_record = 0;
+  // Registry slots. Default 64 each: one producer and one reader per worker on 64 cores.
+  std::uint16_t max_producers = 64;
+  std::uint16_t max_readers = 64;
+  // Permission bits of the shared-memory object. Default owner-only.
+  unsigned mode = 0600;
+  // How often a waiter stalled behind an unfinished claim checks whether its producer is dead.
+  // A dead producer blocks others for at most about twice this (docs/ring.md, "Bounds").
+  std::chrono::milliseconds dead_check_interval{10};
+  // Pre-fault the mapping so the first touches are not on the hot path.
+  bool populate = true;
+};
+
+enum class AttachMode { read_write, read_only };
+
+// What shm-inspect lists.
+struct SegmentInfo {
+  std::string name;
+  std::uint64_t bytes;
+};
+
+class Segment {
+ public:
+  // Creates a new segment; fails with already_exists if one of that name exists.
+  static Result<Segment> create(const RingConfig& config);
+  // Opens and validates an existing segment.
+  static Result<Segment> attach(const std::string& name, AttachMode mode = AttachMode::read_write);
+  // Removes the name (mappings that exist stay valid until unmapped).
+  static Result<void> remove(const std::string& name);
+  // Segments named shmio.* in /dev/shm.
+  static std::vector<SegmentInfo> list();
+  // The object name used for a ring name ("shmio.<name>").
+  static std::string object_name(const std::string& name);
+  static Result<void> validate_name(const std::string& name);
+
+  Segment(Segment&& other) noexcept;
+  Segment& operator=(Segment&& other) noexcept;
+  Segment(const Segment&) = delete;
+  Segment& operator=(const Segment&) = delete;
+  ~Segment();
+
+  const std::string& name() const noexcept { return name_; }
+  bool writable() const noexcept { return writable_; }
+
+  const layout::SegmentHeader& header() const noexcept {
+    return *reinterpret_cast<const layout::SegmentHeader*>(base_);
+  }
+  std::uint64_t capacity() const noexcept { return capacity_; }
+  std::uint64_t mask() const noexcept { return capacity_ - 1; }
+  std::uint32_t max_record() const noexcept { return header().max_record; }
+  std::uint16_t max_producers() const noexcept { return header().max_producers; }
+  std::uint16_t max_readers() const noexcept { return header().max_readers; }
+
+  // Views into the mapping. The const overloads are what a read-only attach may use; the
+  // non-const ones assert writable().
+  layout::Control& control() const noexcept { return *at<layout::Control>(offsets_.control); }
+  layout::ProducerSlot& producer_slot(std::size_t i) const noexcept {
+    return at<layout::ProducerSlot>(offsets_.producers)[i];
+  }
+  layout::ReaderSlot& reader_slot(std::size_t i) const noexcept {
+    return at<layout::ReaderSlot>(offsets_.readers)[i];
+  }
+  layout::UnitMeta& meta(std::uint64_t position) const noexcept {
+    return at<layout::UnitMeta>(offsets_.meta)[(position & mask()) / layout::kUnit];
+  }
+  // The bytes at a position; valid for up to `capacity` bytes thanks to the mirror mapping.
+  std::byte* data(std::uint64_t position) const noexcept { return data_ + (position & mask()); }
+  layout::RecordHeader& record(std::uint64_t position) const noexcept {
+    return *reinterpret_cast<layout::RecordHeader*>(data(position));
+  }
+
+ private:
+  Segment() = default;
+  template <class T>
+  T* at(std::uint64_t offset) const noexcept {
+    return reinterpret_cast<T*>(base_ + offset);
+  }
+  static Result<Segment> map(int fd, std::string name, std::uint64_t control_bytes,
+                             std::uint64_t capacity, bool writable, bool populate);
+  void release() noexcept;
+
+  std::string name_;
+  std::byte* base_ = nullptr;  // control area
+  std::byte* data_ = nullptr;  // first copy of the data ring (the second follows it)
+  std::size_t reserved_bytes_ = 0;
+  std::uint64_t capacity_ = 0;
+  layout::Offsets offsets_{};
+  bool writable_ = false;
+};
+
+}  // namespace shmio::shm

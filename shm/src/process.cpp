@@ -1,0 +1,83 @@
+#include "shmio/shm/process.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+
+namespace shmio::shm {
+namespace {
+
+struct StatFields {
+  char state = 0;
+  std::uint64_t start_time = 0;
+};
+
+// Reads /proc/<pid>/stat. The command name (field 2) is in parentheses and may itself contain
+// spaces or parentheses, so fields are counted from the last ')'.
+bool read_stat(pid_t pid, StatFields& out) noexcept {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%d/stat", static_cast<int>(pid));
+  int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  char buf[1024];
+  ssize_t n = ::read(fd, buf, sizeof buf - 1);
+  ::close(fd);
+  if (n <= 0) return false;
+  buf[n] = '\0';
+  char* p = std::strrchr(buf, ')');
+  if (p == nullptr || p[1] != ' ') return false;
+  p += 2;  // now at field 3 (state)
+  out.state = *p;
+  // skip to field 22: we are at field 3, so 19 more separators
+  for (int field = 3; field < 22; ++field) {
+    p = std::strchr(p, ' ');
+    if (p == nullptr) return false;
+    ++p;
+  }
+  out.start_time = std::strtoull(p, nullptr, 10);
+  return true;
+}
+
+}  // namespace
+
+std::uint64_t process_start_time(pid_t pid) noexcept {
+  StatFields f;
+  return read_stat(pid, f) ? f.start_time : 0;
+}
+
+ProcessIdentity self_identity() noexcept {
+  // Not cached across fork: getpid() is cheap next to the /proc read, so compare and refresh.
+  static thread_local ProcessIdentity cached;
+  pid_t pid = ::getpid();
+  if (cached.pid != pid) cached = ProcessIdentity{pid, process_start_time(pid)};
+  return cached;
+}
+
+Liveness liveness(const ProcessIdentity& who) noexcept {
+  if (who.pid <= 0) return Liveness::dead;
+  StatFields f;
+  if (!read_stat(who.pid, f)) return Liveness::dead;
+  if (f.start_time != who.start_time) return Liveness::dead;  // the pid was reused
+  if (f.state == 'Z' || f.state == 'X' || f.state == 'x') return Liveness::dead;
+  return Liveness::alive;
+}
+
+std::uint64_t monotonic_ns() noexcept {
+  timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ULL +
+         static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+std::uint64_t realtime_ns() noexcept {
+  timespec ts{};
+  ::clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ULL +
+         static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+}  // namespace shmio::shm

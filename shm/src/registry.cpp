@@ -1,0 +1,116 @@
+#include "shmio/shm/registry.hpp"
+
+#include <cstring>
+#include <string>
+
+namespace shmio::shm::registry {
+using namespace layout;
+namespace {
+
+template <class Slot>
+void fill(Slot& slot, std::string_view label, int core) noexcept {
+  const ProcessIdentity me = self_identity();
+  slot.pid.store(me.pid, std::memory_order_relaxed);
+  slot.start_time.store(me.start_time, std::memory_order_relaxed);
+  slot.core.store(core, std::memory_order_relaxed);
+  slot.heartbeat_ns.store(monotonic_ns(), std::memory_order_relaxed);
+  slot.generation.fetch_add(1, std::memory_order_relaxed);
+  std::memset(slot.label, 0, kLabelBytes);
+  std::memcpy(slot.label, label.data(), std::min(label.size(), kLabelBytes - 1));
+  slot.records.store(0, std::memory_order_relaxed);
+  slot.bytes.store(0, std::memory_order_relaxed);
+}
+
+template <class Slot, class Reusable>
+Result<std::uint16_t> take(std::uint16_t count, Slot& (*at)(const Segment&, std::size_t),
+                           const Segment& s, Reusable reusable, const char* what) {
+  if (!s.writable())
+    return Error{Errc::permission_denied, std::string("a read-only attach cannot take a ") + what +
+                                              " slot"};
+  // First pass: free slots. Second: slots of dead owners that may be reused.
+  for (int pass = 0; pass < 2; ++pass) {
+    for (std::uint16_t i = 0; i < count; ++i) {
+      Slot& slot = at(s, i);
+      std::uint32_t st = slot.state.load(std::memory_order_acquire);
+      bool candidate = st == kSlotFree || st == kSlotDead;
+      if (!candidate && pass == 1 && st == kSlotActive && reusable(slot)) candidate = true;
+      if (!candidate) continue;
+      if (!slot.state.compare_exchange_strong(st, kSlotTaking, std::memory_order_acq_rel))
+        continue;
+      return i;
+    }
+  }
+  return Error{Errc::no_free_slot, std::string("all ") + std::to_string(count) + " " + what +
+                                       " slots are held by live processes"};
+}
+
+ProducerSlot& producer_at(const Segment& s, std::size_t i) { return s.producer_slot(i); }
+ReaderSlot& reader_at(const Segment& s, std::size_t i) { return s.reader_slot(i); }
+
+}  // namespace
+
+Result<std::uint16_t> take_producer(const Segment& s, std::string_view label, int core) {
+  auto id = take(
+      s.max_producers(), &producer_at, s,
+      [&s](ProducerSlot& slot) {
+        if (liveness(owner_of(slot)) == Liveness::alive) return false;
+        // A dead producer's slot is reusable only if its last claim is finished: idle, or sealed.
+        const std::uint32_t cs = slot.claim_state.load(std::memory_order_acquire);
+        if (cs == kClaimIdle) return true;
+        if (cs != kClaimClaimed) return false;
+        const std::uint64_t pos = slot.claim_position.load(std::memory_order_relaxed);
+        const std::uint64_t f = s.control().frontier.frontier.load(std::memory_order_acquire);
+        return pos + slot.claim_length.load(std::memory_order_relaxed) <= f;
+      },
+      "producer");
+  if (!id) return id;
+  ProducerSlot& slot = s.producer_slot(id.value());
+  fill(slot, label, core);
+  slot.claim_state.store(kClaimIdle, std::memory_order_relaxed);
+  slot.claim_position.store(0, std::memory_order_relaxed);
+  slot.claim_length.store(0, std::memory_order_relaxed);
+  slot.aborted.store(0, std::memory_order_relaxed);
+  slot.abandoned.store(0, std::memory_order_relaxed);
+  slot.abandoned_bytes.store(0, std::memory_order_relaxed);
+  slot.gated.store(0, std::memory_order_relaxed);
+  slot.state.store(kSlotActive, std::memory_order_release);
+  return id;
+}
+
+Result<std::uint16_t> take_reader(const Segment& s, std::string_view label, int core) {
+  auto id = take(
+      s.max_readers(), &reader_at, s,
+      [](ReaderSlot& slot) { return liveness(owner_of(slot)) == Liveness::dead; }, "reader");
+  if (!id) return id;
+  ReaderSlot& slot = s.reader_slot(id.value());
+  fill(slot, label, core);
+  slot.laps.store(0, std::memory_order_relaxed);
+  slot.lost_records.store(0, std::memory_order_relaxed);
+  slot.lost_bytes.store(0, std::memory_order_relaxed);
+  slot.wakeups.store(0, std::memory_order_relaxed);
+  slot.parked.store(0, std::memory_order_relaxed);
+  slot.state.store(kSlotActive, std::memory_order_release);
+  return id;
+}
+
+void release_producer(const Segment& s, std::uint16_t id) noexcept {
+  s.producer_slot(id).state.store(kSlotFree, std::memory_order_release);
+}
+
+void release_reader(const Segment& s, std::uint16_t id) noexcept {
+  s.reader_slot(id).state.store(kSlotFree, std::memory_order_release);
+}
+
+std::size_t reap_dead_readers(const Segment& s) noexcept {
+  std::size_t n = 0;
+  for (std::uint16_t i = 0; i < s.max_readers(); ++i) {
+    ReaderSlot& slot = s.reader_slot(i);
+    std::uint32_t st = kSlotActive;
+    if (slot.state.load(std::memory_order_acquire) != kSlotActive) continue;
+    if (liveness(owner_of(slot)) != Liveness::dead) continue;
+    if (slot.state.compare_exchange_strong(st, kSlotFree, std::memory_order_acq_rel)) ++n;
+  }
+  return n;
+}
+
+}  // namespace shmio::shm::registry

@@ -1,0 +1,258 @@
+#include "shmio/shm/ring_core.hpp"
+
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <climits>
+#include <ctime>
+
+#include "shmio/shm/process.hpp"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
+
+namespace shmio::shm::core {
+
+using namespace layout;
+namespace {
+
+std::atomic<HookFn> g_hook{nullptr};
+
+long futex(std::atomic<std::uint32_t>* word, int op, std::uint32_t val,
+           const timespec* timeout) noexcept {
+  // Shared futex: no FUTEX_PRIVATE_FLAG, because waiters and wakers are different processes.
+  return ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(word), op, val, timeout, nullptr, 0);
+}
+
+// Raises `slot` to at least `value`. Indices only ever grow for a given unit, so a stale writer
+// (one that computed its value long ago) can never lower a newer, larger value.
+void store_max(std::atomic<std::uint64_t>& slot, std::uint64_t value) noexcept {
+  std::uint64_t cur = slot.load(std::memory_order_relaxed);
+  while (cur < value &&
+         !slot.compare_exchange_weak(cur, value, std::memory_order_release,
+                                     std::memory_order_relaxed)) {
+  }
+}
+
+}  // namespace
+
+void set_test_hook(HookFn fn) noexcept { g_hook.store(fn, std::memory_order_relaxed); }
+HookFn test_hook() noexcept { return g_hook.load(std::memory_order_relaxed); }
+
+void cpu_relax() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+  _mm_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield" ::: "memory");
+#endif
+}
+
+void wake_waiters(const Segment& s) noexcept {
+  WakeBlock& w = s.control().wake;
+  // SYNC POINT WRITE: waiter count. The caller's seq_cst CAS on the frontier precedes this load in
+  // the single total order; pairs with the seq_cst waiters increment + frontier re-check in park().
+  if (w.waiters.load(std::memory_order_seq_cst) == 0) return;
+  w.futex_word.fetch_add(1, std::memory_order_seq_cst);
+  futex(&w.futex_word, FUTEX_WAKE, INT_MAX, nullptr);
+}
+
+bool park(const Segment& s, std::uint64_t frontier_seen, std::chrono::nanoseconds timeout) noexcept {
+  WakeBlock& w = s.control().wake;
+  FrontierBlock& f = s.control().frontier;
+  w.waiters.fetch_add(1, std::memory_order_seq_cst);
+  const std::uint32_t word = w.futex_word.load(std::memory_order_seq_cst);
+  // SYNC POINT READ: frontier re-checked after announcing ourselves. Either this load sees the
+  // advancer's CAS, or the advancer's waiters load (wake_waiters) sees our increment.
+  bool woke = true;
+  if (f.frontier.load(std::memory_order_seq_cst) == frontier_seen) {
+    timespec ts{};
+    ts.tv_sec = static_cast<time_t>(timeout.count() / 1'000'000'000);
+    ts.tv_nsec = static_cast<long>(timeout.count() % 1'000'000'000);
+    long rc = futex(&w.futex_word, FUTEX_WAIT, word, &ts);
+    woke = !(rc != 0 && errno == ETIMEDOUT);
+  }
+  w.waiters.fetch_sub(1, std::memory_order_seq_cst);
+  return woke;
+}
+
+bool advance_frontier(const Segment& s) noexcept {
+  std::atomic<std::uint64_t>& frontier = s.control().frontier.frontier;
+  bool moved = false;
+  std::uint64_t f = frontier.load(std::memory_order_seq_cst);
+  for (;;) {
+    UnitMeta& m = s.meta(f);
+    // SYNC POINT READ: seal. Pairs with the seq_cst seal store in commit (ring_writer.cpp) and in
+    // the repair below; makes the record's header visible.
+    if (m.seal.load(std::memory_order_seq_cst) != seal_of(f)) break;
+    const RecordHeader& h = s.record(f);
+    const std::uint64_t next = f + footprint(h.length);
+    const std::uint64_t index =
+        m.index.load(std::memory_order_relaxed) + (h.type == kPaddingType ? 0 : 1);
+    // Re-check that the frontier is still at f: while it is, the record at f cannot be
+    // overwritten (gating), so the length and type just read belong to it. Without this a
+    // preempted advancer could stamp an index computed from a newer record's bytes.
+    std::uint64_t again = frontier.load(std::memory_order_seq_cst);
+    if (again != f) {
+      f = again;
+      continue;
+    }
+    // Stamp the next record's index before the frontier reaches it (a stale stamp is harmless:
+    // it is the true index of an older position, never larger than the current one).
+    store_max(s.meta(next).index, index);
+    // SYNC POINT WRITE: frontier. Pairs with the acquire loads of readers (everything below the
+    // frontier is complete and stamped) and with the seal re-check of a concurrent committer.
+    if (frontier.compare_exchange_strong(f, next, std::memory_order_seq_cst)) {
+      f = next;
+      moved = true;
+    }
+  }
+  if (moved) wake_waiters(s);
+  return moved;
+}
+
+std::uint64_t find_oldest(const Segment& s, std::uint64_t tail, std::uint64_t frontier) noexcept {
+  const std::uint64_t cap = s.capacity();
+  std::uint64_t lower = tail > cap ? tail - cap : 0;
+  lower = align_up(lower, kUnit);
+  for (std::uint64_t p = lower; p < frontier; p += kUnit) {
+    if (s.meta(p).seal.load(std::memory_order_acquire) == seal_of(p)) return p;
+  }
+  return frontier;
+}
+
+namespace {
+
+// Tries to take the repair lock; steals it from a dead holder.
+bool lock_repair(const Segment& s, const ProcessIdentity& me) noexcept {
+  RepairBlock& r = s.control().repair;
+  std::int32_t holder = 0;
+  if (r.lock_pid.compare_exchange_strong(holder, me.pid, std::memory_order_acq_rel)) {
+    r.lock_start_time.store(me.start_time, std::memory_order_release);
+    return true;
+  }
+  const std::uint64_t holder_start = r.lock_start_time.load(std::memory_order_acquire);
+  ProcessIdentity h{holder, holder_start != 0 ? holder_start : process_start_time(holder)};
+  if (holder == me.pid || liveness(h) == Liveness::alive) return false;
+  if (r.lock_pid.compare_exchange_strong(holder, me.pid, std::memory_order_acq_rel)) {
+    r.lock_start_time.store(me.start_time, std::memory_order_release);
+    return true;
+  }
+  return false;
+}
+
+void unlock_repair(const Segment& s) noexcept {
+  RepairBlock& r = s.control().repair;
+  r.lock_start_time.store(0, std::memory_order_relaxed);
+  r.lock_pid.store(0, std::memory_order_release);
+}
+
+// Writes a padding record over [position, end) and seals it. Holes longer than a u32 length are
+// split into several padding records.
+void write_padding(const Segment& s, std::uint64_t position, std::uint64_t end,
+                   std::uint16_t producer) noexcept {
+  constexpr std::uint64_t kMaxPad = 0x8000'0000ULL;  // a multiple of kUnit that fits a u32
+  while (position < end) {
+    const std::uint64_t len = std::min(end - position, kMaxPad);
+    RecordHeader& h = s.record(position);
+    h.position = position;
+    h.length = static_cast<std::uint32_t>(len - sizeof(RecordHeader));
+    h.type = kPaddingType;
+    h.producer = producer;
+    // SYNC POINT WRITE: seal of a repaired hole; pairs with the seal load in advance_frontier().
+    s.meta(position).seal.store(seal_of(position), std::memory_order_seq_cst);
+    position += len;
+  }
+}
+
+}  // namespace
+
+StallOutcome resolve_stall(const Segment& s) noexcept {
+  if (advance_frontier(s)) return StallOutcome::moved;
+  Control& c = s.control();
+  const std::uint64_t f = c.frontier.frontier.load(std::memory_order_seq_cst);
+  // SYNC POINT READ: tail, then every producer's claim state (below). A producer stores
+  // CLAIMING (seq_cst) before its fetch_add on the tail, so any claim below this tail shows up
+  // as CLAIMING, CLAIMED, or IDLE-after-sealing in the scan.
+  const std::uint64_t t = c.tail.tail.load(std::memory_order_seq_cst);
+  if (t == f) return StallOutcome::nothing_in_flight;
+
+  // Who owns the hole at f? Live owners are left alone, however slow: only the dead are repaired.
+  std::uint64_t end = t;
+  std::uint16_t owner = 0xFFFF;
+  for (std::uint16_t i = 0; i < s.max_producers(); ++i) {
+    ProducerSlot& p = s.producer_slot(i);
+    if (p.state.load(std::memory_order_acquire) != kSlotActive) continue;
+    const std::uint32_t cs = p.claim_state.load(std::memory_order_seq_cst);
+    if (cs == kClaimIdle) continue;
+    const ProcessIdentity who{p.pid.load(std::memory_order_relaxed),
+                              p.start_time.load(std::memory_order_relaxed)};
+    const bool alive = liveness(who) == Liveness::alive;
+    if (cs == kClaimClaiming) {
+      if (alive) return StallOutcome::owner_alive;  // it may own f; its position is not out yet
+      continue;
+    }
+    const std::uint64_t pos = p.claim_position.load(std::memory_order_relaxed);
+    const std::uint64_t len = p.claim_length.load(std::memory_order_relaxed);
+    if (pos <= f && f < pos + len) {  // its claim (a batch may be partly sealed) covers f
+      if (alive) return StallOutcome::owner_alive;
+      owner = i;
+      end = std::min(end, pos + len);
+    } else if (pos > f) {
+      end = std::min(end, pos);  // someone else's claim begins there
+    }
+  }
+
+  const ProcessIdentity me = self_identity();
+  if (!lock_repair(s, me)) return StallOutcome::busy;
+  // Re-check under the lock: another repairer, or the owner's own commit (it was not dead after
+  // all: it sealed before going IDLE, and we load its state with acquire above), may have won.
+  if (c.frontier.frontier.load(std::memory_order_seq_cst) != f ||
+      s.meta(f).seal.load(std::memory_order_seq_cst) == seal_of(f)) {
+    unlock_repair(s);
+    advance_frontier(s);
+    return StallOutcome::moved;
+  }
+  // The hole ends at the first committed record after f, if that comes before `end`.
+  for (std::uint64_t p = f + kUnit; p < end; p += kUnit) {
+    if (s.meta(p).seal.load(std::memory_order_acquire) == seal_of(p)) {
+      end = p;
+      break;
+    }
+  }
+  write_padding(s, f, end, owner);
+  c.repair.repairs.fetch_add(1, std::memory_order_relaxed);
+  c.repair.abandoned_bytes.fetch_add(end - f, std::memory_order_relaxed);
+
+  // Book-keeping: every dead producer whose claim lay in the hole (or was never placed) is marked
+  // DEAD with the abandoned claim counted, so its slot can be reused.
+  for (std::uint16_t i = 0; i < s.max_producers(); ++i) {
+    ProducerSlot& p = s.producer_slot(i);
+    if (p.state.load(std::memory_order_acquire) != kSlotActive) continue;
+    const std::uint32_t cs = p.claim_state.load(std::memory_order_acquire);
+    if (cs == kClaimIdle) continue;
+    const std::uint64_t pos = p.claim_position.load(std::memory_order_relaxed);
+    const std::uint64_t len = p.claim_length.load(std::memory_order_relaxed);
+    const bool in_hole = cs == kClaimClaiming || (pos < end && f < pos + len);
+    if (!in_hole) continue;
+    const ProcessIdentity who{p.pid.load(std::memory_order_relaxed),
+                              p.start_time.load(std::memory_order_relaxed)};
+    if (liveness(who) == Liveness::alive) continue;
+    p.abandoned.fetch_add(1, std::memory_order_relaxed);
+    if (cs == kClaimClaimed)
+      p.abandoned_bytes.fetch_add(p.claim_length.load(std::memory_order_relaxed),
+                                  std::memory_order_relaxed);
+    p.claim_state.store(kClaimIdle, std::memory_order_release);
+    std::uint32_t expected = kSlotActive;
+    p.state.compare_exchange_strong(expected, kSlotDead, std::memory_order_acq_rel);
+  }
+  unlock_repair(s);
+  advance_frontier(s);
+  return StallOutcome::repaired;
+}
+
+}  // namespace shmio::shm::core

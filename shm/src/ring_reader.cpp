@@ -1,0 +1,306 @@
+#include "shmio/shm/ring_reader.hpp"
+
+#include <atomic>
+#include <cstring>
+#include <utility>
+
+#include "shmio/shm/process.hpp"
+#include "shmio/shm/registry.hpp"
+#include "shmio/shm/ring_core.hpp"
+
+namespace shmio::shm {
+using namespace layout;
+
+#if defined(__SANITIZE_THREAD__)
+#define SHMIO_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define SHMIO_TSAN 1
+#endif
+#endif
+
+#ifdef SHMIO_TSAN
+// Under TSan the racy read must not be instrumented (it is validated afterwards), and must not go
+// through the intercepted memcpy either.
+__attribute__((no_sanitize("thread"))) void copy_tentative(std::byte* dst, const std::byte* src,
+                                                           std::size_t n) noexcept {
+  const volatile std::byte* s = src;
+  for (std::size_t i = 0; i < n; ++i) dst[i] = s[i];
+}
+#else
+void copy_tentative(std::byte* dst, const std::byte* src, std::size_t n) noexcept {
+  std::memcpy(dst, src, n);
+}
+#endif
+
+Result<RingReader> RingReader::attach(const Segment& segment, ReaderOptions options) {
+  auto id = registry::take_reader(segment, options.label, options.core);
+  if (!id) return id.error();
+  RingReader r(segment, id.value());
+  r.slot_ = &segment.reader_slot(id.value());
+  Control& c = segment.control();
+  if (options.start == StartAt::latest) {
+    for (;;) {
+      const std::uint64_t f = c.frontier.frontier.load(std::memory_order_acquire);
+      const std::uint64_t idx = core::index_at(segment, f);
+      // The index at the frontier is stable while the frontier stays there.
+      if (c.frontier.frontier.load(std::memory_order_acquire) != f) continue;
+      r.cursor_ = f;
+      r.cursor_index_ = idx;
+      break;
+    }
+  } else {
+    r.cursor_ = 0;
+    r.cursor_index_ = 0;
+    r.resync(c.tail.tail.load(std::memory_order_acquire));
+    r.slot_->laps.store(0, std::memory_order_relaxed);  // starting old is not being lapped
+    r.slot_->lost_records.store(0, std::memory_order_relaxed);
+    r.slot_->lost_bytes.store(0, std::memory_order_relaxed);
+    r.last_loss_ = {};
+  }
+  r.publish_progress();
+  return r;
+}
+
+RingReader::RingReader(RingReader&& o) noexcept
+    : segment_(std::exchange(o.segment_, nullptr)),
+      slot_(std::exchange(o.slot_, nullptr)),
+      id_(o.id_),
+      cursor_(o.cursor_),
+      cursor_index_(o.cursor_index_),
+      records_(o.records_),
+      bytes_(o.bytes_),
+      last_loss_(o.last_loss_),
+      copy_(std::move(o.copy_)),
+      views_(std::move(o.views_)) {}
+
+RingReader& RingReader::operator=(RingReader&& o) noexcept {
+  if (this != &o) {
+    release();
+    segment_ = std::exchange(o.segment_, nullptr);
+    slot_ = std::exchange(o.slot_, nullptr);
+    id_ = o.id_;
+    cursor_ = o.cursor_;
+    cursor_index_ = o.cursor_index_;
+    records_ = o.records_;
+    bytes_ = o.bytes_;
+    last_loss_ = o.last_loss_;
+    copy_ = std::move(o.copy_);
+    views_ = std::move(o.views_);
+  }
+  return *this;
+}
+
+RingReader::~RingReader() { release(); }
+
+void RingReader::release() noexcept {
+  if (slot_ == nullptr) return;
+  registry::release_reader(*segment_, id_);
+  slot_ = nullptr;
+}
+
+void RingReader::publish_progress() noexcept {
+  slot_->position.store(cursor_, std::memory_order_relaxed);
+  slot_->records.store(records_, std::memory_order_relaxed);
+  slot_->bytes.store(bytes_, std::memory_order_relaxed);
+  slot_->heartbeat_ns.store(monotonic_ns(), std::memory_order_relaxed);
+}
+
+LossReport RingReader::total_loss() const noexcept {
+  return {slot_->lost_records.load(std::memory_order_relaxed),
+          slot_->lost_bytes.load(std::memory_order_relaxed)};
+}
+
+void RingReader::resync(std::uint64_t tail) noexcept {
+  const Segment& s = *segment_;
+  Control& c = s.control();
+  std::uint64_t r = 0, idx = 0;
+  for (;;) {
+    const std::uint64_t f = c.frontier.frontier.load(std::memory_order_acquire);
+    r = core::find_oldest(s, tail, f);
+    idx = core::index_at(s, r);
+    // SYNC POINT READ: validate the index read against the tail (seqlock style). Pairs with the
+    // producers' seq_cst fetch_add on the tail, which precedes any write into that space.
+    std::atomic_thread_fence(std::memory_order_acquire);
+    const std::uint64_t t2 = c.tail.tail.load(std::memory_order_relaxed);
+    if (r == f) {
+      // Nothing complete is older than the frontier; its index is stable while it stays put.
+      if (c.frontier.frontier.load(std::memory_order_acquire) == f) break;
+    } else if (t2 - r <= s.capacity()) {
+      break;
+    }
+    tail = t2;
+  }
+  if (r <= cursor_) return;  // nothing was lost after all
+  last_loss_.records = idx - cursor_index_;
+  last_loss_.bytes = r - cursor_;
+  slot_->laps.fetch_add(1, std::memory_order_relaxed);
+  slot_->lost_records.fetch_add(last_loss_.records, std::memory_order_relaxed);
+  slot_->lost_bytes.fetch_add(last_loss_.bytes, std::memory_order_relaxed);
+  cursor_ = r;
+  cursor_index_ = idx;
+  publish_progress();
+}
+
+bool RingReader::ready() const noexcept {
+  return segment_->control().frontier.frontier.load(std::memory_order_acquire) != cursor_;
+}
+
+std::size_t RingReader::peek(std::span<RecordView> out) {
+  const Segment& s = *segment_;
+  Control& c = s.control();
+  last_loss_ = {};
+  if (out.empty()) return 0;
+  for (;;) {
+    // SYNC POINT READ: frontier. Pairs with the seq_cst CAS in core::advance_frontier; everything
+    // below it is complete and its headers are visible.
+    const std::uint64_t f = c.frontier.frontier.load(std::memory_order_acquire);
+    if (f == cursor_) return 0;
+    const std::uint64_t t = c.tail.tail.load(std::memory_order_acquire);
+    if (t - cursor_ > s.capacity()) {
+      resync(t);
+      continue;
+    }
+    std::size_t n = 0;
+    std::uint64_t pos = cursor_;
+    std::uint64_t index = cursor_index_;
+    while (n < out.size() && pos < f) {
+      RecordHeader h;
+      copy_tentative(reinterpret_cast<std::byte*>(&h), s.data(pos), sizeof h);
+      const bool pad = h.type == kPaddingType;
+      // Bounds before use: a header being overwritten may hold anything.
+      if (!pad && (h.length == 0 || h.length > s.max_record())) break;
+      const std::uint64_t fp = footprint(h.length);
+      if (h.position != pos || fp > f - pos) break;
+      if (!pad) {
+        out[n] = RecordView{pos, index, h.type, h.producer,
+                            {s.data(pos) + sizeof(RecordHeader), h.length}};
+        ++n;
+        ++index;
+      }
+      pos += fp;
+    }
+    peek_count_ = n;
+    peek_end_ = pos;
+    peek_index_end_ = index;
+    if (n > 0) return n;
+    if (pos > cursor_) {
+      // Only padding: validate and pass over it, then look again.
+      if (consume({})) continue;
+      continue;  // lapped meanwhile: resynced, look again
+    }
+    // The record at the cursor is inconsistent. Either it was overwritten (lapped) or the
+    // segment is corrupt; tell them apart with the tail.
+    std::atomic_thread_fence(std::memory_order_acquire);
+    const std::uint64_t t2 = c.tail.tail.load(std::memory_order_relaxed);
+    if (t2 - cursor_ > s.capacity()) {
+      resync(t2);
+      continue;
+    }
+    skip_corrupt(f);
+  }
+}
+
+void RingReader::skip_corrupt(std::uint64_t frontier) noexcept {
+  const Segment& s = *segment_;
+  std::uint64_t p = cursor_ + kUnit;
+  while (p < frontier && s.meta(p).seal.load(std::memory_order_acquire) != seal_of(p)) p += kUnit;
+  const std::uint64_t idx = core::index_at(s, p);
+  last_loss_.records = idx > cursor_index_ ? idx - cursor_index_ : 0;
+  last_loss_.bytes = p - cursor_;
+  slot_->lost_records.fetch_add(last_loss_.records, std::memory_order_relaxed);
+  slot_->lost_bytes.fetch_add(last_loss_.bytes, std::memory_order_relaxed);
+  slot_->corrupt.fetch_add(1, std::memory_order_relaxed);
+  cursor_ = p;
+  cursor_index_ = idx;
+  publish_progress();
+}
+
+bool RingReader::consume(std::span<const RecordView> views) {
+  const Segment& s = *segment_;
+  // SYNC POINT READ: seqlock validation. The acquire fence orders our reads of the records
+  // before the tail load; a producer's fetch_add on the tail precedes every byte it writes, so if
+  // any of those bytes were seen, this load sees a tail more than a capacity past our cursor.
+  std::atomic_thread_fence(std::memory_order_acquire);
+  const std::uint64_t t = s.control().tail.tail.load(std::memory_order_relaxed);
+  if (t - cursor_ > s.capacity()) {
+    resync(t);
+    return false;
+  }
+  std::uint64_t end = peek_end_, index_end = peek_index_end_;
+  if (views.empty() && peek_count_ > 0) {
+    end = cursor_;
+    index_end = cursor_index_;
+  } else if (views.size() < peek_count_) {  // a prefix of the last peek
+    const RecordView& last = views.back();
+    end = last.position + footprint(last.payload.size());
+    index_end = last.index + 1;
+  }
+  std::uint64_t payload = 0;
+  for (const RecordView& v : views) payload += v.payload.size();
+  cursor_ = end;
+  cursor_index_ = index_end;
+  records_ += views.size();
+  bytes_ += payload;
+  publish_progress();
+  return true;
+}
+
+bool RingReader::seek(std::uint64_t position) {
+  const Segment& s = *segment_;
+  Control& c = s.control();
+  const std::uint64_t f = c.frontier.frontier.load(std::memory_order_acquire);
+  if (position > f || position % kUnit != 0) return false;
+  if (position != f && s.meta(position).seal.load(std::memory_order_acquire) != seal_of(position))
+    return false;
+  const std::uint64_t idx = core::index_at(s, position);
+  std::atomic_thread_fence(std::memory_order_acquire);
+  const std::uint64_t t = c.tail.tail.load(std::memory_order_relaxed);
+  if (position != f && t - position > s.capacity()) return false;
+  if (position == f && c.frontier.frontier.load(std::memory_order_acquire) != f) return false;
+  cursor_ = position;
+  cursor_index_ = idx;
+  publish_progress();
+  return true;
+}
+
+bool RingReader::wait(std::chrono::nanoseconds timeout, std::chrono::nanoseconds spin_for) {
+  if (ready()) return true;
+  const Segment& s = *segment_;
+  Control& c = s.control();
+  const std::uint64_t start = monotonic_ns();
+  const std::uint64_t deadline = start + static_cast<std::uint64_t>(timeout.count());
+  const std::uint64_t spin_until = start + static_cast<std::uint64_t>(spin_for.count());
+  for (unsigned i = 0;; ++i) {
+    if (ready()) return true;
+    if ((i & 63) == 0 && monotonic_ns() >= spin_until) break;
+    core::cpu_relax();
+  }
+  const std::uint64_t interval = s.header().dead_check_interval_ns;
+  std::uint64_t stuck_at = ~0ULL, stuck_since = 0;
+  for (;;) {
+    const std::uint64_t now = monotonic_ns();
+    if (ready()) return true;
+    if (now >= deadline) return false;
+    const std::uint64_t f = c.frontier.frontier.load(std::memory_order_acquire);
+    const std::uint64_t t = c.tail.tail.load(std::memory_order_acquire);
+    std::uint64_t slice = deadline - now;
+    if (t != f) {
+      // A claim is in flight at the frontier: if it does not finish, find out why.
+      if (f != stuck_at) {
+        stuck_at = f;
+        stuck_since = now;
+      } else if (now - stuck_since >= interval) {
+        core::resolve_stall(s);
+        stuck_since = now;
+      }
+      slice = std::min(slice, interval);
+    }
+    slot_->parked.store(1, std::memory_order_relaxed);
+    const bool woke = core::park(s, f, std::chrono::nanoseconds(slice));
+    slot_->parked.store(0, std::memory_order_relaxed);
+    if (woke) slot_->wakeups.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
+}  // namespace shmio::shm

@@ -1,0 +1,235 @@
+#include "shmio/shm/ring_writer.hpp"
+
+#include <sched.h>
+
+#include <cstring>
+#include <utility>
+
+#include "shmio/shm/process.hpp"
+#include "shmio/shm/registry.hpp"
+#include "shmio/shm/ring_core.hpp"
+
+namespace shmio::shm {
+using namespace layout;
+
+const char* to_string(PublishStatus s) noexcept {
+  switch (s) {
+    case PublishStatus::ok: return "ok";
+    case PublishStatus::empty: return "empty record (records need at least one byte)";
+    case PublishStatus::too_large: return "record larger than the ring's max_record";
+    case PublishStatus::bad_type: return "record type 0xFFFF is reserved for padding";
+    case PublishStatus::claim_pending: return "a claim is pending: commit or abort it first";
+    case PublishStatus::read_only: return "the segment is attached read-only";
+  }
+  return "unknown";
+}
+
+namespace {
+inline void hook(core::HookPoint point, std::uint64_t position) noexcept {
+  if (auto fn = core::test_hook()) fn(point, position);
+}
+}  // namespace
+
+Result<RingWriter> RingWriter::attach(const Segment& segment, WriterOptions options) {
+  auto id = registry::take_producer(segment, options.label, options.core);
+  if (!id) return id.error();
+  RingWriter w(segment, id.value());
+  w.slot_ = &segment.producer_slot(id.value());
+  return w;
+}
+
+RingWriter::RingWriter(RingWriter&& o) noexcept
+    : segment_(std::exchange(o.segment_, nullptr)),
+      slot_(std::exchange(o.slot_, nullptr)),
+      id_(o.id_),
+      pending_(std::exchange(o.pending_, false)),
+      pending_position_(o.pending_position_),
+      pending_length_(o.pending_length_),
+      commits_(o.commits_) {}
+
+RingWriter& RingWriter::operator=(RingWriter&& o) noexcept {
+  if (this != &o) {
+    release();
+    segment_ = std::exchange(o.segment_, nullptr);
+    slot_ = std::exchange(o.slot_, nullptr);
+    id_ = o.id_;
+    pending_ = std::exchange(o.pending_, false);
+    pending_position_ = o.pending_position_;
+    pending_length_ = o.pending_length_;
+    commits_ = o.commits_;
+  }
+  return *this;
+}
+
+RingWriter::~RingWriter() { release(); }
+
+void RingWriter::release() noexcept {
+  if (slot_ == nullptr) return;
+  if (pending_) abort();
+  registry::release_producer(*segment_, id_);
+  slot_ = nullptr;
+}
+
+std::uint64_t RingWriter::reserve(std::uint64_t bytes) noexcept {
+  const Segment& s = *segment_;
+  Control& c = s.control();
+  // SYNC POINT WRITE: claim intent. seq_cst, ordered before the fetch_add below; pairs with the
+  // tail load + claim-state scan in core::resolve_stall, which therefore never mistakes a live
+  // producer's not-yet-published claim for a dead one's.
+  slot_->claim_length.store(bytes, std::memory_order_relaxed);
+  slot_->claim_state.store(kClaimClaiming, std::memory_order_seq_cst);
+  hook(core::HookPoint::after_intent, 0);
+  const std::uint64_t p = c.tail.tail.fetch_add(bytes, std::memory_order_seq_cst);
+  slot_->claim_position.store(p, std::memory_order_relaxed);
+  slot_->claim_state.store(kClaimClaimed, std::memory_order_release);
+  hook(core::HookPoint::after_fetch_add, p);
+
+  // Gating: [p, p + bytes) may be written only once every record of the previous lap that
+  // overlaps it is complete, i.e. frontier >= p + bytes - capacity. While our claim is not
+  // complete the frontier cannot pass p, so no later claim can ever write into our space: the
+  // stale-claim hazard cannot happen. docs/ring.md has the proof sketch.
+  const std::uint64_t need = p + bytes - s.capacity();  // may "underflow" harmlessly below
+  auto gated = [&](std::uint64_t f) {
+    return p + bytes > s.capacity() && static_cast<std::int64_t>(f - need) < 0;
+  };
+  std::uint64_t f = c.frontier.frontier.load(std::memory_order_acquire);
+  if (gated(f)) {
+    slot_->gated.fetch_add(1, std::memory_order_relaxed);
+    const std::uint64_t interval = s.header().dead_check_interval_ns;
+    std::uint64_t since = monotonic_ns();
+    std::uint64_t seen = f;
+    for (unsigned spins = 0; gated(f); ++spins) {
+      if (spins < 256) {
+        core::cpu_relax();
+      } else {
+        // Help: the record at the frontier may be complete but not yet passed.
+        core::advance_frontier(s);
+        const std::uint64_t now = monotonic_ns();
+        if (seen != f) {
+          seen = f;
+          since = now;
+        } else if (now - since >= interval) {
+          core::resolve_stall(s);
+          since = now;
+        }
+        ::sched_yield();
+      }
+      f = c.frontier.frontier.load(std::memory_order_acquire);
+    }
+  }
+  hook(core::HookPoint::after_gate, p);
+  return p;
+}
+
+RingWriter::Claim RingWriter::claim(std::size_t length, std::uint16_t type) {
+  if (pending_) return {PublishStatus::claim_pending, {}, 0};
+  if (!segment_->writable()) return {PublishStatus::read_only, {}, 0};
+  if (length == 0) return {PublishStatus::empty, {}, 0};
+  if (length > segment_->max_record()) return {PublishStatus::too_large, {}, 0};
+  if (type == kPaddingType) return {PublishStatus::bad_type, {}, 0};
+  const std::uint64_t bytes = footprint(length);
+  const std::uint64_t p = reserve(bytes);
+  RecordHeader& h = segment_->record(p);
+  h.position = p;
+  h.length = static_cast<std::uint32_t>(length);
+  h.type = type;
+  h.producer = id_;
+  pending_ = true;
+  pending_position_ = p;
+  pending_length_ = length;
+  return {PublishStatus::ok, {segment_->data(p) + sizeof(RecordHeader), length}, p};
+}
+
+void RingWriter::seal(std::uint64_t position, bool last) noexcept {
+  hook(core::HookPoint::before_seal, position);
+  // SYNC POINT WRITE: seal. Publishes the header and payload written before it; pairs with the
+  // seal load in core::advance_frontier. seq_cst on the last seal of a claim so that it is
+  // ordered before our own frontier load in advance_frontier (the Dekker pair that prevents a
+  // lost advance: either we see the other advancer's CAS or it sees our seal).
+  segment_->meta(position).seal.store(
+      seal_of(position), last ? std::memory_order_seq_cst : std::memory_order_release);
+  hook(core::HookPoint::after_seal, position);
+}
+
+void RingWriter::finish(std::uint64_t records, std::uint64_t payload_bytes) noexcept {
+  // After the seal: a repairer that sees IDLE (acquire) also sees the seal.
+  slot_->claim_state.store(kClaimIdle, std::memory_order_release);
+  slot_->records.store(slot_->records.load(std::memory_order_relaxed) + records,
+                       std::memory_order_relaxed);
+  slot_->bytes.store(slot_->bytes.load(std::memory_order_relaxed) + payload_bytes,
+                     std::memory_order_relaxed);
+  if ((++commits_ & 255) == 0) heartbeat();
+  core::advance_frontier(*segment_);
+}
+
+std::uint64_t RingWriter::commit() noexcept {
+  if (!pending_) return 0;
+  pending_ = false;
+  seal(pending_position_, true);
+  finish(1, pending_length_);
+  return pending_position_;
+}
+
+void RingWriter::abort() noexcept {
+  if (!pending_) return;
+  pending_ = false;
+  RecordHeader& h = segment_->record(pending_position_);
+  h.type = kPaddingType;
+  h.length = static_cast<std::uint32_t>(footprint(pending_length_) - sizeof(RecordHeader));
+  seal(pending_position_, true);
+  slot_->aborted.fetch_add(1, std::memory_order_relaxed);
+  segment_->control().repair.aborted_claims.fetch_add(1, std::memory_order_relaxed);
+  finish(0, 0);
+}
+
+PublishStatus RingWriter::publish(std::uint16_t type, std::span<const std::byte> payload,
+                                  std::uint64_t* position) {
+  Claim c = claim(payload.size(), type);
+  if (c.status != PublishStatus::ok) return c.status;
+  std::memcpy(c.payload.data(), payload.data(), payload.size());
+  const std::uint64_t p = commit();
+  if (position != nullptr) *position = p;
+  return PublishStatus::ok;
+}
+
+PublishStatus RingWriter::publish_batch(std::span<const BatchRecord> records,
+                                        std::uint64_t* first_position) {
+  if (pending_) return PublishStatus::claim_pending;
+  if (!segment_->writable()) return PublishStatus::read_only;
+  if (records.empty()) return PublishStatus::empty;
+  std::uint64_t total = 0, payload_bytes = 0;
+  for (const BatchRecord& r : records) {
+    if (r.payload.empty()) return PublishStatus::empty;
+    if (r.payload.size() > segment_->max_record()) return PublishStatus::too_large;
+    if (r.type == kPaddingType) return PublishStatus::bad_type;
+    total += footprint(r.payload.size());
+    payload_bytes += r.payload.size();
+  }
+  // The whole batch must fit the same bound as one record (it is gated as one claim).
+  if (total > footprint(segment_->max_record())) return PublishStatus::too_large;
+  const std::uint64_t first = reserve(total);
+  std::uint64_t p = first;
+  for (const BatchRecord& r : records) {
+    RecordHeader& h = segment_->record(p);
+    h.position = p;
+    h.length = static_cast<std::uint32_t>(r.payload.size());
+    h.type = r.type;
+    h.producer = id_;
+    std::memcpy(segment_->data(p) + sizeof(RecordHeader), r.payload.data(), r.payload.size());
+    p += footprint(r.payload.size());
+  }
+  p = first;
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    seal(p, i + 1 == records.size());
+    p += footprint(records[i].payload.size());
+  }
+  finish(records.size(), payload_bytes);
+  if (first_position != nullptr) *first_position = first;
+  return PublishStatus::ok;
+}
+
+void RingWriter::heartbeat() noexcept {
+  slot_->heartbeat_ns.store(monotonic_ns(), std::memory_order_relaxed);
+}
+
+}  // namespace shmio::shm

@@ -1,0 +1,333 @@
+#include "shmio/shm/segment.hpp"
+
+#include <dirent.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <boost/interprocess/exceptions.hpp>
+#include <boost/interprocess/permissions.hpp>
+#include <boost/interprocess/shared_memory_object.hpp>
+#include <cerrno>
+#include <cstring>
+#include <algorithm>
+#include <new>
+#include <optional>
+
+#include "shmio/shm/process.hpp"
+
+namespace bip = boost::interprocess;
+
+namespace shmio::shm {
+
+std::string_view to_string(Errc e) noexcept {
+  switch (e) {
+    case Errc::invalid_argument: return "invalid argument";
+    case Errc::not_found: return "not found";
+    case Errc::already_exists: return "already exists";
+    case Errc::permission_denied: return "permission denied";
+    case Errc::foreign_segment: return "foreign segment";
+    case Errc::version_mismatch: return "version mismatch";
+    case Errc::size_mismatch: return "size mismatch";
+    case Errc::not_ready: return "not ready";
+    case Errc::no_free_slot: return "no free slot";
+    case Errc::system_error: return "system error";
+  }
+  return "unknown";
+}
+
+namespace {
+
+constexpr const char* kPrefix = "shmio.";
+
+Error errno_error(int err, const std::string& what) {
+  Errc code = Errc::system_error;
+  if (err == ENOENT) code = Errc::not_found;
+  if (err == EEXIST) code = Errc::already_exists;
+  if (err == EACCES || err == EPERM) code = Errc::permission_denied;
+  return Error{code, what + ": " + std::strerror(err)};
+}
+
+Error interprocess_error(const bip::interprocess_exception& e, const std::string& what) {
+  int native = e.get_native_error();
+  if (native != 0) return errno_error(native, what);
+  switch (e.get_error_code()) {
+    case bip::not_found_error: return errno_error(ENOENT, what);
+    case bip::already_exists_error: return errno_error(EEXIST, what);
+    case bip::security_error: return errno_error(EACCES, what);
+    default: return Error{Errc::system_error, what + ": " + e.what()};
+  }
+}
+
+bool is_power_of_two(std::uint64_t v) { return v != 0 && (v & (v - 1)) == 0; }
+
+}  // namespace
+
+std::string Segment::object_name(const std::string& name) {
+  std::string out(kPrefix);  // (appending, not operator+: GCC 12 -O3 warns falsely on the latter)
+  out.append(name);
+  return out;
+}
+
+Result<void> Segment::validate_name(const std::string& name) {
+  if (name.empty() || name.size() > 200)
+    return Error{Errc::invalid_argument, "ring name must be 1..200 characters"};
+  for (char c : name) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-';
+    if (!ok)
+      return Error{Errc::invalid_argument, "ring name '" + name +
+                                               "' may hold only letters, digits, '.', '_', '-'"};
+  }
+  return {};
+}
+
+Result<Segment> Segment::map(int fd, std::string name, std::uint64_t control_bytes,
+                             std::uint64_t capacity, bool writable, bool populate) {
+  // Reserve one range for the control area and two copies of the data ring, then map the object
+  // over it: [control | data | data again].
+  std::size_t total = control_bytes + 2 * capacity;
+  void* reserve = ::mmap(nullptr, total, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                         -1, 0);
+  if (reserve == MAP_FAILED) return errno_error(errno, "reserving address space for " + name);
+  auto* base = static_cast<std::byte*>(reserve);
+  int prot = writable ? PROT_READ | PROT_WRITE : PROT_READ;
+  int flags = MAP_SHARED | MAP_FIXED | (populate ? MAP_POPULATE : 0);
+  auto fail = [&](const char* what) {
+    int err = errno;
+    ::munmap(reserve, total);
+    return errno_error(err, std::string(what) + " " + name);
+  };
+  if (::mmap(base, control_bytes + capacity, prot, flags, fd, 0) == MAP_FAILED)
+    return fail("mapping");
+  // The mirror: the same pages again right after the first copy. Populating it would only fault
+  // in the same physical pages a second time in this page table, which is what we want too.
+  if (::mmap(base + control_bytes + capacity, capacity, prot, flags, fd,
+             static_cast<off_t>(control_bytes)) == MAP_FAILED)
+    return fail("mirror-mapping");
+  Segment s;
+  s.name_ = std::move(name);
+  s.base_ = base;
+  s.data_ = base + control_bytes;
+  s.reserved_bytes_ = total;
+  s.capacity_ = capacity;
+  s.writable_ = writable;
+  return s;
+}
+
+Result<Segment> Segment::create(const RingConfig& config) {
+  if (auto ok = validate_name(config.name); !ok) return ok.error();
+  if (!is_power_of_two(config.capacity) || config.capacity < layout::kMinCapacity ||
+      config.capacity > layout::kMaxCapacity)
+    return Error{Errc::invalid_argument,
+                 "capacity must be a power of two between 64 KiB and 1 TiB, got " +
+                     std::to_string(config.capacity)};
+  std::uint64_t max_record = config.max_record;
+  if (max_record == 0) max_record = std::min<std::uint64_t>(config.capacity / 8, 16u << 20);
+  if (max_record > config.capacity / 4 || max_record > 0xFFFFFFFFull - 64)
+    return Error{Errc::invalid_argument, "max_record must be at most capacity / 4 (" +
+                                             std::to_string(config.capacity / 4) + "), got " +
+                                             std::to_string(max_record)};
+  if (config.max_producers == 0 || config.max_producers > layout::kMaxSlots ||
+      config.max_readers == 0 || config.max_readers > layout::kMaxSlots)
+    return Error{Errc::invalid_argument, "max_producers and max_readers must be 1..1024"};
+  if (config.mode > 0777 || (config.mode & 0600) != 0600)
+    return Error{Errc::invalid_argument, "mode must be permission bits including 0600"};
+  if (config.dead_check_interval.count() <= 0 || config.dead_check_interval.count() > 60000)
+    return Error{Errc::invalid_argument, "dead_check_interval must be 1..60000 ms"};
+
+  const layout::Offsets off =
+      layout::offsets_for(config.capacity, config.max_producers, config.max_readers);
+  const std::string obj = object_name(config.name);
+  int fd = -1;
+  try {
+    bip::permissions perm(config.mode);
+    bip::shared_memory_object shm(bip::create_only, obj.c_str(), bip::read_write, perm);
+    shm.truncate(static_cast<bip::offset_t>(off.segment_bytes));
+    fd = ::dup(shm.get_mapping_handle().handle);
+    if (fd < 0) return errno_error(errno, "dup of " + obj);
+  } catch (const bip::interprocess_exception& e) {
+    return interprocess_error(e, "creating shared memory " + obj);
+  }
+  // shm_open applies the umask; set the bits the caller asked for.
+  if (::fchmod(fd, config.mode) != 0) {
+    Error err = errno_error(errno, "fchmod " + obj);
+    ::close(fd);
+    bip::shared_memory_object::remove(obj.c_str());
+    return err;
+  }
+  auto mapped = map(fd, config.name, off.control_bytes, config.capacity, true, config.populate);
+  ::close(fd);
+  if (!mapped) {
+    bip::shared_memory_object::remove(obj.c_str());
+    return mapped.error();
+  }
+  Segment s = std::move(mapped).value();
+  s.offsets_ = off;
+
+  // The object is zero-filled by ftruncate: every seal and counter starts at 0 (a zero seal never
+  // matches seal_of(p) because seals have their low bit set). Only the header needs writing.
+  auto* h = new (s.base_) layout::SegmentHeader{};
+  h->magic = layout::kMagic;
+  h->layout_version = layout::kLayoutVersion;
+  h->capacity = config.capacity;
+  h->max_record = static_cast<std::uint32_t>(max_record);
+  h->max_producers = config.max_producers;
+  h->max_readers = config.max_readers;
+  const ProcessIdentity me = self_identity();
+  h->creator_pid = me.pid;
+  h->creator_start_time = me.start_time;
+  h->mode = config.mode;
+  h->creation_time_ns = realtime_ns();
+  h->segment_bytes = off.segment_bytes;
+  h->control_bytes = off.control_bytes;
+  h->dead_check_interval_ns =
+      static_cast<std::uint64_t>(config.dead_check_interval.count()) * 1'000'000ULL;
+  for (std::size_t i = 0; i < config.max_producers; ++i) s.producer_slot(i).core.store(-1);
+  for (std::size_t i = 0; i < config.max_readers; ++i) s.reader_slot(i).core.store(-1);
+  // SYNC POINT WRITE: header published. Pairs with the acquire load of `state` in attach().
+  h->state.store(layout::kStateReady, std::memory_order_release);
+  return s;
+}
+
+Result<Segment> Segment::attach(const std::string& name, AttachMode mode) {
+  if (auto ok = validate_name(name); !ok) return ok.error();
+  const std::string obj = object_name(name);
+  const bool writable = mode == AttachMode::read_write;
+  int fd = -1;
+  try {
+    bip::shared_memory_object shm(bip::open_only, obj.c_str(),
+                                  writable ? bip::read_write : bip::read_only);
+    fd = ::dup(shm.get_mapping_handle().handle);
+    if (fd < 0) return errno_error(errno, "dup of " + obj);
+  } catch (const bip::interprocess_exception& e) {
+    Error err = interprocess_error(e, "opening shared memory /dev/shm/" + obj);
+    if (err.code == Errc::not_found)
+      err.message += " (no ring named '" + name + "'; `shm-inspect list` shows the rings)";
+    return err;
+  }
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    Error err = errno_error(errno, "fstat " + obj);
+    ::close(fd);
+    return err;
+  }
+  const auto file_bytes = static_cast<std::uint64_t>(st.st_size);
+  if (file_bytes < sizeof(layout::SegmentHeader)) {
+    ::close(fd);
+    return Error{Errc::size_mismatch, obj + " is " + std::to_string(file_bytes) +
+                                          " bytes, too small to be a shmio ring"};
+  }
+  // Read the header through a private read-only mapping first, so that a foreign or corrupt
+  // object is refused before anything else of it is mapped, and nothing of it is ever written.
+  void* hp = ::mmap(nullptr, sizeof(layout::SegmentHeader), PROT_READ, MAP_SHARED, fd, 0);
+  if (hp == MAP_FAILED) {
+    Error err = errno_error(errno, "mapping the header of " + obj);
+    ::close(fd);
+    return err;
+  }
+  const auto* h = static_cast<const layout::SegmentHeader*>(hp);
+  std::optional<Error> refusal;
+  std::uint64_t capacity = 0, control_bytes = 0;
+  layout::Offsets off{};
+  if (h->magic != layout::kMagic) {
+    refusal = Error{Errc::foreign_segment, obj + " is not a shmio ring (bad magic number)"};
+  } else if (h->layout_version != layout::kLayoutVersion) {
+    refusal = Error{Errc::version_mismatch,
+                    obj + " has ring layout version " + std::to_string(h->layout_version) +
+                        "; this build speaks version " + std::to_string(layout::kLayoutVersion)};
+  } else if (const_cast<layout::SegmentHeader*>(h)->state.load(std::memory_order_acquire) !=
+             layout::kStateReady) {
+    refusal = Error{Errc::not_ready, obj + " is still being initialised, or its creator died"};
+  } else {
+    capacity = h->capacity;
+    off = layout::offsets_for(capacity, h->max_producers, h->max_readers);
+    control_bytes = off.control_bytes;
+    if (!is_power_of_two(capacity) || capacity < layout::kMinCapacity ||
+        capacity > layout::kMaxCapacity || h->max_producers == 0 ||
+        h->max_producers > layout::kMaxSlots || h->max_readers == 0 ||
+        h->max_readers > layout::kMaxSlots || h->max_record == 0 ||
+        h->max_record > capacity / 4) {
+      refusal = Error{Errc::size_mismatch, obj + " has an impossible geometry in its header"};
+    } else if (h->segment_bytes != off.segment_bytes || h->control_bytes != off.control_bytes ||
+               file_bytes != off.segment_bytes) {
+      refusal = Error{Errc::size_mismatch,
+                      obj + " is " + std::to_string(file_bytes) + " bytes but its header says " +
+                          std::to_string(h->segment_bytes) + " and its geometry needs " +
+                          std::to_string(off.segment_bytes)};
+    }
+  }
+  ::munmap(hp, sizeof(layout::SegmentHeader));
+  if (refusal) {
+    ::close(fd);
+    return *refusal;
+  }
+  auto mapped = map(fd, name, control_bytes, capacity, writable, writable);
+  ::close(fd);
+  if (!mapped) return mapped.error();
+  Segment s = std::move(mapped).value();
+  s.offsets_ = off;
+  return s;
+}
+
+Result<void> Segment::remove(const std::string& name) {
+  if (auto ok = validate_name(name); !ok) return ok.error();
+  std::string obj("/");
+  obj.append(object_name(name));
+  if (::shm_unlink(obj.c_str()) != 0) return errno_error(errno, "removing " + obj);
+  return {};
+}
+
+std::vector<SegmentInfo> Segment::list() {
+  std::vector<SegmentInfo> out;
+  DIR* d = ::opendir("/dev/shm");
+  if (d == nullptr) return out;
+  while (dirent* e = ::readdir(d)) {
+    std::string n = e->d_name;
+    if (n.rfind(kPrefix, 0) != 0) continue;
+    struct stat st {};
+    std::string path = "/dev/shm/" + n;
+    std::uint64_t bytes = ::stat(path.c_str(), &st) == 0 ? static_cast<std::uint64_t>(st.st_size) : 0;
+    out.push_back({n.substr(std::strlen(kPrefix)), bytes});
+  }
+  ::closedir(d);
+  return out;
+}
+
+void Segment::release() noexcept {
+  if (base_ != nullptr) ::munmap(base_, reserved_bytes_);
+  base_ = nullptr;
+  data_ = nullptr;
+}
+
+Segment::Segment(Segment&& o) noexcept
+    : name_(std::move(o.name_)),
+      base_(o.base_),
+      data_(o.data_),
+      reserved_bytes_(o.reserved_bytes_),
+      capacity_(o.capacity_),
+      offsets_(o.offsets_),
+      writable_(o.writable_) {
+  o.base_ = nullptr;
+  o.data_ = nullptr;
+}
+
+Segment& Segment::operator=(Segment&& o) noexcept {
+  if (this != &o) {
+    release();
+    name_ = std::move(o.name_);
+    base_ = o.base_;
+    data_ = o.data_;
+    reserved_bytes_ = o.reserved_bytes_;
+    capacity_ = o.capacity_;
+    offsets_ = o.offsets_;
+    writable_ = o.writable_;
+    o.base_ = nullptr;
+    o.data_ = nullptr;
+  }
+  return *this;
+}
+
+Segment::~Segment() { release(); }
+
+}  // namespace shmio::shm

@@ -117,7 +117,10 @@ bool advance_frontier(const Segment& s) noexcept {
 
 std::uint64_t find_oldest(const Segment& s, std::uint64_t tail, std::uint64_t frontier) noexcept {
   const std::uint64_t cap = s.capacity();
-  std::uint64_t lower = tail > cap ? tail - cap : 0;
+  // Strictly above tail - capacity: the unit of the position exactly one capacity back is also
+  // the unit of the frontier's position (the frontier <= tail), whose index is stamped before any
+  // record is claimed there.
+  std::uint64_t lower = tail >= cap ? tail - cap + 1 : 0;
   lower = align_up(lower, kUnit);
   for (std::uint64_t p = lower; p < frontier; p += kUnit) {
     if (s.meta(p).seal.load(std::memory_order_acquire) == seal_of(p)) return p;

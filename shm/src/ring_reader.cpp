@@ -126,7 +126,7 @@ void RingReader::resync(std::uint64_t tail) noexcept {
     if (r == f) {
       // Nothing complete is older than the frontier; its index is stable while it stays put.
       if (c.frontier.frontier.load(std::memory_order_acquire) == f) break;
-    } else if (t2 - r <= s.capacity()) {
+    } else if (t2 - r < s.capacity()) {  // strictly: see core::find_oldest
       break;
     }
     tail = t2;
@@ -256,7 +256,7 @@ bool RingReader::seek(std::uint64_t position) {
   const std::uint64_t idx = core::index_at(s, position);
   std::atomic_thread_fence(std::memory_order_acquire);
   const std::uint64_t t = c.tail.tail.load(std::memory_order_relaxed);
-  if (position != f && t - position > s.capacity()) return false;
+  if (position != f && t - position >= s.capacity()) return false;  // see core::find_oldest
   if (position == f && c.frontier.frontier.load(std::memory_order_acquire) != f) return false;
   cursor_ = position;
   cursor_index_ = idx;

@@ -26,7 +26,7 @@ void wake_waiters(const Segment& s) noexcept;
 bool park(const Segment& s, std::uint64_t frontier_seen, std::chrono::nanoseconds timeout) noexcept;
 
 // The oldest record still fully in the ring, given a tail read just before: the first sealed
-// record start at or after tail - capacity, or the frontier if there is none.
+// record start after tail - capacity, or the frontier if there is none.
 std::uint64_t find_oldest(const Segment& s, std::uint64_t tail, std::uint64_t frontier) noexcept;
 
 // The number of non-padding records before the record at `position` (which must be a record

@@ -38,7 +38,7 @@ enum class StartAt {
 };
 
 struct ReaderOptions {
-  std::string label;
+  std::string label{};
   int core = -1;
   StartAt start = StartAt::latest;
 };

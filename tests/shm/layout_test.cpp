@@ -1,0 +1,46 @@
+// The byte layout is an ABI between processes: these pin it down.
+#include <gtest/gtest.h>
+
+#include "shmio/shm/layout.hpp"
+
+namespace shmio::shm::layout {
+namespace {
+
+TEST(Layout, HotCountersEachOwnABlock) {
+  EXPECT_EQ(offsetof(Control, tail), 0u);
+  EXPECT_EQ(offsetof(Control, frontier), kBlock);
+  EXPECT_EQ(offsetof(Control, wake), 2 * kBlock);
+  EXPECT_EQ(offsetof(Control, repair), 3 * kBlock);
+  EXPECT_EQ(alignof(ProducerSlot), kBlock);
+  EXPECT_EQ(alignof(ReaderSlot), kBlock);
+}
+
+TEST(Layout, SealsNeverLookLikeZeroedMemory) {
+  for (std::uint64_t p : {0ULL, 64ULL, 1ULL << 40, ~0ULL & ~63ULL}) {
+    EXPECT_NE(seal_of(p), 0u);
+    EXPECT_EQ(seal_of(p) & 1u, 1u);
+  }
+}
+
+TEST(Layout, FootprintIsUnitAlignedAndHoldsTheHeader) {
+  for (std::uint64_t len = 1; len < 1000; ++len) {
+    const auto fp = footprint(len);
+    EXPECT_EQ(fp % kUnit, 0u);
+    EXPECT_GE(fp, len + sizeof(RecordHeader));
+    EXPECT_LT(fp, len + sizeof(RecordHeader) + kUnit);
+  }
+}
+
+TEST(Layout, OffsetsArePageAlignedAndDisjoint) {
+  const Offsets o = offsets_for(1 << 20, 64, 64);
+  EXPECT_EQ(o.control, sizeof(SegmentHeader));
+  EXPECT_EQ(o.producers, o.control + sizeof(Control));
+  EXPECT_EQ(o.readers, o.producers + 64 * sizeof(ProducerSlot));
+  EXPECT_GE(o.meta, o.readers + 64 * sizeof(ReaderSlot));
+  EXPECT_EQ(o.control_bytes % kPage, 0u);
+  EXPECT_GE(o.control_bytes, o.meta + (1 << 20) / kUnit * sizeof(UnitMeta));
+  EXPECT_EQ(o.segment_bytes, o.control_bytes + (1 << 20));
+}
+
+}  // namespace
+}  // namespace shmio::shm::layout

@@ -1,0 +1,144 @@
+// Helpers for the ring tests: unique names, records that check themselves, child processes.
+#pragma once
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstring>
+#include <functional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "shmio/shm/ring.hpp"
+
+namespace shmio::test {
+
+// A ring name unique to this process and call, removed when the guard goes away.
+class RingName {
+ public:
+  explicit RingName(const std::string& what) {
+    static int counter = 0;
+    name_ = "test-" + what + "-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
+    (void)shm::Segment::remove(name_);
+  }
+  ~RingName() { (void)shm::Segment::remove(name_); }
+  RingName(const RingName&) = delete;
+  RingName& operator=(const RingName&) = delete;
+  const std::string& str() const { return name_; }
+  operator const std::string&() const { return name_; }  // NOLINT
+
+ private:
+  std::string name_;
+};
+
+inline shm::Segment make_ring(const std::string& name, std::uint64_t capacity = 1 << 20,
+                              std::uint32_t max_record = 0) {
+  shm::RingConfig cfg;
+  cfg.name = name;
+  cfg.capacity = capacity;
+  cfg.max_record = max_record;
+  auto s = shm::Segment::create(cfg);
+  if (!s) throw std::runtime_error("create failed: " + s.error().message);
+  return std::move(s).value();
+}
+
+// FNV-1a, enough to catch torn or misplaced bytes.
+inline std::uint64_t fnv1a(const std::byte* p, std::size_t n, std::uint64_t h = 1469598103934665603ULL) {
+  for (std::size_t i = 0; i < n; ++i) {
+    h ^= static_cast<std::uint8_t>(p[i]);
+    h *= 1099511628211ULL;
+  }
+  return h;
+}
+
+// A self-checking record: [producer u32][seq u64][checksum u64][body...]; the checksum covers the
+// producer, the sequence number and the body, so torn, stale or misplaced bytes are detected.
+struct CheckedRecord {
+  static constexpr std::size_t kHeader = 20;
+  static void fill(std::span<std::byte> out, std::uint32_t producer, std::uint64_t seq) {
+    std::memcpy(out.data(), &producer, 4);
+    std::memcpy(out.data() + 4, &seq, 8);
+    std::uint64_t x = seq * 0x9E3779B97F4A7C15ULL + producer;
+    for (std::size_t i = kHeader; i < out.size(); ++i) {
+      x ^= x << 13;
+      x ^= x >> 7;
+      x ^= x << 17;
+      out[i] = static_cast<std::byte>(x);
+    }
+    std::uint64_t sum = checksum(out);
+    std::memcpy(out.data() + 12, &sum, 8);
+  }
+  static std::uint64_t checksum(std::span<const std::byte> r) {
+    std::uint64_t h = fnv1a(r.data(), 12);
+    return fnv1a(r.data() + kHeader, r.size() - kHeader, h);
+  }
+  static bool valid(std::span<const std::byte> r) {
+    if (r.size() < kHeader) return false;
+    std::uint64_t sum;
+    std::memcpy(&sum, r.data() + 12, 8);
+    return sum == checksum(r);
+  }
+  static std::uint32_t producer(std::span<const std::byte> r) {
+    std::uint32_t p;
+    std::memcpy(&p, r.data(), 4);
+    return p;
+  }
+  static std::uint64_t seq(std::span<const std::byte> r) {
+    std::uint64_t s;
+    std::memcpy(&s, r.data() + 4, 8);
+    return s;
+  }
+};
+
+// Runs fn in a forked child; the child exits with fn's return value (or 99 on exception).
+inline pid_t spawn(const std::function<int()>& fn) {
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    int rc = 99;
+    try {
+      rc = fn();
+    } catch (...) {
+    }
+    ::_exit(rc);
+  }
+  return pid;
+}
+
+// Waits for a child; returns its exit code, or 128 + signal.
+inline int join(pid_t pid) {
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0) {
+  }
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return -1;
+}
+
+// A one-shot start line for processes: children block until the parent releases them.
+class StartLine {
+ public:
+  StartLine() {
+    if (::pipe(fds_) != 0) throw std::runtime_error("pipe");
+  }
+  ~StartLine() {
+    close_fd(fds_[0]);
+    close_fd(fds_[1]);
+  }
+  void wait_in_child() {
+    close_fd(fds_[1]);
+    char c;
+    [[maybe_unused]] auto n = ::read(fds_[0], &c, 1);  // returns 0 when the parent closes
+  }
+  void release() { close_fd(fds_[1]); }
+
+ private:
+  static void close_fd(int& fd) {
+    if (fd >= 0) ::close(fd);
+    fd = -1;
+  }
+  int fds_[2] = {-1, -1};
+};
+
+}  // namespace shmio::test

@@ -1,0 +1,236 @@
+// Producers SIGKILLed in the middle of a claim: nobody else may stay blocked for longer than the
+// documented bound, the hole becomes padding and is counted, and every other record arrives.
+#include <sys/mman.h>
+
+#include <gtest/gtest.h>
+#include <map>
+#include <random>
+#include <thread>
+
+#include "test_support.hpp"
+
+namespace shmio::shm {
+namespace {
+
+using test::CheckedRecord;
+using test::RingName;
+
+std::atomic<int> g_kill_countdown{-1};
+core::HookPoint g_kill_at = core::HookPoint::after_fetch_add;
+void kill_hook(core::HookPoint point, std::uint64_t) {
+  if (point == g_kill_at && g_kill_countdown.fetch_sub(1) == 0) ::kill(::getpid(), SIGKILL);
+}
+
+void yield_hook(core::HookPoint point, std::uint64_t) {
+  if (point == core::HookPoint::after_fetch_add) ::sched_yield();
+}
+
+const char* point_name(core::HookPoint p) {
+  switch (p) {
+    case core::HookPoint::after_intent: return "after_intent";
+    case core::HookPoint::after_fetch_add: return "after_fetch_add";
+    case core::HookPoint::after_gate: return "after_gate";
+    case core::HookPoint::before_seal: return "before_seal";
+    case core::HookPoint::after_seal: return "after_seal";
+  }
+  return "?";
+}
+
+class KilledMidClaim : public ::testing::TestWithParam<core::HookPoint> {};
+
+TEST_P(KilledMidClaim, OthersContinueWithinTheBound) {
+  const core::HookPoint at = GetParam();
+  RingName name(std::string("kill-") + point_name(at));
+  auto s = test::make_ring(name, 1 << 16, 1024);
+  auto reader = RingReader::attach(s).value();
+  auto survivor = RingWriter::attach(s, {.label = "survivor", .core = -1}).value();
+
+  pid_t victim = test::spawn([&] {
+    auto seg = Segment::attach(name);
+    auto w = RingWriter::attach(*seg, {.label = "victim", .core = -1});
+    std::vector<std::byte> buf(100);
+    for (std::uint64_t q = 0; q < 10; ++q) {
+      CheckedRecord::fill(buf, 1, q);
+      if (w->publish(1, buf) != PublishStatus::ok) return 1;
+    }
+    g_kill_at = at;
+    g_kill_countdown = 0;
+    core::set_test_hook(&kill_hook);
+    CheckedRecord::fill(buf, 1, 10);
+    (void)w->publish(1, buf);  // dies in here
+    return 2;
+  });
+  ASSERT_EQ(test::join(victim), 128 + SIGKILL);
+  const auto died = std::chrono::steady_clock::now();
+
+  // The survivor publishes behind the dead claim; the reader must get past the hole.
+  std::vector<std::byte> buf(100);
+  for (std::uint64_t q = 0; q < 5; ++q) {
+    CheckedRecord::fill(buf, 0, q);
+    ASSERT_EQ(survivor.publish(1, buf), PublishStatus::ok);
+  }
+  std::vector<std::pair<std::uint32_t, std::uint64_t>> got;
+  while (got.size() < 10 + 5 + (at == core::HookPoint::after_seal ? 1 : 0)) {
+    ASSERT_TRUE(reader.wait(std::chrono::seconds(10))) << "stuck behind the dead claim";
+    reader.poll([&](const RecordView& v) {
+      ASSERT_TRUE(CheckedRecord::valid(v.payload));
+      got.emplace_back(CheckedRecord::producer(v.payload), CheckedRecord::seq(v.payload));
+    });
+  }
+  const auto unblocked = std::chrono::steady_clock::now() - died;
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(unblocked).count();
+  std::printf("[ info ] killed %s: reader past the hole %lld ms after the death\n",
+              point_name(at), static_cast<long long>(ms));
+  // The documented bound is about 2 x dead_check_interval (10 ms); this generous ceiling only
+  // catches a repair that never comes (the figure itself is printed above and in the benchmark).
+  EXPECT_LT(ms, 2000);
+
+  std::uint64_t next[2] = {0, 0};
+  for (auto [p, q] : got) {
+    ASSERT_LT(p, 2u);
+    EXPECT_EQ(q, next[p]++) << "producer " << p;
+  }
+  EXPECT_EQ(next[0], 5u);
+  const bool hole = at == core::HookPoint::after_fetch_add || at == core::HookPoint::after_gate ||
+                    at == core::HookPoint::before_seal;
+  EXPECT_EQ(next[1], hole || at == core::HookPoint::after_intent ? 10u : 11u);
+  EXPECT_EQ(s.control().repair.repairs.load(), hole ? 1u : 0u);
+  if (hole) {
+    // The dead producer's slot shows the abandoned claim.
+    bool found = false;
+    for (std::uint16_t i = 0; i < s.max_producers(); ++i) {
+      const auto& slot = s.producer_slot(i);
+      if (std::string(slot.label) == "victim") {
+        found = true;
+        EXPECT_EQ(slot.state.load(), layout::kSlotDead);
+        EXPECT_EQ(slot.abandoned.load(), 1u);
+        EXPECT_EQ(slot.abandoned_bytes.load(), layout::footprint(100));
+      }
+    }
+    EXPECT_TRUE(found);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryPoint, KilledMidClaim,
+                         ::testing::Values(core::HookPoint::after_intent,
+                                           core::HookPoint::after_fetch_add,
+                                           core::HookPoint::after_gate,
+                                           core::HookPoint::before_seal,
+                                           core::HookPoint::after_seal),
+                         [](const auto& param_info) { return point_name(param_info.param); });
+
+TEST(RingCrash, AProducerGatedBehindADeadClaimRepairsItWithoutAnyReader) {
+  RingName name("gated");
+  auto s = test::make_ring(name, 1 << 16, 4096);
+  pid_t victim = test::spawn([&] {
+    auto seg = Segment::attach(name);
+    auto w = RingWriter::attach(*seg);
+    g_kill_at = core::HookPoint::after_gate;
+    g_kill_countdown = 0;
+    core::set_test_hook(&kill_hook);
+    std::vector<std::byte> buf(100);
+    (void)w->publish(1, buf);
+    return 2;
+  });
+  ASSERT_EQ(test::join(victim), 128 + SIGKILL);
+  // Fill more than a lap: the survivor's claims reach the dead claim's space and must not wait
+  // forever. No reader exists to notice the stall.
+  auto w = RingWriter::attach(s).value();
+  std::vector<std::byte> buf(4000);
+  for (int i = 0; i < 100; ++i) ASSERT_EQ(w.publish(1, buf), PublishStatus::ok);
+  EXPECT_EQ(s.control().repair.repairs.load(), 1u);
+  EXPECT_GT(s.producer_slot(w.id()).gated.load(), 0u);
+}
+
+// Victims publish continuously and are SIGKILLed at random moments (wherever they are), over and
+// over; each new victim reuses a dead slot. A survivor publishes throughout. The reader must get
+// every survivor record, and from each victim a gap-free prefix of what it published.
+TEST(RingCrash, ProducersKilledAtRandomPointsNeverStallTheOthers) {
+  RingName name("random-kill");
+  RingConfig cfg;
+  cfg.name = name;
+  cfg.capacity = 1 << 20;
+  cfg.max_record = 1024;
+  cfg.max_producers = 4;  // forces reuse of the victims' dead slots
+  auto s = Segment::create(cfg).value();
+  auto reader = RingReader::attach(s).value();
+  constexpr int kRounds = 24;
+  constexpr std::uint64_t kSurvivorRecords = 30'000;
+  // Flow control so this test can demand completeness: the reader keeps up via its thread.
+  std::atomic<bool> done{false};
+  std::map<std::uint32_t, std::uint64_t> next;  // producer id (round) -> next expected seq
+  std::uint64_t bad = 0, survivor_got = 0;
+  std::thread rt([&] {
+    while (!done.load() || reader.ready()) {
+      reader.wait(std::chrono::milliseconds(20));
+      reader.poll([&](const RecordView& v) {
+        const auto p = CheckedRecord::producer(v.payload);
+        const auto q = CheckedRecord::seq(v.payload);
+        if (!CheckedRecord::valid(v.payload) || q != next[p]) {
+          ++bad;
+          return;
+        }
+        next[p] = q + 1;
+        if (p == 1000) ++survivor_got;
+      });
+    }
+  });
+  pid_t survivor = test::spawn([&] {
+    auto seg = Segment::attach(name);
+    auto w = RingWriter::attach(*seg);
+    std::vector<std::byte> buf(200);
+    for (std::uint64_t q = 0; q < kSurvivorRecords; ++q) {
+      while (seg->control().tail.tail.load() - seg->reader_slot(0).position.load() >
+             seg->capacity() / 2)
+        ::sched_yield();
+      CheckedRecord::fill(buf, 1000, q);
+      if (w->publish(1, buf) != PublishStatus::ok) return 1;
+    }
+    return 0;
+  });
+  std::mt19937 rng(7);
+  std::uniform_int_distribution<int> delay_us(200, 3000);
+  for (int round = 0; round < kRounds; ++round) {
+    int ready[2];
+    ASSERT_EQ(::pipe(ready), 0);
+    pid_t victim = test::spawn([&, round] {
+      ::close(ready[0]);
+      auto seg = Segment::attach(name);
+      auto w = RingWriter::attach(*seg);
+      if (!w) return 3;
+      char c = 1;
+      if (::write(ready[1], &c, 1) != 1) return 4;
+      // Fill in place, and yield between claim and write, so that kills often land mid-claim.
+      core::set_test_hook(&yield_hook);
+      for (std::uint64_t q = 0;; ++q) {
+        while (seg->control().tail.tail.load() - seg->reader_slot(0).position.load() >
+               seg->capacity() / 2)
+          ::sched_yield();
+        auto claim = w->claim(300, 1);
+        if (claim.status != PublishStatus::ok) return 1;
+        CheckedRecord::fill(claim.payload, static_cast<std::uint32_t>(round), q);
+        w->commit();
+      }
+    });
+    ::close(ready[1]);
+    char c;
+    ASSERT_EQ(::read(ready[0], &c, 1), 1);
+    ::close(ready[0]);
+    // Let it run for a random while, then kill it wherever it is. (This is the experiment's
+    // random kill time, not a synchronisation.)
+    std::this_thread::sleep_for(std::chrono::microseconds(delay_us(rng)));
+    ::kill(victim, SIGKILL);
+    EXPECT_EQ(test::join(victim), 128 + SIGKILL);
+  }
+  EXPECT_EQ(test::join(survivor), 0);
+  done = true;
+  rt.join();
+  EXPECT_EQ(bad, 0u);
+  EXPECT_EQ(survivor_got, kSurvivorRecords);
+  EXPECT_EQ(reader.total_loss().records, 0u);
+  std::printf("[ info ] %d victims killed; %llu holes repaired\n", kRounds,
+              static_cast<unsigned long long>(s.control().repair.repairs.load()));
+}
+
+}  // namespace
+}  // namespace shmio::shm

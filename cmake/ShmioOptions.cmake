@@ -18,6 +18,12 @@ if(SHMIO_SANITIZE STREQUAL "address")
   target_link_options(shmio_build_flags INTERFACE -fsanitize=address,undefined)
 elseif(SHMIO_SANITIZE STREQUAL "thread")
   target_compile_options(shmio_build_flags INTERFACE -fsanitize=thread -fno-omit-frame-pointer -O1 -g)
+  # GCC warns that TSan does not model atomic_thread_fence. Our only fences order the racy
+  # seqlock reads before the validating tail load; those reads are deliberately not instrumented
+  # (shm::copy_tentative), so TSan has nothing to miss there.
+  if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+    target_compile_options(shmio_build_flags INTERFACE -Wno-tsan)
+  endif()
   target_link_options(shmio_build_flags INTERFACE -fsanitize=thread)
 elseif(SHMIO_SANITIZE)
   message(FATAL_ERROR "SHMIO_SANITIZE must be 'address', 'thread' or empty, not '${SHMIO_SANITIZE}'")

@@ -88,6 +88,7 @@ Result<std::uint16_t> take_reader(const Segment& s, std::string_view label, int 
   slot.lost_records.store(0, std::memory_order_relaxed);
   slot.lost_bytes.store(0, std::memory_order_relaxed);
   slot.wakeups.store(0, std::memory_order_relaxed);
+  slot.corrupt.store(0, std::memory_order_relaxed);
   slot.parked.store(0, std::memory_order_relaxed);
   slot.state.store(kSlotActive, std::memory_order_release);
   return id;

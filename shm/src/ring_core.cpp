@@ -11,6 +11,7 @@
 #include <ctime>
 
 #include "shmio/shm/process.hpp"
+#include "shmio/shm/ring_reader.hpp"  // copy_tentative
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -89,7 +90,10 @@ bool advance_frontier(const Segment& s) noexcept {
     // SYNC POINT READ: seal. Pairs with the seq_cst seal store in commit (ring_writer.cpp) and in
     // the repair below; makes the record's header visible.
     if (m.seal.load(std::memory_order_seq_cst) != seal_of(f)) break;
-    const RecordHeader& h = s.record(f);
+    // A preempted advancer may read this header after the record was overwritten; the frontier
+    // re-check below discards such a read, so copy it as a tentative (seqlock) read.
+    RecordHeader h;
+    copy_tentative(reinterpret_cast<std::byte*>(&h), s.data(f), sizeof h);
     const std::uint64_t next = f + footprint(h.length);
     const std::uint64_t index =
         m.index.load(std::memory_order_relaxed) + (h.type == kPaddingType ? 0 : 1);

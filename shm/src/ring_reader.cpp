@@ -43,8 +43,9 @@ Result<RingReader> RingReader::attach(const Segment& segment, ReaderOptions opti
     for (;;) {
       const std::uint64_t f = c.frontier.frontier.load(std::memory_order_acquire);
       const std::uint64_t idx = core::index_at(segment, f);
-      // The index at the frontier is stable while the frontier stays there.
-      if (c.frontier.frontier.load(std::memory_order_acquire) != f) continue;
+      // The index stamped at f stays valid until the frontier comes round to f's unit again.
+      std::atomic_thread_fence(std::memory_order_acquire);
+      if (c.frontier.frontier.load(std::memory_order_relaxed) - f >= segment.capacity()) continue;
       r.cursor_ = f;
       r.cursor_index_ = idx;
       break;
@@ -284,7 +285,9 @@ bool RingReader::wait(std::chrono::nanoseconds timeout, std::chrono::nanoseconds
     if (now >= deadline) return false;
     const std::uint64_t f = c.frontier.frontier.load(std::memory_order_acquire);
     const std::uint64_t t = c.tail.tail.load(std::memory_order_acquire);
-    std::uint64_t slice = deadline - now;
+    // Park at most a second at a time so the heartbeat shows a healthy idle reader as fresh.
+    std::uint64_t slice = std::min<std::uint64_t>(deadline - now, 1'000'000'000ULL);
+    slot_->heartbeat_ns.store(now, std::memory_order_relaxed);
     if (t != f) {
       // A claim is in flight at the frontier: if it does not finish, find out why.
       if (f != stuck_at) {

@@ -87,8 +87,8 @@ class Segment {
   std::uint16_t max_producers() const noexcept { return header().max_producers; }
   std::uint16_t max_readers() const noexcept { return header().max_readers; }
 
-  // Views into the mapping. The const overloads are what a read-only attach may use; the
-  // non-const ones assert writable().
+  // Views into the mapping. A read-only attach maps PROT_READ: through such a Segment only loads
+  // are allowed (a store faults). Record lengths of padding may exceed max_record.
   layout::Control& control() const noexcept { return *at<layout::Control>(offsets_.control); }
   layout::ProducerSlot& producer_slot(std::size_t i) const noexcept {
     return at<layout::ProducerSlot>(offsets_.producers)[i];

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Installs what shmio needs on Debian 12, and only what is missing. Idempotent: a second run
+# installs nothing. Used by scripts/demo.sh and scripts/test.sh; safe to run by hand.
+set -euo pipefail
+
+PACKAGES=(
+  g++ cmake ninja-build ccache pkg-config
+  libboost1.81-dev libboost-json1.81-dev libboost-program-options1.81-dev
+  libconcurrentqueue-dev googletest libgtest-dev libbenchmark-dev
+  clang
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "setup: all Debian packages present"
+  exit 0
+fi
+
+echo "setup: installing missing Debian packages: ${missing[*]}"
+if [ "$(id -u)" -eq 0 ]; then
+  SUDO=()
+elif command -v sudo >/dev/null 2>&1; then
+  SUDO=(sudo)
+else
+  echo "setup: need root (or sudo) to install: ${missing[*]}" >&2
+  echo "setup: run as root: apt-get install -y ${missing[*]}" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+if ! "${SUDO[@]}" apt-get update -qq; then
+  echo "setup: apt-get update failed; check the network and /etc/apt/sources.list" >&2
+  exit 1
+fi
+if ! "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"; then
+  echo "setup: apt-get install failed for: ${missing[*]}" >&2
+  echo "setup: shmio needs Debian 12 (bookworm), which has Boost 1.81 as libboost1.81-dev" >&2
+  exit 1
+fi
+echo "setup: done"

@@ -1,0 +1,242 @@
+#!/usr/bin/env bash
+# End-to-end test of the shm-inspect command line: runs the real binary against real rings made
+# and driven by ring-demo, and checks outputs, JSON validity and exit statuses.
+#
+# Usage: shm_inspect_test.sh PATH/TO/shm-inspect PATH/TO/ring-demo
+set -euo pipefail
+
+if [[ $# -ne 2 ]]; then
+  echo "usage: $0 SHM_INSPECT RING_DEMO" >&2
+  exit 2
+fi
+INSPECT=$1
+DEMO=$2
+
+# Every object this test makes is named after its pid, so parallel runs do not collide.
+RING=inspect-test-$$
+LIVE=inspect-live-$$
+PERM=inspect-perm-$$
+BADVER=inspect-badver-$$
+NOTREADY=inspect-notready-$$
+SHORT=inspect-short-$$
+FOREIGN=foreign-$$
+OBJECTS=("$RING" "$LIVE" "$PERM" "$BADVER" "$NOTREADY" "$SHORT" "$FOREIGN")
+
+TMP=$(mktemp -d)
+PIDS=()
+
+cleanup() {
+  local p name
+  for p in ${PIDS[@]+"${PIDS[@]}"}; do kill "$p" 2>/dev/null || true; done
+  for p in ${PIDS[@]+"${PIDS[@]}"}; do wait "$p" 2>/dev/null || true; done
+  for name in "${OBJECTS[@]}"; do
+    chmod 600 "/dev/shm/shmio.$name" 2>/dev/null || true
+    rm -f "/dev/shm/shmio.$name"
+  done
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+fail() {
+  echo "FAIL: $*" >&2
+  exit 1
+}
+pass() { echo "ok - $*"; }
+
+# run CMD...: runs it without tripping set -e; leaves $RC, $OUT (stdout) and $ERR (stderr).
+run() {
+  set +e
+  "$@" >"$TMP/out" 2>"$TMP/err"
+  RC=$?
+  set -e
+  OUT=$(cat "$TMP/out")
+  ERR=$(cat "$TMP/err")
+}
+
+# expect_rc STATUS CMD...: runs CMD and requires that exit status.
+expect_rc() {
+  local want=$1
+  shift
+  run "$@"
+  [[ $RC -eq $want ]] || fail "'$*' exited $RC, expected $want; stdout: $OUT; stderr: $ERR"
+}
+
+# json_check EXPR: parses stdin as one JSON object `o` and requires EXPR to be true.
+json_check() {
+  local expr=${1:-true}
+  if command -v node >/dev/null; then
+    node -e 'const o = JSON.parse(require("fs").readFileSync(0, "utf8"));
+             const expr = process.argv[1];
+             if (!new Function("o", `return (${expr});`)(o)) {
+               console.error(`check failed: ${expr}`);
+               process.exit(1);
+             }' "$expr"
+  elif command -v python3 >/dev/null; then
+    python3 -c 'import json, sys; json.load(sys.stdin)'  # no node: validity only
+  else
+    cat >/dev/null  # neither: cannot check
+  fi
+}
+
+# wait_for DESCRIPTION CMD...: retries CMD (quietly) for up to 10 s.
+wait_for() {
+  local what=$1 i
+  shift
+  for i in $(seq 100); do
+    if "$@" >/dev/null 2>&1; then return 0; fi
+    sleep 0.1
+  done
+  fail "timed out waiting for $what"
+}
+
+# --- usage -----------------------------------------------------------------------------------
+expect_rc 0 "$INSPECT" --help
+grep -q "Exit status" <<<"$OUT" || fail "--help does not document the exit statuses"
+expect_rc 1 "$INSPECT"
+expect_rc 1 "$INSPECT" frobnicate
+expect_rc 1 "$INSPECT" --name "$RING" dump --last 0
+expect_rc 1 "$INSPECT" --name "$RING" stat --count 2
+expect_rc 1 "$INSPECT" --name "bad/name" stat
+[[ $ERR == "shm-inspect: "* ]] || fail "errors must start with 'shm-inspect: ', got: $ERR"
+pass "usage errors exit 1, --help exits 0"
+
+# --- a ring with 1000 records ----------------------------------------------------------------
+"$DEMO" create --name "$RING" --capacity 1048576 >/dev/null
+"$DEMO" produce --name "$RING" --count 1000 --size 100 >/dev/null
+# Each record takes footprint(100) = align64(16 + 100) = 128 bytes: the tail is at 128000.
+
+expect_rc 0 "$INSPECT" --name "$RING" stat
+grep -Eq '^tail +128000$' <<<"$OUT" || fail "stat does not show the tail 128000: $OUT"
+pass "stat shows the tail"
+
+expect_rc 0 env SHMIO_RING="$RING" "$INSPECT" stat
+grep -Eq '^tail +128000$' <<<"$OUT" || fail "SHMIO_RING is not the default name"
+pass "SHMIO_RING sets the default ring"
+
+expect_rc 0 "$INSPECT" --name "$RING" --json stat
+json_check 'o.tail === 128000 && o.frontier === 128000 && o.frontier_index === 1000' <<<"$OUT" ||
+  fail "--json stat: $OUT"
+pass "--json stat is valid JSON"
+
+expect_rc 0 "$INSPECT" --name "$RING" dump --last 3
+[[ $(grep -c '^record @' <<<"$OUT") -eq 3 ]] || fail "dump --last 3 did not show 3 records: $OUT"
+# The last record is sequence number 999 = 0x3e7, little-endian.
+grep -q 'e7 03 00 00 00 00 00 00' <<<"$OUT" || fail "dump does not show the last payload: $OUT"
+expect_rc 0 "$INSPECT" --name "$RING" --json dump --last 3
+json_check 'o.records.length === 3 && o.records[2].position === 127872' <<<"$OUT" ||
+  fail "--json dump: $OUT"
+pass "dump --last 3 shows 3 records"
+
+expect_rc 0 "$INSPECT" list
+grep -q "^$RING " <<<"$OUT" || fail "list does not show $RING: $OUT"
+expect_rc 0 "$INSPECT" --json list
+json_check "o.rings.some(r => r.name === '$RING')" <<<"$OUT" || fail "--json list: $OUT"
+pass "list shows the ring"
+
+# Read-only: inspecting must not change one byte of the segment.
+before=$(sha256sum <"/dev/shm/shmio.$RING")
+for cmd in stat readers producers dump; do
+  expect_rc 0 "$INSPECT" --name "$RING" "$cmd"
+  expect_rc 0 "$INSPECT" --name "$RING" --json "$cmd"
+  json_check <<<"$OUT" || fail "--json $cmd is not valid JSON: $OUT"
+done
+expect_rc 0 "$INSPECT" --name "$RING" watch --interval 50 --count 2
+[[ $(sha256sum <"/dev/shm/shmio.$RING") == "$before" ]] || fail "shm-inspect modified the ring"
+pass "producers/readers exit 0; inspecting leaves the segment unchanged"
+
+expect_rc 0 "$DEMO" consume --name "$RING" --count 1000 --timeout-ms 5000
+[[ $OUT == "consumed 1000 records, lost 0 records" ]] || fail "consume: $OUT"
+pass "ring-demo consume reads back the 1000 records"
+
+# --- live producer and reader ----------------------------------------------------------------
+# The reader starts at the oldest record: it reads the 1000 at once, then waits for 100 more
+# that a slow producer publishes over about two seconds.
+"$DEMO" consume --name "$RING" --count 1100 --label cli-reader --timeout-ms 20000 \
+  >"$TMP/consume.out" 2>&1 &
+CONSUMER=$!
+PIDS+=("$CONSUMER")
+wait_for "the reader to show" bash -c "'$INSPECT' --name '$RING' readers | grep -q cli-reader"
+"$DEMO" produce --name "$RING" --count 100 --size 100 --rate 50 --label cli-producer \
+  >/dev/null &
+PRODUCER=$!
+PIDS+=("$PRODUCER")
+wait_for "the producer to show" \
+  bash -c "'$INSPECT' --name '$RING' producers | grep -q 'cli-producer .*alive'"
+expect_rc 0 "$INSPECT" --name "$RING" readers
+grep -Eq '^ *[0-9]+ +cli-reader +active +[0-9]+ +alive ' <<<"$OUT" || fail "readers: $OUT"
+expect_rc 0 "$INSPECT" --name "$RING" --json readers
+json_check "o.readers.length === 1 && o.readers[0].label === 'cli-reader' && o.readers[0].alive" \
+  <<<"$OUT" || fail "--json readers: $OUT"
+expect_rc 0 "$INSPECT" --name "$RING" --json producers
+json_check "o.producers.length === 1 && o.producers[0].label === 'cli-producer'" <<<"$OUT" ||
+  fail "--json producers: $OUT"
+expect_rc 0 "$INSPECT" --name "$RING" watch --interval 100 --count 2
+[[ $(wc -l <<<"$OUT") -eq 2 ]] || fail "watch --count 2 printed other than 2 lines: $OUT"
+grep -q 'r[0-9]*(cli-reader)=' <<<"$OUT" || fail "watch does not show the reader's lag: $OUT"
+wait "$PRODUCER" || fail "the producer failed"
+wait "$CONSUMER" || fail "the consumer failed: $(cat "$TMP/consume.out")"
+grep -q "^consumed 1100 records, lost 0 records$" "$TMP/consume.out" ||
+  fail "consumer: $(cat "$TMP/consume.out")"
+PIDS=()
+pass "readers and producers show live slots"
+
+# --- watch -----------------------------------------------------------------------------------
+expect_rc 0 "$INSPECT" --name "$RING" watch --interval 100 --count 2
+[[ $(wc -l <<<"$OUT") -eq 2 ]] || fail "watch --count 2 printed other than 2 lines: $OUT"
+grep -q 'records/s=-' <<<"$(head -n 1 <<<"$OUT")" || fail "the first watch line has a rate: $OUT"
+expect_rc 0 "$INSPECT" --name "$RING" --json watch --interval 100 --count 2
+[[ $(wc -l <<<"$OUT") -eq 2 ]] || fail "--json watch --count 2: $OUT"
+while read -r line; do
+  json_check 'typeof o.in_flight_bytes === "number"' <<<"$line" || fail "--json watch: $line"
+done <<<"$OUT"
+# Without --count it runs until SIGINT or SIGTERM, then exits 0.
+for sig in INT TERM; do
+  "$INSPECT" --name "$RING" watch --interval 50 >"$TMP/watch.out" 2>&1 &
+  WATCH=$!
+  sleep 0.3
+  kill -s "$sig" "$WATCH"
+  wait "$WATCH" || fail "watch exited $? on SIG$sig"
+  [[ -s $TMP/watch.out ]] || fail "watch printed nothing before SIG$sig"
+done
+pass "watch prints one line per refresh and stops cleanly"
+
+# --- errors ----------------------------------------------------------------------------------
+expect_rc 2 "$INSPECT" --name "does-not-exist-$$" stat
+grep -q 'shm-inspect list' <<<"$ERR" || fail "not-found message does not mention 'shm-inspect list': $ERR"
+[[ $ERR == "shm-inspect: "* ]] || fail "errors must start with 'shm-inspect: ', got: $ERR"
+pass "a missing ring exits 2"
+
+head -c 8192 /dev/urandom >"/dev/shm/shmio.$FOREIGN"
+before=$(sha256sum <"/dev/shm/shmio.$FOREIGN")
+expect_rc 5 "$INSPECT" --name "$FOREIGN" stat
+[[ $(sha256sum <"/dev/shm/shmio.$FOREIGN") == "$before" ]] || fail "the foreign file was modified"
+pass "a foreign segment exits 5 and is left unchanged"
+
+# Damaged copies of the ring: header fields at layout.hpp's offsets (8 layout_version, 12 state).
+cp "/dev/shm/shmio.$RING" "/dev/shm/shmio.$BADVER"
+printf '\x02' | dd of="/dev/shm/shmio.$BADVER" bs=1 seek=8 conv=notrunc status=none
+expect_rc 3 "$INSPECT" --name "$BADVER" stat
+grep -q 'version 2' <<<"$ERR" && grep -q 'version 1' <<<"$ERR" ||
+  fail "version mismatch message does not name both versions: $ERR"
+cp "/dev/shm/shmio.$RING" "/dev/shm/shmio.$NOTREADY"
+printf '\x00\x00\x00\x00' | dd of="/dev/shm/shmio.$NOTREADY" bs=1 seek=12 conv=notrunc status=none
+expect_rc 5 "$INSPECT" --name "$NOTREADY" stat
+cp "/dev/shm/shmio.$RING" "/dev/shm/shmio.$SHORT"
+truncate -s 65536 "/dev/shm/shmio.$SHORT"
+expect_rc 5 "$INSPECT" --name "$SHORT" stat
+pass "version mismatch exits 3; not ready and size mismatch exit 5"
+
+if [[ $(id -u) -eq 0 ]]; then
+  echo "skip - permission denied (root bypasses file permissions)"
+else
+  "$DEMO" create --name "$PERM" --capacity 65536 >/dev/null
+  chmod 000 "/dev/shm/shmio.$PERM"
+  expect_rc 4 "$INSPECT" --name "$PERM" stat
+  chmod 600 "/dev/shm/shmio.$PERM"
+  pass "an unreadable ring exits 4"
+fi
+
+"$DEMO" remove --name "$RING" >/dev/null
+expect_rc 2 "$INSPECT" --name "$RING" stat
+pass "ring-demo remove removes the ring"
+echo "all shm-inspect CLI checks passed"

@@ -1,0 +1,1182 @@
+// shm-inspect: the operator's read-only view of a shmio ring (/dev/shm/shmio.<name>).
+//
+// It attaches with AttachMode::read_only, so the segment is mapped PROT_READ: nothing here can
+// create or modify a segment, even by bug. Everything shared is bound to const references and
+// read with atomic loads only; the few non-atomic bytes (record headers, payloads, labels) are
+// copied with copy_tentative() and validated against the tail afterwards, like a reader does.
+//
+// The ring is live: every figure is a snapshot that may be stale by the time it is printed.
+
+#include <signal.h>
+#include <sys/types.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cerrno>
+#include <charconv>
+#include <csignal>
+#include <cstdarg>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <deque>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "shmio/shm/layout.hpp"
+#include "shmio/shm/process.hpp"
+#include "shmio/shm/result.hpp"
+#include "shmio/shm/ring_core.hpp"
+#include "shmio/shm/ring_reader.hpp"
+#include "shmio/shm/segment.hpp"
+
+namespace {
+
+namespace shm = shmio::shm;
+namespace layout = shmio::shm::layout;
+namespace core = shmio::shm::core;
+
+// Exit statuses, documented in the usage text.
+constexpr int kExitOk = 0;
+constexpr int kExitUsage = 1;
+constexpr int kExitNotFound = 2;
+constexpr int kExitVersion = 3;
+constexpr int kExitPermission = 4;
+constexpr int kExitCorrupt = 5;
+constexpr int kExitSystem = 6;
+
+constexpr const char* kUsage = R"(Usage: shm-inspect [--name NAME] [--json] COMMAND [OPTIONS]
+
+Read-only view of a shmio shared-memory ring (/dev/shm/shmio.NAME). The segment is
+mapped read-only: shm-inspect never creates or modifies one.
+
+Commands:
+  list                 rings in /dev/shm and their sizes
+  stat                 header and ring state: tail, frontier, fill, repair counters
+  readers              reader slots: position, lag, losses, wakeups, heartbeat
+  producers            producer slots: counters, claim in flight, heartbeat
+  dump [--last N]      decode the last N records below the frontier (default 16)
+  watch [--interval MS] [--count K]
+                       every MS milliseconds (default 1000), one line: records/s,
+                       bytes/s, bytes in flight, each reader's lag; stops after K
+                       lines, or on Ctrl-C / SIGTERM (exit 0)
+
+Options:
+  --name NAME          ring name (default: $SHMIO_RING if set, else "shmio")
+  --json               one JSON object instead of tables (watch: one per line)
+  -h, --help           print this help
+
+Exit status:
+  0  ok
+  1  usage error
+  2  no such ring (`shm-inspect list` shows the rings)
+  3  ring layout version mismatch
+  4  permission denied
+  5  foreign or corrupt segment (bad magic, size mismatch, not ready)
+  6  other system error
+)";
+
+// ---------------------------------------------------------------------------------------------
+// Small formatting helpers.
+
+__attribute__((format(printf, 1, 2))) std::string Fmt(const char* fmt, ...) {
+  char buf[512];
+  va_list ap;
+  va_start(ap, fmt);
+  const int n = std::vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  if (n < 0) return {};
+  return std::string(buf, std::min<std::size_t>(static_cast<std::size_t>(n), sizeof buf - 1));
+}
+
+std::string U(std::uint64_t v) {
+  return std::to_string(v);
+}
+
+// "64.0 MiB" and the like, for the human-readable output only.
+std::string HumanBytes(std::uint64_t v) {
+  static constexpr const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double d = static_cast<double>(v);
+  std::size_t u = 0;
+  while (d >= 1024.0 && u + 1 < std::size(kUnits)) {
+    d /= 1024.0;
+    ++u;
+  }
+  return u == 0 ? Fmt("%llu B", static_cast<unsigned long long>(v)) : Fmt("%.1f %s", d, kUnits[u]);
+}
+
+// CLOCK_REALTIME nanoseconds as ISO-8601 UTC with milliseconds.
+std::string IsoUtc(std::uint64_t ns) {
+  const auto secs = static_cast<std::time_t>(ns / 1'000'000'000ULL);
+  std::tm tm{};
+  if (gmtime_r(&secs, &tm) == nullptr) return "?";
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  return Fmt("%s.%03uZ", buf, static_cast<unsigned>((ns / 1'000'000ULL) % 1000));
+}
+
+// Bytes that come from outside (labels in the segment, file names in /dev/shm) may hold
+// anything: keep printable ASCII only, so neither tables nor JSON can be broken by them.
+std::string Printable(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c < 0x20 || c > 0x7e) c = '?';
+  }
+  return out;
+}
+
+// A slot label: at most kLabelBytes, NUL-terminated unless corrupt. Copied tentatively because
+// the slot's owner may be rewriting it.
+std::string LabelOf(const char (&label)[layout::kLabelBytes]) {
+  char buf[layout::kLabelBytes];
+  shm::copy_tentative(reinterpret_cast<std::byte*>(buf), reinterpret_cast<const std::byte*>(label),
+                      sizeof buf);
+  return Printable(std::string_view(buf, strnlen(buf, sizeof buf)));
+}
+
+// ---------------------------------------------------------------------------------------------
+// JSON, written by hand: objects, arrays, strings, integers, decimals, booleans and null.
+
+std::string JsonQuote(std::string_view s) {
+  std::string out = "\"";
+  for (const char c : s) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          out += Fmt("\\u%04x", static_cast<unsigned>(static_cast<unsigned char>(c)));
+        } else {
+          out += c;
+        }
+    }
+  }
+  out += '"';
+  return out;
+}
+
+// Keeps track of commas; Key() is followed by exactly one value or Begin*().
+class JsonWriter {
+ public:
+  void BeginObject() { Open('{'); }
+  void EndObject() { Close('}'); }
+  void BeginArray() { Open('['); }
+  void EndArray() { Close(']'); }
+  JsonWriter& Key(std::string_view k) {
+    Separate();
+    out_ += JsonQuote(k);
+    out_ += ':';
+    after_key_ = true;
+    return *this;
+  }
+  void Str(std::string_view v) { Raw(JsonQuote(v)); }
+  void Uint(std::uint64_t v) { Raw(U(v)); }
+  void Int(std::int64_t v) { Raw(std::to_string(v)); }
+  void Decimal(double v) { Raw(Fmt("%.3f", v)); }
+  void Bool(bool v) { Raw(v ? "true" : "false"); }
+  void Null() { Raw("null"); }
+  template <class T>
+  void OptUint(const std::optional<T>& v) {
+    if (v) {
+      Uint(*v);
+    } else {
+      Null();
+    }
+  }
+  const std::string& str() const { return out_; }
+
+ private:
+  void Separate() {
+    if (after_key_) {
+      after_key_ = false;
+    } else if (!first_) {
+      out_ += ',';
+    }
+    first_ = false;
+  }
+  void Open(char c) {
+    Separate();
+    out_ += c;
+    first_ = true;
+  }
+  void Close(char c) {
+    out_ += c;
+    first_ = false;
+  }
+  void Raw(std::string_view v) {
+    Separate();
+    out_ += v;
+  }
+
+  std::string out_;
+  bool first_ = true;
+  bool after_key_ = false;
+};
+
+void PrintJson(const JsonWriter& j) {
+  std::fputs(j.str().c_str(), stdout);
+  std::fputc('\n', stdout);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Aligned text tables: numbers right-aligned, text columns (marked left) left-aligned.
+
+class Table {
+ public:
+  struct Column {
+    std::string name;
+    bool left = false;
+  };
+  explicit Table(std::vector<Column> columns) : columns_(std::move(columns)) {}
+  void Add(std::vector<std::string> row) { rows_.push_back(std::move(row)); }
+  bool empty() const { return rows_.empty(); }
+
+  void Print() const {
+    std::vector<std::size_t> width(columns_.size());
+    for (std::size_t c = 0; c < columns_.size(); ++c) width[c] = columns_[c].name.size();
+    for (const auto& row : rows_)
+      for (std::size_t c = 0; c < row.size() && c < width.size(); ++c)
+        width[c] = std::max(width[c], row[c].size());
+    std::vector<std::string> header;
+    for (const auto& col : columns_) header.push_back(col.name);
+    PrintRow(header, width);
+    for (const auto& row : rows_) PrintRow(row, width);
+  }
+
+ private:
+  void PrintRow(const std::vector<std::string>& row, const std::vector<std::size_t>& width) const {
+    std::string line;
+    for (std::size_t c = 0; c < columns_.size(); ++c) {
+      const std::string& cell = c < row.size() ? row[c] : std::string();
+      const std::string pad(width[c] - std::min(width[c], cell.size()), ' ');
+      if (c > 0) line += "  ";
+      line += columns_[c].left ? cell + pad : pad + cell;
+    }
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    std::puts(line.c_str());
+  }
+
+  std::vector<Column> columns_;
+  std::vector<std::vector<std::string>> rows_;
+};
+
+// Prints "key  value" pairs with the values aligned.
+void PrintPairs(const std::vector<std::pair<std::string, std::string>>& pairs) {
+  std::size_t w = 0;
+  for (const auto& [k, v] : pairs) w = std::max(w, k.size());
+  for (const auto& [k, v] : pairs)
+    std::printf("%-*s  %s\n", static_cast<int>(w), k.c_str(), v.c_str());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Snapshots of the shared state.
+
+struct RingSnapshot {
+  std::uint64_t frontier = 0;
+  std::uint64_t frontier_index = 0;  // non-padding records below the frontier, ever
+  std::uint64_t tail = 0;
+};
+
+// The frontier, the index stamped there, then the tail (so tail >= frontier). The index at a
+// position stays that position's own until the ring laps it, i.e. until the frontier has moved a
+// whole capacity further on; re-reading the frontier checks that it has not.
+RingSnapshot Snapshot(const shm::Segment& s) {
+  const layout::Control& c = s.control();
+  RingSnapshot snap;
+  for (;;) {
+    snap.frontier = c.frontier.frontier.load(std::memory_order_acquire);
+    snap.frontier_index = core::index_at(s, snap.frontier);
+    const std::uint64_t again = c.frontier.frontier.load(std::memory_order_acquire);
+    if (again - snap.frontier < s.capacity()) break;
+  }
+  snap.tail = c.tail.tail.load(std::memory_order_acquire);
+  return snap;
+}
+
+// Non-padding records in [position, frontier), if `position` is a record start still in the ring
+// (not lapped, not past the frontier); nullopt otherwise.
+std::optional<std::uint64_t> RecordsUntilFrontier(const shm::Segment& s, std::uint64_t position,
+                                                  const RingSnapshot& snap) {
+  if (position > snap.frontier || position % layout::kUnit != 0 ||
+      snap.tail - position > s.capacity())
+    return std::nullopt;
+  const std::uint64_t index = core::index_at(s, position);
+  // Seqlock-style validation: the index was still this position's if the tail, read after it,
+  // shows that the ring has not lapped the position meanwhile.
+  std::atomic_thread_fence(std::memory_order_acquire);
+  const std::uint64_t tail = s.control().tail.tail.load(std::memory_order_relaxed);
+  if (tail - position > s.capacity() || index > snap.frontier_index) return std::nullopt;
+  return snap.frontier_index - index;
+}
+
+// Reads a slot's fields, retrying while its owner changes under us (generation or state moved).
+// Only ACTIVE and DEAD slots are of interest. Returns false for a slot in another state.
+template <class Slot, class Row, class ReadFields>
+bool ReadSlot(const Slot& slot, Row& row, ReadFields read_fields) {
+  for (int attempt = 0;; ++attempt) {
+    const std::uint32_t state = slot.state.load(std::memory_order_acquire);
+    if (state != layout::kSlotActive && state != layout::kSlotDead) return false;
+    const std::uint64_t generation = slot.generation.load(std::memory_order_relaxed);
+    row.state = state;
+    row.pid = slot.pid.load(std::memory_order_relaxed);
+    row.start_time = slot.start_time.load(std::memory_order_relaxed);
+    row.core = slot.core.load(std::memory_order_relaxed);
+    row.heartbeat_ns = slot.heartbeat_ns.load(std::memory_order_relaxed);
+    row.label = LabelOf(slot.label);
+    read_fields(slot, row);
+    std::atomic_thread_fence(std::memory_order_acquire);
+    const bool stable = slot.state.load(std::memory_order_relaxed) == state &&
+                        slot.generation.load(std::memory_order_relaxed) == generation;
+    // A slot that keeps churning is shown as last read: these are statistics, not data.
+    if (stable || attempt == 3) break;
+  }
+  row.alive = shm::liveness(shm::ProcessIdentity{row.pid, row.start_time}) == shm::Liveness::alive;
+  return true;
+}
+
+struct SlotCommon {
+  std::uint16_t id = 0;
+  std::uint32_t state = 0;
+  pid_t pid = 0;
+  std::uint64_t start_time = 0;
+  int core = -1;
+  std::uint64_t heartbeat_ns = 0;
+  std::string label;
+  bool alive = false;
+};
+
+struct ProducerRow : SlotCommon {
+  std::uint32_t claim_state = 0;
+  std::uint64_t claim_position = 0;
+  std::uint64_t claim_length = 0;
+  std::uint64_t records = 0, bytes = 0, aborted = 0, abandoned = 0, gated = 0;
+  std::uint64_t abandoned_bytes = 0;
+};
+
+struct ReaderRow : SlotCommon {
+  std::uint64_t position = 0;
+  std::uint32_t parked = 0;
+  std::uint64_t records = 0, bytes = 0, laps = 0, lost_records = 0, lost_bytes = 0;
+  std::uint64_t wakeups = 0, corrupt = 0;
+};
+
+std::vector<ProducerRow> ReadProducers(const shm::Segment& s) {
+  std::vector<ProducerRow> rows;
+  for (std::uint16_t i = 0; i < s.max_producers(); ++i) {
+    const layout::ProducerSlot& slot = s.producer_slot(i);
+    ProducerRow row;
+    row.id = i;
+    const bool used = ReadSlot(slot, row, [](const layout::ProducerSlot& p, ProducerRow& r) {
+      constexpr auto kRelaxed = std::memory_order_relaxed;
+      r.claim_state = p.claim_state.load(std::memory_order_acquire);
+      r.claim_position = p.claim_position.load(kRelaxed);
+      r.claim_length = p.claim_length.load(kRelaxed);
+      r.records = p.records.load(kRelaxed);
+      r.bytes = p.bytes.load(kRelaxed);
+      r.aborted = p.aborted.load(kRelaxed);
+      r.abandoned = p.abandoned.load(kRelaxed);
+      r.gated = p.gated.load(kRelaxed);
+      r.abandoned_bytes = p.abandoned_bytes.load(kRelaxed);
+    });
+    if (used) rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+std::vector<ReaderRow> ReadReaders(const shm::Segment& s) {
+  std::vector<ReaderRow> rows;
+  for (std::uint16_t i = 0; i < s.max_readers(); ++i) {
+    const layout::ReaderSlot& slot = s.reader_slot(i);
+    ReaderRow row;
+    row.id = i;
+    const bool used = ReadSlot(slot, row, [](const layout::ReaderSlot& p, ReaderRow& r) {
+      constexpr auto kRelaxed = std::memory_order_relaxed;
+      r.position = p.position.load(kRelaxed);
+      r.parked = p.parked.load(kRelaxed);
+      r.records = p.records.load(kRelaxed);
+      r.bytes = p.bytes.load(kRelaxed);
+      r.laps = p.laps.load(kRelaxed);
+      r.lost_records = p.lost_records.load(kRelaxed);
+      r.lost_bytes = p.lost_bytes.load(kRelaxed);
+      r.wakeups = p.wakeups.load(kRelaxed);
+      r.corrupt = p.corrupt.load(kRelaxed);
+    });
+    if (used) rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+// Milliseconds since a CLOCK_MONOTONIC heartbeat (the clock is system-wide), nullopt if never.
+std::optional<std::uint64_t> HeartbeatAgeMs(std::uint64_t heartbeat_ns, std::uint64_t now_ns) {
+  if (heartbeat_ns == 0) return std::nullopt;
+  return heartbeat_ns >= now_ns ? 0 : (now_ns - heartbeat_ns) / 1'000'000ULL;
+}
+
+std::string OptText(const std::optional<std::uint64_t>& v) {
+  return v ? U(*v) : "?";
+}
+std::string CoreText(int core) {
+  return core < 0 ? "-" : std::to_string(core);
+}
+const char* StateText(std::uint32_t state) {
+  return state == layout::kSlotActive ? "active" : "dead";
+}
+const char* AliveText(bool alive) {
+  return alive ? "alive" : "dead";
+}
+
+// The common JSON fields of a slot.
+void SlotJson(JsonWriter& j, const SlotCommon& r, std::uint64_t now_ns) {
+  j.Key("slot").Uint(r.id);
+  j.Key("label").Str(r.label);
+  j.Key("state").Str(StateText(r.state));
+  j.Key("pid").Int(r.pid);
+  j.Key("alive").Bool(r.alive);
+  j.Key("core");
+  if (r.core < 0) {
+    j.Null();
+  } else {
+    j.Int(r.core);
+  }
+  j.Key("heartbeat_age_ms").OptUint(HeartbeatAgeMs(r.heartbeat_ns, now_ns));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Commands.
+
+struct Options {
+  std::string name;
+  bool json = false;
+  std::string command;
+  std::uint64_t last = 16;
+  std::uint64_t interval_ms = 1000;
+  std::uint64_t count = 0;  // 0: until a signal
+};
+
+int CmdList(const Options& o) {
+  std::vector<shm::SegmentInfo> rings = shm::Segment::list();
+  std::sort(rings.begin(), rings.end(),
+            [](const auto& a, const auto& b) { return a.name < b.name; });
+  if (o.json) {
+    JsonWriter j;
+    j.BeginObject();
+    j.Key("rings").BeginArray();
+    for (const auto& r : rings) {
+      j.BeginObject();
+      j.Key("name").Str(Printable(r.name));
+      j.Key("bytes").Uint(r.bytes);
+      j.EndObject();
+    }
+    j.EndArray();
+    j.EndObject();
+    PrintJson(j);
+    return kExitOk;
+  }
+  if (rings.empty()) {
+    std::puts("no shmio rings in /dev/shm");
+    return kExitOk;
+  }
+  Table t({{"name", true}, {"bytes"}, {"size", true}});
+  for (const auto& r : rings) t.Add({Printable(r.name), U(r.bytes), HumanBytes(r.bytes)});
+  t.Print();
+  return kExitOk;
+}
+
+int CmdStat(const shm::Segment& s, const Options& o) {
+  const layout::SegmentHeader& h = s.header();
+  const layout::Control& c = s.control();
+  const bool creator_alive = shm::liveness(shm::ProcessIdentity{
+                                 h.creator_pid, h.creator_start_time}) == shm::Liveness::alive;
+
+  const RingSnapshot snap = Snapshot(s);
+  const std::uint64_t oldest = core::find_oldest(s, snap.tail, snap.frontier);
+  const std::uint64_t in_flight = snap.tail - snap.frontier;
+  const std::uint64_t fill = snap.frontier - oldest;
+  const double fill_pct = 100.0 * static_cast<double>(fill) / static_cast<double>(s.capacity());
+  const std::optional<std::uint64_t> held = RecordsUntilFrontier(s, oldest, snap);
+
+  constexpr auto kRelaxed = std::memory_order_relaxed;
+  const std::uint64_t repairs = c.repair.repairs.load(kRelaxed);
+  const std::uint64_t abandoned_bytes = c.repair.abandoned_bytes.load(kRelaxed);
+  const std::uint64_t aborted_claims = c.repair.aborted_claims.load(kRelaxed);
+  const std::int32_t repair_lock = c.repair.lock_pid.load(kRelaxed);
+  const std::uint32_t waiters = c.wake.waiters.load(kRelaxed);
+
+  std::uint64_t producers_active = 0, producers_dead = 0, readers_active = 0, readers_dead = 0;
+  for (std::uint16_t i = 0; i < s.max_producers(); ++i) {
+    const std::uint32_t st = s.producer_slot(i).state.load(std::memory_order_acquire);
+    producers_active += st == layout::kSlotActive;
+    producers_dead += st == layout::kSlotDead;
+  }
+  for (std::uint16_t i = 0; i < s.max_readers(); ++i) {
+    const std::uint32_t st = s.reader_slot(i).state.load(std::memory_order_acquire);
+    readers_active += st == layout::kSlotActive;
+    readers_dead += st == layout::kSlotDead;
+  }
+  const std::string mode = Fmt("0%03o", h.mode);
+
+  if (o.json) {
+    JsonWriter j;
+    j.BeginObject();
+    j.Key("name").Str(s.name());
+    j.Key("object").Str("/dev/shm/" + shm::Segment::object_name(s.name()));
+    j.Key("layout_version").Uint(h.layout_version);
+    j.Key("capacity").Uint(s.capacity());
+    j.Key("max_record").Uint(h.max_record);
+    j.Key("max_producers").Uint(h.max_producers);
+    j.Key("max_readers").Uint(h.max_readers);
+    j.Key("segment_bytes").Uint(h.segment_bytes);
+    j.Key("creator_pid").Int(h.creator_pid);
+    j.Key("creator_alive").Bool(creator_alive);
+    j.Key("creation_time").Str(IsoUtc(h.creation_time_ns));
+    j.Key("creation_time_ns").Uint(h.creation_time_ns);
+    j.Key("mode").Str(mode);
+    j.Key("dead_check_interval_ns").Uint(h.dead_check_interval_ns);
+    j.Key("tail").Uint(snap.tail);
+    j.Key("frontier").Uint(snap.frontier);
+    j.Key("frontier_index").Uint(snap.frontier_index);
+    j.Key("in_flight_bytes").Uint(in_flight);
+    j.Key("oldest").Uint(oldest);
+    j.Key("fill_bytes").Uint(fill);
+    j.Key("fill_percent").Decimal(fill_pct);
+    j.Key("records_held").OptUint(held);
+    j.Key("repairs").Uint(repairs);
+    j.Key("abandoned_bytes").Uint(abandoned_bytes);
+    j.Key("aborted_claims").Uint(aborted_claims);
+    j.Key("repair_lock_pid").Int(repair_lock);
+    j.Key("waiters").Uint(waiters);
+    j.Key("producers_active").Uint(producers_active);
+    j.Key("producers_dead").Uint(producers_dead);
+    j.Key("readers_active").Uint(readers_active);
+    j.Key("readers_dead").Uint(readers_dead);
+    j.EndObject();
+    PrintJson(j);
+    return kExitOk;
+  }
+
+  std::printf("ring %s (/dev/shm/%s)\n", s.name().c_str(),
+              shm::Segment::object_name(s.name()).c_str());
+  PrintPairs({
+      {"layout version", U(h.layout_version)},
+      {"capacity", U(s.capacity()) + " (" + HumanBytes(s.capacity()) + ")"},
+      {"max record", U(h.max_record) + " (" + HumanBytes(h.max_record) + ")"},
+      {"slots", U(h.max_producers) + " producers, " + U(h.max_readers) + " readers"},
+      {"segment bytes", U(h.segment_bytes) + " (" + HumanBytes(h.segment_bytes) + ")"},
+      {"creator", "pid " + std::to_string(h.creator_pid) + " (" + AliveText(creator_alive) + ")"},
+      {"created", IsoUtc(h.creation_time_ns)},
+      {"mode", mode},
+      {"dead check", U(h.dead_check_interval_ns / 1'000'000ULL) + " ms"},
+  });
+  std::puts("");
+  std::puts("ring state");
+  PrintPairs({
+      {"tail", U(snap.tail)},
+      {"frontier", U(snap.frontier) + " (" + U(snap.frontier_index) + " records published)"},
+      {"in flight", U(in_flight) + " bytes"},
+      {"oldest", U(oldest)},
+      {"fill", U(fill) + " bytes, " + Fmt("%.1f%%", fill_pct) + " of capacity, " + OptText(held) +
+                   " records"},
+      {"repairs", U(repairs)},
+      {"abandoned bytes", U(abandoned_bytes)},
+      {"aborted claims", U(aborted_claims)},
+      {"repair lock",
+       repair_lock == 0 ? std::string("free") : "held by pid " + std::to_string(repair_lock)},
+      {"waiters parked", U(waiters)},
+      {"producers", U(producers_active) + " active, " + U(producers_dead) + " dead"},
+      {"readers", U(readers_active) + " active, " + U(readers_dead) + " dead"},
+  });
+  return kExitOk;
+}
+
+int CmdReaders(const shm::Segment& s, const Options& o) {
+  // Slots first, then the frontier and tail: a position read before the frontier is never
+  // ahead of it, so lags are not negative.
+  const std::vector<ReaderRow> rows = ReadReaders(s);
+  const RingSnapshot snap = Snapshot(s);
+  const std::uint64_t now = shm::monotonic_ns();
+  auto lag_bytes = [&](const ReaderRow& r) {
+    return r.position <= snap.frontier ? snap.frontier - r.position : 0;
+  };
+
+  if (o.json) {
+    JsonWriter j;
+    j.BeginObject();
+    j.Key("name").Str(s.name());
+    j.Key("frontier").Uint(snap.frontier);
+    j.Key("tail").Uint(snap.tail);
+    j.Key("readers").BeginArray();
+    for (const ReaderRow& r : rows) {
+      j.BeginObject();
+      SlotJson(j, r, now);
+      j.Key("position").Uint(r.position);
+      j.Key("lag_bytes").Uint(lag_bytes(r));
+      j.Key("lag_records").OptUint(RecordsUntilFrontier(s, r.position, snap));
+      j.Key("records").Uint(r.records);
+      j.Key("bytes").Uint(r.bytes);
+      j.Key("laps").Uint(r.laps);
+      j.Key("lost_records").Uint(r.lost_records);
+      j.Key("lost_bytes").Uint(r.lost_bytes);
+      j.Key("wakeups").Uint(r.wakeups);
+      j.Key("corrupt").Uint(r.corrupt);
+      j.Key("parked").Bool(r.parked != 0);
+      j.EndObject();
+    }
+    j.EndArray();
+    j.EndObject();
+    PrintJson(j);
+    return kExitOk;
+  }
+
+  if (rows.empty()) {
+    std::printf("no readers on ring %s\n", s.name().c_str());
+    return kExitOk;
+  }
+  Table t({{"slot"},
+           {"label", true},
+           {"state", true},
+           {"pid"},
+           {"proc", true},
+           {"core"},
+           {"position"},
+           {"lag_bytes"},
+           {"lag_recs"},
+           {"records"},
+           {"bytes"},
+           {"laps"},
+           {"lost_recs"},
+           {"lost_bytes"},
+           {"wakeups"},
+           {"corrupt"},
+           {"parked", true},
+           {"hb_age_ms"}});
+  for (const ReaderRow& r : rows) {
+    t.Add({U(r.id), r.label.empty() ? "-" : r.label, StateText(r.state), std::to_string(r.pid),
+           AliveText(r.alive), CoreText(r.core), U(r.position), U(lag_bytes(r)),
+           OptText(RecordsUntilFrontier(s, r.position, snap)), U(r.records), U(r.bytes), U(r.laps),
+           U(r.lost_records), U(r.lost_bytes), U(r.wakeups), U(r.corrupt),
+           r.parked != 0 ? "yes" : "no", OptText(HeartbeatAgeMs(r.heartbeat_ns, now))});
+  }
+  t.Print();
+  return kExitOk;
+}
+
+std::string ClaimText(const ProducerRow& r) {
+  switch (r.claim_state) {
+    case layout::kClaimIdle:
+      return "-";
+    case layout::kClaimClaiming:
+      return "claiming";
+    case layout::kClaimClaimed:
+      return U(r.claim_position) + "+" + U(r.claim_length);
+  }
+  return "?" + U(r.claim_state);
+}
+
+int CmdProducers(const shm::Segment& s, const Options& o) {
+  const std::vector<ProducerRow> rows = ReadProducers(s);
+  const std::uint64_t now = shm::monotonic_ns();
+
+  if (o.json) {
+    JsonWriter j;
+    j.BeginObject();
+    j.Key("name").Str(s.name());
+    j.Key("producers").BeginArray();
+    for (const ProducerRow& r : rows) {
+      j.BeginObject();
+      SlotJson(j, r, now);
+      j.Key("records").Uint(r.records);
+      j.Key("bytes").Uint(r.bytes);
+      j.Key("aborted").Uint(r.aborted);
+      j.Key("abandoned").Uint(r.abandoned);
+      j.Key("abandoned_bytes").Uint(r.abandoned_bytes);
+      j.Key("gated").Uint(r.gated);
+      j.Key("claim").BeginObject();
+      j.Key("state").Str(r.claim_state == layout::kClaimIdle       ? "idle"
+                         : r.claim_state == layout::kClaimClaiming ? "claiming"
+                         : r.claim_state == layout::kClaimClaimed  ? "claimed"
+                                                                   : "unknown");
+      if (r.claim_state == layout::kClaimClaimed) {
+        j.Key("position").Uint(r.claim_position);
+        j.Key("length").Uint(r.claim_length);
+      }
+      j.EndObject();
+      j.EndObject();
+    }
+    j.EndArray();
+    j.EndObject();
+    PrintJson(j);
+    return kExitOk;
+  }
+
+  if (rows.empty()) {
+    std::printf("no producers on ring %s\n", s.name().c_str());
+    return kExitOk;
+  }
+  Table t({{"slot"},
+           {"label", true},
+           {"state", true},
+           {"pid"},
+           {"proc", true},
+           {"core"},
+           {"records"},
+           {"bytes"},
+           {"aborted"},
+           {"abandoned"},
+           {"abandoned_bytes"},
+           {"gated"},
+           {"claim", true},
+           {"hb_age_ms"}});
+  for (const ProducerRow& r : rows) {
+    t.Add({U(r.id), r.label.empty() ? "-" : r.label, StateText(r.state), std::to_string(r.pid),
+           AliveText(r.alive), CoreText(r.core), U(r.records), U(r.bytes), U(r.aborted),
+           U(r.abandoned), U(r.abandoned_bytes), U(r.gated), ClaimText(r),
+           OptText(HeartbeatAgeMs(r.heartbeat_ns, now))});
+  }
+  t.Print();
+  return kExitOk;
+}
+
+// --- dump ---
+
+constexpr std::size_t kPreviewBytes = 64;
+
+struct DumpedRecord {
+  layout::RecordHeader header{};
+  std::uint64_t index = 0;
+  std::array<std::byte, kPreviewBytes> preview{};
+  std::size_t preview_len = 0;
+  bool overwritten = false;  // the ring lapped it while we copied its payload
+};
+
+struct Walk {
+  std::uint64_t frontier = 0, tail = 0, oldest = 0;
+  std::uint64_t walked = 0;  // records (padding included) walked from the oldest
+  std::deque<DumpedRecord> last;
+  std::string stopped;  // why the walk stopped before the frontier, if it did
+};
+
+// True if the ring has lapped `position` since: its bytes may have been overwritten. A claim
+// covering position + capacity (tail beyond it) is the first that may write over it. The fence
+// orders our copies before the tail load (a producer's fetch_add precedes its writes).
+bool Lapped(const shm::Segment& s, std::uint64_t position) {
+  std::atomic_thread_fence(std::memory_order_acquire);
+  return s.control().tail.tail.load(std::memory_order_relaxed) - position > s.capacity();
+}
+
+// Walks the records from the oldest valid one up to the frontier, keeping the last `n`.
+// Records are variable length with no back-pointer, so walking forward is the only way. The ring
+// may overwrite what we walk: a lapped walk restarts once from the new oldest record.
+// Returns false if it was lapped twice.
+bool WalkRing(const shm::Segment& s, std::uint64_t n, Walk& w) {
+  const layout::Control& c = s.control();
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    w = Walk{};
+    w.frontier = c.frontier.frontier.load(std::memory_order_acquire);
+    w.tail = c.tail.tail.load(std::memory_order_acquire);
+    w.oldest = core::find_oldest(s, w.tail, w.frontier);
+    bool lapped = false;
+    std::uint64_t pos = w.oldest;
+    while (pos < w.frontier) {
+      DumpedRecord r;
+      shm::copy_tentative(reinterpret_cast<std::byte*>(&r.header), s.data(pos), sizeof r.header);
+      r.index = core::index_at(s, pos);
+      if (Lapped(s, pos)) {
+        lapped = true;
+        break;
+      }
+      // Not lapped, so the copy is this record's. Still, check it before trusting its length.
+      const layout::RecordHeader& h = r.header;
+      const bool pad = h.type == layout::kPaddingType;
+      if (h.position != pos || (!pad && (h.length == 0 || h.length > s.max_record())) ||
+          layout::footprint(h.length) > w.frontier - pos) {
+        w.stopped =
+            Fmt("walk stopped at position %llu: inconsistent record header (position %llu, "
+                "length %u, type %u)",
+                static_cast<unsigned long long>(pos), static_cast<unsigned long long>(h.position),
+                h.length, static_cast<unsigned>(h.type));
+        break;
+      }
+      ++w.walked;
+      if (n > 0) {
+        if (w.last.size() == n) w.last.pop_front();
+        w.last.push_back(r);
+      }
+      pos += layout::footprint(h.length);
+    }
+    if (lapped) continue;
+    // Copy the payload previews of the records kept, each validated like the headers were.
+    for (DumpedRecord& r : w.last) {
+      if (r.header.type == layout::kPaddingType) continue;
+      r.preview_len = std::min<std::size_t>(r.header.length, kPreviewBytes);
+      shm::copy_tentative(r.preview.data(),
+                          s.data(r.header.position) + sizeof(layout::RecordHeader), r.preview_len);
+      r.overwritten = Lapped(s, r.header.position);
+    }
+    return true;
+  }
+  return false;
+}
+
+// `hexdump -C` style: offset, 16 bytes in two groups of 8, then the printable characters.
+void PrintHex(const std::byte* data, std::size_t n, const char* indent) {
+  for (std::size_t off = 0; off < n; off += 16) {
+    std::string hex, ascii;
+    for (std::size_t i = 0; i < 16; ++i) {
+      if (i == 8) hex += ' ';
+      if (off + i < n) {
+        const auto b = static_cast<unsigned char>(data[off + i]);
+        hex += Fmt("%02x ", b);
+        ascii += (b >= 0x20 && b < 0x7f) ? static_cast<char>(b) : '.';
+      } else {
+        hex += "   ";
+      }
+    }
+    std::printf("%s%08zx  %s |%s|\n", indent, off, hex.c_str(), ascii.c_str());
+  }
+}
+
+std::string HexString(const std::byte* data, std::size_t n) {
+  std::string out;
+  for (std::size_t i = 0; i < n; ++i)
+    out += Fmt("%02x", static_cast<unsigned>(static_cast<unsigned char>(data[i])));
+  return out;
+}
+
+int CmdDump(const shm::Segment& s, const Options& o) {
+  Walk w;
+  if (!WalkRing(s, o.last, w)) {
+    std::fprintf(stderr,
+                 "shm-inspect: ring %s was overwritten twice while walking it (producers are "
+                 "lapping the walk); try again\n",
+                 s.name().c_str());
+    return kExitSystem;
+  }
+  if (o.json) {
+    JsonWriter j;
+    j.BeginObject();
+    j.Key("name").Str(s.name());
+    j.Key("oldest").Uint(w.oldest);
+    j.Key("frontier").Uint(w.frontier);
+    j.Key("tail").Uint(w.tail);
+    j.Key("walked").Uint(w.walked);
+    j.Key("stopped");
+    if (w.stopped.empty()) {
+      j.Null();
+    } else {
+      j.Str(w.stopped);
+    }
+    j.Key("records").BeginArray();
+    for (const DumpedRecord& r : w.last) {
+      const bool pad = r.header.type == layout::kPaddingType;
+      j.BeginObject();
+      j.Key("position").Uint(r.header.position);
+      j.Key("padding").Bool(pad);
+      j.Key("type").Uint(r.header.type);
+      j.Key("length").Uint(r.header.length);
+      j.Key("producer").Uint(r.header.producer);
+      j.Key("index");
+      if (pad) {
+        j.Null();
+      } else {
+        j.Uint(r.index);
+      }
+      j.Key("overwritten").Bool(r.overwritten);
+      j.Key("preview_hex").Str(r.overwritten ? "" : HexString(r.preview.data(), r.preview_len));
+      j.EndObject();
+    }
+    j.EndArray();
+    j.EndObject();
+    PrintJson(j);
+    return kExitOk;
+  }
+
+  if (w.walked == 0) {
+    std::printf("ring %s: no records below the frontier (%llu)\n", s.name().c_str(),
+                static_cast<unsigned long long>(w.frontier));
+    if (!w.stopped.empty()) std::printf("note: %s\n", w.stopped.c_str());
+    return kExitOk;
+  }
+  std::printf("ring %s: last %zu of %llu records walked from position %llu to the frontier %llu\n",
+              s.name().c_str(), w.last.size(), static_cast<unsigned long long>(w.walked),
+              static_cast<unsigned long long>(w.oldest),
+              static_cast<unsigned long long>(w.frontier));
+  for (const DumpedRecord& r : w.last) {
+    const layout::RecordHeader& h = r.header;
+    if (h.type == layout::kPaddingType) {
+      std::printf("record @%llu  type PAD  length %u  producer %u\n",
+                  static_cast<unsigned long long>(h.position), h.length,
+                  static_cast<unsigned>(h.producer));
+      continue;
+    }
+    std::printf("record @%llu  index %llu  type %u  length %u  producer %u\n",
+                static_cast<unsigned long long>(h.position),
+                static_cast<unsigned long long>(r.index), static_cast<unsigned>(h.type), h.length,
+                static_cast<unsigned>(h.producer));
+    if (r.overwritten) {
+      std::puts("    (payload overwritten by the ring while reading it)");
+      continue;
+    }
+    PrintHex(r.preview.data(), r.preview_len, "    ");
+    if (h.length > r.preview_len) std::printf("    ... %zu more bytes\n", h.length - r.preview_len);
+  }
+  if (!w.stopped.empty()) std::printf("note: %s\n", w.stopped.c_str());
+  return kExitOk;
+}
+
+// --- watch ---
+
+volatile std::sig_atomic_t g_stop = 0;
+extern "C" void OnStopSignal(int) {
+  g_stop = 1;
+}
+
+struct WatchSample {
+  std::uint64_t mono_ns = 0;
+  RingSnapshot snap;
+  std::vector<ReaderRow> readers;  // active ones
+};
+
+WatchSample TakeSample(const shm::Segment& s) {
+  WatchSample w;
+  for (ReaderRow& r : ReadReaders(s))
+    if (r.state == layout::kSlotActive) w.readers.push_back(std::move(r));
+  w.snap = Snapshot(s);
+  w.mono_ns = shm::monotonic_ns();
+  return w;
+}
+
+void PrintWatchLine(const WatchSample& now, const WatchSample* prev, bool json) {
+  std::optional<double> records_per_s, bytes_per_s;
+  if (prev != nullptr && now.mono_ns > prev->mono_ns) {
+    const double dt = static_cast<double>(now.mono_ns - prev->mono_ns) / 1e9;
+    records_per_s = static_cast<double>(now.snap.frontier_index - prev->snap.frontier_index) / dt;
+    bytes_per_s = static_cast<double>(now.snap.frontier - prev->snap.frontier) / dt;
+  }
+  const std::uint64_t in_flight = now.snap.tail - now.snap.frontier;
+  std::optional<std::uint64_t> max_lag;
+  std::vector<std::uint64_t> lags;
+  for (const ReaderRow& r : now.readers) {
+    const std::uint64_t lag = r.position <= now.snap.frontier ? now.snap.frontier - r.position : 0;
+    lags.push_back(lag);
+    max_lag = std::max(max_lag.value_or(0), lag);
+  }
+  const std::string stamp = IsoUtc(shm::realtime_ns());
+
+  if (json) {
+    JsonWriter j;
+    j.BeginObject();
+    j.Key("time").Str(stamp);
+    j.Key("frontier").Uint(now.snap.frontier);
+    j.Key("frontier_index").Uint(now.snap.frontier_index);
+    j.Key("records_per_s");
+    if (records_per_s) {
+      j.Decimal(*records_per_s);
+    } else {
+      j.Null();
+    }
+    j.Key("bytes_per_s");
+    if (bytes_per_s) {
+      j.Decimal(*bytes_per_s);
+    } else {
+      j.Null();
+    }
+    j.Key("in_flight_bytes").Uint(in_flight);
+    j.Key("max_lag_bytes").OptUint(max_lag);
+    j.Key("readers").BeginArray();
+    for (std::size_t i = 0; i < now.readers.size(); ++i) {
+      j.BeginObject();
+      j.Key("slot").Uint(now.readers[i].id);
+      j.Key("label").Str(now.readers[i].label);
+      j.Key("lag_bytes").Uint(lags[i]);
+      j.EndObject();
+    }
+    j.EndArray();
+    j.EndObject();
+    PrintJson(j);
+  } else {
+    auto rate = [](const std::optional<double>& v) {
+      return v ? Fmt("%.0f", *v) : std::string("-");
+    };
+    std::string line = stamp + "  records/s=" + rate(records_per_s) +
+                       "  bytes/s=" + rate(bytes_per_s) + "  in_flight=" + U(in_flight) +
+                       "  max_lag=" + (max_lag ? U(*max_lag) : "-");
+    if (!now.readers.empty()) line += "  lag:";
+    for (std::size_t i = 0; i < now.readers.size(); ++i) {
+      const ReaderRow& r = now.readers[i];
+      line += " r" + U(r.id) + (r.label.empty() ? "" : "(" + r.label + ")") + "=" + U(lags[i]);
+    }
+    std::puts(line.c_str());
+  }
+  std::fflush(stdout);
+}
+
+// Sleeps until the absolute CLOCK_MONOTONIC time `until`, or until a stop signal.
+void SleepUntil(const timespec& until) {
+  while (g_stop == 0) {
+    const int rc = clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, nullptr);
+    if (rc != EINTR) return;
+  }
+}
+
+int CmdWatch(const shm::Segment& s, const Options& o) {
+  // No SA_RESTART: a signal interrupts the sleep, and the loop exits cleanly with status 0.
+  struct sigaction sa {};
+  sa.sa_handler = OnStopSignal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+
+  const std::uint64_t interval_ns = o.interval_ms * 1'000'000ULL;
+  std::uint64_t next_ns = shm::monotonic_ns();
+  std::optional<WatchSample> prev;
+  for (std::uint64_t lines = 0; g_stop == 0;) {
+    WatchSample now = TakeSample(s);
+    PrintWatchLine(now, prev ? &*prev : nullptr, o.json);
+    prev = std::move(now);
+    if (o.count != 0 && ++lines >= o.count) break;
+    // Fixed-rate ticks; if we fell behind (suspended, slow terminal), start afresh from now.
+    next_ns += interval_ns;
+    const std::uint64_t mono = shm::monotonic_ns();
+    if (next_ns < mono) next_ns = mono + interval_ns;
+    const timespec until{static_cast<std::time_t>(next_ns / 1'000'000'000ULL),
+                         static_cast<long>(next_ns % 1'000'000'000ULL)};
+    SleepUntil(until);
+  }
+  return kExitOk;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Command line and attach.
+
+int Usage(const std::string& message) {
+  std::fprintf(stderr, "shm-inspect: %s (see shm-inspect --help)\n", message.c_str());
+  return kExitUsage;
+}
+
+bool ParseNumber(std::string_view text, std::uint64_t min, std::uint64_t max, std::uint64_t& out) {
+  std::uint64_t v = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || end != text.data() + text.size() || v < min || v > max) return false;
+  out = v;
+  return true;
+}
+
+// Parses argv into `o`. Returns -1 to go on, or an exit status (help printed, usage error).
+int ParseArgs(int argc, char** argv, Options& o) {
+  const char* env = std::getenv("SHMIO_RING");
+  o.name = env != nullptr && *env != '\0' ? env : "shmio";
+  bool seen_last = false, seen_interval = false, seen_count = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    std::string value;
+    bool has_inline_value = false;
+    if (arg.rfind("--", 0) == 0) {
+      if (const auto eq = arg.find('='); eq != std::string::npos) {
+        value = arg.substr(eq + 1);
+        arg.resize(eq);
+        has_inline_value = true;
+      }
+    }
+    // Fetches the option's value: "--opt=value" or "--opt value".
+    auto take_value = [&]() -> bool {
+      if (has_inline_value) return true;
+      if (i + 1 >= argc) return false;
+      value = argv[++i];
+      return true;
+    };
+    if (arg == "-h" || arg == "--help") {
+      std::fputs(kUsage, stdout);
+      return kExitOk;
+    } else if (arg == "--json" && !has_inline_value) {
+      o.json = true;
+    } else if (arg == "--name") {
+      if (!take_value() || value.empty()) return Usage("--name needs a ring name");
+      o.name = value;
+    } else if (arg == "--last") {
+      if (!take_value() || !ParseNumber(value, 1, 100'000, o.last))
+        return Usage("--last needs a number of records, 1..100000");
+      seen_last = true;
+    } else if (arg == "--interval") {
+      if (!take_value() || !ParseNumber(value, 10, 3'600'000, o.interval_ms))
+        return Usage("--interval needs milliseconds, 10..3600000");
+      seen_interval = true;
+    } else if (arg == "--count") {
+      if (!take_value() || !ParseNumber(value, 1, UINT32_MAX, o.count))
+        return Usage("--count needs a number of refreshes, at least 1");
+      seen_count = true;
+    } else if (!arg.empty() && arg[0] == '-') {
+      return Usage("unknown option '" + Printable(arg) + "'");
+    } else if (o.command.empty()) {
+      o.command = arg;
+    } else {
+      return Usage("unexpected argument '" + Printable(arg) + "'");
+    }
+  }
+  static constexpr std::string_view kCommands[] = {"list",      "stat", "readers",
+                                                   "producers", "dump", "watch"};
+  if (o.command.empty()) return Usage("missing command");
+  if (std::find(std::begin(kCommands), std::end(kCommands), o.command) == std::end(kCommands))
+    return Usage("unknown command '" + Printable(o.command) + "'");
+  if (seen_last && o.command != "dump") return Usage("--last applies to dump only");
+  if ((seen_interval || seen_count) && o.command != "watch")
+    return Usage("--interval and --count apply to watch only");
+  return -1;
+}
+
+int ExitCodeFor(shm::Errc e) {
+  switch (e) {
+    case shm::Errc::not_found:
+      return kExitNotFound;
+    case shm::Errc::version_mismatch:
+      return kExitVersion;
+    case shm::Errc::permission_denied:
+      return kExitPermission;
+    case shm::Errc::foreign_segment:
+    case shm::Errc::size_mismatch:
+    case shm::Errc::not_ready:
+      return kExitCorrupt;
+    case shm::Errc::invalid_argument:
+      return kExitUsage;  // a malformed ring name
+    default:
+      return kExitSystem;
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  if (const int rc = ParseArgs(argc, argv, o); rc >= 0) return rc;
+  if (o.command == "list") return CmdList(o);
+
+  auto attached = shm::Segment::attach(o.name, shm::AttachMode::read_only);
+  if (!attached) {
+    const shm::Error& err = attached.error();
+    std::string message = err.message;
+    if (err.code == shm::Errc::not_found && message.find("shm-inspect list") == std::string::npos)
+      message += " (`shm-inspect list` shows the rings)";
+    std::fprintf(stderr, "shm-inspect: %s\n", message.c_str());
+    return ExitCodeFor(err.code);
+  }
+  const shm::Segment& s = attached.value();
+  if (o.command == "stat") return CmdStat(s, o);
+  if (o.command == "readers") return CmdReaders(s, o);
+  if (o.command == "producers") return CmdProducers(s, o);
+  if (o.command == "dump") return CmdDump(s, o);
+  return CmdWatch(s, o);
+}

@@ -9,7 +9,8 @@
 // sequence number (0, 1, 2, ...) followed by S - 8 copies of the sequence number's low byte. R
 // records per second, 0 (the default) as fast as possible.
 //
-// consume reads from the oldest record still in the ring until it has K records, checking every
+// consume reads from the oldest record still in the ring until it has K records (records lost
+// to laps count towards K), checking every
 // type-1 payload: sequence numbers increase per producer id (a sequence restarting at 0 is a new
 // producer in a reused slot), and the filler bytes match. It prints
 // "consumed K records, lost L records" and exits 0, or exits 2 on timeout, 3 on a bad payload.
@@ -191,7 +192,8 @@ int Consume(const Args& a) {
   std::uint64_t got = 0;
   std::string why;
   bool bad = false;
-  while (got < a.count && !bad) {
+  // Records lost to laps count towards the total: a lapped consumer still finishes.
+  while (got + reader->total_loss().records < a.count && !bad) {
     const std::uint64_t now = shm::monotonic_ns();
     if (now >= deadline) break;
     if (!reader->wait(std::chrono::nanoseconds(deadline - now))) continue;
@@ -210,7 +212,7 @@ int Consume(const Args& a) {
     std::fprintf(stderr, "ring-demo: verification failed: %s\n", why.c_str());
     return kExitBadPayload;
   }
-  if (got < a.count) {
+  if (got + lost.records < a.count) {
     std::fprintf(stderr, "ring-demo: timed out after %llu ms with %llu of %llu records\n",
                  static_cast<unsigned long long>(a.timeout_ms),
                  static_cast<unsigned long long>(got), static_cast<unsigned long long>(a.count));

@@ -3,8 +3,10 @@
 //
 // A small thread parks on the ring's cross-process futex and, each time the frontier moves,
 // writes to an eventfd (counter semantics). The loop waits for the eventfd to become readable,
-// reads it (clearing it), then drains its RingReader with poll()/peek() until empty. Edge
-// semantics are safe: a commit that lands while the loop drains makes the eventfd readable again.
+// reads it (clearing it), then drains its RingReader with poll()/peek() until empty, re-arms its
+// wait, and checks RingReader::ready() once more (an edge-triggered loop such as Asio's may not
+// report a notification that arrived while no wait was armed). tests/shm/ring_asio_test.cpp
+// shows the pattern with a boost::asio::posix::stream_descriptor.
 // The thread also resolves stalls (a dead producer's claim) while claims are in flight, so a
 // parked server still repairs within the bound.
 // Thread-safety: construct and destroy from one thread; fd() may be used from any.

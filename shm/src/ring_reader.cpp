@@ -71,7 +71,11 @@ RingReader::RingReader(RingReader&& o) noexcept
       cursor_index_(o.cursor_index_),
       records_(o.records_),
       bytes_(o.bytes_),
+      batches_(o.batches_),
       last_loss_(o.last_loss_),
+      peek_count_(o.peek_count_),
+      peek_end_(o.peek_end_),
+      peek_index_end_(o.peek_index_end_),
       copy_(std::move(o.copy_)),
       views_(std::move(o.views_)) {}
 
@@ -85,7 +89,11 @@ RingReader& RingReader::operator=(RingReader&& o) noexcept {
     cursor_index_ = o.cursor_index_;
     records_ = o.records_;
     bytes_ = o.bytes_;
+    batches_ = o.batches_;
     last_loss_ = o.last_loss_;
+    peek_count_ = o.peek_count_;
+    peek_end_ = o.peek_end_;
+    peek_index_end_ = o.peek_index_end_;
     copy_ = std::move(o.copy_);
     views_ = std::move(o.views_);
   }
@@ -104,7 +112,8 @@ void RingReader::publish_progress() noexcept {
   slot_->position.store(cursor_, std::memory_order_relaxed);
   slot_->records.store(records_, std::memory_order_relaxed);
   slot_->bytes.store(bytes_, std::memory_order_relaxed);
-  slot_->heartbeat_ns.store(monotonic_ns(), std::memory_order_relaxed);
+  // The heartbeat needs a clock read: every 64th batch is plenty (wait() refreshes it too).
+  if ((batches_++ & 63) == 0) slot_->heartbeat_ns.store(monotonic_ns(), std::memory_order_relaxed);
 }
 
 LossReport RingReader::total_loss() const noexcept {
@@ -133,11 +142,12 @@ void RingReader::resync(std::uint64_t tail) noexcept {
     tail = t2;
   }
   if (r <= cursor_) return;  // nothing was lost after all
-  last_loss_.records = idx - cursor_index_;
-  last_loss_.bytes = r - cursor_;
+  const std::uint64_t lost_records = idx - cursor_index_, lost_bytes = r - cursor_;
+  last_loss_.records += lost_records;
+  last_loss_.bytes += lost_bytes;
   slot_->laps.fetch_add(1, std::memory_order_relaxed);
-  slot_->lost_records.fetch_add(last_loss_.records, std::memory_order_relaxed);
-  slot_->lost_bytes.fetch_add(last_loss_.bytes, std::memory_order_relaxed);
+  slot_->lost_records.fetch_add(lost_records, std::memory_order_relaxed);
+  slot_->lost_bytes.fetch_add(lost_bytes, std::memory_order_relaxed);
   cursor_ = r;
   cursor_index_ = idx;
   publish_progress();
@@ -157,9 +167,11 @@ std::size_t RingReader::peek(std::span<RecordView> out) {
     // below it is complete and its headers are visible.
     const std::uint64_t f = c.frontier.frontier.load(std::memory_order_acquire);
     if (f == cursor_) return 0;
-    const std::uint64_t t = c.tail.tail.load(std::memory_order_acquire);
-    if (t - cursor_ > s.capacity()) {
-      resync(t);
+    // Lapped for certain if even the frontier is a capacity ahead. (Being lapped by claims
+    // beyond the frontier is caught by consume(), which validates against the tail; not loading
+    // the tail here keeps its cache line out of the readers' way once per batch.)
+    if (f - cursor_ > s.capacity()) {
+      resync(c.tail.tail.load(std::memory_order_acquire));
       continue;
     }
     std::size_t n = 0;
@@ -207,10 +219,11 @@ void RingReader::skip_corrupt(std::uint64_t frontier) noexcept {
   std::uint64_t p = cursor_ + kUnit;
   while (p < frontier && s.meta(p).seal.load(std::memory_order_acquire) != seal_of(p)) p += kUnit;
   const std::uint64_t idx = core::index_at(s, p);
-  last_loss_.records = idx > cursor_index_ ? idx - cursor_index_ : 0;
-  last_loss_.bytes = p - cursor_;
-  slot_->lost_records.fetch_add(last_loss_.records, std::memory_order_relaxed);
-  slot_->lost_bytes.fetch_add(last_loss_.bytes, std::memory_order_relaxed);
+  const std::uint64_t lost_records = idx > cursor_index_ ? idx - cursor_index_ : 0;
+  last_loss_.records += lost_records;
+  last_loss_.bytes += p - cursor_;
+  slot_->lost_records.fetch_add(lost_records, std::memory_order_relaxed);
+  slot_->lost_bytes.fetch_add(p - cursor_, std::memory_order_relaxed);
   slot_->corrupt.fetch_add(1, std::memory_order_relaxed);
   cursor_ = p;
   cursor_index_ = idx;

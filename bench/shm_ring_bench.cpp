@@ -1,0 +1,1123 @@
+// shm_ring_bench: microbenchmarks of the shared-memory broadcast ring and of its baselines, all
+// measured in the same run, followed by a "ratios" block computed from that run.
+//
+//   shm_ring_bench [--cpus=0,1] [--quick] [Google Benchmark flags...]
+//
+//   --cpus=LIST  CPUs to pin to ("0,1", "0-3"); default: the CPUs of the affinity mask.
+//                Producers, readers and threads pin themselves round-robin over the list, in
+//                the order producers, then readers (participant k -> LIST[k % size]).
+//   --quick      much smaller counts, for CI smoke runs (the whole binary in well under 30 s).
+//
+// Benchmarks (names are what --benchmark_filter matches):
+//   ring_publish/<size>            one thread publishes (no reader): items/s and bytes/s.
+//   ring_xproc/<P>p<R>r/<size>/<mode>
+//                                  P producer processes -> R reader processes (fork), a fixed
+//                                  record count per iteration; Time = wall time from the first
+//                                  publish to the last record read by every reader.
+//                                  items_per_second and bytes_per_second: delivered per reader;
+//                                  rec_total/s, B_total/s: all readers together; pub_rec/s: the
+//                                  producers' publish rate; lost, laps: records lost to laps and
+//                                  times lapped, per reader and iteration; lost_pct: lost share
+//                                  of what was published. Every reader checks that received +
+//                                  lost == published and that sequence numbers never go back.
+//                                  mode: poll = RingReader::poll (copy-out); peek = zero-copy
+//                                  peek()/consume() reading only the 8-byte sequence number.
+//   ring_latency/<busy|parked>     one-way publish -> read latency between two processes, paced
+//                                  sends; the Time column is the p50, counters the percentiles.
+//   base_moodycamel_1p1c/64B       moodycamel::ConcurrentQueue, 2 threads of one process.
+//   base_boost_mq/<size>           boost::interprocess::message_queue between 2 processes.
+//   base_pingpong                  a cache line bounced between two processes: latency floor.
+//   base_memcpy/<what>             memcpy bandwidth: throughput floor.
+//
+// Every multi-process benchmark creates its segment in the parent, forks its children (which
+// re-attach by name and _exit() at the end), synchronises their start with a pipe plus a futex
+// flag, takes timestamps in the children (CLOCK_MONOTONIC is system-wide) and reports through an
+// anonymous shared mapping. A child that fails or hangs fails the benchmark (SkipWithError).
+#include <benchmark/benchmark.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <boost/interprocess/ipc/message_queue.hpp>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "bench_util.hpp"
+// moodycamel (the include directory comes from CMake). GCC 12 -O3 reports a potential null
+// dereference deep in its inlined dequeue path (a false positive in a third-party header).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wnull-dereference"
+#include "concurrentqueue.h"
+#pragma GCC diagnostic pop
+#include "shmio/shm/ring.hpp"
+
+namespace {
+
+namespace bip = boost::interprocess;
+namespace sb = shmio::bench;
+using shmio::shm::PublishStatus;
+using shmio::shm::ReaderOptions;
+using shmio::shm::RecordView;
+using shmio::shm::RingConfig;
+using shmio::shm::RingReader;
+using shmio::shm::RingWriter;
+using shmio::shm::Segment;
+using shmio::shm::StartAt;
+using shmio::shm::WriterOptions;
+
+constexpr std::uint64_t kKiB = 1024;
+constexpr std::uint64_t kMiB = 1024 * 1024;
+constexpr std::uint64_t kRingBytes = 64 * kMiB;  // every ring of this binary
+constexpr std::uint64_t kNs = 1'000'000'000ULL;
+
+bool g_quick = false;  // --quick
+
+// Full or --quick value.
+template <class T>
+T scaled(T full, T quick) {
+  return g_quick ? quick : full;
+}
+
+std::string size_name(std::size_t bytes) {
+  if (bytes >= kMiB && bytes % kMiB == 0) return std::to_string(bytes / kMiB) + "MiB";
+  if (bytes >= kKiB && bytes % kKiB == 0) return std::to_string(bytes / kKiB) + "KiB";
+  return std::to_string(bytes) + "B";
+}
+
+// "5 procs on 2 cpus: cores shared" when participants outnumber the CPUs of --cpus.
+std::string sharing_label(std::size_t participants, const char* what) {
+  if (!sb::oversubscribed(participants)) return {};
+  return std::to_string(participants) + " " + what + " on " +
+         std::to_string(sb::cpu_list().size()) + " cpus: cores shared";
+}
+
+// Runs a benchmark body, turning an exception into SkipWithError.
+template <class Fn>
+void guarded(benchmark::State& state, Fn&& fn) {
+  try {
+    fn();
+  } catch (const std::exception& e) {
+    state.SkipWithError(e.what());
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Names of shared-memory objects this process created, unlinked if it is interrupted (Ctrl-C),
+// so that an aborted run does not leave 64 MiB segments in /dev/shm.
+
+constexpr std::size_t kMaxLive = 4;
+char g_live_objects[kMaxLive][256];
+
+extern "C" void unlink_live_and_die(int sig) {
+  for (auto& obj : g_live_objects)
+    if (obj[0] != '\0') ::shm_unlink(obj);
+  ::signal(sig, SIG_DFL);
+  ::raise(sig);
+}
+
+// Registers an object name ("/shmio.x" or "/x") for the lifetime of this guard.
+class LiveObject {
+ public:
+  explicit LiveObject(const std::string& object) {
+    for (std::size_t i = 0; i < kMaxLive; ++i) {
+      if (g_live_objects[i][0] != '\0') continue;
+      std::snprintf(g_live_objects[i], sizeof g_live_objects[i], "%s", object.c_str());
+      slot_ = static_cast<int>(i);
+      return;
+    }
+  }
+  ~LiveObject() {
+    if (slot_ >= 0) g_live_objects[slot_][0] = '\0';
+  }
+  LiveObject(const LiveObject&) = delete;
+  LiveObject& operator=(const LiveObject&) = delete;
+
+ private:
+  int slot_ = -1;
+};
+
+std::string unique_name(const char* what) {
+  static int seq = 0;
+  return std::string("bench-") + what + "-" + std::to_string(::getpid()) + "-" +
+         std::to_string(seq++);
+}
+
+// A 64 MiB ring created for one benchmark run and removed afterwards.
+class BenchRing {
+ public:
+  explicit BenchRing(const char* what)
+      : name_(unique_name(what)), live_("/" + Segment::object_name(name_)) {
+    RingConfig config;
+    config.name = name_;
+    config.capacity = kRingBytes;
+    config.max_producers = 16;
+    config.max_readers = 16;
+    auto s = Segment::create(config);
+    if (!s) throw std::runtime_error("Segment::create(" + name_ + "): " + s.error().message);
+    segment_ = std::make_unique<Segment>(std::move(s).value());
+  }
+  ~BenchRing() {
+    segment_.reset();
+    (void)Segment::remove(name_);
+  }
+  BenchRing(const BenchRing&) = delete;
+  BenchRing& operator=(const BenchRing&) = delete;
+
+  const std::string& name() const { return name_; }
+  const Segment& segment() const { return *segment_; }
+
+ private:
+  std::string name_;
+  LiveObject live_;
+  std::unique_ptr<Segment> segment_;
+};
+
+// In a child: attaches the named segment again (a child never uses the parent's writers or
+// readers). Returns nullptr and fills `error` on failure.
+std::unique_ptr<Segment> attach_in_child(const std::string& name, std::string& error) {
+  auto s = Segment::attach(name);
+  if (!s) {
+    error = "Segment::attach: " + s.error().message;
+    return nullptr;
+  }
+  return std::make_unique<Segment>(std::move(s).value());
+}
+
+// Spin-wait hint: pause, and give the CPU away now and then if it is shared with other busy
+// participants (otherwise a spinner would steal whole time slices from the process it waits for).
+class IdleSpinner {
+ public:
+  explicit IdleSpinner(bool shared_cpu) : shared_cpu_(shared_cpu) {}
+  void idle() noexcept {
+    if (shared_cpu_ && (++spins_ & 63) == 0) {
+      ::sched_yield();
+    } else {
+      shmio::shm::core::cpu_relax();
+    }
+  }
+
+ private:
+  bool shared_cpu_;
+  std::uint64_t spins_ = 0;
+};
+
+// Detects a reader that stopped making progress (its producer died): call tick() when idle.
+class Watchdog {
+ public:
+  // Reads the clock every `stride` ticks.
+  explicit Watchdog(std::uint64_t stride = 4096, std::uint64_t limit_ns = 20 * kNs)
+      : stride_(stride), limit_ns_(limit_ns) {}
+  // Returns false once `progress` has not changed for the limit.
+  bool tick(std::uint64_t progress) noexcept {
+    if (++calls_ % stride_ != 0) return true;
+    const std::uint64_t now = sb::now_ns();
+    if (progress != last_progress_ || since_ == 0) {
+      last_progress_ = progress;
+      since_ = now;
+      return true;
+    }
+    return now - since_ < limit_ns_;
+  }
+
+ private:
+  std::uint64_t stride_;
+  std::uint64_t limit_ns_;
+  std::uint64_t calls_ = 0;
+  std::uint64_t last_progress_ = 0;
+  std::uint64_t since_ = 0;
+};
+
+// ---------------------------------------------------------------------------------------------
+// ring_publish: one thread, no reader.
+
+void BM_RingPublish(benchmark::State& state, std::size_t size) {
+  guarded(state, [&] {
+    const int cpu = sb::cpu_for(0);
+    sb::ScopedPin pin(cpu);
+    BenchRing ring("pub");
+    auto writer = RingWriter::attach(ring.segment(), WriterOptions{"bench-publish", cpu});
+    if (!writer) throw std::runtime_error("RingWriter::attach: " + writer.error().message);
+    std::vector<std::byte> payload(size, std::byte{0x5a});
+    for (auto _ : state) {
+      const PublishStatus st = writer->publish(1, payload);
+      if (st != PublishStatus::ok) {
+        state.SkipWithError(shmio::shm::to_string(st));
+        break;
+      }
+    }
+    state.SetItemsProcessed(state.iterations());
+    state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(size));
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// ring_xproc: P producer processes -> R reader processes.
+
+struct XprocConfig {
+  int producers;
+  int readers;
+  std::size_t size;
+  bool zero_copy;         // peek/consume instead of poll
+  std::uint64_t records;  // per iteration, all producers together (a multiple of producers)
+};
+
+// What each child reports (one per child, in a shared mapping).
+struct alignas(64) ChildReport {
+  std::uint64_t t_first = 0;  // producer: just before its first publish
+  std::uint64_t t_last = 0;   // producer: after its last publish; reader: after its last record
+  std::uint64_t records = 0;  // published / received
+  std::uint64_t bytes = 0;    // payload bytes published / received
+  std::uint64_t lost = 0;     // reader: records lost to laps
+  std::uint64_t laps = 0;     // reader: times it was lapped
+};
+
+constexpr std::size_t kSeqBytes = sizeof(std::uint64_t);  // payload starts with a sequence no.
+
+int xproc_producer(sb::ChildContext& ctx, const std::string& ring, const XprocConfig& cfg,
+                   int index, ChildReport& out) {
+  const int cpu = sb::cpu_for(static_cast<std::size_t>(index));
+  if (!sb::pin_to_cpu(cpu)) return ctx.fail("sched_setaffinity failed");
+  std::string error;
+  auto segment = attach_in_child(ring, error);
+  if (!segment) return ctx.fail(error);
+  auto writer = RingWriter::attach(*segment, WriterOptions{"bench-p" + std::to_string(index), cpu});
+  if (!writer) return ctx.fail("RingWriter::attach: " + writer.error().message);
+  std::vector<std::byte> payload(cfg.size, std::byte{0x5a});
+  const std::uint64_t n = cfg.records / static_cast<std::uint64_t>(cfg.producers);
+  const auto type = static_cast<std::uint16_t>(index);  // the reader checks order per type
+  if (!ctx.ready_and_wait()) return 0;
+
+  out.t_first = sb::now_ns();
+  for (std::uint64_t seq = 0; seq < n; ++seq) {
+    std::memcpy(payload.data(), &seq, kSeqBytes);
+    const PublishStatus st = writer->publish(type, payload);
+    if (st != PublishStatus::ok) return ctx.fail(std::string("publish: ") + to_string(st));
+  }
+  out.t_last = sb::now_ns();
+  out.records = n;
+  out.bytes = n * cfg.size;
+  return 0;
+}
+
+int xproc_reader(sb::ChildContext& ctx, const std::string& ring, const XprocConfig& cfg,
+                 int participant, ChildReport& out) {
+  const int cpu = sb::cpu_for(static_cast<std::size_t>(participant));
+  if (!sb::pin_to_cpu(cpu)) return ctx.fail("sched_setaffinity failed");
+  std::string error;
+  auto segment = attach_in_child(ring, error);
+  if (!segment) return ctx.fail(error);
+  // StartAt::latest, attached before any producer starts: sees every record of this iteration.
+  auto reader = RingReader::attach(
+      *segment, ReaderOptions{"bench-r" + std::to_string(participant), cpu, StartAt::latest});
+  if (!reader) return ctx.fail("RingReader::attach: " + reader.error().message);
+
+  const std::uint64_t expected = cfg.records;
+  std::array<std::uint64_t, 16> next_seq{};  // per producer: the lowest sequence still allowed
+  std::uint64_t received = 0, bytes = 0, bad = 0;
+  // Records arrive in order per producer; with losses some sequence numbers are skipped, but a
+  // sequence number must never go backwards or repeat.
+  auto check = [&](std::uint16_t type, std::uint64_t seq, std::size_t size) {
+    if (type >= cfg.producers || size != cfg.size || seq < next_seq[type]) {
+      ++bad;
+    } else {
+      next_seq[type] = seq + 1;
+    }
+    ++received;
+    bytes += size;
+  };
+  auto on_record = [&](const RecordView& v) {
+    std::uint64_t seq = 0;
+    std::memcpy(&seq, v.payload.data(), kSeqBytes);
+    check(v.type, seq, v.payload.size());
+  };
+  std::array<RecordView, 256> views;
+  std::array<std::uint64_t, 256> seqs;
+  IdleSpinner spinner(sb::oversubscribed(static_cast<std::size_t>(cfg.producers + cfg.readers)));
+  Watchdog watchdog;
+  if (!ctx.ready_and_wait()) return 0;
+
+  std::uint64_t lost = 0;
+  for (;;) {
+    lost = reader->total_loss().records;
+    if (received + lost >= expected) break;
+    std::size_t n = 0;
+    if (cfg.zero_copy) {
+      n = reader->peek(views);
+      // Tentative reads of the views: used only if consume() says they were intact.
+      for (std::size_t i = 0; i < n; ++i)
+        shmio::shm::copy_tentative(reinterpret_cast<std::byte*>(&seqs[i]), views[i].payload.data(),
+                                   kSeqBytes);
+      if (n > 0 && reader->consume(std::span<const RecordView>(views.data(), n))) {
+        for (std::size_t i = 0; i < n; ++i) check(views[i].type, seqs[i], views[i].payload.size());
+      }
+    } else {
+      n = reader->poll(on_record, 256);
+    }
+    if (n > 0) continue;
+    spinner.idle();
+    if (!watchdog.tick(received + lost))
+      return ctx.fail("no progress for 20 s at " + std::to_string(received) + " received + " +
+                      std::to_string(lost) + " lost of " + std::to_string(expected));
+  }
+  out.t_last = sb::now_ns();
+  out.records = received;
+  out.bytes = bytes;
+  out.lost = lost;
+  out.laps = segment->reader_slot(reader->id()).laps.load(std::memory_order_relaxed);
+  if (bad != 0) return ctx.fail(std::to_string(bad) + " records out of order or malformed");
+  if (received + lost != expected)
+    return ctx.fail("received " + std::to_string(received) + " + lost " + std::to_string(lost) +
+                    " != published " + std::to_string(expected));
+  return 0;
+}
+
+void BM_RingXproc(benchmark::State& state, XprocConfig cfg) {
+  guarded(state, [&] {
+    BenchRing ring("xproc");
+    const int children = cfg.producers + cfg.readers;
+    sb::SharedArray<ChildReport> reports(static_cast<std::size_t>(children));
+    double per_reader_records = 0, per_reader_bytes = 0, total_records = 0, total_bytes = 0;
+    double lost = 0, laps = 0, published = 0, publish_seconds = 0;
+
+    for (auto _ : state) {
+      reports.reset();
+      sb::ChildGroup group;
+      for (int p = 0; p < cfg.producers; ++p)
+        group.spawn("producer " + std::to_string(p), [&, p](sb::ChildContext& ctx) {
+          return xproc_producer(ctx, ring.name(), cfg, p, reports[static_cast<std::size_t>(p)]);
+        });
+      for (int r = 0; r < cfg.readers; ++r) {
+        const int k = cfg.producers + r;
+        group.spawn("reader " + std::to_string(r), [&, k](sb::ChildContext& ctx) {
+          return xproc_reader(ctx, ring.name(), cfg, k, reports[static_cast<std::size_t>(k)]);
+        });
+      }
+      std::string error;
+      if (!group.wait_ready(&error)) {
+        group.abort();
+        const std::string more = group.reap();
+        state.SkipWithError((error + (more.empty() ? "" : "; " + more)).c_str());
+        break;
+      }
+      group.start();
+      error = group.reap();
+      if (!error.empty()) {
+        state.SkipWithError(error.c_str());
+        break;
+      }
+      // Wall time: first publish of any producer to the last record read by any reader.
+      std::uint64_t first = UINT64_MAX, last_read = 0, last_publish = 0;
+      for (int p = 0; p < cfg.producers; ++p) {
+        const ChildReport& c = reports[static_cast<std::size_t>(p)];
+        first = std::min(first, c.t_first);
+        last_publish = std::max(last_publish, c.t_last);
+        published += static_cast<double>(c.records);
+      }
+      double got = 0, got_bytes = 0;
+      for (int k = cfg.producers; k < children; ++k) {
+        const ChildReport& c = reports[static_cast<std::size_t>(k)];
+        last_read = std::max(last_read, c.t_last);
+        got += static_cast<double>(c.records);
+        got_bytes += static_cast<double>(c.bytes);
+        lost += static_cast<double>(c.lost);
+        laps += static_cast<double>(c.laps);
+      }
+      const double seconds = static_cast<double>(last_read - first) / 1e9;
+      publish_seconds += static_cast<double>(last_publish - first) / 1e9;
+      total_records += got;
+      total_bytes += got_bytes;
+      per_reader_records += got / cfg.readers;
+      per_reader_bytes += got_bytes / cfg.readers;
+      state.SetIterationTime(seconds);
+    }
+    if (state.error_occurred()) return;
+    using C = benchmark::Counter;
+    state.SetItemsProcessed(static_cast<std::int64_t>(per_reader_records));
+    state.SetBytesProcessed(static_cast<std::int64_t>(per_reader_bytes));
+    state.counters["rec_total/s"] = C(total_records, C::kIsRate);
+    state.counters["B_total/s"] = C(total_bytes, C::kIsRate, C::kIs1024);
+    state.counters["pub_rec/s"] = C(publish_seconds > 0 ? published / publish_seconds : 0);
+    // Losses per reader and iteration, and as a share of what was published.
+    const double reader_iterations = static_cast<double>(state.iterations()) * cfg.readers;
+    state.counters["lost"] = C(lost / reader_iterations);
+    state.counters["lost_pct"] = C(published > 0 ? 100.0 * lost / (published * cfg.readers) : 0);
+    state.counters["laps"] = C(laps / reader_iterations);
+    state.SetLabel(sharing_label(static_cast<std::size_t>(children), "procs"));
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// ring_latency: one producer process, one reader process; the producer sends CLOCK_MONOTONIC
+// timestamps at a paced rate, the reader computes now - sent.
+
+struct LatencyConfig {
+  bool parked;           // reader parks on the futex (wait with spin_for = 0) between records
+  std::uint64_t warmup;  // first records, not counted
+  std::uint64_t samples;
+  std::uint64_t interval_ns;  // one record every interval
+};
+
+constexpr std::size_t kLatencyPayload = 64;
+constexpr std::uint64_t kNoSample = UINT64_MAX;
+
+int latency_producer(sb::ChildContext& ctx, const std::string& ring, const LatencyConfig& cfg) {
+  const int cpu = sb::cpu_for(0);
+  if (!sb::pin_to_cpu(cpu)) return ctx.fail("sched_setaffinity failed");
+  std::string error;
+  auto segment = attach_in_child(ring, error);
+  if (!segment) return ctx.fail(error);
+  auto writer = RingWriter::attach(*segment, WriterOptions{"bench-lat-p", cpu});
+  if (!writer) return ctx.fail("RingWriter::attach: " + writer.error().message);
+  const bool shared_cpu = sb::oversubscribed(2);
+  if (!ctx.ready_and_wait()) return 0;
+
+  const std::uint64_t total = cfg.warmup + cfg.samples;
+  std::uint64_t next = sb::now_ns() + cfg.interval_ns;
+  for (std::uint64_t seq = 0; seq < total; ++seq) {
+    // Pace by spinning on the clock (sleeping is far too coarse for tens of microseconds).
+    std::uint64_t now = sb::now_ns();
+    while (now < next) {
+      if (shared_cpu) ::sched_yield();
+      now = sb::now_ns();
+    }
+    next = std::max(next + cfg.interval_ns, now + cfg.interval_ns / 2);
+    // The timestamp is taken before the claim: the latency includes the whole publish.
+    const std::uint64_t sent = sb::now_ns();
+    auto claim = writer->claim(kLatencyPayload, 1);
+    if (claim.status != PublishStatus::ok)
+      return ctx.fail(std::string("claim: ") + to_string(claim.status));
+    std::memcpy(claim.payload.data(), &seq, 8);
+    std::memcpy(claim.payload.data() + 8, &sent, 8);
+    writer->commit();
+  }
+  return 0;
+}
+
+int latency_reader(sb::ChildContext& ctx, const std::string& ring, const LatencyConfig& cfg,
+                   std::uint64_t* samples, ChildReport& out) {
+  const int cpu = sb::cpu_for(1);
+  if (!sb::pin_to_cpu(cpu)) return ctx.fail("sched_setaffinity failed");
+  std::string error;
+  auto segment = attach_in_child(ring, error);
+  if (!segment) return ctx.fail(error);
+  auto reader = RingReader::attach(*segment, ReaderOptions{"bench-lat-r", cpu, StartAt::latest});
+  if (!reader) return ctx.fail("RingReader::attach: " + reader.error().message);
+  const std::uint64_t total = cfg.warmup + cfg.samples;
+  std::uint64_t received = 0, bad = 0;
+  auto on_record = [&](const RecordView& v) {
+    const std::uint64_t now = sb::now_ns();
+    std::uint64_t seq = 0, sent = 0;
+    std::memcpy(&seq, v.payload.data(), 8);
+    std::memcpy(&sent, v.payload.data() + 8, 8);
+    if (seq < total && now >= sent) {
+      samples[seq] = now - sent;
+    } else {
+      ++bad;
+    }
+    ++received;
+  };
+  IdleSpinner spinner(sb::oversubscribed(2));
+  Watchdog watchdog(cfg.parked ? 1 : 4096);  // a parked reader ticks at most every 100 ms
+  if (!ctx.ready_and_wait()) return 0;
+
+  std::uint64_t lost = 0;
+  for (;;) {
+    lost = reader->total_loss().records;
+    if (received + lost >= total) break;
+    if (reader->poll(on_record, 64) > 0) continue;
+    if (cfg.parked) {
+      reader->wait(std::chrono::milliseconds(100), std::chrono::nanoseconds(0));
+    } else {
+      spinner.idle();
+    }
+    if (!watchdog.tick(received + lost)) return ctx.fail("no progress for 20 s");
+  }
+  out.records = received;
+  out.lost = lost;
+  if (bad != 0) return ctx.fail(std::to_string(bad) + " malformed latency records");
+  return 0;
+}
+
+void BM_RingLatency(benchmark::State& state, LatencyConfig cfg) {
+  guarded(state, [&] {
+    BenchRing ring("lat");
+    const std::uint64_t total = cfg.warmup + cfg.samples;
+    sb::SharedArray<std::uint64_t> samples(total);
+    sb::SharedArray<ChildReport> report(1);
+    std::vector<std::uint64_t> sorted;
+    for (auto _ : state) {
+      std::fill(samples.data(), samples.data() + total, kNoSample);
+      report.reset();
+      sb::ChildGroup group;
+      group.spawn("producer",
+                  [&](sb::ChildContext& ctx) { return latency_producer(ctx, ring.name(), cfg); });
+      group.spawn("reader", [&](sb::ChildContext& ctx) {
+        return latency_reader(ctx, ring.name(), cfg, samples.data(), report[0]);
+      });
+      std::string error;
+      if (!group.wait_ready(&error)) {
+        group.abort();
+        const std::string more = group.reap();
+        state.SkipWithError((error + (more.empty() ? "" : "; " + more)).c_str());
+        break;
+      }
+      group.start();
+      error = group.reap();
+      if (!error.empty()) {
+        state.SkipWithError(error.c_str());
+        break;
+      }
+      sorted.clear();
+      for (std::uint64_t i = cfg.warmup; i < total; ++i)
+        if (samples[i] != kNoSample) sorted.push_back(samples[i]);
+      std::sort(sorted.begin(), sorted.end());
+      state.SetIterationTime(sb::percentile(sorted, 50) / 1e9);
+    }
+    if (state.error_occurred()) return;
+    // Percentiles of the last iteration (the benchmark runs one iteration per repetition).
+    state.counters["p50_ns"] = sb::percentile(sorted, 50);
+    state.counters["p90_ns"] = sb::percentile(sorted, 90);
+    state.counters["p99_ns"] = sb::percentile(sorted, 99);
+    state.counters["p99.9_ns"] = sb::percentile(sorted, 99.9);
+    state.counters["max_ns"] = sorted.empty() ? 0.0 : static_cast<double>(sorted.back());
+    state.counters["samples"] = static_cast<double>(sorted.size());
+    state.counters["lost"] = static_cast<double>(report[0].lost);
+    state.SetLabel(sharing_label(2, "procs"));
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Baseline: moodycamel::ConcurrentQueue, one producer thread -> one consumer thread.
+
+struct Item64 {
+  std::uint64_t seq;
+  std::byte rest[56];
+};
+static_assert(sizeof(Item64) == 64);
+constexpr std::size_t kMoodycamelInitialItems = 65536;  // 4 MiB
+
+void BM_Moodycamel(benchmark::State& state, std::uint64_t items) {
+  guarded(state, [&] {
+    for (auto _ : state) {
+      // Small initial pool: moodycamel hands out its initial pool before it recycles freed
+      // blocks, so a 64 MiB pool would put 16k first-touch page faults in the timed region.
+      // Blocks freed by the consumer are reused (they stay hot in cache); the queue grows (malloc)
+      // only while the consumer lags by more than the pool.
+      moodycamel::ConcurrentQueue<Item64> queue(kMoodycamelInitialItems);
+      std::atomic<int> ready{0};
+      std::atomic<bool> go{false}, failed{false};
+      std::uint64_t t_first = 0, t_last = 0, bad = 0;
+      std::thread producer([&] {
+        sb::pin_to_cpu(sb::cpu_for(0));
+        moodycamel::ProducerToken token(queue);
+        Item64 item{};
+        ready.fetch_add(1);
+        while (!go.load(std::memory_order_acquire)) shmio::shm::core::cpu_relax();
+        t_first = sb::now_ns();
+        for (std::uint64_t i = 0; i < items; ++i) {
+          item.seq = i;
+          if (!queue.enqueue(token, item)) {
+            failed.store(true);
+            return;
+          }
+        }
+      });
+      std::thread consumer([&] {
+        sb::pin_to_cpu(sb::cpu_for(1));
+        moodycamel::ConsumerToken token(queue);
+        std::array<Item64, 256> batch;
+        IdleSpinner spinner(sb::oversubscribed(2));
+        ready.fetch_add(1);
+        while (!go.load(std::memory_order_acquire)) shmio::shm::core::cpu_relax();
+        std::uint64_t next = 0;
+        while (next < items && !failed.load(std::memory_order_relaxed)) {
+          const std::size_t n = queue.try_dequeue_bulk(token, batch.begin(), batch.size());
+          if (n == 0) {
+            spinner.idle();
+            continue;
+          }
+          for (std::size_t i = 0; i < n; ++i) bad += batch[i].seq != next++;
+        }
+        t_last = sb::now_ns();
+      });
+      while (ready.load() < 2) std::this_thread::yield();
+      go.store(true, std::memory_order_release);
+      producer.join();
+      consumer.join();
+      if (failed.load() || bad != 0) {
+        state.SkipWithError(failed.load() ? "enqueue failed" : "items out of order");
+        break;
+      }
+      state.SetIterationTime(static_cast<double>(t_last - t_first) / 1e9);
+    }
+    state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(items));
+    state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(items * sizeof(Item64)));
+    state.SetLabel(sharing_label(2, "threads"));
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Baseline: boost::interprocess::message_queue, one producer process -> one consumer process.
+
+void BM_BoostMq(benchmark::State& state, std::size_t size, std::uint64_t messages) {
+  guarded(state, [&] {
+    constexpr std::size_t kDepth = 4096;  // messages the queue holds
+    const std::string name = "shmio-" + unique_name("mq");
+    LiveObject live("/" + name);
+    sb::SharedArray<ChildReport> reports(2);
+    for (auto _ : state) {
+      bip::message_queue::remove(name.c_str());
+      // Created here, opened by name in the children; the parent's handle is closed at once.
+      { bip::message_queue create(bip::create_only, name.c_str(), kDepth, size); }
+      reports.reset();
+      sb::ChildGroup group;
+      group.spawn("producer", [&](sb::ChildContext& ctx) {
+        if (!sb::pin_to_cpu(sb::cpu_for(0))) return ctx.fail("sched_setaffinity failed");
+        bip::message_queue mq(bip::open_only, name.c_str());
+        std::vector<std::byte> buf(size, std::byte{0x5a});
+        if (!ctx.ready_and_wait()) return 0;
+        reports[0].t_first = sb::now_ns();
+        for (std::uint64_t seq = 0; seq < messages; ++seq) {
+          std::memcpy(buf.data(), &seq, kSeqBytes);
+          mq.send(buf.data(), size, 0);
+        }
+        return 0;
+      });
+      group.spawn("consumer", [&](sb::ChildContext& ctx) {
+        if (!sb::pin_to_cpu(sb::cpu_for(1))) return ctx.fail("sched_setaffinity failed");
+        bip::message_queue mq(bip::open_only, name.c_str());
+        std::vector<std::byte> buf(size);
+        if (!ctx.ready_and_wait()) return 0;
+        for (std::uint64_t seq = 0; seq < messages; ++seq) {
+          std::size_t got = 0;
+          unsigned priority = 0;
+          mq.receive(buf.data(), size, got, priority);
+          std::uint64_t s = 0;
+          std::memcpy(&s, buf.data(), kSeqBytes);
+          if (got != size || s != seq) return ctx.fail("message out of order or malformed");
+        }
+        reports[1].t_last = sb::now_ns();
+        return 0;
+      });
+      std::string error;
+      if (!group.wait_ready(&error)) {
+        group.abort();
+        const std::string more = group.reap();
+        state.SkipWithError((error + (more.empty() ? "" : "; " + more)).c_str());
+        break;
+      }
+      group.start();
+      error = group.reap();
+      bip::message_queue::remove(name.c_str());
+      if (!error.empty()) {
+        state.SkipWithError(error.c_str());
+        break;
+      }
+      state.SetIterationTime(static_cast<double>(reports[1].t_last - reports[0].t_first) / 1e9);
+    }
+    bip::message_queue::remove(name.c_str());
+    state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(messages));
+    state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(messages * size));
+    state.SetLabel(sharing_label(2, "procs"));
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Baseline: cache-line ping-pong between two processes, the one-way latency floor.
+//
+// One shared word: the pinger stores an odd value and waits for value + 1, the ponger answers.
+// Each sample times a batch of round trips (so the clock reads cost little): one-way latency =
+// batch time / round trips / 2.
+
+struct alignas(128) PingLine {
+  std::atomic<std::uint64_t> word{0};
+};
+
+void BM_PingPong(benchmark::State& state, std::uint64_t batches) {
+  guarded(state, [&] {
+    constexpr std::uint64_t kPerBatch = 32;
+    const std::uint64_t warmup = batches / 10;
+    const std::uint64_t total = warmup + batches;
+    sb::SharedArray<PingLine> line(1);
+    sb::SharedArray<std::uint64_t> samples(total);
+    const bool shared_cpu = sb::oversubscribed(2);
+    std::vector<std::uint64_t> batch_ns;  // time of each batch of kPerBatch round trips
+    constexpr double kOneWays = 2.0 * kPerBatch;
+    for (auto _ : state) {
+      line[0].word.store(0);
+      sb::ChildGroup group;
+      group.spawn("pinger", [&](sb::ChildContext& ctx) {
+        if (!sb::pin_to_cpu(sb::cpu_for(0))) return ctx.fail("sched_setaffinity failed");
+        std::atomic<std::uint64_t>& w = line[0].word;
+        IdleSpinner spinner(shared_cpu);
+        if (!ctx.ready_and_wait()) return 0;
+        std::uint64_t v = 1;
+        for (std::uint64_t b = 0; b < total; ++b) {
+          const std::uint64_t t0 = sb::now_ns();
+          for (std::uint64_t k = 0; k < kPerBatch; ++k, v += 2) {
+            w.store(v, std::memory_order_release);
+            while (w.load(std::memory_order_acquire) != v + 1) spinner.idle();
+          }
+          samples[b] = sb::now_ns() - t0;
+        }
+        return 0;
+      });
+      group.spawn("ponger", [&](sb::ChildContext& ctx) {
+        if (!sb::pin_to_cpu(sb::cpu_for(1))) return ctx.fail("sched_setaffinity failed");
+        std::atomic<std::uint64_t>& w = line[0].word;
+        IdleSpinner spinner(shared_cpu);
+        if (!ctx.ready_and_wait()) return 0;
+        const std::uint64_t last = 2 * total * kPerBatch - 1;
+        for (std::uint64_t v = 1; v <= last; v += 2) {
+          while (w.load(std::memory_order_acquire) != v) spinner.idle();
+          w.store(v + 1, std::memory_order_release);
+        }
+        return 0;
+      });
+      std::string error;
+      if (!group.wait_ready(&error)) {
+        group.abort();
+        const std::string more = group.reap();
+        state.SkipWithError((error + (more.empty() ? "" : "; " + more)).c_str());
+        break;
+      }
+      group.start();
+      error = group.reap();
+      if (!error.empty()) {
+        state.SkipWithError(error.c_str());
+        break;
+      }
+      batch_ns.assign(samples.data() + warmup, samples.data() + total);
+      std::sort(batch_ns.begin(), batch_ns.end());
+      state.SetIterationTime(sb::percentile(batch_ns, 50) / kOneWays / 1e9);
+    }
+    if (state.error_occurred()) return;
+    state.counters["oneway_p50_ns"] = sb::percentile(batch_ns, 50) / kOneWays;
+    state.counters["oneway_p99_ns"] = sb::percentile(batch_ns, 99) / kOneWays;
+    state.counters["rtt_p50_ns"] = 2 * sb::percentile(batch_ns, 50) / kOneWays;
+    state.SetLabel(sharing_label(2, "procs"));
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Baseline: memcpy bandwidth, the throughput floor. bytes/s counts bytes copied (each is read
+// once and written once).
+
+// 64 MiB -> 64 MiB in one call.
+void BM_MemcpyLarge(benchmark::State& state) {
+  sb::ScopedPin pin(sb::cpu_for(0));
+  std::vector<std::byte> src(kRingBytes, std::byte{1}), dst(kRingBytes, std::byte{0});
+  for (auto _ : state) {
+    std::memcpy(dst.data(), src.data(), kRingBytes);
+    benchmark::DoNotOptimize(dst.data());
+    benchmark::ClobberMemory();
+  }
+  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(kRingBytes));
+}
+
+// A hot 4 KiB source copied to consecutive 4 KiB chunks of a 64 MiB destination (wrapping):
+// what a producer publishing 4 KiB records into a 64 MiB ring does.
+void BM_Memcpy4KiB(benchmark::State& state) {
+  constexpr std::size_t kChunk = 4 * kKiB;
+  sb::ScopedPin pin(sb::cpu_for(0));
+  std::vector<std::byte> src(kChunk, std::byte{1}), dst(kRingBytes, std::byte{0});
+  std::size_t offset = 0;
+  for (auto _ : state) {
+    std::memcpy(dst.data() + offset, src.data(), kChunk);
+    benchmark::DoNotOptimize(dst.data());
+    benchmark::ClobberMemory();
+    offset = (offset + kChunk) & (kRingBytes - 1);
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(kChunk));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reporting: forwards to the normal display reporter and keeps every run's counters, so that the
+// ratios at the end are computed from this run's own results.
+
+class CapturingReporter : public benchmark::BenchmarkReporter {
+ public:
+  explicit CapturingReporter(std::unique_ptr<benchmark::BenchmarkReporter> inner)
+      : inner_(std::move(inner)) {}
+
+  bool ReportContext(const Context& context) override { return inner_->ReportContext(context); }
+  void ReportRuns(const std::vector<Run>& runs) override {
+    for (const Run& run : runs) {
+      if (run.error_occurred) continue;
+      Captured& c = results_[run.run_name.function_name];
+      std::map<std::string, double> values;
+      for (const auto& [key, counter] : run.counters) values[key] = counter.value;
+      if (run.run_type == Run::RT_Iteration) {
+        c.iterations.push_back(std::move(values));
+      } else if (run.aggregate_name == "median") {
+        c.median = std::move(values);
+      }
+    }
+    inner_->ReportRuns(runs);
+  }
+  void Finalize() override { inner_->Finalize(); }
+
+  // A counter of a benchmark: the median aggregate if there were repetitions, else the median
+  // over the runs reported. Empty if the benchmark did not run (filtered out, or failed).
+  std::optional<double> get(const std::string& name, const std::string& counter) const {
+    const auto it = results_.find(name);
+    if (it == results_.end()) return std::nullopt;
+    const Captured& c = it->second;
+    if (const auto m = c.median.find(counter); m != c.median.end()) return m->second;
+    std::vector<double> v;
+    for (const auto& run : c.iterations)
+      if (const auto r = run.find(counter); r != run.end()) v.push_back(r->second);
+    if (v.empty()) return std::nullopt;
+    std::sort(v.begin(), v.end());
+    return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+  }
+
+ private:
+  struct Captured {
+    std::map<std::string, double> median;
+    std::vector<std::map<std::string, double>> iterations;
+  };
+  std::unique_ptr<benchmark::BenchmarkReporter> inner_;
+  std::map<std::string, Captured> results_;
+};
+
+std::string fmt_rate(double v) {
+  char buf[64];
+  if (v >= 1e6) {
+    std::snprintf(buf, sizeof buf, "%.2f M/s", v / 1e6);
+  } else {
+    std::snprintf(buf, sizeof buf, "%.1f k/s", v / 1e3);
+  }
+  return buf;
+}
+
+std::string fmt_bytes(double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.2f GiB/s", v / (1024.0 * 1024.0 * 1024.0));
+  return buf;
+}
+
+std::string fmt_ns(double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.0f ns", v);
+  return buf;
+}
+
+// One ratio: a / b, or n/a when either side did not run (filtered out, or failed).
+struct Side {
+  const char* label;
+  const char* benchmark;
+  const char* counter;
+};
+
+void print_ratio(std::FILE* out, const CapturingReporter& r, const char* what, Side a, Side b,
+                 std::string (*fmt)(double)) {
+  const std::optional<double> va = r.get(a.benchmark, a.counter);
+  const std::optional<double> vb = r.get(b.benchmark, b.counter);
+  if (*what != '\0') std::fprintf(out, "  %s\n", what);
+  if (!va || !vb || *vb == 0) {
+    std::fprintf(out, "      n/a: %s or %s did not run\n", a.benchmark, b.benchmark);
+    return;
+  }
+  std::fprintf(out, "      %s %s / %s %s = %.3fx\n", a.label, fmt(*va).c_str(), b.label,
+               fmt(*vb).c_str(), *va / *vb);
+}
+
+void print_ratios(std::FILE* out, const CapturingReporter& r) {
+  std::string cpus;
+  for (int c : sb::cpu_list()) cpus += (cpus.empty() ? "" : ",") + std::to_string(c);
+  std::fprintf(out, "\nratios (from this run; medians where there were repetitions; cpus %s%s)\n",
+               cpus.c_str(), g_quick ? "; --quick" : "");
+  const Side poll64{"ring(poll)", "ring_xproc/1p1r/64B/poll", "items_per_second"};
+  const Side peek64{"ring(peek)", "ring_xproc/1p1r/64B/peek", "items_per_second"};
+  const Side poll4k{"ring(poll)", "ring_xproc/1p1r/4KiB/poll", "bytes_per_second"};
+  const Side peek4k{"ring(peek)", "ring_xproc/1p1r/4KiB/peek", "bytes_per_second"};
+  const Side memcpy64m{"memcpy", "base_memcpy/64MiB", "bytes_per_second"};
+  const Side busy{"ring(busy)", "ring_latency/busy", "p50_ns"};
+  print_ratio(out, r,
+              "64 B records/s, ring 1 producer -> 1 reader (processes) vs moodycamel 1P1C "
+              "(threads):",
+              poll64, {"moodycamel", "base_moodycamel_1p1c/64B", "items_per_second"}, fmt_rate);
+  print_ratio(out, r, "", peek64, {"moodycamel", "base_moodycamel_1p1c/64B", "items_per_second"},
+              fmt_rate);
+  print_ratio(out, r,
+              "64 B records/s, ring 1P -> 1R vs boost::interprocess::message_queue (processes):",
+              poll64, {"message_queue", "base_boost_mq/64B", "items_per_second"}, fmt_rate);
+  print_ratio(out, r, "4 KiB bytes/s, ring 1P -> 1R vs memcpy 64 MiB -> 64 MiB (one core):", poll4k,
+              memcpy64m, fmt_bytes);
+  print_ratio(out, r, "", peek4k, memcpy64m, fmt_bytes);
+  print_ratio(out, r,
+              "one-way latency p50, ring busy-polling reader vs cache-line ping-pong (RTT/2):",
+              busy, {"ping-pong", "base_pingpong", "oneway_p50_ns"}, fmt_ns);
+  print_ratio(out, r, "one-way latency p50, ring parked reader (futex wake) vs busy-polling:",
+              {"ring(parked)", "ring_latency/parked", "p50_ns"}, busy, fmt_ns);
+  std::fflush(out);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+void register_benchmarks() {
+  const double min_time = scaled(0.3, 0.05);
+  for (std::size_t size : {16 * 1UL, 64 * 1UL, 256 * 1UL, kKiB, 4 * kKiB, 64 * kKiB}) {
+    benchmark::RegisterBenchmark(("ring_publish/" + size_name(size)).c_str(), BM_RingPublish, size)
+        ->MinTime(min_time);
+  }
+
+  const std::int64_t iterations = scaled(2, 1);
+  struct Shape {
+    int producers, readers;
+  };
+  const Shape shapes[] = {{1, 1}, {2, 2}, {1, 2}, {1, 4}, {1, 8}};
+  for (std::size_t size : {64 * 1UL, 4 * kKiB}) {
+    // 4 (64 B: a 128-byte footprint) and 6 (4 KiB) times the ring's 64 MiB per iteration: a
+    // reader that does not keep up is lapped, and the loss shows in 'lost'.
+    const std::uint64_t records = size <= 64 ? scaled<std::uint64_t>(2'000'000, 100'000)
+                                             : scaled<std::uint64_t>(100'000, 10'000);
+    for (const Shape& s : shapes) {
+      for (bool zero_copy : {false, true}) {
+        if (zero_copy && !(s.producers == 1 && s.readers == 1)) continue;  // 1P1R only
+        const std::string name = "ring_xproc/" + std::to_string(s.producers) + "p" +
+                                 std::to_string(s.readers) + "r/" + size_name(size) +
+                                 (zero_copy ? "/peek" : "/poll");
+        benchmark::RegisterBenchmark(name.c_str(), BM_RingXproc,
+                                     XprocConfig{s.producers, s.readers, size, zero_copy, records})
+            ->Iterations(iterations)
+            ->UseManualTime()
+            ->Unit(benchmark::kMillisecond);
+      }
+    }
+  }
+
+  for (bool parked : {false, true}) {
+    const LatencyConfig cfg{parked, scaled<std::uint64_t>(1'000, 200),
+                            scaled<std::uint64_t>(20'000, 2'000), 50'000};
+    benchmark::RegisterBenchmark(parked ? "ring_latency/parked" : "ring_latency/busy",
+                                 BM_RingLatency, cfg)
+        ->Iterations(1)
+        ->UseManualTime()
+        ->Unit(benchmark::kNanosecond);
+  }
+
+  benchmark::RegisterBenchmark("base_moodycamel_1p1c/64B", BM_Moodycamel,
+                               scaled<std::uint64_t>(5'000'000, 500'000))
+      ->Iterations(iterations)
+      ->UseManualTime()
+      ->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("base_boost_mq/64B", BM_BoostMq, std::size_t{64},
+                               scaled<std::uint64_t>(500'000, 50'000))
+      ->Iterations(iterations)
+      ->UseManualTime()
+      ->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("base_boost_mq/4KiB", BM_BoostMq, std::size_t{4 * kKiB},
+                               scaled<std::uint64_t>(100'000, 10'000))
+      ->Iterations(iterations)
+      ->UseManualTime()
+      ->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("base_pingpong", BM_PingPong, scaled<std::uint64_t>(20'000, 2'000))
+      ->Iterations(1)
+      ->UseManualTime()
+      ->Unit(benchmark::kNanosecond);
+  benchmark::RegisterBenchmark("base_memcpy/64MiB", BM_MemcpyLarge)->MinTime(min_time);
+  benchmark::RegisterBenchmark("base_memcpy/4KiB_chunks", BM_Memcpy4KiB)->MinTime(min_time);
+}
+
+void print_usage() {
+  std::printf(
+      "shm_ring_bench: shmio ring microbenchmarks and baselines.\n"
+      "  --cpus=LIST   CPUs to pin to, e.g. 0,1 or 0-3 (default: the affinity mask)\n"
+      "  --quick       small counts, for CI smoke runs\n"
+      "Google Benchmark flags follow.\n\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Take our own flags out of argv before Google Benchmark sees it.
+  std::vector<char*> args{argv[0]};
+  std::string cpus_text;
+  bool json = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view a = argv[i];
+    if (a == "--quick") {
+      g_quick = true;
+      continue;
+    }
+    if (a.starts_with("--cpus=")) {
+      cpus_text = a.substr(7);
+      continue;
+    }
+    if (a == "--cpus") {
+      std::fprintf(stderr, "shm_ring_bench: write --cpus=LIST (e.g. --cpus=0,1)\n");
+      return 2;
+    }
+    if (a == "--help" || a == "-h") print_usage();
+    if (a == "--benchmark_format=json") json = true;
+    args.push_back(argv[i]);
+  }
+
+  const std::vector<int> allowed = sb::affinity_cpus();
+  std::vector<int>& cpus = sb::cpu_list();
+  if (cpus_text.empty()) {
+    cpus = allowed;
+  } else {
+    if (const std::string err = sb::parse_cpu_list(cpus_text, cpus); !err.empty()) {
+      std::fprintf(stderr, "shm_ring_bench: --cpus: %s\n", err.c_str());
+      return 2;
+    }
+    for (int c : cpus) {
+      if (std::find(allowed.begin(), allowed.end(), c) == allowed.end()) {
+        std::fprintf(stderr,
+                     "shm_ring_bench: --cpus: CPU %d is not in this process's affinity "
+                     "mask\n",
+                     c);
+        return 2;
+      }
+    }
+  }
+  if (cpus.empty()) {
+    std::fprintf(stderr, "shm_ring_bench: no CPU to run on\n");
+    return 2;
+  }
+
+  int bench_argc = static_cast<int>(args.size());
+  args.push_back(nullptr);
+  benchmark::Initialize(&bench_argc, args.data());
+  if (benchmark::ReportUnrecognizedArguments(bench_argc, args.data())) return 1;
+
+  ::signal(SIGINT, unlink_live_and_die);
+  ::signal(SIGTERM, unlink_live_and_die);
+  register_benchmarks();
+
+  std::unique_ptr<benchmark::BenchmarkReporter> display;
+  if (json) {
+    display = std::make_unique<benchmark::JSONReporter>();
+  } else {
+    display = std::make_unique<benchmark::ConsoleReporter>(
+        ::isatty(STDOUT_FILENO) ? benchmark::ConsoleReporter::OO_Color
+                                : benchmark::ConsoleReporter::OO_None);
+  }
+  CapturingReporter reporter(std::move(display));
+  std::fflush(stdout);
+  benchmark::RunSpecifiedBenchmarks(&reporter);
+  std::cout.flush();
+  // With JSON on stdout the ratios go to stderr, so that stdout stays one JSON document.
+  print_ratios(json ? stderr : stdout, reporter);
+  benchmark::Shutdown();
+  return 0;
+}

@@ -16,7 +16,11 @@ Result<std::unique_ptr<RingNotifier>> RingNotifier::start(const Segment& segment
   int fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (fd < 0) return Error{Errc::system_error, std::string("eventfd: ") + std::strerror(errno)};
   std::unique_ptr<RingNotifier> n(new RingNotifier(segment, fd));
-  n->thread_ = std::thread([p = n.get()] { p->run(); });
+  // The baseline is taken here, not in the thread: every commit after start() returns must be
+  // signalled, however late the thread gets to run.
+  const std::uint64_t baseline =
+      segment.control().frontier.frontier.load(std::memory_order_acquire);
+  n->thread_ = std::thread([p = n.get(), baseline] { p->run(baseline); });
   return n;
 }
 
@@ -37,13 +41,12 @@ std::uint64_t RingNotifier::drain() noexcept {
   return v;
 }
 
-void RingNotifier::run() noexcept {
+void RingNotifier::run(std::uint64_t seen) noexcept {
   const Segment& s = segment_;
   auto& c = s.control();
   const std::uint64_t interval = s.header().dead_check_interval_ns;
   // Bounded park so that stop_ is noticed even if the destructor's wake raced with our park.
   constexpr std::uint64_t kMaxPark = 200'000'000;  // 200 ms
-  std::uint64_t seen = c.frontier.frontier.load(std::memory_order_acquire);
   std::uint64_t stuck_since = monotonic_ns();
   while (!stop_.load(std::memory_order_relaxed)) {
     const std::uint64_t f = c.frontier.frontier.load(std::memory_order_acquire);

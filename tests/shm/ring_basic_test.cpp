@@ -364,5 +364,18 @@ TEST(Ring, NotifierMakesAnEventfdReadableOnCommit) {
   EXPECT_EQ((*n)->drain(), 0u);
 }
 
+TEST(Ring, NotifierSignalsACommitMadeRightAfterStartEvenIfItsThreadIsLate) {
+  RingName name("notify-early");
+  auto s = test::make_ring(name, 1 << 16);
+  auto w = RingWriter::attach(s);
+  for (int i = 0; i < 200; ++i) {
+    auto n = RingNotifier::start(s);
+    ASSERT_TRUE(n);
+    ASSERT_EQ(w->publish(1, bytes_of("now")), PublishStatus::ok);  // before the thread may run
+    pollfd pfd{(*n)->fd(), POLLIN, 0};
+    ASSERT_EQ(::poll(&pfd, 1, 10'000), 1) << "round " << i << ": commit never signalled";
+  }
+}
+
 }  // namespace
 }  // namespace shmio::shm

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 #include <memory>
 #include <thread>
 
@@ -35,7 +36,7 @@ class RingNotifier {
 
  private:
   RingNotifier(const Segment& s, int fd) : segment_(s), fd_(fd) {}
-  void run() noexcept;
+  void run(std::uint64_t seen) noexcept;
 
   const Segment& segment_;
   int fd_ = -1;

@@ -25,8 +25,8 @@ template <class Slot, class Reusable>
 Result<std::uint16_t> take(std::uint16_t count, Slot& (*at)(const Segment&, std::size_t),
                            const Segment& s, Reusable reusable, const char* what) {
   if (!s.writable())
-    return Error{Errc::permission_denied, std::string("a read-only attach cannot take a ") + what +
-                                              " slot"};
+    return Error{Errc::permission_denied,
+                 std::string("a read-only attach cannot take a ") + what + " slot"};
   // First pass: free slots. Second: slots of dead owners that may be reused.
   for (int pass = 0; pass < 2; ++pass) {
     for (std::uint16_t i = 0; i < count; ++i) {
@@ -35,8 +35,7 @@ Result<std::uint16_t> take(std::uint16_t count, Slot& (*at)(const Segment&, std:
       bool candidate = st == kSlotFree || st == kSlotDead;
       if (!candidate && pass == 1 && st == kSlotActive && reusable(slot)) candidate = true;
       if (!candidate) continue;
-      if (!slot.state.compare_exchange_strong(st, kSlotTaking, std::memory_order_acq_rel))
-        continue;
+      if (!slot.state.compare_exchange_strong(st, kSlotTaking, std::memory_order_acq_rel)) continue;
       return i;
     }
   }
@@ -44,8 +43,12 @@ Result<std::uint16_t> take(std::uint16_t count, Slot& (*at)(const Segment&, std:
                                        " slots are held by live processes"};
 }
 
-ProducerSlot& producer_at(const Segment& s, std::size_t i) { return s.producer_slot(i); }
-ReaderSlot& reader_at(const Segment& s, std::size_t i) { return s.reader_slot(i); }
+ProducerSlot& producer_at(const Segment& s, std::size_t i) {
+  return s.producer_slot(i);
+}
+ReaderSlot& reader_at(const Segment& s, std::size_t i) {
+  return s.reader_slot(i);
+}
 
 }  // namespace
 

@@ -34,16 +34,19 @@ long futex(std::atomic<std::uint32_t>* word, int op, std::uint32_t val,
 // (one that computed its value long ago) can never lower a newer, larger value.
 void store_max(std::atomic<std::uint64_t>& slot, std::uint64_t value) noexcept {
   std::uint64_t cur = slot.load(std::memory_order_relaxed);
-  while (cur < value &&
-         !slot.compare_exchange_weak(cur, value, std::memory_order_release,
-                                     std::memory_order_relaxed)) {
+  while (cur < value && !slot.compare_exchange_weak(cur, value, std::memory_order_release,
+                                                    std::memory_order_relaxed)) {
   }
 }
 
 }  // namespace
 
-void set_test_hook(HookFn fn) noexcept { g_hook.store(fn, std::memory_order_relaxed); }
-HookFn test_hook() noexcept { return g_hook.load(std::memory_order_relaxed); }
+void set_test_hook(HookFn fn) noexcept {
+  g_hook.store(fn, std::memory_order_relaxed);
+}
+HookFn test_hook() noexcept {
+  return g_hook.load(std::memory_order_relaxed);
+}
 
 void cpu_relax() noexcept {
 #if defined(__x86_64__) || defined(__i386__)
@@ -62,7 +65,8 @@ void wake_waiters(const Segment& s) noexcept {
   futex(&w.futex_word, FUTEX_WAKE, INT_MAX, nullptr);
 }
 
-bool park(const Segment& s, std::uint64_t frontier_seen, std::chrono::nanoseconds timeout) noexcept {
+bool park(const Segment& s, std::uint64_t frontier_seen,
+          std::chrono::nanoseconds timeout) noexcept {
   WakeBlock& w = s.control().wake;
   FrontierBlock& f = s.control().frontier;
   w.waiters.fetch_add(1, std::memory_order_seq_cst);

@@ -100,7 +100,9 @@ RingReader& RingReader::operator=(RingReader&& o) noexcept {
   return *this;
 }
 
-RingReader::~RingReader() { release(); }
+RingReader::~RingReader() {
+  release();
+}
 
 void RingReader::release() noexcept {
   if (slot_ == nullptr) return;
@@ -186,8 +188,8 @@ std::size_t RingReader::peek(std::span<RecordView> out) {
       const std::uint64_t fp = footprint(h.length);
       if (h.position != pos || fp > f - pos) break;
       if (!pad) {
-        out[n] = RecordView{pos, index, h.type, h.producer,
-                            {s.data(pos) + sizeof(RecordHeader), h.length}};
+        out[n] = RecordView{
+            pos, index, h.type, h.producer, {s.data(pos) + sizeof(RecordHeader), h.length}};
         ++n;
         ++index;
       }

@@ -14,12 +14,18 @@ using namespace layout;
 
 const char* to_string(PublishStatus s) noexcept {
   switch (s) {
-    case PublishStatus::ok: return "ok";
-    case PublishStatus::empty: return "empty record (records need at least one byte)";
-    case PublishStatus::too_large: return "record larger than the ring's max_record";
-    case PublishStatus::bad_type: return "record type 0xFFFF is reserved for padding";
-    case PublishStatus::claim_pending: return "a claim is pending: commit or abort it first";
-    case PublishStatus::read_only: return "the segment is attached read-only";
+    case PublishStatus::ok:
+      return "ok";
+    case PublishStatus::empty:
+      return "empty record (records need at least one byte)";
+    case PublishStatus::too_large:
+      return "record larger than the ring's max_record";
+    case PublishStatus::bad_type:
+      return "record type 0xFFFF is reserved for padding";
+    case PublishStatus::claim_pending:
+      return "a claim is pending: commit or abort it first";
+    case PublishStatus::read_only:
+      return "the segment is attached read-only";
   }
   return "unknown";
 }
@@ -61,7 +67,9 @@ RingWriter& RingWriter::operator=(RingWriter&& o) noexcept {
   return *this;
 }
 
-RingWriter::~RingWriter() { release(); }
+RingWriter::~RingWriter() {
+  release();
+}
 
 void RingWriter::release() noexcept {
   if (slot_ == nullptr) return;
@@ -146,8 +154,8 @@ void RingWriter::seal(std::uint64_t position, bool last) noexcept {
   // seal load in core::advance_frontier. seq_cst on the last seal of a claim so that it is
   // ordered before our own frontier load in advance_frontier (the Dekker pair that prevents a
   // lost advance: either we see the other advancer's CAS or it sees our seal).
-  segment_->meta(position).seal.store(
-      seal_of(position), last ? std::memory_order_seq_cst : std::memory_order_release);
+  segment_->meta(position).seal.store(seal_of(position),
+                                      last ? std::memory_order_seq_cst : std::memory_order_release);
   hook(core::HookPoint::after_seal, position);
 }
 

@@ -5,12 +5,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/interprocess/exceptions.hpp>
 #include <boost/interprocess/permissions.hpp>
 #include <boost/interprocess/shared_memory_object.hpp>
 #include <cerrno>
 #include <cstring>
-#include <algorithm>
 #include <new>
 #include <optional>
 
@@ -22,16 +22,26 @@ namespace shmio::shm {
 
 std::string_view to_string(Errc e) noexcept {
   switch (e) {
-    case Errc::invalid_argument: return "invalid argument";
-    case Errc::not_found: return "not found";
-    case Errc::already_exists: return "already exists";
-    case Errc::permission_denied: return "permission denied";
-    case Errc::foreign_segment: return "foreign segment";
-    case Errc::version_mismatch: return "version mismatch";
-    case Errc::size_mismatch: return "size mismatch";
-    case Errc::not_ready: return "not ready";
-    case Errc::no_free_slot: return "no free slot";
-    case Errc::system_error: return "system error";
+    case Errc::invalid_argument:
+      return "invalid argument";
+    case Errc::not_found:
+      return "not found";
+    case Errc::already_exists:
+      return "already exists";
+    case Errc::permission_denied:
+      return "permission denied";
+    case Errc::foreign_segment:
+      return "foreign segment";
+    case Errc::version_mismatch:
+      return "version mismatch";
+    case Errc::size_mismatch:
+      return "size mismatch";
+    case Errc::not_ready:
+      return "not ready";
+    case Errc::no_free_slot:
+      return "no free slot";
+    case Errc::system_error:
+      return "system error";
   }
   return "unknown";
 }
@@ -52,14 +62,20 @@ Error interprocess_error(const bip::interprocess_exception& e, const std::string
   int native = e.get_native_error();
   if (native != 0) return errno_error(native, what);
   switch (e.get_error_code()) {
-    case bip::not_found_error: return errno_error(ENOENT, what);
-    case bip::already_exists_error: return errno_error(EEXIST, what);
-    case bip::security_error: return errno_error(EACCES, what);
-    default: return Error{Errc::system_error, what + ": " + e.what()};
+    case bip::not_found_error:
+      return errno_error(ENOENT, what);
+    case bip::already_exists_error:
+      return errno_error(EEXIST, what);
+    case bip::security_error:
+      return errno_error(EACCES, what);
+    default:
+      return Error{Errc::system_error, what + ": " + e.what()};
   }
 }
 
-bool is_power_of_two(std::uint64_t v) { return v != 0 && (v & (v - 1)) == 0; }
+bool is_power_of_two(std::uint64_t v) {
+  return v != 0 && (v & (v - 1)) == 0;
+}
 
 }  // namespace
 
@@ -76,8 +92,8 @@ Result<void> Segment::validate_name(const std::string& name) {
     bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
               c == '.' || c == '_' || c == '-';
     if (!ok)
-      return Error{Errc::invalid_argument, "ring name '" + name +
-                                               "' may hold only letters, digits, '.', '_', '-'"};
+      return Error{Errc::invalid_argument,
+                   "ring name '" + name + "' may hold only letters, digits, '.', '_', '-'"};
   }
   return {};
 }
@@ -87,8 +103,8 @@ Result<Segment> Segment::map(int fd, std::string name, std::uint64_t control_byt
   // Reserve one range for the control area and two copies of the data ring, then map the object
   // over it: [control | data | data again].
   std::size_t total = control_bytes + 2 * capacity;
-  void* reserve = ::mmap(nullptr, total, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                         -1, 0);
+  void* reserve =
+      ::mmap(nullptr, total, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (reserve == MAP_FAILED) return errno_error(errno, "reserving address space for " + name);
   auto* base = static_cast<std::byte*>(reserve);
   int prot = writable ? PROT_READ | PROT_WRITE : PROT_READ;
@@ -246,8 +262,7 @@ Result<Segment> Segment::attach(const std::string& name, AttachMode mode) {
     if (!is_power_of_two(capacity) || capacity < layout::kMinCapacity ||
         capacity > layout::kMaxCapacity || h->max_producers == 0 ||
         h->max_producers > layout::kMaxSlots || h->max_readers == 0 ||
-        h->max_readers > layout::kMaxSlots || h->max_record == 0 ||
-        h->max_record > capacity / 4) {
+        h->max_readers > layout::kMaxSlots || h->max_record == 0 || h->max_record > capacity / 4) {
       refusal = Error{Errc::size_mismatch, obj + " has an impossible geometry in its header"};
     } else if (h->segment_bytes != off.segment_bytes || h->control_bytes != off.control_bytes ||
                file_bytes != off.segment_bytes) {
@@ -287,7 +302,8 @@ std::vector<SegmentInfo> Segment::list() {
     if (n.rfind(kPrefix, 0) != 0) continue;
     struct stat st {};
     std::string path = "/dev/shm/" + n;
-    std::uint64_t bytes = ::stat(path.c_str(), &st) == 0 ? static_cast<std::uint64_t>(st.st_size) : 0;
+    std::uint64_t bytes =
+        ::stat(path.c_str(), &st) == 0 ? static_cast<std::uint64_t>(st.st_size) : 0;
     out.push_back({n.substr(std::strlen(kPrefix)), bytes});
   }
   ::closedir(d);
@@ -328,6 +344,8 @@ Segment& Segment::operator=(Segment&& o) noexcept {
   return *this;
 }
 
-Segment::~Segment() { release(); }
+Segment::~Segment() {
+  release();
+}
 
 }  // namespace shmio::shm

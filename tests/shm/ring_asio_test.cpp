@@ -1,9 +1,9 @@
 // A RingReader driven from a Boost.Asio io_context through RingNotifier's eventfd: no spinning,
 // no extra thread of ours; the loop wakes when records are committed by another thread.
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/posix/stream_descriptor.hpp>
 #include <gtest/gtest.h>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/post.hpp>
 #include <functional>
 #include <thread>
 

@@ -157,8 +157,8 @@ TEST(Ring, EverySizeFromOneByteToMaxRecordRoundTripsAcrossManyLaps) {
   std::uint64_t seq = 0, read = 0;
   // ~40 laps of a 64 KiB ring, read as we go so nothing is lost.
   while (w->segment().control().tail.tail.load() < 40 * s.capacity()) {
-    const std::uint32_t n = seq < 20 ? CheckedRecord::kHeader + static_cast<std::uint32_t>(seq)
-                                     : size(rng);
+    const std::uint32_t n =
+        seq < 20 ? CheckedRecord::kHeader + static_cast<std::uint32_t>(seq) : size(rng);
     CheckedRecord::fill({buf.data(), n}, 0, seq);
     ASSERT_EQ(w->publish(1, {buf.data(), n}), PublishStatus::ok);
     ++seq;

@@ -27,11 +27,16 @@ void yield_hook(core::HookPoint point, std::uint64_t) {
 
 const char* point_name(core::HookPoint p) {
   switch (p) {
-    case core::HookPoint::after_intent: return "after_intent";
-    case core::HookPoint::after_fetch_add: return "after_fetch_add";
-    case core::HookPoint::after_gate: return "after_gate";
-    case core::HookPoint::before_seal: return "before_seal";
-    case core::HookPoint::after_seal: return "after_seal";
+    case core::HookPoint::after_intent:
+      return "after_intent";
+    case core::HookPoint::after_fetch_add:
+      return "after_fetch_add";
+    case core::HookPoint::after_gate:
+      return "after_gate";
+    case core::HookPoint::before_seal:
+      return "before_seal";
+    case core::HookPoint::after_seal:
+      return "after_seal";
   }
   return "?";
 }
@@ -79,8 +84,8 @@ TEST_P(KilledMidClaim, OthersContinueWithinTheBound) {
   }
   const auto unblocked = std::chrono::steady_clock::now() - died;
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(unblocked).count();
-  std::printf("[ info ] killed %s: reader past the hole %lld ms after the death\n",
-              point_name(at), static_cast<long long>(ms));
+  std::printf("[ info ] killed %s: reader past the hole %lld ms after the death\n", point_name(at),
+              static_cast<long long>(ms));
   // The documented bound is about 2 x dead_check_interval (10 ms); this generous ceiling only
   // catches a repair that never comes (the figure itself is printed above and in the benchmark).
   EXPECT_LT(ms, 2000);

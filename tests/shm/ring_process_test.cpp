@@ -27,7 +27,8 @@ struct ReaderReport {
 
 template <class T>
 T* shared_array(std::size_t n) {
-  void* p = ::mmap(nullptr, sizeof(T) * n, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  void* p =
+      ::mmap(nullptr, sizeof(T) * n, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) throw std::runtime_error("mmap");
   return new (p) T[n]{};
 }
@@ -48,8 +49,8 @@ void wait_for_readers(const Segment& s, std::uint64_t position) {
   }
 }
 
-int run_reader(const std::string& name, int producers, std::uint64_t expected,
-               ReaderReport& report, bool lossy, int ready_fd) {
+int run_reader(const std::string& name, int producers, std::uint64_t expected, ReaderReport& report,
+               bool lossy, int ready_fd) {
   auto seg = Segment::attach(name);
   if (!seg) return 10;
   auto r = RingReader::attach(*seg, {.label = "test-reader", .core = -1, .start = StartAt::latest});
@@ -171,7 +172,8 @@ TEST(RingProcesses, ThreeProducersThreeReadersExactlyOnceInOneOrderAcrossManyLap
     EXPECT_EQ(reports[i].records, 60'000u) << "reader " << i;
     EXPECT_EQ(reports[i].bad, 0u) << reports[i].failure;
     EXPECT_EQ(reports[i].lost, 0u);
-    EXPECT_EQ(reports[i].order_hash, reports[0].order_hash) << "reader " << i << " saw another order";
+    EXPECT_EQ(reports[i].order_hash, reports[0].order_hash)
+        << "reader " << i << " saw another order";
   }
   ::munmap(reports, sizeof(ReaderReport) * 3);
 }

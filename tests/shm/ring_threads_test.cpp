@@ -79,7 +79,8 @@ TEST(RingThreads, EveryReaderSeesEveryRecordOnceInOneGlobalOrder) {
   for (int i = 0; i < kReaders; ++i) {
     EXPECT_TRUE(results[i].ok) << "reader " << i << ": " << results[i].failure;
     EXPECT_EQ(results[i].records, kWriters * kPerWriter);
-    EXPECT_EQ(results[i].order_hash, results[0].order_hash) << "reader " << i << " saw another order";
+    EXPECT_EQ(results[i].order_hash, results[0].order_hash)
+        << "reader " << i << " saw another order";
     EXPECT_EQ(readers[i].total_loss().records, 0u);
   }
 }

@@ -5,8 +5,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <fstream>
 #include <gtest/gtest.h>
+#include <fstream>
 #include <iterator>
 
 #include "test_support.hpp"
@@ -16,7 +16,9 @@ namespace {
 
 using test::RingName;
 
-std::string shm_path(const std::string& name) { return "/dev/shm/" + Segment::object_name(name); }
+std::string shm_path(const std::string& name) {
+  return "/dev/shm/" + Segment::object_name(name);
+}
 
 std::vector<char> file_bytes(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
@@ -93,8 +95,8 @@ TEST(Segment, CreateValidatesItsConfiguration) {
       EXPECT_EQ(s.error().code, Errc::invalid_argument) << s.error().message;
     }
   };
-  bad([](RingConfig& c) { c.capacity = 100000; });          // not a power of two
-  bad([](RingConfig& c) { c.capacity = 1 << 12; });         // below 64 KiB
+  bad([](RingConfig& c) { c.capacity = 100000; });           // not a power of two
+  bad([](RingConfig& c) { c.capacity = 1 << 12; });          // below 64 KiB
   bad([](RingConfig& c) { c.max_record = (1 << 14) + 1; });  // above capacity / 4
   bad([](RingConfig& c) { c.max_producers = 0; });
   bad([](RingConfig& c) { c.max_readers = 2000; });
@@ -139,14 +141,13 @@ TEST_P(AttachRefuses, AndChangesNothing) {
 
 INSTANTIATE_TEST_SUITE_P(
     Header, AttachRefuses,
-    ::testing::Values(
-        Refusal{"magic", 0, 0x1122334455667788ULL, 8, Errc::foreign_segment},
-        Refusal{"version", 8, 99, 4, Errc::version_mismatch},
-        Refusal{"state", 12, 0, 4, Errc::not_ready},
-        Refusal{"capacity", 16, 1 << 17, 8, Errc::size_mismatch},
-        Refusal{"odd-capacity", 16, 12345, 8, Errc::size_mismatch},
-        Refusal{"max-record", 24, 1 << 20, 4, Errc::size_mismatch},
-        Refusal{"segment-bytes", 56, 4096, 8, Errc::size_mismatch}),
+    ::testing::Values(Refusal{"magic", 0, 0x1122334455667788ULL, 8, Errc::foreign_segment},
+                      Refusal{"version", 8, 99, 4, Errc::version_mismatch},
+                      Refusal{"state", 12, 0, 4, Errc::not_ready},
+                      Refusal{"capacity", 16, 1 << 17, 8, Errc::size_mismatch},
+                      Refusal{"odd-capacity", 16, 12345, 8, Errc::size_mismatch},
+                      Refusal{"max-record", 24, 1 << 20, 4, Errc::size_mismatch},
+                      Refusal{"segment-bytes", 56, 4096, 8, Errc::size_mismatch}),
     [](const auto& param_info) {
       std::string n = param_info.param.what;
       for (char& c : n)

@@ -45,7 +45,8 @@ inline shm::Segment make_ring(const std::string& name, std::uint64_t capacity = 
 }
 
 // FNV-1a, enough to catch torn or misplaced bytes.
-inline std::uint64_t fnv1a(const std::byte* p, std::size_t n, std::uint64_t h = 1469598103934665603ULL) {
+inline std::uint64_t fnv1a(const std::byte* p, std::size_t n,
+                           std::uint64_t h = 1469598103934665603ULL) {
   for (std::size_t i = 0; i < n; ++i) {
     h ^= static_cast<std::uint8_t>(p[i]);
     h *= 1099511628211ULL;

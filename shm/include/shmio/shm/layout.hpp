@@ -3,12 +3,13 @@
 //
 // A segment is one POSIX shared-memory object:
 //
-//   file offset 0                                   control_bytes         control_bytes + capacity
-//   +----------------+-----------+------------------+------------------+---------------------+
-//   | SegmentHeader  | Control   | ProducerSlot[P]  | ReaderSlot[R]    | UnitMeta[capacity/64]| data ring ... |
-//   | 512 B          | 4 x 128 B | 256 B each       | 256 B each       | 16 B each            | capacity B    |
-//   +----------------+-----------+------------------+------------------+---------------------+
-//   \______________________ control area, rounded up to a page __________________________/
+// clang-format off
+//   offset 0                                                     control_bytes  + capacity
+//   +---------------+-----------+-----------------+---------------+----------------+------------+
+//   | SegmentHeader | Control   | ProducerSlot[P] | ReaderSlot[R] | UnitMeta[C/64] | data ring  |
+//   | 512 B         | 4 x 128 B | 256 B each      | 256 B each    | 16 B each      | capacity B |
+//   +---------------+-----------+-----------------+---------------+----------------+------------+
+//   \___________________ control area, rounded up to a page ___________________/
 //
 // The data ring is mapped twice, back to back, in every process ("mirror mapping"), so a record
 // that crosses the physical end of the ring is still contiguous in each process's address space:
@@ -21,10 +22,10 @@
 // A record in the data ring:
 //
 //    0               8               12      14      16
-//   +---------------+---------------+-------+-------+------------------------------+- - - -+
-//   | position (u64)| length (u32)  | type  | prod. | payload (length bytes)       | pad   |
-//   +---------------+---------------+-------+-------+------------------------------+- - - -+
-//   \________________ RecordHeader (16 B) _________/                  footprint = align64(16 + length)
+//   +---------------+---------------+-------+-------+-------------------------+- - - -+
+//   | position (u64)| length (u32)  | type  | prod. | payload (length bytes)  | pad   |
+//   +---------------+---------------+-------+-------+-------------------------+- - - -+
+//   \________________ RecordHeader (16 B) _________/    footprint = align64(16 + length)
 //
 // UnitMeta, one per 64-byte unit of the ring, out of band (never overwritten by payload bytes):
 //
@@ -39,6 +40,7 @@
 //
 // The seal lives out of band so that no payload byte pattern can ever be mistaken for a commit,
 // and its low bit is 1 so that zeroed memory never looks committed.
+// clang-format on
 #pragma once
 
 #include <atomic>
@@ -51,23 +53,27 @@ inline constexpr std::uint64_t kMagic = 0x474e52'4f494d4853ULL;  // "SHMIORNG" l
 inline constexpr std::uint32_t kLayoutVersion = 1;
 
 inline constexpr std::size_t kUnit = 64;    // record alignment and UnitMeta granularity
-inline constexpr std::size_t kBlock = 128;  // hot counters each own a block (adjacent-line prefetch)
+inline constexpr std::size_t kBlock = 128;  // a hot counter's own block (adjacent-line prefetch)
 inline constexpr std::size_t kPage = 4096;
 
 inline constexpr std::uint16_t kPaddingType = 0xFFFF;  // record types 0..0xFFFE are the user's
 inline constexpr std::uint16_t kMaxUserType = 0xFFFE;
 
 // Bounds of the configuration, checked at create() and at attach().
-inline constexpr std::uint64_t kMinCapacity = 64 * 1024;           // 64 KiB
-inline constexpr std::uint64_t kMaxCapacity = 1ULL << 40;          // 1 TiB
-inline constexpr std::uint16_t kMaxSlots = 1024;                   // producers, readers each
+inline constexpr std::uint64_t kMinCapacity = 64 * 1024;   // 64 KiB
+inline constexpr std::uint64_t kMaxCapacity = 1ULL << 40;  // 1 TiB
+inline constexpr std::uint16_t kMaxSlots = 1024;           // producers, readers each
 
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
 static_assert(std::atomic<std::uint32_t>::is_always_lock_free);
 static_assert(std::atomic<std::int32_t>::is_always_lock_free);
 
-constexpr std::uint64_t align_up(std::uint64_t v, std::uint64_t a) { return (v + a - 1) & ~(a - 1); }
-constexpr std::uint64_t seal_of(std::uint64_t position) { return position | 1U; }
+constexpr std::uint64_t align_up(std::uint64_t v, std::uint64_t a) {
+  return (v + a - 1) & ~(a - 1);
+}
+constexpr std::uint64_t seal_of(std::uint64_t position) {
+  return position | 1U;
+}
 
 // ---------------------------------------------------------------------------------------------
 // SegmentHeader: written once by the creator before `state` is stored READY (release); read-only
@@ -86,12 +92,12 @@ struct SegmentHeader {
   std::uint16_t max_producers;
   std::uint16_t max_readers;
   std::int32_t creator_pid;
-  std::uint32_t mode;                   // permission bits it was created with
-  std::uint64_t creator_start_time;     // /proc/<pid>/stat starttime, clock ticks after boot
-  std::uint64_t creation_time_ns;       // CLOCK_REALTIME
-  std::uint64_t segment_bytes;          // size of the shared-memory object
-  std::uint64_t control_bytes;          // offset of the data ring in the object
-  std::uint64_t dead_check_interval_ns; // how often a stalled waiter checks producer liveness
+  std::uint32_t mode;                    // permission bits it was created with
+  std::uint64_t creator_start_time;      // /proc/<pid>/stat starttime, clock ticks after boot
+  std::uint64_t creation_time_ns;        // CLOCK_REALTIME
+  std::uint64_t segment_bytes;           // size of the shared-memory object
+  std::uint64_t control_bytes;           // offset of the data ring in the object
+  std::uint64_t dead_check_interval_ns;  // how often a stalled waiter checks producer liveness
   std::uint8_t reserved[512 - 80];
 };
 inline constexpr std::uint32_t kStateInitializing = 0x494E4954;  // "INIT"
@@ -127,10 +133,10 @@ struct alignas(kBlock) WakeBlock {
   std::atomic<std::uint32_t> waiters;
 };
 struct alignas(kBlock) RepairBlock {
-  std::atomic<std::int32_t> lock_pid;        // 0 = free; else the repairer's pid
+  std::atomic<std::int32_t> lock_pid;  // 0 = free; else the repairer's pid
   std::atomic<std::uint32_t> reserved0;
   std::atomic<std::uint64_t> lock_start_time;  // the repairer's start time, for liveness
-  std::atomic<std::uint64_t> repairs;        // holes turned into padding by a repair
+  std::atomic<std::uint64_t> repairs;          // holes turned into padding by a repair
   std::atomic<std::uint64_t> abandoned_bytes;  // bytes of dead producers' claims made padding
   std::atomic<std::uint64_t> aborted_claims;   // claims their live producer gave back
 };

@@ -6,8 +6,8 @@
 // run another instruction.
 #pragma once
 
-#include <cstdint>
 #include <sys/types.h>
+#include <cstdint>
 
 namespace shmio::shm {
 

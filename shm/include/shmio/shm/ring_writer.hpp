@@ -26,7 +26,7 @@ namespace shmio::shm {
 
 struct WriterOptions {
   std::string label{};  // shown by shm-inspect, at most 31 bytes kept
-  int core = -1;      // the CPU this writer's thread is pinned to, if any (informational)
+  int core = -1;        // the CPU this writer's thread is pinned to, if any (informational)
 };
 
 enum class PublishStatus {

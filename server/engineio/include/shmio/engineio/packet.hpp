@@ -1,0 +1,69 @@
+// Engine.IO v4 packets and their encodings, with no I/O (docs/server.md).
+//
+//   text packet      <type digit><data>                 e.g. "4hello", "2", "3probe"
+//   binary message   raw bytes (WebSocket binary frame); "b<base64>" inside a polling payload
+//   polling payload  packets joined by the record separator 0x1e
+//
+// Decoding never throws and never trusts its input: every malformed input the spec names maps to a
+// DecodeError. Thread-safety: all functions are pure.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace shmio::engineio {
+
+enum class PacketType : std::uint8_t {
+  open = 0,
+  close = 1,
+  ping = 2,
+  pong = 3,
+  message = 4,
+  upgrade = 5,
+  noop = 6,
+};
+const char* to_string(PacketType t) noexcept;
+
+struct Packet {
+  PacketType type = PacketType::message;
+  bool binary = false;  // data holds raw bytes (only for message packets)
+  std::string data;
+
+  static Packet text(PacketType t, std::string d = {}) { return {t, false, std::move(d)}; }
+  static Packet bytes(std::string d) { return {PacketType::message, true, std::move(d)}; }
+  friend bool operator==(const Packet&, const Packet&) = default;
+};
+
+enum class DecodeError {
+  none,
+  empty,         // a packet needs at least its type
+  unknown_type,  // the type is not a digit 0..6
+  bad_base64,    // a "b" packet whose base64 does not decode
+  too_many,      // a polling payload with more packets than allowed
+};
+const char* to_string(DecodeError e) noexcept;
+
+// One packet from a WebSocket text frame, or one piece of a polling payload ("b..." allowed).
+DecodeError decode_text(std::string_view in, Packet& out);
+// A WebSocket binary frame: always a binary message.
+Packet decode_binary(std::span<const std::byte> in);
+
+// WebSocket framing: the text of a text frame (non-binary packets); binary messages go as the raw
+// bytes of Packet::data in a binary frame.
+std::string encode_text(const Packet& p);
+// Appends p to a polling payload (with the separator if `out` is not empty).
+void append_to_payload(std::string& out, const Packet& p);
+// Splits a polling payload. At most max_packets packets (a bound on work per request).
+DecodeError decode_payload(std::string_view body, std::vector<Packet>& out,
+                           std::size_t max_packets = 1024);
+
+inline constexpr char kRecordSeparator = '\x1e';
+
+// Standard base64 (RFC 4648, with padding), as Engine.IO uses for binary over polling.
+std::string base64_encode(std::string_view bytes);
+bool base64_decode(std::string_view text, std::string& out);
+
+}  // namespace shmio::engineio

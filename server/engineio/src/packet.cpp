@@ -1,0 +1,148 @@
+#include "shmio/engineio/packet.hpp"
+
+#include <array>
+
+namespace shmio::engineio {
+
+const char* to_string(PacketType t) noexcept {
+  switch (t) {
+    case PacketType::open: return "open";
+    case PacketType::close: return "close";
+    case PacketType::ping: return "ping";
+    case PacketType::pong: return "pong";
+    case PacketType::message: return "message";
+    case PacketType::upgrade: return "upgrade";
+    case PacketType::noop: return "noop";
+  }
+  return "?";
+}
+
+const char* to_string(DecodeError e) noexcept {
+  switch (e) {
+    case DecodeError::none: return "ok";
+    case DecodeError::empty: return "empty packet";
+    case DecodeError::unknown_type: return "unknown packet type";
+    case DecodeError::bad_base64: return "invalid base64 in a binary packet";
+    case DecodeError::too_many: return "too many packets in one payload";
+  }
+  return "?";
+}
+
+namespace {
+constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+constexpr std::array<std::int8_t, 256> make_reverse() {
+  std::array<std::int8_t, 256> r{};
+  for (auto& v : r) v = -1;
+  for (int i = 0; i < 64; ++i) r[static_cast<unsigned char>(kAlphabet[i])] = static_cast<std::int8_t>(i);
+  return r;
+}
+constexpr auto kReverse = make_reverse();
+}  // namespace
+
+std::string base64_encode(std::string_view in) {
+  std::string out;
+  out.reserve((in.size() + 2) / 3 * 4);
+  std::size_t i = 0;
+  auto byte = [&](std::size_t k) { return static_cast<unsigned char>(in[k]); };
+  for (; i + 3 <= in.size(); i += 3) {
+    const unsigned v = (byte(i) << 16) | (byte(i + 1) << 8) | byte(i + 2);
+    out += kAlphabet[(v >> 18) & 63];
+    out += kAlphabet[(v >> 12) & 63];
+    out += kAlphabet[(v >> 6) & 63];
+    out += kAlphabet[v & 63];
+  }
+  if (const std::size_t rest = in.size() - i; rest > 0) {
+    const unsigned v = (byte(i) << 16) | (rest == 2 ? byte(i + 1) << 8 : 0);
+    out += kAlphabet[(v >> 18) & 63];
+    out += kAlphabet[(v >> 12) & 63];
+    out += rest == 2 ? kAlphabet[(v >> 6) & 63] : '=';
+    out += '=';
+  }
+  return out;
+}
+
+bool base64_decode(std::string_view in, std::string& out) {
+  out.clear();
+  if (in.size() % 4 != 0) return false;
+  out.reserve(in.size() / 4 * 3);
+  for (std::size_t i = 0; i < in.size(); i += 4) {
+    int v[4];
+    int pad = 0;
+    for (int k = 0; k < 4; ++k) {
+      const char c = in[i + static_cast<std::size_t>(k)];
+      if (c == '=') {
+        // Padding only at the very end, only in the last two places, and nothing after it.
+        if (i + 4 != in.size() || k < 2) return false;
+        v[k] = 0;
+        ++pad;
+      } else {
+        if (pad > 0) return false;
+        v[k] = kReverse[static_cast<unsigned char>(c)];
+        if (v[k] < 0) return false;
+      }
+    }
+    const unsigned n = (static_cast<unsigned>(v[0]) << 18) | (static_cast<unsigned>(v[1]) << 12) |
+                       (static_cast<unsigned>(v[2]) << 6) | static_cast<unsigned>(v[3]);
+    out += static_cast<char>((n >> 16) & 0xFF);
+    if (pad < 2) out += static_cast<char>((n >> 8) & 0xFF);
+    if (pad < 1) out += static_cast<char>(n & 0xFF);
+  }
+  return true;
+}
+
+DecodeError decode_text(std::string_view in, Packet& out) {
+  if (in.empty()) return DecodeError::empty;
+  if (in[0] == 'b') {
+    std::string bytes;
+    if (!base64_decode(in.substr(1), bytes)) return DecodeError::bad_base64;
+    out = Packet::bytes(std::move(bytes));
+    return DecodeError::none;
+  }
+  if (in[0] < '0' || in[0] > '6') return DecodeError::unknown_type;
+  out = Packet::text(static_cast<PacketType>(in[0] - '0'), std::string(in.substr(1)));
+  return DecodeError::none;
+}
+
+Packet decode_binary(std::span<const std::byte> in) {
+  return Packet::bytes(std::string(reinterpret_cast<const char*>(in.data()), in.size()));
+}
+
+std::string encode_text(const Packet& p) {
+  std::string out;
+  out.reserve(p.data.size() + 1);
+  out += static_cast<char>('0' + static_cast<int>(p.type));
+  out += p.data;
+  return out;
+}
+
+void append_to_payload(std::string& out, const Packet& p) {
+  if (!out.empty()) out += kRecordSeparator;
+  if (p.binary) {
+    out += 'b';
+    out += base64_encode(p.data);
+  } else {
+    out += static_cast<char>('0' + static_cast<int>(p.type));
+    out += p.data;
+  }
+}
+
+DecodeError decode_payload(std::string_view body, std::vector<Packet>& out,
+                           std::size_t max_packets) {
+  out.clear();
+  if (body.empty()) return DecodeError::empty;
+  std::size_t start = 0;
+  for (;;) {
+    const std::size_t end = body.find(kRecordSeparator, start);
+    const std::string_view piece =
+        body.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start);
+    if (out.size() == max_packets) return DecodeError::too_many;
+    Packet p;
+    if (const DecodeError e = decode_text(piece, p); e != DecodeError::none) return e;
+    out.push_back(std::move(p));
+    if (end == std::string_view::npos) return DecodeError::none;
+    start = end + 1;
+  }
+}
+
+}  // namespace shmio::engineio

@@ -1,0 +1,109 @@
+// Socket.IO v5 packets: the codec, with no I/O (docs/server.md).
+//
+//   <type>[<attachments>-][<namespace>,][<ack id>][<JSON payload>]
+//   e.g.  0                      CONNECT to "/"
+//         0/admin,{"token":"x"}  CONNECT to "/admin" with auth
+//         2["chat","hi"]         EVENT
+//         212["foo"]             EVENT with ack id 12
+//         31["ok"]               ACK 1
+//         51-["up",{"_placeholder":true,"num":0}]  then one binary frame
+//
+// Binary values travel as placeholders {"_placeholder":true,"num":N} in the JSON and as separate
+// binary Engine.IO messages, in order. The decoder validates every rule the reference parser
+// applies (payload shapes per type, reserved event names, attachment counts, placeholder indices)
+// and reports a DecodeError instead of throwing; the server closes the connection with reason
+// "parse error" on any of them.
+// Thread-safety: Decoder is single-threaded state; encode() is pure.
+#pragma once
+
+#include <boost/json/value.hpp>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace shmio::socketio {
+
+enum class PacketType : std::uint8_t {
+  connect = 0,
+  disconnect = 1,
+  event = 2,
+  ack = 3,
+  connect_error = 4,
+  binary_event = 5,
+  binary_ack = 6,
+};
+
+using Binary = std::shared_ptr<const std::string>;
+
+struct Packet {
+  PacketType type = PacketType::event;
+  std::string nsp = "/";
+  std::optional<std::uint64_t> id;           // ack id
+  std::optional<boost::json::value> data;    // absent ("undefined") or a JSON value
+  std::vector<Binary> attachments;           // binary values referenced by placeholders
+};
+
+enum class DecodeError {
+  none,
+  empty,
+  unknown_type,
+  illegal_attachments,  // bad or missing "<n>-" prefix, or too many attachments
+  bad_ack_id,           // more digits than an ack id can hold
+  invalid_json,
+  invalid_payload,      // a payload of the wrong shape for its type, or a reserved event name
+  bad_placeholder,      // a placeholder whose num is not a valid attachment index
+  unexpected_binary,    // a binary frame while no binary packet awaits attachments
+  unexpected_text,      // a text frame while a binary packet still awaits attachments
+};
+const char* to_string(DecodeError e) noexcept;
+
+// Event names the protocol reserves; an EVENT may not use them.
+bool is_reserved_event(std::string_view name) noexcept;
+
+struct DecoderLimits {
+  // Attachments one packet may announce. socket.io's parser has no limit of its own; ours bounds
+  // the memory a client can make us hold before its packet is complete.
+  std::size_t max_attachments = 64;
+  // JSON nesting depth (Boost.JSON's default is 32).
+  std::size_t max_depth = 32;
+};
+
+class Decoder {
+ public:
+  explicit Decoder(DecoderLimits limits = {}) : limits_(limits) {}
+
+  enum class Status { packet, need_more, error };
+  // A text frame. On `packet`, `out` is complete. On `need_more`, feed the binary frames.
+  Status feed_text(std::string_view frame, Packet& out);
+  // A binary frame (an attachment).
+  Status feed_binary(std::string frame, Packet& out);
+
+  DecodeError error() const noexcept { return error_; }
+  bool awaiting_binary() const noexcept { return pending_.has_value(); }
+
+ private:
+  Status fail(DecodeError e) {
+    error_ = e;
+    pending_.reset();
+    return Status::error;
+  }
+  Status finish(Packet& out);
+
+  DecoderLimits limits_;
+  DecodeError error_ = DecodeError::none;
+  std::optional<Packet> pending_;
+  std::size_t expected_ = 0;
+};
+
+// The text part of a packet. For binary packets the JSON must already hold the placeholders and
+// `attachments` the buffers (sent as binary frames after the text, in order).
+std::string encode(const Packet& p);
+
+// Replaces every binary value in `args` by a placeholder, for encoding; helpers for the API layer.
+boost::json::value placeholder(std::size_t num);
+bool is_placeholder(const boost::json::value& v, std::size_t* num = nullptr) noexcept;
+
+}  // namespace shmio::socketio

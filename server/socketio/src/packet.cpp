@@ -1,0 +1,182 @@
+#include "shmio/socketio/packet.hpp"
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <charconv>
+
+namespace json = boost::json;
+
+namespace shmio::socketio {
+
+const char* to_string(DecodeError e) noexcept {
+  switch (e) {
+    case DecodeError::none: return "ok";
+    case DecodeError::empty: return "empty packet";
+    case DecodeError::unknown_type: return "unknown packet type";
+    case DecodeError::illegal_attachments: return "illegal attachments";
+    case DecodeError::bad_ack_id: return "invalid ack id";
+    case DecodeError::invalid_json: return "invalid JSON payload";
+    case DecodeError::invalid_payload: return "invalid payload";
+    case DecodeError::bad_placeholder: return "invalid attachment placeholder";
+    case DecodeError::unexpected_binary: return "binary data without a binary packet";
+    case DecodeError::unexpected_text: return "text packet while reconstructing a binary packet";
+  }
+  return "?";
+}
+
+bool is_reserved_event(std::string_view name) noexcept {
+  return name == "connect" || name == "connect_error" || name == "disconnect" ||
+         name == "disconnecting" || name == "newListener" || name == "removeListener";
+}
+
+json::value placeholder(std::size_t num) {
+  return json::object{{"_placeholder", true}, {"num", num}};
+}
+
+bool is_placeholder(const json::value& v, std::size_t* num) noexcept {
+  const json::object* o = v.if_object();
+  if (o == nullptr || o->size() != 2) return false;
+  const json::value* flag = o->if_contains("_placeholder");
+  const json::value* n = o->if_contains("num");
+  if (flag == nullptr || !flag->is_bool() || !flag->get_bool() || n == nullptr) return false;
+  if (num != nullptr) {
+    if (n->is_uint64()) {
+      *num = static_cast<std::size_t>(n->get_uint64());
+    } else if (n->is_int64() && n->get_int64() >= 0) {
+      *num = static_cast<std::size_t>(n->get_int64());
+    } else {
+      *num = static_cast<std::size_t>(-1);  // present but not a valid index
+    }
+  }
+  return true;
+}
+
+namespace {
+
+bool valid_payload(PacketType type, const std::optional<json::value>& data) {
+  switch (type) {
+    case PacketType::connect: return !data || data->is_object();
+    case PacketType::disconnect: return !data;
+    case PacketType::connect_error: return data && (data->is_string() || data->is_object());
+    case PacketType::event:
+    case PacketType::binary_event: {
+      if (!data || !data->is_array() || data->get_array().empty()) return false;
+      const json::value& name = data->get_array()[0];
+      if (name.is_number()) return true;
+      return name.is_string() && !is_reserved_event(name.get_string());
+    }
+    case PacketType::ack:
+    case PacketType::binary_ack: return data && data->is_array();
+  }
+  return false;
+}
+
+// Every placeholder must name an attachment that exists.
+bool placeholders_valid(const json::value& v, std::size_t attachments, int depth = 0) {
+  if (depth > 64) return false;
+  std::size_t num = 0;
+  if (is_placeholder(v, &num)) return num < attachments;
+  if (const json::array* a = v.if_array()) {
+    for (const json::value& e : *a)
+      if (!placeholders_valid(e, attachments, depth + 1)) return false;
+  } else if (const json::object* o = v.if_object()) {
+    for (const auto& kv : *o)
+      if (!placeholders_valid(kv.value(), attachments, depth + 1)) return false;
+  }
+  return true;
+}
+
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+}  // namespace
+
+Decoder::Status Decoder::feed_text(std::string_view s, Packet& out) {
+  if (pending_) return fail(DecodeError::unexpected_text);
+  if (s.empty()) return fail(DecodeError::empty);
+  if (s[0] < '0' || s[0] > '6') return fail(DecodeError::unknown_type);
+  Packet p;
+  p.type = static_cast<PacketType>(s[0] - '0');
+  std::size_t i = 1;
+  std::size_t attachments = 0;
+  const bool binary = p.type == PacketType::binary_event || p.type == PacketType::binary_ack;
+  if (binary) {
+    const std::size_t dash = s.find('-', i);
+    if (dash == std::string_view::npos || dash == i || dash - i > 6)
+      return fail(DecodeError::illegal_attachments);
+    for (std::size_t k = i; k < dash; ++k)
+      if (!is_digit(s[k])) return fail(DecodeError::illegal_attachments);
+    std::from_chars(s.data() + i, s.data() + dash, attachments);
+    if (attachments > limits_.max_attachments) return fail(DecodeError::illegal_attachments);
+    i = dash + 1;
+  }
+  if (i < s.size() && s[i] == '/') {
+    const std::size_t comma = s.find(',', i);
+    const std::size_t end = comma == std::string_view::npos ? s.size() : comma;
+    p.nsp.assign(s.substr(i, end - i));
+    i = comma == std::string_view::npos ? s.size() : comma + 1;
+  }
+  if (i < s.size() && is_digit(s[i])) {
+    std::size_t end = i;
+    while (end < s.size() && is_digit(s[end])) ++end;
+    if (end - i > 15) return fail(DecodeError::bad_ack_id);  // beyond JS's safe integers
+    std::uint64_t id = 0;
+    std::from_chars(s.data() + i, s.data() + end, id);
+    p.id = id;
+    i = end;
+  }
+  if (i < s.size()) {
+    json::parse_options opt;
+    opt.max_depth = limits_.max_depth;
+    boost::system::error_code ec;
+    json::value v = json::parse(s.substr(i), ec, json::storage_ptr(), opt);
+    if (ec) return fail(DecodeError::invalid_json);
+    p.data = std::move(v);
+  }
+  if (!valid_payload(p.type, p.data)) return fail(DecodeError::invalid_payload);
+  if (binary && attachments > 0) {
+    pending_ = std::move(p);
+    expected_ = attachments;
+    pending_->attachments.reserve(attachments);
+    return Status::need_more;
+  }
+  pending_ = std::move(p);
+  expected_ = 0;
+  return finish(out);
+}
+
+Decoder::Status Decoder::feed_binary(std::string frame, Packet& out) {
+  if (!pending_) return fail(DecodeError::unexpected_binary);
+  pending_->attachments.push_back(std::make_shared<const std::string>(std::move(frame)));
+  if (pending_->attachments.size() < expected_) return Status::need_more;
+  return finish(out);
+}
+
+Decoder::Status Decoder::finish(Packet& out) {
+  // Placeholders mean something only in a packet that carries attachments (as in the reference
+  // parser, which reconstructs only then); there each must name one that exists.
+  if (expected_ > 0 && pending_->data &&
+      !placeholders_valid(*pending_->data, pending_->attachments.size()))
+    return fail(DecodeError::bad_placeholder);
+  out = std::move(*pending_);
+  pending_.reset();
+  error_ = DecodeError::none;
+  return Status::packet;
+}
+
+std::string encode(const Packet& p) {
+  std::string out;
+  out += static_cast<char>('0' + static_cast<int>(p.type));
+  if (p.type == PacketType::binary_event || p.type == PacketType::binary_ack) {
+    out += std::to_string(p.attachments.size());
+    out += '-';
+  }
+  if (p.nsp != "/") {
+    out += p.nsp;
+    out += ',';
+  }
+  if (p.id) out += std::to_string(*p.id);
+  if (p.data) out += json::serialize(*p.data);
+  return out;
+}
+
+}  // namespace shmio::socketio

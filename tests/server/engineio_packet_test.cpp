@@ -1,0 +1,85 @@
+// Engine.IO v4 codec: every packet type both ways, polling payloads, base64, malformed input.
+#include <gtest/gtest.h>
+
+#include "shmio/engineio/packet.hpp"
+
+namespace shmio::engineio {
+namespace {
+
+TEST(EngineIoCodec, EveryPacketTypeRoundTripsAsText) {
+  for (int t = 0; t <= 6; ++t) {
+    const Packet p = Packet::text(static_cast<PacketType>(t), t == 4 ? "hello €" : "");
+    const std::string wire = encode_text(p);
+    EXPECT_EQ(wire[0], static_cast<char>('0' + t));
+    Packet back;
+    ASSERT_EQ(decode_text(wire, back), DecodeError::none);
+    EXPECT_EQ(back, p);
+  }
+  EXPECT_EQ(encode_text(Packet::text(PacketType::pong, "probe")), "3probe");
+}
+
+TEST(EngineIoCodec, MalformedTextIsRefusedWithAReason) {
+  Packet p;
+  EXPECT_EQ(decode_text("", p), DecodeError::empty);
+  EXPECT_EQ(decode_text("7", p), DecodeError::unknown_type);
+  EXPECT_EQ(decode_text("x4", p), DecodeError::unknown_type);
+  EXPECT_EQ(decode_text("b!!!!", p), DecodeError::bad_base64);
+  EXPECT_EQ(decode_text("bAQ=", p), DecodeError::bad_base64);     // not a multiple of 4
+  EXPECT_EQ(decode_text("bA===", p), DecodeError::bad_base64);    // too much padding
+  EXPECT_EQ(decode_text("bAQ==AQ==", p), DecodeError::bad_base64);  // padding in the middle
+  EXPECT_STREQ(to_string(DecodeError::unknown_type), "unknown packet type");
+}
+
+TEST(EngineIoCodec, Base64MatchesRfc4648Vectors) {
+  const std::pair<std::string, std::string> vectors[] = {
+      {"", ""},         {"f", "Zg=="},         {"fo", "Zm8="},         {"foo", "Zm9v"},
+      {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="}, {"foobar", "Zm9vYmFy"}};
+  for (const auto& [plain, encoded] : vectors) {
+    EXPECT_EQ(base64_encode(plain), encoded);
+    std::string back;
+    ASSERT_TRUE(base64_decode(encoded, back));
+    EXPECT_EQ(back, plain);
+  }
+  std::string all;
+  for (int i = 0; i < 256; ++i) all += static_cast<char>(i);
+  std::string back;
+  ASSERT_TRUE(base64_decode(base64_encode(all), back));
+  EXPECT_EQ(back, all);
+}
+
+TEST(EngineIoCodec, PollingPayloadJoinsWithRecordSeparatorAndBinaryAsBase64) {
+  std::string body;
+  append_to_payload(body, Packet::text(PacketType::message, "hello"));
+  append_to_payload(body, Packet::bytes(std::string("\x01\x02\x03\x04", 4)));
+  append_to_payload(body, Packet::text(PacketType::ping));
+  EXPECT_EQ(body, "4hello\x1e" "bAQIDBA==\x1e" "2");
+  std::vector<Packet> out;
+  ASSERT_EQ(decode_payload(body, out), DecodeError::none);
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_EQ(out[0], Packet::text(PacketType::message, "hello"));
+  EXPECT_EQ(out[1], Packet::bytes(std::string("\x01\x02\x03\x04", 4)));
+  EXPECT_EQ(out[2], Packet::text(PacketType::ping));
+}
+
+TEST(EngineIoCodec, PollingPayloadErrors) {
+  std::vector<Packet> out;
+  EXPECT_EQ(decode_payload("", out), DecodeError::empty);
+  EXPECT_EQ(decode_payload("4a\x1e", out), DecodeError::empty) << "trailing separator";
+  EXPECT_EQ(decode_payload("4a\x1e\x1e" "4b", out), DecodeError::empty);
+  EXPECT_EQ(decode_payload("4a\x1e" "9", out), DecodeError::unknown_type);
+  std::string many;
+  for (int i = 0; i < 5; ++i) append_to_payload(many, Packet::text(PacketType::noop));
+  EXPECT_EQ(decode_payload(many, out, 4), DecodeError::too_many);
+  EXPECT_EQ(decode_payload(many, out, 5), DecodeError::none);
+}
+
+TEST(EngineIoCodec, BinaryFramesAreMessages) {
+  const std::byte raw[] = {std::byte{0}, std::byte{0xFF}};
+  const Packet p = decode_binary(raw);
+  EXPECT_TRUE(p.binary);
+  EXPECT_EQ(p.type, PacketType::message);
+  EXPECT_EQ(p.data, std::string("\0\xFF", 2));
+}
+
+}  // namespace
+}  // namespace shmio::engineio

@@ -1,0 +1,176 @@
+// Socket.IO v5 codec: the examples of the protocol document, every packet type, binary
+// attachments, and every malformed input the reference parser refuses.
+#include <gtest/gtest.h>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include "shmio/socketio/packet.hpp"
+
+namespace json = boost::json;
+
+namespace shmio::socketio {
+namespace {
+
+Packet decode_one(std::string_view text) {
+  Decoder d;
+  Packet p;
+  EXPECT_EQ(d.feed_text(text, p), Decoder::Status::packet) << text << ": " << to_string(d.error());
+  return p;
+}
+
+DecodeError decode_error(std::string_view text) {
+  Decoder d;
+  Packet p;
+  if (d.feed_text(text, p) != Decoder::Status::error) return DecodeError::none;
+  return d.error();
+}
+
+TEST(SocketIoCodec, ConnectToMainAndCustomNamespaces) {
+  Packet p = decode_one("0");
+  EXPECT_EQ(p.type, PacketType::connect);
+  EXPECT_EQ(p.nsp, "/");
+  EXPECT_FALSE(p.data);
+  p = decode_one("0/admin,{\"token\":\"123\"}");
+  EXPECT_EQ(p.nsp, "/admin");
+  ASSERT_TRUE(p.data);
+  EXPECT_EQ(p.data->at("token"), "123");
+  p = decode_one("0/admin,");
+  EXPECT_EQ(p.nsp, "/admin");
+  p = decode_one("0/admin");
+  EXPECT_EQ(p.nsp, "/admin");
+}
+
+TEST(SocketIoCodec, EventsAcksAndIds) {
+  Packet p = decode_one("2[\"hello\",1]");
+  EXPECT_EQ(p.type, PacketType::event);
+  EXPECT_FALSE(p.id);
+  EXPECT_EQ(json::serialize(*p.data), "[\"hello\",1]");
+  p = decode_one("2/admin,456[\"project:delete\",123]");
+  EXPECT_EQ(p.nsp, "/admin");
+  EXPECT_EQ(p.id, 456u);
+  p = decode_one("3/admin,456[]");
+  EXPECT_EQ(p.type, PacketType::ack);
+  EXPECT_EQ(p.id, 456u);
+  p = decode_one("212[\"foo\"]");
+  EXPECT_EQ(p.id, 12u);
+  p = decode_one("2[42,\"numeric event names are allowed\"]");
+  EXPECT_EQ(p.type, PacketType::event);
+}
+
+TEST(SocketIoCodec, DisconnectAndConnectError) {
+  Packet p = decode_one("1/admin,");
+  EXPECT_EQ(p.type, PacketType::disconnect);
+  EXPECT_EQ(p.nsp, "/admin");
+  p = decode_one("4{\"message\":\"Not authorized\"}");
+  EXPECT_EQ(p.type, PacketType::connect_error);
+  p = decode_one("4\"plain string\"");
+  EXPECT_TRUE(p.data->is_string());
+}
+
+TEST(SocketIoCodec, EncodeProducesTheWireFormOfTheSpec) {
+  Packet p;
+  p.type = PacketType::connect;
+  p.data = json::parse(R"({"sid":"abc"})");
+  EXPECT_EQ(encode(p), "0{\"sid\":\"abc\"}");
+  p = {};
+  p.type = PacketType::event;
+  p.nsp = "/admin";
+  p.id = 456;
+  p.data = json::parse(R"(["project:delete",123])");
+  EXPECT_EQ(encode(p), "2/admin,456[\"project:delete\",123]");
+  p = {};
+  p.type = PacketType::disconnect;
+  EXPECT_EQ(encode(p), "1");
+  p.nsp = "/admin";
+  EXPECT_EQ(encode(p), "1/admin,");
+  for (const char* wire : {"0", "0/admin,{\"token\":\"123\"}", "2[\"hello\",1]",
+                           "2/admin,456[\"project:delete\",123]", "31[\"ok\"]",
+                           "4{\"message\":\"Invalid namespace\"}"}) {
+    EXPECT_EQ(encode(decode_one(wire)), wire);
+  }
+}
+
+TEST(SocketIoCodec, BinaryEventWaitsForItsAttachments) {
+  Decoder d;
+  Packet p;
+  ASSERT_EQ(d.feed_text(R"(52-["hello",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}])", p),
+            Decoder::Status::need_more);
+  EXPECT_TRUE(d.awaiting_binary());
+  ASSERT_EQ(d.feed_binary("\x01\x02", p), Decoder::Status::need_more);
+  ASSERT_EQ(d.feed_binary("\x03", p), Decoder::Status::packet);
+  EXPECT_EQ(p.type, PacketType::binary_event);
+  ASSERT_EQ(p.attachments.size(), 2u);
+  EXPECT_EQ(*p.attachments[0], "\x01\x02");
+  EXPECT_EQ(*p.attachments[1], "\x03");
+  std::size_t num = 9;
+  EXPECT_TRUE(is_placeholder(p.data->as_array()[2], &num));
+  EXPECT_EQ(num, 1u);
+  EXPECT_EQ(encode(p), R"(52-["hello",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}])");
+  // Binary ack with namespace and id.
+  ASSERT_EQ(d.feed_text(R"(61-/admin,456[{"_placeholder":true,"num":0}])", p),
+            Decoder::Status::need_more);
+  ASSERT_EQ(d.feed_binary("x", p), Decoder::Status::packet);
+  EXPECT_EQ(p.type, PacketType::binary_ack);
+  EXPECT_EQ(p.nsp, "/admin");
+  EXPECT_EQ(p.id, 456u);
+}
+
+TEST(SocketIoCodec, MalformedPacketsAreParseErrors) {
+  EXPECT_EQ(decode_error(""), DecodeError::empty);
+  EXPECT_EQ(decode_error("7"), DecodeError::unknown_type);
+  EXPECT_EQ(decode_error("a"), DecodeError::unknown_type);
+  // CONNECT payload must be an object.
+  EXPECT_EQ(decode_error("0\"string\""), DecodeError::invalid_payload);
+  EXPECT_EQ(decode_error("0[]"), DecodeError::invalid_payload);
+  // DISCONNECT carries no payload.
+  EXPECT_EQ(decode_error("1{}"), DecodeError::invalid_payload);
+  // EVENT: a non-empty array, first element a non-reserved string or a number.
+  EXPECT_EQ(decode_error("2"), DecodeError::invalid_payload);
+  EXPECT_EQ(decode_error("2{}"), DecodeError::invalid_payload);
+  EXPECT_EQ(decode_error("2[]"), DecodeError::invalid_payload);
+  EXPECT_EQ(decode_error("2[{}]"), DecodeError::invalid_payload);
+  EXPECT_EQ(decode_error("2[null]"), DecodeError::invalid_payload);
+  for (const char* reserved :
+       {"connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"})
+    EXPECT_EQ(decode_error(std::string("2[\"") + reserved + "\"]"), DecodeError::invalid_payload)
+        << reserved;
+  // ACK: an array.
+  EXPECT_EQ(decode_error("31{}"), DecodeError::invalid_payload);
+  EXPECT_EQ(decode_error("31"), DecodeError::invalid_payload);
+  // CONNECT_ERROR: a string or an object.
+  EXPECT_EQ(decode_error("4[]"), DecodeError::invalid_payload);
+  // JSON.
+  EXPECT_EQ(decode_error("2[\"a\""), DecodeError::invalid_json);
+  EXPECT_EQ(decode_error("2[\"a\"]garbage"), DecodeError::invalid_json);
+  EXPECT_EQ(decode_error("2" + std::string(100, '[') + std::string(100, ']')),
+            DecodeError::invalid_json)
+      << "nesting deeper than max_depth";
+  // Ack ids beyond what a JS number holds exactly.
+  EXPECT_EQ(decode_error("21234567890123456[\"a\"]"), DecodeError::bad_ack_id);
+  // Attachments.
+  EXPECT_EQ(decode_error("5[\"a\"]"), DecodeError::illegal_attachments);
+  EXPECT_EQ(decode_error("5x-[\"a\"]"), DecodeError::illegal_attachments);
+  EXPECT_EQ(decode_error("5-[\"a\"]"), DecodeError::illegal_attachments);
+  EXPECT_EQ(decode_error("51000-[\"a\"]"), DecodeError::illegal_attachments) << "over the limit";
+}
+
+TEST(SocketIoCodec, BadPlaceholdersAndOutOfOrderFramesAreRefused) {
+  Decoder d;
+  Packet p;
+  ASSERT_EQ(d.feed_text(R"(51-["a",{"_placeholder":true,"num":3}])", p), Decoder::Status::need_more);
+  EXPECT_EQ(d.feed_binary("x", p), Decoder::Status::error);
+  EXPECT_EQ(d.error(), DecodeError::bad_placeholder);
+  ASSERT_EQ(d.feed_text(R"(51-["a",{"_placeholder":true,"num":-1}])", p), Decoder::Status::need_more);
+  EXPECT_EQ(d.feed_binary("x", p), Decoder::Status::error);
+  EXPECT_EQ(d.feed_binary("x", p), Decoder::Status::error);
+  EXPECT_EQ(d.error(), DecodeError::unexpected_binary);
+  ASSERT_EQ(d.feed_text(R"(51-["a",{"_placeholder":true,"num":0}])", p), Decoder::Status::need_more);
+  EXPECT_EQ(d.feed_text("2[\"b\"]", p), Decoder::Status::error);
+  EXPECT_EQ(d.error(), DecodeError::unexpected_text);
+  // After an error the decoder starts afresh.
+  EXPECT_EQ(d.feed_text("2[\"c\"]", p), Decoder::Status::packet);
+}
+
+}  // namespace
+}  // namespace shmio::socketio

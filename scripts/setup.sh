@@ -7,7 +7,7 @@ PACKAGES=(
   g++ cmake ninja-build ccache pkg-config
   libboost1.81-dev libboost-json1.81-dev libboost-program-options1.81-dev
   libconcurrentqueue-dev googletest libgtest-dev libbenchmark-dev
-  clang
+  clang libclang-rt-14-dev
 )
 
 missing=()

@@ -24,16 +24,20 @@ TEST(EngineIoCodec, MalformedTextIsRefusedWithAReason) {
   EXPECT_EQ(decode_text("7", p), DecodeError::unknown_type);
   EXPECT_EQ(decode_text("x4", p), DecodeError::unknown_type);
   EXPECT_EQ(decode_text("b!!!!", p), DecodeError::bad_base64);
-  EXPECT_EQ(decode_text("bAQ=", p), DecodeError::bad_base64);     // not a multiple of 4
-  EXPECT_EQ(decode_text("bA===", p), DecodeError::bad_base64);    // too much padding
+  EXPECT_EQ(decode_text("bAQ=", p), DecodeError::bad_base64);       // not a multiple of 4
+  EXPECT_EQ(decode_text("bA===", p), DecodeError::bad_base64);      // too much padding
   EXPECT_EQ(decode_text("bAQ==AQ==", p), DecodeError::bad_base64);  // padding in the middle
   EXPECT_STREQ(to_string(DecodeError::unknown_type), "unknown packet type");
 }
 
 TEST(EngineIoCodec, Base64MatchesRfc4648Vectors) {
-  const std::pair<std::string, std::string> vectors[] = {
-      {"", ""},         {"f", "Zg=="},         {"fo", "Zm8="},         {"foo", "Zm9v"},
-      {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="}, {"foobar", "Zm9vYmFy"}};
+  const std::pair<std::string, std::string> vectors[] = {{"", ""},
+                                                         {"f", "Zg=="},
+                                                         {"fo", "Zm8="},
+                                                         {"foo", "Zm9v"},
+                                                         {"foob", "Zm9vYg=="},
+                                                         {"fooba", "Zm9vYmE="},
+                                                         {"foobar", "Zm9vYmFy"}};
   for (const auto& [plain, encoded] : vectors) {
     EXPECT_EQ(base64_encode(plain), encoded);
     std::string back;
@@ -52,7 +56,10 @@ TEST(EngineIoCodec, PollingPayloadJoinsWithRecordSeparatorAndBinaryAsBase64) {
   append_to_payload(body, Packet::text(PacketType::message, "hello"));
   append_to_payload(body, Packet::bytes(std::string("\x01\x02\x03\x04", 4)));
   append_to_payload(body, Packet::text(PacketType::ping));
-  EXPECT_EQ(body, "4hello\x1e" "bAQIDBA==\x1e" "2");
+  EXPECT_EQ(body,
+            "4hello\x1e"
+            "bAQIDBA==\x1e"
+            "2");
   std::vector<Packet> out;
   ASSERT_EQ(decode_payload(body, out), DecodeError::none);
   ASSERT_EQ(out.size(), 3u);
@@ -65,8 +72,14 @@ TEST(EngineIoCodec, PollingPayloadErrors) {
   std::vector<Packet> out;
   EXPECT_EQ(decode_payload("", out), DecodeError::empty);
   EXPECT_EQ(decode_payload("4a\x1e", out), DecodeError::empty) << "trailing separator";
-  EXPECT_EQ(decode_payload("4a\x1e\x1e" "4b", out), DecodeError::empty);
-  EXPECT_EQ(decode_payload("4a\x1e" "9", out), DecodeError::unknown_type);
+  EXPECT_EQ(decode_payload("4a\x1e\x1e"
+                           "4b",
+                           out),
+            DecodeError::empty);
+  EXPECT_EQ(decode_payload("4a\x1e"
+                           "9",
+                           out),
+            DecodeError::unknown_type);
   std::string many;
   for (int i = 0; i < 5; ++i) append_to_payload(many, Packet::text(PacketType::noop));
   EXPECT_EQ(decode_payload(many, out, 4), DecodeError::too_many);

@@ -2,6 +2,8 @@
 // attachments, and every malformed input the reference parser refuses.
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
@@ -84,18 +86,30 @@ TEST(SocketIoCodec, EncodeProducesTheWireFormOfTheSpec) {
   EXPECT_EQ(encode(p), "1");
   p.nsp = "/admin";
   EXPECT_EQ(encode(p), "1/admin,");
-  for (const char* wire : {"0", "0/admin,{\"token\":\"123\"}", "2[\"hello\",1]",
-                           "2/admin,456[\"project:delete\",123]", "31[\"ok\"]",
-                           "4{\"message\":\"Invalid namespace\"}"}) {
+  for (const char* wire :
+       {"0", "0/admin,{\"token\":\"123\"}", "2[\"hello\",1]", "2/admin,456[\"project:delete\",123]",
+        "31[\"ok\"]", "4{\"message\":\"Invalid namespace\"}"}) {
     EXPECT_EQ(encode(decode_one(wire)), wire);
   }
+}
+
+TEST(SocketIoCodec, NonFiniteNumbersEncodeAsNullLikeJsonStringify) {
+  // 1E400 overflows to infinity when parsed (as JSON.parse does); re-encoding must stay JSON.
+  Packet p = decode_one("2[\"n\",1E400,-1E400,1.5]");
+  EXPECT_EQ(encode(p), "2[\"n\",null,null,1.5E0]");
+  p.data = json::array{"nan", std::numeric_limits<double>::quiet_NaN()};
+  EXPECT_EQ(encode(p), "2[\"nan\",null]");
+  Decoder d;
+  Packet back;
+  EXPECT_EQ(d.feed_text(encode(p), back), Decoder::Status::packet);
 }
 
 TEST(SocketIoCodec, BinaryEventWaitsForItsAttachments) {
   Decoder d;
   Packet p;
-  ASSERT_EQ(d.feed_text(R"(52-["hello",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}])", p),
-            Decoder::Status::need_more);
+  ASSERT_EQ(
+      d.feed_text(R"(52-["hello",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}])", p),
+      Decoder::Status::need_more);
   EXPECT_TRUE(d.awaiting_binary());
   ASSERT_EQ(d.feed_binary("\x01\x02", p), Decoder::Status::need_more);
   ASSERT_EQ(d.feed_binary("\x03", p), Decoder::Status::packet);
@@ -106,7 +120,8 @@ TEST(SocketIoCodec, BinaryEventWaitsForItsAttachments) {
   std::size_t num = 9;
   EXPECT_TRUE(is_placeholder(p.data->as_array()[2], &num));
   EXPECT_EQ(num, 1u);
-  EXPECT_EQ(encode(p), R"(52-["hello",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}])");
+  EXPECT_EQ(encode(p),
+            R"(52-["hello",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}])");
   // Binary ack with namespace and id.
   ASSERT_EQ(d.feed_text(R"(61-/admin,456[{"_placeholder":true,"num":0}])", p),
             Decoder::Status::need_more);
@@ -131,6 +146,7 @@ TEST(SocketIoCodec, MalformedPacketsAreParseErrors) {
   EXPECT_EQ(decode_error("2[]"), DecodeError::invalid_payload);
   EXPECT_EQ(decode_error("2[{}]"), DecodeError::invalid_payload);
   EXPECT_EQ(decode_error("2[null]"), DecodeError::invalid_payload);
+  EXPECT_EQ(decode_error("2[1E400]"), DecodeError::invalid_payload) << "an infinite event name";
   for (const char* reserved :
        {"connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"})
     EXPECT_EQ(decode_error(std::string("2[\"") + reserved + "\"]"), DecodeError::invalid_payload)
@@ -158,14 +174,17 @@ TEST(SocketIoCodec, MalformedPacketsAreParseErrors) {
 TEST(SocketIoCodec, BadPlaceholdersAndOutOfOrderFramesAreRefused) {
   Decoder d;
   Packet p;
-  ASSERT_EQ(d.feed_text(R"(51-["a",{"_placeholder":true,"num":3}])", p), Decoder::Status::need_more);
+  ASSERT_EQ(d.feed_text(R"(51-["a",{"_placeholder":true,"num":3}])", p),
+            Decoder::Status::need_more);
   EXPECT_EQ(d.feed_binary("x", p), Decoder::Status::error);
   EXPECT_EQ(d.error(), DecodeError::bad_placeholder);
-  ASSERT_EQ(d.feed_text(R"(51-["a",{"_placeholder":true,"num":-1}])", p), Decoder::Status::need_more);
+  ASSERT_EQ(d.feed_text(R"(51-["a",{"_placeholder":true,"num":-1}])", p),
+            Decoder::Status::need_more);
   EXPECT_EQ(d.feed_binary("x", p), Decoder::Status::error);
   EXPECT_EQ(d.feed_binary("x", p), Decoder::Status::error);
   EXPECT_EQ(d.error(), DecodeError::unexpected_binary);
-  ASSERT_EQ(d.feed_text(R"(51-["a",{"_placeholder":true,"num":0}])", p), Decoder::Status::need_more);
+  ASSERT_EQ(d.feed_text(R"(51-["a",{"_placeholder":true,"num":0}])", p),
+            Decoder::Status::need_more);
   EXPECT_EQ(d.feed_text("2[\"b\"]", p), Decoder::Status::error);
   EXPECT_EQ(d.error(), DecodeError::unexpected_text);
   // After an error the decoder starts afresh.

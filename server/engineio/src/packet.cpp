@@ -6,24 +6,36 @@ namespace shmio::engineio {
 
 const char* to_string(PacketType t) noexcept {
   switch (t) {
-    case PacketType::open: return "open";
-    case PacketType::close: return "close";
-    case PacketType::ping: return "ping";
-    case PacketType::pong: return "pong";
-    case PacketType::message: return "message";
-    case PacketType::upgrade: return "upgrade";
-    case PacketType::noop: return "noop";
+    case PacketType::open:
+      return "open";
+    case PacketType::close:
+      return "close";
+    case PacketType::ping:
+      return "ping";
+    case PacketType::pong:
+      return "pong";
+    case PacketType::message:
+      return "message";
+    case PacketType::upgrade:
+      return "upgrade";
+    case PacketType::noop:
+      return "noop";
   }
   return "?";
 }
 
 const char* to_string(DecodeError e) noexcept {
   switch (e) {
-    case DecodeError::none: return "ok";
-    case DecodeError::empty: return "empty packet";
-    case DecodeError::unknown_type: return "unknown packet type";
-    case DecodeError::bad_base64: return "invalid base64 in a binary packet";
-    case DecodeError::too_many: return "too many packets in one payload";
+    case DecodeError::none:
+      return "ok";
+    case DecodeError::empty:
+      return "empty packet";
+    case DecodeError::unknown_type:
+      return "unknown packet type";
+    case DecodeError::bad_base64:
+      return "invalid base64 in a binary packet";
+    case DecodeError::too_many:
+      return "too many packets in one payload";
   }
   return "?";
 }
@@ -34,7 +46,8 @@ constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwx
 constexpr std::array<std::int8_t, 256> make_reverse() {
   std::array<std::int8_t, 256> r{};
   for (auto& v : r) v = -1;
-  for (int i = 0; i < 64; ++i) r[static_cast<unsigned char>(kAlphabet[i])] = static_cast<std::int8_t>(i);
+  for (int i = 0; i < 64; ++i)
+    r[static_cast<unsigned char>(kAlphabet[i])] = static_cast<std::int8_t>(i);
   return r;
 }
 constexpr auto kReverse = make_reverse();

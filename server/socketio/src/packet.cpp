@@ -3,6 +3,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <charconv>
+#include <cmath>
 
 namespace json = boost::json;
 
@@ -10,16 +11,26 @@ namespace shmio::socketio {
 
 const char* to_string(DecodeError e) noexcept {
   switch (e) {
-    case DecodeError::none: return "ok";
-    case DecodeError::empty: return "empty packet";
-    case DecodeError::unknown_type: return "unknown packet type";
-    case DecodeError::illegal_attachments: return "illegal attachments";
-    case DecodeError::bad_ack_id: return "invalid ack id";
-    case DecodeError::invalid_json: return "invalid JSON payload";
-    case DecodeError::invalid_payload: return "invalid payload";
-    case DecodeError::bad_placeholder: return "invalid attachment placeholder";
-    case DecodeError::unexpected_binary: return "binary data without a binary packet";
-    case DecodeError::unexpected_text: return "text packet while reconstructing a binary packet";
+    case DecodeError::none:
+      return "ok";
+    case DecodeError::empty:
+      return "empty packet";
+    case DecodeError::unknown_type:
+      return "unknown packet type";
+    case DecodeError::illegal_attachments:
+      return "illegal attachments";
+    case DecodeError::bad_ack_id:
+      return "invalid ack id";
+    case DecodeError::invalid_json:
+      return "invalid JSON payload";
+    case DecodeError::invalid_payload:
+      return "invalid payload";
+    case DecodeError::bad_placeholder:
+      return "invalid attachment placeholder";
+    case DecodeError::unexpected_binary:
+      return "binary data without a binary packet";
+    case DecodeError::unexpected_text:
+      return "text packet while reconstructing a binary packet";
   }
   return "?";
 }
@@ -55,18 +66,23 @@ namespace {
 
 bool valid_payload(PacketType type, const std::optional<json::value>& data) {
   switch (type) {
-    case PacketType::connect: return !data || data->is_object();
-    case PacketType::disconnect: return !data;
-    case PacketType::connect_error: return data && (data->is_string() || data->is_object());
+    case PacketType::connect:
+      return !data || data->is_object();
+    case PacketType::disconnect:
+      return !data;
+    case PacketType::connect_error:
+      return data && (data->is_string() || data->is_object());
     case PacketType::event:
     case PacketType::binary_event: {
       if (!data || !data->is_array() || data->get_array().empty()) return false;
       const json::value& name = data->get_array()[0];
-      if (name.is_number()) return true;
+      // A numeric name must be finite: Infinity would be re-encoded as null, not a valid name.
+      if (name.is_number()) return !name.is_double() || std::isfinite(name.get_double());
       return name.is_string() && !is_reserved_event(name.get_string());
     }
     case PacketType::ack:
-    case PacketType::binary_ack: return data && data->is_array();
+    case PacketType::binary_ack:
+      return data && data->is_array();
   }
   return false;
 }
@@ -86,9 +102,42 @@ bool placeholders_valid(const json::value& v, std::size_t attachments, int depth
   return true;
 }
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
+
+bool has_non_finite(const json::value& v) {
+  if (v.is_double()) return !std::isfinite(v.get_double());
+  if (const json::array* a = v.if_array()) {
+    for (const json::value& e : *a)
+      if (has_non_finite(e)) return true;
+  } else if (const json::object* o = v.if_object()) {
+    for (const auto& kv : *o)
+      if (has_non_finite(kv.value())) return true;
+  }
+  return false;
+}
+
+void replace_non_finite(json::value& v) {
+  if (v.is_double() && !std::isfinite(v.get_double())) {
+    v = nullptr;
+  } else if (json::array* a = v.if_array()) {
+    for (json::value& e : *a) replace_non_finite(e);
+  } else if (json::object* o = v.if_object()) {
+    for (auto& kv : *o) replace_non_finite(kv.value());
+  }
+}
 
 }  // namespace
+
+std::string to_json_text(const json::value& v) {
+  // Boost.JSON 1.81 writes non-finite doubles as Infinity / NaN, which is not JSON: a client's
+  // JSON.parse would fail on the whole packet. Write them as JSON.stringify does: null.
+  if (!has_non_finite(v)) return json::serialize(v);
+  json::value copy = v;
+  replace_non_finite(copy);
+  return json::serialize(copy);
+}
 
 Decoder::Status Decoder::feed_text(std::string_view s, Packet& out) {
   if (pending_) return fail(DecodeError::unexpected_text);
@@ -175,7 +224,7 @@ std::string encode(const Packet& p) {
     out += ',';
   }
   if (p.id) out += std::to_string(*p.id);
-  if (p.data) out += json::serialize(*p.data);
+  if (p.data) out += to_json_text(*p.data);
   return out;
 }
 

@@ -41,9 +41,9 @@ using Binary = std::shared_ptr<const std::string>;
 struct Packet {
   PacketType type = PacketType::event;
   std::string nsp = "/";
-  std::optional<std::uint64_t> id;           // ack id
-  std::optional<boost::json::value> data;    // absent ("undefined") or a JSON value
-  std::vector<Binary> attachments;           // binary values referenced by placeholders
+  std::optional<std::uint64_t> id;         // ack id
+  std::optional<boost::json::value> data;  // absent ("undefined") or a JSON value
+  std::vector<Binary> attachments;         // binary values referenced by placeholders
 };
 
 enum class DecodeError {
@@ -53,10 +53,10 @@ enum class DecodeError {
   illegal_attachments,  // bad or missing "<n>-" prefix, or too many attachments
   bad_ack_id,           // more digits than an ack id can hold
   invalid_json,
-  invalid_payload,      // a payload of the wrong shape for its type, or a reserved event name
-  bad_placeholder,      // a placeholder whose num is not a valid attachment index
-  unexpected_binary,    // a binary frame while no binary packet awaits attachments
-  unexpected_text,      // a text frame while a binary packet still awaits attachments
+  invalid_payload,    // a payload of the wrong shape for its type, or a reserved event name
+  bad_placeholder,    // a placeholder whose num is not a valid attachment index
+  unexpected_binary,  // a binary frame while no binary packet awaits attachments
+  unexpected_text,    // a text frame while a binary packet still awaits attachments
 };
 const char* to_string(DecodeError e) noexcept;
 
@@ -101,6 +101,11 @@ class Decoder {
 // The text part of a packet. For binary packets the JSON must already hold the placeholders and
 // `attachments` the buffers (sent as binary frames after the text, in order).
 std::string encode(const Packet& p);
+
+// JSON text as JavaScript's JSON.stringify writes it for these values: like boost::json::serialize,
+// except that non-finite doubles (which Boost.JSON 1.81 writes as the non-JSON Infinity/NaN)
+// become null.
+std::string to_json_text(const boost::json::value& v);
 
 // Replaces every binary value in `args` by a placeholder, for encoding; helpers for the API layer.
 boost::json::value placeholder(std::size_t num);

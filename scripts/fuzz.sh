@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets with clang and runs each for SECONDS (default 20; CI uses that,
+# run longer by hand: scripts/fuzz.sh 600). Seeds come from the protocol documents' examples.
+# Crashes are written to build-fuzz/artifacts/ and fail the script.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=${1:-20}
+scripts/setup.sh
+dir=build-fuzz
+if [ ! -f "$dir/build.ninja" ]; then
+  CXX=clang++ cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSHMIO_FUZZ=ON \
+    -DSHMIO_BUILD_TESTS=OFF -DSHMIO_BUILD_BENCH=OFF -DSHMIO_BUILD_TOOLS=OFF
+fi
+ninja -C "$dir" -j "${SHMIO_JOBS:-2}" engineio_decode_fuzz socketio_decode_fuzz
+mkdir -p "$dir/corpus/engineio" "$dir/corpus/socketio" "$dir/artifacts"
+i=0
+for s in '0{"sid":"x","upgrades":[],"pingInterval":25000}' '2probe' '3' '4hello' 'bAQIDBA==' \
+         $'4a\x1e4b\x1ebAQ==' '6'; do
+  printf '%s' "$s" >"$dir/corpus/engineio/seed$((i++))"
+done
+for s in '0' '0/admin,{"token":"123"}' '1/admin,' '2["hello",1]' '2/admin,456["project:delete",123]' \
+         '3/admin,456[]' '4{"message":"Not authorized"}' \
+         $'51-["hello",{"_placeholder":true,"num":0}]\x00\x01\x02' \
+         $'61-/admin,456[{"_placeholder":true,"num":0}]\x00x'; do
+  printf '%s' "$s" >"$dir/corpus/socketio/seed$((i++))"
+done
+for target in engineio socketio; do
+  echo "fuzz: ${target}_decode_fuzz for ${seconds}s"
+  "$dir/tests/fuzz/${target}_decode_fuzz" -max_total_time="$seconds" -max_len=4096 \
+    -artifact_prefix="$dir/artifacts/" "$dir/corpus/$target" 2>&1 | tail -n 3
+done
+echo "fuzz: no crash"

@@ -1,0 +1,124 @@
+// One Engine.IO v4 session as a state machine with no I/O and no clock of its own: the transport
+// layer feeds it what clients send and the current time, and takes from it what to write. This is
+// where the protocol's rules live — heartbeats, the upgrade probe, the bounded send queue, close
+// reasons — so they can be tested with a fake clock (tests/server/engineio_session_test.cpp).
+//
+// Heartbeat (v4: the server pings): `ping_interval` after the handshake (and after every pong) the
+// session queues a ping; the client must answer within `ping_timeout`, or the session closes with
+// "ping timeout". Upgrade: a WebSocket opened with this session's sid probes ("2probe" ->
+// "3probe"); meanwhile the session asks the polling side to answer a pending GET with a noop; the
+// client's "5" then moves the session to the WebSocket, after which polling requests are refused. A
+// probe that does not finish within `upgrade_timeout` is abandoned and the session stays on
+// polling. Thread-safety: a Session belongs to one io_context thread.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <deque>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "shmio/engineio/packet.hpp"
+
+namespace shmio::engineio {
+
+using Clock = std::chrono::steady_clock;
+using TimePoint = Clock::time_point;
+using Millis = std::chrono::milliseconds;
+
+struct SessionOptions {
+  Millis ping_interval{25000};  // socket.io's default
+  Millis ping_timeout{20000};   // socket.io's default
+  Millis upgrade_timeout{10000};
+  std::size_t max_payload = 1'000'000;  // maxHttpBufferSize: advertised as maxPayload
+  // Packets queued for a client that is not reading. Past it the session closes ("transport
+  // error"): memory stays bounded however slow the client. 4096 packets of a chat-sized message is
+  // a few MiB; a client that far behind is better served by reconnecting (and recovering).
+  std::size_t max_queued_packets = 4096;
+  bool allow_upgrades = true;
+};
+
+enum class TransportKind { polling, websocket };
+
+enum class CloseReason {
+  none,
+  transport_close,  // the client closed ("1") or the transport went away cleanly
+  transport_error,  // a transport failed, or the client stopped reading (send queue full)
+  ping_timeout,
+  forced_close,  // the server closed it
+  parse_error,   // the client sent something undecodable
+};
+const char* to_string(CloseReason r) noexcept;  // the reference server's wording
+
+class Session {
+ public:
+  Session(std::string sid, TransportKind initial, SessionOptions options, TimePoint now);
+
+  const std::string& sid() const noexcept { return sid_; }
+  TransportKind transport() const noexcept { return transport_; }
+  bool upgrading() const noexcept { return probe_started_.has_value(); }
+  bool closed() const noexcept { return reason_ != CloseReason::none; }
+  CloseReason close_reason() const noexcept { return reason_; }
+
+  // The open packet's JSON: {"sid","upgrades","pingInterval","pingTimeout","maxPayload"}.
+  std::string handshake() const;
+
+  // A packet from the client, through `via`. Messages are returned to the caller through
+  // take_messages(); protocol packets are handled here.
+  void receive(TransportKind via, const Packet& p, TimePoint now);
+  // The client's payload could not be decoded.
+  void receive_garbage() { close(CloseReason::parse_error); }
+
+  // Queues a packet for the client. Fails when closed or when the queue is full (then the session
+  // closes with "transport error").
+  enum class SendResult { queued, closed, overflow };
+  SendResult send(Packet p);
+
+  // What the current transport should write now. For polling: one payload of at most max_bytes
+  // (at least one packet), or empty if nothing waits (hold the GET). For WebSocket: all packets.
+  bool has_output() const noexcept { return !queue_.empty(); }
+  std::string take_polling_payload(std::size_t max_bytes);
+  std::vector<Packet> take_websocket_packets();
+  // During an upgrade: what to write on the probing WebSocket ("3probe").
+  std::vector<Packet> take_probe_packets();
+  // During an upgrade the pending GET must be answered with a noop so the client can switch.
+  bool polling_needs_noop() const noexcept { return noop_due_; }
+  void noop_sent() noexcept { noop_due_ = false; }
+
+  // A WebSocket arrived with this session's sid. False if it must be refused (closed, already on
+  // WebSocket, a probe in progress, or upgrades disabled).
+  bool begin_probe(TimePoint now);
+  // The probing WebSocket went away or misbehaved: forget the probe, stay on polling.
+  void abandon_probe() noexcept;
+
+  // The current transport went away. Polling: a GET cancelled by the client closes the session.
+  void transport_closed(TransportKind which, bool error);
+  // The server closes the session.
+  void close(CloseReason r) noexcept;
+
+  // Timers: call on_timer(now) at next_deadline() (or later).
+  TimePoint next_deadline() const noexcept;
+  void on_timer(TimePoint now);
+
+  // Messages (type message) received since the last call, in order.
+  std::vector<Packet> take_messages();
+
+ private:
+  void schedule_ping(TimePoint now) { next_ping_ = now + options_.ping_interval; }
+
+  std::string sid_;
+  TransportKind transport_;
+  SessionOptions options_;
+  CloseReason reason_ = CloseReason::none;
+  std::deque<Packet> queue_;            // to the client on the current transport
+  std::vector<Packet> probe_queue_;     // to the probing WebSocket
+  std::vector<Packet> inbox_;           // messages from the client
+  std::optional<TimePoint> next_ping_;  // when to send the next ping
+  std::optional<TimePoint> pong_due_;   // when a pong must have arrived
+  std::optional<TimePoint> probe_started_;
+  bool probe_acked_ = false;  // "2probe" answered; waiting for "5"
+  bool noop_due_ = false;
+};
+
+}  // namespace shmio::engineio

@@ -1,0 +1,164 @@
+// The Engine.IO session state machine with a fake clock: heartbeats, upgrade, queue bound, closes.
+#include <gtest/gtest.h>
+
+#include "shmio/engineio/session.hpp"
+
+namespace shmio::engineio {
+namespace {
+
+using namespace std::chrono_literals;
+
+struct Fixture : ::testing::Test {
+  TimePoint t0 = TimePoint{} + 1h;
+  SessionOptions opts = [] {
+    SessionOptions o;
+    o.ping_interval = 300ms;  // the protocol test suite's configuration
+    o.ping_timeout = 200ms;
+    o.upgrade_timeout = 1000ms;
+    o.max_queued_packets = 8;
+    return o;
+  }();
+};
+
+using EngineIoSession = Fixture;
+
+TEST_F(EngineIoSession, HandshakeAdvertisesTheConfiguration) {
+  Session polling("abc", TransportKind::polling, opts, t0);
+  EXPECT_EQ(
+      polling.handshake(),
+      R"({"sid":"abc","upgrades":["websocket"],"pingInterval":300,"pingTimeout":200,"maxPayload":1000000})");
+  Session ws("abc", TransportKind::websocket, opts, t0);
+  EXPECT_EQ(
+      ws.handshake(),
+      R"({"sid":"abc","upgrades":[],"pingInterval":300,"pingTimeout":200,"maxPayload":1000000})");
+}
+
+TEST_F(EngineIoSession, ServerPingsEveryIntervalAndClosesWithoutPong) {
+  Session s("a", TransportKind::websocket, opts, t0);
+  EXPECT_EQ(s.next_deadline(), t0 + 300ms);
+  s.on_timer(t0 + 299ms);
+  EXPECT_FALSE(s.has_output());
+  s.on_timer(t0 + 300ms);
+  auto out = s.take_websocket_packets();
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].type, PacketType::ping);
+  EXPECT_EQ(s.next_deadline(), t0 + 500ms) << "the pong is due ping_timeout after the ping";
+  s.receive(TransportKind::websocket, Packet::text(PacketType::pong), t0 + 450ms);
+  EXPECT_EQ(s.next_deadline(), t0 + 750ms) << "next ping ping_interval after the pong";
+  s.on_timer(t0 + 750ms);
+  ASSERT_EQ(s.take_websocket_packets().size(), 1u);
+  s.on_timer(t0 + 949ms);
+  EXPECT_FALSE(s.closed());
+  s.on_timer(t0 + 950ms);
+  EXPECT_TRUE(s.closed());
+  EXPECT_EQ(s.close_reason(), CloseReason::ping_timeout);
+  EXPECT_STREQ(to_string(s.close_reason()), "ping timeout");
+  EXPECT_EQ(s.send(Packet::text(PacketType::message, "late")), Session::SendResult::closed);
+}
+
+TEST_F(EngineIoSession, MessagesComeOutInOrderAndCloseFromClientIsTransportClose) {
+  Session s("a", TransportKind::polling, opts, t0);
+  s.receive(TransportKind::polling, Packet::text(PacketType::message, "one"), t0);
+  s.receive(TransportKind::polling, Packet::bytes("\x01"), t0);
+  auto m = s.take_messages();
+  ASSERT_EQ(m.size(), 2u);
+  EXPECT_EQ(m[0].data, "one");
+  EXPECT_TRUE(m[1].binary);
+  s.receive(TransportKind::polling, Packet::text(PacketType::close), t0);
+  EXPECT_EQ(s.close_reason(), CloseReason::transport_close);
+}
+
+TEST_F(EngineIoSession, PollingPayloadsRespectTheSizeBoundButAlwaysCarryOnePacket) {
+  Session s("a", TransportKind::polling, opts, t0);
+  EXPECT_EQ(s.take_polling_payload(100), "") << "nothing queued: the GET is held";
+  s.send(Packet::text(PacketType::message, std::string(60, 'x')));
+  s.send(Packet::text(PacketType::message, std::string(60, 'y')));
+  s.send(Packet::bytes("\x01\x02\x03"));
+  const std::string first = s.take_polling_payload(100);
+  EXPECT_EQ(first, "4" + std::string(60, 'x'));
+  const std::string rest = s.take_polling_payload(1000);
+  EXPECT_EQ(rest, "4" + std::string(60, 'y') + "\x1e" + "bAQID");
+  Session big("b", TransportKind::polling, opts, t0);
+  big.send(Packet::text(PacketType::message, std::string(500, 'z')));
+  EXPECT_EQ(big.take_polling_payload(100).size(), 501u)
+      << "a packet larger than the bound still goes";
+}
+
+TEST_F(EngineIoSession, AClientThatStopsReadingIsClosedAtTheQueueBound) {
+  Session s("a", TransportKind::websocket, opts, t0);
+  for (int i = 0; i < 8; ++i)
+    EXPECT_EQ(s.send(Packet::text(PacketType::message, "m")), Session::SendResult::queued);
+  EXPECT_EQ(s.send(Packet::text(PacketType::message, "m")), Session::SendResult::overflow);
+  EXPECT_TRUE(s.closed());
+  EXPECT_EQ(s.close_reason(), CloseReason::transport_error);
+  EXPECT_FALSE(s.has_output()) << "a closed session holds no memory for the client";
+}
+
+TEST_F(EngineIoSession, UpgradeProbeNoopThenSwitch) {
+  Session s("a", TransportKind::polling, opts, t0);
+  s.send(Packet::text(PacketType::message, "before"));
+  ASSERT_TRUE(s.begin_probe(t0));
+  EXPECT_FALSE(s.begin_probe(t0)) << "one probe at a time";
+  s.receive(TransportKind::websocket, Packet::text(PacketType::ping, "probe"), t0);
+  auto probe = s.take_probe_packets();
+  ASSERT_EQ(probe.size(), 1u);
+  EXPECT_EQ(encode_text(probe[0]), "3probe");
+  EXPECT_TRUE(s.polling_needs_noop()) << "the pending GET must be released";
+  s.noop_sent();
+  s.receive(TransportKind::websocket, Packet::text(PacketType::upgrade), t0 + 10ms);
+  EXPECT_EQ(s.transport(), TransportKind::websocket);
+  EXPECT_FALSE(s.upgrading());
+  auto out = s.take_websocket_packets();
+  ASSERT_EQ(out.size(), 1u) << "what was queued is flushed on the new transport";
+  EXPECT_EQ(out[0].data, "before");
+  // The old transport is ignored from now on.
+  s.receive(TransportKind::polling, Packet::text(PacketType::message, "stale"), t0 + 20ms);
+  EXPECT_TRUE(s.take_messages().empty());
+  EXPECT_FALSE(s.begin_probe(t0)) << "no second upgrade";
+  s.transport_closed(TransportKind::polling, false);
+  EXPECT_FALSE(s.closed()) << "the discarded polling transport does not close the session";
+}
+
+TEST_F(EngineIoSession, AnUnfinishedProbeTimesOutAndTheSessionStaysOnPolling) {
+  Session s("a", TransportKind::polling, opts, t0);
+  ASSERT_TRUE(s.begin_probe(t0));
+  s.receive(TransportKind::websocket, Packet::text(PacketType::ping, "probe"), t0);
+  s.on_timer(t0 + 1000ms);
+  EXPECT_FALSE(s.upgrading());
+  EXPECT_EQ(s.transport(), TransportKind::polling);
+  s.receive(TransportKind::websocket, Packet::text(PacketType::upgrade), t0 + 1001ms);
+  EXPECT_EQ(s.transport(), TransportKind::polling) << "too late";
+  EXPECT_TRUE(s.begin_probe(t0 + 1002ms)) << "a new probe may start";
+}
+
+TEST_F(EngineIoSession, ProbeMisbehaviourOrLossAbandonsOnlyTheProbe) {
+  Session s("a", TransportKind::polling, opts, t0);
+  ASSERT_TRUE(s.begin_probe(t0));
+  s.receive(TransportKind::websocket, Packet::text(PacketType::upgrade), t0);  // "5" before probe
+  EXPECT_FALSE(s.upgrading());
+  EXPECT_FALSE(s.closed());
+  ASSERT_TRUE(s.begin_probe(t0));
+  s.transport_closed(TransportKind::websocket, true);
+  EXPECT_FALSE(s.upgrading());
+  EXPECT_FALSE(s.closed());
+}
+
+TEST_F(EngineIoSession, LosingTheCurrentTransportClosesWithTheRightReason) {
+  Session a("a", TransportKind::polling, opts, t0);
+  a.transport_closed(TransportKind::polling, false);  // e.g. a GET cancelled by the client
+  EXPECT_EQ(a.close_reason(), CloseReason::transport_close);
+  Session b("b", TransportKind::websocket, opts, t0);
+  b.transport_closed(TransportKind::websocket, true);
+  EXPECT_EQ(b.close_reason(), CloseReason::transport_error);
+  Session c("c", TransportKind::websocket, opts, t0);
+  c.receive_garbage();
+  EXPECT_EQ(c.close_reason(), CloseReason::parse_error);
+  Session d("d", TransportKind::websocket, opts, t0);
+  d.close(CloseReason::forced_close);
+  d.close(CloseReason::ping_timeout);
+  EXPECT_EQ(d.close_reason(), CloseReason::forced_close) << "the first reason sticks";
+  EXPECT_EQ(d.next_deadline(), TimePoint::max()) << "no timers after close";
+}
+
+}  // namespace
+}  // namespace shmio::engineio

@@ -17,8 +17,31 @@ for p in "${PACKAGES[@]}"; do
   fi
 done
 
+# Node.js runs the end-to-end tests with the real clients: any node >= 18 will do (Debian's
+# nodejs package if none is installed).
+if ! command -v node >/dev/null 2>&1; then
+  missing+=(nodejs npm)
+fi
+
+install_node_packages() {
+  # The pinned clients of the e2e tests (tests/e2e/package-lock.json), reinstalled when the lock
+  # file changed since the last install.
+  local dir=tests/e2e
+  if [ ! -f "$dir/node_modules/.package-lock.json" ] ||
+     [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
+    echo "setup: npm ci in $dir"
+    if ! (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error); then
+      echo "setup: npm ci failed in $dir (is the npm registry reachable?)" >&2
+      exit 1
+    fi
+  fi
+}
+
+cd "$(dirname "$0")/.."
+
 if [ ${#missing[@]} -eq 0 ]; then
   echo "setup: all Debian packages present"
+  install_node_packages
   exit 0
 fi
 
@@ -42,4 +65,5 @@ if ! "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
   echo "setup: shmio needs Debian 12 (bookworm), which has Boost 1.81 as libboost1.81-dev" >&2
   exit 1
 fi
+install_node_packages
 echo "setup: done"

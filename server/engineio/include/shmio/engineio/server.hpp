@@ -1,0 +1,81 @@
+// An Engine.IO v4 server on Boost.Beast: HTTP long-polling and WebSocket on one io_context
+// thread, driving one engineio::Session state machine per client. Usable on its own, like Node's
+// `engine.io` package (server/examples/eio_echo.cpp); the Socket.IO layer sits on its Handler.
+//
+// Errors at the HTTP edge follow the protocol: HTTP 400 with {"code":N,"message":...} for
+// 0 "Transport unknown", 1 "Session ID unknown", 2 "Bad handshake method", 3 "Bad request",
+// 5 "Unsupported protocol version"; 403 {"code":4,"message":"Forbidden"} when allow_request
+// refuses; 413 for a POST body over max_payload. Beast/Asio types stay out of this header on
+// purpose (they live in one translation unit). Thread-safety: everything runs on the io_context's
+// thread; call Socket methods only from there.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "shmio/engineio/session.hpp"
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace shmio::engineio {
+
+namespace detail {
+struct ServerCore;  // server.cpp: the acceptor, the sessions, the Beast connections
+}
+
+struct ServerOptions {
+  std::string path = "/engine.io/";
+  SessionOptions session;
+  bool allow_polling = true;
+  bool allow_websocket = true;
+  // CORS: empty = no CORS headers. "*" reflects the request's Origin (needed with credentials).
+  std::string cors_origin;
+  bool cors_credentials = false;
+  // Called with the request's headers (lower-case names) before a handshake; false -> 403.
+  std::function<bool(const std::vector<std::pair<std::string, std::string>>& headers)>
+      allow_request;
+};
+
+// One client session as the layer above sees it.
+class Socket {
+ public:
+  virtual ~Socket() = default;
+  virtual const std::string& id() const noexcept = 0;
+  virtual TransportKind transport() const noexcept = 0;
+  // Queues a packet; false if the session is closed (or just closed on overflow).
+  virtual bool send(Packet p) = 0;
+  virtual void close() = 0;  // "forced close"
+  virtual const std::string& remote_address() const noexcept = 0;
+};
+using SocketPtr = std::shared_ptr<Socket>;
+
+struct Handler {
+  std::function<void(const SocketPtr&)> on_open;
+  std::function<void(const SocketPtr&, Packet)> on_message;
+  std::function<void(const SocketPtr&, CloseReason)> on_close;
+};
+
+class Server {
+ public:
+  Server(boost::asio::io_context& io, ServerOptions options, Handler handler);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds and starts accepting; returns the bound port (useful with port 0), or throws
+  // std::system_error with the reason (address in use, permission).
+  std::uint16_t listen(const std::string& address, std::uint16_t port);
+  // Stops accepting and closes every session ("forced close").
+  void stop();
+  std::size_t session_count() const noexcept;
+
+ private:
+  std::shared_ptr<detail::ServerCore> impl_;
+};
+
+}  // namespace shmio::engineio

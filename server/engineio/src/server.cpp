@@ -1,0 +1,689 @@
+// The Engine.IO transports on Boost.Beast. All Asio/Beast code of the Engine.IO layer is in this
+// one translation unit (Beast is heavy to compile); the protocol rules are in session.cpp.
+#include "shmio/engineio/server.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+#include <deque>
+#include <random>
+#include <unordered_map>
+
+namespace shmio::engineio {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+using tcp = net::ip::tcp;
+using Request = http::request<http::string_body>;
+using Response = http::response<http::string_body>;
+
+namespace {
+
+std::string new_sid() {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  std::string sid(20, ' ');
+  std::uint64_t bits = 0;
+  for (std::size_t i = 0; i < sid.size(); ++i) {
+    if (i % 10 == 0) bits = rng();
+    sid[i] = kAlphabet[bits & 63];
+    bits >>= 6;
+  }
+  return sid;
+}
+
+std::string url_decode(std::string_view s) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
+        std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
+      out += static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16));
+      i += 2;
+    } else {
+      out += s[i] == '+' ? ' ' : s[i];
+    }
+  }
+  return out;
+}
+
+struct Target {
+  std::string path;
+  std::unordered_map<std::string, std::string> query;
+};
+
+Target parse_target(std::string_view target) {
+  Target t;
+  const std::size_t q = target.find('?');
+  t.path = std::string(target.substr(0, q));
+  if (q == std::string_view::npos) return t;
+  std::string_view rest = target.substr(q + 1);
+  while (!rest.empty()) {
+    const std::size_t amp = rest.find('&');
+    const std::string_view pair = rest.substr(0, amp);
+    const std::size_t eq = pair.find('=');
+    t.query[url_decode(pair.substr(0, eq))] =
+        eq == std::string_view::npos ? "" : url_decode(pair.substr(eq + 1));
+    if (amp == std::string_view::npos) break;
+    rest = rest.substr(amp + 1);
+  }
+  return t;
+}
+
+bool same_path(std::string_view got, std::string_view want) {
+  auto strip = [](std::string_view v) {
+    while (!v.empty() && v.back() == '/') v.remove_suffix(1);
+    return v;
+  };
+  return strip(got) == strip(want);
+}
+
+}  // namespace
+
+class HttpConnection;
+class WsConnection;
+class EngineSocket;
+
+struct detail::ServerCore : std::enable_shared_from_this<detail::ServerCore> {
+  ServerCore(net::io_context& ctx, ServerOptions o, Handler h)
+      : io(ctx), options(std::move(o)), handler(std::move(h)), acceptor(ctx) {}
+
+  void accept();
+  void add_cors(const Request& req, Response& res) const;
+  Response json_error(const Request& req, http::status status, int code, const char* message) const;
+
+  net::io_context& io;
+  ServerOptions options;
+  Handler handler;
+  tcp::acceptor acceptor;
+  std::unordered_map<std::string, std::shared_ptr<EngineSocket>> sessions;
+  bool stopped = false;
+};
+
+// ---------------------------------------------------------------------------------------------
+class WsConnection : public std::enable_shared_from_this<WsConnection> {
+ public:
+  WsConnection(tcp::socket socket, std::size_t max_message) : ws_(std::move(socket)) {
+    ws_.read_message_max(max_message);
+    ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
+  }
+  template <class Done>
+  void accept(Request req, Done done) {
+    ws_.async_accept(req, [self = shared_from_this(), done](beast::error_code ec) { done(ec); });
+  }
+  void start(std::weak_ptr<EngineSocket> owner) {
+    owner_ = std::move(owner);
+    do_read();
+  }
+  void write(const Packet& p) {
+    if (closing_) return;
+    out_.push_back(
+        {p.binary, std::make_shared<const std::string>(p.binary ? p.data : encode_text(p))});
+    if (!writing_) do_write();
+  }
+  void close_after_writes() {
+    closing_after_writes_ = true;
+    if (!writing_) do_close();
+  }
+  std::string remote() const;
+
+ private:
+  void do_read();
+  void do_write() {
+    if (out_.empty()) {
+      writing_ = false;
+      if (closing_after_writes_) do_close();
+      return;
+    }
+    writing_ = true;
+    ws_.binary(out_.front().first);
+    ws_.async_write(net::buffer(*out_.front().second),
+                    [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                      self->out_.pop_front();
+                      if (ec) {
+                        self->writing_ = false;
+                        return;  // the read side reports the failure
+                      }
+                      self->do_write();
+                    });
+  }
+  void do_close() {
+    if (closing_) return;
+    closing_ = true;
+    ws_.async_close(websocket::close_code::normal,
+                    [self = shared_from_this()](beast::error_code) {});
+  }
+
+  websocket::stream<beast::tcp_stream> ws_;
+  beast::flat_buffer buffer_;
+  std::deque<std::pair<bool, std::shared_ptr<const std::string>>> out_;
+  std::weak_ptr<EngineSocket> owner_;
+  bool writing_ = false;
+  bool closing_ = false;
+  bool closing_after_writes_ = false;
+};
+
+// ---------------------------------------------------------------------------------------------
+class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
+ public:
+  HttpConnection(tcp::socket socket, std::shared_ptr<detail::ServerCore> srv)
+      : stream_(std::move(socket)), srv_(std::move(srv)) {}
+  void start() { do_read(); }
+  // Completes a held GET.
+  void respond_poll(std::string payload);
+  const std::string& remote() {
+    if (remote_.empty()) {
+      beast::error_code ec;
+      const auto ep = stream_.socket().remote_endpoint(ec);
+      remote_ = ec ? "?" : ep.address().to_string();
+    }
+    return remote_;
+  }
+
+ private:
+  void do_read() {
+    parser_.emplace();
+    parser_->body_limit(srv_->options.session.max_payload);
+    http::async_read(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
+  }
+  void on_read(beast::error_code ec);
+  void next();
+  void handle(Request req);
+  void handle_polling(Request& req, const Target& t);
+  void handle_upgrade(Request& req, const Target& t);
+  void send(Response res) {
+    const bool keep = res.keep_alive();
+    auto sp = std::make_shared<Response>(std::move(res));
+    http::async_write(stream_, *sp,
+                      [self = shared_from_this(), sp, keep](beast::error_code ec, std::size_t) {
+                        if (ec || !keep) {
+                          self->shutdown();
+                          return;
+                        }
+                        self->busy_ = false;
+                        self->next();
+                      });
+  }
+  Response text(const Request& req, std::string body) {
+    Response res{http::status::ok, req.version()};
+    res.set(http::field::content_type, "text/plain; charset=UTF-8");
+    res.keep_alive(req.keep_alive());
+    res.body() = std::move(body);
+    res.prepare_payload();
+    srv_->add_cors(req, res);
+    return res;
+  }
+  void shutdown() {
+    closed_ = true;
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+    stream_.socket().close(ec);
+    lost_held_get();
+  }
+  void lost_held_get();
+
+  beast::tcp_stream stream_;
+  std::shared_ptr<detail::ServerCore> srv_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  std::deque<Request> queued_;  // requests read while a response is pending (pipelining)
+  bool busy_ = false;           // a request is being answered (or a GET is held)
+  bool closed_ = false;
+  std::weak_ptr<EngineSocket> held_for_;  // the session whose GET we hold
+  std::optional<Request> held_;
+  std::string remote_;
+};
+
+// ---------------------------------------------------------------------------------------------
+class EngineSocket : public Socket, public std::enable_shared_from_this<EngineSocket> {
+ public:
+  EngineSocket(std::shared_ptr<detail::ServerCore> srv, TransportKind kind, std::string remote)
+      : srv_(std::move(srv)),
+        sm_(new_sid(), kind, srv_->options.session, Clock::now()),
+        timer_(srv_->io),
+        remote_(std::move(remote)) {}
+
+  const std::string& id() const noexcept override { return sm_.sid(); }
+  TransportKind transport() const noexcept override { return sm_.transport(); }
+  const std::string& remote_address() const noexcept override { return remote_; }
+  bool send(Packet p) override {
+    const bool ok = sm_.send(std::move(p)) == Session::SendResult::queued;
+    pump();
+    return ok;
+  }
+  void close() override {
+    sm_.close(CloseReason::forced_close);
+    pump();
+  }
+
+  Session& sm() { return sm_; }
+  void open() {
+    sm_.send(Packet::text(PacketType::open, sm_.handshake()));
+    if (srv_->handler.on_open) srv_->handler.on_open(shared_from_this());
+  }
+  // A GET arrived for this session. Returns false if one is already held (protocol error).
+  bool hold_get(const std::shared_ptr<HttpConnection>& c) {
+    if (get_) return false;
+    get_ = c;
+    pump();
+    return true;
+  }
+  void get_lost(const HttpConnection* c) {
+    if (get_.get() != c) return;
+    get_.reset();
+    sm_.transport_closed(TransportKind::polling, false);
+    pump();
+  }
+  void set_ws(std::shared_ptr<WsConnection> ws, bool probe) {
+    (probe ? probe_ : ws_) = std::move(ws);
+    pump();
+  }
+  void on_ws_packet(const WsConnection* c, const Packet& p) {
+    if (c != ws_.get() && c != probe_.get()) return;
+    sm_.receive(TransportKind::websocket, p, Clock::now());
+    pump();
+  }
+  void on_ws_garbage(const WsConnection* c) {
+    if (c == probe_.get()) {
+      sm_.abandon_probe();
+    } else if (c == ws_.get()) {
+      sm_.receive_garbage();
+    }
+    pump();
+  }
+  void on_ws_closed(const WsConnection* c, bool error) {
+    if (c == probe_.get()) {
+      probe_.reset();
+      sm_.abandon_probe();
+    } else if (c == ws_.get()) {
+      ws_.reset();
+      sm_.transport_closed(TransportKind::websocket, error);
+    }
+    pump();
+  }
+
+  // Central step after any change: deliver messages, then write what the session wants written.
+  void pump() {
+    if (pumping_) {
+      again_ = true;
+      return;
+    }
+    pumping_ = true;
+    auto self = shared_from_this();
+    do {
+      again_ = false;
+      for (Packet& m : sm_.take_messages())
+        if (srv_->handler.on_message) srv_->handler.on_message(self, std::move(m));
+      if (sm_.closed()) {
+        finish_close();
+        break;
+      }
+      if (probe_) {
+        for (const Packet& p : sm_.take_probe_packets()) probe_->write(p);
+        if (!sm_.upgrading() && sm_.transport() == TransportKind::polling) {
+          probe_->close_after_writes();  // abandoned probe
+          probe_.reset();
+        }
+      }
+      if (get_ && sm_.polling_needs_noop()) {
+        sm_.noop_sent();
+        respond_get("6");
+      }
+      if (sm_.transport() == TransportKind::websocket) {
+        if (probe_ && !ws_) ws_ = std::move(probe_);  // the upgrade completed
+        if (get_) respond_get("6");                   // release a GET the client left behind
+        if (ws_)
+          for (const Packet& p : sm_.take_websocket_packets()) ws_->write(p);
+      } else if (get_ && sm_.has_output()) {
+        respond_get(sm_.take_polling_payload(srv_->options.session.max_payload));
+      }
+    } while (again_);
+    pumping_ = false;
+    arm_timer();
+  }
+
+ private:
+  void respond_get(std::string payload) {
+    auto c = std::move(get_);
+    get_.reset();
+    c->respond_poll(std::move(payload));
+  }
+  void finish_close() {
+    if (announced_) return;
+    announced_ = true;
+    timer_.cancel();
+    if (get_) respond_get("1");
+    if (ws_) {
+      ws_->write(Packet::text(PacketType::close));
+      ws_->close_after_writes();
+      ws_.reset();
+    }
+    if (probe_) {
+      probe_->close_after_writes();
+      probe_.reset();
+    }
+    srv_->sessions.erase(sm_.sid());
+    if (srv_->handler.on_close) srv_->handler.on_close(shared_from_this(), sm_.close_reason());
+  }
+  void arm_timer() {
+    if (announced_) return;
+    const TimePoint when = sm_.next_deadline();
+    if (when == armed_for_) return;
+    armed_for_ = when;
+    if (when == TimePoint::max()) {
+      timer_.cancel();
+      return;
+    }
+    timer_.expires_at(when);
+    timer_.async_wait([w = weak_from_this()](beast::error_code ec) {
+      auto self = w.lock();
+      if (ec || !self) return;
+      self->armed_for_ = TimePoint::min();
+      self->sm_.on_timer(Clock::now());
+      self->pump();
+    });
+  }
+
+  std::shared_ptr<detail::ServerCore> srv_;
+  Session sm_;
+  net::steady_timer timer_;
+  std::string remote_;
+  std::shared_ptr<HttpConnection> get_;
+  std::shared_ptr<WsConnection> ws_, probe_;
+  TimePoint armed_for_ = TimePoint::min();
+  bool pumping_ = false, again_ = false, announced_ = false;
+};
+
+// ---------------------------------------------------------------------------------------------
+std::string WsConnection::remote() const {
+  beast::error_code ec;
+  const auto ep = beast::get_lowest_layer(ws_).socket().remote_endpoint(ec);
+  return ec ? "?" : ep.address().to_string();
+}
+
+void WsConnection::do_read() {
+  ws_.async_read(buffer_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+    auto owner = self->owner_.lock();
+    if (!owner) return;
+    if (ec) {
+      const bool clean = ec == websocket::error::closed;
+      owner->on_ws_closed(self.get(), !clean);
+      return;
+    }
+    const auto data = self->buffer_.cdata();
+    const std::string_view bytes(static_cast<const char*>(data.data()), data.size());
+    Packet p;
+    if (self->ws_.got_binary()) {
+      p = Packet::bytes(std::string(bytes));
+    } else if (decode_text(bytes, p) != DecodeError::none) {
+      self->buffer_.consume(self->buffer_.size());
+      owner->on_ws_garbage(self.get());
+      return;
+    }
+    self->buffer_.consume(self->buffer_.size());
+    owner->on_ws_packet(self.get(), p);
+    if (!self->closing_) self->do_read();
+  });
+}
+
+void HttpConnection::on_read(beast::error_code ec) {
+  if (ec == http::error::body_limit) {
+    Request req = parser_->get();
+    Response res{http::status::payload_too_large, req.version()};
+    res.keep_alive(false);
+    res.prepare_payload();
+    send(std::move(res));
+    return;
+  }
+  if (ec) {
+    shutdown();
+    return;
+  }
+  if (queued_.size() >= 8) {  // a client pipelining this much is not an Engine.IO client
+    shutdown();
+    return;
+  }
+  Request req = parser_->release();
+  const bool upgrade = websocket::is_upgrade(req);
+  queued_.push_back(std::move(req));
+  if (!upgrade) do_read();  // keep reading: a closed connection must be noticed while a GET waits
+  next();
+}
+
+void HttpConnection::next() {
+  if (busy_ || closed_ || queued_.empty()) return;
+  busy_ = true;
+  Request req = std::move(queued_.front());
+  queued_.pop_front();
+  handle(std::move(req));
+}
+
+void HttpConnection::respond_poll(std::string payload) {
+  if (!held_ || closed_) return;
+  Request req = std::move(*held_);
+  held_.reset();
+  held_for_.reset();
+  send(text(req, std::move(payload)));
+}
+
+void HttpConnection::lost_held_get() {
+  if (!held_) return;
+  held_.reset();
+  if (auto s = held_for_.lock()) s->get_lost(this);
+}
+
+void HttpConnection::handle(Request req) {
+  const ServerOptions& o = srv_->options;
+  if (req.method() == http::verb::options && !o.cors_origin.empty()) {
+    Response res{http::status::no_content, req.version()};
+    res.keep_alive(req.keep_alive());
+    srv_->add_cors(req, res);
+    res.set(http::field::access_control_allow_methods, "GET,HEAD,PUT,PATCH,POST,DELETE");
+    if (auto h = req.find(http::field::access_control_request_headers); h != req.end())
+      res.set(http::field::access_control_allow_headers, h->value());
+    res.prepare_payload();
+    return send(std::move(res));
+  }
+  const Target t = parse_target(req.target());
+  if (!same_path(t.path, o.path)) {
+    Response res{http::status::not_found, req.version()};
+    res.keep_alive(req.keep_alive());
+    res.body() = "Not Found";
+    res.prepare_payload();
+    return send(std::move(res));
+  }
+  auto q = [&](const char* k) -> const std::string* {
+    auto it = t.query.find(k);
+    return it == t.query.end() ? nullptr : &it->second;
+  };
+  const std::string* eio = q("EIO");
+  if (eio == nullptr || *eio != "4")
+    return send(
+        srv_->json_error(req, http::status::bad_request, 5, "Unsupported protocol version"));
+  const std::string* transport = q("transport");
+  const bool is_ws = transport != nullptr && *transport == "websocket";
+  const bool is_polling = transport != nullptr && *transport == "polling";
+  if ((!is_ws && !is_polling) || (is_ws && !o.allow_websocket) || (is_polling && !o.allow_polling))
+    return send(srv_->json_error(req, http::status::bad_request, 0, "Transport unknown"));
+  if (websocket::is_upgrade(req)) {
+    if (!is_ws) return send(srv_->json_error(req, http::status::bad_request, 3, "Bad request"));
+    return handle_upgrade(req, t);
+  }
+  if (is_ws) return send(srv_->json_error(req, http::status::bad_request, 3, "Bad request"));
+  handle_polling(req, t);
+}
+
+void HttpConnection::handle_polling(Request& req, const Target& t) {
+  auto sid_it = t.query.find("sid");
+  if (sid_it == t.query.end()) {
+    if (req.method() != http::verb::get)
+      return send(srv_->json_error(req, http::status::bad_request, 2, "Bad handshake method"));
+    if (srv_->options.allow_request) {
+      std::vector<std::pair<std::string, std::string>> headers;
+      for (const auto& f : req) {
+        std::string name(f.name_string());
+        for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        headers.emplace_back(std::move(name), std::string(f.value()));
+      }
+      if (!srv_->options.allow_request(headers))
+        return send(srv_->json_error(req, http::status::forbidden, 4, "Forbidden"));
+    }
+    auto s = std::make_shared<EngineSocket>(srv_, TransportKind::polling, remote());
+    srv_->sessions.emplace(s->id(), s);
+    s->open();
+    held_ = std::move(req);
+    held_for_ = s;
+    if (!s->hold_get(shared_from_this())) respond_poll("");
+    return;
+  }
+  auto it = srv_->sessions.find(sid_it->second);
+  if (it == srv_->sessions.end())
+    return send(srv_->json_error(req, http::status::bad_request, 1, "Session ID unknown"));
+  std::shared_ptr<EngineSocket> s = it->second;
+  if (s->transport() != TransportKind::polling)
+    return send(srv_->json_error(req, http::status::bad_request, 3, "Bad request"));
+  if (req.method() == http::verb::get) {
+    held_ = std::move(req);
+    held_for_ = s;
+    if (!s->hold_get(shared_from_this())) {
+      // A second concurrent GET: a protocol error that closes the session.
+      Request r = std::move(*held_);
+      held_.reset();
+      held_for_.reset();
+      s->sm().close(CloseReason::transport_error);
+      s->pump();
+      return send(srv_->json_error(r, http::status::bad_request, 3, "Bad request"));
+    }
+    return;
+  }
+  if (req.method() == http::verb::post) {
+    std::vector<Packet> packets;
+    if (decode_payload(req.body(), packets) != DecodeError::none) {
+      s->sm().receive_garbage();
+      s->pump();
+      return send(srv_->json_error(req, http::status::bad_request, 3, "Bad request"));
+    }
+    const TimePoint now = Clock::now();
+    for (const Packet& p : packets) s->sm().receive(TransportKind::polling, p, now);
+    s->pump();
+    return send(text(req, "ok"));
+  }
+  send(srv_->json_error(req, http::status::bad_request, 3, "Bad request"));
+}
+
+void HttpConnection::handle_upgrade(Request& req, const Target& t) {
+  std::shared_ptr<EngineSocket> probing;
+  if (auto sid_it = t.query.find("sid"); sid_it != t.query.end()) {
+    auto it = srv_->sessions.find(sid_it->second);
+    if (it == srv_->sessions.end())
+      return send(srv_->json_error(req, http::status::bad_request, 1, "Session ID unknown"));
+    probing = it->second;
+    if (!probing->sm().begin_probe(Clock::now()))
+      return send(srv_->json_error(req, http::status::bad_request, 3, "Bad request"));
+    probing->pump();  // arms the upgrade timeout
+  } else if (srv_->options.allow_request) {
+    std::vector<std::pair<std::string, std::string>> headers;
+    for (const auto& f : req) {
+      std::string name(f.name_string());
+      for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      headers.emplace_back(std::move(name), std::string(f.value()));
+    }
+    if (!srv_->options.allow_request(headers))
+      return send(srv_->json_error(req, http::status::forbidden, 4, "Forbidden"));
+  }
+  // The TCP connection now belongs to the WebSocket.
+  closed_ = true;
+  auto ws =
+      std::make_shared<WsConnection>(stream_.release_socket(), srv_->options.session.max_payload);
+  auto srv = srv_;
+  const std::string remote_addr = remote_;
+  ws->accept(std::move(req), [ws, srv, probing, remote_addr](beast::error_code ec) {
+    if (ec) {
+      if (probing) probing->on_ws_closed(ws.get(), true);
+      return;
+    }
+    if (probing) {
+      ws->start(probing);
+      probing->set_ws(ws, /*probe=*/true);
+      return;
+    }
+    auto s = std::make_shared<EngineSocket>(srv, TransportKind::websocket, ws->remote());
+    srv->sessions.emplace(s->id(), s);
+    ws->start(s);
+    s->set_ws(ws, /*probe=*/false);
+    s->open();
+    s->pump();
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+void detail::ServerCore::accept() {
+  acceptor.async_accept([self = shared_from_this()](beast::error_code ec, tcp::socket socket) {
+    if (self->stopped) return;
+    if (!ec) {
+      socket.set_option(tcp::no_delay(true), ec);
+      std::make_shared<HttpConnection>(std::move(socket), self)->start();
+    }
+    self->accept();
+  });
+}
+
+void detail::ServerCore::add_cors(const Request& req, Response& res) const {
+  if (options.cors_origin.empty()) return;
+  std::string origin = options.cors_origin;
+  if (origin == "*")
+    if (auto o = req.find(http::field::origin); o != req.end()) origin = std::string(o->value());
+  res.set(http::field::access_control_allow_origin, origin);
+  if (options.cors_credentials) res.set(http::field::access_control_allow_credentials, "true");
+  res.set(http::field::vary, "Origin");
+}
+
+Response detail::ServerCore::json_error(const Request& req, http::status status, int code,
+                                        const char* message) const {
+  Response res{status, req.version()};
+  res.set(http::field::content_type, "application/json");
+  res.keep_alive(req.keep_alive());
+  res.body() = "{\"code\":" + std::to_string(code) + ",\"message\":\"" + message + "\"}";
+  res.prepare_payload();
+  add_cors(req, res);
+  return res;
+}
+
+Server::Server(net::io_context& io, ServerOptions options, Handler handler)
+    : impl_(std::make_shared<detail::ServerCore>(io, std::move(options), std::move(handler))) {}
+
+Server::~Server() {
+  stop();
+}
+
+std::uint16_t Server::listen(const std::string& address, std::uint16_t port) {
+  const tcp::endpoint ep(net::ip::make_address(address), port);
+  impl_->acceptor.open(ep.protocol());
+  impl_->acceptor.set_option(net::socket_base::reuse_address(true));
+  impl_->acceptor.bind(ep);
+  impl_->acceptor.listen(net::socket_base::max_listen_connections);
+  impl_->accept();
+  return impl_->acceptor.local_endpoint().port();
+}
+
+void Server::stop() {
+  if (impl_->stopped) return;
+  impl_->stopped = true;
+  beast::error_code ec;
+  impl_->acceptor.close(ec);
+  auto sessions = impl_->sessions;  // close() erases from the map
+  for (auto& [sid, s] : sessions) s->close();
+}
+
+std::size_t Server::session_count() const noexcept {
+  return impl_->sessions.size();
+}
+
+}  // namespace shmio::engineio

@@ -1,0 +1,91 @@
+// The Engine.IO echo example against the real engine.io-client (pinned in package.json):
+// polling only, WebSocket only, and polling upgraded to WebSocket; text and binary; heartbeats;
+// the HTTP errors of the protocol. Run by ctest: SHMIO_EIO_ECHO is the eio-echo binary.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { Socket } from "engine.io-client";
+
+const BIN = process.env.SHMIO_EIO_ECHO;
+let server;
+let port;
+
+before(async () => {
+  assert.ok(BIN, "SHMIO_EIO_ECHO must name the eio-echo binary");
+  server = spawn(BIN, ["--port", "0", "--ping-interval", "300", "--ping-timeout", "200"]);
+  port = await new Promise((resolve, reject) => {
+    let out = "";
+    server.stdout.on("data", (d) => {
+      out += d;
+      const m = out.match(/listening on [^:]+:(\d+)/);
+      if (m) resolve(Number(m[1]));
+    });
+    server.on("exit", (code) => reject(new Error(`eio-echo exited with ${code}`)));
+  });
+});
+
+after(() => server.kill("SIGTERM"));
+
+const once = (emitter, event) => new Promise((resolve) => emitter.once(event, resolve));
+
+function withTimeout(promise, ms, what) {
+  let timer;
+  return Promise.race([
+    promise.finally(() => clearTimeout(timer)),
+    new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`timed out: ${what}`)), ms);
+    }),
+  ]);
+}
+
+const cases = [
+  ["polling", { transports: ["polling"] }, "polling"],
+  ["websocket", { transports: ["websocket"] }, "websocket"],
+  ["polling upgraded to websocket", { transports: ["polling", "websocket"] }, "websocket"],
+];
+
+for (const [name, opts, finalTransport] of cases) {
+  test(`echo over ${name}: text and binary`, async () => {
+    const socket = new Socket(`ws://127.0.0.1:${port}`, opts);
+    await withTimeout(once(socket, "open"), 5000, "open");
+    if (finalTransport !== opts.transports[0]) {
+      await withTimeout(once(socket, "upgrade"), 5000, "upgrade");
+    }
+    assert.equal(socket.transport.name, finalTransport);
+    socket.send("hello €");
+    assert.equal(await withTimeout(once(socket, "message"), 5000, "text echo"), "hello €");
+    socket.send(Buffer.from([1, 2, 3, 255]));
+    const bin = await withTimeout(once(socket, "message"), 5000, "binary echo");
+    assert.deepEqual([...new Uint8Array(bin)], [1, 2, 3, 255]);
+    const closed = once(socket, "close");
+    socket.close();
+    await closed;
+  });
+}
+
+test("heartbeats keep an idle session alive (pingInterval 300 ms)", async () => {
+  const socket = new Socket(`ws://127.0.0.1:${port}`, { transports: ["polling"] });
+  await withTimeout(once(socket, "open"), 5000, "open");
+  let pings = 0;
+  await withTimeout(
+    new Promise((resolve) => socket.on("ping", () => ++pings === 3 && resolve())),
+    5000,
+    "three pings",
+  );
+  socket.send("still here");
+  assert.equal(await withTimeout(once(socket, "message"), 5000, "echo"), "still here");
+  socket.close();
+});
+
+test("protocol errors get HTTP 400 with the JSON code", async () => {
+  const base = `http://127.0.0.1:${port}/engine.io/`;
+  const check = async (query, status, code, message, method = "GET") => {
+    const res = await fetch(base + query, { method });
+    assert.equal(res.status, status, query);
+    assert.deepEqual(await res.json(), { code, message });
+  };
+  await check("?EIO=3&transport=polling", 400, 5, "Unsupported protocol version");
+  await check("?EIO=4&transport=carrier-pigeon", 400, 0, "Transport unknown");
+  await check("?EIO=4&transport=polling&sid=unknown", 400, 1, "Session ID unknown");
+  await check("?EIO=4&transport=polling", 400, 2, "Bad handshake method", "POST");
+});

@@ -1,0 +1,166 @@
+// shmio: runs one of the apps on the Socket.IO server.
+//
+//   shmio --app conformance|bench [--port P] [--host H]
+//
+// conformance: the configuration the Socket.IO v5 protocol document's test suite expects (port
+//   3000, pingInterval 300, pingTimeout 200, maxPayload 1e6, connectTimeout 1000, CORS *, the
+//   "/custom" namespace, the "auth" / "message-back" / ack handlers), plus "/secure", whose
+//   middleware refuses a CONNECT without auth {"token":"ok"}.
+// bench: the app every benchmarked server runs (../shared/bench-app.md).
+// (The chat demo and --workers come with the rest of issues #3 and #4.)
+#include <unistd.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include "shmio/socketio/server.hpp"
+
+namespace sio = shmio::socketio;
+namespace json = boost::json;
+using namespace std::chrono_literals;
+
+namespace {
+
+const char* kUsage =
+    "usage: shmio --app conformance|bench [--port P] [--host H]\n"
+    "  conformance  the Socket.IO protocol test suite's server configuration\n"
+    "  bench        the benchmark app (join/leave/whoami/echo/publish/publish-others/count)\n"
+    "  --port P     TCP port (default 3000; 0 picks a free one, printed on start)\n"
+    "  --host H     address to bind (default 127.0.0.1)\n";
+
+void conformance(sio::Server& io) {
+  auto greet = [](const sio::SocketPtr& s) {
+    s->emit("auth", sio::Args{json::value(s->handshake().auth)});
+    s->on("message", [](const sio::SocketPtr& s2, sio::Args args, sio::Ack) {
+      s2->emit("message-back", std::move(args));
+    });
+    s->on("message-with-ack", [](const sio::SocketPtr&, sio::Args args, sio::Ack ack) {
+      if (ack) ack(std::move(args));
+    });
+  };
+  io.on_connection(greet);
+  io.of("/custom").on_connection(greet);
+  io.of("/secure").use([](const sio::SocketPtr& s, sio::Next next) {
+    const json::value* token = s->handshake().auth.if_contains("token");
+    if (token != nullptr && token->is_string() && token->get_string() == "ok") return next({});
+    next(sio::ConnectError{"unauthorized", json::object{{"reason", "bad token"}}});
+  });
+  io.of("/secure").on_connection(greet);
+}
+
+void bench(sio::Server& io) {
+  const json::value pid = static_cast<std::int64_t>(::getpid());
+  io.on_connection([&io, pid](const sio::SocketPtr& s) {
+    auto who = [pid] { return json::object{{"worker", 0}, {"pid", pid}}; };
+    s->on("join", [who](const sio::SocketPtr& s2, sio::Args a, sio::Ack ack) {
+      if (!a.values.empty() && a.values[0].is_string())
+        s2->join(std::string(a.values[0].get_string()));
+      if (ack) ack(sio::Args{who()});
+    });
+    s->on("leave", [who](const sio::SocketPtr& s2, sio::Args a, sio::Ack ack) {
+      if (!a.values.empty() && a.values[0].is_string())
+        s2->leave(std::string(a.values[0].get_string()));
+      if (ack) ack(sio::Args{who()});
+    });
+    s->on("whoami", [who](const sio::SocketPtr& s2, sio::Args, sio::Ack ack) {
+      json::object o = who();
+      o["id"] = s2->id();
+      if (ack) ack(sio::Args{o});
+    });
+    s->on("echo", [](const sio::SocketPtr&, sio::Args a, sio::Ack ack) {
+      if (ack) ack(std::move(a));
+    });
+    auto publish = [&io](bool others) {
+      return [&io, others](const sio::SocketPtr& s2, sio::Args a, sio::Ack) {
+        if (a.values.size() < 2) return;
+        const json::value room = a.values[0];
+        sio::Args payload(json::array{a.values[1]}, std::move(a.binaries));
+        if (room.is_string()) {
+          const std::string r(room.get_string());
+          if (others)
+            s2->to(r).emit("msg", std::move(payload));
+          else
+            io.to(r).emit("msg", std::move(payload));
+        } else {
+          if (others)
+            s2->broadcast().emit("msg", std::move(payload));
+          else
+            io.emit("msg", std::move(payload));
+        }
+      };
+    };
+    s->on("publish", publish(false));
+    s->on("publish-others", publish(true));
+    s->on("count", [&io](const sio::SocketPtr&, sio::Args, sio::Ack ack) {
+      if (ack) ack(sio::Args{static_cast<std::uint64_t>(io.of("/").fetch_sockets().size())});
+    });
+  });
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string app, host = "127.0.0.1";
+  long port = 3000;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    const char* v = i + 1 < argc ? argv[i + 1] : nullptr;
+    if (a == "--help" || a == "-h") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    } else if (a == "--app" && v != nullptr) {
+      app = v;
+      ++i;
+    } else if (a == "--host" && v != nullptr) {
+      host = v;
+      ++i;
+    } else if (a == "--port" && v != nullptr) {
+      char* end = nullptr;
+      port = std::strtol(v, &end, 10);
+      if (*end != '\0' || port < 0 || port > 65535) {
+        std::fprintf(stderr, "shmio: --port must be 0..65535\n%s", kUsage);
+        return 2;
+      }
+      ++i;
+    } else {
+      std::fprintf(stderr, "shmio: unknown or incomplete option %s\n%s", a.c_str(), kUsage);
+      return 2;
+    }
+  }
+  sio::ServerOptions options;
+  if (app == "conformance") {
+    options.engine.ping_interval = 300ms;
+    options.engine.ping_timeout = 200ms;
+    options.engine.max_payload = 1'000'000;
+    options.connect_timeout = 1000ms;
+    options.cors_origin = "*";
+  } else if (app != "bench") {
+    std::fprintf(stderr, "shmio: --app must be conformance or bench\n%s", kUsage);
+    return 2;
+  }
+  boost::asio::io_context ctx;
+  sio::Server io(ctx, options);
+  if (app == "conformance")
+    conformance(io);
+  else
+    bench(io);
+  std::uint16_t bound = 0;
+  try {
+    bound = io.listen(host, static_cast<std::uint16_t>(port));
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "shmio: cannot listen on %s:%ld: %s\n", host.c_str(), port, e.what());
+    return 1;
+  }
+  std::printf("shmio (%s) listening on %s:%u\n", app.c_str(), host.c_str(), bound);
+  std::fflush(stdout);
+  boost::asio::signal_set signals(ctx, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code&, int) {
+    io.close();
+    ctx.stop();
+  });
+  ctx.run();
+  return 0;
+}

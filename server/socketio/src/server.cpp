@@ -1,0 +1,601 @@
+// The Socket.IO server: clients (one per Engine.IO session), namespaces, sockets, acks, rooms.
+// No Beast here: the transports are engineio::Server's.
+#include "shmio/socketio/server.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/json/serialize.hpp>
+#include <cstdio>
+#include <random>
+
+namespace shmio::socketio {
+
+namespace json = boost::json;
+namespace net = boost::asio;
+
+namespace {
+
+std::string random_id() {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  std::string id(20, ' ');
+  std::uint64_t bits = 0;
+  for (std::size_t i = 0; i < id.size(); ++i) {
+    if (i % 10 == 0) bits = rng();
+    id[i] = kAlphabet[bits & 63];
+    bits >>= 6;
+  }
+  return id;
+}
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+const char* socket_reason(engineio::CloseReason r) {
+  switch (r) {
+    case engineio::CloseReason::transport_close:
+      return "transport close";
+    case engineio::CloseReason::transport_error:
+      return "transport error";
+    case engineio::CloseReason::ping_timeout:
+      return "ping timeout";
+    case engineio::CloseReason::parse_error:
+      return "parse error";
+    case engineio::CloseReason::forced_close:
+      return "forced close";
+    case engineio::CloseReason::none:
+      break;
+  }
+  return "transport close";
+}
+
+Packet event_packet(const std::string& nsp, const std::string& event, Args args) {
+  Packet p;
+  p.type = args.binaries.empty() ? PacketType::event : PacketType::binary_event;
+  p.nsp = nsp;
+  json::array data;
+  data.reserve(args.values.size() + 1);
+  data.emplace_back(event);
+  for (auto& v : args.values) data.push_back(std::move(v));
+  p.data = std::move(data);
+  p.attachments = std::move(args.binaries);
+  return p;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// One Engine.IO session and the namespaces it joined.
+class Client : public std::enable_shared_from_this<Client> {
+ public:
+  Client(Server& srv, engineio::SocketPtr conn)
+      : srv_(srv), conn_(std::move(conn)), connect_timer_(srv.io()) {}
+
+  void start() {
+    connect_timer_.expires_after(srv_.options().connect_timeout);
+    connect_timer_.async_wait([w = weak_from_this()](const boost::system::error_code& ec) {
+      auto self = w.lock();
+      if (ec || !self || !self->sockets_.empty()) return;
+      self->conn_->close();  // no namespace joined in time
+    });
+  }
+
+  const engineio::SocketPtr& conn() const noexcept { return conn_; }
+
+  void on_message(engineio::Packet m) {
+    Packet p;
+    const Decoder::Status st =
+        m.binary ? decoder_.feed_binary(std::move(m.data), p) : decoder_.feed_text(m.data, p);
+    if (st == Decoder::Status::need_more) return;
+    if (st == Decoder::Status::error) {
+      close_all("parse error");
+      conn_->close();
+      return;
+    }
+    if (p.type == PacketType::connect) {
+      if (sockets_.count(p.nsp) != 0) return;  // already connected there
+      Namespace* nsp = srv_.find(p.nsp);
+      if (nsp == nullptr) {
+        Packet err;
+        err.type = PacketType::connect_error;
+        err.nsp = p.nsp;
+        err.data = json::object{{"message", "Invalid namespace"}};
+        send(err);
+        return;
+      }
+      json::object auth = p.data && p.data->is_object() ? p.data->get_object() : json::object{};
+      nsp->connect(shared_from_this(), std::move(auth));
+      return;
+    }
+    auto it = sockets_.find(p.nsp);
+    if (it == sockets_.end()) {
+      // A packet for a namespace this client has not joined: invalid state, as in the reference.
+      close_all("parse error");
+      conn_->close();
+      return;
+    }
+    SocketPtr s = it->second;  // keep alive while it handles the packet
+    s->on_packet(p);
+  }
+
+  void on_close(engineio::CloseReason r) {
+    connect_timer_.cancel();
+    close_all(socket_reason(r));
+  }
+
+  void send(const Packet& p) { write_encoded(encode(p), p.attachments); }
+  void write_encoded(const std::string& text, const std::vector<Binary>& binaries) {
+    conn_->send(engineio::Packet::text(engineio::PacketType::message, text));
+    for (const Binary& b : binaries) conn_->send(engineio::Packet::bytes(*b));
+  }
+
+  void add(const std::string& nsp, SocketPtr s) {
+    sockets_[nsp] = std::move(s);
+    connect_timer_.cancel();
+  }
+  void remove(const std::string& nsp) { sockets_.erase(nsp); }
+  void close_all(const std::string& reason) {
+    auto sockets = std::move(sockets_);
+    sockets_.clear();
+    for (auto& [name, s] : sockets) s->closed(reason);
+  }
+  // socket.disconnect(true): every namespace, then the connection.
+  void disconnect_everything() {
+    auto sockets = sockets_;
+    for (auto& [name, s] : sockets) s->disconnect(false);
+    conn_->close();
+  }
+
+ private:
+  Server& srv_;
+  engineio::SocketPtr conn_;
+  Decoder decoder_;
+  net::steady_timer connect_timer_;
+  std::map<std::string, SocketPtr> sockets_;
+};
+
+// ---------------------------------------------------------------------------------------------
+void InMemoryAdapter::add_all(const SocketId& id, const std::set<Room>& rooms) {
+  for (const Room& r : rooms) {
+    rooms_[r].insert(id);
+    sids_[id].insert(r);
+  }
+}
+
+void InMemoryAdapter::del(const SocketId& id, const Room& room) {
+  if (auto it = rooms_.find(room); it != rooms_.end()) {
+    it->second.erase(id);
+    if (it->second.empty()) rooms_.erase(it);
+  }
+  if (auto it = sids_.find(id); it != sids_.end()) it->second.erase(room);
+}
+
+void InMemoryAdapter::del_all(const SocketId& id) {
+  auto it = sids_.find(id);
+  if (it == sids_.end()) return;
+  for (const Room& r : it->second) {
+    if (auto rit = rooms_.find(r); rit != rooms_.end()) {
+      rit->second.erase(id);
+      if (rit->second.empty()) rooms_.erase(rit);
+    }
+  }
+  sids_.erase(it);
+}
+
+std::set<Room> InMemoryAdapter::socket_rooms(const SocketId& id) const {
+  auto it = sids_.find(id);
+  return it == sids_.end() ? std::set<Room>{} : it->second;
+}
+
+std::vector<SocketId> InMemoryAdapter::targets(const BroadcastOptions& opts) const {
+  std::unordered_set<SocketId> excluded;
+  for (const Room& r : opts.except)
+    if (auto it = rooms_.find(r); it != rooms_.end())
+      excluded.insert(it->second.begin(), it->second.end());
+  std::vector<SocketId> out;
+  if (opts.rooms.empty()) {
+    for (const auto& [id, rooms] : sids_)
+      if (excluded.count(id) == 0) out.push_back(id);
+    return out;
+  }
+  std::unordered_set<SocketId> seen;
+  for (const Room& r : opts.rooms) {
+    auto it = rooms_.find(r);
+    if (it == rooms_.end()) continue;
+    for (const SocketId& id : it->second)
+      if (excluded.count(id) == 0 && seen.insert(id).second) out.push_back(id);
+  }
+  return out;
+}
+
+std::set<Room> InMemoryAdapter::rooms() const {
+  std::set<Room> out;
+  for (const auto& [r, ids] : rooms_) out.insert(r);
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+BroadcastOperator BroadcastOperator::to(const Room& room) && {
+  opts_.rooms.insert(room);
+  return std::move(*this);
+}
+BroadcastOperator BroadcastOperator::except(const Room& room) && {
+  opts_.except.insert(room);
+  return std::move(*this);
+}
+BroadcastOperator BroadcastOperator::volatile_() && {
+  opts_.flags.volatile_ = true;
+  return std::move(*this);
+}
+BroadcastOperator BroadcastOperator::local() && {
+  opts_.flags.local = true;
+  return std::move(*this);
+}
+BroadcastOperator BroadcastOperator::compress(bool on) && {
+  opts_.flags.compress = on;
+  return std::move(*this);
+}
+
+std::size_t BroadcastOperator::emit(const std::string& event, Args args) const {
+  return nsp_->deliver(event_packet(nsp_->name(), event, std::move(args)), opts_, nullptr);
+}
+
+std::vector<SocketPtr> BroadcastOperator::fetch_sockets() const {
+  std::vector<SocketPtr> out;
+  for (const SocketId& id : nsp_->adapter().targets(opts_))
+    if (SocketPtr s = nsp_->socket(id)) out.push_back(std::move(s));
+  return out;
+}
+
+void BroadcastOperator::sockets_join(const Room& room) const {
+  for (const SocketPtr& s : fetch_sockets()) s->join(room);
+}
+void BroadcastOperator::sockets_leave(const Room& room) const {
+  for (const SocketPtr& s : fetch_sockets()) s->leave(room);
+}
+void BroadcastOperator::disconnect_sockets(bool close) const {
+  for (const SocketPtr& s : fetch_sockets()) s->disconnect(close);
+}
+
+// ---------------------------------------------------------------------------------------------
+struct Socket::PendingAck {
+  explicit PendingAck(net::io_context& io) : timer(io) {}
+  net::steady_timer timer;
+  std::function<void(std::optional<std::string>, Args)> callback;
+};
+
+Socket::Socket(Namespace& nsp, std::shared_ptr<Client> client, SocketId id, Handshake hs)
+    : nsp_(&nsp), client_(client), id_(std::move(id)), handshake_(std::move(hs)) {}
+
+std::set<Room> Socket::rooms() const {
+  return nsp_->adapter().socket_rooms(id_);
+}
+void Socket::join(const Room& room) {
+  if (connected_) nsp_->adapter().add_all(id_, {room});
+}
+void Socket::leave(const Room& room) {
+  nsp_->adapter().del(id_, room);
+}
+
+void Socket::on(const std::string& event, EventHandler h) {
+  handlers_.emplace(event, std::make_pair(std::move(h), false));
+}
+void Socket::once(const std::string& event, EventHandler h) {
+  handlers_.emplace(event, std::make_pair(std::move(h), true));
+}
+void Socket::off(const std::string& event) {
+  handlers_.erase(event);
+}
+void Socket::on_any(std::function<void(const SocketPtr&, const std::string&, const Args&)> h) {
+  any_.push_back(std::move(h));
+}
+void Socket::on_disconnect(std::function<void(const SocketPtr&, const std::string&)> h) {
+  on_disconnect_.push_back(std::move(h));
+}
+
+void Socket::send_packet(Packet p) {
+  if (auto c = client_.lock()) c->send(p);
+}
+
+bool Socket::emit(const std::string& event, Args args) {
+  if (!connected_) return false;
+  send_packet(event_packet(nsp_->name(), event, std::move(args)));
+  return true;
+}
+
+bool Socket::emit_with_ack(const std::string& event, Args args, std::chrono::milliseconds timeout,
+                           std::function<void(std::optional<std::string>, Args)> callback) {
+  if (!connected_) return false;
+  Packet p = event_packet(nsp_->name(), event, std::move(args));
+  const std::uint64_t id = next_ack_++;
+  p.id = id;
+  auto pending = std::make_shared<PendingAck>(nsp_->server().io());
+  pending->callback = std::move(callback);
+  pending->timer.expires_after(timeout);
+  pending->timer.async_wait([w = weak_from_this(), id](const boost::system::error_code& ec) {
+    auto self = w.lock();
+    if (ec || !self) return;
+    auto it = self->acks_.find(id);
+    if (it == self->acks_.end()) return;
+    auto cb = std::move(it->second->callback);
+    self->acks_.erase(it);
+    cb(std::string("operation has timed out"), Args{});
+  });
+  acks_[id] = std::move(pending);
+  send_packet(std::move(p));
+  return true;
+}
+
+BroadcastOperator Socket::to(const Room& room) {
+  return broadcast().to(room);
+}
+BroadcastOperator Socket::except(const Room& room) {
+  return broadcast().except(room);
+}
+BroadcastOperator Socket::broadcast() {
+  BroadcastOptions o;
+  o.except.insert(id_);  // every socket is in its own room: excluding it excludes the sender
+  return BroadcastOperator(*nsp_, std::move(o));
+}
+
+void Socket::disconnect(bool close) {
+  if (!connected_) return;
+  auto c = client_.lock();
+  if (close && c) {
+    c->disconnect_everything();
+    return;
+  }
+  Packet p;
+  p.type = PacketType::disconnect;
+  p.nsp = nsp_->name();
+  send_packet(std::move(p));
+  if (c) c->remove(nsp_->name());
+  closed("server namespace disconnect");
+}
+
+void Socket::on_packet(const Packet& p) {
+  switch (p.type) {
+    case PacketType::event:
+    case PacketType::binary_event: {
+      json::array values = p.data->get_array();
+      json::value name = std::move(values[0]);
+      values.erase(values.begin());
+      const std::string event =
+          name.is_string() ? std::string(name.get_string()) : json::serialize(name);
+      Ack ack;
+      if (p.id) {
+        auto done = std::make_shared<bool>(false);
+        ack = [w = weak_from_this(), id = *p.id, done](Args reply) {
+          auto self = w.lock();
+          if (!self || *done || !self->connected_) return;
+          *done = true;
+          Packet a;
+          a.type = reply.binaries.empty() ? PacketType::ack : PacketType::binary_ack;
+          a.nsp = self->nsp_->name();
+          a.id = id;
+          a.data = std::move(reply.values);
+          a.attachments = std::move(reply.binaries);
+          self->send_packet(std::move(a));
+        };
+      }
+      dispatch(event, Args(std::move(values), p.attachments), std::move(ack));
+      break;
+    }
+    case PacketType::ack:
+    case PacketType::binary_ack: {
+      auto it = acks_.find(p.id.value_or(~0ULL));
+      if (it == acks_.end()) return;  // late or unknown ack: ignored, as in the reference
+      auto pending = std::move(it->second);
+      acks_.erase(it);
+      pending->timer.cancel();
+      pending->callback(std::nullopt, Args(p.data->get_array(), p.attachments));
+      break;
+    }
+    case PacketType::disconnect:
+      if (auto c = client_.lock()) c->remove(nsp_->name());
+      closed("client namespace disconnect");
+      break;
+    default:
+      break;  // CONNECT is the client's; CONNECT_ERROR is never sent by clients
+  }
+}
+
+void Socket::dispatch(const std::string& event, Args args, Ack ack) {
+  auto self = shared_from_this();
+  try {
+    for (auto& h : any_) h(self, event, args);
+    auto [first, last] = handlers_.equal_range(event);
+    std::vector<EventHandler> run;
+    for (auto it = first; it != last;) {
+      run.push_back(it->second.first);
+      it = it->second.second ? handlers_.erase(it) : std::next(it);
+    }
+    for (std::size_t i = 0; i < run.size(); ++i)
+      run[i](self, i + 1 == run.size() ? std::move(args) : args, ack);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "shmio: handler for '%s' on socket %s threw: %s\n", event.c_str(),
+                 id_.c_str(), e.what());
+    disconnect(false);
+  }
+}
+
+void Socket::closed(const std::string& reason) {
+  if (!connected_) return;
+  connected_ = false;
+  auto self = shared_from_this();
+  for (auto& [id, pending] : acks_) pending->timer.cancel();
+  acks_.clear();
+  nsp_->adapter().del_all(id_);
+  nsp_->remove(id_);
+  for (auto& h : on_disconnect_) {
+    try {
+      h(self, reason);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "shmio: disconnect handler on socket %s threw: %s\n", id_.c_str(),
+                   e.what());
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+Namespace::Namespace(Server& server, std::string name)
+    : server_(&server), name_(std::move(name)), adapter_(std::make_unique<InMemoryAdapter>()) {}
+
+SocketPtr Namespace::socket(const SocketId& id) const {
+  auto it = sockets_.find(id);
+  return it == sockets_.end() ? nullptr : it->second;
+}
+
+void Namespace::remove(const SocketId& id) {
+  sockets_.erase(id);
+}
+
+void Namespace::connect(const std::shared_ptr<Client>& client, json::object auth) {
+  Handshake hs;
+  hs.auth = std::move(auth);
+  hs.address = client->conn()->remote_address();
+  hs.issued_ms = now_ms();
+  auto s = std::make_shared<Socket>(*this, client, random_id(), std::move(hs));
+  // Run the middleware chain; each may call next() later (asynchronously).
+  // The chain holds itself only weakly; a pending next() holds it strongly, so it lives exactly as
+  // long as some middleware may still call next().
+  auto run = std::make_shared<std::function<void(std::size_t)>>();
+  std::weak_ptr<Client> wc = client;
+  *run = [this, s, wc, weak_run = std::weak_ptr(run)](std::size_t i) {
+    auto c = wc.lock();
+    if (!c) return;
+    if (i < middleware_.size()) {
+      auto called = std::make_shared<bool>(false);
+      try {
+        middleware_[i](
+            s, [run = weak_run.lock(), i, s, wc, this, called](std::optional<ConnectError> err) {
+              if (*called) return;
+              *called = true;
+              if (!err) return (*run)(i + 1);
+              auto cl = wc.lock();
+              if (!cl) return;
+              Packet e;
+              e.type = PacketType::connect_error;
+              e.nsp = name_;
+              json::object o{{"message", err->message}};
+              if (err->data) o["data"] = *err->data;
+              e.data = std::move(o);
+              cl->send(e);
+            });
+      } catch (const std::exception& ex) {
+        Packet e;
+        e.type = PacketType::connect_error;
+        e.nsp = name_;
+        e.data = json::object{{"message", ex.what()}};
+        c->send(e);
+      }
+      return;
+    }
+    sockets_[s->id()] = s;
+    adapter_->add_all(s->id(), {s->id()});
+    c->add(name_, s);
+    Packet ok;
+    ok.type = PacketType::connect;
+    ok.nsp = name_;
+    ok.data = json::object{{"sid", s->id()}};
+    c->send(ok);
+    for (auto& h : connection_) {
+      try {
+        h(s);
+      } catch (const std::exception& ex) {
+        std::fprintf(stderr, "shmio: connection handler threw: %s\n", ex.what());
+        s->disconnect(false);
+        return;
+      }
+    }
+  };
+  (*run)(0);
+}
+
+std::size_t Namespace::deliver(const Packet& p, const BroadcastOptions& opts,
+                               const SocketId* skip) {
+  // Encoded once; every receiver gets the same text (and the same binary buffers).
+  const std::string text = encode(p);
+  std::size_t n = 0;
+  for (const SocketId& id : adapter_->targets(opts)) {
+    if (skip != nullptr && id == *skip) continue;
+    auto it = sockets_.find(id);
+    if (it == sockets_.end()) continue;
+    if (auto c = it->second->client_of()) {
+      c->write_encoded(text, p.attachments);
+      ++n;
+    }
+  }
+  return n;
+}
+
+// ---------------------------------------------------------------------------------------------
+Server::Server(net::io_context& io, ServerOptions options) : io_(io), options_(std::move(options)) {
+  of("/");
+  engineio::ServerOptions eo;
+  eo.path = options_.path;
+  eo.session = options_.engine;
+  eo.allow_polling = options_.allow_polling;
+  eo.allow_websocket = options_.allow_websocket;
+  eo.cors_origin = options_.cors_origin;
+  eo.cors_credentials = options_.cors_credentials;
+  eo.allow_request = options_.allow_request;
+  engineio::Handler h;
+  h.on_open = [this](const engineio::SocketPtr& conn) {
+    auto c = std::make_shared<Client>(*this, conn);
+    clients_[conn.get()] = c;
+    c->start();
+  };
+  h.on_message = [this](const engineio::SocketPtr& conn, engineio::Packet m) {
+    auto it = clients_.find(conn.get());
+    if (it != clients_.end()) it->second->on_message(std::move(m));
+  };
+  h.on_close = [this](const engineio::SocketPtr& conn, engineio::CloseReason r) {
+    auto it = clients_.find(conn.get());
+    if (it == clients_.end()) return;
+    auto c = it->second;
+    clients_.erase(it);
+    c->on_close(r);
+  };
+  engine_ = std::make_unique<engineio::Server>(io, std::move(eo), std::move(h));
+}
+
+Server::~Server() = default;
+
+Namespace& Server::of(const std::string& name) {
+  auto& slot = namespaces_[name];
+  if (!slot) slot = std::make_unique<Namespace>(*this, name);
+  return *slot;
+}
+
+void Server::of(std::function<bool(const std::string&)> predicate,
+                std::function<void(Namespace&)> setup) {
+  dynamic_.emplace_back(std::move(predicate), std::move(setup));
+}
+
+Namespace* Server::find(const std::string& name) {
+  if (auto it = namespaces_.find(name); it != namespaces_.end()) return it->second.get();
+  for (auto& [pred, setup] : dynamic_) {
+    if (!pred(name)) continue;
+    Namespace& n = of(name);
+    setup(n);
+    return &n;
+  }
+  return nullptr;
+}
+
+std::uint16_t Server::listen(const std::string& address, std::uint16_t port) {
+  return engine_->listen(address, port);
+}
+
+void Server::close() {
+  auto clients = clients_;
+  for (auto& [conn, c] : clients) c->close_all("server shutting down");
+  engine_->stop();
+}
+
+}  // namespace shmio::socketio

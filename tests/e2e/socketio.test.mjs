@@ -1,0 +1,143 @@
+// The Socket.IO server against the real socket.io-client (pinned in package.json): the
+// conformance app (namespaces, auth, acks both ways, binary, middleware errors, invalid namespace)
+// and the bench app (rooms and broadcast operators). Run by ctest: SHMIO_BIN is the shmio binary.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { io as connect } from "socket.io-client";
+
+const BIN = process.env.SHMIO_BIN;
+const servers = {};
+
+async function start(app, key = app) {
+  const proc = spawn(BIN, ["--app", app, "--port", "0"]);
+  const port = await new Promise((resolve, reject) => {
+    let out = "";
+    proc.stdout.on("data", (d) => {
+      out += d;
+      const m = out.match(/listening on [^:]+:(\d+)/);
+      if (m) resolve(Number(m[1]));
+    });
+    proc.on("exit", (code) => reject(new Error(`shmio --app ${app} exited with ${code}`)));
+  });
+  servers[key] = { proc, url: `http://127.0.0.1:${port}` };
+}
+
+before(async () => {
+  assert.ok(BIN, "SHMIO_BIN must name the shmio binary");
+  await start("conformance");
+  await start("bench");
+  await start("bench", "rooms");  // its own server, so that "count" sees only that test's clients
+});
+after(() => Object.values(servers).forEach((s) => s.proc.kill("SIGTERM")));
+
+const once = (emitter, event) => new Promise((resolve) => emitter.once(event, (...a) => resolve(a)));
+function within(promise, ms, what) {
+  let timer;
+  return Promise.race([
+    promise.finally(() => clearTimeout(timer)),
+    new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out: ${what}`)), ms))),
+  ]);
+}
+const opened = [];
+function client(app, nsp = "", opts = {}) {
+  const s = connect(servers[app].url + nsp, { reconnection: false, forceNew: true, ...opts });
+  opened.push(s);
+  return s;
+}
+after(() => opened.forEach((s) => s.disconnect()));
+
+for (const transports of [["websocket"], ["polling"], ["polling", "websocket"]]) {
+  test(`conformance over ${transports.join("+")}: auth, message-back, acks, binary`, async () => {
+    const s = client("conformance", "", { transports, auth: { token: "abc" } });
+    const [auth] = await within(once(s, "auth"), 5000, "auth event");
+    assert.deepEqual(auth, { token: "abc" });
+    assert.ok(s.connected && typeof s.id === "string");
+    s.emit("message", 1, "2", { 3: [true] });
+    assert.deepEqual(await within(once(s, "message-back"), 5000, "message-back"), [1, "2", { 3: [true] }]);
+    const reply = await within(s.timeout(5000).emitWithAck("message-with-ack", "x", 42), 5000, "ack");
+    assert.equal(reply, "x");
+    s.emit("message", Buffer.from([1, 2, 3]), "after-binary");
+    const [bin, after] = await within(once(s, "message-back"), 5000, "binary back");
+    assert.deepEqual([...new Uint8Array(bin)], [1, 2, 3]);
+    assert.equal(after, "after-binary");
+    s.disconnect();
+  });
+}
+
+test("custom namespace, invalid namespace, middleware refusal with data", async () => {
+  const custom = client("conformance", "/custom", { auth: { who: "me" } });
+  const [auth] = await within(once(custom, "auth"), 5000, "custom auth");
+  assert.deepEqual(auth, { who: "me" });
+  const bad = client("conformance", "/random");
+  const [err] = await within(once(bad, "connect_error"), 5000, "connect_error");
+  assert.equal(err.message, "Invalid namespace");
+  const refused = client("conformance", "/secure", { auth: { token: "nope" } });
+  const [e2] = await within(once(refused, "connect_error"), 5000, "middleware error");
+  assert.equal(e2.message, "unauthorized");
+  assert.deepEqual(e2.data, { reason: "bad token" });
+  const allowed = client("conformance", "/secure", { auth: { token: "ok" } });
+  await within(once(allowed, "auth"), 5000, "secure auth");
+});
+
+test("server-side emitWithAck-style round trip: the client's ack reaches the server", async () => {
+  // The conformance app answers message-with-ack; here the client acks an emit from the server.
+  const s = client("bench");
+  await within(once(s, "connect"), 5000, "connect");
+  const echoed = await within(s.timeout(5000).emitWithAck("echo", { a: [1, 2] }, "b"), 5000, "echo");
+  assert.deepEqual(echoed, { a: [1, 2] });
+});
+
+test("rooms and broadcast operators (bench app)", async () => {
+  const a = client("rooms");
+  const b = client("rooms");
+  const c = client("rooms");
+  await Promise.all([a, b, c].map((s) => within(once(s, "connect"), 5000, "connect")));
+  for (const s of [a, b]) {
+    const who = await s.timeout(5000).emitWithAck("join", "r1");
+    assert.equal(who.worker, 0);
+  }
+  const got = { a: [], b: [], c: [] };
+  for (const [k, s] of Object.entries({ a, b, c })) s.on("msg", (p) => got[k].push(p.seq));
+  // to(room): a and b, not c.
+  a.emit("publish", "r1", { seq: 1 });
+  // socket.to(room): b only (excludes the sender).
+  a.emit("publish-others", "r1", { seq: 2 });
+  // io.emit: everyone.
+  c.emit("publish", null, { seq: 3 });
+  // socket.broadcast.emit: everyone but c.
+  c.emit("publish-others", null, { seq: 4 });
+  const count = await a.timeout(5000).emitWithAck("count");
+  assert.equal(count, 3);
+  // Acks are answered in order after the broadcasts were written, so everything has arrived once
+  // each client has done a round trip of its own.
+  await Promise.all([a, b, c].map((s) => s.timeout(5000).emitWithAck("echo", 0)));
+  // Publications from different clients have no order between them; compare the sets.
+  const sorted = (xs) => [...xs].sort((x, y) => x - y);
+  assert.deepEqual(sorted(got.a), [1, 3, 4]);
+  assert.deepEqual(sorted(got.b), [1, 2, 3, 4]);
+  assert.deepEqual(sorted(got.c), [3]);
+  // leave: no longer reached.
+  await b.timeout(5000).emitWithAck("leave", "r1");
+  a.emit("publish", "r1", { seq: 5 });
+  await Promise.all([a, b].map((s) => s.timeout(5000).emitWithAck("echo", 0)));
+  assert.deepEqual(sorted(got.b), [1, 2, 3, 4]);
+  assert.deepEqual(sorted(got.a), [1, 3, 4, 5]);
+});
+
+test("a client that never connects to a namespace is dropped after connectTimeout", async () => {
+  // Engine.IO handshake only (no Socket.IO CONNECT): the conformance app's connectTimeout is 1 s.
+  const base = servers.conformance.url + "/socket.io/?EIO=4&transport=polling";
+  const open = await (await fetch(base)).text();
+  const sid = JSON.parse(open.slice(1)).sid;
+  const started = Date.now();
+  let body = "";
+  while (!body.split("\x1e").includes("1") && Date.now() - started < 10000) {
+    const res = await fetch(`${base}&sid=${sid}`);
+    body = res.status === 200 ? await res.text() : "1";
+    // Answer the heartbeat (pingInterval 300 ms), so that only connectTimeout can end it.
+    if (body.split("\x1e").includes("2")) await fetch(`${base}&sid=${sid}`, { method: "POST", body: "3" });
+  }
+  assert.ok(body.includes("1"), "the session is closed");
+  assert.ok(Date.now() - started >= 900, "not before connectTimeout");
+});

@@ -3,6 +3,8 @@
 #include <cstring>
 #include <string>
 
+#include "shmio/shm/ring_core.hpp"
+
 namespace shmio::shm::registry {
 using namespace layout;
 namespace {
@@ -52,8 +54,9 @@ ReaderSlot& reader_at(const Segment& s, std::size_t i) {
 
 }  // namespace
 
-Result<std::uint16_t> take_producer(const Segment& s, std::string_view label, int core) {
-  auto id = take(
+namespace {
+Result<std::uint16_t> take_producer_slot(const Segment& s) {
+  return take(
       s.max_producers(), &producer_at, s,
       [&s](ProducerSlot& slot) {
         if (liveness(owner_of(slot)) == Liveness::alive) return false;
@@ -66,6 +69,17 @@ Result<std::uint16_t> take_producer(const Segment& s, std::string_view label, in
         return pos + slot.claim_length.load(std::memory_order_relaxed) <= f;
       },
       "producer");
+}
+}  // namespace
+
+Result<std::uint16_t> take_producer(const Segment& s, std::string_view label, int core) {
+  auto id = take_producer_slot(s);
+  if (!id && id.error().code == Errc::no_free_slot && s.writable()) {
+    // Slots of dead producers whose last claim is still a hole are not reusable yet; repairing
+    // a hole at the frontier may free one.
+    core::resolve_stall(s);
+    id = take_producer_slot(s);
+  }
   if (!id) return id;
   ProducerSlot& slot = s.producer_slot(id.value());
   fill(slot, label, core);

@@ -24,17 +24,19 @@ if ! command -v node >/dev/null 2>&1; then
 fi
 
 install_node_packages() {
-  # The pinned clients of the e2e tests (tests/e2e/package-lock.json), reinstalled when the lock
-  # file changed since the last install.
-  local dir=tests/e2e
-  if [ ! -f "$dir/node_modules/.package-lock.json" ] ||
-     [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
-    echo "setup: npm ci in $dir"
-    if ! (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error); then
-      echo "setup: npm ci failed in $dir (is the npm registry reachable?)" >&2
-      exit 1
+  # Pinned npm packages (each folder's package-lock.json): the clients of the e2e tests, and the
+  # browser bundle the chat demo serves. Reinstalled when a lock file changed since the last run.
+  local dir
+  for dir in tests/e2e server/apps/chat; do
+    if [ ! -f "$dir/node_modules/.package-lock.json" ] ||
+       [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
+      echo "setup: npm ci in $dir"
+      if ! (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error); then
+        echo "setup: npm ci failed in $dir (is the npm registry reachable?)" >&2
+        exit 1
+      fi
     fi
-  fi
+  done
 }
 
 cd "$(dirname "$0")/.."

@@ -1,19 +1,24 @@
 // shmio: runs one of the apps on the Socket.IO server.
 //
-//   shmio --app conformance|bench [--port P] [--host H]
+//   shmio --app chat|conformance|bench [--port P] [--host H] [--chat-dir DIR]
 //
+// chat: the Socket.IO tutorial's chat: serves index.html and the client bundle at
+//   /socket.io/socket.io.js (from the socket.io-client npm package that scripts/setup.sh installs
+//   in server/apps/chat), and broadcasts every "chat message" to everyone.
 // conformance: the configuration the Socket.IO v5 protocol document's test suite expects (port
 //   3000, pingInterval 300, pingTimeout 200, maxPayload 1e6, connectTimeout 1000, CORS *, the
 //   "/custom" namespace, the "auth" / "message-back" / ack handlers), plus "/secure", whose
 //   middleware refuses a CONNECT without auth {"token":"ok"}.
 // bench: the app every benchmarked server runs (../shared/bench-app.md).
-// (The chat demo and --workers come with the rest of issues #3 and #4.)
+// (Connection state recovery for the chat and --workers come with the rest of issues #3 and #4.)
 #include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <sstream>
 #include <string>
 
 #include "shmio/socketio/server.hpp"
@@ -25,11 +30,52 @@ using namespace std::chrono_literals;
 namespace {
 
 const char* kUsage =
-    "usage: shmio --app conformance|bench [--port P] [--host H]\n"
+    "usage: shmio --app chat|conformance|bench [--port P] [--host H] [--chat-dir DIR]\n"
+    "  chat         the Socket.IO tutorial's chat demo (open http://H:P/ in two browsers)\n"
     "  conformance  the Socket.IO protocol test suite's server configuration\n"
     "  bench        the benchmark app (join/leave/whoami/echo/publish/publish-others/count)\n"
     "  --port P     TCP port (default 3000; 0 picks a free one, printed on start)\n"
-    "  --host H     address to bind (default 127.0.0.1)\n";
+    "  --host H     address to bind (default 127.0.0.1)\n"
+    "  --chat-dir D the chat's files (default: server/apps/chat of the source tree)\n";
+
+std::shared_ptr<const std::string> read_file(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) return nullptr;
+  std::ostringstream ss;
+  ss << f.rdbuf();
+  return std::make_shared<const std::string>(ss.str());
+}
+
+// Loads the page and the client bundle once; false (with a message) if they are missing.
+bool chat(sio::ServerOptions& options, const std::string& dir) {
+  auto page = read_file(dir + "/index.html");
+  auto bundle = read_file(dir + "/node_modules/socket.io-client/dist/socket.io.js");
+  if (!page || !bundle) {
+    std::fprintf(stderr,
+                 "shmio: the chat needs %s/index.html and the socket.io-client bundle in\n"
+                 "  %s/node_modules (run scripts/setup.sh, which runs npm ci there)\n",
+                 dir.c_str(), dir.c_str());
+    return false;
+  }
+  options.static_files = [page, bundle](const std::string& path)
+      -> std::optional<shmio::engineio::ServerOptions::StaticResponse> {
+    if (path == "/" || path == "/index.html") return {{"text/html; charset=UTF-8", page}};
+    if (path == "/socket.io/socket.io.js")
+      return {{"application/javascript; charset=UTF-8", bundle}};
+    return std::nullopt;
+  };
+  return true;
+}
+
+void chat_handlers(sio::Server& io) {
+  io.on_connection([&io](const sio::SocketPtr& s) {
+    s->on("chat message", [&io](const sio::SocketPtr&, sio::Args args, sio::Ack ack) {
+      if (args.values.empty()) return;
+      io.emit("chat message", sio::Args{args.values[0]});
+      if (ack) ack({});
+    });
+  });
+}
 
 void conformance(sio::Server& io) {
   auto greet = [](const sio::SocketPtr& s) {
@@ -103,7 +149,7 @@ void bench(sio::Server& io) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string app, host = "127.0.0.1";
+  std::string app, host = "127.0.0.1", chat_dir = SHMIO_CHAT_DIR;
   long port = 3000;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -113,6 +159,9 @@ int main(int argc, char** argv) {
       return 0;
     } else if (a == "--app" && v != nullptr) {
       app = v;
+      ++i;
+    } else if (a == "--chat-dir" && v != nullptr) {
+      chat_dir = v;
       ++i;
     } else if (a == "--host" && v != nullptr) {
       host = v;
@@ -137,16 +186,21 @@ int main(int argc, char** argv) {
     options.engine.max_payload = 1'000'000;
     options.connect_timeout = 1000ms;
     options.cors_origin = "*";
+  } else if (app == "chat") {
+    if (!chat(options, chat_dir)) return 1;
   } else if (app != "bench") {
-    std::fprintf(stderr, "shmio: --app must be conformance or bench\n%s", kUsage);
+    std::fprintf(stderr, "shmio: --app must be chat, conformance or bench\n%s", kUsage);
     return 2;
   }
   boost::asio::io_context ctx;
   sio::Server io(ctx, options);
-  if (app == "conformance")
+  if (app == "conformance") {
     conformance(io);
-  else
+  } else if (app == "chat") {
+    chat_handlers(io);
+  } else {
     bench(io);
+  }
   std::uint16_t bound = 0;
   try {
     bound = io.listen(host, static_cast<std::uint16_t>(port));

@@ -28,6 +28,7 @@ before(async () => {
   await start("conformance");
   await start("bench");
   await start("bench", "rooms");  // its own server, so that "count" sees only that test's clients
+  await start("chat");
 });
 after(() => Object.values(servers).forEach((s) => s.proc.kill("SIGTERM")));
 
@@ -140,4 +141,22 @@ test("a client that never connects to a namespace is dropped after connectTimeou
   }
   assert.ok(body.includes("1"), "the session is closed");
   assert.ok(Date.now() - started >= 900, "not before connectTimeout");
+});
+
+test("chat demo: serves the page and the client bundle; two clients exchange a message", async () => {
+  const page = await fetch(servers.chat.url + "/");
+  assert.equal(page.status, 200);
+  assert.match(await page.text(), /<script src="\/socket.io\/socket.io.js"><\/script>/);
+  const bundle = await fetch(servers.chat.url + "/socket.io/socket.io.js");
+  assert.equal(bundle.status, 200);
+  assert.match(bundle.headers.get("content-type"), /javascript/);
+  assert.match(await bundle.text(), /Socket\.IO v4\.8\.4/);
+  const alice = client("chat");
+  const bob = client("chat", "", { transports: ["polling"] });
+  await Promise.all([alice, bob].map((s) => within(once(s, "connect"), 5000, "connect")));
+  const heard = within(once(bob, "chat message"), 5000, "bob hears alice");
+  const echoed = within(once(alice, "chat message"), 5000, "alice hears herself");
+  alice.emit("chat message", "hello bob");
+  assert.deepEqual(await heard, ["hello bob"]);
+  assert.deepEqual(await echoed, ["hello bob"]);
 });

@@ -493,6 +493,17 @@ void HttpConnection::handle(Request req) {
   }
   const Target t = parse_target(req.target());
   if (!same_path(t.path, o.path)) {
+    if (o.static_files && (req.method() == http::verb::get || req.method() == http::verb::head)) {
+      if (auto file = o.static_files(t.path)) {
+        Response res{http::status::ok, req.version()};
+        res.set(http::field::content_type, file->content_type);
+        res.keep_alive(req.keep_alive());
+        res.body() = *file->body;
+        res.prepare_payload();
+        if (req.method() == http::verb::head) res.body().clear();
+        return send(std::move(res));
+      }
+    }
     Response res{http::status::not_found, req.version()};
     res.keep_alive(req.keep_alive());
     res.body() = "Not Found";

@@ -544,6 +544,7 @@ Server::Server(net::io_context& io, ServerOptions options) : io_(io), options_(s
   eo.cors_origin = options_.cors_origin;
   eo.cors_credentials = options_.cors_credentials;
   eo.allow_request = options_.allow_request;
+  eo.static_files = options_.static_files;
   engineio::Handler h;
   h.on_open = [this](const engineio::SocketPtr& conn) {
     auto c = std::make_shared<Client>(*this, conn);

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -39,6 +40,12 @@ struct ServerOptions {
   // Called with the request's headers (lower-case names) before a handshake; false -> 403.
   std::function<bool(const std::vector<std::pair<std::string, std::string>>& headers)>
       allow_request;
+  // Requests outside `path` (GET/HEAD only): a static response, or nullopt for 404.
+  struct StaticResponse {
+    std::string content_type;
+    std::shared_ptr<const std::string> body;
+  };
+  std::function<std::optional<StaticResponse>(const std::string& path)> static_files;
 };
 
 // One client session as the layer above sees it.

@@ -247,6 +247,9 @@ struct ServerOptions {
   std::string cors_origin;
   bool cors_credentials = false;
   std::function<bool(const std::vector<std::pair<std::string, std::string>>&)> allow_request;
+  // Plain HTTP outside `path` (the chat demo's page and client bundle): see engineio.
+  std::function<std::optional<engineio::ServerOptions::StaticResponse>(const std::string&)>
+      static_files;
 };
 
 class Server {

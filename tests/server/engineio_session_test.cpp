@@ -160,5 +160,25 @@ TEST_F(EngineIoSession, LosingTheCurrentTransportClosesWithTheRightReason) {
   EXPECT_EQ(d.next_deadline(), TimePoint::max()) << "no timers after close";
 }
 
+TEST_F(EngineIoSession, ABroadcastFrameIsSharedByEverySessionNotCopied) {
+  auto frame = std::make_shared<const std::string>("42[\"news\",1]");
+  auto bytes = std::make_shared<const std::string>("\x01\x02\x03");
+  Session a("a", TransportKind::websocket, opts, t0);
+  Session b("b", TransportKind::polling, opts, t0);
+  for (Session* s : {&a, &b}) {
+    s->send(Packet::shared_text(frame));
+    s->send(Packet::shared_bytes(bytes));
+  }
+  auto ws = a.take_websocket_packets();
+  ASSERT_EQ(ws.size(), 2u);
+  EXPECT_EQ(ws[0].frame.get(), frame.get()) << "the same buffer, not a copy";
+  EXPECT_EQ(ws[1].frame.get(), bytes.get());
+  EXPECT_EQ(encode_text(ws[0]), "42[\"news\",1]");
+  EXPECT_EQ(ws[0], Packet::text(PacketType::message, "2[\"news\",1]"));
+  EXPECT_EQ(b.take_polling_payload(1000),
+            "42[\"news\",1]\x1e"
+            "bAQID");
+}
+
 }  // namespace
 }  // namespace shmio::engineio

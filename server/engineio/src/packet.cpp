@@ -122,6 +122,7 @@ Packet decode_binary(std::span<const std::byte> in) {
 }
 
 std::string encode_text(const Packet& p) {
+  if (p.frame) return *p.frame;
   std::string out;
   out.reserve(p.data.size() + 1);
   out += static_cast<char>('0' + static_cast<int>(p.type));
@@ -133,11 +134,26 @@ void append_to_payload(std::string& out, const Packet& p) {
   if (!out.empty()) out += kRecordSeparator;
   if (p.binary) {
     out += 'b';
-    out += base64_encode(p.data);
+    out += base64_encode(p.frame ? *p.frame : p.data);
+  } else if (p.frame) {
+    out += *p.frame;
   } else {
     out += static_cast<char>('0' + static_cast<int>(p.type));
     out += p.data;
   }
+}
+
+std::size_t Packet::payload_size() const noexcept {
+  const std::size_t raw = frame ? frame->size() : data.size();
+  if (binary) return 1 + (raw + 2) / 3 * 4;
+  return frame ? raw : 1 + raw;
+}
+
+bool operator==(const Packet& a, const Packet& b) {
+  if (a.type != b.type || a.binary != b.binary) return false;
+  if (!a.frame && !b.frame) return a.data == b.data;
+  return (a.binary ? (a.frame ? *a.frame : a.data) : encode_text(a)) ==
+         (b.binary ? (b.frame ? *b.frame : b.data) : encode_text(b));
 }
 
 DecodeError decode_payload(std::string_view body, std::vector<Packet>& out,

@@ -122,8 +122,10 @@ class WsConnection : public std::enable_shared_from_this<WsConnection> {
   }
   void write(const Packet& p) {
     if (closing_) return;
-    out_.push_back(
-        {p.binary, std::make_shared<const std::string>(p.binary ? p.data : encode_text(p))});
+    // A shared frame (a broadcast) is written as is: every receiver holds the same buffer.
+    out_.push_back({p.binary, p.frame ? p.frame
+                                      : std::make_shared<const std::string>(
+                                            p.binary ? p.data : encode_text(p))});
     if (!writing_) do_write();
   }
   void close_after_writes() {

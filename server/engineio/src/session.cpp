@@ -94,8 +94,7 @@ std::string Session::take_polling_payload(std::size_t max_bytes) {
   while (!queue_.empty()) {
     const Packet& p = queue_.front();
     // Size of this packet in the payload (base64 grows binary by 4/3), plus its separator.
-    const std::size_t size =
-        (p.binary ? 1 + (p.data.size() + 2) / 3 * 4 : 1 + p.data.size()) + (out.empty() ? 0 : 1);
+    const std::size_t size = p.payload_size() + (out.empty() ? 0 : 1);
     if (!out.empty() && out.size() + size > max_bytes) break;
     append_to_payload(out, p);
     queue_.pop_front();

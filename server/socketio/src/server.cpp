@@ -127,10 +127,15 @@ class Client : public std::enable_shared_from_this<Client> {
     close_all(socket_reason(r));
   }
 
-  void send(const Packet& p) { write_encoded(encode(p), p.attachments); }
-  void write_encoded(const std::string& text, const std::vector<Binary>& binaries) {
-    conn_->send(engineio::Packet::text(engineio::PacketType::message, text));
-    for (const Binary& b : binaries) conn_->send(engineio::Packet::bytes(*b));
+  void send(const Packet& p) {
+    conn_->send(engineio::Packet::text(engineio::PacketType::message, encode(p)));
+    for (const Binary& b : p.attachments) conn_->send(engineio::Packet::shared_bytes(b));
+  }
+  // A broadcast: the same immutable frame (and attachment buffers) for every receiver.
+  void write_shared(const std::shared_ptr<const std::string>& frame,
+                    const std::vector<Binary>& binaries) {
+    conn_->send(engineio::Packet::shared_text(frame));
+    for (const Binary& b : binaries) conn_->send(engineio::Packet::shared_bytes(b));
   }
 
   void add(const std::string& nsp, SocketPtr s) {
@@ -518,15 +523,16 @@ void Namespace::connect(const std::shared_ptr<Client>& client, json::object auth
 
 std::size_t Namespace::deliver(const Packet& p, const BroadcastOptions& opts,
                                const SocketId* skip) {
-  // Encoded once; every receiver gets the same text (and the same binary buffers).
-  const std::string text = encode(p);
+  // Encoded once, as an Engine.IO text frame ("4" + packet), shared by every receiver along with
+  // the binary attachments: one copy per broadcast, never one per socket.
+  auto frame = std::make_shared<const std::string>("4" + encode(p));
   std::size_t n = 0;
   for (const SocketId& id : adapter_->targets(opts)) {
     if (skip != nullptr && id == *skip) continue;
     auto it = sockets_.find(id);
     if (it == sockets_.end()) continue;
     if (auto c = it->second->client_of()) {
-      c->write_encoded(text, p.attachments);
+      c->write_shared(frame, p.attachments);
       ++n;
     }
   }

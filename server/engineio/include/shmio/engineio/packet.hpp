@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -31,10 +32,23 @@ struct Packet {
   PacketType type = PacketType::message;
   bool binary = false;  // data holds raw bytes (only for message packets)
   std::string data;
+  // A message already in its wire form, shared by every session it is sent to (a broadcast):
+  // the text frame including its type digit, or the raw bytes of a binary message. When set,
+  // `data` is empty and queues and WebSocket writes hold only this pointer.
+  std::shared_ptr<const std::string> frame;
 
-  static Packet text(PacketType t, std::string d = {}) { return {t, false, std::move(d)}; }
-  static Packet bytes(std::string d) { return {PacketType::message, true, std::move(d)}; }
-  friend bool operator==(const Packet&, const Packet&) = default;
+  static Packet text(PacketType t, std::string d = {}) { return {t, false, std::move(d), {}}; }
+  static Packet bytes(std::string d) { return {PacketType::message, true, std::move(d), {}}; }
+  static Packet shared_text(std::shared_ptr<const std::string> wire) {
+    return {PacketType::message, false, {}, std::move(wire)};
+  }
+  static Packet shared_bytes(std::shared_ptr<const std::string> raw) {
+    return {PacketType::message, true, {}, std::move(raw)};
+  }
+  // Bytes this packet takes in a polling payload (without the separator).
+  std::size_t payload_size() const noexcept;
+  // Equal wire forms (a shared frame equals the same packet built from data).
+  friend bool operator==(const Packet& a, const Packet& b);
 };
 
 enum class DecodeError {

@@ -4,7 +4,8 @@
 //
 // chat: the Socket.IO tutorial's chat: serves index.html and the client bundle at
 //   /socket.io/socket.io.js (from the socket.io-client npm package that scripts/setup.sh installs
-//   in server/apps/chat), and broadcasts every "chat message" to everyone.
+//   in server/apps/chat), and broadcasts every "chat message" to everyone; connection state
+//   recovery is on (a client that drops and comes back gets what it missed).
 // conformance: the configuration the Socket.IO v5 protocol document's test suite expects (port
 //   3000, pingInterval 300, pingTimeout 200, maxPayload 1e6, connectTimeout 1000, CORS *, the
 //   "/custom" namespace, the "auth" / "message-back" / ack handlers), plus "/secure", whose
@@ -188,6 +189,7 @@ int main(int argc, char** argv) {
     options.cors_origin = "*";
   } else if (app == "chat") {
     if (!chat(options, chat_dir)) return 1;
+    options.connection_state_recovery = sio::RecoveryOptions{};
   } else if (app != "bench") {
     std::fprintf(stderr, "shmio: --app must be chat, conformance or bench\n%s", kUsage);
     return 2;

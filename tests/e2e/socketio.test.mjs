@@ -157,6 +157,41 @@ test("chat demo: serves the page and the client bundle; two clients exchange a m
   const heard = within(once(bob, "chat message"), 5000, "bob hears alice");
   const echoed = within(once(alice, "chat message"), 5000, "alice hears herself");
   alice.emit("chat message", "hello bob");
-  assert.deepEqual(await heard, ["hello bob"]);
-  assert.deepEqual(await echoed, ["hello bob"]);
+  // With connection state recovery on, a broadcast carries its offset as a last argument.
+  const [msg, offset] = await heard;
+  assert.equal(msg, "hello bob");
+  assert.equal(typeof offset, "string");
+  assert.deepEqual(await echoed, [msg, offset]);
+});
+
+test("connection state recovery: a dropped client gets its id back and every missed message in order", async () => {
+  const alice = client("chat");
+  const bob = client("chat", "", { reconnection: true, reconnectionDelay: 700, randomizationFactor: 0 });
+  await Promise.all([alice, bob].map((s) => within(once(s, "connect"), 5000, "connect")));
+  assert.equal(bob.recovered, false);
+  const got = [];
+  bob.on("chat message", (m) => got.push(m));
+  // Bob needs an offset: one message while connected.
+  alice.emit("chat message", "m0");
+  await within(new Promise((r) => bob.once("chat message", r)), 5000, "m0");
+  const id = bob.id;
+  const dropped = once(bob, "disconnect");
+  // The client drops its transport: "forced close" on its side; the server sees "transport close",
+  // a reason that keeps the session for recovery.
+  bob.io.engine.close();
+  const [reason] = await within(dropped, 5000, "disconnect");
+  assert.equal(reason, "forced close");
+  for (const m of ["m1", "m2", "m3"]) alice.emit("chat message", m); // while Bob is away
+  await within(alice.timeout(5000).emitWithAck("chat message", "m4"), 5000, "alice ack");
+  const [] = await within(once(bob, "connect"), 10000, "reconnect");
+  assert.equal(bob.recovered, true);
+  assert.equal(bob.id, id);
+  // The missed messages came before the CONNECT reply, so they were emitted before "connect".
+  assert.deepEqual(got.slice(0, 5), ["m0", "m1", "m2", "m3", "m4"]);
+});
+
+test("connection state recovery fails cleanly for an unknown session or offset", async () => {
+  const s = client("chat", "", { auth: { pid: "no-such-pid", offset: "no-such-offset" } });
+  await within(once(s, "connect"), 5000, "connect");
+  assert.equal(s.recovered, false);
 });

@@ -2,6 +2,7 @@
 // No Beast here: the transports are engineio::Server's.
 #include "shmio/socketio/server.hpp"
 
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/json/serialize.hpp>
@@ -273,8 +274,13 @@ struct Socket::PendingAck {
   std::function<void(std::optional<std::string>, Args)> callback;
 };
 
-Socket::Socket(Namespace& nsp, std::shared_ptr<Client> client, SocketId id, Handshake hs)
-    : nsp_(&nsp), client_(client), id_(std::move(id)), handshake_(std::move(hs)) {}
+Socket::Socket(Namespace& nsp, std::shared_ptr<Client> client, SocketId id, Handshake hs,
+               std::string pid)
+    : nsp_(&nsp),
+      client_(client),
+      id_(std::move(id)),
+      pid_(std::move(pid)),
+      handshake_(std::move(hs)) {}
 
 std::set<Room> Socket::rooms() const {
   return nsp_->adapter().socket_rooms(id_);
@@ -434,6 +440,11 @@ void Socket::closed(const std::string& reason) {
   auto self = shared_from_this();
   for (auto& [id, pending] : acks_) pending->timer.cancel();
   acks_.clear();
+  // Only these reasons keep a session for connection state recovery (as in socket.io).
+  static const std::set<std::string> kRecoverable = {"transport error",      "transport close",
+                                                     "forced close",         "ping timeout",
+                                                     "server shutting down", "forced server close"};
+  if (!pid_.empty() && kRecoverable.count(reason) != 0) nsp_->persist(*this);
   nsp_->adapter().del_all(id_);
   nsp_->remove(id_);
   for (auto& h : on_disconnect_) {
@@ -448,7 +459,10 @@ void Socket::closed(const std::string& reason) {
 
 // ---------------------------------------------------------------------------------------------
 Namespace::Namespace(Server& server, std::string name)
-    : server_(&server), name_(std::move(name)), adapter_(std::make_unique<InMemoryAdapter>()) {}
+    : server_(&server),
+      name_(std::move(name)),
+      adapter_(std::make_unique<InMemoryAdapter>()),
+      offset_prefix_(random_id().substr(0, 8) + "-") {}
 
 SocketPtr Namespace::socket(const SocketId& id) const {
   auto it = sockets_.find(id);
@@ -460,69 +474,160 @@ void Namespace::remove(const SocketId& id) {
 }
 
 void Namespace::connect(const std::shared_ptr<Client>& client, json::object auth) {
-  Handshake hs;
-  hs.auth = std::move(auth);
-  hs.address = client->conn()->remote_address();
-  hs.issued_ms = now_ms();
-  auto s = std::make_shared<Socket>(*this, client, random_id(), std::move(hs));
-  // Run the middleware chain; each may call next() later (asynchronously).
-  // The chain holds itself only weakly; a pending next() holds it strongly, so it lives exactly as
-  // long as some middleware may still call next().
+  const auto& recovery = server_->options().connection_state_recovery;
+  if (recovery && restore(client, auth) && recovery->skip_middlewares) return;
+  SocketPtr s;
+  if (auto it = restoring_.find(client.get()); it != restoring_.end()) {
+    s = std::move(it->second);
+    restoring_.erase(it);
+  } else {
+    Handshake hs;
+    hs.auth = std::move(auth);
+    hs.address = client->conn()->remote_address();
+    hs.issued_ms = now_ms();
+    s = std::make_shared<Socket>(*this, client, random_id(), std::move(hs),
+                                 recovery ? random_id() : std::string());
+  }
+  // Run the middleware chain; each may call next() later (asynchronously). The chain holds itself
+  // only weakly; a pending next() holds it strongly, so it lives exactly as long as some
+  // middleware may still call next().
   auto run = std::make_shared<std::function<void(std::size_t)>>();
   std::weak_ptr<Client> wc = client;
   *run = [this, s, wc, weak_run = std::weak_ptr(run)](std::size_t i) {
     auto c = wc.lock();
     if (!c) return;
-    if (i < middleware_.size()) {
-      auto called = std::make_shared<bool>(false);
-      try {
-        middleware_[i](
-            s, [run = weak_run.lock(), i, s, wc, this, called](std::optional<ConnectError> err) {
-              if (*called) return;
-              *called = true;
-              if (!err) return (*run)(i + 1);
-              auto cl = wc.lock();
-              if (!cl) return;
-              Packet e;
-              e.type = PacketType::connect_error;
-              e.nsp = name_;
-              json::object o{{"message", err->message}};
-              if (err->data) o["data"] = *err->data;
-              e.data = std::move(o);
-              cl->send(e);
-            });
-      } catch (const std::exception& ex) {
-        Packet e;
-        e.type = PacketType::connect_error;
-        e.nsp = name_;
-        e.data = json::object{{"message", ex.what()}};
-        c->send(e);
-      }
-      return;
-    }
-    sockets_[s->id()] = s;
-    adapter_->add_all(s->id(), {s->id()});
-    c->add(name_, s);
-    Packet ok;
-    ok.type = PacketType::connect;
-    ok.nsp = name_;
-    ok.data = json::object{{"sid", s->id()}};
-    c->send(ok);
-    for (auto& h : connection_) {
-      try {
-        h(s);
-      } catch (const std::exception& ex) {
-        std::fprintf(stderr, "shmio: connection handler threw: %s\n", ex.what());
-        s->disconnect(false);
-        return;
-      }
+    if (i == middleware_.size()) return admit(c, s);
+    auto called = std::make_shared<bool>(false);
+    auto refuse = [this, wc](const ConnectError& err) {
+      auto cl = wc.lock();
+      if (!cl) return;
+      Packet e;
+      e.type = PacketType::connect_error;
+      e.nsp = name_;
+      json::object o{{"message", err.message}};
+      if (err.data) o["data"] = *err.data;
+      e.data = std::move(o);
+      cl->send(e);
+    };
+    try {
+      middleware_[i](s,
+                     [run = weak_run.lock(), i, called, refuse](std::optional<ConnectError> err) {
+                       if (*called || !run) return;
+                       *called = true;
+                       if (err) return refuse(*err);
+                       (*run)(i + 1);
+                     });
+    } catch (const std::exception& ex) {
+      refuse(ConnectError{ex.what(), std::nullopt});
     }
   };
   (*run)(0);
 }
 
+void Namespace::admit(const std::shared_ptr<Client>& c, const SocketPtr& s) {
+  sockets_[s->id()] = s;
+  adapter_->add_all(s->id(), {s->id()});
+  c->add(name_, s);
+  // A recovered socket gets what it missed before the CONNECT reply (the client emits those
+  // events before its "connect" event, in order).
+  for (Packet& p : s->missed_) c->send(p);
+  s->missed_.clear();
+  Packet ok;
+  ok.type = PacketType::connect;
+  ok.nsp = name_;
+  json::object o{{"sid", s->id()}};
+  if (!s->pid().empty()) o["pid"] = s->pid();
+  ok.data = std::move(o);
+  c->send(ok);
+  for (auto& h : connection_) {
+    try {
+      h(s);
+    } catch (const std::exception& ex) {
+      std::fprintf(stderr, "shmio: connection handler threw: %s\n", ex.what());
+      s->disconnect(false);
+      return;
+    }
+  }
+}
+
+void Namespace::persist(const Socket& s) {
+  const auto now = std::chrono::steady_clock::now();
+  prune(now);
+  SavedSession saved{s.id(), adapter_->socket_rooms(s.id()), s.data_, now};
+  saved_[s.pid()] = std::move(saved);
+}
+
+void Namespace::prune(std::chrono::steady_clock::time_point now) {
+  const auto& r = *server_->options().connection_state_recovery;
+  while (!stored_.empty() && (stored_.size() > r.max_stored_packets ||
+                              now - stored_.front().at > r.max_disconnection_duration))
+    stored_.pop_front();
+  for (auto it = saved_.begin(); it != saved_.end();)
+    it = now - it->second.at > r.max_disconnection_duration ? saved_.erase(it) : std::next(it);
+}
+
+bool Namespace::restore(const std::shared_ptr<Client>& client, const json::object& auth) {
+  const json::value* pid = auth.if_contains("pid");
+  const json::value* offset = auth.if_contains("offset");
+  if (pid == nullptr || !pid->is_string() || offset == nullptr || !offset->is_string())
+    return false;
+  prune(std::chrono::steady_clock::now());
+  auto it = saved_.find(std::string(pid->get_string()));
+  if (it == saved_.end()) return false;
+  SavedSession session = std::move(it->second);
+  saved_.erase(it);
+  // The offset must still be in the log, or the replay would be partial: then no recovery.
+  auto from = std::find_if(stored_.begin(), stored_.end(),
+                           [&](const StoredPacket& p) { return p.offset == offset->get_string(); });
+  if (from == stored_.end()) return false;
+  if (sockets_.count(session.id) != 0) return false;  // that id is connected again already
+  Handshake hs;
+  hs.auth = auth;
+  hs.auth.erase("pid");
+  hs.auth.erase("offset");
+  hs.address = client->conn()->remote_address();
+  hs.issued_ms = now_ms();
+  auto s = std::make_shared<Socket>(*this, client, session.id, std::move(hs),
+                                    std::string(pid->get_string()));
+  s->recovered_ = true;
+  s->data_ = std::move(session.data);
+  for (auto p = std::next(from); p != stored_.end(); ++p) {
+    const bool included =
+        p->opts.rooms.empty() || std::any_of(session.rooms.begin(), session.rooms.end(),
+                                             [&](const Room& r) { return p->opts.rooms.count(r); });
+    const bool excluded = std::any_of(session.rooms.begin(), session.rooms.end(),
+                                      [&](const Room& r) { return p->opts.except.count(r); });
+    if (included && !excluded) s->missed_.push_back(p->packet);
+  }
+  adapter_->add_all(s->id(), session.rooms);
+  if (server_->options().connection_state_recovery->skip_middlewares) {
+    admit(client, s);
+  } else {
+    restoring_[client.get()] = s;  // connect() runs the middleware with this socket
+  }
+  return true;
+}
+
 std::size_t Namespace::deliver(const Packet& p, const BroadcastOptions& opts,
                                const SocketId* skip) {
+  const auto& recovery = server_->options().connection_state_recovery;
+  if (recovery && !p.id && !opts.flags.volatile_ &&
+      (p.type == PacketType::event || p.type == PacketType::binary_event)) {
+    // Connection state recovery: the broadcast gets an offset as its last argument, and is kept
+    // (with its options) for replay to sockets that were away.
+    Packet stored = p;
+    std::string offset = offset_prefix_ + std::to_string(next_offset_++);
+    stored.data->as_array().emplace_back(offset);
+    const auto now = std::chrono::steady_clock::now();
+    stored_.push_back({std::move(offset), opts, stored, now});
+    prune(now);
+    return deliver_encoded(stored, opts, skip);
+  }
+  return deliver_encoded(p, opts, skip);
+}
+
+std::size_t Namespace::deliver_encoded(const Packet& p, const BroadcastOptions& opts,
+                                       const SocketId* skip) {
   // Encoded once, as an Engine.IO text frame ("4" + packet), shared by every receiver along with
   // the binary attachments: one copy per broadcast, never one per socket.
   auto frame = std::make_shared<const std::string>("4" + encode(p));

@@ -21,6 +21,7 @@
 #include <boost/json/value.hpp>
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -135,7 +136,8 @@ class Client;
 
 class Socket : public std::enable_shared_from_this<Socket> {
  public:
-  Socket(Namespace& nsp, std::shared_ptr<Client> client, SocketId id, Handshake hs);
+  Socket(Namespace& nsp, std::shared_ptr<Client> client, SocketId id, Handshake hs,
+         std::string pid = {});
 
   const SocketId& id() const noexcept { return id_; }
   Namespace& nsp() const noexcept { return *nsp_; }
@@ -143,7 +145,9 @@ class Socket : public std::enable_shared_from_this<Socket> {
   boost::json::value& data() noexcept { return data_; }
   bool connected() const noexcept { return connected_; }
   std::set<Room> rooms() const;
-  bool recovered() const noexcept { return false; }  // connection state recovery: not yet
+  // True if this socket was restored by connection state recovery (same id, rooms, data).
+  bool recovered() const noexcept { return recovered_; }
+  const std::string& pid() const noexcept { return pid_; }
 
   void join(const Room& room);
   void leave(const Room& room);
@@ -179,12 +183,16 @@ class Socket : public std::enable_shared_from_this<Socket> {
   void dispatch(const std::string& event, Args args, Ack ack);
   void send_packet(Packet p);
 
+  friend class Namespace;
   Namespace* nsp_;
   std::weak_ptr<Client> client_;
   SocketId id_;
+  std::string pid_;
   Handshake handshake_;
   boost::json::value data_;
   bool connected_ = true;
+  bool recovered_ = false;
+  std::vector<Packet> missed_;  // recovered: sent before the CONNECT reply
   std::multimap<std::string, std::pair<EventHandler, bool /*once*/>> handlers_;
   std::vector<std::function<void(const SocketPtr&, const std::string&, const Args&)>> any_;
   std::vector<std::function<void(const SocketPtr&, const std::string&)>> on_disconnect_;
@@ -225,6 +233,7 @@ class Namespace {
 
   // Internal: the client's CONNECT for this namespace.
   void connect(const std::shared_ptr<Client>& client, boost::json::object auth);
+  void admit(const std::shared_ptr<Client>& client, const SocketPtr& s);
   void remove(const SocketId& id);
   // Writes one encoded packet to every target of `opts` (except `skip`); returns the count.
   std::size_t deliver(const Packet& p, const BroadcastOptions& opts, const SocketId* skip);
@@ -234,12 +243,50 @@ class Namespace {
   std::string name_;
   std::vector<Middleware> middleware_;
   std::vector<std::function<void(const SocketPtr&)>> connection_;
+  // Connection state recovery: broadcasts kept for replay, and sessions of recently
+  // disconnected sockets (by pid).
+  struct StoredPacket {
+    std::string offset;
+    BroadcastOptions opts;
+    Packet packet;
+    std::chrono::steady_clock::time_point at;
+  };
+  struct SavedSession {
+    SocketId id;
+    std::set<Room> rooms;
+    boost::json::value data;
+    std::chrono::steady_clock::time_point at;
+  };
+  friend class Socket;
+  void persist(const Socket& s);
+  void prune(std::chrono::steady_clock::time_point now);
+  bool restore(const std::shared_ptr<Client>& client, const boost::json::object& auth);
+
   std::unordered_map<SocketId, SocketPtr> sockets_;
   std::unique_ptr<Adapter> adapter_;
+  std::size_t deliver_encoded(const Packet& p, const BroadcastOptions& opts, const SocketId* skip);
+  std::deque<StoredPacket> stored_;
+  std::unordered_map<std::string, SavedSession> saved_;
+  std::unordered_map<const Client*, SocketPtr> restoring_;  // recovered, awaiting middleware
+  std::string offset_prefix_;  // offsets are unique to this namespace instance
+  std::uint64_t next_offset_ = 0;
+};
+
+// Connection state recovery (as socket.io's connectionStateRecovery option): a client that
+// reconnects within max_disconnection_duration gets its id, rooms and data back, and every
+// broadcast it missed, before the CONNECT reply.
+struct RecoveryOptions {
+  std::chrono::milliseconds max_disconnection_duration{120000};
+  bool skip_middlewares = true;
+  // Broadcasts kept for replay, per namespace, at most (older ones are also dropped after
+  // max_disconnection_duration). 65536 chat-sized packets are a few MiB; a reconnect needing an
+  // older one fails cleanly (a fresh session), never with a partial replay.
+  std::size_t max_stored_packets = 65536;
 };
 
 struct ServerOptions {
   std::string path = "/socket.io/";
+  std::optional<RecoveryOptions> connection_state_recovery;
   engineio::SessionOptions engine;  // pingInterval, pingTimeout, upgradeTimeout, maxPayload
   std::chrono::milliseconds connect_timeout{45000};  // no namespace joined by then: closed
   bool allow_polling = true;

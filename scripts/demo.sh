@@ -1,59 +1,13 @@
 #!/usr/bin/env bash
-# The main job (until the Socket.IO server exists): a live demo of the shared-memory ring.
-# Two producer processes publish at a steady rate, three reader processes read every record, one
-# of them is paused for a while (SIGSTOP) and gets lapped, and shm-inspect watches beside them.
-# Usage: scripts/demo.sh [SECONDS] (default 15; Ctrl-C stops early and cleans up)
+# The main job: the Socket.IO tutorial's chat demo, served by shmio. Open the printed address in
+# two browser tabs and chat; close one tab's network for a while and it recovers what it missed
+# (connection state recovery). Ctrl-C stops it.
+# Usage: scripts/demo.sh [PORT] (default 3000). SHMIO_HOST=0.0.0.0 to serve other machines.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-seconds=${1:-15}
-rate=${SHMIO_DEMO_RATE:-20000}  # records/s per producer (2 cores also run 3 readers)
+port=${1:-3000}
+host=${SHMIO_HOST:-127.0.0.1}
 scripts/setup.sh
 scripts/build.sh build >/dev/null
-echo "demo: built"
-
-bin=build/tools
-name="demo-$$"
-count=$((rate * seconds))
-pids=()
-logs=$(mktemp -d)
-cleanup() {
-  for p in "${pids[@]}"; do kill -CONT "$p" 2>/dev/null || true; kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  "$bin/ring-demo" remove --name "$name" >/dev/null 2>&1 || true
-  rm -rf "$logs"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-"$bin/ring-demo" create --name "$name" --capacity $((8 << 20))
-for r in reader-a reader-b reader-paused; do
-  "$bin/ring-demo" consume --name "$name" --count $((2 * count)) --label "$r" \
-    --timeout-ms $(((seconds + 30) * 1000)) >"$logs/$r.txt" 2>&1 &
-  pids+=($!)
-done
-paused=${pids[2]}
-# Producers start once the three readers are attached.
-until "$bin/shm-inspect" --name "$name" readers 2>/dev/null | grep -q reader-paused; do sleep 0.1; done
-for p in producer-0 producer-1; do
-  "$bin/ring-demo" produce --name "$name" --count "$count" --size 64 --rate "$rate" --label "$p" \
-    >"$logs/$p.txt" 2>&1 &
-  pids+=($!)
-done
-echo "demo: 2 producers x $rate records/s of 64 bytes, 3 readers; reader-paused is stopped from"
-echo "demo: second 3 to 8 and gets lapped. shm-inspect watch:"
-( sleep 3; kill -STOP "$paused"; sleep 5; kill -CONT "$paused" ) &
-pids+=($!)
-"$bin/shm-inspect" --name "$name" watch --interval 1000 --count "$seconds"
-echo
-"$bin/shm-inspect" --name "$name" producers
-echo
-"$bin/shm-inspect" --name "$name" readers
-echo
-"$bin/shm-inspect" --name "$name" dump --last 3
-for p in "${pids[@]:3:2}"; do wait "$p"; done
-echo
-for r in reader-a reader-b reader-paused; do
-  wait "${pids[0]}" 2>/dev/null || true
-  pids=("${pids[@]:1}")
-  echo "$r: $(cat "$logs/$r.txt")"
-done
+echo "demo: built; the chat is at http://$host:$port/ (open it in two tabs; Ctrl-C stops)"
+exec build/server/shmio --app chat --host "$host" --port "$port"

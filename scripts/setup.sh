@@ -8,6 +8,7 @@ PACKAGES=(
   libboost1.81-dev libboost-json1.81-dev libboost-program-options1.81-dev
   libconcurrentqueue-dev googletest libgtest-dev libbenchmark-dev
   clang libclang-rt-14-dev
+  chromium
 )
 
 missing=()

@@ -72,7 +72,8 @@ void chat_handlers(sio::Server& io) {
   io.on_connection([&io](const sio::SocketPtr& s) {
     s->on("chat message", [&io](const sio::SocketPtr&, sio::Args args, sio::Ack ack) {
       if (args.values.empty()) return;
-      io.emit("chat message", sio::Args{args.values[0]});
+      // Forward the message as it came, binary attachments included.
+      io.emit("chat message", sio::Args(json::array{args.values[0]}, std::move(args.binaries)));
       if (ack) ack({});
     });
   });
@@ -86,6 +87,12 @@ void conformance(sio::Server& io) {
     });
     s->on("message-with-ack", [](const sio::SocketPtr&, sio::Args args, sio::Ack ack) {
       if (ack) ack(std::move(args));
+    });
+    // Not in the protocol suite: lets tests see a server-side disconnect ("io server disconnect").
+    s->on("disconnect-me", [](const sio::SocketPtr& s2, sio::Args args, sio::Ack) {
+      const bool close =
+          !args.values.empty() && args.values[0].is_bool() && args.values[0].get_bool();
+      s2->disconnect(close);
     });
   };
   io.on_connection(greet);

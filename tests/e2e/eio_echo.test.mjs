@@ -89,3 +89,45 @@ test("protocol errors get HTTP 400 with the JSON code", async () => {
   await check("?EIO=4&transport=polling&sid=unknown", 400, 1, "Session ID unknown");
   await check("?EIO=4&transport=polling", 400, 2, "Bad handshake method", "POST");
 });
+
+async function handshake() {
+  const base = `http://127.0.0.1:${port}/engine.io/?EIO=4&transport=polling`;
+  const open = await (await fetch(base)).text();
+  return `${base}&sid=${JSON.parse(open.slice(1)).sid}`;
+}
+
+test("maxHttpBufferSize: a polling POST over 1e6 bytes gets 413", async () => {
+  const url = await handshake();
+  const res = await fetch(url, { method: "POST", body: "4" + "x".repeat(1_000_001) });
+  assert.equal(res.status, 413);
+});
+
+test("maxHttpBufferSize: a WebSocket message over 1e6 bytes closes the connection", async () => {
+  const socket = new Socket(`ws://127.0.0.1:${port}`, { transports: ["websocket"] });
+  await withTimeout(once(socket, "open"), 5000, "open");
+  const closed = once(socket, "close");
+  socket.send("x".repeat(1_000_001));
+  await withTimeout(closed, 5000, "close after an oversized message");
+});
+
+test("one GET at a time: a second concurrent GET gets 400 and closes the session", async () => {
+  const url = await handshake();
+  const first = fetch(url); // held: nothing to send yet
+  const second = await fetch(url);
+  assert.equal(second.status, 400);
+  assert.deepEqual(await second.json(), { code: 3, message: "Bad request" });
+  assert.equal(await (await first).text(), "1", "the held GET is answered with a close packet");
+  const after = await fetch(url);
+  assert.equal(after.status, 400, "the session is gone");
+});
+
+test("a polling POST may batch thousands of packets (the body size is the only bound)", async () => {
+  const socket = new Socket(`ws://127.0.0.1:${port}`, { transports: ["polling"] });
+  await withTimeout(once(socket, "open"), 5000, "open");
+  const n = 3000;
+  let got = 0;
+  const all = new Promise((resolve) => socket.on("message", () => ++got === n && resolve()));
+  for (let i = 0; i < n; ++i) socket.send(String(i)); // batched by the client into few POSTs
+  await withTimeout(all, 15000, `${n} echoes (got ${got})`);
+  socket.close();
+});

@@ -195,3 +195,14 @@ test("connection state recovery fails cleanly for an unknown session or offset",
   await within(once(s, "connect"), 5000, "connect");
   assert.equal(s.recovered, false);
 });
+
+for (const close of [false, true]) {
+  test(`a server-side disconnect(${close}) reaches the client as "io server disconnect"`, async () => {
+    const s = client("conformance", "", { transports: ["websocket"] });
+    await within(once(s, "auth"), 5000, "auth");
+    const gone = once(s, "disconnect");
+    s.emit("disconnect-me", close);
+    const [reason] = await within(gone, 5000, "disconnect");
+    assert.equal(reason, "io server disconnect");
+  });
+}

@@ -1,6 +1,9 @@
 // The Engine.IO session state machine with a fake clock: heartbeats, upgrade, queue bound, closes.
 #include <gtest/gtest.h>
 
+#include <cctype>
+#include <set>
+
 #include "shmio/engineio/session.hpp"
 
 namespace shmio::engineio {
@@ -178,6 +181,48 @@ TEST_F(EngineIoSession, ABroadcastFrameIsSharedByEverySessionNotCopied) {
   EXPECT_EQ(b.take_polling_payload(1000),
             "42[\"news\",1]\x1e"
             "bAQID");
+}
+
+TEST_F(EngineIoSession, TheQueueIsAlsoBoundedInBytes) {
+  SessionOptions o = opts;
+  o.max_queued_packets = 1000;
+  o.max_queued_bytes = 1000;
+  Session s("a", TransportKind::websocket, o, t0);
+  EXPECT_EQ(s.send(Packet::text(PacketType::message, std::string(600, 'x'))),
+            Session::SendResult::queued);
+  EXPECT_EQ(s.take_websocket_packets().size(), 1u) << "taking frees the budget";
+  EXPECT_EQ(s.send(Packet::text(PacketType::message, std::string(600, 'x'))),
+            Session::SendResult::queued);
+  EXPECT_EQ(s.send(Packet::text(PacketType::message, std::string(600, 'y'))),
+            Session::SendResult::overflow);
+  EXPECT_EQ(s.close_reason(), CloseReason::transport_error);
+}
+
+TEST_F(EngineIoSession, AForcedCloseKeepsWhatIsQueuedForTheTransportToFlush) {
+  Session s("a", TransportKind::websocket, opts, t0);
+  s.send(Packet::text(PacketType::message, "41"));  // e.g. Socket.IO's DISCONNECT
+  s.close(CloseReason::forced_close);
+  EXPECT_TRUE(s.closed());
+  auto last = s.take_websocket_packets();
+  ASSERT_EQ(last.size(), 1u);
+  EXPECT_EQ(last[0].data, "41");
+  EXPECT_EQ(s.send(Packet::text(PacketType::message, "late")), Session::SendResult::closed);
+  Session t("b", TransportKind::websocket, opts, t0);
+  t.send(Packet::text(PacketType::message, "x"));
+  t.close(CloseReason::ping_timeout);
+  EXPECT_TRUE(t.take_websocket_packets().empty()) << "other closes drop the queue";
+}
+
+TEST(EngineIoIds, RandomIdsAreBase64UrlAndDistinct) {
+  std::set<std::string> seen;
+  for (int i = 0; i < 1000; ++i) {
+    const std::string id = random_id();
+    ASSERT_EQ(id.size(), 20u);
+    for (char c : id)
+      ASSERT_TRUE(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_');
+    seen.insert(id);
+  }
+  EXPECT_EQ(seen.size(), 1000u);
 }
 
 }  // namespace

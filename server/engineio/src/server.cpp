@@ -2,14 +2,15 @@
 // one translation unit (Beast is heavy to compile); the protocol rules are in session.cpp.
 #include "shmio/engineio/server.hpp"
 
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
+#include <cstdio>
 #include <deque>
-#include <random>
 #include <unordered_map>
 
 namespace shmio::engineio {
@@ -23,20 +24,6 @@ using Request = http::request<http::string_body>;
 using Response = http::response<http::string_body>;
 
 namespace {
-
-std::string new_sid() {
-  static thread_local std::mt19937_64 rng{std::random_device{}()};
-  static constexpr char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string sid(20, ' ');
-  std::uint64_t bits = 0;
-  for (std::size_t i = 0; i < sid.size(); ++i) {
-    if (i % 10 == 0) bits = rng();
-    sid[i] = kAlphabet[bits & 63];
-    bits >>= 6;
-  }
-  return sid;
-}
 
 std::string url_decode(std::string_view s) {
   std::string out;
@@ -75,6 +62,37 @@ Target parse_target(std::string_view target) {
   return t;
 }
 
+std::vector<std::pair<std::string, std::string>> lower_case_headers(const Request& req) {
+  std::vector<std::pair<std::string, std::string>> headers;
+  for (const auto& f : req) {
+    std::string name(f.name_string());
+    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    headers.emplace_back(std::move(name), std::string(f.value()));
+  }
+  return headers;
+}
+
+HandshakeRequest handshake_request(const Request& req, std::string address) {
+  HandshakeRequest h;
+  h.headers = lower_case_headers(req);
+  h.url = std::string(req.target());
+  const std::string_view target = req.target();
+  if (const std::size_t q = target.find('?'); q != std::string_view::npos) {
+    std::string_view rest = target.substr(q + 1);
+    while (!rest.empty()) {
+      const std::size_t amp = rest.find('&');
+      const std::string_view pair = rest.substr(0, amp);
+      const std::size_t eq = pair.find('=');
+      h.query.emplace_back(url_decode(pair.substr(0, eq)),
+                           eq == std::string_view::npos ? "" : url_decode(pair.substr(eq + 1)));
+      if (amp == std::string_view::npos) break;
+      rest = rest.substr(amp + 1);
+    }
+  }
+  h.address = std::move(address);
+  return h;
+}
+
 bool same_path(std::string_view got, std::string_view want) {
   auto strip = [](std::string_view v) {
     while (!v.empty() && v.back() == '/') v.remove_suffix(1);
@@ -91,7 +109,10 @@ class EngineSocket;
 
 struct detail::ServerCore : std::enable_shared_from_this<detail::ServerCore> {
   ServerCore(net::io_context& ctx, ServerOptions o, Handler h)
-      : io(ctx), options(std::move(o)), handler(std::move(h)), acceptor(ctx) {}
+      : io(ctx), options(std::move(o)), handler(std::move(h)), acceptor(ctx) {
+    options.session.allow_upgrades =
+        options.session.allow_upgrades && options.allow_websocket && options.allow_polling;
+  }
 
   void accept();
   void add_cors(const Request& req, Response& res) const;
@@ -128,6 +149,8 @@ class WsConnection : public std::enable_shared_from_this<WsConnection> {
                                             p.binary ? p.data : encode_text(p))});
     if (!writing_) do_write();
   }
+  // Nothing written or waiting: the session may hand over its next packets.
+  bool idle() const noexcept { return !writing_ && out_.empty(); }
   void close_after_writes() {
     closing_after_writes_ = true;
     if (!writing_) do_close();
@@ -139,7 +162,8 @@ class WsConnection : public std::enable_shared_from_this<WsConnection> {
   void do_write() {
     if (out_.empty()) {
       writing_ = false;
-      if (closing_after_writes_) do_close();
+      if (closing_after_writes_) return do_close();
+      notify_drained();
       return;
     }
     writing_ = true;
@@ -154,6 +178,7 @@ class WsConnection : public std::enable_shared_from_this<WsConnection> {
                       self->do_write();
                     });
   }
+  void notify_drained();
   void do_close() {
     if (closing_) return;
     closing_ = true;
@@ -188,7 +213,15 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   }
 
  private:
+  // Idle and slow connections are dropped: no read or write may take longer than this. It is
+  // longer than a held GET can last (pingInterval, then the ping answers it).
+  std::chrono::milliseconds io_timeout() const {
+    return std::max<std::chrono::milliseconds>(
+        std::chrono::seconds(60), srv_->options.session.ping_interval +
+                                      srv_->options.session.ping_timeout + std::chrono::seconds(5));
+  }
   void do_read() {
+    stream_.expires_after(io_timeout());
     parser_.emplace();
     parser_->body_limit(srv_->options.session.max_payload);
     http::async_read(
@@ -203,6 +236,7 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   void send(Response res) {
     const bool keep = res.keep_alive();
     auto sp = std::make_shared<Response>(std::move(res));
+    stream_.expires_after(io_timeout());
     http::async_write(stream_, *sp,
                       [self = shared_from_this(), sp, keep](beast::error_code ec, std::size_t) {
                         if (ec || !keep) {
@@ -246,15 +280,16 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
 // ---------------------------------------------------------------------------------------------
 class EngineSocket : public Socket, public std::enable_shared_from_this<EngineSocket> {
  public:
-  EngineSocket(std::shared_ptr<detail::ServerCore> srv, TransportKind kind, std::string remote)
+  EngineSocket(std::shared_ptr<detail::ServerCore> srv, TransportKind kind, HandshakeRequest req)
       : srv_(std::move(srv)),
-        sm_(new_sid(), kind, srv_->options.session, Clock::now()),
+        sm_(random_id(), kind, srv_->options.session, Clock::now()),
         timer_(srv_->io),
-        remote_(std::move(remote)) {}
+        request_(std::move(req)) {}
 
   const std::string& id() const noexcept override { return sm_.sid(); }
   TransportKind transport() const noexcept override { return sm_.transport(); }
-  const std::string& remote_address() const noexcept override { return remote_; }
+  const std::string& remote_address() const noexcept override { return request_.address; }
+  const HandshakeRequest& request() const noexcept override { return request_; }
   bool send(Packet p) override {
     const bool ok = sm_.send(std::move(p)) == Session::SendResult::queued;
     pump();
@@ -273,6 +308,10 @@ class EngineSocket : public Socket, public std::enable_shared_from_this<EngineSo
   // A GET arrived for this session. Returns false if one is already held (protocol error).
   bool hold_get(const std::shared_ptr<HttpConnection>& c) {
     if (get_) return false;
+    if (announced_) {  // closed already (e.g. by the open handler): answer with a close packet
+      c->respond_poll("1");
+      return true;
+    }
     get_ = c;
     pump();
     return true;
@@ -318,11 +357,23 @@ class EngineSocket : public Socket, public std::enable_shared_from_this<EngineSo
       return;
     }
     pumping_ = true;
+    struct Reset {
+      bool& flag;
+      ~Reset() { flag = false; }
+    } reset{pumping_};
     auto self = shared_from_this();
     do {
       again_ = false;
-      for (Packet& m : sm_.take_messages())
-        if (srv_->handler.on_message) srv_->handler.on_message(self, std::move(m));
+      for (Packet& m : sm_.take_messages()) {
+        if (sm_.closed()) break;  // nothing more is delivered once the session is closed
+        if (!srv_->handler.on_message) continue;
+        try {
+          srv_->handler.on_message(self, std::move(m));
+        } catch (const std::exception& e) {
+          std::fprintf(stderr, "shmio: message handler threw: %s\n", e.what());
+          sm_.close(CloseReason::forced_close);
+        }
+      }
       if (sm_.closed()) {
         finish_close();
         break;
@@ -341,13 +392,14 @@ class EngineSocket : public Socket, public std::enable_shared_from_this<EngineSo
       if (sm_.transport() == TransportKind::websocket) {
         if (probe_ && !ws_) ws_ = std::move(probe_);  // the upgrade completed
         if (get_) respond_get("6");                   // release a GET the client left behind
-        if (ws_)
+        // Hand packets over only when the previous ones are written, so the session's queue
+        // bound is what bounds a client that does not read.
+        if (ws_ && ws_->idle())
           for (const Packet& p : sm_.take_websocket_packets()) ws_->write(p);
       } else if (get_ && sm_.has_output()) {
         respond_get(sm_.take_polling_payload(srv_->options.session.max_payload));
       }
     } while (again_);
-    pumping_ = false;
     arm_timer();
   }
 
@@ -361,8 +413,17 @@ class EngineSocket : public Socket, public std::enable_shared_from_this<EngineSo
     if (announced_) return;
     announced_ = true;
     timer_.cancel();
-    if (get_) respond_get("1");
+    // A forced close still delivers what was queued (e.g. a DISCONNECT packet), then "1".
+    if (get_) {
+      std::string last = sm_.transport() == TransportKind::polling
+                             ? sm_.take_polling_payload(srv_->options.session.max_payload)
+                             : std::string();
+      append_to_payload(last, Packet::text(PacketType::close));
+      respond_get(std::move(last));
+    }
     if (ws_) {
+      if (sm_.transport() == TransportKind::websocket)
+        for (const Packet& p : sm_.take_websocket_packets()) ws_->write(p);
       ws_->write(Packet::text(PacketType::close));
       ws_->close_after_writes();
       ws_.reset();
@@ -372,7 +433,13 @@ class EngineSocket : public Socket, public std::enable_shared_from_this<EngineSo
       probe_.reset();
     }
     srv_->sessions.erase(sm_.sid());
-    if (srv_->handler.on_close) srv_->handler.on_close(shared_from_this(), sm_.close_reason());
+    if (srv_->handler.on_close) {
+      try {
+        srv_->handler.on_close(shared_from_this(), sm_.close_reason());
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "shmio: close handler threw: %s\n", e.what());
+      }
+    }
   }
   void arm_timer() {
     if (announced_) return;
@@ -396,7 +463,7 @@ class EngineSocket : public Socket, public std::enable_shared_from_this<EngineSo
   std::shared_ptr<detail::ServerCore> srv_;
   Session sm_;
   net::steady_timer timer_;
-  std::string remote_;
+  HandshakeRequest request_;
   std::shared_ptr<HttpConnection> get_;
   std::shared_ptr<WsConnection> ws_, probe_;
   TimePoint armed_for_ = TimePoint::min();
@@ -404,6 +471,10 @@ class EngineSocket : public Socket, public std::enable_shared_from_this<EngineSo
 };
 
 // ---------------------------------------------------------------------------------------------
+void WsConnection::notify_drained() {
+  if (auto o = owner_.lock()) o->pump();
+}
+
 std::string WsConnection::remote() const {
   beast::error_code ec;
   const auto ep = beast::get_lowest_layer(ws_).socket().remote_endpoint(ec);
@@ -437,6 +508,11 @@ void WsConnection::do_read() {
 
 void HttpConnection::on_read(beast::error_code ec) {
   if (ec == http::error::body_limit) {
+    if (busy_) {  // a response is in flight: never a second write; just drop the connection
+      shutdown();
+      return;
+    }
+    busy_ = true;
     Request req = parser_->get();
     Response res{http::status::payload_too_large, req.version()};
     res.keep_alive(false);
@@ -483,6 +559,7 @@ void HttpConnection::lost_held_get() {
 
 void HttpConnection::handle(Request req) {
   const ServerOptions& o = srv_->options;
+  if (srv_->stopped) return shutdown();
   if (req.method() == http::verb::options && !o.cors_origin.empty()) {
     Response res{http::status::no_content, req.version()};
     res.keep_alive(req.keep_alive());
@@ -539,16 +616,11 @@ void HttpConnection::handle_polling(Request& req, const Target& t) {
     if (req.method() != http::verb::get)
       return send(srv_->json_error(req, http::status::bad_request, 2, "Bad handshake method"));
     if (srv_->options.allow_request) {
-      std::vector<std::pair<std::string, std::string>> headers;
-      for (const auto& f : req) {
-        std::string name(f.name_string());
-        for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        headers.emplace_back(std::move(name), std::string(f.value()));
-      }
-      if (!srv_->options.allow_request(headers))
+      if (!srv_->options.allow_request(lower_case_headers(req)))
         return send(srv_->json_error(req, http::status::forbidden, 4, "Forbidden"));
     }
-    auto s = std::make_shared<EngineSocket>(srv_, TransportKind::polling, remote());
+    auto s = std::make_shared<EngineSocket>(srv_, TransportKind::polling,
+                                            handshake_request(req, remote()));
     srv_->sessions.emplace(s->id(), s);
     s->open();
     held_ = std::move(req);
@@ -578,7 +650,9 @@ void HttpConnection::handle_polling(Request& req, const Target& t) {
   }
   if (req.method() == http::verb::post) {
     std::vector<Packet> packets;
-    if (decode_payload(req.body(), packets) != DecodeError::none) {
+    // Each packet takes at least two bytes (type and separator): the body size already bounds
+    // the work; no separate count limit that a batching client could hit.
+    if (decode_payload(req.body(), packets, req.body().size()) != DecodeError::none) {
       s->sm().receive_garbage();
       s->pump();
       return send(srv_->json_error(req, http::status::bad_request, 3, "Bad request"));
@@ -602,13 +676,7 @@ void HttpConnection::handle_upgrade(Request& req, const Target& t) {
       return send(srv_->json_error(req, http::status::bad_request, 3, "Bad request"));
     probing->pump();  // arms the upgrade timeout
   } else if (srv_->options.allow_request) {
-    std::vector<std::pair<std::string, std::string>> headers;
-    for (const auto& f : req) {
-      std::string name(f.name_string());
-      for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      headers.emplace_back(std::move(name), std::string(f.value()));
-    }
-    if (!srv_->options.allow_request(headers))
+    if (!srv_->options.allow_request(lower_case_headers(req)))
       return send(srv_->json_error(req, http::status::forbidden, 4, "Forbidden"));
   }
   // The TCP connection now belongs to the WebSocket.
@@ -616,18 +684,22 @@ void HttpConnection::handle_upgrade(Request& req, const Target& t) {
   auto ws =
       std::make_shared<WsConnection>(stream_.release_socket(), srv_->options.session.max_payload);
   auto srv = srv_;
-  const std::string remote_addr = remote_;
-  ws->accept(std::move(req), [ws, srv, probing, remote_addr](beast::error_code ec) {
+  auto hs = std::make_shared<HandshakeRequest>(handshake_request(req, ws->remote()));
+  ws->accept(std::move(req), [ws, srv, probing, hs](beast::error_code ec) {
     if (ec) {
-      if (probing) probing->on_ws_closed(ws.get(), true);
+      if (probing) {  // the probe never got going: release it so another may start
+        probing->sm().abandon_probe();
+        probing->pump();
+      }
       return;
     }
+    if (srv->stopped) return;
     if (probing) {
       ws->start(probing);
       probing->set_ws(ws, /*probe=*/true);
       return;
     }
-    auto s = std::make_shared<EngineSocket>(srv, TransportKind::websocket, ws->remote());
+    auto s = std::make_shared<EngineSocket>(srv, TransportKind::websocket, std::move(*hs));
     srv->sessions.emplace(s->id(), s);
     ws->start(s);
     s->set_ws(ws, /*probe=*/false);

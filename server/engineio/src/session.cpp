@@ -1,7 +1,11 @@
 #include "shmio/engineio/session.hpp"
 
+#include <sys/random.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <iterator>
+#include <stdexcept>
 #include <utility>
 
 namespace shmio::engineio {
@@ -22,6 +26,28 @@ const char* to_string(CloseReason r) noexcept {
       return "parse error";
   }
   return "";
+}
+
+std::string random_id() {
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  unsigned char bytes[15];
+  std::size_t got = 0;
+  while (got < sizeof bytes) {
+    const ssize_t n = ::getrandom(bytes + got, sizeof bytes - got, 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw std::runtime_error("getrandom failed");
+    }
+    got += static_cast<std::size_t>(n);
+  }
+  std::string id;
+  id.reserve(20);
+  for (std::size_t i = 0; i < sizeof bytes; i += 3) {
+    const unsigned v = (unsigned{bytes[i]} << 16) | (unsigned{bytes[i + 1]} << 8) | bytes[i + 2];
+    for (int k = 18; k >= 0; k -= 6) id += kAlphabet[(v >> k) & 63];
+  }
+  return id;
 }
 
 Session::Session(std::string sid, TransportKind initial, SessionOptions options, TimePoint now)
@@ -81,10 +107,13 @@ void Session::receive(TransportKind via, const Packet& p, TimePoint now) {
 
 Session::SendResult Session::send(Packet p) {
   if (closed()) return SendResult::closed;
-  if (queue_.size() >= options_.max_queued_packets) {
+  const std::size_t bytes = p.payload_size();
+  if (queue_.size() >= options_.max_queued_packets ||
+      queued_bytes_ + bytes > options_.max_queued_bytes) {
     close(CloseReason::transport_error);
     return SendResult::overflow;
   }
+  queued_bytes_ += bytes;
   queue_.push_back(std::move(p));
   return SendResult::queued;
 }
@@ -97,6 +126,7 @@ std::string Session::take_polling_payload(std::size_t max_bytes) {
     const std::size_t size = p.payload_size() + (out.empty() ? 0 : 1);
     if (!out.empty() && out.size() + size > max_bytes) break;
     append_to_payload(out, p);
+    queued_bytes_ -= std::min(queued_bytes_, p.payload_size());
     queue_.pop_front();
   }
   return out;
@@ -106,6 +136,7 @@ std::vector<Packet> Session::take_websocket_packets() {
   std::vector<Packet> out(std::make_move_iterator(queue_.begin()),
                           std::make_move_iterator(queue_.end()));
   queue_.clear();
+  queued_bytes_ = 0;
   return out;
 }
 
@@ -140,7 +171,10 @@ void Session::transport_closed(TransportKind which, bool error) {
 void Session::close(CloseReason r) noexcept {
   if (closed()) return;
   reason_ = r;
-  queue_.clear();
+  if (r != CloseReason::forced_close) {
+    queue_.clear();
+    queued_bytes_ = 0;
+  }
   probe_queue_.clear();
   next_ping_.reset();
   pong_due_.reset();
@@ -169,6 +203,7 @@ void Session::on_timer(TimePoint now) {
     // A ping is a protocol packet: it bypasses the queue bound (the bound is for a client that does
     // not read; that one will time out on the pong anyway).
     queue_.push_back(Packet::text(PacketType::ping));
+    queued_bytes_ += 1;
   }
 }
 

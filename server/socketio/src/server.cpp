@@ -7,7 +7,6 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/json/serialize.hpp>
 #include <cstdio>
-#include <random>
 
 namespace shmio::socketio {
 
@@ -17,17 +16,7 @@ namespace net = boost::asio;
 namespace {
 
 std::string random_id() {
-  static thread_local std::mt19937_64 rng{std::random_device{}()};
-  static constexpr char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string id(20, ' ');
-  std::uint64_t bits = 0;
-  for (std::size_t i = 0; i < id.size(); ++i) {
-    if (i % 10 == 0) bits = rng();
-    id[i] = kAlphabet[bits & 63];
-    bits >>= 6;
-  }
-  return id;
+  return engineio::random_id();
 }
 
 std::int64_t now_ms() {
@@ -98,7 +87,13 @@ class Client : public std::enable_shared_from_this<Client> {
       return;
     }
     if (p.type == PacketType::connect) {
-      if (sockets_.count(p.nsp) != 0) return;  // already connected there
+      if (sockets_.count(p.nsp) != 0 || connecting_.count(p.nsp) != 0) {
+        // A second CONNECT for a namespace joined or being joined: invalid state (as in the
+        // reference), and it must not leave a second socket behind.
+        close_all("parse error");
+        conn_->close();
+        return;
+      }
       Namespace* nsp = srv_.find(p.nsp);
       if (nsp == nullptr) {
         Packet err;
@@ -109,6 +104,7 @@ class Client : public std::enable_shared_from_this<Client> {
         return;
       }
       json::object auth = p.data && p.data->is_object() ? p.data->get_object() : json::object{};
+      connecting_.insert(p.nsp);
       nsp->connect(shared_from_this(), std::move(auth));
       return;
     }
@@ -140,9 +136,11 @@ class Client : public std::enable_shared_from_this<Client> {
   }
 
   void add(const std::string& nsp, SocketPtr s) {
+    connecting_.erase(nsp);
     sockets_[nsp] = std::move(s);
     connect_timer_.cancel();
   }
+  void refused(const std::string& nsp) { connecting_.erase(nsp); }
   void remove(const std::string& nsp) { sockets_.erase(nsp); }
   void close_all(const std::string& reason) {
     auto sockets = std::move(sockets_);
@@ -162,6 +160,7 @@ class Client : public std::enable_shared_from_this<Client> {
   Decoder decoder_;
   net::steady_timer connect_timer_;
   std::map<std::string, SocketPtr> sockets_;
+  std::set<std::string> connecting_;  // CONNECTs whose middleware has not finished
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -286,7 +285,7 @@ std::set<Room> Socket::rooms() const {
   return nsp_->adapter().socket_rooms(id_);
 }
 void Socket::join(const Room& room) {
-  if (connected_) nsp_->adapter().add_all(id_, {room});
+  nsp_->adapter().add_all(id_, {room});
 }
 void Socket::leave(const Room& room) {
   nsp_->adapter().del(id_, room);
@@ -334,7 +333,11 @@ bool Socket::emit_with_ack(const std::string& event, Args args, std::chrono::mil
     if (it == self->acks_.end()) return;
     auto cb = std::move(it->second->callback);
     self->acks_.erase(it);
-    cb(std::string("operation has timed out"), Args{});
+    try {
+      cb(std::string("operation has timed out"), Args{});
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "shmio: ack callback threw: %s\n", e.what());
+    }
   });
   acks_[id] = std::move(pending);
   send_packet(std::move(p));
@@ -403,7 +406,12 @@ void Socket::on_packet(const Packet& p) {
       auto pending = std::move(it->second);
       acks_.erase(it);
       pending->timer.cancel();
-      pending->callback(std::nullopt, Args(p.data->get_array(), p.attachments));
+      try {
+        pending->callback(std::nullopt, Args(p.data->get_array(), p.attachments));
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "shmio: ack callback threw: %s\n", e.what());
+        disconnect(false);
+      }
       break;
     }
     case PacketType::disconnect:
@@ -438,8 +446,17 @@ void Socket::closed(const std::string& reason) {
   if (!connected_) return;
   connected_ = false;
   auto self = shared_from_this();
-  for (auto& [id, pending] : acks_) pending->timer.cancel();
+  // Pending emit_with_ack callbacks learn that no ack will come.
+  auto pending_acks = std::move(acks_);
   acks_.clear();
+  for (auto& [ack_id, pending] : pending_acks) {
+    pending->timer.cancel();
+    try {
+      pending->callback(std::string("socket has been disconnected"), Args{});
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "shmio: ack callback threw: %s\n", e.what());
+    }
+  }
   // Only these reasons keep a session for connection state recovery (as in socket.io).
   static const std::set<std::string> kRecoverable = {"transport error",      "transport close",
                                                      "forced close",         "ping timeout",
@@ -484,6 +501,9 @@ void Namespace::connect(const std::shared_ptr<Client>& client, json::object auth
     Handshake hs;
     hs.auth = std::move(auth);
     hs.address = client->conn()->remote_address();
+    hs.headers = client->conn()->request().headers;
+    hs.query = client->conn()->request().query;
+    hs.url = client->conn()->request().url;
     hs.issued_ms = now_ms();
     s = std::make_shared<Socket>(*this, client, random_id(), std::move(hs),
                                  recovery ? random_id() : std::string());
@@ -498,9 +518,11 @@ void Namespace::connect(const std::shared_ptr<Client>& client, json::object auth
     if (!c) return;
     if (i == middleware_.size()) return admit(c, s);
     auto called = std::make_shared<bool>(false);
-    auto refuse = [this, wc](const ConnectError& err) {
+    auto refuse = [this, wc, s](const ConnectError& err) {
+      adapter_->del_all(s->id());  // rooms a middleware may have joined
       auto cl = wc.lock();
       if (!cl) return;
+      cl->refused(name_);
       Packet e;
       e.type = PacketType::connect_error;
       e.nsp = name_;
@@ -525,8 +547,10 @@ void Namespace::connect(const std::shared_ptr<Client>& client, json::object auth
 }
 
 void Namespace::admit(const std::shared_ptr<Client>& c, const SocketPtr& s) {
+  s->connected_ = true;
   sockets_[s->id()] = s;
   adapter_->add_all(s->id(), {s->id()});
+  if (!s->restore_rooms_.empty()) adapter_->add_all(s->id(), std::exchange(s->restore_rooms_, {}));
   c->add(name_, s);
   // A recovered socket gets what it missed before the CONNECT reply (the client emits those
   // events before its "connect" event, in order).
@@ -552,16 +576,24 @@ void Namespace::admit(const std::shared_ptr<Client>& c, const SocketPtr& s) {
 
 void Namespace::persist(const Socket& s) {
   const auto now = std::chrono::steady_clock::now();
-  prune(now);
+  prune_sessions(now);
   SavedSession saved{s.id(), adapter_->socket_rooms(s.id()), s.data_, now};
   saved_[s.pid()] = std::move(saved);
 }
 
-void Namespace::prune(std::chrono::steady_clock::time_point now) {
+void Namespace::prune_packets(std::chrono::steady_clock::time_point now) {
   const auto& r = *server_->options().connection_state_recovery;
-  while (!stored_.empty() && (stored_.size() > r.max_stored_packets ||
-                              now - stored_.front().at > r.max_disconnection_duration))
+  while (!stored_.empty() &&
+         (stored_.size() > r.max_stored_packets || stored_bytes_ > r.max_stored_bytes ||
+          now - stored_.front().at > r.max_disconnection_duration)) {
+    stored_bytes_ -= stored_.front().bytes;
     stored_.pop_front();
+  }
+}
+
+// Expired sessions are dropped when sessions are saved or restored (not per broadcast).
+void Namespace::prune_sessions(std::chrono::steady_clock::time_point now) {
+  const auto& r = *server_->options().connection_state_recovery;
   for (auto it = saved_.begin(); it != saved_.end();)
     it = now - it->second.at > r.max_disconnection_duration ? saved_.erase(it) : std::next(it);
 }
@@ -571,7 +603,8 @@ bool Namespace::restore(const std::shared_ptr<Client>& client, const json::objec
   const json::value* offset = auth.if_contains("offset");
   if (pid == nullptr || !pid->is_string() || offset == nullptr || !offset->is_string())
     return false;
-  prune(std::chrono::steady_clock::now());
+  prune_sessions(std::chrono::steady_clock::now());
+  prune_packets(std::chrono::steady_clock::now());
   auto it = saved_.find(std::string(pid->get_string()));
   if (it == saved_.end()) return false;
   SavedSession session = std::move(it->second);
@@ -586,6 +619,9 @@ bool Namespace::restore(const std::shared_ptr<Client>& client, const json::objec
   hs.auth.erase("pid");
   hs.auth.erase("offset");
   hs.address = client->conn()->remote_address();
+  hs.headers = client->conn()->request().headers;
+  hs.query = client->conn()->request().query;
+  hs.url = client->conn()->request().url;
   hs.issued_ms = now_ms();
   auto s = std::make_shared<Socket>(*this, client, session.id, std::move(hs),
                                     std::string(pid->get_string()));
@@ -599,7 +635,7 @@ bool Namespace::restore(const std::shared_ptr<Client>& client, const json::objec
                                       [&](const Room& r) { return p->opts.except.count(r); });
     if (included && !excluded) s->missed_.push_back(p->packet);
   }
-  adapter_->add_all(s->id(), session.rooms);
+  s->restore_rooms_ = std::move(session.rooms);
   if (server_->options().connection_state_recovery->skip_middlewares) {
     admit(client, s);
   } else {
@@ -619,8 +655,11 @@ std::size_t Namespace::deliver(const Packet& p, const BroadcastOptions& opts,
     std::string offset = offset_prefix_ + std::to_string(next_offset_++);
     stored.data->as_array().emplace_back(offset);
     const auto now = std::chrono::steady_clock::now();
-    stored_.push_back({std::move(offset), opts, stored, now});
-    prune(now);
+    std::size_t bytes = encode(stored).size();
+    for (const Binary& b : stored.attachments) bytes += b->size();
+    stored_bytes_ += bytes;
+    stored_.push_back({std::move(offset), opts, stored, bytes, now});
+    prune_packets(now);
     return deliver_encoded(stored, opts, skip);
   }
   return deliver_encoded(p, opts, skip);

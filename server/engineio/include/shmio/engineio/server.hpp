@@ -48,6 +48,14 @@ struct ServerOptions {
   std::function<std::optional<StaticResponse>(const std::string& path)> static_files;
 };
 
+// What the client's first request (the handshake) carried.
+struct HandshakeRequest {
+  std::vector<std::pair<std::string, std::string>> headers;  // names in lower case
+  std::vector<std::pair<std::string, std::string>> query;    // decoded, in order
+  std::string url;                                           // the request target
+  std::string address;                                       // the peer's IP address
+};
+
 // One client session as the layer above sees it.
 class Socket {
  public:
@@ -58,6 +66,7 @@ class Socket {
   virtual bool send(Packet p) = 0;
   virtual void close() = 0;  // "forced close"
   virtual const std::string& remote_address() const noexcept = 0;
+  virtual const HandshakeRequest& request() const noexcept = 0;
 };
 using SocketPtr = std::shared_ptr<Socket>;
 

@@ -36,6 +36,9 @@ struct SessionOptions {
   // error"): memory stays bounded however slow the client. 4096 packets of a chat-sized message is
   // a few MiB; a client that far behind is better served by reconnecting (and recovering).
   std::size_t max_queued_packets = 4096;
+  // The same bound in bytes (as they would travel in a polling payload): 16 MiB, so that a client
+  // sent large messages cannot pin more than that however few they are.
+  std::size_t max_queued_bytes = 16u << 20;
   bool allow_upgrades = true;
 };
 
@@ -50,6 +53,10 @@ enum class CloseReason {
   parse_error,   // the client sent something undecodable
 };
 const char* to_string(CloseReason r) noexcept;  // the reference server's wording
+
+// 20 characters of base64url from 15 bytes of the OS's secure generator (getrandom): session ids,
+// socket ids and recovery pids must not be predictable from ids a client has seen.
+std::string random_id();
 
 class Session {
  public:
@@ -70,8 +77,8 @@ class Session {
   // The client's payload could not be decoded.
   void receive_garbage() { close(CloseReason::parse_error); }
 
-  // Queues a packet for the client. Fails when closed or when the queue is full (then the session
-  // closes with "transport error").
+  // Queues a packet for the client. Fails when closed or when the queue is full, in packets or
+  // bytes (then the session closes with "transport error").
   enum class SendResult { queued, closed, overflow };
   SendResult send(Packet p);
 
@@ -94,7 +101,8 @@ class Session {
 
   // The current transport went away. Polling: a GET cancelled by the client closes the session.
   void transport_closed(TransportKind which, bool error);
-  // The server closes the session.
+  // The server closes the session. A forced close keeps what is queued, so that the transport
+  // layer can still write it (take_* below) before the close packet, as the reference does.
   void close(CloseReason r) noexcept;
 
   // Timers: call on_timer(now) at next_deadline() (or later).
@@ -111,7 +119,8 @@ class Session {
   TransportKind transport_;
   SessionOptions options_;
   CloseReason reason_ = CloseReason::none;
-  std::deque<Packet> queue_;            // to the client on the current transport
+  std::deque<Packet> queue_;  // to the client on the current transport
+  std::size_t queued_bytes_ = 0;
   std::vector<Packet> probe_queue_;     // to the probing WebSocket
   std::vector<Packet> inbox_;           // messages from the client
   std::optional<TimePoint> next_ping_;  // when to send the next ping

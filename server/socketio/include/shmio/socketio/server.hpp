@@ -64,10 +64,17 @@ using Next = std::function<void(std::optional<ConnectError>)>;
 using Middleware = std::function<void(const SocketPtr&, Next)>;
 
 struct Handshake {
-  std::vector<std::pair<std::string, std::string>> headers;  // as Engine.IO saw the first request
+  std::vector<std::pair<std::string, std::string>> headers;  // of the Engine.IO handshake request
+  std::vector<std::pair<std::string, std::string>> query;    // its query parameters
+  std::string url;                                           // its target
   boost::json::object auth;                                  // the CONNECT packet's payload
-  std::string address;
+  std::string address;                                       // the client's IP address
   std::int64_t issued_ms = 0;  // when the socket connected (ms since the epoch)
+  const std::string* header(std::string_view lower_case_name) const {
+    for (const auto& [k, v] : headers)
+      if (k == lower_case_name) return &v;
+    return nullptr;
+  }
 };
 
 struct BroadcastFlags {
@@ -190,9 +197,10 @@ class Socket : public std::enable_shared_from_this<Socket> {
   std::string pid_;
   Handshake handshake_;
   boost::json::value data_;
-  bool connected_ = true;
+  bool connected_ = false;  // true once admitted (after the middleware)
   bool recovered_ = false;
-  std::vector<Packet> missed_;  // recovered: sent before the CONNECT reply
+  std::set<Room> restore_rooms_;  // recovered: rejoined when admitted
+  std::vector<Packet> missed_;    // recovered: sent before the CONNECT reply
   std::multimap<std::string, std::pair<EventHandler, bool /*once*/>> handlers_;
   std::vector<std::function<void(const SocketPtr&, const std::string&, const Args&)>> any_;
   std::vector<std::function<void(const SocketPtr&, const std::string&)>> on_disconnect_;
@@ -249,6 +257,7 @@ class Namespace {
     std::string offset;
     BroadcastOptions opts;
     Packet packet;
+    std::size_t bytes;
     std::chrono::steady_clock::time_point at;
   };
   struct SavedSession {
@@ -259,13 +268,15 @@ class Namespace {
   };
   friend class Socket;
   void persist(const Socket& s);
-  void prune(std::chrono::steady_clock::time_point now);
+  void prune_packets(std::chrono::steady_clock::time_point now);
+  void prune_sessions(std::chrono::steady_clock::time_point now);
   bool restore(const std::shared_ptr<Client>& client, const boost::json::object& auth);
 
   std::unordered_map<SocketId, SocketPtr> sockets_;
   std::unique_ptr<Adapter> adapter_;
   std::size_t deliver_encoded(const Packet& p, const BroadcastOptions& opts, const SocketId* skip);
   std::deque<StoredPacket> stored_;
+  std::size_t stored_bytes_ = 0;
   std::unordered_map<std::string, SavedSession> saved_;
   std::unordered_map<const Client*, SocketPtr> restoring_;  // recovered, awaiting middleware
   std::string offset_prefix_;  // offsets are unique to this namespace instance
@@ -282,6 +293,8 @@ struct RecoveryOptions {
   // max_disconnection_duration). 65536 chat-sized packets are a few MiB; a reconnect needing an
   // older one fails cleanly (a fresh session), never with a partial replay.
   std::size_t max_stored_packets = 65536;
+  // And in bytes of their encoded form: 64 MiB, so that large broadcasts cannot pin more.
+  std::size_t max_stored_bytes = 64u << 20;
 };
 
 struct ServerOptions {

@@ -250,6 +250,7 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   Response text(const Request& req, std::string body) {
     Response res{http::status::ok, req.version()};
     res.set(http::field::content_type, "text/plain; charset=UTF-8");
+    res.set(http::field::cache_control, "no-store");  // long-poll answers must never be cached
     res.keep_alive(req.keep_alive());
     res.body() = std::move(body);
     res.prepare_payload();

@@ -16,6 +16,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -220,9 +221,13 @@ int main(int argc, char** argv) {
   std::printf("shmio (%s) listening on %s:%u\n", app.c_str(), host.c_str(), bound);
   std::fflush(stdout);
   boost::asio::signal_set signals(ctx, SIGINT, SIGTERM);
+  // On SIGINT/SIGTERM every client gets "server shutting down"; the close packets are written
+  // before the loop stops (a short, bounded grace period).
+  boost::asio::steady_timer grace(ctx);
   signals.async_wait([&](const boost::system::error_code&, int) {
     io.close();
-    ctx.stop();
+    grace.expires_after(200ms);
+    grace.async_wait([&](const boost::system::error_code&) { ctx.stop(); });
   });
   ctx.run();
   return 0;

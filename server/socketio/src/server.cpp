@@ -464,7 +464,12 @@ void Socket::closed(const std::string& reason) {
   if (!pid_.empty() && kRecoverable.count(reason) != 0) nsp_->persist(*this);
   nsp_->adapter().del_all(id_);
   nsp_->remove(id_);
-  for (auto& h : on_disconnect_) {
+  // Handlers often capture their socket: dropping them (after on_disconnect) breaks those cycles.
+  auto disconnect_handlers = std::move(on_disconnect_);
+  handlers_.clear();
+  any_.clear();
+  on_disconnect_.clear();
+  for (auto& h : disconnect_handlers) {
     try {
       h(self, reason);
     } catch (const std::exception& e) {
@@ -537,7 +542,8 @@ void Namespace::connect(const std::shared_ptr<Client>& client, json::object auth
                        if (*called || !run) return;
                        *called = true;
                        if (err) return refuse(*err);
-                       (*run)(i + 1);
+                       auto chain = run;  // the caller may destroy this Next while it runs
+                       (*chain)(i + 1);
                      });
     } catch (const std::exception& ex) {
       refuse(ConnectError{ex.what(), std::nullopt});

@@ -147,6 +147,19 @@ void bench(sio::Server& io) {
         }
       };
     };
+    // Not in bench-app.md: n volatile (or plain) broadcasts to everyone in a burst, for tests.
+    s->on("burst", [&io](const sio::SocketPtr&, sio::Args a, sio::Ack ack) {
+      const std::int64_t n =
+          a.values.size() > 0 && a.values[0].is_int64() ? a.values[0].get_int64() : 0;
+      const bool vol = a.values.size() > 1 && a.values[1].is_bool() && a.values[1].get_bool();
+      for (std::int64_t i = 0; i < std::min<std::int64_t>(n, 100000); ++i) {
+        if (vol)
+          sio::BroadcastOperator(io.of("/"), {}).volatile_().emit("v", sio::Args{i});
+        else
+          io.emit("v", sio::Args{i});
+      }
+      if (ack) ack({});
+    });
     s->on("publish", publish(false));
     s->on("publish-others", publish(true));
     s->on("count", [&io](const sio::SocketPtr&, sio::Args, sio::Ack ack) {

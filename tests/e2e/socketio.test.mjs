@@ -206,3 +206,17 @@ for (const close of [false, true]) {
     assert.equal(reason, "io server disconnect");
   });
 }
+
+test("volatile broadcasts are dropped for a client that cannot take them at once", async () => {
+  const s = client("bench", "", { transports: ["websocket"] });
+  await within(once(s, "connect"), 5000, "connect");
+  let got = 0;
+  s.on("v", () => ++got);
+  await s.timeout(10000).emitWithAck("burst", 2000, false);
+  await s.timeout(10000).emitWithAck("echo", 0); // everything before the ack has arrived
+  assert.equal(got, 2000, "plain broadcasts all arrive");
+  got = 0;
+  await s.timeout(10000).emitWithAck("burst", 2000, true);
+  await s.timeout(10000).emitWithAck("echo", 0);
+  assert.ok(got < 2000, `volatile: ${got} of 2000 arrived (at most the first few, not all)`);
+});

@@ -291,6 +291,10 @@ class EngineSocket : public Socket, public std::enable_shared_from_this<EngineSo
   TransportKind transport() const noexcept override { return sm_.transport(); }
   const std::string& remote_address() const noexcept override { return request_.address; }
   const HandshakeRequest& request() const noexcept override { return request_; }
+  bool writable() const noexcept override {
+    if (sm_.closed() || sm_.has_output()) return false;
+    return sm_.transport() == TransportKind::polling ? get_ != nullptr : ws_ && ws_->idle();
+  }
   bool send(Packet p) override {
     const bool ok = sm_.send(std::move(p)) == Session::SendResult::queued;
     pump();

@@ -682,6 +682,8 @@ std::size_t Namespace::deliver_encoded(const Packet& p, const BroadcastOptions& 
     auto it = sockets_.find(id);
     if (it == sockets_.end()) continue;
     if (auto c = it->second->client_of()) {
+      // Volatile: dropped for a client that could not take it right now (as in socket.io).
+      if (opts.flags.volatile_ && !c->conn()->writable()) continue;
       c->write_shared(frame, p.attachments);
       ++n;
     }

@@ -67,6 +67,9 @@ class Socket {
   virtual void close() = 0;  // "forced close"
   virtual const std::string& remote_address() const noexcept = 0;
   virtual const HandshakeRequest& request() const noexcept = 0;
+  // Whether a packet sent now would be written at once (polling: a GET is waiting; WebSocket: no
+  // write in flight and nothing queued). Volatile packets are dropped when it is false.
+  virtual bool writable() const noexcept = 0;
 };
 using SocketPtr = std::shared_ptr<Socket>;
 

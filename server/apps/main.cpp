@@ -14,6 +14,7 @@
 // (Connection state recovery for the chat and --workers come with the rest of issues #3 and #4.)
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -38,7 +39,10 @@ const char* kUsage =
     "  bench        the benchmark app (join/leave/whoami/echo/publish/publish-others/count)\n"
     "  --port P     TCP port (default 3000; 0 picks a free one, printed on start)\n"
     "  --host H     address to bind (default 127.0.0.1)\n"
-    "  --chat-dir D the chat's files (default: server/apps/chat of the source tree)\n";
+    "  --chat-dir D the chat's files (default: server/apps/chat of the source tree)\n"
+    "  --ping-interval MS, --ping-timeout MS, --connect-timeout MS\n"
+    "               override the app's heartbeat and connect timeout (socket.io's defaults:\n"
+    "               25000, 20000, 45000; the conformance app uses 300, 200, 1000)\n";
 
 std::shared_ptr<const std::string> read_file(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
@@ -160,6 +164,23 @@ void bench(sio::Server& io) {
       }
       if (ack) ack({});
     });
+    // Not in bench-app.md: a broadcast with acks to every socket (for tests); answers the caller
+    // with {error, responses}.
+    s->on("ask-all", [&io](const sio::SocketPtr&, sio::Args a, sio::Ack ack) {
+      const std::int64_t ms =
+          !a.values.empty() && a.values[0].is_int64() ? a.values[0].get_int64() : 1000;
+      sio::BroadcastOperator(io.of("/"), {})
+          .timeout(std::chrono::milliseconds(std::clamp<std::int64_t>(ms, 1, 60000)))
+          .emit_with_ack(
+              "question", {}, [ack](std::optional<std::string> err, std::vector<sio::Args> rs) {
+                json::array responses;
+                for (auto& r : rs)
+                  responses.push_back(r.values.empty() ? json::value() : r.values[0]);
+                if (ack)
+                  ack(sio::Args{json::object{{"error", err ? json::value(*err) : json::value()},
+                                             {"responses", std::move(responses)}}});
+              });
+    });
     s->on("publish", publish(false));
     s->on("publish-others", publish(true));
     s->on("count", [&io](const sio::SocketPtr&, sio::Args, sio::Ack ack) {
@@ -172,6 +193,12 @@ void bench(sio::Server& io) {
 
 int main(int argc, char** argv) {
   std::string app, host = "127.0.0.1", chat_dir = SHMIO_CHAT_DIR;
+  long ping_interval = -1, ping_timeout = -1, connect_timeout = -1;
+  auto millis = [](const char* v, long& out) {
+    char* end = nullptr;
+    out = std::strtol(v, &end, 10);
+    return *end == '\0' && out >= 1 && out <= 3'600'000;
+  };
   long port = 3000;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -181,6 +208,16 @@ int main(int argc, char** argv) {
       return 0;
     } else if (a == "--app" && v != nullptr) {
       app = v;
+      ++i;
+    } else if ((a == "--ping-interval" || a == "--ping-timeout" || a == "--connect-timeout") &&
+               v != nullptr) {
+      long& target = a == "--ping-interval"  ? ping_interval
+                     : a == "--ping-timeout" ? ping_timeout
+                                             : connect_timeout;
+      if (!millis(v, target)) {
+        std::fprintf(stderr, "shmio: %s must be 1..3600000 ms\n%s", a.c_str(), kUsage);
+        return 2;
+      }
       ++i;
     } else if (a == "--chat-dir" && v != nullptr) {
       chat_dir = v;
@@ -215,6 +252,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "shmio: --app must be chat, conformance or bench\n%s", kUsage);
     return 2;
   }
+  if (ping_interval > 0) options.engine.ping_interval = std::chrono::milliseconds(ping_interval);
+  if (ping_timeout > 0) options.engine.ping_timeout = std::chrono::milliseconds(ping_timeout);
+  if (connect_timeout > 0) options.connect_timeout = std::chrono::milliseconds(connect_timeout);
   boost::asio::io_context ctx;
   sio::Server io(ctx, options);
   if (app == "conformance") {

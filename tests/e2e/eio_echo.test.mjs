@@ -7,13 +7,14 @@ import { spawn } from "node:child_process";
 import { Socket } from "engine.io-client";
 
 const BIN = process.env.SHMIO_EIO_ECHO;
-let server;
-let port;
+const servers = [];
+let port; // default heartbeats (25 s / 20 s): timing-insensitive tests
+let fastPort; // pings every 300 ms: the heartbeat test
 
-before(async () => {
-  assert.ok(BIN, "SHMIO_EIO_ECHO must name the eio-echo binary");
-  server = spawn(BIN, ["--port", "0", "--ping-interval", "300", "--ping-timeout", "200"]);
-  port = await new Promise((resolve, reject) => {
+async function start(args) {
+  const server = spawn(BIN, ["--port", "0", ...args]);
+  servers.push(server);
+  return new Promise((resolve, reject) => {
     let out = "";
     server.stdout.on("data", (d) => {
       out += d;
@@ -22,9 +23,15 @@ before(async () => {
     });
     server.on("exit", (code) => reject(new Error(`eio-echo exited with ${code}`)));
   });
+}
+
+before(async () => {
+  assert.ok(BIN, "SHMIO_EIO_ECHO must name the eio-echo binary");
+  port = await start([]);
+  fastPort = await start(["--ping-interval", "300", "--ping-timeout", "5000"]);
 });
 
-after(() => server.kill("SIGTERM"));
+after(() => servers.forEach((s) => s.kill("SIGTERM")));
 
 const once = (emitter, event) => new Promise((resolve) => emitter.once(event, resolve));
 
@@ -64,7 +71,7 @@ for (const [name, opts, finalTransport] of cases) {
 }
 
 test("heartbeats keep an idle session alive (pingInterval 300 ms)", async () => {
-  const socket = new Socket(`ws://127.0.0.1:${port}`, { transports: ["polling"] });
+  const socket = new Socket(`ws://127.0.0.1:${fastPort}`, { transports: ["polling"] });
   await withTimeout(once(socket, "open"), 5000, "open");
   let pings = 0;
   await withTimeout(

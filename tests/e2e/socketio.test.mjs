@@ -9,8 +9,8 @@ import { io as connect } from "socket.io-client";
 const BIN = process.env.SHMIO_BIN;
 const servers = {};
 
-async function start(app, key = app) {
-  const proc = spawn(BIN, ["--app", app, "--port", "0"]);
+async function start(app, key = app, extra = []) {
+  const proc = spawn(BIN, ["--app", app, "--port", "0", ...extra]);
   const port = await new Promise((resolve, reject) => {
     let out = "";
     proc.stdout.on("data", (d) => {
@@ -25,10 +25,14 @@ async function start(app, key = app) {
 
 before(async () => {
   assert.ok(BIN, "SHMIO_BIN must name the shmio binary");
-  await start("conformance");
+  // The protocol suite's configuration, but a pong timeout that survives a loaded machine.
+  await start("conformance", "conformance", ["--ping-timeout", "5000"]);
   await start("bench");
   await start("bench", "rooms");  // its own server, so that "count" sees only that test's clients
   await start("chat");
+  await start("bench", "acks");
+  // Default heartbeats with a 1 s connectTimeout: only the connect timeout can end an idle client.
+  await start("bench", "connect-timeout", ["--connect-timeout", "1000"]);
 });
 after(() => Object.values(servers).forEach((s) => s.proc.kill("SIGTERM")));
 
@@ -127,11 +131,12 @@ test("rooms and broadcast operators (bench app)", async () => {
 });
 
 test("a client that never connects to a namespace is dropped after connectTimeout", async () => {
-  // Engine.IO handshake only (no Socket.IO CONNECT): the conformance app's connectTimeout is 1 s.
-  const base = servers.conformance.url + "/socket.io/?EIO=4&transport=polling";
+  // Engine.IO handshake only (no Socket.IO CONNECT); connectTimeout 1 s, heartbeats 25 s.
+  const base = servers["connect-timeout"].url + "/socket.io/?EIO=4&transport=polling";
+  // Timed from before the handshake: the server's timer starts when it opens the session.
+  const started = Date.now();
   const open = await (await fetch(base)).text();
   const sid = JSON.parse(open.slice(1)).sid;
-  const started = Date.now();
   let body = "";
   while (!body.split("\x1e").includes("1") && Date.now() - started < 10000) {
     const res = await fetch(`${base}&sid=${sid}`);
@@ -219,4 +224,24 @@ test("volatile broadcasts are dropped for a client that cannot take them at once
   await s.timeout(10000).emitWithAck("burst", 2000, true);
   await s.timeout(10000).emitWithAck("echo", 0);
   assert.ok(got < 2000, `volatile: ${got} of 2000 arrived (at most the first few, not all)`);
+});
+
+test("broadcast with acks: completes early when all answered, else at the timeout with what came", async () => {
+  const [a, b, c] = ["a", "b", "c"].map(() => client("acks"));
+  await Promise.all([a, b, c].map((s) => within(once(s, "connect"), 5000, "connect")));
+  a.on("question", (ack) => ack("a"));
+  b.on("question", (ack) => ack("b"));
+  // c does not answer: the broadcast must end at its timeout with a's and b's answers.
+  let t0 = Date.now();
+  let r = await within(a.timeout(10000).emitWithAck("ask-all", 500), 10000, "ask-all");
+  assert.equal(r.error, "operation has timed out");
+  assert.deepEqual([...r.responses].sort(), ["a", "b"]);
+  assert.ok(Date.now() - t0 >= 450, "not before the timeout");
+  // Now everyone answers: it completes as soon as the last ack is in, long before the timeout.
+  c.on("question", (ack) => ack("c"));
+  t0 = Date.now();
+  r = await within(a.timeout(10000).emitWithAck("ask-all", 5000), 10000, "ask-all");
+  assert.equal(r.error, null);
+  assert.deepEqual([...r.responses].sort(), ["a", "b", "c"]);
+  assert.ok(Date.now() - t0 < 4000, "completed early");
 });

@@ -245,6 +245,63 @@ BroadcastOperator BroadcastOperator::compress(bool on) && {
   return std::move(*this);
 }
 
+BroadcastOperator BroadcastOperator::timeout(std::chrono::milliseconds t) && {
+  timeout_ = t;
+  return std::move(*this);
+}
+
+std::size_t BroadcastOperator::emit_with_ack(
+    const std::string& event, Args args,
+    std::function<void(std::optional<std::string>, std::vector<Args>)> callback) const {
+  const std::vector<SocketPtr> targets = fetch_sockets();
+  struct State {
+    explicit State(net::io_context& io) : timer(io) {}
+    std::size_t pending = 0;
+    bool missing = false;
+    bool done = false;
+    std::vector<Args> responses;
+    std::function<void(std::optional<std::string>, std::vector<Args>)> callback;
+    net::steady_timer timer;
+    void finish(std::optional<std::string> error) {
+      if (done) return;
+      done = true;
+      timer.cancel();
+      try {
+        callback(std::move(error), std::move(responses));
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "shmio: broadcast ack callback threw: %s\n", e.what());
+      }
+    }
+  };
+  auto st = std::make_shared<State>(nsp_->server().io());
+  st->callback = std::move(callback);
+  st->pending = targets.size();
+  if (targets.empty()) {
+    st->finish(std::nullopt);
+    return 0;
+  }
+  st->timer.expires_after(timeout_);
+  st->timer.async_wait([st](const boost::system::error_code& ec) {
+    if (!ec) st->finish(std::string("operation has timed out"));
+  });
+  for (const SocketPtr& s : targets) {
+    // Each socket has its own ack id space, so each gets its own packet (the reference does the
+    // same); the per-socket wait is the operator's timeout too.
+    s->emit_with_ack(event, args, timeout_, [st](std::optional<std::string> err, Args reply) {
+      if (st->done) return;
+      if (err) {
+        st->missing = true;  // timed out or disconnected: this one will never answer
+      } else {
+        st->responses.push_back(std::move(reply));
+      }
+      if (--st->pending == 0)
+        st->finish(st->missing ? std::optional<std::string>("operation has timed out")
+                               : std::nullopt);
+    });
+  }
+  return targets.size();
+}
+
 std::size_t BroadcastOperator::emit(const std::string& event, Args args) const {
   return nsp_->deliver(event_packet(nsp_->name(), event, std::move(args)), opts_, nullptr);
 }

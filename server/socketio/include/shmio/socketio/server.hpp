@@ -127,8 +127,17 @@ class BroadcastOperator {
   BroadcastOperator volatile_() &&;
   BroadcastOperator local() &&;
   BroadcastOperator compress(bool on) &&;
+  // The time emit_with_ack waits for every target's ack (default 5 s, as an operator's timeout).
+  BroadcastOperator timeout(std::chrono::milliseconds t) &&;
   // Encodes the packet once and writes it to every target. Returns how many sockets it reached.
   std::size_t emit(const std::string& event, Args args = {}) const;
+  // A broadcast with acks: `callback(error, responses)` once every target has answered (error
+  // empty), or at the timeout / when the last missing target disconnects (error "operation has
+  // timed out") with the responses that did arrive. Returns the number of targets.
+  std::size_t emit_with_ack(
+      const std::string& event, Args args,
+      std::function<void(std::optional<std::string> error, std::vector<Args> responses)> callback)
+      const;
   std::vector<SocketPtr> fetch_sockets() const;
   void sockets_join(const Room& room) const;
   void sockets_leave(const Room& room) const;
@@ -137,6 +146,7 @@ class BroadcastOperator {
  private:
   Namespace* nsp_;
   BroadcastOptions opts_;
+  std::chrono::milliseconds timeout_{5000};
 };
 
 class Client;

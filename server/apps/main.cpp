@@ -181,6 +181,14 @@ void bench(sio::Server& io) {
                                              {"responses", std::move(responses)}}});
               });
     });
+    // Not in bench-app.md: io.except(room).emit, for tests.
+    s->on("publish-except", [&io](const sio::SocketPtr&, sio::Args a, sio::Ack ack) {
+      if (a.values.size() >= 2 && a.values[0].is_string())
+        io.of("/")
+            .except(std::string(a.values[0].get_string()))
+            .emit("msg", sio::Args{a.values[1]});
+      if (ack) ack({});
+    });
     s->on("publish", publish(false));
     s->on("publish-others", publish(true));
     s->on("count", [&io](const sio::SocketPtr&, sio::Args, sio::Ack ack) {

@@ -33,6 +33,7 @@ before(async () => {
   await start("bench", "acks");
   // Default heartbeats with a 1 s connectTimeout: only the connect timeout can end an idle client.
   await start("bench", "connect-timeout", ["--connect-timeout", "1000"]);
+  await start("bench", "heartbeat", ["--ping-interval", "300", "--ping-timeout", "300"]);
 });
 after(() => Object.values(servers).forEach((s) => s.proc.kill("SIGTERM")));
 
@@ -244,4 +245,71 @@ test("broadcast with acks: completes early when all answered, else at the timeou
   assert.equal(r.error, null);
   assert.deepEqual([...r.responses].sort(), ["a", "b", "c"]);
   assert.ok(Date.now() - t0 < 4000, "completed early");
+});
+
+test("except(room): everyone but the sockets in that room", async () => {
+  const a = client("rooms");
+  const b = client("rooms");
+  await Promise.all([a, b].map((s) => within(once(s, "connect"), 5000, "connect")));
+  await a.timeout(5000).emitWithAck("join", "quiet");
+  const got = { a: 0, b: 0 };
+  a.on("msg", () => ++got.a);
+  b.on("msg", () => ++got.b);
+  await a.timeout(5000).emitWithAck("publish-except", "quiet", { seq: 1 });
+  await Promise.all([a, b].map((s) => s.timeout(5000).emitWithAck("echo", 0)));
+  assert.deepEqual(got, { a: 0, b: 1 });
+});
+
+test("CORS: the origin is allowed, preflight answered", async () => {
+  const base = servers.conformance.url + "/socket.io/?EIO=4&transport=polling";
+  const res = await fetch(base, { headers: { Origin: "http://example.test" } });
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get("access-control-allow-origin"), "http://example.test");
+  const pre = await fetch(base, {
+    method: "OPTIONS",
+    headers: { Origin: "http://example.test", "Access-Control-Request-Method": "POST",
+               "Access-Control-Request-Headers": "content-type" },
+  });
+  assert.equal(pre.status, 204);
+  assert.match(pre.headers.get("access-control-allow-methods"), /POST/);
+  assert.equal(pre.headers.get("access-control-allow-headers"), "content-type");
+});
+
+// Raw polling helpers: handshake, then GET/POST on the session.
+async function rawSession(server) {
+  const base = servers[server].url + "/socket.io/?EIO=4&transport=polling";
+  const open = await (await fetch(base)).text();
+  const url = `${base}&sid=${JSON.parse(open.slice(1)).sid}`;
+  return {
+    get: async () => { const r = await fetch(url); return r.status === 200 ? r.text() : `HTTP ${r.status}`; },
+    post: (body) => fetch(url, { method: "POST", body }),
+  };
+}
+async function pollUntilClosed(s, answerPings) {
+  const deadline = Date.now() + 10000;
+  while (Date.now() < deadline) {
+    const body = await s.get();
+    const packets = body.split("\x1e");
+    if (packets.includes("1") || body.startsWith("HTTP 400")) return true;
+    if (answerPings && packets.includes("2")) await s.post("3");
+  }
+  return false;
+}
+
+test("an invalid Socket.IO packet closes the connection (parse error)", async () => {
+  const s = await rawSession("rooms");
+  await s.post("40");
+  const connected = await s.get();
+  assert.match(connected, /^40\{"sid":/);
+  await s.post('42{"not":"an array"}');
+  assert.ok(await pollUntilClosed(s, true), "closed after the invalid EVENT");
+});
+
+test("a client that stops answering pings is closed (pingTimeout)", async () => {
+  const s = await rawSession("heartbeat");
+  await s.post("40");
+  assert.match(await s.get(), /^40/);
+  const started = Date.now();
+  assert.ok(await pollUntilClosed(s, false), "closed for the missing pong");
+  assert.ok(Date.now() - started >= 500, "not before pingInterval + pingTimeout");
 });

@@ -169,8 +169,7 @@ TEST(RingCrash, ProducersKilledAtRandomPointsNeverStallTheOthers) {
     // Until everything claimed is resolved: the last records may sit behind a dead victim's hole
     // that this reader's wait() is about to repair.
     auto pending = [&] {
-      return reader.ready() ||
-             s.control().tail.tail.load() != s.control().frontier.frontier.load();
+      return reader.ready() || s.control().tail.tail.load() != s.control().frontier.frontier.load();
     };
     while (!done.load() || pending()) {
       reader.wait(std::chrono::milliseconds(20));

@@ -106,6 +106,25 @@ std::string sharing_label(std::size_t participants, const char* what) {
          std::to_string(sb::cpu_list().size()) + " cpus: cores shared";
 }
 
+// Releases the children once all are ready and waits for them; on any failure marks the benchmark
+// skipped with the children's messages and returns false.
+bool run_children(sb::ChildGroup& group, benchmark::State& state) {
+  std::string error;
+  if (!group.wait_ready(&error)) {
+    group.abort();
+    const std::string more = group.reap();
+    state.SkipWithError((error + (more.empty() ? "" : "; " + more)).c_str());
+    return false;
+  }
+  group.start();
+  error = group.reap();
+  if (!error.empty()) {
+    state.SkipWithError(error.c_str());
+    return false;
+  }
+  return true;
+}
+
 // Runs a benchmark body, turning an exception into SkipWithError.
 template <class Fn>
 void guarded(benchmark::State& state, Fn&& fn) {
@@ -407,19 +426,7 @@ void BM_RingXproc(benchmark::State& state, XprocConfig cfg) {
           return xproc_reader(ctx, ring.name(), cfg, k, reports[static_cast<std::size_t>(k)]);
         });
       }
-      std::string error;
-      if (!group.wait_ready(&error)) {
-        group.abort();
-        const std::string more = group.reap();
-        state.SkipWithError((error + (more.empty() ? "" : "; " + more)).c_str());
-        break;
-      }
-      group.start();
-      error = group.reap();
-      if (!error.empty()) {
-        state.SkipWithError(error.c_str());
-        break;
-      }
+      if (!run_children(group, state)) break;
       // Wall time: first publish of any producer to the last record read by any reader.
       std::uint64_t first = UINT64_MAX, last_read = 0, last_publish = 0;
       for (int p = 0; p < cfg.producers; ++p) {
@@ -569,19 +576,7 @@ void BM_RingLatency(benchmark::State& state, LatencyConfig cfg) {
       group.spawn("reader", [&](sb::ChildContext& ctx) {
         return latency_reader(ctx, ring.name(), cfg, samples.data(), report[0]);
       });
-      std::string error;
-      if (!group.wait_ready(&error)) {
-        group.abort();
-        const std::string more = group.reap();
-        state.SkipWithError((error + (more.empty() ? "" : "; " + more)).c_str());
-        break;
-      }
-      group.start();
-      error = group.reap();
-      if (!error.empty()) {
-        state.SkipWithError(error.c_str());
-        break;
-      }
+      if (!run_children(group, state)) break;
       sorted.clear();
       for (std::uint64_t i = cfg.warmup; i < total; ++i)
         if (samples[i] != kNoSample) sorted.push_back(samples[i]);
@@ -789,19 +784,7 @@ void BM_PingPong(benchmark::State& state, std::uint64_t batches) {
         }
         return 0;
       });
-      std::string error;
-      if (!group.wait_ready(&error)) {
-        group.abort();
-        const std::string more = group.reap();
-        state.SkipWithError((error + (more.empty() ? "" : "; " + more)).c_str());
-        break;
-      }
-      group.start();
-      error = group.reap();
-      if (!error.empty()) {
-        state.SkipWithError(error.c_str());
-        break;
-      }
+      if (!run_children(group, state)) break;
       batch_ns.assign(samples.data() + warmup, samples.data() + total);
       std::sort(batch_ns.begin(), batch_ns.end());
       state.SetIterationTime(sb::percentile(batch_ns, 50) / kOneWays / 1e9);

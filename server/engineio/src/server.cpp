@@ -2,6 +2,7 @@
 // one translation unit (Beast is heavy to compile); the protocol rules are in session.cpp.
 #include "shmio/engineio/server.hpp"
 
+#include <unistd.h>
 #include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -9,8 +10,10 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
+
 #include <cstdio>
 #include <deque>
+#include <sstream>
 #include <unordered_map>
 
 namespace shmio::engineio {
@@ -124,6 +127,15 @@ struct detail::ServerCore : std::enable_shared_from_this<detail::ServerCore> {
   tcp::acceptor acceptor;
   std::unordered_map<std::string, std::shared_ptr<EngineSocket>> sessions;
   bool stopped = false;
+  bool accepting = false;
+  ServerStats stats;
+  // A new session id: the configured prefix, then random characters (the id keeps its length).
+  std::string new_id() const {
+    std::string id = random_id();
+    const std::size_t keep = std::min(options.id_prefix.size(), id.size());
+    id.replace(0, keep, options.id_prefix.substr(0, keep));
+    return id;
+  }
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -201,6 +213,11 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   HttpConnection(tcp::socket socket, std::shared_ptr<detail::ServerCore> srv)
       : stream_(std::move(socket)), srv_(std::move(srv)) {}
   void start() { do_read(); }
+  // Bytes handed over with an adopted connection: parsed before anything read from the socket.
+  void preload(const std::string& bytes) {
+    const std::size_t n = net::buffer_copy(buffer_.prepare(bytes.size()), net::buffer(bytes));
+    buffer_.commit(n);
+  }
   // Completes a held GET.
   void respond_poll(std::string payload);
   const std::string& remote() {
@@ -265,6 +282,9 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
     lost_held_get();
   }
   void lost_held_get();
+  // The sid of a request for a session another worker owns, if any.
+  std::optional<std::string> foreign_sid(const Request& req) const;
+  void hand_off(Request req, const std::string& sid);
 
   beast::tcp_stream stream_;
   std::shared_ptr<detail::ServerCore> srv_;
@@ -283,7 +303,7 @@ class EngineSocket : public Socket, public std::enable_shared_from_this<EngineSo
  public:
   EngineSocket(std::shared_ptr<detail::ServerCore> srv, TransportKind kind, HandshakeRequest req)
       : srv_(std::move(srv)),
-        sm_(random_id(), kind, srv_->options.session, Clock::now()),
+        sm_(srv_->new_id(), kind, srv_->options.session, Clock::now()),
         timer_(srv_->io),
         request_(std::move(req)) {}
 
@@ -296,6 +316,8 @@ class EngineSocket : public Socket, public std::enable_shared_from_this<EngineSo
     return sm_.transport() == TransportKind::polling ? get_ != nullptr : ws_ && ws_->idle();
   }
   bool send(Packet p) override {
+    ++srv_->stats.packets_out;
+    srv_->stats.bytes_out += p.frame ? p.frame->size() : p.data.size();
     const bool ok = sm_.send(std::move(p)) == Session::SendResult::queued;
     pump();
     return ok;
@@ -307,6 +329,8 @@ class EngineSocket : public Socket, public std::enable_shared_from_this<EngineSo
 
   Session& sm() { return sm_; }
   void open() {
+    ++srv_->stats.sessions_total;
+    srv_->stats.sessions = srv_->sessions.size();
     sm_.send(Packet::text(PacketType::open, sm_.handshake()));
     if (srv_->handler.on_open) srv_->handler.on_open(shared_from_this());
   }
@@ -333,6 +357,8 @@ class EngineSocket : public Socket, public std::enable_shared_from_this<EngineSo
   }
   void on_ws_packet(const WsConnection* c, const Packet& p) {
     if (c != ws_.get() && c != probe_.get()) return;
+    ++srv_->stats.packets_in;
+    srv_->stats.bytes_in += p.data.size();
     sm_.receive(TransportKind::websocket, p, Clock::now());
     pump();
   }
@@ -438,6 +464,7 @@ class EngineSocket : public Socket, public std::enable_shared_from_this<EngineSo
       probe_.reset();
     }
     srv_->sessions.erase(sm_.sid());
+    srv_->stats.sessions = srv_->sessions.size();
     if (srv_->handler.on_close) {
       try {
         srv_->handler.on_close(shared_from_this(), sm_.close_reason());
@@ -535,8 +562,11 @@ void HttpConnection::on_read(beast::error_code ec) {
   }
   Request req = parser_->release();
   const bool upgrade = websocket::is_upgrade(req);
+  const bool foreign = foreign_sid(req).has_value();
   queued_.push_back(std::move(req));
-  if (!upgrade) do_read();  // keep reading: a closed connection must be noticed while a GET waits
+  // Keep reading (a closed connection must be noticed while a GET waits), except after an upgrade
+  // or a request to hand over: the connection leaves this object once it is answered.
+  if (!upgrade && !foreign) do_read();
   next();
 }
 
@@ -545,7 +575,38 @@ void HttpConnection::next() {
   busy_ = true;
   Request req = std::move(queued_.front());
   queued_.pop_front();
+  if (auto sid = foreign_sid(req)) return hand_off(std::move(req), *sid);
   handle(std::move(req));
+}
+
+std::optional<std::string> HttpConnection::foreign_sid(const Request& req) const {
+  const ServerOptions& o = srv_->options;
+  if (!o.is_foreign || !o.hand_off) return std::nullopt;
+  const Target t = parse_target(req.target());
+  if (!same_path(t.path, o.path)) return std::nullopt;
+  auto it = t.query.find("sid");
+  if (it == t.query.end() || srv_->sessions.count(it->second) != 0) return std::nullopt;
+  if (!o.is_foreign(it->second)) return std::nullopt;
+  return it->second;
+}
+
+// Gives the connection to the worker that owns the session: the request (re-serialised; Beast
+// writes it back in HTTP/1.1 form with its body) and any bytes read after it go along with the
+// file descriptor. No read is pending here (on_read stops reading after a foreign request).
+void HttpConnection::hand_off(Request req, const std::string& sid) {
+  std::ostringstream out;
+  out << req;
+  std::string bytes = out.str();
+  const auto rest = buffer_.cdata();
+  bytes.append(static_cast<const char*>(rest.data()), rest.size());
+  closed_ = true;
+  lost_held_get();
+  beast::error_code ec;
+  stream_.expires_never();
+  const int fd = stream_.release_socket().release(ec);
+  if (ec || fd < 0) return;
+  ++srv_->stats.handed_off;
+  srv_->options.hand_off(sid, fd, std::move(bytes));
 }
 
 void HttpConnection::respond_poll(std::string payload) {
@@ -663,6 +724,8 @@ void HttpConnection::handle_polling(Request& req, const Target& t) {
       return send(srv_->json_error(req, http::status::bad_request, 3, "Bad request"));
     }
     const TimePoint now = Clock::now();
+    srv_->stats.packets_in += packets.size();
+    srv_->stats.bytes_in += req.body().size();
     for (const Packet& p : packets) s->sm().receive(TransportKind::polling, p, now);
     s->pump();
     return send(text(req, "ok"));
@@ -717,8 +780,10 @@ void HttpConnection::handle_upgrade(Request& req, const Target& t) {
 void detail::ServerCore::accept() {
   acceptor.async_accept([self = shared_from_this()](beast::error_code ec, tcp::socket socket) {
     if (self->stopped) return;
+    if (!self->accepting) return;
     if (!ec) {
       socket.set_option(tcp::no_delay(true), ec);
+      ++self->stats.connections;
       std::make_shared<HttpConnection>(std::move(socket), self)->start();
     }
     self->accept();
@@ -757,15 +822,55 @@ std::uint16_t Server::listen(const std::string& address, std::uint16_t port) {
   const tcp::endpoint ep(net::ip::make_address(address), port);
   impl_->acceptor.open(ep.protocol());
   impl_->acceptor.set_option(net::socket_base::reuse_address(true));
+  if (impl_->options.reuse_port) {
+    using reuse_port = net::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
+    impl_->acceptor.set_option(reuse_port(true));
+  }
   impl_->acceptor.bind(ep);
   impl_->acceptor.listen(net::socket_base::max_listen_connections);
+  impl_->accepting = true;
   impl_->accept();
   return impl_->acceptor.local_endpoint().port();
+}
+
+void Server::stop_accepting() {
+  impl_->accepting = false;
+  beast::error_code ec;
+  impl_->acceptor.close(ec);
+}
+
+void Server::adopt(int fd, std::string bytes) {
+  if (impl_->stopped) {
+    ::close(fd);
+    return;
+  }
+  sockaddr_storage addr{};
+  socklen_t len = sizeof addr;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    ::close(fd);
+    return;
+  }
+  tcp::socket socket(impl_->io);
+  beast::error_code ec;
+  socket.assign(addr.ss_family == AF_INET6 ? tcp::v6() : tcp::v4(), fd, ec);
+  if (ec) {
+    ::close(fd);
+    return;
+  }
+  ++impl_->stats.adopted;
+  auto c = std::make_shared<HttpConnection>(std::move(socket), impl_);
+  c->preload(bytes);
+  c->start();
+}
+
+const ServerStats& Server::stats() const noexcept {
+  return impl_->stats;
 }
 
 void Server::stop() {
   if (impl_->stopped) return;
   impl_->stopped = true;
+  impl_->accepting = false;
   beast::error_code ec;
   impl_->acceptor.close(ec);
   auto sessions = impl_->sessions;  // close() erases from the map

@@ -164,6 +164,154 @@ class Client : public std::enable_shared_from_this<Client> {
 };
 
 // ---------------------------------------------------------------------------------------------
+AckCollector::AckCollector(net::io_context& io, AckCallback done)
+    : done_cb_(std::move(done)), timer_(std::make_unique<net::steady_timer>(io)) {}
+
+void AckCollector::start(std::chrono::milliseconds timeout) {
+  timer_->expires_after(timeout);
+  // The pending wait keeps the collector alive until it is done (finish() cancels it).
+  timer_->async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+    if (!ec) self->finish(std::string("operation has timed out"));
+  });
+  check();
+}
+
+void AckCollector::add_pending_source(std::uint64_t source) {
+  sources_.try_emplace(source);
+}
+
+void AckCollector::expect(std::uint64_t source, std::size_t answers) {
+  Source& s = sources_[source];
+  s.counted = true;
+  s.expected += answers;
+  check();
+}
+
+void AckCollector::answer(std::uint64_t source, Args args) {
+  if (done_) return;
+  auto it = sources_.find(source);
+  if (it == sources_.end()) return;
+  ++it->second.received;
+  responses_.push_back(std::move(args));
+  check();
+}
+
+void AckCollector::lose(std::uint64_t source) {
+  auto it = sources_.find(source);
+  if (it == sources_.end() || done_) return;
+  ++it->second.lost;
+  missing_ = true;
+  check();
+}
+
+void AckCollector::fail_source(std::uint64_t source, bool missing_answers) {
+  auto it = sources_.find(source);
+  if (it == sources_.end() || done_) return;
+  if (missing_answers && (!it->second.counted || it->second.received < it->second.expected))
+    missing_ = true;
+  sources_.erase(it);
+  check();
+}
+
+void AckCollector::check() {
+  if (done_ || !timer_) return;
+  for (const auto& [id, s] : sources_)
+    if (!s.counted || s.received + s.lost < s.expected) return;
+  // Every source answered in full (or dropped out): done now, not at the timeout.
+  finish(missing_ ? std::optional<std::string>("operation has timed out") : std::nullopt);
+}
+
+void AckCollector::finish(std::optional<std::string> error) {
+  if (done_) return;
+  done_ = true;
+  timer_->cancel();
+  auto cb = std::move(done_cb_);
+  try {
+    cb(std::move(error), std::move(responses_));
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "shmio: ack callback threw: %s\n", e.what());
+  }
+}
+
+bool reaches(const BroadcastOptions& opts, const std::set<Room>& rooms) {
+  const bool included =
+      opts.rooms.empty() || std::any_of(rooms.begin(), rooms.end(),
+                                        [&](const Room& r) { return opts.rooms.count(r) != 0; });
+  return included && std::none_of(rooms.begin(), rooms.end(),
+                                  [&](const Room& r) { return opts.except.count(r) != 0; });
+}
+
+std::size_t Adapter::broadcast(Packet p, const BroadcastOptions& opts) {
+  EncodedPacket e{std::make_shared<const std::string>("4" + encode(p)), std::move(p.attachments)};
+  return nsp_->deliver_local(e, opts);
+}
+
+void Adapter::broadcast_with_ack(Packet p, const BroadcastOptions& opts,
+                                 const std::shared_ptr<AckCollector>& collector) {
+  const std::uint64_t id = *p.id;
+  EncodedPacket e{std::make_shared<const std::string>("4" + encode(p)), std::move(p.attachments)};
+  collector->add_pending_source(0);
+  std::weak_ptr<AckCollector> w = collector;
+  const std::size_t n = nsp_->deliver_local_with_ack(
+      e, opts, id,
+      [w](Args a) {
+        if (auto c = w.lock()) c->answer(0, std::move(a));
+      },
+      [w] {
+        // A target disconnected before answering: its answer will never come.
+        if (auto c = w.lock()) c->lose(0);
+      });
+  collector->expect(0, n);
+}
+
+void Adapter::add_sockets(const BroadcastOptions& opts, const std::set<Room>& rooms) {
+  for (const SocketId& id : targets(opts))
+    if (nsp_->socket(id)) add_all(id, rooms);
+}
+
+void Adapter::del_sockets(const BroadcastOptions& opts, const std::set<Room>& rooms) {
+  for (const SocketId& id : targets(opts))
+    if (nsp_->socket(id))
+      for (const Room& r : rooms) del(id, r);
+}
+
+void Adapter::disconnect_sockets(const BroadcastOptions& opts, bool close) {
+  for (const SocketId& id : targets(opts))
+    if (SocketPtr s = nsp_->socket(id)) s->disconnect(close);
+}
+
+void Adapter::fetch_sockets(const BroadcastOptions& opts,
+                            std::function<void(std::vector<RemoteSocket>)> done) {
+  std::vector<RemoteSocket> out;
+  for (const SocketId& id : targets(opts))
+    if (SocketPtr s = nsp_->socket(id))
+      out.emplace_back(*nsp_, id, s->handshake(), s->rooms(), s->data());
+  done(std::move(out));
+}
+
+void Adapter::server_side_emit(const std::string&, Args,
+                               const std::shared_ptr<AckCollector>& collector) {
+  if (collector) collector->start(std::chrono::milliseconds(0));  // no other server: done
+}
+
+// ---------------------------------------------------------------------------------------------
+void RemoteSocket::emit(const std::string& event, Args args) const {
+  BroadcastOperator(*nsp_, {}).to(id_).emit(event, std::move(args));
+}
+void RemoteSocket::join(const Room& room) const {
+  BroadcastOperator(*nsp_, {}).to(id_).sockets_join(room);
+}
+void RemoteSocket::leave(const Room& room) const {
+  BroadcastOperator(*nsp_, {}).to(id_).sockets_leave(room);
+}
+void RemoteSocket::disconnect(bool close) const {
+  BroadcastOperator(*nsp_, {}).to(id_).disconnect_sockets(close);
+}
+
+// ---------------------------------------------------------------------------------------------
+InMemoryAdapter::InMemoryAdapter(Namespace& nsp)
+    : Adapter(nsp), offset_prefix_(random_id().substr(0, 8) + "-") {}
+
 void InMemoryAdapter::add_all(const SocketId& id, const std::set<Room>& rooms) {
   for (const Room& r : rooms) {
     rooms_[r].insert(id);
@@ -250,60 +398,22 @@ BroadcastOperator BroadcastOperator::timeout(std::chrono::milliseconds t) && {
   return std::move(*this);
 }
 
-std::size_t BroadcastOperator::emit_with_ack(
-    const std::string& event, Args args,
-    std::function<void(std::optional<std::string>, std::vector<Args>)> callback) const {
-  const std::vector<SocketPtr> targets = fetch_sockets();
-  struct State {
-    explicit State(net::io_context& io) : timer(io) {}
-    std::size_t pending = 0;
-    bool missing = false;
-    bool done = false;
-    std::vector<Args> responses;
-    std::function<void(std::optional<std::string>, std::vector<Args>)> callback;
-    net::steady_timer timer;
-    void finish(std::optional<std::string> error) {
-      if (done) return;
-      done = true;
-      timer.cancel();
-      try {
-        callback(std::move(error), std::move(responses));
-      } catch (const std::exception& e) {
-        std::fprintf(stderr, "shmio: broadcast ack callback threw: %s\n", e.what());
-      }
-    }
-  };
-  auto st = std::make_shared<State>(nsp_->server().io());
-  st->callback = std::move(callback);
-  st->pending = targets.size();
-  if (targets.empty()) {
-    st->finish(std::nullopt);
-    return 0;
-  }
-  st->timer.expires_after(timeout_);
-  st->timer.async_wait([st](const boost::system::error_code& ec) {
-    if (!ec) st->finish(std::string("operation has timed out"));
-  });
-  for (const SocketPtr& s : targets) {
-    // Each socket has its own ack id space, so each gets its own packet (the reference does the
-    // same); the per-socket wait is the operator's timeout too.
-    s->emit_with_ack(event, args, timeout_, [st](std::optional<std::string> err, Args reply) {
-      if (st->done) return;
-      if (err) {
-        st->missing = true;  // timed out or disconnected: this one will never answer
-      } else {
-        st->responses.push_back(std::move(reply));
-      }
-      if (--st->pending == 0)
-        st->finish(st->missing ? std::optional<std::string>("operation has timed out")
-                               : std::nullopt);
-    });
-  }
-  return targets.size();
+void BroadcastOperator::emit_with_ack(const std::string& event, Args args,
+                                      AckCallback callback) const {
+  auto collector = std::make_shared<AckCollector>(nsp_->server().io(), std::move(callback));
+  Packet p = event_packet(nsp_->name(), event, std::move(args));
+  p.id = nsp_->next_ack_id();
+  BroadcastOptions opts = opts_;
+  nsp_->adapter().broadcast_with_ack(std::move(p), opts, collector);
+  collector->start(timeout_);
 }
 
 std::size_t BroadcastOperator::emit(const std::string& event, Args args) const {
-  return nsp_->deliver(event_packet(nsp_->name(), event, std::move(args)), opts_, nullptr);
+  return nsp_->deliver(event_packet(nsp_->name(), event, std::move(args)), opts_);
+}
+
+void BroadcastOperator::fetch_sockets(std::function<void(std::vector<RemoteSocket>)> done) const {
+  nsp_->adapter().fetch_sockets(opts_, std::move(done));
 }
 
 std::vector<SocketPtr> BroadcastOperator::fetch_sockets() const {
@@ -314,19 +424,18 @@ std::vector<SocketPtr> BroadcastOperator::fetch_sockets() const {
 }
 
 void BroadcastOperator::sockets_join(const Room& room) const {
-  for (const SocketPtr& s : fetch_sockets()) s->join(room);
+  nsp_->adapter().add_sockets(opts_, {room});
 }
 void BroadcastOperator::sockets_leave(const Room& room) const {
-  for (const SocketPtr& s : fetch_sockets()) s->leave(room);
+  nsp_->adapter().del_sockets(opts_, {room});
 }
 void BroadcastOperator::disconnect_sockets(bool close) const {
-  for (const SocketPtr& s : fetch_sockets()) s->disconnect(close);
+  nsp_->adapter().disconnect_sockets(opts_, close);
 }
 
 // ---------------------------------------------------------------------------------------------
 struct Socket::PendingAck {
-  explicit PendingAck(net::io_context& io) : timer(io) {}
-  net::steady_timer timer;
+  std::unique_ptr<net::steady_timer> timer;  // none for a broadcast's ack (its collector times it)
   std::function<void(std::optional<std::string>, Args)> callback;
 };
 
@@ -378,12 +487,13 @@ bool Socket::emit_with_ack(const std::string& event, Args args, std::chrono::mil
                            std::function<void(std::optional<std::string>, Args)> callback) {
   if (!connected_) return false;
   Packet p = event_packet(nsp_->name(), event, std::move(args));
-  const std::uint64_t id = next_ack_++;
+  const std::uint64_t id = nsp_->next_ack_id();
   p.id = id;
-  auto pending = std::make_shared<PendingAck>(nsp_->server().io());
+  auto pending = std::make_shared<PendingAck>();
   pending->callback = std::move(callback);
-  pending->timer.expires_after(timeout);
-  pending->timer.async_wait([w = weak_from_this(), id](const boost::system::error_code& ec) {
+  pending->timer = std::make_unique<net::steady_timer>(nsp_->server().io());
+  pending->timer->expires_after(timeout);
+  pending->timer->async_wait([w = weak_from_this(), id](const boost::system::error_code& ec) {
     auto self = w.lock();
     if (ec || !self) return;
     auto it = self->acks_.find(id);
@@ -462,7 +572,7 @@ void Socket::on_packet(const Packet& p) {
       if (it == acks_.end()) return;  // late or unknown ack: ignored, as in the reference
       auto pending = std::move(it->second);
       acks_.erase(it);
-      pending->timer.cancel();
+      if (pending->timer) pending->timer->cancel();
       try {
         pending->callback(std::nullopt, Args(p.data->get_array(), p.attachments));
       } catch (const std::exception& e) {
@@ -507,7 +617,7 @@ void Socket::closed(const std::string& reason) {
   auto pending_acks = std::move(acks_);
   acks_.clear();
   for (auto& [ack_id, pending] : pending_acks) {
-    pending->timer.cancel();
+    if (pending->timer) pending->timer->cancel();
     try {
       pending->callback(std::string("socket has been disconnected"), Args{});
     } catch (const std::exception& e) {
@@ -540,8 +650,8 @@ void Socket::closed(const std::string& reason) {
 Namespace::Namespace(Server& server, std::string name)
     : server_(&server),
       name_(std::move(name)),
-      adapter_(std::make_unique<InMemoryAdapter>()),
-      offset_prefix_(random_id().substr(0, 8) + "-") {}
+      adapter_(server.options().adapter ? server.options().adapter(*this)
+                                        : std::make_unique<InMemoryAdapter>(*this)) {}
 
 SocketPtr Namespace::socket(const SocketId& id) const {
   auto it = sockets_.find(id);
@@ -555,6 +665,8 @@ void Namespace::remove(const SocketId& id) {
 void Namespace::connect(const std::shared_ptr<Client>& client, json::object auth) {
   const auto& recovery = server_->options().connection_state_recovery;
   if (recovery && restore(client, auth) && recovery->skip_middlewares) return;
+  auth.erase("pid");  // recovery's fields are not the application's auth
+  auth.erase("offset");
   SocketPtr s;
   if (auto it = restoring_.find(client.get()); it != restoring_.end()) {
     s = std::move(it->second);
@@ -610,6 +722,22 @@ void Namespace::connect(const std::shared_ptr<Client>& client, json::object auth
 }
 
 void Namespace::admit(const std::shared_ptr<Client>& c, const SocketPtr& s) {
+  std::vector<EncodedPacket> missed;
+  if (s->recovered_) {
+    // What the socket missed, computed now (after any middleware) so that nothing broadcast
+    // meanwhile falls between the replay and the join. If the log lost part of it, the socket
+    // starts a fresh session instead: never a partial replay.
+    auto replayed = adapter_->replay(s->restore_offset_, s->restore_rooms_);
+    if (replayed && sockets_.count(s->id()) == 0) {
+      missed = std::move(*replayed);
+    } else {
+      s->recovered_ = false;
+      s->id_ = random_id();
+      s->pid_ = random_id();
+      s->data_ = nullptr;
+      s->restore_rooms_.clear();
+    }
+  }
   s->connected_ = true;
   sockets_[s->id()] = s;
   adapter_->add_all(s->id(), {s->id()});
@@ -617,8 +745,7 @@ void Namespace::admit(const std::shared_ptr<Client>& c, const SocketPtr& s) {
   c->add(name_, s);
   // A recovered socket gets what it missed before the CONNECT reply (the client emits those
   // events before its "connect" event, in order).
-  for (Packet& p : s->missed_) c->send(p);
-  s->missed_.clear();
+  for (const EncodedPacket& p : missed) c->write_shared(p.frame, p.attachments);
   Packet ok;
   ok.type = PacketType::connect;
   ok.nsp = name_;
@@ -638,27 +765,7 @@ void Namespace::admit(const std::shared_ptr<Client>& c, const SocketPtr& s) {
 }
 
 void Namespace::persist(const Socket& s) {
-  const auto now = std::chrono::steady_clock::now();
-  prune_sessions(now);
-  SavedSession saved{s.id(), adapter_->socket_rooms(s.id()), s.data_, now};
-  saved_[s.pid()] = std::move(saved);
-}
-
-void Namespace::prune_packets(std::chrono::steady_clock::time_point now) {
-  const auto& r = *server_->options().connection_state_recovery;
-  while (!stored_.empty() &&
-         (stored_.size() > r.max_stored_packets || stored_bytes_ > r.max_stored_bytes ||
-          now - stored_.front().at > r.max_disconnection_duration)) {
-    stored_bytes_ -= stored_.front().bytes;
-    stored_.pop_front();
-  }
-}
-
-// Expired sessions are dropped when sessions are saved or restored (not per broadcast).
-void Namespace::prune_sessions(std::chrono::steady_clock::time_point now) {
-  const auto& r = *server_->options().connection_state_recovery;
-  for (auto it = saved_.begin(); it != saved_.end();)
-    it = now - it->second.at > r.max_disconnection_duration ? saved_.erase(it) : std::next(it);
+  adapter_->persist_session(SessionState{s.id(), s.pid(), adapter_->socket_rooms(s.id()), s.data_});
 }
 
 bool Namespace::restore(const std::shared_ptr<Client>& client, const json::object& auth) {
@@ -666,17 +773,9 @@ bool Namespace::restore(const std::shared_ptr<Client>& client, const json::objec
   const json::value* offset = auth.if_contains("offset");
   if (pid == nullptr || !pid->is_string() || offset == nullptr || !offset->is_string())
     return false;
-  prune_sessions(std::chrono::steady_clock::now());
-  prune_packets(std::chrono::steady_clock::now());
-  auto it = saved_.find(std::string(pid->get_string()));
-  if (it == saved_.end()) return false;
-  SavedSession session = std::move(it->second);
-  saved_.erase(it);
-  // The offset must still be in the log, or the replay would be partial: then no recovery.
-  auto from = std::find_if(stored_.begin(), stored_.end(),
-                           [&](const StoredPacket& p) { return p.offset == offset->get_string(); });
-  if (from == stored_.end()) return false;
-  if (sockets_.count(session.id) != 0) return false;  // that id is connected again already
+  auto session =
+      adapter_->take_session(std::string(pid->get_string()), std::string(offset->get_string()));
+  if (!session || sockets_.count(session->id) != 0) return false;
   Handshake hs;
   hs.auth = auth;
   hs.auth.erase("pid");
@@ -686,19 +785,11 @@ bool Namespace::restore(const std::shared_ptr<Client>& client, const json::objec
   hs.query = client->conn()->request().query;
   hs.url = client->conn()->request().url;
   hs.issued_ms = now_ms();
-  auto s = std::make_shared<Socket>(*this, client, session.id, std::move(hs),
-                                    std::string(pid->get_string()));
+  auto s = std::make_shared<Socket>(*this, client, session->id, std::move(hs), session->pid);
   s->recovered_ = true;
-  s->data_ = std::move(session.data);
-  for (auto p = std::next(from); p != stored_.end(); ++p) {
-    const bool included =
-        p->opts.rooms.empty() || std::any_of(session.rooms.begin(), session.rooms.end(),
-                                             [&](const Room& r) { return p->opts.rooms.count(r); });
-    const bool excluded = std::any_of(session.rooms.begin(), session.rooms.end(),
-                                      [&](const Room& r) { return p->opts.except.count(r); });
-    if (included && !excluded) s->missed_.push_back(p->packet);
-  }
-  s->restore_rooms_ = std::move(session.rooms);
+  s->data_ = std::move(session->data);
+  s->restore_rooms_ = std::move(session->rooms);
+  s->restore_offset_ = std::string(offset->get_string());
   if (server_->options().connection_state_recovery->skip_middlewares) {
     admit(client, s);
   } else {
@@ -707,45 +798,147 @@ bool Namespace::restore(const std::shared_ptr<Client>& client, const json::objec
   return true;
 }
 
-std::size_t Namespace::deliver(const Packet& p, const BroadcastOptions& opts,
-                               const SocketId* skip) {
-  const auto& recovery = server_->options().connection_state_recovery;
-  if (recovery && !p.id && !opts.flags.volatile_ &&
-      (p.type == PacketType::event || p.type == PacketType::binary_event)) {
-    // Connection state recovery: the broadcast gets an offset as its last argument, and is kept
-    // (with its options) for replay to sockets that were away.
-    Packet stored = p;
-    std::string offset = offset_prefix_ + std::to_string(next_offset_++);
-    stored.data->as_array().emplace_back(offset);
-    const auto now = std::chrono::steady_clock::now();
-    std::size_t bytes = encode(stored).size();
-    for (const Binary& b : stored.attachments) bytes += b->size();
-    stored_bytes_ += bytes;
-    stored_.push_back({std::move(offset), opts, stored, bytes, now});
-    prune_packets(now);
-    return deliver_encoded(stored, opts, skip);
-  }
-  return deliver_encoded(p, opts, skip);
+std::size_t Namespace::deliver(Packet p, const BroadcastOptions& opts) {
+  return adapter_->broadcast(std::move(p), opts);
 }
 
-std::size_t Namespace::deliver_encoded(const Packet& p, const BroadcastOptions& opts,
-                                       const SocketId* skip) {
-  // Encoded once, as an Engine.IO text frame ("4" + packet), shared by every receiver along with
-  // the binary attachments: one copy per broadcast, never one per socket.
-  auto frame = std::make_shared<const std::string>("4" + encode(p));
+std::size_t Namespace::deliver_local(const EncodedPacket& p, const BroadcastOptions& opts) {
+  // One immutable frame (and attachment buffers) shared by every receiver's queue: one copy per
+  // broadcast, never one per socket.
   std::size_t n = 0;
   for (const SocketId& id : adapter_->targets(opts)) {
-    if (skip != nullptr && id == *skip) continue;
     auto it = sockets_.find(id);
     if (it == sockets_.end()) continue;
     if (auto c = it->second->client_of()) {
       // Volatile: dropped for a client that could not take it right now (as in socket.io).
       if (opts.flags.volatile_ && !c->conn()->writable()) continue;
-      c->write_shared(frame, p.attachments);
+      c->write_shared(p.frame, p.attachments);
       ++n;
     }
   }
   return n;
+}
+
+std::size_t Namespace::deliver_local_with_ack(const EncodedPacket& p, const BroadcastOptions& opts,
+                                              std::uint64_t id, std::function<void(Args)> on_ack,
+                                              std::function<void()> on_lost) {
+  std::size_t n = 0;
+  for (const SocketId& sid : adapter_->targets(opts)) {
+    auto it = sockets_.find(sid);
+    if (it == sockets_.end() || !it->second->connected_) continue;
+    auto c = it->second->client_of();
+    if (!c) continue;
+    auto pending = std::make_shared<Socket::PendingAck>();
+    pending->callback = [on_ack, on_lost](std::optional<std::string> err, Args a) {
+      if (err) {
+        on_lost();
+      } else {
+        on_ack(std::move(a));
+      }
+    };
+    it->second->acks_[id] = std::move(pending);
+    ++n;
+    c->write_shared(p.frame, p.attachments);
+  }
+  return n;
+}
+
+std::uint64_t Namespace::next_ack_id() {
+  const auto& o = server_->options();
+  return o.ack_id_base + o.ack_id_stride * next_ack_++;
+}
+
+void Namespace::server_side_emit(const std::string& event, Args args) {
+  adapter_->server_side_emit(event, std::move(args), nullptr);
+}
+
+void Namespace::server_side_emit_with_ack(const std::string& event, Args args,
+                                          std::chrono::milliseconds timeout, AckCallback done) {
+  auto collector = std::make_shared<AckCollector>(server_->io(), std::move(done));
+  adapter_->server_side_emit(event, std::move(args), collector);
+  if (!collector->done()) collector->start(timeout);
+}
+
+void Namespace::on_server_side(const std::string& event,
+                               std::function<void(Args, std::function<void(Args)>)> handler) {
+  server_side_.emplace(event, std::move(handler));
+}
+
+void Namespace::handle_server_side(const std::string& event, Args args,
+                                   std::function<void(Args)> ack) {
+  auto [first, last] = server_side_.equal_range(event);
+  for (auto it = first; it != last; ++it) {
+    try {
+      it->second(
+          args, ack ? ack : [](Args) {});
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "shmio: server-side handler for '%s' threw: %s\n", event.c_str(),
+                   e.what());
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+std::size_t InMemoryAdapter::broadcast(Packet p, const BroadcastOptions& opts) {
+  const auto& recovery = nsp_->server().options().connection_state_recovery;
+  if (!recovery || p.id || opts.flags.volatile_ ||
+      (p.type != PacketType::event && p.type != PacketType::binary_event))
+    return Adapter::broadcast(std::move(p), opts);
+  // Connection state recovery: the broadcast gets an offset as its last argument, and is kept
+  // (with its options) for replay to sockets that were away.
+  std::string offset = offset_prefix_ + std::to_string(next_offset_++);
+  p.data->as_array().emplace_back(offset);
+  EncodedPacket e{std::make_shared<const std::string>("4" + encode(p)), std::move(p.attachments)};
+  const auto now = std::chrono::steady_clock::now();
+  std::size_t bytes = e.frame->size();
+  for (const Binary& b : e.attachments) bytes += b->size();
+  stored_bytes_ += bytes;
+  stored_.push_back({std::move(offset), opts, e, bytes, now});
+  prune(now);
+  return nsp_->deliver_local(e, opts);
+}
+
+void InMemoryAdapter::prune(std::chrono::steady_clock::time_point now) {
+  const auto& r = *nsp_->server().options().connection_state_recovery;
+  while (!stored_.empty() &&
+         (stored_.size() > r.max_stored_packets || stored_bytes_ > r.max_stored_bytes ||
+          now - stored_.front().at > r.max_disconnection_duration)) {
+    stored_bytes_ -= stored_.front().bytes;
+    stored_.pop_front();
+  }
+  for (auto it = saved_.begin(); it != saved_.end();)
+    it = now - it->second.at > r.max_disconnection_duration ? saved_.erase(it) : std::next(it);
+}
+
+void InMemoryAdapter::persist_session(SessionState st) {
+  const auto now = std::chrono::steady_clock::now();
+  prune(now);
+  std::string pid = st.pid;
+  saved_[pid] = Saved{std::move(st), now};
+}
+
+std::optional<SessionState> InMemoryAdapter::take_session(const std::string& pid,
+                                                          const std::string& offset) {
+  prune(std::chrono::steady_clock::now());
+  auto it = saved_.find(pid);
+  if (it == saved_.end()) return std::nullopt;
+  SessionState st = std::move(it->second.state);
+  saved_.erase(it);
+  const bool kept = std::any_of(stored_.begin(), stored_.end(),
+                                [&](const StoredPacket& p) { return p.offset == offset; });
+  if (!kept) return std::nullopt;
+  return st;
+}
+
+std::optional<std::vector<EncodedPacket>> InMemoryAdapter::replay(const std::string& offset,
+                                                                  const std::set<Room>& rooms) {
+  auto from = std::find_if(stored_.begin(), stored_.end(),
+                           [&](const StoredPacket& p) { return p.offset == offset; });
+  if (from == stored_.end()) return std::nullopt;
+  std::vector<EncodedPacket> out;
+  for (auto p = std::next(from); p != stored_.end(); ++p)
+    if (reaches(p->opts, rooms)) out.push_back(p->packet);
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -760,6 +953,10 @@ Server::Server(net::io_context& io, ServerOptions options) : io_(io), options_(s
   eo.cors_credentials = options_.cors_credentials;
   eo.allow_request = options_.allow_request;
   eo.static_files = options_.static_files;
+  eo.id_prefix = options_.id_prefix;
+  eo.reuse_port = options_.reuse_port;
+  eo.is_foreign = options_.is_foreign;
+  eo.hand_off = options_.hand_off;
   engineio::Handler h;
   h.on_open = [this](const engineio::SocketPtr& conn) {
     auto c = std::make_shared<Client>(*this, conn);
@@ -806,6 +1003,15 @@ Namespace* Server::find(const std::string& name) {
 
 std::uint16_t Server::listen(const std::string& address, std::uint16_t port) {
   return engine_->listen(address, port);
+}
+
+std::size_t Server::disconnect_all(const std::string& reason) {
+  auto clients = clients_;
+  for (auto& [conn, c] : clients) {
+    c->close_all(reason);
+    c->conn()->close();
+  }
+  return clients.size();
 }
 
 void Server::close() {

@@ -46,6 +46,31 @@ struct ServerOptions {
     std::shared_ptr<const std::string> body;
   };
   std::function<std::optional<StaticResponse>(const std::string& path)> static_files;
+
+  // Clustering (used by shmio's workers; all empty for one process):
+  // - session ids start with `id_prefix` (the rest stays random; the id keeps its length), so the
+  //   worker that owns a session can be told from its id;
+  // - `reuse_port` sets SO_REUSEPORT so that every worker can listen on the same port;
+  // - a request (polling or WebSocket upgrade) whose sid is not a session of this server and for
+  //   which `is_foreign(sid)` is true is handed over: the connection's file descriptor and the
+  //   bytes read from it that are not answered yet (the request itself, re-serialised, and what
+  //   followed it) go to `hand_off`, which owns the descriptor from then on. The owner resumes the
+  //   connection with Server::adopt(). Requests before it on the connection are answered first.
+  std::string id_prefix;
+  bool reuse_port = false;
+  std::function<bool(const std::string& sid)> is_foreign;
+  std::function<void(const std::string& sid, int fd, std::string bytes)> hand_off;
+};
+
+// Counters for /metrics (this server only; monotonic except `sessions`).
+struct ServerStats {
+  std::uint64_t connections = 0;  // TCP connections accepted or adopted
+  std::uint64_t sessions = 0;     // open Engine.IO sessions now
+  std::uint64_t sessions_total = 0;
+  std::uint64_t packets_in = 0, packets_out = 0;
+  std::uint64_t bytes_in = 0, bytes_out = 0;  // Engine.IO packet data, not HTTP framing
+  std::uint64_t handed_off = 0;               // connections handed to another worker
+  std::uint64_t adopted = 0;                  // connections received from another worker
 };
 
 // What the client's first request (the handshake) carried.
@@ -91,7 +116,13 @@ class Server {
   std::uint16_t listen(const std::string& address, std::uint16_t port);
   // Stops accepting and closes every session ("forced close").
   void stop();
+  // Stops accepting new connections only (a draining worker); sessions go on.
+  void stop_accepting();
   std::size_t session_count() const noexcept;
+  // Resumes a connection handed over by another process (ServerOptions::hand_off): `bytes` are
+  // processed as if they had been read from it. Takes ownership of fd (closed on failure).
+  void adopt(int fd, std::string bytes);
+  const ServerStats& stats() const noexcept;
 
  private:
   std::shared_ptr<detail::ServerCore> impl_;

@@ -17,6 +17,7 @@
 // Thread-safety: everything on the io_context's thread.
 #pragma once
 
+#include <boost/asio/steady_timer.hpp>
 #include <boost/json/array.hpp>
 #include <boost/json/value.hpp>
 #include <chrono>
@@ -89,10 +90,90 @@ struct BroadcastOptions {
   BroadcastFlags flags;
 };
 
-// Where a namespace keeps its rooms, and how a broadcast finds its sockets.
+// A packet in its wire form, shared by every receiver: the Engine.IO text frame ("4" + the
+// Socket.IO packet) and the binary attachments that follow it.
+struct EncodedPacket {
+  std::shared_ptr<const std::string> frame;
+  std::vector<Binary> attachments;
+};
+
+// What connection state recovery keeps of a socket that went away.
+struct SessionState {
+  SocketId id;
+  std::string pid;
+  std::set<Room> rooms;
+  boost::json::value data;
+};
+
+// A socket as fetch_sockets(callback) returns it, on this process or another worker: a snapshot
+// of id, handshake, rooms and data, and operations that reach the socket wherever it lives
+// (they are broadcasts to the socket's own room, as in socket.io).
+class RemoteSocket {
+ public:
+  RemoteSocket(Namespace& nsp, SocketId id, Handshake hs, std::set<Room> rooms,
+               boost::json::value data)
+      : nsp_(&nsp),
+        id_(std::move(id)),
+        handshake_(std::move(hs)),
+        rooms_(std::move(rooms)),
+        data_(std::move(data)) {}
+  const SocketId& id() const noexcept { return id_; }
+  const Handshake& handshake() const noexcept { return handshake_; }
+  const std::set<Room>& rooms() const noexcept { return rooms_; }
+  const boost::json::value& data() const noexcept { return data_; }
+  void emit(const std::string& event, Args args = {}) const;
+  void join(const Room& room) const;
+  void leave(const Room& room) const;
+  void disconnect(bool close = false) const;
+
+ private:
+  Namespace* nsp_;
+  SocketId id_;
+  Handshake handshake_;
+  std::set<Room> rooms_;
+  boost::json::value data_;
+};
+
+using AckCallback =
+    std::function<void(std::optional<std::string> error, std::vector<Args> responses)>;
+
+// Collects the answers of a request sent to several sources (this process's sockets, other
+// workers): done when every source has said how many answers to expect and all of them came, or
+// when the timer fires ("operation has timed out", with what arrived). A source that can no longer
+// answer (a dead worker, a socket that disconnected) is dropped with `fail_source`.
+class AckCollector : public std::enable_shared_from_this<AckCollector> {
+ public:
+  AckCollector(boost::asio::io_context& io, AckCallback done);
+  void start(std::chrono::milliseconds timeout);
+  void expect(std::uint64_t source, std::size_t answers);  // the source's count is known
+  void answer(std::uint64_t source, Args args);
+  void fail_source(std::uint64_t source, bool missing_answers);
+  void lose(std::uint64_t source);  // one expected answer of the source will never come
+  void add_pending_source(std::uint64_t source);  // its count is still to come
+  bool done() const noexcept { return done_; }
+  void finish(std::optional<std::string> error);
+
+ private:
+  void check();
+  struct Source {
+    bool counted = false;
+    std::size_t expected = 0, received = 0, lost = 0;
+  };
+  std::unordered_map<std::uint64_t, Source> sources_;
+  std::vector<Args> responses_;
+  bool missing_ = false, done_ = false;
+  AckCallback done_cb_;
+  std::unique_ptr<boost::asio::steady_timer> timer_;
+};
+
+// Where a namespace keeps its rooms, and how broadcasts and the other operations reach sockets.
+// The rooms index is this process's; the operations below default to this process only. The
+// cluster adapter (server/cluster) overrides them to reach every worker through the ring.
 class Adapter {
  public:
+  explicit Adapter(Namespace& nsp) : nsp_(&nsp) {}
   virtual ~Adapter() = default;
+  // The local rooms index.
   virtual void add_all(const SocketId& id, const std::set<Room>& rooms) = 0;
   virtual void del(const SocketId& id, const Room& room) = 0;
   virtual void del_all(const SocketId& id) = 0;
@@ -100,22 +181,79 @@ class Adapter {
   // The ids a broadcast with these options reaches, on this process.
   virtual std::vector<SocketId> targets(const BroadcastOptions& opts) const = 0;
   virtual std::set<Room> rooms() const = 0;
+
+  // Operations on every server. Returns the sockets reached on this process.
+  virtual std::size_t broadcast(Packet p, const BroadcastOptions& opts);
+  // p.id is set; each answer, then the end, reported to `collector`.
+  virtual void broadcast_with_ack(Packet p, const BroadcastOptions& opts,
+                                  const std::shared_ptr<AckCollector>& collector);
+  virtual void add_sockets(const BroadcastOptions& opts, const std::set<Room>& rooms);
+  virtual void del_sockets(const BroadcastOptions& opts, const std::set<Room>& rooms);
+  virtual void disconnect_sockets(const BroadcastOptions& opts, bool close);
+  virtual void fetch_sockets(const BroadcastOptions& opts,
+                             std::function<void(std::vector<RemoteSocket>)> done);
+  // To the namespace's server-side handlers of every *other* server.
+  virtual void server_side_emit(const std::string& event, Args args,
+                                const std::shared_ptr<AckCollector>& collector);
+  virtual std::size_t server_count() const { return 1; }
+
+  // Connection state recovery. The defaults keep a bounded log in this process.
+  virtual void persist_session(SessionState s) = 0;
+  // The session of `pid`, if it is known and every packet after `offset` can still be replayed;
+  // removes it.
+  virtual std::optional<SessionState> take_session(const std::string& pid,
+                                                   const std::string& offset) = 0;
+  // The broadcasts after `offset` that a socket in `rooms` would have received, in order; nullopt
+  // if some of them are no longer kept (never a partial replay).
+  virtual std::optional<std::vector<EncodedPacket>> replay(const std::string& offset,
+                                                           const std::set<Room>& rooms) = 0;
+
+ protected:
+  Namespace* nsp_;
 };
 
-// The in-process adapter: a rooms index (room -> ids, id -> rooms).
-class InMemoryAdapter final : public Adapter {
+// The in-process adapter: a rooms index (room -> ids, id -> rooms), and for connection state
+// recovery a bounded log of broadcasts and the sessions of recently disconnected sockets.
+class InMemoryAdapter : public Adapter {
  public:
+  explicit InMemoryAdapter(Namespace& nsp);
   void add_all(const SocketId& id, const std::set<Room>& rooms) override;
   void del(const SocketId& id, const Room& room) override;
   void del_all(const SocketId& id) override;
   std::set<Room> socket_rooms(const SocketId& id) const override;
   std::vector<SocketId> targets(const BroadcastOptions& opts) const override;
   std::set<Room> rooms() const override;
+  std::size_t broadcast(Packet p, const BroadcastOptions& opts) override;
+  void persist_session(SessionState s) override;
+  std::optional<SessionState> take_session(const std::string& pid,
+                                           const std::string& offset) override;
+  std::optional<std::vector<EncodedPacket>> replay(const std::string& offset,
+                                                   const std::set<Room>& rooms) override;
 
  private:
+  struct StoredPacket {
+    std::string offset;
+    BroadcastOptions opts;
+    EncodedPacket packet;
+    std::size_t bytes;
+    std::chrono::steady_clock::time_point at;
+  };
+  struct Saved {
+    SessionState state;
+    std::chrono::steady_clock::time_point at;
+  };
+  void prune(std::chrono::steady_clock::time_point now);
   std::unordered_map<Room, std::unordered_set<SocketId>> rooms_;
   std::unordered_map<SocketId, std::set<Room>> sids_;
+  std::deque<StoredPacket> stored_;
+  std::size_t stored_bytes_ = 0;
+  std::unordered_map<std::string, Saved> saved_;
+  std::string offset_prefix_;  // offsets are unique to this adapter instance
+  std::uint64_t next_offset_ = 0;
 };
+
+// Whether a broadcast with these options reaches a socket in `rooms` (its own id included).
+bool reaches(const BroadcastOptions& opts, const std::set<Room>& rooms);
 
 // io.to(...).except(...).emit(...): built by value, applied on emit.
 class BroadcastOperator {
@@ -131,14 +269,16 @@ class BroadcastOperator {
   BroadcastOperator timeout(std::chrono::milliseconds t) &&;
   // Encodes the packet once and writes it to every target. Returns how many sockets it reached.
   std::size_t emit(const std::string& event, Args args = {}) const;
-  // A broadcast with acks: `callback(error, responses)` once every target has answered (error
-  // empty), or at the timeout / when the last missing target disconnects (error "operation has
-  // timed out") with the responses that did arrive. Returns the number of targets.
-  std::size_t emit_with_ack(
-      const std::string& event, Args args,
-      std::function<void(std::optional<std::string> error, std::vector<Args> responses)> callback)
-      const;
+  // A broadcast with acks (on every worker): `callback(error, responses)` once every target has
+  // answered (error empty), or at the timeout / when the last missing target disconnects (error
+  // "operation has timed out") with the responses that did arrive.
+  void emit_with_ack(const std::string& event, Args args, AckCallback callback) const;
+  // This process's matching sockets (socket.io's local().fetchSockets()).
   std::vector<SocketPtr> fetch_sockets() const;
+  // Every worker's matching sockets (socket.io's fetchSockets()): `done` gets them once every
+  // worker answered or died, or at the operator's timeout with what arrived.
+  void fetch_sockets(std::function<void(std::vector<RemoteSocket>)> done) const;
+  // These act on every worker (on this process only with local()).
   void sockets_join(const Room& room) const;
   void sockets_leave(const Room& room) const;
   void disconnect_sockets(bool close = false) const;
@@ -201,6 +341,7 @@ class Socket : public std::enable_shared_from_this<Socket> {
   void send_packet(Packet p);
 
   friend class Namespace;
+  friend class InMemoryAdapter;
   Namespace* nsp_;
   std::weak_ptr<Client> client_;
   SocketId id_;
@@ -210,12 +351,12 @@ class Socket : public std::enable_shared_from_this<Socket> {
   bool connected_ = false;  // true once admitted (after the middleware)
   bool recovered_ = false;
   std::set<Room> restore_rooms_;  // recovered: rejoined when admitted
-  std::vector<Packet> missed_;    // recovered: sent before the CONNECT reply
+  std::string restore_offset_;    // recovered: replayed from here when admitted
   std::multimap<std::string, std::pair<EventHandler, bool /*once*/>> handlers_;
   std::vector<std::function<void(const SocketPtr&, const std::string&, const Args&)>> any_;
   std::vector<std::function<void(const SocketPtr&, const std::string&)>> on_disconnect_;
-  std::uint64_t next_ack_ = 0;
   struct PendingAck;
+  friend class Adapter;
   std::unordered_map<std::uint64_t, std::shared_ptr<PendingAck>> acks_;
 };
 
@@ -245,6 +386,15 @@ class Namespace {
     BroadcastOperator(*this, {}).disconnect_sockets(close);
   }
 
+  // serverSideEmit: to the handlers registered with on_server_side() on every other server.
+  void server_side_emit(const std::string& event, Args args = {});
+  // With acks: `done(error, responses)` when every other server answered, or at the timeout.
+  void server_side_emit_with_ack(const std::string& event, Args args,
+                                 std::chrono::milliseconds timeout, AckCallback done);
+  void on_server_side(const std::string& event,
+                      std::function<void(Args, std::function<void(Args)> ack)> handler);
+  std::size_t server_count() const { return adapter_->server_count(); }
+
   Adapter& adapter() noexcept { return *adapter_; }
   SocketPtr socket(const SocketId& id) const;
   std::size_t size() const noexcept { return sockets_.size(); }
@@ -253,44 +403,33 @@ class Namespace {
   void connect(const std::shared_ptr<Client>& client, boost::json::object auth);
   void admit(const std::shared_ptr<Client>& client, const SocketPtr& s);
   void remove(const SocketId& id);
-  // Writes one encoded packet to every target of `opts` (except `skip`); returns the count.
-  std::size_t deliver(const Packet& p, const BroadcastOptions& opts, const SocketId* skip);
+  // Broadcasts through the adapter; returns the sockets reached on this process.
+  std::size_t deliver(Packet p, const BroadcastOptions& opts);
+  // Writes an encoded packet to this process's targets of `opts`; returns the count.
+  std::size_t deliver_local(const EncodedPacket& p, const BroadcastOptions& opts);
+  // The same, registering `id` as a broadcast ack on each target (answers go to `on_ack`).
+  std::size_t deliver_local_with_ack(const EncodedPacket& p, const BroadcastOptions& opts,
+                                     std::uint64_t id, std::function<void(Args)> on_ack,
+                                     std::function<void()> on_lost);
+  // Ack ids: unique across the workers of a cluster (see ServerOptions::ack_id_base).
+  std::uint64_t next_ack_id();
+  // A server-side event from another server.
+  void handle_server_side(const std::string& event, Args args, std::function<void(Args)> ack);
 
  private:
   Server* server_;
   std::string name_;
   std::vector<Middleware> middleware_;
   std::vector<std::function<void(const SocketPtr&)>> connection_;
-  // Connection state recovery: broadcasts kept for replay, and sessions of recently
-  // disconnected sockets (by pid).
-  struct StoredPacket {
-    std::string offset;
-    BroadcastOptions opts;
-    Packet packet;
-    std::size_t bytes;
-    std::chrono::steady_clock::time_point at;
-  };
-  struct SavedSession {
-    SocketId id;
-    std::set<Room> rooms;
-    boost::json::value data;
-    std::chrono::steady_clock::time_point at;
-  };
   friend class Socket;
   void persist(const Socket& s);
-  void prune_packets(std::chrono::steady_clock::time_point now);
-  void prune_sessions(std::chrono::steady_clock::time_point now);
   bool restore(const std::shared_ptr<Client>& client, const boost::json::object& auth);
 
   std::unordered_map<SocketId, SocketPtr> sockets_;
   std::unique_ptr<Adapter> adapter_;
-  std::size_t deliver_encoded(const Packet& p, const BroadcastOptions& opts, const SocketId* skip);
-  std::deque<StoredPacket> stored_;
-  std::size_t stored_bytes_ = 0;
-  std::unordered_map<std::string, SavedSession> saved_;
   std::unordered_map<const Client*, SocketPtr> restoring_;  // recovered, awaiting middleware
-  std::string offset_prefix_;  // offsets are unique to this namespace instance
-  std::uint64_t next_offset_ = 0;
+  std::uint64_t next_ack_ = 0;
+  std::multimap<std::string, std::function<void(Args, std::function<void(Args)>)>> server_side_;
 };
 
 // Connection state recovery (as socket.io's connectionStateRecovery option): a client that
@@ -320,6 +459,18 @@ struct ServerOptions {
   // Plain HTTP outside `path` (the chat demo's page and client bundle): see engineio.
   std::function<std::optional<engineio::ServerOptions::StaticResponse>(const std::string&)>
       static_files;
+  // The adapter of each namespace (default: InMemoryAdapter). The cluster sets its own.
+  std::function<std::unique_ptr<Adapter>(Namespace&)> adapter;
+  // Ack ids the server sends are ack_id_base + k * ack_id_stride: with one base per worker and a
+  // stride >= the number of workers, an id is never used by two workers, so a client can answer a
+  // broadcast from one worker and an emit from another without the answers mixing up.
+  std::uint64_t ack_id_base = 0;
+  std::uint64_t ack_id_stride = 1;
+  // Passed to the Engine.IO layer (see engineio::ServerOptions).
+  std::string id_prefix;
+  bool reuse_port = false;
+  std::function<bool(const std::string&)> is_foreign;
+  std::function<void(const std::string&, int, std::string)> hand_off;
 };
 
 class Server {
@@ -345,6 +496,11 @@ class Server {
 
   std::uint16_t listen(const std::string& address, std::uint16_t port);
   void close();  // every client: "server shutting down"
+  // Disconnects every client of this process with `reason` (a lapped worker: "transport close",
+  // so that they reconnect and recover elsewhere). Returns how many clients.
+  std::size_t disconnect_all(const std::string& reason);
+  engineio::Server& engine() noexcept { return *engine_; }
+  std::size_t client_count() const noexcept { return clients_.size(); }
   boost::asio::io_context& io() noexcept { return io_; }
   const ServerOptions& options() const noexcept { return options_; }
 

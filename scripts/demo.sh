@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# The main job: the Socket.IO tutorial's chat demo, served by shmio. Open the printed address in
-# two browser tabs and chat; close one tab's network for a while and it recovers what it missed
-# (connection state recovery). Ctrl-C stops it.
-# Usage: scripts/demo.sh [PORT] (default 3000). SHMIO_HOST=0.0.0.0 to serve other machines.
+# The main job: the Socket.IO tutorial's chat demo, served by a shmio cluster: one pinned worker
+# per CPU, all on one port, joined by the shared-memory ring. Open the printed address in two
+# browser tabs and chat (they may land on different workers); close one tab's network for a while
+# and it recovers what it missed (connection state recovery, on any worker). Ctrl-C drains the
+# workers and removes the ring.
+# Usage: scripts/demo.sh [PORT] (default 3000). SHMIO_HOST=0.0.0.0 to serve other machines;
+# SHMIO_WORKERS=N for another worker count (default: one per CPU).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 port=${1:-3000}
@@ -10,4 +13,4 @@ host=${SHMIO_HOST:-127.0.0.1}
 scripts/setup.sh
 scripts/build.sh build >/dev/null
 echo "demo: built; the chat is at http://$host:$port/ (open it in two tabs; Ctrl-C stops)"
-exec build/server/shmio --app chat --host "$host" --port "$port"
+exec build/server/shmio --app chat --host "$host" --port "$port" --workers "${SHMIO_WORKERS:-auto}"

@@ -11,8 +11,8 @@ if [ ! -f "$dir/build.ninja" ]; then
   CXX=clang++ cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSHMIO_FUZZ=ON \
     -DSHMIO_BUILD_TESTS=OFF -DSHMIO_BUILD_BENCH=OFF -DSHMIO_BUILD_TOOLS=OFF
 fi
-ninja -C "$dir" -j "${SHMIO_JOBS:-2}" engineio_decode_fuzz socketio_decode_fuzz
-mkdir -p "$dir/corpus/engineio" "$dir/corpus/socketio" "$dir/artifacts"
+ninja -C "$dir" -j "${SHMIO_JOBS:-2}" engineio_decode_fuzz socketio_decode_fuzz cluster_decode_fuzz
+mkdir -p "$dir/corpus/engineio" "$dir/corpus/socketio" "$dir/corpus/cluster" "$dir/artifacts"
 i=0
 for s in '0{"sid":"x","upgrades":[],"pingInterval":25000}' '2probe' '3' '4hello' 'bAQIDBA==' \
          $'4a\x1e4b\x1ebAQ==' '6'; do
@@ -24,7 +24,11 @@ for s in '0' '0/admin,{"token":"123"}' '1/admin,' '2["hello",1]' '2/admin,456["p
          $'61-/admin,456[{"_placeholder":true,"num":0}]\x00x'; do
   printf '%s' "$s" >"$dir/corpus/socketio/seed$((i++))"
 done
-for target in engineio socketio; do
+# Cluster records: a BROADCAST (rooms, except, an attachment) and a JSON message with a blob.
+printf '\x01\x04\x01\x00\x01\x00\x01\x00\x01\x00\x00\x00\x07\x00\x00\x00\x2a\x00\x00\x00\x00\x00\x00\x00/\x01\x00r\x01\x00x42["e"]\x02\x00\x00\x00zz' \
+  >"$dir/corpus/cluster/seed-broadcast"
+printf '\x0b\x00\x00\x00{"nsp":"/"}\x01\x00\x00\x00\x03\x00\x00\x00bin' >"$dir/corpus/cluster/seed-message"
+for target in engineio socketio cluster; do
   echo "fuzz: ${target}_decode_fuzz for ${seconds}s"
   "$dir/tests/fuzz/${target}_decode_fuzz" -max_total_time="$seconds" -max_len=4096 \
     -artifact_prefix="$dir/artifacts/" "$dir/corpus/$target" 2>&1 | tail -n 3

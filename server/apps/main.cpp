@@ -11,19 +11,29 @@
 //   "/custom" namespace, the "auth" / "message-back" / ack handlers), plus "/secure", whose
 //   middleware refuses a CONNECT without auth {"token":"ok"}.
 // bench: the app every benchmarked server runs (../shared/bench-app.md).
-// (Connection state recovery for the chat and --workers come with the rest of issues #3 and #4.)
+//
+// With --workers N the app runs as a cluster (issue #4): a supervisor process owns the ring and
+// forks N workers, each pinned to a CPU, all serving the port (SO_REUSEPORT), joined by the ring
+// (docs/cluster.md). Every worker also answers GET /health and GET /metrics (Prometheus text).
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/json/serialize.hpp>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <string>
 
+#include "shmio/cluster/node.hpp"
+#include "shmio/cluster/supervisor.hpp"
+#include "shmio/shm/segment.hpp"
 #include "shmio/socketio/server.hpp"
 
 namespace sio = shmio::socketio;
@@ -34,6 +44,7 @@ namespace {
 
 const char* kUsage =
     "usage: shmio --app chat|conformance|bench [--port P] [--host H] [--chat-dir DIR]\n"
+    "             [--workers N|auto] [--port-per-worker] [--no-pin] [--ring NAME] [--ring-mb M]\n"
     "  chat         the Socket.IO tutorial's chat demo (open http://H:P/ in two browsers)\n"
     "  conformance  the Socket.IO protocol test suite's server configuration\n"
     "  bench        the benchmark app (join/leave/whoami/echo/publish/publish-others/count)\n"
@@ -42,7 +53,14 @@ const char* kUsage =
     "  --chat-dir D the chat's files (default: server/apps/chat of the source tree)\n"
     "  --ping-interval MS, --ping-timeout MS, --connect-timeout MS\n"
     "               override the app's heartbeat and connect timeout (socket.io's defaults:\n"
-    "               25000, 20000, 45000; the conformance app uses 300, 200, 1000)\n";
+    "               25000, 20000, 45000; the conformance app uses 300, 200, 1000)\n"
+    "  --workers N  run as a cluster of N worker processes joined by the shared-memory ring\n"
+    "               (auto: one per CPU of the affinity mask); without it: one process\n"
+    "  --port-per-worker  worker i listens on P+i instead of all on P (SO_REUSEPORT)\n"
+    "  --no-pin     do not pin worker i to the i-th CPU\n"
+    "  --ring NAME  the ring's name (default port-P; /dev/shm/shmio.NAME)\n"
+    "  --ring-mb M  the ring's size in MiB, a power of two (default 64)\n"
+    "  GET /health and GET /metrics are served by every worker.\n";
 
 std::shared_ptr<const std::string> read_file(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
@@ -110,10 +128,15 @@ void conformance(sio::Server& io) {
   io.of("/secure").on_connection(greet);
 }
 
-void bench(sio::Server& io) {
+void bench(sio::Server& io, int worker) {
   const json::value pid = static_cast<std::int64_t>(::getpid());
-  io.on_connection([&io, pid](const sio::SocketPtr& s) {
-    auto who = [pid] { return json::object{{"worker", 0}, {"pid", pid}}; };
+  // Not in bench-app.md: a server-side event, answered by every other worker (for tests).
+  io.of("/").on_server_side("ping-workers",
+                            [worker](sio::Args, std::function<void(sio::Args)> ack) {
+                              ack(sio::Args{json::value(worker)});
+                            });
+  io.on_connection([&io, pid, worker](const sio::SocketPtr& s) {
+    auto who = [pid, worker] { return json::object{{"worker", worker}, {"pid", pid}}; };
     s->on("join", [who](const sio::SocketPtr& s2, sio::Args a, sio::Ack ack) {
       if (!a.values.empty() && a.values[0].is_string())
         s2->join(std::string(a.values[0].get_string()));
@@ -192,22 +215,195 @@ void bench(sio::Server& io) {
     s->on("publish", publish(false));
     s->on("publish-others", publish(true));
     s->on("count", [&io](const sio::SocketPtr&, sio::Args, sio::Ack ack) {
-      if (ack) ack(sio::Args{static_cast<std::uint64_t>(io.of("/").fetch_sockets().size())});
+      sio::BroadcastOperator(io.of("/"), {})
+          .fetch_sockets([ack](std::vector<sio::RemoteSocket> all) {
+            if (ack) ack(sio::Args{static_cast<std::uint64_t>(all.size())});
+          });
+    });
+    // Not in bench-app.md (for tests): the cluster-wide operations.
+    s->on("fetch", [&io](const sio::SocketPtr&, sio::Args a, sio::Ack ack) {
+      sio::BroadcastOperator op(io.of("/"), {});
+      if (!a.values.empty() && a.values[0].is_string())
+        op = std::move(op).to(std::string(a.values[0].get_string()));
+      op.fetch_sockets([ack](std::vector<sio::RemoteSocket> all) {
+        json::array out;
+        for (const auto& r : all) {
+          json::array rooms;
+          for (const auto& room : r.rooms()) rooms.emplace_back(room);
+          out.push_back(json::object{{"id", r.id()}, {"rooms", std::move(rooms)}});
+        }
+        if (ack) ack(sio::Args{std::move(out)});
+      });
+    });
+    s->on("sockets-join", [&io](const sio::SocketPtr&, sio::Args a, sio::Ack ack) {
+      if (a.values.size() >= 2 && a.values[0].is_string() && a.values[1].is_string())
+        io.of("/")
+            .to(std::string(a.values[0].get_string()))
+            .sockets_join(std::string(a.values[1].get_string()));
+      if (ack) ack({});
+    });
+    s->on("disconnect-room", [&io](const sio::SocketPtr&, sio::Args a, sio::Ack ack) {
+      if (ack) ack({});
+      if (!a.values.empty() && a.values[0].is_string())
+        io.of("/").to(std::string(a.values[0].get_string())).disconnect_sockets(false);
+    });
+    s->on("ping-workers", [&io](const sio::SocketPtr&, sio::Args a, sio::Ack ack) {
+      const std::int64_t ms =
+          !a.values.empty() && a.values[0].is_int64() ? a.values[0].get_int64() : 2000;
+      io.of("/").server_side_emit_with_ack(
+          "ping-workers", {}, std::chrono::milliseconds(std::clamp<std::int64_t>(ms, 1, 60000)),
+          [ack](std::optional<std::string> err, std::vector<sio::Args> rs) {
+            json::array workers;
+            for (auto& r : rs) workers.push_back(r.values.empty() ? json::value() : r.values[0]);
+            if (ack)
+              ack(sio::Args{json::object{{"error", err ? json::value(*err) : json::value()},
+                                         {"workers", std::move(workers)}}});
+          });
+    });
+    s->on("server-count", [&io](const sio::SocketPtr&, sio::Args, sio::Ack ack) {
+      if (ack) ack(sio::Args{static_cast<std::uint64_t>(io.of("/").server_count())});
     });
   });
+}
+
+struct Config {
+  std::string app, host = "127.0.0.1", chat_dir = SHMIO_CHAT_DIR, ring;
+  long port = 3000, ping_interval = -1, ping_timeout = -1, connect_timeout = -1;
+  int workers = -1;  // -1: one process, no cluster; 0: one per CPU
+  bool port_per_worker = false, pin = true;
+  std::uint64_t ring_mb = 64;
+};
+
+// /health and /metrics around the app's own static files.
+void operations(sio::ServerOptions& options, sio::Server*& server, shmio::cluster::Node*& node,
+                int worker) {
+  auto app_files = options.static_files;
+  options.static_files = [app_files, &server, &node, worker](const std::string& path)
+      -> std::optional<shmio::engineio::ServerOptions::StaticResponse> {
+    if (path == "/health") {
+      json::object o{{"status", "ok"},
+                     {"worker", worker},
+                     {"pid", static_cast<std::int64_t>(::getpid())},
+                     {"clients", server ? server->client_count() : 0}};
+      if (node) o["workers"] = node->server_count();
+      return {{"application/json", std::make_shared<const std::string>(json::serialize(o))}};
+    }
+    if (path == "/metrics") {
+      std::string out;
+      const std::string w = "{worker=\"" + std::to_string(worker) + "\"}";
+      auto line = [&](const char* name, const char* type, const char* help, std::uint64_t v) {
+        out += "# HELP " + std::string(name) + " " + help + "\n# TYPE " + name + " " + type + "\n" +
+               name + w + " " + std::to_string(v) + "\n";
+      };
+      if (server) {
+        const auto& st = server->engine().stats();
+        line("shmio_connections", "gauge", "Open Engine.IO sessions.", st.sessions);
+        line("shmio_connections_total", "counter", "Engine.IO sessions opened.", st.sessions_total);
+        line("shmio_tcp_connections_total", "counter", "TCP connections accepted.", st.connections);
+        line("shmio_packets_in_total", "counter", "Engine.IO packets received.", st.packets_in);
+        line("shmio_packets_out_total", "counter", "Engine.IO packets sent.", st.packets_out);
+        line("shmio_bytes_in_total", "counter", "Engine.IO payload bytes received.", st.bytes_in);
+        line("shmio_bytes_out_total", "counter", "Engine.IO payload bytes sent.", st.bytes_out);
+        line("shmio_handed_off_total", "counter", "Connections handed to their session's worker.",
+             st.handed_off);
+        line("shmio_adopted_total", "counter", "Connections taken over from another worker.",
+             st.adopted);
+      }
+      if (node) out += node->metrics_text();
+      return {{"text/plain; version=0.0.4; charset=utf-8",
+               std::make_shared<const std::string>(std::move(out))}};
+    }
+    return app_files ? app_files(path) : std::nullopt;
+  };
+}
+
+// One server process: the whole app (no cluster), or one worker of a cluster.
+int serve(const Config& cfg, const shmio::cluster::WorkerContext* ctx) {
+  sio::ServerOptions options;
+  if (cfg.app == "conformance") {
+    options.engine.ping_interval = 300ms;
+    options.engine.ping_timeout = 200ms;
+    options.engine.max_payload = 1'000'000;
+    options.connect_timeout = 1000ms;
+    options.cors_origin = "*";
+  } else if (cfg.app == "chat") {
+    if (!chat(options, cfg.chat_dir)) return 1;
+    options.connection_state_recovery = sio::RecoveryOptions{};
+  }
+  if (cfg.ping_interval > 0)
+    options.engine.ping_interval = std::chrono::milliseconds(cfg.ping_interval);
+  if (cfg.ping_timeout > 0)
+    options.engine.ping_timeout = std::chrono::milliseconds(cfg.ping_timeout);
+  if (cfg.connect_timeout > 0)
+    options.connect_timeout = std::chrono::milliseconds(cfg.connect_timeout);
+  const int worker = ctx ? ctx->index : 0;
+  sio::Server* server_ptr = nullptr;
+  shmio::cluster::Node* node_ptr = nullptr;
+  operations(options, server_ptr, node_ptr, worker);
+
+  boost::asio::io_context io_ctx;
+  std::unique_ptr<shmio::cluster::Node> node;
+  if (ctx != nullptr) {
+    shmio::cluster::NodeOptions no;
+    no.ring = ctx->ring;
+    no.worker = ctx->index;
+    no.workers = ctx->workers;
+    no.core = ctx->core;
+    // Polling requests reach their session's worker by hand-off, unless each worker has its own
+    // port (then a client always talks to one worker).
+    if (!cfg.port_per_worker) no.handoff = ctx->ring;
+    node = std::make_unique<shmio::cluster::Node>(io_ctx, no, options);
+    node_ptr = node.get();
+    if (cfg.port_per_worker) options.reuse_port = false;
+  }
+  sio::Server io(io_ctx, options);
+  server_ptr = &io;
+  if (cfg.app == "conformance") {
+    conformance(io);
+  } else if (cfg.app == "chat") {
+    chat_handlers(io);
+  } else {
+    bench(io, worker);
+  }
+  const long port = cfg.port_per_worker && ctx ? cfg.port + worker : cfg.port;
+  std::uint16_t bound = 0;
+  try {
+    bound = io.listen(cfg.host, static_cast<std::uint16_t>(port));
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "shmio: cannot listen on %s:%ld: %s\n", cfg.host.c_str(), port, e.what());
+    return 1;
+  }
+  if (node) node->start(io);
+  if (ctx != nullptr)
+    std::printf("shmio worker %d (pid %d, cpu %d) (%s) listening on %s:%u\n", worker, ::getpid(),
+                ctx->core, cfg.app.c_str(), cfg.host.c_str(), bound);
+  else
+    std::printf("shmio (%s) listening on %s:%u\n", cfg.app.c_str(), cfg.host.c_str(), bound);
+  std::fflush(stdout);
+  boost::asio::signal_set signals(io_ctx, SIGINT, SIGTERM);
+  // On SIGINT/SIGTERM every client gets "server shutting down"; the close packets are written
+  // before the loop stops (a short, bounded grace period).
+  boost::asio::steady_timer grace(io_ctx);
+  signals.async_wait([&](const boost::system::error_code&, int) {
+    io.engine().stop_accepting();
+    io.close();
+    grace.expires_after(200ms);
+    grace.async_wait([&](const boost::system::error_code&) { io_ctx.stop(); });
+  });
+  io_ctx.run();
+  if (node) node->stop();
+  return 0;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string app, host = "127.0.0.1", chat_dir = SHMIO_CHAT_DIR;
-  long ping_interval = -1, ping_timeout = -1, connect_timeout = -1;
+  Config cfg;
   auto millis = [](const char* v, long& out) {
     char* end = nullptr;
     out = std::strtol(v, &end, 10);
     return *end == '\0' && out >= 1 && out <= 3'600'000;
   };
-  long port = 3000;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     const char* v = i + 1 < argc ? argv[i + 1] : nullptr;
@@ -215,28 +411,57 @@ int main(int argc, char** argv) {
       std::fputs(kUsage, stdout);
       return 0;
     } else if (a == "--app" && v != nullptr) {
-      app = v;
+      cfg.app = v;
       ++i;
     } else if ((a == "--ping-interval" || a == "--ping-timeout" || a == "--connect-timeout") &&
                v != nullptr) {
-      long& target = a == "--ping-interval"  ? ping_interval
-                     : a == "--ping-timeout" ? ping_timeout
-                                             : connect_timeout;
+      long& target = a == "--ping-interval"  ? cfg.ping_interval
+                     : a == "--ping-timeout" ? cfg.ping_timeout
+                                             : cfg.connect_timeout;
       if (!millis(v, target)) {
         std::fprintf(stderr, "shmio: %s must be 1..3600000 ms\n%s", a.c_str(), kUsage);
         return 2;
       }
       ++i;
     } else if (a == "--chat-dir" && v != nullptr) {
-      chat_dir = v;
+      cfg.chat_dir = v;
       ++i;
     } else if (a == "--host" && v != nullptr) {
-      host = v;
+      cfg.host = v;
       ++i;
+    } else if (a == "--ring" && v != nullptr) {
+      cfg.ring = v;
+      if (auto ok = shmio::shm::Segment::validate_name(cfg.ring); !ok) {
+        std::fprintf(stderr, "shmio: --ring: %s\n", ok.error().message.c_str());
+        return 2;
+      }
+      ++i;
+    } else if (a == "--ring-mb" && v != nullptr) {
+      char* end = nullptr;
+      const long mb = std::strtol(v, &end, 10);
+      if (*end != '\0' || mb < 1 || mb > 65536 || (mb & (mb - 1)) != 0) {
+        std::fprintf(stderr, "shmio: --ring-mb must be a power of two, 1..65536\n%s", kUsage);
+        return 2;
+      }
+      cfg.ring_mb = static_cast<std::uint64_t>(mb);
+      ++i;
+    } else if (a == "--workers" && v != nullptr) {
+      char* end = nullptr;
+      const long n = std::string(v) == "auto" ? 0 : std::strtol(v, &end, 10);
+      if ((end != nullptr && *end != '\0') || n < 0 || n > 4096) {
+        std::fprintf(stderr, "shmio: --workers must be auto or 1..4096\n%s", kUsage);
+        return 2;
+      }
+      cfg.workers = static_cast<int>(n);
+      ++i;
+    } else if (a == "--port-per-worker") {
+      cfg.port_per_worker = true;
+    } else if (a == "--no-pin") {
+      cfg.pin = false;
     } else if (a == "--port" && v != nullptr) {
       char* end = nullptr;
-      port = std::strtol(v, &end, 10);
-      if (*end != '\0' || port < 0 || port > 65535) {
+      cfg.port = std::strtol(v, &end, 10);
+      if (*end != '\0' || cfg.port < 0 || cfg.port > 65535) {
         std::fprintf(stderr, "shmio: --port must be 0..65535\n%s", kUsage);
         return 2;
       }
@@ -246,50 +471,52 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  sio::ServerOptions options;
-  if (app == "conformance") {
-    options.engine.ping_interval = 300ms;
-    options.engine.ping_timeout = 200ms;
-    options.engine.max_payload = 1'000'000;
-    options.connect_timeout = 1000ms;
-    options.cors_origin = "*";
-  } else if (app == "chat") {
-    if (!chat(options, chat_dir)) return 1;
-    options.connection_state_recovery = sio::RecoveryOptions{};
-  } else if (app != "bench") {
+  if (cfg.app != "chat" && cfg.app != "conformance" && cfg.app != "bench") {
     std::fprintf(stderr, "shmio: --app must be chat, conformance or bench\n%s", kUsage);
     return 2;
   }
-  if (ping_interval > 0) options.engine.ping_interval = std::chrono::milliseconds(ping_interval);
-  if (ping_timeout > 0) options.engine.ping_timeout = std::chrono::milliseconds(ping_timeout);
-  if (connect_timeout > 0) options.connect_timeout = std::chrono::milliseconds(connect_timeout);
-  boost::asio::io_context ctx;
-  sio::Server io(ctx, options);
-  if (app == "conformance") {
-    conformance(io);
-  } else if (app == "chat") {
-    chat_handlers(io);
-  } else {
-    bench(io);
+  if (cfg.workers < 0) return serve(cfg, nullptr);
+
+  // A cluster. All workers must listen on one known port: with port 0 the supervisor picks a free
+  // one first (and holds it, bound with SO_REUSEPORT but not listening, while the cluster runs).
+  const int n =
+      cfg.workers > 0 ? cfg.workers : static_cast<int>(shmio::cluster::affinity_cpus().size());
+  if (cfg.port_per_worker && (cfg.port == 0 || cfg.port + n - 1 > 65535)) {
+    std::fprintf(stderr, "shmio: --port-per-worker needs ports P..P+%d within 1..65535\n", n - 1);
+    return 2;
   }
-  std::uint16_t bound = 0;
-  try {
-    bound = io.listen(host, static_cast<std::uint16_t>(port));
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "shmio: cannot listen on %s:%ld: %s\n", host.c_str(), port, e.what());
-    return 1;
+  int holder = -1;
+  if (cfg.port == 0) {
+    holder = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    const int one = 1;
+    ::setsockopt(holder, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    ::inet_pton(AF_INET, cfg.host.c_str(), &addr.sin_addr);
+    socklen_t len = sizeof addr;
+    if (::bind(holder, reinterpret_cast<sockaddr*>(&addr), len) != 0 ||
+        ::getsockname(holder, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+      std::fprintf(stderr, "shmio: cannot pick a port on %s\n", cfg.host.c_str());
+      return 1;
+    }
+    cfg.port = ntohs(addr.sin_port);
   }
-  std::printf("shmio (%s) listening on %s:%u\n", app.c_str(), host.c_str(), bound);
-  std::fflush(stdout);
-  boost::asio::signal_set signals(ctx, SIGINT, SIGTERM);
-  // On SIGINT/SIGTERM every client gets "server shutting down"; the close packets are written
-  // before the loop stops (a short, bounded grace period).
-  boost::asio::steady_timer grace(ctx);
-  signals.async_wait([&](const boost::system::error_code&, int) {
-    io.close();
-    grace.expires_after(200ms);
-    grace.async_wait([&](const boost::system::error_code&) { ctx.stop(); });
-  });
-  ctx.run();
-  return 0;
+  if (cfg.ring.empty()) cfg.ring = "port-" + std::to_string(cfg.port);
+  shmio::cluster::SupervisorOptions so;
+  so.ring = cfg.ring;
+  so.workers = n;
+  so.pin = cfg.pin;
+  so.ring_bytes = cfg.ring_mb << 20;
+  so.on_start = [&cfg](int workers) {
+    std::printf("shmio cluster (%s): %d workers on %s:%ld%s, ring %s\n", cfg.app.c_str(), workers,
+                cfg.host.c_str(), cfg.port, cfg.port_per_worker ? "+i" : "", cfg.ring.c_str());
+    std::fflush(stdout);
+  };
+  const int rc =
+      shmio::cluster::run_supervisor(so, [&cfg, holder](const shmio::cluster::WorkerContext& ctx) {
+        if (holder >= 0) ::close(holder);
+        return serve(cfg, &ctx);
+      });
+  if (holder >= 0) ::close(holder);
+  return rc;
 }

@@ -5,6 +5,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { io as connect } from "socket.io-client";
+import { once, within } from "./helpers.mjs";
 
 const BIN = process.env.SHMIO_BIN;
 const servers = {};
@@ -37,14 +38,6 @@ before(async () => {
 });
 after(() => Object.values(servers).forEach((s) => s.proc.kill("SIGTERM")));
 
-const once = (emitter, event) => new Promise((resolve) => emitter.once(event, (...a) => resolve(a)));
-function within(promise, ms, what) {
-  let timer;
-  return Promise.race([
-    promise.finally(() => clearTimeout(timer)),
-    new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out: ${what}`)), ms))),
-  ]);
-}
 const opened = [];
 function client(app, nsp = "", opts = {}) {
   const s = connect(servers[app].url + nsp, { reconnection: false, forceNew: true, ...opts });

@@ -1,0 +1,67 @@
+// Emitting to a cluster's clients from another process, like @socket.io/redis-emitter: attach to
+// the cluster's ring as a producer and publish the same messages a worker's adapter would.
+//
+//   shmio::cluster::Emitter em("port-3000");
+//   em.of("/").to("room1").emit("news", {{"hello"}});
+//   em.of("/").sockets_join("vip");           // every socket of the namespace joins "vip"
+//
+// Every worker delivers the broadcast to its matching sockets. The emitter does not add recovery
+// offsets (as redis-emitter); a client replaying after a reconnect still gets these broadcasts,
+// since replay reads them from the ring. Thread-safety: one thread at a time per Emitter.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "shmio/socketio/server.hpp"
+
+namespace shmio::cluster {
+
+class Emitter;
+
+class EmitOperator {
+ public:
+  EmitOperator(Emitter& em, std::string nsp) : em_(&em), nsp_(std::move(nsp)) {}
+  EmitOperator to(const socketio::Room& room) &&;
+  EmitOperator in(const socketio::Room& room) && { return std::move(*this).to(room); }
+  EmitOperator except(const socketio::Room& room) &&;
+  EmitOperator volatile_() &&;
+  // Each returns false (with the reason in Emitter::last_error()) if the record was not written.
+  bool emit(const std::string& event, socketio::Args args = {}) const;
+  bool sockets_join(const socketio::Room& room) const;
+  bool sockets_leave(const socketio::Room& room) const;
+  bool disconnect_sockets(bool close = false) const;
+  bool server_side_emit(const std::string& event, socketio::Args args = {}) const;
+
+ private:
+  Emitter* em_;
+  std::string nsp_;
+  socketio::BroadcastOptions opts_;
+};
+
+class Emitter {
+ public:
+  // Attaches to the ring `ring`; throws std::runtime_error with the reason if it cannot.
+  explicit Emitter(const std::string& ring, const std::string& label = "emitter");
+  ~Emitter();
+  Emitter(const Emitter&) = delete;
+  Emitter& operator=(const Emitter&) = delete;
+
+  EmitOperator of(const std::string& nsp) { return EmitOperator(*this, nsp); }
+  EmitOperator to(const socketio::Room& room) { return of("/").to(room); }
+  bool emit(const std::string& event, socketio::Args args = {}) {
+    return of("/").emit(event, std::move(args));
+  }
+  const std::string& last_error() const noexcept { return error_; }
+
+ private:
+  friend class EmitOperator;
+  bool publish(std::uint16_t type, const std::string& payload);
+  bool publish_broadcast(const std::string& nsp, const socketio::BroadcastOptions& opts,
+                         const socketio::Packet& p);
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  std::string error_;
+};
+
+}  // namespace shmio::cluster

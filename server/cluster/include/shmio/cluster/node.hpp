@@ -1,0 +1,95 @@
+// A worker's membership in the cluster: its RingWriter and RingReader on the shared ring, the
+// cluster adapter it installs in every namespace, the requests it waits on, and its counters.
+//
+// Data path of a broadcast (docs/cluster.md): the publishing worker encodes the packet once,
+// writes it into one ring record (claim, write in place, commit), then delivers the same bytes to
+// its own sockets ("publish first, then apply locally", as socket.io's ClusterAdapter). Every other
+// worker's reader copies the record once into a shared frame and hands it to its matching
+// sockets. A worker skips its own records when reading (it applied them already).
+//
+// Requests that wait for answers (fetch_sockets, server_side_emit with acks, broadcast with acks)
+// expect one answer per live worker, known from the ring's registry (the producer slots labelled
+// "worker-N"). A worker that dies is dropped from every pending request as soon as its death is
+// known: from the supervisor's WORKER_DOWN record, or from the registry (checked every 100 ms
+// while requests are pending) — never only at the timeout.
+//
+// Thread-safety: everything runs on the io_context's thread.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "shmio/socketio/server.hpp"
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace shmio::cluster {
+
+struct NodeOptions {
+  std::string ring;     // the ring segment's name
+  int worker = 0;       // this worker's index, 0..workers-1
+  int workers = 1;      // how many workers the cluster runs (session ids route polling requests)
+  int core = -1;        // the CPU it is pinned to (shown by shm-inspect), -1 if not pinned
+  std::string handoff;  // the cluster's name for hand-off sockets (empty: no hand-off)
+  // Sessions of other workers kept for connection state recovery, per namespace, at most. The
+  // oldest is forgotten first (its client then starts a fresh session). 100,000 entries of a
+  // few hundred bytes each: tens of MiB per worker at most.
+  std::size_t max_sessions = 100000;
+};
+
+// Counters of this worker (monotonic), for /metrics.
+struct NodeStats {
+  std::uint64_t broadcasts_published = 0;  // BROADCAST records written
+  std::uint64_t broadcasts_received = 0;   // BROADCAST records of other workers applied
+  std::uint64_t messages_published = 0;    // all records written
+  std::uint64_t messages_received = 0;     // all records of others read
+  std::uint64_t publish_failures = 0;      // records that could not be written (too large)
+  std::uint64_t laps = 0;                  // times this worker's reader was lapped
+  std::uint64_t lost_records = 0;          // records it lost to laps
+  std::uint64_t lap_disconnects = 0;       // clients disconnected because of a lap
+  std::uint64_t bad_records = 0;           // records that did not decode (skipped)
+  std::uint64_t handoffs_failed = 0;       // connections that could not be handed over
+  std::uint64_t recoveries = 0;            // sessions restored from the ring
+  std::uint64_t recovery_failures = 0;     // offset no longer in the ring, or unknown session
+};
+
+class Node {
+ public:
+  // Attaches to the ring (throws std::runtime_error with the reason if it cannot) and sets the
+  // cluster's fields of `options`: the adapter factory, the session-id prefix, ack ids,
+  // SO_REUSEPORT and polling hand-off. Then construct the socketio::Server with those options and
+  // call start().
+  Node(boost::asio::io_context& io, NodeOptions options, socketio::ServerOptions& server_options);
+  ~Node();
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+
+  // Starts reading the ring (and accepting hand-offs) for this server.
+  void start(socketio::Server& server);
+  // Stops reading; the writer stays until destruction.
+  void stop();
+
+  const NodeStats& stats() const noexcept;
+  int worker() const noexcept;
+  // Live workers (including this one), from the registry.
+  std::size_t server_count() const;
+  // The Prometheus text of this worker's ring and node counters, and the ring's totals.
+  std::string metrics_text() const;
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+// The first two characters of a session id that worker `index` creates (0..4095).
+std::string session_prefix(int index);
+// The worker that created a session id, or -1.
+int session_owner(const std::string& sid);
+
+}  // namespace shmio::cluster

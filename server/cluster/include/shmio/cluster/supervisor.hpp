@@ -1,0 +1,49 @@
+// The cluster's primary process: it owns the ring segment and the worker processes, and relays
+// no messages (the workers talk through the ring).
+//
+// - Creates the ring segment. If one of that name exists: refuses when the process that created
+//   it is alive (another cluster runs), removes it when that process is dead (a crash left it).
+// - Forks one worker per CPU of its affinity mask (or `workers`), pins worker i to the i-th of
+//   those CPUs (unless pin = false), and restarts a worker that dies, with backoff (100 ms,
+//   doubling to 5 s while workers keep dying within 10 s of their start). Each death is published
+//   on the ring (WORKER_DOWN) so that requests waiting for that worker complete at once.
+// - On SIGTERM or SIGINT it drains: every worker gets SIGTERM (stop accepting, clients get
+//   "server shutting down"); workers still running after drain_timeout are killed; then the ring
+//   is removed.
+// Workers get SIGTERM if the supervisor dies (PR_SET_PDEATHSIG).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+
+namespace shmio::cluster {
+
+struct WorkerContext {
+  int index = 0;
+  int workers = 1;
+  int core = -1;     // the CPU it is pinned to, -1 if not pinned
+  std::string ring;  // the ring segment's name
+};
+
+struct SupervisorOptions {
+  std::string ring;  // the ring segment's name
+  int workers = 0;   // 0: one per CPU of the affinity mask
+  bool pin = true;
+  std::uint64_t ring_bytes = 64ULL << 20;
+  std::chrono::milliseconds drain_timeout{10000};
+  // Called in the supervisor once the ring exists and before workers start (e.g. to print).
+  std::function<void(int workers)> on_start;
+};
+
+// The CPUs in this process's affinity mask, in order.
+std::vector<int> affinity_cpus();
+
+// Runs the cluster until SIGTERM/SIGINT. worker_main runs in each forked worker; its return
+// value is the worker's exit status. Returns the supervisor's exit status (1 if the ring could not
+// be created, with the reason on stderr).
+int run_supervisor(const SupervisorOptions& options,
+                   const std::function<int(const WorkerContext&)>& worker_main);
+
+}  // namespace shmio::cluster

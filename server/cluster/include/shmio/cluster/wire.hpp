@@ -1,0 +1,101 @@
+// The cluster's messages on the ring: how a worker's adapter operations travel to the others.
+// No I/O here (encode/decode only), so the formats are unit-tested and fuzzable on their own.
+//
+// Every message is one ring record; the record's type is the message type. The numbers 1..13
+// are those of socket.io's ClusterAdapter (MessageType); 32 and up are shmio's own.
+//
+// BROADCAST is the hot path and has a fixed binary layout (little-endian, no alignment):
+//
+//   0  u8  version (1)         1  u8  flags (1 volatile, 2 compress, 4 with acks)
+//   2  u16 namespace bytes     4  u16 rooms     6 u16 except    8 u32 attachments
+//  12  u32 frame bytes        16  u64 ack id (with acks: the id inside the frame; else 0)
+//  24  namespace | rooms (u16 length + bytes each) | except (same) | frame |
+//      attachments (u32 length + bytes each)
+//
+// The frame is the Engine.IO text frame ("4" + the Socket.IO packet) exactly as clients receive
+// it: every worker hands those bytes to its sockets without re-encoding. With connection state
+// recovery the packet's last argument is the record's ring position as 16 hex digits (the
+// offset), written into the claimed record before it is committed.
+//
+// Every other message is JSON (Boost.JSON), followed by binary blobs for binary arguments:
+//   u32 json bytes | json | u32 blobs | (u32 length + bytes) per blob
+#pragma once
+
+#include <boost/json/object.hpp>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "shmio/socketio/server.hpp"
+
+namespace shmio::cluster {
+
+enum class MessageType : std::uint16_t {
+  broadcast = 3,
+  sockets_join = 4,
+  sockets_leave = 5,
+  disconnect_sockets = 6,
+  fetch_sockets = 7,
+  fetch_sockets_response = 8,
+  server_side_emit = 9,
+  server_side_emit_response = 10,
+  broadcast_client_count = 11,
+  broadcast_ack = 12,
+  session = 32,                // a socket's state saved for connection state recovery
+  session_taken = 33,          // a saved session was restored (the others forget it)
+  worker_down = 34,            // the supervisor saw a worker die
+  sessions_sync_request = 35,  // a new worker asks one peer for the recovery sessions it knows
+  sessions_sync = 36,          // a chunk of them, to that worker
+};
+const char* to_string(MessageType t) noexcept;
+
+inline constexpr std::uint8_t kFlagVolatile = 1, kFlagCompress = 2, kFlagAck = 4;
+inline constexpr std::size_t kBroadcastHeader = 24;
+inline constexpr std::size_t kOffsetDigits = 16;
+
+// A decoded BROADCAST. Views point into the buffer it was decoded from.
+struct BroadcastView {
+  std::uint8_t flags = 0;
+  std::string_view nsp;
+  std::vector<std::string_view> rooms, except;
+  std::string_view frame;
+  std::vector<std::string_view> attachments;
+  std::uint64_t ack_id = 0;
+};
+
+// The bytes a BROADCAST of these parts takes.
+std::size_t broadcast_size(std::string_view nsp, const socketio::BroadcastOptions& opts,
+                           std::size_t frame_bytes, const std::vector<socketio::Binary>& att);
+// Writes it into `out` (exactly broadcast_size() bytes); returns the offset of the frame in out.
+std::size_t write_broadcast(std::span<std::byte> out, std::string_view nsp,
+                            const socketio::BroadcastOptions& opts, std::uint8_t flags,
+                            std::uint64_t ack_id, std::string_view frame,
+                            const std::vector<socketio::Binary>& att);
+// nullopt if the bytes are not a well-formed BROADCAST (never reads out of bounds).
+std::optional<BroadcastView> read_broadcast(std::span<const std::byte> in);
+
+// The JSON + blobs form of the other messages.
+std::string write_message(const boost::json::object& body,
+                          const std::vector<socketio::Binary>& blobs = {});
+struct Message {
+  boost::json::object body;
+  std::vector<socketio::Binary> blobs;
+};
+std::optional<Message> read_message(std::span<const std::byte> in);
+
+// Broadcast options <-> JSON ({"rooms":[...],"except":[...],"flags":{...}}).
+boost::json::object options_to_json(const socketio::BroadcastOptions& o);
+socketio::BroadcastOptions options_from_json(const boost::json::object& o);
+// Handshake <-> JSON (for fetch_sockets answers).
+boost::json::object handshake_to_json(const socketio::Handshake& h);
+socketio::Handshake handshake_from_json(const boost::json::object& o);
+
+// The recovery offset of a record: its ring position, 16 lower-case hex digits.
+std::string offset_of(std::uint64_t position);
+std::optional<std::uint64_t> position_of(std::string_view offset);
+
+}  // namespace shmio::cluster

@@ -1,0 +1,113 @@
+#include "shmio/cluster/emitter.hpp"
+
+#include <stdexcept>
+
+#include "shmio/cluster/wire.hpp"
+#include "shmio/shm/ring_writer.hpp"
+#include "shmio/shm/segment.hpp"
+
+namespace shmio::cluster {
+
+namespace json = boost::json;
+namespace sio = socketio;
+
+struct Emitter::Impl {
+  std::optional<shm::Segment> segment;
+  std::optional<shm::RingWriter> writer;
+};
+
+Emitter::Emitter(const std::string& ring, const std::string& label)
+    : impl_(std::make_unique<Impl>()) {
+  auto seg = shm::Segment::attach(ring);
+  if (!seg) throw std::runtime_error("cannot attach ring '" + ring + "': " + seg.error().message);
+  impl_->segment.emplace(std::move(seg.value()));
+  auto w = shm::RingWriter::attach(*impl_->segment, {label, -1});
+  if (!w) throw std::runtime_error("cannot take a producer slot: " + w.error().message);
+  impl_->writer.emplace(std::move(w.value()));
+}
+
+Emitter::~Emitter() {
+  impl_->writer.reset();  // the writer before the segment it points into
+}
+
+bool Emitter::publish(std::uint16_t type, const std::string& payload) {
+  const auto st = impl_->writer->publish(
+      type, {reinterpret_cast<const std::byte*>(payload.data()), payload.size()});
+  if (st == shm::PublishStatus::ok) return true;
+  error_ = shm::to_string(st);
+  return false;
+}
+
+bool Emitter::publish_broadcast(const std::string& nsp, const sio::BroadcastOptions& opts,
+                                const sio::Packet& p) {
+  const std::string frame = "4" + sio::encode(p);
+  if (nsp.size() > 0xFFFF) {
+    error_ = "namespace name too long";
+    return false;
+  }
+  for (const auto& r : opts.rooms)
+    if (r.size() > 0xFFFF) return error_ = "room name too long", false;
+  for (const auto& r : opts.except)
+    if (r.size() > 0xFFFF) return error_ = "room name too long", false;
+  const std::size_t size = broadcast_size(nsp, opts, frame.size(), p.attachments);
+  auto claim = impl_->writer->claim(size, static_cast<std::uint16_t>(MessageType::broadcast));
+  if (claim.status != shm::PublishStatus::ok) {
+    error_ = shm::to_string(claim.status);
+    return false;
+  }
+  const std::uint8_t flags = static_cast<std::uint8_t>((opts.flags.volatile_ ? kFlagVolatile : 0) |
+                                                       (opts.flags.compress ? kFlagCompress : 0));
+  write_broadcast(claim.payload, nsp, opts, flags, 0, frame, p.attachments);
+  impl_->writer->commit();
+  return true;
+}
+
+EmitOperator EmitOperator::to(const sio::Room& room) && {
+  opts_.rooms.insert(room);
+  return std::move(*this);
+}
+EmitOperator EmitOperator::except(const sio::Room& room) && {
+  opts_.except.insert(room);
+  return std::move(*this);
+}
+EmitOperator EmitOperator::volatile_() && {
+  opts_.flags.volatile_ = true;
+  return std::move(*this);
+}
+
+bool EmitOperator::emit(const std::string& event, sio::Args args) const {
+  sio::Packet p;
+  p.type = args.binaries.empty() ? sio::PacketType::event : sio::PacketType::binary_event;
+  p.nsp = nsp_;
+  json::array data;
+  data.emplace_back(event);
+  for (auto& v : args.values) data.push_back(std::move(v));
+  p.data = std::move(data);
+  p.attachments = std::move(args.binaries);
+  return em_->publish_broadcast(nsp_, opts_, p);
+}
+
+bool EmitOperator::sockets_join(const sio::Room& room) const {
+  return em_->publish(static_cast<std::uint16_t>(MessageType::sockets_join),
+                      write_message({{"nsp", nsp_},
+                                     {"opts", options_to_json(opts_)},
+                                     {"rooms", json::array{json::string(room)}}}));
+}
+bool EmitOperator::sockets_leave(const sio::Room& room) const {
+  return em_->publish(static_cast<std::uint16_t>(MessageType::sockets_leave),
+                      write_message({{"nsp", nsp_},
+                                     {"opts", options_to_json(opts_)},
+                                     {"rooms", json::array{json::string(room)}}}));
+}
+bool EmitOperator::disconnect_sockets(bool close) const {
+  return em_->publish(
+      static_cast<std::uint16_t>(MessageType::disconnect_sockets),
+      write_message({{"nsp", nsp_}, {"opts", options_to_json(opts_)}, {"close", close}}));
+}
+bool EmitOperator::server_side_emit(const std::string& event, sio::Args args) const {
+  return em_->publish(
+      static_cast<std::uint16_t>(MessageType::server_side_emit),
+      write_message({{"nsp", nsp_}, {"event", event}, {"args", args.values}}, args.binaries));
+}
+
+}  // namespace shmio::cluster

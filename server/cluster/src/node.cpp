@@ -1,0 +1,1198 @@
+#include "shmio/cluster/node.hpp"
+
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <array>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/json/serialize.hpp>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <deque>
+#include <map>
+#include <stdexcept>
+#include <unordered_map>
+
+#include "shmio/cluster/wire.hpp"
+#include "shmio/shm/process.hpp"
+#include "shmio/shm/registry.hpp"
+#include "shmio/shm/ring_notifier.hpp"
+#include "shmio/shm/ring_reader.hpp"
+#include "shmio/shm/ring_writer.hpp"
+#include "shmio/shm/segment.hpp"
+
+namespace shmio::cluster {
+
+namespace json = boost::json;
+namespace net = boost::asio;
+namespace sio = socketio;
+using shm::RecordView;
+
+namespace {
+
+constexpr char kIdAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+int alphabet_index(char c) {
+  const char* p = std::strchr(kIdAlphabet, c);
+  return p == nullptr || c == '\0' ? -1 : static_cast<int>(p - kIdAlphabet);
+}
+
+std::span<const std::byte> as_bytes(const std::string& s) {
+  return {reinterpret_cast<const std::byte*>(s.data()), s.size()};
+}
+
+json::array rooms_json(const std::set<sio::Room>& rooms) {
+  json::array a;
+  for (const auto& r : rooms) a.emplace_back(r);
+  return a;
+}
+
+std::set<sio::Room> rooms_from(const json::value* v) {
+  std::set<sio::Room> out;
+  if (v != nullptr && v->is_array())
+    for (const auto& r : v->get_array())
+      if (r.is_string()) out.insert(std::string(r.get_string()));
+  return out;
+}
+
+std::uint64_t u64_of(const json::object& o, const char* k) {
+  const json::value* v = o.if_contains(k);
+  if (v == nullptr) return 0;
+  if (v->is_uint64()) return v->get_uint64();
+  if (v->is_int64() && v->get_int64() >= 0) return static_cast<std::uint64_t>(v->get_int64());
+  return 0;
+}
+
+std::string str_of(const json::object& o, const char* k) {
+  const json::value* v = o.if_contains(k);
+  return v != nullptr && v->is_string() ? std::string(v->get_string()) : std::string();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hand-off of HTTP connections between workers: a Unix SOCK_SEQPACKET socket per worker (abstract
+// address "shmio-handoff.<cluster>.<index>"); one message per connection carries its descriptor
+// (SCM_RIGHTS) and the bytes read from it that are not answered yet. Up to kInline bytes travel in
+// the message; more (a large POST) go in a memfd passed along with it.
+class Handoff {
+ public:
+  static constexpr std::size_t kInline = 32 * 1024;
+  struct Header {
+    std::uint32_t magic;
+    std::uint32_t in_memfd;
+    std::uint64_t length;
+  };
+  static constexpr std::uint32_t kMagic = 0x48414e44;  // "HAND"
+
+  Handoff(net::io_context& io, std::string cluster, int index,
+          std::function<void(int fd, std::string bytes)> adopt)
+      : io_(io), cluster_(std::move(cluster)), adopt_(std::move(adopt)), listener_(io) {
+    const int fd = ::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) throw std::runtime_error(std::string("hand-off socket: ") + std::strerror(errno));
+    sockaddr_un addr = address(index);
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), addr_len(index)) != 0 ||
+        ::listen(fd, 128) != 0) {
+      const int e = errno;
+      ::close(fd);
+      throw std::runtime_error(
+          "hand-off socket for worker " + std::to_string(index) + ": " + std::strerror(e) +
+          (e == EADDRINUSE ? " (is another cluster of that name running?)" : ""));
+    }
+    listener_.assign(fd);
+  }
+  ~Handoff() {
+    for (auto& [k, fd] : peers_) ::close(fd);
+  }
+
+  void start() { accept_loop(); }
+  void stop() {
+    boost::system::error_code ec;
+    listener_.close(ec);
+    for (auto& c : conns_) c->close(ec);
+    conns_.clear();
+  }
+
+  // Sends the connection to worker `to`; false (fd closed) if it cannot.
+  bool send(int to, int fd, const std::string& bytes) {
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      const int peer = connect_to(to, attempt > 0);
+      if (peer >= 0 && send_on(peer, fd, bytes)) {
+        ::close(fd);
+        return true;
+      }
+    }
+    ::close(fd);
+    return false;
+  }
+
+ private:
+  sockaddr_un address(int index) const {
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    const std::string name = "shmio-handoff." + cluster_ + "." + std::to_string(index);
+    std::memcpy(a.sun_path + 1, name.data(), std::min(name.size(), sizeof a.sun_path - 2));
+    return a;
+  }
+  socklen_t addr_len(int index) const {
+    const std::string name = "shmio-handoff." + cluster_ + "." + std::to_string(index);
+    return static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 +
+                                  std::min(name.size(), sizeof(sockaddr_un::sun_path) - 2));
+  }
+  int connect_to(int to, bool fresh) {
+    auto it = peers_.find(to);
+    if (it != peers_.end() && !fresh) return it->second;
+    if (it != peers_.end()) {
+      ::close(it->second);
+      peers_.erase(it);
+    }
+    const int fd = ::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    // A peer that does not take a hand-off within 200 ms is stuck: the connection is dropped
+    // (its client retries) rather than blocking this worker longer.
+    timeval tv{0, 200000};
+    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    sockaddr_un addr = address(to);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), addr_len(to)) != 0) {
+      ::close(fd);
+      return -1;
+    }
+    peers_[to] = fd;
+    return fd;
+  }
+  static bool send_on(int peer, int fd, const std::string& bytes) {
+    Header h{kMagic, 0, bytes.size()};
+    int fds[2] = {fd, -1};
+    int nfds = 1;
+    if (bytes.size() > kInline) {
+      const int mfd = ::memfd_create("shmio-handoff", MFD_CLOEXEC);
+      if (mfd < 0) return false;
+      std::size_t off = 0;
+      while (off < bytes.size()) {
+        const ssize_t n = ::write(mfd, bytes.data() + off, bytes.size() - off);
+        if (n <= 0) {
+          ::close(mfd);
+          return false;
+        }
+        off += static_cast<std::size_t>(n);
+      }
+      fds[1] = mfd;
+      nfds = 2;
+      h.in_memfd = 1;
+    }
+    iovec iov[2] = {{&h, sizeof h},
+                    {const_cast<char*>(bytes.data()), h.in_memfd ? 0 : bytes.size()}};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 2)] = {};
+    msghdr msg{};
+    msg.msg_iov = iov;
+    msg.msg_iovlen = 2;
+    msg.msg_control = control;
+    msg.msg_controllen = CMSG_SPACE(sizeof(int) * static_cast<std::size_t>(nfds));
+    cmsghdr* cm = CMSG_FIRSTHDR(&msg);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(sizeof(int) * static_cast<std::size_t>(nfds));
+    std::memcpy(CMSG_DATA(cm), fds, sizeof(int) * static_cast<std::size_t>(nfds));
+    ssize_t n;
+    do {
+      n = ::sendmsg(peer, &msg, MSG_NOSIGNAL);
+    } while (n < 0 && errno == EINTR);
+    if (fds[1] >= 0) ::close(fds[1]);
+    return n >= 0;
+  }
+  void accept_loop() {
+    listener_.async_wait(net::posix::descriptor_base::wait_read,
+                         [this](const boost::system::error_code& ec) {
+                           if (ec) return;
+                           for (;;) {
+                             const int c = ::accept4(listener_.native_handle(), nullptr, nullptr,
+                                                     SOCK_NONBLOCK | SOCK_CLOEXEC);
+                             if (c < 0) break;
+                             auto d = std::make_shared<net::posix::stream_descriptor>(io_, c);
+                             conns_.push_back(d);
+                             read_loop(d);
+                           }
+                           accept_loop();
+                         });
+  }
+  void read_loop(const std::shared_ptr<net::posix::stream_descriptor>& d) {
+    d->async_wait(net::posix::descriptor_base::wait_read,
+                  [this, d](const boost::system::error_code& ec) {
+                    if (ec) return;
+                    if (!receive(d->native_handle())) {
+                      boost::system::error_code ignored;
+                      d->close(ignored);
+                      conns_.erase(std::remove(conns_.begin(), conns_.end(), d), conns_.end());
+                      return;
+                    }
+                    read_loop(d);
+                  });
+  }
+  // Reads every queued message; false when the peer has gone.
+  bool receive(int sock) {
+    for (;;) {
+      Header h{};
+      std::string inline_bytes(kInline, '\0');
+      iovec iov[2] = {{&h, sizeof h}, {inline_bytes.data(), inline_bytes.size()}};
+      alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 2)] = {};
+      msghdr msg{};
+      msg.msg_iov = iov;
+      msg.msg_iovlen = 2;
+      msg.msg_control = control;
+      msg.msg_controllen = sizeof control;
+      const ssize_t n = ::recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+      if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
+      if (n == 0) return false;
+      int fds[2] = {-1, -1};
+      std::size_t nfds = 0;
+      for (cmsghdr* cm = CMSG_FIRSTHDR(&msg); cm != nullptr; cm = CMSG_NXTHDR(&msg, cm)) {
+        if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS) continue;
+        nfds = std::min<std::size_t>(2, (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+        std::memcpy(fds, CMSG_DATA(cm), nfds * sizeof(int));
+      }
+      const bool ok = static_cast<std::size_t>(n) >= sizeof h && h.magic == kMagic && nfds >= 1 &&
+                      (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) == 0 &&
+                      (h.in_memfd ? nfds == 2 : static_cast<std::size_t>(n) == sizeof h + h.length);
+      std::string bytes;
+      if (ok && h.in_memfd) {
+        bytes.resize(h.length);
+        std::size_t off = 0;
+        while (off < bytes.size()) {
+          const ssize_t r =
+              ::pread(fds[1], bytes.data() + off, bytes.size() - off, static_cast<off_t>(off));
+          if (r <= 0) break;
+          off += static_cast<std::size_t>(r);
+        }
+        bytes.resize(off);
+      } else if (ok) {
+        bytes.assign(inline_bytes.data(), h.length);
+      }
+      if (fds[1] >= 0) ::close(fds[1]);
+      if (!ok) {
+        if (fds[0] >= 0) ::close(fds[0]);
+        std::fprintf(stderr, "shmio: a malformed hand-off message was dropped\n");
+        continue;
+      }
+      adopt_(fds[0], std::move(bytes));
+    }
+  }
+
+  net::io_context& io_;
+  std::string cluster_;
+  std::function<void(int, std::string)> adopt_;
+  net::posix::stream_descriptor listener_;
+  std::vector<std::shared_ptr<net::posix::stream_descriptor>> conns_;
+  std::unordered_map<int, int> peers_;  // worker index -> connected socket
+};
+
+}  // namespace
+
+std::string session_prefix(int index) {
+  return {kIdAlphabet[(index / 64) % 64], kIdAlphabet[index % 64]};
+}
+
+int session_owner(const std::string& sid) {
+  if (sid.size() < 2) return -1;
+  const int a = alphabet_index(sid[0]), b = alphabet_index(sid[1]);
+  return a < 0 || b < 0 ? -1 : a * 64 + b;
+}
+
+// ---------------------------------------------------------------------------------------------
+class ClusterAdapter;
+
+struct Responder {
+  std::uint16_t producer;
+  shm::ProcessIdentity who;
+};
+
+struct PendingRequest {
+  std::weak_ptr<sio::AckCollector> collector;
+  std::vector<Responder> responders;
+  // fetch_sockets: the namespace whose RemoteSockets are built from the answers.
+  sio::Namespace* nsp = nullptr;
+};
+
+struct Node::Impl {
+  Impl(net::io_context& ctx, NodeOptions o)
+      : io(ctx), options(std::move(o)), notify(ctx), dead_timer(ctx) {}
+
+  net::io_context& io;
+  NodeOptions options;
+  std::optional<shm::Segment> segment;
+  std::optional<shm::RingWriter> writer;
+  std::optional<shm::RingReader> reader;
+  std::unique_ptr<shm::RingNotifier> notifier;
+  net::posix::stream_descriptor notify;
+  net::steady_timer dead_timer;
+  bool dead_timer_armed = false;
+  std::unique_ptr<Handoff> handoff;
+  sio::Server* server = nullptr;
+  bool stopped = false;
+  NodeStats stats;
+  std::map<std::string, ClusterAdapter*> adapters;
+  std::unordered_map<std::uint64_t, PendingRequest> pending;
+  std::uint64_t next_request = 1;
+  std::vector<std::byte> scratch;
+
+  // --- publishing
+  bool publish(MessageType t, const std::string& payload) {
+    const auto st = writer->publish(static_cast<std::uint16_t>(t), as_bytes(payload));
+    if (st != shm::PublishStatus::ok) {
+      ++stats.publish_failures;
+      std::fprintf(stderr, "shmio[w%d]: could not publish %s (%zu bytes): %s\n", options.worker,
+                   to_string(t), payload.size(), shm::to_string(st));
+      return false;
+    }
+    ++stats.messages_published;
+    return true;
+  }
+  std::uint64_t request_id() {
+    // Unique across workers: the worker index in the low 12 bits.
+    return (next_request++ << 12) | static_cast<std::uint64_t>(options.worker & 0xFFF);
+  }
+
+  // --- membership
+  std::vector<Responder> live_workers(bool include_self) const {
+    std::vector<Responder> out;
+    for (std::uint16_t i = 0; i < segment->max_producers(); ++i) {
+      const auto& slot = segment->producer_slot(i);
+      if (slot.state.load(std::memory_order_acquire) != shm::layout::kSlotActive) continue;
+      if (std::strncmp(slot.label, "worker-", 7) != 0) continue;
+      if (!include_self && i == writer->id()) continue;
+      const shm::ProcessIdentity who = shm::registry::owner_of(slot);
+      if (shm::liveness(who) != shm::Liveness::alive) continue;
+      out.push_back({i, who});
+    }
+    return out;
+  }
+  bool responder_alive(const Responder& r) const {
+    const auto& slot = segment->producer_slot(r.producer);
+    return slot.state.load(std::memory_order_acquire) == shm::layout::kSlotActive &&
+           shm::registry::owner_of(slot) == r.who && shm::liveness(r.who) == shm::Liveness::alive;
+  }
+  void track(std::uint64_t rid, PendingRequest req) {
+    pending[rid] = std::move(req);
+    arm_dead_check();
+  }
+  // While requests wait, the registry is checked for dead workers every 100 ms.
+  void arm_dead_check() {
+    if (dead_timer_armed || pending.empty()) return;
+    dead_timer_armed = true;
+    dead_timer.expires_after(std::chrono::milliseconds(100));
+    dead_timer.async_wait([this](const boost::system::error_code& ec) {
+      dead_timer_armed = false;
+      if (ec || stopped) return;
+      drop_responders([this](const Responder& r) { return !responder_alive(r); });
+      arm_dead_check();
+    });
+  }
+  void worker_down(pid_t pid) {
+    drop_responders([pid](const Responder& r) { return r.who.pid == pid; });
+  }
+  // Every pending request stops waiting for the responders `dead` names: it completes with the
+  // live workers' answers (no error for the dead one's), and forgets finished requests.
+  template <class Pred>
+  void drop_responders(Pred dead) {
+    for (auto it = pending.begin(); it != pending.end();) {
+      auto c = it->second.collector.lock();
+      if (!c || c->done()) {
+        it = pending.erase(it);
+        continue;
+      }
+      auto& rs = it->second.responders;
+      for (auto r = rs.begin(); r != rs.end();) {
+        if (!dead(*r)) {
+          ++r;
+          continue;
+        }
+        c->fail_source(r->producer + 1u, false);
+        r = rs.erase(r);
+      }
+      ++it;
+    }
+  }
+  std::shared_ptr<sio::AckCollector> collector_for(std::uint64_t rid) {
+    auto it = pending.find(rid);
+    if (it == pending.end()) return nullptr;
+    auto c = it->second.collector.lock();
+    if (!c || c->done()) {
+      pending.erase(it);
+      return nullptr;
+    }
+    return c;
+  }
+
+  // --- reading
+  void start_reading() {
+    notify.assign(::dup(notifier->fd()));
+    wait_notify();
+    drain();
+  }
+  void wait_notify() {
+    notify.async_wait(net::posix::descriptor_base::wait_read,
+                      [this](const boost::system::error_code& ec) {
+                        if (ec || stopped) return;
+                        notifier->drain();
+                        drain();
+                        wait_notify();
+                      });
+  }
+  void drain();
+  void apply(std::uint16_t type, std::uint16_t producer, std::uint64_t position,
+             std::span<const std::byte> payload);
+  void on_lapped(std::uint64_t lost);
+  ClusterAdapter* adapter(std::string_view nsp) {
+    auto it = adapters.find(std::string(nsp));
+    return it == adapters.end() ? nullptr : it->second;
+  }
+};
+
+// ---------------------------------------------------------------------------------------------
+// The adapter of one namespace on a worker: the local rooms index (InMemoryAdapter's) plus the
+// operations over every worker.
+class ClusterAdapter final : public sio::InMemoryAdapter {
+ public:
+  ClusterAdapter(sio::Namespace& nsp, Node::Impl& node) : InMemoryAdapter(nsp), node_(node) {
+    node_.adapters[nsp.name()] = this;
+  }
+  ~ClusterAdapter() override { node_.adapters.erase(nsp_->name()); }
+
+  sio::Namespace& nsp() { return *nsp_; }
+
+  // Rooms of a recoverable socket are published when they change (below), so that its session
+  // survives even a SIGKILL of this worker.
+  void add_all(const sio::SocketId& id, const std::set<sio::Room>& rooms) override {
+    InMemoryAdapter::add_all(id, rooms);
+    session_changed(id);
+  }
+  void del(const sio::SocketId& id, const sio::Room& room) override {
+    InMemoryAdapter::del(id, room);
+    session_changed(id);
+  }
+
+  std::size_t broadcast(sio::Packet p, const sio::BroadcastOptions& opts) override {
+    const auto& recovery = nsp_->server().options().connection_state_recovery;
+    const bool with_offset =
+        recovery && !p.id && !opts.flags.volatile_ &&
+        (p.type == sio::PacketType::event || p.type == sio::PacketType::binary_event);
+    if (opts.flags.local) {
+      sio::EncodedPacket e{std::make_shared<const std::string>("4" + sio::encode(p)),
+                           std::move(p.attachments)};
+      return nsp_->deliver_local(e, opts);
+    }
+    // The offset is the record's own ring position, known only once claimed: the frame is
+    // encoded with 16 placeholder digits, and they are overwritten in the claimed record.
+    if (with_offset) p.data->as_array().emplace_back(std::string(kOffsetDigits, '0'));
+    std::string frame = "4" + sio::encode(p);
+    const std::uint8_t flags = static_cast<std::uint8_t>(
+        (opts.flags.volatile_ ? kFlagVolatile : 0) | (opts.flags.compress ? kFlagCompress : 0));
+    std::uint64_t position = 0;
+    const bool published = write(opts, flags, 0, frame, p.attachments, with_offset, &position);
+    if (with_offset && published) {
+      const std::string off = offset_of(position);
+      frame.replace(frame.size() - 2 - kOffsetDigits, kOffsetDigits, off);
+    }
+    sio::EncodedPacket e{std::make_shared<const std::string>(std::move(frame)),
+                         std::move(p.attachments)};
+    return nsp_->deliver_local(e, opts);
+  }
+
+  void broadcast_with_ack(sio::Packet p, const sio::BroadcastOptions& opts,
+                          const std::shared_ptr<sio::AckCollector>& collector) override {
+    const std::uint64_t id = *p.id;
+    std::string frame = "4" + sio::encode(p);
+    if (!opts.flags.local) {
+      auto responders = node_.live_workers(false);
+      for (const Responder& r : responders) collector->add_pending_source(r.producer + 1u);
+      const std::uint8_t flags =
+          static_cast<std::uint8_t>(kFlagAck | (opts.flags.volatile_ ? kFlagVolatile : 0) |
+                                    (opts.flags.compress ? kFlagCompress : 0));
+      if (write(opts, flags, id, frame, p.attachments, false, nullptr)) {
+        node_.track(id, PendingRequest{collector, std::move(responders), nullptr});
+      } else {
+        for (const Responder& r : responders) collector->fail_source(r.producer + 1u, true);
+      }
+    }
+    sio::EncodedPacket e{std::make_shared<const std::string>(std::move(frame)),
+                         std::move(p.attachments)};
+    collector->add_pending_source(0);
+    std::weak_ptr<sio::AckCollector> w = collector;
+    const std::size_t n = nsp_->deliver_local_with_ack(
+        e, opts, id,
+        [w](sio::Args a) {
+          if (auto c = w.lock()) c->answer(0, std::move(a));
+        },
+        [w] {
+          if (auto c = w.lock()) c->lose(0);
+        });
+    collector->expect(0, n);
+  }
+
+  void add_sockets(const sio::BroadcastOptions& opts, const std::set<sio::Room>& rooms) override {
+    if (!opts.flags.local)
+      node_.publish(MessageType::sockets_join, sio_message(opts, {{"rooms", rooms_json(rooms)}}));
+    Adapter::add_sockets(opts, rooms);
+  }
+  void del_sockets(const sio::BroadcastOptions& opts, const std::set<sio::Room>& rooms) override {
+    if (!opts.flags.local)
+      node_.publish(MessageType::sockets_leave, sio_message(opts, {{"rooms", rooms_json(rooms)}}));
+    Adapter::del_sockets(opts, rooms);
+  }
+  void disconnect_sockets(const sio::BroadcastOptions& opts, bool close) override {
+    if (!opts.flags.local)
+      node_.publish(MessageType::disconnect_sockets, sio_message(opts, {{"close", close}}));
+    Adapter::disconnect_sockets(opts, close);
+  }
+
+  void fetch_sockets(const sio::BroadcastOptions& opts,
+                     std::function<void(std::vector<sio::RemoteSocket>)> done) override {
+    // Local sockets first, then each worker's answer; all turned into RemoteSockets at the end.
+    sio::Namespace* nsp = nsp_;
+    auto collector = std::make_shared<sio::AckCollector>(
+        node_.io,
+        [nsp, done = std::move(done)](std::optional<std::string>, std::vector<sio::Args> answers) {
+          std::vector<sio::RemoteSocket> out;
+          for (const sio::Args& a : answers) {
+            if (a.values.empty() || !a.values[0].is_array()) continue;
+            for (const json::value& v : a.values[0].get_array()) {
+              if (!v.is_object()) continue;
+              const json::object& o = v.get_object();
+              const json::value* hs = o.if_contains("handshake");
+              const json::value* data = o.if_contains("data");
+              out.emplace_back(
+                  *nsp, str_of(o, "id"),
+                  hs && hs->is_object() ? handshake_from_json(hs->get_object()) : sio::Handshake{},
+                  rooms_from(o.if_contains("rooms")), data ? *data : json::value());
+            }
+          }
+          done(std::move(out));
+        });
+    collector->add_pending_source(0);
+    if (!opts.flags.local) {
+      auto responders = node_.live_workers(false);
+      for (const Responder& r : responders) collector->add_pending_source(r.producer + 1u);
+      const std::uint64_t rid = node_.request_id();
+      if (node_.publish(MessageType::fetch_sockets, sio_message(opts, {{"requestId", rid}}))) {
+        node_.track(rid, PendingRequest{collector, std::move(responders), nsp_});
+      } else {
+        for (const Responder& r : responders) collector->fail_source(r.producer + 1u, true);
+      }
+    }
+    collector->expect(0, 1);
+    collector->answer(0, sio::Args{json::value(local_sockets(opts))});
+    if (!collector->done()) collector->start(std::chrono::seconds(5));
+  }
+
+  void server_side_emit(const std::string& event, sio::Args args,
+                        const std::shared_ptr<sio::AckCollector>& collector) override {
+    json::object body{{"nsp", nsp_->name()}, {"event", event}, {"args", args.values}};
+    std::vector<Responder> responders;
+    std::uint64_t rid = 0;
+    if (collector) {
+      responders = node_.live_workers(false);
+      rid = node_.request_id();
+      body["requestId"] = rid;
+      for (const Responder& r : responders) collector->expect(r.producer + 1u, 1);
+    }
+    const bool ok =
+        node_.publish(MessageType::server_side_emit, write_message(body, args.binaries));
+    if (!collector) return;
+    if (ok) {
+      node_.track(rid, PendingRequest{collector, std::move(responders), nullptr});
+    } else {
+      for (const Responder& r : responders) collector->fail_source(r.producer + 1u, true);
+    }
+  }
+
+  std::size_t server_count() const override { return node_.live_workers(true).size(); }
+
+  // --- connection state recovery over the ring
+  void persist_session(sio::SessionState s) override {
+    publish_session(s, /*connected=*/false);
+    store(std::move(s), false, ::getpid());
+  }
+
+  std::optional<sio::SessionState> take_session(const std::string& pid,
+                                                const std::string& offset) override {
+    node_.drain();  // sessions and broadcasts published by others until now
+    prune();
+    auto it = sessions_.find(pid);
+    const auto pos = position_of(offset);
+    if (it == sessions_.end() || !pos || !replayable(*pos)) {
+      ++node_.stats.recovery_failures;
+      if (it != sessions_.end()) sessions_.erase(it);
+      return std::nullopt;
+    }
+    sio::SessionState st = std::move(it->second.state);
+    sessions_.erase(it);
+    node_.publish(MessageType::session_taken, write_message({{"nsp", nsp_->name()}, {"pid", pid}}));
+    return st;
+  }
+
+  std::optional<std::vector<sio::EncodedPacket>> replay(const std::string& offset,
+                                                        const std::set<sio::Room>& rooms) override {
+    node_.drain();
+    const auto pos = position_of(offset);
+    if (!pos) return std::nullopt;
+    auto r = shm::RingReader::attach(*node_.segment, {"replay", -1, shm::StartAt::latest});
+    if (!r) return std::nullopt;
+    shm::RingReader& rd = r.value();
+    if (!rd.seek(*pos)) {
+      ++node_.stats.recovery_failures;
+      return std::nullopt;
+    }
+    const std::uint64_t end = node_.reader->position();
+    std::vector<sio::EncodedPacket> out;
+    std::array<RecordView, 64> views;
+    bool first = true;
+    while (rd.position() < end) {
+      const std::size_t n = rd.peek(views);
+      if (rd.last_loss().records != 0) return std::nullopt;
+      if (n == 0) break;
+      std::vector<sio::EncodedPacket> batch;
+      std::size_t used = 0;
+      for (; used < n && views[used].position < end; ++used) {
+        const RecordView& v = views[used];
+        if (first) {  // the record the client already has: it must be the one it named
+          first = false;
+          if (v.position != *pos || v.type != static_cast<std::uint16_t>(MessageType::broadcast))
+            return std::nullopt;
+          continue;
+        }
+        if (v.type != static_cast<std::uint16_t>(MessageType::broadcast)) continue;
+        auto b = read_broadcast(v.payload);
+        if (!b || b->nsp != nsp_->name() || (b->flags & (kFlagAck | kFlagVolatile)) != 0) continue;
+        sio::BroadcastOptions o;
+        for (auto room : b->rooms) o.rooms.emplace(room);
+        for (auto room : b->except) o.except.emplace(room);
+        if (!sio::reaches(o, rooms)) continue;
+        sio::EncodedPacket e{std::make_shared<const std::string>(b->frame), {}};
+        for (auto a : b->attachments)
+          e.attachments.push_back(std::make_shared<const std::string>(a));
+        batch.push_back(std::move(e));
+      }
+      if (!rd.consume(std::span<const RecordView>(views.data(), used))) return std::nullopt;
+      for (auto& e : batch) out.push_back(std::move(e));
+      if (used < n) break;
+    }
+    if (first) return std::nullopt;
+    ++node_.stats.recoveries;
+    return out;
+  }
+
+  // --- from the ring
+  void on_session(const json::object& body, pid_t owner) {
+    const json::value* data = body.if_contains("data");
+    const json::value* connected = body.if_contains("connected");
+    store(sio::SessionState{str_of(body, "id"), str_of(body, "pid"),
+                            rooms_from(body.if_contains("rooms")), data ? *data : json::value()},
+          connected && connected->is_bool() && connected->get_bool(), owner);
+  }
+  void on_session_taken(const std::string& pid) { sessions_.erase(pid); }
+  // Session sync: every session this worker knows, in chunks of at most ~256 KiB of JSON.
+  std::vector<json::array> dump_sessions() {
+    prune();
+    std::vector<json::array> chunks(1);
+    std::size_t bytes = 0;
+    const auto now = std::chrono::steady_clock::now();
+    for (const auto& [pid, s] : sessions_) {
+      json::object o{
+          {"id", s.state.id},
+          {"pid", s.state.pid},
+          {"rooms", rooms_json(s.state.rooms)},
+          {"data", s.state.data},
+          {"connected", s.connected},
+          {"owner", static_cast<std::int64_t>(s.owner)},
+          {"away_ms",
+           std::chrono::duration_cast<std::chrono::milliseconds>(now - s.since).count()}};
+      bytes += 128 + s.state.id.size() + s.state.pid.size();
+      for (const auto& r : s.state.rooms) bytes += r.size() + 3;
+      chunks.back().push_back(std::move(o));
+      if (bytes > 256 * 1024) {
+        chunks.emplace_back();
+        bytes = 0;
+      }
+    }
+    return chunks;
+  }
+  // A peer's sessions: kept unless this worker already knows newer state of that session.
+  void on_sessions_sync(const json::array& sessions) {
+    const auto now = std::chrono::steady_clock::now();
+    for (const json::value& v : sessions) {
+      if (!v.is_object()) continue;
+      const json::object& o = v.get_object();
+      const std::string pid = str_of(o, "pid");
+      if (pid.empty() || sessions_.count(pid) != 0) continue;
+      const json::value* data = o.if_contains("data");
+      const json::value* connected = o.if_contains("connected");
+      store(sio::SessionState{str_of(o, "id"), pid, rooms_from(o.if_contains("rooms")),
+                              data ? *data : json::value()},
+            connected && connected->is_bool() && connected->get_bool(),
+            static_cast<pid_t>(u64_of(o, "owner")));
+      auto it = sessions_.find(pid);
+      if (it != sessions_.end())
+        it->second.since = now - std::chrono::milliseconds(u64_of(o, "away_ms"));
+    }
+    // A session whose owner died before this worker started is disconnected since then at least.
+    for (auto& [k, s] : sessions_)
+      if (s.connected &&
+          shm::liveness({s.owner, shm::process_start_time(s.owner)}) == shm::Liveness::dead)
+        s.connected = false;
+  }
+  // The sessions a dead worker held are disconnected from now on (they expire from now).
+  void owner_died(pid_t pid) {
+    for (auto& [k, s] : sessions_)
+      if (s.owner == pid && s.connected) {
+        s.connected = false;
+        s.since = std::chrono::steady_clock::now();
+      }
+  }
+  json::array local_sockets(const sio::BroadcastOptions& opts) const {
+    json::array out;
+    for (const sio::SocketId& id : targets(opts)) {
+      sio::SocketPtr s = nsp_->socket(id);
+      if (!s) continue;
+      out.push_back(json::object{{"id", id},
+                                 {"handshake", handshake_to_json(s->handshake())},
+                                 {"rooms", rooms_json(s->rooms())},
+                                 {"data", s->data()}});
+    }
+    return out;
+  }
+  void apply_local(MessageType t, const json::object& body) {
+    const json::value* o = body.if_contains("opts");
+    const sio::BroadcastOptions opts =
+        o && o->is_object() ? options_from_json(o->get_object()) : sio::BroadcastOptions{};
+    if (t == MessageType::sockets_join)
+      Adapter::add_sockets(opts, rooms_from(body.if_contains("rooms")));
+    if (t == MessageType::sockets_leave)
+      Adapter::del_sockets(opts, rooms_from(body.if_contains("rooms")));
+    if (t == MessageType::disconnect_sockets) {
+      const json::value* c = body.if_contains("close");
+      Adapter::disconnect_sockets(opts, c && c->is_bool() && c->get_bool());
+    }
+  }
+
+ private:
+  struct Saved {
+    sio::SessionState state;
+    bool connected;
+    pid_t owner;
+    std::chrono::steady_clock::time_point since;
+  };
+  std::string sio_message(const sio::BroadcastOptions& opts, json::object extra) {
+    extra["nsp"] = nsp_->name();
+    extra["opts"] = options_to_json(opts);
+    return write_message(extra);
+  }
+  bool write(const sio::BroadcastOptions& opts, std::uint8_t flags, std::uint64_t ack_id,
+             const std::string& frame, const std::vector<sio::Binary>& att, bool with_offset,
+             std::uint64_t* position) {
+    if (nsp_->name().size() > 0xFFFF || opts.rooms.size() > 0xFFFF || opts.except.size() > 0xFFFF ||
+        std::any_of(opts.rooms.begin(), opts.rooms.end(),
+                    [](auto& r) { return r.size() > 0xFFFF; }) ||
+        std::any_of(opts.except.begin(), opts.except.end(),
+                    [](auto& r) { return r.size() > 0xFFFF; })) {
+      ++node_.stats.publish_failures;
+      std::fprintf(stderr,
+                   "shmio[w%d]: a broadcast with a room or namespace name over 65535 "
+                   "bytes was delivered on this worker only\n",
+                   node_.options.worker);
+      return false;
+    }
+    const std::size_t size = broadcast_size(nsp_->name(), opts, frame.size(), att);
+    auto claim = node_.writer->claim(size, static_cast<std::uint16_t>(MessageType::broadcast));
+    if (claim.status != shm::PublishStatus::ok) {
+      ++node_.stats.publish_failures;
+      std::fprintf(stderr, "shmio[w%d]: a broadcast of %zu bytes was not published: %s\n",
+                   node_.options.worker, size, shm::to_string(claim.status));
+      return false;
+    }
+    const std::size_t frame_at =
+        write_broadcast(claim.payload, nsp_->name(), opts, flags, ack_id, frame, att);
+    if (with_offset) {
+      const std::string off = offset_of(claim.position);
+      std::memcpy(claim.payload.data() + frame_at + frame.size() - 2 - kOffsetDigits, off.data(),
+                  kOffsetDigits);
+    }
+    node_.writer->commit();
+    if (position != nullptr) *position = claim.position;
+    ++node_.stats.broadcasts_published;
+    ++node_.stats.messages_published;
+    return true;
+  }
+  // Whether the record at `pos` can still be read (it and everything after it).
+  bool replayable(std::uint64_t pos) {
+    auto r = shm::RingReader::attach(*node_.segment, {"replay", -1, shm::StartAt::latest});
+    return r && r.value().seek(pos);
+  }
+  void session_changed(const sio::SocketId& id) {
+    if (!nsp_->server().options().connection_state_recovery) return;
+    sio::SocketPtr s = nsp_->socket(id);
+    if (!s || !s->connected() || s->pid().empty()) return;
+    publish_session(sio::SessionState{s->id(), s->pid(), socket_rooms(id), s->data()}, true);
+  }
+  void publish_session(const sio::SessionState& s, bool connected) {
+    node_.publish(MessageType::session, write_message({{"nsp", nsp_->name()},
+                                                       {"id", s.id},
+                                                       {"pid", s.pid},
+                                                       {"rooms", rooms_json(s.rooms)},
+                                                       {"data", s.data},
+                                                       {"connected", connected}}));
+  }
+  void store(sio::SessionState s, bool connected, pid_t owner) {
+    if (s.pid.empty()) return;
+    prune();
+    std::string pid = s.pid;
+    auto [it, fresh] = sessions_.insert_or_assign(
+        pid, Saved{std::move(s), connected, owner, std::chrono::steady_clock::now()});
+    if (fresh) order_.push_back(pid);
+    while (sessions_.size() > node_.options.max_sessions && !order_.empty()) {
+      sessions_.erase(order_.front());
+      order_.pop_front();
+    }
+    if (order_.size() > 2 * node_.options.max_sessions + 16) {  // drop names already gone
+      std::deque<std::string> kept;
+      for (auto& p : order_)
+        if (sessions_.count(p) != 0) kept.push_back(std::move(p));
+      order_ = std::move(kept);
+    }
+  }
+  void prune() {
+    const auto& r = nsp_->server().options().connection_state_recovery;
+    if (!r) return;
+    const auto now = std::chrono::steady_clock::now();
+    for (auto it = sessions_.begin(); it != sessions_.end();)
+      it = !it->second.connected && now - it->second.since > r->max_disconnection_duration
+               ? sessions_.erase(it)
+               : std::next(it);
+  }
+
+  Node::Impl& node_;
+  std::unordered_map<std::string, Saved> sessions_;
+  std::deque<std::string> order_;  // insertion order, for the max_sessions bound
+};
+
+// ---------------------------------------------------------------------------------------------
+void Node::Impl::drain() {
+  if (stopped || !reader) return;
+  std::array<RecordView, 64> views;
+  struct Copied {
+    std::uint16_t type, producer;
+    std::uint64_t position;
+    std::string bytes;
+  };
+  for (;;) {
+    const std::size_t n = reader->peek(views);
+    if (reader->last_loss().records != 0) on_lapped(reader->last_loss().records);
+    if (n == 0) return;
+    // One copy per record out of the ring (the zero-copy read is validated by consume()); the
+    // copy of a BROADCAST then becomes the shared frame its sockets are sent.
+    std::vector<Copied> batch;
+    batch.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      const RecordView& v = views[i];
+      if (v.producer == writer->id()) continue;  // our own: applied when published
+      Copied c{v.type, v.producer, v.position, std::string(v.payload.size(), '\0')};
+      shm::copy_tentative(reinterpret_cast<std::byte*>(c.bytes.data()), v.payload.data(),
+                          v.payload.size());
+      batch.push_back(std::move(c));
+    }
+    if (!reader->consume(std::span<const RecordView>(views.data(), n))) {
+      on_lapped(reader->last_loss().records);
+      continue;
+    }
+    for (Copied& c : batch) {
+      ++stats.messages_received;
+      apply(c.type, c.producer, c.position, as_bytes(c.bytes));
+      if (stopped) return;
+    }
+  }
+}
+
+void Node::Impl::apply(std::uint16_t type, std::uint16_t producer, std::uint64_t,
+                       std::span<const std::byte> payload) {
+  const auto t = static_cast<MessageType>(type);
+  if (t == MessageType::broadcast) {
+    auto b = read_broadcast(payload);
+    if (!b) {
+      ++stats.bad_records;
+      return;
+    }
+    ++stats.broadcasts_received;
+    ClusterAdapter* a = adapter(b->nsp);
+    std::size_t n = 0;
+    if (a != nullptr) {
+      sio::BroadcastOptions opts;
+      for (auto r : b->rooms) opts.rooms.emplace(r);
+      for (auto r : b->except) opts.except.emplace(r);
+      opts.flags.volatile_ = (b->flags & kFlagVolatile) != 0;
+      opts.flags.compress = (b->flags & kFlagCompress) != 0;
+      sio::EncodedPacket e{std::make_shared<const std::string>(b->frame), {}};
+      for (auto att : b->attachments)
+        e.attachments.push_back(std::make_shared<const std::string>(att));
+      if ((b->flags & kFlagAck) == 0) {
+        a->nsp().deliver_local(e, opts);
+        return;
+      }
+      const std::uint64_t rid = b->ack_id;
+      n = a->nsp().deliver_local_with_ack(
+          e, opts, rid,
+          [this, rid, producer](sio::Args args) {
+            json::object body{{"requestId", rid}, {"to", producer}, {"args", args.values}};
+            publish(MessageType::broadcast_ack, write_message(body, args.binaries));
+          },
+          [] {});
+    } else if ((b->flags & kFlagAck) == 0) {
+      return;
+    }
+    publish(MessageType::broadcast_client_count,
+            write_message({{"requestId", b->ack_id}, {"to", producer}, {"clientCount", n}}));
+    return;
+  }
+  auto m = read_message(payload);
+  if (!m) {
+    ++stats.bad_records;
+    return;
+  }
+  const json::object& body = m->body;
+  const std::uint64_t rid = u64_of(body, "requestId");
+  const bool for_me = body.contains("to") && u64_of(body, "to") == writer->id();
+  const std::uint64_t source = producer + 1u;
+  switch (t) {
+    case MessageType::sockets_join:
+    case MessageType::sockets_leave:
+    case MessageType::disconnect_sockets:
+      if (ClusterAdapter* a = adapter(str_of(body, "nsp"))) a->apply_local(t, body);
+      break;
+    case MessageType::fetch_sockets: {
+      ClusterAdapter* a = adapter(str_of(body, "nsp"));
+      const json::value* o = body.if_contains("opts");
+      json::array sockets;
+      if (a != nullptr)
+        sockets = a->local_sockets(o && o->is_object() ? options_from_json(o->get_object())
+                                                       : sio::BroadcastOptions{});
+      publish(
+          MessageType::fetch_sockets_response,
+          write_message({{"requestId", rid}, {"to", producer}, {"sockets", std::move(sockets)}}));
+      break;
+    }
+    case MessageType::fetch_sockets_response:
+      if (!for_me) break;
+      if (auto c = collector_for(rid)) {
+        const json::value* s = body.if_contains("sockets");
+        c->expect(source, 1);
+        c->answer(source, sio::Args{s ? *s : json::value(json::array{})});
+      }
+      break;
+    case MessageType::server_side_emit: {
+      ClusterAdapter* a = adapter(str_of(body, "nsp"));
+      const json::value* args = body.if_contains("args");
+      sio::Args in(args && args->is_array() ? args->get_array() : json::array{}, m->blobs);
+      std::function<void(sio::Args)> ack;
+      if (rid != 0) {
+        auto answered = std::make_shared<bool>(false);
+        ack = [this, rid, producer, answered](sio::Args reply) {
+          if (*answered) return;
+          *answered = true;
+          json::object r{{"requestId", rid}, {"to", producer}, {"args", reply.values}};
+          publish(MessageType::server_side_emit_response, write_message(r, reply.binaries));
+        };
+      }
+      if (a != nullptr) a->nsp().handle_server_side(str_of(body, "event"), std::move(in), ack);
+      break;
+    }
+    case MessageType::server_side_emit_response:
+    case MessageType::broadcast_ack:
+      if (!for_me) break;
+      if (auto c = collector_for(rid)) {
+        const json::value* args = body.if_contains("args");
+        sio::Args reply(args && args->is_array() ? args->get_array() : json::array{}, m->blobs);
+        c->answer(source, std::move(reply));
+      }
+      break;
+    case MessageType::broadcast_client_count:
+      if (!for_me) break;
+      if (auto c = collector_for(rid)) c->expect(source, u64_of(body, "clientCount"));
+      break;
+    case MessageType::session:
+      if (ClusterAdapter* a = adapter(str_of(body, "nsp")))
+        a->on_session(body, segment->producer_slot(producer).pid.load(std::memory_order_relaxed));
+      break;
+    case MessageType::session_taken:
+      if (ClusterAdapter* a = adapter(str_of(body, "nsp")))
+        a->on_session_taken(str_of(body, "pid"));
+      break;
+    case MessageType::sessions_sync_request:
+      if (!for_me) break;
+      for (auto& [name, a] : adapters)
+        for (json::array& chunk : a->dump_sessions())
+          publish(MessageType::sessions_sync,
+                  write_message({{"to", producer}, {"nsp", name}, {"sessions", std::move(chunk)}}));
+      break;
+    case MessageType::sessions_sync:
+      if (!for_me) break;
+      if (ClusterAdapter* a = adapter(str_of(body, "nsp")))
+        if (const json::value* v = body.if_contains("sessions"); v && v->is_array())
+          a->on_sessions_sync(v->get_array());
+      break;
+    case MessageType::worker_down: {
+      const auto pid = static_cast<pid_t>(u64_of(body, "pid"));
+      worker_down(pid);
+      for (auto& [name, a] : adapters) a->owner_died(pid);
+      break;
+    }
+    default:
+      ++stats.bad_records;
+      break;
+  }
+}
+
+void Node::Impl::on_lapped(std::uint64_t lost) {
+  ++stats.laps;
+  stats.lost_records += lost;
+  // Its clients may have missed broadcasts they can never get from here: they are disconnected,
+  // so that they reconnect and recover (or start afresh if the ring no longer has their range).
+  const std::size_t n = server ? server->disconnect_all("forced server close") : 0;
+  stats.lap_disconnects += n;
+  std::fprintf(stderr,
+               "shmio[w%d]: lapped by the ring: %llu records lost; %zu clients disconnected to "
+               "recover\n",
+               options.worker, static_cast<unsigned long long>(lost), n);
+}
+
+// ---------------------------------------------------------------------------------------------
+Node::Node(net::io_context& io, NodeOptions options, sio::ServerOptions& so)
+    : impl_(std::make_unique<Impl>(io, std::move(options))) {
+  Impl& m = *impl_;
+  auto seg = shm::Segment::attach(m.options.ring);
+  if (!seg)
+    throw std::runtime_error("cannot attach ring '" + m.options.ring + "': " + seg.error().message);
+  m.segment.emplace(std::move(seg.value()));
+  const std::string label = "worker-" + std::to_string(m.options.worker);
+  auto w = shm::RingWriter::attach(*m.segment, {label, m.options.core});
+  if (!w) throw std::runtime_error("cannot take a producer slot: " + w.error().message);
+  m.writer.emplace(std::move(w.value()));
+  auto r = shm::RingReader::attach(*m.segment, {label, m.options.core, shm::StartAt::latest});
+  if (!r) throw std::runtime_error("cannot take a reader slot: " + r.error().message);
+  m.reader.emplace(std::move(r.value()));
+  auto n = shm::RingNotifier::start(*m.segment);
+  if (!n) throw std::runtime_error("cannot start the ring notifier: " + n.error().message);
+  m.notifier = std::move(n.value());
+
+  Impl* impl = impl_.get();
+  so.adapter = [impl](sio::Namespace& nsp) -> std::unique_ptr<sio::Adapter> {
+    return std::make_unique<ClusterAdapter>(nsp, *impl);
+  };
+  so.ack_id_base = static_cast<std::uint64_t>(m.options.worker);
+  so.ack_id_stride = 4096;
+  so.reuse_port = true;
+  if (m.options.workers > 1) {
+    so.id_prefix = session_prefix(m.options.worker);
+    if (!m.options.handoff.empty()) {
+      m.handoff = std::make_unique<Handoff>(io, m.options.handoff, m.options.worker,
+                                            [impl](int fd, std::string bytes) {
+                                              if (impl->server && !impl->stopped)
+                                                impl->server->engine().adopt(fd, std::move(bytes));
+                                              else
+                                                ::close(fd);
+                                            });
+      const int me = m.options.worker, count = m.options.workers;
+      so.is_foreign = [me, count](const std::string& sid) {
+        const int owner = session_owner(sid);
+        return owner >= 0 && owner < count && owner != me;
+      };
+      so.hand_off = [impl](const std::string& sid, int fd, std::string bytes) {
+        if (!impl->handoff->send(session_owner(sid), fd, bytes)) ++impl->stats.handoffs_failed;
+      };
+    }
+  }
+}
+
+Node::~Node() {
+  stop();
+}
+
+void Node::start(sio::Server& server) {
+  impl_->server = &server;
+  impl_->start_reading();
+  // Connection state recovery: a worker that starts (or restarts) asks one peer for the sessions
+  // it knows, so that clients of a worker that died can recover here too.
+  if (server.options().connection_state_recovery) {
+    auto peers = impl_->live_workers(false);
+    if (!peers.empty())
+      impl_->publish(MessageType::sessions_sync_request,
+                     write_message({{"to", peers.front().producer}}));
+  }
+  if (impl_->handoff) impl_->handoff->start();
+}
+
+void Node::stop() {
+  if (impl_->stopped) return;
+  impl_->stopped = true;
+  boost::system::error_code ec;
+  impl_->notify.close(ec);
+  impl_->dead_timer.cancel();
+  if (impl_->handoff) impl_->handoff->stop();
+}
+
+const NodeStats& Node::stats() const noexcept {
+  return impl_->stats;
+}
+int Node::worker() const noexcept {
+  return impl_->options.worker;
+}
+std::size_t Node::server_count() const {
+  return impl_->live_workers(true).size();
+}
+
+std::string Node::metrics_text() const {
+  const Impl& m = *impl_;
+  const std::string w = "{worker=\"" + std::to_string(m.options.worker) + "\"}";
+  std::string out;
+  auto line = [&](const char* name, const char* help, const char* type, std::uint64_t v,
+                  const std::string& labels) {
+    out += "# HELP " + std::string(name) + " " + help + "\n# TYPE " + name + " " + type + "\n";
+    out += std::string(name) + labels + " " + std::to_string(v) + "\n";
+  };
+  const auto& s = m.stats;
+  line("shmio_broadcasts_published_total", "Broadcasts this worker wrote to the ring.", "counter",
+       s.broadcasts_published, w);
+  line("shmio_broadcasts_received_total", "Broadcasts of other workers this worker delivered.",
+       "counter", s.broadcasts_received, w);
+  line("shmio_ring_messages_published_total", "Ring records this worker wrote.", "counter",
+       s.messages_published, w);
+  line("shmio_ring_messages_received_total", "Ring records of others this worker read.", "counter",
+       s.messages_received, w);
+  line("shmio_ring_publish_failures_total", "Records that could not be written.", "counter",
+       s.publish_failures, w);
+  line("shmio_ring_laps_total", "Times this worker's reader was lapped.", "counter", s.laps, w);
+  line("shmio_ring_lost_records_total", "Records this worker lost to laps.", "counter",
+       s.lost_records, w);
+  line("shmio_lap_disconnects_total", "Clients disconnected because their worker was lapped.",
+       "counter", s.lap_disconnects, w);
+  line("shmio_ring_bad_records_total", "Records that did not decode.", "counter", s.bad_records, w);
+  line("shmio_handoffs_failed_total", "Connections that could not be handed to their worker.",
+       "counter", s.handoffs_failed, w);
+  line("shmio_recoveries_total", "Sessions restored by connection state recovery.", "counter",
+       s.recoveries, w);
+  line("shmio_recovery_failures_total", "Recoveries refused (unknown session or range gone).",
+       "counter", s.recovery_failures, w);
+  const std::uint64_t frontier =
+      m.segment->control().frontier.frontier.load(std::memory_order_acquire);
+  line("shmio_ring_lag_bytes", "Ring bytes committed but not yet read by this worker.", "gauge",
+       frontier - m.reader->position(), w);
+  const auto& rep = m.segment->control().repair;
+  line("shmio_ring_abandoned_claims_total", "Claims of dead producers turned into padding (ring).",
+       "counter", rep.repairs.load(std::memory_order_relaxed), "");
+  line("shmio_ring_aborted_claims_total", "Claims given back by their producer (ring).", "counter",
+       rep.aborted_claims.load(std::memory_order_relaxed), "");
+  line("shmio_workers_live", "Workers alive according to the ring's registry.", "gauge",
+       m.live_workers(true).size(), "");
+  return out;
+}
+
+}  // namespace shmio::cluster

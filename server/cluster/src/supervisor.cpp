@@ -1,0 +1,206 @@
+#include "shmio/cluster/supervisor.hpp"
+
+#include <sched.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <optional>
+
+#include "shmio/cluster/wire.hpp"
+#include "shmio/shm/process.hpp"
+#include "shmio/shm/ring_writer.hpp"
+#include "shmio/shm/segment.hpp"
+
+namespace shmio::cluster {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Worker {
+  pid_t pid = 0;
+  Clock::time_point started{};
+  std::chrono::milliseconds backoff{100};
+  std::optional<Clock::time_point> restart_at;
+};
+
+// Creates the segment, replacing a stale one; nullopt (reason printed) if it cannot.
+std::optional<shm::Segment> create_ring(const SupervisorOptions& o) {
+  shm::RingConfig cfg;
+  cfg.name = o.ring;
+  cfg.capacity = o.ring_bytes;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    auto seg = shm::Segment::create(cfg);
+    if (seg) return std::move(seg.value());
+    if (seg.error().code != shm::Errc::already_exists) {
+      std::fprintf(stderr, "shmio: cannot create ring %s: %s\n", o.ring.c_str(),
+                   seg.error().message.c_str());
+      return std::nullopt;
+    }
+    auto old = shm::Segment::attach(o.ring, shm::AttachMode::read_only);
+    if (old) {
+      const auto& h = old.value().header();
+      const shm::ProcessIdentity creator{h.creator_pid, h.creator_start_time};
+      if (shm::liveness(creator) == shm::Liveness::alive) {
+        std::fprintf(stderr,
+                     "shmio: ring %s belongs to a running cluster (supervisor pid %d); stop it "
+                     "first or pick another --ring / --port\n",
+                     o.ring.c_str(), h.creator_pid);
+        return std::nullopt;
+      }
+      std::fprintf(stderr, "shmio: removing stale ring %s (its supervisor, pid %d, is gone)\n",
+                   o.ring.c_str(), h.creator_pid);
+    } else {
+      std::fprintf(stderr, "shmio: removing unusable ring %s (%s)\n", o.ring.c_str(),
+                   old.error().message.c_str());
+    }
+    (void)shm::Segment::remove(o.ring);
+  }
+  std::fprintf(stderr, "shmio: cannot create ring %s\n", o.ring.c_str());
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::vector<int> affinity_cpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  std::vector<int> cpus;
+  if (sched_getaffinity(0, sizeof set, &set) != 0) return {0};
+  for (int i = 0; i < CPU_SETSIZE; ++i)
+    if (CPU_ISSET(i, &set)) cpus.push_back(i);
+  return cpus;
+}
+
+int run_supervisor(const SupervisorOptions& o,
+                   const std::function<int(const WorkerContext&)>& worker_main) {
+  const std::vector<int> cpus = affinity_cpus();
+  const int n = o.workers > 0 ? o.workers : static_cast<int>(cpus.size());
+  auto seg = create_ring(o);
+  if (!seg) return 1;
+  std::optional<shm::RingWriter> writer;
+  if (auto w = shm::RingWriter::attach(*seg, {"supervisor", -1}); w) {
+    writer.emplace(std::move(w.value()));
+  } else {
+    std::fprintf(stderr, "shmio: cannot attach to ring %s: %s\n", o.ring.c_str(),
+                 w.error().message.c_str());
+    (void)shm::Segment::remove(o.ring);
+    return 1;
+  }
+  if (o.on_start) o.on_start(n);
+
+  sigset_t set, old;
+  sigemptyset(&set);
+  sigaddset(&set, SIGCHLD);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  sigprocmask(SIG_BLOCK, &set, &old);
+  const pid_t supervisor = ::getpid();
+
+  std::vector<Worker> workers(static_cast<std::size_t>(n));
+  auto spawn = [&](int i) {
+    std::fflush(nullptr);
+    const pid_t pid = ::fork();
+    if (pid < 0) {
+      std::fprintf(stderr, "shmio: fork failed: %s\n", std::strerror(errno));
+      workers[static_cast<std::size_t>(i)].restart_at = Clock::now() + std::chrono::seconds(1);
+      return;
+    }
+    if (pid == 0) {
+      ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+      if (::getppid() != supervisor) _exit(1);  // the supervisor died before prctl
+      sigprocmask(SIG_SETMASK, &old, nullptr);
+      WorkerContext ctx{i, n, -1, o.ring};
+      if (o.pin && !cpus.empty()) {
+        const int cpu = cpus[static_cast<std::size_t>(i) % cpus.size()];
+        cpu_set_t one;
+        CPU_ZERO(&one);
+        CPU_SET(cpu, &one);
+        if (sched_setaffinity(0, sizeof one, &one) == 0) ctx.core = cpu;
+      }
+      int rc = 1;
+      try {
+        rc = worker_main(ctx);
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "shmio[w%d]: %s\n", i, e.what());
+      }
+      std::fflush(nullptr);
+      _exit(rc);
+    }
+    Worker& w = workers[static_cast<std::size_t>(i)];
+    w.pid = pid;
+    w.started = Clock::now();
+    w.restart_at.reset();
+  };
+  for (int i = 0; i < n; ++i) spawn(i);
+
+  bool draining = false;
+  Clock::time_point drain_deadline{};
+  for (;;) {
+    timespec ts{0, 100'000'000};
+    siginfo_t info;
+    const int sig = sigtimedwait(&set, &info, &ts);
+    if ((sig == SIGTERM || sig == SIGINT) && !draining) {
+      draining = true;
+      drain_deadline = Clock::now() + o.drain_timeout;
+      std::fprintf(stderr, "shmio: draining %d workers\n", n);
+      for (const Worker& w : workers)
+        if (w.pid > 0) ::kill(w.pid, SIGTERM);
+    }
+    // Reap every dead child (SIGCHLD may stand for several).
+    for (;;) {
+      int status = 0;
+      const pid_t pid = ::waitpid(-1, &status, WNOHANG);
+      if (pid <= 0) break;
+      for (std::size_t i = 0; i < workers.size(); ++i) {
+        Worker& w = workers[i];
+        if (w.pid != pid) continue;
+        w.pid = 0;
+        const std::string body = write_message(
+            {{"pid", static_cast<std::int64_t>(pid)}, {"worker", static_cast<std::int64_t>(i)}});
+        (void)writer->publish(static_cast<std::uint16_t>(MessageType::worker_down),
+                              {reinterpret_cast<const std::byte*>(body.data()), body.size()});
+        if (draining) break;
+        if (WIFSIGNALED(status))
+          std::fprintf(stderr, "shmio: worker %zu (pid %d) killed by signal %d; restarting\n", i,
+                       pid, WTERMSIG(status));
+        else
+          std::fprintf(stderr, "shmio: worker %zu (pid %d) exited with %d; restarting\n", i, pid,
+                       WEXITSTATUS(status));
+        // Backoff: a worker that dies soon after its start waits longer each time.
+        if (Clock::now() - w.started < std::chrono::seconds(10))
+          w.backoff = std::min<std::chrono::milliseconds>(w.backoff * 2, std::chrono::seconds(5));
+        else
+          w.backoff = std::chrono::milliseconds(100);
+        w.restart_at = Clock::now() + w.backoff;
+      }
+    }
+    if (draining) {
+      bool any = false;
+      for (const Worker& w : workers) any = any || w.pid > 0;
+      if (!any) break;
+      if (Clock::now() > drain_deadline) {
+        for (const Worker& w : workers)
+          if (w.pid > 0) ::kill(w.pid, SIGKILL);
+        drain_deadline = Clock::time_point::max();
+      }
+      continue;
+    }
+    for (int i = 0; i < n; ++i) {
+      Worker& w = workers[static_cast<std::size_t>(i)];
+      if (w.pid == 0 && w.restart_at && Clock::now() >= *w.restart_at) spawn(i);
+    }
+  }
+  writer.reset();  // release the slot before removing
+  (void)shm::Segment::remove(o.ring);
+  std::fprintf(stderr, "shmio: stopped; ring %s removed\n", o.ring.c_str());
+  sigprocmask(SIG_SETMASK, &old, nullptr);
+  return 0;
+}
+
+}  // namespace shmio::cluster

@@ -1,0 +1,295 @@
+#include "shmio/cluster/wire.hpp"
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <cstring>
+
+namespace shmio::cluster {
+
+namespace json = boost::json;
+
+const char* to_string(MessageType t) noexcept {
+  switch (t) {
+    case MessageType::broadcast:
+      return "BROADCAST";
+    case MessageType::sockets_join:
+      return "SOCKETS_JOIN";
+    case MessageType::sockets_leave:
+      return "SOCKETS_LEAVE";
+    case MessageType::disconnect_sockets:
+      return "DISCONNECT_SOCKETS";
+    case MessageType::fetch_sockets:
+      return "FETCH_SOCKETS";
+    case MessageType::fetch_sockets_response:
+      return "FETCH_SOCKETS_RESPONSE";
+    case MessageType::server_side_emit:
+      return "SERVER_SIDE_EMIT";
+    case MessageType::server_side_emit_response:
+      return "SERVER_SIDE_EMIT_RESPONSE";
+    case MessageType::broadcast_client_count:
+      return "BROADCAST_CLIENT_COUNT";
+    case MessageType::broadcast_ack:
+      return "BROADCAST_ACK";
+    case MessageType::session:
+      return "SESSION";
+    case MessageType::session_taken:
+      return "SESSION_TAKEN";
+    case MessageType::worker_down:
+      return "WORKER_DOWN";
+    case MessageType::sessions_sync_request:
+      return "SESSIONS_SYNC_REQUEST";
+    case MessageType::sessions_sync:
+      return "SESSIONS_SYNC";
+  }
+  return "?";
+}
+
+namespace {
+
+template <class T>
+void put(std::byte*& p, T v) {
+  std::memcpy(p, &v, sizeof v);
+  p += sizeof v;
+}
+void put_bytes(std::byte*& p, std::string_view s) {
+  if (!s.empty()) std::memcpy(p, s.data(), s.size());
+  p += s.size();
+}
+
+// A bounds-checked cursor over untrusted bytes.
+struct Cursor {
+  const std::byte* p;
+  const std::byte* end;
+  bool ok = true;
+  template <class T>
+  T get() {
+    T v{};
+    if (static_cast<std::size_t>(end - p) < sizeof v) {
+      ok = false;
+      return v;
+    }
+    std::memcpy(&v, p, sizeof v);
+    p += sizeof v;
+    return v;
+  }
+  std::string_view bytes(std::size_t n) {
+    if (static_cast<std::size_t>(end - p) < n) {
+      ok = false;
+      return {};
+    }
+    std::string_view v(reinterpret_cast<const char*>(p), n);
+    p += n;
+    return v;
+  }
+};
+
+}  // namespace
+
+std::size_t broadcast_size(std::string_view nsp, const socketio::BroadcastOptions& opts,
+                           std::size_t frame_bytes, const std::vector<socketio::Binary>& att) {
+  std::size_t n = kBroadcastHeader + nsp.size() + frame_bytes;
+  for (const auto& r : opts.rooms) n += 2 + r.size();
+  for (const auto& r : opts.except) n += 2 + r.size();
+  for (const auto& b : att) n += 4 + b->size();
+  return n;
+}
+
+std::size_t write_broadcast(std::span<std::byte> out, std::string_view nsp,
+                            const socketio::BroadcastOptions& opts, std::uint8_t flags,
+                            std::uint64_t ack_id, std::string_view frame,
+                            const std::vector<socketio::Binary>& att) {
+  std::byte* p = out.data();
+  put<std::uint8_t>(p, 1);
+  put<std::uint8_t>(p, flags);
+  put<std::uint16_t>(p, static_cast<std::uint16_t>(nsp.size()));
+  put<std::uint16_t>(p, static_cast<std::uint16_t>(opts.rooms.size()));
+  put<std::uint16_t>(p, static_cast<std::uint16_t>(opts.except.size()));
+  put<std::uint32_t>(p, static_cast<std::uint32_t>(att.size()));
+  put<std::uint32_t>(p, static_cast<std::uint32_t>(frame.size()));
+  put<std::uint64_t>(p, ack_id);
+  put_bytes(p, nsp);
+  for (const auto& r : opts.rooms) {
+    put<std::uint16_t>(p, static_cast<std::uint16_t>(r.size()));
+    put_bytes(p, r);
+  }
+  for (const auto& r : opts.except) {
+    put<std::uint16_t>(p, static_cast<std::uint16_t>(r.size()));
+    put_bytes(p, r);
+  }
+  const std::size_t frame_at = static_cast<std::size_t>(p - out.data());
+  put_bytes(p, frame);
+  for (const auto& b : att) {
+    put<std::uint32_t>(p, static_cast<std::uint32_t>(b->size()));
+    put_bytes(p, *b);
+  }
+  return frame_at;
+}
+
+std::optional<BroadcastView> read_broadcast(std::span<const std::byte> in) {
+  Cursor c{in.data(), in.data() + in.size()};
+  BroadcastView v;
+  if (c.get<std::uint8_t>() != 1) return std::nullopt;
+  v.flags = c.get<std::uint8_t>();
+  const auto nsp_len = c.get<std::uint16_t>();
+  const auto n_rooms = c.get<std::uint16_t>();
+  const auto n_except = c.get<std::uint16_t>();
+  const auto n_att = c.get<std::uint32_t>();
+  const auto frame_len = c.get<std::uint32_t>();
+  v.ack_id = c.get<std::uint64_t>();
+  if (!c.ok) return std::nullopt;
+  v.nsp = c.bytes(nsp_len);
+  // Each room takes at least its 2-byte length: a count the bytes cannot hold is refused before
+  // anything is reserved.
+  const std::size_t left = static_cast<std::size_t>(c.end - c.p);
+  if (std::size_t(n_rooms) * 2 + std::size_t(n_except) * 2 > left || std::size_t(n_att) * 4 > left)
+    return std::nullopt;
+  v.rooms.reserve(n_rooms);
+  for (std::uint16_t i = 0; i < n_rooms && c.ok; ++i)
+    v.rooms.push_back(c.bytes(c.get<std::uint16_t>()));
+  v.except.reserve(n_except);
+  for (std::uint16_t i = 0; i < n_except && c.ok; ++i)
+    v.except.push_back(c.bytes(c.get<std::uint16_t>()));
+  v.frame = c.bytes(frame_len);
+  v.attachments.reserve(n_att);
+  for (std::uint32_t i = 0; i < n_att && c.ok; ++i)
+    v.attachments.push_back(c.bytes(c.get<std::uint32_t>()));
+  if (!c.ok || c.p != c.end || v.frame.empty()) return std::nullopt;
+  return v;
+}
+
+std::string write_message(const json::object& body, const std::vector<socketio::Binary>& blobs) {
+  // As JSON.stringify: a non-finite number (a client can send 1E400) is written as null, so that
+  // the receiving worker can parse what this one wrote.
+  const std::string text = socketio::to_json_text(json::value(body));
+  std::size_t n = 8 + text.size();
+  for (const auto& b : blobs) n += 4 + b->size();
+  std::string out(n, '\0');
+  auto* p = reinterpret_cast<std::byte*>(out.data());
+  put<std::uint32_t>(p, static_cast<std::uint32_t>(text.size()));
+  put_bytes(p, text);
+  put<std::uint32_t>(p, static_cast<std::uint32_t>(blobs.size()));
+  for (const auto& b : blobs) {
+    put<std::uint32_t>(p, static_cast<std::uint32_t>(b->size()));
+    put_bytes(p, *b);
+  }
+  return out;
+}
+
+std::optional<Message> read_message(std::span<const std::byte> in) {
+  Cursor c{in.data(), in.data() + in.size()};
+  const std::string_view text = c.bytes(c.get<std::uint32_t>());
+  const auto n = c.get<std::uint32_t>();
+  if (!c.ok || std::size_t(n) * 4 > static_cast<std::size_t>(c.end - c.p)) return std::nullopt;
+  Message m;
+  boost::system::error_code ec;
+  json::value v = json::parse(text, ec);
+  if (ec || !v.is_object()) return std::nullopt;
+  m.body = std::move(v.get_object());
+  for (std::uint32_t i = 0; i < n && c.ok; ++i) {
+    const std::string_view b = c.bytes(c.get<std::uint32_t>());
+    m.blobs.push_back(std::make_shared<const std::string>(b));
+  }
+  if (!c.ok || c.p != c.end) return std::nullopt;
+  return m;
+}
+
+json::object options_to_json(const socketio::BroadcastOptions& o) {
+  json::array rooms, except;
+  for (const auto& r : o.rooms) rooms.emplace_back(r);
+  for (const auto& r : o.except) except.emplace_back(r);
+  return {{"rooms", std::move(rooms)},
+          {"except", std::move(except)},
+          {"flags",
+           {{"volatile", o.flags.volatile_},
+            {"local", o.flags.local},
+            {"compress", o.flags.compress}}}};
+}
+
+socketio::BroadcastOptions options_from_json(const json::object& o) {
+  socketio::BroadcastOptions out;
+  auto strings = [&](const char* key, std::set<socketio::Room>& into) {
+    if (const json::value* v = o.if_contains(key); v && v->is_array())
+      for (const json::value& r : v->get_array())
+        if (r.is_string()) into.insert(std::string(r.get_string()));
+  };
+  strings("rooms", out.rooms);
+  strings("except", out.except);
+  if (const json::value* f = o.if_contains("flags"); f && f->is_object()) {
+    const json::object& fl = f->get_object();
+    auto flag = [&](const char* k, bool dflt) {
+      const json::value* b = fl.if_contains(k);
+      return b && b->is_bool() ? b->get_bool() : dflt;
+    };
+    out.flags.volatile_ = flag("volatile", false);
+    out.flags.local = flag("local", false);
+    out.flags.compress = flag("compress", true);
+  }
+  return out;
+}
+
+namespace {
+json::array pairs_to_json(const std::vector<std::pair<std::string, std::string>>& v) {
+  json::array a;
+  for (const auto& [k, val] : v) a.push_back(json::array{json::string(k), json::string(val)});
+  return a;
+}
+std::vector<std::pair<std::string, std::string>> pairs_from_json(const json::value* v) {
+  std::vector<std::pair<std::string, std::string>> out;
+  if (v == nullptr || !v->is_array()) return out;
+  for (const json::value& e : v->get_array()) {
+    if (!e.is_array() || e.get_array().size() != 2 || !e.get_array()[0].is_string() ||
+        !e.get_array()[1].is_string())
+      continue;
+    out.emplace_back(std::string(e.get_array()[0].get_string()),
+                     std::string(e.get_array()[1].get_string()));
+  }
+  return out;
+}
+}  // namespace
+
+json::object handshake_to_json(const socketio::Handshake& h) {
+  return {{"headers", pairs_to_json(h.headers)},
+          {"query", pairs_to_json(h.query)},
+          {"url", h.url},
+          {"auth", h.auth},
+          {"address", h.address},
+          {"issued", h.issued_ms}};
+}
+
+socketio::Handshake handshake_from_json(const json::object& o) {
+  socketio::Handshake h;
+  h.headers = pairs_from_json(o.if_contains("headers"));
+  h.query = pairs_from_json(o.if_contains("query"));
+  if (auto* v = o.if_contains("url"); v && v->is_string()) h.url = std::string(v->get_string());
+  if (auto* v = o.if_contains("auth"); v && v->is_object()) h.auth = v->get_object();
+  if (auto* v = o.if_contains("address"); v && v->is_string())
+    h.address = std::string(v->get_string());
+  if (auto* v = o.if_contains("issued"); v && v->is_int64()) h.issued_ms = v->get_int64();
+  return h;
+}
+
+std::string offset_of(std::uint64_t position) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string s(kOffsetDigits, '0');
+  for (std::size_t i = 0; i < kOffsetDigits; ++i)
+    s[kOffsetDigits - 1 - i] = kHex[(position >> (4 * i)) & 0xF];
+  return s;
+}
+
+std::optional<std::uint64_t> position_of(std::string_view offset) {
+  if (offset.size() != kOffsetDigits) return std::nullopt;
+  std::uint64_t v = 0;
+  for (char ch : offset) {
+    int d;
+    if (ch >= '0' && ch <= '9')
+      d = ch - '0';
+    else if (ch >= 'a' && ch <= 'f')
+      d = ch - 'a' + 10;
+    else
+      return std::nullopt;
+    v = (v << 4) | static_cast<std::uint64_t>(d);
+  }
+  return v;
+}
+
+}  // namespace shmio::cluster

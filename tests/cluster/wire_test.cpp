@@ -1,0 +1,154 @@
+// The cluster's ring messages (shmio/cluster/wire.hpp): round trips, and every malformed input
+// refused without reading out of bounds.
+#include "shmio/cluster/wire.hpp"
+
+#include <gtest/gtest.h>
+
+#include <boost/json/serialize.hpp>
+#include <limits>
+
+#include "shmio/cluster/node.hpp"
+
+namespace sio = shmio::socketio;
+using namespace shmio::cluster;
+
+namespace {
+
+std::vector<std::byte> broadcast_bytes(const sio::BroadcastOptions& opts, std::uint8_t flags,
+                                       std::uint64_t ack, const std::string& frame,
+                                       const std::vector<sio::Binary>& att,
+                                       const std::string& nsp = "/chat") {
+  std::vector<std::byte> buf(broadcast_size(nsp, opts, frame.size(), att));
+  const std::size_t at = write_broadcast(buf, nsp, opts, flags, ack, frame, att);
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(buf.data()) + at, frame.size()), frame);
+  return buf;
+}
+
+}  // namespace
+
+TEST(ClusterWire, BroadcastRoundTrip) {
+  sio::BroadcastOptions opts;
+  opts.rooms = {"a", "room b"};
+  opts.except = {"x"};
+  const std::vector<sio::Binary> att = {std::make_shared<const std::string>("\x01\x02", 2),
+                                        std::make_shared<const std::string>("")};
+  auto buf = broadcast_bytes(opts, kFlagVolatile | kFlagAck, 42, "451-/chat,[\"e\"]", att);
+  auto v = read_broadcast(buf);
+  ASSERT_TRUE(v);
+  EXPECT_EQ(v->flags, kFlagVolatile | kFlagAck);
+  EXPECT_EQ(v->nsp, "/chat");
+  EXPECT_EQ(v->rooms, (std::vector<std::string_view>{"a", "room b"}));
+  EXPECT_EQ(v->except, (std::vector<std::string_view>{"x"}));
+  EXPECT_EQ(v->frame, "451-/chat,[\"e\"]");
+  ASSERT_EQ(v->attachments.size(), 2u);
+  EXPECT_EQ(v->attachments[0], std::string_view("\x01\x02", 2));
+  EXPECT_EQ(v->attachments[1], "");
+  EXPECT_EQ(v->ack_id, 42u);
+}
+
+TEST(ClusterWire, BroadcastRefusesEveryTruncationAndTrailingBytes) {
+  sio::BroadcastOptions opts;
+  opts.rooms = {"r"};
+  auto buf = broadcast_bytes(opts, 0, 0, "42[\"e\"]", {std::make_shared<const std::string>("zz")});
+  for (std::size_t n = 0; n < buf.size(); ++n)
+    EXPECT_FALSE(read_broadcast(std::span<const std::byte>(buf.data(), n))) << n;
+  buf.push_back(std::byte{0});
+  EXPECT_FALSE(read_broadcast(buf));
+}
+
+TEST(ClusterWire, BroadcastRefusesBadVersionCountsAndEmptyFrame) {
+  auto buf = broadcast_bytes({}, 0, 0, "42[\"e\"]", {});
+  auto bad = buf;
+  bad[0] = std::byte{2};  // version
+  EXPECT_FALSE(read_broadcast(bad));
+  bad = buf;
+  bad[4] = std::byte{0xFF};  // 255 rooms announced, none present
+  EXPECT_FALSE(read_broadcast(bad));
+  bad = buf;
+  bad[8] = std::byte{0xFF};  // attachments announced, none present
+  bad[11] = std::byte{0x7F};
+  EXPECT_FALSE(read_broadcast(bad));
+  EXPECT_FALSE(read_broadcast(broadcast_bytes({}, 0, 0, "", {})));
+}
+
+TEST(ClusterWire, MessageRoundTripWithBlobs) {
+  const std::string bytes =
+      write_message({{"nsp", "/"}, {"requestId", 7}}, {std::make_shared<const std::string>("bin")});
+  auto m = read_message({reinterpret_cast<const std::byte*>(bytes.data()), bytes.size()});
+  ASSERT_TRUE(m);
+  EXPECT_EQ(boost::json::serialize(m->body), R"({"nsp":"/","requestId":7})");
+  ASSERT_EQ(m->blobs.size(), 1u);
+  EXPECT_EQ(*m->blobs[0], "bin");
+  for (std::size_t n = 0; n < bytes.size(); ++n)
+    EXPECT_FALSE(read_message({reinterpret_cast<const std::byte*>(bytes.data()), n})) << n;
+}
+
+TEST(ClusterWire, MessageRefusesNonObjectJsonAndHugeBlobCounts) {
+  const std::string arr = write_message({});
+  std::string bad = arr;
+  bad.replace(4, 2, "[]");
+  EXPECT_FALSE(read_message({reinterpret_cast<const std::byte*>(bad.data()), bad.size()}));
+  bad = arr;
+  bad[6] = '\xFF';  // blob count 0xFF.. with no bytes behind it
+  bad[9] = '\x7F';
+  EXPECT_FALSE(read_message({reinterpret_cast<const std::byte*>(bad.data()), bad.size()}));
+}
+
+TEST(ClusterWire, OptionsAndHandshakeJson) {
+  sio::BroadcastOptions o;
+  o.rooms = {"a"};
+  o.except = {"b", "c"};
+  o.flags.volatile_ = true;
+  o.flags.compress = false;
+  const auto back = options_from_json(options_to_json(o));
+  EXPECT_EQ(back.rooms, o.rooms);
+  EXPECT_EQ(back.except, o.except);
+  EXPECT_TRUE(back.flags.volatile_);
+  EXPECT_FALSE(back.flags.compress);
+  EXPECT_FALSE(back.flags.local);
+  // Wrong types are ignored, not trusted.
+  const auto junk = options_from_json({{"rooms", 5}, {"except", {1, "ok"}}, {"flags", "x"}});
+  EXPECT_TRUE(junk.rooms.empty());
+  EXPECT_EQ(junk.except, (std::set<std::string>{"ok"}));
+
+  sio::Handshake h;
+  h.headers = {{"host", "x"}};
+  h.query = {{"EIO", "4"}};
+  h.url = "/socket.io/?EIO=4";
+  h.auth = {{"token", "t"}};
+  h.address = "127.0.0.1";
+  h.issued_ms = 123;
+  const auto hb = handshake_from_json(handshake_to_json(h));
+  EXPECT_EQ(hb.headers, h.headers);
+  EXPECT_EQ(hb.query, h.query);
+  EXPECT_EQ(hb.url, h.url);
+  EXPECT_EQ(hb.auth, h.auth);
+  EXPECT_EQ(hb.address, h.address);
+  EXPECT_EQ(hb.issued_ms, 123);
+}
+
+TEST(ClusterWire, Offsets) {
+  EXPECT_EQ(offset_of(0), "0000000000000000");
+  EXPECT_EQ(offset_of(0x1a40), "0000000000001a40");
+  EXPECT_EQ(position_of(offset_of(0xfedcba9876543210ULL)), 0xfedcba9876543210ULL);
+  EXPECT_FALSE(position_of("1a40"));
+  EXPECT_FALSE(position_of("000000000000001G"));
+  EXPECT_FALSE(position_of("000000000000001A"));  // lower case only, as written
+}
+
+TEST(ClusterWire, SessionIdsNameTheirWorker) {
+  for (int i : {0, 1, 63, 64, 4095}) {
+    const std::string sid = session_prefix(i) + "restOfTheId123456";
+    EXPECT_EQ(session_owner(sid), i);
+  }
+  EXPECT_EQ(session_owner("x"), -1);
+  EXPECT_EQ(session_owner("!!abc"), -1);
+}
+
+TEST(ClusterWire, NonFiniteNumbersAreWrittenAsNull) {
+  // A client can send 1E400 (infinity once parsed); the other worker must still parse the record.
+  const std::string bytes = write_message({{"args", {std::numeric_limits<double>::infinity(), 1}}});
+  auto m = read_message({reinterpret_cast<const std::byte*>(bytes.data()), bytes.size()});
+  ASSERT_TRUE(m);
+  EXPECT_EQ(boost::json::serialize(m->body), R"({"args":[null,1]})");
+}

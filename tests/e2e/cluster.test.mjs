@@ -1,0 +1,378 @@
+// The cluster (issue #4) with real processes and the real socket.io-client: a supervisor and its
+// workers joined by the ring. Most tests use --port-per-worker so that each client lands on a
+// known worker; the polling tests use one shared port (SO_REUSEPORT) where requests land on any
+// worker and must be handed to their session's owner. Run by ctest: SHMIO_BIN and SHMIO_EMIT.
+import { test, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, execFile } from "node:child_process";
+import { existsSync } from "node:fs";
+import http from "node:http";
+import net from "node:net";
+import { io as connect } from "socket.io-client";
+import { once, within, until } from "./helpers.mjs";
+
+const BIN = process.env.SHMIO_BIN;
+const EMIT = process.env.SHMIO_EMIT;
+const clusters = [];
+const opened = [];
+after(() => {
+  opened.forEach((s) => s.disconnect());
+  clusters.forEach((c) => c.proc.exitCode === null && c.proc.kill("SIGTERM"));
+});
+
+
+// n consecutive free ports (checked by binding them), for --port-per-worker.
+async function freePorts(n) {
+  for (let attempt = 0; attempt < 50; ++attempt) {
+    const base = 20000 + Math.floor(Math.random() * 30000);
+    const servers = [];
+    try {
+      for (let i = 0; i < n; ++i) {
+        const s = net.createServer();
+        await new Promise((res, rej) => s.once("error", rej).listen(base + i, "127.0.0.1", res));
+        servers.push(s);
+      }
+      return base;
+    } catch {
+      // taken: try another base
+    } finally {
+      await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+    }
+  }
+  throw new Error("no free ports");
+}
+
+// Starts `shmio --workers n`; resolves once every worker listens.
+async function cluster(app, n, extra = [], perWorker = true) {
+  const base = perWorker ? await freePorts(n) : 0;
+  const ring = `test-${process.pid}-${clusters.length}`;
+  const proc = spawn(BIN, ["--app", app, "--workers", String(n), "--port", String(base), "--ring", ring,
+                           ...(perWorker ? ["--port-per-worker"] : []), "--no-pin", ...extra]);
+  const c = { proc, ring, workers: new Map(), log: "" };
+  clusters.push(c);
+  proc.stderr.on("data", (d) => (c.log += d));
+  await within(new Promise((resolve, reject) => {
+    let out = "";
+    proc.stdout.on("data", (d) => {
+      out += d;
+      for (const m of out.matchAll(/shmio worker (\d+) \(pid (\d+)[^)]*\) \([^)]*\) listening on [^:]+:(\d+)/g))
+        c.workers.set(Number(m[1]), { pid: Number(m[2]), port: Number(m[3]) });
+      if (c.workers.size === n) resolve();
+    });
+    proc.on("exit", (code) => reject(new Error(`cluster exited with ${code}: ${c.log}`)));
+  }), 20000, "cluster start");
+  c.url = (i) => `http://127.0.0.1:${c.workers.get(i).port}`;
+  return c;
+}
+
+function client(url, opts = {}) {
+  const s = connect(url, { reconnection: false, forceNew: true, transports: ["websocket"], ...opts });
+  opened.push(s);
+  return s;
+}
+const ack = (s, ...args) => within(s.timeout(10000).emitWithAck(...args), 10000, `ack of ${args[0]}`);
+function collect(s, event) {
+  const got = [];
+  s.on(event, (...a) => got.push(a));
+  return got;
+}
+
+test("clients on different workers: broadcasts, rooms, operators and requests across the ring", async () => {
+  const c = await cluster("bench", 2);
+  const a = client(c.url(0)), b = client(c.url(1)), b2 = client(c.url(1));
+  await Promise.all([a, b, b2].map((s) => within(once(s, "connect"), 5000, "connect")));
+  assert.equal((await ack(a, "whoami")).worker, 0);
+  assert.equal((await ack(b, "whoami")).worker, 1);
+  const [ga, gb, gb2] = [a, b, b2].map((s) => collect(s, "msg"));
+
+  // io.emit from worker 0 reaches worker 1's clients (and its own).
+  a.emit("publish", null, { n: 1 });
+  await until(() => ga.length === 1 && gb.length === 1 && gb2.length === 1, 5000, "io.emit");
+
+  // to(room): a room joined on worker 1 is reached from worker 0.
+  await ack(b, "join", "r1");
+  a.emit("publish", "r1", { n: 2 });
+  await until(() => gb.length === 2, 5000, "to(room)");
+  // publish-others (socket.to / broadcast) excludes the sender, wherever the others are.
+  b.emit("publish-others", null, { n: 3 });
+  await until(() => ga.length === 2 && gb2.length === 2, 5000, "broadcast");
+  // except(room) across workers.
+  await ack(a, "publish-except", "r1", { n: 4 });
+  await until(() => ga.length === 3 && gb2.length === 3, 5000, "except");
+  await ack(a, "echo", 0);
+  await ack(b, "echo", 0); // worker 1 has read the ring past the except broadcast
+  assert.deepEqual(gb.map(([m]) => m.n), [1, 2], "b is in r1: excluded from except(r1), not the sender");
+  assert.deepEqual(ga.map(([m]) => m.n), [1, 3, 4]);
+
+  // fetchSockets sees the rooms joined on the other worker; count is cluster-wide.
+  const inR1 = await ack(a, "fetch", "r1");
+  assert.deepEqual(inR1.map((s) => s.id), [b.id]);
+  assert.ok(inR1[0].rooms.includes("r1"));
+  assert.equal(await ack(a, "count"), 3);
+  assert.equal(await ack(a, "server-count"), 2);
+
+  // socketsJoin from worker 0 makes worker 1's sockets join; then a broadcast to that room.
+  await ack(a, "sockets-join", "r1", "r2");
+  const inR2 = await ack(a, "fetch", "r2");
+  assert.deepEqual(inR2.map((s) => s.id), [b.id]);
+
+  // serverSideEmit with acks: worker 1 answers worker 0.
+  const pong = await ack(a, "ping-workers", 5000);
+  assert.deepEqual(pong, { error: null, workers: [1] });
+
+  // Broadcast with acks across workers: every client answers, wherever it is.
+  for (const [s, name] of [[a, "a"], [b, "b"], [b2, "b2"]]) s.on("question", (cb) => cb(name));
+  const asked = await ack(a, "ask-all", 5000);
+  assert.equal(asked.error, null);
+  assert.deepEqual(asked.responses.sort(), ["a", "b", "b2"]);
+
+  // disconnectSockets across workers.
+  const gone = once(b, "disconnect");
+  await ack(a, "disconnect-room", "r2");
+  assert.equal((await within(gone, 5000, "remote disconnect"))[0], "io server disconnect");
+  assert.ok(b2.connected);
+});
+
+test("shmio-emit reaches clients on every worker, and rooms through them", async () => {
+  const c = await cluster("bench", 2);
+  const a = client(c.url(0)), b = client(c.url(1));
+  await Promise.all([a, b].map((s) => within(once(s, "connect"), 5000, "connect")));
+  await ack(b, "join", "news");
+  const [ga, gb] = [a, b].map((s) => collect(s, "hello"));
+  const run = (...args) => new Promise((resolve) => execFile(EMIT, ["--ring", c.ring, ...args],
+                                                             (err, stdout, stderr) => resolve({ err, stderr })));
+  let r = await run("--event", "hello", '{"to":"all"}', "2");
+  assert.equal(r.err, null, r.stderr);
+  await until(() => ga.length === 1 && gb.length === 1, 5000, "emit to all");
+  assert.deepEqual(ga[0], [{ to: "all" }, 2]);
+  r = await run("--room", "news", "--event", "hello", '"news only"');
+  assert.equal(r.err, null, r.stderr);
+  await until(() => gb.length === 2, 5000, "emit to room");
+  r = await run("--room", "news", "--join", "vip");
+  assert.equal(r.err, null, r.stderr);
+  assert.deepEqual((await ack(a, "fetch", "vip")).map((s) => s.id), [b.id]);
+  await ack(a, "echo", 0);
+  assert.equal(ga.length, 1, "a is not in news");
+  // Bad input: a clear error and exit status, nothing sent.
+  r = await run("--event", "hello", "{not json");
+  assert.equal(r.err.code, 2);
+  r = await new Promise((resolve) => execFile(EMIT, ["--ring", "no-such-ring", "--event", "x"],
+                                              (err, _o, stderr) => resolve({ err, stderr })));
+  assert.equal(r.err.code, 3);
+  assert.match(r.stderr, /cannot attach ring/);
+});
+
+// Raw Engine.IO over HTTP with a fresh TCP connection per request (agent: false): on one shared
+// port each request lands on any worker.
+function request(port, method, path, body, agent = false) {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: "127.0.0.1", port, method, path, agent,
+                               headers: body ? { "content-type": "text/plain" } : {} }, (res) => {
+      let data = "";
+      res.on("data", (d) => (data += d));
+      res.on("end", () => resolve({ status: res.statusCode, body: data }));
+    });
+    req.on("error", reject);
+    if (body) req.write(body);
+    req.end();
+  });
+}
+
+async function metricSum(port, name, tries = 12) {
+  // Each request reaches one worker (SO_REUSEPORT): ask several times, keep each worker's value.
+  const per = new Map();
+  for (let i = 0; i < tries; ++i) {
+    const { body } = await request(port, "GET", "/metrics");
+    for (const m of body.matchAll(new RegExp(`^${name}\\{worker="(\\d+)"\\} (\\d+)$`, "gm")))
+      per.set(m[1], Number(m[2]));
+  }
+  return [...per.values()].reduce((x, y) => x + y, 0);
+}
+
+test("polling on one shared port: requests reach their session's worker (fresh and keep-alive connections)", async () => {
+  const c = await cluster("bench", 2, [], false);
+  const port = c.workers.get(0).port;
+  const keepAlive = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  for (const agent of [false, keepAlive]) {
+    const open = await request(port, "GET", "/socket.io/?EIO=4&transport=polling", null, agent);
+    assert.equal(open.status, 200);
+    const { sid } = JSON.parse(open.body.slice(1));
+    const q = `/socket.io/?EIO=4&transport=polling&sid=${sid}`;
+    assert.equal((await request(port, "POST", q, "40", agent)).body, "ok");
+    const connected = await request(port, "GET", q, null, agent);
+    assert.match(connected.body, /^40\{"sid":"/);
+    // 20 round trips, each POST and GET on its own connection (or the keep-alive one).
+    for (let i = 0; i < 20; ++i) {
+      assert.equal((await request(port, "POST", q, `42${i}["whoami"]`, agent)).body, "ok");
+      const r = await request(port, "GET", q, null, agent);
+      assert.match(r.body, new RegExp(`^43${i}\\[\\{"worker":\\d,"pid":\\d+,"id":"`), `round ${i}: ${r.body}`);
+    }
+    assert.equal((await request(port, "POST", q, "1", agent)).body, "ok"); // close the session
+  }
+  keepAlive.destroy();
+  // With 80+ fresh connections spread by the kernel, some landed on the other worker.
+  assert.ok(await metricSum(port, "shmio_handed_off_total") > 0, "no request was handed over");
+
+  // The real client, polling only, several at once.
+  const clients = Array.from({ length: 6 }, () => client(`http://127.0.0.1:${port}`, { transports: ["polling"] }));
+  await Promise.all(clients.map((s) => within(once(s, "connect"), 10000, "polling connect")));
+  const got = clients.map((s) => collect(s, "msg"));
+  for (let i = 0; i < 5; ++i) clients[i % clients.length].emit("publish", null, { i });
+  await until(() => got.every((g) => g.length === 5), 10000, "polling broadcasts");
+  for (const g of got) assert.deepEqual(g.map(([m]) => m.i).sort(), [0, 1, 2, 3, 4]);
+  assert.equal(await ack(clients[0], "count"), 6);
+});
+
+test("connection state recovery across workers: away on worker 0, back on worker 1, nothing missed", async () => {
+  const c = await cluster("chat", 2);
+  const alice = client(c.url(1));
+  const bob = client(c.url(0), { reconnection: true, reconnectionDelay: 300, randomizationFactor: 0 });
+  await Promise.all([alice, bob].map((s) => within(once(s, "connect"), 5000, "connect")));
+  const got = [];
+  bob.on("chat message", (m) => got.push(m));
+  alice.emit("chat message", "m0");
+  await until(() => got.length === 1, 5000, "m0");
+  const id = bob.id;
+  // Bob drops; his next connection goes to worker 1.
+  bob.io.uri = c.url(1);
+  const dropped = once(bob, "disconnect");
+  bob.io.engine.close();
+  await within(dropped, 5000, "disconnect");
+  for (const m of ["m1", "m2", "m3"]) alice.emit("chat message", m);
+  await ack(alice, "chat message", "m4");
+  await within(once(bob, "connect"), 10000, "reconnect");
+  assert.equal(bob.recovered, true);
+  assert.equal(bob.id, id);
+  assert.deepEqual(got.slice(0, 5), ["m0", "m1", "m2", "m3", "m4"]);
+
+  // An offset the ring no longer has (or never had): a clean fresh session, never a partial one.
+  const stale = client(c.url(0), { auth: { pid: "nope", offset: "0000000000000000" } });
+  await within(once(stale, "connect"), 5000, "connect");
+  assert.equal(stale.recovered, false);
+});
+
+test("SIGKILL a worker under load: restarted, others lose nothing, its clients recover, requests do not stall", async () => {
+  const c = await cluster("chat", 2);
+  const sender = client(c.url(0));
+  const steady = client(c.url(0));
+  const victim = client(c.url(1), { reconnection: true, reconnectionDelay: 200, reconnectionDelayMax: 500,
+                                   randomizationFactor: 0 });
+  await Promise.all([sender, steady, victim].map((s) => within(once(s, "connect"), 5000, "connect")));
+  const gotSteady = collect(steady, "chat message");
+  const gotVictim = collect(victim, "chat message");
+  const victimId = victim.id;
+  let seq = 0;
+  const send = () => sender.emit("chat message", seq++);
+  for (let i = 0; i < 50; ++i) send();
+  await until(() => gotVictim.length === 50, 5000, "first messages");
+  const oldPid = c.workers.get(1).pid;
+  const restarted = new Promise((resolve) => {
+    let out = "";
+    c.proc.stdout.on("data", (d) => {
+      out += d;
+      if (/shmio worker 1 \(pid \d+/.test(out)) resolve();
+    });
+  });
+  process.kill(oldPid, "SIGKILL");
+  const pump = setInterval(() => { for (let i = 0; i < 10; ++i) send(); }, 20);
+  await within(restarted, 10000, "worker 1 restarted");
+  await within(once(victim, "connect"), 15000, "victim reconnects");
+  clearInterval(pump);
+  await ack(sender, "chat message", seq++);
+  assert.equal(victim.recovered, true, "the victim's session was recovered");
+  assert.equal(victim.id, victimId);
+  await until(() => gotVictim.length === seq && gotSteady.length === seq, 10000, "all messages");
+  assert.deepEqual(gotSteady.map(([m]) => m), Array.from({ length: seq }, (_, i) => i), "steady lost nothing");
+  assert.deepEqual(gotVictim.map(([m]) => m), Array.from({ length: seq }, (_, i) => i), "victim got all, in order");
+  assert.match(c.log, /worker 1 \(pid \d+\) killed by signal 9; restarting/);
+});
+
+test("a lapped worker disconnects its clients (they reconnect; recovery fails cleanly), counts and logs it", async () => {
+  const c = await cluster("chat", 2, ["--ring-mb", "1"]);
+  const sender = client(c.url(0));
+  const victim = client(c.url(1), { reconnection: true, reconnectionDelay: 200, randomizationFactor: 0 });
+  await Promise.all([sender, victim].map((s) => within(once(s, "connect"), 5000, "connect")));
+  const got = collect(victim, "chat message");
+  await ack(sender, "chat message", "before");
+  await until(() => got.length === 1, 5000, "first message");
+  process.kill(c.workers.get(1).pid, "SIGSTOP");
+  // 200 messages of 10 KB: twice the 1 MiB ring while worker 1 cannot read.
+  const pad = "x".repeat(10000);
+  for (let i = 0; i < 199; ++i) sender.emit("chat message", pad);
+  await ack(sender, "chat message", pad);
+  const dropped = once(victim, "disconnect");
+  process.kill(c.workers.get(1).pid, "SIGCONT");
+  await within(dropped, 10000, "the lapped worker's client is disconnected");
+  await within(once(victim, "connect"), 10000, "reconnect");
+  assert.equal(victim.recovered, false, "the missed range is gone: a fresh session, not a partial replay");
+  assert.match(c.log, /shmio\[w1\]: lapped by the ring: \d+ records lost; 1 clients disconnected/);
+  const metrics = (await request(c.workers.get(1).port, "GET", "/metrics")).body;
+  assert.match(metrics, /^shmio_ring_laps_total\{worker="1"\} [1-9]/m);
+  assert.match(metrics, /^shmio_lap_disconnects_total\{worker="1"\} 1$/m);
+});
+
+test("a request waiting for a worker that dies completes at once with the live workers' answers", async () => {
+  const c = await cluster("bench", 3);
+  const a = client(c.url(0));
+  await within(once(a, "connect"), 5000, "connect");
+  process.kill(c.workers.get(2).pid, "SIGSTOP"); // it cannot answer
+  const t0 = Date.now();
+  const pending = ack(a, "ping-workers", 20000);
+  await new Promise((r) => setTimeout(r, 300));
+  process.kill(c.workers.get(2).pid, "SIGKILL");
+  const r = await pending;
+  const took = Date.now() - t0;
+  assert.deepEqual(r, { error: null, workers: [1] });
+  assert.ok(took < 5000, `took ${took} ms: waited for the timeout`);
+});
+
+test("supervisor: refuses a live cluster's ring, replaces a stale one, drains and removes the ring", async () => {
+  const c = await cluster("bench", 2);
+  const second = spawn(BIN, ["--app", "bench", "--workers", "1", "--port", "0", "--ring", c.ring]);
+  let err = "";
+  second.stderr.on("data", (d) => (err += d));
+  const [code] = await within(once(second, "exit"), 5000, "second cluster exits");
+  assert.equal(code, 1);
+  assert.match(err, /belongs to a running cluster/);
+
+  // Drain: clients see the server go, the ring is removed, the supervisor exits 0.
+  const s = client(c.url(0));
+  await within(once(s, "connect"), 5000, "connect");
+  const gone = once(s, "disconnect");
+  c.proc.kill("SIGTERM");
+  const [exitCode] = await within(once(c.proc, "exit"), 15000, "supervisor exits");
+  assert.equal(exitCode, 0);
+  await within(gone, 5000, "client disconnected");
+  assert.equal(existsSync(`/dev/shm/shmio.${c.ring}`), false);
+
+  // A crashed supervisor leaves its ring: the next one on that name replaces it.
+  const d = await cluster("bench", 1);
+  process.kill(d.proc.pid, "SIGKILL");
+  await within(once(d.proc, "exit"), 5000, "killed");
+  assert.equal(existsSync(`/dev/shm/shmio.${d.ring}`), true);
+  const again = spawn(BIN, ["--app", "bench", "--workers", "1", "--port", "0", "--ring", d.ring, "--no-pin"]);
+  clusters.push({ proc: again });
+  let log = "";
+  again.stderr.on("data", (x) => (log += x));
+  await within(new Promise((resolve) => again.stdout.on("data", (x) => /listening/.test(String(x)) && resolve())),
+               10000, "restart on a stale ring");
+  assert.match(log, /removing stale ring/);
+  again.kill("SIGTERM");
+  await within(once(again, "exit"), 10000, "exit");
+});
+
+test("GET /health and /metrics on every worker", async () => {
+  const c = await cluster("bench", 2);
+  for (const i of [0, 1]) {
+    const h = JSON.parse((await request(c.workers.get(i).port, "GET", "/health")).body);
+    assert.equal(h.status, "ok");
+    assert.equal(h.worker, i);
+    assert.equal(h.workers, 2);
+    const m = (await request(c.workers.get(i).port, "GET", "/metrics")).body;
+    for (const name of ["shmio_connections", "shmio_packets_in_total", "shmio_bytes_out_total",
+                        "shmio_broadcasts_published_total", "shmio_ring_lag_bytes", "shmio_ring_laps_total",
+                        "shmio_ring_lost_records_total", "shmio_ring_abandoned_claims_total"])
+      assert.match(m, new RegExp(`^${name}(\\{[^}]*\\})? \\d+$`, "m"), name);
+    assert.match(m, new RegExp(`shmio_connections\\{worker="${i}"\\}`));
+  }
+});

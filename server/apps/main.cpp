@@ -448,8 +448,9 @@ int main(int argc, char** argv) {
     } else if (a == "--workers" && v != nullptr) {
       char* end = nullptr;
       const long n = std::string(v) == "auto" ? 0 : std::strtol(v, &end, 10);
-      if ((end != nullptr && *end != '\0') || n < 0 || n > 4096) {
-        std::fprintf(stderr, "shmio: --workers must be auto or 1..4096\n%s", kUsage);
+      if ((end != nullptr && *end != '\0') || n < 0 || n > 960) {
+        // The ring's registry has 1024 slots of each kind; 64 stay for emitters and tools.
+        std::fprintf(stderr, "shmio: --workers must be auto or 1..960\n%s", kUsage);
         return 2;
       }
       cfg.workers = static_cast<int>(n);

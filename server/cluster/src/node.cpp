@@ -2,6 +2,7 @@
 
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -211,6 +212,10 @@ class Handoff {
                              const int c = ::accept4(listener_.native_handle(), nullptr, nullptr,
                                                      SOCK_NONBLOCK | SOCK_CLOEXEC);
                              if (c < 0) break;
+                             if (!same_user(c)) {
+                               ::close(c);
+                               continue;
+                             }
                              auto d = std::make_shared<net::posix::stream_descriptor>(io_, c);
                              conns_.push_back(d);
                              read_loop(d);
@@ -231,6 +236,18 @@ class Handoff {
                     read_loop(d);
                   });
   }
+  // At most this many bytes travel with one connection: a request is bounded by Beast's header
+  // limit and maxHttpBufferSize long before this; a peer announcing more is refused.
+  static constexpr std::uint64_t kMaxBytes = 64ULL << 20;
+
+  // Only processes of this user may hand connections over (the abstract socket has no file
+  // permissions).
+  static bool same_user(int sock) {
+    ucred cred{};
+    socklen_t len = sizeof cred;
+    return ::getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 && cred.uid == ::getuid();
+  }
+
   // Reads every queued message; false when the peer has gone.
   bool receive(int sock) {
     for (;;) {
@@ -253,7 +270,11 @@ class Handoff {
         nfds = std::min<std::size_t>(2, (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
         std::memcpy(fds, CMSG_DATA(cm), nfds * sizeof(int));
       }
+      struct stat st {};
       const bool ok = static_cast<std::size_t>(n) >= sizeof h && h.magic == kMagic && nfds >= 1 &&
+                      h.length <= kMaxBytes &&
+                      (!h.in_memfd || (::fstat(fds[1], &st) == 0 &&
+                                       static_cast<std::uint64_t>(st.st_size) == h.length)) &&
                       (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) == 0 &&
                       (h.in_memfd ? nfds == 2 : static_cast<std::size_t>(n) == sizeof h + h.length);
       std::string bytes;
@@ -335,7 +356,9 @@ struct Node::Impl {
   std::map<std::string, ClusterAdapter*> adapters;
   std::unordered_map<std::uint64_t, PendingRequest> pending;
   std::uint64_t next_request = 1;
-  std::vector<std::byte> scratch;
+  bool draining = false;
+  // Every record below this position has been applied here (own records: when published).
+  std::uint64_t applied_end = 0;
 
   // --- publishing
   bool publish(MessageType t, const std::string& payload) {
@@ -350,8 +373,10 @@ struct Node::Impl {
     return true;
   }
   std::uint64_t request_id() {
-    // Unique across workers: the worker index in the low 12 bits.
-    return (next_request++ << 12) | static_cast<std::uint64_t>(options.worker & 0xFFF);
+    // Never equal to an ack id (those stay below 2^53; these have bit 62 set), unique across
+    // workers and restarts: the pid in bits 32..61, a counter below.
+    return (1ULL << 62) | (static_cast<std::uint64_t>(::getpid()) << 32) |
+           (next_request++ & 0xFFFFFFFFULL);
   }
 
   // --- membership
@@ -394,8 +419,11 @@ struct Node::Impl {
   }
   // Every pending request stops waiting for the responders `dead` names: it completes with the
   // live workers' answers (no error for the dead one's), and forgets finished requests.
+  // fail_source() may complete a request and run its callback, which may start or end other
+  // requests (changing `pending`): the callbacks run only after the walk.
   template <class Pred>
   void drop_responders(Pred dead) {
+    std::vector<std::pair<std::shared_ptr<sio::AckCollector>, std::uint64_t>> failed;
     for (auto it = pending.begin(); it != pending.end();) {
       auto c = it->second.collector.lock();
       if (!c || c->done()) {
@@ -408,11 +436,12 @@ struct Node::Impl {
           ++r;
           continue;
         }
-        c->fail_source(r->producer + 1u, false);
+        failed.emplace_back(c, r->producer + 1u);
         r = rs.erase(r);
       }
       ++it;
     }
+    for (auto& [c, source] : failed) c->fail_source(source, false);
   }
   std::shared_ptr<sio::AckCollector> collector_for(std::uint64_t rid) {
     auto it = pending.find(rid);
@@ -494,6 +523,9 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
     if (with_offset && published) {
       const std::string off = offset_of(position);
       frame.replace(frame.size() - 2 - kOffsetDigits, kOffsetDigits, off);
+    } else if (with_offset) {  // not in the ring: no offset (a recovery must not start there)
+      p.data->as_array().pop_back();
+      frame = "4" + sio::encode(p);
     }
     sio::EncodedPacket e{std::make_shared<const std::string>(std::move(frame)),
                          std::move(p.attachments)};
@@ -618,10 +650,16 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
   std::optional<sio::SessionState> take_session(const std::string& pid,
                                                 const std::string& offset) override {
     node_.drain();  // sessions and broadcasts published by others until now
-    prune();
+    prune(true);
     auto it = sessions_.find(pid);
     const auto pos = position_of(offset);
-    if (it == sessions_.end() || !pos || !replayable(*pos)) {
+    // A session whose socket is still connected on a live worker is not taken over: the client
+    // would have two sockets with one id.
+    const bool live_elsewhere =
+        it != sessions_.end() && it->second.connected && it->second.owner != ::getpid() &&
+        shm::liveness({it->second.owner, shm::process_start_time(it->second.owner)}) ==
+            shm::Liveness::alive;
+    if (it == sessions_.end() || !pos || live_elsewhere || !replayable(*pos)) {
       ++node_.stats.recovery_failures;
       if (it != sessions_.end()) sessions_.erase(it);
       return std::nullopt;
@@ -630,6 +668,11 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
     sessions_.erase(it);
     node_.publish(MessageType::session_taken, write_message({{"nsp", nsp_->name()}, {"pid", pid}}));
     return st;
+  }
+
+  void forget_session(const std::string& pid) override {
+    sessions_.erase(pid);
+    node_.publish(MessageType::session_taken, write_message({{"nsp", nsp_->name()}, {"pid", pid}}));
   }
 
   std::optional<std::vector<sio::EncodedPacket>> replay(const std::string& offset,
@@ -644,7 +687,7 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
       ++node_.stats.recovery_failures;
       return std::nullopt;
     }
-    const std::uint64_t end = node_.reader->position();
+    const std::uint64_t end = node_.applied_end;
     std::vector<sio::EncodedPacket> out;
     std::array<RecordView, 64> views;
     bool first = true;
@@ -708,7 +751,8 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
           {"owner", static_cast<std::int64_t>(s.owner)},
           {"away_ms",
            std::chrono::duration_cast<std::chrono::milliseconds>(now - s.since).count()}};
-      bytes += 128 + s.state.id.size() + s.state.pid.size();
+      bytes +=
+          128 + s.state.id.size() + s.state.pid.size() + sio::to_json_text(s.state.data).size();
       for (const auto& r : s.state.rooms) bytes += r.size() + 3;
       chunks.back().push_back(std::move(o));
       if (bytes > 256 * 1024) {
@@ -737,10 +781,15 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
         it->second.since = now - std::chrono::milliseconds(u64_of(o, "away_ms"));
     }
     // A session whose owner died before this worker started is disconnected since then at least.
-    for (auto& [k, s] : sessions_)
-      if (s.connected &&
-          shm::liveness({s.owner, shm::process_start_time(s.owner)}) == shm::Liveness::dead)
-        s.connected = false;
+    std::unordered_map<pid_t, bool> alive;  // one /proc look-up per owner
+    for (auto& [k, s] : sessions_) {
+      if (!s.connected) continue;
+      auto [it, fresh] = alive.try_emplace(s.owner, true);
+      if (fresh)
+        it->second =
+            shm::liveness({s.owner, shm::process_start_time(s.owner)}) == shm::Liveness::alive;
+      if (!it->second) s.connected = false;
+    }
   }
   // The sessions a dead worker held are disconnected from now on (they expire from now).
   void owner_died(pid_t pid) {
@@ -861,10 +910,13 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
       order_ = std::move(kept);
     }
   }
-  void prune() {
+  // Expired sessions go at most once a second (a walk of the table, not one per record).
+  void prune(bool now_please = false) {
     const auto& r = nsp_->server().options().connection_state_recovery;
     if (!r) return;
     const auto now = std::chrono::steady_clock::now();
+    if (!now_please && now - last_prune_ < std::chrono::seconds(1)) return;
+    last_prune_ = now;
     for (auto it = sessions_.begin(); it != sessions_.end();)
       it = !it->second.connected && now - it->second.since > r->max_disconnection_duration
                ? sessions_.erase(it)
@@ -874,21 +926,33 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
   Node::Impl& node_;
   std::unordered_map<std::string, Saved> sessions_;
   std::deque<std::string> order_;  // insertion order, for the max_sessions bound
+  std::chrono::steady_clock::time_point last_prune_{};
 };
 
 // ---------------------------------------------------------------------------------------------
 void Node::Impl::drain() {
-  if (stopped || !reader) return;
+  // Not re-entered: a callback run while applying a record (e.g. an answer completing a request
+  // whose callback admits a recovered socket) must not apply later records before the rest of
+  // the batch. Such a nested replay reads up to `applied_end` instead.
+  if (stopped || !reader || draining) return;
+  draining = true;
+  struct Reset {
+    bool& flag;
+    ~Reset() { flag = false; }
+  } reset{draining};
   std::array<RecordView, 64> views;
   struct Copied {
     std::uint16_t type, producer;
-    std::uint64_t position;
+    std::uint64_t position, end;
     std::string bytes;
   };
   for (;;) {
     const std::size_t n = reader->peek(views);
     if (reader->last_loss().records != 0) on_lapped(reader->last_loss().records);
-    if (n == 0) return;
+    if (n == 0) {
+      applied_end = reader->position();
+      return;
+    }
     // One copy per record out of the ring (the zero-copy read is validated by consume()); the
     // copy of a BROADCAST then becomes the shared frame its sockets are sent.
     std::vector<Copied> batch;
@@ -896,7 +960,8 @@ void Node::Impl::drain() {
     for (std::size_t i = 0; i < n; ++i) {
       const RecordView& v = views[i];
       if (v.producer == writer->id()) continue;  // our own: applied when published
-      Copied c{v.type, v.producer, v.position, std::string(v.payload.size(), '\0')};
+      Copied c{v.type, v.producer, v.position, i + 1 < n ? views[i + 1].position : 0,
+               std::string(v.payload.size(), '\0')};
       shm::copy_tentative(reinterpret_cast<std::byte*>(c.bytes.data()), v.payload.data(),
                           v.payload.size());
       batch.push_back(std::move(c));
@@ -905,11 +970,14 @@ void Node::Impl::drain() {
       on_lapped(reader->last_loss().records);
       continue;
     }
+    const std::uint64_t batch_end = reader->position();
     for (Copied& c : batch) {
       ++stats.messages_received;
+      applied_end = c.end != 0 ? c.end : batch_end;
       apply(c.type, c.producer, c.position, as_bytes(c.bytes));
       if (stopped) return;
     }
+    applied_end = batch_end;
   }
 }
 

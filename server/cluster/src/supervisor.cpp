@@ -34,6 +34,11 @@ std::optional<shm::Segment> create_ring(const SupervisorOptions& o) {
   shm::RingConfig cfg;
   cfg.name = o.ring;
   cfg.capacity = o.ring_bytes;
+  // A producer and a reader per worker, plus room for emitters, the supervisor, replays of
+  // connection state recovery (a temporary reader each) and tools (at most 1024 slots each).
+  const auto slots = static_cast<std::uint16_t>(std::min(1024, o.workers + 64));
+  cfg.max_producers = std::max<std::uint16_t>(cfg.max_producers, slots);
+  cfg.max_readers = std::max<std::uint16_t>(cfg.max_readers, slots);
   for (int attempt = 0; attempt < 2; ++attempt) {
     auto seg = shm::Segment::create(cfg);
     if (seg) return std::move(seg.value());
@@ -81,7 +86,9 @@ int run_supervisor(const SupervisorOptions& o,
                    const std::function<int(const WorkerContext&)>& worker_main) {
   const std::vector<int> cpus = affinity_cpus();
   const int n = o.workers > 0 ? o.workers : static_cast<int>(cpus.size());
-  auto seg = create_ring(o);
+  SupervisorOptions ro = o;
+  ro.workers = n;
+  auto seg = create_ring(ro);
   if (!seg) return 1;
   std::optional<shm::RingWriter> writer;
   if (auto w = shm::RingWriter::attach(*seg, {"supervisor", -1}); w) {
@@ -94,6 +101,8 @@ int run_supervisor(const SupervisorOptions& o,
   }
   if (o.on_start) o.on_start(n);
 
+  // Children must be reapable even if this process inherited SIGCHLD ignored.
+  ::signal(SIGCHLD, SIG_DFL);
   sigset_t set, old;
   sigemptyset(&set);
   sigaddset(&set, SIGCHLD);

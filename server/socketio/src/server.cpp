@@ -629,6 +629,7 @@ void Socket::closed(const std::string& reason) {
                                                      "forced close",         "ping timeout",
                                                      "server shutting down", "forced server close"};
   if (!pid_.empty() && kRecoverable.count(reason) != 0) nsp_->persist(*this);
+  if (!pid_.empty() && kRecoverable.count(reason) == 0) nsp_->adapter().forget_session(pid_);
   nsp_->adapter().del_all(id_);
   nsp_->remove(id_);
   // Handlers often capture their socket: dropping them (after on_disconnect) breaks those cycles.
@@ -665,7 +666,8 @@ void Namespace::remove(const SocketId& id) {
 void Namespace::connect(const std::shared_ptr<Client>& client, json::object auth) {
   const auto& recovery = server_->options().connection_state_recovery;
   if (recovery && restore(client, auth) && recovery->skip_middlewares) return;
-  auth.erase("pid");  // recovery's fields are not the application's auth
+  if (!server_->open(client.get())) return;  // closed meanwhile (restore may drain the ring)
+  auth.erase("pid");                         // recovery's fields are not the application's auth
   auth.erase("offset");
   SocketPtr s;
   if (auto it = restoring_.find(client.get()); it != restoring_.end()) {
@@ -722,6 +724,7 @@ void Namespace::connect(const std::shared_ptr<Client>& client, json::object auth
 }
 
 void Namespace::admit(const std::shared_ptr<Client>& c, const SocketPtr& s) {
+  if (!server_->open(c.get())) return;  // its connection closed while it was being admitted
   std::vector<EncodedPacket> missed;
   if (s->recovered_) {
     // What the socket missed, computed now (after any middleware) so that nothing broadcast
@@ -836,7 +839,16 @@ std::size_t Namespace::deliver_local_with_ack(const EncodedPacket& p, const Broa
         on_ack(std::move(a));
       }
     };
-    it->second->acks_[id] = std::move(pending);
+    auto& acks = it->second->acks_;
+    // Broadcast acks have no per-socket timer (their collector times out); a client that never
+    // answers must not grow this map forever: past 1024 pending, the oldest broadcast ack goes.
+    if (acks.size() >= 1024) {
+      auto oldest = acks.end();
+      for (auto a = acks.begin(); a != acks.end(); ++a)
+        if (!a->second->timer && (oldest == acks.end() || a->first < oldest->first)) oldest = a;
+      if (oldest != acks.end()) acks.erase(oldest);
+    }
+    acks[id] = std::move(pending);
     ++n;
     c->write_shared(p.frame, p.attachments);
   }
@@ -844,8 +856,18 @@ std::size_t Namespace::deliver_local_with_ack(const EncodedPacket& p, const Broa
 }
 
 std::uint64_t Namespace::next_ack_id() {
-  const auto& o = server_->options();
-  return o.ack_id_base + o.ack_id_stride * next_ack_++;
+  return server_->next_ack_id();
+}
+
+std::uint64_t Server::next_ack_id() {
+  // Ids stay below 2^53 (JavaScript numbers; the decoder's 15 digits): k < 2^31 with a stride of
+  // at most 4096 keeps them under 10^13.
+  const std::uint64_t k = next_ack_++ & 0x7FFFFFFFULL;
+  return options_.ack_id_base + options_.ack_id_stride * k;
+}
+
+bool Server::open(const Client* c) const {
+  return c != nullptr && clients_.count(c->conn().get()) != 0;
 }
 
 void Namespace::server_side_emit(const std::string& event, Args args) {
@@ -943,6 +965,9 @@ std::optional<std::vector<EncodedPacket>> InMemoryAdapter::replay(const std::str
 
 // ---------------------------------------------------------------------------------------------
 Server::Server(net::io_context& io, ServerOptions options) : io_(io), options_(std::move(options)) {
+  const std::string seed = random_id();  // 120 random bits; 20 of them start the ack counter
+  for (int i = 0; i < 4; ++i)
+    next_ack_ = (next_ack_ << 5) | (static_cast<unsigned char>(seed[i]) & 31);
   of("/");
   engineio::ServerOptions eo;
   eo.path = options_.path;

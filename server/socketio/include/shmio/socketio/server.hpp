@@ -207,6 +207,9 @@ class Adapter {
   // if some of them are no longer kept (never a partial replay).
   virtual std::optional<std::vector<EncodedPacket>> replay(const std::string& offset,
                                                            const std::set<Room>& rooms) = 0;
+  // A socket with a session closed for a reason that does not allow recovery (a clean
+  // disconnect): no server may restore it.
+  virtual void forget_session(const std::string& /*pid*/) {}
 
  protected:
   Namespace* nsp_;
@@ -428,7 +431,6 @@ class Namespace {
   std::unordered_map<SocketId, SocketPtr> sockets_;
   std::unique_ptr<Adapter> adapter_;
   std::unordered_map<const Client*, SocketPtr> restoring_;  // recovered, awaiting middleware
-  std::uint64_t next_ack_ = 0;
   std::multimap<std::string, std::function<void(Args, std::function<void(Args)>)>> server_side_;
 };
 
@@ -500,6 +502,11 @@ class Server {
   // so that they reconnect and recover elsewhere). Returns how many clients.
   std::size_t disconnect_all(const std::string& reason);
   engineio::Server& engine() noexcept { return *engine_; }
+  // Whether a client (an Engine.IO session) is still open.
+  bool open(const Client* c) const;
+  // Ack ids for this server's packets (see ServerOptions::ack_id_base): one counter for every
+  // namespace, started at a random point so that a restarted worker does not reuse recent ids.
+  std::uint64_t next_ack_id();
   std::size_t client_count() const noexcept { return clients_.size(); }
   boost::asio::io_context& io() noexcept { return io_; }
   const ServerOptions& options() const noexcept { return options_; }
@@ -513,6 +520,7 @@ class Server {
       dynamic_;
   std::unordered_map<const engineio::Socket*, std::shared_ptr<Client>> clients_;
   std::unique_ptr<engineio::Server> engine_;
+  std::uint64_t next_ack_ = 0;
 };
 
 }  // namespace shmio::socketio

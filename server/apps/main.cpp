@@ -16,6 +16,7 @@
 // forks N workers, each pinned to a CPU, all serving the port (SO_REUSEPORT), joined by the ring
 // (docs/cluster.md). Every worker also answers GET /health and GET /metrics (Prometheus text).
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -30,6 +31,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
 
 #include "shmio/cluster/node.hpp"
 #include "shmio/cluster/supervisor.hpp"
@@ -317,8 +319,34 @@ void operations(sio::ServerOptions& options, sio::Server*& server, shmio::cluste
   };
 }
 
+// A worker's log lines carry the worker: its stderr goes through a pipe to a thread that prefixes
+// each line with "[wI] " and writes it to the real stderr.
+void tag_stderr(int worker) {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) return;
+  const int real = ::dup(2);
+  if (real < 0 || ::dup2(fds[1], 2) < 0) return;
+  ::close(fds[1]);
+  std::thread([in = fds[0], real, tag = "[w" + std::to_string(worker) + "] "] {
+    std::string line;
+    char buf[4096];
+    for (;;) {
+      const ssize_t n = ::read(in, buf, sizeof buf);
+      if (n <= 0) return;
+      for (ssize_t i = 0; i < n; ++i) {
+        line += buf[i];
+        if (buf[i] != '\n') continue;
+        const std::string out = tag + line;
+        (void)!::write(real, out.data(), out.size());
+        line.clear();
+      }
+    }
+  }).detach();
+}
+
 // One server process: the whole app (no cluster), or one worker of a cluster.
 int serve(const Config& cfg, const shmio::cluster::WorkerContext* ctx) {
+  if (ctx != nullptr) tag_stderr(ctx->index);
   sio::ServerOptions options;
   if (cfg.app == "conformance") {
     options.engine.ping_interval = 300ms;

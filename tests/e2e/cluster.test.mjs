@@ -126,6 +126,15 @@ test("clients on different workers: broadcasts, rooms, operators and requests ac
   assert.equal(asked.error, null);
   assert.deepEqual(asked.responses.sort(), ["a", "b", "b2"]);
 
+  // A room left on worker 1 is left for broadcasts from worker 0 too.
+  await ack(b2, "join", "r3");
+  await ack(b2, "leave", "r3");
+  await ack(a, "publish-except", "nobody", { n: 5 }); // a marker everyone gets
+  a.emit("publish", "r3", { n: 6 });
+  await ack(a, "publish-except", "nobody", { n: 7 });
+  await until(() => gb2.length === 5, 5000, "markers");
+  assert.deepEqual(gb2.slice(-2).map(([m]) => m.n), [5, 7], "b2 left r3: no message 6");
+
   // disconnectSockets across workers.
   const gone = once(b, "disconnect");
   await ack(a, "disconnect-room", "r2");

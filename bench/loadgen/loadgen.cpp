@@ -1,0 +1,606 @@
+// shmio-loadgen: a Socket.IO load generator that is a real client (Engine.IO v4 / Socket.IO v5 over
+// WebSocket: handshake, ping/pong, CONNECT, EVENT, ACK) on one epoll thread, for the end-to-end
+// benchmark (bench/e2e). It talks to any server running the bench app (shared/bench-app.md):
+// shmio and the Node peers alike.
+//
+//   shmio-loadgen --port P [--ports P1,P2..] --clients N --rooms R --publishers K --rate MSG/S
+//                 --duration S --payload BYTES --mode fanout|rooms|echo|idle [--server-pid PID]
+//
+// fanout: N subscribers, all in room "r0" (R = 1) or spread over R rooms ("r<i % R>"); K extra
+//   publisher connections emit `publish` to "r0" / a random room, open-loop at MSG/S in total.
+// echo: K connections emit `echo` with an ack at MSG/S in total; latency is the ack's round trip.
+// idle: N connections that only answer pings; prints the server's RSS per connection.
+//
+// Open loop: message i is due at start + i/rate; it is sent then (or as soon as possible after)
+// and carries its due time, so latency counts from when it should have left: a server that
+// queues cannot hide it. Every message has a sequence number; loss is counted per sequence
+// number (expected receivers minus receipts). One JSON line of results on stdout.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <dirent.h>
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace {
+
+std::uint64_t now_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ULL +
+         static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+// A log-linear latency histogram (HDR-style): 64 sub-buckets per power of two, 1 ns .. ~1e11 ns,
+// relative error under 1.6 %.
+class Histogram {
+ public:
+  void add(std::uint64_t v) {
+    ++count_;
+    max_ = std::max(max_, v);
+    buckets_[index(v)]++;
+  }
+  std::uint64_t count() const { return count_; }
+  std::uint64_t max() const { return max_; }
+  std::uint64_t percentile(double p) const {
+    if (count_ == 0) return 0;
+    const auto want =
+        static_cast<std::uint64_t>(std::ceil(p / 100.0 * static_cast<double>(count_)));
+    std::uint64_t seen = 0;
+    for (std::size_t i = 0; i < buckets_.size(); ++i) {
+      seen += buckets_[i];
+      if (seen >= want) return std::min(upper(i), max_);
+    }
+    return max_;
+  }
+
+ private:
+  static constexpr int kSub = 64;
+  static std::size_t index(std::uint64_t v) {
+    if (v < kSub) return v;
+    const int msb = 63 - __builtin_clzll(v);
+    const int shift = msb - 6;
+    return static_cast<std::size_t>((shift + 1) * kSub + static_cast<int>((v >> shift) - kSub));
+  }
+  static std::uint64_t upper(std::size_t i) {
+    if (i < kSub) return i;
+    const auto shift = static_cast<int>(i / kSub) - 1;
+    return ((i % kSub + kSub + 1) << shift) - 1;
+  }
+  std::array<std::uint64_t, 64 * 40> buckets_{};
+  std::uint64_t count_ = 0, max_ = 0;
+};
+
+struct Options {
+  std::vector<int> ports;
+  int clients = 100, rooms = 1, publishers = 1;
+  double rate = 100, duration = 3;
+  int payload = 64;
+  std::string mode = "fanout";
+  int server_pid = 0;
+  int max_per_ip = 20000;  // connections per source address (the ephemeral range is ~28k)
+  int setup_timeout = 60;
+};
+
+enum class St { connecting, upgrading, open_wait, connect_wait, join_wait, ready, closed };
+
+struct Conn {
+  int fd = -1;
+  St st = St::connecting;
+  int room = -1;  // subscribers: their room
+  bool publisher = false;
+  std::string in;   // bytes read, not yet parsed
+  std::string out;  // bytes to write
+  std::size_t out_off = 0;
+  std::string frag;  // a fragmented WebSocket message being assembled
+};
+
+// One client-to-server WebSocket text frame (masked with a zero key: the XOR is the identity).
+void ws_frame(std::string& out, std::string_view payload) {
+  out.push_back(static_cast<char>(0x81));
+  const std::size_t n = payload.size();
+  if (n < 126) {
+    out.push_back(static_cast<char>(0x80 | n));
+  } else if (n < 65536) {
+    out.push_back(static_cast<char>(0x80 | 126));
+    out.push_back(static_cast<char>(n >> 8));
+    out.push_back(static_cast<char>(n & 0xFF));
+  } else {
+    out.push_back(static_cast<char>(0x80 | 127));
+    for (int i = 7; i >= 0; --i) out.push_back(static_cast<char>((n >> (8 * i)) & 0xFF));
+  }
+  out.append(4, '\0');
+  out.append(payload);
+}
+
+// The whole tree of a process: its own pid and its descendants'.
+std::vector<int> process_tree(int root) {
+  std::vector<int> out{root};
+  std::vector<std::pair<int, int>> parent;
+  if (DIR* d = opendir("/proc")) {
+    while (dirent* e = readdir(d)) {
+      const int pid = std::atoi(e->d_name);
+      if (pid <= 0) continue;
+      std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+      std::string line;
+      std::getline(f, line);
+      const std::size_t rp = line.rfind(')');
+      if (rp == std::string::npos) continue;
+      std::istringstream ss(line.substr(rp + 2));
+      std::string state;
+      int ppid = 0;
+      ss >> state >> ppid;
+      parent.emplace_back(pid, ppid);
+    }
+    closedir(d);
+  }
+  for (std::size_t i = 0; i < out.size(); ++i)
+    for (auto [pid, ppid] : parent)
+      if (ppid == out[i]) out.push_back(pid);
+  return out;
+}
+
+// CPU time (user + system, ns) and RSS (bytes) of a process tree.
+std::pair<std::uint64_t, std::uint64_t> usage(int root) {
+  if (root <= 0) return {0, 0};
+  std::uint64_t cpu = 0, rss = 0;
+  const long tick = sysconf(_SC_CLK_TCK);
+  for (int pid : process_tree(root)) {
+    std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+    std::string line;
+    std::getline(f, line);
+    const std::size_t rp = line.rfind(')');
+    if (rp == std::string::npos) continue;
+    std::istringstream ss(line.substr(rp + 2));
+    std::string field;
+    std::uint64_t utime = 0, stime = 0;
+    for (int i = 3; i <= 15; ++i) {
+      ss >> field;
+      if (i == 14) utime = std::strtoull(field.c_str(), nullptr, 10);
+      if (i == 15) stime = std::strtoull(field.c_str(), nullptr, 10);
+    }
+    cpu += (utime + stime) * 1'000'000'000ULL / static_cast<std::uint64_t>(tick);
+    std::ifstream st("/proc/" + std::to_string(pid) + "/status");
+    for (std::string l; std::getline(st, l);)
+      if (l.rfind("VmRSS:", 0) == 0) rss += std::strtoull(l.c_str() + 6, nullptr, 10) * 1024;
+  }
+  return {cpu, rss};
+}
+
+class LoadGen {
+ public:
+  explicit LoadGen(Options o) : o_(std::move(o)), rng_(12345) {
+    ep_ = epoll_create1(EPOLL_CLOEXEC);
+    pad_.assign(static_cast<std::size_t>(std::max(0, o_.payload - 40)), 'x');
+  }
+
+  int run() {
+    rlimit rl{};
+    getrlimit(RLIMIT_NOFILE, &rl);
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+    const bool subscribers = o_.mode == "fanout" || o_.mode == "rooms" || o_.mode == "idle";
+    const int subs = subscribers ? o_.clients : 0;
+    const int pubs = o_.mode == "idle" ? 0 : o_.publishers;
+    room_size_.assign(static_cast<std::size_t>(std::max(1, o_.rooms)), 0);
+    const auto [cpu_idle0, rss0] = usage(o_.server_pid);
+    (void)cpu_idle0;
+    // Open connections in waves so the server's accept queue is never flooded.
+    const std::uint64_t setup_start = now_ns();
+    int next = 0;
+    const int total = subs + pubs;
+    while (ready_ < total) {
+      while (next < total && next - ready_ < 256) {
+        const bool pub = next >= subs;
+        if (!open(next, pub, pub ? -1 : next % std::max(1, o_.rooms))) return 1;
+        ++next;
+      }
+      poll(5);
+      if (failed_ > 0) {
+        std::fprintf(stderr, "loadgen: %d connections failed during setup\n", failed_);
+        return 1;
+      }
+      if (now_ns() - setup_start >
+          static_cast<std::uint64_t>(o_.setup_timeout) * 1'000'000'000ULL) {
+        std::fprintf(stderr, "loadgen: setup timed out (%d of %d ready)\n", ready_, total);
+        return 1;
+      }
+    }
+    const double setup_s = static_cast<double>(now_ns() - setup_start) / 1e9;
+    // Settle, then measure the idle footprint.
+    const std::uint64_t settle = now_ns() + 300'000'000ULL;
+    while (now_ns() < settle) poll(10);
+    const auto [cpu0, rss_loaded] = usage(o_.server_pid);
+    if (o_.mode == "idle") {
+      std::printf(
+          "{\"mode\":\"idle\",\"clients\":%d,\"setup_s\":%.2f,\"rss_before\":%llu,\"rss\":%llu,"
+          "\"rss_per_conn\":%.0f}\n",
+          subs, setup_s, static_cast<unsigned long long>(rss0),
+          static_cast<unsigned long long>(rss_loaded),
+          subs > 0 ? static_cast<double>(rss_loaded - std::min(rss0, rss_loaded)) / subs : 0.0);
+      return 0;
+    }
+    // The measured run: open loop at the given rate.
+    const std::uint64_t start = now_ns() + 1'000'000;
+    const auto total_msgs = static_cast<std::uint64_t>(o_.rate * o_.duration);
+    expected_.assign(total_msgs, 0);
+    received_.assign(total_msgs, 0);
+    std::uint64_t sent = 0;
+    const double interval = 1e9 / o_.rate;
+    std::uniform_int_distribution<int> pick_room(0, std::max(1, o_.rooms) - 1);
+    while (sent < total_msgs) {
+      const std::uint64_t t = now_ns();
+      while (sent < total_msgs && start + static_cast<std::uint64_t>(interval * sent) <= t) {
+        const std::uint64_t due = start + static_cast<std::uint64_t>(interval * sent);
+        Conn& c = conns_[static_cast<std::size_t>(subs + static_cast<int>(sent % pubs))];
+        send_message(c, sent, due, o_.mode == "rooms" ? pick_room(rng_) : 0);
+        ++sent;
+      }
+      const std::uint64_t due_next = start + static_cast<std::uint64_t>(interval * sent);
+      const std::uint64_t now = now_ns();
+      poll(due_next > now
+               ? static_cast<int>(std::min<std::uint64_t>((due_next - now) / 1'000'000, 5))
+               : 0);
+    }
+    const std::uint64_t end_send = now_ns();
+    // Drain: until everything expected arrived, or 2 s without progress (then it is lost).
+    std::uint64_t last_progress = now_ns(), last_count = delivered_;
+    std::uint64_t expected_total = 0;
+    for (auto e : expected_) expected_total += e;
+    while (delivered_ < expected_total && now_ns() - last_progress < 2'000'000'000ULL) {
+      poll(5);
+      if (delivered_ != last_count) {
+        last_count = delivered_;
+        last_progress = now_ns();
+      }
+    }
+    const std::uint64_t end = now_ns();
+    const auto [cpu1, rss1] = usage(o_.server_pid);
+    std::uint64_t lost = 0;
+    for (std::size_t i = 0; i < expected_.size(); ++i)
+      lost += expected_[i] > received_[i] ? expected_[i] - received_[i] : 0;
+    const double window = static_cast<double>(end - start) / 1e9;
+    std::printf(
+        "{\"mode\":\"%s\",\"clients\":%d,\"rooms\":%d,\"publishers\":%d,\"rate\":%.0f,"
+        "\"sent\":%llu,\"send_s\":%.3f,\"expected\":%llu,\"delivered\":%llu,\"lost\":%llu,"
+        "\"delivered_per_s\":%.0f,\"p50_us\":%.1f,\"p99_us\":%.1f,\"p999_us\":%.1f,\"max_us\":%.1f,"
+        "\"server_cpu_s\":%.3f,\"cpu_us_per_delivery\":%.3f,\"server_rss\":%llu,\"setup_s\":%.2f}"
+        "\n",
+        o_.mode.c_str(), subs, o_.rooms, pubs, o_.rate, static_cast<unsigned long long>(sent),
+        static_cast<double>(end_send - start) / 1e9,
+        static_cast<unsigned long long>(expected_total),
+        static_cast<unsigned long long>(delivered_), static_cast<unsigned long long>(lost),
+        static_cast<double>(delivered_) / window, hist_.percentile(50) / 1e3,
+        hist_.percentile(99) / 1e3, hist_.percentile(99.9) / 1e3, hist_.max() / 1e3,
+        static_cast<double>(cpu1 - cpu0) / 1e9,
+        delivered_ > 0 ? static_cast<double>(cpu1 - cpu0) / 1e3 / static_cast<double>(delivered_)
+                       : 0.0,
+        static_cast<unsigned long long>(rss1), setup_s);
+    return 0;
+  }
+
+ private:
+  bool open(int i, bool publisher, int room) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+      std::perror("loadgen: socket");
+      return false;
+    }
+    const int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    // Spread over 127.0.0.x source addresses past the ephemeral-port limit of one address.
+    sockaddr_in src{};
+    src.sin_family = AF_INET;
+    src.sin_addr.s_addr = htonl(0x7F000001u + static_cast<std::uint32_t>(i / o_.max_per_ip));
+    ::bind(fd, reinterpret_cast<sockaddr*>(&src), sizeof src);
+    sockaddr_in dst{};
+    dst.sin_family = AF_INET;
+    dst.sin_port =
+        htons(static_cast<std::uint16_t>(o_.ports[static_cast<std::size_t>(i) % o_.ports.size()]));
+    dst.sin_addr.s_addr = htonl(0x7F000001u);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&dst), sizeof dst) != 0 && errno != EINPROGRESS) {
+      std::perror("loadgen: connect");
+      ::close(fd);
+      return false;
+    }
+    if (static_cast<std::size_t>(i) >= conns_.size())
+      conns_.resize(static_cast<std::size_t>(i) + 1);
+    Conn& c = conns_[static_cast<std::size_t>(i)];
+    c.fd = fd;
+    c.publisher = publisher;
+    c.room = room;
+    c.st = St::connecting;
+    c.out =
+        "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: "
+        "dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP;
+    ev.data.u64 = static_cast<std::uint64_t>(i);
+    epoll_ctl(ep_, EPOLL_CTL_ADD, fd, &ev);
+    return true;
+  }
+
+  void send_message(Conn& c, std::uint64_t seq, std::uint64_t due, int room) {
+    char head[96];
+    std::string msg;
+    if (o_.mode == "echo") {
+      std::snprintf(head, sizeof head, "42%llu[\"echo\",{\"t\":\"%llu\",\"seq\":%llu,\"pad\":\"",
+                    static_cast<unsigned long long>(seq), static_cast<unsigned long long>(due),
+                    static_cast<unsigned long long>(seq));
+      expected_[seq] = 1;
+    } else {
+      std::snprintf(head, sizeof head,
+                    "42[\"publish\",\"r%d\",{\"t\":\"%llu\",\"seq\":%llu,\"pad\":\"", room,
+                    static_cast<unsigned long long>(due), static_cast<unsigned long long>(seq));
+      expected_[seq] = room_size_[static_cast<std::size_t>(room)];
+    }
+    msg = head;
+    msg += pad_;
+    msg += "\"}]";
+    ws_frame(c.out, msg);
+    flush(c);
+  }
+
+  void poll(int timeout_ms) {
+    std::array<epoll_event, 256> evs;
+    const int n = epoll_wait(ep_, evs.data(), static_cast<int>(evs.size()), timeout_ms);
+    for (int k = 0; k < n; ++k) {
+      Conn& c = conns_[evs[static_cast<std::size_t>(k)].data.u64];
+      if (c.st == St::closed) continue;
+      const std::uint32_t e = evs[static_cast<std::size_t>(k)].events;
+      if (e & EPOLLOUT) {
+        if (c.st == St::connecting) c.st = St::upgrading;
+        flush(c);
+      }
+      if (e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) read(c);
+    }
+  }
+
+  void flush(Conn& c) {
+    while (c.out_off < c.out.size()) {
+      const ssize_t n =
+          ::send(c.fd, c.out.data() + c.out_off, c.out.size() - c.out_off, MSG_NOSIGNAL);
+      if (n < 0) {
+        if (errno == EAGAIN || errno == ENOTCONN) return;
+        fail(c, "send");
+        return;
+      }
+      c.out_off += static_cast<std::size_t>(n);
+    }
+    c.out.clear();
+    c.out_off = 0;
+  }
+
+  void read(Conn& c) {
+    char buf[65536];
+    for (;;) {
+      const ssize_t n = ::recv(c.fd, buf, sizeof buf, 0);
+      if (n > 0) {
+        c.in.append(buf, static_cast<std::size_t>(n));
+        if (static_cast<std::size_t>(n) < sizeof buf) break;
+        continue;
+      }
+      if (n == 0) return fail(c, "closed by the server");
+      if (errno == EAGAIN) break;
+      return fail(c, "recv");
+    }
+    parse(c);
+  }
+
+  void fail(Conn& c, const char* why) {
+    if (c.st == St::closed) return;
+    if (c.st != St::ready)
+      ++failed_;
+    else
+      ++dropped_;
+    if (failed_ + dropped_ <= 3) std::fprintf(stderr, "loadgen: a connection failed: %s\n", why);
+    c.st = St::closed;
+    ::close(c.fd);
+  }
+
+  void parse(Conn& c) {
+    std::size_t off = 0;
+    if (c.st == St::upgrading) {
+      const std::size_t end = c.in.find("\r\n\r\n");
+      if (end == std::string::npos) return;
+      if (c.in.compare(0, 12, "HTTP/1.1 101") != 0) return fail(c, "no WebSocket upgrade");
+      off = end + 4;
+      c.st = St::open_wait;
+    }
+    // WebSocket frames from the server (unmasked).
+    while (c.in.size() - off >= 2) {
+      const auto b0 = static_cast<unsigned char>(c.in[off]);
+      const auto b1 = static_cast<unsigned char>(c.in[off + 1]);
+      std::size_t len = b1 & 0x7F, hdr = 2;
+      if (len == 126) {
+        if (c.in.size() - off < 4) break;
+        len = (static_cast<unsigned char>(c.in[off + 2]) << 8) |
+              static_cast<unsigned char>(c.in[off + 3]);
+        hdr = 4;
+      } else if (len == 127) {
+        if (c.in.size() - off < 10) break;
+        len = 0;
+        for (int i = 0; i < 8; ++i)
+          len =
+              (len << 8) | static_cast<unsigned char>(c.in[off + 2 + static_cast<std::size_t>(i)]);
+        hdr = 10;
+      }
+      if (c.in.size() - off < hdr + len) break;
+      const std::string_view payload(c.in.data() + off + hdr, len);
+      off += hdr + len;
+      const int opcode = b0 & 0x0F;
+      const bool fin = (b0 & 0x80) != 0;
+      if (opcode == 0x8) return fail(c, "WebSocket close");
+      if (opcode == 0x9) {  // WebSocket ping: pong with the same payload
+        c.out.push_back(static_cast<char>(0x8A));
+        c.out.push_back(static_cast<char>(0x80 | payload.size()));
+        c.out.append(4, '\0');
+        c.out.append(payload);
+        continue;
+      }
+      if (opcode == 0xA) continue;
+      if (opcode == 0x0 || !fin) {
+        c.frag.append(payload);
+        if (!fin) continue;
+        std::string whole = std::move(c.frag);
+        c.frag.clear();
+        message(c, whole);
+      } else {
+        message(c, payload);
+      }
+      if (c.st == St::closed) return;
+    }
+    c.in.erase(0, off);
+    flush(c);
+  }
+
+  // One Engine.IO message.
+  void message(Conn& c, std::string_view m) {
+    if (m.empty()) return;
+    switch (m[0]) {
+      case '0':  // open: join the default namespace
+        ws_frame(c.out, "40");
+        c.st = St::connect_wait;
+        return;
+      case '2':  // ping
+        ws_frame(c.out, "3");
+        return;
+      case '1':
+        return fail(c, "Engine.IO close");
+      case '4':
+        break;
+      default:
+        return;
+    }
+    const std::string_view p = m.substr(1);
+    if (p.empty()) return;
+    if (p[0] == '0') {  // CONNECT reply
+      const bool joins = !c.publisher && o_.mode != "idle" && c.room >= 0;
+      if (joins) {
+        ws_frame(c.out, "420[\"join\",\"r" + std::to_string(c.room) + "\"]");
+        c.st = St::join_wait;
+      } else {
+        c.st = St::ready;
+        ++ready_;
+      }
+      return;
+    }
+    if (p[0] == '4') return fail(c, "CONNECT_ERROR");
+    if (p[0] == '3') {  // ACK
+      if (c.st == St::join_wait) {
+        ++room_size_[static_cast<std::size_t>(c.room)];
+        c.st = St::ready;
+        ++ready_;
+        return;
+      }
+      record(p);  // an echo's answer
+      return;
+    }
+    if (p[0] == '2') record(p);  // EVENT: a "msg" broadcast
+  }
+
+  // Finds "t":"<ns>" and "seq":<n> in an event or ack, and counts it.
+  void record(std::string_view p) {
+    const std::size_t t = p.find("\"t\":\"");
+    const std::size_t s = p.find("\"seq\":");
+    if (t == std::string_view::npos || s == std::string_view::npos) return;
+    const std::uint64_t due = std::strtoull(p.data() + t + 5, nullptr, 10);
+    const std::uint64_t seq = std::strtoull(p.data() + s + 6, nullptr, 10);
+    const std::uint64_t now = now_ns();
+    hist_.add(now > due ? now - due : 0);
+    ++delivered_;
+    if (seq < received_.size()) ++received_[seq];
+  }
+
+  Options o_;
+  std::mt19937 rng_;
+  int ep_ = -1;
+  std::vector<Conn> conns_;
+  int ready_ = 0, failed_ = 0, dropped_ = 0;
+  std::vector<std::uint32_t> room_size_;
+  std::vector<std::uint32_t> expected_, received_;
+  std::uint64_t delivered_ = 0;
+  Histogram hist_;
+  std::string pad_;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    const char* v = i + 1 < argc ? argv[i + 1] : nullptr;
+    auto num = [&](double lo, double hi) {
+      if (v == nullptr) {
+        std::fprintf(stderr, "loadgen: %s needs a value\n", a.c_str());
+        std::exit(2);
+      }
+      char* end = nullptr;
+      const double x = std::strtod(v, &end);
+      if (*end != '\0' || x < lo || x > hi) {
+        std::fprintf(stderr, "loadgen: %s must be in [%g, %g]\n", a.c_str(), lo, hi);
+        std::exit(2);
+      }
+      ++i;
+      return x;
+    };
+    if (a == "--port") {
+      o.ports = {static_cast<int>(num(1, 65535))};
+    } else if (a == "--ports" && v != nullptr) {
+      o.ports.clear();
+      std::istringstream ss(v);
+      for (std::string p; std::getline(ss, p, ',');) o.ports.push_back(std::atoi(p.c_str()));
+      ++i;
+    } else if (a == "--clients") {
+      o.clients = static_cast<int>(num(0, 1e6));
+    } else if (a == "--rooms") {
+      o.rooms = static_cast<int>(num(1, 1e6));
+    } else if (a == "--publishers") {
+      o.publishers = static_cast<int>(num(1, 1e4));
+    } else if (a == "--rate") {
+      o.rate = num(1, 1e8);
+    } else if (a == "--duration") {
+      o.duration = num(0.1, 3600);
+    } else if (a == "--payload") {
+      o.payload = static_cast<int>(num(40, 1e6));
+    } else if (a == "--server-pid") {
+      o.server_pid = static_cast<int>(num(0, 1e9));
+    } else if (a == "--mode" && v != nullptr) {
+      o.mode = v;
+      ++i;
+    } else {
+      std::fprintf(stderr,
+                   "usage: shmio-loadgen --port P|--ports P1,P2 [--clients N] [--rooms R] "
+                   "[--publishers K] [--rate MSG/S] [--duration S] [--payload BYTES] "
+                   "[--mode fanout|rooms|echo|idle] [--server-pid PID]\n");
+      return 2;
+    }
+  }
+  if (o.ports.empty() ||
+      (o.mode != "fanout" && o.mode != "rooms" && o.mode != "echo" && o.mode != "idle")) {
+    std::fprintf(stderr, "loadgen: --port and a known --mode are needed\n");
+    return 2;
+  }
+  return LoadGen(o).run();
+}

@@ -1,0 +1,76 @@
+// The bench app (../../../shared/bench-app.md, also docs/benchmarks.md) on Node socket.io, as the
+// end-to-end benchmark's peers run it:
+//   node server.js --port P                          one process
+//   node server.js --port P --workers N              N workers with @socket.io/cluster-adapter;
+//                                                     websocket-only load: Node's cluster
+//                                                     round-robin on one shared port
+//   node server.js --port P --workers N --sticky     the same behind @socket.io/sticky (polling)
+// Configured as socket.io's documentation recommends for production: bufferutil and
+// utf-8-validate installed (ws uses them), perMessageDeflate off (the default), no HTTP
+// long-polling upgrade dance for websocket-only clients (clients choose the transport).
+"use strict";
+const cluster = require("node:cluster");
+const http = require("node:http");
+const { Server } = require("socket.io");
+const { createAdapter, setupPrimary } = require("@socket.io/cluster-adapter");
+const { setupMaster, setupWorker } = require("@socket.io/sticky");
+
+const args = process.argv.slice(2);
+const opt = (name, dflt) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : dflt;
+};
+const port = Number(opt("--port", "3000"));
+const workers = Number(opt("--workers", "0"));
+const sticky = args.includes("--sticky");
+
+function app(io, worker) {
+  io.on("connection", (socket) => {
+    const who = () => ({ worker, pid: process.pid });
+    socket.on("join", (room, ack) => {
+      socket.join(room);
+      if (typeof ack === "function") ack(who());
+    });
+    socket.on("leave", (room, ack) => {
+      socket.leave(room);
+      if (typeof ack === "function") ack(who());
+    });
+    socket.on("whoami", (ack) => typeof ack === "function" && ack({ ...who(), id: socket.id }));
+    socket.on("echo", (...a) => {
+      const ack = a.pop();
+      if (typeof ack === "function") ack(...a);
+    });
+    socket.on("publish", (room, payload) => (room ? io.to(room) : io).emit("msg", payload));
+    socket.on("publish-others", (room, payload) =>
+      (room ? socket.to(room) : socket.broadcast).emit("msg", payload));
+    socket.on("count", async (ack) => {
+      const all = await io.fetchSockets();
+      if (typeof ack === "function") ack(all.length);
+    });
+  });
+}
+
+if (workers > 0 && cluster.isPrimary) {
+  if (sticky) {
+    const server = http.createServer();
+    setupMaster(server, { loadBalancingMethod: "least-connection" });
+    server.listen(port, "127.0.0.1");
+  }
+  setupPrimary();
+  cluster.setupPrimary({ serialization: "advanced" });
+  for (let i = 0; i < workers; ++i) cluster.fork({ SHMIO_BENCH_WORKER: String(i) });
+  cluster.on("exit", (w) => console.error(`worker ${w.process.pid} died`));
+  console.log(`node cluster (${workers} workers${sticky ? ", sticky" : ""}) listening on 127.0.0.1:${port}`);
+} else {
+  const worker = Number(process.env.SHMIO_BENCH_WORKER ?? 0);
+  const server = http.createServer();
+  const io = new Server(server, { perMessageDeflate: false });
+  if (workers > 0) io.adapter(createAdapter());
+  app(io, worker);
+  if (workers > 0 && sticky) {
+    setupWorker(io);
+  } else {
+    server.listen(port, "127.0.0.1");
+  }
+  if (workers === 0) console.log(`node (one process) listening on 127.0.0.1:${port}`);
+}

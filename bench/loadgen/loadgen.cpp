@@ -132,6 +132,19 @@ void ws_frame(std::string& out, std::string_view payload) {
   out.append(payload);
 }
 
+// The fields of /proc/<pid>/stat after the command name (field 3 on); empty if it is gone.
+std::vector<std::string> stat_fields(int pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  std::getline(f, line);
+  const std::size_t rp = line.rfind(')');
+  std::vector<std::string> out;
+  if (rp == std::string::npos || rp + 2 > line.size()) return out;
+  std::istringstream ss(line.substr(rp + 2));
+  for (std::string field; ss >> field;) out.push_back(std::move(field));
+  return out;
+}
+
 // The whole tree of a process: its own pid and its descendants'.
 std::vector<int> process_tree(int root) {
   std::vector<int> out{root};
@@ -140,16 +153,8 @@ std::vector<int> process_tree(int root) {
     while (dirent* e = readdir(d)) {
       const int pid = std::atoi(e->d_name);
       if (pid <= 0) continue;
-      std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
-      std::string line;
-      std::getline(f, line);
-      const std::size_t rp = line.rfind(')');
-      if (rp == std::string::npos) continue;
-      std::istringstream ss(line.substr(rp + 2));
-      std::string state;
-      int ppid = 0;
-      ss >> state >> ppid;
-      parent.emplace_back(pid, ppid);
+      const auto f = stat_fields(pid);
+      if (f.size() >= 2) parent.emplace_back(pid, std::atoi(f[1].c_str()));
     }
     closedir(d);
   }
@@ -165,19 +170,10 @@ std::pair<std::uint64_t, std::uint64_t> usage(int root) {
   std::uint64_t cpu = 0, rss = 0;
   const long tick = sysconf(_SC_CLK_TCK);
   for (int pid : process_tree(root)) {
-    std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
-    std::string line;
-    std::getline(f, line);
-    const std::size_t rp = line.rfind(')');
-    if (rp == std::string::npos) continue;
-    std::istringstream ss(line.substr(rp + 2));
-    std::string field;
-    std::uint64_t utime = 0, stime = 0;
-    for (int i = 3; i <= 15; ++i) {
-      ss >> field;
-      if (i == 14) utime = std::strtoull(field.c_str(), nullptr, 10);
-      if (i == 15) stime = std::strtoull(field.c_str(), nullptr, 10);
-    }
+    const auto f = stat_fields(pid);  // f[0] is field 3: utime is field 14, stime 15
+    if (f.size() < 13) continue;
+    const std::uint64_t utime = std::strtoull(f[11].c_str(), nullptr, 10);
+    const std::uint64_t stime = std::strtoull(f[12].c_str(), nullptr, 10);
     cpu += (utime + stime) * 1'000'000'000ULL / static_cast<std::uint64_t>(tick);
     std::ifstream st("/proc/" + std::to_string(pid) + "/status");
     for (std::string l; std::getline(st, l);)
@@ -310,7 +306,10 @@ class LoadGen {
     // Spread over 127.0.0.x source addresses past the ephemeral-port limit of one address.
     sockaddr_in src{};
     src.sin_family = AF_INET;
-    src.sin_addr.s_addr = htonl(0x7F000001u + static_cast<std::uint32_t>(i / o_.max_per_ip));
+    // Each run starts at its own 127.0.0.x (from its pid), so that the ports a previous run left
+    // in TIME_WAIT do not run this one out of ephemeral ports.
+    const auto base = static_cast<std::uint32_t>(::getpid() % 200);
+    src.sin_addr.s_addr = htonl(0x7F000001u + base + static_cast<std::uint32_t>(i / o_.max_per_ip));
     ::bind(fd, reinterpret_cast<sockaddr*>(&src), sizeof src);
     sockaddr_in dst{};
     dst.sin_family = AF_INET;

@@ -152,3 +152,20 @@ TEST(ClusterWire, NonFiniteNumbersAreWrittenAsNull) {
   ASSERT_TRUE(m);
   EXPECT_EQ(boost::json::serialize(m->body), R"({"args":[null,1]})");
 }
+
+TEST(ClusterWire, BroadcastFitsOnlyU16Lengths) {
+  sio::BroadcastOptions ok;
+  ok.rooms = {std::string(0xFFFF, 'r')};
+  EXPECT_TRUE(broadcast_fits(std::string(0xFFFF, 'n'), ok));
+  EXPECT_FALSE(broadcast_fits(std::string(0x10000, 'n'), ok));
+  sio::BroadcastOptions long_room;
+  long_room.except = {std::string(0x10000, 'x')};
+  EXPECT_FALSE(broadcast_fits("/", long_room));
+  sio::BroadcastOptions many;
+  for (int i = 0; i <= 0xFFFF; ++i) many.rooms.insert(std::to_string(i));
+  EXPECT_FALSE(broadcast_fits("/", many));
+  sio::BroadcastFlags f;
+  f.volatile_ = true;
+  f.compress = false;
+  EXPECT_EQ(broadcast_flags(f), kFlagVolatile);
+}

@@ -325,9 +325,14 @@ test("a request waiting for a worker that dies completes at once with the live w
   const a = client(c.url(0));
   await within(once(a, "connect"), 5000, "connect");
   process.kill(c.workers.get(2).pid, "SIGSTOP"); // it cannot answer
+  // Worker 0 has published the request once its count of ring records written goes up.
+  const published = async () =>
+    Number((await request(c.workers.get(0).port, "GET", "/metrics")).body
+      .match(/^shmio_ring_messages_published_total\{worker="0"\} (\d+)$/m)[1]);
+  const before = await published();
   const t0 = Date.now();
   const pending = ack(a, "ping-workers", 20000);
-  await new Promise((r) => setTimeout(r, 300));
+  for (let n = before; n === before; n = await published()) await new Promise((r) => setImmediate(r));
   process.kill(c.workers.get(2).pid, "SIGKILL");
   const r = await pending;
   const took = Date.now() - t0;

@@ -41,23 +41,17 @@ bool Emitter::publish(std::uint16_t type, const std::string& payload) {
 bool Emitter::publish_broadcast(const std::string& nsp, const sio::BroadcastOptions& opts,
                                 const sio::Packet& p) {
   const std::string frame = "4" + sio::encode(p);
-  if (nsp.size() > 0xFFFF) {
-    error_ = "namespace name too long";
+  if (!broadcast_fits(nsp, opts)) {
+    error_ = "a namespace or room name over 65535 bytes, or over 65535 rooms";
     return false;
   }
-  for (const auto& r : opts.rooms)
-    if (r.size() > 0xFFFF) return error_ = "room name too long", false;
-  for (const auto& r : opts.except)
-    if (r.size() > 0xFFFF) return error_ = "room name too long", false;
   const std::size_t size = broadcast_size(nsp, opts, frame.size(), p.attachments);
   auto claim = impl_->writer->claim(size, static_cast<std::uint16_t>(MessageType::broadcast));
   if (claim.status != shm::PublishStatus::ok) {
     error_ = shm::to_string(claim.status);
     return false;
   }
-  const std::uint8_t flags = static_cast<std::uint8_t>((opts.flags.volatile_ ? kFlagVolatile : 0) |
-                                                       (opts.flags.compress ? kFlagCompress : 0));
-  write_broadcast(claim.payload, nsp, opts, flags, 0, frame, p.attachments);
+  write_broadcast(claim.payload, nsp, opts, broadcast_flags(opts.flags), 0, frame, p.attachments);
   impl_->writer->commit();
   return true;
 }

@@ -74,6 +74,41 @@ std::string str_of(const json::object& o, const char* k) {
   return v != nullptr && v->is_string() ? std::string(v->get_string()) : std::string();
 }
 
+// A BROADCAST taken out of the ring: decoded from the record in place and its frame and
+// attachments copied once each, straight into the buffers every receiving socket will share.
+// The record may be overwritten while this runs (a seqlock-style read, like RingReader::peek):
+// the caller keeps the result only if consume() then says the record was intact.
+struct TakenBroadcast {
+  std::string nsp;
+  sio::BroadcastOptions opts;
+  std::uint8_t flags = 0;
+  std::uint64_t ack_id = 0;
+  sio::EncodedPacket packet;
+};
+
+sio::Binary copy_out(std::string_view bytes) {
+  std::string s(bytes.size(), '\0');
+  shm::copy_tentative(reinterpret_cast<std::byte*>(s.data()),
+                      reinterpret_cast<const std::byte*>(bytes.data()), bytes.size());
+  return std::make_shared<const std::string>(std::move(s));
+}
+
+std::optional<TakenBroadcast> take_broadcast(std::span<const std::byte> record) {
+  auto b = read_broadcast(record);
+  if (!b) return std::nullopt;
+  TakenBroadcast t;
+  t.nsp = std::string(b->nsp);
+  for (auto r : b->rooms) t.opts.rooms.emplace(r);
+  for (auto r : b->except) t.opts.except.emplace(r);
+  t.flags = b->flags;
+  t.opts.flags.volatile_ = (b->flags & kFlagVolatile) != 0;
+  t.opts.flags.compress = (b->flags & kFlagCompress) != 0;
+  t.ack_id = b->ack_id;
+  t.packet.frame = copy_out(b->frame);
+  for (auto a : b->attachments) t.packet.attachments.push_back(copy_out(a));
+  return t;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Hand-off of HTTP connections between workers: a Unix SOCK_SEQPACKET socket per worker (abstract
 // address "shmio-handoff.<cluster>.<index>"); one message per connection carries its descriptor
@@ -94,9 +129,8 @@ class Handoff {
       : io_(io), cluster_(std::move(cluster)), adopt_(std::move(adopt)), listener_(io) {
     const int fd = ::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) throw std::runtime_error(std::string("hand-off socket: ") + std::strerror(errno));
-    sockaddr_un addr = address(index);
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), addr_len(index)) != 0 ||
-        ::listen(fd, 128) != 0) {
+    Address addr = address(index);
+    if (::bind(fd, addr.get(), addr.len) != 0 || ::listen(fd, 128) != 0) {
       const int e = errno;
       ::close(fd);
       throw std::runtime_error(
@@ -131,17 +165,20 @@ class Handoff {
   }
 
  private:
-  sockaddr_un address(int index) const {
-    sockaddr_un a{};
-    a.sun_family = AF_UNIX;
+  // The abstract address of a worker's hand-off socket, and its length.
+  struct Address {
+    sockaddr_un addr{};
+    socklen_t len = 0;
+    sockaddr* get() { return reinterpret_cast<sockaddr*>(&addr); }
+  };
+  Address address(int index) const {
+    Address a;
+    a.addr.sun_family = AF_UNIX;
     const std::string name = "shmio-handoff." + cluster_ + "." + std::to_string(index);
-    std::memcpy(a.sun_path + 1, name.data(), std::min(name.size(), sizeof a.sun_path - 2));
+    const std::size_t n = std::min(name.size(), sizeof a.addr.sun_path - 2);
+    std::memcpy(a.addr.sun_path + 1, name.data(), n);  // sun_path[0] = 0: abstract
+    a.len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + n);
     return a;
-  }
-  socklen_t addr_len(int index) const {
-    const std::string name = "shmio-handoff." + cluster_ + "." + std::to_string(index);
-    return static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 +
-                                  std::min(name.size(), sizeof(sockaddr_un::sun_path) - 2));
   }
   int connect_to(int to, bool fresh) {
     auto it = peers_.find(to);
@@ -156,8 +193,8 @@ class Handoff {
     // (its client retries) rather than blocking this worker longer.
     timeval tv{0, 200000};
     ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    sockaddr_un addr = address(to);
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), addr_len(to)) != 0) {
+    Address addr = address(to);
+    if (::connect(fd, addr.get(), addr.len) != 0) {
       ::close(fd);
       return -1;
     }
@@ -470,8 +507,9 @@ struct Node::Impl {
                       });
   }
   void drain();
-  void apply(std::uint16_t type, std::uint16_t producer, std::uint64_t position,
-             std::span<const std::byte> payload);
+  void apply_broadcast(TakenBroadcast b, std::uint16_t producer);
+  // Every other message (JSON + blobs).
+  void apply(std::uint16_t type, std::uint16_t producer, std::span<const std::byte> payload);
   void on_lapped(std::uint64_t lost);
   ClusterAdapter* adapter(std::string_view nsp) {
     auto it = adapters.find(std::string(nsp));
@@ -508,18 +546,15 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
         recovery && !p.id && !opts.flags.volatile_ &&
         (p.type == sio::PacketType::event || p.type == sio::PacketType::binary_event);
     if (opts.flags.local) {
-      sio::EncodedPacket e{std::make_shared<const std::string>("4" + sio::encode(p)),
-                           std::move(p.attachments)};
-      return nsp_->deliver_local(e, opts);
+      return nsp_->deliver_local(sio::encode_shared(std::move(p)), opts);
     }
     // The offset is the record's own ring position, known only once claimed: the frame is
     // encoded with 16 placeholder digits, and they are overwritten in the claimed record.
     if (with_offset) p.data->as_array().emplace_back(std::string(kOffsetDigits, '0'));
     std::string frame = "4" + sio::encode(p);
-    const std::uint8_t flags = static_cast<std::uint8_t>(
-        (opts.flags.volatile_ ? kFlagVolatile : 0) | (opts.flags.compress ? kFlagCompress : 0));
     std::uint64_t position = 0;
-    const bool published = write(opts, flags, 0, frame, p.attachments, with_offset, &position);
+    const bool published =
+        write(opts, broadcast_flags(opts.flags), 0, frame, p.attachments, with_offset, &position);
     if (with_offset && published) {
       const std::string off = offset_of(position);
       frame.replace(frame.size() - 2 - kOffsetDigits, kOffsetDigits, off);
@@ -539,28 +574,15 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
     if (!opts.flags.local) {
       auto responders = node_.live_workers(false);
       for (const Responder& r : responders) collector->add_pending_source(r.producer + 1u);
-      const std::uint8_t flags =
-          static_cast<std::uint8_t>(kFlagAck | (opts.flags.volatile_ ? kFlagVolatile : 0) |
-                                    (opts.flags.compress ? kFlagCompress : 0));
+      const auto flags = static_cast<std::uint8_t>(kFlagAck | broadcast_flags(opts.flags));
       if (write(opts, flags, id, frame, p.attachments, false, nullptr)) {
         node_.track(id, PendingRequest{collector, std::move(responders), nullptr});
       } else {
         for (const Responder& r : responders) collector->fail_source(r.producer + 1u, true);
       }
     }
-    sio::EncodedPacket e{std::make_shared<const std::string>(std::move(frame)),
-                         std::move(p.attachments)};
-    collector->add_pending_source(0);
-    std::weak_ptr<sio::AckCollector> w = collector;
-    const std::size_t n = nsp_->deliver_local_with_ack(
-        e, opts, id,
-        [w](sio::Args a) {
-          if (auto c = w.lock()) c->answer(0, std::move(a));
-        },
-        [w] {
-          if (auto c = w.lock()) c->lose(0);
-        });
-    collector->expect(0, n);
+    ack_locally({std::make_shared<const std::string>(std::move(frame)), std::move(p.attachments)},
+                opts, id, collector);
   }
 
   void add_sockets(const sio::BroadcastOptions& opts, const std::set<sio::Room>& rooms) override {
@@ -706,16 +728,9 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
           continue;
         }
         if (v.type != static_cast<std::uint16_t>(MessageType::broadcast)) continue;
-        auto b = read_broadcast(v.payload);
+        auto b = take_broadcast(v.payload);
         if (!b || b->nsp != nsp_->name() || (b->flags & (kFlagAck | kFlagVolatile)) != 0) continue;
-        sio::BroadcastOptions o;
-        for (auto room : b->rooms) o.rooms.emplace(room);
-        for (auto room : b->except) o.except.emplace(room);
-        if (!sio::reaches(o, rooms)) continue;
-        sio::EncodedPacket e{std::make_shared<const std::string>(b->frame), {}};
-        for (auto a : b->attachments)
-          e.attachments.push_back(std::make_shared<const std::string>(a));
-        batch.push_back(std::move(e));
+        if (sio::reaches(b->opts, rooms)) batch.push_back(std::move(b->packet));
       }
       if (!rd.consume(std::span<const RecordView>(views.data(), used))) return std::nullopt;
       for (auto& e : batch) out.push_back(std::move(e));
@@ -840,11 +855,7 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
   bool write(const sio::BroadcastOptions& opts, std::uint8_t flags, std::uint64_t ack_id,
              const std::string& frame, const std::vector<sio::Binary>& att, bool with_offset,
              std::uint64_t* position) {
-    if (nsp_->name().size() > 0xFFFF || opts.rooms.size() > 0xFFFF || opts.except.size() > 0xFFFF ||
-        std::any_of(opts.rooms.begin(), opts.rooms.end(),
-                    [](auto& r) { return r.size() > 0xFFFF; }) ||
-        std::any_of(opts.except.begin(), opts.except.end(),
-                    [](auto& r) { return r.size() > 0xFFFF; })) {
+    if (!broadcast_fits(nsp_->name(), opts)) {
       ++node_.stats.publish_failures;
       std::fprintf(stderr,
                    "shmio[w%d]: a broadcast with a room or namespace name over 65535 "
@@ -943,8 +954,9 @@ void Node::Impl::drain() {
   std::array<RecordView, 64> views;
   struct Copied {
     std::uint16_t type, producer;
-    std::uint64_t position, end;
-    std::string bytes;
+    std::uint64_t end;
+    std::optional<TakenBroadcast> broadcast;  // a BROADCAST (nullopt: it did not decode)
+    std::string bytes;                        // any other message
   };
   for (;;) {
     const std::size_t n = reader->peek(views);
@@ -953,17 +965,21 @@ void Node::Impl::drain() {
       applied_end = reader->position();
       return;
     }
-    // One copy per record out of the ring (the zero-copy read is validated by consume()); the
-    // copy of a BROADCAST then becomes the shared frame its sockets are sent.
+    // One copy per record out of the ring (validated by consume() below): a BROADCAST's frame
+    // is copied straight into the buffer its sockets share; other messages into `bytes`.
     std::vector<Copied> batch;
     batch.reserve(n);
     for (std::size_t i = 0; i < n; ++i) {
       const RecordView& v = views[i];
       if (v.producer == writer->id()) continue;  // our own: applied when published
-      Copied c{v.type, v.producer, v.position, i + 1 < n ? views[i + 1].position : 0,
-               std::string(v.payload.size(), '\0')};
-      shm::copy_tentative(reinterpret_cast<std::byte*>(c.bytes.data()), v.payload.data(),
-                          v.payload.size());
+      Copied c{v.type, v.producer, i + 1 < n ? views[i + 1].position : 0, std::nullopt, {}};
+      if (v.type == static_cast<std::uint16_t>(MessageType::broadcast)) {
+        c.broadcast = take_broadcast(v.payload);
+      } else {
+        c.bytes.resize(v.payload.size());
+        shm::copy_tentative(reinterpret_cast<std::byte*>(c.bytes.data()), v.payload.data(),
+                            v.payload.size());
+      }
       batch.push_back(std::move(c));
     }
     if (!reader->consume(std::span<const RecordView>(views.data(), n))) {
@@ -974,53 +990,47 @@ void Node::Impl::drain() {
     for (Copied& c : batch) {
       ++stats.messages_received;
       applied_end = c.end != 0 ? c.end : batch_end;
-      apply(c.type, c.producer, c.position, as_bytes(c.bytes));
+      if (c.type == static_cast<std::uint16_t>(MessageType::broadcast)) {
+        if (c.broadcast)
+          apply_broadcast(std::move(*c.broadcast), c.producer);
+        else
+          ++stats.bad_records;
+      } else {
+        apply(c.type, c.producer, as_bytes(c.bytes));
+      }
       if (stopped) return;
     }
     applied_end = batch_end;
   }
 }
 
-void Node::Impl::apply(std::uint16_t type, std::uint16_t producer, std::uint64_t,
-                       std::span<const std::byte> payload) {
-  const auto t = static_cast<MessageType>(type);
-  if (t == MessageType::broadcast) {
-    auto b = read_broadcast(payload);
-    if (!b) {
-      ++stats.bad_records;
-      return;
-    }
-    ++stats.broadcasts_received;
-    ClusterAdapter* a = adapter(b->nsp);
-    std::size_t n = 0;
-    if (a != nullptr) {
-      sio::BroadcastOptions opts;
-      for (auto r : b->rooms) opts.rooms.emplace(r);
-      for (auto r : b->except) opts.except.emplace(r);
-      opts.flags.volatile_ = (b->flags & kFlagVolatile) != 0;
-      opts.flags.compress = (b->flags & kFlagCompress) != 0;
-      sio::EncodedPacket e{std::make_shared<const std::string>(b->frame), {}};
-      for (auto att : b->attachments)
-        e.attachments.push_back(std::make_shared<const std::string>(att));
-      if ((b->flags & kFlagAck) == 0) {
-        a->nsp().deliver_local(e, opts);
-        return;
-      }
-      const std::uint64_t rid = b->ack_id;
-      n = a->nsp().deliver_local_with_ack(
-          e, opts, rid,
-          [this, rid, producer](sio::Args args) {
-            json::object body{{"requestId", rid}, {"to", producer}, {"args", args.values}};
-            publish(MessageType::broadcast_ack, write_message(body, args.binaries));
-          },
-          [] {});
-    } else if ((b->flags & kFlagAck) == 0) {
-      return;
-    }
-    publish(MessageType::broadcast_client_count,
-            write_message({{"requestId", b->ack_id}, {"to", producer}, {"clientCount", n}}));
+void Node::Impl::apply_broadcast(TakenBroadcast b, std::uint16_t producer) {
+  ++stats.broadcasts_received;
+  ClusterAdapter* a = adapter(b.nsp);
+  const bool with_acks = (b.flags & kFlagAck) != 0;
+  if (!with_acks) {
+    if (a != nullptr) a->nsp().deliver_local(b.packet, b.opts);
     return;
   }
+  // With acks: the requester learns how many answers to expect from here, then each answer.
+  std::size_t n = 0;
+  if (a != nullptr) {
+    const std::uint64_t rid = b.ack_id;
+    n = a->nsp().deliver_local_with_ack(
+        b.packet, b.opts, rid,
+        [this, rid, producer](sio::Args args) {
+          json::object body{{"requestId", rid}, {"to", producer}, {"args", args.values}};
+          publish(MessageType::broadcast_ack, write_message(body, args.binaries));
+        },
+        [] {});
+  }
+  publish(MessageType::broadcast_client_count,
+          write_message({{"requestId", b.ack_id}, {"to", producer}, {"clientCount", n}}));
+}
+
+void Node::Impl::apply(std::uint16_t type, std::uint16_t producer,
+                       std::span<const std::byte> payload) {
+  const auto t = static_cast<MessageType>(type);
   auto m = read_message(payload);
   if (!m) {
     ++stats.bad_records;

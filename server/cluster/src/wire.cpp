@@ -1,5 +1,6 @@
 #include "shmio/cluster/wire.hpp"
 
+#include <algorithm>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <cstring>
@@ -84,6 +85,20 @@ struct Cursor {
 };
 
 }  // namespace
+
+bool broadcast_fits(std::string_view nsp, const socketio::BroadcastOptions& opts) {
+  constexpr std::size_t kMax = 0xFFFF;
+  auto names_fit = [&](const std::set<socketio::Room>& names) {
+    return names.size() <= kMax &&
+           std::all_of(names.begin(), names.end(), [&](const auto& r) { return r.size() <= kMax; });
+  };
+  return nsp.size() <= kMax && names_fit(opts.rooms) && names_fit(opts.except);
+}
+
+std::uint8_t broadcast_flags(const socketio::BroadcastFlags& f) {
+  return static_cast<std::uint8_t>((f.volatile_ ? kFlagVolatile : 0) |
+                                   (f.compress ? kFlagCompress : 0));
+}
 
 std::size_t broadcast_size(std::string_view nsp, const socketio::BroadcastOptions& opts,
                            std::size_t frame_bytes, const std::vector<socketio::Binary>& att) {

@@ -337,8 +337,10 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   std::shared_ptr<detail::ServerCore> srv_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
-  std::deque<Request> queued_;  // requests read while a response is pending (pipelining)
-  bool busy_ = false;           // a request is being answered (or a GET is held)
+  // Requests read while a response is pending (pipelining), each with the sid of another
+  // worker's session if it must be handed over (decided once, when it is read).
+  std::deque<std::pair<Request, std::optional<std::string>>> queued_;
+  bool busy_ = false;  // a request is being answered (or a GET is held)
   bool closed_ = false;
   std::weak_ptr<EngineSocket> held_for_;  // the session whose GET we hold
   std::optional<Request> held_;
@@ -609,20 +611,21 @@ void HttpConnection::on_read(beast::error_code ec) {
   }
   Request req = parser_->release();
   const bool upgrade = websocket::is_upgrade(req);
-  const bool foreign = foreign_sid(req).has_value();
-  queued_.push_back(std::move(req));
+  std::optional<std::string> foreign = foreign_sid(req);
+  const bool keep_reading = !upgrade && !foreign;
+  queued_.emplace_back(std::move(req), std::move(foreign));
   // Keep reading (a closed connection must be noticed while a GET waits), except after an upgrade
   // or a request to hand over: the connection leaves this object once it is answered.
-  if (!upgrade && !foreign) do_read();
+  if (keep_reading) do_read();
   next();
 }
 
 void HttpConnection::next() {
   if (busy_ || closed_ || queued_.empty()) return;
   busy_ = true;
-  Request req = std::move(queued_.front());
+  auto [req, foreign] = std::move(queued_.front());
   queued_.pop_front();
-  if (auto sid = foreign_sid(req)) return hand_off(std::move(req), *sid);
+  if (foreign) return hand_off(std::move(req), *foreign);
   handle(std::move(req));
 }
 

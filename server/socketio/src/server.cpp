@@ -241,15 +241,22 @@ bool reaches(const BroadcastOptions& opts, const std::set<Room>& rooms) {
                                   [&](const Room& r) { return opts.except.count(r) != 0; });
 }
 
+EncodedPacket encode_shared(Packet p) {
+  return {std::make_shared<const std::string>("4" + encode(p)), std::move(p.attachments)};
+}
+
 std::size_t Adapter::broadcast(Packet p, const BroadcastOptions& opts) {
-  EncodedPacket e{std::make_shared<const std::string>("4" + encode(p)), std::move(p.attachments)};
-  return nsp_->deliver_local(e, opts);
+  return nsp_->deliver_local(encode_shared(std::move(p)), opts);
 }
 
 void Adapter::broadcast_with_ack(Packet p, const BroadcastOptions& opts,
                                  const std::shared_ptr<AckCollector>& collector) {
   const std::uint64_t id = *p.id;
-  EncodedPacket e{std::make_shared<const std::string>("4" + encode(p)), std::move(p.attachments)};
+  ack_locally(encode_shared(std::move(p)), opts, id, collector);
+}
+
+void Adapter::ack_locally(const EncodedPacket& e, const BroadcastOptions& opts, std::uint64_t id,
+                          const std::shared_ptr<AckCollector>& collector) {
   collector->add_pending_source(0);
   std::weak_ptr<AckCollector> w = collector;
   const std::size_t n = nsp_->deliver_local_with_ack(
@@ -910,7 +917,7 @@ std::size_t InMemoryAdapter::broadcast(Packet p, const BroadcastOptions& opts) {
   // (with its options) for replay to sockets that were away.
   std::string offset = offset_prefix_ + std::to_string(next_offset_++);
   p.data->as_array().emplace_back(offset);
-  EncodedPacket e{std::make_shared<const std::string>("4" + encode(p)), std::move(p.attachments)};
+  EncodedPacket e = encode_shared(std::move(p));
   const auto now = std::chrono::steady_clock::now();
   std::size_t bytes = e.frame->size();
   for (const Binary& b : e.attachments) bytes += b->size();

@@ -67,6 +67,12 @@ struct BroadcastView {
   std::uint64_t ack_id = 0;
 };
 
+// Whether a BROADCAST can carry this namespace and these rooms: each name is at most 65,535
+// bytes and each list at most 65,535 names (u16 lengths in the layout above).
+bool broadcast_fits(std::string_view nsp, const socketio::BroadcastOptions& opts);
+// The flags byte for these broadcast flags (kFlagAck is the caller's).
+std::uint8_t broadcast_flags(const socketio::BroadcastFlags& f);
+
 // The bytes a BROADCAST of these parts takes.
 std::size_t broadcast_size(std::string_view nsp, const socketio::BroadcastOptions& opts,
                            std::size_t frame_bytes, const std::vector<socketio::Binary>& att);

@@ -96,6 +96,8 @@ struct EncodedPacket {
   std::shared_ptr<const std::string> frame;
   std::vector<Binary> attachments;
 };
+// Encodes a packet once into the form every receiver shares.
+EncodedPacket encode_shared(Packet p);
 
 // What connection state recovery keeps of a socket that went away.
 struct SessionState {
@@ -212,6 +214,10 @@ class Adapter {
   virtual void forget_session(const std::string& /*pid*/) {}
 
  protected:
+  // Delivers a broadcast with acks to this process's targets; their answers (and the count to
+  // expect) go to `collector` as source 0.
+  void ack_locally(const EncodedPacket& p, const BroadcastOptions& opts, std::uint64_t id,
+                   const std::shared_ptr<AckCollector>& collector);
   Namespace* nsp_;
 };
 

@@ -29,6 +29,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -47,6 +48,7 @@ namespace {
 const char* kUsage =
     "usage: shmio --app chat|conformance|bench [--port P] [--host H] [--chat-dir DIR]\n"
     "             [--workers N|auto] [--port-per-worker] [--no-pin] [--ring NAME] [--ring-mb M]\n"
+    "             [--log-sockets] [--per-message-deflate] [--allow-origin O]...\n"
     "  chat         the Socket.IO tutorial's chat demo (open http://H:P/ in two browsers)\n"
     "  conformance  the Socket.IO protocol test suite's server configuration\n"
     "  bench        the benchmark app (join/leave/whoami/echo/publish/publish-others/count)\n"
@@ -56,6 +58,12 @@ const char* kUsage =
     "  --ping-interval MS, --ping-timeout MS, --connect-timeout MS\n"
     "               override the app's heartbeat and connect timeout (socket.io's defaults:\n"
     "               25000, 20000, 45000; the conformance app uses 300, 200, 1000)\n"
+    "  --log-sockets  one line on stderr per socket connected and disconnected (namespace,\n"
+    "               id; the disconnect reason)\n"
+    "  --allow-origin O  accept handshakes only from pages of origin O (repeatable); others,\n"
+    "               and clients that send no Origin, get 403 (socket.io's allowRequest)\n"
+    "  --per-message-deflate  offer WebSocket compression (socket.io's perMessageDeflate with\n"
+    "               threshold 1024; off by default: CPU per message, ~136 KiB per connection)\n"
     "  --workers N  run as a cluster of N worker processes joined by the shared-memory ring\n"
     "               (auto: one per CPU of the affinity mask); without it: one process\n"
     "  --port-per-worker  worker i listens on P+i instead of all on P (SO_REUSEPORT)\n"
@@ -272,7 +280,8 @@ struct Config {
   std::string app, host = "127.0.0.1", chat_dir = SHMIO_CHAT_DIR, ring;
   long port = 3000, ping_interval = -1, ping_timeout = -1, connect_timeout = -1;
   int workers = -1;  // -1: one process, no cluster; 0: one per CPU
-  bool port_per_worker = false, pin = true;
+  bool port_per_worker = false, pin = true, log_sockets = false, deflate = false;
+  std::set<std::string> allowed_origins;  // empty: every origin
   std::uint64_t ring_mb = 64;
 };
 
@@ -364,6 +373,15 @@ int serve(const Config& cfg, const shmio::cluster::WorkerContext* ctx) {
     options.engine.ping_timeout = std::chrono::milliseconds(cfg.ping_timeout);
   if (cfg.connect_timeout > 0)
     options.connect_timeout = std::chrono::milliseconds(cfg.connect_timeout);
+  if (cfg.deflate) options.per_message_deflate = shmio::engineio::PerMessageDeflate{};
+  if (!cfg.allowed_origins.empty()) {
+    // allowRequest: a handshake from a page of another origin (or with no Origin) gets 403.
+    options.allow_request = [origins = cfg.allowed_origins](const auto& headers) {
+      for (const auto& [name, value] : headers)
+        if (name == "origin") return origins.count(value) != 0;
+      return false;
+    };
+  }
   const int worker = ctx ? ctx->index : 0;
   sio::Server* server_ptr = nullptr;
   shmio::cluster::Node* node_ptr = nullptr;
@@ -392,6 +410,18 @@ int serve(const Config& cfg, const shmio::cluster::WorkerContext* ctx) {
     chat_handlers(io);
   } else {
     bench(io, worker);
+  }
+  if (cfg.log_sockets) {
+    for (const char* n : {"/", "/custom", "/secure"}) {
+      if (cfg.app != "conformance" && std::string_view(n) != "/") continue;
+      io.of(n).on_connection([](const sio::SocketPtr& s) {
+        std::fprintf(stderr, "socket connect %s %s\n", s->nsp().name().c_str(), s->id().c_str());
+        s->on_disconnect([](const sio::SocketPtr& s2, const std::string& reason) {
+          std::fprintf(stderr, "socket disconnect %s %s %s\n", s2->nsp().name().c_str(),
+                       s2->id().c_str(), reason.c_str());
+        });
+      });
+    }
   }
   const long port = cfg.port_per_worker && ctx ? cfg.port + worker : cfg.port;
   std::uint16_t bound = 0;
@@ -487,6 +517,13 @@ int main(int argc, char** argv) {
       cfg.port_per_worker = true;
     } else if (a == "--no-pin") {
       cfg.pin = false;
+    } else if (a == "--allow-origin" && v != nullptr) {
+      cfg.allowed_origins.insert(v);
+      ++i;
+    } else if (a == "--per-message-deflate") {
+      cfg.deflate = true;
+    } else if (a == "--log-sockets") {
+      cfg.log_sockets = true;
     } else if (a == "--port" && v != nullptr) {
       char* end = nullptr;
       cfg.port = std::strtol(v, &end, 10);

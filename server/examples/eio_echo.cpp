@@ -1,7 +1,7 @@
 // eio-echo: an Engine.IO v4 server (path /engine.io/) that sends every message back, text or
 // binary, on whichever transport the client uses. The Engine.IO layer used on its own.
 //
-//   eio-echo [--port P] [--host H] [--ping-interval MS] [--ping-timeout MS]
+//   eio-echo [--port P] [--host H] [--ping-interval MS] [--ping-timeout MS] [--log-sessions]
 // Prints "eio-echo listening on H:P" once it accepts connections (P is the bound port, useful with
 // --port 0); stops on SIGINT / SIGTERM.
 #include <boost/asio/io_context.hpp>
@@ -18,8 +18,10 @@ namespace eio = shmio::engineio;
 namespace {
 const char* kUsage =
     "usage: eio-echo [--port P] [--host H] [--ping-interval MS] [--ping-timeout MS]\n"
+    "                [--log-sessions]\n"
     "  Engine.IO v4 echo server on http://H:P/engine.io/ (defaults: 127.0.0.1:3000,\n"
-    "  pingInterval 25000, pingTimeout 20000)\n";
+    "  pingInterval 25000, pingTimeout 20000). --log-sessions prints \"open SID\" and\n"
+    "  \"close SID REASON\" lines on stdout.\n";
 
 bool number(const char* s, unsigned long max, unsigned long& out) {
   char* end = nullptr;
@@ -32,6 +34,7 @@ int main(int argc, char** argv) {
   std::string host = "127.0.0.1";
   unsigned long port = 3000;
   eio::ServerOptions options;
+  bool log_sessions = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     unsigned long v = 0;
@@ -39,6 +42,8 @@ int main(int argc, char** argv) {
     if (a == "--help" || a == "-h") {
       std::fputs(kUsage, stdout);
       return 0;
+    } else if (a == "--log-sessions") {
+      log_sessions = true;
     } else if (a == "--port") {
       const char* s = value();
       if (s == nullptr || !number(s, 65535, port)) return std::fputs(kUsage, stderr), 2;
@@ -59,6 +64,16 @@ int main(int argc, char** argv) {
   boost::asio::io_context io;
   eio::Handler handler;
   handler.on_message = [](const eio::SocketPtr& s, eio::Packet p) { s->send(std::move(p)); };
+  if (log_sessions) {
+    handler.on_open = [](const eio::SocketPtr& s) {
+      std::printf("open %s\n", s->id().c_str());
+      std::fflush(stdout);
+    };
+    handler.on_close = [](const eio::SocketPtr& s, eio::CloseReason r) {
+      std::printf("close %s %s\n", s->id().c_str(), eio::to_string(r));
+      std::fflush(stdout);
+    };
+  }
   eio::Server server(io, options, handler);
   std::uint16_t bound = 0;
   try {

@@ -1,4 +1,5 @@
 // Small helpers shared by the end-to-end tests.
+import WebSocket from "ws";
 
 // Resolves with the arguments of the next `event` (as an array).
 export const once = (emitter, event) =>
@@ -20,4 +21,55 @@ export async function until(cond, ms, what) {
     if (Date.now() > end) throw new Error(`timed out: ${what}`);
     await new Promise((r) => setTimeout(r, 10));
   }
+}
+
+// A raw WebSocket (`ws`, no Engine.IO client) whose incoming frames are queued from the moment it
+// is created (the server may write several frames at once, and `ws` then delivers them in one
+// tick): text frames as strings, binary frames as Buffers. next() takes the oldest, waiting up to
+// `wait` ms for one. Unless `autoPong` is false, each Engine.IO ping ("2") is answered at once and
+// not queued: tests that are not about the heartbeat need not care for it.
+export function rawWebSocket(url, { autoPong = true, wait = 5000 } = {}) {
+  const ws = new WebSocket(url);
+  const frames = [];
+  let waiters = [];
+  const wake = () => {
+    const w = waiters;
+    waiters = [];
+    w.forEach((f) => f());
+  };
+  const c = { ws, frames, status: null, error: null, closeCode: null };
+  ws.on("upgrade", (res) => (c.status = res.statusCode));
+  ws.on("message", (data, isBinary) => {
+    if (autoPong && !isBinary && data.toString() === "2") return ws.send("3");
+    frames.push(isBinary ? Buffer.from(data) : data.toString());
+    wake();
+  });
+  ws.on("error", (e) => (c.error = e));
+  c.closed = new Promise((resolve) =>
+    ws.on("close", (code) => {
+      c.closeCode = code;
+      wake();
+      resolve(code);
+    }),
+  );
+  c.next = (what = "a frame") =>
+    within(
+      (async () => {
+        while (frames.length === 0) {
+          if (c.closeCode !== null) throw new Error(`closed (${c.closeCode}) while waiting for ${what}`);
+          await new Promise((r) => waiters.push(r));
+        }
+        return frames.shift();
+      })(),
+      wait,
+      what,
+    );
+  // Settles with true once open, or with false if it closed first.
+  c.opened = new Promise((resolve) => {
+    ws.on("open", () => resolve(true));
+    ws.on("close", () => resolve(false));
+  });
+  c.send = (data) => ws.send(data);
+  c.waitClosed = (what = "the server closes the WebSocket") => within(c.closed, wait, what);
+  return c;
 }

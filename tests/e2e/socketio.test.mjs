@@ -35,6 +35,8 @@ before(async () => {
   // Default heartbeats with a 1 s connectTimeout: only the connect timeout can end an idle client.
   await start("bench", "connect-timeout", ["--connect-timeout", "1000"]);
   await start("bench", "heartbeat", ["--ping-interval", "300", "--ping-timeout", "300"]);
+  await start("conformance", "origin", ["--allow-origin", "http://good.example"]);
+  await start("conformance", "deflate", ["--per-message-deflate"]);
 });
 after(() => Object.values(servers).forEach((s) => s.proc.kill("SIGTERM")));
 
@@ -305,4 +307,43 @@ test("a client that stops answering pings is closed (pingTimeout)", async () => 
   const started = Date.now();
   assert.ok(await pollUntilClosed(s, false), "closed for the missing pong");
   assert.ok(Date.now() - started >= 500, "not before pingInterval + pingTimeout");
+});
+
+test("allowRequest: a refused handshake gets 403 {code 4}; clients of the allowed origin connect", async () => {
+  const url = `${servers.origin.url}/socket.io/?EIO=4&transport=polling`;
+  for (const headers of [{ origin: "http://evil.example" }, {}]) {
+    const res = await fetch(url, { headers });
+    assert.equal(res.status, 403, JSON.stringify(headers));
+    assert.deepEqual(await res.json(), { code: 4, message: "Forbidden" });
+  }
+  const ok = await fetch(url, { headers: { origin: "http://good.example" } });
+  assert.equal(ok.status, 200);
+  assert.match(await ok.text(), /^0\{"sid":/);
+  for (const transports of [["polling"], ["websocket"]]) {
+    const good = client("origin", "", { transports, extraHeaders: { origin: "http://good.example" } });
+    await within(once(good, "connect"), 5000, `allowed origin over ${transports}`);
+    good.disconnect();
+    const bad = client("origin", "", { transports, extraHeaders: { origin: "http://evil.example" } });
+    const [err] = await within(once(bad, "connect_error"), 5000, `refused over ${transports}`);
+    assert.ok(err instanceof Error);
+    assert.equal(bad.connected, false);
+  }
+});
+
+test("perMessageDeflate (opt-in): negotiated with the Node client, large messages travel compressed", async () => {
+  const big = "shmio ".repeat(20000); // 120,000 characters, very compressible
+  for (const [key, compressed] of [["deflate", true], ["conformance", false]]) {
+    const s = client(key, "", { transports: ["websocket"] });
+    await within(once(s, "auth"), 5000, "connect");
+    const ws = s.io.engine.transport.ws;
+    assert.equal(ws.extensions.includes("permessage-deflate"), compressed, ws.extensions);
+    const before = ws._socket.bytesRead;
+    s.emit("message", big);
+    const [back] = await within(once(s, "message-back"), 5000, "message-back");
+    assert.equal(back, big);
+    const read = ws._socket.bytesRead - before;
+    if (compressed) assert.ok(read < 10000, `compressed: ${read} bytes on the wire`);
+    else assert.ok(read > big.length, `uncompressed: ${read} bytes on the wire`);
+    s.disconnect();
+  }
 });

@@ -163,6 +163,36 @@ TEST_F(EngineIoSession, LosingTheCurrentTransportClosesWithTheRightReason) {
   EXPECT_EQ(d.next_deadline(), TimePoint::max()) << "no timers after close";
 }
 
+TEST_F(EngineIoSession, AClientPingBreaksTheHeartbeatDirection) {
+  Session s("a", TransportKind::websocket, opts, t0);
+  s.receive(TransportKind::websocket, Packet::text(PacketType::ping), t0 + 10ms);
+  EXPECT_TRUE(s.closed());
+  EXPECT_EQ(s.close_reason(), CloseReason::transport_error);
+}
+
+TEST_F(EngineIoSession, APacketWhileAPongIsDueExtendsTheWaitOnce) {
+  Session s("a", TransportKind::websocket, opts, t0);
+  s.on_timer(t0 + 300ms);  // ping; pong due at 500 ms
+  ASSERT_EQ(s.take_websocket_packets().size(), 1u);
+  s.receive(TransportKind::websocket, Packet::text(PacketType::message, "x"), t0 + 450ms);
+  EXPECT_EQ(s.next_deadline(), t0 + 650ms) << "extended to ping_timeout after that packet";
+  s.receive(TransportKind::websocket, Packet::text(PacketType::message, "y"), t0 + 600ms);
+  EXPECT_EQ(s.next_deadline(), t0 + 650ms) << "only once per ping";
+  s.on_timer(t0 + 650ms);
+  EXPECT_EQ(s.close_reason(), CloseReason::ping_timeout);
+
+  Session r("b", TransportKind::websocket, opts, t0);
+  r.on_timer(t0 + 300ms);
+  ASSERT_EQ(r.take_websocket_packets().size(), 1u);
+  r.receive(TransportKind::websocket, Packet::text(PacketType::message, "x"), t0 + 450ms);
+  r.receive(TransportKind::websocket, Packet::text(PacketType::pong), t0 + 600ms);
+  r.on_timer(t0 + 900ms);  // next ping
+  ASSERT_EQ(r.take_websocket_packets().size(), 1u);
+  r.receive(TransportKind::websocket, Packet::text(PacketType::message, "z"), t0 + 1000ms);
+  EXPECT_EQ(r.next_deadline(), t0 + 1200ms) << "each new ping may be extended once again";
+  EXPECT_FALSE(r.closed());
+}
+
 TEST_F(EngineIoSession, ABroadcastFrameIsSharedByEverySessionNotCopied) {
   auto frame = std::make_shared<const std::string>("42[\"news\",1]");
   auto bytes = std::make_shared<const std::string>("\x01\x02\x03");

@@ -14,8 +14,10 @@
 
 #include <cstdio>
 #include <deque>
+#include <limits>
 #include <sstream>
 #include <unordered_map>
+#include <utility>
 
 namespace shmio::engineio {
 
@@ -142,8 +144,20 @@ struct detail::ServerCore : std::enable_shared_from_this<detail::ServerCore> {
 // ---------------------------------------------------------------------------------------------
 class WsConnection : public std::enable_shared_from_this<WsConnection> {
  public:
-  WsConnection(tcp::socket socket, std::size_t max_message) : ws_(std::move(socket)) {
+  WsConnection(tcp::socket socket, std::size_t max_message,
+               const std::optional<PerMessageDeflate>& deflate)
+      : ws_(std::move(socket)) {
     ws_.read_message_max(max_message);
+    if (deflate) {
+      websocket::permessage_deflate pmd;
+      pmd.server_enable = true;
+      pmd.server_max_window_bits = std::clamp(deflate->window_bits, 9, 15);
+      pmd.compLevel = std::clamp(deflate->level, 0, 9);
+      pmd.memLevel = std::clamp(deflate->mem_level, 1, 9);
+      pmd.msg_size_threshold = deflate->threshold;
+      ws_.set_option(pmd);
+      deflate_offered_ = true;
+    }
     ws_.control_callback([this](websocket::frame_type kind, beast::string_view) {
       if (kind == websocket::frame_type::ping) raw_ok_ = false;
     });
@@ -151,6 +165,13 @@ class WsConnection : public std::enable_shared_from_this<WsConnection> {
   }
   template <class Done>
   void accept(Request req, Done done) {
+    // With permessage-deflate possibly negotiated, frames must go through Beast (it compresses):
+    // no raw batched writes on this connection.
+    if (deflate_offered_) {
+      if (auto e = req.find(http::field::sec_websocket_extensions);
+          e != req.end() && e->value().find("permessage-deflate") != beast::string_view::npos)
+        raw_ok_ = false;
+    }
     ws_.async_accept(req, [self = shared_from_this(), done](beast::error_code ec) { done(ec); });
   }
   void start(std::weak_ptr<EngineSocket> owner) {
@@ -160,9 +181,10 @@ class WsConnection : public std::enable_shared_from_this<WsConnection> {
   void write(const Packet& p) {
     if (closing_) return;
     // A shared frame (a broadcast) is written as is: every receiver holds the same buffer.
-    out_.push_back({p.binary, p.frame ? p.frame
-                                      : std::make_shared<const std::string>(
-                                            p.binary ? p.data : encode_text(p))});
+    out_.push_back({p.binary, p.compress,
+                    p.frame
+                        ? p.frame
+                        : std::make_shared<const std::string>(p.binary ? p.data : encode_text(p))});
     if (!writing_) do_write();
   }
   // Nothing written or waiting: the session may hand over its next packets.
@@ -190,8 +212,9 @@ class WsConnection : public std::enable_shared_from_this<WsConnection> {
     // and after a client's first ping (socket.io clients never send one) this connection goes
     // back to Beast's one-message writes so that the two cannot interleave.
     if (!raw_ok_) {
-      ws_.binary(out_.front().first);
-      ws_.async_write(net::buffer(*out_.front().second),
+      ws_.binary(out_.front().binary);
+      ws_.compress(out_.front().compress);
+      ws_.async_write(net::buffer(*out_.front().bytes),
                       [self = shared_from_this()](beast::error_code ec, std::size_t) {
                         self->out_.pop_front();
                         if (ec) {
@@ -206,10 +229,10 @@ class WsConnection : public std::enable_shared_from_this<WsConnection> {
     std::vector<net::const_buffer> bufs;
     bufs.reserve(2 * k);
     for (std::size_t i = 0; i < k; ++i) {
-      const std::string& payload = *out_[i].second;
+      const std::string& payload = *out_[i].bytes;
       auto& h = headers_[i];
       std::size_t n = 0;
-      h[n++] = static_cast<char>(out_[i].first ? 0x82 : 0x81);  // FIN + binary / text
+      h[n++] = static_cast<char>(out_[i].binary ? 0x82 : 0x81);  // FIN + binary / text
       const std::size_t len = payload.size();
       if (len < 126) {
         h[n++] = static_cast<char>(len);
@@ -244,13 +267,18 @@ class WsConnection : public std::enable_shared_from_this<WsConnection> {
 
   websocket::stream<beast::tcp_stream> ws_;
   beast::flat_buffer buffer_;
-  std::deque<std::pair<bool, std::shared_ptr<const std::string>>> out_;
+  struct Out {
+    bool binary, compress;
+    std::shared_ptr<const std::string> bytes;
+  };
+  std::deque<Out> out_;
   std::weak_ptr<EngineSocket> owner_;
   bool writing_ = false;
   bool closing_ = false;
   bool closing_after_writes_ = false;
   static constexpr std::size_t kBatch = 32;
   bool raw_ok_ = true;  // batched frames straight to TCP (until the client sends a ping)
+  bool deflate_offered_ = false;
   std::array<std::array<char, 10>, kBatch> headers_{};
 };
 
@@ -284,15 +312,21 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
         std::chrono::seconds(60), srv_->options.session.ping_interval +
                                       srv_->options.session.ping_timeout + std::chrono::seconds(5));
   }
+  // The header is read first, so that a POST claims its session before its body arrives (the
+  // one-POST rule: a second POST for the session meanwhile is refused and closes the session).
   void do_read() {
     stream_.expires_after(io_timeout());
     parser_.emplace();
     parser_->body_limit(srv_->options.session.max_payload);
-    http::async_read(
+    reading_ = true;
+    http::async_read_header(
         stream_, buffer_, *parser_,
-        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
+        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_header(ec); });
   }
+  void on_header(beast::error_code ec);
   void on_read(beast::error_code ec);
+  // The one-POST rule's bookkeeping (see EngineSocket::claim_post).
+  void release_claim(std::weak_ptr<EngineSocket>& claim, bool completed);
   void next();
   void handle(Request req);
   void handle_polling(Request& req, const Target& t);
@@ -303,8 +337,12 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
     stream_.expires_after(io_timeout());
     http::async_write(stream_, *sp,
                       [self = shared_from_this(), sp, keep](beast::error_code ec, std::size_t) {
-                        if (ec || !keep) {
+                        if (ec) {
                           self->shutdown();
+                          return;
+                        }
+                        if (!keep) {
+                          self->graceful_close();
                           return;
                         }
                         self->busy_ = false;
@@ -321,12 +359,37 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
     srv_->add_cors(req, res);
     return res;
   }
+  // After a "Connection: close" answer: stop sending, then read and discard what the client is
+  // still sending (e.g. the rest of a 413'd body) before closing — closing with unread bytes
+  // would reset the connection and could destroy the answer before the client reads it. Bounded:
+  // at most 2 s and max_payload + 64 KiB bytes, then the connection is closed regardless.
+  void graceful_close() {
+    closed_ = true;
+    lost_held_get();
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    if (ec) return shutdown();
+    stream_.expires_after(std::chrono::seconds(2));
+    drain_left_ = srv_->options.session.max_payload + 65536;
+    if (!reading_) drain();  // else the pending read goes on draining when it completes
+  }
+  void drain() {
+    stream_.async_read_some(net::buffer(drain_buf_),
+                            [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+                              if (ec || n >= self->drain_left_) return self->shutdown();
+                              self->drain_left_ -= n;
+                              self->drain();
+                            });
+  }
   void shutdown() {
     closed_ = true;
     beast::error_code ec;
     stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
     stream_.socket().close(ec);
     lost_held_get();
+    // POSTs claimed but not handled: their connection closed prematurely.
+    release_claim(reading_claim_, false);
+    for (Queued& q : queued_) release_claim(q.claim, false);
   }
   void lost_held_get();
   // The sid of a request for a session another worker owns, if any.
@@ -338,13 +401,25 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   // Requests read while a response is pending (pipelining), each with the sid of another
-  // worker's session if it must be handed over (decided once, when it is read).
-  std::deque<std::pair<Request, std::optional<std::string>>> queued_;
+  // worker's session if it must be handed over (decided once, when it is read), and for a POST
+  // the session it claimed, or `overlap` if another connection's POST held that session.
+  struct Queued {
+    Request req;
+    std::optional<std::string> foreign;
+    std::weak_ptr<EngineSocket> claim;
+    bool overlap = false;
+  };
+  std::deque<Queued> queued_;
+  std::weak_ptr<EngineSocket> reading_claim_;  // claimed by the POST whose body is being read
+  bool reading_overlap_ = false;
   bool busy_ = false;  // a request is being answered (or a GET is held)
   bool closed_ = false;
   std::weak_ptr<EngineSocket> held_for_;  // the session whose GET we hold
   std::optional<Request> held_;
   std::string remote_;
+  std::size_t drain_left_ = 0;
+  bool reading_ = false;  // a read of the next request is pending
+  std::array<char, 16384> drain_buf_{};
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -377,6 +452,46 @@ class EngineSocket : public Socket, public std::enable_shared_from_this<EngineSo
   }
 
   Session& sm() { return sm_; }
+
+  // The one-POST rule (as the reference server): while one connection's POST for this session is
+  // being received or waits to be handled, a POST on another connection is refused with 400 and
+  // the session closes ("transport error"); so does the session if the POST's connection closes
+  // before its body was handled. Several POSTs pipelined on one connection are sequential: fine.
+  bool claim_post(const std::shared_ptr<HttpConnection>& c) {
+    auto owner = post_owner_.lock();
+    if (owner && owner != c) return false;
+    if (!owner) post_claims_ = 0;
+    post_owner_ = c;
+    ++post_claims_;
+    return true;
+  }
+  void release_post(const HttpConnection* c, bool completed) {
+    auto owner = post_owner_.lock();
+    if (owner.get() != c) return;
+    if (--post_claims_ <= 0) post_owner_.reset();
+    if (!completed) {
+      sm_.close(CloseReason::transport_error);
+      pump();
+    }
+  }
+  void post_overlap() {
+    sm_.close(CloseReason::transport_error);
+    pump();
+  }
+  // A session closed by the server while the client held no GET stays known until the client's
+  // next GET, which gets what was queued (e.g. Socket.IO's DISCONNECT) and the close packet, as in
+  // the reference server — at most kLinger, engine.io's closeTimeout, then it is forgotten.
+  static constexpr std::chrono::seconds kLinger{30};
+  bool lingering() const noexcept { return lingering_.has_value(); }
+  void forget() {
+    lingering_.reset();
+    timer_.cancel();
+    if (auto it = srv_->sessions.find(sm_.sid());
+        it != srv_->sessions.end() && it->second.get() == this)
+      srv_->sessions.erase(it);
+    srv_->stats.sessions = srv_->sessions.size();
+  }
+
   void open() {
     ++srv_->stats.sessions_total;
     srv_->stats.sessions = srv_->sessions.size();
@@ -387,7 +502,9 @@ class EngineSocket : public Socket, public std::enable_shared_from_this<EngineSo
   bool hold_get(const std::shared_ptr<HttpConnection>& c) {
     if (get_) return false;
     if (announced_) {  // closed already (e.g. by the open handler): answer with a close packet
-      c->respond_poll("1");
+      std::string last = lingering_ ? std::move(*lingering_) : std::string("1");
+      if (lingering_) forget();
+      c->respond_poll(std::move(last));
       return true;
     }
     get_ = c;
@@ -397,7 +514,8 @@ class EngineSocket : public Socket, public std::enable_shared_from_this<EngineSo
   void get_lost(const HttpConnection* c) {
     if (get_.get() != c) return;
     get_.reset();
-    sm_.transport_closed(TransportKind::polling, false);
+    // "poll connection closed prematurely": a transport error, as in the reference server.
+    sm_.transport_closed(TransportKind::polling, true);
     pump();
   }
   void set_ws(std::shared_ptr<WsConnection> ws, bool probe) {
@@ -494,12 +612,21 @@ class EngineSocket : public Socket, public std::enable_shared_from_this<EngineSo
     announced_ = true;
     timer_.cancel();
     // A forced close still delivers what was queued (e.g. a DISCONNECT packet), then "1".
-    if (get_) {
-      std::string last = sm_.transport() == TransportKind::polling
-                             ? sm_.take_polling_payload(srv_->options.session.max_payload)
-                             : std::string();
+    bool linger = false;
+    if (sm_.transport() == TransportKind::polling) {
+      std::string last = sm_.take_polling_payload(std::numeric_limits<std::size_t>::max());
       append_to_payload(last, Packet::text(PacketType::close));
-      respond_get(std::move(last));
+      if (get_) {
+        // The client closed (its "1" came in a POST): its pending GET gets a noop, as in the
+        // reference server; any other reason: what was queued, then the close packet.
+        respond_get(sm_.close_reason() == CloseReason::transport_close ? std::string("6")
+                                                                       : std::move(last));
+      } else if (sm_.close_reason() == CloseReason::forced_close && !srv_->stopped) {
+        lingering_ = std::move(last);
+        linger = true;
+      }
+    } else if (get_) {
+      respond_get("1");
     }
     if (ws_) {
       if (sm_.transport() == TransportKind::websocket)
@@ -512,8 +639,15 @@ class EngineSocket : public Socket, public std::enable_shared_from_this<EngineSo
       probe_->close_after_writes();
       probe_.reset();
     }
-    srv_->sessions.erase(sm_.sid());
-    srv_->stats.sessions = srv_->sessions.size();
+    if (linger) {
+      timer_.expires_after(kLinger);
+      timer_.async_wait([w = weak_from_this()](beast::error_code ec) {
+        auto self = w.lock();
+        if (!ec && self && self->lingering_) self->forget();
+      });
+    } else {
+      forget();
+    }
     if (srv_->handler.on_close) {
       try {
         srv_->handler.on_close(shared_from_this(), sm_.close_reason());
@@ -549,6 +683,9 @@ class EngineSocket : public Socket, public std::enable_shared_from_this<EngineSo
   std::shared_ptr<WsConnection> ws_, probe_;
   TimePoint armed_for_ = TimePoint::min();
   bool pumping_ = false, again_ = false, announced_ = false;
+  std::weak_ptr<HttpConnection> post_owner_;  // the one-POST rule
+  int post_claims_ = 0;
+  std::optional<std::string> lingering_;  // the last payload of a session closed by the server
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -587,8 +724,47 @@ void WsConnection::do_read() {
   });
 }
 
+void HttpConnection::on_header(beast::error_code ec) {
+  if (ec || closed_) return on_read(ec);
+  // A POST for one of this worker's polling sessions claims it until the POST is handled.
+  const auto& h = parser_->get();
+  if (h.method() == http::verb::post) {
+    const Target t = parse_target(h.target());
+    auto sid = t.query.find("sid");
+    if (same_path(t.path, srv_->options.path) && sid != t.query.end()) {
+      if (auto it = srv_->sessions.find(sid->second);
+          it != srv_->sessions.end() && !it->second->lingering()) {
+        if (it->second->claim_post(shared_from_this())) {
+          reading_claim_ = it->second;
+        } else {
+          reading_overlap_ = true;
+          it->second->post_overlap();
+        }
+      }
+    }
+  }
+  if (parser_->is_done()) return on_read(ec);
+  stream_.expires_after(io_timeout());
+  http::async_read(
+      stream_, buffer_, *parser_,
+      [self = shared_from_this()](beast::error_code e, std::size_t) { self->on_read(e); });
+}
+
+void HttpConnection::release_claim(std::weak_ptr<EngineSocket>& claim, bool completed) {
+  if (auto s = claim.lock()) s->release_post(this, completed);
+  claim.reset();
+}
+
 void HttpConnection::on_read(beast::error_code ec) {
+  reading_ = false;
+  if (closed_) {  // answered with "Connection: close" meanwhile (graceful_close)
+    if (!ec && drain_left_ > 0) return drain();
+    return shutdown();
+  }
   if (ec == http::error::body_limit) {
+    // Too large (413): the reference answers so and keeps the session; the claim ends here.
+    release_claim(reading_claim_, true);
+    reading_overlap_ = false;
     if (busy_) {  // a response is in flight: never a second write; just drop the connection
       shutdown();
       return;
@@ -613,7 +789,9 @@ void HttpConnection::on_read(beast::error_code ec) {
   const bool upgrade = websocket::is_upgrade(req);
   std::optional<std::string> foreign = foreign_sid(req);
   const bool keep_reading = !upgrade && !foreign;
-  queued_.emplace_back(std::move(req), std::move(foreign));
+  queued_.push_back(Queued{std::move(req), std::move(foreign), std::move(reading_claim_),
+                           std::exchange(reading_overlap_, false)});
+  reading_claim_.reset();
   // Keep reading (a closed connection must be noticed while a GET waits), except after an upgrade
   // or a request to hand over: the connection leaves this object once it is answered.
   if (keep_reading) do_read();
@@ -623,10 +801,15 @@ void HttpConnection::on_read(beast::error_code ec) {
 void HttpConnection::next() {
   if (busy_ || closed_ || queued_.empty()) return;
   busy_ = true;
-  auto [req, foreign] = std::move(queued_.front());
+  Queued q = std::move(queued_.front());
   queued_.pop_front();
-  if (foreign) return hand_off(std::move(req), *foreign);
-  handle(std::move(req));
+  if (q.foreign) return hand_off(std::move(q.req), *q.foreign);
+  release_claim(q.claim, true);  // handled now, synchronously
+  if (q.overlap) {
+    // The one-POST rule was broken (the session is closed already): 400, as the reference.
+    return send(srv_->json_error(q.req, http::status::bad_request, 3, "Bad request"));
+  }
+  handle(std::move(q.req));
 }
 
 std::optional<std::string> HttpConnection::foreign_sid(const Request& req) const {
@@ -765,18 +948,25 @@ void HttpConnection::handle_polling(Request& req, const Target& t) {
     return;
   }
   if (req.method() == http::verb::post) {
-    std::vector<Packet> packets;
-    // Each packet takes at least two bytes (type and separator): the body size already bounds
-    // the work; no separate count limit that a batching client could hit.
-    if (decode_payload(req.body(), packets, req.body().size()) != DecodeError::none) {
-      s->sm().receive_garbage();
+    if (s->lingering()) return send(text(req, "ok"));  // closed: nothing more is delivered
+    if (auto ct = req.find(http::field::content_type);
+        ct != req.end() && beast::iequals(ct->value(), "application/octet-stream")) {
+      // v4 payloads are text (binary as base64): "invalid content", as the reference.
+      s->sm().close(CloseReason::transport_error);
       s->pump();
       return send(srv_->json_error(req, http::status::bad_request, 3, "Bad request"));
     }
+    std::vector<Packet> packets;
+    // Each packet takes at least two bytes (type and separator): the body size already bounds
+    // the work; no separate count limit that a batching client could hit.
+    const DecodeError err = decode_payload(req.body(), packets, req.body().size());
+    // As the reference: the packets before an undecodable one are delivered, then the session
+    // closes with "parse error"; the POST itself is answered "ok".
     const TimePoint now = Clock::now();
     srv_->stats.packets_in += packets.size();
     srv_->stats.bytes_in += req.body().size();
     for (const Packet& p : packets) s->sm().receive(TransportKind::polling, p, now);
+    if (err != DecodeError::none) s->sm().receive_garbage();
     s->pump();
     return send(text(req, "ok"));
   }
@@ -785,14 +975,19 @@ void HttpConnection::handle_polling(Request& req, const Target& t) {
 
 void HttpConnection::handle_upgrade(Request& req, const Target& t) {
   std::shared_ptr<EngineSocket> probing;
+  bool refuse = false;
   if (auto sid_it = t.query.find("sid"); sid_it != t.query.end()) {
     auto it = srv_->sessions.find(sid_it->second);
     if (it == srv_->sessions.end())
       return send(srv_->json_error(req, http::status::bad_request, 1, "Session ID unknown"));
-    probing = it->second;
-    if (!probing->sm().begin_probe(Clock::now()))
-      return send(srv_->json_error(req, http::status::bad_request, 3, "Bad request"));
-    probing->pump();  // arms the upgrade timeout
+    if (it->second->sm().begin_probe(Clock::now())) {
+      probing = it->second;
+      probing->pump();  // arms the upgrade timeout
+    } else {
+      // Already upgraded, probing, closed, or upgrades off: as the reference server, the
+      // WebSocket is accepted and closed at once; the session is not touched.
+      refuse = true;
+    }
   } else if (srv_->options.allow_request) {
     if (!srv_->options.allow_request(lower_case_headers(req)))
       return send(srv_->json_error(req, http::status::forbidden, 4, "Forbidden"));
@@ -800,10 +995,15 @@ void HttpConnection::handle_upgrade(Request& req, const Target& t) {
   // The TCP connection now belongs to the WebSocket.
   closed_ = true;
   auto ws =
-      std::make_shared<WsConnection>(stream_.release_socket(), srv_->options.session.max_payload);
+      std::make_shared<WsConnection>(stream_.release_socket(), srv_->options.session.max_payload,
+                                     srv_->options.per_message_deflate);
   auto srv = srv_;
   auto hs = std::make_shared<HandshakeRequest>(handshake_request(req, ws->remote()));
-  ws->accept(std::move(req), [ws, srv, probing, hs](beast::error_code ec) {
+  ws->accept(std::move(req), [ws, srv, probing, hs, refuse](beast::error_code ec) {
+    if (!ec && refuse) {
+      ws->close_after_writes();
+      return;
+    }
     if (ec) {
       if (probing) {  // the probe never got going: release it so another may start
         probing->sm().abandon_probe();
@@ -924,7 +1124,12 @@ void Server::stop() {
   beast::error_code ec;
   impl_->acceptor.close(ec);
   auto sessions = impl_->sessions;  // close() erases from the map
-  for (auto& [sid, s] : sessions) s->close();
+  for (auto& [sid, s] : sessions) {
+    if (s->lingering())
+      s->forget();
+    else
+      s->close();
+  }
 }
 
 std::size_t Server::session_count() const noexcept {

@@ -85,10 +85,19 @@ void Session::receive(TransportKind via, const Packet& p, TimePoint now) {
     abandon_probe();  // anything else on a probing transport: drop the probe
     return;
   }
+  // As the reference server: any other packet while a pong is awaited proves the client alive and
+  // extends the wait once (a client busy sending a large POST may answer the ping late).
+  if (pong_due_ && !pong_wait_extended_ && p.type != PacketType::pong) {
+    pong_due_ = now + options_.ping_timeout;
+    pong_wait_extended_ = true;
+  }
   switch (p.type) {
     case PacketType::pong:
       pong_due_.reset();
       schedule_ping(now);
+      break;
+    case PacketType::ping:  // v4: only the server pings ("invalid heartbeat direction")
+      close(CloseReason::transport_error);
       break;
     case PacketType::message:
       inbox_.push_back(p);
@@ -99,7 +108,6 @@ void Session::receive(TransportKind via, const Packet& p, TimePoint now) {
     case PacketType::noop:
       break;
     case PacketType::open:
-    case PacketType::ping:  // v4 clients do not ping; the reference ignores it too
     case PacketType::upgrade:
       break;
   }
@@ -200,6 +208,7 @@ void Session::on_timer(TimePoint now) {
   if (next_ping_ && now >= *next_ping_) {
     next_ping_.reset();
     pong_due_ = now + options_.ping_timeout;
+    pong_wait_extended_ = false;
     // A ping is a protocol packet: it bypasses the queue bound (the bound is for a client that does
     // not read; that one will time out on the pong anyway).
     queue_.push_back(Packet::text(PacketType::ping));

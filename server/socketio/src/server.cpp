@@ -82,17 +82,18 @@ class Client : public std::enable_shared_from_this<Client> {
         m.binary ? decoder_.feed_binary(std::move(m.data), p) : decoder_.feed_text(m.data, p);
     if (st == Decoder::Status::need_more) return;
     if (st == Decoder::Status::error) {
-      close_all("parse error");
+      // An undecodable Socket.IO packet: the connection is closed, its sockets see "forced
+      // close" (the reference server's reason for this case; "parse error" is Engine.IO's).
+      close_all("forced close");
       conn_->close();
       return;
     }
+    if (p.type == PacketType::connect_error) return invalid_state();  // a server-only packet
     if (p.type == PacketType::connect) {
       if (sockets_.count(p.nsp) != 0 || connecting_.count(p.nsp) != 0) {
         // A second CONNECT for a namespace joined or being joined: invalid state (as in the
         // reference), and it must not leave a second socket behind.
-        close_all("parse error");
-        conn_->close();
-        return;
+        return invalid_state();
       }
       Namespace* nsp = srv_.find(p.nsp);
       if (nsp == nullptr) {
@@ -111,12 +112,17 @@ class Client : public std::enable_shared_from_this<Client> {
     auto it = sockets_.find(p.nsp);
     if (it == sockets_.end()) {
       // A packet for a namespace this client has not joined: invalid state, as in the reference.
-      close_all("parse error");
-      conn_->close();
-      return;
+      return invalid_state();
     }
     SocketPtr s = it->second;  // keep alive while it handles the packet
     s->on_packet(p);
+  }
+
+  // A packet that is valid but not now (the reference's "invalid state"): the server closes the
+  // connection, "forced server close".
+  void invalid_state() {
+    close_all("forced server close");
+    conn_->close();
   }
 
   void on_close(engineio::CloseReason r) {
@@ -130,9 +136,15 @@ class Client : public std::enable_shared_from_this<Client> {
   }
   // A broadcast: the same immutable frame (and attachment buffers) for every receiver.
   void write_shared(const std::shared_ptr<const std::string>& frame,
-                    const std::vector<Binary>& binaries) {
-    conn_->send(engineio::Packet::shared_text(frame));
-    for (const Binary& b : binaries) conn_->send(engineio::Packet::shared_bytes(b));
+                    const std::vector<Binary>& binaries, bool compress = true) {
+    auto text = engineio::Packet::shared_text(frame);
+    text.compress = compress;
+    conn_->send(std::move(text));
+    for (const Binary& b : binaries) {
+      auto bin = engineio::Packet::shared_bytes(b);
+      bin.compress = compress;
+      conn_->send(std::move(bin));
+    }
   }
 
   void add(const std::string& nsp, SocketPtr s) {
@@ -822,7 +834,7 @@ std::size_t Namespace::deliver_local(const EncodedPacket& p, const BroadcastOpti
     if (auto c = it->second->client_of()) {
       // Volatile: dropped for a client that could not take it right now (as in socket.io).
       if (opts.flags.volatile_ && !c->conn()->writable()) continue;
-      c->write_shared(p.frame, p.attachments);
+      c->write_shared(p.frame, p.attachments, opts.flags.compress);
       ++n;
     }
   }
@@ -857,7 +869,7 @@ std::size_t Namespace::deliver_local_with_ack(const EncodedPacket& p, const Broa
     }
     acks[id] = std::move(pending);
     ++n;
-    c->write_shared(p.frame, p.attachments);
+    c->write_shared(p.frame, p.attachments, opts.flags.compress);
   }
   return n;
 }
@@ -981,6 +993,7 @@ Server::Server(net::io_context& io, ServerOptions options) : io_(io), options_(s
   eo.session = options_.engine;
   eo.allow_polling = options_.allow_polling;
   eo.allow_websocket = options_.allow_websocket;
+  eo.per_message_deflate = options_.per_message_deflate;
   eo.cors_origin = options_.cors_origin;
   eo.cors_credentials = options_.cors_credentials;
   eo.allow_request = options_.allow_request;

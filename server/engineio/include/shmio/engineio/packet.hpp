@@ -36,6 +36,9 @@ struct Packet {
   // the text frame including its type digit, or the raw bytes of a binary message. When set,
   // `data` is empty and queues and WebSocket writes hold only this pointer.
   std::shared_ptr<const std::string> frame;
+  // WebSocket with permessage-deflate negotiated: whether this message may be compressed
+  // (socket.io's compress flag). Ignored otherwise.
+  bool compress = true;
 
   static Packet text(PacketType t, std::string d = {}) { return {t, false, std::move(d), {}}; }
   static Packet bytes(std::string d) { return {PacketType::message, true, std::move(d), {}}; }

@@ -29,8 +29,20 @@ namespace detail {
 struct ServerCore;  // server.cpp: the acceptor, the sessions, the Beast connections
 }
 
+// WebSocket permessage-deflate (RFC 7692), off by default as in socket.io: compression costs CPU
+// per message and zlib state per connection — with these defaults about 136 KiB (a 32 KiB window
+// at 15 bits, times 4, plus 2^(mem_level+9) bytes), so 10,000 compressing clients hold ~1.3 GiB.
+// Messages under `threshold` bytes are sent uncompressed (socket.io's default threshold: 1024).
+struct PerMessageDeflate {
+  std::size_t threshold = 1024;
+  int window_bits = 15;  // 9..15: the largest window the server offers and uses
+  int level = 6;         // zlib level 0..9
+  int mem_level = 4;     // zlib memLevel 1..9
+};
+
 struct ServerOptions {
   std::string path = "/engine.io/";
+  std::optional<PerMessageDeflate> per_message_deflate;  // off unless set
   SessionOptions session;
   bool allow_polling = true;
   bool allow_websocket = true;

@@ -5,11 +5,13 @@
 //
 // Heartbeat (v4: the server pings): `ping_interval` after the handshake (and after every pong) the
 // session queues a ping; the client must answer within `ping_timeout`, or the session closes with
-// "ping timeout". Upgrade: a WebSocket opened with this session's sid probes ("2probe" ->
-// "3probe"); meanwhile the session asks the polling side to answer a pending GET with a noop; the
-// client's "5" then moves the session to the WebSocket, after which polling requests are refused. A
-// probe that does not finish within `upgrade_timeout` is abandoned and the session stays on
-// polling. Thread-safety: a Session belongs to one io_context thread.
+// "ping timeout" (another packet meanwhile extends that wait once, as in the reference server). A
+// client that pings breaks v4's heartbeat direction: "transport error". Upgrade: a WebSocket opened
+// with this session's sid probes ("2probe" -> "3probe"); meanwhile the session asks the polling
+// side to answer a pending GET with a noop; the client's "5" then moves the session to the
+// WebSocket, after which polling requests are refused. A probe that does not finish within
+// `upgrade_timeout` is abandoned and the session stays on polling. Thread-safety: a Session belongs
+// to one io_context thread.
 #pragma once
 
 #include <chrono>
@@ -125,6 +127,7 @@ class Session {
   std::vector<Packet> inbox_;           // messages from the client
   std::optional<TimePoint> next_ping_;  // when to send the next ping
   std::optional<TimePoint> pong_due_;   // when a pong must have arrived
+  bool pong_wait_extended_ = false;     // the wait for this pong was extended once already
   std::optional<TimePoint> probe_started_;
   bool probe_acked_ = false;  // "2probe" answered; waiting for "5"
   bool noop_due_ = false;

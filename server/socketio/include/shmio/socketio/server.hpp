@@ -461,6 +461,7 @@ struct ServerOptions {
   std::chrono::milliseconds connect_timeout{45000};  // no namespace joined by then: closed
   bool allow_polling = true;
   bool allow_websocket = true;
+  std::optional<engineio::PerMessageDeflate> per_message_deflate;  // perMessageDeflate: off
   std::string cors_origin;
   bool cors_credentials = false;
   std::function<bool(const std::vector<std::pair<std::string, std::string>>&)> allow_request;

@@ -1,0 +1,336 @@
+// The Socket.IO v5 protocol at the wire level, against the conformance app: Engine.IO packets
+// written by hand over a raw WebSocket (`ws`) or raw polling requests (fetch), no Socket.IO
+// client in between. Heartbeats are fast (pingInterval 300 ms, pingTimeout 200 ms, connectTimeout
+// 1000 ms) and --log-sockets tells why the server saw each socket go. Run by ctest: SHMIO_BIN is
+// the shmio binary.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { within, until, rawWebSocket } from "./helpers.mjs";
+
+const BIN = process.env.SHMIO_BIN ?? new URL("../../build/server/shmio", import.meta.url).pathname;
+const PING_INTERVAL = 300;
+const PING_TIMEOUT = 200;
+const CONNECT_TIMEOUT = 1000;
+const WAIT = 5000; // the bound on anything that should happen at once
+
+let server; // { proc, port, lines }: lines are the --log-sockets lines (stderr)
+
+before(async () => {
+  const proc = spawn(BIN, ["--app", "conformance", "--port", "0", "--log-sockets"]);
+  const lines = [];
+  let err = "";
+  proc.stderr.on("data", (d) => {
+    err += d;
+    const parts = err.split("\n");
+    err = parts.pop();
+    lines.push(...parts);
+  });
+  const port = await new Promise((resolve, reject) => {
+    let out = "";
+    proc.stdout.on("data", (d) => {
+      out += d;
+      const m = out.match(/listening on [^:]+:(\d+)/);
+      if (m) resolve(Number(m[1]));
+    });
+    proc.on("exit", (code) => reject(new Error(`shmio --app conformance exited with ${code}`)));
+  });
+  server = { proc, port, lines };
+});
+
+after(() => server?.proc.kill("SIGTERM"));
+
+// Waits for the server's "socket disconnect NSP ID REASON" line and checks the reason.
+async function disconnectedWith(nsp, id, reason) {
+  const mine = () => server.lines.find((l) => l.startsWith(`socket disconnect ${nsp} ${id} `));
+  await until(() => mine(), WAIT, `"socket disconnect ${nsp} ${id}" in the server's log`);
+  assert.equal(mine(), `socket disconnect ${nsp} ${id} ${reason}`);
+}
+
+function openWs(opts) {
+  return rawWebSocket(`ws://127.0.0.1:${server.port}/socket.io/?EIO=4&transport=websocket`, {
+    wait: WAIT,
+    ...opts,
+  });
+}
+
+// An Engine.IO session over WebSocket, its open packet read.
+async function openSession(opts) {
+  const c = openWs(opts);
+  const open = await c.next("Engine.IO open packet");
+  assert.equal(typeof open, "string");
+  assert.equal(open[0], "0", open);
+  c.eio = JSON.parse(open.slice(1));
+  return c;
+}
+
+// Sends a CONNECT for `nsp` (with `auth` when given) and reads the reply and the app's "auth"
+// event; returns the socket id.
+async function join(c, nsp = "/", auth) {
+  const prefix = nsp === "/" ? "" : `${nsp},`;
+  c.send(`40${prefix}${auth === undefined ? "" : JSON.stringify(auth)}`);
+  const reply = await c.next(`CONNECT reply for ${nsp}`);
+  assert.ok(reply.startsWith(`40${prefix}{`), reply);
+  const data = JSON.parse(reply.slice(2 + prefix.length));
+  assert.deepEqual(Object.keys(data), ["sid"], `the CONNECT reply's keys: ${reply}`);
+  assert.equal(typeof data.sid, "string");
+  const greeting = await c.next(`auth event on ${nsp}`);
+  assert.equal(greeting, `42${prefix}${JSON.stringify(["auth", auth ?? {}])}`);
+  return data.sid;
+}
+
+// A Socket.IO packet with binary attachments in an Engine.IO message:
+// "4<type><count>-[<ack id>]<JSON>", split.
+function splitBinaryHeader(frame, type) {
+  const m = frame.match(new RegExp(`^4${type}(\\d+)-(\\d*)(\\[.*)$`));
+  assert.ok(m, `a binary packet of type ${type}: ${frame}`);
+  return { attachments: Number(m[1]), id: m[2], data: JSON.parse(m[3]) };
+}
+
+const ph = (num) => ({ _placeholder: true, num });
+
+// ---- CONNECT ------------------------------------------------------------------------------------
+
+test("CONNECT to the main namespace: the reply carries the socket id, then the app's auth event", async () => {
+  const c = await openSession();
+  assert.deepEqual(c.eio.upgrades, []);
+  assert.equal(c.eio.pingInterval, PING_INTERVAL);
+  assert.equal(c.eio.pingTimeout, PING_TIMEOUT);
+  const id = await join(c); // 40 -> 40{"sid":...} then 42["auth",{}]
+  await until(() => server.lines.includes(`socket connect / ${id}`), WAIT, "connect logged");
+  c.ws.close();
+  await c.waitClosed("close");
+});
+
+test("CONNECT to the main namespace with a payload: the auth event echoes it", async () => {
+  const c = await openSession();
+  await join(c, "/", { token: "123" });
+  c.ws.close();
+});
+
+test("CONNECT to a custom namespace, without and with a payload", async () => {
+  const c = await openSession();
+  const id = await join(c, "/custom"); // 40/custom, -> 40/custom,{"sid":...} then 42/custom,["auth",{}]
+  await until(() => server.lines.includes(`socket connect /custom ${id}`), WAIT, "connect logged");
+  const d = await openSession();
+  await join(d, "/custom", { token: "abc" });
+  c.ws.close();
+  d.ws.close();
+});
+
+test("CONNECT to an unknown namespace gets a CONNECT_ERROR", async () => {
+  const c = await openSession();
+  c.send("40/random");
+  assert.equal(await c.next("CONNECT_ERROR"), '44/random,{"message":"Invalid namespace"}');
+  c.ws.close();
+});
+
+test("an invalid packet instead of a CONNECT closes the connection", async () => {
+  const c = await openSession();
+  c.send("4abc");
+  await c.waitClosed();
+});
+
+test("without a CONNECT within connectTimeout the server closes the connection", async () => {
+  const started = Date.now();
+  const c = await openSession(); // pings answered: only the connect timeout can end it
+  await within(c.closed, CONNECT_TIMEOUT + WAIT, "closed after connectTimeout");
+  assert.ok(Date.now() - started >= CONNECT_TIMEOUT - 50, "not before connectTimeout");
+  // Nothing but pings came, and perhaps the Engine.IO close packet.
+  assert.deepEqual(c.frames.filter((f) => f !== "1"), [], "no Socket.IO packet came");
+});
+
+// ---- DISCONNECT ---------------------------------------------------------------------------------
+
+test("a client DISCONNECT leaves the namespace but keeps the connection", async () => {
+  const c = await openSession({ autoPong: false });
+  const id = await join(c);
+  c.send("41");
+  assert.equal(await c.next("the next ping"), "2");
+  c.send("3");
+  await disconnectedWith("/", id, "client namespace disconnect");
+  // Still usable: the namespace can be joined again.
+  const again = await join(c);
+  assert.notEqual(again, id);
+  c.ws.close();
+  await c.waitClosed("close");
+});
+
+test("a DISCONNECT from a custom namespace leaves the main namespace working", async () => {
+  const c = await openSession();
+  await join(c);
+  const custom = await join(c, "/custom");
+  c.send("41/custom,");
+  await disconnectedWith("/custom", custom, "client namespace disconnect");
+  c.send('42["message","still here"]');
+  assert.equal(await c.next("message-back"), '42["message-back","still here"]');
+  c.ws.close();
+});
+
+// ---- EVENT, ACK, binary -------------------------------------------------------------------------
+
+test("an EVENT comes back as message-back with the same arguments", async () => {
+  const c = await openSession();
+  await join(c);
+  c.send('42["message",1,"2",{"3":[true]}]');
+  const back = await c.next("message-back");
+  assert.ok(back.startsWith("42["), back);
+  assert.deepEqual(JSON.parse(back.slice(2)), ["message-back", 1, "2", { 3: [true] }]);
+  c.ws.close();
+});
+
+test("a BINARY_EVENT comes back with its attachments, in order", async () => {
+  const c = await openSession();
+  await join(c);
+  c.send(`452-${JSON.stringify(["message", ph(0), ph(1)])}`);
+  c.send(Buffer.from([1, 2, 3]));
+  c.send(Buffer.from([4, 5, 6]));
+  const head = splitBinaryHeader(await c.next("BINARY_EVENT"), 5);
+  assert.equal(head.attachments, 2);
+  assert.equal(head.id, "");
+  assert.deepEqual(head.data, ["message-back", ph(0), ph(1)]);
+  const first = await c.next("first attachment");
+  const second = await c.next("second attachment");
+  assert.ok(Buffer.isBuffer(first) && Buffer.isBuffer(second), "binary frames");
+  assert.deepEqual([...first], [1, 2, 3]);
+  assert.deepEqual([...second], [4, 5, 6]);
+  c.ws.close();
+});
+
+test("an EVENT with an ack id is answered by an ACK with the same id", async () => {
+  const c = await openSession();
+  await join(c);
+  c.send('42456["message-with-ack",1,"2",{"3":[false]}]');
+  const ack = await c.next("ACK");
+  assert.ok(ack.startsWith("43456["), ack);
+  assert.deepEqual(JSON.parse(ack.slice(5)), [1, "2", { 3: [false] }]);
+  c.ws.close();
+});
+
+test("a BINARY_EVENT with an ack id is answered by a BINARY_ACK with the attachments", async () => {
+  const c = await openSession();
+  await join(c);
+  c.send(`452-789${JSON.stringify(["message-with-ack", ph(0), ph(1)])}`);
+  c.send(Buffer.from([1, 2, 3]));
+  c.send(Buffer.from([4, 5, 6]));
+  const head = splitBinaryHeader(await c.next("BINARY_ACK"), 6);
+  assert.equal(head.attachments, 2);
+  assert.equal(head.id, "789");
+  assert.deepEqual(head.data, [ph(0), ph(1)]);
+  assert.deepEqual([...(await c.next("first attachment"))], [1, 2, 3]);
+  assert.deepEqual([...(await c.next("second attachment"))], [4, 5, 6]);
+  c.ws.close();
+});
+
+for (const packet of ["4abc", "42{}", '42abc["message"]']) {
+  test(`an invalid packet (${packet}) closes the connection`, async () => {
+    const c = await openSession();
+    await join(c);
+    c.send(packet);
+    await c.waitClosed();
+  });
+}
+
+// ---- Disconnect reasons, as the server sees them ------------------------------------------------
+
+test('reason "forced close": an undecodable packet', async () => {
+  const c = await openSession();
+  const id = await join(c);
+  c.send("42{}");
+  await c.waitClosed();
+  await disconnectedWith("/", id, "forced close");
+});
+
+test('reason "forced server close": a packet for a namespace not joined', async () => {
+  const c = await openSession();
+  const id = await join(c);
+  c.send('42/custom,["x"]');
+  await c.waitClosed();
+  await disconnectedWith("/", id, "forced server close");
+});
+
+test('reason "forced server close": a second CONNECT for the same namespace', async () => {
+  const c = await openSession();
+  const id = await join(c);
+  c.send("40");
+  await c.waitClosed();
+  await disconnectedWith("/", id, "forced server close");
+});
+
+test('reason "client namespace disconnect": the client sends a DISCONNECT', async () => {
+  const c = await openSession();
+  const id = await join(c);
+  c.send("41");
+  await disconnectedWith("/", id, "client namespace disconnect");
+  c.ws.close();
+});
+
+test('reason "transport close": the client closes the WebSocket', async () => {
+  const c = await openSession();
+  const id = await join(c);
+  c.ws.close();
+  await disconnectedWith("/", id, "transport close");
+});
+
+test('reason "ping timeout": the client does not answer a ping', async () => {
+  const started = Date.now();
+  const c = await openSession({ autoPong: false });
+  const id = await join(c);
+  assert.equal(await c.next("ping"), "2");
+  await c.waitClosed();
+  assert.ok(Date.now() - started >= PING_INTERVAL + PING_TIMEOUT - 50, "not before the pong was due");
+  await disconnectedWith("/", id, "ping timeout");
+});
+
+test('reason "server namespace disconnect": the server disconnects the socket; the client gets a DISCONNECT', async () => {
+  const c = await openSession();
+  const id = await join(c);
+  c.send('42["disconnect-me",false]');
+  assert.equal(await c.next("DISCONNECT"), "41");
+  await disconnectedWith("/", id, "server namespace disconnect");
+  c.ws.close();
+});
+
+// ---- Polling ------------------------------------------------------------------------------------
+
+test("polling: a client disconnected while it holds no GET still gets the DISCONNECT, then the close", async () => {
+  const base = `http://127.0.0.1:${server.port}/socket.io/?EIO=4&transport=polling`;
+  const open = await (await within(fetch(base), WAIT, "handshake")).text();
+  assert.equal(open[0], "0");
+  const url = `${base}&sid=${JSON.parse(open.slice(1)).sid}`;
+  const post = async (body) => {
+    const res = await within(fetch(url, { method: "POST", body }), WAIT, `POST ${body}`);
+    assert.equal(res.status, 200);
+    assert.equal(await res.text(), "ok");
+  };
+  const get = async () => {
+    const res = await within(fetch(url), WAIT, "GET");
+    return { status: res.status, body: await res.text() };
+  };
+  // Reads packets until `count` others than pings came (each ping answered).
+  const receive = async (count) => {
+    const got = [];
+    while (got.length < count) {
+      const { status, body } = await get();
+      assert.equal(status, 200, body);
+      for (const p of body.split("\x1e")) {
+        if (p === "2") await post("3");
+        else got.push(p);
+      }
+    }
+    return got;
+  };
+  await post("40");
+  const [reply, greeting] = await receive(2);
+  assert.ok(reply.startsWith("40{"), reply);
+  const id = JSON.parse(reply.slice(2)).sid;
+  assert.equal(greeting, '42["auth",{}]');
+  await post('42["disconnect-me",true]'); // no GET is held meanwhile
+  const { status, body } = await get();
+  assert.equal(status, 200, body);
+  const last = body.split("\x1e").filter((p) => p !== "2");
+  assert.ok(last.includes("41"), `the DISCONNECT in ${JSON.stringify(body)}`);
+  assert.ok(last.indexOf("41") < last.indexOf("1"), `then the close packet, in ${JSON.stringify(body)}`);
+  assert.equal((await get()).status, 400);
+  await disconnectedWith("/", id, "server namespace disconnect");
+});

@@ -10,6 +10,11 @@
 //   publisher connections emit `publish` to "r0" / a random room, open-loop at MSG/S in total.
 // echo: K connections emit `echo` with an ack at MSG/S in total; latency is the ack's round trip.
 // idle: N connections that only answer pings; prints the server's RSS per connection.
+// self-test: the load generator's own receive capacity. A minimal server (a forked child, no
+//   --port needed) answers the handshake, CONNECT and join, then writes pre-built 64 KiB batches
+//   of bench-app "msg" events to each of the N subscribers as fast as the kernel takes them; the
+//   load generator receives, parses and records them as in a real run and prints messages/s and
+//   its CPU time per message (to show it is not the bottleneck of the other modes).
 //
 // Open loop: message i is due at start + i/rate; it is sent then (or as soon as possible after)
 // and carries its due time, so latency counts from when it should have left: a server that
@@ -19,10 +24,14 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sched.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <csignal>
 
 #include <dirent.h>
 #include <algorithm>
@@ -111,7 +120,8 @@ struct Conn {
   std::string in;   // bytes read, not yet parsed
   std::string out;  // bytes to write
   std::size_t out_off = 0;
-  std::string frag;  // a fragmented WebSocket message being assembled
+  std::string frag;      // a fragmented WebSocket message being assembled
+  bool want_out = true;  // registered for EPOLLOUT: connecting, or output the kernel did not take
 };
 
 // One client-to-server WebSocket text frame (masked with a zero key: the XOR is the identity).
@@ -182,6 +192,110 @@ std::pair<std::uint64_t, std::uint64_t> usage(int root) {
   return {cpu, rss};
 }
 
+// CPU time (user + system) of this process, ns.
+std::uint64_t self_cpu_ns() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  auto ns = [](const timeval& t) {
+    return static_cast<std::uint64_t>(t.tv_sec) * 1'000'000'000ULL +
+           static_cast<std::uint64_t>(t.tv_usec) * 1000ULL;
+  };
+  return ns(ru.ru_utime) + ns(ru.ru_stime);
+}
+
+void pin_to(int cpu) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  sched_setaffinity(0, sizeof set, &set);
+}
+
+// The self-test's server: just enough Engine.IO / Socket.IO to take a subscriber to "ready" (the
+// load generator's frames are masked with a zero key, so their text can be searched as is), then
+// an endless stream of events. Runs until killed.
+[[noreturn]] void blaster(int lfd, int payload) {
+  std::string batch;
+  auto frame = [](std::string& out, std::string_view text) {
+    out.push_back(static_cast<char>(0x81));
+    if (text.size() < 126) {
+      out.push_back(static_cast<char>(text.size()));
+    } else {
+      out.push_back(126);
+      out.push_back(static_cast<char>(text.size() >> 8));
+      out.push_back(static_cast<char>(text.size() & 0xFF));
+    }
+    out.append(text);
+  };
+  const std::string pad(static_cast<std::size_t>(std::max(0, payload - 40)), 'x');
+  for (std::uint64_t seq = 0; batch.size() < 65536 - 256; ++seq)
+    frame(batch, "42[\"msg\",{\"t\":\"" + std::to_string(now_ns()) +
+                     "\",\"seq\":" + std::to_string(seq) + ",\"pad\":\"" + pad + "\"}]");
+  struct Peer {
+    int phase = 0;  // 0 HTTP, 1 awaiting "40", 2 awaiting the join, 3 streaming
+    std::string in, out;
+    std::size_t off = 0;
+  };
+  std::vector<Peer> peers;
+  const int ep = epoll_create1(EPOLL_CLOEXEC);
+  epoll_event lev{};
+  lev.events = EPOLLIN;
+  lev.data.u64 = ~0ULL;
+  epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &lev);
+  std::array<epoll_event, 256> evs;
+  char buf[65536];
+  for (;;) {
+    const int n = epoll_wait(ep, evs.data(), static_cast<int>(evs.size()), -1);
+    for (int k = 0; k < n; ++k) {
+      const std::uint64_t id = evs[static_cast<std::size_t>(k)].data.u64;
+      if (id == ~0ULL) {
+        for (int fd; (fd = accept4(lfd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0;) {
+          if (static_cast<std::size_t>(fd) >= peers.size()) peers.resize(fd + 1);
+          peers[static_cast<std::size_t>(fd)] = Peer{};
+          epoll_event ev{};
+          ev.events = EPOLLIN | EPOLLOUT;
+          ev.data.u64 = static_cast<std::uint64_t>(fd);
+          epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+        }
+        continue;
+      }
+      const int fd = static_cast<int>(id);
+      Peer& p = peers[id];
+      for (ssize_t r; (r = ::recv(fd, buf, sizeof buf, 0)) > 0;)
+        if (p.phase < 3) p.in.append(buf, static_cast<std::size_t>(r));
+      if (p.phase == 0 && p.in.find("\r\n\r\n") != std::string::npos) {
+        p.out +=
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+            "Connection: Upgrade\r\n\r\n";
+        frame(p.out,
+              "0{\"sid\":\"self-test\",\"upgrades\":[],\"pingInterval\":600000,"
+              "\"pingTimeout\":600000,\"maxPayload\":1000000}");
+        p.in.clear();
+        p.phase = 1;
+      } else if (p.phase == 1 && p.in.find("40") != std::string::npos) {
+        frame(p.out, "40{\"sid\":\"self-test\"}");
+        p.in.clear();
+        p.phase = 2;
+      } else if (p.phase == 2 && p.in.find("420[") != std::string::npos) {
+        frame(p.out, "430[]");
+        p.in.clear();
+        p.phase = 3;
+      }
+      // Write what is pending, then (streaming) batch after batch until the socket is full.
+      for (;;) {
+        const std::string& src = !p.out.empty() ? p.out : batch;
+        if (p.out.empty() && p.phase < 3) break;
+        const ssize_t w = ::send(fd, src.data() + p.off, src.size() - p.off, MSG_NOSIGNAL);
+        if (w <= 0) break;
+        p.off += static_cast<std::size_t>(w);
+        if (p.off == src.size()) {
+          p.off = 0;
+          if (!p.out.empty()) p.out.clear();
+        }
+      }
+    }
+  }
+}
+
 class LoadGen {
  public:
   explicit LoadGen(Options o) : o_(std::move(o)), rng_(12345) {
@@ -189,18 +303,53 @@ class LoadGen {
     pad_.assign(static_cast<std::size_t>(std::max(0, o_.payload - 40)), 'x');
   }
 
-  int run() {
-    rlimit rl{};
-    getrlimit(RLIMIT_NOFILE, &rl);
-    rl.rlim_cur = rl.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &rl);
-    const bool subscribers = o_.mode == "fanout" || o_.mode == "rooms" || o_.mode == "idle";
-    const int subs = subscribers ? o_.clients : 0;
-    const int pubs = o_.mode == "idle" ? 0 : o_.publishers;
+  // See the header: the receive capacity of this load generator on one core.
+  int self_test() {
+    const int lfd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(0x7F000001u);
+    socklen_t len = sizeof a;
+    if (lfd < 0 || ::bind(lfd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+        ::listen(lfd, 4096) != 0 ||
+        ::getsockname(lfd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+      std::perror("loadgen: self-test listen");
+      return 1;
+    }
+    const long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    const pid_t child = fork();
+    if (child == 0) {
+      if (cpus > 1) pin_to(1);
+      blaster(lfd, o_.payload);
+    }
+    ::close(lfd);
+    if (cpus > 1) pin_to(0);
+    o_.ports = {ntohs(a.sin_port)};
+    o_.rooms = 1;
+    double setup_s = 0;
+    const int rc = connect_all(o_.clients, 0, setup_s);
+    if (rc == 0) {
+      const std::uint64_t cpu0 = self_cpu_ns(), t0 = now_ns(), d0 = delivered_;
+      const auto until = t0 + static_cast<std::uint64_t>(o_.duration * 1e9);
+      while (now_ns() < until) poll(5);
+      const double wall = static_cast<double>(now_ns() - t0) / 1e9;
+      const double cpu = static_cast<double>(self_cpu_ns() - cpu0) / 1e9;
+      const auto got = static_cast<double>(delivered_ - d0);
+      std::printf(
+          "{\"mode\":\"self-test\",\"clients\":%d,\"payload\":%d,\"received\":%.0f,"
+          "\"received_per_s\":%.0f,\"loadgen_cpu_s\":%.3f,\"loadgen_cpu_ns_per_message\":%.1f,"
+          "\"received_per_cpu_s\":%.0f}\n",
+          o_.clients, o_.payload, got, got / wall, cpu, got > 0 ? cpu * 1e9 / got : 0.0,
+          cpu > 0 ? got / cpu : 0.0);
+    }
+    ::kill(child, SIGKILL);
+    ::waitpid(child, nullptr, 0);
+    return rc;
+  }
+
+  // Opens `subs` subscribers and `pubs` publishers in waves and waits until all are ready.
+  int connect_all(int subs, int pubs, double& setup_s) {
     room_size_.assign(static_cast<std::size_t>(std::max(1, o_.rooms)), 0);
-    const auto [cpu_idle0, rss0] = usage(o_.server_pid);
-    (void)cpu_idle0;
-    // Open connections in waves so the server's accept queue is never flooded.
     const std::uint64_t setup_start = now_ns();
     int next = 0;
     const int total = subs + pubs;
@@ -221,11 +370,28 @@ class LoadGen {
         return 1;
       }
     }
-    const double setup_s = static_cast<double>(now_ns() - setup_start) / 1e9;
+    setup_s = static_cast<double>(now_ns() - setup_start) / 1e9;
+    return 0;
+  }
+
+  int run() {
+    rlimit rl{};
+    getrlimit(RLIMIT_NOFILE, &rl);
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+    const bool subscribers = o_.mode == "fanout" || o_.mode == "rooms" || o_.mode == "idle";
+    const int subs = subscribers ? o_.clients : 0;
+    const int pubs = o_.mode == "idle" ? 0 : o_.publishers;
+    const auto [cpu_idle0, rss0] = usage(o_.server_pid);
+    (void)cpu_idle0;
+    // Open connections in waves so the server's accept queue is never flooded.
+    double setup_s = 0;
+    if (const int rc = connect_all(subs, pubs, setup_s); rc != 0) return rc;
     // Settle, then measure the idle footprint.
     const std::uint64_t settle = now_ns() + 300'000'000ULL;
     while (now_ns() < settle) poll(10);
     const auto [cpu0, rss_loaded] = usage(o_.server_pid);
+    const std::uint64_t self0 = self_cpu_ns();
     if (o_.mode == "idle") {
       std::printf(
           "{\"mode\":\"idle\",\"clients\":%d,\"setup_s\":%.2f,\"rss_before\":%llu,\"rss\":%llu,"
@@ -253,9 +419,7 @@ class LoadGen {
       }
       const std::uint64_t due_next = start + static_cast<std::uint64_t>(interval * sent);
       const std::uint64_t now = now_ns();
-      poll(due_next > now
-               ? static_cast<int>(std::min<std::uint64_t>((due_next - now) / 1'000'000, 5))
-               : 0);
+      poll_ns(due_next > now ? std::min<std::uint64_t>(due_next - now, 5'000'000) : 0);
     }
     const std::uint64_t end_send = now_ns();
     // Drain: until everything expected arrived, or 2 s without progress (then it is lost).
@@ -271,6 +435,7 @@ class LoadGen {
     }
     const std::uint64_t end = now_ns();
     const auto [cpu1, rss1] = usage(o_.server_pid);
+    const double self_cpu = static_cast<double>(self_cpu_ns() - self0) / 1e9;
     std::uint64_t lost = 0;
     for (std::size_t i = 0; i < expected_.size(); ++i)
       lost += expected_[i] > received_[i] ? expected_[i] - received_[i] : 0;
@@ -279,8 +444,8 @@ class LoadGen {
         "{\"mode\":\"%s\",\"clients\":%d,\"rooms\":%d,\"publishers\":%d,\"rate\":%.0f,"
         "\"sent\":%llu,\"send_s\":%.3f,\"expected\":%llu,\"delivered\":%llu,\"lost\":%llu,"
         "\"delivered_per_s\":%.0f,\"p50_us\":%.1f,\"p99_us\":%.1f,\"p999_us\":%.1f,\"max_us\":%.1f,"
-        "\"server_cpu_s\":%.3f,\"cpu_us_per_delivery\":%.3f,\"server_rss\":%llu,\"setup_s\":%.2f}"
-        "\n",
+        "\"server_cpu_s\":%.3f,\"cpu_us_per_delivery\":%.3f,\"server_rss\":%llu,\"setup_s\":%.2f,"
+        "\"loadgen_cpu_s\":%.3f}\n",
         o_.mode.c_str(), subs, o_.rooms, pubs, o_.rate, static_cast<unsigned long long>(sent),
         static_cast<double>(end_send - start) / 1e9,
         static_cast<unsigned long long>(expected_total),
@@ -290,7 +455,7 @@ class LoadGen {
         static_cast<double>(cpu1 - cpu0) / 1e9,
         delivered_ > 0 ? static_cast<double>(cpu1 - cpu0) / 1e3 / static_cast<double>(delivered_)
                        : 0.0,
-        static_cast<unsigned long long>(rss1), setup_s);
+        static_cast<unsigned long long>(rss1), setup_s, self_cpu);
     return 0;
   }
 
@@ -360,9 +525,14 @@ class LoadGen {
     flush(c);
   }
 
-  void poll(int timeout_ms) {
+  void poll(int timeout_ms) { poll_ns(static_cast<std::uint64_t>(timeout_ms) * 1'000'000ULL); }
+  // Waits at most `timeout` ns (epoll_pwait2: sub-millisecond, so that pacing a high rate sleeps
+  // instead of spinning on a CPU the server under test needs).
+  void poll_ns(std::uint64_t timeout) {
     std::array<epoll_event, 256> evs;
-    const int n = epoll_wait(ep_, evs.data(), static_cast<int>(evs.size()), timeout_ms);
+    const timespec ts{static_cast<time_t>(timeout / 1'000'000'000ULL),
+                      static_cast<long>(timeout % 1'000'000'000ULL)};
+    const int n = epoll_pwait2(ep_, evs.data(), static_cast<int>(evs.size()), &ts, nullptr);
     for (int k = 0; k < n; ++k) {
       Conn& c = conns_[evs[static_cast<std::size_t>(k)].data.u64];
       if (c.st == St::closed) continue;
@@ -375,12 +545,26 @@ class LoadGen {
     }
   }
 
+  // EPOLLOUT only while there is output the kernel did not take (level-triggered: a connection
+  // registered for it with nothing to write would wake every epoll_wait, a busy loop that steals
+  // CPU from the server under test).
+  void want_out(Conn& c, std::size_t i, bool on) {
+    if (c.want_out == on) return;
+    c.want_out = on;
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLRDHUP | (on ? EPOLLOUT : 0u);
+    ev.data.u64 = i;
+    epoll_ctl(ep_, EPOLL_CTL_MOD, c.fd, &ev);
+  }
+
   void flush(Conn& c) {
+    const auto i = static_cast<std::size_t>(&c - conns_.data());
+    if (c.st == St::connecting) return;  // EPOLLOUT will say when the connection is up
     while (c.out_off < c.out.size()) {
       const ssize_t n =
           ::send(c.fd, c.out.data() + c.out_off, c.out.size() - c.out_off, MSG_NOSIGNAL);
       if (n < 0) {
-        if (errno == EAGAIN || errno == ENOTCONN) return;
+        if (errno == EAGAIN || errno == ENOTCONN) return want_out(c, i, true);
         fail(c, "send");
         return;
       }
@@ -388,11 +572,14 @@ class LoadGen {
     }
     c.out.clear();
     c.out_off = 0;
+    want_out(c, i, false);
   }
 
   void read(Conn& c) {
     char buf[65536];
-    for (;;) {
+    // At most 4 reads per wake-up (epoll is level-triggered: the rest comes at the next one), so
+    // that one busy connection cannot keep the loop from the others.
+    for (int reads = 0; reads < 4; ++reads) {
       const ssize_t n = ::recv(c.fd, buf, sizeof buf, 0);
       if (n > 0) {
         c.in.append(buf, static_cast<std::size_t>(n));
@@ -592,10 +779,11 @@ int main(int argc, char** argv) {
       std::fprintf(stderr,
                    "usage: shmio-loadgen --port P|--ports P1,P2 [--clients N] [--rooms R] "
                    "[--publishers K] [--rate MSG/S] [--duration S] [--payload BYTES] "
-                   "[--mode fanout|rooms|echo|idle] [--server-pid PID]\n");
+                   "[--mode fanout|rooms|echo|idle|self-test] [--server-pid PID]\n");
       return 2;
     }
   }
+  if (o.mode == "self-test") return LoadGen(o).self_test();
   if (o.ports.empty() ||
       (o.mode != "fanout" && o.mode != "rooms" && o.mode != "echo" && o.mode != "idle")) {
     std::fprintf(stderr, "loadgen: --port and a known --mode are needed\n");

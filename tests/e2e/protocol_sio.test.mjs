@@ -233,12 +233,12 @@ for (const packet of ["4abc", "42{}", '42abc["message"]']) {
 
 // ---- Disconnect reasons, as the server sees them ------------------------------------------------
 
-test('reason "forced close": an undecodable packet', async () => {
+test('reason "parse error": an undecodable packet', async () => {
   const c = await openSession();
   const id = await join(c);
   c.send("42{}");
   await c.waitClosed();
-  await disconnectedWith("/", id, "forced close");
+  await disconnectedWith("/", id, "parse error");
 });
 
 test('reason "forced server close": a packet for a namespace not joined', async () => {

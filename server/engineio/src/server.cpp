@@ -99,6 +99,12 @@ HandshakeRequest handshake_request(const Request& req, std::string address) {
   return h;
 }
 
+std::string lower(std::string_view v) {
+  std::string out(v);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
 bool same_path(std::string_view got, std::string_view want) {
   auto strip = [](std::string_view v) {
     while (!v.empty() && v.back() == '/') v.remove_suffix(1);
@@ -131,6 +137,8 @@ struct detail::ServerCore : std::enable_shared_from_this<detail::ServerCore> {
   std::unordered_map<std::string, std::shared_ptr<EngineSocket>> sessions;
   bool stopped = false;
   bool accepting = false;
+  std::size_t lingering = 0;  // closed sessions kept for their last GET (not open)
+  std::size_t open_sessions() const { return sessions.size() - lingering; }
   ServerStats stats;
   // A new session id: the configured prefix, then random characters (the id keeps its length).
   std::string new_id() const {
@@ -159,7 +167,8 @@ class WsConnection : public std::enable_shared_from_this<WsConnection> {
       deflate_offered_ = true;
     }
     ws_.control_callback([this](websocket::frame_type kind, beast::string_view) {
-      if (kind == websocket::frame_type::ping) raw_ok_ = false;
+      // Beast answers a ping or close itself: from then on every write goes through Beast.
+      if (kind != websocket::frame_type::pong) raw_ok_ = false;
     });
     ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
   }
@@ -169,7 +178,7 @@ class WsConnection : public std::enable_shared_from_this<WsConnection> {
     // no raw batched writes on this connection.
     if (deflate_offered_) {
       if (auto e = req.find(http::field::sec_websocket_extensions);
-          e != req.end() && e->value().find("permessage-deflate") != beast::string_view::npos)
+          e != req.end() && lower(e->value()).find("permessage-deflate") != std::string::npos)
         raw_ok_ = false;
     }
     ws_.async_accept(req, [self = shared_from_this(), done](beast::error_code ec) { done(ec); });
@@ -481,20 +490,25 @@ class EngineSocket : public Socket, public std::enable_shared_from_this<EngineSo
   // A session closed by the server while the client held no GET stays known until the client's
   // next GET, which gets what was queued (e.g. Socket.IO's DISCONNECT) and the close packet, as in
   // the reference server — at most kLinger, engine.io's closeTimeout, then it is forgotten.
+  // Bounds: kLinger; and a last payload over kLingerMaxBytes is not kept (that client gets 400
+  // at its next GET and reconnects), so that closing many slow clients at once cannot pin their
+  // whole send queues for 30 s.
   static constexpr std::chrono::seconds kLinger{30};
+  static constexpr std::size_t kLingerMaxBytes = 64 * 1024;
   bool lingering() const noexcept { return lingering_.has_value(); }
   void forget() {
+    if (lingering_) --srv_->lingering;
     lingering_.reset();
     timer_.cancel();
     if (auto it = srv_->sessions.find(sm_.sid());
         it != srv_->sessions.end() && it->second.get() == this)
       srv_->sessions.erase(it);
-    srv_->stats.sessions = srv_->sessions.size();
+    srv_->stats.sessions = srv_->open_sessions();
   }
 
   void open() {
     ++srv_->stats.sessions_total;
-    srv_->stats.sessions = srv_->sessions.size();
+    srv_->stats.sessions = srv_->open_sessions();
     sm_.send(Packet::text(PacketType::open, sm_.handshake()));
     if (srv_->handler.on_open) srv_->handler.on_open(shared_from_this());
   }
@@ -621,8 +635,11 @@ class EngineSocket : public Socket, public std::enable_shared_from_this<EngineSo
         // reference server; any other reason: what was queued, then the close packet.
         respond_get(sm_.close_reason() == CloseReason::transport_close ? std::string("6")
                                                                        : std::move(last));
-      } else if (sm_.close_reason() == CloseReason::forced_close && !srv_->stopped) {
+      } else if (sm_.close_reason() == CloseReason::forced_close && !srv_->stopped &&
+                 last.size() <= kLingerMaxBytes) {
         lingering_ = std::move(last);
+        ++srv_->lingering;
+        srv_->stats.sessions = srv_->open_sessions();
         linger = true;
       }
     } else if (get_) {
@@ -733,7 +750,8 @@ void HttpConnection::on_header(beast::error_code ec) {
     auto sid = t.query.find("sid");
     if (same_path(t.path, srv_->options.path) && sid != t.query.end()) {
       if (auto it = srv_->sessions.find(sid->second);
-          it != srv_->sessions.end() && !it->second->lingering()) {
+          it != srv_->sessions.end() && !it->second->lingering() &&
+          it->second->transport() == TransportKind::polling) {
         if (it->second->claim_post(shared_from_this())) {
           reading_claim_ = it->second;
         } else {
@@ -758,7 +776,10 @@ void HttpConnection::release_claim(std::weak_ptr<EngineSocket>& claim, bool comp
 void HttpConnection::on_read(beast::error_code ec) {
   reading_ = false;
   if (closed_) {  // answered with "Connection: close" meanwhile (graceful_close)
-    if (!ec && drain_left_ > 0) return drain();
+    if (!ec && drain_left_ > 0) {
+      stream_.expires_after(std::chrono::seconds(2));  // the read timer was the request's
+      return drain();
+    }
     return shutdown();
   }
   if (ec == http::error::body_limit) {
@@ -1133,7 +1154,7 @@ void Server::stop() {
 }
 
 std::size_t Server::session_count() const noexcept {
-  return impl_->sessions.size();
+  return impl_->open_sessions();
 }
 
 }  // namespace shmio::engineio

@@ -82,9 +82,10 @@ class Client : public std::enable_shared_from_this<Client> {
         m.binary ? decoder_.feed_binary(std::move(m.data), p) : decoder_.feed_text(m.data, p);
     if (st == Decoder::Status::need_more) return;
     if (st == Decoder::Status::error) {
-      // An undecodable Socket.IO packet: the connection is closed, its sockets see "forced
-      // close" (the reference server's reason for this case; "parse error" is Engine.IO's).
-      close_all("forced close");
+      // An undecodable Socket.IO packet: the connection is closed with "parse error", the
+      // reason socket.io documents for an invalid packet (its 4.8 code reports "forced close"
+      // here: docs/server.md). Not a reason that keeps a session for recovery.
+      close_all("parse error");
       conn_->close();
       return;
     }

@@ -4,7 +4,8 @@
 // shmio and the Node peers alike.
 //
 //   shmio-loadgen --port P [--ports P1,P2..] --clients N --rooms R --publishers K --rate MSG/S
-//                 --duration S --payload BYTES --mode fanout|rooms|echo|idle [--server-pid PID]
+//                 --duration S --payload BYTES --mode fanout|rooms|echo|idle|self-test
+//                 [--server-pid PID] [--room-base B]
 //
 // fanout: N subscribers, all in room "r0" (R = 1) or spread over R rooms ("r<i % R>"); K extra
 //   publisher connections emit `publish` to "r0" / a random room, open-loop at MSG/S in total.
@@ -102,6 +103,9 @@ class Histogram {
 struct Options {
   std::vector<int> ports;
   int clients = 100, rooms = 1, publishers = 1;
+  // Room names start at r<room_base>: several load generators side by side each use rooms of
+  // their own, so that each one's expected receivers (and loss count) stay its own.
+  int room_base = 0;
   double rate = 100, duration = 3;
   int payload = 64;
   std::string mode = "fanout";
@@ -514,8 +518,9 @@ class LoadGen {
       expected_[seq] = 1;
     } else {
       std::snprintf(head, sizeof head,
-                    "42[\"publish\",\"r%d\",{\"t\":\"%llu\",\"seq\":%llu,\"pad\":\"", room,
-                    static_cast<unsigned long long>(due), static_cast<unsigned long long>(seq));
+                    "42[\"publish\",\"r%d\",{\"t\":\"%llu\",\"seq\":%llu,\"pad\":\"",
+                    o_.room_base + room, static_cast<unsigned long long>(due),
+                    static_cast<unsigned long long>(seq));
       expected_[seq] = room_size_[static_cast<std::size_t>(room)];
     }
     msg = head;
@@ -683,7 +688,7 @@ class LoadGen {
     if (p[0] == '0') {  // CONNECT reply
       const bool joins = !c.publisher && o_.mode != "idle" && c.room >= 0;
       if (joins) {
-        ws_frame(c.out, "420[\"join\",\"r" + std::to_string(c.room) + "\"]");
+        ws_frame(c.out, "420[\"join\",\"r" + std::to_string(o_.room_base + c.room) + "\"]");
         c.st = St::join_wait;
       } else {
         c.st = St::ready;
@@ -762,6 +767,8 @@ int main(int argc, char** argv) {
       o.clients = static_cast<int>(num(0, 1e6));
     } else if (a == "--rooms") {
       o.rooms = static_cast<int>(num(1, 1e6));
+    } else if (a == "--room-base") {
+      o.room_base = static_cast<int>(num(0, 1e6));
     } else if (a == "--publishers") {
       o.publishers = static_cast<int>(num(1, 1e4));
     } else if (a == "--rate") {
@@ -776,10 +783,11 @@ int main(int argc, char** argv) {
       o.mode = v;
       ++i;
     } else {
-      std::fprintf(stderr,
-                   "usage: shmio-loadgen --port P|--ports P1,P2 [--clients N] [--rooms R] "
-                   "[--publishers K] [--rate MSG/S] [--duration S] [--payload BYTES] "
-                   "[--mode fanout|rooms|echo|idle|self-test] [--server-pid PID]\n");
+      std::fprintf(
+          stderr,
+          "usage: shmio-loadgen --port P|--ports P1,P2 [--clients N] [--rooms R] [--room-base B] "
+          "[--publishers K] [--rate MSG/S] [--duration S] [--payload BYTES] "
+          "[--mode fanout|rooms|echo|idle|self-test] [--server-pid PID]\n");
       return 2;
     }
   }

@@ -3,7 +3,7 @@
 // the HTTP errors of the protocol. Run by ctest: SHMIO_EIO_ECHO is the eio-echo binary.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { startListening } from "./helpers.mjs";
 import { Socket } from "engine.io-client";
 
 const BIN = process.env.SHMIO_EIO_ECHO;
@@ -12,17 +12,9 @@ let port; // default heartbeats (25 s / 20 s): timing-insensitive tests
 let fastPort; // pings every 300 ms: the heartbeat test
 
 async function start(args) {
-  const server = spawn(BIN, ["--port", "0", ...args]);
-  servers.push(server);
-  return new Promise((resolve, reject) => {
-    let out = "";
-    server.stdout.on("data", (d) => {
-      out += d;
-      const m = out.match(/listening on [^:]+:(\d+)/);
-      if (m) resolve(Number(m[1]));
-    });
-    server.on("exit", (code) => reject(new Error(`eio-echo exited with ${code}`)));
-  });
+  const { proc, port: p } = await startListening(BIN, ["--port", "0", ...args]);
+  servers.push(proc);
+  return p;
 }
 
 before(async () => {

@@ -1,4 +1,5 @@
 // Small helpers shared by the end-to-end tests.
+import { spawn } from "node:child_process";
 import WebSocket from "ws";
 
 // Resolves with the arguments of the next `event` (as an array).
@@ -72,4 +73,26 @@ export function rawWebSocket(url, { autoPong = true, wait = 5000 } = {}) {
   c.send = (data) => ws.send(data);
   c.waitClosed = (what = "the server closes the WebSocket") => within(c.closed, wait, what);
   return c;
+}
+
+// Starts `bin args` and resolves with { proc, port, lines } once it prints "listening on H:P":
+// `lines` collects every line it writes to stdout and stderr (the servers' logs), as they come.
+export function startListening(bin, args) {
+  const proc = spawn(bin, args);
+  const lines = [];
+  return new Promise((resolve, reject) => {
+    for (const stream of [proc.stdout, proc.stderr]) {
+      let rest = "";
+      stream.on("data", (d) => {
+        const parts = (rest + d).split("\n");
+        rest = parts.pop();
+        for (const line of parts) {
+          lines.push(line);
+          const m = line.match(/listening on [^:]+:(\d+)/);
+          if (m) resolve({ proc, port: Number(m[1]), lines });
+        }
+      });
+    }
+    proc.on("exit", (code) => reject(new Error(`${bin} ${args.join(" ")} exited with ${code}`)));
+  });
 }

@@ -5,9 +5,8 @@
 // closed. Run by ctest: SHMIO_EIO_ECHO is the eio-echo binary.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import net from "node:net";
-import { within, until, rawWebSocket } from "./helpers.mjs";
+import { within, until, rawWebSocket, startListening } from "./helpers.mjs";
 
 const BIN = process.env.SHMIO_EIO_ECHO ?? new URL("../../build/server/eio-echo", import.meta.url).pathname;
 const PING_INTERVAL = 300;
@@ -17,28 +16,12 @@ const WAIT = 5000; // the bound on anything that should happen at once
 let server; // { proc, port, lines }
 
 before(async () => {
-  const proc = spawn(BIN, [
+  server = await startListening(BIN, [
     "--port", "0",
     "--ping-interval", String(PING_INTERVAL),
     "--ping-timeout", String(PING_TIMEOUT),
     "--log-sessions",
   ]);
-  const lines = [];
-  const port = await new Promise((resolve, reject) => {
-    let out = "";
-    proc.stdout.on("data", (d) => {
-      out += d;
-      const parts = out.split("\n");
-      out = parts.pop();
-      for (const line of parts) {
-        lines.push(line);
-        const m = line.match(/listening on [^:]+:(\d+)/);
-        if (m) resolve(Number(m[1]));
-      }
-    });
-    proc.on("exit", (code) => reject(new Error(`eio-echo exited with ${code}`)));
-  });
-  server = { proc, port, lines };
 });
 
 after(() => server?.proc.kill("SIGTERM"));
@@ -382,8 +365,10 @@ test("upgrade from polling to WebSocket: probe, noop to the held GET, upgrade, t
   c.send("5");
   c.send("4hello");
   assert.equal(await c.next("echo over WebSocket"), "4hello");
-  // Polling is over for this session.
+  // Polling is over for this session: GET and POST are refused, and the session goes on.
   assert.equal((await s.get()).status, 400);
+  const posts = await Promise.all([s.post("4x"), s.post("4y")]);
+  assert.deepEqual(posts.map((r) => r.status), [400, 400]);
   c.send("4still");
   assert.equal(await c.next("echo after the refused GET"), "4still");
   // A second WebSocket for the session: accepted at the HTTP level, then closed by the server.

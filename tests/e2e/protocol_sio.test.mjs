@@ -5,8 +5,7 @@
 // the shmio binary.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { within, until, rawWebSocket } from "./helpers.mjs";
+import { within, until, rawWebSocket, startListening } from "./helpers.mjs";
 
 const BIN = process.env.SHMIO_BIN ?? new URL("../../build/server/shmio", import.meta.url).pathname;
 const PING_INTERVAL = 300;
@@ -14,28 +13,10 @@ const PING_TIMEOUT = 200;
 const CONNECT_TIMEOUT = 1000;
 const WAIT = 5000; // the bound on anything that should happen at once
 
-let server; // { proc, port, lines }: lines are the --log-sockets lines (stderr)
+let server; // { proc, port, lines }: lines include the --log-sockets lines (stderr)
 
 before(async () => {
-  const proc = spawn(BIN, ["--app", "conformance", "--port", "0", "--log-sockets"]);
-  const lines = [];
-  let err = "";
-  proc.stderr.on("data", (d) => {
-    err += d;
-    const parts = err.split("\n");
-    err = parts.pop();
-    lines.push(...parts);
-  });
-  const port = await new Promise((resolve, reject) => {
-    let out = "";
-    proc.stdout.on("data", (d) => {
-      out += d;
-      const m = out.match(/listening on [^:]+:(\d+)/);
-      if (m) resolve(Number(m[1]));
-    });
-    proc.on("exit", (code) => reject(new Error(`shmio --app conformance exited with ${code}`)));
-  });
-  server = { proc, port, lines };
+  server = await startListening(BIN, ["--app", "conformance", "--port", "0", "--log-sockets"]);
 });
 
 after(() => server?.proc.kill("SIGTERM"));
@@ -293,7 +274,8 @@ test('reason "server namespace disconnect": the server disconnects the socket; t
 
 // ---- Polling ------------------------------------------------------------------------------------
 
-test("polling: a client disconnected while it holds no GET still gets the DISCONNECT, then the close", async () => {
+// A polling session connected to "/" (its CONNECT reply and greeting read): post / get / id.
+async function pollingSocket() {
   const base = `http://127.0.0.1:${server.port}/socket.io/?EIO=4&transport=polling`;
   const open = await (await within(fetch(base), WAIT, "handshake")).text();
   assert.equal(open[0], "0");
@@ -325,6 +307,11 @@ test("polling: a client disconnected while it holds no GET still gets the DISCON
   assert.ok(reply.startsWith("40{"), reply);
   const id = JSON.parse(reply.slice(2)).sid;
   assert.equal(greeting, '42["auth",{}]');
+  return { post, get, id };
+}
+
+test("polling: a client disconnected while it holds no GET still gets the DISCONNECT, then the close", async () => {
+  const { post, get, id } = await pollingSocket();
   await post('42["disconnect-me",true]'); // no GET is held meanwhile
   const { status, body } = await get();
   assert.equal(status, 200, body);
@@ -332,5 +319,14 @@ test("polling: a client disconnected while it holds no GET still gets the DISCON
   assert.ok(last.includes("41"), `the DISCONNECT in ${JSON.stringify(body)}`);
   assert.ok(last.indexOf("41") < last.indexOf("1"), `then the close packet, in ${JSON.stringify(body)}`);
   assert.equal((await get()).status, 400);
+  await disconnectedWith("/", id, "server namespace disconnect");
+});
+
+test("polling: past 64 KiB queued, a session closed while no GET is held is not kept (400)", async () => {
+  const { post, get, id } = await pollingSocket();
+  await post(`42${JSON.stringify(["message", "x".repeat(70 * 1024)])}`); // message-back queued
+  await post('42["disconnect-me",true]'); // no GET is held meanwhile
+  const { status } = await get();
+  assert.equal(status, 400, "the last payload was over the bound: forgotten, not kept");
   await disconnectedWith("/", id, "server namespace disconnect");
 });

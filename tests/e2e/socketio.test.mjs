@@ -3,24 +3,14 @@
 // and the bench app (rooms and broadcast operators). Run by ctest: SHMIO_BIN is the shmio binary.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { io as connect } from "socket.io-client";
-import { once, within } from "./helpers.mjs";
+import { once, within, startListening } from "./helpers.mjs";
 
 const BIN = process.env.SHMIO_BIN;
 const servers = {};
 
 async function start(app, key = app, extra = []) {
-  const proc = spawn(BIN, ["--app", app, "--port", "0", ...extra]);
-  const port = await new Promise((resolve, reject) => {
-    let out = "";
-    proc.stdout.on("data", (d) => {
-      out += d;
-      const m = out.match(/listening on [^:]+:(\d+)/);
-      if (m) resolve(Number(m[1]));
-    });
-    proc.on("exit", (code) => reject(new Error(`shmio --app ${app} exited with ${code}`)));
-  });
+  const { proc, port } = await startListening(BIN, ["--app", app, "--port", "0", ...extra]);
   servers[key] = { proc, url: `http://127.0.0.1:${port}` };
 }
 

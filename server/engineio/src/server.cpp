@@ -50,31 +50,40 @@ struct Target {
   std::unordered_map<std::string, std::string> query;
 };
 
-Target parse_target(std::string_view target) {
-  Target t;
+// Calls `f(name, value)` for each pair of the target's query string, decoded, in order.
+template <class F>
+void for_each_query_pair(std::string_view target, F&& f) {
   const std::size_t q = target.find('?');
-  t.path = std::string(target.substr(0, q));
-  if (q == std::string_view::npos) return t;
+  if (q == std::string_view::npos) return;
   std::string_view rest = target.substr(q + 1);
   while (!rest.empty()) {
     const std::size_t amp = rest.find('&');
     const std::string_view pair = rest.substr(0, amp);
     const std::size_t eq = pair.find('=');
-    t.query[url_decode(pair.substr(0, eq))] =
-        eq == std::string_view::npos ? "" : url_decode(pair.substr(eq + 1));
+    f(url_decode(pair.substr(0, eq)),
+      eq == std::string_view::npos ? std::string() : url_decode(pair.substr(eq + 1)));
     if (amp == std::string_view::npos) break;
     rest = rest.substr(amp + 1);
   }
+}
+
+Target parse_target(std::string_view target) {
+  Target t;
+  t.path = std::string(target.substr(0, target.find('?')));
+  for_each_query_pair(target,
+                      [&](std::string k, std::string v) { t.query[std::move(k)] = std::move(v); });
   return t;
+}
+
+std::string lower(std::string_view v) {
+  std::string out(v);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
 }
 
 std::vector<std::pair<std::string, std::string>> lower_case_headers(const Request& req) {
   std::vector<std::pair<std::string, std::string>> headers;
-  for (const auto& f : req) {
-    std::string name(f.name_string());
-    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    headers.emplace_back(std::move(name), std::string(f.value()));
-  }
+  for (const auto& f : req) headers.emplace_back(lower(f.name_string()), std::string(f.value()));
   return headers;
 }
 
@@ -82,27 +91,11 @@ HandshakeRequest handshake_request(const Request& req, std::string address) {
   HandshakeRequest h;
   h.headers = lower_case_headers(req);
   h.url = std::string(req.target());
-  const std::string_view target = req.target();
-  if (const std::size_t q = target.find('?'); q != std::string_view::npos) {
-    std::string_view rest = target.substr(q + 1);
-    while (!rest.empty()) {
-      const std::size_t amp = rest.find('&');
-      const std::string_view pair = rest.substr(0, amp);
-      const std::size_t eq = pair.find('=');
-      h.query.emplace_back(url_decode(pair.substr(0, eq)),
-                           eq == std::string_view::npos ? "" : url_decode(pair.substr(eq + 1)));
-      if (amp == std::string_view::npos) break;
-      rest = rest.substr(amp + 1);
-    }
-  }
+  for_each_query_pair(req.target(), [&](std::string k, std::string v) {
+    h.query.emplace_back(std::move(k), std::move(v));
+  });
   h.address = std::move(address);
   return h;
-}
-
-std::string lower(std::string_view v) {
-  std::string out(v);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
 }
 
 bool same_path(std::string_view got, std::string_view want) {
@@ -337,7 +330,7 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   // The one-POST rule's bookkeeping (see EngineSocket::claim_post).
   void release_claim(std::weak_ptr<EngineSocket>& claim, bool completed);
   void next();
-  void handle(Request req);
+  void handle(Request req, const Target& t);
   void handle_polling(Request& req, const Target& t);
   void handle_upgrade(Request& req, const Target& t);
   void send(Response res) {
@@ -402,7 +395,7 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   }
   void lost_held_get();
   // The sid of a request for a session another worker owns, if any.
-  std::optional<std::string> foreign_sid(const Request& req) const;
+  std::optional<std::string> foreign_sid(const Target& t) const;
   void hand_off(Request req, const std::string& sid);
 
   beast::tcp_stream stream_;
@@ -414,11 +407,13 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   // the session it claimed, or `overlap` if another connection's POST held that session.
   struct Queued {
     Request req;
+    Target target;  // req's target, parsed once (when its header arrived)
     std::optional<std::string> foreign;
     std::weak_ptr<EngineSocket> claim;
     bool overlap = false;
   };
   std::deque<Queued> queued_;
+  Target target_;                              // of the request being read
   std::weak_ptr<EngineSocket> reading_claim_;  // claimed by the POST whose body is being read
   bool reading_overlap_ = false;
   bool busy_ = false;  // a request is being answered (or a GET is held)
@@ -745,8 +740,9 @@ void HttpConnection::on_header(beast::error_code ec) {
   if (ec || closed_) return on_read(ec);
   // A POST for one of this worker's polling sessions claims it until the POST is handled.
   const auto& h = parser_->get();
+  target_ = parse_target(h.target());
   if (h.method() == http::verb::post) {
-    const Target t = parse_target(h.target());
+    const Target& t = target_;
     auto sid = t.query.find("sid");
     if (same_path(t.path, srv_->options.path) && sid != t.query.end()) {
       if (auto it = srv_->sessions.find(sid->second);
@@ -808,10 +804,10 @@ void HttpConnection::on_read(beast::error_code ec) {
   }
   Request req = parser_->release();
   const bool upgrade = websocket::is_upgrade(req);
-  std::optional<std::string> foreign = foreign_sid(req);
+  std::optional<std::string> foreign = foreign_sid(target_);
   const bool keep_reading = !upgrade && !foreign;
-  queued_.push_back(Queued{std::move(req), std::move(foreign), std::move(reading_claim_),
-                           std::exchange(reading_overlap_, false)});
+  queued_.push_back(Queued{std::move(req), std::move(target_), std::move(foreign),
+                           std::move(reading_claim_), std::exchange(reading_overlap_, false)});
   reading_claim_.reset();
   // Keep reading (a closed connection must be noticed while a GET waits), except after an upgrade
   // or a request to hand over: the connection leaves this object once it is answered.
@@ -830,13 +826,12 @@ void HttpConnection::next() {
     // The one-POST rule was broken (the session is closed already): 400, as the reference.
     return send(srv_->json_error(q.req, http::status::bad_request, 3, "Bad request"));
   }
-  handle(std::move(q.req));
+  handle(std::move(q.req), q.target);
 }
 
-std::optional<std::string> HttpConnection::foreign_sid(const Request& req) const {
+std::optional<std::string> HttpConnection::foreign_sid(const Target& t) const {
   const ServerOptions& o = srv_->options;
   if (!o.is_foreign || !o.hand_off) return std::nullopt;
-  const Target t = parse_target(req.target());
   if (!same_path(t.path, o.path)) return std::nullopt;
   auto it = t.query.find("sid");
   if (it == t.query.end() || srv_->sessions.count(it->second) != 0) return std::nullopt;
@@ -877,7 +872,7 @@ void HttpConnection::lost_held_get() {
   if (auto s = held_for_.lock()) s->get_lost(this);
 }
 
-void HttpConnection::handle(Request req) {
+void HttpConnection::handle(Request req, const Target& t) {
   const ServerOptions& o = srv_->options;
   if (srv_->stopped) return shutdown();
   if (req.method() == http::verb::options && !o.cors_origin.empty()) {
@@ -890,7 +885,6 @@ void HttpConnection::handle(Request req) {
     res.prepare_payload();
     return send(std::move(res));
   }
-  const Target t = parse_target(req.target());
   if (!same_path(t.path, o.path)) {
     if (o.static_files && (req.method() == http::verb::get || req.method() == http::verb::head)) {
       if (auto file = o.static_files(t.path)) {

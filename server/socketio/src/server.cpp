@@ -25,24 +25,6 @@ std::int64_t now_ms() {
       .count();
 }
 
-const char* socket_reason(engineio::CloseReason r) {
-  switch (r) {
-    case engineio::CloseReason::transport_close:
-      return "transport close";
-    case engineio::CloseReason::transport_error:
-      return "transport error";
-    case engineio::CloseReason::ping_timeout:
-      return "ping timeout";
-    case engineio::CloseReason::parse_error:
-      return "parse error";
-    case engineio::CloseReason::forced_close:
-      return "forced close";
-    case engineio::CloseReason::none:
-      break;
-  }
-  return "transport close";
-}
-
 Packet event_packet(const std::string& nsp, const std::string& event, Args args) {
   Packet p;
   p.type = args.binaries.empty() ? PacketType::event : PacketType::binary_event;
@@ -128,7 +110,8 @@ class Client : public std::enable_shared_from_this<Client> {
 
   void on_close(engineio::CloseReason r) {
     connect_timer_.cancel();
-    close_all(socket_reason(r));
+    // The Engine.IO reason is the socket's (socket.io names them alike).
+    close_all(r == engineio::CloseReason::none ? "transport close" : engineio::to_string(r));
   }
 
   void send(const Packet& p) {

@@ -30,8 +30,9 @@ struct ServerCore;  // server.cpp: the acceptor, the sessions, the Beast connect
 }
 
 // WebSocket permessage-deflate (RFC 7692), off by default as in socket.io: compression costs CPU
-// per message and zlib state per connection — with these defaults about 136 KiB (a 32 KiB window
-// at 15 bits, times 4, plus 2^(mem_level+9) bytes), so 10,000 compressing clients hold ~1.3 GiB.
+// per message and zlib state per connection — with these defaults about 136 KiB for deflate by
+// zlib's own formula (2^(window_bits+2) + 2^(mem_level+9) bytes; an estimate, not measured here),
+// plus the inflate side's window, so 10,000 compressing clients hold over 1.3 GiB.
 // Messages under `threshold` bytes are sent uncompressed (socket.io's default threshold: 1024).
 struct PerMessageDeflate {
   std::size_t threshold = 1024;

@@ -194,23 +194,70 @@ TEST_F(EngineIoSession, APacketWhileAPongIsDueExtendsTheWaitOnce) {
 }
 
 TEST_F(EngineIoSession, ABroadcastFrameIsSharedByEverySessionNotCopied) {
-  auto frame = std::make_shared<const std::string>("42[\"news\",1]");
-  auto bytes = std::make_shared<const std::string>("\x01\x02\x03");
+  auto frame = Frame::make(Frame::Kind::text, "42[\"news\",1]");
+  auto bytes = Frame::make(Frame::Kind::binary, "\x01\x02\x03");
   Session a("a", TransportKind::websocket, opts, t0);
   Session b("b", TransportKind::polling, opts, t0);
   for (Session* s : {&a, &b}) {
-    s->send(Packet::shared_text(frame));
-    s->send(Packet::shared_bytes(bytes));
+    s->send(frame);
+    s->send(Packet::shared(bytes));
   }
+  EXPECT_EQ(frame->use_count(), 3u) << "one reference per queue, no copy";
+  ASSERT_EQ(a.out().size(), 2u);
+  EXPECT_EQ(&a.out()[0], frame.get()) << "the same buffer, not a copy";
+  EXPECT_EQ(a.out()[0].wire(), std::string_view("\x81\x0c"
+                                                "42[\"news\",1]",
+                                                14))
+      << "the WebSocket frame is built once, header and payload contiguous";
+  EXPECT_EQ(a.out()[1].wire(), std::string_view("\x82\x03\x01\x02\x03", 5));
   auto ws = a.take_websocket_packets();
   ASSERT_EQ(ws.size(), 2u);
-  EXPECT_EQ(ws[0].frame.get(), frame.get()) << "the same buffer, not a copy";
+  EXPECT_EQ(ws[0].frame.get(), frame.get());
   EXPECT_EQ(ws[1].frame.get(), bytes.get());
   EXPECT_EQ(encode_text(ws[0]), "42[\"news\",1]");
   EXPECT_EQ(ws[0], Packet::text(PacketType::message, "2[\"news\",1]"));
   EXPECT_EQ(b.take_polling_payload(1000),
             "42[\"news\",1]\x1e"
             "bAQID");
+  ws.clear();
+  EXPECT_EQ(frame->use_count(), 1u) << "every queue let go of it";
+}
+
+TEST(FrameQueue, GrowsKeepsItsCapacityAndCountsPollingBytes) {
+  FrameQueue q;
+  EXPECT_EQ(q.capacity(), 0u) << "an idle session holds no slots";
+  auto f = Frame::make(Frame::Kind::text, "4hello");
+  auto bin = Frame::make(Frame::Kind::binary, std::string(4, 'x'));  // "b" + 8 base64 chars
+  for (int i = 0; i < 20; ++i) q.push_back(i % 2 ? bin : f);
+  EXPECT_EQ(q.size(), 20u);
+  EXPECT_EQ(q.bytes(), 10u * 6 + 10u * 9);
+  const std::size_t cap = q.capacity();
+  q.clear();
+  for (int i = 0; i < 20; ++i) q.push_back(f);
+  EXPECT_EQ(q.capacity(), cap) << "steady state: no new slots";
+  q.push_front(bin);
+  EXPECT_EQ(&q.front(), bin.get());
+  EXPECT_EQ(q.pop_front().get(), bin.get());
+  EXPECT_EQ(&q[19], f.get());
+  q.pop_front(19);
+  EXPECT_EQ(q.size(), 1u);
+  EXPECT_EQ(q.bytes(), 6u);
+  FrameQueue moved = std::move(q);
+  EXPECT_TRUE(q.empty());
+  EXPECT_EQ(moved.size(), 1u);
+}
+
+TEST(Frame, HeaderLengthForms) {
+  // 7-bit, 16-bit and 64-bit payload lengths (RFC 6455 5.2).
+  auto small = Frame::make(Frame::Kind::text, std::string(125, 'a'));
+  EXPECT_EQ(small->wire().size(), 127u);
+  auto mid = Frame::make(Frame::Kind::text, std::string(126, 'a'));
+  EXPECT_EQ(mid->wire().substr(0, 4), std::string_view("\x81\x7e\x00\x7e", 4));
+  auto big = Frame::make(Frame::Kind::binary, std::string(70000, 'a'));
+  EXPECT_EQ(big->wire().substr(0, 10),
+            std::string_view("\x82\x7f\x00\x00\x00\x00\x00\x01\x11\x70", 10));
+  auto raw = Frame::make(Frame::Kind::raw, "xyz");
+  EXPECT_EQ(raw->wire(), "xyz");
 }
 
 TEST_F(EngineIoSession, TheQueueIsAlsoBoundedInBytes) {

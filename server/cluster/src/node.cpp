@@ -86,11 +86,15 @@ struct TakenBroadcast {
   sio::EncodedPacket packet;
 };
 
-sio::Binary copy_out(std::string_view bytes) {
-  std::string s(bytes.size(), '\0');
-  shm::copy_tentative(reinterpret_cast<std::byte*>(s.data()),
-                      reinterpret_cast<const std::byte*>(bytes.data()), bytes.size());
-  return std::make_shared<const std::string>(std::move(s));
+// One copy out of the ring, straight into the frame every receiving socket will reference.
+engineio::FrameRef copy_out(engineio::Frame::Kind kind, std::string_view bytes, bool compress) {
+  return engineio::Frame::build(
+      kind, bytes.size(),
+      [&](char* d) {
+        shm::copy_tentative(reinterpret_cast<std::byte*>(d),
+                            reinterpret_cast<const std::byte*>(bytes.data()), bytes.size());
+      },
+      compress);
 }
 
 std::optional<TakenBroadcast> take_broadcast(std::span<const std::byte> record) {
@@ -104,8 +108,10 @@ std::optional<TakenBroadcast> take_broadcast(std::span<const std::byte> record) 
   t.opts.flags.volatile_ = (b->flags & kFlagVolatile) != 0;
   t.opts.flags.compress = (b->flags & kFlagCompress) != 0;
   t.ack_id = b->ack_id;
-  t.packet.frame = copy_out(b->frame);
-  for (auto a : b->attachments) t.packet.attachments.push_back(copy_out(a));
+  const bool compress = t.opts.flags.compress;
+  t.packet.frame = copy_out(engineio::Frame::Kind::text, b->frame, compress);
+  for (auto a : b->attachments)
+    t.packet.attachments.push_back(copy_out(engineio::Frame::Kind::binary, a, compress));
   return t;
 }
 
@@ -546,7 +552,7 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
         recovery && !p.id && !opts.flags.volatile_ &&
         (p.type == sio::PacketType::event || p.type == sio::PacketType::binary_event);
     if (opts.flags.local) {
-      return nsp_->deliver_local(sio::encode_shared(std::move(p)), opts);
+      return nsp_->deliver_local(sio::encode_shared(p, opts.flags.compress), opts);
     }
     // The offset is the record's own ring position, known only once claimed: the frame is
     // encoded with 16 placeholder digits, and they are overwritten in the claimed record.
@@ -562,9 +568,8 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
       p.data->as_array().pop_back();
       frame = "4" + sio::encode(p);
     }
-    sio::EncodedPacket e{std::make_shared<const std::string>(std::move(frame)),
-                         std::move(p.attachments)};
-    return nsp_->deliver_local(e, opts);
+    return nsp_->deliver_local(sio::EncodedPacket::from(frame, p.attachments, opts.flags.compress),
+                               opts);
   }
 
   void broadcast_with_ack(sio::Packet p, const sio::BroadcastOptions& opts,
@@ -581,8 +586,8 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
         for (const Responder& r : responders) collector->fail_source(r.producer + 1u, true);
       }
     }
-    ack_locally({std::make_shared<const std::string>(std::move(frame)), std::move(p.attachments)},
-                opts, id, collector);
+    ack_locally(sio::EncodedPacket::from(frame, p.attachments, opts.flags.compress), opts, id,
+                collector);
   }
 
   void add_sockets(const sio::BroadcastOptions& opts, const std::set<sio::Room>& rooms) override {

@@ -1,5 +1,7 @@
 #include "shmio/engineio/packet.hpp"
 
+#include <cstring>
+
 #include <array>
 
 namespace shmio::engineio {
@@ -122,7 +124,7 @@ Packet decode_binary(std::span<const std::byte> in) {
 }
 
 std::string encode_text(const Packet& p) {
-  if (p.frame) return *p.frame;
+  if (p.frame) return std::string(p.frame->payload());
   std::string out;
   out.reserve(p.data.size() + 1);
   out += static_cast<char>('0' + static_cast<int>(p.type));
@@ -134,9 +136,9 @@ void append_to_payload(std::string& out, const Packet& p) {
   if (!out.empty()) out += kRecordSeparator;
   if (p.binary) {
     out += 'b';
-    out += base64_encode(p.frame ? *p.frame : p.data);
+    out += base64_encode(p.frame ? p.frame->payload() : std::string_view(p.data));
   } else if (p.frame) {
-    out += *p.frame;
+    out += p.frame->payload();
   } else {
     out += static_cast<char>('0' + static_cast<int>(p.type));
     out += p.data;
@@ -144,7 +146,7 @@ void append_to_payload(std::string& out, const Packet& p) {
 }
 
 std::size_t Packet::payload_size() const noexcept {
-  const std::size_t raw = frame ? frame->size() : data.size();
+  const std::size_t raw = frame ? frame->payload().size() : data.size();
   if (binary) return 1 + (raw + 2) / 3 * 4;
   return frame ? raw : 1 + raw;
 }
@@ -152,8 +154,20 @@ std::size_t Packet::payload_size() const noexcept {
 bool operator==(const Packet& a, const Packet& b) {
   if (a.type != b.type || a.binary != b.binary) return false;
   if (!a.frame && !b.frame) return a.data == b.data;
-  return (a.binary ? (a.frame ? *a.frame : a.data) : encode_text(a)) ==
-         (b.binary ? (b.frame ? *b.frame : b.data) : encode_text(b));
+  return (a.binary ? (a.frame ? std::string(a.frame->payload()) : a.data) : encode_text(a)) ==
+         (b.binary ? (b.frame ? std::string(b.frame->payload()) : b.data) : encode_text(b));
+}
+
+FrameRef Packet::to_frame() const {
+  if (frame) return frame;
+  if (binary) return Frame::make(Frame::Kind::binary, data, compress);
+  return Frame::build(
+      Frame::Kind::text, data.size() + 1,
+      [&](char* d) {
+        d[0] = static_cast<char>('0' + static_cast<int>(type));
+        std::memcpy(d + 1, data.data(), data.size());
+      },
+      compress);
 }
 
 DecodeError decode_payload(std::string_view body, std::vector<Packet>& out,

@@ -2,6 +2,8 @@
 // one translation unit (Beast is heavy to compile); the protocol rules are in session.cpp.
 #include "shmio/engineio/server.hpp"
 
+#include "link.hpp"
+
 #include <unistd.h>
 #include <algorithm>
 #include <array>
@@ -11,6 +13,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/detail/hybi13.hpp>
 
 #include <cstdio>
 #include <deque>
@@ -133,6 +136,13 @@ struct detail::ServerCore : std::enable_shared_from_this<detail::ServerCore> {
   std::size_t lingering = 0;  // closed sessions kept for their last GET (not open)
   std::size_t open_sessions() const { return sessions.size() - lingering; }
   ServerStats stats;
+  // Corking (docs/server.md, "Delivery engine"): sessions that queued output during this turn,
+  // flushed once by a handler posted behind everything the turn already has queued.
+  std::vector<EngineSocket*> dirty, flushing;
+  bool flush_posted = false;
+  void cork(EngineSocket* s);
+  void unlist(EngineSocket* s);
+  void flush_all();
   // A new session id: the configured prefix, then random characters (the id keeps its length).
   std::string new_id() const {
     std::string id = random_id();
@@ -143,147 +153,78 @@ struct detail::ServerCore : std::enable_shared_from_this<detail::ServerCore> {
 };
 
 // ---------------------------------------------------------------------------------------------
-class WsConnection : public std::enable_shared_from_this<WsConnection> {
+// A WebSocket through Beast's stream: only for connections that negotiated permessage-deflate
+// (Beast compresses). One message per write, from the same source queue as the raw link.
+class WsConnection final : public detail::Link, public std::enable_shared_from_this<WsConnection> {
  public:
-  WsConnection(tcp::socket socket, std::size_t max_message,
-               const std::optional<PerMessageDeflate>& deflate)
+  WsConnection(tcp::socket socket, std::size_t max_message, const PerMessageDeflate& deflate)
       : ws_(std::move(socket)) {
     ws_.read_message_max(max_message);
-    if (deflate) {
-      websocket::permessage_deflate pmd;
-      pmd.server_enable = true;
-      pmd.server_max_window_bits = std::clamp(deflate->window_bits, 9, 15);
-      pmd.compLevel = std::clamp(deflate->level, 0, 9);
-      pmd.memLevel = std::clamp(deflate->mem_level, 1, 9);
-      pmd.msg_size_threshold = deflate->threshold;
-      ws_.set_option(pmd);
-      deflate_offered_ = true;
-    }
-    ws_.control_callback([this](websocket::frame_type kind, beast::string_view) {
-      // Beast answers a ping or close itself: from then on every write goes through Beast.
-      if (kind != websocket::frame_type::pong) raw_ok_ = false;
-    });
+    websocket::permessage_deflate pmd;
+    pmd.server_enable = true;
+    pmd.server_max_window_bits = std::clamp(deflate.window_bits, 9, 15);
+    pmd.compLevel = std::clamp(deflate.level, 0, 9);
+    pmd.memLevel = std::clamp(deflate.mem_level, 1, 9);
+    pmd.msg_size_threshold = deflate.threshold;
+    ws_.set_option(pmd);
     ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
   }
   template <class Done>
   void accept(Request req, Done done) {
-    // With permessage-deflate possibly negotiated, frames must go through Beast (it compresses):
-    // no raw batched writes on this connection.
-    if (deflate_offered_) {
-      if (auto e = req.find(http::field::sec_websocket_extensions);
-          e != req.end() && lower(e->value()).find("permessage-deflate") != std::string::npos)
-        raw_ok_ = false;
-    }
     ws_.async_accept(req, [self = shared_from_this(), done](beast::error_code ec) { done(ec); });
   }
-  void start(std::weak_ptr<EngineSocket> owner) {
+  void start(std::weak_ptr<detail::LinkEvents> owner) override {
     owner_ = std::move(owner);
     do_read();
   }
-  void write(const Packet& p) {
-    if (closing_) return;
-    // A shared frame (a broadcast) is written as is: every receiver holds the same buffer.
-    out_.push_back({p.binary, p.compress,
-                    p.frame
-                        ? p.frame
-                        : std::make_shared<const std::string>(p.binary ? p.data : encode_text(p))});
-    if (!writing_) do_write();
+  bool blocked() const noexcept override { return writing_; }
+  bool flush() override {
+    if (writing_ || closing_) return false;
+    while (!src_->empty() && src_->front().kind() == Frame::Kind::raw) src_->pop_front();
+    if (src_->empty()) {
+      if (closing_after_writes_) do_close();
+      return false;
+    }
+    writing_ = true;
+    // The frame stays alive while Beast writes it, whatever happens to the queue meanwhile.
+    inflight_ = src_->pop_front();
+    ws_.binary(inflight_->binary());
+    ws_.compress(inflight_->compress());
+    const std::string_view bytes = inflight_->payload();
+    ws_.async_write(net::buffer(bytes.data(), bytes.size()),
+                    [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                      self->writing_ = false;
+                      self->inflight_ = FrameRef();
+                      if (ec) return;  // the read side reports the failure
+                      self->flush();
+                    });
+    return false;
   }
-  // Nothing written or waiting: the session may hand over its next packets.
-  bool idle() const noexcept { return !writing_ && out_.empty(); }
-  void close_after_writes() {
+  void close_after_writes() override {
+    attach(nullptr);
     closing_after_writes_ = true;
-    if (!writing_) do_close();
+    if (!writing_) flush();
   }
   std::string remote() const;
 
  private:
   void do_read();
-  void do_write() {
-    if (out_.empty()) {
-      writing_ = false;
-      if (closing_after_writes_) return do_close();
-      notify_drained();
-      return;
-    }
-    writing_ = true;
-    // Every queued message goes out in one gather write (up to 32 per system call): a client
-    // that falls behind costs one syscall per batch, not one per message. The frames are written
-    // to the TCP stream directly (server frames are unmasked; no extensions are negotiated): the
-    // only other writer on the stream is Beast's own reply to a client's WebSocket ping or close,
-    // and after a client's first ping (socket.io clients never send one) this connection goes
-    // back to Beast's one-message writes so that the two cannot interleave.
-    if (!raw_ok_) {
-      ws_.binary(out_.front().binary);
-      ws_.compress(out_.front().compress);
-      ws_.async_write(net::buffer(*out_.front().bytes),
-                      [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                        self->out_.pop_front();
-                        if (ec) {
-                          self->writing_ = false;
-                          return;  // the read side reports the failure
-                        }
-                        self->do_write();
-                      });
-      return;
-    }
-    const std::size_t k = std::min<std::size_t>(out_.size(), kBatch);
-    std::vector<net::const_buffer> bufs;
-    bufs.reserve(2 * k);
-    for (std::size_t i = 0; i < k; ++i) {
-      const std::string& payload = *out_[i].bytes;
-      auto& h = headers_[i];
-      std::size_t n = 0;
-      h[n++] = static_cast<char>(out_[i].binary ? 0x82 : 0x81);  // FIN + binary / text
-      const std::size_t len = payload.size();
-      if (len < 126) {
-        h[n++] = static_cast<char>(len);
-      } else if (len < 65536) {
-        h[n++] = 126;
-        h[n++] = static_cast<char>(len >> 8);
-        h[n++] = static_cast<char>(len & 0xFF);
-      } else {
-        h[n++] = 127;
-        for (int b = 7; b >= 0; --b) h[n++] = static_cast<char>((len >> (8 * b)) & 0xFF);
-      }
-      bufs.emplace_back(h.data(), n);
-      bufs.emplace_back(payload.data(), payload.size());
-    }
-    net::async_write(
-        ws_.next_layer(), bufs, [self = shared_from_this(), k](beast::error_code ec, std::size_t) {
-          self->out_.erase(self->out_.begin(), self->out_.begin() + static_cast<std::ptrdiff_t>(k));
-          if (ec) {
-            self->writing_ = false;
-            return;  // the read side reports the failure
-          }
-          self->do_write();
-        });
-  }
-  void notify_drained();
   void do_close() {
     if (closing_) return;
     closing_ = true;
+    sealed_ = true;
     ws_.async_close(websocket::close_code::normal,
                     [self = shared_from_this()](beast::error_code) {});
   }
 
   websocket::stream<beast::tcp_stream> ws_;
   beast::flat_buffer buffer_;
-  struct Out {
-    bool binary, compress;
-    std::shared_ptr<const std::string> bytes;
-  };
-  std::deque<Out> out_;
-  std::weak_ptr<EngineSocket> owner_;
+  FrameRef inflight_;
+  std::weak_ptr<detail::LinkEvents> owner_;
   bool writing_ = false;
   bool closing_ = false;
   bool closing_after_writes_ = false;
-  static constexpr std::size_t kBatch = 32;
-  bool raw_ok_ = true;  // batched frames straight to TCP (until the client sends a ping)
-  bool deflate_offered_ = false;
-  std::array<std::array<char, 10>, kBatch> headers_{};
 };
-
 // ---------------------------------------------------------------------------------------------
 class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
  public:
@@ -427,28 +368,45 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
 };
 
 // ---------------------------------------------------------------------------------------------
-class EngineSocket : public Socket, public std::enable_shared_from_this<EngineSocket> {
+class EngineSocket final : public Socket,
+                           public detail::LinkEvents,
+                           public std::enable_shared_from_this<EngineSocket> {
  public:
   EngineSocket(std::shared_ptr<detail::ServerCore> srv, TransportKind kind, HandshakeRequest req)
       : srv_(std::move(srv)),
         sm_(srv_->new_id(), kind, srv_->options.session, Clock::now()),
         timer_(srv_->io),
         request_(std::move(req)) {}
+  ~EngineSocket() override {
+    srv_->unlist(this);
+    if (ws_) ws_->attach(nullptr);  // the link must not keep a pointer to our queue
+  }
 
   const std::string& id() const noexcept override { return sm_.sid(); }
   TransportKind transport() const noexcept override { return sm_.transport(); }
   const std::string& remote_address() const noexcept override { return request_.address; }
   const HandshakeRequest& request() const noexcept override { return request_; }
+  // "Writable" as socket.io's volatile flag means it: nothing is waiting to be written — neither
+  // in the kernel's hands (a blocked write) nor queued earlier in this turn. Inside a corked turn
+  // a socket therefore takes at most one volatile packet, as a Node transport is unwritable from
+  // its first send until that write completes. Polling: a GET is held and nothing is queued.
   bool writable() const noexcept override {
     if (sm_.closed() || sm_.has_output()) return false;
-    return sm_.transport() == TransportKind::polling ? get_ != nullptr : ws_ && ws_->idle();
+    return sm_.transport() == TransportKind::polling ? get_ != nullptr : ws_ && !ws_->blocked();
   }
   bool send(Packet p) override {
+    if (sm_.closed()) return false;
+    return send_frame(p.to_frame());
+  }
+  // The delivery path: a reference into the session's bounded queue, written at the end of the
+  // turn (ServerCore::cork). Never re-enters the caller: an overflow closes the session at the
+  // flush, not here (the caller may be iterating a room).
+  bool send_frame(FrameRef f) override {
     ++srv_->stats.packets_out;
-    srv_->stats.bytes_out += p.frame ? p.frame->size() : p.data.size();
-    const bool ok = sm_.send(std::move(p)) == Session::SendResult::queued;
-    pump();
-    return ok;
+    srv_->stats.bytes_out += f->payload().size();
+    const Session::SendResult r = sm_.send(std::move(f));
+    if (r != Session::SendResult::closed) srv_->cork(this);
+    return r == Session::SendResult::queued;
   }
   void close() override {
     sm_.close(CloseReason::forced_close);
@@ -456,6 +414,17 @@ class EngineSocket : public Socket, public std::enable_shared_from_this<EngineSo
   }
 
   Session& sm() { return sm_; }
+
+  // End of the turn (ServerCore::flush_all): write what the turn queued. Returns true if output
+  // remains that waits for the next turn.
+  bool flush() {
+    if (!sm_.closed() && sm_.transport() == TransportKind::websocket && ws_ && !probe_)
+      return ws_->flush();
+    pump();
+    return false;
+  }
+  std::size_t dirty_slot = kNotListed;  // ServerCore's bookkeeping
+  static constexpr std::size_t kNotListed = static_cast<std::size_t>(-1);
 
   // The one-POST rule (as the reference server): while one connection's POST for this session is
   // being received or waits to be handled, a POST on another connection is refused with 400 and
@@ -527,18 +496,24 @@ class EngineSocket : public Socket, public std::enable_shared_from_this<EngineSo
     sm_.transport_closed(TransportKind::polling, true);
     pump();
   }
-  void set_ws(std::shared_ptr<WsConnection> ws, bool probe) {
-    (probe ? probe_ : ws_) = std::move(ws);
+  void set_ws(std::shared_ptr<detail::Link> ws, bool probe) {
+    if (probe) {
+      probe_ = std::move(ws);
+      probe_->flush();  // the handshake response
+    } else {
+      ws_ = std::move(ws);
+      ws_->attach(&sm_.out());
+    }
     pump();
   }
-  void on_ws_packet(const WsConnection* c, const Packet& p) {
+  void on_ws_packet(const detail::Link* c, const Packet& p) override {
     if (c != ws_.get() && c != probe_.get()) return;
     ++srv_->stats.packets_in;
     srv_->stats.bytes_in += p.data.size();
     sm_.receive(TransportKind::websocket, p, Clock::now());
     pump();
   }
-  void on_ws_garbage(const WsConnection* c) {
+  void on_ws_garbage(const detail::Link* c) override {
     if (c == probe_.get()) {
       sm_.abandon_probe();
     } else if (c == ws_.get()) {
@@ -546,18 +521,21 @@ class EngineSocket : public Socket, public std::enable_shared_from_this<EngineSo
     }
     pump();
   }
-  void on_ws_closed(const WsConnection* c, bool error) {
+  void on_ws_closed(const detail::Link* c, bool error) override {
     if (c == probe_.get()) {
+      probe_->attach(nullptr);
       probe_.reset();
       sm_.abandon_probe();
     } else if (c == ws_.get()) {
+      ws_->attach(nullptr);
       ws_.reset();
       sm_.transport_closed(TransportKind::websocket, error);
     }
     pump();
   }
 
-  // Central step after any change: deliver messages, then write what the session wants written.
+  // Central step after any change: deliver messages, then write what the session wants written
+  // (WebSocket output is corked: written by flush() at the end of the turn).
   void pump() {
     if (pumping_) {
       again_ = true;
@@ -586,7 +564,8 @@ class EngineSocket : public Socket, public std::enable_shared_from_this<EngineSo
         break;
       }
       if (probe_) {
-        for (const Packet& p : sm_.take_probe_packets()) probe_->write(p);
+        for (const Packet& p : sm_.take_probe_packets()) probe_->push(p.to_frame());
+        probe_->flush();
         if (!sm_.upgrading() && sm_.transport() == TransportKind::polling) {
           probe_->close_after_writes();  // abandoned probe
           probe_.reset();
@@ -597,12 +576,12 @@ class EngineSocket : public Socket, public std::enable_shared_from_this<EngineSo
         respond_get("6");
       }
       if (sm_.transport() == TransportKind::websocket) {
-        if (probe_ && !ws_) ws_ = std::move(probe_);  // the upgrade completed
-        if (get_) respond_get("6");                   // release a GET the client left behind
-        // Hand packets over only when the previous ones are written, so the session's queue
-        // bound is what bounds a client that does not read.
-        if (ws_ && ws_->idle())
-          for (const Packet& p : sm_.take_websocket_packets()) ws_->write(p);
+        if (probe_ && !ws_) {  // the upgrade completed: the session's queue is the link's source
+          ws_ = std::move(probe_);
+          ws_->attach(&sm_.out());
+        }
+        if (get_) respond_get("6");  // release a GET the client left behind
+        if (ws_ && sm_.has_output()) srv_->cork(this);
       } else if (get_ && sm_.has_output()) {
         respond_get(sm_.take_polling_payload(srv_->options.session.max_payload));
       }
@@ -641,9 +620,8 @@ class EngineSocket : public Socket, public std::enable_shared_from_this<EngineSo
       respond_get("1");
     }
     if (ws_) {
-      if (sm_.transport() == TransportKind::websocket)
-        for (const Packet& p : sm_.take_websocket_packets()) ws_->write(p);
-      ws_->write(Packet::text(PacketType::close));
+      // What is queued (kept by a forced close), then the close packet, then the close frame.
+      ws_->push(Packet::text(PacketType::close).to_frame());
       ws_->close_after_writes();
       ws_.reset();
     }
@@ -692,7 +670,7 @@ class EngineSocket : public Socket, public std::enable_shared_from_this<EngineSo
   net::steady_timer timer_;
   HandshakeRequest request_;
   std::shared_ptr<HttpConnection> get_;
-  std::shared_ptr<WsConnection> ws_, probe_;
+  std::shared_ptr<detail::Link> ws_, probe_;
   TimePoint armed_for_ = TimePoint::min();
   bool pumping_ = false, again_ = false, announced_ = false;
   std::weak_ptr<HttpConnection> post_owner_;  // the one-POST rule
@@ -701,10 +679,39 @@ class EngineSocket : public Socket, public std::enable_shared_from_this<EngineSo
 };
 
 // ---------------------------------------------------------------------------------------------
-void WsConnection::notify_drained() {
-  if (auto o = owner_.lock()) o->pump();
+void detail::ServerCore::cork(EngineSocket* s) {
+  if (s->dirty_slot != EngineSocket::kNotListed) return;
+  s->dirty_slot = dirty.size();
+  dirty.push_back(s);
+  if (flush_posted) return;
+  flush_posted = true;
+  // After every handler already queued in this turn (the ring's batch, the other sockets' reads).
+  net::post(io, [self = shared_from_this()] { self->flush_all(); });
 }
 
+void detail::ServerCore::unlist(EngineSocket* s) {
+  const std::size_t i = s->dirty_slot;
+  if (i == EngineSocket::kNotListed) return;
+  s->dirty_slot = EngineSocket::kNotListed;
+  if (i < flushing.size() && flushing[i] == s) flushing[i] = nullptr;
+  if (i < dirty.size() && dirty[i] == s) dirty[i] = nullptr;
+}
+
+void detail::ServerCore::flush_all() {
+  flush_posted = false;
+  ++stats.flushes;
+  flushing.swap(dirty);
+  for (std::size_t i = 0; i < flushing.size(); ++i) {
+    EngineSocket* s = flushing[i];
+    if (s == nullptr) continue;
+    s->dirty_slot = EngineSocket::kNotListed;
+    // A session may close (and go away) while flushed; later entries were unlisted if so.
+    if (s->flush()) cork(s);
+  }
+  flushing.clear();
+}
+
+// ---------------------------------------------------------------------------------------------
 std::string WsConnection::remote() const {
   beast::error_code ec;
   const auto ep = beast::get_lowest_layer(ws_).socket().remote_endpoint(ec);
@@ -989,6 +996,39 @@ void HttpConnection::handle_polling(Request& req, const Target& t) {
 }
 
 void HttpConnection::handle_upgrade(Request& req, const Target& t) {
+  // The handshake is checked before anything else (RFC 6455 4.2.1): a 16-byte key and version 13.
+  const bool deflate = srv_->options.per_message_deflate && [&] {
+    auto e = req.find(http::field::sec_websocket_extensions);
+    return e != req.end() && lower(e->value()).find("permessage-deflate") != std::string::npos;
+  }();
+  std::string response_101;
+  if (!deflate) {
+    auto v = req.find(http::field::sec_websocket_version);
+    if (v == req.end() || v->value() != "13") {
+      Response res{http::status::upgrade_required, req.version()};
+      res.set(http::field::sec_websocket_version, "13");
+      res.keep_alive(false);
+      res.body() = "Unsupported WebSocket version";
+      res.prepare_payload();
+      return send(std::move(res));
+    }
+    auto k = req.find(http::field::sec_websocket_key);
+    std::string key_bytes;
+    if (k == req.end() || !base64_decode(std::string(k->value()), key_bytes) ||
+        key_bytes.size() != 16) {
+      Response res{http::status::bad_request, req.version()};
+      res.keep_alive(false);
+      res.body() = "Missing or bad Sec-WebSocket-Key";
+      res.prepare_payload();
+      return send(std::move(res));
+    }
+    websocket::detail::sec_ws_accept_type accept;
+    websocket::detail::make_sec_ws_accept(accept, k->value());
+    response_101 =
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Accept: " +
+        std::string(accept.data(), accept.size()) + "\r\n\r\n";
+  }
   std::shared_ptr<EngineSocket> probing;
   bool refuse = false;
   if (auto sid_it = t.query.find("sid"); sid_it != t.query.end()) {
@@ -1009,12 +1049,10 @@ void HttpConnection::handle_upgrade(Request& req, const Target& t) {
   }
   // The TCP connection now belongs to the WebSocket.
   closed_ = true;
-  auto ws =
-      std::make_shared<WsConnection>(stream_.release_socket(), srv_->options.session.max_payload,
-                                     srv_->options.per_message_deflate);
   auto srv = srv_;
-  auto hs = std::make_shared<HandshakeRequest>(handshake_request(req, ws->remote()));
-  ws->accept(std::move(req), [ws, srv, probing, hs, refuse](beast::error_code ec) {
+  auto hs = std::make_shared<HandshakeRequest>(handshake_request(req, remote()));
+  auto attach = [srv, probing, hs, refuse](const std::shared_ptr<detail::Link>& ws,
+                                           beast::error_code ec) {
     if (!ec && refuse) {
       ws->close_after_writes();
       return;
@@ -1038,7 +1076,18 @@ void HttpConnection::handle_upgrade(Request& req, const Target& t) {
     s->set_ws(ws, /*probe=*/false);
     s->open();
     s->pump();
-  });
+  };
+  if (!deflate) {
+    // Our own framing (websocket.cpp): the 101 response is the link's first write.
+    attach(detail::make_raw_websocket(stream_.release_socket(), std::move(response_101),
+                                      srv_->options.session.max_payload),
+           {});
+    return;
+  }
+  auto ws =
+      std::make_shared<WsConnection>(stream_.release_socket(), srv_->options.session.max_payload,
+                                     *srv_->options.per_message_deflate);
+  ws->accept(std::move(req), [ws, attach](beast::error_code ec) { attach(ws, ec); });
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -50,6 +50,15 @@ std::string random_id() {
   return id;
 }
 
+namespace {
+// Every session's pings are the same bytes: one frame for the whole process (thread: frames
+// belong to one thread, and so does this one — a process runs one io_context thread per server).
+FrameRef ping_frame() {
+  thread_local const FrameRef ping = Frame::make(Frame::Kind::text, "2");
+  return ping;
+}
+}  // namespace
+
 Session::Session(std::string sid, TransportKind initial, SessionOptions options, TimePoint now)
     : sid_(std::move(sid)), transport_(initial), options_(options) {
   schedule_ping(now);
@@ -115,36 +124,59 @@ void Session::receive(TransportKind via, const Packet& p, TimePoint now) {
 
 Session::SendResult Session::send(Packet p) {
   if (closed()) return SendResult::closed;
-  const std::size_t bytes = p.payload_size();
+  return send(p.to_frame());
+}
+
+Session::SendResult Session::send(FrameRef f) {
+  if (closed()) return SendResult::closed;
   if (queue_.size() >= options_.max_queued_packets ||
-      queued_bytes_ + bytes > options_.max_queued_bytes) {
+      queue_.bytes() + f->polling_size() > options_.max_queued_bytes) {
     close(CloseReason::transport_error);
     return SendResult::overflow;
   }
-  queued_bytes_ += bytes;
-  queue_.push_back(std::move(p));
+  queue_.push_back(std::move(f));
   return SendResult::queued;
 }
 
 std::string Session::take_polling_payload(std::size_t max_bytes) {
   std::string out;
   while (!queue_.empty()) {
-    const Packet& p = queue_.front();
+    const Frame& f = queue_.front();
+    if (f.kind() == Frame::Kind::raw) {  // WebSocket-only bytes: never in a polling payload
+      queue_.pop_front();
+      continue;
+    }
     // Size of this packet in the payload (base64 grows binary by 4/3), plus its separator.
-    const std::size_t size = p.payload_size() + (out.empty() ? 0 : 1);
+    const std::size_t size = f.polling_size() + (out.empty() ? 0 : 1);
     if (!out.empty() && out.size() + size > max_bytes) break;
-    append_to_payload(out, p);
-    queued_bytes_ -= std::min(queued_bytes_, p.payload_size());
+    if (!out.empty()) out += kRecordSeparator;
+    if (f.binary()) {
+      out += 'b';
+      out += base64_encode(f.payload());
+    } else {
+      out += f.payload();
+    }
     queue_.pop_front();
   }
   return out;
 }
 
 std::vector<Packet> Session::take_websocket_packets() {
-  std::vector<Packet> out(std::make_move_iterator(queue_.begin()),
-                          std::make_move_iterator(queue_.end()));
-  queue_.clear();
-  queued_bytes_ = 0;
+  std::vector<Packet> out;
+  out.reserve(queue_.size());
+  while (!queue_.empty()) {
+    FrameRef f = queue_.pop_front();
+    Packet p;
+    if (f->kind() == Frame::Kind::text) {
+      decode_text(f->payload(), p);
+      p.data.clear();
+      if (f->payload().size() > 1) p.data.assign(f->payload().substr(1));
+    }
+    p.binary = f->binary();
+    p.compress = f->compress();
+    p.frame = std::move(f);
+    out.push_back(std::move(p));
+  }
   return out;
 }
 
@@ -179,10 +211,7 @@ void Session::transport_closed(TransportKind which, bool error) {
 void Session::close(CloseReason r) noexcept {
   if (closed()) return;
   reason_ = r;
-  if (r != CloseReason::forced_close) {
-    queue_.clear();
-    queued_bytes_ = 0;
-  }
+  if (r != CloseReason::forced_close) queue_.clear();
   probe_queue_.clear();
   next_ping_.reset();
   pong_due_.reset();
@@ -211,8 +240,7 @@ void Session::on_timer(TimePoint now) {
     pong_wait_extended_ = false;
     // A ping is a protocol packet: it bypasses the queue bound (the bound is for a client that does
     // not read; that one will time out on the pong anyway).
-    queue_.push_back(Packet::text(PacketType::ping));
-    queued_bytes_ += 1;
+    queue_.push_back(ping_frame());
   }
 }
 

@@ -116,19 +116,14 @@ class Client : public std::enable_shared_from_this<Client> {
 
   void send(const Packet& p) {
     conn_->send(engineio::Packet::text(engineio::PacketType::message, encode(p)));
-    for (const Binary& b : p.attachments) conn_->send(engineio::Packet::shared_bytes(b));
+    for (const Binary& b : p.attachments)
+      conn_->send_frame(engineio::Frame::make(engineio::Frame::Kind::binary, *b));
   }
-  // A broadcast: the same immutable frame (and attachment buffers) for every receiver.
-  void write_shared(const std::shared_ptr<const std::string>& frame,
-                    const std::vector<Binary>& binaries, bool compress = true) {
-    auto text = engineio::Packet::shared_text(frame);
-    text.compress = compress;
-    conn_->send(std::move(text));
-    for (const Binary& b : binaries) {
-      auto bin = engineio::Packet::shared_bytes(b);
-      bin.compress = compress;
-      conn_->send(std::move(bin));
-    }
+  // A broadcast: references to the same immutable frames for every receiver (no copy, no
+  // allocation, no atomic count).
+  void write_shared(const EncodedPacket& p) {
+    conn_->send_frame(p.frame);
+    for (const engineio::FrameRef& b : p.attachments) conn_->send_frame(b);
   }
 
   void add(const std::string& nsp, SocketPtr s) {
@@ -237,18 +232,40 @@ bool reaches(const BroadcastOptions& opts, const std::set<Room>& rooms) {
                                   [&](const Room& r) { return opts.except.count(r) != 0; });
 }
 
-EncodedPacket encode_shared(Packet p) {
-  return {std::make_shared<const std::string>("4" + encode(p)), std::move(p.attachments)};
+EncodedPacket EncodedPacket::from(std::string_view eio_text, const std::vector<Binary>& attachments,
+                                  bool compress) {
+  using engineio::Frame;
+  EncodedPacket e;
+  e.frame = Frame::make(Frame::Kind::text, eio_text, compress);
+  e.attachments.reserve(attachments.size());
+  for (const Binary& b : attachments)
+    e.attachments.push_back(Frame::make(Frame::Kind::binary, *b, compress));
+  return e;
+}
+
+std::size_t EncodedPacket::bytes() const noexcept {
+  std::size_t n = frame ? frame->payload().size() : 0;
+  for (const auto& a : attachments) n += a->payload().size();
+  return n;
+}
+
+EncodedPacket encode_shared(const Packet& p, bool compress) {
+  return EncodedPacket::from("4" + encode(p), p.attachments, compress);
 }
 
 std::size_t Adapter::broadcast(Packet p, const BroadcastOptions& opts) {
-  return nsp_->deliver_local(encode_shared(std::move(p)), opts);
+  return nsp_->deliver_local(encode_shared(p, opts.flags.compress), opts);
 }
 
 void Adapter::broadcast_with_ack(Packet p, const BroadcastOptions& opts,
                                  const std::shared_ptr<AckCollector>& collector) {
   const std::uint64_t id = *p.id;
-  ack_locally(encode_shared(std::move(p)), opts, id, collector);
+  ack_locally(encode_shared(p, opts.flags.compress), opts, id, collector);
+}
+
+void Adapter::for_each_target(const BroadcastOptions& opts, TargetFn f) {
+  for (const SocketId& id : targets(opts))
+    if (Socket* s = nsp_->find_socket(id); s != nullptr && s->connected()) f(*s);
 }
 
 void Adapter::ack_locally(const EncodedPacket& e, const BroadcastOptions& opts, std::uint64_t id,
@@ -316,26 +333,32 @@ InMemoryAdapter::InMemoryAdapter(Namespace& nsp)
     : Adapter(nsp), offset_prefix_(random_id().substr(0, 8) + "-") {}
 
 void InMemoryAdapter::add_all(const SocketId& id, const std::set<Room>& rooms) {
+  auto [pos, added] = sids_.try_emplace(id);
+  Member& m = pos->second;
+  if (added) m.id = &pos->first;
+  if (m.socket == nullptr) m.socket = nsp_->find_socket(id);  // admitted: its handle, once
   for (const Room& r : rooms) {
-    rooms_[r].insert(id);
-    sids_[id].insert(r);
+    rooms_[r].insert(&m);
+    m.rooms.insert(r);
   }
 }
 
 void InMemoryAdapter::del(const SocketId& id, const Room& room) {
-  if (auto it = rooms_.find(room); it != rooms_.end()) {
-    it->second.erase(id);
-    if (it->second.empty()) rooms_.erase(it);
+  auto it = sids_.find(id);
+  if (it == sids_.end()) return;
+  if (auto rit = rooms_.find(room); rit != rooms_.end()) {
+    rit->second.erase(&it->second);
+    if (rit->second.empty()) rooms_.erase(rit);
   }
-  if (auto it = sids_.find(id); it != sids_.end()) it->second.erase(room);
+  it->second.rooms.erase(room);
 }
 
 void InMemoryAdapter::del_all(const SocketId& id) {
   auto it = sids_.find(id);
   if (it == sids_.end()) return;
-  for (const Room& r : it->second) {
+  for (const Room& r : it->second.rooms) {
     if (auto rit = rooms_.find(r); rit != rooms_.end()) {
-      rit->second.erase(id);
+      rit->second.erase(&it->second);
       if (rit->second.empty()) rooms_.erase(rit);
     }
   }
@@ -344,28 +367,48 @@ void InMemoryAdapter::del_all(const SocketId& id) {
 
 std::set<Room> InMemoryAdapter::socket_rooms(const SocketId& id) const {
   auto it = sids_.find(id);
-  return it == sids_.end() ? std::set<Room>{} : it->second;
+  return it == sids_.end() ? std::set<Room>{} : it->second.rooms;
 }
 
 std::vector<SocketId> InMemoryAdapter::targets(const BroadcastOptions& opts) const {
-  std::unordered_set<SocketId> excluded;
+  std::unordered_set<const Member*> excluded;
   for (const Room& r : opts.except)
     if (auto it = rooms_.find(r); it != rooms_.end())
       excluded.insert(it->second.begin(), it->second.end());
   std::vector<SocketId> out;
   if (opts.rooms.empty()) {
-    for (const auto& [id, rooms] : sids_)
-      if (excluded.count(id) == 0) out.push_back(id);
+    for (const auto& [id, m] : sids_)
+      if (excluded.count(&m) == 0) out.push_back(id);
     return out;
   }
-  std::unordered_set<SocketId> seen;
+  std::unordered_set<const Member*> seen;
   for (const Room& r : opts.rooms) {
     auto it = rooms_.find(r);
     if (it == rooms_.end()) continue;
-    for (const SocketId& id : it->second)
-      if (excluded.count(id) == 0 && seen.insert(id).second) out.push_back(id);
+    for (const Member* m : it->second)
+      if (excluded.count(m) == 0 && seen.insert(m).second) out.push_back(*m->id);
   }
   return out;
+}
+
+void InMemoryAdapter::for_each_target(const BroadcastOptions& opts, TargetFn f) {
+  // One epoch per broadcast: members marked with it are excepted or already reached.
+  const std::uint64_t epoch = ++epoch_;
+  for (const Room& r : opts.except)
+    if (auto it = rooms_.find(r); it != rooms_.end())
+      for (Member* m : it->second) m->mark = epoch;
+  auto visit = [&](Member& m) {
+    if (m.mark == epoch) return;
+    m.mark = epoch;
+    if (m.socket != nullptr && m.socket->connected_) f(*m.socket);
+  };
+  if (opts.rooms.empty()) {
+    for (auto& [id, m] : sids_) visit(m);
+    return;
+  }
+  for (const Room& r : opts.rooms)
+    if (auto it = rooms_.find(r); it != rooms_.end())
+      for (Member* m : it->second) visit(*m);
 }
 
 std::set<Room> InMemoryAdapter::rooms() const {
@@ -446,6 +489,7 @@ Socket::Socket(Namespace& nsp, std::shared_ptr<Client> client, SocketId id, Hand
                std::string pid)
     : nsp_(&nsp),
       client_(client),
+      client_raw_(client.get()),
       id_(std::move(id)),
       pid_(std::move(pid)),
       handshake_(std::move(hs)) {}
@@ -662,7 +706,13 @@ SocketPtr Namespace::socket(const SocketId& id) const {
   return it == sockets_.end() ? nullptr : it->second;
 }
 
+Socket* Namespace::find_socket(const SocketId& id) const {
+  auto it = sockets_.find(id);
+  return it == sockets_.end() ? nullptr : it->second.get();
+}
+
 void Namespace::remove(const SocketId& id) {
+  adapter_->del_all(id);  // no handle to it may stay in the rooms index
   sockets_.erase(id);
 }
 
@@ -751,7 +801,7 @@ void Namespace::admit(const std::shared_ptr<Client>& c, const SocketPtr& s) {
   c->add(name_, s);
   // A recovered socket gets what it missed before the CONNECT reply (the client emits those
   // events before its "connect" event, in order).
-  for (const EncodedPacket& p : missed) c->write_shared(p.frame, p.attachments);
+  for (const EncodedPacket& p : missed) c->write_shared(p);
   Packet ok;
   ok.type = PacketType::connect;
   ok.nsp = name_;
@@ -809,19 +859,18 @@ std::size_t Namespace::deliver(Packet p, const BroadcastOptions& opts) {
 }
 
 std::size_t Namespace::deliver_local(const EncodedPacket& p, const BroadcastOptions& opts) {
-  // One immutable frame (and attachment buffers) shared by every receiver's queue: one copy per
-  // broadcast, never one per socket.
+  // The delivery path: the rooms index hands over socket handles, and each receiver's queue gets
+  // a reference to the one frame of this broadcast — no id lookup, no copy, no allocation, no
+  // atomic count per receiver; the writes happen once per socket at the end of the turn.
   std::size_t n = 0;
-  for (const SocketId& id : adapter_->targets(opts)) {
-    auto it = sockets_.find(id);
-    if (it == sockets_.end()) continue;
-    if (auto c = it->second->client_of()) {
-      // Volatile: dropped for a client that could not take it right now (as in socket.io).
-      if (opts.flags.volatile_ && !c->conn()->writable()) continue;
-      c->write_shared(p.frame, p.attachments, opts.flags.compress);
-      ++n;
-    }
-  }
+  auto deliver = [&](Socket& s) {
+    Client* c = s.client_raw_;
+    // Volatile: dropped for a client that could not take it now (as in socket.io).
+    if (opts.flags.volatile_ && !c->conn()->writable()) return;
+    c->write_shared(p);
+    ++n;
+  };
+  adapter_->for_each_target(opts, deliver);
   return n;
 }
 
@@ -832,8 +881,7 @@ std::size_t Namespace::deliver_local_with_ack(const EncodedPacket& p, const Broa
   for (const SocketId& sid : adapter_->targets(opts)) {
     auto it = sockets_.find(sid);
     if (it == sockets_.end() || !it->second->connected_) continue;
-    auto c = it->second->client_of();
-    if (!c) continue;
+    Client* c = it->second->client_raw_;
     auto pending = std::make_shared<Socket::PendingAck>();
     pending->callback = [on_ack, on_lost](std::optional<std::string> err, Args a) {
       if (err) {
@@ -853,7 +901,7 @@ std::size_t Namespace::deliver_local_with_ack(const EncodedPacket& p, const Broa
     }
     acks[id] = std::move(pending);
     ++n;
-    c->write_shared(p.frame, p.attachments, opts.flags.compress);
+    c->write_shared(p);
   }
   return n;
 }
@@ -913,10 +961,9 @@ std::size_t InMemoryAdapter::broadcast(Packet p, const BroadcastOptions& opts) {
   // (with its options) for replay to sockets that were away.
   std::string offset = offset_prefix_ + std::to_string(next_offset_++);
   p.data->as_array().emplace_back(offset);
-  EncodedPacket e = encode_shared(std::move(p));
+  EncodedPacket e = encode_shared(p, opts.flags.compress);
   const auto now = std::chrono::steady_clock::now();
-  std::size_t bytes = e.frame->size();
-  for (const Binary& b : e.attachments) bytes += b->size();
+  const std::size_t bytes = e.bytes();
   stored_bytes_ += bytes;
   stored_.push_back({std::move(offset), opts, e, bytes, now});
   prune(now);

@@ -15,6 +15,8 @@
 #include <string_view>
 #include <vector>
 
+#include "shmio/engineio/frame.hpp"
+
 namespace shmio::engineio {
 
 enum class PacketType : std::uint8_t {
@@ -33,21 +35,23 @@ struct Packet {
   bool binary = false;  // data holds raw bytes (only for message packets)
   std::string data;
   // A message already in its wire form, shared by every session it is sent to (a broadcast):
-  // the text frame including its type digit, or the raw bytes of a binary message. When set,
-  // `data` is empty and queues and WebSocket writes hold only this pointer.
-  std::shared_ptr<const std::string> frame;
+  // the text packet including its type digit, or the raw bytes of a binary message, with its
+  // WebSocket header (frame.hpp). When set, `data` is empty and queues hold only a reference.
+  FrameRef frame;
   // WebSocket with permessage-deflate negotiated: whether this message may be compressed
   // (socket.io's compress flag). Ignored otherwise.
   bool compress = true;
 
   static Packet text(PacketType t, std::string d = {}) { return {t, false, std::move(d), {}}; }
   static Packet bytes(std::string d) { return {PacketType::message, true, std::move(d), {}}; }
-  static Packet shared_text(std::shared_ptr<const std::string> wire) {
-    return {PacketType::message, false, {}, std::move(wire)};
+  // A shared frame (Frame::Kind::text or binary).
+  static Packet shared(FrameRef f) {
+    const bool bin = f->binary();
+    const bool compress = f->compress();
+    return {PacketType::message, bin, {}, std::move(f), compress};
   }
-  static Packet shared_bytes(std::shared_ptr<const std::string> raw) {
-    return {PacketType::message, true, {}, std::move(raw)};
-  }
+  // The frame this packet is sent as: the shared one, or a new one built from `data`.
+  FrameRef to_frame() const;
   // Bytes this packet takes in a polling payload (without the separator).
   std::size_t payload_size() const noexcept;
   // Equal wire forms (a shared frame equals the same packet built from data).

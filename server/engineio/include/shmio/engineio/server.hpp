@@ -84,6 +84,7 @@ struct ServerStats {
   std::uint64_t bytes_in = 0, bytes_out = 0;  // Engine.IO packet data, not HTTP framing
   std::uint64_t handed_off = 0;               // connections handed to another worker
   std::uint64_t adopted = 0;                  // connections received from another worker
+  std::uint64_t flushes = 0;                  // end-of-turn flushes (each: every corked session)
 };
 
 // What the client's first request (the handshake) carried.
@@ -102,6 +103,11 @@ class Socket {
   virtual TransportKind transport() const noexcept = 0;
   // Queues a packet; false if the session is closed (or just closed on overflow).
   virtual bool send(Packet p) = 0;
+  // The delivery path: queues a reference to a shared frame (no copy; allocation-free once the
+  // session's queue has its working size). Output is corked: written once at the end of the
+  // event-loop turn, whatever the number of frames queued during it. Never calls back into the
+  // caller (an overflow closes the session at the end of the turn).
+  virtual bool send_frame(FrameRef f) = 0;
   virtual void close() = 0;  // "forced close"
   virtual const std::string& remote_address() const noexcept = 0;
   virtual const HandshakeRequest& request() const noexcept = 0;

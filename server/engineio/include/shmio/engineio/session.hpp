@@ -16,7 +16,6 @@
 
 #include <chrono>
 #include <cstddef>
-#include <deque>
 #include <optional>
 #include <string>
 #include <vector>
@@ -83,11 +82,17 @@ class Session {
   // bytes (then the session closes with "transport error").
   enum class SendResult { queued, closed, overflow };
   SendResult send(Packet p);
+  // The delivery path's form: a reference to a shared frame (no copy, no allocation once the
+  // queue has grown to its working size).
+  SendResult send(FrameRef f);
 
   // What the current transport should write now. For polling: one payload of at most max_bytes
-  // (at least one packet), or empty if nothing waits (hold the GET). For WebSocket: all packets.
+  // (at least one packet), or empty if nothing waits (hold the GET). For WebSocket, the transport
+  // writes the frames of out() and pops what it wrote.
   bool has_output() const noexcept { return !queue_.empty(); }
   std::string take_polling_payload(std::size_t max_bytes);
+  FrameQueue& out() noexcept { return queue_; }
+  // Every queued packet, taken out of the queue (for tests and the Beast-driven transport).
   std::vector<Packet> take_websocket_packets();
   // During an upgrade: what to write on the probing WebSocket ("3probe").
   std::vector<Packet> take_probe_packets();
@@ -121,8 +126,7 @@ class Session {
   TransportKind transport_;
   SessionOptions options_;
   CloseReason reason_ = CloseReason::none;
-  std::deque<Packet> queue_;  // to the client on the current transport
-  std::size_t queued_bytes_ = 0;
+  FrameQueue queue_;  // to the client on the current transport (bytes(): the byte bound)
   std::vector<Packet> probe_queue_;     // to the probing WebSocket
   std::vector<Packet> inbox_;           // messages from the client
   std::optional<TimePoint> next_ping_;  // when to send the next ping

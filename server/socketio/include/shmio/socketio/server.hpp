@@ -91,13 +91,31 @@ struct BroadcastOptions {
 };
 
 // A packet in its wire form, shared by every receiver: the Engine.IO text frame ("4" + the
-// Socket.IO packet) and the binary attachments that follow it.
+// Socket.IO packet) and the binary attachments that follow it, each a Frame (engineio/frame.hpp)
+// that every receiving session's queue references (no copy, no atomic count per receiver).
+// `compress` is socket.io's compress flag (used only with permessage-deflate).
 struct EncodedPacket {
-  std::shared_ptr<const std::string> frame;
-  std::vector<Binary> attachments;
+  engineio::FrameRef frame;
+  std::vector<engineio::FrameRef> attachments;
+  static EncodedPacket from(std::string_view eio_text, const std::vector<Binary>& attachments,
+                            bool compress = true);
+  std::size_t bytes() const noexcept;  // frame and attachments, payload bytes
 };
 // Encodes a packet once into the form every receiver shares.
-EncodedPacket encode_shared(Packet p);
+EncodedPacket encode_shared(const Packet& p, bool compress = true);
+
+// Calls f(Socket&) without owning it (a function_ref): the delivery path's per-target callback.
+class TargetFn {
+ public:
+  template <class F>
+  TargetFn(F& f) noexcept  // NOLINT: implicit on purpose
+      : obj_(&f), call_([](void* o, Socket& s) { (*static_cast<F*>(o))(s); }) {}
+  void operator()(Socket& s) const { call_(obj_, s); }
+
+ private:
+  void* obj_;
+  void (*call_)(void*, Socket&);
+};
 
 // What connection state recovery keeps of a socket that went away.
 struct SessionState {
@@ -182,6 +200,11 @@ class Adapter {
   virtual std::set<Room> socket_rooms(const SocketId& id) const = 0;
   // The ids a broadcast with these options reaches, on this process.
   virtual std::vector<SocketId> targets(const BroadcastOptions& opts) const = 0;
+  // The delivery path: calls f for every connected local socket a broadcast with these options
+  // reaches, once each, without copying ids or allocating (InMemoryAdapter resolves rooms to
+  // socket handles). f must not change the rooms index (it queues output, nothing more). The
+  // default goes through targets().
+  virtual void for_each_target(const BroadcastOptions& opts, TargetFn f);
   virtual std::set<Room> rooms() const = 0;
 
   // Operations on every server. Returns the sockets reached on this process.
@@ -231,6 +254,7 @@ class InMemoryAdapter : public Adapter {
   void del_all(const SocketId& id) override;
   std::set<Room> socket_rooms(const SocketId& id) const override;
   std::vector<SocketId> targets(const BroadcastOptions& opts) const override;
+  void for_each_target(const BroadcastOptions& opts, TargetFn f) override;
   std::set<Room> rooms() const override;
   std::size_t broadcast(Packet p, const BroadcastOptions& opts) override;
   void persist_session(SessionState s) override;
@@ -252,8 +276,19 @@ class InMemoryAdapter : public Adapter {
     std::chrono::steady_clock::time_point at;
   };
   void prune(std::chrono::steady_clock::time_point now);
-  std::unordered_map<Room, std::unordered_set<SocketId>> rooms_;
-  std::unordered_map<SocketId, std::set<Room>> sids_;
+  // The rooms index: every socket id with its rooms and, once the socket is admitted, its handle;
+  // each room the members in it. A broadcast walks the members of its rooms and reaches sockets
+  // through their handles: no id is hashed or copied per receiver. `mark` dedupes a socket in
+  // several target rooms and skips excepted ones (the broadcast's epoch), with no set built.
+  struct Member {
+    std::set<Room> rooms;
+    const SocketId* id = nullptr;  // the map's key
+    Socket* socket = nullptr;      // set while the socket is in the namespace (admitted)
+    std::uint64_t mark = 0;
+  };
+  std::unordered_map<Room, std::unordered_set<Member*>> rooms_;
+  std::unordered_map<SocketId, Member> sids_;  // node-based: Member addresses are stable
+  std::uint64_t epoch_ = 0;
   std::deque<StoredPacket> stored_;
   std::size_t stored_bytes_ = 0;
   std::unordered_map<std::string, Saved> saved_;
@@ -353,6 +388,9 @@ class Socket : public std::enable_shared_from_this<Socket> {
   friend class InMemoryAdapter;
   Namespace* nsp_;
   std::weak_ptr<Client> client_;
+  // The same client without a count: used by the delivery path. Valid while the socket is in its
+  // namespace (the client removes its sockets before it goes away).
+  Client* client_raw_ = nullptr;
   SocketId id_;
   std::string pid_;
   Handshake handshake_;
@@ -406,6 +444,8 @@ class Namespace {
 
   Adapter& adapter() noexcept { return *adapter_; }
   SocketPtr socket(const SocketId& id) const;
+  // The admitted socket with this id, without a count (nullptr if none).
+  Socket* find_socket(const SocketId& id) const;
   std::size_t size() const noexcept { return sockets_.size(); }
 
   // Internal: the client's CONNECT for this namespace.

@@ -1,0 +1,166 @@
+// Outgoing frames and the per-session output queue of the delivery path (docs/server.md,
+// "Delivery engine").
+//
+// A Frame is one outgoing message in its wire form, built once and shared by every session it is
+// sent to: the Engine.IO packet ("4..." text, or the raw bytes of a binary message) preceded in
+// the same allocation by its WebSocket frame header. Server frames are unmasked (RFC 6455 5.1),
+// so every WebSocket receiver gets exactly the same bytes: the header is built once per frame, and
+// a socket's write is a pointer and a length into it. A polling receiver takes the packet without
+// the header.
+//
+// FrameRef counts references without atomics: a frame belongs to one io_context thread (each
+// shmio worker is one thread), and a broadcast to N local sockets costs N plain increments, not N
+// locked ones. Never share a FrameRef between threads.
+//
+// FrameQueue is a session's bounded queue of frame references: a ring of pointers that grows by
+// doubling while it fills and keeps its capacity (so steady state allocates nothing), and releases
+// it when it drains from a large size. It tracks the bytes its frames take in a polling payload,
+// which the session's byte bound uses.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace shmio::engineio {
+
+class Frame;
+
+class FrameRef {
+ public:
+  FrameRef() noexcept = default;
+  FrameRef(const FrameRef& o) noexcept;
+  FrameRef(FrameRef&& o) noexcept : f_(std::exchange(o.f_, nullptr)) {}
+  FrameRef& operator=(FrameRef o) noexcept {
+    std::swap(f_, o.f_);
+    return *this;
+  }
+  ~FrameRef();
+
+  explicit operator bool() const noexcept { return f_ != nullptr; }
+  const Frame* get() const noexcept { return f_; }
+  const Frame& operator*() const noexcept { return *f_; }
+  const Frame* operator->() const noexcept { return f_; }
+  friend bool operator==(const FrameRef& a, const FrameRef& b) noexcept { return a.f_ == b.f_; }
+
+  // For FrameQueue: take the pointer out / adopt one (no count change).
+  Frame* release() noexcept { return std::exchange(f_, nullptr); }
+  static FrameRef adopt(Frame* f) noexcept {
+    FrameRef r;
+    r.f_ = f;
+    return r;
+  }
+
+ private:
+  friend class Frame;
+  Frame* f_ = nullptr;
+};
+
+class Frame {
+ public:
+  enum class Kind : std::uint8_t {
+    text,    // an Engine.IO text packet ("4...", "2", ...): a WebSocket text frame
+    binary,  // a binary Engine.IO message: a WebSocket binary frame ("b<base64>" when polling)
+    raw,     // bytes written to the connection as they are (a WebSocket control frame, the
+             // handshake's response): never part of a polling payload
+  };
+
+  // Copies `payload` into a new frame with its WebSocket header in front.
+  static FrameRef make(Kind kind, std::string_view payload, bool compress = true);
+  // A frame of `size` payload bytes, filled in place by fill(char* dest) before it is shared.
+  template <class Fill>
+  static FrameRef build(Kind kind, std::size_t size, Fill&& fill, bool compress = true) {
+    FrameRef r = allocate(kind, size, compress);
+    fill(r.f_->payload_data());
+    return r;
+  }
+
+  Kind kind() const noexcept { return kind_; }
+  bool binary() const noexcept { return kind_ == Kind::binary; }
+  // WebSocket with permessage-deflate: whether this message may be compressed (socket.io's
+  // compress flag). Ignored otherwise.
+  bool compress() const noexcept { return compress_; }
+  // The Engine.IO packet (or the raw bytes of a raw frame).
+  std::string_view payload() const noexcept { return {payload_data(), size_}; }
+  // What goes on a WebSocket connection: the frame header then the payload, contiguous.
+  std::string_view wire() const noexcept {
+    return kind_ == Kind::raw ? payload()
+                              : std::string_view(payload_data() - header_len_, header_len_ + size_);
+  }
+  // Bytes this frame takes in a polling payload (binary as "b" + base64), without separator.
+  std::size_t polling_size() const noexcept {
+    return kind_ == Kind::binary ? 1 + (size_ + 2) / 3 * 4 : size_;
+  }
+  std::uint32_t use_count() const noexcept { return refs_; }
+
+  // Allocations made for frames since the process started (for tests and benchmarks).
+  static std::uint64_t allocations() noexcept;
+
+ private:
+  friend class FrameRef;
+  static constexpr std::size_t kMaxHeader = 10;  // 2 + 8 bytes of extended length
+  Frame(Kind k, std::uint32_t size, bool compress) noexcept
+      : size_(size), kind_(k), compress_(compress) {}
+  static FrameRef allocate(Kind kind, std::size_t size, bool compress);
+  static void destroy(Frame* f) noexcept;
+  char* payload_data() noexcept { return reinterpret_cast<char*>(this + 1) + kMaxHeader; }
+  const char* payload_data() const noexcept {
+    return reinterpret_cast<const char*>(this + 1) + kMaxHeader;
+  }
+
+  std::uint32_t refs_ = 1;
+  std::uint32_t size_;
+  Kind kind_;
+  bool compress_;
+  std::uint8_t header_len_ = 0;
+};
+
+inline FrameRef::FrameRef(const FrameRef& o) noexcept : f_(o.f_) {
+  if (f_) ++f_->refs_;
+}
+inline FrameRef::~FrameRef() {
+  if (f_ && --f_->refs_ == 0) Frame::destroy(f_);
+}
+
+class FrameQueue {
+ public:
+  FrameQueue() noexcept = default;
+  FrameQueue(FrameQueue&& o) noexcept { swap(o); }
+  FrameQueue& operator=(FrameQueue&& o) noexcept {
+    FrameQueue tmp(std::move(o));
+    swap(tmp);
+    return *this;
+  }
+  FrameQueue(const FrameQueue&) = delete;
+  FrameQueue& operator=(const FrameQueue&) = delete;
+  ~FrameQueue() { reset(); }
+
+  bool empty() const noexcept { return size_ == 0; }
+  std::size_t size() const noexcept { return size_; }
+  // Sum of the frames' polling sizes (the session's byte bound).
+  std::size_t bytes() const noexcept { return bytes_; }
+  std::size_t capacity() const noexcept { return cap_; }
+  const Frame& operator[](std::size_t i) const noexcept {
+    return *slots_[(head_ + i) & (cap_ - 1)];
+  }
+  const Frame& front() const noexcept { return *slots_[head_]; }
+
+  void push_back(FrameRef f);
+  void push_front(FrameRef f);
+  FrameRef pop_front() noexcept;
+  // Drops the first n frames.
+  void pop_front(std::size_t n) noexcept;
+  void clear() noexcept;
+  void swap(FrameQueue& o) noexcept;
+
+ private:
+  void grow();
+  void reset() noexcept;
+  Frame** slots_ = nullptr;
+  std::size_t cap_ = 0, head_ = 0, size_ = 0, bytes_ = 0;
+};
+
+}  // namespace shmio::engineio

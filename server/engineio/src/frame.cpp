@@ -1,0 +1,120 @@
+#include "shmio/engineio/frame.hpp"
+
+#include <algorithm>
+#include <limits>
+#include <new>
+#include <stdexcept>
+
+namespace shmio::engineio {
+
+namespace {
+std::uint64_t g_frame_allocations = 0;  // one thread per process uses frames; a plain counter
+}  // namespace
+
+std::uint64_t Frame::allocations() noexcept {
+  return g_frame_allocations;
+}
+
+FrameRef Frame::allocate(Kind kind, std::size_t size, bool compress) {
+  if (size > std::numeric_limits<std::uint32_t>::max())
+    throw std::length_error("shmio: frame larger than 4 GiB");
+  void* mem = ::operator new(sizeof(Frame) + kMaxHeader + size);
+  ++g_frame_allocations;
+  auto* f = new (mem) Frame(kind, static_cast<std::uint32_t>(size), compress);
+  if (kind != Kind::raw) {
+    // RFC 6455 5.2: FIN, opcode 1 (text) or 2 (binary), no mask, the shortest length form.
+    unsigned char h[kMaxHeader];
+    std::size_t n = 0;
+    h[n++] = kind == Kind::binary ? 0x82 : 0x81;
+    if (size < 126) {
+      h[n++] = static_cast<unsigned char>(size);
+    } else if (size < 65536) {
+      h[n++] = 126;
+      h[n++] = static_cast<unsigned char>(size >> 8);
+      h[n++] = static_cast<unsigned char>(size & 0xFF);
+    } else {
+      h[n++] = 127;
+      for (int b = 7; b >= 0; --b) h[n++] = static_cast<unsigned char>((size >> (8 * b)) & 0xFF);
+    }
+    f->header_len_ = static_cast<std::uint8_t>(n);
+    std::memcpy(f->payload_data() - n, h, n);
+  }
+  return FrameRef::adopt(f);
+}
+
+FrameRef Frame::make(Kind kind, std::string_view payload, bool compress) {
+  return build(
+      kind, payload.size(), [&](char* d) { std::memcpy(d, payload.data(), payload.size()); },
+      compress);
+}
+
+void Frame::destroy(Frame* f) noexcept {
+  f->~Frame();
+  ::operator delete(static_cast<void*>(f));
+}
+
+// ---------------------------------------------------------------------------------------------
+void FrameQueue::grow() {
+  const std::size_t cap = cap_ == 0 ? 8 : cap_ * 2;
+  auto** slots = static_cast<Frame**>(::operator new(cap * sizeof(Frame*)));
+  for (std::size_t i = 0; i < size_; ++i) slots[i] = slots_[(head_ + i) & (cap_ - 1)];
+  ::operator delete(static_cast<void*>(slots_));
+  slots_ = slots;
+  cap_ = cap;
+  head_ = 0;
+}
+
+void FrameQueue::push_back(FrameRef f) {
+  if (size_ == cap_) grow();
+  bytes_ += f->polling_size();
+  slots_[(head_ + size_) & (cap_ - 1)] = f.release();
+  ++size_;
+}
+
+void FrameQueue::push_front(FrameRef f) {
+  if (size_ == cap_) grow();
+  bytes_ += f->polling_size();
+  head_ = (head_ + cap_ - 1) & (cap_ - 1);
+  slots_[head_] = f.release();
+  ++size_;
+}
+
+FrameRef FrameQueue::pop_front() noexcept {
+  FrameRef f = FrameRef::adopt(slots_[head_]);
+  bytes_ -= std::min(bytes_, f->polling_size());
+  head_ = (head_ + 1) & (cap_ - 1);
+  --size_;
+  // A queue that drained after a burst gives its slots back; a small one keeps them (steady state
+  // allocates nothing).
+  if (size_ == 0 && cap_ > 256) reset();
+  return f;
+}
+
+void FrameQueue::pop_front(std::size_t n) noexcept {
+  for (std::size_t i = 0; i < n && size_ > 0; ++i) pop_front();
+}
+
+void FrameQueue::clear() noexcept {
+  while (size_ > 0) pop_front();
+}
+
+void FrameQueue::reset() noexcept {
+  while (size_ > 0) {
+    FrameRef::adopt(slots_[head_]);  // released by the temporary's destructor
+    head_ = (head_ + 1) & (cap_ - 1);
+    --size_;
+  }
+  ::operator delete(static_cast<void*>(slots_));
+  slots_ = nullptr;
+  cap_ = head_ = size_ = bytes_ = 0;
+}
+
+void FrameQueue::swap(FrameQueue& o) noexcept {
+  std::swap(slots_, o.slots_);
+  std::swap(cap_, o.cap_);
+  std::swap(head_, o.head_);
+  std::swap(size_, o.size_);
+  std::swap(bytes_, o.bytes_);
+}
+
+}  // namespace shmio::engineio

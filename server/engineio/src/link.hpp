@@ -1,0 +1,84 @@
+// The WebSocket side of a session (private to the Engine.IO server; docs/server.md, "Delivery
+// engine"). A Link writes frames from one FrameQueue: its own while it is a probe or closing, the
+// session's while it is the session's transport (so a session has exactly one bounded queue, and
+// writing is popping from it). Two kinds:
+//  - RawWebSocket (websocket.cpp): RFC 6455 framing of our own straight on the TCP socket. Reads
+//    into a per-thread scratch buffer (an idle connection holds no read buffer); writes are corked:
+//    the server calls flush() once at the end of an event-loop turn, and flush() writes every
+//    queued frame with one sendmsg (iovecs pointing into the shared frames, no copy).
+//  - the Beast stream (server.cpp), only for connections that negotiated permessage-deflate.
+#pragma once
+
+#include <boost/asio/ip/tcp.hpp>
+#include <cstddef>
+#include <memory>
+#include <string>
+
+#include "shmio/engineio/frame.hpp"
+#include "shmio/engineio/packet.hpp"
+
+namespace shmio::engineio::detail {
+
+class Link;
+
+// What a link reports to the session that owns it (EngineSocket).
+class LinkEvents {
+ public:
+  virtual ~LinkEvents() = default;
+  virtual void on_ws_packet(const Link* l, const Packet& p) = 0;
+  virtual void on_ws_garbage(const Link* l) = 0;
+  virtual void on_ws_closed(const Link* l, bool error) = 0;
+};
+
+class Link {
+ public:
+  virtual ~Link() = default;
+  // Starts reading; events go to `owner` while it lives.
+  virtual void start(std::weak_ptr<LinkEvents> owner) = 0;
+  // Writes what the source queue holds, as far as the kernel takes it now. Returns true if frames
+  // remain that this call chose not to write (its byte budget): call again next turn.
+  virtual bool flush() = 0;
+  // A write is waiting for the kernel (the client is not reading fast enough).
+  virtual bool blocked() const noexcept = 0;
+  // Writes what is queued, then closes the WebSocket (close frame 1000). Detaches from the
+  // session's queue (its frames move to the link's own queue).
+  virtual void close_after_writes() = 0;
+
+  // The session's queue becomes the source (its own queue's frames go in front); nullptr: back to
+  // the link's own queue, taking the frames still to write along.
+  void attach(FrameQueue* q) {
+    if (q == src_) return;
+    if (q == nullptr) {
+      FrameQueue moved = std::move(*src_);
+      src_ = &own_;
+      while (!moved.empty()) own_.push_back(moved.pop_front());
+      return;
+    }
+    if (!own_.empty()) {
+      // own_'s frames precede the session's (the handshake response, a probe's answers): rare.
+      FrameQueue merged;
+      while (!own_.empty()) merged.push_back(own_.pop_front());
+      while (!q->empty()) merged.push_back(q->pop_front());
+      q->swap(merged);
+    }
+    src_ = q;
+  }
+  // Queues a frame after everything queued (bypassing the session's bound: protocol frames).
+  // Ignored once the WebSocket close frame is queued: nothing may follow it.
+  void push(FrameRef f) {
+    if (!sealed_) src_->push_back(std::move(f));
+  }
+  std::size_t queued() const noexcept { return src_->size(); }
+
+ protected:
+  FrameQueue own_;
+  FrameQueue* src_ = &own_;
+  bool sealed_ = false;  // the close frame is queued
+};
+
+// A WebSocket on `socket` whose handshake response (`response_101`) is the first thing written.
+// Messages over `max_message` bytes close it with 1009.
+std::shared_ptr<Link> make_raw_websocket(boost::asio::ip::tcp::socket socket,
+                                         std::string response_101, std::size_t max_message);
+
+}  // namespace shmio::engineio::detail

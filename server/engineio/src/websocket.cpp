@@ -1,0 +1,417 @@
+// RawWebSocket: RFC 6455 server framing on a TCP socket, written for the delivery path (link.hpp,
+// docs/server.md "Delivery engine"). Asio only (no Beast): the socket is watched with
+// async_wait, and the reads and writes are plain non-blocking recv/sendmsg calls.
+//
+// Reading: recv into a per-thread 64 KiB scratch buffer, parse every whole frame there (unmasked
+// in place), and keep only an incomplete frame's bytes in a buffer of the connection's own (so an
+// idle connection holds no read buffer). Checked as RFC 6455 asks: client frames must be masked,
+// RSV bits clear (no extension is negotiated here), control frames short and unfragmented,
+// continuation frames only inside a fragmented message, text UTF-8; a violation closes with 1002
+// (1007 for bad UTF-8, 1009 for a message over the size limit) and is reported as a transport
+// error. A ping is answered with a pong in order with the data frames (so the two never
+// interleave); a close frame is answered and the connection closed.
+//
+// Writing: flush() gathers the queued frames (header and payload are contiguous in a Frame) into
+// one sendmsg of up to kIovecs iovecs; what the kernel did not take waits for EPOLLOUT. At most
+// kFlushBudget bytes per flush: a huge backlog goes out over several turns.
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <array>
+#include <boost/asio/steady_timer.hpp>
+#include <cerrno>
+#include <cstring>
+
+#include "link.hpp"
+
+namespace shmio::engineio::detail {
+
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+namespace {
+
+constexpr std::size_t kScratch = 64 * 1024;
+constexpr std::size_t kIovecs = 64;
+constexpr std::size_t kFlushBudget = 1 << 20;
+constexpr std::size_t kReadBudget = 256 * 1024;  // per readiness event, then other sockets' turn
+
+// Valid UTF-8 (RFC 3629: no overlongs, no surrogates, at most U+10FFFF).
+bool valid_utf8(std::string_view s) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const auto* end = p + s.size();
+  while (p < end) {
+    if (*p < 0x80) {
+      ++p;
+      continue;
+    }
+    std::size_t n;
+    unsigned cp;
+    if ((*p & 0xE0) == 0xC0) {
+      n = 1;
+      cp = *p & 0x1F;
+    } else if ((*p & 0xF0) == 0xE0) {
+      n = 2;
+      cp = *p & 0x0F;
+    } else if ((*p & 0xF8) == 0xF0) {
+      n = 3;
+      cp = *p & 0x07;
+    } else {
+      return false;
+    }
+    if (static_cast<std::size_t>(end - p) <= n) return false;
+    for (std::size_t i = 1; i <= n; ++i) {
+      if ((p[i] & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (p[i] & 0x3F);
+    }
+    if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
+        cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+      return false;
+    p += n + 1;
+  }
+  return true;
+}
+
+FrameRef close_frame(std::uint16_t code) {
+  const char bytes[4] = {static_cast<char>(0x88), 2, static_cast<char>(code >> 8),
+                         static_cast<char>(code & 0xFF)};
+  return Frame::make(Frame::Kind::raw, std::string_view(bytes, 4));
+}
+
+class RawWebSocket final : public Link, public std::enable_shared_from_this<RawWebSocket> {
+ public:
+  RawWebSocket(tcp::socket socket, std::string response_101, std::size_t max_message)
+      : sock_(std::move(socket)), max_message_(max_message) {
+    push(Frame::make(Frame::Kind::raw, response_101));
+  }
+
+  void start(std::weak_ptr<LinkEvents> owner) override {
+    owner_ = std::move(owner);
+    wait_read();
+  }
+
+  bool blocked() const noexcept override { return waiting_write_; }
+
+  bool flush() override {
+    if (dead_ || waiting_write_) return false;
+    FrameQueue& q = *src_;
+    std::size_t budget = kFlushBudget;
+    while (!q.empty()) {
+      std::array<iovec, kIovecs> iov;
+      std::size_t n = 0, total = 0;
+      for (std::size_t i = 0; i < q.size() && n < kIovecs && total < budget; ++i) {
+        std::string_view w = q[i].wire();
+        if (i == 0) w.remove_prefix(off_);
+        iov[n].iov_base = const_cast<char*>(w.data());
+        iov[n].iov_len = w.size();
+        ++n;
+        total += w.size();
+      }
+      msghdr m{};
+      m.msg_iov = iov.data();
+      m.msg_iovlen = n;
+      const ssize_t r = ::sendmsg(sock_.native_handle(), &m, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (r < 0) {
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+          wait_write();
+          return false;
+        }
+        fail_io();  // the peer is gone; the read side reports it
+        return false;
+      }
+      std::size_t left = static_cast<std::size_t>(r);
+      while (left > 0) {
+        const std::size_t first = q.front().wire().size() - off_;
+        if (left < first) {
+          off_ += left;
+          break;
+        }
+        left -= first;
+        off_ = 0;
+        q.pop_front();
+      }
+      if (static_cast<std::size_t>(r) < total) {  // the kernel's buffer is full
+        wait_write();
+        return false;
+      }
+      if (total >= budget) {
+        if (!q.empty()) return true;  // the rest next turn
+        break;
+      }
+      budget -= total;
+    }
+    if (q.empty()) on_drained();
+    return false;
+  }
+
+  void close_after_writes() override {
+    attach(nullptr);
+    if (closing_) return;
+    closing_ = true;
+    if (!waiting_write_) flush();
+  }
+
+ private:
+  // --- reading
+  void wait_read() {
+    if (dead_ || reading_) return;
+    reading_ = true;
+    sock_.async_wait(tcp::socket::wait_read,
+                     [self = shared_from_this()](const boost::system::error_code& ec) {
+                       self->reading_ = false;
+                       if (ec) {
+                         if (ec != net::error::operation_aborted) self->lost(true);
+                         return;
+                       }
+                       self->on_readable();
+                     });
+  }
+
+  void on_readable() {
+    thread_local std::array<char, kScratch> scratch;
+    std::size_t budget = kReadBudget;
+    while (!dead_ && !stop_reading_) {
+      const ssize_t r = ::recv(sock_.native_handle(), scratch.data(), scratch.size(), MSG_DONTWAIT);
+      if (r < 0) {
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+        return lost(true);
+      }
+      if (r == 0) return lost(!got_close_);  // EOF: clean only after a close frame
+      std::string_view data(scratch.data(), static_cast<std::size_t>(r));
+      if (!rbuf_.empty()) {
+        rbuf_.append(data);
+        const std::size_t used = parse(rbuf_.data(), rbuf_.size());
+        rbuf_.erase(0, used);
+        if (rbuf_.empty()) std::string().swap(rbuf_);  // no buffer held between messages
+      } else {
+        const std::size_t used = parse(scratch.data(), data.size());
+        if (used < data.size() && !dead_ && !stop_reading_) rbuf_.assign(data.substr(used));
+      }
+      budget -= std::min(budget, static_cast<std::size_t>(r));
+      if (budget == 0) {
+        // Other sockets' turn: come back through the reactor.
+        net::post(sock_.get_executor(), [self = shared_from_this()] { self->on_readable(); });
+        return;
+      }
+    }
+    if (!dead_ && !stop_reading_) wait_read();
+  }
+
+  // Handles every whole frame in [p, p+n); returns the bytes used.
+  std::size_t parse(char* p, std::size_t n) {
+    std::size_t at = 0;
+    while (!dead_ && !stop_reading_) {
+      const std::size_t avail = n - at;
+      if (avail < 2) break;
+      auto* h = reinterpret_cast<unsigned char*>(p + at);
+      const bool fin = (h[0] & 0x80) != 0;
+      const unsigned op = h[0] & 0x0F;
+      const bool masked = (h[1] & 0x80) != 0;
+      std::uint64_t len = h[1] & 0x7F;
+      std::size_t hl = 2;
+      if ((h[0] & 0x70) != 0 || !masked) {
+        protocol_error(1002);
+        break;
+      }
+      if (len == 126) {
+        if (avail < 4) break;
+        len = (std::uint64_t{h[2]} << 8) | h[3];
+        hl = 4;
+      } else if (len == 127) {
+        if (avail < 10) break;
+        len = 0;
+        for (int i = 0; i < 8; ++i) len = (len << 8) | h[2 + i];
+        hl = 10;
+      }
+      const bool control = (op & 0x08) != 0;
+      if (control && (len > 125 || !fin)) {
+        protocol_error(1002);
+        break;
+      }
+      if (!control && (in_message_ ? msg_.size() : 0) + len > max_message_) {
+        protocol_error(1009);
+        break;
+      }
+      if (avail < hl + 4 + len) break;  // incomplete: wait for the rest
+      const unsigned char* mask = h + hl;
+      char* payload = p + at + hl + 4;
+      for (std::size_t i = 0; i < len; ++i) payload[i] ^= static_cast<char>(mask[i & 3]);
+      at += hl + 4 + static_cast<std::size_t>(len);
+      on_frame(fin, op, std::string_view(payload, static_cast<std::size_t>(len)));
+    }
+    return at;
+  }
+
+  void on_frame(bool fin, unsigned op, std::string_view payload) {
+    if (sent_close_) {  // closing: only the client's close frame still matters
+      if (op == 0x8) {
+        got_close_ = true;
+        if (shut_) finish();
+      }
+      return;
+    }
+    switch (op) {
+      case 0x1:
+      case 0x2:
+        if (in_message_) return protocol_error(1002);
+        if (fin) return message(op == 0x2, payload);
+        in_message_ = true;
+        msg_binary_ = op == 0x2;
+        msg_.assign(payload);
+        return;
+      case 0x0:
+        if (!in_message_) return protocol_error(1002);
+        msg_.append(payload);
+        if (fin) {
+          in_message_ = false;
+          std::string m = std::move(msg_);
+          msg_ = std::string();
+          message(msg_binary_, m);
+        }
+        return;
+      case 0x8: {  // close: answered with the client's code (1000 if none), then closed
+        got_close_ = true;
+        std::uint16_t code = 1000;
+        if (payload.size() >= 2)
+          code = static_cast<std::uint16_t>((static_cast<unsigned char>(payload[0]) << 8) |
+                                            static_cast<unsigned char>(payload[1]));
+        // Codes that may not travel in a close frame (RFC 6455 7.4): answer with 1000.
+        if (code < 1000 || code > 4999 || code == 1004 || code == 1005 || code == 1006 ||
+            code == 1015)
+          code = 1000;
+        stop_reading_ = true;
+        close_with(code);
+        if (auto o = owner_.lock()) o->on_ws_closed(this, false);
+        return;
+      }
+      case 0x9: {  // ping: a pong with the same payload, in order with the data frames
+        if (closing_) return;
+        // RFC 6455 5.5.3: answering only the latest of several unanswered pings is allowed; a
+        // client flooding pings cannot grow the queue past a bound.
+        if (queued() > 1024) return;
+        char hdr[2] = {static_cast<char>(0x8A), static_cast<char>(payload.size())};
+        std::string pong(hdr, 2);
+        pong.append(payload);
+        push(Frame::make(Frame::Kind::raw, pong));
+        flush();
+        return;
+      }
+      case 0xA:  // pong: nothing to do
+        return;
+      default:
+        return protocol_error(1002);
+    }
+  }
+
+  void message(bool binary, std::string_view payload) {
+    auto o = owner_.lock();
+    if (!o) return;
+    if (binary) return o->on_ws_packet(this, Packet::bytes(std::string(payload)));
+    if (!valid_utf8(payload)) {
+      protocol_error(1007);
+      return;
+    }
+    Packet p;
+    if (decode_text(payload, p) != DecodeError::none) {
+      stop_reading_ = true;  // the session closes ("parse error") and closes this link
+      o->on_ws_garbage(this);
+      return;
+    }
+    o->on_ws_packet(this, p);
+  }
+
+  void protocol_error(std::uint16_t code) {
+    stop_reading_ = true;
+    close_with(code);
+    if (auto o = owner_.lock()) o->on_ws_closed(this, true);
+  }
+
+  // Queues a close frame after what is queued and closes once it is written.
+  void close_with(std::uint16_t code) {
+    attach(nullptr);
+    closing_ = true;
+    if (!sent_close_) {
+      push(close_frame(code));
+      sent_close_ = sealed_ = true;
+    }
+    if (!waiting_write_) flush();
+  }
+
+  // Everything queued is written.
+  void on_drained() {
+    if (!closing_) return;
+    if (!sent_close_) {
+      push(close_frame(1000));
+      sent_close_ = sealed_ = true;
+      flush();
+      return;
+    }
+    if (shut_) return;
+    shut_ = true;
+    // The close frame is out: half-close, then wait (bounded) for the client's close or EOF so
+    // that unread bytes do not turn our close into a reset that could destroy what we sent.
+    boost::system::error_code ec;
+    sock_.shutdown(tcp::socket::shutdown_send, ec);
+    if (ec || got_close_) return finish();
+    stop_reading_ = false;
+    linger_ = std::make_unique<net::steady_timer>(sock_.get_executor());
+    linger_->expires_after(std::chrono::seconds(2));
+    linger_->async_wait([self = shared_from_this()](const boost::system::error_code& e) {
+      if (!e) self->finish();
+    });
+    wait_read();
+  }
+
+  void wait_write() {
+    waiting_write_ = true;
+    sock_.async_wait(tcp::socket::wait_write,
+                     [self = shared_from_this()](const boost::system::error_code& ec) {
+                       self->waiting_write_ = false;
+                       if (ec) return;
+                       self->flush();
+                     });
+  }
+
+  void fail_io() { finish(); }
+
+  // The connection is gone (EOF, reset): tell the owner once, then close.
+  void lost(bool error) {
+    const bool was_closing = closing_;
+    finish();
+    if (was_closing) return;
+    if (auto o = owner_.lock()) o->on_ws_closed(this, error);
+  }
+
+  void finish() {
+    if (dead_) return;
+    dead_ = true;
+    attach(nullptr);
+    own_.clear();
+    if (linger_) linger_->cancel();
+    boost::system::error_code ec;
+    sock_.close(ec);  // cancels the pending waits (their handlers see operation_aborted)
+  }
+
+  tcp::socket sock_;
+  std::weak_ptr<LinkEvents> owner_;
+  std::size_t max_message_;
+  std::size_t off_ = 0;  // bytes of the front frame already written
+  std::string rbuf_;     // an incomplete frame (empty while idle)
+  std::string msg_;      // a fragmented message being assembled
+  std::unique_ptr<net::steady_timer> linger_;
+  bool msg_binary_ = false, in_message_ = false;
+  bool reading_ = false, waiting_write_ = false;
+  bool closing_ = false, sent_close_ = false, got_close_ = false;
+  bool stop_reading_ = false, dead_ = false, shut_ = false;
+};
+
+}  // namespace
+
+std::shared_ptr<Link> make_raw_websocket(tcp::socket socket, std::string response_101,
+                                         std::size_t max_message) {
+  return std::make_shared<RawWebSocket>(std::move(socket), std::move(response_101), max_message);
+}
+
+}  // namespace shmio::engineio::detail

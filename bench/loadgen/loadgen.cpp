@@ -6,6 +6,7 @@
 //   shmio-loadgen --port P [--ports P1,P2..] --clients N --rooms R --publishers K --rate MSG/S
 //                 --duration S --payload BYTES --mode fanout|rooms|echo|idle|self-test
 //                 [--server-pid PID] [--room-base B]
+//   shmio-loadgen --mode floor-server --port P
 //
 // fanout: N subscribers, all in room "r0" (R = 1) or spread over R rooms ("r<i % R>"); K extra
 //   publisher connections emit `publish` to "r0" / a random room, open-loop at MSG/S in total.
@@ -16,6 +17,12 @@
 //   of bench-app "msg" events to each of the N subscribers as fast as the kernel takes them; the
 //   load generator receives, parses and records them as in a real run and prints messages/s and
 //   its CPU time per message (to show it is not the bottleneck of the other modes).
+// floor-server: not a client but the benchmark's floor, a bare sender serving the bench app's
+//   join/publish/echo on --port P: each publish's "msg" frame is built once and written with
+//   exactly one send() per subscriber (see FloorServer). Runs until killed.
+//
+// Server CPU (--server-pid: the whole process tree, /proc/PID/stat utime and stime) is reported
+// per delivery, in total and split into user and system time.
 //
 // Open loop: message i is due at start + i/rate; it is sent then (or as soon as possible after)
 // and carries its due time, so latency counts from when it should have left: a server that
@@ -27,6 +34,7 @@
 #include <netinet/tcp.h>
 #include <sched.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -37,6 +45,7 @@
 #include <dirent.h>
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
@@ -49,6 +58,7 @@
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 namespace {
@@ -178,22 +188,26 @@ std::vector<int> process_tree(int root) {
   return out;
 }
 
-// CPU time (user + system, ns) and RSS (bytes) of a process tree.
-std::pair<std::uint64_t, std::uint64_t> usage(int root) {
-  if (root <= 0) return {0, 0};
-  std::uint64_t cpu = 0, rss = 0;
-  const long tick = sysconf(_SC_CLK_TCK);
+// CPU time (user and system, ns, from /proc/PID/stat utime and stime) and RSS (bytes) of a
+// process tree.
+struct Usage {
+  std::uint64_t user = 0, sys = 0, rss = 0;
+  std::uint64_t cpu() const { return user + sys; }
+};
+Usage usage(int root) {
+  Usage u;
+  if (root <= 0) return u;
+  const auto tick = static_cast<std::uint64_t>(sysconf(_SC_CLK_TCK));
   for (int pid : process_tree(root)) {
     const auto f = stat_fields(pid);  // f[0] is field 3: utime is field 14, stime 15
     if (f.size() < 13) continue;
-    const std::uint64_t utime = std::strtoull(f[11].c_str(), nullptr, 10);
-    const std::uint64_t stime = std::strtoull(f[12].c_str(), nullptr, 10);
-    cpu += (utime + stime) * 1'000'000'000ULL / static_cast<std::uint64_t>(tick);
+    u.user += std::strtoull(f[11].c_str(), nullptr, 10) * 1'000'000'000ULL / tick;
+    u.sys += std::strtoull(f[12].c_str(), nullptr, 10) * 1'000'000'000ULL / tick;
     std::ifstream st("/proc/" + std::to_string(pid) + "/status");
     for (std::string l; std::getline(st, l);)
-      if (l.rfind("VmRSS:", 0) == 0) rss += std::strtoull(l.c_str() + 6, nullptr, 10) * 1024;
+      if (l.rfind("VmRSS:", 0) == 0) u.rss += std::strtoull(l.c_str() + 6, nullptr, 10) * 1024;
   }
-  return {cpu, rss};
+  return u;
 }
 
 // CPU time (user + system) of this process, ns.
@@ -300,6 +314,426 @@ void pin_to(int cpu) {
   }
 }
 
+// ---- floor-server ----------------------------------------------------------------------------
+// The floor of a broadcast's cost (bench/e2e's "floor" rows): a bare sender that serves the bench
+// app's fan-out (join, publish -> "msg" to the room) and does nothing else. For each `publish` it
+// builds the "msg" WebSocket frame once (the bytes the real servers send: 42["msg",<payload>],
+// with the publisher's timestamp and sequence number in the payload) and writes it to each member
+// of the room with exactly one send() per delivery: no batching across deliveries, no queue unless
+// the kernel refuses bytes (then the rest waits for EPOLLOUT, in order). One thread, epoll,
+// non-blocking sockets, TCP_NODELAY. Whatever a server spends per delivery above this is its own.
+
+// SHA-1 (RFC 3174), for Sec-WebSocket-Accept only.
+std::array<std::uint8_t, 20> sha1(std::string_view msg) {
+  std::uint32_t h[5] = {0x67452301u, 0xEFCDAB89u, 0x98BADCFEu, 0x10325476u, 0xC3D2E1F0u};
+  std::string m(msg);
+  const std::uint64_t bits = static_cast<std::uint64_t>(msg.size()) * 8;
+  m.push_back(static_cast<char>(0x80));
+  while (m.size() % 64 != 56) m.push_back('\0');
+  for (int i = 7; i >= 0; --i) m.push_back(static_cast<char>((bits >> (8 * i)) & 0xFF));
+  const auto rol = [](std::uint32_t x, int n) { return (x << n) | (x >> (32 - n)); };
+  for (std::size_t blk = 0; blk < m.size(); blk += 64) {
+    std::uint32_t w[80];
+    for (std::size_t i = 0; i < 16; ++i) {
+      w[i] = 0;
+      for (std::size_t j = 0; j < 4; ++j)
+        w[i] = (w[i] << 8) | static_cast<std::uint8_t>(m[blk + 4 * i + j]);
+    }
+    for (std::size_t i = 16; i < 80; ++i) w[i] = rol(w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16], 1);
+    std::uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4];
+    for (std::size_t i = 0; i < 80; ++i) {
+      std::uint32_t f, k;
+      if (i < 20) {
+        f = (b & c) | (~b & d);
+        k = 0x5A827999u;
+      } else if (i < 40) {
+        f = b ^ c ^ d;
+        k = 0x6ED9EBA1u;
+      } else if (i < 60) {
+        f = (b & c) | (b & d) | (c & d);
+        k = 0x8F1BBCDCu;
+      } else {
+        f = b ^ c ^ d;
+        k = 0xCA62C1D6u;
+      }
+      const std::uint32_t t = rol(a, 5) + f + e + k + w[i];
+      e = d;
+      d = c;
+      c = rol(b, 30);
+      b = a;
+      a = t;
+    }
+    h[0] += a;
+    h[1] += b;
+    h[2] += c;
+    h[3] += d;
+    h[4] += e;
+  }
+  std::array<std::uint8_t, 20> out{};
+  for (std::size_t i = 0; i < 20; ++i)
+    out[i] = static_cast<std::uint8_t>(h[i / 4] >> (24 - 8 * (i % 4)));
+  return out;
+}
+
+std::string base64(const std::uint8_t* p, std::size_t n) {
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  for (std::size_t i = 0; i < n; i += 3) {
+    const std::uint32_t v = (static_cast<std::uint32_t>(p[i]) << 16) |
+                            (i + 1 < n ? static_cast<std::uint32_t>(p[i + 1]) << 8 : 0u) |
+                            (i + 2 < n ? static_cast<std::uint32_t>(p[i + 2]) : 0u);
+    out.push_back(kAlphabet[(v >> 18) & 63]);
+    out.push_back(kAlphabet[(v >> 12) & 63]);
+    out.push_back(i + 1 < n ? kAlphabet[(v >> 6) & 63] : '=');
+    out.push_back(i + 2 < n ? kAlphabet[v & 63] : '=');
+  }
+  return out;
+}
+
+// One server-to-client WebSocket frame (unmasked), `opcode` 0x1 text.
+void ws_server_frame(std::string& out, std::string_view payload, int opcode = 0x1) {
+  out.push_back(static_cast<char>(0x80 | opcode));
+  const std::size_t n = payload.size();
+  if (n < 126) {
+    out.push_back(static_cast<char>(n));
+  } else if (n < 65536) {
+    out.push_back(static_cast<char>(126));
+    out.push_back(static_cast<char>(n >> 8));
+    out.push_back(static_cast<char>(n & 0xFF));
+  } else {
+    out.push_back(static_cast<char>(127));
+    for (int i = 7; i >= 0; --i) out.push_back(static_cast<char>((n >> (8 * i)) & 0xFF));
+  }
+  out.append(payload);
+}
+
+class FloorServer {
+ public:
+  explicit FloorServer(int port) : port_(port) {}
+
+  int run() {
+    rlimit rl{};
+    getrlimit(RLIMIT_NOFILE, &rl);
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+    std::signal(SIGPIPE, SIG_IGN);
+    const int lfd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    const int one = 1;
+    ::setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(0x7F000001u);
+    a.sin_port = htons(static_cast<std::uint16_t>(port_));
+    if (lfd < 0 || ::bind(lfd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+        ::listen(lfd, 4096) != 0) {
+      std::perror("loadgen: floor-server listen");
+      return 1;
+    }
+    ep_ = epoll_create1(EPOLL_CLOEXEC);
+    epoll_event lev{};
+    lev.events = EPOLLIN;
+    lev.data.u64 = ~0ULL;
+    epoll_ctl(ep_, EPOLL_CTL_ADD, lfd, &lev);
+    std::printf("floor server (one send() per delivery) listening on 127.0.0.1:%d\n", port_);
+    std::fflush(stdout);
+    std::array<epoll_event, 256> evs;
+    std::uint64_t next_ping = now_ns() + kPingIntervalMs * 1'000'000ULL;
+    for (;;) {
+      const int n = epoll_wait(ep_, evs.data(), static_cast<int>(evs.size()), 1000);
+      for (int k = 0; k < n; ++k) {
+        const epoll_event& ev = evs[static_cast<std::size_t>(k)];
+        if (ev.data.u64 == ~0ULL) {
+          accept_all(lfd);
+          continue;
+        }
+        const int fd = static_cast<int>(ev.data.u64);
+        if (ev.events & EPOLLOUT) flush(fd);
+        if (peers_[static_cast<std::size_t>(fd)].open &&
+            (ev.events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
+          read(fd);
+      }
+      // Engine.IO heartbeat: the server pings every pingInterval (the load generator pongs).
+      if (now_ns() >= next_ping) {
+        next_ping = now_ns() + kPingIntervalMs * 1'000'000ULL;
+        std::string ping;
+        ws_server_frame(ping, "2");
+        for (std::size_t fd = 0; fd < peers_.size(); ++fd)
+          if (peers_[fd].open && peers_[fd].phase >= 1) deliver(static_cast<int>(fd), ping);
+      }
+    }
+  }
+
+ private:
+  static constexpr std::uint64_t kPingIntervalMs = 25000;
+
+  struct Peer {
+    bool open = false;
+    int phase = 0;  // 0 HTTP request, 1 WebSocket (Engine.IO open sent), 2 Socket.IO connected
+    bool want_out = false;
+    std::string in, out;  // out: what the kernel did not take yet (sent on EPOLLOUT, in order)
+    std::size_t out_off = 0;
+    std::vector<std::string> rooms;
+  };
+
+  void accept_all(int lfd) {
+    for (int fd; (fd = accept4(lfd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0;) {
+      const int one = 1;
+      ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      if (static_cast<std::size_t>(fd) >= peers_.size())
+        peers_.resize(static_cast<std::size_t>(fd) + 1);
+      peers_[static_cast<std::size_t>(fd)] = Peer{};
+      peers_[static_cast<std::size_t>(fd)].open = true;
+      epoll_event ev{};
+      ev.events = EPOLLIN | EPOLLRDHUP;
+      ev.data.u64 = static_cast<std::uint64_t>(fd);
+      epoll_ctl(ep_, EPOLL_CTL_ADD, fd, &ev);
+    }
+  }
+
+  void close_peer(int fd) {
+    Peer& p = peers_[static_cast<std::size_t>(fd)];
+    if (!p.open) return;
+    for (const auto& r : p.rooms) {
+      auto it = rooms_.find(r);
+      if (it == rooms_.end()) continue;
+      auto& v = it->second;
+      v.erase(std::remove(v.begin(), v.end(), fd), v.end());
+    }
+    if (p.phase == 2) --connected_;
+    p = Peer{};
+    ::close(fd);
+  }
+
+  void set_out(int fd, bool on) {
+    Peer& p = peers_[static_cast<std::size_t>(fd)];
+    if (p.want_out == on) return;
+    p.want_out = on;
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLRDHUP | (on ? EPOLLOUT : 0u);
+    ev.data.u64 = static_cast<std::uint64_t>(fd);
+    epoll_ctl(ep_, EPOLL_CTL_MOD, fd, &ev);
+  }
+
+  // One delivery: one send() of the whole frame. Only what the kernel refuses is kept, and then
+  // later frames queue behind it (per-socket order) until EPOLLOUT.
+  void deliver(int fd, std::string_view frame) {
+    Peer& p = peers_[static_cast<std::size_t>(fd)];
+    if (!p.open) return;
+    if (!p.out.empty()) {
+      p.out.append(frame);
+      return;
+    }
+    const ssize_t w = ::send(fd, frame.data(), frame.size(), MSG_NOSIGNAL);
+    if (w == static_cast<ssize_t>(frame.size())) return;
+    if (w < 0 && errno != EAGAIN) return close_peer(fd);
+    p.out.assign(frame.substr(w < 0 ? 0 : static_cast<std::size_t>(w)));
+    p.out_off = 0;
+    set_out(fd, true);
+  }
+
+  void flush(int fd) {
+    Peer& p = peers_[static_cast<std::size_t>(fd)];
+    while (p.open && p.out_off < p.out.size()) {
+      const ssize_t w = ::send(fd, p.out.data() + p.out_off, p.out.size() - p.out_off, MSG_NOSIGNAL);
+      if (w < 0) {
+        if (errno != EAGAIN) close_peer(fd);
+        return;
+      }
+      p.out_off += static_cast<std::size_t>(w);
+    }
+    if (!p.open) return;
+    p.out.clear();
+    p.out_off = 0;
+    set_out(fd, false);
+  }
+
+  void read(int fd) {
+    char buf[65536];
+    for (;;) {
+      const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+      if (n > 0) {
+        peers_[static_cast<std::size_t>(fd)].in.append(buf, static_cast<std::size_t>(n));
+        if (static_cast<std::size_t>(n) < sizeof buf) break;
+        continue;
+      }
+      if (n < 0 && errno == EAGAIN) break;
+      return close_peer(fd);
+    }
+    parse(fd);
+  }
+
+  void parse(int fd) {
+    Peer& p = peers_[static_cast<std::size_t>(fd)];
+    std::size_t off = 0;
+    if (p.phase == 0) {
+      const std::size_t end = p.in.find("\r\n\r\n");
+      if (end == std::string::npos) return;
+      const std::string head = p.in.substr(0, end + 2);
+      std::string lower = head;
+      for (auto& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      const std::size_t k = lower.find("\r\nsec-websocket-key:");
+      if (head.rfind("GET /socket.io/", 0) != 0 ||
+          lower.find("transport=websocket") == std::string::npos || k == std::string::npos) {
+        const std::string_view bad = "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n";
+        (void)::send(fd, bad.data(), bad.size(), MSG_NOSIGNAL);
+        return close_peer(fd);
+      }
+      std::size_t v = k + 20;
+      while (v < head.size() && head[v] == ' ') ++v;
+      const std::string key = head.substr(v, head.find("\r\n", v) - v);
+      const auto digest = sha1(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11");
+      std::string out = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                        "Connection: Upgrade\r\nSec-WebSocket-Accept: " +
+                        base64(digest.data(), digest.size()) + "\r\n\r\n";
+      ws_server_frame(out, "0{\"sid\":\"floor" + std::to_string(fd) +
+                               "\",\"upgrades\":[],\"pingInterval\":" +
+                               std::to_string(kPingIntervalMs) +
+                               ",\"pingTimeout\":20000,\"maxPayload\":1000000}");
+      p.phase = 1;
+      off = end + 4;
+      deliver(fd, out);
+      if (!p.open) return;
+    }
+    // Client-to-server frames (masked).
+    while (p.in.size() - off >= 2) {
+      const auto b0 = static_cast<unsigned char>(p.in[off]);
+      const auto b1 = static_cast<unsigned char>(p.in[off + 1]);
+      std::size_t len = b1 & 0x7F, hdr = 2;
+      if (len == 126) {
+        if (p.in.size() - off < 4) break;
+        len = (static_cast<std::size_t>(static_cast<unsigned char>(p.in[off + 2])) << 8) |
+              static_cast<unsigned char>(p.in[off + 3]);
+        hdr = 4;
+      } else if (len == 127) {
+        if (p.in.size() - off < 10) break;
+        len = 0;
+        for (std::size_t i = 0; i < 8; ++i)
+          len = (len << 8) | static_cast<unsigned char>(p.in[off + 2 + i]);
+        hdr = 10;
+      }
+      const bool masked = (b1 & 0x80) != 0;
+      const std::size_t key_at = off + hdr;
+      if (masked) hdr += 4;
+      if (p.in.size() - off < hdr + len) break;
+      char* data = p.in.data() + off + hdr;
+      if (masked)
+        for (std::size_t i = 0; i < len; ++i) data[i] ^= p.in[key_at + (i & 3)];
+      const std::string_view payload(data, len);
+      off += hdr + len;
+      const int opcode = b0 & 0x0F;
+      if (opcode == 0x8) return close_peer(fd);
+      if (opcode == 0x9) {  // WebSocket ping
+        std::string pong;
+        ws_server_frame(pong, payload, 0xA);
+        deliver(fd, pong);
+      } else if (opcode == 0x1 && (b0 & 0x80) != 0) {
+        message(fd, payload);  // (fragmented messages: the load generator sends none)
+      }
+      if (!p.open) return;
+    }
+    p.in.erase(0, off);
+  }
+
+  void reply(int fd, std::string_view text) {
+    std::string f;
+    ws_server_frame(f, text);
+    deliver(fd, f);
+  }
+
+  // A quoted string at `at` in `s` (bench room names have no escapes); advances `at` past it.
+  static bool quoted(std::string_view s, std::size_t& at, std::string& out) {
+    if (at >= s.size() || s[at] != '"') return false;
+    const std::size_t end = s.find('"', at + 1);
+    if (end == std::string_view::npos) return false;
+    out.assign(s.substr(at + 1, end - at - 1));
+    at = end + 1;
+    return true;
+  }
+
+  // One Engine.IO message from a client.
+  void message(int fd, std::string_view m) {
+    Peer& p = peers_[static_cast<std::size_t>(fd)];
+    if (m.empty()) return;
+    if (m[0] == '2') return reply(fd, "3");  // (a client ping; the load generator sends none)
+    if (m[0] != '4' || m.size() < 2) return;  // '3' pong: nothing to do
+    const std::string_view s = m.substr(1);
+    if (s[0] == '0') {  // CONNECT to "/"
+      if (p.phase == 1) ++connected_;
+      p.phase = 2;
+      return reply(fd, "40{\"sid\":\"floor" + std::to_string(fd) + "\"}");
+    }
+    if (s[0] != '2' || p.phase != 2) return;
+    std::size_t at = 1;
+    while (at < s.size() && s[at] >= '0' && s[at] <= '9') ++at;
+    const std::string ack(s.substr(1, at - 1));
+    std::string event;
+    if (at >= s.size() || s[at] != '[' || !quoted(s, ++at, event)) return;
+    const std::string who = "{\"worker\":0,\"pid\":" + std::to_string(::getpid()) + "}";
+    if (event == "publish" || event == "publish-others") {
+      if (at >= s.size() || s[at] != ',') return;
+      ++at;
+      std::string room;
+      const bool all = s.compare(at, 4, "null") == 0;
+      if (all)
+        at += 4;
+      else if (!quoted(s, at, room))
+        return;
+      if (at >= s.size() || s[at] != ',' || s.back() != ']') return;
+      // The one "msg" frame of this broadcast, built once: 42["msg",<payload as received>].
+      const std::string_view payload = s.substr(at + 1, s.size() - at - 2);
+      frame_.clear();
+      std::string text = "42[\"msg\",";
+      text.append(payload);
+      text.push_back(']');
+      ws_server_frame(frame_, text);
+      const int except = event == "publish-others" ? fd : -1;
+      if (all) {
+        for (std::size_t t = 0; t < peers_.size(); ++t)
+          if (peers_[t].open && peers_[t].phase == 2 && static_cast<int>(t) != except)
+            deliver(static_cast<int>(t), frame_);
+      } else if (auto it = rooms_.find(room); it != rooms_.end()) {
+        targets_ = it->second;  // (a failed send may close a member and edit the room)
+        for (int t : targets_)
+          if (t != except) deliver(t, frame_);
+      }
+      return;
+    }
+    if (ack.empty()) return;
+    if (event == "join" || event == "leave") {
+      std::string room;
+      if (at >= s.size() || s[at] != ',' || !quoted(s, ++at, room)) return;
+      auto& mine = p.rooms;
+      const bool in = std::find(mine.begin(), mine.end(), room) != mine.end();
+      if (event == "join" && !in) {
+        mine.push_back(room);
+        rooms_[room].push_back(fd);
+      } else if (event == "leave" && in) {
+        mine.erase(std::find(mine.begin(), mine.end(), room));
+        auto& v = rooms_[room];
+        v.erase(std::remove(v.begin(), v.end(), fd), v.end());
+      }
+      return reply(fd, "43" + ack + "[" + who + "]");
+    }
+    if (event == "echo") {  // ack(...args): the arguments after the event name
+      const std::string_view rest = s.substr(at);
+      return reply(fd, "43" + ack + "[" + std::string(rest.size() <= 1 ? "]" : rest.substr(1)));
+    }
+    if (event == "whoami")
+      return reply(fd, "43" + ack + "[{\"worker\":0,\"pid\":" + std::to_string(::getpid()) +
+                           ",\"id\":\"floor" + std::to_string(fd) + "\"}]");
+    if (event == "count") return reply(fd, "43" + ack + "[" + std::to_string(connected_) + "]");
+  }
+
+  int port_;
+  int ep_ = -1;
+  int connected_ = 0;
+  std::vector<Peer> peers_;
+  std::unordered_map<std::string, std::vector<int>> rooms_;
+  std::string frame_;
+  std::vector<int> targets_;
+};
+
 class LoadGen {
  public:
   explicit LoadGen(Options o) : o_(std::move(o)), rng_(12345) {
@@ -323,6 +757,7 @@ class LoadGen {
     const long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     const pid_t child = fork();
     if (child == 0) {
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive the load generator
       if (cpus > 1) pin_to(1);
       blaster(lfd, o_.payload);
     }
@@ -386,15 +821,15 @@ class LoadGen {
     const bool subscribers = o_.mode == "fanout" || o_.mode == "rooms" || o_.mode == "idle";
     const int subs = subscribers ? o_.clients : 0;
     const int pubs = o_.mode == "idle" ? 0 : o_.publishers;
-    const auto [cpu_idle0, rss0] = usage(o_.server_pid);
-    (void)cpu_idle0;
+    const std::uint64_t rss0 = usage(o_.server_pid).rss;
     // Open connections in waves so the server's accept queue is never flooded.
     double setup_s = 0;
     if (const int rc = connect_all(subs, pubs, setup_s); rc != 0) return rc;
     // Settle, then measure the idle footprint.
     const std::uint64_t settle = now_ns() + 300'000'000ULL;
     while (now_ns() < settle) poll(10);
-    const auto [cpu0, rss_loaded] = usage(o_.server_pid);
+    const Usage u0 = usage(o_.server_pid);
+    const std::uint64_t rss_loaded = u0.rss;
     const std::uint64_t self0 = self_cpu_ns();
     if (o_.mode == "idle") {
       std::printf(
@@ -438,28 +873,35 @@ class LoadGen {
       }
     }
     const std::uint64_t end = now_ns();
-    const auto [cpu1, rss1] = usage(o_.server_pid);
+    const Usage u1 = usage(o_.server_pid);
     const double self_cpu = static_cast<double>(self_cpu_ns() - self0) / 1e9;
     std::uint64_t lost = 0;
     for (std::size_t i = 0; i < expected_.size(); ++i)
       lost += expected_[i] > received_[i] ? expected_[i] - received_[i] : 0;
     const double window = static_cast<double>(end - start) / 1e9;
+    // Server CPU over the measured window, split into user and system time (the kernel's share
+    // of a delivery: the send path, and on loopback the receiving side's softirq work too).
+    const auto per = [&](std::uint64_t ns) {
+      return delivered_ > 0 ? static_cast<double>(ns) / 1e3 / static_cast<double>(delivered_) : 0.0;
+    };
+    const std::uint64_t user = u1.user - std::min(u0.user, u1.user);
+    const std::uint64_t sys = u1.sys - std::min(u0.sys, u1.sys);
     std::printf(
         "{\"mode\":\"%s\",\"clients\":%d,\"rooms\":%d,\"publishers\":%d,\"rate\":%.0f,"
         "\"sent\":%llu,\"send_s\":%.3f,\"expected\":%llu,\"delivered\":%llu,\"lost\":%llu,"
         "\"delivered_per_s\":%.0f,\"p50_us\":%.1f,\"p99_us\":%.1f,\"p999_us\":%.1f,\"max_us\":%.1f,"
-        "\"server_cpu_s\":%.3f,\"cpu_us_per_delivery\":%.3f,\"server_rss\":%llu,\"setup_s\":%.2f,"
-        "\"loadgen_cpu_s\":%.3f}\n",
+        "\"server_cpu_s\":%.3f,\"server_user_s\":%.3f,\"server_sys_s\":%.3f,"
+        "\"cpu_us_per_delivery\":%.3f,\"user_us_per_delivery\":%.3f,\"sys_us_per_delivery\":%.3f,"
+        "\"server_rss\":%llu,\"setup_s\":%.2f,\"loadgen_cpu_s\":%.3f}\n",
         o_.mode.c_str(), subs, o_.rooms, pubs, o_.rate, static_cast<unsigned long long>(sent),
         static_cast<double>(end_send - start) / 1e9,
         static_cast<unsigned long long>(expected_total),
         static_cast<unsigned long long>(delivered_), static_cast<unsigned long long>(lost),
         static_cast<double>(delivered_) / window, hist_.percentile(50) / 1e3,
         hist_.percentile(99) / 1e3, hist_.percentile(99.9) / 1e3, hist_.max() / 1e3,
-        static_cast<double>(cpu1 - cpu0) / 1e9,
-        delivered_ > 0 ? static_cast<double>(cpu1 - cpu0) / 1e3 / static_cast<double>(delivered_)
-                       : 0.0,
-        static_cast<unsigned long long>(rss1), setup_s, self_cpu);
+        static_cast<double>(user + sys) / 1e9, static_cast<double>(user) / 1e9,
+        static_cast<double>(sys) / 1e9, per(user + sys), per(user), per(sys),
+        static_cast<unsigned long long>(u1.rss), setup_s, self_cpu);
     return 0;
   }
 
@@ -787,11 +1229,18 @@ int main(int argc, char** argv) {
           stderr,
           "usage: shmio-loadgen --port P|--ports P1,P2 [--clients N] [--rooms R] [--room-base B] "
           "[--publishers K] [--rate MSG/S] [--duration S] [--payload BYTES] "
-          "[--mode fanout|rooms|echo|idle|self-test] [--server-pid PID]\n");
+          "[--mode fanout|rooms|echo|idle|self-test|floor-server] [--server-pid PID]\n");
       return 2;
     }
   }
   if (o.mode == "self-test") return LoadGen(o).self_test();
+  if (o.mode == "floor-server") {
+    if (o.ports.size() != 1) {
+      std::fprintf(stderr, "loadgen: --mode floor-server needs --port\n");
+      return 2;
+    }
+    return FloorServer(o.ports[0]).run();
+  }
   if (o.ports.empty() ||
       (o.mode != "fanout" && o.mode != "rooms" && o.mode != "echo" && o.mode != "idle")) {
     std::fprintf(stderr, "loadgen: --port and a known --mode are needed\n");

@@ -701,6 +701,9 @@ void detail::ServerCore::flush_all() {
   flush_posted = false;
   ++stats.flushes;
   flushing.swap(dirty);
+  // The two lists take turns: both keep the largest capacity either needed (no allocation in
+  // steady state, whichever turn is the large one).
+  if (dirty.capacity() < flushing.capacity()) dirty.reserve(flushing.capacity());
   for (std::size_t i = 0; i < flushing.size(); ++i) {
     EngineSocket* s = flushing[i];
     if (s == nullptr) continue;

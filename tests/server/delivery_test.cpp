@@ -1,0 +1,410 @@
+// The delivery path (docs/server.md, "Delivery engine") in one process with real TCP connections:
+// a socketio::Server on an io_context driven by the test's thread, and raw WebSocket clients
+// written here (so that every byte on the wire is the test's to check).
+//  - steady-state broadcasts allocate nothing per receiver (every malloc of the process counted);
+//  - corking: a turn's broadcasts reach a socket in one write, in order;
+//  - the WebSocket framing of our own: fragmented and masked client messages, pings answered in
+//    order, bad frames closed with the RFC's codes, oversized messages refused with 1009, the close
+//    handshake.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "shmio/socketio/server.hpp"
+
+#ifdef SHMIO_COUNT_ALLOCS
+// Every allocation of the process, counted while `g_counting` is set: glibc's own entry points
+// do the work (operator new calls malloc, so C++ allocations are counted too).
+extern "C" {
+void* __libc_malloc(std::size_t);
+void* __libc_calloc(std::size_t, std::size_t);
+void* __libc_realloc(void*, std::size_t);
+void* __libc_memalign(std::size_t, std::size_t);
+void __libc_free(void*);
+}
+namespace {
+std::atomic<bool> g_counting{false};
+std::atomic<std::uint64_t> g_allocs{0};
+inline void count() {
+  if (g_counting.load(std::memory_order_relaxed)) g_allocs.fetch_add(1, std::memory_order_relaxed);
+}
+}  // namespace
+extern "C" {
+void* malloc(std::size_t n) {
+  count();
+  return __libc_malloc(n);
+}
+void* calloc(std::size_t a, std::size_t b) {
+  count();
+  return __libc_calloc(a, b);
+}
+void* realloc(void* p, std::size_t n) {
+  count();
+  return __libc_realloc(p, n);
+}
+void* aligned_alloc(std::size_t al, std::size_t n) {
+  count();
+  return __libc_memalign(al, n);
+}
+void* memalign(std::size_t al, std::size_t n) {
+  count();
+  return __libc_memalign(al, n);
+}
+int posix_memalign(void** out, std::size_t al, std::size_t n) {
+  count();
+  void* p = __libc_memalign(al, n);
+  if (p == nullptr) return ENOMEM;
+  *out = p;
+  return 0;
+}
+void free(void* p) {
+  __libc_free(p);
+}
+}
+#endif
+
+namespace shmio::socketio {
+namespace {
+
+namespace net = boost::asio;
+using namespace std::chrono_literals;
+
+// A raw WebSocket client on a non-blocking socket; the test's thread runs the server between
+// its steps (drive()).
+class Client {
+ public:
+  explicit Client(std::uint16_t port) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) std::abort();
+    int one = 1;
+    ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    ::fcntl(fd_, F_SETFL, O_NONBLOCK);
+  }
+  ~Client() { ::close(fd_); }
+  Client(const Client&) = delete;
+
+  void send_raw(std::string_view s) {
+    while (!s.empty()) {
+      const ssize_t n = ::send(fd_, s.data(), s.size(), MSG_NOSIGNAL);
+      if (n <= 0) {
+        ::poll(nullptr, 0, 1);
+        continue;
+      }
+      s.remove_prefix(static_cast<std::size_t>(n));
+    }
+  }
+  // A client frame, masked as RFC 6455 requires (unless `masked` is false, to test the refusal).
+  static std::string frame(unsigned char first, std::string_view payload, bool masked = true) {
+    std::string f;
+    f += static_cast<char>(first);
+    const unsigned char m = masked ? 0x80 : 0;
+    if (payload.size() < 126) {
+      f += static_cast<char>(m | payload.size());
+    } else if (payload.size() < 65536) {
+      f += static_cast<char>(m | 126);
+      f += static_cast<char>(payload.size() >> 8);
+      f += static_cast<char>(payload.size() & 0xFF);
+    } else {
+      f += static_cast<char>(m | 127);
+      for (int b = 7; b >= 0; --b) f += static_cast<char>((payload.size() >> (8 * b)) & 0xFF);
+    }
+    const char key[4] = {0x12, 0x34, 0x56, 0x78};
+    if (masked) f.append(key, 4);
+    for (std::size_t i = 0; i < payload.size(); ++i)
+      f += masked ? static_cast<char>(payload[i] ^ key[i & 3]) : payload[i];
+    return f;
+  }
+  void send_text(std::string_view s) { send_raw(frame(0x81, s)); }
+
+  // Reads what is there now (never blocks).
+  std::size_t read_available() {
+    char buf[65536];
+    std::size_t total = 0;
+    for (;;) {
+      const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+      if (n > 0) {
+        in_.append(buf, static_cast<std::size_t>(n));
+        total += static_cast<std::size_t>(n);
+        ++reads_;
+        continue;
+      }
+      if (n == 0) eof_ = true;
+      return total;
+    }
+  }
+  std::string& in() { return in_; }
+  bool eof() const { return eof_; }
+
+  struct Frame {
+    unsigned op;
+    std::string payload;
+  };
+  // Takes whole server frames (unmasked) out of what was read.
+  std::vector<Frame> frames() {
+    std::vector<Frame> out;
+    for (;;) {
+      if (in_.size() < 2) break;
+      const auto* h = reinterpret_cast<const unsigned char*>(in_.data());
+      std::size_t len = h[1] & 0x7F, hl = 2;
+      if (len == 126) {
+        if (in_.size() < 4) break;
+        len = (std::size_t{h[2]} << 8) | h[3];
+        hl = 4;
+      } else if (len == 127) {
+        if (in_.size() < 10) break;
+        len = 0;
+        for (int i = 0; i < 8; ++i) len = (len << 8) | h[2 + i];
+        hl = 10;
+      }
+      if (in_.size() < hl + len) break;
+      out.push_back({h[0] & 0x0Fu, in_.substr(hl, len)});
+      in_.erase(0, hl + len);
+    }
+    return out;
+  }
+
+ private:
+  int fd_;
+  std::string in_;
+  bool eof_ = false;
+  int reads_ = 0;
+};
+
+class Delivery : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ServerOptions o;
+    o.engine.max_payload = 100000;
+    server_ = std::make_unique<Server>(io_, o);
+    server_->on_connection([this](const SocketPtr& s) {
+      s->join("all");
+      if (connected_++ < 10) s->join("ten");
+      s->on("echo", [](const SocketPtr& me, Args a, Ack) { me->emit("echo", std::move(a)); });
+    });
+    port_ = server_->listen("127.0.0.1", 0);
+  }
+  void TearDown() override {
+    clients_.clear();
+    server_->close();
+    io_.run_for(50ms);
+  }
+
+  // Runs the server until `done` or 5 s (a bound, not a sleep: each step waits on events).
+  void drive(const std::function<bool()>& done) {
+    const auto until = std::chrono::steady_clock::now() + 5s;
+    while (!done() && std::chrono::steady_clock::now() < until) {
+      io_.run_for(1ms);
+      for (auto& c : clients_) c->read_available();
+    }
+    ASSERT_TRUE(done()) << "timed out";
+  }
+
+  // Opens a WebSocket session and joins the main namespace.
+  Client& connect() {
+    clients_.push_back(std::make_unique<Client>(port_));
+    Client& c = *clients_.back();
+    c.send_raw(
+        "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+        "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        "Sec-WebSocket-Version: 13\r\n\r\n");
+    drive([&] { return c.in().find("\r\n\r\n") != std::string::npos; });
+    const std::size_t end = c.in().find("\r\n\r\n");
+    const std::string head = c.in().substr(0, end);
+    EXPECT_NE(head.find("101 Switching Protocols"), std::string::npos) << head;
+    // RFC 6455 1.3's own example key and answer.
+    EXPECT_NE(head.find("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo="), std::string::npos);
+    c.in().erase(0, end + 4);
+    std::vector<Client::Frame> got;
+    drive([&] {
+      for (auto& f : c.frames()) got.push_back(f);
+      return !got.empty();
+    });
+    EXPECT_EQ(got[0].payload.substr(0, 1), "0") << "the Engine.IO open packet";
+    const std::size_t before = connected_;
+    c.send_text("40");
+    got.clear();
+    drive([&] {
+      for (auto& f : c.frames()) got.push_back(f);
+      return !got.empty() && connected_ > before;
+    });
+    EXPECT_EQ(got[0].payload.substr(0, 2), "40");
+    return c;
+  }
+
+  // One broadcast to `room`, run until it is flushed, every client's bytes read.
+  void broadcast(const std::string& room, int value) {
+    server_->to(room).emit("m", Args{value});
+    io_.poll();  // the end-of-turn flush
+  }
+
+  net::io_context io_;
+  std::unique_ptr<Server> server_;
+  std::uint16_t port_ = 0;
+  std::size_t connected_ = 0;
+  std::vector<std::unique_ptr<Client>> clients_;
+};
+
+TEST_F(Delivery, SteadyStateBroadcastsAllocateNothingPerReceiver) {
+#ifndef SHMIO_COUNT_ALLOCS
+  GTEST_SKIP() << "allocation counting is off in sanitizer builds";
+#else
+  for (int i = 0; i < 100; ++i) connect();
+  auto drain = [&] {
+    for (auto& c : clients_) {
+      c->read_available();
+      c->in().clear();
+    }
+  };
+  // Warm-up: queues reach their working size, Asio's handler memory is recycled.
+  for (int i = 0; i < 20; ++i) {
+    broadcast("all", i);
+    broadcast("ten", i);
+    drain();
+  }
+  auto count_allocs = [&](const std::string& room) {
+    constexpr int kBroadcasts = 50;
+    std::uint64_t n = 0;
+    for (int i = 0; i < kBroadcasts; ++i) {
+      g_allocs = 0;
+      g_counting = true;
+      broadcast(room, 1000 + i);
+      g_counting = false;
+      n += g_allocs;
+      drain();  // the clients read outside the counted region
+    }
+    return static_cast<double>(n) / kBroadcasts;
+  };
+  const double per_broadcast_10 = count_allocs("ten");
+  const double per_broadcast_100 = count_allocs("all");
+  std::printf("allocations per broadcast: %.2f to 10 receivers, %.2f to 100 receivers\n",
+              per_broadcast_10, per_broadcast_100);
+  // What a broadcast allocates is its own (the packet's JSON, its encoding, its one frame):
+  // ten times the receivers, not one allocation more.
+  EXPECT_EQ(per_broadcast_100, per_broadcast_10);
+  EXPECT_LE(per_broadcast_100, 12.0) << "a broadcast's own allocations stay a handful";
+#endif
+}
+
+TEST_F(Delivery, ATurnsBroadcastsReachASocketInOneWriteInOrder) {
+  Client& c = connect();
+  const std::uint64_t flushes = server_->engine().stats().flushes;
+  for (int i = 0; i < 50; ++i) server_->to("all").emit("m", Args{i});
+  io_.poll();
+  EXPECT_EQ(server_->engine().stats().flushes, flushes + 1) << "one flush for the turn";
+  std::vector<Client::Frame> got;
+  drive([&] {
+    for (auto& f : c.frames()) got.push_back(f);
+    return got.size() >= 50;
+  });
+  for (int i = 0; i < 50; ++i) EXPECT_EQ(got[i].payload, "42[\"m\"," + std::to_string(i) + "]");
+}
+
+TEST_F(Delivery, FragmentedMaskedMessagesAndPingsAnsweredInOrder) {
+  Client& c = connect();
+  // "42["echo","hello"]" in three fragments, a ping between two of them (allowed: control
+  // frames may be interleaved with a fragmented message).
+  const std::string msg = "42[\"echo\",\"hello\"]";
+  c.send_raw(Client::frame(0x01, msg.substr(0, 5)) + Client::frame(0x89, "pi") +
+             Client::frame(0x00, msg.substr(5, 5)) + Client::frame(0x80, msg.substr(10)));
+  std::vector<Client::Frame> got;
+  drive([&] {
+    for (auto& f : c.frames()) got.push_back(f);
+    return got.size() >= 2;
+  });
+  EXPECT_EQ(got[0].op, 0xAu) << "pong first";
+  EXPECT_EQ(got[0].payload, "pi");
+  EXPECT_EQ(got[1].op, 0x1u);
+  EXPECT_EQ(got[1].payload, "42[\"echo\",\"hello\"]");
+}
+
+struct BadFrame {
+  const char* name;
+  std::string bytes;
+  unsigned code;
+};
+
+TEST_F(Delivery, BadFramesCloseWithTheRfcCodes) {
+  const std::vector<BadFrame> cases = {
+      {"unmasked", Client::frame(0x81, "40", false), 1002},
+      {"rsv bit set", Client::frame(0xC1, "40"), 1002},
+      {"unknown opcode", Client::frame(0x83, "x"), 1002},
+      {"continuation without a message", Client::frame(0x80, "x"), 1002},
+      {"fragmented control frame", Client::frame(0x09, "x"), 1002},
+      {"invalid UTF-8 text", Client::frame(0x81, "4\xC0\xAF"), 1007},
+      {"over maxPayload", Client::frame(0x81, std::string(100001, 'a')), 1009},
+  };
+  for (const BadFrame& bad : cases) {
+    SCOPED_TRACE(bad.name);
+    Client& c = connect();
+    c.send_raw(bad.bytes);
+    std::vector<Client::Frame> got;
+    drive([&] {
+      for (auto& f : c.frames()) got.push_back(f);
+      return !got.empty() && got.back().op == 0x8;
+    });
+    ASSERT_GE(got.back().payload.size(), 2u);
+    const unsigned code = (static_cast<unsigned char>(got.back().payload[0]) << 8) |
+                          static_cast<unsigned char>(got.back().payload[1]);
+    EXPECT_EQ(code, bad.code);
+    // The server half-closes after its close frame; our close answer ends the connection.
+    c.send_raw(Client::frame(0x88, std::string("\x03\xE8", 2)));
+    drive([&] { return c.eof(); });
+  }
+  EXPECT_EQ(server_->client_count(), 0u) << "every session ended";
+}
+
+TEST_F(Delivery, TheClientsCloseFrameIsAnsweredAndTheSessionEnds) {
+  Client& c = connect();
+  c.send_raw(Client::frame(0x88, std::string("\x03\xE9", 2)));  // 1001 going away
+  std::vector<Client::Frame> got;
+  drive([&] {
+    for (auto& f : c.frames()) got.push_back(f);
+    return c.eof();
+  });
+  ASSERT_FALSE(got.empty());
+  EXPECT_EQ(got.back().op, 0x8u);
+  EXPECT_EQ(got.back().payload, std::string("\x03\xE9", 2)) << "the client's code echoed";
+  drive([&] { return server_->client_count() == 0; });
+}
+
+TEST_F(Delivery, ABadHandshakeIsRefused) {
+  for (const char* req :
+       {"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+        "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        "Sec-WebSocket-Version: 8\r\n\r\n",
+        "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+        "Connection: Upgrade\r\nSec-WebSocket-Key: short\r\nSec-WebSocket-Version: 13\r\n\r\n"}) {
+    clients_.push_back(std::make_unique<Client>(port_));
+    Client& c = *clients_.back();
+    c.send_raw(req);
+    drive([&] { return c.in().find("\r\n\r\n") != std::string::npos; });
+    const bool version = std::string(req).find("Version: 8") != std::string::npos;
+    EXPECT_EQ(c.in().substr(0, 12), version ? "HTTP/1.1 426" : "HTTP/1.1 400") << c.in();
+    if (version) {
+      EXPECT_NE(c.in().find("Sec-WebSocket-Version: 13"), std::string::npos);
+    }
+  }
+  EXPECT_EQ(server_->client_count(), 0u);
+}
+
+}  // namespace
+}  // namespace shmio::socketio

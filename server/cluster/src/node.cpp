@@ -405,7 +405,8 @@ struct Node::Impl {
 
   // --- publishing
   bool publish(MessageType t, const std::string& payload) {
-    const auto st = writer->publish(static_cast<std::uint16_t>(t), as_bytes(payload));
+    std::uint64_t at = 0;
+    const auto st = writer->publish(static_cast<std::uint16_t>(t), as_bytes(payload), &at);
     if (st != shm::PublishStatus::ok) {
       ++stats.publish_failures;
       std::fprintf(stderr, "shmio[w%d]: could not publish %s (%zu bytes): %s\n", options.worker,
@@ -413,7 +414,16 @@ struct Node::Impl {
       return false;
     }
     ++stats.messages_published;
+    keep_up(at);
     return true;
+  }
+  // A worker must never be lapped by its own records: one turn can publish many (a read of many
+  // client messages, each a broadcast), and the notifier's drain runs only between turns. Once
+  // this worker's reader is half a ring behind what it just published, it drains now.
+  void keep_up(std::uint64_t published_at) {
+    if (!reader || draining) return;
+    if (published_at - std::min(published_at, reader->position()) > segment->capacity() / 2)
+      drain();
   }
   std::uint64_t request_id() {
     // Never equal to an ack id (those stay below 2^53; these have bit 62 set), unique across
@@ -887,6 +897,7 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
     if (position != nullptr) *position = claim.position;
     ++node_.stats.broadcasts_published;
     ++node_.stats.messages_published;
+    node_.keep_up(claim.position);
     return true;
   }
   // Whether the record at `pos` can still be read (it and everything after it).

@@ -146,24 +146,27 @@ void bench(sio::Server& io, int worker) {
                             [worker](sio::Args, std::function<void(sio::Args)> ack) {
                               ack(sio::Args{json::value(worker)});
                             });
-  io.on_connection([&io, pid, worker](const sio::SocketPtr& s) {
+  // The events are registered once on the namespace, not per socket (Namespace::on_event):
+  // every connection shares one handler table, which keeps an idle connection small.
+  sio::Namespace& nsp = io.of("/");
+  {
     auto who = [pid, worker] { return json::object{{"worker", worker}, {"pid", pid}}; };
-    s->on("join", [who](const sio::SocketPtr& s2, sio::Args a, sio::Ack ack) {
+    nsp.on_event("join", [who](const sio::SocketPtr& s2, sio::Args a, sio::Ack ack) {
       if (!a.values.empty() && a.values[0].is_string())
         s2->join(std::string(a.values[0].get_string()));
       if (ack) ack(sio::Args{who()});
     });
-    s->on("leave", [who](const sio::SocketPtr& s2, sio::Args a, sio::Ack ack) {
+    nsp.on_event("leave", [who](const sio::SocketPtr& s2, sio::Args a, sio::Ack ack) {
       if (!a.values.empty() && a.values[0].is_string())
         s2->leave(std::string(a.values[0].get_string()));
       if (ack) ack(sio::Args{who()});
     });
-    s->on("whoami", [who](const sio::SocketPtr& s2, sio::Args, sio::Ack ack) {
+    nsp.on_event("whoami", [who](const sio::SocketPtr& s2, sio::Args, sio::Ack ack) {
       json::object o = who();
       o["id"] = s2->id();
       if (ack) ack(sio::Args{o});
     });
-    s->on("echo", [](const sio::SocketPtr&, sio::Args a, sio::Ack ack) {
+    nsp.on_event("echo", [](const sio::SocketPtr&, sio::Args a, sio::Ack ack) {
       if (ack) ack(std::move(a));
     });
     auto publish = [&io](bool others) {
@@ -186,7 +189,7 @@ void bench(sio::Server& io, int worker) {
       };
     };
     // Not in bench-app.md: n volatile (or plain) broadcasts to everyone in a burst, for tests.
-    s->on("burst", [&io](const sio::SocketPtr&, sio::Args a, sio::Ack ack) {
+    nsp.on_event("burst", [&io](const sio::SocketPtr&, sio::Args a, sio::Ack ack) {
       const std::int64_t n =
           a.values.size() > 0 && a.values[0].is_int64() ? a.values[0].get_int64() : 0;
       const bool vol = a.values.size() > 1 && a.values[1].is_bool() && a.values[1].get_bool();
@@ -200,7 +203,7 @@ void bench(sio::Server& io, int worker) {
     });
     // Not in bench-app.md: a broadcast with acks to every socket (for tests); answers the caller
     // with {error, responses}.
-    s->on("ask-all", [&io](const sio::SocketPtr&, sio::Args a, sio::Ack ack) {
+    nsp.on_event("ask-all", [&io](const sio::SocketPtr&, sio::Args a, sio::Ack ack) {
       const std::int64_t ms =
           !a.values.empty() && a.values[0].is_int64() ? a.values[0].get_int64() : 1000;
       sio::BroadcastOperator(io.of("/"), {})
@@ -216,23 +219,23 @@ void bench(sio::Server& io, int worker) {
               });
     });
     // Not in bench-app.md: io.except(room).emit, for tests.
-    s->on("publish-except", [&io](const sio::SocketPtr&, sio::Args a, sio::Ack ack) {
+    nsp.on_event("publish-except", [&io](const sio::SocketPtr&, sio::Args a, sio::Ack ack) {
       if (a.values.size() >= 2 && a.values[0].is_string())
         io.of("/")
             .except(std::string(a.values[0].get_string()))
             .emit("msg", sio::Args{a.values[1]});
       if (ack) ack({});
     });
-    s->on("publish", publish(false));
-    s->on("publish-others", publish(true));
-    s->on("count", [&io](const sio::SocketPtr&, sio::Args, sio::Ack ack) {
+    nsp.on_event("publish", publish(false));
+    nsp.on_event("publish-others", publish(true));
+    nsp.on_event("count", [&io](const sio::SocketPtr&, sio::Args, sio::Ack ack) {
       sio::BroadcastOperator(io.of("/"), {})
           .fetch_sockets([ack](std::vector<sio::RemoteSocket> all) {
             if (ack) ack(sio::Args{static_cast<std::uint64_t>(all.size())});
           });
     });
     // Not in bench-app.md (for tests): the cluster-wide operations.
-    s->on("fetch", [&io](const sio::SocketPtr&, sio::Args a, sio::Ack ack) {
+    nsp.on_event("fetch", [&io](const sio::SocketPtr&, sio::Args a, sio::Ack ack) {
       sio::BroadcastOperator op(io.of("/"), {});
       if (!a.values.empty() && a.values[0].is_string())
         op = std::move(op).to(std::string(a.values[0].get_string()));
@@ -246,19 +249,19 @@ void bench(sio::Server& io, int worker) {
         if (ack) ack(sio::Args{std::move(out)});
       });
     });
-    s->on("sockets-join", [&io](const sio::SocketPtr&, sio::Args a, sio::Ack ack) {
+    nsp.on_event("sockets-join", [&io](const sio::SocketPtr&, sio::Args a, sio::Ack ack) {
       if (a.values.size() >= 2 && a.values[0].is_string() && a.values[1].is_string())
         io.of("/")
             .to(std::string(a.values[0].get_string()))
             .sockets_join(std::string(a.values[1].get_string()));
       if (ack) ack({});
     });
-    s->on("disconnect-room", [&io](const sio::SocketPtr&, sio::Args a, sio::Ack ack) {
+    nsp.on_event("disconnect-room", [&io](const sio::SocketPtr&, sio::Args a, sio::Ack ack) {
       if (ack) ack({});
       if (!a.values.empty() && a.values[0].is_string())
         io.of("/").to(std::string(a.values[0].get_string())).disconnect_sockets(false);
     });
-    s->on("ping-workers", [&io](const sio::SocketPtr&, sio::Args a, sio::Ack ack) {
+    nsp.on_event("ping-workers", [&io](const sio::SocketPtr&, sio::Args a, sio::Ack ack) {
       const std::int64_t ms =
           !a.values.empty() && a.values[0].is_int64() ? a.values[0].get_int64() : 2000;
       io.of("/").server_side_emit_with_ack(
@@ -271,10 +274,10 @@ void bench(sio::Server& io, int worker) {
                                          {"workers", std::move(workers)}}});
           });
     });
-    s->on("server-count", [&io](const sio::SocketPtr&, sio::Args, sio::Ack ack) {
+    nsp.on_event("server-count", [&io](const sio::SocketPtr&, sio::Args, sio::Ack ack) {
       if (ack) ack(sio::Args{static_cast<std::uint64_t>(io.of("/").server_count())});
     });
-  });
+  }
 }
 
 struct Config {

@@ -263,22 +263,24 @@ std::vector<std::pair<std::string, std::string>> pairs_from_json(const json::val
 }  // namespace
 
 json::object handshake_to_json(const socketio::Handshake& h) {
-  return {{"headers", pairs_to_json(h.headers)},
-          {"query", pairs_to_json(h.query)},
-          {"url", h.url},
+  return {{"headers", pairs_to_json(h.headers())},
+          {"query", pairs_to_json(h.query())},
+          {"url", h.url()},
           {"auth", h.auth},
-          {"address", h.address},
+          {"address", h.address()},
           {"issued", h.issued_ms}};
 }
 
 socketio::Handshake handshake_from_json(const json::object& o) {
   socketio::Handshake h;
-  h.headers = pairs_from_json(o.if_contains("headers"));
-  h.query = pairs_from_json(o.if_contains("query"));
-  if (auto* v = o.if_contains("url"); v && v->is_string()) h.url = std::string(v->get_string());
+  auto r = std::make_shared<engineio::HandshakeRequest>();
+  r->headers = pairs_from_json(o.if_contains("headers"));
+  r->query = pairs_from_json(o.if_contains("query"));
+  if (auto* v = o.if_contains("url"); v && v->is_string()) r->url = std::string(v->get_string());
   if (auto* v = o.if_contains("auth"); v && v->is_object()) h.auth = v->get_object();
   if (auto* v = o.if_contains("address"); v && v->is_string())
-    h.address = std::string(v->get_string());
+    r->address = std::string(v->get_string());
+  h.request = std::move(r);
   if (auto* v = o.if_contains("issued"); v && v->is_int64()) h.issued_ms = v->get_int64();
   return h;
 }

@@ -18,6 +18,7 @@
 #include <cstdio>
 #include <deque>
 #include <limits>
+#include <map>
 #include <sstream>
 #include <unordered_map>
 #include <utility>
@@ -143,6 +144,15 @@ struct detail::ServerCore : std::enable_shared_from_this<detail::ServerCore> {
   void cork(EngineSocket* s);
   void unlist(EngineSocket* s);
   void flush_all();
+  // Heartbeats, upgrade and linger timeouts of every session: one queue and one timer per
+  // server, armed at the earliest deadline (a session holds an iterator, not a timer).
+  using Deadline = std::multimap<TimePoint, EngineSocket*>::iterator;
+  std::multimap<TimePoint, EngineSocket*> deadlines;
+  net::steady_timer deadline_timer{io};
+  TimePoint timer_at = TimePoint::max();
+  Deadline schedule(EngineSocket* s, TimePoint when);
+  void arm_deadline_timer();
+  void on_deadline_timer();
   // A new session id: the configured prefix, then random characters (the id keeps its length).
   std::string new_id() const {
     std::string id = random_id();
@@ -372,20 +382,24 @@ class EngineSocket final : public Socket,
                            public detail::LinkEvents,
                            public std::enable_shared_from_this<EngineSocket> {
  public:
-  EngineSocket(std::shared_ptr<detail::ServerCore> srv, TransportKind kind, HandshakeRequest req)
+  EngineSocket(std::shared_ptr<detail::ServerCore> srv, TransportKind kind,
+               std::shared_ptr<const HandshakeRequest> req)
       : srv_(std::move(srv)),
         sm_(srv_->new_id(), kind, srv_->options.session, Clock::now()),
-        timer_(srv_->io),
         request_(std::move(req)) {}
   ~EngineSocket() override {
     srv_->unlist(this);
+    set_deadline(TimePoint::max());
     if (ws_) ws_->attach(nullptr);  // the link must not keep a pointer to our queue
   }
 
   const std::string& id() const noexcept override { return sm_.sid(); }
   TransportKind transport() const noexcept override { return sm_.transport(); }
-  const std::string& remote_address() const noexcept override { return request_.address; }
-  const HandshakeRequest& request() const noexcept override { return request_; }
+  const std::string& remote_address() const noexcept override { return request_->address; }
+  const HandshakeRequest& request() const noexcept override { return *request_; }
+  std::shared_ptr<const HandshakeRequest> shared_request() const noexcept override {
+    return request_;
+  }
   // "Writable" as socket.io's volatile flag means it: nothing is waiting to be written — neither
   // in the kernel's hands (a blocked write) nor queued earlier in this turn. Inside a corked turn
   // a socket therefore takes at most one volatile packet, as a Node transport is unwritable from
@@ -463,7 +477,7 @@ class EngineSocket final : public Socket,
   void forget() {
     if (lingering_) --srv_->lingering;
     lingering_.reset();
-    timer_.cancel();
+    set_deadline(TimePoint::max());
     if (auto it = srv_->sessions.find(sm_.sid());
         it != srv_->sessions.end() && it->second.get() == this)
       srv_->sessions.erase(it);
@@ -598,7 +612,7 @@ class EngineSocket final : public Socket,
   void finish_close() {
     if (announced_) return;
     announced_ = true;
-    timer_.cancel();
+    set_deadline(TimePoint::max());
     // A forced close still delivers what was queued (e.g. a DISCONNECT packet), then "1".
     bool linger = false;
     if (sm_.transport() == TransportKind::polling) {
@@ -630,11 +644,7 @@ class EngineSocket final : public Socket,
       probe_.reset();
     }
     if (linger) {
-      timer_.expires_after(kLinger);
-      timer_.async_wait([w = weak_from_this()](beast::error_code ec) {
-        auto self = w.lock();
-        if (!ec && self && self->lingering_) self->forget();
-      });
+      set_deadline(Clock::now() + kLinger);  // then on_deadline() forgets it
     } else {
       forget();
     }
@@ -648,30 +658,35 @@ class EngineSocket final : public Socket,
   }
   void arm_timer() {
     if (announced_) return;
-    const TimePoint when = sm_.next_deadline();
-    if (when == armed_for_) return;
-    armed_for_ = when;
-    if (when == TimePoint::max()) {
-      timer_.cancel();
-      return;
-    }
-    timer_.expires_at(when);
-    timer_.async_wait([w = weak_from_this()](beast::error_code ec) {
-      auto self = w.lock();
-      if (ec || !self) return;
-      self->armed_for_ = TimePoint::min();
-      self->sm_.on_timer(Clock::now());
-      self->pump();
-    });
+    set_deadline(sm_.next_deadline());
+  }
+  // One entry in the server's deadline queue (no timer per session): moved when the session's
+  // next deadline changes, removed at TimePoint::max().
+  void set_deadline(TimePoint when) {
+    if (deadline_ && (*deadline_)->first == when) return;
+    if (deadline_) srv_->deadlines.erase(*deadline_);
+    deadline_.reset();
+    if (when != TimePoint::max()) deadline_ = srv_->schedule(this, when);
   }
 
+ public:
+  // The server's deadline timer reached this session's deadline (its entry is gone already).
+  void on_deadline(TimePoint now) {
+    deadline_.reset();
+    auto self = shared_from_this();  // forget() may drop the server's reference
+    if (lingering_) return forget();
+    if (announced_) return;
+    sm_.on_timer(now);
+    pump();
+  }
+
+ private:
   std::shared_ptr<detail::ServerCore> srv_;
   Session sm_;
-  net::steady_timer timer_;
-  HandshakeRequest request_;
+  std::optional<detail::ServerCore::Deadline> deadline_;
+  std::shared_ptr<const HandshakeRequest> request_;
   std::shared_ptr<HttpConnection> get_;
   std::shared_ptr<detail::Link> ws_, probe_;
-  TimePoint armed_for_ = TimePoint::min();
   bool pumping_ = false, again_ = false, announced_ = false;
   std::weak_ptr<HttpConnection> post_owner_;  // the one-POST rule
   int post_claims_ = 0;
@@ -679,6 +694,34 @@ class EngineSocket final : public Socket,
 };
 
 // ---------------------------------------------------------------------------------------------
+detail::ServerCore::Deadline detail::ServerCore::schedule(EngineSocket* s, TimePoint when) {
+  const Deadline it = deadlines.emplace(when, s);
+  if (when < timer_at) arm_deadline_timer();
+  return it;
+}
+
+void detail::ServerCore::arm_deadline_timer() {
+  if (deadlines.empty()) return;
+  timer_at = deadlines.begin()->first;
+  deadline_timer.expires_at(timer_at);  // cancels a wait for a later time
+  deadline_timer.async_wait([w = weak_from_this()](beast::error_code ec) {
+    if (ec) return;  // re-armed for an earlier deadline, or the server went away
+    if (auto self = w.lock()) self->on_deadline_timer();
+  });
+}
+
+void detail::ServerCore::on_deadline_timer() {
+  timer_at = TimePoint::max();
+  const TimePoint now = Clock::now();
+  // Each due session runs once; what it schedules (its next ping) lands after `now`.
+  while (!deadlines.empty() && deadlines.begin()->first <= now) {
+    EngineSocket* s = deadlines.begin()->second;
+    deadlines.erase(deadlines.begin());
+    s->on_deadline(now);
+  }
+  if (timer_at == TimePoint::max()) arm_deadline_timer();
+}
+
 void detail::ServerCore::cork(EngineSocket* s) {
   if (s->dirty_slot != EngineSocket::kNotListed) return;
   s->dirty_slot = dirty.size();
@@ -943,8 +986,9 @@ void HttpConnection::handle_polling(Request& req, const Target& t) {
       if (!srv_->options.allow_request(lower_case_headers(req)))
         return send(srv_->json_error(req, http::status::forbidden, 4, "Forbidden"));
     }
-    auto s = std::make_shared<EngineSocket>(srv_, TransportKind::polling,
-                                            handshake_request(req, remote()));
+    auto s = std::make_shared<EngineSocket>(
+        srv_, TransportKind::polling,
+        std::make_shared<const HandshakeRequest>(handshake_request(req, remote())));
     srv_->sessions.emplace(s->id(), s);
     s->open();
     held_ = std::move(req);
@@ -1073,7 +1117,7 @@ void HttpConnection::handle_upgrade(Request& req, const Target& t) {
       probing->set_ws(ws, /*probe=*/true);
       return;
     }
-    auto s = std::make_shared<EngineSocket>(srv, TransportKind::websocket, std::move(*hs));
+    auto s = std::make_shared<EngineSocket>(srv, TransportKind::websocket, hs);
     srv->sessions.emplace(s->id(), s);
     ws->start(s);
     s->set_ws(ws, /*probe=*/false);

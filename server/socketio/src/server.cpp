@@ -44,12 +44,12 @@ Packet event_packet(const std::string& nsp, const std::string& event, Args args)
 // One Engine.IO session and the namespaces it joined.
 class Client : public std::enable_shared_from_this<Client> {
  public:
-  Client(Server& srv, engineio::SocketPtr conn)
-      : srv_(srv), conn_(std::move(conn)), connect_timer_(srv.io()) {}
+  Client(Server& srv, engineio::SocketPtr conn) : srv_(srv), conn_(std::move(conn)) {}
 
   void start() {
-    connect_timer_.expires_after(srv_.options().connect_timeout);
-    connect_timer_.async_wait([w = weak_from_this()](const boost::system::error_code& ec) {
+    connect_timer_ = std::make_unique<net::steady_timer>(srv_.io());
+    connect_timer_->expires_after(srv_.options().connect_timeout);
+    connect_timer_->async_wait([w = weak_from_this()](const boost::system::error_code& ec) {
       auto self = w.lock();
       if (ec || !self || !self->sockets_.empty()) return;
       self->conn_->close();  // no namespace joined in time
@@ -109,7 +109,7 @@ class Client : public std::enable_shared_from_this<Client> {
   }
 
   void on_close(engineio::CloseReason r) {
-    connect_timer_.cancel();
+    stop_connect_timer();
     // The Engine.IO reason is the socket's (socket.io names them alike).
     close_all(r == engineio::CloseReason::none ? "transport close" : engineio::to_string(r));
   }
@@ -129,7 +129,7 @@ class Client : public std::enable_shared_from_this<Client> {
   void add(const std::string& nsp, SocketPtr s) {
     connecting_.erase(nsp);
     sockets_[nsp] = std::move(s);
-    connect_timer_.cancel();
+    stop_connect_timer();
   }
   void refused(const std::string& nsp) { connecting_.erase(nsp); }
   void remove(const std::string& nsp) { sockets_.erase(nsp); }
@@ -149,7 +149,13 @@ class Client : public std::enable_shared_from_this<Client> {
   Server& srv_;
   engineio::SocketPtr conn_;
   Decoder decoder_;
-  net::steady_timer connect_timer_;
+  // Only until the first namespace is joined (then released: an idle client holds no timer).
+  std::unique_ptr<net::steady_timer> connect_timer_;
+  void stop_connect_timer() {
+    if (!connect_timer_) return;
+    connect_timer_->cancel();  // its handler sees operation_aborted (it owns nothing of ours)
+    connect_timer_.reset();
+  }
   std::map<std::string, SocketPtr> sockets_;
   std::set<std::string> connecting_;  // CONNECTs whose middleware has not finished
 };
@@ -647,6 +653,8 @@ void Socket::dispatch(const std::string& event, Args args, Ack ack) {
       run.push_back(it->second.first);
       it = it->second.second ? handlers_.erase(it) : std::next(it);
     }
+    auto [nfirst, nlast] = nsp_->events_.equal_range(event);
+    for (auto it = nfirst; it != nlast; ++it) run.push_back(it->second);
     for (std::size_t i = 0; i < run.size(); ++i)
       run[i](self, i + 1 == run.size() ? std::move(args) : args, ack);
   } catch (const std::exception& e) {
@@ -729,10 +737,7 @@ void Namespace::connect(const std::shared_ptr<Client>& client, json::object auth
   } else {
     Handshake hs;
     hs.auth = std::move(auth);
-    hs.address = client->conn()->remote_address();
-    hs.headers = client->conn()->request().headers;
-    hs.query = client->conn()->request().query;
-    hs.url = client->conn()->request().url;
+    hs.request = client->conn()->shared_request();
     hs.issued_ms = now_ms();
     s = std::make_shared<Socket>(*this, client, random_id(), std::move(hs),
                                  recovery ? random_id() : std::string());
@@ -836,10 +841,7 @@ bool Namespace::restore(const std::shared_ptr<Client>& client, const json::objec
   hs.auth = auth;
   hs.auth.erase("pid");
   hs.auth.erase("offset");
-  hs.address = client->conn()->remote_address();
-  hs.headers = client->conn()->request().headers;
-  hs.query = client->conn()->request().query;
-  hs.url = client->conn()->request().url;
+  hs.request = client->conn()->shared_request();
   hs.issued_ms = now_ms();
   auto s = std::make_shared<Socket>(*this, client, session->id, std::move(hs), session->pid);
   s->recovered_ = true;

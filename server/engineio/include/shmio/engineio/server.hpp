@@ -111,6 +111,9 @@ class Socket {
   virtual void close() = 0;  // "forced close"
   virtual const std::string& remote_address() const noexcept = 0;
   virtual const HandshakeRequest& request() const noexcept = 0;
+  // The same, shared: the Socket.IO layer keeps this pointer rather than a copy (one copy of the
+  // headers per connection).
+  virtual std::shared_ptr<const HandshakeRequest> shared_request() const noexcept = 0;
   // Whether a packet sent now would be written at once (polling: a GET is waiting; WebSocket: no
   // write in flight and nothing queued). Volatile packets are dropped when it is false.
   virtual bool writable() const noexcept = 0;

@@ -65,16 +65,33 @@ using Next = std::function<void(std::optional<ConnectError>)>;
 using Middleware = std::function<void(const SocketPtr&, Next)>;
 
 struct Handshake {
-  std::vector<std::pair<std::string, std::string>> headers;  // of the Engine.IO handshake request
-  std::vector<std::pair<std::string, std::string>> query;    // its query parameters
-  std::string url;                                           // its target
-  boost::json::object auth;                                  // the CONNECT packet's payload
-  std::string address;                                       // the client's IP address
+  using Pairs = std::vector<std::pair<std::string, std::string>>;
+  // The Engine.IO handshake request — headers (lower-case names), query, url, the client's IP
+  // address — shared with the session and every namespace's socket: stored once per connection.
+  std::shared_ptr<const engineio::HandshakeRequest> request;
+  boost::json::object auth;    // the CONNECT packet's payload
   std::int64_t issued_ms = 0;  // when the socket connected (ms since the epoch)
+
+  const Pairs& headers() const noexcept { return request ? request->headers : empty_pairs(); }
+  const Pairs& query() const noexcept { return request ? request->query : empty_pairs(); }
+  const std::string& url() const noexcept { return request ? request->url : empty_string(); }
+  const std::string& address() const noexcept {
+    return request ? request->address : empty_string();
+  }
   const std::string* header(std::string_view lower_case_name) const {
-    for (const auto& [k, v] : headers)
+    for (const auto& [k, v] : headers())
       if (k == lower_case_name) return &v;
     return nullptr;
+  }
+
+ private:
+  static const Pairs& empty_pairs() noexcept {
+    static const Pairs none;
+    return none;
+  }
+  static const std::string& empty_string() noexcept {
+    static const std::string none;
+    return none;
   }
 };
 
@@ -419,6 +436,13 @@ class Namespace {
   void on_connection(std::function<void(const SocketPtr&)> handler) {
     connection_.push_back(std::move(handler));
   }
+  // Event handlers for every socket of this namespace, registered once: the same as calling
+  // socket->on(event, handler) in a connection handler, without a copy of the handler table per
+  // socket (a shmio extension; with a fixed set of events and many connections it is most of an
+  // idle connection's memory). They run after the socket's own handlers for the event.
+  void on_event(const std::string& event, EventHandler handler) {
+    events_.emplace(event, std::move(handler));
+  }
 
   BroadcastOperator to(const Room& room) { return BroadcastOperator(*this, {}).to(room); }
   BroadcastOperator in(const Room& room) { return to(room); }
@@ -475,6 +499,7 @@ class Namespace {
   bool restore(const std::shared_ptr<Client>& client, const boost::json::object& auth);
 
   std::unordered_map<SocketId, SocketPtr> sockets_;
+  std::multimap<std::string, EventHandler> events_;  // on_event: for every socket
   std::unique_ptr<Adapter> adapter_;
   std::unordered_map<const Client*, SocketPtr> restoring_;  // recovered, awaiting middleware
   std::multimap<std::string, std::function<void(Args, std::function<void(Args)>)>> server_side_;

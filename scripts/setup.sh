@@ -6,7 +6,7 @@ set -euo pipefail
 PACKAGES=(
   g++ cmake ninja-build ccache pkg-config
   libboost1.81-dev libboost-json1.81-dev libboost-program-options1.81-dev
-  libconcurrentqueue-dev googletest libgtest-dev libbenchmark-dev
+  libconcurrentqueue-dev googletest libgtest-dev libbenchmark-dev liburing-dev
   clang libclang-rt-14-dev
   chromium
 )

@@ -48,7 +48,7 @@ namespace {
 const char* kUsage =
     "usage: shmio --app chat|conformance|bench [--port P] [--host H] [--chat-dir DIR]\n"
     "             [--workers N|auto] [--port-per-worker] [--no-pin] [--ring NAME] [--ring-mb M]\n"
-    "             [--log-sockets] [--per-message-deflate] [--allow-origin O]...\n"
+    "             [--log-sockets] [--per-message-deflate] [--allow-origin O]... [--no-io-uring]\n"
     "  chat         the Socket.IO tutorial's chat demo (open http://H:P/ in two browsers)\n"
     "  conformance  the Socket.IO protocol test suite's server configuration\n"
     "  bench        the benchmark app (join/leave/whoami/echo/publish/publish-others/count)\n"
@@ -65,6 +65,8 @@ const char* kUsage =
     "  --per-message-deflate  offer WebSocket compression (socket.io's perMessageDeflate with\n"
     "               threshold 1024; off by default: CPU per message, ~136 KiB of zlib state per\n"
     "               connection by zlib's formula)\n"
+    "  --no-io-uring  flush with one sendmsg per socket instead of one io_uring submission per\n"
+    "               event-loop turn (io_uring is used where the kernel allows it)\n"
     "  --workers N  run as a cluster of N worker processes joined by the shared-memory ring\n"
     "               (auto: one per CPU of the affinity mask); without it: one process\n"
     "  --port-per-worker  worker i listens on P+i instead of all on P (SO_REUSEPORT)\n"
@@ -284,7 +286,7 @@ struct Config {
   std::string app, host = "127.0.0.1", chat_dir = SHMIO_CHAT_DIR, ring;
   long port = 3000, ping_interval = -1, ping_timeout = -1, connect_timeout = -1;
   int workers = -1;  // -1: one process, no cluster; 0: one per CPU
-  bool port_per_worker = false, pin = true, log_sockets = false, deflate = false;
+  bool port_per_worker = false, pin = true, log_sockets = false, deflate = false, io_uring = true;
   std::set<std::string> allowed_origins;  // empty: every origin
   std::uint64_t ring_mb = 64;
 };
@@ -378,6 +380,7 @@ int serve(const Config& cfg, const shmio::cluster::WorkerContext* ctx) {
   if (cfg.connect_timeout > 0)
     options.connect_timeout = std::chrono::milliseconds(cfg.connect_timeout);
   if (cfg.deflate) options.per_message_deflate = shmio::engineio::PerMessageDeflate{};
+  options.io_uring = cfg.io_uring;
   if (!cfg.allowed_origins.empty()) {
     // allowRequest: a handshake from a page of another origin (or with no Origin) gets 403.
     options.allow_request = [origins = cfg.allowed_origins](const auto& headers) {
@@ -526,6 +529,8 @@ int main(int argc, char** argv) {
       ++i;
     } else if (a == "--per-message-deflate") {
       cfg.deflate = true;
+    } else if (a == "--no-io-uring") {
+      cfg.io_uring = false;
     } else if (a == "--log-sockets") {
       cfg.log_sockets = true;
     } else if (a == "--port" && v != nullptr) {

@@ -189,12 +189,13 @@ class Client {
   int reads_ = 0;
 };
 
-class Delivery : public ::testing::Test {
+class Delivery : public ::testing::TestWithParam<bool> {
  protected:
   void SetUp() override {
     ServerOptions o;
     o.engine.max_payload = 100000;
     o.engine.max_queued_packets = 512;  // the slow-consumer test's bound
+    o.io_uring = GetParam();            // both flush paths: sendmsg per socket, io_uring batch
     server_ = std::make_unique<Server>(io_, o);
     server_->on_connection([this](const SocketPtr& s) {
       s->join("all");
@@ -264,7 +265,7 @@ class Delivery : public ::testing::Test {
   std::vector<std::unique_ptr<Client>> clients_;
 };
 
-TEST_F(Delivery, SteadyStateBroadcastsAllocateNothingPerReceiver) {
+TEST_P(Delivery, SteadyStateBroadcastsAllocateNothingPerReceiver) {
 #ifndef SHMIO_COUNT_ALLOCS
   GTEST_SKIP() << "allocation counting is off in sanitizer builds";
 #else
@@ -305,7 +306,7 @@ TEST_F(Delivery, SteadyStateBroadcastsAllocateNothingPerReceiver) {
 #endif
 }
 
-TEST_F(Delivery, ATurnsBroadcastsReachASocketInOneWriteInOrder) {
+TEST_P(Delivery, ATurnsBroadcastsReachASocketInOneWriteInOrder) {
   Client& c = connect();
   const std::uint64_t flushes = server_->engine().stats().flushes;
   for (int i = 0; i < 50; ++i) server_->to("all").emit("m", Args{i});
@@ -319,7 +320,7 @@ TEST_F(Delivery, ATurnsBroadcastsReachASocketInOneWriteInOrder) {
   for (int i = 0; i < 50; ++i) EXPECT_EQ(got[i].payload, "42[\"m\"," + std::to_string(i) + "]");
 }
 
-TEST_F(Delivery, ASlowConsumerIsDisconnectedAtItsBoundWhileTheOthersGetEverything) {
+TEST_P(Delivery, ASlowConsumerIsDisconnectedAtItsBoundWhileTheOthersGetEverything) {
   for (int i = 0; i < 20; ++i) connect();
   Client& slow = *clients_[3];
   const std::string big(4000, 'x');  // 4 KB a broadcast: the kernel's buffers fill quickly
@@ -353,7 +354,7 @@ TEST_F(Delivery, ASlowConsumerIsDisconnectedAtItsBoundWhileTheOthersGetEverythin
   }
 }
 
-TEST_F(Delivery, FragmentedMaskedMessagesAndPingsAnsweredInOrder) {
+TEST_P(Delivery, FragmentedMaskedMessagesAndPingsAnsweredInOrder) {
   Client& c = connect();
   // "42["echo","hello"]" in three fragments, a ping between two of them (allowed: control
   // frames may be interleaved with a fragmented message).
@@ -377,7 +378,7 @@ struct BadFrame {
   unsigned code;
 };
 
-TEST_F(Delivery, BadFramesCloseWithTheRfcCodes) {
+TEST_P(Delivery, BadFramesCloseWithTheRfcCodes) {
   const std::vector<BadFrame> cases = {
       {"unmasked", Client::frame(0x81, "40", false), 1002},
       {"rsv bit set", Client::frame(0xC1, "40"), 1002},
@@ -407,7 +408,7 @@ TEST_F(Delivery, BadFramesCloseWithTheRfcCodes) {
   drive([&] { return server_->client_count() == 0; });
 }
 
-TEST_F(Delivery, TheClientsCloseFrameIsAnsweredAndTheSessionEnds) {
+TEST_P(Delivery, TheClientsCloseFrameIsAnsweredAndTheSessionEnds) {
   Client& c = connect();
   c.send_raw(Client::frame(0x88, std::string("\x03\xE9", 2)));  // 1001 going away
   std::vector<Client::Frame> got;
@@ -421,7 +422,7 @@ TEST_F(Delivery, TheClientsCloseFrameIsAnsweredAndTheSessionEnds) {
   drive([&] { return server_->client_count() == 0; });
 }
 
-TEST_F(Delivery, ABadHandshakeIsRefused) {
+TEST_P(Delivery, ABadHandshakeIsRefused) {
   for (const char* req :
        {"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
         "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
@@ -440,6 +441,11 @@ TEST_F(Delivery, ABadHandshakeIsRefused) {
   }
   EXPECT_EQ(server_->client_count(), 0u);
 }
+
+INSTANTIATE_TEST_SUITE_P(Flush, Delivery, ::testing::Values(false, true),
+                         [](const ::testing::TestParamInfo<bool>& i) {
+                           return i.param ? "io_uring" : "sendmsg";
+                         });
 
 }  // namespace
 }  // namespace shmio::socketio

@@ -9,6 +9,8 @@
 //  - the Beast stream (server.cpp), only for connections that negotiated permessage-deflate.
 #pragma once
 
+#include <sys/uio.h>
+
 #include <boost/asio/ip/tcp.hpp>
 #include <cstddef>
 #include <memory>
@@ -38,6 +40,16 @@ class Link {
   // Writes what the source queue holds, as far as the kernel takes it now. Returns true if frames
   // remain that this call chose not to write (its byte budget): call again next turn.
   virtual bool flush() = 0;
+  // Batched submission (io_uring, uring.hpp): the iovecs of this link's next write, at most
+  // max_iov; returns the socket's descriptor, or -1 if this link has nothing to write now or
+  // writes by itself (then call flush()). complete_write() takes the write's result (bytes, or
+  // -errno) and returns true if frames remain for the next turn.
+  virtual int prepare_write(iovec* /*iov*/, std::size_t /*max_iov*/, std::size_t& iov_count,
+                            std::size_t& /*bytes*/) {
+    iov_count = 0;
+    return -1;
+  }
+  virtual bool complete_write(long /*result*/, std::size_t /*bytes*/) { return false; }
   // A write is waiting for the kernel (the client is not reading fast enough).
   virtual bool blocked() const noexcept = 0;
   // Writes what is queued, then closes the WebSocket (close frame 1000). Detaches from the
@@ -60,6 +72,7 @@ class Link {
       while (!own_.empty()) merged.push_back(own_.pop_front());
       while (!q->empty()) merged.push_back(q->pop_front());
       q->swap(merged);
+      own_ = FrameQueue();  // its slots are not needed while the session's queue is the source
     }
     src_ = q;
   }

@@ -3,6 +3,7 @@
 #include "shmio/engineio/server.hpp"
 
 #include "link.hpp"
+#include "uring.hpp"
 
 #include <unistd.h>
 #include <algorithm>
@@ -121,6 +122,13 @@ struct detail::ServerCore : std::enable_shared_from_this<detail::ServerCore> {
       : io(ctx), options(std::move(o)), handler(std::move(h)), acceptor(ctx) {
     options.session.allow_upgrades =
         options.session.allow_upgrades && options.allow_websocket && options.allow_polling;
+    if (options.io_uring && options.allow_websocket) {
+      std::string why;
+      uring = detail::UringFlusher::open(kUringDepth, why);
+      if (!uring)
+        std::fprintf(stderr, "shmio: io_uring unavailable (%s): flushing with sendmsg\n",
+                     why.c_str());
+    }
   }
 
   void accept();
@@ -144,6 +152,22 @@ struct detail::ServerCore : std::enable_shared_from_this<detail::ServerCore> {
   void cork(EngineSocket* s);
   void unlist(EngineSocket* s);
   void flush_all();
+  // The io_uring flush: the turn's WebSocket writes in one submission (uring.hpp). The batch's
+  // vectors keep their capacity between turns (no allocation in steady state).
+  static constexpr unsigned kUringDepth = 1024;
+  static constexpr std::size_t kBatchIovecs = 64;  // per socket per turn; the rest next turn
+  std::unique_ptr<detail::UringFlusher> uring;
+  struct Batched {
+    EngineSocket* session;
+    detail::Link* link;
+    std::size_t iov_at, iov_count, bytes;
+  };
+  std::vector<Batched> batch;
+  std::vector<iovec> batch_iov;
+  std::vector<int> batch_fds;
+  std::vector<msghdr> batch_msgs;
+  std::vector<long> batch_results;
+  void flush_batched();
   // Heartbeats, upgrade and linger timeouts of every session: one queue and one timer per
   // server, armed at the earliest deadline (a session holds an iterator, not a timer).
   using Deadline = std::multimap<TimePoint, EngineSocket*>::iterator;
@@ -436,6 +460,13 @@ class EngineSocket final : public Socket,
       return ws_->flush();
     pump();
     return false;
+  }
+  // The link whose write the io_uring flush may batch: an open WebSocket session's own link
+  // (nullptr: flush() does this session's work).
+  detail::Link* batch_link() const noexcept {
+    if (sm_.closed() || sm_.transport() != TransportKind::websocket || !ws_ || probe_)
+      return nullptr;
+    return ws_.get();
   }
   std::size_t dirty_slot = kNotListed;  // ServerCore's bookkeeping
   static constexpr std::size_t kNotListed = static_cast<std::size_t>(-1);
@@ -747,6 +778,7 @@ void detail::ServerCore::flush_all() {
   // The two lists take turns: both keep the largest capacity either needed (no allocation in
   // steady state, whichever turn is the large one).
   if (dirty.capacity() < flushing.capacity()) dirty.reserve(flushing.capacity());
+  if (uring) return flush_batched();
   for (std::size_t i = 0; i < flushing.size(); ++i) {
     EngineSocket* s = flushing[i];
     if (s == nullptr) continue;
@@ -755,6 +787,67 @@ void detail::ServerCore::flush_all() {
     if (s->flush()) cork(s);
   }
   flushing.clear();
+}
+
+// Pass 1 does every session that is not a plain WebSocket write (polling answers, closing
+// sessions, Beast links): that may run application code, which may close any session — the ones
+// left for pass 2 stay listed meanwhile, so a session that goes away unlists itself. Pass 2
+// gathers the remaining sessions' iovecs (no code of anyone else runs from here on), one
+// submission sends them all, and each link accounts for its result as after its own sendmsg.
+void detail::ServerCore::flush_batched() {
+  for (std::size_t i = 0; i < flushing.size(); ++i) {
+    EngineSocket* s = flushing[i];
+    if (s == nullptr || s->batch_link() != nullptr) continue;
+    flushing[i] = nullptr;
+    s->dirty_slot = EngineSocket::kNotListed;
+    if (s->flush()) cork(s);
+  }
+  batch.clear();
+  batch_iov.clear();
+  for (std::size_t i = 0; i < flushing.size(); ++i) {
+    EngineSocket* s = flushing[i];
+    if (s == nullptr) continue;
+    s->dirty_slot = EngineSocket::kNotListed;
+    detail::Link* l = s->batch_link();
+    if (l == nullptr) {  // closed meanwhile
+      if (s->flush()) cork(s);
+      continue;
+    }
+    const std::size_t at = batch_iov.size();
+    batch_iov.resize(at + kBatchIovecs);
+    std::size_t count = 0, bytes = 0;
+    const int fd = l->prepare_write(&batch_iov[at], kBatchIovecs, count, bytes);
+    batch_iov.resize(at + count);
+    if (fd < 0 || count == 0) {
+      if (l->flush()) cork(s);  // nothing to gather (a blocked or closing link): its own way
+      continue;
+    }
+    batch.push_back({s, l, at, count, bytes});
+    batch_fds.resize(batch.size());
+    batch_fds.back() = fd;
+  }
+  flushing.clear();
+  if (batch.empty()) return;
+  batch_fds.resize(batch.size());
+  batch_msgs.assign(batch.size(), msghdr{});
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    batch_msgs[i].msg_iov = &batch_iov[batch[i].iov_at];
+    batch_msgs[i].msg_iovlen = batch[i].iov_count;
+  }
+  if (!uring->send_all(batch_fds, batch_msgs, batch_results)) {
+    // Nothing was sent: write them with sendmsg (and from now on, if the ring broke).
+    for (const Batched& b : batch)
+      if (b.link->flush()) cork(b.session);
+  } else {
+    ++stats.uring_submissions;
+    for (std::size_t i = 0; i < batch.size(); ++i)
+      if (batch[i].link->complete_write(batch_results[i], batch[i].bytes)) cork(batch[i].session);
+  }
+  if (!uring->usable()) {
+    std::fprintf(stderr,
+                 "shmio: an io_uring submission failed: flushing with sendmsg from now on\n");
+    uring.reset();
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

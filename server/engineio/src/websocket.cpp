@@ -94,57 +94,42 @@ class RawWebSocket final : public Link, public std::enable_shared_from_this<RawW
 
   bool flush() override {
     if (dead_ || waiting_write_) return false;
-    FrameQueue& q = *src_;
+    if (src_->empty()) {
+      on_drained();  // e.g. close_after_writes() with nothing queued: the close frame now
+      return false;
+    }
     std::size_t budget = kFlushBudget;
-    while (!q.empty()) {
+    while (!src_->empty()) {
       std::array<iovec, kIovecs> iov;
-      std::size_t n = 0, total = 0;
-      for (std::size_t i = 0; i < q.size() && n < kIovecs && total < budget; ++i) {
-        std::string_view w = q[i].wire();
-        if (i == 0) w.remove_prefix(off_);
-        iov[n].iov_base = const_cast<char*>(w.data());
-        iov[n].iov_len = w.size();
-        ++n;
-        total += w.size();
-      }
+      std::size_t total = 0;
+      const std::size_t n = gather(iov.data(), iov.size(), budget, total);
       msghdr m{};
       m.msg_iov = iov.data();
       m.msg_iovlen = n;
-      const ssize_t r = ::sendmsg(sock_.native_handle(), &m, MSG_NOSIGNAL | MSG_DONTWAIT);
-      if (r < 0) {
-        if (errno == EINTR) continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
-          wait_write();
-          return false;
-        }
-        fail_io();  // the peer is gone; the read side reports it
-        return false;
-      }
-      std::size_t left = static_cast<std::size_t>(r);
-      while (left > 0) {
-        const std::size_t first = q.front().wire().size() - off_;
-        if (left < first) {
-          off_ += left;
-          break;
-        }
-        left -= first;
-        off_ = 0;
-        q.pop_front();
-      }
-      if (static_cast<std::size_t>(r) < total) {  // the kernel's buffer is full
-        wait_write();
-        return false;
-      }
-      if (total >= budget) {
-        if (!q.empty()) return true;  // the rest next turn
-        break;
-      }
+      ssize_t r;
+      do {
+        r = ::sendmsg(sock_.native_handle(), &m, MSG_NOSIGNAL | MSG_DONTWAIT);
+      } while (r < 0 && errno == EINTR);
+      const Written w = written(r < 0 ? -errno : r, total);
+      if (w != Written::all) return w == Written::more;
+      if (total >= budget) return !src_->empty();  // the rest next turn
       budget -= total;
     }
-    if (q.empty()) on_drained();
     return false;
   }
 
+  int prepare_write(iovec* iov, std::size_t max_iov, std::size_t& iov_count,
+                    std::size_t& bytes) override {
+    iov_count = 0;
+    if (dead_ || waiting_write_ || src_->empty()) return -1;
+    iov_count = gather(iov, max_iov, kFlushBudget, bytes);
+    return sock_.native_handle();
+  }
+
+  bool complete_write(long result, std::size_t bytes) override {
+    const Written w = written(result, bytes);
+    return w == Written::more || (w == Written::all && !src_->empty());
+  }
   void close_after_writes() override {
     attach(nullptr);
     if (closing_) return;
@@ -153,6 +138,57 @@ class RawWebSocket final : public Link, public std::enable_shared_from_this<RawW
   }
 
  private:
+  // The iovecs of what is queued, from the front frame's unwritten part: at most max_iov of
+  // them and about `budget` bytes (at least one frame).
+  std::size_t gather(iovec* iov, std::size_t max_iov, std::size_t budget, std::size_t& total) {
+    const FrameQueue& q = *src_;
+    std::size_t n = 0;
+    total = 0;
+    for (std::size_t i = 0; i < q.size() && n < max_iov && total < budget; ++i) {
+      std::string_view w = q[i].wire();
+      if (i == 0) w.remove_prefix(off_);
+      iov[n].iov_base = const_cast<char*>(w.data());
+      iov[n].iov_len = w.size();
+      ++n;
+      total += w.size();
+    }
+    return n;
+  }
+
+  // Accounts for a write of `total` bytes that returned `result` (bytes, or -errno): pops what
+  // went out, remembers a partial frame's offset. all: everything offered went out; blocked: the
+  // kernel's buffer is full (a wait for EPOLLOUT is armed); failed: the connection is gone.
+  enum class Written { all, blocked, failed, more };
+  Written written(long result, std::size_t total) {
+    if (result < 0) {
+      if (result == -EAGAIN || result == -EWOULDBLOCK) {
+        wait_write();
+        return Written::blocked;
+      }
+      if (result == -EINTR) return Written::more;  // not written: try again next turn
+      fail_io();                                   // the peer is gone; the read side reports it
+      return Written::failed;
+    }
+    FrameQueue& q = *src_;
+    std::size_t left = static_cast<std::size_t>(result);
+    while (left > 0) {
+      const std::size_t first = q.front().wire().size() - off_;
+      if (left < first) {
+        off_ += left;
+        break;
+      }
+      left -= first;
+      off_ = 0;
+      q.pop_front();
+    }
+    if (static_cast<std::size_t>(result) < total) {  // the kernel's buffer is full
+      wait_write();
+      return Written::blocked;
+    }
+    if (q.empty()) on_drained();
+    return Written::all;
+  }
+
   // --- reading
   void wait_read() {
     if (dead_ || reading_) return;

@@ -1033,6 +1033,7 @@ Server::Server(net::io_context& io, ServerOptions options) : io_(io), options_(s
   eo.static_files = options_.static_files;
   eo.id_prefix = options_.id_prefix;
   eo.reuse_port = options_.reuse_port;
+  eo.io_uring = options_.io_uring;
   eo.is_foreign = options_.is_foreign;
   eo.hand_off = options_.hand_off;
   engineio::Handler h;

@@ -71,6 +71,10 @@ struct ServerOptions {
   //   connection with Server::adopt(). Requests before it on the connection are answered first.
   std::string id_prefix;
   bool reuse_port = false;
+  // The end-of-turn flush as one io_uring submission for every corked WebSocket (docs/server.md,
+  // "Delivery engine"); where io_uring is unavailable or forbidden the server says so once on
+  // stderr and flushes with one sendmsg per socket. false: sendmsg always.
+  bool io_uring = true;
   std::function<bool(const std::string& sid)> is_foreign;
   std::function<void(const std::string& sid, int fd, std::string bytes)> hand_off;
 };
@@ -85,6 +89,7 @@ struct ServerStats {
   std::uint64_t handed_off = 0;               // connections handed to another worker
   std::uint64_t adopted = 0;                  // connections received from another worker
   std::uint64_t flushes = 0;                  // end-of-turn flushes (each: every corked session)
+  std::uint64_t uring_submissions = 0;        // flushes written with one io_uring submission
 };
 
 // What the client's first request (the handshake) carried.

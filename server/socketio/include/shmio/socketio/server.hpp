@@ -543,6 +543,7 @@ struct ServerOptions {
   // Passed to the Engine.IO layer (see engineio::ServerOptions).
   std::string id_prefix;
   bool reuse_port = false;
+  bool io_uring = true;  // see engineio::ServerOptions::io_uring
   std::function<bool(const std::string&)> is_foreign;
   std::function<void(const std::string&, int, std::string)> hand_off;
 };

@@ -325,6 +325,14 @@ void operations(sio::ServerOptions& options, sio::Server*& server, shmio::cluste
              st.handed_off);
         line("shmio_adopted_total", "counter", "Connections taken over from another worker.",
              st.adopted);
+        line("shmio_flushes_total", "counter",
+             "End-of-turn flushes (each writes every socket that got output in the turn).",
+             st.flushes);
+        line("shmio_io_uring_submissions_total", "counter",
+             "Flushes written with one io_uring submission.", st.uring_submissions);
+        line("shmio_accept_errors_total", "counter",
+             "Connections not accepted for lack of descriptors or memory (accepting paused).",
+             st.accept_errors);
       }
       if (node) out += node->metrics_text();
       return {{"text/plain; version=0.0.4; charset=utf-8",

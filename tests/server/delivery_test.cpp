@@ -11,6 +11,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -21,6 +22,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <functional>
 #include <string>
 #include <vector>
@@ -440,6 +442,41 @@ TEST_P(Delivery, ABadHandshakeIsRefused) {
     }
   }
   EXPECT_EQ(server_->client_count(), 0u);
+}
+
+TEST_P(Delivery, OutOfDescriptorsAtAcceptPausesThenResumes) {
+  // The process may open only a few more descriptors: client sockets take them, so the server's
+  // accept fails with EMFILE while those connections wait in the backlog.
+  std::size_t open_now = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/fd"))
+    ++open_now;
+  rlimit old{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &old), 0);
+  rlimit low = old;
+  low.rlim_cur = open_now + 6;
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &low), 0);
+  std::vector<int> socks;
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port_);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  for (;;) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) break;  // the table is full
+    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    socks.push_back(fd);
+  }
+  ASSERT_FALSE(socks.empty());
+  const auto before = server_->engine().stats();
+  io_.run_for(350ms);
+  const auto during = server_->engine().stats();
+  EXPECT_GE(during.accept_errors - before.accept_errors, 1u) << "accept hit the limit";
+  EXPECT_LE(during.accept_errors - before.accept_errors, 6u)
+      << "paused 100 ms between tries, not a busy loop";
+  // Descriptors free up: the waiting connections are accepted without anyone's help.
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &old), 0);
+  drive([&] { return server_->engine().stats().connections - before.connections >= socks.size(); });
+  for (int fd : socks) ::close(fd);
 }
 
 INSTANTIATE_TEST_SUITE_P(Flush, Delivery, ::testing::Values(false, true),

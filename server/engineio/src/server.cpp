@@ -142,7 +142,9 @@ struct detail::ServerCore : std::enable_shared_from_this<detail::ServerCore> {
   std::unordered_map<std::string, std::shared_ptr<EngineSocket>> sessions;
   bool stopped = false;
   bool accepting = false;
-  std::size_t lingering = 0;  // closed sessions kept for their last GET (not open)
+  std::size_t lingering = 0;           // closed sessions kept for their last GET (not open)
+  net::steady_timer accept_pause{io};  // after EMFILE/ENFILE at accept
+  TimePoint accept_error_logged{};
   std::size_t open_sessions() const { return sessions.size() - lingering; }
   ServerStats stats;
   // Corking (docs/server.md, "Delivery engine"): sessions that queued output during this turn,
@@ -1239,6 +1241,25 @@ void detail::ServerCore::accept() {
       socket.set_option(tcp::no_delay(true), ec);
       ++self->stats.connections;
       std::make_shared<HttpConnection>(std::move(socket), self)->start();
+    } else if (ec == net::error::no_descriptors || ec.value() == ENFILE ||
+               ec == net::error::no_buffer_space || ec == net::error::no_memory) {
+      // Out of descriptors (the process's limit: 20,000 on the dev machines) or memory: the
+      // pending connection stays in the backlog. No busy loop: accepting pauses 100 ms, one
+      // line per 10 s says so, and service resumes by itself when descriptors free up.
+      ++self->stats.accept_errors;
+      const auto now = Clock::now();
+      if (now - self->accept_error_logged > std::chrono::seconds(10)) {
+        self->accept_error_logged = now;
+        std::fprintf(stderr,
+                     "shmio: cannot accept connections: %s (%zu sessions open); retrying every "
+                     "100 ms (RLIMIT_NOFILE: run more workers, or raise the limit)\n",
+                     ec.message().c_str(), self->open_sessions());
+      }
+      self->accept_pause.expires_after(std::chrono::milliseconds(100));
+      self->accept_pause.async_wait([self](beast::error_code e) {
+        if (!e && !self->stopped && self->accepting) self->accept();
+      });
+      return;
     }
     self->accept();
   });

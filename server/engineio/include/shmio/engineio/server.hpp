@@ -90,6 +90,7 @@ struct ServerStats {
   std::uint64_t adopted = 0;                  // connections received from another worker
   std::uint64_t flushes = 0;                  // end-of-turn flushes (each: every corked session)
   std::uint64_t uring_submissions = 0;        // flushes written with one io_uring submission
+  std::uint64_t accept_errors = 0;  // accepts refused for lack of descriptors or memory (paused)
 };
 
 // What the client's first request (the handshake) carried.

@@ -18,6 +18,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -280,6 +281,18 @@ void bench(sio::Server& io, int worker) {
       if (ack) ack(sio::Args{static_cast<std::uint64_t>(io.of("/").server_count())});
     });
   }
+}
+
+// Raises RLIMIT_NOFILE's soft limit to its hard limit; returns the limit now in force.
+std::uint64_t raise_fd_limit() {
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0) return 0;
+  if (rl.rlim_cur < rl.rlim_max) {
+    rlimit up = rl;
+    up.rlim_cur = rl.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &up) == 0) rl = up;
+  }
+  return static_cast<std::uint64_t>(rl.rlim_cur);
 }
 
 struct Config {
@@ -558,7 +571,16 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "shmio: --app must be chat, conformance or bench\n%s", kUsage);
     return 2;
   }
-  if (cfg.workers < 0) return serve(cfg, nullptr);
+  // Every connection is a descriptor: the soft limit goes up to the hard one (often 1024 ->
+  // much more), and the capacity is said once, so that a limit is known before it is hit (a
+  // worker at the limit pauses accepting and says so: engineio's accept).
+  const std::uint64_t fd_limit = raise_fd_limit();
+  if (cfg.workers < 0) {
+    std::fprintf(stderr, "shmio: up to %llu descriptors (RLIMIT_NOFILE): about %llu connections\n",
+                 static_cast<unsigned long long>(fd_limit),
+                 static_cast<unsigned long long>(fd_limit > 64 ? fd_limit - 64 : 0));
+    return serve(cfg, nullptr);
+  }
 
   // A cluster. All workers must listen on one known port: with port 0 the supervisor picks a free
   // one first (and holds it, bound with SO_REUSEPORT but not listening, while the cluster runs).
@@ -590,10 +612,16 @@ int main(int argc, char** argv) {
   so.workers = n;
   so.pin = cfg.pin;
   so.ring_bytes = cfg.ring_mb << 20;
-  so.on_start = [&cfg](int workers) {
+  so.on_start = [&cfg, fd_limit](int workers) {
     std::printf("shmio cluster (%s): %d workers on %s:%ld%s, ring %s\n", cfg.app.c_str(), workers,
                 cfg.host.c_str(), cfg.port, cfg.port_per_worker ? "+i" : "", cfg.ring.c_str());
     std::fflush(stdout);
+    std::fprintf(stderr,
+                 "shmio: each worker may hold up to %llu descriptors (RLIMIT_NOFILE): about %llu "
+                 "connections for %d workers (more need more workers)\n",
+                 static_cast<unsigned long long>(fd_limit),
+                 static_cast<unsigned long long>(fd_limit > 64 ? (fd_limit - 64) * workers : 0),
+                 workers);
   };
   const int rc =
       shmio::cluster::run_supervisor(so, [&cfg, holder](const shmio::cluster::WorkerContext& ctx) {

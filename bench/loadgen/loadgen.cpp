@@ -4,14 +4,33 @@
 // shmio and the Node peers alike.
 //
 //   shmio-loadgen --port P [--ports P1,P2..] --clients N --rooms R --publishers K --rate MSG/S
-//                 --duration S --payload BYTES --mode fanout|rooms|echo|idle|self-test
-//                 [--server-pid PID] [--room-base B]
+//                 --duration S --payload BYTES --mode fanout|rooms|echo|idle|hold|self-test
+//                 [--server-pid PID] [--room-base B] [--source-base A] [--setup-timeout S]
+//                 [--stall-timeout S] [--max-time S] [--per-source N]
 //   shmio-loadgen --mode floor-server --port P
 //
 // fanout: N subscribers, all in room "r0" (R = 1) or spread over R rooms ("r<i % R>"); K extra
 //   publisher connections emit `publish` to "r0" / a random room, open-loop at MSG/S in total.
 // echo: K connections emit `echo` with an ack at MSG/S in total; latency is the ack's round trip.
 // idle: N connections that only answer pings; prints the server's RSS per connection.
+// hold: N connections held (many connections: bench/e2e --connections). Connects them (at most 256
+//   handshakes in flight) and prints a JSON line {"phase":"connected",...}: the connect rate and
+//   the CLOCK_MONOTONIC times of the first connect() and the last CONNECT ack, so that several
+//   load generators side by side can be merged. Then it holds them, answering the server's pings
+//   (counted per connection) and counting disconnects and heartbeat timeouts (no ping for
+//   pingInterval + pingTimeout, socket.io-client's rule), and obeys lines on stdin:
+//     publish  emits one `publish` to null (io.emit: every connection of the cluster, of every
+//              load generator) carrying its CLOCK_MONOTONIC send time;
+//     report   prints {"phase":"done",...} now (otherwise printed by itself once every connection
+//              still open has that broadcast): disconnects, timeouts, pings, and the broadcast's
+//              arrival after its send time at this process's first, median and last client;
+//     quit, or end of input: closes everything and exits.
+//   --max-time S bounds the whole run (then it exits with an error).
+// Descriptors: a process may hold at most RLIMIT_NOFILE's hard limit of descriptors (20,000 on
+//   the benchmark's VMs, which root cannot raise); more than that less 1,000 connections in one
+//   process is refused at start with a message saying so, and EMFILE, a server that stops
+//   accepting or answering (no handshake completes for --stall-timeout s) or a setup that takes
+//   over --setup-timeout s end the run with a message that says which, never a silent stall.
 // self-test: the load generator's own receive capacity. A minimal server (a forked child, no
 //   --port needed) answers the handshake, CONNECT and join, then writes pre-built 64 KiB batches
 //   of bench-app "msg" events to each of the N subscribers as fast as the kernel takes them; the
@@ -41,6 +60,7 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <cstdarg>
 
 #include <dirent.h>
 #include <algorithm>
@@ -120,9 +140,24 @@ struct Options {
   int payload = 64;
   std::string mode = "fanout";
   int server_pid = 0;
-  int max_per_ip = 20000;  // connections per source address (the ephemeral range is ~28k)
-  int setup_timeout = 60;
+  // Connections per source address. The ephemeral range is ~28k ports, but connect() picks
+  // even ports first (odd ones are left to bind()) and scans all ~14k of them before trying an
+  // odd one: past ~14k connections to one destination from one address, every connect() costs a
+  // scan of the whole even range (measured: 400 us of CPU per connection at 16.7k per address,
+  // 60 us at 10k). 5,000 keeps the scan short.
+  int max_per_ip = 5000;
+  // The first source address is 127.0.0.1 + source_base (-1: from the pid, pid % 200): several
+  // load generators side by side give each its own (bench/e2e does), so that none runs out of
+  // ephemeral ports or meets ports another one left in TIME_WAIT.
+  long source_base = -1;
+  double setup_timeout = 60;  // s: every connection ready within this, or the run fails
+  double stall_timeout = 20;  // s without any handshake completing: the server stopped answering
+  double max_time = 0;        // s: hold mode ends with an error after this (0: no bound)
 };
+
+// Descriptors this process keeps beside its connections (stdio, epoll, /proc files), and the
+// headroom below RLIMIT_NOFILE's hard limit that no run may use.
+constexpr long kDescriptorHeadroom = 1000;
 
 enum class St { connecting, upgrading, open_wait, connect_wait, join_wait, ready, closed };
 
@@ -136,6 +171,11 @@ struct Conn {
   std::size_t out_off = 0;
   std::string frag;      // a fragmented WebSocket message being assembled
   bool want_out = true;  // registered for EPOLLOUT: connecting, or output the kernel did not take
+  // hold mode: heartbeats and the broadcast
+  std::uint32_t pings = 0;
+  std::uint64_t last_heard = 0;  // the Engine.IO open or the last ping (CLOCK_MONOTONIC ns)
+  bool timed_out = false;        // no ping for pingInterval + pingTimeout (counted once)
+  bool got_bcast = false;
 };
 
 // One client-to-server WebSocket text frame (masked with a zero key: the XOR is the identity).
@@ -743,6 +783,8 @@ class LoadGen {
 
   // See the header: the receive capacity of this load generator on one core.
   int self_test() {
+    raise_descriptor_limit();
+    if (!descriptors_fit(o_.clients)) return 2;
     const int lfd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     sockaddr_in a{};
     a.sin_family = AF_INET;
@@ -786,41 +828,103 @@ class LoadGen {
     return rc;
   }
 
-  // Opens `subs` subscribers and `pubs` publishers in waves and waits until all are ready.
+  // Refuses (false, with a message naming the limit) more connections than one process may
+  // hold: RLIMIT_NOFILE's hard limit less kDescriptorHeadroom.
+  bool descriptors_fit(int conns) {
+    rlimit rl{};
+    getrlimit(RLIMIT_NOFILE, &rl);
+    if (rl.rlim_max == RLIM_INFINITY) return true;
+    const long most = static_cast<long>(rl.rlim_max) - kDescriptorHeadroom;
+    if (conns <= most) return true;
+    error(
+        "%d connections in one process: more than it may hold here. A process may hold at most "
+        "%ld descriptors (RLIMIT_NOFILE hard limit, which cannot be raised here; %ld kept for "
+        "headroom): at most %ld connections per load generator. Run several load generators "
+        "side by side (bench/e2e --connections does)",
+        conns, static_cast<long>(rl.rlim_max), kDescriptorHeadroom, std::max(0L, most));
+    return false;
+  }
+
+  // A fatal error: on stderr, and kept for hold mode's JSON line.
+  [[gnu::format(printf, 2, 3)]] void error(const char* fmt, ...) {
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    std::vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    error_ = buf;
+    std::fprintf(stderr, "loadgen: %s\n", buf);
+  }
+
+  // Where the handshakes not yet ready stand, for an error message.
+  std::string in_flight() const {
+    int st[7] = {};
+    for (const Conn& c : conns_)
+      if (c.fd >= 0 && c.st != St::ready && c.st != St::closed) ++st[static_cast<int>(c.st)];
+    char buf[256];
+    std::snprintf(buf, sizeof buf,
+                  "%d waiting for TCP connect, %d for the WebSocket upgrade, %d for the Engine.IO "
+                  "open, %d for the Socket.IO CONNECT, %d for the join ack",
+                  st[0], st[1], st[2], st[3], st[4]);
+    return buf;
+  }
+
+  // Opens `subs` subscribers and `pubs` publishers in waves and waits until all are ready. Fails
+  // (1, with a message saying why) on the first failed connection, on EMFILE, when no handshake
+  // completes for stall_timeout s (a server that stopped accepting or answering), or after
+  // setup_timeout s.
   int connect_all(int subs, int pubs, double& setup_s) {
     room_size_.assign(static_cast<std::size_t>(std::max(1, o_.rooms)), 0);
     const std::uint64_t setup_start = now_ns();
+    connect_start_ = setup_start;
+    std::uint64_t last_progress = setup_start;
+    int last_ready = 0;
     int next = 0;
     const int total = subs + pubs;
+    conns_.reserve(static_cast<std::size_t>(total));
+    const bool hold = o_.mode == "hold";
     while (ready_ < total) {
-      while (next < total && next - ready_ < 256) {
+      while (next < total && next - ready_ - failed_ < 256) {
         const bool pub = next >= subs;
-        if (!open(next, pub, pub ? -1 : next % std::max(1, o_.rooms))) return 1;
+        const int room = pub || hold ? -1 : next % std::max(1, o_.rooms);
+        if (!open(next, pub, room)) return 1;
         ++next;
       }
       poll(5);
+      const std::uint64_t now = now_ns();
       if (failed_ > 0) {
-        std::fprintf(stderr, "loadgen: %d connections failed during setup\n", failed_);
+        error("%d connections failed during setup (first: %s), %d of %d ready", failed_,
+              first_failure_.c_str(), ready_, total);
         return 1;
       }
-      if (now_ns() - setup_start >
-          static_cast<std::uint64_t>(o_.setup_timeout) * 1'000'000'000ULL) {
-        std::fprintf(stderr, "loadgen: setup timed out (%d of %d ready)\n", ready_, total);
+      if (ready_ != last_ready) {
+        last_ready = ready_;
+        last_progress = now;
+      } else if (static_cast<double>(now - last_progress) > o_.stall_timeout * 1e9) {
+        error(
+            "no handshake completed for %.0f s: %d of %d ready; in flight: %s. The server "
+            "stopped accepting or answering (a worker at its descriptor limit?)",
+            o_.stall_timeout, ready_, total, in_flight().c_str());
+        return 1;
+      }
+      if (static_cast<double>(now - setup_start) > o_.setup_timeout * 1e9) {
+        error("setup timed out after %.0f s: %d of %d ready (%.0f/s); in flight: %s",
+              o_.setup_timeout, ready_, total,
+              ready_ / (static_cast<double>(now - setup_start) / 1e9), in_flight().c_str());
         return 1;
       }
     }
-    setup_s = static_cast<double>(now_ns() - setup_start) / 1e9;
+    connect_end_ = now_ns();
+    setup_s = static_cast<double>(connect_end_ - setup_start) / 1e9;
     return 0;
   }
 
   int run() {
-    rlimit rl{};
-    getrlimit(RLIMIT_NOFILE, &rl);
-    rl.rlim_cur = rl.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &rl);
+    raise_descriptor_limit();
     const bool subscribers = o_.mode == "fanout" || o_.mode == "rooms" || o_.mode == "idle";
     const int subs = subscribers ? o_.clients : 0;
     const int pubs = o_.mode == "idle" ? 0 : o_.publishers;
+    if (!descriptors_fit(subs + pubs)) return 2;
     const std::uint64_t rss0 = usage(o_.server_pid).rss;
     // Open connections in waves so the server's accept queue is never flooded.
     double setup_s = 0;
@@ -905,30 +1009,244 @@ class LoadGen {
     return 0;
   }
 
+  // See the header: N connections held, heartbeats, one broadcast to all.
+  int hold() {
+    raise_descriptor_limit();
+    const int n = o_.clients;
+    const auto print_error = [&] {
+      std::printf("{\"phase\":\"error\",\"clients\":%d,\"ready\":%d,\"error\":\"%s\"}\n", n, ready_,
+                  json_safe(error_).c_str());
+      std::fflush(stdout);
+    };
+    if (n < 1) {
+      error("--mode hold needs --clients >= 1");
+      print_error();
+      return 2;
+    }
+    if (!descriptors_fit(n)) {
+      print_error();
+      return 2;
+    }
+    const std::uint64_t started = now_ns();
+    const auto past_max_time = [&] {
+      return o_.max_time > 0 && static_cast<double>(now_ns() - started) > o_.max_time * 1e9;
+    };
+    double setup_s = 0;
+    if (connect_all(n, 0, setup_s) != 0) {
+      print_error();
+      return 1;
+    }
+    const std::uint64_t cpu_connected = self_cpu_ns();
+    std::printf(
+        "{\"phase\":\"connected\",\"clients\":%d,\"ready\":%d,\"connect_start_ns\":%llu,"
+        "\"connect_end_ns\":%llu,\"connect_s\":%.3f,\"connect_per_s\":%.0f,"
+        "\"ping_interval_ms\":%llu,\"ping_timeout_ms\":%llu,\"loadgen_cpu_s\":%.3f}\n",
+        n, ready_, static_cast<unsigned long long>(connect_start_),
+        static_cast<unsigned long long>(connect_end_), setup_s, n / std::max(setup_s, 1e-9),
+        static_cast<unsigned long long>(ping_interval_ms_),
+        static_cast<unsigned long long>(ping_timeout_ms_),
+        static_cast<double>(cpu_connected) / 1e9);
+    std::fflush(stdout);
+    // Commands on stdin from now on.
+    ::fcntl(0, F_SETFL, ::fcntl(0, F_GETFL) | O_NONBLOCK);
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLRDHUP;
+    ev.data.u64 = kStdin;
+    if (epoll_ctl(ep_, EPOLL_CTL_ADD, 0, &ev) != 0) stdin_eof_ = true;  // (stdin not pollable)
+    std::uint64_t next_check = now_ns();
+    bool reported = false;
+    while (!quit_ && !stdin_eof_) {
+      poll(100);
+      const std::uint64_t now = now_ns();
+      if (now >= next_check) {
+        next_check = now + 1'000'000'000ULL;
+        check_heartbeats(now);
+      }
+      if (publish_) {
+        publish_ = false;
+        publish();
+      }
+      const int live = ready_ - dropped_;
+      if (report_ || (!reported && bcast_count_ > 0 && bcast_count_ >= live)) {
+        report_ = false;
+        reported = true;
+        report(now, cpu_connected);
+      }
+      if (past_max_time()) {
+        error("--max-time %.0f s reached before quit", o_.max_time);
+        print_error();
+        return 1;
+      }
+    }
+    return 0;
+  }
+
  private:
+  static constexpr std::uint64_t kStdin = ~0ULL - 1;
+
+  static void raise_descriptor_limit() {
+    rlimit rl{};
+    getrlimit(RLIMIT_NOFILE, &rl);
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+
+  static std::string json_safe(std::string s) {
+    for (auto& ch : s)
+      if (ch == '"' || ch == '\\' || static_cast<unsigned char>(ch) < 0x20) ch = '\'';
+    return s;
+  }
+
+  // Lines of commands on stdin (hold mode): publish, report, quit; end of input = quit.
+  void read_stdin() {
+    char buf[256];
+    for (;;) {
+      const ssize_t r = ::read(0, buf, sizeof buf);
+      if (r > 0) {
+        stdin_buf_.append(buf, static_cast<std::size_t>(r));
+        continue;
+      }
+      if (r == 0 || (errno != EAGAIN && errno != EINTR)) {
+        stdin_eof_ = true;
+        epoll_ctl(ep_, EPOLL_CTL_DEL, 0, nullptr);
+      }
+      if (r < 0 && errno == EINTR) continue;
+      break;
+    }
+    for (std::size_t nl; (nl = stdin_buf_.find('\n')) != std::string::npos;) {
+      const std::string line = stdin_buf_.substr(0, nl);
+      stdin_buf_.erase(0, nl + 1);
+      if (line == "publish")
+        publish_ = true;
+      else if (line == "report")
+        report_ = true;
+      else if (line == "quit")
+        quit_ = true;
+      else if (!line.empty())
+        std::fprintf(stderr, "loadgen: unknown command on stdin: %s\n", line.c_str());
+    }
+  }
+
+  // One publish to null (io.emit: every connection of the cluster) from the first open
+  // connection, carrying its CLOCK_MONOTONIC send time.
+  void publish() {
+    for (Conn& c : conns_) {
+      if (c.st != St::ready) continue;
+      char head[96];
+      const std::uint64_t t = now_ns();
+      std::snprintf(head, sizeof head, "42[\"publish\",null,{\"t\":\"%llu\",\"seq\":0,\"pad\":\"",
+                    static_cast<unsigned long long>(t));
+      std::string msg = head;
+      msg += pad_;
+      msg += "\"}]";
+      ws_frame(c.out, msg);
+      flush(c);
+      return;
+    }
+    std::fprintf(stderr, "loadgen: publish: no open connection\n");
+  }
+
+  void broadcast_arrived(Conn& c, std::string_view p) {
+    if (c.got_bcast) return;
+    const std::size_t t = p.find("\"t\":\"");
+    if (t == std::string_view::npos) return;
+    const std::uint64_t sent = std::strtoull(p.data() + t + 5, nullptr, 10);
+    const std::uint64_t now = now_ns();
+    c.got_bcast = true;
+    ++bcast_count_;
+    bcast_sent_ = sent;
+    if (bcast_first_ == 0) bcast_first_ = now;
+    bcast_last_ = now;
+    bcast_hist_.add(now > sent ? now - sent : 0);
+  }
+
+  // socket.io-client's rule: a connection that heard no ping for pingInterval + pingTimeout is
+  // timed out (counted once; it stays open, so that the server's own view is measured too).
+  void check_heartbeats(std::uint64_t now) {
+    if (ping_interval_ms_ == 0) return;
+    const std::uint64_t limit = (ping_interval_ms_ + ping_timeout_ms_) * 1'000'000ULL;
+    for (Conn& c : conns_)
+      if (c.st == St::ready && !c.timed_out && now - c.last_heard > limit) {
+        c.timed_out = true;
+        ++client_timeouts_;
+      }
+  }
+
+  void report(std::uint64_t now, std::uint64_t cpu_connected) {
+    check_heartbeats(now);
+    std::uint32_t min_pings = ~0u;
+    for (const Conn& c : conns_)
+      if (c.st == St::ready) min_pings = std::min(min_pings, c.pings);
+    if (min_pings == ~0u) min_pings = 0;
+    std::string reasons;
+    for (const auto& [why, count] : drop_reasons_)
+      reasons += (reasons.empty() ? "\"" : ",\"") + json_safe(why) + "\":" + std::to_string(count);
+    const int live = ready_ - dropped_;
+    const auto ms = [&](std::uint64_t at) {
+      return at > bcast_sent_ && bcast_sent_ != 0 ? static_cast<double>(at - bcast_sent_) / 1e6
+                                                  : 0.0;
+    };
+    rusage ru{};
+    getrusage(RUSAGE_SELF, &ru);
+    std::printf(
+        "{\"phase\":\"done\",\"clients\":%d,\"ready\":%d,\"held\":%d,\"dropped\":%d,"
+        "\"drop_reasons\":{%s},\"client_timeouts\":%d,\"pings\":%llu,\"min_pings\":%u,"
+        "\"held_s\":%.1f,\"bcast_sent_ns\":%llu,\"bcast_received\":%d,\"bcast_missing\":%d,"
+        "\"bcast_first_ns\":%llu,\"bcast_last_ns\":%llu,\"bcast_first_ms\":%.2f,"
+        "\"bcast_p50_ms\":%.2f,\"bcast_last_ms\":%.2f,\"hold_cpu_s\":%.3f,\"loadgen_rss\":%ld}\n",
+        o_.clients, ready_, live, dropped_, reasons.c_str(), client_timeouts_,
+        static_cast<unsigned long long>(pings_), min_pings,
+        static_cast<double>(now - connect_end_) / 1e9, static_cast<unsigned long long>(bcast_sent_),
+        bcast_count_, std::max(0, live - bcast_count_),
+        static_cast<unsigned long long>(bcast_first_), static_cast<unsigned long long>(bcast_last_),
+        ms(bcast_first_), static_cast<double>(bcast_hist_.percentile(50)) / 1e6, ms(bcast_last_),
+        static_cast<double>(self_cpu_ns() - cpu_connected) / 1e9, ru.ru_maxrss * 1024L);
+    std::fflush(stdout);
+  }
+
   bool open(int i, bool publisher, int room) {
     const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
-      std::perror("loadgen: socket");
+      const int e = errno;
+      rlimit rl{};
+      getrlimit(RLIMIT_NOFILE, &rl);
+      if (e == EMFILE)
+        error(
+            "socket(): too many open files (EMFILE) at connection %d: this process reached its "
+            "descriptor limit (RLIMIT_NOFILE %ld, a hard limit here); use fewer connections per "
+            "load generator",
+            i, static_cast<long>(rl.rlim_cur));
+      else
+        error("socket() at connection %d: %s", i, std::strerror(e));
       return false;
     }
     const int one = 1;
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    // The port is chosen at connect(), per destination (not at bind(), which would make each
+    // port unique per source address whatever the destination).
+    ::setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
     // Spread over 127.0.0.x source addresses past the ephemeral-port limit of one address.
     sockaddr_in src{};
     src.sin_family = AF_INET;
-    // Each run starts at its own 127.0.0.x (from its pid), so that the ports a previous run left
-    // in TIME_WAIT do not run this one out of ephemeral ports.
-    const auto base = static_cast<std::uint32_t>(::getpid() % 200);
+    // Each run starts at its own 127.0.0.x (from its pid, or --source-base), so that the ports a
+    // previous run left in TIME_WAIT do not run this one out of ephemeral ports.
+    const auto base =
+        static_cast<std::uint32_t>(o_.source_base >= 0 ? o_.source_base : ::getpid() % 200);
     src.sin_addr.s_addr = htonl(0x7F000001u + base + static_cast<std::uint32_t>(i / o_.max_per_ip));
-    ::bind(fd, reinterpret_cast<sockaddr*>(&src), sizeof src);
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&src), sizeof src) != 0) {
+      error("bind() to a source address at connection %d: %s", i, std::strerror(errno));
+      ::close(fd);
+      return false;
+    }
     sockaddr_in dst{};
     dst.sin_family = AF_INET;
     dst.sin_port =
         htons(static_cast<std::uint16_t>(o_.ports[static_cast<std::size_t>(i) % o_.ports.size()]));
     dst.sin_addr.s_addr = htonl(0x7F000001u);
     if (::connect(fd, reinterpret_cast<sockaddr*>(&dst), sizeof dst) != 0 && errno != EINPROGRESS) {
-      std::perror("loadgen: connect");
+      const int e = errno;
+      error("connect() at connection %d: %s%s", i, std::strerror(e),
+            e == EADDRNOTAVAIL ? " (no ephemeral port left on its source address)" : "");
       ::close(fd);
       return false;
     }
@@ -981,6 +1299,10 @@ class LoadGen {
                       static_cast<long>(timeout % 1'000'000'000ULL)};
     const int n = epoll_pwait2(ep_, evs.data(), static_cast<int>(evs.size()), &ts, nullptr);
     for (int k = 0; k < n; ++k) {
+      if (evs[static_cast<std::size_t>(k)].data.u64 == kStdin) {
+        read_stdin();
+        continue;
+      }
       Conn& c = conns_[evs[static_cast<std::size_t>(k)].data.u64];
       if (c.st == St::closed) continue;
       const std::uint32_t e = evs[static_cast<std::size_t>(k)].events;
@@ -1042,10 +1364,12 @@ class LoadGen {
 
   void fail(Conn& c, const char* why) {
     if (c.st == St::closed) return;
-    if (c.st != St::ready)
-      ++failed_;
-    else
+    if (c.st != St::ready) {
+      if (failed_++ == 0) first_failure_ = why;
+    } else {
       ++dropped_;
+      ++drop_reasons_[why];
+    }
     if (failed_ + dropped_ <= 3) std::fprintf(stderr, "loadgen: a connection failed: %s\n", why);
     c.st = St::closed;
     ::close(c.fd);
@@ -1111,12 +1435,27 @@ class LoadGen {
   void message(Conn& c, std::string_view m) {
     if (m.empty()) return;
     switch (m[0]) {
-      case '0':  // open: join the default namespace
+      case '0': {  // open: join the default namespace
         ws_frame(c.out, "40");
         c.st = St::connect_wait;
+        c.last_heard = now_ns();
+        if (ping_interval_ms_ == 0) {
+          const auto field = [&](std::string_view key) -> std::uint64_t {
+            const std::size_t at = m.find(key);
+            return at == std::string_view::npos
+                       ? 0
+                       : std::strtoull(m.data() + at + key.size(), nullptr, 10);
+          };
+          ping_interval_ms_ = field("\"pingInterval\":");
+          ping_timeout_ms_ = field("\"pingTimeout\":");
+        }
         return;
+      }
       case '2':  // ping
         ws_frame(c.out, "3");
+        ++c.pings;
+        ++pings_;
+        c.last_heard = now_ns();
         return;
       case '1':
         return fail(c, "Engine.IO close");
@@ -1149,7 +1488,12 @@ class LoadGen {
       record(p);  // an echo's answer
       return;
     }
-    if (p[0] == '2') record(p);  // EVENT: a "msg" broadcast
+    if (p[0] == '2') {  // EVENT: a "msg" broadcast
+      if (o_.mode == "hold")
+        broadcast_arrived(c, p);
+      else
+        record(p);
+    }
   }
 
   // Finds "t":"<ns>" and "seq":<n> in an event or ack, and counts it.
@@ -1175,6 +1519,18 @@ class LoadGen {
   std::uint64_t delivered_ = 0;
   Histogram hist_;
   std::string pad_;
+  // setup, errors
+  std::uint64_t connect_start_ = 0, connect_end_ = 0;
+  std::string error_, first_failure_;
+  std::unordered_map<std::string, int> drop_reasons_;
+  // hold mode
+  std::uint64_t ping_interval_ms_ = 0, ping_timeout_ms_ = 0, pings_ = 0;
+  int client_timeouts_ = 0;
+  std::string stdin_buf_;
+  bool stdin_eof_ = false, quit_ = false, publish_ = false, report_ = false;
+  int bcast_count_ = 0;
+  std::uint64_t bcast_sent_ = 0, bcast_first_ = 0, bcast_last_ = 0;
+  Histogram bcast_hist_;
 };
 
 }  // namespace
@@ -1221,6 +1577,16 @@ int main(int argc, char** argv) {
       o.payload = static_cast<int>(num(40, 1e6));
     } else if (a == "--server-pid") {
       o.server_pid = static_cast<int>(num(0, 1e9));
+    } else if (a == "--per-source") {
+      o.max_per_ip = static_cast<int>(num(1, 28000));
+    } else if (a == "--source-base") {
+      o.source_base = static_cast<long>(num(0, 16'000'000));
+    } else if (a == "--setup-timeout") {
+      o.setup_timeout = num(1, 3600);
+    } else if (a == "--stall-timeout") {
+      o.stall_timeout = num(1, 3600);
+    } else if (a == "--max-time") {
+      o.max_time = num(0, 86400);
     } else if (a == "--mode" && v != nullptr) {
       o.mode = v;
       ++i;
@@ -1229,7 +1595,9 @@ int main(int argc, char** argv) {
           stderr,
           "usage: shmio-loadgen --port P|--ports P1,P2 [--clients N] [--rooms R] [--room-base B] "
           "[--publishers K] [--rate MSG/S] [--duration S] [--payload BYTES] "
-          "[--mode fanout|rooms|echo|idle|self-test|floor-server] [--server-pid PID]\n");
+          "[--mode fanout|rooms|echo|idle|hold|self-test|floor-server] [--server-pid PID] "
+          "[--source-base A] [--per-source N] [--setup-timeout S] [--stall-timeout S] "
+          "[--max-time S]\n");
       return 2;
     }
   }
@@ -1241,10 +1609,11 @@ int main(int argc, char** argv) {
     }
     return FloorServer(o.ports[0]).run();
   }
-  if (o.ports.empty() ||
-      (o.mode != "fanout" && o.mode != "rooms" && o.mode != "echo" && o.mode != "idle")) {
+  if (o.ports.empty() || (o.mode != "fanout" && o.mode != "rooms" && o.mode != "echo" &&
+                          o.mode != "idle" && o.mode != "hold")) {
     std::fprintf(stderr, "loadgen: --port and a known --mode are needed\n");
     return 2;
   }
+  if (o.mode == "hold") return LoadGen(o).hold();
   return LoadGen(o).run();
 }

@@ -52,7 +52,13 @@ async function chatAndRecover(aliceUrl, bobUrl, screenshot) {
     await page.goto(at);
     await page.waitForFunction(() => socket.connected, null, { timeout: 10000 });
   }
+  // Bob answers once Alice's message is on both pages: the two pages may be on different workers
+  // and still on polling (a client buffers what it sends while it upgrades), so two messages sent
+  // at nearly the same time by two clients have no order the test could expect.
   await say(alice, "hello from alice");
+  for (const page of [alice, bob])
+    await page.waitForFunction(() => document.querySelectorAll("#messages > li").length === 1, null,
+                               { timeout: 10000 });
   await say(bob, "hi alice");
   for (const page of [alice, bob]) {
     await page.waitForFunction(() => document.querySelectorAll("#messages > li").length === 2, null,

@@ -344,36 +344,55 @@ void InMemoryAdapter::add_all(const SocketId& id, const std::set<Room>& rooms) {
   if (added) m.id = &pos->first;
   if (m.socket == nullptr) m.socket = nsp_->find_socket(id);  // admitted: its handle, once
   for (const Room& r : rooms) {
-    rooms_[r].insert(&m);
-    m.rooms.insert(r);
+    auto [it, inserted] = m.rooms.try_emplace(r, 0);
+    if (!inserted) continue;
+    std::vector<Member*>& members = rooms_[r];
+    it->second = members.size();
+    members.push_back(&m);
   }
+}
+
+// Takes the member at `index` out of the room's array: the last one moves into its place.
+void InMemoryAdapter::unlink(const Room& room, std::size_t index) {
+  auto rit = rooms_.find(room);
+  if (rit == rooms_.end()) return;
+  std::vector<Member*>& members = rit->second;
+  Member* last = members.back();
+  members[index] = last;
+  last->rooms[room] = index;
+  members.pop_back();
+  if (members.empty()) rooms_.erase(rit);
 }
 
 void InMemoryAdapter::del(const SocketId& id, const Room& room) {
   auto it = sids_.find(id);
   if (it == sids_.end()) return;
-  if (auto rit = rooms_.find(room); rit != rooms_.end()) {
-    rit->second.erase(&it->second);
-    if (rit->second.empty()) rooms_.erase(rit);
-  }
-  it->second.rooms.erase(room);
+  auto r = it->second.rooms.find(room);
+  if (r == it->second.rooms.end()) return;
+  const std::size_t index = r->second;
+  it->second.rooms.erase(r);
+  unlink(room, index);
 }
 
 void InMemoryAdapter::del_all(const SocketId& id) {
   auto it = sids_.find(id);
   if (it == sids_.end()) return;
-  for (const Room& r : it->second.rooms) {
-    if (auto rit = rooms_.find(r); rit != rooms_.end()) {
-      rit->second.erase(&it->second);
-      if (rit->second.empty()) rooms_.erase(rit);
-    }
+  Member& m = it->second;
+  while (!m.rooms.empty()) {
+    auto r = m.rooms.begin();
+    const Room room = r->first;
+    const std::size_t index = r->second;
+    m.rooms.erase(r);
+    unlink(room, index);
   }
   sids_.erase(it);
 }
 
 std::set<Room> InMemoryAdapter::socket_rooms(const SocketId& id) const {
-  auto it = sids_.find(id);
-  return it == sids_.end() ? std::set<Room>{} : it->second.rooms;
+  std::set<Room> out;
+  if (auto it = sids_.find(id); it != sids_.end())
+    for (const auto& [r, index] : it->second.rooms) out.insert(out.end(), r);
+  return out;
 }
 
 std::vector<SocketId> InMemoryAdapter::targets(const BroadcastOptions& opts) const {
@@ -410,6 +429,13 @@ void InMemoryAdapter::for_each_target(const BroadcastOptions& opts, TargetFn f) 
   };
   if (opts.rooms.empty()) {
     for (auto& [id, m] : sids_) visit(m);
+    return;
+  }
+  // One target room (the common case) needs no dedup marks unless rooms are excepted.
+  if (opts.rooms.size() == 1 && opts.except.empty()) {
+    if (auto it = rooms_.find(*opts.rooms.begin()); it != rooms_.end())
+      for (Member* m : it->second)
+        if (m->socket != nullptr && m->socket->connected_) f(*m->socket);
     return;
   }
   for (const Room& r : opts.rooms)
@@ -496,6 +522,7 @@ Socket::Socket(Namespace& nsp, std::shared_ptr<Client> client, SocketId id, Hand
     : nsp_(&nsp),
       client_(client),
       client_raw_(client.get()),
+      conn_raw_(client ? client->conn().get() : nullptr),
       id_(std::move(id)),
       pid_(std::move(pid)),
       handshake_(std::move(hs)) {}
@@ -866,10 +893,11 @@ std::size_t Namespace::deliver_local(const EncodedPacket& p, const BroadcastOpti
   // atomic count per receiver; the writes happen once per socket at the end of the turn.
   std::size_t n = 0;
   auto deliver = [&](Socket& s) {
-    Client* c = s.client_raw_;
+    engineio::Socket* conn = s.conn_raw_;
     // Volatile: dropped for a client that could not take it now (as in socket.io).
-    if (opts.flags.volatile_ && !c->conn()->writable()) return;
-    c->write_shared(p);
+    if (opts.flags.volatile_ && !conn->writable()) return;
+    conn->send_frame(p.frame);
+    for (const engineio::FrameRef& b : p.attachments) conn->send_frame(b);
     ++n;
   };
   adapter_->for_each_target(opts, deliver);

@@ -294,16 +294,19 @@ class InMemoryAdapter : public Adapter {
   };
   void prune(std::chrono::steady_clock::time_point now);
   // The rooms index: every socket id with its rooms and, once the socket is admitted, its handle;
-  // each room the members in it. A broadcast walks the members of its rooms and reaches sockets
-  // through their handles: no id is hashed or copied per receiver. `mark` dedupes a socket in
-  // several target rooms and skips excepted ones (the broadcast's epoch), with no set built.
+  // each room a dense array of its members (a broadcast walks contiguous pointers, not a hash
+  // set's nodes) and reaches sockets through their handles: no id is hashed or copied per
+  // receiver. A member knows its index in each of its rooms' arrays (swap-remove on leave).
+  // `mark` dedupes a socket in several target rooms and skips excepted ones (the broadcast's
+  // epoch), with no set built.
   struct Member {
-    std::set<Room> rooms;
-    const SocketId* id = nullptr;  // the map's key
-    Socket* socket = nullptr;      // set while the socket is in the namespace (admitted)
+    std::map<Room, std::size_t> rooms;  // room -> index in rooms_[room]
+    const SocketId* id = nullptr;       // the map's key
+    Socket* socket = nullptr;           // set while the socket is in the namespace (admitted)
     std::uint64_t mark = 0;
   };
-  std::unordered_map<Room, std::unordered_set<Member*>> rooms_;
+  void unlink(const Room& room, std::size_t index);
+  std::unordered_map<Room, std::vector<Member*>> rooms_;
   std::unordered_map<SocketId, Member> sids_;  // node-based: Member addresses are stable
   std::uint64_t epoch_ = 0;
   std::deque<StoredPacket> stored_;
@@ -405,9 +408,10 @@ class Socket : public std::enable_shared_from_this<Socket> {
   friend class InMemoryAdapter;
   Namespace* nsp_;
   std::weak_ptr<Client> client_;
-  // The same client without a count: used by the delivery path. Valid while the socket is in its
-  // namespace (the client removes its sockets before it goes away).
+  // The same client and its Engine.IO session without a count: used by the delivery path. Valid
+  // while the socket is in its namespace (the client removes its sockets before it goes away).
   Client* client_raw_ = nullptr;
+  engineio::Socket* conn_raw_ = nullptr;
   SocketId id_;
   std::string pid_;
   Handshake handshake_;

@@ -24,6 +24,9 @@
 #include <cstring>
 #include <filesystem>
 #include <functional>
+#include <map>
+#include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -477,6 +480,50 @@ TEST_P(Delivery, OutOfDescriptorsAtAcceptPausesThenResumes) {
   ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &old), 0);
   drive([&] { return server_->engine().stats().connections - before.connections >= socks.size(); });
   for (int fd : socks) ::close(fd);
+}
+
+// The rooms index (dense arrays with swap-remove) against a plain model, under random joins,
+// leaves and disconnects: every room's members, every socket's rooms, targets with except.
+TEST(RoomsIndex, MatchesAModelUnderRandomJoinsLeavesAndDisconnects) {
+  net::io_context io;
+  Server server(io);
+  Adapter& a = server.of("/").adapter();
+  std::map<SocketId, std::set<Room>> model;
+  std::mt19937 rng(12345);
+  const std::vector<Room> rooms = {"r0", "r1", "r2", "r3", "r4"};
+  for (int step = 0; step < 20000; ++step) {
+    const SocketId id = "s" + std::to_string(rng() % 40);
+    const Room& room = rooms[rng() % rooms.size()];
+    switch (rng() % 4) {
+      case 0:
+      case 1:
+        a.add_all(id, {room});
+        model[id].insert(room);
+        break;
+      case 2:
+        a.del(id, room);
+        if (auto it = model.find(id); it != model.end()) it->second.erase(room);
+        break;
+      case 3:
+        a.del_all(id);
+        model.erase(id);
+        break;
+    }
+    if (step % 97 != 0) continue;
+    for (const auto& [sid, rs] : model)
+      ASSERT_EQ(a.socket_rooms(sid), rs) << sid << " step " << step;
+    for (const Room& r : rooms) {
+      BroadcastOptions o;
+      o.rooms = {r};
+      o.except = {rooms[(step / 97) % rooms.size()]};
+      std::set<SocketId> want;
+      for (const auto& [sid, rs] : model)
+        if (rs.count(r) != 0 && rs.count(*o.except.begin()) == 0) want.insert(sid);
+      const auto got = a.targets(o);
+      ASSERT_EQ(std::set<SocketId>(got.begin(), got.end()), want) << r << " step " << step;
+      ASSERT_EQ(got.size(), want.size()) << "no duplicates";
+    }
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Flush, Delivery, ::testing::Values(false, true),

@@ -359,7 +359,9 @@ void InMemoryAdapter::unlink(const Room& room, std::size_t index) {
   std::vector<Member*>& members = rit->second;
   Member* last = members.back();
   members[index] = last;
-  last->rooms[room] = index;
+  // The member taken out has already dropped the room from its own list (and may be `last`):
+  // only an entry that exists is updated, never created.
+  if (auto self = last->rooms.find(room); self != last->rooms.end()) self->second = index;
   members.pop_back();
   if (members.empty()) rooms_.erase(rit);
 }

@@ -133,21 +133,28 @@ int main(int argc, char** argv) {
     msgs[static_cast<std::size_t>(i)].msg_iovlen = static_cast<std::size_t>(frames);
   }
 
-  auto run_sendmsg = [&]() {
+  // Runs `body` (rounds x n writes; it counts refused ones in r.eagain) and fills in the sending
+  // thread's CPU per write.
+  auto timed = [&](auto&& body) {
     Result r;
     double u0, s0, u1, s1;
     thread_cpu_us(&u0, &s0);
-    for (int round = 0; round < rounds; ++round)
-      for (int i = 0; i < n; ++i)
-        if (::sendmsg(senders[static_cast<std::size_t>(i)], &msgs[static_cast<std::size_t>(i)],
-                      MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
-          ++r.eagain;
+    body(r);
     thread_cpu_us(&u1, &s1);
     const double writes = static_cast<double>(rounds) * n;
     r.user = (u1 - u0) / writes;
     r.sys = (s1 - s0) / writes;
     r.us_per_write = r.user + r.sys;
     return r;
+  };
+  auto run_sendmsg = [&]() {
+    return timed([&](Result& r) {
+      for (int round = 0; round < rounds; ++round)
+        for (int i = 0; i < n; ++i)
+          if (::sendmsg(senders[static_cast<std::size_t>(i)], &msgs[static_cast<std::size_t>(i)],
+                        MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+            ++r.eagain;
+    });
   };
 
 #ifdef SHMIO_HAVE_LIBURING
@@ -158,35 +165,28 @@ int main(int argc, char** argv) {
   if (!have_uring)
     std::printf("io_uring unavailable here (%s): sendmsg only\n", std::strerror(-rc));
   auto run_uring = [&]() {
-    Result r;
-    double u0, s0, u1, s1;
-    thread_cpu_us(&u0, &s0);
-    for (int round = 0; round < rounds; ++round) {
-      for (int i = 0; i < n;) {
-        const int batch = std::min<int>(static_cast<int>(depth), n - i);
-        for (int j = 0; j < batch; ++j) {
-          io_uring_sqe* sqe = io_uring_get_sqe(&ring);
-          io_uring_prep_sendmsg(sqe, senders[static_cast<std::size_t>(i + j)],
-                                &msgs[static_cast<std::size_t>(i + j)],
-                                MSG_NOSIGNAL | MSG_DONTWAIT);
+    return timed([&](Result& r) {
+      for (int round = 0; round < rounds; ++round) {
+        for (int i = 0; i < n;) {
+          const int batch = std::min<int>(static_cast<int>(depth), n - i);
+          for (int j = 0; j < batch; ++j) {
+            io_uring_sqe* sqe = io_uring_get_sqe(&ring);
+            io_uring_prep_sendmsg(sqe, senders[static_cast<std::size_t>(i + j)],
+                                  &msgs[static_cast<std::size_t>(i + j)],
+                                  MSG_NOSIGNAL | MSG_DONTWAIT);
+          }
+          io_uring_submit_and_wait(&ring, static_cast<unsigned>(batch));
+          io_uring_cqe* cqe;
+          unsigned head, seen = 0;
+          io_uring_for_each_cqe(&ring, head, cqe) {
+            if (cqe->res < 0) ++r.eagain;
+            ++seen;
+          }
+          io_uring_cq_advance(&ring, seen);
+          i += batch;
         }
-        io_uring_submit_and_wait(&ring, static_cast<unsigned>(batch));
-        io_uring_cqe* cqe;
-        unsigned head, seen = 0;
-        io_uring_for_each_cqe(&ring, head, cqe) {
-          if (cqe->res < 0) ++r.eagain;
-          ++seen;
-        }
-        io_uring_cq_advance(&ring, seen);
-        i += batch;
       }
-    }
-    thread_cpu_us(&u1, &s1);
-    const double writes = static_cast<double>(rounds) * n;
-    r.user = (u1 - u0) / writes;
-    r.sys = (s1 - s0) / writes;
-    r.us_per_write = r.user + r.sys;
-    return r;
+    });
   };
 #else
   const bool have_uring = false;

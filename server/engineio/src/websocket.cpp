@@ -20,6 +20,7 @@
 #include <array>
 #include <boost/asio/steady_timer.hpp>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 
 #include "link.hpp"
@@ -35,6 +36,9 @@ constexpr std::size_t kScratch = 64 * 1024;
 constexpr std::size_t kIovecs = 64;
 constexpr std::size_t kFlushBudget = 1 << 20;
 constexpr std::size_t kReadBudget = 256 * 1024;  // per readiness event, then other sockets' turn
+// The whole closing handshake of a connection (what was queued, the close frame, the client's
+// answer) may take this long; then the descriptor is closed regardless.
+constexpr std::chrono::milliseconds kCloseTimeout{5000};
 
 // Valid UTF-8 (RFC 3629: no overlongs, no surrogates, at most U+10FFFF).
 bool valid_utf8(std::string_view s) {
@@ -134,6 +138,7 @@ class RawWebSocket final : public Link, public std::enable_shared_from_this<RawW
     attach(nullptr);
     if (closing_) return;
     closing_ = true;
+    close_deadline(kCloseTimeout);
     if (!waiting_write_) flush();
   }
 
@@ -367,6 +372,7 @@ class RawWebSocket final : public Link, public std::enable_shared_from_this<RawW
   // Queues a close frame after what is queued and closes once it is written.
   void close_with(std::uint16_t code) {
     attach(nullptr);
+    if (!closing_) close_deadline(kCloseTimeout);
     closing_ = true;
     if (!sent_close_) {
       push(close_frame(code));
@@ -392,12 +398,19 @@ class RawWebSocket final : public Link, public std::enable_shared_from_this<RawW
     sock_.shutdown(tcp::socket::shutdown_send, ec);
     if (ec || got_close_) return finish();
     stop_reading_ = false;
-    linger_ = std::make_unique<net::steady_timer>(sock_.get_executor());
-    linger_->expires_after(std::chrono::seconds(2));
-    linger_->async_wait([self = shared_from_this()](const boost::system::error_code& e) {
+    close_deadline(std::chrono::seconds(2));
+    wait_read();
+  }
+
+  // A closing connection is given up (its descriptor closed) at this deadline, whatever it still
+  // had to write: a client that stopped reading cannot hold a descriptor and its kernel buffers
+  // by never taking the close frame.
+  void close_deadline(std::chrono::milliseconds after) {
+    if (!close_timer_) close_timer_ = std::make_unique<net::steady_timer>(sock_.get_executor());
+    close_timer_->expires_after(after);  // a wait for an earlier deadline is cancelled
+    close_timer_->async_wait([self = shared_from_this()](const boost::system::error_code& e) {
       if (!e) self->finish();
     });
-    wait_read();
   }
 
   void wait_write() {
@@ -425,7 +438,7 @@ class RawWebSocket final : public Link, public std::enable_shared_from_this<RawW
     dead_ = true;
     attach(nullptr);
     own_.clear();
-    if (linger_) linger_->cancel();
+    if (close_timer_) close_timer_->cancel();
     boost::system::error_code ec;
     sock_.close(ec);  // cancels the pending waits (their handlers see operation_aborted)
   }
@@ -436,7 +449,7 @@ class RawWebSocket final : public Link, public std::enable_shared_from_this<RawW
   std::size_t off_ = 0;  // bytes of the front frame already written
   std::string rbuf_;     // an incomplete frame (empty while idle)
   std::string msg_;      // a fragmented message being assembled
-  std::unique_ptr<net::steady_timer> linger_;
+  std::unique_ptr<net::steady_timer> close_timer_;
   bool msg_binary_ = false, in_message_ = false;
   bool reading_ = false, waiting_write_ = false;
   bool closing_ = false, sent_close_ = false, got_close_ = false;

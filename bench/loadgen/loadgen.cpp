@@ -6,11 +6,21 @@
 //   shmio-loadgen --port P [--ports P1,P2..] --clients N --rooms R --publishers K --rate MSG/S
 //                 --duration S --payload BYTES --mode fanout|rooms|echo|idle|hold|self-test
 //                 [--server-pid PID] [--room-base B] [--source-base A] [--setup-timeout S]
-//                 [--stall-timeout S] [--max-time S] [--per-source N]
+//                 [--stall-timeout S] [--max-time S] [--per-source N] [--stalled N]
 //   shmio-loadgen --mode floor-server --port P
 //
 // fanout: N subscribers, all in room "r0" (R = 1) or spread over R rooms ("r<i % R>"); K extra
 //   publisher connections emit `publish` to "r0" / a random room, open-loop at MSG/S in total.
+//   --stalled N (fanout only): N more subscribers join "r0" and then stop reading for good (out
+//   of epoll: no recv, no pong), outside the delivery and loss counts: the server's bounded
+//   per-socket queue must disconnect them while the others keep receiving. At the end each is
+//   drained (non-blocking recv, for at most 30 s, or 10 s without progress) and those that reach
+//   EOF or a reset count as `stalled_closed_by_server`. The server's RSS (rss_max) and
+//   descriptors (its process tree) are sampled once a second during the run; `stalled_gone_s`
+//   is when (s after the first message) its descriptors first fell by half of N (-1: never;
+//   needs --server-pid). With --stalled each sample is also a line on stderr: {"t_s",
+//   "server_rss","server_fds","delivered","max_ms"} (deliveries to the counted subscribers in
+//   that second and their worst latency), and the drain prints its progress there.
 // echo: K connections emit `echo` with an ack at MSG/S in total; latency is the ack's round trip.
 // idle: N connections that only answer pings; prints the server's RSS per connection.
 // hold: N connections held (many connections: bench/e2e --connections). Connects them (at most 256
@@ -153,6 +163,7 @@ struct Options {
   double setup_timeout = 60;  // s: every connection ready within this, or the run fails
   double stall_timeout = 20;  // s without any handshake completing: the server stopped answering
   double max_time = 0;        // s: hold mode ends with an error after this (0: no bound)
+  int stalled = 0;            // fanout: subscribers that stop reading after the join
 };
 
 // Descriptors this process keeps beside its connections (stdio, epoll, /proc files), and the
@@ -176,6 +187,7 @@ struct Conn {
   std::uint64_t last_heard = 0;  // the Engine.IO open or the last ping (CLOCK_MONOTONIC ns)
   bool timed_out = false;        // no ping for pingInterval + pingTimeout (counted once)
   bool got_bcast = false;
+  bool stalled = false;  // fanout --stalled: never read after the join, not counted
 };
 
 // One client-to-server WebSocket text frame (masked with a zero key: the XOR is the identity).
@@ -248,6 +260,21 @@ Usage usage(int root) {
       if (l.rfind("VmRSS:", 0) == 0) u.rss += std::strtoull(l.c_str() + 6, nullptr, 10) * 1024;
   }
   return u;
+}
+
+// Open descriptors of a process tree (-1: unknown).
+long fd_count(int root) {
+  if (root <= 0) return -1;
+  long n = -1;
+  for (int pid : process_tree(root)) {
+    DIR* d = ::opendir(("/proc/" + std::to_string(pid) + "/fd").c_str());
+    if (d == nullptr) continue;
+    n = std::max(n, 0L);
+    while (const dirent* e = ::readdir(d))
+      if (e->d_name[0] != '.') ++n;
+    ::closedir(d);
+  }
+  return n;
 }
 
 // CPU time (user + system) of this process, ns.
@@ -873,21 +900,24 @@ class LoadGen {
   // (1, with a message saying why) on the first failed connection, on EMFILE, when no handshake
   // completes for stall_timeout s (a server that stopped accepting or answering), or after
   // setup_timeout s.
-  int connect_all(int subs, int pubs, double& setup_s) {
+  int connect_all(int subs, int pubs, double& setup_s, int stalled = 0) {
     room_size_.assign(static_cast<std::size_t>(std::max(1, o_.rooms)), 0);
     const std::uint64_t setup_start = now_ns();
     connect_start_ = setup_start;
     std::uint64_t last_progress = setup_start;
     int last_ready = 0;
     int next = 0;
-    const int total = subs + pubs;
+    // Connections: subscribers, then publishers, then stalled subscribers (room 0).
+    const int total = subs + pubs + stalled;
     conns_.reserve(static_cast<std::size_t>(total));
     const bool hold = o_.mode == "hold";
     while (ready_ < total) {
       while (next < total && next - ready_ - failed_ < 256) {
-        const bool pub = next >= subs;
-        const int room = pub || hold ? -1 : next % std::max(1, o_.rooms);
+        const bool stall = next >= subs + pubs;
+        const bool pub = next >= subs && !stall;
+        const int room = stall ? 0 : pub || hold ? -1 : next % std::max(1, o_.rooms);
         if (!open(next, pub, room)) return 1;
+        conns_[static_cast<std::size_t>(next)].stalled = stall;
         ++next;
       }
       poll(5);
@@ -924,11 +954,19 @@ class LoadGen {
     const bool subscribers = o_.mode == "fanout" || o_.mode == "rooms" || o_.mode == "idle";
     const int subs = subscribers ? o_.clients : 0;
     const int pubs = o_.mode == "idle" ? 0 : o_.publishers;
-    if (!descriptors_fit(subs + pubs)) return 2;
+    const int stalled = o_.stalled;
+    if (stalled > 0 && o_.mode != "fanout") {
+      std::fprintf(stderr, "loadgen: --stalled is for --mode fanout only\n");
+      return 2;
+    }
+    if (!descriptors_fit(subs + pubs + stalled)) return 2;
     const std::uint64_t rss0 = usage(o_.server_pid).rss;
     // Open connections in waves so the server's accept queue is never flooded.
     double setup_s = 0;
-    if (const int rc = connect_all(subs, pubs, setup_s); rc != 0) return rc;
+    if (const int rc = connect_all(subs, pubs, setup_s, stalled); rc != 0) return rc;
+    // The stalled subscribers stop reading now: out of epoll, never read again (until the end).
+    for (Conn& c : conns_)
+      if (c.stalled && c.st == St::ready) epoll_ctl(ep_, EPOLL_CTL_DEL, c.fd, nullptr);
     // Settle, then measure the idle footprint.
     const std::uint64_t settle = now_ns() + 300'000'000ULL;
     while (now_ns() < settle) poll(10);
@@ -952,7 +990,34 @@ class LoadGen {
     std::uint64_t sent = 0;
     const double interval = 1e9 / o_.rate;
     std::uniform_int_distribution<int> pick_room(0, std::max(1, o_.rooms) - 1);
+    // The server's RSS and descriptors, sampled once a second.
+    std::uint64_t rss_max = rss_loaded, next_sample = start, delivered_sampled = 0;
+    const long fds_start = fd_count(o_.server_pid);
+    long fds_min = fds_start;
+    double stalled_gone_s = -1;
+    const auto sample = [&] {
+      const std::uint64_t t = now_ns();
+      if (o_.server_pid <= 0 || t < next_sample) return;
+      next_sample = t + 1'000'000'000ULL;
+      rss_max = std::max(rss_max, usage(o_.server_pid).rss);
+      const long fds = fd_count(o_.server_pid);
+      if (fds >= 0) fds_min = std::min(fds_min, fds);
+      if (stalled > 0 && stalled_gone_s < 0 && fds >= 0 && fds_start - fds >= stalled / 2)
+        stalled_gone_s = static_cast<double>(t - start) / 1e9;
+      if (stalled > 0) {
+        std::fprintf(stderr,
+                     "{\"t_s\":%.1f,\"server_rss\":%llu,\"server_fds\":%ld,\"delivered\":%llu,"
+                     "\"max_ms\":%.1f}\n",
+                     t > start ? static_cast<double>(t - start) / 1e9 : 0.0,
+                     static_cast<unsigned long long>(usage(o_.server_pid).rss), fds,
+                     static_cast<unsigned long long>(delivered_ - delivered_sampled),
+                     static_cast<double>(window_max_) / 1e6);
+        delivered_sampled = delivered_;
+        window_max_ = 0;
+      }
+    };
     while (sent < total_msgs) {
+      sample();
       const std::uint64_t t = now_ns();
       while (sent < total_msgs && start + static_cast<std::uint64_t>(interval * sent) <= t) {
         const std::uint64_t due = start + static_cast<std::uint64_t>(interval * sent);
@@ -970,6 +1035,7 @@ class LoadGen {
     std::uint64_t expected_total = 0;
     for (auto e : expected_) expected_total += e;
     while (delivered_ < expected_total && now_ns() - last_progress < 2'000'000'000ULL) {
+      sample();
       poll(5);
       if (delivered_ != last_count) {
         last_count = delivered_;
@@ -979,6 +1045,56 @@ class LoadGen {
     const std::uint64_t end = now_ns();
     const Usage u1 = usage(o_.server_pid);
     const double self_cpu = static_cast<double>(self_cpu_ns() - self0) / 1e9;
+    rss_max = std::max(rss_max, u1.rss);
+    const long fds_end = fd_count(o_.server_pid);
+    // The stalled subscribers: read what the kernel holds for each until EOF or a reset (closed by
+    // the server), or until nothing more comes (still open); at most 5 s in all.
+    int stalled_closed = 0, stalled_open = 0;
+    double stalled_drain_s = 0;
+    {
+      std::vector<Conn*> left;
+      for (Conn& c : conns_)
+        if (c.stalled && c.st == St::ready) left.push_back(&c);
+      char buf[65536];
+      const std::uint64_t drain_start = now_ns(), until = drain_start + 30'000'000'000ULL;
+      std::uint64_t idle_since = now_ns();
+      while (!left.empty() && now_ns() < until && now_ns() - idle_since < 10'000'000'000ULL) {
+        bool progress = false;
+        for (std::size_t k = 0; k < left.size();) {
+          Conn& c = *left[k];
+          bool closed = false;
+          for (;;) {
+            const ssize_t n = ::recv(c.fd, buf, sizeof buf, MSG_DONTWAIT);
+            if (n > 0) {
+              progress = true;
+              continue;
+            }
+            if (n == 0 || (errno != EAGAIN && errno != EINTR)) closed = true;
+            break;
+          }
+          if (closed) {
+            ++stalled_closed;
+            c.st = St::closed;
+            ::close(c.fd);
+            left[k] = left.back();
+            left.pop_back();
+            progress = true;
+          } else {
+            ++k;
+          }
+        }
+        if (progress) idle_since = now_ns();
+        if (stalled > 0 && now_ns() >= next_sample) {
+          next_sample = now_ns() + 1'000'000'000ULL;
+          std::fprintf(stderr, "{\"drain_s\":%.1f,\"stalled_closed\":%d,\"server_fds\":%ld}\n",
+                       static_cast<double>(now_ns() - drain_start) / 1e9, stalled_closed,
+                       fd_count(o_.server_pid));
+        }
+        if (!left.empty()) ::usleep(20'000);
+      }
+      stalled_open = static_cast<int>(left.size());
+      stalled_drain_s = static_cast<double>(now_ns() - drain_start) / 1e9;
+    }
     std::uint64_t lost = 0;
     for (std::size_t i = 0; i < expected_.size(); ++i)
       lost += expected_[i] > received_[i] ? expected_[i] - received_[i] : 0;
@@ -996,7 +1112,10 @@ class LoadGen {
         "\"delivered_per_s\":%.0f,\"p50_us\":%.1f,\"p99_us\":%.1f,\"p999_us\":%.1f,\"max_us\":%.1f,"
         "\"server_cpu_s\":%.3f,\"server_user_s\":%.3f,\"server_sys_s\":%.3f,"
         "\"cpu_us_per_delivery\":%.3f,\"user_us_per_delivery\":%.3f,\"sys_us_per_delivery\":%.3f,"
-        "\"server_rss\":%llu,\"setup_s\":%.2f,\"loadgen_cpu_s\":%.3f}\n",
+        "\"server_rss\":%llu,\"rss_max\":%llu,\"setup_s\":%.2f,\"loadgen_cpu_s\":%.3f,"
+        "\"dropped\":%d,\"stalled\":%d,\"stalled_closed_by_server\":%d,\"stalled_still_open\":%d,"
+        "\"stalled_drain_s\":%.2f,\"stalled_gone_s\":%.1f,\"server_fds_start\":%ld,"
+        "\"server_fds_min\":%ld,\"server_fds_end\":%ld}\n",
         o_.mode.c_str(), subs, o_.rooms, pubs, o_.rate, static_cast<unsigned long long>(sent),
         static_cast<double>(end_send - start) / 1e9,
         static_cast<unsigned long long>(expected_total),
@@ -1005,7 +1124,9 @@ class LoadGen {
         hist_.percentile(99) / 1e3, hist_.percentile(99.9) / 1e3, hist_.max() / 1e3,
         static_cast<double>(user + sys) / 1e9, static_cast<double>(user) / 1e9,
         static_cast<double>(sys) / 1e9, per(user + sys), per(user), per(sys),
-        static_cast<unsigned long long>(u1.rss), setup_s, self_cpu);
+        static_cast<unsigned long long>(u1.rss), static_cast<unsigned long long>(rss_max), setup_s,
+        self_cpu, dropped_, stalled, stalled_closed, stalled_open, stalled_drain_s, stalled_gone_s,
+        fds_start, fds_min, fds_end);
     return 0;
   }
 
@@ -1480,7 +1601,7 @@ class LoadGen {
     if (p[0] == '4') return fail(c, "CONNECT_ERROR");
     if (p[0] == '3') {  // ACK
       if (c.st == St::join_wait) {
-        ++room_size_[static_cast<std::size_t>(c.room)];
+        if (!c.stalled) ++room_size_[static_cast<std::size_t>(c.room)];
         c.st = St::ready;
         ++ready_;
         return;
@@ -1505,6 +1626,7 @@ class LoadGen {
     const std::uint64_t seq = std::strtoull(p.data() + s + 6, nullptr, 10);
     const std::uint64_t now = now_ns();
     hist_.add(now > due ? now - due : 0);
+    window_max_ = std::max(window_max_, now > due ? now - due : 0);
     ++delivered_;
     if (seq < received_.size()) ++received_[seq];
   }
@@ -1517,6 +1639,7 @@ class LoadGen {
   std::vector<std::uint32_t> room_size_;
   std::vector<std::uint32_t> expected_, received_;
   std::uint64_t delivered_ = 0;
+  std::uint64_t window_max_ = 0;  // the worst latency since the last sample (--stalled)
   Histogram hist_;
   std::string pad_;
   // setup, errors
@@ -1585,6 +1708,8 @@ int main(int argc, char** argv) {
       o.setup_timeout = num(1, 3600);
     } else if (a == "--stall-timeout") {
       o.stall_timeout = num(1, 3600);
+    } else if (a == "--stalled") {
+      o.stalled = static_cast<int>(num(0, 1e6));
     } else if (a == "--max-time") {
       o.max_time = num(0, 86400);
     } else if (a == "--mode" && v != nullptr) {
@@ -1597,7 +1722,7 @@ int main(int argc, char** argv) {
           "[--publishers K] [--rate MSG/S] [--duration S] [--payload BYTES] "
           "[--mode fanout|rooms|echo|idle|hold|self-test|floor-server] [--server-pid PID] "
           "[--source-base A] [--per-source N] [--setup-timeout S] [--stall-timeout S] "
-          "[--max-time S]\n");
+          "[--max-time S] [--stalled N]\n");
       return 2;
     }
   }

@@ -412,6 +412,16 @@ TEST_P(Delivery, BadFramesCloseWithTheRfcCodes) {
       {"fragmented control frame", Client::frame(0x09, "x"), 1002},
       {"invalid UTF-8 text", Client::frame(0x81, "4\xC0\xAF"), 1007},
       {"over maxPayload", Client::frame(0x81, std::string(100001, 'a')), 1009},
+      {"64-bit length with its top bit set",
+       std::string("\x81\xFF\x80\x00\x00\x00\x00\x00\x00\x02"
+                   "abcd",
+                   14),
+       1002},
+      {"a length that would wrap a fragmented message's total",
+       Client::frame(0x01, "4") + std::string("\x80\xFF\x7F\xFF\xFF\xFF\xFF\xFF\xFF\xFF"
+                                              "abcd",
+                                              14),
+       1009},
   };
   for (const BadFrame& bad : cases) {
     SCOPED_TRACE(bad.name);

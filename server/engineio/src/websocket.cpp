@@ -262,6 +262,10 @@ class RawWebSocket final : public Link, public std::enable_shared_from_this<RawW
         hl = 4;
       } else if (len == 127) {
         if (avail < 10) break;
+        if ((h[2] & 0x80) != 0) {  // RFC 6455 5.2: the 64-bit length's top bit must be 0
+          protocol_error(1002);
+          break;
+        }
         len = 0;
         for (int i = 0; i < 8; ++i) len = (len << 8) | h[2 + i];
         hl = 10;
@@ -271,7 +275,8 @@ class RawWebSocket final : public Link, public std::enable_shared_from_this<RawW
         protocol_error(1002);
         break;
       }
-      if (!control && (in_message_ ? msg_.size() : 0) + len > max_message_) {
+      if (!control &&
+          (len > max_message_ || (in_message_ ? msg_.size() : 0) + len > max_message_)) {
         protocol_error(1009);
         break;
       }

@@ -17,6 +17,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <chrono>
@@ -255,6 +256,8 @@ class Delivery : public ::testing::TestWithParam<bool> {
       return !got.empty() && connected_ > before;
     });
     EXPECT_EQ(got[0].payload.substr(0, 2), "40");
+    const std::size_t at = got[0].payload.find("\"sid\":\"");
+    last_sid_ = at == std::string::npos ? "" : got[0].payload.substr(at + 7, 20);
     return c;
   }
 
@@ -268,6 +271,7 @@ class Delivery : public ::testing::TestWithParam<bool> {
   std::unique_ptr<Server> server_;
   std::uint16_t port_ = 0;
   std::size_t connected_ = 0;
+  std::string last_sid_;  // the socket id of the last connect()
   std::vector<std::unique_ptr<Client>> clients_;
 };
 
@@ -377,6 +381,39 @@ TEST_P(Delivery, ASlowConsumerIsDisconnectedAtItsBoundWhileTheOthersGetEverythin
         return slow.eof();
       },
       15s);
+}
+
+TEST_P(Delivery, ASocketsOwnRoomAndAnotherSocketInARoomOfThatName) {
+  Client& a = connect();
+  const std::string ida = last_sid_;
+  Client& b = connect();
+  const std::string idb = last_sid_;
+  Client& c = connect();
+  ASSERT_EQ(idb.size(), 20u);
+  server_->of("/").socket(ida)->join(idb);  // a joins the room named after b
+  // Which of a, b, c receive each broadcast (one event name per broadcast). Loopback TCP hands
+  // what the flush wrote to the receiving socket within the write itself: after the turn's flush
+  // (io_.poll()) a non-blocking read sees all of it.
+  auto received = [&](const std::function<void()>& emit, const std::string& event) {
+    emit();
+    io_.poll();
+    std::string who;
+    const std::pair<Client*, char> clients[] = {{&a, 'a'}, {&b, 'b'}, {&c, 'c'}};
+    for (const auto& [cl, name] : clients) {
+      cl->read_available();
+      for (auto& f : cl->frames())
+        if (f.payload.find("\"" + event + "\"") != std::string::npos) who += name;
+    }
+    return who;
+  };
+  EXPECT_EQ(received([&] { server_->to(idb).emit("to-b", Args{1}); }, "to-b"), "ab");
+  EXPECT_EQ(received([&] { server_->to(ida).emit("to-a", Args{1}); }, "to-a"), "a");
+  EXPECT_EQ(received([&] { server_->of("/").except(idb).emit("but-b", Args{1}); }, "but-b"), "c");
+  EXPECT_EQ(received([&] { server_->to(ida).to(idb).emit("both", Args{1}); }, "both"), "ab")
+      << "a is in both rooms: reached once";
+  EXPECT_EQ(server_->of("/").socket(ida)->rooms(), (std::set<Room>{ida, idb, "all", "ten"}));
+  server_->of("/").socket(ida)->leave(ida);
+  EXPECT_EQ(received([&] { server_->to(ida).emit("left", Args{1}); }, "left"), "");
 }
 
 TEST_P(Delivery, FragmentedMaskedMessagesAndPingsAnsweredInOrder) {
@@ -520,10 +557,12 @@ TEST(RoomsIndex, MatchesAModelUnderRandomJoinsLeavesAndDisconnects) {
   Adapter& a = server.of("/").adapter();
   std::map<SocketId, std::set<Room>> model;
   std::mt19937 rng(12345);
-  const std::vector<Room> rooms = {"r0", "r1", "r2", "r3", "r4"};
+  // Plain rooms, and rooms named like sockets (a socket's own room is kept apart in the index;
+  // another socket may still join a room of that name).
+  const std::vector<Room> rooms = {"r0", "r1", "r2", "r3", "r4", "s1", "s2", "s3"};
   for (int step = 0; step < 20000; ++step) {
     const SocketId id = "s" + std::to_string(rng() % 40);
-    const Room& room = rooms[rng() % rooms.size()];
+    const Room room = rng() % 4 == 0 ? id : rooms[rng() % rooms.size()];
     switch (rng() % 4) {
       case 0:
       case 1:
@@ -553,6 +592,9 @@ TEST(RoomsIndex, MatchesAModelUnderRandomJoinsLeavesAndDisconnects) {
       ASSERT_EQ(std::set<SocketId>(got.begin(), got.end()), want) << r << " step " << step;
       ASSERT_EQ(got.size(), want.size()) << "no duplicates";
     }
+    std::set<Room> all;
+    for (const auto& [sid, rs] : model) all.insert(rs.begin(), rs.end());
+    ASSERT_EQ(a.rooms(), all) << "step " << step;
   }
 }
 

@@ -344,6 +344,10 @@ void InMemoryAdapter::add_all(const SocketId& id, const std::set<Room>& rooms) {
   if (added) m.id = &pos->first;
   if (m.socket == nullptr) m.socket = nsp_->find_socket(id);  // admitted: its handle, once
   for (const Room& r : rooms) {
+    if (r == id) {  // its own room: a flag, not an entry in rooms_
+      m.own_room = true;
+      continue;
+    }
     auto [it, inserted] = m.rooms.try_emplace(r, 0);
     if (!inserted) continue;
     std::vector<Member*>& members = rooms_[r];
@@ -369,6 +373,10 @@ void InMemoryAdapter::unlink(const Room& room, std::size_t index) {
 void InMemoryAdapter::del(const SocketId& id, const Room& room) {
   auto it = sids_.find(id);
   if (it == sids_.end()) return;
+  if (room == id) {
+    it->second.own_room = false;
+    return;
+  }
   auto r = it->second.rooms.find(room);
   if (r == it->second.rooms.end()) return;
   const std::size_t index = r->second;
@@ -392,16 +400,27 @@ void InMemoryAdapter::del_all(const SocketId& id) {
 
 std::set<Room> InMemoryAdapter::socket_rooms(const SocketId& id) const {
   std::set<Room> out;
-  if (auto it = sids_.find(id); it != sids_.end())
+  if (auto it = sids_.find(id); it != sids_.end()) {
     for (const auto& [r, index] : it->second.rooms) out.insert(out.end(), r);
+    if (it->second.own_room) out.insert(id);
+  }
   return out;
 }
 
+// The member whose own room is `room` (a socket id), if it is in it.
+InMemoryAdapter::Member* InMemoryAdapter::own_room_member(const Room& room) {
+  auto it = sids_.find(room);
+  return it != sids_.end() && it->second.own_room ? &it->second : nullptr;
+}
+
 std::vector<SocketId> InMemoryAdapter::targets(const BroadcastOptions& opts) const {
+  auto* self = const_cast<InMemoryAdapter*>(this);  // own_room_member only looks
   std::unordered_set<const Member*> excluded;
-  for (const Room& r : opts.except)
+  for (const Room& r : opts.except) {
     if (auto it = rooms_.find(r); it != rooms_.end())
       excluded.insert(it->second.begin(), it->second.end());
+    if (const Member* m = self->own_room_member(r)) excluded.insert(m);
+  }
   std::vector<SocketId> out;
   if (opts.rooms.empty()) {
     for (const auto& [id, m] : sids_)
@@ -409,11 +428,13 @@ std::vector<SocketId> InMemoryAdapter::targets(const BroadcastOptions& opts) con
     return out;
   }
   std::unordered_set<const Member*> seen;
+  auto add = [&](const Member* m) {
+    if (excluded.count(m) == 0 && seen.insert(m).second) out.push_back(*m->id);
+  };
   for (const Room& r : opts.rooms) {
-    auto it = rooms_.find(r);
-    if (it == rooms_.end()) continue;
-    for (const Member* m : it->second)
-      if (excluded.count(m) == 0 && seen.insert(m).second) out.push_back(*m->id);
+    if (auto it = rooms_.find(r); it != rooms_.end())
+      for (const Member* m : it->second) add(m);
+    if (const Member* m = self->own_room_member(r)) add(m);
   }
   return out;
 }
@@ -421,9 +442,11 @@ std::vector<SocketId> InMemoryAdapter::targets(const BroadcastOptions& opts) con
 void InMemoryAdapter::for_each_target(const BroadcastOptions& opts, TargetFn f) {
   // One epoch per broadcast: members marked with it are excepted or already reached.
   const std::uint64_t epoch = ++epoch_;
-  for (const Room& r : opts.except)
+  for (const Room& r : opts.except) {
     if (auto it = rooms_.find(r); it != rooms_.end())
       for (Member* m : it->second) m->mark = epoch;
+    if (Member* m = own_room_member(r)) m->mark = epoch;
+  }
   auto visit = [&](Member& m) {
     if (m.mark == epoch) return;
     m.mark = epoch;
@@ -433,21 +456,34 @@ void InMemoryAdapter::for_each_target(const BroadcastOptions& opts, TargetFn f) 
     for (auto& [id, m] : sids_) visit(m);
     return;
   }
-  // One target room (the common case) needs no dedup marks unless rooms are excepted.
+  // One target room (the common case) needs no dedup marks unless rooms are excepted or the
+  // room is also a socket's own.
   if (opts.rooms.size() == 1 && opts.except.empty()) {
-    if (auto it = rooms_.find(*opts.rooms.begin()); it != rooms_.end())
-      for (Member* m : it->second)
-        if (m->socket != nullptr && m->socket->connected_) f(*m->socket);
+    const Room& r = *opts.rooms.begin();
+    Member* own = own_room_member(r);
+    if (auto it = rooms_.find(r); it != rooms_.end()) {
+      if (own == nullptr) {
+        for (Member* m : it->second)
+          if (m->socket != nullptr && m->socket->connected_) f(*m->socket);
+        return;
+      }
+      for (Member* m : it->second) visit(*m);
+    }
+    if (own != nullptr) visit(*own);
     return;
   }
-  for (const Room& r : opts.rooms)
+  for (const Room& r : opts.rooms) {
     if (auto it = rooms_.find(r); it != rooms_.end())
       for (Member* m : it->second) visit(*m);
+    if (Member* m = own_room_member(r)) visit(*m);
+  }
 }
 
 std::set<Room> InMemoryAdapter::rooms() const {
   std::set<Room> out;
   for (const auto& [r, ids] : rooms_) out.insert(r);
+  for (const auto& [id, m] : sids_)
+    if (m.own_room) out.insert(id);
   return out;
 }
 

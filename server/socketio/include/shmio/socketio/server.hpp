@@ -304,8 +304,12 @@ class InMemoryAdapter : public Adapter {
     const SocketId* id = nullptr;       // the map's key
     Socket* socket = nullptr;           // set while the socket is in the namespace (admitted)
     std::uint64_t mark = 0;
+    // In the room named by its own id (every admitted socket is): a flag rather than an entry
+    // in `rooms` and in rooms_ (that was a string key, a map node and an array per socket).
+    bool own_room = false;
   };
   void unlink(const Room& room, std::size_t index);
+  Member* own_room_member(const Room& room);
   std::unordered_map<Room, std::vector<Member*>> rooms_;
   std::unordered_map<SocketId, Member> sids_;  // node-based: Member addresses are stable
   std::uint64_t epoch_ = 0;

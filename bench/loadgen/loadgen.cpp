@@ -406,7 +406,8 @@ std::array<std::uint8_t, 20> sha1(std::string_view msg) {
       for (std::size_t j = 0; j < 4; ++j)
         w[i] = (w[i] << 8) | static_cast<std::uint8_t>(m[blk + 4 * i + j]);
     }
-    for (std::size_t i = 16; i < 80; ++i) w[i] = rol(w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16], 1);
+    for (std::size_t i = 16; i < 80; ++i)
+      w[i] = rol(w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16], 1);
     std::uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4];
     for (std::size_t i = 0; i < 80; ++i) {
       std::uint32_t f, k;
@@ -602,7 +603,8 @@ class FloorServer {
   void flush(int fd) {
     Peer& p = peers_[static_cast<std::size_t>(fd)];
     while (p.open && p.out_off < p.out.size()) {
-      const ssize_t w = ::send(fd, p.out.data() + p.out_off, p.out.size() - p.out_off, MSG_NOSIGNAL);
+      const ssize_t w =
+          ::send(fd, p.out.data() + p.out_off, p.out.size() - p.out_off, MSG_NOSIGNAL);
       if (w < 0) {
         if (errno != EAGAIN) close_peer(fd);
         return;
@@ -650,13 +652,14 @@ class FloorServer {
       while (v < head.size() && head[v] == ' ') ++v;
       const std::string key = head.substr(v, head.find("\r\n", v) - v);
       const auto digest = sha1(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11");
-      std::string out = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                        "Connection: Upgrade\r\nSec-WebSocket-Accept: " +
-                        base64(digest.data(), digest.size()) + "\r\n\r\n";
-      ws_server_frame(out, "0{\"sid\":\"floor" + std::to_string(fd) +
-                               "\",\"upgrades\":[],\"pingInterval\":" +
-                               std::to_string(kPingIntervalMs) +
-                               ",\"pingTimeout\":20000,\"maxPayload\":1000000}");
+      std::string out =
+          "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+          "Connection: Upgrade\r\nSec-WebSocket-Accept: " +
+          base64(digest.data(), digest.size()) + "\r\n\r\n";
+      ws_server_frame(out,
+                      "0{\"sid\":\"floor" + std::to_string(fd) +
+                          "\",\"upgrades\":[],\"pingInterval\":" + std::to_string(kPingIntervalMs) +
+                          ",\"pingTimeout\":20000,\"maxPayload\":1000000}");
       p.phase = 1;
       off = end + 4;
       deliver(fd, out);
@@ -722,7 +725,7 @@ class FloorServer {
   void message(int fd, std::string_view m) {
     Peer& p = peers_[static_cast<std::size_t>(fd)];
     if (m.empty()) return;
-    if (m[0] == '2') return reply(fd, "3");  // (a client ping; the load generator sends none)
+    if (m[0] == '2') return reply(fd, "3");   // (a client ping; the load generator sends none)
     if (m[0] != '4' || m.size() < 2) return;  // '3' pong: nothing to do
     const std::string_view s = m.substr(1);
     if (s[0] == '0') {  // CONNECT to "/"

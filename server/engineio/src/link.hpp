@@ -60,18 +60,15 @@ class Link {
   // the link's own queue, taking the frames still to write along.
   void attach(FrameQueue* q) {
     if (q == src_) return;
-    if (q == nullptr) {
-      FrameQueue moved = std::move(*src_);
+    if (q == nullptr) {  // own_ is empty while the session's queue is the source
+      own_ = std::move(*src_);
       src_ = &own_;
-      while (!moved.empty()) own_.push_back(moved.pop_front());
       return;
     }
     if (!own_.empty()) {
       // own_'s frames precede the session's (the handshake response, a probe's answers): rare.
-      FrameQueue merged;
-      while (!own_.empty()) merged.push_back(own_.pop_front());
-      while (!q->empty()) merged.push_back(q->pop_front());
-      q->swap(merged);
+      while (!q->empty()) own_.push_back(q->pop_front());
+      q->swap(own_);
       own_ = FrameQueue();  // its slots are not needed while the session's queue is the source
     }
     src_ = q;

@@ -162,6 +162,7 @@ struct detail::ServerCore : std::enable_shared_from_this<detail::ServerCore> {
   struct Batched {
     EngineSocket* session;
     detail::Link* link;
+    int fd;
     std::size_t iov_at, iov_count, bytes;
   };
   std::vector<Batched> batch;
@@ -458,8 +459,7 @@ class EngineSocket final : public Socket,
   // End of the turn (ServerCore::flush_all): write what the turn queued. Returns true if output
   // remains that waits for the next turn.
   bool flush() {
-    if (!sm_.closed() && sm_.transport() == TransportKind::websocket && ws_ && !probe_)
-      return ws_->flush();
+    if (detail::Link* l = batch_link()) return l->flush();
     pump();
     return false;
   }
@@ -824,15 +824,14 @@ void detail::ServerCore::flush_batched() {
       if (l->flush()) cork(s);  // nothing to gather (a blocked or closing link): its own way
       continue;
     }
-    batch.push_back({s, l, at, count, bytes});
-    batch_fds.resize(batch.size());
-    batch_fds.back() = fd;
+    batch.push_back({s, l, fd, at, count, bytes});
   }
   flushing.clear();
   if (batch.empty()) return;
   batch_fds.resize(batch.size());
   batch_msgs.assign(batch.size(), msghdr{});
   for (std::size_t i = 0; i < batch.size(); ++i) {
+    batch_fds[i] = batch[i].fd;
     batch_msgs[i].msg_iov = &batch_iov[batch[i].iov_at];
     batch_msgs[i].msg_iovlen = batch[i].iov_count;
   }

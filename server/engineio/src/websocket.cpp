@@ -171,7 +171,7 @@ class RawWebSocket final : public Link, public std::enable_shared_from_this<RawW
         return Written::blocked;
       }
       if (result == -EINTR) return Written::more;  // not written: try again next turn
-      fail_io();                                   // the peer is gone; the read side reports it
+      finish();                                    // the peer is gone; the read side reports it
       return Written::failed;
     }
     FrameQueue& q = *src_;
@@ -427,8 +427,6 @@ class RawWebSocket final : public Link, public std::enable_shared_from_this<RawW
                        self->flush();
                      });
   }
-
-  void fail_io() { finish(); }
 
   // The connection is gone (EOF, reset): tell the owner once, then close.
   void lost(bool error) {

@@ -119,13 +119,6 @@ class Client : public std::enable_shared_from_this<Client> {
     for (const Binary& b : p.attachments)
       conn_->send_frame(engineio::Frame::make(engineio::Frame::Kind::binary, *b));
   }
-  // A broadcast: references to the same immutable frames for every receiver (no copy, no
-  // allocation, no atomic count).
-  void write_shared(const EncodedPacket& p) {
-    conn_->send_frame(p.frame);
-    for (const engineio::FrameRef& b : p.attachments) conn_->send_frame(b);
-  }
-
   void add(const std::string& nsp, SocketPtr s) {
     connecting_.erase(nsp);
     sockets_[nsp] = std::move(s);
@@ -559,7 +552,6 @@ Socket::Socket(Namespace& nsp, std::shared_ptr<Client> client, SocketId id, Hand
                std::string pid)
     : nsp_(&nsp),
       client_(client),
-      client_raw_(client.get()),
       conn_raw_(client ? client->conn().get() : nullptr),
       id_(std::move(id)),
       pid_(std::move(pid)),
@@ -871,7 +863,7 @@ void Namespace::admit(const std::shared_ptr<Client>& c, const SocketPtr& s) {
   c->add(name_, s);
   // A recovered socket gets what it missed before the CONNECT reply (the client emits those
   // events before its "connect" event, in order).
-  for (const EncodedPacket& p : missed) c->write_shared(p);
+  for (const EncodedPacket& p : missed) p.send_to(*c->conn());
   Packet ok;
   ok.type = PacketType::connect;
   ok.nsp = name_;
@@ -934,8 +926,7 @@ std::size_t Namespace::deliver_local(const EncodedPacket& p, const BroadcastOpti
     engineio::Socket* conn = s.conn_raw_;
     // Volatile: dropped for a client that could not take it now (as in socket.io).
     if (opts.flags.volatile_ && !conn->writable()) return;
-    conn->send_frame(p.frame);
-    for (const engineio::FrameRef& b : p.attachments) conn->send_frame(b);
+    p.send_to(*conn);
     ++n;
   };
   adapter_->for_each_target(opts, deliver);
@@ -949,7 +940,6 @@ std::size_t Namespace::deliver_local_with_ack(const EncodedPacket& p, const Broa
   for (const SocketId& sid : adapter_->targets(opts)) {
     auto it = sockets_.find(sid);
     if (it == sockets_.end() || !it->second->connected_) continue;
-    Client* c = it->second->client_raw_;
     auto pending = std::make_shared<Socket::PendingAck>();
     pending->callback = [on_ack, on_lost](std::optional<std::string> err, Args a) {
       if (err) {
@@ -969,7 +959,7 @@ std::size_t Namespace::deliver_local_with_ack(const EncodedPacket& p, const Broa
     }
     acks[id] = std::move(pending);
     ++n;
-    c->write_shared(p);
+    p.send_to(*it->second->conn_raw_);
   }
   return n;
 }

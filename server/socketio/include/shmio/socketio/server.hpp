@@ -117,6 +117,12 @@ struct EncodedPacket {
   static EncodedPacket from(std::string_view eio_text, const std::vector<Binary>& attachments,
                             bool compress = true);
   std::size_t bytes() const noexcept;  // frame and attachments, payload bytes
+  // Queues references to the frame and its attachments on a session (no copy, no allocation,
+  // no atomic count): how every receiver of a broadcast gets it.
+  void send_to(engineio::Socket& conn) const {
+    conn.send_frame(frame);
+    for (const engineio::FrameRef& b : attachments) conn.send_frame(b);
+  }
 };
 // Encodes a packet once into the form every receiver shares.
 EncodedPacket encode_shared(const Packet& p, bool compress = true);
@@ -412,9 +418,8 @@ class Socket : public std::enable_shared_from_this<Socket> {
   friend class InMemoryAdapter;
   Namespace* nsp_;
   std::weak_ptr<Client> client_;
-  // The same client and its Engine.IO session without a count: used by the delivery path. Valid
-  // while the socket is in its namespace (the client removes its sockets before it goes away).
-  Client* client_raw_ = nullptr;
+  // Its Engine.IO session without a count: used by the delivery path. Valid while the socket is
+  // in its namespace (the client removes its sockets before it goes away).
   engineio::Socket* conn_raw_ = nullptr;
   SocketId id_;
   std::string pid_;

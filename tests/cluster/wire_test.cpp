@@ -113,15 +113,18 @@ TEST(ClusterWire, OptionsAndHandshakeJson) {
 
   sio::Handshake h;
   auto r = std::make_shared<shmio::engineio::HandshakeRequest>();
-  r->headers = {{"host", "x"}};
-  r->query = {{"EIO", "4"}};
-  r->url = "/socket.io/?EIO=4";
-  r->address = "127.0.0.1";
+  r->add_header("host", "x");
+  r->add_header("cookie", "");
+  r->add_query("EIO", "4");
+  r->set_url("/socket.io/?EIO=4");
+  r->set_address("127.0.0.1");
   h.request = r;
   h.auth = {{"token", "t"}};
   h.issued_ms = 123;
   const auto hb = handshake_from_json(handshake_to_json(h));
   EXPECT_EQ(hb.headers(), h.headers());
+  EXPECT_EQ(hb.headers().size(), 2u);
+  EXPECT_EQ(hb.header("cookie"), std::optional<std::string_view>(""));
   EXPECT_EQ(hb.query(), h.query());
   EXPECT_EQ(hb.url(), h.url());
   EXPECT_EQ(hb.auth, h.auth);

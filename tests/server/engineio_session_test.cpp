@@ -4,6 +4,7 @@
 #include <cctype>
 #include <set>
 
+#include "shmio/engineio/server.hpp"
 #include "shmio/engineio/session.hpp"
 
 namespace shmio::engineio {
@@ -304,3 +305,38 @@ TEST(EngineIoIds, RandomIdsAreBase64UrlAndDistinct) {
 
 }  // namespace
 }  // namespace shmio::engineio
+
+TEST(HandshakeRequest, CompactStoreKeepsEverySectionInOrderWhateverTheBuildOrder) {
+  shmio::engineio::HandshakeRequest r;
+  EXPECT_TRUE(r.headers().empty());
+  EXPECT_TRUE(r.query().empty());
+  EXPECT_EQ(r.url(), "");
+  EXPECT_EQ(r.address(), "");
+  // Built out of order, as the cluster's hand-off may: each section stays whole.
+  r.set_address("10.0.0.1");
+  r.add_query("EIO", "4");
+  r.add_header("host", "example.org");
+  r.set_url("/socket.io/?EIO=4&x=%00y");
+  r.add_query("x", std::string_view("\0y", 2));  // decoded bytes may be anything
+  r.add_header("cookie", "");
+  r.add_header("host", "second");
+  r.set_url("/socket.io/?EIO=4&x=%00y&t=1");  // replaced, not appended
+  r.shrink();
+  using P = shmio::engineio::HandshakeRequest::Pair;
+  const std::vector<P> headers(r.headers().begin(), r.headers().end());
+  EXPECT_EQ(headers, (std::vector<P>{{"host", "example.org"}, {"cookie", ""}, {"host", "second"}}));
+  const std::vector<P> query(r.query().begin(), r.query().end());
+  EXPECT_EQ(query, (std::vector<P>{{"EIO", "4"}, {"x", std::string_view("\0y", 2)}}));
+  EXPECT_EQ(r.headers().size(), 3u);
+  EXPECT_EQ(r.query().size(), 2u);
+  EXPECT_EQ(r.url(), "/socket.io/?EIO=4&x=%00y&t=1");
+  EXPECT_EQ(r.address(), "10.0.0.1");
+  EXPECT_EQ(r.headers().find("host"), std::optional<std::string_view>("example.org"))
+      << "the first of repeated names";
+  EXPECT_EQ(r.headers().find("cookie"), std::optional<std::string_view>(""));
+  EXPECT_EQ(r.headers().find("Host"), std::nullopt) << "names are matched exactly";
+  EXPECT_FALSE(r.headers() == r.query());
+  // One buffer: the fields' bytes plus two 32-bit lengths per pair.
+  const std::size_t strings = 4 + 11 + 6 + 0 + 4 + 6 + 3 + 1 + 1 + 2 + 28 + 8;
+  EXPECT_LE(r.bytes(), sizeof(r) + strings + 5 * 8 + 1);
+}

@@ -243,22 +243,22 @@ socketio::BroadcastOptions options_from_json(const json::object& o) {
 }
 
 namespace {
-json::array pairs_to_json(const std::vector<std::pair<std::string, std::string>>& v) {
+json::array pairs_to_json(const engineio::HandshakeRequest::Pairs& v) {
   json::array a;
   for (const auto& [k, val] : v) a.push_back(json::array{json::string(k), json::string(val)});
   return a;
 }
-std::vector<std::pair<std::string, std::string>> pairs_from_json(const json::value* v) {
-  std::vector<std::pair<std::string, std::string>> out;
-  if (v == nullptr || !v->is_array()) return out;
+// Adds each well-formed [name, value] pair of `v` through `add`; anything else is skipped.
+template <class Add>
+void pairs_from_json(const json::value* v, Add add) {
+  if (v == nullptr || !v->is_array()) return;
   for (const json::value& e : v->get_array()) {
     if (!e.is_array() || e.get_array().size() != 2 || !e.get_array()[0].is_string() ||
         !e.get_array()[1].is_string())
       continue;
-    out.emplace_back(std::string(e.get_array()[0].get_string()),
-                     std::string(e.get_array()[1].get_string()));
+    add(std::string_view(e.get_array()[0].get_string()),
+        std::string_view(e.get_array()[1].get_string()));
   }
-  return out;
 }
 }  // namespace
 
@@ -274,12 +274,14 @@ json::object handshake_to_json(const socketio::Handshake& h) {
 socketio::Handshake handshake_from_json(const json::object& o) {
   socketio::Handshake h;
   auto r = std::make_shared<engineio::HandshakeRequest>();
-  r->headers = pairs_from_json(o.if_contains("headers"));
-  r->query = pairs_from_json(o.if_contains("query"));
-  if (auto* v = o.if_contains("url"); v && v->is_string()) r->url = std::string(v->get_string());
+  pairs_from_json(o.if_contains("headers"),
+                  [&](std::string_view k, std::string_view v) { r->add_header(k, v); });
+  pairs_from_json(o.if_contains("query"),
+                  [&](std::string_view k, std::string_view v) { r->add_query(k, v); });
+  if (auto* v = o.if_contains("url"); v && v->is_string()) r->set_url(v->get_string());
   if (auto* v = o.if_contains("auth"); v && v->is_object()) h.auth = v->get_object();
-  if (auto* v = o.if_contains("address"); v && v->is_string())
-    r->address = std::string(v->get_string());
+  if (auto* v = o.if_contains("address"); v && v->is_string()) r->set_address(v->get_string());
+  r->shrink();
   h.request = std::move(r);
   if (auto* v = o.if_contains("issued"); v && v->is_int64()) h.issued_ms = v->get_int64();
   return h;

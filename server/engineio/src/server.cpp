@@ -92,14 +92,20 @@ std::vector<std::pair<std::string, std::string>> lower_case_headers(const Reques
   return headers;
 }
 
-HandshakeRequest handshake_request(const Request& req, std::string address) {
-  HandshakeRequest h;
-  h.headers = lower_case_headers(req);
-  h.url = std::string(req.target());
-  for_each_query_pair(req.target(), [&](std::string k, std::string v) {
-    h.query.emplace_back(std::move(k), std::move(v));
-  });
-  h.address = std::move(address);
+std::shared_ptr<const HandshakeRequest> handshake_request(const Request& req,
+                                                          std::string_view address) {
+  auto h = std::make_shared<HandshakeRequest>();
+  std::string name;
+  for (const auto& f : req) {
+    name.assign(f.name_string());
+    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    h->add_header(name, f.value());
+  }
+  h->set_url(req.target());
+  for_each_query_pair(req.target(),
+                      [&](const std::string& k, const std::string& v) { h->add_query(k, v); });
+  h->set_address(address);
+  h->shrink();
   return h;
 }
 
@@ -422,7 +428,7 @@ class EngineSocket final : public Socket,
 
   const std::string& id() const noexcept override { return sm_.sid(); }
   TransportKind transport() const noexcept override { return sm_.transport(); }
-  const std::string& remote_address() const noexcept override { return request_->address; }
+  std::string_view remote_address() const noexcept override { return request_->address(); }
   const HandshakeRequest& request() const noexcept override { return *request_; }
   std::shared_ptr<const HandshakeRequest> shared_request() const noexcept override {
     return request_;
@@ -1080,9 +1086,8 @@ void HttpConnection::handle_polling(Request& req, const Target& t) {
       if (!srv_->options.allow_request(lower_case_headers(req)))
         return send(srv_->json_error(req, http::status::forbidden, 4, "Forbidden"));
     }
-    auto s = std::make_shared<EngineSocket>(
-        srv_, TransportKind::polling,
-        std::make_shared<const HandshakeRequest>(handshake_request(req, remote())));
+    auto s = std::make_shared<EngineSocket>(srv_, TransportKind::polling,
+                                            handshake_request(req, remote()));
     srv_->sessions.emplace(s->id(), s);
     s->open();
     held_ = std::move(req);
@@ -1191,7 +1196,7 @@ void HttpConnection::handle_upgrade(Request& req, const Target& t) {
   // The TCP connection now belongs to the WebSocket.
   closed_ = true;
   auto srv = srv_;
-  auto hs = std::make_shared<HandshakeRequest>(handshake_request(req, remote()));
+  auto hs = handshake_request(req, remote());
   auto attach = [srv, probing, hs, refuse](const std::shared_ptr<detail::Link>& ws,
                                            beast::error_code ec) {
     if (!ec && refuse) {

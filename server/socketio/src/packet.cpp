@@ -183,14 +183,16 @@ Decoder::Status Decoder::feed_text(std::string_view s, Packet& out) {
   }
   if (!valid_payload(p.type, p.data)) return fail(DecodeError::invalid_payload);
   if (binary && attachments > 0) {
-    pending_ = std::move(p);
+    pending_ = std::make_unique<Packet>(std::move(p));
     expected_ = attachments;
     pending_->attachments.reserve(attachments);
     return Status::need_more;
   }
-  pending_ = std::move(p);
+  // Complete now (placeholders mean nothing in a packet without attachments; see finish()).
   expected_ = 0;
-  return finish(out);
+  out = std::move(p);
+  error_ = DecodeError::none;
+  return Status::packet;
 }
 
 Decoder::Status Decoder::feed_binary(std::string frame, Packet& out) {

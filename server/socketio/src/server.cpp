@@ -568,19 +568,19 @@ void Socket::leave(const Room& room) {
 }
 
 void Socket::on(const std::string& event, EventHandler h) {
-  handlers_.emplace(event, std::make_pair(std::move(h), false));
+  x().handlers.emplace(event, std::make_pair(std::move(h), false));
 }
 void Socket::once(const std::string& event, EventHandler h) {
-  handlers_.emplace(event, std::make_pair(std::move(h), true));
+  x().handlers.emplace(event, std::make_pair(std::move(h), true));
 }
 void Socket::off(const std::string& event) {
-  handlers_.erase(event);
+  if (x_) x_->handlers.erase(event);
 }
 void Socket::on_any(std::function<void(const SocketPtr&, const std::string&, const Args&)> h) {
-  any_.push_back(std::move(h));
+  x().any.push_back(std::move(h));
 }
 void Socket::on_disconnect(std::function<void(const SocketPtr&, const std::string&)> h) {
-  on_disconnect_.push_back(std::move(h));
+  x().on_disconnect.push_back(std::move(h));
 }
 
 void Socket::send_packet(Packet p) {
@@ -606,17 +606,19 @@ bool Socket::emit_with_ack(const std::string& event, Args args, std::chrono::mil
   pending->timer->async_wait([w = weak_from_this(), id](const boost::system::error_code& ec) {
     auto self = w.lock();
     if (ec || !self) return;
-    auto it = self->acks_.find(id);
-    if (it == self->acks_.end()) return;
+    if (!self->x_) return;
+    auto& acks = self->x_->acks;
+    auto it = acks.find(id);
+    if (it == acks.end()) return;
     auto cb = std::move(it->second->callback);
-    self->acks_.erase(it);
+    acks.erase(it);
     try {
       cb(std::string("operation has timed out"), Args{});
     } catch (const std::exception& e) {
       std::fprintf(stderr, "shmio: ack callback threw: %s\n", e.what());
     }
   });
-  acks_[id] = std::move(pending);
+  x().acks[id] = std::move(pending);
   send_packet(std::move(p));
   return true;
 }
@@ -678,10 +680,11 @@ void Socket::on_packet(const Packet& p) {
     }
     case PacketType::ack:
     case PacketType::binary_ack: {
-      auto it = acks_.find(p.id.value_or(~0ULL));
-      if (it == acks_.end()) return;  // late or unknown ack: ignored, as in the reference
+      if (!x_) return;  // no ack expected
+      auto it = x_->acks.find(p.id.value_or(~0ULL));
+      if (it == x_->acks.end()) return;  // late or unknown ack: ignored, as in the reference
       auto pending = std::move(it->second);
-      acks_.erase(it);
+      x_->acks.erase(it);
       if (pending->timer) pending->timer->cancel();
       try {
         pending->callback(std::nullopt, Args(p.data->get_array(), p.attachments));
@@ -703,12 +706,19 @@ void Socket::on_packet(const Packet& p) {
 void Socket::dispatch(const std::string& event, Args args, Ack ack) {
   auto self = shared_from_this();
   try {
-    for (auto& h : any_) h(self, event, args);
-    auto [first, last] = handlers_.equal_range(event);
+    // A handler may register or remove handlers, or disconnect the socket: each is copied
+    // before it runs.
+    for (std::size_t i = 0; x_ && i < x_->any.size(); ++i) {
+      auto h = x_->any[i];
+      h(self, event, args);
+    }
     std::vector<EventHandler> run;
-    for (auto it = first; it != last;) {
-      run.push_back(it->second.first);
-      it = it->second.second ? handlers_.erase(it) : std::next(it);
+    if (x_) {
+      auto [first, last] = x_->handlers.equal_range(event);
+      for (auto it = first; it != last;) {
+        run.push_back(it->second.first);
+        it = it->second.second ? x_->handlers.erase(it) : std::next(it);
+      }
     }
     auto [nfirst, nlast] = nsp_->events_.equal_range(event);
     for (auto it = nfirst; it != nlast; ++it) run.push_back(it->second);
@@ -726,8 +736,8 @@ void Socket::closed(const std::string& reason) {
   connected_ = false;
   auto self = shared_from_this();
   // Pending emit_with_ack callbacks learn that no ack will come.
-  auto pending_acks = std::move(acks_);
-  acks_.clear();
+  decltype(Extras::acks) pending_acks;
+  if (x_) pending_acks.swap(x_->acks);
   for (auto& [ack_id, pending] : pending_acks) {
     if (pending->timer) pending->timer->cancel();
     try {
@@ -745,10 +755,12 @@ void Socket::closed(const std::string& reason) {
   nsp_->adapter().del_all(id_);
   nsp_->remove(id_);
   // Handlers often capture their socket: dropping them (after on_disconnect) breaks those cycles.
-  auto disconnect_handlers = std::move(on_disconnect_);
-  handlers_.clear();
-  any_.clear();
-  on_disconnect_.clear();
+  decltype(Extras::on_disconnect) disconnect_handlers;
+  if (x_) {
+    disconnect_handlers.swap(x_->on_disconnect);
+    x_->handlers.clear();
+    x_->any.clear();
+  }
   for (auto& h : disconnect_handlers) {
     try {
       h(self, reason);
@@ -845,7 +857,7 @@ void Namespace::admit(const std::shared_ptr<Client>& c, const SocketPtr& s) {
     // What the socket missed, computed now (after any middleware) so that nothing broadcast
     // meanwhile falls between the replay and the join. If the log lost part of it, the socket
     // starts a fresh session instead: never a partial replay.
-    auto replayed = adapter_->replay(s->restore_offset_, s->restore_rooms_);
+    auto replayed = adapter_->replay(s->x().restore_offset, s->x().restore_rooms);
     if (replayed && sockets_.count(s->id()) == 0) {
       missed = std::move(*replayed);
     } else {
@@ -853,13 +865,14 @@ void Namespace::admit(const std::shared_ptr<Client>& c, const SocketPtr& s) {
       s->id_ = random_id();
       s->pid_ = random_id();
       s->data_ = nullptr;
-      s->restore_rooms_.clear();
+      s->x().restore_rooms.clear();
     }
   }
   s->connected_ = true;
   sockets_[s->id()] = s;
   adapter_->add_all(s->id(), {s->id()});
-  if (!s->restore_rooms_.empty()) adapter_->add_all(s->id(), std::exchange(s->restore_rooms_, {}));
+  if (s->x_ && !s->x_->restore_rooms.empty())
+    adapter_->add_all(s->id(), std::exchange(s->x_->restore_rooms, {}));
   c->add(name_, s);
   // A recovered socket gets what it missed before the CONNECT reply (the client emits those
   // events before its "connect" event, in order).
@@ -903,8 +916,8 @@ bool Namespace::restore(const std::shared_ptr<Client>& client, const json::objec
   auto s = std::make_shared<Socket>(*this, client, session->id, std::move(hs), session->pid);
   s->recovered_ = true;
   s->data_ = std::move(session->data);
-  s->restore_rooms_ = std::move(session->rooms);
-  s->restore_offset_ = std::string(offset->get_string());
+  s->x().restore_rooms = std::move(session->rooms);
+  s->x().restore_offset = std::string(offset->get_string());
   if (server_->options().connection_state_recovery->skip_middlewares) {
     admit(client, s);
   } else {
@@ -948,7 +961,7 @@ std::size_t Namespace::deliver_local_with_ack(const EncodedPacket& p, const Broa
         on_ack(std::move(a));
       }
     };
-    auto& acks = it->second->acks_;
+    auto& acks = it->second->x().acks;
     // Broadcast acks have no per-socket timer (their collector times out); a client that never
     // answers must not grow this map forever: past 1024 pending, the oldest broadcast ack goes.
     if (acks.size() >= 1024) {

@@ -12,9 +12,11 @@
 
 #include <cstdint>
 #include <functional>
+#include <iterator>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "shmio/engineio/session.hpp"
@@ -93,12 +95,89 @@ struct ServerStats {
   std::uint64_t accept_errors = 0;  // accepts refused for lack of descriptors or memory (paused)
 };
 
-// What the client's first request (the handshake) carried.
-struct HandshakeRequest {
-  std::vector<std::pair<std::string, std::string>> headers;  // names in lower case
-  std::vector<std::pair<std::string, std::string>> query;    // decoded, in order
-  std::string url;                                           // the request target
-  std::string address;                                       // the peer's IP address
+// What the client's first request (the handshake) carried: headers (names in lower case, in
+// order), the decoded query pairs (in order), the request target and the peer's IP address.
+// Stored compactly — every string of it in one buffer, each pair as two 32-bit lengths and its
+// bytes — because every connection keeps one for its lifetime (socket.io's `handshake`): the
+// seven headers of a typical WebSocket client cost one allocation instead of fourteen strings.
+// Built once, then read-only (shared by the session and every namespace's socket).
+class HandshakeRequest {
+ public:
+  using Pair = std::pair<std::string_view, std::string_view>;
+
+  // A read-only view of a sequence of pairs; valid while the request lives.
+  class Pairs {
+   public:
+    class iterator {
+     public:
+      using iterator_category = std::forward_iterator_tag;
+      using value_type = Pair;
+      using difference_type = std::ptrdiff_t;
+      using pointer = void;
+      using reference = Pair;
+      iterator() = default;
+      explicit iterator(const char* p) : p_(p) {}
+      Pair operator*() const noexcept;
+      iterator& operator++() noexcept;
+      iterator operator++(int) noexcept {
+        iterator t = *this;
+        ++*this;
+        return t;
+      }
+      bool operator==(const iterator& o) const noexcept { return p_ == o.p_; }
+
+     private:
+      const char* p_ = nullptr;
+    };
+    using const_iterator = iterator;
+    using value_type = Pair;
+
+    Pairs() = default;
+    Pairs(const char* b, const char* e, std::size_t n) : b_(b), e_(e), n_(n) {}
+    iterator begin() const noexcept { return iterator(b_); }
+    iterator end() const noexcept { return iterator(e_); }
+    std::size_t size() const noexcept { return n_; }
+    bool empty() const noexcept { return n_ == 0; }
+    // The value of the first pair named `key` (exact match), if any.
+    std::optional<std::string_view> find(std::string_view key) const noexcept;
+    friend bool operator==(const Pairs& a, const Pairs& b) noexcept;
+
+   private:
+    const char* b_ = nullptr;
+    const char* e_ = nullptr;
+    std::size_t n_ = 0;
+  };
+
+  HandshakeRequest() = default;
+
+  Pairs headers() const noexcept;
+  Pairs query() const noexcept;
+  std::string_view url() const noexcept { return field(url_at_, address_at_); }
+  std::string_view address() const noexcept {
+    return field(address_at_, static_cast<std::uint32_t>(blob_.size()));
+  }
+
+  // Building (in any order; a request is built before it is shared). A string longer than
+  // 4 GiB - 1 cannot come from Beast's bounded parser or the cluster's bounded records.
+  void add_header(std::string_view lower_case_name, std::string_view value);
+  void add_query(std::string_view key, std::string_view value);
+  void set_url(std::string_view url);
+  void set_address(std::string_view address);
+  // Gives back the spare capacity left by building (call once built).
+  void shrink() { blob_.shrink_to_fit(); }
+  std::size_t bytes() const noexcept { return sizeof(*this) + blob_.capacity(); }
+
+ private:
+  std::string_view field(std::uint32_t b, std::uint32_t e) const noexcept {
+    return std::string_view(blob_).substr(b, e - b);
+  }
+  enum class Section { headers, query, url, address };
+  void append_pair(Section section, std::string_view k, std::string_view v);
+  void append_to(Section section, std::string_view bytes);
+  // blob_: [header pairs][query pairs][url][address]
+  std::string blob_;
+  std::uint32_t query_at_ = 0, url_at_ = 0, address_at_ = 0;
+  std::uint32_t n_headers_ = 0, n_query_ = 0;
 };
 
 // One client session as the layer above sees it.
@@ -115,7 +194,7 @@ class Socket {
   // caller (an overflow closes the session at the end of the turn).
   virtual bool send_frame(FrameRef f) = 0;
   virtual void close() = 0;  // "forced close"
-  virtual const std::string& remote_address() const noexcept = 0;
+  virtual std::string_view remote_address() const noexcept = 0;
   virtual const HandshakeRequest& request() const noexcept = 0;
   // The same, shared: the Socket.IO layer keeps this pointer rather than a copy (one copy of the
   // headers per connection).

@@ -61,7 +61,10 @@ std::string random_id();
 
 class Session {
  public:
-  Session(std::string sid, TransportKind initial, SessionOptions options, TimePoint now);
+  // `options` is not copied (every session of a server shares its options): it must outlive
+  // the session.
+  Session(std::string sid, TransportKind initial, const SessionOptions& options, TimePoint now);
+  Session(std::string, TransportKind, SessionOptions&&, TimePoint) = delete;
 
   const std::string& sid() const noexcept { return sid_; }
   TransportKind transport() const noexcept { return transport_; }
@@ -120,19 +123,35 @@ class Session {
   std::vector<Packet> take_messages();
 
  private:
-  void schedule_ping(TimePoint now) { next_ping_ = now + options_.ping_interval; }
+  void schedule_ping(TimePoint now) { next_ping_ = now + options_->ping_interval; }
 
   std::string sid_;
   TransportKind transport_;
-  SessionOptions options_;
+  const SessionOptions* options_;
   CloseReason reason_ = CloseReason::none;
   FrameQueue queue_;  // to the client on the current transport (bytes(): the byte bound)
-  std::vector<Packet> probe_queue_;     // to the probing WebSocket
-  std::vector<Packet> inbox_;           // messages from the client
-  std::optional<TimePoint> next_ping_;  // when to send the next ping
-  std::optional<TimePoint> pong_due_;   // when a pong must have arrived
-  bool pong_wait_extended_ = false;     // the wait for this pong was extended once already
-  std::optional<TimePoint> probe_started_;
+  std::vector<Packet> probe_queue_;  // to the probing WebSocket
+  std::vector<Packet> inbox_;        // messages from the client
+  // std::optional<TimePoint> in 8 bytes instead of 16 (TimePoint::min() is "none"): every
+  // connection holds three.
+  class OptTime {
+   public:
+    OptTime& operator=(TimePoint t) noexcept {
+      t_ = t;
+      return *this;
+    }
+    explicit operator bool() const noexcept { return t_ != TimePoint::min(); }
+    bool has_value() const noexcept { return t_ != TimePoint::min(); }
+    TimePoint operator*() const noexcept { return t_; }
+    void reset() noexcept { t_ = TimePoint::min(); }
+
+   private:
+    TimePoint t_ = TimePoint::min();
+  };
+  OptTime next_ping_;                // when to send the next ping
+  OptTime pong_due_;                 // when a pong must have arrived
+  bool pong_wait_extended_ = false;  // the wait for this pong was extended once already
+  OptTime probe_started_;
   bool probe_acked_ = false;  // "2probe" answered; waiting for "5"
   bool noop_due_ = false;
 };

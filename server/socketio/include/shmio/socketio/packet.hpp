@@ -82,7 +82,7 @@ class Decoder {
   Status feed_binary(std::string frame, Packet& out);
 
   DecodeError error() const noexcept { return error_; }
-  bool awaiting_binary() const noexcept { return pending_.has_value(); }
+  bool awaiting_binary() const noexcept { return pending_ != nullptr; }
 
  private:
   Status fail(DecodeError e) {
@@ -94,7 +94,7 @@ class Decoder {
 
   DecoderLimits limits_;
   DecodeError error_ = DecodeError::none;
-  std::optional<Packet> pending_;
+  std::unique_ptr<Packet> pending_;  // a binary packet waiting for its attachments
   std::size_t expected_ = 0;
 };
 

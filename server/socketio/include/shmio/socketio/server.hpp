@@ -65,33 +65,23 @@ using Next = std::function<void(std::optional<ConnectError>)>;
 using Middleware = std::function<void(const SocketPtr&, Next)>;
 
 struct Handshake {
-  using Pairs = std::vector<std::pair<std::string, std::string>>;
+  using Pairs = engineio::HandshakeRequest::Pairs;  // a view of (name, value) string_views
   // The Engine.IO handshake request — headers (lower-case names), query, url, the client's IP
-  // address — shared with the session and every namespace's socket: stored once per connection.
+  // address — shared with the session and every namespace's socket: stored once per connection,
+  // compactly (engineio::HandshakeRequest).
   std::shared_ptr<const engineio::HandshakeRequest> request;
   boost::json::object auth;    // the CONNECT packet's payload
   std::int64_t issued_ms = 0;  // when the socket connected (ms since the epoch)
 
-  const Pairs& headers() const noexcept { return request ? request->headers : empty_pairs(); }
-  const Pairs& query() const noexcept { return request ? request->query : empty_pairs(); }
-  const std::string& url() const noexcept { return request ? request->url : empty_string(); }
-  const std::string& address() const noexcept {
-    return request ? request->address : empty_string();
+  Pairs headers() const noexcept { return request ? request->headers() : Pairs(); }
+  Pairs query() const noexcept { return request ? request->query() : Pairs(); }
+  std::string_view url() const noexcept { return request ? request->url() : std::string_view(); }
+  std::string_view address() const noexcept {
+    return request ? request->address() : std::string_view();
   }
-  const std::string* header(std::string_view lower_case_name) const {
-    for (const auto& [k, v] : headers())
-      if (k == lower_case_name) return &v;
-    return nullptr;
-  }
-
- private:
-  static const Pairs& empty_pairs() noexcept {
-    static const Pairs none;
-    return none;
-  }
-  static const std::string& empty_string() noexcept {
-    static const std::string none;
-    return none;
+  // The value of a header (its name in lower case), if the request had it.
+  std::optional<std::string_view> header(std::string_view lower_case_name) const noexcept {
+    return headers().find(lower_case_name);
   }
 };
 
@@ -427,14 +417,24 @@ class Socket : public std::enable_shared_from_this<Socket> {
   boost::json::value data_;
   bool connected_ = false;  // true once admitted (after the middleware)
   bool recovered_ = false;
-  std::set<Room> restore_rooms_;  // recovered: rejoined when admitted
-  std::string restore_offset_;    // recovered: replayed from here when admitted
-  std::multimap<std::string, std::pair<EventHandler, bool /*once*/>> handlers_;
-  std::vector<std::function<void(const SocketPtr&, const std::string&, const Args&)>> any_;
-  std::vector<std::function<void(const SocketPtr&, const std::string&)>> on_disconnect_;
   struct PendingAck;
   friend class Adapter;
-  std::unordered_map<std::uint64_t, std::shared_ptr<PendingAck>> acks_;
+  // What many sockets never have — handlers of their own (apps that use Namespace::on_event),
+  // acks in flight, a recovered session's state — in one allocation made on first use: an idle
+  // socket without them does not pay ~230 bytes of empty containers.
+  struct Extras {
+    std::multimap<std::string, std::pair<EventHandler, bool /*once*/>> handlers;
+    std::vector<std::function<void(const SocketPtr&, const std::string&, const Args&)>> any;
+    std::vector<std::function<void(const SocketPtr&, const std::string&)>> on_disconnect;
+    std::unordered_map<std::uint64_t, std::shared_ptr<PendingAck>> acks;
+    std::set<Room> restore_rooms;  // recovered: rejoined when admitted
+    std::string restore_offset;    // recovered: replayed from here when admitted
+  };
+  Extras& x() {
+    if (!x_) x_ = std::make_unique<Extras>();
+    return *x_;
+  }
+  std::unique_ptr<Extras> x_;
 };
 
 class Server;

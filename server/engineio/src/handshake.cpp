@@ -1,0 +1,102 @@
+// The compact handshake request (shmio/engineio/server.hpp): layout and building.
+#include <cstring>
+#include <limits>
+#include <stdexcept>
+
+#include "shmio/engineio/server.hpp"
+
+namespace shmio::engineio {
+namespace {
+constexpr std::size_t kLen = sizeof(std::uint32_t);
+
+std::uint32_t load32(const char* p) noexcept {
+  std::uint32_t v;
+  std::memcpy(&v, p, kLen);
+  return v;
+}
+
+std::uint32_t checked(std::size_t n) {
+  if (n > std::numeric_limits<std::uint32_t>::max())
+    throw std::length_error("shmio: a handshake request field over 4 GiB");
+  return static_cast<std::uint32_t>(n);
+}
+}  // namespace
+
+HandshakeRequest::Pair HandshakeRequest::Pairs::iterator::operator*() const noexcept {
+  const std::uint32_t k = load32(p_), v = load32(p_ + kLen);
+  return {std::string_view(p_ + 2 * kLen, k), std::string_view(p_ + 2 * kLen + k, v)};
+}
+
+HandshakeRequest::Pairs::iterator& HandshakeRequest::Pairs::iterator::operator++() noexcept {
+  p_ += 2 * kLen + load32(p_) + load32(p_ + kLen);
+  return *this;
+}
+
+std::optional<std::string_view> HandshakeRequest::Pairs::find(std::string_view key) const noexcept {
+  for (const auto& [k, v] : *this)
+    if (k == key) return v;
+  return std::nullopt;
+}
+
+bool operator==(const HandshakeRequest::Pairs& a, const HandshakeRequest::Pairs& b) noexcept {
+  if (a.size() != b.size()) return false;
+  auto j = b.begin();
+  for (const auto& p : a) {
+    if (p != *j) return false;
+    ++j;
+  }
+  return true;
+}
+
+HandshakeRequest::Pairs HandshakeRequest::headers() const noexcept {
+  return Pairs(blob_.data(), blob_.data() + query_at_, n_headers_);
+}
+
+HandshakeRequest::Pairs HandshakeRequest::query() const noexcept {
+  return Pairs(blob_.data() + query_at_, blob_.data() + url_at_, n_query_);
+}
+
+void HandshakeRequest::append_to(Section section, std::string_view bytes) {
+  checked(blob_.size() + bytes.size());
+  std::uint32_t* const starts[] = {&query_at_, &url_at_, &address_at_};  // of sections 1..3
+  const std::uint32_t at = section == Section::address ? static_cast<std::uint32_t>(blob_.size())
+                                                       : *starts[static_cast<int>(section)];
+  blob_.insert(at, bytes.data(), bytes.size());
+  // The sections after this one move by the inserted size.
+  for (int s = static_cast<int>(section); s < 3; ++s)
+    *starts[s] += static_cast<std::uint32_t>(bytes.size());
+}
+
+void HandshakeRequest::append_pair(Section section, std::string_view k, std::string_view v) {
+  char lens[2 * kLen];
+  const std::uint32_t kl = checked(k.size()), vl = checked(v.size());
+  std::memcpy(lens, &kl, kLen);
+  std::memcpy(lens + kLen, &vl, kLen);
+  std::string bytes;
+  bytes.reserve(sizeof lens + k.size() + v.size());
+  bytes.append(lens, sizeof lens).append(k).append(v);
+  append_to(section, bytes);
+}
+
+void HandshakeRequest::add_header(std::string_view lower_case_name, std::string_view value) {
+  append_pair(Section::headers, lower_case_name, value);
+  ++n_headers_;
+}
+
+void HandshakeRequest::add_query(std::string_view key, std::string_view value) {
+  append_pair(Section::query, key, value);
+  ++n_query_;
+}
+
+void HandshakeRequest::set_url(std::string_view url) {
+  blob_.erase(url_at_, address_at_ - url_at_);
+  address_at_ = url_at_;
+  append_to(Section::url, url);
+}
+
+void HandshakeRequest::set_address(std::string_view address) {
+  blob_.erase(address_at_);
+  append_to(Section::address, address);
+}
+
+}  // namespace shmio::engineio

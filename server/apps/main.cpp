@@ -50,6 +50,7 @@ const char* kUsage =
     "usage: shmio --app chat|conformance|bench [--port P] [--host H] [--chat-dir DIR]\n"
     "             [--workers N|auto] [--port-per-worker] [--no-pin] [--ring NAME] [--ring-mb M]\n"
     "             [--log-sockets] [--per-message-deflate] [--allow-origin O]... [--no-io-uring]\n"
+    "             [--recovery]\n"
     "  chat         the Socket.IO tutorial's chat demo (open http://H:P/ in two browsers)\n"
     "  conformance  the Socket.IO protocol test suite's server configuration\n"
     "  bench        the benchmark app (join/leave/whoami/echo/publish/publish-others/count)\n"
@@ -68,6 +69,8 @@ const char* kUsage =
     "               connection by zlib's formula)\n"
     "  --no-io-uring  flush with one sendmsg per socket instead of one io_uring submission per\n"
     "               event-loop turn (io_uring is used where the kernel allows it)\n"
+    "  --recovery   connection state recovery (socket.io's connectionStateRecovery, 2 minutes)\n"
+    "               for the bench and conformance apps; the chat app always has it\n"
     "  --workers N  run as a cluster of N worker processes joined by the shared-memory ring\n"
     "               (auto: one per CPU of the affinity mask); without it: one process\n"
     "  --port-per-worker  worker i listens on P+i instead of all on P (SO_REUSEPORT)\n"
@@ -299,7 +302,8 @@ struct Config {
   std::string app, host = "127.0.0.1", chat_dir = SHMIO_CHAT_DIR, ring;
   long port = 3000, ping_interval = -1, ping_timeout = -1, connect_timeout = -1;
   int workers = -1;  // -1: one process, no cluster; 0: one per CPU
-  bool port_per_worker = false, pin = true, log_sockets = false, deflate = false, io_uring = true;
+  bool port_per_worker = false, pin = true, log_sockets = false, deflate = false, io_uring = true,
+       recovery = false;
   std::set<std::string> allowed_origins;  // empty: every origin
   std::uint64_t ring_mb = 64;
 };
@@ -394,6 +398,7 @@ int serve(const Config& cfg, const shmio::cluster::WorkerContext* ctx) {
     if (!chat(options, cfg.chat_dir)) return 1;
     options.connection_state_recovery = sio::RecoveryOptions{};
   }
+  if (cfg.recovery) options.connection_state_recovery = sio::RecoveryOptions{};
   if (cfg.ping_interval > 0)
     options.engine.ping_interval = std::chrono::milliseconds(cfg.ping_interval);
   if (cfg.ping_timeout > 0)
@@ -552,6 +557,8 @@ int main(int argc, char** argv) {
       cfg.deflate = true;
     } else if (a == "--no-io-uring") {
       cfg.io_uring = false;
+    } else if (a == "--recovery") {
+      cfg.recovery = true;
     } else if (a == "--log-sockets") {
       cfg.log_sockets = true;
     } else if (a == "--port" && v != nullptr) {

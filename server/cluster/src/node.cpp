@@ -6,6 +6,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
@@ -381,7 +382,7 @@ struct PendingRequest {
 
 struct Node::Impl {
   Impl(net::io_context& ctx, NodeOptions o)
-      : io(ctx), options(std::move(o)), notify(ctx), dead_timer(ctx) {}
+      : io(ctx), options(std::move(o)), notify(ctx), dead_timer(ctx), sync_timer(ctx) {}
 
   net::io_context& io;
   NodeOptions options;
@@ -392,6 +393,11 @@ struct Node::Impl {
   net::posix::stream_descriptor notify;
   net::steady_timer dead_timer;
   bool dead_timer_armed = false;
+  // Session sync at start (connection state recovery): the peer asked, until its last chunk.
+  std::optional<Responder> sync_peer;
+  std::vector<shm::ProcessIdentity> sync_tried;  // peers that did not answer
+  std::chrono::steady_clock::time_point sync_asked{};
+  net::steady_timer sync_timer;
   std::unique_ptr<Handoff> handoff;
   sio::Server* server = nullptr;
   bool stopped = false;
@@ -430,6 +436,51 @@ struct Node::Impl {
     // workers and restarts: the pid in bits 32..61, a counter below.
     return (1ULL << 62) | (static_cast<std::uint64_t>(::getpid()) << 32) |
            (next_request++ & 0xFFFFFFFFULL);
+  }
+
+  // --- session sync: a worker that starts asks one live peer for every session the cluster
+  // knows (the peer's own live sockets and all it learnt from the ring or from its own sync).
+  // If that peer dies, stops answering for kSyncPatience, or is stopped, the next live one is
+  // asked; alone, there is nobody to ask (every session then lived only in workers now dead).
+  static constexpr auto kSyncPatience = std::chrono::seconds(5);
+  void request_sessions() {
+    if (sync_peer) sync_tried.push_back(sync_peer->who);
+    sync_peer.reset();
+    auto peers = live_workers(false);
+    // Peers not asked yet first (a stopped one stays "alive"); when all were, from the start.
+    std::stable_partition(peers.begin(), peers.end(), [this](const Responder& r) {
+      return std::find(sync_tried.begin(), sync_tried.end(), r.who) == sync_tried.end();
+    });
+    for (const Responder& r : peers) {
+      if (!publish(MessageType::sessions_sync_request, write_message({{"to", r.producer}}))) return;
+      sync_peer = r;
+      sync_asked = std::chrono::steady_clock::now();
+      ++stats.session_syncs_requested;
+      arm_sync_check();
+      return;
+    }
+  }
+  void arm_sync_check() {
+    sync_timer.expires_after(std::chrono::milliseconds(200));
+    sync_timer.async_wait([this](const boost::system::error_code& ec) {
+      if (ec || stopped || !sync_peer) return;
+      if (!responder_alive(*sync_peer) ||
+          std::chrono::steady_clock::now() - sync_asked > kSyncPatience) {
+        std::fprintf(stderr,
+                     "shmio[w%d]: no session sync from worker pid %d (%s); asking another\n",
+                     options.worker, static_cast<int>(sync_peer->who.pid),
+                     responder_alive(*sync_peer) ? "no answer" : "gone");
+        request_sessions();
+        return;
+      }
+      arm_sync_check();
+    });
+  }
+  void sync_done(std::uint16_t from) {
+    if (!sync_peer || sync_peer->producer != from) return;  // a late answer of an earlier peer
+    sync_peer.reset();
+    sync_timer.cancel();
+    ++stats.session_syncs_completed;
   }
 
   // --- membership
@@ -766,30 +817,41 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
   }
   void on_session_taken(const std::string& pid) { sessions_.erase(pid); }
   // Session sync: every session this worker knows, in chunks of at most ~256 KiB of JSON.
+  // Its own live sockets first (their state now: a requester that outlives this worker must
+  // be able to restore them), then every session it knows of others.
   std::vector<json::array> dump_sessions() {
     prune();
     std::vector<json::array> chunks(1);
     std::size_t bytes = 0;
     const auto now = std::chrono::steady_clock::now();
-    for (const auto& [pid, s] : sessions_) {
-      json::object o{
-          {"id", s.state.id},
-          {"pid", s.state.pid},
-          {"rooms", rooms_json(s.state.rooms)},
-          {"data", s.state.data},
-          {"connected", s.connected},
-          {"owner", static_cast<std::int64_t>(s.owner)},
-          {"away_ms",
-           std::chrono::duration_cast<std::chrono::milliseconds>(now - s.since).count()}};
-      bytes +=
-          128 + s.state.id.size() + s.state.pid.size() + sio::to_json_text(s.state.data).size();
-      for (const auto& r : s.state.rooms) bytes += r.size() + 3;
+    auto add = [&](const sio::SessionState& st, bool connected, pid_t owner,
+                   std::chrono::milliseconds away) {
+      json::object o{{"id", st.id},
+                     {"pid", st.pid},
+                     {"rooms", rooms_json(st.rooms)},
+                     {"data", st.data},
+                     {"connected", connected},
+                     {"owner", static_cast<std::int64_t>(owner)},
+                     {"away_ms", away.count()}};
+      bytes += 128 + st.id.size() + st.pid.size() + sio::to_json_text(st.data).size();
+      for (const auto& r : st.rooms) bytes += r.size() + 3;
       chunks.back().push_back(std::move(o));
       if (bytes > 256 * 1024) {
         chunks.emplace_back();
         bytes = 0;
       }
+    };
+    if (nsp_->server().options().connection_state_recovery) {
+      for (const sio::SocketId& id : targets(sio::BroadcastOptions{})) {
+        sio::SocketPtr s = nsp_->socket(id);
+        if (!s || !s->connected() || s->pid().empty()) continue;
+        add(sio::SessionState{s->id(), s->pid(), socket_rooms(id), s->data()}, true, ::getpid(),
+            std::chrono::milliseconds(0));
+      }
     }
+    for (const auto& [pid, s] : sessions_)
+      add(s.state, s.connected, s.owner,
+          std::chrono::duration_cast<std::chrono::milliseconds>(now - s.since));
     return chunks;
   }
   // A peer's sessions: kept unless this worker already knows newer state of that session.
@@ -1120,15 +1182,27 @@ void Node::Impl::apply(std::uint16_t type, std::uint16_t producer,
       if (ClusterAdapter* a = adapter(str_of(body, "nsp")))
         a->on_session_taken(str_of(body, "pid"));
       break;
-    case MessageType::sessions_sync_request:
+    case MessageType::sessions_sync_request: {
       if (!for_me) break;
+      bool all = true;
       for (auto& [name, a] : adapters)
         for (json::array& chunk : a->dump_sessions())
-          publish(MessageType::sessions_sync,
-                  write_message({{"to", producer}, {"nsp", name}, {"sessions", std::move(chunk)}}));
+          all = publish(MessageType::sessions_sync,
+                        write_message(
+                            {{"to", producer}, {"nsp", name}, {"sessions", std::move(chunk)}})) &&
+                all;
+      // The last chunk: the requester stops waiting. Not sent if a chunk could not be written
+      // (the requester then asks another worker after its patience).
+      if (all)
+        publish(MessageType::sessions_sync, write_message({{"to", producer}, {"done", true}}));
       break;
+    }
     case MessageType::sessions_sync:
       if (!for_me) break;
+      if (const json::value* d = body.if_contains("done"); d && d->is_bool() && d->get_bool()) {
+        sync_done(producer);
+        break;
+      }
       if (ClusterAdapter* a = adapter(str_of(body, "nsp")))
         if (const json::value* v = body.if_contains("sessions"); v && v->is_array())
           a->on_sessions_sync(v->get_array());
@@ -1215,12 +1289,7 @@ void Node::start(sio::Server& server) {
   impl_->start_reading();
   // Connection state recovery: a worker that starts (or restarts) asks one peer for the sessions
   // it knows, so that clients of a worker that died can recover here too.
-  if (server.options().connection_state_recovery) {
-    auto peers = impl_->live_workers(false);
-    if (!peers.empty())
-      impl_->publish(MessageType::sessions_sync_request,
-                     write_message({{"to", peers.front().producer}}));
-  }
+  if (server.options().connection_state_recovery) impl_->request_sessions();
   if (impl_->handoff) impl_->handoff->start();
 }
 
@@ -1230,6 +1299,7 @@ void Node::stop() {
   boost::system::error_code ec;
   impl_->notify.close(ec);
   impl_->dead_timer.cancel();
+  impl_->sync_timer.cancel();
   if (impl_->handoff) impl_->handoff->stop();
 }
 
@@ -1275,6 +1345,11 @@ std::string Node::metrics_text() const {
        s.recoveries, w);
   line("shmio_recovery_failures_total", "Recoveries refused (unknown session or range gone).",
        "counter", s.recovery_failures, w);
+  line("shmio_session_syncs_requested_total",
+       "Session syncs asked of a peer at start (again when it died or did not answer).", "counter",
+       s.session_syncs_requested, w);
+  line("shmio_session_syncs_completed_total", "Session syncs answered to their last chunk.",
+       "counter", s.session_syncs_completed, w);
   const std::uint64_t frontier =
       m.segment->control().frontier.frontier.load(std::memory_order_acquire);
   line("shmio_ring_lag_bytes", "Ring bytes committed but not yet read by this worker.", "gauge",

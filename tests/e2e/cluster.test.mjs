@@ -418,6 +418,20 @@ test("a restarted worker's session sync does not wait forever for a stopped peer
   assert.deepEqual(got.map(([m]) => m), ["first", "missed"]);
 });
 
+test("fetchSockets answers larger than the ring's largest record arrive in parts", async () => {
+  // A 1 MiB ring: records of at most 128 KiB. 100 sockets with 2 KB of headers each on worker 1
+  // describe themselves in about 250 KB.
+  const c = await cluster("bench", 2, ["--ring-mb", "1"]);
+  const many = Array.from({ length: 100 }, () =>
+    client(c.url(1), { extraHeaders: { "x-pad": "p".repeat(2000) } }));
+  const asker = client(c.url(0));
+  await Promise.all([...many, asker].map((s) => within(once(s, "connect"), 10000, "connect")));
+  const all = await ack(asker, "fetch");
+  assert.equal(all.length, 101, "every socket of both workers");
+  assert.deepEqual(new Set(all.map((s) => s.id)), new Set([...many, asker].map((s) => s.id)));
+  many.forEach((s) => s.disconnect());
+});
+
 test("a lapped worker disconnects its clients (they reconnect; recovery fails cleanly), counts and logs it", async () => {
   const c = await cluster("chat", 2, ["--ring-mb", "1"]);
   const sender = client(c.url(0));

@@ -1131,16 +1131,43 @@ void Node::Impl::apply(std::uint16_t type, std::uint16_t producer,
       if (a != nullptr)
         sockets = a->local_sockets(o && o->is_object() ? options_from_json(o->get_object())
                                                        : sio::BroadcastOptions{});
-      publish(
-          MessageType::fetch_sockets_response,
-          write_message({{"requestId", rid}, {"to", producer}, {"sockets", std::move(sockets)}}));
+      // The answer in parts that each fit a ring record (many sockets, or large handshakes
+      // and data, exceed one); the first part says how many there are.
+      const std::size_t budget = segment->max_record() / 2;
+      std::vector<json::array> parts(1);
+      std::size_t bytes = 0;
+      for (json::value& v : sockets) {
+        const std::size_t n = json::serialize(v).size() + 1;
+        if (n > budget) {  // one socket over half a record: left out, said
+          std::fprintf(stderr,
+                       "shmio[w%d]: fetchSockets: a socket's description of %zu bytes is over "
+                       "%zu and was left out of the answer\n",
+                       options.worker, n, budget);
+          continue;
+        }
+        if (bytes + n > budget) {
+          parts.emplace_back();
+          bytes = 0;
+        }
+        bytes += n;
+        parts.back().push_back(std::move(v));
+      }
+      for (std::size_t i = 0; i < parts.size(); ++i)
+        publish(MessageType::fetch_sockets_response,
+                write_message({{"requestId", rid},
+                               {"to", producer},
+                               {"part", i},
+                               {"parts", parts.size()},
+                               {"sockets", std::move(parts[i])}}));
       break;
     }
     case MessageType::fetch_sockets_response:
       if (!for_me) break;
       if (auto c = collector_for(rid)) {
         const json::value* s = body.if_contains("sockets");
-        c->expect(source, 1);
+        // Parts come in order from one worker: the first announces them all.
+        if (u64_of(body, "part") == 0)
+          c->expect(source, std::max<std::uint64_t>(1, u64_of(body, "parts")));
         c->answer(source, sio::Args{s ? *s : json::value(json::array{})});
       }
       break;

@@ -176,7 +176,9 @@ void bench(sio::Server& io, int worker) {
       if (ack) ack(std::move(a));
     });
     auto publish = [&io](bool others) {
-      return [&io, others](const sio::SocketPtr& s2, sio::Args a, sio::Ack) {
+      // Acknowledged when asked (the chaos suite's publishers: published to the ring when the
+      // ack comes).
+      return [&io, others](const sio::SocketPtr& s2, sio::Args a, sio::Ack ack) {
         if (a.values.size() < 2) return;
         const json::value room = a.values[0];
         sio::Args payload(json::array{a.values[1]}, std::move(a.binaries));
@@ -192,6 +194,7 @@ void bench(sio::Server& io, int worker) {
           else
             io.emit("msg", std::move(payload));
         }
+        if (ack) ack({});
       };
     };
     // Not in bench-app.md: n volatile (or plain) broadcasts to everyone in a burst, for tests.
@@ -428,6 +431,7 @@ int serve(const Config& cfg, const shmio::cluster::WorkerContext* ctx) {
     no.worker = ctx->index;
     no.workers = ctx->workers;
     no.core = ctx->core;
+    no.log_recoveries = cfg.log_sockets;
     // Polling requests reach their session's worker by hand-off, unless each worker has its own
     // port (then a client always talks to one worker).
     if (!cfg.port_per_worker) no.handoff = ctx->ring;

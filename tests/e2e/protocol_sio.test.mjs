@@ -14,16 +14,25 @@ const CONNECT_TIMEOUT = 1000;
 const WAIT = 5000; // the bound on anything that should happen at once
 
 let server; // { proc, port, lines }: lines include the --log-sockets lines (stderr)
+// The same app with a heartbeat that cannot expire during a test (60 s): for the polling tests
+// that hold no GET between their requests, where the fast heartbeat's ping could not be answered
+// and a loaded machine (ctest -j2 beside a build) would time the session out mid-test.
+let calm;
 
 before(async () => {
   server = await startListening(BIN, ["--app", "conformance", "--port", "0", "--log-sockets"]);
+  calm = await startListening(BIN, ["--app", "conformance", "--port", "0", "--log-sockets",
+                                    "--ping-interval", "60000", "--ping-timeout", "60000"]);
 });
 
-after(() => server?.proc.kill("SIGTERM"));
+after(() => {
+  server?.proc.kill("SIGTERM");
+  calm?.proc.kill("SIGTERM");
+});
 
 // Waits for the server's "socket disconnect NSP ID REASON" line and checks the reason.
-async function disconnectedWith(nsp, id, reason) {
-  const mine = () => server.lines.find((l) => l.startsWith(`socket disconnect ${nsp} ${id} `));
+async function disconnectedWith(nsp, id, reason, srv = server) {
+  const mine = () => srv.lines.find((l) => l.startsWith(`socket disconnect ${nsp} ${id} `));
   await until(() => mine(), WAIT, `"socket disconnect ${nsp} ${id}" in the server's log`);
   assert.equal(mine(), `socket disconnect ${nsp} ${id} ${reason}`);
 }
@@ -275,8 +284,8 @@ test('reason "server namespace disconnect": the server disconnects the socket; t
 // ---- Polling ------------------------------------------------------------------------------------
 
 // A polling session connected to "/" (its CONNECT reply and greeting read): post / get / id.
-async function pollingSocket() {
-  const base = `http://127.0.0.1:${server.port}/socket.io/?EIO=4&transport=polling`;
+async function pollingSocket(srv = calm) {
+  const base = `http://127.0.0.1:${srv.port}/socket.io/?EIO=4&transport=polling`;
   const open = await (await within(fetch(base), WAIT, "handshake")).text();
   assert.equal(open[0], "0");
   const url = `${base}&sid=${JSON.parse(open.slice(1)).sid}`;
@@ -319,7 +328,7 @@ test("polling: a client disconnected while it holds no GET still gets the DISCON
   assert.ok(last.includes("41"), `the DISCONNECT in ${JSON.stringify(body)}`);
   assert.ok(last.indexOf("41") < last.indexOf("1"), `then the close packet, in ${JSON.stringify(body)}`);
   assert.equal((await get()).status, 400);
-  await disconnectedWith("/", id, "server namespace disconnect");
+  await disconnectedWith("/", id, "server namespace disconnect", calm);
 });
 
 test("polling: past 64 KiB queued, a session closed while no GET is held is not kept (400)", async () => {
@@ -328,5 +337,5 @@ test("polling: past 64 KiB queued, a session closed while no GET is held is not 
   await post('42["disconnect-me",true]'); // no GET is held meanwhile
   const { status } = await get();
   assert.equal(status, 400, "the last payload was over the bound: forgotten, not kept");
-  await disconnectedWith("/", id, "server namespace disconnect");
+  await disconnectedWith("/", id, "server namespace disconnect", calm);
 });

@@ -575,6 +575,8 @@ struct Node::Impl {
   }
   void drain();
   void apply_broadcast(TakenBroadcast b, std::uint16_t producer);
+  // One of our own BROADCASTs that we deliver when read (kFlagOwnInRingOrder).
+  static bool own_in_ring_order(const RecordView& v);
   // Every other message (JSON + blobs).
   void apply(std::uint16_t type, std::uint16_t producer, std::span<const std::byte> payload);
   void on_lapped(std::uint64_t lost);
@@ -620,12 +622,17 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
     if (with_offset) p.data->as_array().emplace_back(std::string(kOffsetDigits, '0'));
     std::string frame = "4" + sio::encode(p);
     std::uint64_t position = 0;
-    const bool published =
-        write(opts, broadcast_flags(opts.flags), 0, frame, p.attachments, with_offset, &position);
+    const std::uint8_t flags =
+        broadcast_flags(opts.flags) | (with_offset ? kFlagOwnInRingOrder : std::uint8_t{0});
+    const bool published = write(opts, flags, 0, frame, p.attachments, with_offset, &position);
     if (with_offset && published) {
-      const std::string off = offset_of(position);
-      frame.replace(frame.size() - 2 - kOffsetDigits, kOffsetDigits, off);
-    } else if (with_offset) {  // not in the ring: no offset (a recovery must not start there)
+      // Delivered here when this worker's reader reaches the record (the ring notifier wakes
+      // it: our own commit moves the frontier too), in ring order with everyone else's. A
+      // socket that got a later record before this one would name an offset past it, and a
+      // replay from there would skip it (or repeat what it had).
+      return 0;
+    }
+    if (with_offset) {  // not in the ring: no offset (a recovery must not start there)
       p.data->as_array().pop_back();
       frame = "4" + sio::encode(p);
     }
@@ -747,8 +754,17 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
         it != sessions_.end() && it->second.connected && it->second.owner != ::getpid() &&
         shm::liveness({it->second.owner, shm::process_start_time(it->second.owner)}) ==
             shm::Liveness::alive;
-    if (it == sessions_.end() || !pos || live_elsewhere || !replayable(*pos)) {
+    const char* refused = it == sessions_.end() ? "unknown session (never heard of, expired or "
+                                                  "forgotten at the bound)"
+                          : !pos                ? "malformed offset"
+                          : live_elsewhere      ? "its socket is still connected on a live worker"
+                          : !replayable(*pos)   ? "the offset is no longer in the ring"
+                                                : nullptr;
+    if (refused != nullptr) {
       ++node_.stats.recovery_failures;
+      if (node_.options.log_recoveries)
+        std::fprintf(stderr, "shmio[w%d]: session %s not recovered: %s\n", node_.options.worker,
+                     pid.c_str(), refused);
       if (it != sessions_.end()) sessions_.erase(it);
       return std::nullopt;
     }
@@ -765,6 +781,16 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
 
   std::optional<std::vector<sio::EncodedPacket>> replay(const std::string& offset,
                                                         const std::set<sio::Room>& rooms) override {
+    auto r = replay_range(offset, rooms);
+    if (!r && node_.options.log_recoveries)
+      std::fprintf(stderr,
+                   "shmio[w%d]: session at offset %s not recovered: its range could not be read "
+                   "whole (overwritten, or lapped while read)\n",
+                   node_.options.worker, offset.c_str());
+    return r;
+  }
+  std::optional<std::vector<sio::EncodedPacket>> replay_range(const std::string& offset,
+                                                              const std::set<sio::Room>& rooms) {
     node_.drain();
     const auto pos = position_of(offset);
     if (!pos) return std::nullopt;
@@ -1049,7 +1075,8 @@ void Node::Impl::drain() {
     batch.reserve(n);
     for (std::size_t i = 0; i < n; ++i) {
       const RecordView& v = views[i];
-      if (v.producer == writer->id()) continue;  // our own: applied when published
+      // Our own records were applied when published, except broadcasts delivered in ring order.
+      if (v.producer == writer->id() && !own_in_ring_order(v)) continue;
       Copied c{v.type, v.producer, i + 1 < n ? views[i + 1].position : 0, std::nullopt, {}};
       if (v.type == static_cast<std::uint16_t>(MessageType::broadcast)) {
         c.broadcast = take_broadcast(v.payload);
@@ -1082,8 +1109,16 @@ void Node::Impl::drain() {
   }
 }
 
+bool Node::Impl::own_in_ring_order(const RecordView& v) {
+  if (v.type != static_cast<std::uint16_t>(MessageType::broadcast) || v.payload.size() < 2)
+    return false;
+  std::byte flags{};  // read tentatively: consume() tells whether the record was still there
+  shm::copy_tentative(&flags, v.payload.data() + 1, 1);
+  return (std::to_integer<std::uint8_t>(flags) & kFlagOwnInRingOrder) != 0;
+}
+
 void Node::Impl::apply_broadcast(TakenBroadcast b, std::uint16_t producer) {
-  ++stats.broadcasts_received;
+  if (producer != writer->id()) ++stats.broadcasts_received;
   ClusterAdapter* a = adapter(b.nsp);
   const bool with_acks = (b.flags & kFlagAck) != 0;
   if (!with_acks) {

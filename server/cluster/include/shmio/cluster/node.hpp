@@ -40,6 +40,8 @@ struct NodeOptions {
   // oldest is forgotten first (its client then starts a fresh session). 100,000 entries of a
   // few hundred bytes each: tens of MiB per worker at most.
   std::size_t max_sessions = 100000;
+  // One stderr line per recovery refused, with the reason (shmio --log-sockets).
+  bool log_recoveries = false;
 };
 
 // Counters of this worker (monotonic), for /metrics.

@@ -54,6 +54,11 @@ enum class MessageType : std::uint16_t {
 const char* to_string(MessageType t) noexcept;
 
 inline constexpr std::uint8_t kFlagVolatile = 1, kFlagCompress = 2, kFlagAck = 4;
+// The publishing worker delivers this broadcast to its own sockets when its reader reaches the
+// record, like every other worker, not when it publishes it: set on broadcasts that carry a
+// recovery offset, so that every socket receives them in ring order (an offset then names
+// everything its socket has: a replay from it neither repeats nor skips a record).
+inline constexpr std::uint8_t kFlagOwnInRingOrder = 8;
 inline constexpr std::size_t kBroadcastHeader = 24;
 inline constexpr std::size_t kOffsetDigits = 16;
 

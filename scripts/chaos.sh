@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The chaos suite for as long as you like: scripts/chaos.sh SECONDS [more chaos.mjs options]
+# (default 300; CI runs 15 s through ctest's chaos_short). Random workers of a 3-worker cluster
+# are SIGKILLed, SIGSTOPped and continued under load while real socket.io clients (WebSocket,
+# polling, polling-then-upgrade) check every message; prints a JSON summary, exits non-zero on
+# any failure. Replay a run with --seed N (the summary names it). See docs/reliability.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=${1:-300}
+shift || true
+scripts/setup.sh
+scripts/build.sh
+SHMIO_BIN=build/server/shmio exec node tests/chaos/chaos.mjs --seconds "$seconds" "$@"

@@ -1,0 +1,358 @@
+// The chaos suite (issue 11): a real cluster (`shmio --app bench --recovery`, workers on one
+// shared port) and real socket.io-client clients — WebSocket-only, polling-only and
+// polling-then-upgrade, all in one room, reconnecting — while publishers with acks stream
+// numbered messages and random workers are SIGKILLed, SIGSTOPped and continued at random times
+// (two deaths in a row, the same worker twice, a death while a fetchSockets or a publish is in
+// flight, a stop long enough for clients to time out). Every (publisher, seq) each subscriber
+// receives is checked:
+//   * never twice, never out of order (per publisher);
+//   * nothing missing for a recovered client: a gap in what a subscriber received is allowed only
+//     for messages whose publisher never got the ack (its worker died first), or across a
+//     reconnect that was not recovered — and each of those must be explained: the client had
+//     received nothing yet (no offset to recover from);
+//   * at the end, when the chaos stops: every client connected, the cluster counts exactly as many
+//     sockets as there are clients (fetchSockets from every worker), every fetchSockets issued
+//     during the chaos has completed.
+// Usage: node chaos.mjs [--seconds S] [--workers N] [--clients N] [--seed N]
+//        (SHMIO_BIN: the shmio binary). Exit 0 when every assertion holds; a JSON summary on stdout.
+import { spawn } from "node:child_process";
+import { createRequire } from "node:module";
+import net from "node:net";
+
+const require = createRequire(new URL("../e2e/package.json", import.meta.url));
+const { io: connect } = require("socket.io-client");
+
+const args = process.argv.slice(2);
+const opt = (name, def) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 && i + 1 < args.length ? Number(args[i + 1]) : def;
+};
+const SECONDS = opt("seconds", 20);
+const WORKERS = opt("workers", 3);
+const CLIENTS = opt("clients", 30);
+const PUBLISHERS = 2;
+const RATE = opt("rate", 40); // messages per second per publisher
+let seed = opt("seed", Date.now() % 100000);
+const SEED = seed;
+const BIN = process.env.SHMIO_BIN;
+if (!BIN) {
+  console.error("chaos: set SHMIO_BIN to the shmio binary");
+  process.exit(2);
+}
+
+// A small deterministic generator: a failing run can be replayed with --seed.
+function rand() {
+  seed = (seed * 1103515245 + 12345) % 2147483648;
+  return seed / 2147483648;
+}
+const pick = (a) => a[Math.floor(rand() * a.length)];
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const failures = [];
+const fail = (m) => {
+  failures.push(m);
+  if (failures.length <= 20) console.error(`chaos: FAIL ${m}`);
+};
+
+async function freePort() {
+  const s = net.createServer();
+  await new Promise((res) => s.listen(0, "127.0.0.1", res));
+  const { port } = s.address();
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+// --- the cluster
+const port = await freePort();
+const ring = `chaos-${process.pid}`;
+const proc = spawn(BIN, ["--app", "bench", "--recovery", "--workers", String(WORKERS), "--port",
+                         String(port), "--ring", ring, "--no-pin", "--ping-interval", "1000",
+                         "--ping-timeout", "1500", "--log-sockets"]);
+const workers = new Map(); // index -> pid
+let log = "";
+proc.stderr.on("data", (d) => (log += d));
+let out = "";
+const started = new Promise((resolve, reject) => {
+  proc.stdout.on("data", (d) => {
+    out += d;
+    for (const m of out.matchAll(/shmio worker (\d+) \(pid (\d+)[^)]*\)[^\n]* listening/g))
+      workers.set(Number(m[1]), Number(m[2]));
+    out = out.slice(out.lastIndexOf("\n") + 1);
+    if (workers.size === WORKERS) resolve();
+  });
+  proc.on("exit", (code) => reject(new Error(`cluster exited with ${code}: ${log}`)));
+});
+await started;
+const stopped = new Set(); // pids SIGSTOPped now
+const cleanup = () => {
+  for (const pid of stopped) try { process.kill(pid, "SIGCONT"); } catch {}
+  if (proc.exitCode === null) proc.kill("SIGTERM");
+};
+process.on("exit", cleanup);
+
+const url = `http://127.0.0.1:${port}`;
+const common = { reconnection: true, reconnectionDelay: 100, reconnectionDelayMax: 1000,
+                 randomizationFactor: 0.5, timeout: 3000, forceNew: true };
+const kinds = [
+  ["websocket", { transports: ["websocket"] }],
+  ["polling", { transports: ["polling"] }],
+  ["upgrade", {}],
+];
+
+// --- subscribers: each keeps its log of events
+const subs = [];
+for (let i = 0; i < CLIENTS; ++i) {
+  const [kind, o] = kinds[i % kinds.length];
+  const s = connect(url, { ...common, ...o });
+  const sub = { i, kind, s, events: [], fresh: 0, recovered: 0, connects: 0, joined: false,
+                pid: undefined, offset: undefined };
+  // What the client will try to recover with (socket.io-client's private fields, read before the
+  // next connect replaces them).
+  s.on("disconnect", () => {
+    sub.pid = s._pid;
+    sub.offset = s._lastOffset;
+  });
+  s.on("connect", () => {
+    ++sub.connects;
+    sub.events.push({ t: "connect", recovered: s.recovered, pid: sub.pid, offset: sub.offset,
+                      at: Date.now() });
+    if (s.recovered) {
+      ++sub.recovered;
+    } else {
+      ++sub.fresh;
+      // A fresh session: join the room again (a recovered one has its rooms back).
+      s.timeout(5000).emitWithAck("join", "r").then(() => (sub.joined = true), () => {});
+    }
+  });
+  s.on("msg", (m) => sub.events.push({ t: "msg", p: m.p, q: m.q, at: Date.now() }));
+  subs.push(sub);
+}
+
+// --- publishers (WebSocket), with acks
+const pubs = [];
+for (let p = 0; p < PUBLISHERS; ++p) {
+  const s = connect(url, { ...common, transports: ["websocket"] });
+  const pub = { p, s, next: 0, acked: new Set(), inflight: 0, log: [] };
+  s.on("connect", () => pub.log.push({ t: "connect", at: Date.now(), next: pub.next }));
+  // Every time a publish leaves the client (socket.io-client re-sends what it buffered while
+  // disconnected): a message sent twice by the client is not the server's duplicate.
+  pub.sent = new Map();
+  s.onAnyOutgoing((ev, room, m) => {
+    if (ev === "publish") pub.sent.set(m.q, (pub.sent.get(m.q) ?? 0) + 1);
+  });
+  s.on("disconnect", (r) => pub.log.push({ t: "disconnect", r, at: Date.now(), next: pub.next }));
+  pubs.push(pub);
+}
+
+const until = async (cond, ms, what) => {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out: ${what}`);
+    await sleep(20);
+  }
+};
+await until(() => subs.every((x) => x.joined) && pubs.every((x) => x.s.connected), 20000,
+            "every client connected and joined");
+
+// --- fetchSockets in flight: each must complete (answers or the operator's timeout)
+// A request fails only when its own client's connection (its worker) died first; one that
+// times out (a request left waiting by a dead or stopped responder) fails the run.
+const fetches = { issued: 0, completed: 0, requester_gone: 0, timed_out: 0 };
+function fetchOnce(s) {
+  if (!s.connected) return;
+  ++fetches.issued;
+  s.timeout(15000).emitWithAck("count").then(
+    () => ++fetches.completed,
+    (e) => (/disconnected/.test(e.message) ? ++fetches.requester_gone : ++fetches.timed_out));
+}
+
+// --- the load
+let publishing = true;
+const publishLoop = (pub) => (async () => {
+  while (publishing) {
+    if (pub.s.connected && pub.inflight < 50) {
+      const q = pub.next++;
+      ++pub.inflight;
+      pub.s.timeout(10000).emitWithAck("publish", "r", { p: pub.p, q })
+        .then(() => pub.acked.add(q), () => {})
+        .finally(() => --pub.inflight);
+    }
+    await sleep(1000 / RATE);
+  }
+})();
+const loops = pubs.map(publishLoop);
+
+// --- the chaos
+const actions = { kill: 0, killTwice: 0, stop: 0, killDuringFetch: 0 };
+const live = () => [...workers.entries()].filter(([, pid]) => !stopped.has(pid));
+async function restartOf(i, oldPid) {
+  await until(() => workers.get(i) !== oldPid, 15000, `worker ${i} restarted`);
+}
+async function kill(i) {
+  const pid = workers.get(i);
+  process.kill(pid, "SIGKILL");
+  await restartOf(i, pid);
+}
+const steps = [];
+const end = Date.now() + SECONDS * 1000;
+while (Date.now() < end) {
+  await sleep(300 + rand() * 1200);
+  const choice = rand();
+  const [i] = pick(live());
+  steps.push({ at: Date.now(), choice: Math.round(choice * 100) / 100, worker: i, pid: workers.get(i) });
+  try {
+    if (choice < 0.35) {
+      ++actions.kill;
+      await kill(i);
+    } else if (choice < 0.5) {
+      ++actions.killTwice; // two deaths in a row (the same worker, or another one)
+      await kill(i);
+      await kill(rand() < 0.5 ? i : pick(live())[0]);
+    } else if (choice < 0.7) {
+      ++actions.killDuringFetch;
+      for (const x of subs.slice(0, 5)) fetchOnce(x.s);
+      await kill(i);
+    } else {
+      ++actions.stop; // long enough, sometimes, for its clients' heartbeats to time out
+      const pid = workers.get(i);
+      stopped.add(pid);
+      process.kill(pid, "SIGSTOP");
+      await sleep(200 + rand() * 3000);
+      process.kill(pid, "SIGCONT");
+      stopped.delete(pid);
+    }
+  } catch (e) {
+    fail(`chaos step: ${e.message}`);
+  }
+  for (const x of subs.slice(5, 7)) fetchOnce(x.s);
+}
+
+// --- settle: stop publishing, wait for everyone to be connected and every ack to resolve
+publishing = false;
+await Promise.all(loops);
+try {
+  await until(() => pubs.every((p) => p.inflight === 0), 20000, "publish acks");
+  await until(() => subs.every((x) => x.s.connected) && pubs.every((p) => p.s.connected), 30000,
+              "every client connected after the chaos");
+  await until(() => fetches.completed + fetches.requester_gone + fetches.timed_out === fetches.issued,
+              20000, "every fetchSockets completed");
+  if (fetches.timed_out > 0) fail(`${fetches.timed_out} fetchSockets requests timed out`);
+} catch (e) {
+  fail(e.message);
+}
+// A last message from each publisher, acked: once every subscriber has it, nothing is in flight.
+for (const pub of pubs) {
+  const q = pub.next++;
+  try {
+    await pub.s.timeout(10000).emitWithAck("publish", "r", { p: pub.p, q });
+    pub.acked.add(q);
+  } catch {
+    fail(`publisher ${pub.p}: final publish not acked`);
+  }
+}
+try {
+  await until(() => subs.every((x) => pubs.every((pub) =>
+    x.events.some((e) => e.t === "msg" && e.p === pub.p && e.q === pub.next - 1))), 20000,
+  "every subscriber has the final messages");
+} catch (e) {
+  fail(e.message);
+}
+
+// --- the checks
+// Per subscriber and publisher: no message twice; the acknowledged messages in publishing order;
+// an acknowledged message missing only across a fresh (not recovered) session. A message whose
+// publish was never acknowledged may be missing (its publisher's worker died first) or late: a
+// publisher's packets still in a stopped worker's socket buffer are handled when it resumes,
+// after the publisher gave up on that connection and went on through another worker.
+let delivered = 0, gapsExplained = 0, lateUnacked = 0;
+for (const sub of subs) {
+  for (const pub of pubs) {
+    const seen = new Set();
+    let last = -1, lastIdx = -1;
+    for (let k = 0; k < sub.events.length; ++k) {
+      const e = sub.events[k];
+      if (e.t !== "msg" || e.p !== pub.p) continue;
+      ++delivered;
+      if (seen.has(e.q)) {
+        if (process.env.CHAOS_DEBUG) console.error(`sent ${pub.p}/${e.q} ${pub.sent.get(e.q)} times`);
+        fail(`subscriber ${sub.i} (${sub.kind}): message ${pub.p}/${e.q} received twice`);
+        if (process.env.CHAOS_DEBUG && failures.length === 1) {
+          const first = sub.events.findIndex((x) => x.t === "msg" && x.p === pub.p && x.q === e.q);
+          console.error(JSON.stringify(sub.events.slice(Math.max(0, first - 3), k + 2)));
+          console.error(JSON.stringify(steps.filter((x) => Math.abs(x.at - e.at) < 5000)));
+          console.error(JSON.stringify(pub.log.filter((x) => Math.abs(x.at - e.at) < 5000)));
+        }
+        continue;
+      }
+      seen.add(e.q);
+      if (!pub.acked.has(e.q)) {
+        if (e.q < last) ++lateUnacked;
+        continue;
+      }
+      if (e.q < last) {
+        fail(`subscriber ${sub.i} (${sub.kind}): acked message ${pub.p}/${e.q} after ${last}`);
+        continue;
+      }
+      const freshBetween = sub.events.slice(lastIdx + 1, k).some((x) => x.t === "connect" && !x.recovered);
+      for (let q = last + 1; q < e.q; ++q) {
+        if (!pub.acked.has(q) || seen.has(q)) continue;
+        if (freshBetween) {
+          ++gapsExplained;
+          continue;
+        }
+        fail(`subscriber ${sub.i} (${sub.kind}): lost acked message ${pub.p}/${q} ` +
+             `(received ${last} then ${e.q}, recovered in between)`);
+      }
+      last = e.q;
+      lastIdx = k;
+    }
+  }
+}
+// Every fresh session of a client that had something to recover from (a pid and an offset) must
+// be explained by the server's own line (--log-sockets): its socket was still connected on a live
+// (stopped) worker, or its range had left the ring. An unknown session is not an explanation.
+const explainedFresh = { live_elsewhere: 0, range_gone: 0, no_offset: 0 };
+for (const sub of subs) {
+  for (const e of sub.events.filter((x) => x.t === "connect" && !x.recovered).slice(1)) {
+    if (!e.pid || !e.offset) {
+      ++explainedFresh.no_offset;
+      continue;
+    }
+    const line = log.split("\n").find((l) => (l.includes(`session ${e.pid} not recovered`) ||
+                                               l.includes(`session at offset ${e.offset} not recovered`)));
+    if (line && /still connected on a live worker/.test(line)) ++explainedFresh.live_elsewhere;
+    else if (line && /no longer in the ring|could not be read whole/.test(line)) ++explainedFresh.range_gone;
+    else fail(`subscriber ${sub.i} (${sub.kind}): a fresh session instead of recovering ${e.pid} at ${e.offset}: ${line ?? "no reason logged"}`);
+  }
+}
+
+// The cluster's count of sockets, asked of every worker in turn (new connections land on any).
+const expected = subs.length + pubs.length;
+const counts = [];
+for (let k = 0; k < 3 * WORKERS; ++k) {
+  const c = connect(url, { ...common, reconnection: false, transports: ["websocket"] });
+  try {
+    await new Promise((res, rej) => { c.once("connect", res); c.once("connect_error", rej); });
+    counts.push((await c.timeout(10000).emitWithAck("count")) - 1);
+  } catch (e) {
+    fail(`final count: ${e.message}`);
+  } finally {
+    c.disconnect();
+  }
+}
+if (counts.some((n) => n !== expected))
+  fail(`fetchSockets counted ${JSON.stringify(counts)} sockets; ${expected} clients are connected`);
+
+const summary = {
+  seconds: SECONDS, workers: WORKERS, clients: CLIENTS, seed: SEED, actions,
+  published: pubs.map((p) => p.next), acked: pubs.map((p) => p.acked.size), delivered,
+  reconnects: subs.reduce((a, x) => a + x.connects - 1, 0),
+  recovered: subs.reduce((a, x) => a + x.recovered, 0),
+  fresh_after_first: subs.reduce((a, x) => a + x.fresh - 1, 0),
+  gaps_explained: gapsExplained, late_unacked: lateUnacked, fresh_explained: explainedFresh,
+  fetches, final_counts: counts, failures: failures.length, first_failures: failures.slice(0, 20),
+};
+console.log(JSON.stringify(summary));
+subs.forEach((x) => x.s.disconnect());
+pubs.forEach((x) => x.s.disconnect());
+cleanup();
+process.exit(failures.length === 0 ? 0 : 1);

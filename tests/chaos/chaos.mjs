@@ -13,11 +13,17 @@
 //   * at the end, when the chaos stops: every client connected, the cluster counts exactly as many
 //     sockets as there are clients (fetchSockets from every worker), every fetchSockets issued
 //     during the chaos has completed.
-// Usage: node chaos.mjs [--seconds S] [--workers N] [--clients N] [--seed N]
+// Usage: node chaos.mjs [--seconds S] [--workers N] [--clients N] [--seed N] [--soak FILE]
 //        (SHMIO_BIN: the shmio binary). Exit 0 when every assertion holds; a JSON summary on stdout.
+// --soak FILE (scripts/soak.sh): a long run with mixed load — besides the checked stream, joins
+// and leaves of other rooms, publishes to them, broadcasts with acks — and actions every 20-40 s
+// on workers 1..N-1 only, so that worker 0 and the supervisor live the whole run: their RSS and
+// descriptors, and every worker's ring lag, are sampled every 10 s into FILE (JSON lines).
 import { spawn } from "node:child_process";
 import { createRequire } from "node:module";
 import net from "node:net";
+import fs from "node:fs";
+import http from "node:http";
 
 const require = createRequire(new URL("../e2e/package.json", import.meta.url));
 const { io: connect } = require("socket.io-client");
@@ -34,6 +40,10 @@ const PUBLISHERS = 2;
 const RATE = opt("rate", 40); // messages per second per publisher
 let seed = opt("seed", Date.now() % 100000);
 const SEED = seed;
+const SOAK = (() => {
+  const i = args.indexOf("--soak");
+  return i >= 0 && i + 1 < args.length ? args[i + 1] : null;
+})();
 const BIN = process.env.SHMIO_BIN;
 if (!BIN) {
   console.error("chaos: set SHMIO_BIN to the shmio binary");
@@ -181,9 +191,77 @@ const publishLoop = (pub) => (async () => {
 })();
 const loops = pubs.map(publishLoop);
 
+// --- soak mode: mixed load beside the checked stream, and samples every 10 s
+const soakStats = { joins: 0, leaves: 0, room_publishes: 0, asks: 0, asks_answered: 0 };
+let soakTimers = [];
+const samples = [];
+function procStat(pid) {
+  try {
+    const status = fs.readFileSync(`/proc/${pid}/status`, "utf8");
+    const rss = Number(status.match(/VmRSS:\s+(\d+)/)[1]) * 1024;
+    const fds = fs.readdirSync(`/proc/${pid}/fd`).length;
+    return { rss, fds };
+  } catch {
+    return null;
+  }
+}
+const metrics = () => new Promise((resolve) => {
+  const req = http.get({ host: "127.0.0.1", port, path: "/metrics", agent: false }, (res) => {
+    let b = "";
+    res.on("data", (d) => (b += d));
+    res.on("end", () => resolve(b));
+  });
+  req.setTimeout(2000, () => req.destroy());
+  req.on("error", () => resolve(""));
+});
+async function sample(t0) {
+  const lag = {};
+  for (let k = 0; k < 4 * WORKERS && Object.keys(lag).length < WORKERS; ++k) {
+    const m = (await metrics()).match(/^shmio_ring_lag_bytes\{worker="(\d+)"\} (\d+)/m);
+    if (m) lag[m[1]] = Number(m[2]);
+  }
+  const w0 = procStat(workers.get(0)), sup = procStat(proc.pid);
+  samples.push({ t: Math.round((Date.now() - t0) / 1000), worker0_pid: workers.get(0),
+                 worker0_rss: w0?.rss, worker0_fds: w0?.fds, supervisor_rss: sup?.rss,
+                 supervisor_fds: sup?.fds, lag });
+  fs.appendFileSync(SOAK, JSON.stringify(samples[samples.length - 1]) + "\n");
+}
+if (SOAK) {
+  fs.writeFileSync(SOAK, "");
+  const t0 = Date.now();
+  await sample(t0);
+  soakTimers.push(setInterval(() => sample(t0), 10000));
+  // Joins and leaves of other rooms, publishes to them, broadcasts with acks (not checked: load).
+  soakTimers.push(setInterval(() => {
+    const x = pick(subs);
+    if (!x.s.connected) return;
+    const room = `room-${Math.floor(rand() * 10)}`;
+    if (rand() < 0.5) {
+      ++soakStats.joins;
+      x.s.emit("join", room);
+    } else {
+      ++soakStats.leaves;
+      x.s.emit("leave", room);
+    }
+    const p = pick(pubs);
+    if (p.s.connected) {
+      ++soakStats.room_publishes;
+      p.s.emit("publish", `room-${Math.floor(rand() * 10)}`, { other: true });
+    }
+  }, 50));
+  soakTimers.push(setInterval(() => {
+    const p = pick(pubs);
+    if (!p.s.connected) return;
+    ++soakStats.asks;
+    p.s.timeout(5000).emitWithAck("ask-all", 1000).then(() => ++soakStats.asks_answered, () => {});
+  }, 1000));
+  for (const x of subs) x.s.on("question", (cb) => typeof cb === "function" && cb("here"));
+}
+
 // --- the chaos
 const actions = { kill: 0, killTwice: 0, stop: 0, killDuringFetch: 0 };
-const live = () => [...workers.entries()].filter(([, pid]) => !stopped.has(pid));
+// In soak mode worker 0 is left alone (its memory and descriptors over the whole run).
+const live = () => [...workers.entries()].filter(([i, pid]) => !stopped.has(pid) && !(SOAK && i === 0));
 async function restartOf(i, oldPid) {
   await until(() => workers.get(i) !== oldPid, 15000, `worker ${i} restarted`);
 }
@@ -195,8 +273,9 @@ async function kill(i) {
 const steps = [];
 const end = Date.now() + SECONDS * 1000;
 while (Date.now() < end) {
-  await sleep(300 + rand() * 1200);
+  await sleep(SOAK ? 20000 + rand() * 20000 : 300 + rand() * 1200);
   const choice = rand();
+  if (live().length === 0) continue;
   const [i] = pick(live());
   steps.push({ at: Date.now(), choice: Math.round(choice * 100) / 100, worker: i, pid: workers.get(i) });
   try {
@@ -206,7 +285,7 @@ while (Date.now() < end) {
     } else if (choice < 0.5) {
       ++actions.killTwice; // two deaths in a row (the same worker, or another one)
       await kill(i);
-      await kill(rand() < 0.5 ? i : pick(live())[0]);
+      await kill(rand() < 0.5 || live().length === 0 ? i : pick(live())[0]);
     } else if (choice < 0.7) {
       ++actions.killDuringFetch;
       for (const x of subs.slice(0, 5)) fetchOnce(x.s);
@@ -228,6 +307,7 @@ while (Date.now() < end) {
 
 // --- settle: stop publishing, wait for everyone to be connected and every ack to resolve
 publishing = false;
+soakTimers.forEach(clearInterval);
 await Promise.all(loops);
 try {
   await until(() => pubs.every((p) => p.inflight === 0), 20000, "publish acks");
@@ -348,6 +428,8 @@ const summary = {
   reconnects: subs.reduce((a, x) => a + x.connects - 1, 0),
   recovered: subs.reduce((a, x) => a + x.recovered, 0),
   fresh_after_first: subs.reduce((a, x) => a + x.fresh - 1, 0),
+  soak: SOAK ? { ...soakStats, samples: samples.length, first: samples[0],
+                 last: samples[samples.length - 1] } : undefined,
   gaps_explained: gapsExplained, late_unacked: lateUnacked, fresh_explained: explainedFresh,
   fetches, final_counts: counts, failures: failures.length, first_failures: failures.slice(0, 20),
 };

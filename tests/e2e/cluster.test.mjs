@@ -326,7 +326,8 @@ function restarted(c, i) {
 }
 
 test("recovery survives successive deaths: worker 1 dies, then worker 0; every client recovers on the restarted worker with its id, rooms and every message", async () => {
-  const c = await cluster("bench", 2, ["--recovery"]);
+  const c = await cluster("bench", 2, ["--recovery", "--log-sockets"]);
+  const why = () => c.log.split("\n").filter((l) => l.includes("not recovered")).join("\n");
   const reconnecting = { reconnection: true, reconnectionDelay: 100, reconnectionDelayMax: 200,
                          randomizationFactor: 0 };
   const a = client(c.url(0), reconnecting);
@@ -342,6 +343,8 @@ test("recovery survives successive deaths: worker 1 dies, then worker 0; every c
   };
   const restartOf = (i) => restarted(c, i);
   await publishVia(a, 5);
+  // Both have them (an offset to recover from) before anything dies.
+  await until(() => got.every((g) => g.length === seq), 5000, "the first messages");
 
   // First death: worker 1. B comes back on worker 0 (and is recovered there: a live socket of
   // worker 0 now); then worker 1 is restarted and syncs the sessions from worker 0.
@@ -351,7 +354,7 @@ test("recovery survives successive deaths: worker 1 dies, then worker 0; every c
   await within(once(b, "disconnect"), 5000, "b disconnected");
   await publishVia(a, 5);  // missed by b
   await within(once(b, "connect"), 10000, "b reconnects on worker 0");
-  assert.equal(b.recovered, true, "first death: b recovered on worker 0");
+  assert.equal(b.recovered, true, `first death: b recovered on worker 0 ${why()}`);
   await within(back, 10000, "worker 1 restarted");
   await metricAtLeast(c.workers.get(1).port, "shmio_session_syncs_completed_total", 1, 10000);
 
@@ -359,6 +362,7 @@ test("recovery survives successive deaths: worker 1 dies, then worker 0; every c
   // worker 1, which learnt their sessions from worker 0's sync (its own live sockets).
   const pub = client(c.url(1));
   await within(once(pub, "connect"), 5000, "publisher connects");
+  await until(() => got.every((g) => g.length === seq), 5000, "b's replay");
   a.io.uri = c.url(1);
   b.io.uri = c.url(1);
   const downs = [a, b].map((s) => once(s, "disconnect"));
@@ -368,8 +372,8 @@ test("recovery survives successive deaths: worker 1 dies, then worker 0; every c
   await publishVia(pub, 5);  // missed by both
   await within(Promise.all([a, b].map((s) => s.connected ? Promise.resolve() : once(s, "connect"))),
                10000, "a and b reconnect on worker 1");
-  assert.equal(a.recovered, true, "second death: a recovered on the restarted worker 1");
-  assert.equal(b.recovered, true, "second death: b recovered again");
+  assert.equal(a.recovered, true, `second death: a recovered on the restarted worker 1 ${why()}`);
+  assert.equal(b.recovered, true, `second death: b recovered again ${why()}`);
   assert.deepEqual([a.id, b.id], ids, "same ids");
   await publishVia(pub, 5);  // the rooms came back: these reach them too
   const want = Array.from({ length: seq }, (_, i) => i);
@@ -430,6 +434,38 @@ test("fetchSockets answers larger than the ring's largest record arrive in parts
   assert.equal(all.length, 101, "every socket of both workers");
   assert.deepEqual(new Set(all.map((s) => s.id)), new Set([...many, asker].map((s) => s.id)));
   many.forEach((s) => s.disconnect());
+});
+
+test("at the --max-sessions bound a worker forgets the oldest session: that client starts afresh, the others recover", async () => {
+  const c = await cluster("bench", 2, ["--recovery", "--max-sessions", "2", "--log-sockets"]);
+  const reconnecting = { reconnection: true, reconnectionDelay: 100, reconnectionDelayMax: 200,
+                         randomizationFactor: 0 };
+  const subs = [];
+  for (let i = 0; i < 3; ++i) {  // one after the other: the first is the oldest
+    const s = client(c.url(0), reconnecting);
+    await within(once(s, "connect"), 5000, "connect");
+    await ack(s, "join", "r");
+    subs.push(s);
+  }
+  const got = subs.map((s) => collect(s, "msg"));
+  const pub = client(c.url(1));
+  await within(once(pub, "connect"), 5000, "publisher connects");
+  pub.emit("publish", "r", "m0");
+  await until(() => got.every((g) => g.length === 1), 5000, "m0");
+  await metricAtLeast(c.workers.get(1).port, "shmio_sessions_forgotten_total", 1, 5000);
+  const pids = subs.map((s) => s._pid);
+  subs.forEach((s) => (s.io.uri = c.url(1)));
+  const downs = subs.map((s) => once(s, "disconnect"));
+  process.kill(c.workers.get(0).pid, "SIGKILL");
+  await within(Promise.all(downs), 5000, "disconnects");
+  await ack(pub, "publish", "r", "m1");
+  await within(Promise.all(subs.map((s) => s.connected ? Promise.resolve() : once(s, "connect"))),
+               10000, "reconnects on worker 1");
+  assert.deepEqual(subs.map((s) => s.recovered), [false, true, true], "the oldest was forgotten");
+  await until(() => c.log.includes(`session ${pids[0]} not recovered: unknown session`), 5000,
+              "the refusal's reason in the log");
+  await until(() => got[1].length === 2 && got[2].length === 2, 5000, "m1 replayed");
+  assert.deepEqual(got[1].map(([m]) => m), ["m0", "m1"]);
 });
 
 test("a lapped worker disconnects its clients (they reconnect; recovery fails cleanly), counts and logs it", async () => {

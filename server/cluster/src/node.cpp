@@ -949,6 +949,7 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
     bool connected;
     pid_t owner;
     std::chrono::steady_clock::time_point since;
+    std::uint64_t seq = 0;  // when it entered the table (its entry in order_)
   };
   std::string sio_message(const sio::BroadcastOptions& opts, json::object extra) {
     extra["nsp"] = nsp_->name();
@@ -1011,17 +1012,31 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
     if (s.pid.empty()) return;
     prune();
     std::string pid = s.pid;
-    auto [it, fresh] = sessions_.insert_or_assign(
-        pid, Saved{std::move(s), connected, owner, std::chrono::steady_clock::now()});
-    if (fresh) order_.push_back(pid);
+    auto it = sessions_.find(pid);
+    if (it == sessions_.end()) {
+      it = sessions_.emplace(pid, Saved{{}, false, 0, {}, ++seq_}).first;
+      order_.emplace_back(std::move(pid), seq_);
+    }
+    it->second.state = std::move(s);
+    it->second.connected = connected;
+    it->second.owner = owner;
+    it->second.since = std::chrono::steady_clock::now();
+    // The bound: the oldest entry goes (an order_ name whose sequence differs was taken or
+    // expired and entered again later: that newer entry is not the oldest).
     while (sessions_.size() > node_.options.max_sessions && !order_.empty()) {
-      sessions_.erase(order_.front());
+      auto old = sessions_.find(order_.front().first);
+      if (old != sessions_.end() && old->second.seq == order_.front().second) {
+        sessions_.erase(old);
+        ++node_.stats.sessions_forgotten;
+      }
       order_.pop_front();
     }
     if (order_.size() > 2 * node_.options.max_sessions + 16) {  // drop names already gone
-      std::deque<std::string> kept;
-      for (auto& p : order_)
-        if (sessions_.count(p) != 0) kept.push_back(std::move(p));
+      std::deque<std::pair<std::string, std::uint64_t>> kept;
+      for (auto& e : order_) {
+        auto f = sessions_.find(e.first);
+        if (f != sessions_.end() && f->second.seq == e.second) kept.push_back(std::move(e));
+      }
       order_ = std::move(kept);
     }
   }
@@ -1040,7 +1055,9 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
 
   Node::Impl& node_;
   std::unordered_map<std::string, Saved> sessions_;
-  std::deque<std::string> order_;  // insertion order, for the max_sessions bound
+  // Insertion order (name, sequence), for the max_sessions bound.
+  std::deque<std::pair<std::string, std::uint64_t>> order_;
+  std::uint64_t seq_ = 0;
   std::chrono::steady_clock::time_point last_prune_{};
 };
 
@@ -1412,6 +1429,9 @@ std::string Node::metrics_text() const {
        s.session_syncs_requested, w);
   line("shmio_session_syncs_completed_total", "Session syncs answered to their last chunk.",
        "counter", s.session_syncs_completed, w);
+  line("shmio_sessions_forgotten_total",
+       "Recovery sessions dropped at the max_sessions bound (oldest first).", "counter",
+       s.sessions_forgotten, w);
   const std::uint64_t frontier =
       m.segment->control().frontier.frontier.load(std::memory_order_acquire);
   line("shmio_ring_lag_bytes", "Ring bytes committed but not yet read by this worker.", "gauge",

@@ -61,6 +61,7 @@ struct NodeStats {
   std::uint64_t session_syncs_requested = 0;  // session syncs asked of a peer (at start; again
                                               // when that peer died or did not answer)
   std::uint64_t session_syncs_completed = 0;  // answered to the last chunk
+  std::uint64_t sessions_forgotten = 0;       // recovery sessions dropped at max_sessions (oldest)
 };
 
 class Node {

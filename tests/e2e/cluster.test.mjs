@@ -5,7 +5,7 @@
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, execFile } from "node:child_process";
-import { existsSync } from "node:fs";
+import { closeSync, existsSync, openSync, unlinkSync, writeSync } from "node:fs";
 import http from "node:http";
 import net from "node:net";
 import { io as connect } from "socket.io-client";
@@ -592,6 +592,28 @@ test("supervisor: refuses a live cluster's ring, replaces a stale one, drains an
   assert.match(log, /removing stale ring/);
   again.kill("SIGTERM");
   await within(once(again, "exit"), 10000, "exit");
+});
+
+test("a ring removed or corrupted under a running cluster: the supervisor says so and stops cleanly, no crash loop", async () => {
+  for (const harm of ["removed", "corrupted"]) {
+    const c = await cluster("bench", 2);
+    const path = `/dev/shm/shmio.${c.ring}`;
+    const s = client(c.url(0));
+    await within(once(s, "connect"), 5000, "connect");
+    const exited = once(c.proc, "exit");
+    if (harm === "removed") {
+      unlinkSync(path);
+    } else {
+      const fd = openSync(path, "r+");
+      writeSync(fd, Buffer.alloc(8), 0, 8, 0);  // the magic
+      closeSync(fd);
+    }
+    const [code] = await within(exited, 15000, `the supervisor stops (ring ${harm})`);
+    assert.equal(code, 1);
+    assert.match(c.log, new RegExp(`ring ${path} was ${harm}[^\\n]* under the running cluster: stopping cleanly`));
+    assert.doesNotMatch(c.log, /restarting/, "no worker restarted (no crash loop)");
+    assert.equal(existsSync(path), false, "nothing left in /dev/shm");
+  }
 });
 
 test("GET /health and /metrics on every worker", async () => {

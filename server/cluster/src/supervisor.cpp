@@ -3,6 +3,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -12,6 +13,7 @@
 #include <optional>
 
 #include "shmio/cluster/wire.hpp"
+#include "shmio/shm/layout.hpp"
 #include "shmio/shm/process.hpp"
 #include "shmio/shm/ring_writer.hpp"
 #include "shmio/shm/segment.hpp"
@@ -100,6 +102,28 @@ int run_supervisor(const SupervisorOptions& o,
     return 1;
   }
   if (o.on_start) o.on_start(n);
+  // The ring's file, checked once a second: removed (an operator's rm in /dev/shm), replaced by
+  // another file, or its header overwritten. Restarted workers attach by name, so a cluster
+  // whose ring is gone cannot restart a worker; it stops cleanly instead of crash-looping.
+  const std::string ring_path = "/dev/shm/" + shm::Segment::object_name(o.ring);
+  struct stat ring_stat {};
+  const bool ring_stat_ok = ::stat(ring_path.c_str(), &ring_stat) == 0;
+  auto ring_trouble = [&]() -> const char* {
+    std::uint64_t magic = 0;
+    std::uint32_t version = 0;
+    std::memcpy(&magic, &seg->header().magic, sizeof magic);
+    std::memcpy(&version, &seg->header().layout_version, sizeof version);
+    if (magic != shm::layout::kMagic || version != shm::layout::kLayoutVersion)
+      return "was corrupted (its header no longer names a shmio ring)";
+    struct stat now {};
+    if (::stat(ring_path.c_str(), &now) != 0) return "was removed";
+    if (ring_stat_ok && (now.st_ino != ring_stat.st_ino || now.st_dev != ring_stat.st_dev))
+      return "was replaced by another file";
+    return nullptr;
+  };
+  int exit_code = 0;
+  bool ring_ours = true;  // removed at the end (not if another file took its name)
+  auto next_ring_check = Clock::now() + std::chrono::seconds(1);
 
   // Children must be reapable even if this process inherited SIGCHLD ignored.
   ::signal(SIGCHLD, SIG_DFL);
@@ -154,7 +178,20 @@ int run_supervisor(const SupervisorOptions& o,
     timespec ts{0, 100'000'000};
     siginfo_t info;
     const int sig = sigtimedwait(&set, &info, &ts);
-    if ((sig == SIGTERM || sig == SIGINT) && !draining) {
+    const char* trouble = nullptr;
+    if (!draining && Clock::now() >= next_ring_check) {
+      next_ring_check = Clock::now() + std::chrono::seconds(1);
+      trouble = ring_trouble();
+      if (trouble != nullptr) {
+        std::fprintf(stderr,
+                     "shmio: ring %s %s under the running cluster: stopping cleanly (workers "
+                     "drain; start shmio again for a new ring)\n",
+                     ring_path.c_str(), trouble);
+        exit_code = 1;
+        ring_ours = std::strcmp(trouble, "was replaced by another file") != 0;
+      }
+    }
+    if ((sig == SIGTERM || sig == SIGINT || trouble != nullptr) && !draining) {
       draining = true;
       drain_deadline = Clock::now() + o.drain_timeout;
       std::fprintf(stderr, "shmio: draining %d workers\n", n);
@@ -206,10 +243,12 @@ int run_supervisor(const SupervisorOptions& o,
     }
   }
   writer.reset();  // release the slot before removing
-  (void)shm::Segment::remove(o.ring);
-  std::fprintf(stderr, "shmio: stopped; ring %s removed\n", o.ring.c_str());
+  if (ring_ours && shm::Segment::remove(o.ring))
+    std::fprintf(stderr, "shmio: stopped; ring %s removed\n", o.ring.c_str());
+  else
+    std::fprintf(stderr, "shmio: stopped\n");
   sigprocmask(SIG_SETMASK, &old, nullptr);
-  return 0;
+  return exit_code;
 }
 
 }  // namespace shmio::cluster

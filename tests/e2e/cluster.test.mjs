@@ -515,6 +515,31 @@ test("no ghost sockets: WebSocket and polling clients close, a worker is killed,
   }
 });
 
+test("a client that never answers broadcast acks holds at most 1024 of them: past that the oldest is dropped (its broadcast times out without it)", async () => {
+  const c = await cluster("bench", 2);
+  const holder = client(c.url(1));
+  const asker = client(c.url(0));
+  await Promise.all([holder, asker].map((s) => within(once(s, "connect"), 5000, "connect")));
+  const held = [];
+  holder.on("question", (cb) => held.push(cb));
+  asker.on("question", (cb) => cb("asker"));
+  const N = 1030;
+  const asks = [];
+  for (let i = 0; i < N; ++i) asks.push(asker.timeout(30000).emitWithAck("ask-all", 4000));
+  await until(() => held.length === N, 10000, "every question at the holder");
+  held.forEach((cb) => cb("holder"));  // all at once, oldest first
+  const results = await within(Promise.all(asks), 20000, "every broadcast completes");
+  const answered = results.map((r) => r.responses.includes("holder"));
+  assert.deepEqual(answered.slice(0, N - 1024), Array(N - 1024).fill(false),
+                   "the oldest acks were dropped: their answers are not taken");
+  assert.deepEqual(answered.slice(N - 1024), Array(1024).fill(true), "the 1024 newest are");
+  // (The asker's own answers to those are gone too: it got all 1030 questions in one turn, before
+  // it could answer any, so its socket was past the bound as well.)
+  assert.ok(results.slice(0, N - 1024).every((r) => r.error === "operation has timed out"),
+            "a broadcast whose ack was dropped ends at its timeout");
+  assert.ok(results.slice(N - 1024).every((r) => r.error === null));
+});
+
 test("a lapped worker disconnects its clients (they reconnect; recovery fails cleanly), counts and logs it", async () => {
   const c = await cluster("chat", 2, ["--ring-mb", "1"]);
   const sender = client(c.url(0));

@@ -50,7 +50,7 @@ const char* kUsage =
     "usage: shmio --app chat|conformance|bench [--port P] [--host H] [--chat-dir DIR]\n"
     "             [--workers N|auto] [--port-per-worker] [--no-pin] [--ring NAME] [--ring-mb M]\n"
     "             [--log-sockets] [--per-message-deflate] [--allow-origin O]... [--no-io-uring]\n"
-    "             [--recovery] [--max-sessions N]\n"
+    "             [--recovery] [--max-sessions N] [--no-rebalance] [--rebalance-rate N]\n"
     "  chat         the Socket.IO tutorial's chat demo (open http://H:P/ in two browsers)\n"
     "  conformance  the Socket.IO protocol test suite's server configuration\n"
     "  bench        the benchmark app (join/leave/whoami/echo/publish/publish-others/count)\n"
@@ -73,6 +73,10 @@ const char* kUsage =
     "               for the bench and conformance apps; the chat app always has it\n"
     "  --max-sessions N  other workers' sessions each worker keeps for recovery, per namespace\n"
     "               (default 100000; past it the oldest is forgotten: that client starts afresh)\n"
+    "  --no-rebalance  with workers on one port: do not hand fresh connections to a less\n"
+    "               loaded worker, nor ask clients of a busy worker to reconnect\n"
+    "  --rebalance-rate N  clients a busy worker asks to reconnect per second at most, with\n"
+    "               recovery (default 50; they recover wherever they land)\n"
     "  --workers N  run as a cluster of N worker processes joined by the shared-memory ring\n"
     "               (auto: one per CPU of the affinity mask); without it: one process\n"
     "  --port-per-worker  worker i listens on P+i instead of all on P (SO_REUSEPORT)\n"
@@ -312,6 +316,8 @@ struct Config {
   std::set<std::string> allowed_origins;  // empty: every origin
   std::uint64_t ring_mb = 64;
   std::size_t max_sessions = 100000;  // NodeOptions::max_sessions
+  bool rebalance = true;
+  std::size_t rebalance_rate = 50;  // NodeOptions::rebalance_rate
 };
 
 // /health and /metrics around the app's own static files.
@@ -436,6 +442,8 @@ int serve(const Config& cfg, const shmio::cluster::WorkerContext* ctx) {
     no.core = ctx->core;
     no.log_recoveries = cfg.log_sockets;
     no.max_sessions = cfg.max_sessions;
+    no.rebalance = cfg.rebalance;
+    no.rebalance_rate = cfg.rebalance_rate;
     // Polling requests reach their session's worker by hand-off, unless each worker has its own
     // port (then a client always talks to one worker).
     if (!cfg.port_per_worker) no.handoff = ctx->ring;
@@ -543,6 +551,17 @@ int main(int argc, char** argv) {
         return 2;
       }
       cfg.ring_mb = static_cast<std::uint64_t>(mb);
+      ++i;
+    } else if (a == "--no-rebalance") {
+      cfg.rebalance = false;
+    } else if (a == "--rebalance-rate" && v != nullptr) {
+      char* end = nullptr;
+      const long long n = std::strtoll(v, &end, 10);
+      if (*end != '\0' || n < 1 || n > 1'000'000) {
+        std::fprintf(stderr, "shmio: --rebalance-rate must be 1..1000000\n%s", kUsage);
+        return 2;
+      }
+      cfg.rebalance_rate = static_cast<std::size_t>(n);
       ++i;
     } else if (a == "--max-sessions" && v != nullptr) {
       char* end = nullptr;

@@ -540,6 +540,68 @@ test("a client that never answers broadcast acks holds at most 1024 of them: pas
   assert.ok(results.slice(N - 1024).every((r) => r.error === null));
 });
 
+test("rebalancing: after a restart, clients of the busy worker move to the restarted one without losing or repeating a message", async () => {
+  const c = await cluster("bench", 2, ["--recovery", "--log-sockets"], false);  // one port, hand-off
+  const why = () => c.log.split("\n").filter((l) => l.includes("not recovered")).join("\n");
+  const url = c.url(0);
+  const opts = { reconnection: true, reconnectionDelay: 100, reconnectionDelayMax: 300,
+                 randomizationFactor: 0.5 };
+  const subs = Array.from({ length: 60 }, () => client(url, opts));
+  await Promise.all(subs.map((s) => within(once(s, "connect"), 10000, "connect")));
+  await Promise.all(subs.map((s) => ack(s, "join", "r")));
+  const got = subs.map((s) => collect(s, "msg"));
+  const fresh = subs.map(() => 0);  // reconnects that were not recovered
+  subs.forEach((s, i) => s.on("connect", () => s.recovered || ++fresh[i]));
+  const pub = client(url, opts);
+  await within(once(pub, "connect"), 5000, "publisher");
+  const where = async () => {
+    const n = [0, 0];
+    for (const s of subs) if (s.connected) ++n[(await ack(s, "whoami")).worker];
+    return n;
+  };
+  let seq = 0;
+  let publishing = true;
+  const stream = (async () => {
+    while (publishing) {
+      if (pub.connected) await pub.timeout(10000).emitWithAck("publish", "r", seq++).catch(() => {});
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  })();
+  // Everyone has a message (an offset to recover from) before anything dies.
+  await until(() => got.every((g) => g.length > 0), 10000, "the first messages");
+  const back = restarted(c, 1);
+  process.kill(c.workers.get(1).pid, "SIGKILL");
+  await within(back, 10000, "worker 1 restarted");
+  // Everyone reconnected (most on worker 0, which was alone for a moment), then balanced.
+  await until(() => subs.every((s) => s.connected), 10000, "reconnected");
+  const t0 = Date.now();
+  let split = await where();
+  const before = [...split];
+  while (Math.abs(split[0] - split[1]) > 14) {  // the margin: max(8, 10%) of a worker's count
+    if (Date.now() - t0 > 20000) throw new Error(`not rebalanced: ${split} (was ${before})`);
+    await new Promise((r) => setTimeout(r, 250));
+    split = await where();
+  }
+  publishing = false;
+  await stream;
+  const last = seq++;
+  await ack(pub, "publish", "r", last);
+  await until(() => got.every((g) => g.some(([m]) => m === last)), 10000, "the last message")
+    .catch((e) => {
+      const missing = subs.map((s, i) => ({ i, connected: s.connected, recovered: s.recovered,
+                                             fresh: fresh[i], tail: got[i].slice(-3).map(([m]) => m) }))
+        .filter((x) => !got[x.i].some(([m]) => m === last));
+      throw new Error(`${e.message}; recoveries refused: ${why() || "none"}; ${JSON.stringify(missing)} last ${last}\n${c.log.slice(-3000)}`);
+    });
+  assert.deepEqual(fresh, subs.map(() => 0), `every reconnect recovered; refused: ${why()}`);
+  for (const g of got) {
+    const ms = g.map(([m]) => m);
+    assert.deepEqual(ms, [...new Set(ms)], "nothing twice");
+    assert.deepEqual(ms, [...ms].sort((x, y) => x - y), "in order");
+  }
+  console.log(`rebalanced ${before} -> ${split} in ${Date.now() - t0} ms`);
+});
+
 test("a lapped worker disconnects its clients (they reconnect; recovery fails cleanly), counts and logs it", async () => {
   const c = await cluster("chat", 2, ["--ring-mb", "1"]);
   const sender = client(c.url(0));

@@ -382,7 +382,12 @@ struct PendingRequest {
 
 struct Node::Impl {
   Impl(net::io_context& ctx, NodeOptions o)
-      : io(ctx), options(std::move(o)), notify(ctx), dead_timer(ctx), sync_timer(ctx) {}
+      : io(ctx),
+        options(std::move(o)),
+        notify(ctx),
+        dead_timer(ctx),
+        sync_timer(ctx),
+        load_timer(ctx) {}
 
   net::io_context& io;
   NodeOptions options;
@@ -398,6 +403,14 @@ struct Node::Impl {
   std::vector<shm::ProcessIdentity> sync_tried;  // peers that did not answer
   std::chrono::steady_clock::time_point sync_asked{};
   net::steady_timer sync_timer;
+  // Rebalancing: every worker's client count as it last said (LOAD, once a second).
+  struct Load {
+    std::size_t clients = 0;
+    shm::ProcessIdentity who;
+    std::chrono::steady_clock::time_point at;
+  };
+  std::map<int, Load> loads;  // by worker index
+  net::steady_timer load_timer;
   std::unique_ptr<Handoff> handoff;
   sio::Server* server = nullptr;
   bool stopped = false;
@@ -476,6 +489,69 @@ struct Node::Impl {
       arm_sync_check();
     });
   }
+  // --- rebalancing
+  static std::size_t margin(std::size_t n) { return std::max<std::size_t>(8, n / 10); }
+  // The other workers' counts, said within the last 3 s by a live process.
+  template <class F>
+  void for_each_fresh_load(F f) {
+    const auto now = std::chrono::steady_clock::now();
+    for (auto& [w, l] : loads)
+      if (w != options.worker && now - l.at < std::chrono::seconds(3) &&
+          shm::liveness(l.who) == shm::Liveness::alive)
+        f(w, l);
+  }
+  // A fresh handshake: kept (-1), or the worker to hand it to.
+  int steer() {
+    if (!server || stopped) return -1;
+    const std::size_t mine = server->client_count();
+    int best = -1;
+    std::size_t least = mine;
+    for_each_fresh_load([&](int w, Load& l) {
+      if (l.clients < least) {
+        least = l.clients;
+        best = w;
+      }
+    });
+    if (best < 0 || mine - least <= margin(mine)) return -1;
+    ++loads[best].clients;  // counted there until it says its own count again
+    ++stats.rebalance_steered;
+    return best;
+  }
+  void arm_load_timer() {
+    load_timer.expires_after(std::chrono::seconds(1));
+    load_timer.async_wait([this](const boost::system::error_code& ec) {
+      if (ec || stopped || !server) return;
+      publish(MessageType::load,
+              write_message({{"worker", options.worker}, {"clients", server->client_count()}}));
+      shed();
+      arm_load_timer();
+    });
+  }
+  // With recovery: while above the cluster's average by the margin, ask at most rebalance_rate
+  // recoverable clients (of "/") to reconnect; they recover wherever they land.
+  void shed() {
+    if (!server->options().connection_state_recovery) return;
+    const std::size_t mine = server->client_count();
+    std::size_t total = mine, n = 1;
+    for_each_fresh_load([&](int, Load& l) {
+      total += l.clients;
+      ++n;
+    });
+    if (n < 2) return;
+    const std::size_t avg = total / n;
+    if (mine <= avg + margin(avg)) return;
+    std::size_t k = std::min(options.rebalance_rate, mine - avg);
+    sio::Namespace& nsp = server->of("/");
+    for (const sio::SocketId& id : nsp.adapter().targets(sio::BroadcastOptions{})) {
+      if (k == 0) break;
+      sio::SocketPtr s = nsp.socket(id);
+      if (!s || !s->connected() || s->pid().empty()) continue;
+      s->drop_connection();
+      ++stats.rebalance_shed;
+      --k;
+    }
+  }
+
   void sync_done(std::uint16_t from) {
     if (!sync_peer || sync_peer->producer != from) return;  // a late answer of an earlier peer
     sync_peer.reset();
@@ -1286,6 +1362,15 @@ void Node::Impl::apply(std::uint16_t type, std::uint16_t producer,
         if (const json::value* v = body.if_contains("sessions"); v && v->is_array())
           a->on_sessions_sync(v->get_array());
       break;
+    case MessageType::load: {
+      const auto w = static_cast<int>(u64_of(body, "worker"));
+      if (w == options.worker || w < 0 || w >= options.workers) break;
+      Load& l = loads[w];
+      l.clients = u64_of(body, "clients");
+      l.who = shm::registry::owner_of(segment->producer_slot(producer));
+      l.at = std::chrono::steady_clock::now();
+      break;
+    }
     case MessageType::worker_down: {
       const auto pid = static_cast<pid_t>(u64_of(body, "pid"));
       worker_down(pid);
@@ -1355,6 +1440,12 @@ Node::Node(net::io_context& io, NodeOptions options, sio::ServerOptions& so)
       so.hand_off = [impl](const std::string& sid, int fd, std::string bytes) {
         if (!impl->handoff->send(session_owner(sid), fd, bytes)) ++impl->stats.handoffs_failed;
       };
+      if (m.options.rebalance) {
+        so.steer = [impl] { return impl->steer(); };
+        so.hand_off_to = [impl](int worker, int fd, std::string bytes) {
+          if (!impl->handoff->send(worker, fd, bytes)) ++impl->stats.handoffs_failed;
+        };
+      }
     }
   }
 }
@@ -1369,6 +1460,8 @@ void Node::start(sio::Server& server) {
   // Connection state recovery: a worker that starts (or restarts) asks one peer for the sessions
   // it knows, so that clients of a worker that died can recover here too.
   if (server.options().connection_state_recovery) impl_->request_sessions();
+  if (impl_->options.rebalance && impl_->options.workers > 1 && impl_->handoff)
+    impl_->arm_load_timer();
   if (impl_->handoff) impl_->handoff->start();
 }
 
@@ -1379,6 +1472,7 @@ void Node::stop() {
   impl_->notify.close(ec);
   impl_->dead_timer.cancel();
   impl_->sync_timer.cancel();
+  impl_->load_timer.cancel();
   if (impl_->handoff) impl_->handoff->stop();
 }
 
@@ -1429,6 +1523,12 @@ std::string Node::metrics_text() const {
        s.session_syncs_requested, w);
   line("shmio_session_syncs_completed_total", "Session syncs answered to their last chunk.",
        "counter", s.session_syncs_completed, w);
+  line("shmio_rebalance_steered_total",
+       "Fresh handshakes handed to a less loaded worker (rebalancing).", "counter",
+       s.rebalance_steered, w);
+  line("shmio_rebalance_shed_total",
+       "Clients asked to reconnect to rebalance the cluster (they recover where they land).",
+       "counter", s.rebalance_shed, w);
   line("shmio_sessions_forgotten_total",
        "Recovery sessions dropped at the max_sessions bound (oldest first).", "counter",
        s.sessions_forgotten, w);

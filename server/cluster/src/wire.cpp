@@ -41,6 +41,8 @@ const char* to_string(MessageType t) noexcept {
       return "SESSIONS_SYNC_REQUEST";
     case MessageType::sessions_sync:
       return "SESSIONS_SYNC";
+    case MessageType::load:
+      return "LOAD";
   }
   return "?";
 }

@@ -275,9 +275,11 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
       : stream_(std::move(socket)), srv_(std::move(srv)) {}
   void start() { do_read(); }
   // Bytes handed over with an adopted connection: parsed before anything read from the socket.
+  // A connection handed over by another worker: what it had read (never steered again).
   void preload(const std::string& bytes) {
     const std::size_t n = net::buffer_copy(buffer_.prepare(bytes.size()), net::buffer(bytes));
     buffer_.commit(n);
+    adopted_ = true;
   }
   // Completes a held GET.
   void respond_poll(std::string payload);
@@ -380,7 +382,9 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   void lost_held_get();
   // The sid of a request for a session another worker owns, if any.
   std::optional<std::string> foreign_sid(const Target& t) const;
-  void hand_off(Request req, const std::string& sid);
+  // To the owner of `sid`, or (no sid: a steered fresh handshake) to `worker`.
+  void hand_off(Request req, const std::optional<std::string>& sid, int worker);
+  int steer_target(const Target& t) const;
 
   beast::tcp_stream stream_;
   std::shared_ptr<detail::ServerCore> srv_;
@@ -395,6 +399,7 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
     std::optional<std::string> foreign;
     std::weak_ptr<EngineSocket> claim;
     bool overlap = false;
+    int steer_to = -1;  // a fresh handshake handed to this worker (rebalancing)
   };
   std::deque<Queued> queued_;
   Target target_;                              // of the request being read
@@ -407,6 +412,7 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   std::string remote_;
   std::size_t drain_left_ = 0;
   bool reading_ = false;  // a read of the next request is pending
+  bool adopted_ = false;  // handed over by another worker
   std::array<char, 16384> drain_buf_{};
 };
 
@@ -958,9 +964,11 @@ void HttpConnection::on_read(beast::error_code ec) {
   Request req = parser_->release();
   const bool upgrade = websocket::is_upgrade(req);
   std::optional<std::string> foreign = foreign_sid(target_);
-  const bool keep_reading = !upgrade && !foreign;
+  const int steer_to = foreign ? -1 : steer_target(target_);
+  const bool keep_reading = !upgrade && !foreign && steer_to < 0;
   queued_.push_back(Queued{std::move(req), std::move(target_), std::move(foreign),
-                           std::move(reading_claim_), std::exchange(reading_overlap_, false)});
+                           std::move(reading_claim_), std::exchange(reading_overlap_, false),
+                           steer_to});
   reading_claim_.reset();
   // Keep reading (a closed connection must be noticed while a GET waits), except after an upgrade
   // or a request to hand over: the connection leaves this object once it is answered.
@@ -973,13 +981,20 @@ void HttpConnection::next() {
   busy_ = true;
   Queued q = std::move(queued_.front());
   queued_.pop_front();
-  if (q.foreign) return hand_off(std::move(q.req), *q.foreign);
+  if (q.foreign || q.steer_to >= 0) return hand_off(std::move(q.req), q.foreign, q.steer_to);
   release_claim(q.claim, true);  // handled now, synchronously
   if (q.overlap) {
     // The one-POST rule was broken (the session is closed already): 400, as the reference.
     return send(srv_->json_error(q.req, http::status::bad_request, 3, "Bad request"));
   }
   handle(std::move(q.req), q.target);
+}
+
+int HttpConnection::steer_target(const Target& t) const {
+  const ServerOptions& o = srv_->options;
+  if (adopted_ || !o.steer || !o.hand_off_to) return -1;
+  if (!same_path(t.path, o.path) || t.query.count("sid") != 0) return -1;
+  return o.steer();
 }
 
 std::optional<std::string> HttpConnection::foreign_sid(const Target& t) const {
@@ -995,7 +1010,7 @@ std::optional<std::string> HttpConnection::foreign_sid(const Target& t) const {
 // Gives the connection to the worker that owns the session: the request (re-serialised; Beast
 // writes it back in HTTP/1.1 form with its body) and any bytes read after it go along with the
 // file descriptor. No read is pending here (on_read stops reading after a foreign request).
-void HttpConnection::hand_off(Request req, const std::string& sid) {
+void HttpConnection::hand_off(Request req, const std::optional<std::string>& sid, int worker) {
   std::ostringstream out;
   out << req;
   std::string bytes = out.str();
@@ -1007,8 +1022,13 @@ void HttpConnection::hand_off(Request req, const std::string& sid) {
   stream_.expires_never();
   const int fd = stream_.release_socket().release(ec);
   if (ec || fd < 0) return;
-  ++srv_->stats.handed_off;
-  srv_->options.hand_off(sid, fd, std::move(bytes));
+  if (sid) {
+    ++srv_->stats.handed_off;
+    srv_->options.hand_off(*sid, fd, std::move(bytes));
+  } else {
+    ++srv_->stats.steered;
+    srv_->options.hand_off_to(worker, fd, std::move(bytes));
+  }
 }
 
 void HttpConnection::respond_poll(std::string payload) {

@@ -583,6 +583,16 @@ void Socket::on_disconnect(std::function<void(const SocketPtr&, const std::strin
   x().on_disconnect.push_back(std::move(h));
 }
 
+void Socket::drop_connection() {
+  auto c = client_.lock();
+  if (!c) return;
+  // The sockets are closed (and their sessions saved, for recovery) before the connection, so
+  // that the client, which reconnects as soon as it sees the close, finds its session saved
+  // wherever it lands — not still connected here.
+  c->close_all("forced close");
+  c->conn()->close();
+}
+
 void Socket::send_packet(Packet p) {
   if (auto c = client_.lock()) c->send(p);
 }
@@ -1105,6 +1115,8 @@ Server::Server(net::io_context& io, ServerOptions options) : io_(io), options_(s
   eo.io_uring = options_.io_uring;
   eo.is_foreign = options_.is_foreign;
   eo.hand_off = options_.hand_off;
+  eo.steer = options_.steer;
+  eo.hand_off_to = options_.hand_off_to;
   engineio::Handler h;
   h.on_open = [this](const engineio::SocketPtr& conn) {
     auto c = std::make_shared<Client>(*this, conn);

@@ -42,6 +42,14 @@ struct NodeOptions {
   std::size_t max_sessions = 100000;
   // One stderr line per recovery refused, with the reason (shmio --log-sockets).
   bool log_recoveries = false;
+  // Rebalancing (docs/cluster.md), with workers on one shared port and hand-off: each worker
+  // says its client count once a second; while it has more than the least loaded worker by a
+  // margin (max(8, 10% of its count)) it hands fresh handshakes to that worker, and with
+  // connection state recovery it also asks at most `rebalance_rate` of its clients per second
+  // to reconnect while above the cluster's average by the margin (they recover wherever they
+  // land, and a busy worker passes them on).
+  bool rebalance = true;
+  std::size_t rebalance_rate = 50;
 };
 
 // Counters of this worker (monotonic), for /metrics.
@@ -62,6 +70,8 @@ struct NodeStats {
                                               // when that peer died or did not answer)
   std::uint64_t session_syncs_completed = 0;  // answered to the last chunk
   std::uint64_t sessions_forgotten = 0;       // recovery sessions dropped at max_sessions (oldest)
+  std::uint64_t rebalance_steered = 0;        // fresh handshakes handed to a less loaded worker
+  std::uint64_t rebalance_shed = 0;           // clients asked to reconnect (they recover elsewhere)
 };
 
 class Node {

@@ -50,6 +50,7 @@ enum class MessageType : std::uint16_t {
   worker_down = 34,            // the supervisor saw a worker die
   sessions_sync_request = 35,  // a new worker asks one peer for the recovery sessions it knows
   sessions_sync = 36,          // a chunk of them, to that worker
+  load = 37,                   // a worker's client count, once a second (rebalancing)
 };
 const char* to_string(MessageType t) noexcept;
 

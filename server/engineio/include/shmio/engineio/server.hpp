@@ -79,6 +79,11 @@ struct ServerOptions {
   bool io_uring = true;
   std::function<bool(const std::string& sid)> is_foreign;
   std::function<void(const std::string& sid, int fd, std::string bytes)> hand_off;
+  // Rebalancing: for a fresh handshake (a request on the Engine.IO path without a sid) on a
+  // connection this server accepted itself (not one handed over), `steer()` may name another
+  // worker to take it (-1: keep it); the connection then goes to `hand_off_to` the same way.
+  std::function<int()> steer;
+  std::function<void(int worker, int fd, std::string bytes)> hand_off_to;
 };
 
 // Counters for /metrics (this server only; monotonic except `sessions`).
@@ -90,8 +95,9 @@ struct ServerStats {
   std::uint64_t bytes_in = 0, bytes_out = 0;  // Engine.IO packet data, not HTTP framing
   std::uint64_t handed_off = 0;               // connections handed to another worker
   std::uint64_t adopted = 0;                  // connections received from another worker
-  std::uint64_t flushes = 0;                  // end-of-turn flushes (each: every corked session)
-  std::uint64_t uring_submissions = 0;        // flushes written with one io_uring submission
+  std::uint64_t steered = 0;  // fresh handshakes handed to a less loaded worker (rebalancing)
+  std::uint64_t flushes = 0;  // end-of-turn flushes (each: every corked session)
+  std::uint64_t uring_submissions = 0;  // flushes written with one io_uring submission
   std::uint64_t accept_errors = 0;  // accepts refused for lack of descriptors or memory (paused)
 };
 

@@ -395,6 +395,11 @@ class Socket : public std::enable_shared_from_this<Socket> {
   // client (every namespace) with close = true.
   void disconnect(bool close = false);
 
+  // Closes the client's connection as a transport failure would ("forced close", a reason that
+  // keeps the session for connection state recovery): the client reconnects by itself and, with
+  // recovery, gets its session back wherever it lands (used by the cluster to rebalance).
+  void drop_connection();
+
   // Internal: called by the Client and the Namespace.
   std::shared_ptr<Client> client_of() const { return client_.lock(); }
   void on_packet(const Packet& p);
@@ -559,6 +564,8 @@ struct ServerOptions {
   bool io_uring = true;  // see engineio::ServerOptions::io_uring
   std::function<bool(const std::string&)> is_foreign;
   std::function<void(const std::string&, int, std::string)> hand_off;
+  std::function<int()> steer;  // engineio::ServerOptions::steer (rebalancing)
+  std::function<void(int, int, std::string)> hand_off_to;
 };
 
 class Server {

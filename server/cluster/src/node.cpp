@@ -132,8 +132,13 @@ class Handoff {
   static constexpr std::uint32_t kMagic = 0x48414e44;  // "HAND"
 
   Handoff(net::io_context& io, std::string cluster, int index,
-          std::function<void(int fd, std::string bytes)> adopt)
-      : io_(io), cluster_(std::move(cluster)), adopt_(std::move(adopt)), listener_(io) {
+          std::function<void(int fd, std::string bytes)> adopt, std::uint64_t* refused)
+      : io_(io),
+        cluster_(std::move(cluster)),
+        index_(index),
+        adopt_(std::move(adopt)),
+        refused_(refused),
+        listener_(io) {
     const int fd = ::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) throw std::runtime_error(std::string("hand-off socket: ") + std::strerror(errno));
     Address addr = address(index);
@@ -257,6 +262,11 @@ class Handoff {
                                                      SOCK_NONBLOCK | SOCK_CLOEXEC);
                              if (c < 0) break;
                              if (!same_user(c)) {
+                               ++*refused_;
+                               std::fprintf(stderr,
+                                            "shmio[w%d]: a hand-off connection from another "
+                                            "user was refused\n",
+                                            index_);
                                ::close(c);
                                continue;
                              }
@@ -338,7 +348,8 @@ class Handoff {
       if (fds[1] >= 0) ::close(fds[1]);
       if (!ok) {
         if (fds[0] >= 0) ::close(fds[0]);
-        std::fprintf(stderr, "shmio: a malformed hand-off message was dropped\n");
+        ++*refused_;
+        std::fprintf(stderr, "shmio[w%d]: a malformed hand-off message was dropped\n", index_);
         continue;
       }
       adopt_(fds[0], std::move(bytes));
@@ -347,7 +358,9 @@ class Handoff {
 
   net::io_context& io_;
   std::string cluster_;
+  int index_;
   std::function<void(int, std::string)> adopt_;
+  std::uint64_t* refused_;
   net::posix::stream_descriptor listener_;
   std::vector<std::shared_ptr<net::posix::stream_descriptor>> conns_;
   std::unordered_map<int, int> peers_;  // worker index -> connected socket
@@ -1425,13 +1438,15 @@ Node::Node(net::io_context& io, NodeOptions options, sio::ServerOptions& so)
   if (m.options.workers > 1) {
     so.id_prefix = session_prefix(m.options.worker);
     if (!m.options.handoff.empty()) {
-      m.handoff = std::make_unique<Handoff>(io, m.options.handoff, m.options.worker,
-                                            [impl](int fd, std::string bytes) {
-                                              if (impl->server && !impl->stopped)
-                                                impl->server->engine().adopt(fd, std::move(bytes));
-                                              else
-                                                ::close(fd);
-                                            });
+      m.handoff = std::make_unique<Handoff>(
+          io, m.options.handoff, m.options.worker,
+          [impl](int fd, std::string bytes) {
+            if (impl->server && !impl->stopped)
+              impl->server->engine().adopt(fd, std::move(bytes));
+            else
+              ::close(fd);
+          },
+          &m.stats.handoffs_refused);
       const int me = m.options.worker, count = m.options.workers;
       so.is_foreign = [me, count](const std::string& sid) {
         const int owner = session_owner(sid);
@@ -1514,6 +1529,9 @@ std::string Node::metrics_text() const {
   line("shmio_ring_bad_records_total", "Records that did not decode.", "counter", s.bad_records, w);
   line("shmio_handoffs_failed_total", "Connections that could not be handed to their worker.",
        "counter", s.handoffs_failed, w);
+  line("shmio_handoffs_refused_total",
+       "Hand-off connections of another user and malformed hand-off messages, refused.", "counter",
+       s.handoffs_refused, w);
   line("shmio_recoveries_total", "Sessions restored by connection state recovery.", "counter",
        s.recoveries, w);
   line("shmio_recovery_failures_total", "Recoveries refused (unknown session or range gone).",

@@ -64,6 +64,7 @@ struct NodeStats {
   std::uint64_t lap_disconnects = 0;          // clients disconnected because of a lap
   std::uint64_t bad_records = 0;              // records that did not decode (skipped)
   std::uint64_t handoffs_failed = 0;          // connections that could not be handed over
+  std::uint64_t handoffs_refused = 0;         // hand-off connections of another user, bad messages
   std::uint64_t recoveries = 0;               // sessions restored from the ring
   std::uint64_t recovery_failures = 0;        // offset no longer in the ring, or unknown session
   std::uint64_t session_syncs_requested = 0;  // session syncs asked of a peer (at start; again

@@ -1,0 +1,221 @@
+#!/usr/bin/env python3
+"""The hand-off socket's bounds, hit by a real process against a real cluster (issue 11).
+
+`shmio --app bench --workers 2` on one shared port (hand-off on). This test speaks the hand-off
+protocol itself (a SOCK_SEQPACKET message: magic, flags, length, the bytes, the connection's
+descriptor by SCM_RIGHTS; server/cluster/src/node.cpp) on worker 0's abstract socket:
+
+* a well-formed message is adopted: the worker answers the HTTP request on the passed TCP
+  connection (the control);
+* a bad magic, a length over 64 MiB, a message without a descriptor, a length that does not match
+  the bytes: each dropped, its descriptor closed (the peer sees EOF), said on stderr, counted in
+  shmio_handoffs_refused_total; the worker still adopts the next good one;
+* a process of another user (run as root only: a child that becomes nobody) is refused;
+* a stopped owner: with worker 1 SIGSTOPped, requests for its sessions that land on worker 0 are
+  handed over and queue in the kernel while worker 0 keeps answering; resumed, worker 1 answers
+  every one.
+Run by ctest (SHMIO_BIN). Exit 0 when every check holds.
+"""
+import array
+import json
+import os
+import re
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import time
+
+BIN = os.environ["SHMIO_BIN"]
+MAGIC = 0x48414E44
+failures = []
+
+
+def check(cond, what):
+    print(("ok    " if cond else "FAIL  ") + what, flush=True)
+    if not cond:
+        failures.append(what)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+port = free_port()
+ring = f"hoff-{os.getpid()}"
+errlog = open(f"/tmp/shmio-handoff-test-{os.getpid()}.log", "w+")
+proc = subprocess.Popen([BIN, "--app", "bench", "--workers", "2", "--port", str(port), "--ring",
+                         ring, "--no-pin"], stdout=subprocess.PIPE, stderr=errlog, text=True)
+workers = {}
+deadline = time.time() + 20
+while len(workers) < 2:
+    line = proc.stdout.readline()
+    if not line or time.time() > deadline:
+        proc.kill()
+        errlog.seek(0)
+        sys.exit(f"handoff_test: the cluster did not start: {errlog.read()}")
+    m = re.search(r"shmio worker (\d+) \(pid (\d+)", line)
+    if m:
+        workers[int(m.group(1))] = int(m.group(2))
+
+
+def handoff_socket(index):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    s.connect(f"\0shmio-handoff.{ring}.{index}")
+    return s
+
+
+def tcp_pair():
+    """A connected TCP pair: (ours, the one we pass as if a worker had accepted it)."""
+    ls = socket.socket()
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(1)
+    a = socket.create_connection(ls.getsockname())
+    b, _ = ls.accept()
+    ls.close()
+    return a, b
+
+
+def send(s, payload, fd=None, magic=MAGIC, length=None, in_memfd=0):
+    header = struct.pack("<IIQ", magic, in_memfd, len(payload) if length is None else length)
+    anc = [] if fd is None else [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [fd]))]
+    s.sendmsg([header + payload], anc)
+
+
+def reply_or_eof(a, timeout=3.0):
+    a.settimeout(timeout)
+    data = b""
+    try:
+        while True:
+            chunk = a.recv(65536)
+            if not chunk:
+                return data, True
+            data += chunk
+    except socket.timeout:
+        return data, False
+
+
+REQUEST = b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+
+
+def good_handoff(s):
+    a, b = tcp_pair()
+    send(s, REQUEST, b.fileno())
+    b.close()
+    data, _ = reply_or_eof(a)
+    a.close()
+    return data
+
+
+def metric(name):
+    """Worker 0's counter (asked through the shared port until worker 0 answers)."""
+    for _ in range(40):
+        body = b""
+        try:  # a connection that lands on a stopped worker gets no answer: try again
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as c:
+                c.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                while chunk := c.recv(65536):
+                    body += chunk
+        except OSError:
+            continue
+        m = re.search(rf'^{name}{{worker="0"}} (\d+)$', body.decode(errors="replace"), re.M)
+        if m:
+            return int(m.group(1))
+    return None
+
+
+try:
+    s = handoff_socket(0)
+    data = good_handoff(s)
+    check(data.startswith(b"HTTP/1.1 200") and b'"worker":0' in data,
+          "a well-formed hand-off is adopted: worker 0 answers on the passed connection")
+
+    bad = {
+        "bad magic": dict(magic=0x12345678),
+        "a length over 64 MiB": dict(length=(64 << 20) + 1),
+        "a length that does not match the bytes": dict(length=len(REQUEST) + 10),
+    }
+    for what, kw in bad.items():
+        a, b = tcp_pair()
+        send(s, REQUEST, b.fileno(), **kw)
+        b.close()
+        data, eof = reply_or_eof(a)
+        a.close()
+        check(eof and data == b"", f"{what}: dropped, its descriptor closed (EOF, no answer)")
+    send(s, REQUEST, None)  # no descriptor at all
+    data = good_handoff(s)
+    check(data.startswith(b"HTTP/1.1 200"), "after every bad message the next good one is adopted")
+    refused = metric("shmio_handoffs_refused_total")
+    check(refused == 4, f"shmio_handoffs_refused_total on worker 0 is 4 (got {refused})")
+    s.close()
+
+    if os.geteuid() == 0:
+        a, b = tcp_pair()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.setgid(65534)
+                os.setuid(65534)
+                t = handoff_socket(0)
+                send(t, REQUEST, b.fileno())
+                t.settimeout(3)
+                closed = t.recv(1) == b""
+            except OSError:
+                closed = True
+            os._exit(0 if closed else 1)
+        b.close()
+        _, status = os.waitpid(pid, 0)
+        data, eof = reply_or_eof(a)
+        a.close()
+        check(os.WEXITSTATUS(status) == 0 and eof and data == b"",
+              "another user's hand-off connection is closed, its descriptor never adopted")
+    else:
+        print("skip  another user's hand-off (needs root to switch users)")
+
+    # A stopped owner: worker 1 SIGSTOPped; requests for worker-1 sessions (a sid's first two
+    # characters name its owner: "AB" is worker 1) land on either worker; worker 0 hands its share
+    # over. The hand-offs queue in the kernel (a fresh hand-off connection, with a buffer of its
+    # own, when one is full: up to the listen backlog of 128); worker 0 never waits on them. When
+    # worker 1 resumes, it adopts and answers every one (400: no such session).
+    os.kill(workers[1], signal.SIGSTOP)
+    conns = []
+    try:
+        for i in range(600):
+            c = socket.create_connection(("127.0.0.1", port))
+            c.sendall(f"GET /socket.io/?EIO=4&transport=polling&sid=AB{i:018d} HTTP/1.1\r\n"
+                      "Host: x\r\nConnection: close\r\n\r\n".encode())
+            conns.append(c)
+        t0 = time.time()
+        handed = metric("shmio_handed_off_total")
+        check(handed is not None and handed > 100 and time.time() - t0 < 5,
+              f"worker 0 keeps answering while its hand-offs to a stopped worker queue "
+              f"({handed} handed over)")
+    finally:
+        os.kill(workers[1], signal.SIGCONT)
+    answered = 0
+    for c in conns:
+        data, _ = reply_or_eof(c, timeout=10)
+        answered += data.startswith(b"HTTP/1.1 400")
+        c.close()
+    check(answered == len(conns), f"after SIGCONT every queued connection is answered "
+                                  f"({answered} of {len(conns)})")
+finally:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+errlog.seek(0)
+log = errlog.read()
+errlog.close()
+os.unlink(errlog.name)
+check(log.count("malformed hand-off message was dropped") >= 4, "each bad message is said on stderr")
+if os.geteuid() == 0:
+    check("hand-off connection from another user was refused" in log,
+          "the other user's connection is said on stderr")
+print(json.dumps({"failures": failures}))
+sys.exit(1 if failures else 0)

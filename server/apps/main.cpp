@@ -29,6 +29,7 @@
 #include <boost/json/serialize.hpp>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -51,12 +52,15 @@ const char* kUsage =
     "             [--workers N|auto] [--port-per-worker] [--no-pin] [--ring NAME] [--ring-mb M]\n"
     "             [--log-sockets] [--per-message-deflate] [--allow-origin O]... [--no-io-uring]\n"
     "             [--recovery] [--max-sessions N] [--no-rebalance] [--rebalance-rate N]\n"
+    "             [--first-request-timeout MS]\n"
     "  chat         the Socket.IO tutorial's chat demo (open http://H:P/ in two browsers)\n"
     "  conformance  the Socket.IO protocol test suite's server configuration\n"
     "  bench        the benchmark app (join/leave/whoami/echo/publish/publish-others/count)\n"
     "  --port P     TCP port (default 3000; 0 picks a free one, printed on start)\n"
     "  --host H     address to bind (default 127.0.0.1)\n"
     "  --chat-dir D the chat's files (default: server/apps/chat of the source tree)\n"
+    "  --first-request-timeout MS  a new connection that sends no request header within this is\n"
+    "               closed (default 10000)\n"
     "  --ping-interval MS, --ping-timeout MS, --connect-timeout MS\n"
     "               override the app's heartbeat and connect timeout (socket.io's defaults:\n"
     "               25000, 20000, 45000; the conformance app uses 300, 200, 1000)\n"
@@ -317,7 +321,8 @@ struct Config {
   std::uint64_t ring_mb = 64;
   std::size_t max_sessions = 100000;  // NodeOptions::max_sessions
   bool rebalance = true;
-  std::size_t rebalance_rate = 50;  // NodeOptions::rebalance_rate
+  std::size_t rebalance_rate = 50;          // NodeOptions::rebalance_rate
+  long long first_request_timeout = 10000;  // ms: engineio::ServerOptions
 };
 
 // /health and /metrics around the app's own static files.
@@ -362,6 +367,22 @@ void operations(sio::ServerOptions& options, sio::Server*& server, shmio::cluste
         line("shmio_accept_errors_total", "counter",
              "Connections not accepted for lack of descriptors or memory (accepting paused).",
              st.accept_errors);
+        line("shmio_connections_refused_total", "counter",
+             "Connections closed at accept: past the descriptor bound (descriptor_reserve).",
+             st.connections_refused);
+        line("shmio_request_timeouts_total", "counter",
+             "Connections closed while waiting for a request header (first request: "
+             "--first-request-timeout).",
+             st.request_timeouts);
+        line("shmio_descriptor_bound", "gauge",
+             "Accepted connections must get a descriptor below this (0: no bound).",
+             st.descriptor_bound);
+        std::error_code fec;
+        std::uint64_t fds = 0;
+        for (auto it = std::filesystem::directory_iterator("/proc/self/fd", fec);
+             !fec && it != std::filesystem::directory_iterator(); it.increment(fec))
+          ++fds;
+        line("shmio_open_descriptors", "gauge", "Descriptors open in this process.", fds);
       }
       if (node) out += node->metrics_text();
       return {{"text/plain; version=0.0.4; charset=utf-8",
@@ -411,6 +432,7 @@ int serve(const Config& cfg, const shmio::cluster::WorkerContext* ctx) {
     options.connection_state_recovery = sio::RecoveryOptions{};
   }
   if (cfg.recovery) options.connection_state_recovery = sio::RecoveryOptions{};
+  options.first_request_timeout = std::chrono::milliseconds(cfg.first_request_timeout);
   if (cfg.ping_interval > 0)
     options.engine.ping_interval = std::chrono::milliseconds(cfg.ping_interval);
   if (cfg.ping_timeout > 0)
@@ -473,20 +495,34 @@ int serve(const Config& cfg, const shmio::cluster::WorkerContext* ctx) {
     }
   }
   const long port = cfg.port_per_worker && ctx ? cfg.port + worker : cfg.port;
-  std::uint16_t bound = 0;
-  try {
-    bound = io.listen(cfg.host, static_cast<std::uint16_t>(port));
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "shmio: cannot listen on %s:%ld: %s\n", cfg.host.c_str(), port, e.what());
-    return 1;
+  int rc = 0;
+  // A worker listens once it is ready (Node::when_ready: with recovery, once it has the
+  // cluster's sessions); one process at once.
+  auto listen = [&] {
+    std::uint16_t bound = 0;
+    try {
+      bound = io.listen(cfg.host, static_cast<std::uint16_t>(port));
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "shmio: cannot listen on %s:%ld: %s\n", cfg.host.c_str(), port,
+                   e.what());
+      rc = 1;
+      io_ctx.stop();
+      return;
+    }
+    if (ctx != nullptr)
+      std::printf("shmio worker %d (pid %d, cpu %d) (%s) listening on %s:%u\n", worker, ::getpid(),
+                  ctx->core, cfg.app.c_str(), cfg.host.c_str(), bound);
+    else
+      std::printf("shmio (%s) listening on %s:%u\n", cfg.app.c_str(), cfg.host.c_str(), bound);
+    std::fflush(stdout);
+  };
+  if (node) {
+    node->start(io);
+    node->when_ready(listen);
+  } else {
+    listen();
+    if (rc != 0) return rc;
   }
-  if (node) node->start(io);
-  if (ctx != nullptr)
-    std::printf("shmio worker %d (pid %d, cpu %d) (%s) listening on %s:%u\n", worker, ::getpid(),
-                ctx->core, cfg.app.c_str(), cfg.host.c_str(), bound);
-  else
-    std::printf("shmio (%s) listening on %s:%u\n", cfg.app.c_str(), cfg.host.c_str(), bound);
-  std::fflush(stdout);
   boost::asio::signal_set signals(io_ctx, SIGINT, SIGTERM);
   // On SIGINT/SIGTERM every client gets "server shutting down"; the close packets are written
   // before the loop stops (a short, bounded grace period).
@@ -499,7 +535,7 @@ int serve(const Config& cfg, const shmio::cluster::WorkerContext* ctx) {
   });
   io_ctx.run();
   if (node) node->stop();
-  return 0;
+  return rc;
 }
 
 }  // namespace
@@ -562,6 +598,15 @@ int main(int argc, char** argv) {
         return 2;
       }
       cfg.rebalance_rate = static_cast<std::size_t>(n);
+      ++i;
+    } else if (a == "--first-request-timeout" && v != nullptr) {
+      char* end = nullptr;
+      const long long n = std::strtoll(v, &end, 10);
+      if (*end != '\0' || n < 1 || n > 3'600'000) {
+        std::fprintf(stderr, "shmio: --first-request-timeout must be 1..3600000 ms\n%s", kUsage);
+        return 2;
+      }
+      cfg.first_request_timeout = n;
       ++i;
     } else if (a == "--max-sessions" && v != nullptr) {
       char* end = nullptr;

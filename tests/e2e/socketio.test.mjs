@@ -4,7 +4,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { io as connect } from "socket.io-client";
-import { once, within, startListening } from "./helpers.mjs";
+import { once, within, until, startListening } from "./helpers.mjs";
 
 const BIN = process.env.SHMIO_BIN;
 const servers = {};
@@ -339,5 +339,68 @@ test("perMessageDeflate (opt-in): negotiated with the Node client, large message
     if (compressed) assert.ok(read < 10000, `compressed: ${read} bytes on the wire`);
     else assert.ok(read > big.length, `uncompressed: ${read} bytes on the wire`);
     s.disconnect();
+  }
+});
+
+// ---- Bounds on connections that are not sessions (issue 11) -----------------------------------
+
+async function metricsOf(port) {
+  const res = await within(fetch(`http://127.0.0.1:${port}/metrics`), 5000, "GET /metrics");
+  const body = await res.text();
+  return (name) => Number(body.match(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\d+)$`, "m"))?.[1]);
+}
+
+test("a client opening connections without end: past the descriptor bound they are refused at once and counted; service resumes when they close", async () => {
+  // 300 descriptors: the bound is 300 - 64 (ServerOptions::descriptor_reserve) = 236.
+  const { proc, port } = await startListening("bash", ["-c", `ulimit -n 300 && exec ${BIN} --app bench --port 0`]);
+  try {
+    const { createConnection } = await import("node:net");
+    const socks = [];
+    let closedByServer = 0;
+    for (let i = 0; i < 400; ++i) {
+      const s = createConnection(port, "127.0.0.1");
+      s.on("error", () => {});
+      s.on("close", () => ++closedByServer);
+      socks.push(s);
+      await once(s, "connect");
+    }
+    await until(() => closedByServer >= 150, 5000, "connections past the bound closed");
+    const idle = socks.length - closedByServer;
+    socks.forEach((s) => s.destroy());
+    // The refused ones are counted; the idle ones held (each a descriptor) stayed below the bound.
+    const m = await within((async () => {
+      for (;;) {  // the first tries may still meet the bound while the closes are processed
+        try {
+          return await metricsOf(port);
+        } catch {
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      }
+    })(), 10000, "metrics once descriptors are free");
+    assert.equal(m("shmio_descriptor_bound"), 236);
+    assert.ok(m("shmio_connections_refused_total") >= 150, `refused ${m("shmio_connections_refused_total")}`);
+    assert.ok(idle <= 236, `held ${idle}`);
+    const c = connect(`http://127.0.0.1:${port}`, { transports: ["websocket"], forceNew: true, reconnection: false });
+    await within(once(c, "connect"), 5000, "a client connects again");
+    c.disconnect();
+  } finally {
+    proc.kill("SIGTERM");
+  }
+});
+
+test("a connection that sends no request is closed after --first-request-timeout, and counted", async () => {
+  const { proc, port } = await startListening(BIN, ["--app", "bench", "--port", "0", "--first-request-timeout", "300"]);
+  try {
+    const { createConnection } = await import("node:net");
+    const s = createConnection(port, "127.0.0.1");
+    s.on("error", () => {});
+    await once(s, "connect");
+    const t0 = Date.now();
+    await within(once(s, "close"), 5000, "closed by the server");
+    assert.ok(Date.now() - t0 >= 250, `closed after ${Date.now() - t0} ms`);
+    const m = await metricsOf(port);
+    assert.equal(m("shmio_request_timeouts_total"), 1);
+  } finally {
+    proc.kill("SIGTERM");
   }
 });

@@ -469,22 +469,40 @@ struct Node::Impl {
   // If that peer dies, stops answering for kSyncPatience, or is stopped, the next live one is
   // asked; alone, there is nobody to ask (every session then lived only in workers now dead).
   static constexpr auto kSyncPatience = std::chrono::seconds(5);
+  // Ready for clients (Node::when_ready).
+  bool ready = false;
+  std::vector<std::function<void()>> ready_waiters;
+  void become_ready() {
+    if (ready) return;
+    ready = true;
+    for (auto& f : std::exchange(ready_waiters, {})) f();
+  }
+  static constexpr int kSyncAttempts = 3;  // peers asked before serving without their sessions
   void request_sessions() {
     if (sync_peer) sync_tried.push_back(sync_peer->who);
     sync_peer.reset();
+    if (sync_tried.size() >= kSyncAttempts) {
+      std::fprintf(stderr,
+                   "shmio[w%d]: no peer completed the session sync after %d tries; serving "
+                   "without the sessions of others (their clients start afresh here)\n",
+                   options.worker, kSyncAttempts);
+      return become_ready();
+    }
     auto peers = live_workers(false);
     // Peers not asked yet first (a stopped one stays "alive"); when all were, from the start.
     std::stable_partition(peers.begin(), peers.end(), [this](const Responder& r) {
       return std::find(sync_tried.begin(), sync_tried.end(), r.who) == sync_tried.end();
     });
     for (const Responder& r : peers) {
-      if (!publish(MessageType::sessions_sync_request, write_message({{"to", r.producer}}))) return;
+      if (!publish(MessageType::sessions_sync_request, write_message({{"to", r.producer}})))
+        return become_ready();
       sync_peer = r;
       sync_asked = std::chrono::steady_clock::now();
       ++stats.session_syncs_requested;
       arm_sync_check();
       return;
     }
+    become_ready();  // nobody to ask: the sessions of others died with them
   }
   void arm_sync_check() {
     sync_timer.expires_after(std::chrono::milliseconds(200));
@@ -570,6 +588,7 @@ struct Node::Impl {
     sync_peer.reset();
     sync_timer.cancel();
     ++stats.session_syncs_completed;
+    become_ready();
   }
 
   // --- membership
@@ -1474,10 +1493,20 @@ void Node::start(sio::Server& server) {
   impl_->start_reading();
   // Connection state recovery: a worker that starts (or restarts) asks one peer for the sessions
   // it knows, so that clients of a worker that died can recover here too.
-  if (server.options().connection_state_recovery) impl_->request_sessions();
+  if (server.options().connection_state_recovery)
+    impl_->request_sessions();
+  else
+    impl_->become_ready();
   if (impl_->options.rebalance && impl_->options.workers > 1 && impl_->handoff)
     impl_->arm_load_timer();
   if (impl_->handoff) impl_->handoff->start();
+}
+
+void Node::when_ready(std::function<void()> f) {
+  if (impl_->ready)
+    f();
+  else
+    impl_->ready_waiters.push_back(std::move(f));
 }
 
 void Node::stop() {

@@ -5,7 +5,9 @@
 #include "link.hpp"
 #include "uring.hpp"
 
+#include <sys/resource.h>
 #include <unistd.h>
+
 #include <algorithm>
 #include <array>
 #include <boost/asio/io_context.hpp>
@@ -274,8 +276,8 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   HttpConnection(tcp::socket socket, std::shared_ptr<detail::ServerCore> srv)
       : stream_(std::move(socket)), srv_(std::move(srv)) {}
   void start() { do_read(); }
-  // Bytes handed over with an adopted connection: parsed before anything read from the socket.
-  // A connection handed over by another worker: what it had read (never steered again).
+  // A connection handed over by another worker: the bytes it had read, parsed before anything
+  // read from the socket (such a connection is never steered again).
   void preload(const std::string& bytes) {
     const std::size_t n = net::buffer_copy(buffer_.prepare(bytes.size()), net::buffer(bytes));
     buffer_.commit(n);
@@ -303,7 +305,7 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   // The header is read first, so that a POST claims its session before its body arrives (the
   // one-POST rule: a second POST for the session meanwhile is refused and closes the session).
   void do_read() {
-    stream_.expires_after(io_timeout());
+    stream_.expires_after(first_ ? srv_->options.first_request_timeout : io_timeout());
     parser_.emplace();
     parser_->body_limit(srv_->options.session.max_payload);
     reading_ = true;
@@ -413,6 +415,7 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   std::size_t drain_left_ = 0;
   bool reading_ = false;  // a read of the next request is pending
   bool adopted_ = false;  // handed over by another worker
+  bool first_ = true;     // no request header read yet
   std::array<char, 16384> drain_buf_{};
 };
 
@@ -896,6 +899,8 @@ void WsConnection::do_read() {
 }
 
 void HttpConnection::on_header(beast::error_code ec) {
+  if (ec == beast::error::timeout) ++srv_->stats.request_timeouts;
+  first_ = false;
   if (ec || closed_) return on_read(ec);
   // A POST for one of this worker's polling sessions claims it until the POST is handled.
   const auto& h = parser_->get();
@@ -1261,7 +1266,24 @@ void detail::ServerCore::accept() {
   acceptor.async_accept([self = shared_from_this()](beast::error_code ec, tcp::socket socket) {
     if (self->stopped) return;
     if (!self->accepting) return;
-    if (!ec) {
+    if (!ec && self->stats.descriptor_bound != 0 &&
+        static_cast<std::uint64_t>(socket.native_handle()) >= self->stats.descriptor_bound) {
+      // Descriptors are allocated lowest first: this one means every descriptor below it is
+      // open. Closed at once (the client sees the connection reset or closed), said every 10 s.
+      ++self->stats.connections_refused;
+      const auto now = Clock::now();
+      if (now - self->accept_error_logged > std::chrono::seconds(10)) {
+        self->accept_error_logged = now;
+        std::fprintf(
+            stderr,
+            "shmio: %llu descriptors in use: new connections are refused until some "
+            "close (%zu sessions open; ServerOptions::descriptor_reserve keeps %zu free)\n",
+            static_cast<unsigned long long>(socket.native_handle()), self->open_sessions(),
+            self->options.descriptor_reserve);
+      }
+      beast::error_code ignored;
+      socket.close(ignored);
+    } else if (!ec) {
       socket.set_option(tcp::no_delay(true), ec);
       ++self->stats.connections;
       std::make_shared<HttpConnection>(std::move(socket), self)->start();
@@ -1318,6 +1340,11 @@ Server::~Server() {
 }
 
 std::uint16_t Server::listen(const std::string& address, std::uint16_t port) {
+  // The descriptor bound (ServerOptions::descriptor_reserve), from the limit in force now.
+  rlimit rl{};
+  if (impl_->options.descriptor_reserve > 0 && ::getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+      rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur > 2 * impl_->options.descriptor_reserve)
+    impl_->stats.descriptor_bound = rl.rlim_cur - impl_->options.descriptor_reserve;
   const tcp::endpoint ep(net::ip::make_address(address), port);
   impl_->acceptor.open(ep.protocol());
   impl_->acceptor.set_option(net::socket_base::reuse_address(true));

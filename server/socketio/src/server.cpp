@@ -1116,6 +1116,8 @@ Server::Server(net::io_context& io, ServerOptions options) : io_(io), options_(s
   eo.is_foreign = options_.is_foreign;
   eo.hand_off = options_.hand_off;
   eo.steer = options_.steer;
+  eo.descriptor_reserve = options_.descriptor_reserve;
+  eo.first_request_timeout = options_.first_request_timeout;
   eo.hand_off_to = options_.hand_off_to;
   engineio::Handler h;
   h.on_open = [this](const engineio::SocketPtr& conn) {

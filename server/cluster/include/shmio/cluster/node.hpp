@@ -88,6 +88,12 @@ class Node {
 
   // Starts reading the ring (and accepting hand-offs) for this server.
   void start(socketio::Server& server);
+  // Runs `f` (on the io_context's thread) once this worker is ready for clients: with connection
+  // state recovery, when its session sync is complete (every session the cluster knows is here,
+  // so a client whose worker died can recover on this one), or no live peer could answer it; at
+  // once otherwise. A worker should listen only then: a restarted worker that took clients
+  // before it had the sessions would give recovering clients fresh sessions.
+  void when_ready(std::function<void()> f);
   // Stops reading; the writer stays until destruction.
   void stop();
 

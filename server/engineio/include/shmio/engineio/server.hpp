@@ -84,6 +84,18 @@ struct ServerOptions {
   // worker to take it (-1: keep it); the connection then goes to `hand_off_to` the same way.
   std::function<int()> steer;
   std::function<void(int worker, int fd, std::string bytes)> hand_off_to;
+
+  // Bounds on connections that are not (yet) sessions:
+  // - descriptors kept free for the server's own use (hand-off sockets, memfds, static files,
+  //   io_uring): a connection accepted onto a descriptor at or above RLIMIT_NOFILE's soft limit
+  //   (read when the server starts) minus this is closed at once and counted
+  //   (ServerStats::connections_refused), so that a client opening connections without end
+  //   cannot take the last descriptors; 0: no bound but the limit itself (EMFILE at accept);
+  // - a new connection must send its first request header within `first_request_timeout`
+  //   (then it is closed, ServerStats::request_timeouts); later requests on a kept-alive
+  //   connection get max(60 s, pingInterval + pingTimeout + 5 s).
+  std::size_t descriptor_reserve = 64;
+  std::chrono::milliseconds first_request_timeout{10000};
 };
 
 // Counters for /metrics (this server only; monotonic except `sessions`).
@@ -96,8 +108,11 @@ struct ServerStats {
   std::uint64_t handed_off = 0;               // connections handed to another worker
   std::uint64_t adopted = 0;                  // connections received from another worker
   std::uint64_t steered = 0;  // fresh handshakes handed to a less loaded worker (rebalancing)
-  std::uint64_t flushes = 0;  // end-of-turn flushes (each: every corked session)
-  std::uint64_t uring_submissions = 0;  // flushes written with one io_uring submission
+  std::uint64_t connections_refused = 0;  // closed at accept: past the descriptor bound
+  std::uint64_t request_timeouts = 0;     // connections closed waiting for a request header
+  std::uint64_t descriptor_bound = 0;     // accepted descriptors must stay below (0: none)
+  std::uint64_t flushes = 0;              // end-of-turn flushes (each: every corked session)
+  std::uint64_t uring_submissions = 0;    // flushes written with one io_uring submission
   std::uint64_t accept_errors = 0;  // accepts refused for lack of descriptors or memory (paused)
 };
 

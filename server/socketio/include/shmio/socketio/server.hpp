@@ -564,7 +564,9 @@ struct ServerOptions {
   bool io_uring = true;  // see engineio::ServerOptions::io_uring
   std::function<bool(const std::string&)> is_foreign;
   std::function<void(const std::string&, int, std::string)> hand_off;
-  std::function<int()> steer;  // engineio::ServerOptions::steer (rebalancing)
+  std::function<int()> steer;           // engineio::ServerOptions::steer (rebalancing)
+  std::size_t descriptor_reserve = 64;  // see engineio::ServerOptions
+  std::chrono::milliseconds first_request_timeout{10000};  // see engineio::ServerOptions
   std::function<void(int, int, std::string)> hand_off_to;
 };
 

@@ -590,32 +590,28 @@ int main(int argc, char** argv) {
       ++i;
     } else if (a == "--no-rebalance") {
       cfg.rebalance = false;
-    } else if (a == "--rebalance-rate" && v != nullptr) {
+    } else if ((a == "--rebalance-rate" || a == "--first-request-timeout" ||
+                a == "--max-sessions") &&
+               v != nullptr) {
+      // Whole numbers in a range: the flag, its bounds, where it goes.
+      const struct {
+        const char* flag;
+        long long lo, hi;
+        const char* unit;
+      } spec = a == "--rebalance-rate" ? decltype(spec){"--rebalance-rate", 1, 1'000'000, ""}
+               : a == "--first-request-timeout"
+                   ? decltype(spec){"--first-request-timeout", 1, 3'600'000, " ms"}
+                   : decltype(spec){"--max-sessions", 1, 100'000'000, ""};
       char* end = nullptr;
       const long long n = std::strtoll(v, &end, 10);
-      if (*end != '\0' || n < 1 || n > 1'000'000) {
-        std::fprintf(stderr, "shmio: --rebalance-rate must be 1..1000000\n%s", kUsage);
+      if (*end != '\0' || n < spec.lo || n > spec.hi) {
+        std::fprintf(stderr, "shmio: %s must be %lld..%lld%s\n%s", spec.flag, spec.lo, spec.hi,
+                     spec.unit, kUsage);
         return 2;
       }
-      cfg.rebalance_rate = static_cast<std::size_t>(n);
-      ++i;
-    } else if (a == "--first-request-timeout" && v != nullptr) {
-      char* end = nullptr;
-      const long long n = std::strtoll(v, &end, 10);
-      if (*end != '\0' || n < 1 || n > 3'600'000) {
-        std::fprintf(stderr, "shmio: --first-request-timeout must be 1..3600000 ms\n%s", kUsage);
-        return 2;
-      }
-      cfg.first_request_timeout = n;
-      ++i;
-    } else if (a == "--max-sessions" && v != nullptr) {
-      char* end = nullptr;
-      const long long n = std::strtoll(v, &end, 10);
-      if (*end != '\0' || n < 1 || n > 100'000'000) {
-        std::fprintf(stderr, "shmio: --max-sessions must be 1..100000000\n%s", kUsage);
-        return 2;
-      }
-      cfg.max_sessions = static_cast<std::size_t>(n);
+      if (a == "--rebalance-rate") cfg.rebalance_rate = static_cast<std::size_t>(n);
+      if (a == "--first-request-timeout") cfg.first_request_timeout = n;
+      if (a == "--max-sessions") cfg.max_sessions = static_cast<std::size_t>(n);
       ++i;
     } else if (a == "--workers" && v != nullptr) {
       char* end = nullptr;

@@ -109,6 +109,12 @@ const cleanup = () => {
   if (proc.exitCode === null) proc.kill("SIGTERM");
 };
 process.on("exit", cleanup);
+// Interrupted (Ctrl-C, a timeout's SIGTERM): the cluster goes too (its ring is removed by it).
+for (const sig of ["SIGINT", "SIGTERM"])
+  process.on(sig, () => {
+    cleanup();
+    process.exit(130);
+  });
 
 const url = `http://127.0.0.1:${port}`;
 const common = { reconnection: true, reconnectionDelay: 100, reconnectionDelayMax: 1000,

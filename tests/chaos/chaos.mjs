@@ -477,6 +477,7 @@ const summary = {
   fetches, final_counts: counts, failures: failures.length, first_failures: failures.slice(0, 20),
 };
 console.log(JSON.stringify(summary));
+if (process.env.CHAOS_DEBUG) fs.writeFileSync(`/tmp/chaos-server-${process.pid}.log`, log);
 subs.forEach((x) => x.s.disconnect());
 pubs.forEach((x) => x.s.disconnect());
 cleanup();

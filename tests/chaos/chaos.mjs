@@ -434,18 +434,27 @@ for (const sub of subs) {
 
 // The cluster's count of sockets, asked of every worker in turn (new connections land on any).
 const expected = subs.length + pubs.length;
-const counts = [];
-for (let k = 0; k < 3 * WORKERS; ++k) {
-  const c = connect(url, { ...common, reconnection: false, transports: ["websocket"] });
-  try {
-    await new Promise((res, rej) => { c.once("connect", res); c.once("connect_error", rej); });
-    counts.push((await c.timeout(10000).emitWithAck("count")) - 1);
-  } catch (e) {
-    fail(`final count: ${e.message}`);
-  } finally {
-    c.disconnect();
+// Clients may still be moving (rebalancing asks some to reconnect after the last kill): the
+// counts are taken again, every 250 ms for up to 20 s, until one round through every worker
+// (3 x workers fresh connections) agrees with the clients; a ghost or a missing socket that
+// stays fails.
+let counts = [];
+const countEnd = Date.now() + 20000;
+do {
+  if (counts.length) await sleep(250);
+  counts = [];
+  for (let k = 0; k < 3 * WORKERS; ++k) {
+    const c = connect(url, { ...common, reconnection: false, transports: ["websocket"] });
+    try {
+      await new Promise((res, rej) => { c.once("connect", res); c.once("connect_error", rej); });
+      counts.push((await c.timeout(10000).emitWithAck("count")) - 1);
+    } catch (e) {
+      counts.push(`error: ${e.message}`);
+    } finally {
+      c.disconnect();
+    }
   }
-}
+} while (counts.some((n) => n !== expected) && Date.now() < countEnd);
 if (counts.some((n) => n !== expected)) {
   fail(`fetchSockets counted ${JSON.stringify(counts)} sockets; ${expected} clients are connected`);
   // Which ones: the cluster's list against the clients' own ids.

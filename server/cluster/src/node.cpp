@@ -862,12 +862,24 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
         it != sessions_.end() && it->second.connected && it->second.owner != ::getpid() &&
         shm::liveness({it->second.owner, shm::process_start_time(it->second.owner)}) ==
             shm::Liveness::alive;
-    const char* refused = it == sessions_.end() ? "unknown session (never heard of, expired or "
-                                                  "forgotten at the bound)"
-                          : !pos                ? "malformed offset"
-                          : live_elsewhere      ? "its socket is still connected on a live worker"
-                          : !replayable(*pos)   ? "the offset is no longer in the ring"
-                                                : nullptr;
+    // A client back on the worker that still holds its socket (this worker has not yet seen
+    // the old connection die): as socket.io, which restores only sessions saved at a
+    // disconnect it has seen, it starts afresh — said as such, not as an unknown session.
+    const auto held_here = [&] {
+      for (const sio::SocketId& id : targets(sio::BroadcastOptions{}))
+        if (sio::SocketPtr s = nsp_->socket(id); s && s->connected() && s->pid() == pid)
+          return true;
+      return false;
+    };
+    const char* refused = it == sessions_.end()
+                              ? (held_here() ? "its socket is still connected on a live worker "
+                                               "(this one: the old connection's end not seen yet)"
+                                             : "unknown session (never heard of, expired or "
+                                               "forgotten at the bound)")
+                          : !pos              ? "malformed offset"
+                          : live_elsewhere    ? "its socket is still connected on a live worker"
+                          : !replayable(*pos) ? "the offset is no longer in the ring"
+                                              : nullptr;
     if (refused != nullptr) {
       ++node_.stats.recovery_failures;
       if (node_.options.log_recoveries)

@@ -313,7 +313,8 @@ std::uint64_t raise_fd_limit() {
 
 struct Config {
   std::string app, host = "127.0.0.1", chat_dir = SHMIO_CHAT_DIR, ring;
-  long port = 3000, ping_interval = -1, ping_timeout = -1, connect_timeout = -1;
+  long port = 3000;
+  long long ping_interval = -1, ping_timeout = -1, connect_timeout = -1;  // ms, -1: the app's
   int workers = -1;  // -1: one process, no cluster; 0: one per CPU
   bool port_per_worker = false, pin = true, log_sockets = false, deflate = false, io_uring = true,
        recovery = false;
@@ -542,11 +543,12 @@ int serve(const Config& cfg, const shmio::cluster::WorkerContext* ctx) {
 
 int main(int argc, char** argv) {
   Config cfg;
-  auto millis = [](const char* v, long& out) {
+  auto whole = [](const char* v, long long lo, long long hi, long long& out) {
     char* end = nullptr;
-    out = std::strtol(v, &end, 10);
-    return *end == '\0' && out >= 1 && out <= 3'600'000;
+    out = std::strtoll(v, &end, 10);
+    return *end == '\0' && out >= lo && out <= hi;
   };
+  auto millis = [&](const char* v, long long& out) { return whole(v, 1, 3'600'000, out); };
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     const char* v = i + 1 < argc ? argv[i + 1] : nullptr;
@@ -556,11 +558,13 @@ int main(int argc, char** argv) {
     } else if (a == "--app" && v != nullptr) {
       cfg.app = v;
       ++i;
-    } else if ((a == "--ping-interval" || a == "--ping-timeout" || a == "--connect-timeout") &&
+    } else if ((a == "--ping-interval" || a == "--ping-timeout" || a == "--connect-timeout" ||
+                a == "--first-request-timeout") &&
                v != nullptr) {
-      long& target = a == "--ping-interval"  ? cfg.ping_interval
-                     : a == "--ping-timeout" ? cfg.ping_timeout
-                                             : cfg.connect_timeout;
+      long long& target = a == "--ping-interval"     ? cfg.ping_interval
+                          : a == "--ping-timeout"    ? cfg.ping_timeout
+                          : a == "--connect-timeout" ? cfg.connect_timeout
+                                                     : cfg.first_request_timeout;
       if (!millis(v, target)) {
         std::fprintf(stderr, "shmio: %s must be 1..3600000 ms\n%s", a.c_str(), kUsage);
         return 2;
@@ -590,28 +594,15 @@ int main(int argc, char** argv) {
       ++i;
     } else if (a == "--no-rebalance") {
       cfg.rebalance = false;
-    } else if ((a == "--rebalance-rate" || a == "--first-request-timeout" ||
-                a == "--max-sessions") &&
-               v != nullptr) {
-      // Whole numbers in a range: the flag, its bounds, where it goes.
-      const struct {
-        const char* flag;
-        long long lo, hi;
-        const char* unit;
-      } spec = a == "--rebalance-rate" ? decltype(spec){"--rebalance-rate", 1, 1'000'000, ""}
-               : a == "--first-request-timeout"
-                   ? decltype(spec){"--first-request-timeout", 1, 3'600'000, " ms"}
-                   : decltype(spec){"--max-sessions", 1, 100'000'000, ""};
-      char* end = nullptr;
-      const long long n = std::strtoll(v, &end, 10);
-      if (*end != '\0' || n < spec.lo || n > spec.hi) {
-        std::fprintf(stderr, "shmio: %s must be %lld..%lld%s\n%s", spec.flag, spec.lo, spec.hi,
-                     spec.unit, kUsage);
+    } else if ((a == "--rebalance-rate" || a == "--max-sessions") && v != nullptr) {
+      const bool rate = a == "--rebalance-rate";
+      long long n = 0;
+      if (!whole(v, 1, rate ? 1'000'000 : 100'000'000, n)) {
+        std::fprintf(stderr, "shmio: %s must be 1..%s\n%s", a.c_str(),
+                     rate ? "1000000" : "100000000", kUsage);
         return 2;
       }
-      if (a == "--rebalance-rate") cfg.rebalance_rate = static_cast<std::size_t>(n);
-      if (a == "--first-request-timeout") cfg.first_request_timeout = n;
-      if (a == "--max-sessions") cfg.max_sessions = static_cast<std::size_t>(n);
+      (rate ? cfg.rebalance_rate : cfg.max_sessions) = static_cast<std::size_t>(n);
       ++i;
     } else if (a == "--workers" && v != nullptr) {
       char* end = nullptr;

@@ -404,3 +404,17 @@ test("a connection that sends no request is closed after --first-request-timeout
     proc.kill("SIGTERM");
   }
 });
+
+test("bad numbers on shmio's command line are refused with exit code 2 and the flag's range", async () => {
+  const { spawnSync } = await import("node:child_process");
+  for (const [flag, value, range] of [
+    ["--max-sessions", "0", "1..100000000"],
+    ["--rebalance-rate", "x", "1..1000000"],
+    ["--first-request-timeout", "3600001", "1..3600000 ms"],
+    ["--ping-interval", "-5", "1..3600000 ms"],
+  ]) {
+    const r = spawnSync(BIN, ["--app", "bench", flag, value], { encoding: "utf8", timeout: 10000 });
+    assert.equal(r.status, 2, `${flag} ${value}`);
+    assert.match(r.stderr, new RegExp(`^shmio: ${flag} must be ${range.replace(/\./g, "\\.")}`));
+  }
+});

@@ -75,7 +75,7 @@ const char* kUsage =
     "               event-loop turn (io_uring is used where the kernel allows it)\n"
     "  --recovery   connection state recovery (socket.io's connectionStateRecovery, 2 minutes)\n"
     "               for the bench and conformance apps; the chat app always has it\n"
-    "  --max-sessions N  other workers' sessions each worker keeps for recovery, per namespace\n"
+    "  --max-sessions N  sessions each worker keeps for recovery, per namespace\n"
     "               (default 100000; past it the oldest is forgotten: that client starts afresh)\n"
     "  --no-rebalance  with workers on one port: do not hand fresh connections to a less\n"
     "               loaded worker, nor ask clients of a busy worker to reconnect\n"

@@ -432,7 +432,8 @@ struct Node::Impl {
   std::unordered_map<std::uint64_t, PendingRequest> pending;
   std::uint64_t next_request = 1;
   bool draining = false;
-  // Every record below this position has been applied here (own records: when published).
+  // Every record below this position has been applied here (own records: when published, or
+  // when read for broadcasts delivered in ring order).
   std::uint64_t applied_end = 0;
 
   // --- publishing
@@ -493,16 +494,14 @@ struct Node::Impl {
     std::stable_partition(peers.begin(), peers.end(), [this](const Responder& r) {
       return std::find(sync_tried.begin(), sync_tried.end(), r.who) == sync_tried.end();
     });
-    for (const Responder& r : peers) {
-      if (!publish(MessageType::sessions_sync_request, write_message({{"to", r.producer}})))
-        return become_ready();
-      sync_peer = r;
-      sync_asked = std::chrono::steady_clock::now();
-      ++stats.session_syncs_requested;
-      arm_sync_check();
-      return;
-    }
-    become_ready();  // nobody to ask: the sessions of others died with them
+    if (peers.empty()) return become_ready();  // nobody to ask: their sessions died with them
+    const Responder& r = peers.front();
+    if (!publish(MessageType::sessions_sync_request, write_message({{"to", r.producer}})))
+      return become_ready();
+    sync_peer = r;
+    sync_asked = std::chrono::steady_clock::now();
+    ++stats.session_syncs_requested;
+    arm_sync_check();
   }
   void arm_sync_check() {
     sync_timer.expires_after(std::chrono::milliseconds(200));
@@ -522,14 +521,13 @@ struct Node::Impl {
   }
   // --- rebalancing
   static std::size_t margin(std::size_t n) { return std::max<std::size_t>(8, n / 10); }
-  // The other workers' counts, said within the last 3 s by a live process.
+  // The other workers' counts said within the last 3 s (a dead worker's entry goes with its
+  // WORKER_DOWN; no /proc look-up here: steer() runs for every fresh handshake).
   template <class F>
   void for_each_fresh_load(F f) {
     const auto now = std::chrono::steady_clock::now();
     for (auto& [w, l] : loads)
-      if (w != options.worker && now - l.at < std::chrono::seconds(3) &&
-          shm::liveness(l.who) == shm::Liveness::alive)
-        f(w, l);
+      if (w != options.worker && now - l.at < std::chrono::seconds(3)) f(w, l);
   }
   // A fresh handshake: kept (-1), or the worker to hand it to.
   int steer() {
@@ -872,10 +870,11 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
       return false;
     };
     const char* refused = it == sessions_.end()
-                              ? (held_here() ? "its socket is still connected on a live worker "
-                                               "(this one: the old connection's end not seen yet)"
-                                             : "unknown session (never heard of, expired or "
-                                               "forgotten at the bound)")
+                              ? (node_.options.log_recoveries && held_here()  // wording only
+                                     ? "its socket is still connected on a live worker "
+                                       "(this one: the old connection's end not seen yet)"
+                                     : "unknown session (never heard of, expired or "
+                                       "forgotten at the bound)")
                           : !pos              ? "malformed offset"
                           : live_elsewhere    ? "its socket is still connected on a live worker"
                           : !replayable(*pos) ? "the offset is no longer in the ring"
@@ -982,7 +981,8 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
       bytes += 128 + st.id.size() + st.pid.size() + sio::to_json_text(st.data).size();
       for (const auto& r : st.rooms) bytes += r.size() + 3;
       chunks.back().push_back(std::move(o));
-      if (bytes > 256 * 1024) {
+      // ~256 KiB of JSON a chunk, and at most half a record (a small --ring-mb has 128 KiB ones).
+      if (bytes > std::min<std::size_t>(256 * 1024, node_.segment->max_record() / 2)) {
         chunks.emplace_back();
         bytes = 0;
       }
@@ -1230,7 +1230,7 @@ void Node::Impl::drain() {
     }
     const std::uint64_t batch_end = reader->position();
     for (Copied& c : batch) {
-      ++stats.messages_received;
+      if (c.producer != writer->id()) ++stats.messages_received;  // of others
       applied_end = c.end != 0 ? c.end : batch_end;
       if (c.type == static_cast<std::uint16_t>(MessageType::broadcast)) {
         if (c.broadcast)
@@ -1419,6 +1419,7 @@ void Node::Impl::apply(std::uint16_t type, std::uint16_t producer,
       const auto pid = static_cast<pid_t>(u64_of(body, "pid"));
       worker_down(pid);
       for (auto& [name, a] : adapters) a->owner_died(pid);
+      std::erase_if(loads, [pid](const auto& e) { return e.second.who.pid == pid; });
       break;
     }
     default:

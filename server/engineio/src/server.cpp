@@ -103,9 +103,10 @@ std::shared_ptr<const HandshakeRequest> handshake_request(const Request& req,
     for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     h->add_header(name, f.value());
   }
-  h->set_url(req.target());
+  // In the buffer's own order (headers, query, url, address): each part is appended, none moved.
   for_each_query_pair(req.target(),
                       [&](const std::string& k, const std::string& v) { h->add_query(k, v); });
+  h->set_url(req.target());
   h->set_address(address);
   h->shrink();
   return h;

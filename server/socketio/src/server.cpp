@@ -67,8 +67,7 @@ class Client : public std::enable_shared_from_this<Client> {
       // An undecodable Socket.IO packet: the connection is closed with "parse error", the
       // reason socket.io documents for an invalid packet (its 4.8 code reports "forced close"
       // here: docs/server.md). Not a reason that keeps a session for recovery.
-      close_all("parse error");
-      conn_->close();
+      close("parse error");
       return;
     }
     if (p.type == PacketType::connect_error) return invalid_state();  // a server-only packet
@@ -103,10 +102,7 @@ class Client : public std::enable_shared_from_this<Client> {
 
   // A packet that is valid but not now (the reference's "invalid state"): the server closes the
   // connection, "forced server close".
-  void invalid_state() {
-    close_all("forced server close");
-    conn_->close();
-  }
+  void invalid_state() { close("forced server close"); }
 
   void on_close(engineio::CloseReason r) {
     stop_connect_timer();
@@ -126,6 +122,12 @@ class Client : public std::enable_shared_from_this<Client> {
   }
   void refused(const std::string& nsp) { connecting_.erase(nsp); }
   void remove(const std::string& nsp) { sockets_.erase(nsp); }
+  // Every socket closed for `reason` (their sessions saved for recovery where it allows), then
+  // the connection: a client that reconnects at once finds its sessions saved.
+  void close(const std::string& reason) {
+    close_all(reason);
+    conn_->close();
+  }
   void close_all(const std::string& reason) {
     auto sockets = std::move(sockets_);
     sockets_.clear();
@@ -589,8 +591,7 @@ void Socket::drop_connection() {
   // The sockets are closed (and their sessions saved, for recovery) before the connection, so
   // that the client, which reconnects as soon as it sees the close, finds its session saved
   // wherever it lands — not still connected here.
-  c->close_all("forced close");
-  c->conn()->close();
+  c->close("forced close");
 }
 
 void Socket::send_packet(Packet p) {
@@ -768,8 +769,7 @@ void Socket::closed(const std::string& reason) {
   decltype(Extras::on_disconnect) disconnect_handlers;
   if (x_) {
     disconnect_handlers.swap(x_->on_disconnect);
-    x_->handlers.clear();
-    x_->any.clear();
+    x_.reset();  // its handlers with it (a running dispatch() holds copies and checks x_)
   }
   for (auto& h : disconnect_handlers) {
     try {
@@ -1169,10 +1169,7 @@ std::uint16_t Server::listen(const std::string& address, std::uint16_t port) {
 
 std::size_t Server::disconnect_all(const std::string& reason) {
   auto clients = clients_;
-  for (auto& [conn, c] : clients) {
-    c->close_all(reason);
-    c->conn()->close();
-  }
+  for (auto& [conn, c] : clients) c->close(reason);
   return clients.size();
 }
 

@@ -3,9 +3,11 @@
 //
 // Data path of a broadcast (docs/cluster.md): the publishing worker encodes the packet once,
 // writes it into one ring record (claim, write in place, commit), then delivers the same bytes to
-// its own sockets ("publish first, then apply locally", as socket.io's ClusterAdapter). Every other
-// worker's reader copies the record once into a shared frame and hands it to its matching
-// sockets. A worker skips its own records when reading (it applied them already).
+// its own sockets ("publish first, then apply locally", as socket.io's ClusterAdapter) — except
+// broadcasts that carry a recovery offset, which it delivers to its own sockets when its reader
+// reaches them (ring order: kFlagOwnInRingOrder). Every other worker's reader copies the record
+// once into a shared frame and hands it to its matching sockets. A worker skips its other own
+// records when reading (it applied them already).
 //
 // Requests that wait for answers (fetch_sockets, server_side_emit with acks, broadcast with acks)
 // expect one answer per live worker, known from the ring's registry (the producer slots labelled

@@ -88,7 +88,7 @@ struct ServerOptions {
   // Bounds on connections that are not (yet) sessions:
   // - descriptors kept free for the server's own use (hand-off sockets, memfds, static files,
   //   io_uring): a connection accepted onto a descriptor at or above RLIMIT_NOFILE's soft limit
-  //   (read when the server starts) minus this is closed at once and counted
+  //   (read by listen()) minus this is closed at once and counted
   //   (ServerStats::connections_refused), so that a client opening connections without end
   //   cannot take the last descriptors; 0: no bound but the limit itself (EMFILE at accept);
   // - a new connection must send its first request header within `first_request_timeout`
@@ -98,7 +98,8 @@ struct ServerOptions {
   std::chrono::milliseconds first_request_timeout{10000};
 };
 
-// Counters for /metrics (this server only; monotonic except `sessions`).
+// Counters for /metrics (this server only; monotonic except `sessions`, and `descriptor_bound`,
+// a setting).
 struct ServerStats {
   std::uint64_t connections = 0;  // TCP connections accepted or adopted
   std::uint64_t sessions = 0;     // open Engine.IO sessions now
@@ -120,7 +121,8 @@ struct ServerStats {
 // order), the decoded query pairs (in order), the request target and the peer's IP address.
 // Stored compactly — every string of it in one buffer, each pair as two 32-bit lengths and its
 // bytes — because every connection keeps one for its lifetime (socket.io's `handshake`): the
-// seven headers of a typical WebSocket client cost one allocation instead of fourteen strings.
+// seven headers of a typical WebSocket client are kept in one allocation instead of fourteen
+// strings (building it in the buffer's order — headers, query, url, address — appends only).
 // Built once, then read-only (shared by the session and every namespace's socket).
 class HandshakeRequest {
  public:

@@ -1,11 +1,13 @@
 // shm_ring_bench: microbenchmarks of the shared-memory broadcast ring and of its baselines, all
 // measured in the same run, followed by a "ratios" block computed from that run.
 //
-//   shm_ring_bench [--cpus=0,1] [--quick] [Google Benchmark flags...]
+//   shm_ring_bench [--cpus=0,1] [--shapes=1p1r,4p4r] [--quick] [Google Benchmark flags...]
 //
 //   --cpus=LIST  CPUs to pin to ("0,1", "0-3"); default: the CPUs of the affinity mask.
 //                Producers, readers and threads pin themselves round-robin over the list, in
 //                the order producers, then readers (participant k -> LIST[k % size]).
+//   --shapes=L   the producer/reader shapes of ring_xproc (default 1p1r,2p2r,1p2r,1p4r,1p8r;
+//                e.g. 8p8r,1p15r,15p1r on a 16-core machine). Each P and R from 1 to 64.
 //   --quick      much smaller counts, for CI smoke runs (the whole binary in well under 30 s).
 //
 // Benchmarks (names are what --benchmark_filter matches):
@@ -86,6 +88,32 @@ constexpr std::uint64_t kRingBytes = 64 * kMiB;  // every ring of this binary
 constexpr std::uint64_t kNs = 1'000'000'000ULL;
 
 bool g_quick = false;  // --quick
+
+struct Shape {
+  int producers, readers;
+};
+// --shapes: ring_xproc's producer/reader counts.
+std::vector<Shape> g_shapes{{1, 1}, {2, 2}, {1, 2}, {1, 4}, {1, 8}};
+
+// "1p1r,4p4r" -> shapes; an error message, or "" when every item is NpMr with 1 <= N, M <= 64.
+std::string parse_shapes(std::string_view text, std::vector<Shape>& out) {
+  out.clear();
+  while (!text.empty()) {
+    const std::size_t comma = text.find(',');
+    const std::string_view item = text.substr(0, comma);
+    text = comma == std::string_view::npos ? std::string_view{} : text.substr(comma + 1);
+    int p = 0, r = 0;
+    char tail = 0;
+    const std::string copy(item);
+    if (std::sscanf(copy.c_str(), "%dp%dr%c", &p, &r, &tail) != 2 || p < 1 || p > 64 || r < 1 ||
+        r > 64) {
+      return "'" + copy + "' is not PpRr with 1 <= P, R <= 64 (e.g. 4p4r)";
+    }
+    out.push_back(Shape{p, r});
+  }
+  if (out.empty()) return "no shape given";
+  return "";
+}
 
 // Full or --quick value.
 template <class T>
@@ -184,8 +212,8 @@ class BenchRing {
     RingConfig config;
     config.name = name_;
     config.capacity = kRingBytes;
-    config.max_producers = 16;
-    config.max_readers = 16;
+    config.max_producers = 64;
+    config.max_readers = 64;
     auto s = Segment::create(config);
     if (!s) throw std::runtime_error("Segment::create(" + name_ + "): " + s.error().message);
     segment_ = std::make_unique<Segment>(std::move(s).value());
@@ -345,8 +373,10 @@ int xproc_reader(sb::ChildContext& ctx, const std::string& ring, const XprocConf
       *segment, ReaderOptions{"bench-r" + std::to_string(participant), cpu, StartAt::latest});
   if (!reader) return ctx.fail("RingReader::attach: " + reader.error().message);
 
-  const std::uint64_t expected = cfg.records;
-  std::array<std::uint64_t, 16> next_seq{};  // per producer: the lowest sequence still allowed
+  // What the producers publish: each cfg.records / producers (the remainder is not sent).
+  const auto producers = static_cast<std::uint64_t>(cfg.producers);
+  const std::uint64_t expected = cfg.records / producers * producers;
+  std::array<std::uint64_t, 64> next_seq{};  // per producer: the lowest sequence still allowed
   std::uint64_t received = 0, bytes = 0, bad = 0;
   // Records arrive in order per producer; with losses some sequence numbers are skipped, but a
   // sequence number must never go backwards or repeat.
@@ -963,16 +993,12 @@ void register_benchmarks() {
   }
 
   const std::int64_t iterations = scaled(2, 1);
-  struct Shape {
-    int producers, readers;
-  };
-  const Shape shapes[] = {{1, 1}, {2, 2}, {1, 2}, {1, 4}, {1, 8}};
   for (std::size_t size : {64 * 1UL, 4 * kKiB}) {
     // 4 (64 B: a 128-byte footprint) and 6 (4 KiB) times the ring's 64 MiB per iteration: a
     // reader that does not keep up is lapped, and the loss shows in 'lost'.
     const std::uint64_t records = size <= 64 ? scaled<std::uint64_t>(2'000'000, 100'000)
                                              : scaled<std::uint64_t>(100'000, 10'000);
-    for (const Shape& s : shapes) {
+    for (const Shape& s : g_shapes) {
       for (bool zero_copy : {false, true}) {
         if (zero_copy && !(s.producers == 1 && s.readers == 1)) continue;  // 1P1R only
         const std::string name = "ring_xproc/" + std::to_string(s.producers) + "p" +
@@ -1024,6 +1050,8 @@ void print_usage() {
   std::printf(
       "shm_ring_bench: shmio ring microbenchmarks and baselines.\n"
       "  --cpus=LIST   CPUs to pin to, e.g. 0,1 or 0-3 (default: the affinity mask)\n"
+      "  --shapes=L    ring_xproc's shapes, e.g. 1p1r,8p8r,15p1r (default "
+      "1p1r,2p2r,1p2r,1p4r,1p8r)\n"
       "  --quick       small counts, for CI smoke runs\n"
       "Google Benchmark flags follow.\n\n");
 }
@@ -1043,6 +1071,13 @@ int main(int argc, char** argv) {
     }
     if (a.starts_with("--cpus=")) {
       cpus_text = a.substr(7);
+      continue;
+    }
+    if (a.starts_with("--shapes=")) {
+      if (const std::string err = parse_shapes(a.substr(9), g_shapes); !err.empty()) {
+        std::fprintf(stderr, "shm_ring_bench: --shapes: %s\n", err.c_str());
+        return 2;
+      }
       continue;
     }
     if (a == "--cpus") {

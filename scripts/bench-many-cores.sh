@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# scripts/bench-many-cores.sh OUT_DIR: the measurements that need a machine with many cores (16
+# or more), in one run of about six minutes, from binaries already built:
+#   1. the machine (CPUs, model, kernel, /dev/shm, descriptor limit);
+#   2. shm_ring_bench over every CPU with many producer and reader processes
+#      (--shapes: 1p1r, 1p4r, 1p15r, 2p2r, 4p4r, 8p8r, 4p12r, 15p1r) and its baselines;
+#   3. bench/e2e --quick --only-scaling: fan-out knees of shmio and of Node's cluster adapter on
+#      1, 2, 4, 8 and 16 workers (SCALING=1,2,4 to choose others).
+# Binaries come from SHMIO_BUILD_DIR (default build/); nothing is built or installed (bench/e2e
+# --no-build; the Node peers must already be in bench/node/node_modules and `node` on PATH).
+# Each part has its own time limit (RING_TIMEOUT 150 s, E2E_TIMEOUT 400 s) and writes into
+# OUT_DIR as it goes, so a part cut short still leaves what it measured.
+set -uo pipefail
+out=${1:?usage: scripts/bench-many-cores.sh OUT_DIR}
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=$(cd "${SHMIO_BUILD_DIR:-$root/build}" && pwd)
+mkdir -p "$out"
+
+{
+  echo "== machine"
+  date -u
+  echo "cpus: $(nproc) ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'))"
+  uname -srm
+  echo "descriptors: soft $(ulimit -Sn), hard $(ulimit -Hn)"
+  df -h /dev/shm | tail -1
+  command -v lscpu >/dev/null && lscpu | grep -E '^(Thread|Core|Socket|NUMA node\(s\)|L3)'
+} 2>&1 | tee "$out/machine.txt"
+
+echo "== ring: shm_ring_bench, many producers and readers"
+timeout -k 5 "${RING_TIMEOUT:-150}" "$build/bench/shm_ring_bench" \
+  --shapes=1p1r,1p4r,1p15r,2p2r,4p4r,8p8r,4p12r,15p1r 2>&1 | tee "$out/ring.txt"
+echo "ring: exit $?"
+
+echo "== end to end: scaling over workers"
+timeout -k 10 "${E2E_TIMEOUT:-400}" python3 "$root/bench/e2e" --quick --only-scaling \
+  --scaling "${SCALING:-1,2,4,8,16}" --connections 0 --no-build --build-dir "$build" \
+  --out "$out/e2e" > "$out/e2e.txt" 2> "$out/e2e-steps.txt"
+echo "e2e: exit $?"
+grep -v '^  ' "$out/e2e.txt" | tail -8

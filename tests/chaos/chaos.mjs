@@ -38,12 +38,9 @@ const WORKERS = opt("workers", 3);
 const CLIENTS = opt("clients", 30);
 const PUBLISHERS = 2;
 const RATE = opt("rate", 40); // messages per second per publisher
-// --no-stop: SIGKILLs only (ctest's chaos_short, until the duplicate after a SIGSTOP is fixed:
-// docs/reliability.md, "Open").
+// --no-stop: SIGKILLs only, no SIGSTOP/SIGCONT.
 const NO_STOP = args.includes("--no-stop");
-// --kinds websocket,polling,upgrade (default: all three): the subscribers' transports. ctest's
-// chaos_short uses WebSocket only until the duplicate to polling clients is fixed
-// (docs/reliability.md, "Open").
+// --kinds websocket,polling,upgrade (default: all three): the subscribers' transports.
 const KINDS = (() => {
   const i = args.indexOf("--kinds");
   return i >= 0 && i + 1 < args.length ? args[i + 1].split(",") : ["websocket", "polling", "upgrade"];
@@ -156,6 +153,24 @@ for (let i = 0; i < CLIENTS; ++i) {
     }
   });
   s.on("msg", (m) => sub.events.push({ t: "msg", p: m.p, q: m.q, at: Date.now() }));
+  if (process.env.CHAOS_DEBUG) {
+    // Engine.IO-level trace: every message packet with its session, transport and poll number.
+    let polls = 0;
+    s.io.on("open", () => {
+      const eng = s.io.engine;
+      const watch = (tr) => tr.on("poll", () => ++polls);
+      watch(eng.transport);
+      sub.raw.push({ sid: eng.id, ev: "open", at: Date.now() });
+      eng.on("upgrade", () => sub.raw.push({ sid: eng.id, ev: "upgrade", at: Date.now() }));
+      eng.on("close", (reason, desc) => sub.raw.push({ sid: eng.id, ev: `close ${reason} ${desc?.message ?? desc?.description ?? ""}`, at: Date.now() }));
+      eng.on("packet", (pk) => {
+        if (pk.type === "message")
+          sub.raw.push({ sid: eng.id, tr: eng.transport.name, poll: polls,
+                         d: String(pk.data).slice(0, 80), at: Date.now() });
+      });
+    });
+  }
+  sub.raw = [];
   subs.push(sub);
 }
 
@@ -382,6 +397,9 @@ for (const sub of subs) {
           console.error(`subscriber ${sub.i} ${sub.kind}: ` + sub.events.slice(Math.max(0, first - 3), k + 2)
             .map((x) => x.t === "msg" ? `${x.p}/${x.q}@${x.at % 100000}` : `CONNECT(recovered=${x.recovered},offset=${x.offset})@${x.at % 100000}`).join(" "));
           console.error(JSON.stringify(steps.filter((x) => Math.abs(x.at - e.at) < 5000)));
+          const firstAt = sub.events[first].at;
+          console.error(sub.raw.filter((x) => x.at >= firstAt - 3000 && x.at <= e.at + 300)
+            .map((x) => JSON.stringify(x)).join("\n"));
           console.error(JSON.stringify(pub.log.filter((x) => Math.abs(x.at - e.at) < 5000)));
         }
         continue;

@@ -514,12 +514,16 @@ class EngineSocket final : public Socket,
     sm_.close(CloseReason::transport_error);
     pump();
   }
-  // A session closed by the server while the client held no GET stays known until the client's
-  // next GET, which gets what was queued (e.g. Socket.IO's DISCONNECT) and the close packet, as in
-  // the reference server — at most kLinger, engine.io's closeTimeout, then it is forgotten.
-  // Bounds: kLinger; and a last payload over kLingerMaxBytes is not kept (that client gets 400
-  // at its next GET and reconnects), so that closing many slow clients at once cannot pin their
-  // whole send queues for 30 s.
+  // A session closed by the server (a forced close) stays known until the client has had what
+  // was queued (e.g. Socket.IO's DISCONNECT) and then, in the response to its next GET, the close
+  // packet, as in the reference server (engine.io writes the close packet only once its buffer
+  // has drained) — at most kLinger, engine.io's closeTimeout, then it is forgotten. Never both in
+  // one response: socket.io-client handles a response's packets a microtask after the response,
+  // so a close packet in the same response closes its socket first, and those packets (already
+  // delivered) wait in its buffer and come out again beside their replay when it recovers.
+  // Bounds: kLinger; and a payload over kLingerMaxBytes is not kept (that client gets 400 at its
+  // next GET and reconnects), so that closing many slow clients at once cannot pin their whole
+  // send queues for 30 s.
   static constexpr std::chrono::seconds kLinger{30};
   static constexpr std::size_t kLingerMaxBytes = 64 * 1024;
   bool lingering() const noexcept { return lingering_.has_value(); }
@@ -542,10 +546,13 @@ class EngineSocket final : public Socket,
   // A GET arrived for this session. Returns false if one is already held (protocol error).
   bool hold_get(const std::shared_ptr<HttpConnection>& c) {
     if (get_) return false;
-    if (announced_) {  // closed already (e.g. by the open handler): answer with a close packet
-      std::string last = lingering_ ? std::move(*lingering_) : std::string("1");
+    if (announced_) {  // closed already (e.g. by the open handler)
+      if (lingering_ && !lingering_->empty()) {
+        c->respond_poll(std::exchange(*lingering_, std::string()));  // what was queued
+        return true;  // the close packet at the next GET
+      }
       if (lingering_) forget();
-      c->respond_poll(std::move(last));
+      c->respond_poll("1");
       return true;
     }
     get_ = c;
@@ -662,22 +669,30 @@ class EngineSocket final : public Socket,
     if (announced_) return;
     announced_ = true;
     set_deadline(TimePoint::max());
-    // A forced close still delivers what was queued (e.g. a DISCONNECT packet), then "1".
+    // A forced close still delivers what was queued (e.g. a DISCONNECT packet), then "1" (in a
+    // response of its own: see kLinger). Other reasons cleared the queue.
     bool linger = false;
     if (sm_.transport() == TransportKind::polling) {
-      std::string last = sm_.take_polling_payload(std::numeric_limits<std::size_t>::max());
-      append_to_payload(last, Packet::text(PacketType::close));
-      if (get_) {
-        // The client closed (its "1" came in a POST): its pending GET gets a noop, as in the
-        // reference server; any other reason: what was queued, then the close packet.
-        respond_get(sm_.close_reason() == CloseReason::transport_close ? std::string("6")
-                                                                       : std::move(last));
-      } else if (sm_.close_reason() == CloseReason::forced_close && !srv_->stopped &&
-                 last.size() <= kLingerMaxBytes) {
-        lingering_ = std::move(last);
+      std::string queued = sm_.take_polling_payload(std::numeric_limits<std::size_t>::max());
+      const bool forced = sm_.close_reason() == CloseReason::forced_close;
+      const bool can_linger = forced && !srv_->stopped;
+      if (get_ && sm_.close_reason() == CloseReason::transport_close) {
+        respond_get("6");  // the client closed (its "1" came in a POST): a noop, as engine.io
+      } else if (get_ && !queued.empty() && can_linger) {
+        respond_get(std::move(queued));  // the close packet waits for the next GET
+        linger = true;
+      } else if (get_) {
+        // Nothing queued, or the server is stopping (it cannot wait for another GET).
+        append_to_payload(queued, Packet::text(PacketType::close));
+        respond_get(std::move(queued));
+      } else if (can_linger && queued.size() <= kLingerMaxBytes) {
+        lingering_ = std::move(queued);  // the next GET gets it (if any), the one after "1"
+        linger = true;
+      }
+      if (linger) {
+        if (!lingering_) lingering_.emplace();  // only the close packet is left
         ++srv_->lingering;
         srv_->stats.sessions = srv_->open_sessions();
-        linger = true;
       }
     } else if (get_) {
       respond_get("1");

@@ -311,8 +311,20 @@ std::uint64_t raise_fd_limit() {
   return static_cast<std::uint64_t>(rl.rlim_cur);
 }
 
+// The chat's files: the source tree's (a build run in place), else <prefix>/share/shmio/chat
+// beside an installed binary's bin/.
+std::string default_chat_dir() {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (fs::exists(fs::path(SHMIO_CHAT_DIR) / "index.html", ec)) return SHMIO_CHAT_DIR;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (ec) return SHMIO_CHAT_DIR;
+  const fs::path installed = exe.parent_path().parent_path() / SHMIO_CHAT_INSTALL_DIR;
+  return fs::exists(installed / "index.html", ec) ? installed.string() : SHMIO_CHAT_DIR;
+}
+
 struct Config {
-  std::string app, host = "127.0.0.1", chat_dir = SHMIO_CHAT_DIR, ring;
+  std::string app, host = "127.0.0.1", chat_dir = default_chat_dir(), ring;
   long port = 3000;
   long long ping_interval = -1, ping_timeout = -1, connect_timeout = -1;  // ms, -1: the app's
   int workers = -1;  // -1: one process, no cluster; 0: one per CPU

@@ -1,0 +1,51 @@
+# Install rules (SHMIO_INSTALL, on when shmio is the top-level project): the public headers, the
+# four libraries with a CMake package (find_package(shmio) -> shmio::shm, shmio::engineio,
+# shmio::socketio, shmio::cluster), a pkg-config file (shmio.pc), and the tools.
+include(CMakePackageConfigHelpers)
+
+install(TARGETS shmio_shm shmio_engineio shmio_socketio shmio_cluster
+        EXPORT shmioTargets
+        ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+        LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
+        RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
+        INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+foreach(dir shm/include/shmio server/engineio/include/shmio server/socketio/include/shmio
+            server/cluster/include/shmio)
+  install(DIRECTORY ${PROJECT_SOURCE_DIR}/${dir}/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/shmio
+          FILES_MATCHING PATTERN "*.hpp")
+endforeach()
+
+set(SHMIO_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/shmio)
+install(EXPORT shmioTargets NAMESPACE shmio:: DESTINATION ${SHMIO_CMAKE_DIR})
+configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/shmioConfig.cmake.in
+                              ${PROJECT_BINARY_DIR}/shmioConfig.cmake
+                              INSTALL_DESTINATION ${SHMIO_CMAKE_DIR})
+# 0.x: a newer minor version may change the API, so only the same minor version matches.
+write_basic_package_version_file(${PROJECT_BINARY_DIR}/shmioConfigVersion.cmake
+                                 COMPATIBILITY SameMinorVersion)
+install(FILES ${PROJECT_BINARY_DIR}/shmioConfig.cmake ${PROJECT_BINARY_DIR}/shmioConfigVersion.cmake
+        DESTINATION ${SHMIO_CMAKE_DIR})
+
+# pkg-config: every library (static: the linker takes what is used) and their dependencies.
+if(SHMIO_WITH_LIBURING)
+  set(SHMIO_PC_REQUIRES_PRIVATE "liburing")
+  set(SHMIO_PC_URING "-luring")
+else()
+  set(SHMIO_PC_REQUIRES_PRIVATE "")
+  set(SHMIO_PC_URING "")
+endif()
+# The prefix relative to the .pc file, so that the installed tree can move (cmake --install
+# --prefix, a staging directory).
+file(RELATIVE_PATH SHMIO_PC_UP /root/${CMAKE_INSTALL_LIBDIR}/pkgconfig /root)
+configure_file(${PROJECT_SOURCE_DIR}/cmake/shmio.pc.in ${PROJECT_BINARY_DIR}/shmio.pc @ONLY)
+install(FILES ${PROJECT_BINARY_DIR}/shmio.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+
+if(SHMIO_BUILD_TOOLS)
+  install(TARGETS shmio shm-inspect shmio-emit RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+  # The chat demo's page, and the socket.io-client bundle when scripts/setup.sh has fetched it.
+  install(FILES ${PROJECT_SOURCE_DIR}/server/apps/chat/index.html
+          DESTINATION ${CMAKE_INSTALL_DATADIR}/shmio/chat)
+  install(FILES ${PROJECT_SOURCE_DIR}/server/apps/chat/node_modules/socket.io-client/dist/socket.io.js
+          DESTINATION ${CMAKE_INSTALL_DATADIR}/shmio/chat/node_modules/socket.io-client/dist
+          OPTIONAL)
+endif()

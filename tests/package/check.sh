@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# tests/package/check.sh BUILD_DIR: shmio as a library, from outside its tree (ctest
+# package_consumer). Installs BUILD_DIR into a temporary prefix, then
+#   1. configures, builds and runs tests/package/consumer against it (find_package(shmio));
+#   2. compiles and runs a program against the same prefix with pkg-config (shmio.pc);
+#   3. configures, builds and runs the consumer with shmio's source tree through add_subdirectory
+#      (only the libraries are built: no tests, benchmarks or tools, so GoogleTest, Google
+#      Benchmark and concurrentqueue are not needed).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+build=$(cd "${1:?usage: check.sh BUILD_DIR}" && pwd)
+tmp=$(mktemp -d /tmp/shmio-package.XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+gen=()
+command -v ninja >/dev/null && gen=(-G Ninja)
+launcher=()
+command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+
+echo "== install into $tmp/prefix"
+cmake --install "$build" --prefix "$tmp/prefix" >/dev/null
+test -f "$tmp/prefix/lib/cmake/shmio/shmioConfig.cmake"
+test -x "$tmp/prefix/bin/shm-inspect"
+
+echo "== 1. find_package(shmio) from the installed prefix"
+cmake -S "$here/consumer" -B "$tmp/consumer" "${gen[@]}" "${launcher[@]}" \
+  -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$tmp/prefix" >/dev/null
+cmake --build "$tmp/consumer" -j2 >/dev/null
+"$tmp/consumer/consumer"
+
+echo "== 2. pkg-config shmio"
+cat > "$tmp/ring.cpp" <<'CPP'
+#include <cstdio>
+#include "shmio/cluster/wire.hpp"
+#include "shmio/shm/segment.hpp"
+int main() {
+  // A symbol of the cluster library and one of the ring's: linked through shmio.pc alone.
+  const auto p = shmio::cluster::position_of(shmio::cluster::offset_of(7));
+  std::printf("pkg-config: ok (%s, position %llu)\n", shmio::shm::Segment::object_name("x").c_str(),
+              static_cast<unsigned long long>(p.value_or(0)));
+  return p == 7u ? 0 : 1;
+}
+CPP
+export PKG_CONFIG_PATH="$tmp/prefix/lib/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
+# shellcheck disable=SC2046
+${CXX:-c++} -std=c++20 -O1 "$tmp/ring.cpp" -o "$tmp/ring" $(pkg-config --cflags --libs shmio)
+"$tmp/ring"
+
+echo "== 3. add_subdirectory(shmio source tree)"
+cmake -S "$here/consumer" -B "$tmp/sub" "${gen[@]}" "${launcher[@]}" -DCMAKE_BUILD_TYPE=Release \
+  -DSHMIO_SOURCE_DIR="$root" >"$tmp/sub.log"
+if grep -Eq "^(GTest|benchmark)_DIR|concurrentqueue" "$tmp/sub/CMakeCache.txt"; then
+  echo "add_subdirectory: the consumer's configure looked for test or benchmark packages"; exit 1
+fi
+cmake --build "$tmp/sub" -j2 >/dev/null
+"$tmp/sub/consumer"
+# A consumer that chose no build type keeps none (shmio's Release default is for itself only).
+cmake -S "$here/consumer" -B "$tmp/sub-default" "${gen[@]}" -DSHMIO_SOURCE_DIR="$root" >/dev/null
+if ! grep -q "^CMAKE_BUILD_TYPE:STRING=$" "$tmp/sub-default/CMakeCache.txt"; then
+  echo "add_subdirectory: shmio set the consumer's build type:"
+  grep "^CMAKE_BUILD_TYPE" "$tmp/sub-default/CMakeCache.txt"; exit 1
+fi
+echo "package: ok"

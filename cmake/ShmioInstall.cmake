@@ -1,16 +1,16 @@
 # Install rules (SHMIO_INSTALL, on when shmio is the top-level project): the public headers, the
-# four libraries with a CMake package (find_package(shmio) -> shmio::shm, shmio::engineio,
-# shmio::socketio, shmio::cluster), a pkg-config file (shmio.pc), and the tools.
+# libraries with a CMake package (find_package(shmio) -> shmio::shm, shmio::engineio,
+# shmio::socketio, shmio::cluster, shmio::app), a pkg-config file (shmio.pc), and the tools.
 include(CMakePackageConfigHelpers)
 
-install(TARGETS shmio_shm shmio_engineio shmio_socketio shmio_cluster
+install(TARGETS shmio_shm shmio_engineio shmio_socketio shmio_cluster shmio_app
         EXPORT shmioTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
         RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
         INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 foreach(dir shm/include/shmio server/engineio/include/shmio server/socketio/include/shmio
-            server/cluster/include/shmio)
+            server/cluster/include/shmio server/app/include/shmio)
   install(DIRECTORY ${PROJECT_SOURCE_DIR}/${dir}/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/shmio
           FILES_MATCHING PATTERN "*.hpp")
 endforeach()

@@ -1080,6 +1080,41 @@ void HttpConnection::handle(Request req, const Target& t) {
     return send(std::move(res));
   }
   if (!same_path(t.path, o.path)) {
+    if (o.routes) {
+      const std::string_view target = req.target();
+      const std::size_t qm = target.find('?');
+      ServerOptions::HttpRequest hr{
+          req.method_string(), t.path,
+          qm == std::string_view::npos ? std::string_view{} : target.substr(qm + 1), req.body(),
+          [&req](std::string_view name) -> std::optional<std::string_view> {
+            auto it = req.find(name);
+            if (it == req.end()) return std::nullopt;
+            return std::string_view(it->value());
+          }};
+      std::optional<ServerOptions::HttpResponse> out;
+      try {
+        out = o.routes(hr);
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "shmio: HTTP route handler threw: %s\n", e.what());
+        out = ServerOptions::HttpResponse{
+            500, "text/plain; charset=utf-8", "Internal Server Error", {}};
+      }
+      if (out) {
+        if (out->status < 100 || out->status > 599) {  // not an HTTP status: the handler's bug
+          std::fprintf(stderr, "shmio: HTTP route handler returned status %u\n", out->status);
+          out = ServerOptions::HttpResponse{
+              500, "text/plain; charset=utf-8", "Internal Server Error", {}};
+        }
+        Response res{static_cast<http::status>(out->status), req.version()};
+        res.set(http::field::content_type, out->content_type);
+        for (const auto& [name, value] : out->headers) res.set(name, value);
+        res.keep_alive(req.keep_alive());
+        res.body() = std::move(out->body);
+        res.prepare_payload();
+        if (req.method() == http::verb::head) res.body().clear();
+        return send(std::move(res));
+      }
+    }
     if (o.static_files && (req.method() == http::verb::get || req.method() == http::verb::head)) {
       if (auto file = o.static_files(t.path)) {
         Response res{http::status::ok, req.version()};

@@ -1110,6 +1110,7 @@ Server::Server(net::io_context& io, ServerOptions options) : io_(io), options_(s
   eo.cors_credentials = options_.cors_credentials;
   eo.allow_request = options_.allow_request;
   eo.static_files = options_.static_files;
+  eo.routes = options_.routes;
   eo.id_prefix = options_.id_prefix;
   eo.reuse_port = options_.reuse_port;
   eo.io_uring = options_.io_uring;
@@ -1150,6 +1151,13 @@ Namespace& Server::of(const std::string& name) {
 void Server::of(std::function<bool(const std::string&)> predicate,
                 std::function<void(Namespace&)> setup) {
   dynamic_.emplace_back(std::move(predicate), std::move(setup));
+}
+
+std::vector<std::string> Server::namespace_names() const {
+  std::vector<std::string> out;
+  out.reserve(namespaces_.size());
+  for (const auto& [name, nsp] : namespaces_) out.push_back(name);
+  return out;
 }
 
 Namespace* Server::find(const std::string& name) {

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "shmio/cluster/wire.hpp"
+#include "shmio/serve.hpp"
 #include "shmio/socketio/server.hpp"
 
 namespace sio = shmio::socketio;
@@ -69,6 +70,13 @@ int main() {
   try {
     // The cluster library links too: a ring position and its Socket.IO offset, both ways.
     expect(shmio::cluster::position_of(shmio::cluster::offset_of(4242)) == 4242u, "offset");
+    // And the entry point's library: shmio's flags parsed into ServeOptions.
+    shmio::ServeOptions so;
+    const char* args[] = {"consumer", "--port", "8080", "--workers", "auto", "--recovery"};
+    const auto parsed = shmio::parse_args(6, args, so);
+    expect(parsed.status == shmio::ParseResult::ok && so.port == 8080 && so.workers == 0 &&
+               so.server.connection_state_recovery.has_value(),
+           "parse_args");
     const std::string open = http(port, "GET", "/socket.io/?EIO=4&transport=polling");
     expect(open.rfind("0{\"sid\":\"", 0) == 0, "handshake: " + open);
     const std::string sid = open.substr(9, open.find('"', 9) - 9);

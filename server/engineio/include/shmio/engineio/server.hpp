@@ -61,6 +61,24 @@ struct ServerOptions {
     std::shared_ptr<const std::string> body;
   };
   std::function<std::optional<StaticResponse>(const std::string& path)> static_files;
+  // An application's own HTTP endpoints outside `path`, any method, asked before static_files:
+  // a response, or nullopt to go on (static_files, then 404). Runs on the server's thread and
+  // must not block; the body is whole (bounded by session.max_payload, as a POST to Engine.IO).
+  struct HttpRequest {
+    std::string_view method;  // "GET", "POST", ...
+    std::string_view path;    // without the query
+    std::string_view query;   // after '?', undecoded ("" if none)
+    std::string_view body;
+    // A header's value by its name (any case), or nullopt.
+    std::function<std::optional<std::string_view>(std::string_view name)> header;
+  };
+  struct HttpResponse {
+    unsigned status = 200;
+    std::string content_type = "text/plain; charset=utf-8";
+    std::string body;
+    std::vector<std::pair<std::string, std::string>> headers;  // extra headers
+  };
+  std::function<std::optional<HttpResponse>(const HttpRequest&)> routes;
 
   // Clustering (used by shmio's workers; all empty for one process):
   // - session ids start with `id_prefix` (the rest stays random; the id keeps its length), so the

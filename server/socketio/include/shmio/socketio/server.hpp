@@ -551,6 +551,10 @@ struct ServerOptions {
   // Plain HTTP outside `path` (the chat demo's page and client bundle): see engineio.
   std::function<std::optional<engineio::ServerOptions::StaticResponse>(const std::string&)>
       static_files;
+  // The application's own HTTP endpoints beside Socket.IO on the same port: see engineio.
+  std::function<std::optional<engineio::ServerOptions::HttpResponse>(
+      const engineio::ServerOptions::HttpRequest&)>
+      routes;
   // The adapter of each namespace (default: InMemoryAdapter). The cluster sets its own.
   std::function<std::unique_ptr<Adapter>(Namespace&)> adapter;
   // Ack ids the server sends are ack_id_base + k * ack_id_stride: with one base per worker and a
@@ -580,6 +584,8 @@ class Server {
   // `setup` prepares it (middleware, connection handlers) before the socket connects.
   void of(std::function<bool(const std::string&)> predicate, std::function<void(Namespace&)> setup);
   Namespace* find(const std::string& name);
+  // The names of the namespaces this server has now (static ones, and dynamic ones created).
+  std::vector<std::string> namespace_names() const;
 
   // Shortcuts on the main namespace.
   void use(Middleware m) { of("/").use(std::move(m)); }

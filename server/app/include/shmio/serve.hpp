@@ -1,0 +1,110 @@
+// shmio::serve: run your own Socket.IO application on shmio, as one process or as a cluster of
+// pinned worker processes on one port joined by the shared-memory ring, with everything
+// `shmio --app` has (hand-off of polling requests, the ring adapter, restart of dead workers,
+// rebalancing, graceful drain on SIGTERM/SIGINT, GET /health and GET /metrics on every worker).
+//
+//   int main(int argc, char** argv) {
+//     shmio::ServeOptions options;                       // defaults: one process on :3000
+//     options.name = "hello";
+//     auto parsed = shmio::parse_args(argc, argv, options);  // shmio's flags (--workers auto, ...)
+//     if (parsed.status != shmio::ParseResult::ok) return parsed.exit_code();
+//     return shmio::serve(options, [](shmio::socketio::Server& io, const shmio::WorkerInfo&) {
+//       io.on_connection([&io](const shmio::socketio::SocketPtr& s) {
+//         s->on("chat", [&io](const auto&, shmio::socketio::Args a, shmio::socketio::Ack) {
+//           io.emit("chat", std::move(a));               // every client, on every worker
+//         });
+//       });
+//     });
+//   }
+//
+// `setup` runs once in every worker process (or once, with one process), before it listens: it
+// registers the app's namespaces, middleware and handlers on that worker's server. Everything
+// the app does through the server (emit, rooms, fetch_sockets, server_side_emit) is cluster-wide.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "shmio/socketio/server.hpp"
+
+namespace shmio {
+
+// Where the setup function runs.
+struct WorkerInfo {
+  int index = 0;         // this worker, 0..workers-1 (0 with one process)
+  int workers = 1;       // how many workers serve the app
+  int core = -1;         // the CPU this worker is pinned to, -1 if not pinned
+  bool cluster = false;  // a worker of a cluster (false: one process)
+};
+
+struct ServeOptions {
+  std::string name = "app";  // in the log lines ("shmio (NAME) listening on ...")
+  std::string host = "127.0.0.1";
+  long port = 3000;  // 0: a free port, printed on start
+  // -1: one process (no ring, no supervisor); 0: one worker per CPU of the affinity mask; N.
+  int workers = -1;
+  bool port_per_worker = false;       // worker i listens on port + i (instead of all on port)
+  bool pin = true;                    // worker i pinned to the i-th CPU
+  std::string ring;                   // the ring's name (default "port-P"; /dev/shm/shmio.NAME)
+  std::uint64_t ring_mb = 64;         // the ring's size in MiB, a power of two
+  std::size_t max_sessions = 100000;  // sessions each worker keeps for recovery, per namespace
+  bool rebalance = true;              // steer and shed clients towards less loaded workers
+  std::size_t rebalance_rate = 50;    // clients a busy worker asks to reconnect per second
+  bool log_sockets = false;  // a line per socket connected/disconnected, and per refused recovery
+  std::set<std::string> allowed_origins;  // non-empty: only handshakes from these origins
+  // After SIGTERM/SIGINT: every client is told "server shutting down", then the worker stops
+  // after this grace period (the close packets are written meanwhile).
+  std::chrono::milliseconds drain_grace{200};
+  // The Socket.IO server's options (heartbeat, recovery, CORS, compression, the app's own HTTP
+  // endpoints in server.routes, static files, ...). The cluster fields are set by serve().
+  socketio::ServerOptions server;
+  // Every line written to stderr in a worker (the libraries' and the app's), without its
+  // newline, with the worker's index (-1: one process or the supervisor). Called on a thread of
+  // its own, one line at a time. Descriptor 2 is the pipe these lines come through, so the hook
+  // must not write to stderr (the line would come back to it): write to stderr_fd() (the
+  // process's stderr as it was), a file, or a logging library. Default: "[wI] line" on stderr in
+  // a cluster, the line as it is with one process.
+  std::function<void(int worker, std::string_view line)> log;
+};
+
+using Setup = std::function<void(socketio::Server&, const WorkerInfo&)>;
+
+// Runs the app until SIGTERM/SIGINT (a cluster: until the supervisor stops). Returns the process
+// exit code: 0 after a clean stop, 1 when it could not start (the port is taken, the ring cannot
+// be created, ...: said on stderr), 2 for invalid options.
+int serve(ServeOptions options, Setup setup);
+
+// shmio's command-line flags (the names of `shmio --help`), so that every app has the same ones:
+// --port P --host H --workers N|auto --port-per-worker --no-pin --ring NAME --ring-mb M
+// --log-sockets --per-message-deflate --allow-origin O (repeatable) --no-io-uring --recovery
+// --max-sessions N --no-rebalance --rebalance-rate N --first-request-timeout MS
+// --ping-interval MS --ping-timeout MS --connect-timeout MS --help.
+// Each can also come from the environment: SHMIO_ and the flag's name in capitals with '_' for
+// '-' (SHMIO_PORT=8080, SHMIO_WORKERS=auto; a switch such as SHMIO_NO_PIN with 1, true or yes);
+// the command line wins over the environment.
+struct ParseResult {
+  enum Status { ok, help, error } status = ok;
+  std::string message;            // error: what was wrong (usage_text() follows it on stderr)
+  std::vector<std::string> rest;  // arguments that are not shmio's, in order (with allow_rest)
+  // What main should return when status != ok: 0 for help (usage printed), 2 for an error.
+  int exit_code() const noexcept { return status == help ? 0 : status == error ? 2 : 0; }
+};
+// Applies the environment, then argv[1..], to `options`. With `allow_rest`, arguments that are
+// not shmio's are returned in `rest` for the app (its own flags); without it they are an error.
+// Prints the usage on --help (stdout) and the message plus usage on an error (stderr).
+ParseResult parse_args(int argc, const char* const* argv, ServeOptions& options,
+                       bool allow_rest = false);
+// The flags' help text (what parse_args prints).
+const char* usage_text() noexcept;
+
+// The process's standard error as it was before serve() routed descriptor 2 through the log hook
+// (2 if it has not): where a ServeOptions::log hook writes lines meant for the terminal.
+int stderr_fd() noexcept;
+
+}  // namespace shmio

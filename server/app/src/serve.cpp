@@ -1,0 +1,512 @@
+// shmio::serve and shmio::parse_args (shmio/serve.hpp): one process or a supervised cluster of
+// workers, each a Socket.IO server with the cluster node, /health and /metrics, the drain.
+#include "shmio/serve.hpp"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/json/serialize.hpp>
+#include <cctype>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <thread>
+
+#include "shmio/cluster/node.hpp"
+#include "shmio/cluster/supervisor.hpp"
+#include "shmio/shm/segment.hpp"
+
+namespace shmio {
+
+namespace sio = socketio;
+namespace json = boost::json;
+
+namespace {
+
+const char* kUsage =
+    "  --port P     TCP port (default 3000; 0 picks a free one, printed on start)\n"
+    "  --host H     address to bind (default 127.0.0.1)\n"
+    "  --first-request-timeout MS  a new connection that sends no request header within this is\n"
+    "               closed (default 10000)\n"
+    "  --ping-interval MS, --ping-timeout MS, --connect-timeout MS\n"
+    "               override the app's heartbeat and connect timeout (socket.io's defaults:\n"
+    "               25000, 20000, 45000)\n"
+    "  --log-sockets  one line on stderr per socket connected and disconnected (namespace,\n"
+    "               id; the disconnect reason), and per recovery refused\n"
+    "  --allow-origin O  accept handshakes only from pages of origin O (repeatable); others,\n"
+    "               and clients that send no Origin, get 403 (socket.io's allowRequest)\n"
+    "  --per-message-deflate  offer WebSocket compression (socket.io's perMessageDeflate with\n"
+    "               threshold 1024; off by default: CPU per message, ~136 KiB of zlib state per\n"
+    "               connection by zlib's formula)\n"
+    "  --no-io-uring  flush with one sendmsg per socket instead of one io_uring submission per\n"
+    "               event-loop turn (io_uring is used where the kernel allows it)\n"
+    "  --recovery   connection state recovery (socket.io's connectionStateRecovery, 2 minutes)\n"
+    "  --max-sessions N  sessions each worker keeps for recovery, per namespace\n"
+    "               (default 100000; past it the oldest is forgotten: that client starts afresh)\n"
+    "  --no-rebalance  with workers on one port: do not hand fresh connections to a less\n"
+    "               loaded worker, nor ask clients of a busy worker to reconnect\n"
+    "  --rebalance-rate N  clients a busy worker asks to reconnect per second at most, with\n"
+    "               recovery (default 50; they recover wherever they land)\n"
+    "  --workers N  run as a cluster of N worker processes joined by the shared-memory ring\n"
+    "               (auto: one per CPU of the affinity mask); without it: one process\n"
+    "  --port-per-worker  worker i listens on P+i instead of all on P (SO_REUSEPORT)\n"
+    "  --no-pin     do not pin worker i to the i-th CPU\n"
+    "  --ring NAME  the ring's name (default port-P; /dev/shm/shmio.NAME)\n"
+    "  --ring-mb M  the ring's size in MiB, a power of two (default 64)\n"
+    "  Each flag also from the environment: SHMIO_PORT=8080, SHMIO_WORKERS=auto, SHMIO_NO_PIN=1.\n"
+    "  GET /health and GET /metrics are served by every worker.\n";
+
+// Raises RLIMIT_NOFILE's soft limit to its hard limit; returns the limit now in force.
+std::uint64_t raise_fd_limit() {
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0) return 0;
+  if (rl.rlim_cur < rl.rlim_max) {
+    rlimit up = rl;
+    up.rlim_cur = rl.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &up) == 0) rl = up;
+  }
+  return static_cast<std::uint64_t>(rl.rlim_cur);
+}
+
+// The process's stderr before route_stderr replaced descriptor 2 (kept across fork: a worker
+// writes where its supervisor would have written, not into the supervisor's pipe).
+int g_real_stderr = -1;
+
+// Every line this process writes to stderr goes through a pipe to a thread that hands it to
+// `log` (or, without one, writes "[wI] line" to the real stderr).
+void route_stderr(int worker, const std::function<void(int, std::string_view)>& log) {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) return;
+  if (g_real_stderr < 0) g_real_stderr = ::fcntl(2, F_DUPFD_CLOEXEC, 3);
+  const int real = g_real_stderr;
+  if (real < 0 || ::dup2(fds[1], 2) < 0) {
+    ::close(fds[0]);
+    ::close(fds[1]);
+    return;
+  }
+  ::close(fds[1]);
+  std::thread([in = fds[0], real, worker, log] {
+    const std::string tag = "[w" + std::to_string(worker) + "] ";
+    std::string line;
+    char buf[4096];
+    for (;;) {
+      const ssize_t n = ::read(in, buf, sizeof buf);
+      if (n <= 0) return;
+      for (ssize_t i = 0; i < n; ++i) {
+        if (buf[i] != '\n') {
+          line += buf[i];
+          continue;
+        }
+        if (log) {
+          log(worker, line);
+        } else {
+          const std::string out = tag + line + "\n";
+          (void)!::write(real, out.data(), out.size());
+        }
+        line.clear();
+      }
+    }
+  }).detach();
+}
+
+// /health and /metrics around the app's own static files.
+void operations(sio::ServerOptions& options, sio::Server*& server, cluster::Node*& node,
+                int worker) {
+  auto app_files = options.static_files;
+  options.static_files =
+      [app_files, &server, &node,
+       worker](const std::string& path) -> std::optional<engineio::ServerOptions::StaticResponse> {
+    if (path == "/health") {
+      json::object o{{"status", "ok"},
+                     {"worker", worker},
+                     {"pid", static_cast<std::int64_t>(::getpid())},
+                     {"clients", server ? server->client_count() : 0}};
+      if (node) o["workers"] = node->server_count();
+      return {{"application/json", std::make_shared<const std::string>(json::serialize(o))}};
+    }
+    if (path == "/metrics") {
+      std::string out;
+      const std::string w = "{worker=\"" + std::to_string(worker) + "\"}";
+      auto line = [&](const char* name, const char* type, const char* help, std::uint64_t v) {
+        out += "# HELP " + std::string(name) + " " + help + "\n# TYPE " + name + " " + type + "\n" +
+               name + w + " " + std::to_string(v) + "\n";
+      };
+      if (server) {
+        const auto& st = server->engine().stats();
+        line("shmio_connections", "gauge", "Open Engine.IO sessions.", st.sessions);
+        line("shmio_connections_total", "counter", "Engine.IO sessions opened.", st.sessions_total);
+        line("shmio_tcp_connections_total", "counter", "TCP connections accepted.", st.connections);
+        line("shmio_packets_in_total", "counter", "Engine.IO packets received.", st.packets_in);
+        line("shmio_packets_out_total", "counter", "Engine.IO packets sent.", st.packets_out);
+        line("shmio_bytes_in_total", "counter", "Engine.IO payload bytes received.", st.bytes_in);
+        line("shmio_bytes_out_total", "counter", "Engine.IO payload bytes sent.", st.bytes_out);
+        line("shmio_handed_off_total", "counter", "Connections handed to their session's worker.",
+             st.handed_off);
+        line("shmio_adopted_total", "counter", "Connections taken over from another worker.",
+             st.adopted);
+        line("shmio_flushes_total", "counter",
+             "End-of-turn flushes (each writes every socket that got output in the turn).",
+             st.flushes);
+        line("shmio_io_uring_submissions_total", "counter",
+             "Flushes written with one io_uring submission.", st.uring_submissions);
+        line("shmio_accept_errors_total", "counter",
+             "Connections not accepted for lack of descriptors or memory (accepting paused).",
+             st.accept_errors);
+        line("shmio_connections_refused_total", "counter",
+             "Connections closed at accept: past the descriptor bound (descriptor_reserve).",
+             st.connections_refused);
+        line("shmio_request_timeouts_total", "counter",
+             "Connections closed while waiting for a request header (first request: "
+             "--first-request-timeout).",
+             st.request_timeouts);
+        line("shmio_descriptor_bound", "gauge",
+             "Accepted connections must get a descriptor below this (0: no bound).",
+             st.descriptor_bound);
+        std::error_code fec;
+        std::uint64_t fds = 0;
+        for (auto it = std::filesystem::directory_iterator("/proc/self/fd", fec);
+             !fec && it != std::filesystem::directory_iterator(); it.increment(fec))
+          ++fds;
+        line("shmio_open_descriptors", "gauge", "Descriptors open in this process.", fds);
+      }
+      if (node) out += node->metrics_text();
+      return {{"text/plain; version=0.0.4; charset=utf-8",
+               std::make_shared<const std::string>(std::move(out))}};
+    }
+    return app_files ? app_files(path) : std::nullopt;
+  };
+}
+
+// One server process: the whole app (no cluster), or one worker of a cluster.
+int serve_one(const ServeOptions& cfg, const Setup& setup, const cluster::WorkerContext* ctx) {
+  if (ctx != nullptr) route_stderr(ctx->index, cfg.log);  // (one process: serve() did it)
+  sio::ServerOptions options = cfg.server;
+  if (!cfg.allowed_origins.empty()) {
+    // allowRequest: a handshake from a page of another origin (or with no Origin) gets 403; the
+    // app's own allow_request is asked too.
+    options.allow_request = [origins = cfg.allowed_origins,
+                             app = cfg.server.allow_request](const auto& headers) {
+      bool known = false;
+      for (const auto& [name, value] : headers)
+        if (name == "origin") known = origins.count(value) != 0;
+      return known && (!app || app(headers));
+    };
+  }
+  const int worker = ctx ? ctx->index : 0;
+  sio::Server* server_ptr = nullptr;
+  cluster::Node* node_ptr = nullptr;
+  operations(options, server_ptr, node_ptr, worker);
+
+  boost::asio::io_context io_ctx;
+  std::unique_ptr<cluster::Node> node;
+  if (ctx != nullptr) {
+    cluster::NodeOptions no;
+    no.ring = ctx->ring;
+    no.worker = ctx->index;
+    no.workers = ctx->workers;
+    no.core = ctx->core;
+    no.log_recoveries = cfg.log_sockets;
+    no.max_sessions = cfg.max_sessions;
+    no.rebalance = cfg.rebalance;
+    no.rebalance_rate = cfg.rebalance_rate;
+    // Polling requests reach their session's worker by hand-off, unless each worker has its own
+    // port (then a client always talks to one worker).
+    if (!cfg.port_per_worker) no.handoff = ctx->ring;
+    node = std::make_unique<cluster::Node>(io_ctx, no, options);
+    node_ptr = node.get();
+    if (cfg.port_per_worker) options.reuse_port = false;
+  }
+  sio::Server io(io_ctx, options);
+  server_ptr = &io;
+  const WorkerInfo info{worker, ctx ? ctx->workers : 1, ctx ? ctx->core : -1, ctx != nullptr};
+  try {
+    if (setup) setup(io, info);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "shmio: the app's setup failed: %s\n", e.what());
+    return 1;
+  }
+  if (cfg.log_sockets) {
+    for (const std::string& n : io.namespace_names()) {
+      io.of(n).on_connection([](const sio::SocketPtr& s) {
+        std::fprintf(stderr, "socket connect %s %s\n", s->nsp().name().c_str(), s->id().c_str());
+        s->on_disconnect([](const sio::SocketPtr& s2, const std::string& reason) {
+          std::fprintf(stderr, "socket disconnect %s %s %s\n", s2->nsp().name().c_str(),
+                       s2->id().c_str(), reason.c_str());
+        });
+      });
+    }
+  }
+  const long port = cfg.port_per_worker && ctx ? cfg.port + worker : cfg.port;
+  int rc = 0;
+  // A worker listens once it is ready (Node::when_ready: with recovery, once it has the
+  // cluster's sessions); one process at once.
+  auto listen = [&] {
+    std::uint16_t bound = 0;
+    try {
+      bound = io.listen(cfg.host, static_cast<std::uint16_t>(port));
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "shmio: cannot listen on %s:%ld: %s\n", cfg.host.c_str(), port,
+                   e.what());
+      rc = 1;
+      io_ctx.stop();
+      return;
+    }
+    if (ctx != nullptr)
+      std::printf("shmio worker %d (pid %d, cpu %d) (%s) listening on %s:%u\n", worker, ::getpid(),
+                  ctx->core, cfg.name.c_str(), cfg.host.c_str(), bound);
+    else
+      std::printf("shmio (%s) listening on %s:%u\n", cfg.name.c_str(), cfg.host.c_str(), bound);
+    std::fflush(stdout);
+  };
+  if (node) {
+    node->start(io);
+    node->when_ready(listen);
+  } else {
+    listen();
+    if (rc != 0) return rc;
+  }
+  boost::asio::signal_set signals(io_ctx, SIGINT, SIGTERM);
+  // On SIGINT/SIGTERM every client gets "server shutting down"; the close packets are written
+  // before the loop stops (a short, bounded grace period).
+  boost::asio::steady_timer grace(io_ctx);
+  signals.async_wait([&](const boost::system::error_code&, int) {
+    io.engine().stop_accepting();
+    io.close();
+    grace.expires_after(cfg.drain_grace);
+    grace.async_wait([&](const boost::system::error_code&) { io_ctx.stop(); });
+  });
+  io_ctx.run();
+  if (node) node->stop();
+  return rc;
+}
+
+bool whole(const char* v, long long lo, long long hi, long long& out) {
+  char* end = nullptr;
+  out = std::strtoll(v, &end, 10);
+  return end != v && *end == '\0' && out >= lo && out <= hi;
+}
+
+// The flags that take a value, and the switches.
+constexpr const char* kValueFlags[] = {
+    "port",          "host",         "workers",         "ring",
+    "ring-mb",       "allow-origin", "max-sessions",    "rebalance-rate",
+    "ping-interval", "ping-timeout", "connect-timeout", "first-request-timeout"};
+constexpr const char* kSwitches[] = {"port-per-worker",     "no-pin",      "log-sockets",
+                                     "per-message-deflate", "no-io-uring", "recovery",
+                                     "no-rebalance"};
+
+// Applies one flag (name without "--"); an error message, or "".
+std::string apply(ServeOptions& o, const std::string& name, const char* v) {
+  long long n = 0;
+  auto ms = [&](std::chrono::milliseconds& target) -> std::string {
+    if (!whole(v, 1, 3'600'000, n)) return "--" + name + " must be 1..3600000 ms";
+    target = std::chrono::milliseconds(n);
+    return "";
+  };
+  if (name == "port") {
+    if (!whole(v, 0, 65535, n)) return "--port must be 0..65535";
+    o.port = static_cast<long>(n);
+  } else if (name == "host") {
+    o.host = v;
+  } else if (name == "workers") {
+    if (std::string_view(v) == "auto") {
+      o.workers = 0;
+    } else if (whole(v, 1, 960, n)) {  // the registry's 1024 slots, 64 kept for emitters, tools
+      o.workers = static_cast<int>(n);
+    } else {
+      return "--workers must be auto or 1..960";
+    }
+  } else if (name == "ring") {
+    if (auto ok = shm::Segment::validate_name(v); !ok) return "--ring: " + ok.error().message;
+    o.ring = v;
+  } else if (name == "ring-mb") {
+    if (!whole(v, 1, 65536, n) || (n & (n - 1)) != 0)
+      return "--ring-mb must be a power of two, 1..65536";
+    o.ring_mb = static_cast<std::uint64_t>(n);
+  } else if (name == "allow-origin") {
+    o.allowed_origins.insert(v);
+  } else if (name == "max-sessions") {
+    if (!whole(v, 1, 100'000'000, n)) return "--max-sessions must be 1..100000000";
+    o.max_sessions = static_cast<std::size_t>(n);
+  } else if (name == "rebalance-rate") {
+    if (!whole(v, 1, 1'000'000, n)) return "--rebalance-rate must be 1..1000000";
+    o.rebalance_rate = static_cast<std::size_t>(n);
+  } else if (name == "ping-interval") {
+    return ms(o.server.engine.ping_interval);
+  } else if (name == "ping-timeout") {
+    return ms(o.server.engine.ping_timeout);
+  } else if (name == "connect-timeout") {
+    return ms(o.server.connect_timeout);
+  } else if (name == "first-request-timeout") {
+    return ms(o.server.first_request_timeout);
+  } else if (name == "port-per-worker") {
+    o.port_per_worker = true;
+  } else if (name == "no-pin") {
+    o.pin = false;
+  } else if (name == "log-sockets") {
+    o.log_sockets = true;
+  } else if (name == "per-message-deflate") {
+    o.server.per_message_deflate = engineio::PerMessageDeflate{};
+  } else if (name == "no-io-uring") {
+    o.server.io_uring = false;
+  } else if (name == "recovery") {
+    o.server.connection_state_recovery = sio::RecoveryOptions{};
+  } else if (name == "no-rebalance") {
+    o.rebalance = false;
+  }
+  return "";
+}
+
+bool is_value_flag(const std::string& n) {
+  return std::find_if(std::begin(kValueFlags), std::end(kValueFlags),
+                      [&](const char* f) { return n == f; }) != std::end(kValueFlags);
+}
+bool is_switch(const std::string& n) {
+  return std::find_if(std::begin(kSwitches), std::end(kSwitches),
+                      [&](const char* f) { return n == f; }) != std::end(kSwitches);
+}
+
+std::string env_name(std::string flag) {
+  for (char& c : flag) c = c == '-' ? '_' : static_cast<char>(std::toupper(c));
+  return "SHMIO_" + flag;
+}
+
+}  // namespace
+
+const char* usage_text() noexcept {
+  return kUsage;
+}
+
+int stderr_fd() noexcept {
+  return g_real_stderr >= 0 ? g_real_stderr : 2;
+}
+
+ParseResult parse_args(int argc, const char* const* argv, ServeOptions& options, bool allow_rest) {
+  ParseResult r;
+  auto fail = [&](std::string message) {
+    r.status = ParseResult::error;
+    r.message = std::move(message);
+    const std::string prog =
+        argc > 0 ? std::filesystem::path(argv[0]).filename().string() : std::string("shmio");
+    std::fprintf(stderr, "%s: %s\n%s", prog.c_str(), r.message.c_str(), kUsage);
+    return r;
+  };
+  // The environment first: the command line overrides it.
+  for (const char* f : kValueFlags) {
+    if (const char* v = std::getenv(env_name(f).c_str()); v != nullptr) {
+      if (std::string err = apply(options, f, v); !err.empty())
+        return fail(env_name(f) + ": " + err);
+    }
+  }
+  for (const char* f : kSwitches) {
+    if (const char* v = std::getenv(env_name(f).c_str()); v != nullptr) {
+      const std::string s = v;
+      if (s == "1" || s == "true" || s == "yes") {
+        apply(options, f, v);
+      } else if (!(s.empty() || s == "0" || s == "false" || s == "no")) {
+        return fail(env_name(f) + " must be 1, true, yes, 0, false or no");
+      }
+    }
+  }
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--help" || a == "-h") {
+      r.status = ParseResult::help;
+      std::fputs(kUsage, stdout);
+      return r;
+    }
+    const std::string name = a.rfind("--", 0) == 0 ? a.substr(2) : std::string();
+    if (is_value_flag(name)) {
+      if (i + 1 >= argc) return fail(a + " needs a value");
+      if (std::string err = apply(options, name, argv[++i]); !err.empty()) return fail(err);
+    } else if (is_switch(name)) {
+      apply(options, name, nullptr);
+    } else if (allow_rest) {
+      r.rest.push_back(a);
+    } else {
+      return fail("unknown option " + a);
+    }
+  }
+  return r;
+}
+
+int serve(ServeOptions cfg, Setup setup) {
+  if (cfg.port < 0 || cfg.port > 65535 || cfg.workers < -1 || cfg.workers > 960 ||
+      cfg.ring_mb == 0 || (cfg.ring_mb & (cfg.ring_mb - 1)) != 0) {
+    std::fprintf(stderr,
+                 "shmio: invalid options (port 0..65535, workers -1..960, ring_mb a "
+                 "power of two)\n");
+    return 2;
+  }
+  if (cfg.log) route_stderr(-1, cfg.log);  // this process's lines (each worker: its own)
+  // Every connection is a descriptor: the soft limit goes up to the hard one (often 1024 ->
+  // much more), and the capacity is said once, so that a limit is known before it is hit (a
+  // worker at the limit pauses accepting and says so: engineio's accept).
+  const std::uint64_t fd_limit = raise_fd_limit();
+  if (cfg.workers < 0) {
+    std::fprintf(stderr, "shmio: up to %llu descriptors (RLIMIT_NOFILE): about %llu connections\n",
+                 static_cast<unsigned long long>(fd_limit),
+                 static_cast<unsigned long long>(fd_limit > 64 ? fd_limit - 64 : 0));
+    return serve_one(cfg, setup, nullptr);
+  }
+
+  // A cluster. All workers must listen on one known port: with port 0 the supervisor picks a free
+  // one first (and holds it, bound with SO_REUSEPORT but not listening, while the cluster runs).
+  const int n = cfg.workers > 0 ? cfg.workers : static_cast<int>(cluster::affinity_cpus().size());
+  if (cfg.port_per_worker && (cfg.port == 0 || cfg.port + n - 1 > 65535)) {
+    std::fprintf(stderr, "shmio: --port-per-worker needs ports P..P+%d within 1..65535\n", n - 1);
+    return 2;
+  }
+  int holder = -1;
+  if (cfg.port == 0) {
+    holder = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    const int one = 1;
+    ::setsockopt(holder, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    ::inet_pton(AF_INET, cfg.host.c_str(), &addr.sin_addr);
+    socklen_t len = sizeof addr;
+    if (::bind(holder, reinterpret_cast<sockaddr*>(&addr), len) != 0 ||
+        ::getsockname(holder, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+      std::fprintf(stderr, "shmio: cannot pick a port on %s\n", cfg.host.c_str());
+      return 1;
+    }
+    cfg.port = ntohs(addr.sin_port);
+  }
+  if (cfg.ring.empty()) cfg.ring = "port-" + std::to_string(cfg.port);
+  cluster::SupervisorOptions so;
+  so.ring = cfg.ring;
+  so.workers = n;
+  so.pin = cfg.pin;
+  so.ring_bytes = cfg.ring_mb << 20;
+  so.on_start = [&cfg, fd_limit](int workers) {
+    std::printf("shmio cluster (%s): %d workers on %s:%ld%s, ring %s\n", cfg.name.c_str(), workers,
+                cfg.host.c_str(), cfg.port, cfg.port_per_worker ? "+i" : "", cfg.ring.c_str());
+    std::fflush(stdout);
+    std::fprintf(stderr,
+                 "shmio: each worker may hold up to %llu descriptors (RLIMIT_NOFILE): about %llu "
+                 "connections for %d workers (more need more workers)\n",
+                 static_cast<unsigned long long>(fd_limit),
+                 static_cast<unsigned long long>(fd_limit > 64 ? (fd_limit - 64) * workers : 0),
+                 workers);
+  };
+  const int rc =
+      cluster::run_supervisor(so, [&cfg, &setup, holder](const cluster::WorkerContext& ctx) {
+        if (holder >= 0) ::close(holder);
+        return serve_one(cfg, setup, &ctx);
+      });
+  if (holder >= 0) ::close(holder);
+  return rc;
+}
+
+}  // namespace shmio

@@ -1,0 +1,116 @@
+// shmio::serve (shmio/serve.hpp) through the example app written only against it
+// (server/examples/hello.cpp), with the real socket.io-client: one process and a 2-worker cluster,
+// shmio's flags and environment, the app's HTTP routes beside Socket.IO, its log hook, /health,
+// the drain on SIGTERM. Run by ctest (e2e_serve): HELLO_BIN.
+import { test, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
+import { io as connect } from "socket.io-client";
+import { within, until } from "./helpers.mjs";
+
+const BIN = process.env.HELLO_BIN;
+const procs = [];
+const opened = [];
+after(() => {
+  opened.forEach((s) => s.disconnect());
+  procs.forEach((p) => p.exitCode === null && p.kill("SIGKILL"));
+});
+
+// Starts hello with `args` (and `env`); resolves with its port once `listening` lines came.
+async function start(args, lines, env = {}) {
+  const proc = spawn(BIN, ["--port", "0", "--no-pin", ...args], { env: { ...process.env, ...env } });
+  procs.push(proc);
+  const h = { proc, log: "", out: "" };
+  proc.stderr.on("data", (d) => (h.log += d));
+  await within(new Promise((resolve, reject) => {
+    proc.stdout.on("data", (d) => {
+      h.out += d;
+      const ports = [...h.out.matchAll(/listening on [^:]+:(\d+)/g)].map((m) => Number(m[1]));
+      if (ports.length >= lines) {
+        h.port = ports[0];
+        resolve();
+      }
+    });
+    proc.on("exit", (code) => reject(new Error(`hello exited with ${code}: ${h.log}`)));
+  }), 20000, "hello start");
+  h.url = `http://127.0.0.1:${h.port}`;
+  return h;
+}
+
+function client(url, opts = {}) {
+  const s = connect(url, { reconnection: false, forceNew: true, ...opts });
+  opened.push(s);
+  return s;
+}
+const ack = (s, ...args) => within(s.timeout(10000).emitWithAck(...args), 10000, `ack of ${args[0]}`);
+
+test("one process: events, acks, broadcasts, HTTP routes beside Socket.IO, the log hook", async () => {
+  const h = await start([], 1);
+  const a = client(h.url), b = client(h.url, { transports: ["polling"] });
+  assert.deepEqual(await ack(a, "hello"), { worker: 0, workers: 1 });
+  const got = [];
+  b.on("chat", (m) => got.push(m));
+  await ack(b, "join", "r");
+  a.emit("chat", "hi");
+  await until(() => got.length === 1, 5000, "chat broadcast");
+  assert.equal(got[0], "hi");
+  // The app's routes, its JSON and its headers; the operator endpoints still answer; 404 beside.
+  const hello = await fetch(`${h.url}/hello`);
+  assert.equal(hello.status, 200);
+  assert.deepEqual(await hello.json(), { hello: "world", worker: 0 });
+  const echo = await fetch(`${h.url}/echo`, { method: "POST", body: "some body" });
+  assert.equal(await echo.text(), "some body");
+  assert.equal(echo.headers.get("x-worker"), "0");
+  assert.equal((await fetch(`${h.url}/echo`)).status, 404, "GET /echo is not a route");
+  assert.equal((await (await fetch(`${h.url}/health`)).json()).status, "ok");
+  // Every stderr line went through the app's log hook (one process: worker -1).
+  assert.match(h.log, /^hello\[-1\] worker 0 of 1 ready$/m);
+  const outside = h.log.split("\n").filter((l) => l && !l.startsWith("hello["));
+  assert.deepEqual(outside, [], "every line through the hook");
+  h.proc.kill("SIGTERM");
+  const [code] = await within(new Promise((r) => h.proc.once("exit", (...x) => r(x))), 10000, "exit");
+  assert.equal(code, 0);
+});
+
+test("a cluster of 2 from the environment and flags: every worker runs the setup, broadcasts cross", async () => {
+  const h = await start(["--log-sockets"], 2, { SHMIO_WORKERS: "2" });
+  const workers = new Set();
+  const clients = [];
+  // Connections land on either worker (SO_REUSEPORT): connect until both answered.
+  for (let i = 0; i < 40 && workers.size < 2; ++i) {
+    const c = client(h.url, { transports: ["websocket"] });
+    const r = await ack(c, "hello");
+    assert.equal(r.workers, 2);
+    if (!workers.has(r.worker)) clients.push(c);
+    workers.add(r.worker);
+  }
+  assert.equal(workers.size, 2, "clients on both workers");
+  const got = clients.map(() => []);
+  clients.forEach((c, i) => c.on("to", (m) => got[i].push(m)));
+  for (const c of clients) await ack(c, "join", "room");
+  clients[0].emit("to", "room", "across");
+  await until(() => got.every((g) => g.length === 1), 5000, "room broadcast on both workers");
+  const health = await (await fetch(`${h.url}/health`)).json();
+  assert.equal(health.workers, 2);
+  assert.match(h.log, /^hello\[0\] worker 0 of 2 ready$/m);
+  assert.match(h.log, /^hello\[1\] worker 1 of 2 ready$/m);
+  assert.match(h.log, /^hello\[[01]\] socket connect \/ /m, "--log-sockets went through the hook");
+  h.proc.kill("SIGTERM");
+  const [code] = await within(new Promise((r) => h.proc.once("exit", (...x) => r(x))), 15000, "exit");
+  assert.equal(code, 0);
+});
+
+test("bad flags and environment: exit code 2 and the flag's rule; --help: exit 0", () => {
+  let r = spawnSync(BIN, ["--workers", "0"], { encoding: "utf8", timeout: 10000 });
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /hello\[-1\] hello: --workers must be auto or 1\.\.960|hello: --workers must be auto or 1\.\.960/);
+  r = spawnSync(BIN, ["--unknown"], { encoding: "utf8", timeout: 10000 });
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /unknown option --unknown/);
+  r = spawnSync(BIN, [], { encoding: "utf8", timeout: 10000, env: { ...process.env, SHMIO_RING_MB: "3" } });
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /SHMIO_RING_MB: --ring-mb must be a power of two/);
+  r = spawnSync(BIN, ["--help"], { encoding: "utf8", timeout: 10000 });
+  assert.equal(r.status, 0);
+  assert.match(r.stdout, /--workers N/);
+});

@@ -24,6 +24,15 @@ export async function until(cond, ms, what) {
   }
 }
 
+// Waits until the asynchronous `cond()` holds, asking again every 50 ms.
+export async function untilAsync(cond, ms, what) {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out: ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 // A raw WebSocket (`ws`, no Engine.IO client) whose incoming frames are queued from the moment it
 // is created (the server may write several frames at once, and `ws` then delivers them in one
 // tick): text frames as strings, binary frames as Buffers. next() takes the oldest, waiting up to

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/json/serialize.hpp>
 #include <cstdio>
@@ -110,10 +111,12 @@ class Client : public std::enable_shared_from_this<Client> {
     close_all(r == engineio::CloseReason::none ? "transport close" : engineio::to_string(r));
   }
 
-  void send(const Packet& p) {
-    conn_->send(engineio::Packet::text(engineio::PacketType::message, encode(p)));
+  void send(const Packet& p, bool compress = true) {
+    engineio::Packet m = engineio::Packet::text(engineio::PacketType::message, encode(p));
+    m.compress = compress;
+    conn_->send(std::move(m));
     for (const Binary& b : p.attachments)
-      conn_->send_frame(engineio::Frame::make(engineio::Frame::Kind::binary, *b));
+      conn_->send_frame(engineio::Frame::make(engineio::Frame::Kind::binary, *b, compress));
   }
   void add(const std::string& nsp, SocketPtr s) {
     connecting_.erase(nsp);
@@ -338,16 +341,26 @@ void InMemoryAdapter::add_all(const SocketId& id, const std::set<Room>& rooms) {
   Member& m = pos->second;
   if (added) m.id = &pos->first;
   if (m.socket == nullptr) m.socket = nsp_->find_socket(id);  // admitted: its handle, once
+  static const SocketId kNone;
   for (const Room& r : rooms) {
     if (r == id) {  // its own room: a flag, not an entry in rooms_
+      if (!m.own_room && room_events()) {
+        notify(RoomEvent::create_room, r, kNone);
+        notify(RoomEvent::join_room, r, id);
+      }
       m.own_room = true;
       continue;
     }
     auto [it, inserted] = m.rooms.try_emplace(r, 0);
     if (!inserted) continue;
-    std::vector<Member*>& members = rooms_[r];
+    auto [rit, created] = rooms_.try_emplace(r);
+    std::vector<Member*>& members = rit->second;
     it->second = members.size();
     members.push_back(&m);
+    if (room_events()) {
+      if (created) notify(RoomEvent::create_room, r, kNone);
+      notify(RoomEvent::join_room, r, id);
+    }
   }
 }
 
@@ -362,13 +375,20 @@ void InMemoryAdapter::unlink(const Room& room, std::size_t index) {
   // only an entry that exists is updated, never created.
   if (auto self = last->rooms.find(room); self != last->rooms.end()) self->second = index;
   members.pop_back();
-  if (members.empty()) rooms_.erase(rit);
+  if (members.empty()) {
+    rooms_.erase(rit);
+    if (room_events()) notify(RoomEvent::delete_room, room, SocketId());
+  }
 }
 
 void InMemoryAdapter::del(const SocketId& id, const Room& room) {
   auto it = sids_.find(id);
   if (it == sids_.end()) return;
   if (room == id) {
+    if (it->second.own_room && room_events()) {
+      notify(RoomEvent::leave_room, room, id);
+      notify(RoomEvent::delete_room, room, SocketId());
+    }
     it->second.own_room = false;
     return;
   }
@@ -376,6 +396,7 @@ void InMemoryAdapter::del(const SocketId& id, const Room& room) {
   if (r == it->second.rooms.end()) return;
   const std::size_t index = r->second;
   it->second.rooms.erase(r);
+  if (room_events()) notify(RoomEvent::leave_room, room, id);
   unlink(room, index);
 }
 
@@ -388,7 +409,12 @@ void InMemoryAdapter::del_all(const SocketId& id) {
     const Room room = r->first;
     const std::size_t index = r->second;
     m.rooms.erase(r);
+    if (room_events()) notify(RoomEvent::leave_room, room, id);
     unlink(room, index);
+  }
+  if (m.own_room && room_events()) {
+    notify(RoomEvent::leave_room, id, id);
+    notify(RoomEvent::delete_room, id, SocketId());
   }
   sids_.erase(it);
 }
@@ -565,6 +591,9 @@ std::set<Room> Socket::rooms() const {
 void Socket::join(const Room& room) {
   nsp_->adapter().add_all(id_, {room});
 }
+void Socket::join(const std::vector<Room>& rooms) {
+  nsp_->adapter().add_all(id_, std::set<Room>(rooms.begin(), rooms.end()));
+}
 void Socket::leave(const Room& room) {
   nsp_->adapter().del(id_, room);
 }
@@ -578,11 +607,48 @@ void Socket::once(const std::string& event, EventHandler h) {
 void Socket::off(const std::string& event) {
   if (x_) x_->handlers.erase(event);
 }
-void Socket::on_any(std::function<void(const SocketPtr&, const std::string&, const Args&)> h) {
-  x().any.push_back(std::move(h));
+Socket::ListenerId Socket::on_any(AnyListener h) {
+  const ListenerId id = x().next_listener++;
+  x_->any.emplace_back(id, std::move(h));
+  return id;
+}
+Socket::ListenerId Socket::prepend_any(AnyListener h) {
+  const ListenerId id = x().next_listener++;
+  x_->any.emplace(x_->any.begin(), id, std::move(h));
+  return id;
+}
+void Socket::off_any(ListenerId id) {
+  if (!x_) return;
+  std::erase_if(x_->any, [id](const auto& e) { return e.first == id; });
+}
+void Socket::off_any() {
+  if (x_) x_->any.clear();
+}
+void Socket::on_disconnecting(std::function<void(const SocketPtr&, const std::string&)> h) {
+  x().on_disconnecting.push_back(std::move(h));
 }
 void Socket::on_disconnect(std::function<void(const SocketPtr&, const std::string&)> h) {
   x().on_disconnect.push_back(std::move(h));
+}
+std::string_view Socket::transport() const noexcept {
+  const engineio::Socket* c = conn();
+  if (c == nullptr) return {};
+  return c->transport() == engineio::TransportKind::websocket ? "websocket" : "polling";
+}
+
+bool Socket::Emitter::emit(const std::string& event, Args args) const {
+  if (!s_->connected_) return false;
+  if (volatile_flag_ && (s_->conn_raw_ == nullptr || !s_->conn_raw_->writable())) return false;
+  s_->send_packet(event_packet(s_->nsp_->name(), event, std::move(args)), compress_);
+  return true;
+}
+bool Socket::Emitter::emit_with_ack(
+    const std::string& event, Args args,
+    std::function<void(std::optional<std::string>, Args)> callback) const {
+  if (!s_->connected_) return false;
+  if (volatile_flag_ && (s_->conn_raw_ == nullptr || !s_->conn_raw_->writable())) return false;
+  return s_->emit_packet(event_packet(s_->nsp_->name(), event, std::move(args)), timeout_,
+                         std::move(callback), compress_);
 }
 
 void Socket::drop_connection() {
@@ -594,8 +660,8 @@ void Socket::drop_connection() {
   c->close("forced close");
 }
 
-void Socket::send_packet(Packet p) {
-  if (auto c = client_.lock()) c->send(p);
+void Socket::send_packet(Packet p, bool compress) {
+  if (auto c = client_.lock()) c->send(p, compress);
 }
 
 bool Socket::emit(const std::string& event, Args args) {
@@ -607,7 +673,13 @@ bool Socket::emit(const std::string& event, Args args) {
 bool Socket::emit_with_ack(const std::string& event, Args args, std::chrono::milliseconds timeout,
                            std::function<void(std::optional<std::string>, Args)> callback) {
   if (!connected_) return false;
-  Packet p = event_packet(nsp_->name(), event, std::move(args));
+  return emit_packet(event_packet(nsp_->name(), event, std::move(args)), timeout,
+                     std::move(callback), true);
+}
+
+bool Socket::emit_packet(Packet p, std::chrono::milliseconds timeout,
+                         std::function<void(std::optional<std::string>, Args)> callback,
+                         bool compress) {
   const std::uint64_t id = nsp_->next_ack_id();
   p.id = id;
   auto pending = std::make_shared<PendingAck>();
@@ -630,7 +702,7 @@ bool Socket::emit_with_ack(const std::string& event, Args args, std::chrono::mil
     }
   });
   x().acks[id] = std::move(pending);
-  send_packet(std::move(p));
+  send_packet(std::move(p), compress);
   return true;
 }
 
@@ -720,7 +792,7 @@ void Socket::dispatch(const std::string& event, Args args, Ack ack) {
     // A handler may register or remove handlers, or disconnect the socket: each is copied
     // before it runs.
     for (std::size_t i = 0; x_ && i < x_->any.size(); ++i) {
-      auto h = x_->any[i];
+      auto h = x_->any[i].second;
       h(self, event, args);
     }
     std::vector<EventHandler> run;
@@ -758,6 +830,18 @@ void Socket::closed(const std::string& reason) {
     }
   }
   // Only these reasons keep a session for connection state recovery (as in socket.io).
+  // "disconnecting": the socket still in its rooms.
+  if (x_ && !x_->on_disconnecting.empty()) {
+    auto handlers = std::exchange(x_->on_disconnecting, {});
+    for (auto& h : handlers) {
+      try {
+        h(self, reason);
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "shmio: disconnecting handler on socket %s threw: %s\n",
+                     id_.c_str(), e.what());
+      }
+    }
+  }
   static const std::set<std::string> kRecoverable = {"transport error",      "transport close",
                                                      "forced close",         "ping timeout",
                                                      "server shutting down", "forced server close"};
@@ -1144,8 +1228,25 @@ Server::~Server() = default;
 
 Namespace& Server::of(const std::string& name) {
   auto& slot = namespaces_[name];
-  if (!slot) slot = std::make_unique<Namespace>(*this, name);
-  return *slot;
+  if (slot) return *slot;
+  slot = std::make_unique<Namespace>(*this, name);
+  Namespace& n = *slot;
+  for (std::size_t i = 0; i < new_namespace_.size(); ++i) {
+    auto h = new_namespace_[i];  // (a handler may register another)
+    try {
+      h(n);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "shmio: new_namespace handler threw: %s\n", e.what());
+    }
+  }
+  return n;
+}
+
+void Namespace::for_each_socket(const std::function<void(const SocketPtr&)>& f) const {
+  std::vector<SocketPtr> all;
+  all.reserve(sockets_.size());
+  for (const auto& [id, s] : sockets_) all.push_back(s);
+  for (const SocketPtr& s : all) f(s);
 }
 
 void Server::of(std::function<bool(const std::string&)> predicate,
@@ -1185,6 +1286,11 @@ void Server::close() {
   auto clients = clients_;
   for (auto& [conn, c] : clients) c->close_all("server shutting down");
   engine_->stop();
+}
+
+void Server::close(std::function<void()> done) {
+  close();
+  if (done) net::post(io_, std::move(done));
 }
 
 }  // namespace shmio::socketio

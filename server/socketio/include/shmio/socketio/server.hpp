@@ -249,7 +249,23 @@ class Adapter {
   // disconnect): no server may restore it.
   virtual void forget_session(const std::string& /*pid*/) {}
 
+  // The adapter's events (socket.io's adapter.on("create-room" | "delete-room" | "join-room" |
+  // "leave-room")), for this process's rooms index: a room created by its first member (a
+  // socket's own room, named by its id, too), a socket joining, leaving, a room deleted with its
+  // last member. `id` is the socket for join/leave, empty for create/delete. The listener must not
+  // change the rooms index.
+  enum class RoomEvent { create_room, delete_room, join_room, leave_room };
+  using RoomListener =
+      std::function<void(RoomEvent event, const Room& room, const SocketId& id)>;
+  void on_room_event(RoomListener listener) { room_listeners_.push_back(std::move(listener)); }
+
  protected:
+  void notify(RoomEvent e, const Room& room, const SocketId& id) const {
+    for (const RoomListener& l : room_listeners_) l(e, room, id);
+  }
+  bool room_events() const noexcept { return !room_listeners_.empty(); }
+  std::vector<RoomListener> room_listeners_;
+
   // Delivers a broadcast with acks to this process's targets; their answers (and the count to
   // expect) go to `collector` as source 0.
   void ack_locally(const EncodedPacket& p, const BroadcastOptions& opts, std::uint64_t id,
@@ -371,13 +387,62 @@ class Socket : public std::enable_shared_from_this<Socket> {
   const std::string& pid() const noexcept { return pid_; }
 
   void join(const Room& room);
+  void join(const std::vector<Room>& rooms);  // several at once (socket.join([...]))
   void leave(const Room& room);
 
   void on(const std::string& event, EventHandler handler);
   void once(const std::string& event, EventHandler handler);
   void off(const std::string& event);
-  void on_any(std::function<void(const SocketPtr&, const std::string&, const Args&)> handler);
+  // Catch-all listeners for incoming events (socket.onAny/prependAny/offAny): each returns an id
+  // for off_any(id) (a std::function cannot be compared); off_any() removes them all.
+  using AnyListener = std::function<void(const SocketPtr&, const std::string&, const Args&)>;
+  using ListenerId = std::uint64_t;
+  ListenerId on_any(AnyListener handler);
+  ListenerId prepend_any(AnyListener handler);
+  void off_any(ListenerId id);
+  void off_any();
+  // socket.on("disconnecting"): runs when the socket is about to leave, before it leaves its
+  // rooms (rooms() still lists them), with the reason; then the disconnect handlers run.
+  void on_disconnecting(std::function<void(const SocketPtr&, const std::string& reason)> handler);
   void on_disconnect(std::function<void(const SocketPtr&, const std::string& reason)> handler);
+
+  // socket.conn: this client's Engine.IO connection (nullptr once closed), and the name of its
+  // transport now ("polling" or "websocket"; it changes when the client upgrades).
+  const engineio::Socket* conn() const noexcept { return connected_ ? conn_raw_ : nullptr; }
+  std::string_view transport() const noexcept;
+
+  // socket.volatile / socket.compress(false) / socket.timeout(ms), then emit or emit_with_ack:
+  //   s->volatile_().emit("tick", ...);  s->timeout(2s).emit_with_ack("q", args, cb);
+  class Emitter {
+   public:
+    explicit Emitter(SocketPtr s) : s_(std::move(s)) {}
+    // Dropped (emit returns false) unless the connection can take it now, as socket.io's
+    // volatile: nothing is waiting to be written.
+    Emitter volatile_() && {
+      volatile_flag_ = true;
+      return std::move(*this);
+    }
+    Emitter compress(bool on) && {
+      compress_ = on;
+      return std::move(*this);
+    }
+    // The time emit_with_ack waits for the ack (default 5 s).
+    Emitter timeout(std::chrono::milliseconds t) && {
+      timeout_ = t;
+      return std::move(*this);
+    }
+    bool emit(const std::string& event, Args args = {}) const;
+    bool emit_with_ack(const std::string& event, Args args,
+                       std::function<void(std::optional<std::string> error, Args)> callback) const;
+
+   private:
+    SocketPtr s_;
+    bool volatile_flag_ = false, compress_ = true;
+    std::chrono::milliseconds timeout_{5000};
+  };
+  Emitter volatile_() { return Emitter(shared_from_this()).volatile_(); }
+  Emitter compress(bool on) { return Emitter(shared_from_this()).compress(on); }
+  Emitter timeout(std::chrono::milliseconds t) { return Emitter(shared_from_this()).timeout(t); }
 
   // To this client only. Returns false if it is disconnected.
   bool emit(const std::string& event, Args args = {});
@@ -407,7 +472,9 @@ class Socket : public std::enable_shared_from_this<Socket> {
 
  private:
   void dispatch(const std::string& event, Args args, Ack ack);
-  void send_packet(Packet p);
+  void send_packet(Packet p, bool compress = true);
+  bool emit_packet(Packet p, std::chrono::milliseconds timeout,
+                   std::function<void(std::optional<std::string>, Args)> callback, bool compress);
 
   friend class Namespace;
   friend class InMemoryAdapter;
@@ -429,7 +496,9 @@ class Socket : public std::enable_shared_from_this<Socket> {
   // socket without them does not pay ~230 bytes of empty containers.
   struct Extras {
     std::multimap<std::string, std::pair<EventHandler, bool /*once*/>> handlers;
-    std::vector<std::function<void(const SocketPtr&, const std::string&, const Args&)>> any;
+    std::vector<std::pair<ListenerId, AnyListener>> any;
+    ListenerId next_listener = 1;
+    std::vector<std::function<void(const SocketPtr&, const std::string&)>> on_disconnecting;
     std::vector<std::function<void(const SocketPtr&, const std::string&)>> on_disconnect;
     std::unordered_map<std::uint64_t, std::shared_ptr<PendingAck>> acks;
     std::set<Room> restore_rooms;  // recovered: rejoined when admitted
@@ -468,7 +537,24 @@ class Namespace {
   std::size_t emit(const std::string& event, Args args = {}) {
     return BroadcastOperator(*this, {}).emit(event, std::move(args));
   }
+  // The broadcast operators directly on the namespace (io.volatile.emit, io.local.emit, ...).
+  BroadcastOperator volatile_() { return BroadcastOperator(*this, {}).volatile_(); }
+  BroadcastOperator local() { return BroadcastOperator(*this, {}).local(); }
+  BroadcastOperator compress(bool on) { return BroadcastOperator(*this, {}).compress(on); }
+  BroadcastOperator timeout(std::chrono::milliseconds t) {
+    return BroadcastOperator(*this, {}).timeout(t);
+  }
+  // fetch_sockets: two scopes, told apart by their signature —
+  //   fetch_sockets()      this process's sockets, now (socket.io's io.local.fetchSockets());
+  //   fetch_sockets(done)  every worker's, asynchronously, as RemoteSocket values (socket.io's
+  //                        io.fetchSockets() with a cluster adapter).
   std::vector<SocketPtr> fetch_sockets() { return BroadcastOperator(*this, {}).fetch_sockets(); }
+  void fetch_sockets(std::function<void(std::vector<RemoteSocket>)> done) {
+    BroadcastOperator(*this, {}).fetch_sockets(std::move(done));
+  }
+  // Calls `f` for each socket of this process in the namespace (io.of(n).sockets, a Map in
+  // socket.io). `f` may disconnect sockets: it runs over a copy.
+  void for_each_socket(const std::function<void(const SocketPtr&)>& f) const;
   void sockets_join(const Room& r) { BroadcastOperator(*this, {}).sockets_join(r); }
   void sockets_leave(const Room& r) { BroadcastOperator(*this, {}).sockets_leave(r); }
   void disconnect_sockets(bool close = false) {
@@ -586,6 +672,11 @@ class Server {
   Namespace* find(const std::string& name);
   // The names of the namespaces this server has now (static ones, and dynamic ones created).
   std::vector<std::string> namespace_names() const;
+  // io.on("new_namespace"): called with each namespace created from now on (by of(name), or a
+  // dynamic one created by a client's CONNECT), before any socket joins it.
+  void on_new_namespace(std::function<void(Namespace&)> handler) {
+    new_namespace_.push_back(std::move(handler));
+  }
 
   // Shortcuts on the main namespace.
   void use(Middleware m) { of("/").use(std::move(m)); }
@@ -599,6 +690,9 @@ class Server {
 
   std::uint16_t listen(const std::string& address, std::uint16_t port);
   void close();  // every client: "server shutting down"
+  // The same; `done` runs on the server's thread once every client was told and the listener
+  // closed (the last writes may still be in flight).
+  void close(std::function<void()> done);
   // Disconnects every client of this process with `reason` (a lapped worker: "transport close",
   // so that they reconnect and recover elsewhere). Returns how many clients.
   std::size_t disconnect_all(const std::string& reason);
@@ -622,6 +716,7 @@ class Server {
   std::unordered_map<const engineio::Socket*, std::shared_ptr<Client>> clients_;
   std::unique_ptr<engineio::Server> engine_;
   std::uint64_t next_ack_ = 0;
+  std::vector<std::function<void(Namespace&)>> new_namespace_;
 };
 
 }  // namespace shmio::socketio

@@ -1,0 +1,143 @@
+// The socket.io server API of issue 12 item 4 with the real socket.io-client, against
+// tests/e2e/api_app.cpp (ctest e2e_api: API_BIN).
+import { test, after, before } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { io as connect } from "socket.io-client";
+import { within, until, untilAsync } from "./helpers.mjs";
+
+const BIN = process.env.API_BIN;
+let proc, url, log = "";
+const opened = [];
+before(async () => {
+  proc = spawn(BIN, ["--port", "0"]);
+  proc.stderr.on("data", (d) => (log += d));
+  url = await within(new Promise((resolve, reject) => {
+    let out = "";
+    proc.stdout.on("data", (d) => {
+      out += d;
+      const m = out.match(/listening on [^:]+:(\d+)/);
+      if (m) resolve(`http://127.0.0.1:${m[1]}`);
+    });
+    proc.on("exit", (code) => reject(new Error(`api app exited with ${code}: ${log}`)));
+  }), 20000, "api app start");
+});
+after(() => {
+  opened.forEach((s) => s.disconnect());
+  if (proc.exitCode === null) proc.kill("SIGKILL");
+});
+
+function client(opts = {}) {
+  const s = connect(url, { reconnection: false, forceNew: true, transports: ["websocket"], ...opts });
+  opened.push(s);
+  return s;
+}
+const ack = (s, ...args) => within(s.timeout(10000).emitWithAck(...args), 10000, `ack of ${args[0]}`);
+
+test("on_any, prepend_any and off_any: order, then removal by id, then all", async () => {
+  const s = client();
+  s.emit("ping-1");
+  assert.deepEqual(await ack(s, "any-order"), ["prepend_any ping-1", "on_any ping-1"]);
+  await ack(s, "off-any", "first");
+  await ack(s, "any-order"); // (clears what off-any itself logged)
+  s.emit("ping-2");
+  assert.deepEqual(await ack(s, "any-order"), ["prepend_any ping-2"]);
+  await ack(s, "off-any", "all");
+  await ack(s, "any-order");
+  s.emit("ping-3");
+  assert.deepEqual(await ack(s, "any-order"), []);
+});
+
+test("join of several rooms at once, and the adapter's room events", async () => {
+  const s = client();
+  await until(() => s.connected, 5000, "connected");
+  await ack(s, "room-log"); // (drop what came before)
+  const rooms = await ack(s, "join-many", "t-a", "t-b");
+  assert.deepEqual(rooms.sort(), [s.id, "t-a", "t-b"].sort());
+  assert.deepEqual(await ack(s, "room-log"),
+                   ["create-room t-a", `join-room t-a ${s.id}`, "create-room t-b", `join-room t-b ${s.id}`]);
+  const id = s.id;
+  s.disconnect();
+  const other = client();
+  const events = [];
+  await untilAsync(async () => {
+    if (other.connected) events.push(...(await ack(other, "room-log")));
+    return events.includes(`delete-room ${id}`);
+  }, 5000, "the disconnected socket's rooms deleted");
+  for (const e of [`leave-room t-a ${id}`, "delete-room t-a", `leave-room t-b ${id}`, "delete-room t-b",
+                   `leave-room ${id} ${id}`, `delete-room ${id}`,
+                   `create-room ${other.id}`, `join-room ${other.id} ${other.id}`])
+    assert.ok(events.includes(e), `${e} in ${JSON.stringify(events)}`);
+});
+
+test("disconnecting: the handler still sees the rooms, with the reason", async () => {
+  const s = client();
+  await ack(s, "join-many", "t-x");
+  const id = s.id;
+  s.disconnect();
+  const other = client();
+  let last;
+  await untilAsync(async () => {
+    last = await ack(other, "last-disconnecting");
+    return last.id === id;
+  }, 5000, "disconnecting ran");
+  assert.equal(last.reason, "client namespace disconnect");
+  assert.deepEqual(last.rooms.sort(), [id, "t-x"].sort());
+});
+
+test("transport(): polling, then websocket after the upgrade", async () => {
+  const s = client({ transports: ["polling", "websocket"], upgrade: false });
+  assert.equal(await ack(s, "transport"), "polling");
+  const w = client();
+  assert.equal(await ack(w, "transport"), "websocket");
+});
+
+test("per socket: volatile_ sends what the connection can take now, compress(false), timeout", async () => {
+  const s = client();
+  const got = [];
+  s.on("v", (i) => got.push(i));
+  const sent = await ack(s, "volatile-burst");
+  assert.equal(sent, 1, "one volatile packet per turn: the rest dropped");
+  await until(() => got.length === 1, 5000, "the volatile packet");
+  assert.deepEqual(got, [0]);
+  const plain = new Promise((r) => s.once("c", r));
+  assert.equal(await ack(s, "uncompressed"), true);
+  assert.equal(await within(plain, 5000, "uncompressed event"), "plain");
+  // timeout(ms).emit_with_ack: answered, then not answered in time.
+  s.on("question", (q, cb) => cb(`answer to ${q}`));
+  assert.deepEqual(await ack(s, "ask-back", 2000), { error: null, reply: ["answer to ?"] });
+  const silent = client();
+  silent.on("question", () => {}); // never answers
+  assert.deepEqual(await ack(silent, "ask-back", 200), { error: "operation has timed out", reply: [] });
+});
+
+test("the namespace's operators and its local sockets; new_namespace for a dynamic namespace", async () => {
+  const a = client(), b = client();
+  const nl = [], nc = [];
+  b.on("nl", (x) => nl.push(x));
+  b.on("nc", (x) => nc.push(x));
+  await until(() => a.connected && b.connected, 5000, "connected");
+  const r = await ack(a, "ns-ops");
+  assert.ok(r.sockets >= 2, JSON.stringify(r));
+  assert.equal(r.local, r.sockets);
+  assert.equal(r.compress, r.sockets);
+  assert.ok(r.volatile >= 1 && r.volatile <= r.sockets);
+  await until(() => nl.length === 1 && nc.length === 1, 5000, "local and compress(false) broadcasts");
+  // timeout on the namespace: every socket must answer "nt"; one that does not makes it time out.
+  b.on("nt", (cb) => cb("b"));
+  const answered = await ack(a, "ns-timeout");
+  assert.equal(answered.error, "operation has timed out", "a (and others) did not answer");
+  const dyn = connect(`${url}/dyn-1`, { reconnection: false, forceNew: true, transports: ["websocket"] });
+  opened.push(dyn);
+  await until(() => dyn.connected, 5000, "dynamic namespace");
+  assert.ok((await ack(a, "namespaces")).includes("/dyn-1"));
+});
+
+test("close(done): every client is disconnected and the callback runs", async () => {
+  const s = client();
+  await until(() => s.connected, 5000, "connected");
+  const gone = new Promise((r) => s.once("disconnect", r));
+  s.emit("close-server");
+  await within(gone, 5000, "disconnect");
+  await until(() => /close callback ran/.test(log), 5000, "the callback");
+});

@@ -1,0 +1,156 @@
+// shmio-api-app: a test server for the socket.io server API of issue 12 item 4
+// (tests/e2e/api.test.mjs drives it with the real socket.io-client): socket.on_disconnecting,
+// on_any / prepend_any / off_any, join of several rooms, transport(), per-socket volatile_ /
+// compress / timeout, the namespace's broadcast operators, for_each_socket, on_new_namespace, the
+// adapter's room events, and Server::close with a completion callback. Runs on shmio::serve (one
+// process).
+#include <boost/json/serialize.hpp>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "shmio/serve.hpp"
+
+namespace sio = shmio::socketio;
+namespace json = boost::json;
+using namespace std::chrono_literals;
+
+namespace {
+
+json::array rooms_of(const sio::SocketPtr& s) {
+  json::array out;
+  for (const auto& r : s->rooms()) out.push_back(json::string(r));
+  return out;
+}
+
+const char* name_of(sio::Adapter::RoomEvent e) {
+  switch (e) {
+    case sio::Adapter::RoomEvent::create_room:
+      return "create-room";
+    case sio::Adapter::RoomEvent::delete_room:
+      return "delete-room";
+    case sio::Adapter::RoomEvent::join_room:
+      return "join-room";
+    case sio::Adapter::RoomEvent::leave_room:
+      return "leave-room";
+  }
+  return "?";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  shmio::ServeOptions options;
+  options.name = "api";
+  if (auto parsed = shmio::parse_args(argc, argv, options); parsed.status != parsed.ok)
+    return parsed.exit_code();
+
+  return shmio::serve(options, [](sio::Server& io, const shmio::WorkerInfo&) {
+    auto namespaces = std::make_shared<json::array>();
+    io.on_new_namespace(
+        [namespaces](sio::Namespace& n) { namespaces->push_back(json::string(n.name())); });
+    io.of([](const std::string& n) { return n.rfind("/dyn-", 0) == 0; }, [](sio::Namespace&) {});
+
+    // The adapter's events for rooms whose names start with "t-", and for sockets' own rooms.
+    auto room_log = std::make_shared<json::array>();
+    io.of("/").adapter().on_room_event(
+        [room_log](sio::Adapter::RoomEvent e, const sio::Room& room, const sio::SocketId& id) {
+          std::string line = std::string(name_of(e)) + " " + room;
+          if (!id.empty()) line += " " + id;
+          room_log->push_back(json::string(line));
+        });
+    auto last_disconnecting = std::make_shared<json::object>();
+
+    io.on_connection([&io, namespaces, room_log, last_disconnecting](const sio::SocketPtr& s) {
+      // Catch-all listeners: the order they ran in, for the last event.
+      auto order = std::make_shared<json::array>();
+      const auto first =
+          s->on_any([order](const sio::SocketPtr&, const std::string& ev, const sio::Args&) {
+            if (ev != "any-order") order->push_back(json::string("on_any " + ev));
+          });
+      s->prepend_any([order](const sio::SocketPtr&, const std::string& ev, const sio::Args&) {
+        if (ev != "any-order") order->push_back(json::string("prepend_any " + ev));
+      });
+      s->on("any-order", [order](const sio::SocketPtr&, sio::Args, sio::Ack ack) {
+        if (ack) ack(sio::Args{*order});
+        order->clear();
+      });
+      s->on("off-any", [first](const sio::SocketPtr& self, sio::Args a, sio::Ack ack) {
+        if (!a.values.empty() && a.values[0].is_string() && a.values[0].get_string() == "all")
+          self->off_any();
+        else
+          self->off_any(first);
+        if (ack) ack(sio::Args{true});
+      });
+      s->on("join-many", [](const sio::SocketPtr& self, sio::Args a, sio::Ack ack) {
+        std::vector<sio::Room> rooms;
+        for (const auto& v : a.values)
+          if (v.is_string()) rooms.emplace_back(v.get_string());
+        self->join(rooms);
+        if (ack) ack(sio::Args{rooms_of(self)});
+      });
+      s->on("transport", [](const sio::SocketPtr& self, sio::Args, sio::Ack ack) {
+        if (ack) ack(sio::Args{json::string(std::string(self->transport()))});
+      });
+      // Several volatile packets in one turn: the connection takes the first only.
+      s->on("volatile-burst", [](const sio::SocketPtr& self, sio::Args, sio::Ack ack) {
+        int sent = 0;
+        for (int i = 0; i < 5; ++i) sent += self->volatile_().emit("v", sio::Args{i}) ? 1 : 0;
+        if (ack) ack(sio::Args{sent});
+      });
+      s->on("uncompressed", [](const sio::SocketPtr& self, sio::Args, sio::Ack ack) {
+        if (ack) ack(sio::Args{self->compress(false).emit("c", sio::Args{"plain"})});
+      });
+      // socket.timeout(ms).emit with an ack: the client answers "question" or not.
+      s->on("ask-back", [](const sio::SocketPtr& self, sio::Args a, sio::Ack ack) {
+        const auto ms = !a.values.empty() && a.values[0].is_int64() ? a.values[0].get_int64() : 300;
+        self->timeout(std::chrono::milliseconds(ms))
+            .emit_with_ack("question", sio::Args{"?"},
+                           [ack](std::optional<std::string> err, sio::Args reply) {
+                             json::object o{{"error", err ? json::value(*err) : json::value()},
+                                            {"reply", reply.values}};
+                             if (ack) ack(sio::Args{o});
+                           });
+      });
+      s->on_disconnecting(
+          [last_disconnecting](const sio::SocketPtr& self, const std::string& reason) {
+            *last_disconnecting =
+                json::object{{"id", self->id()}, {"reason", reason}, {"rooms", rooms_of(self)}};
+          });
+      s->on("last-disconnecting",
+            [last_disconnecting](const sio::SocketPtr&, sio::Args, sio::Ack ack) {
+              if (ack) ack(sio::Args{*last_disconnecting});
+            });
+      s->on("room-log", [room_log](const sio::SocketPtr&, sio::Args, sio::Ack ack) {
+        if (ack) ack(sio::Args{*room_log});
+        room_log->clear();
+      });
+      s->on("namespaces", [namespaces](const sio::SocketPtr&, sio::Args, sio::Ack ack) {
+        if (ack) ack(sio::Args{*namespaces});
+      });
+      // The namespace's operators.
+      s->on("ns-ops", [&io](const sio::SocketPtr&, sio::Args, sio::Ack ack) {
+        const std::size_t v = io.of("/").volatile_().emit("nv", sio::Args{1});
+        const std::size_t l = io.of("/").local().emit("nl", sio::Args{2});
+        const std::size_t c = io.of("/").compress(false).emit("nc", sio::Args{3});
+        std::size_t counted = 0;
+        io.of("/").for_each_socket([&counted](const sio::SocketPtr&) { ++counted; });
+        if (ack)
+          ack(sio::Args{
+              json::object{{"volatile", v}, {"local", l}, {"compress", c}, {"sockets", counted}}});
+      });
+      s->on("ns-timeout", [&io](const sio::SocketPtr&, sio::Args, sio::Ack ack) {
+        io.of("/").timeout(300ms).emit_with_ack(
+            "nt", {}, [ack](std::optional<std::string> err, std::vector<sio::Args> rs) {
+              if (ack)
+                ack(sio::Args{json::object{{"error", err ? json::value(*err) : json::value()},
+                                           {"responses", rs.size()}}});
+            });
+      });
+      s->on("close-server", [&io](const sio::SocketPtr&, sio::Args, sio::Ack) {
+        io.close([] { std::fprintf(stderr, "close callback ran\n"); });
+      });
+    });
+  });
+}

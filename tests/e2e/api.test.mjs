@@ -3,6 +3,7 @@
 import { test, after, before } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import http from "node:http";
 import { io as connect } from "socket.io-client";
 import { within, until, untilAsync } from "./helpers.mjs";
 
@@ -131,6 +132,50 @@ test("the namespace's operators and its local sockets; new_namespace for a dynam
   opened.push(dyn);
   await until(() => dyn.connected, 5000, "dynamic namespace");
   assert.ok((await ack(a, "namespaces")).includes("/dyn-1"));
+});
+
+test("socket.use: a refused event reaches no handler and the socket's error handlers; an asynchronous middleware changes the arguments", async () => {
+  const s = client();
+  let ran = 0;
+  s.on("ran", () => ++ran);
+  s.emit("forbidden");
+  assert.deepEqual(await ack(s, "slow", 1), [1, "late"]);
+  assert.deepEqual(await ack(s, "errors"), ["unauthorized event"]);
+  assert.equal(ran, 0, "the refused event's handler did not run");
+});
+
+test("engine hooks: initial_headers on the handshake, headers on every response, connection_error", async () => {
+  const open = await fetch(`${url}/socket.io/?EIO=4&transport=polling`);
+  assert.equal(open.status, 200);
+  assert.equal(open.headers.get("set-cookie"), "shmio-test=1; Path=/");
+  assert.equal(open.headers.get("x-api-app"), "GET");
+  assert.equal(open.headers.get("x-bad"), null, "a value with a line break is not written");
+  assert.equal(open.headers.get("injected"), null);
+  const sid = JSON.parse((await open.text()).slice(1)).sid;
+  const post = await fetch(`${url}/socket.io/?EIO=4&transport=polling&sid=${sid}`, { method: "POST", body: "40" });
+  assert.equal(post.headers.get("x-api-app"), "POST");
+  assert.equal(post.headers.get("set-cookie"), null, "initial_headers: the handshake only");
+  // A WebSocket handshake's 101 carries them too.
+  const port = new URL(url).port;
+  const upgraded = await within(new Promise((resolve, reject) => {
+    const req = http.request({ port, path: "/socket.io/?EIO=4&transport=websocket", headers: {
+      Connection: "Upgrade", Upgrade: "websocket", "Sec-WebSocket-Version": "13",
+      "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==" } });
+    req.on("upgrade", (res, socket) => { socket.destroy(); resolve(res.headers); });
+    req.on("error", reject);
+    req.end();
+  }), 5000, "upgrade");
+  assert.equal(upgraded["set-cookie"]?.[0], "shmio-test=1; Path=/");
+  assert.equal(upgraded["x-api-app"], "GET");
+  // Refused requests: the engine's code and message, with the request.
+  assert.equal((await fetch(`${url}/socket.io/?EIO=4&transport=bogus`)).status, 400);
+  assert.equal((await fetch(`${url}/socket.io/?EIO=4&transport=polling&sid=nope`)).status, 400);
+  const s = client();
+  const errs = await ack(s, "conn-errors");
+  assert.deepEqual(errs.slice(-2), [
+    { code: 0, message: "Transport unknown", method: "GET", query: "EIO=4&transport=bogus" },
+    { code: 1, message: "Session ID unknown", method: "GET", query: "EIO=4&transport=polling&sid=nope" },
+  ]);
 });
 
 test("close(done): every client is disconnected and the callback runs", async () => {

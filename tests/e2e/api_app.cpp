@@ -4,6 +4,7 @@
 // compress / timeout, the namespace's broadcast operators, for_each_socket, on_new_namespace, the
 // adapter's room events, and Server::close with a completion callback. Runs on shmio::serve (one
 // process).
+#include <boost/asio/steady_timer.hpp>
 #include <boost/json/serialize.hpp>
 #include <cstdio>
 #include <memory>
@@ -45,8 +46,25 @@ int main(int argc, char** argv) {
   options.name = "api";
   if (auto parsed = shmio::parse_args(argc, argv, options); parsed.status != parsed.ok)
     return parsed.exit_code();
+  // The engine's hooks: a cookie on handshakes, a header on every response (and one with a line
+  // break, which must not be written), the requests refused with an Engine.IO error.
+  using EO = shmio::engineio::ServerOptions;
+  options.server.initial_headers = [](EO::Headers& h, const EO::HttpRequest&) {
+    h.emplace_back("Set-Cookie", "shmio-test=1; Path=/");
+  };
+  options.server.headers = [](EO::Headers& h, const EO::HttpRequest& req) {
+    h.emplace_back("X-Api-App", std::string(req.method));
+    h.emplace_back("X-Bad", "a\r\nInjected: yes");
+  };
+  auto conn_errors = std::make_shared<json::array>();
+  options.server.connection_error = [conn_errors](const EO::ConnectionError& e) {
+    conn_errors->push_back(json::object{{"code", e.code},
+                                        {"message", json::string(e.message)},
+                                        {"method", json::string(e.req.method)},
+                                        {"query", json::string(e.req.query)}});
+  };
 
-  return shmio::serve(options, [](sio::Server& io, const shmio::WorkerInfo&) {
+  return shmio::serve(options, [conn_errors](sio::Server& io, const shmio::WorkerInfo&) {
     auto namespaces = std::make_shared<json::array>();
     io.on_new_namespace(
         [namespaces](sio::Namespace& n) { namespaces->push_back(json::string(n.name())); });
@@ -62,7 +80,36 @@ int main(int argc, char** argv) {
         });
     auto last_disconnecting = std::make_shared<json::object>();
 
-    io.on_connection([&io, namespaces, room_log, last_disconnecting](const sio::SocketPtr& s) {
+    io.on_connection([&io, namespaces, room_log, last_disconnecting,
+                      conn_errors](const sio::SocketPtr& s) {
+      // socket.use: "forbidden" is refused; "slow" waits 50 ms and gets one more argument.
+      auto errors = std::make_shared<json::array>();
+      s->use([](const sio::SocketPtr&, const std::string& ev, sio::Args&, auto next) {
+        if (ev == "forbidden") return next(std::string("unauthorized event"));
+        next(std::nullopt);
+      });
+      s->use([&io](const sio::SocketPtr&, const std::string& ev, sio::Args& args, auto next) {
+        if (ev != "slow") return next(std::nullopt);
+        auto t = std::make_shared<boost::asio::steady_timer>(io.io(), 50ms);
+        t->async_wait([t, &args, next](const boost::system::error_code&) {
+          args.values.push_back("late");
+          next(std::nullopt);
+        });
+      });
+      s->on_error([errors](const sio::SocketPtr&, const std::string& m) {
+        errors->push_back(json::string(m));
+      });
+      s->on("forbidden",
+            [](const sio::SocketPtr& self, sio::Args, sio::Ack) { self->emit("ran"); });
+      s->on("slow", [](const sio::SocketPtr&, sio::Args a, sio::Ack ack) {
+        if (ack) ack(sio::Args{a.values});  // one argument: the array
+      });
+      s->on("errors", [errors](const sio::SocketPtr&, sio::Args, sio::Ack ack) {
+        if (ack) ack(sio::Args{*errors});
+      });
+      s->on("conn-errors", [conn_errors](const sio::SocketPtr&, sio::Args, sio::Ack ack) {
+        if (ack) ack(sio::Args{*conn_errors});
+      });
       // Catch-all listeners: the order they ran in, for the last event.
       auto order = std::make_shared<json::array>();
       const auto first =

@@ -57,6 +57,50 @@ struct Target {
   std::unordered_map<std::string, std::string> query;
 };
 
+// The application's view of a request (routes, header hooks, connection errors): views into
+// `req`, valid while it lives.
+ServerOptions::HttpRequest http_request(const http::request<http::string_body>& req) {
+  const std::string_view target = req.target();
+  const std::size_t qm = target.find('?');
+  return ServerOptions::HttpRequest{
+      req.method_string(), target.substr(0, qm),
+      qm == std::string_view::npos ? std::string_view{} : target.substr(qm + 1), req.body(),
+      [&req](std::string_view name) -> std::optional<std::string_view> {
+        auto it = req.find(name);
+        if (it == req.end()) return std::nullopt;
+        return std::string_view(it->value());
+      }};
+}
+
+// A request without a session id in its query: a handshake.
+bool is_handshake(const http::request<http::string_body>& req) {
+  const std::string_view target = req.target();
+  const std::size_t qm = target.find('?');
+  if (qm == std::string_view::npos) return true;
+  const std::string_view q = target.substr(qm);
+  return q.find("?sid=") == std::string_view::npos && q.find("&sid=") == std::string_view::npos;
+}
+
+// The header hooks' additions for a response to `req`.
+ServerOptions::Headers hooked_headers(const ServerOptions& o,
+                                      const http::request<http::string_body>& req) {
+  ServerOptions::Headers h;
+  if (!o.initial_headers && !o.headers) return h;
+  const ServerOptions::HttpRequest hr = http_request(req);
+  try {
+    if (o.initial_headers && is_handshake(req)) o.initial_headers(h, hr);
+    if (o.headers) o.headers(h, hr);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "shmio: headers handler threw: %s\n", e.what());
+  }
+  // A name or value with a line break (or an empty name) would split the response: not written.
+  std::erase_if(h, [](const auto& f) {
+    return f.first.empty() || f.first.find_first_of("\r\n:") != std::string::npos ||
+           f.second.find_first_of("\r\n") != std::string::npos;
+  });
+  return h;
+}
+
 // Calls `f(name, value)` for each pair of the target's query string, decoded, in order.
 template <class F>
 void for_each_query_pair(std::string_view target, F&& f) {
@@ -348,6 +392,7 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
     res.body() = std::move(body);
     res.prepare_payload();
     srv_->add_cors(req, res);
+    for (auto& [name, value] : hooked_headers(srv_->options, req)) res.insert(name, value);
     return res;
   }
   // After a "Connection: close" answer: stop sending, then read and discard what the client is
@@ -1081,16 +1126,7 @@ void HttpConnection::handle(Request req, const Target& t) {
   }
   if (!same_path(t.path, o.path)) {
     if (o.routes) {
-      const std::string_view target = req.target();
-      const std::size_t qm = target.find('?');
-      ServerOptions::HttpRequest hr{
-          req.method_string(), t.path,
-          qm == std::string_view::npos ? std::string_view{} : target.substr(qm + 1), req.body(),
-          [&req](std::string_view name) -> std::optional<std::string_view> {
-            auto it = req.find(name);
-            if (it == req.end()) return std::nullopt;
-            return std::string_view(it->value());
-          }};
+      const ServerOptions::HttpRequest hr = http_request(req);
       std::optional<ServerOptions::HttpResponse> out;
       try {
         out = o.routes(hr);
@@ -1249,7 +1285,10 @@ void HttpConnection::handle_upgrade(Request& req, const Target& t) {
     response_101 =
         "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
         "Sec-WebSocket-Accept: " +
-        std::string(accept.data(), accept.size()) + "\r\n\r\n";
+        std::string(accept.data(), accept.size()) + "\r\n";
+    for (const auto& [name, value] : hooked_headers(srv_->options, req))
+      response_101 += name + ": " + value + "\r\n";
+    response_101 += "\r\n";
   }
   std::shared_ptr<EngineSocket> probing;
   bool refuse = false;
@@ -1374,6 +1413,14 @@ void detail::ServerCore::add_cors(const Request& req, Response& res) const {
 
 Response detail::ServerCore::json_error(const Request& req, http::status status, int code,
                                         const char* message) const {
+  if (options.connection_error) {
+    const ServerOptions::HttpRequest hr = http_request(req);
+    try {
+      options.connection_error(ServerOptions::ConnectionError{code, message, hr});
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "shmio: connection_error handler threw: %s\n", e.what());
+    }
+  }
   Response res{status, req.version()};
   res.set(http::field::content_type, "application/json");
   res.keep_alive(req.keep_alive());

@@ -786,6 +786,55 @@ void Socket::on_packet(const Packet& p) {
   }
 }
 
+void Socket::use(EventMiddleware m) {
+  x().use.push_back(std::move(m));
+}
+void Socket::on_error(std::function<void(const SocketPtr&, const std::string&)> h) {
+  x().on_error.push_back(std::move(h));
+}
+
+void Socket::error(const std::string& message) {
+  if (!x_) return;
+  auto self = shared_from_this();
+  auto handlers = x_->on_error;  // (a handler may add or remove handlers, or disconnect)
+  for (auto& h : handlers) {
+    try {
+      h(self, message);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "shmio: error handler on socket %s threw: %s\n", id_.c_str(), e.what());
+    }
+  }
+}
+
+// One event on its way through the socket's middleware.
+struct Socket::Chain {
+  SocketPtr self;
+  std::string event;
+  Args args;
+  Ack ack;
+  std::vector<EventMiddleware> fns;  // a copy: the list may change meanwhile
+  std::size_t next = 0;
+};
+
+void Socket::run_middleware(const std::shared_ptr<Chain>& c) {
+  if (!connected_) return;  // disconnected meanwhile: dropped
+  if (c->next == c->fns.size())
+    return run_handlers(c->event, std::move(c->args), std::move(c->ack));
+  const EventMiddleware& fn = c->fns[c->next++];
+  auto called = std::make_shared<bool>(false);
+  auto next = [c, called](std::optional<std::string> err) {
+    if (*called) return;  // next called twice: the second is ignored
+    *called = true;
+    if (err) return c->self->error(*err);
+    c->self->run_middleware(c);
+  };
+  try {
+    fn(c->self, c->event, c->args, next);
+  } catch (const std::exception& e) {
+    next(std::string(e.what()));
+  }
+}
+
 void Socket::dispatch(const std::string& event, Args args, Ack ack) {
   auto self = shared_from_this();
   try {
@@ -795,6 +844,23 @@ void Socket::dispatch(const std::string& event, Args args, Ack ack) {
       auto h = x_->any[i].second;
       h(self, event, args);
     }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "shmio: any-listener for '%s' on socket %s threw: %s\n", event.c_str(),
+                 id_.c_str(), e.what());
+    disconnect(false);
+    return;
+  }
+  if (x_ && !x_->use.empty()) {
+    run_middleware(
+        std::make_shared<Chain>(Chain{self, event, std::move(args), std::move(ack), x_->use, 0}));
+    return;
+  }
+  run_handlers(event, std::move(args), std::move(ack));
+}
+
+void Socket::run_handlers(const std::string& event, Args args, Ack ack) {
+  auto self = shared_from_this();
+  try {
     std::vector<EventHandler> run;
     if (x_) {
       auto [first, last] = x_->handlers.equal_range(event);
@@ -837,8 +903,8 @@ void Socket::closed(const std::string& reason) {
       try {
         h(self, reason);
       } catch (const std::exception& e) {
-        std::fprintf(stderr, "shmio: disconnecting handler on socket %s threw: %s\n",
-                     id_.c_str(), e.what());
+        std::fprintf(stderr, "shmio: disconnecting handler on socket %s threw: %s\n", id_.c_str(),
+                     e.what());
       }
     }
   }
@@ -1195,6 +1261,9 @@ Server::Server(net::io_context& io, ServerOptions options) : io_(io), options_(s
   eo.allow_request = options_.allow_request;
   eo.static_files = options_.static_files;
   eo.routes = options_.routes;
+  eo.initial_headers = options_.initial_headers;
+  eo.headers = options_.headers;
+  eo.connection_error = options_.connection_error;
   eo.id_prefix = options_.id_prefix;
   eo.reuse_port = options_.reuse_port;
   eo.io_uring = options_.io_uring;

@@ -80,6 +80,24 @@ struct ServerOptions {
   };
   std::function<std::optional<HttpResponse>(const HttpRequest&)> routes;
 
+  // engine.on("initial_headers") / engine.on("headers"): add headers (e.g. Set-Cookie) to the
+  // Engine.IO responses — `initial_headers` to a handshake's (the polling GET without a sid, or a
+  // WebSocket upgrade without one), `headers` to every polling response and WebSocket upgrade
+  // (after initial_headers). Not applied to a WebSocket accepted with permessage-deflate.
+  using Headers = std::vector<std::pair<std::string, std::string>>;
+  std::function<void(Headers& headers, const HttpRequest& req)> initial_headers;
+  std::function<void(Headers& headers, const HttpRequest& req)> headers;
+
+  // engine.on("connection_error"): every request refused with an Engine.IO error (code and
+  // message as engine.io's: 0 "Transport unknown", 1 "Session ID unknown", 2 "Bad handshake
+  // method", 3 "Bad request", 4 "Forbidden", 5 "Unsupported protocol version"), with the request.
+  struct ConnectionError {
+    int code;
+    std::string_view message;
+    const HttpRequest& req;
+  };
+  std::function<void(const ConnectionError&)> connection_error;
+
   // Clustering (used by shmio's workers; all empty for one process):
   // - session ids start with `id_prefix` (the rest stays random; the id keeps its length), so the
   //   worker that owns a session can be told from its id;

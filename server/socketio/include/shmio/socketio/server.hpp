@@ -255,8 +255,7 @@ class Adapter {
   // last member. `id` is the socket for join/leave, empty for create/delete. The listener must not
   // change the rooms index.
   enum class RoomEvent { create_room, delete_room, join_room, leave_room };
-  using RoomListener =
-      std::function<void(RoomEvent event, const Room& room, const SocketId& id)>;
+  using RoomListener = std::function<void(RoomEvent event, const Room& room, const SocketId& id)>;
   void on_room_event(RoomListener listener) { room_listeners_.push_back(std::move(listener)); }
 
  protected:
@@ -406,6 +405,18 @@ class Socket : public std::enable_shared_from_this<Socket> {
   void on_disconnecting(std::function<void(const SocketPtr&, const std::string& reason)> handler);
   void on_disconnect(std::function<void(const SocketPtr&, const std::string& reason)> handler);
 
+  // socket.use: middleware for this socket's incoming events, run in order after the on_any
+  // listeners and before the event's handlers (as socket.io). Each calls `next()` to let the
+  // event on (it may change the arguments first), or `next(message)` to stop it: the handlers do
+  // not run and the socket's on_error handlers get the message (socket.io's socket.on("error");
+  // nothing is sent to the client). `next` may be called later (asynchronously); a middleware
+  // that throws stops the event as next(what()) would. Events of a socket that disconnected
+  // meanwhile are dropped.
+  using EventMiddleware = std::function<void(const SocketPtr&, const std::string& event, Args& args,
+                                             std::function<void(std::optional<std::string>)> next)>;
+  void use(EventMiddleware middleware);
+  void on_error(std::function<void(const SocketPtr&, const std::string& message)> handler);
+
   // socket.conn: this client's Engine.IO connection (nullptr once closed), and the name of its
   // transport now ("polling" or "websocket"; it changes when the client upgrades).
   const engineio::Socket* conn() const noexcept { return connected_ ? conn_raw_ : nullptr; }
@@ -472,6 +483,10 @@ class Socket : public std::enable_shared_from_this<Socket> {
 
  private:
   void dispatch(const std::string& event, Args args, Ack ack);
+  struct Chain;
+  void run_middleware(const std::shared_ptr<Chain>& chain);
+  void run_handlers(const std::string& event, Args args, Ack ack);
+  void error(const std::string& message);
   void send_packet(Packet p, bool compress = true);
   bool emit_packet(Packet p, std::chrono::milliseconds timeout,
                    std::function<void(std::optional<std::string>, Args)> callback, bool compress);
@@ -499,6 +514,8 @@ class Socket : public std::enable_shared_from_this<Socket> {
     std::vector<std::pair<ListenerId, AnyListener>> any;
     ListenerId next_listener = 1;
     std::vector<std::function<void(const SocketPtr&, const std::string&)>> on_disconnecting;
+    std::vector<EventMiddleware> use;
+    std::vector<std::function<void(const SocketPtr&, const std::string&)>> on_error;
     std::vector<std::function<void(const SocketPtr&, const std::string&)>> on_disconnect;
     std::unordered_map<std::uint64_t, std::shared_ptr<PendingAck>> acks;
     std::set<Room> restore_rooms;  // recovered: rejoined when admitted
@@ -641,6 +658,11 @@ struct ServerOptions {
   std::function<std::optional<engineio::ServerOptions::HttpResponse>(
       const engineio::ServerOptions::HttpRequest&)>
       routes;
+  // io.engine.on("initial_headers" / "headers" / "connection_error"): see engineio.
+  std::function<void(engineio::ServerOptions::Headers&,
+                     const engineio::ServerOptions::HttpRequest&)>
+      initial_headers, headers;
+  std::function<void(const engineio::ServerOptions::ConnectionError&)> connection_error;
   // The adapter of each namespace (default: InMemoryAdapter). The cluster sets its own.
   std::function<std::unique_ptr<Adapter>(Namespace&)> adapter;
   // Ack ids the server sends are ack_id_base + k * ack_id_stride: with one base per worker and a

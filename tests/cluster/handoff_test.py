@@ -11,6 +11,9 @@ descriptor by SCM_RIGHTS; server/cluster/src/node.cpp) on worker 0's abstract so
   the bytes: each dropped, its descriptor closed (the peer sees EOF), said on stderr, counted in
   shmio_handoffs_refused_total; the worker still adopts the next good one;
 * a process of another user (run as root only: a child that becomes nobody) is refused;
+* the 200 ms send timeout: with worker 1 stopped and its hand-off backlog full, worker 0 drops a
+  request it cannot hand over after two tries (its connection closed, counted in
+  shmio_handoffs_failed_total) and keeps answering;
 * a stopped owner: with worker 1 SIGSTOPped, requests for its sessions that land on worker 0 are
   handed over and queue in the kernel while worker 0 keeps answering; resumed, worker 1 answers
   every one.
@@ -174,6 +177,48 @@ try:
               "another user's hand-off connection is closed, its descriptor never adopted")
     else:
         print("skip  another user's hand-off (needs root to switch users)")
+
+    # The 200 ms hand-off send timeout: worker 1 stopped and its hand-off socket's backlog full
+    # (we connect until the kernel refuses), so worker 0 can neither connect to it nor send. A
+    # request for a worker-1 session that lands on worker 0 is dropped after two tries of at most
+    # 200 ms each (its connection closed without an answer: the client retries), counted in
+    # shmio_handoffs_failed_total; worker 0 keeps answering. (Before any other hand-off to worker
+    # 1: worker 0 has no connection to it yet.)
+    failed_before = metric("shmio_handoffs_failed_total") or 0
+    os.kill(workers[1], signal.SIGSTOP)
+    fillers, dropped, waited = [], 0, []
+    try:
+        for _ in range(1000):
+            f = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            f.setblocking(False)
+            try:
+                f.connect(f"\0shmio-handoff.{ring}.1")
+            except BlockingIOError:
+                f.close()
+                break
+            fillers.append(f)
+        check(0 < len(fillers) < 1000, f"worker 1's hand-off backlog is full ({len(fillers)} queued)")
+        for i in range(16):  # about half land on worker 0 (the others wait in stopped worker 1)
+            c = socket.create_connection(("127.0.0.1", port))
+            c.sendall(f"GET /socket.io/?EIO=4&transport=polling&sid=AB{i:018d} HTTP/1.1\r\n"
+                      "Host: x\r\nConnection: close\r\n\r\n".encode())
+            t0 = time.time()
+            data, eof = reply_or_eof(c, timeout=1.5)
+            c.close()
+            if eof and data == b"":
+                dropped += 1
+                waited.append(time.time() - t0)
+        failed = metric("shmio_handoffs_failed_total")
+        check(dropped >= 1 and failed is not None and failed - failed_before == dropped,
+              f"hand-offs to a stuck worker are dropped and counted ({dropped} dropped, "
+              f"shmio_handoffs_failed_total {failed_before} -> {failed})")
+        check(all(w < 1.2 for w in waited),
+              f"each drop within two 200 ms tries (waited {[round(w, 2) for w in waited]} s)")
+        check(metric("shmio_connections") is not None, "worker 0 answers meanwhile")
+    finally:
+        os.kill(workers[1], signal.SIGCONT)
+        for f in fillers:
+            f.close()
 
     # A stopped owner: worker 1 SIGSTOPped; requests for worker-1 sessions (a sid's first two
     # characters name its owner: "AB" is worker 1) land on either worker; worker 0 hands its share

@@ -65,9 +65,11 @@ while len(workers) < 2:
         workers[int(m.group(1))] = int(m.group(2))
 
 
-def handoff_socket(index):
+def handoff_socket(index, timeout=None):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    s.settimeout(timeout)
     s.connect(f"\0shmio-handoff.{ring}.{index}")
+    s.settimeout(None)
     return s
 
 
@@ -219,6 +221,13 @@ try:
         os.kill(workers[1], signal.SIGCONT)
         for f in fillers:
             f.close()
+    # Worker 1 takes the (now closed) queued connections off its backlog once it runs again; a
+    # hand-off of our own behind them, answered by worker 1, shows it has (the next part needs
+    # worker 0 to reach it again).
+    probe = handoff_socket(1, timeout=10)
+    data = good_handoff(probe)
+    probe.close()
+    check(b'"worker":1' in data, "resumed, worker 1 drains its backlog and adopts hand-offs again")
 
     # A stopped owner: worker 1 SIGSTOPped; requests for worker-1 sessions (a sid's first two
     # characters name its owner: "AB" is worker 1) land on either worker; worker 0 hands its share

@@ -895,7 +895,6 @@ void Socket::closed(const std::string& reason) {
       std::fprintf(stderr, "shmio: ack callback threw: %s\n", e.what());
     }
   }
-  // Only these reasons keep a session for connection state recovery (as in socket.io).
   // "disconnecting": the socket still in its rooms.
   if (x_ && !x_->on_disconnecting.empty()) {
     auto handlers = std::exchange(x_->on_disconnecting, {});
@@ -908,6 +907,7 @@ void Socket::closed(const std::string& reason) {
       }
     }
   }
+  // Only these reasons keep a session for connection state recovery (as in socket.io).
   static const std::set<std::string> kRecoverable = {"transport error",      "transport close",
                                                      "forced close",         "ping timeout",
                                                      "server shutting down", "forced server close"};

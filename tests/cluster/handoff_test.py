@@ -65,12 +65,22 @@ while len(workers) < 2:
         workers[int(m.group(1))] = int(m.group(2))
 
 
-def handoff_socket(index, timeout=None):
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    s.settimeout(timeout)
-    s.connect(f"\0shmio-handoff.{ring}.{index}")
-    s.settimeout(None)
-    return s
+def handoff_socket(index, wait=0.0):
+    """A connection to worker `index`'s hand-off socket; with `wait`, tried again (for up to that
+    many seconds) while its listen backlog is full (a non-blocking connect says EAGAIN)."""
+    deadline = time.time() + wait
+    while True:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        s.setblocking(wait == 0.0)
+        try:
+            s.connect(f"\0shmio-handoff.{ring}.{index}")
+            s.setblocking(True)
+            return s
+        except BlockingIOError:
+            s.close()
+            if time.time() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def tcp_pair():
@@ -224,7 +234,7 @@ try:
     # Worker 1 takes the (now closed) queued connections off its backlog once it runs again; a
     # hand-off of our own behind them, answered by worker 1, shows it has (the next part needs
     # worker 0 to reach it again).
-    probe = handoff_socket(1, timeout=10)
+    probe = handoff_socket(1, wait=10)
     data = good_handoff(probe)
     probe.close()
     check(b'"worker":1' in data, "resumed, worker 1 drains its backlog and adopts hand-offs again")

@@ -178,6 +178,27 @@ test("engine hooks: initial_headers on the handshake, headers on every response,
   ]);
 });
 
+test("on_any_outgoing: a socket's own emits and the broadcasts that reach it, binary ones decoded; off_any_outgoing", async () => {
+  const a = client(), b = client();
+  await until(() => a.connected && b.connected, 5000, "connected");
+  const gotBin = new Promise((r) => b.once("o-bin", (n, buf) => r([n, buf])));
+  assert.equal(await ack(a, "outgoing-trigger"), true);
+  const [n, buf] = await within(gotBin, 5000, "the binary broadcast");
+  assert.equal(n, 3);
+  assert.deepEqual([...buf], [1, 2]);
+  assert.deepEqual(await ack(a, "outgoing-log"), ["o-direct [1] 0", "o-all [2] 0", 'o-bin [3,{"_placeholder":true,"num":0}] 1']);
+  assert.deepEqual(await ack(b, "outgoing-log"), ["o-all [2] 0", 'o-bin [3,{"_placeholder":true,"num":0}] 1']);
+  await ack(a, "outgoing-off");
+  await ack(a, "outgoing-trigger");
+  assert.deepEqual(await ack(a, "outgoing-log"), []);
+});
+
+test("socket.conn's upgrade: the handler runs when the client moves from polling to WebSocket", async () => {
+  const s = client({ transports: ["polling", "websocket"] });
+  const [transport] = await within(new Promise((r) => s.once("upgraded", (...x) => r(x))), 10000, "upgraded");
+  assert.equal(transport, "websocket");
+});
+
 test("close(done): every client is disconnected and the callback runs", async () => {
   const s = client();
   await until(() => s.connected, 5000, "connected");

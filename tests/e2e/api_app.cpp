@@ -99,6 +99,32 @@ int main(int argc, char** argv) {
       s->on_error([errors](const sio::SocketPtr&, const std::string& m) {
         errors->push_back(json::string(m));
       });
+      // Outgoing listeners: what this socket was sent (its own emits and broadcasts).
+      auto outgoing = std::make_shared<json::array>();
+      const auto out_id = s->on_any_outgoing(
+          [outgoing](const sio::SocketPtr&, const std::string& ev, const sio::Args& a) {
+            if (ev.rfind("o-", 0) == 0)
+              outgoing->push_back(json::string(ev + " " + json::serialize(a.values) + " " +
+                                               std::to_string(a.binaries.size())));
+          });
+      s->on("outgoing-trigger", [&io](const sio::SocketPtr& self, sio::Args, sio::Ack ack) {
+        self->emit("o-direct", sio::Args{1});
+        io.emit("o-all", sio::Args{2});
+        io.emit("o-bin", sio::Args(json::array{3, sio::placeholder(0)},
+                                   {std::make_shared<const std::string>("\x01\x02")}));
+        if (ack) ack(sio::Args{true});
+      });
+      s->on("outgoing-log", [outgoing](const sio::SocketPtr&, sio::Args, sio::Ack ack) {
+        if (ack) ack(sio::Args{*outgoing});
+        outgoing->clear();
+      });
+      s->on("outgoing-off", [out_id](const sio::SocketPtr& self, sio::Args, sio::Ack ack) {
+        self->off_any_outgoing(out_id);
+        if (ack) ack(sio::Args{true});
+      });
+      s->on_upgrade([](const sio::SocketPtr& self) {
+        self->emit("upgraded", sio::Args{json::string(std::string(self->transport()))});
+      });
       s->on("forbidden",
             [](const sio::SocketPtr& self, sio::Args, sio::Ack) { self->emit("ran"); });
       s->on("slow", [](const sio::SocketPtr&, sio::Args a, sio::Ack ack) {

@@ -694,6 +694,13 @@ class EngineSocket final : public Socket,
         if (probe_ && !ws_) {  // the upgrade completed: the session's queue is the link's source
           ws_ = std::move(probe_);
           ws_->attach(&sm_.out());
+          if (srv_->handler.on_upgrade) {
+            try {
+              srv_->handler.on_upgrade(self);
+            } catch (const std::exception& e) {
+              std::fprintf(stderr, "shmio: upgrade handler threw: %s\n", e.what());
+            }
+          }
         }
         if (get_) respond_get("6");  // release a GET the client left behind
         if (ws_ && sm_.has_output()) srv_->cork(this);

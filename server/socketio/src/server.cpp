@@ -101,6 +101,12 @@ class Client : public std::enable_shared_from_this<Client> {
     s->on_packet(p);
   }
 
+  // The connection moved to WebSocket: each socket's upgrade handlers.
+  void upgraded() {
+    auto sockets = sockets_;
+    for (auto& [nsp, s] : sockets) s->upgraded();
+  }
+
   // A packet that is valid but not now (the reference's "invalid state"): the server closes the
   // connection, "forced server close".
   void invalid_state() { close("forced server close"); }
@@ -624,6 +630,72 @@ void Socket::off_any(ListenerId id) {
 void Socket::off_any() {
   if (x_) x_->any.clear();
 }
+Socket::ListenerId Socket::on_any_outgoing(AnyListener h) {
+  const ListenerId id = x().next_listener++;
+  x_->any_outgoing.emplace_back(id, std::move(h));
+  return id;
+}
+void Socket::off_any_outgoing(ListenerId id) {
+  if (!x_) return;
+  std::erase_if(x_->any_outgoing, [id](const auto& e) { return e.first == id; });
+}
+void Socket::off_any_outgoing() {
+  if (x_) x_->any_outgoing.clear();
+}
+
+void Socket::notify_outgoing(const std::string& event, const Args& args) {
+  if (!has_outgoing_listeners()) return;
+  auto self = shared_from_this();
+  auto listeners = x_->any_outgoing;  // (a listener may add or remove listeners)
+  for (auto& [id, h] : listeners) {
+    try {
+      h(self, event, args);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "shmio: outgoing listener on socket %s threw: %s\n", id_.c_str(),
+                   e.what());
+    }
+  }
+}
+
+// A broadcast's packet as its listeners see it: decoded back into the event and its arguments
+// (only for a socket that has such listeners).
+void Socket::notify_outgoing(const EncodedPacket& p) {
+  if (!has_outgoing_listeners()) return;
+  std::string_view text = p.frame->payload();
+  if (text.empty()) return;
+  text.remove_prefix(1);  // the Engine.IO message type
+  Decoder d;
+  Packet out;
+  Decoder::Status st = d.feed_text(text, out);
+  for (std::size_t i = 0; st == Decoder::Status::need_more && i < p.attachments.size(); ++i)
+    st = d.feed_binary(std::string(p.attachments[i]->payload()), out);
+  if (st != Decoder::Status::packet || !out.data || !out.data->is_array() ||
+      out.data->get_array().empty())
+    return;
+  json::array values = std::move(out.data->get_array());
+  json::value name = std::move(values[0]);
+  values.erase(values.begin());
+  notify_outgoing(name.is_string() ? std::string(name.get_string()) : json::serialize(name),
+                  Args(std::move(values), out.attachments));
+}
+
+void Socket::on_upgrade(std::function<void(const SocketPtr&)> h) {
+  x().on_upgrade.push_back(std::move(h));
+}
+void Socket::upgraded() {
+  if (!x_ || x_->on_upgrade.empty()) return;
+  auto self = shared_from_this();
+  auto handlers = x_->on_upgrade;
+  for (auto& h : handlers) {
+    try {
+      h(self);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "shmio: upgrade handler on socket %s threw: %s\n", id_.c_str(),
+                   e.what());
+    }
+  }
+}
+
 void Socket::on_disconnecting(std::function<void(const SocketPtr&, const std::string&)> h) {
   x().on_disconnecting.push_back(std::move(h));
 }
@@ -639,6 +711,7 @@ std::string_view Socket::transport() const noexcept {
 bool Socket::Emitter::emit(const std::string& event, Args args) const {
   if (!s_->connected_) return false;
   if (volatile_flag_ && (s_->conn_raw_ == nullptr || !s_->conn_raw_->writable())) return false;
+  s_->notify_outgoing(event, args);
   s_->send_packet(event_packet(s_->nsp_->name(), event, std::move(args)), compress_);
   return true;
 }
@@ -647,6 +720,7 @@ bool Socket::Emitter::emit_with_ack(
     std::function<void(std::optional<std::string>, Args)> callback) const {
   if (!s_->connected_) return false;
   if (volatile_flag_ && (s_->conn_raw_ == nullptr || !s_->conn_raw_->writable())) return false;
+  s_->notify_outgoing(event, args);
   return s_->emit_packet(event_packet(s_->nsp_->name(), event, std::move(args)), timeout_,
                          std::move(callback), compress_);
 }
@@ -666,6 +740,7 @@ void Socket::send_packet(Packet p, bool compress) {
 
 bool Socket::emit(const std::string& event, Args args) {
   if (!connected_) return false;
+  notify_outgoing(event, args);
   send_packet(event_packet(nsp_->name(), event, std::move(args)));
   return true;
 }
@@ -673,6 +748,7 @@ bool Socket::emit(const std::string& event, Args args) {
 bool Socket::emit_with_ack(const std::string& event, Args args, std::chrono::milliseconds timeout,
                            std::function<void(std::optional<std::string>, Args)> callback) {
   if (!connected_) return false;
+  notify_outgoing(event, args);
   return emit_packet(event_packet(nsp_->name(), event, std::move(args)), timeout,
                      std::move(callback), true);
 }
@@ -1095,14 +1171,19 @@ std::size_t Namespace::deliver_local(const EncodedPacket& p, const BroadcastOpti
   // a reference to the one frame of this broadcast — no id lookup, no copy, no allocation, no
   // atomic count per receiver; the writes happen once per socket at the end of the turn.
   std::size_t n = 0;
+  std::vector<SocketPtr> listening;  // sockets with outgoing listeners (rare: empty, no allocation)
   auto deliver = [&](Socket& s) {
     engineio::Socket* conn = s.conn_raw_;
     // Volatile: dropped for a client that could not take it now (as in socket.io).
     if (opts.flags.volatile_ && !conn->writable()) return;
     p.send_to(*conn);
     ++n;
+    if (s.has_outgoing_listeners()) [[unlikely]]
+      listening.push_back(s.shared_from_this());
   };
   adapter_->for_each_target(opts, deliver);
+  // (After the walk: a listener may change the rooms index.)
+  for (const SocketPtr& s : listening) s->notify_outgoing(p);
   return n;
 }
 
@@ -1133,6 +1214,7 @@ std::size_t Namespace::deliver_local_with_ack(const EncodedPacket& p, const Broa
     acks[id] = std::move(pending);
     ++n;
     p.send_to(*it->second->conn_raw_);
+    it->second->notify_outgoing(p);
   }
   return n;
 }
@@ -1282,6 +1364,10 @@ Server::Server(net::io_context& io, ServerOptions options) : io_(io), options_(s
   h.on_message = [this](const engineio::SocketPtr& conn, engineio::Packet m) {
     auto it = clients_.find(conn.get());
     if (it != clients_.end()) it->second->on_message(std::move(m));
+  };
+  h.on_upgrade = [this](const engineio::SocketPtr& conn) {
+    auto it = clients_.find(conn.get());
+    if (it != clients_.end()) it->second->upgraded();
   };
   h.on_close = [this](const engineio::SocketPtr& conn, engineio::CloseReason r) {
     auto it = clients_.find(conn.get());

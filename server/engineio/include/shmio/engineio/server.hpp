@@ -268,6 +268,8 @@ struct Handler {
   std::function<void(const SocketPtr&)> on_open;
   std::function<void(const SocketPtr&, Packet)> on_message;
   std::function<void(const SocketPtr&, CloseReason)> on_close;
+  // The session moved from polling to WebSocket (the upgrade completed).
+  std::function<void(const SocketPtr&)> on_upgrade;
 };
 
 class Server {

@@ -400,6 +400,12 @@ class Socket : public std::enable_shared_from_this<Socket> {
   ListenerId prepend_any(AnyListener handler);
   void off_any(ListenerId id);
   void off_any();
+  // The same for the events sent to this client (socket.onAnyOutgoing/offAnyOutgoing): its own
+  // emits and every broadcast that reaches it, with the event name and arguments, as they are
+  // queued. A broadcast's listeners run once it has been queued for every target.
+  ListenerId on_any_outgoing(AnyListener handler);
+  void off_any_outgoing(ListenerId id);
+  void off_any_outgoing();
   // socket.on("disconnecting"): runs when the socket is about to leave, before it leaves its
   // rooms (rooms() still lists them), with the reason; then the disconnect handlers run.
   void on_disconnecting(std::function<void(const SocketPtr&, const std::string& reason)> handler);
@@ -421,6 +427,8 @@ class Socket : public std::enable_shared_from_this<Socket> {
   // transport now ("polling" or "websocket"; it changes when the client upgrades).
   const engineio::Socket* conn() const noexcept { return connected_ ? conn_raw_ : nullptr; }
   std::string_view transport() const noexcept;
+  // socket.conn.on("upgrade"): the client's connection moved from polling to WebSocket.
+  void on_upgrade(std::function<void(const SocketPtr&)> handler);
 
   // socket.volatile / socket.compress(false) / socket.timeout(ms), then emit or emit_with_ack:
   //   s->volatile_().emit("tick", ...);  s->timeout(2s).emit_with_ack("q", args, cb);
@@ -478,6 +486,7 @@ class Socket : public std::enable_shared_from_this<Socket> {
 
   // Internal: called by the Client and the Namespace.
   std::shared_ptr<Client> client_of() const { return client_.lock(); }
+  void upgraded();
   void on_packet(const Packet& p);
   void closed(const std::string& reason);
 
@@ -487,6 +496,9 @@ class Socket : public std::enable_shared_from_this<Socket> {
   void run_middleware(const std::shared_ptr<Chain>& chain);
   void run_handlers(const std::string& event, Args args, Ack ack);
   void error(const std::string& message);
+  bool has_outgoing_listeners() const noexcept { return x_ && !x_->any_outgoing.empty(); }
+  void notify_outgoing(const std::string& event, const Args& args);
+  void notify_outgoing(const EncodedPacket& p);
   void send_packet(Packet p, bool compress = true);
   bool emit_packet(Packet p, std::chrono::milliseconds timeout,
                    std::function<void(std::optional<std::string>, Args)> callback, bool compress);
@@ -512,9 +524,11 @@ class Socket : public std::enable_shared_from_this<Socket> {
   struct Extras {
     std::multimap<std::string, std::pair<EventHandler, bool /*once*/>> handlers;
     std::vector<std::pair<ListenerId, AnyListener>> any;
+    std::vector<std::pair<ListenerId, AnyListener>> any_outgoing;
     ListenerId next_listener = 1;
     std::vector<std::function<void(const SocketPtr&, const std::string&)>> on_disconnecting;
     std::vector<EventMiddleware> use;
+    std::vector<std::function<void(const SocketPtr&)>> on_upgrade;
     std::vector<std::function<void(const SocketPtr&, const std::string&)>> on_error;
     std::vector<std::function<void(const SocketPtr&, const std::string&)>> on_disconnect;
     std::unordered_map<std::uint64_t, std::shared_ptr<PendingAck>> acks;

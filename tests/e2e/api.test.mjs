@@ -199,6 +199,27 @@ test("socket.conn's upgrade: the handler runs when the client moves from polling
   assert.equal(transport, "websocket");
 });
 
+test("allow_request_async: a handshake waits for the app's answer; refused ones get 403 and a connection_error", async () => {
+  const denied = await fetch(`${url}/socket.io/?EIO=4&transport=polling&deny=1`);
+  assert.equal(denied.status, 403);
+  assert.deepEqual(await denied.json(), { code: 4, message: "Forbidden" });
+  const port = new URL(url).port;
+  const status = await within(new Promise((resolve, reject) => {
+    const req = http.request({ port, path: "/socket.io/?EIO=4&transport=websocket&deny=1", headers: {
+      Connection: "Upgrade", Upgrade: "websocket", "Sec-WebSocket-Version": "13",
+      "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==" } });
+    req.on("upgrade", (res, socket) => { socket.destroy(); resolve(101); });
+    req.on("response", (res) => { res.resume(); resolve(res.statusCode); });
+    req.on("error", reject);
+    req.end();
+  }), 5000, "refused upgrade");
+  assert.equal(status, 403);
+  const s = client({ transports: ["polling", "websocket"] }); // allowed (every client here was)
+  const errs = await ack(s, "conn-errors");
+  const mine = errs.filter((e) => e.query.includes("deny=1"));
+  assert.deepEqual(mine.map((e) => [e.code, e.message]), [[4, "denied by the app"], [4, "denied by the app"]]);
+});
+
 test("close(done): every client is disconnected and the callback runs", async () => {
   const s = client();
   await until(() => s.connected, 5000, "connected");

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "shmio/serve.hpp"
@@ -55,6 +56,15 @@ int main(int argc, char** argv) {
   options.server.headers = [](EO::Headers& h, const EO::HttpRequest& req) {
     h.emplace_back("X-Api-App", std::string(req.method));
     h.emplace_back("X-Bad", "a\r\nInjected: yes");
+  };
+  // allowRequest, asynchronous: decided on another thread 20 ms later; a handshake whose query
+  // has deny=1 is refused.
+  options.server.allow_request_async = [](const EO::HttpRequest& req, auto done) {
+    const bool deny = std::string(req.query).find("deny=1") != std::string::npos;
+    std::thread([deny, done] {
+      std::this_thread::sleep_for(20ms);  // (stands for an asynchronous look-up)
+      done(deny ? std::optional<std::string>("denied by the app") : std::nullopt);
+    }).detach();
   };
   auto conn_errors = std::make_shared<json::array>();
   options.server.connection_error = [conn_errors](const EO::ConnectionError& e) {

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -365,6 +366,8 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   void next();
   void handle(Request req, const Target& t);
   void handle_polling(Request& req, const Target& t);
+  // After allow_request_async's answer: the handshake goes on, or is refused.
+  void resume_handshake(Request& req, const Target& t, const std::optional<std::string>& refusal);
   void handle_upgrade(Request& req, const Target& t);
   void send(Response res) {
     const bool keep = res.keep_alive();
@@ -1188,11 +1191,58 @@ void HttpConnection::handle(Request req, const Target& t) {
   const bool is_polling = transport != nullptr && *transport == "polling";
   if ((!is_ws && !is_polling) || (is_ws && !o.allow_websocket) || (is_polling && !o.allow_polling))
     return send(srv_->json_error(req, http::status::bad_request, 0, "Transport unknown"));
-  if (websocket::is_upgrade(req)) {
-    if (!is_ws) return send(srv_->json_error(req, http::status::bad_request, 3, "Bad request"));
-    return handle_upgrade(req, t);
+  const bool upgrade = websocket::is_upgrade(req);
+  if (upgrade && !is_ws)
+    return send(srv_->json_error(req, http::status::bad_request, 3, "Bad request"));
+  if (!upgrade && is_ws)
+    return send(srv_->json_error(req, http::status::bad_request, 3, "Bad request"));
+  // A handshake waits for allow_request_async's answer (a polling handshake must be a GET: the
+  // other methods get their error at once).
+  if (o.allow_request_async && t.query.count("sid") == 0 &&
+      (upgrade || req.method() == http::verb::get)) {
+    auto held = std::make_shared<Request>(std::move(req));
+    auto target = std::make_shared<Target>(t);
+    auto once = std::make_shared<std::atomic<bool>>(false);
+    auto done = [self = shared_from_this(), srv = srv_, held, target,
+                 once](std::optional<std::string> refusal) {
+      if (once->exchange(true)) return;  // called twice: the second is ignored
+      net::post(srv->io, [self, held, target, refusal = std::move(refusal)] {
+        self->resume_handshake(*held, *target, refusal);
+      });
+    };
+    try {
+      o.allow_request_async(http_request(*held), done);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "shmio: allow_request_async threw: %s\n", e.what());
+      done(std::string(e.what()));
+    }
+    return;
   }
-  if (is_ws) return send(srv_->json_error(req, http::status::bad_request, 3, "Bad request"));
+  if (upgrade) return handle_upgrade(req, t);
+  handle_polling(req, t);
+}
+
+void HttpConnection::resume_handshake(Request& req, const Target& t,
+                                      const std::optional<std::string>& refusal) {
+  if (closed_ || srv_->stopped) return;
+  if (refusal) {
+    if (srv_->options.connection_error) {
+      const ServerOptions::HttpRequest hr = http_request(req);
+      try {
+        srv_->options.connection_error(ServerOptions::ConnectionError{4, *refusal, hr});
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "shmio: connection_error handler threw: %s\n", e.what());
+      }
+    }
+    Response res{http::status::forbidden, req.version()};
+    res.set(http::field::content_type, "application/json");
+    res.keep_alive(req.keep_alive());
+    res.body() = "{\"code\":4,\"message\":\"Forbidden\"}";
+    res.prepare_payload();
+    srv_->add_cors(req, res);
+    return send(std::move(res));
+  }
+  if (websocket::is_upgrade(req)) return handle_upgrade(req, t);
   handle_polling(req, t);
 }
 

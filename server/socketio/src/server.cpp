@@ -1346,6 +1346,7 @@ Server::Server(net::io_context& io, ServerOptions options) : io_(io), options_(s
   eo.initial_headers = options_.initial_headers;
   eo.headers = options_.headers;
   eo.connection_error = options_.connection_error;
+  eo.allow_request_async = options_.allow_request_async;
   eo.id_prefix = options_.id_prefix;
   eo.reuse_port = options_.reuse_port;
   eo.io_uring = options_.io_uring;

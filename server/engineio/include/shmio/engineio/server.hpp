@@ -80,6 +80,16 @@ struct ServerOptions {
   };
   std::function<std::optional<HttpResponse>(const HttpRequest&)> routes;
 
+  // engine.io's allowRequest(req, callback), asynchronous: asked before every handshake (a
+  // polling GET or a WebSocket upgrade without a sid), after allow_request. The handshake waits
+  // (that connection reads nothing meanwhile) until `done` is called, from any thread, once:
+  // done(std::nullopt) lets it on, done(message) refuses it (403, code 4 "Forbidden"; the message
+  // goes to connection_error). The request's views are valid during the call only: copy what a
+  // later decision needs.
+  std::function<void(const HttpRequest& req,
+                     std::function<void(std::optional<std::string> refusal)> done)>
+      allow_request_async;
+
   // engine.on("initial_headers") / engine.on("headers"): add headers (e.g. Set-Cookie) to the
   // Engine.IO responses — `initial_headers` to a handshake's (the polling GET without a sid, or a
   // WebSocket upgrade without one), `headers` to every polling response and WebSocket upgrade

@@ -677,6 +677,10 @@ struct ServerOptions {
                      const engineio::ServerOptions::HttpRequest&)>
       initial_headers, headers;
   std::function<void(const engineio::ServerOptions::ConnectionError&)> connection_error;
+  // allowRequest(req, callback), asynchronous: see engineio.
+  std::function<void(const engineio::ServerOptions::HttpRequest&,
+                     std::function<void(std::optional<std::string>)>)>
+      allow_request_async;
   // The adapter of each namespace (default: InMemoryAdapter). The cluster sets its own.
   std::function<std::unique_ptr<Adapter>(Namespace&)> adapter;
   // Ack ids the server sends are ack_id_base + k * ack_id_stride: with one base per worker and a

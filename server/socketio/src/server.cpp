@@ -16,6 +16,21 @@ namespace net = boost::asio;
 
 namespace {
 
+// Calls `call(h)` for each handler of a copy of `handlers` (a handler may add or remove handlers,
+// or disconnect its socket); one that throws is said on stderr ("shmio: <what> on socket <id>
+// threw: ...") and the others still run.
+template <class List, class Call>
+void call_each(const List& handlers, const char* what, const std::string& id, Call&& call) {
+  const List copy = handlers;
+  for (const auto& h : copy) {
+    try {
+      call(h);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "shmio: %s on socket %s threw: %s\n", what, id.c_str(), e.what());
+    }
+  }
+}
+
 std::string random_id() {
   return engineio::random_id();
 }
@@ -613,48 +628,45 @@ void Socket::once(const std::string& event, EventHandler h) {
 void Socket::off(const std::string& event) {
   if (x_) x_->handlers.erase(event);
 }
-Socket::ListenerId Socket::on_any(AnyListener h) {
+Socket::ListenerId Socket::add_listener(Listeners Extras::*list, AnyListener h, bool first) {
   const ListenerId id = x().next_listener++;
-  x_->any.emplace_back(id, std::move(h));
+  Listeners& l = x_.get()->*list;
+  l.emplace(first ? l.begin() : l.end(), id, std::move(h));
   return id;
+}
+void Socket::remove_listener(Listeners Extras::*list, std::optional<ListenerId> id) {
+  if (!x_) return;
+  Listeners& l = x_.get()->*list;
+  if (!id) return l.clear();
+  std::erase_if(l, [id](const auto& e) { return e.first == *id; });
+}
+Socket::ListenerId Socket::on_any(AnyListener h) {
+  return add_listener(&Extras::any, std::move(h), false);
 }
 Socket::ListenerId Socket::prepend_any(AnyListener h) {
-  const ListenerId id = x().next_listener++;
-  x_->any.emplace(x_->any.begin(), id, std::move(h));
-  return id;
+  return add_listener(&Extras::any, std::move(h), true);
 }
 void Socket::off_any(ListenerId id) {
-  if (!x_) return;
-  std::erase_if(x_->any, [id](const auto& e) { return e.first == id; });
+  remove_listener(&Extras::any, id);
 }
 void Socket::off_any() {
-  if (x_) x_->any.clear();
+  remove_listener(&Extras::any, std::nullopt);
 }
 Socket::ListenerId Socket::on_any_outgoing(AnyListener h) {
-  const ListenerId id = x().next_listener++;
-  x_->any_outgoing.emplace_back(id, std::move(h));
-  return id;
+  return add_listener(&Extras::any_outgoing, std::move(h), false);
 }
 void Socket::off_any_outgoing(ListenerId id) {
-  if (!x_) return;
-  std::erase_if(x_->any_outgoing, [id](const auto& e) { return e.first == id; });
+  remove_listener(&Extras::any_outgoing, id);
 }
 void Socket::off_any_outgoing() {
-  if (x_) x_->any_outgoing.clear();
+  remove_listener(&Extras::any_outgoing, std::nullopt);
 }
 
 void Socket::notify_outgoing(const std::string& event, const Args& args) {
   if (!has_outgoing_listeners()) return;
   auto self = shared_from_this();
-  auto listeners = x_->any_outgoing;  // (a listener may add or remove listeners)
-  for (auto& [id, h] : listeners) {
-    try {
-      h(self, event, args);
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "shmio: outgoing listener on socket %s threw: %s\n", id_.c_str(),
-                   e.what());
-    }
-  }
+  call_each(x_->any_outgoing, "outgoing listener", id_,
+            [&](const auto& l) { l.second(self, event, args); });
 }
 
 // A broadcast's packet as its listeners see it: decoded back into the event and its arguments
@@ -685,15 +697,7 @@ void Socket::on_upgrade(std::function<void(const SocketPtr&)> h) {
 void Socket::upgraded() {
   if (!x_ || x_->on_upgrade.empty()) return;
   auto self = shared_from_this();
-  auto handlers = x_->on_upgrade;
-  for (auto& h : handlers) {
-    try {
-      h(self);
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "shmio: upgrade handler on socket %s threw: %s\n", id_.c_str(),
-                   e.what());
-    }
-  }
+  call_each(x_->on_upgrade, "upgrade handler", id_, [&](const auto& h) { h(self); });
 }
 
 void Socket::on_disconnecting(std::function<void(const SocketPtr&, const std::string&)> h) {
@@ -708,9 +712,13 @@ std::string_view Socket::transport() const noexcept {
   return c->transport() == engineio::TransportKind::websocket ? "websocket" : "polling";
 }
 
+// Disconnected, or volatile and the connection cannot take it now.
+bool Socket::Emitter::dropped() const noexcept {
+  return !s_->connected_ ||
+         (volatile_flag_ && (s_->conn_raw_ == nullptr || !s_->conn_raw_->writable()));
+}
 bool Socket::Emitter::emit(const std::string& event, Args args) const {
-  if (!s_->connected_) return false;
-  if (volatile_flag_ && (s_->conn_raw_ == nullptr || !s_->conn_raw_->writable())) return false;
+  if (dropped()) return false;
   s_->notify_outgoing(event, args);
   s_->send_packet(event_packet(s_->nsp_->name(), event, std::move(args)), compress_);
   return true;
@@ -718,8 +726,7 @@ bool Socket::Emitter::emit(const std::string& event, Args args) const {
 bool Socket::Emitter::emit_with_ack(
     const std::string& event, Args args,
     std::function<void(std::optional<std::string>, Args)> callback) const {
-  if (!s_->connected_) return false;
-  if (volatile_flag_ && (s_->conn_raw_ == nullptr || !s_->conn_raw_->writable())) return false;
+  if (dropped()) return false;
   s_->notify_outgoing(event, args);
   return s_->emit_packet(event_packet(s_->nsp_->name(), event, std::move(args)), timeout_,
                          std::move(callback), compress_);
@@ -872,14 +879,7 @@ void Socket::on_error(std::function<void(const SocketPtr&, const std::string&)> 
 void Socket::error(const std::string& message) {
   if (!x_) return;
   auto self = shared_from_this();
-  auto handlers = x_->on_error;  // (a handler may add or remove handlers, or disconnect)
-  for (auto& h : handlers) {
-    try {
-      h(self, message);
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "shmio: error handler on socket %s threw: %s\n", id_.c_str(), e.what());
-    }
-  }
+  call_each(x_->on_error, "error handler", id_, [&](const auto& h) { h(self, message); });
 }
 
 // One event on its way through the socket's middleware.
@@ -973,15 +973,8 @@ void Socket::closed(const std::string& reason) {
   }
   // "disconnecting": the socket still in its rooms.
   if (x_ && !x_->on_disconnecting.empty()) {
-    auto handlers = std::exchange(x_->on_disconnecting, {});
-    for (auto& h : handlers) {
-      try {
-        h(self, reason);
-      } catch (const std::exception& e) {
-        std::fprintf(stderr, "shmio: disconnecting handler on socket %s threw: %s\n", id_.c_str(),
-                     e.what());
-      }
-    }
+    call_each(std::exchange(x_->on_disconnecting, {}), "disconnecting handler", id_,
+              [&](const auto& h) { h(self, reason); });
   }
   // Only these reasons keep a session for connection state recovery (as in socket.io).
   static const std::set<std::string> kRecoverable = {"transport error",      "transport close",

@@ -455,6 +455,7 @@ class Socket : public std::enable_shared_from_this<Socket> {
                        std::function<void(std::optional<std::string> error, Args)> callback) const;
 
    private:
+    bool dropped() const noexcept;
     SocketPtr s_;
     bool volatile_flag_ = false, compress_ = true;
     std::chrono::milliseconds timeout_{5000};
@@ -496,7 +497,12 @@ class Socket : public std::enable_shared_from_this<Socket> {
   void run_middleware(const std::shared_ptr<Chain>& chain);
   void run_handlers(const std::string& event, Args args, Ack ack);
   void error(const std::string& message);
+  // (Inline: asked per receiver on the delivery path.)
   bool has_outgoing_listeners() const noexcept { return x_ && !x_->any_outgoing.empty(); }
+  struct Extras;
+  using Listeners = std::vector<std::pair<ListenerId, AnyListener>>;
+  ListenerId add_listener(Listeners Extras::*list, AnyListener h, bool first);
+  void remove_listener(Listeners Extras::*list, std::optional<ListenerId> id);  // none: all
   void notify_outgoing(const std::string& event, const Args& args);
   void notify_outgoing(const EncodedPacket& p);
   void send_packet(Packet p, bool compress = true);
@@ -523,8 +529,8 @@ class Socket : public std::enable_shared_from_this<Socket> {
   // socket without them does not pay ~230 bytes of empty containers.
   struct Extras {
     std::multimap<std::string, std::pair<EventHandler, bool /*once*/>> handlers;
-    std::vector<std::pair<ListenerId, AnyListener>> any;
-    std::vector<std::pair<ListenerId, AnyListener>> any_outgoing;
+    Listeners any;
+    Listeners any_outgoing;
     ListenerId next_listener = 1;
     std::vector<std::function<void(const SocketPtr&, const std::string&)>> on_disconnecting;
     std::vector<EventMiddleware> use;

@@ -336,7 +336,28 @@ TEST(HandshakeRequest, CompactStoreKeepsEverySectionInOrderWhateverTheBuildOrder
   EXPECT_EQ(r.headers().find("cookie"), std::optional<std::string_view>(""));
   EXPECT_EQ(r.headers().find("Host"), std::nullopt) << "names are matched exactly";
   EXPECT_FALSE(r.headers() == r.query());
-  // One buffer: the fields' bytes plus two 32-bit lengths per pair.
+  // One buffer: the fields' bytes plus two one-byte (varint) lengths per short pair.
   const std::size_t strings = 4 + 11 + 6 + 0 + 4 + 6 + 3 + 1 + 1 + 2 + 28 + 8;
-  EXPECT_LE(r.bytes(), sizeof(r) + strings + 5 * 8 + 1);
+  EXPECT_LE(r.bytes(), sizeof(r) + strings + 5 * 2 + 1);
+}
+
+TEST(HandshakeRequest, LongFieldsTakeMultiByteLengths) {
+  shmio::engineio::HandshakeRequest r;
+  const std::string cookie(200'000, 'c');  // a length of three varint bytes
+  const std::string agent(130, 'a');       // two bytes (just over 127)
+  r.add_header("cookie", cookie);
+  r.add_header(std::string(127, 'n'), agent);  // a name of one byte's largest length
+  r.add_query("k", "");
+  r.set_url("/");
+  r.set_address("::1");
+  using P = shmio::engineio::HandshakeRequest::Pair;
+  const std::vector<P> headers(r.headers().begin(), r.headers().end());
+  ASSERT_EQ(headers.size(), 2u);
+  EXPECT_EQ(headers[0], (P{"cookie", cookie}));
+  EXPECT_EQ(headers[1].first, std::string(127, 'n'));
+  EXPECT_EQ(headers[1].second, agent);
+  const std::vector<P> query(r.query().begin(), r.query().end());
+  EXPECT_EQ(query, (std::vector<P>{{"k", ""}}));
+  EXPECT_EQ(r.url(), "/");
+  EXPECT_EQ(r.address(), "::1");
 }

@@ -55,9 +55,12 @@ void Frame::destroy(Frame* f) noexcept {
 
 // ---------------------------------------------------------------------------------------------
 void FrameQueue::grow() {
-  const std::size_t cap = cap_ == 0 ? 8 : cap_ * 2;
+  // Two slots first: an idle connection's queue (its last frame was a ping) holds 16 bytes, not
+  // 64; a busy one reaches its working size after a few doublings, once.
+  if (cap_ >= (1u << 31)) throw std::length_error("shmio: a frame queue of 2^31 frames");
+  const std::uint32_t cap = cap_ == 0 ? 2 : cap_ * 2;
   auto** slots = static_cast<Frame**>(::operator new(cap * sizeof(Frame*)));
-  for (std::size_t i = 0; i < size_; ++i) slots[i] = slots_[(head_ + i) & (cap_ - 1)];
+  for (std::uint32_t i = 0; i < size_; ++i) slots[i] = slots_[(head_ + i) & (cap_ - 1)];
   ::operator delete(static_cast<void*>(slots_));
   slots_ = slots;
   cap_ = cap;
@@ -106,7 +109,8 @@ void FrameQueue::reset() noexcept {
   }
   ::operator delete(static_cast<void*>(slots_));
   slots_ = nullptr;
-  cap_ = head_ = size_ = bytes_ = 0;
+  cap_ = head_ = size_ = 0;
+  bytes_ = 0;
 }
 
 void FrameQueue::swap(FrameQueue& o) noexcept {

@@ -7,12 +7,23 @@
 
 namespace shmio::engineio {
 namespace {
-constexpr std::size_t kLen = sizeof(std::uint32_t);
+// A pair's two lengths as LEB128 varints (7 bits a byte, low first): one byte each for the
+// names and values of a typical request, where two 32-bit words took eight.
+const char* read_len(const char* p, std::uint32_t& v) noexcept {
+  v = 0;
+  for (int shift = 0;; shift += 7) {
+    const auto b = static_cast<unsigned char>(*p++);
+    v |= static_cast<std::uint32_t>(b & 0x7F) << shift;
+    if ((b & 0x80) == 0) return p;
+  }
+}
 
-std::uint32_t load32(const char* p) noexcept {
-  std::uint32_t v;
-  std::memcpy(&v, p, kLen);
-  return v;
+void write_len(std::string& out, std::uint32_t v) {
+  while (v >= 0x80) {
+    out.push_back(static_cast<char>((v & 0x7F) | 0x80));
+    v >>= 7;
+  }
+  out.push_back(static_cast<char>(v));
 }
 
 std::uint32_t checked(std::size_t n) {
@@ -23,12 +34,15 @@ std::uint32_t checked(std::size_t n) {
 }  // namespace
 
 HandshakeRequest::Pair HandshakeRequest::Pairs::iterator::operator*() const noexcept {
-  const std::uint32_t k = load32(p_), v = load32(p_ + kLen);
-  return {std::string_view(p_ + 2 * kLen, k), std::string_view(p_ + 2 * kLen + k, v)};
+  std::uint32_t k, v;
+  const char* at = read_len(read_len(p_, k), v);
+  return {std::string_view(at, k), std::string_view(at + k, v)};
 }
 
 HandshakeRequest::Pairs::iterator& HandshakeRequest::Pairs::iterator::operator++() noexcept {
-  p_ += 2 * kLen + load32(p_) + load32(p_ + kLen);
+  std::uint32_t k, v;
+  const char* at = read_len(read_len(p_, k), v);
+  p_ = at + k + v;
   return *this;
 }
 
@@ -68,13 +82,11 @@ void HandshakeRequest::append_to(Section section, std::string_view bytes) {
 }
 
 void HandshakeRequest::append_pair(Section section, std::string_view k, std::string_view v) {
-  char lens[2 * kLen];
-  const std::uint32_t kl = checked(k.size()), vl = checked(v.size());
-  std::memcpy(lens, &kl, kLen);
-  std::memcpy(lens + kLen, &vl, kLen);
   std::string bytes;
-  bytes.reserve(sizeof lens + k.size() + v.size());
-  bytes.append(lens, sizeof lens).append(k).append(v);
+  bytes.reserve(10 + k.size() + v.size());
+  write_len(bytes, checked(k.size()));
+  write_len(bytes, checked(v.size()));
+  bytes.append(k).append(v);
   append_to(section, bytes);
 }
 

@@ -60,17 +60,17 @@ class Link {
   // the link's own queue, taking the frames still to write along.
   void attach(FrameQueue* q) {
     if (q == src_) return;
-    if (q == nullptr) {  // own_ is empty while the session's queue is the source
-      own_ = std::move(*src_);
-      src_ = &own_;
+    if (q == nullptr) {  // the link has no queue of its own while the session's is the source
+      own_ = std::make_unique<FrameQueue>(std::move(*src_));
+      src_ = own_.get();
       return;
     }
-    if (!own_.empty()) {
+    if (own_ && !own_->empty()) {
       // own_'s frames precede the session's (the handshake response, a probe's answers): rare.
-      while (!q->empty()) own_.push_back(q->pop_front());
-      q->swap(own_);
-      own_ = FrameQueue();  // its slots are not needed while the session's queue is the source
+      while (!q->empty()) own_->push_back(q->pop_front());
+      q->swap(*own_);
     }
+    own_.reset();  // not needed while the session's queue is the source (an idle link's 32 bytes)
     src_ = q;
   }
   // Queues a frame after everything queued (bypassing the session's bound: protocol frames).
@@ -81,12 +81,13 @@ class Link {
   std::size_t queued() const noexcept { return src_->size(); }
 
  protected:
-  FrameQueue own_;
-  FrameQueue* src_ = &own_;
+  std::unique_ptr<FrameQueue> own_ = std::make_unique<FrameQueue>();  // null: src_ is the session's
+  FrameQueue* src_ = own_.get();
   bool sealed_ = false;  // the close frame is queued
 };
 
-// A WebSocket on `socket` whose handshake response (`response_101`) is the first thing written.
+// A WebSocket on `socket` whose handshake response (`response_101`) is the first thing written
+// (nullptr if the descriptor could not be moved to the link: it is closed).
 // Messages over `max_message` bytes close it with 1009.
 std::shared_ptr<Link> make_raw_websocket(boost::asio::ip::tcp::socket socket,
                                          std::string response_101, std::size_t max_message);

@@ -2,6 +2,7 @@
 // one translation unit (Beast is heavy to compile); the protocol rules are in session.cpp.
 #include "shmio/engineio/server.hpp"
 
+#include "deadline_heap.hpp"
 #include "link.hpp"
 #include "uring.hpp"
 
@@ -193,7 +194,8 @@ struct detail::ServerCore : std::enable_shared_from_this<detail::ServerCore> {
   ServerOptions options;
   Handler handler;
   tcp::acceptor acceptor;
-  std::unordered_map<std::string, std::shared_ptr<EngineSocket>> sessions;
+  // Keyed by a view of the session's own id (it lives as long as the entry): no copy of it.
+  std::unordered_map<std::string_view, std::shared_ptr<EngineSocket>> sessions;
   bool stopped = false;
   bool accepting = false;
   std::size_t lingering = 0;           // closed sessions kept for their last GET (not open)
@@ -226,12 +228,11 @@ struct detail::ServerCore : std::enable_shared_from_this<detail::ServerCore> {
   std::vector<long> batch_results;
   void flush_batched();
   // Heartbeats, upgrade and linger timeouts of every session: one queue and one timer per
-  // server, armed at the earliest deadline (a session holds an iterator, not a timer).
-  using Deadline = std::multimap<TimePoint, EngineSocket*>::iterator;
-  std::multimap<TimePoint, EngineSocket*> deadlines;
+  // server, armed at the earliest deadline (a session holds its slot in the heap, not a timer).
+  detail::DeadlineHeap<EngineSocket, TimePoint> deadlines;
   net::steady_timer deadline_timer{io};
   TimePoint timer_at = TimePoint::max();
-  Deadline schedule(EngineSocket* s, TimePoint when);
+  void schedule(EngineSocket* s, TimePoint when);
   void arm_deadline_timer();
   void on_deadline_timer();
   // A new session id: the configured prefix, then random characters (the id keeps its length).
@@ -413,7 +414,8 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
     if (!reading_) drain();  // else the pending read goes on draining when it completes
   }
   void drain() {
-    stream_.async_read_some(net::buffer(drain_buf_),
+    if (!drain_buf_) drain_buf_ = std::make_unique<char[]>(kDrainChunk);
+    stream_.async_read_some(net::buffer(drain_buf_.get(), kDrainChunk),
                             [self = shared_from_this()](beast::error_code ec, std::size_t n) {
                               if (ec || n >= self->drain_left_) return self->shutdown();
                               self->drain_left_ -= n;
@@ -465,7 +467,11 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   bool reading_ = false;  // a read of the next request is pending
   bool adopted_ = false;  // handed over by another worker
   bool first_ = true;     // no request header read yet
-  std::array<char, 16384> drain_buf_{};
+  // Where a closing connection's unread bytes are discarded: allocated by the first drain(), not
+  // held by every connection (a connection storm has hundreds of handshakes in flight, and 16 KiB
+  // each stayed in the heap's resident pages after they ended: docs/server.md).
+  static constexpr std::size_t kDrainChunk = 16384;
+  std::unique_ptr<char[]> drain_buf_;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -497,7 +503,8 @@ class EngineSocket final : public Socket,
   // its first send until that write completes. Polling: a GET is held and nothing is queued.
   bool writable() const noexcept override {
     if (sm_.closed() || sm_.has_output()) return false;
-    return sm_.transport() == TransportKind::polling ? get_ != nullptr : ws_ && !ws_->blocked();
+    return sm_.transport() == TransportKind::polling ? held_get() != nullptr
+                                                     : ws_ && !ws_->blocked();
   }
   bool send(Packet p) override {
     if (sm_.closed()) return false;
@@ -530,11 +537,12 @@ class EngineSocket final : public Socket,
   // The link whose write the io_uring flush may batch: an open WebSocket session's own link
   // (nullptr: flush() does this session's work).
   detail::Link* batch_link() const noexcept {
-    if (sm_.closed() || sm_.transport() != TransportKind::websocket || !ws_ || probe_)
+    if (sm_.closed() || sm_.transport() != TransportKind::websocket || !ws_ || probe())
       return nullptr;
     return ws_.get();
   }
   std::size_t dirty_slot = kNotListed;  // ServerCore's bookkeeping
+  std::size_t deadline_slot = decltype(detail::ServerCore::deadlines)::npos;  // the same
   static constexpr std::size_t kNotListed = static_cast<std::size_t>(-1);
 
   // The one-POST rule (as the reference server): while one connection's POST for this session is
@@ -542,17 +550,19 @@ class EngineSocket final : public Socket,
   // the session closes ("transport error"); so does the session if the POST's connection closes
   // before its body was handled. Several POSTs pipelined on one connection are sequential: fine.
   bool claim_post(const std::shared_ptr<HttpConnection>& c) {
-    auto owner = post_owner_.lock();
+    Rare& r = rare();
+    auto owner = r.post_owner.lock();
     if (owner && owner != c) return false;
-    if (!owner) post_claims_ = 0;
-    post_owner_ = c;
-    ++post_claims_;
+    if (!owner) r.post_claims = 0;
+    r.post_owner = c;
+    ++r.post_claims;
     return true;
   }
   void release_post(const HttpConnection* c, bool completed) {
-    auto owner = post_owner_.lock();
+    if (!rare_) return;
+    auto owner = rare_->post_owner.lock();
     if (owner.get() != c) return;
-    if (--post_claims_ <= 0) post_owner_.reset();
+    if (--rare_->post_claims <= 0) rare_->post_owner.reset();
     if (!completed) {
       sm_.close(CloseReason::transport_error);
       pump();
@@ -574,10 +584,12 @@ class EngineSocket final : public Socket,
   // send queues for 30 s.
   static constexpr std::chrono::seconds kLinger{30};
   static constexpr std::size_t kLingerMaxBytes = 64 * 1024;
-  bool lingering() const noexcept { return lingering_.has_value(); }
+  bool lingering() const noexcept { return rare_ && rare_->lingering.has_value(); }
   void forget() {
-    if (lingering_) --srv_->lingering;
-    lingering_.reset();
+    if (lingering()) {
+      --srv_->lingering;
+      rare_->lingering.reset();
+    }
     set_deadline(TimePoint::max());
     if (auto it = srv_->sessions.find(sm_.sid());
         it != srv_->sessions.end() && it->second.get() == this)
@@ -593,31 +605,31 @@ class EngineSocket final : public Socket,
   }
   // A GET arrived for this session. Returns false if one is already held (protocol error).
   bool hold_get(const std::shared_ptr<HttpConnection>& c) {
-    if (get_) return false;
+    if (held_get()) return false;
     if (announced_) {  // closed already (e.g. by the open handler)
-      if (lingering_ && !lingering_->empty()) {
-        c->respond_poll(std::exchange(*lingering_, std::string()));  // what was queued
+      if (lingering() && !rare_->lingering->empty()) {
+        c->respond_poll(std::exchange(*rare_->lingering, std::string()));  // what was queued
         return true;  // the close packet at the next GET
       }
-      if (lingering_) forget();
+      if (lingering()) forget();
       c->respond_poll("1");
       return true;
     }
-    get_ = c;
+    rare().get = c;
     pump();
     return true;
   }
   void get_lost(const HttpConnection* c) {
-    if (get_.get() != c) return;
-    get_.reset();
+    if (held_get() != c) return;
+    rare_->get.reset();
     // "poll connection closed prematurely": a transport error, as in the reference server.
     sm_.transport_closed(TransportKind::polling, true);
     pump();
   }
   void set_ws(std::shared_ptr<detail::Link> ws, bool probe) {
     if (probe) {
-      probe_ = std::move(ws);
-      probe_->flush();  // the handshake response
+      rare().probe = std::move(ws);
+      rare_->probe->flush();  // the handshake response
     } else {
       ws_ = std::move(ws);
       ws_->attach(&sm_.out());
@@ -625,14 +637,14 @@ class EngineSocket final : public Socket,
     pump();
   }
   void on_ws_packet(const detail::Link* c, const Packet& p) override {
-    if (c != ws_.get() && c != probe_.get()) return;
+    if (c != ws_.get() && c != probe()) return;
     ++srv_->stats.packets_in;
     srv_->stats.bytes_in += p.data.size();
     sm_.receive(TransportKind::websocket, p, Clock::now());
     pump();
   }
   void on_ws_garbage(const detail::Link* c) override {
-    if (c == probe_.get()) {
+    if (c == probe()) {
       sm_.abandon_probe();
     } else if (c == ws_.get()) {
       sm_.receive_garbage();
@@ -640,9 +652,9 @@ class EngineSocket final : public Socket,
     pump();
   }
   void on_ws_closed(const detail::Link* c, bool error) override {
-    if (c == probe_.get()) {
-      probe_->attach(nullptr);
-      probe_.reset();
+    if (c == probe()) {
+      rare_->probe->attach(nullptr);
+      rare_->probe.reset();
       sm_.abandon_probe();
     } else if (c == ws_.get()) {
       ws_->attach(nullptr);
@@ -681,21 +693,21 @@ class EngineSocket final : public Socket,
         finish_close();
         break;
       }
-      if (probe_) {
-        for (const Packet& p : sm_.take_probe_packets()) probe_->push(p.to_frame());
-        probe_->flush();
+      if (probe()) {
+        for (const Packet& p : sm_.take_probe_packets()) rare_->probe->push(p.to_frame());
+        rare_->probe->flush();
         if (!sm_.upgrading() && sm_.transport() == TransportKind::polling) {
-          probe_->close_after_writes();  // abandoned probe
-          probe_.reset();
+          rare_->probe->close_after_writes();  // abandoned probe
+          rare_->probe.reset();
         }
       }
-      if (get_ && sm_.polling_needs_noop()) {
+      if (held_get() && sm_.polling_needs_noop()) {
         sm_.noop_sent();
         respond_get("6");
       }
       if (sm_.transport() == TransportKind::websocket) {
-        if (probe_ && !ws_) {  // the upgrade completed: the session's queue is the link's source
-          ws_ = std::move(probe_);
+        if (probe() && !ws_) {  // the upgrade completed: the session's queue is the link's source
+          ws_ = std::move(rare_->probe);
           ws_->attach(&sm_.out());
           if (srv_->handler.on_upgrade) {
             try {
@@ -705,9 +717,9 @@ class EngineSocket final : public Socket,
             }
           }
         }
-        if (get_) respond_get("6");  // release a GET the client left behind
+        if (held_get()) respond_get("6");  // release a GET the client left behind
         if (ws_ && sm_.has_output()) srv_->cork(this);
-      } else if (get_ && sm_.has_output()) {
+      } else if (held_get() && sm_.has_output()) {
         respond_get(sm_.take_polling_payload(srv_->options.session.max_payload));
       }
     } while (again_);
@@ -716,8 +728,7 @@ class EngineSocket final : public Socket,
 
  private:
   void respond_get(std::string payload) {
-    auto c = std::move(get_);
-    get_.reset();
+    auto c = std::move(rare_->get);
     c->respond_poll(std::move(payload));
   }
   void finish_close() {
@@ -731,25 +742,25 @@ class EngineSocket final : public Socket,
       std::string queued = sm_.take_polling_payload(std::numeric_limits<std::size_t>::max());
       const bool forced = sm_.close_reason() == CloseReason::forced_close;
       const bool can_linger = forced && !srv_->stopped;
-      if (get_ && sm_.close_reason() == CloseReason::transport_close) {
+      if (held_get() && sm_.close_reason() == CloseReason::transport_close) {
         respond_get("6");  // the client closed (its "1" came in a POST): a noop, as engine.io
-      } else if (get_ && !queued.empty() && can_linger) {
+      } else if (held_get() && !queued.empty() && can_linger) {
         respond_get(std::move(queued));  // the close packet waits for the next GET
         linger = true;
-      } else if (get_) {
+      } else if (held_get()) {
         // Nothing queued, or the server is stopping (it cannot wait for another GET).
         append_to_payload(queued, Packet::text(PacketType::close));
         respond_get(std::move(queued));
       } else if (can_linger && queued.size() <= kLingerMaxBytes) {
-        lingering_ = std::move(queued);  // the next GET gets it (if any), the one after "1"
+        rare().lingering = std::move(queued);  // the next GET gets it (if any), then "1"
         linger = true;
       }
       if (linger) {
-        if (!lingering_) lingering_.emplace();  // only the close packet is left
+        if (!lingering()) rare().lingering.emplace();  // only the close packet is left
         ++srv_->lingering;
         srv_->stats.sessions = srv_->open_sessions();
       }
-    } else if (get_) {
+    } else if (held_get()) {
       respond_get("1");
     }
     if (ws_) {
@@ -758,9 +769,9 @@ class EngineSocket final : public Socket,
       ws_->close_after_writes();
       ws_.reset();
     }
-    if (probe_) {
-      probe_->close_after_writes();
-      probe_.reset();
+    if (probe()) {
+      rare_->probe->close_after_writes();
+      rare_->probe.reset();
     }
     if (linger) {
       set_deadline(Clock::now() + kLinger);  // then on_deadline() forgets it
@@ -782,18 +793,16 @@ class EngineSocket final : public Socket,
   // One entry in the server's deadline queue (no timer per session): moved when the session's
   // next deadline changes, removed at TimePoint::max().
   void set_deadline(TimePoint when) {
-    if (deadline_ && (*deadline_)->first == when) return;
-    if (deadline_) srv_->deadlines.erase(*deadline_);
-    deadline_.reset();
-    if (when != TimePoint::max()) deadline_ = srv_->schedule(this, when);
+    if (srv_->deadlines.contains(this) && srv_->deadlines.when(this) == when) return;
+    if (when == TimePoint::max()) return srv_->deadlines.erase(this);
+    srv_->schedule(this, when);
   }
 
  public:
   // The server's deadline timer reached this session's deadline (its entry is gone already).
   void on_deadline(TimePoint now) {
-    deadline_.reset();
     auto self = shared_from_this();  // forget() may drop the server's reference
-    if (lingering_) return forget();
+    if (lingering()) return forget();
     if (announced_) return;
     sm_.on_timer(now);
     pump();
@@ -802,26 +811,36 @@ class EngineSocket final : public Socket,
  private:
   std::shared_ptr<detail::ServerCore> srv_;
   Session sm_;
-  std::optional<detail::ServerCore::Deadline> deadline_;
   std::shared_ptr<const HandshakeRequest> request_;
-  std::shared_ptr<HttpConnection> get_;
-  std::shared_ptr<detail::Link> ws_, probe_;
+  std::shared_ptr<detail::Link> ws_;
   bool pumping_ = false, again_ = false, announced_ = false;
-  std::weak_ptr<HttpConnection> post_owner_;  // the one-POST rule
-  int post_claims_ = 0;
-  std::optional<std::string> lingering_;  // the last payload of a session closed by the server
+  // What only some sessions need (polling ones, closed ones), in one allocation made on use: a
+  // WebSocket session that stays open never has it.
+  struct Rare {
+    std::shared_ptr<HttpConnection> get;       // the polling GET held
+    std::shared_ptr<detail::Link> probe;       // the WebSocket probing an upgrade
+    std::weak_ptr<HttpConnection> post_owner;  // the one-POST rule
+    int post_claims = 0;
+    std::optional<std::string> lingering;  // the last payload of a session closed by the server
+  };
+  std::unique_ptr<Rare> rare_;
+  HttpConnection* held_get() const noexcept { return rare_ ? rare_->get.get() : nullptr; }
+  detail::Link* probe() const noexcept { return rare_ ? rare_->probe.get() : nullptr; }
+  Rare& rare() {
+    if (!rare_) rare_ = std::make_unique<Rare>();
+    return *rare_;
+  }
 };
 
 // ---------------------------------------------------------------------------------------------
-detail::ServerCore::Deadline detail::ServerCore::schedule(EngineSocket* s, TimePoint when) {
-  const Deadline it = deadlines.emplace(when, s);
+void detail::ServerCore::schedule(EngineSocket* s, TimePoint when) {
+  deadlines.set(s, when);
   if (when < timer_at) arm_deadline_timer();
-  return it;
 }
 
 void detail::ServerCore::arm_deadline_timer() {
   if (deadlines.empty()) return;
-  timer_at = deadlines.begin()->first;
+  timer_at = deadlines.top_time();
   deadline_timer.expires_at(timer_at);  // cancels a wait for a later time
   deadline_timer.async_wait([w = weak_from_this()](beast::error_code ec) {
     if (ec) return;  // re-armed for an earlier deadline, or the server went away
@@ -833,9 +852,8 @@ void detail::ServerCore::on_deadline_timer() {
   timer_at = TimePoint::max();
   const TimePoint now = Clock::now();
   // Each due session runs once; what it schedules (its next ping) lands after `now`.
-  while (!deadlines.empty() && deadlines.begin()->first <= now) {
-    EngineSocket* s = deadlines.begin()->second;
-    deadlines.erase(deadlines.begin());
+  while (!deadlines.empty() && deadlines.top_time() <= now) {
+    EngineSocket* s = deadlines.pop();
     s->on_deadline(now);
   }
   if (timer_at == TimePoint::max()) arm_deadline_timer();
@@ -1397,9 +1415,10 @@ void HttpConnection::handle_upgrade(Request& req, const Target& t) {
   };
   if (!deflate) {
     // Our own framing (websocket.cpp): the 101 response is the link's first write.
-    attach(detail::make_raw_websocket(stream_.release_socket(), std::move(response_101),
-                                      srv_->options.session.max_payload),
-           {});
+    // nullptr: the descriptor could not be moved to the link's socket (closed meanwhile).
+    auto link = detail::make_raw_websocket(stream_.release_socket(), std::move(response_101),
+                                           srv_->options.session.max_payload);
+    attach(link, link ? beast::error_code() : make_error_code(net::error::bad_descriptor));
     return;
   }
   auto ws =

@@ -28,7 +28,7 @@ const char* to_string(CloseReason r) noexcept {
   return "";
 }
 
-std::string random_id() {
+std::string random_id(std::size_t chars) {
   static constexpr char kAlphabet[] =
       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
   unsigned char bytes[15];
@@ -41,13 +41,15 @@ std::string random_id() {
     }
     got += static_cast<std::size_t>(n);
   }
-  std::string id;
-  id.reserve(20);
+  char id[20];
+  std::size_t n = 0;
   for (std::size_t i = 0; i < sizeof bytes; i += 3) {
     const unsigned v = (unsigned{bytes[i]} << 16) | (unsigned{bytes[i + 1]} << 8) | bytes[i + 2];
-    for (int k = 18; k >= 0; k -= 6) id += kAlphabet[(v >> k) & 63];
+    for (int k = 18; k >= 0; k -= 6) id[n++] = kAlphabet[(v >> k) & 63];
   }
-  return id;
+  // Each character is 6 bits of its own. Built at its final length: a string of 15 characters
+  // stays in std::string's inline buffer.
+  return std::string(id, std::min(chars, sizeof id));
 }
 
 namespace {
@@ -80,7 +82,7 @@ void Session::receive(TransportKind via, const Packet& p, TimePoint now) {
     // Only the probing WebSocket may speak on another transport, and only the upgrade dialogue.
     if (!upgrading() || via != TransportKind::websocket) return;
     if (p.type == PacketType::ping && p.data == "probe" && !probe_acked_) {
-      probe_queue_.push_back(Packet::text(PacketType::pong, "probe"));
+      probe_answer_due_ = true;
       probe_acked_ = true;
       noop_due_ = transport_ == TransportKind::polling;  // release the pending GET
       return;
@@ -182,7 +184,10 @@ std::vector<Packet> Session::take_websocket_packets() {
 }
 
 std::vector<Packet> Session::take_probe_packets() {
-  return std::exchange(probe_queue_, {});
+  std::vector<Packet> out;
+  if (std::exchange(probe_answer_due_, false))
+    out.push_back(Packet::text(PacketType::pong, "probe"));
+  return out;
 }
 
 bool Session::begin_probe(TimePoint now) {
@@ -197,7 +202,7 @@ void Session::abandon_probe() noexcept {
   probe_started_.reset();
   probe_acked_ = false;
   noop_due_ = false;
-  probe_queue_.clear();
+  probe_answer_due_ = false;
 }
 
 void Session::transport_closed(TransportKind which, bool error) {
@@ -213,7 +218,7 @@ void Session::close(CloseReason r) noexcept {
   if (closed()) return;
   reason_ = r;
   if (r != CloseReason::forced_close) queue_.clear();
-  probe_queue_.clear();
+  probe_answer_due_ = false;
   next_ping_.reset();
   pong_due_.reset();
   probe_started_.reset();

@@ -16,8 +16,10 @@
 // kFlushBudget bytes per flush: a huge backlog goes out over several turns.
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 #include <array>
+#include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cerrno>
 #include <chrono>
@@ -29,6 +31,9 @@ namespace shmio::engineio::detail {
 
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
+// The link's socket names its executor's type: an operation on a socket with Asio's polymorphic
+// executor (any_io_executor) carries a copy of it, about 50 bytes more per pending wait.
+using Socket = net::basic_stream_socket<tcp, net::io_context::executor_type>;
 
 namespace {
 
@@ -76,6 +81,24 @@ bool valid_utf8(std::string_view s) {
   return true;
 }
 
+// The allocator of the read wait's operation: plain operator new, the operation's own size. With
+// Asio's default (its per-thread recycling allocator) an idle connection's pending wait sat in
+// whatever block was cached last, usually a larger accept operation's (264 bytes where the wait
+// needs about half): that is RSS every idle connection holds.
+template <class T>
+struct ExactAllocator {
+  using value_type = T;
+  ExactAllocator() noexcept = default;
+  template <class U>
+  ExactAllocator(const ExactAllocator<U>&) noexcept {}
+  T* allocate(std::size_t n) { return static_cast<T*>(::operator new(n * sizeof(T))); }
+  void deallocate(T* p, std::size_t) noexcept { ::operator delete(p); }
+  template <class U>
+  bool operator==(const ExactAllocator<U>&) const noexcept {
+    return true;
+  }
+};
+
 FrameRef close_frame(std::uint16_t code) {
   const char bytes[4] = {static_cast<char>(0x88), 2, static_cast<char>(code >> 8),
                          static_cast<char>(code & 0xFF)};
@@ -84,7 +107,7 @@ FrameRef close_frame(std::uint16_t code) {
 
 class RawWebSocket final : public Link, public std::enable_shared_from_this<RawWebSocket> {
  public:
-  RawWebSocket(tcp::socket socket, std::string response_101, std::size_t max_message)
+  RawWebSocket(Socket socket, std::string response_101, std::size_t max_message)
       : sock_(std::move(socket)), max_message_(max_message) {
     push(Frame::make(Frame::Kind::raw, response_101));
   }
@@ -198,15 +221,17 @@ class RawWebSocket final : public Link, public std::enable_shared_from_this<RawW
   void wait_read() {
     if (dead_ || reading_) return;
     reading_ = true;
-    sock_.async_wait(tcp::socket::wait_read,
-                     [self = shared_from_this()](const boost::system::error_code& ec) {
-                       self->reading_ = false;
-                       if (ec) {
-                         if (ec != net::error::operation_aborted) self->lost(true);
-                         return;
-                       }
-                       self->on_readable();
-                     });
+    sock_.async_wait(
+        Socket::wait_read,
+        net::bind_allocator(ExactAllocator<void>(),
+                            [self = shared_from_this()](const boost::system::error_code& ec) {
+                              self->reading_ = false;
+                              if (ec) {
+                                if (ec != net::error::operation_aborted) self->lost(true);
+                                return;
+                              }
+                              self->on_readable();
+                            }));
   }
 
   void on_readable() {
@@ -221,14 +246,19 @@ class RawWebSocket final : public Link, public std::enable_shared_from_this<RawW
       }
       if (r == 0) return lost(!got_close_);  // EOF: clean only after a close frame
       std::string_view data(scratch.data(), static_cast<std::size_t>(r));
-      if (!rbuf_.empty()) {
-        rbuf_.append(data);
-        const std::size_t used = parse(rbuf_.data(), rbuf_.size());
-        rbuf_.erase(0, used);
-        if (rbuf_.empty()) std::string().swap(rbuf_);  // no buffer held between messages
+      if (partial_ && !partial_->rbuf.empty()) {
+        std::string& rbuf = partial_->rbuf;
+        rbuf.append(data);
+        const std::size_t used = parse(rbuf.data(), rbuf.size());
+        // (parse() may have ended the partial state: a message completed, the link closed)
+        if (partial_) {
+          partial_->rbuf.erase(0, used);
+          release_partial();  // no buffer held between messages
+        }
       } else {
         const std::size_t used = parse(scratch.data(), data.size());
-        if (used < data.size() && !dead_ && !stop_reading_) rbuf_.assign(data.substr(used));
+        if (used < data.size() && !dead_ && !stop_reading_)
+          partial().rbuf.assign(data.substr(used));
       }
       budget -= std::min(budget, static_cast<std::size_t>(r));
       if (budget == 0) {
@@ -275,8 +305,8 @@ class RawWebSocket final : public Link, public std::enable_shared_from_this<RawW
         protocol_error(1002);
         break;
       }
-      if (!control &&
-          (len > max_message_ || (in_message_ ? msg_.size() : 0) + len > max_message_)) {
+      const std::size_t assembled = partial_ && partial_->in_message ? partial_->msg.size() : 0;
+      if (!control && (len > max_message_ || assembled + len > max_message_)) {
         protocol_error(1009);
         break;
       }
@@ -300,23 +330,28 @@ class RawWebSocket final : public Link, public std::enable_shared_from_this<RawW
     }
     switch (op) {
       case 0x1:
-      case 0x2:
-        if (in_message_) return protocol_error(1002);
+      case 0x2: {
+        if (partial_ && partial_->in_message) return protocol_error(1002);
         if (fin) return message(op == 0x2, payload);
-        in_message_ = true;
-        msg_binary_ = op == 0x2;
-        msg_.assign(payload);
+        Partial& part = partial();
+        part.in_message = true;
+        part.binary = op == 0x2;
+        part.msg.assign(payload);
         return;
-      case 0x0:
-        if (!in_message_) return protocol_error(1002);
-        msg_.append(payload);
+      }
+      case 0x0: {
+        if (!partial_ || !partial_->in_message) return protocol_error(1002);
+        partial_->msg.append(payload);
         if (fin) {
-          in_message_ = false;
-          std::string m = std::move(msg_);
-          msg_ = std::string();
-          message(msg_binary_, m);
+          partial_->in_message = false;
+          std::string m = std::move(partial_->msg);
+          partial_->msg = std::string();
+          const bool binary = partial_->binary;
+          release_partial();
+          message(binary, m);
         }
         return;
+      }
       case 0x8: {  // close: answered with the client's code (1000 if none), then closed
         got_close_ = true;
         std::uint16_t code = 1000;
@@ -400,7 +435,7 @@ class RawWebSocket final : public Link, public std::enable_shared_from_this<RawW
     // The close frame is out: half-close, then wait (bounded) for the client's close or EOF so
     // that unread bytes do not turn our close into a reset that could destroy what we sent.
     boost::system::error_code ec;
-    sock_.shutdown(tcp::socket::shutdown_send, ec);
+    sock_.shutdown(Socket::shutdown_send, ec);
     if (ec || got_close_) return finish();
     stop_reading_ = false;
     close_deadline(std::chrono::seconds(2));
@@ -420,7 +455,7 @@ class RawWebSocket final : public Link, public std::enable_shared_from_this<RawW
 
   void wait_write() {
     waiting_write_ = true;
-    sock_.async_wait(tcp::socket::wait_write,
+    sock_.async_wait(Socket::wait_write,
                      [self = shared_from_this()](const boost::system::error_code& ec) {
                        self->waiting_write_ = false;
                        if (ec) return;
@@ -440,20 +475,32 @@ class RawWebSocket final : public Link, public std::enable_shared_from_this<RawW
     if (dead_) return;
     dead_ = true;
     attach(nullptr);
-    own_.clear();
+    if (own_) own_->clear();
     if (close_timer_) close_timer_->cancel();
     boost::system::error_code ec;
     sock_.close(ec);  // cancels the pending waits (their handlers see operation_aborted)
   }
 
-  tcp::socket sock_;
+  Socket sock_;
   std::weak_ptr<LinkEvents> owner_;
   std::size_t max_message_;
   std::size_t off_ = 0;  // bytes of the front frame already written
-  std::string rbuf_;     // an incomplete frame (empty while idle)
-  std::string msg_;      // a fragmented message being assembled
+  // An incomplete frame's bytes and a fragmented message being assembled: allocated while there
+  // is one, so that an idle connection holds neither (64 bytes of empty strings).
+  struct Partial {
+    std::string rbuf;  // an incomplete frame
+    std::string msg;   // a fragmented message
+    bool in_message = false, binary = false;
+  };
+  std::unique_ptr<Partial> partial_;
+  Partial& partial() {
+    if (!partial_) partial_ = std::make_unique<Partial>();
+    return *partial_;
+  }
+  void release_partial() {
+    if (partial_ && partial_->rbuf.empty() && !partial_->in_message) partial_.reset();
+  }
   std::unique_ptr<net::steady_timer> close_timer_;
-  bool msg_binary_ = false, in_message_ = false;
   bool reading_ = false, waiting_write_ = false;
   bool closing_ = false, sent_close_ = false, got_close_ = false;
   bool stop_reading_ = false, dead_ = false, shut_ = false;
@@ -463,7 +510,21 @@ class RawWebSocket final : public Link, public std::enable_shared_from_this<RawW
 
 std::shared_ptr<Link> make_raw_websocket(tcp::socket socket, std::string response_101,
                                          std::size_t max_message) {
-  return std::make_shared<RawWebSocket>(std::move(socket), std::move(response_101), max_message);
+  // The descriptor moves to a socket with the io_context's own executor type (see Socket).
+  auto& io =
+      static_cast<net::io_context&>(net::query(socket.get_executor(), net::execution::context));
+  boost::system::error_code ec;
+  const tcp protocol = socket.local_endpoint(ec).protocol();
+  if (ec) return nullptr;
+  const int fd = socket.release(ec);
+  if (ec) return nullptr;
+  Socket s(io);
+  s.assign(protocol, fd, ec);
+  if (ec) {
+    ::close(fd);
+    return nullptr;
+  }
+  return std::make_shared<RawWebSocket>(std::move(s), std::move(response_101), max_message);
 }
 
 }  // namespace shmio::engineio::detail

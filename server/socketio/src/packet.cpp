@@ -155,7 +155,7 @@ Decoder::Status Decoder::feed_text(std::string_view s, Packet& out) {
     for (std::size_t k = i; k < dash; ++k)
       if (!is_digit(s[k])) return fail(DecodeError::illegal_attachments);
     std::from_chars(s.data() + i, s.data() + dash, attachments);
-    if (attachments > limits_.max_attachments) return fail(DecodeError::illegal_attachments);
+    if (attachments > max_attachments_) return fail(DecodeError::illegal_attachments);
     i = dash + 1;
   }
   if (i < s.size() && s[i] == '/') {
@@ -175,7 +175,7 @@ Decoder::Status Decoder::feed_text(std::string_view s, Packet& out) {
   }
   if (i < s.size()) {
     json::parse_options opt;
-    opt.max_depth = limits_.max_depth;
+    opt.max_depth = max_depth_;
     boost::system::error_code ec;
     json::value v = json::parse(s.substr(i), ec, json::storage_ptr(), opt);
     if (ec) return fail(DecodeError::invalid_json);
@@ -184,7 +184,7 @@ Decoder::Status Decoder::feed_text(std::string_view s, Packet& out) {
   if (!valid_payload(p.type, p.data)) return fail(DecodeError::invalid_payload);
   if (binary && attachments > 0) {
     pending_ = std::make_unique<Packet>(std::move(p));
-    expected_ = attachments;
+    expected_ = static_cast<std::uint32_t>(attachments);  // <= max_attachments_
     pending_->attachments.reserve(attachments);
     return Status::need_more;
   }

@@ -35,6 +35,13 @@ std::string random_id() {
   return engineio::random_id();
 }
 
+// A socket id or recovery pid: 15 characters, 90 random bits (engineio::random_id): short enough
+// for std::string's inline buffer, so a socket and the maps keyed by its id allocate nothing for
+// it. (socket.io's ids are 20 characters; nothing in the protocol fixes their length.)
+std::string socket_id() {
+  return engineio::random_id(15);
+}
+
 std::int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -62,6 +69,9 @@ class Client : public std::enable_shared_from_this<Client> {
  public:
   Client(Server& srv, engineio::SocketPtr conn) : srv_(srv), conn_(std::move(conn)) {}
 
+  static constexpr std::size_t kNoSlot = static_cast<std::size_t>(-1);
+  std::size_t slot = kNoSlot;  // its index in Server::clients_ while it is open
+
   void start() {
     connect_timer_ = std::make_unique<net::steady_timer>(srv_.io());
     connect_timer_->expires_after(srv_.options().connect_timeout);
@@ -88,7 +98,8 @@ class Client : public std::enable_shared_from_this<Client> {
     }
     if (p.type == PacketType::connect_error) return invalid_state();  // a server-only packet
     if (p.type == PacketType::connect) {
-      if (sockets_.count(p.nsp) != 0 || connecting_.count(p.nsp) != 0) {
+      if (find(p.nsp) != sockets_.end() ||
+          std::find(connecting_.begin(), connecting_.end(), p.nsp) != connecting_.end()) {
         // A second CONNECT for a namespace joined or being joined: invalid state (as in the
         // reference), and it must not leave a second socket behind.
         return invalid_state();
@@ -103,23 +114,23 @@ class Client : public std::enable_shared_from_this<Client> {
         return;
       }
       json::object auth = p.data && p.data->is_object() ? p.data->get_object() : json::object{};
-      connecting_.insert(p.nsp);
+      connecting_.push_back(p.nsp);
       nsp->connect(shared_from_this(), std::move(auth));
       return;
     }
-    auto it = sockets_.find(p.nsp);
+    auto it = find(p.nsp);
     if (it == sockets_.end()) {
       // A packet for a namespace this client has not joined: invalid state, as in the reference.
       return invalid_state();
     }
-    SocketPtr s = it->second;  // keep alive while it handles the packet
+    SocketPtr s = *it;  // keep alive while it handles the packet
     s->on_packet(p);
   }
 
   // The connection moved to WebSocket: each socket's upgrade handlers.
   void upgraded() {
     auto sockets = sockets_;
-    for (auto& [nsp, s] : sockets) s->upgraded();
+    for (auto& s : sockets) s->upgraded();
   }
 
   // A packet that is valid but not now (the reference's "invalid state"): the server closes the
@@ -140,12 +151,22 @@ class Client : public std::enable_shared_from_this<Client> {
       conn_->send_frame(engineio::Frame::make(engineio::Frame::Kind::binary, *b, compress));
   }
   void add(const std::string& nsp, SocketPtr s) {
-    connecting_.erase(nsp);
-    sockets_[nsp] = std::move(s);
+    refused(nsp);
+    if (auto it = find(nsp); it != sockets_.end()) {
+      *it = std::move(s);
+    } else {
+      sockets_.push_back(std::move(s));
+    }
     stop_connect_timer();
   }
-  void refused(const std::string& nsp) { connecting_.erase(nsp); }
-  void remove(const std::string& nsp) { sockets_.erase(nsp); }
+  void refused(const std::string& nsp) {
+    auto it = std::find(connecting_.begin(), connecting_.end(), nsp);
+    if (it != connecting_.end()) connecting_.erase(it);
+    if (connecting_.empty()) connecting_.shrink_to_fit();
+  }
+  void remove(const std::string& nsp) {
+    if (auto it = find(nsp); it != sockets_.end()) sockets_.erase(it);
+  }
   // Every socket closed for `reason` (their sessions saved for recovery where it allows), then
   // the connection: a client that reconnects at once finds its sessions saved.
   void close(const std::string& reason) {
@@ -155,12 +176,12 @@ class Client : public std::enable_shared_from_this<Client> {
   void close_all(const std::string& reason) {
     auto sockets = std::move(sockets_);
     sockets_.clear();
-    for (auto& [name, s] : sockets) s->closed(reason);
+    for (auto& s : sockets) s->closed(reason);
   }
   // socket.disconnect(true): every namespace, then the connection.
   void disconnect_everything() {
     auto sockets = sockets_;
-    for (auto& [name, s] : sockets) s->disconnect(false);
+    for (auto& s : sockets) s->disconnect(false);
     conn_->close();
   }
 
@@ -175,8 +196,14 @@ class Client : public std::enable_shared_from_this<Client> {
     connect_timer_->cancel();  // its handler sees operation_aborted (it owns nothing of ours)
     connect_timer_.reset();
   }
-  std::map<std::string, SocketPtr> sockets_;
-  std::set<std::string> connecting_;  // CONNECTs whose middleware has not finished
+  // Its socket in each namespace joined, in joining order (a client joins few: a vector of
+  // handles is 16 bytes each where a map keyed by name took a 96-byte node).
+  std::vector<SocketPtr> sockets_;
+  std::vector<SocketPtr>::iterator find(const std::string& nsp) {
+    return std::find_if(sockets_.begin(), sockets_.end(),
+                        [&](const SocketPtr& s) { return s->nsp().name() == nsp; });
+  }
+  std::vector<std::string> connecting_;  // CONNECTs whose middleware has not finished
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -372,11 +399,11 @@ void InMemoryAdapter::add_all(const SocketId& id, const std::set<Room>& rooms) {
       m.own_room = true;
       continue;
     }
-    auto [it, inserted] = m.rooms.try_emplace(r, 0);
-    if (!inserted) continue;
+    auto it = std::lower_bound(m.rooms.begin(), m.rooms.end(), r, RoomLess());
+    if (it != m.rooms.end() && it->first == r) continue;
     auto [rit, created] = rooms_.try_emplace(r);
     std::vector<Member*>& members = rit->second;
-    it->second = members.size();
+    m.rooms.emplace(it, r, members.size());
     members.push_back(&m);
     if (room_events()) {
       if (created) notify(RoomEvent::create_room, r, kNone);
@@ -394,7 +421,7 @@ void InMemoryAdapter::unlink(const Room& room, std::size_t index) {
   members[index] = last;
   // The member taken out has already dropped the room from its own list (and may be `last`):
   // only an entry that exists is updated, never created.
-  if (auto self = last->rooms.find(room); self != last->rooms.end()) self->second = index;
+  if (auto self = last->find_room(room); self != last->rooms.end()) self->second = index;
   members.pop_back();
   if (members.empty()) {
     rooms_.erase(rit);
@@ -413,7 +440,7 @@ void InMemoryAdapter::del(const SocketId& id, const Room& room) {
     it->second.own_room = false;
     return;
   }
-  auto r = it->second.rooms.find(room);
+  auto r = it->second.find_room(room);
   if (r == it->second.rooms.end()) return;
   const std::size_t index = r->second;
   it->second.rooms.erase(r);
@@ -426,10 +453,9 @@ void InMemoryAdapter::del_all(const SocketId& id) {
   if (it == sids_.end()) return;
   Member& m = it->second;
   while (!m.rooms.empty()) {
-    auto r = m.rooms.begin();
-    const Room room = r->first;
-    const std::size_t index = r->second;
-    m.rooms.erase(r);
+    const Room room = std::move(m.rooms.back().first);  // the last first: no element moves
+    const std::size_t index = m.rooms.back().second;
+    m.rooms.pop_back();
     if (room_events()) notify(RoomEvent::leave_room, room, id);
     unlink(room, index);
   }
@@ -1037,8 +1063,8 @@ void Namespace::connect(const std::shared_ptr<Client>& client, json::object auth
     hs.auth = std::move(auth);
     hs.request = client->conn()->shared_request();
     hs.issued_ms = now_ms();
-    s = std::make_shared<Socket>(*this, client, random_id(), std::move(hs),
-                                 recovery ? random_id() : std::string());
+    s = std::make_shared<Socket>(*this, client, socket_id(), std::move(hs),
+                                 recovery ? socket_id() : std::string());
   }
   // Run the middleware chain; each may call next() later (asynchronously). The chain holds itself
   // only weakly; a pending next() holds it strongly, so it lives exactly as long as some
@@ -1091,14 +1117,15 @@ void Namespace::admit(const std::shared_ptr<Client>& c, const SocketPtr& s) {
       missed = std::move(*replayed);
     } else {
       s->recovered_ = false;
-      s->id_ = random_id();
-      s->pid_ = random_id();
+      s->id_ = socket_id();
+      s->pid_ = socket_id();
       s->data_ = nullptr;
       s->x().restore_rooms.clear();
     }
   }
   s->connected_ = true;
-  sockets_[s->id()] = s;
+  sockets_.erase(s->id());  // (none: checked above) an entry's key is a view of its own socket's id
+  sockets_.emplace(s->id(), s);
   adapter_->add_all(s->id(), {s->id()});
   if (s->x_ && !s->x_->restore_rooms.empty())
     adapter_->add_all(s->id(), std::exchange(s->x_->restore_rooms, {}));
@@ -1224,7 +1251,7 @@ std::uint64_t Server::next_ack_id() {
 }
 
 bool Server::open(const Client* c) const {
-  return c != nullptr && clients_.count(c->conn().get()) != 0;
+  return c != nullptr && c->slot < clients_.size() && clients_[c->slot].get() == c;
 }
 
 void Namespace::server_side_emit(const std::string& event, Args args) {
@@ -1350,24 +1377,33 @@ Server::Server(net::io_context& io, ServerOptions options) : io_(io), options_(s
   eo.first_request_timeout = options_.first_request_timeout;
   eo.hand_off_to = options_.hand_off_to;
   engineio::Handler h;
+  // A session's Client is found through the session's user-data pointer (set here, cleared at
+  // its close); clients_ owns them, each knowing its slot (swap-remove).
   h.on_open = [this](const engineio::SocketPtr& conn) {
     auto c = std::make_shared<Client>(*this, conn);
-    clients_[conn.get()] = c;
+    c->slot = clients_.size();
+    clients_.push_back(c);
+    conn->set_user_data(c.get());
     c->start();
   };
-  h.on_message = [this](const engineio::SocketPtr& conn, engineio::Packet m) {
-    auto it = clients_.find(conn.get());
-    if (it != clients_.end()) it->second->on_message(std::move(m));
+  h.on_message = [](const engineio::SocketPtr& conn, engineio::Packet m) {
+    if (auto* c = static_cast<Client*>(conn->user_data())) c->on_message(std::move(m));
   };
-  h.on_upgrade = [this](const engineio::SocketPtr& conn) {
-    auto it = clients_.find(conn.get());
-    if (it != clients_.end()) it->second->upgraded();
+  h.on_upgrade = [](const engineio::SocketPtr& conn) {
+    if (auto* c = static_cast<Client*>(conn->user_data())) c->upgraded();
   };
   h.on_close = [this](const engineio::SocketPtr& conn, engineio::CloseReason r) {
-    auto it = clients_.find(conn.get());
-    if (it == clients_.end()) return;
-    auto c = it->second;
-    clients_.erase(it);
+    auto* raw = static_cast<Client*>(conn->user_data());
+    if (raw == nullptr) return;
+    conn->set_user_data(nullptr);
+    const std::size_t i = raw->slot;
+    std::shared_ptr<Client> c = std::move(clients_[i]);
+    if (i + 1 != clients_.size()) {
+      clients_[i] = std::move(clients_.back());
+      clients_[i]->slot = i;
+    }
+    clients_.pop_back();
+    c->slot = Client::kNoSlot;
     c->on_close(r);
   };
   engine_ = std::make_unique<engineio::Server>(io, std::move(eo), std::move(h));
@@ -1427,13 +1463,13 @@ std::uint16_t Server::listen(const std::string& address, std::uint16_t port) {
 
 std::size_t Server::disconnect_all(const std::string& reason) {
   auto clients = clients_;
-  for (auto& [conn, c] : clients) c->close(reason);
+  for (auto& c : clients) c->close(reason);
   return clients.size();
 }
 
 void Server::close() {
   auto clients = clients_;
-  for (auto& [conn, c] : clients) c->close_all("server shutting down");
+  for (auto& c : clients) c->close_all("server shutting down");
   engine_->stop();
 }
 

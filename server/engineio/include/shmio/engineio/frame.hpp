@@ -160,7 +160,9 @@ class FrameQueue {
   void grow();
   void reset() noexcept;
   Frame** slots_ = nullptr;
-  std::size_t cap_ = 0, head_ = 0, size_ = 0, bytes_ = 0;
+  // (32-bit counts: every connection holds a queue; 2^31 frames is far past any bound on one)
+  std::uint32_t cap_ = 0, head_ = 0, size_ = 0;
+  std::size_t bytes_ = 0;
 };
 
 }  // namespace shmio::engineio

@@ -165,7 +165,7 @@ struct ServerStats {
 
 // What the client's first request (the handshake) carried: headers (names in lower case, in
 // order), the decoded query pairs (in order), the request target and the peer's IP address.
-// Stored compactly — every string of it in one buffer, each pair as two 32-bit lengths and its
+// Stored compactly — every string of it in one buffer, each pair as two varint lengths and its
 // bytes — because every connection keeps one for its lifetime (socket.io's `handshake`): the
 // seven headers of a typical WebSocket client are kept in one allocation instead of fourteen
 // strings (building it in the buffer's order — headers, query, url, address — appends only).
@@ -271,6 +271,14 @@ class Socket {
   // Whether a packet sent now would be written at once (polling: a GET is waiting; WebSocket: no
   // write in flight and nothing queued). Volatile packets are dropped when it is false.
   virtual bool writable() const noexcept = 0;
+
+  // One pointer for the layer above, unused by Engine.IO (Socket.IO keeps its per-connection
+  // object here, instead of a map from sessions to it).
+  void* user_data() const noexcept { return user_data_; }
+  void set_user_data(void* p) noexcept { user_data_ = p; }
+
+ private:
+  void* user_data_ = nullptr;
 };
 using SocketPtr = std::shared_ptr<Socket>;
 

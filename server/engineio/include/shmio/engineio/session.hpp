@@ -55,9 +55,12 @@ enum class CloseReason {
 };
 const char* to_string(CloseReason r) noexcept;  // the reference server's wording
 
-// 20 characters of base64url from 15 bytes of the OS's secure generator (getrandom): session ids,
-// socket ids and recovery pids must not be predictable from ids a client has seen.
-std::string random_id();
+// `chars` (at most 20) characters of base64url from the OS's secure generator (getrandom), 6
+// random bits each: session ids, socket ids and recovery pids must not be predictable from ids a
+// client has seen. 20 (120 bits) is Engine.IO's session id; Socket.IO's socket ids and pids take
+// 15 (90 bits), which std::string holds without a heap allocation (docs/server.md, "Memory per
+// connection").
+std::string random_id(std::size_t chars = 20);
 
 class Session {
  public:
@@ -129,9 +132,8 @@ class Session {
   TransportKind transport_;
   const SessionOptions* options_;
   CloseReason reason_ = CloseReason::none;
-  FrameQueue queue_;  // to the client on the current transport (bytes(): the byte bound)
-  std::vector<Packet> probe_queue_;  // to the probing WebSocket
-  std::vector<Packet> inbox_;        // messages from the client
+  FrameQueue queue_;           // to the client on the current transport (bytes(): the byte bound)
+  std::vector<Packet> inbox_;  // messages from the client
   // std::optional<TimePoint> in 8 bytes instead of 16 (TimePoint::min() is "none"): every
   // connection holds three.
   class OptTime {
@@ -154,6 +156,7 @@ class Session {
   OptTime probe_started_;
   bool probe_acked_ = false;  // "2probe" answered; waiting for "5"
   bool noop_due_ = false;
+  bool probe_answer_due_ = false;  // "3probe" for the probing WebSocket (take_probe_packets)
 };
 
 }  // namespace shmio::engineio

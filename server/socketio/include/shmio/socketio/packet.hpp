@@ -73,7 +73,9 @@ struct DecoderLimits {
 
 class Decoder {
  public:
-  explicit Decoder(DecoderLimits limits = {}) : limits_(limits) {}
+  // (Every connection holds one: the limits are kept in 32 bits, clamped, so that it is 24 bytes.)
+  explicit Decoder(DecoderLimits limits = {})
+      : max_attachments_(clamp32(limits.max_attachments)), max_depth_(clamp32(limits.max_depth)) {}
 
   enum class Status { packet, need_more, error };
   // A text frame. On `packet`, `out` is complete. On `need_more`, feed the binary frames.
@@ -92,10 +94,13 @@ class Decoder {
   }
   Status finish(Packet& out);
 
-  DecoderLimits limits_;
-  DecodeError error_ = DecodeError::none;
+  static std::uint32_t clamp32(std::size_t v) noexcept {
+    return v > 0xFFFFFFFFu ? 0xFFFFFFFFu : static_cast<std::uint32_t>(v);
+  }
+  std::uint32_t max_attachments_, max_depth_;
   std::unique_ptr<Packet> pending_;  // a binary packet waiting for its attachments
-  std::size_t expected_ = 0;
+  std::uint32_t expected_ = 0;       // (at most max_attachments_)
+  DecodeError error_ = DecodeError::none;
 };
 
 // The text part of a packet. For binary packets the JSON must already hold the placeholders and

@@ -198,8 +198,8 @@ class Client {
 
 class Delivery : public ::testing::TestWithParam<bool> {
  protected:
-  void SetUp() override {
-    ServerOptions o;
+  void SetUp() override { start(ServerOptions()); }
+  void start(ServerOptions o) {
     o.engine.max_payload = 100000;
     o.engine.max_queued_packets = 512;  // the slow-consumer test's bound
     o.io_uring = GetParam();            // both flush paths: sendmsg per socket, io_uring batch
@@ -552,6 +552,123 @@ TEST_P(Delivery, OutOfDescriptorsAtAcceptPausesThenResumes) {
 
 // The rooms index (dense arrays with swap-remove) against a plain model, under random joins,
 // leaves and disconnects: every room's members, every socket's rooms, targets with except.
+// The per-turn budgets with small values (defaults: 1 MiB written, 256 KiB read per socket).
+class SmallBudgets : public Delivery {
+ protected:
+  void SetUp() override {
+    ServerOptions o;
+    o.flush_budget = 4096;
+    o.read_budget = 4096;
+    start(o);
+  }
+};
+
+TEST_P(SmallBudgets, AFlushStopsAtItsBudgetAndTheRestFollowsInOrder) {
+  Client& a = connect();
+  Client& b = connect();
+  const engineio::ServerStats before = server_->engine().stats();
+  const std::string body(2000, 'y');
+  // One turn queues 10 frames of ~2 KB to each socket: 20 KB against a 4 KiB budget.
+  for (int i = 0; i < 10; ++i) server_->to("all").emit("m", Args{i, boost::json::string(body)});
+  std::vector<int> got_a, got_b;
+  auto take = [&](Client& c, std::vector<int>& got) {
+    for (auto& f : c.frames()) {
+      const auto comma = f.payload.find(',');
+      got.push_back(std::stoi(f.payload.substr(comma + 1)));
+    }
+  };
+  drive([&] {
+    take(a, got_a);
+    take(b, got_b);
+    return got_a.size() == 10 && got_b.size() == 10;
+  });
+  std::vector<int> want(10);
+  for (int i = 0; i < 10; ++i) want[static_cast<std::size_t>(i)] = i;
+  EXPECT_EQ(got_a, want);
+  EXPECT_EQ(got_b, want);
+  const engineio::ServerStats& after = server_->engine().stats();
+  // At most about 4 KiB (two or three frames) per socket per flush: several flushes, each
+  // leaving the rest of both sockets' output for the next turn.
+  EXPECT_GE(after.flush_deferrals - before.flush_deferrals, 6u);
+  EXPECT_GE(after.flushes - before.flushes, 4u);
+}
+
+TEST_P(SmallBudgets, AFastSenderYieldsAfterItsReadBudgetAndEveryMessageIsHandledInOrder) {
+  Client& a = connect();
+  const engineio::ServerStats before = server_->engine().stats();
+  const std::string body(1000, 'z');
+  std::string burst;  // 40 events of ~1 KB in one write: 40 KB against a 4 KiB read budget
+  for (int i = 0; i < 40; ++i)
+    burst += Client::frame(0x81, "42[\"echo\"," + std::to_string(i) + ",\"" + body + "\"]");
+  a.send_raw(burst);
+  std::vector<int> got;
+  drive([&] {
+    for (auto& f : a.frames()) {
+      const auto comma = f.payload.find(',');
+      got.push_back(std::stoi(f.payload.substr(comma + 1)));
+    }
+    return got.size() == 40;
+  });
+  for (std::size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i], static_cast<int>(i));
+  EXPECT_GE(server_->engine().stats().read_yields - before.read_yields, 5u)
+      << "40 KB read 4 KiB at a time, other sockets' turn between";
+}
+
+INSTANTIATE_TEST_SUITE_P(Flush, SmallBudgets, ::testing::Values(false, true),
+                         [](const auto& p) { return p.param ? "io_uring" : "sendmsg"; });
+
+// The Beast-driven link (permessage-deflate negotiated) has the raw link's closing deadline: a
+// client that stopped reading cannot hold its descriptor past it, whatever Beast waits for.
+TEST(DeflateLink, AClientThatNeverReadsIsClosedAtTheClosingDeadline) {
+  net::io_context io;
+  ServerOptions o;
+  o.engine.max_queued_packets = 64;
+  o.per_message_deflate = engineio::PerMessageDeflate{};
+  Server server(io, o);
+  std::size_t connected = 0;
+  server.on_connection([&](const SocketPtr&) { ++connected; });
+  Client c(server.listen("127.0.0.1", 0));
+  c.send_raw(
+      "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+      "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+      "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n");
+  auto until = [&](const std::function<bool()>& done, std::chrono::seconds bound) {
+    const auto give_up = std::chrono::steady_clock::now() + bound;
+    while (!done() && std::chrono::steady_clock::now() < give_up) {
+      io.run_for(5ms);
+      c.read_available();
+    }
+    return done();
+  };
+  ASSERT_TRUE(until([&] { return c.in().find("\r\n\r\n") != std::string::npos; }, 5s));
+  const std::string head = c.in().substr(0, c.in().find("\r\n\r\n"));
+  ASSERT_NE(head.find("permessage-deflate"), std::string::npos) << head;
+  c.send_text("40");  // an uncompressed client message is allowed under permessage-deflate
+  ASSERT_TRUE(until([&] { return connected == 1; }, 5s));
+  // From now on the client reads nothing. Incompressible 16 KB messages fill the kernel's
+  // buffers, Beast's write waits, the session's queue passes its bound: the session closes and
+  // the link is told to close after its writes — which can never finish.
+  auto open_fds = [] {
+    std::size_t n = 0;
+    for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) ++n;
+    return n;
+  };
+  std::mt19937 rng(7);
+  std::string noise(16000, '\0');
+  for (int b = 0; b < 2000 && server.client_count() == 1; ++b) {
+    for (char& ch : noise) ch = static_cast<char>('!' + rng() % 90);
+    server.emit("m", Args{boost::json::string(noise)});
+    io.poll();
+  }
+  ASSERT_EQ(server.client_count(), 0u) << "the session passed its queue bound and closed";
+  const std::size_t fds_before = open_fds();
+  const auto closing = std::chrono::steady_clock::now();
+  const auto give_up = closing + 15s;
+  while (open_fds() >= fds_before && std::chrono::steady_clock::now() < give_up) io.run_for(50ms);
+  EXPECT_LT(open_fds(), fds_before) << "the closing deadline did not close the descriptor";
+  EXPECT_LT(std::chrono::steady_clock::now() - closing, 10s);
+}
+
 TEST(RoomsIndex, MatchesAModelUnderRandomJoinsLeavesAndDisconnects) {
   net::io_context io;
   Server server(io);

@@ -50,6 +50,10 @@ const char* kUsage =
     "               connection by zlib's formula)\n"
     "  --no-io-uring  flush with one sendmsg per socket instead of one io_uring submission per\n"
     "               event-loop turn (io_uring is used where the kernel allows it)\n"
+    "  --flush-budget BYTES  at most this much written to one WebSocket per event-loop turn, the\n"
+    "               rest next turn (default 1048576; 4096..1073741824)\n"
+    "  --read-budget BYTES  at most this much read from one WebSocket before the others' turn\n"
+    "               (default 262144; 4096..1073741824)\n"
     "  --recovery   connection state recovery (socket.io's connectionStateRecovery, 2 minutes)\n"
     "  --max-sessions N  sessions each worker keeps for recovery, per namespace\n"
     "               (default 100000; past it the oldest is forgotten: that client starts afresh)\n"
@@ -159,6 +163,13 @@ void operations(sio::ServerOptions& options, sio::Server*& server, cluster::Node
              st.flushes);
         line("shmio_io_uring_submissions_total", "counter",
              "Flushes written with one io_uring submission.", st.uring_submissions);
+        line("shmio_flush_deferrals_total", "counter",
+             "Flushes that left a socket's output for the next turn (--flush-budget, or 64 "
+             "frames in one io_uring batch).",
+             st.flush_deferrals);
+        line("shmio_read_yields_total", "counter",
+             "Reads paused for other sockets' turn after --read-budget bytes from one socket.",
+             st.read_yields);
         line("shmio_accept_errors_total", "counter",
              "Connections not accepted for lack of descriptors or memory (accepting paused).",
              st.accept_errors);
@@ -300,7 +311,8 @@ bool whole(const char* v, long long lo, long long hi, long long& out) {
 constexpr const char* kValueFlags[] = {
     "port",          "host",         "workers",         "ring",
     "ring-mb",       "allow-origin", "max-sessions",    "rebalance-rate",
-    "ping-interval", "ping-timeout", "connect-timeout", "first-request-timeout"};
+    "ping-interval", "ping-timeout", "connect-timeout", "first-request-timeout",
+    "flush-budget",  "read-budget"};
 constexpr const char* kSwitches[] = {"port-per-worker",     "no-pin",      "log-sockets",
                                      "per-message-deflate", "no-io-uring", "recovery",
                                      "no-rebalance"};
@@ -349,6 +361,10 @@ std::string apply(ServeOptions& o, const std::string& name, const char* v) {
     return ms(o.server.connect_timeout);
   } else if (name == "first-request-timeout") {
     return ms(o.server.first_request_timeout);
+  } else if (name == "flush-budget" || name == "read-budget") {
+    if (!whole(v, 4096, 1LL << 30, n)) return "--" + name + " must be 4096..1073741824 bytes";
+    (name == "flush-budget" ? o.server.flush_budget : o.server.read_budget) =
+        static_cast<std::size_t>(n);
   } else if (name == "port-per-worker") {
     o.port_per_worker = true;
   } else if (name == "no-pin") {

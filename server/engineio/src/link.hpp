@@ -30,6 +30,8 @@ class LinkEvents {
   virtual void on_ws_packet(const Link* l, const Packet& p) = 0;
   virtual void on_ws_garbage(const Link* l) = 0;
   virtual void on_ws_closed(const Link* l, bool error) = 0;
+  // The link stopped reading for this readiness event (its read budget): counted.
+  virtual void on_ws_read_yield() {}
 };
 
 class Link {
@@ -86,10 +88,17 @@ class Link {
   bool sealed_ = false;  // the close frame is queued
 };
 
+// A raw link's bounds (engineio::ServerOptions: max_payload, flush_budget, read_budget), each at
+// most 4 GiB - 1 (kept in 32 bits: every connection holds them).
+struct LinkLimits {
+  std::size_t max_message;  // a message over it closes the link with 1009
+  std::size_t flush_budget;
+  std::size_t read_budget;
+};
+
 // A WebSocket on `socket` whose handshake response (`response_101`) is the first thing written
 // (nullptr if the descriptor could not be moved to the link: it is closed).
-// Messages over `max_message` bytes close it with 1009.
 std::shared_ptr<Link> make_raw_websocket(boost::asio::ip::tcp::socket socket,
-                                         std::string response_101, std::size_t max_message);
+                                         std::string response_101, const LinkLimits& limits);
 
 }  // namespace shmio::engineio::detail

@@ -208,6 +208,11 @@ struct detail::ServerCore : std::enable_shared_from_this<detail::ServerCore> {
   std::vector<EngineSocket*> dirty, flushing;
   bool flush_posted = false;
   void cork(EngineSocket* s);
+  // A flush left output for the next turn (its byte budget): listed again, counted.
+  void defer(EngineSocket* s) {
+    ++stats.flush_deferrals;
+    cork(s);
+  }
   void unlist(EngineSocket* s);
   void flush_all();
   // The io_uring flush: the turn's WebSocket writes in one submission (uring.hpp). The batch's
@@ -294,12 +299,27 @@ class WsConnection final : public detail::Link, public std::enable_shared_from_t
   }
   void close_after_writes() override {
     attach(nullptr);
+    if (!closing_after_writes_) close_deadline();
     closing_after_writes_ = true;
     if (!writing_) flush();
   }
   std::string remote() const;
 
  private:
+  // The raw link's closing deadline (websocket.cpp, kCloseTimeout): what is queued, the close
+  // frame and the client's answer get this long, then the descriptor is closed whatever Beast
+  // still waits for (a write the client never reads would otherwise hold it until Beast's idle
+  // timeout, 300 s). Closing the socket completes Beast's pending operations with an error.
+  static constexpr std::chrono::milliseconds kCloseTimeout{5000};
+  void close_deadline() {
+    close_timer_ = std::make_unique<net::steady_timer>(ws_.get_executor(), kCloseTimeout);
+    close_timer_->async_wait([w = weak_from_this()](const beast::error_code& ec) {
+      auto self = w.lock();
+      if (ec || !self) return;
+      beast::error_code ignored;
+      beast::get_lowest_layer(self->ws_).socket().close(ignored);
+    });
+  }
   void do_read();
   void do_close() {
     if (closing_) return;
@@ -311,6 +331,7 @@ class WsConnection final : public detail::Link, public std::enable_shared_from_t
 
   websocket::stream<beast::tcp_stream> ws_;
   beast::flat_buffer buffer_;
+  std::unique_ptr<net::steady_timer> close_timer_;  // from close_after_writes()
   FrameRef inflight_;
   std::weak_ptr<detail::LinkEvents> owner_;
   bool writing_ = false;
@@ -651,6 +672,7 @@ class EngineSocket final : public Socket,
     }
     pump();
   }
+  void on_ws_read_yield() override { ++srv_->stats.read_yields; }
   void on_ws_closed(const detail::Link* c, bool error) override {
     if (c == probe()) {
       rare_->probe->attach(nullptr);
@@ -890,7 +912,7 @@ void detail::ServerCore::flush_all() {
     if (s == nullptr) continue;
     s->dirty_slot = EngineSocket::kNotListed;
     // A session may close (and go away) while flushed; later entries were unlisted if so.
-    if (s->flush()) cork(s);
+    if (s->flush()) defer(s);
   }
   flushing.clear();
 }
@@ -906,7 +928,7 @@ void detail::ServerCore::flush_batched() {
     if (s == nullptr || s->batch_link() != nullptr) continue;
     flushing[i] = nullptr;
     s->dirty_slot = EngineSocket::kNotListed;
-    if (s->flush()) cork(s);
+    if (s->flush()) defer(s);
   }
   batch.clear();
   batch_iov.clear();
@@ -916,7 +938,7 @@ void detail::ServerCore::flush_batched() {
     s->dirty_slot = EngineSocket::kNotListed;
     detail::Link* l = s->batch_link();
     if (l == nullptr) {  // closed meanwhile
-      if (s->flush()) cork(s);
+      if (s->flush()) defer(s);
       continue;
     }
     const std::size_t at = batch_iov.size();
@@ -925,7 +947,7 @@ void detail::ServerCore::flush_batched() {
     const int fd = l->prepare_write(&batch_iov[at], kBatchIovecs, count, bytes);
     batch_iov.resize(at + count);
     if (fd < 0 || count == 0) {
-      if (l->flush()) cork(s);  // nothing to gather (a blocked or closing link): its own way
+      if (l->flush()) defer(s);  // nothing to gather (a blocked or closing link): its own way
       continue;
     }
     batch.push_back({s, l, fd, at, count, bytes});
@@ -942,11 +964,11 @@ void detail::ServerCore::flush_batched() {
   if (!uring->send_all(batch_fds, batch_msgs, batch_results)) {
     // Nothing was sent: write them with sendmsg (and from now on, if the ring broke).
     for (const Batched& b : batch)
-      if (b.link->flush()) cork(b.session);
+      if (b.link->flush()) defer(b.session);
   } else {
     ++stats.uring_submissions;
     for (std::size_t i = 0; i < batch.size(); ++i)
-      if (batch[i].link->complete_write(batch_results[i], batch[i].bytes)) cork(batch[i].session);
+      if (batch[i].link->complete_write(batch_results[i], batch[i].bytes)) defer(batch[i].session);
   }
   if (!uring->usable()) {
     std::fprintf(stderr,
@@ -1416,8 +1438,10 @@ void HttpConnection::handle_upgrade(Request& req, const Target& t) {
   if (!deflate) {
     // Our own framing (websocket.cpp): the 101 response is the link's first write.
     // nullptr: the descriptor could not be moved to the link's socket (closed meanwhile).
-    auto link = detail::make_raw_websocket(stream_.release_socket(), std::move(response_101),
-                                           srv_->options.session.max_payload);
+    const ServerOptions& o = srv_->options;
+    auto link = detail::make_raw_websocket(
+        stream_.release_socket(), std::move(response_101),
+        detail::LinkLimits{o.session.max_payload, o.flush_budget, o.read_budget});
     attach(link, link ? beast::error_code() : make_error_code(net::error::bad_descriptor));
     return;
   }

@@ -13,7 +13,8 @@
 //
 // Writing: flush() gathers the queued frames (header and payload are contiguous in a Frame) into
 // one sendmsg of up to kIovecs iovecs; what the kernel did not take waits for EPOLLOUT. At most
-// kFlushBudget bytes per flush: a huge backlog goes out over several turns.
+// flush_budget bytes per flush (engineio::ServerOptions, 1 MiB by default): a huge backlog goes out
+// over several turns. Reading takes at most read_budget bytes (256 KiB) per readiness event.
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -39,8 +40,6 @@ namespace {
 
 constexpr std::size_t kScratch = 64 * 1024;
 constexpr std::size_t kIovecs = 64;
-constexpr std::size_t kFlushBudget = 1 << 20;
-constexpr std::size_t kReadBudget = 256 * 1024;  // per readiness event, then other sockets' turn
 // The whole closing handshake of a connection (what was queued, the close frame, the client's
 // answer) may take this long; then the descriptor is closed regardless.
 constexpr std::chrono::milliseconds kCloseTimeout{5000};
@@ -107,8 +106,11 @@ FrameRef close_frame(std::uint16_t code) {
 
 class RawWebSocket final : public Link, public std::enable_shared_from_this<RawWebSocket> {
  public:
-  RawWebSocket(Socket socket, std::string response_101, std::size_t max_message)
-      : sock_(std::move(socket)), max_message_(max_message) {
+  RawWebSocket(Socket socket, std::string response_101, const LinkLimits& limits)
+      : sock_(std::move(socket)),
+        max_message_(clamp32(limits.max_message)),
+        flush_budget_(std::max<std::uint32_t>(1, clamp32(limits.flush_budget))),
+        read_budget_(std::max<std::uint32_t>(1, clamp32(limits.read_budget))) {
     push(Frame::make(Frame::Kind::raw, response_101));
   }
 
@@ -125,7 +127,7 @@ class RawWebSocket final : public Link, public std::enable_shared_from_this<RawW
       on_drained();  // e.g. close_after_writes() with nothing queued: the close frame now
       return false;
     }
-    std::size_t budget = kFlushBudget;
+    std::size_t budget = flush_budget_;
     while (!src_->empty()) {
       std::array<iovec, kIovecs> iov;
       std::size_t total = 0;
@@ -149,7 +151,7 @@ class RawWebSocket final : public Link, public std::enable_shared_from_this<RawW
                     std::size_t& bytes) override {
     iov_count = 0;
     if (dead_ || waiting_write_ || src_->empty()) return -1;
-    iov_count = gather(iov, max_iov, kFlushBudget, bytes);
+    iov_count = gather(iov, max_iov, flush_budget_, bytes);
     return sock_.native_handle();
   }
 
@@ -202,7 +204,7 @@ class RawWebSocket final : public Link, public std::enable_shared_from_this<RawW
     while (left > 0) {
       const std::size_t first = q.front().wire().size() - off_;
       if (left < first) {
-        off_ += left;
+        off_ += static_cast<std::uint32_t>(left);  // < first: within one frame
         break;
       }
       left -= first;
@@ -236,9 +238,11 @@ class RawWebSocket final : public Link, public std::enable_shared_from_this<RawW
 
   void on_readable() {
     thread_local std::array<char, kScratch> scratch;
-    std::size_t budget = kReadBudget;
+    std::size_t budget = read_budget_;
     while (!dead_ && !stop_reading_) {
-      const ssize_t r = ::recv(sock_.native_handle(), scratch.data(), scratch.size(), MSG_DONTWAIT);
+      // (never more than the budget left: at most read_budget_ bytes per readiness event)
+      const ssize_t r = ::recv(sock_.native_handle(), scratch.data(),
+                               std::min(scratch.size(), budget), MSG_DONTWAIT);
       if (r < 0) {
         if (errno == EINTR) continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK) break;
@@ -263,6 +267,7 @@ class RawWebSocket final : public Link, public std::enable_shared_from_this<RawW
       budget -= std::min(budget, static_cast<std::size_t>(r));
       if (budget == 0) {
         // Other sockets' turn: come back through the reactor.
+        if (auto o = owner_.lock()) o->on_ws_read_yield();
         net::post(sock_.get_executor(), [self = shared_from_this()] { self->on_readable(); });
         return;
       }
@@ -483,8 +488,11 @@ class RawWebSocket final : public Link, public std::enable_shared_from_this<RawW
 
   Socket sock_;
   std::weak_ptr<LinkEvents> owner_;
-  std::size_t max_message_;
-  std::size_t off_ = 0;  // bytes of the front frame already written
+  static std::uint32_t clamp32(std::size_t v) noexcept {
+    return v > 0xFFFFFFFFu ? 0xFFFFFFFFu : static_cast<std::uint32_t>(v);
+  }
+  std::uint32_t max_message_, flush_budget_, read_budget_;
+  std::uint32_t off_ = 0;  // bytes of the front frame already written (a frame is under 4 GiB)
   // An incomplete frame's bytes and a fragmented message being assembled: allocated while there
   // is one, so that an idle connection holds neither (64 bytes of empty strings).
   struct Partial {
@@ -509,7 +517,7 @@ class RawWebSocket final : public Link, public std::enable_shared_from_this<RawW
 }  // namespace
 
 std::shared_ptr<Link> make_raw_websocket(tcp::socket socket, std::string response_101,
-                                         std::size_t max_message) {
+                                         const LinkLimits& limits) {
   // The descriptor moves to a socket with the io_context's own executor type (see Socket).
   auto& io =
       static_cast<net::io_context&>(net::query(socket.get_executor(), net::execution::context));
@@ -524,7 +532,7 @@ std::shared_ptr<Link> make_raw_websocket(tcp::socket socket, std::string respons
     ::close(fd);
     return nullptr;
   }
-  return std::make_shared<RawWebSocket>(std::move(s), std::move(response_101), max_message);
+  return std::make_shared<RawWebSocket>(std::move(s), std::move(response_101), limits);
 }
 
 }  // namespace shmio::engineio::detail

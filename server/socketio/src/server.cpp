@@ -1370,6 +1370,8 @@ Server::Server(net::io_context& io, ServerOptions options) : io_(io), options_(s
   eo.id_prefix = options_.id_prefix;
   eo.reuse_port = options_.reuse_port;
   eo.io_uring = options_.io_uring;
+  eo.flush_budget = options_.flush_budget;
+  eo.read_budget = options_.read_budget;
   eo.is_foreign = options_.is_foreign;
   eo.hand_off = options_.hand_off;
   eo.steer = options_.steer;

@@ -84,6 +84,7 @@ int serve(ServeOptions options, Setup setup);
 // --port P --host H --workers N|auto --port-per-worker --no-pin --ring NAME --ring-mb M
 // --log-sockets --per-message-deflate --allow-origin O (repeatable) --no-io-uring --recovery
 // --max-sessions N --no-rebalance --rebalance-rate N --first-request-timeout MS
+// --flush-budget BYTES --read-budget BYTES
 // --ping-interval MS --ping-timeout MS --connect-timeout MS --help.
 // Each can also come from the environment: SHMIO_ and the flag's name in capitals with '_' for
 // '-' (SHMIO_PORT=8080, SHMIO_WORKERS=auto; a switch such as SHMIO_NO_PIN with 1, true or yes);

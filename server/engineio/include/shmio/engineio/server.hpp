@@ -123,6 +123,14 @@ struct ServerOptions {
   // "Delivery engine"); where io_uring is unavailable or forbidden the server says so once on
   // stderr and flushes with one sendmsg per socket. false: sendmsg always.
   bool io_uring = true;
+  // A WebSocket's per-turn budgets (docs/server.md, "Delivery engine"). Flush: at most this many
+  // bytes written to one socket per end-of-turn flush (at least one frame); the rest goes next
+  // turn (ServerStats::flush_deferrals), so that one huge backlog does not hold up every other
+  // socket's turn. Read: at most this many bytes read from one socket per readiness event, then
+  // the other sockets' turn (ServerStats::read_yields), so that one fast sender cannot starve the
+  // rest. Both at most 4 GiB.
+  std::size_t flush_budget = 1 << 20;
+  std::size_t read_budget = 256 << 10;
   std::function<bool(const std::string& sid)> is_foreign;
   std::function<void(const std::string& sid, int fd, std::string bytes)> hand_off;
   // Rebalancing: for a fresh handshake (a request on the Engine.IO path without a sid) on a
@@ -161,6 +169,10 @@ struct ServerStats {
   std::uint64_t flushes = 0;              // end-of-turn flushes (each: every corked session)
   std::uint64_t uring_submissions = 0;    // flushes written with one io_uring submission
   std::uint64_t accept_errors = 0;  // accepts refused for lack of descriptors or memory (paused)
+  // A socket's output left for the next turn: its flush_budget, or (io_uring) the 64 frames one
+  // socket may have in a turn's batch.
+  std::uint64_t flush_deferrals = 0;
+  std::uint64_t read_yields = 0;  // a socket's reading paused for others (read_budget)
 };
 
 // What the client's first request (the handshake) carried: headers (names in lower case, in

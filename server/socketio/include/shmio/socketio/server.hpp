@@ -710,7 +710,9 @@ struct ServerOptions {
   // Passed to the Engine.IO layer (see engineio::ServerOptions).
   std::string id_prefix;
   bool reuse_port = false;
-  bool io_uring = true;  // see engineio::ServerOptions::io_uring
+  bool io_uring = true;                 // see engineio::ServerOptions::io_uring
+  std::size_t flush_budget = 1 << 20;   // see engineio::ServerOptions::flush_budget
+  std::size_t read_budget = 256 << 10;  // see engineio::ServerOptions::read_budget
   std::function<bool(const std::string&)> is_foreign;
   std::function<void(const std::string&, int, std::string)> hand_off;
   std::function<int()> steer;           // engineio::ServerOptions::steer (rebalancing)

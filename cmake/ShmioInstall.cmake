@@ -41,7 +41,8 @@ configure_file(${PROJECT_SOURCE_DIR}/cmake/shmio.pc.in ${PROJECT_BINARY_DIR}/shm
 install(FILES ${PROJECT_BINARY_DIR}/shmio.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
 
 if(SHMIO_BUILD_TOOLS)
-  install(TARGETS shmio shm-inspect shmio-emit RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+  install(TARGETS shmio shmio-chat shmio-bench-app shmio-conformance shm-inspect shmio-emit
+          RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
   # The chat demo's page, and the socket.io-client bundle when scripts/setup.sh has fetched it.
   install(FILES ${PROJECT_SOURCE_DIR}/server/apps/chat/index.html
           DESTINATION ${CMAKE_INSTALL_DATADIR}/shmio/chat)

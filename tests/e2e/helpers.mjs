@@ -105,3 +105,26 @@ export function startListening(bin, args) {
     proc.on("exit", (code) => reject(new Error(`${bin} ${args.join(" ")} exited with ${code}`)));
   });
 }
+
+// Starts `bin --port 0 --no-pin args` (env added to the environment) and resolves with
+// { proc, log, out, port, url } once `lines` workers printed "listening on H:P" on stdout (log:
+// its stderr so far). `procs` (an array) gets the process, for the test's cleanup.
+export async function startWorkers(bin, args, lines, procs, env = {}) {
+  const proc = spawn(bin, ["--port", "0", "--no-pin", ...args], { env: { ...process.env, ...env } });
+  procs.push(proc);
+  const h = { proc, log: "", out: "" };
+  proc.stderr.on("data", (d) => (h.log += d));
+  await within(new Promise((resolve, reject) => {
+    proc.stdout.on("data", (d) => {
+      h.out += d;
+      const ports = [...h.out.matchAll(/listening on [^:]+:(\d+)/g)].map((m) => Number(m[1]));
+      if (ports.length >= lines) {
+        h.port = ports[0];
+        resolve();
+      }
+    });
+    proc.on("exit", (code) => reject(new Error(`${bin} exited with ${code}: ${h.log}`)));
+  }), 20000, `${bin} start`);
+  h.url = `http://127.0.0.1:${h.port}`;
+  return h;
+}

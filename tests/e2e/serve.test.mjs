@@ -4,9 +4,9 @@
 // the drain on SIGTERM. Run by ctest (e2e_serve): HELLO_BIN.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { io as connect } from "socket.io-client";
-import { within, until } from "./helpers.mjs";
+import { within, until, startWorkers } from "./helpers.mjs";
 
 const BIN = process.env.HELLO_BIN;
 const procs = [];
@@ -16,26 +16,8 @@ after(() => {
   procs.forEach((p) => p.exitCode === null && p.kill("SIGKILL"));
 });
 
-// Starts hello with `args` (and `env`); resolves with its port once `listening` lines came.
-async function start(args, lines, env = {}) {
-  const proc = spawn(BIN, ["--port", "0", "--no-pin", ...args], { env: { ...process.env, ...env } });
-  procs.push(proc);
-  const h = { proc, log: "", out: "" };
-  proc.stderr.on("data", (d) => (h.log += d));
-  await within(new Promise((resolve, reject) => {
-    proc.stdout.on("data", (d) => {
-      h.out += d;
-      const ports = [...h.out.matchAll(/listening on [^:]+:(\d+)/g)].map((m) => Number(m[1]));
-      if (ports.length >= lines) {
-        h.port = ports[0];
-        resolve();
-      }
-    });
-    proc.on("exit", (code) => reject(new Error(`hello exited with ${code}: ${h.log}`)));
-  }), 20000, "hello start");
-  h.url = `http://127.0.0.1:${h.port}`;
-  return h;
-}
+// Starts hello with `args` (and `env`); resolves once `lines` workers listen.
+const start = (args, lines, env = {}) => startWorkers(BIN, args, lines, procs, env);
 
 function client(url, opts = {}) {
   const s = connect(url, { reconnection: false, forceNew: true, ...opts });

@@ -1,0 +1,173 @@
+// The app every benchmarked server runs (../shared/bench-app.md: join, leave, whoami, echo,
+// publish, publish-others, count), with a few events of its own for the tests (marked below).
+// Written only against shmio's public headers; run by examples/bench.cpp (shmio-bench-app) and
+// `shmio --app bench`.
+#pragma once
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "shmio/serve.hpp"
+
+namespace shmio::examples::bench {
+
+namespace sio = shmio::socketio;
+namespace json = boost::json;
+
+inline void defaults(ServeOptions& options) {
+  options.name = "bench";
+}
+
+inline void setup(sio::Server& io, const WorkerInfo& info) {
+  const int worker = info.index;
+  const json::value pid = static_cast<std::int64_t>(::getpid());
+  // Not in bench-app.md: a server-side event, answered by every other worker (for tests).
+  io.of("/").on_server_side("ping-workers",
+                            [worker](sio::Args, std::function<void(sio::Args)> ack) {
+                              ack(sio::Args{json::value(worker)});
+                            });
+  // The events are registered once on the namespace, not per socket (Namespace::on_event):
+  // every connection shares one handler table, which keeps an idle connection small.
+  sio::Namespace& nsp = io.of("/");
+  {
+    auto who = [pid, worker] { return json::object{{"worker", worker}, {"pid", pid}}; };
+    nsp.on_event("join", [who](const sio::SocketPtr& s2, sio::Args a, sio::Ack ack) {
+      if (!a.values.empty() && a.values[0].is_string())
+        s2->join(std::string(a.values[0].get_string()));
+      if (ack) ack(sio::Args{who()});
+    });
+    nsp.on_event("leave", [who](const sio::SocketPtr& s2, sio::Args a, sio::Ack ack) {
+      if (!a.values.empty() && a.values[0].is_string())
+        s2->leave(std::string(a.values[0].get_string()));
+      if (ack) ack(sio::Args{who()});
+    });
+    nsp.on_event("whoami", [who](const sio::SocketPtr& s2, sio::Args, sio::Ack ack) {
+      json::object o = who();
+      o["id"] = s2->id();
+      if (ack) ack(sio::Args{o});
+    });
+    nsp.on_event("echo", [](const sio::SocketPtr&, sio::Args a, sio::Ack ack) {
+      if (ack) ack(std::move(a));
+    });
+    auto publish = [&io](bool others) {
+      // Acknowledged when asked (the chaos suite's publishers: published to the ring when the
+      // ack comes).
+      return [&io, others](const sio::SocketPtr& s2, sio::Args a, sio::Ack ack) {
+        if (a.values.size() < 2) return;
+        const json::value room = a.values[0];
+        sio::Args payload(json::array{a.values[1]}, std::move(a.binaries));
+        if (room.is_string()) {
+          const std::string r(room.get_string());
+          if (others)
+            s2->to(r).emit("msg", std::move(payload));
+          else
+            io.to(r).emit("msg", std::move(payload));
+        } else {
+          if (others)
+            s2->broadcast().emit("msg", std::move(payload));
+          else
+            io.emit("msg", std::move(payload));
+        }
+        if (ack) ack({});
+      };
+    };
+    // Not in bench-app.md: n volatile (or plain) broadcasts to everyone in a burst, for tests.
+    nsp.on_event("burst", [&io](const sio::SocketPtr&, sio::Args a, sio::Ack ack) {
+      const std::int64_t n =
+          a.values.size() > 0 && a.values[0].is_int64() ? a.values[0].get_int64() : 0;
+      const bool vol = a.values.size() > 1 && a.values[1].is_bool() && a.values[1].get_bool();
+      for (std::int64_t i = 0; i < std::min<std::int64_t>(n, 100000); ++i) {
+        if (vol)
+          sio::BroadcastOperator(io.of("/"), {}).volatile_().emit("v", sio::Args{i});
+        else
+          io.emit("v", sio::Args{i});
+      }
+      if (ack) ack({});
+    });
+    // Not in bench-app.md: a broadcast with acks to every socket (for tests); answers the caller
+    // with {error, responses}.
+    nsp.on_event("ask-all", [&io](const sio::SocketPtr&, sio::Args a, sio::Ack ack) {
+      const std::int64_t ms =
+          !a.values.empty() && a.values[0].is_int64() ? a.values[0].get_int64() : 1000;
+      sio::BroadcastOperator(io.of("/"), {})
+          .timeout(std::chrono::milliseconds(std::clamp<std::int64_t>(ms, 1, 60000)))
+          .emit_with_ack(
+              "question", {}, [ack](std::optional<std::string> err, std::vector<sio::Args> rs) {
+                json::array responses;
+                for (auto& r : rs)
+                  responses.push_back(r.values.empty() ? json::value() : r.values[0]);
+                if (ack)
+                  ack(sio::Args{json::object{{"error", err ? json::value(*err) : json::value()},
+                                             {"responses", std::move(responses)}}});
+              });
+    });
+    // Not in bench-app.md: io.except(room).emit, for tests.
+    nsp.on_event("publish-except", [&io](const sio::SocketPtr&, sio::Args a, sio::Ack ack) {
+      if (a.values.size() >= 2 && a.values[0].is_string())
+        io.of("/")
+            .except(std::string(a.values[0].get_string()))
+            .emit("msg", sio::Args{a.values[1]});
+      if (ack) ack({});
+    });
+    nsp.on_event("publish", publish(false));
+    nsp.on_event("publish-others", publish(true));
+    nsp.on_event("count", [&io](const sio::SocketPtr&, sio::Args, sio::Ack ack) {
+      sio::BroadcastOperator(io.of("/"), {})
+          .fetch_sockets([ack](std::vector<sio::RemoteSocket> all) {
+            if (ack) ack(sio::Args{static_cast<std::uint64_t>(all.size())});
+          });
+    });
+    // Not in bench-app.md (for tests): the cluster-wide operations.
+    nsp.on_event("fetch", [&io](const sio::SocketPtr&, sio::Args a, sio::Ack ack) {
+      sio::BroadcastOperator op(io.of("/"), {});
+      if (!a.values.empty() && a.values[0].is_string())
+        op = std::move(op).to(std::string(a.values[0].get_string()));
+      op.fetch_sockets([ack](std::vector<sio::RemoteSocket> all) {
+        json::array out;
+        for (const auto& r : all) {
+          json::array rooms;
+          for (const auto& room : r.rooms()) rooms.emplace_back(room);
+          out.push_back(json::object{{"id", r.id()}, {"rooms", std::move(rooms)}});
+        }
+        if (ack) ack(sio::Args{std::move(out)});
+      });
+    });
+    nsp.on_event("sockets-join", [&io](const sio::SocketPtr&, sio::Args a, sio::Ack ack) {
+      if (a.values.size() >= 2 && a.values[0].is_string() && a.values[1].is_string())
+        io.of("/")
+            .to(std::string(a.values[0].get_string()))
+            .sockets_join(std::string(a.values[1].get_string()));
+      if (ack) ack({});
+    });
+    nsp.on_event("disconnect-room", [&io](const sio::SocketPtr&, sio::Args a, sio::Ack ack) {
+      if (ack) ack({});
+      if (!a.values.empty() && a.values[0].is_string())
+        io.of("/").to(std::string(a.values[0].get_string())).disconnect_sockets(false);
+    });
+    nsp.on_event("ping-workers", [&io](const sio::SocketPtr&, sio::Args a, sio::Ack ack) {
+      const std::int64_t ms =
+          !a.values.empty() && a.values[0].is_int64() ? a.values[0].get_int64() : 2000;
+      io.of("/").server_side_emit_with_ack(
+          "ping-workers", {}, std::chrono::milliseconds(std::clamp<std::int64_t>(ms, 1, 60000)),
+          [ack](std::optional<std::string> err, std::vector<sio::Args> rs) {
+            json::array workers;
+            for (auto& r : rs) workers.push_back(r.values.empty() ? json::value() : r.values[0]);
+            if (ack)
+              ack(sio::Args{json::object{{"error", err ? json::value(*err) : json::value()},
+                                         {"workers", std::move(workers)}}});
+          });
+    });
+    nsp.on_event("server-count", [&io](const sio::SocketPtr&, sio::Args, sio::Ack ack) {
+      if (ack) ack(sio::Args{static_cast<std::uint64_t>(io.of("/").server_count())});
+    });
+  }
+}
+
+}  // namespace shmio::examples::bench

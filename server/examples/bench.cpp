@@ -1,0 +1,10 @@
+// shmio-bench-app: the benchmark app (apps/bench.hpp: ../shared/bench-app.md's events) as a program
+// of its own, on shmio's public API only. One process, or a cluster with --workers N; every flag of
+// `shmio --help`.
+#include "apps/bench.hpp"
+#include "apps/run.hpp"
+
+int main(int argc, char** argv) {
+  return shmio::examples::run(argc, argv, shmio::examples::bench::defaults,
+                              shmio::examples::bench::setup);
+}

@@ -531,8 +531,21 @@ void InMemoryAdapter::for_each_target(const BroadcastOptions& opts, TargetFn f) 
     Member* own = own_room_member(r);
     if (auto it = rooms_.find(r); it != rooms_.end()) {
       if (own == nullptr) {
-        for (Member* m : it->second)
+        // The members, their sockets and their sessions were evicted from the cache since the
+        // last broadcast: ask for them ahead, each a step nearer than what points to it (a
+        // member 8 places on, its socket 4, its session 2: each pointer is in cache by then).
+        constexpr std::size_t kAhead = 8;
+        const std::vector<Member*>& members = it->second;
+        const std::size_t n = members.size();
+        for (std::size_t i = 0; i < n; ++i) {
+          if (i + kAhead < n) __builtin_prefetch(members[i + kAhead]);
+          if (i + kAhead / 2 < n && members[i + kAhead / 2]->socket != nullptr)
+            __builtin_prefetch(members[i + kAhead / 2]->socket);
+          if (i + kAhead / 4 < n && members[i + kAhead / 4]->socket != nullptr)
+            __builtin_prefetch(members[i + kAhead / 4]->socket->conn_raw_);
+          Member* m = members[i];
           if (m->socket != nullptr && m->socket->connected_) f(*m->socket);
+        }
         return;
       }
       for (Member* m : it->second) visit(*m);

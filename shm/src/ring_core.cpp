@@ -47,6 +47,13 @@ void set_test_hook(HookFn fn) noexcept {
 HookFn test_hook() noexcept {
   return g_hook.load(std::memory_order_relaxed);
 }
+bool test_hooks_compiled() noexcept {
+#ifdef SHMIO_RING_TEST_HOOKS
+  return true;
+#else
+  return false;
+#endif
+}
 
 void cpu_relax() noexcept {
 #if defined(__x86_64__) || defined(__i386__)

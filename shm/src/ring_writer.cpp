@@ -31,8 +31,12 @@ const char* to_string(PublishStatus s) noexcept {
 }
 
 namespace {
-inline void hook(core::HookPoint point, std::uint64_t position) noexcept {
+// (Compiled in only for the tests' build of the library: ring_core.hpp.)
+inline void hook([[maybe_unused]] core::HookPoint point,
+                 [[maybe_unused]] std::uint64_t position) noexcept {
+#ifdef SHMIO_RING_TEST_HOOKS
   if (auto fn = core::test_hook()) fn(point, position);
+#endif
 }
 }  // namespace
 

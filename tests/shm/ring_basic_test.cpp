@@ -39,6 +39,12 @@ std::vector<Got> drain(RingReader& r) {
   return out;
 }
 
+// The library the server, tools and benchmarks link calls no test hook on its publish path (the
+// crash tests link a variant with them: ring_crash_test.cpp).
+TEST(RingHooks, TheLibraryHasNoTestHooks) {
+  EXPECT_FALSE(core::test_hooks_compiled());
+}
+
 TEST(Ring, PublishedRecordsReachTheReaderInOrderWithTheirMetadata) {
   RingName name("basic");
   auto s = test::make_ring(name, 1 << 16);

@@ -43,6 +43,12 @@ const char* point_name(core::HookPoint p) {
 
 class KilledMidClaim : public ::testing::TestWithParam<core::HookPoint> {};
 
+// These tests stop and kill producers at the ring's test hooks: they link the library variant
+// that has them (shmio_shm_test_hooks); the one everything else links has none.
+TEST(RingHooks, TheCrashTestsLibraryHasTheTestHooks) {
+  EXPECT_TRUE(core::test_hooks_compiled());
+}
+
 TEST_P(KilledMidClaim, OthersContinueWithinTheBound) {
   const core::HookPoint at = GetParam();
   RingName name(std::string("kill-") + point_name(at));

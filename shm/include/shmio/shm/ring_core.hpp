@@ -42,11 +42,14 @@ enum class StallOutcome { moved, owner_alive, repaired, nothing_in_flight, busy 
 StallOutcome resolve_stall(const Segment& s) noexcept;
 
 // Test hooks: called at the named points of a claim, so a test can stop or kill a producer
-// exactly there. A null hook (the default) costs one relaxed load and a predictable branch.
+// exactly there. Only in a library built with SHMIO_RING_TEST_HOOKS (the build's
+// shmio_shm_test_hooks, which the crash and process tests link): elsewhere a claim calls no hook
+// and set_test_hook() has no effect (test_hooks_compiled() says which).
 enum class HookPoint { after_intent, after_fetch_add, after_gate, before_seal, after_seal };
 using HookFn = void (*)(HookPoint point, std::uint64_t position);
 void set_test_hook(HookFn fn) noexcept;
 HookFn test_hook() noexcept;
+bool test_hooks_compiled() noexcept;
 
 // Bounded spin, then yield: what a waiter does before it parks or checks liveness.
 void cpu_relax() noexcept;

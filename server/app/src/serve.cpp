@@ -142,8 +142,7 @@ void operations(sio::ServerOptions& options, sio::Server*& server, cluster::Node
       std::string out;
       const std::string w = "{worker=\"" + std::to_string(worker) + "\"}";
       auto line = [&](const char* name, const char* type, const char* help, std::uint64_t v) {
-        out += "# HELP " + std::string(name) + " " + help + "\n# TYPE " + name + " " + type + "\n" +
-               name + w + " " + std::to_string(v) + "\n";
+        cluster::append_metric(out, name, type, help, v, w);
       };
       if (server) {
         const auto& st = server->engine().stats();

@@ -1543,15 +1543,18 @@ std::size_t Node::server_count() const {
   return impl_->live_workers(true).size();
 }
 
+void append_metric(std::string& out, const std::string& name, const char* type, const char* help,
+                   std::uint64_t value, const std::string& labels) {
+  out += "# HELP " + name + " " + help + "\n# TYPE " + name + " " + type + "\n" + name + labels +
+         " " + std::to_string(value) + "\n";
+}
+
 std::string Node::metrics_text() const {
   const Impl& m = *impl_;
   const std::string w = "{worker=\"" + std::to_string(m.options.worker) + "\"}";
   std::string out;
   auto line = [&](const char* name, const char* help, const char* type, std::uint64_t v,
-                  const std::string& labels) {
-    out += "# HELP " + std::string(name) + " " + help + "\n# TYPE " + name + " " + type + "\n";
-    out += std::string(name) + labels + " " + std::to_string(v) + "\n";
-  };
+                  const std::string& labels) { append_metric(out, name, type, help, v, labels); };
   const auto& s = m.stats;
   line("shmio_broadcasts_published_total", "Broadcasts this worker wrote to the ring.", "counter",
        s.broadcasts_published, w);

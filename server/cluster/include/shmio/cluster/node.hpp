@@ -77,6 +77,11 @@ struct NodeStats {
   std::uint64_t rebalance_shed = 0;           // clients asked to reconnect (they recover elsewhere)
 };
 
+// One Prometheus text-format series with its HELP and TYPE lines, appended to `out` (every line
+// of shmio's /metrics is written through this). `labels`: "" or "{k=\"v\",...}".
+void append_metric(std::string& out, const std::string& name, const char* type, const char* help,
+                   std::uint64_t value, const std::string& labels = "");
+
 class Node {
  public:
   // Attaches to the ring (throws std::runtime_error with the reason if it cannot) and sets the

@@ -13,7 +13,8 @@
 #include <memory>
 #include <string>
 
-#include "shmio/socketio/server.hpp"
+#include "shmio/socketio/packet.hpp"
+#include "shmio/socketio/types.hpp"  // value types only (no Asio)
 
 namespace shmio::cluster {
 

@@ -30,7 +30,8 @@
 #include <string_view>
 #include <vector>
 
-#include "shmio/socketio/server.hpp"
+#include "shmio/socketio/packet.hpp"
+#include "shmio/socketio/types.hpp"  // value types only (no Asio)
 
 namespace shmio::cluster {
 

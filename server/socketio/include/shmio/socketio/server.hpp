@@ -36,21 +36,9 @@
 
 #include "shmio/engineio/server.hpp"
 #include "shmio/socketio/packet.hpp"
+#include "shmio/socketio/types.hpp"
 
 namespace shmio::socketio {
-
-using Room = std::string;
-using SocketId = std::string;
-
-// Event arguments: JSON values; binary values are placeholders into `binaries`.
-struct Args {
-  boost::json::array values;
-  std::vector<Binary> binaries;
-  Args() = default;
-  Args(std::initializer_list<boost::json::value_ref> v) : values(v) {}
-  explicit Args(boost::json::array v, std::vector<Binary> b = {})
-      : values(std::move(v)), binaries(std::move(b)) {}
-};
 
 class Socket;
 class Namespace;
@@ -64,39 +52,6 @@ struct ConnectError {
 };
 using Next = std::function<void(std::optional<ConnectError>)>;
 using Middleware = std::function<void(const SocketPtr&, Next)>;
-
-struct Handshake {
-  using Pairs = engineio::HandshakeRequest::Pairs;  // a view of (name, value) string_views
-  // The Engine.IO handshake request — headers (lower-case names), query, url, the client's IP
-  // address — shared with the session and every namespace's socket: stored once per connection,
-  // compactly (engineio::HandshakeRequest).
-  std::shared_ptr<const engineio::HandshakeRequest> request;
-  boost::json::object auth;    // the CONNECT packet's payload
-  std::int64_t issued_ms = 0;  // when the socket connected (ms since the epoch)
-
-  Pairs headers() const noexcept { return request ? request->headers() : Pairs(); }
-  Pairs query() const noexcept { return request ? request->query() : Pairs(); }
-  std::string_view url() const noexcept { return request ? request->url() : std::string_view(); }
-  std::string_view address() const noexcept {
-    return request ? request->address() : std::string_view();
-  }
-  // The value of a header (its name in lower case), if the request had it.
-  std::optional<std::string_view> header(std::string_view lower_case_name) const noexcept {
-    return headers().find(lower_case_name);
-  }
-};
-
-struct BroadcastFlags {
-  bool volatile_ = false;
-  bool local = false;
-  bool compress = true;
-};
-
-struct BroadcastOptions {
-  std::set<Room> rooms;   // empty: every socket of the namespace
-  std::set<Room> except;  // sockets in any of these rooms are skipped
-  BroadcastFlags flags;
-};
 
 // A packet in its wire form, shared by every receiver: the Engine.IO text frame ("4" + the
 // Socket.IO packet) and the binary attachments that follow it, each a Frame (engineio/frame.hpp)

@@ -43,16 +43,9 @@ namespace shmio::bench {
 // ---------------------------------------------------------------------------------------------
 // CPUs
 
-// The CPUs in the calling thread's affinity mask, ascending.
-inline std::vector<int> affinity_cpus() {
-  std::vector<int> out;
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (::sched_getaffinity(0, sizeof set, &set) != 0) return out;
-  for (int c = 0; c < CPU_SETSIZE; ++c)
-    if (CPU_ISSET(c, &set)) out.push_back(c);
-  return out;
-}
+// The CPUs in the calling thread's affinity mask, ascending; pinning (shm/process.hpp).
+using shmio::shm::affinity_cpus;
+using shmio::shm::pin_to_cpu;
 
 // Parses "0,1" or "0-3,6" into CPU numbers (order kept, duplicates refused). Returns an error
 // message, empty on success.
@@ -106,15 +99,6 @@ inline int cpu_for(std::size_t k) {
 // True if `participants` busy processes or threads would share CPUs of the list.
 inline bool oversubscribed(std::size_t participants) {
   return participants > cpu_list().size();
-}
-
-// Pins the calling thread to one CPU (no-op for cpu < 0). Returns false on failure.
-inline bool pin_to_cpu(int cpu) {
-  if (cpu < 0) return true;
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(cpu, &set);
-  return ::sched_setaffinity(0, sizeof set, &set) == 0;
 }
 
 // Pins the calling thread for a scope and restores its previous mask afterwards.

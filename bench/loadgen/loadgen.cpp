@@ -91,6 +91,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "shmio/shm/process.hpp"
+
 namespace {
 
 std::uint64_t now_ns() {
@@ -289,10 +291,7 @@ std::uint64_t self_cpu_ns() {
 }
 
 void pin_to(int cpu) {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(cpu, &set);
-  sched_setaffinity(0, sizeof set, &set);
+  (void)shmio::shm::pin_to_cpu(cpu);  // best effort: an unpinned load generator still works
 }
 
 // The self-test's server: just enough Engine.IO / Socket.IO to take a subscriber to "ready" (the

@@ -1,5 +1,7 @@
 #include "shmio/shm/process.hpp"
 
+#include <sched.h>
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -78,6 +80,25 @@ std::uint64_t realtime_ns() noexcept {
   ::clock_gettime(CLOCK_REALTIME, &ts);
   return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ULL +
          static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+std::vector<int> affinity_cpus() {
+  std::vector<int> out;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (::sched_getaffinity(0, sizeof set, &set) != 0) return out;
+  for (int c = 0; c < CPU_SETSIZE; ++c)
+    if (CPU_ISSET(c, &set)) out.push_back(c);
+  return out;
+}
+
+bool pin_to_cpu(int cpu) noexcept {
+  if (cpu < 0) return true;
+  if (cpu >= CPU_SETSIZE) return false;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  return ::sched_setaffinity(0, sizeof set, &set) == 0;
 }
 
 }  // namespace shmio::shm

@@ -1,8 +1,10 @@
 // Single-threaded behaviour of the ring: what a writer publishes, a reader sees, in order, intact.
 #include <poll.h>
+#include <sched.h>
 #include <sys/resource.h>
 
 #include <gtest/gtest.h>
+#include <algorithm>
 #include <random>
 #include <thread>
 
@@ -43,6 +45,23 @@ std::vector<Got> drain(RingReader& r) {
 // crash tests link a variant with them: ring_crash_test.cpp).
 TEST(RingHooks, TheLibraryHasNoTestHooks) {
   EXPECT_FALSE(core::test_hooks_compiled());
+}
+
+// The CPU-affinity helper the supervisor, the benchmarks and the load generator share.
+TEST(Affinity, ListsTheMaskPinsToOneCpuAndRefusesWhatCannotBe) {
+  cpu_set_t saved;
+  CPU_ZERO(&saved);
+  ASSERT_EQ(::sched_getaffinity(0, sizeof saved, &saved), 0);
+  const std::vector<int> cpus = affinity_cpus();
+  ASSERT_FALSE(cpus.empty());
+  EXPECT_TRUE(std::is_sorted(cpus.begin(), cpus.end()));
+  EXPECT_EQ(static_cast<int>(cpus.size()), CPU_COUNT(&saved));
+  EXPECT_TRUE(pin_to_cpu(-1)) << "no CPU: nothing to do";
+  EXPECT_FALSE(pin_to_cpu(CPU_SETSIZE)) << "past what a cpu_set_t holds";
+  ASSERT_TRUE(pin_to_cpu(cpus.back()));
+  EXPECT_EQ(affinity_cpus(), std::vector<int>{cpus.back()});
+  ASSERT_EQ(::sched_setaffinity(0, sizeof saved, &saved), 0);  // as it was
+  EXPECT_EQ(affinity_cpus(), cpus);
 }
 
 TEST(Ring, PublishedRecordsReachTheReaderInOrderWithTheirMetadata) {

@@ -75,12 +75,8 @@ std::optional<shm::Segment> create_ring(const SupervisorOptions& o) {
 }  // namespace
 
 std::vector<int> affinity_cpus() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  std::vector<int> cpus;
-  if (sched_getaffinity(0, sizeof set, &set) != 0) return {0};
-  for (int i = 0; i < CPU_SETSIZE; ++i)
-    if (CPU_ISSET(i, &set)) cpus.push_back(i);
+  std::vector<int> cpus = shm::affinity_cpus();
+  if (cpus.empty()) cpus.push_back(0);  // the mask could not be read: one CPU's worth
   return cpus;
 }
 
@@ -151,10 +147,7 @@ int run_supervisor(const SupervisorOptions& o,
       WorkerContext ctx{i, n, -1, o.ring};
       if (o.pin && !cpus.empty()) {
         const int cpu = cpus[static_cast<std::size_t>(i) % cpus.size()];
-        cpu_set_t one;
-        CPU_ZERO(&one);
-        CPU_SET(cpu, &one);
-        if (sched_setaffinity(0, sizeof one, &one) == 0) ctx.core = cpu;
+        if (shm::pin_to_cpu(cpu)) ctx.core = cpu;
       }
       int rc = 1;
       try {

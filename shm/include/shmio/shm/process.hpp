@@ -8,6 +8,7 @@
 
 #include <sys/types.h>
 #include <cstdint>
+#include <vector>
 
 namespace shmio::shm {
 
@@ -28,6 +29,12 @@ Liveness liveness(const ProcessIdentity& who) noexcept;
 
 // CLOCK_MONOTONIC and CLOCK_REALTIME in nanoseconds.
 std::uint64_t monotonic_ns() noexcept;
+
+// CPU affinity (the one helper the supervisor, the benchmarks and the load generator use): the
+// CPUs in the calling thread's affinity mask, ascending (empty if it cannot be read); and pinning
+// the calling thread to one CPU (true without doing anything for cpu < 0; false if refused).
+std::vector<int> affinity_cpus();
+bool pin_to_cpu(int cpu) noexcept;
 std::uint64_t realtime_ns() noexcept;
 
 }  // namespace shmio::shm

@@ -92,6 +92,13 @@ test("bad flags and environment: exit code 2 and the flag's rule; --help: exit 0
   r = spawnSync(BIN, [], { encoding: "utf8", timeout: 10000, env: { ...process.env, SHMIO_RING_MB: "3" } });
   assert.equal(r.status, 2);
   assert.match(r.stderr, /SHMIO_RING_MB: --ring-mb must be a power of two/);
+  // The per-turn budgets: bytes, 4096..1073741824, from the flag or the environment.
+  r = spawnSync(BIN, ["--flush-budget", "12"], { encoding: "utf8", timeout: 10000 });
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /--flush-budget must be 4096\.\.1073741824 bytes/);
+  r = spawnSync(BIN, [], { encoding: "utf8", timeout: 10000, env: { ...process.env, SHMIO_READ_BUDGET: "abc" } });
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /SHMIO_READ_BUDGET: --read-budget must be 4096\.\.1073741824 bytes/);
   r = spawnSync(BIN, ["--help"], { encoding: "utf8", timeout: 10000 });
   assert.equal(r.status, 0);
   assert.match(r.stdout, /--workers N/);

@@ -614,6 +614,33 @@ TEST_P(SmallBudgets, AFastSenderYieldsAfterItsReadBudgetAndEveryMessageIsHandled
       << "40 KB read 4 KiB at a time, other sockets' turn between";
 }
 
+// Budgets of 0 through the API (the flags refuse under 4096) are taken as 1 byte: every flush
+// still writes a frame, every readiness event still reads a byte, nothing stalls.
+class ZeroBudgets : public Delivery {
+ protected:
+  void SetUp() override {
+    ServerOptions o;
+    o.flush_budget = 0;
+    o.read_budget = 0;
+    start(o);
+  }
+};
+
+TEST_P(ZeroBudgets, ClampedToOneByteAndEverythingStillFlows) {
+  Client& a = connect();  // the handshake and the CONNECT, read a byte per event
+  a.send_text("42[\"echo\",\"x\"]");
+  std::vector<Client::Frame> got;
+  drive([&] {
+    for (auto& f : a.frames()) got.push_back(f);
+    return !got.empty();
+  });
+  EXPECT_EQ(got[0].payload, "42[\"echo\",\"x\"]");
+  EXPECT_GT(server_->engine().stats().read_yields, 0u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Flush, ZeroBudgets, ::testing::Values(false, true),
+                         [](const auto& p) { return p.param ? "io_uring" : "sendmsg"; });
+
 INSTANTIATE_TEST_SUITE_P(Flush, SmallBudgets, ::testing::Values(false, true),
                          [](const auto& p) { return p.param ? "io_uring" : "sendmsg"; });
 

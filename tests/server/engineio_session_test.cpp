@@ -301,6 +301,14 @@ TEST(EngineIoIds, RandomIdsAreBase64UrlAndDistinct) {
     seen.insert(id);
   }
   EXPECT_EQ(seen.size(), 1000u);
+  // Socket.IO's ids take 15 characters (6 random bits each); more than 20 cannot be asked for.
+  const std::string short_id = random_id(15);
+  EXPECT_EQ(short_id.size(), 15u);
+  for (char c : short_id)
+    EXPECT_TRUE(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_');
+  EXPECT_NE(random_id(15), short_id);
+  EXPECT_EQ(random_id(99).size(), 20u);
+  EXPECT_EQ(random_id(0), "");
 }
 
 }  // namespace

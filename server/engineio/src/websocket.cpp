@@ -108,9 +108,9 @@ class RawWebSocket final : public Link, public std::enable_shared_from_this<RawW
  public:
   RawWebSocket(Socket socket, std::string response_101, const LinkLimits& limits)
       : sock_(std::move(socket)),
-        max_message_(clamp32(limits.max_message)),
-        flush_budget_(std::max<std::uint32_t>(1, clamp32(limits.flush_budget))),
-        read_budget_(std::max<std::uint32_t>(1, clamp32(limits.read_budget))) {
+        max_message_(clamp_u32(limits.max_message)),
+        flush_budget_(std::max<std::uint32_t>(1, clamp_u32(limits.flush_budget))),
+        read_budget_(std::max<std::uint32_t>(1, clamp_u32(limits.read_budget))) {
     push(Frame::make(Frame::Kind::raw, response_101));
   }
 
@@ -488,9 +488,6 @@ class RawWebSocket final : public Link, public std::enable_shared_from_this<RawW
 
   Socket sock_;
   std::weak_ptr<LinkEvents> owner_;
-  static std::uint32_t clamp32(std::size_t v) noexcept {
-    return v > 0xFFFFFFFFu ? 0xFFFFFFFFu : static_cast<std::uint32_t>(v);
-  }
   std::uint32_t max_message_, flush_budget_, read_budget_;
   std::uint32_t off_ = 0;  // bytes of the front frame already written (a frame is under 4 GiB)
   // An incomplete frame's bytes and a fragmented message being assembled: allocated while there

@@ -125,6 +125,12 @@ inline FrameRef::~FrameRef() {
   if (f_ && --f_->refs_ == 0) Frame::destroy(f_);
 }
 
+// A size kept in 32 bits by an object every connection holds (a queue's counts, a link's and a
+// decoder's limits): clamped at 2^32 - 1.
+constexpr std::uint32_t clamp_u32(std::size_t v) noexcept {
+  return v > 0xFFFFFFFFu ? 0xFFFFFFFFu : static_cast<std::uint32_t>(v);
+}
+
 class FrameQueue {
  public:
   FrameQueue() noexcept = default;

@@ -24,6 +24,8 @@
 #include <string_view>
 #include <vector>
 
+#include "shmio/engineio/frame.hpp"  // clamp_u32
+
 namespace shmio::socketio {
 
 enum class PacketType : std::uint8_t {
@@ -75,7 +77,8 @@ class Decoder {
  public:
   // (Every connection holds one: the limits are kept in 32 bits, clamped, so that it is 24 bytes.)
   explicit Decoder(DecoderLimits limits = {})
-      : max_attachments_(clamp32(limits.max_attachments)), max_depth_(clamp32(limits.max_depth)) {}
+      : max_attachments_(engineio::clamp_u32(limits.max_attachments)),
+        max_depth_(engineio::clamp_u32(limits.max_depth)) {}
 
   enum class Status { packet, need_more, error };
   // A text frame. On `packet`, `out` is complete. On `need_more`, feed the binary frames.
@@ -94,9 +97,6 @@ class Decoder {
   }
   Status finish(Packet& out);
 
-  static std::uint32_t clamp32(std::size_t v) noexcept {
-    return v > 0xFFFFFFFFu ? 0xFFFFFFFFu : static_cast<std::uint32_t>(v);
-  }
   std::uint32_t max_attachments_, max_depth_;
   std::unique_ptr<Packet> pending_;  // a binary packet waiting for its attachments
   std::uint32_t expected_ = 0;       // (at most max_attachments_)

@@ -226,9 +226,20 @@ TEST_F(EngineIoSession, ABroadcastFrameIsSharedByEverySessionNotCopied) {
 
 TEST(FrameQueue, GrowsKeepsItsCapacityAndCountsPollingBytes) {
   FrameQueue q;
-  EXPECT_EQ(q.capacity(), 0u) << "an idle session holds no slots";
   auto f = Frame::make(Frame::Kind::text, "4hello");
   auto bin = Frame::make(Frame::Kind::binary, std::string(4, 'x'));  // "b" + 8 base64 chars
+  EXPECT_FALSE(q.allocated()) << "an idle session's queue allocates nothing";
+  q.push_back(f);
+  q.push_front(bin);
+  EXPECT_FALSE(q.allocated()) << "two frames fit in the queue itself";
+  EXPECT_EQ(&q.front(), bin.get());
+  EXPECT_EQ(&q[1], f.get());
+  FrameQueue two = std::move(q);  // inline slots move with the queue
+  EXPECT_TRUE(q.empty());
+  EXPECT_EQ(&two[0], bin.get());
+  EXPECT_EQ(two.pop_front().get(), bin.get());
+  EXPECT_EQ(two.pop_front().get(), f.get());
+  EXPECT_EQ(f->use_count(), 1u);
   for (int i = 0; i < 20; ++i) q.push_back(i % 2 ? bin : f);
   EXPECT_EQ(q.size(), 20u);
   EXPECT_EQ(q.bytes(), 10u * 6 + 10u * 9);
@@ -246,6 +257,12 @@ TEST(FrameQueue, GrowsKeepsItsCapacityAndCountsPollingBytes) {
   FrameQueue moved = std::move(q);
   EXPECT_TRUE(q.empty());
   EXPECT_EQ(moved.size(), 1u);
+  EXPECT_TRUE(moved.allocated());
+  for (int i = 0; i < 600; ++i) moved.push_back(f);
+  while (!moved.empty()) moved.pop_front();
+  EXPECT_FALSE(moved.allocated()) << "drained from a large size: back to the inline slots";
+  moved.push_back(bin);
+  EXPECT_EQ(&moved.front(), bin.get());
 }
 
 TEST(Frame, HeaderLengthForms) {

@@ -55,14 +55,15 @@ void Frame::destroy(Frame* f) noexcept {
 
 // ---------------------------------------------------------------------------------------------
 void FrameQueue::grow() {
-  // Two slots first: an idle connection's queue (its last frame was a ping) holds 16 bytes, not
-  // 64; a busy one reaches its working size after a few doublings, once.
+  // Past the inline slots: 8 first, then doubling; a busy queue reaches its working size after a
+  // few doublings, once, and keeps it (steady state allocates nothing).
   if (cap_ >= (1u << 31)) throw std::length_error("shmio: a frame queue of 2^31 frames");
-  const std::uint32_t cap = cap_ == 0 ? 2 : cap_ * 2;
-  auto** slots = static_cast<Frame**>(::operator new(cap * sizeof(Frame*)));
-  for (std::uint32_t i = 0; i < size_; ++i) slots[i] = slots_[(head_ + i) & (cap_ - 1)];
-  ::operator delete(static_cast<void*>(slots_));
-  slots_ = slots;
+  const std::uint32_t cap = cap_ <= kInline ? 8 : cap_ * 2;
+  auto** fresh = static_cast<Frame**>(::operator new(cap * sizeof(Frame*)));
+  Frame** old = slots();
+  for (std::uint32_t i = 0; i < size_; ++i) fresh[i] = old[(head_ + i) & (cap_ - 1)];
+  if (allocated()) ::operator delete(static_cast<void*>(old));
+  s_.heap = fresh;
   cap_ = cap;
   head_ = 0;
 }
@@ -70,7 +71,7 @@ void FrameQueue::grow() {
 void FrameQueue::push_back(FrameRef f) {
   if (size_ == cap_) grow();
   bytes_ += f->polling_size();
-  slots_[(head_ + size_) & (cap_ - 1)] = f.release();
+  slots()[(head_ + size_) & (cap_ - 1)] = f.release();
   ++size_;
 }
 
@@ -78,12 +79,12 @@ void FrameQueue::push_front(FrameRef f) {
   if (size_ == cap_) grow();
   bytes_ += f->polling_size();
   head_ = (head_ + cap_ - 1) & (cap_ - 1);
-  slots_[head_] = f.release();
+  slots()[head_] = f.release();
   ++size_;
 }
 
 FrameRef FrameQueue::pop_front() noexcept {
-  FrameRef f = FrameRef::adopt(slots_[head_]);
+  FrameRef f = FrameRef::adopt(slots()[head_]);
   bytes_ -= std::min(bytes_, f->polling_size());
   head_ = (head_ + 1) & (cap_ - 1);
   --size_;
@@ -103,18 +104,19 @@ void FrameQueue::clear() noexcept {
 
 void FrameQueue::reset() noexcept {
   while (size_ > 0) {
-    FrameRef::adopt(slots_[head_]);  // released by the temporary's destructor
+    FrameRef::adopt(slots()[head_]);  // released by the temporary's destructor
     head_ = (head_ + 1) & (cap_ - 1);
     --size_;
   }
-  ::operator delete(static_cast<void*>(slots_));
-  slots_ = nullptr;
-  cap_ = head_ = size_ = 0;
+  if (allocated()) ::operator delete(static_cast<void*>(s_.heap));
+  s_ = Slots{};
+  cap_ = kInline;
+  head_ = size_ = 0;
   bytes_ = 0;
 }
 
 void FrameQueue::swap(FrameQueue& o) noexcept {
-  std::swap(slots_, o.slots_);
+  std::swap(s_, o.s_);  // (inline slots hold frame pointers, never pointers into the queue)
   std::swap(cap_, o.cap_);
   std::swap(head_, o.head_);
   std::swap(size_, o.size_);

@@ -566,7 +566,10 @@ class EngineSocket final : public Socket,
   void prefetch() const noexcept {
     __builtin_prefetch(&sm_);
     __builtin_prefetch(&ws_);
+    prefetch_queue();
   }
+  // The output queue (its slots inline for a few frames): an address, no pointer to follow.
+  void prefetch_queue() const noexcept { __builtin_prefetch(&sm_.out()); }
   // The link's first line (flush_batched, once this session's own lines are in).
   void prefetch_link() const noexcept {
     if (ws_) __builtin_prefetch(ws_.get());
@@ -986,7 +989,10 @@ void detail::ServerCore::flush_batched() {
     ++stats.uring_submissions;
     // (the kernel's sends since prepare_write() evicted the links: asked for ahead again)
     for (std::size_t i = 0; i < batch.size(); ++i) {
-      if (i + kAhead < batch.size()) __builtin_prefetch(batch[i + kAhead].link);
+      if (i + kAhead < batch.size()) {
+        __builtin_prefetch(batch[i + kAhead].link);
+        batch[i + kAhead].session->prefetch_queue();
+      }
       if (batch[i].link->complete_write(batch_results[i], batch[i].bytes)) defer(batch[i].session);
     }
   }

@@ -133,6 +133,11 @@ constexpr std::uint32_t clamp_u32(std::size_t v) noexcept {
 
 class FrameQueue {
  public:
+  // Frames a queue holds without an allocation of its own: the common cases (one message per
+  // socket per turn, an idle connection's last ping, a handshake's response and open packet) keep
+  // their slots inside the queue, so writing or flushing them touches no other memory.
+  static constexpr std::uint32_t kInline = 2;
+
   FrameQueue() noexcept = default;
   FrameQueue(FrameQueue&& o) noexcept { swap(o); }
   FrameQueue& operator=(FrameQueue&& o) noexcept {
@@ -149,10 +154,12 @@ class FrameQueue {
   // Sum of the frames' polling sizes (the session's byte bound).
   std::size_t bytes() const noexcept { return bytes_; }
   std::size_t capacity() const noexcept { return cap_; }
+  // Whether the slots are an allocation of their own (more than kInline frames were queued).
+  bool allocated() const noexcept { return cap_ > kInline; }
   const Frame& operator[](std::size_t i) const noexcept {
-    return *slots_[(head_ + i) & (cap_ - 1)];
+    return *slots()[(head_ + i) & (cap_ - 1)];
   }
-  const Frame& front() const noexcept { return *slots_[head_]; }
+  const Frame& front() const noexcept { return *slots()[head_]; }
 
   void push_back(FrameRef f);
   void push_front(FrameRef f);
@@ -163,11 +170,16 @@ class FrameQueue {
   void swap(FrameQueue& o) noexcept;
 
  private:
+  Frame** slots() noexcept { return allocated() ? s_.heap : s_.local; }
+  Frame* const* slots() const noexcept { return allocated() ? s_.heap : s_.local; }
   void grow();
   void reset() noexcept;
-  Frame** slots_ = nullptr;
+  union Slots {
+    Frame* local[kInline];
+    Frame** heap;
+  } s_{};
   // (32-bit counts: every connection holds a queue; 2^31 frames is far past any bound on one)
-  std::uint32_t cap_ = 0, head_ = 0, size_ = 0;
+  std::uint32_t cap_ = kInline, head_ = 0, size_ = 0;
   std::size_t bytes_ = 0;
 };
 

@@ -98,6 +98,7 @@ class Session {
   bool has_output() const noexcept { return !queue_.empty(); }
   std::string take_polling_payload(std::size_t max_bytes);
   FrameQueue& out() noexcept { return queue_; }
+  const FrameQueue& out() const noexcept { return queue_; }
   // Every queued packet, taken out of the queue (for tests and the Beast-driven transport).
   std::vector<Packet> take_websocket_packets();
   // During an upgrade: what to write on the probing WebSocket ("3probe").

@@ -430,8 +430,9 @@ for (const sub of subs) {
 }
 // Every fresh session of a client that had something to recover from (a pid and an offset) must
 // be explained by the server's own line (--log-sockets): its socket was still connected on a live
-// (stopped) worker, or its range had left the ring. An unknown session is not an explanation.
-const explainedFresh = { live_elsewhere: 0, range_gone: 0, no_offset: 0 };
+// (stopped) worker, its range had left the ring, or its session table slot was held by a stopped
+// worker. An unknown session is not an explanation.
+const explainedFresh = { live_elsewhere: 0, range_gone: 0, no_offset: 0, slot_busy: 0 };
 for (const sub of subs) {
   for (const e of sub.events.filter((x) => x.t === "connect" && !x.recovered).slice(1)) {
     if (!e.pid || !e.offset) {
@@ -442,6 +443,8 @@ for (const sub of subs) {
                                                l.includes(`session at offset ${e.offset} not recovered`)));
     if (line && /still connected on a live worker/.test(line)) ++explainedFresh.live_elsewhere;
     else if (line && /no longer in the ring|could not be read whole/.test(line)) ++explainedFresh.range_gone;
+    // (its session table slot held by a worker stopped in the middle of writing it)
+    else if (line && /held by a stopped worker/.test(line)) ++explainedFresh.slot_busy;
     else {
       fail(`subscriber ${sub.i} (${sub.kind}): a fresh session instead of recovering ${e.pid} at ${e.offset}: ${line ?? "no reason logged"}`);
       if (process.env.CHAOS_DEBUG)

@@ -55,8 +55,11 @@ const char* kUsage =
     "  --read-budget BYTES  at most this much read from one WebSocket before the others' turn\n"
     "               (default 262144; 4096..1073741824)\n"
     "  --recovery   connection state recovery (socket.io's connectionStateRecovery, 2 minutes)\n"
-    "  --max-sessions N  sessions each worker keeps for recovery, per namespace\n"
-    "               (default 100000; past it the oldest is forgotten: that client starts afresh)\n"
+    "  --max-sessions N  entries of the cluster's recovery session table in shared memory\n"
+    "               (default 131072, rounded up to a power of two; a session that finds no\n"
+    "               free entry is not saved: that client starts afresh if it must recover)\n"
+    "  --session-bytes N  bytes per entry, its id, rooms and data as JSON included\n"
+    "               (default 512; a multiple of 64 in 256..65536; larger states are not saved)\n"
     "  --no-rebalance  with workers on one port: do not hand fresh connections to a less\n"
     "               loaded worker, nor ask clients of a busy worker to reconnect\n"
     "  --rebalance-rate N  clients a busy worker asks to reconnect per second at most, with\n"
@@ -227,6 +230,7 @@ int serve_one(const ServeOptions& cfg, const Setup& setup, const cluster::Worker
     no.core = ctx->core;
     no.log_recoveries = cfg.log_sockets;
     no.max_sessions = cfg.max_sessions;
+    no.session_bytes = cfg.session_bytes;
     no.rebalance = cfg.rebalance;
     no.rebalance_rate = cfg.rebalance_rate;
     // Polling requests reach their session's worker by hand-off, unless each worker has its own
@@ -258,8 +262,8 @@ int serve_one(const ServeOptions& cfg, const Setup& setup, const cluster::Worker
   }
   const long port = cfg.port_per_worker && ctx ? cfg.port + worker : cfg.port;
   int rc = 0;
-  // A worker listens once it is ready (Node::when_ready: with recovery, once it has the
-  // cluster's sessions); one process at once.
+  // A worker listens once it is ready (Node::when_ready: at once after start); one process at
+  // once.
   auto listen = [&] {
     std::uint16_t bound = 0;
     try {
@@ -311,7 +315,7 @@ constexpr const char* kValueFlags[] = {
     "port",          "host",         "workers",         "ring",
     "ring-mb",       "allow-origin", "max-sessions",    "rebalance-rate",
     "ping-interval", "ping-timeout", "connect-timeout", "first-request-timeout",
-    "flush-budget",  "read-budget"};
+    "flush-budget",  "read-budget",  "session-bytes"};
 constexpr const char* kSwitches[] = {"port-per-worker",     "no-pin",      "log-sockets",
                                      "per-message-deflate", "no-io-uring", "recovery",
                                      "no-rebalance"};
@@ -347,8 +351,12 @@ std::string apply(ServeOptions& o, const std::string& name, const char* v) {
   } else if (name == "allow-origin") {
     o.allowed_origins.insert(v);
   } else if (name == "max-sessions") {
-    if (!whole(v, 1, 100'000'000, n)) return "--max-sessions must be 1..100000000";
+    if (!whole(v, 1, 1 << 24, n)) return "--max-sessions must be 1..16777216";
     o.max_sessions = static_cast<std::size_t>(n);
+  } else if (name == "session-bytes") {
+    if (!whole(v, 256, 65536, n) || n % 64 != 0)
+      return "--session-bytes must be a multiple of 64 in 256..65536";
+    o.session_bytes = static_cast<std::uint32_t>(n);
   } else if (name == "rebalance-rate") {
     if (!whole(v, 1, 1'000'000, n)) return "--rebalance-rate must be 1..1000000";
     o.rebalance_rate = static_cast<std::size_t>(n);

@@ -11,11 +11,11 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <deque>
 #include <map>
 #include <stdexcept>
 #include <unordered_map>
@@ -27,6 +27,7 @@
 #include "shmio/shm/ring_reader.hpp"
 #include "shmio/shm/ring_writer.hpp"
 #include "shmio/shm/segment.hpp"
+#include "shmio/shm/session_store.hpp"
 
 namespace shmio::cluster {
 
@@ -395,12 +396,7 @@ struct PendingRequest {
 
 struct Node::Impl {
   Impl(net::io_context& ctx, NodeOptions o)
-      : io(ctx),
-        options(std::move(o)),
-        notify(ctx),
-        dead_timer(ctx),
-        sync_timer(ctx),
-        load_timer(ctx) {}
+      : io(ctx), options(std::move(o)), notify(ctx), dead_timer(ctx), load_timer(ctx) {}
 
   net::io_context& io;
   NodeOptions options;
@@ -411,11 +407,10 @@ struct Node::Impl {
   net::posix::stream_descriptor notify;
   net::steady_timer dead_timer;
   bool dead_timer_armed = false;
-  // Session sync at start (connection state recovery): the peer asked, until its last chunk.
-  std::optional<Responder> sync_peer;
-  std::vector<shm::ProcessIdentity> sync_tried;  // peers that did not answer
-  std::chrono::steady_clock::time_point sync_asked{};
-  net::steady_timer sync_timer;
+  // Connection state recovery's sessions, in shared memory beside the ring (shm/session_store.hpp):
+  // what every worker saves and any worker takes, whichever died or restarted in between. Empty
+  // if it could not be opened (said at start; sessions are then not recoverable across workers).
+  std::optional<shm::SessionStore> sessions;
   // Rebalancing: every worker's client count as it last said (LOAD, once a second).
   struct Load {
     std::size_t clients = 0;
@@ -465,59 +460,14 @@ struct Node::Impl {
            (next_request++ & 0xFFFFFFFFULL);
   }
 
-  // --- session sync: a worker that starts asks one live peer for every session the cluster
-  // knows (the peer's own live sockets and all it learnt from the ring or from its own sync).
-  // If that peer dies, stops answering for kSyncPatience, or is stopped, the next live one is
-  // asked; alone, there is nobody to ask (every session then lived only in workers now dead).
-  static constexpr auto kSyncPatience = std::chrono::seconds(5);
-  // Ready for clients (Node::when_ready).
+  // Ready for clients (Node::when_ready): at start (the sessions of others are in shared memory,
+  // not asked of anyone).
   bool ready = false;
   std::vector<std::function<void()>> ready_waiters;
   void become_ready() {
     if (ready) return;
     ready = true;
     for (auto& f : std::exchange(ready_waiters, {})) f();
-  }
-  static constexpr int kSyncAttempts = 3;  // peers asked before serving without their sessions
-  void request_sessions() {
-    if (sync_peer) sync_tried.push_back(sync_peer->who);
-    sync_peer.reset();
-    if (sync_tried.size() >= kSyncAttempts) {
-      std::fprintf(stderr,
-                   "shmio[w%d]: no peer completed the session sync after %d tries; serving "
-                   "without the sessions of others (their clients start afresh here)\n",
-                   options.worker, kSyncAttempts);
-      return become_ready();
-    }
-    auto peers = live_workers(false);
-    // Peers not asked yet first (a stopped one stays "alive"); when all were, from the start.
-    std::stable_partition(peers.begin(), peers.end(), [this](const Responder& r) {
-      return std::find(sync_tried.begin(), sync_tried.end(), r.who) == sync_tried.end();
-    });
-    if (peers.empty()) return become_ready();  // nobody to ask: their sessions died with them
-    const Responder& r = peers.front();
-    if (!publish(MessageType::sessions_sync_request, write_message({{"to", r.producer}})))
-      return become_ready();
-    sync_peer = r;
-    sync_asked = std::chrono::steady_clock::now();
-    ++stats.session_syncs_requested;
-    arm_sync_check();
-  }
-  void arm_sync_check() {
-    sync_timer.expires_after(std::chrono::milliseconds(200));
-    sync_timer.async_wait([this](const boost::system::error_code& ec) {
-      if (ec || stopped || !sync_peer) return;
-      if (!responder_alive(*sync_peer) ||
-          std::chrono::steady_clock::now() - sync_asked > kSyncPatience) {
-        std::fprintf(stderr,
-                     "shmio[w%d]: no session sync from worker pid %d (%s); asking another\n",
-                     options.worker, static_cast<int>(sync_peer->who.pid),
-                     responder_alive(*sync_peer) ? "no answer" : "gone");
-        request_sessions();
-        return;
-      }
-      arm_sync_check();
-    });
   }
   // --- rebalancing
   static std::size_t margin(std::size_t n) { return std::max<std::size_t>(8, n / 10); }
@@ -579,14 +529,6 @@ struct Node::Impl {
       ++stats.rebalance_shed;
       --k;
     }
-  }
-
-  void sync_done(std::uint16_t from) {
-    if (!sync_peer || sync_peer->producer != from) return;  // a late answer of an earlier peer
-    sync_peer.reset();
-    sync_timer.cancel();
-    ++stats.session_syncs_completed;
-    become_ready();
   }
 
   // --- membership
@@ -842,60 +784,53 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
 
   std::size_t server_count() const override { return node_.live_workers(true).size(); }
 
-  // --- connection state recovery over the ring
-  void persist_session(sio::SessionState s) override {
-    publish_session(s, /*connected=*/false);
-    store(std::move(s), false, ::getpid());
-  }
+  // --- connection state recovery: sessions in shared memory (Node::Impl::sessions)
+  void persist_session(sio::SessionState s) override { save(s, /*connected=*/false); }
 
   std::optional<sio::SessionState> take_session(const std::string& pid,
                                                 const std::string& offset) override {
-    node_.drain();  // sessions and broadcasts published by others until now
-    prune(true);
-    auto it = sessions_.find(pid);
+    node_.drain();  // broadcasts published by others until now
     const auto pos = position_of(offset);
-    // A session whose socket is still connected on a live worker is not taken over: the client
-    // would have two sockets with one id.
-    const bool live_elsewhere =
-        it != sessions_.end() && it->second.connected && it->second.owner != ::getpid() &&
-        shm::liveness({it->second.owner, shm::process_start_time(it->second.owner)}) ==
-            shm::Liveness::alive;
-    // A client back on the worker that still holds its socket (this worker has not yet seen
-    // the old connection die): as socket.io, which restores only sessions saved at a
-    // disconnect it has seen, it starts afresh — said as such, not as an unknown session.
+    // A client back on the worker that still holds its socket (this worker has not yet seen the
+    // old connection die): as socket.io, which restores only sessions saved at a disconnect it
+    // has seen, it starts afresh.
     const auto held_here = [&] {
       for (const sio::SocketId& id : targets(sio::BroadcastOptions{}))
         if (sio::SocketPtr s = nsp_->socket(id); s && s->connected() && s->pid() == pid)
           return true;
       return false;
     };
-    const char* refused = it == sessions_.end()
-                              ? (node_.options.log_recoveries && held_here()  // wording only
-                                     ? "its socket is still connected on a live worker "
-                                       "(this one: the old connection's end not seen yet)"
-                                     : "unknown session (never heard of, expired or "
-                                       "forgotten at the bound)")
-                          : !pos              ? "malformed offset"
-                          : live_elsewhere    ? "its socket is still connected on a live worker"
-                          : !replayable(*pos) ? "the offset is no longer in the ring"
-                                              : nullptr;
+    std::optional<sio::SessionState> st;
+    const char* refused = nullptr;
+    if (!node_.sessions) {
+      refused = "no session table (it could not be opened at start)";
+    } else {
+      auto t = node_.sessions->take(key(pid), window());
+      if (t.status == shm::SessionStore::TakeStatus::connected_live && held_here())
+        refused =
+            "its socket is still connected on a live worker (this one: the old "
+            "connection's end not seen yet)";
+      else if (t.status != shm::SessionStore::TakeStatus::ok)
+        refused = shm::to_string(t.status);
+      else if (!pos)
+        refused = "malformed offset";
+      else if (!replayable(*pos))
+        refused = "the offset is no longer in the ring";
+      else if (!(st = state_of(pid, t.state)))
+        refused = "its saved state is not readable";
+    }
     if (refused != nullptr) {
       ++node_.stats.recovery_failures;
       if (node_.options.log_recoveries)
         std::fprintf(stderr, "shmio[w%d]: session %s not recovered: %s\n", node_.options.worker,
                      pid.c_str(), refused);
-      if (it != sessions_.end()) sessions_.erase(it);
       return std::nullopt;
     }
-    sio::SessionState st = std::move(it->second.state);
-    sessions_.erase(it);
-    node_.publish(MessageType::session_taken, write_message({{"nsp", nsp_->name()}, {"pid", pid}}));
     return st;
   }
 
   void forget_session(const std::string& pid) override {
-    sessions_.erase(pid);
-    node_.publish(MessageType::session_taken, write_message({{"nsp", nsp_->name()}, {"pid", pid}}));
+    if (node_.sessions) node_.sessions->erase(key(pid));
   }
 
   std::optional<std::vector<sio::EncodedPacket>> replay(const std::string& offset,
@@ -952,91 +887,6 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
     return out;
   }
 
-  // --- from the ring
-  void on_session(const json::object& body, pid_t owner) {
-    const json::value* data = body.if_contains("data");
-    const json::value* connected = body.if_contains("connected");
-    store(sio::SessionState{str_of(body, "id"), str_of(body, "pid"),
-                            rooms_from(body.if_contains("rooms")), data ? *data : json::value()},
-          connected && connected->is_bool() && connected->get_bool(), owner);
-  }
-  void on_session_taken(const std::string& pid) { sessions_.erase(pid); }
-  // Session sync: every session this worker knows, in chunks of at most ~256 KiB of JSON.
-  // Its own live sockets first (their state now: a requester that outlives this worker must
-  // be able to restore them), then every session it knows of others.
-  std::vector<json::array> dump_sessions() {
-    prune();
-    std::vector<json::array> chunks(1);
-    std::size_t bytes = 0;
-    const auto now = std::chrono::steady_clock::now();
-    auto add = [&](const sio::SessionState& st, bool connected, pid_t owner,
-                   std::chrono::milliseconds away) {
-      json::object o{{"id", st.id},
-                     {"pid", st.pid},
-                     {"rooms", rooms_json(st.rooms)},
-                     {"data", st.data},
-                     {"connected", connected},
-                     {"owner", static_cast<std::int64_t>(owner)},
-                     {"away_ms", away.count()}};
-      bytes += 128 + st.id.size() + st.pid.size() + sio::to_json_text(st.data).size();
-      for (const auto& r : st.rooms) bytes += r.size() + 3;
-      chunks.back().push_back(std::move(o));
-      // ~256 KiB of JSON a chunk, and at most half a record (a small --ring-mb has 128 KiB ones).
-      if (bytes > std::min<std::size_t>(256 * 1024, node_.segment->max_record() / 2)) {
-        chunks.emplace_back();
-        bytes = 0;
-      }
-    };
-    if (nsp_->server().options().connection_state_recovery) {
-      for (const sio::SocketId& id : targets(sio::BroadcastOptions{})) {
-        sio::SocketPtr s = nsp_->socket(id);
-        if (!s || !s->connected() || s->pid().empty()) continue;
-        add(sio::SessionState{s->id(), s->pid(), socket_rooms(id), s->data()}, true, ::getpid(),
-            std::chrono::milliseconds(0));
-      }
-    }
-    for (const auto& [pid, s] : sessions_)
-      add(s.state, s.connected, s.owner,
-          std::chrono::duration_cast<std::chrono::milliseconds>(now - s.since));
-    return chunks;
-  }
-  // A peer's sessions: kept unless this worker already knows newer state of that session.
-  void on_sessions_sync(const json::array& sessions) {
-    const auto now = std::chrono::steady_clock::now();
-    for (const json::value& v : sessions) {
-      if (!v.is_object()) continue;
-      const json::object& o = v.get_object();
-      const std::string pid = str_of(o, "pid");
-      if (pid.empty() || sessions_.count(pid) != 0) continue;
-      const json::value* data = o.if_contains("data");
-      const json::value* connected = o.if_contains("connected");
-      store(sio::SessionState{str_of(o, "id"), pid, rooms_from(o.if_contains("rooms")),
-                              data ? *data : json::value()},
-            connected && connected->is_bool() && connected->get_bool(),
-            static_cast<pid_t>(u64_of(o, "owner")));
-      auto it = sessions_.find(pid);
-      if (it != sessions_.end())
-        it->second.since = now - std::chrono::milliseconds(u64_of(o, "away_ms"));
-    }
-    // A session whose owner died before this worker started is disconnected since then at least.
-    std::unordered_map<pid_t, bool> alive;  // one /proc look-up per owner
-    for (auto& [k, s] : sessions_) {
-      if (!s.connected) continue;
-      auto [it, fresh] = alive.try_emplace(s.owner, true);
-      if (fresh)
-        it->second =
-            shm::liveness({s.owner, shm::process_start_time(s.owner)}) == shm::Liveness::alive;
-      if (!it->second) s.connected = false;
-    }
-  }
-  // The sessions a dead worker held are disconnected from now on (they expire from now).
-  void owner_died(pid_t pid) {
-    for (auto& [k, s] : sessions_)
-      if (s.owner == pid && s.connected) {
-        s.connected = false;
-        s.since = std::chrono::steady_clock::now();
-      }
-  }
   json::array local_sockets(const sio::BroadcastOptions& opts) const {
     json::array out;
     for (const sio::SocketId& id : targets(opts)) {
@@ -1064,13 +914,6 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
   }
 
  private:
-  struct Saved {
-    sio::SessionState state;
-    bool connected;
-    pid_t owner;
-    std::chrono::steady_clock::time_point since;
-    std::uint64_t seq = 0;  // when it entered the table (its entry in order_)
-  };
   std::string sio_message(const sio::BroadcastOptions& opts, json::object extra) {
     extra["nsp"] = nsp_->name();
     extra["opts"] = options_to_json(opts);
@@ -1114,71 +957,49 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
     auto r = shm::RingReader::attach(*node_.segment, {"replay", -1, shm::StartAt::latest});
     return r && r.value().seek(pos);
   }
+  // A recoverable socket's session is saved when it connects and whenever its rooms change, so that
+  // it survives even a SIGKILL of this worker; at its disconnect with its final data.
   void session_changed(const sio::SocketId& id) {
     if (!nsp_->server().options().connection_state_recovery) return;
     sio::SocketPtr s = nsp_->socket(id);
     if (!s || !s->connected() || s->pid().empty()) return;
-    publish_session(sio::SessionState{s->id(), s->pid(), socket_rooms(id), s->data()}, true);
+    save(sio::SessionState{s->id(), s->pid(), socket_rooms(id), s->data()}, true);
   }
-  void publish_session(const sio::SessionState& s, bool connected) {
-    node_.publish(MessageType::session, write_message({{"nsp", nsp_->name()},
-                                                       {"id", s.id},
-                                                       {"pid", s.pid},
-                                                       {"rooms", rooms_json(s.rooms)},
-                                                       {"data", s.data},
-                                                       {"connected", connected}}));
-  }
-  void store(sio::SessionState s, bool connected, pid_t owner) {
+  void save(const sio::SessionState& s, bool connected) {
     if (s.pid.empty()) return;
-    prune();
-    std::string pid = s.pid;
-    auto it = sessions_.find(pid);
-    if (it == sessions_.end()) {
-      it = sessions_.emplace(pid, Saved{{}, false, 0, {}, ++seq_}).first;
-      order_.emplace_back(std::move(pid), seq_);
-    }
-    it->second.state = std::move(s);
-    it->second.connected = connected;
-    it->second.owner = owner;
-    it->second.since = std::chrono::steady_clock::now();
-    // The bound: the oldest entry goes (an order_ name whose sequence differs was taken or
-    // expired and entered again later: that newer entry is not the oldest).
-    while (sessions_.size() > node_.options.max_sessions && !order_.empty()) {
-      auto old = sessions_.find(order_.front().first);
-      if (old != sessions_.end() && old->second.seq == order_.front().second) {
-        sessions_.erase(old);
-        ++node_.stats.sessions_forgotten;
-      }
-      order_.pop_front();
-    }
-    if (order_.size() > 2 * node_.options.max_sessions + 16) {  // drop names already gone
-      std::deque<std::pair<std::string, std::uint64_t>> kept;
-      for (auto& e : order_) {
-        auto f = sessions_.find(e.first);
-        if (f != sessions_.end() && f->second.seq == e.second) kept.push_back(std::move(e));
-      }
-      order_ = std::move(kept);
-    }
-  }
-  // Expired sessions go at most once a second (a walk of the table, not one per record).
-  void prune(bool now_please = false) {
-    const auto& r = nsp_->server().options().connection_state_recovery;
-    if (!r) return;
+    const std::string state = json::serialize(
+        json::object{{"id", s.id}, {"rooms", rooms_json(s.rooms)}, {"data", s.data}});
+    const auto r = node_.sessions ? node_.sessions->put(key(s.pid), state, connected, window())
+                                  : shm::SessionStore::PutStatus::full;
+    if (r == shm::SessionStore::PutStatus::ok) return;
+    ++node_.stats.sessions_not_saved;
+    // One line per second at most (a full table would say it for every connection).
     const auto now = std::chrono::steady_clock::now();
-    if (!now_please && now - last_prune_ < std::chrono::seconds(1)) return;
-    last_prune_ = now;
-    for (auto it = sessions_.begin(); it != sessions_.end();)
-      it = !it->second.connected && now - it->second.since > r->max_disconnection_duration
-               ? sessions_.erase(it)
-               : std::next(it);
+    if (now - last_not_saved_log_ < std::chrono::seconds(1)) return;
+    last_not_saved_log_ = now;
+    std::fprintf(stderr, "shmio[w%d]: session %s not saved for recovery: %s\n",
+                 node_.options.worker, s.pid.c_str(),
+                 node_.sessions ? shm::to_string(r) : "no session table");
+  }
+  std::string key(const std::string& pid) const { return nsp_->name() + "\n" + pid; }
+  std::chrono::nanoseconds window() const {
+    const auto& r = nsp_->server().options().connection_state_recovery;
+    return r ? std::chrono::duration_cast<std::chrono::nanoseconds>(r->max_disconnection_duration)
+             : std::chrono::nanoseconds(0);
+  }
+  static std::optional<sio::SessionState> state_of(const std::string& pid,
+                                                   const std::string& text) {
+    boost::system::error_code ec;
+    json::value v = json::parse(text, ec);
+    if (ec || !v.is_object()) return std::nullopt;
+    const json::object& o = v.get_object();
+    const json::value* data = o.if_contains("data");
+    return sio::SessionState{str_of(o, "id"), pid, rooms_from(o.if_contains("rooms")),
+                             data ? *data : json::value()};
   }
 
   Node::Impl& node_;
-  std::unordered_map<std::string, Saved> sessions_;
-  // Insertion order (name, sequence), for the max_sessions bound.
-  std::deque<std::pair<std::string, std::uint64_t>> order_;
-  std::uint64_t seq_ = 0;
-  std::chrono::steady_clock::time_point last_prune_{};
+  std::chrono::steady_clock::time_point last_not_saved_log_{};
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -1373,39 +1194,6 @@ void Node::Impl::apply(std::uint16_t type, std::uint16_t producer,
       if (!for_me) break;
       if (auto c = collector_for(rid)) c->expect(source, u64_of(body, "clientCount"));
       break;
-    case MessageType::session:
-      if (ClusterAdapter* a = adapter(str_of(body, "nsp")))
-        a->on_session(body, segment->producer_slot(producer).pid.load(std::memory_order_relaxed));
-      break;
-    case MessageType::session_taken:
-      if (ClusterAdapter* a = adapter(str_of(body, "nsp")))
-        a->on_session_taken(str_of(body, "pid"));
-      break;
-    case MessageType::sessions_sync_request: {
-      if (!for_me) break;
-      bool all = true;
-      for (auto& [name, a] : adapters)
-        for (json::array& chunk : a->dump_sessions())
-          all = publish(MessageType::sessions_sync,
-                        write_message(
-                            {{"to", producer}, {"nsp", name}, {"sessions", std::move(chunk)}})) &&
-                all;
-      // The last chunk: the requester stops waiting. Not sent if a chunk could not be written
-      // (the requester then asks another worker after its patience).
-      if (all)
-        publish(MessageType::sessions_sync, write_message({{"to", producer}, {"done", true}}));
-      break;
-    }
-    case MessageType::sessions_sync:
-      if (!for_me) break;
-      if (const json::value* d = body.if_contains("done"); d && d->is_bool() && d->get_bool()) {
-        sync_done(producer);
-        break;
-      }
-      if (ClusterAdapter* a = adapter(str_of(body, "nsp")))
-        if (const json::value* v = body.if_contains("sessions"); v && v->is_array())
-          a->on_sessions_sync(v->get_array());
-      break;
     case MessageType::load: {
       const auto w = static_cast<int>(u64_of(body, "worker"));
       if (w == options.worker || w < 0 || w >= options.workers) break;
@@ -1418,7 +1206,8 @@ void Node::Impl::apply(std::uint16_t type, std::uint16_t producer,
     case MessageType::worker_down: {
       const auto pid = static_cast<pid_t>(u64_of(body, "pid"));
       worker_down(pid);
-      for (auto& [name, a] : adapters) a->owner_died(pid);
+      // Its connected sessions count as disconnected from now (the recovery window runs).
+      if (sessions) sessions->worker_died(pid);
       std::erase_if(loads, [pid](const auto& e) { return e.second.who.pid == pid; });
       break;
     }
@@ -1459,6 +1248,18 @@ Node::Node(net::io_context& io, NodeOptions options, sio::ServerOptions& so)
   auto n = shm::RingNotifier::start(*m.segment);
   if (!n) throw std::runtime_error("cannot start the ring notifier: " + n.error().message);
   m.notifier = std::move(n.value());
+  // The recovery sessions' table: this ring's (created by the first worker that opens it).
+  shm::SessionStoreConfig sc;
+  sc.slots = static_cast<std::uint32_t>(std::min<std::size_t>(m.options.max_sessions, 1u << 24));
+  sc.slot_bytes = m.options.session_bytes;
+  auto st = shm::SessionStore::open(m.options.ring, m.segment->header().creation_time_ns, sc);
+  if (st)
+    m.sessions.emplace(std::move(st.value()));
+  else
+    std::fprintf(stderr,
+                 "shmio[w%d]: no session table (%s): sessions are not recoverable on other "
+                 "workers\n",
+                 m.options.worker, st.error().message.c_str());
 
   Impl* impl = impl_.get();
   so.adapter = [impl](sio::Namespace& nsp) -> std::unique_ptr<sio::Adapter> {
@@ -1504,12 +1305,7 @@ Node::~Node() {
 void Node::start(sio::Server& server) {
   impl_->server = &server;
   impl_->start_reading();
-  // Connection state recovery: a worker that starts (or restarts) asks one peer for the sessions
-  // it knows, so that clients of a worker that died can recover here too.
-  if (server.options().connection_state_recovery)
-    impl_->request_sessions();
-  else
-    impl_->become_ready();
+  impl_->become_ready();
   if (impl_->options.rebalance && impl_->options.workers > 1 && impl_->handoff)
     impl_->arm_load_timer();
   if (impl_->handoff) impl_->handoff->start();
@@ -1528,7 +1324,6 @@ void Node::stop() {
   boost::system::error_code ec;
   impl_->notify.close(ec);
   impl_->dead_timer.cancel();
-  impl_->sync_timer.cancel();
   impl_->load_timer.cancel();
   if (impl_->handoff) impl_->handoff->stop();
 }
@@ -1581,20 +1376,16 @@ std::string Node::metrics_text() const {
        s.recoveries, w);
   line("shmio_recovery_failures_total", "Recoveries refused (unknown session or range gone).",
        "counter", s.recovery_failures, w);
-  line("shmio_session_syncs_requested_total",
-       "Session syncs asked of a peer at start (again when it died or did not answer).", "counter",
-       s.session_syncs_requested, w);
-  line("shmio_session_syncs_completed_total", "Session syncs answered to their last chunk.",
-       "counter", s.session_syncs_completed, w);
   line("shmio_rebalance_steered_total",
        "Fresh handshakes handed to a less loaded worker (rebalancing).", "counter",
        s.rebalance_steered, w);
   line("shmio_rebalance_shed_total",
        "Clients asked to reconnect to rebalance the cluster (they recover where they land).",
        "counter", s.rebalance_shed, w);
-  line("shmio_sessions_forgotten_total",
-       "Recovery sessions dropped at the max_sessions bound (oldest first).", "counter",
-       s.sessions_forgotten, w);
+  line("shmio_sessions_not_saved_total",
+       "Recovery sessions not saved (state over a slot, no free slot near its hash, or a slot held "
+       "by a stopped worker).",
+       "counter", s.sessions_not_saved, w);
   const std::uint64_t frontier =
       m.segment->control().frontier.frontier.load(std::memory_order_acquire);
   line("shmio_ring_lag_bytes", "Ring bytes committed but not yet read by this worker.", "gauge",

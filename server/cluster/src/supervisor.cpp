@@ -17,6 +17,7 @@
 #include "shmio/shm/process.hpp"
 #include "shmio/shm/ring_writer.hpp"
 #include "shmio/shm/segment.hpp"
+#include "shmio/shm/session_store.hpp"
 
 namespace shmio::cluster {
 
@@ -43,7 +44,11 @@ std::optional<shm::Segment> create_ring(const SupervisorOptions& o) {
   cfg.max_readers = std::max<std::uint16_t>(cfg.max_readers, slots);
   for (int attempt = 0; attempt < 2; ++attempt) {
     auto seg = shm::Segment::create(cfg);
-    if (seg) return std::move(seg.value());
+    if (seg) {
+      // The recovery sessions of an earlier ring of that name name its positions: gone with it.
+      shm::SessionStore::remove_all(o.ring);
+      return std::move(seg.value());
+    }
     if (seg.error().code != shm::Errc::already_exists) {
       std::fprintf(stderr, "shmio: cannot create ring %s: %s\n", o.ring.c_str(),
                    seg.error().message.c_str());
@@ -95,6 +100,7 @@ int run_supervisor(const SupervisorOptions& o,
     std::fprintf(stderr, "shmio: cannot attach to ring %s: %s\n", o.ring.c_str(),
                  w.error().message.c_str());
     (void)shm::Segment::remove(o.ring);
+    shm::SessionStore::remove_all(o.ring);
     return 1;
   }
   if (o.on_start) o.on_start(n);
@@ -235,7 +241,8 @@ int run_supervisor(const SupervisorOptions& o,
       if (w.pid == 0 && w.restart_at && Clock::now() >= *w.restart_at) spawn(i);
     }
   }
-  writer.reset();  // release the slot before removing
+  writer.reset();                                        // release the slot before removing
+  if (ring_ours) shm::SessionStore::remove_all(o.ring);  // (the workers' session table)
   if (ring_ours && shm::Segment::remove(o.ring))
     std::fprintf(stderr, "shmio: stopped; ring %s removed\n", o.ring.c_str());
   else

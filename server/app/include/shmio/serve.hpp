@@ -49,13 +49,14 @@ struct ServeOptions {
   long port = 3000;  // 0: a free port, printed on start
   // -1: one process (no ring, no supervisor); 0: one worker per CPU of the affinity mask; N.
   int workers = -1;
-  bool port_per_worker = false;       // worker i listens on port + i (instead of all on port)
-  bool pin = true;                    // worker i pinned to the i-th CPU
-  std::string ring;                   // the ring's name (default "port-P"; /dev/shm/shmio.NAME)
-  std::uint64_t ring_mb = 64;         // the ring's size in MiB, a power of two
-  std::size_t max_sessions = 100000;  // sessions each worker keeps for recovery, per namespace
-  bool rebalance = true;              // steer and shed clients towards less loaded workers
-  std::size_t rebalance_rate = 50;    // clients a busy worker asks to reconnect per second
+  bool port_per_worker = false;         // worker i listens on port + i (instead of all on port)
+  bool pin = true;                      // worker i pinned to the i-th CPU
+  std::string ring;                     // the ring's name (default "port-P"; /dev/shm/shmio.NAME)
+  std::uint64_t ring_mb = 64;           // the ring's size in MiB, a power of two
+  std::size_t max_sessions = 1u << 17;  // entries of the recovery session table (shared memory)
+  std::uint32_t session_bytes = 512;    // bytes per entry (--session-bytes)
+  bool rebalance = true;                // steer and shed clients towards less loaded workers
+  std::size_t rebalance_rate = 50;      // clients a busy worker asks to reconnect per second
   bool log_sockets = false;  // a line per socket connected/disconnected, and per refused recovery
   std::set<std::string> allowed_origins;  // non-empty: only handshakes from these origins
   // After SIGTERM/SIGINT: every client is told "server shutting down", then the worker stops
@@ -83,7 +84,7 @@ int serve(ServeOptions options, Setup setup);
 // shmio's command-line flags (the names of `shmio --help`), so that every app has the same ones:
 // --port P --host H --workers N|auto --port-per-worker --no-pin --ring NAME --ring-mb M
 // --log-sockets --per-message-deflate --allow-origin O (repeatable) --no-io-uring --recovery
-// --max-sessions N --no-rebalance --rebalance-rate N --first-request-timeout MS
+// --max-sessions N --session-bytes N --no-rebalance --rebalance-rate N --first-request-timeout MS
 // --flush-budget BYTES --read-budget BYTES
 // --ping-interval MS --ping-timeout MS --connect-timeout MS --help.
 // Each can also come from the environment: SHMIO_ and the flag's name in capitals with '_' for

@@ -38,10 +38,14 @@ struct NodeOptions {
   int workers = 1;      // how many workers the cluster runs (session ids route polling requests)
   int core = -1;        // the CPU it is pinned to (shown by shm-inspect), -1 if not pinned
   std::string handoff;  // the cluster's name for hand-off sockets (empty: no hand-off)
-  // Sessions of other workers kept for connection state recovery, per namespace, at most. The
-  // oldest is forgotten first (its client then starts a fresh session). 100,000 entries of a
-  // few hundred bytes each: tens of MiB per worker at most.
-  std::size_t max_sessions = 100000;
+  // Connection state recovery's session table (shm/session_store.hpp), shared by the cluster's
+  // workers beside the ring: entries (rounded up to a power of two, 64..2^24) and bytes each (a
+  // multiple of 64, 256..65536). Defaults 131,072 x 512 B (64 MiB of shared memory, touched only
+  // where entries were written). The worker that creates the table sets its size. A session that
+  // does not fit (its state over a slot, or no free slot near its hash) is not saved: counted in
+  // shmio_sessions_not_saved_total, and its client gets a fresh session if it has to recover.
+  std::size_t max_sessions = 1u << 17;
+  std::uint32_t session_bytes = 512;
   // One stderr line per recovery refused, with the reason (shmio --log-sockets).
   bool log_recoveries = false;
   // Rebalancing (docs/cluster.md), with workers on one shared port and hand-off: each worker
@@ -56,25 +60,22 @@ struct NodeOptions {
 
 // Counters of this worker (monotonic), for /metrics.
 struct NodeStats {
-  std::uint64_t broadcasts_published = 0;     // BROADCAST records written
-  std::uint64_t broadcasts_received = 0;      // BROADCAST records of other workers applied
-  std::uint64_t messages_published = 0;       // all records written
-  std::uint64_t messages_received = 0;        // all records of others read
-  std::uint64_t publish_failures = 0;         // records that could not be written (too large)
-  std::uint64_t laps = 0;                     // times this worker's reader was lapped
-  std::uint64_t lost_records = 0;             // records it lost to laps
-  std::uint64_t lap_disconnects = 0;          // clients disconnected because of a lap
-  std::uint64_t bad_records = 0;              // records that did not decode (skipped)
-  std::uint64_t handoffs_failed = 0;          // connections that could not be handed over
-  std::uint64_t handoffs_refused = 0;         // hand-off connections of another user, bad messages
-  std::uint64_t recoveries = 0;               // sessions restored from the ring
-  std::uint64_t recovery_failures = 0;        // offset no longer in the ring, or unknown session
-  std::uint64_t session_syncs_requested = 0;  // session syncs asked of a peer (at start; again
-                                              // when that peer died or did not answer)
-  std::uint64_t session_syncs_completed = 0;  // answered to the last chunk
-  std::uint64_t sessions_forgotten = 0;       // recovery sessions dropped at max_sessions (oldest)
-  std::uint64_t rebalance_steered = 0;        // fresh handshakes handed to a less loaded worker
-  std::uint64_t rebalance_shed = 0;           // clients asked to reconnect (they recover elsewhere)
+  std::uint64_t broadcasts_published = 0;  // BROADCAST records written
+  std::uint64_t broadcasts_received = 0;   // BROADCAST records of other workers applied
+  std::uint64_t messages_published = 0;    // all records written
+  std::uint64_t messages_received = 0;     // all records of others read
+  std::uint64_t publish_failures = 0;      // records that could not be written (too large)
+  std::uint64_t laps = 0;                  // times this worker's reader was lapped
+  std::uint64_t lost_records = 0;          // records it lost to laps
+  std::uint64_t lap_disconnects = 0;       // clients disconnected because of a lap
+  std::uint64_t bad_records = 0;           // records that did not decode (skipped)
+  std::uint64_t handoffs_failed = 0;       // connections that could not be handed over
+  std::uint64_t handoffs_refused = 0;      // hand-off connections of another user, bad messages
+  std::uint64_t recoveries = 0;            // sessions restored from the ring
+  std::uint64_t recovery_failures = 0;     // offset no longer in the ring, or unknown session
+  std::uint64_t sessions_not_saved = 0;    // recovery sessions that did not fit the table
+  std::uint64_t rebalance_steered = 0;     // fresh handshakes handed to a less loaded worker
+  std::uint64_t rebalance_shed = 0;        // clients asked to reconnect (they recover elsewhere)
 };
 
 // One Prometheus text-format series with its HELP and TYPE lines, appended to `out` (every line
@@ -95,11 +96,10 @@ class Node {
 
   // Starts reading the ring (and accepting hand-offs) for this server.
   void start(socketio::Server& server);
-  // Runs `f` (on the io_context's thread) once this worker is ready for clients: with connection
-  // state recovery, when its session sync is complete (every session the cluster knows is here,
-  // so a client whose worker died can recover on this one), or no live peer could answer it; at
-  // once otherwise. A worker should listen only then: a restarted worker that took clients
-  // before it had the sessions would give recovering clients fresh sessions.
+  // Runs `f` (on the io_context's thread) once this worker is ready for clients: at once after
+  // start() (the recovery sessions of every worker are in the shared table from the first
+  // instant; nothing is asked of a peer). A worker should listen only then: readiness may come
+  // to need more than start() in a later version.
   void when_ready(std::function<void()> f);
   // Stops reading; the writer stays until destruction.
   void stop();

@@ -46,12 +46,14 @@ enum class MessageType : std::uint16_t {
   server_side_emit_response = 10,
   broadcast_client_count = 11,
   broadcast_ack = 12,
-  session = 32,                // a socket's state saved for connection state recovery
-  session_taken = 33,          // a saved session was restored (the others forget it)
-  worker_down = 34,            // the supervisor saw a worker die
-  sessions_sync_request = 35,  // a new worker asks one peer for the recovery sessions it knows
-  sessions_sync = 36,          // a chunk of them, to that worker
-  load = 37,                   // a worker's client count, once a second (rebalancing)
+  // 32, 33, 35, 36: retired (recovery sessions went through the ring before they moved to the
+  // shared-memory session table, shm/session_store.hpp); never sent, skipped if read.
+  session = 32,
+  session_taken = 33,
+  worker_down = 34,  // the supervisor saw a worker die
+  sessions_sync_request = 35,
+  sessions_sync = 36,
+  load = 37,  // a worker's client count, once a second (rebalancing)
 };
 const char* to_string(MessageType t) noexcept;
 

@@ -1,0 +1,109 @@
+// SessionStore: the connection-state-recovery sessions of a cluster, kept in a shared-memory table
+// beside the ring so that they outlive every worker process (docs/cluster.md, "Connection state
+// recovery across workers"; the byte layout is in session_store.cpp).
+//
+// One entry per recoverable Socket.IO session, keyed by its namespace and private id (pid): the
+// worker whose socket it is writes it when the socket connects and whenever its rooms change
+// (connected), and at its disconnect (with the final data, disconnected since then). A worker that
+// gets a client's recovery request takes the entry out (take()), whichever worker wrote it and
+// whether that worker is alive, dead or restarted since: nothing is asked of a live peer.
+//
+// Bounds: `slots` entries of `slot_bytes` each (defaults 131,072 x 512 B: 64 MiB of shared memory,
+// touched only where entries were written). A session whose state does not fit a slot
+// (PutStatus::too_large) or whose probe range (kProbe slots from its hash) holds no free, taken or
+// expired entry (PutStatus::full) is not saved: its client gets a fresh session at recovery.
+//
+// Concurrency: any number of processes and threads. Each slot has a lock word holding its holder's
+// identity (pid and start time); a holder found dead is replaced (a slot it was writing is dropped
+// as torn), one stopped (SIGSTOP) makes that slot busy: an operation waits at most kPatience for
+// it, then gives up (Status busy: not saved / not recovered). No operation blocks on another slot.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "shmio/shm/process.hpp"
+#include "shmio/shm/result.hpp"
+
+namespace shmio::shm {
+
+struct SessionStoreConfig {
+  // Entries, rounded up to a power of two (at least 64, at most 2^24). Default 131,072: a session
+  // for every connection of the 100,000-connection scenario, with room to spare.
+  std::uint32_t slots = 1u << 17;
+  // Bytes per entry, a multiple of 64 in [256, 64 KiB]; about 120 of them are the entry's header
+  // and key. Default 512: a session's id, rooms and data as JSON, for typical apps.
+  std::uint32_t slot_bytes = 512;
+  unsigned mode = 0600;
+};
+
+class SessionStore {
+ public:
+  static constexpr std::size_t kProbe = 64;  // slots looked at from a key's hash
+  static constexpr std::chrono::milliseconds kPatience{50};
+
+  // The store of the ring `ring` created at `ring_id` (its header's creation_time_ns): created if
+  // absent (with `config`), attached otherwise (its own geometry wins). A ring created anew gets
+  // a new store: entries never name positions of another ring.
+  static Result<SessionStore> open(const std::string& ring, std::uint64_t ring_id,
+                                   const SessionStoreConfig& config = {});
+  // Removes every store of the ring `ring` (what a supervisor does with the ring).
+  static void remove_all(const std::string& ring);
+  static std::string object_name(const std::string& ring, std::uint64_t ring_id);
+
+  SessionStore(SessionStore&& o) noexcept;
+  SessionStore& operator=(SessionStore&& o) noexcept;
+  SessionStore(const SessionStore&) = delete;
+  SessionStore& operator=(const SessionStore&) = delete;
+  ~SessionStore();
+
+  std::uint32_t slots() const noexcept;
+  std::uint32_t slot_bytes() const noexcept;
+  // The most state bytes an entry with this key can hold.
+  std::size_t capacity_for(std::string_view key) const noexcept;
+
+  enum class PutStatus { ok, too_large, full, busy };
+  // Writes the entry of `key` (replacing one there): owned by this process, connected or
+  // disconnected since now. Expired entries (disconnected longer than `max_age`) are reused.
+  PutStatus put(std::string_view key, std::string_view state, bool connected,
+                std::chrono::nanoseconds max_age);
+
+  enum class TakeStatus {
+    ok,              // taken out: `state` is its state
+    unknown,         // no such entry (never saved, taken already, expired and reused)
+    expired,         // disconnected longer than max_age (removed)
+    connected_live,  // its socket is still connected on a live worker (left in place)
+    busy,            // its slot's holder did not let go within kPatience
+  };
+  struct Taken {
+    TakeStatus status;
+    std::string state;
+  };
+  // A connected entry whose owner is dead counts as disconnected since its owner's death (as a
+  // worker noted it with worker_died(), or since this call if none did).
+  Taken take(std::string_view key, std::chrono::nanoseconds max_age);
+  // Removes the entry of `key` if there is one (its socket was closed for good).
+  bool erase(std::string_view key);
+  // Notes when a worker died (WORKER_DOWN): its connected entries expire from then on. The last
+  // 64 deaths are kept; an owner found dead that no one noted is noted then.
+  // (By pid: a dead process's start time can no longer be read. A pid reused since then is a live
+  // process, whose entries are never looked up as dead.)
+  void worker_died(pid_t pid, std::uint64_t at_ns = monotonic_ns());
+
+  // Live (saved, not taken) entries, counted over the table: for tests and shm-inspect, not for a
+  // hot path.
+  std::size_t count_entries() const;
+
+ private:
+  struct Map;
+  explicit SessionStore(Map* m) noexcept : m_(m) {}
+  Map* m_ = nullptr;
+};
+
+const char* to_string(SessionStore::PutStatus s) noexcept;
+const char* to_string(SessionStore::TakeStatus s) noexcept;
+
+}  // namespace shmio::shm

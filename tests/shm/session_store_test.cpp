@@ -1,0 +1,200 @@
+// The shared-memory session table of connection state recovery (shm/session_store.hpp): what one
+// process saves, another takes; owners that die; the bounds; concurrent writers.
+#include "shmio/shm/session_store.hpp"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <string>
+#include <thread>
+#include <vector>
+
+using namespace std::chrono_literals;
+using shmio::shm::SessionStore;
+using shmio::shm::SessionStoreConfig;
+using Put = SessionStore::PutStatus;
+using Take = SessionStore::TakeStatus;
+
+namespace {
+
+struct StoreName {
+  StoreName() {
+    static int n = 0;
+    ring = "test-sessions-" + std::to_string(::getpid()) + "-" + std::to_string(n++);
+    SessionStore::remove_all(ring);
+  }
+  ~StoreName() { SessionStore::remove_all(ring); }
+  std::string ring;
+};
+
+SessionStore open_store(const std::string& ring, std::uint32_t slots = 1024,
+                        std::uint32_t slot_bytes = 512) {
+  SessionStoreConfig c;
+  c.slots = slots;
+  c.slot_bytes = slot_bytes;
+  auto s = SessionStore::open(ring, 42, c);
+  if (!s) throw std::runtime_error(s.error().message);
+  return std::move(s.value());
+}
+
+// Runs f in a child process that exits 0 when f returns true; returns the child's exit status.
+template <class F>
+int in_child(F f) {
+  const pid_t pid = ::fork();
+  if (pid == 0) ::_exit(f() ? 0 : 1);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 100 + WTERMSIG(status);
+}
+
+}  // namespace
+
+TEST(SessionStore, WhatOneProcessSavesAnotherTakesOnce) {
+  StoreName n;
+  ASSERT_EQ(in_child([&] {
+              auto s = open_store(n.ring);
+              return s.put("/\nabc", R"({"id":"x","rooms":["r"]})", false, 1min) == Put::ok;
+            }),
+            0);
+  auto s = open_store(n.ring);  // attached: the child created it
+  EXPECT_EQ(s.count_entries(), 1u);
+  auto t = s.take("/\nabc", 1min);
+  EXPECT_EQ(t.status, Take::ok);
+  EXPECT_EQ(t.state, R"({"id":"x","rooms":["r"]})");
+  EXPECT_EQ(s.take("/\nabc", 1min).status, Take::unknown) << "taken once";
+  EXPECT_EQ(s.count_entries(), 0u);
+}
+
+TEST(SessionStore, PutReplacesTheKeysEntryAndEraseRemovesIt) {
+  StoreName n;
+  auto s = open_store(n.ring);
+  EXPECT_EQ(s.put("k", "one", true, 1min), Put::ok);
+  EXPECT_EQ(s.put("k", "two", false, 1min), Put::ok);
+  EXPECT_EQ(s.count_entries(), 1u);
+  EXPECT_EQ(s.take("k", 1min).state, "two");
+  EXPECT_EQ(s.put("k", "three", false, 1min), Put::ok);
+  EXPECT_TRUE(s.erase("k"));
+  EXPECT_FALSE(s.erase("k"));
+  EXPECT_EQ(s.take("k", 1min).status, Take::unknown);
+}
+
+TEST(SessionStore, AConnectedEntryOfALiveOwnerIsNotTaken) {
+  StoreName n;
+  auto s = open_store(n.ring);
+  ASSERT_EQ(s.put("k", "state", true, 1min), Put::ok);
+  EXPECT_EQ(s.take("k", 1min).status, Take::connected_live);
+  EXPECT_EQ(s.count_entries(), 1u) << "left in place";
+}
+
+TEST(SessionStore, AConnectedEntryOfADeadOwnerIsTakenWithinTheWindowFromItsDeath) {
+  StoreName n;
+  ASSERT_EQ(in_child([&] { return open_store(n.ring).put("a", "A", true, 1min) == Put::ok; }), 0);
+  ASSERT_EQ(in_child([&] { return open_store(n.ring).put("b", "B", true, 1min) == Put::ok; }), 0);
+  auto s = open_store(n.ring);
+  const auto t = s.take("a", 1min);
+  EXPECT_EQ(t.status, Take::ok) << "its owner died: disconnected since";
+  EXPECT_EQ(t.state, "A");
+  // A window shorter than the time since the death (noted at the first look if nobody noted it):
+  // the entry of "b" was noted just now by nobody; with a zero window it is already too old.
+  std::this_thread::sleep_for(2ms);
+  EXPECT_EQ(s.take("b", 1ns).status, Take::expired);
+}
+
+TEST(SessionStore, ADisconnectedEntryExpiresAndItsSlotIsReused) {
+  StoreName n;
+  auto s = open_store(n.ring, 64);
+  ASSERT_EQ(s.put("gone", "x", false, 1min), Put::ok);
+  std::this_thread::sleep_for(2ms);
+  EXPECT_EQ(s.take("gone", 1ms).status, Take::expired);
+  // Fill every slot with disconnected entries, then (once they are past the window) more keys fit.
+  int saved = 0;
+  for (int i = 0; i < 64; ++i) saved += s.put("k" + std::to_string(i), "v", false, 1min) == Put::ok;
+  EXPECT_EQ(saved, 64);
+  EXPECT_EQ(s.put("one-more", "v", false, 1min), Put::full) << "the bound: not saved";
+  std::this_thread::sleep_for(2ms);
+  EXPECT_EQ(s.put("one-more", "v", false, 1ms), Put::ok) << "an expired entry's slot reused";
+  EXPECT_EQ(s.take("one-more", 1min).state, "v");
+}
+
+TEST(SessionStore, StateLargerThanASlotIsRefusedAndBadConfigurationsAreErrors) {
+  StoreName n;
+  auto s = open_store(n.ring, 64, 256);
+  EXPECT_EQ(s.put("k", std::string(s.capacity_for("k") + 1, 'x'), false, 1min), Put::too_large);
+  EXPECT_EQ(s.put("k", std::string(s.capacity_for("k"), 'x'), false, 1min), Put::ok);
+  EXPECT_EQ(s.put("", "x", false, 1min), Put::too_large);
+  SessionStoreConfig bad;
+  bad.slot_bytes = 100;
+  EXPECT_FALSE(SessionStore::open(n.ring + "x", 1, bad));
+  bad.slot_bytes = 512;
+  bad.slots = 0;
+  EXPECT_FALSE(SessionStore::open(n.ring + "x", 1, bad));
+  SessionStore::remove_all(n.ring + "x");
+}
+
+TEST(SessionStore, ANewRingGetsANewStoreAndTheOldGeometryWins) {
+  StoreName n;
+  auto a = open_store(n.ring, 64);
+  ASSERT_EQ(a.put("k", "v", false, 1min), Put::ok);
+  auto b = open_store(n.ring, 4096);  // attached: the creator's 64 slots
+  EXPECT_EQ(b.slots(), 64u);
+  EXPECT_EQ(b.count_entries(), 1u);
+  auto other = SessionStore::open(n.ring, 43);  // the ring was created again
+  ASSERT_TRUE(other);
+  EXPECT_EQ(other.value().take("k", 1min).status, Take::unknown);
+}
+
+// Writers SIGKILLed at random points, some of them while they hold a slot: every entry that is
+// there afterwards is whole, and the table keeps working (a dead holder's lock is taken over).
+TEST(SessionStore, WritersKilledMidWayLeaveNoTornEntryAndNoStuckSlot) {
+  StoreName n;
+  auto s = open_store(n.ring, 64, 1024);
+  for (int round = 0; round < 20; ++round) {
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+      auto c = open_store(n.ring, 64, 1024);
+      for (unsigned i = 0;; ++i) {
+        const char fill = static_cast<char>('a' + i % 26);
+        (void)c.put("key" + std::to_string(i % 16), std::string(900, fill), false, 1min);
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(500 + 300 * round));
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+  }
+  for (int i = 0; i < 16; ++i) {
+    const auto t = s.take("key" + std::to_string(i), 1min);
+    ASSERT_TRUE(t.status == Take::ok || t.status == Take::unknown) << static_cast<int>(t.status);
+    if (t.status == Take::ok) {
+      ASSERT_EQ(t.state.size(), 900u);
+      EXPECT_EQ(t.state, std::string(900, t.state[0])) << "torn";
+    }
+  }
+  for (int i = 0; i < 64; ++i)  // every slot usable again
+    EXPECT_EQ(s.put("after" + std::to_string(i), "v", false, 1min), Put::ok) << i;
+}
+
+// Threads putting, replacing and taking their own keys at once (TSan runs this): each thread's
+// last write is what it takes.
+TEST(SessionStore, ConcurrentWritersOfDistinctKeys) {
+  StoreName n;
+  auto s = open_store(n.ring, 256);
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> ts;
+  for (int t = 0; t < 4; ++t)
+    ts.emplace_back([&, t] {
+      for (int i = 0; i < 2000; ++i) {
+        const std::string key = "t" + std::to_string(t) + "-" + std::to_string(i % 20);
+        const std::string v = std::to_string(i);
+        if (s.put(key, v, false, 1min) != Put::ok) ++wrong;
+        if (i % 3 == 0) {
+          auto got = s.take(key, 1min);
+          if (got.status != Take::ok || got.state != v) ++wrong;
+        }
+      }
+    });
+  for (auto& t : ts) t.join();
+  EXPECT_EQ(wrong.load(), 0);
+}

@@ -1,25 +1,31 @@
 // SessionStore (session_store.hpp). Byte layout of the object /dev/shm/shmio-sessions.<ring>.<id>:
 //
-//   StoreHeader (4 KiB)   magic, version, state (INIT -> REDY), slots, slot_bytes, ring id,
-//                         deaths[64] (which pid died when: connected entries of a dead owner
-//                         expire from then), next_death
-//   slot[slots]           slot_bytes each, 64-byte aligned:
+//   StoreHeader (4 KiB)   magic, version, state (INIT -> REDY), slots, slot_bytes, index size,
+//                         ring id, fresh (slots never used start here), free (a stack of slots
+//                         given back: {tag, slot + 1}), deaths[64] (which pid died when:
+//                         connected entries of a dead owner expire from then), next_death
+//   index[2 x slots]      u32 atomic each, placed by the key's hash: 0 never used, ~0 removed,
+//                         else (slot + 1) | 8 bits of the hash above bit 24
+//   slot[slots]           slot_bytes each, 64-byte aligned, handed out densely (fresh, then the
+//                         free stack: pages are touched as entries are written, not by hash):
 //     lock   u64 atomic   0 free; else the holder (pid << 32 | low 32 bits of its start time)
 //     state  u32          0 never used, 1 entry, 2 free again (taken, erased, or torn)
 //     flags  u32          bit 0: connected
-//     hash   u64          FNV-1a of the key
+//     hash   u64          FNV-1a of the key (0 while being written)
 //     owner  pid u64, start u64: the process whose socket it is (connected) or was
 //     since  u64          CLOCK_MONOTONIC ns of the last write (disconnected since then)
-//     key_len u32, state_len u32, then key bytes and state bytes
+//     key_len u32, state_len u32, next_free u32 atomic, then key bytes and state bytes
 //
 // Every read and write of a slot's fields happens under its lock (acquire on taking it, release
-// on letting go), so a slot's contents are never seen half-written by anyone but a holder that
-// stole the lock from a dead one: a writer marks the slot torn (state 2, hash 0) first and writes
-// state 1 last, and a stealer that finds it mid-write leaves it free. Probing is linear from the
-// key's hash over kProbe slots; a lookup stops at a never-used slot (entries are never moved).
-// Two processes putting different keys may both pick the same free slot: each re-checks under the
-// lock and probes on if the other came first. One key is only ever put by one process at a time
-// (its socket's worker) — the taker removes it only once that worker disconnected it or died.
+// on letting go). A writer marks the slot torn (hash 0) first and sets the hash last; a holder that
+// died is replaced by the next one to want the slot, and a torn slot is freed. Index entries
+// change only while their slot's lock is held (put publishes a new entry holding it; take and
+// erase remove the entry before freeing the slot), so an entry never names a slot that holds
+// another key except a torn one, which the first lookup to meet it removes. Lookups probe the
+// index linearly from the key's hash over kProbe entries and stop at a never-used one. One key is
+// only ever put by one process at a time (its socket's worker): the taker removes it only once
+// that worker disconnected it or died. A process killed between taking a slot off the free stack
+// and indexing it leaks that one slot (bounded by the number of deaths; said in docs/cluster.md).
 #include "shmio/shm/session_store.hpp"
 
 #include <fcntl.h>
@@ -33,7 +39,9 @@
 #include <boost/interprocess/shared_memory_object.hpp>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <thread>
+#include <vector>
 
 namespace shmio::shm {
 
@@ -41,11 +49,14 @@ namespace bip = boost::interprocess;
 
 namespace {
 constexpr std::uint64_t kMagic = 0x53484D494F534553ULL;  // "SHMIOSES"
-constexpr std::uint32_t kVersion = 1;
+constexpr std::uint32_t kVersion = 2;
 constexpr std::uint32_t kInit = 0x494E4954, kReady = 0x52454459;
 constexpr std::size_t kHeaderBytes = 4096;
 constexpr std::size_t kDeaths = 64;
 constexpr std::uint32_t kNeverUsed = 0, kEntry = 1, kFree = 2;
+constexpr std::uint32_t kRemoved = 0xFFFFFFFFu;   // an index entry whose slot was taken
+constexpr std::uint32_t kSlotMask = 0x00FFFFFFu;  // (slot + 1) in an index entry
+constexpr std::uint32_t kMaxSlots = kSlotMask - 1;
 constexpr const char* kPrefix = "shmio-sessions.";
 
 struct Death {
@@ -59,7 +70,11 @@ struct StoreHeader {
   std::atomic<std::uint32_t> state;
   std::uint32_t slots;
   std::uint32_t slot_bytes;
+  std::uint32_t index_entries;  // a power of two, 2 x slots rounded up
+  std::uint32_t reserved;
   std::uint64_t ring_id;
+  std::atomic<std::uint32_t> fresh;     // slots below it were handed out at least once
+  std::atomic<std::uint64_t> free_top;  // tag << 32 | (slot + 1); 0 in the low half: empty
   std::atomic<std::uint64_t> next_death;
   Death deaths[kDeaths];
 };
@@ -75,13 +90,18 @@ struct SlotHeader {
   std::uint64_t since_ns;
   std::uint32_t key_len;
   std::uint32_t state_len;
+  std::atomic<std::uint32_t> next_free;  // (slot + 1) under it on the free stack
+  std::uint32_t pad;
 };
-constexpr std::size_t kSlotHeader = sizeof(SlotHeader);  // 56
+constexpr std::size_t kSlotHeader = sizeof(SlotHeader);  // 64
 
 std::uint64_t fnv1a(std::string_view s) noexcept {
   std::uint64_t h = 0xcbf29ce484222325ULL;
   for (unsigned char c : s) h = (h ^ c) * 0x100000001b3ULL;
   return h | 1;  // never 0 (a torn slot's hash)
+}
+std::uint32_t index_tag(std::uint64_t h) noexcept {
+  return static_cast<std::uint32_t>(h >> 56) << 24;
 }
 
 std::uint64_t tag(const ProcessIdentity& p) noexcept {
@@ -101,10 +121,17 @@ Error errno_error(int e, const std::string& what) {
                what + ": " + std::strerror(e)};
 }
 
-std::uint32_t round_slots(std::uint32_t n) {
-  std::uint32_t s = 64;
-  while (s < n && s < (1u << 24)) s <<= 1;
-  return s;
+std::uint32_t round_pow2(std::uint64_t n, std::uint32_t least) {
+  std::uint64_t s = least;
+  while (s < n) s <<= 1;
+  return static_cast<std::uint32_t>(s);
+}
+std::uint64_t index_bytes(std::uint32_t entries) {
+  return (static_cast<std::uint64_t>(entries) * 4 + kHeaderBytes - 1) / kHeaderBytes * kHeaderBytes;
+}
+std::uint64_t object_bytes(std::uint32_t slots, std::uint32_t slot_bytes) {
+  return kHeaderBytes + index_bytes(round_pow2(2ULL * slots, 128)) +
+         static_cast<std::uint64_t>(slots) * slot_bytes;
 }
 }  // namespace
 
@@ -114,13 +141,18 @@ struct SessionStore::Map {
   StoreHeader& header() const noexcept { return *reinterpret_cast<StoreHeader*>(base); }
   std::uint32_t slots() const noexcept { return header().slots; }
   std::uint32_t slot_bytes() const noexcept { return header().slot_bytes; }
+  std::atomic<std::uint32_t>& index(std::uint64_t i) const noexcept {
+    return reinterpret_cast<std::atomic<std::uint32_t>*>(
+        base + kHeaderBytes)[i & (header().index_entries - 1)];
+  }
   SlotHeader& slot(std::size_t i) const noexcept {
-    return *reinterpret_cast<SlotHeader*>(base + kHeaderBytes + i * slot_bytes());
+    return *reinterpret_cast<SlotHeader*>(base + kHeaderBytes +
+                                          index_bytes(header().index_entries) + i * slot_bytes());
   }
   char* body(SlotHeader& s) const noexcept { return reinterpret_cast<char*>(&s) + kSlotHeader; }
 
-  // The slot's lock: true once held (a dead holder's lock is taken over; a slot it was writing
-  // is left free), false after kPatience behind a live one.
+  // The slot's lock: true once held (a dead holder's lock is taken over, and a slot it was
+  // writing is left torn: hash 0), false after kPatience behind a live one.
   bool lock(SlotHeader& s) const {
     const std::uint64_t me = tag(self_identity());
     const auto start = std::chrono::steady_clock::now();
@@ -129,10 +161,7 @@ struct SessionStore::Map {
       if (s.lock.compare_exchange_strong(held, me, std::memory_order_acquire)) return true;
       if (spins % 64 == 63) {
         if (!tag_alive(held)) {
-          if (s.lock.compare_exchange_strong(held, me, std::memory_order_acquire)) {
-            if (s.state == kEntry && s.hash == 0) s.state = kFree;  // torn by the dead writer
-            return true;
-          }
+          if (s.lock.compare_exchange_strong(held, me, std::memory_order_acquire)) return true;
           continue;
         }
         if (std::chrono::steady_clock::now() - start > kPatience) return false;
@@ -144,23 +173,102 @@ struct SessionStore::Map {
   }
   static void unlock(SlotHeader& s) noexcept { s.lock.store(0, std::memory_order_release); }
 
-  bool key_is(SlotHeader& s, std::uint64_t h, std::string_view key) const noexcept {
-    return s.state == kEntry && s.hash == h && s.key_len == key.size() &&
-           std::memcmp(body(s), key.data(), key.size()) == 0;
+  // --- the slots' free stack
+  std::optional<std::uint32_t> pop_slot() noexcept {
+    StoreHeader& h = header();
+    std::uint64_t top = h.free_top.load(std::memory_order_acquire);
+    while ((top & 0xFFFFFFFFULL) != 0) {
+      const auto i = static_cast<std::uint32_t>(top - 1);
+      const std::uint32_t below = slot(i).next_free.load(std::memory_order_relaxed);
+      const std::uint64_t next = ((top >> 32) + 1) << 32 | below;
+      if (h.free_top.compare_exchange_weak(top, next, std::memory_order_acq_rel)) return i;
+    }
+    std::uint32_t f = h.fresh.load(std::memory_order_relaxed);
+    while (f < h.slots)
+      if (h.fresh.compare_exchange_weak(f, f + 1, std::memory_order_relaxed)) return f;
+    return std::nullopt;
+  }
+  void push_slot(std::uint32_t i) noexcept {
+    StoreHeader& h = header();
+    std::uint64_t top = h.free_top.load(std::memory_order_relaxed);
+    for (;;) {
+      slot(i).next_free.store(static_cast<std::uint32_t>(top), std::memory_order_relaxed);
+      const std::uint64_t next = ((top >> 32) + 1) << 32 | (i + 1);
+      if (h.free_top.compare_exchange_weak(top, next, std::memory_order_release)) return;
+    }
+  }
+
+  // The key's entry, its slot locked; `busy` if a slot on the way could not be locked.
+  struct Found {
+    std::uint64_t at;  // index position
+    std::uint32_t entry;
+    SlotHeader* slot;
+  };
+  std::optional<Found> find(std::string_view key, std::uint64_t h, bool& busy) {
+    for (std::size_t k = 0; k < kProbe; ++k) {
+      const std::uint64_t at = h + k;
+      const std::uint32_t e = index(at).load(std::memory_order_acquire);
+      if (e == 0) break;
+      if (e == kRemoved || (e & ~kSlotMask) != index_tag(h)) continue;
+      SlotHeader& s = slot((e & kSlotMask) - 1);
+      if (!lock(s)) {
+        busy = true;
+        continue;
+      }
+      if (index(at).load(std::memory_order_acquire) != e) {  // removed meanwhile
+        unlock(s);
+        continue;
+      }
+      if (s.state != kEntry || s.hash == 0) {  // torn by a writer that died: let it go
+        index(at).store(kRemoved, std::memory_order_release);
+        s.state = kFree;
+        unlock(s);
+        push_slot((e & kSlotMask) - 1);
+        continue;
+      }
+      if (s.hash == h && s.key_len == key.size() &&
+          std::memcmp(body(s), key.data(), key.size()) == 0)
+        return Found{at, e, &s};
+      unlock(s);
+    }
+    return std::nullopt;
+  }
+  // Removes a found entry (its slot locked) and frees its slot.
+  void remove(const Found& f) noexcept {
+    index(f.at).store(kRemoved, std::memory_order_release);
+    f.slot->state = kFree;
+    f.slot->hash = 0;
+    unlock(*f.slot);
+    push_slot((f.entry & kSlotMask) - 1);
+  }
+  void write(SlotHeader& s, std::uint64_t h, std::string_view key, std::string_view state,
+             bool connected) noexcept {
+    const ProcessIdentity self = self_identity();
+    s.hash = 0;  // torn until the hash says otherwise
+    s.state = kEntry;
+    s.flags = connected ? 1 : 0;
+    s.owner_pid = static_cast<std::uint64_t>(self.pid);
+    s.owner_start = self.start_time;
+    s.since_ns = monotonic_ns();
+    s.key_len = static_cast<std::uint32_t>(key.size());
+    s.state_len = static_cast<std::uint32_t>(state.size());
+    std::memcpy(body(s), key.data(), key.size());
+    std::memcpy(body(s) + key.size(), state.data(), state.size());
+    s.hash = h;
   }
 
   // When a dead owner died (0 if no one noted it).
-  std::uint64_t death_of(std::uint64_t who) const noexcept {
+  std::uint64_t death_of(std::uint64_t pid) const noexcept {
     for (const Death& d : header().deaths)
-      if (d.who.load(std::memory_order_acquire) == who)
+      if (d.who.load(std::memory_order_acquire) == pid)
         return d.at_ns.load(std::memory_order_acquire);
     return 0;
   }
-  void note_death(std::uint64_t who, std::uint64_t at) noexcept {
-    if (death_of(who) != 0) return;
+  void note_death(std::uint64_t pid, std::uint64_t at) noexcept {
+    if (death_of(pid) != 0) return;
     Death& d = header().deaths[header().next_death.fetch_add(1) % kDeaths];
     d.at_ns.store(at, std::memory_order_relaxed);
-    d.who.store(who, std::memory_order_release);
+    d.who.store(pid, std::memory_order_release);
     // (two noters of one death may both add it: the earlier time is read first; harmless)
   }
   // Since when a held entry is disconnected (0: connected on a live worker).
@@ -177,8 +285,8 @@ struct SessionStore::Map {
   }
   bool expired(SlotHeader& s, std::chrono::nanoseconds max_age) noexcept {
     const std::uint64_t since = disconnected_since(s);
-    return since != 0 && monotonic_ns() - std::min(monotonic_ns(), since) >
-                             static_cast<std::uint64_t>(max_age.count());
+    const std::uint64_t now = monotonic_ns();
+    return since != 0 && now - std::min(now, since) > static_cast<std::uint64_t>(max_age.count());
   }
 };
 
@@ -208,19 +316,18 @@ Result<SessionStore> SessionStore::open(const std::string& ring, std::uint64_t r
                  "session slot_bytes must be a multiple of 64 in "
                  "[256, 65536], got " +
                      std::to_string(config.slot_bytes)};
-  if (config.slots == 0 || config.slots > (1u << 24))
-    return Error{Errc::invalid_argument,
-                 "session slots must be 1..16777216, got " + std::to_string(config.slots)};
+  if (config.slots == 0 || config.slots > kMaxSlots)
+    return Error{Errc::invalid_argument, "session slots must be 1.." + std::to_string(kMaxSlots) +
+                                             ", got " + std::to_string(config.slots)};
   const std::string obj = object_name(ring, ring_id);
-  const std::uint32_t slots = round_slots(config.slots);
+  const std::uint32_t slots = config.slots;
   int fd = -1;
   bool created = false;
   for (int attempt = 0; attempt < 2 && fd < 0; ++attempt) {
     try {
       bip::permissions perm(config.mode);
       bip::shared_memory_object shm(bip::create_only, obj.c_str(), bip::read_write, perm);
-      shm.truncate(static_cast<bip::offset_t>(kHeaderBytes + static_cast<std::uint64_t>(slots) *
-                                                                 config.slot_bytes));
+      shm.truncate(static_cast<bip::offset_t>(object_bytes(slots, config.slot_bytes)));
       fd = ::dup(shm.get_mapping_handle().handle);
       if (fd < 0) return errno_error(errno, "dup of " + obj);
       created = true;
@@ -258,6 +365,7 @@ Result<SessionStore> SessionStore::open(const std::string& ring, std::uint64_t r
     h.version = kVersion;
     h.slots = slots;
     h.slot_bytes = config.slot_bytes;
+    h.index_entries = round_pow2(2ULL * slots, 128);
     h.ring_id = ring_id;
     h.state.store(kReady, std::memory_order_release);
   } else {
@@ -268,9 +376,8 @@ Result<SessionStore> SessionStore::open(const std::string& ring, std::uint64_t r
                       : h.magic != kMagic                               ? "not a session store"
                       : h.version != kVersion                           ? "another layout version"
                       : h.ring_id != ring_id                            ? "another ring's"
-                      : kHeaderBytes + static_cast<std::uint64_t>(h.slots) * h.slot_bytes != bytes
-                          ? "a size that does not add up"
-                          : nullptr;
+                      : object_bytes(h.slots, h.slot_bytes) != bytes ? "a size that does not add up"
+                                                                     : nullptr;
     if (bad != nullptr) {
       ::munmap(p, bytes);
       delete m;
@@ -307,97 +414,85 @@ SessionStore::PutStatus SessionStore::put(std::string_view key, std::string_view
   if (key.empty() || key.size() + state.size() > m_->slot_bytes() - kSlotHeader)
     return PutStatus::too_large;
   const std::uint64_t h = fnv1a(key);
-  const std::uint32_t mask = m_->slots() - 1;
   bool busy = false;
-  // First pass: the key's own entry (replaced in place); second: a free slot; third (a crowded
-  // range only): an expired entry's slot (which may ask /proc whether owners live).
-  for (int pass = 0; pass < 3; ++pass) {
-    for (std::size_t i = 0; i < kProbe; ++i) {
-      SlotHeader& s = m_->slot((h + i) & mask);
-      if (!m_->lock(s)) {
-        busy = true;
-        continue;
+  // The key's own entry: replaced in place.
+  if (auto f = m_->find(key, h, busy)) {
+    m_->write(*f->slot, h, key, state, connected);
+    Map::unlock(*f->slot);
+    return PutStatus::ok;
+  }
+  const std::uint32_t entry_tag = index_tag(h);
+  // A slot of its own, indexed in the first free entry from the hash.
+  if (auto i = m_->pop_slot()) {
+    SlotHeader& s = m_->slot(*i);
+    if (m_->lock(s)) {
+      m_->write(s, h, key, state, connected);
+      for (std::size_t k = 0; k < kProbe; ++k) {
+        std::atomic<std::uint32_t>& e = m_->index(h + k);
+        std::uint32_t was = e.load(std::memory_order_acquire);
+        if ((was == 0 || was == kRemoved) &&
+            e.compare_exchange_strong(was, entry_tag | (*i + 1), std::memory_order_acq_rel)) {
+          Map::unlock(s);
+          return PutStatus::ok;
+        }
       }
-      const bool mine = m_->key_is(s, h, key);
-      const bool never = s.state == kNeverUsed;
-      const bool takeable = pass == 1   ? never || s.state == kFree
-                            : pass == 2 ? m_->expired(s, max_age)
-                                        : false;
-      if ((pass == 0 && mine) || takeable) {
-        const ProcessIdentity self = self_identity();
-        s.hash = 0;  // torn until state and hash say otherwise
-        s.state = kEntry;
-        s.flags = connected ? 1 : 0;
-        s.owner_pid = static_cast<std::uint64_t>(self.pid);
-        s.owner_start = self.start_time;
-        s.since_ns = monotonic_ns();
-        s.key_len = static_cast<std::uint32_t>(key.size());
-        s.state_len = static_cast<std::uint32_t>(state.size());
-        std::memcpy(m_->body(s), key.data(), key.size());
-        std::memcpy(m_->body(s) + key.size(), state.data(), state.size());
-        s.hash = h;
-        Map::unlock(s);
-        return PutStatus::ok;
-      }
+      s.state = kFree;  // no index entry free near the hash: given back
+      s.hash = 0;
       Map::unlock(s);
-      if (pass == 0 && never) break;  // the key is not further on
+    } else {
+      busy = true;  // (a fresh or freed slot is locked only by a stealer that is still at it)
     }
+    m_->push_slot(*i);
+  }
+  // No free slot (or no free entry near the hash): an expired entry's slot near the hash, reused
+  // in place (its index entry now names the new key).
+  for (std::size_t k = 0; k < kProbe; ++k) {
+    std::atomic<std::uint32_t>& e = m_->index(h + k);
+    const std::uint32_t was = e.load(std::memory_order_acquire);
+    if (was == 0) break;
+    if (was == kRemoved) continue;
+    SlotHeader& s = m_->slot((was & kSlotMask) - 1);
+    if (!m_->lock(s)) {
+      busy = true;
+      continue;
+    }
+    if (e.load(std::memory_order_acquire) == was && s.state == kEntry && s.hash != 0 &&
+        m_->expired(s, max_age)) {
+      m_->write(s, h, key, state, connected);
+      e.store(entry_tag | (was & kSlotMask), std::memory_order_release);
+      Map::unlock(s);
+      return PutStatus::ok;
+    }
+    Map::unlock(s);
   }
   return busy ? PutStatus::busy : PutStatus::full;
 }
 
 SessionStore::Taken SessionStore::take(std::string_view key, std::chrono::nanoseconds max_age) {
   const std::uint64_t h = fnv1a(key);
-  const std::uint32_t mask = m_->slots() - 1;
   bool busy = false;
-  for (std::size_t i = 0; i < kProbe; ++i) {
-    SlotHeader& s = m_->slot((h + i) & mask);
-    if (!m_->lock(s)) {
-      busy = true;
-      continue;
-    }
-    if (s.state == kNeverUsed) {
-      Map::unlock(s);
-      break;
-    }
-    if (!m_->key_is(s, h, key)) {
-      Map::unlock(s);
-      continue;
-    }
-    const std::uint64_t since = m_->disconnected_since(s);
-    if (since == 0) {
-      Map::unlock(s);
-      return {TakeStatus::connected_live, {}};
-    }
-    const bool old = monotonic_ns() - std::min(monotonic_ns(), since) >
-                     static_cast<std::uint64_t>(max_age.count());
-    Taken t{old ? TakeStatus::expired : TakeStatus::ok, {}};
-    if (!old) t.state.assign(m_->body(s) + s.key_len, s.state_len);
-    s.state = kFree;
-    s.hash = 0;
+  auto f = m_->find(key, h, busy);
+  if (!f) return {busy ? TakeStatus::busy : TakeStatus::unknown, {}};
+  SlotHeader& s = *f->slot;
+  const std::uint64_t since = m_->disconnected_since(s);
+  if (since == 0) {
     Map::unlock(s);
-    return t;
+    return {TakeStatus::connected_live, {}};
   }
-  return {busy ? TakeStatus::busy : TakeStatus::unknown, {}};
+  const std::uint64_t now = monotonic_ns();
+  const bool old = now - std::min(now, since) > static_cast<std::uint64_t>(max_age.count());
+  Taken t{old ? TakeStatus::expired : TakeStatus::ok, {}};
+  if (!old) t.state.assign(m_->body(s) + s.key_len, s.state_len);
+  m_->remove(*f);
+  return t;
 }
 
 bool SessionStore::erase(std::string_view key) {
-  const std::uint64_t h = fnv1a(key);
-  const std::uint32_t mask = m_->slots() - 1;
-  for (std::size_t i = 0; i < kProbe; ++i) {
-    SlotHeader& s = m_->slot((h + i) & mask);
-    if (!m_->lock(s)) continue;
-    const bool never = s.state == kNeverUsed;
-    const bool mine = m_->key_is(s, h, key);
-    if (mine) {
-      s.state = kFree;
-      s.hash = 0;
-    }
-    Map::unlock(s);
-    if (mine) return true;
-    if (never) break;
-  }
-  return false;
+  bool busy = false;
+  auto f = m_->find(key, fnv1a(key), busy);
+  if (!f) return false;
+  m_->remove(*f);
+  return true;
 }
 
 void SessionStore::worker_died(pid_t pid, std::uint64_t at_ns) {
@@ -406,7 +501,8 @@ void SessionStore::worker_died(pid_t pid, std::uint64_t at_ns) {
 
 std::size_t SessionStore::count_entries() const {
   std::size_t n = 0;
-  for (std::size_t i = 0; i < m_->slots(); ++i) {
+  const std::uint32_t used = std::min(m_->header().fresh.load(), m_->slots());
+  for (std::uint32_t i = 0; i < used; ++i) {
     SlotHeader& s = m_->slot(i);
     if (!m_->lock(s)) continue;
     if (s.state == kEntry && s.hash != 0) ++n;

@@ -56,8 +56,8 @@ const char* kUsage =
     "               (default 262144; 4096..1073741824)\n"
     "  --recovery   connection state recovery (socket.io's connectionStateRecovery, 2 minutes)\n"
     "  --max-sessions N  entries of the cluster's recovery session table in shared memory\n"
-    "               (default 131072, rounded up to a power of two; a session that finds no\n"
-    "               free entry is not saved: that client starts afresh if it must recover)\n"
+    "               (default 131072; a session that finds no free entry is not saved:\n"
+    "               that client starts afresh if it must recover)\n"
     "  --session-bytes N  bytes per entry, its id, rooms and data as JSON included\n"
     "               (default 512; a multiple of 64 in 256..65536; larger states are not saved)\n"
     "  --no-rebalance  with workers on one port: do not hand fresh connections to a less\n"
@@ -351,7 +351,7 @@ std::string apply(ServeOptions& o, const std::string& name, const char* v) {
   } else if (name == "allow-origin") {
     o.allowed_origins.insert(v);
   } else if (name == "max-sessions") {
-    if (!whole(v, 1, 1 << 24, n)) return "--max-sessions must be 1..16777216";
+    if (!whole(v, 1, 16777214, n)) return "--max-sessions must be 1..16777214";
     o.max_sessions = static_cast<std::size_t>(n);
   } else if (name == "session-bytes") {
     if (!whole(v, 256, 65536, n) || n % 64 != 0)

@@ -1250,7 +1250,7 @@ Node::Node(net::io_context& io, NodeOptions options, sio::ServerOptions& so)
   m.notifier = std::move(n.value());
   // The recovery sessions' table: this ring's (created by the first worker that opens it).
   shm::SessionStoreConfig sc;
-  sc.slots = static_cast<std::uint32_t>(std::min<std::size_t>(m.options.max_sessions, 1u << 24));
+  sc.slots = static_cast<std::uint32_t>(std::min<std::size_t>(m.options.max_sessions, 16777214));
   sc.slot_bytes = m.options.session_bytes;
   auto st = shm::SessionStore::open(m.options.ring, m.segment->header().creation_time_ns, sc);
   if (st)

@@ -9,9 +9,12 @@
 // whether that worker is alive, dead or restarted since: nothing is asked of a live peer.
 //
 // Bounds: `slots` entries of `slot_bytes` each (defaults 131,072 x 512 B: 64 MiB of shared memory,
-// touched only where entries were written). A session whose state does not fit a slot
-// (PutStatus::too_large) or whose probe range (kProbe slots from its hash) holds no free, taken or
-// expired entry (PutStatus::full) is not saved: its client gets a fresh session at recovery.
+// plus an index of 4 bytes per 2 entries; slots are handed out densely, so pages are touched in
+// proportion to the entries written). A session whose state does not fit a slot
+// (PutStatus::too_large), or that finds no free slot (nor an expired entry's within kProbe index
+// entries of its hash: PutStatus::full), is not saved: its client gets a fresh session at
+// recovery. A process killed between taking a free slot and indexing it leaks that slot (at most
+// one per death).
 //
 // Concurrency: any number of processes and threads. Each slot has a lock word holding its holder's
 // identity (pid and start time); a holder found dead is replaced (a slot it was writing is dropped
@@ -31,18 +34,18 @@
 namespace shmio::shm {
 
 struct SessionStoreConfig {
-  // Entries, rounded up to a power of two (at least 64, at most 2^24). Default 131,072: a session
-  // for every connection of the 100,000-connection scenario, with room to spare.
+  // Entries, 1..16,777,214. Default 131,072: a session for every connection of the
+  // 100,000-connection scenario, with room to spare.
   std::uint32_t slots = 1u << 17;
-  // Bytes per entry, a multiple of 64 in [256, 64 KiB]; about 120 of them are the entry's header
-  // and key. Default 512: a session's id, rooms and data as JSON, for typical apps.
+  // Bytes per entry, a multiple of 64 in [256, 64 KiB]: 64 for the entry's header, then its key
+  // and state. Default 512: a session's id, rooms and data as JSON, for typical apps.
   std::uint32_t slot_bytes = 512;
   unsigned mode = 0600;
 };
 
 class SessionStore {
  public:
-  static constexpr std::size_t kProbe = 64;  // slots looked at from a key's hash
+  static constexpr std::size_t kProbe = 64;  // index entries looked at from a key's hash
   static constexpr std::chrono::milliseconds kPatience{50};
 
   // The store of the ring `ring` created at `ring_id` (its header's creation_time_ns): created if

@@ -39,9 +39,9 @@ struct NodeOptions {
   int core = -1;        // the CPU it is pinned to (shown by shm-inspect), -1 if not pinned
   std::string handoff;  // the cluster's name for hand-off sockets (empty: no hand-off)
   // Connection state recovery's session table (shm/session_store.hpp), shared by the cluster's
-  // workers beside the ring: entries (rounded up to a power of two, 64..2^24) and bytes each (a
-  // multiple of 64, 256..65536). Defaults 131,072 x 512 B (64 MiB of shared memory, touched only
-  // where entries were written). The worker that creates the table sets its size. A session that
+  // workers beside the ring: entries (1..16,777,214) and bytes each (a multiple of 64,
+  // 256..65536). Defaults 131,072 x 512 B (64 MiB of shared memory, touched as entries are
+  // written, densely). The worker that creates the table sets its size. A session that
   // does not fit (its state over a slot, or no free slot near its hash) is not saved: counted in
   // shmio_sessions_not_saved_total, and its client gets a fresh session if it has to recover.
   std::size_t max_sessions = 1u << 17;

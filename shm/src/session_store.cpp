@@ -1,9 +1,9 @@
 // SessionStore (session_store.hpp). Byte layout of the object /dev/shm/shmio-sessions.<ring>.<id>:
 //
-//   StoreHeader (4 KiB)   magic, version, state (INIT -> REDY), slots, slot_bytes, index size,
-//                         ring id, fresh (slots never used start here), free (a stack of slots
-//                         given back: {tag, slot + 1}), deaths[64] (which pid died when:
-//                         connected entries of a dead owner expire from then), next_death
+//   StoreHeader (4 KiB)   magic, version, state (REDY once laid out), ring id (sidecar.hpp), slots,
+//                         slot_bytes, index size, fresh (slots never used start here), free (a
+//                         stack of slots given back: {tag, slot + 1}), deaths[64] (which pid died
+//                         when: connected entries of a dead owner expire from then), next_death
 //   index[2 x slots]      u32 atomic each, placed by the key's hash: 0 never used, ~0 removed,
 //                         else (slot + 1) | 8 bits of the hash above bit 24
 //   slot[slots]           slot_bytes each, 64-byte aligned, handed out densely (fresh, then the
@@ -28,29 +28,22 @@
 // and indexing it leaks that one slot (bounded by the number of deaths; said in docs/cluster.md).
 #include "shmio/shm/session_store.hpp"
 
-#include <fcntl.h>
 #include <sched.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
-#include <dirent.h>
 #include <atomic>
-#include <boost/interprocess/shared_memory_object.hpp>
-#include <cerrno>
 #include <cstring>
 #include <optional>
 #include <thread>
 #include <vector>
 
-namespace shmio::shm {
+#include "sidecar.hpp"
 
-namespace bip = boost::interprocess;
+namespace shmio::shm {
 
 namespace {
 constexpr std::uint64_t kMagic = 0x53484D494F534553ULL;  // "SHMIOSES"
 constexpr std::uint32_t kVersion = 2;
-constexpr std::uint32_t kInit = 0x494E4954, kReady = 0x52454459;
 constexpr std::size_t kHeaderBytes = 4096;
 constexpr std::size_t kDeaths = 64;
 constexpr std::uint32_t kNeverUsed = 0, kEntry = 1, kFree = 2;
@@ -65,14 +58,10 @@ struct Death {
 };
 
 struct StoreHeader {
-  std::uint64_t magic;
-  std::uint32_t version;
-  std::atomic<std::uint32_t> state;
+  detail::SidecarHeader id;  // magic, version, state, ring id
   std::uint32_t slots;
   std::uint32_t slot_bytes;
-  std::uint32_t index_entries;  // a power of two, 2 x slots rounded up
-  std::uint32_t reserved;
-  std::uint64_t ring_id;
+  std::uint32_t index_entries;          // a power of two, 2 x slots rounded up
   std::atomic<std::uint32_t> fresh;     // slots below it were handed out at least once
   std::atomic<std::uint64_t> free_top;  // tag << 32 | (slot + 1); 0 in the low half: empty
   std::atomic<std::uint64_t> next_death;
@@ -114,11 +103,6 @@ bool tag_alive(std::uint64_t t) noexcept {
   const std::uint64_t start = process_start_time(pid);
   return start != 0 && (start & 0xFFFFFFFFULL) == (t & 0xFFFFFFFFULL) &&
          liveness({pid, start}) == Liveness::alive;
-}
-
-Error errno_error(int e, const std::string& what) {
-  return Error{e == EACCES ? Errc::permission_denied : Errc::system_error,
-               what + ": " + std::strerror(e)};
 }
 
 std::uint32_t round_pow2(std::uint64_t n, std::uint32_t least) {
@@ -291,95 +275,39 @@ struct SessionStore::Map {
 };
 
 std::string SessionStore::object_name(const std::string& ring, std::uint64_t ring_id) {
-  char id[17];
-  std::snprintf(id, sizeof id, "%016llx", static_cast<unsigned long long>(ring_id));
-  return std::string(kPrefix) + ring + "." + id;
+  return detail::sidecar_name(kPrefix, ring, ring_id);
 }
 
 void SessionStore::remove_all(const std::string& ring) {
-  const std::string prefix = std::string(kPrefix) + ring + ".";
-  DIR* d = ::opendir("/dev/shm");
-  if (d == nullptr) return;
-  std::vector<std::string> names;
-  while (dirent* e = ::readdir(d)) {
-    std::string n = e->d_name;
-    if (n.rfind(prefix, 0) == 0 && n.size() == prefix.size() + 16) names.push_back(n);
-  }
-  ::closedir(d);
-  for (const auto& n : names) bip::shared_memory_object::remove(n.c_str());
+  detail::remove_sidecars(kPrefix, ring);
 }
 
 Result<SessionStore> SessionStore::open(const std::string& ring, std::uint64_t ring_id,
                                         const SessionStoreConfig& config) {
   if (config.slot_bytes < 256 || config.slot_bytes > 65536 || config.slot_bytes % 64 != 0)
     return Error{Errc::invalid_argument,
-                 "session slot_bytes must be a multiple of 64 in "
-                 "[256, 65536], got " +
+                 "session slot_bytes must be a multiple of 64 in [256, 65536], got " +
                      std::to_string(config.slot_bytes)};
   if (config.slots == 0 || config.slots > kMaxSlots)
     return Error{Errc::invalid_argument, "session slots must be 1.." + std::to_string(kMaxSlots) +
                                              ", got " + std::to_string(config.slots)};
   const std::string obj = object_name(ring, ring_id);
-  const std::uint32_t slots = config.slots;
-  int fd = -1;
-  bool created = false;
-  for (int attempt = 0; attempt < 2 && fd < 0; ++attempt) {
-    try {
-      bip::permissions perm(config.mode);
-      bip::shared_memory_object shm(bip::create_only, obj.c_str(), bip::read_write, perm);
-      shm.truncate(static_cast<bip::offset_t>(object_bytes(slots, config.slot_bytes)));
-      fd = ::dup(shm.get_mapping_handle().handle);
-      if (fd < 0) return errno_error(errno, "dup of " + obj);
-      created = true;
-    } catch (const bip::interprocess_exception&) {
-      try {
-        bip::shared_memory_object shm(bip::open_only, obj.c_str(), bip::read_write);
-        fd = ::dup(shm.get_mapping_handle().handle);
-        if (fd < 0) return errno_error(errno, "dup of " + obj);
-      } catch (const bip::interprocess_exception& e) {
-        if (attempt == 1)
-          return Error{Errc::system_error, "opening shared memory " + obj + ": " + e.what()};
-      }
-    }
-  }
-  if (created) (void)::fchmod(fd, config.mode);
-  // The creator sizes the object before anyone can map it whole; an opener waits for that.
-  struct stat st {};
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
-  while (::fstat(fd, &st) == 0 && static_cast<std::size_t>(st.st_size) < kHeaderBytes &&
-         std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  if (static_cast<std::size_t>(st.st_size) < kHeaderBytes) {
-    ::close(fd);
-    return Error{Errc::not_ready, obj + " was never sized (its creator died?)"};
-  }
-  const std::size_t bytes = static_cast<std::size_t>(st.st_size);
-  void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  const int e = errno;
-  ::close(fd);
-  if (p == MAP_FAILED) return errno_error(e, "mmap of " + obj);
-  auto* m = new Map{static_cast<std::byte*>(p), bytes};
+  auto sc = detail::open_sidecar(obj, object_bytes(config.slots, config.slot_bytes), kHeaderBytes,
+                                 config.mode);
+  if (!sc) return sc.error();
+  auto* m = new Map{sc.value().base, sc.value().bytes};
   StoreHeader& h = m->header();
-  if (created) {
-    h.magic = kMagic;
-    h.version = kVersion;
-    h.slots = slots;
+  if (sc.value().created) {
+    h.slots = config.slots;
     h.slot_bytes = config.slot_bytes;
-    h.index_entries = round_pow2(2ULL * slots, 128);
-    h.ring_id = ring_id;
-    h.state.store(kReady, std::memory_order_release);
+    h.index_entries = round_pow2(2ULL * config.slots, 128);
+    detail::publish_sidecar(h.id, kMagic, kVersion, ring_id);
   } else {
-    while (h.state.load(std::memory_order_acquire) != kReady &&
-           std::chrono::steady_clock::now() < deadline)
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    const char* bad = h.state.load(std::memory_order_acquire) != kReady ? "never initialised"
-                      : h.magic != kMagic                               ? "not a session store"
-                      : h.version != kVersion                           ? "another layout version"
-                      : h.ring_id != ring_id                            ? "another ring's"
-                      : object_bytes(h.slots, h.slot_bytes) != bytes ? "a size that does not add up"
-                                                                     : nullptr;
+    const char* bad = detail::check_sidecar(h.id, kMagic, kVersion, ring_id, "not a session store");
+    if (bad == nullptr && object_bytes(h.slots, h.slot_bytes) != m->bytes)
+      bad = "a size that does not add up";
     if (bad != nullptr) {
-      ::munmap(p, bytes);
+      detail::unmap_sidecar(sc.value());
       delete m;
       return Error{Errc::size_mismatch, obj + ": " + bad};
     }
@@ -394,7 +322,7 @@ SessionStore& SessionStore::operator=(SessionStore&& o) noexcept {
 }
 SessionStore::~SessionStore() {
   if (m_ == nullptr) return;
-  ::munmap(m_->base, m_->bytes);
+  detail::unmap_sidecar({m_->base, m_->bytes, false});
   delete m_;
 }
 

@@ -709,6 +709,60 @@ test("a ring removed or corrupted under a running cluster: the supervisor says s
   }
 });
 
+test("/metrics on any worker speaks for the cluster: every worker's series, totals, per-namespace figures; /health lists every worker", async () => {
+  const c = await cluster("bench", 2);
+  // Three clients on worker 1, one on worker 0; two of worker 1's join a room.
+  const on1 = [client(c.url(1)), client(c.url(1)), client(c.url(1))];
+  const on0 = client(c.url(0));
+  await Promise.all([...on1, on0].map((s) => within(once(s, "connect"), 5000, "connect")));
+  await Promise.all(on1.slice(0, 2).map((s) => ack(s, "join", "r")));
+  const got = collect(on1[0], "msg");
+  await ack(on0, "publish", "r", "hello");  // two deliveries on worker 1
+  await until(() => got.length === 1, 5000, "delivered");
+  const series = (m, s) => {  // the value of one series (name and labels as written)
+    const line = m.split("\n").find((l) => l.startsWith(s + " "));
+    return line === undefined ? undefined : Number(line.slice(s.length + 1));
+  };
+  // Worker 1 posts on the board once a second: asked of worker 0 until its post has them.
+  let m = "";
+  await untilAsync(async () => {
+    m = (await request(c.workers.get(0).port, "GET", "/metrics")).body;
+    return series(m, 'shmio_namespace_sockets{namespace="/",worker="1"}') === 3 &&
+           series(m, 'shmio_namespace_messages_out_total{namespace="/",worker="1"}') >= 2;
+  }, 5000, "worker 1's figures in worker 0's /metrics");
+  assert.equal(series(m, 'shmio_namespace_sockets{namespace="/",worker="0"}'), 1);
+  assert.equal(series(m, 'shmio_namespace_sockets{namespace="/",worker="all"}'), 4);
+  assert.equal(series(m, 'shmio_namespace_rooms{namespace="/",worker="1"}'), 1);
+  assert.equal(series(m, 'shmio_connections{worker="all"}'),
+               series(m, 'shmio_connections{worker="0"}') + series(m, 'shmio_connections{worker="1"}'));
+  for (const w of ["0", "1", "all"]) {
+    assert.notEqual(series(m, `shmio_ring_lag_bytes{worker="${w}"}`), undefined, w);
+    assert.ok(series(m, `shmio_turn_seconds_bucket{worker="${w}",le="+Inf"}`) >= 0, w);
+    assert.notEqual(series(m, `shmio_slow_consumer_disconnects_total{worker="${w}"}`), undefined, w);
+    assert.notEqual(series(m, `shmio_namespace_volatile_dropped_total{namespace="/",worker="${w}"}`),
+                    undefined, w);
+  }
+  assert.ok(series(m, 'shmio_turn_seconds_count{worker="1"}') >= 1, "worker 1 had turns with output");
+  // A valid exposition: each family's HELP and TYPE once.
+  const types = m.split("\n").filter((l) => l.startsWith("# TYPE ")).map((l) => l.split(" ")[2]);
+  assert.equal(new Set(types).size, types.length, "a TYPE line twice");
+  const h = JSON.parse((await request(c.workers.get(0).port, "GET", "/health")).body);
+  assert.deepEqual(h.cluster.map((w) => [w.worker, w.alive]), [[0, true], [1, true]]);
+  assert.equal(h.cluster[1].pid, c.workers.get(1).pid);
+  // A dead worker's figures leave the cluster's answer (its counters died with it).
+  const back = restarted(c, 1);
+  process.kill(c.workers.get(1).pid, "SIGKILL");
+  await untilAsync(async () => {
+    const hh = JSON.parse((await request(c.workers.get(0).port, "GET", "/health")).body);
+    return hh.cluster.length === 2 && hh.cluster[1].alive === false;
+  }, 5000, "worker 1 dead in /health");
+  m = (await request(c.workers.get(0).port, "GET", "/metrics")).body;
+  assert.equal(series(m, 'shmio_namespace_sockets{namespace="/",worker="1"}'), undefined);
+  await within(back, 10000, "worker 1 restarted");
+  on0.disconnect();
+  on1.forEach((s) => s.disconnect());
+});
+
 test("GET /health and /metrics on every worker", async () => {
   const c = await cluster("bench", 2);
   for (const i of [0, 1]) {

@@ -320,9 +320,17 @@ TEST_P(Delivery, SteadyStateBroadcastsAllocateNothingPerReceiver) {
 TEST_P(Delivery, ATurnsBroadcastsReachASocketInOneWriteInOrder) {
   Client& c = connect();
   const std::uint64_t flushes = server_->engine().stats().flushes;
+  const auto turns = server_->engine().stats().turn_time;
   for (int i = 0; i < 50; ++i) server_->to("all").emit("m", Args{i});
   io_.poll();
   EXPECT_EQ(server_->engine().stats().flushes, flushes + 1) << "one flush for the turn";
+  // The turn's time observed once (/metrics: shmio_turn_seconds), in one bucket.
+  const auto& after = server_->engine().stats().turn_time;
+  EXPECT_EQ(after.count, turns.count + 1);
+  std::uint64_t in_buckets = 0;
+  for (std::size_t i = 0; i < after.counts.size(); ++i)
+    in_buckets += after.counts[i] - turns.counts[i];
+  EXPECT_EQ(in_buckets, 1u);
   std::vector<Client::Frame> got;
   drive([&] {
     for (auto& f : c.frames()) got.push_back(f);
@@ -363,6 +371,11 @@ TEST_P(Delivery, ASlowConsumerIsDisconnectedAtItsBoundWhileTheOthersGetEverythin
       EXPECT_EQ(got[i], static_cast<std::size_t>(kBroadcasts));
     }
   }
+  // Counted for /metrics: one slow consumer; every delivery of the namespace, with its bytes.
+  EXPECT_EQ(server_->engine().stats().slow_consumer_closes, 1u);
+  const auto& ns = server_->of("/").stats();
+  EXPECT_GE(ns.messages_out, 19u * kBroadcasts);
+  EXPECT_GE(ns.bytes_out, ns.messages_out * big.size());
   // Its connection does not outlive the closing deadline (5 s) although it never reads: the
   // server closes the descriptor (one fewer open in this process), and the client finally sees
   // the end (after what it had).
@@ -382,6 +395,33 @@ TEST_P(Delivery, ASlowConsumerIsDisconnectedAtItsBoundWhileTheOthersGetEverythin
         return slow.eof();
       },
       15s);
+}
+
+TEST_P(Delivery, VolatilePacketsASocketCannotTakeNowAreDroppedAndCounted) {
+  for (int i = 0; i < 3; ++i) connect();
+  const auto& ns = server_->of("/").stats();
+  const std::uint64_t out = ns.messages_out;
+  // In one turn: a packet for everyone, then a volatile one. Every socket has output waiting
+  // (not writable now): the volatile packet is dropped for each, as socket.io drops it.
+  server_->to("all").emit("m", Args{1});
+  server_->to("all").volatile_().emit("v", Args{1});
+  EXPECT_EQ(ns.volatile_dropped, 3u);
+  EXPECT_EQ(ns.messages_out, out + 3);
+  io_.poll();
+  // Next turn, nothing waiting: the volatile packet goes to all.
+  server_->to("all").volatile_().emit("v", Args{2});
+  EXPECT_EQ(ns.volatile_dropped, 3u);
+  EXPECT_EQ(ns.messages_out, out + 6);
+  for (auto& c : clients_) {
+    std::vector<Client::Frame> got;
+    drive([&] {
+      for (auto& f : c->frames()) got.push_back(f);
+      return got.size() >= 2;
+    });
+    ASSERT_EQ(got.size(), 2u);
+    EXPECT_EQ(got[0].payload, "42[\"m\",1]");
+    EXPECT_EQ(got[1].payload, "42[\"v\",2]");
+  }
 }
 
 TEST_P(Delivery, ASocketsOwnRoomAndAnotherSocketInARoomOfThatName) {

@@ -386,3 +386,16 @@ TEST(HandshakeRequest, LongFieldsTakeMultiByteLengths) {
   EXPECT_EQ(r.url(), "/");
   EXPECT_EQ(r.address(), "::1");
 }
+
+TEST(LatencyHistogram, BucketsByUpperBoundWithTheRestAboveTheLast) {
+  shmio::engineio::LatencyHistogram h;
+  h.observe(50);       // <= 50 us: the first bucket
+  h.observe(51);       // the second
+  h.observe(-3);       // (a clock that went back) counts as 0
+  h.observe(2000000);  // above the last bound (1 s)
+  EXPECT_EQ(h.counts[0], 2u);
+  EXPECT_EQ(h.counts[1], 1u);
+  EXPECT_EQ(h.counts.back(), 1u);
+  EXPECT_EQ(h.count, 4u);
+  EXPECT_EQ(h.sum_us, 50u + 51u + 2000000u);
+}

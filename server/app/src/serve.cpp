@@ -126,6 +126,108 @@ void route_stderr(int worker, const std::function<void(int, std::string_view)>& 
   }).detach();
 }
 
+// This process's /metrics exposition: the Engine.IO server's figures, each namespace's, and (in a
+// cluster) the worker's ring and recovery figures. A cluster's /metrics merges every worker's
+// (Node::cluster_metrics_text, over the workers' board in shared memory).
+std::string local_metrics(sio::Server* server, cluster::Node* node, int worker) {
+  std::string out;
+  const std::string wl = "worker=\"" + std::to_string(worker) + "\"";
+  const std::string w = "{" + wl + "}";
+  auto line = [&](const char* name, const char* type, const char* help, std::uint64_t v) {
+    cluster::append_metric(out, name, type, help, v, w);
+  };
+  if (server) {
+    const auto& st = server->engine().stats();
+    line("shmio_connections", "gauge", "Open Engine.IO sessions.", st.sessions);
+    line("shmio_connections_total", "counter", "Engine.IO sessions opened.", st.sessions_total);
+    line("shmio_tcp_connections_total", "counter", "TCP connections accepted.", st.connections);
+    line("shmio_packets_in_total", "counter", "Engine.IO packets received.", st.packets_in);
+    line("shmio_packets_out_total", "counter", "Engine.IO packets sent.", st.packets_out);
+    line("shmio_bytes_in_total", "counter", "Engine.IO payload bytes received.", st.bytes_in);
+    line("shmio_bytes_out_total", "counter", "Engine.IO payload bytes sent.", st.bytes_out);
+    line("shmio_handed_off_total", "counter", "Connections handed to their session's worker.",
+         st.handed_off);
+    line("shmio_adopted_total", "counter", "Connections taken over from another worker.",
+         st.adopted);
+    line("shmio_flushes_total", "counter",
+         "End-of-turn flushes (each writes every socket that got output in the turn).", st.flushes);
+    line("shmio_io_uring_submissions_total", "counter",
+         "Flushes written with one io_uring submission.", st.uring_submissions);
+    line("shmio_flush_deferrals_total", "counter",
+         "Flushes that left a socket's output for the next turn (--flush-budget, or 64 "
+         "frames in one io_uring batch).",
+         st.flush_deferrals);
+    line("shmio_read_yields_total", "counter",
+         "Reads paused for other sockets' turn after --read-budget bytes from one socket.",
+         st.read_yields);
+    line("shmio_slow_consumer_disconnects_total", "counter",
+         "Sessions closed because their queue passed its bound (a client not reading).",
+         st.slow_consumer_closes);
+    line("shmio_accept_errors_total", "counter",
+         "Connections not accepted for lack of descriptors or memory (accepting paused).",
+         st.accept_errors);
+    line("shmio_connections_refused_total", "counter",
+         "Connections closed at accept: past the descriptor bound (descriptor_reserve).",
+         st.connections_refused);
+    line("shmio_request_timeouts_total", "counter",
+         "Connections closed while waiting for a request header (first request: "
+         "--first-request-timeout).",
+         st.request_timeouts);
+    line("shmio_descriptor_bound", "gauge",
+         "Accepted connections must get a descriptor below this (0: no bound).",
+         st.descriptor_bound);
+    std::error_code fec;
+    std::uint64_t fds = 0;
+    for (auto it = std::filesystem::directory_iterator("/proc/self/fd", fec);
+         !fec && it != std::filesystem::directory_iterator(); it.increment(fec))
+      ++fds;
+    line("shmio_open_descriptors", "gauge", "Descriptors open in this process.", fds);
+    const auto& tt = st.turn_time;
+    cluster::append_histogram(
+        out, "shmio_turn_seconds",
+        "Event-loop turns with output: from the first output queued in the turn to the end of "
+        "its flush.",
+        std::vector<std::uint64_t>(tt.kBoundsUs.begin(), tt.kBoundsUs.end()),
+        std::vector<std::uint64_t>(tt.counts.begin(), tt.counts.end()), tt.sum_us, 1e-6, wl);
+    // Per namespace (at most 100 series each: a server with more namespaces, e.g. dynamic ones,
+    // shows the first 100 by name; the totals above count them all).
+    std::size_t shown = 0;
+    for (const std::string& name : server->namespace_names()) {
+      if (++shown > 100) break;
+      sio::Namespace* n = server->find(name);
+      if (n == nullptr) continue;
+      std::string esc;
+      for (char c : name) {
+        if (c == '\\' || c == '"') esc += '\\';
+        if (c == '\n') {
+          esc += "\\n";
+          continue;
+        }
+        esc += c;
+      }
+      const std::string nl = "{namespace=\"" + esc + "\"," + wl + "}";
+      const auto& ns = n->stats();
+      cluster::append_metric(out, "shmio_namespace_sockets", "gauge",
+                             "Sockets connected to the namespace.", n->size(), nl);
+      cluster::append_metric(out, "shmio_namespace_rooms", "gauge",
+                             "Rooms joined in the namespace (a socket's own room not counted).",
+                             n->room_count(), nl);
+      cluster::append_metric(out, "shmio_namespace_messages_out_total", "counter",
+                             "Event packets sent to the namespace's sockets (a broadcast counts "
+                             "once per socket reached).",
+                             ns.messages_out, nl);
+      cluster::append_metric(out, "shmio_namespace_bytes_out_total", "counter",
+                             "Payload bytes of those packets (attachments included).", ns.bytes_out,
+                             nl);
+      cluster::append_metric(out, "shmio_namespace_volatile_dropped_total", "counter",
+                             "Volatile packets dropped for sockets that could not take them.",
+                             ns.volatile_dropped, nl);
+    }
+  }
+  if (node) out += node->metrics_text();
+  return out;
+}
+
 // /health and /metrics around the app's own static files.
 void operations(sio::ServerOptions& options, sio::Server*& server, cluster::Node*& node,
                 int worker) {
@@ -138,61 +240,22 @@ void operations(sio::ServerOptions& options, sio::Server*& server, cluster::Node
                      {"worker", worker},
                      {"pid", static_cast<std::int64_t>(::getpid())},
                      {"clients", server ? server->client_count() : 0}};
-      if (node) o["workers"] = node->server_count();
+      if (node) {
+        o["workers"] = node->server_count();
+        // Every worker as the board has it: whether it lives, how long ago it last posted.
+        json::array all;
+        for (const auto& w : node->workers_status())
+          all.push_back(json::object{{"worker", w.worker},
+                                     {"pid", static_cast<std::int64_t>(w.pid)},
+                                     {"alive", w.alive},
+                                     {"posted_ms_ago", w.posted_ms_ago},
+                                     {"connections", w.connections}});
+        o["cluster"] = std::move(all);
+      }
       return {{"application/json", std::make_shared<const std::string>(json::serialize(o))}};
     }
     if (path == "/metrics") {
-      std::string out;
-      const std::string w = "{worker=\"" + std::to_string(worker) + "\"}";
-      auto line = [&](const char* name, const char* type, const char* help, std::uint64_t v) {
-        cluster::append_metric(out, name, type, help, v, w);
-      };
-      if (server) {
-        const auto& st = server->engine().stats();
-        line("shmio_connections", "gauge", "Open Engine.IO sessions.", st.sessions);
-        line("shmio_connections_total", "counter", "Engine.IO sessions opened.", st.sessions_total);
-        line("shmio_tcp_connections_total", "counter", "TCP connections accepted.", st.connections);
-        line("shmio_packets_in_total", "counter", "Engine.IO packets received.", st.packets_in);
-        line("shmio_packets_out_total", "counter", "Engine.IO packets sent.", st.packets_out);
-        line("shmio_bytes_in_total", "counter", "Engine.IO payload bytes received.", st.bytes_in);
-        line("shmio_bytes_out_total", "counter", "Engine.IO payload bytes sent.", st.bytes_out);
-        line("shmio_handed_off_total", "counter", "Connections handed to their session's worker.",
-             st.handed_off);
-        line("shmio_adopted_total", "counter", "Connections taken over from another worker.",
-             st.adopted);
-        line("shmio_flushes_total", "counter",
-             "End-of-turn flushes (each writes every socket that got output in the turn).",
-             st.flushes);
-        line("shmio_io_uring_submissions_total", "counter",
-             "Flushes written with one io_uring submission.", st.uring_submissions);
-        line("shmio_flush_deferrals_total", "counter",
-             "Flushes that left a socket's output for the next turn (--flush-budget, or 64 "
-             "frames in one io_uring batch).",
-             st.flush_deferrals);
-        line("shmio_read_yields_total", "counter",
-             "Reads paused for other sockets' turn after --read-budget bytes from one socket.",
-             st.read_yields);
-        line("shmio_accept_errors_total", "counter",
-             "Connections not accepted for lack of descriptors or memory (accepting paused).",
-             st.accept_errors);
-        line("shmio_connections_refused_total", "counter",
-             "Connections closed at accept: past the descriptor bound (descriptor_reserve).",
-             st.connections_refused);
-        line("shmio_request_timeouts_total", "counter",
-             "Connections closed while waiting for a request header (first request: "
-             "--first-request-timeout).",
-             st.request_timeouts);
-        line("shmio_descriptor_bound", "gauge",
-             "Accepted connections must get a descriptor below this (0: no bound).",
-             st.descriptor_bound);
-        std::error_code fec;
-        std::uint64_t fds = 0;
-        for (auto it = std::filesystem::directory_iterator("/proc/self/fd", fec);
-             !fec && it != std::filesystem::directory_iterator(); it.increment(fec))
-          ++fds;
-        line("shmio_open_descriptors", "gauge", "Descriptors open in this process.", fds);
-      }
-      if (node) out += node->metrics_text();
+      std::string out = node ? node->cluster_metrics_text() : local_metrics(server, node, worker);
       return {{"text/plain; version=0.0.4; charset=utf-8",
                std::make_shared<const std::string>(std::move(out))}};
     }
@@ -242,6 +305,9 @@ int serve_one(const ServeOptions& cfg, const Setup& setup, const cluster::Worker
   }
   sio::Server io(io_ctx, options);
   server_ptr = &io;
+  if (node)  // this worker's figures, posted on the workers' board once a second and at a scrape
+    node->set_local_metrics(
+        [&io, n = node.get(), worker] { return local_metrics(&io, n, worker); });
   const WorkerInfo info{worker, ctx ? ctx->workers : 1, ctx ? ctx->core : -1, ctx != nullptr};
   try {
     if (setup) setup(io, info);

@@ -21,6 +21,7 @@
 #include <unordered_map>
 
 #include "shmio/cluster/wire.hpp"
+#include "shmio/shm/board.hpp"
 #include "shmio/shm/process.hpp"
 #include "shmio/shm/registry.hpp"
 #include "shmio/shm/ring_notifier.hpp"
@@ -396,7 +397,12 @@ struct PendingRequest {
 
 struct Node::Impl {
   Impl(net::io_context& ctx, NodeOptions o)
-      : io(ctx), options(std::move(o)), notify(ctx), dead_timer(ctx), load_timer(ctx) {}
+      : io(ctx),
+        options(std::move(o)),
+        notify(ctx),
+        dead_timer(ctx),
+        board_timer(ctx),
+        load_timer(ctx) {}
 
   net::io_context& io;
   NodeOptions options;
@@ -411,6 +417,30 @@ struct Node::Impl {
   // what every worker saves and any worker takes, whichever died or restarted in between. Empty
   // if it could not be opened (said at start; sessions are then not recoverable across workers).
   std::optional<shm::SessionStore> sessions;
+  // Every worker's /metrics exposition, for a scrape that lands on any of them (set_local_metrics).
+  std::optional<shm::WorkerBoard> board;
+  std::function<std::string()> local_metrics;
+  net::steady_timer board_timer;
+  std::chrono::steady_clock::time_point board_refused_logged{};
+  void post_metrics(const std::string& text) {
+    if (!board) return;
+    if (board->post(static_cast<std::uint32_t>(options.worker), text)) return;
+    const auto now = std::chrono::steady_clock::now();
+    if (now - board_refused_logged < std::chrono::minutes(1)) return;
+    board_refused_logged = now;
+    std::fprintf(stderr,
+                 "shmio[w%d]: this worker's metrics (%zu bytes) were not posted on the board (a "
+                 "post holds %zu): other workers' /metrics show its earlier post\n",
+                 options.worker, text.size(), board->capacity());
+  }
+  void arm_board_timer() {
+    board_timer.expires_after(std::chrono::seconds(1));
+    board_timer.async_wait([this](const boost::system::error_code& ec) {
+      if (ec || stopped) return;
+      if (local_metrics) post_metrics(local_metrics());
+      arm_board_timer();
+    });
+  }
   // Rebalancing: every worker's client count as it last said (LOAD, once a second).
   struct Load {
     std::size_t clients = 0;
@@ -1248,6 +1278,15 @@ Node::Node(net::io_context& io, NodeOptions options, sio::ServerOptions& so)
   auto n = shm::RingNotifier::start(*m.segment);
   if (!n) throw std::runtime_error("cannot start the ring notifier: " + n.error().message);
   m.notifier = std::move(n.value());
+  // The workers' board (cluster-wide /metrics and /health): one slot per worker.
+  shm::BoardConfig bc;
+  bc.slots = static_cast<std::uint32_t>(std::max(1, m.options.workers));
+  auto board = shm::WorkerBoard::open(m.options.ring, m.segment->header().creation_time_ns, bc);
+  if (board)
+    m.board.emplace(std::move(board.value()));
+  else
+    std::fprintf(stderr, "shmio[w%d]: no workers' board (%s): /metrics shows this worker only\n",
+                 m.options.worker, board.error().message.c_str());
   // The recovery sessions' table: this ring's (created by the first worker that opens it).
   shm::SessionStoreConfig sc;
   sc.slots = static_cast<std::uint32_t>(std::min<std::size_t>(m.options.max_sessions, 16777214));
@@ -1309,6 +1348,35 @@ void Node::start(sio::Server& server) {
   if (impl_->options.rebalance && impl_->options.workers > 1 && impl_->handoff)
     impl_->arm_load_timer();
   if (impl_->handoff) impl_->handoff->start();
+  if (impl_->board) impl_->arm_board_timer();
+}
+
+void Node::set_local_metrics(std::function<std::string()> render) {
+  impl_->local_metrics = std::move(render);
+}
+
+std::string Node::cluster_metrics_text() {
+  Impl& m = *impl_;
+  std::vector<std::string> texts{m.local_metrics ? m.local_metrics() : metrics_text()};
+  if (!m.board) return texts.front();
+  m.post_metrics(texts.front());
+  for (auto& p : m.board->read_all())
+    if (p.alive && p.slot != static_cast<std::uint32_t>(m.options.worker))
+      texts.push_back(std::move(p.blob));
+  return merge_expositions(texts);
+}
+
+std::vector<Node::WorkerStatus> Node::workers_status() const {
+  std::vector<WorkerStatus> out;
+  if (!impl_->board) return out;
+  const std::uint64_t now = shm::monotonic_ns();
+  for (const auto& p : impl_->board->read_all()) {
+    const std::string series = "shmio_connections{worker=\"" + std::to_string(p.slot) + "\"}";
+    out.push_back({static_cast<int>(p.slot), p.who.pid, p.alive,
+                   static_cast<std::int64_t>((now - std::min(now, p.posted_ns)) / 1000000),
+                   static_cast<std::int64_t>(exposition_value(p.blob, series))});
+  }
+  return out;
 }
 
 void Node::when_ready(std::function<void()> f) {
@@ -1325,6 +1393,7 @@ void Node::stop() {
   impl_->notify.close(ec);
   impl_->dead_timer.cancel();
   impl_->load_timer.cancel();
+  impl_->board_timer.cancel();
   if (impl_->handoff) impl_->handoff->stop();
 }
 
@@ -1336,12 +1405,6 @@ int Node::worker() const noexcept {
 }
 std::size_t Node::server_count() const {
   return impl_->live_workers(true).size();
-}
-
-void append_metric(std::string& out, const std::string& name, const char* type, const char* help,
-                   std::uint64_t value, const std::string& labels) {
-  out += "# HELP " + name + " " + help + "\n# TYPE " + name + " " + type + "\n" + name + labels +
-         " " + std::to_string(value) + "\n";
 }
 
 std::string Node::metrics_text() const {

@@ -13,6 +13,7 @@
 #include <optional>
 
 #include "shmio/cluster/wire.hpp"
+#include "shmio/shm/board.hpp"
 #include "shmio/shm/layout.hpp"
 #include "shmio/shm/process.hpp"
 #include "shmio/shm/ring_writer.hpp"
@@ -47,6 +48,7 @@ std::optional<shm::Segment> create_ring(const SupervisorOptions& o) {
     if (seg) {
       // The recovery sessions of an earlier ring of that name name its positions: gone with it.
       shm::SessionStore::remove_all(o.ring);
+      shm::WorkerBoard::remove_all(o.ring);
       return std::move(seg.value());
     }
     if (seg.error().code != shm::Errc::already_exists) {
@@ -101,6 +103,7 @@ int run_supervisor(const SupervisorOptions& o,
                  w.error().message.c_str());
     (void)shm::Segment::remove(o.ring);
     shm::SessionStore::remove_all(o.ring);
+    shm::WorkerBoard::remove_all(o.ring);
     return 1;
   }
   if (o.on_start) o.on_start(n);
@@ -241,8 +244,11 @@ int run_supervisor(const SupervisorOptions& o,
       if (w.pid == 0 && w.restart_at && Clock::now() >= *w.restart_at) spawn(i);
     }
   }
-  writer.reset();                                        // release the slot before removing
-  if (ring_ours) shm::SessionStore::remove_all(o.ring);  // (the workers' session table)
+  writer.reset();   // release the slot before removing
+  if (ring_ours) {  // (the workers' session table and board)
+    shm::SessionStore::remove_all(o.ring);
+    shm::WorkerBoard::remove_all(o.ring);
+  }
   if (ring_ours && shm::Segment::remove(o.ring))
     std::fprintf(stderr, "shmio: stopped; ring %s removed\n", o.ring.c_str());
   else

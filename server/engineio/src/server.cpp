@@ -207,6 +207,7 @@ struct detail::ServerCore : std::enable_shared_from_this<detail::ServerCore> {
   // flushed once by a handler posted behind everything the turn already has queued.
   std::vector<EngineSocket*> dirty, flushing;
   bool flush_posted = false;
+  TimePoint turn_started{};  // when this turn's first output was queued
   void cork(EngineSocket* s);
   // A flush left output for the next turn (its byte budget): listed again, counted.
   void defer(EngineSocket* s) {
@@ -538,6 +539,7 @@ class EngineSocket final : public Socket,
     ++srv_->stats.packets_out;
     srv_->stats.bytes_out += f->payload().size();
     const Session::SendResult r = sm_.send(std::move(f));
+    if (r == Session::SendResult::overflow) ++srv_->stats.slow_consumer_closes;
     if (r != Session::SendResult::closed) srv_->cork(this);
     return r == Session::SendResult::queued;
   }
@@ -899,6 +901,7 @@ void detail::ServerCore::cork(EngineSocket* s) {
   dirty.push_back(s);
   if (flush_posted) return;
   flush_posted = true;
+  turn_started = Clock::now();
   // After every handler already queued in this turn (the ring's batch, the other sockets' reads).
   net::post(io, [self = shared_from_this()] { self->flush_all(); });
 }
@@ -914,6 +917,15 @@ void detail::ServerCore::unlist(EngineSocket* s) {
 void detail::ServerCore::flush_all() {
   flush_posted = false;
   ++stats.flushes;
+  // (observed when this function returns, whichever way: the flush included)
+  struct Observe {
+    ServerCore& c;
+    ~Observe() {
+      c.stats.turn_time.observe(
+          std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - c.turn_started)
+              .count());
+    }
+  } observe{*this};
   flushing.swap(dirty);
   // The two lists take turns: both keep the largest capacity either needed (no allocation in
   // steady state, whichever turn is the large one).

@@ -143,12 +143,17 @@ class Client : public std::enable_shared_from_this<Client> {
     close_all(r == engineio::CloseReason::none ? "transport close" : engineio::to_string(r));
   }
 
-  void send(const Packet& p, bool compress = true) {
+  // Returns the payload bytes sent (the packet's text, then its attachments).
+  std::size_t send(const Packet& p, bool compress = true) {
     engineio::Packet m = engineio::Packet::text(engineio::PacketType::message, encode(p));
     m.compress = compress;
+    std::size_t bytes = m.data.size();
     conn_->send(std::move(m));
-    for (const Binary& b : p.attachments)
+    for (const Binary& b : p.attachments) {
+      bytes += b->size();
       conn_->send_frame(engineio::Frame::make(engineio::Frame::Kind::binary, *b, compress));
+    }
+    return bytes;
   }
   void add(const std::string& nsp, SocketPtr s) {
     refused(nsp);
@@ -313,6 +318,13 @@ void Adapter::broadcast_with_ack(Packet p, const BroadcastOptions& opts,
                                  const std::shared_ptr<AckCollector>& collector) {
   const std::uint64_t id = *p.id;
   ack_locally(encode_shared(p, opts.flags.compress), opts, id, collector);
+}
+
+std::size_t Adapter::room_count() const {
+  std::size_t n = 0;
+  for (const Room& r : rooms())
+    if (nsp_->find_socket(r) == nullptr) ++n;
+  return n;
 }
 
 void Adapter::for_each_target(const BroadcastOptions& opts, TargetFn f) {
@@ -781,7 +793,13 @@ void Socket::drop_connection() {
 }
 
 void Socket::send_packet(Packet p, bool compress) {
-  if (auto c = client_.lock()) c->send(p, compress);
+  if (auto c = client_.lock()) {
+    const std::size_t bytes = c->send(p, compress);
+    if (p.type == PacketType::event || p.type == PacketType::binary_event) {
+      ++nsp_->stats_.messages_out;
+      nsp_->stats_.bytes_out += bytes;
+    }
+  }
 }
 
 bool Socket::emit(const std::string& event, Args args) {
@@ -1205,16 +1223,23 @@ std::size_t Namespace::deliver_local(const EncodedPacket& p, const BroadcastOpti
   // atomic count per receiver; the writes happen once per socket at the end of the turn.
   std::size_t n = 0;
   std::vector<SocketPtr> listening;  // sockets with outgoing listeners (rare: empty, no allocation)
+  std::size_t dropped = 0;
   auto deliver = [&](Socket& s) {
     engineio::Socket* conn = s.conn_raw_;
     // Volatile: dropped for a client that could not take it now (as in socket.io).
-    if (opts.flags.volatile_ && !conn->writable()) return;
+    if (opts.flags.volatile_ && !conn->writable()) {
+      ++dropped;
+      return;
+    }
     p.send_to(*conn);
     ++n;
     if (s.has_outgoing_listeners()) [[unlikely]]
       listening.push_back(s.shared_from_this());
   };
   adapter_->for_each_target(opts, deliver);
+  stats_.messages_out += n;
+  stats_.bytes_out += n * p.bytes();
+  stats_.volatile_dropped += dropped;
   // (After the walk: a listener may change the rooms index.)
   for (const SocketPtr& s : listening) s->notify_outgoing(p);
   return n;
@@ -1249,6 +1274,8 @@ std::size_t Namespace::deliver_local_with_ack(const EncodedPacket& p, const Broa
     p.send_to(*it->second->conn_raw_);
     it->second->notify_outgoing(p);
   }
+  stats_.messages_out += n;
+  stats_.bytes_out += n * p.bytes();
   return n;
 }
 

@@ -18,12 +18,16 @@
 // Thread-safety: everything runs on the io_context's thread.
 #pragma once
 
+#include <sys/types.h>
+
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
+#include "shmio/cluster/metrics.hpp"
 #include "shmio/socketio/server.hpp"
 
 namespace boost::asio {
@@ -78,11 +82,6 @@ struct NodeStats {
   std::uint64_t rebalance_shed = 0;        // clients asked to reconnect (they recover elsewhere)
 };
 
-// One Prometheus text-format series with its HELP and TYPE lines, appended to `out` (every line
-// of shmio's /metrics is written through this). `labels`: "" or "{k=\"v\",...}".
-void append_metric(std::string& out, const std::string& name, const char* type, const char* help,
-                   std::uint64_t value, const std::string& labels = "");
-
 class Node {
  public:
   // Attaches to the ring (throws std::runtime_error with the reason if it cannot) and sets the
@@ -101,6 +100,22 @@ class Node {
   // instant; nothing is asked of a peer). A worker should listen only then: readiness may come
   // to need more than start() in a later version.
   void when_ready(std::function<void()> f);
+  // Cluster-wide /metrics (docs/cluster.md, "Metrics for the whole cluster"): `render` writes
+  // this worker's exposition (its series labelled worker="i"); it is posted on the workers' board
+  // in shared memory once a second and at every scrape. cluster_metrics_text() posts this
+  // worker's, then merges every live worker's last post into one exposition with cluster totals
+  // (worker="all"). Without a board (it could not be opened: said at start), this worker's only.
+  void set_local_metrics(std::function<std::string()> render);
+  std::string cluster_metrics_text();
+  struct WorkerStatus {
+    int worker;
+    pid_t pid;
+    bool alive;                  // its process lives
+    std::int64_t posted_ms_ago;  // since its last post on the board
+    std::int64_t connections;    // open Engine.IO sessions in that post (-1: not in it)
+  };
+  // Every worker that posted on the board, in worker order (/health).
+  std::vector<WorkerStatus> workers_status() const;
   // Stops reading; the writer stays until destruction.
   void stop();
 

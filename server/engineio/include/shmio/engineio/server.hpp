@@ -10,6 +10,7 @@
 // thread; call Socket methods only from there.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <iterator>
@@ -154,6 +155,24 @@ struct ServerOptions {
 
 // Counters for /metrics (this server only; monotonic except `sessions`, and `descriptor_bound`,
 // a setting).
+// A latency histogram in microseconds with fixed bounds (Prometheus buckets: counts[i] are the
+// observations <= kBoundsUs[i] and above the bound before; the last, above every bound).
+struct LatencyHistogram {
+  static constexpr std::array<std::uint64_t, 12> kBoundsUs = {
+      50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 1000000};
+  std::array<std::uint64_t, kBoundsUs.size() + 1> counts{};
+  std::uint64_t sum_us = 0;
+  std::uint64_t count = 0;
+  void observe(std::int64_t us) noexcept {
+    const auto v = static_cast<std::uint64_t>(us < 0 ? 0 : us);
+    std::size_t i = 0;
+    while (i < kBoundsUs.size() && v > kBoundsUs[i]) ++i;
+    ++counts[i];
+    sum_us += v;
+    ++count;
+  }
+};
+
 struct ServerStats {
   std::uint64_t connections = 0;  // TCP connections accepted or adopted
   std::uint64_t sessions = 0;     // open Engine.IO sessions now
@@ -173,6 +192,12 @@ struct ServerStats {
   // socket may have in a turn's batch.
   std::uint64_t flush_deferrals = 0;
   std::uint64_t read_yields = 0;  // a socket's reading paused for others (read_budget)
+  // Sessions closed because their queue passed its bound (max_queued_packets / bytes): the slow
+  // consumers, disconnected with "transport error".
+  std::uint64_t slow_consumer_closes = 0;
+  // Event-loop turns with output: from the first output queued in the turn to the end of its
+  // flush (the handlers after that first output, then every socket's write).
+  LatencyHistogram turn_time;
 };
 
 // What the client's first request (the handshake) carried: headers (names in lower case, in

@@ -175,6 +175,9 @@ class Adapter {
   // default goes through targets().
   virtual void for_each_target(const BroadcastOptions& opts, TargetFn f);
   virtual std::set<Room> rooms() const = 0;
+  // Rooms joined (not counting each socket's own room): rooms().size() less the own rooms by
+  // default; adapters that know it cheaply say it.
+  virtual std::size_t room_count() const;
 
   // Operations on every server. Returns the sockets reached on this process.
   virtual std::size_t broadcast(Packet p, const BroadcastOptions& opts);
@@ -240,6 +243,7 @@ class InMemoryAdapter : public Adapter {
   std::vector<SocketId> targets(const BroadcastOptions& opts) const override;
   void for_each_target(const BroadcastOptions& opts, TargetFn f) override;
   std::set<Room> rooms() const override;
+  std::size_t room_count() const override { return rooms_.size(); }
   std::size_t broadcast(Packet p, const BroadcastOptions& opts) override;
   void persist_session(SessionState s) override;
   std::optional<SessionState> take_session(const std::string& pid,
@@ -579,6 +583,17 @@ class Namespace {
   // The admitted socket with this id, without a count (nullptr if none).
   Socket* find_socket(const SocketId& id) const;
   std::size_t size() const noexcept { return sockets_.size(); }
+  // What this namespace sent on this process (for /metrics): Socket.IO event packets to its
+  // sockets (a broadcast counts once per socket reached) and their payload bytes (attachments
+  // included), and volatile packets dropped for sockets that could not take them.
+  struct Stats {
+    std::uint64_t messages_out = 0;
+    std::uint64_t bytes_out = 0;
+    std::uint64_t volatile_dropped = 0;
+  };
+  const Stats& stats() const noexcept { return stats_; }
+  // Rooms joined on this process (a socket's own room not counted).
+  std::size_t room_count() const { return adapter_->room_count(); }
 
   // Internal: the client's CONNECT for this namespace.
   void connect(const std::shared_ptr<Client>& client, boost::json::object auth);
@@ -608,6 +623,7 @@ class Namespace {
 
   // Keyed by a view of the socket's own id (it does not change while the socket is here).
   std::unordered_map<std::string_view, SocketPtr> sockets_;
+  Stats stats_;
   std::multimap<std::string, EventHandler> events_;  // on_event: for every socket
   std::unique_ptr<Adapter> adapter_;
   std::unordered_map<const Client*, SocketPtr> restoring_;  // recovered, awaiting middleware

@@ -1,0 +1,38 @@
+// Prometheus text for /metrics: one helper that writes every series, and the merge that makes one
+// worker's answer speak for the whole cluster (docs/cluster.md, "Metrics for the whole cluster").
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace shmio::cluster {
+
+// One Prometheus text-format series with its HELP and TYPE lines, appended to `out` (every line
+// of shmio's /metrics is written through this). `labels`: "" or "{k=\"v\",...}". A family with
+// several series (labels) may be written with several calls: the merge keeps one HELP and TYPE.
+void append_metric(std::string& out, const std::string& name, const char* type, const char* help,
+                   std::uint64_t value, const std::string& labels = "");
+// A histogram family: `bounds` ascending (the "le" labels), `counts` one per bound plus the
+// count above the last (not cumulative: this writes the cumulative buckets), `sum` in the unit of
+// the bounds times `scale` (e.g. microseconds written as seconds: scale 1e-6). `labels`: "" or
+// "k=\"v\",..." (no braces).
+void append_histogram(std::string& out, const std::string& name, const char* help,
+                      const std::vector<std::uint64_t>& bounds,
+                      const std::vector<std::uint64_t>& counts, std::uint64_t sum, double scale,
+                      const std::string& labels = "");
+
+// Merges the expositions of several workers (the first is this worker's) into one valid
+// exposition: each family once (HELP and TYPE from the first that has them), with every worker's
+// series, then, for each series that carries a `worker` label, the cluster total of that series
+// over the workers as the same series with worker="all" (counters, gauges and histogram buckets,
+// sums and counts alike). A series without a worker label (a ring-wide figure every worker reads
+// alike) is kept once, as the first exposition has it. Lines it cannot parse are dropped.
+std::string merge_expositions(const std::vector<std::string>& expositions);
+
+// The value of the series `series` (its name and labels, exactly as written) in an exposition, or
+// -1 if absent (e.g. a worker's open connections in its post on the board).
+double exposition_value(std::string_view exposition, std::string_view series);
+
+}  // namespace shmio::cluster

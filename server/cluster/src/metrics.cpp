@@ -1,0 +1,153 @@
+#include "shmio/cluster/metrics.hpp"
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <unordered_map>
+
+namespace shmio::cluster {
+
+void append_metric(std::string& out, const std::string& name, const char* type, const char* help,
+                   std::uint64_t value, const std::string& labels) {
+  out += "# HELP " + name + " " + help + "\n# TYPE " + name + " " + type + "\n" + name + labels +
+         " " + std::to_string(value) + "\n";
+}
+
+namespace {
+std::string number(double v) {
+  if (std::isfinite(v) && v == std::floor(v) && std::fabs(v) < 1e15)
+    return std::to_string(static_cast<long long>(v));
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.9g", v);
+  return buf;
+}
+}  // namespace
+
+void append_histogram(std::string& out, const std::string& name, const char* help,
+                      const std::vector<std::uint64_t>& bounds,
+                      const std::vector<std::uint64_t>& counts, std::uint64_t sum, double scale,
+                      const std::string& labels) {
+  out += "# HELP " + name + " " + help + "\n# TYPE " + name + " histogram\n";
+  const std::string sep = labels.empty() ? "" : ",";
+  std::uint64_t cumulative = 0;
+  for (std::size_t i = 0; i < bounds.size() && i < counts.size(); ++i) {
+    cumulative += counts[i];
+    out += name + "_bucket{" + labels + sep + "le=\"" +
+           number(static_cast<double>(bounds[i]) * scale) + "\"} " + std::to_string(cumulative) +
+           "\n";
+  }
+  if (counts.size() > bounds.size()) cumulative += counts[bounds.size()];
+  out += name + "_bucket{" + labels + sep + "le=\"+Inf\"} " + std::to_string(cumulative) + "\n";
+  const std::string braces = labels.empty() ? "" : "{" + labels + "}";
+  out += name + "_sum" + braces + " " + number(static_cast<double>(sum) * scale) + "\n";
+  out += name + "_count" + braces + " " + std::to_string(cumulative) + "\n";
+}
+
+namespace {
+struct Family {
+  std::string help, type;
+  std::vector<std::string> series;                // "name{labels} value" lines, in order
+  std::vector<std::string> total_order;           // total series keys, first-seen order
+  std::unordered_map<std::string, double> total;  // total series key -> sum
+  std::unordered_map<std::string, bool> seen;     // series without a worker label, kept once
+};
+
+// The series key with its worker label's value replaced by "all" (empty if it has none).
+std::string total_key(std::string_view key) {
+  const std::size_t brace = key.find('{');
+  if (brace == std::string_view::npos) return {};
+  std::size_t at = key.find("worker=\"", brace);
+  while (at != std::string_view::npos && key[at - 1] != '{' && key[at - 1] != ',')
+    at = key.find("worker=\"", at + 1);
+  if (at == std::string_view::npos) return {};
+  const std::size_t v = at + 8;
+  const std::size_t end = key.find('"', v);
+  if (end == std::string_view::npos) return {};
+  return std::string(key.substr(0, v)) + "all" + std::string(key.substr(end));
+}
+}  // namespace
+
+std::string merge_expositions(const std::vector<std::string>& expositions) {
+  std::vector<std::string> order;
+  std::map<std::string, Family> families;
+  auto family = [&](const std::string& name) -> Family& {
+    auto [it, fresh] = families.try_emplace(name);
+    if (fresh) order.push_back(name);
+    return it->second;
+  };
+  for (const std::string& text : expositions) {
+    std::string current;  // the family of the last TYPE line
+    std::size_t pos = 0;
+    while (pos < text.size()) {
+      std::size_t nl = text.find('\n', pos);
+      if (nl == std::string::npos) nl = text.size();
+      const std::string_view line(text.data() + pos, nl - pos);
+      pos = nl + 1;
+      if (line.empty()) continue;
+      if (line.rfind("# HELP ", 0) == 0 || line.rfind("# TYPE ", 0) == 0) {
+        const std::string_view rest = line.substr(7);
+        const std::size_t sp = rest.find(' ');
+        if (sp == std::string_view::npos) continue;
+        const std::string name(rest.substr(0, sp));
+        Family& f = family(name);
+        std::string& field = line[2] == 'H' ? f.help : f.type;
+        if (field.empty()) field = std::string(rest.substr(sp + 1));
+        if (line[2] == 'T') current = name;
+        continue;
+      }
+      if (line[0] == '#') continue;
+      const std::size_t sp = line.rfind(' ');
+      if (sp == std::string_view::npos || sp == 0) continue;
+      const std::string_view key = line.substr(0, sp);
+      char* end = nullptr;
+      const std::string value_text(line.substr(sp + 1));
+      const double value = std::strtod(value_text.c_str(), &end);
+      if (end == value_text.c_str()) continue;
+      const std::size_t name_end = std::min(key.find('{'), key.size());
+      const std::string_view series_name = key.substr(0, name_end);
+      // Its family: the last TYPE's if the name is that family's (or one of its histogram
+      // series), else a family of its own name.
+      std::string fam = current;
+      if (fam.empty() || !(series_name == fam || (series_name.rfind(fam + "_", 0) == 0 &&
+                                                  series_name.size() > fam.size())))
+        fam = std::string(series_name);
+      Family& f = family(fam);
+      const std::string total = total_key(key);
+      if (total.empty()) {  // no worker label: once
+        if (f.seen.emplace(std::string(key), true).second) f.series.emplace_back(line);
+        continue;
+      }
+      f.series.emplace_back(line);
+      auto [it, fresh] = f.total.try_emplace(total, 0.0);
+      if (fresh) f.total_order.push_back(total);
+      it->second += value;
+    }
+  }
+  std::string out;
+  for (const std::string& name : order) {
+    const Family& f = families[name];
+    if (f.series.empty()) continue;
+    if (!f.help.empty()) out += "# HELP " + name + " " + f.help + "\n";
+    if (!f.type.empty()) out += "# TYPE " + name + " " + f.type + "\n";
+    for (const std::string& s : f.series) out += s + "\n";
+    for (const std::string& k : f.total_order) out += k + " " + number(f.total.at(k)) + "\n";
+  }
+  return out;
+}
+
+double exposition_value(std::string_view exposition, std::string_view series) {
+  std::size_t pos = 0;
+  while (pos < exposition.size()) {
+    std::size_t nl = exposition.find('\n', pos);
+    if (nl == std::string_view::npos) nl = exposition.size();
+    const std::string_view line = exposition.substr(pos, nl - pos);
+    pos = nl + 1;
+    if (line.size() > series.size() && line.substr(0, series.size()) == series &&
+        line[series.size()] == ' ')
+      return std::strtod(std::string(line.substr(series.size() + 1)).c_str(), nullptr);
+  }
+  return -1;
+}
+
+}  // namespace shmio::cluster

@@ -1,0 +1,71 @@
+// WorkerBoard: a notice board in shared memory beside the ring, one slot per worker of a cluster.
+// Each worker posts a blob (shmio posts its /metrics exposition) stamped with its identity and the
+// time; any process reads every slot. So a scrape that lands on any worker can answer for all.
+//
+// Layout (/dev/shm/shmio-board.<ring>.<the ring's creation time>): a 4 KiB header (magic,
+// version, state, slots, slot_bytes, ring id), then `slots` slots of `slot_bytes`: seq (u64: odd
+// while its worker writes), pid, start time, posted_ns (CLOCK_MONOTONIC), length, then the blob.
+// One writer per slot (the worker of that index; a restarted worker takes its slot over), any
+// number of readers: a seqlock, every word copied with relaxed atomics, a read retried while it
+// overlaps a write (at most 8 times, then that slot is reported unreadable).
+//
+// Bounds: 1024 slots (worker indexes 0..1023) of 256 KiB (a blob over it is refused: post
+// returns false). Pages are touched only by the workers that post.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "shmio/shm/process.hpp"
+#include "shmio/shm/result.hpp"
+
+namespace shmio::shm {
+
+struct BoardConfig {
+  std::uint32_t slots = 1024;
+  std::uint32_t slot_bytes = 256 * 1024;  // a multiple of 64, 4 KiB..16 MiB
+  unsigned mode = 0600;
+};
+
+class WorkerBoard {
+ public:
+  static Result<WorkerBoard> open(const std::string& ring, std::uint64_t ring_id,
+                                  const BoardConfig& config = {});
+  static void remove_all(const std::string& ring);
+
+  WorkerBoard(WorkerBoard&& o) noexcept;
+  WorkerBoard& operator=(WorkerBoard&& o) noexcept;
+  WorkerBoard(const WorkerBoard&) = delete;
+  WorkerBoard& operator=(const WorkerBoard&) = delete;
+  ~WorkerBoard();
+
+  std::uint32_t slots() const noexcept;
+  std::size_t capacity() const noexcept;  // the largest blob
+
+  // Posts `blob` in slot `slot`, stamped with this process and the time. False if the slot is
+  // out of range or the blob over capacity() (the slot then keeps its earlier post).
+  bool post(std::uint32_t slot, std::string_view blob);
+
+  struct Post {
+    std::uint32_t slot;
+    ProcessIdentity who;
+    std::uint64_t posted_ns;  // CLOCK_MONOTONIC
+    bool alive;               // its process is alive (liveness(who))
+    std::string blob;
+  };
+  // Every slot ever posted to, in slot order (unreadable ones, still being written after 8 tries,
+  // are left out).
+  std::vector<Post> read_all() const;
+  std::optional<Post> read(std::uint32_t slot) const;
+
+ private:
+  struct Map;
+  explicit WorkerBoard(Map* m) noexcept : m_(m) {}
+  Map* m_ = nullptr;
+};
+
+}  // namespace shmio::shm

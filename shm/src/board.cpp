@@ -1,0 +1,183 @@
+#include "shmio/shm/board.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <thread>
+#include <utility>
+
+#include "sidecar.hpp"
+
+namespace shmio::shm {
+
+namespace {
+constexpr std::uint64_t kMagic = 0x53484D494F424F44ULL;  // "SHMIOBOD"
+constexpr std::uint32_t kVersion = 1;
+constexpr std::size_t kHeaderBytes = 4096;
+constexpr const char* kPrefix = "shmio-board.";
+
+struct BoardHeader {
+  detail::SidecarHeader id;  // magic, version, state, ring id
+  std::uint32_t slots;
+  std::uint32_t slot_bytes;
+  std::atomic<std::uint32_t> used;  // 1 + the highest slot ever posted to
+};
+
+struct SlotHeader {
+  std::atomic<std::uint64_t> seq;  // 0: never posted; odd: being written
+  std::atomic<std::uint64_t> pid;
+  std::atomic<std::uint64_t> start_time;
+  std::atomic<std::uint64_t> posted_ns;
+  std::atomic<std::uint64_t> length;
+  std::uint64_t pad[3];
+};
+constexpr std::size_t kSlotHeader = sizeof(SlotHeader);  // 64
+
+std::uint64_t object_bytes(std::uint32_t slots, std::uint32_t slot_bytes) {
+  return kHeaderBytes + static_cast<std::uint64_t>(slots) * slot_bytes;
+}
+
+// The blob's words, copied with relaxed atomics (a reader may overlap a write: the seqlock tells).
+void store_words(std::atomic<std::uint64_t>* to, std::string_view from) noexcept {
+  const std::size_t n = (from.size() + 7) / 8;
+  for (std::size_t i = 0; i < n; ++i) {
+    std::uint64_t w = 0;
+    std::memcpy(&w, from.data() + 8 * i, std::min<std::size_t>(8, from.size() - 8 * i));
+    to[i].store(w, std::memory_order_relaxed);
+  }
+}
+void load_words(const std::atomic<std::uint64_t>* from, std::size_t bytes, std::string& to) {
+  to.resize(bytes);
+  const std::size_t n = (bytes + 7) / 8;
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::uint64_t w = from[i].load(std::memory_order_relaxed);
+    std::memcpy(to.data() + 8 * i, &w, std::min<std::size_t>(8, bytes - 8 * i));
+  }
+}
+}  // namespace
+
+struct WorkerBoard::Map {
+  detail::Sidecar sc;
+  BoardHeader& header() const noexcept { return *reinterpret_cast<BoardHeader*>(sc.base); }
+  SlotHeader& slot(std::uint32_t i) const noexcept {
+    return *reinterpret_cast<SlotHeader*>(sc.base + kHeaderBytes +
+                                          static_cast<std::size_t>(i) * header().slot_bytes);
+  }
+  std::atomic<std::uint64_t>* words(SlotHeader& s) const noexcept {
+    return reinterpret_cast<std::atomic<std::uint64_t>*>(reinterpret_cast<std::byte*>(&s) +
+                                                         kSlotHeader);
+  }
+};
+
+void WorkerBoard::remove_all(const std::string& ring) {
+  detail::remove_sidecars(kPrefix, ring);
+}
+
+Result<WorkerBoard> WorkerBoard::open(const std::string& ring, std::uint64_t ring_id,
+                                      const BoardConfig& config) {
+  if (config.slots == 0 || config.slots > 65536)
+    return Error{Errc::invalid_argument, "board slots must be 1..65536"};
+  if (config.slot_bytes < 4096 || config.slot_bytes > (16u << 20) || config.slot_bytes % 64 != 0)
+    return Error{Errc::invalid_argument,
+                 "board slot_bytes must be a multiple of 64 in 4 KiB..16 MiB"};
+  const std::string obj = detail::sidecar_name(kPrefix, ring, ring_id);
+  auto sc = detail::open_sidecar(obj, object_bytes(config.slots, config.slot_bytes), kHeaderBytes,
+                                 config.mode);
+  if (!sc) return sc.error();
+  auto* m = new Map{sc.value()};
+  BoardHeader& h = m->header();
+  if (sc.value().created) {
+    h.slots = config.slots;
+    h.slot_bytes = config.slot_bytes;
+    detail::publish_sidecar(h.id, kMagic, kVersion, ring_id);
+  } else {
+    const char* bad = detail::check_sidecar(h.id, kMagic, kVersion, ring_id, "not a worker board");
+    if (bad == nullptr && object_bytes(h.slots, h.slot_bytes) != m->sc.bytes)
+      bad = "a size that does not add up";
+    if (bad != nullptr) {
+      detail::unmap_sidecar(m->sc);
+      delete m;
+      return Error{Errc::size_mismatch, obj + ": " + bad};
+    }
+  }
+  return WorkerBoard(m);
+}
+
+WorkerBoard::WorkerBoard(WorkerBoard&& o) noexcept : m_(std::exchange(o.m_, nullptr)) {}
+WorkerBoard& WorkerBoard::operator=(WorkerBoard&& o) noexcept {
+  std::swap(m_, o.m_);
+  return *this;
+}
+WorkerBoard::~WorkerBoard() {
+  if (m_ == nullptr) return;
+  detail::unmap_sidecar(m_->sc);
+  delete m_;
+}
+
+std::uint32_t WorkerBoard::slots() const noexcept {
+  return m_->header().slots;
+}
+std::size_t WorkerBoard::capacity() const noexcept {
+  return (m_->header().slot_bytes - kSlotHeader) / 8 * 8;
+}
+
+bool WorkerBoard::post(std::uint32_t slot, std::string_view blob) {
+  if (slot >= slots() || blob.size() > capacity()) return false;
+  SlotHeader& s = m_->slot(slot);
+  const std::uint64_t seq = s.seq.load(std::memory_order_relaxed);
+  const std::uint64_t begin = (seq | 1) + (seq & 1 ? 2 : 0);  // odd: being written
+  s.seq.store(begin, std::memory_order_relaxed);
+  std::atomic_thread_fence(std::memory_order_release);
+  const ProcessIdentity self = self_identity();
+  s.pid.store(static_cast<std::uint64_t>(self.pid), std::memory_order_relaxed);
+  s.start_time.store(self.start_time, std::memory_order_relaxed);
+  s.posted_ns.store(monotonic_ns(), std::memory_order_relaxed);
+  s.length.store(blob.size(), std::memory_order_relaxed);
+  store_words(m_->words(s), blob);
+  s.seq.store(begin + 1, std::memory_order_release);
+  std::uint32_t used = m_->header().used.load(std::memory_order_relaxed);
+  while (used < slot + 1 &&
+         !m_->header().used.compare_exchange_weak(used, slot + 1, std::memory_order_release)) {
+  }
+  return true;
+}
+
+std::optional<WorkerBoard::Post> WorkerBoard::read(std::uint32_t slot) const {
+  if (slot >= slots()) return std::nullopt;
+  SlotHeader& s = m_->slot(slot);
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    const std::uint64_t before = s.seq.load(std::memory_order_acquire);
+    if (before == 0) return std::nullopt;
+    if (before & 1) {
+      std::this_thread::yield();
+      continue;
+    }
+    Post p;
+    p.slot = slot;
+    p.who.pid = static_cast<pid_t>(s.pid.load(std::memory_order_relaxed));
+    p.who.start_time = s.start_time.load(std::memory_order_relaxed);
+    p.posted_ns = s.posted_ns.load(std::memory_order_relaxed);
+    const std::uint64_t len = s.length.load(std::memory_order_relaxed);
+    if (len > capacity()) continue;
+    load_words(m_->words(s), len, p.blob);
+    std::atomic_thread_fence(std::memory_order_acquire);
+    if (s.seq.load(std::memory_order_relaxed) != before) continue;
+    p.alive = liveness(p.who) == Liveness::alive;
+    return p;
+  }
+  return std::nullopt;
+}
+
+std::vector<WorkerBoard::Post> WorkerBoard::read_all() const {
+  std::vector<Post> out;
+  // (slots past the highest posted are not touched: each is a page of its own)
+  const std::uint32_t used = std::min(m_->header().used.load(std::memory_order_acquire), slots());
+  for (std::uint32_t i = 0; i < used; ++i) {
+    if (m_->slot(i).seq.load(std::memory_order_acquire) == 0) continue;
+    if (auto p = read(i)) out.push_back(std::move(*p));
+  }
+  return out;
+}
+
+}  // namespace shmio::shm

@@ -1,0 +1,111 @@
+#include "sidecar.hpp"
+
+#include <dirent.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <boost/interprocess/shared_memory_object.hpp>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <thread>
+#include <vector>
+
+namespace shmio::shm::detail {
+
+namespace bip = boost::interprocess;
+
+std::string sidecar_name(const char* prefix, const std::string& ring, std::uint64_t ring_id) {
+  char id[17];
+  std::snprintf(id, sizeof id, "%016llx", static_cast<unsigned long long>(ring_id));
+  return std::string(prefix) + ring + "." + id;
+}
+
+void remove_sidecars(const char* prefix, const std::string& ring) {
+  const std::string start = std::string(prefix) + ring + ".";
+  DIR* d = ::opendir("/dev/shm");
+  if (d == nullptr) return;
+  std::vector<std::string> names;
+  while (dirent* e = ::readdir(d)) {
+    std::string n = e->d_name;
+    if (n.rfind(start, 0) == 0 && n.size() == start.size() + 16) names.push_back(n);
+  }
+  ::closedir(d);
+  for (const auto& n : names) bip::shared_memory_object::remove(n.c_str());
+}
+
+Result<Sidecar> open_sidecar(const std::string& name, std::uint64_t bytes, std::uint64_t least,
+                             unsigned mode) {
+  int fd = -1;
+  bool created = false;
+  const auto dup_error = [&] {
+    return Error{Errc::system_error, "dup of " + name + ": " + std::strerror(errno)};
+  };
+  for (int attempt = 0; attempt < 2 && fd < 0; ++attempt) {
+    try {
+      bip::permissions perm(mode);
+      bip::shared_memory_object shm(bip::create_only, name.c_str(), bip::read_write, perm);
+      shm.truncate(static_cast<bip::offset_t>(bytes));
+      fd = ::dup(shm.get_mapping_handle().handle);
+      if (fd < 0) return dup_error();
+      created = true;
+    } catch (const bip::interprocess_exception&) {
+      try {  // it exists (or was removed just now: then the next attempt creates it)
+        bip::shared_memory_object shm(bip::open_only, name.c_str(), bip::read_write);
+        fd = ::dup(shm.get_mapping_handle().handle);
+        if (fd < 0) return dup_error();
+      } catch (const bip::interprocess_exception& e) {
+        if (attempt == 1)
+          return Error{Errc::system_error, "opening shared memory " + name + ": " + e.what()};
+      }
+    }
+  }
+  if (created) (void)::fchmod(fd, mode);  // shm_open applies the umask
+  // The creator sizes the object before anyone can map it whole; an opener waits for that.
+  struct stat st {};
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while (::fstat(fd, &st) == 0 && static_cast<std::uint64_t>(st.st_size) < least &&
+         std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  if (static_cast<std::uint64_t>(st.st_size) < least) {
+    ::close(fd);
+    return Error{Errc::not_ready, name + " was never sized (its creator died?)"};
+  }
+  const auto size = static_cast<std::size_t>(st.st_size);
+  void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  const int e = errno;
+  ::close(fd);
+  if (p == MAP_FAILED)
+    return Error{e == EACCES ? Errc::permission_denied : Errc::system_error,
+                 "mmap of " + name + ": " + std::strerror(e)};
+  return Sidecar{static_cast<std::byte*>(p), size, created};
+}
+
+void unmap_sidecar(const Sidecar& s) noexcept {
+  if (s.base != nullptr) ::munmap(s.base, s.bytes);
+}
+
+void publish_sidecar(SidecarHeader& h, std::uint64_t magic, std::uint32_t version,
+                     std::uint64_t ring_id) noexcept {
+  h.magic = magic;
+  h.version = version;
+  h.ring_id = ring_id;
+  h.state.store(kSidecarReady, std::memory_order_release);
+}
+
+const char* check_sidecar(const SidecarHeader& h, std::uint64_t magic, std::uint32_t version,
+                          std::uint64_t ring_id, const char* what_not) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while (h.state.load(std::memory_order_acquire) != kSidecarReady &&
+         std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  return h.state.load(std::memory_order_acquire) != kSidecarReady ? "never initialised"
+         : h.magic != magic                                       ? what_not
+         : h.version != version                                   ? "another layout version"
+         : h.ring_id != ring_id                                   ? "another ring's"
+                                                                  : nullptr;
+}
+
+}  // namespace shmio::shm::detail

@@ -1,0 +1,47 @@
+// Shared-memory objects that live beside a ring (the recovery session table, the workers' board):
+// named <prefix><ring>.<the ring's creation time in hex>, created by the first process that opens
+// one (sized by it) and attached by the others, removed with the ring. Private to shm/.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "shmio/shm/result.hpp"
+
+namespace shmio::shm::detail {
+
+struct Sidecar {
+  std::byte* base = nullptr;
+  std::size_t bytes = 0;
+  bool created = false;  // this call created it: the caller lays it out, then says it is ready
+};
+
+std::string sidecar_name(const char* prefix, const std::string& ring, std::uint64_t ring_id);
+// Creates the object with `bytes` (mode bits `mode`) or attaches to the existing one, waiting up
+// to 2 s for its creator to size it (at least `least` bytes), and maps it whole.
+Result<Sidecar> open_sidecar(const std::string& name, std::uint64_t bytes, std::uint64_t least,
+                             unsigned mode);
+void unmap_sidecar(const Sidecar& s) noexcept;
+
+// The first bytes of every sidecar: what it is, for which ring, and whether its creator has laid
+// it out (state READY, stored with release once everything else is written).
+struct SidecarHeader {
+  std::uint64_t magic;
+  std::uint32_t version;
+  std::atomic<std::uint32_t> state;
+  std::uint64_t ring_id;
+};
+inline constexpr std::uint32_t kSidecarReady = 0x52454459;  // "REDY"
+// The creator: fills the header's identity (after laying out the rest) and says it is ready.
+void publish_sidecar(SidecarHeader& h, std::uint64_t magic, std::uint32_t version,
+                     std::uint64_t ring_id) noexcept;
+// An opener: waits up to 2 s for READY, then checks the identity; nullptr if it is this ring's
+// `what`, else why not.
+const char* check_sidecar(const SidecarHeader& h, std::uint64_t magic, std::uint32_t version,
+                          std::uint64_t ring_id, const char* what_not);
+// Removes every object <prefix><ring>.<16 hex digits>.
+void remove_sidecars(const char* prefix, const std::string& ring);
+
+}  // namespace shmio::shm::detail

@@ -1,0 +1,83 @@
+// The cluster's /metrics text (cluster/metrics.hpp): the merge of every worker's exposition into
+// one valid exposition with cluster totals, the histogram writer, a series' value.
+#include "shmio/cluster/metrics.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+using namespace shmio::cluster;
+
+namespace {
+std::string worker(int i, std::uint64_t conns, std::uint64_t lag) {
+  const std::string w = "{worker=\"" + std::to_string(i) + "\"}";
+  std::string out;
+  append_metric(out, "shmio_connections", "gauge", "Open sessions.", conns, w);
+  append_metric(out, "shmio_ns_sockets", "gauge", "Sockets.", conns,
+                "{namespace=\"/\",worker=\"" + std::to_string(i) + "\"}");
+  append_metric(out, "shmio_ns_sockets", "gauge", "Sockets.", 1,
+                "{namespace=\"/chat\",worker=\"" + std::to_string(i) + "\"}");
+  append_metric(out, "shmio_ring_lag_bytes", "gauge", "Lag.", lag, w);
+  append_metric(out, "shmio_ring_claims_total", "counter", "Ring-wide.", 7);  // no worker label
+  append_histogram(out, "shmio_turn_seconds", "Turns.", {100, 1000}, {1, 2, 3}, 5000, 1e-6,
+                   "worker=\"" + std::to_string(i) + "\"");
+  return out;
+}
+std::size_t count(const std::string& s, const std::string& what) {
+  std::size_t n = 0;
+  for (std::size_t p = s.find(what); p != std::string::npos; p = s.find(what, p + 1)) ++n;
+  return n;
+}
+}  // namespace
+
+TEST(Metrics, HistogramsAreCumulativeWithTheirSumAndCount) {
+  std::string out;
+  append_histogram(out, "t", "Turns.", {100, 1000}, {1, 2, 3}, 5000, 1e-6, "worker=\"0\"");
+  EXPECT_EQ(out,
+            "# HELP t Turns.\n# TYPE t histogram\n"
+            "t_bucket{worker=\"0\",le=\"0.0001\"} 1\n"
+            "t_bucket{worker=\"0\",le=\"0.001\"} 3\n"
+            "t_bucket{worker=\"0\",le=\"+Inf\"} 6\n"
+            "t_sum{worker=\"0\"} 0.005\n"
+            "t_count{worker=\"0\"} 6\n");
+}
+
+TEST(Metrics, MergeKeepsEachFamilyOnceWithEveryWorkersSeriesAndTotals) {
+  const std::string m = merge_expositions({worker(0, 3, 10), worker(1, 4, 0), worker(2, 5, 1)});
+  EXPECT_EQ(count(m, "# TYPE shmio_connections gauge\n"), 1u);
+  EXPECT_EQ(count(m, "# HELP shmio_ns_sockets "), 1u);
+  EXPECT_EQ(count(m, "# TYPE shmio_turn_seconds histogram\n"), 1u);
+  // This worker's series first (a test reading the first match reads this worker's).
+  EXPECT_LT(m.find("shmio_connections{worker=\"0\"} 3"),
+            m.find("shmio_connections{worker=\"1\"} 4"));
+  EXPECT_EQ(exposition_value(m, "shmio_connections{worker=\"all\"}"), 12);
+  EXPECT_EQ(exposition_value(m, "shmio_ns_sockets{namespace=\"/\",worker=\"all\"}"), 12);
+  EXPECT_EQ(exposition_value(m, "shmio_ns_sockets{namespace=\"/chat\",worker=\"all\"}"), 3);
+  EXPECT_EQ(exposition_value(m, "shmio_ring_lag_bytes{worker=\"2\"}"), 1);
+  EXPECT_EQ(exposition_value(m, "shmio_ring_lag_bytes{worker=\"all\"}"), 11);
+  EXPECT_EQ(exposition_value(m, "shmio_turn_seconds_bucket{worker=\"all\",le=\"+Inf\"}"), 18);
+  EXPECT_EQ(exposition_value(m, "shmio_turn_seconds_sum{worker=\"all\"}"), 0.015);
+  EXPECT_EQ(exposition_value(m, "shmio_turn_seconds_count{worker=\"all\"}"), 18);
+  // A series without a worker label (ring-wide): once, not summed.
+  EXPECT_EQ(count(m, "shmio_ring_claims_total 7\n"), 1u);
+  EXPECT_EQ(count(m, "shmio_ring_claims_total"), 3u);  // HELP, TYPE, the series
+  // Every series line of a family follows its TYPE line (the family is contiguous).
+  const std::size_t type = m.find("# TYPE shmio_ns_sockets");
+  const std::size_t next = m.find("# HELP", type);
+  EXPECT_LT(m.rfind("shmio_ns_sockets{", next), next);
+  EXPECT_GT(m.find("shmio_ns_sockets{"), type);
+}
+
+TEST(Metrics, MergeDropsWhatItCannotParseAndAWorkerLabelOnlyAsALabel) {
+  const std::string m = merge_expositions(
+      {"# TYPE a counter\na{worker=\"0\"} 1\ngarbage\na{worker=\"0\"} not-a-number\n",
+       "# TYPE a counter\na{worker=\"1\"} 2\nb{networker=\"x\"} 5\n", ""});
+  EXPECT_EQ(exposition_value(m, "a{worker=\"all\"}"), 3);
+  EXPECT_EQ(m.find("garbage"), std::string::npos);
+  EXPECT_EQ(m.find("not-a-number"), std::string::npos);
+  EXPECT_EQ(exposition_value(m, "b{networker=\"x\"}"), 5);
+  EXPECT_EQ(m.find("networker=\"all\""), std::string::npos) << "not a worker label";
+  EXPECT_EQ(exposition_value(m, "missing"), -1);
+  EXPECT_EQ(merge_expositions({}), "");
+}

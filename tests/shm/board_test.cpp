@@ -1,0 +1,103 @@
+// The workers' notice board (shm/board.hpp): posts across processes, the bounds, readers that
+// overlap a writer (TSan runs this), a dead poster.
+#include "shmio/shm/board.hpp"
+
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <string>
+#include <thread>
+
+using shmio::shm::BoardConfig;
+using shmio::shm::WorkerBoard;
+
+namespace {
+struct BoardName {
+  BoardName() {
+    static int n = 0;
+    ring = "test-board-" + std::to_string(::getpid()) + "-" + std::to_string(n++);
+    WorkerBoard::remove_all(ring);
+  }
+  ~BoardName() { WorkerBoard::remove_all(ring); }
+  std::string ring;
+};
+WorkerBoard open_board(const std::string& ring, std::uint32_t slots = 16,
+                       std::uint32_t slot_bytes = 4096) {
+  BoardConfig c;
+  c.slots = slots;
+  c.slot_bytes = slot_bytes;
+  auto b = WorkerBoard::open(ring, 7, c);
+  if (!b) throw std::runtime_error(b.error().message);
+  return std::move(b.value());
+}
+}  // namespace
+
+TEST(WorkerBoard, PostsOfOtherProcessesAreReadWithWhoPostedThemAndWhetherItLives) {
+  BoardName n;
+  auto b = open_board(n.ring);
+  EXPECT_TRUE(b.read_all().empty());
+  const pid_t child = ::fork();
+  if (child == 0) ::_exit(open_board(n.ring).post(3, "from the child") ? 0 : 1);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  ASSERT_EQ(WEXITSTATUS(status), 0);
+  ASSERT_TRUE(b.post(1, "mine"));
+  const auto all = b.read_all();
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0].slot, 1u);
+  EXPECT_EQ(all[0].blob, "mine");
+  EXPECT_TRUE(all[0].alive);
+  EXPECT_EQ(all[0].who.pid, ::getpid());
+  EXPECT_EQ(all[1].slot, 3u);
+  EXPECT_EQ(all[1].blob, "from the child");
+  EXPECT_EQ(all[1].who.pid, child);
+  EXPECT_FALSE(all[1].alive) << "its poster exited";
+  ASSERT_TRUE(b.post(1, "again, longer than before"));
+  EXPECT_EQ(b.read(1)->blob, "again, longer than before");
+  EXPECT_FALSE(b.read(2)) << "never posted";
+}
+
+TEST(WorkerBoard, BoundsAndBadConfigurations) {
+  BoardName n;
+  auto b = open_board(n.ring, 4, 4096);
+  EXPECT_EQ(b.capacity(), 4096u - 64);
+  EXPECT_TRUE(b.post(0, std::string(b.capacity(), 'x')));
+  EXPECT_FALSE(b.post(0, std::string(b.capacity() + 1, 'y'))) << "over a slot";
+  EXPECT_EQ(b.read(0)->blob, std::string(b.capacity(), 'x')) << "the earlier post stays";
+  EXPECT_FALSE(b.post(4, "x")) << "no slot 4";
+  EXPECT_FALSE(b.read(4));
+  BoardConfig bad;
+  bad.slot_bytes = 1000;
+  EXPECT_FALSE(WorkerBoard::open(n.ring + "x", 1, bad));
+  bad.slot_bytes = 4096;
+  bad.slots = 0;
+  EXPECT_FALSE(WorkerBoard::open(n.ring + "x", 1, bad));
+  auto again = open_board(n.ring, 99, 8192);  // attached: the creator's geometry
+  EXPECT_EQ(again.slots(), 4u);
+}
+
+TEST(WorkerBoard, ReadersOverlappingAWriterNeverSeeAMixedPost) {
+  BoardName n;
+  auto b = open_board(n.ring, 2, 65536);
+  std::atomic<bool> stop{false};
+  std::thread writer([&] {
+    for (int i = 0; !stop.load(); ++i) {
+      const char c = static_cast<char>('a' + i % 26);
+      (void)b.post(0, std::string(1000 + (i * 37) % 30000, c));
+    }
+  });
+  int seen = 0, mixed = 0;
+  const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(300);
+  while (std::chrono::steady_clock::now() < end) {
+    if (auto p = b.read(0)) {
+      ++seen;
+      if (p->blob.find_first_not_of(p->blob[0]) != std::string::npos) ++mixed;
+    }
+  }
+  stop = true;
+  writer.join();
+  EXPECT_GT(seen, 0);
+  EXPECT_EQ(mixed, 0);
+}

@@ -1,0 +1,296 @@
+// Socket.IO's adapter layer: the handler types, the encoded packet every receiver of a broadcast
+// shares, remote sockets and the ack collector of cluster-wide operations, the Adapter interface
+// (rooms and broadcasts; the cluster adapter implements it over the ring) and the in-process
+// InMemoryAdapter. Part of the server API (shmio/socketio/server.hpp includes it).
+// Thread-safety: everything on the io_context's thread.
+#pragma once
+
+#include <algorithm>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/json/array.hpp>
+#include <boost/json/value.hpp>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "shmio/engineio/server.hpp"
+#include "shmio/socketio/packet.hpp"
+#include "shmio/socketio/types.hpp"
+
+namespace shmio::socketio {
+
+class Socket;
+class Namespace;
+using SocketPtr = std::shared_ptr<Socket>;
+using Ack = std::function<void(Args)>;  // empty when the client asked for no ack
+using EventHandler = std::function<void(const SocketPtr&, Args, Ack)>;
+
+struct ConnectError {
+  std::string message;
+  std::optional<boost::json::value> data;
+};
+using Next = std::function<void(std::optional<ConnectError>)>;
+using Middleware = std::function<void(const SocketPtr&, Next)>;
+
+// A packet in its wire form, shared by every receiver: the Engine.IO text frame ("4" + the
+// Socket.IO packet) and the binary attachments that follow it, each a Frame (engineio/frame.hpp)
+// that every receiving session's queue references (no copy, no atomic count per receiver).
+// `compress` is socket.io's compress flag (used only with permessage-deflate).
+struct EncodedPacket {
+  engineio::FrameRef frame;
+  std::vector<engineio::FrameRef> attachments;
+  static EncodedPacket from(std::string_view eio_text, const std::vector<Binary>& attachments,
+                            bool compress = true);
+  std::size_t bytes() const noexcept;  // frame and attachments, payload bytes
+  // Queues references to the frame and its attachments on a session (no copy, no allocation,
+  // no atomic count): how every receiver of a broadcast gets it.
+  void send_to(engineio::Socket& conn) const {
+    conn.send_frame(frame);
+    for (const engineio::FrameRef& b : attachments) conn.send_frame(b);
+  }
+};
+// Encodes a packet once into the form every receiver shares.
+EncodedPacket encode_shared(const Packet& p, bool compress = true);
+
+// Calls f(Socket&) without owning it (a function_ref): the delivery path's per-target callback.
+class TargetFn {
+ public:
+  template <class F>
+  TargetFn(F& f) noexcept  // NOLINT: implicit on purpose
+      : obj_(&f), call_([](void* o, Socket& s) { (*static_cast<F*>(o))(s); }) {}
+  void operator()(Socket& s) const { call_(obj_, s); }
+
+ private:
+  void* obj_;
+  void (*call_)(void*, Socket&);
+};
+
+// What connection state recovery keeps of a socket that went away.
+struct SessionState {
+  SocketId id;
+  std::string pid;
+  std::set<Room> rooms;
+  boost::json::value data;
+};
+
+// A socket as fetch_sockets(callback) returns it, on this process or another worker: a snapshot
+// of id, handshake, rooms and data, and operations that reach the socket wherever it lives
+// (they are broadcasts to the socket's own room, as in socket.io).
+class RemoteSocket {
+ public:
+  RemoteSocket(Namespace& nsp, SocketId id, Handshake hs, std::set<Room> rooms,
+               boost::json::value data)
+      : nsp_(&nsp),
+        id_(std::move(id)),
+        handshake_(std::move(hs)),
+        rooms_(std::move(rooms)),
+        data_(std::move(data)) {}
+  const SocketId& id() const noexcept { return id_; }
+  const Handshake& handshake() const noexcept { return handshake_; }
+  const std::set<Room>& rooms() const noexcept { return rooms_; }
+  const boost::json::value& data() const noexcept { return data_; }
+  void emit(const std::string& event, Args args = {}) const;
+  void join(const Room& room) const;
+  void leave(const Room& room) const;
+  void disconnect(bool close = false) const;
+
+ private:
+  Namespace* nsp_;
+  SocketId id_;
+  Handshake handshake_;
+  std::set<Room> rooms_;
+  boost::json::value data_;
+};
+
+using AckCallback =
+    std::function<void(std::optional<std::string> error, std::vector<Args> responses)>;
+
+// Collects the answers of a request sent to several sources (this process's sockets, other
+// workers): done when every source has said how many answers to expect and all of them came, or
+// when the timer fires ("operation has timed out", with what arrived). A source that can no longer
+// answer (a dead worker, a socket that disconnected) is dropped with `fail_source`.
+class AckCollector : public std::enable_shared_from_this<AckCollector> {
+ public:
+  AckCollector(boost::asio::io_context& io, AckCallback done);
+  void start(std::chrono::milliseconds timeout);
+  void expect(std::uint64_t source, std::size_t answers);  // the source's count is known
+  void answer(std::uint64_t source, Args args);
+  void fail_source(std::uint64_t source, bool missing_answers);
+  void lose(std::uint64_t source);  // one expected answer of the source will never come
+  void add_pending_source(std::uint64_t source);  // its count is still to come
+  bool done() const noexcept { return done_; }
+  void finish(std::optional<std::string> error);
+
+ private:
+  void check();
+  struct Source {
+    bool counted = false;
+    std::size_t expected = 0, received = 0, lost = 0;
+  };
+  std::unordered_map<std::uint64_t, Source> sources_;
+  std::vector<Args> responses_;
+  bool missing_ = false, done_ = false;
+  AckCallback done_cb_;
+  std::unique_ptr<boost::asio::steady_timer> timer_;
+};
+
+// Where a namespace keeps its rooms, and how broadcasts and the other operations reach sockets.
+// The rooms index is this process's; the operations below default to this process only. The
+// cluster adapter (server/cluster) overrides them to reach every worker through the ring.
+class Adapter {
+ public:
+  explicit Adapter(Namespace& nsp) : nsp_(&nsp) {}
+  virtual ~Adapter() = default;
+  // The local rooms index.
+  virtual void add_all(const SocketId& id, const std::set<Room>& rooms) = 0;
+  virtual void del(const SocketId& id, const Room& room) = 0;
+  virtual void del_all(const SocketId& id) = 0;
+  virtual std::set<Room> socket_rooms(const SocketId& id) const = 0;
+  // The ids a broadcast with these options reaches, on this process.
+  virtual std::vector<SocketId> targets(const BroadcastOptions& opts) const = 0;
+  // The delivery path: calls f for every connected local socket a broadcast with these options
+  // reaches, once each, without copying ids or allocating (InMemoryAdapter resolves rooms to
+  // socket handles). f must not change the rooms index (it queues output, nothing more). The
+  // default goes through targets().
+  virtual void for_each_target(const BroadcastOptions& opts, TargetFn f);
+  virtual std::set<Room> rooms() const = 0;
+  // Rooms joined (not counting each socket's own room): rooms().size() less the own rooms by
+  // default; adapters that know it cheaply say it.
+  virtual std::size_t room_count() const;
+
+  // Operations on every server. Returns the sockets reached on this process.
+  virtual std::size_t broadcast(Packet p, const BroadcastOptions& opts);
+  // p.id is set; each answer, then the end, reported to `collector`.
+  virtual void broadcast_with_ack(Packet p, const BroadcastOptions& opts,
+                                  const std::shared_ptr<AckCollector>& collector);
+  virtual void add_sockets(const BroadcastOptions& opts, const std::set<Room>& rooms);
+  virtual void del_sockets(const BroadcastOptions& opts, const std::set<Room>& rooms);
+  virtual void disconnect_sockets(const BroadcastOptions& opts, bool close);
+  virtual void fetch_sockets(const BroadcastOptions& opts,
+                             std::function<void(std::vector<RemoteSocket>)> done);
+  // To the namespace's server-side handlers of every *other* server.
+  virtual void server_side_emit(const std::string& event, Args args,
+                                const std::shared_ptr<AckCollector>& collector);
+  virtual std::size_t server_count() const { return 1; }
+
+  // Connection state recovery. The defaults keep a bounded log in this process.
+  virtual void persist_session(SessionState s) = 0;
+  // The session of `pid`, if it is known and every packet after `offset` can still be replayed;
+  // removes it.
+  virtual std::optional<SessionState> take_session(const std::string& pid,
+                                                   const std::string& offset) = 0;
+  // The broadcasts after `offset` that a socket in `rooms` would have received, in order; nullopt
+  // if some of them are no longer kept (never a partial replay).
+  virtual std::optional<std::vector<EncodedPacket>> replay(const std::string& offset,
+                                                           const std::set<Room>& rooms) = 0;
+  // A socket with a session closed for a reason that does not allow recovery (a clean
+  // disconnect): no server may restore it.
+  virtual void forget_session(const std::string& /*pid*/) {}
+
+  // The adapter's events (socket.io's adapter.on("create-room" | "delete-room" | "join-room" |
+  // "leave-room")), for this process's rooms index: a room created by its first member (a
+  // socket's own room, named by its id, too), a socket joining, leaving, a room deleted with its
+  // last member. `id` is the socket for join/leave, empty for create/delete. The listener must not
+  // change the rooms index.
+  enum class RoomEvent { create_room, delete_room, join_room, leave_room };
+  using RoomListener = std::function<void(RoomEvent event, const Room& room, const SocketId& id)>;
+  void on_room_event(RoomListener listener) { room_listeners_.push_back(std::move(listener)); }
+
+ protected:
+  void notify(RoomEvent e, const Room& room, const SocketId& id) const {
+    for (const RoomListener& l : room_listeners_) l(e, room, id);
+  }
+  bool room_events() const noexcept { return !room_listeners_.empty(); }
+  std::vector<RoomListener> room_listeners_;
+
+  // Delivers a broadcast with acks to this process's targets; their answers (and the count to
+  // expect) go to `collector` as source 0.
+  void ack_locally(const EncodedPacket& p, const BroadcastOptions& opts, std::uint64_t id,
+                   const std::shared_ptr<AckCollector>& collector);
+  Namespace* nsp_;
+};
+
+// The in-process adapter: a rooms index (room -> ids, id -> rooms), and for connection state
+// recovery a bounded log of broadcasts and the sessions of recently disconnected sockets.
+class InMemoryAdapter : public Adapter {
+ public:
+  explicit InMemoryAdapter(Namespace& nsp);
+  void add_all(const SocketId& id, const std::set<Room>& rooms) override;
+  void del(const SocketId& id, const Room& room) override;
+  void del_all(const SocketId& id) override;
+  std::set<Room> socket_rooms(const SocketId& id) const override;
+  std::vector<SocketId> targets(const BroadcastOptions& opts) const override;
+  void for_each_target(const BroadcastOptions& opts, TargetFn f) override;
+  std::set<Room> rooms() const override;
+  std::size_t room_count() const override { return rooms_.size(); }
+  std::size_t broadcast(Packet p, const BroadcastOptions& opts) override;
+  void persist_session(SessionState s) override;
+  std::optional<SessionState> take_session(const std::string& pid,
+                                           const std::string& offset) override;
+  std::optional<std::vector<EncodedPacket>> replay(const std::string& offset,
+                                                   const std::set<Room>& rooms) override;
+
+ private:
+  struct StoredPacket {
+    std::string offset;
+    BroadcastOptions opts;
+    EncodedPacket packet;
+    std::size_t bytes;
+    std::chrono::steady_clock::time_point at;
+  };
+  struct Saved {
+    SessionState state;
+    std::chrono::steady_clock::time_point at;
+  };
+  void prune(std::chrono::steady_clock::time_point now);
+  // The rooms index: every socket id with its rooms and, once the socket is admitted, its handle;
+  // each room a dense array of its members (a broadcast walks contiguous pointers, not a hash
+  // set's nodes) and reaches sockets through their handles: no id is hashed or copied per
+  // receiver. A member knows its index in each of its rooms' arrays (swap-remove on leave).
+  // `mark` dedupes a socket in several target rooms and skips excepted ones (the broadcast's
+  // epoch), with no set built.
+  struct RoomLess {
+    bool operator()(const std::pair<Room, std::size_t>& a, const Room& b) const noexcept {
+      return a.first < b;
+    }
+  };
+  struct Member {
+    // (room, index in rooms_[room]), sorted by room: a socket is in few rooms, and a sorted
+    // vector is 24 bytes with no allocation while empty where a map was 48 and a node per room.
+    std::vector<std::pair<Room, std::size_t>> rooms;
+    std::vector<std::pair<Room, std::size_t>>::iterator find_room(const Room& r) {
+      auto it = std::lower_bound(rooms.begin(), rooms.end(), r, RoomLess());
+      return it != rooms.end() && it->first == r ? it : rooms.end();
+    }
+    const SocketId* id = nullptr;  // the map's key
+    Socket* socket = nullptr;      // set while the socket is in the namespace (admitted)
+    std::uint64_t mark = 0;
+    // In the room named by its own id (every admitted socket is): a flag rather than an entry
+    // in `rooms` and in rooms_ (that was a string key, a map node and an array per socket).
+    bool own_room = false;
+  };
+  void unlink(const Room& room, std::size_t index);
+  Member* own_room_member(const Room& room);
+  std::unordered_map<Room, std::vector<Member*>> rooms_;
+  std::unordered_map<SocketId, Member> sids_;  // node-based: Member addresses are stable
+  std::uint64_t epoch_ = 0;
+  std::deque<StoredPacket> stored_;
+  std::size_t stored_bytes_ = 0;
+  std::unordered_map<std::string, Saved> saved_;
+  std::string offset_prefix_;  // offsets are unique to this adapter instance
+  std::uint64_t next_offset_ = 0;
+};
+
+// Whether a broadcast with these options reaches a socket in `rooms` (its own id included).
+bool reaches(const BroadcastOptions& opts, const std::set<Room>& rooms);
+
+}  // namespace shmio::socketio

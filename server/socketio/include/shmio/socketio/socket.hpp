@@ -1,0 +1,224 @@
+// A Socket.IO socket (one client's connection to one namespace) and the broadcast operator
+// (io.to(...).except(...).emit(...)). Part of the server API (shmio/socketio/server.hpp).
+// Thread-safety: everything on the io_context's thread.
+#pragma once
+
+#include "shmio/socketio/adapter.hpp"
+
+namespace shmio::socketio {
+
+// io.to(...).except(...).emit(...): built by value, applied on emit.
+class BroadcastOperator {
+ public:
+  BroadcastOperator(Namespace& nsp, BroadcastOptions opts) : nsp_(&nsp), opts_(std::move(opts)) {}
+  BroadcastOperator to(const Room& room) &&;
+  BroadcastOperator in(const Room& room) && { return std::move(*this).to(room); }
+  BroadcastOperator except(const Room& room) &&;
+  BroadcastOperator volatile_() &&;
+  BroadcastOperator local() &&;
+  BroadcastOperator compress(bool on) &&;
+  // The time emit_with_ack waits for every target's ack (default 5 s, as an operator's timeout).
+  BroadcastOperator timeout(std::chrono::milliseconds t) &&;
+  // Encodes the packet once and writes it to every target. Returns how many sockets it reached.
+  std::size_t emit(const std::string& event, Args args = {}) const;
+  // A broadcast with acks (on every worker): `callback(error, responses)` once every target has
+  // answered (error empty), or at the timeout / when the last missing target disconnects (error
+  // "operation has timed out") with the responses that did arrive.
+  void emit_with_ack(const std::string& event, Args args, AckCallback callback) const;
+  // This process's matching sockets (socket.io's local().fetchSockets()).
+  std::vector<SocketPtr> fetch_sockets() const;
+  // Every worker's matching sockets (socket.io's fetchSockets()): `done` gets them once every
+  // worker answered or died, or at the operator's timeout with what arrived.
+  void fetch_sockets(std::function<void(std::vector<RemoteSocket>)> done) const;
+  // These act on every worker (on this process only with local()).
+  void sockets_join(const Room& room) const;
+  void sockets_leave(const Room& room) const;
+  void disconnect_sockets(bool close = false) const;
+
+ private:
+  Namespace* nsp_;
+  BroadcastOptions opts_;
+  std::chrono::milliseconds timeout_{5000};
+};
+
+class Client;
+
+class Socket : public std::enable_shared_from_this<Socket> {
+ public:
+  Socket(Namespace& nsp, std::shared_ptr<Client> client, SocketId id, Handshake hs,
+         std::string pid = {});
+
+  const SocketId& id() const noexcept { return id_; }
+  Namespace& nsp() const noexcept { return *nsp_; }
+  const Handshake& handshake() const noexcept { return handshake_; }
+  boost::json::value& data() noexcept { return data_; }
+  bool connected() const noexcept { return connected_; }
+  std::set<Room> rooms() const;
+  // True if this socket was restored by connection state recovery (same id, rooms, data).
+  bool recovered() const noexcept { return recovered_; }
+  const std::string& pid() const noexcept { return pid_; }
+
+  void join(const Room& room);
+  void join(const std::vector<Room>& rooms);  // several at once (socket.join([...]))
+  void leave(const Room& room);
+
+  void on(const std::string& event, EventHandler handler);
+  void once(const std::string& event, EventHandler handler);
+  void off(const std::string& event);
+  // Catch-all listeners for incoming events (socket.onAny/prependAny/offAny): each returns an id
+  // for off_any(id) (a std::function cannot be compared); off_any() removes them all.
+  using AnyListener = std::function<void(const SocketPtr&, const std::string&, const Args&)>;
+  using ListenerId = std::uint64_t;
+  ListenerId on_any(AnyListener handler);
+  ListenerId prepend_any(AnyListener handler);
+  void off_any(ListenerId id);
+  void off_any();
+  // The same for the events sent to this client (socket.onAnyOutgoing/offAnyOutgoing): its own
+  // emits and every broadcast that reaches it, with the event name and arguments, as they are
+  // queued. A broadcast's listeners run once it has been queued for every target.
+  ListenerId on_any_outgoing(AnyListener handler);
+  void off_any_outgoing(ListenerId id);
+  void off_any_outgoing();
+  // socket.on("disconnecting"): runs when the socket is about to leave, before it leaves its
+  // rooms (rooms() still lists them), with the reason; then the disconnect handlers run.
+  void on_disconnecting(std::function<void(const SocketPtr&, const std::string& reason)> handler);
+  void on_disconnect(std::function<void(const SocketPtr&, const std::string& reason)> handler);
+
+  // socket.use: middleware for this socket's incoming events, run in order after the on_any
+  // listeners and before the event's handlers (as socket.io). Each calls `next()` to let the
+  // event on (it may change the arguments first), or `next(message)` to stop it: the handlers do
+  // not run and the socket's on_error handlers get the message (socket.io's socket.on("error");
+  // nothing is sent to the client). `next` may be called later (asynchronously); a middleware
+  // that throws stops the event as next(what()) would. Events of a socket that disconnected
+  // meanwhile are dropped.
+  using EventMiddleware = std::function<void(const SocketPtr&, const std::string& event, Args& args,
+                                             std::function<void(std::optional<std::string>)> next)>;
+  void use(EventMiddleware middleware);
+  void on_error(std::function<void(const SocketPtr&, const std::string& message)> handler);
+
+  // socket.conn: this client's Engine.IO connection (nullptr once closed), and the name of its
+  // transport now ("polling" or "websocket"; it changes when the client upgrades).
+  const engineio::Socket* conn() const noexcept { return connected_ ? conn_raw_ : nullptr; }
+  std::string_view transport() const noexcept;
+  // socket.conn.on("upgrade"): the client's connection moved from polling to WebSocket.
+  void on_upgrade(std::function<void(const SocketPtr&)> handler);
+
+  // socket.volatile / socket.compress(false) / socket.timeout(ms), then emit or emit_with_ack:
+  //   s->volatile_().emit("tick", ...);  s->timeout(2s).emit_with_ack("q", args, cb);
+  class Emitter {
+   public:
+    explicit Emitter(SocketPtr s) : s_(std::move(s)) {}
+    // Dropped (emit returns false) unless the connection can take it now, as socket.io's
+    // volatile: nothing is waiting to be written.
+    Emitter volatile_() && {
+      volatile_flag_ = true;
+      return std::move(*this);
+    }
+    Emitter compress(bool on) && {
+      compress_ = on;
+      return std::move(*this);
+    }
+    // The time emit_with_ack waits for the ack (default 5 s).
+    Emitter timeout(std::chrono::milliseconds t) && {
+      timeout_ = t;
+      return std::move(*this);
+    }
+    bool emit(const std::string& event, Args args = {}) const;
+    bool emit_with_ack(const std::string& event, Args args,
+                       std::function<void(std::optional<std::string> error, Args)> callback) const;
+
+   private:
+    bool dropped() const noexcept;
+    SocketPtr s_;
+    bool volatile_flag_ = false, compress_ = true;
+    std::chrono::milliseconds timeout_{5000};
+  };
+  Emitter volatile_() { return Emitter(shared_from_this()).volatile_(); }
+  Emitter compress(bool on) { return Emitter(shared_from_this()).compress(on); }
+  Emitter timeout(std::chrono::milliseconds t) { return Emitter(shared_from_this()).timeout(t); }
+
+  // To this client only. Returns false if it is disconnected.
+  bool emit(const std::string& event, Args args = {});
+  // With an ack: `callback(error, args)`; error is set ("operation has timed out") if no ack came
+  // within `timeout`.
+  bool emit_with_ack(const std::string& event, Args args, std::chrono::milliseconds timeout,
+                     std::function<void(std::optional<std::string> error, Args)> callback);
+
+  // Broadcasts from this socket exclude it (socket.broadcast / socket.to(room)).
+  BroadcastOperator to(const Room& room);
+  BroadcastOperator except(const Room& room);
+  BroadcastOperator broadcast();
+
+  // Disconnects this socket from its namespace ("server namespace disconnect"), or the whole
+  // client (every namespace) with close = true.
+  void disconnect(bool close = false);
+
+  // Closes the client's connection as a transport failure would ("forced close", a reason that
+  // keeps the session for connection state recovery): the client reconnects by itself and, with
+  // recovery, gets its session back wherever it lands (used by the cluster to rebalance).
+  void drop_connection();
+
+  // Internal: called by the Client and the Namespace.
+  std::shared_ptr<Client> client_of() const { return client_.lock(); }
+  void upgraded();
+  void on_packet(const Packet& p);
+  void closed(const std::string& reason);
+
+ private:
+  void dispatch(const std::string& event, Args args, Ack ack);
+  struct Chain;
+  void run_middleware(const std::shared_ptr<Chain>& chain);
+  void run_handlers(const std::string& event, Args args, Ack ack);
+  void error(const std::string& message);
+  // (Inline: asked per receiver on the delivery path.)
+  bool has_outgoing_listeners() const noexcept { return x_ && !x_->any_outgoing.empty(); }
+  struct Extras;
+  using Listeners = std::vector<std::pair<ListenerId, AnyListener>>;
+  ListenerId add_listener(Listeners Extras::*list, AnyListener h, bool first);
+  void remove_listener(Listeners Extras::*list, std::optional<ListenerId> id);  // none: all
+  void notify_outgoing(const std::string& event, const Args& args);
+  void notify_outgoing(const EncodedPacket& p);
+  void send_packet(Packet p, bool compress = true);
+  bool emit_packet(Packet p, std::chrono::milliseconds timeout,
+                   std::function<void(std::optional<std::string>, Args)> callback, bool compress);
+
+  friend class Namespace;
+  friend class InMemoryAdapter;
+  Namespace* nsp_;
+  std::weak_ptr<Client> client_;
+  // Its Engine.IO session without a count: used by the delivery path. Valid while the socket is
+  // in its namespace (the client removes its sockets before it goes away).
+  engineio::Socket* conn_raw_ = nullptr;
+  SocketId id_;
+  std::string pid_;
+  Handshake handshake_;
+  boost::json::value data_;
+  bool connected_ = false;  // true once admitted (after the middleware)
+  bool recovered_ = false;
+  struct PendingAck;
+  friend class Adapter;
+  // What many sockets never have — handlers of their own (apps that use Namespace::on_event),
+  // acks in flight, a recovered session's state — in one allocation made on first use: an idle
+  // socket without them does not pay ~230 bytes of empty containers.
+  struct Extras {
+    std::multimap<std::string, std::pair<EventHandler, bool /*once*/>> handlers;
+    Listeners any;
+    Listeners any_outgoing;
+    ListenerId next_listener = 1;
+    std::vector<std::function<void(const SocketPtr&, const std::string&)>> on_disconnecting;
+    std::vector<EventMiddleware> use;
+    std::vector<std::function<void(const SocketPtr&)>> on_upgrade;
+    std::vector<std::function<void(const SocketPtr&, const std::string&)>> on_error;
+    std::vector<std::function<void(const SocketPtr&, const std::string&)>> on_disconnect;
+    std::unordered_map<std::uint64_t, std::shared_ptr<PendingAck>> acks;
+    std::set<Room> restore_rooms;  // recovered: rejoined when admitted
+    std::string restore_offset;    // recovered: replayed from here when admitted
+  };
+  Extras& x() {
+    if (!x_) x_ = std::make_unique<Extras>();
+    return *x_;
+  }
+  std::unique_ptr<Extras> x_;
+};
+
+}  // namespace shmio::socketio

@@ -1,0 +1,89 @@
+// The collector of a cluster-wide operation's answers (broadcast acks, fetchSockets,
+// serverSideEmit).
+#include "shmio/socketio/server.hpp"
+
+#include <algorithm>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/json/serialize.hpp>
+#include <cstdio>
+
+#include "client.hpp"
+#include "detail.hpp"
+
+namespace shmio::socketio {
+
+namespace json = boost::json;
+namespace net = boost::asio;
+
+AckCollector::AckCollector(net::io_context& io, AckCallback done)
+    : done_cb_(std::move(done)), timer_(std::make_unique<net::steady_timer>(io)) {}
+
+void AckCollector::start(std::chrono::milliseconds timeout) {
+  timer_->expires_after(timeout);
+  // The pending wait keeps the collector alive until it is done (finish() cancels it).
+  timer_->async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+    if (!ec) self->finish(std::string("operation has timed out"));
+  });
+  check();
+}
+
+void AckCollector::add_pending_source(std::uint64_t source) {
+  sources_.try_emplace(source);
+}
+
+void AckCollector::expect(std::uint64_t source, std::size_t answers) {
+  Source& s = sources_[source];
+  s.counted = true;
+  s.expected += answers;
+  check();
+}
+
+void AckCollector::answer(std::uint64_t source, Args args) {
+  if (done_) return;
+  auto it = sources_.find(source);
+  if (it == sources_.end()) return;
+  ++it->second.received;
+  responses_.push_back(std::move(args));
+  check();
+}
+
+void AckCollector::lose(std::uint64_t source) {
+  auto it = sources_.find(source);
+  if (it == sources_.end() || done_) return;
+  ++it->second.lost;
+  missing_ = true;
+  check();
+}
+
+void AckCollector::fail_source(std::uint64_t source, bool missing_answers) {
+  auto it = sources_.find(source);
+  if (it == sources_.end() || done_) return;
+  if (missing_answers && (!it->second.counted || it->second.received < it->second.expected))
+    missing_ = true;
+  sources_.erase(it);
+  check();
+}
+
+void AckCollector::check() {
+  if (done_ || !timer_) return;
+  for (const auto& [id, s] : sources_)
+    if (!s.counted || s.received + s.lost < s.expected) return;
+  // Every source answered in full (or dropped out): done now, not at the timeout.
+  finish(missing_ ? std::optional<std::string>("operation has timed out") : std::nullopt);
+}
+
+void AckCollector::finish(std::optional<std::string> error) {
+  if (done_) return;
+  done_ = true;
+  timer_->cancel();
+  auto cb = std::move(done_cb_);
+  try {
+    cb(std::move(error), std::move(responses_));
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "shmio: ack callback threw: %s\n", e.what());
+  }
+}
+
+}  // namespace shmio::socketio

@@ -1,0 +1,379 @@
+// The Adapter interface's shared parts, remote sockets, and the in-process InMemoryAdapter (the
+// rooms index, broadcasts, recovery's stored packets).
+#include "shmio/socketio/server.hpp"
+
+#include <algorithm>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/json/serialize.hpp>
+#include <cstdio>
+
+#include "client.hpp"
+#include "detail.hpp"
+
+namespace shmio::socketio {
+
+namespace json = boost::json;
+namespace net = boost::asio;
+
+bool reaches(const BroadcastOptions& opts, const std::set<Room>& rooms) {
+  const bool included =
+      opts.rooms.empty() || std::any_of(rooms.begin(), rooms.end(),
+                                        [&](const Room& r) { return opts.rooms.count(r) != 0; });
+  return included && std::none_of(rooms.begin(), rooms.end(),
+                                  [&](const Room& r) { return opts.except.count(r) != 0; });
+}
+
+EncodedPacket EncodedPacket::from(std::string_view eio_text, const std::vector<Binary>& attachments,
+                                  bool compress) {
+  using engineio::Frame;
+  EncodedPacket e;
+  e.frame = Frame::make(Frame::Kind::text, eio_text, compress);
+  e.attachments.reserve(attachments.size());
+  for (const Binary& b : attachments)
+    e.attachments.push_back(Frame::make(Frame::Kind::binary, *b, compress));
+  return e;
+}
+
+std::size_t EncodedPacket::bytes() const noexcept {
+  std::size_t n = frame ? frame->payload().size() : 0;
+  for (const auto& a : attachments) n += a->payload().size();
+  return n;
+}
+
+EncodedPacket encode_shared(const Packet& p, bool compress) {
+  return EncodedPacket::from("4" + encode(p), p.attachments, compress);
+}
+
+std::size_t Adapter::broadcast(Packet p, const BroadcastOptions& opts) {
+  return nsp_->deliver_local(encode_shared(p, opts.flags.compress), opts);
+}
+
+void Adapter::broadcast_with_ack(Packet p, const BroadcastOptions& opts,
+                                 const std::shared_ptr<AckCollector>& collector) {
+  const std::uint64_t id = *p.id;
+  ack_locally(encode_shared(p, opts.flags.compress), opts, id, collector);
+}
+
+std::size_t Adapter::room_count() const {
+  std::size_t n = 0;
+  for (const Room& r : rooms())
+    if (nsp_->find_socket(r) == nullptr) ++n;
+  return n;
+}
+
+void Adapter::for_each_target(const BroadcastOptions& opts, TargetFn f) {
+  for (const SocketId& id : targets(opts))
+    if (Socket* s = nsp_->find_socket(id); s != nullptr && s->connected()) f(*s);
+}
+
+void Adapter::ack_locally(const EncodedPacket& e, const BroadcastOptions& opts, std::uint64_t id,
+                          const std::shared_ptr<AckCollector>& collector) {
+  collector->add_pending_source(0);
+  std::weak_ptr<AckCollector> w = collector;
+  const std::size_t n = nsp_->deliver_local_with_ack(
+      e, opts, id,
+      [w](Args a) {
+        if (auto c = w.lock()) c->answer(0, std::move(a));
+      },
+      [w] {
+        // A target disconnected before answering: its answer will never come.
+        if (auto c = w.lock()) c->lose(0);
+      });
+  collector->expect(0, n);
+}
+
+void Adapter::add_sockets(const BroadcastOptions& opts, const std::set<Room>& rooms) {
+  for (const SocketId& id : targets(opts))
+    if (nsp_->socket(id)) add_all(id, rooms);
+}
+
+void Adapter::del_sockets(const BroadcastOptions& opts, const std::set<Room>& rooms) {
+  for (const SocketId& id : targets(opts))
+    if (nsp_->socket(id))
+      for (const Room& r : rooms) del(id, r);
+}
+
+void Adapter::disconnect_sockets(const BroadcastOptions& opts, bool close) {
+  for (const SocketId& id : targets(opts))
+    if (SocketPtr s = nsp_->socket(id)) s->disconnect(close);
+}
+
+void Adapter::fetch_sockets(const BroadcastOptions& opts,
+                            std::function<void(std::vector<RemoteSocket>)> done) {
+  std::vector<RemoteSocket> out;
+  for (const SocketId& id : targets(opts))
+    if (SocketPtr s = nsp_->socket(id))
+      out.emplace_back(*nsp_, id, s->handshake(), s->rooms(), s->data());
+  done(std::move(out));
+}
+
+void Adapter::server_side_emit(const std::string&, Args,
+                               const std::shared_ptr<AckCollector>& collector) {
+  if (collector) collector->start(std::chrono::milliseconds(0));  // no other server: done
+}
+
+// ---------------------------------------------------------------------------------------------
+void RemoteSocket::emit(const std::string& event, Args args) const {
+  BroadcastOperator(*nsp_, {}).to(id_).emit(event, std::move(args));
+}
+void RemoteSocket::join(const Room& room) const {
+  BroadcastOperator(*nsp_, {}).to(id_).sockets_join(room);
+}
+void RemoteSocket::leave(const Room& room) const {
+  BroadcastOperator(*nsp_, {}).to(id_).sockets_leave(room);
+}
+void RemoteSocket::disconnect(bool close) const {
+  BroadcastOperator(*nsp_, {}).to(id_).disconnect_sockets(close);
+}
+
+// ---------------------------------------------------------------------------------------------
+InMemoryAdapter::InMemoryAdapter(Namespace& nsp)
+    : Adapter(nsp), offset_prefix_(random_id().substr(0, 8) + "-") {}
+
+void InMemoryAdapter::add_all(const SocketId& id, const std::set<Room>& rooms) {
+  auto [pos, added] = sids_.try_emplace(id);
+  Member& m = pos->second;
+  if (added) m.id = &pos->first;
+  if (m.socket == nullptr) m.socket = nsp_->find_socket(id);  // admitted: its handle, once
+  static const SocketId kNone;
+  for (const Room& r : rooms) {
+    if (r == id) {  // its own room: a flag, not an entry in rooms_
+      if (!m.own_room && room_events()) {
+        notify(RoomEvent::create_room, r, kNone);
+        notify(RoomEvent::join_room, r, id);
+      }
+      m.own_room = true;
+      continue;
+    }
+    auto it = std::lower_bound(m.rooms.begin(), m.rooms.end(), r, RoomLess());
+    if (it != m.rooms.end() && it->first == r) continue;
+    auto [rit, created] = rooms_.try_emplace(r);
+    std::vector<Member*>& members = rit->second;
+    m.rooms.emplace(it, r, members.size());
+    members.push_back(&m);
+    if (room_events()) {
+      if (created) notify(RoomEvent::create_room, r, kNone);
+      notify(RoomEvent::join_room, r, id);
+    }
+  }
+}
+
+// Takes the member at `index` out of the room's array: the last one moves into its place.
+void InMemoryAdapter::unlink(const Room& room, std::size_t index) {
+  auto rit = rooms_.find(room);
+  if (rit == rooms_.end()) return;
+  std::vector<Member*>& members = rit->second;
+  Member* last = members.back();
+  members[index] = last;
+  // The member taken out has already dropped the room from its own list (and may be `last`):
+  // only an entry that exists is updated, never created.
+  if (auto self = last->find_room(room); self != last->rooms.end()) self->second = index;
+  members.pop_back();
+  if (members.empty()) {
+    rooms_.erase(rit);
+    if (room_events()) notify(RoomEvent::delete_room, room, SocketId());
+  }
+}
+
+void InMemoryAdapter::del(const SocketId& id, const Room& room) {
+  auto it = sids_.find(id);
+  if (it == sids_.end()) return;
+  if (room == id) {
+    if (it->second.own_room && room_events()) {
+      notify(RoomEvent::leave_room, room, id);
+      notify(RoomEvent::delete_room, room, SocketId());
+    }
+    it->second.own_room = false;
+    return;
+  }
+  auto r = it->second.find_room(room);
+  if (r == it->second.rooms.end()) return;
+  const std::size_t index = r->second;
+  it->second.rooms.erase(r);
+  if (room_events()) notify(RoomEvent::leave_room, room, id);
+  unlink(room, index);
+}
+
+void InMemoryAdapter::del_all(const SocketId& id) {
+  auto it = sids_.find(id);
+  if (it == sids_.end()) return;
+  Member& m = it->second;
+  while (!m.rooms.empty()) {
+    const Room room = std::move(m.rooms.back().first);  // the last first: no element moves
+    const std::size_t index = m.rooms.back().second;
+    m.rooms.pop_back();
+    if (room_events()) notify(RoomEvent::leave_room, room, id);
+    unlink(room, index);
+  }
+  if (m.own_room && room_events()) {
+    notify(RoomEvent::leave_room, id, id);
+    notify(RoomEvent::delete_room, id, SocketId());
+  }
+  sids_.erase(it);
+}
+
+std::set<Room> InMemoryAdapter::socket_rooms(const SocketId& id) const {
+  std::set<Room> out;
+  if (auto it = sids_.find(id); it != sids_.end()) {
+    for (const auto& [r, index] : it->second.rooms) out.insert(out.end(), r);
+    if (it->second.own_room) out.insert(id);
+  }
+  return out;
+}
+
+// The member whose own room is `room` (a socket id), if it is in it.
+InMemoryAdapter::Member* InMemoryAdapter::own_room_member(const Room& room) {
+  auto it = sids_.find(room);
+  return it != sids_.end() && it->second.own_room ? &it->second : nullptr;
+}
+
+std::vector<SocketId> InMemoryAdapter::targets(const BroadcastOptions& opts) const {
+  auto* self = const_cast<InMemoryAdapter*>(this);  // own_room_member only looks
+  std::unordered_set<const Member*> excluded;
+  for (const Room& r : opts.except) {
+    if (auto it = rooms_.find(r); it != rooms_.end())
+      excluded.insert(it->second.begin(), it->second.end());
+    if (const Member* m = self->own_room_member(r)) excluded.insert(m);
+  }
+  std::vector<SocketId> out;
+  if (opts.rooms.empty()) {
+    for (const auto& [id, m] : sids_)
+      if (excluded.count(&m) == 0) out.push_back(id);
+    return out;
+  }
+  std::unordered_set<const Member*> seen;
+  auto add = [&](const Member* m) {
+    if (excluded.count(m) == 0 && seen.insert(m).second) out.push_back(*m->id);
+  };
+  for (const Room& r : opts.rooms) {
+    if (auto it = rooms_.find(r); it != rooms_.end())
+      for (const Member* m : it->second) add(m);
+    if (const Member* m = self->own_room_member(r)) add(m);
+  }
+  return out;
+}
+
+void InMemoryAdapter::for_each_target(const BroadcastOptions& opts, TargetFn f) {
+  // One epoch per broadcast: members marked with it are excepted or already reached.
+  const std::uint64_t epoch = ++epoch_;
+  for (const Room& r : opts.except) {
+    if (auto it = rooms_.find(r); it != rooms_.end())
+      for (Member* m : it->second) m->mark = epoch;
+    if (Member* m = own_room_member(r)) m->mark = epoch;
+  }
+  auto visit = [&](Member& m) {
+    if (m.mark == epoch) return;
+    m.mark = epoch;
+    if (m.socket != nullptr && m.socket->connected_) f(*m.socket);
+  };
+  if (opts.rooms.empty()) {
+    for (auto& [id, m] : sids_) visit(m);
+    return;
+  }
+  // One target room (the common case) needs no dedup marks unless rooms are excepted or the
+  // room is also a socket's own.
+  if (opts.rooms.size() == 1 && opts.except.empty()) {
+    const Room& r = *opts.rooms.begin();
+    Member* own = own_room_member(r);
+    if (auto it = rooms_.find(r); it != rooms_.end()) {
+      if (own == nullptr) {
+        // The members, their sockets and their sessions were evicted from the cache since the
+        // last broadcast: ask for them ahead, each a step nearer than what points to it (a
+        // member 8 places on, its socket 4, its session 2: each pointer is in cache by then).
+        constexpr std::size_t kAhead = 8;
+        const std::vector<Member*>& members = it->second;
+        const std::size_t n = members.size();
+        for (std::size_t i = 0; i < n; ++i) {
+          if (i + kAhead < n) __builtin_prefetch(members[i + kAhead]);
+          if (i + kAhead / 2 < n && members[i + kAhead / 2]->socket != nullptr)
+            __builtin_prefetch(members[i + kAhead / 2]->socket);
+          if (i + kAhead / 4 < n && members[i + kAhead / 4]->socket != nullptr)
+            __builtin_prefetch(members[i + kAhead / 4]->socket->conn_raw_);
+          Member* m = members[i];
+          if (m->socket != nullptr && m->socket->connected_) f(*m->socket);
+        }
+        return;
+      }
+      for (Member* m : it->second) visit(*m);
+    }
+    if (own != nullptr) visit(*own);
+    return;
+  }
+  for (const Room& r : opts.rooms) {
+    if (auto it = rooms_.find(r); it != rooms_.end())
+      for (Member* m : it->second) visit(*m);
+    if (Member* m = own_room_member(r)) visit(*m);
+  }
+}
+
+std::set<Room> InMemoryAdapter::rooms() const {
+  std::set<Room> out;
+  for (const auto& [r, ids] : rooms_) out.insert(r);
+  for (const auto& [id, m] : sids_)
+    if (m.own_room) out.insert(id);
+  return out;
+}
+
+std::size_t InMemoryAdapter::broadcast(Packet p, const BroadcastOptions& opts) {
+  const auto& recovery = nsp_->server().options().connection_state_recovery;
+  if (!recovery || p.id || opts.flags.volatile_ ||
+      (p.type != PacketType::event && p.type != PacketType::binary_event))
+    return Adapter::broadcast(std::move(p), opts);
+  // Connection state recovery: the broadcast gets an offset as its last argument, and is kept
+  // (with its options) for replay to sockets that were away.
+  std::string offset = offset_prefix_ + std::to_string(next_offset_++);
+  p.data->as_array().emplace_back(offset);
+  EncodedPacket e = encode_shared(p, opts.flags.compress);
+  const auto now = std::chrono::steady_clock::now();
+  const std::size_t bytes = e.bytes();
+  stored_bytes_ += bytes;
+  stored_.push_back({std::move(offset), opts, e, bytes, now});
+  prune(now);
+  return nsp_->deliver_local(e, opts);
+}
+
+void InMemoryAdapter::prune(std::chrono::steady_clock::time_point now) {
+  const auto& r = *nsp_->server().options().connection_state_recovery;
+  while (!stored_.empty() &&
+         (stored_.size() > r.max_stored_packets || stored_bytes_ > r.max_stored_bytes ||
+          now - stored_.front().at > r.max_disconnection_duration)) {
+    stored_bytes_ -= stored_.front().bytes;
+    stored_.pop_front();
+  }
+  for (auto it = saved_.begin(); it != saved_.end();)
+    it = now - it->second.at > r.max_disconnection_duration ? saved_.erase(it) : std::next(it);
+}
+
+void InMemoryAdapter::persist_session(SessionState st) {
+  const auto now = std::chrono::steady_clock::now();
+  prune(now);
+  std::string pid = st.pid;
+  saved_[pid] = Saved{std::move(st), now};
+}
+
+std::optional<SessionState> InMemoryAdapter::take_session(const std::string& pid,
+                                                          const std::string& offset) {
+  prune(std::chrono::steady_clock::now());
+  auto it = saved_.find(pid);
+  if (it == saved_.end()) return std::nullopt;
+  SessionState st = std::move(it->second.state);
+  saved_.erase(it);
+  const bool kept = std::any_of(stored_.begin(), stored_.end(),
+                                [&](const StoredPacket& p) { return p.offset == offset; });
+  if (!kept) return std::nullopt;
+  return st;
+}
+
+std::optional<std::vector<EncodedPacket>> InMemoryAdapter::replay(const std::string& offset,
+                                                                  const std::set<Room>& rooms) {
+  auto from = std::find_if(stored_.begin(), stored_.end(),
+                           [&](const StoredPacket& p) { return p.offset == offset; });
+  if (from == stored_.end()) return std::nullopt;
+  std::vector<EncodedPacket> out;
+  for (auto p = std::next(from); p != stored_.end(); ++p)
+    if (reaches(p->opts, rooms)) out.push_back(p->packet);
+  return out;
+}
+}  // namespace shmio::socketio

@@ -1,0 +1,79 @@
+// io.to(...).except(...).emit(...): the broadcast operator.
+#include "shmio/socketio/server.hpp"
+
+#include <algorithm>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/json/serialize.hpp>
+#include <cstdio>
+
+#include "client.hpp"
+#include "detail.hpp"
+
+namespace shmio::socketio {
+
+namespace json = boost::json;
+namespace net = boost::asio;
+
+BroadcastOperator BroadcastOperator::to(const Room& room) && {
+  opts_.rooms.insert(room);
+  return std::move(*this);
+}
+BroadcastOperator BroadcastOperator::except(const Room& room) && {
+  opts_.except.insert(room);
+  return std::move(*this);
+}
+BroadcastOperator BroadcastOperator::volatile_() && {
+  opts_.flags.volatile_ = true;
+  return std::move(*this);
+}
+BroadcastOperator BroadcastOperator::local() && {
+  opts_.flags.local = true;
+  return std::move(*this);
+}
+BroadcastOperator BroadcastOperator::compress(bool on) && {
+  opts_.flags.compress = on;
+  return std::move(*this);
+}
+
+BroadcastOperator BroadcastOperator::timeout(std::chrono::milliseconds t) && {
+  timeout_ = t;
+  return std::move(*this);
+}
+
+void BroadcastOperator::emit_with_ack(const std::string& event, Args args,
+                                      AckCallback callback) const {
+  auto collector = std::make_shared<AckCollector>(nsp_->server().io(), std::move(callback));
+  Packet p = event_packet(nsp_->name(), event, std::move(args));
+  p.id = nsp_->next_ack_id();
+  BroadcastOptions opts = opts_;
+  nsp_->adapter().broadcast_with_ack(std::move(p), opts, collector);
+  collector->start(timeout_);
+}
+
+std::size_t BroadcastOperator::emit(const std::string& event, Args args) const {
+  return nsp_->deliver(event_packet(nsp_->name(), event, std::move(args)), opts_);
+}
+
+void BroadcastOperator::fetch_sockets(std::function<void(std::vector<RemoteSocket>)> done) const {
+  nsp_->adapter().fetch_sockets(opts_, std::move(done));
+}
+
+std::vector<SocketPtr> BroadcastOperator::fetch_sockets() const {
+  std::vector<SocketPtr> out;
+  for (const SocketId& id : nsp_->adapter().targets(opts_))
+    if (SocketPtr s = nsp_->socket(id)) out.push_back(std::move(s));
+  return out;
+}
+
+void BroadcastOperator::sockets_join(const Room& room) const {
+  nsp_->adapter().add_sockets(opts_, {room});
+}
+void BroadcastOperator::sockets_leave(const Room& room) const {
+  nsp_->adapter().del_sockets(opts_, {room});
+}
+void BroadcastOperator::disconnect_sockets(bool close) const {
+  nsp_->adapter().disconnect_sockets(opts_, close);
+}
+}  // namespace shmio::socketio

@@ -1,0 +1,171 @@
+// The Socket.IO client of one Engine.IO session: its namespaces' sockets, the CONNECTs in
+// progress, the decoder of what it sends (private to socketio/src).
+#pragma once
+
+#include <algorithm>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/json/serialize.hpp>
+#include <cstdio>
+
+#include "detail.hpp"
+#include "shmio/socketio/server.hpp"
+
+namespace shmio::socketio {
+
+namespace json = boost::json;
+namespace net = boost::asio;
+
+// One Engine.IO session and the namespaces it joined.
+class Client : public std::enable_shared_from_this<Client> {
+ public:
+  Client(Server& srv, engineio::SocketPtr conn) : srv_(srv), conn_(std::move(conn)) {}
+
+  static constexpr std::size_t kNoSlot = static_cast<std::size_t>(-1);
+  std::size_t slot = kNoSlot;  // its index in Server::clients_ while it is open
+
+  void start() {
+    connect_timer_ = std::make_unique<net::steady_timer>(srv_.io());
+    connect_timer_->expires_after(srv_.options().connect_timeout);
+    connect_timer_->async_wait([w = weak_from_this()](const boost::system::error_code& ec) {
+      auto self = w.lock();
+      if (ec || !self || !self->sockets_.empty()) return;
+      self->conn_->close();  // no namespace joined in time
+    });
+  }
+
+  const engineio::SocketPtr& conn() const noexcept { return conn_; }
+
+  void on_message(engineio::Packet m) {
+    Packet p;
+    const Decoder::Status st =
+        m.binary ? decoder_.feed_binary(std::move(m.data), p) : decoder_.feed_text(m.data, p);
+    if (st == Decoder::Status::need_more) return;
+    if (st == Decoder::Status::error) {
+      // An undecodable Socket.IO packet: the connection is closed with "parse error", the
+      // reason socket.io documents for an invalid packet (its 4.8 code reports "forced close"
+      // here: docs/server.md). Not a reason that keeps a session for recovery.
+      close("parse error");
+      return;
+    }
+    if (p.type == PacketType::connect_error) return invalid_state();  // a server-only packet
+    if (p.type == PacketType::connect) {
+      if (find(p.nsp) != sockets_.end() ||
+          std::find(connecting_.begin(), connecting_.end(), p.nsp) != connecting_.end()) {
+        // A second CONNECT for a namespace joined or being joined: invalid state (as in the
+        // reference), and it must not leave a second socket behind.
+        return invalid_state();
+      }
+      Namespace* nsp = srv_.find(p.nsp);
+      if (nsp == nullptr) {
+        Packet err;
+        err.type = PacketType::connect_error;
+        err.nsp = p.nsp;
+        err.data = json::object{{"message", "Invalid namespace"}};
+        send(err);
+        return;
+      }
+      json::object auth = p.data && p.data->is_object() ? p.data->get_object() : json::object{};
+      connecting_.push_back(p.nsp);
+      nsp->connect(shared_from_this(), std::move(auth));
+      return;
+    }
+    auto it = find(p.nsp);
+    if (it == sockets_.end()) {
+      // A packet for a namespace this client has not joined: invalid state, as in the reference.
+      return invalid_state();
+    }
+    SocketPtr s = *it;  // keep alive while it handles the packet
+    s->on_packet(p);
+  }
+
+  // The connection moved to WebSocket: each socket's upgrade handlers.
+  void upgraded() {
+    auto sockets = sockets_;
+    for (auto& s : sockets) s->upgraded();
+  }
+
+  // A packet that is valid but not now (the reference's "invalid state"): the server closes the
+  // connection, "forced server close".
+  void invalid_state() { close("forced server close"); }
+
+  void on_close(engineio::CloseReason r) {
+    stop_connect_timer();
+    // The Engine.IO reason is the socket's (socket.io names them alike).
+    close_all(r == engineio::CloseReason::none ? "transport close" : engineio::to_string(r));
+  }
+
+  // Returns the payload bytes sent (the packet's text, then its attachments).
+  std::size_t send(const Packet& p, bool compress = true) {
+    engineio::Packet m = engineio::Packet::text(engineio::PacketType::message, encode(p));
+    m.compress = compress;
+    std::size_t bytes = m.data.size();
+    conn_->send(std::move(m));
+    for (const Binary& b : p.attachments) {
+      bytes += b->size();
+      conn_->send_frame(engineio::Frame::make(engineio::Frame::Kind::binary, *b, compress));
+    }
+    return bytes;
+  }
+  void add(const std::string& nsp, SocketPtr s) {
+    refused(nsp);
+    if (auto it = find(nsp); it != sockets_.end()) {
+      *it = std::move(s);
+    } else {
+      sockets_.push_back(std::move(s));
+    }
+    stop_connect_timer();
+  }
+  void refused(const std::string& nsp) {
+    auto it = std::find(connecting_.begin(), connecting_.end(), nsp);
+    if (it != connecting_.end()) connecting_.erase(it);
+    if (connecting_.empty()) connecting_.shrink_to_fit();
+  }
+  void remove(const std::string& nsp) {
+    if (auto it = find(nsp); it != sockets_.end()) sockets_.erase(it);
+  }
+  // Every socket closed for `reason` (their sessions saved for recovery where it allows), then
+  // the connection: a client that reconnects at once finds its sessions saved.
+  void close(const std::string& reason) {
+    close_all(reason);
+    conn_->close();
+  }
+  void close_all(const std::string& reason) {
+    auto sockets = std::move(sockets_);
+    sockets_.clear();
+    for (auto& s : sockets) s->closed(reason);
+  }
+  // socket.disconnect(true): every namespace, then the connection.
+  void disconnect_everything() {
+    auto sockets = sockets_;
+    for (auto& s : sockets) s->disconnect(false);
+    conn_->close();
+  }
+
+ private:
+  Server& srv_;
+  engineio::SocketPtr conn_;
+  Decoder decoder_;
+  // Only until the first namespace is joined (then released: an idle client holds no timer).
+  std::unique_ptr<net::steady_timer> connect_timer_;
+  void stop_connect_timer() {
+    if (!connect_timer_) return;
+    connect_timer_->cancel();  // its handler sees operation_aborted (it owns nothing of ours)
+    connect_timer_.reset();
+  }
+  // Its socket in each namespace joined, in joining order (a client joins few: a vector of
+  // handles is 16 bytes each where a map keyed by name took a 96-byte node).
+  std::vector<SocketPtr> sockets_;
+  std::vector<SocketPtr>::iterator find(const std::string& nsp) {
+    return std::find_if(sockets_.begin(), sockets_.end(),
+                        [&](const SocketPtr& s) { return s->nsp().name() == nsp; });
+  }
+  std::vector<std::string> connecting_;  // CONNECTs whose middleware has not finished
+};
+// A pending ack of an emit to one socket (its own timer) or of a broadcast (its collector times
+// it).
+struct Socket::PendingAck {
+  std::unique_ptr<net::steady_timer> timer;  // none for a broadcast's ack (its collector times it)
+  std::function<void(std::optional<std::string>, Args)> callback;
+};
+
+}  // namespace shmio::socketio

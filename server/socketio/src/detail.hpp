@@ -1,0 +1,69 @@
+// Helpers shared by the Socket.IO server's sources (private to socketio/src).
+#pragma once
+
+#include <boost/json/array.hpp>
+#include <chrono>
+#include <cstdio>
+#include <string>
+
+#include "shmio/engineio/server.hpp"
+#include "shmio/socketio/packet.hpp"
+
+namespace shmio::socketio::detail {
+
+namespace json = boost::json;
+
+// Calls `call(h)` for each handler of a copy of `handlers` (a handler may add or remove handlers,
+// or disconnect its socket); one that throws is said on stderr ("shmio: <what> on socket <id>
+// threw: ...") and the others still run.
+template <class List, class Call>
+inline void call_each(const List& handlers, const char* what, const std::string& id, Call&& call) {
+  const List copy = handlers;
+  for (const auto& h : copy) {
+    try {
+      call(h);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "shmio: %s on socket %s threw: %s\n", what, id.c_str(), e.what());
+    }
+  }
+}
+
+inline std::string random_id() {
+  return engineio::random_id();
+}
+
+// A socket id or recovery pid: 15 characters, 90 random bits (engineio::random_id): short enough
+// for std::string's inline buffer, so a socket and the maps keyed by its id allocate nothing for
+// it. (socket.io's ids are 20 characters; nothing in the protocol fixes their length.)
+inline std::string socket_id() {
+  return engineio::random_id(15);
+}
+
+inline std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+inline Packet event_packet(const std::string& nsp, const std::string& event, Args args) {
+  Packet p;
+  p.type = args.binaries.empty() ? PacketType::event : PacketType::binary_event;
+  p.nsp = nsp;
+  json::array data;
+  data.reserve(args.values.size() + 1);
+  data.emplace_back(event);
+  for (auto& v : args.values) data.push_back(std::move(v));
+  p.data = std::move(data);
+  p.attachments = std::move(args.binaries);
+  return p;
+}
+
+}  // namespace shmio::socketio::detail
+
+namespace shmio::socketio {
+using detail::call_each;
+using detail::event_packet;
+using detail::now_ms;
+using detail::random_id;
+using detail::socket_id;
+}  // namespace shmio::socketio

@@ -1,0 +1,280 @@
+// A Socket.IO namespace: CONNECTs, admission, recovery, delivery to its sockets.
+#include "shmio/socketio/server.hpp"
+
+#include <algorithm>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/json/serialize.hpp>
+#include <cstdio>
+
+#include "client.hpp"
+#include "detail.hpp"
+
+namespace shmio::socketio {
+
+namespace json = boost::json;
+namespace net = boost::asio;
+
+Namespace::Namespace(Server& server, std::string name)
+    : server_(&server),
+      name_(std::move(name)),
+      adapter_(server.options().adapter ? server.options().adapter(*this)
+                                        : std::make_unique<InMemoryAdapter>(*this)) {}
+
+SocketPtr Namespace::socket(const SocketId& id) const {
+  auto it = sockets_.find(id);
+  return it == sockets_.end() ? nullptr : it->second;
+}
+
+Socket* Namespace::find_socket(const SocketId& id) const {
+  auto it = sockets_.find(id);
+  return it == sockets_.end() ? nullptr : it->second.get();
+}
+
+void Namespace::remove(const SocketId& id) {
+  adapter_->del_all(id);  // no handle to it may stay in the rooms index
+  sockets_.erase(id);
+}
+
+void Namespace::connect(const std::shared_ptr<Client>& client, json::object auth) {
+  const auto& recovery = server_->options().connection_state_recovery;
+  if (recovery && restore(client, auth) && recovery->skip_middlewares) return;
+  if (!server_->open(client.get())) return;  // closed meanwhile (restore may drain the ring)
+  auth.erase("pid");                         // recovery's fields are not the application's auth
+  auth.erase("offset");
+  SocketPtr s;
+  if (auto it = restoring_.find(client.get()); it != restoring_.end()) {
+    s = std::move(it->second);
+    restoring_.erase(it);
+  } else {
+    Handshake hs;
+    hs.auth = std::move(auth);
+    hs.request = client->conn()->shared_request();
+    hs.issued_ms = now_ms();
+    s = std::make_shared<Socket>(*this, client, socket_id(), std::move(hs),
+                                 recovery ? socket_id() : std::string());
+  }
+  // Run the middleware chain; each may call next() later (asynchronously). The chain holds itself
+  // only weakly; a pending next() holds it strongly, so it lives exactly as long as some
+  // middleware may still call next().
+  auto run = std::make_shared<std::function<void(std::size_t)>>();
+  std::weak_ptr<Client> wc = client;
+  *run = [this, s, wc, weak_run = std::weak_ptr(run)](std::size_t i) {
+    auto c = wc.lock();
+    if (!c) return;
+    if (i == middleware_.size()) return admit(c, s);
+    auto called = std::make_shared<bool>(false);
+    auto refuse = [this, wc, s](const ConnectError& err) {
+      adapter_->del_all(s->id());  // rooms a middleware may have joined
+      auto cl = wc.lock();
+      if (!cl) return;
+      cl->refused(name_);
+      Packet e;
+      e.type = PacketType::connect_error;
+      e.nsp = name_;
+      json::object o{{"message", err.message}};
+      if (err.data) o["data"] = *err.data;
+      e.data = std::move(o);
+      cl->send(e);
+    };
+    try {
+      middleware_[i](s,
+                     [run = weak_run.lock(), i, called, refuse](std::optional<ConnectError> err) {
+                       if (*called || !run) return;
+                       *called = true;
+                       if (err) return refuse(*err);
+                       auto chain = run;  // the caller may destroy this Next while it runs
+                       (*chain)(i + 1);
+                     });
+    } catch (const std::exception& ex) {
+      refuse(ConnectError{ex.what(), std::nullopt});
+    }
+  };
+  (*run)(0);
+}
+
+void Namespace::admit(const std::shared_ptr<Client>& c, const SocketPtr& s) {
+  if (!server_->open(c.get())) return;  // its connection closed while it was being admitted
+  std::vector<EncodedPacket> missed;
+  if (s->recovered_) {
+    // What the socket missed, computed now (after any middleware) so that nothing broadcast
+    // meanwhile falls between the replay and the join. If the log lost part of it, the socket
+    // starts a fresh session instead: never a partial replay.
+    auto replayed = adapter_->replay(s->x().restore_offset, s->x().restore_rooms);
+    if (replayed && sockets_.count(s->id()) == 0) {
+      missed = std::move(*replayed);
+    } else {
+      s->recovered_ = false;
+      s->id_ = socket_id();
+      s->pid_ = socket_id();
+      s->data_ = nullptr;
+      s->x().restore_rooms.clear();
+    }
+  }
+  s->connected_ = true;
+  sockets_.erase(s->id());  // (none: checked above) an entry's key is a view of its own socket's id
+  sockets_.emplace(s->id(), s);
+  adapter_->add_all(s->id(), {s->id()});
+  if (s->x_ && !s->x_->restore_rooms.empty())
+    adapter_->add_all(s->id(), std::exchange(s->x_->restore_rooms, {}));
+  c->add(name_, s);
+  // A recovered socket gets what it missed before the CONNECT reply (the client emits those
+  // events before its "connect" event, in order).
+  for (const EncodedPacket& p : missed) p.send_to(*c->conn());
+  Packet ok;
+  ok.type = PacketType::connect;
+  ok.nsp = name_;
+  json::object o{{"sid", s->id()}};
+  if (!s->pid().empty()) o["pid"] = s->pid();
+  ok.data = std::move(o);
+  c->send(ok);
+  for (auto& h : connection_) {
+    try {
+      h(s);
+    } catch (const std::exception& ex) {
+      std::fprintf(stderr, "shmio: connection handler threw: %s\n", ex.what());
+      s->disconnect(false);
+      return;
+    }
+  }
+}
+
+void Namespace::persist(const Socket& s) {
+  adapter_->persist_session(SessionState{s.id(), s.pid(), adapter_->socket_rooms(s.id()), s.data_});
+}
+
+bool Namespace::restore(const std::shared_ptr<Client>& client, const json::object& auth) {
+  const json::value* pid = auth.if_contains("pid");
+  const json::value* offset = auth.if_contains("offset");
+  if (pid == nullptr || !pid->is_string() || offset == nullptr || !offset->is_string())
+    return false;
+  auto session =
+      adapter_->take_session(std::string(pid->get_string()), std::string(offset->get_string()));
+  if (!session || sockets_.count(session->id) != 0) return false;
+  Handshake hs;
+  hs.auth = auth;
+  hs.auth.erase("pid");
+  hs.auth.erase("offset");
+  hs.request = client->conn()->shared_request();
+  hs.issued_ms = now_ms();
+  auto s = std::make_shared<Socket>(*this, client, session->id, std::move(hs), session->pid);
+  s->recovered_ = true;
+  s->data_ = std::move(session->data);
+  s->x().restore_rooms = std::move(session->rooms);
+  s->x().restore_offset = std::string(offset->get_string());
+  if (server_->options().connection_state_recovery->skip_middlewares) {
+    admit(client, s);
+  } else {
+    restoring_[client.get()] = s;  // connect() runs the middleware with this socket
+  }
+  return true;
+}
+
+std::size_t Namespace::deliver(Packet p, const BroadcastOptions& opts) {
+  return adapter_->broadcast(std::move(p), opts);
+}
+
+std::size_t Namespace::deliver_local(const EncodedPacket& p, const BroadcastOptions& opts) {
+  // The delivery path: the rooms index hands over socket handles, and each receiver's queue gets
+  // a reference to the one frame of this broadcast — no id lookup, no copy, no allocation, no
+  // atomic count per receiver; the writes happen once per socket at the end of the turn.
+  std::size_t n = 0;
+  std::vector<SocketPtr> listening;  // sockets with outgoing listeners (rare: empty, no allocation)
+  std::size_t dropped = 0;
+  auto deliver = [&](Socket& s) {
+    engineio::Socket* conn = s.conn_raw_;
+    // Volatile: dropped for a client that could not take it now (as in socket.io).
+    if (opts.flags.volatile_ && !conn->writable()) {
+      ++dropped;
+      return;
+    }
+    p.send_to(*conn);
+    ++n;
+    if (s.has_outgoing_listeners()) [[unlikely]]
+      listening.push_back(s.shared_from_this());
+  };
+  adapter_->for_each_target(opts, deliver);
+  stats_.messages_out += n;
+  stats_.bytes_out += n * p.bytes();
+  stats_.volatile_dropped += dropped;
+  // (After the walk: a listener may change the rooms index.)
+  for (const SocketPtr& s : listening) s->notify_outgoing(p);
+  return n;
+}
+
+std::size_t Namespace::deliver_local_with_ack(const EncodedPacket& p, const BroadcastOptions& opts,
+                                              std::uint64_t id, std::function<void(Args)> on_ack,
+                                              std::function<void()> on_lost) {
+  std::size_t n = 0;
+  for (const SocketId& sid : adapter_->targets(opts)) {
+    auto it = sockets_.find(sid);
+    if (it == sockets_.end() || !it->second->connected_) continue;
+    auto pending = std::make_shared<Socket::PendingAck>();
+    pending->callback = [on_ack, on_lost](std::optional<std::string> err, Args a) {
+      if (err) {
+        on_lost();
+      } else {
+        on_ack(std::move(a));
+      }
+    };
+    auto& acks = it->second->x().acks;
+    // Broadcast acks have no per-socket timer (their collector times out); a client that never
+    // answers must not grow this map forever: past 1024 pending, the oldest broadcast ack goes.
+    if (acks.size() >= 1024) {
+      auto oldest = acks.end();
+      for (auto a = acks.begin(); a != acks.end(); ++a)
+        if (!a->second->timer && (oldest == acks.end() || a->first < oldest->first)) oldest = a;
+      if (oldest != acks.end()) acks.erase(oldest);
+    }
+    acks[id] = std::move(pending);
+    ++n;
+    p.send_to(*it->second->conn_raw_);
+    it->second->notify_outgoing(p);
+  }
+  stats_.messages_out += n;
+  stats_.bytes_out += n * p.bytes();
+  return n;
+}
+
+std::uint64_t Namespace::next_ack_id() {
+  return server_->next_ack_id();
+}
+
+void Namespace::server_side_emit(const std::string& event, Args args) {
+  adapter_->server_side_emit(event, std::move(args), nullptr);
+}
+
+void Namespace::server_side_emit_with_ack(const std::string& event, Args args,
+                                          std::chrono::milliseconds timeout, AckCallback done) {
+  auto collector = std::make_shared<AckCollector>(server_->io(), std::move(done));
+  adapter_->server_side_emit(event, std::move(args), collector);
+  if (!collector->done()) collector->start(timeout);
+}
+
+void Namespace::on_server_side(const std::string& event,
+                               std::function<void(Args, std::function<void(Args)>)> handler) {
+  server_side_.emplace(event, std::move(handler));
+}
+
+void Namespace::handle_server_side(const std::string& event, Args args,
+                                   std::function<void(Args)> ack) {
+  auto [first, last] = server_side_.equal_range(event);
+  for (auto it = first; it != last; ++it) {
+    try {
+      it->second(
+          args, ack ? ack : [](Args) {});
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "shmio: server-side handler for '%s' threw: %s\n", event.c_str(),
+                   e.what());
+    }
+  }
+}
+
+void Namespace::for_each_socket(const std::function<void(const SocketPtr&)>& f) const {
+  std::vector<SocketPtr> all;
+  all.reserve(sockets_.size());
+  for (const auto& [id, s] : sockets_) all.push_back(s);
+  for (const SocketPtr& s : all) f(s);
+}
+}  // namespace shmio::socketio

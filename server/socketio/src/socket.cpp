@@ -1,0 +1,427 @@
+// A Socket.IO socket: rooms, listeners, emits and acks, middleware, its end.
+#include "shmio/socketio/server.hpp"
+
+#include <algorithm>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/json/serialize.hpp>
+#include <cstdio>
+
+#include "client.hpp"
+#include "detail.hpp"
+
+namespace shmio::socketio {
+
+namespace json = boost::json;
+namespace net = boost::asio;
+
+Socket::Socket(Namespace& nsp, std::shared_ptr<Client> client, SocketId id, Handshake hs,
+               std::string pid)
+    : nsp_(&nsp),
+      client_(client),
+      conn_raw_(client ? client->conn().get() : nullptr),
+      id_(std::move(id)),
+      pid_(std::move(pid)),
+      handshake_(std::move(hs)) {}
+
+std::set<Room> Socket::rooms() const {
+  return nsp_->adapter().socket_rooms(id_);
+}
+void Socket::join(const Room& room) {
+  nsp_->adapter().add_all(id_, {room});
+}
+void Socket::join(const std::vector<Room>& rooms) {
+  nsp_->adapter().add_all(id_, std::set<Room>(rooms.begin(), rooms.end()));
+}
+void Socket::leave(const Room& room) {
+  nsp_->adapter().del(id_, room);
+}
+
+void Socket::on(const std::string& event, EventHandler h) {
+  x().handlers.emplace(event, std::make_pair(std::move(h), false));
+}
+void Socket::once(const std::string& event, EventHandler h) {
+  x().handlers.emplace(event, std::make_pair(std::move(h), true));
+}
+void Socket::off(const std::string& event) {
+  if (x_) x_->handlers.erase(event);
+}
+Socket::ListenerId Socket::add_listener(Listeners Extras::*list, AnyListener h, bool first) {
+  const ListenerId id = x().next_listener++;
+  Listeners& l = x_.get()->*list;
+  l.emplace(first ? l.begin() : l.end(), id, std::move(h));
+  return id;
+}
+void Socket::remove_listener(Listeners Extras::*list, std::optional<ListenerId> id) {
+  if (!x_) return;
+  Listeners& l = x_.get()->*list;
+  if (!id) return l.clear();
+  std::erase_if(l, [id](const auto& e) { return e.first == *id; });
+}
+Socket::ListenerId Socket::on_any(AnyListener h) {
+  return add_listener(&Extras::any, std::move(h), false);
+}
+Socket::ListenerId Socket::prepend_any(AnyListener h) {
+  return add_listener(&Extras::any, std::move(h), true);
+}
+void Socket::off_any(ListenerId id) {
+  remove_listener(&Extras::any, id);
+}
+void Socket::off_any() {
+  remove_listener(&Extras::any, std::nullopt);
+}
+Socket::ListenerId Socket::on_any_outgoing(AnyListener h) {
+  return add_listener(&Extras::any_outgoing, std::move(h), false);
+}
+void Socket::off_any_outgoing(ListenerId id) {
+  remove_listener(&Extras::any_outgoing, id);
+}
+void Socket::off_any_outgoing() {
+  remove_listener(&Extras::any_outgoing, std::nullopt);
+}
+
+void Socket::notify_outgoing(const std::string& event, const Args& args) {
+  if (!has_outgoing_listeners()) return;
+  auto self = shared_from_this();
+  call_each(x_->any_outgoing, "outgoing listener", id_,
+            [&](const auto& l) { l.second(self, event, args); });
+}
+
+// A broadcast's packet as its listeners see it: decoded back into the event and its arguments
+// (only for a socket that has such listeners).
+void Socket::notify_outgoing(const EncodedPacket& p) {
+  if (!has_outgoing_listeners()) return;
+  std::string_view text = p.frame->payload();
+  if (text.empty()) return;
+  text.remove_prefix(1);  // the Engine.IO message type
+  Decoder d;
+  Packet out;
+  Decoder::Status st = d.feed_text(text, out);
+  for (std::size_t i = 0; st == Decoder::Status::need_more && i < p.attachments.size(); ++i)
+    st = d.feed_binary(std::string(p.attachments[i]->payload()), out);
+  if (st != Decoder::Status::packet || !out.data || !out.data->is_array() ||
+      out.data->get_array().empty())
+    return;
+  json::array values = std::move(out.data->get_array());
+  json::value name = std::move(values[0]);
+  values.erase(values.begin());
+  notify_outgoing(name.is_string() ? std::string(name.get_string()) : json::serialize(name),
+                  Args(std::move(values), out.attachments));
+}
+
+void Socket::on_upgrade(std::function<void(const SocketPtr&)> h) {
+  x().on_upgrade.push_back(std::move(h));
+}
+void Socket::upgraded() {
+  if (!x_ || x_->on_upgrade.empty()) return;
+  auto self = shared_from_this();
+  call_each(x_->on_upgrade, "upgrade handler", id_, [&](const auto& h) { h(self); });
+}
+
+void Socket::on_disconnecting(std::function<void(const SocketPtr&, const std::string&)> h) {
+  x().on_disconnecting.push_back(std::move(h));
+}
+void Socket::on_disconnect(std::function<void(const SocketPtr&, const std::string&)> h) {
+  x().on_disconnect.push_back(std::move(h));
+}
+std::string_view Socket::transport() const noexcept {
+  const engineio::Socket* c = conn();
+  if (c == nullptr) return {};
+  return c->transport() == engineio::TransportKind::websocket ? "websocket" : "polling";
+}
+
+// Disconnected, or volatile and the connection cannot take it now.
+bool Socket::Emitter::dropped() const noexcept {
+  return !s_->connected_ ||
+         (volatile_flag_ && (s_->conn_raw_ == nullptr || !s_->conn_raw_->writable()));
+}
+bool Socket::Emitter::emit(const std::string& event, Args args) const {
+  if (dropped()) return false;
+  s_->notify_outgoing(event, args);
+  s_->send_packet(event_packet(s_->nsp_->name(), event, std::move(args)), compress_);
+  return true;
+}
+bool Socket::Emitter::emit_with_ack(
+    const std::string& event, Args args,
+    std::function<void(std::optional<std::string>, Args)> callback) const {
+  if (dropped()) return false;
+  s_->notify_outgoing(event, args);
+  return s_->emit_packet(event_packet(s_->nsp_->name(), event, std::move(args)), timeout_,
+                         std::move(callback), compress_);
+}
+
+void Socket::drop_connection() {
+  auto c = client_.lock();
+  if (!c) return;
+  // The sockets are closed (and their sessions saved, for recovery) before the connection, so
+  // that the client, which reconnects as soon as it sees the close, finds its session saved
+  // wherever it lands — not still connected here.
+  c->close("forced close");
+}
+
+void Socket::send_packet(Packet p, bool compress) {
+  if (auto c = client_.lock()) {
+    const std::size_t bytes = c->send(p, compress);
+    if (p.type == PacketType::event || p.type == PacketType::binary_event) {
+      ++nsp_->stats_.messages_out;
+      nsp_->stats_.bytes_out += bytes;
+    }
+  }
+}
+
+bool Socket::emit(const std::string& event, Args args) {
+  if (!connected_) return false;
+  notify_outgoing(event, args);
+  send_packet(event_packet(nsp_->name(), event, std::move(args)));
+  return true;
+}
+
+bool Socket::emit_with_ack(const std::string& event, Args args, std::chrono::milliseconds timeout,
+                           std::function<void(std::optional<std::string>, Args)> callback) {
+  if (!connected_) return false;
+  notify_outgoing(event, args);
+  return emit_packet(event_packet(nsp_->name(), event, std::move(args)), timeout,
+                     std::move(callback), true);
+}
+
+bool Socket::emit_packet(Packet p, std::chrono::milliseconds timeout,
+                         std::function<void(std::optional<std::string>, Args)> callback,
+                         bool compress) {
+  const std::uint64_t id = nsp_->next_ack_id();
+  p.id = id;
+  auto pending = std::make_shared<PendingAck>();
+  pending->callback = std::move(callback);
+  pending->timer = std::make_unique<net::steady_timer>(nsp_->server().io());
+  pending->timer->expires_after(timeout);
+  pending->timer->async_wait([w = weak_from_this(), id](const boost::system::error_code& ec) {
+    auto self = w.lock();
+    if (ec || !self) return;
+    if (!self->x_) return;
+    auto& acks = self->x_->acks;
+    auto it = acks.find(id);
+    if (it == acks.end()) return;
+    auto cb = std::move(it->second->callback);
+    acks.erase(it);
+    try {
+      cb(std::string("operation has timed out"), Args{});
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "shmio: ack callback threw: %s\n", e.what());
+    }
+  });
+  x().acks[id] = std::move(pending);
+  send_packet(std::move(p), compress);
+  return true;
+}
+
+BroadcastOperator Socket::to(const Room& room) {
+  return broadcast().to(room);
+}
+BroadcastOperator Socket::except(const Room& room) {
+  return broadcast().except(room);
+}
+BroadcastOperator Socket::broadcast() {
+  BroadcastOptions o;
+  o.except.insert(id_);  // every socket is in its own room: excluding it excludes the sender
+  return BroadcastOperator(*nsp_, std::move(o));
+}
+
+void Socket::disconnect(bool close) {
+  if (!connected_) return;
+  auto c = client_.lock();
+  if (close && c) {
+    c->disconnect_everything();
+    return;
+  }
+  Packet p;
+  p.type = PacketType::disconnect;
+  p.nsp = nsp_->name();
+  send_packet(std::move(p));
+  if (c) c->remove(nsp_->name());
+  closed("server namespace disconnect");
+}
+
+void Socket::on_packet(const Packet& p) {
+  switch (p.type) {
+    case PacketType::event:
+    case PacketType::binary_event: {
+      json::array values = p.data->get_array();
+      json::value name = std::move(values[0]);
+      values.erase(values.begin());
+      const std::string event =
+          name.is_string() ? std::string(name.get_string()) : json::serialize(name);
+      Ack ack;
+      if (p.id) {
+        auto done = std::make_shared<bool>(false);
+        ack = [w = weak_from_this(), id = *p.id, done](Args reply) {
+          auto self = w.lock();
+          if (!self || *done || !self->connected_) return;
+          *done = true;
+          Packet a;
+          a.type = reply.binaries.empty() ? PacketType::ack : PacketType::binary_ack;
+          a.nsp = self->nsp_->name();
+          a.id = id;
+          a.data = std::move(reply.values);
+          a.attachments = std::move(reply.binaries);
+          self->send_packet(std::move(a));
+        };
+      }
+      dispatch(event, Args(std::move(values), p.attachments), std::move(ack));
+      break;
+    }
+    case PacketType::ack:
+    case PacketType::binary_ack: {
+      if (!x_) return;  // no ack expected
+      auto it = x_->acks.find(p.id.value_or(~0ULL));
+      if (it == x_->acks.end()) return;  // late or unknown ack: ignored, as in the reference
+      auto pending = std::move(it->second);
+      x_->acks.erase(it);
+      if (pending->timer) pending->timer->cancel();
+      try {
+        pending->callback(std::nullopt, Args(p.data->get_array(), p.attachments));
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "shmio: ack callback threw: %s\n", e.what());
+        disconnect(false);
+      }
+      break;
+    }
+    case PacketType::disconnect:
+      if (auto c = client_.lock()) c->remove(nsp_->name());
+      closed("client namespace disconnect");
+      break;
+    default:
+      break;  // CONNECT is the client's; CONNECT_ERROR is never sent by clients
+  }
+}
+
+void Socket::use(EventMiddleware m) {
+  x().use.push_back(std::move(m));
+}
+void Socket::on_error(std::function<void(const SocketPtr&, const std::string&)> h) {
+  x().on_error.push_back(std::move(h));
+}
+
+void Socket::error(const std::string& message) {
+  if (!x_) return;
+  auto self = shared_from_this();
+  call_each(x_->on_error, "error handler", id_, [&](const auto& h) { h(self, message); });
+}
+
+// One event on its way through the socket's middleware.
+struct Socket::Chain {
+  SocketPtr self;
+  std::string event;
+  Args args;
+  Ack ack;
+  std::vector<EventMiddleware> fns;  // a copy: the list may change meanwhile
+  std::size_t next = 0;
+};
+
+void Socket::run_middleware(const std::shared_ptr<Chain>& c) {
+  if (!connected_) return;  // disconnected meanwhile: dropped
+  if (c->next == c->fns.size())
+    return run_handlers(c->event, std::move(c->args), std::move(c->ack));
+  const EventMiddleware& fn = c->fns[c->next++];
+  auto called = std::make_shared<bool>(false);
+  auto next = [c, called](std::optional<std::string> err) {
+    if (*called) return;  // next called twice: the second is ignored
+    *called = true;
+    if (err) return c->self->error(*err);
+    c->self->run_middleware(c);
+  };
+  try {
+    fn(c->self, c->event, c->args, next);
+  } catch (const std::exception& e) {
+    next(std::string(e.what()));
+  }
+}
+
+void Socket::dispatch(const std::string& event, Args args, Ack ack) {
+  auto self = shared_from_this();
+  try {
+    // A handler may register or remove handlers, or disconnect the socket: each is copied
+    // before it runs.
+    for (std::size_t i = 0; x_ && i < x_->any.size(); ++i) {
+      auto h = x_->any[i].second;
+      h(self, event, args);
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "shmio: any-listener for '%s' on socket %s threw: %s\n", event.c_str(),
+                 id_.c_str(), e.what());
+    disconnect(false);
+    return;
+  }
+  if (x_ && !x_->use.empty()) {
+    run_middleware(
+        std::make_shared<Chain>(Chain{self, event, std::move(args), std::move(ack), x_->use, 0}));
+    return;
+  }
+  run_handlers(event, std::move(args), std::move(ack));
+}
+
+void Socket::run_handlers(const std::string& event, Args args, Ack ack) {
+  auto self = shared_from_this();
+  try {
+    std::vector<EventHandler> run;
+    if (x_) {
+      auto [first, last] = x_->handlers.equal_range(event);
+      for (auto it = first; it != last;) {
+        run.push_back(it->second.first);
+        it = it->second.second ? x_->handlers.erase(it) : std::next(it);
+      }
+    }
+    auto [nfirst, nlast] = nsp_->events_.equal_range(event);
+    for (auto it = nfirst; it != nlast; ++it) run.push_back(it->second);
+    for (std::size_t i = 0; i < run.size(); ++i)
+      run[i](self, i + 1 == run.size() ? std::move(args) : args, ack);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "shmio: handler for '%s' on socket %s threw: %s\n", event.c_str(),
+                 id_.c_str(), e.what());
+    disconnect(false);
+  }
+}
+
+void Socket::closed(const std::string& reason) {
+  if (!connected_) return;
+  connected_ = false;
+  auto self = shared_from_this();
+  // Pending emit_with_ack callbacks learn that no ack will come.
+  decltype(Extras::acks) pending_acks;
+  if (x_) pending_acks.swap(x_->acks);
+  for (auto& [ack_id, pending] : pending_acks) {
+    if (pending->timer) pending->timer->cancel();
+    try {
+      pending->callback(std::string("socket has been disconnected"), Args{});
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "shmio: ack callback threw: %s\n", e.what());
+    }
+  }
+  // "disconnecting": the socket still in its rooms.
+  if (x_ && !x_->on_disconnecting.empty()) {
+    call_each(std::exchange(x_->on_disconnecting, {}), "disconnecting handler", id_,
+              [&](const auto& h) { h(self, reason); });
+  }
+  // Only these reasons keep a session for connection state recovery (as in socket.io).
+  static const std::set<std::string> kRecoverable = {"transport error",      "transport close",
+                                                     "forced close",         "ping timeout",
+                                                     "server shutting down", "forced server close"};
+  if (!pid_.empty() && kRecoverable.count(reason) != 0) nsp_->persist(*this);
+  if (!pid_.empty() && kRecoverable.count(reason) == 0) nsp_->adapter().forget_session(pid_);
+  nsp_->adapter().del_all(id_);
+  nsp_->remove(id_);
+  // Handlers often capture their socket: dropping them (after on_disconnect) breaks those cycles.
+  decltype(Extras::on_disconnect) disconnect_handlers;
+  if (x_) {
+    disconnect_handlers.swap(x_->on_disconnect);
+    x_.reset();  // its handlers with it (a running dispatch() holds copies and checks x_)
+  }
+  for (auto& h : disconnect_handlers) {
+    try {
+      h(self, reason);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "shmio: disconnect handler on socket %s threw: %s\n", id_.c_str(),
+                   e.what());
+    }
+  }
+}
+}  // namespace shmio::socketio

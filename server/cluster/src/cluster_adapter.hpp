@@ -1,0 +1,380 @@
+// The cluster adapter of one namespace on a worker (private to cluster/src).
+#pragma once
+
+#include "node_impl.hpp"
+
+namespace shmio::cluster {
+
+namespace json = boost::json;
+namespace net = boost::asio;
+namespace sio = socketio;
+using shm::RecordView;
+
+// ---------------------------------------------------------------------------------------------
+// The adapter of one namespace on a worker: the local rooms index (InMemoryAdapter's) plus the
+// operations over every worker.
+class ClusterAdapter final : public sio::InMemoryAdapter {
+ public:
+  ClusterAdapter(sio::Namespace& nsp, Node::Impl& node) : InMemoryAdapter(nsp), node_(node) {
+    node_.adapters[nsp.name()] = this;
+  }
+  ~ClusterAdapter() override { node_.adapters.erase(nsp_->name()); }
+
+  sio::Namespace& nsp() { return *nsp_; }
+
+  // Rooms of a recoverable socket are published when they change (below), so that its session
+  // survives even a SIGKILL of this worker.
+  void add_all(const sio::SocketId& id, const std::set<sio::Room>& rooms) override {
+    InMemoryAdapter::add_all(id, rooms);
+    session_changed(id);
+  }
+  void del(const sio::SocketId& id, const sio::Room& room) override {
+    InMemoryAdapter::del(id, room);
+    session_changed(id);
+  }
+
+  std::size_t broadcast(sio::Packet p, const sio::BroadcastOptions& opts) override {
+    const auto& recovery = nsp_->server().options().connection_state_recovery;
+    const bool with_offset =
+        recovery && !p.id && !opts.flags.volatile_ &&
+        (p.type == sio::PacketType::event || p.type == sio::PacketType::binary_event);
+    if (opts.flags.local) {
+      return nsp_->deliver_local(sio::encode_shared(p, opts.flags.compress), opts);
+    }
+    // The offset is the record's own ring position, known only once claimed: the frame is
+    // encoded with 16 placeholder digits, and they are overwritten in the claimed record.
+    if (with_offset) p.data->as_array().emplace_back(std::string(kOffsetDigits, '0'));
+    std::string frame = "4" + sio::encode(p);
+    std::uint64_t position = 0;
+    const std::uint8_t flags =
+        broadcast_flags(opts.flags) | (with_offset ? kFlagOwnInRingOrder : std::uint8_t{0});
+    const bool published = write(opts, flags, 0, frame, p.attachments, with_offset, &position);
+    if (with_offset && published) {
+      // Delivered here when this worker's reader reaches the record (the ring notifier wakes
+      // it: our own commit moves the frontier too), in ring order with everyone else's. A
+      // socket that got a later record before this one would name an offset past it, and a
+      // replay from there would skip it (or repeat what it had).
+      return 0;
+    }
+    if (with_offset) {  // not in the ring: no offset (a recovery must not start there)
+      p.data->as_array().pop_back();
+      frame = "4" + sio::encode(p);
+    }
+    return nsp_->deliver_local(sio::EncodedPacket::from(frame, p.attachments, opts.flags.compress),
+                               opts);
+  }
+
+  void broadcast_with_ack(sio::Packet p, const sio::BroadcastOptions& opts,
+                          const std::shared_ptr<sio::AckCollector>& collector) override {
+    const std::uint64_t id = *p.id;
+    std::string frame = "4" + sio::encode(p);
+    if (!opts.flags.local) {
+      auto responders = node_.live_workers(false);
+      for (const Responder& r : responders) collector->add_pending_source(r.producer + 1u);
+      const auto flags = static_cast<std::uint8_t>(kFlagAck | broadcast_flags(opts.flags));
+      if (write(opts, flags, id, frame, p.attachments, false, nullptr)) {
+        node_.track(id, PendingRequest{collector, std::move(responders), nullptr});
+      } else {
+        for (const Responder& r : responders) collector->fail_source(r.producer + 1u, true);
+      }
+    }
+    ack_locally(sio::EncodedPacket::from(frame, p.attachments, opts.flags.compress), opts, id,
+                collector);
+  }
+
+  void add_sockets(const sio::BroadcastOptions& opts, const std::set<sio::Room>& rooms) override {
+    if (!opts.flags.local)
+      node_.publish(MessageType::sockets_join, sio_message(opts, {{"rooms", rooms_json(rooms)}}));
+    Adapter::add_sockets(opts, rooms);
+  }
+  void del_sockets(const sio::BroadcastOptions& opts, const std::set<sio::Room>& rooms) override {
+    if (!opts.flags.local)
+      node_.publish(MessageType::sockets_leave, sio_message(opts, {{"rooms", rooms_json(rooms)}}));
+    Adapter::del_sockets(opts, rooms);
+  }
+  void disconnect_sockets(const sio::BroadcastOptions& opts, bool close) override {
+    if (!opts.flags.local)
+      node_.publish(MessageType::disconnect_sockets, sio_message(opts, {{"close", close}}));
+    Adapter::disconnect_sockets(opts, close);
+  }
+
+  void fetch_sockets(const sio::BroadcastOptions& opts,
+                     std::function<void(std::vector<sio::RemoteSocket>)> done) override {
+    // Local sockets first, then each worker's answer; all turned into RemoteSockets at the end.
+    sio::Namespace* nsp = nsp_;
+    auto collector = std::make_shared<sio::AckCollector>(
+        node_.io,
+        [nsp, done = std::move(done)](std::optional<std::string>, std::vector<sio::Args> answers) {
+          std::vector<sio::RemoteSocket> out;
+          for (const sio::Args& a : answers) {
+            if (a.values.empty() || !a.values[0].is_array()) continue;
+            for (const json::value& v : a.values[0].get_array()) {
+              if (!v.is_object()) continue;
+              const json::object& o = v.get_object();
+              const json::value* hs = o.if_contains("handshake");
+              const json::value* data = o.if_contains("data");
+              out.emplace_back(
+                  *nsp, str_of(o, "id"),
+                  hs && hs->is_object() ? handshake_from_json(hs->get_object()) : sio::Handshake{},
+                  rooms_from(o.if_contains("rooms")), data ? *data : json::value());
+            }
+          }
+          done(std::move(out));
+        });
+    collector->add_pending_source(0);
+    if (!opts.flags.local) {
+      auto responders = node_.live_workers(false);
+      for (const Responder& r : responders) collector->add_pending_source(r.producer + 1u);
+      const std::uint64_t rid = node_.request_id();
+      if (node_.publish(MessageType::fetch_sockets, sio_message(opts, {{"requestId", rid}}))) {
+        node_.track(rid, PendingRequest{collector, std::move(responders), nsp_});
+      } else {
+        for (const Responder& r : responders) collector->fail_source(r.producer + 1u, true);
+      }
+    }
+    collector->expect(0, 1);
+    collector->answer(0, sio::Args{json::value(local_sockets(opts))});
+    if (!collector->done()) collector->start(std::chrono::seconds(5));
+  }
+
+  void server_side_emit(const std::string& event, sio::Args args,
+                        const std::shared_ptr<sio::AckCollector>& collector) override {
+    json::object body{{"nsp", nsp_->name()}, {"event", event}, {"args", args.values}};
+    std::vector<Responder> responders;
+    std::uint64_t rid = 0;
+    if (collector) {
+      responders = node_.live_workers(false);
+      rid = node_.request_id();
+      body["requestId"] = rid;
+      for (const Responder& r : responders) collector->expect(r.producer + 1u, 1);
+    }
+    const bool ok =
+        node_.publish(MessageType::server_side_emit, write_message(body, args.binaries));
+    if (!collector) return;
+    if (ok) {
+      node_.track(rid, PendingRequest{collector, std::move(responders), nullptr});
+    } else {
+      for (const Responder& r : responders) collector->fail_source(r.producer + 1u, true);
+    }
+  }
+
+  std::size_t server_count() const override { return node_.live_workers(true).size(); }
+
+  // --- connection state recovery: sessions in shared memory (Node::Impl::sessions)
+  void persist_session(sio::SessionState s) override { save(s, /*connected=*/false); }
+
+  std::optional<sio::SessionState> take_session(const std::string& pid,
+                                                const std::string& offset) override {
+    node_.drain();  // broadcasts published by others until now
+    const auto pos = position_of(offset);
+    // A client back on the worker that still holds its socket (this worker has not yet seen the
+    // old connection die): as socket.io, which restores only sessions saved at a disconnect it
+    // has seen, it starts afresh.
+    const auto held_here = [&] {
+      for (const sio::SocketId& id : targets(sio::BroadcastOptions{}))
+        if (sio::SocketPtr s = nsp_->socket(id); s && s->connected() && s->pid() == pid)
+          return true;
+      return false;
+    };
+    std::optional<sio::SessionState> st;
+    const char* refused = nullptr;
+    if (!node_.sessions) {
+      refused = "no session table (it could not be opened at start)";
+    } else {
+      auto t = node_.sessions->take(key(pid), window());
+      if (t.status == shm::SessionStore::TakeStatus::connected_live && held_here())
+        refused =
+            "its socket is still connected on a live worker (this one: the old "
+            "connection's end not seen yet)";
+      else if (t.status != shm::SessionStore::TakeStatus::ok)
+        refused = shm::to_string(t.status);
+      else if (!pos)
+        refused = "malformed offset";
+      else if (!replayable(*pos))
+        refused = "the offset is no longer in the ring";
+      else if (!(st = state_of(pid, t.state)))
+        refused = "its saved state is not readable";
+    }
+    if (refused != nullptr) {
+      ++node_.stats.recovery_failures;
+      if (node_.options.log_recoveries)
+        std::fprintf(stderr, "shmio[w%d]: session %s not recovered: %s\n", node_.options.worker,
+                     pid.c_str(), refused);
+      return std::nullopt;
+    }
+    return st;
+  }
+
+  void forget_session(const std::string& pid) override {
+    if (node_.sessions) node_.sessions->erase(key(pid));
+  }
+
+  std::optional<std::vector<sio::EncodedPacket>> replay(const std::string& offset,
+                                                        const std::set<sio::Room>& rooms) override {
+    auto r = replay_range(offset, rooms);
+    if (!r && node_.options.log_recoveries)
+      std::fprintf(stderr,
+                   "shmio[w%d]: session at offset %s not recovered: its range could not be read "
+                   "whole (overwritten, or lapped while read)\n",
+                   node_.options.worker, offset.c_str());
+    return r;
+  }
+  std::optional<std::vector<sio::EncodedPacket>> replay_range(const std::string& offset,
+                                                              const std::set<sio::Room>& rooms) {
+    node_.drain();
+    const auto pos = position_of(offset);
+    if (!pos) return std::nullopt;
+    auto r = shm::RingReader::attach(*node_.segment, {"replay", -1, shm::StartAt::latest});
+    if (!r) return std::nullopt;
+    shm::RingReader& rd = r.value();
+    if (!rd.seek(*pos)) {
+      ++node_.stats.recovery_failures;
+      return std::nullopt;
+    }
+    const std::uint64_t end = node_.applied_end;
+    std::vector<sio::EncodedPacket> out;
+    std::array<RecordView, 64> views;
+    bool first = true;
+    while (rd.position() < end) {
+      const std::size_t n = rd.peek(views);
+      if (rd.last_loss().records != 0) return std::nullopt;
+      if (n == 0) break;
+      std::vector<sio::EncodedPacket> batch;
+      std::size_t used = 0;
+      for (; used < n && views[used].position < end; ++used) {
+        const RecordView& v = views[used];
+        if (first) {  // the record the client already has: it must be the one it named
+          first = false;
+          if (v.position != *pos || v.type != static_cast<std::uint16_t>(MessageType::broadcast))
+            return std::nullopt;
+          continue;
+        }
+        if (v.type != static_cast<std::uint16_t>(MessageType::broadcast)) continue;
+        auto b = take_broadcast(v.payload);
+        if (!b || b->nsp != nsp_->name() || (b->flags & (kFlagAck | kFlagVolatile)) != 0) continue;
+        if (sio::reaches(b->opts, rooms)) batch.push_back(std::move(b->packet));
+      }
+      if (!rd.consume(std::span<const RecordView>(views.data(), used))) return std::nullopt;
+      for (auto& e : batch) out.push_back(std::move(e));
+      if (used < n) break;
+    }
+    if (first) return std::nullopt;
+    ++node_.stats.recoveries;
+    return out;
+  }
+
+  json::array local_sockets(const sio::BroadcastOptions& opts) const {
+    json::array out;
+    for (const sio::SocketId& id : targets(opts)) {
+      sio::SocketPtr s = nsp_->socket(id);
+      if (!s) continue;
+      out.push_back(json::object{{"id", id},
+                                 {"handshake", handshake_to_json(s->handshake())},
+                                 {"rooms", rooms_json(s->rooms())},
+                                 {"data", s->data()}});
+    }
+    return out;
+  }
+  void apply_local(MessageType t, const json::object& body) {
+    const json::value* o = body.if_contains("opts");
+    const sio::BroadcastOptions opts =
+        o && o->is_object() ? options_from_json(o->get_object()) : sio::BroadcastOptions{};
+    if (t == MessageType::sockets_join)
+      Adapter::add_sockets(opts, rooms_from(body.if_contains("rooms")));
+    if (t == MessageType::sockets_leave)
+      Adapter::del_sockets(opts, rooms_from(body.if_contains("rooms")));
+    if (t == MessageType::disconnect_sockets) {
+      const json::value* c = body.if_contains("close");
+      Adapter::disconnect_sockets(opts, c && c->is_bool() && c->get_bool());
+    }
+  }
+
+ private:
+  std::string sio_message(const sio::BroadcastOptions& opts, json::object extra) {
+    extra["nsp"] = nsp_->name();
+    extra["opts"] = options_to_json(opts);
+    return write_message(extra);
+  }
+  bool write(const sio::BroadcastOptions& opts, std::uint8_t flags, std::uint64_t ack_id,
+             const std::string& frame, const std::vector<sio::Binary>& att, bool with_offset,
+             std::uint64_t* position) {
+    if (!broadcast_fits(nsp_->name(), opts)) {
+      ++node_.stats.publish_failures;
+      std::fprintf(stderr,
+                   "shmio[w%d]: a broadcast with a room or namespace name over 65535 "
+                   "bytes was delivered on this worker only\n",
+                   node_.options.worker);
+      return false;
+    }
+    const std::size_t size = broadcast_size(nsp_->name(), opts, frame.size(), att);
+    auto claim = node_.writer->claim(size, static_cast<std::uint16_t>(MessageType::broadcast));
+    if (claim.status != shm::PublishStatus::ok) {
+      ++node_.stats.publish_failures;
+      std::fprintf(stderr, "shmio[w%d]: a broadcast of %zu bytes was not published: %s\n",
+                   node_.options.worker, size, shm::to_string(claim.status));
+      return false;
+    }
+    const std::size_t frame_at =
+        write_broadcast(claim.payload, nsp_->name(), opts, flags, ack_id, frame, att);
+    if (with_offset) {
+      const std::string off = offset_of(claim.position);
+      std::memcpy(claim.payload.data() + frame_at + frame.size() - 2 - kOffsetDigits, off.data(),
+                  kOffsetDigits);
+    }
+    node_.writer->commit();
+    if (position != nullptr) *position = claim.position;
+    ++node_.stats.broadcasts_published;
+    ++node_.stats.messages_published;
+    node_.keep_up(claim.position);
+    return true;
+  }
+  // Whether the record at `pos` can still be read (it and everything after it).
+  bool replayable(std::uint64_t pos) {
+    auto r = shm::RingReader::attach(*node_.segment, {"replay", -1, shm::StartAt::latest});
+    return r && r.value().seek(pos);
+  }
+  // A recoverable socket's session is saved when it connects and whenever its rooms change, so that
+  // it survives even a SIGKILL of this worker; at its disconnect with its final data.
+  void session_changed(const sio::SocketId& id) {
+    if (!nsp_->server().options().connection_state_recovery) return;
+    sio::SocketPtr s = nsp_->socket(id);
+    if (!s || !s->connected() || s->pid().empty()) return;
+    save(sio::SessionState{s->id(), s->pid(), socket_rooms(id), s->data()}, true);
+  }
+  void save(const sio::SessionState& s, bool connected) {
+    if (s.pid.empty()) return;
+    const std::string state = json::serialize(
+        json::object{{"id", s.id}, {"rooms", rooms_json(s.rooms)}, {"data", s.data}});
+    const auto r = node_.sessions ? node_.sessions->put(key(s.pid), state, connected, window())
+                                  : shm::SessionStore::PutStatus::full;
+    if (r == shm::SessionStore::PutStatus::ok) return;
+    ++node_.stats.sessions_not_saved;
+    // One line per second at most (a full table would say it for every connection).
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_not_saved_log_ < std::chrono::seconds(1)) return;
+    last_not_saved_log_ = now;
+    std::fprintf(stderr, "shmio[w%d]: session %s not saved for recovery: %s\n",
+                 node_.options.worker, s.pid.c_str(),
+                 node_.sessions ? shm::to_string(r) : "no session table");
+  }
+  std::string key(const std::string& pid) const { return nsp_->name() + "\n" + pid; }
+  std::chrono::nanoseconds window() const {
+    const auto& r = nsp_->server().options().connection_state_recovery;
+    return r ? std::chrono::duration_cast<std::chrono::nanoseconds>(r->max_disconnection_duration)
+             : std::chrono::nanoseconds(0);
+  }
+  static std::optional<sio::SessionState> state_of(const std::string& pid,
+                                                   const std::string& text) {
+    boost::system::error_code ec;
+    json::value v = json::parse(text, ec);
+    if (ec || !v.is_object()) return std::nullopt;
+    const json::object& o = v.get_object();
+    const json::value* data = o.if_contains("data");
+    return sio::SessionState{str_of(o, "id"), pid, rooms_from(o.if_contains("rooms")),
+                             data ? *data : json::value()};
+  }
+
+  Node::Impl& node_;
+  std::chrono::steady_clock::time_point last_not_saved_log_{};
+};
+}  // namespace shmio::cluster

@@ -1,0 +1,262 @@
+// Hand-off of HTTP connections between workers (private to cluster/src; used by Node).
+#pragma once
+
+#include "support.hpp"
+
+namespace shmio::cluster {
+
+namespace json = boost::json;
+namespace net = boost::asio;
+namespace sio = socketio;
+using shm::RecordView;
+
+// ---------------------------------------------------------------------------------------------
+// Hand-off of HTTP connections between workers: a Unix SOCK_SEQPACKET socket per worker (abstract
+// address "shmio-handoff.<cluster>.<index>"); one message per connection carries its descriptor
+// (SCM_RIGHTS) and the bytes read from it that are not answered yet. Up to kInline bytes travel in
+// the message; more (a large POST) go in a memfd passed along with it.
+class Handoff {
+ public:
+  static constexpr std::size_t kInline = 32 * 1024;
+  struct Header {
+    std::uint32_t magic;
+    std::uint32_t in_memfd;
+    std::uint64_t length;
+  };
+  static constexpr std::uint32_t kMagic = 0x48414e44;  // "HAND"
+
+  Handoff(net::io_context& io, std::string cluster, int index,
+          std::function<void(int fd, std::string bytes)> adopt, std::uint64_t* refused)
+      : io_(io),
+        cluster_(std::move(cluster)),
+        index_(index),
+        adopt_(std::move(adopt)),
+        refused_(refused),
+        listener_(io) {
+    const int fd = ::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) throw std::runtime_error(std::string("hand-off socket: ") + std::strerror(errno));
+    Address addr = address(index);
+    if (::bind(fd, addr.get(), addr.len) != 0 || ::listen(fd, 128) != 0) {
+      const int e = errno;
+      ::close(fd);
+      throw std::runtime_error(
+          "hand-off socket for worker " + std::to_string(index) + ": " + std::strerror(e) +
+          (e == EADDRINUSE ? " (is another cluster of that name running?)" : ""));
+    }
+    listener_.assign(fd);
+  }
+  ~Handoff() {
+    for (auto& [k, fd] : peers_) ::close(fd);
+  }
+
+  void start() { accept_loop(); }
+  void stop() {
+    boost::system::error_code ec;
+    listener_.close(ec);
+    for (auto& c : conns_) c->close(ec);
+    conns_.clear();
+  }
+
+  // Sends the connection to worker `to`; false (fd closed) if it cannot.
+  bool send(int to, int fd, const std::string& bytes) {
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      const int peer = connect_to(to, attempt > 0);
+      if (peer >= 0 && send_on(peer, fd, bytes)) {
+        ::close(fd);
+        return true;
+      }
+    }
+    ::close(fd);
+    return false;
+  }
+
+ private:
+  // The abstract address of a worker's hand-off socket, and its length.
+  struct Address {
+    sockaddr_un addr{};
+    socklen_t len = 0;
+    sockaddr* get() { return reinterpret_cast<sockaddr*>(&addr); }
+  };
+  Address address(int index) const {
+    Address a;
+    a.addr.sun_family = AF_UNIX;
+    const std::string name = "shmio-handoff." + cluster_ + "." + std::to_string(index);
+    const std::size_t n = std::min(name.size(), sizeof a.addr.sun_path - 2);
+    std::memcpy(a.addr.sun_path + 1, name.data(), n);  // sun_path[0] = 0: abstract
+    a.len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + n);
+    return a;
+  }
+  int connect_to(int to, bool fresh) {
+    auto it = peers_.find(to);
+    if (it != peers_.end() && !fresh) return it->second;
+    if (it != peers_.end()) {
+      ::close(it->second);
+      peers_.erase(it);
+    }
+    const int fd = ::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    // A peer that does not take a hand-off within 200 ms is stuck: the connection is dropped
+    // (its client retries) rather than blocking this worker longer.
+    timeval tv{0, 200000};
+    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    Address addr = address(to);
+    if (::connect(fd, addr.get(), addr.len) != 0) {
+      ::close(fd);
+      return -1;
+    }
+    peers_[to] = fd;
+    return fd;
+  }
+  static bool send_on(int peer, int fd, const std::string& bytes) {
+    Header h{kMagic, 0, bytes.size()};
+    int fds[2] = {fd, -1};
+    int nfds = 1;
+    if (bytes.size() > kInline) {
+      const int mfd = ::memfd_create("shmio-handoff", MFD_CLOEXEC);
+      if (mfd < 0) return false;
+      std::size_t off = 0;
+      while (off < bytes.size()) {
+        const ssize_t n = ::write(mfd, bytes.data() + off, bytes.size() - off);
+        if (n <= 0) {
+          ::close(mfd);
+          return false;
+        }
+        off += static_cast<std::size_t>(n);
+      }
+      fds[1] = mfd;
+      nfds = 2;
+      h.in_memfd = 1;
+    }
+    iovec iov[2] = {{&h, sizeof h},
+                    {const_cast<char*>(bytes.data()), h.in_memfd ? 0 : bytes.size()}};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 2)] = {};
+    msghdr msg{};
+    msg.msg_iov = iov;
+    msg.msg_iovlen = 2;
+    msg.msg_control = control;
+    msg.msg_controllen = CMSG_SPACE(sizeof(int) * static_cast<std::size_t>(nfds));
+    cmsghdr* cm = CMSG_FIRSTHDR(&msg);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(sizeof(int) * static_cast<std::size_t>(nfds));
+    std::memcpy(CMSG_DATA(cm), fds, sizeof(int) * static_cast<std::size_t>(nfds));
+    ssize_t n;
+    do {
+      n = ::sendmsg(peer, &msg, MSG_NOSIGNAL);
+    } while (n < 0 && errno == EINTR);
+    if (fds[1] >= 0) ::close(fds[1]);
+    return n >= 0;
+  }
+  void accept_loop() {
+    listener_.async_wait(net::posix::descriptor_base::wait_read,
+                         [this](const boost::system::error_code& ec) {
+                           if (ec) return;
+                           for (;;) {
+                             const int c = ::accept4(listener_.native_handle(), nullptr, nullptr,
+                                                     SOCK_NONBLOCK | SOCK_CLOEXEC);
+                             if (c < 0) break;
+                             if (!same_user(c)) {
+                               ++*refused_;
+                               std::fprintf(stderr,
+                                            "shmio[w%d]: a hand-off connection from another "
+                                            "user was refused\n",
+                                            index_);
+                               ::close(c);
+                               continue;
+                             }
+                             auto d = std::make_shared<net::posix::stream_descriptor>(io_, c);
+                             conns_.push_back(d);
+                             read_loop(d);
+                           }
+                           accept_loop();
+                         });
+  }
+  void read_loop(const std::shared_ptr<net::posix::stream_descriptor>& d) {
+    d->async_wait(net::posix::descriptor_base::wait_read,
+                  [this, d](const boost::system::error_code& ec) {
+                    if (ec) return;
+                    if (!receive(d->native_handle())) {
+                      boost::system::error_code ignored;
+                      d->close(ignored);
+                      conns_.erase(std::remove(conns_.begin(), conns_.end(), d), conns_.end());
+                      return;
+                    }
+                    read_loop(d);
+                  });
+  }
+  // At most this many bytes travel with one connection: a request is bounded by Beast's header
+  // limit and maxHttpBufferSize long before this; a peer announcing more is refused.
+  static constexpr std::uint64_t kMaxBytes = 64ULL << 20;
+
+  // Only processes of this user may hand connections over (the abstract socket has no file
+  // permissions).
+  static bool same_user(int sock) {
+    ucred cred{};
+    socklen_t len = sizeof cred;
+    return ::getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 && cred.uid == ::getuid();
+  }
+
+  // Reads every queued message; false when the peer has gone.
+  bool receive(int sock) {
+    for (;;) {
+      Header h{};
+      std::string inline_bytes(kInline, '\0');
+      iovec iov[2] = {{&h, sizeof h}, {inline_bytes.data(), inline_bytes.size()}};
+      alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 2)] = {};
+      msghdr msg{};
+      msg.msg_iov = iov;
+      msg.msg_iovlen = 2;
+      msg.msg_control = control;
+      msg.msg_controllen = sizeof control;
+      const ssize_t n = ::recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+      if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
+      if (n == 0) return false;
+      int fds[2] = {-1, -1};
+      std::size_t nfds = 0;
+      for (cmsghdr* cm = CMSG_FIRSTHDR(&msg); cm != nullptr; cm = CMSG_NXTHDR(&msg, cm)) {
+        if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS) continue;
+        nfds = std::min<std::size_t>(2, (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+        std::memcpy(fds, CMSG_DATA(cm), nfds * sizeof(int));
+      }
+      struct stat st {};
+      const bool ok = static_cast<std::size_t>(n) >= sizeof h && h.magic == kMagic && nfds >= 1 &&
+                      h.length <= kMaxBytes &&
+                      (!h.in_memfd || (::fstat(fds[1], &st) == 0 &&
+                                       static_cast<std::uint64_t>(st.st_size) == h.length)) &&
+                      (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) == 0 &&
+                      (h.in_memfd ? nfds == 2 : static_cast<std::size_t>(n) == sizeof h + h.length);
+      std::string bytes;
+      if (ok && h.in_memfd) {
+        bytes.resize(h.length);
+        std::size_t off = 0;
+        while (off < bytes.size()) {
+          const ssize_t r =
+              ::pread(fds[1], bytes.data() + off, bytes.size() - off, static_cast<off_t>(off));
+          if (r <= 0) break;
+          off += static_cast<std::size_t>(r);
+        }
+        bytes.resize(off);
+      } else if (ok) {
+        bytes.assign(inline_bytes.data(), h.length);
+      }
+      if (fds[1] >= 0) ::close(fds[1]);
+      if (!ok) {
+        if (fds[0] >= 0) ::close(fds[0]);
+        ++*refused_;
+        std::fprintf(stderr, "shmio[w%d]: a malformed hand-off message was dropped\n", index_);
+        continue;
+      }
+      adopt_(fds[0], std::move(bytes));
+    }
+  }
+
+  net::io_context& io_;
+  std::string cluster_;
+  int index_;
+  std::function<void(int, std::string)> adopt_;
+  std::uint64_t* refused_;
+  net::posix::stream_descriptor listener_;
+  std::vector<std::shared_ptr<net::posix::stream_descriptor>> conns_;
+  std::unordered_map<int, int> peers_;  // worker index -> connected socket
+};
+}  // namespace shmio::cluster

@@ -1,0 +1,297 @@
+// Node::Impl: a worker's ring (writer, reader, notifier), membership, requests in flight,
+// rebalancing, recovery's session table, the workers' board (private to cluster/src).
+#pragma once
+
+#include "handoff.hpp"
+#include "support.hpp"
+
+namespace shmio::cluster {
+
+namespace json = boost::json;
+namespace net = boost::asio;
+namespace sio = socketio;
+using shm::RecordView;
+
+class ClusterAdapter;
+
+struct Responder {
+  std::uint16_t producer;
+  shm::ProcessIdentity who;
+};
+
+struct PendingRequest {
+  std::weak_ptr<sio::AckCollector> collector;
+  std::vector<Responder> responders;
+  // fetch_sockets: the namespace whose RemoteSockets are built from the answers.
+  sio::Namespace* nsp = nullptr;
+};
+
+struct Node::Impl {
+  Impl(net::io_context& ctx, NodeOptions o)
+      : io(ctx),
+        options(std::move(o)),
+        notify(ctx),
+        dead_timer(ctx),
+        board_timer(ctx),
+        load_timer(ctx) {}
+
+  net::io_context& io;
+  NodeOptions options;
+  std::optional<shm::Segment> segment;
+  std::optional<shm::RingWriter> writer;
+  std::optional<shm::RingReader> reader;
+  std::unique_ptr<shm::RingNotifier> notifier;
+  net::posix::stream_descriptor notify;
+  net::steady_timer dead_timer;
+  bool dead_timer_armed = false;
+  // Connection state recovery's sessions, in shared memory beside the ring (shm/session_store.hpp):
+  // what every worker saves and any worker takes, whichever died or restarted in between. Empty
+  // if it could not be opened (said at start; sessions are then not recoverable across workers).
+  std::optional<shm::SessionStore> sessions;
+  // Every worker's /metrics exposition, for a scrape that lands on any of them (set_local_metrics).
+  std::optional<shm::WorkerBoard> board;
+  std::function<std::string()> local_metrics;
+  net::steady_timer board_timer;
+  std::chrono::steady_clock::time_point board_refused_logged{};
+  void post_metrics(const std::string& text) {
+    if (!board) return;
+    if (board->post(static_cast<std::uint32_t>(options.worker), text)) return;
+    const auto now = std::chrono::steady_clock::now();
+    if (now - board_refused_logged < std::chrono::minutes(1)) return;
+    board_refused_logged = now;
+    std::fprintf(stderr,
+                 "shmio[w%d]: this worker's metrics (%zu bytes) were not posted on the board (a "
+                 "post holds %zu): other workers' /metrics show its earlier post\n",
+                 options.worker, text.size(), board->capacity());
+  }
+  void arm_board_timer() {
+    board_timer.expires_after(std::chrono::seconds(1));
+    board_timer.async_wait([this](const boost::system::error_code& ec) {
+      if (ec || stopped) return;
+      if (local_metrics) post_metrics(local_metrics());
+      arm_board_timer();
+    });
+  }
+  // Rebalancing: every worker's client count as it last said (LOAD, once a second).
+  struct Load {
+    std::size_t clients = 0;
+    shm::ProcessIdentity who;
+    std::chrono::steady_clock::time_point at;
+  };
+  std::map<int, Load> loads;  // by worker index
+  net::steady_timer load_timer;
+  std::unique_ptr<Handoff> handoff;
+  sio::Server* server = nullptr;
+  bool stopped = false;
+  NodeStats stats;
+  std::map<std::string, ClusterAdapter*> adapters;
+  std::unordered_map<std::uint64_t, PendingRequest> pending;
+  std::uint64_t next_request = 1;
+  bool draining = false;
+  // Every record below this position has been applied here (own records: when published, or
+  // when read for broadcasts delivered in ring order).
+  std::uint64_t applied_end = 0;
+
+  // --- publishing
+  bool publish(MessageType t, const std::string& payload) {
+    std::uint64_t at = 0;
+    const auto st = writer->publish(static_cast<std::uint16_t>(t), as_bytes(payload), &at);
+    if (st != shm::PublishStatus::ok) {
+      ++stats.publish_failures;
+      std::fprintf(stderr, "shmio[w%d]: could not publish %s (%zu bytes): %s\n", options.worker,
+                   to_string(t), payload.size(), shm::to_string(st));
+      return false;
+    }
+    ++stats.messages_published;
+    keep_up(at);
+    return true;
+  }
+  // A worker must never be lapped by its own records: one turn can publish many (a read of many
+  // client messages, each a broadcast), and the notifier's drain runs only between turns. Once
+  // this worker's reader is half a ring behind what it just published, it drains now.
+  void keep_up(std::uint64_t published_at) {
+    if (!reader || draining) return;
+    if (published_at - std::min(published_at, reader->position()) > segment->capacity() / 2)
+      drain();
+  }
+  std::uint64_t request_id() {
+    // Never equal to an ack id (those stay below 2^53; these have bit 62 set), unique across
+    // workers and restarts: the pid in bits 32..61, a counter below.
+    return (1ULL << 62) | (static_cast<std::uint64_t>(::getpid()) << 32) |
+           (next_request++ & 0xFFFFFFFFULL);
+  }
+
+  // Ready for clients (Node::when_ready): at start (the sessions of others are in shared memory,
+  // not asked of anyone).
+  bool ready = false;
+  std::vector<std::function<void()>> ready_waiters;
+  void become_ready() {
+    if (ready) return;
+    ready = true;
+    for (auto& f : std::exchange(ready_waiters, {})) f();
+  }
+  // --- rebalancing
+  static std::size_t margin(std::size_t n) { return std::max<std::size_t>(8, n / 10); }
+  // The other workers' counts said within the last 3 s (a dead worker's entry goes with its
+  // WORKER_DOWN; no /proc look-up here: steer() runs for every fresh handshake).
+  template <class F>
+  void for_each_fresh_load(F f) {
+    const auto now = std::chrono::steady_clock::now();
+    for (auto& [w, l] : loads)
+      if (w != options.worker && now - l.at < std::chrono::seconds(3)) f(w, l);
+  }
+  // A fresh handshake: kept (-1), or the worker to hand it to.
+  int steer() {
+    if (!server || stopped) return -1;
+    const std::size_t mine = server->client_count();
+    int best = -1;
+    std::size_t least = mine;
+    for_each_fresh_load([&](int w, Load& l) {
+      if (l.clients < least) {
+        least = l.clients;
+        best = w;
+      }
+    });
+    if (best < 0 || mine - least <= margin(mine)) return -1;
+    ++loads[best].clients;  // counted there until it says its own count again
+    ++stats.rebalance_steered;
+    return best;
+  }
+  void arm_load_timer() {
+    load_timer.expires_after(std::chrono::seconds(1));
+    load_timer.async_wait([this](const boost::system::error_code& ec) {
+      if (ec || stopped || !server) return;
+      publish(MessageType::load,
+              write_message({{"worker", options.worker}, {"clients", server->client_count()}}));
+      shed();
+      arm_load_timer();
+    });
+  }
+  // With recovery: while above the cluster's average by the margin, ask at most rebalance_rate
+  // recoverable clients (of "/") to reconnect; they recover wherever they land.
+  void shed() {
+    if (!server->options().connection_state_recovery) return;
+    const std::size_t mine = server->client_count();
+    std::size_t total = mine, n = 1;
+    for_each_fresh_load([&](int, Load& l) {
+      total += l.clients;
+      ++n;
+    });
+    if (n < 2) return;
+    const std::size_t avg = total / n;
+    if (mine <= avg + margin(avg)) return;
+    std::size_t k = std::min(options.rebalance_rate, mine - avg);
+    sio::Namespace& nsp = server->of("/");
+    for (const sio::SocketId& id : nsp.adapter().targets(sio::BroadcastOptions{})) {
+      if (k == 0) break;
+      sio::SocketPtr s = nsp.socket(id);
+      if (!s || !s->connected() || s->pid().empty()) continue;
+      s->drop_connection();
+      ++stats.rebalance_shed;
+      --k;
+    }
+  }
+
+  // --- membership
+  std::vector<Responder> live_workers(bool include_self) const {
+    std::vector<Responder> out;
+    for (std::uint16_t i = 0; i < segment->max_producers(); ++i) {
+      const auto& slot = segment->producer_slot(i);
+      if (slot.state.load(std::memory_order_acquire) != shm::layout::kSlotActive) continue;
+      if (std::strncmp(slot.label, "worker-", 7) != 0) continue;
+      if (!include_self && i == writer->id()) continue;
+      const shm::ProcessIdentity who = shm::registry::owner_of(slot);
+      if (shm::liveness(who) != shm::Liveness::alive) continue;
+      out.push_back({i, who});
+    }
+    return out;
+  }
+  bool responder_alive(const Responder& r) const {
+    const auto& slot = segment->producer_slot(r.producer);
+    return slot.state.load(std::memory_order_acquire) == shm::layout::kSlotActive &&
+           shm::registry::owner_of(slot) == r.who && shm::liveness(r.who) == shm::Liveness::alive;
+  }
+  void track(std::uint64_t rid, PendingRequest req) {
+    pending[rid] = std::move(req);
+    arm_dead_check();
+  }
+  // While requests wait, the registry is checked for dead workers every 100 ms.
+  void arm_dead_check() {
+    if (dead_timer_armed || pending.empty()) return;
+    dead_timer_armed = true;
+    dead_timer.expires_after(std::chrono::milliseconds(100));
+    dead_timer.async_wait([this](const boost::system::error_code& ec) {
+      dead_timer_armed = false;
+      if (ec || stopped) return;
+      drop_responders([this](const Responder& r) { return !responder_alive(r); });
+      arm_dead_check();
+    });
+  }
+  void worker_down(pid_t pid) {
+    drop_responders([pid](const Responder& r) { return r.who.pid == pid; });
+  }
+  // Every pending request stops waiting for the responders `dead` names: it completes with the
+  // live workers' answers (no error for the dead one's), and forgets finished requests.
+  // fail_source() may complete a request and run its callback, which may start or end other
+  // requests (changing `pending`): the callbacks run only after the walk.
+  template <class Pred>
+  void drop_responders(Pred dead) {
+    std::vector<std::pair<std::shared_ptr<sio::AckCollector>, std::uint64_t>> failed;
+    for (auto it = pending.begin(); it != pending.end();) {
+      auto c = it->second.collector.lock();
+      if (!c || c->done()) {
+        it = pending.erase(it);
+        continue;
+      }
+      auto& rs = it->second.responders;
+      for (auto r = rs.begin(); r != rs.end();) {
+        if (!dead(*r)) {
+          ++r;
+          continue;
+        }
+        failed.emplace_back(c, r->producer + 1u);
+        r = rs.erase(r);
+      }
+      ++it;
+    }
+    for (auto& [c, source] : failed) c->fail_source(source, false);
+  }
+  std::shared_ptr<sio::AckCollector> collector_for(std::uint64_t rid) {
+    auto it = pending.find(rid);
+    if (it == pending.end()) return nullptr;
+    auto c = it->second.collector.lock();
+    if (!c || c->done()) {
+      pending.erase(it);
+      return nullptr;
+    }
+    return c;
+  }
+
+  // --- reading
+  void start_reading() {
+    notify.assign(::dup(notifier->fd()));
+    wait_notify();
+    drain();
+  }
+  void wait_notify() {
+    notify.async_wait(net::posix::descriptor_base::wait_read,
+                      [this](const boost::system::error_code& ec) {
+                        if (ec || stopped) return;
+                        notifier->drain();
+                        drain();
+                        wait_notify();
+                      });
+  }
+  void drain();
+  void apply_broadcast(TakenBroadcast b, std::uint16_t producer);
+  // One of our own BROADCASTs that we deliver when read (kFlagOwnInRingOrder).
+  static bool own_in_ring_order(const RecordView& v);
+  // Every other message (JSON + blobs).
+  void apply(std::uint16_t type, std::uint16_t producer, std::span<const std::byte> payload);
+  void on_lapped(std::uint64_t lost);
+  ClusterAdapter* adapter(std::string_view nsp) {
+    auto it = adapters.find(std::string(nsp));
+    return it == adapters.end() ? nullptr : it->second;
+  }
+};
+}  // namespace shmio::cluster

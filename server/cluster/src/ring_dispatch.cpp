@@ -1,0 +1,240 @@
+// Reading the ring: what a worker does with every record (its own and the others'), the
+// broadcasts' delivery, the answers to requests, a lap.
+#include "cluster_adapter.hpp"
+#include "node_impl.hpp"
+
+namespace shmio::cluster {
+
+namespace json = boost::json;
+namespace net = boost::asio;
+namespace sio = socketio;
+using shm::RecordView;
+
+// ---------------------------------------------------------------------------------------------
+void Node::Impl::drain() {
+  // Not re-entered: a callback run while applying a record (e.g. an answer completing a request
+  // whose callback admits a recovered socket) must not apply later records before the rest of
+  // the batch. Such a nested replay reads up to `applied_end` instead.
+  if (stopped || !reader || draining) return;
+  draining = true;
+  struct Reset {
+    bool& flag;
+    ~Reset() { flag = false; }
+  } reset{draining};
+  std::array<RecordView, 64> views;
+  struct Copied {
+    std::uint16_t type, producer;
+    std::uint64_t end;
+    std::optional<TakenBroadcast> broadcast;  // a BROADCAST (nullopt: it did not decode)
+    std::string bytes;                        // any other message
+  };
+  for (;;) {
+    const std::size_t n = reader->peek(views);
+    if (reader->last_loss().records != 0) on_lapped(reader->last_loss().records);
+    if (n == 0) {
+      applied_end = reader->position();
+      return;
+    }
+    // One copy per record out of the ring (validated by consume() below): a BROADCAST's frame
+    // is copied straight into the buffer its sockets share; other messages into `bytes`.
+    std::vector<Copied> batch;
+    batch.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      const RecordView& v = views[i];
+      // Our own records were applied when published, except broadcasts delivered in ring order.
+      if (v.producer == writer->id() && !own_in_ring_order(v)) continue;
+      Copied c{v.type, v.producer, i + 1 < n ? views[i + 1].position : 0, std::nullopt, {}};
+      if (v.type == static_cast<std::uint16_t>(MessageType::broadcast)) {
+        c.broadcast = take_broadcast(v.payload);
+      } else {
+        c.bytes.resize(v.payload.size());
+        shm::copy_tentative(reinterpret_cast<std::byte*>(c.bytes.data()), v.payload.data(),
+                            v.payload.size());
+      }
+      batch.push_back(std::move(c));
+    }
+    if (!reader->consume(std::span<const RecordView>(views.data(), n))) {
+      on_lapped(reader->last_loss().records);
+      continue;
+    }
+    const std::uint64_t batch_end = reader->position();
+    for (Copied& c : batch) {
+      if (c.producer != writer->id()) ++stats.messages_received;  // of others
+      applied_end = c.end != 0 ? c.end : batch_end;
+      if (c.type == static_cast<std::uint16_t>(MessageType::broadcast)) {
+        if (c.broadcast)
+          apply_broadcast(std::move(*c.broadcast), c.producer);
+        else
+          ++stats.bad_records;
+      } else {
+        apply(c.type, c.producer, as_bytes(c.bytes));
+      }
+      if (stopped) return;
+    }
+    applied_end = batch_end;
+  }
+}
+
+bool Node::Impl::own_in_ring_order(const RecordView& v) {
+  if (v.type != static_cast<std::uint16_t>(MessageType::broadcast) || v.payload.size() < 2)
+    return false;
+  std::byte flags{};  // read tentatively: consume() tells whether the record was still there
+  shm::copy_tentative(&flags, v.payload.data() + 1, 1);
+  return (std::to_integer<std::uint8_t>(flags) & kFlagOwnInRingOrder) != 0;
+}
+
+void Node::Impl::apply_broadcast(TakenBroadcast b, std::uint16_t producer) {
+  if (producer != writer->id()) ++stats.broadcasts_received;
+  ClusterAdapter* a = adapter(b.nsp);
+  const bool with_acks = (b.flags & kFlagAck) != 0;
+  if (!with_acks) {
+    if (a != nullptr) a->nsp().deliver_local(b.packet, b.opts);
+    return;
+  }
+  // With acks: the requester learns how many answers to expect from here, then each answer.
+  std::size_t n = 0;
+  if (a != nullptr) {
+    const std::uint64_t rid = b.ack_id;
+    n = a->nsp().deliver_local_with_ack(
+        b.packet, b.opts, rid,
+        [this, rid, producer](sio::Args args) {
+          json::object body{{"requestId", rid}, {"to", producer}, {"args", args.values}};
+          publish(MessageType::broadcast_ack, write_message(body, args.binaries));
+        },
+        [] {});
+  }
+  publish(MessageType::broadcast_client_count,
+          write_message({{"requestId", b.ack_id}, {"to", producer}, {"clientCount", n}}));
+}
+
+void Node::Impl::apply(std::uint16_t type, std::uint16_t producer,
+                       std::span<const std::byte> payload) {
+  const auto t = static_cast<MessageType>(type);
+  auto m = read_message(payload);
+  if (!m) {
+    ++stats.bad_records;
+    return;
+  }
+  const json::object& body = m->body;
+  const std::uint64_t rid = u64_of(body, "requestId");
+  const bool for_me = body.contains("to") && u64_of(body, "to") == writer->id();
+  const std::uint64_t source = producer + 1u;
+  switch (t) {
+    case MessageType::sockets_join:
+    case MessageType::sockets_leave:
+    case MessageType::disconnect_sockets:
+      if (ClusterAdapter* a = adapter(str_of(body, "nsp"))) a->apply_local(t, body);
+      break;
+    case MessageType::fetch_sockets: {
+      ClusterAdapter* a = adapter(str_of(body, "nsp"));
+      const json::value* o = body.if_contains("opts");
+      json::array sockets;
+      if (a != nullptr)
+        sockets = a->local_sockets(o && o->is_object() ? options_from_json(o->get_object())
+                                                       : sio::BroadcastOptions{});
+      // The answer in parts that each fit a ring record (many sockets, or large handshakes
+      // and data, exceed one); the first part says how many there are.
+      const std::size_t budget = segment->max_record() / 2;
+      std::vector<json::array> parts(1);
+      std::size_t bytes = 0;
+      for (json::value& v : sockets) {
+        const std::size_t n = json::serialize(v).size() + 1;
+        if (n > budget) {  // one socket over half a record: left out, said
+          std::fprintf(stderr,
+                       "shmio[w%d]: fetchSockets: a socket's description of %zu bytes is over "
+                       "%zu and was left out of the answer\n",
+                       options.worker, n, budget);
+          continue;
+        }
+        if (bytes + n > budget) {
+          parts.emplace_back();
+          bytes = 0;
+        }
+        bytes += n;
+        parts.back().push_back(std::move(v));
+      }
+      for (std::size_t i = 0; i < parts.size(); ++i)
+        publish(MessageType::fetch_sockets_response,
+                write_message({{"requestId", rid},
+                               {"to", producer},
+                               {"part", i},
+                               {"parts", parts.size()},
+                               {"sockets", std::move(parts[i])}}));
+      break;
+    }
+    case MessageType::fetch_sockets_response:
+      if (!for_me) break;
+      if (auto c = collector_for(rid)) {
+        const json::value* s = body.if_contains("sockets");
+        // Parts come in order from one worker: the first announces them all.
+        if (u64_of(body, "part") == 0)
+          c->expect(source, std::max<std::uint64_t>(1, u64_of(body, "parts")));
+        c->answer(source, sio::Args{s ? *s : json::value(json::array{})});
+      }
+      break;
+    case MessageType::server_side_emit: {
+      ClusterAdapter* a = adapter(str_of(body, "nsp"));
+      const json::value* args = body.if_contains("args");
+      sio::Args in(args && args->is_array() ? args->get_array() : json::array{}, m->blobs);
+      std::function<void(sio::Args)> ack;
+      if (rid != 0) {
+        auto answered = std::make_shared<bool>(false);
+        ack = [this, rid, producer, answered](sio::Args reply) {
+          if (*answered) return;
+          *answered = true;
+          json::object r{{"requestId", rid}, {"to", producer}, {"args", reply.values}};
+          publish(MessageType::server_side_emit_response, write_message(r, reply.binaries));
+        };
+      }
+      if (a != nullptr) a->nsp().handle_server_side(str_of(body, "event"), std::move(in), ack);
+      break;
+    }
+    case MessageType::server_side_emit_response:
+    case MessageType::broadcast_ack:
+      if (!for_me) break;
+      if (auto c = collector_for(rid)) {
+        const json::value* args = body.if_contains("args");
+        sio::Args reply(args && args->is_array() ? args->get_array() : json::array{}, m->blobs);
+        c->answer(source, std::move(reply));
+      }
+      break;
+    case MessageType::broadcast_client_count:
+      if (!for_me) break;
+      if (auto c = collector_for(rid)) c->expect(source, u64_of(body, "clientCount"));
+      break;
+    case MessageType::load: {
+      const auto w = static_cast<int>(u64_of(body, "worker"));
+      if (w == options.worker || w < 0 || w >= options.workers) break;
+      Load& l = loads[w];
+      l.clients = u64_of(body, "clients");
+      l.who = shm::registry::owner_of(segment->producer_slot(producer));
+      l.at = std::chrono::steady_clock::now();
+      break;
+    }
+    case MessageType::worker_down: {
+      const auto pid = static_cast<pid_t>(u64_of(body, "pid"));
+      worker_down(pid);
+      // Its connected sessions count as disconnected from now (the recovery window runs).
+      if (sessions) sessions->worker_died(pid);
+      std::erase_if(loads, [pid](const auto& e) { return e.second.who.pid == pid; });
+      break;
+    }
+    default:
+      ++stats.bad_records;
+      break;
+  }
+}
+
+void Node::Impl::on_lapped(std::uint64_t lost) {
+  ++stats.laps;
+  stats.lost_records += lost;
+  // Its clients may have missed broadcasts they can never get from here: they are disconnected,
+  // so that they reconnect and recover (or start afresh if the ring no longer has their range).
+  const std::size_t n = server ? server->disconnect_all("forced server close") : 0;
+  stats.lap_disconnects += n;
+  std::fprintf(stderr,
+               "shmio[w%d]: lapped by the ring: %llu records lost; %zu clients disconnected to "
+               "recover\n",
+               options.worker, static_cast<unsigned long long>(lost), n);
+}
+}  // namespace shmio::cluster

@@ -1,0 +1,125 @@
+// Helpers shared by the cluster's sources: worker ids in session ids, record bytes, JSON fields,
+// a broadcast record taken apart (private to cluster/src).
+#pragma once
+
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <stdexcept>
+#include <unordered_map>
+
+#include "shmio/cluster/wire.hpp"
+#include "shmio/shm/board.hpp"
+#include "shmio/shm/process.hpp"
+#include "shmio/shm/registry.hpp"
+#include "shmio/shm/ring_notifier.hpp"
+#include "shmio/shm/ring_reader.hpp"
+#include "shmio/shm/ring_writer.hpp"
+#include "shmio/shm/segment.hpp"
+#include "shmio/shm/session_store.hpp"
+
+#include "shmio/cluster/node.hpp"
+
+namespace shmio::cluster {
+
+namespace json = boost::json;
+namespace net = boost::asio;
+namespace sio = socketio;
+using shm::RecordView;
+
+inline constexpr char kIdAlphabet[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+inline int alphabet_index(char c) {
+  const char* p = std::strchr(kIdAlphabet, c);
+  return p == nullptr || c == '\0' ? -1 : static_cast<int>(p - kIdAlphabet);
+}
+
+inline std::span<const std::byte> as_bytes(const std::string& s) {
+  return {reinterpret_cast<const std::byte*>(s.data()), s.size()};
+}
+
+inline json::array rooms_json(const std::set<sio::Room>& rooms) {
+  json::array a;
+  for (const auto& r : rooms) a.emplace_back(r);
+  return a;
+}
+
+inline std::set<sio::Room> rooms_from(const json::value* v) {
+  std::set<sio::Room> out;
+  if (v != nullptr && v->is_array())
+    for (const auto& r : v->get_array())
+      if (r.is_string()) out.insert(std::string(r.get_string()));
+  return out;
+}
+
+inline std::uint64_t u64_of(const json::object& o, const char* k) {
+  const json::value* v = o.if_contains(k);
+  if (v == nullptr) return 0;
+  if (v->is_uint64()) return v->get_uint64();
+  if (v->is_int64() && v->get_int64() >= 0) return static_cast<std::uint64_t>(v->get_int64());
+  return 0;
+}
+
+inline std::string str_of(const json::object& o, const char* k) {
+  const json::value* v = o.if_contains(k);
+  return v != nullptr && v->is_string() ? std::string(v->get_string()) : std::string();
+}
+
+// A BROADCAST taken out of the ring: decoded from the record in place and its frame and
+// attachments copied once each, straight into the buffers every receiving socket will share.
+// The record may be overwritten while this runs (a seqlock-style read, like RingReader::peek):
+// the caller keeps the result only if consume() then says the record was intact.
+struct TakenBroadcast {
+  std::string nsp;
+  sio::BroadcastOptions opts;
+  std::uint8_t flags = 0;
+  std::uint64_t ack_id = 0;
+  sio::EncodedPacket packet;
+};
+
+// One copy out of the ring, straight into the frame every receiving socket will reference.
+inline engineio::FrameRef copy_out(engineio::Frame::Kind kind, std::string_view bytes,
+                                   bool compress) {
+  return engineio::Frame::build(
+      kind, bytes.size(),
+      [&](char* d) {
+        shm::copy_tentative(reinterpret_cast<std::byte*>(d),
+                            reinterpret_cast<const std::byte*>(bytes.data()), bytes.size());
+      },
+      compress);
+}
+
+inline std::optional<TakenBroadcast> take_broadcast(std::span<const std::byte> record) {
+  auto b = read_broadcast(record);
+  if (!b) return std::nullopt;
+  TakenBroadcast t;
+  t.nsp = std::string(b->nsp);
+  for (auto r : b->rooms) t.opts.rooms.emplace(r);
+  for (auto r : b->except) t.opts.except.emplace(r);
+  t.flags = b->flags;
+  t.opts.flags.volatile_ = (b->flags & kFlagVolatile) != 0;
+  t.opts.flags.compress = (b->flags & kFlagCompress) != 0;
+  t.ack_id = b->ack_id;
+  const bool compress = t.opts.flags.compress;
+  t.packet.frame = copy_out(engineio::Frame::Kind::text, b->frame, compress);
+  for (auto a : b->attachments)
+    t.packet.attachments.push_back(copy_out(engineio::Frame::Kind::binary, a, compress));
+  return t;
+}
+
+}  // namespace shmio::cluster

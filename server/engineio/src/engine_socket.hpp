@@ -1,0 +1,388 @@
+// An Engine.IO session as the server holds it: the protocol state machine (Session) on its
+// transports (held GET, WebSocket link, probe) (private to engineio/src).
+#pragma once
+
+#include "http_connection.hpp"
+
+namespace shmio::engineio {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+using tcp = net::ip::tcp;
+using Request = http::request<http::string_body>;
+using Response = http::response<http::string_body>;
+
+// ---------------------------------------------------------------------------------------------
+class EngineSocket final : public Socket,
+                           public detail::LinkEvents,
+                           public std::enable_shared_from_this<EngineSocket> {
+ public:
+  EngineSocket(std::shared_ptr<detail::ServerCore> srv, TransportKind kind,
+               std::shared_ptr<const HandshakeRequest> req)
+      : srv_(std::move(srv)),
+        sm_(srv_->new_id(), kind, srv_->options.session, Clock::now()),
+        request_(std::move(req)) {}
+  ~EngineSocket() override {
+    srv_->unlist(this);
+    set_deadline(TimePoint::max());
+    if (ws_) ws_->attach(nullptr);  // the link must not keep a pointer to our queue
+  }
+
+  const std::string& id() const noexcept override { return sm_.sid(); }
+  TransportKind transport() const noexcept override { return sm_.transport(); }
+  std::string_view remote_address() const noexcept override { return request_->address(); }
+  const HandshakeRequest& request() const noexcept override { return *request_; }
+  std::shared_ptr<const HandshakeRequest> shared_request() const noexcept override {
+    return request_;
+  }
+  // "Writable" as socket.io's volatile flag means it: nothing is waiting to be written — neither
+  // in the kernel's hands (a blocked write) nor queued earlier in this turn. Inside a corked turn
+  // a socket therefore takes at most one volatile packet, as a Node transport is unwritable from
+  // its first send until that write completes. Polling: a GET is held and nothing is queued.
+  bool writable() const noexcept override {
+    if (sm_.closed() || sm_.has_output()) return false;
+    return sm_.transport() == TransportKind::polling ? held_get() != nullptr
+                                                     : ws_ && !ws_->blocked();
+  }
+  bool send(Packet p) override {
+    if (sm_.closed()) return false;
+    return send_frame(p.to_frame());
+  }
+  // The delivery path: a reference into the session's bounded queue, written at the end of the
+  // turn (ServerCore::cork). Never re-enters the caller: an overflow closes the session at the
+  // flush, not here (the caller may be iterating a room).
+  bool send_frame(FrameRef f) override {
+    ++srv_->stats.packets_out;
+    srv_->stats.bytes_out += f->payload().size();
+    const Session::SendResult r = sm_.send(std::move(f));
+    if (r == Session::SendResult::overflow) ++srv_->stats.slow_consumer_closes;
+    if (r != Session::SendResult::closed) srv_->cork(this);
+    return r == Session::SendResult::queued;
+  }
+  void close() override {
+    sm_.close(CloseReason::forced_close);
+    pump();
+  }
+
+  Session& sm() { return sm_; }
+
+  // End of the turn (ServerCore::flush_all): write what the turn queued. Returns true if output
+  // remains that waits for the next turn.
+  bool flush() {
+    if (detail::Link* l = batch_link()) return l->flush();
+    pump();
+    return false;
+  }
+  // The link whose write the io_uring flush may batch: an open WebSocket session's own link
+  // (nullptr: flush() does this session's work).
+  detail::Link* batch_link() const noexcept {
+    if (sm_.closed() || sm_.transport() != TransportKind::websocket || !ws_ || probe())
+      return nullptr;
+    return ws_.get();
+  }
+  // What batch_link() reads, asked of the memory system ahead of time (flush_batched).
+  void prefetch() const noexcept {
+    __builtin_prefetch(&sm_);
+    __builtin_prefetch(&ws_);
+    prefetch_queue();
+  }
+  // The output queue (its slots inline for a few frames): an address, no pointer to follow.
+  void prefetch_queue() const noexcept { __builtin_prefetch(&sm_.out()); }
+  // The link's first line (flush_batched, once this session's own lines are in).
+  void prefetch_link() const noexcept {
+    if (ws_) __builtin_prefetch(ws_.get());
+  }
+  std::size_t dirty_slot = kNotListed;  // ServerCore's bookkeeping
+  std::size_t deadline_slot = decltype(detail::ServerCore::deadlines)::npos;  // the same
+  static constexpr std::size_t kNotListed = static_cast<std::size_t>(-1);
+
+  // The one-POST rule (as the reference server): while one connection's POST for this session is
+  // being received or waits to be handled, a POST on another connection is refused with 400 and
+  // the session closes ("transport error"); so does the session if the POST's connection closes
+  // before its body was handled. Several POSTs pipelined on one connection are sequential: fine.
+  bool claim_post(const std::shared_ptr<HttpConnection>& c) {
+    Rare& r = rare();
+    auto owner = r.post_owner.lock();
+    if (owner && owner != c) return false;
+    if (!owner) r.post_claims = 0;
+    r.post_owner = c;
+    ++r.post_claims;
+    return true;
+  }
+  void release_post(const HttpConnection* c, bool completed) {
+    if (!rare_) return;
+    auto owner = rare_->post_owner.lock();
+    if (owner.get() != c) return;
+    if (--rare_->post_claims <= 0) rare_->post_owner.reset();
+    if (!completed) {
+      sm_.close(CloseReason::transport_error);
+      pump();
+    }
+  }
+  void post_overlap() {
+    sm_.close(CloseReason::transport_error);
+    pump();
+  }
+  // A session closed by the server (a forced close) stays known until the client has had what
+  // was queued (e.g. Socket.IO's DISCONNECT) and then, in the response to its next GET, the close
+  // packet, as in the reference server (engine.io writes the close packet only once its buffer
+  // has drained) — at most kLinger, engine.io's closeTimeout, then it is forgotten. Never both in
+  // one response: socket.io-client handles a response's packets a microtask after the response,
+  // so a close packet in the same response closes its socket first, and those packets (already
+  // delivered) wait in its buffer and come out again beside their replay when it recovers.
+  // Bounds: kLinger; and a payload over kLingerMaxBytes is not kept (that client gets 400 at its
+  // next GET and reconnects), so that closing many slow clients at once cannot pin their whole
+  // send queues for 30 s.
+  static constexpr std::chrono::seconds kLinger{30};
+  static constexpr std::size_t kLingerMaxBytes = 64 * 1024;
+  bool lingering() const noexcept { return rare_ && rare_->lingering.has_value(); }
+  void forget() {
+    if (lingering()) {
+      --srv_->lingering;
+      rare_->lingering.reset();
+    }
+    set_deadline(TimePoint::max());
+    if (auto it = srv_->sessions.find(sm_.sid());
+        it != srv_->sessions.end() && it->second.get() == this)
+      srv_->sessions.erase(it);
+    srv_->stats.sessions = srv_->open_sessions();
+  }
+
+  void open() {
+    ++srv_->stats.sessions_total;
+    srv_->stats.sessions = srv_->open_sessions();
+    sm_.send(Packet::text(PacketType::open, sm_.handshake()));
+    if (srv_->handler.on_open) srv_->handler.on_open(shared_from_this());
+  }
+  // A GET arrived for this session. Returns false if one is already held (protocol error).
+  bool hold_get(const std::shared_ptr<HttpConnection>& c) {
+    if (held_get()) return false;
+    if (announced_) {  // closed already (e.g. by the open handler)
+      if (lingering() && !rare_->lingering->empty()) {
+        c->respond_poll(std::exchange(*rare_->lingering, std::string()));  // what was queued
+        return true;  // the close packet at the next GET
+      }
+      if (lingering()) forget();
+      c->respond_poll("1");
+      return true;
+    }
+    rare().get = c;
+    pump();
+    return true;
+  }
+  void get_lost(const HttpConnection* c) {
+    if (held_get() != c) return;
+    rare_->get.reset();
+    // "poll connection closed prematurely": a transport error, as in the reference server.
+    sm_.transport_closed(TransportKind::polling, true);
+    pump();
+  }
+  void set_ws(std::shared_ptr<detail::Link> ws, bool probe) {
+    if (probe) {
+      rare().probe = std::move(ws);
+      rare_->probe->flush();  // the handshake response
+    } else {
+      ws_ = std::move(ws);
+      ws_->attach(&sm_.out());
+    }
+    pump();
+  }
+  void on_ws_packet(const detail::Link* c, const Packet& p) override {
+    if (c != ws_.get() && c != probe()) return;
+    ++srv_->stats.packets_in;
+    srv_->stats.bytes_in += p.data.size();
+    sm_.receive(TransportKind::websocket, p, Clock::now());
+    pump();
+  }
+  void on_ws_garbage(const detail::Link* c) override {
+    if (c == probe()) {
+      sm_.abandon_probe();
+    } else if (c == ws_.get()) {
+      sm_.receive_garbage();
+    }
+    pump();
+  }
+  void on_ws_read_yield() override { ++srv_->stats.read_yields; }
+  void on_ws_closed(const detail::Link* c, bool error) override {
+    if (c == probe()) {
+      rare_->probe->attach(nullptr);
+      rare_->probe.reset();
+      sm_.abandon_probe();
+    } else if (c == ws_.get()) {
+      ws_->attach(nullptr);
+      ws_.reset();
+      sm_.transport_closed(TransportKind::websocket, error);
+    }
+    pump();
+  }
+
+  // Central step after any change: deliver messages, then write what the session wants written
+  // (WebSocket output is corked: written by flush() at the end of the turn).
+  void pump() {
+    if (pumping_) {
+      again_ = true;
+      return;
+    }
+    pumping_ = true;
+    struct Reset {
+      bool& flag;
+      ~Reset() { flag = false; }
+    } reset{pumping_};
+    auto self = shared_from_this();
+    do {
+      again_ = false;
+      for (Packet& m : sm_.take_messages()) {
+        if (sm_.closed()) break;  // nothing more is delivered once the session is closed
+        if (!srv_->handler.on_message) continue;
+        try {
+          srv_->handler.on_message(self, std::move(m));
+        } catch (const std::exception& e) {
+          std::fprintf(stderr, "shmio: message handler threw: %s\n", e.what());
+          sm_.close(CloseReason::forced_close);
+        }
+      }
+      if (sm_.closed()) {
+        finish_close();
+        break;
+      }
+      if (probe()) {
+        for (const Packet& p : sm_.take_probe_packets()) rare_->probe->push(p.to_frame());
+        rare_->probe->flush();
+        if (!sm_.upgrading() && sm_.transport() == TransportKind::polling) {
+          rare_->probe->close_after_writes();  // abandoned probe
+          rare_->probe.reset();
+        }
+      }
+      if (held_get() && sm_.polling_needs_noop()) {
+        sm_.noop_sent();
+        respond_get("6");
+      }
+      if (sm_.transport() == TransportKind::websocket) {
+        if (probe() && !ws_) {  // the upgrade completed: the session's queue is the link's source
+          ws_ = std::move(rare_->probe);
+          ws_->attach(&sm_.out());
+          if (srv_->handler.on_upgrade) {
+            try {
+              srv_->handler.on_upgrade(self);
+            } catch (const std::exception& e) {
+              std::fprintf(stderr, "shmio: upgrade handler threw: %s\n", e.what());
+            }
+          }
+        }
+        if (held_get()) respond_get("6");  // release a GET the client left behind
+        if (ws_ && sm_.has_output()) srv_->cork(this);
+      } else if (held_get() && sm_.has_output()) {
+        respond_get(sm_.take_polling_payload(srv_->options.session.max_payload));
+      }
+    } while (again_);
+    arm_timer();
+  }
+
+ private:
+  void respond_get(std::string payload) {
+    auto c = std::move(rare_->get);
+    c->respond_poll(std::move(payload));
+  }
+  void finish_close() {
+    if (announced_) return;
+    announced_ = true;
+    set_deadline(TimePoint::max());
+    // A forced close still delivers what was queued (e.g. a DISCONNECT packet), then "1" (in a
+    // response of its own: see kLinger). Other reasons cleared the queue.
+    bool linger = false;
+    if (sm_.transport() == TransportKind::polling) {
+      std::string queued = sm_.take_polling_payload(std::numeric_limits<std::size_t>::max());
+      const bool forced = sm_.close_reason() == CloseReason::forced_close;
+      const bool can_linger = forced && !srv_->stopped;
+      if (held_get() && sm_.close_reason() == CloseReason::transport_close) {
+        respond_get("6");  // the client closed (its "1" came in a POST): a noop, as engine.io
+      } else if (held_get() && !queued.empty() && can_linger) {
+        respond_get(std::move(queued));  // the close packet waits for the next GET
+        linger = true;
+      } else if (held_get()) {
+        // Nothing queued, or the server is stopping (it cannot wait for another GET).
+        append_to_payload(queued, Packet::text(PacketType::close));
+        respond_get(std::move(queued));
+      } else if (can_linger && queued.size() <= kLingerMaxBytes) {
+        rare().lingering = std::move(queued);  // the next GET gets it (if any), then "1"
+        linger = true;
+      }
+      if (linger) {
+        if (!lingering()) rare().lingering.emplace();  // only the close packet is left
+        ++srv_->lingering;
+        srv_->stats.sessions = srv_->open_sessions();
+      }
+    } else if (held_get()) {
+      respond_get("1");
+    }
+    if (ws_) {
+      // What is queued (kept by a forced close), then the close packet, then the close frame.
+      ws_->push(Packet::text(PacketType::close).to_frame());
+      ws_->close_after_writes();
+      ws_.reset();
+    }
+    if (probe()) {
+      rare_->probe->close_after_writes();
+      rare_->probe.reset();
+    }
+    if (linger) {
+      set_deadline(Clock::now() + kLinger);  // then on_deadline() forgets it
+    } else {
+      forget();
+    }
+    if (srv_->handler.on_close) {
+      try {
+        srv_->handler.on_close(shared_from_this(), sm_.close_reason());
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "shmio: close handler threw: %s\n", e.what());
+      }
+    }
+  }
+  void arm_timer() {
+    if (announced_) return;
+    set_deadline(sm_.next_deadline());
+  }
+  // One entry in the server's deadline queue (no timer per session): moved when the session's
+  // next deadline changes, removed at TimePoint::max().
+  void set_deadline(TimePoint when) {
+    if (srv_->deadlines.contains(this) && srv_->deadlines.when(this) == when) return;
+    if (when == TimePoint::max()) return srv_->deadlines.erase(this);
+    srv_->schedule(this, when);
+  }
+
+ public:
+  // The server's deadline timer reached this session's deadline (its entry is gone already).
+  void on_deadline(TimePoint now) {
+    auto self = shared_from_this();  // forget() may drop the server's reference
+    if (lingering()) return forget();
+    if (announced_) return;
+    sm_.on_timer(now);
+    pump();
+  }
+
+ private:
+  std::shared_ptr<detail::ServerCore> srv_;
+  Session sm_;
+  std::shared_ptr<const HandshakeRequest> request_;
+  std::shared_ptr<detail::Link> ws_;
+  bool pumping_ = false, again_ = false, announced_ = false;
+  // What only some sessions need (polling ones, closed ones), in one allocation made on use: a
+  // WebSocket session that stays open never has it.
+  struct Rare {
+    std::shared_ptr<HttpConnection> get;       // the polling GET held
+    std::shared_ptr<detail::Link> probe;       // the WebSocket probing an upgrade
+    std::weak_ptr<HttpConnection> post_owner;  // the one-POST rule
+    int post_claims = 0;
+    std::optional<std::string> lingering;  // the last payload of a session closed by the server
+  };
+  std::unique_ptr<Rare> rare_;
+  HttpConnection* held_get() const noexcept { return rare_ ? rare_->get.get() : nullptr; }
+  detail::Link* probe() const noexcept { return rare_ ? rare_->probe.get() : nullptr; }
+  Rare& rare() {
+    if (!rare_) rare_ = std::make_unique<Rare>();
+    return *rare_;
+  }
+};
+}  // namespace shmio::engineio

@@ -1,0 +1,455 @@
+// An HTTP connection's requests: the handshake, polling, the WebSocket upgrade, hand-off.
+#include "engine_socket.hpp"
+
+namespace shmio::engineio {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+using tcp = net::ip::tcp;
+using Request = http::request<http::string_body>;
+using Response = http::response<http::string_body>;
+
+void HttpConnection::on_header(beast::error_code ec) {
+  if (ec == beast::error::timeout) ++srv_->stats.request_timeouts;
+  first_ = false;
+  if (ec || closed_) return on_read(ec);
+  // A POST for one of this worker's polling sessions claims it until the POST is handled.
+  const auto& h = parser_->get();
+  target_ = parse_target(h.target());
+  if (h.method() == http::verb::post) {
+    const Target& t = target_;
+    auto sid = t.query.find("sid");
+    if (same_path(t.path, srv_->options.path) && sid != t.query.end()) {
+      if (auto it = srv_->sessions.find(sid->second);
+          it != srv_->sessions.end() && !it->second->lingering() &&
+          it->second->transport() == TransportKind::polling) {
+        if (it->second->claim_post(shared_from_this())) {
+          reading_claim_ = it->second;
+        } else {
+          reading_overlap_ = true;
+          it->second->post_overlap();
+        }
+      }
+    }
+  }
+  if (parser_->is_done()) return on_read(ec);
+  stream_.expires_after(io_timeout());
+  http::async_read(
+      stream_, buffer_, *parser_,
+      [self = shared_from_this()](beast::error_code e, std::size_t) { self->on_read(e); });
+}
+
+void HttpConnection::release_claim(std::weak_ptr<EngineSocket>& claim, bool completed) {
+  if (auto s = claim.lock()) s->release_post(this, completed);
+  claim.reset();
+}
+
+void HttpConnection::on_read(beast::error_code ec) {
+  reading_ = false;
+  if (closed_) {  // answered with "Connection: close" meanwhile (graceful_close)
+    if (!ec && drain_left_ > 0) {
+      stream_.expires_after(std::chrono::seconds(2));  // the read timer was the request's
+      return drain();
+    }
+    return shutdown();
+  }
+  if (ec == http::error::body_limit) {
+    // Too large (413): the reference answers so and keeps the session; the claim ends here.
+    release_claim(reading_claim_, true);
+    reading_overlap_ = false;
+    if (busy_) {  // a response is in flight: never a second write; just drop the connection
+      shutdown();
+      return;
+    }
+    busy_ = true;
+    Request req = parser_->get();
+    Response res{http::status::payload_too_large, req.version()};
+    res.keep_alive(false);
+    res.prepare_payload();
+    send(std::move(res));
+    return;
+  }
+  if (ec) {
+    shutdown();
+    return;
+  }
+  if (queued_.size() >= 8) {  // a client pipelining this much is not an Engine.IO client
+    shutdown();
+    return;
+  }
+  Request req = parser_->release();
+  const bool upgrade = websocket::is_upgrade(req);
+  std::optional<std::string> foreign = foreign_sid(target_);
+  const int steer_to = foreign ? -1 : steer_target(target_);
+  const bool keep_reading = !upgrade && !foreign && steer_to < 0;
+  queued_.push_back(Queued{std::move(req), std::move(target_), std::move(foreign),
+                           std::move(reading_claim_), std::exchange(reading_overlap_, false),
+                           steer_to});
+  reading_claim_.reset();
+  // Keep reading (a closed connection must be noticed while a GET waits), except after an upgrade
+  // or a request to hand over: the connection leaves this object once it is answered.
+  if (keep_reading) do_read();
+  next();
+}
+
+void HttpConnection::next() {
+  if (busy_ || closed_ || queued_.empty()) return;
+  busy_ = true;
+  Queued q = std::move(queued_.front());
+  queued_.pop_front();
+  if (q.foreign || q.steer_to >= 0) return hand_off(std::move(q.req), q.foreign, q.steer_to);
+  release_claim(q.claim, true);  // handled now, synchronously
+  if (q.overlap) {
+    // The one-POST rule was broken (the session is closed already): 400, as the reference.
+    return send(srv_->json_error(q.req, http::status::bad_request, 3, "Bad request"));
+  }
+  handle(std::move(q.req), q.target);
+}
+
+int HttpConnection::steer_target(const Target& t) const {
+  const ServerOptions& o = srv_->options;
+  if (adopted_ || !o.steer || !o.hand_off_to) return -1;
+  if (!same_path(t.path, o.path) || t.query.count("sid") != 0) return -1;
+  return o.steer();
+}
+
+std::optional<std::string> HttpConnection::foreign_sid(const Target& t) const {
+  const ServerOptions& o = srv_->options;
+  if (!o.is_foreign || !o.hand_off) return std::nullopt;
+  if (!same_path(t.path, o.path)) return std::nullopt;
+  auto it = t.query.find("sid");
+  if (it == t.query.end() || srv_->sessions.count(it->second) != 0) return std::nullopt;
+  if (!o.is_foreign(it->second)) return std::nullopt;
+  return it->second;
+}
+
+// Gives the connection to the worker that owns the session: the request (re-serialised; Beast
+// writes it back in HTTP/1.1 form with its body) and any bytes read after it go along with the
+// file descriptor. No read is pending here (on_read stops reading after a foreign request).
+void HttpConnection::hand_off(Request req, const std::optional<std::string>& sid, int worker) {
+  std::ostringstream out;
+  out << req;
+  std::string bytes = out.str();
+  const auto rest = buffer_.cdata();
+  bytes.append(static_cast<const char*>(rest.data()), rest.size());
+  closed_ = true;
+  lost_held_get();
+  beast::error_code ec;
+  stream_.expires_never();
+  const int fd = stream_.release_socket().release(ec);
+  if (ec || fd < 0) return;
+  if (sid) {
+    ++srv_->stats.handed_off;
+    srv_->options.hand_off(*sid, fd, std::move(bytes));
+  } else {
+    ++srv_->stats.steered;
+    srv_->options.hand_off_to(worker, fd, std::move(bytes));
+  }
+}
+
+void HttpConnection::respond_poll(std::string payload) {
+  if (!held_ || closed_) return;
+  Request req = std::move(*held_);
+  held_.reset();
+  held_for_.reset();
+  send(text(req, std::move(payload)));
+}
+
+void HttpConnection::lost_held_get() {
+  if (!held_) return;
+  held_.reset();
+  if (auto s = held_for_.lock()) s->get_lost(this);
+}
+
+void HttpConnection::handle(Request req, const Target& t) {
+  const ServerOptions& o = srv_->options;
+  if (srv_->stopped) return shutdown();
+  if (req.method() == http::verb::options && !o.cors_origin.empty()) {
+    Response res{http::status::no_content, req.version()};
+    res.keep_alive(req.keep_alive());
+    srv_->add_cors(req, res);
+    res.set(http::field::access_control_allow_methods, "GET,HEAD,PUT,PATCH,POST,DELETE");
+    if (auto h = req.find(http::field::access_control_request_headers); h != req.end())
+      res.set(http::field::access_control_allow_headers, h->value());
+    res.prepare_payload();
+    return send(std::move(res));
+  }
+  if (!same_path(t.path, o.path)) {
+    if (o.routes) {
+      const ServerOptions::HttpRequest hr = http_request(req);
+      std::optional<ServerOptions::HttpResponse> out;
+      try {
+        out = o.routes(hr);
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "shmio: HTTP route handler threw: %s\n", e.what());
+        out = ServerOptions::HttpResponse{
+            500, "text/plain; charset=utf-8", "Internal Server Error", {}};
+      }
+      if (out) {
+        if (out->status < 100 || out->status > 599) {  // not an HTTP status: the handler's bug
+          std::fprintf(stderr, "shmio: HTTP route handler returned status %u\n", out->status);
+          out = ServerOptions::HttpResponse{
+              500, "text/plain; charset=utf-8", "Internal Server Error", {}};
+        }
+        Response res{static_cast<http::status>(out->status), req.version()};
+        res.set(http::field::content_type, out->content_type);
+        for (const auto& [name, value] : out->headers) res.set(name, value);
+        res.keep_alive(req.keep_alive());
+        res.body() = std::move(out->body);
+        res.prepare_payload();
+        if (req.method() == http::verb::head) res.body().clear();
+        return send(std::move(res));
+      }
+    }
+    if (o.static_files && (req.method() == http::verb::get || req.method() == http::verb::head)) {
+      if (auto file = o.static_files(t.path)) {
+        Response res{http::status::ok, req.version()};
+        res.set(http::field::content_type, file->content_type);
+        res.keep_alive(req.keep_alive());
+        res.body() = *file->body;
+        res.prepare_payload();
+        if (req.method() == http::verb::head) res.body().clear();
+        return send(std::move(res));
+      }
+    }
+    Response res{http::status::not_found, req.version()};
+    res.keep_alive(req.keep_alive());
+    res.body() = "Not Found";
+    res.prepare_payload();
+    return send(std::move(res));
+  }
+  auto q = [&](const char* k) -> const std::string* {
+    auto it = t.query.find(k);
+    return it == t.query.end() ? nullptr : &it->second;
+  };
+  const std::string* eio = q("EIO");
+  if (eio == nullptr || *eio != "4")
+    return send(
+        srv_->json_error(req, http::status::bad_request, 5, "Unsupported protocol version"));
+  const std::string* transport = q("transport");
+  const bool is_ws = transport != nullptr && *transport == "websocket";
+  const bool is_polling = transport != nullptr && *transport == "polling";
+  if ((!is_ws && !is_polling) || (is_ws && !o.allow_websocket) || (is_polling && !o.allow_polling))
+    return send(srv_->json_error(req, http::status::bad_request, 0, "Transport unknown"));
+  const bool upgrade = websocket::is_upgrade(req);
+  if (upgrade && !is_ws)
+    return send(srv_->json_error(req, http::status::bad_request, 3, "Bad request"));
+  if (!upgrade && is_ws)
+    return send(srv_->json_error(req, http::status::bad_request, 3, "Bad request"));
+  // A handshake waits for allow_request_async's answer (a polling handshake must be a GET: the
+  // other methods get their error at once).
+  if (o.allow_request_async && t.query.count("sid") == 0 &&
+      (upgrade || req.method() == http::verb::get)) {
+    auto held = std::make_shared<Request>(std::move(req));
+    auto target = std::make_shared<Target>(t);
+    auto once = std::make_shared<std::atomic<bool>>(false);
+    auto done = [self = shared_from_this(), srv = srv_, held, target,
+                 once](std::optional<std::string> refusal) {
+      if (once->exchange(true)) return;  // called twice: the second is ignored
+      net::post(srv->io, [self, held, target, refusal = std::move(refusal)] {
+        self->resume_handshake(*held, *target, refusal);
+      });
+    };
+    try {
+      o.allow_request_async(http_request(*held), done);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "shmio: allow_request_async threw: %s\n", e.what());
+      done(std::string(e.what()));
+    }
+    return;
+  }
+  if (upgrade) return handle_upgrade(req, t);
+  handle_polling(req, t);
+}
+
+void HttpConnection::resume_handshake(Request& req, const Target& t,
+                                      const std::optional<std::string>& refusal) {
+  if (closed_ || srv_->stopped) return;
+  if (refusal) {
+    if (srv_->options.connection_error) {
+      const ServerOptions::HttpRequest hr = http_request(req);
+      try {
+        srv_->options.connection_error(ServerOptions::ConnectionError{4, *refusal, hr});
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "shmio: connection_error handler threw: %s\n", e.what());
+      }
+    }
+    Response res{http::status::forbidden, req.version()};
+    res.set(http::field::content_type, "application/json");
+    res.keep_alive(req.keep_alive());
+    res.body() = "{\"code\":4,\"message\":\"Forbidden\"}";
+    res.prepare_payload();
+    srv_->add_cors(req, res);
+    return send(std::move(res));
+  }
+  if (websocket::is_upgrade(req)) return handle_upgrade(req, t);
+  handle_polling(req, t);
+}
+
+void HttpConnection::handle_polling(Request& req, const Target& t) {
+  auto sid_it = t.query.find("sid");
+  if (sid_it == t.query.end()) {
+    if (req.method() != http::verb::get)
+      return send(srv_->json_error(req, http::status::bad_request, 2, "Bad handshake method"));
+    if (srv_->options.allow_request) {
+      if (!srv_->options.allow_request(lower_case_headers(req)))
+        return send(srv_->json_error(req, http::status::forbidden, 4, "Forbidden"));
+    }
+    auto s = std::make_shared<EngineSocket>(srv_, TransportKind::polling,
+                                            handshake_request(req, remote()));
+    srv_->sessions.emplace(s->id(), s);
+    s->open();
+    held_ = std::move(req);
+    held_for_ = s;
+    if (!s->hold_get(shared_from_this())) respond_poll("");
+    return;
+  }
+  auto it = srv_->sessions.find(sid_it->second);
+  if (it == srv_->sessions.end())
+    return send(srv_->json_error(req, http::status::bad_request, 1, "Session ID unknown"));
+  std::shared_ptr<EngineSocket> s = it->second;
+  if (s->transport() != TransportKind::polling)
+    return send(srv_->json_error(req, http::status::bad_request, 3, "Bad request"));
+  if (req.method() == http::verb::get) {
+    held_ = std::move(req);
+    held_for_ = s;
+    if (!s->hold_get(shared_from_this())) {
+      // A second concurrent GET: a protocol error that closes the session.
+      Request r = std::move(*held_);
+      held_.reset();
+      held_for_.reset();
+      s->sm().close(CloseReason::transport_error);
+      s->pump();
+      return send(srv_->json_error(r, http::status::bad_request, 3, "Bad request"));
+    }
+    return;
+  }
+  if (req.method() == http::verb::post) {
+    if (s->lingering()) return send(text(req, "ok"));  // closed: nothing more is delivered
+    if (auto ct = req.find(http::field::content_type);
+        ct != req.end() && beast::iequals(ct->value(), "application/octet-stream")) {
+      // v4 payloads are text (binary as base64): "invalid content", as the reference.
+      s->sm().close(CloseReason::transport_error);
+      s->pump();
+      return send(srv_->json_error(req, http::status::bad_request, 3, "Bad request"));
+    }
+    std::vector<Packet> packets;
+    // Each packet takes at least two bytes (type and separator): the body size already bounds
+    // the work; no separate count limit that a batching client could hit.
+    const DecodeError err = decode_payload(req.body(), packets, req.body().size());
+    // As the reference: the packets before an undecodable one are delivered, then the session
+    // closes with "parse error"; the POST itself is answered "ok".
+    const TimePoint now = Clock::now();
+    srv_->stats.packets_in += packets.size();
+    srv_->stats.bytes_in += req.body().size();
+    for (const Packet& p : packets) s->sm().receive(TransportKind::polling, p, now);
+    if (err != DecodeError::none) s->sm().receive_garbage();
+    s->pump();
+    return send(text(req, "ok"));
+  }
+  send(srv_->json_error(req, http::status::bad_request, 3, "Bad request"));
+}
+
+void HttpConnection::handle_upgrade(Request& req, const Target& t) {
+  // The handshake is checked before anything else (RFC 6455 4.2.1): a 16-byte key and version 13.
+  const bool deflate = srv_->options.per_message_deflate && [&] {
+    auto e = req.find(http::field::sec_websocket_extensions);
+    return e != req.end() && lower(e->value()).find("permessage-deflate") != std::string::npos;
+  }();
+  std::string response_101;
+  if (!deflate) {
+    auto v = req.find(http::field::sec_websocket_version);
+    if (v == req.end() || v->value() != "13") {
+      Response res{http::status::upgrade_required, req.version()};
+      res.set(http::field::sec_websocket_version, "13");
+      res.keep_alive(false);
+      res.body() = "Unsupported WebSocket version";
+      res.prepare_payload();
+      return send(std::move(res));
+    }
+    auto k = req.find(http::field::sec_websocket_key);
+    std::string key_bytes;
+    if (k == req.end() || !base64_decode(std::string(k->value()), key_bytes) ||
+        key_bytes.size() != 16) {
+      Response res{http::status::bad_request, req.version()};
+      res.keep_alive(false);
+      res.body() = "Missing or bad Sec-WebSocket-Key";
+      res.prepare_payload();
+      return send(std::move(res));
+    }
+    websocket::detail::sec_ws_accept_type accept;
+    websocket::detail::make_sec_ws_accept(accept, k->value());
+    response_101 =
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Accept: " +
+        std::string(accept.data(), accept.size()) + "\r\n";
+    for (const auto& [name, value] : hooked_headers(srv_->options, req))
+      response_101 += name + ": " + value + "\r\n";
+    response_101 += "\r\n";
+  }
+  std::shared_ptr<EngineSocket> probing;
+  bool refuse = false;
+  if (auto sid_it = t.query.find("sid"); sid_it != t.query.end()) {
+    auto it = srv_->sessions.find(sid_it->second);
+    if (it == srv_->sessions.end())
+      return send(srv_->json_error(req, http::status::bad_request, 1, "Session ID unknown"));
+    if (it->second->sm().begin_probe(Clock::now())) {
+      probing = it->second;
+      probing->pump();  // arms the upgrade timeout
+    } else {
+      // Already upgraded, probing, closed, or upgrades off: as the reference server, the
+      // WebSocket is accepted and closed at once; the session is not touched.
+      refuse = true;
+    }
+  } else if (srv_->options.allow_request) {
+    if (!srv_->options.allow_request(lower_case_headers(req)))
+      return send(srv_->json_error(req, http::status::forbidden, 4, "Forbidden"));
+  }
+  // The TCP connection now belongs to the WebSocket.
+  closed_ = true;
+  auto srv = srv_;
+  auto hs = handshake_request(req, remote());
+  auto attach = [srv, probing, hs, refuse](const std::shared_ptr<detail::Link>& ws,
+                                           beast::error_code ec) {
+    if (!ec && refuse) {
+      ws->close_after_writes();
+      return;
+    }
+    if (ec) {
+      if (probing) {  // the probe never got going: release it so another may start
+        probing->sm().abandon_probe();
+        probing->pump();
+      }
+      return;
+    }
+    if (srv->stopped) return;
+    if (probing) {
+      ws->start(probing);
+      probing->set_ws(ws, /*probe=*/true);
+      return;
+    }
+    auto s = std::make_shared<EngineSocket>(srv, TransportKind::websocket, hs);
+    srv->sessions.emplace(s->id(), s);
+    ws->start(s);
+    s->set_ws(ws, /*probe=*/false);
+    s->open();
+    s->pump();
+  };
+  if (!deflate) {
+    // Our own framing (websocket.cpp): the 101 response is the link's first write.
+    // nullptr: the descriptor could not be moved to the link's socket (closed meanwhile).
+    const ServerOptions& o = srv_->options;
+    auto link = detail::make_raw_websocket(
+        stream_.release_socket(), std::move(response_101),
+        detail::LinkLimits{o.session.max_payload, o.flush_budget, o.read_budget});
+    attach(link, link ? beast::error_code() : make_error_code(net::error::bad_descriptor));
+    return;
+  }
+  auto ws =
+      std::make_shared<WsConnection>(stream_.release_socket(), srv_->options.session.max_payload,
+                                     *srv_->options.per_message_deflate);
+  ws->accept(std::move(req), [ws, attach](beast::error_code ec) { attach(ws, ec); });
+}
+}  // namespace shmio::engineio

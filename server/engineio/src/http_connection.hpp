@@ -1,0 +1,172 @@
+// One HTTP connection: its requests (handshake, polling, upgrade), hand-off to another worker
+// (private to engineio/src).
+#pragma once
+
+#include "ws_connection.hpp"
+
+namespace shmio::engineio {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+using tcp = net::ip::tcp;
+using Request = http::request<http::string_body>;
+using Response = http::response<http::string_body>;
+
+class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
+ public:
+  HttpConnection(tcp::socket socket, std::shared_ptr<detail::ServerCore> srv)
+      : stream_(std::move(socket)), srv_(std::move(srv)) {}
+  void start() { do_read(); }
+  // A connection handed over by another worker: the bytes it had read, parsed before anything
+  // read from the socket (such a connection is never steered again).
+  void preload(const std::string& bytes) {
+    const std::size_t n = net::buffer_copy(buffer_.prepare(bytes.size()), net::buffer(bytes));
+    buffer_.commit(n);
+    adopted_ = true;
+  }
+  // Completes a held GET.
+  void respond_poll(std::string payload);
+  const std::string& remote() {
+    if (remote_.empty()) {
+      beast::error_code ec;
+      const auto ep = stream_.socket().remote_endpoint(ec);
+      remote_ = ec ? "?" : ep.address().to_string();
+    }
+    return remote_;
+  }
+
+ private:
+  // Idle and slow connections are dropped: no read or write may take longer than this. It is
+  // longer than a held GET can last (pingInterval, then the ping answers it).
+  std::chrono::milliseconds io_timeout() const {
+    return std::max<std::chrono::milliseconds>(
+        std::chrono::seconds(60), srv_->options.session.ping_interval +
+                                      srv_->options.session.ping_timeout + std::chrono::seconds(5));
+  }
+  // The header is read first, so that a POST claims its session before its body arrives (the
+  // one-POST rule: a second POST for the session meanwhile is refused and closes the session).
+  void do_read() {
+    stream_.expires_after(first_ ? srv_->options.first_request_timeout : io_timeout());
+    parser_.emplace();
+    parser_->body_limit(srv_->options.session.max_payload);
+    reading_ = true;
+    http::async_read_header(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_header(ec); });
+  }
+  void on_header(beast::error_code ec);
+  void on_read(beast::error_code ec);
+  // The one-POST rule's bookkeeping (see EngineSocket::claim_post).
+  void release_claim(std::weak_ptr<EngineSocket>& claim, bool completed);
+  void next();
+  void handle(Request req, const Target& t);
+  void handle_polling(Request& req, const Target& t);
+  // After allow_request_async's answer: the handshake goes on, or is refused.
+  void resume_handshake(Request& req, const Target& t, const std::optional<std::string>& refusal);
+  void handle_upgrade(Request& req, const Target& t);
+  void send(Response res) {
+    const bool keep = res.keep_alive();
+    auto sp = std::make_shared<Response>(std::move(res));
+    stream_.expires_after(io_timeout());
+    http::async_write(stream_, *sp,
+                      [self = shared_from_this(), sp, keep](beast::error_code ec, std::size_t) {
+                        if (ec) {
+                          self->shutdown();
+                          return;
+                        }
+                        if (!keep) {
+                          self->graceful_close();
+                          return;
+                        }
+                        self->busy_ = false;
+                        self->next();
+                      });
+  }
+  Response text(const Request& req, std::string body) {
+    Response res{http::status::ok, req.version()};
+    res.set(http::field::content_type, "text/plain; charset=UTF-8");
+    res.set(http::field::cache_control, "no-store");  // long-poll answers must never be cached
+    res.keep_alive(req.keep_alive());
+    res.body() = std::move(body);
+    res.prepare_payload();
+    srv_->add_cors(req, res);
+    for (auto& [name, value] : hooked_headers(srv_->options, req)) res.insert(name, value);
+    return res;
+  }
+  // After a "Connection: close" answer: stop sending, then read and discard what the client is
+  // still sending (e.g. the rest of a 413'd body) before closing — closing with unread bytes
+  // would reset the connection and could destroy the answer before the client reads it. Bounded:
+  // at most 2 s and max_payload + 64 KiB bytes, then the connection is closed regardless.
+  void graceful_close() {
+    closed_ = true;
+    lost_held_get();
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    if (ec) return shutdown();
+    stream_.expires_after(std::chrono::seconds(2));
+    drain_left_ = srv_->options.session.max_payload + 65536;
+    if (!reading_) drain();  // else the pending read goes on draining when it completes
+  }
+  void drain() {
+    if (!drain_buf_) drain_buf_ = std::make_unique<char[]>(kDrainChunk);
+    stream_.async_read_some(net::buffer(drain_buf_.get(), kDrainChunk),
+                            [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+                              if (ec || n >= self->drain_left_) return self->shutdown();
+                              self->drain_left_ -= n;
+                              self->drain();
+                            });
+  }
+  void shutdown() {
+    closed_ = true;
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+    stream_.socket().close(ec);
+    lost_held_get();
+    // POSTs claimed but not handled: their connection closed prematurely.
+    release_claim(reading_claim_, false);
+    for (Queued& q : queued_) release_claim(q.claim, false);
+  }
+  void lost_held_get();
+  // The sid of a request for a session another worker owns, if any.
+  std::optional<std::string> foreign_sid(const Target& t) const;
+  // To the owner of `sid`, or (no sid: a steered fresh handshake) to `worker`.
+  void hand_off(Request req, const std::optional<std::string>& sid, int worker);
+  int steer_target(const Target& t) const;
+
+  beast::tcp_stream stream_;
+  std::shared_ptr<detail::ServerCore> srv_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  // Requests read while a response is pending (pipelining), each with the sid of another
+  // worker's session if it must be handed over (decided once, when it is read), and for a POST
+  // the session it claimed, or `overlap` if another connection's POST held that session.
+  struct Queued {
+    Request req;
+    Target target;  // req's target, parsed once (when its header arrived)
+    std::optional<std::string> foreign;
+    std::weak_ptr<EngineSocket> claim;
+    bool overlap = false;
+    int steer_to = -1;  // a fresh handshake handed to this worker (rebalancing)
+  };
+  std::deque<Queued> queued_;
+  Target target_;                              // of the request being read
+  std::weak_ptr<EngineSocket> reading_claim_;  // claimed by the POST whose body is being read
+  bool reading_overlap_ = false;
+  bool busy_ = false;  // a request is being answered (or a GET is held)
+  bool closed_ = false;
+  std::weak_ptr<EngineSocket> held_for_;  // the session whose GET we hold
+  std::optional<Request> held_;
+  std::string remote_;
+  std::size_t drain_left_ = 0;
+  bool reading_ = false;  // a read of the next request is pending
+  bool adopted_ = false;  // handed over by another worker
+  bool first_ = true;     // no request header read yet
+  // Where a closing connection's unread bytes are discarded: allocated by the first drain(), not
+  // held by every connection (a connection storm has hundreds of handshakes in flight, and 16 KiB
+  // each stayed in the heap's resident pages after they ended: docs/server.md).
+  static constexpr std::size_t kDrainChunk = 16384;
+  std::unique_ptr<char[]> drain_buf_;
+};
+}  // namespace shmio::engineio

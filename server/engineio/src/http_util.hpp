@@ -1,0 +1,174 @@
+// The HTTP side's small pieces: the request target (path, query pairs), URL decoding, header
+// names in lower case, the path check (private to engineio/src).
+#pragma once
+
+#include "shmio/engineio/server.hpp"
+
+#include "deadline_heap.hpp"
+#include "link.hpp"
+#include "uring.hpp"
+
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/detail/hybi13.hpp>
+
+#include <cstdio>
+#include <deque>
+#include <limits>
+#include <map>
+#include <sstream>
+#include <unordered_map>
+#include <utility>
+
+namespace shmio::engineio {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+using tcp = net::ip::tcp;
+using Request = http::request<http::string_body>;
+using Response = http::response<http::string_body>;
+
+namespace http_util {
+
+inline std::string url_decode(std::string_view s) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
+        std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
+      out += static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16));
+      i += 2;
+    } else {
+      out += s[i] == '+' ? ' ' : s[i];
+    }
+  }
+  return out;
+}
+
+struct Target {
+  std::string path;
+  std::unordered_map<std::string, std::string> query;
+};
+
+// The application's view of a request (routes, header hooks, connection errors): views into
+// `req`, valid while it lives.
+inline ServerOptions::HttpRequest http_request(const http::request<http::string_body>& req) {
+  const std::string_view target = req.target();
+  const std::size_t qm = target.find('?');
+  return ServerOptions::HttpRequest{
+      req.method_string(), target.substr(0, qm),
+      qm == std::string_view::npos ? std::string_view{} : target.substr(qm + 1), req.body(),
+      [&req](std::string_view name) -> std::optional<std::string_view> {
+        auto it = req.find(name);
+        if (it == req.end()) return std::nullopt;
+        return std::string_view(it->value());
+      }};
+}
+
+// A request without a session id in its query: a handshake.
+inline bool is_handshake(const http::request<http::string_body>& req) {
+  const std::string_view target = req.target();
+  const std::size_t qm = target.find('?');
+  if (qm == std::string_view::npos) return true;
+  const std::string_view q = target.substr(qm);
+  return q.find("?sid=") == std::string_view::npos && q.find("&sid=") == std::string_view::npos;
+}
+
+// The header hooks' additions for a response to `req`.
+inline ServerOptions::Headers hooked_headers(const ServerOptions& o,
+                                             const http::request<http::string_body>& req) {
+  ServerOptions::Headers h;
+  if (!o.initial_headers && !o.headers) return h;
+  const ServerOptions::HttpRequest hr = http_request(req);
+  try {
+    if (o.initial_headers && is_handshake(req)) o.initial_headers(h, hr);
+    if (o.headers) o.headers(h, hr);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "shmio: headers handler threw: %s\n", e.what());
+  }
+  // A name or value with a line break (or an empty name) would split the response: not written.
+  std::erase_if(h, [](const auto& f) {
+    return f.first.empty() || f.first.find_first_of("\r\n:") != std::string::npos ||
+           f.second.find_first_of("\r\n") != std::string::npos;
+  });
+  return h;
+}
+
+// Calls `f(name, value)` for each pair of the target's query string, decoded, in order.
+template <class F>
+void for_each_query_pair(std::string_view target, F&& f) {
+  const std::size_t q = target.find('?');
+  if (q == std::string_view::npos) return;
+  std::string_view rest = target.substr(q + 1);
+  while (!rest.empty()) {
+    const std::size_t amp = rest.find('&');
+    const std::string_view pair = rest.substr(0, amp);
+    const std::size_t eq = pair.find('=');
+    f(url_decode(pair.substr(0, eq)),
+      eq == std::string_view::npos ? std::string() : url_decode(pair.substr(eq + 1)));
+    if (amp == std::string_view::npos) break;
+    rest = rest.substr(amp + 1);
+  }
+}
+
+inline Target parse_target(std::string_view target) {
+  Target t;
+  t.path = std::string(target.substr(0, target.find('?')));
+  for_each_query_pair(target,
+                      [&](std::string k, std::string v) { t.query[std::move(k)] = std::move(v); });
+  return t;
+}
+
+inline std::string lower(std::string_view v) {
+  std::string out(v);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+inline std::vector<std::pair<std::string, std::string>> lower_case_headers(const Request& req) {
+  std::vector<std::pair<std::string, std::string>> headers;
+  for (const auto& f : req) headers.emplace_back(lower(f.name_string()), std::string(f.value()));
+  return headers;
+}
+
+inline std::shared_ptr<const HandshakeRequest> handshake_request(const Request& req,
+                                                                 std::string_view address) {
+  auto h = std::make_shared<HandshakeRequest>();
+  std::string name;
+  for (const auto& f : req) {
+    name.assign(f.name_string());
+    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    h->add_header(name, f.value());
+  }
+  // In the buffer's own order (headers, query, url, address): each part is appended, none moved.
+  for_each_query_pair(req.target(),
+                      [&](const std::string& k, const std::string& v) { h->add_query(k, v); });
+  h->set_url(req.target());
+  h->set_address(address);
+  h->shrink();
+  return h;
+}
+
+inline bool same_path(std::string_view got, std::string_view want) {
+  auto strip = [](std::string_view v) {
+    while (!v.empty() && v.back() == '/') v.remove_suffix(1);
+    return v;
+  };
+  return strip(got) == strip(want);
+}
+
+}  // namespace http_util
+using namespace http_util;
+
+}  // namespace shmio::engineio

@@ -1,0 +1,98 @@
+// The Engine.IO server's shared state (ServerCore: options, sessions, the deadline heap, the
+// end-of-turn flush lists, the acceptor) (private to engineio/src).
+#pragma once
+
+#include "http_util.hpp"
+
+namespace shmio::engineio {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+using tcp = net::ip::tcp;
+using Request = http::request<http::string_body>;
+using Response = http::response<http::string_body>;
+
+class HttpConnection;
+class WsConnection;
+class EngineSocket;
+
+struct detail::ServerCore : std::enable_shared_from_this<detail::ServerCore> {
+  ServerCore(net::io_context& ctx, ServerOptions o, Handler h)
+      : io(ctx), options(std::move(o)), handler(std::move(h)), acceptor(ctx) {
+    options.session.allow_upgrades =
+        options.session.allow_upgrades && options.allow_websocket && options.allow_polling;
+    if (options.io_uring && options.allow_websocket) {
+      std::string why;
+      uring = detail::UringFlusher::open(kUringDepth, why);
+      if (!uring)
+        std::fprintf(stderr, "shmio: io_uring unavailable (%s): flushing with sendmsg\n",
+                     why.c_str());
+    }
+  }
+
+  void accept();
+  void add_cors(const Request& req, Response& res) const;
+  Response json_error(const Request& req, http::status status, int code, const char* message) const;
+
+  net::io_context& io;
+  ServerOptions options;
+  Handler handler;
+  tcp::acceptor acceptor;
+  // Keyed by a view of the session's own id (it lives as long as the entry): no copy of it.
+  std::unordered_map<std::string_view, std::shared_ptr<EngineSocket>> sessions;
+  bool stopped = false;
+  bool accepting = false;
+  std::size_t lingering = 0;           // closed sessions kept for their last GET (not open)
+  net::steady_timer accept_pause{io};  // after EMFILE/ENFILE at accept
+  TimePoint accept_error_logged{};
+  std::size_t open_sessions() const { return sessions.size() - lingering; }
+  ServerStats stats;
+  // Corking (docs/server.md, "Delivery engine"): sessions that queued output during this turn,
+  // flushed once by a handler posted behind everything the turn already has queued.
+  std::vector<EngineSocket*> dirty, flushing;
+  bool flush_posted = false;
+  TimePoint turn_started{};  // when this turn's first output was queued
+  void cork(EngineSocket* s);
+  // A flush left output for the next turn (its byte budget): listed again, counted.
+  void defer(EngineSocket* s) {
+    ++stats.flush_deferrals;
+    cork(s);
+  }
+  void unlist(EngineSocket* s);
+  void flush_all();
+  // The io_uring flush: the turn's WebSocket writes in one submission (uring.hpp). The batch's
+  // vectors keep their capacity between turns (no allocation in steady state).
+  static constexpr unsigned kUringDepth = 1024;
+  static constexpr std::size_t kBatchIovecs = 64;  // per socket per turn; the rest next turn
+  std::unique_ptr<detail::UringFlusher> uring;
+  struct Batched {
+    EngineSocket* session;
+    detail::Link* link;
+    int fd;
+    std::size_t iov_at, iov_count, bytes;
+  };
+  std::vector<Batched> batch;
+  std::vector<iovec> batch_iov;
+  std::vector<int> batch_fds;
+  std::vector<msghdr> batch_msgs;
+  std::vector<long> batch_results;
+  void flush_batched();
+  // Heartbeats, upgrade and linger timeouts of every session: one queue and one timer per
+  // server, armed at the earliest deadline (a session holds its slot in the heap, not a timer).
+  detail::DeadlineHeap<EngineSocket, TimePoint> deadlines;
+  net::steady_timer deadline_timer{io};
+  TimePoint timer_at = TimePoint::max();
+  void schedule(EngineSocket* s, TimePoint when);
+  void arm_deadline_timer();
+  void on_deadline_timer();
+  // A new session id: the configured prefix, then random characters (the id keeps its length).
+  std::string new_id() const {
+    std::string id = random_id();
+    const std::size_t keep = std::min(options.id_prefix.size(), id.size());
+    id.replace(0, keep, options.id_prefix.substr(0, keep));
+    return id;
+  }
+};
+}  // namespace shmio::engineio

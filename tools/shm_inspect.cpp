@@ -1,9 +1,9 @@
 // shm-inspect: the operator's read-only view of a shmio ring (/dev/shm/shmio.<name>).
 //
 // It attaches with AttachMode::read_only, so the segment is mapped PROT_READ: nothing here can
-// create or modify a segment, even by bug. Everything shared is bound to const references and
-// read with atomic loads only; the few non-atomic bytes (record headers, payloads, labels) are
-// copied with copy_tentative() and validated against the tail afterwards, like a reader does.
+// create or modify a segment, even by bug. What it reads and how (snapshots, slots, the walk of
+// the records) is shm::inspect's (shm/inspect.hpp, unit-tested); this file parses the command
+// line and prints tables or JSON (Boost.JSON).
 //
 // The ring is live: every figure is a snapshot that may be stale by the time it is printed.
 
@@ -15,6 +15,7 @@
 #include <atomic>
 #include <cerrno>
 #include <charconv>
+#include <cmath>
 #include <csignal>
 #include <cstdarg>
 #include <cstdint>
@@ -28,6 +29,11 @@
 #include <string_view>
 #include <vector>
 
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+
+#include "shmio/shm/inspect.hpp"
 #include "shmio/shm/layout.hpp"
 #include "shmio/shm/process.hpp"
 #include "shmio/shm/result.hpp"
@@ -40,6 +46,11 @@ namespace {
 namespace shm = shmio::shm;
 namespace layout = shmio::shm::layout;
 namespace core = shmio::shm::core;
+namespace inspect = shmio::shm::inspect;
+namespace json = boost::json;
+using inspect::ProducerRow;
+using inspect::ReaderRow;
+using inspect::RingSnapshot;
 
 // Exit statuses, documented in the usage text.
 constexpr int kExitOk = 0;
@@ -130,107 +141,19 @@ std::string Printable(std::string_view s) {
   return out;
 }
 
-// A slot label: at most kLabelBytes, NUL-terminated unless corrupt. Copied tentatively because
-// the slot's owner may be rewriting it.
-std::string LabelOf(const char (&label)[layout::kLabelBytes]) {
-  char buf[layout::kLabelBytes];
-  shm::copy_tentative(reinterpret_cast<std::byte*>(buf), reinterpret_cast<const std::byte*>(label),
-                      sizeof buf);
-  return Printable(std::string_view(buf, strnlen(buf, sizeof buf)));
-}
-
 // ---------------------------------------------------------------------------------------------
-// JSON, written by hand: objects, arrays, strings, integers, decimals, booleans and null.
+// JSON output: one object per line.
 
-std::string JsonQuote(std::string_view s) {
-  std::string out = "\"";
-  for (const char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          out += Fmt("\\u%04x", static_cast<unsigned>(static_cast<unsigned char>(c)));
-        } else {
-          out += c;
-        }
-    }
-  }
-  out += '"';
-  return out;
-}
-
-// Keeps track of commas; Key() is followed by exactly one value or Begin*().
-class JsonWriter {
- public:
-  void BeginObject() { Open('{'); }
-  void EndObject() { Close('}'); }
-  void BeginArray() { Open('['); }
-  void EndArray() { Close(']'); }
-  JsonWriter& Key(std::string_view k) {
-    Separate();
-    out_ += JsonQuote(k);
-    out_ += ':';
-    after_key_ = true;
-    return *this;
-  }
-  void Str(std::string_view v) { Raw(JsonQuote(v)); }
-  void Uint(std::uint64_t v) { Raw(U(v)); }
-  void Int(std::int64_t v) { Raw(std::to_string(v)); }
-  void Decimal(double v) { Raw(Fmt("%.3f", v)); }
-  void Bool(bool v) { Raw(v ? "true" : "false"); }
-  void Null() { Raw("null"); }
-  template <class T>
-  void OptUint(const std::optional<T>& v) {
-    if (v) {
-      Uint(*v);
-    } else {
-      Null();
-    }
-  }
-  const std::string& str() const { return out_; }
-
- private:
-  void Separate() {
-    if (after_key_) {
-      after_key_ = false;
-    } else if (!first_) {
-      out_ += ',';
-    }
-    first_ = false;
-  }
-  void Open(char c) {
-    Separate();
-    out_ += c;
-    first_ = true;
-  }
-  void Close(char c) {
-    out_ += c;
-    first_ = false;
-  }
-  void Raw(std::string_view v) {
-    Separate();
-    out_ += v;
-  }
-
-  std::string out_;
-  bool first_ = true;
-  bool after_key_ = false;
-};
-
-void PrintJson(const JsonWriter& j) {
-  std::fputs(j.str().c_str(), stdout);
+void PrintJson(const json::value& v) {
+  std::fputs(json::serialize(v).c_str(), stdout);
   std::fputc('\n', stdout);
+}
+json::value OptJson(const std::optional<std::uint64_t>& v) {
+  return v ? json::value(*v) : json::value(nullptr);
+}
+// A decimal with 3 digits after the point (rates and percentages).
+json::value Decimal(double v) {
+  return json::value(std::round(v * 1000.0) / 1000.0);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -284,148 +207,7 @@ void PrintPairs(const std::vector<std::pair<std::string, std::string>>& pairs) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Snapshots of the shared state.
-
-struct RingSnapshot {
-  std::uint64_t frontier = 0;
-  std::uint64_t frontier_index = 0;  // non-padding records below the frontier, ever
-  std::uint64_t tail = 0;
-};
-
-// The frontier, the index stamped there, then the tail (so tail >= frontier). The index at a
-// position stays that position's own until the ring laps it, i.e. until the frontier has moved a
-// whole capacity further on; re-reading the frontier checks that it has not.
-RingSnapshot Snapshot(const shm::Segment& s) {
-  const layout::Control& c = s.control();
-  RingSnapshot snap;
-  for (;;) {
-    snap.frontier = c.frontier.frontier.load(std::memory_order_acquire);
-    snap.frontier_index = core::index_at(s, snap.frontier);
-    const std::uint64_t again = c.frontier.frontier.load(std::memory_order_acquire);
-    if (again - snap.frontier < s.capacity()) break;
-  }
-  snap.tail = c.tail.tail.load(std::memory_order_acquire);
-  return snap;
-}
-
-// Non-padding records in [position, frontier), if `position` is a record start still in the ring
-// (not lapped, not past the frontier); nullopt otherwise.
-std::optional<std::uint64_t> RecordsUntilFrontier(const shm::Segment& s, std::uint64_t position,
-                                                  const RingSnapshot& snap) {
-  if (position > snap.frontier || position % layout::kUnit != 0 ||
-      snap.tail - position > s.capacity())
-    return std::nullopt;
-  const std::uint64_t index = core::index_at(s, position);
-  // Seqlock-style validation: the index was still this position's if the tail, read after it,
-  // shows that the ring has not lapped the position meanwhile.
-  std::atomic_thread_fence(std::memory_order_acquire);
-  const std::uint64_t tail = s.control().tail.tail.load(std::memory_order_relaxed);
-  if (tail - position > s.capacity() || index > snap.frontier_index) return std::nullopt;
-  return snap.frontier_index - index;
-}
-
-// Reads a slot's fields, retrying while its owner changes under us (generation or state moved).
-// Only ACTIVE and DEAD slots are of interest. Returns false for a slot in another state.
-template <class Slot, class Row, class ReadFields>
-bool ReadSlot(const Slot& slot, Row& row, ReadFields read_fields) {
-  for (int attempt = 0;; ++attempt) {
-    const std::uint32_t state = slot.state.load(std::memory_order_acquire);
-    if (state != layout::kSlotActive && state != layout::kSlotDead) return false;
-    const std::uint64_t generation = slot.generation.load(std::memory_order_relaxed);
-    row.state = state;
-    row.pid = slot.pid.load(std::memory_order_relaxed);
-    row.start_time = slot.start_time.load(std::memory_order_relaxed);
-    row.core = slot.core.load(std::memory_order_relaxed);
-    row.heartbeat_ns = slot.heartbeat_ns.load(std::memory_order_relaxed);
-    row.label = LabelOf(slot.label);
-    read_fields(slot, row);
-    std::atomic_thread_fence(std::memory_order_acquire);
-    const bool stable = slot.state.load(std::memory_order_relaxed) == state &&
-                        slot.generation.load(std::memory_order_relaxed) == generation;
-    // A slot that keeps churning is shown as last read: these are statistics, not data.
-    if (stable || attempt == 3) break;
-  }
-  row.alive = shm::liveness(shm::ProcessIdentity{row.pid, row.start_time}) == shm::Liveness::alive;
-  return true;
-}
-
-struct SlotCommon {
-  std::uint16_t id = 0;
-  std::uint32_t state = 0;
-  pid_t pid = 0;
-  std::uint64_t start_time = 0;
-  int core = -1;
-  std::uint64_t heartbeat_ns = 0;
-  std::string label;
-  bool alive = false;
-};
-
-struct ProducerRow : SlotCommon {
-  std::uint32_t claim_state = 0;
-  std::uint64_t claim_position = 0;
-  std::uint64_t claim_length = 0;
-  std::uint64_t records = 0, bytes = 0, aborted = 0, abandoned = 0, gated = 0;
-  std::uint64_t abandoned_bytes = 0;
-};
-
-struct ReaderRow : SlotCommon {
-  std::uint64_t position = 0;
-  std::uint32_t parked = 0;
-  std::uint64_t records = 0, bytes = 0, laps = 0, lost_records = 0, lost_bytes = 0;
-  std::uint64_t wakeups = 0, corrupt = 0;
-};
-
-std::vector<ProducerRow> ReadProducers(const shm::Segment& s) {
-  std::vector<ProducerRow> rows;
-  for (std::uint16_t i = 0; i < s.max_producers(); ++i) {
-    const layout::ProducerSlot& slot = s.producer_slot(i);
-    ProducerRow row;
-    row.id = i;
-    const bool used = ReadSlot(slot, row, [](const layout::ProducerSlot& p, ProducerRow& r) {
-      constexpr auto kRelaxed = std::memory_order_relaxed;
-      r.claim_state = p.claim_state.load(std::memory_order_acquire);
-      r.claim_position = p.claim_position.load(kRelaxed);
-      r.claim_length = p.claim_length.load(kRelaxed);
-      r.records = p.records.load(kRelaxed);
-      r.bytes = p.bytes.load(kRelaxed);
-      r.aborted = p.aborted.load(kRelaxed);
-      r.abandoned = p.abandoned.load(kRelaxed);
-      r.gated = p.gated.load(kRelaxed);
-      r.abandoned_bytes = p.abandoned_bytes.load(kRelaxed);
-    });
-    if (used) rows.push_back(std::move(row));
-  }
-  return rows;
-}
-
-std::vector<ReaderRow> ReadReaders(const shm::Segment& s) {
-  std::vector<ReaderRow> rows;
-  for (std::uint16_t i = 0; i < s.max_readers(); ++i) {
-    const layout::ReaderSlot& slot = s.reader_slot(i);
-    ReaderRow row;
-    row.id = i;
-    const bool used = ReadSlot(slot, row, [](const layout::ReaderSlot& p, ReaderRow& r) {
-      constexpr auto kRelaxed = std::memory_order_relaxed;
-      r.position = p.position.load(kRelaxed);
-      r.parked = p.parked.load(kRelaxed);
-      r.records = p.records.load(kRelaxed);
-      r.bytes = p.bytes.load(kRelaxed);
-      r.laps = p.laps.load(kRelaxed);
-      r.lost_records = p.lost_records.load(kRelaxed);
-      r.lost_bytes = p.lost_bytes.load(kRelaxed);
-      r.wakeups = p.wakeups.load(kRelaxed);
-      r.corrupt = p.corrupt.load(kRelaxed);
-    });
-    if (used) rows.push_back(std::move(row));
-  }
-  return rows;
-}
-
-// Milliseconds since a CLOCK_MONOTONIC heartbeat (the clock is system-wide), nullopt if never.
-std::optional<std::uint64_t> HeartbeatAgeMs(std::uint64_t heartbeat_ns, std::uint64_t now_ns) {
-  if (heartbeat_ns == 0) return std::nullopt;
-  return heartbeat_ns >= now_ns ? 0 : (now_ns - heartbeat_ns) / 1'000'000ULL;
-}
+// Slots, as shown.
 
 std::string OptText(const std::optional<std::uint64_t>& v) {
   return v ? U(*v) : "?";
@@ -441,19 +223,14 @@ const char* AliveText(bool alive) {
 }
 
 // The common JSON fields of a slot.
-void SlotJson(JsonWriter& j, const SlotCommon& r, std::uint64_t now_ns) {
-  j.Key("slot").Uint(r.id);
-  j.Key("label").Str(r.label);
-  j.Key("state").Str(StateText(r.state));
-  j.Key("pid").Int(r.pid);
-  j.Key("alive").Bool(r.alive);
-  j.Key("core");
-  if (r.core < 0) {
-    j.Null();
-  } else {
-    j.Int(r.core);
-  }
-  j.Key("heartbeat_age_ms").OptUint(HeartbeatAgeMs(r.heartbeat_ns, now_ns));
+json::object SlotJson(const inspect::SlotCommon& r, std::uint64_t now_ns) {
+  return {{"slot", r.id},
+          {"label", Printable(r.label)},
+          {"state", StateText(r.state)},
+          {"pid", r.pid},
+          {"alive", r.alive},
+          {"core", r.core < 0 ? json::value(nullptr) : json::value(r.core)},
+          {"heartbeat_age_ms", OptJson(inspect::heartbeat_age_ms(r.heartbeat_ns, now_ns))}};
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -473,18 +250,10 @@ int CmdList(const Options& o) {
   std::sort(rings.begin(), rings.end(),
             [](const auto& a, const auto& b) { return a.name < b.name; });
   if (o.json) {
-    JsonWriter j;
-    j.BeginObject();
-    j.Key("rings").BeginArray();
-    for (const auto& r : rings) {
-      j.BeginObject();
-      j.Key("name").Str(Printable(r.name));
-      j.Key("bytes").Uint(r.bytes);
-      j.EndObject();
-    }
-    j.EndArray();
-    j.EndObject();
-    PrintJson(j);
+    json::array list;
+    for (const auto& r : rings)
+      list.push_back(json::object{{"name", Printable(r.name)}, {"bytes", r.bytes}});
+    PrintJson(json::object{{"rings", std::move(list)}});
     return kExitOk;
   }
   if (rings.empty()) {
@@ -503,12 +272,12 @@ int CmdStat(const shm::Segment& s, const Options& o) {
   const bool creator_alive = shm::liveness(shm::ProcessIdentity{
                                  h.creator_pid, h.creator_start_time}) == shm::Liveness::alive;
 
-  const RingSnapshot snap = Snapshot(s);
+  const RingSnapshot snap = inspect::snapshot(s);
   const std::uint64_t oldest = core::find_oldest(s, snap.tail, snap.frontier);
   const std::uint64_t in_flight = snap.tail - snap.frontier;
   const std::uint64_t fill = snap.frontier - oldest;
   const double fill_pct = 100.0 * static_cast<double>(fill) / static_cast<double>(s.capacity());
-  const std::optional<std::uint64_t> held = RecordsUntilFrontier(s, oldest, snap);
+  const std::optional<std::uint64_t> held = inspect::records_until_frontier(s, oldest, snap);
 
   constexpr auto kRelaxed = std::memory_order_relaxed;
   const std::uint64_t repairs = c.repair.repairs.load(kRelaxed);
@@ -517,55 +286,44 @@ int CmdStat(const shm::Segment& s, const Options& o) {
   const std::int32_t repair_lock = c.repair.lock_pid.load(kRelaxed);
   const std::uint32_t waiters = c.wake.waiters.load(kRelaxed);
 
-  std::uint64_t producers_active = 0, producers_dead = 0, readers_active = 0, readers_dead = 0;
-  for (std::uint16_t i = 0; i < s.max_producers(); ++i) {
-    const std::uint32_t st = s.producer_slot(i).state.load(std::memory_order_acquire);
-    producers_active += st == layout::kSlotActive;
-    producers_dead += st == layout::kSlotDead;
-  }
-  for (std::uint16_t i = 0; i < s.max_readers(); ++i) {
-    const std::uint32_t st = s.reader_slot(i).state.load(std::memory_order_acquire);
-    readers_active += st == layout::kSlotActive;
-    readers_dead += st == layout::kSlotDead;
-  }
+  const inspect::SlotCounts slots = inspect::count_slots(s);
+  const std::uint64_t producers_active = slots.producers_active,
+                      producers_dead = slots.producers_dead, readers_active = slots.readers_active,
+                      readers_dead = slots.readers_dead;
   const std::string mode = Fmt("0%03o", h.mode);
 
   if (o.json) {
-    JsonWriter j;
-    j.BeginObject();
-    j.Key("name").Str(s.name());
-    j.Key("object").Str("/dev/shm/" + shm::Segment::object_name(s.name()));
-    j.Key("layout_version").Uint(h.layout_version);
-    j.Key("capacity").Uint(s.capacity());
-    j.Key("max_record").Uint(h.max_record);
-    j.Key("max_producers").Uint(h.max_producers);
-    j.Key("max_readers").Uint(h.max_readers);
-    j.Key("segment_bytes").Uint(h.segment_bytes);
-    j.Key("creator_pid").Int(h.creator_pid);
-    j.Key("creator_alive").Bool(creator_alive);
-    j.Key("creation_time").Str(IsoUtc(h.creation_time_ns));
-    j.Key("creation_time_ns").Uint(h.creation_time_ns);
-    j.Key("mode").Str(mode);
-    j.Key("dead_check_interval_ns").Uint(h.dead_check_interval_ns);
-    j.Key("tail").Uint(snap.tail);
-    j.Key("frontier").Uint(snap.frontier);
-    j.Key("frontier_index").Uint(snap.frontier_index);
-    j.Key("in_flight_bytes").Uint(in_flight);
-    j.Key("oldest").Uint(oldest);
-    j.Key("fill_bytes").Uint(fill);
-    j.Key("fill_percent").Decimal(fill_pct);
-    j.Key("records_held").OptUint(held);
-    j.Key("repairs").Uint(repairs);
-    j.Key("abandoned_bytes").Uint(abandoned_bytes);
-    j.Key("aborted_claims").Uint(aborted_claims);
-    j.Key("repair_lock_pid").Int(repair_lock);
-    j.Key("waiters").Uint(waiters);
-    j.Key("producers_active").Uint(producers_active);
-    j.Key("producers_dead").Uint(producers_dead);
-    j.Key("readers_active").Uint(readers_active);
-    j.Key("readers_dead").Uint(readers_dead);
-    j.EndObject();
-    PrintJson(j);
+    PrintJson(json::object{{"name", s.name()},
+                           {"object", "/dev/shm/" + shm::Segment::object_name(s.name())},
+                           {"layout_version", h.layout_version},
+                           {"capacity", s.capacity()},
+                           {"max_record", h.max_record},
+                           {"max_producers", h.max_producers},
+                           {"max_readers", h.max_readers},
+                           {"segment_bytes", h.segment_bytes},
+                           {"creator_pid", h.creator_pid},
+                           {"creator_alive", creator_alive},
+                           {"creation_time", IsoUtc(h.creation_time_ns)},
+                           {"creation_time_ns", h.creation_time_ns},
+                           {"mode", mode},
+                           {"dead_check_interval_ns", h.dead_check_interval_ns},
+                           {"tail", snap.tail},
+                           {"frontier", snap.frontier},
+                           {"frontier_index", snap.frontier_index},
+                           {"in_flight_bytes", in_flight},
+                           {"oldest", oldest},
+                           {"fill_bytes", fill},
+                           {"fill_percent", Decimal(fill_pct)},
+                           {"records_held", OptJson(held)},
+                           {"repairs", repairs},
+                           {"abandoned_bytes", abandoned_bytes},
+                           {"aborted_claims", aborted_claims},
+                           {"repair_lock_pid", repair_lock},
+                           {"waiters", waiters},
+                           {"producers_active", producers_active},
+                           {"producers_dead", producers_dead},
+                           {"readers_active", readers_active},
+                           {"readers_dead", readers_dead}});
     return kExitOk;
   }
 
@@ -606,39 +364,34 @@ int CmdStat(const shm::Segment& s, const Options& o) {
 int CmdReaders(const shm::Segment& s, const Options& o) {
   // Slots first, then the frontier and tail: a position read before the frontier is never
   // ahead of it, so lags are not negative.
-  const std::vector<ReaderRow> rows = ReadReaders(s);
-  const RingSnapshot snap = Snapshot(s);
+  const std::vector<ReaderRow> rows = inspect::readers(s);
+  const RingSnapshot snap = inspect::snapshot(s);
   const std::uint64_t now = shm::monotonic_ns();
   auto lag_bytes = [&](const ReaderRow& r) {
     return r.position <= snap.frontier ? snap.frontier - r.position : 0;
   };
 
   if (o.json) {
-    JsonWriter j;
-    j.BeginObject();
-    j.Key("name").Str(s.name());
-    j.Key("frontier").Uint(snap.frontier);
-    j.Key("tail").Uint(snap.tail);
-    j.Key("readers").BeginArray();
+    json::array list;
     for (const ReaderRow& r : rows) {
-      j.BeginObject();
-      SlotJson(j, r, now);
-      j.Key("position").Uint(r.position);
-      j.Key("lag_bytes").Uint(lag_bytes(r));
-      j.Key("lag_records").OptUint(RecordsUntilFrontier(s, r.position, snap));
-      j.Key("records").Uint(r.records);
-      j.Key("bytes").Uint(r.bytes);
-      j.Key("laps").Uint(r.laps);
-      j.Key("lost_records").Uint(r.lost_records);
-      j.Key("lost_bytes").Uint(r.lost_bytes);
-      j.Key("wakeups").Uint(r.wakeups);
-      j.Key("corrupt").Uint(r.corrupt);
-      j.Key("parked").Bool(r.parked != 0);
-      j.EndObject();
+      json::object e = SlotJson(r, now);
+      e["position"] = r.position;
+      e["lag_bytes"] = lag_bytes(r);
+      e["lag_records"] = OptJson(inspect::records_until_frontier(s, r.position, snap));
+      e["records"] = r.records;
+      e["bytes"] = r.bytes;
+      e["laps"] = r.laps;
+      e["lost_records"] = r.lost_records;
+      e["lost_bytes"] = r.lost_bytes;
+      e["wakeups"] = r.wakeups;
+      e["corrupt"] = r.corrupt;
+      e["parked"] = r.parked != 0;
+      list.push_back(std::move(e));
     }
-    j.EndArray();
-    j.EndObject();
-    PrintJson(j);
+    PrintJson(json::object{{"name", s.name()},
+                           {"frontier", snap.frontier},
+                           {"tail", snap.tail},
+                           {"readers", std::move(list)}});
     return kExitOk;
   }
 
@@ -665,11 +418,12 @@ int CmdReaders(const shm::Segment& s, const Options& o) {
            {"parked", true},
            {"hb_age_ms"}});
   for (const ReaderRow& r : rows) {
-    t.Add({U(r.id), r.label.empty() ? "-" : r.label, StateText(r.state), std::to_string(r.pid),
-           AliveText(r.alive), CoreText(r.core), U(r.position), U(lag_bytes(r)),
-           OptText(RecordsUntilFrontier(s, r.position, snap)), U(r.records), U(r.bytes), U(r.laps),
-           U(r.lost_records), U(r.lost_bytes), U(r.wakeups), U(r.corrupt),
-           r.parked != 0 ? "yes" : "no", OptText(HeartbeatAgeMs(r.heartbeat_ns, now))});
+    t.Add({U(r.id), r.label.empty() ? "-" : Printable(r.label), StateText(r.state),
+           std::to_string(r.pid), AliveText(r.alive), CoreText(r.core), U(r.position),
+           U(lag_bytes(r)), OptText(inspect::records_until_frontier(s, r.position, snap)),
+           U(r.records), U(r.bytes), U(r.laps), U(r.lost_records), U(r.lost_bytes), U(r.wakeups),
+           U(r.corrupt), r.parked != 0 ? "yes" : "no",
+           OptText(inspect::heartbeat_age_ms(r.heartbeat_ns, now))});
   }
   t.Print();
   return kExitOk;
@@ -688,38 +442,31 @@ std::string ClaimText(const ProducerRow& r) {
 }
 
 int CmdProducers(const shm::Segment& s, const Options& o) {
-  const std::vector<ProducerRow> rows = ReadProducers(s);
+  const std::vector<ProducerRow> rows = inspect::producers(s);
   const std::uint64_t now = shm::monotonic_ns();
 
   if (o.json) {
-    JsonWriter j;
-    j.BeginObject();
-    j.Key("name").Str(s.name());
-    j.Key("producers").BeginArray();
+    json::array list;
     for (const ProducerRow& r : rows) {
-      j.BeginObject();
-      SlotJson(j, r, now);
-      j.Key("records").Uint(r.records);
-      j.Key("bytes").Uint(r.bytes);
-      j.Key("aborted").Uint(r.aborted);
-      j.Key("abandoned").Uint(r.abandoned);
-      j.Key("abandoned_bytes").Uint(r.abandoned_bytes);
-      j.Key("gated").Uint(r.gated);
-      j.Key("claim").BeginObject();
-      j.Key("state").Str(r.claim_state == layout::kClaimIdle       ? "idle"
-                         : r.claim_state == layout::kClaimClaiming ? "claiming"
-                         : r.claim_state == layout::kClaimClaimed  ? "claimed"
-                                                                   : "unknown");
+      json::object e = SlotJson(r, now);
+      e["records"] = r.records;
+      e["bytes"] = r.bytes;
+      e["aborted"] = r.aborted;
+      e["abandoned"] = r.abandoned;
+      e["abandoned_bytes"] = r.abandoned_bytes;
+      e["gated"] = r.gated;
+      json::object claim{{"state", r.claim_state == layout::kClaimIdle       ? "idle"
+                                   : r.claim_state == layout::kClaimClaiming ? "claiming"
+                                   : r.claim_state == layout::kClaimClaimed  ? "claimed"
+                                                                             : "unknown"}};
       if (r.claim_state == layout::kClaimClaimed) {
-        j.Key("position").Uint(r.claim_position);
-        j.Key("length").Uint(r.claim_length);
+        claim["position"] = r.claim_position;
+        claim["length"] = r.claim_length;
       }
-      j.EndObject();
-      j.EndObject();
+      e["claim"] = std::move(claim);
+      list.push_back(std::move(e));
     }
-    j.EndArray();
-    j.EndObject();
-    PrintJson(j);
+    PrintJson(json::object{{"name", s.name()}, {"producers", std::move(list)}});
     return kExitOk;
   }
 
@@ -742,95 +489,16 @@ int CmdProducers(const shm::Segment& s, const Options& o) {
            {"claim", true},
            {"hb_age_ms"}});
   for (const ProducerRow& r : rows) {
-    t.Add({U(r.id), r.label.empty() ? "-" : r.label, StateText(r.state), std::to_string(r.pid),
-           AliveText(r.alive), CoreText(r.core), U(r.records), U(r.bytes), U(r.aborted),
-           U(r.abandoned), U(r.abandoned_bytes), U(r.gated), ClaimText(r),
-           OptText(HeartbeatAgeMs(r.heartbeat_ns, now))});
+    t.Add({U(r.id), r.label.empty() ? "-" : Printable(r.label), StateText(r.state),
+           std::to_string(r.pid), AliveText(r.alive), CoreText(r.core), U(r.records), U(r.bytes),
+           U(r.aborted), U(r.abandoned), U(r.abandoned_bytes), U(r.gated), ClaimText(r),
+           OptText(inspect::heartbeat_age_ms(r.heartbeat_ns, now))});
   }
   t.Print();
   return kExitOk;
 }
 
 // --- dump ---
-
-constexpr std::size_t kPreviewBytes = 64;
-
-struct DumpedRecord {
-  layout::RecordHeader header{};
-  std::uint64_t index = 0;
-  std::array<std::byte, kPreviewBytes> preview{};
-  std::size_t preview_len = 0;
-  bool overwritten = false;  // the ring lapped it while we copied its payload
-};
-
-struct Walk {
-  std::uint64_t frontier = 0, tail = 0, oldest = 0;
-  std::uint64_t walked = 0;  // records (padding included) walked from the oldest
-  std::deque<DumpedRecord> last;
-  std::string stopped;  // why the walk stopped before the frontier, if it did
-};
-
-// True if the ring has lapped `position` since: its bytes may have been overwritten. A claim
-// covering position + capacity (tail beyond it) is the first that may write over it. The fence
-// orders our copies before the tail load (a producer's fetch_add precedes its writes).
-bool Lapped(const shm::Segment& s, std::uint64_t position) {
-  std::atomic_thread_fence(std::memory_order_acquire);
-  return s.control().tail.tail.load(std::memory_order_relaxed) - position > s.capacity();
-}
-
-// Walks the records from the oldest valid one up to the frontier, keeping the last `n`.
-// Records are variable length with no back-pointer, so walking forward is the only way. The ring
-// may overwrite what we walk: a lapped walk restarts once from the new oldest record.
-// Returns false if it was lapped twice.
-bool WalkRing(const shm::Segment& s, std::uint64_t n, Walk& w) {
-  const layout::Control& c = s.control();
-  for (int attempt = 0; attempt < 2; ++attempt) {
-    w = Walk{};
-    w.frontier = c.frontier.frontier.load(std::memory_order_acquire);
-    w.tail = c.tail.tail.load(std::memory_order_acquire);
-    w.oldest = core::find_oldest(s, w.tail, w.frontier);
-    bool lapped = false;
-    std::uint64_t pos = w.oldest;
-    while (pos < w.frontier) {
-      DumpedRecord r;
-      shm::copy_tentative(reinterpret_cast<std::byte*>(&r.header), s.data(pos), sizeof r.header);
-      r.index = core::index_at(s, pos);
-      if (Lapped(s, pos)) {
-        lapped = true;
-        break;
-      }
-      // Not lapped, so the copy is this record's. Still, check it before trusting its length.
-      const layout::RecordHeader& h = r.header;
-      const bool pad = h.type == layout::kPaddingType;
-      if (h.position != pos || (!pad && (h.length == 0 || h.length > s.max_record())) ||
-          layout::footprint(h.length) > w.frontier - pos) {
-        w.stopped =
-            Fmt("walk stopped at position %llu: inconsistent record header (position %llu, "
-                "length %u, type %u)",
-                static_cast<unsigned long long>(pos), static_cast<unsigned long long>(h.position),
-                h.length, static_cast<unsigned>(h.type));
-        break;
-      }
-      ++w.walked;
-      if (n > 0) {
-        if (w.last.size() == n) w.last.pop_front();
-        w.last.push_back(r);
-      }
-      pos += layout::footprint(h.length);
-    }
-    if (lapped) continue;
-    // Copy the payload previews of the records kept, each validated like the headers were.
-    for (DumpedRecord& r : w.last) {
-      if (r.header.type == layout::kPaddingType) continue;
-      r.preview_len = std::min<std::size_t>(r.header.length, kPreviewBytes);
-      shm::copy_tentative(r.preview.data(),
-                          s.data(r.header.position) + sizeof(layout::RecordHeader), r.preview_len);
-      r.overwritten = Lapped(s, r.header.position);
-    }
-    return true;
-  }
-  return false;
-}
 
 // `hexdump -C` style: offset, 16 bytes in two groups of 8, then the printable characters.
 void PrintHex(const std::byte* data, std::size_t n, const char* indent) {
@@ -858,8 +526,8 @@ std::string HexString(const std::byte* data, std::size_t n) {
 }
 
 int CmdDump(const shm::Segment& s, const Options& o) {
-  Walk w;
-  if (!WalkRing(s, o.last, w)) {
+  inspect::Walk w;
+  if (!inspect::walk(s, o.last, w)) {
     std::fprintf(stderr,
                  "shm-inspect: ring %s was overwritten twice while walking it (producers are "
                  "lapping the walk); try again\n",
@@ -867,41 +535,27 @@ int CmdDump(const shm::Segment& s, const Options& o) {
     return kExitSystem;
   }
   if (o.json) {
-    JsonWriter j;
-    j.BeginObject();
-    j.Key("name").Str(s.name());
-    j.Key("oldest").Uint(w.oldest);
-    j.Key("frontier").Uint(w.frontier);
-    j.Key("tail").Uint(w.tail);
-    j.Key("walked").Uint(w.walked);
-    j.Key("stopped");
-    if (w.stopped.empty()) {
-      j.Null();
-    } else {
-      j.Str(w.stopped);
-    }
-    j.Key("records").BeginArray();
-    for (const DumpedRecord& r : w.last) {
+    json::array records;
+    for (const inspect::DumpedRecord& r : w.last) {
       const bool pad = r.header.type == layout::kPaddingType;
-      j.BeginObject();
-      j.Key("position").Uint(r.header.position);
-      j.Key("padding").Bool(pad);
-      j.Key("type").Uint(r.header.type);
-      j.Key("length").Uint(r.header.length);
-      j.Key("producer").Uint(r.header.producer);
-      j.Key("index");
-      if (pad) {
-        j.Null();
-      } else {
-        j.Uint(r.index);
-      }
-      j.Key("overwritten").Bool(r.overwritten);
-      j.Key("preview_hex").Str(r.overwritten ? "" : HexString(r.preview.data(), r.preview_len));
-      j.EndObject();
+      records.push_back(json::object{
+          {"position", r.header.position},
+          {"padding", pad},
+          {"type", r.header.type},
+          {"length", r.header.length},
+          {"producer", r.header.producer},
+          {"index", pad ? json::value(nullptr) : json::value(r.index)},
+          {"overwritten", r.overwritten},
+          {"preview_hex", r.overwritten ? "" : HexString(r.preview.data(), r.preview_len)}});
     }
-    j.EndArray();
-    j.EndObject();
-    PrintJson(j);
+    PrintJson(
+        json::object{{"name", s.name()},
+                     {"oldest", w.oldest},
+                     {"frontier", w.frontier},
+                     {"tail", w.tail},
+                     {"walked", w.walked},
+                     {"stopped", w.stopped.empty() ? json::value(nullptr) : json::value(w.stopped)},
+                     {"records", std::move(records)}});
     return kExitOk;
   }
 
@@ -915,7 +569,7 @@ int CmdDump(const shm::Segment& s, const Options& o) {
               s.name().c_str(), w.last.size(), static_cast<unsigned long long>(w.walked),
               static_cast<unsigned long long>(w.oldest),
               static_cast<unsigned long long>(w.frontier));
-  for (const DumpedRecord& r : w.last) {
+  for (const inspect::DumpedRecord& r : w.last) {
     const layout::RecordHeader& h = r.header;
     if (h.type == layout::kPaddingType) {
       std::printf("record @%llu  type PAD  length %u  producer %u\n",
@@ -953,9 +607,9 @@ struct WatchSample {
 
 WatchSample TakeSample(const shm::Segment& s) {
   WatchSample w;
-  for (ReaderRow& r : ReadReaders(s))
+  for (ReaderRow& r : inspect::readers(s))
     if (r.state == layout::kSlotActive) w.readers.push_back(std::move(r));
-  w.snap = Snapshot(s);
+  w.snap = inspect::snapshot(s);
   w.mono_ns = shm::monotonic_ns();
   return w;
 }
@@ -978,36 +632,20 @@ void PrintWatchLine(const WatchSample& now, const WatchSample* prev, bool json) 
   const std::string stamp = IsoUtc(shm::realtime_ns());
 
   if (json) {
-    JsonWriter j;
-    j.BeginObject();
-    j.Key("time").Str(stamp);
-    j.Key("frontier").Uint(now.snap.frontier);
-    j.Key("frontier_index").Uint(now.snap.frontier_index);
-    j.Key("records_per_s");
-    if (records_per_s) {
-      j.Decimal(*records_per_s);
-    } else {
-      j.Null();
-    }
-    j.Key("bytes_per_s");
-    if (bytes_per_s) {
-      j.Decimal(*bytes_per_s);
-    } else {
-      j.Null();
-    }
-    j.Key("in_flight_bytes").Uint(in_flight);
-    j.Key("max_lag_bytes").OptUint(max_lag);
-    j.Key("readers").BeginArray();
-    for (std::size_t i = 0; i < now.readers.size(); ++i) {
-      j.BeginObject();
-      j.Key("slot").Uint(now.readers[i].id);
-      j.Key("label").Str(now.readers[i].label);
-      j.Key("lag_bytes").Uint(lags[i]);
-      j.EndObject();
-    }
-    j.EndArray();
-    j.EndObject();
-    PrintJson(j);
+    json::array readers;
+    for (std::size_t i = 0; i < now.readers.size(); ++i)
+      readers.push_back(json::object{{"slot", now.readers[i].id},
+                                     {"label", Printable(now.readers[i].label)},
+                                     {"lag_bytes", lags[i]}});
+    PrintJson(json::object{
+        {"time", stamp},
+        {"frontier", now.snap.frontier},
+        {"frontier_index", now.snap.frontier_index},
+        {"records_per_s", records_per_s ? Decimal(*records_per_s) : json::value(nullptr)},
+        {"bytes_per_s", bytes_per_s ? Decimal(*bytes_per_s) : json::value(nullptr)},
+        {"in_flight_bytes", in_flight},
+        {"max_lag_bytes", OptJson(max_lag)},
+        {"readers", std::move(readers)}});
   } else {
     auto rate = [](const std::optional<double>& v) {
       return v ? Fmt("%.0f", *v) : std::string("-");
@@ -1018,7 +656,8 @@ void PrintWatchLine(const WatchSample& now, const WatchSample* prev, bool json) 
     if (!now.readers.empty()) line += "  lag:";
     for (std::size_t i = 0; i < now.readers.size(); ++i) {
       const ReaderRow& r = now.readers[i];
-      line += " r" + U(r.id) + (r.label.empty() ? "" : "(" + r.label + ")") + "=" + U(lags[i]);
+      line += " r" + U(r.id) + (r.label.empty() ? "" : "(" + Printable(r.label) + ")") + "=" +
+              U(lags[i]);
     }
     std::puts(line.c_str());
   }

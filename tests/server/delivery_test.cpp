@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "shmio/socketio/server.hpp"
+#include "ws_client.hpp"
 
 #ifdef SHMIO_COUNT_ALLOCS
 // Every allocation of the process, counted while `g_counting` is set: glibc's own entry points
@@ -92,109 +93,7 @@ using namespace std::chrono_literals;
 
 // A raw WebSocket client on a non-blocking socket; the test's thread runs the server between
 // its steps (drive()).
-class Client {
- public:
-  explicit Client(std::uint16_t port) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) std::abort();
-    int one = 1;
-    ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    ::fcntl(fd_, F_SETFL, O_NONBLOCK);
-  }
-  ~Client() { ::close(fd_); }
-  Client(const Client&) = delete;
-
-  void send_raw(std::string_view s) {
-    while (!s.empty()) {
-      const ssize_t n = ::send(fd_, s.data(), s.size(), MSG_NOSIGNAL);
-      if (n <= 0) {
-        ::poll(nullptr, 0, 1);
-        continue;
-      }
-      s.remove_prefix(static_cast<std::size_t>(n));
-    }
-  }
-  // A client frame, masked as RFC 6455 requires (unless `masked` is false, to test the refusal).
-  static std::string frame(unsigned char first, std::string_view payload, bool masked = true) {
-    std::string f;
-    f += static_cast<char>(first);
-    const unsigned char m = masked ? 0x80 : 0;
-    if (payload.size() < 126) {
-      f += static_cast<char>(m | payload.size());
-    } else if (payload.size() < 65536) {
-      f += static_cast<char>(m | 126);
-      f += static_cast<char>(payload.size() >> 8);
-      f += static_cast<char>(payload.size() & 0xFF);
-    } else {
-      f += static_cast<char>(m | 127);
-      for (int b = 7; b >= 0; --b) f += static_cast<char>((payload.size() >> (8 * b)) & 0xFF);
-    }
-    const char key[4] = {0x12, 0x34, 0x56, 0x78};
-    if (masked) f.append(key, 4);
-    for (std::size_t i = 0; i < payload.size(); ++i)
-      f += masked ? static_cast<char>(payload[i] ^ key[i & 3]) : payload[i];
-    return f;
-  }
-  void send_text(std::string_view s) { send_raw(frame(0x81, s)); }
-
-  // Reads what is there now (never blocks).
-  std::size_t read_available() {
-    char buf[65536];
-    std::size_t total = 0;
-    for (;;) {
-      const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
-      if (n > 0) {
-        in_.append(buf, static_cast<std::size_t>(n));
-        total += static_cast<std::size_t>(n);
-        ++reads_;
-        continue;
-      }
-      if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
-        eof_ = true;  // closed by the server (FIN, or a reset)
-      return total;
-    }
-  }
-  std::string& in() { return in_; }
-  bool eof() const { return eof_; }
-
-  struct Frame {
-    unsigned op;
-    std::string payload;
-  };
-  // Takes whole server frames (unmasked) out of what was read.
-  std::vector<Frame> frames() {
-    std::vector<Frame> out;
-    for (;;) {
-      if (in_.size() < 2) break;
-      const auto* h = reinterpret_cast<const unsigned char*>(in_.data());
-      std::size_t len = h[1] & 0x7F, hl = 2;
-      if (len == 126) {
-        if (in_.size() < 4) break;
-        len = (std::size_t{h[2]} << 8) | h[3];
-        hl = 4;
-      } else if (len == 127) {
-        if (in_.size() < 10) break;
-        len = 0;
-        for (int i = 0; i < 8; ++i) len = (len << 8) | h[2 + i];
-        hl = 10;
-      }
-      if (in_.size() < hl + len) break;
-      out.push_back({h[0] & 0x0Fu, in_.substr(hl, len)});
-      in_.erase(0, hl + len);
-    }
-    return out;
-  }
-
- private:
-  int fd_;
-  std::string in_;
-  bool eof_ = false;
-  int reads_ = 0;
-};
+using shmio::test::Client;
 
 class Delivery : public ::testing::TestWithParam<bool> {
  protected:

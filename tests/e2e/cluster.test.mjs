@@ -383,6 +383,30 @@ test("recovery survives successive deaths: worker 1 dies, then worker 0; every c
   await within(back, 10000, "worker 0 restarted");
 });
 
+test("socket.data set after the last room change survives a SIGKILL of its worker", async () => {
+  const c = await cluster("bench", 2, ["--recovery", "--log-sockets"]);
+  const s = client(c.url(1), { reconnection: true, reconnectionDelay: 100, reconnectionDelayMax: 200,
+                               randomizationFactor: 0 });
+  await within(once(s, "connect"), 5000, "connect");
+  await ack(s, "join", "r");
+  const got = collect(s, "msg");
+  const pub = client(c.url(0));
+  await within(once(pub, "connect"), 5000, "publisher connects");
+  await ack(pub, "publish", "r", "before");  // an offset to recover from
+  await until(() => got.length === 1, 5000, "the first message");
+  await ack(s, "set-data", { name: "ada", n: 1 });  // no room change after this
+  await ack(s, "set-data", { name: "ada", n: 2 });
+  s.io.uri = c.url(0);
+  const back = restarted(c, 1);
+  const down = once(s, "disconnect");
+  process.kill(c.workers.get(1).pid, "SIGKILL");
+  await within(down, 5000, "disconnected");
+  if (!s.connected) await within(once(s, "connect"), 10000, "reconnects on worker 0");
+  assert.equal(s.recovered, true, c.log.split("\n").filter((l) => l.includes("not recovered")).join("\n"));
+  assert.deepEqual(await ack(s, "get-data"), { name: "ada", n: 2 });
+  await within(back, 10000, "worker 1 restarted");
+});
+
 test("a restarted worker serves at once with a peer stopped, and recovers a session saved before it started", async () => {
   const c = await cluster("bench", 3, ["--recovery"]);
   const y = client(c.url(1), { reconnection: true, reconnectionDelay: 100, reconnectionDelayMax: 200,

@@ -1,6 +1,9 @@
 // The cluster adapter of one namespace on a worker (private to cluster/src).
 #pragma once
 
+#include <boost/asio/post.hpp>
+#include <utility>
+
 #include "node_impl.hpp"
 
 namespace shmio::cluster {
@@ -271,7 +274,7 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
       out.push_back(json::object{{"id", id},
                                  {"handshake", handshake_to_json(s->handshake())},
                                  {"rooms", rooms_json(s->rooms())},
-                                 {"data", s->data()}});
+                                 {"data", std::as_const(*s).data()}});
     }
     return out;
   }
@@ -333,13 +336,24 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
     auto r = shm::RingReader::attach(*node_.segment, {"replay", -1, shm::StartAt::latest});
     return r && r.value().seek(pos);
   }
+  // A socket's data was reached to be changed: saved once at the end of this turn (however many
+  // times the turn changed it), so that its client recovers it even after a SIGKILL.
+  void data_changed(const sio::SocketId& id) override {
+    if (data_pending_.empty())
+      net::post(node_.io, [alive = std::weak_ptr<bool>(alive_), this] {
+        if (alive.expired()) return;
+        for (const sio::SocketId& p : std::exchange(data_pending_, {})) session_changed(p);
+      });
+    data_pending_.push_back(id);
+  }
   // A recoverable socket's session is saved when it connects and whenever its rooms change, so that
   // it survives even a SIGKILL of this worker; at its disconnect with its final data.
   void session_changed(const sio::SocketId& id) {
     if (!nsp_->server().options().connection_state_recovery) return;
     sio::SocketPtr s = nsp_->socket(id);
     if (!s || !s->connected() || s->pid().empty()) return;
-    save(sio::SessionState{s->id(), s->pid(), socket_rooms(id), s->data()}, true);
+    save(sio::SessionState{s->id(), s->pid(), socket_rooms(id), std::as_const(*s).data()}, true);
+    s->data_saved();
   }
   void save(const sio::SessionState& s, bool connected) {
     if (s.pid.empty()) return;
@@ -376,5 +390,7 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
 
   Node::Impl& node_;
   std::chrono::steady_clock::time_point last_not_saved_log_{};
+  std::vector<sio::SocketId> data_pending_;                 // sockets whose data a turn reached
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>();  // (the posted save's guard)
 };
 }  // namespace shmio::cluster

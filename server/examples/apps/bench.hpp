@@ -4,6 +4,8 @@
 // `shmio --app bench`.
 #pragma once
 
+#include <utility>
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -55,6 +57,14 @@ inline void setup(sio::Server& io, const WorkerInfo& info) {
     });
     nsp.on_event("echo", [](const sio::SocketPtr&, sio::Args a, sio::Ack ack) {
       if (ack) ack(std::move(a));
+    });
+    // socket.data, for the recovery tests (not part of the benchmark's load).
+    nsp.on_event("set-data", [](const sio::SocketPtr& s2, sio::Args a, sio::Ack ack) {
+      s2->data() = a.values.empty() ? json::value() : a.values[0];
+      if (ack) ack(sio::Args{});
+    });
+    nsp.on_event("get-data", [](const sio::SocketPtr& s2, sio::Args, sio::Ack ack) {
+      if (ack) ack(sio::Args{std::as_const(*s2).data()});
     });
     auto publish = [&io](bool others) {
       // Acknowledged when asked (the chaos suite's publishers: published to the ring when the

@@ -105,7 +105,7 @@ void Adapter::fetch_sockets(const BroadcastOptions& opts,
   std::vector<RemoteSocket> out;
   for (const SocketId& id : targets(opts))
     if (SocketPtr s = nsp_->socket(id))
-      out.emplace_back(*nsp_, id, s->handshake(), s->rooms(), s->data());
+      out.emplace_back(*nsp_, id, s->handshake(), s->rooms(), std::as_const(*s).data());
   done(std::move(out));
 }
 

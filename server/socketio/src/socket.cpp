@@ -151,6 +151,12 @@ bool Socket::Emitter::emit_with_ack(
                          std::move(callback), compress_);
 }
 
+void Socket::touch_data() {
+  data_touched_ = true;
+  if (connected_ && !pid_.empty() && nsp_->server().options().connection_state_recovery)
+    nsp_->adapter().data_changed(id_);
+}
+
 void Socket::drop_connection() {
   auto c = client_.lock();
   if (!c) return;

@@ -195,6 +195,10 @@ class Adapter {
   // A socket with a session closed for a reason that does not allow recovery (a clean
   // disconnect): no server may restore it.
   virtual void forget_session(const std::string& /*pid*/) {}
+  // A connected socket's data was reached to be changed (Socket::data()), with recovery on: an
+  // adapter that saves sessions while they are connected saves it again (then calls
+  // Socket::data_saved()). Default: nothing (sessions are saved at their disconnect).
+  virtual void data_changed(const SocketId& /*id*/) {}
 
   // The adapter's events (socket.io's adapter.on("create-room" | "delete-room" | "join-room" |
   // "leave-room")), for this process's rooms index: a room created by its first member (a

@@ -51,7 +51,16 @@ class Socket : public std::enable_shared_from_this<Socket> {
   const SocketId& id() const noexcept { return id_; }
   Namespace& nsp() const noexcept { return *nsp_; }
   const Handshake& handshake() const noexcept { return handshake_; }
-  boost::json::value& data() noexcept { return data_; }
+  // socket.data. Reaching it to change it (the non-const overload) tells the adapter once per
+  // turn, so that a cluster saves the session's data for recovery even if its worker dies
+  // before the socket disconnects.
+  boost::json::value& data() {
+    if (!data_touched_) touch_data();
+    return data_;
+  }
+  const boost::json::value& data() const noexcept { return data_; }
+  // For adapters: the data as last reached has been saved.
+  void data_saved() noexcept { data_touched_ = false; }
   bool connected() const noexcept { return connected_; }
   std::set<Room> rooms() const;
   // True if this socket was restored by connection state recovery (same id, rooms, data).
@@ -195,6 +204,8 @@ class Socket : public std::enable_shared_from_this<Socket> {
   boost::json::value data_;
   bool connected_ = false;  // true once admitted (after the middleware)
   bool recovered_ = false;
+  bool data_touched_ = false;  // data() reached since the adapter last saved it
+  void touch_data();
   struct PendingAck;
   friend class Adapter;
   // What many sockets never have — handlers of their own (apps that use Namespace::on_event),

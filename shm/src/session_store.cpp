@@ -428,12 +428,17 @@ void SessionStore::worker_died(pid_t pid, std::uint64_t at_ns) {
 }
 
 std::size_t SessionStore::count_entries() const {
+  // Through the index: an entry is counted if a lookup could find it (a slot leaked by a writer
+  // killed between writing and indexing it holds an entry nobody can reach: not counted).
   std::size_t n = 0;
-  const std::uint32_t used = std::min(m_->header().fresh.load(), m_->slots());
-  for (std::uint32_t i = 0; i < used; ++i) {
-    SlotHeader& s = m_->slot(i);
+  for (std::uint64_t i = 0; i < m_->header().index_entries; ++i) {
+    const std::uint32_t e = m_->index(i).load(std::memory_order_acquire);
+    if (e == 0 || e == kRemoved) continue;
+    SlotHeader& s = m_->slot((e & kSlotMask) - 1);
     if (!m_->lock(s)) continue;
-    if (s.state == kEntry && s.hash != 0) ++n;
+    if (m_->index(i).load(std::memory_order_acquire) == e && s.state == kEntry && s.hash != 0 &&
+        index_tag(s.hash) == (e & ~kSlotMask))
+      ++n;
     Map::unlock(s);
   }
   return n;

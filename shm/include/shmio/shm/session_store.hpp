@@ -96,8 +96,8 @@ class SessionStore {
   // process, whose entries are never looked up as dead.)
   void worker_died(pid_t pid, std::uint64_t at_ns = monotonic_ns());
 
-  // Live (saved, not taken) entries, counted over the table: for tests and shm-inspect, not for a
-  // hot path.
+  // Entries a lookup can find (saved, not taken), counted over the index: for tests and
+  // diagnostics, not for a hot path.
   std::size_t count_entries() const;
 
  private:

@@ -11,8 +11,10 @@ if [ ! -f "$dir/build.ninja" ]; then
   CXX=clang++ cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSHMIO_FUZZ=ON \
     -DSHMIO_BUILD_TESTS=OFF -DSHMIO_BUILD_BENCH=OFF -DSHMIO_BUILD_TOOLS=OFF
 fi
-ninja -C "$dir" -j "${SHMIO_JOBS:-2}" engineio_decode_fuzz socketio_decode_fuzz cluster_decode_fuzz
-mkdir -p "$dir/corpus/engineio" "$dir/corpus/socketio" "$dir/corpus/cluster" "$dir/artifacts"
+ninja -C "$dir" -j "${SHMIO_JOBS:-2}" engineio_decode_fuzz socketio_decode_fuzz cluster_decode_fuzz \
+  msgpack_decode_fuzz
+mkdir -p "$dir/corpus/engineio" "$dir/corpus/socketio" "$dir/corpus/cluster" "$dir/corpus/msgpack" \
+  "$dir/artifacts"
 i=0
 for s in '0{"sid":"x","upgrades":[],"pingInterval":25000}' '2probe' '3' '4hello' 'bAQIDBA==' \
          $'4a\x1e4b\x1ebAQ==' '6'; do
@@ -28,7 +30,12 @@ done
 printf '\x01\x04\x01\x00\x01\x00\x01\x00\x01\x00\x00\x00\x07\x00\x00\x00\x2a\x00\x00\x00\x00\x00\x00\x00/\x01\x00r\x01\x00x42["e"]\x02\x00\x00\x00zz' \
   >"$dir/corpus/cluster/seed-broadcast"
 printf '\x0b\x00\x00\x00{"nsp":"/"}\x01\x00\x00\x00\x03\x00\x00\x00bin' >"$dir/corpus/cluster/seed-message"
-for target in engineio socketio cluster; do
+# The classic Redis adapter's broadcast with a binary argument (notepack.io's bytes), and a request.
+printf '\x93\xa6abc123\x83\xa4type\x02\xa4data\x93\xa4chat\x81\xa4text\xa2hi\xc4\x03\x01\x02\x03\xa3nsp\xa1/\x83\xa5rooms\x91\xa5room1\xa6except\x90\xa5flags\x80' \
+  >"$dir/corpus/msgpack/seed-broadcast"
+printf '\x85\xa3uid\xa6abc123\xa9requestId\xa6xyz789\xa4type\x07\xa6packet\x80\xa4opts\x80' \
+  >"$dir/corpus/msgpack/seed-request"
+for target in engineio socketio cluster msgpack; do
   echo "fuzz: ${target}_decode_fuzz for ${seconds}s"
   "$dir/tests/fuzz/${target}_decode_fuzz" -max_total_time="$seconds" -max_len=4096 \
     -artifact_prefix="$dir/artifacts/" "$dir/corpus/$target" 2>&1 | tail -n 3

@@ -1,0 +1,182 @@
+// MessagePack as the Node Redis adapters speak it (cluster/msgpack.hpp): notepack.io's encoding
+// choices byte for byte, binary attachments as bin values, and the bad inputs refused.
+#include "shmio/cluster/msgpack.hpp"
+
+#include <gtest/gtest.h>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <cmath>
+#include <limits>
+#include <memory>
+#include <string>
+
+using namespace shmio::cluster;
+namespace json = boost::json;
+
+namespace {
+std::string hex(const std::string& s) {
+  static const char* d = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : s) {
+    out += d[c >> 4];
+    out += d[c & 15];
+  }
+  return out;
+}
+std::string unhex(std::string_view h) {
+  std::string out;
+  for (std::size_t i = 0; i + 1 < h.size(); i += 2)
+    out += static_cast<char>(std::stoi(std::string(h.substr(i, 2)), nullptr, 16));
+  return out;
+}
+std::string enc(const json::value& v) {
+  return hex(msgpack::encode(v));
+}
+}  // namespace
+
+// The sample of ../shared/design/redis-protocols.md, encoded by notepack.io 3.0.1: a classic
+// adapter's broadcast [uid, packet, opts] with a binary argument.
+TEST(Msgpack, TheClassicAdaptersBroadcastIsEncodedAsNotepackDoes) {
+  const std::string sample = unhex(
+      "93a6616263313233"
+      "83a474797065"
+      "02"
+      "a464617461"
+      "93a463686174"
+      "81a474657874a26869"
+      "c403010203"
+      "a36e7370a12f"
+      "83a5726f6f6d73"
+      "91a5726f6f6d31"
+      "a66578636570749"
+      "0"
+      "a5666c616773"
+      "80");
+  const json::value v = json::parse(
+      R"(["abc123",{"type":2,"data":["chat",{"text":"hi"},{"_placeholder":true,"num":0}],"nsp":"/"},)"
+      R"({"rooms":["room1"],"except":[],"flags":{}}])");
+  const std::vector<shmio::socketio::Binary> att{
+      std::make_shared<const std::string>(std::string("\x01\x02\x03", 3))};
+  EXPECT_EQ(hex(msgpack::encode(v, att)), hex(sample));
+  auto d = msgpack::decode(sample);
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->value, v);
+  ASSERT_EQ(d->attachments.size(), 1u);
+  EXPECT_EQ(*d->attachments[0], std::string("\x01\x02\x03", 3));
+  EXPECT_EQ(msgpack::encode(d->value, d->attachments), sample) << "re-encoded byte for byte";
+}
+
+TEST(Msgpack, IntegersTakeTheirSmallestFormAndOtherNumbersFloat64) {
+  EXPECT_EQ(enc(0), "00");
+  EXPECT_EQ(enc(127), "7f");
+  EXPECT_EQ(enc(128), "cc80");
+  EXPECT_EQ(enc(255), "ccff");
+  EXPECT_EQ(enc(256), "cd0100");
+  EXPECT_EQ(enc(65535), "cdffff");
+  EXPECT_EQ(enc(65536), "ce00010000");
+  EXPECT_EQ(enc(4294967296LL), "cf0000000100000000");
+  EXPECT_EQ(enc(std::numeric_limits<std::uint64_t>::max()), "cfffffffffffffffff");
+  EXPECT_EQ(enc(-1), "ff");
+  EXPECT_EQ(enc(-32), "e0");
+  EXPECT_EQ(enc(-33), "d0df");
+  EXPECT_EQ(enc(-128), "d080");
+  EXPECT_EQ(enc(-129), "d1ff7f");
+  EXPECT_EQ(enc(-32768), "d18000");
+  EXPECT_EQ(enc(-32769), "d2ffff7fff");
+  EXPECT_EQ(enc(-2147483648LL), "d280000000");
+  EXPECT_EQ(enc(-2147483649LL), "d3ffffffff7fffffff");
+  EXPECT_EQ(enc(3.0), "03") << "an integral JS number";
+  EXPECT_EQ(enc(-40.0), "d0d8");
+  EXPECT_EQ(enc(1.5), "cb3ff8000000000000");
+  EXPECT_EQ(enc(std::nan("")).substr(0, 2), "cb");
+  EXPECT_EQ(enc(1e300), "cb7e37e43c8800759c");
+  EXPECT_EQ(enc(nullptr), "c0");
+  EXPECT_EQ(enc(true), "c3");
+  EXPECT_EQ(enc(false), "c2");
+}
+
+TEST(Msgpack, StringsArraysMapsAndBinaryByLength) {
+  EXPECT_EQ(enc(json::string(31, 'a')).substr(0, 2), "bf");
+  EXPECT_EQ(enc(json::string(32, 'a')).substr(0, 4), "d920");
+  EXPECT_EQ(enc(json::string(255, 'a')).substr(0, 4), "d9ff");
+  EXPECT_EQ(enc(json::string(256, 'a')).substr(0, 6), "da0100");
+  EXPECT_EQ(enc(json::string(65536, 'a')).substr(0, 10), "db00010000");
+  json::array a15(15), a16(16);
+  EXPECT_EQ(enc(a15).substr(0, 2), "9f");
+  EXPECT_EQ(enc(a16).substr(0, 6), "dc0010");
+  json::object m16;
+  for (int i = 0; i < 16; ++i) m16[std::to_string(100 + i)] = i;
+  EXPECT_EQ(enc(m16).substr(0, 6), "de0010");
+  for (std::size_t n : {255u, 256u, 65536u}) {
+    const std::vector<shmio::socketio::Binary> att{std::make_shared<const std::string>(n, 'b')};
+    const std::string e =
+        hex(msgpack::encode(json::parse(R"({"_placeholder":true,"num":0})"), att));
+    EXPECT_EQ(e.substr(0, 2), n < 256 ? "c4" : n < 65536 ? "c5" : "c6") << n;
+  }
+  // A placeholder without its attachment stays the map it is.
+  EXPECT_EQ(enc(json::parse(R"({"_placeholder":true,"num":3})")).substr(0, 2), "82");
+  for (const char* text :
+       {R"({"a":[1,-2,3.25,"x",null,true,{"b":[]}],"c":{}})", R"([[[[[]]]]])", R"("")"}) {
+    const json::value v = json::parse(text);
+    auto d = msgpack::decode(msgpack::encode(v));
+    ASSERT_TRUE(d) << text;
+    EXPECT_EQ(d->value, v) << text;
+  }
+}
+
+TEST(Msgpack, EveryTypeDecodes) {
+  auto dec = [](std::string_view h) {
+    auto d = msgpack::decode(unhex(h));
+    return d ? json::serialize(d->value) : std::string("error");
+  };
+  EXPECT_EQ(dec("ca3fc00000"), "1.5E0");  // float32
+  EXPECT_EQ(dec("cfffffffffffffffff"), "18446744073709551615");
+  EXPECT_EQ(dec("d38000000000000000"), "-9223372036854775808");
+  EXPECT_EQ(dec("d0ff"), "-1");
+  EXPECT_EQ(dec("d1ff7f"), "-129");
+  EXPECT_EQ(dec("82a16101"
+                "0102"),
+            R"({"a":1,"1":2})")
+      << "an integer key as its decimal string";
+  EXPECT_EQ(dec("d6ff00000000"), R"("1970-01-01T00:00:00.000Z")") << "timestamp 32";
+  // timestamp 64: nanoseconds in the upper 30 bits (62,500,000 here), seconds in the lower 34
+  EXPECT_EQ(dec("d7ff"
+                "0ee6b28000000000"),
+            R"("1970-01-01T00:00:00.062Z")");
+  EXPECT_EQ(dec("c70cff"), "error") << "a timestamp 96 without its bytes";
+  EXPECT_EQ(dec("d400"
+                "00"),
+            "error")
+      << "ext 0 with a byte: not the legacy undefined";
+  EXPECT_EQ(dec("c70000"), "null") << "notepack's legacy undefined";
+  EXPECT_EQ(dec("dc0001c0"), "[null]");
+  EXPECT_EQ(dec("dd00000001c3"), "[true]");
+  EXPECT_EQ(dec("df00000001a16102"), R"({"a":2})");
+}
+
+TEST(Msgpack, MalformedInputIsRefusedWithAReason) {
+  auto why = [](std::string_view bytes) {
+    msgpack::DecodeError e;
+    auto d = msgpack::decode(bytes, &e);
+    return d ? std::string("accepted") : e.reason;
+  };
+  EXPECT_EQ(why(""), "truncated");
+  EXPECT_EQ(why(unhex("a56162")), "truncated");
+  EXPECT_EQ(why(unhex("c1")), "the never-used byte 0xc1");
+  EXPECT_EQ(why(unhex("dd7fffffff00")), "a length beyond the input") << "no 2^31-element array";
+  EXPECT_EQ(why(unhex("c6ffffffff")), "a length beyond the input");
+  EXPECT_EQ(why(unhex("0000")), "bytes after the value");
+  EXPECT_EQ(why(unhex("81"
+                      "90"
+                      "00")),
+            "a map key that is neither a string nor an integer");
+  EXPECT_EQ(why(unhex("d40500")), "an unsupported ext type");
+  EXPECT_EQ(why(unhex("82a16101a16102")), "a repeated map key");
+  EXPECT_EQ(why(std::string(msgpack::kMaxDepth + 1, '\x91') + '\x00'),
+            "nested deeper than kMaxDepth");
+  EXPECT_EQ(why(std::string(msgpack::kMaxDepth, '\x91') + '\x00'), "accepted");
+  msgpack::DecodeError e;
+  EXPECT_FALSE(msgpack::decode(unhex("9300a2"), &e));
+  EXPECT_EQ(e.offset, 3u) << "where it stopped";
+}

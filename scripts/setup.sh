@@ -7,6 +7,7 @@ PACKAGES=(
   g++ cmake ninja-build ccache pkg-config
   libboost1.81-dev libboost-json1.81-dev libboost-program-options1.81-dev
   libconcurrentqueue-dev googletest libgtest-dev libbenchmark-dev liburing-dev
+  libhiredis-dev redis-server
   clang libclang-rt-14-dev
   chromium
 )

@@ -1,0 +1,113 @@
+// A Redis client on Boost.Asio for the fleet bridge (issue 13, docs/redis.md): one connection, RESP
+// parsed by hiredis's reply reader (Debian 12's libhiredis 0.14; the reader works on any
+// transport), commands pipelined, pub/sub, reconnection with backoff.
+//
+//   auto c = redis::Client::create(io, {.url = "redis://127.0.0.1:6379/0"});
+//   c->command({"SET", "k", "v"}, [](const redis::Reply& r) { ... });
+//   sub->psubscribe("socket.io#/#*");   // kept, and sent again after every reconnect
+//
+// Behaviour when things go wrong:
+// - Redis unreachable (at start or later): the client retries with exponential backoff
+//   (backoff_min .. backoff_max), says so through on_state, and keeps its subscriptions for the
+//   next connection; commands wait in order, up to max_pending (past it a command's callback gets
+//   an error reply at once: "ERR shmio: ... queue full").
+// - A connection lost with commands sent and unanswered: each of those gets the error reply "ERR
+//   shmio: connection lost" (it may or may not have run); commands not sent yet go out on the next
+//   connection.
+// - AUTH or SELECT refused: said through on_state, the connection closed and retried with backoff.
+// - A protocol error (bytes that are not RESP): the connection is closed and retried.
+// A client that subscribed is a subscriber connection (RESP2): it then refuses other commands with
+// an error reply. TLS is not supported.
+// Thread-safety: everything on the io_context's thread.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace shmio::redis {
+
+// redis://[[user]:password@]host[:port][/db] or unix:///path/to/socket[?db=N] (also with a
+// password: unix://:password@/path).
+struct Url {
+  bool unix_socket = false;
+  std::string host;  // tcp
+  std::uint16_t port = 6379;
+  std::string path;  // unix
+  std::string user, password;
+  int db = 0;
+};
+std::optional<Url> parse_url(std::string_view text, std::string* error = nullptr);
+
+struct Reply {
+  enum class Type { nil, status, error, integer, string, array };
+  Type type = Type::nil;
+  long long integer = 0;
+  std::string str;  // status, error and string replies
+  std::vector<Reply> elements;
+  bool is_error() const noexcept { return type == Type::error; }
+  static Reply error(std::string what) {
+    Reply r;
+    r.type = Type::error;
+    r.str = std::move(what);
+    return r;
+  }
+};
+
+struct ClientOptions {
+  std::string url = "redis://127.0.0.1:6379";
+  std::chrono::milliseconds backoff_min{100};
+  std::chrono::milliseconds backoff_max{5000};
+  // Commands waiting (not sent yet, or sent and unanswered), at most.
+  std::size_t max_pending = 100000;
+  // Pub/sub: kind "message" (channel, payload), "pmessage" (pattern, channel, payload) or
+  // "smessage" (channel, payload).
+  std::function<void(const std::string& kind, const std::string& pattern,
+                     const std::string& channel, std::string payload)>
+      on_message{};
+  // Each connection made (true) and each one lost or refused (false, with why).
+  std::function<void(bool connected, const std::string& why)> on_state{};
+};
+
+class Client : public std::enable_shared_from_this<Client> {
+ public:
+  using Callback = std::function<void(const Reply&)>;
+  // nullptr (and `error`) for a URL parse_url refuses.
+  static std::shared_ptr<Client> create(boost::asio::io_context& io, ClientOptions options,
+                                        std::string* error = nullptr);
+  ~Client();
+
+  void start();
+  void stop();  // closes the connection; waiting callbacks get "ERR shmio: stopped"
+
+  void command(std::vector<std::string> args, Callback cb = {});
+  void subscribe(const std::string& channel);
+  void psubscribe(const std::string& pattern);
+  void ssubscribe(const std::string& channel);
+
+  bool connected() const noexcept;
+  struct Stats {
+    std::uint64_t connects = 0;         // connections made (the first and every reconnect)
+    std::uint64_t connection_lost = 0;  // connections lost or refused
+    std::uint64_t commands = 0;         // commands written
+    std::uint64_t replies = 0;          // replies to them
+    std::uint64_t messages = 0;         // pub/sub messages received
+    std::uint64_t refused = 0;          // commands refused (queue full, subscriber, stopped)
+    std::uint64_t disconnected_ms = 0;  // time without a connection since start (up to now)
+  };
+  Stats stats() const;
+
+  struct Impl;
+
+ private:
+  explicit Client(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace shmio::redis

@@ -1,0 +1,425 @@
+#include "shmio/redis/client.hpp"
+
+#include <hiredis/hiredis.h>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/generic/stream_protocol.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
+#include <charconv>
+#include <deque>
+#include <set>
+
+namespace shmio::redis {
+
+namespace net = boost::asio;
+using generic = net::generic::stream_protocol;
+
+std::optional<Url> parse_url(std::string_view text, std::string* error) {
+  auto fail = [&](const char* why) -> std::optional<Url> {
+    if (error != nullptr) *error = why;
+    return std::nullopt;
+  };
+  Url u;
+  std::string_view rest;
+  if (text.rfind("redis://", 0) == 0) {
+    rest = text.substr(8);
+  } else if (text.rfind("unix://", 0) == 0) {
+    u.unix_socket = true;
+    rest = text.substr(7);
+  } else {
+    return fail("a Redis URL starts with redis:// or unix:// (TLS, rediss://, is not supported)");
+  }
+  // [user[:password]@]
+  if (const auto at = rest.rfind('@'); at != std::string_view::npos) {
+    const std::string_view cred = rest.substr(0, at);
+    rest = rest.substr(at + 1);
+    if (const auto colon = cred.find(':'); colon != std::string_view::npos) {
+      u.user = cred.substr(0, colon);
+      u.password = cred.substr(colon + 1);
+    } else {
+      u.password = cred;  // redis://secret@host: a password alone
+    }
+  }
+  auto number = [](std::string_view s, long long lo, long long hi, long long& out) {
+    const auto r = std::from_chars(s.data(), s.data() + s.size(), out);
+    return r.ec == std::errc() && r.ptr == s.data() + s.size() && out >= lo && out <= hi;
+  };
+  long long n = 0;
+  if (u.unix_socket) {
+    std::string_view path = rest;
+    if (const auto q = rest.find('?'); q != std::string_view::npos) {
+      path = rest.substr(0, q);
+      const std::string_view query = rest.substr(q + 1);
+      if (query.rfind("db=", 0) != 0 || !number(query.substr(3), 0, 1 << 20, n))
+        return fail("a unix:// URL takes ?db=N only");
+      u.db = static_cast<int>(n);
+    }
+    if (path.empty() || path[0] != '/') return fail("a unix:// URL needs an absolute socket path");
+    u.path = path;
+    return u;
+  }
+  std::string_view hostport = rest;
+  if (const auto slash = rest.find('/'); slash != std::string_view::npos) {
+    hostport = rest.substr(0, slash);
+    const std::string_view db = rest.substr(slash + 1);
+    if (!db.empty()) {
+      if (!number(db, 0, 1 << 20, n)) return fail("the database in a redis:// URL is a number");
+      u.db = static_cast<int>(n);
+    }
+  }
+  if (const auto colon = hostport.rfind(':');
+      colon != std::string_view::npos && hostport.find(']') == std::string_view::npos) {
+    if (!number(hostport.substr(colon + 1), 1, 65535, n)) return fail("a port is 1..65535");
+    u.port = static_cast<std::uint16_t>(n);
+    hostport = hostport.substr(0, colon);
+  }
+  if (hostport.empty()) return fail("a redis:// URL needs a host");
+  u.host = hostport;
+  return u;
+}
+
+namespace {
+Reply convert(const redisReply* r) {
+  Reply out;
+  switch (r->type) {
+    case REDIS_REPLY_STRING:
+      out.type = Reply::Type::string;
+      out.str.assign(r->str, r->len);
+      break;
+    case REDIS_REPLY_STATUS:
+      out.type = Reply::Type::status;
+      out.str.assign(r->str, r->len);
+      break;
+    case REDIS_REPLY_ERROR:
+      out.type = Reply::Type::error;
+      out.str.assign(r->str, r->len);
+      break;
+    case REDIS_REPLY_INTEGER:
+      out.type = Reply::Type::integer;
+      out.integer = r->integer;
+      break;
+    case REDIS_REPLY_ARRAY:
+      out.type = Reply::Type::array;
+      out.elements.reserve(r->elements);
+      for (std::size_t i = 0; i < r->elements; ++i) out.elements.push_back(convert(r->element[i]));
+      break;
+    default:
+      out.type = Reply::Type::nil;
+  }
+  return out;
+}
+std::string format(const std::vector<std::string>& args) {
+  std::vector<const char*> argv;
+  std::vector<std::size_t> lens;
+  for (const auto& a : args) {
+    argv.push_back(a.data());
+    lens.push_back(a.size());
+  }
+  char* cmd = nullptr;
+  const int n =
+      redisFormatCommandArgv(&cmd, static_cast<int>(args.size()), argv.data(), lens.data());
+  std::string out = n > 0 ? std::string(cmd, static_cast<std::size_t>(n)) : std::string();
+  redisFreeCommand(cmd);
+  return out;
+}
+}  // namespace
+
+struct Client::Impl {
+  Impl(net::io_context& ctx, ClientOptions o, Url u)
+      : io(ctx), options(std::move(o)), url(std::move(u)), socket(ctx), resolver(ctx), timer(ctx) {}
+  ~Impl() {
+    if (reader != nullptr) redisReaderFree(reader);
+  }
+  net::io_context& io;
+  ClientOptions options;
+  Url url;
+  generic::socket socket;
+  net::ip::tcp::resolver resolver;
+  net::steady_timer timer;
+  redisReader* reader = nullptr;
+  bool started = false, stopped = false, up = false, writing = false;
+  std::chrono::milliseconds backoff{0};
+  std::uint64_t generation = 0;  // of the connection: handlers of an old one do nothing
+  struct Command {
+    std::string bytes;
+    Callback cb;
+    bool internal = false;  // AUTH/SELECT of the handshake: a refusal closes the connection
+  };
+  std::deque<Command> queued;    // not written yet
+  std::deque<Command> inflight;  // written, awaiting their replies in order
+  std::string out, writing_buf;
+  std::array<char, 65536> in{};
+  // Subscriptions: (kind, name), replayed after every reconnect.
+  std::set<std::pair<std::string, std::string>> subs;
+  Stats stats;
+  std::chrono::steady_clock::time_point down_since = std::chrono::steady_clock::now();
+  std::uint64_t down_ms_closed = 0;
+};
+
+std::shared_ptr<Client> Client::create(net::io_context& io, ClientOptions options,
+                                       std::string* error) {
+  auto u = parse_url(options.url, error);
+  if (!u) return nullptr;
+  return std::shared_ptr<Client>(
+      new Client(std::make_unique<Impl>(io, std::move(options), std::move(*u))));
+}
+Client::Client(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Client::~Client() = default;
+
+bool Client::connected() const noexcept {
+  return impl_->up;
+}
+
+Client::Stats Client::stats() const {
+  Stats s = impl_->stats;
+  s.disconnected_ms = impl_->down_ms_closed;
+  if (!impl_->up && impl_->started)
+    s.disconnected_ms +=
+        static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                       std::chrono::steady_clock::now() - impl_->down_since)
+                                       .count());
+  return s;
+}
+
+namespace {
+// The internals as free functions over the shared client (handlers keep it alive).
+void connect(const std::shared_ptr<Client>& c, Client::Impl& m);
+void lost(const std::shared_ptr<Client>& c, Client::Impl& m, const std::string& why);
+
+void flush(const std::shared_ptr<Client>& c, Client::Impl& m) {
+  if (!m.up || m.writing) return;
+  while (!m.queued.empty()) {
+    m.out += m.queued.front().bytes;
+    m.inflight.push_back(std::move(m.queued.front()));
+    m.queued.pop_front();
+    ++m.stats.commands;
+  }
+  if (m.out.empty()) return;
+  m.writing = true;
+  m.writing_buf.swap(m.out);
+  m.out.clear();
+  const std::uint64_t gen = m.generation;
+  net::async_write(m.socket, net::buffer(m.writing_buf),
+                   [c, &m, gen](const boost::system::error_code& ec, std::size_t) {
+                     if (gen != m.generation) return;
+                     m.writing = false;
+                     m.writing_buf.clear();
+                     if (ec) return lost(c, m, "write: " + ec.message());
+                     flush(c, m);
+                   });
+}
+
+void on_reply(const std::shared_ptr<Client>& c, Client::Impl& m, Reply r) {
+  // Pub/sub pushes (RESP2 arrays) are not replies to a command of ours.
+  if (r.type == Reply::Type::array && !r.elements.empty() &&
+      r.elements[0].type == Reply::Type::string) {
+    const std::string& kind = r.elements[0].str;
+    if ((kind == "message" || kind == "smessage") && r.elements.size() == 3) {
+      ++m.stats.messages;
+      if (m.options.on_message)
+        m.options.on_message(kind, "", r.elements[1].str, std::move(r.elements[2].str));
+      return;
+    }
+    if (kind == "pmessage" && r.elements.size() == 4) {
+      ++m.stats.messages;
+      if (m.options.on_message)
+        m.options.on_message(kind, r.elements[1].str, r.elements[2].str,
+                             std::move(r.elements[3].str));
+      return;
+    }
+    if (kind == "subscribe" || kind == "psubscribe" || kind == "ssubscribe") return;
+  }
+  if (m.inflight.empty()) return;  // (nothing asked: a stray reply)
+  Client::Impl::Command cmd = std::move(m.inflight.front());
+  m.inflight.pop_front();
+  ++m.stats.replies;
+  if (cmd.internal && r.is_error()) return lost(c, m, "refused at connect: " + r.str);
+  if (cmd.cb) cmd.cb(r);
+}
+
+void read(const std::shared_ptr<Client>& c, Client::Impl& m) {
+  const std::uint64_t gen = m.generation;
+  m.socket.async_read_some(
+      net::buffer(m.in), [c, &m, gen](const boost::system::error_code& ec, std::size_t n) {
+        if (gen != m.generation) return;
+        if (ec)
+          return lost(c, m, ec == net::error::eof ? "closed by Redis" : "read: " + ec.message());
+        if (redisReaderFeed(m.reader, m.in.data(), n) != REDIS_OK)
+          return lost(c, m, "protocol error");
+        for (;;) {
+          void* reply = nullptr;
+          if (redisReaderGetReply(m.reader, &reply) != REDIS_OK)
+            return lost(c, m, std::string("protocol error: ") + m.reader->errstr);
+          if (reply == nullptr) break;
+          Reply r = convert(static_cast<redisReply*>(reply));
+          freeReplyObject(reply);
+          on_reply(c, m, std::move(r));
+          if (gen != m.generation) return;  // (a refusal closed the connection)
+        }
+        read(c, m);
+      });
+}
+
+void connected(const std::shared_ptr<Client>& c, Client::Impl& m) {
+  m.up = true;
+  m.backoff = std::chrono::milliseconds(0);
+  ++m.stats.connects;
+  m.down_ms_closed +=
+      static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                     std::chrono::steady_clock::now() - m.down_since)
+                                     .count());
+  if (m.reader != nullptr) redisReaderFree(m.reader);
+  m.reader = redisReaderCreate();
+  // The handshake first (its replies awaited: a refusal closes the connection), then the
+  // subscriptions again (their confirmations are pushes, not replies), then what waits.
+  auto handshake = [&](std::vector<std::string> args) {
+    Client::Impl::Command cmd{format(args), {}, true};
+    m.out += cmd.bytes;
+    m.inflight.push_back(std::move(cmd));
+    ++m.stats.commands;
+  };
+  if (!m.url.password.empty()) {
+    std::vector<std::string> auth{"AUTH"};
+    if (!m.url.user.empty()) auth.push_back(m.url.user);
+    auth.push_back(m.url.password);
+    handshake(std::move(auth));
+  }
+  if (m.url.db != 0) handshake({"SELECT", std::to_string(m.url.db)});
+  for (const auto& [kind, name] : m.subs) m.out += format({kind, name});
+  if (m.options.on_state) m.options.on_state(true, "connected");
+  read(c, m);
+  flush(c, m);
+}
+
+void retry(const std::shared_ptr<Client>& c, Client::Impl& m) {
+  m.backoff = m.backoff.count() == 0 ? m.options.backoff_min
+                                     : std::min(m.backoff * 2, m.options.backoff_max);
+  m.timer.expires_after(m.backoff);
+  m.timer.async_wait([c, &m](const boost::system::error_code& ec) {
+    if (ec || m.stopped) return;
+    connect(c, m);
+  });
+}
+
+void lost(const std::shared_ptr<Client>& c, Client::Impl& m, const std::string& why) {
+  const bool was_up = m.up;
+  ++m.generation;
+  boost::system::error_code ignored;
+  m.socket.close(ignored);
+  m.writing = false;
+  m.writing_buf.clear();
+  m.out.clear();
+  if (was_up) m.down_since = std::chrono::steady_clock::now();
+  m.up = false;
+  ++m.stats.connection_lost;
+  // Sent and unanswered: they may or may not have run. Handshake entries are just dropped.
+  auto inflight = std::move(m.inflight);
+  m.inflight.clear();
+  for (auto& cmd : inflight)
+    if (cmd.cb) cmd.cb(Reply::error("ERR shmio: connection lost"));
+  if (m.options.on_state) m.options.on_state(false, why);
+  if (!m.stopped) retry(c, m);
+}
+
+void connect(const std::shared_ptr<Client>& c, Client::Impl& m) {
+  const std::uint64_t gen = ++m.generation;
+  if (m.url.unix_socket) {
+    m.socket = generic::socket(m.io);
+    m.socket.async_connect(generic::endpoint(net::local::stream_protocol::endpoint(m.url.path)),
+                           [c, &m, gen](const boost::system::error_code& ec) {
+                             if (gen != m.generation) return;
+                             if (ec)
+                               return lost(c, m, "connect " + m.url.path + ": " + ec.message());
+                             connected(c, m);
+                           });
+    return;
+  }
+  m.resolver.async_resolve(
+      m.url.host, std::to_string(m.url.port),
+      [c, &m, gen](const boost::system::error_code& ec,
+                   net::ip::tcp::resolver::results_type results) {
+        if (gen != m.generation) return;
+        if (ec || results.empty())
+          return lost(c, m, "resolve " + m.url.host + ": " + (ec ? ec.message() : "no address"));
+        const auto ep = results.begin()->endpoint();
+        m.socket = generic::socket(m.io);
+        m.socket.async_connect(generic::endpoint(ep),
+                               [c, &m, gen, ep](const boost::system::error_code& e2) {
+                                 if (gen != m.generation) return;
+                                 if (e2)
+                                   return lost(c, m,
+                                               "connect " + ep.address().to_string() + ":" +
+                                                   std::to_string(ep.port()) + ": " + e2.message());
+                                 boost::system::error_code ignored;
+                                 m.socket.set_option(net::ip::tcp::no_delay(true), ignored);
+                                 connected(c, m);
+                               });
+      });
+}
+}  // namespace
+
+void Client::start() {
+  if (impl_->started) return;
+  impl_->started = true;
+  impl_->down_since = std::chrono::steady_clock::now();
+  connect(shared_from_this(), *impl_);
+}
+
+void Client::stop() {
+  Impl& m = *impl_;
+  if (m.stopped) return;
+  m.stopped = true;
+  ++m.generation;
+  m.timer.cancel();
+  boost::system::error_code ignored;
+  m.socket.close(ignored);
+  m.up = false;
+  auto waiting = std::move(m.inflight);
+  for (auto& q : m.queued) waiting.push_back(std::move(q));
+  m.inflight.clear();
+  m.queued.clear();
+  for (auto& cmd : waiting)
+    if (cmd.cb) cmd.cb(Reply::error("ERR shmio: stopped"));
+}
+
+void Client::command(std::vector<std::string> args, Callback cb) {
+  Impl& m = *impl_;
+  const char* refused = m.stopped ? "ERR shmio: stopped"
+                        : !m.subs.empty()
+                            ? "ERR shmio: a subscriber connection takes no other command"
+                        : m.queued.size() + m.inflight.size() >= m.options.max_pending
+                            ? "ERR shmio: command queue full (max_pending)"
+                            : nullptr;
+  if (refused != nullptr) {
+    ++m.stats.refused;
+    if (cb) cb(Reply::error(refused));
+    return;
+  }
+  m.queued.push_back({format(args), std::move(cb), false});
+  if (m.up) flush(shared_from_this(), m);
+}
+
+namespace {
+void add_sub(const std::shared_ptr<Client>& c, Client::Impl& m, const char* kind,
+             const std::string& name) {
+  if (!m.subs.emplace(kind, name).second) return;
+  if (!m.up || m.stopped) return;  // sent at the next connection
+  m.out += format({kind, name});
+  flush(c, m);
+}
+}  // namespace
+
+void Client::subscribe(const std::string& channel) {
+  add_sub(shared_from_this(), *impl_, "SUBSCRIBE", channel);
+}
+void Client::psubscribe(const std::string& pattern) {
+  add_sub(shared_from_this(), *impl_, "PSUBSCRIBE", pattern);
+}
+void Client::ssubscribe(const std::string& channel) {
+  add_sub(shared_from_this(), *impl_, "SSUBSCRIBE", channel);
+}
+
+}  // namespace shmio::redis

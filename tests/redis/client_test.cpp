@@ -1,0 +1,269 @@
+// The Redis client of the fleet bridge (redis/client.hpp) against a real redis-server (Debian's,
+// started by each test on a free port): URLs, commands in order, pub/sub, AUTH and SELECT, Redis
+// absent at start, Redis killed and restarted (resubscribed, commands failed or resent as
+// documented), the pending bound.
+#include "shmio/redis/client.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/io_context.hpp>
+#include <chrono>
+#include <functional>
+#include <string>
+#include <vector>
+
+using namespace std::chrono_literals;
+namespace redis = shmio::redis;
+
+namespace {
+
+std::uint16_t free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+// A redis-server of its own, on `port` (and a unix socket), optionally with a password.
+class RedisServer {
+ public:
+  explicit RedisServer(std::uint16_t port, std::string password = {})
+      : port_(port), password_(std::move(password)) {
+    socket_ = "/tmp/shmio-redis-test-" + std::to_string(::getpid()) + "-" + std::to_string(port);
+  }
+  ~RedisServer() { stop(); }
+  void start() {
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      std::vector<std::string> args{
+          "redis-server", "--port", std::to_string(port_), "--bind", "127.0.0.1",  "--save", "",
+          "--appendonly", "no",     "--unixsocket",        socket_,  "--loglevel", "warning"};
+      if (!password_.empty()) {
+        args.push_back("--requirepass");
+        args.push_back(password_);
+      }
+      std::vector<char*> argv;
+      for (auto& s : args) argv.push_back(s.data());
+      argv.push_back(nullptr);
+      ::execvp("redis-server", argv.data());
+      ::_exit(127);
+    }
+    // Ready once it accepts a connection (at most 10 s).
+    const auto end = std::chrono::steady_clock::now() + 10s;
+    while (std::chrono::steady_clock::now() < end) {
+      const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+      sockaddr_in a{};
+      a.sin_family = AF_INET;
+      a.sin_port = htons(port_);
+      a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+      ::close(fd);
+      if (ok) return;
+      ::usleep(10000);
+    }
+    ADD_FAILURE() << "redis-server did not start on port " << port_;
+  }
+  void stop() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+    pid_ = 0;
+    ::unlink(socket_.c_str());
+  }
+  std::string url() const { return "redis://127.0.0.1:" + std::to_string(port_); }
+  const std::string& socket_path() const { return socket_; }
+
+ private:
+  std::uint16_t port_;
+  std::string password_;
+  std::string socket_;
+  pid_t pid_ = 0;
+};
+
+class RedisClient : public ::testing::Test {
+ protected:
+  bool drive(const std::function<bool()>& done, std::chrono::seconds bound = 10s) {
+    const auto end = std::chrono::steady_clock::now() + bound;
+    while (!done()) {
+      if (std::chrono::steady_clock::now() > end) return false;
+      io_.run_for(2ms);
+    }
+    return true;
+  }
+  std::shared_ptr<redis::Client> client(redis::ClientOptions o) {
+    o.backoff_min = 20ms;
+    o.backoff_max = 200ms;
+    std::string error;
+    auto c = redis::Client::create(io_, std::move(o), &error);
+    EXPECT_TRUE(c) << error;
+    c->start();
+    return c;
+  }
+  // A command's reply, waited for.
+  redis::Reply call(redis::Client& c, std::vector<std::string> args) {
+    std::optional<redis::Reply> got;
+    c.command(std::move(args), [&](const redis::Reply& r) { got = r; });
+    EXPECT_TRUE(drive([&] { return got.has_value(); }));
+    return got.value_or(redis::Reply::error("no reply"));
+  }
+  boost::asio::io_context io_;
+};
+
+}  // namespace
+
+TEST(RedisUrl, GoodAndBadUrls) {
+  auto u = redis::parse_url("redis://127.0.0.1:6380/2");
+  ASSERT_TRUE(u);
+  EXPECT_EQ(u->host, "127.0.0.1");
+  EXPECT_EQ(u->port, 6380);
+  EXPECT_EQ(u->db, 2);
+  u = redis::parse_url("redis://user:secret@redis.example");
+  ASSERT_TRUE(u);
+  EXPECT_EQ(u->user, "user");
+  EXPECT_EQ(u->password, "secret");
+  EXPECT_EQ(u->port, 6379);
+  u = redis::parse_url("unix://:pw@/run/redis.sock?db=3");
+  ASSERT_TRUE(u);
+  EXPECT_TRUE(u->unix_socket);
+  EXPECT_EQ(u->path, "/run/redis.sock");
+  EXPECT_EQ(u->password, "pw");
+  EXPECT_EQ(u->db, 3);
+  std::string why;
+  EXPECT_FALSE(redis::parse_url("rediss://h", &why));
+  EXPECT_NE(why.find("TLS"), std::string::npos) << why;
+  EXPECT_FALSE(redis::parse_url("redis://h:0", &why));
+  EXPECT_FALSE(redis::parse_url("redis://h:70000", &why));
+  EXPECT_FALSE(redis::parse_url("redis://h/x", &why));
+  EXPECT_FALSE(redis::parse_url("redis://", &why));
+  EXPECT_FALSE(redis::parse_url("unix://relative.sock", &why));
+  EXPECT_FALSE(redis::parse_url("http://h", &why));
+}
+
+TEST_F(RedisClient, CommandsAreAnsweredInOrderWithEveryReplyType) {
+  RedisServer server(free_port());
+  server.start();
+  auto c = client({.url = server.url() + "/1"});  // SELECT 1 at connect
+  EXPECT_EQ(call(*c, {"SET", "k", std::string("v\0w", 3)}).str, "OK");
+  const redis::Reply got = call(*c, {"GET", "k"});
+  EXPECT_EQ(got.type, redis::Reply::Type::string);
+  EXPECT_EQ(got.str, std::string("v\0w", 3)) << "binary-safe";
+  EXPECT_EQ(call(*c, {"GET", "missing"}).type, redis::Reply::Type::nil);
+  EXPECT_TRUE(call(*c, {"LPUSH", "k", "x"}).is_error()) << "WRONGTYPE";
+  const redis::Reply r = call(*c, {"MGET", "k", "missing"});
+  ASSERT_EQ(r.type, redis::Reply::Type::array);
+  EXPECT_EQ(r.elements.size(), 2u);
+  // 2,000 pipelined INCRs: answered in order.
+  std::vector<long long> seen;
+  for (int i = 0; i < 2000; ++i)
+    c->command({"INCR", "n"}, [&](const redis::Reply& x) { seen.push_back(x.integer); });
+  ASSERT_TRUE(drive([&] { return seen.size() == 2000; }));
+  for (int i = 0; i < 2000; ++i) ASSERT_EQ(seen[i], i + 1);
+  // It selected database 1: database 0 has no "n".
+  auto zero = client({.url = server.url()});
+  EXPECT_EQ(call(*zero, {"GET", "n"}).type, redis::Reply::Type::nil);
+  EXPECT_EQ(call(*zero, {"SELECT", "1"}).str, "OK");
+  EXPECT_EQ(call(*zero, {"GET", "n"}).str, "2000");
+}
+
+TEST_F(RedisClient, PubSubMessagesPatternsAndTheUnixSocket) {
+  RedisServer server(free_port());
+  server.start();
+  std::vector<std::string> got;
+  auto sub = client({.url = "unix://" + server.socket_path(),
+                     .on_message = [&](const std::string& kind, const std::string& pattern,
+                                       const std::string& channel, std::string payload) {
+                       got.push_back(kind + "|" + pattern + "|" + channel + "|" + payload);
+                     }});
+  sub->subscribe("news");
+  sub->psubscribe("socket.io#/#*");
+  auto pub = client({.url = server.url()});
+  // PUBLISH answers how many received it: wait until both subscriptions count.
+  ASSERT_TRUE(drive([&] {
+    return call(*pub, {"PUBLISH", "news", "ping"}).integer == 1 &&
+           call(*pub, {"PUBLISH", "socket.io#/#", "p"}).integer == 1;
+  }));
+  got.clear();
+  call(*pub, {"PUBLISH", "news", "hello"});
+  call(*pub, {"PUBLISH", "socket.io#/#room1#", std::string("\x93\x00\x01", 3)});
+  ASSERT_TRUE(drive([&] { return got.size() == 2; }));
+  EXPECT_EQ(got[0], "message||news|hello");
+  EXPECT_EQ(got[1], "pmessage|socket.io#/#*|socket.io#/#room1#|" + std::string("\x93\x00\x01", 3));
+  std::optional<redis::Reply> refused;
+  sub->command({"GET", "x"}, [&](const redis::Reply& r) { refused = r; });
+  ASSERT_TRUE(refused && refused->is_error()) << "a subscriber takes no other command";
+}
+
+TEST_F(RedisClient, AuthAndARefusedPassword) {
+  RedisServer server(free_port(), "s3cret");
+  server.start();
+  const std::string hostport = server.url().substr(8);
+  auto good = client({.url = "redis://:s3cret@" + hostport});
+  EXPECT_EQ(call(*good, {"PING"}).str, "PONG");
+  std::vector<std::string> states;
+  auto bad = client(
+      {.url = "redis://:wrong@" + hostport, .on_state = [&](bool up, const std::string& why) {
+         states.push_back((up ? "up: " : "down: ") + why);
+       }});
+  ASSERT_TRUE(drive([&] { return states.size() >= 4; }));
+  bool refused = false;
+  for (const auto& s : states) refused |= s.find("refused at connect") != std::string::npos;
+  EXPECT_TRUE(refused) << states[1];
+  EXPECT_GE(bad->stats().connection_lost, 2u) << "retried";
+}
+
+TEST_F(RedisClient, RedisAbsentAtStartThenKilledAndRestarted) {
+  const std::uint16_t port = free_port();
+  RedisServer server(port);
+  std::vector<std::string> got;
+  auto sub =
+      client({.url = "redis://127.0.0.1:" + std::to_string(port),
+              .on_message = [&](const std::string&, const std::string&, const std::string&,
+                                std::string payload) { got.push_back(std::move(payload)); }});
+  sub->subscribe("ch");
+  auto pub = client({.url = "redis://127.0.0.1:" + std::to_string(port)});
+  std::optional<redis::Reply> early;
+  pub->command({"SET", "a", "1"}, [&](const redis::Reply& r) { early = r; });  // waits
+  io_.run_for(300ms);
+  EXPECT_FALSE(pub->connected());
+  EXPECT_FALSE(early.has_value()) << "queued while Redis is absent";
+  EXPECT_GE(pub->stats().connection_lost, 2u) << "retrying";
+  server.start();
+  ASSERT_TRUE(drive([&] { return early.has_value(); }));
+  EXPECT_EQ(early->str, "OK") << "sent once connected";
+  ASSERT_TRUE(drive([&] { return call(*pub, {"PUBLISH", "ch", "one"}).integer == 1; }));
+  // Killed: in-flight commands fail, the subscriber resubscribes on the new server by itself.
+  server.stop();
+  ASSERT_TRUE(drive([&] { return !pub->connected() && !sub->connected(); }));
+  server.start();
+  ASSERT_TRUE(drive([&] { return pub->connected() && sub->connected(); }));
+  ASSERT_TRUE(drive([&] {
+    return call(*pub, {"PUBLISH", "ch", "two"}).integer == 1;
+  })) << "resubscribed after the restart";
+  ASSERT_TRUE(drive([&] { return !got.empty() && got.back() == "two"; }));
+  EXPECT_GE(sub->stats().connects, 2u);
+  EXPECT_GT(sub->stats().disconnected_ms, 0u);
+}
+
+TEST_F(RedisClient, CommandsPastThePendingBoundAreRefusedAtOnce) {
+  const std::uint16_t port = free_port();  // nothing listens: every command waits
+  auto c = client({.url = "redis://127.0.0.1:" + std::to_string(port), .max_pending = 3});
+  int errors = 0, waiting = 0;
+  for (int i = 0; i < 5; ++i)
+    c->command({"PING"}, [&](const redis::Reply& r) { r.is_error() ? ++errors : ++waiting; });
+  EXPECT_EQ(errors, 2) << "the 4th and 5th";
+  EXPECT_EQ(c->stats().refused, 2u);
+  c->stop();
+  EXPECT_EQ(errors, 5) << "stopping fails what waited";
+}

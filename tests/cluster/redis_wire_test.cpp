@@ -128,3 +128,108 @@ TEST(ClassicRedis, WhatIsNotABroadcastIsRefusedWithAReason) {
   EXPECT_EQ(why(mp(R"(["u",{"type":2,"data":["e"]},[]])")), "the options are not an object");
   EXPECT_EQ(why(mp(R"(["u",{"type":2,"data":["e"]}])")), "accepted") << "no options: to all";
 }
+
+TEST(ClassicRedis, RequestsAsTheNodeAdapterSendsThem) {
+  std::string why;
+  // JSON requests, as the Node adapter writes them.
+  auto r = fleet::decode_classic_request(R"({"uid":"abc123","requestId":"r1","type":1})", &why);
+  ASSERT_TRUE(r) << why;
+  EXPECT_EQ(r->type, fleet::ClassicRequestType::all_rooms);
+  EXPECT_EQ(r->uid, "abc123");
+  EXPECT_EQ(r->request_id, "r1");
+  r = fleet::decode_classic_request(
+      R"({"uid":"u","type":2,"opts":{"rooms":["a"],"except":["b"]},"rooms":["x","y"]})", &why);
+  ASSERT_TRUE(r) << why;
+  EXPECT_EQ(r->type, fleet::ClassicRequestType::remote_join);
+  EXPECT_EQ(r->opts.rooms, (std::set<std::string>{"a"}));
+  EXPECT_EQ(r->opts.except, (std::set<std::string>{"b"}));
+  EXPECT_EQ(r->rooms, (std::set<std::string>{"x", "y"}));
+  r = fleet::decode_classic_request(
+      R"({"uid":"u","type":4,"opts":{"rooms":[],"except":[]},"close":true})", &why);
+  ASSERT_TRUE(r) << why;
+  EXPECT_TRUE(r->close);
+  r = fleet::decode_classic_request(R"({"uid":"u","type":6,"data":["ping",1],"requestId":"q"})",
+                                    &why);
+  ASSERT_TRUE(r) << why;
+  EXPECT_EQ(r->data, json::parse(R"(["ping",1])").get_array());
+  // BROADCAST with acks: MessagePack, binary inline.
+  const std::string bc = msgpack::encode(
+      json::parse(
+          R"({"uid":"u","requestId":"b1","type":7,)"
+          R"("packet":{"type":2,"data":["e",{"_placeholder":true,"num":0}],"nsp":"/","id":3},)"
+          R"("opts":{"rooms":["r"],"except":[],"flags":{"volatile":true}}})"),
+      {std::make_shared<const std::string>("xyz")});
+  r = fleet::decode_classic_request(bc, &why);
+  ASSERT_TRUE(r) << why;
+  EXPECT_EQ(r->type, fleet::ClassicRequestType::broadcast);
+  EXPECT_EQ(r->packet.type, sio::PacketType::binary_event);
+  EXPECT_EQ(r->packet.id, 3u);
+  ASSERT_EQ(r->packet.attachments.size(), 1u);
+  EXPECT_EQ(*r->packet.attachments[0], "xyz");
+  EXPECT_TRUE(r->opts.flags.volatile_);
+  // What shmio encodes decodes to the same (and BROADCAST is MessagePack, the rest JSON).
+  for (auto t :
+       {fleet::ClassicRequestType::all_rooms, fleet::ClassicRequestType::remote_leave,
+        fleet::ClassicRequestType::remote_disconnect, fleet::ClassicRequestType::remote_fetch,
+        fleet::ClassicRequestType::server_side_emit, fleet::ClassicRequestType::broadcast}) {
+    fleet::ClassicRequest q = *r;
+    q.type = t;
+    q.rooms = {"z"};
+    q.data = json::parse(R"(["ev",2])").get_array();
+    const std::string bytes = fleet::encode_classic_request(q);
+    EXPECT_EQ(bytes[0] == '{', t != fleet::ClassicRequestType::broadcast) << static_cast<int>(t);
+    auto back = fleet::decode_classic_request(bytes, &why);
+    ASSERT_TRUE(back) << why << " " << static_cast<int>(t);
+    EXPECT_EQ(back->type, t);
+    EXPECT_EQ(back->request_id, "b1");
+    if (t != fleet::ClassicRequestType::all_rooms &&
+        t != fleet::ClassicRequestType::server_side_emit) {  // (these carry no opts)
+      EXPECT_EQ(back->opts.rooms, q.opts.rooms) << static_cast<int>(t);
+    }
+    if (t == fleet::ClassicRequestType::remote_leave) {
+      EXPECT_EQ(back->rooms, q.rooms);
+    }
+    if (t == fleet::ClassicRequestType::server_side_emit) {
+      EXPECT_EQ(back->data, q.data);
+    }
+  }
+}
+
+TEST(ClassicRedis, ResponsesAndTheBadOnes) {
+  std::string why;
+  auto r = fleet::decode_classic_response(fleet::encode_all_rooms_response("r1", {"a", "b"}), &why);
+  ASSERT_TRUE(r) << why;
+  EXPECT_EQ(r->request_id, "r1");
+  EXPECT_FALSE(r->type) << "ALL_ROOMS' response has no type";
+  EXPECT_EQ(r->fields.at("rooms"), json::parse(R"(["a","b"])"));
+  r = fleet::decode_classic_response(
+      fleet::encode_fetch_response("f", json::parse(R"([{"id":"s1","rooms":["s1"]}])").get_array()),
+      &why);
+  ASSERT_TRUE(r) << why;
+  EXPECT_EQ(r->fields.at("sockets").get_array().size(), 1u);
+  r = fleet::decode_classic_response(fleet::encode_server_side_emit_response("e", "pong"), &why);
+  ASSERT_TRUE(r && r->type == fleet::ClassicRequestType::server_side_emit) << why;
+  EXPECT_EQ(r->fields.at("data"), "pong");
+  EXPECT_EQ(fleet::encode_client_count_response("b", 7),
+            R"({"type":8,"requestId":"b","clientCount":7})");
+  sio::Args ack(json::parse(R"([{"_placeholder":true,"num":0},"ignored"])").get_array(),
+                {std::make_shared<const std::string>("bin")});
+  const std::string a = fleet::encode_broadcast_ack_response("b", ack);
+  EXPECT_NE(a[0], '{') << "MessagePack";
+  r = fleet::decode_classic_response(a, &why);
+  ASSERT_TRUE(r && r->type == fleet::ClassicRequestType::broadcast_ack) << why;
+  ASSERT_EQ(r->attachments.size(), 1u) << "the first argument, its binary inline";
+  EXPECT_EQ(*r->attachments[0], "bin");
+  // Refused, with a reason.
+  EXPECT_FALSE(fleet::decode_classic_request("{not json", &why));
+  EXPECT_NE(why.find("not JSON"), std::string::npos);
+  EXPECT_FALSE(fleet::decode_classic_request(R"({"uid":"u","type":12})", &why));
+  EXPECT_EQ(why, "a request's type is 0..9");
+  EXPECT_FALSE(fleet::decode_classic_request(R"({"uid":"u","type":5,"opts":{}})", &why));
+  EXPECT_EQ(why, "this request needs a requestId");
+  EXPECT_FALSE(fleet::decode_classic_request(R"({"uid":"u","type":6,"data":[]})", &why));
+  EXPECT_FALSE(fleet::decode_classic_request(R"({"uid":"u","type":2,"rooms":[[1]]})", &why));
+  EXPECT_FALSE(fleet::decode_classic_request(R"([1,2])", &why));
+  EXPECT_FALSE(fleet::decode_classic_response(R"({"rooms":[]})", &why));
+  EXPECT_FALSE(fleet::decode_classic_response("\xc1", &why));
+}

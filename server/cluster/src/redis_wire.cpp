@@ -3,6 +3,9 @@
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
 #include "shmio/cluster/msgpack.hpp"
 
 namespace shmio::cluster::fleet {
@@ -120,6 +123,192 @@ std::optional<ClassicBroadcast> decode_classic_broadcast(std::string_view bytes,
     }
   }
   return b;
+}
+
+namespace {
+json::object opts_json(const socketio::BroadcastOptions& o, bool with_flags) {
+  json::object out{{"rooms", rooms_array(o.rooms)}, {"except", rooms_array(o.except)}};
+  if (with_flags) {
+    json::object flags;
+    if (o.flags.volatile_) flags["volatile"] = true;
+    if (!o.flags.compress) flags["compress"] = false;
+    out["flags"] = std::move(flags);
+  }
+  return out;
+}
+bool opts_from(const json::value* v, socketio::BroadcastOptions& o) {
+  if (v == nullptr || v->is_null()) return true;
+  if (!v->is_object()) return false;
+  const json::object& m = v->get_object();
+  if (!rooms_from(m.if_contains("rooms"), o.rooms) ||
+      !rooms_from(m.if_contains("except"), o.except))
+    return false;
+  if (const json::value* f = m.if_contains("flags"); f != nullptr && f->is_object()) {
+    const json::value* vol = f->get_object().if_contains("volatile");
+    o.flags.volatile_ = vol != nullptr && vol->is_bool() && vol->get_bool();
+    const json::value* c = f->get_object().if_contains("compress");
+    o.flags.compress = !(c != nullptr && c->is_bool() && !c->get_bool());
+  }
+  return true;
+}
+// JSON ('{' first) or MessagePack, as the Node adapter decides.
+std::optional<msgpack::Decoded> parse_either(std::string_view bytes, std::string& why) {
+  if (!bytes.empty() && bytes[0] == '{') {
+    boost::system::error_code ec;
+    json::value v = json::parse(bytes, ec);
+    if (ec) {
+      why = "not JSON: " + ec.message();
+      return std::nullopt;
+    }
+    return msgpack::Decoded{std::move(v), {}};
+  }
+  msgpack::DecodeError e;
+  auto d = msgpack::decode(bytes, &e);
+  if (!d) why = "not MessagePack: " + e.reason + " at byte " + std::to_string(e.offset);
+  return d;
+}
+std::string string_field(const json::object& o, const char* k) {
+  const json::value* v = o.if_contains(k);
+  return v != nullptr && v->is_string() ? std::string(v->get_string()) : std::string();
+}
+}  // namespace
+
+std::string encode_classic_request(const ClassicRequest& r) {
+  json::object o{{"uid", r.uid}, {"type", static_cast<int>(r.type)}};
+  if (!r.request_id.empty()) o["requestId"] = r.request_id;
+  switch (r.type) {
+    case ClassicRequestType::remote_join:
+    case ClassicRequestType::remote_leave:
+      o["opts"] = opts_json(r.opts, false);
+      o["rooms"] = rooms_array(r.rooms);
+      break;
+    case ClassicRequestType::remote_disconnect:
+      o["opts"] = opts_json(r.opts, false);
+      o["close"] = r.close;
+      break;
+    case ClassicRequestType::remote_fetch:
+      o["opts"] = opts_json(r.opts, false);
+      break;
+    case ClassicRequestType::server_side_emit:
+      o["data"] = r.data;
+      break;
+    case ClassicRequestType::broadcast: {
+      json::object packet{{"type", 2},
+                          {"data", r.packet.data ? *r.packet.data : json::value(json::array{})},
+                          {"nsp", r.packet.nsp}};
+      if (r.packet.id) packet["id"] = *r.packet.id;
+      o["packet"] = std::move(packet);
+      o["opts"] = opts_json(r.opts, true);
+      return msgpack::encode(o, r.packet.attachments);  // the one request in MessagePack
+    }
+    default:
+      break;
+  }
+  return json::serialize(o);
+}
+
+std::optional<ClassicRequest> decode_classic_request(std::string_view bytes, std::string* error) {
+  std::string why;
+  auto fail = [&](std::string w) -> std::optional<ClassicRequest> {
+    if (error != nullptr) *error = std::move(w);
+    return std::nullopt;
+  };
+  auto d = parse_either(bytes, why);
+  if (!d) return fail(why);
+  if (!d->value.is_object()) return fail("a request is an object");
+  const json::object& o = d->value.get_object();
+  const json::value* type = o.if_contains("type");
+  if (type == nullptr || !type->is_int64() || type->get_int64() < 0 || type->get_int64() > 9)
+    return fail("a request's type is 0..9");
+  ClassicRequest r;
+  r.type = static_cast<ClassicRequestType>(type->get_int64());
+  r.uid = string_field(o, "uid");
+  r.request_id = string_field(o, "requestId");
+  if (!opts_from(o.if_contains("opts"), r.opts)) return fail("the request's opts are malformed");
+  switch (r.type) {
+    case ClassicRequestType::remote_join:
+    case ClassicRequestType::remote_leave:
+      if (!rooms_from(o.if_contains("rooms"), r.rooms)) return fail("rooms are not room names");
+      break;
+    case ClassicRequestType::remote_disconnect: {
+      const json::value* c = o.if_contains("close");
+      r.close = c != nullptr && c->is_bool() && c->get_bool();
+      break;
+    }
+    case ClassicRequestType::server_side_emit: {
+      const json::value* data = o.if_contains("data");
+      if (data == nullptr || !data->is_array() || data->get_array().empty())
+        return fail("a server-side emit's data is [event, ...args]");
+      r.data = data->get_array();
+      break;
+    }
+    case ClassicRequestType::broadcast: {
+      const json::value* p = o.if_contains("packet");
+      if (p == nullptr || !p->is_object()) return fail("a broadcast request has a packet");
+      const json::object& po = p->get_object();
+      const json::value* data = po.if_contains("data");
+      if (data == nullptr || !data->is_array() || data->get_array().empty())
+        return fail("the packet's data is not [event, ...args]");
+      r.packet.nsp = string_field(po, "nsp");
+      if (r.packet.nsp.empty()) r.packet.nsp = "/";
+      r.packet.data = *data;
+      if (const json::value* id = po.if_contains("id"); id != nullptr && id->is_int64())
+        r.packet.id = static_cast<std::uint64_t>(id->get_int64());
+      r.packet.attachments = std::move(d->attachments);
+      r.packet.type = r.packet.attachments.empty() ? socketio::PacketType::event
+                                                   : socketio::PacketType::binary_event;
+      break;
+    }
+    default:
+      break;
+  }
+  const bool needs_id = r.type == ClassicRequestType::all_rooms ||
+                        r.type == ClassicRequestType::remote_fetch ||
+                        r.type == ClassicRequestType::broadcast;
+  if (needs_id && r.request_id.empty()) return fail("this request needs a requestId");
+  return r;
+}
+
+std::optional<ClassicResponse> decode_classic_response(std::string_view bytes, std::string* error) {
+  std::string why;
+  auto d = parse_either(bytes, why);
+  if (!d || !d->value.is_object() || string_field(d->value.get_object(), "requestId").empty()) {
+    if (error != nullptr) *error = d ? "a response is an object with a requestId" : why;
+    return std::nullopt;
+  }
+  ClassicResponse r;
+  r.fields = std::move(d->value.get_object());
+  r.request_id = string_field(r.fields, "requestId");
+  if (const json::value* t = r.fields.if_contains("type");
+      t != nullptr && t->is_int64() && t->get_int64() >= 0 && t->get_int64() <= 9)
+    r.type = static_cast<ClassicRequestType>(t->get_int64());
+  r.attachments = std::move(d->attachments);
+  return r;
+}
+
+std::string encode_all_rooms_response(std::string_view request_id,
+                                      const std::set<socketio::Room>& rooms) {
+  return json::serialize(
+      json::object{{"requestId", json::string(request_id)}, {"rooms", rooms_array(rooms)}});
+}
+std::string encode_fetch_response(std::string_view request_id, json::array sockets) {
+  return json::serialize(
+      json::object{{"requestId", json::string(request_id)}, {"sockets", std::move(sockets)}});
+}
+std::string encode_server_side_emit_response(std::string_view request_id, json::value arg) {
+  return json::serialize(
+      json::object{{"type", 6}, {"requestId", json::string(request_id)}, {"data", std::move(arg)}});
+}
+std::string encode_client_count_response(std::string_view request_id, std::uint64_t count) {
+  return json::serialize(
+      json::object{{"type", 8}, {"requestId", json::string(request_id)}, {"clientCount", count}});
+}
+std::string encode_broadcast_ack_response(std::string_view request_id, const socketio::Args& ack) {
+  return msgpack::encode(
+      json::object{{"type", 9},
+                   {"requestId", json::string(request_id)},
+                   {"packet", ack.values.empty() ? json::value(nullptr) : ack.values[0]}},
+      ack.binaries);
 }
 
 }  // namespace shmio::cluster::fleet

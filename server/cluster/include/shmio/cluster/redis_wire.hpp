@@ -11,7 +11,11 @@
 // receiver with attachments turns it into a BINARY_EVENT), opts {rooms, except, flags}.
 #pragma once
 
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <cstdint>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 
@@ -48,5 +52,58 @@ std::string encode_classic_broadcast(std::string_view uid, const socketio::Packe
 // nullopt (and why) for anything that is not a broadcast as the Node adapter and emitter send it.
 std::optional<ClassicBroadcast> decode_classic_broadcast(std::string_view bytes,
                                                          std::string* error = nullptr);
+
+// --- requests and responses (the request and response channels)
+//
+// Requests are JSON, except BROADCAST (with acks), which is MessagePack; a receiver tells them by
+// the first byte ('{': JSON). Responses likewise: BROADCAST_ACK is MessagePack, the rest JSON.
+enum class ClassicRequestType : int {
+  sockets = 0,  // (legacy: 8.x never sends it)
+  all_rooms = 1,
+  remote_join = 2,
+  remote_leave = 3,
+  remote_disconnect = 4,
+  remote_fetch = 5,
+  server_side_emit = 6,
+  broadcast = 7,
+  broadcast_client_count = 8,
+  broadcast_ack = 9,
+};
+
+struct ClassicRequest {
+  ClassicRequestType type = ClassicRequestType::all_rooms;
+  std::string uid;                  // the requesting server
+  std::string request_id;           // "" where the request wants no answer
+  socketio::BroadcastOptions opts;  // join/leave/disconnect/fetch/broadcast: which sockets
+  std::set<socketio::Room> rooms;   // join/leave: the rooms to join or leave
+  bool close = false;               // disconnect: close the underlying connection too
+  boost::json::array data;          // server_side_emit: [event, ...args]
+  socketio::Packet packet;          // broadcast: the packet (EVENT / BINARY_EVENT, its ack id)
+};
+std::string encode_classic_request(const ClassicRequest& r);
+std::optional<ClassicRequest> decode_classic_request(std::string_view bytes,
+                                                     std::string* error = nullptr);
+
+// A response as the requester reads it: its request id, its type where the format has one
+// (server_side_emit 6, broadcast_client_count 8, broadcast_ack 9), and the rest of its fields
+// (rooms, sockets, data, clientCount, packet), bin values as placeholders with the attachments.
+struct ClassicResponse {
+  std::string request_id;
+  std::optional<ClassicRequestType> type;
+  boost::json::object fields;
+  std::vector<socketio::Binary> attachments;
+};
+std::optional<ClassicResponse> decode_classic_response(std::string_view bytes,
+                                                       std::string* error = nullptr);
+// The responses a server sends (what the Node adapter's requester expects of each).
+std::string encode_all_rooms_response(std::string_view request_id,
+                                      const std::set<socketio::Room>& rooms);
+// `sockets`: [{id, handshake, rooms, data}, ...]
+std::string encode_fetch_response(std::string_view request_id, boost::json::array sockets);
+std::string encode_server_side_emit_response(std::string_view request_id, boost::json::value arg);
+std::string encode_client_count_response(std::string_view request_id, std::uint64_t count);
+// One client's ack of a broadcast: its first argument, as the Node adapter sends it (placeholders
+// in it stand for `ack.binaries`).
+std::string encode_broadcast_ack_response(std::string_view request_id, const socketio::Args& ack);
 
 }  // namespace shmio::cluster::fleet

@@ -233,3 +233,63 @@ TEST(ClassicRedis, ResponsesAndTheBadOnes) {
   EXPECT_FALSE(fleet::decode_classic_response(R"({"rooms":[]})", &why));
   EXPECT_FALSE(fleet::decode_classic_response("\xc1", &why));
 }
+
+TEST(ShardedRedis, ChannelsAndWhereABroadcastIsPublished) {
+  const auto c = fleet::sharded_channels("socket.io", "/");
+  EXPECT_EQ(c.main, "socket.io#/#");
+  EXPECT_EQ(c.own_response("0123456789abcdef"), "socket.io#/#0123456789abcdef#");
+  EXPECT_EQ(c.room("r"), "socket.io#/#r#");
+  sio::BroadcastOptions one, sid, two;
+  one.rooms = {"news"};
+  sid.rooms = {std::string(20, 'x')};  // looks like a socket id
+  two.rooms = {"a", "b"};
+  using T = fleet::ClusterMessageType;
+  using M = fleet::SubscriptionMode;
+  EXPECT_EQ(c.publish_channel(T::broadcast, false, one, M::dynamic), "socket.io#/#news#");
+  EXPECT_EQ(c.publish_channel(T::broadcast, false, sid, M::dynamic), "socket.io#/#");
+  EXPECT_EQ(c.publish_channel(T::broadcast, false, sid, M::dynamic_private),
+            "socket.io#/#" + std::string(20, 'x') + "#");
+  EXPECT_EQ(c.publish_channel(T::broadcast, false, one, M::static_), "socket.io#/#");
+  EXPECT_EQ(c.publish_channel(T::broadcast, true, one, M::dynamic), "socket.io#/#")
+      << "with acks: every server must count";
+  EXPECT_EQ(c.publish_channel(T::broadcast, false, two, M::dynamic), "socket.io#/#");
+  EXPECT_EQ(c.publish_channel(T::sockets_join, false, one, M::dynamic), "socket.io#/#");
+}
+
+TEST(ShardedRedis, EnvelopesInJsonOrMessagePackAsTheNodeAdapterWritesThem) {
+  fleet::ClusterMessage m;
+  m.type = fleet::ClusterMessageType::broadcast;
+  m.uid = "0123456789abcdef";
+  m.data = json::parse(
+      R"({"packet":{"type":2,"data":["e",1],"nsp":"/"},"opts":{"rooms":[],"except":[],"flags":{}}})");
+  const std::string plain = fleet::encode_cluster_message(m);
+  EXPECT_EQ(plain[0], '{') << "no binary: JSON";
+  std::string why;
+  auto back = fleet::decode_cluster_message(plain, &why);
+  ASSERT_TRUE(back) << why;
+  EXPECT_EQ(back->type, m.type);
+  EXPECT_EQ(back->uid, m.uid);
+  EXPECT_EQ(back->nsp, "/");
+  EXPECT_EQ(back->data, m.data);
+  m.data = json::parse(
+      R"({"packet":{"type":2,"data":["e",{"_placeholder":true,"num":0}],"nsp":"/"},"opts":{"rooms":[],"except":[],"flags":{}}})");
+  m.attachments = {std::make_shared<const std::string>("\x00\xff", 2)};
+  const std::string bin = fleet::encode_cluster_message(m);
+  EXPECT_NE(bin[0], '{') << "binary: MessagePack";
+  back = fleet::decode_cluster_message(bin, &why);
+  ASSERT_TRUE(back) << why;
+  ASSERT_EQ(back->attachments.size(), 1u);
+  EXPECT_EQ(*back->attachments[0], std::string("\x00\xff", 2));
+  // A type the Node adapter never writes in MessagePack stays JSON even with attachments.
+  m.type = fleet::ClusterMessageType::fetch_sockets;
+  EXPECT_EQ(fleet::encode_cluster_message(m)[0], '{');
+  // Heartbeats carry no data.
+  EXPECT_TRUE(fleet::decode_cluster_message(R"({"type":2,"uid":"x","nsp":"/"})", &why)) << why;
+  EXPECT_FALSE(fleet::decode_cluster_message(R"({"type":3,"uid":"x","nsp":"/"})", &why));
+  EXPECT_EQ(why, "this message's data is an object");
+  EXPECT_FALSE(fleet::decode_cluster_message(R"({"type":14,"uid":"x"})", &why));
+  EXPECT_EQ(why, "a message's type is 1..13");
+  EXPECT_FALSE(fleet::decode_cluster_message(R"({"type":3,"data":{}})", &why));
+  EXPECT_EQ(why, "a message names its sender (uid)");
+  EXPECT_FALSE(fleet::decode_cluster_message("\x91", &why));
+}

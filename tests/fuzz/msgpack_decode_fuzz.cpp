@@ -20,6 +20,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // crash; a broadcast accepted re-encodes into one that is accepted again.
   (void)fleet::decode_classic_request(in);
   (void)fleet::decode_classic_response(in);
+  if (auto m = fleet::decode_cluster_message(in)) {  // the sharded adapter's envelope
+    if (!fleet::decode_cluster_message(fleet::encode_cluster_message(*m))) std::abort();
+  }
   if (auto b = fleet::decode_classic_broadcast(in)) {
     if (!fleet::decode_classic_broadcast(
             fleet::encode_classic_broadcast(b->uid, b->packet, b->opts)))

@@ -311,4 +311,64 @@ std::string encode_broadcast_ack_response(std::string_view request_id, const soc
       ack.binaries);
 }
 
+ShardedChannels sharded_channels(std::string_view prefix, std::string_view nsp) {
+  return {std::string(prefix) + "#" + std::string(nsp) + "#"};
+}
+std::string ShardedChannels::own_response(std::string_view uid) const {
+  return main + std::string(uid) + "#";
+}
+std::string ShardedChannels::room(std::string_view r) const {
+  return main + std::string(r) + "#";
+}
+std::string ShardedChannels::publish_channel(ClusterMessageType type, bool with_ack,
+                                             const socketio::BroadcastOptions& opts,
+                                             SubscriptionMode mode) const {
+  if (type != ClusterMessageType::broadcast || with_ack || opts.rooms.size() != 1) return main;
+  const std::string& r = *opts.rooms.begin();
+  const bool by_room = mode == SubscriptionMode::dynamic_private ||
+                       (mode == SubscriptionMode::dynamic && r.size() != 20);
+  return by_room ? room(r) : main;
+}
+
+std::string encode_cluster_message(const ClusterMessage& m) {
+  json::object o{{"type", static_cast<int>(m.type)}, {"uid", m.uid}, {"nsp", m.nsp}};
+  if (!m.data.is_null()) o["data"] = m.data;
+  // MessagePack only where the Node adapter uses it: these types, with binary inside.
+  const bool binary_type = m.type == ClusterMessageType::broadcast ||
+                           m.type == ClusterMessageType::fetch_sockets_response ||
+                           m.type == ClusterMessageType::server_side_emit ||
+                           m.type == ClusterMessageType::server_side_emit_response ||
+                           m.type == ClusterMessageType::broadcast_ack;
+  if (binary_type && !m.attachments.empty()) return msgpack::encode(o, m.attachments);
+  return json::serialize(o);
+}
+
+std::optional<ClusterMessage> decode_cluster_message(std::string_view bytes, std::string* error) {
+  std::string why;
+  auto fail = [&](std::string w) -> std::optional<ClusterMessage> {
+    if (error != nullptr) *error = std::move(w);
+    return std::nullopt;
+  };
+  auto d = parse_either(bytes, why);
+  if (!d) return fail(why);
+  if (!d->value.is_object()) return fail("a message is an object");
+  json::object& o = d->value.get_object();
+  const json::value* type = o.if_contains("type");
+  if (type == nullptr || !type->is_int64() || type->get_int64() < 1 || type->get_int64() > 13)
+    return fail("a message's type is 1..13");
+  ClusterMessage m;
+  m.type = static_cast<ClusterMessageType>(type->get_int64());
+  m.uid = string_field(o, "uid");
+  if (m.uid.empty()) return fail("a message names its sender (uid)");
+  if (const json::value* n = o.if_contains("nsp"); n != nullptr && n->is_string())
+    m.nsp = n->get_string();
+  if (json::value* data = o.if_contains("data")) m.data = std::move(*data);
+  const bool needs_data = m.type != ClusterMessageType::initial_heartbeat &&
+                          m.type != ClusterMessageType::heartbeat &&
+                          m.type != ClusterMessageType::adapter_close;
+  if (needs_data && !m.data.is_object()) return fail("this message's data is an object");
+  m.attachments = std::move(d->attachments);
+  return m;
+}
+
 }  // namespace shmio::cluster::fleet

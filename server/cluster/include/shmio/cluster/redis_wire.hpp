@@ -106,4 +106,53 @@ std::string encode_client_count_response(std::string_view request_id, std::uint6
 // in it stand for `ack.binaries`).
 std::string encode_broadcast_ack_response(std::string_view request_id, const socketio::Args& ack);
 
+// --- the sharded adapter (createShardedAdapter, Redis 7 SPUBLISH/SSUBSCRIBE; redis-protocols.md C)
+//
+// It speaks socket.io-adapter's ClusterAdapter messages: an envelope {type, data, uid, nsp}, JSON,
+// or MessagePack when a BROADCAST (3), FETCH_SOCKETS_RESPONSE (8), SERVER_SIDE_EMIT (9), its
+// response (10) or BROADCAST_ACK (12) carries binary data. Channels with `channelPrefix` (default
+// "socket.io"): main `${prefix}#${nsp}#`, a server's own response channel
+// `${prefix}#${nsp}#${uid}#`, and in the dynamic subscription modes a room's
+// `${prefix}#${nsp}#${room}#`.
+enum class ClusterMessageType : int {
+  initial_heartbeat = 1,
+  heartbeat = 2,
+  broadcast = 3,
+  sockets_join = 4,
+  sockets_leave = 5,
+  disconnect_sockets = 6,
+  fetch_sockets = 7,
+  fetch_sockets_response = 8,
+  server_side_emit = 9,
+  server_side_emit_response = 10,
+  broadcast_client_count = 11,
+  broadcast_ack = 12,
+  adapter_close = 13,
+};
+enum class SubscriptionMode { static_, dynamic, dynamic_private };
+
+struct ShardedChannels {
+  std::string main;                                      // ${prefix}#${nsp}#
+  std::string own_response(std::string_view uid) const;  // ${prefix}#${nsp}#${uid}#
+  std::string room(std::string_view room) const;         // ${prefix}#${nsp}#${room}#
+  // Where a message is published: a BROADCAST without ack to exactly one room goes to the room's
+  // channel in the dynamic modes ("dynamic": unless the room looks like a socket id, 20
+  // characters, as the Node adapter tells them apart; "dynamic-private": any room); the rest to
+  // the main channel.
+  std::string publish_channel(ClusterMessageType type, bool with_ack,
+                              const socketio::BroadcastOptions& opts, SubscriptionMode mode) const;
+};
+ShardedChannels sharded_channels(std::string_view prefix, std::string_view nsp);
+
+struct ClusterMessage {
+  ClusterMessageType type = ClusterMessageType::broadcast;
+  std::string uid;  // the sender ("emitter" for an emitter)
+  std::string nsp = "/";
+  boost::json::value data;                    // the type's fields (null where a type has none)
+  std::vector<socketio::Binary> attachments;  // binary values in `data`, as placeholders there
+};
+std::string encode_cluster_message(const ClusterMessage& m);
+std::optional<ClusterMessage> decode_cluster_message(std::string_view bytes,
+                                                     std::string* error = nullptr);
+
 }  // namespace shmio::cluster::fleet

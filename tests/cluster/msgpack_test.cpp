@@ -173,6 +173,11 @@ TEST(Msgpack, MalformedInputIsRefusedWithAReason) {
             "a map key that is neither a string nor an integer");
   EXPECT_EQ(why(unhex("d40500")), "an unsupported ext type");
   EXPECT_EQ(why(unhex("82a16101a16102")), "a repeated map key");
+  EXPECT_EQ(why(unhex("a2c328")), "a string that is not UTF-8");
+  EXPECT_EQ(why(unhex("a3eda080")), "a string that is not UTF-8") << "a surrogate";
+  EXPECT_EQ(why(unhex("a2c0af")), "a string that is not UTF-8") << "an overlong form";
+  EXPECT_EQ(why(unhex("81a1ff01")), "a string that is not UTF-8") << "a map key";
+  EXPECT_EQ(why(unhex("a4f09f9880")), "accepted") << "U+1F600";
   EXPECT_EQ(why(std::string(msgpack::kMaxDepth + 1, '\x91') + '\x00'),
             "nested deeper than kMaxDepth");
   EXPECT_EQ(why(std::string(msgpack::kMaxDepth, '\x91') + '\x00'), "accepted");

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <boost/json/parse.hpp>
+#include <cmath>
 #include <memory>
 #include <string>
 
@@ -283,6 +284,11 @@ TEST(ShardedRedis, EnvelopesInJsonOrMessagePackAsTheNodeAdapterWritesThem) {
   // A type the Node adapter never writes in MessagePack stays JSON even with attachments.
   m.type = fleet::ClusterMessageType::fetch_sockets;
   EXPECT_EQ(fleet::encode_cluster_message(m)[0], '{');
+  // A number JSON cannot write (NaN, from a MessagePack float) is null, as JSON.stringify writes.
+  m.data = json::object{{"x", std::nan("")}, {"y", 1.5}};
+  m.attachments.clear();
+  EXPECT_EQ(fleet::encode_cluster_message(m),
+            R"({"type":7,"uid":"0123456789abcdef","nsp":"/","data":{"x":null,"y":1.5E0}})");
   // Heartbeats carry no data.
   EXPECT_TRUE(fleet::decode_cluster_message(R"({"type":2,"uid":"x","nsp":"/"})", &why)) << why;
   EXPECT_FALSE(fleet::decode_cluster_message(R"({"type":3,"uid":"x","nsp":"/"})", &why));

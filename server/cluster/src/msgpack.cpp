@@ -148,6 +148,43 @@ void put(std::string& out, const json::value& v, const std::vector<socketio::Bin
 }
 
 // --- decoding
+// Whether `s` is UTF-8 (RFC 3629: no overlongs, no surrogates, at most U+10FFFF). What a JS
+// publisher sends always is; anything else could not be written as JSON again.
+bool utf8(std::string_view s) {
+  for (std::size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    std::size_t n = 0;
+    std::uint32_t cp = 0;
+    if (c >= 0xc2 && c <= 0xdf) {
+      n = 1;
+      cp = c & 0x1f;
+    } else if (c >= 0xe0 && c <= 0xef) {
+      n = 2;
+      cp = c & 0x0f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      n = 3;
+      cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (s.size() - i <= n) return false;
+    for (std::size_t k = 1; k <= n; ++k) {
+      const auto b = static_cast<unsigned char>(s[i + k]);
+      if ((b & 0xc0) != 0x80) return false;
+      cp = (cp << 6) | (b & 0x3f);
+    }
+    if ((n == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+        (n == 3 && (cp < 0x10000 || cp > 0x10ffff)))
+      return false;
+    i += n + 1;
+  }
+  return true;
+}
+
 struct Reader {
   std::string_view in;
   std::size_t at = 0;
@@ -175,6 +212,7 @@ struct Reader {
   }
   bool str(std::size_t n, json::value& v) {
     if (!need(n)) return false;
+    if (!utf8(in.substr(at, n))) return fail("a string that is not UTF-8");
     v = json::string(in.substr(at, n));
     at += n;
     return true;

@@ -5,6 +5,7 @@
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <cmath>
 
 #include "shmio/cluster/msgpack.hpp"
 
@@ -167,6 +168,21 @@ std::optional<msgpack::Decoded> parse_either(std::string_view bytes, std::string
   if (!d) why = "not MessagePack: " + e.reason + " at byte " + std::to_string(e.offset);
   return d;
 }
+// JSON text as JSON.stringify writes it: a number that is not finite (NaN, Infinity, from a
+// MessagePack float) becomes null.
+void finite(json::value& v) {
+  if (v.is_double() && !std::isfinite(v.get_double())) {
+    v = nullptr;
+  } else if (v.is_array()) {
+    for (json::value& e : v.get_array()) finite(e);
+  } else if (v.is_object()) {
+    for (auto& kv : v.get_object()) finite(kv.value());
+  }
+}
+std::string json_text(json::value v) {
+  finite(v);
+  return json::serialize(v);
+}
 std::string string_field(const json::object& o, const char* k) {
   const json::value* v = o.if_contains(k);
   return v != nullptr && v->is_string() ? std::string(v->get_string()) : std::string();
@@ -204,7 +220,7 @@ std::string encode_classic_request(const ClassicRequest& r) {
     default:
       break;
   }
-  return json::serialize(o);
+  return json_text(o);
 }
 
 std::optional<ClassicRequest> decode_classic_request(std::string_view bytes, std::string* error) {
@@ -288,19 +304,19 @@ std::optional<ClassicResponse> decode_classic_response(std::string_view bytes, s
 
 std::string encode_all_rooms_response(std::string_view request_id,
                                       const std::set<socketio::Room>& rooms) {
-  return json::serialize(
+  return json_text(
       json::object{{"requestId", json::string(request_id)}, {"rooms", rooms_array(rooms)}});
 }
 std::string encode_fetch_response(std::string_view request_id, json::array sockets) {
-  return json::serialize(
+  return json_text(
       json::object{{"requestId", json::string(request_id)}, {"sockets", std::move(sockets)}});
 }
 std::string encode_server_side_emit_response(std::string_view request_id, json::value arg) {
-  return json::serialize(
+  return json_text(
       json::object{{"type", 6}, {"requestId", json::string(request_id)}, {"data", std::move(arg)}});
 }
 std::string encode_client_count_response(std::string_view request_id, std::uint64_t count) {
-  return json::serialize(
+  return json_text(
       json::object{{"type", 8}, {"requestId", json::string(request_id)}, {"clientCount", count}});
 }
 std::string encode_broadcast_ack_response(std::string_view request_id, const socketio::Args& ack) {
@@ -340,7 +356,7 @@ std::string encode_cluster_message(const ClusterMessage& m) {
                            m.type == ClusterMessageType::server_side_emit_response ||
                            m.type == ClusterMessageType::broadcast_ack;
   if (binary_type && !m.attachments.empty()) return msgpack::encode(o, m.attachments);
-  return json::serialize(o);
+  return json_text(o);
 }
 
 std::optional<ClusterMessage> decode_cluster_message(std::string_view bytes, std::string* error) {

@@ -12,7 +12,8 @@
 // socket.io-parser, a map that is itself shaped like a placeholder is read as one when encoded.)
 //
 // decode() accepts every MessagePack type and refuses, with a reason and the offset, what is
-// malformed or beyond its bounds: truncated input, the never-used byte 0xc1, a container claiming
+// malformed or beyond its bounds: truncated input, strings that are not UTF-8, the never-used
+// byte 0xc1, a container claiming
 // more elements than bytes remain, nesting deeper than kMaxDepth, map keys that are not strings or
 // integers or that repeat, ext types other than the timestamp (-1, decoded as an ISO-8601 string
 // like JSON.stringify(Date)) and notepack's legacy undefined (ext 0, empty: null), trailing bytes.

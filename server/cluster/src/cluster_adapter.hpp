@@ -8,11 +8,6 @@
 
 namespace shmio::cluster {
 
-namespace json = boost::json;
-namespace net = boost::asio;
-namespace sio = socketio;
-using shm::RecordView;
-
 // ---------------------------------------------------------------------------------------------
 // The adapter of one namespace on a worker: the local rooms index (InMemoryAdapter's) plus the
 // operations over every worker.

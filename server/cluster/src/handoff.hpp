@@ -5,11 +5,6 @@
 
 namespace shmio::cluster {
 
-namespace json = boost::json;
-namespace net = boost::asio;
-namespace sio = socketio;
-using shm::RecordView;
-
 // ---------------------------------------------------------------------------------------------
 // Hand-off of HTTP connections between workers: a Unix SOCK_SEQPACKET socket per worker (abstract
 // address "shmio-handoff.<cluster>.<index>"); one message per connection carries its descriptor

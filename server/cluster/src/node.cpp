@@ -6,11 +6,6 @@
 
 namespace shmio::cluster {
 
-namespace json = boost::json;
-namespace net = boost::asio;
-namespace sio = socketio;
-using shm::RecordView;
-
 std::string session_prefix(int index) {
   return {kIdAlphabet[(index / 64) % 64], kIdAlphabet[index % 64]};
 }

@@ -7,11 +7,6 @@
 
 namespace shmio::cluster {
 
-namespace json = boost::json;
-namespace net = boost::asio;
-namespace sio = socketio;
-using shm::RecordView;
-
 class ClusterAdapter;
 
 struct Responder {

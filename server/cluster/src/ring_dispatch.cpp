@@ -5,11 +5,6 @@
 
 namespace shmio::cluster {
 
-namespace json = boost::json;
-namespace net = boost::asio;
-namespace sio = socketio;
-using shm::RecordView;
-
 // ---------------------------------------------------------------------------------------------
 void Node::Impl::drain() {
   // Not re-entered: a callback run while applying a record (e.g. an answer completing a request

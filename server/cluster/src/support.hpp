@@ -36,6 +36,7 @@
 
 namespace shmio::cluster {
 
+// The names every source of the cluster uses (the other private headers include this one).
 namespace json = boost::json;
 namespace net = boost::asio;
 namespace sio = socketio;

@@ -3,14 +3,6 @@
 
 namespace shmio::engineio {
 
-namespace net = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
-namespace websocket = beast::websocket;
-using tcp = net::ip::tcp;
-using Request = http::request<http::string_body>;
-using Response = http::response<http::string_body>;
-
 void HttpConnection::on_header(beast::error_code ec) {
   if (ec == beast::error::timeout) ++srv_->stats.request_timeouts;
   first_ = false;

@@ -32,6 +32,7 @@
 
 namespace shmio::engineio {
 
+// The names every source of the transports uses (the other private headers include this one).
 namespace net = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;

@@ -7,14 +7,6 @@
 
 namespace shmio::engineio {
 
-namespace net = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
-namespace websocket = beast::websocket;
-using tcp = net::ip::tcp;
-using Request = http::request<http::string_body>;
-using Response = http::response<http::string_body>;
-
 // ---------------------------------------------------------------------------------------------
 void detail::ServerCore::schedule(EngineSocket* s, TimePoint when) {
   deadlines.set(s, when);

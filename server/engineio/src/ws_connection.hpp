@@ -6,14 +6,6 @@
 
 namespace shmio::engineio {
 
-namespace net = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
-namespace websocket = beast::websocket;
-using tcp = net::ip::tcp;
-using Request = http::request<http::string_body>;
-using Response = http::response<http::string_body>;
-
 class WsConnection final : public detail::Link, public std::enable_shared_from_this<WsConnection> {
  public:
   WsConnection(tcp::socket socket, std::size_t max_message, const PerMessageDeflate& deflate)

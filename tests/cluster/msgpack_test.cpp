@@ -2,6 +2,8 @@
 // choices byte for byte, binary attachments as bin values, and the bad inputs refused.
 #include "shmio/cluster/msgpack.hpp"
 
+#include "notepack_sample.hpp"
+
 #include <gtest/gtest.h>
 
 #include <boost/json/parse.hpp>
@@ -15,21 +17,8 @@ using namespace shmio::cluster;
 namespace json = boost::json;
 
 namespace {
-std::string hex(const std::string& s) {
-  static const char* d = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : s) {
-    out += d[c >> 4];
-    out += d[c & 15];
-  }
-  return out;
-}
-std::string unhex(std::string_view h) {
-  std::string out;
-  for (std::size_t i = 0; i + 1 < h.size(); i += 2)
-    out += static_cast<char>(std::stoi(std::string(h.substr(i, 2)), nullptr, 16));
-  return out;
-}
+using shmio::test::hex;
+using shmio::test::unhex;
 std::string enc(const json::value& v) {
   return hex(msgpack::encode(v));
 }
@@ -38,21 +27,7 @@ std::string enc(const json::value& v) {
 // The sample of ../shared/design/redis-protocols.md, encoded by notepack.io 3.0.1: a classic
 // adapter's broadcast [uid, packet, opts] with a binary argument.
 TEST(Msgpack, TheClassicAdaptersBroadcastIsEncodedAsNotepackDoes) {
-  const std::string sample = unhex(
-      "93a6616263313233"
-      "83a474797065"
-      "02"
-      "a464617461"
-      "93a463686174"
-      "81a474657874a26869"
-      "c403010203"
-      "a36e7370a12f"
-      "83a5726f6f6d73"
-      "91a5726f6f6d31"
-      "a66578636570749"
-      "0"
-      "a5666c616773"
-      "80");
+  const std::string& sample = shmio::test::kNotepackBroadcast;
   const json::value v = json::parse(
       R"(["abc123",{"type":2,"data":["chat",{"text":"hi"},{"_placeholder":true,"num":0}],"nsp":"/"},)"
       R"({"rooms":["room1"],"except":[],"flags":{}}])");

@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 
+#include "notepack_sample.hpp"
 #include "shmio/cluster/msgpack.hpp"
 
 using namespace shmio::cluster;
@@ -16,29 +17,7 @@ namespace json = boost::json;
 namespace sio = shmio::socketio;
 
 namespace {
-std::string unhex(std::string_view h) {
-  std::string out;
-  for (std::size_t i = 0; i + 1 < h.size(); i += 2)
-    out += static_cast<char>(std::stoi(std::string(h.substr(i, 2)), nullptr, 16));
-  return out;
-}
-// ["abc123", {type:2, data:["chat",{text:"hi"},<Buffer 01 02 03>], nsp:"/"},
-//  {rooms:["room1"], except:[], flags:{}}] as notepack.io encodes it.
-const std::string kSample = unhex(
-    "93a6616263313233"
-    "83a474797065"
-    "02"
-    "a464617461"
-    "93a463686174"
-    "81a474657874a26869"
-    "c403010203"
-    "a36e7370a12f"
-    "83a5726f6f6d73"
-    "91a5726f6f6d31"
-    "a6657863657074"
-    "90"
-    "a5666c616773"
-    "80");
+const std::string& kSample = shmio::test::kNotepackBroadcast;
 }  // namespace
 
 TEST(ClassicRedis, ChannelsAsTheNodeAdapterNamesThem) {
@@ -244,7 +223,7 @@ TEST(ShardedRedis, ChannelsAndWhereABroadcastIsPublished) {
   one.rooms = {"news"};
   sid.rooms = {std::string(20, 'x')};  // looks like a socket id
   two.rooms = {"a", "b"};
-  using T = fleet::ClusterMessageType;
+  using T = MessageType;
   using M = fleet::SubscriptionMode;
   EXPECT_EQ(c.publish_channel(T::broadcast, false, one, M::dynamic), "socket.io#/#news#");
   EXPECT_EQ(c.publish_channel(T::broadcast, false, sid, M::dynamic), "socket.io#/#");
@@ -259,7 +238,7 @@ TEST(ShardedRedis, ChannelsAndWhereABroadcastIsPublished) {
 
 TEST(ShardedRedis, EnvelopesInJsonOrMessagePackAsTheNodeAdapterWritesThem) {
   fleet::ClusterMessage m;
-  m.type = fleet::ClusterMessageType::broadcast;
+  m.type = MessageType::broadcast;
   m.uid = "0123456789abcdef";
   m.data = json::parse(
       R"({"packet":{"type":2,"data":["e",1],"nsp":"/"},"opts":{"rooms":[],"except":[],"flags":{}}})");
@@ -282,7 +261,7 @@ TEST(ShardedRedis, EnvelopesInJsonOrMessagePackAsTheNodeAdapterWritesThem) {
   ASSERT_EQ(back->attachments.size(), 1u);
   EXPECT_EQ(*back->attachments[0], std::string("\x00\xff", 2));
   // A type the Node adapter never writes in MessagePack stays JSON even with attachments.
-  m.type = fleet::ClusterMessageType::fetch_sockets;
+  m.type = MessageType::fetch_sockets;
   EXPECT_EQ(fleet::encode_cluster_message(m)[0], '{');
   // A number JSON cannot write (NaN, from a MessagePack float) is null, as JSON.stringify writes.
   m.data = json::object{{"x", std::nan("")}, {"y", 1.5}};

@@ -59,74 +59,6 @@ bool rooms_from(const json::value* v, std::set<socketio::Room>& out) {
   }
   return true;
 }
-}  // namespace
-
-std::string encode_classic_broadcast(std::string_view uid, const socketio::Packet& p,
-                                     const socketio::BroadcastOptions& opts) {
-  json::object flags;
-  if (opts.flags.volatile_) flags["volatile"] = true;
-  if (!opts.flags.compress) flags["compress"] = false;
-  json::object packet{
-      {"type", 2}, {"data", p.data ? *p.data : json::value(json::array{})}, {"nsp", p.nsp}};
-  const json::value msg = json::array{json::string(uid), std::move(packet),
-                                      json::object{{"rooms", rooms_array(opts.rooms)},
-                                                   {"except", rooms_array(opts.except)},
-                                                   {"flags", std::move(flags)}}};
-  return msgpack::encode(msg, p.attachments);
-}
-
-std::optional<ClassicBroadcast> decode_classic_broadcast(std::string_view bytes,
-                                                         std::string* error) {
-  auto fail = [&](std::string why) -> std::optional<ClassicBroadcast> {
-    if (error != nullptr) *error = std::move(why);
-    return std::nullopt;
-  };
-  msgpack::DecodeError e;
-  auto d = msgpack::decode(bytes, &e);
-  if (!d) return fail("not MessagePack: " + e.reason + " at byte " + std::to_string(e.offset));
-  if (!d->value.is_array() || d->value.get_array().size() < 2 || d->value.get_array().size() > 3)
-    return fail("not [uid, packet, opts]");
-  const json::array& a = d->value.get_array();
-  if (!a[0].is_string()) return fail("the uid is not a string");
-  if (!a[1].is_object()) return fail("the packet is not an object");
-  const json::object& po = a[1].get_object();
-  const json::value* type = po.if_contains("type");
-  const json::value* data = po.if_contains("data");
-  const json::value* nsp = po.if_contains("nsp");
-  if (type == nullptr || !type->is_int64() || (type->get_int64() != 2 && type->get_int64() != 5))
-    return fail("the packet is not an EVENT");
-  if (data == nullptr || !data->is_array() || data->get_array().empty() ||
-      !data->get_array()[0].is_string())
-    return fail("the packet's data is not [event, ...args]");
-  if (nsp != nullptr && !nsp->is_string() && !nsp->is_null())
-    return fail("the packet's nsp is not a string");
-  ClassicBroadcast b;
-  b.uid = a[0].get_string();
-  b.packet.nsp = nsp != nullptr && nsp->is_string() ? std::string(nsp->get_string()) : "/";
-  b.packet.data = *data;
-  b.packet.attachments = std::move(d->attachments);
-  b.packet.type = b.packet.attachments.empty() ? socketio::PacketType::event
-                                               : socketio::PacketType::binary_event;
-  if (a.size() == 3 && !a[2].is_null()) {
-    if (!a[2].is_object()) return fail("the options are not an object");
-    const json::object& o = a[2].get_object();
-    if (!rooms_from(o.if_contains("rooms"), b.opts.rooms) ||
-        !rooms_from(o.if_contains("except"), b.opts.except))
-      return fail("rooms or except are not lists of room names");
-    if (const json::value* f = o.if_contains("flags"); f != nullptr && f->is_object()) {
-      const json::object& fo = f->get_object();
-      const json::value* v = fo.if_contains("volatile");
-      b.opts.flags.volatile_ = v != nullptr && v->is_bool() && v->get_bool();
-      const json::value* c = fo.if_contains("compress");
-      b.opts.flags.compress = !(c != nullptr && c->is_bool() && !c->get_bool());
-      const json::value* l = fo.if_contains("local");
-      b.opts.flags.local = l != nullptr && l->is_bool() && l->get_bool();
-    }
-  }
-  return b;
-}
-
-namespace {
 json::object opts_json(const socketio::BroadcastOptions& o, bool with_flags) {
   json::object out{{"rooms", rooms_array(o.rooms)}, {"except", rooms_array(o.except)}};
   if (with_flags) {
@@ -149,9 +81,74 @@ bool opts_from(const json::value* v, socketio::BroadcastOptions& o) {
     o.flags.volatile_ = vol != nullptr && vol->is_bool() && vol->get_bool();
     const json::value* c = f->get_object().if_contains("compress");
     o.flags.compress = !(c != nullptr && c->is_bool() && !c->get_bool());
+    const json::value* l = f->get_object().if_contains("local");
+    o.flags.local = l != nullptr && l->is_bool() && l->get_bool();
   }
   return true;
 }
+// The socket.io-parser packet object of a broadcast: {type: 2, data, nsp} (and its ack id).
+json::object packet_json(const socketio::Packet& p) {
+  json::object o{
+      {"type", 2}, {"data", p.data ? *p.data : json::value(json::array{})}, {"nsp", p.nsp}};
+  if (p.id) o["id"] = *p.id;
+  return o;
+}
+// Reads one into `out` (EVENT, or BINARY_EVENT with the attachments); why not, or nullptr.
+const char* packet_from(const json::object& po, std::vector<socketio::Binary> attachments,
+                        socketio::Packet& out) {
+  const json::value* type = po.if_contains("type");
+  const json::value* data = po.if_contains("data");
+  const json::value* nsp = po.if_contains("nsp");
+  if (type == nullptr || !type->is_int64() || (type->get_int64() != 2 && type->get_int64() != 5))
+    return "the packet is not an EVENT";
+  if (data == nullptr || !data->is_array() || data->get_array().empty() ||
+      !data->get_array()[0].is_string())
+    return "the packet's data is not [event, ...args]";
+  if (nsp != nullptr && !nsp->is_string() && !nsp->is_null())
+    return "the packet's nsp is not a string";
+  out.nsp = nsp != nullptr && nsp->is_string() ? std::string(nsp->get_string()) : "/";
+  out.data = *data;
+  if (const json::value* id = po.if_contains("id"); id != nullptr && id->is_int64())
+    out.id = static_cast<std::uint64_t>(id->get_int64());
+  out.attachments = std::move(attachments);
+  out.type =
+      out.attachments.empty() ? socketio::PacketType::event : socketio::PacketType::binary_event;
+  return nullptr;
+}
+}  // namespace
+
+std::string encode_classic_broadcast(std::string_view uid, const socketio::Packet& p,
+                                     const socketio::BroadcastOptions& opts) {
+  const json::value msg = json::array{json::string(uid), packet_json(p), opts_json(opts, true)};
+  return msgpack::encode(msg, p.attachments);
+}
+
+std::optional<ClassicBroadcast> decode_classic_broadcast(std::string_view bytes,
+                                                         std::string* error) {
+  auto fail = [&](std::string why) -> std::optional<ClassicBroadcast> {
+    if (error != nullptr) *error = std::move(why);
+    return std::nullopt;
+  };
+  msgpack::DecodeError e;
+  auto d = msgpack::decode(bytes, &e);
+  if (!d) return fail("not MessagePack: " + e.reason + " at byte " + std::to_string(e.offset));
+  if (!d->value.is_array() || d->value.get_array().size() < 2 || d->value.get_array().size() > 3)
+    return fail("not [uid, packet, opts]");
+  const json::array& a = d->value.get_array();
+  if (!a[0].is_string()) return fail("the uid is not a string");
+  if (!a[1].is_object()) return fail("the packet is not an object");
+  ClassicBroadcast b;
+  b.uid = a[0].get_string();
+  if (const char* bad = packet_from(a[1].get_object(), std::move(d->attachments), b.packet))
+    return fail(bad);
+  if (a.size() == 3 && !a[2].is_null()) {
+    if (!a[2].is_object()) return fail("the options are not an object");
+    if (!opts_from(&a[2], b.opts)) return fail("rooms or except are not lists of room names");
+  }
+  return b;
+}
+
+namespace {
 // JSON ('{' first) or MessagePack, as the Node adapter decides.
 std::optional<msgpack::Decoded> parse_either(std::string_view bytes, std::string& why) {
   if (!bytes.empty() && bytes[0] == '{') {
@@ -209,11 +206,7 @@ std::string encode_classic_request(const ClassicRequest& r) {
       o["data"] = r.data;
       break;
     case ClassicRequestType::broadcast: {
-      json::object packet{{"type", 2},
-                          {"data", r.packet.data ? *r.packet.data : json::value(json::array{})},
-                          {"nsp", r.packet.nsp}};
-      if (r.packet.id) packet["id"] = *r.packet.id;
-      o["packet"] = std::move(packet);
+      o["packet"] = packet_json(r.packet);
       o["opts"] = opts_json(r.opts, true);
       return msgpack::encode(o, r.packet.attachments);  // the one request in MessagePack
     }
@@ -261,18 +254,8 @@ std::optional<ClassicRequest> decode_classic_request(std::string_view bytes, std
     case ClassicRequestType::broadcast: {
       const json::value* p = o.if_contains("packet");
       if (p == nullptr || !p->is_object()) return fail("a broadcast request has a packet");
-      const json::object& po = p->get_object();
-      const json::value* data = po.if_contains("data");
-      if (data == nullptr || !data->is_array() || data->get_array().empty())
-        return fail("the packet's data is not [event, ...args]");
-      r.packet.nsp = string_field(po, "nsp");
-      if (r.packet.nsp.empty()) r.packet.nsp = "/";
-      r.packet.data = *data;
-      if (const json::value* id = po.if_contains("id"); id != nullptr && id->is_int64())
-        r.packet.id = static_cast<std::uint64_t>(id->get_int64());
-      r.packet.attachments = std::move(d->attachments);
-      r.packet.type = r.packet.attachments.empty() ? socketio::PacketType::event
-                                                   : socketio::PacketType::binary_event;
+      if (const char* bad = packet_from(p->get_object(), std::move(d->attachments), r.packet))
+        return fail(bad);
       break;
     }
     default:
@@ -336,10 +319,10 @@ std::string ShardedChannels::own_response(std::string_view uid) const {
 std::string ShardedChannels::room(std::string_view r) const {
   return main + std::string(r) + "#";
 }
-std::string ShardedChannels::publish_channel(ClusterMessageType type, bool with_ack,
+std::string ShardedChannels::publish_channel(MessageType type, bool with_ack,
                                              const socketio::BroadcastOptions& opts,
                                              SubscriptionMode mode) const {
-  if (type != ClusterMessageType::broadcast || with_ack || opts.rooms.size() != 1) return main;
+  if (type != MessageType::broadcast || with_ack || opts.rooms.size() != 1) return main;
   const std::string& r = *opts.rooms.begin();
   const bool by_room = mode == SubscriptionMode::dynamic_private ||
                        (mode == SubscriptionMode::dynamic && r.size() != 20);
@@ -350,11 +333,10 @@ std::string encode_cluster_message(const ClusterMessage& m) {
   json::object o{{"type", static_cast<int>(m.type)}, {"uid", m.uid}, {"nsp", m.nsp}};
   if (!m.data.is_null()) o["data"] = m.data;
   // MessagePack only where the Node adapter uses it: these types, with binary inside.
-  const bool binary_type = m.type == ClusterMessageType::broadcast ||
-                           m.type == ClusterMessageType::fetch_sockets_response ||
-                           m.type == ClusterMessageType::server_side_emit ||
-                           m.type == ClusterMessageType::server_side_emit_response ||
-                           m.type == ClusterMessageType::broadcast_ack;
+  const bool binary_type =
+      m.type == MessageType::broadcast || m.type == MessageType::fetch_sockets_response ||
+      m.type == MessageType::server_side_emit || m.type == MessageType::server_side_emit_response ||
+      m.type == MessageType::broadcast_ack;
   if (binary_type && !m.attachments.empty()) return msgpack::encode(o, m.attachments);
   return json_text(o);
 }
@@ -373,15 +355,14 @@ std::optional<ClusterMessage> decode_cluster_message(std::string_view bytes, std
   if (type == nullptr || !type->is_int64() || type->get_int64() < 1 || type->get_int64() > 13)
     return fail("a message's type is 1..13");
   ClusterMessage m;
-  m.type = static_cast<ClusterMessageType>(type->get_int64());
+  m.type = static_cast<MessageType>(type->get_int64());
   m.uid = string_field(o, "uid");
   if (m.uid.empty()) return fail("a message names its sender (uid)");
   if (const json::value* n = o.if_contains("nsp"); n != nullptr && n->is_string())
     m.nsp = n->get_string();
   if (json::value* data = o.if_contains("data")) m.data = std::move(*data);
-  const bool needs_data = m.type != ClusterMessageType::initial_heartbeat &&
-                          m.type != ClusterMessageType::heartbeat &&
-                          m.type != ClusterMessageType::adapter_close;
+  const bool needs_data = m.type != MessageType::initial_heartbeat &&
+                          m.type != MessageType::heartbeat && m.type != MessageType::adapter_close;
   if (needs_data && !m.data.is_object()) return fail("this message's data is an object");
   m.attachments = std::move(d->attachments);
   return m;

@@ -11,6 +11,12 @@ namespace json = boost::json;
 
 const char* to_string(MessageType t) noexcept {
   switch (t) {
+    case MessageType::initial_heartbeat:
+      return "INITIAL_HEARTBEAT";
+    case MessageType::heartbeat:
+      return "HEARTBEAT";
+    case MessageType::adapter_close:
+      return "ADAPTER_CLOSE";
     case MessageType::broadcast:
       return "BROADCAST";
     case MessageType::sockets_join:

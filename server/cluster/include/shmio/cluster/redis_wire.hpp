@@ -19,6 +19,7 @@
 #include <string>
 #include <string_view>
 
+#include "shmio/cluster/wire.hpp"  // MessageType: the envelope's types
 #include "shmio/socketio/packet.hpp"
 #include "shmio/socketio/types.hpp"
 
@@ -114,21 +115,6 @@ std::string encode_broadcast_ack_response(std::string_view request_id, const soc
 // "socket.io"): main `${prefix}#${nsp}#`, a server's own response channel
 // `${prefix}#${nsp}#${uid}#`, and in the dynamic subscription modes a room's
 // `${prefix}#${nsp}#${room}#`.
-enum class ClusterMessageType : int {
-  initial_heartbeat = 1,
-  heartbeat = 2,
-  broadcast = 3,
-  sockets_join = 4,
-  sockets_leave = 5,
-  disconnect_sockets = 6,
-  fetch_sockets = 7,
-  fetch_sockets_response = 8,
-  server_side_emit = 9,
-  server_side_emit_response = 10,
-  broadcast_client_count = 11,
-  broadcast_ack = 12,
-  adapter_close = 13,
-};
 enum class SubscriptionMode { static_, dynamic, dynamic_private };
 
 struct ShardedChannels {
@@ -139,13 +125,13 @@ struct ShardedChannels {
   // channel in the dynamic modes ("dynamic": unless the room looks like a socket id, 20
   // characters, as the Node adapter tells them apart; "dynamic-private": any room); the rest to
   // the main channel.
-  std::string publish_channel(ClusterMessageType type, bool with_ack,
+  std::string publish_channel(MessageType type, bool with_ack,
                               const socketio::BroadcastOptions& opts, SubscriptionMode mode) const;
 };
 ShardedChannels sharded_channels(std::string_view prefix, std::string_view nsp);
 
 struct ClusterMessage {
-  ClusterMessageType type = ClusterMessageType::broadcast;
+  MessageType type = MessageType::broadcast;
   std::string uid;  // the sender ("emitter" for an emitter)
   std::string nsp = "/";
   boost::json::value data;                    // the type's fields (null where a type has none)

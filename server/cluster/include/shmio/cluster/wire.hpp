@@ -35,7 +35,11 @@
 
 namespace shmio::cluster {
 
+// socket.io-adapter's ClusterAdapter message types (the ring's records, and the sharded Redis
+// adapter's envelope, cluster/redis_wire.hpp), then shmio's own.
 enum class MessageType : std::uint16_t {
+  initial_heartbeat = 1,  // (Redis envelope only: the ring's registry knows its members)
+  heartbeat = 2,          // (Redis envelope only)
   broadcast = 3,
   sockets_join = 4,
   sockets_leave = 5,
@@ -46,6 +50,7 @@ enum class MessageType : std::uint16_t {
   server_side_emit_response = 10,
   broadcast_client_count = 11,
   broadcast_ack = 12,
+  adapter_close = 13,  // (Redis envelope only)
   // 32, 33, 35, 36: retired (recovery sessions went through the ring before they moved to the
   // shared-memory session table, shm/session_store.hpp); never sent, skipped if read.
   session = 32,

@@ -152,9 +152,11 @@ bool Socket::Emitter::emit_with_ack(
 }
 
 void Socket::touch_data() {
+  // (Marked only when the adapter is told: data reached before the socket is admitted, or without
+  // recovery, must not keep a later change from being told.)
+  if (!connected_ || pid_.empty() || !nsp_->server().options().connection_state_recovery) return;
   data_touched_ = true;
-  if (connected_ && !pid_.empty() && nsp_->server().options().connection_state_recovery)
-    nsp_->adapter().data_changed(id_);
+  nsp_->adapter().data_changed(id_);
 }
 
 void Socket::drop_connection() {

@@ -204,7 +204,7 @@ class Socket : public std::enable_shared_from_this<Socket> {
   boost::json::value data_;
   bool connected_ = false;  // true once admitted (after the middleware)
   bool recovered_ = false;
-  bool data_touched_ = false;  // data() reached since the adapter last saved it
+  bool data_touched_ = false;  // the adapter was told data() was reached, and has not saved since
   void touch_data();
   struct PendingAck;
   friend class Adapter;

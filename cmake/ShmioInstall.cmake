@@ -3,14 +3,20 @@
 # shmio::socketio, shmio::cluster, shmio::app), a pkg-config file (shmio.pc), and the tools.
 include(CMakePackageConfigHelpers)
 
-install(TARGETS shmio_shm shmio_engineio shmio_socketio shmio_cluster shmio_app
+set(_shmio_libs shmio_shm shmio_engineio shmio_socketio shmio_cluster shmio_app)
+set(_shmio_include_dirs shm/include/shmio server/engineio/include/shmio
+    server/socketio/include/shmio server/cluster/include/shmio server/app/include/shmio)
+if(SHMIO_WITH_HIREDIS)  # the fleet bridge (shmio::redis), linked by shmio::app
+  list(APPEND _shmio_libs shmio_redis)
+  list(APPEND _shmio_include_dirs server/redis/include/shmio)
+endif()
+install(TARGETS ${_shmio_libs}
         EXPORT shmioTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
         RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
         INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
-foreach(dir shm/include/shmio server/engineio/include/shmio server/socketio/include/shmio
-            server/cluster/include/shmio server/app/include/shmio)
+foreach(dir ${_shmio_include_dirs})
   install(DIRECTORY ${PROJECT_SOURCE_DIR}/${dir}/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/shmio
           FILES_MATCHING PATTERN "*.hpp")
 endforeach()
@@ -33,6 +39,14 @@ if(SHMIO_WITH_LIBURING)
 else()
   set(SHMIO_PC_REQUIRES_PRIVATE "")
   set(SHMIO_PC_URING "")
+endif()
+if(SHMIO_WITH_HIREDIS)
+  set(SHMIO_PC_REDIS "-lshmio_redis")
+  set(SHMIO_PC_HIREDIS "-lhiredis")
+  string(APPEND SHMIO_PC_REQUIRES_PRIVATE " hiredis")
+else()
+  set(SHMIO_PC_REDIS "")
+  set(SHMIO_PC_HIREDIS "")
 endif()
 # The prefix relative to the .pc file, so that the installed tree can move (cmake --install
 # --prefix, a staging directory).

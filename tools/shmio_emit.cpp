@@ -5,23 +5,33 @@
 //   shmio-emit --port 3000 --nsp /chat --except muted --event hello
 //   shmio-emit --port 3000 --join vip --room r        (every socket in room r joins vip)
 //   shmio-emit --port 3000 --disconnect --room r      (disconnects the sockets in room r)
+//   shmio-emit --redis redis://127.0.0.1:6379 --event news '"x"'   (every server of a Redis
+//                                                                  fleet, as redis-emitter)
 //
-// Exit status: 0 sent; 2 usage or bad JSON argument; 3 the ring cannot be attached; 4 the record
-// could not be written.
+// Exit status: 0 sent; 2 usage or bad JSON argument; 3 the ring cannot be attached (or the Redis
+// URL is refused); 4 the record could not be written (or Redis did not take the message).
 #include <boost/json/parse.hpp>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "shmio/cluster/emitter.hpp"
+#ifdef SHMIO_HAVE_REDIS
+#include "shmio/redis/emitter.hpp"
+#endif
 
 namespace {
 const char* kUsage =
-    "usage: shmio-emit (--ring NAME | --port P) [--nsp NSP] [--room R]... [--except R]...\n"
+    "usage: shmio-emit (--ring NAME | --port P | --redis URL [--redis-key K]) [--nsp NSP]\n"
+    "                  [--room R]... [--except R]...\n"
     "                  [--volatile] (--event NAME [JSON_ARG]... | --join ROOM | --leave ROOM |\n"
     "                  --disconnect [--close])\n"
     "  --ring NAME   the cluster's ring (default for --port P: port-P)\n"
+    "  --redis URL   every server of a Redis fleet instead (@socket.io/redis-adapter's\n"
+    "                classic protocol, as @socket.io/redis-emitter; --redis-key: its key,\n"
+    "                default socket.io)\n"
     "  --nsp NSP     namespace (default /)\n"
     "  --room R      only sockets in room R (repeatable; default: every socket of NSP)\n"
     "  --except R    not sockets in room R (repeatable)\n"
@@ -31,7 +41,7 @@ const char* kUsage =
 }
 
 int main(int argc, char** argv) {
-  std::string ring, nsp = "/", event, join, leave;
+  std::string ring, nsp = "/", event, join, leave, redis_url, redis_key = "socket.io";
   std::vector<std::string> rooms, except, args;
   bool vol = false, disconnect = false, close = false;
   for (int i = 1; i < argc; ++i) {
@@ -50,6 +60,8 @@ int main(int argc, char** argv) {
     } else if (a == "--ring" && take(ring)) {
     } else if (a == "--port" && take(tmp)) {
       ring = "port-" + tmp;
+    } else if (a == "--redis" && take(redis_url)) {
+    } else if (a == "--redis-key" && take(redis_key)) {
     } else if (a == "--nsp" && take(nsp)) {
     } else if (a == "--room" && take(tmp)) {
       rooms.push_back(tmp);
@@ -71,8 +83,10 @@ int main(int argc, char** argv) {
     }
   }
   const int actions = !event.empty() + !join.empty() + !leave.empty() + disconnect;
-  if (ring.empty() || actions != 1) {
-    std::fprintf(stderr, "shmio-emit: give --ring or --port, and exactly one action\n%s", kUsage);
+  if (ring.empty() == redis_url.empty() || actions != 1) {
+    std::fprintf(stderr,
+                 "shmio-emit: give one of --ring, --port or --redis, and exactly one action\n%s",
+                 kUsage);
     return 2;
   }
   shmio::socketio::Args payload;
@@ -85,6 +99,34 @@ int main(int argc, char** argv) {
       return 2;
     }
     payload.values.push_back(std::move(v));
+  }
+  if (!redis_url.empty()) {
+#ifdef SHMIO_HAVE_REDIS
+    std::unique_ptr<shmio::redis::Emitter> em;
+    try {
+      em = std::make_unique<shmio::redis::Emitter>(redis_url, redis_key);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "shmio-emit: %s\n", e.what());
+      return 3;
+    }
+    shmio::redis::EmitOperator op = em->of(nsp);
+    for (const auto& r : rooms) op = std::move(op).to(r);
+    for (const auto& r : except) op = std::move(op).except(r);
+    if (vol) op = std::move(op).volatile_();
+    bool ok = false;
+    if (!event.empty()) ok = op.emit(event, std::move(payload));
+    if (!join.empty()) ok = op.sockets_join(join);
+    if (!leave.empty()) ok = op.sockets_leave(leave);
+    if (disconnect) ok = op.disconnect_sockets(close);
+    if (!ok) {
+      std::fprintf(stderr, "shmio-emit: not published: %s\n", em->last_error().c_str());
+      return 4;
+    }
+    return 0;
+#else
+    std::fprintf(stderr, "shmio-emit: --redis: built without hiredis (libhiredis-dev)\n");
+    return 2;
+#endif
   }
   try {
     shmio::cluster::Emitter em(ring, "shmio-emit");

@@ -7,9 +7,8 @@ import assert from "node:assert/strict";
 import { spawn, execFile } from "node:child_process";
 import { closeSync, existsSync, openSync, unlinkSync, writeSync } from "node:fs";
 import http from "node:http";
-import net from "node:net";
 import { io as connect } from "socket.io-client";
-import { once, within, until, untilAsync } from "./helpers.mjs";
+import { once, within, until, untilAsync, startCluster } from "./helpers.mjs";
 
 const BIN = process.env.SHMIO_BIN;
 const EMIT = process.env.SHMIO_EMIT;
@@ -21,49 +20,9 @@ after(() => {
 });
 
 
-// n consecutive free ports (checked by binding them), for --port-per-worker.
-async function freePorts(n) {
-  for (let attempt = 0; attempt < 50; ++attempt) {
-    const base = 20000 + Math.floor(Math.random() * 30000);
-    const servers = [];
-    try {
-      for (let i = 0; i < n; ++i) {
-        const s = net.createServer();
-        await new Promise((res, rej) => s.once("error", rej).listen(base + i, "127.0.0.1", res));
-        servers.push(s);
-      }
-      return base;
-    } catch {
-      // taken: try another base
-    } finally {
-      await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-    }
-  }
-  throw new Error("no free ports");
-}
-
-// Starts `shmio --workers n`; resolves once every worker listens.
-async function cluster(app, n, extra = [], perWorker = true) {
-  const base = perWorker ? await freePorts(n) : 0;
-  const ring = `test-${process.pid}-${clusters.length}`;
-  const proc = spawn(BIN, ["--app", app, "--workers", String(n), "--port", String(base), "--ring", ring,
-                           ...(perWorker ? ["--port-per-worker"] : []), "--no-pin", ...extra]);
-  const c = { proc, ring, workers: new Map(), log: "" };
-  clusters.push(c);
-  proc.stderr.on("data", (d) => (c.log += d));
-  await within(new Promise((resolve, reject) => {
-    let out = "";
-    proc.stdout.on("data", (d) => {
-      out += d;
-      for (const m of out.matchAll(/shmio worker (\d+) \(pid (\d+)[^)]*\) \([^)]*\) listening on [^:]+:(\d+)/g))
-        c.workers.set(Number(m[1]), { pid: Number(m[2]), port: Number(m[3]) });
-      if (c.workers.size === n) resolve();
-    });
-    proc.on("exit", (code) => reject(new Error(`cluster exited with ${code}: ${c.log}`)));
-  }), 20000, "cluster start");
-  c.url = (i) => `http://127.0.0.1:${c.workers.get(i).port}`;
-  return c;
-}
+// `shmio --workers n` (helpers.mjs), registered for the cleanup.
+const cluster = (app, n, extra = [], perWorker = true) =>
+  startCluster(BIN, app, n, extra, perWorker, clusters);
 
 function client(url, opts = {}) {
   const s = connect(url, { reconnection: false, forceNew: true, transports: ["websocket"], ...opts });

@@ -1,5 +1,6 @@
 // Small helpers shared by the end-to-end tests.
 import { spawn } from "node:child_process";
+import net from "node:net";
 import WebSocket from "ws";
 
 // Resolves with the arguments of the next `event` (as an array).
@@ -127,4 +128,51 @@ export async function startWorkers(bin, args, lines, procs, env = {}) {
   }), 20000, `${bin} start`);
   h.url = `http://127.0.0.1:${h.port}`;
   return h;
+}
+
+// n consecutive free ports (checked by binding them), for --port-per-worker.
+export async function freePorts(n) {
+  for (let attempt = 0; attempt < 50; ++attempt) {
+    const base = 20000 + Math.floor(Math.random() * 30000);
+    const servers = [];
+    try {
+      for (let i = 0; i < n; ++i) {
+        const s = net.createServer();
+        await new Promise((res, rej) => s.once("error", rej).listen(base + i, "127.0.0.1", res));
+        servers.push(s);
+      }
+      return base;
+    } catch {
+      // taken: try another base
+    } finally {
+      await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+    }
+  }
+  throw new Error("no free ports");
+}
+
+// Starts `BIN --app APP --workers n` on a ring of its own (--port-per-worker unless told not to:
+// worker i on the i-th of n free ports); resolves once every worker listens, with { proc, ring,
+// workers: Map(index -> {pid, port}), log (its stderr so far), url(i) }. `registry` (an array)
+// gets it, for the test's cleanup.
+export async function startCluster(bin, app, n, extra = [], perWorker = true, registry = []) {
+  const base = perWorker ? await freePorts(n) : 0;
+  const ring = `test-${process.pid}-${registry.length}-${Math.floor(Math.random() * 1e6)}`;
+  const proc = spawn(bin, ["--app", app, "--workers", String(n), "--port", String(base), "--ring", ring,
+                           ...(perWorker ? ["--port-per-worker"] : []), "--no-pin", ...extra]);
+  const c = { proc, ring, workers: new Map(), log: "" };
+  registry.push(c);
+  proc.stderr.on("data", (d) => (c.log += d));
+  await within(new Promise((resolve, reject) => {
+    let out = "";
+    proc.stdout.on("data", (d) => {
+      out += d;
+      for (const m of out.matchAll(/shmio worker (\d+) \(pid (\d+)[^)]*\) \([^)]*\) listening on [^:]+:(\d+)/g))
+        c.workers.set(Number(m[1]), { pid: Number(m[2]), port: Number(m[3]) });
+      if (c.workers.size === n) resolve();
+    });
+    proc.on("exit", (code) => reject(new Error(`cluster exited with ${code}: ${c.log}`)));
+  }), 20000, "cluster start");
+  c.url = (i) => `http://127.0.0.1:${c.workers.get(i).port}`;
+  return c;
 }

@@ -24,6 +24,10 @@
 
 #include "shmio/cluster/node.hpp"
 #include "shmio/cluster/supervisor.hpp"
+#ifdef SHMIO_HAVE_REDIS
+#include "shmio/redis/bridge.hpp"
+#include "shmio/redis/client.hpp"
+#endif
 #include "shmio/shm/segment.hpp"
 
 namespace shmio {
@@ -70,6 +74,12 @@ const char* kUsage =
     "  --no-pin     do not pin worker i to the i-th CPU\n"
     "  --ring NAME  the ring's name (default port-P; /dev/shm/shmio.NAME)\n"
     "  --ring-mb M  the ring's size in MiB, a power of two (default 64)\n"
+    "  --redis URL  join a fleet of socket.io servers on Redis (redis://[[user]:pass@]host[:port]\n"
+    "               [/db] or unix:///path[?db=N]): one bridge process per host, supervised\n"
+    "               (docs/redis.md); needs --workers\n"
+    "  --redis-mode classic  the adapter's protocol (@socket.io/redis-adapter's createAdapter;\n"
+    "               the sharded one is not built yet)\n"
+    "  --redis-key K  the adapter's key (default socket.io)\n"
     "  Each flag also from the environment: SHMIO_PORT=8080, SHMIO_WORKERS=auto, SHMIO_NO_PIN=1.\n"
     "  GET /health and GET /metrics are served by every worker.\n";
 
@@ -381,7 +391,8 @@ constexpr const char* kValueFlags[] = {
     "port",          "host",         "workers",         "ring",
     "ring-mb",       "allow-origin", "max-sessions",    "rebalance-rate",
     "ping-interval", "ping-timeout", "connect-timeout", "first-request-timeout",
-    "flush-budget",  "read-budget",  "session-bytes"};
+    "flush-budget",  "read-budget",  "session-bytes",   "redis",
+    "redis-mode",    "redis-key"};
 constexpr const char* kSwitches[] = {"port-per-worker",     "no-pin",      "log-sockets",
                                      "per-message-deflate", "no-io-uring", "recovery",
                                      "no-rebalance"};
@@ -438,6 +449,15 @@ std::string apply(ServeOptions& o, const std::string& name, const char* v) {
     if (!whole(v, 4096, 1LL << 30, n)) return "--" + name + " must be 4096..1073741824 bytes";
     (name == "flush-budget" ? o.server.flush_budget : o.server.read_budget) =
         static_cast<std::size_t>(n);
+  } else if (name == "redis") {
+    o.redis.url = v;
+  } else if (name == "redis-mode") {
+    if (std::string_view(v) != "classic")
+      return "--redis-mode must be classic (the sharded adapter's protocol is not built yet)";
+    o.redis.mode = v;
+  } else if (name == "redis-key") {
+    if (*v == '\0') return "--redis-key must not be empty";
+    o.redis.key = v;
   } else if (name == "port-per-worker") {
     o.port_per_worker = true;
   } else if (name == "no-pin") {
@@ -537,6 +557,31 @@ int serve(ServeOptions cfg, Setup setup) {
                  "power of two)\n");
     return 2;
   }
+  if (!cfg.redis.url.empty()) {
+#ifndef SHMIO_HAVE_REDIS
+    std::fprintf(stderr,
+                 "shmio: --redis: this build has no fleet bridge (hiredis was not found when it "
+                 "was built: apt-get install libhiredis-dev, and build again)\n");
+    return 2;
+#else
+    std::string why;
+    if (!redis::parse_url(cfg.redis.url, &why)) {
+      std::fprintf(stderr, "shmio: --redis %s: %s\n", cfg.redis.url.c_str(), why.c_str());
+      return 2;
+    }
+    if (cfg.redis.mode != "classic") {
+      std::fprintf(stderr, "shmio: redis mode '%s': only classic is built so far\n",
+                   cfg.redis.mode.c_str());
+      return 2;
+    }
+    if (cfg.workers < 0) {
+      std::fprintf(stderr,
+                   "shmio: --redis needs a cluster (--workers N or auto): the fleet bridge reads "
+                   "the workers' ring\n");
+      return 2;
+    }
+#endif
+  }
   if (cfg.log) route_stderr(-1, cfg.log);  // this process's lines (each worker: its own)
   // Every connection is a descriptor: the soft limit goes up to the hard one (often 1024 ->
   // much more), and the capacity is said once, so that a limit is known before it is hit (a
@@ -578,6 +623,19 @@ int serve(ServeOptions cfg, Setup setup) {
   so.workers = n;
   so.pin = cfg.pin;
   so.ring_bytes = cfg.ring_mb << 20;
+#ifdef SHMIO_HAVE_REDIS
+  if (!cfg.redis.url.empty()) {
+    redis::BridgeOptions bo;
+    bo.ring = cfg.ring;
+    bo.workers = n;
+    bo.url = cfg.redis.url;
+    bo.key = cfg.redis.key;
+    bo.recovery = cfg.server.connection_state_recovery.has_value();
+    bo.request_timeout = cfg.redis.request_timeout;
+    // (Its lines go where the supervisor's go: through the log hook as worker -1, if any.)
+    so.bridge_main = [bo] { return redis::run_bridge(bo); };
+  }
+#endif
   so.on_start = [&cfg, fd_limit](int workers) {
     std::printf("shmio cluster (%s): %d workers on %s:%ld%s, ring %s\n", cfg.name.c_str(), workers,
                 cfg.host.c_str(), cfg.port, cfg.port_per_worker ? "+i" : "", cfg.ring.c_str());

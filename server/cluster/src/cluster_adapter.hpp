@@ -15,6 +15,10 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
  public:
   ClusterAdapter(sio::Namespace& nsp, Node::Impl& node) : InMemoryAdapter(nsp), node_(node) {
     node_.adapters[nsp.name()] = this;
+    // The fleet bridge learns of it (after this turn: the namespace is still being built).
+    net::post(node_.io, [alive = std::weak_ptr<bool>(alive_), this] {
+      if (!alive.expired()) node_.announce_namespaces();
+    });
   }
   ~ClusterAdapter() override { node_.adapters.erase(nsp_->name()); }
 
@@ -67,7 +71,7 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
     const std::uint64_t id = *p.id;
     std::string frame = "4" + sio::encode(p);
     if (!opts.flags.local) {
-      auto responders = node_.live_workers(false);
+      auto responders = node_.live_workers(false, true);
       for (const Responder& r : responders) collector->add_pending_source(r.producer + 1u);
       const auto flags = static_cast<std::uint8_t>(kFlagAck | broadcast_flags(opts.flags));
       if (write(opts, flags, id, frame, p.attachments, false, nullptr)) {
@@ -121,7 +125,7 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
         });
     collector->add_pending_source(0);
     if (!opts.flags.local) {
-      auto responders = node_.live_workers(false);
+      auto responders = node_.live_workers(false, true);
       for (const Responder& r : responders) collector->add_pending_source(r.producer + 1u);
       const std::uint64_t rid = node_.request_id();
       if (node_.publish(MessageType::fetch_sockets, sio_message(opts, {{"requestId", rid}}))) {
@@ -141,10 +145,15 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
     std::vector<Responder> responders;
     std::uint64_t rid = 0;
     if (collector) {
-      responders = node_.live_workers(false);
+      responders = node_.live_workers(false, true);
       rid = node_.request_id();
       body["requestId"] = rid;
-      for (const Responder& r : responders) collector->expect(r.producer + 1u, 1);
+      // A worker answers once; the bridge says how many fleet answers it relays, then each.
+      for (const Responder& r : responders)
+        if (r.bridge)
+          collector->add_pending_source(r.producer + 1u);
+        else
+          collector->expect(r.producer + 1u, 1);
     }
     const bool ok =
         node_.publish(MessageType::server_side_emit, write_message(body, args.binaries));

@@ -34,9 +34,10 @@ Node::Node(net::io_context& io, NodeOptions options, sio::ServerOptions& so)
   auto n = shm::RingNotifier::start(*m.segment);
   if (!n) throw std::runtime_error("cannot start the ring notifier: " + n.error().message);
   m.notifier = std::move(n.value());
-  // The workers' board (cluster-wide /metrics and /health): one slot per worker.
+  // The workers' board (cluster-wide /metrics and /health): one slot per worker, and one after
+  // them for the fleet bridge's figures (shmio/redis/bridge.hpp).
   shm::BoardConfig bc;
-  bc.slots = static_cast<std::uint32_t>(std::max(1, m.options.workers));
+  bc.slots = static_cast<std::uint32_t>(std::max(1, m.options.workers) + 1);
   auto board = shm::WorkerBoard::open(m.options.ring, m.segment->header().creation_time_ns, bc);
   if (board)
     m.board.emplace(std::move(board.value()));
@@ -100,6 +101,7 @@ Node::~Node() {
 void Node::start(sio::Server& server) {
   impl_->server = &server;
   impl_->start_reading();
+  impl_->announce_namespaces();  // (for the fleet bridge)
   impl_->become_ready();
   if (impl_->options.rebalance && impl_->options.workers > 1 && impl_->handoff)
     impl_->arm_load_timer();
@@ -127,6 +129,8 @@ std::vector<Node::WorkerStatus> Node::workers_status() const {
   if (!impl_->board) return out;
   const std::uint64_t now = shm::monotonic_ns();
   for (const auto& p : impl_->board->read_all()) {
+    if (p.slot >= static_cast<std::uint32_t>(std::max(1, impl_->options.workers)))
+      continue;  // the fleet bridge's post (metrics only)
     const std::string series = "shmio_connections{worker=\"" + std::to_string(p.slot) + "\"}";
     out.push_back({static_cast<int>(p.slot), p.who.pid, p.alive,
                    static_cast<std::int64_t>((now - std::min(now, p.posted_ns)) / 1000000),

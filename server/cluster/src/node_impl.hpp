@@ -12,6 +12,9 @@ class ClusterAdapter;
 struct Responder {
   std::uint16_t producer;
   shm::ProcessIdentity who;
+  // The fleet bridge (docs/redis.md): it answers for the other hosts of a Redis fleet, and says
+  // first how many answers it will relay (a server-side emit's: one per fleet server answering).
+  bool bridge = false;
 };
 
 struct PendingRequest {
@@ -188,18 +191,29 @@ struct Node::Impl {
   }
 
   // --- membership
-  std::vector<Responder> live_workers(bool include_self) const {
+  // The live workers (and with `with_bridge`, the fleet bridge: a request that reaches every
+  // server of the app waits for its answer too).
+  std::vector<Responder> live_workers(bool include_self, bool with_bridge = false) const {
     std::vector<Responder> out;
     for (std::uint16_t i = 0; i < segment->max_producers(); ++i) {
       const auto& slot = segment->producer_slot(i);
       if (slot.state.load(std::memory_order_acquire) != shm::layout::kSlotActive) continue;
-      if (std::strncmp(slot.label, "worker-", 7) != 0) continue;
+      const bool bridge = with_bridge && std::strcmp(slot.label, kBridgeLabel) == 0;
+      if (std::strncmp(slot.label, "worker-", 7) != 0 && !bridge) continue;
       if (!include_self && i == writer->id()) continue;
       const shm::ProcessIdentity who = shm::registry::owner_of(slot);
       if (shm::liveness(who) != shm::Liveness::alive) continue;
-      out.push_back({i, who});
+      out.push_back({i, who, bridge});
     }
     return out;
+  }
+  // This worker's namespaces, for the fleet bridge (it subscribes to their Redis channels).
+  void announce_namespaces() {
+    if (stopped || !writer) return;
+    json::array names;
+    for (const auto& [name, a] : adapters) names.emplace_back(name);
+    publish(MessageType::namespaces,
+            write_message({{"worker", options.worker}, {"nsps", std::move(names)}}));
   }
   bool responder_alive(const Responder& r) const {
     const auto& slot = segment->producer_slot(r.producer);

@@ -197,6 +197,20 @@ void Node::Impl::apply(std::uint16_t type, std::uint16_t producer,
       if (!for_me) break;
       if (auto c = collector_for(rid)) c->expect(source, u64_of(body, "clientCount"));
       break;
+    case MessageType::namespaces_request:
+      announce_namespaces();
+      break;
+    case MessageType::all_rooms: {
+      json::array rooms;
+      if (ClusterAdapter* a = adapter(str_of(body, "nsp")))
+        for (const sio::Room& r : a->rooms()) rooms.emplace_back(r);
+      publish(MessageType::all_rooms_response,
+              write_message({{"requestId", rid}, {"to", producer}, {"rooms", std::move(rooms)}}));
+      break;
+    }
+    case MessageType::namespaces:
+    case MessageType::all_rooms_response:
+      break;  // (for the fleet bridge)
     case MessageType::load: {
       const auto w = static_cast<int>(u64_of(body, "worker"));
       if (w == options.worker || w < 0 || w >= options.workers) break;

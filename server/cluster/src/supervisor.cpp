@@ -140,7 +140,14 @@ int run_supervisor(const SupervisorOptions& o,
   sigprocmask(SIG_BLOCK, &set, &old);
   const pid_t supervisor = ::getpid();
 
-  std::vector<Worker> workers(static_cast<std::size_t>(n));
+  // Children 0..n-1 are the workers; child n the fleet bridge, if there is one.
+  const bool with_bridge = static_cast<bool>(o.bridge_main);
+  const int children = n + (with_bridge ? 1 : 0);
+  auto name_of = [n](std::size_t i) {
+    return static_cast<int>(i) == n ? std::string("the fleet bridge")
+                                    : "worker " + std::to_string(i);
+  };
+  std::vector<Worker> workers(static_cast<std::size_t>(children));
   auto spawn = [&](int i) {
     std::fflush(nullptr);
     const pid_t pid = ::fork();
@@ -153,6 +160,16 @@ int run_supervisor(const SupervisorOptions& o,
       ::prctl(PR_SET_PDEATHSIG, SIGTERM);
       if (::getppid() != supervisor) _exit(1);  // the supervisor died before prctl
       sigprocmask(SIG_SETMASK, &old, nullptr);
+      if (i == n) {  // the fleet bridge
+        int rc = 1;
+        try {
+          rc = o.bridge_main();
+        } catch (const std::exception& e) {
+          std::fprintf(stderr, "shmio[bridge]: %s\n", e.what());
+        }
+        std::fflush(nullptr);
+        _exit(rc);
+      }
       WorkerContext ctx{i, n, -1, o.ring};
       if (o.pin && !cpus.empty()) {
         const int cpu = cpus[static_cast<std::size_t>(i) % cpus.size()];
@@ -172,7 +189,7 @@ int run_supervisor(const SupervisorOptions& o,
     w.started = Clock::now();
     w.restart_at.reset();
   };
-  for (int i = 0; i < n; ++i) spawn(i);
+  for (int i = 0; i < children; ++i) spawn(i);
 
   bool draining = false;
   Clock::time_point drain_deadline{};
@@ -215,11 +232,11 @@ int run_supervisor(const SupervisorOptions& o,
                               {reinterpret_cast<const std::byte*>(body.data()), body.size()});
         if (draining) break;
         if (WIFSIGNALED(status))
-          std::fprintf(stderr, "shmio: worker %zu (pid %d) killed by signal %d; restarting\n", i,
-                       pid, WTERMSIG(status));
+          std::fprintf(stderr, "shmio: %s (pid %d) killed by signal %d; restarting\n",
+                       name_of(i).c_str(), pid, WTERMSIG(status));
         else
-          std::fprintf(stderr, "shmio: worker %zu (pid %d) exited with %d; restarting\n", i, pid,
-                       WEXITSTATUS(status));
+          std::fprintf(stderr, "shmio: %s (pid %d) exited with %d; restarting\n",
+                       name_of(i).c_str(), pid, WEXITSTATUS(status));
         // Backoff: a worker that dies soon after its start waits longer each time.
         if (Clock::now() - w.started < std::chrono::seconds(10))
           w.backoff = std::min<std::chrono::milliseconds>(w.backoff * 2, std::chrono::seconds(5));
@@ -239,7 +256,7 @@ int run_supervisor(const SupervisorOptions& o,
       }
       continue;
     }
-    for (int i = 0; i < n; ++i) {
+    for (int i = 0; i < children; ++i) {
       Worker& w = workers[static_cast<std::size_t>(i)];
       if (w.pid == 0 && w.restart_at && Clock::now() >= *w.restart_at) spawn(i);
     }

@@ -49,6 +49,14 @@ const char* to_string(MessageType t) noexcept {
       return "SESSIONS_SYNC";
     case MessageType::load:
       return "LOAD";
+    case MessageType::namespaces:
+      return "NAMESPACES";
+    case MessageType::namespaces_request:
+      return "NAMESPACES_REQUEST";
+    case MessageType::all_rooms:
+      return "ALL_ROOMS";
+    case MessageType::all_rooms_response:
+      return "ALL_ROOMS_RESPONSE";
   }
   return "?";
 }

@@ -156,6 +156,13 @@ inline void setup(sio::Server& io, const WorkerInfo& info) {
             .sockets_join(std::string(a.values[1].get_string()));
       if (ack) ack({});
     });
+    nsp.on_event("sockets-leave", [&io](const sio::SocketPtr&, sio::Args a, sio::Ack ack) {
+      if (a.values.size() >= 2 && a.values[0].is_string() && a.values[1].is_string())
+        io.of("/")
+            .to(std::string(a.values[0].get_string()))
+            .sockets_leave(std::string(a.values[1].get_string()));
+      if (ack) ack({});
+    });
     nsp.on_event("disconnect-room", [&io](const sio::SocketPtr&, sio::Args a, sio::Ack ack) {
       if (ack) ack({});
       if (!a.values.empty() && a.values[0].is_string())

@@ -62,6 +62,16 @@ struct ServeOptions {
   // After SIGTERM/SIGINT: every client is told "server shutting down", then the worker stops
   // after this grace period (the close packets are written meanwhile).
   std::chrono::milliseconds drain_grace{200};
+  // A Redis fleet (docs/redis.md): with a URL, the cluster runs the fleet bridge, one member of
+  // a fleet of socket.io servers with @socket.io/redis-adapter (Node servers, other shmio hosts).
+  // Needs a cluster (workers >= 0). The bridge is built where hiredis was found; without it a URL
+  // is refused at start.
+  struct Redis {
+    std::string url;                // "" (default): no fleet
+    std::string mode = "classic";   // the adapter's protocol ("classic": createAdapter)
+    std::string key = "socket.io";  // the adapter's `key`
+    std::chrono::milliseconds request_timeout{5000};  // its requestsTimeout
+  } redis;
   // The Socket.IO server's options (heartbeat, recovery, CORS, compression, the app's own HTTP
   // endpoints in server.routes, static files, ...). The cluster fields are set by serve().
   socketio::ServerOptions server;
@@ -85,7 +95,7 @@ int serve(ServeOptions options, Setup setup);
 // --port P --host H --workers N|auto --port-per-worker --no-pin --ring NAME --ring-mb M
 // --log-sockets --per-message-deflate --allow-origin O (repeatable) --no-io-uring --recovery
 // --max-sessions N --session-bytes N --no-rebalance --rebalance-rate N --first-request-timeout MS
-// --flush-budget BYTES --read-budget BYTES
+// --flush-budget BYTES --read-budget BYTES --redis URL --redis-mode M --redis-key K
 // --ping-interval MS --ping-timeout MS --connect-timeout MS --help.
 // Each can also come from the environment: SHMIO_ and the flag's name in capitals with '_' for
 // '-' (SHMIO_PORT=8080, SHMIO_WORKERS=auto; a switch such as SHMIO_NO_PIN with 1, true or yes);

@@ -10,6 +10,7 @@
 // - On SIGTERM or SIGINT it drains: every worker gets SIGTERM (stop accepting, clients get
 //   "server shutting down"); workers still running after drain_timeout are killed; then the ring
 //   is removed.
+// - With bridge_main, one more child: the fleet bridge (restarted like a worker).
 // Workers get SIGTERM if the supervisor dies (PR_SET_PDEATHSIG).
 #pragma once
 
@@ -35,6 +36,10 @@ struct SupervisorOptions {
   std::chrono::milliseconds drain_timeout{10000};
   // Called in the supervisor once the ring exists and before workers start (e.g. to print).
   std::function<void(int workers)> on_start;
+  // The fleet bridge (shmio/redis/bridge.hpp, docs/redis.md): when set, it runs in a child of its
+  // own (not pinned), supervised like a worker: restarted with the same backoff when it dies, its
+  // death published on the ring (requests waiting for it complete), drained with the workers.
+  std::function<int()> bridge_main;
 };
 
 // The CPUs in this process's affinity mask, in order.

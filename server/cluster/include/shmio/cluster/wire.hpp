@@ -59,6 +59,13 @@ enum class MessageType : std::uint16_t {
   sessions_sync_request = 35,
   sessions_sync = 36,
   load = 37,  // a worker's client count, once a second (rebalancing)
+  // The fleet bridge (docs/redis.md): a worker's namespaces ({"worker", "nsps"}: at its start,
+  // when it creates one, and when asked), the bridge's question for them, and the rooms of a
+  // namespace for a fleet's allRooms ({"requestId", "nsp"} -> {"requestId", "to", "rooms"}).
+  namespaces = 38,
+  namespaces_request = 39,
+  all_rooms = 40,
+  all_rooms_response = 41,
 };
 const char* to_string(MessageType t) noexcept;
 
@@ -68,6 +75,12 @@ inline constexpr std::uint8_t kFlagVolatile = 1, kFlagCompress = 2, kFlagAck = 4
 // recovery offset, so that every socket receives them in ring order (an offset then names
 // everything its socket has: a replay from it neither repeats nor skips a record).
 inline constexpr std::uint8_t kFlagOwnInRingOrder = 8;
+// A broadcast the fleet bridge took from Redis (docs/redis.md): delivered by every worker like any
+// other, never published back to the fleet. (Messages other than BROADCAST say it with "fleet":
+// true in their JSON.)
+inline constexpr std::uint8_t kFlagFromFleet = 16;
+// The fleet bridge's producer and reader label in the ring's registry.
+inline constexpr char kBridgeLabel[] = "bridge";
 inline constexpr std::size_t kBroadcastHeader = 24;
 inline constexpr std::size_t kOffsetDigits = 16;
 

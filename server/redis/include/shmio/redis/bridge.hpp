@@ -1,0 +1,88 @@
+// The fleet bridge (issue 13, docs/redis.md): a shmio host's one member of a Redis fleet of
+// socket.io servers (Node servers with @socket.io/redis-adapter, other shmio hosts).
+//
+// It reads the host's ring and writes into it, like a worker without clients:
+// - Out: every broadcast and cluster operation a worker (or a ring emitter) starts that is not
+//   local and did not come from the fleet is published once, as the Node adapter publishes it.
+// - In: what the fleet publishes is written into the ring once, flagged as from the fleet (never
+//   published back): every worker delivers it to its own clients.
+// - The host is one server to the fleet: the bridge answers the fleet's requests (allRooms,
+//   fetchSockets, socketsJoin/Leave, disconnectSockets, serverSideEmit with acks, broadcasts with
+//   acks) for all its workers, asking them through the ring; and a worker's request that reaches
+//   every server (fetchSockets, serverSideEmit with acks, broadcast with acks) counts the bridge
+//   as one more responder, which relays the fleet's answers (their number from PUBSUB NUMSUB, as
+//   the Node adapter counts, or what came by the timeout).
+// While Redis is unreachable local delivery goes on; what could not be published is counted
+// (shmio_redis_unsent_total) and said once a second, not queued for later. A request of a worker
+// is answered at once with no fleet answers then.
+//
+// Runs in its own process under the supervisor (restarted when it dies, like a worker).
+// Thread-safety: everything on one io_context thread.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace shmio::redis {
+
+enum class FleetMode { classic, sharded };
+
+struct BridgeOptions {
+  std::string ring;  // the host's ring
+  int workers = 1;   // the cluster's workers (the bridge posts its metrics after theirs)
+  std::string url = "redis://127.0.0.1:6379";
+  FleetMode mode = FleetMode::classic;
+  std::string key = "socket.io";  // the adapter's `key` (classic) or `channelPrefix` (sharded)
+  // The workers add recovery offsets (connection state recovery): broadcasts from the fleet get
+  // one too (their ring position), and offsets are taken off what is published.
+  bool recovery = false;
+  // How long a request waits for the fleet's (or the workers') answers (the Node adapter's
+  // requestsTimeout, 5 s by default).
+  std::chrono::milliseconds request_timeout{5000};
+  std::string uid;  // this host's id in the fleet; "" picks 6 random characters (as uid2(6))
+};
+
+struct BridgeStats {
+  std::uint64_t published = 0;         // broadcasts published to the fleet
+  std::uint64_t received = 0;          // broadcasts of the fleet written into the ring
+  std::uint64_t requests_out = 0;      // requests published for the workers
+  std::uint64_t requests_in = 0;       // the fleet's requests answered or applied
+  std::uint64_t request_timeouts = 0;  // requests completed by the timeout
+  std::uint64_t unsent = 0;            // messages not published (Redis unreachable)
+  std::uint64_t bad_messages = 0;      // messages on the channels that did not decode
+  std::uint64_t ring_failures = 0;     // fleet messages that could not be written into the ring
+};
+
+class Bridge {
+ public:
+  // Attaches to the ring and creates the Redis clients; throws std::runtime_error with the reason
+  // (no ring, a bad URL).
+  Bridge(boost::asio::io_context& io, BridgeOptions options);
+  ~Bridge();
+  Bridge(const Bridge&) = delete;
+  Bridge& operator=(const Bridge&) = delete;
+
+  void start();
+  void stop();
+  const BridgeStats& stats() const noexcept;
+  const std::string& uid() const noexcept;
+  // Its Prometheus series (labelled worker="bridge"), also posted on the workers' board.
+  std::string metrics_text() const;
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+// The bridge process's main: runs a Bridge until SIGTERM/SIGINT; returns its exit status (1 when
+// it cannot start, with the reason on stderr).
+int run_bridge(const BridgeOptions& options);
+
+}  // namespace shmio::redis

@@ -1,0 +1,70 @@
+// Emitting to every client of a Redis fleet (Node servers with @socket.io/redis-adapter's classic
+// createAdapter, shmio hosts with --redis) from another process, as @socket.io/redis-emitter 5.1.0
+// does: the same messages, with the uid "emitter".
+//
+//   shmio::redis::Emitter em("redis://127.0.0.1:6379");   // key "socket.io"
+//   em.of("/").to("room1").emit("news", {{"hello"}});
+//   em.of("/").sockets_join("vip");                       // every socket of the namespace joins
+//
+// Each call publishes one message and waits for Redis to take it (up to `timeout`): it returns
+// false, with the reason in last_error(), when Redis is unreachable or refuses. As with the Node
+// emitter, no acks (serverSideEmit's or a broadcast's) and no fetchSockets.
+// Thread-safety: one thread at a time per Emitter.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "shmio/socketio/types.hpp"
+
+namespace shmio::redis {
+
+class Emitter;
+
+class EmitOperator {
+ public:
+  EmitOperator(Emitter& em, std::string nsp) : em_(&em), nsp_(std::move(nsp)) {}
+  EmitOperator to(const socketio::Room& room) &&;
+  EmitOperator in(const socketio::Room& room) && { return std::move(*this).to(room); }
+  EmitOperator except(const socketio::Room& room) &&;
+  EmitOperator volatile_() &&;
+  bool emit(const std::string& event, socketio::Args args = {}) const;
+  bool sockets_join(const socketio::Room& room) const;
+  bool sockets_leave(const socketio::Room& room) const;
+  bool disconnect_sockets(bool close = false) const;
+  bool server_side_emit(const std::string& event, socketio::Args args = {}) const;
+
+ private:
+  Emitter* em_;
+  std::string nsp_;
+  socketio::BroadcastOptions opts_;
+};
+
+class Emitter {
+ public:
+  // Throws std::invalid_argument for a URL redis::parse_url refuses. Connects at the first call.
+  explicit Emitter(const std::string& url, std::string key = "socket.io",
+                   std::chrono::milliseconds timeout = std::chrono::seconds(5));
+  ~Emitter();
+  Emitter(const Emitter&) = delete;
+  Emitter& operator=(const Emitter&) = delete;
+
+  EmitOperator of(const std::string& nsp) { return EmitOperator(*this, nsp); }
+  EmitOperator to(const socketio::Room& room) { return of("/").to(room); }
+  bool emit(const std::string& event, socketio::Args args = {}) {
+    return of("/").emit(event, std::move(args));
+  }
+  const std::string& key() const noexcept { return key_; }
+  const std::string& last_error() const noexcept { return error_; }
+  // PUBLISH channel payload, waiting for the reply; false (and last_error) if it did not happen.
+  bool publish(const std::string& channel, const std::string& payload);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  std::string key_;
+  std::string error_;
+};
+
+}  // namespace shmio::redis

@@ -1,0 +1,941 @@
+// The fleet bridge (shmio/redis/bridge.hpp, docs/redis.md): the ring on one side, Redis on the
+// other, in the classic adapter's protocol (cluster/redis_wire.hpp).
+#include "shmio/redis/bridge.hpp"
+
+#include <unistd.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/json/serialize.hpp>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <optional>
+#include <random>
+#include <set>
+#include <stdexcept>
+#include <unordered_map>
+
+#include "shmio/cluster/metrics.hpp"
+#include "shmio/cluster/redis_wire.hpp"
+#include "shmio/cluster/wire.hpp"
+#include "shmio/redis/client.hpp"
+#include "shmio/shm/board.hpp"
+#include "shmio/shm/process.hpp"
+#include "shmio/shm/registry.hpp"
+#include "shmio/shm/ring_notifier.hpp"
+#include "shmio/shm/ring_reader.hpp"
+#include "shmio/shm/ring_writer.hpp"
+#include "shmio/shm/segment.hpp"
+
+namespace shmio::redis {
+
+namespace net = boost::asio;
+namespace json = boost::json;
+namespace sio = socketio;
+namespace fleet = cluster::fleet;
+using cluster::MessageType;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+std::span<const std::byte> bytes_of(const std::string& s) {
+  return {reinterpret_cast<const std::byte*>(s.data()), s.size()};
+}
+std::uint64_t u64_of(const json::object& o, const char* k) {
+  const json::value* v = o.if_contains(k);
+  if (v == nullptr) return 0;
+  if (v->is_uint64()) return v->get_uint64();
+  if (v->is_int64() && v->get_int64() >= 0) return static_cast<std::uint64_t>(v->get_int64());
+  return 0;
+}
+std::string str_of(const json::object& o, const char* k) {
+  const json::value* v = o.if_contains(k);
+  return v != nullptr && v->is_string() ? std::string(v->get_string()) : std::string();
+}
+std::set<sio::Room> rooms_of(const json::value* v) {
+  std::set<sio::Room> out;
+  if (v != nullptr && v->is_array())
+    for (const auto& r : v->get_array())
+      if (r.is_string()) out.insert(std::string(r.get_string()));
+  return out;
+}
+json::array rooms_json(const std::set<sio::Room>& rooms) {
+  json::array a;
+  for (const auto& r : rooms) a.emplace_back(r);
+  return a;
+}
+std::string random_uid(std::size_t n) {
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  std::random_device rd;
+  std::string s;
+  for (std::size_t i = 0; i < n; ++i) s += kAlphabet[rd() % 64];
+  return s;
+}
+
+// A worker (or the bridge) that must answer a request, as the registry names it.
+struct Member {
+  std::uint16_t producer;
+  shm::ProcessIdentity who;
+};
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+struct Bridge::Impl {
+  Impl(net::io_context& ctx, BridgeOptions o)
+      : io(ctx), options(std::move(o)), notify(ctx), tick(ctx) {}
+
+  net::io_context& io;
+  BridgeOptions options;
+  std::optional<shm::Segment> segment;
+  std::optional<shm::RingWriter> writer;
+  std::optional<shm::RingReader> reader;
+  std::unique_ptr<shm::RingNotifier> notifier;
+  net::posix::stream_descriptor notify;
+  net::steady_timer tick;  // once a second: metrics, the unsent line; every 100 ms: liveness
+  std::optional<shm::WorkerBoard> board;
+  std::shared_ptr<Client> pub, sub;
+  BridgeStats stats;
+  bool stopped = false;
+  std::set<std::string> namespaces;  // subscribed
+  std::uint64_t unsent_said = 0;
+  Clock::time_point last_unsent_line{};
+  std::uint64_t next_id = 1;
+
+  // --- the fleet's requests, answered for every worker (ring request id -> what is collected)
+  struct Incoming {
+    fleet::ClassicRequestType type;
+    std::string nsp, redis_id;
+    std::vector<Member> waiting;                 // workers still to answer
+    std::map<std::uint16_t, std::size_t> parts;  // fetch: parts still to come per worker
+    std::set<sio::Room> rooms;                   // all_rooms
+    json::array sockets;                         // fetch
+    std::uint64_t client_count = 0;              // broadcast with acks
+    bool answered = false;                       // server-side emit: the first answer is the host's
+    bool counted = false;  // broadcast with acks: the count was sent; acks relayed until deadline
+    Clock::time_point deadline;
+  };
+  std::unordered_map<std::uint64_t, Incoming> incoming;
+
+  // --- a worker's request relayed to the fleet (Redis request id -> its state)
+  struct Outgoing {
+    fleet::ClassicRequestType type;
+    std::string nsp;
+    std::uint64_t ring_id = 0;            // the worker's request id (or the broadcast's ack id)
+    std::uint16_t to = 0;                 // the worker's producer
+    std::optional<std::size_t> expected;  // fleet servers that answer (NUMSUB - 1)
+    std::size_t answers = 0;
+    json::array sockets;                    // fetch
+    std::vector<json::value> emit_answers;  // server-side emit
+    std::uint64_t client_count = 0;         // broadcast with acks
+    bool counted = false;  // broadcast with acks: the count was sent; acks relayed until deadline
+    Clock::time_point deadline;
+  };
+  std::unordered_map<std::string, Outgoing> outgoing;
+
+  // ------------------------------------------------------------------------------------------
+  fleet::ClassicChannels channels(const std::string& nsp) const {
+    return fleet::classic_channels(options.key, nsp);
+  }
+  void subscribe(const std::string& nsp) {
+    if (!namespaces.insert(nsp).second) return;
+    const auto ch = channels(nsp);
+    sub->psubscribe(ch.pattern);
+    sub->subscribe(ch.request);
+    sub->subscribe(ch.response);
+    sub->subscribe(ch.own_response(options.uid));
+  }
+  // PUBLISH, or counted as unsent while Redis is unreachable (not queued: a broadcast delivered
+  // seconds late is worse than one counted as lost).
+  bool publish(const std::string& channel, std::string payload) {
+    if (!pub->connected()) {
+      ++stats.unsent;
+      return false;
+    }
+    // Sent but lost with the connection (its reply an error): counted too.
+    pub->command({"PUBLISH", channel, std::move(payload)}, [this](const Reply& r) {
+      if (r.is_error()) ++stats.unsent;
+    });
+    return true;
+  }
+
+  std::vector<Member> live_workers() const {
+    std::vector<Member> out;
+    for (std::uint16_t i = 0; i < segment->max_producers(); ++i) {
+      const auto& slot = segment->producer_slot(i);
+      if (slot.state.load(std::memory_order_acquire) != shm::layout::kSlotActive) continue;
+      if (std::strncmp(slot.label, "worker-", 7) != 0) continue;
+      const shm::ProcessIdentity who = shm::registry::owner_of(slot);
+      if (shm::liveness(who) == shm::Liveness::alive) out.push_back({i, who});
+    }
+    return out;
+  }
+  bool alive(const Member& m) const {
+    const auto& slot = segment->producer_slot(m.producer);
+    return slot.state.load(std::memory_order_acquire) == shm::layout::kSlotActive &&
+           shm::registry::owner_of(slot) == m.who && shm::liveness(m.who) == shm::Liveness::alive;
+  }
+  // An id for a ring request (< 2^53, so that a client can ack it as a JavaScript number, and
+  // 4095 modulo 4096: never a worker's ack id, which is its index modulo 4096).
+  std::uint64_t ring_id() { return 4095 + 4096 * (next_id++ % (1ULL << 40)); }
+
+  // ------------------------------------------------------------------------------------------
+  // The ring.
+  // The ring is read once Redis is reached the first time (or after 3 s without it): a restarted
+  // bridge resumes with what the workers published while it was down, and sends it rather than
+  // counting it as unsent for want of a connection.
+  bool reading = false;
+  void start_reading() {
+    if (reading || stopped) return;
+    reading = true;
+    notify.assign(::dup(notifier->fd()));
+    wait_notify();
+    drain();
+  }
+  void wait_notify() {
+    notify.async_wait(net::posix::descriptor_base::wait_read,
+                      [this](const boost::system::error_code& ec) {
+                        if (ec || stopped) return;
+                        notifier->drain();
+                        drain();
+                        wait_notify();
+                      });
+  }
+  void drain() {
+    for (;;) {
+      const std::size_t n = reader->poll([this](const shm::RecordView& v) {
+        if (v.producer != writer->id()) on_record(v.type, v.producer, v.payload);
+      });
+      if (reader->last_loss().records != 0) {
+        stats.unsent += reader->last_loss().records;
+        std::fprintf(stderr, "shmio[bridge]: lapped by the ring: %llu records not published\n",
+                     static_cast<unsigned long long>(reader->last_loss().records));
+      }
+      if (n == 0 || stopped) return;
+    }
+  }
+
+  void on_record(std::uint16_t type, std::uint16_t producer, std::span<const std::byte> payload) {
+    const auto t = static_cast<MessageType>(type);
+    if (t == MessageType::broadcast) {
+      auto b = cluster::read_broadcast(payload);
+      if (!b) return;
+      if ((b->flags & cluster::kFlagFromFleet) != 0) return;
+      out_broadcast(*b, producer);
+      return;
+    }
+    auto m = cluster::read_message(payload);
+    if (!m) return;
+    const json::object& body = m->body;
+    if (const json::value* f = body.if_contains("fleet"); f && f->is_bool() && f->get_bool())
+      return;  // written here from the fleet
+    const std::string nsp = body.contains("nsp") ? str_of(body, "nsp") : "/";
+    const bool for_me = body.contains("to") && u64_of(body, "to") == writer->id();
+    const std::uint64_t rid = u64_of(body, "requestId");
+    switch (t) {
+      case MessageType::namespaces:
+        if (const json::value* n = body.if_contains("nsps"); n && n->is_array())
+          for (const auto& e : n->get_array())
+            if (e.is_string()) subscribe(std::string(e.get_string()));
+        break;
+      case MessageType::sockets_join:
+      case MessageType::sockets_leave:
+      case MessageType::disconnect_sockets: {
+        fleet::ClassicRequest r;
+        r.type = t == MessageType::sockets_join    ? fleet::ClassicRequestType::remote_join
+                 : t == MessageType::sockets_leave ? fleet::ClassicRequestType::remote_leave
+                                                   : fleet::ClassicRequestType::remote_disconnect;
+        r.uid = options.uid;
+        if (const json::value* o = body.if_contains("opts"); o && o->is_object())
+          r.opts = cluster::options_from_json(o->get_object());
+        r.rooms = rooms_of(body.if_contains("rooms"));
+        if (const json::value* c = body.if_contains("close"); c && c->is_bool())
+          r.close = c->get_bool();
+        if (publish(channels(nsp).request, fleet::encode_classic_request(r))) ++stats.requests_out;
+        break;
+      }
+      case MessageType::server_side_emit: {
+        fleet::ClassicRequest r;
+        r.type = fleet::ClassicRequestType::server_side_emit;
+        r.uid = options.uid;
+        r.data.emplace_back(str_of(body, "event"));
+        if (const json::value* a = body.if_contains("args"); a && a->is_array())
+          for (const auto& e : a->get_array()) r.data.push_back(e);
+        if (rid == 0) {
+          if (publish(channels(nsp).request, fleet::encode_classic_request(r)))
+            ++stats.requests_out;
+        } else {
+          request_fleet(std::move(r), nsp, rid, producer);
+        }
+        break;
+      }
+      case MessageType::fetch_sockets: {
+        fleet::ClassicRequest r;
+        r.type = fleet::ClassicRequestType::remote_fetch;
+        r.uid = options.uid;
+        if (const json::value* o = body.if_contains("opts"); o && o->is_object())
+          r.opts = cluster::options_from_json(o->get_object());
+        request_fleet(std::move(r), nsp, rid, producer);
+        break;
+      }
+      // Answers of the workers to a fleet request.
+      case MessageType::fetch_sockets_response:
+      case MessageType::server_side_emit_response:
+      case MessageType::broadcast_client_count:
+      case MessageType::broadcast_ack:
+      case MessageType::all_rooms_response:
+        if (for_me) worker_answer(t, rid, producer, body, m->blobs);
+        break;
+      case MessageType::worker_down: {
+        const auto pid = static_cast<pid_t>(u64_of(body, "pid"));
+        for (auto& [id, in] : incoming)
+          std::erase_if(in.waiting, [pid](const Member& w) { return w.who.pid == pid; });
+        settle();
+        break;
+      }
+      default:
+        break;
+    }
+  }
+
+  // A broadcast of a worker (or a ring emitter) to the fleet.
+  void out_broadcast(const cluster::BroadcastView& b, std::uint16_t producer) {
+    sio::Packet p;
+    sio::Decoder dec;
+    if (b.frame.empty() || b.frame[0] != '4') return;
+    auto st = dec.feed_text(b.frame.substr(1), p);
+    for (std::size_t i = 0; st == sio::Decoder::Status::need_more && i < b.attachments.size(); ++i)
+      st = dec.feed_binary(std::string(b.attachments[i]), p);
+    if (st != sio::Decoder::Status::packet || !p.data || !p.data->is_array()) return;
+    // A recovery offset names a position in this host's ring: meaningless elsewhere.
+    if ((b.flags & cluster::kFlagOwnInRingOrder) != 0 && !p.data->as_array().empty())
+      p.data->as_array().pop_back();
+    p.nsp = std::string(b.nsp);
+    sio::BroadcastOptions opts;
+    for (auto r : b.rooms) opts.rooms.emplace(r);
+    for (auto r : b.except) opts.except.emplace(r);
+    opts.flags.volatile_ = (b.flags & cluster::kFlagVolatile) != 0;
+    opts.flags.compress = (b.flags & cluster::kFlagCompress) != 0;
+    const std::string nsp(b.nsp);
+    const auto ch = channels(nsp);
+    if ((b.flags & cluster::kFlagAck) == 0) {
+      p.id.reset();
+      if (publish(ch.publish_channel(opts), fleet::encode_classic_broadcast(options.uid, p, opts)))
+        ++stats.published;
+      return;
+    }
+    // With acks: the worker counts the bridge as one responder (its client count is the fleet's).
+    fleet::ClassicRequest r;
+    r.type = fleet::ClassicRequestType::broadcast;
+    r.uid = options.uid;
+    r.opts = opts;
+    r.packet = std::move(p);
+    request_fleet(std::move(r), nsp, b.ack_id, producer);
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // A worker's request to the fleet: published with its own id; the fleet's answers counted
+  // against PUBSUB NUMSUB of the request channel, less this host.
+  void request_fleet(fleet::ClassicRequest r, const std::string& nsp, std::uint64_t ring_id,
+                     std::uint16_t to) {
+    Outgoing o;
+    o.type = r.type;
+    o.nsp = nsp;
+    o.ring_id = ring_id;
+    o.to = to;
+    o.deadline = Clock::now() + options.request_timeout;
+    if (!pub->connected()) {  // no fleet now: the worker gets no answers from it, at once
+      ++stats.unsent;
+      o.expected = 0;
+      finish_outgoing(o);
+      return;
+    }
+    r.request_id = random_uid(6) + std::to_string(next_id++);
+    const std::string id = r.request_id;
+    outgoing.emplace(id, std::move(o));
+    const auto ch = channels(nsp);
+    pub->command({"PUBSUB", "NUMSUB", ch.request}, [this, id](const Reply& rep) {
+      auto it = outgoing.find(id);
+      if (it == outgoing.end()) return;
+      std::size_t n = 0;
+      if (rep.type == Reply::Type::array && rep.elements.size() == 2 &&
+          rep.elements[1].type == Reply::Type::integer && rep.elements[1].integer > 0)
+        n = static_cast<std::size_t>(rep.elements[1].integer);
+      it->second.expected = n > 0 ? n - 1 : 0;
+      check_outgoing(id);
+    });
+    pub->command({"PUBLISH", ch.request, fleet::encode_classic_request(r)});
+    ++stats.requests_out;
+  }
+  void check_outgoing(const std::string& id) {
+    auto it = outgoing.find(id);
+    if (it == outgoing.end()) return;
+    Outgoing& o = it->second;
+    if (o.counted || !o.expected || o.answers < *o.expected) return;
+    finish_outgoing(o);
+    // A broadcast's acks keep coming after the counts: relayed until its deadline.
+    if (o.type == fleet::ClassicRequestType::broadcast)
+      o.counted = true;
+    else
+      outgoing.erase(it);
+  }
+  // What the worker gets from the bridge once the fleet answered (or the timeout came).
+  void finish_outgoing(Outgoing& o) {
+    using T = fleet::ClassicRequestType;
+    switch (o.type) {
+      case T::remote_fetch: {
+        // In parts that fit a record, as a worker answers (the first says how many).
+        const std::size_t budget = segment->max_record() / 2;
+        std::vector<json::array> parts(1);
+        std::size_t bytes = 0;
+        for (json::value& v : o.sockets) {
+          const std::size_t n = json::serialize(v).size() + 1;
+          if (n > budget) continue;
+          if (bytes + n > budget) {
+            parts.emplace_back();
+            bytes = 0;
+          }
+          bytes += n;
+          parts.back().push_back(std::move(v));
+        }
+        for (std::size_t i = 0; i < parts.size(); ++i)
+          ring_publish(MessageType::fetch_sockets_response,
+                       cluster::write_message({{"requestId", o.ring_id},
+                                               {"to", o.to},
+                                               {"part", i},
+                                               {"parts", parts.size()},
+                                               {"sockets", std::move(parts[i])}}));
+        break;
+      }
+      case T::server_side_emit:
+        ring_publish(
+            MessageType::broadcast_client_count,
+            cluster::write_message(
+                {{"requestId", o.ring_id}, {"to", o.to}, {"clientCount", o.emit_answers.size()}}));
+        for (json::value& a : o.emit_answers)
+          ring_publish(MessageType::server_side_emit_response,
+                       cluster::write_message(
+                           {{"requestId", o.ring_id}, {"to", o.to}, {"args", json::array{a}}}));
+        break;
+      case T::broadcast:
+        ring_publish(
+            MessageType::broadcast_client_count,
+            cluster::write_message(
+                {{"requestId", o.ring_id}, {"to", o.to}, {"clientCount", o.client_count}}));
+        break;
+      default:
+        break;
+    }
+  }
+  // A fleet server's response to one of the bridge's requests.
+  void fleet_answer(fleet::ClassicResponse r) {
+    auto it = outgoing.find(r.request_id);
+    if (it == outgoing.end()) return;
+    Outgoing& o = it->second;
+    using T = fleet::ClassicRequestType;
+    switch (o.type) {
+      case T::remote_fetch:
+        if (const json::value* s = r.fields.if_contains("sockets"); s && s->is_array())
+          for (const auto& e : s->get_array()) o.sockets.push_back(e);
+        ++o.answers;
+        break;
+      case T::server_side_emit: {
+        const json::value* d = r.fields.if_contains("data");
+        o.emit_answers.push_back(d ? *d : json::value());
+        ++o.answers;
+        break;
+      }
+      case T::broadcast:
+        if (r.type == T::broadcast_client_count) {
+          o.client_count += u64_of(r.fields, "clientCount");
+          ++o.answers;
+        } else if (r.type == T::broadcast_ack) {
+          // Each client's ack goes to the worker at once (its first argument, binary inline).
+          const json::value* pk = r.fields.if_contains("packet");
+          ring_publish(MessageType::broadcast_ack,
+                       cluster::write_message({{"requestId", o.ring_id},
+                                               {"to", o.to},
+                                               {"args", json::array{pk ? *pk : json::value()}}},
+                                              r.attachments));
+          return;
+        }
+        break;
+      default:
+        return;
+    }
+    check_outgoing(r.request_id);
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // From Redis.
+  void on_message(const std::string& kind, const std::string& channel, std::string payload) {
+    (void)kind;
+    // Which namespace's channel: the broadcast pattern, the request or a response channel.
+    for (const std::string& nsp : namespaces) {
+      const auto ch = channels(nsp);
+      if (channel == ch.request) return on_request(nsp, payload);
+      if (channel == ch.response || channel == ch.own_response(options.uid)) {
+        std::string why;
+        auto r = fleet::decode_classic_response(payload, &why);
+        if (!r) return bad("a response on " + channel, why);
+        return fleet_answer(std::move(*r));
+      }
+      if (ch.room_of(channel)) return on_broadcast(nsp, payload);
+    }
+  }
+  void bad(const std::string& what, const std::string& why) {
+    ++stats.bad_messages;
+    const auto now = Clock::now();
+    if (now - last_bad_line < std::chrono::seconds(1)) return;
+    last_bad_line = now;
+    std::fprintf(stderr, "shmio[bridge]: %s refused: %s\n", what.c_str(), why.c_str());
+  }
+  Clock::time_point last_bad_line{};
+
+  void on_broadcast(const std::string& nsp, const std::string& payload) {
+    std::string why;
+    auto b = fleet::decode_classic_broadcast(payload, &why);
+    if (!b) return bad("a broadcast", why);
+    if (b->uid == options.uid) return;
+    if (b->packet.nsp != nsp) return bad("a broadcast", "its packet names another namespace");
+    if (b->opts.flags.local) return;
+    if (ring_broadcast(nsp, std::move(b->packet), b->opts, 0, false)) ++stats.received;
+  }
+
+  // Writes a broadcast of the fleet into the ring (flagged: never published back). With
+  // recovery, an event without ack gets its ring position as its offset, as a worker's would.
+  bool ring_broadcast(const std::string& nsp, sio::Packet p, const sio::BroadcastOptions& opts,
+                      std::uint64_t ack_id, bool with_ack) {
+    const bool with_offset = options.recovery && !with_ack && !opts.flags.volatile_;
+    p.nsp = nsp;
+    p.id.reset();
+    if (with_ack) p.id = ack_id;
+    if (with_offset) p.data->as_array().emplace_back(std::string(cluster::kOffsetDigits, '0'));
+    const std::string frame = "4" + sio::encode(p);
+    if (!cluster::broadcast_fits(nsp, opts)) {
+      ++stats.ring_failures;
+      return false;
+    }
+    const std::uint8_t flags =
+        static_cast<std::uint8_t>(cluster::broadcast_flags(opts.flags) | cluster::kFlagFromFleet |
+                                  (with_ack ? cluster::kFlagAck : 0));
+    const std::size_t size = cluster::broadcast_size(nsp, opts, frame.size(), p.attachments);
+    auto claim = writer->claim(size, static_cast<std::uint16_t>(MessageType::broadcast));
+    if (claim.status != shm::PublishStatus::ok) {
+      ++stats.ring_failures;
+      std::fprintf(stderr,
+                   "shmio[bridge]: a broadcast of the fleet (%zu bytes) was not written: %s\n",
+                   size, shm::to_string(claim.status));
+      return false;
+    }
+    const std::size_t at =
+        cluster::write_broadcast(claim.payload, nsp, opts, flags, ack_id, frame, p.attachments);
+    if (with_offset) {
+      const std::string off = cluster::offset_of(claim.position);
+      std::memcpy(claim.payload.data() + at + frame.size() - 2 - cluster::kOffsetDigits, off.data(),
+                  cluster::kOffsetDigits);
+    }
+    writer->commit();
+    return true;
+  }
+  bool ring_publish(MessageType t, const std::string& payload) {
+    if (writer->publish(static_cast<std::uint16_t>(t), bytes_of(payload)) == shm::PublishStatus::ok)
+      return true;
+    ++stats.ring_failures;
+    return false;
+  }
+
+  // A request of the fleet, for this host's workers.
+  void on_request(const std::string& nsp, const std::string& payload) {
+    std::string why;
+    auto r = fleet::decode_classic_request(payload, &why);
+    if (!r) return bad("a request", why);
+    if (r->uid == options.uid) return;
+    using T = fleet::ClassicRequestType;
+    json::object body{{"nsp", nsp}, {"fleet", true}};
+    switch (r->type) {
+      case T::remote_join:
+      case T::remote_leave:
+      case T::remote_disconnect:
+        body["opts"] = cluster::options_to_json(r->opts);
+        body["rooms"] = rooms_json(r->rooms);
+        body["close"] = r->close;
+        ++stats.requests_in;
+        ring_publish(r->type == T::remote_join    ? MessageType::sockets_join
+                     : r->type == T::remote_leave ? MessageType::sockets_leave
+                                                  : MessageType::disconnect_sockets,
+                     cluster::write_message(body));
+        return;
+      case T::server_side_emit: {
+        if (r->data.empty() || !r->data[0].is_string()) return bad("a serverSideEmit", "no event");
+        body["event"] = r->data[0].get_string();
+        json::array args(r->data.begin() + 1, r->data.end());
+        body["args"] = std::move(args);
+        ++stats.requests_in;
+        if (r->request_id.empty()) {
+          ring_publish(MessageType::server_side_emit, cluster::write_message(body));
+          return;
+        }
+        const std::uint64_t id = ring_id();
+        body["requestId"] = id;
+        ask_workers(id, *r, nsp, MessageType::server_side_emit, body);
+        return;
+      }
+      case T::all_rooms: {
+        const std::uint64_t id = ring_id();
+        body["requestId"] = id;
+        ++stats.requests_in;
+        ask_workers(id, *r, nsp, MessageType::all_rooms, body);
+        return;
+      }
+      case T::remote_fetch: {
+        const std::uint64_t id = ring_id();
+        body["requestId"] = id;
+        body["opts"] = cluster::options_to_json(r->opts);
+        ++stats.requests_in;
+        ask_workers(id, *r, nsp, MessageType::fetch_sockets, body);
+        return;
+      }
+      case T::broadcast: {
+        const std::uint64_t id = ring_id();
+        ++stats.requests_in;
+        Incoming in{T::broadcast,
+                    nsp,
+                    r->request_id,
+                    live_workers(),
+                    {},
+                    {},
+                    {},
+                    0,
+                    false,
+                    false,
+                    Clock::now() + options.request_timeout};
+        incoming.emplace(id, std::move(in));
+        if (!ring_broadcast(nsp, std::move(r->packet), r->opts, id, true))
+          incoming[id].waiting.clear();
+        settle();
+        return;
+      }
+      default:
+        return;  // (responses are read on the response channels; SOCKETS is legacy)
+    }
+  }
+  void ask_workers(std::uint64_t id, const fleet::ClassicRequest& r, const std::string& nsp,
+                   MessageType t, const json::object& body) {
+    Incoming in{r.type,
+                nsp,
+                r.request_id,
+                live_workers(),
+                {},
+                {},
+                {},
+                0,
+                false,
+                false,
+                Clock::now() + options.request_timeout};
+    incoming.emplace(id, std::move(in));
+    if (!ring_publish(t, cluster::write_message(body))) incoming[id].waiting.clear();
+    settle();
+  }
+
+  // A worker's answer to a fleet request.
+  void worker_answer(MessageType t, std::uint64_t rid, std::uint16_t producer,
+                     const json::object& body, const std::vector<sio::Binary>& blobs) {
+    auto it = incoming.find(rid);
+    if (it == incoming.end()) return;
+    Incoming& in = it->second;
+    auto done_with = [&] {
+      std::erase_if(in.waiting, [producer](const Member& m) { return m.producer == producer; });
+    };
+    const std::string rch = channels(in.nsp).response;
+    switch (t) {
+      case MessageType::all_rooms_response:
+        for (auto& r : rooms_of(body.if_contains("rooms"))) in.rooms.insert(r);
+        done_with();
+        break;
+      case MessageType::fetch_sockets_response: {
+        if (const json::value* s = body.if_contains("sockets"); s && s->is_array())
+          for (const auto& e : s->get_array()) in.sockets.push_back(e);
+        if (u64_of(body, "part") == 0)
+          in.parts[producer] = std::max<std::uint64_t>(1, u64_of(body, "parts"));
+        if (--in.parts[producer] == 0) done_with();
+        break;
+      }
+      case MessageType::server_side_emit_response:
+        if (!in.answered) {
+          in.answered = true;
+          const json::value* a = body.if_contains("args");
+          json::value first =
+              a && a->is_array() && !a->get_array().empty() ? a->get_array()[0] : json::value();
+          publish(rch, fleet::encode_server_side_emit_response(in.redis_id, first));
+        }
+        done_with();
+        break;
+      case MessageType::broadcast_client_count:
+        in.client_count += u64_of(body, "clientCount");
+        done_with();
+        break;
+      case MessageType::broadcast_ack: {
+        const json::value* a = body.if_contains("args");
+        sio::Args args(a && a->is_array() ? a->get_array() : json::array{}, blobs);
+        publish(rch, fleet::encode_broadcast_ack_response(in.redis_id, args));
+        return;
+      }
+      default:
+        return;
+    }
+    settle();
+  }
+
+  // Completes the fleet requests whose workers all answered (or died, or whose time is up).
+  void settle() {
+    const auto now = Clock::now();
+    for (auto it = incoming.begin(); it != incoming.end();) {
+      Incoming& in = it->second;
+      const bool late = now >= in.deadline;
+      if (in.counted) {  // a broadcast's acks, relayed until its deadline
+        it = late ? incoming.erase(it) : std::next(it);
+        continue;
+      }
+      std::erase_if(in.waiting, [this](const Member& m) { return !alive(m); });
+      if (!in.waiting.empty() && !late) {
+        ++it;
+        continue;
+      }
+      if (late && !in.waiting.empty()) ++stats.request_timeouts;
+      const std::string rch = channels(in.nsp).response;
+      using T = fleet::ClassicRequestType;
+      switch (in.type) {
+        case T::all_rooms:
+          publish(rch, fleet::encode_all_rooms_response(in.redis_id, in.rooms));
+          break;
+        case T::remote_fetch:
+          publish(rch, fleet::encode_fetch_response(in.redis_id, std::move(in.sockets)));
+          break;
+        case T::server_side_emit:
+          // No worker answered (none has a handler that acks): the requester's count still
+          // expects this host's answer, which is nothing (as a Node server without a handler,
+          // it times out there).
+          break;
+        case T::broadcast:
+          publish(rch, fleet::encode_client_count_response(in.redis_id, in.client_count));
+          if (!late) {
+            in.counted = true;
+            ++it;
+            continue;
+          }
+          break;
+        default:
+          break;
+      }
+      it = incoming.erase(it);
+    }
+    for (auto it = outgoing.begin(); it != outgoing.end();) {
+      if (now < it->second.deadline) {
+        ++it;
+        continue;
+      }
+      if (!it->second.counted) {
+        ++stats.request_timeouts;
+        finish_outgoing(it->second);
+      }
+      it = outgoing.erase(it);
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------
+  void arm_tick() {
+    tick.expires_after(std::chrono::milliseconds(100));
+    tick.async_wait([this](const boost::system::error_code& ec) {
+      if (ec || stopped) return;
+      settle();
+      const auto now = Clock::now();
+      if (!reading && now - started_at >= std::chrono::seconds(3)) start_reading();
+      if (now - last_post >= std::chrono::seconds(1)) {
+        last_post = now;
+        if (board) (void)board->post(static_cast<std::uint32_t>(options.workers), metrics_text());
+        if (stats.unsent != unsent_said) {
+          std::fprintf(stderr,
+                       "shmio[bridge]: %llu messages not published to the fleet so far (Redis "
+                       "unreachable): local delivery goes on\n",
+                       static_cast<unsigned long long>(stats.unsent));
+          unsent_said = stats.unsent;
+        }
+      }
+      arm_tick();
+    });
+  }
+  Clock::time_point last_post{};
+  Clock::time_point started_at = Clock::now();
+
+  std::string metrics_text() const {
+    std::string out;
+    const std::string w = "{worker=\"bridge\"}";
+    auto line = [&](const char* name, const char* help, const char* type, std::uint64_t v) {
+      cluster::append_metric(out, name, type, help, v, w);
+    };
+    line("shmio_redis_published_total", "Broadcasts the bridge published to the Redis fleet.",
+         "counter", stats.published);
+    line("shmio_redis_received_total", "Broadcasts of the Redis fleet written into the ring.",
+         "counter", stats.received);
+    line("shmio_redis_requests_out_total", "Requests the bridge published for the workers.",
+         "counter", stats.requests_out);
+    line("shmio_redis_requests_in_total", "Requests of the fleet the bridge served.", "counter",
+         stats.requests_in);
+    line("shmio_redis_request_timeouts_total", "Requests completed by their timeout.", "counter",
+         stats.request_timeouts);
+    line("shmio_redis_unsent_total", "Messages not published while Redis was unreachable.",
+         "counter", stats.unsent);
+    line("shmio_redis_bad_messages_total", "Messages on the fleet's channels that did not decode.",
+         "counter", stats.bad_messages);
+    line("shmio_redis_ring_failures_total", "Fleet messages that could not be written to the ring.",
+         "counter", stats.ring_failures);
+    const Client::Stats p = pub->stats(), s = sub->stats();
+    line("shmio_redis_connects_total", "Connections to Redis made (both of the bridge's).",
+         "counter", p.connects + s.connects);
+    line("shmio_redis_connection_lost_total", "Connections to Redis lost or refused.", "counter",
+         p.connection_lost + s.connection_lost);
+    line("shmio_redis_disconnected_ms_total",
+         "Milliseconds the bridge's publishing connection was down.", "counter", p.disconnected_ms);
+    line("shmio_redis_connected", "Whether both of the bridge's connections are up.", "gauge",
+         pub->connected() && sub->connected() ? 1 : 0);
+    return out;
+  }
+};
+
+// ---------------------------------------------------------------------------------------------
+Bridge::Bridge(net::io_context& io, BridgeOptions options)
+    : impl_(std::make_unique<Impl>(io, std::move(options))) {
+  Impl& m = *impl_;
+  if (m.options.uid.empty()) m.options.uid = random_uid(6);
+  auto seg = shm::Segment::attach(m.options.ring);
+  if (!seg)
+    throw std::runtime_error("cannot attach ring '" + m.options.ring + "': " + seg.error().message);
+  m.segment.emplace(std::move(seg.value()));
+  auto w = shm::RingWriter::attach(*m.segment, {cluster::kBridgeLabel, -1});
+  if (!w) throw std::runtime_error("cannot take a producer slot: " + w.error().message);
+  m.writer.emplace(std::move(w.value()));
+  // A bridge that died (restarted by the supervisor) left its reader's position in its slot:
+  // the new one resumes there, so that what the workers published meanwhile still reaches the
+  // fleet, in order (if the ring still has it).
+  std::optional<std::uint64_t> resume;
+  for (std::uint16_t i = 0; i < m.segment->max_readers(); ++i) {
+    const auto& slot = m.segment->reader_slot(i);
+    if (std::strncmp(slot.label, cluster::kBridgeLabel, sizeof slot.label) != 0) continue;
+    if (shm::liveness(shm::registry::owner_of(slot)) == shm::Liveness::alive) continue;
+    const std::uint64_t p = slot.position.load(std::memory_order_acquire);
+    resume = std::max(resume.value_or(0), p);
+  }
+  auto r = shm::RingReader::attach(*m.segment, {cluster::kBridgeLabel, -1, shm::StartAt::latest});
+  if (!r) throw std::runtime_error("cannot take a reader slot: " + r.error().message);
+  m.reader.emplace(std::move(r.value()));
+  if (resume && *resume < m.reader->position()) {
+    const std::uint64_t behind = m.reader->position() - *resume;
+    if (m.reader->seek(*resume)) {
+      std::fprintf(stderr,
+                   "shmio[bridge]: resuming where the previous bridge stopped (%llu ring bytes "
+                   "behind)\n",
+                   static_cast<unsigned long long>(behind));
+    } else {
+      std::fprintf(stderr,
+                   "shmio[bridge]: the previous bridge's position is no longer in the ring (%llu "
+                   "bytes behind): what the workers published in between was not sent to the "
+                   "fleet\n",
+                   static_cast<unsigned long long>(behind));
+      ++m.stats.unsent;
+    }
+  }
+  auto n = shm::RingNotifier::start(*m.segment);
+  if (!n) throw std::runtime_error("cannot start the ring notifier: " + n.error().message);
+  m.notifier = std::move(n.value());
+  shm::BoardConfig bc;
+  bc.slots = static_cast<std::uint32_t>(std::max(1, m.options.workers) + 1);
+  if (auto b = shm::WorkerBoard::open(m.options.ring, m.segment->header().creation_time_ns, bc))
+    m.board.emplace(std::move(b.value()));
+  std::string error;
+  ClientOptions co;
+  co.url = m.options.url;
+  co.on_state = [impl = &m](bool up, const std::string& why) {
+    if (up) {
+      std::fprintf(stderr, "shmio[bridge]: connected to Redis %s\n", impl->options.url.c_str());
+      impl->start_reading();
+    } else
+      std::fprintf(stderr, "shmio[bridge]: Redis %s: %s (retrying)\n", impl->options.url.c_str(),
+                   why.c_str());
+  };
+  m.pub = Client::create(io, co, &error);
+  if (!m.pub) throw std::runtime_error("--redis: " + error);
+  co.on_state = {};
+  co.on_message = [impl = &m](const std::string& kind, const std::string&,
+                              const std::string& channel, std::string payload) {
+    impl->on_message(kind, channel, std::move(payload));
+  };
+  m.sub = Client::create(io, co, &error);
+  if (!m.sub) throw std::runtime_error("--redis: " + error);
+}
+
+Bridge::~Bridge() {
+  stop();
+}
+
+void Bridge::start() {
+  Impl& m = *impl_;
+  m.pub->start();
+  m.sub->start();
+  m.subscribe("/");
+  // The workers say their namespaces (each also does at its start and for each new one).
+  m.ring_publish(MessageType::namespaces_request, cluster::write_message({}));
+  m.arm_tick();
+}
+
+void Bridge::stop() {
+  Impl& m = *impl_;
+  if (m.stopped) return;
+  m.stopped = true;
+  boost::system::error_code ec;
+  m.notify.close(ec);
+  m.tick.cancel();
+  if (m.pub) m.pub->stop();
+  if (m.sub) m.sub->stop();
+}
+
+const BridgeStats& Bridge::stats() const noexcept {
+  return impl_->stats;
+}
+const std::string& Bridge::uid() const noexcept {
+  return impl_->options.uid;
+}
+std::string Bridge::metrics_text() const {
+  return impl_->metrics_text();
+}
+
+int run_bridge(const BridgeOptions& options) {
+  if (options.mode != FleetMode::classic) {
+    std::fprintf(stderr, "shmio[bridge]: only the classic adapter's protocol is built so far\n");
+    return 2;
+  }
+  net::io_context io;
+  std::unique_ptr<Bridge> bridge;
+  try {
+    bridge = std::make_unique<Bridge>(io, options);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "shmio[bridge]: %s\n", e.what());
+    return 1;
+  }
+  bridge->start();
+  std::fprintf(stderr, "shmio[bridge]: pid %d, uid %s, key %s, Redis %s\n", ::getpid(),
+               bridge->uid().c_str(), options.key.c_str(), options.url.c_str());
+  net::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code&, int) {
+    bridge->stop();
+    io.stop();
+  });
+  io.run();
+  return 0;
+}
+
+}  // namespace shmio::redis

@@ -1,0 +1,131 @@
+#include "shmio/redis/emitter.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <optional>
+#include <stdexcept>
+
+#include "shmio/cluster/redis_wire.hpp"
+#include "shmio/redis/client.hpp"
+
+namespace shmio::redis {
+
+namespace fleet = cluster::fleet;
+namespace sio = socketio;
+namespace json = boost::json;
+
+struct Emitter::Impl {
+  boost::asio::io_context io;
+  std::shared_ptr<Client> client;
+  std::chrono::milliseconds timeout;
+  ClientOptions options;
+  bool started = false;
+};
+
+Emitter::Emitter(const std::string& url, std::string key, std::chrono::milliseconds timeout)
+    : impl_(std::make_unique<Impl>()), key_(std::move(key)) {
+  impl_->timeout = timeout;
+  impl_->options.url = url;
+  std::string why;
+  impl_->client = Client::create(impl_->io, impl_->options, &why);
+  if (!impl_->client) throw std::invalid_argument("redis URL " + url + ": " + why);
+}
+
+Emitter::~Emitter() {
+  impl_->client->stop();
+  impl_->io.poll();  // (the stopped client's handlers)
+}
+
+bool Emitter::publish(const std::string& channel, const std::string& payload) {
+  Impl& m = *impl_;
+  if (!m.started) {
+    m.client->start();
+    m.started = true;
+  }
+  std::optional<Reply> reply;
+  m.client->command({"PUBLISH", channel, payload}, [&reply](const Reply& r) { reply = r; });
+  m.io.restart();
+  const auto deadline = std::chrono::steady_clock::now() + m.timeout;
+  while (!reply && std::chrono::steady_clock::now() < deadline)
+    m.io.run_one_for(std::chrono::milliseconds(50));
+  if (!reply) {
+    error_ = "Redis did not answer within " + std::to_string(m.timeout.count()) + " ms (" +
+             (m.client->connected() ? "connected" : "not connected") + ")";
+    // The command stays queued in the client: a fresh client, so that it is not sent later.
+    m.client->stop();
+    m.io.poll();
+    m.client = Client::create(m.io, m.options);
+    m.started = false;
+    return false;
+  }
+  if (reply->is_error()) {
+    error_ = reply->str;
+    return false;
+  }
+  return true;
+}
+
+EmitOperator EmitOperator::to(const sio::Room& room) && {
+  opts_.rooms.insert(room);
+  return std::move(*this);
+}
+EmitOperator EmitOperator::except(const sio::Room& room) && {
+  opts_.except.insert(room);
+  return std::move(*this);
+}
+EmitOperator EmitOperator::volatile_() && {
+  opts_.flags.volatile_ = true;
+  return std::move(*this);
+}
+
+bool EmitOperator::emit(const std::string& event, sio::Args args) const {
+  sio::Packet p;
+  p.type = args.binaries.empty() ? sio::PacketType::event : sio::PacketType::binary_event;
+  p.nsp = nsp_;
+  json::array data;
+  data.emplace_back(event);
+  for (auto& v : args.values) data.push_back(std::move(v));
+  p.data = std::move(data);
+  p.attachments = std::move(args.binaries);
+  const auto ch = fleet::classic_channels(em_->key(), nsp_);
+  return em_->publish(ch.publish_channel(opts_),
+                      fleet::encode_classic_broadcast("emitter", p, opts_));
+}
+
+namespace {
+bool request(Emitter& em, const std::string& nsp, fleet::ClassicRequest r) {
+  r.uid = "emitter";
+  return em.publish(fleet::classic_channels(em.key(), nsp).request,
+                    fleet::encode_classic_request(r));
+}
+}  // namespace
+
+bool EmitOperator::sockets_join(const sio::Room& room) const {
+  fleet::ClassicRequest r;
+  r.type = fleet::ClassicRequestType::remote_join;
+  r.opts = opts_;
+  r.rooms = {room};
+  return request(*em_, nsp_, std::move(r));
+}
+bool EmitOperator::sockets_leave(const sio::Room& room) const {
+  fleet::ClassicRequest r;
+  r.type = fleet::ClassicRequestType::remote_leave;
+  r.opts = opts_;
+  r.rooms = {room};
+  return request(*em_, nsp_, std::move(r));
+}
+bool EmitOperator::disconnect_sockets(bool close) const {
+  fleet::ClassicRequest r;
+  r.type = fleet::ClassicRequestType::remote_disconnect;
+  r.opts = opts_;
+  r.close = close;
+  return request(*em_, nsp_, std::move(r));
+}
+bool EmitOperator::server_side_emit(const std::string& event, sio::Args args) const {
+  fleet::ClassicRequest r;
+  r.type = fleet::ClassicRequestType::server_side_emit;
+  r.data.emplace_back(event);
+  for (auto& v : args.values) r.data.push_back(std::move(v));
+  return request(*em_, nsp_, std::move(r));
+}
+
+}  // namespace shmio::redis

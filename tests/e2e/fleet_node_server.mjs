@@ -1,0 +1,55 @@
+// A Node socket.io server on @socket.io/redis-adapter (classic createAdapter), the Node member of
+// the mixed-fleet tests (fleet.test.mjs). It runs the events of shmio's bench app
+// (server/examples/apps/bench.hpp) that those tests use, with the same names and answers.
+//   node fleet_node_server.mjs REDIS_URL [KEY] [NAME]  -> prints "node listening on PORT"
+import { createServer } from "node:http";
+import { Server } from "socket.io";
+import { createAdapter } from "@socket.io/redis-adapter";
+import { createClient } from "redis";
+
+const [url, key = "socket.io", name = "node"] = process.argv.slice(2);
+const pub = createClient({ url });
+const sub = pub.duplicate();
+pub.on("error", () => {});
+sub.on("error", () => {});
+await Promise.all([pub.connect(), sub.connect()]);
+
+const http = createServer();
+const io = new Server(http, { adapter: createAdapter(pub, sub, { key, requestsTimeout: 3000 }) });
+
+io.on("ping-workers", (cb) => cb(name));
+io.on("connection", (s) => {
+  s.on("whoami", (cb) => cb({ worker: name, id: s.id }));
+  s.on("join", (room, cb) => { s.join(room); cb && cb({ worker: name }); });
+  s.on("leave", (room, cb) => { s.leave(room); cb && cb({ worker: name }); });
+  s.on("echo", (...a) => { const cb = a.pop(); cb(...a); });
+  s.on("publish", (room, payload, cb) => {
+    (room === null ? io : io.to(room)).emit("msg", payload);
+    cb && cb();
+  });
+  s.on("publish-others", (room, payload, cb) => {
+    (room === null ? s.broadcast : s.to(room)).emit("msg", payload);
+    cb && cb();
+  });
+  s.on("publish-except", (room, payload, cb) => { io.except(room).emit("msg", payload); cb && cb(); });
+  s.on("fetch", async (room, cb) => {
+    const all = await (room ? io.in(room) : io).fetchSockets();
+    cb(all.map((r) => ({ id: r.id, rooms: [...r.rooms] })));
+  });
+  s.on("sockets-join", (room, to, cb) => { io.in(room).socketsJoin(to); cb && cb(); });
+  s.on("sockets-leave", (room, from, cb) => { io.in(room).socketsLeave(from); cb && cb(); });
+  s.on("disconnect-room", (room, cb) => { cb && cb(); io.in(room).disconnectSockets(); });
+  // (The adapter's requestsTimeout bounds the wait: serverSideEmit takes no timeout of its own.)
+  s.on("ping-workers", (_ms, cb) => {
+    io.serverSideEmit("ping-workers", (err, workers) =>
+      cb({ error: err ? String(err.message || err) : null, workers }));
+  });
+  s.on("ask-all", (ms, cb) => {
+    io.timeout(ms).emit("question", (err, responses) =>
+      cb({ error: err ? String(err.message || err) : null, responses }));
+  });
+  s.on("server-count", async (cb) => cb(await io.of("/").adapter.serverCount()));
+  s.on("all-rooms", async (cb) => cb([...(await io.of("/").adapter.allRooms())]));
+});
+http.listen(0, "127.0.0.1", () => console.log(`node listening on ${http.address().port}`));
+process.on("SIGTERM", () => { io.close(); pub.quit().catch(() => {}); sub.quit().catch(() => {}); process.exit(0); });

@@ -152,6 +152,9 @@ struct Options {
   int payload = 64;
   std::string mode = "fanout";
   int server_pid = 0;
+  // More process trees whose CPU counts as the server's (--also-pids: a fleet's second host and
+  // redis-server, for bench/e2e --only-fleet).
+  std::vector<int> also_pids;
   // Connections per source address. The ephemeral range is ~28k ports, but connect() picks
   // even ports first (odd ones are left to bind()) and scans all ~14k of them before trying an
   // odd one: past ~14k connections to one destination from one address, every connect() costs a
@@ -810,6 +813,17 @@ class LoadGen {
     pad_.assign(static_cast<std::size_t>(std::max(0, o_.payload - 40)), 'x');
   }
 
+  // The server's process tree, plus the --also-pids trees (CPU summed; RSS the server's only).
+  Usage server_usage() const {
+    Usage u = usage(o_.server_pid);
+    for (int pid : o_.also_pids) {
+      const Usage a = usage(pid);
+      u.user += a.user;
+      u.sys += a.sys;
+    }
+    return u;
+  }
+
   // See the header: the receive capacity of this load generator on one core.
   int self_test() {
     raise_descriptor_limit();
@@ -972,7 +986,7 @@ class LoadGen {
     // Settle, then measure the idle footprint.
     const std::uint64_t settle = now_ns() + 300'000'000ULL;
     while (now_ns() < settle) poll(10);
-    const Usage u0 = usage(o_.server_pid);
+    const Usage u0 = server_usage();
     const std::uint64_t rss_loaded = u0.rss;
     const std::uint64_t self0 = self_cpu_ns();
     if (o_.mode == "idle") {
@@ -1045,7 +1059,7 @@ class LoadGen {
       }
     }
     const std::uint64_t end = now_ns();
-    const Usage u1 = usage(o_.server_pid);
+    const Usage u1 = server_usage();
     const double self_cpu = static_cast<double>(self_cpu_ns() - self0) / 1e9;
     rss_max = std::max(rss_max, u1.rss);
     const long fds_end = fd_count(o_.server_pid);
@@ -1702,6 +1716,10 @@ int main(int argc, char** argv) {
       o.payload = static_cast<int>(num(40, 1e6));
     } else if (a == "--server-pid") {
       o.server_pid = static_cast<int>(num(0, 1e9));
+    } else if (a == "--also-pids" && v != nullptr) {
+      std::stringstream ss(v);
+      for (std::string p; std::getline(ss, p, ',');) o.also_pids.push_back(std::atoi(p.c_str()));
+      ++i;
     } else if (a == "--per-source") {
       o.max_per_ip = static_cast<int>(num(1, 28000));
     } else if (a == "--source-base") {
@@ -1723,6 +1741,7 @@ int main(int argc, char** argv) {
           "usage: shmio-loadgen --port P|--ports P1,P2 [--clients N] [--rooms R] [--room-base B] "
           "[--publishers K] [--rate MSG/S] [--duration S] [--payload BYTES] "
           "[--mode fanout|rooms|echo|idle|hold|self-test|floor-server] [--server-pid PID] "
+          "[--also-pids P1,P2] "
           "[--source-base A] [--per-source N] [--setup-timeout S] [--stall-timeout S] "
           "[--max-time S] [--stalled N]\n");
       return 2;

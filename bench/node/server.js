@@ -5,6 +5,10 @@
 //                                                     websocket-only load: Node's cluster
 //                                                     round-robin on one shared port
 //   node server.js --port P --workers N --sticky     the same behind @socket.io/sticky (polling)
+//   node server.js --port P [--workers N] --redis URL
+//                                                    every process a member of a Redis fleet
+//                                                    (@socket.io/redis-adapter, classic: each
+//                                                    worker subscribes), for bench/e2e --only-fleet
 // Configured as socket.io's documentation recommends for production: bufferutil and
 // utf-8-validate installed (ws uses them), perMessageDeflate off (the default), no HTTP
 // long-polling upgrade dance for websocket-only clients (clients choose the transport).
@@ -23,6 +27,7 @@ const opt = (name, dflt) => {
 const port = Number(opt("--port", "3000"));
 const workers = Number(opt("--workers", "0"));
 const sticky = args.includes("--sticky");
+const redisUrl = opt("--redis", "");
 
 function app(io, worker) {
   io.on("connection", (socket) => {
@@ -56,16 +61,31 @@ if (workers > 0 && cluster.isPrimary) {
     setupMaster(server, { loadBalancingMethod: "least-connection" });
     server.listen(port, "127.0.0.1");
   }
-  setupPrimary();
+  if (!redisUrl) setupPrimary();
   cluster.setupPrimary({ serialization: "advanced" });
   for (let i = 0; i < workers; ++i) cluster.fork({ SHMIO_BENCH_WORKER: String(i) });
   cluster.on("exit", (w) => console.error(`worker ${w.process.pid} died`));
-  console.log(`node cluster (${workers} workers${sticky ? ", sticky" : ""}) listening on 127.0.0.1:${port}`);
+  // (With --redis each worker says when it listens: after its Redis clients connected.)
+  if (!redisUrl)
+    console.log(`node cluster (${workers} workers${sticky ? ", sticky" : ""}) listening on 127.0.0.1:${port}`);
 } else {
   const worker = Number(process.env.SHMIO_BENCH_WORKER ?? 0);
   const server = http.createServer();
   const io = new Server(server, { perMessageDeflate: false });
-  if (workers > 0) io.adapter(createAdapter());
+  if (redisUrl) {
+    const { createAdapter: redisAdapter } = require("@socket.io/redis-adapter");
+    const { createClient } = require("redis");
+    const pub = createClient({ url: redisUrl });
+    const sub = pub.duplicate();
+    io.adapter(redisAdapter(pub, sub));
+    Promise.all([pub.connect(), sub.connect()]).then(() => start(io, server, worker));
+  } else {
+    if (workers > 0) io.adapter(createAdapter());
+    start(io, server, worker);
+  }
+}
+
+function start(io, server, worker) {
   app(io, worker);
   if (workers > 0 && sticky) {
     setupWorker(io);
@@ -73,4 +93,5 @@ if (workers > 0 && cluster.isPrimary) {
     server.listen(port, "127.0.0.1");
   }
   if (workers === 0) console.log(`node (one process) listening on 127.0.0.1:${port}`);
+  else if (redisUrl) console.log(`node worker ${worker} (redis) listening on 127.0.0.1:${port}`);
 }

@@ -48,8 +48,9 @@ async function killRedis(r) {
 }
 
 // A Node socket.io server with the classic Redis adapter; resolves with its URL.
-async function startNode(redisUrl, name = "node", key = "socket.io") {
-  const proc = spawn(process.execPath, [NODE_SERVER, redisUrl, key, name]);
+async function startNode(redisUrl, name = "node", key = "socket.io", mode = "classic",
+                         subscription = "dynamic") {
+  const proc = spawn(process.execPath, [NODE_SERVER, redisUrl, key, name, mode, subscription]);
   procs.push(proc);
   let err = "";
   proc.stderr.on("data", (d) => (err += d));
@@ -75,9 +76,11 @@ async function redisClient(url) {
   redisClients.push(r);
   return r;
 }
-// The members subscribed to the namespace's request channel (the Node adapter's serverCount).
-async function members(r, key = "socket.io") {
-  const [, n] = await r.sendCommand(["PUBSUB", "NUMSUB", `${key}-request#/#`]);
+// The members subscribed to the namespace's request channel (the Node adapter's serverCount;
+// sharded: to its main channel).
+async function members(r, key = "socket.io", sharded = false) {
+  const [, n] = sharded ? await r.sendCommand(["PUBSUB", "SHARDNUMSUB", `${key}#/#`])
+                        : await r.sendCommand(["PUBSUB", "NUMSUB", `${key}-request#/#`]);
   return Number(n);
 }
 
@@ -230,6 +233,38 @@ test("two shmio hosts on one Redis (a key of their own): the same checks", async
   const who = await ack(y, "whoami");
   await fleetChecks(x, x2, y, "hostA", who.worker);
 });
+
+for (const subscription of ["dynamic", "static"]) {
+  test(`mixed fleet, sharded adapter (${subscription}): a 2-worker shmio host and a Node server`, async () => {
+    const r = await startRedis();
+    const rc = await redisClient(r.url);
+    const c = await shmio(2, r.url, ["--redis-mode", "sharded",
+                                     "--redis-subscription-mode", subscription]);
+    const node = await startNode(r.url, "node", "socket.io", "sharded", subscription);
+    await untilAsync(async () => (await members(rc, "socket.io", true)) === 2, 10000,
+                     "the bridge and Node subscribed");
+    const x = client(c.url(0)), x2 = client(c.url(1)), y = client(node.url);
+    await connected(x, x2, y);
+    await fleetChecks(x, x2, y, "shmio", "node");
+    if (subscription === "dynamic") {
+      // The bridge holds the channel of each room its workers have, while they have it.
+      const [channels] = [await rc.sendCommand(["PUBSUB", "SHARDCHANNELS", "socket.io#/#*"])];
+      assert.ok(channels.includes("socket.io#/#r1#"), channels.join());
+    }
+    // disconnectSockets both ways.
+    const y2 = client(node.url);
+    await connected(y2);
+    await ack(x2, "join", "d1");
+    await ack(y2, "join", "d2");
+    const x2gone = once(x2, "disconnect"), y2gone = once(y2, "disconnect");
+    await ack(y, "disconnect-room", "d1");
+    await within(x2gone, 5000, "disconnectSockets from Node reached the shmio worker");
+    await ack(x, "disconnect-room", "d2");
+    await within(y2gone, 5000, "disconnectSockets from shmio reached the Node server");
+    await bridgeMetricReaches(c, "shmio_redis_received_total", 1);
+    assert.equal(await bridgeMetric(c, "shmio_redis_bad_messages_total"), 0);
+  });
+}
 
 test("emitters: @socket.io/redis-emitter reaches shmio's clients, shmio-emit --redis reaches Node's", async () => {
   const r = await startRedis();

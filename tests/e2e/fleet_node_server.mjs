@@ -1,13 +1,16 @@
-// A Node socket.io server on @socket.io/redis-adapter (classic createAdapter), the Node member of
-// the mixed-fleet tests (fleet.test.mjs). It runs the events of shmio's bench app
-// (server/examples/apps/bench.hpp) that those tests use, with the same names and answers.
-//   node fleet_node_server.mjs REDIS_URL [KEY] [NAME]  -> prints "node listening on PORT"
+// A Node socket.io server on @socket.io/redis-adapter (classic createAdapter, or
+// createShardedAdapter), the Node member of the mixed-fleet tests (fleet.test.mjs). It runs the
+// events of shmio's bench app (server/examples/apps/bench.hpp) that those tests use, with the same
+// names and answers.
+//   node fleet_node_server.mjs REDIS_URL [KEY] [NAME] [classic|sharded] [SUBSCRIPTION_MODE]
+//   -> prints "node listening on PORT"
 import { createServer } from "node:http";
 import { Server } from "socket.io";
-import { createAdapter } from "@socket.io/redis-adapter";
+import { createAdapter, createShardedAdapter } from "@socket.io/redis-adapter";
 import { createClient } from "redis";
 
-const [url, key = "socket.io", name = "node"] = process.argv.slice(2);
+const [url, key = "socket.io", name = "node", mode = "classic", subscriptionMode = "dynamic"] =
+  process.argv.slice(2);
 const pub = createClient({ url });
 const sub = pub.duplicate();
 pub.on("error", () => {});
@@ -15,7 +18,10 @@ sub.on("error", () => {});
 await Promise.all([pub.connect(), sub.connect()]);
 
 const http = createServer();
-const io = new Server(http, { adapter: createAdapter(pub, sub, { key, requestsTimeout: 3000 }) });
+const adapter = mode === "sharded"
+  ? createShardedAdapter(pub, sub, { channelPrefix: key, subscriptionMode })
+  : createAdapter(pub, sub, { key, requestsTimeout: 3000 });
+const io = new Server(http, { adapter });
 
 io.on("ping-workers", (cb) => cb(name));
 io.on("connection", (s) => {

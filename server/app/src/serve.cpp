@@ -77,9 +77,11 @@ const char* kUsage =
     "  --redis URL  join a fleet of socket.io servers on Redis (redis://[[user]:pass@]host[:port]\n"
     "               [/db] or unix:///path[?db=N]): one bridge process per host, supervised\n"
     "               (docs/redis.md); needs --workers\n"
-    "  --redis-mode classic  the adapter's protocol (@socket.io/redis-adapter's createAdapter;\n"
-    "               the sharded one is not built yet)\n"
-    "  --redis-key K  the adapter's key (default socket.io)\n"
+    "  --redis-mode classic|sharded  the adapter's protocol: @socket.io/redis-adapter's\n"
+    "               createAdapter (default) or createShardedAdapter (Redis 7)\n"
+    "  --redis-subscription-mode static|dynamic|dynamic-private  the sharded adapter's\n"
+    "               subscriptionMode (default dynamic)\n"
+    "  --redis-key K  the adapter's key, or the sharded one's channelPrefix (default socket.io)\n"
     "  Each flag also from the environment: SHMIO_PORT=8080, SHMIO_WORKERS=auto, SHMIO_NO_PIN=1.\n"
     "  GET /health and GET /metrics are served by every worker.\n";
 
@@ -387,12 +389,25 @@ bool whole(const char* v, long long lo, long long hi, long long& out) {
 }
 
 // The flags that take a value, and the switches.
-constexpr const char* kValueFlags[] = {
-    "port",          "host",         "workers",         "ring",
-    "ring-mb",       "allow-origin", "max-sessions",    "rebalance-rate",
-    "ping-interval", "ping-timeout", "connect-timeout", "first-request-timeout",
-    "flush-budget",  "read-budget",  "session-bytes",   "redis",
-    "redis-mode",    "redis-key"};
+constexpr const char* kValueFlags[] = {"port",
+                                       "host",
+                                       "workers",
+                                       "ring",
+                                       "ring-mb",
+                                       "allow-origin",
+                                       "max-sessions",
+                                       "rebalance-rate",
+                                       "ping-interval",
+                                       "ping-timeout",
+                                       "connect-timeout",
+                                       "first-request-timeout",
+                                       "flush-budget",
+                                       "read-budget",
+                                       "session-bytes",
+                                       "redis",
+                                       "redis-mode",
+                                       "redis-key",
+                                       "redis-subscription-mode"};
 constexpr const char* kSwitches[] = {"port-per-worker",     "no-pin",      "log-sockets",
                                      "per-message-deflate", "no-io-uring", "recovery",
                                      "no-rebalance"};
@@ -452,9 +467,14 @@ std::string apply(ServeOptions& o, const std::string& name, const char* v) {
   } else if (name == "redis") {
     o.redis.url = v;
   } else if (name == "redis-mode") {
-    if (std::string_view(v) != "classic")
-      return "--redis-mode must be classic (the sharded adapter's protocol is not built yet)";
+    if (std::string_view(v) != "classic" && std::string_view(v) != "sharded")
+      return "--redis-mode must be classic or sharded";
     o.redis.mode = v;
+  } else if (name == "redis-subscription-mode") {
+    const std::string_view m(v);
+    if (m != "static" && m != "dynamic" && m != "dynamic-private")
+      return "--redis-subscription-mode must be static, dynamic or dynamic-private";
+    o.redis.subscription = v;
   } else if (name == "redis-key") {
     if (*v == '\0') return "--redis-key must not be empty";
     o.redis.key = v;
@@ -569,9 +589,15 @@ int serve(ServeOptions cfg, Setup setup) {
       std::fprintf(stderr, "shmio: --redis %s: %s\n", cfg.redis.url.c_str(), why.c_str());
       return 2;
     }
-    if (cfg.redis.mode != "classic") {
-      std::fprintf(stderr, "shmio: redis mode '%s': only classic is built so far\n",
-                   cfg.redis.mode.c_str());
+    if (cfg.redis.mode != "classic" && cfg.redis.mode != "sharded") {
+      std::fprintf(stderr, "shmio: redis mode '%s': classic or sharded\n", cfg.redis.mode.c_str());
+      return 2;
+    }
+    if (cfg.redis.subscription != "static" && cfg.redis.subscription != "dynamic" &&
+        cfg.redis.subscription != "dynamic-private") {
+      std::fprintf(stderr,
+                   "shmio: redis subscription mode '%s': static, dynamic or dynamic-private\n",
+                   cfg.redis.subscription.c_str());
       return 2;
     }
     if (cfg.workers < 0) {
@@ -630,6 +656,11 @@ int serve(ServeOptions cfg, Setup setup) {
     bo.workers = n;
     bo.url = cfg.redis.url;
     bo.key = cfg.redis.key;
+    bo.mode = cfg.redis.mode == "sharded" ? redis::FleetMode::sharded : redis::FleetMode::classic;
+    bo.subscription = cfg.redis.subscription == "static" ? redis::ShardedSubscription::static_
+                      : cfg.redis.subscription == "dynamic-private"
+                          ? redis::ShardedSubscription::dynamic_private
+                          : redis::ShardedSubscription::dynamic;
     bo.recovery = cfg.server.connection_state_recovery.has_value();
     bo.request_timeout = cfg.redis.request_timeout;
     // (Its lines go where the supervisor's go: through the log hook as worker -1, if any.)

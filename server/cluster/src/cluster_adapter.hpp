@@ -15,9 +15,21 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
  public:
   ClusterAdapter(sio::Namespace& nsp, Node::Impl& node) : InMemoryAdapter(nsp), node_(node) {
     node_.adapters[nsp.name()] = this;
+    if (node_.tell_rooms != Node::Impl::TellRooms::no) tell_rooms();
     // The fleet bridge learns of it (after this turn: the namespace is still being built).
     net::post(node_.io, [alive = std::weak_ptr<bool>(alive_), this] {
       if (!alive.expired()) node_.announce_namespaces();
+    });
+  }
+
+  // From now on, every room created or deleted here is said on the ring (for a sharded fleet
+  // bridge: it subscribes to the rooms' channels). Only then: room events cost on every join.
+  void tell_rooms() {
+    if (telling_rooms_) return;
+    telling_rooms_ = true;
+    on_room_event([this](RoomEvent e, const sio::Room& room, const sio::SocketId&) {
+      if (e == RoomEvent::create_room || e == RoomEvent::delete_room)
+        node_.room_changed(nsp_->name(), room, e == RoomEvent::create_room);
     });
   }
   ~ClusterAdapter() override { node_.adapters.erase(nsp_->name()); }
@@ -393,8 +405,26 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
   }
 
   Node::Impl& node_;
+  bool telling_rooms_ = false;
   std::chrono::steady_clock::time_point last_not_saved_log_{};
   std::vector<sio::SocketId> data_pending_;                 // sockets whose data a turn reached
   std::shared_ptr<bool> alive_ = std::make_shared<bool>();  // (the posted save's guard)
 };
+
+inline void Node::Impl::announce_namespaces() {
+  if (stopped || !writer) return;
+  json::array names;
+  json::object rooms;
+  for (const auto& [name, a] : adapters) {
+    names.emplace_back(name);
+    if (tell_rooms == TellRooms::no) continue;
+    json::array list;
+    for (const sio::Room& r : a->rooms())
+      if (room_told(r)) list.emplace_back(r);
+    rooms[name] = std::move(list);
+  }
+  json::object body{{"worker", options.worker}, {"nsps", std::move(names)}};
+  if (tell_rooms != TellRooms::no) body["rooms"] = std::move(rooms);
+  publish(MessageType::namespaces, write_message(body));
+}
 }  // namespace shmio::cluster

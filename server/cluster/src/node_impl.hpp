@@ -207,13 +207,19 @@ struct Node::Impl {
     }
     return out;
   }
-  // This worker's namespaces, for the fleet bridge (it subscribes to their Redis channels).
-  void announce_namespaces() {
-    if (stopped || !writer) return;
-    json::array names;
-    for (const auto& [name, a] : adapters) names.emplace_back(name);
-    publish(MessageType::namespaces,
-            write_message({{"worker", options.worker}, {"nsps", std::move(names)}}));
+  // This worker's namespaces, for the fleet bridge (it subscribes to their Redis channels), and
+  // their rooms when a sharded bridge asked for them (room_changed in wire.hpp).
+  enum class TellRooms { no, public_only, all } tell_rooms = TellRooms::no;
+  bool room_told(const std::string& room) const {
+    return tell_rooms == TellRooms::all ||
+           (tell_rooms == TellRooms::public_only && room.size() != 20);
+  }
+  void announce_namespaces();
+  void room_changed(const std::string& nsp, const std::string& room, bool created) {
+    if (stopped || !writer || !room_told(room)) return;
+    publish(MessageType::room_changed,
+            write_message(
+                {{"worker", options.worker}, {"nsp", nsp}, {"room", room}, {"created", created}}));
   }
   bool responder_alive(const Responder& r) const {
     const auto& slot = segment->producer_slot(r.producer);

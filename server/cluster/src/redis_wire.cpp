@@ -117,6 +117,20 @@ const char* packet_from(const json::object& po, std::vector<socketio::Binary> at
 }
 }  // namespace
 
+json::object packet_to_json(const socketio::Packet& p) {
+  return packet_json(p);
+}
+const char* packet_from_json(const json::object& o, std::vector<socketio::Binary> attachments,
+                             socketio::Packet& out) {
+  return packet_from(o, std::move(attachments), out);
+}
+json::object options_to_json(const socketio::BroadcastOptions& o) {
+  return opts_json(o, true);
+}
+bool options_from_json(const json::value* v, socketio::BroadcastOptions& o) {
+  return opts_from(v, o);
+}
+
 std::string encode_classic_broadcast(std::string_view uid, const socketio::Packet& p,
                                      const socketio::BroadcastOptions& opts) {
   const json::value msg = json::array{json::string(uid), packet_json(p), opts_json(opts, true)};

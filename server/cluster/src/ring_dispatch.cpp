@@ -197,9 +197,18 @@ void Node::Impl::apply(std::uint16_t type, std::uint16_t producer,
       if (!for_me) break;
       if (auto c = collector_for(rid)) c->expect(source, u64_of(body, "clientCount"));
       break;
-    case MessageType::namespaces_request:
+    case MessageType::namespaces_request: {
+      const std::string rooms = str_of(body, "rooms");
+      const TellRooms want = rooms == "all"      ? TellRooms::all
+                             : rooms == "public" ? TellRooms::public_only
+                                                 : TellRooms::no;
+      if (want != TellRooms::no && tell_rooms == TellRooms::no) {
+        tell_rooms = want;
+        for (auto& [name, a] : adapters) a->tell_rooms();
+      }
       announce_namespaces();
       break;
+    }
     case MessageType::all_rooms: {
       json::array rooms;
       if (ClusterAdapter* a = adapter(str_of(body, "nsp")))
@@ -210,6 +219,7 @@ void Node::Impl::apply(std::uint16_t type, std::uint16_t producer,
     }
     case MessageType::namespaces:
     case MessageType::all_rooms_response:
+    case MessageType::room_changed:
       break;  // (for the fleet bridge)
     case MessageType::load: {
       const auto w = static_cast<int>(u64_of(body, "worker"));

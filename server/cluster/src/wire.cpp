@@ -57,6 +57,8 @@ const char* to_string(MessageType t) noexcept {
       return "ALL_ROOMS";
     case MessageType::all_rooms_response:
       return "ALL_ROOMS_RESPONSE";
+    case MessageType::room_changed:
+      return "ROOM_CHANGED";
   }
   return "?";
 }

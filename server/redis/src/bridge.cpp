@@ -108,8 +108,9 @@ struct Bridge::Impl {
 
   // --- the fleet's requests, answered for every worker (ring request id -> what is collected)
   struct Incoming {
-    fleet::ClassicRequestType type;
+    fleet::ClassicRequestType type = fleet::ClassicRequestType::all_rooms;
     std::string nsp, redis_id;
+    std::string requester;                       // its uid (sharded: answered on its channel)
     std::vector<Member> waiting;                 // workers still to answer
     std::map<std::uint16_t, std::size_t> parts;  // fetch: parts still to come per worker
     std::set<sio::Room> rooms;                   // all_rooms
@@ -138,16 +139,67 @@ struct Bridge::Impl {
   std::unordered_map<std::string, Outgoing> outgoing;
 
   // ------------------------------------------------------------------------------------------
+  bool sharded() const { return options.mode == FleetMode::sharded; }
+  fleet::SubscriptionMode subscription() const {
+    return options.subscription == ShardedSubscription::static_ ? fleet::SubscriptionMode::static_
+           : options.subscription == ShardedSubscription::dynamic
+               ? fleet::SubscriptionMode::dynamic
+               : fleet::SubscriptionMode::dynamic_private;
+  }
+  bool room_channels() const {
+    return sharded() && options.subscription != ShardedSubscription::static_;
+  }
   fleet::ClassicChannels channels(const std::string& nsp) const {
     return fleet::classic_channels(options.key, nsp);
   }
+  fleet::ShardedChannels shard_channels(const std::string& nsp) const {
+    return fleet::sharded_channels(options.key, nsp);
+  }
   void subscribe(const std::string& nsp) {
     if (!namespaces.insert(nsp).second) return;
+    if (sharded()) {
+      const auto ch = shard_channels(nsp);
+      sub->ssubscribe(ch.main);
+      sub->ssubscribe(ch.own_response(options.uid));
+      return;
+    }
     const auto ch = channels(nsp);
     sub->psubscribe(ch.pattern);
     sub->subscribe(ch.request);
     sub->subscribe(ch.response);
     sub->subscribe(ch.own_response(options.uid));
+  }
+  // Sharded, dynamic modes: the channel of every room a worker has (a room a Node member
+  // publishes to alone goes to its own channel), subscribed while any worker has the room.
+  std::map<std::pair<std::string, std::string>, std::set<int>> room_workers;
+  void room_held(const std::string& nsp, const std::string& room, int worker, bool held) {
+    const auto key = std::make_pair(nsp, room);
+    auto& ws = room_workers[key];
+    const bool was = !ws.empty();
+    if (held)
+      ws.insert(worker);
+    else
+      ws.erase(worker);
+    if (!was && !ws.empty()) sub->ssubscribe(shard_channels(nsp).room(room));
+    if (ws.empty()) {
+      if (was) sub->sunsubscribe(shard_channels(nsp).room(room));
+      room_workers.erase(key);
+    }
+  }
+  // Every worker says its namespaces (and, for a dynamic sharded bridge, its rooms, and from
+  // then on each room it creates or deletes).
+  void ask_namespaces() {
+    json::object ask;
+    if (room_channels())
+      ask["rooms"] =
+          options.subscription == ShardedSubscription::dynamic_private ? "all" : "public";
+    ring_publish(MessageType::namespaces_request, cluster::write_message(ask));
+  }
+  void worker_rooms_gone(int worker) {
+    std::vector<std::pair<std::string, std::string>> keys;
+    for (const auto& [k, ws] : room_workers)
+      if (ws.count(worker) != 0) keys.push_back(k);
+    for (const auto& [nsp, room] : keys) room_held(nsp, room, worker, false);
   }
   // PUBLISH, or counted as unsent while Redis is unreachable (not queued: a broadcast delivered
   // seconds late is worse than one counted as lost).
@@ -157,9 +209,10 @@ struct Bridge::Impl {
       return false;
     }
     // Sent but lost with the connection (its reply an error): counted too.
-    pub->command({"PUBLISH", channel, std::move(payload)}, [this](const Reply& r) {
-      if (r.is_error()) ++stats.unsent;
-    });
+    pub->command({sharded() ? "SPUBLISH" : "PUBLISH", channel, std::move(payload)},
+                 [this](const Reply& r) {
+                   if (r.is_error()) ++stats.unsent;
+                 });
     return true;
   }
 
@@ -237,10 +290,30 @@ struct Bridge::Impl {
     const bool for_me = body.contains("to") && u64_of(body, "to") == writer->id();
     const std::uint64_t rid = u64_of(body, "requestId");
     switch (t) {
-      case MessageType::namespaces:
+      case MessageType::namespaces: {
         if (const json::value* n = body.if_contains("nsps"); n && n->is_array())
           for (const auto& e : n->get_array())
             if (e.is_string()) subscribe(std::string(e.get_string()));
+        // (sharded, dynamic: the worker's rooms, all of them: what it said before is replaced)
+        const json::value* rooms = body.if_contains("rooms");
+        if (!room_channels()) break;
+        if (rooms == nullptr || !rooms->is_object()) {
+          // A worker that started after the bridge asked (or restarted): asked again.
+          ask_namespaces();
+          break;
+        }
+        const int w = static_cast<int>(u64_of(body, "worker"));
+        worker_rooms_gone(w);
+        for (const auto& [name, list] : rooms->get_object())
+          for (const auto& r : rooms_of(&list)) room_held(std::string(name), r, w, true);
+        break;
+      }
+      case MessageType::room_changed:
+        if (room_channels()) {
+          const json::value* c = body.if_contains("created");
+          room_held(nsp, str_of(body, "room"), static_cast<int>(u64_of(body, "worker")),
+                    c != nullptr && c->is_bool() && c->get_bool());
+        }
         break;
       case MessageType::sockets_join:
       case MessageType::sockets_leave:
@@ -255,7 +328,7 @@ struct Bridge::Impl {
         r.rooms = rooms_of(body.if_contains("rooms"));
         if (const json::value* c = body.if_contains("close"); c && c->is_bool())
           r.close = c->get_bool();
-        if (publish(channels(nsp).request, fleet::encode_classic_request(r))) ++stats.requests_out;
+        if (send_request(nsp, r)) ++stats.requests_out;
         break;
       }
       case MessageType::server_side_emit: {
@@ -266,8 +339,7 @@ struct Bridge::Impl {
         if (const json::value* a = body.if_contains("args"); a && a->is_array())
           for (const auto& e : a->get_array()) r.data.push_back(e);
         if (rid == 0) {
-          if (publish(channels(nsp).request, fleet::encode_classic_request(r)))
-            ++stats.requests_out;
+          if (send_request(nsp, r)) ++stats.requests_out;
         } else {
           request_fleet(std::move(r), nsp, rid, producer);
         }
@@ -292,6 +364,7 @@ struct Bridge::Impl {
         break;
       case MessageType::worker_down: {
         const auto pid = static_cast<pid_t>(u64_of(body, "pid"));
+        if (room_channels()) worker_rooms_gone(static_cast<int>(u64_of(body, "worker")));
         for (auto& [id, in] : incoming)
           std::erase_if(in.waiting, [pid](const Member& w) { return w.who.pid == pid; });
         settle();
@@ -321,11 +394,25 @@ struct Bridge::Impl {
     opts.flags.volatile_ = (b.flags & cluster::kFlagVolatile) != 0;
     opts.flags.compress = (b.flags & cluster::kFlagCompress) != 0;
     const std::string nsp(b.nsp);
-    const auto ch = channels(nsp);
     if ((b.flags & cluster::kFlagAck) == 0) {
       p.id.reset();
-      if (publish(ch.publish_channel(opts), fleet::encode_classic_broadcast(options.uid, p, opts)))
-        ++stats.published;
+      bool sent = false;
+      if (sharded()) {
+        fleet::ClusterMessage m;
+        m.type = MessageType::broadcast;
+        m.uid = options.uid;
+        m.nsp = nsp;
+        m.data = json::object{{"packet", fleet::packet_to_json(p)},
+                              {"opts", fleet::options_to_json(opts)}};
+        m.attachments = p.attachments;
+        sent = publish(shard_channels(nsp).publish_channel(MessageType::broadcast, false, opts,
+                                                           subscription()),
+                       fleet::encode_cluster_message(m));
+      } else {
+        sent = publish(channels(nsp).publish_channel(opts),
+                       fleet::encode_classic_broadcast(options.uid, p, opts));
+      }
+      if (sent) ++stats.published;
       return;
     }
     // With acks: the worker counts the bridge as one responder (its client count is the fleet's).
@@ -338,8 +425,56 @@ struct Bridge::Impl {
   }
 
   // ------------------------------------------------------------------------------------------
+  // A request in the sharded adapter's envelope (socket.io-adapter's ClusterAdapter messages).
+  fleet::ClusterMessage to_cluster(const fleet::ClassicRequest& r, const std::string& nsp) const {
+    using T = fleet::ClassicRequestType;
+    fleet::ClusterMessage m;
+    m.uid = options.uid;
+    m.nsp = nsp;
+    json::object d;
+    switch (r.type) {
+      case T::remote_join:
+      case T::remote_leave:
+        m.type = r.type == T::remote_join ? MessageType::sockets_join : MessageType::sockets_leave;
+        d["opts"] = fleet::options_to_json(r.opts);
+        d["rooms"] = rooms_json(r.rooms);
+        break;
+      case T::remote_disconnect:
+        m.type = MessageType::disconnect_sockets;
+        d["opts"] = fleet::options_to_json(r.opts);
+        d["close"] = r.close;
+        break;
+      case T::remote_fetch:
+        m.type = MessageType::fetch_sockets;
+        d["opts"] = fleet::options_to_json(r.opts);
+        break;
+      case T::server_side_emit:
+        m.type = MessageType::server_side_emit;
+        d["packet"] = r.data;
+        break;
+      case T::broadcast:
+        m.type = MessageType::broadcast;
+        d["packet"] = fleet::packet_to_json(r.packet);
+        d["opts"] = fleet::options_to_json(r.opts);
+        m.attachments = r.packet.attachments;
+        break;
+      default:
+        break;
+    }
+    if (!r.request_id.empty()) d["requestId"] = r.request_id;
+    m.data = std::move(d);
+    return m;
+  }
+  // A request that wants no answer (joins, leaves, disconnects, a server-side emit).
+  bool send_request(const std::string& nsp, const fleet::ClassicRequest& r) {
+    if (sharded())
+      return publish(shard_channels(nsp).main, fleet::encode_cluster_message(to_cluster(r, nsp)));
+    return publish(channels(nsp).request, fleet::encode_classic_request(r));
+  }
+
   // A worker's request to the fleet: published with its own id; the fleet's answers counted
-  // against PUBSUB NUMSUB of the request channel, less this host.
+  // against PUBSUB NUMSUB of the request channel (sharded: SHARDNUMSUB of the main channel), less
+  // this host.
   void request_fleet(fleet::ClassicRequest r, const std::string& nsp, std::uint64_t ring_id,
                      std::uint16_t to) {
     Outgoing o;
@@ -357,18 +492,22 @@ struct Bridge::Impl {
     r.request_id = random_uid(6) + std::to_string(next_id++);
     const std::string id = r.request_id;
     outgoing.emplace(id, std::move(o));
-    const auto ch = channels(nsp);
-    pub->command({"PUBSUB", "NUMSUB", ch.request}, [this, id](const Reply& rep) {
-      auto it = outgoing.find(id);
-      if (it == outgoing.end()) return;
-      std::size_t n = 0;
-      if (rep.type == Reply::Type::array && rep.elements.size() == 2 &&
-          rep.elements[1].type == Reply::Type::integer && rep.elements[1].integer > 0)
-        n = static_cast<std::size_t>(rep.elements[1].integer);
-      it->second.expected = n > 0 ? n - 1 : 0;
-      check_outgoing(id);
-    });
-    pub->command({"PUBLISH", ch.request, fleet::encode_classic_request(r)});
+    const std::string counted = sharded() ? shard_channels(nsp).main : channels(nsp).request;
+    pub->command({"PUBSUB", sharded() ? "SHARDNUMSUB" : "NUMSUB", counted},
+                 [this, id](const Reply& rep) {
+                   auto it = outgoing.find(id);
+                   if (it == outgoing.end()) return;
+                   std::size_t n = 0;
+                   if (rep.type == Reply::Type::array && rep.elements.size() == 2 &&
+                       rep.elements[1].type == Reply::Type::integer && rep.elements[1].integer > 0)
+                     n = static_cast<std::size_t>(rep.elements[1].integer);
+                   it->second.expected = n > 0 ? n - 1 : 0;
+                   check_outgoing(id);
+                 });
+    if (sharded())
+      pub->command({"SPUBLISH", counted, fleet::encode_cluster_message(to_cluster(r, nsp))});
+    else
+      pub->command({"PUBLISH", counted, fleet::encode_classic_request(r)});
     ++stats.requests_out;
   }
   void check_outgoing(const std::string& id) {
@@ -473,7 +612,10 @@ struct Bridge::Impl {
   // ------------------------------------------------------------------------------------------
   // From Redis.
   void on_message(const std::string& kind, const std::string& channel, std::string payload) {
-    (void)kind;
+    if (sharded()) {
+      if (kind == "smessage") on_shard_message(channel, payload);
+      return;
+    }
     // Which namespace's channel: the broadcast pattern, the request or a response channel.
     for (const std::string& nsp : namespaces) {
       const auto ch = channels(nsp);
@@ -487,6 +629,157 @@ struct Bridge::Impl {
       if (ch.room_of(channel)) return on_broadcast(nsp, payload);
     }
   }
+  // The sharded adapter: every message an envelope {type, data, uid, nsp}, on a namespace's main
+  // channel, a room's channel, or this host's own response channel.
+  void on_shard_message(const std::string& channel, const std::string& payload) {
+    for (const std::string& nsp : namespaces) {
+      const auto ch = shard_channels(nsp);
+      if (channel.size() < ch.main.size() || channel.compare(0, ch.main.size(), ch.main) != 0)
+        continue;
+      std::string why;
+      auto m = fleet::decode_cluster_message(payload, &why);
+      if (!m) return bad("a message on " + channel, why);
+      if (m->uid == options.uid) return;
+      if (m->nsp != nsp) return bad("a message on " + channel, "it names another namespace");
+      if (channel == ch.own_response(options.uid)) return shard_response(std::move(*m));
+      return shard_request(nsp, std::move(*m));
+    }
+  }
+  void shard_response(fleet::ClusterMessage m) {
+    // As the classic response the relaying code reads: its request id, type and fields.
+    if (!m.data.is_object()) return bad("a response", "no data");
+    fleet::ClassicResponse r;
+    r.fields = m.data.get_object();
+    r.request_id = str_of(r.fields, "requestId");
+    r.attachments = std::move(m.attachments);
+    using T = fleet::ClassicRequestType;
+    switch (m.type) {
+      case MessageType::fetch_sockets_response:
+        r.type = T::remote_fetch;
+        break;
+      case MessageType::server_side_emit_response:
+        r.type = T::server_side_emit;
+        if (const json::value* p = r.fields.if_contains("packet")) r.fields["data"] = *p;
+        break;
+      case MessageType::broadcast_client_count:
+        r.type = T::broadcast_client_count;
+        break;
+      case MessageType::broadcast_ack:
+        r.type = T::broadcast_ack;
+        break;
+      default:
+        return;  // (heartbeats and the like: nothing to do)
+    }
+    fleet_answer(std::move(r));
+  }
+  void shard_request(const std::string& nsp, fleet::ClusterMessage m) {
+    if (!m.data.is_object()) return;  // (heartbeats, ADAPTER_CLOSE: no data, nothing to do)
+    const json::object& d = m.data.get_object();
+    fleet::ClassicRequest r;
+    r.uid = m.uid;
+    r.request_id = str_of(d, "requestId");
+    using T = fleet::ClassicRequestType;
+    if (!fleet::options_from_json(d.if_contains("opts"), r.opts))
+      return bad("a message", "its options are not lists of room names");
+    switch (m.type) {
+      case MessageType::broadcast: {
+        const json::value* p = d.if_contains("packet");
+        if (p == nullptr || !p->is_object()) return bad("a broadcast", "no packet");
+        if (const char* why =
+                fleet::packet_from_json(p->get_object(), std::move(m.attachments), r.packet))
+          return bad("a broadcast", why);
+        if (r.packet.nsp != nsp) return bad("a broadcast", "its packet names another namespace");
+        if (r.request_id.empty()) {
+          if (r.opts.flags.local) return;
+          if (ring_broadcast(nsp, std::move(r.packet), r.opts, 0, false)) ++stats.received;
+          return;
+        }
+        r.type = T::broadcast;
+        break;
+      }
+      case MessageType::sockets_join:
+      case MessageType::sockets_leave:
+        r.type = m.type == MessageType::sockets_join ? T::remote_join : T::remote_leave;
+        r.rooms = rooms_of(d.if_contains("rooms"));
+        break;
+      case MessageType::disconnect_sockets: {
+        r.type = T::remote_disconnect;
+        const json::value* c = d.if_contains("close");
+        r.close = c != nullptr && c->is_bool() && c->get_bool();
+        break;
+      }
+      case MessageType::fetch_sockets:
+        if (r.request_id.empty()) return bad("a fetchSockets", "no requestId");
+        r.type = T::remote_fetch;
+        break;
+      case MessageType::server_side_emit: {
+        const json::value* p = d.if_contains("packet");
+        if (p == nullptr || !p->is_array() || p->get_array().empty())
+          return bad("a serverSideEmit", "no packet");
+        r.type = T::server_side_emit;
+        r.data = p->get_array();
+        break;
+      }
+      default:
+        return;
+    }
+    serve_request(nsp, std::move(r));
+  }
+
+  // An answer to a fleet member's request, in the mode's form: classic on the namespace's
+  // response channel (every member reads it), sharded on the requester's own channel.
+  void respond(const Incoming& in, MessageType t, json::value value,
+               std::vector<sio::Binary> attachments = {}) {
+    if (sharded()) {
+      fleet::ClusterMessage m;
+      m.type = t;
+      m.uid = options.uid;
+      m.nsp = in.nsp;
+      json::object d{{"requestId", in.redis_id}};
+      switch (t) {
+        case MessageType::fetch_sockets_response:
+          d["sockets"] = std::move(value);
+          break;
+        case MessageType::broadcast_client_count:
+          d["clientCount"] = std::move(value);
+          break;
+        default:  // server-side emit's answer, a client's ack: the value as `packet`
+          d["packet"] = std::move(value);
+          m.attachments = std::move(attachments);
+          break;
+      }
+      m.data = std::move(d);
+      publish(shard_channels(in.nsp).own_response(in.requester), fleet::encode_cluster_message(m));
+      return;
+    }
+    const std::string rch = channels(in.nsp).response;
+    switch (t) {
+      case MessageType::fetch_sockets_response:
+        publish(rch, fleet::encode_fetch_response(
+                         in.redis_id, value.is_array() ? value.get_array() : json::array{}));
+        break;
+      case MessageType::broadcast_client_count:
+        publish(rch,
+                fleet::encode_client_count_response(
+                    in.redis_id, value.is_uint64()  ? value.get_uint64()
+                                 : value.is_int64() ? static_cast<std::uint64_t>(value.get_int64())
+                                                    : 0));
+        break;
+      case MessageType::server_side_emit_response:
+        publish(rch, fleet::encode_server_side_emit_response(in.redis_id, std::move(value)));
+        break;
+      case MessageType::broadcast_ack:
+        publish(rch, fleet::encode_broadcast_ack_response(
+                         in.redis_id, sio::Args(json::array{std::move(value)}, attachments)));
+        break;
+      case MessageType::all_rooms_response:
+        publish(rch, fleet::encode_all_rooms_response(in.redis_id, in.rooms));
+        break;
+      default:
+        break;
+    }
+  }
+
   void bad(const std::string& what, const std::string& why) {
     ++stats.bad_messages;
     const auto now = Clock::now();
@@ -552,9 +845,14 @@ struct Bridge::Impl {
   // A request of the fleet, for this host's workers.
   void on_request(const std::string& nsp, const std::string& payload) {
     std::string why;
-    auto r = fleet::decode_classic_request(payload, &why);
-    if (!r) return bad("a request", why);
-    if (r->uid == options.uid) return;
+    auto req = fleet::decode_classic_request(payload, &why);
+    if (!req) return bad("a request", why);
+    if (req->uid == options.uid) return;
+    serve_request(nsp, std::move(*req));
+  }
+  // A request of another member (either mode's), for this host's workers.
+  void serve_request(const std::string& nsp, fleet::ClassicRequest request) {
+    auto* r = &request;
     using T = fleet::ClassicRequestType;
     json::object body{{"nsp", nsp}, {"fleet", true}};
     switch (r->type) {
@@ -603,18 +901,7 @@ struct Bridge::Impl {
       case T::broadcast: {
         const std::uint64_t id = ring_id();
         ++stats.requests_in;
-        Incoming in{T::broadcast,
-                    nsp,
-                    r->request_id,
-                    live_workers(),
-                    {},
-                    {},
-                    {},
-                    0,
-                    false,
-                    false,
-                    Clock::now() + options.request_timeout};
-        incoming.emplace(id, std::move(in));
+        incoming.emplace(id, make_incoming(*r, nsp));
         if (!ring_broadcast(nsp, std::move(r->packet), r->opts, id, true))
           incoming[id].waiting.clear();
         settle();
@@ -624,20 +911,19 @@ struct Bridge::Impl {
         return;  // (responses are read on the response channels; SOCKETS is legacy)
     }
   }
+  Incoming make_incoming(const fleet::ClassicRequest& r, const std::string& nsp) {
+    Incoming in;
+    in.type = r.type;
+    in.nsp = nsp;
+    in.redis_id = r.request_id;
+    in.requester = r.uid;
+    in.waiting = live_workers();
+    in.deadline = Clock::now() + options.request_timeout;
+    return in;
+  }
   void ask_workers(std::uint64_t id, const fleet::ClassicRequest& r, const std::string& nsp,
                    MessageType t, const json::object& body) {
-    Incoming in{r.type,
-                nsp,
-                r.request_id,
-                live_workers(),
-                {},
-                {},
-                {},
-                0,
-                false,
-                false,
-                Clock::now() + options.request_timeout};
-    incoming.emplace(id, std::move(in));
+    incoming.emplace(id, make_incoming(r, nsp));
     if (!ring_publish(t, cluster::write_message(body))) incoming[id].waiting.clear();
     settle();
   }
@@ -651,7 +937,6 @@ struct Bridge::Impl {
     auto done_with = [&] {
       std::erase_if(in.waiting, [producer](const Member& m) { return m.producer == producer; });
     };
-    const std::string rch = channels(in.nsp).response;
     switch (t) {
       case MessageType::all_rooms_response:
         for (auto& r : rooms_of(body.if_contains("rooms"))) in.rooms.insert(r);
@@ -671,7 +956,7 @@ struct Bridge::Impl {
           const json::value* a = body.if_contains("args");
           json::value first =
               a && a->is_array() && !a->get_array().empty() ? a->get_array()[0] : json::value();
-          publish(rch, fleet::encode_server_side_emit_response(in.redis_id, first));
+          respond(in, MessageType::server_side_emit_response, std::move(first));
         }
         done_with();
         break;
@@ -681,8 +966,9 @@ struct Bridge::Impl {
         break;
       case MessageType::broadcast_ack: {
         const json::value* a = body.if_contains("args");
-        sio::Args args(a && a->is_array() ? a->get_array() : json::array{}, blobs);
-        publish(rch, fleet::encode_broadcast_ack_response(in.redis_id, args));
+        json::value first =
+            a && a->is_array() && !a->get_array().empty() ? a->get_array()[0] : json::value();
+        respond(in, MessageType::broadcast_ack, std::move(first), blobs);
         return;
       }
       default:
@@ -707,14 +993,13 @@ struct Bridge::Impl {
         continue;
       }
       if (late && !in.waiting.empty()) ++stats.request_timeouts;
-      const std::string rch = channels(in.nsp).response;
       using T = fleet::ClassicRequestType;
       switch (in.type) {
         case T::all_rooms:
-          publish(rch, fleet::encode_all_rooms_response(in.redis_id, in.rooms));
+          respond(in, MessageType::all_rooms_response, json::value());
           break;
         case T::remote_fetch:
-          publish(rch, fleet::encode_fetch_response(in.redis_id, std::move(in.sockets)));
+          respond(in, MessageType::fetch_sockets_response, std::move(in.sockets));
           break;
         case T::server_side_emit:
           // No worker answered (none has a handler that acks): the requester's count still
@@ -722,7 +1007,7 @@ struct Bridge::Impl {
           // it times out there).
           break;
         case T::broadcast:
-          publish(rch, fleet::encode_client_count_response(in.redis_id, in.client_count));
+          respond(in, MessageType::broadcast_client_count, in.client_count);
           if (!late) {
             in.counted = true;
             ++it;
@@ -888,7 +1173,7 @@ void Bridge::start() {
   m.sub->start();
   m.subscribe("/");
   // The workers say their namespaces (each also does at its start and for each new one).
-  m.ring_publish(MessageType::namespaces_request, cluster::write_message({}));
+  m.ask_namespaces();
   m.arm_tick();
 }
 
@@ -914,10 +1199,6 @@ std::string Bridge::metrics_text() const {
 }
 
 int run_bridge(const BridgeOptions& options) {
-  if (options.mode != FleetMode::classic) {
-    std::fprintf(stderr, "shmio[bridge]: only the classic adapter's protocol is built so far\n");
-    return 2;
-  }
   net::io_context io;
   std::unique_ptr<Bridge> bridge;
   try {
@@ -927,8 +1208,13 @@ int run_bridge(const BridgeOptions& options) {
     return 1;
   }
   bridge->start();
-  std::fprintf(stderr, "shmio[bridge]: pid %d, uid %s, key %s, Redis %s\n", ::getpid(),
-               bridge->uid().c_str(), options.key.c_str(), options.url.c_str());
+  std::fprintf(stderr, "shmio[bridge]: pid %d, uid %s, %s, key %s, Redis %s\n", ::getpid(),
+               bridge->uid().c_str(),
+               options.mode == FleetMode::classic                     ? "classic"
+               : options.subscription == ShardedSubscription::static_ ? "sharded (static)"
+               : options.subscription == ShardedSubscription::dynamic ? "sharded (dynamic)"
+                                                                      : "sharded (dynamic-private)",
+               options.key.c_str(), options.url.c_str());
   net::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code&, int) {
     bridge->stop();

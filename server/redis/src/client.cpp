@@ -230,7 +230,9 @@ void on_reply(const std::shared_ptr<Client>& c, Client::Impl& m, Reply r) {
                              std::move(r.elements[3].str));
       return;
     }
-    if (kind == "subscribe" || kind == "psubscribe" || kind == "ssubscribe") return;
+    if (kind == "subscribe" || kind == "psubscribe" || kind == "ssubscribe" ||
+        kind == "unsubscribe" || kind == "punsubscribe" || kind == "sunsubscribe")
+      return;
   }
   if (m.inflight.empty()) return;  // (nothing asked: a stray reply)
   Client::Impl::Command cmd = std::move(m.inflight.front());
@@ -420,6 +422,12 @@ void Client::psubscribe(const std::string& pattern) {
 }
 void Client::ssubscribe(const std::string& channel) {
   add_sub(shared_from_this(), *impl_, "SSUBSCRIBE", channel);
+}
+void Client::sunsubscribe(const std::string& channel) {
+  Impl& m = *impl_;
+  if (m.subs.erase({"SSUBSCRIBE", channel}) == 0 || !m.up || m.stopped) return;
+  m.out += format({"SUNSUBSCRIBE", channel});
+  flush(shared_from_this(), m);
 }
 
 }  // namespace shmio::redis

@@ -67,9 +67,12 @@ struct ServeOptions {
   // Needs a cluster (workers >= 0). The bridge is built where hiredis was found; without it a URL
   // is refused at start.
   struct Redis {
-    std::string url;                // "" (default): no fleet
-    std::string mode = "classic";   // the adapter's protocol ("classic": createAdapter)
-    std::string key = "socket.io";  // the adapter's `key`
+    std::string url;  // "" (default): no fleet
+    // The adapter's protocol: "classic" (createAdapter) or "sharded" (createShardedAdapter,
+    // Redis 7), and the sharded one's subscriptionMode ("static", "dynamic", "dynamic-private").
+    std::string mode = "classic";
+    std::string subscription = "dynamic";
+    std::string key = "socket.io";  // the adapter's `key` (sharded: its `channelPrefix`)
     std::chrono::milliseconds request_timeout{5000};  // its requestsTimeout
   } redis;
   // The Socket.IO server's options (heartbeat, recovery, CORS, compression, the app's own HTTP
@@ -96,6 +99,7 @@ int serve(ServeOptions options, Setup setup);
 // --log-sockets --per-message-deflate --allow-origin O (repeatable) --no-io-uring --recovery
 // --max-sessions N --session-bytes N --no-rebalance --rebalance-rate N --first-request-timeout MS
 // --flush-budget BYTES --read-budget BYTES --redis URL --redis-mode M --redis-key K
+// --redis-subscription-mode M
 // --ping-interval MS --ping-timeout MS --connect-timeout MS --help.
 // Each can also come from the environment: SHMIO_ and the flag's name in capitals with '_' for
 // '-' (SHMIO_PORT=8080, SHMIO_WORKERS=auto; a switch such as SHMIO_NO_PIN with 1, true or yes);

@@ -25,6 +25,17 @@
 
 namespace shmio::cluster::fleet {
 
+// The socket.io-parser packet object of a broadcast as the Node adapters send it, {type: 2, data,
+// nsp} (and its id), binary arguments as placeholders there (the caller's attachments); and back
+// (an EVENT, or a BINARY_EVENT with `attachments`): nullptr, or why not.
+boost::json::object packet_to_json(const socketio::Packet& p);
+const char* packet_from_json(const boost::json::object& o,
+                             std::vector<socketio::Binary> attachments, socketio::Packet& out);
+// Broadcast options as the Node adapters send them, {rooms, except, flags}; and back (rooms sent
+// as numbers accepted): false for lists that are not of room names.
+boost::json::object options_to_json(const socketio::BroadcastOptions& o);
+bool options_from_json(const boost::json::value* v, socketio::BroadcastOptions& o);
+
 struct ClassicChannels {
   std::string broadcast;                                 // ${key}#${nsp}#
   std::string request;                                   // ${key}-request#${nsp}#

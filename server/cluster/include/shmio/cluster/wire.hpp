@@ -66,6 +66,12 @@ enum class MessageType : std::uint16_t {
   namespaces_request = 39,
   all_rooms = 40,
   all_rooms_response = 41,
+  // A sharded fleet bridge in a dynamic subscription mode subscribes to the channel of every room
+  // its workers have: asked for them ({"rooms": "public"|"all"} in NAMESPACES_REQUEST: a worker
+  // then adds {"rooms": {nsp: [...]}} to its NAMESPACES), each worker then says each room it
+  // creates or deletes ({"worker", "nsp", "room", "created"}). "public": rooms whose name is not
+  // 20 characters long (the Node adapter's test for a socket id).
+  room_changed = 42,
 };
 const char* to_string(MessageType t) noexcept;
 

@@ -31,7 +31,14 @@ class io_context;
 
 namespace shmio::redis {
 
+// classic: @socket.io/redis-adapter's createAdapter (PUBLISH, PSUBSCRIBE). sharded: its
+// createShardedAdapter (Redis 7's SPUBLISH, SSUBSCRIBE; socket.io-adapter's ClusterAdapter
+// messages), with its subscription modes: "static" (main and response channels only), "dynamic"
+// (also each room's channel while a worker has the room, except rooms named like a socket id),
+// "dynamic-private" (every room's). Redis Cluster's redirections (MOVED) are not followed: one
+// Redis server, or a proxy that routes shard channels.
 enum class FleetMode { classic, sharded };
+enum class ShardedSubscription { static_, dynamic, dynamic_private };
 
 struct BridgeOptions {
   std::string ring;  // the host's ring
@@ -39,6 +46,7 @@ struct BridgeOptions {
   std::string url = "redis://127.0.0.1:6379";
   FleetMode mode = FleetMode::classic;
   std::string key = "socket.io";  // the adapter's `key` (classic) or `channelPrefix` (sharded)
+  ShardedSubscription subscription = ShardedSubscription::dynamic;  // (sharded: its default)
   // The workers add recovery offsets (connection state recovery): broadcasts from the fleet get
   // one too (their ring position), and offsets are taken off what is published.
   bool recovery = false;

@@ -90,6 +90,7 @@ class Client : public std::enable_shared_from_this<Client> {
   void subscribe(const std::string& channel);
   void psubscribe(const std::string& pattern);
   void ssubscribe(const std::string& channel);
+  void sunsubscribe(const std::string& channel);  // (not sent again after a reconnect)
 
   bool connected() const noexcept;
   struct Stats {

@@ -84,8 +84,8 @@ async function members(r, key = "socket.io", sharded = false) {
   return Number(n);
 }
 
-function client(url) {
-  const s = connect(url, { reconnection: false, forceNew: true, transports: ["websocket"] });
+function client(url, opts = {}) {
+  const s = connect(url, { reconnection: false, forceNew: true, transports: ["websocket"], ...opts });
   opened.push(s);
   return s;
 }
@@ -265,6 +265,36 @@ for (const subscription of ["dynamic", "static"]) {
     assert.equal(await bridgeMetric(c, "shmio_redis_bad_messages_total"), 0);
   });
 }
+
+test("in-host connection state recovery replays broadcasts that came from Redis", async () => {
+  const r = await startRedis();
+  const rc = await redisClient(r.url);
+  const c = await shmio(2, r.url, ["--recovery"]);
+  const node = await startNode(r.url);
+  await untilAsync(async () => (await members(rc)) === 2, 10000, "subscribed");
+  const y = client(node.url);
+  const bob = client(c.url(0), { reconnection: true, reconnectionDelay: 300, randomizationFactor: 0 });
+  await connected(y, bob);
+  const got = collect(bob, "msg");
+  await ack(y, "publish", null, { n: 0 });
+  await until(() => got.length === 1, 5000, "the first broadcast from Node");
+  // Its last argument is its position in this host's ring (the offset the client keeps, and
+  // hands to its listener too, as socket.io-client does).
+  assert.deepEqual(got[0][0], { n: 0 });
+  assert.match(got[0][1], /^[0-9a-f]{16}$/);
+  const id = bob.id;
+  // Bob drops; while he is away Node broadcasts three more; he comes back on the other worker.
+  bob.io.uri = c.url(1);
+  const dropped = once(bob, "disconnect");
+  bob.io.engine.close();
+  await within(dropped, 5000, "disconnect");
+  for (const n of [1, 2, 3]) await ack(y, "publish", null, { n });
+  await within(once(bob, "connect"), 10000, "reconnect");
+  assert.equal(bob.recovered, true);
+  assert.equal(bob.id, id);
+  await until(() => got.length === 4, 5000, "the missed broadcasts replayed");
+  assert.deepEqual(got.map(([m]) => m.n), [0, 1, 2, 3]);
+});
 
 test("emitters: @socket.io/redis-emitter reaches shmio's clients, shmio-emit --redis reaches Node's", async () => {
   const r = await startRedis();

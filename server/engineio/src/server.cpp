@@ -113,10 +113,10 @@ void detail::ServerCore::flush_batched() {
       continue;
     }
     const std::size_t at = batch_iov.size();
-    batch_iov.resize(at + kBatchIovecs);
+    iovec* slots = batch_iov.extend(kBatchIovecs);
     std::size_t count = 0, bytes = 0;
-    const int fd = l->prepare_write(&batch_iov[at], kBatchIovecs, count, bytes);
-    batch_iov.resize(at + count);
+    const int fd = l->prepare_write(slots, kBatchIovecs, count, bytes);
+    batch_iov.shrink_to(at + count);
     if (fd < 0 || count == 0) {
       if (l->flush()) defer(s);  // nothing to gather (a blocked or closing link): its own way
       continue;
@@ -129,7 +129,7 @@ void detail::ServerCore::flush_batched() {
   batch_msgs.assign(batch.size(), msghdr{});
   for (std::size_t i = 0; i < batch.size(); ++i) {
     batch_fds[i] = batch[i].fd;
-    batch_msgs[i].msg_iov = &batch_iov[batch[i].iov_at];
+    batch_msgs[i].msg_iov = batch_iov.at(batch[i].iov_at);
     batch_msgs[i].msg_iovlen = batch[i].iov_count;
   }
   if (!uring->send_all(batch_fds, batch_msgs, batch_results)) {

@@ -66,7 +66,29 @@ struct detail::ServerCore : std::enable_shared_from_this<detail::ServerCore> {
     std::size_t iov_at, iov_count, bytes;
   };
   std::vector<Batched> batch;
-  std::vector<iovec> batch_iov;
+  // The turn's iovecs: each session is given kBatchIovecs slots, prepare_write fills some, the
+  // rest are given back. Grown without zeroing (a std::vector's resize would clear the 64 slots,
+  // 1 KiB, for every session of every turn); keeps its capacity between turns.
+  struct IovecBuffer {
+    std::unique_ptr<iovec[]> slots;
+    std::size_t used = 0, capacity = 0;
+    void clear() noexcept { used = 0; }
+    std::size_t size() const noexcept { return used; }
+    iovec* extend(std::size_t k) {
+      if (used + k > capacity) {
+        const std::size_t c = std::max(used + k, capacity * 2);
+        auto grown = std::make_unique_for_overwrite<iovec[]>(c);
+        std::copy_n(slots.get(), used, grown.get());
+        slots = std::move(grown);
+        capacity = c;
+      }
+      iovec* at = slots.get() + used;
+      used += k;
+      return at;
+    }
+    void shrink_to(std::size_t n) noexcept { used = n; }
+    iovec* at(std::size_t i) noexcept { return slots.get() + i; }
+  } batch_iov;
   std::vector<int> batch_fds;
   std::vector<msghdr> batch_msgs;
   std::vector<long> batch_results;

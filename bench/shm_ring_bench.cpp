@@ -6,12 +6,19 @@
 //   --cpus=LIST  CPUs to pin to ("0,1", "0-3"); default: the CPUs of the affinity mask.
 //                Producers, readers and threads pin themselves round-robin over the list, in
 //                the order producers, then readers (participant k -> LIST[k % size]).
-//   --shapes=L   the producer/reader shapes of ring_xproc (default 1p1r,2p2r,1p2r,1p4r,1p8r;
+//   --shapes=L   the producer/reader shapes of ring_xproc (default 1p1r,2p2r,1p2r,1p4r,1p8r,
+//                2p1r,4p1r;
 //                e.g. 8p8r,1p15r,15p1r on a 16-core machine). Each P and R from 1 to 64.
 //   --quick      much smaller counts, for CI smoke runs (the whole binary in well under 30 s).
 //
 // Benchmarks (names are what --benchmark_filter matches):
-//   ring_publish/<size>            one thread publishes (no reader): items/s and bytes/s.
+//   ring_publish/<size>[/ring=<bytes>]
+//                                  one thread publishes (no reader): items/s and bytes/s; with
+//                                  ring=: a cache-sized ring (256 KiB, 1 MiB) instead of 64 MiB.
+//   ring_publish_latency/64B/ring=<bytes>/<prefaulted|lazy>
+//                                  each publish timed alone over 3 laps of the ring: p50, p99,
+//                                  p99.9, max (ns, the clock's own cost, clock_ns, inside), the
+//                                  ring pre-faulted at creation or touched lazily.
 //   ring_xproc/<P>p<R>r/<size>/<mode>
 //                                  P producer processes -> R reader processes (fork), a fixed
 //                                  record count per iteration; Time = wall time from the first
@@ -26,7 +33,10 @@
 //                                  peek()/consume() reading only the 8-byte sequence number.
 //   ring_latency/<busy|parked>     one-way publish -> read latency between two processes, paced
 //                                  sends; the Time column is the p50, counters the percentiles.
-//   base_moodycamel_1p1c/64B       moodycamel::ConcurrentQueue, 2 threads of one process.
+//   base_moodycamel_1p1c/64B[/pool=1MiB]
+//                                  moodycamel::ConcurrentQueue, 2 threads of one process (initial
+//                                  pool 4 MiB, or 1 MiB: a 1 MiB ring's footprint).
+//   ring_xproc/1p1r/64B/poll/ring=<bytes>  1P -> 1R with a cache-sized ring.
 //   base_boost_mq/<size>           boost::interprocess::message_queue between 2 processes.
 //   base_pingpong                  a cache line bounced between two processes: latency floor.
 //   base_memcpy/<what>             memcpy bandwidth: throughput floor.
@@ -93,7 +103,7 @@ struct Shape {
   int producers, readers;
 };
 // --shapes: ring_xproc's producer/reader counts.
-std::vector<Shape> g_shapes{{1, 1}, {2, 2}, {1, 2}, {1, 4}, {1, 8}};
+std::vector<Shape> g_shapes{{1, 1}, {2, 2}, {1, 2}, {1, 4}, {1, 8}, {2, 1}, {4, 1}};
 
 // "1p1r,4p4r" -> shapes; an error message, or "" when every item is NpMr with 1 <= N, M <= 64.
 std::string parse_shapes(std::string_view text, std::vector<Shape>& out) {
@@ -204,14 +214,16 @@ std::string unique_name(const char* what) {
          std::to_string(seq++);
 }
 
-// A 64 MiB ring created for one benchmark run and removed afterwards.
+// A ring (64 MiB unless told) created for one benchmark run and removed afterwards; `populate`:
+// pre-faulted at creation (the default, RingConfig::populate), or touched lazily.
 class BenchRing {
  public:
-  explicit BenchRing(const char* what)
+  explicit BenchRing(const char* what, std::uint64_t capacity = kRingBytes, bool populate = true)
       : name_(unique_name(what)), live_("/" + Segment::object_name(name_)) {
     RingConfig config;
     config.name = name_;
-    config.capacity = kRingBytes;
+    config.capacity = capacity;
+    config.populate = populate;
     config.max_producers = 64;
     config.max_readers = 64;
     auto s = Segment::create(config);
@@ -292,11 +304,11 @@ class Watchdog {
 // ---------------------------------------------------------------------------------------------
 // ring_publish: one thread, no reader.
 
-void BM_RingPublish(benchmark::State& state, std::size_t size) {
+void BM_RingPublish(benchmark::State& state, std::size_t size, std::uint64_t ring_bytes) {
   guarded(state, [&] {
     const int cpu = sb::cpu_for(0);
     sb::ScopedPin pin(cpu);
-    BenchRing ring("pub");
+    BenchRing ring("pub", ring_bytes);
     auto writer = RingWriter::attach(ring.segment(), WriterOptions{"bench-publish", cpu});
     if (!writer) throw std::runtime_error("RingWriter::attach: " + writer.error().message);
     std::vector<std::byte> payload(size, std::byte{0x5a});
@@ -312,6 +324,62 @@ void BM_RingPublish(benchmark::State& state, std::size_t size) {
   });
 }
 
+// ring_publish_latency: one thread publishes 64 B records (no reader), each publish timed alone
+// (CLOCK_MONOTONIC around it: the clock's own cost, measured and given as clock_ns, is inside
+// every figure), over several laps of the ring; the percentiles show the tail: a page fault on a
+// lazily touched ring, a cache miss on every new line of a ring larger than the cache.
+struct PublishLatencyConfig {
+  std::uint64_t ring_bytes;
+  bool populate;
+  std::uint64_t records;
+};
+
+void BM_RingPublishLatency(benchmark::State& state, PublishLatencyConfig cfg) {
+  guarded(state, [&] {
+    const int cpu = sb::cpu_for(0);
+    sb::ScopedPin pin(cpu);
+    std::vector<std::uint32_t> ns(cfg.records);
+    std::uint64_t clock_ns = 0;
+    for (auto _ : state) {
+      BenchRing ring("publat", cfg.ring_bytes, cfg.populate);
+      auto writer = RingWriter::attach(ring.segment(), WriterOptions{"bench-publat", cpu});
+      if (!writer) throw std::runtime_error("RingWriter::attach: " + writer.error().message);
+      std::array<std::byte, 64> payload{};
+      // The clock's cost alone, the same way.
+      std::uint64_t c0 = sb::now_ns(), c_min = ~0ULL;
+      for (int i = 0; i < 1000; ++i) {
+        const std::uint64_t c1 = sb::now_ns();
+        c_min = std::min(c_min, c1 - c0);
+        c0 = c1;
+      }
+      clock_ns = c_min;
+      const std::uint64_t t_start = sb::now_ns();
+      for (std::uint64_t i = 0; i < cfg.records; ++i) {
+        const std::uint64_t t0 = sb::now_ns();
+        if (writer->publish(1, payload) != PublishStatus::ok) {
+          state.SkipWithError("publish failed");
+          return;
+        }
+        ns[i] = static_cast<std::uint32_t>(std::min<std::uint64_t>(sb::now_ns() - t0, ~0U));
+      }
+      state.SetIterationTime(static_cast<double>(sb::now_ns() - t_start) / 1e9);
+    }
+    std::sort(ns.begin(), ns.end());
+    auto pct = [&](double p) {
+      return static_cast<double>(
+          ns[std::min(ns.size() - 1, static_cast<std::size_t>(p * static_cast<double>(ns.size())))]);
+    };
+    state.counters["p50_ns"] = pct(0.50);
+    state.counters["p99_ns"] = pct(0.99);
+    state.counters["p999_ns"] = pct(0.999);
+    state.counters["max_ns"] = static_cast<double>(ns.back());
+    state.counters["clock_ns"] = static_cast<double>(clock_ns);
+    state.counters["laps"] =
+        static_cast<double>(cfg.records * 128) / static_cast<double>(cfg.ring_bytes);
+    state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(cfg.records));
+  });
+}
+
 // ---------------------------------------------------------------------------------------------
 // ring_xproc: P producer processes -> R reader processes.
 
@@ -321,6 +389,7 @@ struct XprocConfig {
   std::size_t size;
   bool zero_copy;         // peek/consume instead of poll
   std::uint64_t records;  // per iteration, all producers together (a multiple of producers)
+  std::uint64_t ring_bytes = kRingBytes;
 };
 
 // What each child reports (one per child, in a shared mapping).
@@ -437,7 +506,7 @@ int xproc_reader(sb::ChildContext& ctx, const std::string& ring, const XprocConf
 
 void BM_RingXproc(benchmark::State& state, XprocConfig cfg) {
   guarded(state, [&] {
-    BenchRing ring("xproc");
+    BenchRing ring("xproc", cfg.ring_bytes);
     const int children = cfg.producers + cfg.readers;
     sb::SharedArray<ChildReport> reports(static_cast<std::size_t>(children));
     double per_reader_records = 0, per_reader_bytes = 0, total_records = 0, total_bytes = 0;
@@ -636,14 +705,14 @@ struct Item64 {
 static_assert(sizeof(Item64) == 64);
 constexpr std::size_t kMoodycamelInitialItems = 65536;  // 4 MiB
 
-void BM_Moodycamel(benchmark::State& state, std::uint64_t items) {
+void BM_Moodycamel(benchmark::State& state, std::uint64_t items, std::size_t initial_items) {
   guarded(state, [&] {
     for (auto _ : state) {
       // Small initial pool: moodycamel hands out its initial pool before it recycles freed
       // blocks, so a 64 MiB pool would put 16k first-touch page faults in the timed region.
       // Blocks freed by the consumer are reused (they stay hot in cache); the queue grows (malloc)
       // only while the consumer lags by more than the pool.
-      moodycamel::ConcurrentQueue<Item64> queue(kMoodycamelInitialItems);
+      moodycamel::ConcurrentQueue<Item64> queue(initial_items);
       std::atomic<int> ready{0};
       std::atomic<bool> go{false}, failed{false};
       std::uint64_t t_first = 0, t_last = 0, bad = 0;
@@ -980,6 +1049,22 @@ void print_ratios(std::FILE* out, const CapturingReporter& r) {
               busy, {"ping-pong", "base_pingpong", "oneway_p50_ns"}, fmt_ns);
   print_ratio(out, r, "one-way latency p50, ring parked reader (futex wake) vs busy-polling:",
               {"ring(parked)", "ring_latency/parked", "p50_ns"}, busy, fmt_ns);
+  // Cache-sized rings (issue 14): the protocol's cost apart from the misses of a 64 MiB ring.
+  print_ratio(out, r,
+              "64 B records/s, 1P -> 1R with a 1 MiB ring vs moodycamel 1P1C with a 1 MiB pool:",
+              {"ring(1 MiB)", "ring_xproc/1p1r/64B/poll/ring=1MiB", "items_per_second"},
+              {"moodycamel", "base_moodycamel_1p1c/64B/pool=1MiB", "items_per_second"}, fmt_rate);
+  print_ratio(out, r, "one thread publishing 64 B records/s, a 1 MiB ring vs a 64 MiB ring:",
+              {"1 MiB", "ring_publish/64B/ring=1MiB", "items_per_second"},
+              {"64 MiB", "ring_publish/64B", "items_per_second"}, fmt_rate);
+  print_ratio(out, r, "publish latency p99.9, 64 MiB ring touched lazily vs pre-faulted:",
+              {"lazy", "ring_publish_latency/64B/ring=64MiB/lazy", "p999_ns"},
+              {"pre-faulted", "ring_publish_latency/64B/ring=64MiB/prefaulted", "p999_ns"},
+              fmt_ns);
+  print_ratio(out, r, "publish latency max, 64 MiB ring touched lazily vs pre-faulted:",
+              {"lazy", "ring_publish_latency/64B/ring=64MiB/lazy", "max_ns"},
+              {"pre-faulted", "ring_publish_latency/64B/ring=64MiB/prefaulted", "max_ns"},
+              fmt_ns);
   std::fflush(out);
 }
 
@@ -988,8 +1073,32 @@ void print_ratios(std::FILE* out, const CapturingReporter& r) {
 void register_benchmarks() {
   const double min_time = scaled(0.3, 0.05);
   for (std::size_t size : {16 * 1UL, 64 * 1UL, 256 * 1UL, kKiB, 4 * kKiB, 64 * kKiB}) {
-    benchmark::RegisterBenchmark(("ring_publish/" + size_name(size)).c_str(), BM_RingPublish, size)
+    benchmark::RegisterBenchmark(("ring_publish/" + size_name(size)).c_str(), BM_RingPublish, size,
+                                 kRingBytes)
         ->MinTime(min_time);
+  }
+  // Cache-sized rings beside the 64 MiB one (issue 14: the protocol apart from cache misses).
+  for (std::uint64_t ring_bytes : {256 * kKiB, kMiB}) {
+    benchmark::RegisterBenchmark(("ring_publish/64B/ring=" + size_name(ring_bytes)).c_str(),
+                                 BM_RingPublish, std::size_t{64}, ring_bytes)
+        ->MinTime(min_time);
+  }
+  // Each publish timed: the tail with the ring pre-faulted (as shmio creates it) and touched
+  // lazily, on a 64 MiB ring (larger than the cache) and a 1 MiB one; 3 laps of the ring (at most
+  // 2 M records).
+  for (std::uint64_t ring_bytes : {kMiB, kRingBytes}) {
+    for (bool populate : {true, false}) {
+      const std::uint64_t records =
+          std::min<std::uint64_t>(scaled<std::uint64_t>(2'000'000, 200'000), 3 * ring_bytes / 128);
+      benchmark::RegisterBenchmark(("ring_publish_latency/64B/ring=" + size_name(ring_bytes) +
+                                    (populate ? "/prefaulted" : "/lazy"))
+                                       .c_str(),
+                                   BM_RingPublishLatency,
+                                   PublishLatencyConfig{ring_bytes, populate, records})
+          ->Iterations(1)
+          ->UseManualTime()
+          ->Unit(benchmark::kMillisecond);
+    }
   }
 
   const std::int64_t iterations = scaled(2, 1);
@@ -1013,6 +1122,18 @@ void register_benchmarks() {
     }
   }
 
+  // 1P -> 1R with cache-sized rings (64 B, poll), beside the 64 MiB ring's rows above; the reader
+  // may be lapped (a small ring holds 2-8 K records): 'lost' says so.
+  for (std::uint64_t ring_bytes : {256 * kKiB, kMiB}) {
+    const std::string name = "ring_xproc/1p1r/64B/poll/ring=" + size_name(ring_bytes);
+    benchmark::RegisterBenchmark(
+        name.c_str(), BM_RingXproc,
+        XprocConfig{1, 1, 64, false, scaled<std::uint64_t>(2'000'000, 100'000), ring_bytes})
+        ->Iterations(iterations)
+        ->UseManualTime()
+        ->Unit(benchmark::kMillisecond);
+  }
+
   for (bool parked : {false, true}) {
     const LatencyConfig cfg{parked, scaled<std::uint64_t>(1'000, 200),
                             scaled<std::uint64_t>(20'000, 2'000), 50'000};
@@ -1024,7 +1145,13 @@ void register_benchmarks() {
   }
 
   benchmark::RegisterBenchmark("base_moodycamel_1p1c/64B", BM_Moodycamel,
-                               scaled<std::uint64_t>(5'000'000, 500'000))
+                               scaled<std::uint64_t>(5'000'000, 500'000), kMoodycamelInitialItems)
+      ->Iterations(iterations)
+      ->UseManualTime()
+      ->Unit(benchmark::kMillisecond);
+  // With a footprint comparable to a 1 MiB ring: 16 Ki items of 64 B in its initial pool.
+  benchmark::RegisterBenchmark("base_moodycamel_1p1c/64B/pool=1MiB", BM_Moodycamel,
+                               scaled<std::uint64_t>(5'000'000, 500'000), std::size_t{16384})
       ->Iterations(iterations)
       ->UseManualTime()
       ->Unit(benchmark::kMillisecond);
@@ -1051,7 +1178,7 @@ void print_usage() {
       "shm_ring_bench: shmio ring microbenchmarks and baselines.\n"
       "  --cpus=LIST   CPUs to pin to, e.g. 0,1 or 0-3 (default: the affinity mask)\n"
       "  --shapes=L    ring_xproc's shapes, e.g. 1p1r,8p8r,15p1r (default "
-      "1p1r,2p2r,1p2r,1p4r,1p8r)\n"
+      "1p1r,2p2r,1p2r,1p4r,1p8r,2p1r,4p1r)\n"
       "  --quick       small counts, for CI smoke runs\n"
       "Google Benchmark flags follow.\n\n");
 }

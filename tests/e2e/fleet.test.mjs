@@ -220,6 +220,11 @@ test("mixed fleet: a 2-worker shmio host and a Node server with the classic Redi
   assert.equal(await bridgeMetric(c, "shmio_redis_bad_messages_total"), 0);
   assert.equal(await bridgeMetric(c, "shmio_redis_request_timeouts_total"), 0);
   assert.equal(await bridgeMetric(c, "shmio_redis_connected"), 1);
+  // /health says how the fleet's link is.
+  const health = await (await fetch(`${c.url(1)}/health`)).json();
+  assert.equal(health.fleet.alive, true, JSON.stringify(health));
+  assert.equal(health.fleet.redis_connected, true, JSON.stringify(health));
+  assert.equal(health.cluster.length, 2, "the bridge is not listed as a worker");
 });
 
 test("two shmio hosts on one Redis (a key of their own): the same checks", async () => {
@@ -347,6 +352,10 @@ test("faults: Redis absent at start, killed and restarted under load, malformed 
   await until(() => gx2.length === 1, 5000, "local delivery without Redis");
   await until(() => /shmio\[bridge\]: Redis redis:\/\/127\.0\.0\.1:\d+: .*\(retrying\)/.test(c.log), 10000,
               "the bridge says Redis is unreachable");
+  await untilAsync(async () => {
+    const h = await (await fetch(`${c.url(0)}/health`)).json();
+    return h.fleet && h.fleet.alive && h.fleet.redis_connected === false;
+  }, 5000, "/health says the fleet's link is down");
 
   let r = await startRedis(port);
   const rc = await redisClient(url);

@@ -263,6 +263,13 @@ void operations(sio::ServerOptions& options, sio::Server*& server, cluster::Node
                                      {"posted_ms_ago", w.posted_ms_ago},
                                      {"connections", w.connections}});
         o["cluster"] = std::move(all);
+        // The Redis fleet's bridge (--redis), as it last posted (docs/redis.md).
+        if (auto b = node->bridge_status())
+          o["fleet"] = json::object{{"pid", static_cast<std::int64_t>(b->pid)},
+                                    {"alive", b->alive},
+                                    {"posted_ms_ago", b->posted_ms_ago},
+                                    {"redis_connected", b->connected},
+                                    {"unsent", b->unsent}};
       }
       return {{"application/json", std::make_shared<const std::string>(json::serialize(o))}};
     }

@@ -139,6 +139,21 @@ std::vector<Node::WorkerStatus> Node::workers_status() const {
   return out;
 }
 
+std::optional<Node::BridgeStatus> Node::bridge_status() const {
+  if (!impl_->board) return std::nullopt;
+  const auto slot = static_cast<std::uint32_t>(std::max(1, impl_->options.workers));
+  const std::uint64_t now = shm::monotonic_ns();
+  for (const auto& p : impl_->board->read_all()) {
+    if (p.slot != slot) continue;
+    return BridgeStatus{p.who.pid, p.alive,
+                        static_cast<std::int64_t>((now - std::min(now, p.posted_ns)) / 1000000),
+                        exposition_value(p.blob, "shmio_redis_connected{worker=\"bridge\"}") == 1,
+                        static_cast<std::int64_t>(exposition_value(
+                            p.blob, "shmio_redis_unsent_total{worker=\"bridge\"}"))};
+  }
+  return std::nullopt;
+}
+
 void Node::when_ready(std::function<void()> f) {
   if (impl_->ready)
     f();

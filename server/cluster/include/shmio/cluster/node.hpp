@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -116,6 +117,17 @@ class Node {
   };
   // Every worker that posted on the board, in worker order (/health).
   std::vector<WorkerStatus> workers_status() const;
+  // The fleet bridge (shmio --redis), as its last post on the board says (nullopt: no bridge has
+  // posted): whether its process lives, how long ago it posted, whether both of its Redis
+  // connections were up then, and what it had not been able to publish (/health "fleet").
+  struct BridgeStatus {
+    pid_t pid;
+    bool alive;
+    std::int64_t posted_ms_ago;
+    bool connected;
+    std::int64_t unsent;
+  };
+  std::optional<BridgeStatus> bridge_status() const;
   // Stops reading; the writer stays until destruction.
   void stop();
 

@@ -366,8 +366,8 @@ void BM_RingPublishLatency(benchmark::State& state, PublishLatencyConfig cfg) {
     }
     std::sort(ns.begin(), ns.end());
     auto pct = [&](double p) {
-      return static_cast<double>(
-          ns[std::min(ns.size() - 1, static_cast<std::size_t>(p * static_cast<double>(ns.size())))]);
+      return static_cast<double>(ns[std::min(
+          ns.size() - 1, static_cast<std::size_t>(p * static_cast<double>(ns.size())))]);
     };
     state.counters["p50_ns"] = pct(0.50);
     state.counters["p99_ns"] = pct(0.99);
@@ -1059,12 +1059,10 @@ void print_ratios(std::FILE* out, const CapturingReporter& r) {
               {"64 MiB", "ring_publish/64B", "items_per_second"}, fmt_rate);
   print_ratio(out, r, "publish latency p99.9, 64 MiB ring touched lazily vs pre-faulted:",
               {"lazy", "ring_publish_latency/64B/ring=64MiB/lazy", "p999_ns"},
-              {"pre-faulted", "ring_publish_latency/64B/ring=64MiB/prefaulted", "p999_ns"},
-              fmt_ns);
+              {"pre-faulted", "ring_publish_latency/64B/ring=64MiB/prefaulted", "p999_ns"}, fmt_ns);
   print_ratio(out, r, "publish latency max, 64 MiB ring touched lazily vs pre-faulted:",
               {"lazy", "ring_publish_latency/64B/ring=64MiB/lazy", "max_ns"},
-              {"pre-faulted", "ring_publish_latency/64B/ring=64MiB/prefaulted", "max_ns"},
-              fmt_ns);
+              {"pre-faulted", "ring_publish_latency/64B/ring=64MiB/prefaulted", "max_ns"}, fmt_ns);
   std::fflush(out);
 }
 

@@ -100,6 +100,16 @@ int main(int argc, char** argv) {
     }
     payload.values.push_back(std::move(v));
   }
+  // The action on the ring's emitter or the Redis one (the same operators).
+  auto act = [&](auto op) {
+    for (const auto& r : rooms) op = std::move(op).to(r);
+    for (const auto& r : except) op = std::move(op).except(r);
+    if (vol) op = std::move(op).volatile_();
+    if (!event.empty()) return op.emit(event, std::move(payload));
+    if (!join.empty()) return op.sockets_join(join);
+    if (!leave.empty()) return op.sockets_leave(leave);
+    return op.disconnect_sockets(close);
+  };
   if (!redis_url.empty()) {
 #ifdef SHMIO_HAVE_REDIS
     std::unique_ptr<shmio::redis::Emitter> em;
@@ -109,16 +119,7 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "shmio-emit: %s\n", e.what());
       return 3;
     }
-    shmio::redis::EmitOperator op = em->of(nsp);
-    for (const auto& r : rooms) op = std::move(op).to(r);
-    for (const auto& r : except) op = std::move(op).except(r);
-    if (vol) op = std::move(op).volatile_();
-    bool ok = false;
-    if (!event.empty()) ok = op.emit(event, std::move(payload));
-    if (!join.empty()) ok = op.sockets_join(join);
-    if (!leave.empty()) ok = op.sockets_leave(leave);
-    if (disconnect) ok = op.disconnect_sockets(close);
-    if (!ok) {
+    if (!act(em->of(nsp))) {
       std::fprintf(stderr, "shmio-emit: not published: %s\n", em->last_error().c_str());
       return 4;
     }
@@ -130,16 +131,7 @@ int main(int argc, char** argv) {
   }
   try {
     shmio::cluster::Emitter em(ring, "shmio-emit");
-    shmio::cluster::EmitOperator op = em.of(nsp);
-    for (const auto& r : rooms) op = std::move(op).to(r);
-    for (const auto& r : except) op = std::move(op).except(r);
-    if (vol) op = std::move(op).volatile_();
-    bool ok = false;
-    if (!event.empty()) ok = op.emit(event, std::move(payload));
-    if (!join.empty()) ok = op.sockets_join(join);
-    if (!leave.empty()) ok = op.sockets_leave(leave);
-    if (disconnect) ok = op.disconnect_sockets(close);
-    if (!ok) {
+    if (!act(em.of(nsp))) {
       std::fprintf(stderr, "shmio-emit: not written: %s\n", em.last_error().c_str());
       return 4;
     }

@@ -175,3 +175,23 @@ TEST(ClusterWire, BroadcastFitsOnlyU16Lengths) {
   f.compress = false;
   EXPECT_EQ(broadcast_flags(f), kFlagVolatile);
 }
+
+TEST(ClusterWire, SocketsSplitIntoPartsThatFitARecord) {
+  namespace json = boost::json;
+  json::array sockets;
+  for (int i = 0; i < 10; ++i) sockets.push_back(json::object{{"id", std::string(20, 'a' + i)}});
+  sockets.push_back(json::object{{"id", std::string(500, 'z')}});  // over any budget below
+  const std::size_t one = json::serialize(sockets[0]).size() + 1;
+  std::vector<std::size_t> refused;
+  auto parts = split_sockets(sockets, 3 * one, [&](std::size_t n) { refused.push_back(n); });
+  ASSERT_EQ(parts.size(), 4u);  // 3 + 3 + 3 + 1
+  EXPECT_EQ(parts[0].size(), 3u);
+  EXPECT_EQ(parts[3].size(), 1u);
+  EXPECT_EQ(parts[3][0].as_object().at("id"), json::value(std::string(20, 'j')));
+  ASSERT_EQ(refused.size(), 1u);
+  EXPECT_EQ(refused[0], json::serialize(sockets[10]).size() + 1);
+  // Nothing to answer: still one (empty) part, which says there is one.
+  auto none = split_sockets({}, 100);
+  ASSERT_EQ(none.size(), 1u);
+  EXPECT_TRUE(none[0].empty());
+}

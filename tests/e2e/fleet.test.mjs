@@ -187,6 +187,20 @@ async function fleetChecks(x, x2, y, xName, yName) {
   }
 }
 
+// disconnectSockets both ways: from Node (y) to a room of the shmio host (x2 in it), from shmio
+// (x) to a room of Node's (a second Node client in it). Ends x2's connection.
+async function disconnectBothWays(x, x2, y, nodeUrl) {
+  const y2 = client(nodeUrl);
+  await connected(y2);
+  await ack(x2, "join", "d1");
+  await ack(y2, "join", "d2");
+  const x2gone = once(x2, "disconnect"), y2gone = once(y2, "disconnect");
+  await ack(y, "disconnect-room", "d1");
+  await within(x2gone, 5000, "disconnectSockets from Node reached the shmio worker");
+  await ack(x, "disconnect-room", "d2");
+  await within(y2gone, 5000, "disconnectSockets from shmio reached the Node server");
+}
+
 test("mixed fleet: a 2-worker shmio host and a Node server with the classic Redis adapter", async () => {
   const r = await startRedis();
   const rc = await redisClient(r.url);
@@ -202,16 +216,7 @@ test("mixed fleet: a 2-worker shmio host and a Node server with the classic Redi
   const rooms = await ack(y, "all-rooms");
   assert.ok(rooms.includes(x.id) && rooms.includes(x2.id) && rooms.includes("r1"), rooms.join());
 
-  // disconnectSockets both ways.
-  const y2 = client(node.url);
-  await connected(y2);
-  await ack(x2, "join", "d1");
-  await ack(y2, "join", "d2");
-  const x2gone = once(x2, "disconnect"), y2gone = once(y2, "disconnect");
-  await ack(y, "disconnect-room", "d1");
-  await within(x2gone, 5000, "disconnectSockets from Node reached the shmio worker");
-  await ack(x, "disconnect-room", "d2");
-  await within(y2gone, 5000, "disconnectSockets from shmio reached the Node server");
+  await disconnectBothWays(x, x2, y, node.url);
 
   await bridgeMetricReaches(c, "shmio_redis_published_total", 1);
   await bridgeMetricReaches(c, "shmio_redis_received_total", 1);
@@ -256,16 +261,7 @@ for (const subscription of ["dynamic", "static"]) {
       const [channels] = [await rc.sendCommand(["PUBSUB", "SHARDCHANNELS", "socket.io#/#*"])];
       assert.ok(channels.includes("socket.io#/#r1#"), channels.join());
     }
-    // disconnectSockets both ways.
-    const y2 = client(node.url);
-    await connected(y2);
-    await ack(x2, "join", "d1");
-    await ack(y2, "join", "d2");
-    const x2gone = once(x2, "disconnect"), y2gone = once(y2, "disconnect");
-    await ack(y, "disconnect-room", "d1");
-    await within(x2gone, 5000, "disconnectSockets from Node reached the shmio worker");
-    await ack(x, "disconnect-room", "d2");
-    await within(y2gone, 5000, "disconnectSockets from shmio reached the Node server");
+    await disconnectBothWays(x, x2, y, node.url);
     await bridgeMetricReaches(c, "shmio_redis_received_total", 1);
     assert.equal(await bridgeMetric(c, "shmio_redis_bad_messages_total"), 0);
   });

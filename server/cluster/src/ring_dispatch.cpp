@@ -130,24 +130,13 @@ void Node::Impl::apply(std::uint16_t type, std::uint16_t producer,
       // The answer in parts that each fit a ring record (many sockets, or large handshakes
       // and data, exceed one); the first part says how many there are.
       const std::size_t budget = segment->max_record() / 2;
-      std::vector<json::array> parts(1);
-      std::size_t bytes = 0;
-      for (json::value& v : sockets) {
-        const std::size_t n = json::serialize(v).size() + 1;
-        if (n > budget) {  // one socket over half a record: left out, said
-          std::fprintf(stderr,
-                       "shmio[w%d]: fetchSockets: a socket's description of %zu bytes is over "
-                       "%zu and was left out of the answer\n",
-                       options.worker, n, budget);
-          continue;
-        }
-        if (bytes + n > budget) {
-          parts.emplace_back();
-          bytes = 0;
-        }
-        bytes += n;
-        parts.back().push_back(std::move(v));
-      }
+      std::vector<json::array> parts =
+          split_sockets(std::move(sockets), budget, [&](std::size_t n) {
+            std::fprintf(stderr,
+                         "shmio[w%d]: fetchSockets: a socket's description of %zu bytes is over "
+                         "%zu and was left out of the answer\n",
+                         options.worker, n, budget);
+          });
       for (std::size_t i = 0; i < parts.size(); ++i)
         publish(MessageType::fetch_sockets_response,
                 write_message({{"requestId", rid},

@@ -305,6 +305,26 @@ socketio::Handshake handshake_from_json(const json::object& o) {
   return h;
 }
 
+std::vector<json::array> split_sockets(json::array sockets, std::size_t budget,
+                                       const std::function<void(std::size_t)>& too_large) {
+  std::vector<json::array> parts(1);
+  std::size_t bytes = 0;
+  for (json::value& v : sockets) {
+    const std::size_t n = json::serialize(v).size() + 1;
+    if (n > budget) {
+      if (too_large) too_large(n);
+      continue;
+    }
+    if (bytes + n > budget) {
+      parts.emplace_back();
+      bytes = 0;
+    }
+    bytes += n;
+    parts.back().push_back(std::move(v));
+  }
+  return parts;
+}
+
 std::string offset_of(std::uint64_t position) {
   static constexpr char kHex[] = "0123456789abcdef";
   std::string s(kOffsetDigits, '0');

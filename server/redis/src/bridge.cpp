@@ -528,19 +528,8 @@ struct Bridge::Impl {
     switch (o.type) {
       case T::remote_fetch: {
         // In parts that fit a record, as a worker answers (the first says how many).
-        const std::size_t budget = segment->max_record() / 2;
-        std::vector<json::array> parts(1);
-        std::size_t bytes = 0;
-        for (json::value& v : o.sockets) {
-          const std::size_t n = json::serialize(v).size() + 1;
-          if (n > budget) continue;
-          if (bytes + n > budget) {
-            parts.emplace_back();
-            bytes = 0;
-          }
-          bytes += n;
-          parts.back().push_back(std::move(v));
-        }
+        std::vector<json::array> parts =
+            cluster::split_sockets(std::move(o.sockets), segment->max_record() / 2);
         for (std::size_t i = 0; i < parts.size(); ++i)
           ring_publish(MessageType::fetch_sockets_response,
                        cluster::write_message({{"requestId", o.ring_id},

@@ -24,6 +24,7 @@
 #include <boost/json/object.hpp>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -125,6 +126,13 @@ struct Message {
   std::vector<socketio::Binary> blobs;
 };
 std::optional<Message> read_message(std::span<const std::byte> in);
+
+// A FETCH_SOCKETS answer in parts that each fit a ring record: sockets (their JSON) packed into
+// parts of at most `budget` bytes; one over the budget is left out and passed to `too_large`
+// (with its size). Always at least one part (the first says how many there are).
+std::vector<boost::json::array> split_sockets(
+    boost::json::array sockets, std::size_t budget,
+    const std::function<void(std::size_t bytes)>& too_large = {});
 
 // Broadcast options <-> JSON ({"rooms":[...],"except":[...],"flags":{...}}).
 boost::json::object options_to_json(const socketio::BroadcastOptions& o);

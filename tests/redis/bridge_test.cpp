@@ -1,0 +1,287 @@
+// The fleet bridge (redis/bridge.hpp) in one process, against a real redis-server and a real ring:
+// what a producer writes into the ring reaches Redis as the Node adapter publishes it (classic and
+// sharded), what another member publishes reaches the ring flagged as from the fleet (and its own
+// messages do not), malformed messages are counted, Redis absent counts what was not published.
+// (The whole host with workers and Node servers: tests/e2e/fleet.test.mjs. This one also runs
+// under ASan/UBSan.)
+#include "shmio/redis/bridge.hpp"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/io_context.hpp>
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "redis_server.hpp"
+#include "shmio/cluster/emitter.hpp"
+#include "shmio/cluster/redis_wire.hpp"
+#include "shmio/cluster/wire.hpp"
+#include "shmio/redis/client.hpp"
+#include "shmio/shm/board.hpp"
+#include "shmio/shm/ring_reader.hpp"
+#include "shmio/shm/segment.hpp"
+
+using namespace std::chrono_literals;
+namespace redis = shmio::redis;
+namespace shm = shmio::shm;
+namespace cluster = shmio::cluster;
+namespace fleet = shmio::cluster::fleet;
+namespace sio = shmio::socketio;
+namespace json = boost::json;
+using shmio::test::free_port;
+using shmio::test::RedisServer;
+
+namespace {
+
+struct Message {
+  std::string kind, channel, payload;
+};
+
+class Bridge : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ring_ = "bridge-test-" + std::to_string(::getpid()) + "-" + std::to_string(++seq_);
+    shm::RingConfig cfg;
+    cfg.name = ring_;
+    cfg.capacity = 1 << 20;
+    auto seg = shm::Segment::create(cfg);
+    ASSERT_TRUE(seg) << seg.error().message;
+    segment_.emplace(std::move(seg.value()));
+  }
+  void TearDown() override {
+    for (auto& c : clients_) c->stop();
+    bridge_.reset();
+    io_.poll();
+    segment_.reset();
+    (void)shm::Segment::remove(ring_);
+    shm::WorkerBoard::remove_all(ring_);  // (the bridge posts its figures beside the ring)
+  }
+  bool drive(const std::function<bool()>& done, std::chrono::seconds bound = 10s) {
+    const auto end = std::chrono::steady_clock::now() + bound;
+    while (!done()) {
+      if (std::chrono::steady_clock::now() > end) return false;
+      io_.run_for(2ms);
+    }
+    return true;
+  }
+  redis::Bridge& start_bridge(
+      const std::string& url, redis::FleetMode mode = redis::FleetMode::classic,
+      redis::ShardedSubscription sub = redis::ShardedSubscription::dynamic) {
+    redis::BridgeOptions o;
+    o.ring = ring_;
+    o.workers = 1;
+    o.url = url;
+    o.mode = mode;
+    o.subscription = sub;
+    o.uid = "bridgeT";
+    o.request_timeout = 2s;
+    bridge_ = std::make_unique<redis::Bridge>(io_, o);
+    bridge_->start();
+    return *bridge_;
+  }
+  std::shared_ptr<redis::Client> client(const std::string& url) {
+    redis::ClientOptions o;
+    o.url = url;
+    o.backoff_min = 20ms;
+    o.on_message = [this](const std::string& kind, const std::string&, const std::string& channel,
+                          std::string payload) {
+      got_.push_back({kind, channel, std::move(payload)});
+    };
+    auto c = redis::Client::create(io_, o);
+    c->start();
+    clients_.push_back(c);
+    return c;
+  }
+  // Subscribers on the channels a Redis member counts: the bridge's subscriptions are in place
+  // once PUBSUB NUMSUB (or SHARDNUMSUB) of the request (main) channel says 1.
+  bool bridge_subscribed(redis::Client& cmd, bool sharded = false) {
+    return drive([&] {
+      std::optional<long long> n;
+      if (sharded)
+        cmd.command({"PUBSUB", "SHARDNUMSUB", "socket.io#/#"}, [&](const redis::Reply& r) {
+          n = r.elements.size() == 2 ? r.elements[1].integer : -1;
+        });
+      else
+        cmd.command({"PUBSUB", "NUMSUB", "socket.io-request#/#"}, [&](const redis::Reply& r) {
+          n = r.elements.size() == 2 ? r.elements[1].integer : -1;
+        });
+      drive([&] { return n.has_value(); }, 2s);
+      return n && *n == 1;
+    });
+  }
+  // The next BROADCAST record in the ring (a reader attached before it was written).
+  std::optional<cluster::BroadcastView> next_broadcast(shm::RingReader& r, std::string& bytes) {
+    std::optional<cluster::BroadcastView> out;
+    drive(
+        [&] {
+          r.poll([&](const shm::RecordView& v) {
+            if (out || v.type != static_cast<std::uint16_t>(cluster::MessageType::broadcast))
+              return;
+            bytes.assign(reinterpret_cast<const char*>(v.payload.data()), v.payload.size());
+            out = cluster::read_broadcast(
+                {reinterpret_cast<const std::byte*>(bytes.data()), bytes.size()});
+          });
+          return out.has_value();
+        },
+        5s);
+    return out;
+  }
+
+  static inline int seq_ = 0;
+  boost::asio::io_context io_;
+  std::string ring_;
+  std::optional<shm::Segment> segment_;
+  std::unique_ptr<redis::Bridge> bridge_;
+  std::vector<std::shared_ptr<redis::Client>> clients_;
+  std::vector<Message> got_;
+};
+
+}  // namespace
+
+TEST_F(Bridge, RingBroadcastsArePublishedAsTheClassicAdapterPublishes) {
+  RedisServer server(free_port());
+  server.start();
+  auto sub = client(server.url());
+  sub->psubscribe("socket.io#/#*");
+  auto cmd = client(server.url());
+  start_bridge(server.url());
+  ASSERT_TRUE(bridge_subscribed(*cmd));
+  // A producer on the ring (as a worker's adapter or shmio-emit): to a room, with binary.
+  cluster::Emitter em(ring_);
+  sio::Args args(json::array{json::object{{"k", 1}}, sio::placeholder(0)},
+                 {std::make_shared<const std::string>(std::string("\x01\x02\x00\xff", 4))});
+  ASSERT_TRUE(em.of("/").to("r1").emit("news", std::move(args)));
+  ASSERT_TRUE(drive([&] { return !got_.empty(); }));
+  EXPECT_EQ(got_[0].channel, "socket.io#/#r1#");  // one room: the room's channel
+  std::string why;
+  auto b = fleet::decode_classic_broadcast(got_[0].payload, &why);
+  ASSERT_TRUE(b) << why;
+  EXPECT_EQ(b->uid, "bridgeT");
+  EXPECT_EQ(b->packet.type, sio::PacketType::binary_event);
+  EXPECT_EQ(b->packet.data->as_array()[0], json::value("news"));
+  EXPECT_EQ(b->packet.data->as_array()[1], (json::value(json::object{{"k", 1}})));
+  ASSERT_EQ(b->packet.attachments.size(), 1u);
+  EXPECT_EQ(*b->packet.attachments[0], std::string("\x01\x02\x00\xff", 4));
+  EXPECT_EQ(b->opts.rooms, (std::set<sio::Room>{"r1"}));
+  // To everyone: the namespace's channel.
+  ASSERT_TRUE(em.of("/").emit("all", sio::Args{json::value(2)}));
+  ASSERT_TRUE(drive([&] { return got_.size() == 2; }));
+  EXPECT_EQ(got_[1].channel, "socket.io#/#");
+  EXPECT_EQ(bridge_->stats().published, 2u);
+}
+
+TEST_F(Bridge, FleetBroadcastsAreWrittenIntoTheRingOnceAndOwnOnesNot) {
+  RedisServer server(free_port());
+  server.start();
+  auto pub = client(server.url());
+  start_bridge(server.url());
+  ASSERT_TRUE(bridge_subscribed(*pub));
+  auto reader = shm::RingReader::attach(*segment_, {"test", -1, shm::StartAt::latest});
+  ASSERT_TRUE(reader);
+  sio::Packet p;
+  p.type = sio::PacketType::event;
+  p.nsp = "/";
+  p.data = json::array{"news", json::object{{"from", "node"}}};
+  sio::BroadcastOptions opts;
+  opts.except.insert("muted");
+  // Its own uid: ignored. Then another member's.
+  pub->command({"PUBLISH", "socket.io#/#", fleet::encode_classic_broadcast("bridgeT", p, opts)});
+  pub->command({"PUBLISH", "socket.io#/#", fleet::encode_classic_broadcast("nodeA", p, opts)});
+  std::string bytes;
+  auto b = next_broadcast(reader.value(), bytes);
+  ASSERT_TRUE(b);
+  EXPECT_NE(b->flags & cluster::kFlagFromFleet, 0);  // never published back
+  EXPECT_EQ(b->nsp, "/");
+  EXPECT_EQ(b->frame, R"(42["news",{"from":"node"}])");
+  ASSERT_EQ(b->except.size(), 1u);
+  EXPECT_EQ(b->except[0], "muted");
+  // Exactly one: the bridge's own message was not written.
+  io_.run_for(100ms);
+  std::size_t broadcasts = 0;
+  reader->poll([&](const shm::RecordView& v) {
+    broadcasts += v.type == static_cast<std::uint16_t>(cluster::MessageType::broadcast);
+  });
+  EXPECT_EQ(broadcasts, 0u);
+  EXPECT_EQ(bridge_->stats().received, 1u);
+  // And the bridge does not publish what it wrote (read back from the ring: skipped).
+  EXPECT_EQ(bridge_->stats().published, 0u);
+}
+
+TEST_F(Bridge, MalformedMessagesAreRefusedAndCounted) {
+  RedisServer server(free_port());
+  server.start();
+  auto pub = client(server.url());
+  start_bridge(server.url());
+  ASSERT_TRUE(bridge_subscribed(*pub));
+  pub->command({"PUBLISH", "socket.io#/#", std::string("\xc1\x00", 2)});
+  pub->command({"PUBLISH", "socket.io#/#", std::string("\x93\xa1x\x01\x80", 5)});
+  pub->command({"PUBLISH", "socket.io-request#/#", "{not json"});
+  pub->command({"PUBLISH", "socket.io-request#/#", R"({"type":42,"uid":"x"})"});
+  pub->command({"PUBLISH", "socket.io-response#/#", "[]"});
+  ASSERT_TRUE(drive([&] { return bridge_->stats().bad_messages == 5; }));
+  EXPECT_EQ(bridge_->stats().received, 0u);
+  const std::string text = bridge_->metrics_text();
+  EXPECT_NE(text.find("shmio_redis_bad_messages_total{worker=\"bridge\"} 5"), std::string::npos);
+}
+
+TEST_F(Bridge, RedisUnreachableCountsWhatWasNotPublished) {
+  const std::string dead = "redis://127.0.0.1:" + std::to_string(free_port());
+  start_bridge(dead);
+  cluster::Emitter em(ring_);
+  ASSERT_TRUE(em.of("/").emit("lost", sio::Args{json::value(1)}));
+  // The ring is read once Redis answers, or 3 s after the start without it.
+  ASSERT_TRUE(drive([&] { return bridge_->stats().unsent >= 1; }, 10s));
+  EXPECT_EQ(bridge_->stats().published, 0u);
+  EXPECT_NE(bridge_->metrics_text().find("shmio_redis_connected{worker=\"bridge\"} 0"),
+            std::string::npos);
+}
+
+TEST_F(Bridge, ShardedBroadcastsBothWays) {
+  RedisServer server(free_port());
+  server.start();
+  auto sub = client(server.url());
+  sub->ssubscribe("socket.io#/#");
+  auto pub = client(server.url());
+  start_bridge(server.url(), redis::FleetMode::sharded, redis::ShardedSubscription::static_);
+  // (the bridge and the test's subscriber)
+  ASSERT_TRUE(drive([&] {
+    std::optional<long long> n;
+    pub->command({"PUBSUB", "SHARDNUMSUB", "socket.io#/#"}, [&](const redis::Reply& r) {
+      n = r.elements.size() == 2 ? r.elements[1].integer : -1;
+    });
+    drive([&] { return n.has_value(); }, 2s);
+    return n && *n == 2;
+  }));
+  auto reader = shm::RingReader::attach(*segment_, {"test", -1, shm::StartAt::latest});
+  ASSERT_TRUE(reader);
+  // Out: the ClusterAdapter envelope on the main channel (static mode: rooms too).
+  cluster::Emitter em(ring_);
+  ASSERT_TRUE(em.of("/").to("r1").emit("news", sio::Args{json::value("x")}));
+  ASSERT_TRUE(drive([&] { return !got_.empty(); }));
+  EXPECT_EQ(got_[0].kind, "smessage");
+  std::string why;
+  auto m = fleet::decode_cluster_message(got_[0].payload, &why);
+  ASSERT_TRUE(m) << why;
+  EXPECT_EQ(m->type, cluster::MessageType::broadcast);
+  EXPECT_EQ(m->uid, "bridgeT");
+  // In: another member's broadcast, into the ring.
+  fleet::ClusterMessage in;
+  in.type = cluster::MessageType::broadcast;
+  in.uid = "nodeB";
+  in.nsp = "/";
+  in.data = json::object{
+      {"packet", json::object{{"type", 2}, {"data", json::array{"hi", 1}}, {"nsp", "/"}}},
+      {"opts", json::object{{"rooms", json::array{}}, {"except", json::array{}}}}};
+  pub->command({"SPUBLISH", "socket.io#/#", fleet::encode_cluster_message(in)});
+  std::string bytes;
+  std::optional<cluster::BroadcastView> b;
+  // (the first broadcast in the ring is the emitter's own; then the fleet's)
+  for (int i = 0; i < 2 && !(b && (b->flags & cluster::kFlagFromFleet) != 0); ++i)
+    b = next_broadcast(reader.value(), bytes);
+  ASSERT_TRUE(b);
+  EXPECT_NE(b->flags & cluster::kFlagFromFleet, 0);
+  EXPECT_EQ(b->frame, R"(42["hi",1])");
+}

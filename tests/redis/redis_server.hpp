@@ -1,0 +1,91 @@
+// A redis-server of a test's own (Debian's, scripts/setup.sh installs it), on a free port and a
+// unix socket, killed at the end: shared by the Redis tests (client_test.cpp, bridge_test.cpp).
+#pragma once
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace shmio::test {
+
+using namespace std::chrono_literals;
+
+inline std::uint16_t free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+// A redis-server of its own, on `port` (and a unix socket), optionally with a password.
+class RedisServer {
+ public:
+  explicit RedisServer(std::uint16_t port, std::string password = {})
+      : port_(port), password_(std::move(password)) {
+    socket_ = "/tmp/shmio-redis-test-" + std::to_string(::getpid()) + "-" + std::to_string(port);
+  }
+  ~RedisServer() { stop(); }
+  void start() {
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      std::vector<std::string> args{
+          "redis-server", "--port", std::to_string(port_), "--bind", "127.0.0.1",  "--save", "",
+          "--appendonly", "no",     "--unixsocket",        socket_,  "--loglevel", "warning"};
+      if (!password_.empty()) {
+        args.push_back("--requirepass");
+        args.push_back(password_);
+      }
+      std::vector<char*> argv;
+      for (auto& s : args) argv.push_back(s.data());
+      argv.push_back(nullptr);
+      ::execvp("redis-server", argv.data());
+      ::_exit(127);
+    }
+    // Ready once it accepts a connection (at most 10 s).
+    const auto end = std::chrono::steady_clock::now() + 10s;
+    while (std::chrono::steady_clock::now() < end) {
+      const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+      sockaddr_in a{};
+      a.sin_family = AF_INET;
+      a.sin_port = htons(port_);
+      a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+      ::close(fd);
+      if (ok) return;
+      ::usleep(10000);
+    }
+    ADD_FAILURE() << "redis-server did not start on port " << port_;
+  }
+  void stop() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+    pid_ = 0;
+    ::unlink(socket_.c_str());
+  }
+  std::string url() const { return "redis://127.0.0.1:" + std::to_string(port_); }
+  const std::string& socket_path() const { return socket_; }
+
+ private:
+  std::uint16_t port_;
+  std::string password_;
+  std::string socket_;
+  pid_t pid_ = 0;
+};
+
+}  // namespace shmio::test

@@ -70,15 +70,7 @@ EmitOperator EmitOperator::volatile_() && {
 }
 
 bool EmitOperator::emit(const std::string& event, sio::Args args) const {
-  sio::Packet p;
-  p.type = args.binaries.empty() ? sio::PacketType::event : sio::PacketType::binary_event;
-  p.nsp = nsp_;
-  json::array data;
-  data.emplace_back(event);
-  for (auto& v : args.values) data.push_back(std::move(v));
-  p.data = std::move(data);
-  p.attachments = std::move(args.binaries);
-  return em_->publish_broadcast(nsp_, opts_, p);
+  return em_->publish_broadcast(nsp_, opts_, sio::event_packet(nsp_, event, std::move(args)));
 }
 
 bool EmitOperator::sockets_join(const sio::Room& room) const {

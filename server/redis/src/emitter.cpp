@@ -78,14 +78,7 @@ EmitOperator EmitOperator::volatile_() && {
 }
 
 bool EmitOperator::emit(const std::string& event, sio::Args args) const {
-  sio::Packet p;
-  p.type = args.binaries.empty() ? sio::PacketType::event : sio::PacketType::binary_event;
-  p.nsp = nsp_;
-  json::array data;
-  data.emplace_back(event);
-  for (auto& v : args.values) data.push_back(std::move(v));
-  p.data = std::move(data);
-  p.attachments = std::move(args.binaries);
+  const sio::Packet p = sio::event_packet(nsp_, event, std::move(args));
   const auto ch = fleet::classic_channels(em_->key(), nsp_);
   return em_->publish(ch.publish_channel(opts_),
                       fleet::encode_classic_broadcast("emitter", p, opts_));

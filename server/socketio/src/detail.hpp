@@ -45,24 +45,10 @@ inline std::int64_t now_ms() {
       .count();
 }
 
-inline Packet event_packet(const std::string& nsp, const std::string& event, Args args) {
-  Packet p;
-  p.type = args.binaries.empty() ? PacketType::event : PacketType::binary_event;
-  p.nsp = nsp;
-  json::array data;
-  data.reserve(args.values.size() + 1);
-  data.emplace_back(event);
-  for (auto& v : args.values) data.push_back(std::move(v));
-  p.data = std::move(data);
-  p.attachments = std::move(args.binaries);
-  return p;
-}
-
 }  // namespace shmio::socketio::detail
 
 namespace shmio::socketio {
 using detail::call_each;
-using detail::event_packet;
 using detail::now_ms;
 using detail::random_id;
 using detail::socket_id;

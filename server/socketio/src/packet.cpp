@@ -1,5 +1,7 @@
 #include "shmio/socketio/packet.hpp"
 
+#include "shmio/socketio/types.hpp"  // Args (event_packet)
+
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <charconv>
@@ -228,6 +230,19 @@ std::string encode(const Packet& p) {
   if (p.id) out += std::to_string(*p.id);
   if (p.data) out += to_json_text(*p.data);
   return out;
+}
+
+Packet event_packet(const std::string& nsp, const std::string& event, Args args) {
+  Packet p;
+  p.type = args.binaries.empty() ? PacketType::event : PacketType::binary_event;
+  p.nsp = nsp;
+  boost::json::array data;
+  data.reserve(args.values.size() + 1);
+  data.emplace_back(event);
+  for (auto& v : args.values) data.push_back(std::move(v));
+  p.data = std::move(data);
+  p.attachments = std::move(args.binaries);
+  return p;
 }
 
 }  // namespace shmio::socketio

@@ -35,6 +35,10 @@ struct Args {
       : values(std::move(v)), binaries(std::move(b)) {}
 };
 
+// The EVENT (a BINARY_EVENT if `args` carries binaries) `event` with `args` in namespace `nsp`:
+// data [event, ...args], the binaries as its attachments.
+Packet event_packet(const std::string& nsp, const std::string& event, Args args);
+
 struct Handshake {
   using Pairs = engineio::HandshakeRequest::Pairs;  // a view of (name, value) string_views
   // The Engine.IO handshake request — headers (lower-case names), query, url, the client's IP

@@ -10,6 +10,8 @@
 #include <boost/interprocess/permissions.hpp>
 #include <boost/interprocess/shared_memory_object.hpp>
 #include <cerrno>
+#include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <new>
 #include <optional>
@@ -99,19 +101,34 @@ Result<void> Segment::validate_name(const std::string& name) {
 }
 
 Result<Segment> Segment::map(int fd, std::string name, std::uint64_t control_bytes,
-                             std::uint64_t capacity, bool writable, bool populate) {
+                             std::uint64_t capacity, bool writable, bool populate,
+                             bool huge_pages) {
   // Reserve one range for the control area and two copies of the data ring, then map the object
-  // over it: [control | data | data again].
-  std::size_t total = control_bytes + 2 * capacity;
+  // over it: [control | data | data again]. For huge pages the range starts on a 2 MiB boundary,
+  // so that virtual addresses and file offsets agree modulo 2 MiB in both copies (the capacity
+  // being a power of two of at least 2 MiB where it matters) and the kernel can map 2 MiB pages.
+  constexpr std::size_t kHuge = 2u << 20;
+  const std::size_t total = control_bytes + 2 * capacity;
+  const std::size_t slack = huge_pages ? kHuge : 0;
   void* reserve =
-      ::mmap(nullptr, total, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+      ::mmap(nullptr, total + slack, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (reserve == MAP_FAILED) return errno_error(errno, "reserving address space for " + name);
-  auto* base = static_cast<std::byte*>(reserve);
+  auto* raw = static_cast<std::byte*>(reserve);
+  auto* base = raw;
+  if (huge_pages) {
+    const auto addr = reinterpret_cast<std::uintptr_t>(raw);
+    base = raw + ((kHuge - addr % kHuge) % kHuge);
+    // The slack around the aligned range goes back.
+    if (base > raw) ::munmap(raw, static_cast<std::size_t>(base - raw));
+    const std::size_t after = static_cast<std::size_t>((raw + total + slack) - (base + total));
+    if (after > 0) ::munmap(base + total, after);
+  }
   int prot = writable ? PROT_READ | PROT_WRITE : PROT_READ;
-  int flags = MAP_SHARED | MAP_FIXED | (populate ? MAP_POPULATE : 0);
+  // With huge pages the advice must come before the first touch: populated below instead.
+  int flags = MAP_SHARED | MAP_FIXED | (populate && !huge_pages ? MAP_POPULATE : 0);
   auto fail = [&](const char* what) {
     int err = errno;
-    ::munmap(reserve, total);
+    ::munmap(base, total);
     return errno_error(err, std::string(what) + " " + name);
   };
   if (::mmap(base, control_bytes + capacity, prot, flags, fd, 0) == MAP_FAILED)
@@ -121,6 +138,26 @@ Result<Segment> Segment::map(int fd, std::string name, std::uint64_t control_byt
   if (::mmap(base + control_bytes + capacity, capacity, prot, flags, fd,
              static_cast<off_t>(control_bytes)) == MAP_FAILED)
     return fail("mirror-mapping");
+  if (huge_pages) {
+    // Advice only: refused (an old kernel) or not acted on (shmem huge pages off), the ring
+    // works on 4 KiB pages.
+    (void)::madvise(base, total, MADV_HUGEPAGE);
+    if (populate) {
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22  // Linux 5.14
+#define MADV_POPULATE_WRITE 23
+#endif
+      // Faults every page in now, writable where the mapping is (as a write would, without
+      // changing a byte: a live ring is never written here); where the kernel has no
+      // MADV_POPULATE_*, by reading a byte of every page.
+      if (::madvise(base, total, writable ? MADV_POPULATE_WRITE : MADV_POPULATE_READ) != 0) {
+        volatile const std::byte* p = base;
+        std::byte sink{};
+        for (std::size_t off = 0; off < total; off += 4096) sink ^= p[off];
+        (void)sink;
+      }
+    }
+  }
   Segment s;
   s.name_ = std::move(name);
   s.base_ = base;
@@ -129,6 +166,30 @@ Result<Segment> Segment::map(int fd, std::string name, std::uint64_t control_byt
   s.capacity_ = capacity;
   s.writable_ = writable;
   return s;
+}
+
+std::uint64_t Segment::huge_page_bytes() const {
+  std::FILE* f = std::fopen("/proc/self/smaps", "r");
+  if (f == nullptr) return 0;
+  const auto lo = reinterpret_cast<std::uintptr_t>(base_);
+  const auto hi = lo + reserved_bytes_;
+  std::uint64_t bytes = 0;
+  bool inside = false;
+  char line[512];
+  while (std::fgets(line, sizeof line, f) != nullptr) {
+    unsigned long start = 0, end = 0;
+    if (std::sscanf(line, "%lx-%lx ", &start, &end) == 2 && std::strchr(line, ':') != nullptr &&
+        std::strchr(line, '-') < std::strchr(line, ' ')) {
+      inside = start >= lo && end <= hi;
+      continue;
+    }
+    unsigned long kb = 0;
+    if (inside && (std::sscanf(line, "ShmemPmdMapped: %lu kB", &kb) == 1 ||
+                   std::sscanf(line, "FilePmdMapped: %lu kB", &kb) == 1))
+      bytes += static_cast<std::uint64_t>(kb) * 1024;
+  }
+  std::fclose(f);
+  return bytes;
 }
 
 Result<Segment> Segment::create(const RingConfig& config) {
@@ -172,7 +233,8 @@ Result<Segment> Segment::create(const RingConfig& config) {
     bip::shared_memory_object::remove(obj.c_str());
     return err;
   }
-  auto mapped = map(fd, config.name, off.control_bytes, config.capacity, true, config.populate);
+  auto mapped = map(fd, config.name, off.control_bytes, config.capacity, true, config.populate,
+                    config.huge_pages);
   ::close(fd);
   if (!mapped) {
     bip::shared_memory_object::remove(obj.c_str());
@@ -197,6 +259,7 @@ Result<Segment> Segment::create(const RingConfig& config) {
   h->creation_time_ns = realtime_ns();
   h->segment_bytes = off.segment_bytes;
   h->control_bytes = off.control_bytes;
+  h->flags = config.huge_pages ? layout::kHeaderHugePages : 0;
   h->dead_check_interval_ns =
       static_cast<std::uint64_t>(config.dead_check_interval.count()) * 1'000'000ULL;
   for (std::size_t i = 0; i < config.max_producers; ++i) s.producer_slot(i).core.store(-1);
@@ -245,6 +308,7 @@ Result<Segment> Segment::attach(const std::string& name, AttachMode mode) {
   const auto* h = static_cast<const layout::SegmentHeader*>(hp);
   std::optional<Error> refusal;
   std::uint64_t capacity = 0, control_bytes = 0;
+  bool huge_pages = false;
   layout::Offsets off{};
   if (h->magic != layout::kMagic) {
     refusal = Error{Errc::foreign_segment, obj + " is not a shmio ring (bad magic number)"};
@@ -257,6 +321,7 @@ Result<Segment> Segment::attach(const std::string& name, AttachMode mode) {
     refusal = Error{Errc::not_ready, obj + " is still being initialised, or its creator died"};
   } else {
     capacity = h->capacity;
+    huge_pages = (h->flags & layout::kHeaderHugePages) != 0;
     off = layout::offsets_for(capacity, h->max_producers, h->max_readers);
     control_bytes = off.control_bytes;
     if (!is_power_of_two(capacity) || capacity < layout::kMinCapacity ||
@@ -277,7 +342,7 @@ Result<Segment> Segment::attach(const std::string& name, AttachMode mode) {
     ::close(fd);
     return *refusal;
   }
-  auto mapped = map(fd, name, control_bytes, capacity, writable, writable);
+  auto mapped = map(fd, name, control_bytes, capacity, writable, writable, huge_pages);
   ::close(fd);
   if (!mapped) return mapped.error();
   Segment s = std::move(mapped).value();

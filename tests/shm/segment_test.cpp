@@ -72,6 +72,45 @@ TEST(Segment, MirrorMappingMakesTheEndContiguous) {
   EXPECT_EQ(last[1], std::byte{0x11});
 }
 
+// Huge pages are advice: the ring works whether or not the kernel grants them, every attacher
+// asks too (the header says so), and where shared-memory huge pages are off none are reported.
+TEST(Segment, HugePagesAreAskedForAndTheRingWorksEitherWay) {
+  RingName name("huge");
+  RingConfig cfg;
+  cfg.name = name;
+  cfg.capacity = 4 << 20;
+  cfg.huge_pages = true;
+  auto created = Segment::create(cfg);
+  ASSERT_TRUE(created) << created.error().message;
+  EXPECT_EQ(created->header().flags & layout::kHeaderHugePages, layout::kHeaderHugePages);
+  // The mirror still makes the end contiguous on the 2 MiB-aligned mapping.
+  *created->data(created->capacity() - 1) = std::byte{0x5A};
+  *created->data(0) = std::byte{0x11};
+  EXPECT_EQ(created->data(created->capacity() - 1)[1], std::byte{0x11});
+  auto other = Segment::attach(name);
+  ASSERT_TRUE(other) << other.error().message;
+  EXPECT_EQ(*other->data(created->capacity() - 1), std::byte{0x5A});
+  auto w = RingWriter::attach(*other, {"w", -1});
+  ASSERT_TRUE(w);
+  auto r = RingReader::attach(*created, {"r", -1, StartAt::oldest});
+  ASSERT_TRUE(r);
+  const std::string hello = "hello";
+  ASSERT_EQ(w->publish(7, {reinterpret_cast<const std::byte*>(hello.data()), hello.size()}),
+            PublishStatus::ok);
+  std::string got;
+  r->poll([&](const RecordView& v) {
+    got.assign(reinterpret_cast<const char*>(v.payload.data()), v.payload.size());
+  });
+  EXPECT_EQ(got, hello);
+  std::ifstream setting("/sys/kernel/mm/transparent_hugepage/shmem_enabled");
+  const std::string mode{std::istreambuf_iterator<char>(setting), std::istreambuf_iterator<char>()};
+  if (mode.find("[never]") != std::string::npos || mode.find("[deny]") != std::string::npos) {
+    EXPECT_EQ(created->huge_page_bytes(), 0u) << "shmem huge pages are off here: " << mode;
+  }
+  // (Where they are on, what was granted is the kernel's choice: reported, not asserted.)
+  RecordProperty("huge_page_bytes", std::to_string(created->huge_page_bytes()));
+}
+
 TEST(Segment, CreateRefusesAnExistingName) {
   RingName name("dup");
   auto a = test::make_ring(name);

@@ -74,6 +74,9 @@ const char* kUsage =
     "  --no-pin     do not pin worker i to the i-th CPU\n"
     "  --ring NAME  the ring's name (default port-P; /dev/shm/shmio.NAME)\n"
     "  --ring-mb M  the ring's size in MiB, a power of two (default 64)\n"
+    "  --ring-huge-pages  ask for transparent huge pages (2 MiB) for the ring: granted where the\n"
+    "               kernel allows them for shared memory (shmem_enabled "
+    "advise/within_size/always)\n"
     "  --redis URL  join a fleet of socket.io servers on Redis (redis://[[user]:pass@]host[:port]\n"
     "               [/db] or unix:///path[?db=N]): one bridge process per host, supervised\n"
     "               (docs/redis.md); needs --workers\n"
@@ -415,9 +418,9 @@ constexpr const char* kValueFlags[] = {"port",
                                        "redis-mode",
                                        "redis-key",
                                        "redis-subscription-mode"};
-constexpr const char* kSwitches[] = {"port-per-worker",     "no-pin",      "log-sockets",
-                                     "per-message-deflate", "no-io-uring", "recovery",
-                                     "no-rebalance"};
+constexpr const char* kSwitches[] = {"port-per-worker",     "no-pin",         "log-sockets",
+                                     "per-message-deflate", "no-io-uring",    "recovery",
+                                     "no-rebalance",        "ring-huge-pages"};
 
 // Applies one flag (name without "--"); an error message, or "".
 std::string apply(ServeOptions& o, const std::string& name, const char* v) {
@@ -499,6 +502,8 @@ std::string apply(ServeOptions& o, const std::string& name, const char* v) {
     o.server.connection_state_recovery = sio::RecoveryOptions{};
   } else if (name == "no-rebalance") {
     o.rebalance = false;
+  } else if (name == "ring-huge-pages") {
+    o.ring_huge_pages = true;
   }
   return "";
 }
@@ -656,6 +661,7 @@ int serve(ServeOptions cfg, Setup setup) {
   so.workers = n;
   so.pin = cfg.pin;
   so.ring_bytes = cfg.ring_mb << 20;
+  so.ring_huge_pages = cfg.ring_huge_pages;
 #ifdef SHMIO_HAVE_REDIS
   if (!cfg.redis.url.empty()) {
     redis::BridgeOptions bo;

@@ -38,6 +38,7 @@ std::optional<shm::Segment> create_ring(const SupervisorOptions& o) {
   shm::RingConfig cfg;
   cfg.name = o.ring;
   cfg.capacity = o.ring_bytes;
+  cfg.huge_pages = o.ring_huge_pages;
   // A producer and a reader per worker, plus room for emitters, the supervisor, replays of
   // connection state recovery (a temporary reader each) and tools (at most 1024 slots each).
   const auto slots = static_cast<std::uint16_t>(std::min(1024, o.workers + 64));

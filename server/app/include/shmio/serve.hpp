@@ -53,6 +53,7 @@ struct ServeOptions {
   bool pin = true;                      // worker i pinned to the i-th CPU
   std::string ring;                     // the ring's name (default "port-P"; /dev/shm/shmio.NAME)
   std::uint64_t ring_mb = 64;           // the ring's size in MiB, a power of two
+  bool ring_huge_pages = false;         // ask for 2 MiB pages for the ring (--ring-huge-pages)
   std::size_t max_sessions = 1u << 17;  // entries of the recovery session table (shared memory)
   std::uint32_t session_bytes = 512;    // bytes per entry (--session-bytes)
   bool rebalance = true;                // steer and shed clients towards less loaded workers
@@ -98,7 +99,7 @@ int serve(ServeOptions options, Setup setup);
 // --port P --host H --workers N|auto --port-per-worker --no-pin --ring NAME --ring-mb M
 // --log-sockets --per-message-deflate --allow-origin O (repeatable) --no-io-uring --recovery
 // --max-sessions N --session-bytes N --no-rebalance --rebalance-rate N --first-request-timeout MS
-// --flush-budget BYTES --read-budget BYTES --redis URL --redis-mode M --redis-key K
+// --flush-budget BYTES --read-budget BYTES --ring-huge-pages --redis URL --redis-mode M --redis-key K
 // --redis-subscription-mode M
 // --ping-interval MS --ping-timeout MS --connect-timeout MS --help.
 // Each can also come from the environment: SHMIO_ and the flag's name in capitals with '_' for

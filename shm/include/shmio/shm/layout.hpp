@@ -98,8 +98,11 @@ struct SegmentHeader {
   std::uint64_t segment_bytes;           // size of the shared-memory object
   std::uint64_t control_bytes;           // offset of the data ring in the object
   std::uint64_t dead_check_interval_ns;  // how often a stalled waiter checks producer liveness
-  std::uint8_t reserved[512 - 80];
+  std::uint32_t flags;                   // kHeaderHugePages (0 in segments made before it)
+  std::uint8_t reserved[512 - 84];
 };
+// The creator asked for transparent huge pages: every process that attaches asks too.
+inline constexpr std::uint32_t kHeaderHugePages = 1;
 inline constexpr std::uint32_t kStateInitializing = 0x494E4954;  // "INIT"
 inline constexpr std::uint32_t kStateReady = 0x52454459;         // "REDY"
 static_assert(sizeof(SegmentHeader) == 512);
@@ -110,6 +113,7 @@ static_assert(offsetof(SegmentHeader, creator_pid) == 32);
 static_assert(offsetof(SegmentHeader, creator_start_time) == 40);
 static_assert(offsetof(SegmentHeader, segment_bytes) == 56);
 static_assert(offsetof(SegmentHeader, dead_check_interval_ns) == 72);
+static_assert(offsetof(SegmentHeader, flags) == 80);
 
 // ---------------------------------------------------------------------------------------------
 // Control: the hot shared words, one 128-byte block each so that no two share a cache line (or an

@@ -33,6 +33,7 @@ struct SupervisorOptions {
   int workers = 0;   // 0: one per CPU of the affinity mask
   bool pin = true;
   std::uint64_t ring_bytes = 64ULL << 20;
+  bool ring_huge_pages = false;  // RingConfig::huge_pages (shm/segment.hpp)
   std::chrono::milliseconds drain_timeout{10000};
   // Called in the supervisor once the ring exists and before workers start (e.g. to print).
   std::function<void(int workers)> on_start;

@@ -47,8 +47,8 @@ struct RingConfig {
   bool populate = true;
   // Ask for transparent huge pages (2 MiB) for the segment, in this process and every process
   // that attaches (MADV_HUGEPAGE, the mapping aligned to 2 MiB). Granted only where the kernel
-  // allows huge pages for shared memory (/sys/kernel/mm/transparent_hugepage/shmem_enabled
-  // "advise", "within_size" or "always"); elsewhere the ring uses 4 KiB pages and nothing fails.
+  // allows huge pages for this shared memory (the tmpfs mount's huge= option, shmem_enabled, the
+  // kernel's per-size settings); elsewhere the ring uses 4 KiB pages and nothing fails.
   // Segment::huge_page_bytes() says what was granted.
   bool huge_pages = false;
 };

@@ -4,7 +4,7 @@ import { test, after, before } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import http from "node:http";
-import { io as connect } from "socket.io-client";
+import { io as connect, Manager } from "socket.io-client";
 import { within, until, untilAsync } from "./helpers.mjs";
 
 const BIN = process.env.API_BIN;
@@ -220,6 +220,26 @@ test("allow_request_async: a handshake waits for the app's answer; refused ones 
   assert.deepEqual(mine.map((e) => [e.code, e.message]), [[4, "denied by the app"], [4, "denied by the app"]]);
 });
 
+test("/metrics: per-namespace series for the first 100 namespaces only, shmio_namespaces counts all", async () => {
+  // 105 dynamic namespaces on one connection (socket.io-client multiplexes them).
+  const m = new Manager(url, { reconnection: false, transports: ["websocket"] });
+  const sockets = Array.from({ length: 105 }, (_, i) => m.socket(`/dyn-m${String(i).padStart(3, "0")}`));
+  sockets.forEach((s) => { s.connect(); opened.push(s); });
+  await until(() => sockets.every((s) => s.connected), 10000, "105 namespaces connected");
+  const text = await new Promise((resolve, reject) =>
+    http.get(`${url}/metrics`, (res) => {
+      let body = "";
+      res.on("data", (d) => (body += d));
+      res.on("end", () => resolve(body));
+    }).on("error", reject));
+  const series = text.split("\n").filter((l) => l.startsWith("shmio_namespace_sockets{"));
+  assert.equal(series.length, 100, "one series per namespace, at most 100");
+  const total = Number(text.match(/^shmio_namespaces\{[^}]*\} (\d+)/m)[1]);
+  assert.ok(total >= 106, `shmio_namespaces ${total}: "/" and the 105 (and any others of earlier tests)`);
+  // The first 100 by name: "/" sorts before every "/dyn-...".
+  assert.ok(series.some((l) => l.includes('namespace="/"')));
+});
+
 test("close(done): every client is disconnected and the callback runs", async () => {
   const s = client();
   await until(() => s.connected, 5000, "connected");
@@ -228,3 +248,4 @@ test("close(done): every client is disconnected and the callback runs", async ()
   await within(gone, 5000, "disconnect");
   await until(() => /close callback ran/.test(log), 5000, "the callback");
 });
+

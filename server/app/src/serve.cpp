@@ -204,9 +204,13 @@ std::string local_metrics(sio::Server* server, cluster::Node* node, int worker) 
         std::vector<std::uint64_t>(tt.kBoundsUs.begin(), tt.kBoundsUs.end()),
         std::vector<std::uint64_t>(tt.counts.begin(), tt.counts.end()), tt.sum_us, 1e-6, wl);
     // Per namespace (at most 100 series each: a server with more namespaces, e.g. dynamic ones,
-    // shows the first 100 by name; the totals above count them all).
+    // shows the first 100 by name; the totals above count them all, and shmio_namespaces says
+    // how many there are).
+    const std::vector<std::string> names = server->namespace_names();
+    line("shmio_namespaces", "gauge",
+         "Namespaces of this process (series per namespace: the first 100 by name).", names.size());
     std::size_t shown = 0;
-    for (const std::string& name : server->namespace_names()) {
+    for (const std::string& name : names) {
       if (++shown > 100) break;
       sio::Namespace* n = server->find(name);
       if (n == nullptr) continue;

@@ -1045,6 +1045,8 @@ struct Bridge::Impl {
   }
   Clock::time_point last_post{};
   Clock::time_point started_at = Clock::now();
+  std::optional<Clock::time_point> down_since;  // the publishing link is down since
+  Clock::time_point down_said{};
 
   std::string metrics_text() const {
     std::string out;
@@ -1133,13 +1135,30 @@ Bridge::Bridge(net::io_context& io, BridgeOptions options)
   std::string error;
   ClientOptions co;
   co.url = m.options.url;
+  // One line when the link goes down, then one a minute while it stays down (each retry is not
+  // said), one when it is back.
   co.on_state = [impl = &m](bool up, const std::string& why) {
+    const auto now = Clock::now();
     if (up) {
       std::fprintf(stderr, "shmio[bridge]: connected to Redis %s\n", impl->options.url.c_str());
+      impl->down_since.reset();
       impl->start_reading();
-    } else
+      return;
+    }
+    if (!impl->down_since) {
+      impl->down_since = now;
+      impl->down_said = now;
       std::fprintf(stderr, "shmio[bridge]: Redis %s: %s (retrying)\n", impl->options.url.c_str(),
                    why.c_str());
+    } else if (now - impl->down_said >= std::chrono::minutes(1)) {
+      impl->down_said = now;
+      std::fprintf(
+          stderr, "shmio[bridge]: Redis %s still unreachable after %lld s: %s (retrying)\n",
+          impl->options.url.c_str(),
+          static_cast<long long>(
+              std::chrono::duration_cast<std::chrono::seconds>(now - *impl->down_since).count()),
+          why.c_str());
+    }
   };
   m.pub = Client::create(io, co, &error);
   if (!m.pub) throw std::runtime_error("--redis: " + error);

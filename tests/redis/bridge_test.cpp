@@ -285,3 +285,32 @@ TEST_F(Bridge, ShardedBroadcastsBothWays) {
   EXPECT_NE(b->flags & cluster::kFlagFromFleet, 0);
   EXPECT_EQ(b->frame, R"(42["hi",1])");
 }
+
+TEST_F(Bridge, ShardedSubscriptionsComeBackAfterRedisRestarts) {
+  RedisServer server(free_port());
+  server.start();
+  auto pub = client(server.url());
+  start_bridge(server.url(), redis::FleetMode::sharded, redis::ShardedSubscription::static_);
+  ASSERT_TRUE(bridge_subscribed(*pub, true));
+  // Redis dies and comes back on the same port: the bridge reconnects and subscribes again
+  // by itself (SSUBSCRIBE, like every subscription).
+  server.stop();
+  ASSERT_TRUE(drive([&] { return !pub->connected(); }));
+  server.start();
+  ASSERT_TRUE(bridge_subscribed(*pub, true)) << "the bridge's SSUBSCRIBE after the restart";
+  auto reader = shm::RingReader::attach(*segment_, {"test", -1, shm::StartAt::latest});
+  ASSERT_TRUE(reader);
+  fleet::ClusterMessage in;
+  in.type = cluster::MessageType::broadcast;
+  in.uid = "nodeB";
+  in.nsp = "/";
+  in.data = json::object{
+      {"packet", json::object{{"type", 2}, {"data", json::array{"back", 1}}, {"nsp", "/"}}},
+      {"opts", json::object{{"rooms", json::array{}}, {"except", json::array{}}}}};
+  pub->command({"SPUBLISH", "socket.io#/#", fleet::encode_cluster_message(in)});
+  std::string bytes;
+  auto b = next_broadcast(reader.value(), bytes);
+  ASSERT_TRUE(b);
+  EXPECT_EQ(b->frame, R"(42["back",1])");
+  EXPECT_GE(bridge_->stats().received, 1u);
+}

@@ -10,6 +10,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <chrono>
+#include <deque>
 #include <functional>
 #include <optional>
 #include <string>
@@ -22,6 +23,7 @@
 #include "shmio/redis/client.hpp"
 #include "shmio/shm/board.hpp"
 #include "shmio/shm/ring_reader.hpp"
+#include "shmio/shm/ring_writer.hpp"
 #include "shmio/shm/segment.hpp"
 
 using namespace std::chrono_literals;
@@ -67,9 +69,10 @@ class Bridge : public ::testing::Test {
     }
     return true;
   }
-  redis::Bridge& start_bridge(
-      const std::string& url, redis::FleetMode mode = redis::FleetMode::classic,
-      redis::ShardedSubscription sub = redis::ShardedSubscription::dynamic) {
+  redis::Bridge& start_bridge(const std::string& url,
+                              redis::FleetMode mode = redis::FleetMode::classic,
+                              redis::ShardedSubscription sub = redis::ShardedSubscription::dynamic,
+                              std::size_t max_pending = 10000) {
     redis::BridgeOptions o;
     o.ring = ring_;
     o.workers = 1;
@@ -78,6 +81,7 @@ class Bridge : public ::testing::Test {
     o.subscription = sub;
     o.uid = "bridgeT";
     o.request_timeout = 2s;
+    o.max_pending_requests = max_pending;
     bridge_ = std::make_unique<redis::Bridge>(io_, o);
     bridge_->start();
     return *bridge_;
@@ -187,27 +191,60 @@ TEST_F(Bridge, FleetBroadcastsAreWrittenIntoTheRingOnceAndOwnOnesNot) {
   p.data = json::array{"news", json::object{{"from", "node"}}};
   sio::BroadcastOptions opts;
   opts.except.insert("muted");
-  // Its own uid: ignored. Then another member's.
+  // Its own uid: ignored. Then another member's, then a marker of that member: Redis delivers
+  // the three in order on the bridge's one subscriber connection, so once the marker is in the
+  // ring, whatever the first one did is in it too.
+  sio::Packet marker = p;
+  marker.data = json::array{"marker"};
   pub->command({"PUBLISH", "socket.io#/#", fleet::encode_classic_broadcast("bridgeT", p, opts)});
   pub->command({"PUBLISH", "socket.io#/#", fleet::encode_classic_broadcast("nodeA", p, opts)});
-  std::string bytes;
-  auto b = next_broadcast(reader.value(), bytes);
-  ASSERT_TRUE(b);
-  EXPECT_NE(b->flags & cluster::kFlagFromFleet, 0);  // never published back
-  EXPECT_EQ(b->nsp, "/");
-  EXPECT_EQ(b->frame, R"(42["news",{"from":"node"}])");
-  ASSERT_EQ(b->except.size(), 1u);
-  EXPECT_EQ(b->except[0], "muted");
-  // Exactly one: the bridge's own message was not written.
-  io_.run_for(100ms);
-  std::size_t broadcasts = 0;
-  reader->poll([&](const shm::RecordView& v) {
-    broadcasts += v.type == static_cast<std::uint16_t>(cluster::MessageType::broadcast);
-  });
-  EXPECT_EQ(broadcasts, 0u);
-  EXPECT_EQ(bridge_->stats().received, 1u);
+  pub->command({"PUBLISH", "socket.io#/#", fleet::encode_classic_broadcast("nodeA", marker, {})});
+  // Every broadcast record until the marker's (frames copied out of the ring).
+  std::deque<std::string> records;  // (stable: the views point into them)
+  std::vector<cluster::BroadcastView> got;
+  ASSERT_TRUE(drive([&] {
+    reader->poll([&](const shm::RecordView& v) {
+      if (v.type != static_cast<std::uint16_t>(cluster::MessageType::broadcast)) return;
+      records.emplace_back(reinterpret_cast<const char*>(v.payload.data()), v.payload.size());
+      auto b = cluster::read_broadcast(
+          {reinterpret_cast<const std::byte*>(records.back().data()), records.back().size()});
+      if (b) got.push_back(*b);
+    });
+    return !got.empty() && got.back().frame == R"(42["marker"])";
+  }));
+  ASSERT_EQ(got.size(), 2u) << "nodeA's broadcast, then the marker: the bridge's own not written";
+  const cluster::BroadcastView& b = got[0];
+  EXPECT_NE(b.flags & cluster::kFlagFromFleet, 0);  // never published back
+  EXPECT_EQ(b.nsp, "/");
+  EXPECT_EQ(b.frame, R"(42["news",{"from":"node"}])");
+  ASSERT_EQ(b.except.size(), 1u);
+  EXPECT_EQ(b.except[0], "muted");
+  EXPECT_EQ(bridge_->stats().received, 2u);
   // And the bridge does not publish what it wrote (read back from the ring: skipped).
   EXPECT_EQ(bridge_->stats().published, 0u);
+}
+
+TEST_F(Bridge, RequestsOverTheBoundAreRefusedAndCounted) {
+  RedisServer server(free_port());
+  server.start();
+  auto pub = client(server.url());
+  // A live worker that never answers: each fleet request waits for it until the timeout.
+  auto worker = shm::RingWriter::attach(*segment_, {"worker-0", -1});
+  ASSERT_TRUE(worker);
+  start_bridge(server.url(), redis::FleetMode::classic, redis::ShardedSubscription::dynamic, 2);
+  ASSERT_TRUE(bridge_subscribed(*pub));
+  for (int i = 0; i < 5; ++i) {
+    fleet::ClassicRequest r;
+    r.type = fleet::ClassicRequestType::all_rooms;
+    r.uid = "nodeA";
+    r.request_id = "req" + std::to_string(i);
+    pub->command({"PUBLISH", "socket.io-request#/#", fleet::encode_classic_request(r)});
+  }
+  // Two wait for the worker; the other three are refused, and said in the metrics.
+  ASSERT_TRUE(drive([&] { return bridge_->stats().requests_refused == 3; }));
+  EXPECT_EQ(bridge_->stats().requests_in, 2u);
+  EXPECT_NE(bridge_->metrics_text().find("shmio_redis_requests_refused_total{worker=\"bridge\"} 3"),
+            std::string::npos);
 }
 
 TEST_F(Bridge, MalformedMessagesAreRefusedAndCounted) {

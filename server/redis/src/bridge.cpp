@@ -155,15 +155,29 @@ struct Bridge::Impl {
   fleet::ShardedChannels shard_channels(const std::string& nsp) const {
     return fleet::sharded_channels(options.key, nsp);
   }
+  // What arrives on a subscribed channel (or pattern): its namespace and what it carries, looked
+  // up once per message.
+  enum class Carries { broadcast, request, response, shard_message, shard_response };
+  struct Route {
+    std::string nsp;
+    Carries carries;
+  };
+  std::unordered_map<std::string, Route> routes;
   void subscribe(const std::string& nsp) {
     if (!namespaces.insert(nsp).second) return;
     if (sharded()) {
       const auto ch = shard_channels(nsp);
+      routes[ch.main] = {nsp, Carries::shard_message};
+      routes[ch.own_response(options.uid)] = {nsp, Carries::shard_response};
       sub->ssubscribe(ch.main);
       sub->ssubscribe(ch.own_response(options.uid));
       return;
     }
     const auto ch = channels(nsp);
+    routes[ch.pattern] = {nsp, Carries::broadcast};
+    routes[ch.request] = {nsp, Carries::request};
+    routes[ch.response] = {nsp, Carries::response};
+    routes[ch.own_response(options.uid)] = {nsp, Carries::response};
     sub->psubscribe(ch.pattern);
     sub->subscribe(ch.request);
     sub->subscribe(ch.response);
@@ -180,9 +194,16 @@ struct Bridge::Impl {
       ws.insert(worker);
     else
       ws.erase(worker);
-    if (!was && !ws.empty()) sub->ssubscribe(shard_channels(nsp).room(room));
+    const std::string channel = shard_channels(nsp).room(room);
+    if (!was && !ws.empty()) {
+      routes[channel] = {nsp, Carries::shard_message};
+      sub->ssubscribe(channel);
+    }
     if (ws.empty()) {
-      if (was) sub->sunsubscribe(shard_channels(nsp).room(room));
+      if (was) {
+        sub->sunsubscribe(channel);
+        routes.erase(channel);
+      }
       room_workers.erase(key);
     }
   }
@@ -489,6 +510,12 @@ struct Bridge::Impl {
       finish_outgoing(o);
       return;
     }
+    if (outgoing.size() >= options.max_pending_requests) {  // the bound: no fleet answers
+      refused("a worker's request to the fleet");
+      o.expected = 0;
+      finish_outgoing(o);
+      return;
+    }
     r.request_id = random_uid(6) + std::to_string(next_id++);
     const std::string id = r.request_id;
     outgoing.emplace(id, std::move(o));
@@ -600,38 +627,35 @@ struct Bridge::Impl {
 
   // ------------------------------------------------------------------------------------------
   // From Redis.
-  void on_message(const std::string& kind, const std::string& channel, std::string payload) {
-    if (sharded()) {
-      if (kind == "smessage") on_shard_message(channel, payload);
-      return;
-    }
-    // Which namespace's channel: the broadcast pattern, the request or a response channel.
-    for (const std::string& nsp : namespaces) {
-      const auto ch = channels(nsp);
-      if (channel == ch.request) return on_request(nsp, payload);
-      if (channel == ch.response || channel == ch.own_response(options.uid)) {
+  // A message from Redis: a pattern message is routed by its pattern, the others by channel.
+  void on_message(const std::string& kind, const std::string& pattern, const std::string& channel,
+                  const std::string& payload) {
+    const auto it = routes.find(kind == "pmessage" ? pattern : channel);
+    if (it == routes.end()) return;          // (a channel just left)
+    const std::string nsp = it->second.nsp;  // (copies: a handler may change the routes)
+    const Carries carries = it->second.carries;
+    switch (carries) {
+      case Carries::broadcast:
+        return on_broadcast(nsp, payload);
+      case Carries::request:
+        return on_request(nsp, payload);
+      case Carries::response: {
         std::string why;
         auto r = fleet::decode_classic_response(payload, &why);
         if (!r) return bad("a response on " + channel, why);
         return fleet_answer(std::move(*r));
       }
-      if (ch.room_of(channel)) return on_broadcast(nsp, payload);
-    }
-  }
-  // The sharded adapter: every message an envelope {type, data, uid, nsp}, on a namespace's main
-  // channel, a room's channel, or this host's own response channel.
-  void on_shard_message(const std::string& channel, const std::string& payload) {
-    for (const std::string& nsp : namespaces) {
-      const auto ch = shard_channels(nsp);
-      if (channel.size() < ch.main.size() || channel.compare(0, ch.main.size(), ch.main) != 0)
-        continue;
-      std::string why;
-      auto m = fleet::decode_cluster_message(payload, &why);
-      if (!m) return bad("a message on " + channel, why);
-      if (m->uid == options.uid) return;
-      if (m->nsp != nsp) return bad("a message on " + channel, "it names another namespace");
-      if (channel == ch.own_response(options.uid)) return shard_response(std::move(*m));
-      return shard_request(nsp, std::move(*m));
+      case Carries::shard_message:
+      case Carries::shard_response: {
+        // The sharded adapter: every message an envelope {type, data, uid, nsp}.
+        std::string why;
+        auto m = fleet::decode_cluster_message(payload, &why);
+        if (!m) return bad("a message on " + channel, why);
+        if (m->uid == options.uid) return;
+        if (m->nsp != nsp) return bad("a message on " + channel, "it names another namespace");
+        if (carries == Carries::shard_response) return shard_response(std::move(*m));
+        return shard_request(nsp, std::move(*m));
+      }
     }
   }
   void shard_response(fleet::ClusterMessage m) {
@@ -769,6 +793,18 @@ struct Bridge::Impl {
     }
   }
 
+  // The bound on requests waiting for answers (BridgeOptions::max_pending_requests) was hit.
+  void refused(const char* what) {
+    ++stats.requests_refused;
+    const auto now = Clock::now();
+    if (now - last_refused_line < std::chrono::seconds(1)) return;
+    last_refused_line = now;
+    std::fprintf(stderr,
+                 "shmio[bridge]: %s refused: %zu requests already wait for answers (the bound)\n",
+                 what, options.max_pending_requests);
+  }
+  Clock::time_point last_refused_line{};
+
   void bad(const std::string& what, const std::string& why) {
     ++stats.bad_messages;
     const auto now = Clock::now();
@@ -843,6 +879,11 @@ struct Bridge::Impl {
   void serve_request(const std::string& nsp, fleet::ClassicRequest request) {
     auto* r = &request;
     using T = fleet::ClassicRequestType;
+    const bool answered = r->type == T::all_rooms || r->type == T::remote_fetch ||
+                          r->type == T::broadcast ||
+                          (r->type == T::server_side_emit && !r->request_id.empty());
+    if (answered && incoming.size() >= options.max_pending_requests)
+      return refused("a request of the fleet");  // its requester times out, as with a dead member
     json::object body{{"nsp", nsp}, {"fleet", true}};
     switch (r->type) {
       case T::remote_join:
@@ -967,7 +1008,9 @@ struct Bridge::Impl {
   }
 
   // Completes the fleet requests whose workers all answered (or died, or whose time is up).
-  void settle() {
+  // Liveness (a look at /proc per waiting worker) only on the 100 ms tick: an answer or a
+  // WORKER_DOWN record settles without it.
+  void settle(bool check_liveness = false) {
     const auto now = Clock::now();
     for (auto it = incoming.begin(); it != incoming.end();) {
       Incoming& in = it->second;
@@ -976,7 +1019,7 @@ struct Bridge::Impl {
         it = late ? incoming.erase(it) : std::next(it);
         continue;
       }
-      std::erase_if(in.waiting, [this](const Member& m) { return !alive(m); });
+      if (check_liveness) std::erase_if(in.waiting, [this](const Member& m) { return !alive(m); });
       if (!in.waiting.empty() && !late) {
         ++it;
         continue;
@@ -1026,7 +1069,7 @@ struct Bridge::Impl {
     tick.expires_after(std::chrono::milliseconds(100));
     tick.async_wait([this](const boost::system::error_code& ec) {
       if (ec || stopped) return;
-      settle();
+      settle(true);
       const auto now = Clock::now();
       if (!reading && now - started_at >= std::chrono::seconds(3)) start_reading();
       if (now - last_post >= std::chrono::seconds(1)) {
@@ -1064,6 +1107,9 @@ struct Bridge::Impl {
          stats.requests_in);
     line("shmio_redis_request_timeouts_total", "Requests completed by their timeout.", "counter",
          stats.request_timeouts);
+    line("shmio_redis_requests_refused_total",
+         "Requests refused because max_pending_requests already waited for answers.", "counter",
+         stats.requests_refused);
     line("shmio_redis_unsent_total", "Messages not published while Redis was unreachable.",
          "counter", stats.unsent);
     line("shmio_redis_bad_messages_total", "Messages on the fleet's channels that did not decode.",
@@ -1163,9 +1209,9 @@ Bridge::Bridge(net::io_context& io, BridgeOptions options)
   m.pub = Client::create(io, co, &error);
   if (!m.pub) throw std::runtime_error("--redis: " + error);
   co.on_state = {};
-  co.on_message = [impl = &m](const std::string& kind, const std::string&,
+  co.on_message = [impl = &m](const std::string& kind, const std::string& pattern,
                               const std::string& channel, std::string payload) {
-    impl->on_message(kind, channel, std::move(payload));
+    impl->on_message(kind, pattern, channel, payload);
   };
   m.sub = Client::create(io, co, &error);
   if (!m.sub) throw std::runtime_error("--redis: " + error);

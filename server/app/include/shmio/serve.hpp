@@ -99,7 +99,8 @@ int serve(ServeOptions options, Setup setup);
 // --port P --host H --workers N|auto --port-per-worker --no-pin --ring NAME --ring-mb M
 // --log-sockets --per-message-deflate --allow-origin O (repeatable) --no-io-uring --recovery
 // --max-sessions N --session-bytes N --no-rebalance --rebalance-rate N --first-request-timeout MS
-// --flush-budget BYTES --read-budget BYTES --ring-huge-pages --redis URL --redis-mode M --redis-key K
+// --flush-budget BYTES --read-budget BYTES --ring-huge-pages --redis URL --redis-mode M --redis-key
+// K
 // --redis-subscription-mode M
 // --ping-interval MS --ping-timeout MS --connect-timeout MS --help.
 // Each can also come from the environment: SHMIO_ and the flag's name in capitals with '_' for

@@ -21,6 +21,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -53,6 +54,12 @@ struct BridgeOptions {
   // How long a request waits for the fleet's (or the workers') answers (the Node adapter's
   // requestsTimeout, 5 s by default).
   std::chrono::milliseconds request_timeout{5000};
+  // Requests waiting for answers, in each direction (the fleet's for the workers, the workers'
+  // to the fleet), at most. Reason: a member that floods requests must not grow the bridge's
+  // memory; 10,000 is far above what 5 s of ordinary traffic holds. When hit: a fleet request is
+  // dropped (its requester times out, as with a member that died), a worker's completes at once
+  // with no fleet answers; both counted (shmio_redis_requests_refused_total) and said.
+  std::size_t max_pending_requests = 10000;
   std::string uid;  // this host's id in the fleet; "" picks 6 random characters (as uid2(6))
 };
 
@@ -62,6 +69,7 @@ struct BridgeStats {
   std::uint64_t requests_out = 0;      // requests published for the workers
   std::uint64_t requests_in = 0;       // the fleet's requests answered or applied
   std::uint64_t request_timeouts = 0;  // requests completed by the timeout
+  std::uint64_t requests_refused = 0;  // over max_pending_requests
   std::uint64_t unsent = 0;            // messages not published (Redis unreachable)
   std::uint64_t bad_messages = 0;      // messages on the channels that did not decode
   std::uint64_t ring_failures = 0;     // fleet messages that could not be written into the ring

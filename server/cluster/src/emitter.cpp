@@ -56,19 +56,6 @@ bool Emitter::publish_broadcast(const std::string& nsp, const sio::BroadcastOpti
   return true;
 }
 
-EmitOperator EmitOperator::to(const sio::Room& room) && {
-  opts_.rooms.insert(room);
-  return std::move(*this);
-}
-EmitOperator EmitOperator::except(const sio::Room& room) && {
-  opts_.except.insert(room);
-  return std::move(*this);
-}
-EmitOperator EmitOperator::volatile_() && {
-  opts_.flags.volatile_ = true;
-  return std::move(*this);
-}
-
 bool EmitOperator::emit(const std::string& event, sio::Args args) const {
   return em_->publish_broadcast(nsp_, opts_, sio::event_packet(nsp_, event, std::move(args)));
 }

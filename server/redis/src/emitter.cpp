@@ -64,19 +64,6 @@ bool Emitter::publish(const std::string& channel, const std::string& payload) {
   return true;
 }
 
-EmitOperator EmitOperator::to(const sio::Room& room) && {
-  opts_.rooms.insert(room);
-  return std::move(*this);
-}
-EmitOperator EmitOperator::except(const sio::Room& room) && {
-  opts_.except.insert(room);
-  return std::move(*this);
-}
-EmitOperator EmitOperator::volatile_() && {
-  opts_.flags.volatile_ = true;
-  return std::move(*this);
-}
-
 bool EmitOperator::emit(const std::string& event, sio::Args args) const {
   const sio::Packet p = sio::event_packet(nsp_, event, std::move(args));
   const auto ch = fleet::classic_channels(em_->key(), nsp_);

@@ -20,13 +20,35 @@ namespace shmio::cluster {
 
 class Emitter;
 
-class EmitOperator {
+// Which sockets an emitter's operation reaches: a namespace, rooms, rooms excepted, and the
+// volatile flag, chained (`em.of("/").to("r").except("x").emit(...)`). Shared by this emitter's
+// operator and the Redis fleet's (shmio/redis/emitter.hpp).
+template <class Derived>
+class EmitTargets {
  public:
-  EmitOperator(Emitter& em, std::string nsp) : em_(&em), nsp_(std::move(nsp)) {}
-  EmitOperator to(const socketio::Room& room) &&;
-  EmitOperator in(const socketio::Room& room) && { return std::move(*this).to(room); }
-  EmitOperator except(const socketio::Room& room) &&;
-  EmitOperator volatile_() &&;
+  explicit EmitTargets(std::string nsp) : nsp_(std::move(nsp)) {}
+  Derived to(const socketio::Room& room) && {
+    opts_.rooms.insert(room);
+    return std::move(static_cast<Derived&>(*this));
+  }
+  Derived in(const socketio::Room& room) && { return std::move(*this).to(room); }
+  Derived except(const socketio::Room& room) && {
+    opts_.except.insert(room);
+    return std::move(static_cast<Derived&>(*this));
+  }
+  Derived volatile_() && {
+    opts_.flags.volatile_ = true;
+    return std::move(static_cast<Derived&>(*this));
+  }
+
+ protected:
+  std::string nsp_;
+  socketio::BroadcastOptions opts_;
+};
+
+class EmitOperator : public EmitTargets<EmitOperator> {
+ public:
+  EmitOperator(Emitter& em, std::string nsp) : EmitTargets(std::move(nsp)), em_(&em) {}
   // Each returns false (with the reason in Emitter::last_error()) if the record was not written.
   bool emit(const std::string& event, socketio::Args args = {}) const;
   bool sockets_join(const socketio::Room& room) const;
@@ -36,8 +58,6 @@ class EmitOperator {
 
  private:
   Emitter* em_;
-  std::string nsp_;
-  socketio::BroadcastOptions opts_;
 };
 
 class Emitter {

@@ -16,19 +16,16 @@
 #include <memory>
 #include <string>
 
+#include "shmio/cluster/emitter.hpp"  // EmitTargets
 #include "shmio/socketio/types.hpp"
 
 namespace shmio::redis {
 
 class Emitter;
 
-class EmitOperator {
+class EmitOperator : public cluster::EmitTargets<EmitOperator> {
  public:
-  EmitOperator(Emitter& em, std::string nsp) : em_(&em), nsp_(std::move(nsp)) {}
-  EmitOperator to(const socketio::Room& room) &&;
-  EmitOperator in(const socketio::Room& room) && { return std::move(*this).to(room); }
-  EmitOperator except(const socketio::Room& room) &&;
-  EmitOperator volatile_() &&;
+  EmitOperator(Emitter& em, std::string nsp) : EmitTargets(std::move(nsp)), em_(&em) {}
   bool emit(const std::string& event, socketio::Args args = {}) const;
   bool sockets_join(const socketio::Room& room) const;
   bool sockets_leave(const socketio::Room& room) const;
@@ -37,8 +34,6 @@ class EmitOperator {
 
  private:
   Emitter* em_;
-  std::string nsp_;
-  socketio::BroadcastOptions opts_;
 };
 
 class Emitter {

@@ -420,3 +420,25 @@ test("faults: Redis absent at start, killed and restarted under load, malformed 
   await ack(y, "publish", null, { back: true });
   await until(() => gx2.some(([m]) => m.back), 5000, "fleet to host after the restart");
 });
+
+test("bad --redis options are refused at start with a message (exit status 2)", async () => {
+  const run = (args) => new Promise((resolve) =>
+    execFile(BIN, ["--app", "bench", "--port", "0", ...args], { timeout: 10000 },
+             (e, out, err) => resolve({ code: e ? e.code : 0, err })));
+  const cases = [
+    [["--workers", "1", "--redis", "http://127.0.0.1:6379"], /redis:\/\/ or unix:\/\//],
+    [["--workers", "1", "--redis", "redis://127.0.0.1:99999"], /a port is 1..65535/],
+    [["--redis", "redis://127.0.0.1:6379"], /needs a cluster/],
+    [["--workers", "1", "--redis", "redis://127.0.0.1:6379", "--redis-mode", "streams"],
+     /--redis-mode must be classic or sharded/],
+    [["--workers", "1", "--redis", "redis://127.0.0.1:6379", "--redis-subscription-mode", "x"],
+     /--redis-subscription-mode must be/],
+    [["--workers", "1", "--redis", "redis://127.0.0.1:6379", "--redis-key", ""],
+     /--redis-key must not be empty/],
+  ];
+  for (const [args, message] of cases) {
+    const r = await run(args);
+    assert.equal(r.code, 2, `${args.join(" ")}: ${r.err}`);
+    assert.match(r.err, message, args.join(" "));
+  }
+});

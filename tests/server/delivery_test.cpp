@@ -356,6 +356,38 @@ TEST_P(Delivery, ASocketsOwnRoomAndAnotherSocketInARoomOfThatName) {
   EXPECT_EQ(received([&] { server_->to(ida).emit("left", Args{1}); }, "left"), "");
 }
 
+// A room joined in a middleware, before the socket is admitted, holds no socket handle yet; the
+// handle is filled in when the socket is admitted, so a broadcast to the room reaches it (and one
+// to a room joined after admission as well).
+TEST_P(Delivery, ARoomJoinedBeforeAdmissionReachesTheSocketOnceAdmitted) {
+  server_->of("/").use([](const SocketPtr& s, Next next) {
+    s->join("early");
+    s->join("early-2");
+    next(std::nullopt);
+  });
+  Client& a = connect();
+  Client& b = connect();
+  auto received = [&](Client& c) {  // the events of the frames the client has now
+    c.read_available();
+    std::string events;
+    for (auto& f : c.frames())
+      if (f.payload.size() > 6) events += f.payload.substr(4, 2);  // 42["eN",...]
+    return events;
+  };
+  server_->to("early").emit("e1", Args{1});
+  server_->to("early-2").emit("e2", Args{2});
+  io_.poll();
+  EXPECT_EQ(received(a), "e1e2");
+  EXPECT_EQ(received(b), "e1e2");
+  EXPECT_EQ(server_->of("/").socket(last_sid_)->rooms().count("early"), 1u);
+  // Leaving moves the room's last slot into the leaver's place: the other still gets it.
+  server_->of("/").socket(last_sid_)->leave("early");
+  server_->to("early").emit("e3", Args{3});
+  io_.poll();
+  EXPECT_EQ(received(a), "e3");
+  EXPECT_EQ(received(b), "");
+}
+
 TEST_P(Delivery, FragmentedMaskedMessagesAndPingsAnsweredInOrder) {
   Client& c = connect();
   // "42["echo","hello"]" in three fragments, a ping between two of them (allowed: control

@@ -75,19 +75,14 @@ class EngineSocket final : public Socket,
     return ws_.get();
   }
   // What batch_link() reads, asked of the memory system ahead of time (flush_batched).
-  void prefetch() const noexcept {
-    __builtin_prefetch(&sm_);
-    __builtin_prefetch(&ws_);
-    prefetch_queue();
-  }
+  void prefetch() const noexcept { prefetch_hot(); }
   // The output queue (its slots inline for a few frames): an address, no pointer to follow.
   void prefetch_queue() const noexcept { __builtin_prefetch(&sm_.out()); }
-  // The link's first line (flush_batched, once this session's own lines are in).
+  // The link's hot fields (flush_batched, once this session's own lines are in).
   void prefetch_link() const noexcept {
-    if (ws_) __builtin_prefetch(ws_.get());
+    if (ws_) ws_->prefetch_hot();
   }
-  std::size_t dirty_slot = kNotListed;  // ServerCore's bookkeeping
-  std::size_t deadline_slot = decltype(detail::ServerCore::deadlines)::npos;  // the same
+  std::size_t dirty_slot = kNotListed;  // ServerCore's bookkeeping (read by every flush: first)
   static constexpr std::size_t kNotListed = static_cast<std::size_t>(-1);
 
   // The one-POST rule (as the reference server): while one connection's POST for this session is
@@ -355,11 +350,22 @@ class EngineSocket final : public Socket,
   }
 
  private:
+  // What a broadcast's send_frame() and the end-of-turn flush read of every session lie together
+  // after the bases and dirty_slot: rare_ (probe()), srv_, ws_ and then the session's own hot
+  // fields (Session puts them first) — three cache lines where they were spread over five (a
+  // session is a cache miss per line at every turn: docs/server.md).
+  struct Rare;
+  std::unique_ptr<Rare> rare_;
   std::shared_ptr<detail::ServerCore> srv_;
+  std::shared_ptr<detail::Link> ws_;
   Session sm_;
   std::shared_ptr<const HandshakeRequest> request_;
-  std::shared_ptr<detail::Link> ws_;
   bool pumping_ = false, again_ = false, announced_ = false;
+
+ public:
+  std::size_t deadline_slot = decltype(detail::ServerCore::deadlines)::npos;  // ServerCore's
+
+ private:
   // What only some sessions need (polling ones, closed ones), in one allocation made on use: a
   // WebSocket session that stays open never has it.
   struct Rare {
@@ -369,7 +375,6 @@ class EngineSocket final : public Socket,
     int post_claims = 0;
     std::optional<std::string> lingering;  // the last payload of a session closed by the server
   };
-  std::unique_ptr<Rare> rare_;
   HttpConnection* held_get() const noexcept { return rare_ ? rare_->get.get() : nullptr; }
   detail::Link* probe() const noexcept { return rare_ ? rare_->probe.get() : nullptr; }
   Rare& rare() {

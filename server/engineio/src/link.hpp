@@ -81,6 +81,13 @@ class Link {
     if (!sealed_) src_->push_back(std::move(f));
   }
   std::size_t queued() const noexcept { return src_->size(); }
+  // What a batched flush reads of a link (prepare_write, complete_write) lies in its first
+  // kHotBytes (a WebSocket link orders its fields so): asked of the memory system ahead of time.
+  static constexpr std::size_t kHotBytes = 80;
+  void prefetch_hot() const noexcept {
+    __builtin_prefetch(this);
+    __builtin_prefetch(reinterpret_cast<const char*>(this) + kHotBytes - 1);
+  }
 
  protected:
   std::unique_ptr<FrameQueue> own_ = std::make_unique<FrameQueue>();  // null: src_ is the session's

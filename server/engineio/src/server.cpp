@@ -141,7 +141,7 @@ void detail::ServerCore::flush_batched() {
     // (the kernel's sends since prepare_write() evicted the links: asked for ahead again)
     for (std::size_t i = 0; i < batch.size(); ++i) {
       if (i + kAhead < batch.size()) {
-        __builtin_prefetch(batch[i + kAhead].link);
+        batch[i + kAhead].link->prefetch_hot();
         batch[i + kAhead].session->prefetch_queue();
       }
       if (batch[i].link->complete_write(batch_results[i], batch[i].bytes)) defer(batch[i].session);

@@ -63,7 +63,7 @@ FrameRef ping_frame() {
 
 Session::Session(std::string sid, TransportKind initial, const SessionOptions& options,
                  TimePoint now)
-    : sid_(std::move(sid)), transport_(initial), options_(&options) {
+    : transport_(initial), options_(&options), sid_(std::move(sid)) {
   schedule_ping(now);
 }
 

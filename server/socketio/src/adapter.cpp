@@ -136,7 +136,11 @@ void InMemoryAdapter::add_all(const SocketId& id, const std::set<Room>& rooms) {
   auto [pos, added] = sids_.try_emplace(id);
   Member& m = pos->second;
   if (added) m.id = &pos->first;
-  if (m.socket == nullptr) m.socket = nsp_->find_socket(id);  // admitted: its handle, once
+  if (m.socket == nullptr) {  // admitted: its handle, once (and in the rooms it is in already)
+    m.socket = nsp_->find_socket(id);
+    if (m.socket != nullptr)
+      for (const auto& [r, index] : m.rooms) rooms_.find(r)->second[index].socket = m.socket;
+  }
   static const SocketId kNone;
   for (const Room& r : rooms) {
     if (r == id) {  // its own room: a flag, not an entry in rooms_
@@ -150,9 +154,9 @@ void InMemoryAdapter::add_all(const SocketId& id, const std::set<Room>& rooms) {
     auto it = std::lower_bound(m.rooms.begin(), m.rooms.end(), r, RoomLess());
     if (it != m.rooms.end() && it->first == r) continue;
     auto [rit, created] = rooms_.try_emplace(r);
-    std::vector<Member*>& members = rit->second;
+    std::vector<Slot>& members = rit->second;
     m.rooms.emplace(it, r, members.size());
-    members.push_back(&m);
+    members.push_back({m.socket, &m});
     if (room_events()) {
       if (created) notify(RoomEvent::create_room, r, kNone);
       notify(RoomEvent::join_room, r, id);
@@ -164,12 +168,13 @@ void InMemoryAdapter::add_all(const SocketId& id, const std::set<Room>& rooms) {
 void InMemoryAdapter::unlink(const Room& room, std::size_t index) {
   auto rit = rooms_.find(room);
   if (rit == rooms_.end()) return;
-  std::vector<Member*>& members = rit->second;
-  Member* last = members.back();
+  std::vector<Slot>& members = rit->second;
+  const Slot last = members.back();
   members[index] = last;
   // The member taken out has already dropped the room from its own list (and may be `last`):
   // only an entry that exists is updated, never created.
-  if (auto self = last->find_room(room); self != last->rooms.end()) self->second = index;
+  if (auto self = last.member->find_room(room); self != last.member->rooms.end())
+    self->second = index;
   members.pop_back();
   if (members.empty()) {
     rooms_.erase(rit);
@@ -234,7 +239,7 @@ std::vector<SocketId> InMemoryAdapter::targets(const BroadcastOptions& opts) con
   std::unordered_set<const Member*> excluded;
   for (const Room& r : opts.except) {
     if (auto it = rooms_.find(r); it != rooms_.end())
-      excluded.insert(it->second.begin(), it->second.end());
+      for (const Slot& slot : it->second) excluded.insert(slot.member);
     if (const Member* m = self->own_room_member(r)) excluded.insert(m);
   }
   std::vector<SocketId> out;
@@ -249,7 +254,7 @@ std::vector<SocketId> InMemoryAdapter::targets(const BroadcastOptions& opts) con
   };
   for (const Room& r : opts.rooms) {
     if (auto it = rooms_.find(r); it != rooms_.end())
-      for (const Member* m : it->second) add(m);
+      for (const Slot& slot : it->second) add(slot.member);
     if (const Member* m = self->own_room_member(r)) add(m);
   }
   return out;
@@ -260,7 +265,7 @@ void InMemoryAdapter::for_each_target(const BroadcastOptions& opts, TargetFn f) 
   const std::uint64_t epoch = ++epoch_;
   for (const Room& r : opts.except) {
     if (auto it = rooms_.find(r); it != rooms_.end())
-      for (Member* m : it->second) m->mark = epoch;
+      for (const Slot& slot : it->second) slot.member->mark = epoch;
     if (Member* m = own_room_member(r)) m->mark = epoch;
   }
   auto visit = [&](Member& m) {
@@ -279,31 +284,31 @@ void InMemoryAdapter::for_each_target(const BroadcastOptions& opts, TargetFn f) 
     Member* own = own_room_member(r);
     if (auto it = rooms_.find(r); it != rooms_.end()) {
       if (own == nullptr) {
-        // The members, their sockets and their sessions were evicted from the cache since the
-        // last broadcast: ask for them ahead, each a step nearer than what points to it (a
-        // member 8 places on, its socket 4, its session 2: each pointer is in cache by then).
+        // The sockets and their sessions were evicted from the cache since the last broadcast
+        // (the array itself is read in order, which the hardware prefetches): ask for them
+        // ahead, each a step nearer than what points to it (a socket 8 places on, its session's
+        // lines 4: each pointer is in cache by then).
         constexpr std::size_t kAhead = 8;
-        const std::vector<Member*>& members = it->second;
-        const std::size_t n = members.size();
+        const std::vector<Slot>& slots = it->second;
+        const std::size_t n = slots.size();
         for (std::size_t i = 0; i < n; ++i) {
-          if (i + kAhead < n) __builtin_prefetch(members[i + kAhead]);
-          if (i + kAhead / 2 < n && members[i + kAhead / 2]->socket != nullptr)
-            __builtin_prefetch(members[i + kAhead / 2]->socket);
-          if (i + kAhead / 4 < n && members[i + kAhead / 4]->socket != nullptr)
-            __builtin_prefetch(members[i + kAhead / 4]->socket->conn_raw_);
-          Member* m = members[i];
-          if (m->socket != nullptr && m->socket->connected_) f(*m->socket);
+          if (i + kAhead < n) __builtin_prefetch(slots[i + kAhead].socket);
+          if (i + kAhead / 2 < n && slots[i + kAhead / 2].socket != nullptr)
+            if (const engineio::Socket* c = slots[i + kAhead / 2].socket->conn_raw_)
+              c->prefetch_hot();
+          Socket* s = slots[i].socket;
+          if (s != nullptr && s->connected_) f(*s);
         }
         return;
       }
-      for (Member* m : it->second) visit(*m);
+      for (const Slot& slot : it->second) visit(*slot.member);
     }
     if (own != nullptr) visit(*own);
     return;
   }
   for (const Room& r : opts.rooms) {
     if (auto it = rooms_.find(r); it != rooms_.end())
-      for (Member* m : it->second) visit(*m);
+      for (const Slot& slot : it->second) visit(*slot.member);
     if (Member* m = own_room_member(r)) visit(*m);
   }
 }

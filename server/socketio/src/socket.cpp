@@ -18,9 +18,9 @@ namespace net = boost::asio;
 
 Socket::Socket(Namespace& nsp, std::shared_ptr<Client> client, SocketId id, Handshake hs,
                std::string pid)
-    : nsp_(&nsp),
+    : conn_raw_(client ? client->conn().get() : nullptr),
+      nsp_(&nsp),
       client_(client),
-      conn_raw_(client ? client->conn().get() : nullptr),
       id_(std::move(id)),
       pid_(std::move(pid)),
       handshake_(std::move(hs)) {}
@@ -51,13 +51,18 @@ Socket::ListenerId Socket::add_listener(Listeners Extras::*list, AnyListener h, 
   const ListenerId id = x().next_listener++;
   Listeners& l = x_.get()->*list;
   l.emplace(first ? l.begin() : l.end(), id, std::move(h));
+  outgoing_listeners_ = !x_->any_outgoing.empty();
   return id;
 }
 void Socket::remove_listener(Listeners Extras::*list, std::optional<ListenerId> id) {
   if (!x_) return;
   Listeners& l = x_.get()->*list;
-  if (!id) return l.clear();
-  std::erase_if(l, [id](const auto& e) { return e.first == *id; });
+  if (!id) {
+    l.clear();
+  } else {
+    std::erase_if(l, [id](const auto& e) { return e.first == *id; });
+  }
+  outgoing_listeners_ = !x_->any_outgoing.empty();
 }
 Socket::ListenerId Socket::on_any(AnyListener h) {
   return add_listener(&Extras::any, std::move(h), false);
@@ -422,6 +427,7 @@ void Socket::closed(const std::string& reason) {
   if (x_) {
     disconnect_handlers.swap(x_->on_disconnect);
     x_.reset();  // its handlers with it (a running dispatch() holds copies and checks x_)
+    outgoing_listeners_ = false;
   }
   for (auto& h : disconnect_handlers) {
     try {

@@ -314,6 +314,17 @@ class Socket {
   void* user_data() const noexcept { return user_data_; }
   void set_user_data(void* p) noexcept { user_data_ = p; }
 
+  // What send_frame() reads of a session lies in the object's first kHotBytes (the server's
+  // implementation orders its fields so): a broadcast asks for them ahead of time, a few
+  // receivers before it reaches this one.
+  static constexpr std::size_t kHotBytes = 144;
+  void prefetch_hot() const noexcept {
+    const char* p = reinterpret_cast<const char*>(this);
+    __builtin_prefetch(p);
+    __builtin_prefetch(p + 64);
+    __builtin_prefetch(p + kHotBytes - 1);
+  }
+
  private:
   void* user_data_ = nullptr;
 };

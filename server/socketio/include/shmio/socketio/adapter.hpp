@@ -282,9 +282,16 @@ class InMemoryAdapter : public Adapter {
     // in `rooms` and in rooms_ (that was a string key, a map node and an array per socket).
     bool own_room = false;
   };
+  // A room's array holds each member's socket handle beside the member: a broadcast to one room
+  // reads the sockets straight from the array (one dependent load fewer per receiver than
+  // through the member, and the address known a whole prefetch distance ahead).
+  struct Slot {
+    Socket* socket;  // == member->socket (nullptr until the socket is admitted)
+    Member* member;
+  };
   void unlink(const Room& room, std::size_t index);
   Member* own_room_member(const Room& room);
-  std::unordered_map<Room, std::vector<Member*>> rooms_;
+  std::unordered_map<Room, std::vector<Slot>> rooms_;
   std::unordered_map<SocketId, Member> sids_;  // node-based: Member addresses are stable
   std::uint64_t epoch_ = 0;
   std::deque<StoredPacket> stored_;

@@ -179,8 +179,8 @@ class Socket : public std::enable_shared_from_this<Socket> {
   void run_middleware(const std::shared_ptr<Chain>& chain);
   void run_handlers(const std::string& event, Args args, Ack ack);
   void error(const std::string& message);
-  // (Inline: asked per receiver on the delivery path.)
-  bool has_outgoing_listeners() const noexcept { return x_ && !x_->any_outgoing.empty(); }
+  // (Inline, a flag beside conn_raw_: asked per receiver on the delivery path.)
+  bool has_outgoing_listeners() const noexcept { return outgoing_listeners_; }
   struct Extras;
   using Listeners = std::vector<std::pair<ListenerId, AnyListener>>;
   ListenerId add_listener(Listeners Extras::*list, AnyListener h, bool first);
@@ -193,16 +193,19 @@ class Socket : public std::enable_shared_from_this<Socket> {
 
   friend class Namespace;
   friend class InMemoryAdapter;
+  // What a broadcast reads of each receiver, first and together (one cache line whatever the
+  // allocation's alignment): its Engine.IO session without a count (valid while the socket is in
+  // its namespace: the client removes its sockets before it goes away), whether it is admitted,
+  // whether it has outgoing listeners (kept equal to !x_->any_outgoing.empty()).
+  engineio::Socket* conn_raw_ = nullptr;
+  bool connected_ = false;  // true once admitted (after the middleware)
+  bool outgoing_listeners_ = false;
   Namespace* nsp_;
   std::weak_ptr<Client> client_;
-  // Its Engine.IO session without a count: used by the delivery path. Valid while the socket is
-  // in its namespace (the client removes its sockets before it goes away).
-  engineio::Socket* conn_raw_ = nullptr;
   SocketId id_;
   std::string pid_;
   Handshake handshake_;
   boost::json::value data_;
-  bool connected_ = false;  // true once admitted (after the middleware)
   bool recovered_ = false;
   bool data_touched_ = false;  // the adapter was told data() was reached, and has not saved since
   void touch_data();

@@ -30,16 +30,14 @@ long futex(std::atomic<std::uint32_t>* word, int op, std::uint32_t val,
   return ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(word), op, val, timeout, nullptr, 0);
 }
 
-// Raises `slot` to at least `value`. Indices only ever grow for a given unit, so a stale writer
-// (one that computed its value long ago) can never lower a newer, larger value.
-void store_max(std::atomic<std::uint64_t>& slot, std::uint64_t value) noexcept {
+}  // namespace
+
+void store_index_max(std::atomic<std::uint64_t>& slot, std::uint64_t value) noexcept {
   std::uint64_t cur = slot.load(std::memory_order_relaxed);
   while (cur < value && !slot.compare_exchange_weak(cur, value, std::memory_order_release,
                                                     std::memory_order_relaxed)) {
   }
 }
-
-}  // namespace
 
 void set_test_hook(HookFn fn) noexcept {
   g_hook.store(fn, std::memory_order_relaxed);
@@ -118,7 +116,7 @@ bool advance_frontier(const Segment& s) noexcept {
     }
     // Stamp the next record's index before the frontier reaches it (a stale stamp is harmless:
     // it is the true index of an older position, never larger than the current one).
-    store_max(s.meta(next).index, index);
+    store_index_max(s.meta(next).index, index);
     // SYNC POINT WRITE: frontier. Pairs with the acquire loads of readers (everything below the
     // frontier is complete and stamped) and with the seal re-check of a concurrent committer.
     if (frontier.compare_exchange_strong(f, next, std::memory_order_seq_cst)) {
@@ -128,6 +126,38 @@ bool advance_frontier(const Segment& s) noexcept {
   }
   if (moved) wake_waiters(s);
   return moved;
+}
+
+bool frontier_index(const Segment& s, std::uint64_t first, std::uint64_t& index) noexcept {
+  std::atomic<std::uint64_t>& frontier = s.control().frontier.frontier;
+  // SYNC POINT READ: frontier at our first record. Pairs with the CAS that moved it here, after
+  // which the index stamped at `first` is visible.
+  if (frontier.load(std::memory_order_acquire) != first) return false;
+  index = s.meta(first).index.load(std::memory_order_relaxed);
+  // Validate (seqlock style): while the frontier is still at `first`, nobody can have passed our
+  // record and lapped the ring to restamp its unit, so the index read is the true one.
+  std::atomic_thread_fence(std::memory_order_acquire);
+  return frontier.load(std::memory_order_relaxed) == first;
+}
+
+bool move_frontier(const Segment& s, std::uint64_t first, std::uint64_t end) noexcept {
+  std::atomic<std::uint64_t>& frontier = s.control().frontier.frontier;
+  // SYNC POINT WRITE: frontier, over the caller's own records at once (their seals and stamps
+  // are sequenced before this). Pairs with readers' acquire loads, as in advance_frontier().
+  if (!frontier.compare_exchange_strong(first, end, std::memory_order_seq_cst)) return false;
+  // Records after ours sealed meanwhile: their committers may have seen the frontier below them
+  // and left them to us (the seq_cst seal load in advance_frontier after this CAS is our side of
+  // the Dekker pair with their fence and frontier load). Then the parked are woken once.
+  if (!advance_frontier(s)) wake_waiters(s);
+  return true;
+}
+
+bool advance_after_seals(const Segment& s) noexcept {
+  // SYNC POINT: the seals were release stores. This fence orders them before advance_frontier()'s
+  // frontier load: either that load sees an advancer's CAS up to our record, or that advancer's
+  // seq_cst seal load (after its CAS) sees our seal — an advance is never lost.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  return advance_frontier(s);
 }
 
 std::uint64_t find_oldest(const Segment& s, std::uint64_t tail, std::uint64_t frontier) noexcept {

@@ -88,8 +88,11 @@ std::uint64_t RingWriter::reserve(std::uint64_t bytes) noexcept {
   // SYNC POINT WRITE: claim intent. seq_cst, ordered before the fetch_add below; pairs with the
   // tail load + claim-state scan in core::resolve_stall, which therefore never mistakes a live
   // producer's not-yet-published claim for a dead one's.
+  // (Relaxed is enough: a repairer whose seq_cst tail load reads our fetch_add's value, or a
+  // later RMW's, synchronizes with the fetch_add, which is sequenced after this store. A tail
+  // read from before our fetch_add does not cover our claim. docs/ring.md, W1.)
   slot_->claim_length.store(bytes, std::memory_order_relaxed);
-  slot_->claim_state.store(kClaimClaiming, std::memory_order_seq_cst);
+  slot_->claim_state.store(kClaimClaiming, std::memory_order_relaxed);
   hook(core::HookPoint::after_intent, 0);
   const std::uint64_t p = c.tail.tail.fetch_add(bytes, std::memory_order_seq_cst);
   slot_->claim_position.store(p, std::memory_order_relaxed);
@@ -152,33 +155,52 @@ RingWriter::Claim RingWriter::claim(std::size_t length, std::uint16_t type) {
   return {PublishStatus::ok, {segment_->data(p) + sizeof(RecordHeader), length}, p};
 }
 
-void RingWriter::seal(std::uint64_t position, bool last) noexcept {
+void RingWriter::seal(std::uint64_t position) noexcept {
   hook(core::HookPoint::before_seal, position);
   // SYNC POINT WRITE: seal. Publishes the header and payload written before it; pairs with the
-  // seal load in core::advance_frontier. seq_cst on the last seal of a claim so that it is
-  // ordered before our own frontier load in advance_frontier (the Dekker pair that prevents a
-  // lost advance: either we see the other advancer's CAS or it sees our seal).
-  segment_->meta(position).seal.store(seal_of(position),
-                                      last ? std::memory_order_seq_cst : std::memory_order_release);
+  // seal load in core::advance_frontier (and readers' resync). A release store: the Dekker pair
+  // with a concurrent advancer is completed in finish() — by the frontier CAS over our own
+  // records, or by the seq_cst fence of core::advance_after_seals.
+  segment_->meta(position).seal.store(seal_of(position), std::memory_order_release);
   hook(core::HookPoint::after_seal, position);
 }
 
-void RingWriter::finish(std::uint64_t records, std::uint64_t payload_bytes) noexcept {
-  // After the seal: a repairer that sees IDLE (acquire) also sees the seal.
+template <class Footprint>
+void RingWriter::finish(std::uint64_t first, std::size_t n, bool counted, Footprint footprint_of,
+                        std::uint64_t payload_bytes) noexcept {
+  const Segment& s = *segment_;
+  // After the seals: a repairer that sees IDLE (acquire) also sees them.
   slot_->claim_state.store(kClaimIdle, std::memory_order_release);
-  slot_->records.store(slot_->records.load(std::memory_order_relaxed) + records,
+  slot_->records.store(slot_->records.load(std::memory_order_relaxed) + (counted ? n : 0),
                        std::memory_order_relaxed);
   slot_->bytes.store(slot_->bytes.load(std::memory_order_relaxed) + payload_bytes,
                      std::memory_order_relaxed);
   if ((++commits_ & 255) == 0) heartbeat();
-  core::advance_frontier(*segment_);
+  // The frontier at our first record (the common case with one producer, or no one ahead of
+  // us): stamp each of our records' successors with its index and pass them all with one CAS.
+  // Their lengths come from our own arguments, never from the ring (a helper may already have
+  // passed them, and the ring lapped, by the time we read). docs/ring.md, "The committer's own
+  // records".
+  std::uint64_t index = 0;
+  if (core::frontier_index(s, first, index)) {
+    std::uint64_t p = first;
+    for (std::size_t i = 0; i < n; ++i) {
+      p += footprint_of(i);
+      if (counted) ++index;
+      core::store_index_max(s.meta(p).index, index);
+    }
+    if (core::move_frontier(s, first, p)) return;
+  }
+  core::advance_after_seals(s);
 }
 
 std::uint64_t RingWriter::commit() noexcept {
   if (!pending_) return 0;
   pending_ = false;
-  seal(pending_position_, true);
-  finish(1, pending_length_);
+  seal(pending_position_);
+  const std::uint64_t fp = footprint(pending_length_);
+  finish(
+      pending_position_, 1, true, [fp](std::size_t) { return fp; }, pending_length_);
   return pending_position_;
 }
 
@@ -186,12 +208,14 @@ void RingWriter::abort() noexcept {
   if (!pending_) return;
   pending_ = false;
   RecordHeader& h = segment_->record(pending_position_);
+  const std::uint64_t fp = footprint(pending_length_);
   h.type = kPaddingType;
-  h.length = static_cast<std::uint32_t>(footprint(pending_length_) - sizeof(RecordHeader));
-  seal(pending_position_, true);
+  h.length = static_cast<std::uint32_t>(fp - sizeof(RecordHeader));
+  seal(pending_position_);
   slot_->aborted.fetch_add(1, std::memory_order_relaxed);
   segment_->control().repair.aborted_claims.fetch_add(1, std::memory_order_relaxed);
-  finish(0, 0);
+  finish(
+      pending_position_, 1, false, [fp](std::size_t) { return fp; }, 0);
 }
 
 PublishStatus RingWriter::publish(std::uint16_t type, std::span<const std::byte> payload,
@@ -231,11 +255,13 @@ PublishStatus RingWriter::publish_batch(std::span<const BatchRecord> records,
     p += footprint(r.payload.size());
   }
   p = first;
-  for (std::size_t i = 0; i < records.size(); ++i) {
-    seal(p, i + 1 == records.size());
-    p += footprint(records[i].payload.size());
+  for (const BatchRecord& r : records) {
+    seal(p);
+    p += footprint(r.payload.size());
   }
-  finish(records.size(), payload_bytes);
+  finish(
+      first, records.size(), true,
+      [records](std::size_t i) { return footprint(records[i].payload.size()); }, payload_bytes);
   if (first_position != nullptr) *first_position = first;
   return PublishStatus::ok;
 }

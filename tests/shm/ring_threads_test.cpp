@@ -48,6 +48,14 @@ TEST(RingThreads, EveryReaderSeesEveryRecordOnceInOneGlobalOrder) {
             res.failure = "bad record from " + std::to_string(p) + " seq " + std::to_string(q);
             return;
           }
+          // Each record's index (stamped by whoever moved the frontier over it: its committer,
+          // a batch at once, or another advancer) is its place in the global order.
+          if (v.index != res.records) {
+            res.ok = false;
+            res.failure =
+                "record " + std::to_string(res.records) + " has index " + std::to_string(v.index);
+            return;
+          }
           ++next[p];
           ++res.records;
           std::uint64_t key = (std::uint64_t{p} << 48) ^ q;
@@ -62,12 +70,25 @@ TEST(RingThreads, EveryReaderSeesEveryRecordOnceInOneGlobalOrder) {
       std::mt19937 rng(wi);
       std::uniform_int_distribution<std::size_t> size(CheckedRecord::kHeader, 512);
       std::vector<std::byte> buf(512);
+      std::vector<std::byte> batch_buf(4 * 512);
       for (std::uint64_t q = 0; q < kPerWriter; ++q) {
         const std::size_t n = size(rng);
         if (q % 3 == 0) {
           auto c = w.claim(n, 1);  // in-place path
           CheckedRecord::fill(c.payload, static_cast<std::uint32_t>(wi), q);
           w.commit();
+        } else if (q % 3 == 1 && q + 4 < kPerWriter) {  // a batch of 1-4 (one frontier move)
+          // (a batch is bounded like one record: 4 footprints of at most 128 B fit 512 B)
+          BatchRecord batch[4];
+          const std::size_t k = 1 + rng() % 4;
+          const std::size_t m = CheckedRecord::kHeader + n % (100 - CheckedRecord::kHeader);
+          for (std::size_t b = 0; b < k; ++b) {
+            std::span<std::byte> part{batch_buf.data() + b * 512, m};
+            CheckedRecord::fill(part, static_cast<std::uint32_t>(wi), q + b);
+            batch[b] = {1, part};
+          }
+          ASSERT_EQ(w.publish_batch({batch, k}), PublishStatus::ok);
+          q += k - 1;
         } else {
           CheckedRecord::fill({buf.data(), n}, static_cast<std::uint32_t>(wi), q);
           ASSERT_EQ(w.publish(1, {buf.data(), n}), PublishStatus::ok);

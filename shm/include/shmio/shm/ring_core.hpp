@@ -7,6 +7,7 @@
 // process (the functions that write require a writable Segment).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 
@@ -17,6 +18,22 @@ namespace shmio::shm::core {
 // Moves the frontier over every complete record at it, stamping each next record's index, and
 // wakes parked waiters if it moved. Returns true if this call moved it.
 bool advance_frontier(const Segment& s) noexcept;
+
+// The committer's advance (docs/ring.md, "Advancing the frontier: the committer's own records").
+// A committer that sealed its records [first, end) with release stores calls:
+//   1. frontier_index(s, first, index): true if the frontier is at `first`, with the index stamped
+//      there (validated: read while the frontier stayed put);
+//   2. if so, store_index_max() for each of its records' next units, then
+//      move_frontier(s, first, end): one CAS over all of them; true if it moved the frontier
+//      (then it also went on over complete records after them and woke the parked);
+//   3. otherwise (or if the CAS lost), advance_after_seals(s): a seq_cst fence (the Dekker pair
+//      with a concurrent advancer's frontier CAS then seal load), then advance_frontier().
+bool frontier_index(const Segment& s, std::uint64_t first, std::uint64_t& index) noexcept;
+bool move_frontier(const Segment& s, std::uint64_t first, std::uint64_t end) noexcept;
+bool advance_after_seals(const Segment& s) noexcept;
+// Raises a unit's index stamp to at least `value`: a unit's index only grows, so a stale advancer
+// (one that computed its value long ago) never lowers a newer, larger one.
+void store_index_max(std::atomic<std::uint64_t>& slot, std::uint64_t value) noexcept;
 
 // Wakes everyone parked on the ring's futex word, if anyone is parked.
 void wake_waiters(const Segment& s) noexcept;

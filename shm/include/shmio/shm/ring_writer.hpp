@@ -79,8 +79,13 @@ class RingWriter {
  private:
   RingWriter(const Segment& s, std::uint16_t id) : segment_(&s), id_(id) {}
   std::uint64_t reserve(std::uint64_t bytes) noexcept;  // publish intent, fetch_add, gate
-  void seal(std::uint64_t position, bool last) noexcept;
-  void finish(std::uint64_t records, std::uint64_t payload_bytes) noexcept;
+  void seal(std::uint64_t position) noexcept;
+  // After the seals of [first, first + sum of footprints): the claim is idle, the statistics
+  // counted, the frontier moved (footprint_of(i): the i-th record's footprint; counted: records,
+  // not padding).
+  template <class Footprint>
+  void finish(std::uint64_t first, std::size_t n, bool counted, Footprint footprint_of,
+              std::uint64_t payload_bytes) noexcept;
   void release() noexcept;
 
   const Segment* segment_ = nullptr;

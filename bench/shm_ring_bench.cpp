@@ -84,6 +84,7 @@ namespace {
 
 namespace bip = boost::interprocess;
 namespace sb = shmio::bench;
+using shmio::shm::BatchRecord;
 using shmio::shm::PublishStatus;
 using shmio::shm::ReaderOptions;
 using shmio::shm::RecordView;
@@ -309,7 +310,7 @@ class Watchdog {
 // ring_publish: one thread, no reader.
 
 void BM_RingPublish(benchmark::State& state, std::size_t size, std::uint64_t ring_bytes,
-                    bool huge_pages) {
+                    bool huge_pages, std::size_t batch) {
   guarded(state, [&] {
     const int cpu = sb::cpu_for(0);
     sb::ScopedPin pin(cpu);
@@ -320,15 +321,20 @@ void BM_RingPublish(benchmark::State& state, std::size_t size, std::uint64_t rin
     auto writer = RingWriter::attach(ring.segment(), WriterOptions{"bench-publish", cpu});
     if (!writer) throw std::runtime_error("RingWriter::attach: " + writer.error().message);
     std::vector<std::byte> payload(size, std::byte{0x5a});
+    // batch > 1: each iteration is one publish_batch of `batch` records (one claim, one
+    // frontier move); the items are the records.
+    std::vector<BatchRecord> records(batch, BatchRecord{1, payload});
     for (auto _ : state) {
-      const PublishStatus st = writer->publish(1, payload);
+      const PublishStatus st =
+          batch == 1 ? writer->publish(1, payload) : writer->publish_batch(records);
       if (st != PublishStatus::ok) {
         state.SkipWithError(shmio::shm::to_string(st));
         break;
       }
     }
-    state.SetItemsProcessed(state.iterations());
-    state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(size));
+    const auto items = state.iterations() * static_cast<std::int64_t>(batch);
+    state.SetItemsProcessed(items);
+    state.SetBytesProcessed(items * static_cast<std::int64_t>(size));
   });
 }
 
@@ -398,6 +404,7 @@ struct XprocConfig {
   bool zero_copy;         // peek/consume instead of poll
   std::uint64_t records;  // per iteration, all producers together (a multiple of producers)
   std::uint64_t ring_bytes = kRingBytes;
+  std::size_t batch = 1;  // records per publish_batch (1: publish)
 };
 
 // What each child reports (one per child, in a shared mapping).
@@ -426,10 +433,24 @@ int xproc_producer(sb::ChildContext& ctx, const std::string& ring, const XprocCo
   const auto type = static_cast<std::uint16_t>(index);  // the reader checks order per type
   if (!ctx.ready_and_wait()) return 0;
 
+  // Batches: cfg.batch payloads, each with its own sequence number, published with one call.
+  std::vector<std::vector<std::byte>> payloads(cfg.batch, payload);
+  std::vector<BatchRecord> batch(cfg.batch);
   out.t_first = sb::now_ns();
-  for (std::uint64_t seq = 0; seq < n; ++seq) {
-    std::memcpy(payload.data(), &seq, kSeqBytes);
-    const PublishStatus st = writer->publish(type, payload);
+  for (std::uint64_t seq = 0; seq < n;) {
+    PublishStatus st;
+    if (cfg.batch == 1) {
+      std::memcpy(payload.data(), &seq, kSeqBytes);
+      st = writer->publish(type, payload);
+      ++seq;
+    } else {
+      const std::size_t k = static_cast<std::size_t>(std::min<std::uint64_t>(cfg.batch, n - seq));
+      for (std::size_t i = 0; i < k; ++i, ++seq) {
+        std::memcpy(payloads[i].data(), &seq, kSeqBytes);
+        batch[i] = {type, payloads[i]};
+      }
+      st = writer->publish_batch({batch.data(), k});
+    }
     if (st != PublishStatus::ok) return ctx.fail(std::string("publish: ") + to_string(st));
   }
   out.t_last = sb::now_ns();
@@ -713,7 +734,10 @@ struct Item64 {
 static_assert(sizeof(Item64) == 64);
 constexpr std::size_t kMoodycamelInitialItems = 65536;  // 4 MiB
 
-void BM_Moodycamel(benchmark::State& state, std::uint64_t items, std::size_t initial_items) {
+// bulk > 1: the producer enqueues `bulk` items per call (enqueue_bulk), the fair peer of the
+// ring's publish_batch.
+void BM_Moodycamel(benchmark::State& state, std::uint64_t items, std::size_t initial_items,
+                   std::size_t bulk) {
   guarded(state, [&] {
     for (auto _ : state) {
       // Small initial pool: moodycamel hands out its initial pool before it recycles freed
@@ -728,12 +752,21 @@ void BM_Moodycamel(benchmark::State& state, std::uint64_t items, std::size_t ini
         sb::pin_to_cpu(sb::cpu_for(0));
         moodycamel::ProducerToken token(queue);
         Item64 item{};
+        std::vector<Item64> items_bulk(bulk);
         ready.fetch_add(1);
         while (!go.load(std::memory_order_acquire)) shmio::shm::core::cpu_relax();
         t_first = sb::now_ns();
-        for (std::uint64_t i = 0; i < items; ++i) {
-          item.seq = i;
-          if (!queue.enqueue(token, item)) {
+        for (std::uint64_t i = 0; i < items;) {
+          bool ok;
+          if (bulk == 1) {
+            item.seq = i++;
+            ok = queue.enqueue(token, item);
+          } else {
+            const auto k = static_cast<std::size_t>(std::min<std::uint64_t>(bulk, items - i));
+            for (std::size_t j = 0; j < k; ++j) items_bulk[j].seq = i++;
+            ok = queue.enqueue_bulk(token, items_bulk.data(), k);
+          }
+          if (!ok) {
             failed.store(true);
             return;
           }
@@ -1062,6 +1095,18 @@ void print_ratios(std::FILE* out, const CapturingReporter& r) {
               "64 B records/s, 1P -> 1R with a 1 MiB ring vs moodycamel 1P1C with a 1 MiB pool:",
               {"ring(1 MiB)", "ring_xproc/1p1r/64B/poll/ring=1MiB", "items_per_second"},
               {"moodycamel", "base_moodycamel_1p1c/64B/pool=1MiB", "items_per_second"}, fmt_rate);
+  print_ratio(out, r,
+              "64 B records/s, 1P -> 1R, 1 MiB ring, batches of 16 vs moodycamel 1P1C, 1 MiB pool:",
+              {"ring(batch=16)", "ring_xproc/1p1r/64B/poll/ring=1MiB/batch=16", "items_per_second"},
+              {"moodycamel", "base_moodycamel_1p1c/64B/pool=1MiB", "items_per_second"}, fmt_rate);
+  print_ratio(
+      out, r, "the same against moodycamel enqueueing bulks of 16 (enqueue_bulk), 1 MiB pool:",
+      {"ring(batch=16)", "ring_xproc/1p1r/64B/poll/ring=1MiB/batch=16", "items_per_second"},
+      {"moodycamel(bulk=16)", "base_moodycamel_1p1c/64B/pool=1MiB/bulk=16", "items_per_second"},
+      fmt_rate);
+  print_ratio(out, r, "one thread publishing 64 B records/s, batches of 16 vs one by one (1 MiB):",
+              {"batch=16", "ring_publish/64B/batch=16/ring=1MiB", "items_per_second"},
+              {"single", "ring_publish/64B/ring=1MiB", "items_per_second"}, fmt_rate);
   print_ratio(out, r, "one thread publishing 64 B records/s, a 1 MiB ring vs a 64 MiB ring:",
               {"1 MiB", "ring_publish/64B/ring=1MiB", "items_per_second"},
               {"64 MiB", "ring_publish/64B", "items_per_second"}, fmt_rate);
@@ -1080,17 +1125,24 @@ void register_benchmarks() {
   const double min_time = scaled(0.3, 0.05);
   for (std::size_t size : {16 * 1UL, 64 * 1UL, 256 * 1UL, kKiB, 4 * kKiB, 64 * kKiB}) {
     benchmark::RegisterBenchmark(("ring_publish/" + size_name(size)).c_str(), BM_RingPublish, size,
-                                 kRingBytes, false)
+                                 kRingBytes, false, std::size_t{1})
         ->MinTime(min_time);
   }
   // The 64 MiB ring on transparent huge pages, where the kernel grants them (huge_MiB says).
   benchmark::RegisterBenchmark("ring_publish/64B/huge", BM_RingPublish, std::size_t{64}, kRingBytes,
-                               true)
+                               true, std::size_t{1})
       ->MinTime(min_time);
   // Cache-sized rings beside the 64 MiB one (issue 14: the protocol apart from cache misses).
   for (std::uint64_t ring_bytes : {256 * kKiB, kMiB}) {
     benchmark::RegisterBenchmark(("ring_publish/64B/ring=" + size_name(ring_bytes)).c_str(),
-                                 BM_RingPublish, std::size_t{64}, ring_bytes, false)
+                                 BM_RingPublish, std::size_t{64}, ring_bytes, false, std::size_t{1})
+        ->MinTime(min_time);
+  }
+  // Batches of 16 (one claim and one frontier move per batch; a stamp per record).
+  for (std::uint64_t ring_bytes : {kMiB, kRingBytes}) {
+    benchmark::RegisterBenchmark(
+        ("ring_publish/64B/batch=16/ring=" + size_name(ring_bytes)).c_str(), BM_RingPublish,
+        std::size_t{64}, ring_bytes, false, std::size_t{16})
         ->MinTime(min_time);
   }
   // Each publish timed: the tail with the ring pre-faulted (as shmio creates it) and touched
@@ -1143,6 +1195,13 @@ void register_benchmarks() {
         ->UseManualTime()
         ->Unit(benchmark::kMillisecond);
   }
+  // The producer publishing batches of 16 (one claim and one frontier move per batch).
+  benchmark::RegisterBenchmark(
+      "ring_xproc/1p1r/64B/poll/ring=1MiB/batch=16", BM_RingXproc,
+      XprocConfig{1, 1, 64, false, scaled<std::uint64_t>(2'000'000, 100'000), kMiB, 16})
+      ->Iterations(iterations)
+      ->UseManualTime()
+      ->Unit(benchmark::kMillisecond);
 
   for (bool parked : {false, true}) {
     const LatencyConfig cfg{parked, scaled<std::uint64_t>(1'000, 200),
@@ -1155,16 +1214,20 @@ void register_benchmarks() {
   }
 
   benchmark::RegisterBenchmark("base_moodycamel_1p1c/64B", BM_Moodycamel,
-                               scaled<std::uint64_t>(5'000'000, 500'000), kMoodycamelInitialItems)
+                               scaled<std::uint64_t>(5'000'000, 500'000), kMoodycamelInitialItems,
+                               std::size_t{1})
       ->Iterations(iterations)
       ->UseManualTime()
       ->Unit(benchmark::kMillisecond);
   // With a footprint comparable to a 1 MiB ring: 16 Ki items of 64 B in its initial pool.
-  benchmark::RegisterBenchmark("base_moodycamel_1p1c/64B/pool=1MiB", BM_Moodycamel,
-                               scaled<std::uint64_t>(5'000'000, 500'000), std::size_t{16384})
-      ->Iterations(iterations)
-      ->UseManualTime()
-      ->Unit(benchmark::kMillisecond);
+  for (std::size_t bulk : {std::size_t{1}, std::size_t{16}}) {
+    benchmark::RegisterBenchmark(
+        ("base_moodycamel_1p1c/64B/pool=1MiB" + (bulk == 1 ? std::string() : "/bulk=16")).c_str(),
+        BM_Moodycamel, scaled<std::uint64_t>(5'000'000, 500'000), std::size_t{16384}, bulk)
+        ->Iterations(iterations)
+        ->UseManualTime()
+        ->Unit(benchmark::kMillisecond);
+  }
   benchmark::RegisterBenchmark("base_boost_mq/64B", BM_BoostMq, std::size_t{64},
                                scaled<std::uint64_t>(500'000, 50'000))
       ->Iterations(iterations)

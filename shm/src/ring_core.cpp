@@ -94,33 +94,48 @@ bool advance_frontier(const Segment& s) noexcept {
   std::atomic<std::uint64_t>& frontier = s.control().frontier.frontier;
   bool moved = false;
   std::uint64_t f = frontier.load(std::memory_order_seq_cst);
+  // One step passes a run of complete records (at most kRun): each one's successor is stamped,
+  // then one CAS moves the frontier over all of them.
+  constexpr std::size_t kRun = 32;
+  std::uint64_t ends[kRun], indices[kRun];
   for (;;) {
-    UnitMeta& m = s.meta(f);
-    // SYNC POINT READ: seal. Pairs with the seq_cst seal store in commit (ring_writer.cpp) and in
-    // the repair below; makes the record's header visible.
-    if (m.seal.load(std::memory_order_seq_cst) != seal_of(f)) break;
-    // A preempted advancer may read this header after the record was overwritten; the frontier
-    // re-check below discards such a read, so copy it as a tentative (seqlock) read.
-    RecordHeader h;
-    copy_tentative(reinterpret_cast<std::byte*>(&h), s.data(f), sizeof h);
-    const std::uint64_t next = f + footprint(h.length);
-    const std::uint64_t index =
-        m.index.load(std::memory_order_relaxed) + (h.type == kPaddingType ? 0 : 1);
-    // Re-check that the frontier is still at f: while it is, the record at f cannot be
-    // overwritten (gating), so the length and type just read belong to it. Without this a
-    // preempted advancer could stamp an index computed from a newer record's bytes.
+    std::uint64_t index = 0;
+    std::uint64_t p = f;
+    std::size_t n = 0;
+    while (n < kRun) {
+      // SYNC POINT READ: seal. Pairs with the seal store in commit (ring_writer.cpp) and in the
+      // repair below; makes the record's header visible. (seq_cst: after a CAS that moved the
+      // frontier here, this load is the advancer's side of the Dekker pair with a committer's
+      // fence, docs/ring.md "The committer's own records".)
+      if (s.meta(p).seal.load(std::memory_order_seq_cst) != seal_of(p)) break;
+      // (The index stamped at f is visible: it was stamped before the frontier reached f.)
+      if (n == 0) index = s.meta(f).index.load(std::memory_order_relaxed);
+      // A preempted advancer may read this header after the record was overwritten; the frontier
+      // re-check below discards such a read, so copy it as a tentative (seqlock) read.
+      RecordHeader h;
+      copy_tentative(reinterpret_cast<std::byte*>(&h), s.data(p), sizeof h);
+      if (h.type != kPaddingType) ++index;
+      p += footprint(h.length);
+      ends[n] = p;
+      indices[n] = index;
+      ++n;
+    }
+    if (n == 0) break;
+    // Re-check that the frontier is still at f: while it is, no record at or after f can be
+    // overwritten (gating), so the lengths and types just read belong to them. Without this a
+    // preempted advancer could stamp indices computed from newer records' bytes.
     std::uint64_t again = frontier.load(std::memory_order_seq_cst);
     if (again != f) {
       f = again;
       continue;
     }
-    // Stamp the next record's index before the frontier reaches it (a stale stamp is harmless:
+    // Stamp each next record's index before the frontier reaches it (a stale stamp is harmless:
     // it is the true index of an older position, never larger than the current one).
-    store_index_max(s.meta(next).index, index);
+    for (std::size_t i = 0; i < n; ++i) store_index_max(s.meta(ends[i]).index, indices[i]);
     // SYNC POINT WRITE: frontier. Pairs with the acquire loads of readers (everything below the
     // frontier is complete and stamped) and with the seal re-check of a concurrent committer.
-    if (frontier.compare_exchange_strong(f, next, std::memory_order_seq_cst)) {
-      f = next;
+    if (frontier.compare_exchange_strong(f, p, std::memory_order_seq_cst)) {
+      f = p;
       moved = true;
     }
   }
@@ -146,9 +161,11 @@ bool move_frontier(const Segment& s, std::uint64_t first, std::uint64_t end) noe
   // are sequenced before this). Pairs with readers' acquire loads, as in advance_frontier().
   if (!frontier.compare_exchange_strong(first, end, std::memory_order_seq_cst)) return false;
   // Records after ours sealed meanwhile: their committers may have seen the frontier below them
-  // and left them to us (the seq_cst seal load in advance_frontier after this CAS is our side of
-  // the Dekker pair with their fence and frontier load). Then the parked are woken once.
-  if (!advance_frontier(s)) wake_waiters(s);
+  // and left them to us. The seq_cst seal load at `end` after this CAS is our side of the Dekker
+  // pair with their fence and frontier load; done here first, so that the common case (nothing
+  // sealed after us) costs one load. Then the parked are woken once.
+  if (s.meta(end).seal.load(std::memory_order_seq_cst) != seal_of(end) || !advance_frontier(s))
+    wake_waiters(s);
   return true;
 }
 

@@ -114,6 +114,11 @@ bool advance_frontier(const Segment& s) noexcept {
       // re-check below discards such a read, so copy it as a tentative (seqlock) read.
       RecordHeader h;
       copy_tentative(reinterpret_cast<std::byte*>(&h), s.data(p), sizeof h);
+      // A run ends short of a whole capacity past f: its last stamp would otherwise land on f's
+      // own unit (the same 64 bytes one lap on) while the frontier is still at f, and everyone
+      // who read the index at f from then on would count from a wrong base. (The first record is
+      // always taken, as one step always did: a record is at most a quarter of the ring.)
+      if (n > 0 && p + footprint(h.length) - f >= s.capacity()) break;
       if (h.type != kPaddingType) ++index;
       p += footprint(h.length);
       ends[n] = p;
@@ -123,7 +128,9 @@ bool advance_frontier(const Segment& s) noexcept {
     if (n == 0) break;
     // Re-check that the frontier is still at f: while it is, no record at or after f can be
     // overwritten (gating), so the lengths and types just read belong to them. Without this a
-    // preempted advancer could stamp indices computed from newer records' bytes.
+    // preempted advancer could stamp indices computed from newer records' bytes. (The fence keeps
+    // the index and header reads above before the re-check on weakly ordered CPUs too.)
+    std::atomic_thread_fence(std::memory_order_acquire);
     std::uint64_t again = frontier.load(std::memory_order_seq_cst);
     if (again != f) {
       f = again;

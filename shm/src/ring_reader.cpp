@@ -43,9 +43,11 @@ Result<RingReader> RingReader::attach(const Segment& segment, ReaderOptions opti
     for (;;) {
       const std::uint64_t f = c.frontier.frontier.load(std::memory_order_acquire);
       const std::uint64_t idx = core::index_at(segment, f);
-      // The index stamped at f stays valid until the frontier comes round to f's unit again.
+      // The index stamped at f is f's own while the frontier stays at f (an advancer at a later
+      // frontier may restamp f's unit for the next lap before it gets there): validate as seek
+      // and resync do.
       std::atomic_thread_fence(std::memory_order_acquire);
-      if (c.frontier.frontier.load(std::memory_order_relaxed) - f >= segment.capacity()) continue;
+      if (c.frontier.frontier.load(std::memory_order_relaxed) != f) continue;
       r.cursor_ = f;
       r.cursor_index_ = idx;
       break;

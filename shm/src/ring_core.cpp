@@ -224,9 +224,15 @@ void unlock_repair(const Segment& s) noexcept {
 }
 
 // Writes a padding record over [position, end) and seals it. Holes longer than a u32 length are
-// split into several padding records.
+// split into several padding records. `index` is the index stamped at `position` (the frontier,
+// held there by the hole): every unit in (position, end] gets it first, with plain stores — a
+// producer that found the frontier at its claim stamped its records' successors ahead (as
+// records) before it died, and those stamps, larger than padding's, must not survive (a
+// monotonic max would keep them).
 void write_padding(const Segment& s, std::uint64_t position, std::uint64_t end,
-                   std::uint16_t producer) noexcept {
+                   std::uint16_t producer, std::uint64_t index) noexcept {
+  for (std::uint64_t u = position + kUnit; u <= end; u += kUnit)
+    s.meta(u).index.store(index, std::memory_order_release);
   constexpr std::uint64_t kMaxPad = 0x8000'0000ULL;  // a multiple of kUnit that fits a u32
   while (position < end) {
     const std::uint64_t len = std::min(end - position, kMaxPad);
@@ -296,7 +302,8 @@ StallOutcome resolve_stall(const Segment& s) noexcept {
       break;
     }
   }
-  write_padding(s, f, end, owner);
+  // (The index stamped at f is f's own: the frontier is at f, and stays there until we seal.)
+  write_padding(s, f, end, owner, s.meta(f).index.load(std::memory_order_acquire));
   c.repair.repairs.fetch_add(1, std::memory_order_relaxed);
   c.repair.abandoned_bytes.fetch_add(end - f, std::memory_order_relaxed);
 

@@ -157,50 +157,58 @@ RingWriter::Claim RingWriter::claim(std::size_t length, std::uint16_t type) {
 
 void RingWriter::seal(std::uint64_t position) noexcept {
   hook(core::HookPoint::before_seal, position);
-  // SYNC POINT WRITE: seal. Publishes the header and payload written before it; pairs with the
-  // seal load in core::advance_frontier (and readers' resync). A release store: the Dekker pair
-  // with a concurrent advancer is completed in finish() — by the frontier CAS over our own
-  // records, or by the seq_cst fence of core::advance_after_seals.
+  // SYNC POINT WRITE: seal. Publishes the header and payload written before it (and the stamps
+  // of stamp_ahead); pairs with the seal load in core::advance_frontier (and readers' resync). A
+  // release store: the Dekker pair with a concurrent advancer is completed in finish() — by the
+  // frontier CAS over our own records, or by the seq_cst fence of core::advance_after_seals.
   segment_->meta(position).seal.store(seal_of(position), std::memory_order_release);
   hook(core::HookPoint::after_seal, position);
 }
 
 template <class Footprint>
-void RingWriter::finish(std::uint64_t first, std::size_t n, bool counted, Footprint footprint_of,
+bool RingWriter::stamp_ahead(std::uint64_t first, std::size_t n, bool counted,
+                             Footprint footprint_of, std::uint64_t& end) noexcept {
+  // The frontier at our first record (the common case with one producer, or no one ahead of
+  // us) cannot move on before we seal it: until then nobody else can pass our records, nor lap
+  // the ring onto their units, so each successor's index is ours alone to write and plain
+  // stores do (docs/ring.md, "The committer's own records"; a repair of our claim, should we die
+  // before sealing, writes over these stamps).
+  std::uint64_t index = 0;
+  if (!core::frontier_index(*segment_, first, index)) return false;
+  std::uint64_t p = first;
+  for (std::size_t i = 0; i < n; ++i) {
+    p += footprint_of(i);
+    if (counted) ++index;
+    segment_->meta(p).index.store(index, std::memory_order_relaxed);
+  }
+  end = p;
+  return true;
+}
+
+void RingWriter::finish(std::uint64_t first, std::uint64_t end, bool stamped, std::uint64_t records,
                         std::uint64_t payload_bytes) noexcept {
   const Segment& s = *segment_;
   // After the seals: a repairer that sees IDLE (acquire) also sees them.
   slot_->claim_state.store(kClaimIdle, std::memory_order_release);
-  slot_->records.store(slot_->records.load(std::memory_order_relaxed) + (counted ? n : 0),
+  slot_->records.store(slot_->records.load(std::memory_order_relaxed) + records,
                        std::memory_order_relaxed);
   slot_->bytes.store(slot_->bytes.load(std::memory_order_relaxed) + payload_bytes,
                      std::memory_order_relaxed);
   if ((++commits_ & 255) == 0) heartbeat();
-  // The frontier at our first record (the common case with one producer, or no one ahead of
-  // us): stamp each of our records' successors with its index and pass them all with one CAS.
-  // Their lengths come from our own arguments, never from the ring (a helper may already have
-  // passed them, and the ring lapped, by the time we read). docs/ring.md, "The committer's own
-  // records".
-  std::uint64_t index = 0;
-  if (core::frontier_index(s, first, index)) {
-    std::uint64_t p = first;
-    for (std::size_t i = 0; i < n; ++i) {
-      p += footprint_of(i);
-      if (counted) ++index;
-      core::store_index_max(s.meta(p).index, index);
-    }
-    if (core::move_frontier(s, first, p)) return;
-  }
+  // Stamped ahead: one CAS passes all our records (it loses only if a helper passed them first).
+  if (stamped && core::move_frontier(s, first, end)) return;
   core::advance_after_seals(s);
 }
 
 std::uint64_t RingWriter::commit() noexcept {
   if (!pending_) return 0;
   pending_ = false;
-  seal(pending_position_);
   const std::uint64_t fp = footprint(pending_length_);
-  finish(
-      pending_position_, 1, true, [fp](std::size_t) { return fp; }, pending_length_);
+  std::uint64_t end = 0;
+  const bool stamped = stamp_ahead(
+      pending_position_, 1, true, [fp](std::size_t) { return fp; }, end);
+  seal(pending_position_);
+  finish(pending_position_, end, stamped, 1, pending_length_);
   return pending_position_;
 }
 
@@ -211,11 +219,13 @@ void RingWriter::abort() noexcept {
   const std::uint64_t fp = footprint(pending_length_);
   h.type = kPaddingType;
   h.length = static_cast<std::uint32_t>(fp - sizeof(RecordHeader));
+  std::uint64_t end = 0;
+  const bool stamped = stamp_ahead(
+      pending_position_, 1, false, [fp](std::size_t) { return fp; }, end);
   seal(pending_position_);
   slot_->aborted.fetch_add(1, std::memory_order_relaxed);
   segment_->control().repair.aborted_claims.fetch_add(1, std::memory_order_relaxed);
-  finish(
-      pending_position_, 1, false, [fp](std::size_t) { return fp; }, 0);
+  finish(pending_position_, end, stamped, 0, 0);
 }
 
 PublishStatus RingWriter::publish(std::uint16_t type, std::span<const std::byte> payload,
@@ -254,14 +264,16 @@ PublishStatus RingWriter::publish_batch(std::span<const BatchRecord> records,
     std::memcpy(segment_->data(p) + sizeof(RecordHeader), r.payload.data(), r.payload.size());
     p += footprint(r.payload.size());
   }
+  std::uint64_t end = 0;
+  const bool stamped = stamp_ahead(
+      first, records.size(), true,
+      [records](std::size_t i) { return footprint(records[i].payload.size()); }, end);
   p = first;
   for (const BatchRecord& r : records) {
     seal(p);
     p += footprint(r.payload.size());
   }
-  finish(
-      first, records.size(), true,
-      [records](std::size_t i) { return footprint(records[i].payload.size()); }, payload_bytes);
+  finish(first, end, stamped, records.size(), payload_bytes);
   if (first_position != nullptr) *first_position = first;
   return PublishStatus::ok;
 }

@@ -85,6 +85,12 @@ TEST_P(KilledMidClaim, OthersContinueWithinTheBound) {
     ASSERT_TRUE(reader.wait(std::chrono::seconds(10))) << "stuck behind the dead claim";
     reader.poll([&](const RecordView& v) {
       ASSERT_TRUE(CheckedRecord::valid(v.payload));
+      // Each record's index is its place in the order: the hole (padding) counts for nothing,
+      // whatever the dead producer had stamped ahead before it died.
+      EXPECT_EQ(v.index, got.size());
+      // ... and so is the index stamped at its position (what a lapped reader's resync, seek
+      // and a reader attaching at the latest record go by).
+      EXPECT_EQ(core::index_at(s, v.position), v.index) << "at " << v.position;
       got.emplace_back(CheckedRecord::producer(v.payload), CheckedRecord::seq(v.payload));
     });
   }
@@ -170,7 +176,7 @@ TEST(RingCrash, ProducersKilledAtRandomPointsNeverStallTheOthers) {
   // Flow control so this test can demand completeness: the reader keeps up via its thread.
   std::atomic<bool> done{false};
   std::map<std::uint32_t, std::uint64_t> next;  // producer id (round) -> next expected seq
-  std::uint64_t bad = 0, survivor_got = 0;
+  std::uint64_t bad = 0, survivor_got = 0, delivered = 0, bad_index = 0;
   std::thread rt([&] {
     // Until everything claimed is resolved: the last records may sit behind a dead victim's hole
     // that this reader's wait() is about to repair.
@@ -180,6 +186,11 @@ TEST(RingCrash, ProducersKilledAtRandomPointsNeverStallTheOthers) {
     while (!done.load() || pending()) {
       reader.wait(std::chrono::milliseconds(20));
       reader.poll([&](const RecordView& v) {
+        // Indices count the records delivered (the reader keeps up: none lost), holes none.
+        if (v.index != delivered + reader.total_loss().records ||
+            core::index_at(s, v.position) != v.index)
+          ++bad_index;
+        ++delivered;
         const auto p = CheckedRecord::producer(v.payload);
         const auto q = CheckedRecord::seq(v.payload);
         if (!CheckedRecord::valid(v.payload) || q != next[p]) {
@@ -253,6 +264,7 @@ TEST(RingCrash, ProducersKilledAtRandomPointsNeverStallTheOthers) {
   done = true;
   rt.join();
   EXPECT_EQ(bad, 0u);
+  EXPECT_EQ(bad_index, 0u) << "records whose index is not their place in the order";
   EXPECT_EQ(survivor_got, kSurvivorRecords);
   EXPECT_EQ(reader.total_loss().records, 0u);
   std::printf("[ info ] %d victims killed; %llu holes repaired\n", kRounds,

@@ -80,11 +80,16 @@ class RingWriter {
   RingWriter(const Segment& s, std::uint16_t id) : segment_(&s), id_(id) {}
   std::uint64_t reserve(std::uint64_t bytes) noexcept;  // publish intent, fetch_add, gate
   void seal(std::uint64_t position) noexcept;
-  // After the seals of [first, first + sum of footprints): the claim is idle, the statistics
-  // counted, the frontier moved (footprint_of(i): the i-th record's footprint; counted: records,
-  // not padding).
+  // Before the seals of our n records at `first` (footprint_of(i): the i-th one's footprint;
+  // counted: records, not padding): if the frontier is at `first` — where it stays until we seal —
+  // stamps each record's successor with its index (plain stores) and returns true with `end` the
+  // position after the last.
   template <class Footprint>
-  void finish(std::uint64_t first, std::size_t n, bool counted, Footprint footprint_of,
+  bool stamp_ahead(std::uint64_t first, std::size_t n, bool counted, Footprint footprint_of,
+                   std::uint64_t& end) noexcept;
+  // After the seals: the claim is idle, the statistics counted, the frontier moved (over all our
+  // records with one CAS if stamp_ahead() returned true).
+  void finish(std::uint64_t first, std::uint64_t end, bool stamped, std::uint64_t records,
               std::uint64_t payload_bytes) noexcept;
   void release() noexcept;
 

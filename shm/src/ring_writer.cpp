@@ -179,7 +179,9 @@ bool RingWriter::stamp_ahead(std::uint64_t first, std::size_t n, bool counted,
   for (std::size_t i = 0; i < n; ++i) {
     p += footprint_of(i);
     if (counted) ++index;
-    segment_->meta(p).index.store(index, std::memory_order_relaxed);
+    // (release: a reader that sees this stamp, as resync and seek validate, also sees our
+    // fetch_add on the tail before it)
+    segment_->meta(p).index.store(index, std::memory_order_release);
   }
   end = p;
   return true;

@@ -36,7 +36,9 @@
 //   seal  = position | 1 once the record starting at that unit is complete (committed or padding);
 //           written only by that record's producer or by the repair of a dead producer.
 //   index = the number of non-padding records before the record starting here; stamped by whoever
-//           advances the frontier to this position, with a monotonic max (see docs/ring.md).
+//           advances the frontier to this position, with a monotonic max, or by the committer of
+//           the record before it with a plain store before its seal while the frontier is held at
+//           that record; a repair overwrites a dead committer's (see docs/ring.md).
 //
 // The seal lives out of band so that no payload byte pattern can ever be mistaken for a commit,
 // and its low bit is 1 so that zeroed memory never looks committed.

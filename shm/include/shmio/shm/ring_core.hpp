@@ -19,13 +19,15 @@ namespace shmio::shm::core {
 // wakes parked waiters if it moved. Returns true if this call moved it.
 bool advance_frontier(const Segment& s) noexcept;
 
-// The committer's advance (docs/ring.md, "Advancing the frontier: the committer's own records").
-// A committer that sealed its records [first, end) with release stores calls:
-//   1. frontier_index(s, first, index): true if the frontier is at `first`, with the index stamped
-//      there (validated: read while the frontier stayed put);
-//   2. if so, store_index_max() for each of its records' next units, then
-//      move_frontier(s, first, end): one CAS over all of them; true if it moved the frontier
-//      (then it also went on over complete records after them and woke the parked);
+// The committer's advance (docs/ring.md, "The committer's own records (C1-C3)"). A committer
+// with records [first, end):
+//   1. before sealing them, frontier_index(s, first, index): true if the frontier is at `first`
+//      (where it then stays until the first record is sealed), with the index stamped there
+//      (validated: read while the frontier stayed put); if so it stamps each of its records'
+//      successor units itself, with plain stores (nobody else can write them before its seals);
+//   2. seals them (release stores); if it stamped, move_frontier(s, first, end): one CAS over all
+//      of them; true if it moved the frontier (then it also went on over complete records after
+//      them and woke the parked);
 //   3. otherwise (or if the CAS lost), advance_after_seals(s): a seq_cst fence (the Dekker pair
 //      with a concurrent advancer's frontier CAS then seal load), then advance_frontier().
 bool frontier_index(const Segment& s, std::uint64_t first, std::uint64_t& index) noexcept;

@@ -8,11 +8,17 @@
 //    handshake.
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -665,6 +671,118 @@ TEST(DeflateLink, AClientThatNeverReadsIsClosedAtTheClosingDeadline) {
   while (open_fds() >= fds_before && std::chrono::steady_clock::now() < give_up) io.run_for(50ms);
   EXPECT_LT(open_fds(), fds_before) << "the closing deadline did not close the descriptor";
   EXPECT_LT(std::chrono::steady_clock::now() - closing, 10s);
+}
+
+// One server, one WebSocket client in the room "all", 50 broadcasts in one turn: returns 0 if
+// the client got all of them in order and the flush went the expected way (io_uring submissions
+// counted, or none), else a code saying what failed. Runs in a forked child (its own process: a
+// seccomp filter installed there stays there).
+int broadcast_in_child(bool expect_uring) {
+  net::io_context io;
+  ServerOptions o;
+  o.io_uring = true;  // asked for: whether it is granted is the kernel's (or the filter's) call
+  Server server(io, o);
+  std::size_t connected = 0;
+  server.on_connection([&](const SocketPtr& s) {
+    s->join("all");
+    ++connected;
+  });
+  const std::uint16_t port = server.listen("127.0.0.1", 0);
+  Client c(port);
+  auto drive = [&](const std::function<bool()>& done) {
+    const auto until = std::chrono::steady_clock::now() + 5s;
+    while (!done() && std::chrono::steady_clock::now() < until) {
+      io.run_for(1ms);
+      c.read_available();
+    }
+    return done();
+  };
+  c.send_raw(
+      "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+      "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+      "Sec-WebSocket-Version: 13\r\n\r\n");
+  if (!drive([&] { return c.in().find("\r\n\r\n") != std::string::npos; })) return 10;
+  c.in().erase(0, c.in().find("\r\n\r\n") + 4);
+  std::vector<Client::Frame> got;
+  if (!drive([&] {
+        for (auto& f : c.frames()) got.push_back(f);
+        return !got.empty();
+      }))
+    return 11;
+  c.send_text("40");
+  if (!drive([&] { return connected == 1; })) return 12;
+  got.clear();
+  drive([&] {
+    for (auto& f : c.frames()) got.push_back(f);
+    return !got.empty();
+  });  // the CONNECT answer
+  got.clear();
+  for (int i = 0; i < 50; ++i) server.to("all").emit("m", Args{i});
+  io.poll();
+  if (!drive([&] {
+        for (auto& f : c.frames()) got.push_back(f);
+        return got.size() >= 50;
+      }))
+    return 13;
+  for (int i = 0; i < 50; ++i)
+    if (got[static_cast<std::size_t>(i)].payload != "42[\"m\"," + std::to_string(i) + "]")
+      return 14;
+  const auto& st = server.engine().stats();
+  if (expect_uring && st.uring_submissions == 0) return 15;
+  if (!expect_uring && st.uring_submissions != 0) return 16;
+  server.close();
+  io.run_for(20ms);
+  return 0;
+}
+
+// Where io_uring is forbidden (as container runtimes' default seccomp profiles do), the server
+// says so and flushes with sendmsg: everything is still delivered, in order.
+TEST(IoUring, ForbiddenBySeccompTheFlushFallsBackToSendmsgAndDeliversEverything) {
+#if !defined(__x86_64__) || !defined(__NR_io_uring_setup)
+  GTEST_SKIP() << "the filter below is written for x86-64";
+#else
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    // io_uring_setup fails with EPERM; every other system call is allowed.
+    sock_filter filter[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA)),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    sock_fprog prog{static_cast<unsigned short>(sizeof filter / sizeof filter[0]), filter};
+    if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) ::_exit(2);
+    if (::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0) ::_exit(3);
+    if (::syscall(__NR_io_uring_setup, 1, nullptr) != -1 || errno != EPERM) ::_exit(4);
+    ::_exit(broadcast_in_child(false));
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status)) << "the child did not exit";
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "see broadcast_in_child for the code";
+#endif
+}
+
+// The same without the filter uses io_uring where the kernel allows it (the fallback above is
+// then the only difference).
+TEST(IoUring, AllowedTheFlushIsOneSubmission) {
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    const long fd = ::syscall(__NR_io_uring_setup, 1, nullptr);
+    // (io_uring_setup with a null params pointer fails with EFAULT where io_uring exists)
+    if (fd == -1 && (errno == ENOSYS || errno == EPERM)) ::_exit(77);
+    ::_exit(broadcast_in_child(true));
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  if (WEXITSTATUS(status) == 77) GTEST_SKIP() << "io_uring is not available here";
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "see broadcast_in_child for the code";
 }
 
 TEST(RoomsIndex, MatchesAModelUnderRandomJoinsLeavesAndDisconnects) {

@@ -85,12 +85,12 @@ void RingWriter::release() noexcept {
 std::uint64_t RingWriter::reserve(std::uint64_t bytes) noexcept {
   const Segment& s = *segment_;
   Control& c = s.control();
-  // SYNC POINT WRITE: claim intent. seq_cst, ordered before the fetch_add below; pairs with the
-  // tail load + claim-state scan in core::resolve_stall, which therefore never mistakes a live
-  // producer's not-yet-published claim for a dead one's.
-  // (Relaxed is enough: a repairer whose seq_cst tail load reads our fetch_add's value, or a
-  // later RMW's, synchronizes with the fetch_add, which is sequenced after this store. A tail
-  // read from before our fetch_add does not cover our claim. docs/ring.md, W1.)
+  // SYNC POINT WRITE: claim intent, before the fetch_add below; pairs with the tail load +
+  // claim-state scan in core::resolve_stall, which therefore never mistakes a live producer's
+  // not-yet-published claim for a dead one's. Relaxed is enough: a repairer whose seq_cst tail
+  // load reads our fetch_add's value, or a later RMW's, synchronizes with the fetch_add, which is
+  // sequenced after this store; a tail read from before our fetch_add does not cover our claim
+  // (docs/ring.md, W1).
   slot_->claim_length.store(bytes, std::memory_order_relaxed);
   slot_->claim_state.store(kClaimClaiming, std::memory_order_relaxed);
   hook(core::HookPoint::after_intent, 0);

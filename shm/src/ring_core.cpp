@@ -30,14 +30,16 @@ long futex(std::atomic<std::uint32_t>* word, int op, std::uint32_t val,
   return ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(word), op, val, timeout, nullptr, 0);
 }
 
-}  // namespace
-
+// Raises `slot` to at least `value`. Indices only ever grow for a given unit, so a stale writer
+// (one that computed its value long ago) can never lower a newer, larger value.
 void store_index_max(std::atomic<std::uint64_t>& slot, std::uint64_t value) noexcept {
   std::uint64_t cur = slot.load(std::memory_order_relaxed);
   while (cur < value && !slot.compare_exchange_weak(cur, value, std::memory_order_release,
                                                     std::memory_order_relaxed)) {
   }
 }
+
+}  // namespace
 
 void set_test_hook(HookFn fn) noexcept {
   g_hook.store(fn, std::memory_order_relaxed);

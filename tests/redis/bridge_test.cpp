@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "../shm/test_support.hpp"
 #include "redis_server.hpp"
 #include "shmio/cluster/emitter.hpp"
 #include "shmio/cluster/redis_wire.hpp"
@@ -46,12 +47,7 @@ class Bridge : public ::testing::Test {
  protected:
   void SetUp() override {
     ring_ = "bridge-test-" + std::to_string(::getpid()) + "-" + std::to_string(++seq_);
-    shm::RingConfig cfg;
-    cfg.name = ring_;
-    cfg.capacity = 1 << 20;
-    auto seg = shm::Segment::create(cfg);
-    ASSERT_TRUE(seg) << seg.error().message;
-    segment_.emplace(std::move(seg.value()));
+    segment_.emplace(shmio::test::make_ring(ring_));  // 1 MiB
   }
   void TearDown() override {
     for (auto& c : clients_) c->stop();
@@ -62,12 +58,7 @@ class Bridge : public ::testing::Test {
     shm::WorkerBoard::remove_all(ring_);  // (the bridge posts its figures beside the ring)
   }
   bool drive(const std::function<bool()>& done, std::chrono::seconds bound = 10s) {
-    const auto end = std::chrono::steady_clock::now() + bound;
-    while (!done()) {
-      if (std::chrono::steady_clock::now() > end) return false;
-      io_.run_for(2ms);
-    }
-    return true;
+    return shmio::test::run_until(io_, done, bound);
   }
   redis::Bridge& start_bridge(const std::string& url,
                               redis::FleetMode mode = redis::FleetMode::classic,

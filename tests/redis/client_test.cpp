@@ -31,12 +31,7 @@ namespace {
 class RedisClient : public ::testing::Test {
  protected:
   bool drive(const std::function<bool()>& done, std::chrono::seconds bound = 10s) {
-    const auto end = std::chrono::steady_clock::now() + bound;
-    while (!done()) {
-      if (std::chrono::steady_clock::now() > end) return false;
-      io_.run_for(2ms);
-    }
-    return true;
+    return shmio::test::run_until(io_, done, bound);
   }
   std::shared_ptr<redis::Client> client(redis::ClientOptions o) {
     o.backoff_min = 20ms;

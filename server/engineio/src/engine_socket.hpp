@@ -74,8 +74,6 @@ class EngineSocket final : public Socket,
       return nullptr;
     return ws_.get();
   }
-  // What batch_link() reads, asked of the memory system ahead of time (flush_batched).
-  void prefetch() const noexcept { prefetch_hot(); }
   // The output queue (its slots inline for a few frames): an address, no pointer to follow.
   void prefetch_queue() const noexcept { __builtin_prefetch(&sm_.out()); }
   // The link's hot fields (flush_batched, once this session's own lines are in).

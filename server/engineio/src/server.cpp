@@ -92,7 +92,7 @@ void detail::ServerCore::flush_batched() {
   constexpr std::size_t kAhead = 8;
   for (std::size_t i = 0; i < flushing.size(); ++i) {
     if (i + kAhead < flushing.size() && flushing[i + kAhead] != nullptr)
-      flushing[i + kAhead]->prefetch();
+      flushing[i + kAhead]->prefetch_hot();  // what batch_link() and send_frame() read
     EngineSocket* s = flushing[i];
     if (s == nullptr || s->batch_link() != nullptr) continue;
     flushing[i] = nullptr;

@@ -33,9 +33,6 @@ bool advance_frontier(const Segment& s) noexcept;
 bool frontier_index(const Segment& s, std::uint64_t first, std::uint64_t& index) noexcept;
 bool move_frontier(const Segment& s, std::uint64_t first, std::uint64_t end) noexcept;
 bool advance_after_seals(const Segment& s) noexcept;
-// Raises a unit's index stamp to at least `value`: a unit's index only grows, so a stale advancer
-// (one that computed its value long ago) never lowers a newer, larger one.
-void store_index_max(std::atomic<std::uint64_t>& slot, std::uint64_t value) noexcept;
 
 // Wakes everyone parked on the ring's futex word, if anyone is parked.
 void wake_waiters(const Segment& s) noexcept;

@@ -883,6 +883,46 @@ struct alignas(128) PingLine {
   std::atomic<std::uint64_t> word{0};
 };
 
+// base_locked_rmw2: the floor of the committer's single-record path (docs/ring.md, "What one
+// publish costs"): two locked read-modify-writes per item (a fetch_add and a successful
+// compare-exchange, on words of their own 128-byte blocks, as the claim and the frontier are), one
+// thread, nothing else.
+void BM_LockedRmw2(benchmark::State& state) {
+  struct alignas(128) Word {
+    std::atomic<std::uint64_t> v{0};
+  };
+  Word tail, frontier;
+  for (auto _ : state) {
+    const std::uint64_t p = tail.v.fetch_add(128, std::memory_order_seq_cst);
+    std::uint64_t expected = p;
+    frontier.v.compare_exchange_strong(expected, p + 128, std::memory_order_seq_cst);
+  }
+  benchmark::DoNotOptimize(frontier.v.load());
+  state.SetItemsProcessed(state.iterations());
+}
+
+// base_store_rmw2: the same two locked RMWs after writing an 80-byte record (a 16-byte header and
+// 64 bytes of payload) into the next 128 bytes of a 256 KiB buffer, as a publish does: each locked
+// instruction waits for the stores before it to reach the cache.
+void BM_StoreRmw2(benchmark::State& state) {
+  struct alignas(128) Word {
+    std::atomic<std::uint64_t> v{0};
+  };
+  Word tail, frontier;
+  std::vector<std::byte> ring(256 * 1024, std::byte{0});
+  std::array<std::byte, 80> record{};
+  std::size_t at = 0;
+  for (auto _ : state) {
+    const std::uint64_t p = tail.v.fetch_add(128, std::memory_order_seq_cst);
+    std::memcpy(ring.data() + at, record.data(), record.size());
+    at = (at + 128) & (ring.size() - 1);
+    std::uint64_t expected = p;
+    frontier.v.compare_exchange_strong(expected, p + 128, std::memory_order_seq_cst);
+  }
+  benchmark::DoNotOptimize(ring.data());
+  state.SetItemsProcessed(state.iterations());
+}
+
 void BM_PingPong(benchmark::State& state, std::uint64_t batches) {
   guarded(state, [&] {
     constexpr std::uint64_t kPerBatch = 32;
@@ -1104,6 +1144,14 @@ void print_ratios(std::FILE* out, const CapturingReporter& r) {
       {"ring(batch=16)", "ring_xproc/1p1r/64B/poll/ring=1MiB/batch=16", "items_per_second"},
       {"moodycamel(bulk=16)", "base_moodycamel_1p1c/64B/pool=1MiB/bulk=16", "items_per_second"},
       fmt_rate);
+  print_ratio(out, r,
+              "one thread publishing 64 B records/s (256 KiB ring) vs two locked RMWs, the floor:",
+              {"publish", "ring_publish/64B/ring=256KiB", "items_per_second"},
+              {"2 RMWs", "base_locked_rmw2", "items_per_second"}, fmt_rate);
+  print_ratio(out, r,
+              "the same vs writing an 80 B record into the next line, then two locked RMWs:",
+              {"publish", "ring_publish/64B/ring=256KiB", "items_per_second"},
+              {"store+2 RMWs", "base_store_rmw2/80B/buf=256KiB", "items_per_second"}, fmt_rate);
   print_ratio(out, r, "one thread publishing 64 B records/s, batches of 16 vs one by one (1 MiB):",
               {"batch=16", "ring_publish/64B/batch=16/ring=1MiB", "items_per_second"},
               {"single", "ring_publish/64B/ring=1MiB", "items_per_second"}, fmt_rate);
@@ -1238,6 +1286,8 @@ void register_benchmarks() {
       ->Iterations(iterations)
       ->UseManualTime()
       ->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("base_locked_rmw2", BM_LockedRmw2)->MinTime(min_time);
+  benchmark::RegisterBenchmark("base_store_rmw2/80B/buf=256KiB", BM_StoreRmw2)->MinTime(min_time);
   benchmark::RegisterBenchmark("base_pingpong", BM_PingPong, scaled<std::uint64_t>(20'000, 2'000))
       ->Iterations(1)
       ->UseManualTime()

@@ -63,11 +63,8 @@ void cpu_relax() noexcept {
 #endif
 }
 
-void wake_waiters(const Segment& s) noexcept {
+void wake_all(const Segment& s) noexcept {
   WakeBlock& w = s.control().wake;
-  // SYNC POINT WRITE: waiter count. The caller's seq_cst CAS on the frontier precedes this load in
-  // the single total order; pairs with the seq_cst waiters increment + frontier re-check in park().
-  if (w.waiters.load(std::memory_order_seq_cst) == 0) return;
   w.futex_word.fetch_add(1, std::memory_order_seq_cst);
   futex(&w.futex_word, FUTEX_WAKE, INT_MAX, nullptr);
 }
@@ -150,32 +147,6 @@ bool advance_frontier(const Segment& s) noexcept {
   }
   if (moved) wake_waiters(s);
   return moved;
-}
-
-bool frontier_index(const Segment& s, std::uint64_t first, std::uint64_t& index) noexcept {
-  std::atomic<std::uint64_t>& frontier = s.control().frontier.frontier;
-  // SYNC POINT READ: frontier at our first record. Pairs with the CAS that moved it here, after
-  // which the index stamped at `first` is visible.
-  if (frontier.load(std::memory_order_acquire) != first) return false;
-  index = s.meta(first).index.load(std::memory_order_relaxed);
-  // Validate (seqlock style): while the frontier is still at `first`, nobody can have passed our
-  // record and lapped the ring to restamp its unit, so the index read is the true one.
-  std::atomic_thread_fence(std::memory_order_acquire);
-  return frontier.load(std::memory_order_relaxed) == first;
-}
-
-bool move_frontier(const Segment& s, std::uint64_t first, std::uint64_t end) noexcept {
-  std::atomic<std::uint64_t>& frontier = s.control().frontier.frontier;
-  // SYNC POINT WRITE: frontier, over the caller's own records at once (their seals and stamps
-  // are sequenced before this). Pairs with readers' acquire loads, as in advance_frontier().
-  if (!frontier.compare_exchange_strong(first, end, std::memory_order_seq_cst)) return false;
-  // Records after ours sealed meanwhile: their committers may have seen the frontier below them
-  // and left them to us. The seq_cst seal load at `end` after this CAS is our side of the Dekker
-  // pair with their fence and frontier load; done here first, so that the common case (nothing
-  // sealed after us) costs one load. Then the parked are woken once.
-  if (s.meta(end).seal.load(std::memory_order_seq_cst) != seal_of(end) || !advance_frontier(s))
-    wake_waiters(s);
-  return true;
 }
 
 bool advance_after_seals(const Segment& s) noexcept {

@@ -55,6 +55,8 @@ RingWriter::RingWriter(RingWriter&& o) noexcept
       pending_(std::exchange(o.pending_, false)),
       pending_position_(o.pending_position_),
       pending_length_(o.pending_length_),
+      pending_at_frontier_(o.pending_at_frontier_),
+      pending_index_(o.pending_index_),
       commits_(o.commits_) {}
 
 RingWriter& RingWriter::operator=(RingWriter&& o) noexcept {
@@ -66,6 +68,8 @@ RingWriter& RingWriter::operator=(RingWriter&& o) noexcept {
     pending_ = std::exchange(o.pending_, false);
     pending_position_ = o.pending_position_;
     pending_length_ = o.pending_length_;
+    pending_at_frontier_ = o.pending_at_frontier_;
+    pending_index_ = o.pending_index_;
     commits_ = o.commits_;
   }
   return *this;
@@ -82,7 +86,7 @@ void RingWriter::release() noexcept {
   slot_ = nullptr;
 }
 
-std::uint64_t RingWriter::reserve(std::uint64_t bytes) noexcept {
+RingWriter::Reserved RingWriter::reserve(std::uint64_t bytes) noexcept {
   const Segment& s = *segment_;
   Control& c = s.control();
   // SYNC POINT WRITE: claim intent, before the fetch_add below; pairs with the tail load +
@@ -103,56 +107,80 @@ std::uint64_t RingWriter::reserve(std::uint64_t bytes) noexcept {
   // overlaps it is complete, i.e. frontier >= p + bytes - capacity. While our claim is not
   // complete the frontier cannot pass p, so no later claim can ever write into our space: the
   // stale-claim hazard cannot happen. docs/ring.md has the proof sketch.
-  const std::uint64_t need = p + bytes - s.capacity();  // may "underflow" harmlessly below
-  auto gated = [&](std::uint64_t f) {
-    return p + bytes > s.capacity() && static_cast<std::int64_t>(f - need) < 0;
-  };
+  // SYNC POINT READ: frontier; pairs with the CAS that moved it here (which follows the stamp of
+  // the index at p when it is p).
   std::uint64_t f = c.frontier.frontier.load(std::memory_order_acquire);
-  if (gated(f)) {
-    slot_->gated.fetch_add(1, std::memory_order_relaxed);
-    const std::uint64_t interval = s.header().dead_check_interval_ns;
-    std::uint64_t since = monotonic_ns();
-    std::uint64_t seen = f;
-    for (unsigned spins = 0; gated(f); ++spins) {
-      if (spins < 256) {
-        core::cpu_relax();
-      } else {
-        // Help: the record at the frontier may be complete but not yet passed.
-        core::advance_frontier(s);
-        const std::uint64_t now = monotonic_ns();
-        if (seen != f) {
-          seen = f;
-          since = now;
-        } else if (now - since >= interval) {
-          core::resolve_stall(s);
-          since = now;
-        }
-        ::sched_yield();
-      }
-      f = c.frontier.frontier.load(std::memory_order_acquire);
-    }
-  }
+  if (p + bytes > s.capacity() && static_cast<std::int64_t>(f - (p + bytes - s.capacity())) < 0)
+    f = wait_gate(p, bytes, f);
   hook(core::HookPoint::after_gate, p);
-  return p;
+  // At the frontier already (the common case with one producer, or no one ahead of us): it stays
+  // at p until we seal, so the index stamped at p is final, and the commit need not look again
+  // (core::frontier_index).
+  if (f == p) return {p, true, s.meta(p).index.load(std::memory_order_relaxed)};
+  return {p, false, 0};
 }
 
-RingWriter::Claim RingWriter::claim(std::size_t length, std::uint16_t type) {
-  if (pending_) return {PublishStatus::claim_pending, {}, 0};
-  if (!segment_->writable()) return {PublishStatus::read_only, {}, 0};
-  if (length == 0) return {PublishStatus::empty, {}, 0};
-  if (length > segment_->max_record()) return {PublishStatus::too_large, {}, 0};
-  if (type == kPaddingType) return {PublishStatus::bad_type, {}, 0};
-  const std::uint64_t bytes = footprint(length);
-  const std::uint64_t p = reserve(bytes);
+std::uint64_t RingWriter::wait_gate(std::uint64_t p, std::uint64_t bytes,
+                                    std::uint64_t f) noexcept {
+  const Segment& s = *segment_;
+  Control& c = s.control();
+  const std::uint64_t need = p + bytes - s.capacity();
+  auto gated = [&](std::uint64_t frontier) {
+    return static_cast<std::int64_t>(frontier - need) < 0;
+  };
+  slot_->gated.fetch_add(1, std::memory_order_relaxed);
+  const std::uint64_t interval = s.header().dead_check_interval_ns;
+  std::uint64_t since = monotonic_ns();
+  std::uint64_t seen = f;
+  for (unsigned spins = 0; gated(f); ++spins) {
+    if (spins < 256) {
+      core::cpu_relax();
+    } else {
+      // Help: the record at the frontier may be complete but not yet passed.
+      core::advance_frontier(s);
+      const std::uint64_t now = monotonic_ns();
+      if (seen != f) {
+        seen = f;
+        since = now;
+      } else if (now - since >= interval) {
+        core::resolve_stall(s);
+        since = now;
+      }
+      ::sched_yield();
+    }
+    f = c.frontier.frontier.load(std::memory_order_acquire);
+  }
+  return f;
+}
+
+PublishStatus RingWriter::check(std::size_t length, std::uint16_t type) const noexcept {
+  if (pending_) return PublishStatus::claim_pending;
+  if (!segment_->writable()) return PublishStatus::read_only;
+  if (length == 0) return PublishStatus::empty;
+  if (length > segment_->max_record()) return PublishStatus::too_large;
+  if (type == kPaddingType) return PublishStatus::bad_type;
+  return PublishStatus::ok;
+}
+
+void RingWriter::write_header(std::uint64_t p, std::size_t length, std::uint16_t type) noexcept {
   RecordHeader& h = segment_->record(p);
   h.position = p;
   h.length = static_cast<std::uint32_t>(length);
   h.type = type;
   h.producer = id_;
+}
+
+RingWriter::Claim RingWriter::claim(std::size_t length, std::uint16_t type) {
+  if (const PublishStatus st = check(length, type); st != PublishStatus::ok) return {st, {}, 0};
+  const Reserved r = reserve(footprint(length));
+  write_header(r.position, length, type);
   pending_ = true;
-  pending_position_ = p;
+  pending_position_ = r.position;
   pending_length_ = length;
-  return {PublishStatus::ok, {segment_->data(p) + sizeof(RecordHeader), length}, p};
+  pending_at_frontier_ = r.at_frontier;
+  pending_index_ = r.index;
+  return {
+      PublishStatus::ok, {segment_->data(r.position) + sizeof(RecordHeader), length}, r.position};
 }
 
 void RingWriter::seal(std::uint64_t position) noexcept {
@@ -166,16 +194,17 @@ void RingWriter::seal(std::uint64_t position) noexcept {
 }
 
 template <class Footprint>
-bool RingWriter::stamp_ahead(std::uint64_t first, std::size_t n, bool counted,
-                             Footprint footprint_of, std::uint64_t& end) noexcept {
+bool RingWriter::stamp_ahead(const Reserved& r, std::size_t n, bool counted, Footprint footprint_of,
+                             std::uint64_t& end) noexcept {
   // The frontier at our first record (the common case with one producer, or no one ahead of
   // us) cannot move on before we seal it: until then nobody else can pass our records, nor lap
   // the ring onto their units, so each successor's index is ours alone to write and plain
   // stores do (docs/ring.md, "The committer's own records"; a repair of our claim, should we die
-  // before sealing, writes over these stamps).
-  std::uint64_t index = 0;
-  if (!core::frontier_index(*segment_, first, index)) return false;
-  std::uint64_t p = first;
+  // before sealing, writes over these stamps). reserve() saw whether it was there after the
+  // claim; if not, it may have arrived since.
+  std::uint64_t index = r.index;
+  if (!r.at_frontier && !core::frontier_index(*segment_, r.position, index)) return false;
+  std::uint64_t p = r.position;
   for (std::size_t i = 0; i < n; ++i) {
     p += footprint_of(i);
     if (counted) ++index;
@@ -206,9 +235,10 @@ std::uint64_t RingWriter::commit() noexcept {
   if (!pending_) return 0;
   pending_ = false;
   const std::uint64_t fp = footprint(pending_length_);
+  const Reserved r{pending_position_, pending_at_frontier_, pending_index_};
   std::uint64_t end = 0;
   const bool stamped = stamp_ahead(
-      pending_position_, 1, true, [fp](std::size_t) { return fp; }, end);
+      r, 1, true, [fp](std::size_t) { return fp; }, end);
   seal(pending_position_);
   finish(pending_position_, end, stamped, 1, pending_length_);
   return pending_position_;
@@ -221,9 +251,10 @@ void RingWriter::abort() noexcept {
   const std::uint64_t fp = footprint(pending_length_);
   h.type = kPaddingType;
   h.length = static_cast<std::uint32_t>(fp - sizeof(RecordHeader));
+  const Reserved r{pending_position_, pending_at_frontier_, pending_index_};
   std::uint64_t end = 0;
   const bool stamped = stamp_ahead(
-      pending_position_, 1, false, [fp](std::size_t) { return fp; }, end);
+      r, 1, false, [fp](std::size_t) { return fp; }, end);
   seal(pending_position_);
   slot_->aborted.fetch_add(1, std::memory_order_relaxed);
   segment_->control().repair.aborted_claims.fetch_add(1, std::memory_order_relaxed);
@@ -232,11 +263,19 @@ void RingWriter::abort() noexcept {
 
 PublishStatus RingWriter::publish(std::uint16_t type, std::span<const std::byte> payload,
                                   std::uint64_t* position) {
-  Claim c = claim(payload.size(), type);
-  if (c.status != PublishStatus::ok) return c.status;
-  std::memcpy(c.payload.data(), payload.data(), payload.size());
-  const std::uint64_t p = commit();
-  if (position != nullptr) *position = p;
+  // claim() + copy + commit() in one pass, without the pending-claim state in between.
+  const std::size_t length = payload.size();
+  if (const PublishStatus st = check(length, type); st != PublishStatus::ok) return st;
+  const std::uint64_t fp = footprint(length);
+  const Reserved r = reserve(fp);
+  write_header(r.position, length, type);
+  std::memcpy(segment_->data(r.position) + sizeof(RecordHeader), payload.data(), length);
+  std::uint64_t end = 0;
+  const bool stamped = stamp_ahead(
+      r, 1, true, [fp](std::size_t) { return fp; }, end);
+  seal(r.position);
+  finish(r.position, end, stamped, 1, length);
+  if (position != nullptr) *position = r.position;
   return PublishStatus::ok;
 }
 
@@ -255,14 +294,10 @@ PublishStatus RingWriter::publish_batch(std::span<const BatchRecord> records,
   }
   // The whole batch must fit the same bound as one record (it is gated as one claim).
   if (total > footprint(segment_->max_record())) return PublishStatus::too_large;
-  const std::uint64_t first = reserve(total);
-  std::uint64_t p = first;
+  const Reserved first = reserve(total);
+  std::uint64_t p = first.position;
   for (const BatchRecord& r : records) {
-    RecordHeader& h = segment_->record(p);
-    h.position = p;
-    h.length = static_cast<std::uint32_t>(r.payload.size());
-    h.type = r.type;
-    h.producer = id_;
+    write_header(p, r.payload.size(), r.type);
     std::memcpy(segment_->data(p) + sizeof(RecordHeader), r.payload.data(), r.payload.size());
     p += footprint(r.payload.size());
   }
@@ -270,13 +305,13 @@ PublishStatus RingWriter::publish_batch(std::span<const BatchRecord> records,
   const bool stamped = stamp_ahead(
       first, records.size(), true,
       [records](std::size_t i) { return footprint(records[i].payload.size()); }, end);
-  p = first;
+  p = first.position;
   for (const BatchRecord& r : records) {
     seal(p);
     p += footprint(r.payload.size());
   }
-  finish(first, end, stamped, records.size(), payload_bytes);
-  if (first_position != nullptr) *first_position = first;
+  finish(first.position, end, stamped, records.size(), payload_bytes);
+  if (first_position != nullptr) *first_position = first.position;
   return PublishStatus::ok;
 }
 

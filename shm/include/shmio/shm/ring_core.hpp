@@ -30,12 +30,13 @@ bool advance_frontier(const Segment& s) noexcept;
 //      them and woke the parked);
 //   3. otherwise (or if the CAS lost), advance_after_seals(s): a seq_cst fence (the Dekker pair
 //      with a concurrent advancer's frontier CAS then seal load), then advance_frontier().
-bool frontier_index(const Segment& s, std::uint64_t first, std::uint64_t& index) noexcept;
-bool move_frontier(const Segment& s, std::uint64_t first, std::uint64_t end) noexcept;
+inline bool frontier_index(const Segment& s, std::uint64_t first, std::uint64_t& index) noexcept;
+inline bool move_frontier(const Segment& s, std::uint64_t first, std::uint64_t end) noexcept;
 bool advance_after_seals(const Segment& s) noexcept;
 
 // Wakes everyone parked on the ring's futex word, if anyone is parked.
-void wake_waiters(const Segment& s) noexcept;
+inline void wake_waiters(const Segment& s) noexcept;
+void wake_all(const Segment& s) noexcept;  // (wake_waiters' system call)
 
 // Blocks until the frontier differs from `frontier_seen`, the timeout passes, or a spurious wake.
 // Returns true if it returned because of a wake or a change (not the timeout).
@@ -69,5 +70,38 @@ bool test_hooks_compiled() noexcept;
 
 // Bounded spin, then yield: what a waiter does before it parks or checks liveness.
 void cpu_relax() noexcept;
+
+// --- inline definitions (the committer's fast path) -------------------------------------------
+
+inline void wake_waiters(const Segment& s) noexcept {
+  // SYNC POINT READ: waiter count. The caller's seq_cst CAS on the frontier precedes this load in
+  // the single total order; pairs with the seq_cst waiters increment + frontier re-check in park().
+  if (s.control().wake.waiters.load(std::memory_order_seq_cst) != 0) wake_all(s);
+}
+
+inline bool frontier_index(const Segment& s, std::uint64_t first, std::uint64_t& index) noexcept {
+  // SYNC POINT READ: frontier at our first record. Pairs with the CAS that moved it here, after
+  // which the index stamped at `first` is visible. Once seen at `first` the frontier stays there
+  // until the caller seals its record (it is monotonic, and nobody passes an unsealed record), so
+  // nobody can lap the ring onto that unit meanwhile: the index read is final.
+  if (s.control().frontier.frontier.load(std::memory_order_acquire) != first) return false;
+  index = s.meta(first).index.load(std::memory_order_relaxed);
+  return true;
+}
+
+inline bool move_frontier(const Segment& s, std::uint64_t first, std::uint64_t end) noexcept {
+  // SYNC POINT WRITE: frontier, over the caller's own records at once (their seals and stamps
+  // are sequenced before this). Pairs with readers' acquire loads, as in advance_frontier().
+  if (!s.control().frontier.frontier.compare_exchange_strong(first, end, std::memory_order_seq_cst))
+    return false;
+  // Records after ours sealed meanwhile: their committers may have seen the frontier below them
+  // and left them to us. The seq_cst seal load at `end` after this CAS is our side of the Dekker
+  // pair with their fence and frontier load; done here first, so that the common case (nothing
+  // sealed after us) costs one load. Then the parked are woken once.
+  if (s.meta(end).seal.load(std::memory_order_seq_cst) != layout::seal_of(end) ||
+      !advance_frontier(s))
+    wake_waiters(s);
+  return true;
+}
 
 }  // namespace shmio::shm::core

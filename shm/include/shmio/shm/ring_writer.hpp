@@ -78,19 +78,34 @@ class RingWriter {
 
  private:
   RingWriter(const Segment& s, std::uint16_t id) : segment_(&s), id_(id) {}
-  std::uint64_t reserve(std::uint64_t bytes) noexcept;  // publish intent, fetch_add, gate
+  // reserve(): the claim's position; at_frontier: the frontier was at it once the claim could be
+  // written, with `index` the index stamped there (final: the frontier stays until we seal).
+  struct Reserved {
+    std::uint64_t position;
+    bool at_frontier;
+    std::uint64_t index;
+  };
+  // (always inlined: publish() is the hot path)
+  [[gnu::always_inline]] inline Reserved reserve(std::uint64_t bytes) noexcept;
+  // The gate's wait (rare: only when the ring is a lap ahead of the frontier); returns the
+  // frontier that let the claim through.
+  [[gnu::noinline]] std::uint64_t wait_gate(std::uint64_t p, std::uint64_t bytes,
+                                            std::uint64_t f) noexcept;
+  PublishStatus check(std::size_t length, std::uint16_t type) const noexcept;
+  void write_header(std::uint64_t p, std::size_t length, std::uint16_t type) noexcept;
   void seal(std::uint64_t position) noexcept;
-  // Before the seals of our n records at `first` (footprint_of(i): the i-th one's footprint;
-  // counted: records, not padding): if the frontier is at `first` — where it stays until we seal —
+  // Before the seals of our n records at r.position (footprint_of(i): the i-th one's footprint;
+  // counted: records, not padding): if the frontier is at them — where it stays until we seal —
   // stamps each record's successor with its index (plain stores) and returns true with `end` the
   // position after the last.
   template <class Footprint>
-  bool stamp_ahead(std::uint64_t first, std::size_t n, bool counted, Footprint footprint_of,
+  bool stamp_ahead(const Reserved& r, std::size_t n, bool counted, Footprint footprint_of,
                    std::uint64_t& end) noexcept;
   // After the seals: the claim is idle, the statistics counted, the frontier moved (over all our
   // records with one CAS if stamp_ahead() returned true).
-  void finish(std::uint64_t first, std::uint64_t end, bool stamped, std::uint64_t records,
-              std::uint64_t payload_bytes) noexcept;
+  [[gnu::always_inline]] inline void finish(std::uint64_t first, std::uint64_t end, bool stamped,
+                                            std::uint64_t records,
+                                            std::uint64_t payload_bytes) noexcept;
   void release() noexcept;
 
   const Segment* segment_ = nullptr;
@@ -99,6 +114,8 @@ class RingWriter {
   bool pending_ = false;
   std::uint64_t pending_position_ = 0;
   std::uint64_t pending_length_ = 0;
+  bool pending_at_frontier_ = false;
+  std::uint64_t pending_index_ = 0;
   std::uint64_t commits_ = 0;
 };
 

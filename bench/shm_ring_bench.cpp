@@ -34,13 +34,15 @@
 //                                  mode: poll = RingReader::poll (copy-out); peek = zero-copy
 //                                  peek()/consume() reading only the 8-byte sequence number.
 //   ring_latency/<busy|parked>     one-way publish -> read latency between two processes, paced
-//                                  sends; the Time column is the p50, counters the percentiles.
+//                                  sends; the Time column is the p50, counters the percentiles
+//                                  (publish_p50_ns: the producer's send-to-commit part).
 //   base_moodycamel_1p1c/64B[/pool=1MiB]
 //                                  moodycamel::ConcurrentQueue, 2 threads of one process (initial
 //                                  pool 4 MiB, or 1 MiB: a 1 MiB ring's footprint).
 //   ring_xproc/1p1r/64B/poll/ring=<bytes>  1P -> 1R with a cache-sized ring.
 //   base_boost_mq/<size>           boost::interprocess::message_queue between 2 processes.
 //   base_pingpong                  a cache line bounced between two processes: latency floor.
+//   base_clock_read                one CLOCK_MONOTONIC read (about one is inside each one-way).
 //   base_memcpy/<what>             memcpy bandwidth: throughput floor.
 //
 // Every multi-process benchmark creates its segment in the parent, forks its children (which
@@ -610,7 +612,11 @@ struct LatencyConfig {
 constexpr std::size_t kLatencyPayload = 64;
 constexpr std::uint64_t kNoSample = UINT64_MAX;
 
-int latency_producer(sb::ChildContext& ctx, const std::string& ring, const LatencyConfig& cfg) {
+// publish_ns[seq]: the send time to the end of the commit, on the producer's side (one clock read
+// included, as in the one-way figure): how much of the one-way time the publish itself takes with
+// a reader watching the ring.
+int latency_producer(sb::ChildContext& ctx, const std::string& ring, const LatencyConfig& cfg,
+                     std::uint64_t* publish_ns) {
   const int cpu = sb::cpu_for(0);
   if (!sb::pin_to_cpu(cpu)) return ctx.fail("sched_setaffinity failed");
   std::string error;
@@ -639,6 +645,7 @@ int latency_producer(sb::ChildContext& ctx, const std::string& ring, const Laten
     std::memcpy(claim.payload.data(), &seq, 8);
     std::memcpy(claim.payload.data() + 8, &sent, 8);
     writer->commit();
+    publish_ns[seq] = sb::now_ns() - sent;
   }
   return 0;
 }
@@ -692,15 +699,16 @@ void BM_RingLatency(benchmark::State& state, LatencyConfig cfg) {
   guarded(state, [&] {
     BenchRing ring("lat");
     const std::uint64_t total = cfg.warmup + cfg.samples;
-    sb::SharedArray<std::uint64_t> samples(total);
+    sb::SharedArray<std::uint64_t> samples(total), publish_ns(total);
     sb::SharedArray<ChildReport> report(1);
-    std::vector<std::uint64_t> sorted;
+    std::vector<std::uint64_t> sorted, publish_sorted;
     for (auto _ : state) {
       std::fill(samples.data(), samples.data() + total, kNoSample);
       report.reset();
       sb::ChildGroup group;
-      group.spawn("producer",
-                  [&](sb::ChildContext& ctx) { return latency_producer(ctx, ring.name(), cfg); });
+      group.spawn("producer", [&](sb::ChildContext& ctx) {
+        return latency_producer(ctx, ring.name(), cfg, publish_ns.data());
+      });
       group.spawn("reader", [&](sb::ChildContext& ctx) {
         return latency_reader(ctx, ring.name(), cfg, samples.data(), report[0]);
       });
@@ -709,6 +717,8 @@ void BM_RingLatency(benchmark::State& state, LatencyConfig cfg) {
       for (std::uint64_t i = cfg.warmup; i < total; ++i)
         if (samples[i] != kNoSample) sorted.push_back(samples[i]);
       std::sort(sorted.begin(), sorted.end());
+      publish_sorted.assign(publish_ns.data() + cfg.warmup, publish_ns.data() + total);
+      std::sort(publish_sorted.begin(), publish_sorted.end());
       state.SetIterationTime(sb::percentile(sorted, 50) / 1e9);
     }
     if (state.error_occurred()) return;
@@ -718,6 +728,7 @@ void BM_RingLatency(benchmark::State& state, LatencyConfig cfg) {
     state.counters["p99_ns"] = sb::percentile(sorted, 99);
     state.counters["p99.9_ns"] = sb::percentile(sorted, 99.9);
     state.counters["max_ns"] = sorted.empty() ? 0.0 : static_cast<double>(sorted.back());
+    state.counters["publish_p50_ns"] = sb::percentile(publish_sorted, 50);
     state.counters["samples"] = static_cast<double>(sorted.size());
     state.counters["lost"] = static_cast<double>(report[0].lost);
     state.SetLabel(sharing_label(2, "procs"));
@@ -882,6 +893,21 @@ void BM_BoostMq(benchmark::State& state, std::size_t size, std::uint64_t message
 struct alignas(128) PingLine {
   std::atomic<std::uint64_t> word{0};
 };
+
+// base_clock_read: one read of the clock the latency rows stamp their samples with. Each one-way
+// sample holds the cost of about one such read (the stamp on each side lands mid-call), which
+// base_pingpong, timing batches of 32 round trips, spreads out.
+void BM_ClockRead(benchmark::State& state) {
+  constexpr std::uint64_t kReads = 1 << 20;
+  for (auto _ : state) {
+    const std::uint64_t t0 = sb::now_ns();
+    std::uint64_t sink = 0;
+    for (std::uint64_t i = 0; i < kReads; ++i) sink += sb::now_ns();
+    benchmark::DoNotOptimize(sink);
+    state.SetIterationTime(static_cast<double>(sb::now_ns() - t0) / 1e9);
+    state.counters["ns"] = static_cast<double>(sb::now_ns() - t0) / kReads;
+  }
+}
 
 // base_locked_rmw2: the floor of the committer's single-record path (docs/ring.md, "What one
 // publish costs"): two locked read-modify-writes per item (a fetch_add and a successful
@@ -1128,6 +1154,13 @@ void print_ratios(std::FILE* out, const CapturingReporter& r) {
   print_ratio(out, r,
               "one-way latency p50, ring busy-polling reader vs cache-line ping-pong (RTT/2):",
               busy, {"ping-pong", "base_pingpong", "oneway_p50_ns"}, fmt_ns);
+  print_ratio(out, r,
+              "the busy one-way p50's first part, the publish with the reader watching (send "
+              "time to the end of the commit, one clock read inside), vs the whole:",
+              {"publish", "ring_latency/busy", "publish_p50_ns"}, busy, fmt_ns);
+  print_ratio(out, r, "one clock read (about one is inside every one-way sample) vs the ping-pong:",
+              {"clock read", "base_clock_read", "ns"},
+              {"ping-pong", "base_pingpong", "oneway_p50_ns"}, fmt_ns);
   print_ratio(out, r, "one-way latency p50, ring parked reader (futex wake) vs busy-polling:",
               {"ring(parked)", "ring_latency/parked", "p50_ns"}, busy, fmt_ns);
   // Cache-sized rings (issue 14): the protocol's cost apart from the misses of a 64 MiB ring.
@@ -1287,6 +1320,10 @@ void register_benchmarks() {
       ->UseManualTime()
       ->Unit(benchmark::kMillisecond);
   benchmark::RegisterBenchmark("base_locked_rmw2", BM_LockedRmw2)->MinTime(min_time);
+  benchmark::RegisterBenchmark("base_clock_read", BM_ClockRead)
+      ->Iterations(3)
+      ->UseManualTime()
+      ->Unit(benchmark::kMillisecond);
   benchmark::RegisterBenchmark("base_store_rmw2/80B/buf=256KiB", BM_StoreRmw2)->MinTime(min_time);
   benchmark::RegisterBenchmark("base_pingpong", BM_PingPong, scaled<std::uint64_t>(20'000, 2'000))
       ->Iterations(1)

@@ -206,6 +206,7 @@ void write_padding(const Segment& s, std::uint64_t position, std::uint64_t end,
                    std::uint16_t producer, std::uint64_t index) noexcept {
   for (std::uint64_t u = position + kUnit; u <= end; u += kUnit)
     s.meta(u).index.store(index, std::memory_order_release);
+  raise_horizon(s, end);                             // W5, as a claimer's: before the headers below
   constexpr std::uint64_t kMaxPad = 0x8000'0000ULL;  // a multiple of kUnit that fits a u32
   while (position < end) {
     const std::uint64_t len = std::min(end - position, kMaxPad);

@@ -234,15 +234,31 @@ void RingReader::skip_corrupt(std::uint64_t frontier) noexcept {
   publish_progress();
 }
 
+bool RingReader::intact() noexcept {
+  const Segment& s = *segment_;
+  Control& c = s.control();
+  // SYNC POINT READ: seqlock validation [R2]. The acquire fence orders our reads of the records
+  // before the loads below.
+  std::atomic_thread_fence(std::memory_order_acquire);
+  // The horizon (W5): a producer that wrote a byte at y >= cursor + capacity (a later lap over
+  // what we read) raised it, before writing, to at least its claim's end (> y) rounded down to a
+  // granule, i.e. above cursor + capacity - granule; if we saw that byte, we see that raise here.
+  // Below that bound nothing we read can have been overwritten. The horizon's line changes once
+  // per granule, so this load is normally a hit: the tail's line, which every claim's fetch_add
+  // takes, stays out of the reader's way.
+  const std::uint64_t granule = s.capacity() / kHorizonGranules;
+  if (c.horizon.horizon.load(std::memory_order_relaxed) + granule <= cursor_ + s.capacity())
+    return true;
+  // Within a granule of being lapped: the exact test. A producer's fetch_add on the tail precedes
+  // every byte it writes, so if any of those bytes were seen, this load sees a tail more than a
+  // capacity past our cursor (W2).
+  return c.tail.tail.load(std::memory_order_relaxed) - cursor_ <= s.capacity();
+}
+
 bool RingReader::consume(std::span<const RecordView> views) {
   const Segment& s = *segment_;
-  // SYNC POINT READ: seqlock validation. The acquire fence orders our reads of the records
-  // before the tail load; a producer's fetch_add on the tail precedes every byte it writes, so if
-  // any of those bytes were seen, this load sees a tail more than a capacity past our cursor.
-  std::atomic_thread_fence(std::memory_order_acquire);
-  const std::uint64_t t = s.control().tail.tail.load(std::memory_order_relaxed);
-  if (t - cursor_ > s.capacity()) {
-    resync(t);
+  if (!intact()) {
+    resync(s.control().tail.tail.load(std::memory_order_acquire));
     return false;
   }
   std::uint64_t end = peek_end_, index_end = peek_index_end_;

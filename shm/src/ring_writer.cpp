@@ -113,6 +113,7 @@ RingWriter::Reserved RingWriter::reserve(std::uint64_t bytes) noexcept {
   if (p + bytes > s.capacity() && static_cast<std::int64_t>(f - (p + bytes - s.capacity())) < 0)
     f = wait_gate(p, bytes, f);
   hook(core::HookPoint::after_gate, p);
+  core::raise_horizon(s, p + bytes);  // W5: before any byte of the claim is written
   // At the frontier already (the common case with one producer, or no one ahead of us): it stays
   // at p until we seal, so the index stamped at p is final, and the commit need not look again
   // (core::frontier_index).

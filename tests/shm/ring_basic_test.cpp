@@ -369,6 +369,79 @@ TEST(Ring, ZeroCopyPeekConsumeDetectsAnOverwriteDuringTheRead) {
   EXPECT_TRUE(r->consume(views));
 }
 
+// R2 (docs/ring.md): a reader validates against the horizon, and against the tail only within a
+// granule of being lapped. At the boundary: a batch whose bytes are all still there (the tail a
+// whole capacity past the cursor, no more) is kept, and one record more, which overwrites the
+// batch's first, discards it. (A horizon test that forgot the granule's rounding would keep it.)
+TEST(Ring, ValidationIsExactAtTheLapBoundary) {
+  RingName name("boundary");
+  constexpr std::uint64_t kCap = 1 << 16;
+  auto s = test::make_ring(name, kCap, 1000);
+  auto w = RingWriter::attach(s);
+  auto r = RingReader::attach(s);
+  std::vector<std::byte> buf(1000);  // footprint 1024: 64 records fill the ring
+  std::uint64_t seq = 0;
+  auto publish = [&](int n) {
+    for (int i = 0; i < n; ++i) {
+      CheckedRecord::fill(buf, 0, seq++);
+      ASSERT_EQ(w->publish(1, buf), PublishStatus::ok);
+    }
+  };
+  publish(8);
+  RecordView views[4];
+  ASSERT_EQ(r->peek(views), 4u);  // [0, 4096)
+  publish(56);                    // tail = capacity: nothing overwritten yet
+  EXPECT_EQ(s.control().tail.tail.load(), kCap);
+  EXPECT_EQ(s.control().horizon.horizon.load(), kCap) << "claims' end, rounded to a granule";
+  EXPECT_TRUE(r->consume(views)) << "all of [0, 4096) is intact";
+  for (auto& v : views) EXPECT_TRUE(CheckedRecord::valid(v.payload));
+
+  ASSERT_EQ(r->peek(views), 4u);  // [4096, 8192)
+  publish(4);                     // overwrites [0, 4096) only: behind the cursor
+  EXPECT_EQ(s.control().tail.tail.load(), 4096 + kCap) << "a whole capacity past the cursor";
+  EXPECT_TRUE(r->consume(views));
+  EXPECT_EQ(r->total_loss().records, 0u);
+
+  ASSERT_EQ(r->peek(views), 4u);  // [8192, 12288)
+  publish(4);                     // overwrites [4096, 8192): still behind
+  publish(1);                     // overwrites [8192, 9216): the batch's first record
+  EXPECT_FALSE(r->consume(views)) << "the first record was overwritten";
+  EXPECT_GT(r->last_loss().records, 0u);
+  ASSERT_GT(r->peek(views), 0u);
+  EXPECT_EQ(CheckedRecord::seq(views[0].payload), views[0].index);
+  EXPECT_TRUE(r->consume(views));
+}
+
+// The horizon (W5) is raised before a claim's bytes are written, as far as the claim's end
+// rounded down to a granule (capacity / 16), and never past the tail.
+TEST(Ring, TheHorizonFollowsTheClaimsRoundedDownToAGranule) {
+  RingName name("horizon");
+  constexpr std::uint64_t kCap = 1 << 16, kGranule = kCap / layout::kHorizonGranules;
+  auto s = test::make_ring(name, kCap, 1000);
+  auto w = RingWriter::attach(s);
+  std::vector<std::byte> buf(100);  // footprint 128
+  for (int i = 0; i < 2000; ++i) {
+    CheckedRecord::fill(buf, 0, static_cast<std::uint64_t>(i));
+    if (i % 7 == 3) {
+      auto c = w->claim(buf.size(), 1);
+      ASSERT_EQ(c.status, PublishStatus::ok);
+      // Claimed, not yet written: the horizon already covers the claim.
+      const std::uint64_t end = c.position + 128;
+      EXPECT_EQ(s.control().horizon.horizon.load(), end & ~(kGranule - 1));
+      if (i % 2 == 0) {
+        w->abort();
+      } else {
+        std::copy(buf.begin(), buf.end(), c.payload.begin());
+        w->commit();
+      }
+    } else {
+      ASSERT_EQ(w->publish(1, buf), PublishStatus::ok);
+    }
+    const std::uint64_t tail = s.control().tail.tail.load();
+    ASSERT_EQ(s.control().horizon.horizon.load(), tail & ~(kGranule - 1)) << "after record " << i;
+  }
+}
+
 TEST(Ring, ACorruptRecordIsSkippedAndCountedNotCrashedOn) {
   RingName name("corrupt");
   auto s = test::make_ring(name, 1 << 16, 1000);

@@ -159,6 +159,40 @@ TEST(RingCrash, AProducerGatedBehindADeadClaimRepairsItWithoutAnyReader) {
   EXPECT_GT(s.producer_slot(w.id()).gated.load(), 0u);
 }
 
+// A producer killed right after its fetch_add never raised the horizon for its claim (W5). The
+// repair writes a padding header into that space, where a reader of the previous lap may be
+// reading, so it raises the horizon first: to the hole's end rounded down to a granule.
+TEST(RingCrash, TheRepairOfAHoleRaisesTheHorizonBeforeWritingPadding) {
+  RingName name("horizon-repair");
+  constexpr std::uint64_t kCap = 1 << 16, kGranule = kCap / layout::kHorizonGranules;
+  auto s = test::make_ring(name, kCap, 1024);
+  auto reader = RingReader::attach(s).value();
+  std::vector<std::byte> buf(100);  // footprint 128: the 32nd claim ends at the first granule
+  pid_t victim = test::spawn([&] {
+    auto seg = Segment::attach(name);
+    auto w = RingWriter::attach(*seg);
+    for (int i = 0; i < 31; ++i)
+      if (w->publish(1, buf) != PublishStatus::ok) return 1;
+    g_kill_at = core::HookPoint::after_fetch_add;
+    g_kill_countdown = 0;
+    core::set_test_hook(&kill_hook);
+    (void)w->publish(1, buf);  // dies in here, holding [3968, 4096)
+    return 2;
+  });
+  ASSERT_EQ(test::join(victim), 128 + SIGKILL);
+  EXPECT_EQ(s.control().tail.tail.load(), kGranule);
+  EXPECT_EQ(s.control().horizon.horizon.load(), 0u) << "the 31 records end below the granule";
+  // The reader reads the 31 records, then waits at the hole until it checks the owner: dead.
+  std::size_t got = 0;
+  while (s.control().repair.repairs.load() == 0 || reader.ready()) {
+    reader.wait(std::chrono::milliseconds(50));
+    got += reader.poll([](const RecordView&) {});
+  }
+  EXPECT_EQ(got, 31u);
+  EXPECT_EQ(s.control().frontier.frontier.load(), kGranule) << "past the padding";
+  EXPECT_EQ(s.control().horizon.horizon.load(), kGranule);
+}
+
 // Victims publish continuously and are SIGKILLed at random moments (wherever they are), over and
 // over; each new victim reuses a dead slot. A survivor publishes throughout. The reader must get
 // every survivor record, and from each victim a gap-free prefix of what it published.

@@ -214,9 +214,9 @@ pass "a foreign segment exits 5 and is left unchanged"
 
 # Damaged copies of the ring: header fields at layout.hpp's offsets (8 layout_version, 12 state).
 cp "/dev/shm/shmio.$RING" "/dev/shm/shmio.$BADVER"
-printf '\x02' | dd of="/dev/shm/shmio.$BADVER" bs=1 seek=8 conv=notrunc status=none
+printf '\x63' | dd of="/dev/shm/shmio.$BADVER" bs=1 seek=8 conv=notrunc status=none
 expect_rc 3 "$INSPECT" --name "$BADVER" stat
-grep -q 'version 2' <<<"$ERR" && grep -q 'version 1' <<<"$ERR" ||
+grep -q 'version 99' <<<"$ERR" && grep -q 'version 2' <<<"$ERR" ||
   fail "version mismatch message does not name both versions: $ERR"
 cp "/dev/shm/shmio.$RING" "/dev/shm/shmio.$NOTREADY"
 printf '\x00\x00\x00\x00' | dd of="/dev/shm/shmio.$NOTREADY" bs=1 seek=12 conv=notrunc status=none

@@ -7,7 +7,7 @@
 //   offset 0                                                     control_bytes  + capacity
 //   +---------------+-----------+-----------------+---------------+----------------+------------+
 //   | SegmentHeader | Control   | ProducerSlot[P] | ReaderSlot[R] | UnitMeta[C/64] | data ring  |
-//   | 512 B         | 4 x 128 B | 256 B each      | 256 B each    | 16 B each      | capacity B |
+//   | 512 B         | 5 x 128 B | 256 B each      | 256 B each    | 16 B each      | capacity B |
 //   +---------------+-----------+-----------------+---------------+----------------+------------+
 //   \___________________ control area, rounded up to a page ___________________/
 //
@@ -52,7 +52,7 @@
 namespace shmio::shm::layout {
 
 inline constexpr std::uint64_t kMagic = 0x474e52'4f494d4853ULL;  // "SHMIORNG" little-endian
-inline constexpr std::uint32_t kLayoutVersion = 1;
+inline constexpr std::uint32_t kLayoutVersion = 2;               // 2: Control's horizon block
 
 inline constexpr std::size_t kUnit = 64;    // record alignment and UnitMeta granularity
 inline constexpr std::size_t kBlock = 128;  // a hot counter's own block (adjacent-line prefetch)
@@ -128,6 +128,13 @@ static_assert(offsetof(SegmentHeader, flags) == 80);
 //   block 2  wake      : futex word (u32) bumped when the frontier moves and someone is parked,
 //                        and the count of parked waiters.
 //   block 3  repair    : the repair lock (pid of the repairer, 0 = free) and ring-wide counters.
+//   block 4  horizon   : the claims' high-water mark rounded down to a granule (capacity /
+//                        kHorizonGranules): a producer makes it at least its claim's end, so
+//                        rounded, before it writes any byte of the claim (a monotonic max, so an
+//                        RMW only once per granule). Readers validate what they read against it
+//                        (R2, docs/ring.md) instead of against the tail, whose line every claim
+//                        takes; they load the tail only when it comes within a granule of
+//                        lapping them.
 struct alignas(kBlock) TailBlock {
   std::atomic<std::uint64_t> tail;
 };
@@ -146,13 +153,19 @@ struct alignas(kBlock) RepairBlock {
   std::atomic<std::uint64_t> abandoned_bytes;  // bytes of dead producers' claims made padding
   std::atomic<std::uint64_t> aborted_claims;   // claims their live producer gave back
 };
+struct alignas(kBlock) HorizonBlock {
+  std::atomic<std::uint64_t> horizon;
+};
+inline constexpr std::uint64_t kHorizonGranules = 16;  // granule = capacity / 16 (>= 4 KiB)
 struct Control {
   TailBlock tail;
   FrontierBlock frontier;
   WakeBlock wake;
   RepairBlock repair;
+  HorizonBlock horizon;
 };
-static_assert(sizeof(Control) == 4 * kBlock);
+static_assert(sizeof(Control) == 5 * kBlock);
+static_assert(offsetof(Control, horizon) - offsetof(Control, repair) == kBlock);
 static_assert(offsetof(Control, frontier) - offsetof(Control, tail) == kBlock);
 static_assert(offsetof(Control, wake) - offsetof(Control, frontier) == kBlock);
 

@@ -34,6 +34,22 @@ inline bool frontier_index(const Segment& s, std::uint64_t first, std::uint64_t&
 inline bool move_frontier(const Segment& s, std::uint64_t first, std::uint64_t end) noexcept;
 bool advance_after_seals(const Segment& s) noexcept;
 
+// Before writing any byte of [.., end) into the ring (a claim, a repair's padding): makes the
+// horizon at least `end` rounded down to a granule, and orders that before the caller's writes
+// (W5, docs/ring.md). One load when another claim raised it already; an RMW once per granule.
+inline void raise_horizon(const Segment& s, std::uint64_t end) noexcept {
+  std::atomic<std::uint64_t>& h = s.control().horizon.horizon;
+  const std::uint64_t mark = end & ~(s.capacity() / layout::kHorizonGranules - 1);
+  // SYNC POINT READ/WRITE: horizon. Acquire: if someone else raised it far enough, their raise
+  // happens-before our writes too; pairs with the readers' horizon load after their fence (R2).
+  std::uint64_t cur = h.load(std::memory_order_acquire);
+  while (cur < mark && !h.compare_exchange_weak(cur, mark, std::memory_order_acq_rel,
+                                                std::memory_order_acquire)) {
+  }
+  // (Orders the load/RMW above before the caller's plain stores into the ring.)
+  std::atomic_thread_fence(std::memory_order_release);
+}
+
 // Wakes everyone parked on the ring's futex word, if anyone is parked.
 inline void wake_waiters(const Segment& s) noexcept;
 void wake_all(const Segment& s) noexcept;  // (wake_waiters' system call)

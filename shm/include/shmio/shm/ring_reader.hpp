@@ -98,6 +98,9 @@ class RingReader {
   RingReader(const Segment& s, std::uint16_t id) : segment_(&s), id_(id) {}
   void resync(std::uint64_t tail) noexcept;
   void skip_corrupt(std::uint64_t frontier) noexcept;
+  // Whether what was read since the cursor is intact, i.e. no later lap wrote over it meanwhile
+  // (R2, docs/ring.md).
+  bool intact() noexcept;
   void publish_progress() noexcept;
   void release() noexcept;
 

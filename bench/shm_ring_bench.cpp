@@ -43,6 +43,7 @@
 //   base_boost_mq/<size>           boost::interprocess::message_queue between 2 processes.
 //   base_pingpong                  a cache line bounced between two processes: latency floor.
 //   base_clock_read                one CLOCK_MONOTONIC read (about one is inside each one-way).
+//   base_oneway_line               ring_latency/busy's paced, clocked message through one line.
 //   base_memcpy/<what>             memcpy bandwidth: throughput floor.
 //
 // Every multi-process benchmark creates its segment in the parent, forks its children (which
@@ -612,6 +613,27 @@ struct LatencyConfig {
 constexpr std::size_t kLatencyPayload = 64;
 constexpr std::uint64_t kNoSample = UINT64_MAX;
 
+// Paces a latency sender to one message per interval, by spinning on the clock (sleeping is far
+// too coarse for tens of microseconds); after a late start it keeps at least half an interval.
+class Pacer {
+ public:
+  Pacer(std::uint64_t interval_ns, bool shared_cpu)
+      : interval_(interval_ns), shared_cpu_(shared_cpu), next_(sb::now_ns() + interval_ns) {}
+  void wait_turn() noexcept {
+    std::uint64_t now = sb::now_ns();
+    while (now < next_) {
+      if (shared_cpu_) ::sched_yield();
+      now = sb::now_ns();
+    }
+    next_ = std::max(next_ + interval_, now + interval_ / 2);
+  }
+
+ private:
+  std::uint64_t interval_;
+  bool shared_cpu_;
+  std::uint64_t next_;
+};
+
 // publish_ns[seq]: the send time to the end of the commit, on the producer's side (one clock read
 // included, as in the one-way figure): how much of the one-way time the publish itself takes with
 // a reader watching the ring.
@@ -628,15 +650,9 @@ int latency_producer(sb::ChildContext& ctx, const std::string& ring, const Laten
   if (!ctx.ready_and_wait()) return 0;
 
   const std::uint64_t total = cfg.warmup + cfg.samples;
-  std::uint64_t next = sb::now_ns() + cfg.interval_ns;
+  Pacer pacer(cfg.interval_ns, shared_cpu);
   for (std::uint64_t seq = 0; seq < total; ++seq) {
-    // Pace by spinning on the clock (sleeping is far too coarse for tens of microseconds).
-    std::uint64_t now = sb::now_ns();
-    while (now < next) {
-      if (shared_cpu) ::sched_yield();
-      now = sb::now_ns();
-    }
-    next = std::max(next + cfg.interval_ns, now + cfg.interval_ns / 2);
+    pacer.wait_turn();
     // The timestamp is taken before the claim: the latency includes the whole publish.
     const std::uint64_t sent = sb::now_ns();
     auto claim = writer->claim(kLatencyPayload, 1);
@@ -893,6 +909,74 @@ void BM_BoostMq(benchmark::State& state, std::size_t size, std::uint64_t message
 struct alignas(128) PingLine {
   std::atomic<std::uint64_t> word{0};
 };
+
+// base_oneway_line: ring_latency/busy's message without the ring. The same pacing, the same
+// clocks: the sender stamps the time, writes {time, seq} into one 64-byte line and publishes seq
+// with a release store; the receiver spins on seq (with the same idle pause) and stamps on arrival.
+// One line crossing once, with a clock read inside each sample as in the ring's: the floor of a
+// clocked one-way message, beside ring_latency/busy.
+struct alignas(128) MessageLine {
+  std::atomic<std::uint64_t> seq{0};  // 1 + the sample's number once it is there
+  std::atomic<std::uint64_t> sent{0};
+};
+
+void BM_OneWayLine(benchmark::State& state, LatencyConfig cfg) {
+  guarded(state, [&] {
+    const std::uint64_t total = cfg.warmup + cfg.samples;
+    sb::SharedArray<MessageLine> line(1);
+    sb::SharedArray<std::uint64_t> samples(total);
+    const bool shared_cpu = sb::oversubscribed(2);
+    std::vector<std::uint64_t> sorted;
+    for (auto _ : state) {
+      line[0].seq.store(0);
+      std::fill(samples.data(), samples.data() + total, kNoSample);
+      sb::ChildGroup group;
+      group.spawn("sender", [&](sb::ChildContext& ctx) {
+        if (!sb::pin_to_cpu(sb::cpu_for(0))) return ctx.fail("sched_setaffinity failed");
+        if (!ctx.ready_and_wait()) return 0;
+        Pacer pacer(cfg.interval_ns, shared_cpu);
+        for (std::uint64_t seq = 0; seq < total; ++seq) {
+          pacer.wait_turn();
+          line[0].sent.store(sb::now_ns(), std::memory_order_relaxed);
+          line[0].seq.store(seq + 1, std::memory_order_release);
+        }
+        return 0;
+      });
+      group.spawn("receiver", [&](sb::ChildContext& ctx) {
+        if (!sb::pin_to_cpu(sb::cpu_for(1))) return ctx.fail("sched_setaffinity failed");
+        IdleSpinner spinner(shared_cpu);
+        Watchdog watchdog;
+        if (!ctx.ready_and_wait()) return 0;
+        for (std::uint64_t seen = 0; seen < total;) {
+          const std::uint64_t seq = line[0].seq.load(std::memory_order_acquire);
+          if (seq == seen) {
+            spinner.idle();
+            if (!watchdog.tick(seen)) return ctx.fail("no progress for 20 s");
+            continue;
+          }
+          const std::uint64_t now = sb::now_ns();
+          const std::uint64_t sent = line[0].sent.load(std::memory_order_relaxed);
+          // (A sample overtaken by the next one before we looked is not counted.)
+          if (line[0].seq.load(std::memory_order_acquire) == seq && now >= sent)
+            samples[seq - 1] = now - sent;
+          seen = seq;
+        }
+        return 0;
+      });
+      if (!run_children(group, state)) break;
+      sorted.clear();
+      for (std::uint64_t i = cfg.warmup; i < total; ++i)
+        if (samples[i] != kNoSample) sorted.push_back(samples[i]);
+      std::sort(sorted.begin(), sorted.end());
+      state.SetIterationTime(sb::percentile(sorted, 50) / 1e9);
+    }
+    if (state.error_occurred()) return;
+    state.counters["p50_ns"] = sb::percentile(sorted, 50);
+    state.counters["p99_ns"] = sb::percentile(sorted, 99);
+    state.counters["samples"] = static_cast<double>(sorted.size());
+    state.SetLabel(sharing_label(2, "procs"));
+  });
+}
 
 // base_clock_read: one read of the clock the latency rows stamp their samples with. Each one-way
 // sample holds the cost of about one such read (the stamp on each side lands mid-call), which
@@ -1158,6 +1242,10 @@ void print_ratios(std::FILE* out, const CapturingReporter& r) {
               "the busy one-way p50's first part, the publish with the reader watching (send "
               "time to the end of the commit, one clock read inside), vs the whole:",
               {"publish", "ring_latency/busy", "publish_p50_ns"}, busy, fmt_ns);
+  print_ratio(out, r,
+              "one-way latency p50, ring busy-polling reader vs the same paced, clocked message "
+              "through one shared line (its floor measured the same way):",
+              busy, {"one line", "base_oneway_line", "p50_ns"}, fmt_ns);
   print_ratio(out, r, "one clock read (about one is inside every one-way sample) vs the ping-pong:",
               {"clock read", "base_clock_read", "ns"},
               {"ping-pong", "base_pingpong", "oneway_p50_ns"}, fmt_ns);
@@ -1325,6 +1413,12 @@ void register_benchmarks() {
       ->UseManualTime()
       ->Unit(benchmark::kMillisecond);
   benchmark::RegisterBenchmark("base_store_rmw2/80B/buf=256KiB", BM_StoreRmw2)->MinTime(min_time);
+  benchmark::RegisterBenchmark("base_oneway_line", BM_OneWayLine,
+                               LatencyConfig{false, scaled<std::uint64_t>(1'000, 200),
+                                             scaled<std::uint64_t>(20'000, 2'000), 50'000})
+      ->Iterations(1)
+      ->UseManualTime()
+      ->Unit(benchmark::kNanosecond);
   benchmark::RegisterBenchmark("base_pingpong", BM_PingPong, scaled<std::uint64_t>(20'000, 2'000))
       ->Iterations(1)
       ->UseManualTime()

@@ -1,6 +1,7 @@
 #include "shmio/shm/segment.hpp"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -267,6 +268,24 @@ Result<Segment> Segment::create(const RingConfig& config) {
   // SYNC POINT WRITE: header published. Pairs with the acquire load of `state` in attach().
   h->state.store(layout::kStateReady, std::memory_order_release);
   return s;
+}
+
+Result<ProcessIdentity> Segment::creator(const std::string& name) {
+  if (auto ok = validate_name(name); !ok) return ok.error();
+  const std::string obj = object_name(name);
+  const std::string path = "/dev/shm/" + obj;
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return errno_error(errno, "opening " + path);
+  layout::SegmentHeader h{};
+  const ssize_t n = ::pread(fd, &h, sizeof h, 0);
+  const int saved = errno;
+  ::close(fd);
+  if (n < 0) return errno_error(saved, "reading the header of " + path);
+  if (static_cast<std::size_t>(n) < sizeof h)
+    return Error{Errc::size_mismatch, path + " is too small to be a shmio ring"};
+  if (h.magic != layout::kMagic)
+    return Error{Errc::foreign_segment, path + " is not a shmio ring (bad magic number)"};
+  return ProcessIdentity{h.creator_pid, h.creator_start_time};
 }
 
 Result<Segment> Segment::attach(const std::string& name, AttachMode mode) {

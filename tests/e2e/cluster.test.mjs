@@ -5,7 +5,7 @@
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, execFile } from "node:child_process";
-import { closeSync, existsSync, openSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, existsSync, openSync, readFileSync, unlinkSync, writeFileSync, writeSync } from "node:fs";
 import http from "node:http";
 import { io as connect } from "socket.io-client";
 import { once, within, until, untilAsync, startCluster } from "./helpers.mjs";
@@ -668,6 +668,32 @@ test("supervisor: refuses a live cluster's ring, replaces a stale one, drains an
   assert.match(log, /removing stale ring/);
   again.kill("SIGTERM");
   await within(once(again, "exit"), 10000, "exit");
+});
+
+test("supervisor: a ring of another layout version whose creator still runs is left alone", async () => {
+  // Another shmio build's ring: the magic number, layout version 99, and as its creator this test
+  // process (pid + start time, at the offsets every version keeps).
+  const ring = `other-version-${process.pid}`;
+  const path = `/dev/shm/shmio.${ring}`;
+  const header = Buffer.alloc(4096);
+  header.write("SHMIORNG", 0, "latin1");
+  header.writeUInt32LE(99, 8);
+  header.writeInt32LE(process.pid, 32);
+  const stat = readFileSync(`/proc/${process.pid}/stat`, "utf8");
+  const startTime = BigInt(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]); // field 22
+  header.writeBigUInt64LE(startTime, 40);
+  writeFileSync(path, header);
+  try {
+    const other = spawn(BIN, ["--app", "bench", "--workers", "1", "--port", "0", "--ring", ring]);
+    let err = "";
+    other.stderr.on("data", (d) => (err += d));
+    const [code] = await within(once(other, "exit"), 5000, "the supervisor exits");
+    assert.equal(code, 1);
+    assert.match(err, /cannot be used by this build \(.*layout version 99.*\) and belongs to a running process/);
+    assert.equal(existsSync(path), true, "the ring is still there");
+  } finally {
+    unlinkSync(path);
+  }
 });
 
 test("a ring removed or corrupted under a running cluster: the supervisor says so and stops cleanly, no crash loop", async () => {

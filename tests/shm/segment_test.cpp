@@ -194,6 +194,32 @@ INSTANTIATE_TEST_SUITE_P(
       return n;
     });
 
+// A ring of another layout version is refused, but who created it can still be read, so that a
+// supervisor does not remove a ring another build's running cluster uses.
+TEST(Segment, TheCreatorOfARingOfAnotherVersionCanStillBeRead) {
+  RingName name("creator");
+  { auto s = test::make_ring(name, 1 << 16); }
+  const std::uint32_t version = 99;
+  poke(name, 8, &version, 4);
+  auto s = Segment::attach(name, AttachMode::read_only);
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().code, Errc::version_mismatch);
+  auto who = Segment::creator(name);
+  ASSERT_TRUE(who) << who.error().message;
+  EXPECT_EQ(who.value(), self_identity());
+
+  RingName foreign("creator-foreign");
+  {
+    std::ofstream f(shm_path(foreign), std::ios::binary);
+    for (int i = 0; i < 8192; ++i) f.put(static_cast<char>(i * 7));
+  }
+  auto none = Segment::creator(foreign);
+  ASSERT_FALSE(none);
+  EXPECT_EQ(none.error().code, Errc::foreign_segment);
+  RingName missing("creator-missing");
+  EXPECT_EQ(Segment::creator(missing).error().code, Errc::not_found);
+}
+
 TEST(Segment, AttachRefusesATruncatedObject) {
   RingName name("trunc");
   { auto s = test::make_ring(name, 1 << 16); }

@@ -70,6 +70,15 @@ std::optional<shm::Segment> create_ring(const SupervisorOptions& o) {
       }
       std::fprintf(stderr, "shmio: removing stale ring %s (its supervisor, pid %d, is gone)\n",
                    o.ring.c_str(), h.creator_pid);
+    } else if (auto who = shm::Segment::creator(o.ring);
+               who && shm::liveness(who.value()) == shm::Liveness::alive) {
+      // Unusable to us (another layout version, say) but its creator still runs: a cluster of
+      // another shmio build may be using it.
+      std::fprintf(stderr,
+                   "shmio: ring %s cannot be used by this build (%s) and belongs to a running "
+                   "process (pid %d); stop it first or pick another --ring / --port\n",
+                   o.ring.c_str(), old.error().message.c_str(), who.value().pid);
+      return std::nullopt;
     } else {
       std::fprintf(stderr, "shmio: removing unusable ring %s (%s)\n", o.ring.c_str(),
                    old.error().message.c_str());

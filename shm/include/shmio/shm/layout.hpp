@@ -111,6 +111,8 @@ static_assert(sizeof(SegmentHeader) == 512);
 static_assert(offsetof(SegmentHeader, state) == 12);
 static_assert(offsetof(SegmentHeader, capacity) == 16);
 static_assert(offsetof(SegmentHeader, max_record) == 24);
+// magic, layout_version, creator_pid and creator_start_time keep these offsets in every layout
+// version: Segment::creator() reads them from a ring of any version.
 static_assert(offsetof(SegmentHeader, creator_pid) == 32);
 static_assert(offsetof(SegmentHeader, creator_start_time) == 40);
 static_assert(offsetof(SegmentHeader, segment_bytes) == 56);

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "shmio/shm/layout.hpp"
+#include "shmio/shm/process.hpp"
 #include "shmio/shm/result.hpp"
 
 namespace shmio::shm {
@@ -67,6 +68,10 @@ class Segment {
   static Result<Segment> create(const RingConfig& config);
   // Opens and validates an existing segment.
   static Result<Segment> attach(const std::string& name, AttachMode mode = AttachMode::read_write);
+  // The process that created the ring `name`, from its header alone: the magic number and the
+  // creator's pid and start time sit at the same offsets in every layout version, so this also
+  // answers for a ring attach() refuses as another version's (is it still in use?).
+  static Result<ProcessIdentity> creator(const std::string& name);
   // Removes the name (mappings that exist stay valid until unmapped).
   static Result<void> remove(const std::string& name);
   // Segments named shmio.* in /dev/shm.

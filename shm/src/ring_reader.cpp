@@ -247,8 +247,8 @@ bool RingReader::intact() noexcept {
   // per granule, so this load is normally a hit: the tail's line, which every claim's fetch_add
   // takes, stays out of the reader's way.
   const std::uint64_t granule = s.capacity() / kHorizonGranules;
-  if (c.horizon.horizon.load(std::memory_order_relaxed) + granule <= cursor_ + s.capacity())
-    return true;
+  const std::uint64_t h = c.horizon.horizon.load(std::memory_order_relaxed);
+  if (static_cast<std::int64_t>(cursor_ + s.capacity() - granule - h) >= 0) return true;
   // Within a granule of being lapped: the exact test. A producer's fetch_add on the tail precedes
   // every byte it writes, so if any of those bytes were seen, this load sees a tail more than a
   // capacity past our cursor (W2).

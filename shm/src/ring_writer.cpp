@@ -114,6 +114,7 @@ RingWriter::Reserved RingWriter::reserve(std::uint64_t bytes) noexcept {
     f = wait_gate(p, bytes, f);
   hook(core::HookPoint::after_gate, p);
   core::raise_horizon(s, p + bytes);  // W5: before any byte of the claim is written
+  hook(core::HookPoint::before_write, p);
   // At the frontier already (the common case with one producer, or no one ahead of us): it stays
   // at p until we seal, so the index stamped at p is final, and the commit need not look again
   // (core::frontier_index).

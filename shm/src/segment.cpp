@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <new>
 #include <optional>
 
@@ -234,6 +235,24 @@ Result<Segment> Segment::create(const RingConfig& config) {
     bip::shared_memory_object::remove(obj.c_str());
     return err;
   }
+  // Who is creating it, at once (the mapping below may take long: MAP_POPULATE of a large ring):
+  // a supervisor that finds the name taken asks creator() whether the ring is in use, and must
+  // not take a ring being created for a stale one. (`state` stays 0, not READY: attach refuses it.)
+  {
+    const ProcessIdentity me = self_identity();
+    std::byte id[48] = {};
+    std::memcpy(id + 0, &layout::kMagic, 8);
+    std::memcpy(id + 8, &layout::kLayoutVersion, 4);
+    const std::int32_t pid = me.pid;
+    std::memcpy(id + 32, &pid, 4);
+    std::memcpy(id + 40, &me.start_time, 8);
+    if (::pwrite(fd, id, sizeof id, 0) != static_cast<ssize_t>(sizeof id)) {
+      Error err = errno_error(errno, "writing the header of " + obj);
+      ::close(fd);
+      bip::shared_memory_object::remove(obj.c_str());
+      return err;
+    }
+  }
   auto mapped = map(fd, config.name, off.control_bytes, config.capacity, true, config.populate,
                     config.huge_pages);
   ::close(fd);
@@ -272,20 +291,39 @@ Result<Segment> Segment::create(const RingConfig& config) {
 
 Result<ProcessIdentity> Segment::creator(const std::string& name) {
   if (auto ok = validate_name(name); !ok) return ok.error();
-  const std::string obj = object_name(name);
-  const std::string path = "/dev/shm/" + obj;
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  const std::string path = "/dev/shm/" + object_name(name);
+  // (As shm_open opens it: never through a symbolic link.)
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
   if (fd < 0) return errno_error(errno, "opening " + path);
-  layout::SegmentHeader h{};
-  const ssize_t n = ::pread(fd, &h, sizeof h, 0);
-  const int saved = errno;
+  struct stat st {};
+  std::byte head[48] = {};
+  ssize_t n = -1;
+  int saved = 0;
+  if (::fstat(fd, &st) != 0) {
+    saved = errno;
+  } else if (S_ISREG(st.st_mode)) {
+    n = ::pread(fd, head, sizeof head, 0);
+    saved = errno;
+  }
   ::close(fd);
-  if (n < 0) return errno_error(saved, "reading the header of " + path);
-  if (static_cast<std::size_t>(n) < sizeof h)
+  if (n < 0 && saved != 0) return errno_error(saved, "reading the header of " + path);
+  if (n < static_cast<ssize_t>(sizeof head))
     return Error{Errc::size_mismatch, path + " is too small to be a shmio ring"};
-  if (h.magic != layout::kMagic)
+  // The fields every layout version keeps at these offsets (layout.hpp).
+  std::uint64_t magic = 0, start_time = 0;
+  std::int32_t pid = 0;
+  std::memcpy(&magic, head + 0, 8);
+  std::memcpy(&pid, head + 32, 4);
+  std::memcpy(&start_time, head + 40, 8);
+  if (magic == 0 || (magic == layout::kMagic && pid == 0)) {
+    // create() writes these right after creating the object: a moment ago, it is being created;
+    // long ago, its creator died in that moment (or it is not a ring).
+    const std::int64_t age_s = static_cast<std::int64_t>(::time(nullptr)) - st.st_ctime;
+    if (age_s < 10) return Error{Errc::not_ready, path + " is being created"};
+  }
+  if (magic != layout::kMagic)
     return Error{Errc::foreign_segment, path + " is not a shmio ring (bad magic number)"};
-  return ProcessIdentity{h.creator_pid, h.creator_start_time};
+  return ProcessIdentity{pid, start_time};
 }
 
 Result<Segment> Segment::attach(const std::string& name, AttachMode mode) {

@@ -670,7 +670,7 @@ test("supervisor: refuses a live cluster's ring, replaces a stale one, drains an
   await within(once(again, "exit"), 10000, "exit");
 });
 
-test("supervisor: a ring of another layout version whose creator still runs is left alone", async () => {
+test("supervisor: a ring of another layout version whose creator still runs, or one being created, is left alone", async () => {
   // Another shmio build's ring: the magic number, layout version 99, and as its creator this test
   // process (pid + start time, at the offsets every version keeps).
   const ring = `other-version-${process.pid}`;
@@ -683,8 +683,9 @@ test("supervisor: a ring of another layout version whose creator still runs is l
   const startTime = BigInt(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]); // field 22
   header.writeBigUInt64LE(startTime, 40);
   writeFileSync(path, header);
+  let other;
   try {
-    const other = spawn(BIN, ["--app", "bench", "--workers", "1", "--port", "0", "--ring", ring]);
+    other = spawn(BIN, ["--app", "bench", "--workers", "1", "--port", "0", "--ring", ring]);
     let err = "";
     other.stderr.on("data", (d) => (err += d));
     const [code] = await within(once(other, "exit"), 5000, "the supervisor exits");
@@ -692,7 +693,29 @@ test("supervisor: a ring of another layout version whose creator still runs is l
     assert.match(err, /cannot be used by this build \(.*layout version 99.*\) and belongs to a running process/);
     assert.equal(existsSync(path), true, "the ring is still there");
   } finally {
-    unlinkSync(path);
+    if (other && other.exitCode === null) {  // (it went on: a failure; do not leave it running)
+      other.kill("SIGKILL");
+      await once(other, "exit");
+    }
+    if (existsSync(path)) unlinkSync(path);
+  }
+  // A ring whose header is not written yet, a moment old: being created by someone; left alone.
+  writeFileSync(path, Buffer.alloc(4096));
+  let third;
+  try {
+    third = spawn(BIN, ["--app", "bench", "--workers", "1", "--port", "0", "--ring", ring]);
+    let err = "";
+    third.stderr.on("data", (d) => (err += d));
+    const [code] = await within(once(third, "exit"), 5000, "the supervisor exits");
+    assert.equal(code, 1);
+    assert.match(err, /is being created by another process/);
+    assert.equal(existsSync(path), true, "the ring is still there");
+  } finally {
+    if (third && third.exitCode === null) {
+      third.kill("SIGKILL");
+      await once(third, "exit");
+    }
+    if (existsSync(path)) unlinkSync(path);
   }
 });
 

@@ -33,6 +33,8 @@ const char* point_name(core::HookPoint p) {
       return "after_fetch_add";
     case core::HookPoint::after_gate:
       return "after_gate";
+    case core::HookPoint::before_write:
+      return "before_write";
     case core::HookPoint::before_seal:
       return "before_seal";
     case core::HookPoint::after_seal:
@@ -109,7 +111,7 @@ TEST_P(KilledMidClaim, OthersContinueWithinTheBound) {
   }
   EXPECT_EQ(next[0], 5u);
   const bool hole = at == core::HookPoint::after_fetch_add || at == core::HookPoint::after_gate ||
-                    at == core::HookPoint::before_seal;
+                    at == core::HookPoint::before_write || at == core::HookPoint::before_seal;
   EXPECT_EQ(next[1], hole || at == core::HookPoint::after_intent ? 10u : 11u);
   EXPECT_EQ(s.control().repair.repairs.load(), hole ? 1u : 0u);
   if (hole) {
@@ -128,13 +130,12 @@ TEST_P(KilledMidClaim, OthersContinueWithinTheBound) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(EveryPoint, KilledMidClaim,
-                         ::testing::Values(core::HookPoint::after_intent,
-                                           core::HookPoint::after_fetch_add,
-                                           core::HookPoint::after_gate,
-                                           core::HookPoint::before_seal,
-                                           core::HookPoint::after_seal),
-                         [](const auto& param_info) { return point_name(param_info.param); });
+INSTANTIATE_TEST_SUITE_P(
+    EveryPoint, KilledMidClaim,
+    ::testing::Values(core::HookPoint::after_intent, core::HookPoint::after_fetch_add,
+                      core::HookPoint::after_gate, core::HookPoint::before_write,
+                      core::HookPoint::before_seal, core::HookPoint::after_seal),
+    [](const auto& param_info) { return point_name(param_info.param); });
 
 TEST(RingCrash, AProducerGatedBehindADeadClaimRepairsItWithoutAnyReader) {
   RingName name("gated");
@@ -162,7 +163,7 @@ TEST(RingCrash, AProducerGatedBehindADeadClaimRepairsItWithoutAnyReader) {
 // A producer killed right after its fetch_add never raised the horizon for its claim (W5). The
 // repair writes a padding header into that space, where a reader of the previous lap may be
 // reading, so it raises the horizon first: to the hole's end rounded down to a granule.
-TEST(RingCrash, TheRepairOfAHoleRaisesTheHorizonBeforeWritingPadding) {
+TEST(RingCrash, TheRepairOfAHoleRaisesTheHorizonForItsPadding) {
   RingName name("horizon-repair");
   constexpr std::uint64_t kCap = 1 << 16, kGranule = kCap / layout::kHorizonGranules;
   auto s = test::make_ring(name, kCap, 1024);
@@ -191,6 +192,45 @@ TEST(RingCrash, TheRepairOfAHoleRaisesTheHorizonBeforeWritingPadding) {
   EXPECT_EQ(got, 31u);
   EXPECT_EQ(s.control().frontier.frontier.load(), kGranule) << "past the padding";
   EXPECT_EQ(s.control().horizon.horizon.load(), kGranule);
+}
+
+// W5's order: when a claim's first byte is about to be written (the before_write hook), the
+// horizon already covers the claim — for publish, claim and publish_batch alike, across laps.
+std::atomic<std::uint64_t> g_granule{0}, g_footprint{0}, g_uncovered{0}, g_checked{0};
+const Segment* g_segment = nullptr;
+void horizon_check_hook(core::HookPoint point, std::uint64_t position) {
+  if (point != core::HookPoint::before_write) return;
+  const std::uint64_t need = (position + g_footprint.load()) & ~(g_granule.load() - 1);
+  if (g_segment->control().horizon.horizon.load() < need) g_uncovered.fetch_add(1);
+  g_checked.fetch_add(1);
+}
+
+TEST(RingHooks, TheHorizonCoversAClaimBeforeItsFirstByteIsWritten) {
+  RingName name("horizon-order");
+  constexpr std::uint64_t kCap = 1 << 16;
+  auto s = test::make_ring(name, kCap, 1000);
+  auto w = RingWriter::attach(s).value();
+  g_segment = &s;
+  g_granule = kCap / layout::kHorizonGranules;
+  core::set_test_hook(&horizon_check_hook);
+  std::vector<std::byte> buf(100);  // footprint 128
+  for (int i = 0; i < 3000; ++i) {  // about six laps
+    g_footprint = 128;
+    if (i % 3 == 0) {
+      ASSERT_EQ(w.publish(1, buf), PublishStatus::ok);
+    } else if (i % 3 == 1) {
+      auto c = w.claim(buf.size(), 1);
+      ASSERT_EQ(c.status, PublishStatus::ok);
+      w.commit();
+    } else {
+      g_footprint = 3 * 128;
+      const BatchRecord batch[3] = {{1, buf}, {1, buf}, {1, buf}};
+      ASSERT_EQ(w.publish_batch(batch), PublishStatus::ok);
+    }
+  }
+  core::set_test_hook(nullptr);
+  EXPECT_EQ(g_checked.load(), 3000u);
+  EXPECT_EQ(g_uncovered.load(), 0u);
 }
 
 // Victims publish continuously and are SIGKILLed at random moments (wherever they are), over and

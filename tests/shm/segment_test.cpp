@@ -216,6 +216,16 @@ TEST(Segment, TheCreatorOfARingOfAnotherVersionCanStillBeRead) {
   auto none = Segment::creator(foreign);
   ASSERT_FALSE(none);
   EXPECT_EQ(none.error().code, Errc::foreign_segment);
+  // A header not written yet (create() writes the creator right after creating the object): a
+  // moment old, the ring is being created — not a stale one to remove.
+  RingName fresh("creator-fresh");
+  {
+    std::ofstream f(shm_path(fresh), std::ios::binary);
+    f << std::string(4096, '\0');
+  }
+  auto creating = Segment::creator(fresh);
+  ASSERT_FALSE(creating);
+  EXPECT_EQ(creating.error().code, Errc::not_ready) << creating.error().message;
   RingName missing("creator-missing");
   EXPECT_EQ(Segment::creator(missing).error().code, Errc::not_found);
 }

@@ -71,7 +71,11 @@ std::optional<shm::Segment> create_ring(const SupervisorOptions& o) {
       std::fprintf(stderr, "shmio: removing stale ring %s (its supervisor, pid %d, is gone)\n",
                    o.ring.c_str(), h.creator_pid);
     } else if (auto who = shm::Segment::creator(o.ring);
-               who && shm::liveness(who.value()) == shm::Liveness::alive) {
+               !who && who.error().code == shm::Errc::not_ready) {
+      std::fprintf(stderr, "shmio: ring %s is being created by another process; not touching it\n",
+                   o.ring.c_str());
+      return std::nullopt;
+    } else if (who && shm::liveness(who.value()) == shm::Liveness::alive) {
       // Unusable to us (another layout version, say) but its creator still runs: a cluster of
       // another shmio build may be using it.
       std::fprintf(stderr,

@@ -23,7 +23,7 @@ bool advance_frontier(const Segment& s) noexcept;
 // with records [first, end):
 //   1. before sealing them, frontier_index(s, first, index): true if the frontier is at `first`
 //      (where it then stays until the first record is sealed), with the index stamped there
-//      (validated: read while the frontier stayed put); if so it stamps each of its records'
+//      (final: nobody can lap onto that unit before the seal); if so it stamps each of its records'
 //      successor units itself, with plain stores (nobody else can write them before its seals);
 //   2. seals them (release stores); if it stamped, move_frontier(s, first, end): one CAS over all
 //      of them; true if it moved the frontier (then it also went on over complete records after
@@ -43,8 +43,9 @@ inline void raise_horizon(const Segment& s, std::uint64_t end) noexcept {
   // SYNC POINT READ/WRITE: horizon. Acquire: if someone else raised it far enough, their raise
   // happens-before our writes too; pairs with the readers' horizon load after their fence (R2).
   std::uint64_t cur = h.load(std::memory_order_acquire);
-  while (cur < mark && !h.compare_exchange_weak(cur, mark, std::memory_order_acq_rel,
-                                                std::memory_order_acquire)) {
+  while (
+      static_cast<std::int64_t>(mark - cur) > 0 &&
+      !h.compare_exchange_weak(cur, mark, std::memory_order_acq_rel, std::memory_order_acquire)) {
   }
   // (Orders the load/RMW above before the caller's plain stores into the ring.)
   std::atomic_thread_fence(std::memory_order_release);
@@ -78,7 +79,15 @@ StallOutcome resolve_stall(const Segment& s) noexcept;
 // exactly there. Only in a library built with SHMIO_RING_TEST_HOOKS (the build's
 // shmio_shm_test_hooks, which the crash and process tests link): elsewhere a claim calls no hook
 // and set_test_hook() has no effect (test_hooks_compiled() says which).
-enum class HookPoint { after_intent, after_fetch_add, after_gate, before_seal, after_seal };
+// (before_write: after the claim passed its gate and raised the horizon, before its first byte.)
+enum class HookPoint {
+  after_intent,
+  after_fetch_add,
+  after_gate,
+  before_write,
+  before_seal,
+  after_seal
+};
 using HookFn = void (*)(HookPoint point, std::uint64_t position);
 void set_test_hook(HookFn fn) noexcept;
 HookFn test_hook() noexcept;

@@ -285,6 +285,8 @@ int CmdStat(const shm::Segment& s, const Options& o) {
   const std::uint64_t aborted_claims = c.repair.aborted_claims.load(kRelaxed);
   const std::int32_t repair_lock = c.repair.lock_pid.load(kRelaxed);
   const std::uint32_t waiters = c.wake.waiters.load(kRelaxed);
+  const std::uint64_t horizon = c.horizon.horizon.load(kRelaxed);
+  const std::uint64_t granule = s.capacity() / layout::kHorizonGranules;
 
   const inspect::SlotCounts slots = inspect::count_slots(s);
   const std::uint64_t producers_active = slots.producers_active,
@@ -311,6 +313,8 @@ int CmdStat(const shm::Segment& s, const Options& o) {
                            {"frontier", snap.frontier},
                            {"frontier_index", snap.frontier_index},
                            {"in_flight_bytes", in_flight},
+                           {"horizon", horizon},
+                           {"horizon_granule", granule},
                            {"oldest", oldest},
                            {"fill_bytes", fill},
                            {"fill_percent", Decimal(fill_pct)},
@@ -346,6 +350,8 @@ int CmdStat(const shm::Segment& s, const Options& o) {
       {"tail", U(snap.tail)},
       {"frontier", U(snap.frontier) + " (" + U(snap.frontier_index) + " records published)"},
       {"in flight", U(in_flight) + " bytes"},
+      {"horizon", U(horizon) + " (granule " + U(granule) +
+                      " bytes: a reader within one of being lapped validates with the tail)"},
       {"oldest", U(oldest)},
       {"fill", U(fill) + " bytes, " + Fmt("%.1f%%", fill_pct) + " of capacity, " + OptText(held) +
                    " records"},

@@ -116,6 +116,9 @@ pass "SHMIO_RING sets the default ring"
 expect_rc 0 "$INSPECT" --name "$RING" --json stat
 json_check 'o.tail === 128000 && o.frontier === 128000 && o.frontier_index === 1000' <<<"$OUT" ||
   fail "--json stat: $OUT"
+# One producer: the horizon is its last claim's end (the tail) rounded down to a granule.
+json_check 'o.horizon_granule === o.capacity / 16 && o.horizon === o.tail - o.tail % o.horizon_granule' <<<"$OUT" ||
+  fail "--json stat's horizon: $OUT"
 pass "--json stat is valid JSON"
 
 expect_rc 0 "$INSPECT" --name "$RING" dump --last 3

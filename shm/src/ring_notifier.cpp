@@ -44,27 +44,22 @@ std::uint64_t RingNotifier::drain() noexcept {
 void RingNotifier::run(std::uint64_t seen) noexcept {
   const Segment& s = segment_;
   auto& c = s.control();
-  const std::uint64_t interval = s.header().dead_check_interval_ns;
   // Bounded park so that stop_ is noticed even if the destructor's wake raced with our park.
   constexpr std::uint64_t kMaxPark = 200'000'000;  // 200 ms
-  std::uint64_t stuck_since = monotonic_ns();
+  core::StallWatch watch(s, seen, monotonic_ns());
   while (!stop_.load(std::memory_order_relaxed)) {
     const std::uint64_t f = c.frontier.frontier.load(std::memory_order_acquire);
     if (f != seen) {
       seen = f;
-      stuck_since = monotonic_ns();
+      watch.check(f, monotonic_ns());  // (a new frontier: the interval starts again)
       const std::uint64_t one = 1;
       [[maybe_unused]] ssize_t w = ::write(fd_, &one, sizeof one);
       continue;
     }
     std::uint64_t slice = kMaxPark;
     if (c.tail.tail.load(std::memory_order_acquire) != f) {
-      const std::uint64_t now = monotonic_ns();
-      if (now - stuck_since >= interval) {
-        core::resolve_stall(s);
-        stuck_since = now;
-      }
-      slice = interval;
+      watch.check(f, monotonic_ns());
+      slice = watch.interval();
     }
     core::park(s, f, std::chrono::nanoseconds(slice));
   }

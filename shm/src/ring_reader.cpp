@@ -310,8 +310,7 @@ bool RingReader::wait(std::chrono::nanoseconds timeout, std::chrono::nanoseconds
     if ((i & 63) == 0 && monotonic_ns() >= spin_until) break;
     core::cpu_relax();
   }
-  const std::uint64_t interval = s.header().dead_check_interval_ns;
-  std::uint64_t stuck_at = ~0ULL, stuck_since = 0;
+  core::StallWatch watch(s);
   for (;;) {
     const std::uint64_t now = monotonic_ns();
     if (ready()) return true;
@@ -323,14 +322,8 @@ bool RingReader::wait(std::chrono::nanoseconds timeout, std::chrono::nanoseconds
     slot_->heartbeat_ns.store(now, std::memory_order_relaxed);
     if (t != f) {
       // A claim is in flight at the frontier: if it does not finish, find out why.
-      if (f != stuck_at) {
-        stuck_at = f;
-        stuck_since = now;
-      } else if (now - stuck_since >= interval) {
-        core::resolve_stall(s);
-        stuck_since = now;
-      }
-      slice = std::min(slice, interval);
+      watch.check(f, now);
+      slice = std::min(slice, watch.interval());
     }
     slot_->parked.store(1, std::memory_order_relaxed);
     const bool woke = core::park(s, f, std::chrono::nanoseconds(slice));

@@ -131,23 +131,14 @@ std::uint64_t RingWriter::wait_gate(std::uint64_t p, std::uint64_t bytes,
     return static_cast<std::int64_t>(frontier - need) < 0;
   };
   slot_->gated.fetch_add(1, std::memory_order_relaxed);
-  const std::uint64_t interval = s.header().dead_check_interval_ns;
-  std::uint64_t since = monotonic_ns();
-  std::uint64_t seen = f;
+  core::StallWatch watch(s, f, monotonic_ns());
   for (unsigned spins = 0; gated(f); ++spins) {
     if (spins < 256) {
       core::cpu_relax();
     } else {
       // Help: the record at the frontier may be complete but not yet passed.
       core::advance_frontier(s);
-      const std::uint64_t now = monotonic_ns();
-      if (seen != f) {
-        seen = f;
-        since = now;
-      } else if (now - since >= interval) {
-        core::resolve_stall(s);
-        since = now;
-      }
+      watch.check(f, monotonic_ns());
       ::sched_yield();
     }
     f = c.frontier.frontier.load(std::memory_order_acquire);

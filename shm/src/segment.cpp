@@ -307,6 +307,7 @@ Result<ProcessIdentity> Segment::creator(const std::string& name) {
   }
   ::close(fd);
   if (n < 0 && saved != 0) return errno_error(saved, "reading the header of " + path);
+  if (n < 0) return Error{Errc::foreign_segment, path + " is not a regular file"};
   if (n < static_cast<ssize_t>(sizeof head))
     return Error{Errc::size_mismatch, path + " is too small to be a shmio ring"};
   // The fields every layout version keeps at these offsets (layout.hpp).

@@ -683,41 +683,32 @@ test("supervisor: a ring of another layout version whose creator still runs, or 
   const startTime = BigInt(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]); // field 22
   header.writeBigUInt64LE(startTime, 40);
   writeFileSync(path, header);
-  let other;
-  try {
-    other = spawn(BIN, ["--app", "bench", "--workers", "1", "--port", "0", "--ring", ring]);
-    let err = "";
-    other.stderr.on("data", (d) => (err += d));
-    const [code] = await within(once(other, "exit"), 5000, "the supervisor exits");
-    assert.equal(code, 1);
-    assert.match(err, /cannot be used by this build \(.*layout version 99.*\) and belongs to a running process/);
-    assert.equal(existsSync(path), true, "the ring is still there");
-  } finally {
-    if (other && other.exitCode === null) {  // (it went on: a failure; do not leave it running)
-      other.kill("SIGKILL");
-      await once(other, "exit");
-    }
-    if (existsSync(path)) unlinkSync(path);
-  }
+  await refusedAndLeftAlone(ring, path,
+    /cannot be used by this build \(.*layout version 99.*\) and belongs to a running process/);
   // A ring whose header is not written yet, a moment old: being created by someone; left alone.
   writeFileSync(path, Buffer.alloc(4096));
-  let third;
+  await refusedAndLeftAlone(ring, path, /is being created by another process/);
+});
+
+// A supervisor started on `ring` exits 1 saying `message`, and the ring's object is still there.
+async function refusedAndLeftAlone(ring, path, message) {
+  let proc;
   try {
-    third = spawn(BIN, ["--app", "bench", "--workers", "1", "--port", "0", "--ring", ring]);
+    proc = spawn(BIN, ["--app", "bench", "--workers", "1", "--port", "0", "--ring", ring]);
     let err = "";
-    third.stderr.on("data", (d) => (err += d));
-    const [code] = await within(once(third, "exit"), 5000, "the supervisor exits");
+    proc.stderr.on("data", (d) => (err += d));
+    const [code] = await within(once(proc, "exit"), 5000, "the supervisor exits");
     assert.equal(code, 1);
-    assert.match(err, /is being created by another process/);
+    assert.match(err, message);
     assert.equal(existsSync(path), true, "the ring is still there");
   } finally {
-    if (third && third.exitCode === null) {
-      third.kill("SIGKILL");
-      await once(third, "exit");
+    if (proc && proc.exitCode === null) {  // (it went on: a failure; do not leave it running)
+      proc.kill("SIGKILL");
+      await once(proc, "exit");
     }
     if (existsSync(path)) unlinkSync(path);
   }
-});
+}
 
 test("a ring removed or corrupted under a running cluster: the supervisor says so and stops cleanly, no crash loop", async () => {
   for (const harm of ["removed", "corrupted"]) {

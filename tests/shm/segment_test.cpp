@@ -226,6 +226,12 @@ TEST(Segment, TheCreatorOfARingOfAnotherVersionCanStillBeRead) {
   auto creating = Segment::creator(fresh);
   ASSERT_FALSE(creating);
   EXPECT_EQ(creating.error().code, Errc::not_ready) << creating.error().message;
+  RingName dir("creator-dir");  // not a file at all
+  ASSERT_EQ(::mkdir(shm_path(dir).c_str(), 0700), 0);
+  auto odd = Segment::creator(dir);
+  ::rmdir(shm_path(dir).c_str());
+  ASSERT_FALSE(odd);
+  EXPECT_EQ(odd.error().code, Errc::foreign_segment) << odd.error().message;
   RingName missing("creator-missing");
   EXPECT_EQ(Segment::creator(missing).error().code, Errc::not_found);
 }

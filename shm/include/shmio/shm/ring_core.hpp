@@ -75,6 +75,35 @@ inline std::uint64_t index_at(const Segment& s, std::uint64_t position) noexcept
 enum class StallOutcome { moved, owner_alive, repaired, nothing_in_flight, busy };
 StallOutcome resolve_stall(const Segment& s) noexcept;
 
+// What every waiter that sees claims in flight does (a gated producer, a parked reader, the
+// notifier): once the frontier has stayed at one value for the segment's dead_check_interval, it
+// calls resolve_stall(), then again after each further interval while it stays there.
+class StallWatch {
+ public:
+  // `frontier`, `now`: where the wait starts (the interval counts from there); by default the first
+  // check() starts it.
+  explicit StallWatch(const Segment& s, std::uint64_t frontier = ~0ULL,
+                      std::uint64_t now = 0) noexcept
+      : s_(s), interval_(s.header().dead_check_interval_ns), seen_(frontier), since_(now) {}
+  // Called with the frontier and the time while claims are in flight.
+  void check(std::uint64_t frontier, std::uint64_t now) noexcept {
+    if (frontier != seen_) {
+      seen_ = frontier;
+      since_ = now;
+    } else if (now - since_ >= interval_) {
+      resolve_stall(s_);
+      since_ = now;
+    }
+  }
+  std::uint64_t interval() const noexcept { return interval_; }
+
+ private:
+  const Segment& s_;
+  std::uint64_t interval_;
+  std::uint64_t seen_;
+  std::uint64_t since_;
+};
+
 // Test hooks: called at the named points of a claim, so a test can stop or kill a producer
 // exactly there. Only in a library built with SHMIO_RING_TEST_HOOKS (the build's
 // shmio_shm_test_hooks, which the crash and process tests link): elsewhere a claim calls no hook

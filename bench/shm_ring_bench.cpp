@@ -17,10 +17,11 @@
 //                                  ring=: a cache-sized ring (256 KiB, 1 MiB) instead of 64 MiB;
 //                                  huge: on transparent huge pages where the kernel grants them
 //                                  (huge_MiB: how much it granted).
-//   ring_publish_latency/64B/ring=<bytes>/<prefaulted|lazy>
+//   ring_publish_latency/64B/ring=<bytes>/<prefaulted|lazy|huge>
 //                                  each publish timed alone over 3 laps of the ring: p50, p99,
 //                                  p99.9, max (ns, the clock's own cost, clock_ns, inside), the
-//                                  ring pre-faulted at creation or touched lazily.
+//                                  ring pre-faulted at creation or touched lazily, or
+//                                  pre-faulted on huge pages where granted (huge_MiB).
 //   ring_xproc/<P>p<R>r/<size>/<mode>
 //                                  P producer processes -> R reader processes (fork), a fixed
 //                                  record count per iteration; Time = wall time from the first
@@ -40,6 +41,7 @@
 //                                  moodycamel::ConcurrentQueue, 2 threads of one process (initial
 //                                  pool 4 MiB, or 1 MiB: a 1 MiB ring's footprint).
 //   ring_xproc/1p1r/64B/poll/ring=<bytes>  1P -> 1R with a cache-sized ring.
+//   ring_xproc/1p1r/64B/poll/huge  1P -> 1R, the 64 MiB ring on huge pages where granted.
 //   base_boost_mq/<size>           boost::interprocess::message_queue between 2 processes.
 //   base_pingpong                  a cache line bounced between two processes: latency floor.
 //   base_clock_read                one CLOCK_MONOTONIC read (about one is inside each one-way).
@@ -349,6 +351,7 @@ struct PublishLatencyConfig {
   std::uint64_t ring_bytes;
   bool populate;
   std::uint64_t records;
+  bool huge_pages = false;  // pre-faulted on transparent huge pages where granted (huge_MiB)
 };
 
 void BM_RingPublishLatency(benchmark::State& state, PublishLatencyConfig cfg) {
@@ -358,7 +361,9 @@ void BM_RingPublishLatency(benchmark::State& state, PublishLatencyConfig cfg) {
     std::vector<std::uint32_t> ns(cfg.records);
     std::uint64_t clock_ns = 0;
     for (auto _ : state) {
-      BenchRing ring("publat", cfg.ring_bytes, cfg.populate);
+      BenchRing ring("publat", cfg.ring_bytes, cfg.populate, cfg.huge_pages);
+      if (cfg.huge_pages)
+        state.counters["huge_MiB"] = static_cast<double>(ring.segment().huge_page_bytes() >> 20);
       auto writer = RingWriter::attach(ring.segment(), WriterOptions{"bench-publat", cpu});
       if (!writer) throw std::runtime_error("RingWriter::attach: " + writer.error().message);
       std::array<std::byte, 64> payload{};
@@ -407,7 +412,8 @@ struct XprocConfig {
   bool zero_copy;         // peek/consume instead of poll
   std::uint64_t records;  // per iteration, all producers together (a multiple of producers)
   std::uint64_t ring_bytes = kRingBytes;
-  std::size_t batch = 1;  // records per publish_batch (1: publish)
+  std::size_t batch = 1;    // records per publish_batch (1: publish)
+  bool huge_pages = false;  // the ring on transparent huge pages where granted (huge_MiB)
 };
 
 // What each child reports (one per child, in a shared mapping).
@@ -538,7 +544,9 @@ int xproc_reader(sb::ChildContext& ctx, const std::string& ring, const XprocConf
 
 void BM_RingXproc(benchmark::State& state, XprocConfig cfg) {
   guarded(state, [&] {
-    BenchRing ring("xproc", cfg.ring_bytes);
+    BenchRing ring("xproc", cfg.ring_bytes, true, cfg.huge_pages);
+    if (cfg.huge_pages)
+      state.counters["huge_MiB"] = static_cast<double>(ring.segment().huge_page_bytes() >> 20);
     const int children = cfg.producers + cfg.readers;
     sb::SharedArray<ChildReport> reports(static_cast<std::size_t>(children));
     double per_reader_records = 0, per_reader_bytes = 0, total_records = 0, total_bytes = 0;
@@ -1285,6 +1293,19 @@ void print_ratios(std::FILE* out, const CapturingReporter& r) {
   print_ratio(out, r, "publish latency max, 64 MiB ring touched lazily vs pre-faulted:",
               {"lazy", "ring_publish_latency/64B/ring=64MiB/lazy", "max_ns"},
               {"pre-faulted", "ring_publish_latency/64B/ring=64MiB/prefaulted", "max_ns"}, fmt_ns);
+  // Huge pages (where granted: the rows' huge_MiB) against 4 KiB pages, the 64 MiB ring.
+  print_ratio(out, r, "one thread publishing 64 B records/s, 64 MiB ring on huge pages vs 4 KiB:",
+              {"huge", "ring_publish/64B/huge", "items_per_second"},
+              {"4 KiB", "ring_publish/64B", "items_per_second"}, fmt_rate);
+  print_ratio(out, r, "publish latency p99.9, 64 MiB ring pre-faulted on huge pages vs 4 KiB:",
+              {"huge", "ring_publish_latency/64B/ring=64MiB/huge", "p999_ns"},
+              {"4 KiB", "ring_publish_latency/64B/ring=64MiB/prefaulted", "p999_ns"}, fmt_ns);
+  print_ratio(out, r, "publish latency max, 64 MiB ring pre-faulted on huge pages vs 4 KiB:",
+              {"huge", "ring_publish_latency/64B/ring=64MiB/huge", "max_ns"},
+              {"4 KiB", "ring_publish_latency/64B/ring=64MiB/prefaulted", "max_ns"}, fmt_ns);
+  print_ratio(out, r, "64 B records/s, 1P -> 1R through the 64 MiB ring on huge pages vs 4 KiB:",
+              {"huge", "ring_xproc/1p1r/64B/poll/huge", "items_per_second"},
+              {"4 KiB", "ring_xproc/1p1r/64B/poll", "items_per_second"}, fmt_rate);
   std::fflush(out);
 }
 
@@ -1331,6 +1352,17 @@ void register_benchmarks() {
           ->Unit(benchmark::kMillisecond);
     }
   }
+  // The same 64 MiB ring pre-faulted on transparent huge pages, where the kernel grants them
+  // (huge_MiB says how much; /dev/shm's tmpfs mount decides: huge=advise or always).
+  benchmark::RegisterBenchmark(
+      "ring_publish_latency/64B/ring=64MiB/huge", BM_RingPublishLatency,
+      PublishLatencyConfig{
+          kRingBytes, true,
+          std::min<std::uint64_t>(scaled<std::uint64_t>(2'000'000, 200'000), 3 * kRingBytes / 128),
+          true})
+      ->Iterations(1)
+      ->UseManualTime()
+      ->Unit(benchmark::kMillisecond);
 
   const std::int64_t iterations = scaled(2, 1);
   for (std::size_t size : {64 * 1UL, 4 * kKiB}) {
@@ -1360,6 +1392,15 @@ void register_benchmarks() {
     benchmark::RegisterBenchmark(
         name.c_str(), BM_RingXproc,
         XprocConfig{1, 1, 64, false, scaled<std::uint64_t>(2'000'000, 100'000), ring_bytes})
+        ->Iterations(iterations)
+        ->UseManualTime()
+        ->Unit(benchmark::kMillisecond);
+  }
+  // 1P -> 1R through the 64 MiB ring on transparent huge pages, where granted (huge_MiB).
+  {
+    XprocConfig huge{1, 1, 64, false, scaled<std::uint64_t>(2'000'000, 100'000)};
+    huge.huge_pages = true;
+    benchmark::RegisterBenchmark("ring_xproc/1p1r/64B/poll/huge", BM_RingXproc, huge)
         ->Iterations(iterations)
         ->UseManualTime()
         ->Unit(benchmark::kMillisecond);

@@ -103,8 +103,8 @@ Result<void> Segment::validate_name(const std::string& name) {
 }
 
 Result<Segment> Segment::map(int fd, std::string name, std::uint64_t control_bytes,
-                             std::uint64_t capacity, bool writable, bool populate,
-                             bool huge_pages) {
+                             std::uint64_t capacity, bool writable, bool populate, bool huge_pages,
+                             bool allocated) {
   // Reserve one range for the control area and two copies of the data ring, then map the object
   // over it: [control | data | data again]. For huge pages the range starts on a 2 MiB boundary,
   // so that virtual addresses and file offsets agree modulo 2 MiB in both copies (the capacity
@@ -153,6 +153,16 @@ Result<Segment> Segment::map(int fd, std::string name, std::uint64_t control_byt
       // changing a byte: a live ring is never written here); where the kernel has no
       // MADV_POPULATE_*, by reading a byte of every page.
       if (::madvise(base, total, writable ? MADV_POPULATE_WRITE : MADV_POPULATE_READ) != 0) {
+        // Failed (EFAULT where a touch would have raised SIGBUS: /dev/shm is full) or not known
+        // to this kernel. Pages of an object created without them are allocated now, so that a
+        // full /dev/shm is this error and never a SIGBUS in the loop below.
+        if (!allocated) {
+          const int err = ::posix_fallocate(fd, 0, static_cast<off_t>(control_bytes + capacity));
+          if (err != 0) {
+            ::munmap(base, total);
+            return errno_error(err, "allocating the pages of " + name);
+          }
+        }
         volatile const std::byte* p = base;
         std::byte sink{};
         for (std::size_t off = 0; off < total; off += 4096) sink ^= p[off];
@@ -218,14 +228,39 @@ Result<Segment> Segment::create(const RingConfig& config) {
   const layout::Offsets off =
       layout::offsets_for(config.capacity, config.max_producers, config.max_readers);
   const std::string obj = object_name(config.name);
+  // Huge pages are allocated by the first touch of an advised mapping: see below and map().
+  const bool huge_first_touch = config.huge_pages && config.populate;
   int fd = -1;
+  bool made = false;  // ours to remove if what follows fails (not so if create_only failed)
   try {
     bip::permissions perm(config.mode);
     bip::shared_memory_object shm(bip::create_only, obj.c_str(), bip::read_write, perm);
-    shm.truncate(static_cast<bip::offset_t>(off.segment_bytes));
+    made = true;
+    if (huge_first_touch) {
+      // Sized without allocating: Boost's truncate() allocates every page at once
+      // (posix_fallocate), and pages allocated before the mapping is advised are 4 KiB ones.
+      // The populate in map() allocates them instead, on huge pages where the kernel grants
+      // them, and reports a full /dev/shm as an error as fallocate would have.
+      if (::ftruncate(shm.get_mapping_handle().handle, static_cast<off_t>(off.segment_bytes)) !=
+          0) {
+        const int err = errno;
+        bip::shared_memory_object::remove(obj.c_str());
+        return errno_error(err, "sizing " + obj);
+      }
+    } else {
+      // Allocated now (posix_fallocate): a /dev/shm too small for the ring is an error here,
+      // never a SIGBUS at a later first touch.
+      shm.truncate(static_cast<bip::offset_t>(off.segment_bytes));
+    }
     fd = ::dup(shm.get_mapping_handle().handle);
-    if (fd < 0) return errno_error(errno, "dup of " + obj);
+    if (fd < 0) {
+      const int err = errno;
+      bip::shared_memory_object::remove(obj.c_str());
+      return errno_error(err, "dup of " + obj);
+    }
   } catch (const bip::interprocess_exception& e) {
+    // (A full /dev/shm fails the allocation in truncate(): the object goes again.)
+    if (made) bip::shared_memory_object::remove(obj.c_str());
     return interprocess_error(e, "creating shared memory " + obj);
   }
   // shm_open applies the umask; set the bits the caller asked for.
@@ -254,7 +289,7 @@ Result<Segment> Segment::create(const RingConfig& config) {
     }
   }
   auto mapped = map(fd, config.name, off.control_bytes, config.capacity, true, config.populate,
-                    config.huge_pages);
+                    config.huge_pages, !huge_first_touch);
   ::close(fd);
   if (!mapped) {
     bip::shared_memory_object::remove(obj.c_str());
@@ -336,7 +371,11 @@ Result<Segment> Segment::attach(const std::string& name, AttachMode mode) {
     bip::shared_memory_object shm(bip::open_only, obj.c_str(),
                                   writable ? bip::read_write : bip::read_only);
     fd = ::dup(shm.get_mapping_handle().handle);
-    if (fd < 0) return errno_error(errno, "dup of " + obj);
+    if (fd < 0) {
+      const int err = errno;
+      bip::shared_memory_object::remove(obj.c_str());
+      return errno_error(err, "dup of " + obj);
+    }
   } catch (const bip::interprocess_exception& e) {
     Error err = interprocess_error(e, "opening shared memory /dev/shm/" + obj);
     if (err.code == Errc::not_found)

@@ -127,7 +127,7 @@ class Segment {
   }
   static Result<Segment> map(int fd, std::string name, std::uint64_t control_bytes,
                              std::uint64_t capacity, bool writable, bool populate,
-                             bool huge_pages = false);
+                             bool huge_pages = false, bool allocated = true);
   void release() noexcept;
 
   std::string name_;

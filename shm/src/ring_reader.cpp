@@ -160,13 +160,14 @@ void RingReader::resync(std::uint64_t tail) noexcept {
 namespace {
 
 // SYNC POINT READ [R1]: the frontier. Pairs with the seq_cst CAS that moved it (A2/C2); everything
-// below it is complete and its headers are visible. The line of the record at `cursor` is asked
-// for first (a prefetch, issued before the load and not waiting on it): when the frontier shows
-// that record, its line is already on its way, and the reader's two transfers — the frontier's
-// line, then the record's — overlap instead of following each other (one-way p50 176-185 ->
-// 141-155 ns on the dev VM, docs/ring.md "Where a record's latency goes"). Only a hint: no byte
-// is read through it before this load says the record is complete and the validation that it
-// is intact.
+// below it is complete and its headers are visible. Before it, a prefetch of the line of the
+// record at `cursor`: when the frontier shows that record, its line is most likely on its way
+// already, and the reader's two transfers (the frontier's line, then the record's) overlap
+// instead of following each other (docs/ring.md, "Where a record's latency goes": one-way p50
+// 135-150 -> 105-125 ns in paired runs on the dev VM). The prefetch is a hint only, outside the
+// memory model: the compiler or the CPU may move it past the load, and a line it brings early is
+// invalidated by coherence when the producer writes it. Correctness rests on this acquire load
+// and on the validation (R2), as without it.
 std::uint64_t load_frontier(const Segment& s, std::uint64_t cursor) noexcept {
   __builtin_prefetch(s.data(cursor), 0, 3);
   return s.control().frontier.frontier.load(std::memory_order_acquire);

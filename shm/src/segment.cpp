@@ -77,6 +77,19 @@ Error interprocess_error(const bip::interprocess_exception& e, const std::string
   }
 }
 
+// Removes the shared-memory object `obj` if it is still the one open on `fd`: a failed create()
+// undoes only its own object, never one that replaced it under the same name meanwhile (after
+// `shm-inspect rm` or a supervisor's removal). (A replacement between the check and the unlink
+// is still possible; the window is two system calls.)
+void remove_if_same(const std::string& obj, int fd) noexcept {
+  struct stat mine {
+  }, named{};
+  const std::string path = "/dev/shm/" + obj;
+  if (::fstat(fd, &mine) != 0 || ::lstat(path.c_str(), &named) != 0) return;
+  if (mine.st_dev != named.st_dev || mine.st_ino != named.st_ino) return;
+  bip::shared_memory_object::remove(obj.c_str());
+}
+
 bool is_power_of_two(std::uint64_t v) {
   return v != 0 && (v & (v - 1)) == 0;
 }
@@ -231,45 +244,44 @@ Result<Segment> Segment::create(const RingConfig& config) {
   // Huge pages are allocated by the first touch of an advised mapping: see below and map().
   const bool huge_first_touch = config.huge_pages && config.populate;
   int fd = -1;
-  bool made = false;  // ours to remove if what follows fails (not so if create_only failed)
   try {
     bip::permissions perm(config.mode);
     bip::shared_memory_object shm(bip::create_only, obj.c_str(), bip::read_write, perm);
-    made = true;
+    const int handle = shm.get_mapping_handle().handle;
+    // From here on the object is ours: a failure removes it (and only it) again.
+    auto undo = [&](Error err) {
+      remove_if_same(obj, handle);
+      return err;
+    };
     if (huge_first_touch) {
       // Sized without allocating: Boost's truncate() allocates every page at once
       // (posix_fallocate), and pages allocated before the mapping is advised are 4 KiB ones.
       // The populate in map() allocates them instead, on huge pages where the kernel grants
       // them, and reports a full /dev/shm as an error as fallocate would have.
-      if (::ftruncate(shm.get_mapping_handle().handle, static_cast<off_t>(off.segment_bytes)) !=
-          0) {
-        const int err = errno;
-        bip::shared_memory_object::remove(obj.c_str());
-        return errno_error(err, "sizing " + obj);
-      }
+      if (::ftruncate(handle, static_cast<off_t>(off.segment_bytes)) != 0)
+        return undo(errno_error(errno, "sizing " + obj));
     } else {
       // Allocated now (posix_fallocate): a /dev/shm too small for the ring is an error here,
       // never a SIGBUS at a later first touch.
-      shm.truncate(static_cast<bip::offset_t>(off.segment_bytes));
+      try {
+        shm.truncate(static_cast<bip::offset_t>(off.segment_bytes));
+      } catch (const bip::interprocess_exception& e) {
+        return undo(interprocess_error(e, "allocating shared memory " + obj));
+      }
     }
-    fd = ::dup(shm.get_mapping_handle().handle);
-    if (fd < 0) {
-      const int err = errno;
-      bip::shared_memory_object::remove(obj.c_str());
-      return errno_error(err, "dup of " + obj);
-    }
+    fd = ::dup(handle);
+    if (fd < 0) return undo(errno_error(errno, "dup of " + obj));
   } catch (const bip::interprocess_exception& e) {
-    // (A full /dev/shm fails the allocation in truncate(): the object goes again.)
-    if (made) bip::shared_memory_object::remove(obj.c_str());
+    // create_only failed: the name is someone else's (or nobody's); nothing to undo.
     return interprocess_error(e, "creating shared memory " + obj);
   }
-  // shm_open applies the umask; set the bits the caller asked for.
-  if (::fchmod(fd, config.mode) != 0) {
-    Error err = errno_error(errno, "fchmod " + obj);
+  auto fail = [&](Error err) {
+    remove_if_same(obj, fd);
     ::close(fd);
-    bip::shared_memory_object::remove(obj.c_str());
     return err;
-  }
+  };
+  // shm_open applies the umask; set the bits the caller asked for.
+  if (::fchmod(fd, config.mode) != 0) return fail(errno_error(errno, "fchmod " + obj));
   // Who is creating it, at once (the mapping below may take long: MAP_POPULATE of a large ring):
   // a supervisor that finds the name taken asks creator() whether the ring is in use, and must
   // not take a ring being created for a stale one. (`state` stays 0, not READY: attach refuses it.)
@@ -281,20 +293,13 @@ Result<Segment> Segment::create(const RingConfig& config) {
     const std::int32_t pid = me.pid;
     std::memcpy(id + 32, &pid, 4);
     std::memcpy(id + 40, &me.start_time, 8);
-    if (::pwrite(fd, id, sizeof id, 0) != static_cast<ssize_t>(sizeof id)) {
-      Error err = errno_error(errno, "writing the header of " + obj);
-      ::close(fd);
-      bip::shared_memory_object::remove(obj.c_str());
-      return err;
-    }
+    if (::pwrite(fd, id, sizeof id, 0) != static_cast<ssize_t>(sizeof id))
+      return fail(errno_error(errno, "writing the header of " + obj));
   }
   auto mapped = map(fd, config.name, off.control_bytes, config.capacity, true, config.populate,
                     config.huge_pages, !huge_first_touch);
+  if (!mapped) return fail(mapped.error());
   ::close(fd);
-  if (!mapped) {
-    bip::shared_memory_object::remove(obj.c_str());
-    return mapped.error();
-  }
   Segment s = std::move(mapped).value();
   s.offsets_ = off;
 
@@ -371,11 +376,8 @@ Result<Segment> Segment::attach(const std::string& name, AttachMode mode) {
     bip::shared_memory_object shm(bip::open_only, obj.c_str(),
                                   writable ? bip::read_write : bip::read_only);
     fd = ::dup(shm.get_mapping_handle().handle);
-    if (fd < 0) {
-      const int err = errno;
-      bip::shared_memory_object::remove(obj.c_str());
-      return errno_error(err, "dup of " + obj);
-    }
+    // (Not ours to remove: attach refuses, modifying nothing.)
+    if (fd < 0) return errno_error(errno, "dup of " + obj);
   } catch (const bip::interprocess_exception& e) {
     Error err = interprocess_error(e, "opening shared memory /dev/shm/" + obj);
     if (err.code == Errc::not_found)

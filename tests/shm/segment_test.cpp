@@ -2,6 +2,7 @@
 // A refused attach must leave the object byte-for-byte unchanged.
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -10,6 +11,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <sstream>
 
@@ -136,18 +138,36 @@ TEST(Segment, HugePagesAreAskedForAndTheRingWorksEitherWay) {
 
 // The tests below run only under tests/shm/private_shm.sh, which mounts a tmpfs of its own
 // (size=48m, huge=advise) over /dev/shm in a private mount namespace and sets
-// SHMIO_TEST_PRIVATE_SHM=huge; elsewhere they are skipped (and that ctest entry with them).
+// SHMIO_TEST_PRIVATE_SHM=huge; elsewhere they are skipped (and ctest reports that entry as
+// skipped). Under the script, a /dev/shm that is not that mount is a failure, not a skip.
 bool on_private_huge_shm() {
   const char* v = std::getenv("SHMIO_TEST_PRIVATE_SHM");
-  return v != nullptr && std::string(v) == "huge" && dev_shm_huge_option() == "advise";
+  if (v == nullptr) return false;
+  EXPECT_EQ(std::string(v), "huge");
+  EXPECT_EQ(dev_shm_huge_option(), "advise") << "SHMIO_TEST_PRIVATE_SHM is set, but /dev/shm is "
+                                                "not the script's huge=advise mount";
+  return true;
+}
+
+// shmem_enabled's emergency settings override every mount: deny (none anywhere), force (huge
+// pages for all shared memory, asked or not).
+std::string shmem_override() {
+  std::ifstream f("/sys/kernel/mm/transparent_hugepage/shmem_enabled");
+  const std::string mode{std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
+  if (mode.find("[deny]") != std::string::npos) return "deny";
+  if (mode.find("[force]") != std::string::npos) return "force";
+  return "";
 }
 
 // Where the mount allows huge pages on advice, a ring asking for them gets them — in the
-// creator's mapping (both copies of the data) and in an attacher's. (Before the creator
-// sized the object without allocating it, Boost's truncate had allocated every page as a
-// 4 KiB one before the advice, and none were granted.)
+// creator's mapping and in an attacher's — and one not asking gets none. (Before the creator
+// sized the object without allocating it, Boost's truncate had allocated every page as a 4 KiB
+// one before the advice, and none were granted: exactly 0.) How many is the kernel's to decide
+// (a fragmented memory may grant fewer): recorded, and asserted only to be some.
 TEST(SegmentOnPrivateShm, HugePagesAreGrantedWhereTheMountAllowsThem) {
   if (!on_private_huge_shm()) GTEST_SKIP() << "runs under tests/shm/private_shm.sh only";
+  if (const std::string o = shmem_override(); !o.empty())
+    GTEST_SKIP() << "shmem_enabled is [" << o << "]: it overrides the mount";
   RingName name("hugeok");
   RingConfig cfg;
   cfg.name = name;
@@ -156,12 +176,12 @@ TEST(SegmentOnPrivateShm, HugePagesAreGrantedWhereTheMountAllowsThem) {
   cfg.huge_pages = true;
   auto created = Segment::create(cfg);
   ASSERT_TRUE(created) << created.error().message;
-  // The data's 2 MiB pages appear twice (the mirror); the control area's first 2 MiB may be
-  // small pages (its header is written before the mapping).
-  EXPECT_GE(created->huge_page_bytes(), 2 * cfg.capacity - (4u << 20));
+  EXPECT_GT(created->huge_page_bytes(), 0u);
+  RecordProperty("creator_huge_bytes", std::to_string(created->huge_page_bytes()));
   auto other = Segment::attach(name);
   ASSERT_TRUE(other) << other.error().message;
-  EXPECT_GE(other->huge_page_bytes(), 2 * cfg.capacity - (4u << 20));
+  EXPECT_GT(other->huge_page_bytes(), 0u);
+  RecordProperty("attacher_huge_bytes", std::to_string(other->huge_page_bytes()));
   // Still one ring: a byte written through one mapping is read through the other, at the end of
   // the data and across the wrap.
   *created->data(cfg.capacity - 1) = std::byte{0x5A};
@@ -446,6 +466,65 @@ TEST(Segment, DeadReadersSlotsAreReclaimed) {
   EXPECT_EQ(s->reader_slot(0).state.load(), layout::kSlotActive);
   auto r = RingReader::attach(*s);
   EXPECT_TRUE(r) << "the dead reader's slot should be reused";
+}
+
+// In a child whose descriptor limit lets it open one more file but not two: shm_open succeeds and
+// the dup() after it fails (EMFILE). Returns the child's exit code: 0 if `fn` returned true.
+int with_one_descriptor_left(const std::function<bool()>& fn) {
+  return test::join(test::spawn([&] {
+    const int lowest_free = ::dup(0);
+    if (lowest_free < 0) return 2;
+    ::close(lowest_free);
+    struct rlimit lim {};
+    if (::getrlimit(RLIMIT_NOFILE, &lim) != 0) return 3;
+    lim.rlim_cur = static_cast<rlim_t>(lowest_free) + 1;
+    if (::setrlimit(RLIMIT_NOFILE, &lim) != 0) return 4;
+    return fn() ? 0 : 1;
+  }));
+}
+
+// An attach that fails half-way (out of descriptors after opening the object) leaves the ring
+// alone: attach refuses, modifying nothing — above all, it never removes the ring.
+TEST(Segment, AnAttachOutOfDescriptorsLeavesTheRingAlone) {
+  RingName name("nofd");
+  RingConfig cfg;
+  cfg.name = name;
+  cfg.capacity = 1 << 16;
+  auto created = Segment::create(cfg);
+  ASSERT_TRUE(created) << created.error().message;
+  const auto before = file_bytes(shm_path(name));
+  EXPECT_EQ(with_one_descriptor_left([&] {
+              auto s = Segment::attach(name);
+              return !s && s.error().message.find("dup of") != std::string::npos;
+            }),
+            0);
+  struct stat st {};
+  ASSERT_EQ(::stat(shm_path(name).c_str(), &st), 0) << "the failed attach removed the ring";
+  EXPECT_EQ(file_bytes(shm_path(name)), before);
+  auto again = Segment::attach(name);
+  EXPECT_TRUE(again) << again.error().message;
+}
+
+// A create that fails after making its object (out of descriptors) removes that object, so the
+// name is free again.
+TEST(Segment, ACreateOutOfDescriptorsLeavesNothingBehind) {
+  for (const bool huge : {false, true}) {
+    SCOPED_TRACE(huge ? "huge_pages" : "4 KiB pages");
+    RingName name("nofdc");
+    RingConfig cfg;
+    cfg.name = name;
+    cfg.capacity = 1 << 16;
+    cfg.huge_pages = huge;
+    EXPECT_EQ(with_one_descriptor_left([&] {
+                auto s = Segment::create(cfg);
+                return !s && s.error().message.find("dup of") != std::string::npos;
+              }),
+              0);
+    struct stat st {};
+    EXPECT_NE(::stat(shm_path(name).c_str(), &st), 0) << "the failed create left its object";
+    auto ok = Segment::create(cfg);
+    EXPECT_TRUE(ok) << ok.error().message;
+  }
 }
 
 }  // namespace

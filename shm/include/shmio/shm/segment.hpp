@@ -48,9 +48,11 @@ struct RingConfig {
   bool populate = true;
   // Ask for transparent huge pages (2 MiB) for the segment, in this process and every process
   // that attaches (MADV_HUGEPAGE, the mapping aligned to 2 MiB). Granted only where the kernel
-  // allows huge pages for this shared memory (the tmpfs mount's huge= option, shmem_enabled, the
-  // kernel's per-size settings); elsewhere the ring uses 4 KiB pages and nothing fails.
-  // Segment::huge_page_bytes() says what was granted.
+  // allows huge pages for this shared memory (/dev/shm's tmpfs mount option huge=advise or
+  // always; shmem_enabled's deny/force override it); elsewhere the ring uses 4 KiB pages and
+  // nothing fails. With `populate` off, or on a kernel without MADV_POPULATE_WRITE (before 5.14),
+  // the pages are allocated before the advice and only huge=always grants them.
+  // Segment::huge_page_bytes() says what was granted. docs/ring.md, "Page faults".
   bool huge_pages = false;
 };
 

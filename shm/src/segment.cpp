@@ -81,7 +81,7 @@ Error interprocess_error(const bip::interprocess_exception& e, const std::string
 // undoes only its own object, never one that replaced it under the same name meanwhile (after
 // `shm-inspect rm` or a supervisor's removal). (A replacement between the check and the unlink
 // is still possible; the window is two system calls.)
-void remove_if_same(const std::string& obj, int fd) noexcept {
+void remove_if_same(const std::string& obj, int fd) {
   struct stat mine {
   }, named{};
   const std::string path = "/dev/shm/" + obj;

@@ -286,7 +286,7 @@ int CmdStat(const shm::Segment& s, const Options& o) {
   const std::int32_t repair_lock = c.repair.lock_pid.load(kRelaxed);
   const std::uint32_t waiters = c.wake.waiters.load(kRelaxed);
   const std::uint64_t horizon = c.horizon.horizon.load(kRelaxed);
-  const std::uint64_t granule = s.capacity() / layout::kHorizonGranules;
+  const std::uint64_t granule = layout::horizon_granule(s.capacity());
 
   const inspect::SlotCounts slots = inspect::count_slots(s);
   const std::uint64_t producers_active = slots.producers_active,

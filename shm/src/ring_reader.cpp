@@ -262,7 +262,7 @@ bool RingReader::intact() noexcept {
   // Below that bound nothing we read can have been overwritten. The horizon's line changes once
   // per granule, so this load is normally a hit: the tail's line, which every claim's fetch_add
   // takes, stays out of the reader's way.
-  const std::uint64_t granule = s.capacity() / kHorizonGranules;
+  const std::uint64_t granule = horizon_granule(s.capacity());
   const std::uint64_t h = c.horizon.horizon.load(std::memory_order_relaxed);
   if (static_cast<std::int64_t>(cursor_ + s.capacity() - granule - h) >= 0) return true;
   // Within a granule of being lapped: the exact test. A producer's fetch_add on the tail precedes

@@ -53,10 +53,8 @@ RingWriter::RingWriter(RingWriter&& o) noexcept
       slot_(std::exchange(o.slot_, nullptr)),
       id_(o.id_),
       pending_(std::exchange(o.pending_, false)),
-      pending_position_(o.pending_position_),
+      pending_claim_(o.pending_claim_),
       pending_length_(o.pending_length_),
-      pending_at_frontier_(o.pending_at_frontier_),
-      pending_index_(o.pending_index_),
       commits_(o.commits_) {}
 
 RingWriter& RingWriter::operator=(RingWriter&& o) noexcept {
@@ -66,10 +64,8 @@ RingWriter& RingWriter::operator=(RingWriter&& o) noexcept {
     slot_ = std::exchange(o.slot_, nullptr);
     id_ = o.id_;
     pending_ = std::exchange(o.pending_, false);
-    pending_position_ = o.pending_position_;
+    pending_claim_ = o.pending_claim_;
     pending_length_ = o.pending_length_;
-    pending_at_frontier_ = o.pending_at_frontier_;
-    pending_index_ = o.pending_index_;
     commits_ = o.commits_;
   }
   return *this;
@@ -168,10 +164,8 @@ RingWriter::Claim RingWriter::claim(std::size_t length, std::uint16_t type) {
   const Reserved r = reserve(footprint(length));
   write_header(r.position, length, type);
   pending_ = true;
-  pending_position_ = r.position;
+  pending_claim_ = r;
   pending_length_ = length;
-  pending_at_frontier_ = r.at_frontier;
-  pending_index_ = r.index;
   return {
       PublishStatus::ok, {segment_->data(r.position) + sizeof(RecordHeader), length}, r.position};
 }
@@ -224,34 +218,32 @@ void RingWriter::finish(std::uint64_t first, std::uint64_t end, bool stamped, st
   core::advance_after_seals(s);
 }
 
+void RingWriter::complete_one(const Reserved& r, std::uint64_t fp, bool counted,
+                              std::uint64_t payload_bytes) noexcept {
+  std::uint64_t end = 0;
+  const bool stamped = stamp_ahead(
+      r, 1, counted, [fp](std::size_t) { return fp; }, end);
+  seal(r.position);
+  finish(r.position, end, stamped, counted ? 1 : 0, payload_bytes);
+}
+
 std::uint64_t RingWriter::commit() noexcept {
   if (!pending_) return 0;
   pending_ = false;
-  const std::uint64_t fp = footprint(pending_length_);
-  const Reserved r{pending_position_, pending_at_frontier_, pending_index_};
-  std::uint64_t end = 0;
-  const bool stamped = stamp_ahead(
-      r, 1, true, [fp](std::size_t) { return fp; }, end);
-  seal(pending_position_);
-  finish(pending_position_, end, stamped, 1, pending_length_);
-  return pending_position_;
+  complete_one(pending_claim_, footprint(pending_length_), true, pending_length_);
+  return pending_claim_.position;
 }
 
 void RingWriter::abort() noexcept {
   if (!pending_) return;
   pending_ = false;
-  RecordHeader& h = segment_->record(pending_position_);
+  RecordHeader& h = segment_->record(pending_claim_.position);
   const std::uint64_t fp = footprint(pending_length_);
   h.type = kPaddingType;
   h.length = static_cast<std::uint32_t>(fp - sizeof(RecordHeader));
-  const Reserved r{pending_position_, pending_at_frontier_, pending_index_};
-  std::uint64_t end = 0;
-  const bool stamped = stamp_ahead(
-      r, 1, false, [fp](std::size_t) { return fp; }, end);
-  seal(pending_position_);
   slot_->aborted.fetch_add(1, std::memory_order_relaxed);
   segment_->control().repair.aborted_claims.fetch_add(1, std::memory_order_relaxed);
-  finish(pending_position_, end, stamped, 0, 0);
+  complete_one(pending_claim_, fp, false, 0);
 }
 
 PublishStatus RingWriter::publish(std::uint16_t type, std::span<const std::byte> payload,
@@ -263,6 +255,8 @@ PublishStatus RingWriter::publish(std::uint16_t type, std::span<const std::byte>
   const Reserved r = reserve(fp);
   write_header(r.position, length, type);
   std::memcpy(segment_->data(r.position) + sizeof(RecordHeader), payload.data(), length);
+  // (complete_one()'s steps, spelled out: through it one publish measured 13.7-13.8 ns against
+  // 12.7-12.9 ns, ring_publish/64B/ring=256KiB, alternating runs.)
   std::uint64_t end = 0;
   const bool stamped = stamp_ahead(
       r, 1, true, [fp](std::size_t) { return fp; }, end);

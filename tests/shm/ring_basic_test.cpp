@@ -418,7 +418,7 @@ TEST(Ring, ValidationIsExactAtTheLapBoundary) {
 // rounded down to a granule (capacity / 16), and never past the tail.
 TEST(Ring, TheHorizonFollowsTheClaimsRoundedDownToAGranule) {
   RingName name("horizon");
-  constexpr std::uint64_t kCap = 1 << 16, kGranule = kCap / layout::kHorizonGranules;
+  constexpr std::uint64_t kCap = 1 << 16, kGranule = layout::horizon_granule(kCap);
   auto s = test::make_ring(name, kCap, 1000);
   auto w = RingWriter::attach(s);
   std::vector<std::byte> buf(100);  // footprint 128

@@ -165,7 +165,7 @@ TEST(RingCrash, AProducerGatedBehindADeadClaimRepairsItWithoutAnyReader) {
 // reading, so it raises the horizon first: to the hole's end rounded down to a granule.
 TEST(RingCrash, TheRepairOfAHoleRaisesTheHorizonForItsPadding) {
   RingName name("horizon-repair");
-  constexpr std::uint64_t kCap = 1 << 16, kGranule = kCap / layout::kHorizonGranules;
+  constexpr std::uint64_t kCap = 1 << 16, kGranule = layout::horizon_granule(kCap);
   auto s = test::make_ring(name, kCap, 1024);
   auto reader = RingReader::attach(s).value();
   std::vector<std::byte> buf(100);  // footprint 128: the 32nd claim ends at the first granule
@@ -211,7 +211,7 @@ TEST(RingHooks, TheHorizonCoversAClaimBeforeItsFirstByteIsWritten) {
   auto s = test::make_ring(name, kCap, 1000);
   auto w = RingWriter::attach(s).value();
   g_segment = &s;
-  g_granule = kCap / layout::kHorizonGranules;
+  g_granule = layout::horizon_granule(kCap);
   core::set_test_hook(&horizon_check_hook);
   std::vector<std::byte> buf(100);  // footprint 128
   for (int i = 0; i < 3000; ++i) {  // about six laps

@@ -158,7 +158,11 @@ struct alignas(kBlock) RepairBlock {
 struct alignas(kBlock) HorizonBlock {
   std::atomic<std::uint64_t> horizon;
 };
-inline constexpr std::uint64_t kHorizonGranules = 16;  // granule = capacity / 16 (>= 4 KiB)
+inline constexpr std::uint64_t kHorizonGranules = 16;
+// The horizon's granule: capacity / 16 (at least 4 KiB, the capacity being at least 64 KiB).
+inline constexpr std::uint64_t horizon_granule(std::uint64_t capacity) noexcept {
+  return capacity / kHorizonGranules;
+}
 struct Control {
   TailBlock tail;
   FrontierBlock frontier;

@@ -39,7 +39,7 @@ bool advance_after_seals(const Segment& s) noexcept;
 // (W5, docs/ring.md). One load when another claim raised it already; an RMW once per granule.
 inline void raise_horizon(const Segment& s, std::uint64_t end) noexcept {
   std::atomic<std::uint64_t>& h = s.control().horizon.horizon;
-  const std::uint64_t mark = end & ~(s.capacity() / layout::kHorizonGranules - 1);
+  const std::uint64_t mark = end & ~(layout::horizon_granule(s.capacity()) - 1);
   // SYNC POINT READ/WRITE: horizon. Acquire: if someone else raised it far enough, their raise
   // happens-before our writes too; pairs with the readers' horizon load after their fence (R2).
   std::uint64_t cur = h.load(std::memory_order_acquire);

@@ -106,16 +106,18 @@ class RingWriter {
   [[gnu::always_inline]] inline void finish(std::uint64_t first, std::uint64_t end, bool stamped,
                                             std::uint64_t records,
                                             std::uint64_t payload_bytes) noexcept;
+  // One record (or padding: counted false) of footprint fp at r, its bytes written: stamp_ahead,
+  // seal, finish — what commit() and abort() end with (publish() spells them out: see there).
+  [[gnu::always_inline]] inline void complete_one(const Reserved& r, std::uint64_t fp, bool counted,
+                                                  std::uint64_t payload_bytes) noexcept;
   void release() noexcept;
 
   const Segment* segment_ = nullptr;
   layout::ProducerSlot* slot_ = nullptr;
   std::uint16_t id_ = 0;
   bool pending_ = false;
-  std::uint64_t pending_position_ = 0;
+  Reserved pending_claim_{0, false, 0};  // what reserve() returned for the pending claim
   std::uint64_t pending_length_ = 0;
-  bool pending_at_frontier_ = false;
-  std::uint64_t pending_index_ = 0;
   std::uint64_t commits_ = 0;
 };
 

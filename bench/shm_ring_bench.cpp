@@ -760,6 +760,134 @@ void BM_RingLatency(benchmark::State& state, LatencyConfig cfg) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// ring_pingpong: base_pingpong's exchange carried by the ring, timed the way base_pingpong is.
+// The pinger publishes a 64-byte record and busy-reads until it has the ponger's answer; the
+// ponger busy-reads the request and publishes the answer. One sample is a batch of 32 round trips
+// (no clock read per message): one way = batch time / 64, so the ratio to base_pingpong compares
+// the ring with one shared line by the same method. (ring_latency/busy measures a paced one-way
+// message with a clock read on each side; its floor measured the same way is base_oneway_line.)
+//
+// one_ring: request and answer travel in the same ring, as two workers' request and answer do
+// in the cluster (fetchSockets, serverSideEmit with an ack); each side reads and skips its own
+// records. two_rings: one ring per direction, each side writes one and reads the other.
+
+struct RingPingPongConfig {
+  bool one_ring;
+  std::uint64_t ring_bytes;
+  std::uint64_t batches;  // samples, each of kRingPingPongPerBatch round trips
+};
+
+constexpr std::uint64_t kRingPingPongPerBatch = 32;
+
+// One side of the exchange. pinger: publishes type 0 and waits for the type 1 record with the same
+// sequence number; ponger: the other way round. `batch_ns` (pinger only) gets each batch's time.
+int ring_pingpong_side(sb::ChildContext& ctx, const std::string& write_ring,
+                       const std::string& read_ring, bool pinger, std::uint64_t total_batches,
+                       std::uint64_t* batch_ns) {
+  const int cpu = sb::cpu_for(pinger ? 0 : 1);
+  if (!sb::pin_to_cpu(cpu)) return ctx.fail("sched_setaffinity failed");
+  std::string error;
+  auto write_segment = attach_in_child(write_ring, error);
+  if (!write_segment) return ctx.fail(error);
+  std::unique_ptr<Segment> read_segment;
+  if (read_ring != write_ring) {
+    read_segment = attach_in_child(read_ring, error);
+    if (!read_segment) return ctx.fail(error);
+  }
+  const Segment& rs = read_segment ? *read_segment : *write_segment;
+  const std::string who = pinger ? "bench-ping" : "bench-pong";
+  auto writer = RingWriter::attach(*write_segment, WriterOptions{who + "-w", cpu});
+  if (!writer) return ctx.fail("RingWriter::attach: " + writer.error().message);
+  // Attached before either side publishes (the start barrier): it sees every record.
+  auto reader = RingReader::attach(rs, ReaderOptions{who + "-r", cpu, StartAt::latest});
+  if (!reader) return ctx.fail("RingReader::attach: " + reader.error().message);
+  const std::uint16_t mine = pinger ? 0 : 1, theirs = pinger ? 1 : 0;
+  std::array<std::byte, 64> payload{};
+  std::uint64_t bad = 0;
+  IdleSpinner spinner(sb::oversubscribed(2));
+  Watchdog watchdog;
+  // Reads until the other side's record with sequence number `seq` has arrived.
+  auto await = [&](std::uint64_t seq) -> bool {
+    bool arrived = false;
+    auto on_record = [&](const RecordView& v) {
+      if (v.type != theirs) return;  // our own (one ring)
+      std::uint64_t got = 0;
+      std::memcpy(&got, v.payload.data(), sizeof got);
+      if (got == seq && !arrived) {
+        arrived = true;
+      } else {
+        ++bad;
+      }
+    };
+    while (!arrived) {
+      if (reader->poll(on_record, 64) > 0) continue;
+      spinner.idle();
+      if (!watchdog.tick(seq)) return false;
+    }
+    return true;
+  };
+  auto send = [&](std::uint64_t seq) {
+    std::memcpy(payload.data(), &seq, sizeof seq);
+    return writer->publish(mine, payload);
+  };
+  if (!ctx.ready_and_wait()) return 0;
+
+  const std::uint64_t round_trips = total_batches * kRingPingPongPerBatch;
+  for (std::uint64_t seq = 0; seq < round_trips;) {
+    const std::uint64_t t0 = pinger ? sb::now_ns() : 0;
+    for (std::uint64_t k = 0; k < kRingPingPongPerBatch; ++k, ++seq) {
+      if (pinger) {
+        if (const PublishStatus st = send(seq); st != PublishStatus::ok)
+          return ctx.fail(std::string("publish: ") + to_string(st));
+      }
+      if (!await(seq)) return ctx.fail("no answer for 20 s at round trip " + std::to_string(seq));
+      if (!pinger) {
+        if (const PublishStatus st = send(seq); st != PublishStatus::ok)
+          return ctx.fail(std::string("publish: ") + to_string(st));
+      }
+    }
+    if (pinger) batch_ns[seq / kRingPingPongPerBatch - 1] = sb::now_ns() - t0;
+  }
+  if (bad != 0) return ctx.fail(std::to_string(bad) + " records out of order or malformed");
+  if (const auto lost = reader->total_loss().records; lost != 0)
+    return ctx.fail(std::to_string(lost) + " records lost");
+  return 0;
+}
+
+void BM_RingPingPong(benchmark::State& state, RingPingPongConfig cfg) {
+  guarded(state, [&] {
+    BenchRing ring_a("pp-a", cfg.ring_bytes);
+    std::unique_ptr<BenchRing> ring_b;
+    if (!cfg.one_ring) ring_b = std::make_unique<BenchRing>("pp-b", cfg.ring_bytes);
+    const std::string& a = ring_a.name();
+    const std::string& b = ring_b ? ring_b->name() : a;
+    const std::uint64_t warmup = cfg.batches / 10;
+    const std::uint64_t total = warmup + cfg.batches;
+    sb::SharedArray<std::uint64_t> samples(total);
+    std::vector<std::uint64_t> batch_ns;
+    constexpr double kOneWays = 2.0 * kRingPingPongPerBatch;
+    for (auto _ : state) {
+      sb::ChildGroup group;
+      group.spawn("pinger", [&](sb::ChildContext& ctx) {
+        return ring_pingpong_side(ctx, a, b, true, total, samples.data());
+      });
+      group.spawn("ponger", [&](sb::ChildContext& ctx) {
+        return ring_pingpong_side(ctx, b, a, false, total, nullptr);
+      });
+      if (!run_children(group, state)) break;
+      batch_ns.assign(samples.data() + warmup, samples.data() + total);
+      std::sort(batch_ns.begin(), batch_ns.end());
+      state.SetIterationTime(sb::percentile(batch_ns, 50) / kOneWays / 1e9);
+    }
+    if (state.error_occurred()) return;
+    state.counters["oneway_p50_ns"] = sb::percentile(batch_ns, 50) / kOneWays;
+    state.counters["oneway_p99_ns"] = sb::percentile(batch_ns, 99) / kOneWays;
+    state.counters["rtt_p50_ns"] = 2 * sb::percentile(batch_ns, 50) / kOneWays;
+    state.SetLabel(sharing_label(2, "procs"));
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
 // Baseline: moodycamel::ConcurrentQueue, one producer thread -> one consumer thread.
 
 struct Item64 {
@@ -1254,6 +1382,19 @@ void print_ratios(std::FILE* out, const CapturingReporter& r) {
               "one-way latency p50, ring busy-polling reader vs the same paced, clocked message "
               "through one shared line (its floor measured the same way):",
               busy, {"one line", "base_oneway_line", "p50_ns"}, fmt_ns);
+  print_ratio(out, r,
+              "one-way latency p50 measured as the ping-pong is (batches of round trips, no clock "
+              "per message), ring one per direction vs cache-line ping-pong:",
+              {"ring(2 rings)", "ring_pingpong/64B/two_rings", "oneway_p50_ns"},
+              {"ping-pong", "base_pingpong", "oneway_p50_ns"}, fmt_ns);
+  print_ratio(out, r, "",
+              {"ring(2 rings, 1 MiB)", "ring_pingpong/64B/two_rings/ring=1MiB", "oneway_p50_ns"},
+              {"ping-pong", "base_pingpong", "oneway_p50_ns"}, fmt_ns);
+  print_ratio(out, r,
+              "the same with request and answer in one ring (the cluster's shape: both sides "
+              "claim, commit and read in it) vs ping-pong:",
+              {"ring(1 ring)", "ring_pingpong/64B/one_ring", "oneway_p50_ns"},
+              {"ping-pong", "base_pingpong", "oneway_p50_ns"}, fmt_ns);
   print_ratio(out, r, "one clock read (about one is inside every one-way sample) vs the ping-pong:",
               {"clock read", "base_clock_read", "ns"},
               {"ping-pong", "base_pingpong", "oneway_p50_ns"}, fmt_ns);
@@ -1421,6 +1562,20 @@ void register_benchmarks() {
         ->Iterations(1)
         ->UseManualTime()
         ->Unit(benchmark::kNanosecond);
+  }
+
+  for (const bool one_ring : {true, false}) {
+    for (const std::uint64_t ring_bytes : {kMiB, kRingBytes}) {
+      const std::string name = std::string("ring_pingpong/64B/") +
+                               (one_ring ? "one_ring" : "two_rings") +
+                               (ring_bytes == kRingBytes ? "" : "/ring=" + size_name(ring_bytes));
+      benchmark::RegisterBenchmark(
+          name.c_str(), BM_RingPingPong,
+          RingPingPongConfig{one_ring, ring_bytes, scaled<std::uint64_t>(20'000, 2'000)})
+          ->Iterations(1)
+          ->UseManualTime()
+          ->Unit(benchmark::kNanosecond);
+    }
   }
 
   benchmark::RegisterBenchmark("base_moodycamel_1p1c/64B", BM_Moodycamel,

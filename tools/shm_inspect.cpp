@@ -368,8 +368,8 @@ int CmdStat(const shm::Segment& s, const Options& o) {
 }
 
 int CmdReaders(const shm::Segment& s, const Options& o) {
-  // Slots first, then the frontier and tail: a position read before the frontier is never
-  // ahead of it, so lags are not negative.
+  // Slots first, then the frontier and tail. A reader goes by the seals, so its position can be
+  // a little ahead of the frontier: its lag is then 0.
   const std::vector<ReaderRow> rows = inspect::readers(s);
   const RingSnapshot snap = inspect::snapshot(s);
   const std::uint64_t now = shm::monotonic_ns();

@@ -28,9 +28,11 @@ RingSnapshot snapshot(const Segment& s) {
 
 std::optional<std::uint64_t> records_until_frontier(const Segment& s, std::uint64_t position,
                                                     const RingSnapshot& snap) {
-  if (position > snap.frontier || position % layout::kUnit != 0 ||
-      snap.tail - position > s.capacity())
-    return std::nullopt;
+  if (position % layout::kUnit != 0) return std::nullopt;
+  // Ahead of the frontier (a reader goes by the seals) but not past the tail: nothing left.
+  if (position > snap.frontier)
+    return position <= snap.tail ? std::optional<std::uint64_t>(0) : std::nullopt;
+  if (snap.tail - position > s.capacity()) return std::nullopt;
   const std::uint64_t index = core::index_at(s, position);
   // Seqlock-style validation: the index was still this position's if the tail, read after it,
   // shows that the ring has not lapped the position meanwhile.

@@ -78,6 +78,8 @@ RingReader::RingReader(RingReader&& o) noexcept
       peek_count_(o.peek_count_),
       peek_end_(o.peek_end_),
       peek_index_end_(o.peek_index_end_),
+      quiet_(o.quiet_),
+      behind_(o.behind_),
       copy_(std::move(o.copy_)),
       views_(std::move(o.views_)) {}
 
@@ -96,6 +98,8 @@ RingReader& RingReader::operator=(RingReader&& o) noexcept {
     peek_count_ = o.peek_count_;
     peek_end_ = o.peek_end_;
     peek_index_end_ = o.peek_index_end_;
+    quiet_ = o.quiet_;
+    behind_ = o.behind_;
     copy_ = std::move(o.copy_);
     views_ = std::move(o.views_);
   }
@@ -159,24 +163,47 @@ void RingReader::resync(std::uint64_t tail) noexcept {
 
 namespace {
 
-// SYNC POINT READ [R1]: the frontier. Pairs with the seq_cst CAS that moved it (A2/C2); everything
-// below it is complete and its headers are visible. Before it, a prefetch of the line of the
-// record at `cursor`: when the frontier shows that record, its line is most likely on its way
-// already, and the reader's two transfers (the frontier's line, then the record's) overlap
-// instead of following each other (docs/ring.md, "Where a record's latency goes": one-way p50
-// 135-150 -> 105-125 ns in paired runs on the dev VM). The prefetch is a hint only, outside the
-// memory model: the compiler or the CPU may move it past the load, and a line it brings early is
-// invalidated by coherence when the producer writes it. Correctness rests on this acquire load
-// and on the validation (R2), as without it.
-std::uint64_t load_frontier(const Segment& s, std::uint64_t cursor) noexcept {
+// SYNC POINT READ [R1]: the seal of the unit at `cursor`. Pairs with the release store that sealed
+// the record starting there (W4; a repair's padding: its seq_cst store): if it reads
+// seal_of(cursor), that record is complete and its header and payload are visible. Seals at a unit
+// only grow (a record starting there one lap later is claimed only after the frontier has passed
+// this one, W3), so a seal below seal_of(cursor) means that record is not complete yet (and the
+// reader is not lapped), and one above it means the reader has been lapped. A reader waiting at
+// its cursor polls this word, which only the record's own producer writes, instead of the
+// frontier, which every commit's CAS takes (docs/ring.md, "Reading").
+//
+// Before it, a prefetch of the record's first line: when the seal shows the record, its line is
+// most likely on its way already, and the reader's two transfers (the seal's line, then the
+// record's) overlap instead of following each other. The prefetch is a hint only, outside the
+// memory model: correctness rests on this acquire load and on the validation (R2).
+std::uint64_t load_seal(const Segment& s, std::uint64_t cursor) noexcept {
   __builtin_prefetch(s.data(cursor), 0, 3);
-  return s.control().frontier.frontier.load(std::memory_order_acquire);
+  return s.meta(cursor).seal.load(std::memory_order_acquire);
 }
 
 }  // namespace
 
+// Whether the frontier `f` is past the cursor. It may also be behind it: a reader goes by the
+// seals, so it can have read records the frontier has not passed yet (their committers' CAS still
+// to come, or one died after sealing).
+static bool past(std::uint64_t f, std::uint64_t cursor) noexcept {
+  return static_cast<std::int64_t>(f - cursor) > 0;
+}
+
+// The frontier tells a quiet reader what the seal at its cursor cannot: that the frontier passed
+// a record whose seal is gone (something scribbled over the seal array; the protocol never
+// unseals). Looked at on every kFrontierEvery-th quiet peek or ready(), not each one: a reader
+// spinning on the frontier would take its line from every committer's CAS (the publish's wait,
+// docs/ring.md).
+bool RingReader::frontier_due() const noexcept {
+  return (++quiet_ & (kFrontierEvery - 1)) == 0;
+}
+
 bool RingReader::ready() const noexcept {
-  return load_frontier(*segment_, cursor_) != cursor_;
+  const Segment& s = *segment_;
+  if (load_seal(s, cursor_) >= seal_of(cursor_)) return true;  // a record, or lapped
+  if (!frontier_due()) return false;
+  return past(s.control().frontier.frontier.load(std::memory_order_acquire), cursor_);
 }
 
 std::size_t RingReader::peek(std::span<RecordView> out) {
@@ -185,26 +212,48 @@ std::size_t RingReader::peek(std::span<RecordView> out) {
   last_loss_ = {};
   if (out.empty()) return 0;
   for (;;) {
-    const std::uint64_t f = load_frontier(s, cursor_);  // R1
-    if (f == cursor_) return 0;
-    // Lapped for certain if even the frontier is a capacity ahead. (Being lapped by claims
-    // beyond the frontier is caught by consume(), which validates against the tail; not loading
-    // the tail here keeps its cache line out of the readers' way once per batch.)
-    if (f - cursor_ > s.capacity()) {
-      resync(c.tail.tail.load(std::memory_order_acquire));
-      continue;
+    const std::uint64_t seal = load_seal(s, cursor_);  // R1
+    // Sealed: read the run of sealed records from here. Otherwise (nothing yet, now and then;
+    // lapped; or a seal gone) read below the frontier, as far as it shows records complete.
+    bool by_seal = seal == seal_of(cursor_);
+    std::uint64_t f = 0;
+    if (by_seal && behind_) {
+      // The last peek filled its span: more is waiting, likely a long run. One frontier load
+      // (R1f) bounds it, instead of a seal load per record; once caught up, the seals again.
+      f = c.frontier.frontier.load(std::memory_order_acquire);
+      if (past(f, cursor_) && f - cursor_ <= s.capacity()) by_seal = false;
+    } else if (!by_seal) {
+      if (seal < seal_of(cursor_) && !frontier_due()) return 0;
+      f = c.frontier.frontier.load(std::memory_order_acquire);  // R1f
+      if (!past(f, cursor_)) return 0;
+      // Lapped for certain if even the frontier is a capacity ahead. (Being lapped by claims
+      // beyond the frontier is caught by consume(), which validates against the tail; not loading
+      // the tail here keeps its cache line out of the readers' way once per batch.)
+      if (f - cursor_ > s.capacity()) {
+        resync(c.tail.tail.load(std::memory_order_acquire));
+        continue;
+      }
     }
     std::size_t n = 0;
     std::uint64_t pos = cursor_;
     std::uint64_t index = cursor_index_;
-    while (n < out.size() && pos < f) {
+    while (n < out.size()) {
+      if (by_seal) {
+        // R1 for each record after the first. The run stays within a capacity of the cursor
+        // (beyond it, what it read would be a later lap's: consume() would discard it anyway).
+        if (pos != cursor_ && s.meta(pos).seal.load(std::memory_order_acquire) != seal_of(pos))
+          break;
+      } else if (pos >= f) {
+        break;
+      }
       RecordHeader h;
       copy_tentative(reinterpret_cast<std::byte*>(&h), s.data(pos), sizeof h);
       const bool pad = h.type == kPaddingType;
       // Bounds before use: a header being overwritten may hold anything.
       if (!pad && (h.length == 0 || h.length > s.max_record())) break;
       const std::uint64_t fp = footprint(h.length);
-      if (h.position != pos || fp > f - pos) break;
+      if (h.position != pos) break;
+      if (by_seal ? pos + fp - cursor_ > s.capacity() : fp > f - pos) break;
       if (!pad) {
         out[n] = RecordView{
             pos, index, h.type, h.producer, {s.data(pos) + sizeof(RecordHeader), h.length}};
@@ -216,7 +265,12 @@ std::size_t RingReader::peek(std::span<RecordView> out) {
     peek_count_ = n;
     peek_end_ = pos;
     peek_index_end_ = index;
-    if (n > 0) return n;
+    if (n > 0) {
+      quiet_ = 0;
+      behind_ = n == out.size();
+      return n;
+    }
+    behind_ = false;
     if (pos > cursor_) {
       // Only padding: validate and pass over it, then look again.
       if (consume({})) continue;
@@ -230,6 +284,9 @@ std::size_t RingReader::peek(std::span<RecordView> out) {
       resync(t2);
       continue;
     }
+    // Corrupt: skip to the next sealed record below the frontier (none yet: look again later).
+    if (by_seal) f = c.frontier.frontier.load(std::memory_order_acquire);
+    if (!past(f, cursor_)) return 0;
     skip_corrupt(f);
   }
 }
@@ -299,8 +356,16 @@ bool RingReader::consume(std::span<const RecordView> views) {
 bool RingReader::seek(std::uint64_t position) {
   const Segment& s = *segment_;
   Control& c = s.control();
-  const std::uint64_t f = c.frontier.frontier.load(std::memory_order_acquire);
-  if (position > f || position % kUnit != 0) return false;
+  if (position % kUnit != 0) return false;
+  std::uint64_t f = c.frontier.frontier.load(std::memory_order_acquire);
+  // A reader may have delivered a record that the frontier has not passed yet (readers go by the
+  // seals; its committer's CAS may be a moment away, or it died after sealing): everything up to
+  // it is complete, so pass it now rather than refuse it — its index must be stamped (below).
+  if (position > f && position - f <= s.capacity()) {
+    (void)core::advance_frontier(s);
+    f = c.frontier.frontier.load(std::memory_order_acquire);
+  }
+  if (position > f) return false;
   if (position != f && s.meta(position).seal.load(std::memory_order_acquire) != seal_of(position))
     return false;
   const std::uint64_t idx = core::index_at(s, position);
@@ -331,7 +396,16 @@ bool RingReader::wait(std::chrono::nanoseconds timeout, std::chrono::nanoseconds
     const std::uint64_t now = monotonic_ns();
     if (ready()) return true;
     if (now >= deadline) return false;
-    const std::uint64_t f = c.frontier.frontier.load(std::memory_order_acquire);
+    std::uint64_t f = c.frontier.frontier.load(std::memory_order_acquire);
+    if (past(cursor_, f)) {
+      // Behind what we have read (its committer descheduled between its seal and its CAS, or
+      // dead there): everything below the cursor is sealed, so pass it ourselves, and park on
+      // a frontier that the next commit will move.
+      (void)core::advance_frontier(s);
+      f = c.frontier.frontier.load(std::memory_order_acquire);
+    }
+    // (ready() looks at the frontier only now and then; before parking on it, look exactly.)
+    if (past(f, cursor_)) return true;
     const std::uint64_t t = c.tail.tail.load(std::memory_order_acquire);
     // Park at most a second at a time so the heartbeat shows a healthy idle reader as fresh.
     std::uint64_t slice = std::min<std::uint64_t>(deadline - now, 1'000'000'000ULL);

@@ -36,9 +36,10 @@ TEST(Layout, OffsetsArePageAlignedAndDisjoint) {
   EXPECT_EQ(o.control, sizeof(SegmentHeader));
   EXPECT_EQ(o.producers, o.control + sizeof(Control));
   EXPECT_EQ(o.readers, o.producers + 64 * sizeof(ProducerSlot));
-  EXPECT_GE(o.meta, o.readers + 64 * sizeof(ReaderSlot));
+  EXPECT_GE(o.seals, o.readers + 64 * sizeof(ReaderSlot));
+  EXPECT_EQ(o.indices, o.seals + (1 << 20) / kUnit * sizeof(UnitWord));
   EXPECT_EQ(o.control_bytes % kPage, 0u);
-  EXPECT_GE(o.control_bytes, o.meta + (1 << 20) / kUnit * sizeof(UnitMeta));
+  EXPECT_GE(o.control_bytes, o.indices + (1 << 20) / kUnit * sizeof(UnitWord));
   EXPECT_EQ(o.segment_bytes, o.control_bytes + (1 << 20));
 }
 

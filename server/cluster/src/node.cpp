@@ -226,8 +226,10 @@ std::string Node::metrics_text() const {
        "counter", s.sessions_not_saved, w);
   const std::uint64_t frontier =
       m.segment->control().frontier.frontier.load(std::memory_order_acquire);
+  // (A reader goes by the seals: it can be a little ahead of the frontier, its lag then 0.)
+  const std::uint64_t read_to = m.reader->position();
   line("shmio_ring_lag_bytes", "Ring bytes committed but not yet read by this worker.", "gauge",
-       frontier - m.reader->position(), w);
+       frontier > read_to ? frontier - read_to : 0, w);
   const auto& rep = m.segment->control().repair;
   line("shmio_ring_abandoned_claims_total", "Claims of dead producers turned into padding (ring).",
        "counter", rep.repairs.load(std::memory_order_relaxed), "");

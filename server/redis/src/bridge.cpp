@@ -1155,8 +1155,11 @@ Bridge::Bridge(net::io_context& io, BridgeOptions options)
   auto r = shm::RingReader::attach(*m.segment, {cluster::kBridgeLabel, -1, shm::StartAt::latest});
   if (!r) throw std::runtime_error("cannot take a reader slot: " + r.error().message);
   m.reader.emplace(std::move(r.value()));
-  if (resume && *resume < m.reader->position()) {
-    const std::uint64_t behind = m.reader->position() - *resume;
+  // (The previous bridge may have read past the frontier, by the seals: seek() then passes it.)
+  if (resume && *resume != m.reader->position()) {
+    // (Ahead: by at most the few records the frontier had not passed yet; behind is the usual.)
+    const std::uint64_t behind =
+        *resume < m.reader->position() ? m.reader->position() - *resume : 0;
     if (m.reader->seek(*resume)) {
       std::fprintf(stderr,
                    "shmio[bridge]: resuming where the previous bridge stopped (%llu ring bytes "

@@ -4,12 +4,12 @@
 // A segment is one POSIX shared-memory object:
 //
 // clang-format off
-//   offset 0                                                     control_bytes  + capacity
-//   +---------------+-----------+-----------------+---------------+----------------+------------+
-//   | SegmentHeader | Control   | ProducerSlot[P] | ReaderSlot[R] | UnitMeta[C/64] | data ring  |
-//   | 512 B         | 5 x 128 B | 256 B each      | 256 B each    | 16 B each      | capacity B |
-//   +---------------+-----------+-----------------+---------------+----------------+------------+
-//   \___________________ control area, rounded up to a page ___________________/
+//   offset 0                                                                control_bytes + capacity
+//   +---------------+-----------+-----------------+---------------+------------+-------------+------------+
+//   | SegmentHeader | Control   | ProducerSlot[P] | ReaderSlot[R] | seal[C/64] | index[C/64] | data ring  |
+//   | 512 B         | 5 x 128 B | 256 B each      | 256 B each    | 8 B each   | 8 B each    | capacity B |
+//   +---------------+-----------+-----------------+---------------+------------+-------------+------------+
+//   \_____________________________ control area, rounded up to a page ______________________/
 //
 // The data ring is mapped twice, back to back, in every process ("mirror mapping"), so a record
 // that crosses the physical end of the ring is still contiguous in each process's address space:
@@ -27,18 +27,18 @@
 //   +---------------+---------------+-------+-------+-------------------------+- - - -+
 //   \________________ RecordHeader (16 B) _________/    footprint = align64(16 + length)
 //
-// UnitMeta, one per 64-byte unit of the ring, out of band (never overwritten by payload bytes):
+// Unit metadata, one seal and one index per 64-byte unit of the ring, out of band (never
+// overwritten by payload bytes), in two arrays (layout version 3): a reader waiting for the record
+// at its cursor polls that unit's seal, and the index stamps that committers write for the record
+// after theirs stay out of the line it polls.
 //
-//    0                    8                    16
-//   +--------------------+--------------------+
-//   | seal (u64)         | index (u64)        |
-//   +--------------------+--------------------+
-//   seal  = position | 1 once the record starting at that unit is complete (committed or padding);
-//           written only by that record's producer or by the repair of a dead producer.
-//   index = the number of non-padding records before the record starting here; stamped by whoever
-//           advances the frontier to this position, with a monotonic max, or by the committer of
-//           the record before it with a plain store before its seal while the frontier is held at
-//           that record; a repair overwrites a dead committer's (see docs/ring.md).
+//   seal[u]  = position | 1 once the record starting at that unit is complete (committed or
+//              padding); written only by that record's producer or by the repair of a dead producer.
+//   index[u] = the number of non-padding records before the record starting here; stamped by
+//              whoever advances the frontier to this position, with a monotonic max, or by the
+//              committer of the record before it with a plain store before its seal while the
+//              frontier is held at that record; a repair overwrites a dead committer's (see
+//              docs/ring.md).
 //
 // The seal lives out of band so that no payload byte pattern can ever be mistaken for a commit,
 // and its low bit is 1 so that zeroed memory never looks committed.
@@ -52,9 +52,9 @@
 namespace shmio::shm::layout {
 
 inline constexpr std::uint64_t kMagic = 0x474e52'4f494d4853ULL;  // "SHMIORNG" little-endian
-inline constexpr std::uint32_t kLayoutVersion = 2;               // 2: Control's horizon block
+inline constexpr std::uint32_t kLayoutVersion = 3;  // 2: Control's horizon; 3: seals, indices apart
 
-inline constexpr std::size_t kUnit = 64;    // record alignment and UnitMeta granularity
+inline constexpr std::size_t kUnit = 64;    // record alignment, one seal and one index per unit
 inline constexpr std::size_t kBlock = 128;  // a hot counter's own block (adjacent-line prefetch)
 inline constexpr std::size_t kPage = 4096;
 
@@ -124,9 +124,9 @@ static_assert(offsetof(SegmentHeader, flags) == 80);
 // adjacent-line prefetch pair).
 //
 //   block 0  tail      : next position to claim. Producers fetch_add it (claim).
-//   block 1  frontier  : every record below it is complete (committed or padding); readers read
-//                        only below it; producers may only write [p, p+n) once
-//                        frontier >= p + n - capacity (the gating rule, docs/ring.md).
+//   block 1  frontier  : every record below it is complete (committed or padding); readers go by
+//                        the seals and look at it now and then; producers may only write [p, p+n)
+//                        once frontier >= p + n - capacity (the gating rule, docs/ring.md).
 //   block 2  wake      : futex word (u32) bumped when the frontier moves and someone is parked,
 //                        and the count of parked waiters.
 //   block 3  repair    : the repair lock (pid of the repairer, 0 = free) and ring-wide counters.
@@ -248,11 +248,9 @@ static_assert(sizeof(ReaderSlot) == 2 * kBlock);
 static_assert(offsetof(ReaderSlot, position) == 16);
 static_assert(offsetof(ReaderSlot, records) == kBlock);
 
-struct UnitMeta {
-  std::atomic<std::uint64_t> seal;
-  std::atomic<std::uint64_t> index;
-};
-static_assert(sizeof(UnitMeta) == 16);
+// One unit's seal or index (two arrays of them, see the top of this file).
+using UnitWord = std::atomic<std::uint64_t>;
+static_assert(sizeof(UnitWord) == 8);
 
 struct RecordHeader {
   std::uint64_t position;
@@ -277,7 +275,8 @@ struct Offsets {
   std::uint64_t control;
   std::uint64_t producers;
   std::uint64_t readers;
-  std::uint64_t meta;
+  std::uint64_t seals;          // UnitWord[capacity / kUnit]
+  std::uint64_t indices;        // UnitWord[capacity / kUnit]
   std::uint64_t control_bytes;  // = offset of the data ring, page aligned
   std::uint64_t segment_bytes;  // = control_bytes + capacity
 };
@@ -287,8 +286,9 @@ constexpr Offsets offsets_for(std::uint64_t capacity, std::uint16_t producers,
   o.control = sizeof(SegmentHeader);
   o.producers = o.control + sizeof(Control);
   o.readers = o.producers + sizeof(ProducerSlot) * producers;
-  o.meta = align_up(o.readers + sizeof(ReaderSlot) * readers, kBlock);
-  o.control_bytes = align_up(o.meta + sizeof(UnitMeta) * (capacity / kUnit), kPage);
+  o.seals = align_up(o.readers + sizeof(ReaderSlot) * readers, kBlock);
+  o.indices = o.seals + sizeof(UnitWord) * (capacity / kUnit);
+  o.control_bytes = align_up(o.indices + sizeof(UnitWord) * (capacity / kUnit), kPage);
   o.segment_bytes = o.control_bytes + capacity;
   return o;
 }

@@ -33,7 +33,7 @@ struct RecordView {
 };
 
 enum class StartAt {
-  latest,  // only records committed after attach (the frontier at attach time)
+  latest,  // from the frontier at attach time (records sealed beyond it included)
   oldest,  // the oldest record still in the ring
 };
 
@@ -75,10 +75,14 @@ class RingReader {
   bool consume(std::span<const RecordView> views);
 
   // Moves the cursor to `position`, which must be a record start still in the ring (at most
-  // capacity behind the tail) or the frontier. Returns false (cursor unchanged) otherwise.
+  // capacity behind the tail) or the frontier. Returns false (cursor unchanged) otherwise. A
+  // complete record the frontier has not passed yet (one a reader may already have delivered) is
+  // passed first.
   bool seek(std::uint64_t position);
 
-  // True if a record is ready at the cursor (or the reader has been lapped).
+  // True if a record is ready at the cursor (or the reader has been lapped). Goes by the seal at
+  // the cursor; a seal gone (a stray write into the segment) is noticed within kFrontierEvery
+  // quiet calls, and by wait() before it parks.
   bool ready() const noexcept;
   // Waits up to `timeout` for ready(): spins ~spin_for, then parks on the futex. While waiting
   // behind a claim in flight, checks every dead_check_interval whether its producer died, and
@@ -98,6 +102,7 @@ class RingReader {
   RingReader(const Segment& s, std::uint16_t id) : segment_(&s), id_(id) {}
   void resync(std::uint64_t tail) noexcept;
   void skip_corrupt(std::uint64_t frontier) noexcept;
+  bool frontier_due() const noexcept;
   // Whether what was read since the cursor is intact, i.e. no later lap wrote over it meanwhile
   // (R2, docs/ring.md).
   bool intact() noexcept;
@@ -116,6 +121,13 @@ class RingReader {
   std::size_t peek_count_ = 0;        // what the last peek() returned...
   std::uint64_t peek_end_ = 0;        // ...where it stopped (after trailing padding)...
   std::uint64_t peek_index_end_ = 0;  // ...and the index there
+  // Quiet peeks and ready() calls (nothing sealed at the cursor) since the last that found a
+  // record; every kFrontierEvery-th of them also looks at the frontier (frontier_due()).
+  mutable std::uint64_t quiet_ = 0;
+  static constexpr std::uint64_t kFrontierEvery = 4096;
+  // The last peek() filled its span (more was waiting): the next one bounds its run with one
+  // frontier load rather than a seal load per record.
+  bool behind_ = false;
   // poll() copies a batch of up to this many payload bytes before validating it: large enough to
   // amortise the validation over many small records, small enough to stay in L2.
   static constexpr std::size_t kCopyBudget = 256 * 1024;

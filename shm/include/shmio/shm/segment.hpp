@@ -112,8 +112,15 @@ class Segment {
   layout::ReaderSlot& reader_slot(std::size_t i) const noexcept {
     return at<layout::ReaderSlot>(offsets_.readers)[i];
   }
-  layout::UnitMeta& meta(std::uint64_t position) const noexcept {
-    return at<layout::UnitMeta>(offsets_.meta)[(position & mask()) / layout::kUnit];
+  // The seal and the index of the unit at a position (two arrays: layout.hpp).
+  struct UnitMeta {
+    layout::UnitWord& seal;
+    layout::UnitWord& index;
+  };
+  UnitMeta meta(std::uint64_t position) const noexcept {
+    const std::uint64_t unit = (position & mask()) / layout::kUnit;
+    return {at<layout::UnitWord>(offsets_.seals)[unit],
+            at<layout::UnitWord>(offsets_.indices)[unit]};
   }
   // The bytes at a position; valid for up to `capacity` bytes thanks to the mirror mapping.
   std::byte* data(std::uint64_t position) const noexcept { return data_ + (position & mask()); }

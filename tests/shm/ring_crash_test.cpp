@@ -217,6 +217,8 @@ TEST(RingHooks, TheHorizonCoversAClaimBeforeItsFirstByteIsWritten) {
   auto s = test::make_ring(name, kCap, 1000);
   auto w = RingWriter::attach(s).value();
   g_segment = &s;
+  g_checked = 0;  // (the counters are global: a --gtest_repeat run starts them again)
+  g_uncovered = 0;
   g_granule = layout::horizon_granule(kCap);
   core::set_test_hook(&horizon_check_hook);
   std::vector<std::byte> buf(100);  // footprint 128

@@ -7,13 +7,14 @@
 # runs on the 2-vCPU dev VM), so the median of many pairs is the figure to hold a target against.
 #
 # Usage: scripts/bench_ring_targets.sh [--runs=N] [--pingpong-below=NS] [--cpus=LIST]
-#   --runs=N            pairs to measure (default 10, at most 1000)
+#   --runs=N            pairs to measure (default 10; 1 to 1000)
 #   --pingpong-below=NS count only runs whose cache-line ping-pong (measured in the same run) is
 #                       below NS: on a VM whose vCPUs' distance changes minute to minute (the dev
 #                       VM: ~32 or ~155 ns), ratios from the two states are not comparable. Runs
 #                       above it are shown and left out. Default: every run counts.
 # Environment: SHMIO_BENCH_BUILD_DIR (default: build; a Release tree, as bench_ring.sh requires).
-# Exit status: 0; 1 if no run counted; 2 for bad arguments.
+# Exit status: 0; 1 if the build or a benchmark run failed, a row is missing or failed in a run,
+# or no run counted; 2 for bad arguments.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=10
@@ -30,14 +31,19 @@ for arg in "$@"; do
       ;;
   esac
 done
-case "$runs" in '' | *[!0-9]*) runs=-1 ;; esac
-if [ "$runs" -lt 1 ] || [ "$runs" -gt 1000 ]; then
-  echo "bench_ring_targets.sh: --runs takes a whole number from 1 to 1000" >&2
-  exit 2
-fi
+case "$runs" in
+  [1-9] | [1-9][0-9] | [1-9][0-9][0-9] | 1000) ;;
+  *)
+    echo "bench_ring_targets.sh: --runs takes a whole number from 1 to 1000, got '$runs'" >&2
+    exit 2
+    ;;
+esac
 case "$below" in
-  *[!0-9]*)
-    echo "bench_ring_targets.sh: --pingpong-below takes whole nanoseconds, got '$below'" >&2
+  '') ;;
+  [1-9] | [1-9][0-9] | [1-9][0-9][0-9] | [1-9][0-9][0-9][0-9]) ;;
+  *)
+    echo "bench_ring_targets.sh: --pingpong-below takes whole nanoseconds from 1 to 9999," \
+         "got '$below'" >&2
     exit 2
     ;;
 esac
@@ -53,18 +59,28 @@ filter='ring_xproc/1p1r/64B/poll/ring=1MiB/iter|base_moodycamel_1p1c/64B/pool=1M
 filter+='|ring_latency/busy|ring_pingpong/64B/two_rings/iter|ring_pingpong/64B/one_ring/iter'
 filter+='|base_pingpong'
 out=$(mktemp)
-trap 'rm -f "$out"' EXIT
+trap 'rm -f "$out" "$out.runs"' EXIT
 for ((i = 1; i <= runs; i++)); do
   # The ping-pong just before the run, and the run's own (its last row): a run counts only if
   # both show the same state (--pingpong-below).
-  pp_before=$("$bench" "${cpus[@]}" --benchmark_filter='^base_pingpong' 2>/dev/null |
-    sed -n 's/.*oneway_p50_ns=\([0-9.]*\)\(k*\).*/\1\2/p' | head -1)
+  pp_out=$("$bench" "${cpus[@]}" --benchmark_filter='^base_pingpong' 2>&1) || {
+    echo "run $i: the ping-pong before it failed:" >&2
+    printf '%s\n' "$pp_out" | tail -5 >&2
+    exit 1
+  }
+  pp_before=$(printf '%s\n' "$pp_out" | sed -n 's/.*oneway_p50_ns=\([0-9.]*\)\(k*\).*/\1\2/p' | head -1)
   case "$pp_before" in *k | '') pp_before=100000 ;; esac
   "$bench" "${cpus[@]}" --benchmark_filter="$filter" >"$out" 2>&1 || {
     echo "run $i: shm_ring_bench failed:" >&2
     tail -5 "$out" >&2
     exit 1
   }
+  # A row that failed (SkipWithError: the binary still exits 0) has no figures: stop.
+  if grep -q 'ERROR OCCURRED' "$out"; then
+    echo "run $i: a benchmark row failed:" >&2
+    grep 'ERROR OCCURRED' "$out" >&2
+    exit 1
+  fi
   # One line per run: the ping-pong, then each ratio the benchmark printed for these rows.
   python3 - "$i" "$out" "$pp_before" <<'EOF'
 import re, sys
@@ -81,17 +97,24 @@ mc = value('base_moodycamel_1p1c/64B/pool=1MiB', 'items_per_second')
 busy = value('ring_latency/busy', 'p50_ns')
 two = value('ring_pingpong/64B/two_rings', 'oneway_p50_ns')
 one = value('ring_pingpong/64B/one_ring', 'oneway_p50_ns')
+missing = [n for n, v in (('base_pingpong', pp), ('ring_xproc/1p1r/64B/poll/ring=1MiB', ring),
+                          ('base_moodycamel_1p1c/64B/pool=1MiB', mc), ('ring_latency/busy', busy),
+                          ('ring_pingpong/64B/two_rings', two), ('ring_pingpong/64B/one_ring', one))
+           if not v]
+if missing:
+    print(f'run {run}: no figure for {", ".join(missing)}', file=sys.stderr)
+    sys.exit(1)
 def ratio(a, b):
-    return f'{a / b:.3f}' if a is not None and b else 'nan'
-print(f'run {run} pingpong_before_ns {pp_before:.1f} pingpong_ns {pp if pp is not None else "nan"} '
-      f'ring1MiB_vs_moodycamel {ratio(ring, mc)} ring_Mps {ring / 1e6 if ring else float("nan"):.2f} '
-      f'moodycamel_Mps {mc / 1e6 if mc else float("nan"):.2f} '
+    return f'{a / b:.3f}'
+print(f'run {run} pingpong_before_ns {pp_before:.1f} pingpong_ns {pp} '
+      f'ring1MiB_vs_moodycamel {ratio(ring, mc)} ring_Mps {ring / 1e6:.2f} '
+      f'moodycamel_Mps {mc / 1e6:.2f} '
       f'busy_oneway_vs_pingpong {ratio(busy, pp)} two_rings_vs_pingpong {ratio(two, pp)} '
       f'one_ring_vs_pingpong {ratio(one, pp)}')
 EOF
 done | tee "$out.runs"
 python3 - "$out.runs" "${below:-0}" <<'EOF'
-import statistics, sys
+import math, statistics, sys
 path, below = sys.argv[1], float(sys.argv[2])
 rows = []
 for line in open(path):
@@ -100,9 +123,10 @@ for line in open(path):
     rows.append(d)
 def num(s):
     try:
-        return float(s)
+        v = float(s)
     except ValueError:
         return None
+    return v if math.isfinite(v) else None
 counted = [r for r in rows if below == 0 or max(num(r['pingpong_ns']) or 1e9,
                                                 num(r['pingpong_before_ns']) or 1e9) < below]
 print(f'\n{len(counted)} of {len(rows)} runs counted' +
@@ -110,7 +134,7 @@ print(f'\n{len(counted)} of {len(rows)} runs counted' +
 if not counted:
     sys.exit(1)
 targets = {'ring1MiB_vs_moodycamel': '>= 1.0', 'busy_oneway_vs_pingpong': '<= 3',
-           'two_rings_vs_pingpong': '<= 3 (the ping-pong\'s own method)',
+           'two_rings_vs_pingpong': '<= 3 (measured by the ping-pong\'s own method)',
            'one_ring_vs_pingpong': '(the cluster\'s shape)'}
 for key, target in targets.items():
     v = sorted(x for x in (num(r[key]) for r in counted) if x is not None)
@@ -119,4 +143,3 @@ for key, target in targets.items():
     print(f'{key:26s} median {statistics.median(v):.3f}x  min {v[0]:.3f}x  max {v[-1]:.3f}x  '
           f'target {target}')
 EOF
-rm -f "$out.runs"

@@ -771,13 +771,33 @@ void BM_RingLatency(benchmark::State& state, LatencyConfig cfg) {
 // in the cluster (fetchSockets, serverSideEmit with an ack); each side reads and skips its own
 // records. two_rings: one ring per direction, each side writes one and reads the other.
 
+// Round trips are timed in batches (so the clock reads cost little): base_pingpong and
+// ring_pingpong alike. One way = batch time / (2 x kRoundTripsPerBatch).
+constexpr std::uint64_t kRoundTripsPerBatch = 32;
+constexpr double kOneWaysPerBatch = 2.0 * kRoundTripsPerBatch;
+
+// After each iteration: the batches after the warm-up, sorted; the iteration's time is the median
+// one way.
+void time_round_trips(benchmark::State& state, const std::uint64_t* samples, std::uint64_t warmup,
+                      std::uint64_t total, std::vector<std::uint64_t>& batch_ns) {
+  batch_ns.assign(samples + warmup, samples + total);
+  std::sort(batch_ns.begin(), batch_ns.end());
+  state.SetIterationTime(sb::percentile(batch_ns, 50) / kOneWaysPerBatch / 1e9);
+}
+
+// The counters of the last iteration's batches.
+void report_round_trips(benchmark::State& state, const std::vector<std::uint64_t>& batch_ns) {
+  state.counters["oneway_p50_ns"] = sb::percentile(batch_ns, 50) / kOneWaysPerBatch;
+  state.counters["oneway_p99_ns"] = sb::percentile(batch_ns, 99) / kOneWaysPerBatch;
+  state.counters["rtt_p50_ns"] = 2 * sb::percentile(batch_ns, 50) / kOneWaysPerBatch;
+  state.SetLabel(sharing_label(2, "procs"));
+}
+
 struct RingPingPongConfig {
   bool one_ring;
   std::uint64_t ring_bytes;
-  std::uint64_t batches;  // samples, each of kRingPingPongPerBatch round trips
+  std::uint64_t batches;  // samples, each of kRoundTripsPerBatch round trips
 };
-
-constexpr std::uint64_t kRingPingPongPerBatch = 32;
 
 // One side of the exchange. pinger: publishes type 0 and waits for the type 1 record with the same
 // sequence number; ponger: the other way round. `batch_ns` (pinger only) gets each batch's time.
@@ -832,10 +852,10 @@ int ring_pingpong_side(sb::ChildContext& ctx, const std::string& write_ring,
   };
   if (!ctx.ready_and_wait()) return 0;
 
-  const std::uint64_t round_trips = total_batches * kRingPingPongPerBatch;
+  const std::uint64_t round_trips = total_batches * kRoundTripsPerBatch;
   for (std::uint64_t seq = 0; seq < round_trips;) {
     const std::uint64_t t0 = pinger ? sb::now_ns() : 0;
-    for (std::uint64_t k = 0; k < kRingPingPongPerBatch; ++k, ++seq) {
+    for (std::uint64_t k = 0; k < kRoundTripsPerBatch; ++k, ++seq) {
       if (pinger) {
         if (const PublishStatus st = send(seq); st != PublishStatus::ok)
           return ctx.fail(std::string("publish: ") + to_string(st));
@@ -846,7 +866,7 @@ int ring_pingpong_side(sb::ChildContext& ctx, const std::string& write_ring,
           return ctx.fail(std::string("publish: ") + to_string(st));
       }
     }
-    if (pinger) batch_ns[seq / kRingPingPongPerBatch - 1] = sb::now_ns() - t0;
+    if (pinger) batch_ns[seq / kRoundTripsPerBatch - 1] = sb::now_ns() - t0;
   }
   if (bad != 0) return ctx.fail(std::to_string(bad) + " records out of order or malformed");
   if (const auto lost = reader->total_loss().records; lost != 0)
@@ -865,7 +885,6 @@ void BM_RingPingPong(benchmark::State& state, RingPingPongConfig cfg) {
     const std::uint64_t total = warmup + cfg.batches;
     sb::SharedArray<std::uint64_t> samples(total);
     std::vector<std::uint64_t> batch_ns;
-    constexpr double kOneWays = 2.0 * kRingPingPongPerBatch;
     for (auto _ : state) {
       sb::ChildGroup group;
       group.spawn("pinger", [&](sb::ChildContext& ctx) {
@@ -875,15 +894,10 @@ void BM_RingPingPong(benchmark::State& state, RingPingPongConfig cfg) {
         return ring_pingpong_side(ctx, b, a, false, total, nullptr);
       });
       if (!run_children(group, state)) break;
-      batch_ns.assign(samples.data() + warmup, samples.data() + total);
-      std::sort(batch_ns.begin(), batch_ns.end());
-      state.SetIterationTime(sb::percentile(batch_ns, 50) / kOneWays / 1e9);
+      time_round_trips(state, samples.data(), warmup, total, batch_ns);
     }
     if (state.error_occurred()) return;
-    state.counters["oneway_p50_ns"] = sb::percentile(batch_ns, 50) / kOneWays;
-    state.counters["oneway_p99_ns"] = sb::percentile(batch_ns, 99) / kOneWays;
-    state.counters["rtt_p50_ns"] = 2 * sb::percentile(batch_ns, 50) / kOneWays;
-    state.SetLabel(sharing_label(2, "procs"));
+    report_round_trips(state, batch_ns);
   });
 }
 
@@ -1171,14 +1185,12 @@ void BM_StoreRmw2(benchmark::State& state) {
 
 void BM_PingPong(benchmark::State& state, std::uint64_t batches) {
   guarded(state, [&] {
-    constexpr std::uint64_t kPerBatch = 32;
     const std::uint64_t warmup = batches / 10;
     const std::uint64_t total = warmup + batches;
     sb::SharedArray<PingLine> line(1);
     sb::SharedArray<std::uint64_t> samples(total);
     const bool shared_cpu = sb::oversubscribed(2);
-    std::vector<std::uint64_t> batch_ns;  // time of each batch of kPerBatch round trips
-    constexpr double kOneWays = 2.0 * kPerBatch;
+    std::vector<std::uint64_t> batch_ns;  // time of each batch of kRoundTripsPerBatch round trips
     for (auto _ : state) {
       line[0].word.store(0);
       sb::ChildGroup group;
@@ -1190,7 +1202,7 @@ void BM_PingPong(benchmark::State& state, std::uint64_t batches) {
         std::uint64_t v = 1;
         for (std::uint64_t b = 0; b < total; ++b) {
           const std::uint64_t t0 = sb::now_ns();
-          for (std::uint64_t k = 0; k < kPerBatch; ++k, v += 2) {
+          for (std::uint64_t k = 0; k < kRoundTripsPerBatch; ++k, v += 2) {
             w.store(v, std::memory_order_release);
             while (w.load(std::memory_order_acquire) != v + 1) spinner.idle();
           }
@@ -1203,7 +1215,7 @@ void BM_PingPong(benchmark::State& state, std::uint64_t batches) {
         std::atomic<std::uint64_t>& w = line[0].word;
         IdleSpinner spinner(shared_cpu);
         if (!ctx.ready_and_wait()) return 0;
-        const std::uint64_t last = 2 * total * kPerBatch - 1;
+        const std::uint64_t last = 2 * total * kRoundTripsPerBatch - 1;
         for (std::uint64_t v = 1; v <= last; v += 2) {
           while (w.load(std::memory_order_acquire) != v) spinner.idle();
           w.store(v + 1, std::memory_order_release);
@@ -1211,15 +1223,10 @@ void BM_PingPong(benchmark::State& state, std::uint64_t batches) {
         return 0;
       });
       if (!run_children(group, state)) break;
-      batch_ns.assign(samples.data() + warmup, samples.data() + total);
-      std::sort(batch_ns.begin(), batch_ns.end());
-      state.SetIterationTime(sb::percentile(batch_ns, 50) / kOneWays / 1e9);
+      time_round_trips(state, samples.data(), warmup, total, batch_ns);
     }
     if (state.error_occurred()) return;
-    state.counters["oneway_p50_ns"] = sb::percentile(batch_ns, 50) / kOneWays;
-    state.counters["oneway_p99_ns"] = sb::percentile(batch_ns, 99) / kOneWays;
-    state.counters["rtt_p50_ns"] = 2 * sb::percentile(batch_ns, 50) / kOneWays;
-    state.SetLabel(sharing_label(2, "procs"));
+    report_round_trips(state, batch_ns);
   });
 }
 

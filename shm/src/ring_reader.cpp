@@ -195,6 +195,8 @@ static bool past(std::uint64_t f, std::uint64_t cursor) noexcept {
 // unseals). Looked at on every kFrontierEvery-th quiet peek or ready(), not each one: a reader
 // spinning on the frontier would take its line from every committer's CAS (the publish's wait,
 // docs/ring.md).
+static_assert((RingReader::kFrontierEvery & (RingReader::kFrontierEvery - 1)) == 0,
+              "frontier_due() counts with a mask");
 bool RingReader::frontier_due() const noexcept {
   return (++quiet_ & (kFrontierEvery - 1)) == 0;
 }

@@ -53,6 +53,12 @@ std::string_view to_string(Errc e) noexcept {
 namespace {
 
 constexpr const char* kPrefix = "shmio.";
+constexpr const char* kShmDir = "/dev/shm";  // where Linux's shm_open keeps its objects
+
+// The file of the shared-memory object `obj` (an object name, not a ring's name).
+std::string shm_path(const std::string& obj) {
+  return std::string(kShmDir) + "/" + obj;
+}
 
 Error errno_error(int err, const std::string& what) {
   Errc code = Errc::system_error;
@@ -84,7 +90,7 @@ Error interprocess_error(const bip::interprocess_exception& e, const std::string
 void remove_if_same(const std::string& obj, int fd) {
   struct stat mine {
   }, named{};
-  const std::string path = "/dev/shm/" + obj;
+  const std::string path = shm_path(obj);
   if (::fstat(fd, &mine) != 0 || ::lstat(path.c_str(), &named) != 0) return;
   if (mine.st_dev != named.st_dev || mine.st_ino != named.st_ino) return;
   bip::shared_memory_object::remove(obj.c_str());
@@ -331,7 +337,7 @@ Result<Segment> Segment::create(const RingConfig& config) {
 
 Result<ProcessIdentity> Segment::creator(const std::string& name) {
   if (auto ok = validate_name(name); !ok) return ok.error();
-  const std::string path = "/dev/shm/" + object_name(name);
+  const std::string path = shm_path(object_name(name));
   // (As shm_open opens it: never through a symbolic link.)
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
   if (fd < 0) return errno_error(errno, "opening " + path);
@@ -459,13 +465,13 @@ Result<void> Segment::remove(const std::string& name) {
 
 std::vector<SegmentInfo> Segment::list() {
   std::vector<SegmentInfo> out;
-  DIR* d = ::opendir("/dev/shm");
+  DIR* d = ::opendir(kShmDir);
   if (d == nullptr) return out;
   while (dirent* e = ::readdir(d)) {
     std::string n = e->d_name;
     if (n.rfind(kPrefix, 0) != 0) continue;
     struct stat st {};
-    std::string path = "/dev/shm/" + n;
+    std::string path = shm_path(n);
     std::uint64_t bytes =
         ::stat(path.c_str(), &st) == 0 ? static_cast<std::uint64_t>(st.st_size) : 0;
     out.push_back({n.substr(std::strlen(kPrefix)), bytes});

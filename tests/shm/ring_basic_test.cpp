@@ -484,14 +484,19 @@ TEST(Ring, TheHorizonFollowsTheClaimsRoundedDownToAGranule) {
   }
 }
 
+// Publishes "rec0", "rec1", "rec2" (type 1), their positions in p.
+void publish_three(RingWriter& w, std::uint64_t (&p)[3]) {
+  for (int i = 0; i < 3; ++i)
+    ASSERT_EQ(w.publish(1, bytes_of("rec" + std::to_string(i)), &p[i]), PublishStatus::ok);
+}
+
 TEST(Ring, ACorruptRecordIsSkippedAndCountedNotCrashedOn) {
   RingName name("corrupt");
   auto s = test::make_ring(name, 1 << 16, 1000);
   auto w = RingWriter::attach(s);
   auto r = RingReader::attach(s);
   std::uint64_t p[3];
-  for (int i = 0; i < 3; ++i)
-    ASSERT_EQ(w->publish(1, bytes_of("rec" + std::to_string(i)), &p[i]), PublishStatus::ok);
+  ASSERT_NO_FATAL_FAILURE(publish_three(*w, p));
   // Something scribbles over the middle record's header (a bug or a foreign writer).
   s.record(p[1]).length = 0xFFFFFF;
   auto got = drain(*r);
@@ -511,12 +516,11 @@ TEST(Ring, ARecordWhoseSealIsGoneIsReadBelowTheFrontierSoonAfter) {
   auto w = RingWriter::attach(s);
   auto r = RingReader::attach(s);
   std::uint64_t p[3];
-  for (int i = 0; i < 3; ++i)
-    ASSERT_EQ(w->publish(1, bytes_of("rec" + std::to_string(i)), &p[i]), PublishStatus::ok);
+  ASSERT_NO_FATAL_FAILURE(publish_three(*w, p));
   s.meta(p[1]).seal.store(0);
   std::vector<std::string> got;
   int quiet = 0;
-  while (got.size() < 3 && quiet <= 2 * 4096) {
+  while (got.size() < 3 && quiet <= 2 * static_cast<int>(RingReader::kFrontierEvery)) {
     if (r->poll([&](const RecordView& v) {
           got.emplace_back(reinterpret_cast<const char*>(v.payload.data()), v.payload.size());
         }) == 0)
@@ -525,7 +529,7 @@ TEST(Ring, ARecordWhoseSealIsGoneIsReadBelowTheFrontierSoonAfter) {
   ASSERT_EQ(got.size(), 3u) << "after " << quiet << " quiet polls";
   EXPECT_EQ(got[1], "rec1");
   EXPECT_GE(quiet, 1) << "not at once: a quiet reader does not look at the frontier each time";
-  EXPECT_LE(quiet, 4096);
+  EXPECT_LE(quiet, static_cast<int>(RingReader::kFrontierEvery));
   EXPECT_EQ(r->total_loss().records, 0u);
   EXPECT_EQ(s.reader_slot(r->id()).corrupt.load(), 0u);
   // wait() looks at the frontier exactly before it would park: with the seal of the next record

@@ -80,6 +80,12 @@ class RingReader {
   // passed first.
   bool seek(std::uint64_t position);
 
+  // A reader with nothing sealed at its cursor also looks at the frontier on every this-many-th
+  // quiet peek() or ready() (not each: that would take the frontier's line from every commit).
+  // It is what notices a record whose seal a stray write wiped (the protocol never unseals one),
+  // after about 150 us of busy polling at ~40 ns a quiet poll (an estimate from this bound, not a
+  // measurement); wait() looks at it exactly before it parks.
+  static constexpr std::uint64_t kFrontierEvery = 4096;
   // True if a record is ready at the cursor (or the reader has been lapped). Goes by the seal at
   // the cursor; a seal gone (a stray write into the segment) is noticed within kFrontierEvery
   // quiet calls, and by wait() before it parks.
@@ -124,7 +130,6 @@ class RingReader {
   // Quiet peeks and ready() calls (nothing sealed at the cursor) since the last that found a
   // record; every kFrontierEvery-th of them also looks at the frontier (frontier_due()).
   mutable std::uint64_t quiet_ = 0;
-  static constexpr std::uint64_t kFrontierEvery = 4096;
   // The last peek() filled its span (more was waiting): the next one bounds its run with one
   // frontier load rather than a seal load per record.
   bool behind_ = false;

@@ -329,6 +329,65 @@ TEST(Ring, ALappedReaderLearnsExactlyWhatItLostAndResyncs) {
   EXPECT_EQ(s.reader_slot(r->id()).lost_records.load(), lost.records);
 }
 
+// A reader lapped once resumes at the oldest record still in the ring; lapped again before it has
+// read a horizon granule further (the producer outruns it), it resumes a granule later, so that it
+// is not overwritten again at once; having read more than a granule, at the oldest again. The
+// loss stays exact throughout.
+TEST(Ring, AReaderLappedAgainSoonResumesAGranuleFurtherOn) {
+  RingName name("relap");
+  auto s = test::make_ring(name, 1 << 16);
+  auto w = RingWriter::attach(s);
+  auto r = RingReader::attach(s);
+  std::vector<std::byte> buf(500);
+  const std::uint64_t fp = layout::footprint(500);
+  const std::uint64_t per_ring = s.capacity() / fp;                              // 128
+  const std::uint64_t per_granule = layout::horizon_granule(s.capacity()) / fp;  // 8
+  ASSERT_GT(per_granule, 2u);
+  std::uint64_t published = 0, delivered = 0;
+  auto publish = [&](std::uint64_t n) {
+    for (std::uint64_t i = 0; i < n; ++i) {
+      CheckedRecord::fill(buf, 0, published++);
+      ASSERT_EQ(w->publish(1, buf), PublishStatus::ok);
+    }
+  };
+  // Reads up to `max` records; returns the first one's sequence number.
+  auto read = [&](std::size_t max) {
+    std::uint64_t first = ~0ull, last = 0;
+    const std::size_t n = r->poll(
+        [&](const RecordView& v) {
+          const std::uint64_t seq = CheckedRecord::seq(v.payload);
+          if (first == ~0ull) first = seq;
+          EXPECT_TRUE(first == seq || seq == last + 1) << "in order";
+          last = seq;
+        },
+        max);
+    delivered += n;
+    return first;
+  };
+
+  publish(8 * per_ring);
+  std::uint64_t first = read(2);
+  EXPECT_GE(first, published - per_ring) << "first lap: the oldest record still in the ring";
+  EXPECT_LE(first, published - per_ring + 1);
+
+  publish(2 * per_ring);  // lapped again, two records (under a granule) after the last resync
+  first = read(2);
+  EXPECT_GE(first, published - per_ring + per_granule) << "a granule past the oldest";
+  EXPECT_LE(first, published - per_ring + per_granule + 1);
+
+  while (read(256) != ~0ull) {
+  }
+  publish(2 * per_ring);  // lapped once more, having read more than a granule since: the oldest
+  first = read(2);
+  EXPECT_GE(first, published - per_ring);
+  EXPECT_LE(first, published - per_ring + 1);
+
+  while (read(256) != ~0ull) {
+  }
+  EXPECT_EQ(r->total_loss().records + delivered, published) << "the loss is exact";
+  EXPECT_EQ(s.reader_slot(r->id()).laps.load(), 3u);
+}
+
 // Batches (the frontier moved over each at once), single records and aborted claims (padding)
 // over many laps: every delivered record's index is its place among the records published, and a
 // lapped reader's loss count is exact.

@@ -106,7 +106,12 @@ class RingReader {
 
  private:
   RingReader(const Segment& s, std::uint16_t id) : segment_(&s), id_(id) {}
-  void resync(std::uint64_t tail) noexcept;
+  // Moves the cursor to the oldest record still in the ring (the first after `tail` - capacity),
+  // counting what it skips as lost. A reader lapped again before it read a horizon granule past
+  // its last resync (the producers outrun it: resuming at the oldest, it would be overwritten at
+  // once), or whose first try is overtaken, resumes a granule further on instead (docs/ring.md,
+  // "Readers: laps"). `from_oldest`: a reader attaching at the oldest record, never lapped.
+  void resync(std::uint64_t tail, bool from_oldest = false) noexcept;
   void skip_corrupt(std::uint64_t frontier) noexcept;
   bool frontier_due() const noexcept;
   // Whether what was read since the cursor is intact, i.e. no later lap wrote over it meanwhile
@@ -133,6 +138,9 @@ class RingReader {
   // The last peek() filled its span (more was waiting): the next one bounds its run with one
   // frontier load rather than a seal load per record.
   bool behind_ = false;
+  // Where the last resync put the cursor, and whether there was one (resync()).
+  std::uint64_t resynced_at_ = 0;
+  bool resynced_ = false;
   // poll() copies a batch of up to this many payload bytes before validating it: large enough to
   // amortise the validation over many small records, small enough to stay in L2.
   static constexpr std::size_t kCopyBudget = 256 * 1024;

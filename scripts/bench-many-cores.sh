@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # scripts/bench-many-cores.sh OUT_DIR: the measurements that need a machine with many cores (16
-# or more), in one run of about six minutes, from binaries already built:
+# or more), in one run of about ten minutes at most, from binaries already built:
 #   1. the machine (CPUs, model, kernel, /dev/shm, descriptor limit);
 #   2. shm_ring_bench over every CPU with many producer and reader processes
 #      (--shapes: 1p1r, 1p4r, 1p15r, 2p2r, 4p4r, 8p8r, 4p12r, 15p1r) and its baselines;
-#   3. bench/e2e --quick --only-scaling: fan-out knees of shmio and of Node's cluster adapter on
+#   3. scripts/bench_ring_targets.sh --runs=TARGET_RUNS (default 10): issue 14's ratios (1P -> 1R
+#      against moodycamel, one-way latency against the cache-line ping-pong) as back-to-back pairs;
+#   4. bench/e2e --quick --only-scaling: fan-out knees of shmio and of Node's cluster adapter on
 #      1, 2, 4, 8 and 16 workers (SCALING=1,2,4 to choose others).
 # Binaries come from SHMIO_BUILD_DIR (default build/); nothing is built or installed (bench/e2e
 # --no-build; the Node peers must already be in bench/node/node_modules and `node` on PATH).
-# Each part has its own time limit (RING_TIMEOUT 150 s, E2E_TIMEOUT 400 s) and writes into
-# OUT_DIR as it goes, so a part cut short still leaves what it measured.
+# For a machine without the build tools: scripts/bench-bundle.sh.
+# Each part has its own time limit (RING_TIMEOUT 180 s, TARGETS_TIMEOUT 120 s, E2E_TIMEOUT 300 s)
+# and writes into OUT_DIR as it goes, so a part cut short still leaves what it measured.
 set -uo pipefail
 out=${1:?usage: scripts/bench-many-cores.sh OUT_DIR}
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -27,12 +30,18 @@ mkdir -p "$out"
 } 2>&1 | tee "$out/machine.txt"
 
 echo "== ring: shm_ring_bench, many producers and readers"
-timeout -k 5 "${RING_TIMEOUT:-150}" "$build/bench/shm_ring_bench" \
+timeout -k 5 "${RING_TIMEOUT:-180}" "$build/bench/shm_ring_bench" \
   --shapes=1p1r,1p4r,1p15r,2p2r,4p4r,8p8r,4p12r,15p1r 2>&1 | tee "$out/ring.txt"
 echo "ring: exit $?"
 
+echo "== ring: issue 14's ratios as back-to-back pairs"
+SHMIO_BENCH_BUILD_DIR=$build timeout -k 5 "${TARGETS_TIMEOUT:-120}" \
+  "$root/scripts/bench_ring_targets.sh" --no-build --runs="${TARGET_RUNS:-10}" 2>&1 |
+  tee "$out/ring-targets.txt"
+echo "ring targets: exit $?"
+
 echo "== end to end: scaling over workers"
-timeout -k 10 "${E2E_TIMEOUT:-400}" python3 "$root/bench/e2e" --quick --only-scaling \
+timeout -k 10 "${E2E_TIMEOUT:-300}" python3 "$root/bench/e2e" --quick --only-scaling \
   --scaling "${SCALING:-1,2,4,8,16}" --connections 0 --no-build --build-dir "$build" \
   --out "$out/e2e" > "$out/e2e.txt" 2> "$out/e2e-steps.txt"
 echo "e2e: exit $?"

@@ -6,8 +6,11 @@
 # One run's ratio moves with the baseline's own noise (moodycamel's rate moves by 20% between
 # runs on the 2-vCPU dev VM), so the median of many pairs is the figure to hold a target against.
 #
-# Usage: scripts/bench_ring_targets.sh [--runs=N] [--pingpong-below=NS] [--cpus=LIST]
+# Usage: scripts/bench_ring_targets.sh [--runs=N] [--pingpong-below=NS] [--cpus=LIST] [--no-build]
 #   --runs=N            pairs to measure (default 10; 1 to 1000)
+#   --no-build          run the shm_ring_bench already in the build tree as it is (for a copy of a
+#                       build on a machine without the build tools: scripts/bench-bundle.sh); a
+#                       tree whose CMakeCache.txt is there must still be a Release one
 #   --pingpong-below=NS count only runs whose cache-line ping-pong (measured in the same run) is
 #                       below NS: on a VM whose vCPUs' distance changes minute to minute (the dev
 #                       VM: ~32 or ~155 ns), ratios from the two states are not comparable. Runs
@@ -20,8 +23,10 @@ cd "$(dirname "$0")/.."
 runs=10
 below=""
 cpus=()
+build=1
 for arg in "$@"; do
   case "$arg" in
+    --no-build) build=0 ;;
     --runs=*) runs=${arg#--runs=} ;;
     --pingpong-below=*) below=${arg#--pingpong-below=} ;;
     --cpus=*) cpus=("$arg") ;;
@@ -48,13 +53,26 @@ case "$below" in
     ;;
 esac
 dir=${SHMIO_BENCH_BUILD_DIR:-build}
-# Build (and refuse a non-Release tree) the way bench_ring.sh does, running one clock-read row.
-if ! build_log=$(scripts/bench_ring.sh --benchmark_filter='^base_clock_read' \
-  --benchmark_repetitions=1 2>&1); then
-  printf '%s\n' "$build_log" | tail -5 >&2
-  exit 1
-fi
 bench="$dir/bench/shm_ring_bench"
+if [ "$build" = 1 ]; then
+  # Build (and refuse a non-Release tree) the way bench_ring.sh does, running one clock-read row.
+  if ! build_log=$(scripts/bench_ring.sh --benchmark_filter='^base_clock_read' \
+    --benchmark_repetitions=1 2>&1); then
+    printf '%s\n' "$build_log" | tail -5 >&2
+    exit 1
+  fi
+else
+  if [ ! -x "$bench" ]; then
+    echo "bench_ring_targets.sh: --no-build: $bench is missing" >&2
+    exit 1
+  fi
+  build_type=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$dir/CMakeCache.txt" 2>/dev/null || true)
+  sanitize=$(sed -n 's/^SHMIO_SANITIZE:[A-Z]*=//p' "$dir/CMakeCache.txt" 2>/dev/null || true)
+  if [ -f "$dir/CMakeCache.txt" ] && { [ "$build_type" != Release ] || [ -n "$sanitize" ]; }; then
+    echo "bench_ring_targets.sh: $dir is a '$build_type' build (sanitizer: '${sanitize:-none}')" >&2
+    exit 1
+  fi
+fi
 filter='ring_xproc/1p1r/64B/poll/ring=1MiB/iter|base_moodycamel_1p1c/64B/pool=1MiB/iter'
 filter+='|ring_latency/busy|ring_pingpong/64B/two_rings/iter|ring_pingpong/64B/one_ring/iter'
 filter+='|base_pingpong'

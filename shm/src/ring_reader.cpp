@@ -138,11 +138,14 @@ void RingReader::resync(std::uint64_t tail, bool from_oldest) noexcept {
   Control& c = s.control();
   // Slack: resuming at the oldest record, a reader that the producers outrun is overwritten again
   // after a few records and spends its time resyncing (on a 16-core Xeon, a reader lapped by a
-  // producer publishing batches delivered 1.2 M records/s, 97% lost, against 5-6 M/s when it
-  // keeps up). Skipping one horizon granule more (capacity/16: 64 KiB of a 1 MiB ring) gives it
-  // that much room before the next lap, and keeps it out of intact()'s exact (tail) test, which
-  // it would otherwise take on every batch. Only when it is needed: a reader lapped once (a
-  // burst) resumes at the oldest, losing nothing more.
+  // producer publishing batches delivered 0.6-1.2 M records/s, 97-99% lost, in two of five runs).
+  // Skipping one horizon granule more (capacity/16: 64 KiB of a 1 MiB ring) gives it that much
+  // room before the next lap, and keeps it out of intact()'s exact (tail) test, which it would
+  // otherwise take on every batch. Only when it shows it is needed: lapped again before it read a
+  // granule past its last resync, or overtaken while it looks (below). Never for a reader
+  // attaching at the oldest record (from_oldest), which asked for exactly that. (So the slack is
+  // only ever added for a lapped reader, whose tail is more than a capacity past 0: tail + slack -
+  // capacity is then a position in the ring a granule past the oldest, never a wrapped value.)
   const std::uint64_t granule = horizon_granule(s.capacity());
   std::uint64_t slack = !from_oldest && resynced_ && cursor_ - resynced_at_ < granule ? granule : 0;
   std::uint64_t r = 0, idx = 0;
@@ -159,13 +162,16 @@ void RingReader::resync(std::uint64_t tail, bool from_oldest) noexcept {
       if (c.frontier.frontier.load(std::memory_order_acquire) == f) break;
     } else if (t2 - r < s.capacity()) {  // strictly: see core::find_oldest
       break;
+    } else if (!from_oldest) {
+      slack = granule;  // overtaken while it looked: the producers are outrunning this reader
     }
     tail = t2;
-    slack = granule;  // overtaken while it looked: the producers are outrunning this reader
   }
-  resynced_ = true;
-  resynced_at_ = r;
   if (r <= cursor_) return;  // nothing was lost after all
+  if (!from_oldest) {
+    resynced_ = true;
+    resynced_at_ = r;
+  }
   const std::uint64_t lost_records = idx - cursor_index_, lost_bytes = r - cursor_;
   last_loss_.records += lost_records;
   last_loss_.bytes += lost_bytes;

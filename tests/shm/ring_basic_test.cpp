@@ -306,7 +306,7 @@ TEST(Ring, ALappedReaderLearnsExactlyWhatItLostAndResyncs) {
   auto w = RingWriter::attach(s);
   auto r = RingReader::attach(s);  // attached first, then paused: reads nothing for a while
   std::vector<std::byte> buf(500);
-  const std::uint64_t kRecords = 1000;  // ~8 laps with 512-byte footprints
+  const std::uint64_t kRecords = 1000;  // ~9 laps with 576-byte footprints
   for (std::uint64_t i = 0; i < kRecords; ++i) {
     CheckedRecord::fill(buf, 0, i);
     ASSERT_EQ(w->publish(1, buf), PublishStatus::ok);
@@ -340,8 +340,8 @@ TEST(Ring, AReaderLappedAgainSoonResumesAGranuleFurtherOn) {
   auto r = RingReader::attach(s);
   std::vector<std::byte> buf(500);
   const std::uint64_t fp = layout::footprint(500);
-  const std::uint64_t per_ring = s.capacity() / fp;                              // 128
-  const std::uint64_t per_granule = layout::horizon_granule(s.capacity()) / fp;  // 8
+  const std::uint64_t per_ring = s.capacity() / fp;                              // 113
+  const std::uint64_t per_granule = layout::horizon_granule(s.capacity()) / fp;  // 7
   ASSERT_GT(per_granule, 2u);
   std::uint64_t published = 0, delivered = 0;
   auto publish = [&](std::uint64_t n) {
@@ -386,6 +386,22 @@ TEST(Ring, AReaderLappedAgainSoonResumesAGranuleFurtherOn) {
   }
   EXPECT_EQ(r->total_loss().records + delivered, published) << "the loss is exact";
   EXPECT_EQ(s.reader_slot(r->id()).laps.load(), 3u);
+
+  // Attaching at the oldest record is not a lap: lapped soon after it, a reader still resumes at
+  // the oldest record.
+  auto old = RingReader::attach(s, {.start = StartAt::oldest});
+  ASSERT_TRUE(old);
+  std::uint64_t got = 0;
+  EXPECT_EQ(old->poll([&](const RecordView&) { ++got; }, 2), 2u);
+  publish(2 * per_ring);
+  std::uint64_t first_old = ~0ull;
+  old->poll(
+      [&](const RecordView& v) {
+        if (first_old == ~0ull) first_old = CheckedRecord::seq(v.payload);
+      },
+      2);
+  EXPECT_GE(first_old, published - per_ring);
+  EXPECT_LE(first_old, published - per_ring + 1);
 }
 
 // Batches (the frontier moved over each at once), single records and aborted claims (padding)

@@ -1,7 +1,8 @@
 // RingReader: sees every committed record of the ring, in the one global order, from where it
 // starts. Producers never wait for readers (readers only share cache lines with them): a reader
 // that falls a whole ring behind is lapped, learns exactly how many records and bytes it lost, and
-// resumes at the oldest record still in the ring. It never returns torn data.
+// resumes at the oldest record still in the ring (a granule further on if it is lapped again
+// soon: resync()). It never returns torn data.
 //
 // Two ways to read:
 // - poll(fn): each record is copied out of the ring, validated, then handed to fn. Simple and safe.

@@ -31,11 +31,8 @@ if [ -e "$abs" ] && [ ! -f "$abs/env.sh" ]; then
   die "$dir exists and is not a bundle (no env.sh): not replacing it"
 fi
 
-build_type=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$build/CMakeCache.txt")
-sanitize=$(sed -n 's/^SHMIO_SANITIZE:[A-Z]*=//p' "$build/CMakeCache.txt")
-if [ "$build_type" != Release ] || [ -n "$sanitize" ]; then
-  die "$build is a '$build_type' build (sanitizer: '${sanitize:-none}')"
-fi
+. "$root/scripts/release-tree.sh"
+require_release_tree bench-bundle.sh "$build" || exit 1
 bins=(bench/shm_ring_bench bench/shmio-loadgen server/shmio)
 for b in "${bins[@]}"; do
   [ -x "$build/$b" ] || die "$build/$b is missing (build it first)"

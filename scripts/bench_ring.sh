@@ -19,7 +19,7 @@ dir=${SHMIO_BENCH_BUILD_DIR:-build}
 jobs=${SHMIO_JOBS:-2}
 
 below=""
-if [ "${1:-}" != "${1#--pingpong-below=}" ]; then
+if [ "${1:-}" != "${1:+${1#--pingpong-below=}}" ]; then
   below=${1#--pingpong-below=}
   shift
   case "$below" in
@@ -33,14 +33,8 @@ fi
 if [ ! -f "$dir/build.ninja" ]; then
   cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSHMIO_WERROR=ON
 fi
-# Figures from a debug or sanitizer tree would mean nothing: refuse them.
-build_type=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$dir/CMakeCache.txt")
-sanitize=$(sed -n 's/^SHMIO_SANITIZE:[A-Z]*=//p' "$dir/CMakeCache.txt")
-if [ "$build_type" != "Release" ] || [ -n "$sanitize" ]; then
-  echo "bench_ring.sh: $dir is a '$build_type' build (sanitizer: '${sanitize:-none}');" \
-       "use a Release tree, e.g. SHMIO_BENCH_BUILD_DIR=build-bench" >&2
-  exit 1
-fi
+. scripts/release-tree.sh
+require_release_tree bench_ring.sh "$dir" || exit 1
 ninja -C "$dir" -j "$jobs" shm_ring_bench
 bench="$dir/bench/shm_ring_bench"
 

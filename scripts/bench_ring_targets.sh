@@ -9,8 +9,8 @@
 # Usage: scripts/bench_ring_targets.sh [--runs=N] [--pingpong-below=NS] [--cpus=LIST] [--no-build]
 #   --runs=N            pairs to measure (default 10; 1 to 1000)
 #   --no-build          run the shm_ring_bench already in the build tree as it is (for a copy of a
-#                       build on a machine without the build tools: scripts/bench-bundle.sh); a
-#                       tree whose CMakeCache.txt is there must still be a Release one
+#                       build on a machine without the build tools: scripts/bench-bundle.sh),
+#                       whose CMakeCache.txt must still say Release
 #   --pingpong-below=NS count only runs whose cache-line ping-pong (measured in the same run) is
 #                       below NS: on a VM whose vCPUs' distance changes minute to minute (the dev
 #                       VM: ~32 or ~155 ns), ratios from the two states are not comparable. Runs
@@ -66,12 +66,8 @@ else
     echo "bench_ring_targets.sh: --no-build: $bench is missing" >&2
     exit 1
   fi
-  build_type=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$dir/CMakeCache.txt" 2>/dev/null || true)
-  sanitize=$(sed -n 's/^SHMIO_SANITIZE:[A-Z]*=//p' "$dir/CMakeCache.txt" 2>/dev/null || true)
-  if [ -f "$dir/CMakeCache.txt" ] && { [ "$build_type" != Release ] || [ -n "$sanitize" ]; }; then
-    echo "bench_ring_targets.sh: $dir is a '$build_type' build (sanitizer: '${sanitize:-none}')" >&2
-    exit 1
-  fi
+  . scripts/release-tree.sh
+  require_release_tree bench_ring_targets.sh "$dir" || exit 1
 fi
 filter='ring_xproc/1p1r/64B/poll/ring=1MiB/iter|base_moodycamel_1p1c/64B/pool=1MiB/iter'
 filter+='|ring_latency/busy|ring_pingpong/64B/two_rings/iter|ring_pingpong/64B/one_ring/iter'

@@ -12,11 +12,12 @@
 //   --quick      much smaller counts, for CI smoke runs (the whole binary in well under 30 s).
 //
 // Benchmarks (names are what --benchmark_filter matches):
-//   ring_publish/<size>[/ring=<bytes>|/huge]
+//   ring_publish/<size>[/ring=<bytes>[/exclusive]|/huge]
 //                                  one thread publishes (no reader): items/s and bytes/s; with
 //                                  ring=: a cache-sized ring (256 KiB, 1 MiB) instead of 64 MiB;
 //                                  huge: on transparent huge pages where the kernel grants them
-//                                  (huge_MiB: how much it granted).
+//                                  (huge_MiB: how much it granted); exclusive: a ring made for
+//                                  one producer (RingConfig::exclusive_producer).
 //   ring_publish_latency/64B/ring=<bytes>/<prefaulted|lazy|huge>
 //                                  each publish timed alone over 3 laps of the ring: p50, p99,
 //                                  p99.9, max (ns, the clock's own cost, clock_ns, inside), the
@@ -34,13 +35,19 @@
 //                                  lost == published and that sequence numbers never go back.
 //                                  mode: poll = RingReader::poll (copy-out); peek = zero-copy
 //                                  peek()/consume() reading only the 8-byte sequence number.
-//   ring_latency/<busy|parked>     one-way publish -> read latency between two processes, paced
+//   ring_latency/<busy|parked>[/exclusive]
+//                                  one-way publish -> read latency between two processes, paced
 //                                  sends; the Time column is the p50, counters the percentiles
-//                                  (publish_p50_ns: the producer's send-to-commit part).
+//                                  (publish_p50_ns: the producer's send-to-commit part);
+//                                  exclusive: through a ring made for one producer.
 //   base_moodycamel_1p1c/64B[/pool=1MiB]
 //                                  moodycamel::ConcurrentQueue, 2 threads of one process (initial
 //                                  pool 4 MiB, or 1 MiB: a 1 MiB ring's footprint).
 //   ring_xproc/1p1r/64B/poll/ring=<bytes>  1P -> 1R with a cache-sized ring.
+//   ring_xproc/1p1r/<64B|48B>/poll[/ring=1MiB][/exclusive]
+//                                  1P -> 1R through a ring made for one producer (exclusive);
+//                                  48 B: records of one 64-byte line (16 B header + 48 B), the
+//                                  size of moodycamel's items, shared and exclusive.
 //   ring_xproc/1p1r/64B/poll/huge  1P -> 1R, the 64 MiB ring on huge pages where granted.
 //   base_boost_mq/<size>           boost::interprocess::message_queue between 2 processes.
 //   base_pingpong                  a cache line bounced between two processes: latency floor.
@@ -73,6 +80,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -227,13 +235,14 @@ std::string unique_name(const char* what) {
 class BenchRing {
  public:
   explicit BenchRing(const char* what, std::uint64_t capacity = kRingBytes, bool populate = true,
-                     bool huge_pages = false)
+                     bool huge_pages = false, bool exclusive_producer = false)
       : name_(unique_name(what)), live_("/" + Segment::object_name(name_)) {
     RingConfig config;
     config.name = name_;
     config.capacity = capacity;
     config.populate = populate;
     config.huge_pages = huge_pages;
+    config.exclusive_producer = exclusive_producer;
     config.max_producers = 64;
     config.max_readers = 64;
     auto s = Segment::create(config);
@@ -315,11 +324,11 @@ class Watchdog {
 // ring_publish: one thread, no reader.
 
 void BM_RingPublish(benchmark::State& state, std::size_t size, std::uint64_t ring_bytes,
-                    bool huge_pages, std::size_t batch) {
+                    bool huge_pages, std::size_t batch, bool exclusive) {
   guarded(state, [&] {
     const int cpu = sb::cpu_for(0);
     sb::ScopedPin pin(cpu);
-    BenchRing ring("pub", ring_bytes, true, huge_pages);
+    BenchRing ring("pub", ring_bytes, true, huge_pages, exclusive);
     // (huge pages are the kernel's to grant: what it granted, in MiB)
     if (huge_pages)
       state.counters["huge_MiB"] = static_cast<double>(ring.segment().huge_page_bytes() >> 20);
@@ -414,6 +423,7 @@ struct XprocConfig {
   std::uint64_t ring_bytes = kRingBytes;
   std::size_t batch = 1;    // records per publish_batch (1: publish)
   bool huge_pages = false;  // the ring on transparent huge pages where granted (huge_MiB)
+  bool exclusive = false;   // RingConfig::exclusive_producer (one producer)
 };
 
 // What each child reports (one per child, in a shared mapping).
@@ -544,7 +554,7 @@ int xproc_reader(sb::ChildContext& ctx, const std::string& ring, const XprocConf
 
 void BM_RingXproc(benchmark::State& state, XprocConfig cfg) {
   guarded(state, [&] {
-    BenchRing ring("xproc", cfg.ring_bytes, true, cfg.huge_pages);
+    BenchRing ring("xproc", cfg.ring_bytes, true, cfg.huge_pages, cfg.exclusive);
     if (cfg.huge_pages)
       state.counters["huge_MiB"] = static_cast<double>(ring.segment().huge_page_bytes() >> 20);
     const int children = cfg.producers + cfg.readers;
@@ -616,6 +626,7 @@ struct LatencyConfig {
   std::uint64_t warmup;  // first records, not counted
   std::uint64_t samples;
   std::uint64_t interval_ns;  // one record every interval
+  bool exclusive = false;     // RingConfig::exclusive_producer
 };
 
 constexpr std::size_t kLatencyPayload = 64;
@@ -721,7 +732,7 @@ int latency_reader(sb::ChildContext& ctx, const std::string& ring, const Latency
 
 void BM_RingLatency(benchmark::State& state, LatencyConfig cfg) {
   guarded(state, [&] {
-    BenchRing ring("lat");
+    BenchRing ring("lat", kRingBytes, true, false, cfg.exclusive);
     const std::uint64_t total = cfg.warmup + cfg.samples;
     sb::SharedArray<std::uint64_t> samples(total), publish_ns(total);
     sb::SharedArray<ChildReport> report(1);
@@ -1419,6 +1430,36 @@ void print_ratios(std::FILE* out, const CapturingReporter& r) {
       {"ring(batch=16)", "ring_xproc/1p1r/64B/poll/ring=1MiB/batch=16", "items_per_second"},
       {"moodycamel(bulk=16)", "base_moodycamel_1p1c/64B/pool=1MiB/bulk=16", "items_per_second"},
       fmt_rate);
+  // Exclusive producers (RingConfig::exclusive_producer): no locked instruction on the path.
+  const Side mc1{"moodycamel", "base_moodycamel_1p1c/64B/pool=1MiB", "items_per_second"};
+  print_ratio(
+      out, r,
+      "64 B records/s, 1P -> 1R, 1 MiB ring made for one producer (exclusive) vs "
+      "moodycamel 1P1C, 1 MiB pool:",
+      {"ring(exclusive)", "ring_xproc/1p1r/64B/poll/ring=1MiB/exclusive", "items_per_second"}, mc1,
+      fmt_rate);
+  print_ratio(out, r, "the same vs the shared ring (several producers allowed):",
+              {"exclusive", "ring_xproc/1p1r/64B/poll/ring=1MiB/exclusive", "items_per_second"},
+              {"shared", "ring_xproc/1p1r/64B/poll/ring=1MiB", "items_per_second"}, fmt_rate);
+  print_ratio(out, r,
+              "48 B payloads (a record is one 64-byte line, as a moodycamel item is), 1 MiB ring, "
+              "vs moodycamel's 64 B items, 1 MiB pool; shared, then exclusive:",
+              {"ring(48 B)", "ring_xproc/1p1r/48B/poll/ring=1MiB", "items_per_second"}, mc1,
+              fmt_rate);
+  print_ratio(
+      out, r, "",
+      {"ring(48 B, exclusive)", "ring_xproc/1p1r/48B/poll/ring=1MiB/exclusive", "items_per_second"},
+      mc1, fmt_rate);
+  print_ratio(out, r,
+              "one-way latency p50, busy reader, exclusive producer vs cache-line ping-pong:",
+              {"ring(exclusive)", "ring_latency/busy/exclusive", "p50_ns"}, pingpong, fmt_ns);
+  print_ratio(out, r, "the publish's part with a reader watching, exclusive vs shared:",
+              {"exclusive", "ring_latency/busy/exclusive", "publish_p50_ns"},
+              {"shared", "ring_latency/busy", "publish_p50_ns"}, fmt_ns);
+  print_ratio(out, r,
+              "one thread publishing 64 B records/s, 1 MiB ring, exclusive vs shared (no reader):",
+              {"exclusive", "ring_publish/64B/ring=1MiB/exclusive", "items_per_second"},
+              {"shared", "ring_publish/64B/ring=1MiB", "items_per_second"}, fmt_rate);
   print_ratio(out, r,
               "one thread publishing 64 B records/s (256 KiB ring) vs two locked RMWs, the floor:",
               {"publish", "ring_publish/64B/ring=256KiB", "items_per_second"},
@@ -1461,24 +1502,29 @@ void register_benchmarks() {
   const double min_time = scaled(0.3, 0.05);
   for (std::size_t size : {16 * 1UL, 64 * 1UL, 256 * 1UL, kKiB, 4 * kKiB, 64 * kKiB}) {
     benchmark::RegisterBenchmark(("ring_publish/" + size_name(size)).c_str(), BM_RingPublish, size,
-                                 kRingBytes, false, std::size_t{1})
+                                 kRingBytes, false, std::size_t{1}, false)
         ->MinTime(min_time);
   }
   // The 64 MiB ring on transparent huge pages, where the kernel grants them (huge_MiB says).
   benchmark::RegisterBenchmark("ring_publish/64B/huge", BM_RingPublish, std::size_t{64}, kRingBytes,
-                               true, std::size_t{1})
+                               true, std::size_t{1}, false)
       ->MinTime(min_time);
   // Cache-sized rings beside the 64 MiB one (issue 14: the protocol apart from cache misses).
   for (std::uint64_t ring_bytes : {256 * kKiB, kMiB}) {
     benchmark::RegisterBenchmark(("ring_publish/64B/ring=" + size_name(ring_bytes)).c_str(),
-                                 BM_RingPublish, std::size_t{64}, ring_bytes, false, std::size_t{1})
+                                 BM_RingPublish, std::size_t{64}, ring_bytes, false, std::size_t{1},
+                                 false)
+        ->MinTime(min_time);
+    benchmark::RegisterBenchmark(
+        ("ring_publish/64B/ring=" + size_name(ring_bytes) + "/exclusive").c_str(), BM_RingPublish,
+        std::size_t{64}, ring_bytes, false, std::size_t{1}, true)
         ->MinTime(min_time);
   }
   // Batches of 16 (one claim and one frontier move per batch; a stamp per record).
   for (std::uint64_t ring_bytes : {kMiB, kRingBytes}) {
     benchmark::RegisterBenchmark(
         ("ring_publish/64B/batch=16/ring=" + size_name(ring_bytes)).c_str(), BM_RingPublish,
-        std::size_t{64}, ring_bytes, false, std::size_t{16})
+        std::size_t{64}, ring_bytes, false, std::size_t{16}, false)
         ->MinTime(min_time);
   }
   // Each publish timed: the tail with the ring pre-faulted (as shmio creates it) and touched
@@ -1551,6 +1597,23 @@ void register_benchmarks() {
         ->UseManualTime()
         ->Unit(benchmark::kMillisecond);
   }
+  // An exclusive producer (RingConfig::exclusive_producer: claim and commit without a locked
+  // instruction), 64 B through the 1 MiB and the 64 MiB ring; and 48 B payloads, whose records
+  // (16 B header + 48 B) take one 64-byte line each, as moodycamel's 64 B items do, with the
+  // shared and the exclusive protocol.
+  for (const auto& [size, ring_bytes, exclusive] :
+       {std::tuple{64UL, kMiB, true}, std::tuple{64UL, kRingBytes, true},
+        std::tuple{48UL, kMiB, false}, std::tuple{48UL, kMiB, true}}) {
+    XprocConfig cfg{1, 1, size, false, scaled<std::uint64_t>(2'000'000, 100'000), ring_bytes};
+    cfg.exclusive = exclusive;
+    const std::string name = "ring_xproc/1p1r/" + size_name(size) + "/poll" +
+                             (ring_bytes == kRingBytes ? "" : "/ring=" + size_name(ring_bytes)) +
+                             (exclusive ? "/exclusive" : "");
+    benchmark::RegisterBenchmark(name.c_str(), BM_RingXproc, cfg)
+        ->Iterations(iterations)
+        ->UseManualTime()
+        ->Unit(benchmark::kMillisecond);
+  }
   // The producer publishing batches of 16 (one claim and one frontier move per batch).
   benchmark::RegisterBenchmark(
       "ring_xproc/1p1r/64B/poll/ring=1MiB/batch=16", BM_RingXproc,
@@ -1559,14 +1622,17 @@ void register_benchmarks() {
       ->UseManualTime()
       ->Unit(benchmark::kMillisecond);
 
-  for (bool parked : {false, true}) {
-    const LatencyConfig cfg{parked, scaled<std::uint64_t>(1'000, 200),
-                            scaled<std::uint64_t>(20'000, 2'000), 50'000};
-    benchmark::RegisterBenchmark(parked ? "ring_latency/parked" : "ring_latency/busy",
-                                 BM_RingLatency, cfg)
-        ->Iterations(1)
-        ->UseManualTime()
-        ->Unit(benchmark::kNanosecond);
+  for (bool exclusive : {false, true}) {
+    for (bool parked : {false, true}) {
+      const LatencyConfig cfg{parked, scaled<std::uint64_t>(1'000, 200),
+                              scaled<std::uint64_t>(20'000, 2'000), 50'000, exclusive};
+      const std::string name = std::string(parked ? "ring_latency/parked" : "ring_latency/busy") +
+                               (exclusive ? "/exclusive" : "");
+      benchmark::RegisterBenchmark(name.c_str(), BM_RingLatency, cfg)
+          ->Iterations(1)
+          ->UseManualTime()
+          ->Unit(benchmark::kNanosecond);
+    }
   }
 
   for (const bool one_ring : {true, false}) {

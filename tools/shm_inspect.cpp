@@ -309,6 +309,7 @@ int CmdStat(const shm::Segment& s, const Options& o) {
                            {"creation_time_ns", h.creation_time_ns},
                            {"mode", mode},
                            {"dead_check_interval_ns", h.dead_check_interval_ns},
+                           {"exclusive_producer", s.exclusive_producer()},
                            {"tail", snap.tail},
                            {"frontier", snap.frontier},
                            {"frontier_index", snap.frontier_index},
@@ -337,7 +338,8 @@ int CmdStat(const shm::Segment& s, const Options& o) {
       {"layout version", U(h.layout_version)},
       {"capacity", U(s.capacity()) + " (" + HumanBytes(s.capacity()) + ")"},
       {"max record", U(h.max_record) + " (" + HumanBytes(h.max_record) + ")"},
-      {"slots", U(h.max_producers) + " producers, " + U(h.max_readers) + " readers"},
+      {"slots", U(h.max_producers) + " producers, " + U(h.max_readers) + " readers" +
+                    (s.exclusive_producer() ? " (one producer at a time: exclusive)" : "")},
       {"segment bytes", U(h.segment_bytes) + " (" + HumanBytes(h.segment_bytes) + ")"},
       {"creator", "pid " + std::to_string(h.creator_pid) + " (" + AliveText(creator_alive) + ")"},
       {"created", IsoUtc(h.creation_time_ns)},

@@ -1,5 +1,7 @@
 #include "shmio/shm/registry.hpp"
 
+#include <sched.h>
+
 #include <cstring>
 #include <string>
 
@@ -72,6 +74,61 @@ Result<std::uint16_t> take_producer_slot(const Segment& s) {
 }
 }  // namespace
 
+namespace {
+
+// Exclusive-producer rings (docs/ring.md, "Exclusive producers"): once the ring is quiet —
+// frontier == tail, every claim complete — the one producer may claim with plain stores.
+// Repairs what a dead predecessor left (a hole, or a sealed record the frontier has not passed).
+bool settle(const Segment& s) noexcept {
+  const Control& c = s.control();
+  for (int attempt = 0; attempt < 10'000; ++attempt) {
+    if (c.frontier.frontier.load(std::memory_order_seq_cst) ==
+        c.tail.tail.load(std::memory_order_seq_cst))
+      return true;
+    if (core::resolve_stall(s) != core::StallOutcome::repaired) ::sched_yield();
+  }
+  return false;
+}
+
+// Makes slot `id` (taken, filled with our identity) the ring's one producer, or says who holds it.
+Result<void> take_exclusive(const Segment& s, std::uint16_t id) {
+  std::atomic<std::uint32_t>& owner = s.control().repair.exclusive_owner;
+  const std::uint32_t mine = static_cast<std::uint32_t>(id) + 1;
+  for (int attempt = 0; attempt < 1000; ++attempt) {
+    std::uint32_t cur = owner.load(std::memory_order_acquire);
+    if (cur != 0 && cur != mine && cur <= s.max_producers()) {
+      ProducerSlot& holder = s.producer_slot(cur - 1);
+      const std::uint32_t st = holder.state.load(std::memory_order_acquire);
+      const ProcessIdentity who = owner_of(holder);
+      if ((st == kSlotActive || st == kSlotTaking) && liveness(who) == Liveness::alive) {
+        char label[kLabelBytes];
+        std::memcpy(label, holder.label, kLabelBytes);
+        label[kLabelBytes - 1] = '\0';
+        return Error{Errc::exclusive_producer,
+                     "ring " + s.name() + " is made for one producer, and a live process holds it" +
+                         " (pid " + std::to_string(who.pid) + ", writer '" + label + "')"};
+      }
+      // Its holder is dead: complete or repair its last claim, then retire its slot (a repair
+      // of a hole retires it already, counting the abandoned claim).
+      if (!settle(s)) break;
+      std::uint32_t active = kSlotActive;
+      holder.state.compare_exchange_strong(active, kSlotDead, std::memory_order_acq_rel);
+    }
+    // (cur == mine: our slot's previous owner held the ring and died; cur past the slots: not a
+    // slot this build wrote; both are taken over like a dead holder's.)
+    if (cur != mine && !owner.compare_exchange_strong(cur, mine, std::memory_order_acq_rel))
+      continue;
+    if (settle(s)) return {};
+    owner.store(0, std::memory_order_release);
+    break;
+  }
+  return Error{Errc::system_error, "ring " + s.name() +
+                                       ": the previous exclusive producer's last claim could not "
+                                       "be completed or repaired"};
+}
+
+}  // namespace
+
 Result<std::uint16_t> take_producer(const Segment& s, std::string_view label, int core) {
   auto id = take_producer_slot(s);
   if (!id && id.error().code == Errc::no_free_slot && s.writable()) {
@@ -90,6 +147,12 @@ Result<std::uint16_t> take_producer(const Segment& s, std::string_view label, in
   slot.abandoned.store(0, std::memory_order_relaxed);
   slot.abandoned_bytes.store(0, std::memory_order_relaxed);
   slot.gated.store(0, std::memory_order_relaxed);
+  if (s.exclusive_producer()) {
+    if (auto taken = take_exclusive(s, id.value()); !taken) {
+      slot.state.store(kSlotFree, std::memory_order_release);
+      return taken.error();
+    }
+  }
   slot.state.store(kSlotActive, std::memory_order_release);
   return id;
 }
@@ -112,6 +175,10 @@ Result<std::uint16_t> take_reader(const Segment& s, std::string_view label, int 
 }
 
 void release_producer(const Segment& s, std::uint16_t id) noexcept {
+  if (s.exclusive_producer()) {
+    std::uint32_t mine = static_cast<std::uint32_t>(id) + 1;
+    s.control().repair.exclusive_owner.compare_exchange_strong(mine, 0, std::memory_order_acq_rel);
+  }
   s.producer_slot(id).state.store(kSlotFree, std::memory_order_release);
 }
 

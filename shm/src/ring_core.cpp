@@ -1,6 +1,7 @@
 #include "shmio/shm/ring_core.hpp"
 
 #include <linux/futex.h>
+#include <linux/membarrier.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -69,11 +70,27 @@ void wake_all(const Segment& s) noexcept {
   futex(&w.futex_word, FUTEX_WAKE, INT_MAX, nullptr);
 }
 
+bool register_expedited_barrier() noexcept {
+  // Registration is per process and lasts; the kernel takes a repeated one as a no-op.
+  static const bool registered =
+      ::syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED, 0, 0) == 0;
+  return registered;
+}
+
+bool expedited_barrier() noexcept {
+  return ::syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL_EXPEDITED, 0, 0) == 0;
+}
+
 bool park(const Segment& s, std::uint64_t frontier_seen,
           std::chrono::nanoseconds timeout) noexcept {
   WakeBlock& w = s.control().wake;
   FrontierBlock& f = s.control().frontier;
   w.waiters.fetch_add(1, std::memory_order_seq_cst);
+  // An exclusive producer stores the frontier and loads the waiter count with no fence between:
+  // this barrier, run on its CPU, is that fence (the asymmetric Dekker pair, docs/ring.md,
+  // "Exclusive producers"). Without it we may miss a wake: sleep a bounded slice only.
+  if (s.exclusive_producer() && !expedited_barrier())
+    timeout = std::min(timeout, std::chrono::nanoseconds(kUnsureParkNs));
   const std::uint32_t word = w.futex_word.load(std::memory_order_seq_cst);
   // SYNC POINT READ: frontier re-checked after announcing ourselves. Either this load sees the
   // advancer's CAS, or the advancer's waiters load (wake_waiters) sees our increment.

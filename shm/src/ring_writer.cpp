@@ -45,6 +45,14 @@ Result<RingWriter> RingWriter::attach(const Segment& segment, WriterOptions opti
   if (!id) return id.error();
   RingWriter w(segment, id.value());
   w.slot_ = &segment.producer_slot(id.value());
+  if (segment.exclusive_producer()) {
+    // take_producer() made us the one producer with the ring quiet (frontier == tail): the tail
+    // and the index stamped there are ours to keep from now on.
+    w.exclusive_ = true;
+    w.fence_ = !core::register_expedited_barrier();
+    w.tail_ = segment.control().tail.tail.load(std::memory_order_acquire);
+    w.next_index_ = core::index_at(segment, w.tail_);
+  }
   return w;
 }
 
@@ -55,7 +63,11 @@ RingWriter::RingWriter(RingWriter&& o) noexcept
       pending_(std::exchange(o.pending_, false)),
       pending_claim_(o.pending_claim_),
       pending_length_(o.pending_length_),
-      commits_(o.commits_) {}
+      commits_(o.commits_),
+      exclusive_(o.exclusive_),
+      fence_(o.fence_),
+      tail_(o.tail_),
+      next_index_(o.next_index_) {}
 
 RingWriter& RingWriter::operator=(RingWriter&& o) noexcept {
   if (this != &o) {
@@ -67,6 +79,10 @@ RingWriter& RingWriter::operator=(RingWriter&& o) noexcept {
     pending_claim_ = o.pending_claim_;
     pending_length_ = o.pending_length_;
     commits_ = o.commits_;
+    exclusive_ = o.exclusive_;
+    fence_ = o.fence_;
+    tail_ = o.tail_;
+    next_index_ = o.next_index_;
   }
   return *this;
 }
@@ -82,7 +98,33 @@ void RingWriter::release() noexcept {
   slot_ = nullptr;
 }
 
+RingWriter::Reserved RingWriter::reserve_exclusive(std::uint64_t bytes) noexcept {
+  const Segment& s = *segment_;
+  const std::uint64_t p = tail_;
+  // SYNC POINT WRITE: the claim, exact, before the tail store that makes it one; published by
+  // that release store to a repairer's tail load (core::resolve_stall), which then finds our
+  // claim covering the hole. A repairer that reads the tail from before it finds frontier == tail:
+  // nothing in flight (a CLAIMED slot at or past the tail is no claim).
+  slot_->claim_length.store(bytes, std::memory_order_relaxed);
+  slot_->claim_position.store(p, std::memory_order_relaxed);
+  slot_->claim_state.store(kClaimClaimed, std::memory_order_relaxed);
+  hook(core::HookPoint::after_intent, 0);
+  // SYNC POINT WRITE: tail, a plain store (we are its only writer). Every byte of the claim is
+  // written after raise_horizon()'s release fence below, so a reader that saw one of them sees
+  // this store too (R2's exact test).
+  s.control().tail.tail.store(p + bytes, std::memory_order_release);
+  tail_ = p + bytes;
+  hook(core::HookPoint::after_fetch_add, p);
+  // No gate: the frontier is at p (our last commit stored it there, or take_producer() found the
+  // ring quiet), and p + bytes - capacity < p. It stays there until we seal, as in reserve().
+  hook(core::HookPoint::after_gate, p);
+  core::raise_horizon(s, p + bytes);  // W5: before any byte of the claim is written
+  hook(core::HookPoint::before_write, p);
+  return {p, true, next_index_};
+}
+
 RingWriter::Reserved RingWriter::reserve(std::uint64_t bytes) noexcept {
+  if (exclusive_) return reserve_exclusive(bytes);
   const Segment& s = *segment_;
   Control& c = s.control();
   // SYNC POINT WRITE: claim intent, before the fetch_add below; pairs with the tail load +
@@ -213,6 +255,25 @@ void RingWriter::finish(std::uint64_t first, std::uint64_t end, bool stamped, st
   slot_->bytes.store(slot_->bytes.load(std::memory_order_relaxed) + payload_bytes,
                      std::memory_order_relaxed);
   if ((++commits_ & 255) == 0) heartbeat();
+  if (exclusive_) {
+    next_index_ += records;
+    Control& c = s.control();
+    // SYNC POINT WRITE: frontier, a plain store over our records (sealed above). Helpers (readers'
+    // wait(), a repairer) may CAS it too, but they pass sealed records only, and our next seal
+    // follows this store, so none moves it past `end` before it, nor can it go back.
+    c.frontier.frontier.store(end, std::memory_order_release);
+    // SYNC POINT: the Dekker pair with a parker (core::park) — our frontier store before our
+    // waiters load, its waiters increment before its frontier re-check. Its side calls
+    // membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED), which runs a full barrier on our CPU, so ours
+    // needs only the compiler's order — unless this process could not register (fence_).
+    if (fence_) {
+      std::atomic_thread_fence(std::memory_order_seq_cst);
+    } else {
+      std::atomic_signal_fence(std::memory_order_seq_cst);
+    }
+    if (c.wake.waiters.load(std::memory_order_relaxed) != 0) core::wake_all(s);
+    return;
+  }
   // Stamped ahead: one CAS passes all our records (it loses only if a helper passed them first).
   if (stamped && core::move_frontier(s, first, end)) return;
   core::advance_after_seals(s);

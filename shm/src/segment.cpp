@@ -44,6 +44,8 @@ std::string_view to_string(Errc e) noexcept {
       return "not ready";
     case Errc::no_free_slot:
       return "no free slot";
+    case Errc::exclusive_producer:
+      return "held by its exclusive producer";
     case Errc::system_error:
       return "system error";
   }
@@ -325,7 +327,8 @@ Result<Segment> Segment::create(const RingConfig& config) {
   h->creation_time_ns = realtime_ns();
   h->segment_bytes = off.segment_bytes;
   h->control_bytes = off.control_bytes;
-  h->flags = config.huge_pages ? layout::kHeaderHugePages : 0;
+  h->flags = (config.huge_pages ? layout::kHeaderHugePages : 0) |
+             (config.exclusive_producer ? layout::kHeaderExclusiveProducer : 0);
   h->dead_check_interval_ns =
       static_cast<std::uint64_t>(config.dead_check_interval.count()) * 1'000'000ULL;
   for (std::size_t i = 0; i < config.max_producers; ++i) s.producer_slot(i).core.store(-1);
@@ -432,7 +435,8 @@ Result<Segment> Segment::attach(const std::string& name, AttachMode mode) {
     if (!is_power_of_two(capacity) || capacity < layout::kMinCapacity ||
         capacity > layout::kMaxCapacity || h->max_producers == 0 ||
         h->max_producers > layout::kMaxSlots || h->max_readers == 0 ||
-        h->max_readers > layout::kMaxSlots || h->max_record == 0 || h->max_record > capacity / 4) {
+        h->max_readers > layout::kMaxSlots || h->max_record == 0 || h->max_record > capacity / 4 ||
+        (h->flags & ~(layout::kHeaderHugePages | layout::kHeaderExclusiveProducer)) != 0) {
       refusal = Error{Errc::size_mismatch, obj + " has an impossible geometry in its header"};
     } else if (h->segment_bytes != off.segment_bytes || h->control_bytes != off.control_bytes ||
                file_bytes != off.segment_bytes) {

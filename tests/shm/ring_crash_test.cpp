@@ -44,6 +44,27 @@ const char* point_name(core::HookPoint p) {
   return "?";
 }
 
+// A child writer ("victim", producer 1 of CheckedRecord) that publishes records 0-9 and is killed
+// in the middle of publishing record 10, at `at`.
+pid_t spawn_victim(const std::string& name, core::HookPoint at) {
+  return test::spawn([name, at] {
+    auto seg = Segment::attach(name);
+    auto w = RingWriter::attach(*seg, {.label = "victim", .core = -1});
+    if (!w) return 3;
+    std::vector<std::byte> buf(100);
+    for (std::uint64_t q = 0; q < 10; ++q) {
+      CheckedRecord::fill(buf, 1, q);
+      if (w->publish(1, buf) != PublishStatus::ok) return 1;
+    }
+    g_kill_at = at;
+    g_kill_countdown = 0;
+    core::set_test_hook(&kill_hook);
+    CheckedRecord::fill(buf, 1, 10);
+    (void)w->publish(1, buf);  // dies in here
+    return 2;
+  });
+}
+
 class KilledMidClaim : public ::testing::TestWithParam<core::HookPoint> {};
 
 // These tests stop and kill producers at the ring's test hooks: they link the library variant
@@ -59,22 +80,7 @@ TEST_P(KilledMidClaim, OthersContinueWithinTheBound) {
   auto reader = RingReader::attach(s).value();
   auto survivor = RingWriter::attach(s, {.label = "survivor", .core = -1}).value();
 
-  pid_t victim = test::spawn([&] {
-    auto seg = Segment::attach(name);
-    auto w = RingWriter::attach(*seg, {.label = "victim", .core = -1});
-    std::vector<std::byte> buf(100);
-    for (std::uint64_t q = 0; q < 10; ++q) {
-      CheckedRecord::fill(buf, 1, q);
-      if (w->publish(1, buf) != PublishStatus::ok) return 1;
-    }
-    g_kill_at = at;
-    g_kill_countdown = 0;
-    core::set_test_hook(&kill_hook);
-    CheckedRecord::fill(buf, 1, 10);
-    (void)w->publish(1, buf);  // dies in here
-    return 2;
-  });
-  ASSERT_EQ(test::join(victim), 128 + SIGKILL);
+  ASSERT_EQ(test::join(spawn_victim(name, at)), 128 + SIGKILL);
   const auto died = std::chrono::steady_clock::now();
 
   // The survivor publishes behind the dead claim; the reader must get past the hole.
@@ -143,6 +149,96 @@ INSTANTIATE_TEST_SUITE_P(
                       core::HookPoint::after_gate, core::HookPoint::before_write,
                       core::HookPoint::before_seal, core::HookPoint::after_seal),
     [](const auto& param_info) { return point_name(param_info.param); });
+
+// An exclusive ring's one producer killed at each point of a claim: the next producer's attach
+// completes or repairs what it left (no wait for the dead-check interval: the holder is known dead
+// at once), takes its place, and goes on from the same tail and index; the reader gets every record
+// the victim finished, and its claim's hole, if any, is padding counted as abandoned.
+class KilledMidExclusiveClaim : public ::testing::TestWithParam<core::HookPoint> {};
+
+TEST_P(KilledMidExclusiveClaim, TheNextProducerRepairsItAndTakesOver) {
+  const core::HookPoint at = GetParam();
+  RingName name(std::string("xkill-") + point_name(at));
+  auto s = test::make_ring(name, 1 << 16, 1024, true);
+  auto reader = RingReader::attach(s).value();
+
+  ASSERT_EQ(test::join(spawn_victim(name, at)), 128 + SIGKILL);
+
+  auto successor = RingWriter::attach(s, {.label = "successor", .core = -1});
+  ASSERT_TRUE(successor) << successor.error().message;
+  const layout::Control& c = s.control();
+  EXPECT_EQ(c.frontier.frontier.load(), c.tail.tail.load()) << "the ring is quiet again";
+  std::vector<std::byte> buf(100);
+  for (std::uint64_t q = 0; q < 5; ++q) {
+    CheckedRecord::fill(buf, 0, q);
+    ASSERT_EQ(successor->publish(1, buf), PublishStatus::ok);
+  }
+  const bool sealed = at == core::HookPoint::after_seal;
+  const bool hole = !sealed && at != core::HookPoint::after_intent;  // the tail stored, no seal
+  std::vector<std::pair<std::uint32_t, std::uint64_t>> got;
+  while (got.size() < 10 + 5 + (sealed ? 1 : 0)) {
+    ASSERT_TRUE(reader.wait(std::chrono::seconds(10))) << "stuck";
+    reader.poll([&](const RecordView& v) {
+      ASSERT_TRUE(CheckedRecord::valid(v.payload));
+      EXPECT_EQ(v.index, got.size()) << "the hole counts for nothing";
+      got.emplace_back(CheckedRecord::producer(v.payload), CheckedRecord::seq(v.payload));
+    });
+  }
+  std::uint64_t next[2] = {0, 0};
+  for (auto [p, q] : got) {
+    ASSERT_LT(p, 2u);
+    EXPECT_EQ(q, next[p]++) << "producer " << p;
+  }
+  EXPECT_EQ(next[0], 5u);
+  EXPECT_EQ(next[1], sealed ? 11u : 10u);
+  EXPECT_EQ(c.repair.repairs.load(), hole ? 1u : 0u);
+  EXPECT_EQ(core::index_at(s, c.frontier.frontier.load()), got.size());
+  for (std::uint16_t i = 0; i < s.max_producers(); ++i) {
+    const auto& slot = s.producer_slot(i);
+    if (std::string(slot.label) != "victim") continue;
+    EXPECT_EQ(slot.state.load(), layout::kSlotDead);
+    EXPECT_EQ(slot.abandoned.load(), hole ? 1u : 0u);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    EveryPoint, KilledMidExclusiveClaim,
+    ::testing::Values(core::HookPoint::after_intent, core::HookPoint::after_fetch_add,
+                      core::HookPoint::after_gate, core::HookPoint::before_write,
+                      core::HookPoint::before_seal, core::HookPoint::after_seal),
+    [](const auto& param_info) { return point_name(param_info.param); });
+
+// While the holder lives — even stopped in the middle of a claim — nobody else takes the ring.
+TEST(RingCrash, AnExclusiveRingIsNotTakenFromALiveHolderStoppedMidClaim) {
+  RingName name("xstop");
+  auto s = test::make_ring(name, 1 << 16, 1024, true);
+  pid_t holder = test::spawn([&] {
+    auto seg = Segment::attach(name);
+    auto w = RingWriter::attach(*seg, {.label = "holder", .core = -1});
+    if (!w) return 3;
+    g_kill_at = core::HookPoint::before_seal;
+    core::set_test_hook(+[](core::HookPoint point, std::uint64_t) {
+      if (point == g_kill_at) ::raise(SIGSTOP);
+    });
+    std::vector<std::byte> buf(100);
+    CheckedRecord::fill(buf, 1, 0);
+    (void)w->publish(1, buf);  // stops before its seal; continues when resumed
+    return 0;
+  });
+  int status = 0;
+  ASSERT_EQ(::waitpid(holder, &status, WUNTRACED), holder);
+  ASSERT_TRUE(WIFSTOPPED(status));
+  auto other = RingWriter::attach(s, {.label = "other", .core = -1});
+  ASSERT_FALSE(other);
+  EXPECT_EQ(other.error().code, Errc::exclusive_producer);
+  EXPECT_NE(other.error().message.find("'holder'"), std::string::npos) << other.error().message;
+  EXPECT_EQ(s.control().repair.repairs.load(), 0u) << "a live holder's claim is not repaired";
+  ::kill(holder, SIGCONT);
+  EXPECT_EQ(test::join(holder), 0);
+  // It finished its record and let go: the ring takes the next producer.
+  EXPECT_EQ(s.control().frontier.frontier.load(), s.control().tail.tail.load());
+  EXPECT_TRUE(RingWriter::attach(s, {.label = "next", .core = -1}));
+}
 
 TEST(RingCrash, AProducerGatedBehindADeadClaimRepairsItWithoutAnyReader) {
   RingName name("gated");

@@ -34,11 +34,12 @@ class RingName {
 };
 
 inline shm::Segment make_ring(const std::string& name, std::uint64_t capacity = 1 << 20,
-                              std::uint32_t max_record = 0) {
+                              std::uint32_t max_record = 0, bool exclusive_producer = false) {
   shm::RingConfig cfg;
   cfg.name = name;
   cfg.capacity = capacity;
   cfg.max_record = max_record;
+  cfg.exclusive_producer = exclusive_producer;
   auto s = shm::Segment::create(cfg);
   if (!s) throw std::runtime_error("create failed: " + s.error().message);
   return std::move(s).value();

@@ -52,7 +52,9 @@
 namespace shmio::shm::layout {
 
 inline constexpr std::uint64_t kMagic = 0x474e52'4f494d4853ULL;  // "SHMIORNG" little-endian
-inline constexpr std::uint32_t kLayoutVersion = 3;  // 2: Control's horizon; 3: seals, indices apart
+// 2: Control's horizon; 3: seals, indices apart; 4: exclusive-producer rings (the header flag and
+// the owner word, which older builds would ignore)
+inline constexpr std::uint32_t kLayoutVersion = 4;
 
 inline constexpr std::size_t kUnit = 64;    // record alignment, one seal and one index per unit
 inline constexpr std::size_t kBlock = 128;  // a hot counter's own block (adjacent-line prefetch)
@@ -100,11 +102,14 @@ struct SegmentHeader {
   std::uint64_t segment_bytes;           // size of the shared-memory object
   std::uint64_t control_bytes;           // offset of the data ring in the object
   std::uint64_t dead_check_interval_ns;  // how often a stalled waiter checks producer liveness
-  std::uint32_t flags;                   // kHeaderHugePages (0 in segments made before it)
+  std::uint32_t flags;                   // kHeader* bits
   std::uint8_t reserved[512 - 84];
 };
 // The creator asked for transparent huge pages: every process that attaches asks too.
 inline constexpr std::uint32_t kHeaderHugePages = 1;
+// One producer at a time (RingConfig::exclusive_producer): it claims with plain stores of the tail
+// and commits with a plain store of the frontier (docs/ring.md, "Exclusive producers").
+inline constexpr std::uint32_t kHeaderExclusiveProducer = 2;
 inline constexpr std::uint32_t kStateInitializing = 0x494E4954;  // "INIT"
 inline constexpr std::uint32_t kStateReady = 0x52454459;         // "REDY"
 static_assert(sizeof(SegmentHeader) == 512);
@@ -129,7 +134,8 @@ static_assert(offsetof(SegmentHeader, flags) == 80);
 //                        once frontier >= p + n - capacity (the gating rule, docs/ring.md).
 //   block 2  wake      : futex word (u32) bumped when the frontier moves and someone is parked,
 //                        and the count of parked waiters.
-//   block 3  repair    : the repair lock (pid of the repairer, 0 = free) and ring-wide counters.
+//   block 3  repair    : the repair lock (pid of the repairer, 0 = free), the exclusive producer's
+//                        slot (exclusive-producer rings) and ring-wide counters.
 //   block 4  horizon   : the claims' high-water mark rounded down to a granule (capacity /
 //                        kHorizonGranules): a producer makes it at least its claim's end, so
 //                        rounded, before it writes any byte of the claim (a monotonic max, so an
@@ -149,7 +155,8 @@ struct alignas(kBlock) WakeBlock {
 };
 struct alignas(kBlock) RepairBlock {
   std::atomic<std::int32_t> lock_pid;  // 0 = free; else the repairer's pid
-  std::atomic<std::uint32_t> reserved0;
+  // Exclusive-producer rings: 1 + the slot of the one producer, 0 = none (taken with a CAS).
+  std::atomic<std::uint32_t> exclusive_owner;
   std::atomic<std::uint64_t> lock_start_time;  // the repairer's start time, for liveness
   std::atomic<std::uint64_t> repairs;          // holes turned into padding by a repair
   std::atomic<std::uint64_t> abandoned_bytes;  // bytes of dead producers' claims made padding

@@ -14,16 +14,17 @@
 namespace shmio::shm {
 
 enum class Errc {
-  invalid_argument,   // a configuration value is out of its documented range
-  not_found,          // no segment of that name
-  already_exists,     // create_only found a segment of that name
-  permission_denied,  // the segment exists but this user may not open it that way
-  foreign_segment,    // the magic number is not shmio's: some other program's segment
-  version_mismatch,   // shmio's segment, but a layout version this build does not speak
-  size_mismatch,      // the file size or the layout recorded in the header does not add up
-  not_ready,          // the creator has not finished initialising it (or died doing so)
-  no_free_slot,       // every producer or reader slot is held by a live process
-  system_error,       // an OS call failed for another reason; the message names it
+  invalid_argument,    // a configuration value is out of its documented range
+  not_found,           // no segment of that name
+  already_exists,      // create_only found a segment of that name
+  permission_denied,   // the segment exists but this user may not open it that way
+  foreign_segment,     // the magic number is not shmio's: some other program's segment
+  version_mismatch,    // shmio's segment, but a layout version this build does not speak
+  size_mismatch,       // the file size or the layout recorded in the header does not add up
+  not_ready,           // the creator has not finished initialising it (or died doing so)
+  no_free_slot,        // every producer or reader slot is held by a live process
+  exclusive_producer,  // a ring made for one producer, and a live one holds it
+  system_error,        // an OS call failed for another reason; the message names it
 };
 
 std::string_view to_string(Errc e) noexcept;

@@ -55,6 +55,16 @@ inline void raise_horizon(const Segment& s, std::uint64_t end) noexcept {
 inline void wake_waiters(const Segment& s) noexcept;
 void wake_all(const Segment& s) noexcept;  // (wake_waiters' system call)
 
+// Exclusive-producer rings (docs/ring.md, "Exclusive producers"). A producer registers its
+// process once for membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED) and then commits without a CPU
+// fence; a parker runs that barrier between its waiters increment and its frontier re-check.
+// register_expedited_barrier(): false where the kernel (before 4.16) or a seccomp profile refuses.
+// expedited_barrier(): false where the call fails in this process; then park() bounds its sleep
+// (kUnsureParkNs), since it cannot be sure the producer sees it.
+bool register_expedited_barrier() noexcept;
+bool expedited_barrier() noexcept;
+inline constexpr std::uint64_t kUnsureParkNs = 1'000'000;  // 1 ms
+
 // Blocks until the frontier differs from `frontier_seen`, the timeout passes, or a spurious wake.
 // Returns true if it returned because of a wake or a change (not the timeout).
 bool park(const Segment& s, std::uint64_t frontier_seen, std::chrono::nanoseconds timeout) noexcept;

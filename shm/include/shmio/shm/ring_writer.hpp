@@ -6,6 +6,9 @@
 //   and returns a writable span in place; commit() publishes it; abort() turns it into padding.
 //   One claim at a time per writer.
 // - Records are delivered to every reader in one global order: the order of their positions.
+// - A ring created with RingConfig::exclusive_producer takes one writer at a time (the next
+//   attach is refused with Errc::exclusive_producer while it lives); that writer claims and
+//   commits without locked instructions.
 // - Producers never wait for readers. A producer waits only when its claim would overwrite a
 //   record of the previous lap that is not complete yet (the gating rule), which is what makes the
 //   stale-claim hazard impossible; if that record's producer is dead, the waiter repairs it within
@@ -87,6 +90,8 @@ class RingWriter {
   };
   // (always inlined: publish() is the hot path)
   [[gnu::always_inline]] inline Reserved reserve(std::uint64_t bytes) noexcept;
+  // An exclusive producer's claim: plain stores, no gate (docs/ring.md, "Exclusive producers").
+  [[gnu::always_inline]] inline Reserved reserve_exclusive(std::uint64_t bytes) noexcept;
   // The gate's wait (rare: only when the ring is a lap ahead of the frontier); returns the
   // frontier that let the claim through.
   [[gnu::noinline]] std::uint64_t wait_gate(std::uint64_t p, std::uint64_t bytes,
@@ -119,6 +124,13 @@ class RingWriter {
   Reserved pending_claim_{0, false, 0};  // what reserve() returned for the pending claim
   std::uint64_t pending_length_ = 0;
   std::uint64_t commits_ = 0;
+  // Exclusive-producer rings: the tail and the index at it are ours alone, kept here; fence_ when
+  // this process could not register for membarrier() (then each commit fences, as a parker cannot
+  // interrupt us).
+  bool exclusive_ = false;
+  bool fence_ = false;
+  std::uint64_t tail_ = 0;
+  std::uint64_t next_index_ = 0;
 };
 
 }  // namespace shmio::shm

@@ -14,11 +14,13 @@ namespace {
 template <class Slot>
 void fill(Slot& slot, std::string_view label, int core) noexcept {
   const ProcessIdentity me = self_identity();
+  // First: an exclusive ring's owner word names a slot with its generation, so a slot taken again
+  // shows a new generation before it shows a new owner (take_exclusive).
+  slot.generation.fetch_add(1, std::memory_order_acq_rel);
   slot.pid.store(me.pid, std::memory_order_relaxed);
   slot.start_time.store(me.start_time, std::memory_order_relaxed);
   slot.core.store(core, std::memory_order_relaxed);
   slot.heartbeat_ns.store(monotonic_ns(), std::memory_order_relaxed);
-  slot.generation.fetch_add(1, std::memory_order_relaxed);
   std::memset(slot.label, 0, kLabelBytes);
   std::memcpy(slot.label, label.data(), std::min(label.size(), kLabelBytes - 1));
   slot.records.store(0, std::memory_order_relaxed);
@@ -68,7 +70,9 @@ Result<std::uint16_t> take_producer_slot(const Segment& s) {
         if (cs != kClaimClaimed) return false;
         const std::uint64_t pos = slot.claim_position.load(std::memory_order_relaxed);
         const std::uint64_t f = s.control().frontier.frontier.load(std::memory_order_acquire);
-        return pos + slot.claim_length.load(std::memory_order_relaxed) <= f;
+        // (At or past the tail: an exclusive producer that died before its tail store; no claim.)
+        return pos + slot.claim_length.load(std::memory_order_relaxed) <= f ||
+               pos >= s.control().tail.tail.load(std::memory_order_acquire);
       },
       "producer");
 }
@@ -90,41 +94,66 @@ bool settle(const Segment& s) noexcept {
   return false;
 }
 
+// The owner word: the slot + 1 in the low 16 bits, the low 16 bits of that slot's generation in
+// the high 16, so that a slot taken again by another process never reads as its previous owner.
+constexpr std::uint32_t kOwnerSlotMask = 0xFFFF;
+std::uint32_t owner_value(const ProducerSlot& slot, std::uint16_t id) noexcept {
+  const auto generation =
+      static_cast<std::uint32_t>(slot.generation.load(std::memory_order_acquire));
+  return (generation << 16) | (static_cast<std::uint32_t>(id) + 1);
+}
+
 // Makes slot `id` (taken, filled with our identity) the ring's one producer, or says who holds it.
 Result<void> take_exclusive(const Segment& s, std::uint16_t id) {
   std::atomic<std::uint32_t>& owner = s.control().repair.exclusive_owner;
-  const std::uint32_t mine = static_cast<std::uint32_t>(id) + 1;
+  const std::uint32_t mine = owner_value(s.producer_slot(id), id);
   for (int attempt = 0; attempt < 1000; ++attempt) {
     std::uint32_t cur = owner.load(std::memory_order_acquire);
-    if (cur != 0 && cur != mine && cur <= s.max_producers()) {
-      ProducerSlot& holder = s.producer_slot(cur - 1);
-      const std::uint32_t st = holder.state.load(std::memory_order_acquire);
-      const ProcessIdentity who = owner_of(holder);
+    const std::uint32_t held = cur & kOwnerSlotMask;  // slot + 1; 0: none
+    // The holder, while its slot still has the generation the word names (else it let go, or died
+    // and its slot was taken since; our own slot's previous owner is such a one).
+    ProducerSlot* holder = nullptr;
+    if (held != 0 && held != static_cast<std::uint32_t>(id) + 1 && held <= s.max_producers()) {
+      ProducerSlot& slot = s.producer_slot(held - 1);
+      if (owner_value(slot, static_cast<std::uint16_t>(held - 1)) == cur) holder = &slot;
+    }
+    if (holder != nullptr) {
+      const std::uint32_t st = holder->state.load(std::memory_order_acquire);
+      const ProcessIdentity who = owner_of(*holder);
       if ((st == kSlotActive || st == kSlotTaking) && liveness(who) == Liveness::alive) {
         char label[kLabelBytes];
-        std::memcpy(label, holder.label, kLabelBytes);
+        std::memcpy(label, holder->label, kLabelBytes);
         label[kLabelBytes - 1] = '\0';
         return Error{Errc::exclusive_producer,
                      "ring " + s.name() + " is made for one producer, and a live process holds it" +
                          " (pid " + std::to_string(who.pid) + ", writer '" + label + "')"};
       }
-      // Its holder is dead: complete or repair its last claim, then retire its slot (a repair
-      // of a hole retires it already, counting the abandoned claim).
-      if (!settle(s)) break;
-      std::uint32_t active = kSlotActive;
-      holder.state.compare_exchange_strong(active, kSlotDead, std::memory_order_acq_rel);
     }
-    // (cur == mine: our slot's previous owner held the ring and died; cur past the slots: not a
-    // slot this build wrote; both are taken over like a dead holder's.)
-    if (cur != mine && !owner.compare_exchange_strong(cur, mine, std::memory_order_acq_rel))
-      continue;
-    if (settle(s)) return {};
-    owner.store(0, std::memory_order_release);
-    break;
+    // No holder, or a dead one: the word is ours if nobody changed it meanwhile.
+    if (!owner.compare_exchange_strong(cur, mine, std::memory_order_acq_rel)) continue;
+    // Complete or repair what a dead holder left, then retire its slot — unless it has been taken
+    // since (a new generation; whoever took it will be refused: the word is ours). A repair of a
+    // hole retires it already, counting the abandoned claim; a holder that died before going
+    // ACTIVE leaves its slot TAKING, retired here too.
+    if (!settle(s)) {
+      std::uint32_t ours = mine;
+      owner.compare_exchange_strong(ours, 0, std::memory_order_acq_rel);
+      return Error{Errc::system_error, "ring " + s.name() +
+                                           ": the previous exclusive producer's last claim could "
+                                           "not be completed or repaired"};
+    }
+    if (holder != nullptr && owner_value(*holder, static_cast<std::uint16_t>(held - 1)) == cur &&
+        liveness(owner_of(*holder)) != Liveness::alive) {
+      std::uint32_t st = holder->state.load(std::memory_order_acquire);
+      if (st == kSlotActive || st == kSlotTaking)
+        holder->state.compare_exchange_strong(st, kSlotDead, std::memory_order_acq_rel);
+    }
+    return {};
   }
-  return Error{Errc::system_error, "ring " + s.name() +
-                                       ": the previous exclusive producer's last claim could not "
-                                       "be completed or repaired"};
+  return Error{Errc::exclusive_producer,
+               "ring " + s.name() +
+                   " is made for one producer, and its ownership kept changing "
+                   "while this writer tried to take it (1000 attempts)"};
 }
 
 }  // namespace
@@ -176,7 +205,7 @@ Result<std::uint16_t> take_reader(const Segment& s, std::string_view label, int 
 
 void release_producer(const Segment& s, std::uint16_t id) noexcept {
   if (s.exclusive_producer()) {
-    std::uint32_t mine = static_cast<std::uint32_t>(id) + 1;
+    std::uint32_t mine = owner_value(s.producer_slot(id), id);
     s.control().repair.exclusive_owner.compare_exchange_strong(mine, 0, std::memory_order_acq_rel);
   }
   s.producer_slot(id).state.store(kSlotFree, std::memory_order_release);

@@ -107,7 +107,9 @@ RingWriter::Reserved RingWriter::reserve_exclusive(std::uint64_t bytes) noexcept
   // nothing in flight (a CLAIMED slot at or past the tail is no claim).
   slot_->claim_length.store(bytes, std::memory_order_relaxed);
   slot_->claim_position.store(p, std::memory_order_relaxed);
-  slot_->claim_state.store(kClaimClaimed, std::memory_order_relaxed);
+  // (release: a repairer that sees CLAIMED at a position past the frontier it read also sees our
+  // earlier seal and frontier stores — on a weakly ordered CPU too.)
+  slot_->claim_state.store(kClaimClaimed, std::memory_order_release);
   hook(core::HookPoint::after_intent, 0);
   // SYNC POINT WRITE: tail, a plain store (we are its only writer). Every byte of the claim is
   // written after raise_horizon()'s release fence below, so a reader that saw one of them sees

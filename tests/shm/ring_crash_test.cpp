@@ -208,6 +208,112 @@ INSTANTIATE_TEST_SUITE_P(
                       core::HookPoint::before_seal, core::HookPoint::after_seal),
     [](const auto& param_info) { return point_name(param_info.param); });
 
+// A ring with one producer slot: the holder dies between writing its claim into its slot and
+// storing the tail (no claim was made). Its slot must be reusable, or the ring could never be
+// written again.
+TEST(RingCrash, AnExclusiveRingWithOneSlotIsTakenOverAfterADeathBeforeTheTailStore) {
+  RingName name("xone");
+  RingConfig cfg;
+  cfg.name = name;
+  cfg.capacity = 1 << 16;
+  cfg.max_producers = 1;
+  cfg.exclusive_producer = true;
+  auto s = Segment::create(cfg).value();
+  auto reader = RingReader::attach(s).value();
+  ASSERT_EQ(test::join(spawn_victim(name, core::HookPoint::after_intent)), 128 + SIGKILL);
+  auto next = RingWriter::attach(s, {.label = "next", .core = -1});
+  ASSERT_TRUE(next) << next.error().message;
+  std::vector<std::byte> buf(100);
+  CheckedRecord::fill(buf, 0, 0);
+  ASSERT_EQ(next->publish(1, buf), PublishStatus::ok);
+  std::uint64_t got = 0;
+  while (reader.poll([&](const RecordView& v) {
+    EXPECT_EQ(v.index, got);
+    ++got;
+  })) {
+  }
+  EXPECT_EQ(got, 11u) << "the victim's 10 records and the next one's";
+}
+
+// Writer processes take an exclusive ring in turn, some dying while they hold it (SIGKILL after
+// their last publish: nothing of theirs in flight, but their slot and the owner word left behind),
+// with only two producer slots for four of them, so that a dead holder's slot is taken again
+// while others try to take the ring. Never two holders at once (each checks a shared flag while
+// it holds the ring); every record arrives intact, once, in order.
+TEST(RingCrash, ExclusiveOwnershipPassesBetweenProcessesThatDieHoldingIt) {
+  RingName name("xturns");
+  RingConfig cfg;
+  cfg.name = name;
+  cfg.capacity = 1 << 20;
+  cfg.max_producers = 2;
+  cfg.exclusive_producer = true;
+  auto s = Segment::create(cfg).value();
+  auto reader = RingReader::attach(s).value();
+  struct Shared {
+    std::atomic<int> holder;         // pid of the process that holds the ring, 0: none
+    std::atomic<int> doubles;        // times a process found another one holding it
+    std::atomic<std::uint64_t> seq;  // next sequence number (one stream, whoever publishes)
+    std::atomic<int> turns;          // turns taken, all processes together
+  };
+  auto* sh = static_cast<Shared*>(
+      ::mmap(nullptr, sizeof(Shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0));
+  ASSERT_NE(sh, MAP_FAILED);
+  new (sh) Shared{};
+  constexpr int kTurns = 200, kProcesses = 4;
+  auto worker = [&](unsigned seed) {
+    return test::spawn([&, seed] {
+      auto seg = Segment::attach(name);
+      if (!seg) return 3;
+      std::mt19937 rng(seed);
+      std::vector<std::byte> buf(64);
+      while (sh->turns.load() < kTurns) {
+        auto w = RingWriter::attach(*seg, {.label = "turn", .core = -1});
+        if (!w) {
+          if (w.error().code != Errc::exclusive_producer && w.error().code != Errc::no_free_slot)
+            return 4;
+          ::sched_yield();
+          continue;
+        }
+        int none = 0;
+        if (!sh->holder.compare_exchange_strong(none, ::getpid())) sh->doubles.fetch_add(1);
+        for (int k = 0; k < 3; ++k) {
+          const std::uint64_t q = sh->seq.load();
+          CheckedRecord::fill(buf, 0, q);
+          if (w->publish(1, buf) != PublishStatus::ok) return 5;
+          sh->seq.store(q + 1);
+        }
+        sh->turns.fetch_add(1);
+        int me = ::getpid();
+        sh->holder.compare_exchange_strong(me, 0);
+        if (rng() % 4 == 0) ::kill(::getpid(), SIGKILL);  // dies holding the ring
+      }
+      return 0;
+    });
+  };
+  std::vector<pid_t> live;
+  unsigned seeds = 0;
+  for (int i = 0; i < kProcesses; ++i) live.push_back(worker(++seeds));
+  while (!live.empty()) {
+    const pid_t pid = live.back();
+    live.pop_back();
+    const int rc = test::join(pid);
+    ASSERT_TRUE(rc == 0 || rc == 128 + SIGKILL) << "worker exit " << rc;
+    if (rc != 0 && sh->turns.load() < kTurns) live.push_back(worker(++seeds));  // a replacement
+  }
+  EXPECT_EQ(sh->doubles.load(), 0) << "two processes held the exclusive ring at once";
+  std::uint64_t next = 0;
+  while (reader.poll([&](const RecordView& v) {
+    ASSERT_TRUE(CheckedRecord::valid(v.payload));
+    EXPECT_EQ(CheckedRecord::seq(v.payload), next);
+    EXPECT_EQ(v.index, next);
+    ++next;
+  })) {
+  }
+  EXPECT_EQ(next, sh->seq.load());
+  EXPECT_EQ(reader.total_loss().records, 0u);
+  ::munmap(sh, sizeof(Shared));
+}
+
 // While the holder lives — even stopped in the middle of a claim — nobody else takes the ring.
 TEST(RingCrash, AnExclusiveRingIsNotTakenFromALiveHolderStoppedMidClaim) {
   RingName name("xstop");

@@ -213,12 +213,7 @@ INSTANTIATE_TEST_SUITE_P(
 // written again.
 TEST(RingCrash, AnExclusiveRingWithOneSlotIsTakenOverAfterADeathBeforeTheTailStore) {
   RingName name("xone");
-  RingConfig cfg;
-  cfg.name = name;
-  cfg.capacity = 1 << 16;
-  cfg.max_producers = 1;
-  cfg.exclusive_producer = true;
-  auto s = Segment::create(cfg).value();
+  auto s = test::make_ring(name, 1 << 16, 0, true, 1);
   auto reader = RingReader::attach(s).value();
   ASSERT_EQ(test::join(spawn_victim(name, core::HookPoint::after_intent)), 128 + SIGKILL);
   auto next = RingWriter::attach(s, {.label = "next", .core = -1});
@@ -242,12 +237,7 @@ TEST(RingCrash, AnExclusiveRingWithOneSlotIsTakenOverAfterADeathBeforeTheTailSto
 // it holds the ring); every record arrives intact, once, in order.
 TEST(RingCrash, ExclusiveOwnershipPassesBetweenProcessesThatDieHoldingIt) {
   RingName name("xturns");
-  RingConfig cfg;
-  cfg.name = name;
-  cfg.capacity = 1 << 20;
-  cfg.max_producers = 2;
-  cfg.exclusive_producer = true;
-  auto s = Segment::create(cfg).value();
+  auto s = test::make_ring(name, 1 << 20, 0, true, 2);
   auto reader = RingReader::attach(s).value();
   struct Shared {
     std::atomic<int> holder;         // pid of the process that holds the ring, 0: none

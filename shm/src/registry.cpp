@@ -120,7 +120,8 @@ Result<void> take_exclusive(const Segment& s, std::uint16_t id) {
     if (holder != nullptr) {
       const std::uint32_t st = holder->state.load(std::memory_order_acquire);
       const ProcessIdentity who = owner_of(*holder);
-      if ((st == kSlotActive || st == kSlotTaking) && liveness(who) == Liveness::alive) {
+      if ((st == kSlotActive || st == kSlotTaking || st == kSlotOwning) &&
+          liveness(who) == Liveness::alive) {
         char label[kLabelBytes];
         std::memcpy(label, holder->label, kLabelBytes);
         label[kLabelBytes - 1] = '\0';
@@ -133,8 +134,11 @@ Result<void> take_exclusive(const Segment& s, std::uint16_t id) {
     if (!owner.compare_exchange_strong(cur, mine, std::memory_order_acq_rel)) continue;
     // Complete or repair what a dead holder left, then retire its slot — unless it has been taken
     // since (a new generation; whoever took it will be refused: the word is ours). A repair of a
-    // hole retires it already, counting the abandoned claim; a holder that died before going
-    // ACTIVE leaves its slot TAKING, retired here too.
+    // hole retires it already, counting the abandoned claim; a holder that died between its own
+    // CAS and going ACTIVE left it OWNING, retired here too. Never a TAKING slot: take() marks it
+    // before fill() bumps the generation, so a process taking the dead holder's slot right now
+    // would still show the old generation and the dead pid (found in review). The state is
+    // loaded before the generation and the pid are checked.
     if (!settle(s)) {
       std::uint32_t ours = mine;
       owner.compare_exchange_strong(ours, 0, std::memory_order_acq_rel);
@@ -142,10 +146,11 @@ Result<void> take_exclusive(const Segment& s, std::uint16_t id) {
                                            ": the previous exclusive producer's last claim could "
                                            "not be completed or repaired"};
     }
-    if (holder != nullptr && owner_value(*holder, static_cast<std::uint16_t>(held - 1)) == cur &&
-        liveness(owner_of(*holder)) != Liveness::alive) {
+    if (holder != nullptr) {
       std::uint32_t st = holder->state.load(std::memory_order_acquire);
-      if (st == kSlotActive || st == kSlotTaking)
+      if ((st == kSlotActive || st == kSlotOwning) &&
+          owner_value(*holder, static_cast<std::uint16_t>(held - 1)) == cur &&
+          liveness(owner_of(*holder)) != Liveness::alive)
         holder->state.compare_exchange_strong(st, kSlotDead, std::memory_order_acq_rel);
     }
     return {};
@@ -177,6 +182,8 @@ Result<std::uint16_t> take_producer(const Segment& s, std::string_view label, in
   slot.abandoned_bytes.store(0, std::memory_order_relaxed);
   slot.gated.store(0, std::memory_order_relaxed);
   if (s.exclusive_producer()) {
+    // Filled (its generation new): from here a dead owner's slot can be told from a new taker's.
+    slot.state.store(kSlotOwning, std::memory_order_release);
     if (auto taken = take_exclusive(s, id.value()); !taken) {
       slot.state.store(kSlotFree, std::memory_order_release);
       return taken.error();

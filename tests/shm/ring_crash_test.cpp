@@ -304,6 +304,34 @@ TEST(RingCrash, ExclusiveOwnershipPassesBetweenProcessesThatDieHoldingIt) {
   ::munmap(sh, sizeof(Shared));
 }
 
+// The owner word names a dead holder's slot as it was left (a holder stands in: the slot's fields
+// written by hand, the pid of a child that has exited). The next writer takes the ring either way;
+// it retires the slot if its holder died OWNING (filled, taking the word) but not if the slot is
+// TAKING, because a live process that has just taken it (and not yet filled it, so it still shows
+// the old generation and pid) looks the same (found in review: retiring it let two processes hold
+// one slot, and the ring).
+TEST(RingCrash, ADeadHoldersSlotIsRetiredIfItWasOwningButNeverWhileTaking) {
+  const pid_t gone = test::spawn([] { return 0; });
+  ASSERT_EQ(test::join(gone), 0);
+  for (const std::uint32_t state : {layout::kSlotOwning, layout::kSlotTaking}) {
+    RingName name(state == layout::kSlotOwning ? "xowning" : "xtaking");
+    auto s = test::make_ring(name, 1 << 16, 0, true, 2);
+    layout::ProducerSlot& slot = s.producer_slot(0);
+    slot.generation.store(7);
+    slot.pid.store(gone);
+    slot.start_time.store(1);
+    slot.state.store(state);
+    s.control().repair.exclusive_owner.store((7u << 16) | 1u);
+    auto w = RingWriter::attach(s, {.label = "next", .core = -1});
+    ASSERT_TRUE(w) << w.error().message;
+    EXPECT_EQ(w->id(), 1u);
+    EXPECT_EQ(slot.state.load(), state == layout::kSlotOwning ? layout::kSlotDead : state);
+    std::vector<std::byte> buf(64);
+    CheckedRecord::fill(buf, 0, 0);
+    EXPECT_EQ(w->publish(1, buf), PublishStatus::ok);
+  }
+}
+
 // While the holder lives — even stopped in the middle of a claim — nobody else takes the ring.
 TEST(RingCrash, AnExclusiveRingIsNotTakenFromALiveHolderStoppedMidClaim) {
   RingName name("xstop");

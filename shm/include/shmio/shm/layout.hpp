@@ -189,6 +189,8 @@ inline constexpr std::uint32_t kSlotFree = 0;
 inline constexpr std::uint32_t kSlotActive = 0x41435456;  // "ACTV"
 inline constexpr std::uint32_t kSlotDead = 0x44454144;    // "DEAD": owner died, kept for inspection
 inline constexpr std::uint32_t kSlotTaking = 0x54414B45;  // "TAKE": being taken by a new owner
+// Exclusive-producer rings: filled by its new owner, which is taking the ring's owner word.
+inline constexpr std::uint32_t kSlotOwning = 0x4F574E47;  // "OWNG"
 
 // Claim states of a producer, published so that a repair never has to guess.
 inline constexpr std::uint32_t kClaimIdle = 0;

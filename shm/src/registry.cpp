@@ -83,6 +83,9 @@ namespace {
 // Exclusive-producer rings (docs/ring.md, "Exclusive producers"): once the ring is quiet —
 // frontier == tail, every claim complete — the one producer may claim with plain stores.
 // Repairs what a dead predecessor left (a hole, or a sealed record the frontier has not passed).
+// Bound: 10,000 tries (each a resolve_stall(), or a yield while another process holds the repair
+// lock) — far more than one dead claim needs; when hit, the attach fails with system_error and
+// gives the owner word back, changing nothing else.
 bool settle(const Segment& s) noexcept {
   const Control& c = s.control();
   for (int attempt = 0; attempt < 10'000; ++attempt) {

@@ -273,7 +273,7 @@ void RingWriter::finish(std::uint64_t first, std::uint64_t end, bool stamped, st
     } else {
       std::atomic_signal_fence(std::memory_order_seq_cst);
     }
-    if (c.wake.waiters.load(std::memory_order_relaxed) != 0) core::wake_all(s);
+    core::wake_waiters(s);
     return;
   }
   // Stamped ahead: one CAS passes all our records (it loses only if a helper passed them first).

@@ -425,28 +425,8 @@ TEST(Ring, BatchesAndAbortsKeepExactIndicesAndLossCountsAcrossLaps) {
     lost += r->last_loss().records;
   };
   for (int round = 0; round < 3000; ++round) {
-    const std::size_t n = CheckedRecord::kHeader + rng() % 280;
-    switch (rng() % 3) {
-      case 0: {  // a batch of 1-4
-        BatchRecord batch[4];
-        const std::size_t k = 1 + rng() % 4;
-        for (std::size_t b = 0; b < k; ++b) {
-          std::span<std::byte> part{buf.data() + b * 300, n};
-          CheckedRecord::fill(part, 0, published++);
-          batch[b] = {1, part};
-        }
-        ASSERT_EQ(w->publish_batch({batch, k}), PublishStatus::ok);
-        break;
-      }
-      case 1: {  // a single record
-        CheckedRecord::fill({buf.data(), n}, 0, published++);
-        ASSERT_EQ(w->publish(1, {buf.data(), n}), PublishStatus::ok);
-        break;
-      }
-      default:  // an aborted claim: padding, not counted
-        ASSERT_EQ(w->claim(n, 1).status, PublishStatus::ok);
-        w->abort();
-    }
+    // (a batch of 1-4, a single record, or an aborted claim: padding, not counted)
+    ASSERT_TRUE(test::publish_random_step(*w, rng, buf, published, false)) << "round " << round;
     if (rng() % 400 == 0) read_some();  // now and then (~150 KB apart): lapped in between
   }
   read_some();

@@ -83,34 +83,7 @@ TEST(RingExclusive, RecordsAbortsAndBatchesKeepExactIndicesAndLossCountsAcrossLa
   };
   const layout::Control& c = s.control();
   for (int round = 0; round < 3000; ++round) {
-    const std::size_t n = CheckedRecord::kHeader + rng() % 280;
-    switch (rng() % 4) {
-      case 0: {
-        BatchRecord batch[4];
-        const std::size_t k = 1 + rng() % 4;
-        for (std::size_t b = 0; b < k; ++b) {
-          std::span<std::byte> part{buf.data() + b * 300, n};
-          CheckedRecord::fill(part, 0, published++);
-          batch[b] = {1, part};
-        }
-        ASSERT_EQ(w->publish_batch({batch, k}), PublishStatus::ok);
-        break;
-      }
-      case 1: {
-        auto claim = w->claim(n, 1);
-        ASSERT_EQ(claim.status, PublishStatus::ok);
-        CheckedRecord::fill(claim.payload, 0, published++);
-        EXPECT_EQ(w->commit(), claim.position);
-        break;
-      }
-      case 2:
-        CheckedRecord::fill({buf.data(), n}, 0, published++);
-        ASSERT_EQ(w->publish(1, {buf.data(), n}), PublishStatus::ok);
-        break;
-      default:
-        ASSERT_EQ(w->claim(n, 1).status, PublishStatus::ok);
-        w->abort();
-    }
+    ASSERT_TRUE(test::publish_random_step(*w, rng, buf, published, true)) << "round " << round;
     ASSERT_EQ(c.frontier.frontier.load(), c.tail.tail.load()) << "round " << round;
     if (rng() % 400 == 0) read_some();
   }

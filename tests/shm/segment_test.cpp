@@ -304,7 +304,8 @@ INSTANTIATE_TEST_SUITE_P(
                       Refusal{"capacity", 16, 1 << 17, 8, Errc::size_mismatch},
                       Refusal{"odd-capacity", 16, 12345, 8, Errc::size_mismatch},
                       Refusal{"max-record", 24, 1 << 20, 4, Errc::size_mismatch},
-                      Refusal{"segment-bytes", 56, 4096, 8, Errc::size_mismatch}),
+                      Refusal{"segment-bytes", 56, 4096, 8, Errc::size_mismatch},
+                      Refusal{"unknown-flag", 80, 0x100, 4, Errc::size_mismatch}),
     [](const auto& param_info) {
       std::string n = param_info.param.what;
       for (char& c : n)

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstring>
 #include <functional>
+#include <random>
 #include <span>
 #include <string>
 #include <vector>
@@ -95,6 +96,50 @@ struct CheckedRecord {
     return s;
   }
 };
+
+// One step of a random mix of publishes through `w`, for the lapping tests: a batch of 1-4
+// records, a single record or an aborted claim (padding), and with `claims` also a record written
+// in place through claim()/commit(). Payloads (in `buf`, at least 4 * 300 bytes) are CheckedRecords
+// of producer 0 numbered by `published`, which counts them. False if a call did not succeed (or
+// commit() returned another position than its claim's).
+inline bool publish_random_step(shm::RingWriter& w, std::mt19937& rng, std::vector<std::byte>& buf,
+                                std::uint64_t& published, bool claims) {
+  using shm::PublishStatus;
+  const std::size_t n = CheckedRecord::kHeader + rng() % 280;
+  enum { batch, single, in_place, aborted } step;
+  const auto pick = rng() % (claims ? 4 : 3);
+  if (claims) {
+    step = pick == 0 ? batch : pick == 1 ? in_place : pick == 2 ? single : aborted;
+  } else {
+    step = pick == 0 ? batch : pick == 1 ? single : aborted;
+  }
+  switch (step) {
+    case batch: {
+      shm::BatchRecord records[4];
+      const std::size_t k = 1 + rng() % 4;
+      for (std::size_t b = 0; b < k; ++b) {
+        std::span<std::byte> part{buf.data() + b * 300, n};
+        CheckedRecord::fill(part, 0, published++);
+        records[b] = {1, part};
+      }
+      return w.publish_batch({records, k}) == PublishStatus::ok;
+    }
+    case in_place: {
+      auto claim = w.claim(n, 1);
+      if (claim.status != PublishStatus::ok) return false;
+      CheckedRecord::fill(claim.payload, 0, published++);
+      return w.commit() == claim.position;
+    }
+    case single:
+      CheckedRecord::fill({buf.data(), n}, 0, published++);
+      return w.publish(1, {buf.data(), n}) == PublishStatus::ok;
+    case aborted:
+      if (w.claim(n, 1).status != PublishStatus::ok) return false;
+      w.abort();
+      return true;
+  }
+  return false;
+}
 
 // Runs fn in a forked child; the child exits with fn's return value (or 99 on exception).
 inline pid_t spawn(const std::function<int()>& fn) {

@@ -155,7 +155,8 @@ struct alignas(kBlock) WakeBlock {
 };
 struct alignas(kBlock) RepairBlock {
   std::atomic<std::int32_t> lock_pid;  // 0 = free; else the repairer's pid
-  // Exclusive-producer rings: 1 + the slot of the one producer, 0 = none (taken with a CAS).
+  // Exclusive-producer rings: the one producer's slot + 1 in the low 16 bits and that slot's
+  // generation (low 16 bits) in the high 16; 0 = none. Taken with a CAS (registry.cpp).
   std::atomic<std::uint32_t> exclusive_owner;
   std::atomic<std::uint64_t> lock_start_time;  // the repairer's start time, for liveness
   std::atomic<std::uint64_t> repairs;          // holes turned into padding by a repair

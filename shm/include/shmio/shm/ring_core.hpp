@@ -140,6 +140,8 @@ void cpu_relax() noexcept;
 inline void wake_waiters(const Segment& s) noexcept {
   // SYNC POINT READ: waiter count. The caller's seq_cst CAS on the frontier precedes this load in
   // the single total order; pairs with the seq_cst waiters increment + frontier re-check in park().
+  // (An exclusive producer's frontier store is ordered before it by its fence, or by the parker's
+  // membarrier(): RingWriter::finish.)
   if (s.control().wake.waiters.load(std::memory_order_seq_cst) != 0) wake_all(s);
 }
 

@@ -162,7 +162,7 @@ bool walk(const Segment& s, std::uint64_t n, Walk& w) {
     std::uint64_t pos = w.oldest;
     while (pos < w.frontier) {
       DumpedRecord r;
-      copy_tentative(reinterpret_cast<std::byte*>(&r.header), s.data(pos), sizeof r.header);
+      r.header = s.header(pos);  // from the unit's seal entry (position: the seal's)
       r.index = core::index_at(s, pos);
       if (lapped(s, pos)) {
         was_lapped = true;
@@ -191,8 +191,7 @@ bool walk(const Segment& s, std::uint64_t n, Walk& w) {
     for (DumpedRecord& r : w.last) {
       if (r.header.type == layout::kPaddingType) continue;
       r.preview_len = std::min<std::size_t>(r.header.length, kPreviewBytes);
-      copy_tentative(r.preview.data(), s.data(r.header.position) + sizeof(layout::RecordHeader),
-                     r.preview_len);
+      copy_tentative(r.preview.data(), s.data(r.header.position), r.preview_len);
       r.overwritten = lapped(s, r.header.position);
     }
     return true;

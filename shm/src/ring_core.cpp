@@ -12,7 +12,6 @@
 #include <ctime>
 
 #include "shmio/shm/process.hpp"
-#include "shmio/shm/ring_reader.hpp"  // copy_tentative
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -123,13 +122,13 @@ bool advance_frontier(const Segment& s) noexcept {
       // repair below; makes the record's header visible. (seq_cst: after a CAS that moved the
       // frontier here, this load is the advancer's side of the Dekker pair with a committer's
       // fence, docs/ring.md "The committer's own records".)
-      if (s.meta(p).seal.load(std::memory_order_seq_cst) != seal_of(p)) break;
+      const Segment::UnitMeta m = s.meta(p);
+      if (m.seal.load(std::memory_order_seq_cst) != seal_of(p)) break;
       // (The index stamped at f is visible: it was stamped before the frontier reached f.)
       if (n == 0) index = s.meta(f).index.load(std::memory_order_relaxed);
-      // A preempted advancer may read this header after the record was overwritten; the frontier
-      // re-check below discards such a read, so copy it as a tentative (seqlock) read.
-      RecordHeader h;
-      copy_tentative(reinterpret_cast<std::byte*>(&h), s.data(p), sizeof h);
+      // The header, beside the seal. A preempted advancer may read it after a later lap's record
+      // wrote over it; the frontier re-check below discards such a read.
+      const RecordHeader h = unpack_header(p, m.info.load(std::memory_order_relaxed));
       // A run ends short of a whole capacity past f: its last stamp would otherwise land on f's
       // own unit (the same 64 bytes one lap on) while the frontier is still at f, and everyone
       // who read the index at f from then on would count from a wrong base. (The first record is
@@ -227,13 +226,11 @@ void write_padding(const Segment& s, std::uint64_t position, std::uint64_t end,
   constexpr std::uint64_t kMaxPad = 0x8000'0000ULL;  // a multiple of kUnit that fits a u32
   while (position < end) {
     const std::uint64_t len = std::min(end - position, kMaxPad);
-    RecordHeader& h = s.record(position);
-    h.position = position;
-    h.length = static_cast<std::uint32_t>(len - sizeof(RecordHeader));
-    h.type = kPaddingType;
-    h.producer = producer;
+    const Segment::UnitMeta m = s.meta(position);
+    m.info.store(pack_info(static_cast<std::uint32_t>(len), kPaddingType, producer),
+                 std::memory_order_relaxed);
     // SYNC POINT WRITE: seal of a repaired hole; pairs with the seal load in advance_frontier().
-    s.meta(position).seal.store(seal_of(position), std::memory_order_seq_cst);
+    m.seal.store(seal_of(position), std::memory_order_seq_cst);
     position += len;
   }
 }

@@ -11,14 +11,6 @@
 namespace shmio::shm {
 using namespace layout;
 
-#if defined(__SANITIZE_THREAD__)
-#define SHMIO_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define SHMIO_TSAN 1
-#endif
-#endif
-
 #ifdef SHMIO_TSAN
 // Under TSan the racy read must not be instrumented (it is validated afterwards), and must not go
 // through the intercepted memcpy either.
@@ -261,26 +253,32 @@ std::size_t RingReader::peek(std::span<RecordView> out) {
     std::size_t n = 0;
     std::uint64_t pos = cursor_;
     std::uint64_t index = cursor_index_;
+    // (In locals: the stores into `out` below could otherwise alias them for the compiler, which
+    // would then reload each from the Segment per record.)
+    const std::uint64_t mask = s.mask(), capacity = s.capacity();
+    const std::uint32_t max_record = s.max_record();
+    SealEntry* const entries = s.seal_entries();
+    std::byte* const data = s.data(0);
     while (n < out.size()) {
-      if (by_seal) {
-        // R1 for each record after the first. The run stays within a capacity of the cursor
-        // (beyond it, what it read would be a later lap's: consume() would discard it anyway).
-        if (pos != cursor_ && s.meta(pos).seal.load(std::memory_order_acquire) != seal_of(pos))
-          break;
-      } else if (pos >= f) {
-        break;
-      }
-      RecordHeader h;
-      copy_tentative(reinterpret_cast<std::byte*>(&h), s.data(pos), sizeof h);
+      if (!by_seal && pos >= f) break;
+      // The header is beside the seal (layout version 5): one line holds both. R1 for each
+      // record after the first (the first's seal is loaded above). Below the frontier every
+      // record is sealed, and the seal tells whether a later lap has started a record here (its
+      // header may then be that one's: the walk stops, the tail decides); a seal below this
+      // lap's is one gone (scribbled over), and the header, bounds-checked, is read as before.
+      // A by_seal run stays within a capacity of the cursor (beyond it, what it read would be a
+      // later lap's: consume() would discard it anyway).
+      SealEntry& e = entries[(pos & mask) / kUnit];
+      const std::uint64_t sealed = pos == cursor_ ? seal : e.seal.load(std::memory_order_acquire);
+      if (by_seal ? sealed != seal_of(pos) : sealed > seal_of(pos)) break;
+      const RecordHeader h = unpack_header(pos, e.info.load(std::memory_order_relaxed));
       const bool pad = h.type == kPaddingType;
       // Bounds before use: a header being overwritten may hold anything.
-      if (!pad && (h.length == 0 || h.length > s.max_record())) break;
+      if (!pad && (h.length == 0 || h.length > max_record)) break;
       const std::uint64_t fp = footprint(h.length);
-      if (h.position != pos) break;
-      if (by_seal ? pos + fp - cursor_ > s.capacity() : fp > f - pos) break;
+      if (by_seal ? pos + fp - cursor_ > capacity : fp > f - pos) break;
       if (!pad) {
-        out[n] = RecordView{
-            pos, index, h.type, h.producer, {s.data(pos) + sizeof(RecordHeader), h.length}};
+        out[n] = RecordView{pos, index, h.type, h.producer, {data + (pos & mask), h.length}};
         ++n;
         ++index;
       }

@@ -5,11 +5,11 @@
 //
 // clang-format off
 //   offset 0                                                                control_bytes + capacity
-//   +---------------+-----------+-----------------+---------------+------------+-------------+------------+
-//   | SegmentHeader | Control   | ProducerSlot[P] | ReaderSlot[R] | seal[C/64] | index[C/64] | data ring  |
-//   | 512 B         | 5 x 128 B | 256 B each      | 256 B each    | 8 B each   | 8 B each    | capacity B |
-//   +---------------+-----------+-----------------+---------------+------------+-------------+------------+
-//   \_____________________________ control area, rounded up to a page ______________________/
+//   +---------------+-----------+-----------------+---------------+-------------+-------------+------------+
+//   | SegmentHeader | Control   | ProducerSlot[P] | ReaderSlot[R] | seal[C/64]  | index[C/64] | data ring  |
+//   | 512 B         | 5 x 128 B | 256 B each      | 256 B each    | 16 B each   | 8 B each    | capacity B |
+//   +---------------+-----------+-----------------+---------------+-------------+-------------+------------+
+//   \_____________________________ control area, rounded up to a page _______________________/
 //
 // The data ring is mapped twice, back to back, in every process ("mirror mapping"), so a record
 // that crosses the physical end of the ring is still contiguous in each process's address space:
@@ -19,26 +19,30 @@
 // records; it only grows. Its bytes live at data[position % capacity]. Positions of records are
 // multiples of kUnit (64), so every record starts on its own cache line.
 //
-// A record in the data ring:
+// A record in the data ring is its payload alone (layout version 5), from the start of its unit:
 //
-//    0               8               12      14      16
-//   +---------------+---------------+-------+-------+-------------------------+- - - -+
-//   | position (u64)| length (u32)  | type  | prod. | payload (length bytes)  | pad   |
-//   +---------------+---------------+-------+-------+-------------------------+- - - -+
-//   \________________ RecordHeader (16 B) _________/    footprint = align64(16 + length)
+//   +-------------------------+- - - -+
+//   | payload (length bytes)  | pad   |     footprint = align64(length), at least 64
+//   +-------------------------+- - - -+
 //
-// Unit metadata, one seal and one index per 64-byte unit of the ring, out of band (never
-// overwritten by payload bytes), in two arrays (layout version 3): a reader waiting for the record
-// at its cursor polls that unit's seal, and the index stamps that committers write for the record
-// after theirs stay out of the line it polls.
+// Unit metadata, out of band (never overwritten by payload bytes), in two arrays: for each 64-byte
+// unit a seal entry and an index.
 //
-//   seal[u]  = position | 1 once the record starting at that unit is complete (committed or
-//              padding); written only by that record's producer or by the repair of a dead producer.
+//   seal[u]  = { seal: position | 1 once the record starting at that unit is complete (committed
+//                      or padding); written only by that record's producer or by the repair of a
+//                      dead producer,
+//                info: that record's header, length u32 | type u16 << 32 | producer u16 << 48,
+//                      written by the same hand just before the seal } — 16 bytes, four units a
+//              line: a reader that sees a record sealed has its header in the same line (layout
+//              version 5; before it the header took the first 16 bytes of the record's line, and
+//              a 64-byte payload took two lines).
 //   index[u] = the number of non-padding records before the record starting here; stamped by
 //              whoever advances the frontier to this position, with a monotonic max, or by the
 //              committer of the record before it with a plain store before its seal while the
 //              frontier is held at that record; a repair overwrites a dead committer's (see
-//              docs/ring.md).
+//              docs/ring.md). Apart from the seals (layout version 3): a reader waiting for the
+//              record at its cursor polls that unit's seal, and the stamps committers write for
+//              the record after theirs stay out of the line it polls.
 //
 // The seal lives out of band so that no payload byte pattern can ever be mistaken for a commit,
 // and its low bit is 1 so that zeroed memory never looks committed.
@@ -53,10 +57,10 @@ namespace shmio::shm::layout {
 
 inline constexpr std::uint64_t kMagic = 0x474e52'4f494d4853ULL;  // "SHMIORNG" little-endian
 // 2: Control's horizon; 3: seals, indices apart; 4: exclusive-producer rings (the header flag and
-// the owner word, which older builds would ignore)
-inline constexpr std::uint32_t kLayoutVersion = 4;
+// the owner word, which older builds would ignore); 5: record headers beside the seals
+inline constexpr std::uint32_t kLayoutVersion = 5;
 
-inline constexpr std::size_t kUnit = 64;    // record alignment, one seal and one index per unit
+inline constexpr std::size_t kUnit = 64;  // record alignment, one seal entry and one index per unit
 inline constexpr std::size_t kBlock = 128;  // a hot counter's own block (adjacent-line prefetch)
 inline constexpr std::size_t kPage = 4096;
 
@@ -258,26 +262,45 @@ static_assert(sizeof(ReaderSlot) == 2 * kBlock);
 static_assert(offsetof(ReaderSlot, position) == 16);
 static_assert(offsetof(ReaderSlot, records) == kBlock);
 
-// One unit's seal or index (two arrays of them, see the top of this file).
+// One unit's index (an array of them, see the top of this file).
 using UnitWord = std::atomic<std::uint64_t>;
 static_assert(sizeof(UnitWord) == 8);
 
+// One unit's seal and the header of the record starting there (an array of them).
+struct SealEntry {
+  std::atomic<std::uint64_t> seal;  // position | 1 once complete
+  std::atomic<std::uint64_t> info;  // pack_info(length, type, producer)
+};
+static_assert(sizeof(SealEntry) == 16 && kUnit % sizeof(SealEntry) == 0);
+
+// A record's header, as read from its unit's seal entry (it is not stored in this form).
 struct RecordHeader {
-  std::uint64_t position;
-  std::uint32_t length;
+  std::uint64_t position;  // the seal's value less its low bit
+  std::uint32_t length;    // payload bytes (padding: its footprint)
   std::uint16_t type;
   std::uint16_t producer;
 };
-static_assert(sizeof(RecordHeader) == 16);
-static_assert(offsetof(RecordHeader, length) == 8);
-static_assert(offsetof(RecordHeader, type) == 12);
-static_assert(offsetof(RecordHeader, producer) == 14);
-
-// Bytes a record of `length` payload bytes takes in the ring.
-constexpr std::uint64_t footprint(std::uint64_t length) {
-  return align_up(sizeof(RecordHeader) + length, kUnit);
+constexpr std::uint64_t pack_info(std::uint32_t length, std::uint16_t type,
+                                  std::uint16_t producer) {
+  return std::uint64_t{length} | std::uint64_t{type} << 32 | std::uint64_t{producer} << 48;
 }
-static_assert(footprint(0) == 64 && footprint(48) == 64 && footprint(49) == 128);
+constexpr RecordHeader unpack_header(std::uint64_t seal, std::uint64_t info) {
+  return {seal & ~std::uint64_t{1}, static_cast<std::uint32_t>(info),
+          static_cast<std::uint16_t>(info >> 32), static_cast<std::uint16_t>(info >> 48)};
+}
+static_assert(unpack_header(seal_of(128), pack_info(7, 3, 9)).position == 128);
+static_assert(unpack_header(1, pack_info(0xFFFFFFFF, 0xFFFF, 2)).length == 0xFFFFFFFF);
+static_assert(unpack_header(1, pack_info(0xFFFFFFFF, 0xFFFF, 2)).type == 0xFFFF);
+static_assert(unpack_header(1, pack_info(0xFFFFFFFF, 0xFFFF, 2)).producer == 2);
+
+// Bytes a record of `length` payload bytes takes in the ring: its payload rounded up to whole
+// units, and at least one unit (a record needs a unit of its own for its seal entry; records have
+// at least one byte, a damaged header may say 0).
+constexpr std::uint64_t footprint(std::uint64_t length) {
+  return length == 0 ? kUnit : align_up(length, kUnit);
+}
+static_assert(footprint(0) == 64 && footprint(1) == 64 && footprint(64) == 64 &&
+              footprint(65) == 128);
 
 // Offsets of each part, derived from (capacity, producers, readers) alone, so that attach() can
 // recompute them and refuse a header that does not add up.
@@ -285,7 +308,7 @@ struct Offsets {
   std::uint64_t control;
   std::uint64_t producers;
   std::uint64_t readers;
-  std::uint64_t seals;          // UnitWord[capacity / kUnit]
+  std::uint64_t seals;          // SealEntry[capacity / kUnit]
   std::uint64_t indices;        // UnitWord[capacity / kUnit]
   std::uint64_t control_bytes;  // = offset of the data ring, page aligned
   std::uint64_t segment_bytes;  // = control_bytes + capacity
@@ -297,7 +320,7 @@ constexpr Offsets offsets_for(std::uint64_t capacity, std::uint16_t producers,
   o.producers = o.control + sizeof(Control);
   o.readers = o.producers + sizeof(ProducerSlot) * producers;
   o.seals = align_up(o.readers + sizeof(ReaderSlot) * readers, kBlock);
-  o.indices = o.seals + sizeof(UnitWord) * (capacity / kUnit);
+  o.indices = o.seals + sizeof(SealEntry) * (capacity / kUnit);
   o.control_bytes = align_up(o.indices + sizeof(UnitWord) * (capacity / kUnit), kPage);
   o.segment_bytes = o.control_bytes + capacity;
   return o;

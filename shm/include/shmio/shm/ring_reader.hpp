@@ -15,6 +15,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <cstring>
 #include <span>
 #include <string>
 #include <vector>
@@ -47,6 +48,33 @@ struct ReaderOptions {
 // Copies bytes that a producer may be overwriting at the same moment (a seqlock-style read whose
 // result is validated afterwards). Not instrumented by ThreadSanitizer, on purpose.
 void copy_tentative(std::byte* dst, const std::byte* src, std::size_t n) noexcept;
+
+#if defined(__SANITIZE_THREAD__)
+#define SHMIO_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define SHMIO_TSAN 1
+#endif
+#endif
+
+// The same for whole 64-byte units of the ring (a record's footprint, which lies inside the
+// mapping: its payload and the rest of its last unit). A record of a unit or a few is copied with
+// fixed-size copies the compiler inlines, not a library call per record (poll()'s copy; the
+// ring_read rows of shm_ring_bench measure it).
+#ifdef SHMIO_TSAN
+inline void copy_units_tentative(std::byte* dst, const std::byte* src, std::size_t units) noexcept {
+  copy_tentative(dst, src, units * layout::kUnit);
+}
+#else
+inline void copy_units_tentative(std::byte* dst, const std::byte* src, std::size_t units) noexcept {
+  if (units > 4) {
+    std::memcpy(dst, src, units * layout::kUnit);
+    return;
+  }
+  for (std::size_t i = 0; i < units; ++i)
+    __builtin_memcpy(dst + i * layout::kUnit, src + i * layout::kUnit, layout::kUnit);
+}
+#endif
 
 // What the last call observed about losses.
 struct LossReport {
@@ -159,7 +187,7 @@ std::size_t RingReader::poll(Fn&& fn, std::size_t max_records) {
   // one record alone is larger); the rest stays for the next call.
   std::size_t total = 0, take = 0;
   for (; take < n; ++take) {
-    const std::size_t need = total + views[take].payload.size();
+    const std::size_t need = total + layout::footprint(views[take].payload.size());
     if (take > 0 && need > kCopyBudget) break;
     total = need;
   }
@@ -167,10 +195,12 @@ std::size_t RingReader::poll(Fn&& fn, std::size_t max_records) {
   std::size_t offset = 0;
   for (std::size_t i = 0; i < take; ++i) {
     const auto src = views[i].payload;
+    const std::size_t fp = layout::footprint(src.size());
     // Intentionally racy copy (a seqlock read): consume() below discards it if it was torn.
-    copy_tentative(copy_.data() + offset, src.data(), src.size());
+    // Whole units: the payload and the rest of its last one.
+    copy_units_tentative(copy_.data() + offset, src.data(), fp / layout::kUnit);
     views[i].payload = {copy_.data() + offset, src.size()};
-    offset += src.size();
+    offset += fp;
   }
   // consume() validates using positions only, so the re-pointed payloads do not matter to it.
   if (!consume(views.first(take))) return 0;

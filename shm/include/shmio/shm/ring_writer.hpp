@@ -97,8 +97,8 @@ class RingWriter {
   [[gnu::noinline]] std::uint64_t wait_gate(std::uint64_t p, std::uint64_t bytes,
                                             std::uint64_t f) noexcept;
   PublishStatus check(std::size_t length, std::uint16_t type) const noexcept;
-  void write_header(std::uint64_t p, std::size_t length, std::uint16_t type) noexcept;
-  void seal(std::uint64_t position) noexcept;
+  // The record's header (layout::pack_info) into its seal entry, then its seal.
+  void seal(std::uint64_t position, std::uint64_t info) noexcept;
   // Before the seals of our n records at r.position (footprint_of(i): the i-th one's footprint;
   // counted: records, not padding): if the frontier is at them — where it stays until we seal —
   // stamps each record's successor with its index (plain stores) and returns true with `end` the
@@ -113,7 +113,8 @@ class RingWriter {
                                             std::uint64_t payload_bytes) noexcept;
   // One record (or padding: counted false) of footprint fp at r, its bytes written: stamp_ahead,
   // seal, finish — what commit() and abort() end with (publish() spells them out: see there).
-  [[gnu::always_inline]] inline void complete_one(const Reserved& r, std::uint64_t fp, bool counted,
+  [[gnu::always_inline]] inline void complete_one(const Reserved& r, std::uint64_t fp,
+                                                  std::uint64_t info, bool counted,
                                                   std::uint64_t payload_bytes) noexcept;
   void release() noexcept;
 
@@ -123,6 +124,7 @@ class RingWriter {
   bool pending_ = false;
   Reserved pending_claim_{0, false, 0};  // what reserve() returned for the pending claim
   std::uint64_t pending_length_ = 0;
+  std::uint16_t pending_type_ = 0;
   std::uint64_t commits_ = 0;
   // Exclusive-producer rings: the tail and the index at it are ours alone, kept here; fence_ when
   // this process could not register for membarrier() (then each commit fences, as a parker cannot

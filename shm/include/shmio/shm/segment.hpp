@@ -124,21 +124,29 @@ class Segment {
   layout::ReaderSlot& reader_slot(std::size_t i) const noexcept {
     return at<layout::ReaderSlot>(offsets_.readers)[i];
   }
-  // The seal and the index of the unit at a position (two arrays: layout.hpp).
+  // The seal entry (seal and header) and the index of the unit at a position (two arrays:
+  // layout.hpp).
   struct UnitMeta {
     layout::UnitWord& seal;
+    layout::UnitWord& info;
     layout::UnitWord& index;
   };
   UnitMeta meta(std::uint64_t position) const noexcept {
     const std::uint64_t unit = (position & mask()) / layout::kUnit;
-    return {at<layout::UnitWord>(offsets_.seals)[unit],
-            at<layout::UnitWord>(offsets_.indices)[unit]};
+    layout::SealEntry& e = at<layout::SealEntry>(offsets_.seals)[unit];
+    return {e.seal, e.info, at<layout::UnitWord>(offsets_.indices)[unit]};
+  }
+  // The seal entries, indexed by (position & mask()) / kUnit (for loops that keep the base).
+  layout::SealEntry* seal_entries() const noexcept { return at<layout::SealEntry>(offsets_.seals); }
+  // The header of the record at a position as its seal entry holds it now (seal acquired, then
+  // the header). Tentative, like every read of a record: a later lap may be writing it.
+  layout::RecordHeader header(std::uint64_t position) const noexcept {
+    const UnitMeta m = meta(position);
+    const std::uint64_t seal = m.seal.load(std::memory_order_acquire);
+    return layout::unpack_header(seal, m.info.load(std::memory_order_relaxed));
   }
   // The bytes at a position; valid for up to `capacity` bytes thanks to the mirror mapping.
   std::byte* data(std::uint64_t position) const noexcept { return data_ + (position & mask()); }
-  layout::RecordHeader& record(std::uint64_t position) const noexcept {
-    return *reinterpret_cast<layout::RecordHeader*>(data(position));
-  }
 
  private:
   Segment() = default;

@@ -254,35 +254,37 @@ std::size_t RingReader::peek(std::span<RecordView> out) {
     std::uint64_t pos = cursor_;
     std::uint64_t index = cursor_index_;
     // (In locals: the stores into `out` below could otherwise alias them for the compiler, which
-    // would then reload each from the Segment per record.)
-    const std::uint64_t mask = s.mask(), capacity = s.capacity();
+    // would then reload each from the Segment or this reader per record.)
+    const std::uint64_t cursor = cursor_, mask = s.mask(), capacity = s.capacity();
     const std::uint32_t max_record = s.max_record();
     SealEntry* const entries = s.seal_entries();
     std::byte* const data = s.data(0);
-    while (n < out.size()) {
-      if (!by_seal && pos >= f) break;
-      // The header is beside the seal (layout version 5): one line holds both. R1 for each
-      // record after the first (the first's seal is loaded above). Below the frontier every
-      // record is sealed, and the seal tells whether a later lap has started a record here (its
-      // header may then be that one's: the walk stops, the tail decides); a seal below this
-      // lap's is one gone (scribbled over), and the header, bounds-checked, is read as before.
-      // A by_seal run stays within a capacity of the cursor (beyond it, what it read would be a
-      // later lap's: consume() would discard it anyway).
-      SealEntry& e = entries[(pos & mask) / kUnit];
-      const std::uint64_t sealed = pos == cursor_ ? seal : e.seal.load(std::memory_order_acquire);
+    RecordView* const views = out.data();
+    const std::size_t max_views = out.size();
+    // The header is beside the seal (layout version 5): one line holds both. R1 for each record
+    // after the first (the first's seal is `seal`, loaded above). Below the frontier every record
+    // is sealed, and the seal tells whether a later lap has started a record here (its header may
+    // then be that one's: the walk stops, the tail decides); a seal below this lap's is one gone
+    // (scribbled over), and the header, bounds-checked, is read as before. A by_seal run stays
+    // within a capacity of the cursor (beyond it, what it read would be a later lap's: consume()
+    // would discard it anyway).
+    for (std::uint64_t sealed = seal;;) {
       if (by_seal ? sealed != seal_of(pos) : sealed > seal_of(pos)) break;
-      const RecordHeader h = unpack_header(pos, e.info.load(std::memory_order_relaxed));
+      const RecordHeader h =
+          unpack_header(pos, entries[(pos & mask) / kUnit].info.load(std::memory_order_relaxed));
       const bool pad = h.type == kPaddingType;
       // Bounds before use: a header being overwritten may hold anything.
       if (!pad && (h.length == 0 || h.length > max_record)) break;
       const std::uint64_t fp = footprint(h.length);
-      if (by_seal ? pos + fp - cursor_ > capacity : fp > f - pos) break;
+      if (by_seal ? pos + fp - cursor > capacity : fp > f - pos) break;
       if (!pad) {
-        out[n] = RecordView{pos, index, h.type, h.producer, {data + (pos & mask), h.length}};
+        views[n] = RecordView{pos, index, h.type, h.producer, {data + (pos & mask), h.length}};
         ++n;
         ++index;
       }
       pos += fp;
+      if (n == max_views || (!by_seal && pos >= f)) break;
+      sealed = entries[(pos & mask) / kUnit].seal.load(std::memory_order_acquire);
     }
     peek_count_ = n;
     peek_end_ = pos;

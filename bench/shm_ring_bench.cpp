@@ -19,9 +19,9 @@
 //                                  (huge_MiB: how much it granted); exclusive: a ring made for
 //                                  one producer (RingConfig::exclusive_producer).
 //   ring_publish_latency/64B/ring=<bytes>/<prefaulted|lazy|huge>
-//                                  each publish timed alone over 3 laps of the ring: p50, p99,
-//                                  p99.9, max (ns, the clock's own cost, clock_ns, inside), the
-//                                  ring pre-faulted at creation or touched lazily, or
+//                                  each publish timed alone over up to 3 laps of the ring: p50,
+//                                  p99, p99.9, max (ns, the clock's own cost, clock_ns, inside),
+//                                  the ring pre-faulted at creation or touched lazily, or
 //                                  pre-faulted on huge pages where granted (huge_MiB).
 //   ring_xproc/<P>p<R>r/<size>/<mode>
 //                                  P producer processes -> R reader processes (fork), a fixed
@@ -408,8 +408,8 @@ void BM_RingPublishLatency(benchmark::State& state, PublishLatencyConfig cfg) {
     state.counters["p999_ns"] = pct(0.999);
     state.counters["max_ns"] = static_cast<double>(ns.back());
     state.counters["clock_ns"] = static_cast<double>(clock_ns);
-    state.counters["laps"] =
-        static_cast<double>(cfg.records * 128) / static_cast<double>(cfg.ring_bytes);
+    state.counters["laps"] = static_cast<double>(cfg.records * shmio::shm::layout::footprint(64)) /
+                             static_cast<double>(cfg.ring_bytes);
     state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(cfg.records));
   });
 }
@@ -1619,7 +1619,8 @@ void register_benchmarks() {
   for (std::uint64_t ring_bytes : {kMiB, kRingBytes}) {
     for (bool populate : {true, false}) {
       const std::uint64_t records =
-          std::min<std::uint64_t>(scaled<std::uint64_t>(2'000'000, 200'000), 3 * ring_bytes / 128);
+          std::min<std::uint64_t>(scaled<std::uint64_t>(2'000'000, 200'000),
+                                  3 * ring_bytes / shmio::shm::layout::footprint(64));
       benchmark::RegisterBenchmark(("ring_publish_latency/64B/ring=" + size_name(ring_bytes) +
                                     (populate ? "/prefaulted" : "/lazy"))
                                        .c_str(),
@@ -1636,7 +1637,8 @@ void register_benchmarks() {
       "ring_publish_latency/64B/ring=64MiB/huge", BM_RingPublishLatency,
       PublishLatencyConfig{
           kRingBytes, true,
-          std::min<std::uint64_t>(scaled<std::uint64_t>(2'000'000, 200'000), 3 * kRingBytes / 128),
+          std::min<std::uint64_t>(scaled<std::uint64_t>(2'000'000, 200'000),
+                                  3 * kRingBytes / shmio::shm::layout::footprint(64)),
           true})
       ->Iterations(1)
       ->UseManualTime()
@@ -1644,7 +1646,8 @@ void register_benchmarks() {
 
   const std::int64_t iterations = scaled(2, 1);
   for (std::size_t size : {64 * 1UL, 4 * kKiB}) {
-    // 4 (64 B: a 128-byte footprint) and 6 (4 KiB) times the ring's 64 MiB per iteration: a
+    // 2 (64 B: a 64-byte footprint since layout version 5) and 6 (4 KiB) times the ring's 64 MiB
+    // per iteration: a
     // reader that does not keep up is lapped, and the loss shows in 'lost'.
     const std::uint64_t records = size <= 64 ? scaled<std::uint64_t>(2'000'000, 100'000)
                                              : scaled<std::uint64_t>(100'000, 10'000);
@@ -1664,7 +1667,7 @@ void register_benchmarks() {
   }
 
   // 1P -> 1R with cache-sized rings (64 B, poll), beside the 64 MiB ring's rows above; the reader
-  // may be lapped (a small ring holds 2-8 K records): 'lost' says so.
+  // may be lapped (a small ring holds 4-16 K records): 'lost' says so.
   for (std::uint64_t ring_bytes : {256 * kKiB, kMiB}) {
     const std::string name = "ring_xproc/1p1r/64B/poll/ring=" + size_name(ring_bytes);
     benchmark::RegisterBenchmark(

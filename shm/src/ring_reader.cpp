@@ -164,7 +164,9 @@ void RingReader::resync(std::uint64_t tail, bool from_oldest) noexcept {
     resynced_ = true;
     resynced_at_ = r;
   }
-  const std::uint64_t lost_records = idx - cursor_index_, lost_bytes = r - cursor_;
+  // (Guarded like skip_corrupt's: after a damaged header the counted index may run ahead.)
+  const std::uint64_t lost_records = idx > cursor_index_ ? idx - cursor_index_ : 0;
+  const std::uint64_t lost_bytes = r - cursor_;
   last_loss_.records += lost_records;
   last_loss_.bytes += lost_bytes;
   slot_->laps.fetch_add(1, std::memory_order_relaxed);
@@ -235,7 +237,8 @@ std::size_t RingReader::peek(std::span<RecordView> out) {
     std::uint64_t f = 0;
     if (by_seal && behind_) {
       // The last peek filled its span: more is waiting, likely a long run. One frontier load
-      // (R1f) bounds it, instead of a seal load per record; once caught up, the seals again.
+      // (R1f) bounds it (the walk then only checks each seal, which since layout version 5 is in
+      // the line of the header it reads anyway); once caught up, the seals again.
       f = c.frontier.frontier.load(std::memory_order_acquire);
       if (past(f, cursor_) && f - cursor_ <= s.capacity()) by_seal = false;
     } else if (!by_seal) {
@@ -268,8 +271,20 @@ std::size_t RingReader::peek(std::span<RecordView> out) {
     // (scribbled over), and the header, bounds-checked, is read as before. A by_seal run stays
     // within a capacity of the cursor (beyond it, what it read would be a later lap's: consume()
     // would discard it anyway).
-    for (std::uint64_t sealed = seal;;) {
+    // (Below the frontier the cursor's seal is loaded again: the one above may predate it.)
+    std::uint64_t sealed =
+        by_seal ? seal : entries[(pos & mask) / kUnit].seal.load(std::memory_order_acquire);
+    for (;;) {
       if (by_seal ? sealed != seal_of(pos) : sealed > seal_of(pos)) break;
+      // A seal below this lap's, below the frontier, is either one scribbled over or a unit in
+      // the middle of a record (its seal and header an older lap's: a length damaged in a header
+      // walks into one). A record starts here only if the index stamped here is the one counted
+      // (every record start below the frontier has its own; a unit inside a record keeps an older
+      // lap's, which is smaller; only inside padding a repair wrote is it the hole's own, so a
+      // length damaged to end in such a hole is not caught: damage is caught as far as the stamps
+      // allow, not always).
+      if (sealed != seal_of(pos) && s.meta(pos).index.load(std::memory_order_relaxed) != index)
+        break;
       const RecordHeader h =
           unpack_header(pos, entries[(pos & mask) / kUnit].info.load(std::memory_order_relaxed));
       const bool pad = h.type == kPaddingType;

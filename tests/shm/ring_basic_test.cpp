@@ -306,7 +306,7 @@ TEST(Ring, ALappedReaderLearnsExactlyWhatItLostAndResyncs) {
   auto w = RingWriter::attach(s);
   auto r = RingReader::attach(s);  // attached first, then paused: reads nothing for a while
   std::vector<std::byte> buf(500);
-  const std::uint64_t kRecords = 1000;  // ~9 laps with 576-byte footprints
+  const std::uint64_t kRecords = 1000;  // ~7.8 laps with 512-byte footprints
   for (std::uint64_t i = 0; i < kRecords; ++i) {
     CheckedRecord::fill(buf, 0, i);
     ASSERT_EQ(w->publish(1, buf), PublishStatus::ok);
@@ -340,8 +340,8 @@ TEST(Ring, AReaderLappedAgainSoonResumesAGranuleFurtherOn) {
   auto r = RingReader::attach(s);
   std::vector<std::byte> buf(500);
   const std::uint64_t fp = layout::footprint(500);
-  const std::uint64_t per_ring = s.capacity() / fp;                              // 113
-  const std::uint64_t per_granule = layout::horizon_granule(s.capacity()) / fp;  // 7
+  const std::uint64_t per_ring = s.capacity() / fp;                              // 128
+  const std::uint64_t per_granule = layout::horizon_granule(s.capacity()) / fp;  // 8
   ASSERT_GT(per_granule, 2u);
   std::uint64_t published = 0, delivered = 0;
   auto publish = [&](std::uint64_t n) {
@@ -564,6 +564,48 @@ TEST(Ring, ACorruptRecordIsSkippedAndCountedNotCrashedOn) {
   EXPECT_EQ(got[1].payload, "rec2");
   EXPECT_EQ(s.reader_slot(r->id()).corrupt.load(), 1u);
   EXPECT_EQ(r->total_loss().records, 1u);
+}
+
+// A header damaged to a shorter length that still passes the bounds: the record is delivered with
+// it (nothing can tell), but the units it no longer covers hold an older lap's seals and headers,
+// and none of them is taken for a record: the walk below the frontier checks each unit's index
+// stamp where the seal is not this lap's, the rest is skipped as corrupt, and the records after it
+// come with their own indices. (Without the stamp check the older lap's headers were delivered as
+// records made up of the damaged record's middle.)
+TEST(Ring, AHeaderDamagedShorterDoesNotMakeUpRecordsFromAnOlderLap) {
+  RingName name("corrupt-short");
+  auto s = test::make_ring(name, 1 << 16, 1000);
+  auto w = RingWriter::attach(s);
+  std::vector<std::byte> small(40, std::byte{0x11});
+  // More than a lap of one-unit records: every unit has an older lap's seal, header and index.
+  for (int i = 0; i < 1100; ++i) ASSERT_EQ(w->publish(1, small), PublishStatus::ok);
+  auto r = RingReader::attach(s);                     // at the latest record
+  std::vector<std::byte> big(1000, std::byte{0x22});  // 16 units
+  std::uint64_t p_big = 0;
+  ASSERT_EQ(w->publish(2, big, &p_big), PublishStatus::ok);
+  ASSERT_EQ(w->publish(3, bytes_of("after1")), PublishStatus::ok);
+  ASSERT_EQ(w->publish(3, bytes_of("after2")), PublishStatus::ok);
+  s.meta(p_big).info.store(layout::pack_info(100, 2, 0));  // 1000 -> 100 bytes: 2 units
+  std::vector<Got> got;
+  int quiet = 0;
+  while (got.size() < 3 && quiet <= 2 * static_cast<int>(RingReader::kFrontierEvery)) {
+    if (r->poll([&](const RecordView& v) {
+          got.push_back({v.position, v.index, v.type, v.producer, string_of(v.payload)});
+        }) == 0)
+      ++quiet;
+  }
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[0].type, 2u);
+  EXPECT_EQ(got[0].payload.size(), 100u) << "the damaged length is delivered: nothing can tell";
+  EXPECT_EQ(got[0].index, 1100u);
+  EXPECT_EQ(got[1].type, 3u) << "an older lap's header taken for a record";
+  EXPECT_EQ(got[1].payload, "after1");
+  EXPECT_EQ(got[1].index, 1101u);
+  EXPECT_EQ(got[2].payload, "after2");
+  EXPECT_EQ(s.reader_slot(r->id()).corrupt.load(), 1u);
+  EXPECT_EQ(r->total_loss().records, 0u) << "the skipped units held no record of this lap";
+  // Nothing more: the older lap's units were skipped, not kept for later.
+  EXPECT_EQ(r->poll([](const RecordView&) {}), 0u);
 }
 
 // The protocol never unseals a record; a seal gone all the same (something scribbled over the seal

@@ -165,12 +165,13 @@ class RingReader {
   // record; every kFrontierEvery-th of them also looks at the frontier (frontier_due()).
   mutable std::uint64_t quiet_ = 0;
   // The last peek() filled its span (more was waiting): the next one bounds its run with one
-  // frontier load rather than a seal load per record.
+  // frontier load (its seals then only checked, docs/ring.md "A reader far behind").
   bool behind_ = false;
   // Where the last resync put the cursor, and whether there was one (resync()).
   std::uint64_t resynced_at_ = 0;
   bool resynced_ = false;
-  // poll() copies a batch of up to this many payload bytes before validating it: large enough to
+  // poll() copies a batch of up to this many bytes (records' footprints: whole 64-byte units)
+  // before validating it: large enough to
   // amortise the validation over many small records, small enough to stay in L2.
   static constexpr std::size_t kCopyBudget = 256 * 1024;
   std::vector<std::byte> copy_;    // poll()'s private copies

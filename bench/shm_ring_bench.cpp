@@ -39,7 +39,8 @@
 //                                  one-way publish -> read latency between two processes, paced
 //                                  sends; the Time column is the p50, counters the percentiles
 //                                  (publish_p50_ns: the producer's send-to-commit part);
-//                                  exclusive: through a ring made for one producer.
+//                                  exclusive: through a ring made for one producer;
+//                                  exclusive_fenced (parked): one made with fenced commits.
 //   ring_read/64B/ring=1MiB[/exclusive], base_moodycamel_read/64B
 //                                  one thread taking 512 records out of a ring / a moodycamel
 //                                  queue, in the cache: each reader's own cost per record.
@@ -47,8 +48,9 @@
 //                                  moodycamel::ConcurrentQueue, 2 threads of one process (initial
 //                                  pool 4 MiB, or 1 MiB: a 1 MiB ring's footprint).
 //   ring_xproc/1p1r/64B/poll/ring=<bytes>  1P -> 1R with a cache-sized ring.
-//   ring_xproc/1p1r/64B/poll[/ring=1MiB]/exclusive
-//                                  1P -> 1R through a ring made for one producer (exclusive).
+//   ring_xproc/1p1r/64B/poll[/ring=1MiB]/exclusive, .../ring=1MiB/exclusive_fenced
+//                                  1P -> 1R through a ring made for one producer (exclusive;
+//                                  exclusive_fenced: with fenced commits).
 //                                  (A 64 B record is one 64-byte line since layout version 5,
 //                                  as a moodycamel item is: the header is beside the seal.)
 //   ring_xproc/1p1r/64B/poll/huge  1P -> 1R, the 64 MiB ring on huge pages where granted.
@@ -238,7 +240,8 @@ std::string unique_name(const char* what) {
 class BenchRing {
  public:
   explicit BenchRing(const char* what, std::uint64_t capacity = kRingBytes, bool populate = true,
-                     bool huge_pages = false, bool exclusive_producer = false)
+                     bool huge_pages = false, bool exclusive_producer = false,
+                     bool fenced_commits = false)
       : name_(unique_name(what)), live_("/" + Segment::object_name(name_)) {
     RingConfig config;
     config.name = name_;
@@ -246,6 +249,7 @@ class BenchRing {
     config.populate = populate;
     config.huge_pages = huge_pages;
     config.exclusive_producer = exclusive_producer;
+    config.fenced_commits = fenced_commits;
     config.max_producers = 64;
     config.max_readers = 64;
     auto s = Segment::create(config);
@@ -427,6 +431,7 @@ struct XprocConfig {
   std::size_t batch = 1;    // records per publish_batch (1: publish)
   bool huge_pages = false;  // the ring on transparent huge pages where granted (huge_MiB)
   bool exclusive = false;   // RingConfig::exclusive_producer (one producer)
+  bool fenced = false;      // RingConfig::fenced_commits (with exclusive)
 };
 
 // What each child reports (one per child, in a shared mapping).
@@ -557,7 +562,7 @@ int xproc_reader(sb::ChildContext& ctx, const std::string& ring, const XprocConf
 
 void BM_RingXproc(benchmark::State& state, XprocConfig cfg) {
   guarded(state, [&] {
-    BenchRing ring("xproc", cfg.ring_bytes, true, cfg.huge_pages, cfg.exclusive);
+    BenchRing ring("xproc", cfg.ring_bytes, true, cfg.huge_pages, cfg.exclusive, cfg.fenced);
     if (cfg.huge_pages)
       state.counters["huge_MiB"] = static_cast<double>(ring.segment().huge_page_bytes() >> 20);
     const int children = cfg.producers + cfg.readers;
@@ -630,6 +635,7 @@ struct LatencyConfig {
   std::uint64_t samples;
   std::uint64_t interval_ns;  // one record every interval
   bool exclusive = false;     // RingConfig::exclusive_producer
+  bool fenced = false;        // RingConfig::fenced_commits (with exclusive)
 };
 
 constexpr std::size_t kLatencyPayload = 64;
@@ -735,7 +741,7 @@ int latency_reader(sb::ChildContext& ctx, const std::string& ring, const Latency
 
 void BM_RingLatency(benchmark::State& state, LatencyConfig cfg) {
   guarded(state, [&] {
-    BenchRing ring("lat", kRingBytes, true, false, cfg.exclusive);
+    BenchRing ring("lat", kRingBytes, true, false, cfg.exclusive, cfg.fenced);
     const std::uint64_t total = cfg.warmup + cfg.samples;
     sb::SharedArray<std::uint64_t> samples(total), publish_ns(total);
     sb::SharedArray<ChildReport> report(1);
@@ -1537,6 +1543,17 @@ void print_ratios(std::FILE* out, const CapturingReporter& r) {
               {"ring(exclusive)", "ring_read/64B/ring=1MiB/exclusive", "items_per_second"},
               {"moodycamel", "base_moodycamel_read/64B", "items_per_second"}, fmt_rate);
   print_ratio(out, r,
+              "parked reader one-way p90, exclusive ring with fenced commits (no membarrier on "
+              "parking) vs exclusive ring, then vs the shared ring:",
+              {"fenced", "ring_latency/parked/exclusive_fenced", "p90_ns"},
+              {"exclusive", "ring_latency/parked/exclusive", "p90_ns"}, fmt_ns);
+  print_ratio(out, r, "", {"fenced", "ring_latency/parked/exclusive_fenced", "p90_ns"},
+              {"shared", "ring_latency/parked", "p90_ns"}, fmt_ns);
+  print_ratio(
+      out, r, "64 B records/s, 1P -> 1R, 1 MiB ring, exclusive with fenced commits vs exclusive:",
+      {"fenced", "ring_xproc/1p1r/64B/poll/ring=1MiB/exclusive_fenced", "items_per_second"},
+      {"exclusive", "ring_xproc/1p1r/64B/poll/ring=1MiB/exclusive", "items_per_second"}, fmt_rate);
+  print_ratio(out, r,
               "one-way latency p50, busy reader, exclusive producer vs cache-line ping-pong:",
               {"ring(exclusive)", "ring_latency/busy/exclusive", "p50_ns"}, pingpong, fmt_ns);
   print_ratio(out, r, "the publish's part with a reader watching, exclusive vs shared:",
@@ -1689,12 +1706,16 @@ void register_benchmarks() {
   // An exclusive producer (RingConfig::exclusive_producer: claim and commit without a locked
   // instruction), 64 B through the 1 MiB and the 64 MiB ring. (Until layout version 5 there were
   // 48 B rows too: then the records of one 64-byte line, the header taking 16 B of it.)
-  for (const std::uint64_t ring_bytes : {kMiB, kRingBytes}) {
+  // And the 1 MiB ring made with fenced commits (RingConfig::fenced_commits: what the fence on
+  // every commit costs the throughput).
+  for (const auto& [ring_bytes, fenced] :
+       {std::pair{kMiB, false}, std::pair{kRingBytes, false}, std::pair{kMiB, true}}) {
     XprocConfig cfg{1, 1, 64, false, scaled<std::uint64_t>(2'000'000, 100'000), ring_bytes};
     cfg.exclusive = true;
+    cfg.fenced = fenced;
     const std::string name = "ring_xproc/1p1r/64B/poll" +
                              (ring_bytes == kRingBytes ? "" : "/ring=" + size_name(ring_bytes)) +
-                             "/exclusive";
+                             (fenced ? "/exclusive_fenced" : "/exclusive");
     benchmark::RegisterBenchmark(name.c_str(), BM_RingXproc, cfg)
         ->Iterations(iterations)
         ->UseManualTime()
@@ -1708,12 +1729,18 @@ void register_benchmarks() {
       ->UseManualTime()
       ->Unit(benchmark::kMillisecond);
 
-  for (bool exclusive : {false, true}) {
+  // (exclusive_fenced: a ring made with RingConfig::fenced_commits, whose parkers skip
+  // membarrier(); parked only, where that call is paid.)
+  for (int kind : {0, 1, 2}) {
     for (bool parked : {false, true}) {
-      const LatencyConfig cfg{parked, scaled<std::uint64_t>(1'000, 200),
-                              scaled<std::uint64_t>(20'000, 2'000), 50'000, exclusive};
+      if (kind == 2 && !parked) continue;
+      LatencyConfig cfg{parked, scaled<std::uint64_t>(1'000, 200),
+                        scaled<std::uint64_t>(20'000, 2'000), 50'000, kind >= 1};
+      cfg.fenced = kind == 2;
       const std::string name = std::string(parked ? "ring_latency/parked" : "ring_latency/busy") +
-                               (exclusive ? "/exclusive" : "");
+                               (kind == 1   ? "/exclusive"
+                                : kind == 2 ? "/exclusive_fenced"
+                                            : "");
       benchmark::RegisterBenchmark(name.c_str(), BM_RingLatency, cfg)
           ->Iterations(1)
           ->UseManualTime()

@@ -310,6 +310,7 @@ int CmdStat(const shm::Segment& s, const Options& o) {
                            {"mode", mode},
                            {"dead_check_interval_ns", h.dead_check_interval_ns},
                            {"exclusive_producer", s.exclusive_producer()},
+                           {"fenced_commits", s.fenced_commits()},
                            {"tail", snap.tail},
                            {"frontier", snap.frontier},
                            {"frontier_index", snap.frontier_index},
@@ -338,8 +339,12 @@ int CmdStat(const shm::Segment& s, const Options& o) {
       {"layout version", U(h.layout_version)},
       {"capacity", U(s.capacity()) + " (" + HumanBytes(s.capacity()) + ")"},
       {"max record", U(h.max_record) + " (" + HumanBytes(h.max_record) + ")"},
-      {"slots", U(h.max_producers) + " producers, " + U(h.max_readers) + " readers" +
-                    (s.exclusive_producer() ? " (one producer at a time: exclusive)" : "")},
+      {"slots",
+       U(h.max_producers) + " producers, " + U(h.max_readers) + " readers" +
+           (s.exclusive_producer()
+                ? (s.fenced_commits() ? " (one producer at a time: exclusive, commits fenced)"
+                                      : " (one producer at a time: exclusive)")
+                : "")},
       {"segment bytes", U(h.segment_bytes) + " (" + HumanBytes(h.segment_bytes) + ")"},
       {"creator", "pid " + std::to_string(h.creator_pid) + " (" + AliveText(creator_alive) + ")"},
       {"created", IsoUtc(h.creation_time_ns)},

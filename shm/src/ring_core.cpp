@@ -88,7 +88,8 @@ bool park(const Segment& s, std::uint64_t frontier_seen,
   // An exclusive producer stores the frontier and loads the waiter count with no fence between:
   // this barrier, run on its CPU, is that fence (the asymmetric Dekker pair, docs/ring.md,
   // "Exclusive producers"). Without it we may miss a wake: sleep a bounded slice only.
-  if (s.exclusive_producer() && !expedited_barrier())
+  // (Not on a ring made with fenced commits: its producer fences each commit itself.)
+  if (s.exclusive_producer() && !s.fenced_commits() && !expedited_barrier())
     timeout = std::min(timeout, std::chrono::nanoseconds(kUnsureParkNs));
   const std::uint32_t word = w.futex_word.load(std::memory_order_seq_cst);
   // SYNC POINT READ: frontier re-checked after announcing ourselves. Either this load sees the

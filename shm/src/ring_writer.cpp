@@ -49,7 +49,9 @@ Result<RingWriter> RingWriter::attach(const Segment& segment, WriterOptions opti
     // take_producer() made us the one producer with the ring quiet (frontier == tail): the tail
     // and the index stamped there are ours to keep from now on.
     w.exclusive_ = true;
-    w.fence_ = !core::register_expedited_barrier();
+    // (A ring made with fenced commits: always fence, parkers do not call membarrier(). Otherwise
+    // fence only where this process cannot register for it.)
+    w.fence_ = segment.fenced_commits() || !core::register_expedited_barrier();
     w.tail_ = segment.control().tail.tail.load(std::memory_order_acquire);
     w.next_index_ = core::index_at(segment, w.tail_);
   }

@@ -245,6 +245,9 @@ Result<Segment> Segment::create(const RingConfig& config) {
     return Error{Errc::invalid_argument, "mode must be permission bits including 0600"};
   if (config.dead_check_interval.count() <= 0 || config.dead_check_interval.count() > 60000)
     return Error{Errc::invalid_argument, "dead_check_interval must be 1..60000 ms"};
+  if (config.fenced_commits && !config.exclusive_producer)
+    return Error{Errc::invalid_argument,
+                 "fenced_commits applies to a ring made for one producer: set exclusive_producer"};
 
   const layout::Offsets off =
       layout::offsets_for(config.capacity, config.max_producers, config.max_readers);
@@ -328,7 +331,8 @@ Result<Segment> Segment::create(const RingConfig& config) {
   h->segment_bytes = off.segment_bytes;
   h->control_bytes = off.control_bytes;
   h->flags = (config.huge_pages ? layout::kHeaderHugePages : 0) |
-             (config.exclusive_producer ? layout::kHeaderExclusiveProducer : 0);
+             (config.exclusive_producer ? layout::kHeaderExclusiveProducer : 0) |
+             (config.fenced_commits ? layout::kHeaderFencedCommits : 0);
   h->dead_check_interval_ns =
       static_cast<std::uint64_t>(config.dead_check_interval.count()) * 1'000'000ULL;
   for (std::size_t i = 0; i < config.max_producers; ++i) s.producer_slot(i).core.store(-1);
@@ -436,7 +440,9 @@ Result<Segment> Segment::attach(const std::string& name, AttachMode mode) {
         capacity > layout::kMaxCapacity || h->max_producers == 0 ||
         h->max_producers > layout::kMaxSlots || h->max_readers == 0 ||
         h->max_readers > layout::kMaxSlots || h->max_record == 0 || h->max_record > capacity / 4 ||
-        (h->flags & ~(layout::kHeaderHugePages | layout::kHeaderExclusiveProducer)) != 0) {
+        (h->flags & ~layout::kHeaderKnownFlags) != 0 ||
+        ((h->flags & layout::kHeaderFencedCommits) != 0 &&
+         (h->flags & layout::kHeaderExclusiveProducer) == 0)) {
       refusal = Error{Errc::size_mismatch, obj + " has an impossible geometry in its header"};
     } else if (h->segment_bytes != off.segment_bytes || h->control_bytes != off.control_bytes ||
                file_bytes != off.segment_bytes) {

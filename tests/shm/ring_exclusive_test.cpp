@@ -104,12 +104,11 @@ TEST(RingExclusive, RecordsAbortsAndBatchesKeepExactIndicesAndLossCountsAcrossLa
 // the waiter has announced itself (the waiter count is up), so its commit must see the count and
 // wake it; park() then returns woken, not at its 5 s timeout. (What the test cannot show is the
 // pairing itself — a commit racing the announcement; docs/ring.md argues it: the parker's
-// membarrier() is the producer's fence.)
-TEST(RingExclusive, AParkedWaiterIsWokenByEveryCommit) {
-  // (Where this process may not call membarrier(), park() sleeps 1 ms at a time by design.)
-  if (!core::expedited_barrier()) GTEST_SKIP() << "membarrier() refused here";
-  RingName name("excl-park");
-  auto s = test::make_ring(name, 1 << 16, 0, true);
+// membarrier() is the producer's fence, or, on a ring made with fenced commits, the producer's
+// own fence after each commit.)
+void parked_waiter_is_woken_by_every_commit(bool fenced) {
+  RingName name(fenced ? "excl-park-fenced" : "excl-park");
+  auto s = test::make_ring(name, 1 << 16, 0, true, 64, fenced);
   auto w = RingWriter::attach(s);
   const layout::Control& c = s.control();
   constexpr std::uint64_t kRounds = 200;
@@ -139,10 +138,23 @@ TEST(RingExclusive, AParkedWaiterIsWokenByEveryCommit) {
   EXPECT_EQ(rounds.load(), kRounds);
 }
 
-// The same through RingReader::wait() with no spin: every record arrives.
-TEST(RingExclusive, AReaderWaitingWithoutSpinningGetsEveryRecord) {
-  RingName name("excl-wait");
-  auto s = test::make_ring(name, 1 << 16, 0, true);
+TEST(RingExclusive, AParkedWaiterIsWokenByEveryCommit) {
+  // (Where this process may not call membarrier(), park() sleeps 1 ms at a time by design.)
+  if (!core::expedited_barrier()) GTEST_SKIP() << "membarrier() refused here";
+  parked_waiter_is_woken_by_every_commit(false);
+}
+
+// RingConfig::fenced_commits: the producer fences each commit and parkers skip membarrier().
+TEST(RingExclusive, AParkedWaiterIsWokenByEveryFencedCommit) {
+  parked_waiter_is_woken_by_every_commit(true);
+}
+
+// The same through RingReader::wait() with no spin: every record arrives (on a ring made with
+// fenced commits too).
+void reader_waiting_without_spinning_gets_every_record(bool fenced) {
+  RingName name(fenced ? "excl-wait-fenced" : "excl-wait");
+  auto s = test::make_ring(name, 1 << 16, 0, true, 64, fenced);
+  ASSERT_EQ(s.fenced_commits(), fenced);
   auto w = RingWriter::attach(s);
   auto r = RingReader::attach(s);
   constexpr std::uint64_t kRecords = 300;
@@ -161,6 +173,14 @@ TEST(RingExclusive, AReaderWaitingWithoutSpinningGetsEveryRecord) {
   }
   reader.join();
   EXPECT_EQ(received.load(), kRecords);
+}
+
+TEST(RingExclusive, AReaderWaitingWithoutSpinningGetsEveryRecord) {
+  reader_waiting_without_spinning_gets_every_record(false);
+}
+
+TEST(RingExclusive, AReaderWaitingWithoutSpinningGetsEveryRecordWithFencedCommits) {
+  reader_waiting_without_spinning_gets_every_record(true);
 }
 
 TEST(RingExclusive, TheNotifierSignalsEveryCommit) {

@@ -258,6 +258,7 @@ TEST(Segment, CreateValidatesItsConfiguration) {
   bad([](RingConfig& c) { c.max_producers = 0; });
   bad([](RingConfig& c) { c.max_readers = 2000; });
   bad([](RingConfig& c) { c.mode = 0400; });
+  bad([](RingConfig& c) { c.fenced_commits = true; });  // without exclusive_producer
   bad([](RingConfig& c) { c.name = "has/slash"; });
   bad([](RingConfig& c) { c.name = ""; });
   bad([](RingConfig& c) { c.dead_check_interval = std::chrono::milliseconds(0); });
@@ -305,7 +306,9 @@ INSTANTIATE_TEST_SUITE_P(
                       Refusal{"odd-capacity", 16, 12345, 8, Errc::size_mismatch},
                       Refusal{"max-record", 24, 1 << 20, 4, Errc::size_mismatch},
                       Refusal{"segment-bytes", 56, 4096, 8, Errc::size_mismatch},
-                      Refusal{"unknown-flag", 80, 0x100, 4, Errc::size_mismatch}),
+                      Refusal{"unknown-flag", 80, 0x100, 4, Errc::size_mismatch},
+                      // fenced commits (4) without a ring made for one producer (2)
+                      Refusal{"fenced-without-exclusive", 80, 4, 4, Errc::size_mismatch}),
     [](const auto& param_info) {
       std::string n = param_info.param.what;
       for (char& c : n)

@@ -36,13 +36,14 @@ class RingName {
 
 inline shm::Segment make_ring(const std::string& name, std::uint64_t capacity = 1 << 20,
                               std::uint32_t max_record = 0, bool exclusive_producer = false,
-                              std::uint16_t max_producers = 64) {
+                              std::uint16_t max_producers = 64, bool fenced_commits = false) {
   shm::RingConfig cfg;
   cfg.name = name;
   cfg.capacity = capacity;
   cfg.max_record = max_record;
   cfg.exclusive_producer = exclusive_producer;
   cfg.max_producers = max_producers;
+  cfg.fenced_commits = fenced_commits;
   auto s = shm::Segment::create(cfg);
   if (!s) throw std::runtime_error("create failed: " + s.error().message);
   return std::move(s).value();

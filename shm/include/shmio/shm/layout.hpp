@@ -114,6 +114,11 @@ inline constexpr std::uint32_t kHeaderHugePages = 1;
 // One producer at a time (RingConfig::exclusive_producer): it claims with plain stores of the tail
 // and commits with a plain store of the frontier (docs/ring.md, "Exclusive producers").
 inline constexpr std::uint32_t kHeaderExclusiveProducer = 2;
+// With kHeaderExclusiveProducer: the producer fences every commit, so parkers need no
+// membarrier() (RingConfig::fenced_commits).
+inline constexpr std::uint32_t kHeaderFencedCommits = 4;
+inline constexpr std::uint32_t kHeaderKnownFlags =
+    kHeaderHugePages | kHeaderExclusiveProducer | kHeaderFencedCommits;
 inline constexpr std::uint32_t kStateInitializing = 0x494E4954;  // "INIT"
 inline constexpr std::uint32_t kStateReady = 0x52454459;         // "REDY"
 static_assert(sizeof(SegmentHeader) == 512);

@@ -62,6 +62,12 @@ struct RingConfig {
   // ring's two locked RMWs). Readers are unchanged; a reader about to park pays a membarrier()
   // instead of the producer a fence per publish. docs/ring.md, "Exclusive producers".
   bool exclusive_producer = false;
+  // With exclusive_producer: the producer fences every commit (one full barrier after its frontier
+  // store), so that a reader about to park needs no membarrier(). For machines where that call is
+  // slow — under a hypervisor an inter-processor interrupt into a running vCPU took 48-56 us on the
+  // dev VM, and a parked reader's p90 rose from 16-20 to 43-47 us — at the price of the fence on
+  // every publish. Refused without exclusive_producer. docs/ring.md, "Exclusive producers".
+  bool fenced_commits = false;
 };
 
 enum class AttachMode { read_write, read_only };
@@ -113,6 +119,11 @@ class Segment {
   // Created with RingConfig::exclusive_producer.
   bool exclusive_producer() const noexcept {
     return (header().flags & layout::kHeaderExclusiveProducer) != 0;
+  }
+  // Created with RingConfig::fenced_commits: its producer fences every commit, parkers need no
+  // membarrier().
+  bool fenced_commits() const noexcept {
+    return (header().flags & layout::kHeaderFencedCommits) != 0;
   }
 
   // Views into the mapping. A read-only attach maps PROT_READ: through such a Segment only loads

@@ -167,6 +167,8 @@ class RingReader {
   // The last peek() filled its span (more was waiting): the next one bounds its run with one
   // frontier load (its seals then only checked, docs/ring.md "A reader far behind").
   bool behind_ = false;
+  // Prefetch each record's first line as the walk finds it (shared rings; docs/ring.md "Reading").
+  bool prefetch_run_ = false;
   // Where the last resync put the cursor, and whether there was one (resync()).
   std::uint64_t resynced_at_ = 0;
   bool resynced_ = false;

@@ -1525,34 +1525,31 @@ void print_ratios(std::FILE* out, const CapturingReporter& r) {
       fmt_rate);
   // Exclusive producers (RingConfig::exclusive_producer): no locked instruction on the path.
   const Side mc1{"moodycamel", "base_moodycamel_1p1c/64B/pool=1MiB", "items_per_second"};
-  print_ratio(
-      out, r,
-      "64 B records/s, 1P -> 1R, 1 MiB ring made for one producer (exclusive) vs "
-      "moodycamel 1P1C, 1 MiB pool:",
-      {"ring(exclusive)", "ring_xproc/1p1r/64B/poll/ring=1MiB/exclusive", "items_per_second"}, mc1,
-      fmt_rate);
-  print_ratio(out, r, "the same vs the shared ring (several producers allowed):",
-              {"exclusive", "ring_xproc/1p1r/64B/poll/ring=1MiB/exclusive", "items_per_second"},
+  const Side excl1{"exclusive", "ring_xproc/1p1r/64B/poll/ring=1MiB/exclusive", "items_per_second"};
+  const Side mc_read{"moodycamel", "base_moodycamel_read/64B", "items_per_second"};
+  const Side parked_fenced{"fenced", "ring_latency/parked/exclusive_fenced", "p90_ns"};
+  print_ratio(out, r,
+              "64 B records/s, 1P -> 1R, 1 MiB ring made for one producer (exclusive) vs "
+              "moodycamel 1P1C, 1 MiB pool:",
+              excl1, mc1, fmt_rate);
+  print_ratio(out, r, "the same vs the shared ring (several producers allowed):", excl1,
               {"shared", "ring_xproc/1p1r/64B/poll/ring=1MiB", "items_per_second"}, fmt_rate);
   print_ratio(out, r,
               "one thread reading 64 B records in the cache, nothing shared (its own instructions "
               "per record), ring poll vs moodycamel try_dequeue_bulk; shared, then exclusive ring:",
-              {"ring", "ring_read/64B/ring=1MiB", "items_per_second"},
-              {"moodycamel", "base_moodycamel_read/64B", "items_per_second"}, fmt_rate);
+              {"ring", "ring_read/64B/ring=1MiB", "items_per_second"}, mc_read, fmt_rate);
   print_ratio(out, r, "",
-              {"ring(exclusive)", "ring_read/64B/ring=1MiB/exclusive", "items_per_second"},
-              {"moodycamel", "base_moodycamel_read/64B", "items_per_second"}, fmt_rate);
+              {"ring(exclusive)", "ring_read/64B/ring=1MiB/exclusive", "items_per_second"}, mc_read,
+              fmt_rate);
   print_ratio(out, r,
               "parked reader one-way p90, exclusive ring with fenced commits (no membarrier on "
               "parking) vs exclusive ring, then vs the shared ring:",
-              {"fenced", "ring_latency/parked/exclusive_fenced", "p90_ns"},
-              {"exclusive", "ring_latency/parked/exclusive", "p90_ns"}, fmt_ns);
-  print_ratio(out, r, "", {"fenced", "ring_latency/parked/exclusive_fenced", "p90_ns"},
-              {"shared", "ring_latency/parked", "p90_ns"}, fmt_ns);
-  print_ratio(
-      out, r, "64 B records/s, 1P -> 1R, 1 MiB ring, exclusive with fenced commits vs exclusive:",
-      {"fenced", "ring_xproc/1p1r/64B/poll/ring=1MiB/exclusive_fenced", "items_per_second"},
-      {"exclusive", "ring_xproc/1p1r/64B/poll/ring=1MiB/exclusive", "items_per_second"}, fmt_rate);
+              parked_fenced, {"exclusive", "ring_latency/parked/exclusive", "p90_ns"}, fmt_ns);
+  print_ratio(out, r, "", parked_fenced, {"shared", "ring_latency/parked", "p90_ns"}, fmt_ns);
+  print_ratio(out, r,
+              "64 B records/s, 1P -> 1R, 1 MiB ring, exclusive with fenced commits vs exclusive:",
+              {"fenced", "ring_xproc/1p1r/64B/poll/ring=1MiB/exclusive_fenced", "items_per_second"},
+              excl1, fmt_rate);
   print_ratio(out, r,
               "one-way latency p50, busy reader, exclusive producer vs cache-line ping-pong:",
               {"ring(exclusive)", "ring_latency/busy/exclusive", "p50_ns"}, pingpong, fmt_ns);
@@ -1731,16 +1728,20 @@ void register_benchmarks() {
 
   // (exclusive_fenced: a ring made with RingConfig::fenced_commits, whose parkers skip
   // membarrier(); parked only, where that call is paid.)
-  for (int kind : {0, 1, 2}) {
+  struct RingKind {
+    const char* suffix;
+    bool exclusive, fenced, parked_only;
+  };
+  for (const RingKind& kind :
+       {RingKind{"", false, false, false}, RingKind{"/exclusive", true, false, false},
+        RingKind{"/exclusive_fenced", true, true, true}}) {
     for (bool parked : {false, true}) {
-      if (kind == 2 && !parked) continue;
+      if (kind.parked_only && !parked) continue;
       LatencyConfig cfg{parked, scaled<std::uint64_t>(1'000, 200),
-                        scaled<std::uint64_t>(20'000, 2'000), 50'000, kind >= 1};
-      cfg.fenced = kind == 2;
-      const std::string name = std::string(parked ? "ring_latency/parked" : "ring_latency/busy") +
-                               (kind == 1   ? "/exclusive"
-                                : kind == 2 ? "/exclusive_fenced"
-                                            : "");
+                        scaled<std::uint64_t>(20'000, 2'000), 50'000, kind.exclusive};
+      cfg.fenced = kind.fenced;
+      const std::string name =
+          std::string(parked ? "ring_latency/parked" : "ring_latency/busy") + kind.suffix;
       benchmark::RegisterBenchmark(name.c_str(), BM_RingLatency, cfg)
           ->Iterations(1)
           ->UseManualTime()

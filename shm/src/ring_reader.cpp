@@ -270,29 +270,24 @@ std::size_t RingReader::peek(std::span<RecordView> out) {
     std::byte* const data = s.data(0);
     RecordView* const views = out.data();
     const std::size_t max_views = out.size();
-    // The header is beside the seal (layout version 5): one line holds both. R1 for each record
-    // after the first (the first's seal is `seal`, loaded above). Below the frontier every record
-    // is sealed, and the seal tells whether a later lap has started a record here (its header may
-    // then be that one's: the walk stops, the tail decides); a seal below this lap's is one gone
-    // (scribbled over), and the header, bounds-checked, is read as before. A by_seal run stays
-    // within a capacity of the cursor (beyond it, what it read would be a later lap's: consume()
-    // would discard it anyway).
-    // (Below the frontier the cursor's seal is loaded again: the one above may predate it.)
-    std::uint64_t sealed =
-        by_seal ? seal : entries[(pos & mask) / kUnit].seal.load(std::memory_order_acquire);
+    // The header is beside the seal (layout version 5): one entry, one line, holds both. R1 for
+    // each record after the first (the first's seal is `seal`, loaded above; below the frontier it
+    // is loaded again, as the one above may predate the frontier). A by_seal run stays within a
+    // capacity of the cursor (beyond it, what it read would be a later lap's: consume() would
+    // discard it anyway). Below the frontier every record is sealed: a seal above this lap's means
+    // a later lap started a record there (its header may be that one's: the walk stops, the tail
+    // decides); one below it is either a seal scribbled over or a unit inside a record (a damaged
+    // length walks into one; its seal and header are an older lap's), and a record starts there
+    // only if the index stamped there is the one counted — every record start below the frontier
+    // has its own, a unit inside a record an older lap's, smaller (inside padding a repair wrote
+    // it is the hole's own, so a length damaged to end there is not caught).
+    SealEntry* e = &entries[(pos & mask) / kUnit];
+    std::uint64_t sealed = by_seal ? seal : e->seal.load(std::memory_order_acquire);
     for (;;) {
       if (by_seal ? sealed != seal_of(pos) : sealed > seal_of(pos)) break;
-      // A seal below this lap's, below the frontier, is either one scribbled over or a unit in
-      // the middle of a record (its seal and header an older lap's: a length damaged in a header
-      // walks into one). A record starts here only if the index stamped here is the one counted
-      // (every record start below the frontier has its own; a unit inside a record keeps an older
-      // lap's, which is smaller; only inside padding a repair wrote is it the hole's own, so a
-      // length damaged to end in such a hole is not caught: damage is caught as far as the stamps
-      // allow, not always).
       if (sealed != seal_of(pos) && s.meta(pos).index.load(std::memory_order_relaxed) != index)
         break;
-      const RecordHeader h =
-          unpack_header(pos, entries[(pos & mask) / kUnit].info.load(std::memory_order_relaxed));
+      const RecordHeader h = unpack_header(pos, e->info.load(std::memory_order_relaxed));
       const bool pad = h.type == kPaddingType;
       // Bounds before use: a header being overwritten may hold anything.
       if (!pad && (h.length == 0 || h.length > max_record)) break;
@@ -308,7 +303,8 @@ std::size_t RingReader::peek(std::span<RecordView> out) {
       }
       pos += fp;
       if (n == max_views || (!by_seal && pos >= f)) break;
-      sealed = entries[(pos & mask) / kUnit].seal.load(std::memory_order_acquire);
+      e = &entries[(pos & mask) / kUnit];
+      sealed = e->seal.load(std::memory_order_acquire);
     }
     peek_count_ = n;
     peek_end_ = pos;

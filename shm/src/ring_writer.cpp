@@ -294,9 +294,8 @@ void RingWriter::complete_one(const Reserved& r, std::uint64_t fp, std::uint64_t
 std::uint64_t RingWriter::commit() noexcept {
   if (!pending_) return 0;
   pending_ = false;
-  const auto length = static_cast<std::uint32_t>(pending_length_);
-  complete_one(pending_claim_, footprint(length), pack_info(length, pending_type_, id_), true,
-               length);
+  complete_one(pending_claim_, footprint(pending_length_), info_of(pending_length_, pending_type_),
+               true, pending_length_);
   return pending_claim_.position;
 }
 
@@ -306,9 +305,7 @@ void RingWriter::abort() noexcept {
   const std::uint64_t fp = footprint(pending_length_);
   slot_->aborted.fetch_add(1, std::memory_order_relaxed);
   segment_->control().repair.aborted_claims.fetch_add(1, std::memory_order_relaxed);
-  // Padding's length is its footprint (max_record is below 2^32 - 64, so it fits a u32).
-  complete_one(pending_claim_, fp, pack_info(static_cast<std::uint32_t>(fp), kPaddingType, id_),
-               false, 0);
+  complete_one(pending_claim_, fp, info_of(fp, kPaddingType), false, 0);  // padding: its footprint
 }
 
 PublishStatus RingWriter::publish(std::uint16_t type, std::span<const std::byte> payload,
@@ -324,7 +321,7 @@ PublishStatus RingWriter::publish(std::uint16_t type, std::span<const std::byte>
   std::uint64_t end = 0;
   const bool stamped = stamp_ahead(
       r, 1, true, [fp](std::size_t) { return fp; }, end);
-  seal(r.position, pack_info(static_cast<std::uint32_t>(length), type, id_));
+  seal(r.position, info_of(length, type));
   finish(r.position, end, stamped, 1, length);
   if (position != nullptr) *position = r.position;
   return PublishStatus::ok;
@@ -357,7 +354,7 @@ PublishStatus RingWriter::publish_batch(std::span<const BatchRecord> records,
       [records](std::size_t i) { return footprint(records[i].payload.size()); }, end);
   p = first.position;
   for (const BatchRecord& r : records) {
-    seal(p, pack_info(static_cast<std::uint32_t>(r.payload.size()), r.type, id_));
+    seal(p, info_of(r.payload.size(), r.type));
     p += footprint(r.payload.size());
   }
   finish(first.position, end, stamped, records.size(), payload_bytes);

@@ -98,6 +98,13 @@ struct CheckedRecord {
   }
 };
 
+// Calls read_some (one poll) until the reader is at `tail`, at most 100 times: a poll delivers at
+// most 256 records, and one that finds the reader lapped resyncs and delivers none.
+template <class ReadSome>
+void read_to_tail(const shm::RingReader& r, std::uint64_t tail, ReadSome&& read_some) {
+  for (int i = 0; i < 100 && r.position() != tail; ++i) read_some();
+}
+
 // One step of a random mix of publishes through `w`, for the lapping tests: a batch of 1-4
 // records, a single record or an aborted claim (padding), and with `claims` also a record written
 // in place through claim()/commit(). Payloads (in `buf`, at least 4 * 300 bytes) are CheckedRecords

@@ -97,7 +97,12 @@ class RingWriter {
   [[gnu::noinline]] std::uint64_t wait_gate(std::uint64_t p, std::uint64_t bytes,
                                             std::uint64_t f) noexcept;
   PublishStatus check(std::size_t length, std::uint16_t type) const noexcept;
-  // The record's header (layout::pack_info) into its seal entry, then its seal.
+  // A record of ours as its seal entry holds it (lengths are checked against max_record, below
+  // 2^32 - 64, before they get here; padding's is its footprint, at most that).
+  std::uint64_t info_of(std::uint64_t length, std::uint16_t type) const noexcept {
+    return layout::pack_info(static_cast<std::uint32_t>(length), type, id_);
+  }
+  // The record's header (info_of) into its seal entry, then its seal.
   void seal(std::uint64_t position, std::uint64_t info) noexcept;
   // Before the seals of our n records at r.position (footprint_of(i): the i-th one's footprint;
   // counted: records, not padding): if the frontier is at them — where it stays until we seal —

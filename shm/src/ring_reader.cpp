@@ -80,7 +80,8 @@ RingReader::RingReader(RingReader&& o) noexcept
       resynced_at_(o.resynced_at_),
       resynced_(o.resynced_),
       copy_(std::move(o.copy_)),
-      views_(std::move(o.views_)) {}
+      taken_(std::move(o.taken_)),
+      taken_index_(o.taken_index_) {}
 
 RingReader& RingReader::operator=(RingReader&& o) noexcept {
   if (this != &o) {
@@ -103,7 +104,8 @@ RingReader& RingReader::operator=(RingReader&& o) noexcept {
     resynced_at_ = o.resynced_at_;
     resynced_ = o.resynced_;
     copy_ = std::move(o.copy_);
-    views_ = std::move(o.views_);
+    taken_ = std::move(o.taken_);
+    taken_index_ = o.taken_index_;
   }
   return *this;
 }
@@ -230,11 +232,75 @@ bool RingReader::ready() const noexcept {
   return past(s.control().frontier.frontier.load(std::memory_order_acquire), cursor_);
 }
 
+// What the walk hands records to. take() is given the n-th complete record (its position, index,
+// header, first byte and footprint) and returns false to stop the walk before it; limit() is the
+// most records one walk takes.
+struct RingReader::ViewSink {  // peek(): views into the ring
+  RecordView* views;
+  std::size_t max;
+  std::size_t limit() const noexcept { return max; }
+  bool take(std::size_t n, std::uint64_t pos, std::uint64_t index, const RecordHeader& h,
+            std::uint64_t, const std::byte* at, std::uint64_t) noexcept {
+    views[n] = RecordView{pos, index, h.type, h.producer, {at, h.length}};
+    return true;
+  }
+};
+
+struct RingReader::PollSink {  // poll(): each record's position and header, within the budget
+  Taken* taken;
+  std::size_t max;
+  std::uint64_t* first_index;
+  std::size_t bytes = 0;  // footprints taken
+  std::size_t limit() const noexcept { return max; }
+  bool take(std::size_t n, std::uint64_t pos, std::uint64_t index, const RecordHeader&,
+            std::uint64_t info, const std::byte*, std::uint64_t fp) noexcept {
+    // Up to kCopyBudget bytes a call (one record alone may be larger): the rest stays in the ring
+    // for the next call.
+    if (n > 0 && bytes + fp > kCopyBudget) return false;
+    if (n == 0) *first_index = index;
+    taken[n] = Taken{pos, info};
+    bytes += fp;
+    return true;
+  }
+};
+
 std::size_t RingReader::peek(std::span<RecordView> out) {
-  const Segment& s = *segment_;
-  Control& c = s.control();
   last_loss_ = {};
   if (out.empty()) return 0;
+  return walk(ViewSink{out.data(), out.size()});
+}
+
+std::size_t RingReader::collect(std::size_t max_records) {
+  last_loss_ = {};
+  if (max_records == 0) return 0;
+  if (taken_.size() < max_records) taken_.resize(max_records);
+  Taken* const taken = taken_.data();
+  std::size_t bytes = 0;
+  const std::size_t n = walk(PollSink{taken, max_records, &taken_index_});
+  if (n == 0) return 0;
+  for (std::size_t i = 0; i < n; ++i) bytes += footprint(static_cast<std::uint32_t>(taken[i].info));
+  if (copy_.size() < bytes) copy_.resize(bytes);
+  // Intentionally racy copies (a seqlock read): discarded below if they were torn. Whole units:
+  // each payload and the rest of its last one. (After the walk, not in it: the walk found every
+  // record's line first, so these loads go out together.)
+  const Segment& s = *segment_;
+  std::byte* const copy = copy_.data();
+  std::uint64_t payload = 0;
+  for (std::size_t i = 0, offset = 0; i < n; ++i) {
+    const auto length = static_cast<std::uint32_t>(taken[i].info);
+    const std::uint64_t fp = footprint(length);
+    copy_units_tentative(copy + offset, s.data(taken[i].position), fp / kUnit);
+    offset += fp;
+    payload += length;
+  }
+  // (What the walk read, exactly: settle() validates it, as consume() would the whole peek.)
+  return settle(peek_end_, peek_index_end_, n, payload) ? n : 0;
+}
+
+template <class Sink>
+std::size_t RingReader::walk(Sink sink) {
+  const Segment& s = *segment_;
+  Control& c = s.control();
   for (;;) {
     const std::uint64_t seal = load_seal(s, cursor_);  // R1
     // Sealed: read the run of sealed records from here. Otherwise (nothing yet, now and then;
@@ -268,8 +334,8 @@ std::size_t RingReader::peek(std::span<RecordView> out) {
     const std::uint32_t max_record = s.max_record();
     SealEntry* const entries = s.seal_entries();
     std::byte* const data = s.data(0);
-    RecordView* const views = out.data();
-    const std::size_t max_views = out.size();
+    const std::size_t max_records = sink.limit();
+    const bool prefetch = prefetch_run_;
     // The header is beside the seal (layout version 5): one entry, one line, holds both. R1 for
     // each record after the first (the first's seal is `seal`, loaded above; below the frontier it
     // is loaded again, as the one above may predate the frontier). A by_seal run stays within a
@@ -287,7 +353,8 @@ std::size_t RingReader::peek(std::span<RecordView> out) {
       if (by_seal ? sealed != seal_of(pos) : sealed > seal_of(pos)) break;
       if (sealed != seal_of(pos) && s.meta(pos).index.load(std::memory_order_relaxed) != index)
         break;
-      const RecordHeader h = unpack_header(pos, e->info.load(std::memory_order_relaxed));
+      const std::uint64_t info = e->info.load(std::memory_order_relaxed);
+      const RecordHeader h = unpack_header(pos, info);
       const bool pad = h.type == kPaddingType;
       // Bounds before use: a header being overwritten may hold anything.
       if (!pad && (h.length == 0 || h.length > max_record)) break;
@@ -296,13 +363,13 @@ std::size_t RingReader::peek(std::span<RecordView> out) {
       if (!pad) {
         // (Since layout version 5 the walk no longer reads the record's line for its header; the
         // copy after it would take the lines one by one. A hint only.)
-        if (prefetch_run_) __builtin_prefetch(data + (pos & mask), 0, 3);
-        views[n] = RecordView{pos, index, h.type, h.producer, {data + (pos & mask), h.length}};
+        if (prefetch) __builtin_prefetch(data + (pos & mask), 0, 3);
+        if (!sink.take(n, pos, index, h, info, data + (pos & mask), fp)) break;
         ++n;
         ++index;
       }
       pos += fp;
-      if (n == max_views || (!by_seal && pos >= f)) break;
+      if (n == max_records || (!by_seal && pos >= f)) break;
       e = &entries[(pos & mask) / kUnit];
       sealed = e->seal.load(std::memory_order_acquire);
     }
@@ -311,7 +378,7 @@ std::size_t RingReader::peek(std::span<RecordView> out) {
     peek_index_end_ = index;
     if (n > 0) {
       quiet_ = 0;
-      behind_ = n == out.size();
+      behind_ = n == max_records;
       return n;
     }
     behind_ = false;
@@ -373,11 +440,6 @@ bool RingReader::intact() noexcept {
 }
 
 bool RingReader::consume(std::span<const RecordView> views) {
-  const Segment& s = *segment_;
-  if (!intact()) {
-    resync(s.control().tail.tail.load(std::memory_order_acquire));
-    return false;
-  }
   std::uint64_t end = peek_end_, index_end = peek_index_end_;
   if (views.empty() && peek_count_ > 0) {
     end = cursor_;
@@ -389,9 +451,18 @@ bool RingReader::consume(std::span<const RecordView> views) {
   }
   std::uint64_t payload = 0;
   for (const RecordView& v : views) payload += v.payload.size();
+  return settle(end, index_end, views.size(), payload);
+}
+
+bool RingReader::settle(std::uint64_t end, std::uint64_t index_end, std::size_t records,
+                        std::uint64_t payload) noexcept {
+  if (!intact()) {
+    resync(segment_->control().tail.tail.load(std::memory_order_acquire));
+    return false;
+  }
   cursor_ = end;
   cursor_index_ = index_end;
-  records_ += views.size();
+  records_ += records;
   bytes_ += payload;
   publish_progress();
   return true;

@@ -170,6 +170,41 @@ TEST(Ring, BatchIsContiguousAndInOrder) {
   EXPECT_EQ(w->publish_batch(with_empty), PublishStatus::empty);
 }
 
+// poll() copies up to kCopyBudget bytes a call: a call ends before a record that would exceed it
+// (delivered by the next), and a record larger than the budget alone is delivered alone. Nothing
+// is lost or reordered across the calls.
+TEST(Ring, PollCopiesUpToItsBudgetACallAndALargerRecordAlone) {
+  RingName name("budget");
+  const auto big = static_cast<std::uint32_t>(RingReader::kCopyBudget + 1000);
+  const std::size_t part = RingReader::kCopyBudget / 3 + 1;  // two fit in a call, three do not
+  auto s = test::make_ring(name, 4 << 20, big);
+  auto w = RingWriter::attach(s);
+  auto r = RingReader::attach(s);
+  ASSERT_TRUE(w && r);
+  std::vector<std::size_t> sizes = {part, part, part, part, part, big, part, part};
+  std::vector<std::byte> buf(big);
+  for (std::size_t i = 0; i < sizes.size(); ++i) {
+    CheckedRecord::fill({buf.data(), sizes[i]}, 0, i);
+    ASSERT_EQ(w->publish(1, {buf.data(), sizes[i]}), PublishStatus::ok);
+  }
+  std::vector<std::size_t> per_call;
+  std::uint64_t next = 0;
+  for (;;) {
+    const std::size_t n = r->poll([&](const RecordView& v) {
+      EXPECT_TRUE(CheckedRecord::valid(v.payload));
+      EXPECT_EQ(CheckedRecord::seq(v.payload), next);
+      EXPECT_EQ(v.index, next);
+      EXPECT_EQ(v.payload.size(), sizes[next]);
+      ++next;
+    });
+    if (n == 0) break;
+    per_call.push_back(n);
+  }
+  EXPECT_EQ(per_call, (std::vector<std::size_t>{2, 2, 1, 1, 2}));
+  EXPECT_EQ(next, sizes.size());
+  EXPECT_EQ(r->total_loss().records, 0u);
+}
+
 TEST(Ring, EverySizeFromOneByteToMaxRecordRoundTripsAcrossManyLaps) {
   RingName name("sizes");
   const std::uint32_t max_record = 4000;

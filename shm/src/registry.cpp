@@ -11,6 +11,25 @@ namespace shmio::shm::registry {
 using namespace layout;
 namespace {
 
+inline void hook([[maybe_unused]] core::HookPoint point,
+                 [[maybe_unused]] std::uint64_t position) noexcept {
+#ifdef SHMIO_RING_TEST_HOOKS
+  if (auto fn = core::test_hook()) fn(point, position);
+#endif
+}
+
+// A slot marked TAKING by a process that has died since: it never made the slot ACTIVE (or
+// OWNING), so it holds nothing of that process — no claim, no owner word — and may be taken again.
+// Only a state that names its taker (taking_by) is judged: one whose pid has no live process
+// (/proc entry gone, or a zombie). A pid reused by another process meanwhile looks alive: the
+// slot then waits for that one (never taken from a live taker).
+bool taker_died(std::uint32_t state) noexcept {
+  const std::uint32_t pid = taker_of(state);
+  if (pid == 0) return false;
+  const ProcessIdentity who{static_cast<pid_t>(pid), process_start_time(static_cast<pid_t>(pid))};
+  return who.start_time == 0 || liveness(who) == Liveness::dead;
+}
+
 template <class Slot>
 void fill(Slot& slot, std::string_view label, int core) noexcept {
   const ProcessIdentity me = self_identity();
@@ -33,15 +52,19 @@ Result<std::uint16_t> take(std::uint16_t count, Slot& (*at)(const Segment&, std:
   if (!s.writable())
     return Error{Errc::permission_denied,
                  std::string("a read-only attach cannot take a ") + what + " slot"};
-  // First pass: free slots. Second: slots of dead owners that may be reused.
+  // First pass: free slots. Second: slots of dead owners that may be reused, and slots whose
+  // taker died before making them ACTIVE. A slot is marked with our pid while we fill it.
+  const std::uint32_t taking = taking_by(static_cast<std::uint32_t>(self_identity().pid));
   for (int pass = 0; pass < 2; ++pass) {
     for (std::uint16_t i = 0; i < count; ++i) {
       Slot& slot = at(s, i);
       std::uint32_t st = slot.state.load(std::memory_order_acquire);
       bool candidate = st == kSlotFree || st == kSlotDead;
       if (!candidate && pass == 1 && st == kSlotActive && reusable(slot)) candidate = true;
+      if (!candidate && pass == 1 && is_taking(st) && taker_died(st)) candidate = true;
       if (!candidate) continue;
-      if (!slot.state.compare_exchange_strong(st, kSlotTaking, std::memory_order_acq_rel)) continue;
+      if (!slot.state.compare_exchange_strong(st, taking, std::memory_order_acq_rel)) continue;
+      hook(core::HookPoint::slot_taken, i);
       return i;
     }
   }
@@ -123,7 +146,7 @@ Result<void> take_exclusive(const Segment& s, std::uint16_t id) {
     if (holder != nullptr) {
       const std::uint32_t st = holder->state.load(std::memory_order_acquire);
       const ProcessIdentity who = owner_of(*holder);
-      if ((st == kSlotActive || st == kSlotTaking || st == kSlotOwning) &&
+      if ((st == kSlotActive || is_taking(st) || st == kSlotOwning) &&
           liveness(who) == Liveness::alive) {
         char label[kLabelBytes];
         std::memcpy(label, holder->label, kLabelBytes);
@@ -184,6 +207,7 @@ Result<std::uint16_t> take_producer(const Segment& s, std::string_view label, in
   slot.abandoned.store(0, std::memory_order_relaxed);
   slot.abandoned_bytes.store(0, std::memory_order_relaxed);
   slot.gated.store(0, std::memory_order_relaxed);
+  hook(core::HookPoint::slot_filled, id.value());
   if (s.exclusive_producer()) {
     // Filled (its generation new): from here a dead owner's slot can be told from a new taker's.
     slot.state.store(kSlotOwning, std::memory_order_release);
@@ -209,6 +233,7 @@ Result<std::uint16_t> take_reader(const Segment& s, std::string_view label, int 
   slot.wakeups.store(0, std::memory_order_relaxed);
   slot.corrupt.store(0, std::memory_order_relaxed);
   slot.parked.store(0, std::memory_order_relaxed);
+  hook(core::HookPoint::slot_filled, id.value());
   slot.state.store(kSlotActive, std::memory_order_release);
   return id;
 }
@@ -229,9 +254,9 @@ std::size_t reap_dead_readers(const Segment& s) noexcept {
   std::size_t n = 0;
   for (std::uint16_t i = 0; i < s.max_readers(); ++i) {
     ReaderSlot& slot = s.reader_slot(i);
-    std::uint32_t st = kSlotActive;
-    if (slot.state.load(std::memory_order_acquire) != kSlotActive) continue;
-    if (liveness(owner_of(slot)) != Liveness::dead) continue;
+    std::uint32_t st = slot.state.load(std::memory_order_acquire);
+    // ACTIVE with a dead owner, or TAKING by a process that died before making it ACTIVE.
+    if (st == kSlotActive ? liveness(owner_of(slot)) != Liveness::dead : !taker_died(st)) continue;
     if (slot.state.compare_exchange_strong(st, kSlotFree, std::memory_order_acq_rel)) ++n;
   }
   return n;

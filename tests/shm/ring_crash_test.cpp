@@ -8,6 +8,7 @@
 #include <random>
 #include <thread>
 
+#include "shmio/shm/registry.hpp"
 #include "test_support.hpp"
 
 namespace shmio::shm {
@@ -40,6 +41,10 @@ const char* point_name(core::HookPoint p) {
       return "before_seal";
     case core::HookPoint::after_seal:
       return "after_seal";
+    case core::HookPoint::slot_taken:
+      return "slot_taken";
+    case core::HookPoint::slot_filled:
+      return "slot_filled";
   }
   return "?";
 }
@@ -330,6 +335,105 @@ TEST(RingCrash, ADeadHoldersSlotIsRetiredIfItWasOwningButNeverWhileTaking) {
     CheckedRecord::fill(buf, 0, 0);
     EXPECT_EQ(w->publish(1, buf), PublishStatus::ok);
   }
+}
+
+// A process that dies while it takes a registry slot — marked TAKING with its pid, before or after
+// filling it — leaves the slot to the next taker: with one slot of each kind, the next writer or
+// reader attaches once the taker is dead. While the taker lives (stopped there), the slot stays
+// its own.
+struct TakingCase {
+  const char* name;
+  bool reader;
+  bool exclusive;
+  core::HookPoint at;
+};
+class KilledWhileTakingASlot : public ::testing::TestWithParam<TakingCase> {};
+
+TEST_P(KilledWhileTakingASlot, TheSlotIsTakenAgainOnceTheTakerIsDead) {
+  const TakingCase c = GetParam();
+  RingName name(std::string("taking-") + c.name);
+  RingConfig cfg;
+  cfg.name = name;
+  cfg.capacity = 1 << 16;
+  cfg.max_producers = 1;
+  cfg.max_readers = 1;
+  cfg.exclusive_producer = c.exclusive;
+  auto s = Segment::create(cfg);
+  ASSERT_TRUE(s) << s.error().message;
+  g_kill_at = c.at;
+  const pid_t taker = test::spawn([&] {
+    auto seg = Segment::attach(name);
+    if (!seg) return 3;
+    core::set_test_hook(+[](core::HookPoint point, std::uint64_t) {
+      if (point == g_kill_at) ::raise(SIGSTOP);
+    });
+    if (c.reader) return RingReader::attach(*seg, {.label = "taker"}) ? 0 : 4;
+    return RingWriter::attach(*seg, {.label = "taker", .core = -1}) ? 0 : 4;
+  });
+  int status = 0;
+  ASSERT_EQ(::waitpid(taker, &status, WUNTRACED), taker);
+  ASSERT_TRUE(WIFSTOPPED(status));
+  const std::atomic<std::uint32_t>& state =
+      c.reader ? s->reader_slot(0).state : s->producer_slot(0).state;
+  EXPECT_EQ(state.load(), layout::taking_by(static_cast<std::uint32_t>(taker)));
+  // Alive, if stopped: nobody takes its slot.
+  if (c.reader) {
+    auto refused = RingReader::attach(*s, {.label = "early"});
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.error().code, Errc::no_free_slot);
+    EXPECT_EQ(registry::reap_dead_readers(*s), 0u);
+  } else {
+    auto refused = RingWriter::attach(*s, {.label = "early", .core = -1});
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.error().code, Errc::no_free_slot);
+  }
+  ::kill(taker, SIGKILL);
+  EXPECT_EQ(test::join(taker), 128 + SIGKILL);
+  // Dead: the next writer and reader take the slots, and a record goes through.
+  auto w = RingWriter::attach(*s, {.label = "next", .core = -1});
+  ASSERT_TRUE(w) << w.error().message;
+  auto r = RingReader::attach(*s, {.label = "next"});
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(state.load(), layout::kSlotActive);
+  std::vector<std::byte> buf(100);
+  CheckedRecord::fill(buf, 0, 7);
+  ASSERT_EQ(w->publish(1, buf), PublishStatus::ok);
+  std::uint64_t got = 0;
+  EXPECT_EQ(r->poll([&](const RecordView& v) {
+    EXPECT_TRUE(CheckedRecord::valid(v.payload));
+    got = CheckedRecord::seq(v.payload);
+  }),
+            1u);
+  EXPECT_EQ(got, 7u);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    EveryPoint, KilledWhileTakingASlot,
+    ::testing::Values(TakingCase{"writer_taken", false, false, core::HookPoint::slot_taken},
+                      TakingCase{"writer_filled", false, false, core::HookPoint::slot_filled},
+                      TakingCase{"exclusive_taken", false, true, core::HookPoint::slot_taken},
+                      TakingCase{"exclusive_filled", false, true, core::HookPoint::slot_filled},
+                      TakingCase{"reader_taken", true, false, core::HookPoint::slot_taken},
+                      TakingCase{"reader_filled", true, false, core::HookPoint::slot_filled}),
+    [](const auto& param_info) { return std::string(param_info.param.name); });
+
+// reap_dead_readers frees a reader slot whose taker died before making it ACTIVE; never one whose
+// taker lives, nor one marked TAKING without a taker (as builds before the marker left it).
+TEST(RingCrash, ReapingFreesAReaderSlotOnlyIfItsTakerIsDead) {
+  const pid_t gone = test::spawn([] { return 0; });
+  ASSERT_EQ(test::join(gone), 0);
+  RingName name("reap-taking");
+  auto s = test::make_ring(name, 1 << 16);
+  auto& dead = s.reader_slot(0).state;
+  auto& live = s.reader_slot(1).state;
+  auto& unnamed = s.reader_slot(2).state;
+  dead.store(layout::taking_by(static_cast<std::uint32_t>(gone)));
+  live.store(layout::taking_by(static_cast<std::uint32_t>(::getpid())));
+  unnamed.store(layout::kSlotTaking);
+  EXPECT_EQ(registry::reap_dead_readers(s), 1u);
+  EXPECT_EQ(dead.load(), layout::kSlotFree);
+  EXPECT_EQ(live.load(), layout::taking_by(static_cast<std::uint32_t>(::getpid())));
+  EXPECT_EQ(unnamed.load(), layout::kSlotTaking);
 }
 
 // While the holder lives — even stopped in the middle of a claim — nobody else takes the ring.

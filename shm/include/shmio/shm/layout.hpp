@@ -198,7 +198,25 @@ static_assert(offsetof(Control, wake) - offsetof(Control, frontier) == kBlock);
 inline constexpr std::uint32_t kSlotFree = 0;
 inline constexpr std::uint32_t kSlotActive = 0x41435456;  // "ACTV"
 inline constexpr std::uint32_t kSlotDead = 0x44454144;    // "DEAD": owner died, kept for inspection
-inline constexpr std::uint32_t kSlotTaking = 0x54414B45;  // "TAKE": being taken by a new owner
+inline constexpr std::uint32_t kSlotTaking = 0x54414B45;  // "TAKE": being taken, taker not named
+// Being taken by the process whose pid is in the low 31 bits (the state tags above all have the top
+// bit clear; Linux pids are at most 2^22): a slot whose taker died before making it ACTIVE (or
+// OWNING) can be told from one a live process is filling, and taken again (registry.cpp). Builds
+// before this marker wrote kSlotTaking, which is never taken back (its taker is unknown).
+inline constexpr std::uint32_t kSlotTakingBy = 0x80000000u;
+constexpr std::uint32_t taking_by(std::uint32_t pid) {
+  return kSlotTakingBy | (pid & ~kSlotTakingBy);
+}
+constexpr bool is_taking(std::uint32_t state) {
+  return state == kSlotTaking || (state & kSlotTakingBy) != 0;
+}
+// The pid a TAKING state names, 0 if none.
+constexpr std::uint32_t taker_of(std::uint32_t state) {
+  return (state & kSlotTakingBy) != 0 ? state & ~kSlotTakingBy : 0;
+}
+static_assert(is_taking(taking_by(4194304)) && taker_of(taking_by(4194304)) == 4194304);
+static_assert(is_taking(kSlotTaking) && taker_of(kSlotTaking) == 0);
+static_assert(!is_taking(kSlotActive) && !is_taking(kSlotDead) && !is_taking(kSlotFree));
 // Exclusive-producer rings: filled by its new owner, which is taking the ring's owner word.
 inline constexpr std::uint32_t kSlotOwning = 0x4F574E47;  // "OWNG"
 

@@ -125,7 +125,11 @@ enum class HookPoint {
   after_gate,
   before_write,
   before_seal,
-  after_seal
+  after_seal,
+  // registry (writers' and readers' attach): a slot just marked TAKING, not yet filled; filled,
+  // not yet ACTIVE (position: the slot's index)
+  slot_taken,
+  slot_filled
 };
 using HookFn = void (*)(HookPoint point, std::uint64_t position);
 void set_test_hook(HookFn fn) noexcept;

@@ -292,6 +292,10 @@ int CmdStat(const shm::Segment& s, const Options& o) {
   const std::uint64_t producers_active = slots.producers_active,
                       producers_dead = slots.producers_dead, readers_active = slots.readers_active,
                       readers_dead = slots.readers_dead;
+  // (Being taken: shown only when there are any, in the text form.)
+  auto taking = [](std::uint64_t n) {
+    return n == 0 ? std::string() : ", " + std::to_string(n) + " being taken";
+  };
   const std::string mode = Fmt("0%03o", h.mode);
 
   if (o.json) {
@@ -329,7 +333,9 @@ int CmdStat(const shm::Segment& s, const Options& o) {
                            {"producers_active", producers_active},
                            {"producers_dead", producers_dead},
                            {"readers_active", readers_active},
-                           {"readers_dead", readers_dead}});
+                           {"readers_dead", readers_dead},
+                           {"producers_taking", slots.producers_taking},
+                           {"readers_taking", slots.readers_taking}});
     return kExitOk;
   }
 
@@ -368,8 +374,10 @@ int CmdStat(const shm::Segment& s, const Options& o) {
       {"repair lock",
        repair_lock == 0 ? std::string("free") : "held by pid " + std::to_string(repair_lock)},
       {"waiters parked", U(waiters)},
-      {"producers", U(producers_active) + " active, " + U(producers_dead) + " dead"},
-      {"readers", U(readers_active) + " active, " + U(readers_dead) + " dead"},
+      {"producers", U(producers_active) + " active, " + U(producers_dead) + " dead" +
+                        taking(slots.producers_taking)},
+      {"readers",
+       U(readers_active) + " active, " + U(readers_dead) + " dead" + taking(slots.readers_taking)},
   });
   return kExitOk;
 }

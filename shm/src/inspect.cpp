@@ -130,11 +130,13 @@ SlotCounts count_slots(const Segment& s) {
     const std::uint32_t st = s.producer_slot(i).state.load(std::memory_order_acquire);
     n.producers_active += st == layout::kSlotActive;
     n.producers_dead += st == layout::kSlotDead;
+    n.producers_taking += layout::is_taking(st);
   }
   for (std::uint16_t i = 0; i < s.max_readers(); ++i) {
     const std::uint32_t st = s.reader_slot(i).state.load(std::memory_order_acquire);
     n.readers_active += st == layout::kSlotActive;
     n.readers_dead += st == layout::kSlotDead;
+    n.readers_taking += layout::is_taking(st);
   }
   return n;
 }

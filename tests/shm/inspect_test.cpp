@@ -61,6 +61,7 @@ TEST(Inspect, SnapshotSlotsAndTheLastRecordsOfARing) {
   EXPECT_EQ(n.producers_active, 1u);
   EXPECT_EQ(n.readers_active, 1u);
   EXPECT_EQ(n.producers_dead + n.readers_dead, 0u);
+  EXPECT_EQ(n.producers_taking + n.readers_taking, 0u);
 
   inspect::Walk walk;
   ASSERT_TRUE(inspect::walk(seg, 3, walk));
@@ -82,12 +83,27 @@ TEST(Inspect, SnapshotSlotsAndTheLastRecordsOfARing) {
   EXPECT_EQ(inspect::heartbeat_age_ms(1'000'000, 5'000'000), 4u);
 }
 
+// Slots being taken are counted apart (a taker stopped there, or an older build's marker), and are
+// not listed as producers or readers.
+TEST(Inspect, SlotsBeingTakenAreCountedApart) {
+  RingName name("inspect-taking");
+  auto s = shmio::test::make_ring(name, 1 << 16);
+  s.producer_slot(3).state.store(layout::taking_by(static_cast<std::uint32_t>(::getpid())));
+  s.reader_slot(2).state.store(layout::kSlotTaking);
+  const inspect::SlotCounts n = inspect::count_slots(s);
+  EXPECT_EQ(n.producers_taking, 1u);
+  EXPECT_EQ(n.readers_taking, 1u);
+  EXPECT_EQ(n.producers_active + n.producers_dead + n.readers_active + n.readers_dead, 0u);
+  EXPECT_TRUE(inspect::producers(s).empty());
+  EXPECT_TRUE(inspect::readers(s).empty());
+}
+
 TEST(Inspect, AWrappedRingIsWalkedFromItsOldestRecordAndPreviewsAreCut) {
   RingName name("inspect-wrap");
   auto s = shmio::test::make_ring(name, 1 << 16);  // 64 KiB
   auto w = RingWriter::attach(s, {.label = "w"});
   ASSERT_TRUE(w);
-  const std::string big(1000, 'x');  // 1,024 bytes a record with its header
+  const std::string big(1000, 'x');  // 1,024 bytes a record in the ring (its footprint)
   for (int i = 0; i < 300; ++i) ASSERT_EQ(w->publish(1, payload(big)), PublishStatus::ok);
   inspect::Walk walk;
   ASSERT_TRUE(inspect::walk(s, 5, walk));

@@ -130,7 +130,7 @@ SlotCounts count_slots(const Segment& s) {
     const std::uint32_t st = s.producer_slot(i).state.load(std::memory_order_acquire);
     n.producers_active += st == layout::kSlotActive;
     n.producers_dead += st == layout::kSlotDead;
-    n.producers_taking += layout::is_taking(st);
+    n.producers_taking += layout::is_taking(st) || st == layout::kSlotOwning;
   }
   for (std::uint16_t i = 0; i < s.max_readers(); ++i) {
     const std::uint32_t st = s.reader_slot(i).state.load(std::memory_order_acquire);

@@ -52,24 +52,40 @@ Result<std::uint16_t> take(std::uint16_t count, Slot& (*at)(const Segment&, std:
   if (!s.writable())
     return Error{Errc::permission_denied,
                  std::string("a read-only attach cannot take a ") + what + " slot"};
-  // First pass: free slots. Second: slots of dead owners that may be reused, and slots whose
-  // taker died before making them ACTIVE. A slot is marked with our pid while we fill it.
+  // First pass: free slots. Second: slots of dead owners that may be reused (reusable(): ACTIVE,
+  // and for producers OWNING), and slots whose taker died before making them ACTIVE. A slot is
+  // marked with our pid while we fill it.
   const std::uint32_t taking = taking_by(static_cast<std::uint32_t>(self_identity().pid));
   for (int pass = 0; pass < 2; ++pass) {
     for (std::uint16_t i = 0; i < count; ++i) {
       Slot& slot = at(s, i);
+      // The generation before the state: see the check after the CAS.
+      const std::uint64_t generation = slot.generation.load(std::memory_order_acquire);
       std::uint32_t st = slot.state.load(std::memory_order_acquire);
-      bool candidate = st == kSlotFree || st == kSlotDead;
-      if (!candidate && pass == 1 && st == kSlotActive && reusable(slot)) candidate = true;
+      const bool free = st == kSlotFree || st == kSlotDead;
+      bool candidate = free;
+      if (!candidate && pass == 1 && reusable(slot, i, st)) candidate = true;
       if (!candidate && pass == 1 && is_taking(st) && taker_died(st)) candidate = true;
       if (!candidate) continue;
       if (!slot.state.compare_exchange_strong(st, taking, std::memory_order_acq_rel)) continue;
+      // A slot judged by its owner's death (a /proc read) may have been taken, filled and made
+      // ACTIVE by another process meanwhile, which brings the state back to the value we looked
+      // at: then the generation has moved (fill() bumps it first; our CAS read that process's
+      // release store of the state, so we see the bump), and the state we replaced is that live
+      // process's: give it back (unless it let go meanwhile). Free and DEAD slots need no check:
+      // a live owner never brings a slot back to either.
+      if (!free && slot.generation.load(std::memory_order_acquire) != generation) {
+        std::uint32_t ours = taking;
+        slot.state.compare_exchange_strong(ours, st, std::memory_order_acq_rel);
+        continue;
+      }
       hook(core::HookPoint::slot_taken, i);
       return i;
     }
   }
   return Error{Errc::no_free_slot, std::string("all ") + std::to_string(count) + " " + what +
-                                       " slots are held by live processes"};
+                                       " slots are in use (by live processes, or by dead ones" +
+                                       " whose last claim is not repaired yet)"};
 }
 
 ProducerSlot& producer_at(const Segment& s, std::size_t i) {
@@ -85,8 +101,13 @@ namespace {
 Result<std::uint16_t> take_producer_slot(const Segment& s) {
   return take(
       s.max_producers(), &producer_at, s,
-      [&s](ProducerSlot& slot) {
-        if (liveness(owner_of(slot)) == Liveness::alive) return false;
+      [&s](ProducerSlot& slot, std::uint16_t, std::uint32_t st) {
+        // An exclusive ring's writer that died between filling its slot (OWNING) and going ACTIVE
+        // never claimed anything: whether or not it took the owner word, its slot holds nothing
+        // to repair (take_exclusive() of the next taker finds the word naming a generation the
+        // slot no longer has, or retires the slot first; a CAS decides).
+        if (st == kSlotOwning) return liveness(owner_of(slot)) != Liveness::alive;
+        if (st != kSlotActive || liveness(owner_of(slot)) == Liveness::alive) return false;
         // A dead producer's slot is reusable only if its last claim is finished: idle, or sealed.
         const std::uint32_t cs = slot.claim_state.load(std::memory_order_acquire);
         if (cs == kClaimIdle) return true;
@@ -174,10 +195,23 @@ Result<void> take_exclusive(const Segment& s, std::uint16_t id) {
     }
     if (holder != nullptr) {
       std::uint32_t st = holder->state.load(std::memory_order_acquire);
+      const std::uint64_t generation = holder->generation.load(std::memory_order_acquire);
       if ((st == kSlotActive || st == kSlotOwning) &&
           owner_value(*holder, static_cast<std::uint16_t>(held - 1)) == cur &&
-          liveness(owner_of(*holder)) != Liveness::alive)
-        holder->state.compare_exchange_strong(st, kSlotDead, std::memory_order_acq_rel);
+          liveness(owner_of(*holder)) != Liveness::alive &&
+          holder->state.compare_exchange_strong(
+              st, taking_by(static_cast<std::uint32_t>(self_identity().pid)),
+              std::memory_order_acq_rel)) {
+        // Marked ours first, then retired only if nobody took the slot and filled it meanwhile
+        // (take() takes a dead holder's OWNING slot too, and brings it back to OWNING: the
+        // state alone could not tell); otherwise given back, as take() does.
+        if (holder->generation.load(std::memory_order_acquire) == generation) {
+          holder->state.store(kSlotDead, std::memory_order_release);
+        } else {
+          std::uint32_t ours = taking_by(static_cast<std::uint32_t>(self_identity().pid));
+          holder->state.compare_exchange_strong(ours, st, std::memory_order_acq_rel);
+        }
+      }
     }
     return {};
   }
@@ -211,10 +245,12 @@ Result<std::uint16_t> take_producer(const Segment& s, std::string_view label, in
   if (s.exclusive_producer()) {
     // Filled (its generation new): from here a dead owner's slot can be told from a new taker's.
     slot.state.store(kSlotOwning, std::memory_order_release);
+    hook(core::HookPoint::slot_owning, id.value());
     if (auto taken = take_exclusive(s, id.value()); !taken) {
       slot.state.store(kSlotFree, std::memory_order_release);
       return taken.error();
     }
+    hook(core::HookPoint::slot_owned, id.value());
   }
   slot.state.store(kSlotActive, std::memory_order_release);
   return id;
@@ -223,7 +259,10 @@ Result<std::uint16_t> take_producer(const Segment& s, std::string_view label, in
 Result<std::uint16_t> take_reader(const Segment& s, std::string_view label, int core) {
   auto id = take(
       s.max_readers(), &reader_at, s,
-      [](ReaderSlot& slot) { return liveness(owner_of(slot)) == Liveness::dead; }, "reader");
+      [](ReaderSlot& slot, std::uint16_t, std::uint32_t st) {
+        return st == kSlotActive && liveness(owner_of(slot)) == Liveness::dead;
+      },
+      "reader");
   if (!id) return id;
   ReaderSlot& slot = s.reader_slot(id.value());
   fill(slot, label, core);
@@ -252,12 +291,22 @@ void release_reader(const Segment& s, std::uint16_t id) noexcept {
 
 std::size_t reap_dead_readers(const Segment& s) noexcept {
   std::size_t n = 0;
+  const std::uint32_t taking = taking_by(static_cast<std::uint32_t>(self_identity().pid));
   for (std::uint16_t i = 0; i < s.max_readers(); ++i) {
     ReaderSlot& slot = s.reader_slot(i);
+    const std::uint64_t generation = slot.generation.load(std::memory_order_acquire);
     std::uint32_t st = slot.state.load(std::memory_order_acquire);
     // ACTIVE with a dead owner, or TAKING by a process that died before making it ACTIVE.
     if (st == kSlotActive ? liveness(owner_of(slot)) != Liveness::dead : !taker_died(st)) continue;
-    if (slot.state.compare_exchange_strong(st, kSlotFree, std::memory_order_acq_rel)) ++n;
+    // Marked ours first, then freed if nobody took and filled it meanwhile (take()'s check).
+    if (!slot.state.compare_exchange_strong(st, taking, std::memory_order_acq_rel)) continue;
+    if (slot.generation.load(std::memory_order_acquire) != generation) {
+      std::uint32_t ours = taking;
+      slot.state.compare_exchange_strong(ours, st, std::memory_order_acq_rel);
+      continue;
+    }
+    slot.state.store(kSlotFree, std::memory_order_release);
+    ++n;
   }
   return n;
 }

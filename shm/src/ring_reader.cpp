@@ -308,7 +308,8 @@ std::size_t RingReader::walk(Sink sink) {
     bool by_seal = seal == seal_of(cursor_);
     std::uint64_t f = 0;
     if (by_seal && behind_) {
-      // The last peek filled its span: more is waiting, likely a long run. One frontier load
+      // The last walk was cut short (its span full, or poll()'s copy budget): more is waiting,
+      // likely a long run. One frontier load
       // (R1f) bounds it (the walk then only checks each seal, which since layout version 5 is in
       // the line of the header it reads anyway); once caught up, the seals again.
       f = c.frontier.frontier.load(std::memory_order_acquire);
@@ -318,7 +319,7 @@ std::size_t RingReader::walk(Sink sink) {
       f = c.frontier.frontier.load(std::memory_order_acquire);  // R1f
       if (!past(f, cursor_)) return 0;
       // Lapped for certain if even the frontier is a capacity ahead. (Being lapped by claims
-      // beyond the frontier is caught by consume(), which validates against the tail; not loading
+      // beyond the frontier is caught by settle(), which validates against the tail; not loading
       // the tail here keeps its cache line out of the readers' way once per batch.)
       if (f - cursor_ > s.capacity()) {
         resync(c.tail.tail.load(std::memory_order_acquire));
@@ -326,9 +327,10 @@ std::size_t RingReader::walk(Sink sink) {
       }
     }
     std::size_t n = 0;
+    bool cut = false;  // the sink stopped the walk before a record (poll()'s budget)
     std::uint64_t pos = cursor_;
     std::uint64_t index = cursor_index_;
-    // (In locals: the stores into `out` below could otherwise alias them for the compiler, which
+    // (In locals: the sink's stores below could otherwise alias them for the compiler, which
     // would then reload each from the Segment or this reader per record.)
     const std::uint64_t cursor = cursor_, mask = s.mask(), capacity = s.capacity();
     const std::uint32_t max_record = s.max_record();
@@ -364,7 +366,10 @@ std::size_t RingReader::walk(Sink sink) {
         // (Since layout version 5 the walk no longer reads the record's line for its header; the
         // copy after it would take the lines one by one. A hint only.)
         if (prefetch) __builtin_prefetch(data + (pos & mask), 0, 3);
-        if (!sink.take(n, pos, index, h, info, data + (pos & mask), fp)) break;
+        if (!sink.take(n, pos, index, h, info, data + (pos & mask), fp)) {
+          cut = true;
+          break;
+        }
         ++n;
         ++index;
       }
@@ -378,7 +383,7 @@ std::size_t RingReader::walk(Sink sink) {
     peek_index_end_ = index;
     if (n > 0) {
       quiet_ = 0;
-      behind_ = n == max_records;
+      behind_ = n == max_records || cut;
       return n;
     }
     behind_ = false;

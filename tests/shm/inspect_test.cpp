@@ -89,9 +89,10 @@ TEST(Inspect, SlotsBeingTakenAreCountedApart) {
   RingName name("inspect-taking");
   auto s = shmio::test::make_ring(name, 1 << 16);
   s.producer_slot(3).state.store(layout::taking_by(static_cast<std::uint32_t>(::getpid())));
+  s.producer_slot(5).state.store(layout::kSlotOwning);
   s.reader_slot(2).state.store(layout::kSlotTaking);
   const inspect::SlotCounts n = inspect::count_slots(s);
-  EXPECT_EQ(n.producers_taking, 1u);
+  EXPECT_EQ(n.producers_taking, 2u);
   EXPECT_EQ(n.readers_taking, 1u);
   EXPECT_EQ(n.producers_active + n.producers_dead + n.readers_active + n.readers_dead, 0u);
   EXPECT_TRUE(inspect::producers(s).empty());

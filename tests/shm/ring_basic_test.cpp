@@ -185,7 +185,8 @@ TEST(Ring, PollCopiesUpToItsBudgetACallAndALargerRecordAlone) {
   std::vector<std::byte> buf(big);
   for (std::size_t i = 0; i < sizes.size(); ++i) {
     CheckedRecord::fill({buf.data(), sizes[i]}, 0, i);
-    ASSERT_EQ(w->publish(1, {buf.data(), sizes[i]}), PublishStatus::ok);
+    ASSERT_EQ(w->publish(static_cast<std::uint16_t>(10 + i), {buf.data(), sizes[i]}),
+              PublishStatus::ok);
   }
   std::vector<std::size_t> per_call;
   std::uint64_t next = 0;
@@ -195,6 +196,8 @@ TEST(Ring, PollCopiesUpToItsBudgetACallAndALargerRecordAlone) {
       EXPECT_EQ(CheckedRecord::seq(v.payload), next);
       EXPECT_EQ(v.index, next);
       EXPECT_EQ(v.payload.size(), sizes[next]);
+      EXPECT_EQ(v.type, 10 + next);
+      EXPECT_EQ(v.producer, w->id());
       ++next;
     });
     if (n == 0) break;

@@ -45,6 +45,10 @@ const char* point_name(core::HookPoint p) {
       return "slot_taken";
     case core::HookPoint::slot_filled:
       return "slot_filled";
+    case core::HookPoint::slot_owning:
+      return "slot_owning";
+    case core::HookPoint::slot_owned:
+      return "slot_owned";
   }
   return "?";
 }
@@ -338,9 +342,10 @@ TEST(RingCrash, ADeadHoldersSlotIsRetiredIfItWasOwningButNeverWhileTaking) {
 }
 
 // A process that dies while it takes a registry slot — marked TAKING with its pid, before or after
-// filling it — leaves the slot to the next taker: with one slot of each kind, the next writer or
-// reader attaches once the taker is dead. While the taker lives (stopped there), the slot stays
-// its own.
+// filling it; in a ring made for one producer also OWNING, before or after it takes the owner
+// word — leaves the slot to the next taker: with one slot of each kind, the next writer or reader
+// attaches once the taker is dead (here a zombie, not yet reaped: dead all the same). While the
+// taker lives (stopped there), the slot stays its own.
 struct TakingCase {
   const char* name;
   bool reader;
@@ -375,7 +380,12 @@ TEST_P(KilledWhileTakingASlot, TheSlotIsTakenAgainOnceTheTakerIsDead) {
   ASSERT_TRUE(WIFSTOPPED(status));
   const std::atomic<std::uint32_t>& state =
       c.reader ? s->reader_slot(0).state : s->producer_slot(0).state;
-  EXPECT_EQ(state.load(), layout::taking_by(static_cast<std::uint32_t>(taker)));
+  const bool owning = c.at == core::HookPoint::slot_owning || c.at == core::HookPoint::slot_owned;
+  EXPECT_EQ(state.load(),
+            owning ? layout::kSlotOwning : layout::taking_by(static_cast<std::uint32_t>(taker)));
+  // Whether the owner word names the taker's slot (taken at slot_owned, not before).
+  const std::uint32_t word = s->control().repair.exclusive_owner.load();
+  EXPECT_EQ((word & 0xFFFF) == 1, c.at == core::HookPoint::slot_owned) << word;
   // Alive, if stopped: nobody takes its slot.
   if (c.reader) {
     auto refused = RingReader::attach(*s, {.label = "early"});
@@ -388,8 +398,10 @@ TEST_P(KilledWhileTakingASlot, TheSlotIsTakenAgainOnceTheTakerIsDead) {
     EXPECT_EQ(refused.error().code, Errc::no_free_slot);
   }
   ::kill(taker, SIGKILL);
-  EXPECT_EQ(test::join(taker), 128 + SIGKILL);
-  // Dead: the next writer and reader take the slots, and a record goes through.
+  siginfo_t info{};
+  ASSERT_EQ(::waitid(P_PID, static_cast<id_t>(taker), &info, WEXITED | WNOWAIT), 0);
+  // Dead (a zombie until joined below): the next writer and reader take the slots, and a record
+  // goes through.
   auto w = RingWriter::attach(*s, {.label = "next", .core = -1});
   ASSERT_TRUE(w) << w.error().message;
   auto r = RingReader::attach(*s, {.label = "next"});
@@ -405,6 +417,7 @@ TEST_P(KilledWhileTakingASlot, TheSlotIsTakenAgainOnceTheTakerIsDead) {
   }),
             1u);
   EXPECT_EQ(got, 7u);
+  EXPECT_EQ(test::join(taker), 128 + SIGKILL);
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -413,6 +426,8 @@ INSTANTIATE_TEST_SUITE_P(
                       TakingCase{"writer_filled", false, false, core::HookPoint::slot_filled},
                       TakingCase{"exclusive_taken", false, true, core::HookPoint::slot_taken},
                       TakingCase{"exclusive_filled", false, true, core::HookPoint::slot_filled},
+                      TakingCase{"exclusive_owning", false, true, core::HookPoint::slot_owning},
+                      TakingCase{"exclusive_owned", false, true, core::HookPoint::slot_owned},
                       TakingCase{"reader_taken", true, false, core::HookPoint::slot_taken},
                       TakingCase{"reader_filled", true, false, core::HookPoint::slot_filled}),
     [](const auto& param_info) { return std::string(param_info.param.name); });

@@ -62,9 +62,10 @@ std::vector<ReaderRow> readers(const Segment& s);
 
 struct SlotCounts {
   std::uint64_t producers_active = 0, producers_dead = 0, readers_active = 0, readers_dead = 0;
-  // Slots being taken (layout::is_taking): for a moment at each attach; one that stays is a
-  // taker that is stopped, or one from a build before the taker's pid was in the marker (never
-  // taken back: docs/ring.md, "Readers: laps, corruption, dead readers").
+  // Slots being taken (layout::is_taking, and an exclusive ring's OWNING): for a moment at each
+  // attach; one that stays is a taker that is stopped, or one from a build before the taker's
+  // pid was in the marker (never taken back: docs/ring.md, "Readers: laps, corruption, dead
+  // readers").
   std::uint64_t producers_taking = 0, readers_taking = 0;
 };
 SlotCounts count_slots(const Segment& s);

@@ -127,9 +127,12 @@ enum class HookPoint {
   before_seal,
   after_seal,
   // registry (writers' and readers' attach): a slot just marked TAKING, not yet filled; filled,
-  // not yet ACTIVE (position: the slot's index)
+  // not yet ACTIVE (an exclusive ring's: not yet OWNING); OWNING, the owner word not yet taken;
+  // OWNING with the owner word taken, not yet ACTIVE (position: the slot's index)
   slot_taken,
-  slot_filled
+  slot_filled,
+  slot_owning,
+  slot_owned
 };
 using HookFn = void (*)(HookPoint point, std::uint64_t position);
 void set_test_hook(HookFn fn) noexcept;

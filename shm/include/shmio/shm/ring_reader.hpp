@@ -94,7 +94,8 @@ class RingReader {
 
   // Copy-out read of up to max_records records; returns how many were delivered to fn. The
   // records are copied into the reader's private buffer, the copies validated once, then handed
-  // to fn (its views are valid until the next call on this reader).
+  // to fn (its views are valid until the next call on this reader; fn must not call this
+  // reader's poll() or peek(), whose buffers they are).
   template <class Fn>
   std::size_t poll(Fn&& fn, std::size_t max_records = 256);
   // One poll() copies at most this many bytes (records' footprints: whole 64-byte units) before
@@ -180,13 +181,14 @@ class RingReader {
   std::uint64_t batches_ = 0;
   LossReport last_loss_{};
   std::size_t peek_count_ = 0;        // what the last peek() returned...
-  std::uint64_t peek_end_ = 0;        // ...where it stopped (after trailing padding)...
+  std::uint64_t peek_end_ = 0;        // ...where it stopped (after any padding it passed)...
   std::uint64_t peek_index_end_ = 0;  // ...and the index there
   // Quiet peeks and ready() calls (nothing sealed at the cursor) since the last that found a
   // record; every kFrontierEvery-th of them also looks at the frontier (frontier_due()).
   mutable std::uint64_t quiet_ = 0;
-  // The last peek() filled its span (more was waiting): the next one bounds its run with one
-  // frontier load (its seals then only checked, docs/ring.md "A reader far behind").
+  // The last walk (peek() or poll()) was cut short, its span full or poll()'s copy budget spent
+  // (more was waiting): the next one bounds its run with one frontier load (its seals then only
+  // checked, docs/ring.md "A reader far behind").
   bool behind_ = false;
   // Prefetch each record's first line as the walk finds it (shared rings; docs/ring.md "Reading").
   bool prefetch_run_ = false;

@@ -283,13 +283,17 @@ std::size_t RingReader::collect(std::size_t max_records) {
   // Intentionally racy copies (a seqlock read): discarded below if they were torn. Whole units:
   // each payload and the rest of its last one. (After the walk, not in it: the walk found every
   // record's line first, so these loads go out together.)
+  // (The ring's base and mask in locals: the byte stores could otherwise alias them for the
+  // compiler, which would reload them from the Segment per record.)
   const Segment& s = *segment_;
+  const std::byte* const data = s.data(0);
+  const std::uint64_t mask = s.mask();
   std::byte* const copy = copy_.data();
   std::uint64_t payload = 0;
   for (std::size_t i = 0, offset = 0; i < n; ++i) {
     const auto length = static_cast<std::uint32_t>(taken[i].info);
     const std::uint64_t fp = footprint(length);
-    copy_units_tentative(copy + offset, s.data(taken[i].position), fp / kUnit);
+    copy_units_tentative(copy + offset, data + (taken[i].position & mask), fp / kUnit);
     offset += fp;
     payload += length;
   }

@@ -49,33 +49,6 @@ struct ReaderOptions {
 // result is validated afterwards). Not instrumented by ThreadSanitizer, on purpose.
 void copy_tentative(std::byte* dst, const std::byte* src, std::size_t n) noexcept;
 
-#if defined(__SANITIZE_THREAD__)
-#define SHMIO_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define SHMIO_TSAN 1
-#endif
-#endif
-
-// The same for whole 64-byte units of the ring (a record's footprint, which lies inside the
-// mapping: its payload and the rest of its last unit). A record of a unit or a few is copied with
-// fixed-size copies the compiler inlines, not a library call per record (poll()'s copy; the
-// ring_read rows of shm_ring_bench measure it).
-#ifdef SHMIO_TSAN
-inline void copy_units_tentative(std::byte* dst, const std::byte* src, std::size_t units) noexcept {
-  copy_tentative(dst, src, units * layout::kUnit);
-}
-#else
-inline void copy_units_tentative(std::byte* dst, const std::byte* src, std::size_t units) noexcept {
-  if (units > 4) {
-    std::memcpy(dst, src, units * layout::kUnit);
-    return;
-  }
-  for (std::size_t i = 0; i < units; ++i)
-    __builtin_memcpy(dst + i * layout::kUnit, src + i * layout::kUnit, layout::kUnit);
-}
-#endif
-
 // What the last call observed about losses.
 struct LossReport {
   std::uint64_t records = 0;  // non-padding records skipped

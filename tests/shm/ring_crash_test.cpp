@@ -451,6 +451,82 @@ TEST(RingCrash, ReapingFreesAReaderSlotOnlyIfItsTakerIsDead) {
   EXPECT_EQ(unnamed.load(), layout::kSlotTaking);
 }
 
+// Readers attach and let go over and over, in processes SIGKILLed at random moments (inside an
+// attach too: a slot TAKING, or filled) and respawned, with more processes than slots: no slot is
+// ever held by two live processes at once (each holder marks its slot in a shared table first and
+// finds there a live other holder only if the registry gave one slot twice), and once they have
+// all gone every slot can be taken again.
+TEST(RingCrash, ReaderSlotsChurnedByProcessesKilledAtRandomAreNeverHeldTwice) {
+  RingName name("slot-churn");
+  constexpr int kSlots = 3, kProcesses = 5, kKills = 60;
+  RingConfig cfg;
+  cfg.name = name;
+  cfg.capacity = 1 << 16;
+  cfg.max_readers = kSlots;
+  auto s = Segment::create(cfg);
+  ASSERT_TRUE(s) << s.error().message;
+  struct Shared {
+    std::atomic<int> owner[kSlots];  // pid holding reader slot i, 0: none
+    std::atomic<int> doubles;        // a live other holder found in a slot just taken
+    std::atomic<int> takes;
+    std::atomic<bool> stop;
+  };
+  auto* sh = static_cast<Shared*>(
+      ::mmap(nullptr, sizeof(Shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0));
+  ASSERT_NE(sh, MAP_FAILED);
+  new (sh) Shared{};
+  auto churner = [&](unsigned seed) {
+    return test::spawn([&, seed] {
+      auto seg = Segment::attach(name);
+      if (!seg) return 3;
+      std::mt19937 rng(seed);
+      const int me = ::getpid();
+      while (!sh->stop.load()) {
+        auto r = RingReader::attach(*seg, {.label = "churn"});
+        if (!r) {
+          if (r.error().code != Errc::no_free_slot) return 4;
+          ::sched_yield();
+          continue;
+        }
+        std::atomic<int>& o = sh->owner[r->id()];
+        const int was = o.exchange(me);
+        // A holder clears its mark before it lets go, so a mark left by a live process means that
+        // process holds the slot now. (One killed while holding it left its mark: dead.)
+        if (was != 0 && liveness({was, process_start_time(was)}) == Liveness::alive)
+          sh->doubles.fetch_add(1);
+        sh->takes.fetch_add(1);
+        for (unsigned i = rng() % 8; i > 0; --i) ::sched_yield();
+        int mine = me;
+        o.compare_exchange_strong(mine, 0);
+      }
+      return 0;
+    });
+  };
+  std::vector<pid_t> children;
+  for (int i = 0; i < kProcesses; ++i) children.push_back(churner(static_cast<unsigned>(i)));
+  std::mt19937 rng(99);
+  for (int k = 0; k < kKills; ++k) {
+    // (A pace for the kills, not a wait for anything: the churners run meanwhile.)
+    std::this_thread::sleep_for(std::chrono::milliseconds(2 + rng() % 20));
+    pid_t& victim = children[rng() % children.size()];
+    ::kill(victim, SIGKILL);
+    EXPECT_EQ(test::join(victim), 128 + SIGKILL);
+    victim = churner(static_cast<unsigned>(100 + k));
+  }
+  sh->stop.store(true);
+  for (pid_t c : children) EXPECT_EQ(test::join(c), 0);
+  EXPECT_EQ(sh->doubles.load(), 0);
+  EXPECT_GT(sh->takes.load(), kKills) << "the slots were taken over and over";
+  // Every slot can be taken again: those the killed left ACTIVE or TAKING are reclaimed.
+  std::vector<RingReader> all;
+  for (int i = 0; i < kSlots; ++i) {
+    auto r = RingReader::attach(*s, {.label = "after"});
+    ASSERT_TRUE(r) << "slot " << i << ": " << r.error().message;
+    all.push_back(std::move(r).value());
+  }
+  ::munmap(sh, sizeof(Shared));
+}
+
 // While the holder lives — even stopped in the middle of a claim — nobody else takes the ring.
 TEST(RingCrash, AnExclusiveRingIsNotTakenFromALiveHolderStoppedMidClaim) {
   RingName name("xstop");

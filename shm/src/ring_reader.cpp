@@ -281,16 +281,16 @@ struct RingReader::PollSink {  // poll(): each record's position and header, wit
   Taken* taken;
   std::size_t max;
   std::uint64_t* first_index;
-  std::size_t bytes = 0;  // footprints taken
+  std::size_t* bytes;  // footprints taken (collect() sizes its copy buffer by it)
   std::size_t limit() const noexcept { return max; }
   bool take(std::size_t n, std::uint64_t pos, std::uint64_t index, const RecordHeader&,
             std::uint64_t info, const std::byte*, std::uint64_t fp) noexcept {
     // Up to kCopyBudget bytes a call (one record alone may be larger): the rest stays in the ring
     // for the next call.
-    if (n > 0 && bytes + fp > kCopyBudget) return false;
+    if (n > 0 && *bytes + fp > kCopyBudget) return false;
     if (n == 0) *first_index = index;
     taken[n] = Taken{pos, info};
-    bytes += fp;
+    *bytes += fp;
     return true;
   }
 };
@@ -307,9 +307,8 @@ std::size_t RingReader::collect(std::size_t max_records) {
   if (taken_.size() < max_records) taken_.resize(max_records);
   Taken* const taken = taken_.data();
   std::size_t bytes = 0;
-  const std::size_t n = walk(PollSink{taken, max_records, &taken_index_});
+  const std::size_t n = walk(PollSink{taken, max_records, &taken_index_, &bytes});
   if (n == 0) return 0;
-  for (std::size_t i = 0; i < n; ++i) bytes += footprint(static_cast<std::uint32_t>(taken[i].info));
   if (copy_.size() < bytes) copy_.resize(bytes);
   // Intentionally racy copies (a seqlock read): discarded below if they were torn. Whole units:
   // each payload and the rest of its last one. (After the walk, not in it: the walk found every
@@ -376,7 +375,7 @@ std::size_t RingReader::walk(Sink sink) {
     // The header is beside the seal (layout version 5): one entry, one line, holds both. R1 for
     // each record after the first (the first's seal is `seal`, loaded above; below the frontier it
     // is loaded again, as the one above may predate the frontier). A by_seal run stays within a
-    // capacity of the cursor (beyond it, what it read would be a later lap's: consume() would
+    // capacity of the cursor (beyond it, what it read would be a later lap's: settle() would
     // discard it anyway). Below the frontier every record is sealed: a seal above this lap's means
     // a later lap started a record there (its header may be that one's: the walk stops, the tail
     // decides); one below it is either a seal scribbled over or a unit inside a record (a damaged

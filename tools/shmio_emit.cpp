@@ -130,7 +130,8 @@ int main(int argc, char** argv) {
 #endif
   }
   try {
-    shmio::cluster::Emitter em(ring, "shmio-emit");
+    // One record and exit: the ring's pages are not all faulted in and touched first.
+    shmio::cluster::Emitter em(ring, "shmio-emit", /*prefault=*/false);
     if (!act(em.of(nsp))) {
       std::fprintf(stderr, "shmio-emit: not written: %s\n", em.last_error().c_str());
       return 4;

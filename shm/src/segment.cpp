@@ -98,6 +98,30 @@ void remove_if_same(const std::string& obj, int fd) {
   bip::shared_memory_object::remove(obj.c_str());
 }
 
+// Touches one byte of every 4 KiB page of [p, p + bytes) from this process: where the mapping is
+// writable, a write that keeps the byte (on x86 a locked OR of zero, atomic against other
+// processes' stores to the same byte, so a live ring loses nothing), elsewhere a read. Populating
+// (MAP_POPULATE, MADV_POPULATE_WRITE) fills the kernel's page tables, but under a hypervisor that
+// builds its own tables lazily (shadow paging; the dev VM's PVM guest) a process's first access to
+// each page still traps, about 5 us a page, with no page fault counted by the guest; done here,
+// that is paid at create or attach instead of by the first records in each page ("Page faults:
+// none on the hot path" in docs/ring.md; measured there).
+void touch_pages(std::byte* p, std::size_t bytes, bool writable) noexcept {
+  constexpr std::size_t kPage = 4096;
+  for (std::size_t off = 0; off < bytes; off += kPage) {
+    std::byte* b = p + off;
+#if defined(__x86_64__) || defined(__i386__)
+    if (writable) {
+      asm volatile("lock orb $0, %0" : "+m"(*b) : : "memory");
+      continue;
+    }
+#else
+    (void)writable;
+#endif
+    (void)*static_cast<volatile const std::byte*>(b);
+  }
+}
+
 bool is_power_of_two(std::uint64_t v) {
   return v != 0 && (v & (v - 1)) == 0;
 }
@@ -190,6 +214,12 @@ Result<Segment> Segment::map(int fd, std::string name, std::uint64_t control_byt
         (void)sink;
       }
     }
+  }
+  if (populate) {
+    // The control area and the ring, and of the mirror what a record can reach past the ring's
+    // end (a record is at most a quarter of the ring).
+    touch_pages(base, control_bytes + capacity, writable);
+    touch_pages(base + control_bytes + capacity, capacity / 4, writable);
   }
   Segment s;
   s.name_ = std::move(name);
@@ -383,7 +413,8 @@ Result<ProcessIdentity> Segment::creator(const std::string& name) {
 Result<Segment> Segment::attach(const std::string& name, AttachMode mode) {
   if (auto ok = validate_name(name); !ok) return ok.error();
   const std::string obj = object_name(name);
-  const bool writable = mode == AttachMode::read_write;
+  const bool writable = mode != AttachMode::read_only;
+  const bool populate = mode == AttachMode::read_write;
   int fd = -1;
   try {
     bip::shared_memory_object shm(bip::open_only, obj.c_str(),
@@ -457,7 +488,7 @@ Result<Segment> Segment::attach(const std::string& name, AttachMode mode) {
     ::close(fd);
     return *refusal;
   }
-  auto mapped = map(fd, name, control_bytes, capacity, writable, writable, huge_pages);
+  auto mapped = map(fd, name, control_bytes, capacity, writable, populate, huge_pages);
   ::close(fd);
   if (!mapped) return mapped.error();
   Segment s = std::move(mapped).value();

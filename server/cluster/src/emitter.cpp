@@ -16,9 +16,10 @@ struct Emitter::Impl {
   std::optional<shm::RingWriter> writer;
 };
 
-Emitter::Emitter(const std::string& ring, const std::string& label)
+Emitter::Emitter(const std::string& ring, const std::string& label, bool prefault)
     : impl_(std::make_unique<Impl>()) {
-  auto seg = shm::Segment::attach(ring);
+  auto seg = shm::Segment::attach(
+      ring, prefault ? shm::AttachMode::read_write : shm::AttachMode::read_write_lazy);
   if (!seg) throw std::runtime_error("cannot attach ring '" + ring + "': " + seg.error().message);
   impl_->segment.emplace(std::move(seg.value()));
   auto w = shm::RingWriter::attach(*impl_->segment, {label, -1});

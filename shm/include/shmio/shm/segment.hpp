@@ -70,7 +70,13 @@ struct RingConfig {
   bool fenced_commits = false;
 };
 
-enum class AttachMode { read_write, read_only };
+// read_write: writable, and pre-faulted and touched page by page (as create() with `populate`):
+// what a process that publishes or reads for a while wants ("Page faults: none on the hot path",
+// docs/ring.md). read_write_lazy: writable, touched only where it is used — for a process that
+// writes a few records and exits (shmio-emit), which would otherwise pay for every page of the
+// ring (on the dev VM ~140 ms for a 64 MiB ring, against ~5 ms). read_only: not writable, not
+// pre-faulted (shm-inspect).
+enum class AttachMode { read_write, read_write_lazy, read_only };
 
 // What shm-inspect lists.
 struct SegmentInfo {

@@ -63,7 +63,11 @@ class EmitOperator : public EmitTargets<EmitOperator> {
 class Emitter {
  public:
   // Attaches to the ring `ring`; throws std::runtime_error with the reason if it cannot.
-  explicit Emitter(const std::string& ring, const std::string& label = "emitter");
+  // `prefault`: fault in and touch every page of the ring at attach (shm::AttachMode::read_write),
+  // as a long-lived emitter wants; off, pages are touched as records are written
+  // (read_write_lazy: what the shmio-emit command, which writes one record and exits, uses).
+  explicit Emitter(const std::string& ring, const std::string& label = "emitter",
+                   bool prefault = true);
   ~Emitter();
   Emitter(const Emitter&) = delete;
   Emitter& operator=(const Emitter&) = delete;

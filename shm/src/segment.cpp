@@ -98,27 +98,33 @@ void remove_if_same(const std::string& obj, int fd) {
   bip::shared_memory_object::remove(obj.c_str());
 }
 
-// Touches one byte of every 4 KiB page of [p, p + bytes) from this process: where the mapping is
-// writable, a write that keeps the byte (on x86 a locked OR of zero, atomic against other
-// processes' stores to the same byte, so a live ring loses nothing), elsewhere a read. Populating
+// Touches one byte of every 4 KiB page of [p, p + bytes) from this process. Populating
 // (MAP_POPULATE, MADV_POPULATE_WRITE) fills the kernel's page tables, but under a hypervisor that
-// builds its own tables lazily (shadow paging; the dev VM's PVM guest) a process's first access to
-// each page still traps, about 5 us a page, with no page fault counted by the guest; done here,
+// builds its own tables lazily (shadow paging; the dev VM is a PVM guest) a process's first access
+// to each page still traps, about 5 us a page, with no page fault counted by the guest; done here,
 // that is paid at create or attach instead of by the first records in each page ("Page faults:
-// none on the hot path" in docs/ring.md; measured there).
+// none on the hot path" in docs/ring.md; measured there). Where the mapping is writable the touch
+// is a write that keeps the byte, atomic against other processes' stores to the same byte, so a
+// live ring loses nothing: on x86 a locked OR of zero, elsewhere a compare-and-swap of the byte
+// with itself (a successful one always stores; an idempotent RMW such as fetch_or(0) may be
+// compiled to a load, and a read alone was seen to leave the first write trapping). Read-only: a
+// read.
 void touch_pages(std::byte* p, std::size_t bytes, bool writable) noexcept {
   constexpr std::size_t kPage = 4096;
   for (std::size_t off = 0; off < bytes; off += kPage) {
     std::byte* b = p + off;
-#if defined(__x86_64__) || defined(__i386__)
-    if (writable) {
-      asm volatile("lock orb $0, %0" : "+m"(*b) : : "memory");
+    if (!writable) {
+      (void)*static_cast<volatile const std::byte*>(b);
       continue;
     }
+#if defined(__x86_64__) || defined(__i386__)
+    asm volatile("lock orb $0, %0" : "+m"(*b) : : "memory");
 #else
-    (void)writable;
+    auto* u = reinterpret_cast<unsigned char*>(b);
+    unsigned char v = __atomic_load_n(u, __ATOMIC_RELAXED);
+    while (!__atomic_compare_exchange_n(u, &v, v, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+    }
 #endif
-    (void)*static_cast<volatile const std::byte*>(b);
   }
 }
 

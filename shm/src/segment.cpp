@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <initializer_list>
 #include <new>
 #include <optional>
 
@@ -98,25 +99,20 @@ void remove_if_same(const std::string& obj, int fd) {
   bip::shared_memory_object::remove(obj.c_str());
 }
 
-// Touches one byte of every 4 KiB page of [p, p + bytes) from this process. Populating
-// (MAP_POPULATE, MADV_POPULATE_WRITE) fills the kernel's page tables, but under a hypervisor that
-// builds its own tables lazily (shadow paging; the dev VM is a PVM guest) a process's first access
-// to each page still traps, about 5 us a page, with no page fault counted by the guest; done here,
-// that is paid at create or attach instead of by the first records in each page ("Page faults:
-// none on the hot path" in docs/ring.md; measured there). Where the mapping is writable the touch
-// is a write that keeps the byte, atomic against other processes' stores to the same byte, so a
-// live ring loses nothing: on x86 a locked OR of zero, elsewhere a compare-and-swap of the byte
-// with itself (a successful one always stores; an idempotent RMW such as fetch_or(0) may be
-// compiled to a load, and a read alone was seen to leave the first write trapping). Read-only: a
-// read.
-void touch_pages(std::byte* p, std::size_t bytes, bool writable) noexcept {
+// Writes one byte of every 4 KiB page of [p, p + bytes) from this process, keeping its value.
+// Populating (MAP_POPULATE, MADV_POPULATE_WRITE) fills the kernel's page tables, but under a
+// hypervisor that builds its own tables lazily (shadow paging; the dev VM is a PVM guest) a
+// process's first access to each page still traps, about 5 us a page, with no page fault counted
+// by the guest; done here, that is paid at create or attach instead of by the first records in
+// each page ("Page faults: none on the hot path" in docs/ring.md; measured there). The write is
+// atomic against other processes' stores to the same byte, so a live ring loses nothing: on x86 a
+// locked OR of zero, elsewhere a compare-and-swap of the byte with itself (a successful one always
+// stores; an idempotent RMW such as fetch_or(0) may be compiled to a load, and a read alone was
+// seen to leave the first write trapping).
+void touch_pages(std::byte* p, std::size_t bytes) noexcept {
   constexpr std::size_t kPage = 4096;
   for (std::size_t off = 0; off < bytes; off += kPage) {
     std::byte* b = p + off;
-    if (!writable) {
-      (void)*static_cast<volatile const std::byte*>(b);
-      continue;
-    }
 #if defined(__x86_64__) || defined(__i386__)
     asm volatile("lock orb $0, %0" : "+m"(*b) : : "memory");
 #else
@@ -221,11 +217,11 @@ Result<Segment> Segment::map(int fd, std::string name, std::uint64_t control_byt
       }
     }
   }
-  if (populate) {
+  if (populate && writable) {  // (no caller populates a read-only mapping)
     // The control area and the ring, and of the mirror what a record can reach past the ring's
     // end (a record is at most a quarter of the ring).
-    touch_pages(base, control_bytes + capacity, writable);
-    touch_pages(base + control_bytes + capacity, capacity / 4, writable);
+    touch_pages(base, control_bytes + capacity);
+    touch_pages(base + control_bytes + capacity, capacity / 4);
   }
   Segment s;
   s.name_ = std::move(name);
@@ -237,11 +233,11 @@ Result<Segment> Segment::map(int fd, std::string name, std::uint64_t control_byt
   return s;
 }
 
-std::uint64_t Segment::huge_page_bytes() const {
+// Sums the given smaps fields (kB) over this process's mappings within [lo, hi).
+static std::uint64_t smaps_bytes(std::uintptr_t lo, std::uintptr_t hi,
+                                 std::initializer_list<const char*> fields) {
   std::FILE* f = std::fopen("/proc/self/smaps", "r");
   if (f == nullptr) return 0;
-  const auto lo = reinterpret_cast<std::uintptr_t>(base_);
-  const auto hi = lo + reserved_bytes_;
   std::uint64_t bytes = 0;
   bool inside = false;
   char line[512];
@@ -252,13 +248,27 @@ std::uint64_t Segment::huge_page_bytes() const {
       inside = start >= lo && end <= hi;
       continue;
     }
-    unsigned long kb = 0;
-    if (inside && (std::sscanf(line, "ShmemPmdMapped: %lu kB", &kb) == 1 ||
-                   std::sscanf(line, "FilePmdMapped: %lu kB", &kb) == 1))
-      bytes += static_cast<std::uint64_t>(kb) * 1024;
+    if (!inside) continue;
+    for (const char* field : fields) {
+      const std::size_t n = std::strlen(field);
+      unsigned long kb = 0;
+      if (std::strncmp(line, field, n) == 0 && line[n] == ':' &&
+          std::sscanf(line + n + 1, " %lu kB", &kb) == 1)
+        bytes += static_cast<std::uint64_t>(kb) * 1024;
+    }
   }
   std::fclose(f);
   return bytes;
+}
+
+std::uint64_t Segment::huge_page_bytes() const {
+  const auto lo = reinterpret_cast<std::uintptr_t>(base_);
+  return smaps_bytes(lo, lo + reserved_bytes_, {"ShmemPmdMapped", "FilePmdMapped"});
+}
+
+std::uint64_t Segment::resident_bytes() const {
+  const auto lo = reinterpret_cast<std::uintptr_t>(base_);
+  return smaps_bytes(lo, lo + reserved_bytes_, {"Rss"});
 }
 
 Result<Segment> Segment::create(const RingConfig& config) {

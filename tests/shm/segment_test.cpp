@@ -10,7 +10,6 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
-#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -51,30 +50,6 @@ std::string dev_shm_huge_option() {
 std::vector<char> file_bytes(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
   return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
-}
-
-// Bytes of this process's mapping of `s` that are resident (in its page tables), from
-// /proc/self/smaps: the mappings from the header to the end of the mirror.
-std::uint64_t resident_bytes(const Segment& s) {
-  const auto lo = reinterpret_cast<std::uintptr_t>(&s.header());
-  const auto hi = reinterpret_cast<std::uintptr_t>(s.data(0)) + 2 * s.capacity();
-  std::ifstream smaps("/proc/self/smaps");
-  std::string line;
-  bool inside = false;
-  std::uint64_t bytes = 0;
-  while (std::getline(smaps, line)) {
-    unsigned long start = 0, end = 0, kb = 0;
-    char dash = 0;
-    std::istringstream in(line);
-    if (line.find(':') == std::string::npos || line.find('-') < line.find(' ')) {
-      if (in >> std::hex >> start >> dash >> end && dash == '-') {
-        inside = start >= lo && end <= hi;
-        continue;
-      }
-    }
-    if (inside && std::sscanf(line.c_str(), "Rss: %lu kB", &kb) == 1) bytes += kb * 1024;
-  }
-  return bytes;
 }
 
 // Rewrites bytes of an object directly, as a foreign program or corruption would.
@@ -556,7 +531,7 @@ TEST(Segment, OnlyAReadWriteAttachFaultsTheRingIn) {
        {AttachMode::read_write, AttachMode::read_write_lazy, AttachMode::read_only}) {
     auto a = Segment::attach(name, mode);
     ASSERT_TRUE(a) << a.error().message;
-    const std::uint64_t resident = resident_bytes(*a);
+    const std::uint64_t resident = a->resident_bytes();
     if (mode == AttachMode::read_write) {
       EXPECT_GE(resident, kCapacity);
     } else {

@@ -116,6 +116,10 @@ class Segment {
   // Bytes of this process's mapping of the segment on huge pages (from /proc/self/smaps; 0 where
   // none were granted, or the file cannot be read).
   std::uint64_t huge_page_bytes() const;
+  // Bytes of this process's mapping of the segment that are resident in its page tables (smaps'
+  // Rss; 0 where the file cannot be read): all of it after a read_write attach or a create with
+  // `populate`, what was used after a lazy or read-only attach.
+  std::uint64_t resident_bytes() const;
 
   const layout::SegmentHeader& header() const noexcept {
     return *reinterpret_cast<const layout::SegmentHeader*>(base_);

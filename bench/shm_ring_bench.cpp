@@ -1767,10 +1767,10 @@ void register_benchmarks() {
     benchmark::RegisterBenchmark(
         exclusive ? "ring_read/64B/ring=1MiB/exclusive" : "ring_read/64B/ring=1MiB", BM_RingRead,
         exclusive)
-        ->Iterations(scaled<std::int64_t>(200, 20))
+        ->Iterations(scaled<std::int64_t>(4000, 20))
         ->UseManualTime();
   benchmark::RegisterBenchmark("base_moodycamel_read/64B", BM_MoodycamelRead)
-      ->Iterations(scaled<std::int64_t>(200, 20))
+      ->Iterations(scaled<std::int64_t>(4000, 20))
       ->UseManualTime();
   benchmark::RegisterBenchmark("base_moodycamel_1p1c/64B", BM_Moodycamel,
                                scaled<std::uint64_t>(5'000'000, 500'000), kMoodycamelInitialItems,

@@ -372,6 +372,7 @@ std::size_t RingReader::walk(Sink sink) {
     std::byte* const data = s.data(0);
     const std::size_t max_records = sink.limit();
     const bool prefetch = prefetch_run_;
+    std::uint64_t stride = 0;  // the last record's footprint (below)
     // The header is beside the seal (layout version 5): one entry, one line, holds both. R1 for
     // each record after the first (the first's seal is `seal`, loaded above; below the frontier it
     // is loaded again, as the one above may predate the frontier). A by_seal run stays within a
@@ -407,7 +408,20 @@ std::size_t RingReader::walk(Sink sink) {
         ++n;
         ++index;
       }
-      pos += fp;
+      // The next position must not wait for this record's header to arrive: in a run of records of
+      // one footprint, advance by the copy in a register, so that the branch, predicted, lets the
+      // next seal entry's loads start while this one's are in flight (otherwise a loop-carried
+      // chain through every header load: one thread reading in the cache is 1.2x faster without
+      // it, docs/benchmarks.md "The reader's walk without a chain through each header"). The
+      // empty asm keeps the compiler from folding the two arms back into one add of `fp`.
+      if (fp == stride) {
+        std::uint64_t step = stride;
+        asm volatile("" : "+r"(step));
+        pos += step;
+      } else {
+        stride = fp;
+        pos += fp;
+      }
       if (n == max_records || (!by_seal && pos >= f)) break;
       e = &entries[(pos & mask) / kUnit];
       sealed = e->seal.load(std::memory_order_acquire);

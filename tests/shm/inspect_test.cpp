@@ -52,6 +52,7 @@ TEST(Inspect, SnapshotSlotsAndTheLastRecordsOfARing) {
   EXPECT_TRUE(producers[0].alive);
   EXPECT_EQ(producers[0].core, 1);
   EXPECT_EQ(producers[0].records, 10u);
+  EXPECT_EQ(producers[0].bytes, 10u * 8) << "\"record 0\" .. \"record 9\": 8 bytes each";
   EXPECT_EQ(producers[0].claim_state, layout::kClaimIdle);
   const auto readers = inspect::readers(seg);
   ASSERT_EQ(readers.size(), 1u);

@@ -247,6 +247,60 @@ TEST(Ring, EverySizeFromOneByteToMaxRecordRoundTripsAcrossManyLaps) {
   }
 }
 
+// Every length from 1 to 200 bytes arrives with every byte in place, through a shared ring and a
+// ring made for one producer, read by poll() (whose copy goes by whole 64-byte units) and by
+// peek(): one record at a time, then all 200 in one run (the reader's walk steps by footprints,
+// which change every 64 lengths there).
+TEST(Ring, EveryLengthArrivesByteForByte) {
+  constexpr std::size_t kLongest = 200;
+  auto byte_at = [](std::size_t length, std::size_t i) {
+    return static_cast<std::byte>((length * 131 + i * 7 + 1) & 0xff);
+  };
+  for (const bool exclusive : {false, true}) {
+    RingName name(exclusive ? "lengths-x" : "lengths");
+    auto s = test::make_ring(name, 1 << 16, 1000, exclusive);
+    auto w = RingWriter::attach(s);
+    auto polled = RingReader::attach(s);
+    auto peeked = RingReader::attach(s);
+    ASSERT_TRUE(w && polled && peeked);
+    std::vector<std::byte> buf(kLongest);
+    auto publish = [&](std::size_t length) {
+      for (std::size_t i = 0; i < length; ++i) buf[i] = byte_at(length, i);
+      ASSERT_EQ(w->publish(3, {buf.data(), length}), PublishStatus::ok);
+    };
+    std::size_t expected = 0;  // the length the next record must have
+    auto check = [&](const RecordView& v) {
+      ASSERT_EQ(v.payload.size(), expected);
+      for (std::size_t i = 0; i < expected; ++i)
+        ASSERT_EQ(v.payload[i], byte_at(expected, i))
+            << "length " << expected << ", byte " << i << (exclusive ? ", exclusive" : "");
+    };
+    std::vector<RecordView> views(kLongest + 1);
+    for (std::size_t length = 1; length <= kLongest; ++length) {
+      publish(length);
+      expected = length;
+      ASSERT_EQ(polled->poll(check), 1u);
+      ASSERT_EQ(peeked->peek(views), 1u);
+      check(views[0]);
+      ASSERT_TRUE(peeked->consume({views.data(), 1}));
+    }
+    for (std::size_t length = 1; length <= kLongest; ++length) publish(length);
+    expected = 1;
+    ASSERT_EQ(polled->poll(
+                  [&](const RecordView& v) {
+                    check(v);
+                    ++expected;
+                  },
+                  kLongest + 1),
+              kLongest);
+    ASSERT_EQ(peeked->peek(views), kLongest);
+    expected = 1;
+    for (std::size_t i = 0; i < kLongest; ++i, ++expected) check(views[i]);
+    ASSERT_TRUE(peeked->consume({views.data(), kLongest}));
+    EXPECT_EQ(polled->total_loss().records + peeked->total_loss().records, 0u);
+  }
+}
+
 // A reader caught up goes by the seals; one whose last peek filled its span (more waiting) bounds
 // the next run with one frontier load. Either way: every record once, in order, with its index,
 // whatever the span, with padding (aborts) in between.

@@ -54,6 +54,10 @@
 //                                  (A 64 B record is one 64-byte line since layout version 5,
 //                                  as a moodycamel item is: the header is beside the seal.)
 //   ring_xproc/1p1r/64B/poll/huge  1P -> 1R, the 64 MiB ring on huge pages where granted.
+//   ring_xproc/<P>p<R>r/64B/poll/ring_per_producer
+//                                  the shapes with P >= 2, each producer with a 64 MiB ring of its
+//                                  own made for one producer, every reader reading all of them in
+//                                  turn (docs/ring-per-worker.md's shape).
 //   base_boost_mq/<size>           boost::interprocess::message_queue between 2 processes.
 //   base_pingpong                  a cache line bounced between two processes: latency floor.
 //   base_clock_read                one CLOCK_MONOTONIC read (about one is inside each one-way).
@@ -432,6 +436,9 @@ struct XprocConfig {
   bool huge_pages = false;  // the ring on transparent huge pages where granted (huge_MiB)
   bool exclusive = false;   // RingConfig::exclusive_producer (one producer)
   bool fenced = false;      // RingConfig::fenced_commits (with exclusive)
+  // Each producer its own ring, made for one producer (exclusive), each reader reading all of
+  // them in turn (poll only): the shape of docs/ring-per-worker.md, beside one shared ring.
+  bool ring_per_producer = false;
 };
 
 // What each child reports (one per child, in a shared mapping).
@@ -486,17 +493,25 @@ int xproc_producer(sb::ChildContext& ctx, const std::string& ring, const XprocCo
   return 0;
 }
 
-int xproc_reader(sb::ChildContext& ctx, const std::string& ring, const XprocConfig& cfg,
-                 int participant, ChildReport& out) {
+int xproc_reader(sb::ChildContext& ctx, const std::vector<std::string>& rings,
+                 const XprocConfig& cfg, int participant, ChildReport& out) {
   const int cpu = sb::cpu_for(static_cast<std::size_t>(participant));
   if (!sb::pin_to_cpu(cpu)) return ctx.fail("sched_setaffinity failed");
   std::string error;
-  auto segment = attach_in_child(ring, error);
-  if (!segment) return ctx.fail(error);
-  // StartAt::latest, attached before any producer starts: sees every record of this iteration.
-  auto reader = RingReader::attach(
-      *segment, ReaderOptions{"bench-r" + std::to_string(participant), cpu, StartAt::latest});
-  if (!reader) return ctx.fail("RingReader::attach: " + reader.error().message);
+  // One ring, or one per producer (read in turn).
+  std::vector<std::unique_ptr<Segment>> segments;
+  std::vector<RingReader> readers;
+  for (const std::string& ring : rings) {
+    segments.push_back(attach_in_child(ring, error));
+    if (!segments.back()) return ctx.fail(error);
+    // StartAt::latest, attached before any producer starts: sees every record of this iteration.
+    auto r = RingReader::attach(
+        *segments.back(),
+        ReaderOptions{"bench-r" + std::to_string(participant), cpu, StartAt::latest});
+    if (!r) return ctx.fail("RingReader::attach: " + r.error().message);
+    readers.push_back(std::move(r).value());
+  }
+  RingReader* const reader = &readers.front();
 
   // What the producers publish: each cfg.records / producers (the remainder is not sent).
   const auto producers = static_cast<std::uint64_t>(cfg.producers);
@@ -527,10 +542,13 @@ int xproc_reader(sb::ChildContext& ctx, const std::string& ring, const XprocConf
 
   std::uint64_t lost = 0;
   for (;;) {
-    lost = reader->total_loss().records;
+    lost = 0;
+    for (const RingReader& r : readers) lost += r.total_loss().records;
     if (received + lost >= expected) break;
     std::size_t n = 0;
-    if (cfg.zero_copy) {
+    if (readers.size() > 1) {
+      for (RingReader& r : readers) n += r.poll(on_record, 256);
+    } else if (cfg.zero_copy) {
       n = reader->peek(views);
       // Tentative reads of the views: used only if consume() says they were intact.
       for (std::size_t i = 0; i < n; ++i)
@@ -552,7 +570,8 @@ int xproc_reader(sb::ChildContext& ctx, const std::string& ring, const XprocConf
   out.records = received;
   out.bytes = bytes;
   out.lost = lost;
-  out.laps = segment->reader_slot(reader->id()).laps.load(std::memory_order_relaxed);
+  for (std::size_t i = 0; i < readers.size(); ++i)
+    out.laps += segments[i]->reader_slot(readers[i].id()).laps.load(std::memory_order_relaxed);
   if (bad != 0) return ctx.fail(std::to_string(bad) + " records out of order or malformed");
   if (received + lost != expected)
     return ctx.fail("received " + std::to_string(received) + " + lost " + std::to_string(lost) +
@@ -562,9 +581,18 @@ int xproc_reader(sb::ChildContext& ctx, const std::string& ring, const XprocConf
 
 void BM_RingXproc(benchmark::State& state, XprocConfig cfg) {
   guarded(state, [&] {
-    BenchRing ring("xproc", cfg.ring_bytes, true, cfg.huge_pages, cfg.exclusive, cfg.fenced);
+    // One ring, or one per producer (exclusive).
+    std::vector<std::unique_ptr<BenchRing>> rings;
+    std::vector<std::string> names;
+    for (int i = 0; i < (cfg.ring_per_producer ? cfg.producers : 1); ++i) {
+      rings.push_back(std::make_unique<BenchRing>("xproc", cfg.ring_bytes, true, cfg.huge_pages,
+                                                  cfg.exclusive || cfg.ring_per_producer,
+                                                  cfg.fenced));
+      names.push_back(rings.back()->name());
+    }
     if (cfg.huge_pages)
-      state.counters["huge_MiB"] = static_cast<double>(ring.segment().huge_page_bytes() >> 20);
+      state.counters["huge_MiB"] =
+          static_cast<double>(rings.front()->segment().huge_page_bytes() >> 20);
     const int children = cfg.producers + cfg.readers;
     sb::SharedArray<ChildReport> reports(static_cast<std::size_t>(children));
     double per_reader_records = 0, per_reader_bytes = 0, total_records = 0, total_bytes = 0;
@@ -575,12 +603,13 @@ void BM_RingXproc(benchmark::State& state, XprocConfig cfg) {
       sb::ChildGroup group;
       for (int p = 0; p < cfg.producers; ++p)
         group.spawn("producer " + std::to_string(p), [&, p](sb::ChildContext& ctx) {
-          return xproc_producer(ctx, ring.name(), cfg, p, reports[static_cast<std::size_t>(p)]);
+          return xproc_producer(ctx, names[cfg.ring_per_producer ? static_cast<std::size_t>(p) : 0],
+                                cfg, p, reports[static_cast<std::size_t>(p)]);
         });
       for (int r = 0; r < cfg.readers; ++r) {
         const int k = cfg.producers + r;
         group.spawn("reader " + std::to_string(r), [&, k](sb::ChildContext& ctx) {
-          return xproc_reader(ctx, ring.name(), cfg, k, reports[static_cast<std::size_t>(k)]);
+          return xproc_reader(ctx, names, cfg, k, reports[static_cast<std::size_t>(k)]);
         });
       }
       if (!run_children(group, state)) break;
@@ -1514,6 +1543,16 @@ void print_ratios(std::FILE* out, const CapturingReporter& r) {
               "64 B records/s, 1P -> 1R with a 1 MiB ring vs moodycamel 1P1C with a 1 MiB pool:",
               {"ring(1 MiB)", "ring_xproc/1p1r/64B/poll/ring=1MiB", "items_per_second"},
               {"moodycamel", "base_moodycamel_1p1c/64B/pool=1MiB", "items_per_second"}, fmt_rate);
+  print_ratio(
+      out, r,
+      "64 B records/s, N producers -> 1 reader, a 64 MiB ring per producer (exclusive, "
+      "read in turn) vs one shared 64 MiB ring; N = 2, then 4:",
+      {"rings(per producer)", "ring_xproc/2p1r/64B/poll/ring_per_producer", "items_per_second"},
+      {"ring(shared)", "ring_xproc/2p1r/64B/poll", "items_per_second"}, fmt_rate);
+  print_ratio(
+      out, r, "",
+      {"rings(per producer)", "ring_xproc/4p1r/64B/poll/ring_per_producer", "items_per_second"},
+      {"ring(shared)", "ring_xproc/4p1r/64B/poll", "items_per_second"}, fmt_rate);
   print_ratio(out, r,
               "64 B records/s, 1P -> 1R, 1 MiB ring, batches of 16 vs moodycamel 1P1C, 1 MiB pool:",
               {"ring(batch=16)", "ring_xproc/1p1r/64B/poll/ring=1MiB/batch=16", "items_per_second"},
@@ -1713,6 +1752,22 @@ void register_benchmarks() {
     const std::string name = "ring_xproc/1p1r/64B/poll" +
                              (ring_bytes == kRingBytes ? "" : "/ring=" + size_name(ring_bytes)) +
                              (fenced ? "/exclusive_fenced" : "/exclusive");
+    benchmark::RegisterBenchmark(name.c_str(), BM_RingXproc, cfg)
+        ->Iterations(iterations)
+        ->UseManualTime()
+        ->Unit(benchmark::kMillisecond);
+  }
+  // The shapes above with several producers (2p1r, 4p1r, 2p2r by default), each producer with a
+  // 64 MiB ring of its own made for one producer (exclusive) that every reader reads in turn:
+  // the shape of docs/ring-per-worker.md, beside the same shapes through one shared 64 MiB ring.
+  // (On 2 vCPUs three or more processes share two CPUs, as the label says: a producer then often
+  // publishes while its reader waits for the CPU, and the reader reads what it wrote in the cache.)
+  for (const Shape& s : g_shapes) {
+    if (s.producers < 2) continue;
+    XprocConfig cfg{s.producers, s.readers, 64, false, scaled<std::uint64_t>(2'000'000, 100'000)};
+    cfg.ring_per_producer = true;
+    const std::string name = "ring_xproc/" + std::to_string(s.producers) + "p" +
+                             std::to_string(s.readers) + "r/64B/poll/ring_per_producer";
     benchmark::RegisterBenchmark(name.c_str(), BM_RingXproc, cfg)
         ->Iterations(iterations)
         ->UseManualTime()

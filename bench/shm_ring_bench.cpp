@@ -41,6 +41,10 @@
 //                                  (publish_p50_ns: the producer's send-to-commit part);
 //                                  exclusive: through a ring made for one producer;
 //                                  exclusive_fenced (parked): one made with fenced commits.
+//   ring_latency/notifier/exclusive/rings=<1|4>
+//                                  the same, the reader parked in poll(2) on one RingNotifier
+//                                  over 1 or 4 rings made for one producer (1 MiB each), the
+//                                  producer publishing to them in turn.
 //   ring_read/64B/ring=1MiB[/exclusive], base_moodycamel_read/64B
 //                                  one thread taking 512 records out of a ring / a moodycamel
 //                                  queue, in the cache: each reader's own cost per record.
@@ -69,6 +73,7 @@
 // flag, takes timestamps in the children (CLOCK_MONOTONIC is system-wide) and reports through an
 // anonymous shared mapping. A child that fails or hangs fails the benchmark (SkipWithError).
 #include <benchmark/benchmark.h>
+#include <poll.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -111,6 +116,7 @@ using shmio::shm::PublishStatus;
 using shmio::shm::ReaderOptions;
 using shmio::shm::RecordView;
 using shmio::shm::RingConfig;
+using shmio::shm::RingNotifier;
 using shmio::shm::RingReader;
 using shmio::shm::RingWriter;
 using shmio::shm::Segment;
@@ -665,6 +671,9 @@ struct LatencyConfig {
   std::uint64_t interval_ns;  // one record every interval
   bool exclusive = false;     // RingConfig::exclusive_producer
   bool fenced = false;        // RingConfig::fenced_commits (with exclusive)
+  // > 0: the reader waits through one RingNotifier over this many rings (an eventfd and poll(2)),
+  // and the producer publishes to them in turn (ring_latency/notifier/rings=N).
+  int notifier_rings = 0;
 };
 
 constexpr std::size_t kLatencyPayload = 64;
@@ -694,15 +703,20 @@ class Pacer {
 // publish_ns[seq]: the send time to the end of the commit, on the producer's side (one clock read
 // included, as in the one-way figure): how much of the one-way time the publish itself takes with
 // a reader watching the ring.
-int latency_producer(sb::ChildContext& ctx, const std::string& ring, const LatencyConfig& cfg,
-                     std::uint64_t* publish_ns) {
+int latency_producer(sb::ChildContext& ctx, const std::vector<std::string>& rings,
+                     const LatencyConfig& cfg, std::uint64_t* publish_ns) {
   const int cpu = sb::cpu_for(0);
   if (!sb::pin_to_cpu(cpu)) return ctx.fail("sched_setaffinity failed");
   std::string error;
-  auto segment = attach_in_child(ring, error);
-  if (!segment) return ctx.fail(error);
-  auto writer = RingWriter::attach(*segment, WriterOptions{"bench-lat-p", cpu});
-  if (!writer) return ctx.fail("RingWriter::attach: " + writer.error().message);
+  std::vector<std::unique_ptr<Segment>> segments;
+  std::vector<RingWriter> writers;  // one per ring, used in turn
+  for (const std::string& ring : rings) {
+    segments.push_back(attach_in_child(ring, error));
+    if (!segments.back()) return ctx.fail(error);
+    auto w = RingWriter::attach(*segments.back(), WriterOptions{"bench-lat-p", cpu});
+    if (!w) return ctx.fail("RingWriter::attach: " + w.error().message);
+    writers.push_back(std::move(w).value());
+  }
   const bool shared_cpu = sb::oversubscribed(2);
   if (!ctx.ready_and_wait()) return 0;
 
@@ -712,6 +726,7 @@ int latency_producer(sb::ChildContext& ctx, const std::string& ring, const Laten
     pacer.wait_turn();
     // The timestamp is taken before the claim: the latency includes the whole publish.
     const std::uint64_t sent = sb::now_ns();
+    RingWriter* const writer = &writers[seq % writers.size()];
     auto claim = writer->claim(kLatencyPayload, 1);
     if (claim.status != PublishStatus::ok)
       return ctx.fail(std::string("claim: ") + to_string(claim.status));
@@ -723,15 +738,30 @@ int latency_producer(sb::ChildContext& ctx, const std::string& ring, const Laten
   return 0;
 }
 
-int latency_reader(sb::ChildContext& ctx, const std::string& ring, const LatencyConfig& cfg,
-                   std::uint64_t* samples, ChildReport& out) {
+int latency_reader(sb::ChildContext& ctx, const std::vector<std::string>& rings,
+                   const LatencyConfig& cfg, std::uint64_t* samples, ChildReport& out) {
   const int cpu = sb::cpu_for(1);
   if (!sb::pin_to_cpu(cpu)) return ctx.fail("sched_setaffinity failed");
   std::string error;
-  auto segment = attach_in_child(ring, error);
-  if (!segment) return ctx.fail(error);
-  auto reader = RingReader::attach(*segment, ReaderOptions{"bench-lat-r", cpu, StartAt::latest});
-  if (!reader) return ctx.fail("RingReader::attach: " + reader.error().message);
+  std::vector<std::unique_ptr<Segment>> segments;
+  std::vector<RingReader> readers;
+  for (const std::string& ring : rings) {
+    segments.push_back(attach_in_child(ring, error));
+    if (!segments.back()) return ctx.fail(error);
+    auto r =
+        RingReader::attach(*segments.back(), ReaderOptions{"bench-lat-r", cpu, StartAt::latest});
+    if (!r) return ctx.fail("RingReader::attach: " + r.error().message);
+    readers.push_back(std::move(r).value());
+  }
+  RingReader* const reader = &readers.front();
+  std::unique_ptr<RingNotifier> notifier;
+  if (cfg.notifier_rings > 0) {
+    std::vector<const Segment*> set;
+    for (const auto& seg : segments) set.push_back(seg.get());
+    auto n = RingNotifier::start(set);
+    if (!n) return ctx.fail("RingNotifier::start: " + n.error().message);
+    notifier = std::move(n).value();
+  }
   const std::uint64_t total = cfg.warmup + cfg.samples;
   std::uint64_t received = 0, bad = 0;
   auto on_record = [&](const RecordView& v) {
@@ -752,8 +782,20 @@ int latency_reader(sb::ChildContext& ctx, const std::string& ring, const Latency
 
   std::uint64_t lost = 0;
   for (;;) {
-    lost = reader->total_loss().records;
+    lost = 0;
+    for (const RingReader& r : readers) lost += r.total_loss().records;
     if (received + lost >= total) break;
+    if (notifier) {
+      // The event loop's pattern (ring_notifier.hpp): read every ring until empty, then wait for
+      // the eventfd, clear it, and read again.
+      std::size_t n = 0;
+      for (RingReader& r : readers) n += r.poll(on_record, 64);
+      if (n > 0) continue;
+      pollfd pfd{notifier->fd(), POLLIN, 0};
+      if (::poll(&pfd, 1, 100) > 0) notifier->drain();
+      if (!watchdog.tick(received + lost)) return ctx.fail("no progress for 20 s");
+      continue;
+    }
     if (reader->poll(on_record, 64) > 0) continue;
     if (cfg.parked) {
       reader->wait(std::chrono::milliseconds(100), std::chrono::nanoseconds(0));
@@ -770,7 +812,13 @@ int latency_reader(sb::ChildContext& ctx, const std::string& ring, const Latency
 
 void BM_RingLatency(benchmark::State& state, LatencyConfig cfg) {
   guarded(state, [&] {
-    BenchRing ring("lat", kRingBytes, true, false, cfg.exclusive, cfg.fenced);
+    std::vector<std::unique_ptr<BenchRing>> rings;
+    std::vector<std::string> names;
+    for (int i = 0; i < std::max(cfg.notifier_rings, 1); ++i) {
+      rings.push_back(std::make_unique<BenchRing>("lat", cfg.notifier_rings > 0 ? kMiB : kRingBytes,
+                                                  true, false, cfg.exclusive, cfg.fenced));
+      names.push_back(rings.back()->name());
+    }
     const std::uint64_t total = cfg.warmup + cfg.samples;
     sb::SharedArray<std::uint64_t> samples(total), publish_ns(total);
     sb::SharedArray<ChildReport> report(1);
@@ -780,10 +828,10 @@ void BM_RingLatency(benchmark::State& state, LatencyConfig cfg) {
       report.reset();
       sb::ChildGroup group;
       group.spawn("producer", [&](sb::ChildContext& ctx) {
-        return latency_producer(ctx, ring.name(), cfg, publish_ns.data());
+        return latency_producer(ctx, names, cfg, publish_ns.data());
       });
       group.spawn("reader", [&](sb::ChildContext& ctx) {
-        return latency_reader(ctx, ring.name(), cfg, samples.data(), report[0]);
+        return latency_reader(ctx, names, cfg, samples.data(), report[0]);
       });
       if (!run_children(group, state)) break;
       sorted.clear();
@@ -1802,6 +1850,19 @@ void register_benchmarks() {
           ->UseManualTime()
           ->Unit(benchmark::kNanosecond);
     }
+  }
+
+  // A reader parked in poll(2) on one RingNotifier over 1 or 4 rings made for one producer (1 MiB
+  // each), the producer publishing to them in turn: what waiting on several rings at once costs.
+  for (const int n : {1, 4}) {
+    LatencyConfig cfg{true, scaled<std::uint64_t>(1'000, 200), scaled<std::uint64_t>(20'000, 2'000),
+                      50'000, true};
+    cfg.notifier_rings = n;
+    const std::string name = "ring_latency/notifier/exclusive/rings=" + std::to_string(n);
+    benchmark::RegisterBenchmark(name.c_str(), BM_RingLatency, cfg)
+        ->Iterations(1)
+        ->UseManualTime()
+        ->Unit(benchmark::kNanosecond);
   }
 
   for (const bool one_ring : {true, false}) {

@@ -17,6 +17,21 @@
 #include <immintrin.h>
 #endif
 
+// futex_waitv(2) (Linux 5.16; the headers of older kernels lack it): the same syscall number on
+// every architecture that has it.
+#ifndef FUTEX_WAITV_MAX
+struct futex_waitv {
+  std::uint64_t val;
+  std::uint64_t uaddr;
+  std::uint32_t flags;
+  std::uint32_t reserved;
+};
+#define FUTEX_32 2
+#endif
+#ifndef SYS_futex_waitv
+#define SYS_futex_waitv 449
+#endif
+
 namespace shmio::shm::core {
 
 using namespace layout;
@@ -103,6 +118,72 @@ bool park(const Segment& s, std::uint64_t frontier_seen,
     woke = !(rc != 0 && errno == ETIMEDOUT);
   }
   w.waiters.fetch_sub(1, std::memory_order_seq_cst);
+  return woke;
+}
+
+bool park_any(std::span<const Segment* const> rings, std::span<const std::uint64_t> frontiers_seen,
+              std::chrono::nanoseconds timeout, bool vectored) noexcept {
+  const std::size_t n = rings.size();
+  if (n == 0 || n > kParkAnyMax || frontiers_seen.size() != n) return false;
+  if (n == 1) return park(*rings[0], frontiers_seen[0], timeout);
+  // Announce ourselves on every ring first, then one barrier for every exclusive ring among
+  // them (membarrier() runs a full barrier on every CPU: one call covers them all), then read
+  // each futex word and re-check each frontier: per ring, the Dekker pair of park().
+  bool barrier = false;
+  for (const Segment* s : rings) {
+    s->control().wake.waiters.fetch_add(1, std::memory_order_seq_cst);
+    barrier = barrier || (s->exclusive_producer() && !s->fenced_commits());
+  }
+  if (barrier && !expedited_barrier())
+    timeout = std::min(timeout, std::chrono::nanoseconds(kUnsureParkNs));
+  futex_waitv waiters[kParkAnyMax];
+  bool changed = false;
+  for (std::size_t i = 0; i < n; ++i) {
+    WakeBlock& w = rings[i]->control().wake;
+    waiters[i] = futex_waitv{w.futex_word.load(std::memory_order_seq_cst),
+                             reinterpret_cast<std::uint64_t>(&w.futex_word), FUTEX_32, 0};
+    // SYNC POINT READ: as in park(), each frontier after our announcement on its ring.
+    changed = changed || rings[i]->control().frontier.frontier.load(std::memory_order_seq_cst) !=
+                             frontiers_seen[i];
+  }
+  // Set once futex_waitv failed for a reason other than a wake, a changed word or the timeout
+  // (ENOSYS before Linux 5.16; EPERM under a seccomp profile that does not know it): from then on
+  // this process parks the other way, rather than calling it again and returning at once.
+  static std::atomic<bool> no_waitv{false};
+  bool woke = true;
+  if (!changed) {
+    long rc = -1;
+    int err = 0;
+    bool unavailable = false;
+    const bool use_waitv = vectored && !no_waitv.load(std::memory_order_relaxed);
+    if (use_waitv) {
+      // futex_waitv takes an absolute time on the clock it is given. Shared futexes: no
+      // FUTEX_PRIVATE_FLAG in the waiters' flags (the wakers are other processes).
+      const std::uint64_t until = monotonic_ns() + static_cast<std::uint64_t>(timeout.count());
+      timespec ts{static_cast<time_t>(until / 1'000'000'000),
+                  static_cast<long>(until % 1'000'000'000)};
+      rc = ::syscall(SYS_futex_waitv, waiters, static_cast<unsigned>(n), 0U, &ts, CLOCK_MONOTONIC);
+      err = rc < 0 ? errno : 0;
+      unavailable = rc < 0 && err != EAGAIN && err != ETIMEDOUT && err != EINTR;
+      if (unavailable) no_waitv.store(true, std::memory_order_relaxed);
+    }
+    if (!use_waitv || unavailable) {
+      // One ring at a time, a short slice each, the next ring on the next call.
+      static thread_local std::size_t rotor = 0;
+      const std::size_t i = rotor++ % n;
+      const auto slice = std::min(timeout, std::chrono::nanoseconds(kParkAnySliceNs));
+      timespec ts{static_cast<time_t>(slice.count() / 1'000'000'000),
+                  static_cast<long>(slice.count() % 1'000'000'000)};
+      rc = futex(&rings[i]->control().wake.futex_word, FUTEX_WAIT,
+                 static_cast<std::uint32_t>(waiters[i].val), &ts);
+      err = rc != 0 ? errno : 0;
+      // A slice that ran out is not the caller's timeout unless the slice was all of it.
+      woke = !(rc != 0 && err == ETIMEDOUT && slice == timeout);
+    } else {
+      woke = !(rc < 0 && err == ETIMEDOUT);
+    }
+  }
+  for (const Segment* s : rings) s->control().wake.waiters.fetch_sub(1, std::memory_order_seq_cst);
   return woke;
 }
 

@@ -8,6 +8,7 @@
 #include <random>
 #include <thread>
 
+#include "shmio/shm/ring_core.hpp"
 #include "test_support.hpp"
 
 namespace shmio::shm {
@@ -799,6 +800,112 @@ TEST(Ring, NotifierSignalsACommitMadeRightAfterStartEvenIfItsThreadIsLate) {
     pollfd pfd{(*n)->fd(), POLLIN, 0};
     ASSERT_EQ(::poll(&pfd, 1, 10'000), 1) << "round " << i << ": commit never signalled";
   }
+}
+
+// Three rings of the three kinds (shared, made for one producer, the same with fenced commits),
+// one notifier: it announces itself on all three at once, and a commit on any of them makes its
+// eventfd readable.
+TEST(Ring, OneNotifierForSeveralRingsSignalsACommitOnAnyOfThem) {
+  RingName n0("notify-set-0"), n1("notify-set-1"), n2("notify-set-2");
+  std::vector<Segment> rings;
+  rings.push_back(test::make_ring(n0, 1 << 16));
+  rings.push_back(test::make_ring(n1, 1 << 16, 0, true));
+  rings.push_back(test::make_ring(n2, 1 << 16, 0, true, 64, true));
+  std::vector<RingWriter> writers;
+  for (const Segment& s : rings) writers.push_back(std::move(RingWriter::attach(s).value()));
+  const Segment* set[] = {&rings[0], &rings[1], &rings[2], &rings[1]};  // (the same ring twice)
+  auto n = RingNotifier::start(set);
+  ASSERT_TRUE(n) << n.error().message;
+  // Parked on all three: each ring counts it among its waiters.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  auto parked_on_all = [&] {
+    return std::all_of(rings.begin(), rings.end(),
+                       [](const Segment& s) { return s.control().wake.waiters.load() == 1; });
+  };
+  while (!parked_on_all() && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+  ASSERT_TRUE(parked_on_all()) << "the notifier's thread did not park on every ring";
+  pollfd pfd{(*n)->fd(), POLLIN, 0};
+  EXPECT_EQ(::poll(&pfd, 1, 50), 0) << "nothing committed yet";
+  for (int round = 0; round < 30; ++round) {
+    const std::size_t i = static_cast<std::size_t>(round) % rings.size();
+    ASSERT_EQ(writers[i].publish(1, bytes_of("any")), PublishStatus::ok);
+    ASSERT_EQ(::poll(&pfd, 1, 10'000), 1)
+        << "round " << round << ": a commit on ring " << i << " never signalled";
+    EXPECT_GE((*n)->drain(), 1u);
+  }
+}
+
+TEST(Ring, ANotifierRefusesNoRingsTooManyAndANullOne) {
+  RingName name("notify-bad");
+  auto s = test::make_ring(name, 1 << 16);
+  std::vector<const Segment*> many(RingNotifier::kMaxRings + 1, &s);
+  for (std::span<const Segment* const> bad :
+       {std::span<const Segment* const>{}, std::span<const Segment* const>(many)}) {
+    auto n = RingNotifier::start(bad);
+    ASSERT_FALSE(n);
+    EXPECT_EQ(n.error().code, Errc::invalid_argument);
+    EXPECT_NE(n.error().message.find("1 to 128 rings"), std::string::npos) << n.error().message;
+  }
+  const Segment* with_null[] = {&s, nullptr};
+  auto n = RingNotifier::start(with_null);
+  ASSERT_FALSE(n);
+  EXPECT_EQ(n.error().code, Errc::invalid_argument);
+  // kMaxRings of them (here one ring, listed that many times) is accepted.
+  many.pop_back();
+  EXPECT_TRUE(RingNotifier::start(many));
+}
+
+// core::park_any, with futex_waitv and with the fallback that parks on one ring at a time: a
+// commit on the third ring ends the wait long before its timeout; with nothing committed it
+// times out.
+TEST(Ring, ParkAnyReturnsOnACommitToAnyRingAndTimesOutOtherwise) {
+  RingName n0("park-any-0"), n1("park-any-1"), n2("park-any-2");
+  std::vector<Segment> rings;
+  rings.push_back(test::make_ring(n0, 1 << 16));
+  rings.push_back(test::make_ring(n1, 1 << 16, 0, true));
+  rings.push_back(test::make_ring(n2, 1 << 16));
+  auto w = RingWriter::attach(rings[2]);
+  ASSERT_TRUE(w);
+  const Segment* set[] = {&rings[0], &rings[1], &rings[2]};
+  for (const bool vectored : {true, false}) {
+    std::uint64_t seen[3];
+    for (int i = 0; i < 3; ++i) seen[i] = rings[i].control().frontier.frontier.load();
+    std::atomic<bool> done{false};
+    std::atomic<int> parks{0};
+    std::thread parker([&] {
+      // Until ring 2's frontier moves (the fallback returns after each slice; futex_waitv may
+      // wake spuriously): a 30 s timeout per park, far beyond what the commit below takes.
+      while (rings[2].control().frontier.frontier.load() == seen[2]) {
+        core::park_any(set, seen, std::chrono::seconds(30), vectored);
+        ++parks;
+      }
+      done = true;
+    });
+    // Once it has announced itself on ring 2 (parked, or about to), commit there.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (rings[2].control().wake.waiters.load() == 0 &&
+           std::chrono::steady_clock::now() < deadline)
+      std::this_thread::yield();
+    const auto t0 = std::chrono::steady_clock::now();
+    ASSERT_EQ(w->publish(1, bytes_of("wake")), PublishStatus::ok);
+    parker.join();
+    EXPECT_TRUE(done);
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(10))
+        << (vectored ? "futex_waitv" : "fallback");
+    if (vectored) {
+      EXPECT_LE(parks.load(), 2) << "woken by the commit, not by repeated returns";
+      // Nothing committed: futex_waitv times out. (The fallback returns after each 1 ms slice,
+      // as a spurious wake, whatever the timeout.)
+      std::uint64_t now_seen[3];
+      for (int i = 0; i < 3; ++i) now_seen[i] = rings[i].control().frontier.frontier.load();
+      EXPECT_FALSE(core::park_any(set, now_seen, std::chrono::milliseconds(20), true));
+    }
+  }
+  std::uint64_t seen[3] = {0, 0, 0};
+  EXPECT_FALSE(core::park_any({}, {}, std::chrono::milliseconds(1)));
+  EXPECT_FALSE(
+      core::park_any(set, std::span<const std::uint64_t>(seen, 2), std::chrono::milliseconds(1)))
+      << "spans of different lengths";
 }
 
 }  // namespace

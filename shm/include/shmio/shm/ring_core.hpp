@@ -10,6 +10,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <span>
 
 #include "shmio/shm/segment.hpp"
 
@@ -68,6 +69,19 @@ inline constexpr std::uint64_t kUnsureParkNs = 1'000'000;  // 1 ms
 // Blocks until the frontier differs from `frontier_seen`, the timeout passes, or a spurious wake.
 // Returns true if it returned because of a wake or a change (not the timeout).
 bool park(const Segment& s, std::uint64_t frontier_seen, std::chrono::nanoseconds timeout) noexcept;
+
+// park() on several rings at once: blocks until one ring's frontier differs from its
+// `frontiers_seen` entry, the timeout passes, or a spurious wake; true if not the timeout. The
+// same announcement as park() on every ring (waiters, one membarrier for all where a ring needs
+// it, each frontier re-checked), then one futex_waitv(2) on all their futex words (Linux 5.16+).
+// Where the kernel lacks it (ENOSYS), or with `vectored` false, it parks on one ring at a time
+// for at most kParkAnySliceNs, taking them in turn across calls: a commit on another ring is then
+// seen within that slice. At most kParkAnyMax rings (futex_waitv's own bound); more, or none, or
+// spans of different lengths: returns false at once.
+inline constexpr std::size_t kParkAnyMax = 128;
+inline constexpr std::uint64_t kParkAnySliceNs = 1'000'000;  // 1 ms
+bool park_any(std::span<const Segment* const> rings, std::span<const std::uint64_t> frontiers_seen,
+              std::chrono::nanoseconds timeout, bool vectored = true) noexcept;
 
 // The oldest record still fully in the ring, given a tail read just before: the first sealed
 // record start after tail - capacity, or the frontier if there is none.

@@ -9,13 +9,20 @@
 // shows the pattern with a boost::asio::posix::stream_descriptor.
 // The thread also resolves stalls (a dead producer's claim) while claims are in flight, so a
 // parked server still repairs within the bound.
+// One notifier may watch several rings (a ring per producer, docs/ring-per-worker.md): one thread
+// and one eventfd for all of them, readable when any of them moves; the loop then drains each
+// ring's reader. Its thread parks on all of them at once (core::park_any: futex_waitv(2), Linux
+// 5.16+; on older kernels it parks on one at a time for at most 1 ms each, so a commit on another
+// ring is signalled within about that).
 // Thread-safety: construct and destroy from one thread; fd() may be used from any.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <thread>
+#include <vector>
 
 #include "shmio/shm/result.hpp"
 #include "shmio/shm/segment.hpp"
@@ -26,7 +33,11 @@ class RingNotifier {
  public:
   // The segment must outlive the notifier.
   static Result<std::unique_ptr<RingNotifier>> start(const Segment& segment);
-  ~RingNotifier();  // stops and joins the thread, closes the eventfd
+  // Several rings, each of which must outlive the notifier: 1 to kMaxRings of them, no null
+  // pointers (otherwise Errc::invalid_argument). The same ring twice is allowed (watched once).
+  static Result<std::unique_ptr<RingNotifier>> start(std::span<const Segment* const> segments);
+  static constexpr std::size_t kMaxRings = 128;  // what one futex_waitv(2) call can wait on
+  ~RingNotifier();                               // stops and joins the thread, closes the eventfd
   RingNotifier(const RingNotifier&) = delete;
   RingNotifier& operator=(const RingNotifier&) = delete;
 
@@ -35,10 +46,10 @@ class RingNotifier {
   std::uint64_t drain() noexcept;
 
  private:
-  RingNotifier(const Segment& s, int fd) : segment_(s), fd_(fd) {}
-  void run(std::uint64_t seen) noexcept;
+  RingNotifier(std::vector<const Segment*> rings, int fd) : rings_(std::move(rings)), fd_(fd) {}
+  void run(std::vector<std::uint64_t> seen) noexcept;
 
-  const Segment& segment_;
+  std::vector<const Segment*> rings_;
   int fd_ = -1;
   std::atomic<bool> stop_{false};
   std::thread thread_;

@@ -61,7 +61,7 @@
 //   ring_xproc/<P>p<R>r/64B/poll/ring_per_producer
 //                                  the shapes with P >= 2, each producer with a 64 MiB ring of its
 //                                  own made for one producer, every reader reading all of them in
-//                                  turn (docs/ring-per-worker.md's shape).
+//                                  turn with a RingSetReader (docs/ring-per-worker.md's shape).
 //   base_boost_mq/<size>           boost::interprocess::message_queue between 2 processes.
 //   base_pingpong                  a cache line bounced between two processes: latency floor.
 //   base_clock_read                one CLOCK_MONOTONIC read (about one is inside each one-way).
@@ -118,6 +118,7 @@ using shmio::shm::RecordView;
 using shmio::shm::RingConfig;
 using shmio::shm::RingNotifier;
 using shmio::shm::RingReader;
+using shmio::shm::RingSetReader;
 using shmio::shm::RingWriter;
 using shmio::shm::Segment;
 using shmio::shm::StartAt;
@@ -506,18 +507,27 @@ int xproc_reader(sb::ChildContext& ctx, const std::vector<std::string>& rings,
   std::string error;
   // One ring, or one per producer (read in turn).
   std::vector<std::unique_ptr<Segment>> segments;
-  std::vector<RingReader> readers;
+  std::vector<const Segment*> set;
   for (const std::string& ring : rings) {
     segments.push_back(attach_in_child(ring, error));
     if (!segments.back()) return ctx.fail(error);
-    // StartAt::latest, attached before any producer starts: sees every record of this iteration.
-    auto r = RingReader::attach(
-        *segments.back(),
-        ReaderOptions{"bench-r" + std::to_string(participant), cpu, StartAt::latest});
+    set.push_back(segments.back().get());
+  }
+  // StartAt::latest, attached before any producer starts: sees every record of this iteration.
+  // Several rings: one RingSetReader over them (it reads them in turn).
+  const ReaderOptions options{"bench-r" + std::to_string(participant), cpu, StartAt::latest};
+  std::vector<RingReader> readers;  // one ring
+  std::optional<RingSetReader> readers_set;
+  if (set.size() > 1) {
+    auto r = RingSetReader::attach(set, options);
+    if (!r) return ctx.fail("RingSetReader::attach: " + r.error().message);
+    readers_set.emplace(std::move(r).value());
+  } else {
+    auto r = RingReader::attach(*set.front(), options);
     if (!r) return ctx.fail("RingReader::attach: " + r.error().message);
     readers.push_back(std::move(r).value());
   }
-  RingReader* const reader = &readers.front();
+  RingReader* const reader = readers_set ? &readers_set->reader(0) : &readers.front();
 
   // What the producers publish: each cfg.records / producers (the remainder is not sent).
   const auto producers = static_cast<std::uint64_t>(cfg.producers);
@@ -548,12 +558,11 @@ int xproc_reader(sb::ChildContext& ctx, const std::vector<std::string>& rings,
 
   std::uint64_t lost = 0;
   for (;;) {
-    lost = 0;
-    for (const RingReader& r : readers) lost += r.total_loss().records;
+    lost = readers_set ? readers_set->total_loss().records : reader->total_loss().records;
     if (received + lost >= expected) break;
     std::size_t n = 0;
-    if (readers.size() > 1) {
-      for (RingReader& r : readers) n += r.poll(on_record, 256);
+    if (readers_set) {
+      n = readers_set->poll([&](std::size_t, const RecordView& v) { on_record(v); }, 256);
     } else if (cfg.zero_copy) {
       n = reader->peek(views);
       // Tentative reads of the views: used only if consume() says they were intact.
@@ -576,8 +585,10 @@ int xproc_reader(sb::ChildContext& ctx, const std::vector<std::string>& rings,
   out.records = received;
   out.bytes = bytes;
   out.lost = lost;
-  for (std::size_t i = 0; i < readers.size(); ++i)
-    out.laps += segments[i]->reader_slot(readers[i].id()).laps.load(std::memory_order_relaxed);
+  for (std::size_t i = 0; i < segments.size(); ++i) {
+    const RingReader& r = readers_set ? readers_set->reader(i) : *reader;
+    out.laps += segments[i]->reader_slot(r.id()).laps.load(std::memory_order_relaxed);
+  }
   if (bad != 0) return ctx.fail(std::to_string(bad) + " records out of order or malformed");
   if (received + lost != expected)
     return ctx.fail("received " + std::to_string(received) + " + lost " + std::to_string(lost) +

@@ -547,46 +547,55 @@ bool RingReader::seek(std::uint64_t position) {
   return true;
 }
 
+bool RingReader::look_before_park(core::StallWatch& watch, std::uint64_t now,
+                                  std::uint64_t& frontier, std::uint64_t& slice) noexcept {
+  const Segment& s = *segment_;
+  Control& c = s.control();
+  std::uint64_t f = c.frontier.frontier.load(std::memory_order_acquire);
+  if (past(cursor_, f)) {
+    // Behind what we have read (its committer descheduled between its seal and its CAS, or
+    // dead there): everything below the cursor is sealed, so pass it ourselves, and park on
+    // a frontier that the next commit will move.
+    (void)core::advance_frontier(s);
+    f = c.frontier.frontier.load(std::memory_order_acquire);
+  }
+  // (ready() looks at the frontier only now and then; before parking on it, look exactly.)
+  if (past(f, cursor_)) return true;
+  const std::uint64_t t = c.tail.tail.load(std::memory_order_acquire);
+  slot_->heartbeat_ns.store(now, std::memory_order_relaxed);
+  if (t != f) {
+    // A claim is in flight at the frontier: if it does not finish, find out why.
+    watch.check(f, now);
+    slice = std::min(slice, watch.interval());
+  }
+  frontier = f;
+  return false;
+}
+
+void RingReader::mark_parked(bool parked, bool woke) noexcept {
+  slot_->parked.store(parked ? 1 : 0, std::memory_order_relaxed);
+  if (woke) slot_->wakeups.fetch_add(1, std::memory_order_relaxed);
+}
+
 bool RingReader::wait(std::chrono::nanoseconds timeout, std::chrono::nanoseconds spin_for) {
   if (ready()) return true;
   const Segment& s = *segment_;
-  Control& c = s.control();
   const std::uint64_t start = monotonic_ns();
   const std::uint64_t deadline = start + static_cast<std::uint64_t>(timeout.count());
   const std::uint64_t spin_until = start + static_cast<std::uint64_t>(spin_for.count());
-  for (unsigned i = 0;; ++i) {
-    if (ready()) return true;
-    if ((i & 63) == 0 && monotonic_ns() >= spin_until) break;
-    core::cpu_relax();
-  }
+  if (core::spin_until([this] { return ready(); }, spin_until)) return true;
   core::StallWatch watch(s);
   for (;;) {
     const std::uint64_t now = monotonic_ns();
     if (ready()) return true;
     if (now >= deadline) return false;
-    std::uint64_t f = c.frontier.frontier.load(std::memory_order_acquire);
-    if (past(cursor_, f)) {
-      // Behind what we have read (its committer descheduled between its seal and its CAS, or
-      // dead there): everything below the cursor is sealed, so pass it ourselves, and park on
-      // a frontier that the next commit will move.
-      (void)core::advance_frontier(s);
-      f = c.frontier.frontier.load(std::memory_order_acquire);
-    }
-    // (ready() looks at the frontier only now and then; before parking on it, look exactly.)
-    if (past(f, cursor_)) return true;
-    const std::uint64_t t = c.tail.tail.load(std::memory_order_acquire);
     // Park at most a second at a time so the heartbeat shows a healthy idle reader as fresh.
     std::uint64_t slice = std::min<std::uint64_t>(deadline - now, 1'000'000'000ULL);
-    slot_->heartbeat_ns.store(now, std::memory_order_relaxed);
-    if (t != f) {
-      // A claim is in flight at the frontier: if it does not finish, find out why.
-      watch.check(f, now);
-      slice = std::min(slice, watch.interval());
-    }
-    slot_->parked.store(1, std::memory_order_relaxed);
+    std::uint64_t f = 0;
+    if (look_before_park(watch, now, f, slice)) return true;
+    mark_parked(true, false);
     const bool woke = core::park(s, f, std::chrono::nanoseconds(slice));
-    slot_->parked.store(0, std::memory_order_relaxed);
-    if (woke) slot_->wakeups.fetch_add(1, std::memory_order_relaxed);
+    mark_parked(false, woke);
   }
 }
 

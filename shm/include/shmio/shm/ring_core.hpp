@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <span>
 
+#include "shmio/shm/process.hpp"
 #include "shmio/shm/segment.hpp"
 
 namespace shmio::shm::core {
@@ -155,6 +156,17 @@ bool test_hooks_compiled() noexcept;
 
 // Bounded spin, then yield: what a waiter does before it parks or checks liveness.
 void cpu_relax() noexcept;
+
+// The spinning part of a wait: calls ready() until it is true (returns true) or the clock
+// (monotonic_ns) passes `until_ns`, looked at every 64 calls (returns false).
+template <class Ready>
+bool spin_until(Ready&& ready, std::uint64_t until_ns) noexcept {
+  for (unsigned i = 0;; ++i) {
+    if (ready()) return true;
+    if ((i & 63) == 0 && monotonic_ns() >= until_ns) return false;
+    cpu_relax();
+  }
+}
 
 // --- inline definitions (the committer's fast path) -------------------------------------------
 

@@ -26,6 +26,11 @@
 
 namespace shmio::shm {
 
+namespace core {
+class StallWatch;
+}
+class RingSetReader;
+
 struct RecordView {
   std::uint64_t position;  // identity and global order
   std::uint64_t index;     // number of non-padding records before this one in the stream
@@ -115,7 +120,16 @@ class RingReader {
   const Segment& segment() const noexcept { return *segment_; }
 
  private:
+  friend class RingSetReader;  // waits on several readers' rings at once (look_before_park)
   RingReader(const Segment& s, std::uint16_t id) : segment_(&s), id_(id) {}
+  // wait()'s look before each park: true if a record is ready after all (the frontier is past
+  // the cursor, once passed up to the cursor if it was behind it); otherwise `frontier` is the
+  // one to park on, the heartbeat is stored, and `slice` is bounded by the stall watch while a
+  // claim is in flight.
+  bool look_before_park(core::StallWatch& watch, std::uint64_t now, std::uint64_t& frontier,
+                        std::uint64_t& slice) noexcept;
+  // The slot's parked flag around a park, and its wake-up count after one that was woken.
+  void mark_parked(bool parked, bool woke) noexcept;
   // Moves the cursor to the oldest record still in the ring (the first after `tail` - capacity),
   // counting what it skips as lost. A reader lapped again before it read a horizon granule past
   // its last resync (the producers outrun it: resuming at the oldest, it would be overwritten at

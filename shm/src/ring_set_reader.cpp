@@ -1,0 +1,75 @@
+#include "shmio/shm/ring_set_reader.hpp"
+
+#include <algorithm>
+#include <string>
+
+#include "shmio/shm/process.hpp"
+#include "shmio/shm/ring_core.hpp"
+
+namespace shmio::shm {
+
+Result<RingSetReader> RingSetReader::attach(std::span<const Segment* const> segments,
+                                            ReaderOptions options) {
+  if (segments.empty() || segments.size() > kMaxRings)
+    return Error{Errc::invalid_argument, "RingSetReader reads 1 to " + std::to_string(kMaxRings) +
+                                             " rings, got " + std::to_string(segments.size())};
+  RingSetReader set;
+  for (std::size_t i = 0; i < segments.size(); ++i) {
+    const Segment* s = segments[i];
+    if (s == nullptr)
+      return Error{Errc::invalid_argument, "RingSetReader: ring " + std::to_string(i) + " is null"};
+    // (Two readers on one ring would deliver its records twice.)
+    if (std::find(set.segments_.begin(), set.segments_.end(), s) != set.segments_.end())
+      return Error{Errc::invalid_argument,
+                   "RingSetReader: ring " + std::to_string(i) + " is given twice"};
+    auto r = RingReader::attach(*s, options);
+    if (!r) return Error{r.error().code, "ring " + std::to_string(i) + ": " + r.error().message};
+    set.segments_.push_back(s);
+    set.readers_.push_back(std::move(r).value());
+  }
+  return set;
+}
+
+bool RingSetReader::ready() const noexcept {
+  return std::any_of(readers_.begin(), readers_.end(),
+                     [](const RingReader& r) { return r.ready(); });
+}
+
+LossReport RingSetReader::total_loss() const noexcept {
+  LossReport sum;
+  for (const RingReader& r : readers_) {
+    const LossReport l = r.total_loss();
+    sum.records += l.records;
+    sum.bytes += l.bytes;
+  }
+  return sum;
+}
+
+bool RingSetReader::wait(std::chrono::nanoseconds timeout, std::chrono::nanoseconds spin_for) {
+  if (ready()) return true;
+  const std::uint64_t start = monotonic_ns();
+  const std::uint64_t deadline = start + static_cast<std::uint64_t>(timeout.count());
+  const std::uint64_t spin_until = start + static_cast<std::uint64_t>(spin_for.count());
+  if (core::spin_until([this] { return ready(); }, spin_until)) return true;
+  // RingReader::wait()'s loop, over every ring: each one's look before the park (its frontier
+  // passed up to its cursor if behind it, its stall watch), then one park on all of them.
+  std::vector<core::StallWatch> watches;
+  watches.reserve(readers_.size());
+  for (const Segment* s : segments_) watches.emplace_back(*s);
+  std::vector<std::uint64_t> frontiers(readers_.size());
+  for (;;) {
+    const std::uint64_t now = monotonic_ns();
+    if (ready()) return true;
+    if (now >= deadline) return false;
+    // At most a second at a time, so that the heartbeats show healthy idle readers as fresh.
+    std::uint64_t slice = std::min<std::uint64_t>(deadline - now, 1'000'000'000ULL);
+    for (std::size_t i = 0; i < readers_.size(); ++i)
+      if (readers_[i].look_before_park(watches[i], now, frontiers[i], slice)) return true;
+    for (RingReader& r : readers_) r.mark_parked(true, false);
+    const bool woke = core::park_any(segments_, frontiers, std::chrono::nanoseconds(slice));
+    // (One wake ends the park on every ring: each ring's reader counts it.)
+    for (RingReader& r : readers_) r.mark_parked(false, woke);
+  }
+}
+
+}  // namespace shmio::shm

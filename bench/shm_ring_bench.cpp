@@ -1602,16 +1602,23 @@ void print_ratios(std::FILE* out, const CapturingReporter& r) {
               "64 B records/s, 1P -> 1R with a 1 MiB ring vs moodycamel 1P1C with a 1 MiB pool:",
               {"ring(1 MiB)", "ring_xproc/1p1r/64B/poll/ring=1MiB", "items_per_second"},
               {"moodycamel", "base_moodycamel_1p1c/64B/pool=1MiB", "items_per_second"}, fmt_rate);
-  print_ratio(
-      out, r,
-      "64 B records/s, N producers -> 1 reader, a 64 MiB ring per producer (exclusive, "
-      "read in turn) vs one shared 64 MiB ring; N = 2, then 4:",
-      {"rings(per producer)", "ring_xproc/2p1r/64B/poll/ring_per_producer", "items_per_second"},
-      {"ring(shared)", "ring_xproc/2p1r/64B/poll", "items_per_second"}, fmt_rate);
-  print_ratio(
-      out, r, "",
-      {"rings(per producer)", "ring_xproc/4p1r/64B/poll/ring_per_producer", "items_per_second"},
-      {"ring(shared)", "ring_xproc/4p1r/64B/poll", "items_per_second"}, fmt_rate);
+  {
+    // Per shape with several producers (--shapes), each reader's rate.
+    bool first = true;
+    for (const Shape& sh : g_shapes) {
+      if (sh.producers < 2) continue;
+      const std::string shared = "ring_xproc/" + std::to_string(sh.producers) + "p" +
+                                 std::to_string(sh.readers) + "r/64B/poll";
+      const std::string per_producer = shared + "/ring_per_producer";
+      print_ratio(out, r,
+                  first ? "64 B records/s per reader, P producers -> R readers, a 64 MiB ring per "
+                          "producer (exclusive, read in turn) vs one shared 64 MiB ring, per shape:"
+                        : "",
+                  {"rings(per producer)", per_producer.c_str(), "items_per_second"},
+                  {"ring(shared)", shared.c_str(), "items_per_second"}, fmt_rate);
+      first = false;
+    }
+  }
   print_ratio(out, r,
               "64 B records/s, 1P -> 1R, 1 MiB ring, batches of 16 vs moodycamel 1P1C, 1 MiB pool:",
               {"ring(batch=16)", "ring_xproc/1p1r/64B/poll/ring=1MiB/batch=16", "items_per_second"},

@@ -1,5 +1,6 @@
 // A RingReader driven from a Boost.Asio io_context through RingNotifier's eventfd: no spinning,
-// no extra thread of ours; the loop wakes when records are committed by another thread.
+// no extra thread of ours; the loop wakes when records are committed by another thread. Then the
+// same over a ring per producer: a RingSetReader and one notifier over all the rings.
 #include <gtest/gtest.h>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
@@ -65,6 +66,70 @@ TEST(RingAsio, AnIoContextDrainsTheReaderWhenTheNotifierFires) {
   // No busy loop: a commit may be reported twice (by the eventfd and by the ready() check after
   // re-arming), so a few wake-ups per record at most; a spinning loop would make millions.
   EXPECT_LE(wakeups, 4 * kRecords);
+}
+
+// The same loop over a ring per producer: three rings made for one producer, a producer thread
+// on each, one RingSetReader and one RingNotifier over the three (one eventfd for the loop).
+TEST(RingAsio, AnIoContextDrainsARingPerProducerThroughOneNotifier) {
+  constexpr std::size_t kRings = 3;
+  constexpr std::uint64_t kRecords = 10'000;  // per ring; 16 MiB rings: no laps
+  test::RingName n0("asio-set-0"), n1("asio-set-1"), n2("asio-set-2");
+  std::vector<Segment> rings;
+  rings.push_back(test::make_ring(n0, 16 << 20, 0, true));
+  rings.push_back(test::make_ring(n1, 16 << 20, 0, true));
+  rings.push_back(test::make_ring(n2, 16 << 20, 0, true));
+  const Segment* set[kRings] = {&rings[0], &rings[1], &rings[2]};
+  auto readers = RingSetReader::attach(set).value();
+  auto notifier = RingNotifier::start(set);
+  ASSERT_TRUE(notifier) << notifier.error().message;
+
+  boost::asio::io_context io;
+  boost::asio::posix::stream_descriptor fd(io, ::dup((*notifier)->fd()));
+  std::uint64_t next[kRings] = {0, 0, 0};
+  std::uint64_t got = 0, wakeups = 0;
+  std::function<void()> arm;
+  auto on_ready = [&] {
+    ++wakeups;
+    (*notifier)->drain();
+    while (readers.poll([&](std::size_t ring, const RecordView& v) {
+      std::uint64_t q;
+      std::memcpy(&q, v.payload.data(), 8);
+      EXPECT_EQ(q, next[ring]) << "ring " << ring;
+      ++next[ring];
+      ++got;
+    })) {
+    }
+    if (got < kRings * kRecords) {
+      arm();
+    } else {
+      fd.cancel();
+    }
+  };
+  arm = [&] {
+    fd.async_wait(boost::asio::posix::stream_descriptor::wait_read,
+                  [&](const boost::system::error_code& ec) {
+                    if (ec == boost::asio::error::operation_aborted) return;
+                    ASSERT_FALSE(ec) << ec.message();
+                    on_ready();
+                  });
+    if (readers.ready()) boost::asio::post(io, on_ready);
+  };
+  arm();
+  std::vector<std::thread> producers;
+  for (std::size_t p = 0; p < kRings; ++p) {
+    producers.emplace_back([&, p] {
+      auto w = RingWriter::attach(rings[p]).value();
+      for (std::uint64_t q = 0; q < kRecords; ++q)
+        ASSERT_EQ(w.publish(1, std::as_bytes(std::span(&q, 1))), PublishStatus::ok);
+    });
+  }
+  io.run_for(std::chrono::seconds(60));
+  for (auto& t : producers) t.join();
+  EXPECT_EQ(got, kRings * kRecords);
+  for (std::size_t i = 0; i < kRings; ++i) EXPECT_EQ(next[i], kRecords) << "ring " << i;
+  EXPECT_EQ(readers.total_loss().records, 0u);
+  EXPECT_GE(wakeups, 1u);
+  EXPECT_LE(wakeups, 4 * kRings * kRecords);
 }
 
 }  // namespace

@@ -159,6 +159,95 @@ INSTANTIATE_TEST_SUITE_P(
                       core::HookPoint::before_seal, core::HookPoint::after_seal),
     [](const auto& param_info) { return point_name(param_info.param); });
 
+// A RingSetReader waiting on two rings, the second of which has a producer killed in the middle
+// of a claim (a hole, unsealed) with a survivor's records behind it: the set's wait() repairs the
+// hole through that ring's stall watch, as RingReader::wait() does, and every finished record of
+// both rings arrives, each ring's in its order.
+TEST(RingCrash, AWaitingRingSetReaderRepairsADeadProducersClaimOnOneOfItsRings) {
+  RingName quiet_name("set-kill-quiet"), name("set-kill");
+  auto quiet = test::make_ring(quiet_name, 1 << 16, 1024);
+  auto s = test::make_ring(name, 1 << 16, 1024);
+  const Segment* rings[] = {&quiet, &s};
+  auto set = RingSetReader::attach(rings).value();
+  auto survivor = RingWriter::attach(s, {.label = "survivor", .core = -1}).value();
+  auto other = RingWriter::attach(quiet, {.label = "other", .core = -1}).value();
+
+  ASSERT_EQ(test::join(spawn_victim(name, core::HookPoint::before_write)), 128 + SIGKILL);
+  const auto died = std::chrono::steady_clock::now();
+  std::vector<std::byte> buf(100);
+  for (std::uint64_t q = 0; q < 5; ++q) {
+    CheckedRecord::fill(buf, 0, q);
+    ASSERT_EQ(survivor.publish(1, buf), PublishStatus::ok);
+  }
+  for (std::uint64_t q = 0; q < 3; ++q) {
+    CheckedRecord::fill(buf, 2, q);
+    ASSERT_EQ(other.publish(1, buf), PublishStatus::ok);
+  }
+  // Producer 1 (the victim) finished 0-9 on ring 1, the survivor (0) 0-4 behind its hole; producer
+  // 2 wrote 0-2 on ring 0.
+  std::uint64_t next[3] = {0, 0, 0};
+  std::size_t got = 0;
+  while (got < 10 + 5 + 3) {
+    ASSERT_TRUE(set.wait(std::chrono::seconds(10))) << "stuck behind the dead claim";
+    got += set.poll([&](std::size_t ring, const RecordView& v) {
+      ASSERT_TRUE(CheckedRecord::valid(v.payload));
+      const std::uint32_t p = CheckedRecord::producer(v.payload);
+      ASSERT_LT(p, 3u);
+      EXPECT_EQ(ring, p == 2 ? 0u : 1u);
+      EXPECT_EQ(CheckedRecord::seq(v.payload), next[p]++) << "producer " << p;
+    });
+  }
+  const auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - died)
+          .count();
+  EXPECT_LT(ms, 2000) << "the repair never came (the bound is about 2 x 10 ms)";
+  EXPECT_EQ(next[0], 5u);
+  EXPECT_EQ(next[1], 10u);
+  EXPECT_EQ(next[2], 3u);
+  EXPECT_EQ(s.control().repair.repairs.load(), 1u);
+  EXPECT_EQ(quiet.control().repair.repairs.load(), 0u);
+  EXPECT_EQ(set.total_loss().records, 0u);
+}
+
+// The same hole with nobody reading: a RingNotifier over both rings repairs it from its own
+// thread (a stall watch per ring), so an event loop parked on the notifier's eventfd is not held
+// up: the ring's frontier reaches its tail within the bound.
+TEST(RingCrash, ANotifierOverSeveralRingsRepairsADeadProducersClaimOnOneOfThem) {
+  RingName quiet_name("notify-kill-quiet"), name("notify-kill");
+  auto quiet = test::make_ring(quiet_name, 1 << 16, 1024);
+  auto s = test::make_ring(name, 1 << 16, 1024);
+  const Segment* rings[] = {&quiet, &s};
+  auto notifier = RingNotifier::start(rings);
+  ASSERT_TRUE(notifier);
+  auto survivor = RingWriter::attach(s, {.label = "survivor", .core = -1}).value();
+  ASSERT_EQ(test::join(spawn_victim(name, core::HookPoint::before_write)), 128 + SIGKILL);
+  const auto died = std::chrono::steady_clock::now();
+  std::vector<std::byte> buf(100);
+  for (std::uint64_t q = 0; q < 5; ++q) {
+    CheckedRecord::fill(buf, 0, q);
+    ASSERT_EQ(survivor.publish(1, buf), PublishStatus::ok);
+  }
+  const auto deadline = died + std::chrono::seconds(10);
+  while (s.control().frontier.frontier.load() != s.control().tail.tail.load() &&
+         std::chrono::steady_clock::now() < deadline)
+    std::this_thread::yield();
+  ASSERT_EQ(s.control().frontier.frontier.load(), s.control().tail.tail.load())
+      << "the hole was never repaired";
+  const auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - died)
+          .count();
+  EXPECT_LT(ms, 2000) << "the repair came late (the bound is about 2 x 10 ms)";
+  EXPECT_EQ(s.control().repair.repairs.load(), 1u);
+  // Every record after the hole is there for a reader that comes later.
+  auto r = RingReader::attach(s, {.start = StartAt::oldest}).value();
+  std::size_t survivors = 0;
+  while (r.poll([&](const RecordView& v) {
+    survivors += CheckedRecord::valid(v.payload) && CheckedRecord::producer(v.payload) == 0;
+  })) {
+  }
+  EXPECT_EQ(survivors, 5u);
+}
+
 // An exclusive ring's one producer killed at each point of a claim: the next producer's attach
 // completes or repairs what it left (no wait for the dead-check interval: the holder is known dead
 // at once), takes its place, and goes on from the same tail and index; the reader gets every record

@@ -755,23 +755,29 @@ int latency_reader(sb::ChildContext& ctx, const std::vector<std::string>& rings,
   if (!sb::pin_to_cpu(cpu)) return ctx.fail("sched_setaffinity failed");
   std::string error;
   std::vector<std::unique_ptr<Segment>> segments;
-  std::vector<RingReader> readers;
+  std::vector<const Segment*> set;
   for (const std::string& ring : rings) {
     segments.push_back(attach_in_child(ring, error));
     if (!segments.back()) return ctx.fail(error);
-    auto r =
-        RingReader::attach(*segments.back(), ReaderOptions{"bench-lat-r", cpu, StartAt::latest});
-    if (!r) return ctx.fail("RingReader::attach: " + r.error().message);
-    readers.push_back(std::move(r).value());
+    set.push_back(segments.back().get());
   }
-  RingReader* const reader = &readers.front();
+  const ReaderOptions options{"bench-lat-r", cpu, StartAt::latest};
+  // One ring: its RingReader (busy or parked in wait()). Through a notifier: a RingSetReader over
+  // the rings and one RingNotifier over the same.
+  std::optional<RingReader> one;
+  std::optional<RingSetReader> all;
   std::unique_ptr<RingNotifier> notifier;
   if (cfg.notifier_rings > 0) {
-    std::vector<const Segment*> set;
-    for (const auto& seg : segments) set.push_back(seg.get());
+    auto r = RingSetReader::attach(set, options);
+    if (!r) return ctx.fail("RingSetReader::attach: " + r.error().message);
+    all.emplace(std::move(r).value());
     auto n = RingNotifier::start(set);
     if (!n) return ctx.fail("RingNotifier::start: " + n.error().message);
     notifier = std::move(n).value();
+  } else {
+    auto r = RingReader::attach(*set.front(), options);
+    if (!r) return ctx.fail("RingReader::attach: " + r.error().message);
+    one.emplace(std::move(r).value());
   }
   const std::uint64_t total = cfg.warmup + cfg.samples;
   std::uint64_t received = 0, bad = 0;
@@ -793,23 +799,20 @@ int latency_reader(sb::ChildContext& ctx, const std::vector<std::string>& rings,
 
   std::uint64_t lost = 0;
   for (;;) {
-    lost = 0;
-    for (const RingReader& r : readers) lost += r.total_loss().records;
+    lost = all ? all->total_loss().records : one->total_loss().records;
     if (received + lost >= total) break;
     if (notifier) {
       // The event loop's pattern (ring_notifier.hpp): read every ring until empty, then wait for
       // the eventfd, clear it, and read again.
-      std::size_t n = 0;
-      for (RingReader& r : readers) n += r.poll(on_record, 64);
-      if (n > 0) continue;
+      if (all->poll([&](std::size_t, const RecordView& v) { on_record(v); }, 64) > 0) continue;
       pollfd pfd{notifier->fd(), POLLIN, 0};
       if (::poll(&pfd, 1, 100) > 0) notifier->drain();
       if (!watchdog.tick(received + lost)) return ctx.fail("no progress for 20 s");
       continue;
     }
-    if (reader->poll(on_record, 64) > 0) continue;
+    if (one->poll(on_record, 64) > 0) continue;
     if (cfg.parked) {
-      reader->wait(std::chrono::milliseconds(100), std::chrono::nanoseconds(0));
+      one->wait(std::chrono::milliseconds(100), std::chrono::nanoseconds(0));
     } else {
       spinner.idle();
     }

@@ -13,32 +13,25 @@
 namespace shmio::shm {
 namespace {
 
-TEST(RingAsio, AnIoContextDrainsTheReaderWhenTheNotifierFires) {
-  test::RingName name("asio");
-  auto s = test::make_ring(name, 16 << 20);  // no laps: this test is about wake-ups
-  auto reader = RingReader::attach(s).value();
-  auto notifier = RingNotifier::start(s);
-  ASSERT_TRUE(notifier) << notifier.error().message;
-
-  constexpr std::uint64_t kRecords = 20'000;
+// The pattern RingNotifier documents, on an io_context: on each readiness drain the eventfd, call
+// read_some() until it reads nothing, re-arm, then check ready() once more, because a commit
+// signalled while no wait was armed may not be reported again. start() runs once the first wait
+// is armed (it starts the producers); the loop ends when done() says so, or after 60 s. Returns
+// how many times the loop woke.
+template <class Ready, class ReadSome, class Done, class Start>
+std::uint64_t drive(RingNotifier& notifier, Ready ready, ReadSome read_some, Done done,
+                    Start start) {
   boost::asio::io_context io;
   // The descriptor is a dup: Asio owns (and closes) its copy; the notifier keeps its own.
-  boost::asio::posix::stream_descriptor fd(io, ::dup((*notifier)->fd()));
-  std::uint64_t got = 0, wakeups = 0;
-  // The pattern RingNotifier documents: drain, read until empty, re-arm, then check ready() once
-  // more, because a commit signalled while no wait was armed may not be reported again.
+  boost::asio::posix::stream_descriptor fd(io, ::dup(notifier.fd()));
+  std::uint64_t wakeups = 0;
   std::function<void()> arm;
   auto on_ready = [&] {
     ++wakeups;
-    (*notifier)->drain();
-    while (reader.poll([&](const RecordView& v) {
-      std::uint64_t q;
-      std::memcpy(&q, v.payload.data(), 8);
-      EXPECT_EQ(q, got);
-      ++got;
-    })) {
+    notifier.drain();
+    while (read_some()) {
     }
-    if (got < kRecords) {
+    if (!done()) {
       arm();
     } else {
       fd.cancel();  // done: end the wait still armed from an earlier round, so run_for returns
@@ -51,15 +44,42 @@ TEST(RingAsio, AnIoContextDrainsTheReaderWhenTheNotifierFires) {
                     ASSERT_FALSE(ec) << ec.message();
                     on_ready();
                   });
-    if (reader.ready()) boost::asio::post(io, on_ready);
+    if (ready()) boost::asio::post(io, on_ready);
   };
   arm();
-  std::thread producer([&] {
-    auto w = RingWriter::attach(s).value();
-    for (std::uint64_t q = 0; q < kRecords; ++q)
-      ASSERT_EQ(w.publish(1, std::as_bytes(std::span(&q, 1))), PublishStatus::ok);
-  });
+  start();
   io.run_for(std::chrono::seconds(60));
+  return wakeups;
+}
+
+TEST(RingAsio, AnIoContextDrainsTheReaderWhenTheNotifierFires) {
+  test::RingName name("asio");
+  auto s = test::make_ring(name, 16 << 20);  // no laps: this test is about wake-ups
+  auto reader = RingReader::attach(s).value();
+  auto notifier = RingNotifier::start(s);
+  ASSERT_TRUE(notifier) << notifier.error().message;
+
+  constexpr std::uint64_t kRecords = 20'000;
+  std::uint64_t got = 0;
+  std::thread producer;
+  const std::uint64_t wakeups = drive(
+      **notifier, [&] { return reader.ready(); },
+      [&] {
+        return reader.poll([&](const RecordView& v) {
+          std::uint64_t q;
+          std::memcpy(&q, v.payload.data(), 8);
+          EXPECT_EQ(q, got);
+          ++got;
+        });
+      },
+      [&] { return got >= kRecords; },
+      [&] {
+        producer = std::thread([&] {
+          auto w = RingWriter::attach(s).value();
+          for (std::uint64_t q = 0; q < kRecords; ++q)
+            ASSERT_EQ(w.publish(1, std::as_bytes(std::span(&q, 1))), PublishStatus::ok);
+        });
+      });
   producer.join();
   EXPECT_EQ(got, kRecords);
   EXPECT_GE(wakeups, 1u);
@@ -83,47 +103,30 @@ TEST(RingAsio, AnIoContextDrainsARingPerProducerThroughOneNotifier) {
   auto notifier = RingNotifier::start(set);
   ASSERT_TRUE(notifier) << notifier.error().message;
 
-  boost::asio::io_context io;
-  boost::asio::posix::stream_descriptor fd(io, ::dup((*notifier)->fd()));
   std::uint64_t next[kRings] = {0, 0, 0};
-  std::uint64_t got = 0, wakeups = 0;
-  std::function<void()> arm;
-  auto on_ready = [&] {
-    ++wakeups;
-    (*notifier)->drain();
-    while (readers.poll([&](std::size_t ring, const RecordView& v) {
-      std::uint64_t q;
-      std::memcpy(&q, v.payload.data(), 8);
-      EXPECT_EQ(q, next[ring]) << "ring " << ring;
-      ++next[ring];
-      ++got;
-    })) {
-    }
-    if (got < kRings * kRecords) {
-      arm();
-    } else {
-      fd.cancel();
-    }
-  };
-  arm = [&] {
-    fd.async_wait(boost::asio::posix::stream_descriptor::wait_read,
-                  [&](const boost::system::error_code& ec) {
-                    if (ec == boost::asio::error::operation_aborted) return;
-                    ASSERT_FALSE(ec) << ec.message();
-                    on_ready();
-                  });
-    if (readers.ready()) boost::asio::post(io, on_ready);
-  };
-  arm();
+  std::uint64_t got = 0;
   std::vector<std::thread> producers;
-  for (std::size_t p = 0; p < kRings; ++p) {
-    producers.emplace_back([&, p] {
-      auto w = RingWriter::attach(rings[p]).value();
-      for (std::uint64_t q = 0; q < kRecords; ++q)
-        ASSERT_EQ(w.publish(1, std::as_bytes(std::span(&q, 1))), PublishStatus::ok);
-    });
-  }
-  io.run_for(std::chrono::seconds(60));
+  const std::uint64_t wakeups = drive(
+      **notifier, [&] { return readers.ready(); },
+      [&] {
+        return readers.poll([&](std::size_t ring, const RecordView& v) {
+          std::uint64_t q;
+          std::memcpy(&q, v.payload.data(), 8);
+          EXPECT_EQ(q, next[ring]) << "ring " << ring;
+          ++next[ring];
+          ++got;
+        });
+      },
+      [&] { return got >= kRings * kRecords; },
+      [&] {
+        for (std::size_t p = 0; p < kRings; ++p) {
+          producers.emplace_back([&, p] {
+            auto w = RingWriter::attach(rings[p]).value();
+            for (std::uint64_t q = 0; q < kRecords; ++q)
+              ASSERT_EQ(w.publish(1, std::as_bytes(std::span(&q, 1))), PublishStatus::ok);
+          });
+        }
+      });
   for (auto& t : producers) t.join();
   EXPECT_EQ(got, kRings * kRecords);
   for (std::size_t i = 0; i < kRings; ++i) EXPECT_EQ(next[i], kRecords) << "ring " << i;

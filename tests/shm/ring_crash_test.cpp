@@ -74,6 +74,20 @@ pid_t spawn_victim(const std::string& name, core::HookPoint at) {
   });
 }
 
+// spawn_victim(name, at) run to its death, then the survivor's records 0-4 (producer 0 of
+// CheckedRecord, 100 bytes) published behind whatever it left; `died`: when the victim was seen
+// dead.
+void kill_victim_then_publish(const std::string& name, core::HookPoint at, RingWriter& survivor,
+                              std::chrono::steady_clock::time_point& died) {
+  ASSERT_EQ(test::join(spawn_victim(name, at)), 128 + SIGKILL);
+  died = std::chrono::steady_clock::now();
+  std::vector<std::byte> buf(100);
+  for (std::uint64_t q = 0; q < 5; ++q) {
+    CheckedRecord::fill(buf, 0, q);
+    ASSERT_EQ(survivor.publish(1, buf), PublishStatus::ok);
+  }
+}
+
 class KilledMidClaim : public ::testing::TestWithParam<core::HookPoint> {};
 
 // These tests stop and kill producers at the ring's test hooks: they link the library variant
@@ -89,15 +103,10 @@ TEST_P(KilledMidClaim, OthersContinueWithinTheBound) {
   auto reader = RingReader::attach(s).value();
   auto survivor = RingWriter::attach(s, {.label = "survivor", .core = -1}).value();
 
-  ASSERT_EQ(test::join(spawn_victim(name, at)), 128 + SIGKILL);
-  const auto died = std::chrono::steady_clock::now();
-
   // The survivor publishes behind the dead claim; the reader must get past the hole.
-  std::vector<std::byte> buf(100);
-  for (std::uint64_t q = 0; q < 5; ++q) {
-    CheckedRecord::fill(buf, 0, q);
-    ASSERT_EQ(survivor.publish(1, buf), PublishStatus::ok);
-  }
+  std::chrono::steady_clock::time_point died;
+  kill_victim_then_publish(name, at, survivor, died);
+  if (HasFatalFailure()) return;
   std::vector<std::pair<std::uint32_t, std::uint64_t>> got;
   std::vector<std::pair<std::uint64_t, std::uint64_t>> stamps;  // (position, index) delivered
   while (got.size() < 10 + 5 + (at == core::HookPoint::after_seal ? 1 : 0)) {
@@ -172,13 +181,10 @@ TEST(RingCrash, AWaitingRingSetReaderRepairsADeadProducersClaimOnOneOfItsRings) 
   auto survivor = RingWriter::attach(s, {.label = "survivor", .core = -1}).value();
   auto other = RingWriter::attach(quiet, {.label = "other", .core = -1}).value();
 
-  ASSERT_EQ(test::join(spawn_victim(name, core::HookPoint::before_write)), 128 + SIGKILL);
-  const auto died = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::time_point died;
+  kill_victim_then_publish(name, core::HookPoint::before_write, survivor, died);
+  if (HasFatalFailure()) return;
   std::vector<std::byte> buf(100);
-  for (std::uint64_t q = 0; q < 5; ++q) {
-    CheckedRecord::fill(buf, 0, q);
-    ASSERT_EQ(survivor.publish(1, buf), PublishStatus::ok);
-  }
   for (std::uint64_t q = 0; q < 3; ++q) {
     CheckedRecord::fill(buf, 2, q);
     ASSERT_EQ(other.publish(1, buf), PublishStatus::ok);
@@ -220,13 +226,9 @@ TEST(RingCrash, ANotifierOverSeveralRingsRepairsADeadProducersClaimOnOneOfThem) 
   auto notifier = RingNotifier::start(rings);
   ASSERT_TRUE(notifier);
   auto survivor = RingWriter::attach(s, {.label = "survivor", .core = -1}).value();
-  ASSERT_EQ(test::join(spawn_victim(name, core::HookPoint::before_write)), 128 + SIGKILL);
-  const auto died = std::chrono::steady_clock::now();
-  std::vector<std::byte> buf(100);
-  for (std::uint64_t q = 0; q < 5; ++q) {
-    CheckedRecord::fill(buf, 0, q);
-    ASSERT_EQ(survivor.publish(1, buf), PublishStatus::ok);
-  }
+  std::chrono::steady_clock::time_point died;
+  kill_victim_then_publish(name, core::HookPoint::before_write, survivor, died);
+  if (HasFatalFailure()) return;
   const auto deadline = died + std::chrono::seconds(10);
   while (s.control().frontier.frontier.load() != s.control().tail.tail.load() &&
          std::chrono::steady_clock::now() < deadline)

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "shmio/shm/result.hpp"
+#include "shmio/shm/ring_core.hpp"
 #include "shmio/shm/segment.hpp"
 
 namespace shmio::shm {
@@ -36,8 +37,8 @@ class RingNotifier {
   // Several rings, each of which must outlive the notifier: 1 to kMaxRings of them, no null
   // pointers (otherwise Errc::invalid_argument). The same ring twice is allowed (watched once).
   static Result<std::unique_ptr<RingNotifier>> start(std::span<const Segment* const> segments);
-  static constexpr std::size_t kMaxRings = 128;  // what one futex_waitv(2) call can wait on
-  ~RingNotifier();                               // stops and joins the thread, closes the eventfd
+  static constexpr std::size_t kMaxRings = core::kParkAnyMax;  // what one futex_waitv(2) waits on
+  ~RingNotifier();  // stops and joins the thread, closes the eventfd
   RingNotifier(const RingNotifier&) = delete;
   RingNotifier& operator=(const RingNotifier&) = delete;
 

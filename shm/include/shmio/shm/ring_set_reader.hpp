@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "shmio/shm/result.hpp"
+#include "shmio/shm/ring_core.hpp"
 #include "shmio/shm/ring_reader.hpp"
 #include "shmio/shm/segment.hpp"
 
@@ -26,8 +27,8 @@ namespace shmio::shm {
 
 class RingSetReader {
  public:
-  // What one set may hold: what one futex_waitv(2) call can wait on.
-  static constexpr std::size_t kMaxRings = 128;
+  // What one set may hold: what one futex_waitv(2) call can wait on (core::park_any).
+  static constexpr std::size_t kMaxRings = core::kParkAnyMax;
 
   // Attaches a RingReader to each ring, with `options` (label, core, start) for each. 1 to
   // kMaxRings segments, none null and none twice (Errc::invalid_argument); each must outlive the

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <string>
+#include <utility>
 
 #include "shmio/shm/process.hpp"
 #include "shmio/shm/ring_core.hpp"
@@ -28,6 +29,33 @@ Result<RingSetReader> RingSetReader::attach(std::span<const Segment* const> segm
     set.readers_.push_back(std::move(r).value());
   }
   return set;
+}
+
+std::size_t RingSetReader::first_in_turn() noexcept {
+  const std::size_t first = next_;
+  next_ = next_ + 1 == readers_.size() ? 0 : next_ + 1;
+  return first;
+}
+
+RingSetReader::Peeked RingSetReader::peek(std::span<RecordView> out) {
+  peeked_ = kNone;
+  const std::size_t k = readers_.size();
+  if (out.empty()) return {k, 0};
+  const std::size_t first = first_in_turn();
+  for (std::size_t j = 0; j < k; ++j) {
+    const std::size_t i = first + j < k ? first + j : first + j - k;
+    if (const std::size_t n = readers_[i].peek(out); n > 0) {
+      peeked_ = i;
+      return {i, n};
+    }
+  }
+  return {k, 0};
+}
+
+bool RingSetReader::consume(std::span<const RecordView> views) {
+  if (peeked_ == kNone) return views.empty();
+  const std::size_t ring = std::exchange(peeked_, kNone);
+  return readers_[ring].consume(views);
 }
 
 bool RingSetReader::ready() const noexcept {

@@ -6,7 +6,8 @@
 // It holds one RingReader per ring and reads the rings in turn. Each ring's records arrive in
 // that ring's order; between rings there is no order (a record of ring 1 published after one of
 // ring 0 may be delivered before it). Each ring laps its own reader: losses are per ring
-// (reader(i).total_loss()) and summed by total_loss(). wait() parks on every ring at once
+// (reader(i).total_loss()) and summed by total_loss(). Reads copy out (poll()) or are zero-copy
+// (peek() and consume(), one ring at a time, as RingReader's). wait() parks on every ring at once
 // (core::park_any: one futex_waitv(2); docs/ring.md, "Several rings, one waiter"). For an event
 // loop, RingNotifier::start takes the same span of rings.
 // Thread-safety: one thread at a time, as for a RingReader.
@@ -45,6 +46,23 @@ class RingSetReader {
   template <class Fn>
   std::size_t poll(Fn&& fn, std::size_t max_records = 256);
 
+  // Zero-copy reads, one ring at a time: the first ring in turn with records (the first one looked
+  // at rotating from call to call, as poll()'s) fills `out` with views into it
+  // (RingReader::peek(): they may be overwritten while you look at them). Returns that ring's
+  // index and how many views it filled; {size(), 0} when no ring had any.
+  struct Peeked {
+    std::size_t ring;
+    std::size_t count;
+  };
+  Peeked peek(std::span<RecordView> out);
+  // Validates the views the last peek() returned, or a prefix of them, on the ring they came
+  // from, and moves that ring's reader past them (RingReader::consume()). True if they were
+  // intact; false if that ring overwrote them meanwhile: then discard what you derived from them
+  // (the ring's reader has resynced and counted them as lost). One consume() per peek(): views
+  // given without a peek() before them, or a second time, are refused (false, nothing moves); no
+  // views then, true.
+  bool consume(std::span<const RecordView> views);
+
   // True if any ring has a record ready (RingReader::ready()).
   bool ready() const noexcept;
   // Waits up to `timeout` for ready(): spins ~spin_for, then parks on all the rings at once.
@@ -63,17 +81,20 @@ class RingSetReader {
 
  private:
   RingSetReader() = default;
+  std::size_t first_in_turn() noexcept;
 
   std::vector<const Segment*> segments_;
   std::vector<RingReader> readers_;
-  std::size_t next_ = 0;  // the ring poll() visits first
+  std::size_t next_ = 0;  // the ring poll() and peek() visit first
+  // The ring whose views the last peek() returned, until consume(); kNone if none.
+  static constexpr std::size_t kNone = static_cast<std::size_t>(-1);
+  std::size_t peeked_ = kNone;
 };
 
 template <class Fn>
 std::size_t RingSetReader::poll(Fn&& fn, std::size_t max_records) {
   const std::size_t k = readers_.size();
-  const std::size_t first = next_;
-  next_ = next_ + 1 == k ? 0 : next_ + 1;
+  const std::size_t first = first_in_turn();
   std::size_t n = 0;
   for (std::size_t j = 0; j < k && n < max_records; ++j) {
     const std::size_t i = first + j < k ? first + j : first + j - k;

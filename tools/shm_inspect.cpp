@@ -7,6 +7,7 @@
 //
 // The ring is live: every figure is a snapshot that may be stale by the time it is printed.
 
+#include <fnmatch.h>
 #include <signal.h>
 #include <sys/types.h>
 
@@ -61,9 +62,9 @@ constexpr int kExitPermission = 4;
 constexpr int kExitCorrupt = 5;
 constexpr int kExitSystem = 6;
 
-constexpr const char* kUsage = R"(Usage: shm-inspect [--name NAME] [--json] COMMAND [OPTIONS]
+constexpr const char* kUsage = R"(Usage: shm-inspect [--name NAME ...] [--json] COMMAND [OPTIONS]
 
-Read-only view of a shmio shared-memory ring (/dev/shm/shmio.NAME). The segment is
+Read-only view of shmio shared-memory rings (/dev/shm/shmio.NAME). Segments are
 mapped read-only: shm-inspect never creates or modifies one.
 
 Commands:
@@ -78,14 +79,24 @@ Commands:
                        lines, or on Ctrl-C / SIGTERM (exit 0)
 
 Options:
-  --name NAME          ring name (default: $SHMIO_RING if set, else "shmio")
+  --name NAME          ring name (default: $SHMIO_RING if set, else "shmio"); a
+                       pattern with * ? [...] names every ring in /dev/shm that
+                       matches it ('port-3000*'); give --name several times for
+                       several rings (a ring named twice is shown once)
   --json               one JSON object instead of tables (watch: one per line)
+
+Several rings: stat, readers, producers and dump show each ring in turn (a
+heading names it; --json: one object per ring, one per line, each with its
+"name"); watch prints, each refresh, a line per ring and a total line (records/s,
+bytes/s, in flight over all of them; --json: "total": true). Every ring is
+attached before anything is printed: if one cannot be, nothing is shown and the
+exit status is that ring's.
   -h, --help           print this help
 
 Exit status:
   0  ok
   1  usage error
-  2  no such ring (`shm-inspect list` shows the rings)
+  2  no such ring, or no ring matches a pattern (`shm-inspect list` shows the rings)
   3  ring layout version mismatch
   4  permission denied
   5  foreign or corrupt segment (bad magic, size mismatch, not ready)
@@ -237,7 +248,8 @@ json::object SlotJson(const inspect::SlotCommon& r, std::uint64_t now_ns) {
 // Commands.
 
 struct Options {
-  std::string name;
+  // Names and patterns as given; then (main) the rings they resolve to, each once.
+  std::vector<std::string> names;
   bool json = false;
   std::string command;
   std::uint64_t last = 16;
@@ -420,6 +432,7 @@ int CmdReaders(const shm::Segment& s, const Options& o) {
     std::printf("no readers on ring %s\n", s.name().c_str());
     return kExitOk;
   }
+  if (o.names.size() > 1) std::printf("ring %s\n", s.name().c_str());
   Table t({{"slot"},
            {"label", true},
            {"state", true},
@@ -495,6 +508,7 @@ int CmdProducers(const shm::Segment& s, const Options& o) {
     std::printf("no producers on ring %s\n", s.name().c_str());
     return kExitOk;
   }
+  if (o.names.size() > 1) std::printf("ring %s\n", s.name().c_str());
   Table t({{"slot"},
            {"label", true},
            {"state", true},
@@ -621,6 +635,7 @@ extern "C" void OnStopSignal(int) {
 }
 
 struct WatchSample {
+  std::string name;
   std::uint64_t mono_ns = 0;
   RingSnapshot snap;
   std::vector<ReaderRow> readers;  // active ones
@@ -628,6 +643,7 @@ struct WatchSample {
 
 WatchSample TakeSample(const shm::Segment& s) {
   WatchSample w;
+  w.name = s.name();
   for (ReaderRow& r : inspect::readers(s))
     if (r.state == layout::kSlotActive) w.readers.push_back(std::move(r));
   w.snap = inspect::snapshot(s);
@@ -635,13 +651,31 @@ WatchSample TakeSample(const shm::Segment& s) {
   return w;
 }
 
-void PrintWatchLine(const WatchSample& now, const WatchSample* prev, bool json) {
+// Rates between two samples of one ring (none for the first).
+struct WatchRates {
   std::optional<double> records_per_s, bytes_per_s;
+};
+WatchRates Rates(const WatchSample& now, const WatchSample* prev) {
+  WatchRates r;
   if (prev != nullptr && now.mono_ns > prev->mono_ns) {
     const double dt = static_cast<double>(now.mono_ns - prev->mono_ns) / 1e9;
-    records_per_s = static_cast<double>(now.snap.frontier_index - prev->snap.frontier_index) / dt;
-    bytes_per_s = static_cast<double>(now.snap.frontier - prev->snap.frontier) / dt;
+    r.records_per_s = static_cast<double>(now.snap.frontier_index - prev->snap.frontier_index) / dt;
+    r.bytes_per_s = static_cast<double>(now.snap.frontier - prev->snap.frontier) / dt;
   }
+  return r;
+}
+
+json::value RateJson(const std::optional<double>& v) {
+  return v ? Decimal(*v) : json::value(nullptr);
+}
+std::string RateText(const std::optional<double>& v) {
+  return v ? Fmt("%.0f", *v) : std::string("-");
+}
+
+// One ring's line; `named`: with several rings, the text line names its ring (JSON lines always
+// do).
+void PrintWatchLine(const WatchSample& now, const WatchSample* prev, bool json, bool named) {
+  const auto [records_per_s, bytes_per_s] = Rates(now, prev);
   const std::uint64_t in_flight = now.snap.tail - now.snap.frontier;
   std::optional<std::uint64_t> max_lag;
   std::vector<std::uint64_t> lags;
@@ -658,21 +692,19 @@ void PrintWatchLine(const WatchSample& now, const WatchSample* prev, bool json) 
       readers.push_back(json::object{{"slot", now.readers[i].id},
                                      {"label", Printable(now.readers[i].label)},
                                      {"lag_bytes", lags[i]}});
-    PrintJson(json::object{
-        {"time", stamp},
-        {"frontier", now.snap.frontier},
-        {"frontier_index", now.snap.frontier_index},
-        {"records_per_s", records_per_s ? Decimal(*records_per_s) : json::value(nullptr)},
-        {"bytes_per_s", bytes_per_s ? Decimal(*bytes_per_s) : json::value(nullptr)},
-        {"in_flight_bytes", in_flight},
-        {"max_lag_bytes", OptJson(max_lag)},
-        {"readers", std::move(readers)}});
+    PrintJson(json::object{{"time", stamp},
+                           {"name", now.name},
+                           {"frontier", now.snap.frontier},
+                           {"frontier_index", now.snap.frontier_index},
+                           {"records_per_s", RateJson(records_per_s)},
+                           {"bytes_per_s", RateJson(bytes_per_s)},
+                           {"in_flight_bytes", in_flight},
+                           {"max_lag_bytes", OptJson(max_lag)},
+                           {"readers", std::move(readers)}});
   } else {
-    auto rate = [](const std::optional<double>& v) {
-      return v ? Fmt("%.0f", *v) : std::string("-");
-    };
-    std::string line = stamp + "  records/s=" + rate(records_per_s) +
-                       "  bytes/s=" + rate(bytes_per_s) + "  in_flight=" + U(in_flight) +
+    std::string line = stamp + (named ? "  " + now.name : std::string()) +
+                       "  records/s=" + RateText(records_per_s) +
+                       "  bytes/s=" + RateText(bytes_per_s) + "  in_flight=" + U(in_flight) +
                        "  max_lag=" + (max_lag ? U(*max_lag) : "-");
     if (!now.readers.empty()) line += "  lag:";
     for (std::size_t i = 0; i < now.readers.size(); ++i) {
@@ -685,6 +717,40 @@ void PrintWatchLine(const WatchSample& now, const WatchSample* prev, bool json) 
   std::fflush(stdout);
 }
 
+// With several rings, each refresh ends with their sum: rates once every ring has one.
+void PrintWatchTotal(const std::vector<WatchSample>& now, const std::vector<WatchSample>& prev,
+                     bool json) {
+  std::optional<double> records_per_s, bytes_per_s;
+  std::uint64_t in_flight = 0;
+  if (!prev.empty()) records_per_s = bytes_per_s = 0.0;
+  for (std::size_t i = 0; i < now.size(); ++i) {
+    in_flight += now[i].snap.tail - now[i].snap.frontier;
+    if (prev.empty()) continue;
+    const WatchRates r = Rates(now[i], &prev[i]);
+    if (!r.records_per_s || !r.bytes_per_s) {
+      records_per_s = bytes_per_s = std::nullopt;
+      break;
+    }
+    *records_per_s += *r.records_per_s;
+    *bytes_per_s += *r.bytes_per_s;
+  }
+  const std::string stamp = IsoUtc(shm::realtime_ns());
+  if (json) {
+    PrintJson(json::object{{"time", stamp},
+                           {"total", true},
+                           {"rings", now.size()},
+                           {"records_per_s", RateJson(records_per_s)},
+                           {"bytes_per_s", RateJson(bytes_per_s)},
+                           {"in_flight_bytes", in_flight}});
+  } else {
+    std::puts((stamp + "  total(" + U(now.size()) +
+               " rings)  records/s=" + RateText(records_per_s) +
+               "  bytes/s=" + RateText(bytes_per_s) + "  in_flight=" + U(in_flight))
+                  .c_str());
+  }
+  std::fflush(stdout);
+}
+
 // Sleeps until the absolute CLOCK_MONOTONIC time `until`, or until a stop signal.
 void SleepUntil(const timespec& until) {
   while (g_stop == 0) {
@@ -693,7 +759,7 @@ void SleepUntil(const timespec& until) {
   }
 }
 
-int CmdWatch(const shm::Segment& s, const Options& o) {
+int CmdWatch(const std::vector<shm::Segment>& rings, const Options& o) {
   // No SA_RESTART: a signal interrupts the sleep, and the loop exits cleanly with status 0.
   struct sigaction sa {};
   sa.sa_handler = OnStopSignal;
@@ -703,12 +769,16 @@ int CmdWatch(const shm::Segment& s, const Options& o) {
 
   const std::uint64_t interval_ns = o.interval_ms * 1'000'000ULL;
   std::uint64_t next_ns = shm::monotonic_ns();
-  std::optional<WatchSample> prev;
-  for (std::uint64_t lines = 0; g_stop == 0;) {
-    WatchSample now = TakeSample(s);
-    PrintWatchLine(now, prev ? &*prev : nullptr, o.json);
+  const bool several = rings.size() > 1;
+  std::vector<WatchSample> prev;
+  for (std::uint64_t refreshes = 0; g_stop == 0;) {
+    std::vector<WatchSample> now;
+    for (const shm::Segment& s : rings) now.push_back(TakeSample(s));
+    for (std::size_t i = 0; i < now.size(); ++i)
+      PrintWatchLine(now[i], prev.empty() ? nullptr : &prev[i], o.json, several);
+    if (several) PrintWatchTotal(now, prev, o.json);
     prev = std::move(now);
-    if (o.count != 0 && ++lines >= o.count) break;
+    if (o.count != 0 && ++refreshes >= o.count) break;
     // Fixed-rate ticks; if we fell behind (suspended, slow terminal), start afresh from now.
     next_ns += interval_ns;
     const std::uint64_t mono = shm::monotonic_ns();
@@ -738,8 +808,6 @@ bool ParseNumber(std::string_view text, std::uint64_t min, std::uint64_t max, st
 
 // Parses argv into `o`. Returns -1 to go on, or an exit status (help printed, usage error).
 int ParseArgs(int argc, char** argv, Options& o) {
-  const char* env = std::getenv("SHMIO_RING");
-  o.name = env != nullptr && *env != '\0' ? env : "shmio";
   bool seen_last = false, seen_interval = false, seen_count = false;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
@@ -765,8 +833,8 @@ int ParseArgs(int argc, char** argv, Options& o) {
     } else if (arg == "--json" && !has_inline_value) {
       o.json = true;
     } else if (arg == "--name") {
-      if (!take_value() || value.empty()) return Usage("--name needs a ring name");
-      o.name = value;
+      if (!take_value() || value.empty()) return Usage("--name needs a ring name or pattern");
+      o.names.push_back(value);
     } else if (arg == "--last") {
       if (!take_value() || !ParseNumber(value, 1, 100'000, o.last))
         return Usage("--last needs a number of records, 1..100000");
@@ -795,6 +863,11 @@ int ParseArgs(int argc, char** argv, Options& o) {
   if (seen_last && o.command != "dump") return Usage("--last applies to dump only");
   if ((seen_interval || seen_count) && o.command != "watch")
     return Usage("--interval and --count apply to watch only");
+  if (!o.names.empty() && o.command == "list") return Usage("list takes no --name");
+  if (o.names.empty()) {
+    const char* env = std::getenv("SHMIO_RING");
+    o.names.push_back(env != nullptr && *env != '\0' ? env : "shmio");
+  }
   return -1;
 }
 
@@ -817,6 +890,46 @@ int ExitCodeFor(shm::Errc e) {
   }
 }
 
+bool IsPattern(std::string_view name) {
+  return name.find_first_of("*?[") != std::string_view::npos;
+}
+
+// The rings `given` names: each name as it is, each pattern as every ring in /dev/shm that
+// matches it (in name order; none is an error); a ring named twice, once. Returns -1, or the exit
+// status of an error it printed.
+int ResolveNames(const std::vector<std::string>& given, std::vector<std::string>& out) {
+  std::vector<std::string> present;
+  bool listed = false;
+  auto add = [&out](const std::string& name) {
+    if (std::find(out.begin(), out.end(), name) == out.end()) out.push_back(name);
+  };
+  for (const std::string& g : given) {
+    if (!IsPattern(g)) {
+      add(g);
+      continue;
+    }
+    if (!listed) {
+      for (const shm::SegmentInfo& r : shm::Segment::list())
+        if (shm::Segment::validate_name(r.name)) present.push_back(r.name);
+      std::sort(present.begin(), present.end());
+      listed = true;
+    }
+    bool matched = false;
+    for (const std::string& name : present) {
+      if (::fnmatch(g.c_str(), name.c_str(), 0) != 0) continue;
+      add(name);
+      matched = true;
+    }
+    if (!matched) {
+      std::fprintf(stderr,
+                   "shm-inspect: no ring matches '%s' (`shm-inspect list` shows the rings)\n",
+                   Printable(g).c_str());
+      return kExitNotFound;
+    }
+  }
+  return -1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -824,19 +937,35 @@ int main(int argc, char** argv) {
   if (const int rc = ParseArgs(argc, argv, o); rc >= 0) return rc;
   if (o.command == "list") return CmdList(o);
 
-  auto attached = shm::Segment::attach(o.name, shm::AttachMode::read_only);
-  if (!attached) {
-    const shm::Error& err = attached.error();
-    std::string message = err.message;
-    if (err.code == shm::Errc::not_found && message.find("shm-inspect list") == std::string::npos)
-      message += " (`shm-inspect list` shows the rings)";
-    std::fprintf(stderr, "shm-inspect: %s\n", message.c_str());
-    return ExitCodeFor(err.code);
+  std::vector<std::string> names;
+  if (const int rc = ResolveNames(o.names, names); rc >= 0) return rc;
+  o.names = names;
+  // Every ring attached before anything is printed.
+  std::vector<shm::Segment> rings;
+  for (const std::string& name : names) {
+    auto attached = shm::Segment::attach(name, shm::AttachMode::read_only);
+    if (!attached) {
+      const shm::Error& err = attached.error();
+      std::string message = err.message;
+      if (err.code == shm::Errc::not_found && message.find("shm-inspect list") == std::string::npos)
+        message += " (`shm-inspect list` shows the rings)";
+      std::fprintf(stderr, "shm-inspect: %s\n", message.c_str());
+      return ExitCodeFor(err.code);
+    }
+    rings.push_back(std::move(attached).value());
   }
-  const shm::Segment& s = attached.value();
-  if (o.command == "stat") return CmdStat(s, o);
-  if (o.command == "readers") return CmdReaders(s, o);
-  if (o.command == "producers") return CmdProducers(s, o);
-  if (o.command == "dump") return CmdDump(s, o);
-  return CmdWatch(s, o);
+  if (o.command == "watch") return CmdWatch(rings, o);
+  int status = kExitOk;
+  for (std::size_t i = 0; i < rings.size(); ++i) {
+    // (Tables: a blank line between rings; JSON: one object per ring, one per line.)
+    if (i > 0 && !o.json) std::puts("");
+    const shm::Segment& s = rings[i];
+    int rc = kExitOk;
+    if (o.command == "stat") rc = CmdStat(s, o);
+    if (o.command == "readers") rc = CmdReaders(s, o);
+    if (o.command == "producers") rc = CmdProducers(s, o);
+    if (o.command == "dump") rc = CmdDump(s, o);
+    if (status == kExitOk) status = rc;  // the first ring's failure (dump: lapped twice)
+  }
+  return status;
 }

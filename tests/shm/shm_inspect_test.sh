@@ -20,7 +20,10 @@ BADVER=inspect-badver-$$
 NOTREADY=inspect-notready-$$
 SHORT=inspect-short-$$
 FOREIGN=foreign-$$
-OBJECTS=("$RING" "$LIVE" "$PERM" "$BADVER" "$NOTREADY" "$SHORT" "$FOREIGN")
+SET1=inspect-set-$$-1
+SET2=inspect-set-$$-2
+SET3=inspect-set-$$-3
+OBJECTS=("$RING" "$LIVE" "$PERM" "$BADVER" "$NOTREADY" "$SHORT" "$FOREIGN" "$SET1" "$SET2" "$SET3")
 
 TMP=$(mktemp -d)
 PIDS=()
@@ -97,6 +100,7 @@ expect_rc 1 "$INSPECT" frobnicate
 expect_rc 1 "$INSPECT" --name "$RING" dump --last 0
 expect_rc 1 "$INSPECT" --name "$RING" stat --count 2
 expect_rc 1 "$INSPECT" --name "bad/name" stat
+expect_rc 1 "$INSPECT" --name "$RING" list
 [[ $ERR == "shm-inspect: "* ]] || fail "errors must start with 'shm-inspect: ', got: $ERR"
 pass "usage errors exit 1, --help exits 0"
 
@@ -202,6 +206,63 @@ for sig in INT TERM; do
   [[ -s $TMP/watch.out ]] || fail "watch printed nothing before SIG$sig"
 done
 pass "watch prints one line per refresh and stops cleanly"
+
+# --- several rings ---------------------------------------------------------------------------
+# Three rings, 5, 7 and 0 records of 100 bytes (128 bytes of ring each); a pattern names them all.
+for set in "$SET1" "$SET2" "$SET3"; do "$DEMO" create --name "$set" --capacity 65536 >/dev/null; done
+"$DEMO" produce --name "$SET1" --count 5 --size 100 >/dev/null
+"$DEMO" produce --name "$SET2" --count 7 --size 100 >/dev/null
+expect_rc 0 "$INSPECT" --name "inspect-set-$$-*" stat
+[[ $(grep -c '^ring inspect-set-' <<<"$OUT") -eq 3 ]] || fail "stat over a pattern: $OUT"
+grep -q "^ring $SET1 " <<<"$OUT" && grep -q "^ring $SET3 " <<<"$OUT" || fail "stat: $OUT"
+[[ $(grep -E '^tail +' <<<"$OUT" | tr -s ' ' | cut -d' ' -f2 | paste -sd,) == "640,896,0" ]] ||
+  fail "stat over the set: the tails in name order are not 640,896,0: $OUT"
+expect_rc 0 "$INSPECT" --json --name "inspect-set-$$-[12]" stat
+[[ $(wc -l <<<"$OUT") -eq 2 ]] || fail "--json stat over two rings is not two lines: $OUT"
+json_check "o.name === '$SET1' && o.frontier_index === 5" <<<"$(sed -n 1p <<<"$OUT")" ||
+  fail "--json stat, first ring: $OUT"
+json_check "o.name === '$SET2' && o.frontier_index === 7" <<<"$(sed -n 2p <<<"$OUT")" ||
+  fail "--json stat, second ring: $OUT"
+# Names and patterns together; a ring named twice is shown once.
+expect_rc 0 "$INSPECT" --json --name "$SET2" --name "inspect-set-$$-*" --name "$SET2" dump --last 2
+[[ $(wc -l <<<"$OUT") -eq 3 ]] || fail "three rings named four times: $OUT"
+json_check "o.name === '$SET2' && o.records.length === 2" <<<"$(sed -n 1p <<<"$OUT")" ||
+  fail "the ring named first is shown first: $OUT"
+pass "stat and dump over several rings, named and by pattern"
+
+# watch: a line per ring and a total line per refresh; the total is the rings' sum.
+expect_rc 0 "$INSPECT" --name "inspect-set-$$-*" watch --interval 50 --count 2
+[[ $(wc -l <<<"$OUT") -eq 8 ]] || fail "watch over 3 rings, 2 refreshes: not 8 lines: $OUT"
+[[ $(grep -c " $SET2  records/s=" <<<"$OUT") -eq 2 ]] || fail "watch does not name its rings: $OUT"
+[[ $(grep -c ' total(3 rings)  records/s=' <<<"$OUT") -eq 2 ]] || fail "watch's total: $OUT"
+"$DEMO" produce --name "$SET1" --count 400 --size 100 --rate 2000 >/dev/null &
+PRODUCER=$!
+PIDS+=("$PRODUCER")
+"$DEMO" produce --name "$SET3" --count 400 --size 100 --rate 2000 >/dev/null &
+PIDS+=("$!")
+expect_rc 0 "$INSPECT" --json --name "inspect-set-$$-*" watch --interval 100 --count 2
+[[ $(wc -l <<<"$OUT") -eq 8 ]] || fail "--json watch over 3 rings: $OUT"
+sed -n 8p <<<"$OUT" >"$TMP/total"
+sed -n 5,7p <<<"$OUT" >"$TMP/rings"
+node -e 'const fs = require("fs");
+  const total = JSON.parse(fs.readFileSync(process.argv[1], "utf8"));
+  const rings = fs.readFileSync(process.argv[2], "utf8").trim().split("\n").map(JSON.parse);
+  const sum = rings.reduce((a, r) => a + r.records_per_s, 0);
+  if (!total.total || total.rings !== 3 || Math.abs(total.records_per_s - sum) > 0.01 ||
+      rings.some(r => typeof r.name !== "string"))
+    { console.error("total", total, "rings", rings); process.exit(1); }'   "$TMP/total" "$TMP/rings" || fail "--json watch's total is not the rings' sum: $OUT"
+for p in "${PIDS[@]}"; do wait "$p" || fail "a set producer failed"; done
+PIDS=()
+pass "watch over several rings: a line per ring and their total"
+
+# Nothing printed unless every ring attaches; the failing ring's status.
+expect_rc 2 "$INSPECT" --name "$SET1" --name "inspect-set-$$-none" stat
+[[ -z $OUT ]] || fail "a ring that does not exist, yet something was printed: $OUT"
+grep -q "inspect-set-$$-none" <<<"$ERR" || fail "the missing ring is not named: $ERR"
+expect_rc 2 "$INSPECT" --name "inspect-nomatch-$$-*" stat
+grep -q "no ring matches 'inspect-nomatch-$$-\*'" <<<"$ERR" || fail "an unmatched pattern: $ERR"
+[[ $ERR == "shm-inspect: "* ]] || fail "errors must start with 'shm-inspect: ', got: $ERR"
+pass "a missing ring or an unmatched pattern exits 2, printing nothing"
 
 # --- errors ----------------------------------------------------------------------------------
 expect_rc 2 "$INSPECT" --name "does-not-exist-$$" stat

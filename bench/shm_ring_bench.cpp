@@ -41,10 +41,13 @@
 //                                  (publish_p50_ns: the producer's send-to-commit part);
 //                                  exclusive: through a ring made for one producer;
 //                                  exclusive_fenced (parked): one made with fenced commits.
-//   ring_latency/notifier/exclusive/rings=<1|4>
+//   ring_latency/notifier/<exclusive/rings=<1|4>|shared/rings=1>/<thread|io_uring>
 //                                  the same, the reader parked in poll(2) on one RingNotifier
-//                                  over 1 or 4 rings made for one producer (1 MiB each), the
-//                                  producer publishing to them in turn.
+//                                  (waiting by its thread, or by an io_uring futex wait where the
+//                                  kernel has one) over 1 or 4 rings made for one producer, or
+//                                  one shared ring (1 MiB each), the producer publishing to them
+//                                  in turn; reader_cpu_ns: the reader's process's CPU time (user
+//                                  + system, all its threads: the notifier's too) per record.
 //   ring_read/64B/ring=1MiB[/exclusive], base_moodycamel_read/64B
 //                                  one thread taking 512 records out of a ring / a moodycamel
 //                                  queue, in the cache: each reader's own cost per record.
@@ -75,6 +78,7 @@
 #include <benchmark/benchmark.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -116,6 +120,7 @@ using shmio::shm::PublishStatus;
 using shmio::shm::ReaderOptions;
 using shmio::shm::RecordView;
 using shmio::shm::RingConfig;
+using shmio::shm::NotifierMode;
 using shmio::shm::RingNotifier;
 using shmio::shm::RingReader;
 using shmio::shm::RingSetReader;
@@ -456,6 +461,7 @@ struct alignas(64) ChildReport {
   std::uint64_t bytes = 0;    // payload bytes published / received
   std::uint64_t lost = 0;     // reader: records lost to laps
   std::uint64_t laps = 0;     // reader: times it was lapped
+  std::uint64_t cpu_ns = 0;   // latency rows: the process's CPU time over the run
 };
 
 constexpr std::size_t kSeqBytes = sizeof(std::uint64_t);  // payload starts with a sequence no.
@@ -683,9 +689,21 @@ struct LatencyConfig {
   bool exclusive = false;     // RingConfig::exclusive_producer
   bool fenced = false;        // RingConfig::fenced_commits (with exclusive)
   // > 0: the reader waits through one RingNotifier over this many rings (an eventfd and poll(2)),
-  // and the producer publishes to them in turn (ring_latency/notifier/rings=N).
+  // and the producer publishes to them in turn (ring_latency/notifier/.../rings=N/<mode>).
   int notifier_rings = 0;
+  NotifierMode notifier_mode = NotifierMode::automatic;
 };
+
+// This process's CPU time so far (user + system, every thread), in nanoseconds.
+std::uint64_t process_cpu_ns() {
+  rusage ru{};
+  ::getrusage(RUSAGE_SELF, &ru);
+  auto ns = [](const timeval& t) {
+    return static_cast<std::uint64_t>(t.tv_sec) * 1'000'000'000ULL +
+           static_cast<std::uint64_t>(t.tv_usec) * 1'000ULL;
+  };
+  return ns(ru.ru_utime) + ns(ru.ru_stime);
+}
 
 constexpr std::size_t kLatencyPayload = 64;
 constexpr std::uint64_t kNoSample = UINT64_MAX;
@@ -771,7 +789,7 @@ int latency_reader(sb::ChildContext& ctx, const std::vector<std::string>& rings,
     auto r = RingSetReader::attach(set, options);
     if (!r) return ctx.fail("RingSetReader::attach: " + r.error().message);
     all.emplace(std::move(r).value());
-    auto n = RingNotifier::start(set);
+    auto n = RingNotifier::start(set, {.mode = cfg.notifier_mode});
     if (!n) return ctx.fail("RingNotifier::start: " + n.error().message);
     notifier = std::move(n).value();
   } else {
@@ -797,6 +815,7 @@ int latency_reader(sb::ChildContext& ctx, const std::vector<std::string>& rings,
   Watchdog watchdog(cfg.parked ? 1 : 4096);  // a parked reader ticks at most every 100 ms
   if (!ctx.ready_and_wait()) return 0;
 
+  const std::uint64_t cpu0 = process_cpu_ns();
   std::uint64_t lost = 0;
   for (;;) {
     lost = all ? all->total_loss().records : one->total_loss().records;
@@ -820,6 +839,7 @@ int latency_reader(sb::ChildContext& ctx, const std::vector<std::string>& rings,
   }
   out.records = received;
   out.lost = lost;
+  out.cpu_ns = process_cpu_ns() - cpu0;
   if (bad != 0) return ctx.fail(std::to_string(bad) + " malformed latency records");
   return 0;
 }
@@ -866,6 +886,9 @@ void BM_RingLatency(benchmark::State& state, LatencyConfig cfg) {
     state.counters["publish_p50_ns"] = sb::percentile(publish_sorted, 50);
     state.counters["samples"] = static_cast<double>(sorted.size());
     state.counters["lost"] = static_cast<double>(report[0].lost);
+    if (report[0].records > 0)
+      state.counters["reader_cpu_ns"] =
+          static_cast<double>(report[0].cpu_ns) / static_cast<double>(report[0].records);
     state.SetLabel(sharing_label(2, "procs"));
   });
 }
@@ -1600,6 +1623,19 @@ void print_ratios(std::FILE* out, const CapturingReporter& r) {
               {"clock read", "base_clock_read", "ns"}, pingpong, fmt_ns);
   print_ratio(out, r, "one-way latency p50, ring parked reader (futex wake) vs busy-polling:",
               {"ring(parked)", "ring_latency/parked", "p50_ns"}, busy, fmt_ns);
+  // Waiting from an event loop: a RingNotifier's two ways (its thread, an io_uring futex wait).
+  for (const char* ring : {"shared/rings=1", "exclusive/rings=1"}) {
+    const std::string base = std::string("ring_latency/notifier/") + ring;
+    const std::string uring = base + "/io_uring", thread = base + "/thread";
+    print_ratio(out, r,
+                ("a reader woken through a RingNotifier (" + std::string(ring) +
+                 "), its process's CPU per record, then the p50, io_uring wait vs thread:")
+                    .c_str(),
+                {"io_uring", uring.c_str(), "reader_cpu_ns"},
+                {"thread", thread.c_str(), "reader_cpu_ns"}, fmt_ns);
+    print_ratio(out, r, "", {"io_uring", uring.c_str(), "p50_ns"},
+                {"thread", thread.c_str(), "p50_ns"}, fmt_ns);
+  }
   // Cache-sized rings (issue 14): the protocol's cost apart from the misses of a 64 MiB ring.
   print_ratio(out, r,
               "64 B records/s, 1P -> 1R with a 1 MiB ring vs moodycamel 1P1C with a 1 MiB pool:",
@@ -1874,16 +1910,28 @@ void register_benchmarks() {
   }
 
   // A reader parked in poll(2) on one RingNotifier over 1 or 4 rings made for one producer (1 MiB
-  // each), the producer publishing to them in turn: what waiting on several rings at once costs.
-  for (const int n : {1, 4}) {
-    LatencyConfig cfg{true, scaled<std::uint64_t>(1'000, 200), scaled<std::uint64_t>(20'000, 2'000),
-                      50'000, true};
-    cfg.notifier_rings = n;
-    const std::string name = "ring_latency/notifier/exclusive/rings=" + std::to_string(n);
-    benchmark::RegisterBenchmark(name.c_str(), BM_RingLatency, cfg)
-        ->Iterations(1)
-        ->UseManualTime()
-        ->Unit(benchmark::kNanosecond);
+  // each), or one shared ring, the producer publishing to them in turn: what waiting on several
+  // rings at once costs, and each way of waiting (the io_uring rows only where the kernel has it).
+  for (const NotifierMode mode : {NotifierMode::thread, NotifierMode::io_uring}) {
+    if (!RingNotifier::supports(mode)) {
+      std::fprintf(stderr, "note: no ring_latency/notifier/.../%s rows: not on this kernel\n",
+                   std::string(to_string(mode)).c_str());
+      continue;
+    }
+    for (const auto& [n, exclusive] :
+         {std::pair{1, true}, std::pair{4, true}, std::pair{1, false}}) {
+      LatencyConfig cfg{true, scaled<std::uint64_t>(1'000, 200),
+                        scaled<std::uint64_t>(20'000, 2'000), 50'000, exclusive};
+      cfg.notifier_rings = n;
+      cfg.notifier_mode = mode;
+      const std::string name = std::string("ring_latency/notifier/") +
+                               (exclusive ? "exclusive" : "shared") +
+                               "/rings=" + std::to_string(n) + "/" + std::string(to_string(mode));
+      benchmark::RegisterBenchmark(name.c_str(), BM_RingLatency, cfg)
+          ->Iterations(1)
+          ->UseManualTime()
+          ->Unit(benchmark::kNanosecond);
+    }
   }
 
   for (const bool one_ring : {true, false}) {

@@ -5,21 +5,58 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 
+#include "futex_uring.hpp"
 #include "shmio/shm/process.hpp"
 #include "shmio/shm/ring_core.hpp"
 
 namespace shmio::shm {
+namespace {
 
-Result<std::unique_ptr<RingNotifier>> RingNotifier::start(const Segment& segment) {
-  const Segment* one[] = {&segment};
-  return start(one);
+// A notifier's longest wait without a look: a dead producer's claim begun after the look is found
+// within about this plus the dead-check interval (a stop, in the thread mode, within this).
+constexpr std::uint64_t kMaxPark = 200'000'000;  // 200 ms
+// io_uring mode: a completion's user_data is the ring's index, or this tag and a timer's slot.
+constexpr std::uint64_t kTimerTag = 1ULL << 32;
+constexpr unsigned kTimerSlots = 4;
+
+}  // namespace
+
+std::string_view to_string(NotifierMode m) noexcept {
+  switch (m) {
+    case NotifierMode::automatic:
+      return "automatic";
+    case NotifierMode::io_uring:
+      return "io_uring";
+    case NotifierMode::thread:
+      return "thread";
+  }
+  return "?";
 }
 
-Result<std::unique_ptr<RingNotifier>> RingNotifier::start(
-    std::span<const Segment* const> segments) {
+bool RingNotifier::supports(NotifierMode mode) noexcept {
+  if (mode != NotifierMode::io_uring) return true;
+  static const bool uring = [] {
+    std::string why;
+    return detail::FutexUring::create(4, why) != nullptr;
+  }();
+  return uring;
+}
+
+RingNotifier::RingNotifier(std::vector<const Segment*> rings, int fd)
+    : rings_(std::move(rings)), fd_(fd) {}
+
+Result<std::unique_ptr<RingNotifier>> RingNotifier::start(const Segment& segment,
+                                                          NotifierOptions options) {
+  const Segment* one[] = {&segment};
+  return start(one, options);
+}
+
+Result<std::unique_ptr<RingNotifier>> RingNotifier::start(std::span<const Segment* const> segments,
+                                                          NotifierOptions options) {
   if (segments.empty() || segments.size() > kMaxRings)
     return Error{Errc::invalid_argument, "RingNotifier watches 1 to " + std::to_string(kMaxRings) +
                                              " rings, got " + std::to_string(segments.size())};
@@ -28,20 +65,63 @@ Result<std::unique_ptr<RingNotifier>> RingNotifier::start(
     if (s == nullptr) return Error{Errc::invalid_argument, "RingNotifier: a null segment"};
     if (std::find(rings.begin(), rings.end(), s) == rings.end()) rings.push_back(s);
   }
+  NotifierMode mode = options.mode;
+  if (mode == NotifierMode::automatic) {
+    const char* env = std::getenv("SHMIO_RING_NOTIFIER");
+    const std::string_view e = env != nullptr ? env : "";
+    if (e == "thread")
+      mode = NotifierMode::thread;
+    else if (e == "io_uring")
+      mode = NotifierMode::io_uring;
+    else if (!e.empty())
+      return Error{Errc::invalid_argument,
+                   "SHMIO_RING_NOTIFIER is '" + std::string(e) + "': thread, io_uring or unset"};
+  }
   int fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (fd < 0) return Error{Errc::system_error, std::string("eventfd: ") + std::strerror(errno)};
   // The baselines are taken here, not in the thread: every commit after start() returns must be
-  // signalled, however late the thread gets to run.
+  // signalled, however late the thread gets to run (or the io_uring wait gets armed).
   std::vector<std::uint64_t> baseline;
   for (const Segment* s : rings)
     baseline.push_back(s->control().frontier.frontier.load(std::memory_order_acquire));
   std::unique_ptr<RingNotifier> n(new RingNotifier(std::move(rings), fd));
+  if (mode != NotifierMode::thread) {
+    std::string why;
+    // A wait per ring and the timers, with room to spare.
+    const auto entries = static_cast<unsigned>(n->rings_.size() + kTimerSlots + 4);
+    n->uring_ = detail::FutexUring::create(entries, why);
+    if (n->uring_ && !n->uring_->register_eventfd(fd)) {
+      why = std::string("IORING_REGISTER_EVENTFD: ") + std::strerror(errno);
+      n->uring_.reset();
+    }
+    if (n->uring_) {
+      n->mode_ = NotifierMode::io_uring;
+      n->seen_ = baseline;
+      n->armed_.assign(n->rings_.size(), false);
+      const std::uint64_t now = monotonic_ns();
+      for (std::size_t i = 0; i < n->rings_.size(); ++i)
+        n->watches_.emplace_back(*n->rings_[i], baseline[i], now);
+      n->arm();
+      return n;
+    }
+    if (mode == NotifierMode::io_uring)
+      return Error{Errc::system_error, "RingNotifier: no io_uring mode here: " + why};
+  }
+  n->mode_ = NotifierMode::thread;
   n->thread_ =
       std::thread([p = n.get(), seen = std::move(baseline)]() mutable { p->run(std::move(seen)); });
   return n;
 }
 
 RingNotifier::~RingNotifier() {
+  if (mode_ == NotifierMode::io_uring) {
+    // Our waits leave every ring's count of waiters; closing the io_uring cancels them.
+    for (std::size_t i = 0; i < rings_.size(); ++i)
+      if (armed_[i]) rings_[i]->control().wake.waiters.fetch_sub(1, std::memory_order_seq_cst);
+    uring_.reset();
+    ::close(fd_);
+    return;
+  }
   stop_.store(true, std::memory_order_relaxed);
   // Wake our thread: bump each ring's futex word and wake everyone parked (a spurious wake is
   // harmless to other waiters, who re-check their condition).
@@ -55,13 +135,92 @@ RingNotifier::~RingNotifier() {
 
 std::uint64_t RingNotifier::drain() noexcept {
   std::uint64_t v = 0;
-  if (::read(fd_, &v, sizeof v) != static_cast<ssize_t>(sizeof v)) return 0;
+  if (::read(fd_, &v, sizeof v) != static_cast<ssize_t>(sizeof v)) v = 0;
+  if (mode_ != NotifierMode::io_uring) return v;
+  // The completions: a ring's wait (woken, or the word had moved on, or cancelled: its thread
+  // exited) leaves its count of waiters; a timer frees its slot.
+  uring_->reap([this](std::uint64_t tag, std::int32_t) {
+    if ((tag & kTimerTag) != 0) {
+      timer_due_[tag & (kTimerSlots - 1)] = 0;
+    } else if (tag < rings_.size() && armed_[tag]) {
+      armed_[tag] = false;
+      rings_[tag]->control().wake.waiters.fetch_sub(1, std::memory_order_seq_cst);
+    }
+  });
+  // What moved is passed on now: the caller reads it next (the thread mode's signal per move).
+  const std::uint64_t now = monotonic_ns();
+  for (std::size_t i = 0; i < rings_.size(); ++i) {
+    const std::uint64_t f = rings_[i]->control().frontier.frontier.load(std::memory_order_acquire);
+    if (f != seen_[i]) {
+      seen_[i] = f;
+      watches_[i].check(f, now);  // (a new frontier: the interval starts again)
+    }
+  }
+  arm();
   return v;
+}
+
+void RingNotifier::signal() noexcept {
+  const std::uint64_t one = 1;
+  [[maybe_unused]] ssize_t w = ::write(fd_, &one, sizeof one);
+}
+
+void RingNotifier::arm() noexcept {
+  // park()'s announcement (core::park_any's, for several rings) on every ring not armed: waiters++,
+  // one membarrier for the rings made for one producer, then per ring its futex word and its
+  // frontier re-checked against what was passed on (the Dekker pair: a commit either is seen here
+  // or sees our count and wakes the word, which completes the wait). The wait itself is the
+  // io_uring request, in place of the blocking futex call.
+  bool moved = false, barrier = false;
+  for (std::size_t i = 0; i < rings_.size(); ++i) {
+    if (armed_[i]) continue;
+    const Segment& s = *rings_[i];
+    s.control().wake.waiters.fetch_add(1, std::memory_order_seq_cst);
+    barrier = barrier || (s.exclusive_producer() && !s.fenced_commits());
+  }
+  const bool unsure = barrier && !core::expedited_barrier();
+  for (std::size_t i = 0; i < rings_.size(); ++i) {
+    if (armed_[i]) continue;
+    layout::Control& c = rings_[i]->control();
+    const std::uint32_t word = c.wake.futex_word.load(std::memory_order_seq_cst);
+    if (c.frontier.frontier.load(std::memory_order_seq_cst) != seen_[i] ||
+        !uring_->queue_futex_wait(c.wake.futex_word, word, i)) {
+      // Moved meanwhile (or no room): the loop comes back at once, and the next drain() arms it.
+      c.wake.waiters.fetch_sub(1, std::memory_order_seq_cst);
+      moved = true;
+      continue;
+    }
+    armed_[i] = true;
+  }
+  // The timer: at most kMaxPark without a look; while claims are in flight on a ring, its
+  // dead-check interval (as the thread mode's park slice); unsure of a ring made for one producer
+  // (no membarrier here), kUnsureParkNs.
+  const std::uint64_t now = monotonic_ns();
+  std::uint64_t slice = unsure ? core::kUnsureParkNs : kMaxPark;
+  for (std::size_t i = 0; i < rings_.size(); ++i) {
+    if (rings_[i]->control().tail.tail.load(std::memory_order_acquire) != seen_[i]) {
+      watches_[i].check(seen_[i], now);
+      slice = std::min(slice, watches_[i].interval());
+    }
+  }
+  std::uint64_t earliest = 0;
+  unsigned free_slot = kTimerSlots;
+  for (unsigned t = 0; t < kTimerSlots; ++t) {
+    if (timer_due_[t] == 0)
+      free_slot = std::min(free_slot, t);
+    else if (earliest == 0 || timer_due_[t] < earliest)
+      earliest = timer_due_[t];
+  }
+  // (A new timer only if none is due by then, give or take a millisecond.)
+  if ((earliest == 0 || now + slice + 1'000'000 < earliest) && free_slot < kTimerSlots &&
+      uring_->queue_timeout(slice, kTimerTag | free_slot))
+    timer_due_[free_slot] = now + slice;
+  if (!uring_->submit()) moved = true;  // (come back and try again)
+  if (moved) signal();
 }
 
 void RingNotifier::run(std::vector<std::uint64_t> seen) noexcept {
   // Bounded park so that stop_ is noticed even if the destructor's wake raced with our park.
-  constexpr std::uint64_t kMaxPark = 200'000'000;  // 200 ms
   std::vector<core::StallWatch> watches;
   const std::uint64_t start = monotonic_ns();
   for (std::size_t i = 0; i < rings_.size(); ++i) watches.emplace_back(*rings_[i], seen[i], start);

@@ -796,7 +796,8 @@ test("GET /health and /metrics on every worker", async () => {
     const m = (await request(c.workers.get(i).port, "GET", "/metrics")).body;
     for (const name of ["shmio_connections", "shmio_packets_in_total", "shmio_bytes_out_total",
                         "shmio_broadcasts_published_total", "shmio_ring_lag_bytes", "shmio_ring_laps_total",
-                        "shmio_ring_lost_records_total", "shmio_ring_abandoned_claims_total"])
+                        "shmio_ring_lost_records_total", "shmio_ring_abandoned_claims_total",
+                        "shmio_ring_notifier_io_uring"])
       assert.match(m, new RegExp(`^${name}(\\{[^}]*\\})? \\d+$`, "m"), name);
     assert.match(m, new RegExp(`shmio_connections\\{worker="${i}"\\}`));
   }

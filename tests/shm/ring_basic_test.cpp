@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 #include <algorithm>
+#include <cstdlib>
 #include <random>
 #include <thread>
 
@@ -832,6 +833,104 @@ TEST(Ring, OneNotifierForSeveralRingsSignalsACommitOnAnyOfThem) {
     ASSERT_EQ(::poll(&pfd, 1, 10'000), 1)
         << "round " << round << ": a commit on ring " << i << " never signalled";
     EXPECT_GE((*n)->drain(), 1u);
+  }
+}
+
+// Each way of waiting, asked for: mode() says it; the notifier counts once among each ring's
+// waiters while it waits (the thread once parked, the io_uring wait at once), and leaves no count
+// behind when it goes. The io_uring mode is skipped where the kernel cannot (before Linux 6.7).
+TEST(Ring, ANotifierWaitsTheWayAskedAndLeavesNoWaiterBehind) {
+  RingName n0("notify-mode-0"), n1("notify-mode-1");
+  auto a = test::make_ring(n0, 1 << 16);
+  auto b = test::make_ring(n1, 1 << 16, 0, true);
+  const Segment* both[] = {&a, &b};
+  auto waiting_on_both = [&](std::uint32_t n) {
+    return a.control().wake.waiters.load() == n && b.control().wake.waiters.load() == n;
+  };
+  for (NotifierMode mode : {NotifierMode::thread, NotifierMode::io_uring}) {
+    SCOPED_TRACE(std::string(to_string(mode)));
+    {
+      auto n = RingNotifier::start(both, {.mode = mode});
+      if (!n && mode == NotifierMode::io_uring) {
+        EXPECT_EQ(n.error().code, Errc::system_error);
+        EXPECT_NE(n.error().message.find("io_uring"), std::string::npos) << n.error().message;
+        continue;
+      }
+      ASSERT_TRUE(n) << n.error().message;
+      EXPECT_EQ((*n)->mode(), mode);
+      if (mode == NotifierMode::io_uring) {
+        EXPECT_TRUE(waiting_on_both(1)) << "armed at start";
+      }
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+      while (!waiting_on_both(1) && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::yield();
+      EXPECT_TRUE(waiting_on_both(1));
+      // A commit is signalled, and after drain() it waits again (counted once, not twice).
+      auto w = RingWriter::attach(a);
+      ASSERT_EQ(w->publish(1, bytes_of("x")), PublishStatus::ok);
+      pollfd pfd{(*n)->fd(), POLLIN, 0};
+      ASSERT_EQ(::poll(&pfd, 1, 10'000), 1);
+      EXPECT_GE((*n)->drain(), 1u);
+      while (!waiting_on_both(1) && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::yield();
+      EXPECT_TRUE(waiting_on_both(1));
+    }
+    EXPECT_TRUE(waiting_on_both(0)) << "a count left behind";
+  }
+}
+
+// automatic: io_uring where the kernel can, else the thread; $SHMIO_RING_NOTIFIER decides
+// instead where set, and a value it does not know is refused.
+TEST(Ring, ANotifiersAutomaticModeFollowsTheKernelAndTheEnvironment) {
+  RingName name("notify-auto");
+  auto s = test::make_ring(name, 1 << 16);
+  const bool uring = static_cast<bool>(RingNotifier::start(s, {.mode = NotifierMode::io_uring}));
+  const char* before = std::getenv("SHMIO_RING_NOTIFIER");
+  const std::string saved = before != nullptr ? before : "";
+  ::unsetenv("SHMIO_RING_NOTIFIER");
+  auto n = RingNotifier::start(s);
+  ASSERT_TRUE(n);
+  EXPECT_EQ((*n)->mode(), uring ? NotifierMode::io_uring : NotifierMode::thread);
+  ::setenv("SHMIO_RING_NOTIFIER", "thread", 1);
+  auto t = RingNotifier::start(s);
+  ::setenv("SHMIO_RING_NOTIFIER", "epoll", 1);
+  auto bad = RingNotifier::start(s);
+  // (An explicit mode is not the environment's to change.)
+  auto explicit_thread = RingNotifier::start(s, {.mode = NotifierMode::thread});
+  if (saved.empty())
+    ::unsetenv("SHMIO_RING_NOTIFIER");
+  else
+    ::setenv("SHMIO_RING_NOTIFIER", saved.c_str(), 1);
+  ASSERT_TRUE(t);
+  EXPECT_EQ((*t)->mode(), NotifierMode::thread);
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code, Errc::invalid_argument);
+  EXPECT_NE(bad.error().message.find("'epoll'"), std::string::npos) << bad.error().message;
+  ASSERT_TRUE(explicit_thread);
+  EXPECT_EQ((*explicit_thread)->mode(), NotifierMode::thread);
+}
+
+// The io_uring mode's wait belongs to the thread that armed it; when that thread exits the
+// kernel cancels it, and the cancellation itself makes the eventfd readable: the loop's drain()
+// arms it again from its own thread, and commits are signalled as before.
+TEST(Ring, AnIoUringNotifierArmedByAThreadThatExitedStillSignals) {
+  RingName name("notify-exited");
+  auto s = test::make_ring(name, 1 << 16);
+  std::unique_ptr<RingNotifier> n;
+  std::thread([&] {
+    auto started = RingNotifier::start(s, {.mode = NotifierMode::io_uring});
+    if (started) n = std::move(started).value();
+  }).join();
+  if (!n) GTEST_SKIP() << "no io_uring mode on this kernel";
+  pollfd pfd{n->fd(), POLLIN, 0};
+  ASSERT_EQ(::poll(&pfd, 1, 10'000), 1) << "the cancelled wait was not signalled";
+  n->drain();
+  EXPECT_EQ(s.control().wake.waiters.load(), 1u) << "armed again, once";
+  auto w = RingWriter::attach(s);
+  for (int round = 0; round < 20; ++round) {
+    ASSERT_EQ(w->publish(1, bytes_of("after")), PublishStatus::ok);
+    ASSERT_EQ(::poll(&pfd, 1, 10'000), 1) << "round " << round << ": a commit never signalled";
+    EXPECT_GE(n->drain(), 1u);
   }
 }
 

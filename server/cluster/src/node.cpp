@@ -230,6 +230,9 @@ std::string Node::metrics_text() const {
   const std::uint64_t read_to = m.reader->position();
   line("shmio_ring_lag_bytes", "Ring bytes committed but not yet read by this worker.", "gauge",
        frontier > read_to ? frontier - read_to : 0, w);
+  line("shmio_ring_notifier_io_uring",
+       "1 if this worker waits for the ring by an io_uring futex wait, 0 if by a notifier thread.",
+       "gauge", m.notifier->mode() == shm::NotifierMode::io_uring ? 1 : 0, w);
   const auto& rep = m.segment->control().repair;
   line("shmio_ring_abandoned_claims_total", "Claims of dead producers turned into padding (ring).",
        "counter", rep.repairs.load(std::memory_order_relaxed), "");

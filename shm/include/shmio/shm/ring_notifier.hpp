@@ -1,14 +1,23 @@
 // RingNotifier: turns ring progress into readiness of a file descriptor, so that an event loop
 // (Asio's io_context, epoll, poll) can drive a RingReader without spinning.
 //
-// A small thread parks on the ring's cross-process futex and, each time the frontier moves,
-// writes to an eventfd (counter semantics). The loop waits for the eventfd to become readable,
-// reads it (clearing it), then drains its RingReader with poll()/peek() until empty, re-arms its
-// wait, and checks RingReader::ready() once more (an edge-triggered loop such as Asio's may not
-// report a notification that arrived while no wait was armed). tests/shm/ring_asio_test.cpp
-// shows the pattern with a boost::asio::posix::stream_descriptor.
-// The thread also resolves stalls (a dead producer's claim) while claims are in flight, so a
-// parked server still repairs within the bound.
+// The loop waits for fd() (an eventfd) to become readable, calls drain() (which clears it), then
+// drains its RingReader with poll()/peek() until empty, re-arms its wait, and checks
+// RingReader::ready() once more (an edge-triggered loop such as Asio's may not report a
+// notification that arrived while no wait was armed). tests/shm/ring_asio_test.cpp shows the
+// pattern with a boost::asio::posix::stream_descriptor.
+//
+// Two ways to wait (NotifierMode; docs/ring.md "Waiting from an event loop"):
+// - io_uring (Linux 6.7+, the default where it works): no thread. The ring's futex word is waited
+//   on by an io_uring request (IORING_OP_FUTEX_WAIT) whose completion signals the eventfd, so a
+//   commit wakes the loop's thread directly. drain() re-arms the request: call it, and start(),
+//   from the loop's thread (the kernel wakes the thread that armed the wait). While claims are in
+//   flight, a timer wakes the loop so that drain() can find a dead producer's claim and repair it.
+// - thread: a small thread parks on the futex and writes the eventfd each time the frontier
+//   moves: two wake-ups per commit (the thread's, then the loop's). Where io_uring cannot wait on
+//   a futex (an older kernel, a seccomp profile that refuses io_uring) and where asked for.
+// Either way, while claims are in flight a dead producer's claim is repaired within the bound,
+// so a parked server does not wait on it.
 // One notifier may watch several rings (a ring per producer, docs/ring-per-worker.md): one thread
 // and one eventfd for all of them, readable when any of them moves; the loop then drains each
 // ring's reader. Its thread parks on all of them at once (core::park_any: futex_waitv(2), Linux
@@ -21,6 +30,7 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -30,30 +40,66 @@
 
 namespace shmio::shm {
 
+namespace detail {
+class FutexUring;
+}
+
+enum class NotifierMode {
+  automatic,  // io_uring where it works, else thread; $SHMIO_RING_NOTIFIER=thread|io_uring decides
+  io_uring,   // no thread: an io_uring futex wait (Linux 6.7+); Errc::system_error where it fails
+  thread,     // a thread parked on the futex
+};
+std::string_view to_string(NotifierMode m) noexcept;
+
+struct NotifierOptions {
+  NotifierMode mode = NotifierMode::automatic;
+};
+
 class RingNotifier {
  public:
   // The segment must outlive the notifier.
-  static Result<std::unique_ptr<RingNotifier>> start(const Segment& segment);
+  static Result<std::unique_ptr<RingNotifier>> start(const Segment& segment,
+                                                     NotifierOptions options = {});
   // Several rings, each of which must outlive the notifier: 1 to kMaxRings of them, no null
   // pointers (otherwise Errc::invalid_argument). The same ring twice is allowed (watched once).
-  static Result<std::unique_ptr<RingNotifier>> start(std::span<const Segment* const> segments);
+  // $SHMIO_RING_NOTIFIER other than thread, io_uring or empty: Errc::invalid_argument.
+  static Result<std::unique_ptr<RingNotifier>> start(std::span<const Segment* const> segments,
+                                                     NotifierOptions options = {});
   static constexpr std::size_t kMaxRings = core::kParkAnyMax;  // what one futex_waitv(2) waits on
-  ~RingNotifier();  // stops and joins the thread, closes the eventfd
+  ~RingNotifier();  // stops and joins the thread or cancels the io_uring wait, closes the eventfd
   RingNotifier(const RingNotifier&) = delete;
   RingNotifier& operator=(const RingNotifier&) = delete;
 
   int fd() const noexcept { return fd_; }
   // Reads the eventfd (non-blocking); returns the number of notifications since the last call.
+  // In the io_uring mode it also takes the wait's completions and re-arms it (and checks claims
+  // in flight for a dead producer): call it from the loop's thread on each readiness.
   std::uint64_t drain() noexcept;
+  // The way it waits: NotifierMode::io_uring or NotifierMode::thread.
+  NotifierMode mode() const noexcept { return mode_; }
+  // Whether this process can wait that way here (io_uring: the kernel's io_uring waits on a
+  // futex; looked at once, then remembered). automatic and thread: always.
+  static bool supports(NotifierMode mode) noexcept;
 
  private:
-  RingNotifier(std::vector<const Segment*> rings, int fd) : rings_(std::move(rings)), fd_(fd) {}
+  RingNotifier(std::vector<const Segment*> rings, int fd);
   void run(std::vector<std::uint64_t> seen) noexcept;
+  // io_uring mode: arm a wait on every ring not armed (park()'s announcement, then the request)
+  // and a timer while claims are in flight; signals the eventfd itself if a ring moved meanwhile.
+  void arm() noexcept;
+  void signal() noexcept;
 
   std::vector<const Segment*> rings_;
   int fd_ = -1;
+  NotifierMode mode_ = NotifierMode::thread;
   std::atomic<bool> stop_{false};
   std::thread thread_;
+  // io_uring mode.
+  std::unique_ptr<detail::FutexUring> uring_;
+  std::vector<std::uint64_t> seen_;  // each ring's frontier, as last passed on
+  std::vector<core::StallWatch> watches_;
+  std::vector<bool> armed_;          // a wait queued on the ring (and counted in its waiters)
+  std::uint64_t timer_due_[4] = {};  // when each timer queued fires (0: a free slot)
 };
 
 }  // namespace shmio::shm

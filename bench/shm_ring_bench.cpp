@@ -12,12 +12,14 @@
 //   --quick      much smaller counts, for CI smoke runs (the whole binary in well under 30 s).
 //
 // Benchmarks (names are what --benchmark_filter matches):
-//   ring_publish/<size>[/ring=<bytes>[/exclusive]|/huge]
+//   ring_publish/<size>[/ring=<bytes>[/exclusive|/stale_waiter]|/huge]
 //                                  one thread publishes (no reader): items/s and bytes/s; with
 //                                  ring=: a cache-sized ring (256 KiB, 1 MiB) instead of 64 MiB;
 //                                  huge: on transparent huge pages where the kernel grants them
 //                                  (huge_MiB: how much it granted); exclusive: a ring made for
 //                                  one producer (RingConfig::exclusive_producer).
+//                                  stale_waiter: the ring counting a waiter that is gone
+//                                  (one killed while it waited: a futile wake per commit).
 //   ring_publish_latency/64B/ring=<bytes>/<prefaulted|lazy|huge>
 //                                  each publish timed alone over up to 3 laps of the ring: p50,
 //                                  p99, p99.9, max (ns, the clock's own cost, clock_ns, inside),
@@ -116,11 +118,11 @@ namespace {
 namespace bip = boost::interprocess;
 namespace sb = shmio::bench;
 using shmio::shm::BatchRecord;
+using shmio::shm::NotifierMode;
 using shmio::shm::PublishStatus;
 using shmio::shm::ReaderOptions;
 using shmio::shm::RecordView;
 using shmio::shm::RingConfig;
-using shmio::shm::NotifierMode;
 using shmio::shm::RingNotifier;
 using shmio::shm::RingReader;
 using shmio::shm::RingSetReader;
@@ -347,7 +349,7 @@ class Watchdog {
 // ring_publish: one thread, no reader.
 
 void BM_RingPublish(benchmark::State& state, std::size_t size, std::uint64_t ring_bytes,
-                    bool huge_pages, std::size_t batch, bool exclusive) {
+                    bool huge_pages, std::size_t batch, bool exclusive, bool stale_waiter) {
   guarded(state, [&] {
     const int cpu = sb::cpu_for(0);
     sb::ScopedPin pin(cpu);
@@ -361,6 +363,10 @@ void BM_RingPublish(benchmark::State& state, std::size_t size, std::uint64_t rin
     // batch > 1: each iteration is one publish_batch of `batch` records (one claim, one
     // frontier move); the items are the records.
     std::vector<BatchRecord> records(batch, BatchRecord{1, payload});
+    // stale_waiter: the ring counts one waiter that is not there, as one killed while it waited
+    // leaves it unless its slot takes it back (docs/ring.md "Dead waiters"): each commit then
+    // makes a FUTEX_WAKE that wakes no one.
+    if (stale_waiter) ring.segment().control().wake.waiters.store(1);
     for (auto _ : state) {
       const PublishStatus st =
           batch == 1 ? writer->publish(1, payload) : writer->publish_batch(records);
@@ -369,6 +375,7 @@ void BM_RingPublish(benchmark::State& state, std::size_t size, std::uint64_t rin
         break;
       }
     }
+    if (stale_waiter) ring.segment().control().wake.waiters.store(0);
     const auto items = state.iterations() * static_cast<std::int64_t>(batch);
     state.SetItemsProcessed(items);
     state.SetBytesProcessed(items * static_cast<std::int64_t>(size));
@@ -1712,6 +1719,11 @@ void print_ratios(std::FILE* out, const CapturingReporter& r) {
               "the same vs writing an 80 B record into the next line, then two locked RMWs:",
               {"publish", "ring_publish/64B/ring=256KiB", "items_per_second"},
               {"store+2 RMWs", "base_store_rmw2/80B/buf=256KiB", "items_per_second"}, fmt_rate);
+  print_ratio(out, r,
+              "one thread publishing 64 B records/s, 1 MiB ring, with a waiter's count left on "
+              "the ring by a dead waiter vs none (a futile FUTEX_WAKE per commit):",
+              {"stale count", "ring_publish/64B/ring=1MiB/stale_waiter", "items_per_second"},
+              {"none", "ring_publish/64B/ring=1MiB", "items_per_second"}, fmt_rate);
   print_ratio(out, r, "one thread publishing 64 B records/s, batches of 16 vs one by one (1 MiB):",
               {"batch=16", "ring_publish/64B/batch=16/ring=1MiB", "items_per_second"},
               {"single", "ring_publish/64B/ring=1MiB", "items_per_second"}, fmt_rate);
@@ -1746,29 +1758,32 @@ void register_benchmarks() {
   const double min_time = scaled(0.3, 0.05);
   for (std::size_t size : {16 * 1UL, 64 * 1UL, 256 * 1UL, kKiB, 4 * kKiB, 64 * kKiB}) {
     benchmark::RegisterBenchmark(("ring_publish/" + size_name(size)).c_str(), BM_RingPublish, size,
-                                 kRingBytes, false, std::size_t{1}, false)
+                                 kRingBytes, false, std::size_t{1}, false, false)
         ->MinTime(min_time);
   }
   // The 64 MiB ring on transparent huge pages, where the kernel grants them (huge_MiB says).
   benchmark::RegisterBenchmark("ring_publish/64B/huge", BM_RingPublish, std::size_t{64}, kRingBytes,
-                               true, std::size_t{1}, false)
+                               true, std::size_t{1}, false, false)
       ->MinTime(min_time);
   // Cache-sized rings beside the 64 MiB one (issue 14: the protocol apart from cache misses).
   for (std::uint64_t ring_bytes : {256 * kKiB, kMiB}) {
     benchmark::RegisterBenchmark(("ring_publish/64B/ring=" + size_name(ring_bytes)).c_str(),
                                  BM_RingPublish, std::size_t{64}, ring_bytes, false, std::size_t{1},
-                                 false)
+                                 false, false)
         ->MinTime(min_time);
     benchmark::RegisterBenchmark(
         ("ring_publish/64B/ring=" + size_name(ring_bytes) + "/exclusive").c_str(), BM_RingPublish,
-        std::size_t{64}, ring_bytes, false, std::size_t{1}, true)
+        std::size_t{64}, ring_bytes, false, std::size_t{1}, true, false)
         ->MinTime(min_time);
   }
+  benchmark::RegisterBenchmark("ring_publish/64B/ring=1MiB/stale_waiter", BM_RingPublish,
+                               std::size_t{64}, kMiB, false, std::size_t{1}, false, true)
+      ->MinTime(min_time);
   // Batches of 16 (one claim and one frontier move per batch; a stamp per record).
   for (std::uint64_t ring_bytes : {kMiB, kRingBytes}) {
     benchmark::RegisterBenchmark(
         ("ring_publish/64B/batch=16/ring=" + size_name(ring_bytes)).c_str(), BM_RingPublish,
-        std::size_t{64}, ring_bytes, false, std::size_t{16}, false)
+        std::size_t{64}, ring_bytes, false, std::size_t{16}, false, false)
         ->MinTime(min_time);
   }
   // Each publish timed: the tail with the ring pre-faulted (as shmio creates it) and touched

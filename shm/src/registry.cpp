@@ -265,6 +265,8 @@ Result<std::uint16_t> take_reader(const Segment& s, std::string_view label, int 
       "reader");
   if (!id) return id;
   ReaderSlot& slot = s.reader_slot(id.value());
+  // A dead reader's slot: the waits its process still counted on the ring go with it.
+  core::take_back_waits(s, slot.parked);
   fill(slot, label, core);
   slot.laps.store(0, std::memory_order_relaxed);
   slot.lost_records.store(0, std::memory_order_relaxed);
@@ -305,6 +307,7 @@ std::size_t reap_dead_readers(const Segment& s) noexcept {
       slot.state.compare_exchange_strong(ours, st, std::memory_order_acq_rel);
       continue;
     }
+    core::take_back_waits(s, slot.parked);  // (its process died waiting: its count goes)
     slot.state.store(kSlotFree, std::memory_order_release);
     ++n;
   }

@@ -95,11 +95,11 @@ bool expedited_barrier() noexcept {
   return ::syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL_EXPEDITED, 0, 0) == 0;
 }
 
-bool park(const Segment& s, std::uint64_t frontier_seen,
-          std::chrono::nanoseconds timeout) noexcept {
+bool park(const Segment& s, std::uint64_t frontier_seen, std::chrono::nanoseconds timeout,
+          std::atomic<std::uint32_t>* slot) noexcept {
   WakeBlock& w = s.control().wake;
   FrontierBlock& f = s.control().frontier;
-  w.waiters.fetch_add(1, std::memory_order_seq_cst);
+  announce_waiter(s, slot);
   // An exclusive producer stores the frontier and loads the waiter count with no fence between:
   // this barrier, run on its CPU, is that fence (the asymmetric Dekker pair, docs/ring.md,
   // "Exclusive producers"). Without it we may miss a wake: sleep a bounded slice only.
@@ -117,22 +117,25 @@ bool park(const Segment& s, std::uint64_t frontier_seen,
     long rc = futex(&w.futex_word, FUTEX_WAIT, word, &ts);
     woke = !(rc != 0 && errno == ETIMEDOUT);
   }
-  w.waiters.fetch_sub(1, std::memory_order_seq_cst);
+  withdraw_waiter(s, slot);
   return woke;
 }
 
 bool park_any(std::span<const Segment* const> rings, std::span<const std::uint64_t> frontiers_seen,
-              std::chrono::nanoseconds timeout, bool vectored) noexcept {
+              std::chrono::nanoseconds timeout, bool vectored,
+              std::span<std::atomic<std::uint32_t>* const> slots) noexcept {
   const std::size_t n = rings.size();
   if (n == 0 || n > kParkAnyMax || frontiers_seen.size() != n) return false;
-  if (n == 1) return park(*rings[0], frontiers_seen[0], timeout);
+  if (!slots.empty() && slots.size() != n) return false;
+  auto slot = [&](std::size_t i) { return slots.empty() ? nullptr : slots[i]; };
+  if (n == 1) return park(*rings[0], frontiers_seen[0], timeout, slot(0));
   // Announce ourselves on every ring first, then one barrier for every exclusive ring among
   // them (membarrier() runs a full barrier on every CPU: one call covers them all), then read
   // each futex word and re-check each frontier: per ring, the Dekker pair of park().
   bool barrier = false;
-  for (const Segment* s : rings) {
-    s->control().wake.waiters.fetch_add(1, std::memory_order_seq_cst);
-    barrier = barrier || (s->exclusive_producer() && !s->fenced_commits());
+  for (std::size_t i = 0; i < n; ++i) {
+    announce_waiter(*rings[i], slot(i));
+    barrier = barrier || (rings[i]->exclusive_producer() && !rings[i]->fenced_commits());
   }
   if (barrier && !expedited_barrier())
     timeout = std::min(timeout, std::chrono::nanoseconds(kUnsureParkNs));
@@ -183,7 +186,7 @@ bool park_any(std::span<const Segment* const> rings, std::span<const std::uint64
       woke = !(rc < 0 && err == ETIMEDOUT);
     }
   }
-  for (const Segment* s : rings) s->control().wake.waiters.fetch_sub(1, std::memory_order_seq_cst);
+  for (std::size_t i = 0; i < n; ++i) withdraw_waiter(*rings[i], slot(i));
   return woke;
 }
 

@@ -12,6 +12,7 @@
 #include "futex_uring.hpp"
 #include "shmio/shm/process.hpp"
 #include "shmio/shm/ring_core.hpp"
+#include "shmio/shm/ring_reader.hpp"
 
 namespace shmio::shm {
 namespace {
@@ -46,8 +47,9 @@ bool RingNotifier::supports(NotifierMode mode) noexcept {
   return uring;
 }
 
-RingNotifier::RingNotifier(std::vector<const Segment*> rings, int fd)
-    : rings_(std::move(rings)), fd_(fd) {}
+RingNotifier::RingNotifier(std::vector<const Segment*> rings,
+                           std::vector<std::atomic<std::uint32_t>*> slots, int fd)
+    : rings_(std::move(rings)), slots_(std::move(slots)), fd_(fd) {}
 
 Result<std::unique_ptr<RingNotifier>> RingNotifier::start(const Segment& segment,
                                                           NotifierOptions options) {
@@ -60,10 +62,26 @@ Result<std::unique_ptr<RingNotifier>> RingNotifier::start(std::span<const Segmen
   if (segments.empty() || segments.size() > kMaxRings)
     return Error{Errc::invalid_argument, "RingNotifier watches 1 to " + std::to_string(kMaxRings) +
                                              " rings, got " + std::to_string(segments.size())};
+  if (!options.readers.empty() && options.readers.size() != segments.size())
+    return Error{Errc::invalid_argument, "RingNotifier: " + std::to_string(options.readers.size()) +
+                                             " readers for " + std::to_string(segments.size()) +
+                                             " rings (one per ring, or none)"};
   std::vector<const Segment*> rings;
-  for (const Segment* s : segments) {
+  std::vector<std::atomic<std::uint32_t>*> slots;
+  for (std::size_t i = 0; i < segments.size(); ++i) {
+    const Segment* s = segments[i];
     if (s == nullptr) return Error{Errc::invalid_argument, "RingNotifier: a null segment"};
-    if (std::find(rings.begin(), rings.end(), s) == rings.end()) rings.push_back(s);
+    const RingReader* r = options.readers.empty() ? nullptr : options.readers[i];
+    if (r != nullptr && &r->segment() != s)
+      return Error{Errc::invalid_argument,
+                   "RingNotifier: reader " + std::to_string(i) + " reads another ring"};
+    const auto at = std::find(rings.begin(), rings.end(), s);
+    if (at == rings.end()) {
+      rings.push_back(s);
+      slots.push_back(r != nullptr ? r->wait_slot() : nullptr);
+    } else if (r != nullptr && slots[static_cast<std::size_t>(at - rings.begin())] == nullptr) {
+      slots[static_cast<std::size_t>(at - rings.begin())] = r->wait_slot();
+    }
   }
   NotifierMode mode = options.mode;
   if (mode == NotifierMode::automatic) {
@@ -84,7 +102,7 @@ Result<std::unique_ptr<RingNotifier>> RingNotifier::start(std::span<const Segmen
   std::vector<std::uint64_t> baseline;
   for (const Segment* s : rings)
     baseline.push_back(s->control().frontier.frontier.load(std::memory_order_acquire));
-  std::unique_ptr<RingNotifier> n(new RingNotifier(std::move(rings), fd));
+  std::unique_ptr<RingNotifier> n(new RingNotifier(std::move(rings), std::move(slots), fd));
   if (mode != NotifierMode::thread) {
     std::string why;
     // A wait per ring and the timers, with room to spare.
@@ -117,7 +135,7 @@ RingNotifier::~RingNotifier() {
   if (mode_ == NotifierMode::io_uring) {
     // Our waits leave every ring's count of waiters; closing the io_uring cancels them.
     for (std::size_t i = 0; i < rings_.size(); ++i)
-      if (armed_[i]) rings_[i]->control().wake.waiters.fetch_sub(1, std::memory_order_seq_cst);
+      if (armed_[i]) core::withdraw_waiter(*rings_[i], slots_[i]);
     uring_.reset();
     ::close(fd_);
     return;
@@ -144,7 +162,7 @@ std::uint64_t RingNotifier::drain() noexcept {
       timer_due_[tag & (kTimerSlots - 1)] = 0;
     } else if (tag < rings_.size() && armed_[tag]) {
       armed_[tag] = false;
-      rings_[tag]->control().wake.waiters.fetch_sub(1, std::memory_order_seq_cst);
+      core::withdraw_waiter(*rings_[tag], slots_[tag]);
     }
   });
   // What moved is passed on now: the caller reads it next (the thread mode's signal per move).
@@ -175,7 +193,7 @@ void RingNotifier::arm() noexcept {
   for (std::size_t i = 0; i < rings_.size(); ++i) {
     if (armed_[i]) continue;
     const Segment& s = *rings_[i];
-    s.control().wake.waiters.fetch_add(1, std::memory_order_seq_cst);
+    core::announce_waiter(s, slots_[i]);
     barrier = barrier || (s.exclusive_producer() && !s.fenced_commits());
   }
   const bool unsure = barrier && !core::expedited_barrier();
@@ -186,7 +204,7 @@ void RingNotifier::arm() noexcept {
     if (c.frontier.frontier.load(std::memory_order_seq_cst) != seen_[i] ||
         !uring_->queue_futex_wait(c.wake.futex_word, word, i)) {
       // Moved meanwhile (or no room): the loop comes back at once, and the next drain() arms it.
-      c.wake.waiters.fetch_sub(1, std::memory_order_seq_cst);
+      core::withdraw_waiter(*rings_[i], slots_[i]);
       moved = true;
       continue;
     }
@@ -248,7 +266,7 @@ void RingNotifier::run(std::vector<std::uint64_t> seen) noexcept {
         slice = std::min(slice, watches[i].interval());
       }
     }
-    core::park_any(rings_, seen, std::chrono::nanoseconds(slice));
+    core::park_any(rings_, seen, std::chrono::nanoseconds(slice), true, slots_);
   }
 }
 

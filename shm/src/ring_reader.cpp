@@ -572,8 +572,7 @@ bool RingReader::look_before_park(core::StallWatch& watch, std::uint64_t now,
   return false;
 }
 
-void RingReader::mark_parked(bool parked, bool woke) noexcept {
-  slot_->parked.store(parked ? 1 : 0, std::memory_order_relaxed);
+void RingReader::count_wakeup(bool woke) noexcept {
   if (woke) slot_->wakeups.fetch_add(1, std::memory_order_relaxed);
 }
 
@@ -593,9 +592,8 @@ bool RingReader::wait(std::chrono::nanoseconds timeout, std::chrono::nanoseconds
     std::uint64_t slice = std::min<std::uint64_t>(deadline - now, 1'000'000'000ULL);
     std::uint64_t f = 0;
     if (look_before_park(watch, now, f, slice)) return true;
-    mark_parked(true, false);
-    const bool woke = core::park(s, f, std::chrono::nanoseconds(slice));
-    mark_parked(false, woke);
+    const bool woke = core::park(s, f, std::chrono::nanoseconds(slice), wait_slot());
+    count_wakeup(woke);
   }
 }
 

@@ -85,6 +85,8 @@ bool RingSetReader::wait(std::chrono::nanoseconds timeout, std::chrono::nanoseco
   watches.reserve(readers_.size());
   for (const Segment* s : segments_) watches.emplace_back(*s);
   std::vector<std::uint64_t> frontiers(readers_.size());
+  std::vector<std::atomic<std::uint32_t>*> slots;
+  for (const RingReader& r : readers_) slots.push_back(r.wait_slot());
   for (;;) {
     const std::uint64_t now = monotonic_ns();
     if (ready()) return true;
@@ -93,10 +95,10 @@ bool RingSetReader::wait(std::chrono::nanoseconds timeout, std::chrono::nanoseco
     std::uint64_t slice = std::min<std::uint64_t>(deadline - now, 1'000'000'000ULL);
     for (std::size_t i = 0; i < readers_.size(); ++i)
       if (readers_[i].look_before_park(watches[i], now, frontiers[i], slice)) return true;
-    for (RingReader& r : readers_) r.mark_parked(true, false);
-    const bool woke = core::park_any(segments_, frontiers, std::chrono::nanoseconds(slice));
+    const bool woke =
+        core::park_any(segments_, frontiers, std::chrono::nanoseconds(slice), true, slots);
     // (One wake ends the park on every ring: each ring's reader counts it.)
-    for (RingReader& r : readers_) r.mark_parked(false, woke);
+    for (RingReader& r : readers_) r.count_wakeup(woke);
   }
 }
 

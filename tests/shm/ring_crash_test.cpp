@@ -281,6 +281,97 @@ INSTANTIATE_TEST_SUITE_P(Modes, NotifierRepairs,
                          ::testing::Values(NotifierMode::thread, NotifierMode::io_uring),
                          [](const auto& p) { return std::string(to_string(p.param)); });
 
+// A process killed while it waits leaves its count in the ring's waiters (every later commit
+// would then make a FUTEX_WAKE that wakes no one). Its count is also in its reader slot, and
+// whoever frees that slot takes it back: reap_dead_readers, or the next reader attach that reuses
+// the slot. Each way of waiting: a RingReader parked in wait(), and a RingNotifier (its thread,
+// its io_uring wait) counting in its reader's slot.
+enum class Waits { reader, notifier_thread, notifier_io_uring };
+class DeadWaiter : public ::testing::TestWithParam<std::tuple<Waits, bool>> {};
+
+TEST_P(DeadWaiter, ItsCountOnTheRingIsTakenBackWithItsSlot) {
+  const auto [waits, by_attach] = GetParam();
+  if (waits == Waits::notifier_io_uring && !RingNotifier::supports(NotifierMode::io_uring))
+    GTEST_SKIP() << "no io_uring mode on this kernel";
+  RingName name(std::string("dead-waiter-") + std::to_string(static_cast<int>(waits)) +
+                (by_attach ? "-attach" : "-reap"));
+  RingConfig cfg;
+  cfg.name = name.str();
+  cfg.capacity = 1 << 16;
+  cfg.max_readers = 1;  // (so that the next attach must reuse the dead waiter's slot)
+  auto s = Segment::create(cfg);
+  ASSERT_TRUE(s) << s.error().message;
+  const pid_t child = test::spawn([&] {
+    auto seg = Segment::attach(name.str());
+    if (!seg) return 3;
+    auto r = RingReader::attach(*seg, {.label = "waiter"});
+    if (!r) return 4;
+    if (waits == Waits::reader) {
+      (void)r->wait(std::chrono::seconds(60), std::chrono::nanoseconds(0));
+      return 5;
+    }
+    const RingReader* counted_in[] = {&r.value()};
+    auto n = RingNotifier::start(
+        *seg,
+        {.mode = waits == Waits::notifier_thread ? NotifierMode::thread : NotifierMode::io_uring,
+         .readers = counted_in});
+    if (!n) return 6;
+    ::pause();
+    return 7;
+  });
+  ASSERT_GT(child, 0);
+  const layout::Control& c = s->control();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  auto waiting = [&] { return c.wake.waiters.load() == 1 && s->reader_slot(0).parked.load() == 1; };
+  while (!waiting() && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+  ASSERT_TRUE(waiting()) << "the child never waited (waiters " << c.wake.waiters.load() << ")";
+  ::kill(child, SIGKILL);
+  ASSERT_EQ(test::join(child), 128 + SIGKILL);
+  EXPECT_EQ(c.wake.waiters.load(), 1u) << "nobody took it back yet";
+  if (by_attach) {
+    auto next = RingReader::attach(*s);  // the only slot: the dead waiter's
+    ASSERT_TRUE(next) << next.error().message;
+  } else {
+    EXPECT_EQ(registry::reap_dead_readers(*s), 1u);
+  }
+  EXPECT_EQ(c.wake.waiters.load(), 0u) << "the dead waiter's count stayed on the ring";
+  EXPECT_EQ(s->reader_slot(0).parked.load(), 0u);
+}
+
+std::string dead_waiter_name(const ::testing::TestParamInfo<std::tuple<Waits, bool>>& p) {
+  const Waits w = std::get<0>(p.param);
+  return std::string(w == Waits::reader            ? "reader"
+                     : w == Waits::notifier_thread ? "notifier_thread"
+                                                   : "notifier_io_uring") +
+         (std::get<1>(p.param) ? "_by_attach" : "_by_reap");
+}
+INSTANTIATE_TEST_SUITE_P(Ways, DeadWaiter,
+                         ::testing::Combine(::testing::Values(Waits::reader, Waits::notifier_thread,
+                                                              Waits::notifier_io_uring),
+                                            ::testing::Bool()),
+                         dead_waiter_name);
+
+// A live waiter's count is never taken: reaping finds no dead slot while it waits, and its count
+// leaves with its own wait when it ends.
+TEST(RingCrash, ALiveWaitersCountIsNotTakenBack) {
+  RingName name("live-waiter");
+  auto s = test::make_ring(name, 1 << 16);
+  auto r = RingReader::attach(s).value();
+  std::thread waiter([&] { (void)r.wait(std::chrono::seconds(30), std::chrono::nanoseconds(0)); });
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (s.control().wake.waiters.load() != 1 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::yield();
+  ASSERT_EQ(s.control().wake.waiters.load(), 1u);
+  EXPECT_EQ(registry::reap_dead_readers(s), 0u);
+  EXPECT_EQ(s.control().wake.waiters.load(), 1u);
+  auto w = RingWriter::attach(s).value();
+  const std::byte one[1] = {};
+  ASSERT_EQ(w.publish(1, one), PublishStatus::ok);
+  waiter.join();
+  EXPECT_EQ(s.control().wake.waiters.load(), 0u);
+  EXPECT_EQ(s.reader_slot(r.id()).parked.load(), 0u);
+}
+
 // An exclusive ring's one producer killed at each point of a claim: the next producer's attach
 // completes or repairs what it left (no wait for the dead-check interval: the holder is known dead
 // at once), takes its place, and goes on from the same tail and index; the reader gets every record

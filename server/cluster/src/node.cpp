@@ -31,7 +31,9 @@ Node::Node(net::io_context& io, NodeOptions options, sio::ServerOptions& so)
   auto r = shm::RingReader::attach(*m.segment, {label, m.options.core, shm::StartAt::latest});
   if (!r) throw std::runtime_error("cannot take a reader slot: " + r.error().message);
   m.reader.emplace(std::move(r.value()));
-  auto n = shm::RingNotifier::start(*m.segment);
+  // (Its wait counted in this worker's reader slot: taken back if the worker dies waiting.)
+  const shm::RingReader* counted_in[] = {&*m.reader};
+  auto n = shm::RingNotifier::start(*m.segment, {.readers = counted_in});
   if (!n) throw std::runtime_error("cannot start the ring notifier: " + n.error().message);
   m.notifier = std::move(n.value());
   // The workers' board (cluster-wide /metrics and /health): one slot per worker, and one after

@@ -16,6 +16,7 @@
 #include "shmio/shm/board.hpp"
 #include "shmio/shm/layout.hpp"
 #include "shmio/shm/process.hpp"
+#include "shmio/shm/registry.hpp"
 #include "shmio/shm/ring_writer.hpp"
 #include "shmio/shm/segment.hpp"
 #include "shmio/shm/session_store.hpp"
@@ -244,6 +245,10 @@ int run_supervisor(const SupervisorOptions& o,
             {{"pid", static_cast<std::int64_t>(pid)}, {"worker", static_cast<std::int64_t>(i)}});
         (void)writer->publish(static_cast<std::uint16_t>(MessageType::worker_down),
                               {reinterpret_cast<const std::byte*>(body.data()), body.size()});
+        // Its reader slot freed now, and with it the count of its wait on the ring (a worker
+        // killed while it waited: otherwise every later commit would wake no one, in a system
+        // call; docs/ring.md "Dead waiters").
+        (void)shm::registry::reap_dead_readers(*seg);
         if (draining) break;
         if (WIFSIGNALED(status))
           std::fprintf(stderr, "shmio: %s (pid %d) killed by signal %d; restarting\n",

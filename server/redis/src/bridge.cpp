@@ -1174,7 +1174,8 @@ Bridge::Bridge(net::io_context& io, BridgeOptions options)
       ++m.stats.unsent;
     }
   }
-  auto n = shm::RingNotifier::start(*m.segment);
+  const shm::RingReader* counted_in[] = {&*m.reader};  // (as a worker's: docs/ring.md)
+  auto n = shm::RingNotifier::start(*m.segment, {.readers = counted_in});
   if (!n) throw std::runtime_error("cannot start the ring notifier: " + n.error().message);
   m.notifier = std::move(n.value());
   shm::BoardConfig bc;

@@ -267,7 +267,8 @@ struct alignas(kBlock) ReaderSlot {
   std::atomic<std::uint64_t> start_time;
   std::atomic<std::uint64_t> position;  // the reader's cursor, published after each batch
   std::atomic<std::uint64_t> heartbeat_ns;
-  std::atomic<std::uint32_t> parked;  // 1 while blocked in the futex
+  std::atomic<std::uint32_t>
+      parked;  // its process's waits counted on the ring (ring.md "Dead waiters")
   std::atomic<std::int32_t> core;
   std::atomic<std::uint64_t> generation;
   std::uint8_t pad0[kBlock - 48];

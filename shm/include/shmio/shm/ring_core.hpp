@@ -67,9 +67,31 @@ bool register_expedited_barrier() noexcept;
 bool expedited_barrier() noexcept;
 inline constexpr std::uint64_t kUnsureParkNs = 1'000'000;  // 1 ms
 
+// A waiter's count in the ring's `waiters` is kept in a slot of its process as well (a reader
+// slot's `parked`), so that whoever frees the slot of a process that died waiting takes the count
+// back (registry::take_reader, registry::reap_dead_readers; docs/ring.md "Dead waiters").
+// Otherwise a dead waiter's count stays, and every later commit makes a futile FUTEX_WAKE. The
+// ring's count goes up first and down last, so a slot never holds more than its process put in.
+inline void announce_waiter(const Segment& s, std::atomic<std::uint32_t>* slot) noexcept {
+  s.control().wake.waiters.fetch_add(1, std::memory_order_seq_cst);
+  if (slot != nullptr) slot->fetch_add(1, std::memory_order_seq_cst);
+}
+inline void withdraw_waiter(const Segment& s, std::atomic<std::uint32_t>* slot) noexcept {
+  if (slot != nullptr) slot->fetch_sub(1, std::memory_order_seq_cst);
+  s.control().wake.waiters.fetch_sub(1, std::memory_order_seq_cst);
+}
+// The waits a dead process's slot holds, taken back out of the ring's count (the slot's count
+// zeroed). For slots whose owner is dead, or free (whose count is 0).
+inline void take_back_waits(const Segment& s, std::atomic<std::uint32_t>& slot) noexcept {
+  const std::uint32_t n = slot.exchange(0, std::memory_order_seq_cst);
+  if (n != 0) s.control().wake.waiters.fetch_sub(n, std::memory_order_seq_cst);
+}
+
 // Blocks until the frontier differs from `frontier_seen`, the timeout passes, or a spurious wake.
-// Returns true if it returned because of a wake or a change (not the timeout).
-bool park(const Segment& s, std::uint64_t frontier_seen, std::chrono::nanoseconds timeout) noexcept;
+// Returns true if it returned because of a wake or a change (not the timeout). `slot`: where this
+// process keeps its count of the wait (announce_waiter), or nullptr.
+bool park(const Segment& s, std::uint64_t frontier_seen, std::chrono::nanoseconds timeout,
+          std::atomic<std::uint32_t>* slot = nullptr) noexcept;
 
 // park() on several rings at once: blocks until one ring's frontier differs from its
 // `frontiers_seen` entry, the timeout passes, or a spurious wake; true if not the timeout. The
@@ -81,8 +103,10 @@ bool park(const Segment& s, std::uint64_t frontier_seen, std::chrono::nanosecond
 // spans of different lengths: returns false at once.
 inline constexpr std::size_t kParkAnyMax = 128;
 inline constexpr std::uint64_t kParkAnySliceNs = 1'000'000;  // 1 ms
+// `slots`: empty, or one per ring (entries may be nullptr), as park()'s `slot`.
 bool park_any(std::span<const Segment* const> rings, std::span<const std::uint64_t> frontiers_seen,
-              std::chrono::nanoseconds timeout, bool vectored = true) noexcept;
+              std::chrono::nanoseconds timeout, bool vectored = true,
+              std::span<std::atomic<std::uint32_t>* const> slots = {}) noexcept;
 
 // The oldest record still fully in the ring, given a tail read just before: the first sealed
 // record start after tail - capacity, or the frontier if there is none.

@@ -51,8 +51,15 @@ enum class NotifierMode {
 };
 std::string_view to_string(NotifierMode m) noexcept;
 
+class RingReader;
+
 struct NotifierOptions {
   NotifierMode mode = NotifierMode::automatic;
+  // Empty, or one per ring of start()'s span, in its order (entries may be nullptr): a
+  // RingReader of this process on that ring, in whose slot the notifier counts its wait there,
+  // so that if the process dies waiting, whoever frees that slot takes the count back out of the
+  // ring's waiters (docs/ring.md "Dead waiters"). Each must outlive the notifier.
+  std::span<const RingReader* const> readers = {};
 };
 
 class RingNotifier {
@@ -82,7 +89,8 @@ class RingNotifier {
   static bool supports(NotifierMode mode) noexcept;
 
  private:
-  RingNotifier(std::vector<const Segment*> rings, int fd);
+  RingNotifier(std::vector<const Segment*> rings, std::vector<std::atomic<std::uint32_t>*> slots,
+               int fd);
   void run(std::vector<std::uint64_t> seen) noexcept;
   // io_uring mode: arm a wait on every ring not armed (park()'s announcement, then the request)
   // and a timer while claims are in flight; signals the eventfd itself if a ring moved meanwhile.
@@ -90,6 +98,7 @@ class RingNotifier {
   void signal() noexcept;
 
   std::vector<const Segment*> rings_;
+  std::vector<std::atomic<std::uint32_t>*> slots_;  // per ring: where its wait is counted, or null
   int fd_ = -1;
   NotifierMode mode_ = NotifierMode::thread;
   std::atomic<bool> stop_{false};

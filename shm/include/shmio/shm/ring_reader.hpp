@@ -121,6 +121,7 @@ class RingReader {
 
  private:
   friend class RingSetReader;  // waits on several readers' rings at once (look_before_park)
+  friend class RingNotifier;   // counts its waits in its readers' slots (wait_slot)
   RingReader(const Segment& s, std::uint16_t id) : segment_(&s), id_(id) {}
   // wait()'s look before each park: true if a record is ready after all (the frontier is past
   // the cursor, once passed up to the cursor if it was behind it); otherwise `frontier` is the
@@ -128,8 +129,11 @@ class RingReader {
   // claim is in flight.
   bool look_before_park(core::StallWatch& watch, std::uint64_t now, std::uint64_t& frontier,
                         std::uint64_t& slice) noexcept;
-  // The slot's parked flag around a park, and its wake-up count after one that was woken.
-  void mark_parked(bool parked, bool woke) noexcept;
+  // Where this process counts its waits on the ring (the slot's `parked`, core::announce_waiter):
+  // taken back with the slot if the process dies waiting.
+  std::atomic<std::uint32_t>* wait_slot() const noexcept { return &slot_->parked; }
+  // The slot's wake-up count, after a park that was woken.
+  void count_wakeup(bool woke) noexcept;
   // Moves the cursor to the oldest record still in the ring (the first after `tail` - capacity),
   // counting what it skips as lost. A reader lapped again before it read a horizon granule past
   // its last resync (the producers outrun it: resuming at the oldest, it would be overwritten at

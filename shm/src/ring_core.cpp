@@ -80,6 +80,7 @@ void cpu_relax() noexcept {
 
 void wake_all(const Segment& s) noexcept {
   WakeBlock& w = s.control().wake;
+  w.epoch.fetch_add(1, std::memory_order_seq_cst);  // (before the word: wake_waiters, arm_wait)
   w.futex_word.fetch_add(1, std::memory_order_seq_cst);
   futex(&w.futex_word, FUTEX_WAKE, INT_MAX, nullptr);
 }
@@ -99,16 +100,16 @@ bool park(const Segment& s, std::uint64_t frontier_seen, std::chrono::nanosecond
           std::atomic<std::uint32_t>* slot) noexcept {
   WakeBlock& w = s.control().wake;
   FrontierBlock& f = s.control().frontier;
-  announce_waiter(s, slot);
+  announce_waiter(s, slot);                // P1
+  const std::uint32_t word = arm_wait(s);  // P1b: the word, then the epoch we arm at
   // An exclusive producer stores the frontier and loads the waiter count with no fence between:
   // this barrier, run on its CPU, is that fence (the asymmetric Dekker pair, docs/ring.md,
   // "Exclusive producers"). Without it we may miss a wake: sleep a bounded slice only.
   // (Not on a ring made with fenced commits: its producer fences each commit itself.)
   if (s.exclusive_producer() && !s.fenced_commits() && !expedited_barrier())
     timeout = std::min(timeout, std::chrono::nanoseconds(kUnsureParkNs));
-  const std::uint32_t word = w.futex_word.load(std::memory_order_seq_cst);
-  // SYNC POINT READ: frontier re-checked after announcing ourselves. Either this load sees the
-  // advancer's CAS, or the advancer's waiters load (wake_waiters) sees our increment.
+  // SYNC POINT READ [P2]: frontier re-checked after announcing ourselves. Either this load sees
+  // the advancer's CAS, or the advancer's loads (wake_waiters) see our increment and our epoch.
   bool woke = true;
   if (f.frontier.load(std::memory_order_seq_cst) == frontier_seen) {
     timespec ts{};
@@ -129,22 +130,22 @@ bool park_any(std::span<const Segment* const> rings, std::span<const std::uint64
   if (!slots.empty() && slots.size() != n) return false;
   auto slot = [&](std::size_t i) { return slots.empty() ? nullptr : slots[i]; };
   if (n == 1) return park(*rings[0], frontiers_seen[0], timeout, slot(0));
-  // Announce ourselves on every ring first, then one barrier for every exclusive ring among
-  // them (membarrier() runs a full barrier on every CPU: one call covers them all), then read
-  // each futex word and re-check each frontier: per ring, the Dekker pair of park().
+  // Announce ourselves on every ring first (and arm: its word, then its epoch), then one barrier
+  // for every exclusive ring among them (membarrier() runs a full barrier on every CPU: one call
+  // covers them all), then re-check each frontier: per ring, the Dekker pair of park().
   bool barrier = false;
+  futex_waitv waiters[kParkAnyMax];
   for (std::size_t i = 0; i < n; ++i) {
     announce_waiter(*rings[i], slot(i));
+    waiters[i] = futex_waitv{arm_wait(*rings[i]),
+                             reinterpret_cast<std::uint64_t>(&rings[i]->control().wake.futex_word),
+                             FUTEX_32, 0};
     barrier = barrier || (rings[i]->exclusive_producer() && !rings[i]->fenced_commits());
   }
   if (barrier && !expedited_barrier())
     timeout = std::min(timeout, std::chrono::nanoseconds(kUnsureParkNs));
-  futex_waitv waiters[kParkAnyMax];
   bool changed = false;
   for (std::size_t i = 0; i < n; ++i) {
-    WakeBlock& w = rings[i]->control().wake;
-    waiters[i] = futex_waitv{w.futex_word.load(std::memory_order_seq_cst),
-                             reinterpret_cast<std::uint64_t>(&w.futex_word), FUTEX_32, 0};
     // SYNC POINT READ: as in park(), each frontier after our announcement on its ring.
     changed = changed || rings[i]->control().frontier.frontier.load(std::memory_order_seq_cst) !=
                              frontiers_seen[i];

@@ -143,10 +143,7 @@ RingNotifier::~RingNotifier() {
   stop_.store(true, std::memory_order_relaxed);
   // Wake our thread: bump each ring's futex word and wake everyone parked (a spurious wake is
   // harmless to other waiters, who re-check their condition).
-  for (const Segment* s : rings_) {
-    s->control().wake.futex_word.fetch_add(1, std::memory_order_seq_cst);
-    core::wake_waiters(*s);
-  }
+  for (const Segment* s : rings_) core::wake_all(*s);
   if (thread_.joinable()) thread_.join();
   ::close(fd_);
 }
@@ -190,19 +187,20 @@ void RingNotifier::arm() noexcept {
   // or sees our count and wakes the word, which completes the wait). The wait itself is the
   // io_uring request, in place of the blocking futex call.
   bool moved = false, barrier = false;
+  std::uint32_t words[kMaxRings];
   for (std::size_t i = 0; i < rings_.size(); ++i) {
     if (armed_[i]) continue;
     const Segment& s = *rings_[i];
     core::announce_waiter(s, slots_[i]);
+    words[i] = core::arm_wait(s);  // (the word, then the epoch it arms at)
     barrier = barrier || (s.exclusive_producer() && !s.fenced_commits());
   }
   const bool unsure = barrier && !core::expedited_barrier();
   for (std::size_t i = 0; i < rings_.size(); ++i) {
     if (armed_[i]) continue;
     layout::Control& c = rings_[i]->control();
-    const std::uint32_t word = c.wake.futex_word.load(std::memory_order_seq_cst);
     if (c.frontier.frontier.load(std::memory_order_seq_cst) != seen_[i] ||
-        !uring_->queue_futex_wait(c.wake.futex_word, word, i)) {
+        !uring_->queue_futex_wait(c.wake.futex_word, words[i], i)) {
       // Moved meanwhile (or no room): the loop comes back at once, and the next drain() arms it.
       core::withdraw_waiter(*rings_[i], slots_[i]);
       moved = true;

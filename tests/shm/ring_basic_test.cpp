@@ -957,6 +957,77 @@ TEST(Ring, ANotifierRefusesNoRingsTooManyAndANullOne) {
 // core::park_any, with futex_waitv and with the fallback that parks on one ring at a time: a
 // commit on the third ring ends the wait long before its timeout; with nothing committed it
 // times out.
+// Wake epochs (docs/ring.md): a commit skips its wake while every counted waiter armed before
+// the last wake. No wake may be lost by it. A producer publishes bursts of 1-4 records with pauses
+// of up to 300 us; waiters follow it parked (spin 0) — first one reader alone (a wrongly skipped
+// wake then stays lost: nobody else re-arms), then three readers in wait() and a notifier's loop
+// together. A wait that runs out before a waiter has every record is a lost wake: the producer
+// commits at least every 300 us until the last record, and after it whatever is left is ready at
+// once (wait() 1 s; the notifier's poll 150 ms, under the 200 ms timer of its io_uring mode, which
+// would otherwise stand in for a lost wake). On each kind of ring (shared; made for one producer,
+// whose parkers use membarrier(); the same with fenced commits).
+class NoWakeIsLost : public ::testing::TestWithParam<int> {};
+
+TEST_P(NoWakeIsLost, WithBurstsAndSeveralKindsOfWaiters) {
+  const int kind = GetParam();
+  RingName name("wake-epochs-" + std::to_string(kind));
+  auto s = test::make_ring(name, 1 << 20, 0, kind > 0, 64, kind == 2);
+  for (const int waiters : {1, 4}) {
+    SCOPED_TRACE("waiters: " + std::to_string(waiters));
+    const std::uint64_t kRecords = kind == 0 ? 6'000 : 2'000;
+    std::vector<RingReader> readers;
+    for (int i = 0; i < waiters; ++i) readers.push_back(RingReader::attach(s).value());
+    std::atomic<int> timeouts{0};
+    std::vector<std::uint64_t> got(static_cast<std::size_t>(waiters), 0);
+    auto read_all = [&](std::size_t i) {
+      return got[i] += readers[i].poll([](const RecordView&) {});
+    };
+    std::vector<std::thread> threads;
+    for (int i = 0; i < std::min(waiters, 3); ++i) {
+      threads.emplace_back([&, i] {
+        const auto k = static_cast<std::size_t>(i);
+        while (read_all(k) < kRecords)
+          if (!readers[k].wait(std::chrono::seconds(1), std::chrono::nanoseconds(0)) &&
+              ++timeouts > 3)
+            return;
+      });
+    }
+    if (waiters == 4) {
+      threads.emplace_back([&] {
+        const RingReader* counted_in[] = {&readers[3]};
+        auto n = RingNotifier::start(s, {.readers = counted_in}).value();
+        pollfd pfd{n->fd(), POLLIN, 0};
+        while (read_all(3) < kRecords) {
+          if (readers[3].ready()) continue;
+          if (::poll(&pfd, 1, 150) == 0) {
+            if (++timeouts > 3) return;
+          } else {
+            n->drain();
+          }
+        }
+      });
+    }
+    auto w = RingWriter::attach(s).value();
+    std::mt19937 rng(7 + static_cast<unsigned>(waiters));
+    const std::byte payload[64] = {};
+    for (std::uint64_t sent = 0; sent < kRecords;) {
+      for (std::uint64_t b = 1 + rng() % 4; b > 0 && sent < kRecords; --b, ++sent)
+        ASSERT_EQ(w.publish(1, payload), PublishStatus::ok);
+      const auto pause = std::chrono::microseconds(rng() % 300);
+      const auto until = std::chrono::steady_clock::now() + pause;
+      while (std::chrono::steady_clock::now() < until) std::this_thread::yield();
+    }
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(timeouts.load(), 0) << "a wake was lost";
+    for (int i = 0; i < waiters; ++i) EXPECT_EQ(got[static_cast<std::size_t>(i)], kRecords) << i;
+    EXPECT_EQ(s.control().wake.waiters.load(), 0u);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Rings, NoWakeIsLost, ::testing::Values(0, 1, 2), [](const auto& p) {
+  return std::string(p.param == 0 ? "shared" : p.param == 1 ? "exclusive" : "exclusive_fenced");
+});
+
 TEST(Ring, ParkAnyReturnsOnACommitToAnyRingAndTimesOutOtherwise) {
   RingName n0("park-any-0"), n1("park-any-1"), n2("park-any-2");
   std::vector<Segment> rings;

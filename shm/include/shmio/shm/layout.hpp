@@ -58,7 +58,7 @@ namespace shmio::shm::layout {
 inline constexpr std::uint64_t kMagic = 0x474e52'4f494d4853ULL;  // "SHMIORNG" little-endian
 // 2: Control's horizon; 3: seals, indices apart; 4: exclusive-producer rings (the header flag and
 // the owner word, which older builds would ignore); 5: record headers beside the seals
-inline constexpr std::uint32_t kLayoutVersion = 5;
+inline constexpr std::uint32_t kLayoutVersion = 6;
 
 inline constexpr std::size_t kUnit = 64;  // record alignment, one seal entry and one index per unit
 inline constexpr std::size_t kBlock = 128;  // a hot counter's own block (adjacent-line prefetch)
@@ -142,7 +142,9 @@ static_assert(offsetof(SegmentHeader, flags) == 80);
 //                        the seals and look at it now and then; producers may only write [p, p+n)
 //                        once frontier >= p + n - capacity (the gating rule, docs/ring.md).
 //   block 2  wake      : futex word (u32) bumped when the frontier moves and someone is parked,
-//                        and the count of parked waiters.
+//                        the count of parked waiters, and the wake epoch (u64, bumped before
+//                        the word by each wake) beside the highest epoch a waiter armed at
+//                        (layout version 6, docs/ring.md "Wake epochs").
 //   block 3  repair    : the repair lock (pid of the repairer, 0 = free), the exclusive producer's
 //                        slot (exclusive-producer rings) and ring-wide counters.
 //   block 4  horizon   : the claims' high-water mark rounded down to a granule (capacity /
@@ -161,6 +163,8 @@ struct alignas(kBlock) FrontierBlock {
 struct alignas(kBlock) WakeBlock {
   std::atomic<std::uint32_t> futex_word;  // must be 4-byte aligned, shared (not PRIVATE) futex
   std::atomic<std::uint32_t> waiters;
+  std::atomic<std::uint64_t> epoch;        // wakes so far (each bumps it, then the word)
+  std::atomic<std::uint64_t> armed_epoch;  // the highest epoch a waiter read when it armed
 };
 struct alignas(kBlock) RepairBlock {
   std::atomic<std::int32_t> lock_pid;  // 0 = free; else the repairer's pid

@@ -76,6 +76,21 @@ inline void announce_waiter(const Segment& s, std::atomic<std::uint32_t>* slot) 
   s.control().wake.waiters.fetch_add(1, std::memory_order_seq_cst);
   if (slot != nullptr) slot->fetch_add(1, std::memory_order_seq_cst);
 }
+// A waiter's arming, after announce_waiter (P1): reads the futex word it will wait on, then the
+// wake epoch, and raises the ring's armed_epoch to that epoch (a max: a slow waiter never lowers
+// it) before its frontier re-check (P2), and before the membarrier() of a ring made for one
+// producer. Returns the word. (The word before the epoch: a wake that moves the epoch past what we
+// read bumps the word after it, so after our read: our wait on that word is released.)
+inline std::uint32_t arm_wait(const Segment& s) noexcept {
+  layout::WakeBlock& w = s.control().wake;
+  const std::uint32_t word = w.futex_word.load(std::memory_order_seq_cst);
+  const std::uint64_t e = w.epoch.load(std::memory_order_seq_cst);
+  std::uint64_t a = w.armed_epoch.load(std::memory_order_seq_cst);
+  while (a < e && !w.armed_epoch.compare_exchange_weak(a, e, std::memory_order_seq_cst,
+                                                       std::memory_order_seq_cst)) {
+  }
+  return word;
+}
 inline void withdraw_waiter(const Segment& s, std::atomic<std::uint32_t>* slot) noexcept {
   if (slot != nullptr) slot->fetch_sub(1, std::memory_order_seq_cst);
   s.control().wake.waiters.fetch_sub(1, std::memory_order_seq_cst);
@@ -195,11 +210,18 @@ bool spin_until(Ready&& ready, std::uint64_t until_ns) noexcept {
 // --- inline definitions (the committer's fast path) -------------------------------------------
 
 inline void wake_waiters(const Segment& s) noexcept {
-  // SYNC POINT READ: waiter count. The caller's seq_cst CAS on the frontier precedes this load in
-  // the single total order; pairs with the seq_cst waiters increment + frontier re-check in park().
-  // (An exclusive producer's frontier store is ordered before it by its fence, or by the parker's
-  // membarrier(): RingWriter::finish.)
-  if (s.control().wake.waiters.load(std::memory_order_seq_cst) != 0) wake_all(s);
+  // SYNC POINT READ: waiter count, then the epoch a waiter armed at [A3]. The caller's seq_cst
+  // CAS on the frontier precedes these loads in the single total order; pairs with a waiter's
+  // seq_cst waiters increment and armed-epoch raise before its frontier re-check (park(), P1/P2).
+  // (An exclusive producer's frontier store is ordered before them by its fence, or by the
+  // parker's membarrier(): RingWriter::finish.) Only a waiter that armed at the current epoch
+  // needs a wake: one armed at an older epoch was released by the wake that moved the epoch on
+  // (it read the word before that wake bumped it), so while armed_epoch is behind, the commit
+  // makes no system call (docs/ring.md "Wake epochs").
+  const layout::WakeBlock& w = s.control().wake;
+  if (w.waiters.load(std::memory_order_seq_cst) != 0 &&
+      w.armed_epoch.load(std::memory_order_seq_cst) >= w.epoch.load(std::memory_order_seq_cst))
+    wake_all(s);
 }
 
 inline bool frontier_index(const Segment& s, std::uint64_t first, std::uint64_t& index) noexcept {

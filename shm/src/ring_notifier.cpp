@@ -181,10 +181,11 @@ void RingNotifier::signal() noexcept {
 }
 
 void RingNotifier::arm() noexcept {
-  // park()'s announcement (core::park_any's, for several rings) on every ring not armed: waiters++,
-  // one membarrier for the rings made for one producer, then per ring its futex word and its
-  // frontier re-checked against what was passed on (the Dekker pair: a commit either is seen here
-  // or sees our count and wakes the word, which completes the wait). The wait itself is the
+  // park()'s announcement (core::park_any's, for several rings) on every ring not armed: waiters++
+  // and the arming (the futex word, then the wake epoch raised into armed_epoch), one membarrier
+  // for the rings made for one producer, then per ring its frontier re-checked against what was
+  // passed on (the Dekker pair: a commit either is seen here or sees our count and our epoch and
+  // wakes the word, which completes the wait; docs/ring.md "Wake epochs"). The wait itself is the
   // io_uring request, in place of the blocking futex call.
   bool moved = false, barrier = false;
   std::uint32_t words[kMaxRings];

@@ -57,7 +57,8 @@ namespace shmio::shm::layout {
 
 inline constexpr std::uint64_t kMagic = 0x474e52'4f494d4853ULL;  // "SHMIORNG" little-endian
 // 2: Control's horizon; 3: seals, indices apart; 4: exclusive-producer rings (the header flag and
-// the owner word, which older builds would ignore); 5: record headers beside the seals
+// the owner word, which older builds would ignore); 5: record headers beside the seals; 6: the wake
+// epochs (an older build's commits would not bump the epoch, and its waiters not arm at it)
 inline constexpr std::uint32_t kLayoutVersion = 6;
 
 inline constexpr std::size_t kUnit = 64;  // record alignment, one seal entry and one index per unit

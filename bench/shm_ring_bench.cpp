@@ -1643,6 +1643,15 @@ void print_ratios(std::FILE* out, const CapturingReporter& r) {
     print_ratio(out, r, "", {"io_uring", uring.c_str(), "p50_ns"},
                 {"thread", thread.c_str(), "p50_ns"}, fmt_ns);
   }
+  // The floor of a wake-up to a parked reader: its own wait() (a futex wake; no eventfd, no loop).
+  print_ratio(out, r,
+              "the same (shared ring), io_uring wait vs the floor, a reader parked in its own "
+              "wait() (64 MiB ring), CPU per record, then the p50:",
+              {"io_uring", "ring_latency/notifier/shared/rings=1/io_uring", "reader_cpu_ns"},
+              {"wait()", "ring_latency/parked", "reader_cpu_ns"}, fmt_ns);
+  print_ratio(out, r, "",
+              {"io_uring", "ring_latency/notifier/shared/rings=1/io_uring", "p50_ns"},
+              {"wait()", "ring_latency/parked", "p50_ns"}, fmt_ns);
   // Cache-sized rings (issue 14): the protocol's cost apart from the misses of a 64 MiB ring.
   print_ratio(out, r,
               "64 B records/s, 1P -> 1R with a 1 MiB ring vs moodycamel 1P1C with a 1 MiB pool:",

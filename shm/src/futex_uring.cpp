@@ -151,10 +151,11 @@ bool FutexUring::queue_futex_wait(const std::atomic<std::uint32_t>& word, std::u
 }
 
 bool FutexUring::queue_timeout(std::uint64_t ns, std::uint64_t user_data) noexcept {
-  if (timers_used_ == kTimers) return false;
+  if (timer_queued_) return false;
   auto* sqe = static_cast<io_uring_sqe*>(next_sqe());
   if (sqe == nullptr) return false;
-  Timespec& ts = timers_[timers_used_++];
+  timer_queued_ = true;
+  Timespec& ts = timer_;
   ts.tv_sec = static_cast<std::int64_t>(ns / 1'000'000'000ULL);
   ts.tv_nsec = static_cast<long long>(ns % 1'000'000'000ULL);
   sqe->opcode = IORING_OP_TIMEOUT;
@@ -170,7 +171,7 @@ bool FutexUring::submit() noexcept {
     sq_tail_->store(sq_tail_->load(std::memory_order_relaxed) + queued_, std::memory_order_release);
     queued_ = 0;
   }
-  // Until the kernel has taken every entry (it reads the timers' intervals as it takes them).
+  // Until the kernel has taken every entry (it reads the timer's interval as it takes it).
   for (;;) {
     const unsigned left =
         sq_tail_->load(std::memory_order_relaxed) - sq_head_->load(std::memory_order_acquire);
@@ -179,7 +180,7 @@ bool FutexUring::submit() noexcept {
     if (rc < 0 && errno != EINTR) return false;
     if (rc == 0) return false;  // (taken none: nothing more will come of retrying now)
   }
-  timers_used_ = 0;
+  timer_queued_ = false;
   return true;
 }
 

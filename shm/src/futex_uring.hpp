@@ -34,7 +34,8 @@ class FutexUring {
   // completes at once (-EAGAIN) if the word no longer holds `expected`. False if the queue is full.
   bool queue_futex_wait(const std::atomic<std::uint32_t>& word, std::uint32_t expected,
                         std::uint64_t user_data) noexcept;
-  // Queues a timer that completes (-ETIME) after `ns` nanoseconds.
+  // Queues a timer that completes (-ETIME) after `ns` nanoseconds: one per submit() (its interval
+  // is kept here until the kernel takes it); false if one is queued already or the queue is full.
   bool queue_timeout(std::uint64_t ns, std::uint64_t user_data) noexcept;
   // Submits what was queued; false if the kernel refused (errno set).
   bool submit() noexcept;
@@ -78,14 +79,11 @@ class FutexUring {
   unsigned cq_mask_ = 0;
   const Cqe* cqes_ = nullptr;
   unsigned queued_ = 0;  // queued since the last submit()
-  // A timer's interval must stay where the kernel reads it until the submission: one per
-  // queue_timeout() between two submits (at most kTimers).
-  static constexpr unsigned kTimers = 4;
-  struct Timespec {
+  struct Timespec {      // (the kernel's __kernel_timespec)
     std::int64_t tv_sec;
     long long tv_nsec;
-  } timers_[kTimers]{};
-  unsigned timers_used_ = 0;
+  } timer_{};
+  bool timer_queued_ = false;  // timer_ is waiting for the next submit()
 };
 
 }  // namespace shmio::shm::detail

@@ -22,7 +22,6 @@ namespace {
 constexpr std::uint64_t kMaxPark = 200'000'000;  // 200 ms
 // io_uring mode: a completion's user_data is the ring's index, or this tag and a timer's slot.
 constexpr std::uint64_t kTimerTag = 1ULL << 32;
-constexpr unsigned kTimerSlots = 4;
 
 }  // namespace
 
@@ -103,6 +102,10 @@ Result<std::unique_ptr<RingNotifier>> RingNotifier::start(std::span<const Segmen
   for (const Segment* s : rings)
     baseline.push_back(s->control().frontier.frontier.load(std::memory_order_acquire));
   std::unique_ptr<RingNotifier> n(new RingNotifier(std::move(rings), std::move(slots), fd));
+  const std::uint64_t now = monotonic_ns();
+  for (std::size_t i = 0; i < n->rings_.size(); ++i)
+    n->watches_.emplace_back(*n->rings_[i], baseline[i], now);
+  n->seen_ = std::move(baseline);
   if (mode != NotifierMode::thread) {
     std::string why;
     // A wait per ring and the timers, with room to spare.
@@ -113,26 +116,19 @@ Result<std::unique_ptr<RingNotifier>> RingNotifier::start(std::span<const Segmen
       n->uring_.reset();
     }
     if (n->uring_) {
-      n->mode_ = NotifierMode::io_uring;
-      n->seen_ = baseline;
       n->armed_.assign(n->rings_.size(), false);
-      const std::uint64_t now = monotonic_ns();
-      for (std::size_t i = 0; i < n->rings_.size(); ++i)
-        n->watches_.emplace_back(*n->rings_[i], baseline[i], now);
       n->arm();
       return n;
     }
     if (mode == NotifierMode::io_uring)
       return Error{Errc::system_error, "RingNotifier: no io_uring mode here: " + why};
   }
-  n->mode_ = NotifierMode::thread;
-  n->thread_ =
-      std::thread([p = n.get(), seen = std::move(baseline)]() mutable { p->run(std::move(seen)); });
+  n->thread_ = std::thread([p = n.get()] { p->run(); });
   return n;
 }
 
 RingNotifier::~RingNotifier() {
-  if (mode_ == NotifierMode::io_uring) {
+  if (uring_) {
     // Our waits leave every ring's count of waiters; closing the io_uring cancels them.
     for (std::size_t i = 0; i < rings_.size(); ++i)
       if (armed_[i]) core::withdraw_waiter(*rings_[i], slots_[i]);
@@ -151,7 +147,7 @@ RingNotifier::~RingNotifier() {
 std::uint64_t RingNotifier::drain() noexcept {
   std::uint64_t v = 0;
   if (::read(fd_, &v, sizeof v) != static_cast<ssize_t>(sizeof v)) v = 0;
-  if (mode_ != NotifierMode::io_uring) return v;
+  if (!uring_) return v;
   // The completions: a ring's wait (woken, or the word had moved on, or cancelled: its thread
   // exited) leaves its count of waiters; a timer frees its slot.
   uring_->reap([this](std::uint64_t tag, std::int32_t) {
@@ -163,16 +159,33 @@ std::uint64_t RingNotifier::drain() noexcept {
     }
   });
   // What moved is passed on now: the caller reads it next (the thread mode's signal per move).
-  const std::uint64_t now = monotonic_ns();
+  (void)pass_on(monotonic_ns());
+  arm();
+  return v;
+}
+
+bool RingNotifier::pass_on(std::uint64_t now) noexcept {
+  bool moved = false;
   for (std::size_t i = 0; i < rings_.size(); ++i) {
     const std::uint64_t f = rings_[i]->control().frontier.frontier.load(std::memory_order_acquire);
     if (f != seen_[i]) {
       seen_[i] = f;
       watches_[i].check(f, now);  // (a new frontier: the interval starts again)
+      moved = true;
     }
   }
-  arm();
-  return v;
+  return moved;
+}
+
+std::uint64_t RingNotifier::watch_claims(std::uint64_t limit, std::uint64_t now) noexcept {
+  for (std::size_t i = 0; i < rings_.size(); ++i) {
+    if (rings_[i]->control().tail.tail.load(std::memory_order_acquire) != seen_[i]) {
+      // Claims in flight on this ring: if they do not finish, find out why.
+      watches_[i].check(seen_[i], now);
+      limit = std::min(limit, watches_[i].interval());
+    }
+  }
+  return limit;
 }
 
 void RingNotifier::signal() noexcept {
@@ -213,13 +226,7 @@ void RingNotifier::arm() noexcept {
   // dead-check interval (as the thread mode's park slice); unsure of a ring made for one producer
   // (no membarrier here), kUnsureParkNs.
   const std::uint64_t now = monotonic_ns();
-  std::uint64_t slice = unsure ? core::kUnsureParkNs : kMaxPark;
-  for (std::size_t i = 0; i < rings_.size(); ++i) {
-    if (rings_[i]->control().tail.tail.load(std::memory_order_acquire) != seen_[i]) {
-      watches_[i].check(seen_[i], now);
-      slice = std::min(slice, watches_[i].interval());
-    }
-  }
+  const std::uint64_t slice = watch_claims(unsure ? core::kUnsureParkNs : kMaxPark, now);
   std::uint64_t earliest = 0;
   unsigned free_slot = kTimerSlots;
   for (unsigned t = 0; t < kTimerSlots; ++t) {
@@ -236,36 +243,15 @@ void RingNotifier::arm() noexcept {
   if (moved) signal();
 }
 
-void RingNotifier::run(std::vector<std::uint64_t> seen) noexcept {
+void RingNotifier::run() noexcept {
   // Bounded park so that stop_ is noticed even if the destructor's wake raced with our park.
-  std::vector<core::StallWatch> watches;
-  const std::uint64_t start = monotonic_ns();
-  for (std::size_t i = 0; i < rings_.size(); ++i) watches.emplace_back(*rings_[i], seen[i], start);
   while (!stop_.load(std::memory_order_relaxed)) {
-    bool moved = false;
-    for (std::size_t i = 0; i < rings_.size(); ++i) {
-      const std::uint64_t f =
-          rings_[i]->control().frontier.frontier.load(std::memory_order_acquire);
-      if (f != seen[i]) {
-        seen[i] = f;
-        watches[i].check(f, monotonic_ns());  // (a new frontier: the interval starts again)
-        moved = true;
-      }
-    }
-    if (moved) {
-      const std::uint64_t one = 1;
-      [[maybe_unused]] ssize_t w = ::write(fd_, &one, sizeof one);
+    if (pass_on(monotonic_ns())) {
+      signal();
       continue;
     }
-    std::uint64_t slice = kMaxPark;
-    for (std::size_t i = 0; i < rings_.size(); ++i) {
-      if (rings_[i]->control().tail.tail.load(std::memory_order_acquire) != seen[i]) {
-        // Claims in flight on this ring: if they do not finish, find out why.
-        watches[i].check(seen[i], monotonic_ns());
-        slice = std::min(slice, watches[i].interval());
-      }
-    }
-    core::park_any(rings_, seen, std::chrono::nanoseconds(slice), true, slots_);
+    const std::uint64_t slice = watch_claims(kMaxPark, monotonic_ns());
+    core::park_any(rings_, seen_, std::chrono::nanoseconds(slice), true, slots_);
   }
 }
 

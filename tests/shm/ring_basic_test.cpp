@@ -954,9 +954,6 @@ TEST(Ring, ANotifierRefusesNoRingsTooManyAndANullOne) {
   EXPECT_TRUE(RingNotifier::start(many));
 }
 
-// core::park_any, with futex_waitv and with the fallback that parks on one ring at a time: a
-// commit on the third ring ends the wait long before its timeout; with nothing committed it
-// times out.
 // Wake epochs (docs/ring.md): a commit skips its wake while every counted waiter armed before
 // the last wake. No wake may be lost by it. A producer publishes bursts of 1-4 records with pauses
 // of up to 300 us; waiters follow it parked (spin 0) — first one reader alone (a wrongly skipped
@@ -1028,6 +1025,41 @@ INSTANTIATE_TEST_SUITE_P(Rings, NoWakeIsLost, ::testing::Values(0, 1, 2), [](con
   return std::string(p.param == 0 ? "shared" : p.param == 1 ? "exclusive" : "exclusive_fenced");
 });
 
+// The readers a notifier counts its waits in: one per ring or none, each reading its own ring.
+TEST(Ring, ANotifierRefusesReadersThatDoNotMatchItsRings) {
+  RingName n0("notify-readers-0"), n1("notify-readers-1");
+  auto a = test::make_ring(n0, 1 << 16);
+  auto b = test::make_ring(n1, 1 << 16);
+  auto ra = RingReader::attach(a).value();
+  auto rb = RingReader::attach(b).value();
+  const Segment* both[] = {&a, &b};
+  const RingReader* one[] = {&ra};
+  auto too_few = RingNotifier::start(both, {.readers = one});
+  ASSERT_FALSE(too_few);
+  EXPECT_EQ(too_few.error().code, Errc::invalid_argument);
+  EXPECT_NE(too_few.error().message.find("1 readers for 2 rings"), std::string::npos)
+      << too_few.error().message;
+  const RingReader* crossed[] = {&rb, &ra};
+  auto wrong = RingNotifier::start(both, {.readers = crossed});
+  ASSERT_FALSE(wrong);
+  EXPECT_EQ(wrong.error().code, Errc::invalid_argument);
+  EXPECT_NE(wrong.error().message.find("reader 0 reads another ring"), std::string::npos)
+      << wrong.error().message;
+  // Matching, with a gap (a ring whose waits are not counted in a slot): accepted, and its wait
+  // counted in the one slot given.
+  const RingReader* gap[] = {nullptr, &rb};
+  auto ok = RingNotifier::start(both, {.mode = NotifierMode::thread, .readers = gap});
+  ASSERT_TRUE(ok) << ok.error().message;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (b.reader_slot(rb.id()).parked.load() != 1 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::yield();
+  EXPECT_EQ(b.reader_slot(rb.id()).parked.load(), 1u);
+  EXPECT_EQ(a.reader_slot(ra.id()).parked.load(), 0u);
+}
+
+// core::park_any, with futex_waitv and with the fallback that parks on one ring at a time: a
+// commit on the third ring ends the wait long before its timeout; with nothing committed it
+// times out.
 TEST(Ring, ParkAnyReturnsOnACommitToAnyRingAndTimesOutOtherwise) {
   RingName n0("park-any-0"), n1("park-any-1"), n2("park-any-2");
   std::vector<Segment> rings;

@@ -18,6 +18,32 @@ namespace {
 using test::CheckedRecord;
 using test::RingName;
 
+// A producer thread per ring: ring p gets CheckedRecords p/0 .. p/(records - 1), 64 B each.
+std::vector<std::thread> checked_producers(std::vector<Segment>& rings, std::uint64_t records) {
+  std::vector<std::thread> producers;
+  for (std::size_t p = 0; p < rings.size(); ++p) {
+    producers.emplace_back([&rings, p, records] {
+      auto w = RingWriter::attach(rings[p]);
+      std::vector<std::byte> buf(64);
+      for (std::uint64_t seq = 0; seq < records; ++seq) {
+        CheckedRecord::fill(buf, static_cast<std::uint32_t>(p), seq);
+        ASSERT_EQ(w->publish(1, buf), PublishStatus::ok);
+      }
+    });
+  }
+  return producers;
+}
+
+// The fairness tests' rings: `busy` holds far more than a call's budget (1000 records), `quiet`
+// one record.
+void fill_busy_and_quiet(const Segment& busy, const Segment& quiet) {
+  auto wb = RingWriter::attach(busy);
+  auto wq = RingWriter::attach(quiet);
+  std::vector<std::byte> buf(64);
+  for (int i = 0; i < 1000; ++i) ASSERT_EQ(wb->publish(1, buf), PublishStatus::ok);
+  ASSERT_EQ(wq->publish(2, buf), PublishStatus::ok);
+}
+
 TEST(RingSet, EveryRingsRecordsArriveInEachRingsOrder) {
   constexpr std::size_t kRings = 3;
   constexpr std::uint64_t kRecords = 5'000;  // 64 B each: a 1 MiB ring is never lapped
@@ -30,17 +56,7 @@ TEST(RingSet, EveryRingsRecordsArriveInEachRingsOrder) {
   auto set = RingSetReader::attach(segments);
   ASSERT_TRUE(set) << set.error().message;
   EXPECT_EQ(set->size(), kRings);
-  std::vector<std::thread> producers;
-  for (std::size_t p = 0; p < kRings; ++p) {
-    producers.emplace_back([&, p] {
-      auto w = RingWriter::attach(rings[p]);
-      std::vector<std::byte> buf(64);
-      for (std::uint64_t seq = 0; seq < kRecords; ++seq) {
-        CheckedRecord::fill(buf, static_cast<std::uint32_t>(p), seq);
-        ASSERT_EQ(w->publish(1, buf), PublishStatus::ok);
-      }
-    });
-  }
+  std::vector<std::thread> producers = checked_producers(rings, kRecords);
   std::uint64_t next[kRings] = {0, 0, 0};
   std::uint64_t got = 0, bad = 0;
   while (got < kRings * kRecords) {
@@ -70,11 +86,8 @@ TEST(RingSet, NoRingWaitsMoreThanARoundOfCallsBehindABusyOne) {
   const Segment* segments[] = {&busy, &quiet};
   auto set = RingSetReader::attach(segments);
   ASSERT_TRUE(set);
-  auto wb = RingWriter::attach(busy);
-  auto wq = RingWriter::attach(quiet);
-  std::vector<std::byte> buf(64);
-  for (int i = 0; i < 1000; ++i) ASSERT_EQ(wb->publish(1, buf), PublishStatus::ok);
-  ASSERT_EQ(wq->publish(2, buf), PublishStatus::ok);
+  fill_busy_and_quiet(busy, quiet);
+  if (HasFatalFailure()) return;
   std::size_t calls = 0, quiet_seen_at = 0;
   while (quiet_seen_at == 0 && calls < 10) {
     ++calls;
@@ -101,17 +114,7 @@ TEST(RingSet, PeekAndConsumeDeliverEveryRecordOnceInEachRingsOrder) {
   const Segment* segments[kRings] = {&rings[0], &rings[1], &rings[2]};
   auto set = RingSetReader::attach(segments);
   ASSERT_TRUE(set) << set.error().message;
-  std::vector<std::thread> producers;
-  for (std::size_t p = 0; p < kRings; ++p) {
-    producers.emplace_back([&, p] {
-      auto w = RingWriter::attach(rings[p]);
-      std::vector<std::byte> buf(64);
-      for (std::uint64_t seq = 0; seq < kRecords; ++seq) {
-        CheckedRecord::fill(buf, static_cast<std::uint32_t>(p), seq);
-        ASSERT_EQ(w->publish(1, buf), PublishStatus::ok);
-      }
-    });
-  }
+  std::vector<std::thread> producers = checked_producers(rings, kRecords);
   std::uint64_t next[kRings] = {0, 0, 0};
   std::uint64_t got = 0, bad = 0, prefixes = 0, calls = 0;
   std::vector<RecordView> views(32);
@@ -154,11 +157,8 @@ TEST(RingSet, NoRingWaitsMoreThanARoundOfPeeksBehindABusyOne) {
   const Segment* segments[] = {&busy, &quiet};
   auto set = RingSetReader::attach(segments);
   ASSERT_TRUE(set);
-  auto wb = RingWriter::attach(busy);
-  auto wq = RingWriter::attach(quiet);
-  std::vector<std::byte> buf(64);
-  for (int i = 0; i < 1000; ++i) ASSERT_EQ(wb->publish(1, buf), PublishStatus::ok);
-  ASSERT_EQ(wq->publish(2, buf), PublishStatus::ok);
+  fill_busy_and_quiet(busy, quiet);
+  if (HasFatalFailure()) return;
   std::vector<RecordView> views(10);
   std::size_t calls = 0, quiet_seen_at = 0;
   while (quiet_seen_at == 0 && calls < 10) {

@@ -83,7 +83,9 @@ class RingNotifier {
   // in flight for a dead producer): call it from the loop's thread on each readiness.
   std::uint64_t drain() noexcept;
   // The way it waits: NotifierMode::io_uring or NotifierMode::thread.
-  NotifierMode mode() const noexcept { return mode_; }
+  NotifierMode mode() const noexcept {
+    return uring_ ? NotifierMode::io_uring : NotifierMode::thread;
+  }
   // Whether this process can wait that way here (io_uring: the kernel's io_uring waits on a
   // futex; looked at once, then remembered). automatic and thread: always.
   static bool supports(NotifierMode mode) noexcept;
@@ -91,7 +93,13 @@ class RingNotifier {
  private:
   RingNotifier(std::vector<const Segment*> rings, std::vector<std::atomic<std::uint32_t>*> slots,
                int fd);
-  void run(std::vector<std::uint64_t> seen) noexcept;
+  void run() noexcept;  // the thread mode's thread
+  // Both modes: passes on what moved since the last look (seen_ takes each ring's frontier, and a
+  // move restarts its stall watch); true if any ring moved.
+  bool pass_on(std::uint64_t now) noexcept;
+  // Both modes: `limit`, or less while claims are in flight on a ring (its stall watch checked,
+  // the wait bounded by its dead-check interval).
+  std::uint64_t watch_claims(std::uint64_t limit, std::uint64_t now) noexcept;
   // io_uring mode: arm a wait on every ring not armed (park()'s announcement, then the request)
   // and a timer while claims are in flight; signals the eventfd itself if a ring moved meanwhile.
   void arm() noexcept;
@@ -100,15 +108,18 @@ class RingNotifier {
   std::vector<const Segment*> rings_;
   std::vector<std::atomic<std::uint32_t>*> slots_;  // per ring: where its wait is counted, or null
   int fd_ = -1;
-  NotifierMode mode_ = NotifierMode::thread;
   std::atomic<bool> stop_{false};
-  std::thread thread_;
-  // io_uring mode.
-  std::unique_ptr<detail::FutexUring> uring_;
+  std::thread thread_;  // the thread mode's (the only user of seen_ and watches_ while it runs)
   std::vector<std::uint64_t> seen_;  // each ring's frontier, as last passed on
   std::vector<core::StallWatch> watches_;
-  std::vector<bool> armed_;          // a wait queued on the ring (and counted in its waiters)
-  std::uint64_t timer_due_[4] = {};  // when each timer queued fires (0: a free slot)
+  // io_uring mode (uring_ set: the mode; otherwise the thread's).
+  std::unique_ptr<detail::FutexUring> uring_;
+  std::vector<bool> armed_;  // a wait queued on the ring (and counted in its waiters)
+  // Timers in flight: one is queued when none is due soon enough, so a few slots cover the cases
+  // (the 200 ms look and a shorter dead-check interval); all taken, the earliest due fires and
+  // the next arm() queues again.
+  static constexpr unsigned kTimerSlots = 4;
+  std::uint64_t timer_due_[kTimerSlots] = {};  // when each timer queued fires (0: a free slot)
 };
 
 }  // namespace shmio::shm

@@ -3,7 +3,9 @@
 // What socket.io's cluster adapter does across servers, checked here without the bench app or
 // Node clients: broadcasts to rooms of another worker, fetchSockets over both, operations on a
 // remote socket, serverSideEmit with acks, the count of servers, and a request that finds its
-// other worker gone.
+// other worker gone — each on one shared ring and with a ring per worker
+// (NodeOptions::ring_per_worker); and, with a stand-in for worker 1 writing its rings, that a
+// worker's death is applied only after everything it said before it.
 #include <gtest/gtest.h>
 
 #include <boost/asio/io_context.hpp>
@@ -15,7 +17,11 @@
 
 #include "../server/ws_client.hpp"
 #include "shmio/cluster/node.hpp"
+#include "shmio/cluster/supervisor.hpp"
+#include "shmio/cluster/wire.hpp"
 #include "shmio/shm/board.hpp"
+#include "shmio/shm/ring_reader.hpp"
+#include "shmio/shm/ring_writer.hpp"
 #include "shmio/shm/segment.hpp"
 #include "shmio/shm/session_store.hpp"
 #include "shmio/socketio/server.hpp"
@@ -35,7 +41,8 @@ struct Worker {
   std::uint16_t port = 0;
 };
 
-class ClusterAdapterTest : public ::testing::Test {
+// The parameter: a ring per worker (the rings as the supervisor makes them) or one shared ring.
+class ClusterAdapterTest : public ::testing::TestWithParam<bool> {
  protected:
   void SetUp() override {
     static int n = 0;
@@ -47,6 +54,12 @@ class ClusterAdapterTest : public ::testing::Test {
     auto seg = shm::Segment::create(cfg);
     ASSERT_TRUE(seg) << seg.error().message;
     segment_.emplace(std::move(seg.value()));
+    if (GetParam())
+      for (int i = 0; i < 2; ++i) {
+        auto w = shm::Segment::create(cluster::worker_ring_config(ring_, i, 2, 1 << 20, false));
+        ASSERT_TRUE(w) << w.error().message;
+        worker_rings_.push_back(std::move(w.value()));
+      }
     for (int i = 0; i < 2; ++i) start(i);
   }
   void TearDown() override {
@@ -55,7 +68,9 @@ class ClusterAdapterTest : public ::testing::Test {
       if (w) stop(*w);
     workers_.clear();
     segment_.reset();
+    worker_rings_.clear();
     (void)shm::Segment::remove(ring_);
+    for (int i = 0; i < 2; ++i) (void)shm::Segment::remove(cluster::worker_ring_name(ring_, i));
     shm::SessionStore::remove_all(ring_);
     shm::WorkerBoard::remove_all(ring_);
   }
@@ -67,6 +82,7 @@ class ClusterAdapterTest : public ::testing::Test {
     no.worker = i;
     no.workers = 2;
     no.rebalance = false;
+    no.ring_per_worker = GetParam();
     w->node = std::make_unique<cluster::Node>(io_, no, w->options);
     w->server = std::make_unique<sio::Server>(io_, w->options);
     // Every socket joins the room of its worker ("w0", "w1") and "all".
@@ -133,6 +149,7 @@ class ClusterAdapterTest : public ::testing::Test {
   boost::asio::io_context io_;
   std::string ring_;
   std::optional<shm::Segment> segment_;
+  std::vector<shm::Segment> worker_rings_;  // (a ring per worker)
   std::vector<std::unique_ptr<Worker>> workers_;
   struct Conn {
     std::unique_ptr<Client> client;
@@ -144,7 +161,7 @@ class ClusterAdapterTest : public ::testing::Test {
 
 }  // namespace
 
-TEST_F(ClusterAdapterTest, BroadcastsReachTheRoomsOfTheOtherWorkerOnceAndInOrder) {
+TEST_P(ClusterAdapterTest, BroadcastsReachTheRoomsOfTheOtherWorkerOnceAndInOrder) {
   const auto a = connect(0);
   const auto b = connect(1);
   const auto c = connect(1);
@@ -161,7 +178,7 @@ TEST_F(ClusterAdapterTest, BroadcastsReachTheRoomsOfTheOtherWorkerOnceAndInOrder
   EXPECT_EQ(events(a.first), (std::vector<std::string>{R"(["everyone"])", R"(["not-w1"])"}));
 }
 
-TEST_F(ClusterAdapterTest, FetchSocketsSeesBothWorkersAndOperatesOnARemoteSocket) {
+TEST_P(ClusterAdapterTest, FetchSocketsSeesBothWorkersAndOperatesOnARemoteSocket) {
   const auto a = connect(0);
   const auto b = connect(1);
   std::vector<sio::RemoteSocket> got;
@@ -190,7 +207,7 @@ TEST_F(ClusterAdapterTest, FetchSocketsSeesBothWorkersAndOperatesOnARemoteSocket
   EXPECT_TRUE(events(a.first).empty());
 }
 
-TEST_F(ClusterAdapterTest, ServerSideEmitWithAcksGetsTheOtherWorkersAnswer) {
+TEST_P(ClusterAdapterTest, ServerSideEmitWithAcksGetsTheOtherWorkersAnswer) {
   workers_[1]->server->of("/").on_server_side(
       "ping", [](sio::Args args, std::function<void(sio::Args)> ack) {
         ack(sio::Args{args.values.at(0).as_int64() + 1});
@@ -208,7 +225,7 @@ TEST_F(ClusterAdapterTest, ServerSideEmitWithAcksGetsTheOtherWorkersAnswer) {
   EXPECT_EQ(answers[0].values.at(0), 42);
 }
 
-TEST_F(ClusterAdapterTest, ARequestWhoseOtherWorkerStopsCompletesWithWhatCame) {
+TEST_P(ClusterAdapterTest, ARequestWhoseOtherWorkerStopsCompletesWithWhatCame) {
   connect(0);
   connect(1);
   // Worker 1 leaves the ring (its producer slot released with its Node): a fetch from worker 0
@@ -224,3 +241,88 @@ TEST_F(ClusterAdapterTest, ARequestWhoseOtherWorkerStopsCompletesWithWhatCame) {
   EXPECT_EQ(*count, 1u);
   EXPECT_LT(std::chrono::steady_clock::now() - asked, 3s) << "not the 5 s timeout";
 }
+
+TEST_P(ClusterAdapterTest, AWorkerStartedAgainTakesItsPlaceAndItsRing) {
+  const auto a = connect(0);
+  stop(*workers_[1]);
+  workers_[1].reset();
+  start(1);  // (with a ring per worker: the ring its predecessor wrote, taken over)
+  const auto b = connect(1);
+  ASSERT_TRUE(drive([&] { return workers_[0]->server->of("/").server_count() == 2; }));
+  workers_[1]->server->of("/").emit("from-1", sio::Args{});
+  workers_[0]->server->of("/").emit("from-0", sio::Args{});
+  ASSERT_TRUE(drive([&] { return events(a.first).size() == 2 && events(b.first).size() == 2; }));
+  for (const auto k : {a.first, b.first}) {
+    auto got = events(k);
+    std::sort(got.begin(), got.end());
+    EXPECT_EQ(got, (std::vector<std::string>{R"(["from-0"])", R"(["from-1"])"}));
+  }
+}
+
+// A worker's death (the supervisor's WORKER_DOWN, on the shared ring) comes after everything that
+// worker said: its answer to a request counts even when it is far behind in its ring. (With a
+// ring per worker the two are on different rings: the dead worker's ring is read to its end
+// first. Checked with a stand-in for worker 1 that writes its rings as it would: a hundred
+// records, the answer after them — past what one batch of worker 0's reads takes — and then its
+// death.)
+TEST_P(ClusterAdapterTest, AWorkersDeathIsAppliedAfterEverythingItSaidBeforeIt) {
+  stop(*workers_[1]);
+  workers_[1].reset();
+  auto fake_shared = shm::RingWriter::attach(*segment_, {"worker-1", -1});
+  ASSERT_TRUE(fake_shared) << fake_shared.error().message;
+  std::optional<shm::RingWriter> fake_own;
+  if (GetParam()) {
+    auto w = shm::RingWriter::attach(worker_rings_[1], {"worker-1", -1});
+    ASSERT_TRUE(w) << w.error().message;
+    fake_own.emplace(std::move(w.value()));
+  }
+  shm::RingWriter& says = fake_own ? *fake_own : fake_shared.value();
+  // Worker 0's request reaches it (and the stand-in reads it from worker 0's ring).
+  const shm::Segment& requests = GetParam() ? worker_rings_[0] : *segment_;
+  auto reader = shm::RingReader::attach(requests, {"stand-in", -1, shm::StartAt::latest});
+  ASSERT_TRUE(reader) << reader.error().message;
+  std::optional<std::string> error = "not called";
+  std::vector<sio::Args> answers;
+  workers_[0]->server->of("/").server_side_emit_with_ack(
+      "ping", sio::Args{41}, 5s, [&](std::optional<std::string> e, std::vector<sio::Args> r) {
+        error = std::move(e);
+        answers = std::move(r);
+      });
+  std::uint64_t rid = 0, to = 0;
+  reader.value().poll([&](const shm::RecordView& v) {
+    if (v.type != static_cast<std::uint16_t>(cluster::MessageType::server_side_emit)) return;
+    auto m = cluster::read_message(v.payload);
+    ASSERT_TRUE(m);
+    rid = m->body.at("requestId").to_number<std::uint64_t>();
+  });
+  ASSERT_NE(rid, 0u) << "worker 0's request was not in its ring";
+  // Worker 0's identity on the wire is its shared-ring slot (in both modes): labelled worker-0.
+  for (std::uint16_t i = 0; i < segment_->max_producers(); ++i)
+    if (std::string(segment_->producer_slot(i).label) == "worker-0") to = i;
+  auto publish = [](shm::RingWriter& w, cluster::MessageType t, const std::string& body) {
+    return w.publish(static_cast<std::uint16_t>(t),
+                     {reinterpret_cast<const std::byte*>(body.data()), body.size()});
+  };
+  for (int i = 0; i < 100; ++i)  // (ignored by workers: for the fleet bridge)
+    ASSERT_EQ(publish(says, cluster::MessageType::namespaces,
+                      cluster::write_message({{"worker", 1}, {"nsps", boost::json::array{}}})),
+              shm::PublishStatus::ok);
+  ASSERT_EQ(publish(says, cluster::MessageType::server_side_emit_response,
+                    cluster::write_message(
+                        {{"requestId", rid}, {"to", to}, {"args", boost::json::array{42}}})),
+            shm::PublishStatus::ok);
+  auto supervisor = shm::RingWriter::attach(*segment_, {"supervisor", -1});
+  ASSERT_TRUE(supervisor) << supervisor.error().message;
+  ASSERT_EQ(publish(supervisor.value(), cluster::MessageType::worker_down,
+                    cluster::write_message({{"pid", ::getpid()}, {"worker", 1}})),
+            shm::PublishStatus::ok);
+  ASSERT_TRUE(drive([&] { return error != std::optional<std::string>("not called"); }));
+  EXPECT_FALSE(error) << *error;
+  ASSERT_EQ(answers.size(), 1u) << "the answer was dropped with its worker";
+  EXPECT_EQ(answers[0].values.at(0), 42);
+}
+
+INSTANTIATE_TEST_SUITE_P(Rings, ClusterAdapterTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& p) {
+                           return p.param ? "RingPerWorker" : "SharedRing";
+                         });

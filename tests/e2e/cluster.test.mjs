@@ -12,6 +12,7 @@ import { once, within, until, untilAsync, startCluster } from "./helpers.mjs";
 
 const BIN = process.env.SHMIO_BIN;
 const EMIT = process.env.SHMIO_EMIT;
+const INSPECT = process.env.SHMIO_INSPECT;
 const clusters = [];
 const opened = [];
 after(() => {
@@ -36,8 +37,11 @@ function collect(s, event) {
   return got;
 }
 
-test("clients on different workers: broadcasts, rooms, operators and requests across the ring", async () => {
-  const c = await cluster("bench", 2);
+// (Also with a ring per worker: each worker writes its own ring and reads all of them.)
+const PER_WORKER = ["--ring-per-worker", "--ring-mb", "4"];
+for (const [mode, extra] of [["", []], [" (a ring per worker)", PER_WORKER]])
+test(`clients on different workers: broadcasts, rooms, operators and requests across the ring${mode}`, async () => {
+  const c = await cluster("bench", 2, extra);
   const a = client(c.url(0)), b = client(c.url(1)), b2 = client(c.url(1));
   await Promise.all([a, b, b2].map((s) => within(once(s, "connect"), 5000, "connect")));
   assert.equal((await ack(a, "whoami")).worker, 0);
@@ -101,8 +105,9 @@ test("clients on different workers: broadcasts, rooms, operators and requests ac
   assert.ok(b2.connected);
 });
 
-test("shmio-emit reaches clients on every worker, and rooms through them", async () => {
-  const c = await cluster("bench", 2);
+for (const [mode, extra] of [["", []], [" (a ring per worker: emitters write the shared ring)", PER_WORKER]])
+test(`shmio-emit reaches clients on every worker, and rooms through them${mode}`, async () => {
+  const c = await cluster("bench", 2, extra);
   const a = client(c.url(0)), b = client(c.url(1));
   await Promise.all([a, b].map((s) => within(once(s, "connect"), 5000, "connect")));
   await ack(b, "join", "news");
@@ -615,8 +620,9 @@ test("a lapped worker disconnects its clients (they reconnect; recovery fails cl
   assert.match(metrics, /^shmio_lap_disconnects_total\{worker="1"\} 1$/m);
 });
 
-test("a request waiting for a worker that dies completes at once with the live workers' answers", async () => {
-  const c = await cluster("bench", 3);
+for (const [mode, extra] of [["", []], [" (a ring per worker)", PER_WORKER]])
+test(`a request waiting for a worker that dies completes at once with the live workers' answers${mode}`, async () => {
+  const c = await cluster("bench", 3, extra);
   const a = client(c.url(0));
   await within(once(a, "connect"), 5000, "connect");
   process.kill(c.workers.get(2).pid, "SIGSTOP"); // it cannot answer
@@ -633,6 +639,82 @@ test("a request waiting for a worker that dies completes at once with the live w
   const took = Date.now() - t0;
   assert.deepEqual(r, { error: null, workers: [1] });
   assert.ok(took < 5000, `took ${took} ms: waited for the timeout`);
+});
+
+test("a ring per worker: each worker writes its own ring, a SIGKILLed worker's successor takes it over mid-load, the rings go with the cluster; bad combinations refused", async () => {
+  const c = await cluster("bench", 2, PER_WORKER);
+  const shm = (name) => `/dev/shm/shmio.${name}`;
+  assert.ok(existsSync(shm(`${c.ring}.w0`)) && existsSync(shm(`${c.ring}.w1`)), "a ring per worker");
+  const metric = async (i, name) =>
+    Number((await request(c.workers.get(i).port, "GET", "/metrics")).body
+      .match(new RegExp(`^${name}\\{worker="${i}"\\} (\\d+)$`, "m"))[1]);
+  assert.equal(await metric(0, "shmio_rings"), 3, "the shared ring and both workers'");
+  // The workers' records go to their own rings: the shared one holds none of theirs.
+  const inspect = (name) => new Promise((resolve) =>
+    execFile(INSPECT, ["--name", name, "--json", "stat"], (err, stdout, stderr) => {
+      assert.equal(err, null, stderr);
+      resolve(JSON.parse(stdout));
+    }));
+  const a = client(c.url(0)), b = client(c.url(1));
+  await Promise.all([a, b].map((s) => within(once(s, "connect"), 5000, "connect")));
+  const [ga, gb] = [a, b].map((s) => collect(s, "msg"));
+  for (let n = 0; n < 20; ++n) (n % 2 ? b : a).emit("publish", null, { n });
+  await until(() => ga.length === 20 && gb.length === 20, 5000, "both ways");
+  const [shared, w0, w1] = await Promise.all([c.ring, `${c.ring}.w0`, `${c.ring}.w1`].map(inspect));
+  assert.equal(shared.tail, 0, "nothing on the shared ring from the workers");
+  assert.equal(w0.exclusive_producer && w0.fenced_commits && w1.exclusive_producer, true);
+  assert.ok(w0.records_held >= 10 && w1.records_held >= 10, `${w0.records_held} / ${w1.records_held}`);
+
+  // Worker 1 is SIGKILLed while it publishes: its successor takes its ring over (the ring pads
+  // what it left in flight) and what it says reaches worker 0, whose reader went on reading.
+  const restarted = new Promise((resolve) => {
+    let out = "";
+    c.proc.stdout.on("data", (d) => {
+      out += d;
+      if (/shmio worker 1 \(pid \d+/.test(out)) resolve();
+    });
+  });
+  const pump = setInterval(() => { if (b.connected) for (let i = 0; i < 20; ++i) b.emit("publish", null, { n: -1 }); }, 5);
+  await until(() => ga.length > 100, 5000, "worker 1 publishing");
+  process.kill(c.workers.get(1).pid, "SIGKILL");
+  await within(restarted, 10000, "worker 1 restarted");
+  clearInterval(pump);
+  await until(() => c.workers.get(1).pid !== undefined, 1000, "its pid");
+  const b2 = client(c.url(1));
+  await within(once(b2, "connect"), 5000, "connect to the successor");
+  const [ga2, gb2] = [a, b2].map((s) => collect(s, "msg"));
+  b2.emit("publish", null, { n: "from the successor" });
+  a.emit("publish", null, { n: "to the successor" });
+  await until(() => ga2.length === 2 && gb2.length === 2, 5000, "through the successor's ring");
+  assert.deepEqual(ga2.map(([m]) => m.n).sort(), ["from the successor", "to the successor"]);
+  assert.equal((await ack(b2, "whoami")).worker, 1);
+  assert.equal(await ack(a, "server-count"), 2);
+  assert.match(c.log, /worker 1 \(pid \d+\) killed by signal 9; restarting/);
+  assert.doesNotMatch(c.log, /cannot (write|attach)/);
+
+  // The supervisor removes every ring at the end.
+  c.proc.kill("SIGTERM");
+  assert.equal((await within(once(c.proc, "exit"), 15000, "supervisor exits"))[0], 0);
+  for (const name of [c.ring, `${c.ring}.w0`, `${c.ring}.w1`]) assert.equal(existsSync(shm(name)), false, name);
+
+  // What it cannot do: a clear error, exit status 2, before anything is created.
+  for (const [args, why] of [[["--recovery"], /--ring-per-worker cannot serve connection state recovery/],
+                             [["--redis", "redis://127.0.0.1:1"], /--ring-per-worker cannot join a Redis fleet|no fleet bridge/],
+                             [["--workers", "-1"], /--workers|needs a cluster/],
+                             [["--workers", "128"], /--ring-per-worker takes at most 127 workers/]]) {
+    const withWorkers = args[0] === "--workers" ? [] : ["--workers", "2"];
+    const p = spawn(BIN, ["--app", "bench", "--port", "0", "--ring-per-worker", ...withWorkers, ...args]);
+    let err = "";
+    p.stderr.on("data", (d) => (err += d));
+    const [code] = await within(once(p, "exit"), 5000, "refused");
+    assert.equal(code, 2, err);
+    assert.match(err, why);
+  }
+  const single = spawn(BIN, ["--app", "bench", "--port", "0", "--ring-per-worker"]);
+  let err = "";
+  single.stderr.on("data", (d) => (err += d));
+  assert.equal((await within(once(single, "exit"), 5000, "refused"))[0], 2);
+  assert.match(err, /--ring-per-worker needs a cluster/);
 });
 
 test("supervisor: refuses a live cluster's ring, replaces a stale one, drains and removes the ring", async () => {
@@ -797,8 +879,9 @@ test("GET /health and /metrics on every worker", async () => {
     for (const name of ["shmio_connections", "shmio_packets_in_total", "shmio_bytes_out_total",
                         "shmio_broadcasts_published_total", "shmio_ring_lag_bytes", "shmio_ring_laps_total",
                         "shmio_ring_lost_records_total", "shmio_ring_abandoned_claims_total",
-                        "shmio_ring_notifier_io_uring"])
+                        "shmio_ring_notifier_io_uring", "shmio_rings"])
       assert.match(m, new RegExp(`^${name}(\\{[^}]*\\})? \\d+$`, "m"), name);
+    assert.match(m, new RegExp(`^shmio_rings\\{worker="${i}"\\} 1$`, "m"), "one shared ring");
     assert.match(m, new RegExp(`shmio_connections\\{worker="${i}"\\}`));
   }
 });

@@ -28,6 +28,7 @@
 #include "shmio/redis/bridge.hpp"
 #include "shmio/redis/client.hpp"
 #endif
+#include "shmio/shm/ring_notifier.hpp"
 #include "shmio/shm/segment.hpp"
 
 namespace shmio {
@@ -77,6 +78,10 @@ const char* kUsage =
     "  --ring-huge-pages  ask for transparent huge pages (2 MiB) for the ring: granted where\n"
     "               /dev/shm's tmpfs allows them (mounted huge=advise or always; docs/ring.md,\n"
     "               Page faults)\n"
+    "  --ring-per-worker  each worker writes into a ring of its own (NAME.wI, --ring-mb each,\n"
+    "               made for one producer: no locked instruction per publish) and reads all\n"
+    "               of them; only each worker's own order is kept (docs/ring-per-worker.md).\n"
+    "               Needs --workers; not with --recovery or --redis\n"
     "  --redis URL  join a fleet of socket.io servers on Redis (redis://[[user]:pass@]host[:port]\n"
     "               [/db] or unix:///path[?db=N]): one bridge process per host, supervised\n"
     "               (docs/redis.md); needs --workers\n"
@@ -322,6 +327,7 @@ int serve_one(const ServeOptions& cfg, const Setup& setup, const cluster::Worker
     no.session_bytes = cfg.session_bytes;
     no.rebalance = cfg.rebalance;
     no.rebalance_rate = cfg.rebalance_rate;
+    no.ring_per_worker = cfg.ring_per_worker;
     // Polling requests reach their session's worker by hand-off, unless each worker has its own
     // port (then a client always talks to one worker).
     if (!cfg.port_per_worker) no.handoff = ctx->ring;
@@ -422,9 +428,9 @@ constexpr const char* kValueFlags[] = {"port",
                                        "redis-mode",
                                        "redis-key",
                                        "redis-subscription-mode"};
-constexpr const char* kSwitches[] = {"port-per-worker",     "no-pin",         "log-sockets",
-                                     "per-message-deflate", "no-io-uring",    "recovery",
-                                     "no-rebalance",        "ring-huge-pages"};
+constexpr const char* kSwitches[] = {"port-per-worker",     "no-pin",          "log-sockets",
+                                     "per-message-deflate", "no-io-uring",     "recovery",
+                                     "no-rebalance",        "ring-huge-pages", "ring-per-worker"};
 
 // Applies one flag (name without "--"); an error message, or "".
 std::string apply(ServeOptions& o, const std::string& name, const char* v) {
@@ -508,6 +514,8 @@ std::string apply(ServeOptions& o, const std::string& name, const char* v) {
     o.rebalance = false;
   } else if (name == "ring-huge-pages") {
     o.ring_huge_pages = true;
+  } else if (name == "ring-per-worker") {
+    o.ring_per_worker = true;
   }
   return "";
 }
@@ -593,6 +601,20 @@ int serve(ServeOptions cfg, Setup setup) {
                  "power of two)\n");
     return 2;
   }
+  if (cfg.ring_per_worker) {
+    const char* why = cfg.workers < 0 ? "needs a cluster (--workers N or auto)"
+                      : cfg.server.connection_state_recovery
+                          ? "cannot serve connection state recovery (--recovery: its offsets are "
+                            "positions in one ring)"
+                      : !cfg.redis.url.empty()
+                          ? "cannot join a Redis fleet yet (--redis: the fleet bridge reads one "
+                            "ring)"
+                          : nullptr;
+    if (why != nullptr) {
+      std::fprintf(stderr, "shmio: --ring-per-worker %s\n", why);
+      return 2;
+    }
+  }
   if (!cfg.redis.url.empty()) {
 #ifndef SHMIO_HAVE_REDIS
     std::fprintf(stderr,
@@ -639,6 +661,13 @@ int serve(ServeOptions cfg, Setup setup) {
   // A cluster. All workers must listen on one known port: with port 0 the supervisor picks a free
   // one first (and holds it, bound with SO_REUSEPORT but not listening, while the cluster runs).
   const int n = cfg.workers > 0 ? cfg.workers : static_cast<int>(cluster::affinity_cpus().size());
+  if (cfg.ring_per_worker && n + 1 > static_cast<int>(shm::RingNotifier::kMaxRings)) {
+    std::fprintf(stderr,
+                 "shmio: --ring-per-worker takes at most %zu workers (each waits on every ring "
+                 "with one notifier, which watches at most %zu rings); %d asked for\n",
+                 shm::RingNotifier::kMaxRings - 1, shm::RingNotifier::kMaxRings, n);
+    return 2;
+  }
   if (cfg.port_per_worker && (cfg.port == 0 || cfg.port + n - 1 > 65535)) {
     std::fprintf(stderr, "shmio: --port-per-worker needs ports P..P+%d within 1..65535\n", n - 1);
     return 2;
@@ -666,6 +695,7 @@ int serve(ServeOptions cfg, Setup setup) {
   so.pin = cfg.pin;
   so.ring_bytes = cfg.ring_mb << 20;
   so.ring_huge_pages = cfg.ring_huge_pages;
+  so.ring_per_worker = cfg.ring_per_worker;
 #ifdef SHMIO_HAVE_REDIS
   if (!cfg.redis.url.empty()) {
     redis::BridgeOptions bo;
@@ -685,8 +715,9 @@ int serve(ServeOptions cfg, Setup setup) {
   }
 #endif
   so.on_start = [&cfg, fd_limit](int workers) {
-    std::printf("shmio cluster (%s): %d workers on %s:%ld%s, ring %s\n", cfg.name.c_str(), workers,
-                cfg.host.c_str(), cfg.port, cfg.port_per_worker ? "+i" : "", cfg.ring.c_str());
+    std::printf("shmio cluster (%s): %d workers on %s:%ld%s, ring %s%s\n", cfg.name.c_str(),
+                workers, cfg.host.c_str(), cfg.port, cfg.port_per_worker ? "+i" : "",
+                cfg.ring.c_str(), cfg.ring_per_worker ? " (and a ring per worker, .w0 on)" : "");
     std::fflush(stdout);
     std::fprintf(stderr,
                  "shmio: each worker may hold up to %llu descriptors (RLIMIT_NOFILE): about %llu "

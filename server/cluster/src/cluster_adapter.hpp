@@ -326,7 +326,7 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
       return false;
     }
     const std::size_t size = broadcast_size(nsp_->name(), opts, frame.size(), att);
-    auto claim = node_.writer->claim(size, static_cast<std::uint16_t>(MessageType::broadcast));
+    auto claim = node_.out().claim(size, static_cast<std::uint16_t>(MessageType::broadcast));
     if (claim.status != shm::PublishStatus::ok) {
       ++node_.stats.publish_failures;
       std::fprintf(stderr, "shmio[w%d]: a broadcast of %zu bytes was not published: %s\n",
@@ -340,7 +340,7 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
       std::memcpy(claim.payload.data() + frame_at + frame.size() - 2 - kOffsetDigits, off.data(),
                   kOffsetDigits);
     }
-    node_.writer->commit();
+    node_.out().commit();
     if (position != nullptr) *position = claim.position;
     ++node_.stats.broadcasts_published;
     ++node_.stats.messages_published;

@@ -3,6 +3,7 @@
 #include "cluster_adapter.hpp"
 #include "handoff.hpp"
 #include "node_impl.hpp"
+#include "shmio/cluster/supervisor.hpp"
 
 namespace shmio::cluster {
 
@@ -31,9 +32,44 @@ Node::Node(net::io_context& io, NodeOptions options, sio::ServerOptions& so)
   auto r = shm::RingReader::attach(*m.segment, {label, m.options.core, shm::StartAt::latest});
   if (!r) throw std::runtime_error("cannot take a reader slot: " + r.error().message);
   m.reader.emplace(std::move(r.value()));
-  // (Its wait counted in this worker's reader slot: taken back if the worker dies waiting.)
-  const shm::RingReader* counted_in[] = {&*m.reader};
-  auto n = shm::RingNotifier::start(*m.segment, {.readers = counted_in});
+  if (m.options.ring_per_worker) {
+    if (so.connection_state_recovery)
+      throw std::runtime_error(
+          "a ring per worker cannot serve connection state recovery (its offsets are positions "
+          "in one ring): leave out one of the two");
+    // Its own ring, written by this worker alone (a restarted worker takes it over: the ring
+    // pads a claim its predecessor left), and every other worker's, read from their latest.
+    auto own = shm::Segment::attach(worker_ring_name(m.options.ring, m.options.worker));
+    if (!own) throw std::runtime_error("cannot attach this worker's ring: " + own.error().message);
+    m.own_segment.emplace(std::move(own.value()));
+    auto ow = shm::RingWriter::attach(*m.own_segment, {label, m.options.core});
+    if (!ow) throw std::runtime_error("cannot write this worker's ring: " + ow.error().message);
+    m.own_writer.emplace(std::move(ow.value()));
+    for (int j = 0; j < m.options.workers; ++j) {
+      if (j == m.options.worker) continue;
+      auto other = shm::Segment::attach(worker_ring_name(m.options.ring, j));
+      if (!other)
+        throw std::runtime_error("cannot attach worker " + std::to_string(j) +
+                                 "'s ring: " + other.error().message);
+      auto wr = std::make_unique<Impl::WorkerRing>(
+          Impl::WorkerRing{j, std::move(other.value()), std::nullopt});
+      auto rd = shm::RingReader::attach(wr->segment, {label, m.options.core, shm::StartAt::latest});
+      if (!rd)
+        throw std::runtime_error("cannot take a reader slot on worker " + std::to_string(j) +
+                                 "'s ring: " + rd.error().message);
+      wr->reader.emplace(std::move(rd.value()));
+      m.rings.push_back(std::move(wr));
+    }
+  }
+  // One notifier for every ring it reads. (Its wait on each counted in this worker's reader slot
+  // there: taken back if the worker dies waiting.)
+  std::vector<const shm::Segment*> watched{&*m.segment};
+  std::vector<const shm::RingReader*> counted_in{&*m.reader};
+  for (const auto& wr : m.rings) {
+    watched.push_back(&wr->segment);
+    counted_in.push_back(&*wr->reader);
+  }
+  auto n = shm::RingNotifier::start(watched, {.readers = counted_in});
   if (!n) throw std::runtime_error("cannot start the ring notifier: " + n.error().message);
   m.notifier = std::move(n.value());
   // The workers' board (cluster-wide /metrics and /health): one slot per worker, and one after
@@ -226,20 +262,35 @@ std::string Node::metrics_text() const {
        "Recovery sessions not saved (state over a slot, no free slot near its hash, or a slot held "
        "by a stopped worker).",
        "counter", s.sessions_not_saved, w);
-  const std::uint64_t frontier =
-      m.segment->control().frontier.frontier.load(std::memory_order_acquire);
   // (A reader goes by the seals: it can be a little ahead of the frontier, its lag then 0.)
-  const std::uint64_t read_to = m.reader->position();
-  line("shmio_ring_lag_bytes", "Ring bytes committed but not yet read by this worker.", "gauge",
-       frontier > read_to ? frontier - read_to : 0, w);
+  auto lag = [](const shm::Segment& ring, const shm::RingReader& r) -> std::uint64_t {
+    const std::uint64_t frontier = ring.control().frontier.frontier.load(std::memory_order_acquire);
+    return frontier > r.position() ? frontier - r.position() : 0;
+  };
+  std::uint64_t lag_bytes = lag(*m.segment, *m.reader);
+  for (const auto& r : m.rings) lag_bytes += lag(r->segment, *r->reader);
+  line("shmio_ring_lag_bytes",
+       "Ring bytes committed but not yet read by this worker (with a ring per worker: on all of "
+       "them).",
+       "gauge", lag_bytes, w);
+  line("shmio_rings", "Rings this worker reads or writes (1 + workers with a ring per worker).",
+       "gauge", 1 + m.rings.size() + (m.own_segment ? 1 : 0), w);
   line("shmio_ring_notifier_io_uring",
        "1 if this worker waits for the ring by an io_uring futex wait, 0 if by a notifier thread.",
        "gauge", m.notifier->mode() == shm::NotifierMode::io_uring ? 1 : 0, w);
-  const auto& rep = m.segment->control().repair;
-  line("shmio_ring_abandoned_claims_total", "Claims of dead producers turned into padding (ring).",
-       "counter", rep.repairs.load(std::memory_order_relaxed), "");
-  line("shmio_ring_aborted_claims_total", "Claims given back by their producer (ring).", "counter",
-       rep.aborted_claims.load(std::memory_order_relaxed), "");
+  // (The rings' own counters: the same figures whichever worker shows them.)
+  std::uint64_t repairs = 0, aborted = 0;
+  auto add_ring = [&](const shm::Segment& ring) {
+    repairs += ring.control().repair.repairs.load(std::memory_order_relaxed);
+    aborted += ring.control().repair.aborted_claims.load(std::memory_order_relaxed);
+  };
+  add_ring(*m.segment);
+  if (m.own_segment) add_ring(*m.own_segment);
+  for (const auto& r : m.rings) add_ring(r->segment);
+  line("shmio_ring_abandoned_claims_total",
+       "Claims of dead producers turned into padding (all rings).", "counter", repairs, "");
+  line("shmio_ring_aborted_claims_total", "Claims given back by their producer (all rings).",
+       "counter", aborted, "");
   line("shmio_workers_live", "Workers alive according to the ring's registry.", "gauge",
        m.live_workers(true).size(), "");
   return out;

@@ -35,9 +35,39 @@ struct Node::Impl {
 
   net::io_context& io;
   NodeOptions options;
+  // The shared ring. Its writer names this worker in both modes: its slot id is the worker's
+  // identity on the wire (`to`, the sources of answers) and in the registry (live_workers); it
+  // publishes only without a ring per worker.
   std::optional<shm::Segment> segment;
   std::optional<shm::RingWriter> writer;
   std::optional<shm::RingReader> reader;
+  // With a ring per worker (NodeOptions::ring_per_worker): this worker's own ring and its writer,
+  // which publishes everything, and a reader on every other worker's ring.
+  std::optional<shm::Segment> own_segment;
+  std::optional<shm::RingWriter> own_writer;
+  static constexpr std::uint16_t kNobody = 0xFFFF;  // above every slot id (at most 1024)
+  struct WorkerRing {
+    int worker;
+    shm::Segment segment;
+    std::optional<shm::RingReader> reader;
+    // The shared ring's slot id of the process whose records were read last, by its slot here
+    // (identity_of): kNobody if none was found.
+    std::uint16_t slot = kNobody;
+    shm::ProcessIdentity who{};
+    std::uint16_t id = kNobody;
+  };
+  std::vector<std::unique_ptr<WorkerRing>> rings;  // (not moved: their readers point into them)
+  shm::RingWriter& out() { return own_writer ? *own_writer : *writer; }
+  std::uint16_t self() const { return writer->id(); }
+  // The shared-ring identity of the producer in slot `slot` of worker ring `r`: the live slot of
+  // the shared ring labelled "worker-<i>" held by the same process. (A worker takes its shared
+  // slot before its own ring.) kNobody once that slot is gone (a dead worker's last records).
+  std::uint16_t identity_of(WorkerRing& r, std::uint16_t slot) const;
+  WorkerRing* ring_of(int worker) {
+    for (auto& r : rings)
+      if (r->worker == worker) return r.get();
+    return nullptr;
+  }
   std::unique_ptr<shm::RingNotifier> notifier;
   net::posix::stream_descriptor notify;
   net::steady_timer dead_timer;
@@ -93,7 +123,7 @@ struct Node::Impl {
   // --- publishing
   bool publish(MessageType t, const std::string& payload) {
     std::uint64_t at = 0;
-    const auto st = writer->publish(static_cast<std::uint16_t>(t), as_bytes(payload), &at);
+    const auto st = out().publish(static_cast<std::uint16_t>(t), as_bytes(payload), &at);
     if (st != shm::PublishStatus::ok) {
       ++stats.publish_failures;
       std::fprintf(stderr, "shmio[w%d]: could not publish %s (%zu bytes): %s\n", options.worker,
@@ -106,9 +136,10 @@ struct Node::Impl {
   }
   // A worker must never be lapped by its own records: one turn can publish many (a read of many
   // client messages, each a broadcast), and the notifier's drain runs only between turns. Once
-  // this worker's reader is half a ring behind what it just published, it drains now.
+  // this worker's reader is half a ring behind what it just published, it drains now. (With a
+  // ring per worker it does not read its own ring.)
   void keep_up(std::uint64_t published_at) {
-    if (!reader || draining) return;
+    if (!reader || draining || own_writer) return;
     if (published_at - std::min(published_at, reader->position()) > segment->capacity() / 2)
       drain();
   }
@@ -200,7 +231,7 @@ struct Node::Impl {
       if (slot.state.load(std::memory_order_acquire) != shm::layout::kSlotActive) continue;
       const bool bridge = with_bridge && std::strcmp(slot.label, kBridgeLabel) == 0;
       if (std::strncmp(slot.label, "worker-", 7) != 0 && !bridge) continue;
-      if (!include_self && i == writer->id()) continue;
+      if (!include_self && i == self()) continue;
       const shm::ProcessIdentity who = shm::registry::owner_of(slot);
       if (shm::liveness(who) != shm::Liveness::alive) continue;
       out.push_back({i, who, bridge});
@@ -298,6 +329,9 @@ struct Node::Impl {
                       });
   }
   void drain();
+  // One batch of `r` (`from`: the worker ring it reads, nullptr for the shared ring): false if
+  // there was nothing to read.
+  bool read_batch(shm::RingReader& r, WorkerRing* from);
   void apply_broadcast(TakenBroadcast b, std::uint16_t producer);
   // One of our own BROADCASTs that we deliver when read (kFlagOwnInRingOrder).
   static bool own_in_ring_order(const RecordView& v);

@@ -16,6 +16,40 @@ void Node::Impl::drain() {
     bool& flag;
     ~Reset() { flag = false; }
   } reset{draining};
+  // A batch of each ring in turn (the workers' rings with a ring per worker, then the shared
+  // one), until none has more: a busy ring delays the others by at most a batch.
+  for (;;) {
+    bool more = false;
+    for (auto& r : rings) {
+      more = read_batch(*r->reader, r.get()) || more;
+      if (stopped) return;
+    }
+    more = read_batch(*reader, nullptr) || more;
+    if (stopped || !more) return;
+  }
+}
+
+std::uint16_t Node::Impl::identity_of(WorkerRing& r, std::uint16_t slot) const {
+  if (slot >= r.segment.max_producers()) return kNobody;
+  const shm::ProcessIdentity who = shm::registry::owner_of(r.segment.producer_slot(slot));
+  if (slot == r.slot && who == r.who) return r.id;
+  r.slot = slot;
+  r.who = who;
+  r.id = kNobody;
+  const std::string label = "worker-" + std::to_string(r.worker);
+  for (std::uint16_t i = 0; i < segment->max_producers(); ++i) {
+    const auto& ps = segment->producer_slot(i);
+    if (ps.state.load(std::memory_order_acquire) != shm::layout::kSlotActive ||
+        std::strncmp(ps.label, label.c_str(), sizeof ps.label) != 0 ||
+        shm::registry::owner_of(ps) != who)
+      continue;
+    r.id = i;
+    break;
+  }
+  return r.id;
+}
+
+bool Node::Impl::read_batch(shm::RingReader& r, WorkerRing* from) {
   std::array<RecordView, 64> views;
   struct Copied {
     std::uint16_t type, producer;
@@ -23,51 +57,53 @@ void Node::Impl::drain() {
     std::optional<TakenBroadcast> broadcast;  // a BROADCAST (nullopt: it did not decode)
     std::string bytes;                        // any other message
   };
-  for (;;) {
-    const std::size_t n = reader->peek(views);
-    if (reader->last_loss().records != 0) on_lapped(reader->last_loss().records);
-    if (n == 0) {
-      applied_end = reader->position();
-      return;
-    }
-    // One copy per record out of the ring (validated by consume() below): a BROADCAST's frame
-    // is copied straight into the buffer its sockets share; other messages into `bytes`.
-    std::vector<Copied> batch;
-    batch.reserve(n);
-    for (std::size_t i = 0; i < n; ++i) {
-      const RecordView& v = views[i];
-      // Our own records were applied when published, except broadcasts delivered in ring order.
-      if (v.producer == writer->id() && !own_in_ring_order(v)) continue;
-      Copied c{v.type, v.producer, i + 1 < n ? views[i + 1].position : 0, std::nullopt, {}};
-      if (v.type == static_cast<std::uint16_t>(MessageType::broadcast)) {
-        c.broadcast = take_broadcast(v.payload);
-      } else {
-        c.bytes.resize(v.payload.size());
-        shm::copy_tentative(reinterpret_cast<std::byte*>(c.bytes.data()), v.payload.data(),
-                            v.payload.size());
-      }
-      batch.push_back(std::move(c));
-    }
-    if (!reader->consume(std::span<const RecordView>(views.data(), n))) {
-      on_lapped(reader->last_loss().records);
-      continue;
-    }
-    const std::uint64_t batch_end = reader->position();
-    for (Copied& c : batch) {
-      if (c.producer != writer->id()) ++stats.messages_received;  // of others
-      applied_end = c.end != 0 ? c.end : batch_end;
-      if (c.type == static_cast<std::uint16_t>(MessageType::broadcast)) {
-        if (c.broadcast)
-          apply_broadcast(std::move(*c.broadcast), c.producer);
-        else
-          ++stats.bad_records;
-      } else {
-        apply(c.type, c.producer, as_bytes(c.bytes));
-      }
-      if (stopped) return;
-    }
-    applied_end = batch_end;
+  const std::size_t n = r.peek(views);
+  if (r.last_loss().records != 0) on_lapped(r.last_loss().records);
+  if (n == 0) {
+    if (from == nullptr) applied_end = r.position();
+    return false;
   }
+  // One copy per record out of the ring (validated by consume() below): a BROADCAST's frame
+  // is copied straight into the buffer its sockets share; other messages into `bytes`.
+  std::vector<Copied> batch;
+  batch.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const RecordView& v = views[i];
+    // Our own records on the shared ring were applied when published, except broadcasts
+    // delivered in ring order. (A worker does not read its own ring.) A worker ring's records
+    // name their worker by its identity on the shared ring.
+    if (from == nullptr && v.producer == self() && !own_in_ring_order(v)) continue;
+    const std::uint16_t producer = from == nullptr ? v.producer : identity_of(*from, v.producer);
+    Copied c{v.type, producer, i + 1 < n ? views[i + 1].position : 0, std::nullopt, {}};
+    if (v.type == static_cast<std::uint16_t>(MessageType::broadcast)) {
+      c.broadcast = take_broadcast(v.payload);
+    } else {
+      c.bytes.resize(v.payload.size());
+      shm::copy_tentative(reinterpret_cast<std::byte*>(c.bytes.data()), v.payload.data(),
+                          v.payload.size());
+    }
+    batch.push_back(std::move(c));
+  }
+  if (!r.consume(std::span<const RecordView>(views.data(), n))) {
+    on_lapped(r.last_loss().records);
+    return true;
+  }
+  const std::uint64_t batch_end = r.position();
+  for (Copied& c : batch) {
+    if (c.producer != self()) ++stats.messages_received;  // of others
+    if (from == nullptr) applied_end = c.end != 0 ? c.end : batch_end;
+    if (c.type == static_cast<std::uint16_t>(MessageType::broadcast)) {
+      if (c.broadcast)
+        apply_broadcast(std::move(*c.broadcast), c.producer);
+      else
+        ++stats.bad_records;
+    } else {
+      apply(c.type, c.producer, as_bytes(c.bytes));
+    }
+    if (stopped) return true;
+  }
+  if (from == nullptr) applied_end = batch_end;
+  return true;
 }
 
 bool Node::Impl::own_in_ring_order(const RecordView& v) {
@@ -79,7 +115,7 @@ bool Node::Impl::own_in_ring_order(const RecordView& v) {
 }
 
 void Node::Impl::apply_broadcast(TakenBroadcast b, std::uint16_t producer) {
-  if (producer != writer->id()) ++stats.broadcasts_received;
+  if (producer != self()) ++stats.broadcasts_received;
   ClusterAdapter* a = adapter(b.nsp);
   const bool with_acks = (b.flags & kFlagAck) != 0;
   if (!with_acks) {
@@ -112,7 +148,7 @@ void Node::Impl::apply(std::uint16_t type, std::uint16_t producer,
   }
   const json::object& body = m->body;
   const std::uint64_t rid = u64_of(body, "requestId");
-  const bool for_me = body.contains("to") && u64_of(body, "to") == writer->id();
+  const bool for_me = body.contains("to") && u64_of(body, "to") == self();
   const std::uint64_t source = producer + 1u;
   switch (t) {
     case MessageType::sockets_join:
@@ -221,6 +257,11 @@ void Node::Impl::apply(std::uint16_t type, std::uint16_t producer,
     }
     case MessageType::worker_down: {
       const auto pid = static_cast<pid_t>(u64_of(body, "pid"));
+      // With a ring per worker, the rest of its own ring first: everything it said before it
+      // died (answers to requests among them) is applied before its death is, as on one ring.
+      if (WorkerRing* w = ring_of(static_cast<int>(u64_of(body, "worker"))))
+        while (read_batch(*w->reader, w))
+          if (stopped) return;
       worker_down(pid);
       // Its connected sessions count as disconnected from now (the recovery window runs).
       if (sessions) sessions->worker_died(pid);

@@ -35,7 +35,58 @@ struct Worker {
 };
 
 // Creates the segment, replacing a stale one; nullopt (reason printed) if it cannot.
-std::optional<shm::Segment> create_ring(const SupervisorOptions& o) {
+std::optional<shm::Segment> create_ring(const shm::RingConfig& cfg) {
+  const std::string& name = cfg.name;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    auto seg = shm::Segment::create(cfg);
+    if (seg) {
+      // The recovery sessions of an earlier ring of that name name its positions: gone with it.
+      shm::SessionStore::remove_all(name);
+      shm::WorkerBoard::remove_all(name);
+      return std::move(seg.value());
+    }
+    if (seg.error().code != shm::Errc::already_exists) {
+      std::fprintf(stderr, "shmio: cannot create ring %s: %s\n", name.c_str(),
+                   seg.error().message.c_str());
+      return std::nullopt;
+    }
+    auto old = shm::Segment::attach(name, shm::AttachMode::read_only);
+    if (old) {
+      const auto& h = old.value().header();
+      const shm::ProcessIdentity creator{h.creator_pid, h.creator_start_time};
+      if (shm::liveness(creator) == shm::Liveness::alive) {
+        std::fprintf(stderr,
+                     "shmio: ring %s belongs to a running cluster (supervisor pid %d); stop it "
+                     "first or pick another --ring / --port\n",
+                     name.c_str(), h.creator_pid);
+        return std::nullopt;
+      }
+      std::fprintf(stderr, "shmio: removing stale ring %s (its supervisor, pid %d, is gone)\n",
+                   name.c_str(), h.creator_pid);
+    } else if (auto who = shm::Segment::creator(name);
+               !who && who.error().code == shm::Errc::not_ready) {
+      std::fprintf(stderr, "shmio: ring %s is being created by another process; not touching it\n",
+                   name.c_str());
+      return std::nullopt;
+    } else if (who && shm::liveness(who.value()) == shm::Liveness::alive) {
+      // Unusable to us (another layout version, say) but its creator still runs: a cluster of
+      // another shmio build may be using it.
+      std::fprintf(stderr,
+                   "shmio: ring %s cannot be used by this build (%s) and belongs to a running "
+                   "process (pid %d); stop it first or pick another --ring / --port\n",
+                   name.c_str(), old.error().message.c_str(), who.value().pid);
+      return std::nullopt;
+    } else {
+      std::fprintf(stderr, "shmio: removing unusable ring %s (%s)\n", name.c_str(),
+                   old.error().message.c_str());
+    }
+    (void)shm::Segment::remove(name);
+  }
+  std::fprintf(stderr, "shmio: cannot create ring %s\n", name.c_str());
+  return std::nullopt;
+}
+
+shm::RingConfig shared_ring_config(const SupervisorOptions& o) {
   shm::RingConfig cfg;
   cfg.name = o.ring;
   cfg.capacity = o.ring_bytes;
@@ -45,56 +96,33 @@ std::optional<shm::Segment> create_ring(const SupervisorOptions& o) {
   const auto slots = static_cast<std::uint16_t>(std::min(1024, o.workers + 64));
   cfg.max_producers = std::max<std::uint16_t>(cfg.max_producers, slots);
   cfg.max_readers = std::max<std::uint16_t>(cfg.max_readers, slots);
-  for (int attempt = 0; attempt < 2; ++attempt) {
-    auto seg = shm::Segment::create(cfg);
-    if (seg) {
-      // The recovery sessions of an earlier ring of that name name its positions: gone with it.
-      shm::SessionStore::remove_all(o.ring);
-      shm::WorkerBoard::remove_all(o.ring);
-      return std::move(seg.value());
-    }
-    if (seg.error().code != shm::Errc::already_exists) {
-      std::fprintf(stderr, "shmio: cannot create ring %s: %s\n", o.ring.c_str(),
-                   seg.error().message.c_str());
-      return std::nullopt;
-    }
-    auto old = shm::Segment::attach(o.ring, shm::AttachMode::read_only);
-    if (old) {
-      const auto& h = old.value().header();
-      const shm::ProcessIdentity creator{h.creator_pid, h.creator_start_time};
-      if (shm::liveness(creator) == shm::Liveness::alive) {
-        std::fprintf(stderr,
-                     "shmio: ring %s belongs to a running cluster (supervisor pid %d); stop it "
-                     "first or pick another --ring / --port\n",
-                     o.ring.c_str(), h.creator_pid);
-        return std::nullopt;
-      }
-      std::fprintf(stderr, "shmio: removing stale ring %s (its supervisor, pid %d, is gone)\n",
-                   o.ring.c_str(), h.creator_pid);
-    } else if (auto who = shm::Segment::creator(o.ring);
-               !who && who.error().code == shm::Errc::not_ready) {
-      std::fprintf(stderr, "shmio: ring %s is being created by another process; not touching it\n",
-                   o.ring.c_str());
-      return std::nullopt;
-    } else if (who && shm::liveness(who.value()) == shm::Liveness::alive) {
-      // Unusable to us (another layout version, say) but its creator still runs: a cluster of
-      // another shmio build may be using it.
-      std::fprintf(stderr,
-                   "shmio: ring %s cannot be used by this build (%s) and belongs to a running "
-                   "process (pid %d); stop it first or pick another --ring / --port\n",
-                   o.ring.c_str(), old.error().message.c_str(), who.value().pid);
-      return std::nullopt;
-    } else {
-      std::fprintf(stderr, "shmio: removing unusable ring %s (%s)\n", o.ring.c_str(),
-                   old.error().message.c_str());
-    }
-    (void)shm::Segment::remove(o.ring);
-  }
-  std::fprintf(stderr, "shmio: cannot create ring %s\n", o.ring.c_str());
-  return std::nullopt;
+  return cfg;
+}
+
+void remove_rings(const std::string& ring, const std::vector<std::string>& worker_rings) {
+  for (const std::string& name : worker_rings) (void)shm::Segment::remove(name);
+  shm::SessionStore::remove_all(ring);
+  shm::WorkerBoard::remove_all(ring);
 }
 
 }  // namespace
+
+std::string worker_ring_name(const std::string& ring, int worker) {
+  return ring + ".w" + std::to_string(worker);
+}
+
+shm::RingConfig worker_ring_config(const std::string& ring, int worker, int workers,
+                                   std::uint64_t bytes, bool huge_pages) {
+  shm::RingConfig cfg;
+  cfg.name = worker_ring_name(ring, worker);
+  cfg.capacity = bytes;
+  cfg.huge_pages = huge_pages;
+  cfg.exclusive_producer = true;
+  cfg.fenced_commits = true;
+  cfg.max_producers = 8;
+  cfg.max_readers = static_cast<std::uint16_t>(std::min(1024, std::max(workers, 1) + 16));
+  return cfg;
+}
 
 std::vector<int> affinity_cpus() {
   std::vector<int> cpus = shm::affinity_cpus();
@@ -108,37 +136,65 @@ int run_supervisor(const SupervisorOptions& o,
   const int n = o.workers > 0 ? o.workers : static_cast<int>(cpus.size());
   SupervisorOptions ro = o;
   ro.workers = n;
-  auto seg = create_ring(ro);
-  if (!seg) return 1;
+  // The shared ring, then (with a ring per worker) each worker's: all of them or none.
+  struct Ring {
+    shm::Segment segment;
+    std::string path;  // its file, checked once a second (below)
+    struct stat at_start {};
+    bool stat_ok = false;
+  };
+  std::vector<Ring> rings;
+  std::vector<std::string> worker_rings;  // the names of those created (removed at the end)
+  std::vector<shm::RingConfig> configs{shared_ring_config(ro)};
+  if (o.ring_per_worker)
+    for (int i = 0; i < n; ++i)
+      configs.push_back(worker_ring_config(o.ring, i, n, o.ring_bytes, o.ring_huge_pages));
+  for (const shm::RingConfig& cfg : configs) {
+    auto seg = create_ring(cfg);
+    if (!seg) {
+      rings.clear();
+      if (cfg.name != o.ring) {  // a worker's ring: the shared one (ours) and those made go too
+        (void)shm::Segment::remove(o.ring);
+        remove_rings(o.ring, worker_rings);
+      }
+      return 1;
+    }
+    if (cfg.name != o.ring) worker_rings.push_back(cfg.name);
+    rings.push_back({std::move(*seg), "/dev/shm/" + shm::Segment::object_name(cfg.name)});
+    rings.back().stat_ok = ::stat(rings.back().path.c_str(), &rings.back().at_start) == 0;
+  }
+  shm::Segment* const seg = &rings.front().segment;
   std::optional<shm::RingWriter> writer;
   if (auto w = shm::RingWriter::attach(*seg, {"supervisor", -1}); w) {
     writer.emplace(std::move(w.value()));
   } else {
     std::fprintf(stderr, "shmio: cannot attach to ring %s: %s\n", o.ring.c_str(),
                  w.error().message.c_str());
+    rings.clear();
     (void)shm::Segment::remove(o.ring);
-    shm::SessionStore::remove_all(o.ring);
-    shm::WorkerBoard::remove_all(o.ring);
+    remove_rings(o.ring, worker_rings);
     return 1;
   }
   if (o.on_start) o.on_start(n);
-  // The ring's file, checked once a second: removed (an operator's rm in /dev/shm), replaced by
-  // another file, or its header overwritten. Restarted workers attach by name, so a cluster
-  // whose ring is gone cannot restart a worker; it stops cleanly instead of crash-looping.
-  const std::string ring_path = "/dev/shm/" + shm::Segment::object_name(o.ring);
-  struct stat ring_stat {};
-  const bool ring_stat_ok = ::stat(ring_path.c_str(), &ring_stat) == 0;
+  // The rings' files, checked once a second: removed (an operator's rm in /dev/shm), replaced by
+  // another file, or a header overwritten. Restarted workers attach by name, so a cluster whose
+  // ring is gone cannot restart a worker; it stops cleanly instead of crash-looping.
+  std::string ring_path = rings.front().path;  // (the one in trouble, once one is)
   auto ring_trouble = [&]() -> const char* {
-    std::uint64_t magic = 0;
-    std::uint32_t version = 0;
-    std::memcpy(&magic, &seg->header().magic, sizeof magic);
-    std::memcpy(&version, &seg->header().layout_version, sizeof version);
-    if (magic != shm::layout::kMagic || version != shm::layout::kLayoutVersion)
-      return "was corrupted (its header no longer names a shmio ring)";
-    struct stat now {};
-    if (::stat(ring_path.c_str(), &now) != 0) return "was removed";
-    if (ring_stat_ok && (now.st_ino != ring_stat.st_ino || now.st_dev != ring_stat.st_dev))
-      return "was replaced by another file";
+    for (const Ring& r : rings) {
+      ring_path = r.path;
+      std::uint64_t magic = 0;
+      std::uint32_t version = 0;
+      std::memcpy(&magic, &r.segment.header().magic, sizeof magic);
+      std::memcpy(&version, &r.segment.header().layout_version, sizeof version);
+      if (magic != shm::layout::kMagic || version != shm::layout::kLayoutVersion)
+        return "was corrupted (its header no longer names a shmio ring)";
+      struct stat now {};
+      if (::stat(r.path.c_str(), &now) != 0) return "was removed";
+      if (r.stat_ok && (now.st_ino != r.at_start.st_ino || now.st_dev != r.at_start.st_dev))
+        return "was replaced by another file";
+    }
+    ring_path = rings.front().path;
     return nullptr;
   };
   int exit_code = 0;
@@ -248,7 +304,7 @@ int run_supervisor(const SupervisorOptions& o,
         // Its reader slot freed now, and with it the count of its wait on the ring (a worker
         // killed while it waited: otherwise every later commit would wake no one, in a system
         // call; docs/ring.md "Dead waiters").
-        (void)shm::registry::reap_dead_readers(*seg);
+        for (const Ring& r : rings) (void)shm::registry::reap_dead_readers(r.segment);
         if (draining) break;
         if (WIFSIGNALED(status))
           std::fprintf(stderr, "shmio: %s (pid %d) killed by signal %d; restarting\n",
@@ -280,13 +336,23 @@ int run_supervisor(const SupervisorOptions& o,
       if (w.pid == 0 && w.restart_at && Clock::now() >= *w.restart_at) spawn(i);
     }
   }
-  writer.reset();   // release the slot before removing
-  if (ring_ours) {  // (the workers' session table and board)
+  writer.reset();  // release the slot before removing
+  rings.clear();
+  // Every ring, and the workers' session table and board — except a ring whose file another took
+  // (left to it).
+  const std::string replaced = ring_ours ? std::string() : ring_path;
+  auto ours = [&](const std::string& name) {
+    return "/dev/shm/" + shm::Segment::object_name(name) != replaced;
+  };
+  for (const std::string& name : worker_rings)
+    if (ours(name)) (void)shm::Segment::remove(name);
+  if (ours(o.ring)) {
     shm::SessionStore::remove_all(o.ring);
     shm::WorkerBoard::remove_all(o.ring);
   }
-  if (ring_ours && shm::Segment::remove(o.ring))
-    std::fprintf(stderr, "shmio: stopped; ring %s removed\n", o.ring.c_str());
+  if (ours(o.ring) && shm::Segment::remove(o.ring))
+    std::fprintf(stderr, "shmio: stopped; ring %s removed%s\n", o.ring.c_str(),
+                 worker_rings.empty() ? "" : " (and the workers' rings)");
   else
     std::fprintf(stderr, "shmio: stopped\n");
   sigprocmask(SIG_SETMASK, &old, nullptr);

@@ -49,11 +49,12 @@ struct ServeOptions {
   long port = 3000;  // 0: a free port, printed on start
   // -1: one process (no ring, no supervisor); 0: one worker per CPU of the affinity mask; N.
   int workers = -1;
-  bool port_per_worker = false;         // worker i listens on port + i (instead of all on port)
-  bool pin = true;                      // worker i pinned to the i-th CPU
-  std::string ring;                     // the ring's name (default "port-P"; /dev/shm/shmio.NAME)
-  std::uint64_t ring_mb = 64;           // the ring's size in MiB, a power of two
-  bool ring_huge_pages = false;         // ask for 2 MiB pages for the ring (--ring-huge-pages)
+  bool port_per_worker = false;  // worker i listens on port + i (instead of all on port)
+  bool pin = true;               // worker i pinned to the i-th CPU
+  std::string ring;              // the ring's name (default "port-P"; /dev/shm/shmio.NAME)
+  std::uint64_t ring_mb = 64;    // the ring's size in MiB, a power of two
+  bool ring_huge_pages = false;  // ask for 2 MiB pages for the ring (--ring-huge-pages)
+  bool ring_per_worker = false;  // a ring per worker (--ring-per-worker, docs/ring-per-worker.md)
   std::size_t max_sessions = 1u << 17;  // entries of the recovery session table (shared memory)
   std::uint32_t session_bytes = 512;    // bytes per entry (--session-bytes)
   bool rebalance = true;                // steer and shed clients towards less loaded workers

@@ -1,4 +1,5 @@
-// A worker's membership in the cluster: its RingWriter and RingReader on the shared ring, the
+// A worker's membership in the cluster: its RingWriter and RingReader on the shared ring (with
+// NodeOptions::ring_per_worker: its writer on its own ring and a reader on each ring), the
 // cluster adapter it installs in every namespace, the requests it waits on, and its counters.
 //
 // Data path of a broadcast (docs/cluster.md): the publishing worker encodes the packet once,
@@ -61,6 +62,14 @@ struct NodeOptions {
   // land, and a busy worker passes them on).
   bool rebalance = true;
   std::size_t rebalance_rate = 50;
+  // A ring per worker (docs/ring-per-worker.md): this worker writes everything it says into its
+  // own ring, worker_ring_name(ring, worker) (made for one producer, created by the supervisor:
+  // supervisor.hpp), and reads every other worker's ring and the shared one (`ring`: the
+  // supervisor's WORKER_DOWN and the emitters' records). Each publish then takes no locked
+  // instruction; only each worker's own order is kept (socket.io's cluster adapter keeps no
+  // more). Not with connection state recovery (its offsets are positions in one ring): Node's
+  // constructor refuses that with std::runtime_error.
+  bool ring_per_worker = false;
 };
 
 // Counters of this worker (monotonic), for /metrics.

@@ -18,6 +18,9 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
+
+#include "shmio/shm/segment.hpp"
 
 namespace shmio::cluster {
 
@@ -37,11 +40,25 @@ struct SupervisorOptions {
   std::chrono::milliseconds drain_timeout{10000};
   // Called in the supervisor once the ring exists and before workers start (e.g. to print).
   std::function<void(int workers)> on_start;
+  // A ring per worker (NodeOptions::ring_per_worker, docs/ring-per-worker.md): the supervisor
+  // also creates worker i's ring (worker_ring_name, worker_ring_config: ring_bytes each), checks
+  // it with the shared one, frees a dead worker's reader slots on every ring, and removes them all
+  // at the end.
+  bool ring_per_worker = false;
   // The fleet bridge (shmio/redis/bridge.hpp, docs/redis.md): when set, it runs in a child of its
   // own (not pinned), supervised like a worker: restarted with the same backoff when it dies, its
   // death published on the ring (requests waiting for it complete), drained with the workers.
   std::function<int()> bridge_main;
 };
+
+// Worker i's own ring with a ring per worker: "<ring>.w<i>".
+std::string worker_ring_name(const std::string& ring, int worker);
+// How the supervisor makes it: `bytes` of data, made for one producer (its worker) with fenced
+// commits (a worker parks on every ring while idle: a membarrier() per park would cost more than
+// a fence per commit, docs/ring.md "Exclusive producers"), a reader slot for every other worker
+// plus 16 (tools, a worker restarting before its old slot is freed), 8 producer slots.
+shm::RingConfig worker_ring_config(const std::string& ring, int worker, int workers,
+                                   std::uint64_t bytes, bool huge_pages);
 
 // The CPUs in this process's affinity mask, in order.
 std::vector<int> affinity_cpus();

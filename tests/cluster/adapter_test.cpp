@@ -3,9 +3,11 @@
 // What socket.io's cluster adapter does across servers, checked here without the bench app or
 // Node clients: broadcasts to rooms of another worker, fetchSockets over both, operations on a
 // remote socket, serverSideEmit with acks, the count of servers, and a request that finds its
-// other worker gone — each on one shared ring and with a ring per worker
-// (NodeOptions::ring_per_worker); and, with a stand-in for worker 1 writing its rings, that a
-// worker's death is applied only after everything it said before it.
+// other worker gone, a worker started again — each on one shared ring and with a ring per worker
+// (NodeOptions::ring_per_worker); and, with stand-ins for worker 1 writing its rings as it would,
+// that a worker's death is applied only after everything it said before it, and (a ring per
+// worker) that a worker ring's records are named by the RING_OWNER record before them, and by
+// nobody once that worker's shared slot is another's.
 #include <gtest/gtest.h>
 
 #include <boost/asio/io_context.hpp>
@@ -146,6 +148,32 @@ class ClusterAdapterTest : public ::testing::TestWithParam<bool> {
     return out;
   }
 
+  // Worker 0 asks every other worker (serverSideEmit "ping" with an ack, 3 s); the request's id is
+  // read from the ring worker 0 writes.
+  struct Asked {
+    std::optional<std::string> error = "not called";
+    std::vector<sio::Args> answers;
+    std::uint64_t rid = 0;
+    bool done() const { return error != std::optional<std::string>("not called"); }
+  };
+  std::shared_ptr<Asked> ask() {
+    auto q = std::make_shared<Asked>();
+    auto reader = shm::RingReader::attach(GetParam() ? worker_rings_[0] : *segment_,
+                                          {"stand-in", -1, shm::StartAt::latest});
+    EXPECT_TRUE(reader) << reader.error().message;
+    if (!reader) return q;
+    workers_[0]->server->of("/").server_side_emit_with_ack(
+        "ping", sio::Args{1}, 3s, [q](std::optional<std::string> e, std::vector<sio::Args> r) {
+          q->error = std::move(e);
+          q->answers = std::move(r);
+        });
+    reader.value().poll([&](const shm::RecordView& v) {
+      if (v.type == static_cast<std::uint16_t>(cluster::MessageType::server_side_emit))
+        q->rid = cluster::read_message(v.payload)->body.at("requestId").to_number<std::uint64_t>();
+    });
+    return q;
+  }
+
   boost::asio::io_context io_;
   std::string ring_;
   std::optional<shm::Segment> segment_;
@@ -159,6 +187,29 @@ class ClusterAdapterTest : public ::testing::TestWithParam<bool> {
   std::vector<Conn> clients_;
 };
 
+}  // namespace
+
+namespace {
+// A stand-in's record (a JSON message of the cluster's wire) into the ring `w` writes.
+shm::PublishStatus say(shm::RingWriter& w, cluster::MessageType t, const boost::json::object& b) {
+  const std::string body = cluster::write_message(b);
+  return w.publish(static_cast<std::uint16_t>(t),
+                   {reinterpret_cast<const std::byte*>(body.data()), body.size()});
+}
+// The shared-ring slot id labelled `label` (a worker's identity on the wire), or -1.
+int slot_labelled(const shm::Segment& s, const std::string& label) {
+  for (std::uint16_t i = 0; i < s.max_producers(); ++i)
+    if (s.producer_slot(i).state.load() == shm::layout::kSlotActive &&
+        std::string(s.producer_slot(i).label) == label)
+      return i;
+  return -1;
+}
+// The id and the generation of a shared-ring slot, as a worker's RING_OWNER record says them.
+boost::json::object owner_of_ring(const shm::Segment& shared, const shm::RingWriter& w) {
+  return {{"worker", 1},
+          {"id", w.id()},
+          {"generation", shared.producer_slot(w.id()).generation.load()}};
+}
 }  // namespace
 
 TEST_P(ClusterAdapterTest, BroadcastsReachTheRoomsOfTheOtherWorkerOnceAndInOrder) {
@@ -275,51 +326,120 @@ TEST_P(ClusterAdapterTest, AWorkersDeathIsAppliedAfterEverythingItSaidBeforeIt) 
     auto w = shm::RingWriter::attach(worker_rings_[1], {"worker-1", -1});
     ASSERT_TRUE(w) << w.error().message;
     fake_own.emplace(std::move(w.value()));
+    ASSERT_EQ(say(*fake_own, cluster::MessageType::ring_owner,
+                  owner_of_ring(*segment_, fake_shared.value())),
+              shm::PublishStatus::ok);  // (as a worker's first record there)
   }
   shm::RingWriter& says = fake_own ? *fake_own : fake_shared.value();
-  // Worker 0's request reaches it (and the stand-in reads it from worker 0's ring).
-  const shm::Segment& requests = GetParam() ? worker_rings_[0] : *segment_;
-  auto reader = shm::RingReader::attach(requests, {"stand-in", -1, shm::StartAt::latest});
-  ASSERT_TRUE(reader) << reader.error().message;
-  std::optional<std::string> error = "not called";
-  std::vector<sio::Args> answers;
-  workers_[0]->server->of("/").server_side_emit_with_ack(
-      "ping", sio::Args{41}, 5s, [&](std::optional<std::string> e, std::vector<sio::Args> r) {
-        error = std::move(e);
-        answers = std::move(r);
-      });
-  std::uint64_t rid = 0, to = 0;
-  reader.value().poll([&](const shm::RecordView& v) {
-    if (v.type != static_cast<std::uint16_t>(cluster::MessageType::server_side_emit)) return;
-    auto m = cluster::read_message(v.payload);
-    ASSERT_TRUE(m);
-    rid = m->body.at("requestId").to_number<std::uint64_t>();
-  });
-  ASSERT_NE(rid, 0u) << "worker 0's request was not in its ring";
+  const auto q = ask();
+  ASSERT_NE(q->rid, 0u) << "worker 0's request was not in its ring";
   // Worker 0's identity on the wire is its shared-ring slot (in both modes): labelled worker-0.
-  for (std::uint16_t i = 0; i < segment_->max_producers(); ++i)
-    if (std::string(segment_->producer_slot(i).label) == "worker-0") to = i;
-  auto publish = [](shm::RingWriter& w, cluster::MessageType t, const std::string& body) {
-    return w.publish(static_cast<std::uint16_t>(t),
-                     {reinterpret_cast<const std::byte*>(body.data()), body.size()});
-  };
+  const int to = slot_labelled(*segment_, "worker-0");
   for (int i = 0; i < 100; ++i)  // (ignored by workers: for the fleet bridge)
-    ASSERT_EQ(publish(says, cluster::MessageType::namespaces,
-                      cluster::write_message({{"worker", 1}, {"nsps", boost::json::array{}}})),
+    ASSERT_EQ(say(says, cluster::MessageType::namespaces,
+                  {{"worker", 1}, {"nsps", boost::json::array{}}}),
               shm::PublishStatus::ok);
-  ASSERT_EQ(publish(says, cluster::MessageType::server_side_emit_response,
-                    cluster::write_message(
-                        {{"requestId", rid}, {"to", to}, {"args", boost::json::array{42}}})),
+  ASSERT_EQ(say(says, cluster::MessageType::server_side_emit_response,
+                {{"requestId", q->rid}, {"to", to}, {"args", boost::json::array{42}}}),
             shm::PublishStatus::ok);
   auto supervisor = shm::RingWriter::attach(*segment_, {"supervisor", -1});
   ASSERT_TRUE(supervisor) << supervisor.error().message;
-  ASSERT_EQ(publish(supervisor.value(), cluster::MessageType::worker_down,
-                    cluster::write_message({{"pid", ::getpid()}, {"worker", 1}})),
+  ASSERT_EQ(say(supervisor.value(), cluster::MessageType::worker_down,
+                {{"pid", ::getpid()}, {"worker", 1}}),
             shm::PublishStatus::ok);
-  ASSERT_TRUE(drive([&] { return error != std::optional<std::string>("not called"); }));
-  EXPECT_FALSE(error) << *error;
-  ASSERT_EQ(answers.size(), 1u) << "the answer was dropped with its worker";
-  EXPECT_EQ(answers[0].values.at(0), 42);
+  ASSERT_TRUE(drive([&] { return q->done(); }));
+  EXPECT_FALSE(q->error) << *q->error;
+  ASSERT_EQ(q->answers.size(), 1u) << "the answer was dropped with its worker";
+  EXPECT_EQ(q->answers[0].values.at(0), 42);
+}
+
+// Records of a worker ring whose writer's shared slot was taken again since its RING_OWNER said
+// it (a dead worker's last records, once another process has its slot) name nobody: its LOAD is
+// ignored, and its count for a request does not make that request wait for it.
+TEST_P(ClusterAdapterTest, RecordsOfAWorkerWhoseSlotWasTakenAgainAreNotTakenForAnyone) {
+  if (!GetParam()) GTEST_SKIP() << "a worker ring's records only";
+  stop(*workers_[1]);
+  workers_[1].reset();
+  std::optional<shm::RingWriter> gone;  // the dead worker's shared slot
+  {
+    auto w = shm::RingWriter::attach(*segment_, {"worker-1", -1});
+    ASSERT_TRUE(w) << w.error().message;
+    gone.emplace(std::move(w.value()));
+  }
+  auto own = shm::RingWriter::attach(worker_rings_[1], {"worker-1", -1});
+  ASSERT_TRUE(own) << own.error().message;
+  ASSERT_EQ(say(own.value(), cluster::MessageType::ring_owner, owner_of_ring(*segment_, *gone)),
+            shm::PublishStatus::ok);
+  const int gone_id = gone->id();
+  gone.reset();
+  // Its slot, taken by the one responder: a stand-in on the shared ring that answers there.
+  auto responder = shm::RingWriter::attach(*segment_, {"worker-2", -1});
+  ASSERT_TRUE(responder) << responder.error().message;
+  ASSERT_EQ(responder.value().id(), gone_id);
+  const auto q = ask();
+  ASSERT_NE(q->rid, 0u);
+  const int to = slot_labelled(*segment_, "worker-0");
+  ASSERT_GE(to, 0);
+  ASSERT_EQ(say(own.value(), cluster::MessageType::load, {{"worker", 1}, {"clients", 7}}),
+            shm::PublishStatus::ok);
+  ASSERT_EQ(say(own.value(), cluster::MessageType::broadcast_client_count,
+                {{"requestId", q->rid}, {"to", to}, {"clientCount", 5}}),
+            shm::PublishStatus::ok);
+  ASSERT_EQ(say(responder.value(), cluster::MessageType::server_side_emit_response,
+                {{"requestId", q->rid}, {"to", to}, {"args", boost::json::array{2}}}),
+            shm::PublishStatus::ok);
+  const auto asked = std::chrono::steady_clock::now();
+  ASSERT_TRUE(drive([&] { return q->done(); }));
+  EXPECT_FALSE(q->error) << *q->error;
+  ASSERT_EQ(q->answers.size(), 1u);
+  EXPECT_EQ(q->answers[0].values.at(0), 2);
+  EXPECT_LT(std::chrono::steady_clock::now() - asked, 2s) << "waited for nobody's count";
+}
+
+// A reader far behind in a worker ring that changed hands twice meanwhile (A, then B, then C,
+// each in slot 0 of that ring, C's shared slot below A's) still names each record's writer by the
+// RING_OWNER record before it, not by whoever holds that ring slot now: A's answer counts as A's.
+// (Looked up by the ring slot's present holder, it would be taken for C's: the first live shared
+// slot labelled worker-1 of that process.)
+TEST_P(ClusterAdapterTest, AReaderBehindTwoTakeOversNamesEachRecordsWriter) {
+  if (!GetParam()) GTEST_SKIP() << "a worker ring's records only";
+  stop(*workers_[1]);
+  workers_[1].reset();
+  auto low = std::make_optional(shm::RingWriter::attach(*segment_, {"placeholder", -1}).value());
+  auto take_over = [&](std::optional<shm::RingWriter>& shared,
+                       std::optional<shm::RingWriter>& own) {
+    auto sw = shm::RingWriter::attach(*segment_, {"worker-1", -1});
+    ASSERT_TRUE(sw) << sw.error().message;
+    shared.emplace(std::move(sw.value()));
+    auto ow = shm::RingWriter::attach(worker_rings_[1], {"worker-1", -1});
+    ASSERT_TRUE(ow) << ow.error().message;
+    own.emplace(std::move(ow.value()));
+    ASSERT_EQ(say(*own, cluster::MessageType::ring_owner, owner_of_ring(*segment_, *shared)),
+              shm::PublishStatus::ok);
+  };
+  std::optional<shm::RingWriter> a_shared, a_own, b_shared, b_own, c_shared, c_own;
+  take_over(a_shared, a_own);  // (A: the only responder; its shared slot stays, above low's)
+  ASSERT_GT(a_shared->id(), low->id());
+  const auto q = ask();
+  ASSERT_NE(q->rid, 0u);
+  const int to = slot_labelled(*segment_, "worker-0");
+  ASSERT_EQ(say(*a_own, cluster::MessageType::server_side_emit_response,
+                {{"requestId", q->rid}, {"to", to}, {"args", boost::json::array{"from A"}}}),
+            shm::PublishStatus::ok);
+  const std::uint16_t a_ring_slot = a_own->id();
+  a_own.reset();
+  take_over(b_shared, b_own);
+  b_own.reset();
+  b_shared.reset();
+  const int low_id = low->id();
+  low.reset();
+  take_over(c_shared, c_own);
+  ASSERT_EQ(c_own->id(), a_ring_slot) << "C holds A's slot of the ring (the case to check)";
+  ASSERT_EQ(c_shared->id(), low_id) << "C's shared slot is found before A's";
+  ASSERT_TRUE(drive([&] { return q->done(); }));
+  EXPECT_FALSE(q->error) << *q->error;
+  ASSERT_EQ(q->answers.size(), 1u) << "A's answer was taken for C's";
+  EXPECT_EQ(q->answers[0].values.at(0), "from A");
 }
 
 INSTANTIATE_TEST_SUITE_P(Rings, ClusterAdapterTest, ::testing::Bool(),

@@ -698,23 +698,37 @@ test("a ring per worker: each worker writes its own ring, a SIGKILLed worker's s
   for (const name of [c.ring, `${c.ring}.w0`, `${c.ring}.w1`]) assert.equal(existsSync(shm(name)), false, name);
 
   // What it cannot do: a clear error, exit status 2, before anything is created.
-  for (const [args, why] of [[["--recovery"], /--ring-per-worker cannot serve connection state recovery/],
-                             [["--redis", "redis://127.0.0.1:1"], /--ring-per-worker cannot join a Redis fleet|no fleet bridge/],
-                             [["--workers", "-1"], /--workers|needs a cluster/],
-                             [["--workers", "128"], /--ring-per-worker takes at most 127 workers/]]) {
-    const withWorkers = args[0] === "--workers" ? [] : ["--workers", "2"];
-    const p = spawn(BIN, ["--app", "bench", "--port", "0", "--ring-per-worker", ...withWorkers, ...args]);
+  for (const [args, why] of [
+    [["--app", "bench", "--workers", "2", "--recovery"], /--ring-per-worker cannot serve connection state recovery/],
+    [["--app", "chat", "--workers", "2"], /cannot serve connection state recovery \(asked for by --recovery or by the app/],
+    [["--app", "bench", "--workers", "2", "--redis", "redis://127.0.0.1:1"], /--ring-per-worker cannot join a Redis fleet|no fleet bridge/],
+    [["--app", "bench", "--workers", "129"], /--ring-per-worker takes at most 128 workers/],
+    [["--app", "bench"], /--ring-per-worker needs a cluster/]]) {
+    const p = spawn(BIN, ["--port", "0", "--ring-per-worker", ...args]);
     let err = "";
     p.stderr.on("data", (d) => (err += d));
     const [code] = await within(once(p, "exit"), 5000, "refused");
     assert.equal(code, 2, err);
     assert.match(err, why);
   }
-  const single = spawn(BIN, ["--app", "bench", "--port", "0", "--ring-per-worker"]);
-  let err = "";
-  single.stderr.on("data", (d) => (err += d));
-  assert.equal((await within(once(single, "exit"), 5000, "refused"))[0], 2);
-  assert.match(err, /--ring-per-worker needs a cluster/);
+
+  // A cluster killed with its rings left: the next one of that name, with fewer workers, replaces
+  // the rings it uses and removes the one it does not.
+  const d = await cluster("bench", 3, PER_WORKER);
+  process.kill(d.proc.pid, "SIGKILL");
+  await within(once(d.proc, "exit"), 5000, "killed");
+  assert.ok(existsSync(shm(`${d.ring}.w2`)), "left behind");
+  const e = spawn(BIN, ["--app", "bench", "--workers", "2", "--port", "0", "--ring", d.ring, "--no-pin", ...PER_WORKER]);
+  clusters.push({ proc: e });
+  let log = "";
+  e.stderr.on("data", (x) => (log += x));
+  await within(new Promise((resolve) => e.stdout.on("data", (x) => /listening/.test(String(x)) && resolve())),
+               10000, "a cluster on stale rings");
+  assert.match(log, new RegExp(`removing stale ring ${d.ring}\\.w2 \\(left by an earlier cluster\\)`));
+  assert.equal(existsSync(shm(`${d.ring}.w2`)), false);
+  e.kill("SIGTERM");
+  assert.equal((await within(once(e, "exit"), 10000, "exit"))[0], 0);
+  for (const name of [d.ring, `${d.ring}.w0`, `${d.ring}.w1`]) assert.equal(existsSync(shm(name)), false, name);
 });
 
 test("supervisor: refuses a live cluster's ring, replaces a stale one, drains and removes the ring", async () => {
@@ -793,9 +807,10 @@ async function refusedAndLeftAlone(ring, path, message) {
 }
 
 test("a ring removed or corrupted under a running cluster: the supervisor says so and stops cleanly, no crash loop", async () => {
-  for (const harm of ["removed", "corrupted"]) {
-    const c = await cluster("bench", 2);
-    const path = `/dev/shm/shmio.${c.ring}`;
+  // (With a ring per worker: worker 1's ring; every ring goes at the end.)
+  for (const [harm, perWorker] of [["removed", false], ["corrupted", false], ["removed", true], ["corrupted", true]]) {
+    const c = await cluster("bench", 2, perWorker ? PER_WORKER : []);
+    const path = `/dev/shm/shmio.${c.ring}${perWorker ? ".w1" : ""}`;
     const s = client(c.url(0));
     await within(once(s, "connect"), 5000, "connect");
     const exited = once(c.proc, "exit");
@@ -810,7 +825,8 @@ test("a ring removed or corrupted under a running cluster: the supervisor says s
     assert.equal(code, 1);
     assert.match(c.log, new RegExp(`ring ${path} was ${harm}[^\\n]* under the running cluster: stopping cleanly`));
     assert.doesNotMatch(c.log, /restarting/, "no worker restarted (no crash loop)");
-    assert.equal(existsSync(path), false, "nothing left in /dev/shm");
+    for (const left of [path, `/dev/shm/shmio.${c.ring}`, `/dev/shm/shmio.${c.ring}.w0`])
+      assert.equal(existsSync(left), false, `nothing left in /dev/shm (${left})`);
   }
 });
 

@@ -79,9 +79,10 @@ const char* kUsage =
     "               /dev/shm's tmpfs allows them (mounted huge=advise or always; docs/ring.md,\n"
     "               Page faults)\n"
     "  --ring-per-worker  each worker writes into a ring of its own (NAME.wI, --ring-mb each,\n"
-    "               made for one producer: no locked instruction per publish) and reads all\n"
-    "               of them; only each worker's own order is kept (docs/ring-per-worker.md).\n"
-    "               Needs --workers; not with --recovery or --redis\n"
+    "               made for one producer: no locked instruction per publish) and reads the\n"
+    "               others' and the shared one; only each worker's own order is kept\n"
+    "               (docs/ring-per-worker.md). Needs --workers (at most 128); not with\n"
+    "               --recovery or --redis\n"
     "  --redis URL  join a fleet of socket.io servers on Redis (redis://[[user]:pass@]host[:port]\n"
     "               [/db] or unix:///path[?db=N]): one bridge process per host, supervised\n"
     "               (docs/redis.md); needs --workers\n"
@@ -604,8 +605,9 @@ int serve(ServeOptions cfg, Setup setup) {
   if (cfg.ring_per_worker) {
     const char* why = cfg.workers < 0 ? "needs a cluster (--workers N or auto)"
                       : cfg.server.connection_state_recovery
-                          ? "cannot serve connection state recovery (--recovery: its offsets are "
-                            "positions in one ring)"
+                          ? "cannot serve connection state recovery (asked for by --recovery or "
+                            "by the app, as --app chat does: its offsets are positions in one "
+                            "ring)"
                       : !cfg.redis.url.empty()
                           ? "cannot join a Redis fleet yet (--redis: the fleet bridge reads one "
                             "ring)"
@@ -661,11 +663,12 @@ int serve(ServeOptions cfg, Setup setup) {
   // A cluster. All workers must listen on one known port: with port 0 the supervisor picks a free
   // one first (and holds it, bound with SO_REUSEPORT but not listening, while the cluster runs).
   const int n = cfg.workers > 0 ? cfg.workers : static_cast<int>(cluster::affinity_cpus().size());
-  if (cfg.ring_per_worker && n + 1 > static_cast<int>(shm::RingNotifier::kMaxRings)) {
+  if (cfg.ring_per_worker && n > static_cast<int>(shm::RingNotifier::kMaxRings)) {
     std::fprintf(stderr,
-                 "shmio: --ring-per-worker takes at most %zu workers (each waits on every ring "
-                 "with one notifier, which watches at most %zu rings); %d asked for\n",
-                 shm::RingNotifier::kMaxRings - 1, shm::RingNotifier::kMaxRings, n);
+                 "shmio: --ring-per-worker takes at most %zu workers (each waits on the shared "
+                 "ring and the others' with one notifier, which watches at most %zu rings); %d "
+                 "asked for\n",
+                 shm::RingNotifier::kMaxRings, shm::RingNotifier::kMaxRings, n);
     return 2;
   }
   if (cfg.port_per_worker && (cfg.port == 0 || cfg.port + n - 1 > 65535)) {

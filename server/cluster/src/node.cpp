@@ -26,9 +26,10 @@ Node::Node(net::io_context& io, NodeOptions options, sio::ServerOptions& so)
     throw std::runtime_error("cannot attach ring '" + m.options.ring + "': " + seg.error().message);
   m.segment.emplace(std::move(seg.value()));
   const std::string label = "worker-" + std::to_string(m.options.worker);
-  auto w = shm::RingWriter::attach(*m.segment, {label, m.options.core});
-  if (!w) throw std::runtime_error("cannot take a producer slot: " + w.error().message);
-  m.writer.emplace(std::move(w.value()));
+  // Every reader first, then the writer whose slot names this worker to the others (live_workers):
+  // from then on it counts as a responder to their requests, which its readers already hold for
+  // start() to answer. (Attaching a ring touches each of its pages: tens of milliseconds for a
+  // large one, during which a worker already named would make requests wait for their timeout.)
   auto r = shm::RingReader::attach(*m.segment, {label, m.options.core, shm::StartAt::latest});
   if (!r) throw std::runtime_error("cannot take a reader slot: " + r.error().message);
   m.reader.emplace(std::move(r.value()));
@@ -37,14 +38,7 @@ Node::Node(net::io_context& io, NodeOptions options, sio::ServerOptions& so)
       throw std::runtime_error(
           "a ring per worker cannot serve connection state recovery (its offsets are positions "
           "in one ring): leave out one of the two");
-    // Its own ring, written by this worker alone (a restarted worker takes it over: the ring
-    // pads a claim its predecessor left), and every other worker's, read from their latest.
-    auto own = shm::Segment::attach(worker_ring_name(m.options.ring, m.options.worker));
-    if (!own) throw std::runtime_error("cannot attach this worker's ring: " + own.error().message);
-    m.own_segment.emplace(std::move(own.value()));
-    auto ow = shm::RingWriter::attach(*m.own_segment, {label, m.options.core});
-    if (!ow) throw std::runtime_error("cannot write this worker's ring: " + ow.error().message);
-    m.own_writer.emplace(std::move(ow.value()));
+    // Every other worker's ring, read from its latest record.
     for (int j = 0; j < m.options.workers; ++j) {
       if (j == m.options.worker) continue;
       auto other = shm::Segment::attach(worker_ring_name(m.options.ring, j));
@@ -60,6 +54,26 @@ Node::Node(net::io_context& io, NodeOptions options, sio::ServerOptions& so)
       wr->reader.emplace(std::move(rd.value()));
       m.rings.push_back(std::move(wr));
     }
+    auto own = shm::Segment::attach(worker_ring_name(m.options.ring, m.options.worker));
+    if (!own) throw std::runtime_error("cannot attach this worker's ring: " + own.error().message);
+    m.own_segment.emplace(std::move(own.value()));
+  }
+  auto w = shm::RingWriter::attach(*m.segment, {label, m.options.core});
+  if (!w) throw std::runtime_error("cannot take a producer slot: " + w.error().message);
+  m.writer.emplace(std::move(w.value()));
+  if (m.own_segment) {
+    // Its own ring, written by this worker alone (a restarted worker takes it over: the ring
+    // pads a claim its predecessor left), after its shared slot (identity_of's fallback relies
+    // on that order), and first of all the record that says whose records follow.
+    auto ow = shm::RingWriter::attach(*m.own_segment, {label, m.options.core});
+    if (!ow) throw std::runtime_error("cannot write this worker's ring: " + ow.error().message);
+    m.own_writer.emplace(std::move(ow.value()));
+    const std::uint64_t generation =
+        m.segment->producer_slot(m.self()).generation.load(std::memory_order_acquire);
+    if (!m.publish(MessageType::ring_owner, write_message({{"worker", m.options.worker},
+                                                           {"id", m.self()},
+                                                           {"generation", generation}})))
+      throw std::runtime_error("cannot write this worker's ring's first record");
   }
   // One notifier for every ring it reads. (Its wait on each counted in this worker's reader slot
   // there: taken back if the worker dies waiting.)

@@ -50,18 +50,29 @@ struct Node::Impl {
     int worker;
     shm::Segment segment;
     std::optional<shm::RingReader> reader;
-    // The shared ring's slot id of the process whose records were read last, by its slot here
-    // (identity_of): kNobody if none was found.
+    // Whose records these are (identity_of): what the last RING_OWNER record read here said (its
+    // writer's slot here and its identity on the shared ring), until a lap; otherwise looked up
+    // in the registry by the writer's slot, and cached.
+    bool announced = false;
+    std::uint16_t announced_slot = kNobody;
+    std::uint16_t announced_id = kNobody;
+    std::uint64_t announced_generation = 0;  // of that shared slot (a slot taken again: nobody)
     std::uint16_t slot = kNobody;
     shm::ProcessIdentity who{};
     std::uint16_t id = kNobody;
   };
   std::vector<std::unique_ptr<WorkerRing>> rings;  // (not moved: their readers point into them)
   shm::RingWriter& out() { return own_writer ? *own_writer : *writer; }
+  const shm::Segment& out_segment() const { return own_segment ? *own_segment : *segment; }
   std::uint16_t self() const { return writer->id(); }
-  // The shared-ring identity of the producer in slot `slot` of worker ring `r`: the live slot of
-  // the shared ring labelled "worker-<i>" held by the same process. (A worker takes its shared
-  // slot before its own ring.) kNobody once that slot is gone (a dead worker's last records).
+  // The shared-ring identity of the writer of a record read from worker ring `r` in its slot
+  // `slot` there: what the ring's last RING_OWNER record said (each worker writes one first, so
+  // this is exact after restarts, however far behind the reader is) while that shared slot is
+  // still the one it named (the same generation); before one was read (a reader attached at the
+  // latest record, or lapped since), the live slot of the shared ring labelled "worker-<i>" held
+  // by the process now in `slot` (a worker takes its shared slot before its own ring). kNobody
+  // otherwise: a dead worker's last records once its shared slot is taken again (its answers are
+  // then ignored: awaits()).
   std::uint16_t identity_of(WorkerRing& r, std::uint16_t slot) const;
   WorkerRing* ring_of(int worker) {
     for (auto& r : rings)
@@ -302,6 +313,16 @@ struct Node::Impl {
     }
     for (auto& [c, source] : failed) c->fail_source(source, false);
   }
+  // Whether request `rid` still waits for `producer`'s answers. A count or a first part from a
+  // worker it does not wait for (dropped as dead before its answer was read, never asked, or
+  // nobody: identity_of) must not make it wait again (AckCollector::expect adds the source).
+  bool awaits(std::uint64_t rid, std::uint16_t producer) const {
+    auto it = pending.find(rid);
+    if (it == pending.end()) return false;
+    for (const Responder& r : it->second.responders)
+      if (r.producer == producer) return true;
+    return false;
+  }
   std::shared_ptr<sio::AckCollector> collector_for(std::uint64_t rid) {
     auto it = pending.find(rid);
     if (it == pending.end()) return nullptr;
@@ -332,6 +353,8 @@ struct Node::Impl {
   // One batch of `r` (`from`: the worker ring it reads, nullptr for the shared ring): false if
   // there was nothing to read.
   bool read_batch(shm::RingReader& r, WorkerRing* from);
+  // Worker ring `w` up to position `end` (or as far as it is complete): before a WORKER_DOWN.
+  void read_to(WorkerRing& w, std::uint64_t end);
   void apply_broadcast(TakenBroadcast b, std::uint16_t producer);
   // One of our own BROADCASTs that we deliver when read (kFlagOwnInRingOrder).
   static bool own_in_ring_order(const RecordView& v);

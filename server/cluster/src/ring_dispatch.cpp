@@ -30,6 +30,14 @@ void Node::Impl::drain() {
 }
 
 std::uint16_t Node::Impl::identity_of(WorkerRing& r, std::uint16_t slot) const {
+  if (r.announced && slot == r.announced_slot) {
+    if (r.announced_id >= segment->max_producers()) return kNobody;
+    const auto& ps = segment->producer_slot(r.announced_id);
+    return ps.state.load(std::memory_order_acquire) == shm::layout::kSlotActive &&
+                   ps.generation.load(std::memory_order_acquire) == r.announced_generation
+               ? r.announced_id
+               : kNobody;
+  }
   if (slot >= r.segment.max_producers()) return kNobody;
   const shm::ProcessIdentity who = shm::registry::owner_of(r.segment.producer_slot(slot));
   if (slot == r.slot && who == r.who) return r.id;
@@ -52,13 +60,18 @@ std::uint16_t Node::Impl::identity_of(WorkerRing& r, std::uint16_t slot) const {
 bool Node::Impl::read_batch(shm::RingReader& r, WorkerRing* from) {
   std::array<RecordView, 64> views;
   struct Copied {
-    std::uint16_t type, producer;
+    std::uint16_t type, producer;  // (a worker ring's: the writer's slot in that ring)
     std::uint64_t end;
     std::optional<TakenBroadcast> broadcast;  // a BROADCAST (nullopt: it did not decode)
     std::string bytes;                        // any other message
   };
+  // A lap loses what a worker ring's last RING_OWNER said: looked up again until the next.
+  auto lapped = [&](std::uint64_t lost) {
+    if (from != nullptr) from->announced = false;
+    on_lapped(lost);
+  };
   const std::size_t n = r.peek(views);
-  if (r.last_loss().records != 0) on_lapped(r.last_loss().records);
+  if (r.last_loss().records != 0) lapped(r.last_loss().records);
   if (n == 0) {
     if (from == nullptr) applied_end = r.position();
     return false;
@@ -70,11 +83,9 @@ bool Node::Impl::read_batch(shm::RingReader& r, WorkerRing* from) {
   for (std::size_t i = 0; i < n; ++i) {
     const RecordView& v = views[i];
     // Our own records on the shared ring were applied when published, except broadcasts
-    // delivered in ring order. (A worker does not read its own ring.) A worker ring's records
-    // name their worker by its identity on the shared ring.
+    // delivered in ring order. (A worker does not read its own ring.)
     if (from == nullptr && v.producer == self() && !own_in_ring_order(v)) continue;
-    const std::uint16_t producer = from == nullptr ? v.producer : identity_of(*from, v.producer);
-    Copied c{v.type, producer, i + 1 < n ? views[i + 1].position : 0, std::nullopt, {}};
+    Copied c{v.type, v.producer, i + 1 < n ? views[i + 1].position : 0, std::nullopt, {}};
     if (v.type == static_cast<std::uint16_t>(MessageType::broadcast)) {
       c.broadcast = take_broadcast(v.payload);
     } else {
@@ -85,11 +96,27 @@ bool Node::Impl::read_batch(shm::RingReader& r, WorkerRing* from) {
     batch.push_back(std::move(c));
   }
   if (!r.consume(std::span<const RecordView>(views.data(), n))) {
-    on_lapped(r.last_loss().records);
+    lapped(r.last_loss().records);
     return true;
   }
   const std::uint64_t batch_end = r.position();
   for (Copied& c : batch) {
+    if (from != nullptr) {
+      // A worker ring's records name their worker by its identity on the shared ring, as its
+      // last RING_OWNER said (in ring order: one in this batch counts from there on).
+      if (c.type == static_cast<std::uint16_t>(MessageType::ring_owner)) {
+        auto m = read_message(as_bytes(c.bytes));
+        from->announced = m.has_value() && m->body.contains("id");
+        if (from->announced) {
+          from->announced_slot = c.producer;
+          from->announced_id =
+              static_cast<std::uint16_t>(std::min<std::uint64_t>(u64_of(m->body, "id"), kNobody));
+          from->announced_generation = u64_of(m->body, "generation");
+        }
+        continue;
+      }
+      c.producer = identity_of(*from, c.producer);
+    }
     if (c.producer != self()) ++stats.messages_received;  // of others
     if (from == nullptr) applied_end = c.end != 0 ? c.end : batch_end;
     if (c.type == static_cast<std::uint16_t>(MessageType::broadcast)) {
@@ -104,6 +131,11 @@ bool Node::Impl::read_batch(shm::RingReader& r, WorkerRing* from) {
   }
   if (from == nullptr) applied_end = batch_end;
   return true;
+}
+
+void Node::Impl::read_to(WorkerRing& w, std::uint64_t end) {
+  while (w.reader->position() < end && read_batch(*w.reader, &w))
+    if (stopped) return;
 }
 
 bool Node::Impl::own_in_ring_order(const RecordView& v) {
@@ -165,7 +197,7 @@ void Node::Impl::apply(std::uint16_t type, std::uint16_t producer,
                                                        : sio::BroadcastOptions{});
       // The answer in parts that each fit a ring record (many sockets, or large handshakes
       // and data, exceed one); the first part says how many there are.
-      const std::size_t budget = segment->max_record() / 2;
+      const std::size_t budget = out_segment().max_record() / 2;
       std::vector<json::array> parts =
           split_sockets(std::move(sockets), budget, [&](std::size_t n) {
             std::fprintf(stderr,
@@ -183,7 +215,7 @@ void Node::Impl::apply(std::uint16_t type, std::uint16_t producer,
       break;
     }
     case MessageType::fetch_sockets_response:
-      if (!for_me) break;
+      if (!for_me || !awaits(rid, producer)) break;
       if (auto c = collector_for(rid)) {
         const json::value* s = body.if_contains("sockets");
         // Parts come in order from one worker: the first announces them all.
@@ -219,7 +251,7 @@ void Node::Impl::apply(std::uint16_t type, std::uint16_t producer,
       }
       break;
     case MessageType::broadcast_client_count:
-      if (!for_me) break;
+      if (!for_me || !awaits(rid, producer)) break;
       if (auto c = collector_for(rid)) c->expect(source, u64_of(body, "clientCount"));
       break;
     case MessageType::namespaces_request: {
@@ -249,6 +281,7 @@ void Node::Impl::apply(std::uint16_t type, std::uint16_t producer,
     case MessageType::load: {
       const auto w = static_cast<int>(u64_of(body, "worker"));
       if (w == options.worker || w < 0 || w >= options.workers) break;
+      if (producer >= segment->max_producers()) break;  // (nobody: identity_of)
       Load& l = loads[w];
       l.clients = u64_of(body, "clients");
       l.who = shm::registry::owner_of(segment->producer_slot(producer));
@@ -259,9 +292,12 @@ void Node::Impl::apply(std::uint16_t type, std::uint16_t producer,
       const auto pid = static_cast<pid_t>(u64_of(body, "pid"));
       // With a ring per worker, the rest of its own ring first: everything it said before it
       // died (answers to requests among them) is applied before its death is, as on one ring.
-      if (WorkerRing* w = ring_of(static_cast<int>(u64_of(body, "worker"))))
-        while (read_batch(*w->reader, w))
-          if (stopped) return;
+      // (Up to its tail now: the dead worker claimed nothing after it; a successor, restarted
+      // meanwhile, may have written more, which waits for its turn.)
+      if (WorkerRing* w = ring_of(static_cast<int>(u64_of(body, "worker")))) {
+        read_to(*w, w->segment.control().tail.tail.load(std::memory_order_acquire));
+        if (stopped) return;
+      }
       worker_down(pid);
       // Its connected sessions count as disconnected from now (the recovery window runs).
       if (sessions) sessions->worker_died(pid);

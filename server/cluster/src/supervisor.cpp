@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <map>
@@ -105,6 +106,28 @@ void remove_rings(const std::string& ring, const std::vector<std::string>& worke
   shm::WorkerBoard::remove_all(ring);
 }
 
+// Worker rings of this name from an earlier cluster that are not this one's (it had more workers,
+// or a ring per worker where this one has none) and whose creator is gone: removed, as a stale
+// shared ring is (otherwise each would hold its memory in /dev/shm until reboot).
+void remove_stale_worker_rings(const std::string& ring, int keep) {
+  const std::string prefix = ring + ".w";
+  for (const shm::SegmentInfo& info : shm::Segment::list()) {
+    if (info.name.rfind(prefix, 0) != 0) continue;
+    const std::string index = info.name.substr(prefix.size());
+    if (index.empty() || index.size() > 4 ||
+        !std::all_of(index.begin(), index.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
+        std::stoi(index) < keep)
+      continue;
+    auto who = shm::Segment::creator(info.name);
+    if (who ? shm::liveness(who.value()) == shm::Liveness::alive
+            : who.error().code == shm::Errc::not_ready)
+      continue;  // in use, or being created: not ours to remove
+    std::fprintf(stderr, "shmio: removing stale ring %s (left by an earlier cluster)\n",
+                 info.name.c_str());
+    (void)shm::Segment::remove(info.name);
+  }
+}
+
 }  // namespace
 
 std::string worker_ring_name(const std::string& ring, int worker) {
@@ -136,6 +159,11 @@ int run_supervisor(const SupervisorOptions& o,
   const int n = o.workers > 0 ? o.workers : static_cast<int>(cpus.size());
   SupervisorOptions ro = o;
   ro.workers = n;
+  if (o.ring_per_worker && o.bridge_main) {
+    std::fprintf(stderr,
+                 "shmio: a ring per worker cannot run the fleet bridge yet (it reads one ring)\n");
+    return 1;
+  }
   // The shared ring, then (with a ring per worker) each worker's: all of them or none.
   struct Ring {
     shm::Segment segment;
@@ -163,6 +191,7 @@ int run_supervisor(const SupervisorOptions& o,
     rings.push_back({std::move(*seg), "/dev/shm/" + shm::Segment::object_name(cfg.name)});
     rings.back().stat_ok = ::stat(rings.back().path.c_str(), &rings.back().at_start) == 0;
   }
+  remove_stale_worker_rings(o.ring, o.ring_per_worker ? n : 0);
   shm::Segment* const seg = &rings.front().segment;
   std::optional<shm::RingWriter> writer;
   if (auto w = shm::RingWriter::attach(*seg, {"supervisor", -1}); w) {

@@ -59,6 +59,8 @@ const char* to_string(MessageType t) noexcept {
       return "ALL_ROOMS_RESPONSE";
     case MessageType::room_changed:
       return "ROOM_CHANGED";
+    case MessageType::ring_owner:
+      return "RING_OWNER";
   }
   return "?";
 }

@@ -43,7 +43,7 @@ struct SupervisorOptions {
   // A ring per worker (NodeOptions::ring_per_worker, docs/ring-per-worker.md): the supervisor
   // also creates worker i's ring (worker_ring_name, worker_ring_config: ring_bytes each), checks
   // it with the shared one, frees a dead worker's reader slots on every ring, and removes them all
-  // at the end.
+  // at the end. Not with bridge_main (refused: run_supervisor returns 1).
   bool ring_per_worker = false;
   // The fleet bridge (shmio/redis/bridge.hpp, docs/redis.md): when set, it runs in a child of its
   // own (not pinned), supervised like a worker: restarted with the same backoff when it dies, its
@@ -55,8 +55,8 @@ struct SupervisorOptions {
 std::string worker_ring_name(const std::string& ring, int worker);
 // How the supervisor makes it: `bytes` of data, made for one producer (its worker) with fenced
 // commits (a worker parks on every ring while idle: a membarrier() per park would cost more than
-// a fence per commit, docs/ring.md "Exclusive producers"), a reader slot for every other worker
-// plus 16 (tools, a worker restarting before its old slot is freed), 8 producer slots.
+// a fence per commit, docs/ring.md "Exclusive producers"), a reader slot for each worker plus 16
+// (tools; a worker restarting before its predecessor's slots are freed), 8 producer slots.
 shm::RingConfig worker_ring_config(const std::string& ring, int worker, int workers,
                                    std::uint64_t bytes, bool huge_pages);
 

@@ -73,6 +73,11 @@ enum class MessageType : std::uint16_t {
   // creates or deletes ({"worker", "nsp", "room", "created"}). "public": rooms whose name is not
   // 20 characters long (the Node adapter's test for a socket id).
   room_changed = 42,
+  // With a ring per worker (docs/ring-per-worker.md): the first record a worker writes into its
+  // own ring, {"worker", "id": its slot id on the shared ring (its identity on the wire),
+  // "generation": that slot's}: the records after it in that ring, up to the next one, are that
+  // worker's (while that slot has that generation).
+  ring_owner = 43,
 };
 const char* to_string(MessageType t) noexcept;
 

@@ -701,7 +701,6 @@ test("a ring per worker: each worker writes its own ring, a SIGKILLed worker's s
   for (const [args, why] of [
     [["--app", "bench", "--workers", "2", "--recovery"], /--ring-per-worker cannot serve connection state recovery/],
     [["--app", "chat", "--workers", "2"], /cannot serve connection state recovery \(asked for by --recovery or by the app/],
-    [["--app", "bench", "--workers", "2", "--redis", "redis://127.0.0.1:1"], /--ring-per-worker cannot join a Redis fleet|no fleet bridge/],
     [["--app", "bench", "--workers", "129"], /--ring-per-worker takes at most 128 workers/],
     [["--app", "bench"], /--ring-per-worker needs a cluster/]]) {
     const p = spawn(BIN, ["--port", "0", "--ring-per-worker", ...args]);

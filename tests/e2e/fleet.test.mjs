@@ -201,15 +201,22 @@ async function disconnectBothWays(x, x2, y, nodeUrl) {
   await within(y2gone, 5000, "disconnectSockets from shmio reached the Node server");
 }
 
-test("mixed fleet: a 2-worker shmio host and a Node server with the classic Redis adapter", async () => {
+// Redis, a 2-worker shmio host (`extra`: its flags) and a Node server with the classic adapter,
+// both subscribed, a client of each worker (x, x2) and of Node (y), and the fleet checks passed.
+async function mixedFleet(extra = []) {
   const r = await startRedis();
   const rc = await redisClient(r.url);
-  const c = await shmio(2, r.url);
+  const c = await shmio(2, r.url, extra);
   const node = await startNode(r.url, "node");
   await untilAsync(async () => (await members(rc)) === 2, 10000, "the bridge and Node subscribed");
   const x = client(c.url(0)), x2 = client(c.url(1)), y = client(node.url);
   await connected(x, x2, y);
   await fleetChecks(x, x2, y, "shmio", "node");
+  return { r, rc, c, node, x, x2, y };
+}
+
+test("mixed fleet: a 2-worker shmio host and a Node server with the classic Redis adapter", async () => {
+  const { rc, c, node, x, x2, y } = await mixedFleet();
 
   // The Node adapter's own view of the fleet: two servers, the shmio host's rooms in allRooms.
   assert.equal(await ack(y, "server-count"), 2);
@@ -232,16 +239,45 @@ test("mixed fleet: a 2-worker shmio host and a Node server with the classic Redi
   assert.equal(health.cluster.length, 2, "the bridge is not listed as a worker");
 });
 
-test("two shmio hosts on one Redis (a key of their own): the same checks", async () => {
+const PER_WORKER = ["--ring-per-worker", "--ring-mb", "4"];
+for (const [mode, extra] of [["", []], [" (host A with a ring per worker)", PER_WORKER]])
+test(`two shmio hosts on one Redis (a key of their own): the same checks${mode}`, async () => {
   const r = await startRedis();
   const rc = await redisClient(r.url);
-  const a = await shmio(2, r.url, ["--redis-key", "fleet2"]);
+  const a = await shmio(2, r.url, ["--redis-key", "fleet2", ...extra]);
   const b = await shmio(1, r.url, ["--redis-key", "fleet2"]);
   await untilAsync(async () => (await members(rc, "fleet2")) === 2, 10000, "both bridges subscribed");
   const x = client(a.url(0)), x2 = client(a.url(1)), y = client(b.url(0));
   await connected(x, x2, y);
   const who = await ack(y, "whoami");
   await fleetChecks(x, x2, y, "hostA", who.worker);
+});
+
+test("a host with a ring per worker in a mixed fleet: the same checks; its bridge SIGKILLed resumes on every worker's ring", async () => {
+  const { rc, c, x, x2, y } = await mixedFleet(PER_WORKER);
+  assert.equal(await ack(y, "server-count"), 2);
+
+  // The bridge SIGKILLed while both workers publish, each into its own ring: what they published
+  // while it was down reaches the fleet once it is back, each worker's in its order.
+  const gy = collect(y, "msg");
+  await untilAsync(async () => (await bridgeMetric(c, "shmio_redis_connected")) === 1, 5000, "posted");
+  const pid = Number([...c.log.matchAll(/shmio\[bridge\]: pid (\d+)/g)].pop()[1]);
+  process.kill(pid, "SIGKILL");
+  for (let i = 0; i < 5; ++i) {
+    await ack(x, "publish", null, { w0: i });
+    await ack(x2, "publish", null, { w1: i });
+  }
+  await until(() => /fleet bridge \(pid \d+\) killed by signal 9; restarting/.test(c.log), 5000,
+              "the supervisor restarted the bridge");
+  await until(() => gy.length >= 10, 15000, "what both workers published while the bridge was down");
+  assert.deepEqual(gy.filter(([m]) => "w0" in m).map(([m]) => m.w0), [0, 1, 2, 3, 4]);
+  assert.deepEqual(gy.filter(([m]) => "w1" in m).map(([m]) => m.w1), [0, 1, 2, 3, 4]);
+  for (const w of ["w0", "w1"])
+    assert.match(c.log, new RegExp(`resuming where the previous bridge stopped in ${c.ring}\\.${w} `));
+  await untilAsync(async () => (await members(rc)) === 2, 10000, "the new bridge subscribed");
+  const gx2 = collect(x2, "msg");
+  await ack(y, "publish", null, { back: true });
+  await until(() => gx2.some(([m]) => m.back), 5000, "fleet to host after the restart");
 });
 
 for (const subscription of ["dynamic", "static"]) {

@@ -82,7 +82,7 @@ const char* kUsage =
     "               made for one producer: no locked instruction per publish) and reads the\n"
     "               others' and the shared one; only each worker's own order is kept\n"
     "               (docs/ring-per-worker.md). Needs --workers (at most 128); not with\n"
-    "               --recovery or --redis\n"
+    "               connection state recovery (--recovery)\n"
     "  --redis URL  join a fleet of socket.io servers on Redis (redis://[[user]:pass@]host[:port]\n"
     "               [/db] or unix:///path[?db=N]): one bridge process per host, supervised\n"
     "               (docs/redis.md); needs --workers\n"
@@ -608,9 +608,6 @@ int serve(ServeOptions cfg, Setup setup) {
                           ? "cannot serve connection state recovery (asked for by --recovery or "
                             "by the app, as --app chat does: its offsets are positions in one "
                             "ring)"
-                      : !cfg.redis.url.empty()
-                          ? "cannot join a Redis fleet yet (--redis: the fleet bridge reads one "
-                            "ring)"
                           : nullptr;
     if (why != nullptr) {
       std::fprintf(stderr, "shmio: --ring-per-worker %s\n", why);
@@ -712,6 +709,7 @@ int serve(ServeOptions cfg, Setup setup) {
                           ? redis::ShardedSubscription::dynamic_private
                           : redis::ShardedSubscription::dynamic;
     bo.recovery = cfg.server.connection_state_recovery.has_value();
+    bo.ring_per_worker = cfg.ring_per_worker;
     bo.request_timeout = cfg.redis.request_timeout;
     // (Its lines go where the supervisor's go: through the log hook as worker -1, if any.)
     so.bridge_main = [bo] { return redis::run_bridge(bo); };

@@ -39,21 +39,7 @@ Node::Node(net::io_context& io, NodeOptions options, sio::ServerOptions& so)
           "a ring per worker cannot serve connection state recovery (its offsets are positions "
           "in one ring): leave out one of the two");
     // Every other worker's ring, read from its latest record.
-    for (int j = 0; j < m.options.workers; ++j) {
-      if (j == m.options.worker) continue;
-      auto other = shm::Segment::attach(worker_ring_name(m.options.ring, j));
-      if (!other)
-        throw std::runtime_error("cannot attach worker " + std::to_string(j) +
-                                 "'s ring: " + other.error().message);
-      auto wr = std::make_unique<Impl::WorkerRing>(
-          Impl::WorkerRing{j, std::move(other.value()), std::nullopt});
-      auto rd = shm::RingReader::attach(wr->segment, {label, m.options.core, shm::StartAt::latest});
-      if (!rd)
-        throw std::runtime_error("cannot take a reader slot on worker " + std::to_string(j) +
-                                 "'s ring: " + rd.error().message);
-      wr->reader.emplace(std::move(rd.value()));
-      m.rings.push_back(std::move(wr));
-    }
+    m.rings.open(m.options.ring, m.options.workers, m.options.worker, label, m.options.core);
     auto own = shm::Segment::attach(worker_ring_name(m.options.ring, m.options.worker));
     if (!own) throw std::runtime_error("cannot attach this worker's ring: " + own.error().message);
     m.own_segment.emplace(std::move(own.value()));
@@ -63,8 +49,8 @@ Node::Node(net::io_context& io, NodeOptions options, sio::ServerOptions& so)
   m.writer.emplace(std::move(w.value()));
   if (m.own_segment) {
     // Its own ring, written by this worker alone (a restarted worker takes it over: the ring
-    // pads a claim its predecessor left), after its shared slot (identity_of's fallback relies
-    // on that order), and first of all the record that says whose records follow.
+    // pads a claim its predecessor left), after its shared slot (WorkerRings::writer_of's look-up
+    // relies on that order), and first of all the record that says whose records follow.
     auto ow = shm::RingWriter::attach(*m.own_segment, {label, m.options.core});
     if (!ow) throw std::runtime_error("cannot write this worker's ring: " + ow.error().message);
     m.own_writer.emplace(std::move(ow.value()));
@@ -77,13 +63,7 @@ Node::Node(net::io_context& io, NodeOptions options, sio::ServerOptions& so)
   }
   // One notifier for every ring it reads. (Its wait on each counted in this worker's reader slot
   // there: taken back if the worker dies waiting.)
-  std::vector<const shm::Segment*> watched{&*m.segment};
-  std::vector<const shm::RingReader*> counted_in{&*m.reader};
-  for (const auto& wr : m.rings) {
-    watched.push_back(&wr->segment);
-    counted_in.push_back(&*wr->reader);
-  }
-  auto n = shm::RingNotifier::start(watched, {.readers = counted_in});
+  auto n = m.rings.notifier(*m.segment, *m.reader);
   if (!n) throw std::runtime_error("cannot start the ring notifier: " + n.error().message);
   m.notifier = std::move(n.value());
   // The workers' board (cluster-wide /metrics and /health): one slot per worker, and one after
@@ -282,7 +262,7 @@ std::string Node::metrics_text() const {
     return frontier > r.position() ? frontier - r.position() : 0;
   };
   std::uint64_t lag_bytes = lag(*m.segment, *m.reader);
-  for (const auto& r : m.rings) lag_bytes += lag(r->segment, *r->reader);
+  for (const auto& r : m.rings.all()) lag_bytes += lag(r->segment, *r->reader);
   line("shmio_ring_lag_bytes",
        "Ring bytes committed but not yet read by this worker (with a ring per worker: on all of "
        "them).",
@@ -300,7 +280,7 @@ std::string Node::metrics_text() const {
   };
   add_ring(*m.segment);
   if (m.own_segment) add_ring(*m.own_segment);
-  for (const auto& r : m.rings) add_ring(r->segment);
+  for (const auto& r : m.rings.all()) add_ring(r->segment);
   line("shmio_ring_abandoned_claims_total",
        "Claims of dead producers turned into padding (all rings).", "counter", repairs, "");
   line("shmio_ring_aborted_claims_total", "Claims given back by their producer (all rings).",

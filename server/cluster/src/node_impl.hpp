@@ -3,6 +3,7 @@
 #pragma once
 
 #include "handoff.hpp"
+#include "shmio/cluster/worker_rings.hpp"
 #include "support.hpp"
 
 namespace shmio::cluster {
@@ -45,40 +46,12 @@ struct Node::Impl {
   // which publishes everything, and a reader on every other worker's ring.
   std::optional<shm::Segment> own_segment;
   std::optional<shm::RingWriter> own_writer;
-  static constexpr std::uint16_t kNobody = 0xFFFF;  // above every slot id (at most 1024)
-  struct WorkerRing {
-    int worker;
-    shm::Segment segment;
-    std::optional<shm::RingReader> reader;
-    // Whose records these are (identity_of): what the last RING_OWNER record read here said (its
-    // writer's slot here and its identity on the shared ring), until a lap; otherwise looked up
-    // in the registry by the writer's slot, and cached.
-    bool announced = false;
-    std::uint16_t announced_slot = kNobody;
-    std::uint16_t announced_id = kNobody;
-    std::uint64_t announced_generation = 0;  // of that shared slot (a slot taken again: nobody)
-    std::uint16_t slot = kNobody;
-    shm::ProcessIdentity who{};
-    std::uint16_t id = kNobody;
-  };
-  std::vector<std::unique_ptr<WorkerRing>> rings;  // (not moved: their readers point into them)
+  static constexpr std::uint16_t kNobody = WorkerRings::kNobody;
+  using WorkerRing = WorkerRings::Ring;
+  WorkerRings rings;  // the other workers' (shmio/cluster/worker_rings.hpp)
   shm::RingWriter& out() { return own_writer ? *own_writer : *writer; }
   const shm::Segment& out_segment() const { return own_segment ? *own_segment : *segment; }
   std::uint16_t self() const { return writer->id(); }
-  // The shared-ring identity of the writer of a record read from worker ring `r` in its slot
-  // `slot` there: what the ring's last RING_OWNER record said (each worker writes one first, so
-  // this is exact after restarts, however far behind the reader is) while that shared slot is
-  // still the one it named (the same generation); before one was read (a reader attached at the
-  // latest record, or lapped since), the live slot of the shared ring labelled "worker-<i>" held
-  // by the process now in `slot` (a worker takes its shared slot before its own ring). kNobody
-  // otherwise: a dead worker's last records once its shared slot is taken again (its answers are
-  // then ignored: awaits()).
-  std::uint16_t identity_of(WorkerRing& r, std::uint16_t slot) const;
-  WorkerRing* ring_of(int worker) {
-    for (auto& r : rings)
-      if (r->worker == worker) return r.get();
-    return nullptr;
-  }
   std::unique_ptr<shm::RingNotifier> notifier;
   net::posix::stream_descriptor notify;
   net::steady_timer dead_timer;
@@ -315,7 +288,8 @@ struct Node::Impl {
   }
   // Whether request `rid` still waits for `producer`'s answers. A count or a first part from a
   // worker it does not wait for (dropped as dead before its answer was read, never asked, or
-  // nobody: identity_of) must not make it wait again (AckCollector::expect adds the source).
+  // nobody: WorkerRings::writer_of) must not make it wait again (AckCollector::expect adds the
+  // source).
   bool awaits(std::uint64_t rid, std::uint16_t producer) const {
     auto it = pending.find(rid);
     if (it == pending.end()) return false;

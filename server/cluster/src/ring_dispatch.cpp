@@ -16,45 +16,10 @@ void Node::Impl::drain() {
     bool& flag;
     ~Reset() { flag = false; }
   } reset{draining};
-  // A batch of each ring in turn (the workers' rings with a ring per worker, then the shared
-  // one), until none has more: a busy ring delays the others by at most a batch.
-  for (;;) {
-    bool more = false;
-    for (auto& r : rings) {
-      more = read_batch(*r->reader, r.get()) || more;
-      if (stopped) return;
-    }
-    more = read_batch(*reader, nullptr) || more;
-    if (stopped || !more) return;
-  }
-}
-
-std::uint16_t Node::Impl::identity_of(WorkerRing& r, std::uint16_t slot) const {
-  if (r.announced && slot == r.announced_slot) {
-    if (r.announced_id >= segment->max_producers()) return kNobody;
-    const auto& ps = segment->producer_slot(r.announced_id);
-    return ps.state.load(std::memory_order_acquire) == shm::layout::kSlotActive &&
-                   ps.generation.load(std::memory_order_acquire) == r.announced_generation
-               ? r.announced_id
-               : kNobody;
-  }
-  if (slot >= r.segment.max_producers()) return kNobody;
-  const shm::ProcessIdentity who = shm::registry::owner_of(r.segment.producer_slot(slot));
-  if (slot == r.slot && who == r.who) return r.id;
-  r.slot = slot;
-  r.who = who;
-  r.id = kNobody;
-  const std::string label = "worker-" + std::to_string(r.worker);
-  for (std::uint16_t i = 0; i < segment->max_producers(); ++i) {
-    const auto& ps = segment->producer_slot(i);
-    if (ps.state.load(std::memory_order_acquire) != shm::layout::kSlotActive ||
-        std::strncmp(ps.label, label.c_str(), sizeof ps.label) != 0 ||
-        shm::registry::owner_of(ps) != who)
-      continue;
-    r.id = i;
-    break;
-  }
-  return r.id;
+  // (The workers' rings with a ring per worker, then the shared one.)
+  rings.drain(
+      *reader, [this](shm::RingReader& r, WorkerRing* from) { return read_batch(r, from); },
+      [this] { return stopped; });
 }
 
 bool Node::Impl::read_batch(shm::RingReader& r, WorkerRing* from) {
@@ -67,7 +32,7 @@ bool Node::Impl::read_batch(shm::RingReader& r, WorkerRing* from) {
   };
   // A lap loses what a worker ring's last RING_OWNER said: looked up again until the next.
   auto lapped = [&](std::uint64_t lost) {
-    if (from != nullptr) from->announced = false;
+    if (from != nullptr) WorkerRings::lapped(*from);
     on_lapped(lost);
   };
   const std::size_t n = r.peek(views);
@@ -105,17 +70,10 @@ bool Node::Impl::read_batch(shm::RingReader& r, WorkerRing* from) {
       // A worker ring's records name their worker by its identity on the shared ring, as its
       // last RING_OWNER said (in ring order: one in this batch counts from there on).
       if (c.type == static_cast<std::uint16_t>(MessageType::ring_owner)) {
-        auto m = read_message(as_bytes(c.bytes));
-        from->announced = m.has_value() && m->body.contains("id");
-        if (from->announced) {
-          from->announced_slot = c.producer;
-          from->announced_id =
-              static_cast<std::uint16_t>(std::min<std::uint64_t>(u64_of(m->body, "id"), kNobody));
-          from->announced_generation = u64_of(m->body, "generation");
-        }
+        WorkerRings::owner_said(*from, c.producer, as_bytes(c.bytes));
         continue;
       }
-      c.producer = identity_of(*from, c.producer);
+      c.producer = rings.writer_of(*segment, *from, c.producer);
     }
     if (c.producer != self()) ++stats.messages_received;  // of others
     if (from == nullptr) applied_end = c.end != 0 ? c.end : batch_end;
@@ -281,7 +239,7 @@ void Node::Impl::apply(std::uint16_t type, std::uint16_t producer,
     case MessageType::load: {
       const auto w = static_cast<int>(u64_of(body, "worker"));
       if (w == options.worker || w < 0 || w >= options.workers) break;
-      if (producer >= segment->max_producers()) break;  // (nobody: identity_of)
+      if (producer >= segment->max_producers()) break;  // (nobody: WorkerRings::writer_of)
       Load& l = loads[w];
       l.clients = u64_of(body, "clients");
       l.who = shm::registry::owner_of(segment->producer_slot(producer));
@@ -294,7 +252,7 @@ void Node::Impl::apply(std::uint16_t type, std::uint16_t producer,
       // died (answers to requests among them) is applied before its death is, as on one ring.
       // (Up to its tail now: the dead worker claimed nothing after it; a successor, restarted
       // meanwhile, may have written more, which waits for its turn.)
-      if (WorkerRing* w = ring_of(static_cast<int>(u64_of(body, "worker")))) {
+      if (WorkerRing* w = rings.of(static_cast<int>(u64_of(body, "worker")))) {
         read_to(*w, w->segment.control().tail.tail.load(std::memory_order_acquire));
         if (stopped) return;
       }

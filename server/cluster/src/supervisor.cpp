@@ -159,11 +159,6 @@ int run_supervisor(const SupervisorOptions& o,
   const int n = o.workers > 0 ? o.workers : static_cast<int>(cpus.size());
   SupervisorOptions ro = o;
   ro.workers = n;
-  if (o.ring_per_worker && o.bridge_main) {
-    std::fprintf(stderr,
-                 "shmio: a ring per worker cannot run the fleet bridge yet (it reads one ring)\n");
-    return 1;
-  }
   // The shared ring, then (with a ring per worker) each worker's: all of them or none.
   struct Ring {
     shm::Segment segment;

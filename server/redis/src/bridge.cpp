@@ -21,6 +21,7 @@
 #include "shmio/cluster/metrics.hpp"
 #include "shmio/cluster/redis_wire.hpp"
 #include "shmio/cluster/wire.hpp"
+#include "shmio/cluster/worker_rings.hpp"
 #include "shmio/redis/client.hpp"
 #include "shmio/shm/board.hpp"
 #include "shmio/shm/process.hpp"
@@ -76,6 +77,40 @@ std::string random_uid(std::size_t n) {
   return s;
 }
 
+// Where a bridge that died (restarted by the supervisor) stopped reading `s`: its reader slot's
+// position, if a dead bridge's slot is there.
+std::optional<std::uint64_t> dead_bridge_position(const shm::Segment& s) {
+  std::optional<std::uint64_t> resume;
+  for (std::uint16_t i = 0; i < s.max_readers(); ++i) {
+    const auto& slot = s.reader_slot(i);
+    if (std::strncmp(slot.label, cluster::kBridgeLabel, sizeof slot.label) != 0) continue;
+    if (shm::liveness(shm::registry::owner_of(slot)) == shm::Liveness::alive) continue;
+    const std::uint64_t p = slot.position.load(std::memory_order_acquire);
+    resume = std::max(resume.value_or(0), p);
+  }
+  return resume;
+}
+
+// Moves a new bridge's reader to where the dead one stopped, if it can (said either way).
+void resume_at(shm::RingReader& r, std::optional<std::uint64_t> resume, BridgeStats& stats) {
+  // (The previous bridge may have read past the frontier, by the seals: seek() then passes it.)
+  if (!resume || *resume == r.position()) return;
+  // (Ahead: by at most the few records the frontier had not passed yet; behind is the usual.)
+  const std::uint64_t behind = *resume < r.position() ? r.position() - *resume : 0;
+  if (r.seek(*resume)) {
+    std::fprintf(stderr,
+                 "shmio[bridge]: resuming where the previous bridge stopped in %s (%llu ring bytes "
+                 "behind)\n",
+                 r.segment().name().c_str(), static_cast<unsigned long long>(behind));
+  } else {
+    std::fprintf(stderr,
+                 "shmio[bridge]: the previous bridge's position is no longer in %s (%llu bytes "
+                 "behind): what the workers published in between was not sent to the fleet\n",
+                 r.segment().name().c_str(), static_cast<unsigned long long>(behind));
+    ++stats.unsent;
+  }
+}
+
 // A worker (or the bridge) that must answer a request, as the registry names it.
 struct Member {
   std::uint16_t producer;
@@ -94,6 +129,9 @@ struct Bridge::Impl {
   std::optional<shm::Segment> segment;
   std::optional<shm::RingWriter> writer;
   std::optional<shm::RingReader> reader;
+  // With a ring per worker (BridgeOptions::ring_per_worker): a reader on every worker's ring,
+  // whose records name their writer as on the wire (cluster::WorkerRings::writer_of).
+  cluster::WorkerRings rings;
   std::unique_ptr<shm::RingNotifier> notifier;
   net::posix::stream_descriptor notify;
   net::steady_timer tick;  // once a second: metrics, the unsent line; every 100 ms: liveness
@@ -280,17 +318,34 @@ struct Bridge::Impl {
                       });
   }
   void drain() {
-    for (;;) {
-      const std::size_t n = reader->poll([this](const shm::RecordView& v) {
+    // (The workers' rings with a ring per worker, then the shared one.)
+    rings.drain(
+        *reader,
+        [this](shm::RingReader& r, cluster::WorkerRings::Ring* from) {
+          return read_batch(r, from);
+        },
+        [this] { return stopped; });
+  }
+  // One poll() of `r` (`from`: the worker ring it reads, nullptr for the shared ring); false if
+  // there was nothing.
+  bool read_batch(shm::RingReader& r, cluster::WorkerRings::Ring* from) {
+    const std::size_t n = r.poll([this, from](const shm::RecordView& v) {
+      if (from == nullptr) {
         if (v.producer != writer->id()) on_record(v.type, v.producer, v.payload);
-      });
-      if (reader->last_loss().records != 0) {
-        stats.unsent += reader->last_loss().records;
-        std::fprintf(stderr, "shmio[bridge]: lapped by the ring: %llu records not published\n",
-                     static_cast<unsigned long long>(reader->last_loss().records));
+      } else if (v.type == static_cast<std::uint16_t>(MessageType::ring_owner)) {
+        cluster::WorkerRings::owner_said(*from, v.producer, v.payload);
+      } else {
+        on_record(v.type, rings.writer_of(*segment, *from, v.producer), v.payload);
       }
-      if (n == 0 || stopped) return;
+    });
+    if (r.last_loss().records != 0) {
+      if (from != nullptr) cluster::WorkerRings::lapped(*from);
+      stats.unsent += r.last_loss().records;
+      std::fprintf(stderr, "shmio[bridge]: lapped by %s: %llu records not published\n",
+                   from == nullptr ? "the ring" : "a worker's ring",
+                   static_cast<unsigned long long>(r.last_loss().records));
     }
+    return n != 0;
   }
 
   void on_record(std::uint16_t type, std::uint16_t producer, std::span<const std::byte> payload) {
@@ -385,6 +440,13 @@ struct Bridge::Impl {
         break;
       case MessageType::worker_down: {
         const auto pid = static_cast<pid_t>(u64_of(body, "pid"));
+        // With a ring per worker, what that worker said before it died first (its ring up to its
+        // tail now), as on one ring.
+        if (auto* w = rings.of(static_cast<int>(u64_of(body, "worker")))) {
+          const std::uint64_t end = w->segment.control().tail.tail.load(std::memory_order_acquire);
+          while (w->reader->position() < end && read_batch(*w->reader, w))
+            if (stopped) return;
+        }
         if (room_channels()) worker_rooms_gone(static_cast<int>(u64_of(body, "worker")));
         for (auto& [id, in] : incoming)
           std::erase_if(in.waiting, [pid](const Member& w) { return w.who.pid == pid; });
@@ -1141,41 +1203,25 @@ Bridge::Bridge(net::io_context& io, BridgeOptions options)
   auto w = shm::RingWriter::attach(*m.segment, {cluster::kBridgeLabel, -1});
   if (!w) throw std::runtime_error("cannot take a producer slot: " + w.error().message);
   m.writer.emplace(std::move(w.value()));
-  // A bridge that died (restarted by the supervisor) left its reader's position in its slot:
-  // the new one resumes there, so that what the workers published meanwhile still reaches the
-  // fleet, in order (if the ring still has it).
-  std::optional<std::uint64_t> resume;
-  for (std::uint16_t i = 0; i < m.segment->max_readers(); ++i) {
-    const auto& slot = m.segment->reader_slot(i);
-    if (std::strncmp(slot.label, cluster::kBridgeLabel, sizeof slot.label) != 0) continue;
-    if (shm::liveness(shm::registry::owner_of(slot)) == shm::Liveness::alive) continue;
-    const std::uint64_t p = slot.position.load(std::memory_order_acquire);
-    resume = std::max(resume.value_or(0), p);
-  }
+  // A bridge that died (restarted by the supervisor) left its readers' positions in their slots:
+  // the new one resumes there on each ring, so that what the workers published meanwhile still
+  // reaches the fleet, in order (if the ring still has it). (Looked at before the new reader
+  // attaches: it may take the dead one's slot.)
+  const auto resume = dead_bridge_position(*m.segment);
   auto r = shm::RingReader::attach(*m.segment, {cluster::kBridgeLabel, -1, shm::StartAt::latest});
   if (!r) throw std::runtime_error("cannot take a reader slot: " + r.error().message);
   m.reader.emplace(std::move(r.value()));
-  // (The previous bridge may have read past the frontier, by the seals: seek() then passes it.)
-  if (resume && *resume != m.reader->position()) {
-    // (Ahead: by at most the few records the frontier had not passed yet; behind is the usual.)
-    const std::uint64_t behind =
-        *resume < m.reader->position() ? m.reader->position() - *resume : 0;
-    if (m.reader->seek(*resume)) {
-      std::fprintf(stderr,
-                   "shmio[bridge]: resuming where the previous bridge stopped (%llu ring bytes "
-                   "behind)\n",
-                   static_cast<unsigned long long>(behind));
-    } else {
-      std::fprintf(stderr,
-                   "shmio[bridge]: the previous bridge's position is no longer in the ring (%llu "
-                   "bytes behind): what the workers published in between was not sent to the "
-                   "fleet\n",
-                   static_cast<unsigned long long>(behind));
-      ++m.stats.unsent;
-    }
+  resume_at(*m.reader, resume, m.stats);
+  if (m.options.ring_per_worker) {
+    std::map<int, std::optional<std::uint64_t>> resumes;
+    m.rings.open(m.options.ring, m.options.workers, -1, cluster::kBridgeLabel, -1,
+                 [&](const cluster::WorkerRings::Ring& wr) {
+                   resumes[wr.worker] = dead_bridge_position(wr.segment);
+                 });
+    for (const auto& wr : m.rings.all()) resume_at(*wr->reader, resumes[wr->worker], m.stats);
   }
-  const shm::RingReader* counted_in[] = {&*m.reader};  // (as a worker's: docs/ring.md)
-  auto n = shm::RingNotifier::start(*m.segment, {.readers = counted_in});
+  // (Its waits counted in its reader slots, as a worker's: docs/ring.md "Dead waiters".)
+  auto n = m.rings.notifier(*m.segment, *m.reader);
   if (!n) throw std::runtime_error("cannot start the ring notifier: " + n.error().message);
   m.notifier = std::move(n.value());
   shm::BoardConfig bc;

@@ -43,7 +43,7 @@ struct SupervisorOptions {
   // A ring per worker (NodeOptions::ring_per_worker, docs/ring-per-worker.md): the supervisor
   // also creates worker i's ring (worker_ring_name, worker_ring_config: ring_bytes each), checks
   // it with the shared one, frees a dead worker's reader slots on every ring, and removes them all
-  // at the end. Not with bridge_main (refused: run_supervisor returns 1).
+  // at the end. (A bridge_main must then read every worker's ring: BridgeOptions::ring_per_worker.)
   bool ring_per_worker = false;
   // The fleet bridge (shmio/redis/bridge.hpp, docs/redis.md): when set, it runs in a child of its
   // own (not pinned), supervised like a worker: restarted with the same backoff when it dies, its

@@ -51,6 +51,9 @@ struct BridgeOptions {
   // The workers add recovery offsets (connection state recovery): broadcasts from the fleet get
   // one too (their ring position), and offsets are taken off what is published.
   bool recovery = false;
+  // The cluster runs a ring per worker (docs/ring-per-worker.md): the bridge also reads every
+  // worker's ring (`ring`.w<i>, i < workers), and still writes into the shared one.
+  bool ring_per_worker = false;
   // How long a request waits for the fleet's (or the workers') answers (the Node adapter's
   // requestsTimeout, 5 s by default).
   std::chrono::milliseconds request_timeout{5000};

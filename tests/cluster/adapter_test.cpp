@@ -9,6 +9,9 @@
 // worker) that a worker ring's records are named by the RING_OWNER record before them, and by
 // nobody once that worker's shared slot is another's.
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
 #include <chrono>
@@ -293,11 +296,28 @@ TEST_P(ClusterAdapterTest, ARequestWhoseOtherWorkerStopsCompletesWithWhatCame) {
   EXPECT_LT(std::chrono::steady_clock::now() - asked, 3s) << "not the 5 s timeout";
 }
 
+// Worker 1 goes, and a process that took its place dies in the middle of a record (a SIGKILLed
+// child, its claim in flight on the ring worker 1 writes: with a ring per worker, its own, which
+// that process then held); worker 1 started again takes its place — with a ring per worker, takes
+// that dead holder's ring over, its claim padded — and broadcasts flow both ways.
 TEST_P(ClusterAdapterTest, AWorkerStartedAgainTakesItsPlaceAndItsRing) {
   const auto a = connect(0);
   stop(*workers_[1]);
   workers_[1].reset();
-  start(1);  // (with a ring per worker: the ring its predecessor wrote, taken over)
+  const shm::Segment& ring1 = GetParam() ? worker_rings_[1] : *segment_;
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    auto w = shm::RingWriter::attach(ring1, {"worker-1", -1});
+    if (!w) ::_exit(1);
+    (void)w.value().claim(100, static_cast<std::uint16_t>(cluster::MessageType::namespaces));
+    ::raise(SIGKILL);  // (holding the ring and a claim)
+    ::_exit(2);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << "the child could not attach";
+  start(1);  // (with a ring per worker: the ring the dead child held, taken over)
   const auto b = connect(1);
   ASSERT_TRUE(drive([&] { return workers_[0]->server->of("/").server_count() == 2; }));
   workers_[1]->server->of("/").emit("from-1", sio::Args{});

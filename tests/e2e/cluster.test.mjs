@@ -702,6 +702,8 @@ test("a ring per worker: each worker writes its own ring, a SIGKILLed worker's s
     [["--app", "bench", "--workers", "2", "--recovery"], /--ring-per-worker cannot serve connection state recovery/],
     [["--app", "chat", "--workers", "2"], /cannot serve connection state recovery \(asked for by --recovery or by the app/],
     [["--app", "bench", "--workers", "129"], /--ring-per-worker takes at most 128 workers/],
+    [["--app", "bench", "--workers", "128", "--redis", "redis://127.0.0.1:1"],
+     /--ring-per-worker takes at most 127 workers with --redis|no fleet bridge/],
     [["--app", "bench"], /--ring-per-worker needs a cluster/]]) {
     const p = spawn(BIN, ["--port", "0", "--ring-per-worker", ...args]);
     let err = "";

@@ -6,6 +6,7 @@
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, execFile } from "node:child_process";
+import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { io as connect } from "socket.io-client";
 import { createClient } from "redis";
@@ -251,6 +252,8 @@ test(`two shmio hosts on one Redis (a key of their own): the same checks${mode}`
   await connected(x, x2, y);
   const who = await ack(y, "whoami");
   await fleetChecks(x, x2, y, "hostA", who.worker);
+  if (extra.length)  // (host A's workers wrote their own rings: the bridge read them)
+    assert.ok(existsSync(`/dev/shm/shmio.${a.ring}.w0`) && existsSync(`/dev/shm/shmio.${a.ring}.w1`));
 });
 
 test("a host with a ring per worker in a mixed fleet: the same checks; its bridge SIGKILLed resumes on every worker's ring", async () => {

@@ -81,8 +81,8 @@ const char* kUsage =
     "  --ring-per-worker  each worker writes into a ring of its own (NAME.wI, --ring-mb each,\n"
     "               made for one producer: no locked instruction per publish) and reads the\n"
     "               others' and the shared one; only each worker's own order is kept\n"
-    "               (docs/ring-per-worker.md). Needs --workers (at most 128); not with\n"
-    "               connection state recovery (--recovery)\n"
+    "               (docs/ring-per-worker.md). Needs --workers (at most 128; 127 with\n"
+    "               --redis); not with connection state recovery (--recovery)\n"
     "  --redis URL  join a fleet of socket.io servers on Redis (redis://[[user]:pass@]host[:port]\n"
     "               [/db] or unix:///path[?db=N]): one bridge process per host, supervised\n"
     "               (docs/redis.md); needs --workers\n"
@@ -660,12 +660,15 @@ int serve(ServeOptions cfg, Setup setup) {
   // A cluster. All workers must listen on one known port: with port 0 the supervisor picks a free
   // one first (and holds it, bound with SO_REUSEPORT but not listening, while the cluster runs).
   const int n = cfg.workers > 0 ? cfg.workers : static_cast<int>(cluster::affinity_cpus().size());
-  if (cfg.ring_per_worker && n > static_cast<int>(shm::RingNotifier::kMaxRings)) {
+  // (A worker waits on the shared ring and the others' with one notifier, the fleet bridge on
+  // the shared ring and every worker's: at most kMaxRings rings each.)
+  const int most = static_cast<int>(shm::RingNotifier::kMaxRings) - (cfg.redis.url.empty() ? 0 : 1);
+  if (cfg.ring_per_worker && n > most) {
     std::fprintf(stderr,
-                 "shmio: --ring-per-worker takes at most %zu workers (each waits on the shared "
-                 "ring and the others' with one notifier, which watches at most %zu rings); %d "
-                 "asked for\n",
-                 shm::RingNotifier::kMaxRings, shm::RingNotifier::kMaxRings, n);
+                 "shmio: --ring-per-worker takes at most %d workers%s (one notifier watches at "
+                 "most %zu rings); %d asked for\n",
+                 most, cfg.redis.url.empty() ? "" : " with --redis", shm::RingNotifier::kMaxRings,
+                 n);
     return 2;
   }
   if (cfg.port_per_worker && (cfg.port == 0 || cfg.port + n - 1 > 65535)) {

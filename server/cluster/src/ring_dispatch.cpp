@@ -73,6 +73,10 @@ bool Node::Impl::read_batch(shm::RingReader& r, WorkerRing* from) {
         WorkerRings::owner_said(*from, c.producer, as_bytes(c.bytes));
         continue;
       }
+      if (c.type == static_cast<std::uint16_t>(MessageType::worker_down)) {
+        ++stats.bad_records;  // (the supervisor's, on the shared ring only)
+        continue;
+      }
       c.producer = rings.writer_of(*segment, *from, c.producer);
     }
     if (c.producer != self()) ++stats.messages_received;  // of others
@@ -250,8 +254,11 @@ void Node::Impl::apply(std::uint16_t type, std::uint16_t producer,
       const auto pid = static_cast<pid_t>(u64_of(body, "pid"));
       // With a ring per worker, the rest of its own ring first: everything it said before it
       // died (answers to requests among them) is applied before its death is, as on one ring.
-      // (Up to its tail now: the dead worker claimed nothing after it; a successor, restarted
-      // meanwhile, may have written more, which waits for its turn.)
+      // (Up to its tail now, batch by batch: the dead worker claimed nothing after it. A
+      // successor restarted meanwhile may have written after it, and the last batch may take
+      // some of that too — or a worker ring read before the shared one may have: what WORKER_DOWN
+      // then does is keyed by the dead worker's pid, which the successor's records do not
+      // share.)
       if (WorkerRing* w = rings.of(static_cast<int>(u64_of(body, "worker")))) {
         read_to(*w, w->segment.control().tail.tail.load(std::memory_order_acquire));
         if (stopped) return;

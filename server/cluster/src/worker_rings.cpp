@@ -39,47 +39,59 @@ WorkerRings::Ring* WorkerRings::of(int worker) noexcept {
 
 std::uint16_t WorkerRings::writer_of(const shm::Segment& shared, Ring& r,
                                      std::uint16_t slot) const {
-  if (r.announced && slot == r.announced_slot) {
-    if (r.announced_id >= shared.max_producers()) return kNobody;
-    const auto& ps = shared.producer_slot(r.announced_id);
-    return ps.state.load(std::memory_order_acquire) == shm::layout::kSlotActive &&
-                   ps.generation.load(std::memory_order_acquire) == r.announced_generation
-               ? r.announced_id
-               : kNobody;
-  }
+  // A shared slot names the same worker until it is taken again (its generation is bumped at each
+  // take): a worker that let its slot go (a clean stop) is still the writer of its last records.
+  auto same = [&shared](std::uint16_t id, std::uint64_t generation) {
+    return id < shared.max_producers() &&
+           shared.producer_slot(id).generation.load(std::memory_order_acquire) == generation;
+  };
+  if (r.announced && slot == r.announced_slot)
+    return same(r.announced_id, r.announced_generation) ? r.announced_id : kNobody;
   if (slot >= r.segment.max_producers()) return kNobody;
   const shm::ProcessIdentity who = shm::registry::owner_of(r.segment.producer_slot(slot));
-  if (slot == r.slot && who == r.who) return r.id;
+  if (slot == r.slot && who == r.who && (r.id == kNobody || same(r.id, r.id_generation)))
+    return r.id;
   r.slot = slot;
   r.who = who;
   r.id = kNobody;
   const std::string label = "worker-" + std::to_string(r.worker);
   for (std::uint16_t i = 0; i < shared.max_producers(); ++i) {
     const auto& ps = shared.producer_slot(i);
+    // (The generation before the rest: a slot taken again meanwhile shows a newer one.)
+    const std::uint64_t generation = ps.generation.load(std::memory_order_acquire);
     if (ps.state.load(std::memory_order_acquire) != shm::layout::kSlotActive ||
         std::strncmp(ps.label, label.c_str(), sizeof ps.label) != 0 ||
         shm::registry::owner_of(ps) != who)
       continue;
     r.id = i;
+    r.id_generation = generation;
     break;
   }
   return r.id;
 }
 
 void WorkerRings::owner_said(Ring& r, std::uint16_t slot, std::span<const std::byte> payload) {
+  // {"worker": this ring's worker, "id": a slot id, "generation"}, all unsigned; anything else
+  // names nobody until the next one (writer_of then looks the writer up).
+  r.announced = false;
   auto m = read_message(payload);
-  r.announced = m.has_value() && m->body.contains("id");
-  if (!r.announced) return;
-  auto u64 = [&](const char* k) -> std::uint64_t {
+  if (!m) return;
+  auto unsigned_of = [&](const char* k) -> std::optional<std::uint64_t> {
     const auto* v = m->body.if_contains(k);
-    if (v == nullptr) return 0;
+    if (v == nullptr) return std::nullopt;
     if (v->is_uint64()) return v->get_uint64();
-    if (v->is_int64()) return static_cast<std::uint64_t>(std::max<std::int64_t>(0, v->get_int64()));
-    return 0;
+    if (v->is_int64() && v->get_int64() >= 0) return static_cast<std::uint64_t>(v->get_int64());
+    return std::nullopt;
   };
+  const auto worker = unsigned_of("worker"), id = unsigned_of("id"),
+             generation = unsigned_of("generation");
+  if (!worker || !id || !generation || *worker != static_cast<std::uint64_t>(r.worker) ||
+      *id >= kNobody)
+    return;
+  r.announced = true;
   r.announced_slot = slot;
-  r.announced_id = static_cast<std::uint16_t>(std::min<std::uint64_t>(u64("id"), kNobody));
-  r.announced_generation = u64("generation");
+  r.announced_id = static_cast<std::uint16_t>(*id);
+  r.announced_generation = *generation;
 }
 
 shm::Result<std::unique_ptr<shm::RingNotifier>> WorkerRings::notifier(

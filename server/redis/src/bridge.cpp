@@ -20,6 +20,7 @@
 
 #include "shmio/cluster/metrics.hpp"
 #include "shmio/cluster/redis_wire.hpp"
+#include "shmio/cluster/supervisor.hpp"
 #include "shmio/cluster/wire.hpp"
 #include "shmio/cluster/worker_rings.hpp"
 #include "shmio/redis/client.hpp"
@@ -224,6 +225,14 @@ struct Bridge::Impl {
   // Sharded, dynamic modes: the channel of every room a worker has (a room a Node member
   // publishes to alone goes to its own channel), subscribed while any worker has the room.
   std::map<std::pair<std::string, std::string>, std::set<int>> room_workers;
+  // The process that last said each worker's rooms (by worker index): a worker's WORKER_DOWN
+  // drops its rooms only if they are still that process's — with a ring per worker, a successor's
+  // rooms may be read before its predecessor's WORKER_DOWN.
+  std::map<int, pid_t> rooms_said_by;
+  void rooms_said(int worker, std::uint16_t producer) {
+    if (producer < segment->max_producers())
+      rooms_said_by[worker] = shm::registry::owner_of(segment->producer_slot(producer)).pid;
+  }
   void room_held(const std::string& nsp, const std::string& room, int worker, bool held) {
     const auto key = std::make_pair(nsp, room);
     auto& ws = room_workers[key];
@@ -329,17 +338,27 @@ struct Bridge::Impl {
   // One poll() of `r` (`from`: the worker ring it reads, nullptr for the shared ring); false if
   // there was nothing.
   bool read_batch(shm::RingReader& r, cluster::WorkerRings::Ring* from) {
-    const std::size_t n = r.poll([this, from](const shm::RecordView& v) {
+    // A lap loses what the ring's last RING_OWNER said: forgotten before this batch's records
+    // are named (poll() says its losses before it hands over the first record).
+    bool looked = false;
+    auto lap_seen = [&] {
+      if (looked) return;
+      looked = true;
+      if (from != nullptr && r.last_loss().records != 0) cluster::WorkerRings::lapped(*from);
+    };
+    const std::size_t n = r.poll([&](const shm::RecordView& v) {
+      lap_seen();
       if (from == nullptr) {
         if (v.producer != writer->id()) on_record(v.type, v.producer, v.payload);
       } else if (v.type == static_cast<std::uint16_t>(MessageType::ring_owner)) {
         cluster::WorkerRings::owner_said(*from, v.producer, v.payload);
-      } else {
+      } else if (v.type != static_cast<std::uint16_t>(MessageType::worker_down)) {
+        // (A WORKER_DOWN is the supervisor's, on the shared ring only.)
         on_record(v.type, rings.writer_of(*segment, *from, v.producer), v.payload);
       }
     });
     if (r.last_loss().records != 0) {
-      if (from != nullptr) cluster::WorkerRings::lapped(*from);
+      lap_seen();
       stats.unsent += r.last_loss().records;
       std::fprintf(stderr, "shmio[bridge]: lapped by %s: %llu records not published\n",
                    from == nullptr ? "the ring" : "a worker's ring",
@@ -380,6 +399,7 @@ struct Bridge::Impl {
         }
         const int w = static_cast<int>(u64_of(body, "worker"));
         worker_rooms_gone(w);
+        rooms_said(w, producer);
         for (const auto& [name, list] : rooms->get_object())
           for (const auto& r : rooms_of(&list)) room_held(std::string(name), r, w, true);
         break;
@@ -387,8 +407,9 @@ struct Bridge::Impl {
       case MessageType::room_changed:
         if (room_channels()) {
           const json::value* c = body.if_contains("created");
-          room_held(nsp, str_of(body, "room"), static_cast<int>(u64_of(body, "worker")),
-                    c != nullptr && c->is_bool() && c->get_bool());
+          const int w = static_cast<int>(u64_of(body, "worker"));
+          rooms_said(w, producer);
+          room_held(nsp, str_of(body, "room"), w, c != nullptr && c->is_bool() && c->get_bool());
         }
         break;
       case MessageType::sockets_join:
@@ -442,12 +463,21 @@ struct Bridge::Impl {
         const auto pid = static_cast<pid_t>(u64_of(body, "pid"));
         // With a ring per worker, what that worker said before it died first (its ring up to its
         // tail now), as on one ring.
-        if (auto* w = rings.of(static_cast<int>(u64_of(body, "worker")))) {
-          const std::uint64_t end = w->segment.control().tail.tail.load(std::memory_order_acquire);
-          while (w->reader->position() < end && read_batch(*w->reader, w))
+        const int worker = static_cast<int>(u64_of(body, "worker"));
+        if (auto* ring = rings.of(worker)) {
+          const std::uint64_t end =
+              ring->segment.control().tail.tail.load(std::memory_order_acquire);
+          while (ring->reader->position() < end && read_batch(*ring->reader, ring))
             if (stopped) return;
         }
-        if (room_channels()) worker_rooms_gone(static_cast<int>(u64_of(body, "worker")));
+        // (Its rooms, unless a successor has said its own since: a ring per worker.)
+        if (room_channels()) {
+          auto said = rooms_said_by.find(worker);
+          if (said == rooms_said_by.end() || said->second == pid) {
+            worker_rooms_gone(worker);
+            rooms_said_by.erase(worker);
+          }
+        }
         for (auto& [id, in] : incoming)
           std::erase_if(in.waiting, [pid](const Member& w) { return w.who.pid == pid; });
         settle();
@@ -1203,6 +1233,12 @@ Bridge::Bridge(net::io_context& io, BridgeOptions options)
   auto w = shm::RingWriter::attach(*m.segment, {cluster::kBridgeLabel, -1});
   if (!w) throw std::runtime_error("cannot take a producer slot: " + w.error().message);
   m.writer.emplace(std::move(w.value()));
+  // A cluster with a ring per worker has <ring>.w0 (the supervisor removes a stale one at start):
+  // a bridge that read only the shared ring would send none of the workers' traffic to the fleet.
+  if (!m.options.ring_per_worker &&
+      shm::Segment::creator(cluster::worker_ring_name(m.options.ring, 0)))
+    throw std::runtime_error("the cluster on ring '" + m.options.ring +
+                             "' has a ring per worker: set BridgeOptions::ring_per_worker");
   // A bridge that died (restarted by the supervisor) left its readers' positions in their slots:
   // the new one resumes there on each ring, so that what the workers published meanwhile still
   // reaches the fleet, in order (if the ring still has it). (Looked at before the new reader
@@ -1221,7 +1257,7 @@ Bridge::Bridge(net::io_context& io, BridgeOptions options)
     for (const auto& wr : m.rings.all()) resume_at(*wr->reader, resumes[wr->worker], m.stats);
   }
   // (Its waits counted in its reader slots, as a worker's: docs/ring.md "Dead waiters".)
-  auto n = m.rings.notifier(*m.segment, *m.reader);
+  auto n = m.rings.notifier(*m.segment, *m.reader);  // (the shared ring and every worker's)
   if (!n) throw std::runtime_error("cannot start the ring notifier: " + n.error().message);
   m.notifier = std::move(n.value());
   shm::BoardConfig bc;

@@ -5,11 +5,15 @@
 // Each worker's first record in its own ring is a RING_OWNER ({"worker", "id", "generation"}:
 // its shared-ring slot and that slot's generation); a record is named by the last one read
 // before it in that ring — exact across take-overs, however far behind the reader is — while
-// that shared slot still has that generation, and by nobody (kNobody) once it was taken again (a
-// dead worker's last records). Before a RING_OWNER was read (a reader attached at the latest
-// record, or lapped since) the writer is looked up: the live shared slot labelled "worker-<i>"
-// held by the process now in the record's ring slot (a worker takes its shared slot before its
-// own ring).
+// that shared slot still has that generation (a slot let go keeps it until it is taken again),
+// and by nobody (kNobody) once it was taken again (a dead worker's last records). A malformed
+// RING_OWNER (not this ring's worker, a field missing or not unsigned) names nobody until the
+// next. Before a RING_OWNER was read (a reader attached at the latest record, or lapped since)
+// the writer is looked up: the live shared slot labelled "worker-<i>" held by the process now in
+// the record's ring slot (a worker takes its shared slot before its own ring), cached while that
+// slot keeps its generation.
+// A worker ring carries a worker's records only: a WORKER_DOWN read there is not applied (the
+// supervisor writes them into the shared ring), nor a RING_OWNER read in the shared ring.
 // Thread-safety: one thread at a time.
 #pragma once
 
@@ -45,6 +49,7 @@ class WorkerRings {
     std::uint16_t slot = kNobody;
     shm::ProcessIdentity who{};
     std::uint16_t id = kNobody;
+    std::uint64_t id_generation = 0;
   };
 
   // Attaches worker_ring_name(ring, j) for every j in [0, workers) but `skip` (-1: none), and a

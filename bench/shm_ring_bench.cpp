@@ -1649,8 +1649,7 @@ void print_ratios(std::FILE* out, const CapturingReporter& r) {
               "wait() (64 MiB ring), CPU per record, then the p50:",
               {"io_uring", "ring_latency/notifier/shared/rings=1/io_uring", "reader_cpu_ns"},
               {"wait()", "ring_latency/parked", "reader_cpu_ns"}, fmt_ns);
-  print_ratio(out, r, "",
-              {"io_uring", "ring_latency/notifier/shared/rings=1/io_uring", "p50_ns"},
+  print_ratio(out, r, "", {"io_uring", "ring_latency/notifier/shared/rings=1/io_uring", "p50_ns"},
               {"wait()", "ring_latency/parked", "p50_ns"}, fmt_ns);
   // Cache-sized rings (issue 14): the protocol's cost apart from the misses of a 64 MiB ring.
   print_ratio(out, r,

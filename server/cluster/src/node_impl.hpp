@@ -46,7 +46,6 @@ struct Node::Impl {
   // which publishes everything, and a reader on every other worker's ring.
   std::optional<shm::Segment> own_segment;
   std::optional<shm::RingWriter> own_writer;
-  static constexpr std::uint16_t kNobody = WorkerRings::kNobody;
   using WorkerRing = WorkerRings::Ring;
   WorkerRings rings;  // the other workers' (shmio/cluster/worker_rings.hpp)
   shm::RingWriter& out() { return own_writer ? *own_writer : *writer; }
@@ -327,8 +326,6 @@ struct Node::Impl {
   // One batch of `r` (`from`: the worker ring it reads, nullptr for the shared ring): false if
   // there was nothing to read.
   bool read_batch(shm::RingReader& r, WorkerRing* from);
-  // Worker ring `w` up to position `end` (or as far as it is complete): before a WORKER_DOWN.
-  void read_to(WorkerRing& w, std::uint64_t end);
   void apply_broadcast(TakenBroadcast b, std::uint16_t producer);
   // One of our own BROADCASTs that we deliver when read (kFlagOwnInRingOrder).
   static bool own_in_ring_order(const RecordView& v);

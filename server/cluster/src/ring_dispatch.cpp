@@ -95,11 +95,6 @@ bool Node::Impl::read_batch(shm::RingReader& r, WorkerRing* from) {
   return true;
 }
 
-void Node::Impl::read_to(WorkerRing& w, std::uint64_t end) {
-  while (w.reader->position() < end && read_batch(*w.reader, &w))
-    if (stopped) return;
-}
-
 bool Node::Impl::own_in_ring_order(const RecordView& v) {
   if (v.type != static_cast<std::uint16_t>(MessageType::broadcast) || v.payload.size() < 2)
     return false;
@@ -259,10 +254,11 @@ void Node::Impl::apply(std::uint16_t type, std::uint16_t producer,
       // some of that too — or a worker ring read before the shared one may have: what WORKER_DOWN
       // then does is keyed by the dead worker's pid, which the successor's records do not
       // share.)
-      if (WorkerRing* w = rings.of(static_cast<int>(u64_of(body, "worker")))) {
-        read_to(*w, w->segment.control().tail.tail.load(std::memory_order_acquire));
-        if (stopped) return;
-      }
+      rings.read_before_death(
+          static_cast<int>(u64_of(body, "worker")),
+          [this](shm::RingReader& rd, WorkerRing* w) { return read_batch(rd, w); },
+          [this] { return stopped; });
+      if (stopped) return;
       worker_down(pid);
       // Its connected sessions count as disconnected from now (the recovery window runs).
       if (sessions) sessions->worker_died(pid);

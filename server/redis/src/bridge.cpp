@@ -464,12 +464,13 @@ struct Bridge::Impl {
         // With a ring per worker, what that worker said before it died first (its ring up to its
         // tail now), as on one ring.
         const int worker = static_cast<int>(u64_of(body, "worker"));
-        if (auto* ring = rings.of(worker)) {
-          const std::uint64_t end =
-              ring->segment.control().tail.tail.load(std::memory_order_acquire);
-          while (ring->reader->position() < end && read_batch(*ring->reader, ring))
-            if (stopped) return;
-        }
+        rings.read_before_death(
+            worker,
+            [this](shm::RingReader& r, cluster::WorkerRings::Ring* from) {
+              return read_batch(r, from);
+            },
+            [this] { return stopped; });
+        if (stopped) return;
         // (Its rooms, unless a successor has said its own since: a ring per worker.)
         if (room_channels()) {
           auto said = rooms_said_by.find(worker);

@@ -17,6 +17,7 @@
 // Thread-safety: one thread at a time.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -87,6 +88,18 @@ class WorkerRings {
       more = read(shared, nullptr) || more;
       if (stop() || !more) return;
     }
+  }
+  // Before a worker's death is applied (its WORKER_DOWN): `worker`'s ring read up to its tail as
+  // it is now, batch by batch (`read` as for drain(); the dead worker claimed nothing past that
+  // tail; a claim it left unfinished ends the read early), unless `stop()` says so. Nothing if
+  // `worker` has no ring here.
+  template <class Read, class Stop>
+  void read_before_death(int worker, Read read, Stop stop) {
+    Ring* r = of(worker);
+    if (r == nullptr) return;
+    const std::uint64_t end = r->segment.control().tail.tail.load(std::memory_order_acquire);
+    while (r->reader->position() < end && read(*r->reader, r))
+      if (stop()) return;
   }
   // One notifier (eventfd readiness for an event loop) for `shared` and every ring here, its waits
   // counted in the readers' slots (`shared_reader` for `shared`): docs/ring.md "Dead waiters".

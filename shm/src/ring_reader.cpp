@@ -442,14 +442,16 @@ std::size_t RingReader::walk(Sink sink) {
     }
     // The record at the cursor is inconsistent. Either it was overwritten (lapped) or the
     // segment is corrupt; tell them apart with the tail.
+    // (As intact(): a tail more than a capacity ahead laps the cursor only if the frontier is past
+    // it; otherwise the tail counts gated claims, and resync() would find nothing to move to.)
     std::atomic_thread_fence(std::memory_order_acquire);
     const std::uint64_t t2 = c.tail.tail.load(std::memory_order_relaxed);
-    if (t2 - cursor_ > s.capacity()) {
+    f = c.frontier.frontier.load(std::memory_order_acquire);
+    if (t2 - cursor_ > s.capacity() && past(f, cursor_)) {
       resync(t2);
       continue;
     }
     // Corrupt: skip to the next sealed record below the frontier (none yet: look again later).
-    if (by_seal) f = c.frontier.frontier.load(std::memory_order_acquire);
     if (!past(f, cursor_)) return 0;
     skip_corrupt(f);
   }
@@ -489,7 +491,17 @@ bool RingReader::intact() noexcept {
   // Within a granule of being lapped: the exact test. A producer's fetch_add on the tail precedes
   // every byte it writes, so if any of those bytes were seen, this load sees a tail more than a
   // capacity past our cursor (W2).
-  return c.tail.tail.load(std::memory_order_relaxed) - cursor_ <= s.capacity();
+  if (c.tail.tail.load(std::memory_order_relaxed) - cursor_ <= s.capacity()) return true;
+  // The tail counts claims still waiting at their gate, which have written nothing. A byte of a
+  // later lap at y >= cursor + capacity was written by a claim that passed its gate with a
+  // frontier above y - capacity >= cursor (W3; an exclusive producer's own commit put it there),
+  // and raise_horizon's release fence lies between that frontier load and the write: if we saw
+  // the byte, this load sees that frontier or a later one. So a frontier at or behind the cursor
+  // (a reader that read sealed records the frontier has not passed, docs/ring.md "Readers go by
+  // the seals") shows that nothing we read was overwritten — without it, such a reader behind
+  // gated claims was taken for lapped, found nothing to resync to, and looked again until the
+  // frontier moved.
+  return !past(c.frontier.frontier.load(std::memory_order_relaxed), cursor_);
 }
 
 bool RingReader::consume(std::span<const RecordView> views) {

@@ -960,6 +960,142 @@ TEST(RingHooks, AReaderPastAStuckFrontierParksAndPassesIt) {
   EXPECT_EQ(reader.total_loss().records, 0u);
 }
 
+// A reader ahead of a stuck frontier, the horizon within a granule of a capacity past it, and a
+// claim that pushed the tail more than a capacity past it while it waits at its gate (here:
+// killed before it): nothing has written over what the reader read, so it is intact. Before, the reader took the tail for a
+// lap, found nothing older to resync to, and its consume() failed until the frontier moved; at a
+// padding record peek() looked again and again inside one call, and at a damaged header so did
+// the walk's corrupt-or-lapped test. Each case fails without the change: X's consume() after the
+// claims (`Ahead::record`); X read before them and the padding next (`padding`); the same with
+// the padding's header spoilt (`damaged`: a record of length 0, which the walk refuses).
+enum class Ahead { record, padding, damaged };
+void reader_ahead_of_gated_claims(const std::string& tag, Ahead what) {
+  const bool damage = what == Ahead::damaged;
+  RingName name(tag);
+  constexpr std::uint64_t kCapacity = 1 << 16;
+  auto s = test::make_ring(name, kCapacity, 16 * 1024);
+  auto reader = RingReader::attach(s).value();
+  // The victim: record 0 published; record X claimed (at the frontier), then a second writer's
+  // claim after it aborted (padding, sealed; the frontier stays at X, unsealed); then X committed
+  // and the victim killed between X's seal and its frontier CAS.
+  pid_t victim = test::spawn([&] {
+    auto seg = Segment::attach(name);
+    auto w1 = RingWriter::attach(*seg, {.label = "victim", .core = -1});
+    auto w2 = RingWriter::attach(*seg, {.label = "victim-pad", .core = -1});
+    if (!w1 || !w2) return 3;
+    std::vector<std::byte> buf(100);
+    CheckedRecord::fill(buf, 1, 0);
+    if (w1->publish(1, buf) != PublishStatus::ok) return 1;
+    auto x = w1->claim(100, 1);
+    if (x.status != PublishStatus::ok) return 1;
+    CheckedRecord::fill(buf, 1, 1);
+    std::memcpy(x.payload.data(), buf.data(), buf.size());
+    if (w2->claim(100, 1).status != PublishStatus::ok) return 1;
+    w2->abort();
+    g_kill_at = core::HookPoint::after_seal;
+    g_kill_countdown = 0;
+    core::set_test_hook(&kill_hook);
+    (void)w1->commit();  // dies in here, X sealed, the frontier not moved over it
+    return 2;
+  });
+  ASSERT_EQ(test::join(victim), 128 + SIGKILL);
+  const std::uint64_t fp = layout::footprint(100);
+  const std::uint64_t x_at = fp, pad_at = 2 * fp;
+  ASSERT_EQ(s.control().frontier.frontier.load(), x_at) << "stuck at X, sealed";
+  ASSERT_EQ(s.control().tail.tail.load(), 3 * fp);
+  if (damage) s.meta(pad_at).info.store(layout::pack_info(0, 1, 0));  // a record of no length
+
+  RecordView views[4];
+  ASSERT_EQ(reader.peek(std::span(views, 1)), 1u);
+  ASSERT_TRUE(reader.consume(std::span(views, 1)));  // record 0
+  ASSERT_EQ(reader.peek(std::span(views, 1)), 1u) << "X, by its seal";
+  ASSERT_EQ(views[0].position, x_at);
+  if (what != Ahead::record) {
+    ASSERT_TRUE(reader.consume(std::span(views, 1)));
+  }
+
+  // Claims killed before they write a byte: four of 16,320 bytes that passed their gate (the
+  // frontier at X lets a claim end up to a capacity past it: the fourth ends there, 65,664) and
+  // raised the horizon to 65,536 — within a granule (4 KiB) of a capacity past the cursor, so the
+  // reader's validation takes its exact test —, then one of 1,000 bytes killed before its gate
+  // (where it would wait: it ends beyond that), which puts the tail more than a capacity past the
+  // cursor. Nothing at or after X has been written over.
+  for (int i = 0; i < 5; ++i) {
+    const bool through_gate = i < 4;
+    pid_t claimer = test::spawn([&] {
+      auto seg = Segment::attach(name);
+      auto w = RingWriter::attach(*seg, {.label = "claimer", .core = -1});
+      if (!w) return 3;
+      g_kill_at = through_gate ? core::HookPoint::before_write : core::HookPoint::after_fetch_add;
+      g_kill_countdown = 0;
+      core::set_test_hook(&kill_hook);
+      (void)w->claim(through_gate ? 16320 : 1000, 1);
+      return 2;
+    });
+    ASSERT_EQ(test::join(claimer), 128 + SIGKILL);
+  }
+  ASSERT_EQ(s.control().horizon.horizon.load(), kCapacity);
+  ASSERT_GT(s.control().tail.tail.load() - x_at, kCapacity);
+  ASSERT_EQ(s.control().frontier.frontier.load(), x_at) << "nobody moved the frontier";
+
+  if (what == Ahead::record) {
+    EXPECT_TRUE(reader.consume(std::span(views, 1))) << "X was intact";
+    EXPECT_TRUE(CheckedRecord::valid(views[0].payload));
+  }
+  // The padding next (or its damaged header): one call, nothing to deliver. Run on a thread so
+  // that a reader looking again and again fails this test instead of hanging it; if it does not
+  // return, the frontier is moved over X and the padding to let it out.
+  std::atomic<bool> returned{false};
+  std::size_t got = 99;
+  std::thread t([&] {
+    got = reader.poll([](const RecordView&) {});
+    returned = true;
+  });
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (!returned.load() && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+  const bool in_time = returned.load();
+  if (!in_time) {
+    std::uint64_t f = x_at;
+    s.control().frontier.frontier.compare_exchange_strong(f, 3 * fp);
+  }
+  t.join();
+  EXPECT_TRUE(in_time) << "poll() looked again and again at the padding";
+  EXPECT_EQ(got, 0u);
+  EXPECT_EQ(reader.total_loss().records, 0u) << "nothing taken for lost";
+  if (damage) {
+    EXPECT_EQ(reader.position(), pad_at) << "waits there for the frontier (then skips it)";
+    return;
+  }
+  EXPECT_EQ(reader.position(), 3 * fp) << "past the padding";
+  // The frontier is then moved by the reader's own wait (X and the padding are sealed; the dead
+  // claims are repaired into padding after the dead-check interval): nothing more to read, none
+  // of it lost.
+  std::size_t more = 0;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while ((s.control().frontier.frontier.load() != s.control().tail.tail.load() ||
+          reader.position() != s.control().tail.tail.load()) &&
+         std::chrono::steady_clock::now() < until) {
+    reader.wait(std::chrono::milliseconds(20));
+    more += reader.poll([](const RecordView&) {});
+  }
+  EXPECT_EQ(s.control().frontier.frontier.load(), s.control().tail.tail.load());
+  EXPECT_EQ(reader.position(), s.control().tail.tail.load());
+  EXPECT_EQ(more, 0u);
+  EXPECT_EQ(reader.total_loss().records, 0u);
+}
+
+TEST(RingHooks, AReaderAheadOfAStuckFrontierIsNotLappedByClaimsWaitingAtTheirGate) {
+  reader_ahead_of_gated_claims("ahead-gated", Ahead::record);
+}
+
+TEST(RingHooks, AReaderAheadOfAStuckFrontierAtPaddingBehindGatedClaimsDoesNotSpin) {
+  reader_ahead_of_gated_claims("ahead-gated-padding", Ahead::padding);
+}
+
+TEST(RingHooks, AReaderAheadOfAStuckFrontierAtADamagedHeaderBehindGatedClaimsDoesNotSpin) {
+  reader_ahead_of_gated_claims("ahead-gated-damaged", Ahead::damaged);
+}
+
 // Victims publish continuously and are SIGKILLed at random moments (wherever they are), over and
 // over; each new victim reuses a dead slot. A survivor publishes throughout. The reader must get
 // every survivor record, and from each victim a gap-free prefix of what it published.

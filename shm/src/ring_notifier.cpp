@@ -47,8 +47,9 @@ bool RingNotifier::supports(NotifierMode mode) noexcept {
 }
 
 RingNotifier::RingNotifier(std::vector<const Segment*> rings,
+                           std::vector<std::unique_ptr<RingReader>> own,
                            std::vector<std::atomic<std::uint32_t>*> slots, int fd)
-    : rings_(std::move(rings)), slots_(std::move(slots)), fd_(fd) {}
+    : rings_(std::move(rings)), own_(std::move(own)), slots_(std::move(slots)), fd_(fd) {}
 
 Result<std::unique_ptr<RingNotifier>> RingNotifier::start(const Segment& segment,
                                                           NotifierOptions options) {
@@ -82,6 +83,21 @@ Result<std::unique_ptr<RingNotifier>> RingNotifier::start(std::span<const Segmen
       slots[static_cast<std::size_t>(at - rings.begin())] = r->wait_slot();
     }
   }
+  // A ring given no reader: a slot of the notifier's own, so that a wait is never counted only on
+  // the ring (a process killed while waiting would leave that count there for good, and every
+  // commit would then make a futile FUTEX_WAKE: docs/ring.md "Dead waiters").
+  std::vector<std::unique_ptr<RingReader>> own(rings.size());
+  for (std::size_t i = 0; i < rings.size(); ++i) {
+    if (slots[i] != nullptr) continue;
+    auto r = RingReader::attach(*rings[i], {.label = "notifier"});
+    if (!r)
+      return Error{r.error().code, "RingNotifier: no reader slot of its own on ring " +
+                                       rings[i]->name() + " to count its wait in (" +
+                                       r.error().message +
+                                       "); pass NotifierOptions::readers instead"};
+    own[i] = std::make_unique<RingReader>(std::move(r).value());
+    slots[i] = own[i]->wait_slot();
+  }
   NotifierMode mode = options.mode;
   if (mode == NotifierMode::automatic) {
     const char* env = std::getenv("SHMIO_RING_NOTIFIER");
@@ -101,7 +117,8 @@ Result<std::unique_ptr<RingNotifier>> RingNotifier::start(std::span<const Segmen
   std::vector<std::uint64_t> baseline;
   for (const Segment* s : rings)
     baseline.push_back(s->control().frontier.frontier.load(std::memory_order_acquire));
-  std::unique_ptr<RingNotifier> n(new RingNotifier(std::move(rings), std::move(slots), fd));
+  std::unique_ptr<RingNotifier> n(
+      new RingNotifier(std::move(rings), std::move(own), std::move(slots), fd));
   const std::uint64_t now = monotonic_ns();
   for (std::size_t i = 0; i < n->rings_.size(); ++i)
     n->watches_.emplace_back(*n->rings_[i], baseline[i], now);
@@ -171,6 +188,7 @@ bool RingNotifier::pass_on(std::uint64_t now) noexcept {
     if (f != seen_[i]) {
       seen_[i] = f;
       watches_[i].check(f, now);  // (a new frontier: the interval starts again)
+      if (own_[i]) own_[i]->follow(f);
       moved = true;
     }
   }

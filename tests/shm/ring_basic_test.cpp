@@ -1025,6 +1025,15 @@ INSTANTIATE_TEST_SUITE_P(Rings, NoWakeIsLost, ::testing::Values(0, 1, 2), [](con
   return std::string(p.param == 0 ? "shared" : p.param == 1 ? "exclusive" : "exclusive_fenced");
 });
 
+// The reader slot a notifier took for itself (labelled "notifier", active), or max_readers.
+std::size_t own_notifier_slot(const Segment& s) {
+  for (std::size_t i = 0; i < s.max_readers(); ++i)
+    if (std::string_view(s.reader_slot(i).label) == "notifier" &&
+        s.reader_slot(i).state.load() == layout::kSlotActive)
+      return i;
+  return s.max_readers();
+}
+
 // The readers a notifier counts its waits in: one per ring or none, each reading its own ring.
 TEST(Ring, ANotifierRefusesReadersThatDoNotMatchItsRings) {
   RingName n0("notify-readers-0"), n1("notify-readers-1");
@@ -1045,16 +1054,64 @@ TEST(Ring, ANotifierRefusesReadersThatDoNotMatchItsRings) {
   EXPECT_EQ(wrong.error().code, Errc::invalid_argument);
   EXPECT_NE(wrong.error().message.find("reader 0 reads another ring"), std::string::npos)
       << wrong.error().message;
-  // Matching, with a gap (a ring whose waits are not counted in a slot): accepted, and its wait
-  // counted in the one slot given.
+  // Matching, with a gap (a ring given no reader): accepted; its wait counted in the one slot
+  // given, and on the other ring in a slot of the notifier's own (ra's is not used).
   const RingReader* gap[] = {nullptr, &rb};
   auto ok = RingNotifier::start(both, {.mode = NotifierMode::thread, .readers = gap});
   ASSERT_TRUE(ok) << ok.error().message;
+  const std::size_t own = own_notifier_slot(a);
+  ASSERT_LT(own, a.max_readers()) << "no slot labelled 'notifier' on ring a";
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (b.reader_slot(rb.id()).parked.load() != 1 && std::chrono::steady_clock::now() < deadline)
+  while ((b.reader_slot(rb.id()).parked.load() != 1 || a.reader_slot(own).parked.load() != 1) &&
+         std::chrono::steady_clock::now() < deadline)
     std::this_thread::yield();
   EXPECT_EQ(b.reader_slot(rb.id()).parked.load(), 1u);
+  EXPECT_EQ(a.reader_slot(own).parked.load(), 1u);
   EXPECT_EQ(a.reader_slot(ra.id()).parked.load(), 0u);
+}
+
+// A notifier given no reader counts its wait in a reader slot of its own ("Dead waiters"): that
+// slot's position follows the frontier it passes on (it never shows as a reader falling behind),
+// it is let go with the notifier, and with no slot free the notifier is refused, saying why.
+TEST(Ring, ANotifierGivenNoReaderCountsItsWaitInASlotOfItsOwn) {
+  RingName name("notify-own-slot");
+  RingConfig cfg;
+  cfg.name = name.str();
+  cfg.capacity = 1 << 16;
+  cfg.max_readers = 2;
+  auto s = Segment::create(cfg).value();
+  auto w = RingWriter::attach(s).value();
+  std::vector<std::byte> buf(100);
+  ASSERT_EQ(w.publish(1, buf), PublishStatus::ok);
+  {
+    auto n = RingNotifier::start(s, {.mode = NotifierMode::thread});
+    ASSERT_TRUE(n) << n.error().message;
+    const std::size_t own = own_notifier_slot(s);
+    ASSERT_LT(own, s.max_readers());
+    EXPECT_EQ(s.reader_slot(own).position.load(), s.control().frontier.frontier.load());
+    ASSERT_EQ(w.publish(1, buf), PublishStatus::ok);
+    ASSERT_EQ(w.publish(1, buf), PublishStatus::ok);
+    // The notifier's thread passes the move on (the eventfd), its slot's position with it.
+    pollfd p{n.value()->fd(), POLLIN, 0};
+    ASSERT_EQ(::poll(&p, 1, 10000), 1);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (s.reader_slot(own).position.load() != s.control().frontier.frontier.load() &&
+           std::chrono::steady_clock::now() < deadline)
+      std::this_thread::yield();
+    EXPECT_EQ(s.reader_slot(own).position.load(), s.control().frontier.frontier.load());
+    // Both slots taken (the notifier's and another reader's): a second notifier is refused.
+    auto r = RingReader::attach(s).value();
+    auto refused = RingNotifier::start(s);
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.error().code, Errc::no_free_slot);
+    EXPECT_NE(refused.error().message.find("no reader slot of its own"), std::string::npos)
+        << refused.error().message;
+    // Given that reader, it needs no slot of its own.
+    const RingReader* counted_in[] = {&r};
+    EXPECT_TRUE(RingNotifier::start(s, {.readers = counted_in}));
+  }
+  EXPECT_EQ(own_notifier_slot(s), s.max_readers()) << "the notifier's slot went with it";
+  EXPECT_TRUE(RingReader::attach(s)) << "and is free again";
 }
 
 // core::park_any, with futex_waitv and with the fallback that parks on one ring at a time: a

@@ -285,13 +285,16 @@ INSTANTIATE_TEST_SUITE_P(Modes, NotifierRepairs,
 // would then make a FUTEX_WAKE that wakes no one). Its count is also in its reader slot, and
 // whoever frees that slot takes it back: reap_dead_readers, or the next reader attach that reuses
 // the slot. Each way of waiting: a RingReader parked in wait(), and a RingNotifier (its thread,
-// its io_uring wait) counting in its reader's slot.
-enum class Waits { reader, notifier_thread, notifier_io_uring };
+// its io_uring wait) counting in its reader's slot — or, given none, in a slot of its own (before,
+// such a notifier counted its wait on the ring only, and its death left the count there for good).
+enum class Waits { reader, notifier_thread, notifier_io_uring, own_thread, own_io_uring };
 class DeadWaiter : public ::testing::TestWithParam<std::tuple<Waits, bool>> {};
 
 TEST_P(DeadWaiter, ItsCountOnTheRingIsTakenBackWithItsSlot) {
   const auto [waits, by_attach] = GetParam();
-  if (waits == Waits::notifier_io_uring && !RingNotifier::supports(NotifierMode::io_uring))
+  const bool uring = waits == Waits::notifier_io_uring || waits == Waits::own_io_uring;
+  const bool own = waits == Waits::own_thread || waits == Waits::own_io_uring;
+  if (uring && !RingNotifier::supports(NotifierMode::io_uring))
     GTEST_SKIP() << "no io_uring mode on this kernel";
   RingName name(std::string("dead-waiter-") + std::to_string(static_cast<int>(waits)) +
                 (by_attach ? "-attach" : "-reap"));
@@ -304,6 +307,13 @@ TEST_P(DeadWaiter, ItsCountOnTheRingIsTakenBackWithItsSlot) {
   const pid_t child = test::spawn([&] {
     auto seg = Segment::attach(name.str());
     if (!seg) return 3;
+    if (own) {  // no reader: the notifier takes the only slot itself
+      auto n = RingNotifier::start(
+          *seg, {.mode = uring ? NotifierMode::io_uring : NotifierMode::thread});
+      if (!n) return 8;
+      ::pause();
+      return 9;
+    }
     auto r = RingReader::attach(*seg, {.label = "waiter"});
     if (!r) return 4;
     if (waits == Waits::reader) {
@@ -313,8 +323,7 @@ TEST_P(DeadWaiter, ItsCountOnTheRingIsTakenBackWithItsSlot) {
     const RingReader* counted_in[] = {&r.value()};
     auto n = RingNotifier::start(
         *seg,
-        {.mode = waits == Waits::notifier_thread ? NotifierMode::thread : NotifierMode::io_uring,
-         .readers = counted_in});
+        {.mode = uring ? NotifierMode::io_uring : NotifierMode::thread, .readers = counted_in});
     if (!n) return 6;
     ::pause();
     return 7;
@@ -325,6 +334,9 @@ TEST_P(DeadWaiter, ItsCountOnTheRingIsTakenBackWithItsSlot) {
   auto waiting = [&] { return c.wake.waiters.load() == 1 && s->reader_slot(0).parked.load() == 1; };
   while (!waiting() && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
   ASSERT_TRUE(waiting()) << "the child never waited (waiters " << c.wake.waiters.load() << ")";
+  if (own) {
+    EXPECT_STREQ(s->reader_slot(0).label, "notifier");
+  }
   ::kill(child, SIGKILL);
   ASSERT_EQ(test::join(child), 128 + SIGKILL);
   EXPECT_EQ(c.wake.waiters.load(), 1u) << "nobody took it back yet";
@@ -340,14 +352,18 @@ TEST_P(DeadWaiter, ItsCountOnTheRingIsTakenBackWithItsSlot) {
 
 std::string dead_waiter_name(const ::testing::TestParamInfo<std::tuple<Waits, bool>>& p) {
   const Waits w = std::get<0>(p.param);
-  return std::string(w == Waits::reader            ? "reader"
-                     : w == Waits::notifier_thread ? "notifier_thread"
-                                                   : "notifier_io_uring") +
+  return std::string(w == Waits::reader              ? "reader"
+                     : w == Waits::notifier_thread   ? "notifier_thread"
+                     : w == Waits::notifier_io_uring ? "notifier_io_uring"
+                     : w == Waits::own_thread        ? "notifier_thread_own_slot"
+                                                     : "notifier_io_uring_own_slot") +
          (std::get<1>(p.param) ? "_by_attach" : "_by_reap");
 }
 INSTANTIATE_TEST_SUITE_P(Ways, DeadWaiter,
                          ::testing::Combine(::testing::Values(Waits::reader, Waits::notifier_thread,
-                                                              Waits::notifier_io_uring),
+                                                              Waits::notifier_io_uring,
+                                                              Waits::own_thread,
+                                                              Waits::own_io_uring),
                                             ::testing::Bool()),
                          dead_waiter_name);
 

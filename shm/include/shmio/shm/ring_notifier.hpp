@@ -59,6 +59,9 @@ struct NotifierOptions {
   // RingReader of this process on that ring, in whose slot the notifier counts its wait there,
   // so that if the process dies waiting, whoever frees that slot takes the count back out of the
   // ring's waiters (docs/ring.md "Dead waiters"). Each must outlive the notifier.
+  // A ring given none: the notifier takes a reader slot of its own there (labelled "notifier";
+  // it reads nothing, its position follows the frontier), so a wait is always counted in a slot.
+  // No slot free on that ring: start() fails (Errc::no_free_slot) — give it your reader instead.
   std::span<const RingReader* const> readers = {};
 };
 
@@ -91,8 +94,8 @@ class RingNotifier {
   static bool supports(NotifierMode mode) noexcept;
 
  private:
-  RingNotifier(std::vector<const Segment*> rings, std::vector<std::atomic<std::uint32_t>*> slots,
-               int fd);
+  RingNotifier(std::vector<const Segment*> rings, std::vector<std::unique_ptr<RingReader>> own,
+               std::vector<std::atomic<std::uint32_t>*> slots, int fd);
   void run() noexcept;  // the thread mode's thread
   // Both modes: passes on what moved since the last look (seen_ takes each ring's frontier, and a
   // move restarts its stall watch); true if any ring moved.
@@ -106,7 +109,10 @@ class RingNotifier {
   void signal() noexcept;
 
   std::vector<const Segment*> rings_;
-  std::vector<std::atomic<std::uint32_t>*> slots_;  // per ring: where its wait is counted, or null
+  // Per ring: the notifier's own reader where it was given none (else null), declared before
+  // slots_, which may point into their slots.
+  std::vector<std::unique_ptr<RingReader>> own_;
+  std::vector<std::atomic<std::uint32_t>*> slots_;  // per ring: where its wait is counted
   int fd_ = -1;
   std::atomic<bool> stop_{false};
   std::thread thread_;  // the thread mode's (the only user of seen_ and watches_ while it runs)

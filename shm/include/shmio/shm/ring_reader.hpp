@@ -132,6 +132,13 @@ class RingReader {
   // Where this process counts its waits on the ring (the slot's `parked`, core::announce_waiter):
   // taken back with the slot if the process dies waiting.
   std::atomic<std::uint32_t>* wait_slot() const noexcept { return &slot_->parked; }
+  // A notifier's own reader, which only counts its waits (NotifierOptions::readers left empty):
+  // its published position follows the frontier the notifier passes on, so that it never shows
+  // as a reader falling behind (shm-inspect, lag). It reads nothing.
+  void follow(std::uint64_t frontier) noexcept {
+    cursor_ = frontier;
+    publish_progress();
+  }
   // The slot's wake-up count, after a park that was woken.
   void count_wakeup(bool woke) noexcept;
   // Moves the cursor to the oldest record still in the ring (the first after `tail` - capacity),

@@ -796,7 +796,10 @@ int latency_reader(sb::ChildContext& ctx, const std::vector<std::string>& rings,
     auto r = RingSetReader::attach(set, options);
     if (!r) return ctx.fail("RingSetReader::attach: " + r.error().message);
     all.emplace(std::move(r).value());
-    auto n = RingNotifier::start(set, {.mode = cfg.notifier_mode});
+    // (Its waits counted in the set's reader slots, as the cluster's workers do.)
+    std::vector<const RingReader*> counted_in;
+    for (std::size_t i = 0; i < set.size(); ++i) counted_in.push_back(&all->reader(i));
+    auto n = RingNotifier::start(set, {.mode = cfg.notifier_mode, .readers = counted_in});
     if (!n) return ctx.fail("RingNotifier::start: " + n.error().message);
     notifier = std::move(n).value();
   } else {

@@ -123,6 +123,10 @@ Result<std::unique_ptr<RingNotifier>> RingNotifier::start(std::span<const Segmen
   for (std::size_t i = 0; i < n->rings_.size(); ++i)
     n->watches_.emplace_back(*n->rings_[i], baseline[i], now);
   n->seen_ = std::move(baseline);
+  // (The own readers attached at an earlier frontier: a commit in between would otherwise show
+  // as their lag until the next one.)
+  for (std::size_t i = 0; i < n->rings_.size(); ++i)
+    if (n->own_[i]) n->own_[i]->follow(n->seen_[i], now);
   if (mode != NotifierMode::thread) {
     std::string why;
     // A wait per ring and the timers, with room to spare.
@@ -188,9 +192,9 @@ bool RingNotifier::pass_on(std::uint64_t now) noexcept {
     if (f != seen_[i]) {
       seen_[i] = f;
       watches_[i].check(f, now);  // (a new frontier: the interval starts again)
-      if (own_[i]) own_[i]->follow(f);
       moved = true;
     }
+    if (own_[i]) own_[i]->follow(f, now);  // (also when nothing moved: its heartbeat)
   }
   return moved;
 }

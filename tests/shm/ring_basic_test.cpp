@@ -1072,9 +1072,13 @@ TEST(Ring, ANotifierRefusesReadersThatDoNotMatchItsRings) {
 
 // A notifier given no reader counts its wait in a reader slot of its own ("Dead waiters"): that
 // slot's position follows the frontier it passes on (it never shows as a reader falling behind),
-// it is let go with the notifier, and with no slot free the notifier is refused, saying why.
-TEST(Ring, ANotifierGivenNoReaderCountsItsWaitInASlotOfItsOwn) {
-  RingName name("notify-own-slot");
+// it is let go with the notifier, and with no slot free the notifier is refused, saying why. In
+// both modes (the io_uring mode passes moves on in drain(), on the caller's thread).
+class NotifierOwnSlot : public ::testing::TestWithParam<NotifierMode> {};
+TEST_P(NotifierOwnSlot, ANotifierGivenNoReaderCountsItsWaitInASlotOfItsOwn) {
+  const NotifierMode mode = GetParam();
+  if (!RingNotifier::supports(mode)) GTEST_SKIP() << "no io_uring mode on this kernel";
+  RingName name(std::string("notify-own-slot-") + std::string(to_string(mode)));
   RingConfig cfg;
   cfg.name = name.str();
   cfg.capacity = 1 << 16;
@@ -1083,36 +1087,41 @@ TEST(Ring, ANotifierGivenNoReaderCountsItsWaitInASlotOfItsOwn) {
   auto w = RingWriter::attach(s).value();
   std::vector<std::byte> buf(100);
   ASSERT_EQ(w.publish(1, buf), PublishStatus::ok);
+  std::optional<RingReader> r;
   {
-    auto n = RingNotifier::start(s, {.mode = NotifierMode::thread});
+    auto n = RingNotifier::start(s, {.mode = mode});
     ASSERT_TRUE(n) << n.error().message;
     const std::size_t own = own_notifier_slot(s);
     ASSERT_LT(own, s.max_readers());
-    EXPECT_EQ(s.reader_slot(own).position.load(), s.control().frontier.frontier.load());
     ASSERT_EQ(w.publish(1, buf), PublishStatus::ok);
     ASSERT_EQ(w.publish(1, buf), PublishStatus::ok);
-    // The notifier's thread passes the move on (the eventfd), its slot's position with it.
-    pollfd p{n.value()->fd(), POLLIN, 0};
-    ASSERT_EQ(::poll(&p, 1, 10000), 1);
+    // The notifier passes the moves on (the eventfd; in the io_uring mode drain() takes them),
+    // its slot's position with them.
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     while (s.reader_slot(own).position.load() != s.control().frontier.frontier.load() &&
-           std::chrono::steady_clock::now() < deadline)
-      std::this_thread::yield();
+           std::chrono::steady_clock::now() < deadline) {
+      pollfd p{n.value()->fd(), POLLIN, 0};
+      if (::poll(&p, 1, 100) == 1) n.value()->drain();
+    }
     EXPECT_EQ(s.reader_slot(own).position.load(), s.control().frontier.frontier.load());
+    EXPECT_NE(s.reader_slot(own).heartbeat_ns.load(), 0u);
     // Both slots taken (the notifier's and another reader's): a second notifier is refused.
-    auto r = RingReader::attach(s).value();
-    auto refused = RingNotifier::start(s);
+    r.emplace(RingReader::attach(s).value());
+    auto refused = RingNotifier::start(s, {.mode = mode});
     ASSERT_FALSE(refused);
     EXPECT_EQ(refused.error().code, Errc::no_free_slot);
     EXPECT_NE(refused.error().message.find("no reader slot of its own"), std::string::npos)
         << refused.error().message;
     // Given that reader, it needs no slot of its own.
-    const RingReader* counted_in[] = {&r};
-    EXPECT_TRUE(RingNotifier::start(s, {.readers = counted_in}));
+    const RingReader* counted_in[] = {&*r};
+    EXPECT_TRUE(RingNotifier::start(s, {.mode = mode, .readers = counted_in}));
   }
   EXPECT_EQ(own_notifier_slot(s), s.max_readers()) << "the notifier's slot went with it";
-  EXPECT_TRUE(RingReader::attach(s)) << "and is free again";
+  EXPECT_TRUE(RingReader::attach(s)) << "and is free again (r still holds the other)";
 }
+INSTANTIATE_TEST_SUITE_P(Modes, NotifierOwnSlot,
+                         ::testing::Values(NotifierMode::thread, NotifierMode::io_uring),
+                         [](const auto& p) { return std::string(to_string(p.param)); });
 
 // core::park_any, with futex_waitv and with the fallback that parks on one ring at a time: a
 // commit on the third ring ends the wait long before its timeout; with nothing committed it

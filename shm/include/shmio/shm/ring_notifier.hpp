@@ -61,7 +61,8 @@ struct NotifierOptions {
   // ring's waiters (docs/ring.md "Dead waiters"). Each must outlive the notifier.
   // A ring given none: the notifier takes a reader slot of its own there (labelled "notifier";
   // it reads nothing, its position follows the frontier), so a wait is always counted in a slot.
-  // No slot free on that ring: start() fails (Errc::no_free_slot) — give it your reader instead.
+  // No slot free on that ring: start() fails (Errc::no_free_slot; on a segment opened read-only,
+  // Errc::permission_denied) — give it your reader instead.
   std::span<const RingReader* const> readers = {};
 };
 

@@ -134,10 +134,12 @@ class RingReader {
   std::atomic<std::uint32_t>* wait_slot() const noexcept { return &slot_->parked; }
   // A notifier's own reader, which only counts its waits (NotifierOptions::readers left empty):
   // its published position follows the frontier the notifier passes on, so that it never shows
-  // as a reader falling behind (shm-inspect, lag). It reads nothing.
-  void follow(std::uint64_t frontier) noexcept {
+  // as a reader falling behind (shm-inspect, lag), and its heartbeat the notifier's looks. It
+  // reads nothing.
+  void follow(std::uint64_t frontier, std::uint64_t now_ns) noexcept {
     cursor_ = frontier;
-    publish_progress();
+    slot_->position.store(frontier, std::memory_order_relaxed);
+    slot_->heartbeat_ns.store(now_ns, std::memory_order_relaxed);
   }
   // The slot's wake-up count, after a park that was woken.
   void count_wakeup(bool woke) noexcept;

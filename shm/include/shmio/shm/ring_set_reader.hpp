@@ -10,8 +10,8 @@
 // (peek() and consume(), one ring at a time, as RingReader's). wait() parks on every ring at once
 // (core::park_any: one futex_waitv(2); docs/ring.md, "Several rings, one waiter"). For an event
 // loop, RingNotifier::start takes the same span of rings (give it the set's readers, reader(i),
-// as NotifierOptions::readers: a process killed while its notifier waits then leaves no count on
-// the rings, docs/ring.md "Dead waiters").
+// as NotifierOptions::readers, to count its waits in: otherwise it takes a reader slot of its own
+// on each ring for that, docs/ring.md "Dead waiters").
 // Thread-safety: one thread at a time, as for a RingReader.
 #pragma once
 

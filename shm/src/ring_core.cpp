@@ -215,13 +215,23 @@ bool advance_frontier(const Segment& s) noexcept {
       // The header, beside the seal. A preempted advancer may read it after a later lap's record
       // wrote over it; the frontier re-check below discards such a read.
       const RecordHeader h = unpack_header(p, m.info.load(std::memory_order_relaxed));
+      // A length no producer writes (a record of none or over max_record, padding of a capacity
+      // or more: a stray write into the segment) is passed as one unit, never as what it says —
+      // that could move the frontier past the tail or over records still being written. The
+      // rest of that record's space is then a hole no claim covers, repaired into padding as a
+      // dead claim's would be (docs/ring.md "Readers: laps, corruption, dead readers").
+      const bool pad = h.type == kPaddingType;
+      const std::uint64_t fp =
+          (pad ? h.length >= s.capacity() : h.length == 0 || h.length > s.max_record())
+              ? kUnit
+              : footprint(h.length);
       // A run ends short of a whole capacity past f: its last stamp would otherwise land on f's
       // own unit (the same 64 bytes one lap on) while the frontier is still at f, and everyone
       // who read the index at f from then on would count from a wrong base. (The first record is
       // always taken, as one step always did: a record is at most a quarter of the ring.)
-      if (n > 0 && p + footprint(h.length) - f >= s.capacity()) break;
-      if (h.type != kPaddingType) ++index;
-      p += footprint(h.length);
+      if (n > 0 && p + fp - f >= s.capacity()) break;
+      if (!pad) ++index;
+      p += fp;
       ends[n] = p;
       indices[n] = index;
       ++n;

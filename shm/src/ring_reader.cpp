@@ -336,6 +336,11 @@ std::size_t RingReader::walk(Sink sink) {
   const Segment& s = *segment_;
   Control& c = s.control();
   for (;;) {
+    // Nothing taken yet: a consume({}) after a walk that returns 0 settles where the cursor is
+    // (not where an earlier look stopped, before a resync or a skip moved the cursor).
+    peek_count_ = 0;
+    peek_end_ = cursor_;
+    peek_index_end_ = cursor_index_;
     const std::uint64_t seal = load_seal(s, cursor_);  // R1
     // Sealed: read the run of sealed records from here. Otherwise (nothing yet, now and then;
     // lapped; or a seal gone) read below the frontier, as far as it shows records complete.
@@ -451,8 +456,15 @@ std::size_t RingReader::walk(Sink sink) {
       resync(t2);
       continue;
     }
-    // Corrupt: skip to the next sealed record below the frontier (none yet: look again later).
-    if (!past(f, cursor_)) return 0;
+    // Corrupt: skip to the next sealed record below the frontier. None yet: the frontier is not
+    // past the cursor. Everything below the cursor is sealed (read by the seals), so pass it
+    // ourselves — ready() sees the seal here, so a wait() would not park and pass it for us, and
+    // the walk would return 0 for ever (advance_frontier passes a header it cannot trust as one
+    // unit, and the rest of that record is then a hole that is repaired as a dead claim's).
+    if (!past(f, cursor_)) {
+      if (core::advance_frontier(s)) continue;
+      return 0;
+    }
     skip_corrupt(f);
   }
 }
@@ -555,6 +567,9 @@ bool RingReader::seek(std::uint64_t position) {
   if (position == f && c.frontier.frontier.load(std::memory_order_acquire) != f) return false;
   cursor_ = position;
   cursor_index_ = idx;
+  peek_count_ = 0;  // (a consume({}) now settles here)
+  peek_end_ = cursor_;
+  peek_index_end_ = cursor_index_;
   publish_progress();
   return true;
 }

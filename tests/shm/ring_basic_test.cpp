@@ -735,6 +735,89 @@ TEST(Ring, ARecordWhoseSealIsGoneIsReadBelowTheFrontierSoonAfter) {
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));
 }
 
+// A peek() that skipped a damaged record and then found nothing returns 0; a consume({}) after it
+// settles where the cursor is. (Before, it settled where the walk's first look had stopped, at
+// the damaged record: the cursor went back, and the next peek skipped and counted it again. After
+// a seek(), likewise, it jumped to where an earlier peek had stopped.)
+TEST(Ring, AConsumeAfterAnEmptyPeekSettlesWhereTheCursorIs) {
+  RingName name("consume-after-skip");
+  auto s = test::make_ring(name, 1 << 16, 1000);
+  auto w = RingWriter::attach(s).value();
+  auto r = RingReader::attach(s, {.start = StartAt::oldest}).value();
+  std::uint64_t at = 0;
+  ASSERT_EQ(w.publish(1, bytes_of("rec0"), &at), PublishStatus::ok);
+  s.meta(at).info.store(layout::pack_info(0, 1, 0));  // a record of no length: refused
+  RecordView views[4];
+  EXPECT_EQ(r.peek(views), 0u);
+  EXPECT_EQ(r.position(), layout::kUnit) << "skipped";
+  EXPECT_EQ(s.reader_slot(r.id()).corrupt.load(), 1u);
+  EXPECT_TRUE(r.consume({}));
+  EXPECT_EQ(r.position(), layout::kUnit) << "consume({}) moved the cursor back";
+  EXPECT_EQ(r.peek(views), 0u);
+  EXPECT_EQ(s.reader_slot(r.id()).corrupt.load(), 1u) << "skipped twice";
+  EXPECT_EQ(r.total_loss().records, 1u);
+  // A peek that passed only padding (an aborted claim), a seek() back to rec1, then consume({})
+  // without a peek: the cursor stays where seek() put it.
+  std::uint64_t rec1 = 0;
+  ASSERT_EQ(w.publish(1, bytes_of("rec1"), &rec1), PublishStatus::ok);
+  ASSERT_EQ(r.peek(views), 1u);
+  ASSERT_TRUE(r.consume(std::span(views, 1)));
+  ASSERT_EQ(w.claim(10, 1).status, PublishStatus::ok);
+  w.abort();
+  EXPECT_EQ(r.peek(views), 0u);
+  ASSERT_EQ(r.position(), rec1 + 2 * layout::kUnit) << "past the padding";
+  ASSERT_TRUE(r.seek(rec1));
+  EXPECT_TRUE(r.consume({}));
+  EXPECT_EQ(r.position(), rec1) << "consume({}) jumped to an old peek's end, over rec1";
+  EXPECT_EQ(r.peek(views), 1u) << "rec1 again, from the seek";
+}
+
+// advance_frontier passes a header whose length no producer writes (here a record over
+// max_record) as one unit, not as what it says: before, the committer whose CAS then passed it
+// moved the frontier 16 MiB past the tail, gating claims by a frontier over records not yet
+// written. The rest of the damaged record is a hole no claim covers: repaired into padding, and
+// the reader reads on, the damaged record counted as lost.
+TEST(Ring, AnAdvancerPassesADamagedLengthAsOneUnit) {
+  RingName name("advance-damaged");
+  auto s = test::make_ring(name, 1 << 16, 1000);
+  auto w1 = RingWriter::attach(s).value();
+  auto w2 = RingWriter::attach(s).value();
+  auto r = RingReader::attach(s, {.start = StartAt::oldest}).value();
+  std::vector<std::byte> buf(100);
+  CheckedRecord::fill(buf, 1, 0);
+  auto c = w1.claim(100, 1);  // at the frontier, not yet sealed
+  ASSERT_EQ(c.status, PublishStatus::ok);
+  std::memcpy(c.payload.data(), buf.data(), buf.size());
+  std::uint64_t p1 = 0;
+  CheckedRecord::fill(buf, 2, 0);
+  ASSERT_EQ(w2.publish(1, buf, &p1), PublishStatus::ok);  // sealed; its advance stops at w1's
+  ASSERT_EQ(s.control().frontier.frontier.load(), c.position);
+  s.meta(p1).info.store(layout::pack_info(0xFFFFFF, 1, 0));
+  (void)w1.commit();  // its CAS, then an advance over what follows: the damaged record
+  const std::uint64_t tail = s.control().tail.tail.load();
+  EXPECT_LE(s.control().frontier.frontier.load(), tail) << "the frontier passed the tail";
+  EXPECT_EQ(s.control().frontier.frontier.load(), p1 + layout::kUnit);
+  // The reader: w1's record, then the damaged one skipped; the rest of its space repaired (the
+  // reader's wait() finds the stall) and a later record read.
+  CheckedRecord::fill(buf, 2, 1);
+  std::size_t good = 0;
+  auto take = [&](const RecordView& v) { good += CheckedRecord::valid(v.payload); };
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  bool published = false;
+  while (good < 2 && std::chrono::steady_clock::now() < deadline) {
+    r.poll(take);
+    if (!published && s.control().frontier.frontier.load() == tail) {
+      ASSERT_EQ(w2.publish(1, buf), PublishStatus::ok);
+      published = true;
+    }
+    r.wait(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(good, 2u) << "w1's record and the one after the damaged one";
+  EXPECT_EQ(s.control().frontier.frontier.load(), s.control().tail.tail.load());
+  EXPECT_EQ(r.total_loss().records, 1u) << "the damaged record";
+  EXPECT_EQ(s.control().repair.repairs.load(), 1u) << "the rest of its space repaired";
+}
+
 TEST(Ring, AParkedReaderUsesNoCpuAndWakesOnCommit) {
   RingName name("park");
   auto s = test::make_ring(name, 1 << 16);

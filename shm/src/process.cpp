@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -18,51 +19,83 @@ struct StatFields {
   std::uint64_t start_time = 0;
 };
 
+enum class Read { ok, gone, unknown };
+
 // Reads /proc/<pid>/stat. The command name (field 2) is in parentheses and may itself contain
-// spaces or parentheses, so fields are counted from the last ')'.
-bool read_stat(pid_t pid, StatFields& out) noexcept {
+// spaces or parentheses, so fields are counted from the last ')'. gone: no such entry (ENOENT;
+// ESRCH while the process is being reaped); unknown: open() or read() failed otherwise.
+Read read_stat(pid_t pid, StatFields& out) noexcept {
   char path[64];
   std::snprintf(path, sizeof path, "/proc/%d/stat", static_cast<int>(pid));
   int fd = ::open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
+  if (fd < 0) return errno == ENOENT || errno == ESRCH ? Read::gone : Read::unknown;
   char buf[1024];
   ssize_t n = ::read(fd, buf, sizeof buf - 1);
+  const int read_errno = errno;
   ::close(fd);
-  if (n <= 0) return false;
+  if (n < 0) return read_errno == ESRCH ? Read::gone : Read::unknown;
+  if (n == 0) return Read::gone;
   buf[n] = '\0';
+  // (A line we cannot parse counts as no process, as it always did.)
   char* p = std::strrchr(buf, ')');
-  if (p == nullptr || p[1] != ' ') return false;
+  if (p == nullptr || p[1] != ' ') return Read::gone;
   p += 2;  // now at field 3 (state)
   out.state = *p;
   // skip to field 22: we are at field 3, so 19 more separators
   for (int field = 3; field < 22; ++field) {
     p = std::strchr(p, ' ');
-    if (p == nullptr) return false;
+    if (p == nullptr) return Read::gone;
     ++p;
   }
   out.start_time = std::strtoull(p, nullptr, 10);
-  return true;
+  return Read::ok;
 }
 
 }  // namespace
 
+ProcessLook look_up_process(pid_t pid) noexcept {
+  if (pid <= 0) return {ProcessLook::Is::gone, 0};
+  StatFields f;
+  switch (read_stat(pid, f)) {
+    case Read::gone:
+      return {ProcessLook::Is::gone, 0};
+    case Read::unknown:
+      return {ProcessLook::Is::unknown, 0};
+    case Read::ok:
+      break;
+  }
+  if (f.state == 'Z' || f.state == 'X' || f.state == 'x') return {ProcessLook::Is::gone, 0};
+  return {ProcessLook::Is::alive, f.start_time};
+}
+
 std::uint64_t process_start_time(pid_t pid) noexcept {
   StatFields f;
-  return read_stat(pid, f) ? f.start_time : 0;
+  return read_stat(pid, f) == Read::ok ? f.start_time : 0;
 }
 
 ProcessIdentity self_identity() noexcept {
   // Not cached across fork: getpid() is cheap next to the /proc read, so compare and refresh.
   static thread_local ProcessIdentity cached;
   pid_t pid = ::getpid();
-  if (cached.pid != pid) cached = ProcessIdentity{pid, process_start_time(pid)};
+  if (cached.pid != pid || cached.start_time == 0) {
+    const std::uint64_t start = process_start_time(pid);
+    if (start == 0) return ProcessIdentity{pid, 0};  // (read again next time)
+    cached = ProcessIdentity{pid, start};
+  }
   return cached;
 }
 
 Liveness liveness(const ProcessIdentity& who) noexcept {
   if (who.pid <= 0) return Liveness::dead;
   StatFields f;
-  if (!read_stat(who.pid, f)) return Liveness::dead;
+  switch (read_stat(who.pid, f)) {
+    case Read::gone:
+      return Liveness::dead;
+    case Read::unknown:
+      return Liveness::alive;  // not judged on a failed look (the header)
+    case Read::ok:
+      break;
+  }
   if (f.start_time != who.start_time) return Liveness::dead;  // the pid was reused
   if (f.state == 'Z' || f.state == 'X' || f.state == 'x') return Liveness::dead;
   return Liveness::alive;

@@ -26,8 +26,8 @@ inline void hook([[maybe_unused]] core::HookPoint point,
 bool taker_died(std::uint32_t state) noexcept {
   const std::uint32_t pid = taker_of(state);
   if (pid == 0) return false;
-  const ProcessIdentity who{static_cast<pid_t>(pid), process_start_time(static_cast<pid_t>(pid))};
-  return who.start_time == 0 || liveness(who) == Liveness::dead;
+  // (No entry or a zombie; a failed look judges nothing: process.hpp.)
+  return look_up_process(static_cast<pid_t>(pid)).is == ProcessLook::Is::gone;
 }
 
 template <class Slot>

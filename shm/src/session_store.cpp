@@ -98,11 +98,12 @@ std::uint64_t tag(const ProcessIdentity& p) noexcept {
          (p.start_time & 0xFFFFFFFFULL);
 }
 
+// Whether the process a tag names lives: its pid's entry, with the low half of its start time
+// (a failed look judges nothing: alive, shm/process.hpp).
 bool tag_alive(std::uint64_t t) noexcept {
-  const auto pid = static_cast<pid_t>(t >> 32);
-  const std::uint64_t start = process_start_time(pid);
-  return start != 0 && (start & 0xFFFFFFFFULL) == (t & 0xFFFFFFFFULL) &&
-         liveness({pid, start}) == Liveness::alive;
+  const ProcessLook p = look_up_process(static_cast<pid_t>(t >> 32));
+  if (p.is == ProcessLook::Is::unknown) return true;
+  return p.is == ProcessLook::Is::alive && (p.start_time & 0xFFFFFFFFULL) == (t & 0xFFFFFFFFULL);
 }
 
 std::uint32_t round_pow2(std::uint64_t n, std::uint32_t least) {
@@ -242,14 +243,18 @@ struct SessionStore::Map {
   }
 
   // When a dead owner died (0 if no one noted it).
-  std::uint64_t death_of(std::uint64_t pid) const noexcept {
+  // (`after`: only a death at or after it counts — one before an entry was written is an
+  // earlier process's that had the same pid.)
+  std::uint64_t death_of(std::uint64_t pid, std::uint64_t after = 0) const noexcept {
     for (const Death& d : header().deaths)
-      if (d.who.load(std::memory_order_acquire) == pid)
-        return d.at_ns.load(std::memory_order_acquire);
+      if (d.who.load(std::memory_order_acquire) == pid) {
+        const std::uint64_t at = d.at_ns.load(std::memory_order_acquire);
+        if (at >= after) return at;
+      }
     return 0;
   }
-  void note_death(std::uint64_t pid, std::uint64_t at) noexcept {
-    if (death_of(pid) != 0) return;
+  void note_death(std::uint64_t pid, std::uint64_t at, std::uint64_t after = 0) noexcept {
+    if (death_of(pid, after) != 0) return;
     Death& d = header().deaths[header().next_death.fetch_add(1) % kDeaths];
     d.at_ns.store(at, std::memory_order_relaxed);
     d.who.store(pid, std::memory_order_release);
@@ -260,10 +265,11 @@ struct SessionStore::Map {
     if ((s.flags & 1) == 0) return s.since_ns;
     const std::uint64_t who = tag({static_cast<pid_t>(s.owner_pid), s.owner_start});
     if (who == tag(self_identity()) || tag_alive(who)) return 0;
-    std::uint64_t at = death_of(s.owner_pid);
+    // A death noted before this entry was written is an earlier process's with the same pid.
+    std::uint64_t at = death_of(s.owner_pid, s.since_ns);
     if (at == 0) {
       at = monotonic_ns();
-      note_death(s.owner_pid, at);
+      note_death(s.owner_pid, at, s.since_ns);
     }
     return at;
   }
@@ -349,6 +355,9 @@ SessionStore::PutStatus SessionStore::put(std::string_view key, std::string_view
     Map::unlock(*f->slot);
     return PutStatus::ok;
   }
+  // A slot on the way that could not be locked may be the key's own entry: a second one would
+  // then be taken twice, or hide the newer state (found in review, 2026-12-01). Not saved.
+  if (busy) return PutStatus::busy;
   const std::uint32_t entry_tag = index_tag(h);
   // A slot of its own, indexed in the first free entry from the hash.
   if (auto i = m_->pop_slot()) {
@@ -424,7 +433,10 @@ bool SessionStore::erase(std::string_view key) {
 }
 
 void SessionStore::worker_died(pid_t pid, std::uint64_t at_ns) {
-  m_->note_death(static_cast<std::uint64_t>(pid), at_ns);
+  // A record of this pid up to 10 s before is this death's, noted by another (the supervisor,
+  // each worker at WORKER_DOWN); an older one is an earlier process's with the same pid.
+  constexpr std::uint64_t kSameDeath = 10'000'000'000ULL;
+  m_->note_death(static_cast<std::uint64_t>(pid), at_ns, at_ns - std::min(at_ns, kSameDeath));
 }
 
 std::size_t SessionStore::count_entries() const {

@@ -1,5 +1,6 @@
 // Producers SIGKILLed in the middle of a claim: nobody else may stay blocked for longer than the
 // documented bound, the hole becomes padding and is counted, and every other record arrives.
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -973,6 +974,45 @@ TEST(RingHooks, AReaderPastAStuckFrontierParksAndPassesIt) {
                       (after.ru_stime.tv_sec - before.ru_stime.tv_sec) * 1'000'000L +
                       (after.ru_stime.tv_usec - before.ru_stime.tv_usec);
   EXPECT_LT(cpu_us, 100'000) << "parked, not spinning, for the 300 ms";
+  EXPECT_EQ(reader.total_loss().records, 0u);
+}
+
+// A repairer that cannot read /proc (out of file descriptors) judges nothing: a producer stopped
+// between its claim and its seal is left alone, not padded over as dead (before, a failed look
+// counted as a death, and the producer's later writes would have landed in space the repair had
+// given away). Nor is a live reader's slot reaped.
+TEST(RingHooks, ARepairerOutOfDescriptorsTakesNothingFromALiveProducer) {
+  RingName name("repair-emfile");
+  auto s = test::make_ring(name, 1 << 16, 1024);
+  auto reader = RingReader::attach(s).value();
+  const pid_t producer = test::spawn([&] {
+    auto seg = Segment::attach(name);
+    auto w = RingWriter::attach(*seg, {.label = "stopped", .core = -1});
+    if (!w) return 3;
+    core::set_test_hook(+[](core::HookPoint point, std::uint64_t) {
+      if (point == core::HookPoint::before_seal) ::raise(SIGSTOP);
+    });
+    std::vector<std::byte> buf(100);
+    return w->publish(1, buf) == PublishStatus::ok ? 0 : 4;
+  });
+  int status = 0;
+  ASSERT_EQ(::waitpid(producer, &status, WUNTRACED), producer);
+  ASSERT_TRUE(WIFSTOPPED(status));
+  ASSERT_NE(s.control().tail.tail.load(), s.control().frontier.frontier.load()) << "a claim";
+  const pid_t repairer = test::spawn([&] {
+    const rlimit few{64, 64};
+    if (::setrlimit(RLIMIT_NOFILE, &few) != 0) return 10;
+    while (::open("/dev/null", O_RDONLY) >= 0) {
+    }
+    if (errno != EMFILE) return 11;
+    if (registry::reap_dead_readers(s) != 0) return 12;
+    return core::resolve_stall(s) == core::StallOutcome::owner_alive ? 0 : 13;
+  });
+  EXPECT_EQ(test::join(repairer), 0) << "13: the stopped producer's claim was repaired";
+  EXPECT_EQ(s.control().repair.repairs.load(), 0u);
+  ::kill(producer, SIGCONT);
+  EXPECT_EQ(test::join(producer), 0);
+  EXPECT_EQ(reader.poll([](const RecordView&) {}), 1u) << "its record, whole";
   EXPECT_EQ(reader.total_loss().records, 0u);
 }
 

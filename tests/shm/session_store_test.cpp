@@ -7,6 +7,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+
 #include <atomic>
 #include <string>
 #include <thread>
@@ -50,7 +55,126 @@ int in_child(F f) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 100 + WTERMSIG(status);
 }
 
+// A child that lives until killed (its pid and start time name a live holder).
+pid_t live_child() {
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    for (;;) ::pause();
+  }
+  return pid;
+}
+void kill_child(pid_t pid) {
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, nullptr, 0);
+}
+
+// The lock word of slot 0 in the store's object (the byte layout at the top of
+// shm/src/session_store.cpp: a 4 KiB header, the index of 2 x slots u32 entries rounded up to
+// 128 and then to 4 KiB, then the slots; the lock is a slot's first word). Mapped for the test.
+struct SlotZeroLock {
+  explicit SlotZeroLock(const std::string& ring, std::uint32_t slots) {
+    std::string path;
+    if (DIR* d = ::opendir("/dev/shm")) {
+      const std::string start = "shmio-sessions." + ring + ".";
+      while (dirent* e = ::readdir(d))
+        if (std::string(e->d_name).rfind(start, 0) == 0) path = "/dev/shm/" + std::string(e->d_name);
+      ::closedir(d);
+    }
+    std::uint64_t entries = 128;
+    while (entries < 2ULL * slots) entries <<= 1;
+    offset = 4096 + (entries * 4 + 4095) / 4096 * 4096;
+    const int fd = ::open(path.c_str(), O_RDWR);
+    if (fd < 0) throw std::runtime_error("no store object for " + ring);
+    base = ::mmap(nullptr, offset + 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    ::close(fd);
+    if (base == MAP_FAILED) throw std::runtime_error("mmap");
+  }
+  ~SlotZeroLock() { ::munmap(base, offset + 4096); }
+  std::atomic<std::uint64_t>& word() {
+    return *reinterpret_cast<std::atomic<std::uint64_t>*>(static_cast<char*>(base) + offset);
+  }
+  void* base = nullptr;
+  std::uint64_t offset = 0;
+};
+
 }  // namespace
+
+// A put whose lookup cannot lock the key's own slot (held by a live process past the patience:
+// here a live child named in the lock word) is not saved: before, it indexed a second entry for
+// the key, and both were then taken, the first with the older state.
+TEST(SessionStore, APutThatCannotLockTheKeysEntryIsBusyNotASecondEntry) {
+  StoreName n;
+  auto s = open_store(n.ring, 64);
+  ASSERT_EQ(s.put("k", "v1", false, 1min), Put::ok);  // slot 0: the first handed out
+  SlotZeroLock lock(n.ring, 64);
+  ASSERT_EQ(lock.word().load(), 0u);
+  const pid_t holder = live_child();
+  const std::uint64_t start = shmio::shm::process_start_time(holder);
+  ASSERT_NE(start, 0u);
+  lock.word().store(static_cast<std::uint64_t>(holder) << 32 | (start & 0xFFFFFFFFULL));
+  EXPECT_EQ(s.put("k", "v2", false, 1min), Put::busy);
+  lock.word().store(0);
+  kill_child(holder);
+  EXPECT_EQ(s.count_entries(), 1u) << "a second entry for the key";
+  EXPECT_EQ(s.take("k", 1min).state, "v1");
+  EXPECT_EQ(s.take("k", 1min).status, Take::unknown) << "taken twice";
+}
+
+// A process out of file descriptors cannot read /proc: that judges nothing. A live worker's
+// connected entry is not handed out (before, the failed look counted its owner dead).
+TEST(SessionStore, ALiveOwnersEntryIsNotTakenByAProcessThatCannotReadProc) {
+  StoreName n;
+  const pid_t owner = ::fork();
+  if (owner == 0) {
+    auto c = open_store(n.ring);
+    if (c.put("k", "live-socket", true, 1min) != Put::ok) ::_exit(1);
+    for (;;) ::pause();
+  }
+  auto s = open_store(n.ring);
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (s.count_entries() == 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::yield();
+  ASSERT_EQ(s.count_entries(), 1u);
+  const int status = in_child([&] {
+    const rlimit few{64, 64};
+    if (::setrlimit(RLIMIT_NOFILE, &few) != 0) return false;
+    while (::open("/dev/null", O_RDONLY) >= 0) {
+    }
+    if (errno != EMFILE) return false;
+    return s.take("k", 1min).status == Take::connected_live;
+  });
+  kill_child(owner);
+  EXPECT_EQ(status, 0) << "taken from a live owner (or the child could not run out of fds)";
+  EXPECT_EQ(s.take("k", 1min).status, Take::ok) << "its owner dead now";
+}
+
+// A death noted for a pid before an entry was written is an earlier process's with the same pid:
+// it does not expire the entry (before, a reused pid inherited that old death, and the later
+// worker_died() of the new process was ignored).
+TEST(SessionStore, AnOldDeathOfTheSamePidDoesNotExpireALaterEntry) {
+  StoreName n;
+  int ready[2];
+  ASSERT_EQ(::pipe(ready), 0);
+  const pid_t owner = ::fork();
+  if (owner == 0) {
+    auto c = open_store(n.ring);
+    const char ok = c.put("k", "state", true, 1min) == Put::ok ? 'y' : 'n';
+    (void)!::write(ready[1], &ok, 1);
+    for (;;) ::pause();
+  }
+  auto s = open_store(n.ring);
+  char ok = 0;
+  ASSERT_EQ(::read(ready[0], &ok, 1), 1);
+  ASSERT_EQ(ok, 'y');
+  // As if an earlier process with this pid had died two minutes ago.
+  s.worker_died(owner, shmio::shm::monotonic_ns() - 120'000'000'000ULL);
+  kill_child(owner);
+  s.worker_died(owner);
+  const auto t = s.take("k", 1min);
+  EXPECT_EQ(t.status, Take::ok) << "expired by the old death";
+  ::close(ready[0]);
+  ::close(ready[1]);
+}
 
 TEST(SessionStore, WhatOneProcessSavesAnotherTakesOnce) {
   StoreName n;

@@ -3,7 +3,10 @@
 // Liveness is decided from /proc/<pid>/stat: the process is alive if that file exists, its start
 // time equals the recorded one, and its state is not zombie ('Z') or dead ('X'). A killed process
 // that its parent has not reaped yet is therefore already dead here, as it should be: it will never
-// run another instruction.
+// run another instruction. A look that fails for another reason than the entry's absence (out of
+// file descriptors: EMFILE, ENFILE; no memory) judges nothing: the process counts as alive, so a
+// lock, a slot or a session is never taken from a live process because /proc could not be read
+// (what waits on a dead one then waits until a look succeeds).
 #pragma once
 
 #include <sys/types.h>
@@ -21,10 +24,21 @@ struct ProcessIdentity {
 
 enum class Liveness { alive, dead };
 
-// This process, read once and cached (a forked child reads its own again).
+// One look at /proc/<pid>/stat: a process (alive; its start time), none (no entry, or a zombie),
+// or unknown (the entry could not be read for another reason).
+struct ProcessLook {
+  enum class Is { alive, gone, unknown } is = Is::unknown;
+  std::uint64_t start_time = 0;
+};
+ProcessLook look_up_process(pid_t pid) noexcept;
+
+// This process, read once and cached (a forked child reads its own again; a failed read is not
+// cached: the start time is then 0 this time).
 ProcessIdentity self_identity() noexcept;
-// Start time of a pid, 0 if it has no /proc entry.
+// Start time of a pid, 0 if it has no /proc entry (or it could not be read).
 std::uint64_t process_start_time(pid_t pid) noexcept;
+// Dead: no entry, a zombie, or another start time (the pid reused). Alive otherwise, also when
+// the entry could not be read (above).
 Liveness liveness(const ProcessIdentity& who) noexcept;
 
 // CLOCK_MONOTONIC and CLOCK_REALTIME in nanoseconds.

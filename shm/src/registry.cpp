@@ -111,6 +111,15 @@ Result<std::uint16_t> take_producer_slot(const Segment& s) {
         // A dead producer's slot is reusable only if its last claim is finished: idle, or sealed.
         const std::uint32_t cs = slot.claim_state.load(std::memory_order_acquire);
         if (cs == kClaimIdle) return true;
+        if (cs == kClaimClaiming) {
+          // Killed between its intent and publishing its claim's position: if the frontier has
+          // reached a tail loaded first, every claim made before its death is complete (its own,
+          // if its fetch_add happened, was repaired), so it holds nothing. Otherwise a repair
+          // marks it DEAD. (Before, on a quiet ring no repair came, and the slot stayed taken for
+          // good: a ring of one producer slot could never be written again.)
+          const std::uint64_t t = s.control().tail.tail.load(std::memory_order_seq_cst);
+          return s.control().frontier.frontier.load(std::memory_order_seq_cst) == t;
+        }
         if (cs != kClaimClaimed) return false;
         const std::uint64_t pos = slot.claim_position.load(std::memory_order_relaxed);
         const std::uint64_t f = s.control().frontier.frontier.load(std::memory_order_acquire);

@@ -70,6 +70,14 @@ bool test_hooks_compiled() noexcept {
 #endif
 }
 
+namespace {
+inline void hook([[maybe_unused]] HookPoint point, [[maybe_unused]] std::uint64_t position) {
+#ifdef SHMIO_RING_TEST_HOOKS
+  if (auto fn = test_hook()) fn(point, position);
+#endif
+}
+}  // namespace
+
 void cpu_relax() noexcept {
 #if defined(__x86_64__) || defined(__i386__)
   _mm_pause();
@@ -392,9 +400,17 @@ StallOutcome resolve_stall(const Segment& s) noexcept {
   c.repair.abandoned_bytes.fetch_add(end - f, std::memory_order_relaxed);
 
   // Book-keeping: every dead producer whose claim lay in the hole (or was never placed) is marked
-  // DEAD with the abandoned claim counted, so its slot can be reused.
+  // DEAD with the abandoned claim counted, so its slot can be reused. The look at its owner takes
+  // a /proc read, during which the slot may be reused — the hole padded, its claim now below the
+  // frontier — and taken, filled and made ACTIVE by another process: so the slot's generation is
+  // loaded before its state, the slot marked ours (TAKING) first, and the generation compared
+  // after, as reap_dead_readers does (before, a live writer's slot could be marked DEAD under it
+  // and taken by a third: two writers on one slot, or on one exclusive ring; found in review,
+  // 2026-12-01).
+  const std::uint32_t taking = layout::taking_by(static_cast<std::uint32_t>(me.pid));
   for (std::uint16_t i = 0; i < s.max_producers(); ++i) {
     ProducerSlot& p = s.producer_slot(i);
+    const std::uint64_t generation = p.generation.load(std::memory_order_acquire);
     if (p.state.load(std::memory_order_acquire) != kSlotActive) continue;
     const std::uint32_t cs = p.claim_state.load(std::memory_order_acquire);
     if (cs == kClaimIdle) continue;
@@ -405,13 +421,20 @@ StallOutcome resolve_stall(const Segment& s) noexcept {
     const ProcessIdentity who{p.pid.load(std::memory_order_relaxed),
                               p.start_time.load(std::memory_order_relaxed)};
     if (liveness(who) == Liveness::alive) continue;
+    hook(HookPoint::repair_judged, i);
+    std::uint32_t expected = kSlotActive;
+    if (!p.state.compare_exchange_strong(expected, taking, std::memory_order_acq_rel)) continue;
+    if (p.generation.load(std::memory_order_acquire) != generation) {
+      std::uint32_t ours = taking;
+      p.state.compare_exchange_strong(ours, kSlotActive, std::memory_order_acq_rel);
+      continue;  // taken again meanwhile: not the dead one's any more
+    }
     p.abandoned.fetch_add(1, std::memory_order_relaxed);
     if (cs == kClaimClaimed)
       p.abandoned_bytes.fetch_add(p.claim_length.load(std::memory_order_relaxed),
                                   std::memory_order_relaxed);
     p.claim_state.store(kClaimIdle, std::memory_order_release);
-    std::uint32_t expected = kSlotActive;
-    p.state.compare_exchange_strong(expected, kSlotDead, std::memory_order_acq_rel);
+    p.state.store(kSlotDead, std::memory_order_release);
   }
   unlock_repair(s);
   advance_frontier(s);

@@ -51,6 +51,8 @@ const char* point_name(core::HookPoint p) {
       return "slot_owning";
     case core::HookPoint::slot_owned:
       return "slot_owned";
+    case core::HookPoint::repair_judged:
+      return "repair_judged";
   }
   return "?";
 }
@@ -467,6 +469,63 @@ TEST(RingCrash, AnExclusiveRingWithOneSlotIsTakenOverAfterADeathBeforeTheTailSto
   })) {
   }
   EXPECT_EQ(got, 11u) << "the victim's 10 records and the next one's";
+}
+
+// The same on a shared ring of one producer slot, the victim killed after its intent, before its
+// fetch_add: nothing in flight (the ring is quiet), so no repair comes; its slot, left CLAIMING,
+// is taken by the next writer (before, it stayed taken for good: no_free_slot at every attach).
+TEST(RingCrash, ASharedRingsOnlySlotLeftClaimingByADeadWriterIsTakenAgain) {
+  RingName name("one-claiming");
+  auto s = test::make_ring(name, 1 << 16, 0, false, 1);
+  auto reader = RingReader::attach(s).value();
+  ASSERT_EQ(test::join(spawn_victim(name, core::HookPoint::after_intent)), 128 + SIGKILL);
+  ASSERT_EQ(s.control().frontier.frontier.load(), s.control().tail.tail.load()) << "quiet";
+  auto next = RingWriter::attach(s, {.label = "next", .core = -1});
+  ASSERT_TRUE(next) << next.error().message;
+  std::vector<std::byte> buf(100);
+  CheckedRecord::fill(buf, 0, 0);
+  ASSERT_EQ(next->publish(1, buf), PublishStatus::ok);
+  std::uint64_t got = 0;
+  while (reader.poll([&](const RecordView&) { ++got; })) {
+  }
+  EXPECT_EQ(got, 11u) << "the victim's 10 records and the next one's";
+}
+
+// A repairer stopped in its book-keeping after it judged a dead producer's slot dead (a /proc
+// read takes that long, or it was descheduled): meanwhile its padding is passed and the slot is
+// taken again by a live writer. The repairer, resumed, leaves that writer's slot alone (before,
+// it marked the live writer's slot DEAD, and a third writer took it too: two writers on one slot).
+TEST(RingCrash, ARepairerNeverMarksASlotTakenAgainMeanwhileDead) {
+  RingName name("repair-aba");
+  auto s = test::make_ring(name, 1 << 16, 0, false, 1);
+  ASSERT_EQ(test::join(spawn_victim(name, core::HookPoint::before_write)), 128 + SIGKILL);
+  ASSERT_NE(s.control().frontier.frontier.load(), s.control().tail.tail.load()) << "a hole";
+  const pid_t repairer = test::spawn([&] {
+    auto seg = Segment::attach(name);
+    if (!seg) return 3;
+    core::set_test_hook(+[](core::HookPoint point, std::uint64_t) {
+      if (point == core::HookPoint::repair_judged) ::raise(SIGSTOP);
+    });
+    return core::resolve_stall(*seg) == core::StallOutcome::repaired ? 0 : 4;
+  });
+  int status = 0;
+  ASSERT_EQ(::waitpid(repairer, &status, WUNTRACED), repairer);
+  ASSERT_TRUE(WIFSTOPPED(status)) << "the repairer never reached its book-keeping";
+  // The padding is sealed: passing it puts the victim's claim below the frontier, and its slot is
+  // reusable.
+  core::advance_frontier(s);
+  ASSERT_EQ(s.control().frontier.frontier.load(), s.control().tail.tail.load());
+  auto next = RingWriter::attach(s, {.label = "next", .core = -1});
+  ASSERT_TRUE(next) << next.error().message;
+  ::kill(repairer, SIGCONT);
+  EXPECT_EQ(test::join(repairer), 0);
+  EXPECT_EQ(s.producer_slot(0).state.load(), layout::kSlotActive) << "marked DEAD under its writer";
+  EXPECT_EQ(s.producer_slot(0).pid.load(), ::getpid());
+  auto third = RingWriter::attach(s, {.label = "third", .core = -1});
+  ASSERT_FALSE(third) << "a second writer on the one slot";
+  EXPECT_EQ(third.error().code, Errc::no_free_slot);
+  std::vector<std::byte> buf(100);
+  EXPECT_EQ(next->publish(1, buf), PublishStatus::ok);
 }
 
 // Writer processes take an exclusive ring in turn, some dying while they hold it (SIGKILL after

@@ -186,7 +186,10 @@ enum class HookPoint {
   slot_taken,
   slot_filled,
   slot_owning,
-  slot_owned
+  slot_owned,
+  // resolve_stall's book-keeping: a dead producer's slot judged dead, not yet marked DEAD
+  // (position: the slot's index)
+  repair_judged
 };
 using HookFn = void (*)(HookPoint point, std::uint64_t position);
 void set_test_hook(HookFn fn) noexcept;

@@ -267,11 +267,20 @@ void RingNotifier::arm() noexcept {
 
 void RingNotifier::run() noexcept {
   // Bounded park so that stop_ is noticed even if the destructor's wake raced with our park.
+  std::uint64_t last_claims_look = monotonic_ns();
   while (!stop_.load(std::memory_order_relaxed)) {
-    if (pass_on(monotonic_ns())) {
+    const std::uint64_t now = monotonic_ns();
+    if (pass_on(now)) {
       signal();
+      // While some ring keeps moving this loop never parks; another ring's claims in flight are
+      // still watched (a dead producer's repaired within the bound), every millisecond.
+      if (now - last_claims_look >= 1'000'000) {
+        last_claims_look = now;
+        (void)watch_claims(kMaxPark, now);
+      }
       continue;
     }
+    last_claims_look = now;
     const std::uint64_t slice = watch_claims(kMaxPark, monotonic_ns());
     core::park_any(rings_, seen_, std::chrono::nanoseconds(slice), true, slots_);
   }

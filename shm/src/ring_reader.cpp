@@ -110,6 +110,8 @@ RingReader::RingReader(RingReader&& o) noexcept
       prefetch_run_(o.prefetch_run_),
       resynced_at_(o.resynced_at_),
       resynced_(o.resynced_),
+      stall_seen_(o.stall_seen_),
+      stall_since_(o.stall_since_),
       copy_(std::move(o.copy_)),
       taken_(std::move(o.taken_)),
       taken_index_(o.taken_index_) {}
@@ -134,6 +136,8 @@ RingReader& RingReader::operator=(RingReader&& o) noexcept {
     prefetch_run_ = o.prefetch_run_;
     resynced_at_ = o.resynced_at_;
     resynced_ = o.resynced_;
+    stall_seen_ = o.stall_seen_;
+    stall_since_ = o.stall_since_;
     copy_ = std::move(o.copy_);
     taken_ = std::move(o.taken_);
     taken_index_ = o.taken_index_;
@@ -398,8 +402,10 @@ std::size_t RingReader::walk(Sink sink) {
       const std::uint64_t info = e->info.load(std::memory_order_relaxed);
       const RecordHeader h = unpack_header(pos, info);
       const bool pad = h.type == kPaddingType;
-      // Bounds before use: a header being overwritten may hold anything.
-      if (!pad && (h.length == 0 || h.length > max_record)) break;
+      // Bounds before use: a header being overwritten may hold anything. (Padding of a capacity or
+      // more is no producer's either, as advance_frontier judges it: before, a by-seal run took
+      // padding of exactly a capacity, and the cursor jumped a lap, the records skipped uncounted.)
+      if (pad ? h.length >= capacity : h.length == 0 || h.length > max_record) break;
       const std::uint64_t fp = footprint(h.length);
       if (by_seal ? pos + fp - cursor > capacity : fp > f - pos) break;
       if (!pad) {
@@ -574,8 +580,21 @@ bool RingReader::seek(std::uint64_t position) {
   return true;
 }
 
-bool RingReader::look_before_park(core::StallWatch& watch, std::uint64_t now,
-                                  std::uint64_t& frontier, std::uint64_t& slice) noexcept {
+void RingReader::check_stall(std::uint64_t f, std::uint64_t now) noexcept {
+  core::StallWatch watch(*segment_, stall_seen_, stall_since_);
+  watch.check(f, now);
+  stall_seen_ = watch.seen();
+  stall_since_ = watch.since();
+}
+
+void RingReader::look_for_stall(std::uint64_t now) noexcept {
+  Control& c = segment_->control();
+  const std::uint64_t f = c.frontier.frontier.load(std::memory_order_acquire);
+  if (c.tail.tail.load(std::memory_order_acquire) != f) check_stall(f, now);
+}
+
+bool RingReader::look_before_park(std::uint64_t now, std::uint64_t& frontier,
+                                  std::uint64_t& slice) noexcept {
   const Segment& s = *segment_;
   Control& c = s.control();
   std::uint64_t f = c.frontier.frontier.load(std::memory_order_acquire);
@@ -592,8 +611,8 @@ bool RingReader::look_before_park(core::StallWatch& watch, std::uint64_t now,
   slot_->heartbeat_ns.store(now, std::memory_order_relaxed);
   if (t != f) {
     // A claim is in flight at the frontier: if it does not finish, find out why.
-    watch.check(f, now);
-    slice = std::min(slice, watch.interval());
+    check_stall(f, now);
+    slice = std::min<std::uint64_t>(slice, s.header().dead_check_interval_ns);
   }
   frontier = f;
   return false;
@@ -610,7 +629,6 @@ bool RingReader::wait(std::chrono::nanoseconds timeout, std::chrono::nanoseconds
   const std::uint64_t deadline = start + static_cast<std::uint64_t>(timeout.count());
   const std::uint64_t spin_until = start + static_cast<std::uint64_t>(spin_for.count());
   if (core::spin_until([this] { return ready(); }, spin_until)) return true;
-  core::StallWatch watch(s);
   for (;;) {
     const std::uint64_t now = monotonic_ns();
     if (ready()) return true;
@@ -618,7 +636,7 @@ bool RingReader::wait(std::chrono::nanoseconds timeout, std::chrono::nanoseconds
     // Park at most a second at a time so the heartbeat shows a healthy idle reader as fresh.
     std::uint64_t slice = std::min<std::uint64_t>(deadline - now, 1'000'000'000ULL);
     std::uint64_t f = 0;
-    if (look_before_park(watch, now, f, slice)) return true;
+    if (look_before_park(now, f, slice)) return true;
     const bool woke = core::park(s, f, std::chrono::nanoseconds(slice), wait_slot());
     count_wakeup(woke);
   }

@@ -74,16 +74,21 @@ LossReport RingSetReader::total_loss() const noexcept {
 }
 
 bool RingSetReader::wait(std::chrono::nanoseconds timeout, std::chrono::nanoseconds spin_for) {
-  if (ready()) return true;
   const std::uint64_t start = monotonic_ns();
+  // A ring with a dead producer's claim is repaired by the parked loop below; but while another
+  // ring keeps this set busy, wait() returns before it parks, call after call. So every
+  // kStallLookNs each ring with claims in flight has its stall watch checked here as well (two
+  // loads a ring, not on every call: the tail's line is the producers').
+  if (start - last_stall_look_ >= kStallLookNs) {
+    last_stall_look_ = start;
+    for (RingReader& r : readers_) r.look_for_stall(start);
+  }
+  if (ready()) return true;
   const std::uint64_t deadline = start + static_cast<std::uint64_t>(timeout.count());
   const std::uint64_t spin_until = start + static_cast<std::uint64_t>(spin_for.count());
   if (core::spin_until([this] { return ready(); }, spin_until)) return true;
   // RingReader::wait()'s loop, over every ring: each one's look before the park (its frontier
   // passed up to its cursor if behind it, its stall watch), then one park on all of them.
-  std::vector<core::StallWatch> watches;
-  watches.reserve(readers_.size());
-  for (const Segment* s : segments_) watches.emplace_back(*s);
   std::vector<std::uint64_t> frontiers(readers_.size());
   std::vector<std::atomic<std::uint32_t>*> slots;
   for (const RingReader& r : readers_) slots.push_back(r.wait_slot());
@@ -94,7 +99,7 @@ bool RingSetReader::wait(std::chrono::nanoseconds timeout, std::chrono::nanoseco
     // At most a second at a time, so that the heartbeats show healthy idle readers as fresh.
     std::uint64_t slice = std::min<std::uint64_t>(deadline - now, 1'000'000'000ULL);
     for (std::size_t i = 0; i < readers_.size(); ++i)
-      if (readers_[i].look_before_park(watches[i], now, frontiers[i], slice)) return true;
+      if (readers_[i].look_before_park(now, frontiers[i], slice)) return true;
     const bool woke =
         core::park_any(segments_, frontiers, std::chrono::nanoseconds(slice), true, slots);
     // (One wake ends the park on every ring: each ring's reader counts it.)

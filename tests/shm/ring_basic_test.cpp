@@ -772,6 +772,29 @@ TEST(Ring, AConsumeAfterAnEmptyPeekSettlesWhereTheCursorIs) {
   EXPECT_EQ(r.peek(views), 1u) << "rec1 again, from the seek";
 }
 
+// A sealed header damaged into padding of a whole capacity: the reader skips it as corrupt (counted)
+// rather than passing a capacity of records uncounted.
+TEST(Ring, PaddingOfACapacityIsCorruptNotALap) {
+  RingName name("pad-capacity");
+  auto s = test::make_ring(name, 1 << 16, 1000);
+  auto w = RingWriter::attach(s).value();
+  auto r = RingReader::attach(s, {.start = StartAt::oldest}).value();
+  std::uint64_t at = 0;
+  ASSERT_EQ(w.publish(1, bytes_of("rec0"), &at), PublishStatus::ok);
+  s.meta(at).info.store(layout::pack_info(static_cast<std::uint32_t>(s.capacity()),
+                                          layout::kPaddingType, 0));
+  ASSERT_EQ(w.publish(1, bytes_of("rec1")), PublishStatus::ok);
+  std::vector<std::string> got;
+  for (int i = 0; i < 3; ++i)
+    r.poll([&](const RecordView& v) {
+      got.emplace_back(reinterpret_cast<const char*>(v.payload.data()), v.payload.size());
+    });
+  EXPECT_EQ(got, std::vector<std::string>{"rec1"});
+  EXPECT_EQ(r.position(), 2 * layout::kUnit) << "jumped";
+  EXPECT_EQ(s.reader_slot(r.id()).corrupt.load(), 1u);
+  EXPECT_EQ(r.total_loss().records, 1u);
+}
+
 // advance_frontier passes a header whose length no producer writes (here a record over
 // max_record) as one unit, not as what it says: before, the committer whose CAS then passed it
 // moved the frontier 16 MiB past the tail, gating claims by a frontier over records not yet

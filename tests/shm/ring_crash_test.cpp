@@ -219,6 +219,63 @@ TEST(RingCrash, AWaitingRingSetReaderRepairsADeadProducersClaimOnOneOfItsRings) 
   EXPECT_EQ(set.total_loss().records, 0u);
 }
 
+// The stall watch lasts across wait() calls: a reader whose waits all end before the dead-check
+// interval (5 ms waits, a 10 ms interval) still has a dead producer's claim repaired. Before, each
+// call started its watch afresh, and such a reader waited behind the hole for good.
+TEST(RingCrash, AReaderWhoseWaitsAreShorterThanTheIntervalStillHasTheHoleRepaired) {
+  RingName name("short-waits");
+  auto s = test::make_ring(name, 1 << 16, 1024);
+  auto reader = RingReader::attach(s).value();
+  auto survivor = RingWriter::attach(s, {.label = "survivor", .core = -1}).value();
+  std::chrono::steady_clock::time_point died;
+  kill_victim_then_publish(name, core::HookPoint::before_write, survivor, died);
+  if (HasFatalFailure()) return;
+  std::size_t got = 0;
+  while (got < 15 && std::chrono::steady_clock::now() - died < std::chrono::seconds(5)) {
+    (void)reader.wait(std::chrono::milliseconds(5));
+    got += reader.poll([](const RecordView& v) { EXPECT_TRUE(CheckedRecord::valid(v.payload)); });
+  }
+  EXPECT_EQ(got, 15u) << "stuck behind the dead claim";
+  EXPECT_EQ(s.control().repair.repairs.load(), 1u);
+}
+
+// A RingSetReader kept busy by one ring (a record every millisecond: its waits end early, or do
+// not park at all) still has a dead producer's claim on its other ring repaired within about the
+// interval, while the busy ring goes on.
+TEST(RingCrash, ARingSetReaderKeptBusyByOneRingHasTheOthersHoleRepaired) {
+  RingName busy_name("set-busy"), name("set-busy-kill");
+  auto busy = test::make_ring(busy_name, 1 << 20, 1024);
+  auto s = test::make_ring(name, 1 << 16, 1024);
+  const Segment* rings[] = {&busy, &s};
+  auto set = RingSetReader::attach(rings).value();
+  auto survivor = RingWriter::attach(s, {.label = "survivor", .core = -1}).value();
+  std::chrono::steady_clock::time_point died;
+  kill_victim_then_publish(name, core::HookPoint::before_write, survivor, died);
+  if (HasFatalFailure()) return;
+  std::atomic<bool> stop{false};
+  std::thread ticker([&] {
+    auto w = RingWriter::attach(busy, {.label = "ticker", .core = -1}).value();
+    std::vector<std::byte> buf(100);
+    while (!stop.load()) {
+      (void)w.publish(1, buf);
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  });
+  std::size_t from_hole_ring = 0;
+  while (from_hole_ring < 15 && std::chrono::steady_clock::now() - died < std::chrono::seconds(5)) {
+    (void)set.wait(std::chrono::seconds(1));
+    set.poll([&](std::size_t ring, const RecordView&) { from_hole_ring += ring == 1; });
+  }
+  const auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - died)
+          .count();
+  stop = true;
+  ticker.join();
+  EXPECT_EQ(from_hole_ring, 15u) << "stuck behind the dead claim while the other ring was busy";
+  EXPECT_LT(ms, 2000);
+  EXPECT_EQ(s.control().repair.repairs.load(), 1u);
+}
+
 // The same hole with nobody reading: a RingNotifier over both rings repairs it (a stall watch per
 // ring), so an event loop parked on the notifier's eventfd is not held up: the ring's frontier
 // reaches its tail within the bound. The thread mode repairs from its thread; the io_uring mode

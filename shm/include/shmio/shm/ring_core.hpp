@@ -160,6 +160,9 @@ class StallWatch {
     }
   }
   std::uint64_t interval() const noexcept { return interval_; }
+  // (Where it stands, for a waiter that keeps it across calls: StallWatch(s, seen(), since()).)
+  std::uint64_t seen() const noexcept { return seen_; }
+  std::uint64_t since() const noexcept { return since_; }
 
  private:
   const Segment& s_;

@@ -127,8 +127,13 @@ class RingReader {
   // the cursor, once passed up to the cursor if it was behind it); otherwise `frontier` is the
   // one to park on, the heartbeat is stored, and `slice` is bounded by the stall watch while a
   // claim is in flight.
-  bool look_before_park(core::StallWatch& watch, std::uint64_t now, std::uint64_t& frontier,
-                        std::uint64_t& slice) noexcept;
+  bool look_before_park(std::uint64_t now, std::uint64_t& frontier, std::uint64_t& slice) noexcept;
+  // The stall watch (core::StallWatch) over a claim in flight at frontier `f`, kept across wait()
+  // calls: a caller whose waits end early (a short timeout; a RingSetReader woken by another
+  // ring) still has a dead producer's claim repaired within the interval.
+  void check_stall(std::uint64_t f, std::uint64_t now) noexcept;
+  // A RingSetReader's look at this ring's claims in flight while its waits end early.
+  void look_for_stall(std::uint64_t now) noexcept;
   // Where this process counts its waits on the ring (the slot's `parked`, core::announce_waiter):
   // taken back with the slot if the process dies waiting.
   std::atomic<std::uint32_t>* wait_slot() const noexcept { return &slot_->parked; }
@@ -195,6 +200,9 @@ class RingReader {
   // Where the last resync put the cursor, and whether there was one (resync()).
   std::uint64_t resynced_at_ = 0;
   bool resynced_ = false;
+  // check_stall()'s watch: the frontier it last saw with a claim in flight, and since when.
+  std::uint64_t stall_seen_ = ~0ULL;
+  std::uint64_t stall_since_ = 0;
   std::vector<std::byte> copy_;  // poll()'s private copies, each record's footprint in turn
   // poll()'s records: each one's position and its header's info (pack_info), the index of the
   // first (the others follow it one by one: padding is not taken).

@@ -88,6 +88,9 @@ class RingSetReader {
   std::vector<const Segment*> segments_;
   std::vector<RingReader> readers_;
   std::size_t next_ = 0;  // the ring poll() and peek() visit first
+  // wait()'s looks at every ring's claims in flight while it returns before parking (wait()).
+  static constexpr std::uint64_t kStallLookNs = 1'000'000;  // 1 ms
+  std::uint64_t last_stall_look_ = 0;
   // The ring whose views the last peek() returned, until consume(); kNone if none.
   static constexpr std::size_t kNone = static_cast<std::size_t>(-1);
   std::size_t peeked_ = kNone;

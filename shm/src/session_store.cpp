@@ -25,7 +25,10 @@
 // index linearly from the key's hash over kProbe entries and stop at a never-used one. One key is
 // only ever put by one process at a time (its socket's worker): the taker removes it only once
 // that worker disconnected it or died. A process killed between taking a slot off the free stack
-// and indexing it leaks that one slot (bounded by the number of deaths; said in docs/cluster.md).
+// and indexing it, or between removing an entry and pushing its slot back, leaks that one slot
+// (bounded by the number of deaths; said in docs/cluster.md). The geometry (slots, slot_bytes,
+// index size) is read once at open and checked; slot numbers and lengths read from the table are
+// checked before use, so a damaged table loses entries but crashes nobody.
 #include "shmio/shm/session_store.hpp"
 
 #include <sched.h>
@@ -123,16 +126,28 @@ std::uint64_t object_bytes(std::uint32_t slots, std::uint32_t slot_bytes) {
 struct SessionStore::Map {
   std::byte* base = nullptr;
   std::size_t bytes = 0;
+  // The geometry, read once at open and checked against the object's size there: everything
+  // below indexes with these, never with the header's words again (a stray write into the table
+  // then damages entries, not this process's bounds).
+  std::uint32_t slots_ = 0;
+  std::uint32_t slot_bytes_ = 0;
+  std::uint32_t index_entries_ = 0;
   StoreHeader& header() const noexcept { return *reinterpret_cast<StoreHeader*>(base); }
-  std::uint32_t slots() const noexcept { return header().slots; }
-  std::uint32_t slot_bytes() const noexcept { return header().slot_bytes; }
+  std::uint32_t slots() const noexcept { return slots_; }
+  std::uint32_t slot_bytes() const noexcept { return slot_bytes_; }
   std::atomic<std::uint32_t>& index(std::uint64_t i) const noexcept {
-    return reinterpret_cast<std::atomic<std::uint32_t>*>(
-        base + kHeaderBytes)[i & (header().index_entries - 1)];
+    return reinterpret_cast<std::atomic<std::uint32_t>*>(base +
+                                                         kHeaderBytes)[i & (index_entries_ - 1)];
   }
   SlotHeader& slot(std::size_t i) const noexcept {
-    return *reinterpret_cast<SlotHeader*>(base + kHeaderBytes +
-                                          index_bytes(header().index_entries) + i * slot_bytes());
+    return *reinterpret_cast<SlotHeader*>(base + kHeaderBytes + index_bytes(index_entries_) +
+                                          i * slot_bytes_);
+  }
+  // A slot number read from shared memory (an index entry, the free stack) names a slot.
+  bool valid(std::uint64_t i) const noexcept { return i < slots_; }
+  // A held entry's lengths fit its slot.
+  bool fits(const SlotHeader& s) const noexcept {
+    return static_cast<std::uint64_t>(s.key_len) + s.state_len <= slot_bytes_ - kSlotHeader;
   }
   char* body(SlotHeader& s) const noexcept { return reinterpret_cast<char*>(&s) + kSlotHeader; }
 
@@ -164,12 +179,13 @@ struct SessionStore::Map {
     std::uint64_t top = h.free_top.load(std::memory_order_acquire);
     while ((top & 0xFFFFFFFFULL) != 0) {
       const auto i = static_cast<std::uint32_t>(top - 1);
+      if (!valid(i)) break;  // a damaged stack: none taken from it (fresh ones still are)
       const std::uint32_t below = slot(i).next_free.load(std::memory_order_relaxed);
       const std::uint64_t next = ((top >> 32) + 1) << 32 | below;
       if (h.free_top.compare_exchange_weak(top, next, std::memory_order_acq_rel)) return i;
     }
     std::uint32_t f = h.fresh.load(std::memory_order_relaxed);
-    while (f < h.slots)
+    while (f < slots_)
       if (h.fresh.compare_exchange_weak(f, f + 1, std::memory_order_relaxed)) return f;
     return std::nullopt;
   }
@@ -195,6 +211,7 @@ struct SessionStore::Map {
       const std::uint32_t e = index(at).load(std::memory_order_acquire);
       if (e == 0) break;
       if (e == kRemoved || (e & ~kSlotMask) != index_tag(h)) continue;
+      if (!valid((e & kSlotMask) - 1ULL)) continue;  // a damaged entry names no slot
       SlotHeader& s = slot((e & kSlotMask) - 1);
       if (!lock(s)) {
         busy = true;
@@ -204,7 +221,8 @@ struct SessionStore::Map {
         unlock(s);
         continue;
       }
-      if (s.state != kEntry || s.hash == 0) {  // torn by a writer that died: let it go
+      // Torn by a writer that died (or lengths that do not fit: damaged): let it go.
+      if (s.state != kEntry || s.hash == 0 || !fits(s)) {
         index(at).store(kRemoved, std::memory_order_release);
         s.state = kFree;
         unlock(s);
@@ -230,6 +248,10 @@ struct SessionStore::Map {
              bool connected) noexcept {
     const ProcessIdentity self = self_identity();
     s.hash = 0;  // torn until the hash says otherwise
+    // (Signal fences: the compiler keeps the field stores between the two hash stores, so a
+    // writer killed in between leaves hash 0, whatever order it picked; the lock's release orders
+    // them for other CPUs.)
+    std::atomic_signal_fence(std::memory_order_seq_cst);
     s.state = kEntry;
     s.flags = connected ? 1 : 0;
     s.owner_pid = static_cast<std::uint64_t>(self.pid);
@@ -239,6 +261,7 @@ struct SessionStore::Map {
     s.state_len = static_cast<std::uint32_t>(state.size());
     std::memcpy(body(s), key.data(), key.size());
     std::memcpy(body(s) + key.size(), state.data(), state.size());
+    std::atomic_signal_fence(std::memory_order_seq_cst);
     s.hash = h;
   }
 
@@ -310,14 +333,27 @@ Result<SessionStore> SessionStore::open(const std::string& ring, std::uint64_t r
     detail::publish_sidecar(h.id, kMagic, kVersion, ring_id);
   } else {
     const char* bad = detail::check_sidecar(h.id, kMagic, kVersion, ring_id, "not a session store");
-    if (bad == nullptr && object_bytes(h.slots, h.slot_bytes) != m->bytes)
-      bad = "a size that does not add up";
+    // The geometry as the creator laid it out, read once (Map's snapshot): each word within its
+    // bounds, the index the size the slots make it, and the whole the object's size.
+    const std::uint32_t slots = h.slots, slot_bytes = h.slot_bytes, entries = h.index_entries;
+    if (bad == nullptr &&
+        (slots == 0 || slots > kMaxSlots || slot_bytes < 256 || slot_bytes > 65536 ||
+         slot_bytes % 64 != 0 || entries != round_pow2(2ULL * slots, 128) ||
+         object_bytes(slots, slot_bytes) != m->bytes))
+      bad = "a layout that does not add up";
     if (bad != nullptr) {
       detail::unmap_sidecar(sc.value());
       delete m;
       return Error{Errc::size_mismatch, obj + ": " + bad};
     }
+    m->slots_ = slots;
+    m->slot_bytes_ = slot_bytes;
+    m->index_entries_ = entries;
+    return SessionStore(m);
   }
+  m->slots_ = config.slots;
+  m->slot_bytes_ = config.slot_bytes;
+  m->index_entries_ = round_pow2(2ULL * config.slots, 128);
   return SessionStore(m);
 }
 
@@ -387,7 +423,7 @@ SessionStore::PutStatus SessionStore::put(std::string_view key, std::string_view
     std::atomic<std::uint32_t>& e = m_->index(h + k);
     const std::uint32_t was = e.load(std::memory_order_acquire);
     if (was == 0) break;
-    if (was == kRemoved) continue;
+    if (was == kRemoved || !m_->valid((was & kSlotMask) - 1ULL)) continue;
     SlotHeader& s = m_->slot((was & kSlotMask) - 1);
     if (!m_->lock(s)) {
       busy = true;
@@ -443,9 +479,9 @@ std::size_t SessionStore::count_entries() const {
   // Through the index: an entry is counted if a lookup could find it (a slot leaked by a writer
   // killed between writing and indexing it holds an entry nobody can reach: not counted).
   std::size_t n = 0;
-  for (std::uint64_t i = 0; i < m_->header().index_entries; ++i) {
+  for (std::uint64_t i = 0; i < m_->index_entries_; ++i) {
     const std::uint32_t e = m_->index(i).load(std::memory_order_acquire);
-    if (e == 0 || e == kRemoved) continue;
+    if (e == 0 || e == kRemoved || !m_->valid((e & kSlotMask) - 1ULL)) continue;
     SlotHeader& s = m_->slot((e & kSlotMask) - 1);
     if (!m_->lock(s)) continue;
     if (m_->index(i).load(std::memory_order_acquire) == e && s.state == kEntry && s.hash != 0 &&

@@ -68,12 +68,13 @@ void kill_child(pid_t pid) {
   ::waitpid(pid, nullptr, 0);
 }
 
-// The lock word of slot 0 in the store's object (the byte layout at the top of
-// shm/src/session_store.cpp: a 4 KiB header, the index of 2 x slots u32 entries rounded up to
-// 128 and then to 4 KiB, then the slots; the lock is a slot's first word). Mapped for the test.
-struct SlotZeroLock {
-  explicit SlotZeroLock(const std::string& ring, std::uint32_t slots) {
-    std::string path;
+// The store's object, mapped by a test that writes into it directly (the byte layout at the top
+// of shm/src/session_store.cpp: a 4 KiB header — slots, slot_bytes, index_entries at bytes 24,
+// 28, 32 —, the index of 2 x slots u32 entries rounded up to 128 and then to 4 KiB, then the
+// slots: lock u64, state u32, flags u32, hash, owner pid, owner start, since (u64 each), key_len
+// u32 at 48, state_len u32 at 52).
+struct StoreObject {
+  explicit StoreObject(const std::string& ring, std::uint32_t slots) {
     if (DIR* d = ::opendir("/dev/shm")) {
       const std::string start = "shmio-sessions." + ring + ".";
       while (dirent* e = ::readdir(d))
@@ -82,19 +83,24 @@ struct SlotZeroLock {
     }
     std::uint64_t entries = 128;
     while (entries < 2ULL * slots) entries <<= 1;
-    offset = 4096 + (entries * 4 + 4095) / 4096 * 4096;
+    index_entries = entries;
+    slot0 = 4096 + (entries * 4 + 4095) / 4096 * 4096;
     const int fd = ::open(path.c_str(), O_RDWR);
     if (fd < 0) throw std::runtime_error("no store object for " + ring);
-    base = ::mmap(nullptr, offset + 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    base = ::mmap(nullptr, slot0 + 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     ::close(fd);
     if (base == MAP_FAILED) throw std::runtime_error("mmap");
   }
-  ~SlotZeroLock() { ::munmap(base, offset + 4096); }
-  std::atomic<std::uint64_t>& word() {
-    return *reinterpret_cast<std::atomic<std::uint64_t>*>(static_cast<char*>(base) + offset);
+  ~StoreObject() { ::munmap(base, slot0 + 4096); }
+  template <class T>
+  std::atomic<T>& at(std::uint64_t offset) {
+    return *reinterpret_cast<std::atomic<T>*>(static_cast<char*>(base) + offset);
   }
+  std::atomic<std::uint64_t>& slot_zero_lock() { return at<std::uint64_t>(slot0); }
+  std::atomic<std::uint32_t>& index(std::uint64_t i) { return at<std::uint32_t>(4096 + 4 * i); }
+  std::string path;
   void* base = nullptr;
-  std::uint64_t offset = 0;
+  std::uint64_t index_entries = 0, slot0 = 0;
 };
 
 }  // namespace
@@ -106,14 +112,15 @@ TEST(SessionStore, APutThatCannotLockTheKeysEntryIsBusyNotASecondEntry) {
   StoreName n;
   auto s = open_store(n.ring, 64);
   ASSERT_EQ(s.put("k", "v1", false, 1min), Put::ok);  // slot 0: the first handed out
-  SlotZeroLock lock(n.ring, 64);
-  ASSERT_EQ(lock.word().load(), 0u);
+  StoreObject object(n.ring, 64);
+  ASSERT_EQ(object.slot_zero_lock().load(), 0u);
   const pid_t holder = live_child();
   const std::uint64_t start = shmio::shm::process_start_time(holder);
   ASSERT_NE(start, 0u);
-  lock.word().store(static_cast<std::uint64_t>(holder) << 32 | (start & 0xFFFFFFFFULL));
+  object.slot_zero_lock().store(static_cast<std::uint64_t>(holder) << 32 |
+                                (start & 0xFFFFFFFFULL));
   EXPECT_EQ(s.put("k", "v2", false, 1min), Put::busy);
-  lock.word().store(0);
+  object.slot_zero_lock().store(0);
   kill_child(holder);
   EXPECT_EQ(s.count_entries(), 1u) << "a second entry for the key";
   EXPECT_EQ(s.take("k", 1min).state, "v1");
@@ -174,6 +181,46 @@ TEST(SessionStore, AnOldDeathOfTheSamePidDoesNotExpireALaterEntry) {
   EXPECT_EQ(t.status, Take::ok) << "expired by the old death";
   ::close(ready[0]);
   ::close(ready[1]);
+}
+
+// A damaged table (a stray write, another program's bytes): an index entry naming a slot past
+// the last, a slot whose lengths do not fit it, a header whose geometry does not add up. Nothing
+// crashes: a lookup passes over such an entry, a slot that does not fit is let go as torn, and an
+// attach is refused. (Run in a child: before, the first two crashed the process.)
+TEST(SessionStore, ADamagedTableGivesNoEntryAndNoCrash) {
+  StoreName n;
+  {
+    auto s = open_store(n.ring, 64);
+    ASSERT_EQ(s.put("a", "A", false, 1min), Put::ok);  // slot 0
+    ASSERT_EQ(s.put("b", "B", false, 1min), Put::ok);  // slot 1
+  }
+  StoreObject object(n.ring, 64);
+  // "a"'s index entry (the one naming slot 0) now names slot 0xFFFFFE; "b"'s slot says its state
+  // is 1 GiB long.
+  bool damaged = false;
+  for (std::uint64_t i = 0; i < object.index_entries; ++i) {
+    const std::uint32_t e = object.index(i).load();
+    if (e != 0 && (e & 0xFFFFFF) == 1) {
+      object.index(i).store((e & 0xFF000000u) | 0xFFFFFFu);
+      damaged = true;
+    }
+  }
+  ASSERT_TRUE(damaged);
+  object.at<std::uint32_t>(object.slot0 + 512 + 52).store(1u << 30);
+  EXPECT_EQ(in_child([&] {
+              auto s = open_store(n.ring, 64);
+              return s.take("a", 1min).status == Take::unknown &&
+                     s.take("b", 1min).status == Take::unknown && s.count_entries() == 0 &&
+                     s.put("c", "C", false, 1min) == Put::ok && s.take("c", 1min).state == "C";
+            }),
+            0);
+  // A header whose index size does not go with its slots: refused at attach.
+  object.at<std::uint32_t>(32).store(0);
+  auto bad = SessionStore::open(n.ring, 42, SessionStoreConfig{});
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code, shmio::shm::Errc::size_mismatch);
+  EXPECT_NE(bad.error().message.find("a layout that does not add up"), std::string::npos)
+      << bad.error().message;
 }
 
 TEST(SessionStore, WhatOneProcessSavesAnotherTakesOnce) {

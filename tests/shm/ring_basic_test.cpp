@@ -772,8 +772,8 @@ TEST(Ring, AConsumeAfterAnEmptyPeekSettlesWhereTheCursorIs) {
   EXPECT_EQ(r.peek(views), 1u) << "rec1 again, from the seek";
 }
 
-// A sealed header damaged into padding of a whole capacity: the reader skips it as corrupt (counted)
-// rather than passing a capacity of records uncounted.
+// A sealed header damaged into padding of a whole capacity: the reader skips it as corrupt
+// (counted) rather than passing a capacity of records uncounted.
 TEST(Ring, PaddingOfACapacityIsCorruptNotALap) {
   RingName name("pad-capacity");
   auto s = test::make_ring(name, 1 << 16, 1000);
@@ -781,8 +781,8 @@ TEST(Ring, PaddingOfACapacityIsCorruptNotALap) {
   auto r = RingReader::attach(s, {.start = StartAt::oldest}).value();
   std::uint64_t at = 0;
   ASSERT_EQ(w.publish(1, bytes_of("rec0"), &at), PublishStatus::ok);
-  s.meta(at).info.store(layout::pack_info(static_cast<std::uint32_t>(s.capacity()),
-                                          layout::kPaddingType, 0));
+  s.meta(at).info.store(
+      layout::pack_info(static_cast<std::uint32_t>(s.capacity()), layout::kPaddingType, 0));
   ASSERT_EQ(w.publish(1, bytes_of("rec1")), PublishStatus::ok);
   std::vector<std::string> got;
   for (int i = 0; i < 3; ++i)

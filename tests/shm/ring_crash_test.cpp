@@ -368,8 +368,8 @@ TEST_P(DeadWaiter, ItsCountOnTheRingIsTakenBackWithItsSlot) {
     auto seg = Segment::attach(name.str());
     if (!seg) return 3;
     if (own) {  // no reader: the notifier takes the only slot itself
-      auto n = RingNotifier::start(
-          *seg, {.mode = uring ? NotifierMode::io_uring : NotifierMode::thread});
+      auto n = RingNotifier::start(*seg,
+                                   {.mode = uring ? NotifierMode::io_uring : NotifierMode::thread});
       if (!n) return 8;
       ::pause();
       return 9;
@@ -1134,12 +1134,13 @@ TEST(RingHooks, ARepairerOutOfDescriptorsTakesNothingFromALiveProducer) {
 
 // A reader ahead of a stuck frontier, the horizon within a granule of a capacity past it, and a
 // claim that pushed the tail more than a capacity past it while it waits at its gate (here:
-// killed before it): nothing has written over what the reader read, so it is intact. Before, the reader took the tail for a
-// lap, found nothing older to resync to, and its consume() failed until the frontier moved; at a
-// padding record peek() looked again and again inside one call, and at a damaged header so did
-// the walk's corrupt-or-lapped test. Each case fails without the change: X's consume() after the
-// claims (`Ahead::record`); X read before them and the padding next (`padding`); the same with
-// the padding's header spoilt (`damaged`: a record of length 0, which the walk refuses).
+// killed before it): nothing has written over what the reader read, so it is intact. Before, the
+// reader took the tail for a lap, found nothing older to resync to, and its consume() failed until
+// the frontier moved; at a padding record peek() looked again and again inside one call, and at a
+// damaged header so did the walk's corrupt-or-lapped test. Each case fails without the change: X's
+// consume() after the claims (`Ahead::record`); X read before them and the padding next
+// (`padding`); the same with the padding's header spoilt (`damaged`: a record of length 0, which
+// the walk refuses).
 enum class Ahead { record, padding, damaged };
 void reader_ahead_of_gated_claims(const std::string& tag, Ahead what) {
   const bool damage = what == Ahead::damaged;

@@ -78,7 +78,8 @@ struct StoreObject {
     if (DIR* d = ::opendir("/dev/shm")) {
       const std::string start = "shmio-sessions." + ring + ".";
       while (dirent* e = ::readdir(d))
-        if (std::string(e->d_name).rfind(start, 0) == 0) path = "/dev/shm/" + std::string(e->d_name);
+        if (std::string(e->d_name).rfind(start, 0) == 0)
+          path = "/dev/shm/" + std::string(e->d_name);
       ::closedir(d);
     }
     std::uint64_t entries = 128;
@@ -117,8 +118,7 @@ TEST(SessionStore, APutThatCannotLockTheKeysEntryIsBusyNotASecondEntry) {
   const pid_t holder = live_child();
   const std::uint64_t start = shmio::shm::process_start_time(holder);
   ASSERT_NE(start, 0u);
-  object.slot_zero_lock().store(static_cast<std::uint64_t>(holder) << 32 |
-                                (start & 0xFFFFFFFFULL));
+  object.slot_zero_lock().store(static_cast<std::uint64_t>(holder) << 32 | (start & 0xFFFFFFFFULL));
   EXPECT_EQ(s.put("k", "v2", false, 1min), Put::busy);
   object.slot_zero_lock().store(0);
   kill_child(holder);

@@ -7,8 +7,9 @@ import assert from "node:assert/strict";
 import { spawn, execFile } from "node:child_process";
 import { closeSync, existsSync, openSync, readFileSync, unlinkSync, writeFileSync, writeSync } from "node:fs";
 import http from "node:http";
+import net from "node:net";
 import { io as connect } from "socket.io-client";
-import { once, within, until, untilAsync, startCluster } from "./helpers.mjs";
+import { once, within, until, untilAsync, startCluster, freePorts } from "./helpers.mjs";
 
 const BIN = process.env.SHMIO_BIN;
 const EMIT = process.env.SHMIO_EMIT;
@@ -794,6 +795,76 @@ test("supervisor: refuses a live cluster's ring, replaces a stale one, drains an
   assert.match(log, /removing stale ring/);
   again.kill("SIGTERM");
   await within(once(again, "exit"), 10000, "exit");
+});
+
+// Found in review (2026-12-01): each of these left the cluster restarting for ever, dead, or its
+// files behind.
+test("supervisor: a port it cannot listen on stops it (exit 1); bad --host refused; SIGPIPE, SIGHUP and a SIGTERM during ring creation leave no files; a long ring name", async () => {
+  const files = (ring) => [`/dev/shm/shmio.${ring}`].filter((f) => existsSync(f));
+  const ringName = () => `test-${process.pid}-sup-${Math.floor(Math.random() * 1e9)}`;
+  const run = (args, opts = {}) => {
+    const p = spawn(BIN, ["--app", "bench", "--no-pin", ...args], opts);
+    clusters.push({ proc: p });
+    p.log = "";
+    p.stderr?.on("data", (d) => (p.log += d));
+    return p;
+  };
+  // A port held by another program (no SO_REUSEPORT): every worker's first start fails to listen;
+  // the supervisor stops the cluster instead of restarting them for ever.
+  const held = await freePorts(1);
+  const blocker = net.createServer().listen(held, "127.0.0.1");
+  await once(blocker, "listening");
+  let ring = ringName();
+  const stuck = run(["--workers", "2", "--port", String(held), "--ring", ring]);
+  const [stuckCode] = await within(once(stuck, "exit"), 20000, "a cluster that cannot listen exits");
+  blocker.close();
+  assert.equal(stuckCode, 1, stuck.log);
+  assert.match(stuck.log, /cannot listen on 127\.0\.0\.1/);
+  assert.match(stuck.log, /cannot start; stopping the cluster/);
+  assert.deepEqual(files(ring), []);
+  // A host that is no address: refused at parse.
+  const bad = run(["--workers", "2", "--port", "0", "--host", "999.1.1.1"]);
+  const [badCode] = await within(once(bad, "exit"), 5000, "bad --host");
+  assert.equal(badCode, 2);
+  assert.match(bad.log, /--host must be an IPv4 or IPv6 address/);
+  // Its log pipe closed under it, then a worker killed (the supervisor writes "restarting") and a
+  // SIGTERM: it drains and removes its ring (before: killed by SIGPIPE, its files left).
+  ring = ringName();
+  const piped = run(["--workers", "2", "--port", "0", "--ring", ring]);
+  const pids = await within(new Promise((resolve) => {
+    let out = "";
+    piped.stdout.on("data", (d) => {
+      out += d;
+      const m = [...out.matchAll(/shmio worker \d+ \(pid (\d+)/g)].map((x) => Number(x[1]));
+      if (m.length === 2) resolve(m);
+    });
+  }), 20000, "piped cluster up");
+  piped.stderr.destroy();
+  process.kill(pids[0], "SIGKILL");
+  await until(() => !existsSync(`/proc/${pids[0]}/stat`) || readFileSync(`/proc/${pids[0]}/stat`, "utf8").includes(") Z"), 5000, "worker dead");
+  await new Promise((r) => setTimeout(r, 300));  // (its restart message written into the closed pipe)
+  piped.kill("SIGHUP");  // a hang-up drains as SIGTERM does
+  const [pipedCode, pipedSignal] = await within(once(piped, "exit"), 15000, "piped cluster exits");
+  assert.equal(pipedSignal, null, "killed by a signal");
+  assert.equal(pipedCode, 0);
+  assert.deepEqual(files(ring), []);
+  // A SIGTERM while its ring is being created (512 MiB: every page touched) drains once the
+  // workers are up, and leaves no file.
+  ring = ringName();
+  const early = run(["--workers", "1", "--port", "0", "--ring", ring, "--ring-mb", "512"]);
+  await until(() => existsSync(`/dev/shm/shmio.${ring}`), 10000, "ring being created");
+  early.kill("SIGTERM");
+  const [earlyCode, earlySignal] = await within(once(early, "exit"), 60000, "exits after a SIGTERM at creation");
+  assert.equal(earlySignal, null, "killed by the SIGTERM");
+  assert.equal(earlyCode, 0, early.log);
+  assert.deepEqual(files(ring), []);
+  // A ring name long enough that the workers' hand-off addresses would be cut to the same one:
+  // both workers listen (before: worker 0 failed to bind, restarted for ever).
+  const long = `test-${process.pid}-${"x".repeat(100)}`;
+  const c = await startCluster(BIN, "bench", 2, ["--ring", long], false, clusters);
+  assert.equal(c.workers.size, 2);
+  c.proc.kill("SIGTERM");
+  await within(once(c.proc, "exit"), 15000, "exit");
 });
 
 test("supervisor: a ring of another layout version whose creator still runs, or one being created, is left alone", async () => {

@@ -15,8 +15,10 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/json/serialize.hpp>
 #include <cctype>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -370,7 +372,9 @@ int serve_one(const ServeOptions& cfg, const Setup& setup, const cluster::Worker
     } catch (const std::exception& e) {
       std::fprintf(stderr, "shmio: cannot listen on %s:%ld: %s\n", cfg.host.c_str(), port,
                    e.what());
-      rc = 1;
+      // (A worker: the supervisor stops the cluster if this is the worker's first start, rather
+      // than restart it into the same failure for ever.)
+      rc = ctx != nullptr ? cluster::kWorkerCannotStart : 1;
       io_ctx.stop();
       return;
     }
@@ -445,6 +449,9 @@ std::string apply(ServeOptions& o, const std::string& name, const char* v) {
     if (!whole(v, 0, 65535, n)) return "--port must be 0..65535";
     o.port = static_cast<long>(n);
   } else if (name == "host") {
+    in6_addr any{};
+    if (::inet_pton(AF_INET, v, &any) != 1 && ::inet_pton(AF_INET6, v, &any) != 1)
+      return "--host must be an IPv4 or IPv6 address (such as 127.0.0.1, 0.0.0.0 or ::1)";
     o.host = v;
   } else if (name == "workers") {
     if (std::string_view(v) == "auto") {
@@ -677,19 +684,29 @@ int serve(ServeOptions cfg, Setup setup) {
   }
   int holder = -1;
   if (cfg.port == 0) {
-    holder = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    // A port picked on the host's own address family (checked at parse: IPv4 or IPv6).
+    sockaddr_storage addr{};
+    socklen_t len = 0;
+    auto* v4 = reinterpret_cast<sockaddr_in*>(&addr);
+    auto* v6 = reinterpret_cast<sockaddr_in6*>(&addr);
+    if (::inet_pton(AF_INET, cfg.host.c_str(), &v4->sin_addr) == 1) {
+      v4->sin_family = AF_INET;
+      len = sizeof *v4;
+    } else {
+      ::inet_pton(AF_INET6, cfg.host.c_str(), &v6->sin6_addr);
+      v6->sin6_family = AF_INET6;
+      len = sizeof *v6;
+    }
+    holder = ::socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     const int one = 1;
     ::setsockopt(holder, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    ::inet_pton(AF_INET, cfg.host.c_str(), &addr.sin_addr);
-    socklen_t len = sizeof addr;
-    if (::bind(holder, reinterpret_cast<sockaddr*>(&addr), len) != 0 ||
+    if (holder < 0 || ::bind(holder, reinterpret_cast<sockaddr*>(&addr), len) != 0 ||
         ::getsockname(holder, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-      std::fprintf(stderr, "shmio: cannot pick a port on %s\n", cfg.host.c_str());
+      std::fprintf(stderr, "shmio: cannot pick a port on %s: %s\n", cfg.host.c_str(),
+                   std::strerror(errno));
       return 1;
     }
-    cfg.port = ntohs(addr.sin_port);
+    cfg.port = ntohs(addr.ss_family == AF_INET ? v4->sin_port : v6->sin6_port);
   }
   if (cfg.ring.empty()) cfg.ring = "port-" + std::to_string(cfg.port);
   cluster::SupervisorOptions so;

@@ -7,7 +7,8 @@ namespace shmio::cluster {
 
 // ---------------------------------------------------------------------------------------------
 // Hand-off of HTTP connections between workers: a Unix SOCK_SEQPACKET socket per worker (abstract
-// address "shmio-handoff.<cluster>.<index>"); one message per connection carries its descriptor
+// address "shmio-handoff.<cluster>.<index>", or "shmio-handoff.#<hash of the cluster's name>.
+// <index>" where that would not fit a socket address: ring names go to 200 characters); one message per connection carries its descriptor
 // (SCM_RIGHTS) and the bytes read from it that are not answered yet. Up to kInline bytes travel in
 // the message; more (a large POST) go in a memfd passed along with it.
 class Handoff {
@@ -27,7 +28,8 @@ class Handoff {
         index_(index),
         adopt_(std::move(adopt)),
         refused_(refused),
-        listener_(io) {
+        listener_(io),
+        accept_pause_(io) {
     const int fd = ::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) throw std::runtime_error(std::string("hand-off socket: ") + std::strerror(errno));
     Address addr = address(index);
@@ -47,6 +49,7 @@ class Handoff {
   void start() { accept_loop(); }
   void stop() {
     boost::system::error_code ec;
+    accept_pause_.cancel();
     listener_.close(ec);
     for (auto& c : conns_) c->close(ec);
     conns_.clear();
@@ -75,7 +78,16 @@ class Handoff {
   Address address(int index) const {
     Address a;
     a.addr.sun_family = AF_UNIX;
-    const std::string name = "shmio-handoff." + cluster_ + "." + std::to_string(index);
+    std::string name = "shmio-handoff." + cluster_ + "." + std::to_string(index);
+    if (name.size() > sizeof a.addr.sun_path - 2) {
+      // Cut, the names of different workers (or clusters sharing a long prefix) would be the same
+      // address: the cluster's name goes by its 64-bit FNV-1a hash instead.
+      std::uint64_t h = 0xcbf29ce484222325ULL;
+      for (unsigned char c : cluster_) h = (h ^ c) * 0x100000001b3ULL;
+      char hex[17];
+      std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
+      name = std::string("shmio-handoff.#") + hex + "." + std::to_string(index);
+    }
     const std::size_t n = std::min(name.size(), sizeof a.addr.sun_path - 2);
     std::memcpy(a.addr.sun_path + 1, name.data(), n);  // sun_path[0] = 0: abstract
     a.len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + n);
@@ -149,6 +161,18 @@ class Handoff {
                            for (;;) {
                              const int c = ::accept4(listener_.native_handle(), nullptr, nullptr,
                                                      SOCK_NONBLOCK | SOCK_CLOEXEC);
+                             if (c < 0 && errno == EINTR) continue;
+                             if (c < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
+                                 errno != ECONNABORTED) {
+                               // Out of descriptors (EMFILE, ENFILE) or memory: the connection
+                               // stays queued and the listener readable, so waiting again at
+                               // once would spin. Look again in 100 ms.
+                               accept_pause_.expires_after(std::chrono::milliseconds(100));
+                               accept_pause_.async_wait([this](const boost::system::error_code& e) {
+                                 if (!e) accept_loop();
+                               });
+                               return;
+                             }
                              if (c < 0) break;
                              if (!same_user(c)) {
                                ++*refused_;
@@ -251,6 +275,7 @@ class Handoff {
   std::function<void(int, std::string)> adopt_;
   std::uint64_t* refused_;
   net::posix::stream_descriptor listener_;
+  net::steady_timer accept_pause_;  // accept_loop()'s pause when accept4 fails for want of fds
   std::vector<std::shared_ptr<net::posix::stream_descriptor>> conns_;
   std::unordered_map<int, int> peers_;  // worker index -> connected socket
 };

@@ -33,6 +33,7 @@ struct Worker {
   Clock::time_point started{};
   std::chrono::milliseconds backoff{100};
   std::optional<Clock::time_point> restart_at;
+  int starts = 0;  // how many times it was started (kWorkerCannotStart counts at the first)
 };
 
 // Creates the segment, replacing a stale one; nullopt (reason printed) if it cannot.
@@ -155,6 +156,29 @@ std::vector<int> affinity_cpus() {
 
 int run_supervisor(const SupervisorOptions& o,
                    const std::function<int(const WorkerContext&)>& worker_main) {
+  // The signals it waits for, blocked from here (a SIGTERM while a large ring is created — seconds
+  // for gigabytes — is then a drain once the workers are up, not a death that leaves the ring),
+  // and SIGPIPE ignored (a log pipe whose reader went away must not kill it either). Both as they
+  // were when it returns.
+  ::signal(SIGCHLD, SIG_DFL);  // children must be reapable even if SIGCHLD came in ignored
+  sigset_t set, old;
+  sigemptyset(&set);
+  sigaddset(&set, SIGCHLD);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
+  sigprocmask(SIG_BLOCK, &set, &old);
+  struct sigaction ignore_pipe {}, old_pipe {};
+  ignore_pipe.sa_handler = SIG_IGN;
+  ::sigaction(SIGPIPE, &ignore_pipe, &old_pipe);
+  struct Restore {
+    sigset_t& mask;
+    struct sigaction& pipe;
+    ~Restore() {
+      ::sigaction(SIGPIPE, &pipe, nullptr);
+      sigprocmask(SIG_SETMASK, &mask, nullptr);
+    }
+  } restore{old, old_pipe};
   const std::vector<int> cpus = affinity_cpus();
   const int n = o.workers > 0 ? o.workers : static_cast<int>(cpus.size());
   SupervisorOptions ro = o;
@@ -225,14 +249,6 @@ int run_supervisor(const SupervisorOptions& o,
   bool ring_ours = true;  // removed at the end (not if another file took its name)
   auto next_ring_check = Clock::now() + std::chrono::seconds(1);
 
-  // Children must be reapable even if this process inherited SIGCHLD ignored.
-  ::signal(SIGCHLD, SIG_DFL);
-  sigset_t set, old;
-  sigemptyset(&set);
-  sigaddset(&set, SIGCHLD);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  sigprocmask(SIG_BLOCK, &set, &old);
   const pid_t supervisor = ::getpid();
 
   // Children 0..n-1 are the workers; child n the fleet bridge, if there is one.
@@ -255,6 +271,7 @@ int run_supervisor(const SupervisorOptions& o,
       ::prctl(PR_SET_PDEATHSIG, SIGTERM);
       if (::getppid() != supervisor) _exit(1);  // the supervisor died before prctl
       sigprocmask(SIG_SETMASK, &old, nullptr);
+      ::sigaction(SIGPIPE, &old_pipe, nullptr);
       if (i == n) {  // the fleet bridge
         int rc = 1;
         try {
@@ -283,6 +300,7 @@ int run_supervisor(const SupervisorOptions& o,
     w.pid = pid;
     w.started = Clock::now();
     w.restart_at.reset();
+    ++w.starts;
   };
   for (int i = 0; i < children; ++i) spawn(i);
 
@@ -305,7 +323,7 @@ int run_supervisor(const SupervisorOptions& o,
         ring_ours = std::strcmp(trouble, "was replaced by another file") != 0;
       }
     }
-    if ((sig == SIGTERM || sig == SIGINT || trouble != nullptr) && !draining) {
+    if ((sig == SIGTERM || sig == SIGINT || sig == SIGHUP || trouble != nullptr) && !draining) {
       draining = true;
       drain_deadline = Clock::now() + o.drain_timeout;
       std::fprintf(stderr, "shmio: draining %d workers\n", n);
@@ -330,18 +348,31 @@ int run_supervisor(const SupervisorOptions& o,
         // call; docs/ring.md "Dead waiters").
         for (const Ring& r : rings) (void)shm::registry::reap_dead_readers(r.segment);
         if (draining) break;
+        if (WIFEXITED(status) && WEXITSTATUS(status) == kWorkerCannotStart && w.starts == 1) {
+          // Its first start failed in a way a restart would repeat (its own message above).
+          std::fprintf(stderr,
+                       "shmio: %s (pid %d) cannot start; stopping the cluster (draining %d "
+                       "workers)\n",
+                       name_of(i).c_str(), pid, n);
+          exit_code = 1;
+          draining = true;
+          drain_deadline = Clock::now() + o.drain_timeout;
+          for (const Worker& other : workers)
+            if (other.pid > 0) ::kill(other.pid, SIGTERM);
+          break;
+        }
         if (WIFSIGNALED(status))
           std::fprintf(stderr, "shmio: %s (pid %d) killed by signal %d; restarting\n",
                        name_of(i).c_str(), pid, WTERMSIG(status));
         else
           std::fprintf(stderr, "shmio: %s (pid %d) exited with %d; restarting\n",
                        name_of(i).c_str(), pid, WEXITSTATUS(status));
-        // Backoff: a worker that dies soon after its start waits longer each time.
-        if (Clock::now() - w.started < std::chrono::seconds(10))
-          w.backoff = std::min<std::chrono::milliseconds>(w.backoff * 2, std::chrono::seconds(5));
-        else
-          w.backoff = std::chrono::milliseconds(100);
+        // Backoff: a worker that dies soon after its start waits longer each time (100 ms, then
+        // doubling up to 5 s); one that ran for 10 s or more is restarted after 100 ms.
+        const bool early = Clock::now() - w.started < std::chrono::seconds(10);
+        if (!early) w.backoff = std::chrono::milliseconds(100);
         w.restart_at = Clock::now() + w.backoff;
+        w.backoff = std::min<std::chrono::milliseconds>(w.backoff * 2, std::chrono::seconds(5));
       }
     }
     if (draining) {
@@ -379,7 +410,6 @@ int run_supervisor(const SupervisorOptions& o,
                  worker_rings.empty() ? "" : " (and the workers' rings)");
   else
     std::fprintf(stderr, "shmio: stopped\n");
-  sigprocmask(SIG_SETMASK, &old, nullptr);
   return exit_code;
 }
 

@@ -63,9 +63,18 @@ shm::RingConfig worker_ring_config(const std::string& ring, int worker, int work
 // The CPUs in this process's affinity mask, in order.
 std::vector<int> affinity_cpus();
 
-// Runs the cluster until SIGTERM/SIGINT. worker_main runs in each forked worker; its return
-// value is the worker's exit status. Returns the supervisor's exit status (1 if the ring could not
-// be created, with the reason on stderr).
+// A worker's exit status that says its start cannot succeed (it cannot listen on its address: an
+// address not on this host, a port another program holds): at a worker's first start the
+// supervisor then stops the cluster (exit status 1) instead of restarting it for ever. A worker
+// started again after it had run is restarted whatever its status (what failed may pass).
+inline constexpr int kWorkerCannotStart = 78;  // (EX_CONFIG of sysexits.h)
+
+// Runs the cluster until SIGTERM, SIGINT or SIGHUP (a drain). worker_main runs in each forked
+// worker; its return value is the worker's exit status. Returns the supervisor's exit status (1
+// if the ring could not be created, with the reason on stderr). While it runs, SIGPIPE is ignored
+// in this process (a closed stderr pipe must not kill the supervisor and leave its rings behind)
+// and SIGCHLD, SIGTERM, SIGINT and SIGHUP are blocked from its start (one that comes while the
+// rings are being created starts the drain once the workers are up); both are restored after.
 int run_supervisor(const SupervisorOptions& options,
                    const std::function<int(const WorkerContext&)>& worker_main);
 

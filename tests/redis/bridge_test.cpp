@@ -312,6 +312,20 @@ TEST_F(Bridge, ShardedBroadcastsBothWays) {
   ASSERT_TRUE(b);
   EXPECT_NE(b->flags & cluster::kFlagFromFleet, 0);
   EXPECT_EQ(b->frame, R"(42["hi",1])");
+  // A serverSideEmit answer on the bridge's own response channel (what Node's ClusterAdapter
+  // sends), for no request of its own: read and dropped. (Its packet was copied into the answer
+  // from memory the copy had just freed: ASan, which runs this test, caught it.) Then another
+  // broadcast, which arrives after it.
+  fleet::ClusterMessage answer;
+  answer.type = cluster::MessageType::server_side_emit_response;
+  answer.uid = "nodeB";
+  answer.nsp = "/";
+  answer.data = json::object{{"requestId", "zz"},
+                             {"packet", json::array{"hello", json::object{{"a", json::array{1, 2, 3}}}}}};
+  pub->command({"SPUBLISH", "socket.io#/#bridgeT#", fleet::encode_cluster_message(answer)});
+  const auto before = bridge_->stats().received;
+  pub->command({"SPUBLISH", "socket.io#/#", fleet::encode_cluster_message(in)});
+  ASSERT_TRUE(drive([&] { return bridge_->stats().received == before + 1; }));
 }
 
 TEST_F(Bridge, ShardedSubscriptionsComeBackAfterRedisRestarts) {

@@ -302,6 +302,45 @@ TEST_P(Delivery, ASlowConsumerIsDisconnectedAtItsBoundWhileTheOthersGetEverythin
       15s);
 }
 
+// A slow consumer's session is closed while a frame is half written (the kernel's buffer took
+// part of it): what is queued behind it is dropped, but that frame is finished before the close
+// packet and the close frame, so a client that reads afterwards gets a whole stream. Before, the
+// half-written frame was dropped with the queue and the write went on at its offset into the
+// next frame: a stream cut mid-frame (or bytes spliced), an out-of-range prefix underneath.
+TEST_P(Delivery, ASlowConsumerClosedMidFrameGetsAWholeStreamThenTheClose) {
+  Client& slow = connect();
+  const std::string big(4000, 'x');
+  const auto closes = server_->engine().stats().slow_consumer_closes;
+  for (int b = 0; b < 4000 && server_->engine().stats().slow_consumer_closes == closes; ++b) {
+    server_->to("all").emit("m", Args{b, boost::json::string(big)});
+    io_.poll();
+  }
+  ASSERT_EQ(server_->engine().stats().slow_consumer_closes, closes + 1) << "never closed";
+  // Now it reads everything, to the end.
+  const auto until = std::chrono::steady_clock::now() + 15s;
+  std::vector<Client::Frame> got;
+  while (!slow.eof() && std::chrono::steady_clock::now() < until) {
+    io_.run_for(1ms);
+    slow.read_available();
+    for (auto& f : slow.frames()) got.push_back(std::move(f));
+  }
+  ASSERT_TRUE(slow.eof());
+  EXPECT_TRUE(slow.in().empty()) << slow.in().size() << " bytes of a frame cut short";
+  ASSERT_GE(got.size(), 2u);
+  int prev = -1;
+  for (std::size_t i = 0; i + 2 < got.size(); ++i) {  // every message whole and in order
+    ASSERT_EQ(got[i].op, 1u);
+    ASSERT_EQ(got[i].payload.rfind("42[\"m\",", 0), 0u) << got[i].payload.substr(0, 40);
+    const int n = std::stoi(got[i].payload.substr(7));
+    EXPECT_EQ(n, prev + 1);
+    prev = n;
+    EXPECT_EQ(got[i].payload.size(), 7 + std::to_string(n).size() + 2 + big.size() + 2);
+  }
+  EXPECT_EQ(got[got.size() - 2].op, 1u);
+  EXPECT_EQ(got[got.size() - 2].payload, "1") << "the close packet";
+  EXPECT_EQ(got.back().op, 8u) << "the close frame";
+}
+
 TEST_P(Delivery, VolatilePacketsASocketCannotTakeNowAreDroppedAndCounted) {
   for (int i = 0; i < 3; ++i) connect();
   const auto& ns = server_->of("/").stats();

@@ -98,6 +98,13 @@ void FrameQueue::pop_front(std::size_t n) noexcept {
   for (std::size_t i = 0; i < n && size_ > 0; ++i) pop_front();
 }
 
+FrameRef FrameQueue::front_ref() const noexcept {
+  FrameRef queued = FrameRef::adopt(slots()[head_]);
+  FrameRef mine(queued);  // (+1)
+  (void)queued.release();   // the queue's own reference stays the queue's
+  return mine;
+}
+
 void FrameQueue::clear() noexcept {
   while (size_ > 0) pop_front();
 }

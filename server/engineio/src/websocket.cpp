@@ -123,12 +123,12 @@ class RawWebSocket final : public Link, public std::enable_shared_from_this<RawW
 
   bool flush() override {
     if (dead_ || waiting_write_) return false;
-    if (src_->empty()) {
+    if (nothing_to_write()) {
       on_drained();  // e.g. close_after_writes() with nothing queued: the close frame now
       return false;
     }
     std::size_t budget = flush_budget_;
-    while (!src_->empty()) {
+    while (!nothing_to_write()) {
       std::array<iovec, kIovecs> iov;
       std::size_t total = 0;
       const std::size_t n = gather(iov.data(), iov.size(), budget, total);
@@ -141,7 +141,7 @@ class RawWebSocket final : public Link, public std::enable_shared_from_this<RawW
       } while (r < 0 && errno == EINTR);
       const Written w = written(r < 0 ? -errno : r, total);
       if (w != Written::all) return w == Written::more;
-      if (total >= budget) return !src_->empty();  // the rest next turn
+      if (total >= budget) return !nothing_to_write();  // the rest next turn
       budget -= total;
     }
     return false;
@@ -150,14 +150,14 @@ class RawWebSocket final : public Link, public std::enable_shared_from_this<RawW
   int prepare_write(iovec* iov, std::size_t max_iov, std::size_t& iov_count,
                     std::size_t& bytes) override {
     iov_count = 0;
-    if (dead_ || waiting_write_ || src_->empty()) return -1;
+    if (dead_ || waiting_write_ || nothing_to_write()) return -1;
     iov_count = gather(iov, max_iov, flush_budget_, bytes);
     return sock_.native_handle();
   }
 
   bool complete_write(long result, std::size_t bytes) override {
     const Written w = written(result, bytes);
-    return w == Written::more || (w == Written::all && !src_->empty());
+    return w == Written::more || (w == Written::all && !nothing_to_write());
   }
   void close_after_writes() override {
     attach(nullptr);
@@ -168,15 +168,33 @@ class RawWebSocket final : public Link, public std::enable_shared_from_this<RawW
   }
 
  private:
+  // A frame partly written (in_flight_) that is no longer the source's front: the session dropped what was
+  // queued (a close) under the write. Its rest goes out first, from the link's own reference, so
+  // the stream stays whole (before, off_ was applied to whatever frame came next: bytes spliced
+  // onto the cut frame, or a prefix past the end of a shorter one).
+  bool detached_partial() const noexcept {
+    return in_flight_ && (src_->empty() || &src_->front() != in_flight_.get());
+  }
+  bool nothing_to_write() const noexcept { return src_->empty() && !in_flight_; }
+
   // The iovecs of what is queued, from the front frame's unwritten part: at most max_iov of
   // them and about `budget` bytes (at least one frame).
   std::size_t gather(iovec* iov, std::size_t max_iov, std::size_t budget, std::size_t& total) {
     const FrameQueue& q = *src_;
     std::size_t n = 0;
     total = 0;
+    const bool detached = detached_partial();
+    if (detached) {
+      std::string_view w = in_flight_->wire();
+      w.remove_prefix(off_);
+      iov[0].iov_base = const_cast<char*>(w.data());
+      iov[0].iov_len = w.size();
+      n = 1;
+      total = w.size();
+    }
     for (std::size_t i = 0; i < q.size() && n < max_iov && total < budget; ++i) {
       std::string_view w = q[i].wire();
-      if (i == 0) w.remove_prefix(off_);
+      if (i == 0 && !detached) w.remove_prefix(off_);
       iov[n].iov_base = const_cast<char*>(w.data());
       iov[n].iov_len = w.size();
       ++n;
@@ -196,19 +214,40 @@ class RawWebSocket final : public Link, public std::enable_shared_from_this<RawW
         return Written::blocked;
       }
       if (result == -EINTR) return Written::more;  // not written: try again next turn
-      finish();                                    // the peer is gone; the read side reports it
+      // The peer is gone. finish() closes the socket, which ends a pending read with
+      // operation_aborted (not reported), so the loss is told to the session here — after this
+      // call returns (the session may let go of this link when told), as the read side would.
+      const bool was_closing = closing_;
+      finish();
+      if (!was_closing)
+        net::post(sock_.get_executor(), [self = shared_from_this()] {
+          if (auto o = self->owner_.lock()) o->on_ws_closed(self.get(), true);
+        });
       return Written::failed;
     }
     FrameQueue& q = *src_;
     std::size_t left = static_cast<std::size_t>(result);
+    if (detached_partial()) {
+      const std::size_t first = in_flight_->wire().size() - off_;
+      if (left < first) {
+        off_ += static_cast<std::uint32_t>(left);
+        left = 0;
+      } else {
+        left -= first;
+        off_ = 0;
+        in_flight_ = FrameRef();
+      }
+    }
     while (left > 0) {
       const std::size_t first = q.front().wire().size() - off_;
       if (left < first) {
         off_ += static_cast<std::uint32_t>(left);  // < first: within one frame
+        if (!in_flight_) in_flight_ = q.front_ref();  // (held until it is whole)
         break;
       }
       left -= first;
       off_ = 0;
+      in_flight_ = FrameRef();
       q.pop_front();
     }
     if (static_cast<std::size_t>(result) < total) {  // the kernel's buffer is full
@@ -481,6 +520,7 @@ class RawWebSocket final : public Link, public std::enable_shared_from_this<RawW
     dead_ = true;
     attach(nullptr);
     if (own_) own_->clear();
+    in_flight_ = FrameRef();
     if (close_timer_) close_timer_->cancel();
     boost::system::error_code ec;
     sock_.close(ec);  // cancels the pending waits (their handlers see operation_aborted)
@@ -490,7 +530,7 @@ class RawWebSocket final : public Link, public std::enable_shared_from_this<RawW
   // pointer and the socket's descriptor they are the object's first 80 bytes, at most two cache
   // lines whatever the allocation's alignment (kHotBytes: ServerCore prefetches them).
   std::uint32_t flush_budget_;
-  std::uint32_t off_ = 0;  // bytes of the front frame already written (a frame is under 4 GiB)
+  std::uint32_t off_ = 0;  // bytes of in_flight_ already written (a frame is under 4 GiB)
   bool waiting_write_ = false, dead_ = false;
   Socket sock_;
   std::weak_ptr<LinkEvents> owner_;
@@ -511,6 +551,9 @@ class RawWebSocket final : public Link, public std::enable_shared_from_this<RawW
     if (partial_ && partial_->rbuf.empty() && !partial_->in_message) partial_.reset();
   }
   std::unique_ptr<net::steady_timer> close_timer_;
+  // The frame off_ counts into while it is partly written: the link's own reference (see
+  // detached_partial()); empty otherwise.
+  FrameRef in_flight_;
   bool reading_ = false;
   bool closing_ = false, sent_close_ = false, got_close_ = false;
   bool stop_reading_ = false, shut_ = false;

@@ -765,7 +765,11 @@ struct Bridge::Impl {
         break;
       case MessageType::server_side_emit_response:
         r.type = T::server_side_emit;
-        if (const json::value* p = r.fields.if_contains("packet")) r.fields["data"] = *p;
+        // (Copied before the insertion: operator[] may grow the object and move `packet`.)
+        if (const json::value* p = r.fields.if_contains("packet")) {
+          json::value packet = *p;
+          r.fields["data"] = std::move(packet);
+        }
         break;
       case MessageType::broadcast_client_count:
         r.type = T::broadcast_client_count;

@@ -160,6 +160,8 @@ class FrameQueue {
     return *slots()[(head_ + i) & (cap_ - 1)];
   }
   const Frame& front() const noexcept { return *slots()[head_]; }
+  // A reference of its own to the front frame (its count raised): it outlives the queue's.
+  FrameRef front_ref() const noexcept;
 
   void push_back(FrameRef f);
   void push_front(FrameRef f);

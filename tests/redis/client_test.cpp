@@ -16,6 +16,8 @@
 #include <gtest/gtest.h>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
 #include <chrono>
 #include <functional>
 #include <string>
@@ -52,7 +54,88 @@ class RedisClient : public ::testing::Test {
   boost::asio::io_context io_;
 };
 
+// A server that is not Redis, on this test's io_context: `silent` reads and never answers (a
+// stalled link); otherwise, once the client writes, it answers with a bulk string that says
+// `huge` bytes and streams zeros after it.
+struct FakeRedis {
+  FakeRedis(boost::asio::io_context& io, bool is_silent, std::size_t says = 0)
+      : acceptor(io, {boost::asio::ip::make_address("127.0.0.1"), 0}),
+        sock(io),
+        silent(is_silent),
+        huge(says) {
+    acceptor.async_accept(sock, [this](const boost::system::error_code& ec) {
+      if (!ec) read();
+    });
+  }
+  std::string url() const {
+    return "redis://127.0.0.1:" + std::to_string(acceptor.local_endpoint().port());
+  }
+  void read() {
+    sock.async_read_some(boost::asio::buffer(buf), [this](const boost::system::error_code& ec,
+                                                          std::size_t) {
+      if (ec) return;
+      if (!silent && !streaming) {
+        streaming = true;
+        chunk = "*3\r\n$7\r\nmessage\r\n$3\r\nfoo\r\n$" + std::to_string(huge) + "\r\n";
+        stream();
+      }
+      read();
+    });
+  }
+  void stream() {
+    boost::asio::async_write(sock, boost::asio::buffer(chunk),
+                             [this](const boost::system::error_code& ec, std::size_t n) {
+                               if (ec) return;
+                               sent += n;
+                               chunk.assign(65536, '\0');
+                               stream();
+                             });
+  }
+  boost::asio::ip::tcp::acceptor acceptor;
+  boost::asio::ip::tcp::socket sock;
+  bool silent, streaming = false;
+  std::size_t huge, sent = 0;
+  std::array<char, 4096> buf{};
+  std::string chunk;
+};
+
 }  // namespace
+
+// A link that stalls (the server, or something between, stops answering without closing): the
+// quiet connection gets a PING, and one unanswered within ping_timeout is a lost connection,
+// reconnected. (Before, nothing was ever noticed: a subscriber waited for ever.)
+TEST_F(RedisClient, AStalledLinkIsFoundByAnUnansweredPing) {
+  FakeRedis fake(io_, /*silent=*/true);
+  redis::ClientOptions o;
+  o.url = fake.url();
+  o.ping_interval = 100ms;
+  o.ping_timeout = 200ms;
+  std::vector<std::string> states;
+  o.on_state = [&](bool up, const std::string& why) { states.push_back((up ? "up: " : "down: ") + why); };
+  auto c = client(o);
+  ASSERT_TRUE(drive([&] { return states.size() >= 2; }, 5s));
+  EXPECT_EQ(states[0], "up: connected");
+  EXPECT_NE(states[1].find("no answer to PING"), std::string::npos) << states[1];
+  EXPECT_GE(c->stats().pings, 1u);
+  c->stop();
+}
+
+// A reply that says it is larger than max_reply_bytes, and streams: the connection is closed at
+// the bound instead of buffering it (before, a 100 GB bulk string grew the process without end).
+TEST_F(RedisClient, AReplyLargerThanTheBoundClosesTheConnection) {
+  FakeRedis fake(io_, /*silent=*/false, /*huge=*/std::size_t{100} << 30);
+  redis::ClientOptions o;
+  o.url = fake.url();
+  o.max_reply_bytes = 1 << 20;
+  std::vector<std::string> states;
+  o.on_state = [&](bool up, const std::string& why) { states.push_back((up ? "up: " : "down: ") + why); };
+  auto c = client(o);
+  c->subscribe("foo");
+  ASSERT_TRUE(drive([&] { return states.size() >= 2; }, 10s));
+  EXPECT_NE(states[1].find("a reply larger than 1048576 bytes"), std::string::npos) << states[1];
+  EXPECT_LT(fake.sent, std::size_t{64} << 20) << "read far past the bound";
+  c->stop();
+}
 
 TEST(RedisUrl, GoodAndBadUrls) {
   auto u = redis::parse_url("redis://127.0.0.1:6380/2");
@@ -184,6 +267,22 @@ TEST_F(RedisClient, RedisAbsentAtStartThenKilledAndRestarted) {
   ASSERT_TRUE(drive([&] { return !got.empty() && got.back() == "two"; }));
   EXPECT_GE(sub->stats().connects, 2u);
   EXPECT_GT(sub->stats().disconnected_ms, 0u);
+}
+
+// On a connection with no subscription, an array that begins with "message" or "subscribe" is a
+// command's reply like any other (before, it was taken for a pub/sub push and swallowed, and
+// every later callback got the reply of the command before it).
+TEST_F(RedisClient, AnArrayReplyThatLooksLikeAPushIsAReply) {
+  RedisServer server(free_port());
+  server.start();
+  auto c = client({.url = server.url()});
+  ASSERT_FALSE(call(*c, {"RPUSH", "l", "message", "ch", "payload"}).is_error());
+  const redis::Reply r = call(*c, {"LRANGE", "l", "0", "-1"});
+  ASSERT_EQ(r.type, redis::Reply::Type::array);
+  ASSERT_EQ(r.elements.size(), 3u);
+  EXPECT_EQ(r.elements[0].str, "message");
+  const redis::Reply p = call(*c, {"PING"});
+  EXPECT_EQ(p.str, "PONG") << "the replies slipped by one";
 }
 
 TEST_F(RedisClient, CommandsPastThePendingBoundAreRefusedAtOnce) {

@@ -1187,6 +1187,7 @@ struct Bridge::Impl {
   Clock::time_point started_at = Clock::now();
   std::optional<Clock::time_point> down_since;  // the publishing link is down since
   Clock::time_point down_said{};
+  std::optional<Clock::time_point> sub_down_said;  // the subscriber link's last loss said
 
   std::string metrics_text() const {
     std::string out;
@@ -1297,9 +1298,23 @@ Bridge::Bridge(net::io_context& io, BridgeOptions options)
           why.c_str());
     }
   };
+  // (A broadcast not yet written when the link goes is counted as unsent, not written seconds
+  // later on the next connection: bridge.hpp.)
+  co.fail_unsent_on_loss = true;
   m.pub = Client::create(io, co, &error);
   if (!m.pub) throw std::runtime_error("--redis: " + error);
-  co.on_state = {};
+  // The subscriber's link: its losses said too (a member's message over Redis's output-buffer
+  // limit for subscribers closes it; what is published while it reconnects does not come), at
+  // most one line a minute.
+  co.on_state = [impl = &m](bool up, const std::string& why) {
+    const auto now = Clock::now();
+    if (up || (impl->sub_down_said && now - *impl->sub_down_said < std::chrono::minutes(1))) return;
+    impl->sub_down_said = now;
+    std::fprintf(stderr,
+                 "shmio[bridge]: the subscription link to Redis %s was lost: %s (reconnecting; "
+                 "fleet messages published meanwhile are not received)\n",
+                 impl->options.url.c_str(), why.c_str());
+  };
   co.on_message = [impl = &m](const std::string& kind, const std::string& pattern,
                               const std::string& channel, std::string payload) {
     impl->on_message(kind, pattern, channel, payload);

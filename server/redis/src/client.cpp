@@ -129,7 +129,13 @@ std::string format(const std::vector<std::string>& args) {
 
 struct Client::Impl {
   Impl(net::io_context& ctx, ClientOptions o, Url u)
-      : io(ctx), options(std::move(o)), url(std::move(u)), socket(ctx), resolver(ctx), timer(ctx) {}
+      : io(ctx),
+        options(std::move(o)),
+        url(std::move(u)),
+        socket(ctx),
+        resolver(ctx),
+        timer(ctx),
+        ping_timer(ctx) {}
   ~Impl() {
     if (reader != nullptr) redisReaderFree(reader);
   }
@@ -139,6 +145,11 @@ struct Client::Impl {
   generic::socket socket;
   net::ip::tcp::resolver resolver;
   net::steady_timer timer;
+  // The quiet-link check (ClientOptions::ping_interval): when something was last read, and
+  // whether a PING waits for its answer (since when).
+  net::steady_timer ping_timer;
+  std::chrono::steady_clock::time_point last_read{};
+  std::optional<std::chrono::steady_clock::time_point> ping_sent;
   redisReader* reader = nullptr;
   bool started = false, stopped = false, up = false, writing = false;
   std::chrono::milliseconds backoff{0};
@@ -188,6 +199,7 @@ namespace {
 // The internals as free functions over the shared client (handlers keep it alive).
 void connect(const std::shared_ptr<Client>& c, Client::Impl& m);
 void lost(const std::shared_ptr<Client>& c, Client::Impl& m, const std::string& why);
+void watch_quiet(const std::shared_ptr<Client>& c, Client::Impl& m);
 
 void flush(const std::shared_ptr<Client>& c, Client::Impl& m) {
   if (!m.up || m.writing) return;
@@ -213,8 +225,9 @@ void flush(const std::shared_ptr<Client>& c, Client::Impl& m) {
 }
 
 void on_reply(const std::shared_ptr<Client>& c, Client::Impl& m, Reply r) {
-  // Pub/sub pushes (RESP2 arrays) are not replies to a command of ours.
-  if (r.type == Reply::Type::array && !r.elements.empty() &&
+  // Pub/sub pushes (RESP2 arrays) are not replies to a command of ours — on a subscriber
+  // connection only (elsewhere an array that begins with "message" is some command's reply).
+  if (!m.subs.empty() && r.type == Reply::Type::array && !r.elements.empty() &&
       r.elements[0].type == Reply::Type::string) {
     const std::string& kind = r.elements[0].str;
     if ((kind == "message" || kind == "smessage") && r.elements.size() == 3) {
@@ -233,6 +246,7 @@ void on_reply(const std::shared_ptr<Client>& c, Client::Impl& m, Reply r) {
     if (kind == "subscribe" || kind == "psubscribe" || kind == "ssubscribe" ||
         kind == "unsubscribe" || kind == "punsubscribe" || kind == "sunsubscribe")
       return;
+    if (kind == "pong") return;  // a subscriber's answer to the quiet-link PING
   }
   if (m.inflight.empty()) return;  // (nothing asked: a stray reply)
   Client::Impl::Command cmd = std::move(m.inflight.front());
@@ -249,6 +263,8 @@ void read(const std::shared_ptr<Client>& c, Client::Impl& m) {
         if (gen != m.generation) return;
         if (ec)
           return lost(c, m, ec == net::error::eof ? "closed by Redis" : "read: " + ec.message());
+        m.last_read = std::chrono::steady_clock::now();
+        m.ping_sent.reset();  // anything read answers the PING's question: the link is alive
         if (redisReaderFeed(m.reader, m.in.data(), n) != REDIS_OK)
           return lost(c, m, "protocol error");
         for (;;) {
@@ -261,6 +277,11 @@ void read(const std::shared_ptr<Client>& c, Client::Impl& m) {
           on_reply(c, m, std::move(r));
           if (gen != m.generation) return;  // (a refusal closed the connection)
         }
+        // What is buffered now is one reply still arriving: bounded (ClientOptions).
+        if (m.reader->len - m.reader->pos > m.options.max_reply_bytes)
+          return lost(c, m,
+                      "a reply larger than " + std::to_string(m.options.max_reply_bytes) +
+                          " bytes (max_reply_bytes)");
         read(c, m);
       });
 }
@@ -292,8 +313,42 @@ void connected(const std::shared_ptr<Client>& c, Client::Impl& m) {
   if (m.url.db != 0) handshake({"SELECT", std::to_string(m.url.db)});
   for (const auto& [kind, name] : m.subs) m.out += format({kind, name});
   if (m.options.on_state) m.options.on_state(true, "connected");
+  m.last_read = std::chrono::steady_clock::now();
+  m.ping_sent.reset();
   read(c, m);
   flush(c, m);
+  watch_quiet(c, m);
+}
+
+// The quiet-link check: every ping_interval, a connection from which nothing was read for that
+// long gets a PING (written as a subscriber's or as a command with no callback: its reply is
+// taken like any other); one unanswered after ping_timeout is lost.
+void watch_quiet(const std::shared_ptr<Client>& c, Client::Impl& m) {
+  if (m.options.ping_interval.count() <= 0) return;
+  const std::uint64_t gen = m.generation;
+  const auto step = std::min(m.options.ping_interval, std::max(m.options.ping_timeout,
+                                                             std::chrono::milliseconds(10)));
+  m.ping_timer.expires_after(step);
+  m.ping_timer.async_wait([c, &m, gen](const boost::system::error_code& ec) {
+    if (ec || gen != m.generation || !m.up || m.stopped) return;
+    const auto now = std::chrono::steady_clock::now();
+    if (m.ping_sent) {
+      if (now - *m.ping_sent >= m.options.ping_timeout)
+        return lost(c, m,
+                    "no answer to PING in " + std::to_string(m.options.ping_timeout.count()) +
+                        " ms (the link stalled)");
+    } else if (now - m.last_read >= m.options.ping_interval) {
+      m.ping_sent = now;
+      ++m.stats.pings;
+      if (m.subs.empty()) {
+        m.queued.push_back({format({"PING"}), {}, false});
+      } else {
+        m.out += format({"PING"});  // (answered by a "pong" push)
+      }
+      flush(c, m);
+    }
+    watch_quiet(c, m);
+  });
 }
 
 void retry(const std::shared_ptr<Client>& c, Client::Impl& m) {
@@ -314,6 +369,8 @@ void lost(const std::shared_ptr<Client>& c, Client::Impl& m, const std::string& 
   m.writing = false;
   m.writing_buf.clear();
   m.out.clear();
+  m.ping_timer.cancel();
+  m.ping_sent.reset();
   if (was_up) m.down_since = std::chrono::steady_clock::now();
   m.up = false;
   ++m.stats.connection_lost;
@@ -322,6 +379,12 @@ void lost(const std::shared_ptr<Client>& c, Client::Impl& m, const std::string& 
   m.inflight.clear();
   for (auto& cmd : inflight)
     if (cmd.cb) cmd.cb(Reply::error("ERR shmio: connection lost"));
+  if (m.options.fail_unsent_on_loss) {
+    auto unsent = std::move(m.queued);
+    m.queued.clear();
+    for (auto& cmd : unsent)
+      if (cmd.cb) cmd.cb(Reply::error("ERR shmio: connection lost (not sent)"));
+  }
   if (m.options.on_state) m.options.on_state(false, why);
   if (!m.stopped) retry(c, m);
 }
@@ -376,6 +439,7 @@ void Client::stop() {
   m.stopped = true;
   ++m.generation;
   m.timer.cancel();
+  m.ping_timer.cancel();
   boost::system::error_code ignored;
   m.socket.close(ignored);
   m.up = false;

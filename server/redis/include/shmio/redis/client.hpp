@@ -66,6 +66,21 @@ struct ClientOptions {
   std::chrono::milliseconds backoff_max{5000};
   // Commands waiting (not sent yet, or sent and unanswered), at most.
   std::size_t max_pending = 100000;
+  // One reply (a bulk string, an array) larger than this closes the connection ("a reply larger
+  // than N bytes") instead of being buffered: a server (or something between) that sends a
+  // length and then streams would otherwise grow this process without bound. Redis's own
+  // proto-max-bulk-len is 512 MB.
+  std::size_t max_reply_bytes = std::size_t{512} << 20;
+  // While connected, a PING every ping_interval when nothing was read for that long; no answer
+  // within ping_timeout closes the connection ("no answer to PING"): a link that stalled (a peer
+  // gone without a reset, a frozen proxy) is found and reconnected, instead of a subscriber
+  // waiting for ever. 0: never.
+  std::chrono::milliseconds ping_interval{5000};
+  std::chrono::milliseconds ping_timeout{5000};
+  // Commands not yet written when the connection is lost (queued behind a write in progress, or
+  // given while it was down) fail with "ERR shmio: connection lost" (false: they are written
+  // on the next connection, as they are by default).
+  bool fail_unsent_on_loss = false;
   // Pub/sub: kind "message" (channel, payload), "pmessage" (pattern, channel, payload) or
   // "smessage" (channel, payload).
   std::function<void(const std::string& kind, const std::string& pattern,
@@ -101,6 +116,7 @@ class Client : public std::enable_shared_from_this<Client> {
     std::uint64_t messages = 0;         // pub/sub messages received
     std::uint64_t refused = 0;          // commands refused (queue full, subscriber, stopped)
     std::uint64_t disconnected_ms = 0;  // time without a connection since start (up to now)
+    std::uint64_t pings = 0;            // PINGs sent on a quiet connection (ClientOptions)
   };
   Stats stats() const;
 

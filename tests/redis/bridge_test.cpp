@@ -313,16 +313,14 @@ TEST_F(Bridge, ShardedBroadcastsBothWays) {
   EXPECT_NE(b->flags & cluster::kFlagFromFleet, 0);
   EXPECT_EQ(b->frame, R"(42["hi",1])");
   // A serverSideEmit answer on the bridge's own response channel (what Node's ClusterAdapter
-  // sends), for no request of its own: read and dropped. (Its packet was copied into the answer
-  // from memory the copy had just freed: ASan, which runs this test, caught it.) Then another
-  // broadcast, which arrives after it.
-  fleet::ClusterMessage answer;
-  answer.type = cluster::MessageType::server_side_emit_response;
-  answer.uid = "nodeB";
-  answer.nsp = "/";
-  answer.data = json::object{{"requestId", "zz"},
-                             {"packet", json::array{"hello", json::object{{"a", json::array{1, 2, 3}}}}}};
-  pub->command({"SPUBLISH", "socket.io#/#bridgeT#", fleet::encode_cluster_message(answer)});
+  // sends), for no request of its own: read and dropped, the bridge reading on (a broadcast after
+  // it arrives). (Its packet used to be copied from memory the insertion beside it had just
+  // freed: found with valgrind in review; this test does not show that read — it happens inside
+  // libboost_json, which ASan does not instrument — only that the path runs.)
+  // (As JSON text, the envelope Node's ClusterAdapter may send; type 10: SERVER_SIDE_EMIT_RESPONSE.)
+  pub->command({"SPUBLISH", "socket.io#/#bridgeT#",
+                R"({"type":10,"uid":"nodeB","nsp":"/","data":{"packet":["hello",{"a":[1,2,3]}],)"
+                R"("requestId":"zz"}})"});
   const auto before = bridge_->stats().received;
   pub->command({"SPUBLISH", "socket.io#/#", fleet::encode_cluster_message(in)});
   ASSERT_TRUE(drive([&] { return bridge_->stats().received == before + 1; }));

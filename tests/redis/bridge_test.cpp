@@ -315,8 +315,10 @@ TEST_F(Bridge, ShardedBroadcastsBothWays) {
   // A serverSideEmit answer on the bridge's own response channel (what Node's ClusterAdapter
   // sends), for no request of its own: read and dropped, the bridge reading on (a broadcast after
   // it arrives). (Its packet used to be copied from memory the insertion beside it had just
-  // freed: found with valgrind in review; this test does not show that read — it happens inside
-  // libboost_json, which ASan does not instrument — only that the path runs.)
+  // freed: found with valgrind in review. ASan does not see that read — it happens inside
+  // libboost_json, which is not instrumented —; `valgrind ./tests/redis_bridge_tests
+  // --gtest_filter=*ShardedBroadcastsBothWays*` reports invalid reads without the fix, none
+  // with it.)
   // (As JSON text, the envelope Node's ClusterAdapter may send; type 10: SERVER_SIDE_EMIT_RESPONSE.)
   pub->command({"SPUBLISH", "socket.io#/#bridgeT#",
                 R"({"type":10,"uid":"nodeB","nsp":"/","data":{"packet":["hello",{"a":[1,2,3]}],)"

@@ -341,6 +341,26 @@ TEST_P(Delivery, ASlowConsumerClosedMidFrameGetsAWholeStreamThenTheClose) {
   EXPECT_EQ(got.back().op, 8u) << "the close frame";
 }
 
+// A client whose connection is reset while the server's write to it waits (it stopped reading):
+// the failed write tells the session at once ("transport error": the socket is gone within a
+// moment). Before, the write's failure closed the link without telling the session, which stayed
+// until its ping timeout (pingInterval + pingTimeout: 45 s by default).
+TEST_P(Delivery, AResetDuringABlockedWriteClosesTheSessionAtOnce) {
+  Client& c = connect();
+  const std::string big(60000, 'x');  // 200 of them: more than the kernel's buffers take
+  for (int b = 0; b < 200; ++b) {
+    server_->to("all").emit("m", Args{b, boost::json::string(big)});
+    io_.poll();
+    ASSERT_EQ(server_->client_count(), 1u) << "closed after " << b;
+  }
+  ASSERT_EQ(server_->engine().stats().slow_consumer_closes, 0u) << "closed as a slow consumer";
+  c.reset();
+  const auto until = std::chrono::steady_clock::now() + 3s;
+  while (server_->client_count() != 0 && std::chrono::steady_clock::now() < until)
+    io_.run_for(1ms);
+  EXPECT_EQ(server_->client_count(), 0u) << "the session waits for its ping timeout";
+}
+
 TEST_P(Delivery, VolatilePacketsASocketCannotTakeNowAreDroppedAndCounted) {
   for (int i = 0; i < 3; ++i) connect();
   const auto& ns = server_->of("/").stats();

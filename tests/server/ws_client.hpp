@@ -33,8 +33,18 @@ class Client {
     ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     ::fcntl(fd_, F_SETFL, O_NONBLOCK);
   }
-  ~Client() { ::close(fd_); }
+  ~Client() {
+    if (fd_ >= 0) ::close(fd_);
+  }
   Client(const Client&) = delete;
+  // Closes with a reset (SO_LINGER 0: an RST, whatever is unread), as a client that vanishes.
+  void reset() {
+    const linger l{1, 0};
+    ::setsockopt(fd_, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+    ::close(fd_);
+    fd_ = -1;
+    eof_ = true;
+  }
 
   void send_raw(std::string_view s) {
     while (!s.empty()) {

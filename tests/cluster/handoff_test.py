@@ -272,6 +272,42 @@ try:
         c.close()
     check(answered == len(conns), f"after SIGCONT every queued connection is answered "
                                   f"({answered} of {len(conns)})")
+    # Out of descriptors: worker 1's limit set so that it can open none, then a connection to its hand-off
+    # socket, which it cannot accept (EMFILE) and which stays queued. It pauses and looks again
+    # (100 ms) instead of spinning on the readable listener (found in review, 2026-12-01: a full
+    # core while any connection was queued).
+    def cpu_ticks(pid):
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15)
+
+    import resource
+    w1 = workers[1]
+    # (A new descriptor takes the lowest free number, which must be below the limit: the limit
+    # is set to the lowest number free now.)
+    used = {int(x) for x in os.listdir(f"/proc/{w1}/fd")}
+    lowest_free = next(i for i in range(len(used) + 1) if i not in used)
+    soft, hard = resource.prlimit(w1, resource.RLIMIT_NOFILE)
+    resource.prlimit(w1, resource.RLIMIT_NOFILE, (lowest_free, hard))
+    try:
+        queued = handoff_socket(1, wait=5)
+        time.sleep(0.2)  # (the worker meets the queued connection)
+        before = cpu_ticks(w1)
+        time.sleep(1.0)  # the interval measured
+        spent = (cpu_ticks(w1) - before) / os.sysconf("SC_CLK_TCK")
+        check(spent < 0.3, f"a worker out of descriptors does not spin on a queued hand-off "
+                           f"connection ({spent:.2f} s of CPU in 1 s)")
+    finally:
+        resource.prlimit(w1, resource.RLIMIT_NOFILE, (soft, hard))
+    # Given descriptors again, it takes the connection (then refuses the empty message: EOF).
+    queued.settimeout(5)
+    send(queued, b"x")  # a malformed message: dropped, its connection closed
+    try:
+        eof = queued.recv(16) == b""
+    except OSError:
+        eof = True
+    queued.close()
+    check(eof, "the queued connection is taken once descriptors are back")
 finally:
     proc.send_signal(signal.SIGTERM)
     try:

@@ -5,6 +5,9 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <signal.h>
+
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -28,7 +31,13 @@ Read read_stat(pid_t pid, StatFields& out) noexcept {
   char path[64];
   std::snprintf(path, sizeof path, "/proc/%d/stat", static_cast<int>(pid));
   int fd = ::open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return errno == ENOENT || errno == ESRCH ? Read::gone : Read::unknown;
+  if (fd < 0) {
+    if (errno == ENOENT || errno == ESRCH) return Read::gone;
+    // Out of descriptors, or not allowed to read it (/proc mounted hidepid, another user's): the
+    // signal-0 probe needs no descriptor and says whether the pid exists at all (not whose it is:
+    // an existing pid stays unknown, judged alive).
+    return ::kill(pid, 0) != 0 && errno == ESRCH ? Read::gone : Read::unknown;
+  }
   char buf[1024];
   ssize_t n = ::read(fd, buf, sizeof buf - 1);
   const int read_errno = errno;
@@ -74,15 +83,20 @@ std::uint64_t process_start_time(pid_t pid) noexcept {
 }
 
 ProcessIdentity self_identity() noexcept {
-  // Not cached across fork: getpid() is cheap next to the /proc read, so compare and refresh.
-  static thread_local ProcessIdentity cached;
-  pid_t pid = ::getpid();
-  if (cached.pid != pid || cached.start_time == 0) {
-    const std::uint64_t start = process_start_time(pid);
-    if (start == 0) return ProcessIdentity{pid, 0};  // (read again next time)
-    cached = ProcessIdentity{pid, start};
-  }
-  return cached;
+  // Cached for the process (every thread, after the first read anywhere in it; a forked child,
+  // whose pid differs, reads its own): a thread started while descriptors run out must not read
+  // a start time of 0 that others would take for another process's. A failed read is not cached.
+  static std::atomic<std::uint64_t> cached_pid{0}, cached_start{0};
+  const pid_t pid = ::getpid();
+  const std::uint64_t start = cached_start.load(std::memory_order_acquire);
+  if (start != 0 && cached_pid.load(std::memory_order_relaxed) == static_cast<std::uint64_t>(pid))
+    return ProcessIdentity{pid, start};
+  const std::uint64_t fresh = process_start_time(pid);
+  if (fresh == 0) return ProcessIdentity{pid, 0};  // (read again next time; callers refuse 0)
+  cached_start.store(0, std::memory_order_relaxed);
+  cached_pid.store(static_cast<std::uint64_t>(pid), std::memory_order_relaxed);
+  cached_start.store(fresh, std::memory_order_release);
+  return ProcessIdentity{pid, fresh};
 }
 
 Liveness liveness(const ProcessIdentity& who) noexcept {

@@ -52,6 +52,12 @@ Result<std::uint16_t> take(std::uint16_t count, Slot& (*at)(const Segment&, std:
   if (!s.writable())
     return Error{Errc::permission_denied,
                  std::string("a read-only attach cannot take a ") + what + " slot"};
+  // The slot names its owner by pid and start time: without the start time (its /proc entry not
+  // readable now: out of descriptors) others would take the slot for a dead process's.
+  if (self_identity().start_time == 0)
+    return Error{Errc::system_error, std::string("cannot read this process's start time from "
+                                                 "/proc (out of file descriptors?): no ") +
+                                         what + " slot taken"};
   // First pass: free slots. Second: slots of dead owners that may be reused (reusable(): ACTIVE,
   // and for producers OWNING), and slots whose taker died before making them ACTIVE. A slot is
   // marked with our pid while we fill it.

@@ -326,10 +326,12 @@ void write_padding(const Segment& s, std::uint64_t position, std::uint64_t end,
                    std::uint16_t producer, std::uint64_t index) noexcept {
   for (std::uint64_t u = position + kUnit; u <= end; u += kUnit)
     s.meta(u).index.store(index, std::memory_order_release);
-  raise_horizon(s, end);                             // W5, as a claimer's: before the headers below
-  constexpr std::uint64_t kMaxPad = 0x8000'0000ULL;  // a multiple of kUnit that fits a u32
+  raise_horizon(s, end);  // W5, as a claimer's: before the headers below
+  // Each padding record under a capacity (and a u32): advance_frontier and the readers take one of
+  // a capacity or more for damage (a hole that long: several dead claims never published).
+  const std::uint64_t max_pad = std::min<std::uint64_t>(0x8000'0000ULL, s.capacity() / 2);
   while (position < end) {
-    const std::uint64_t len = std::min(end - position, kMaxPad);
+    const std::uint64_t len = std::min(end - position, max_pad);
     const Segment::UnitMeta m = s.meta(position);
     m.info.store(pack_info(static_cast<std::uint32_t>(len), kPaddingType, producer),
                  std::memory_order_relaxed);
@@ -356,12 +358,17 @@ StallOutcome resolve_stall(const Segment& s) noexcept {
   std::uint16_t owner = 0xFFFF;
   for (std::uint16_t i = 0; i < s.max_producers(); ++i) {
     ProducerSlot& p = s.producer_slot(i);
-    if (p.state.load(std::memory_order_acquire) != kSlotActive) continue;
+    const std::uint32_t st = p.state.load(std::memory_order_acquire);
+    // A slot marked TAKING may be another repairer's book-keeping (below) over a slot a live
+    // writer holds: it is judged as its owner's, and a claim of it at f postpones the repair
+    // (it is ACTIVE again, or DEAD, within a /proc read) — never repaired over unseen.
+    const bool taking = layout::is_taking(st);
+    if (st != kSlotActive && !taking) continue;
     const std::uint32_t cs = p.claim_state.load(std::memory_order_seq_cst);
     if (cs == kClaimIdle) continue;
     const ProcessIdentity who{p.pid.load(std::memory_order_relaxed),
                               p.start_time.load(std::memory_order_relaxed)};
-    const bool alive = liveness(who) == Liveness::alive;
+    const bool alive = taking || liveness(who) == Liveness::alive;
     if (cs == kClaimClaiming) {
       if (alive) return StallOutcome::owner_alive;  // it may own f; its position is not out yet
       continue;
@@ -378,7 +385,9 @@ StallOutcome resolve_stall(const Segment& s) noexcept {
   }
 
   const ProcessIdentity me = self_identity();
-  if (!lock_repair(s, me)) return StallOutcome::busy;
+  // (Its start time unreadable now: a lock naming start time 0 would be taken for a dead
+  // holder's. Someone else repairs, or this process once it can read it again.)
+  if (me.start_time == 0 || !lock_repair(s, me)) return StallOutcome::busy;
   // Re-check under the lock: another repairer, or the owner's own commit (it was not dead after
   // all: it sealed before going IDLE, and we load its state with acquire above), may have won.
   if (c.frontier.frontier.load(std::memory_order_seq_cst) != f ||

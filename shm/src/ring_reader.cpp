@@ -468,8 +468,9 @@ std::size_t RingReader::walk(Sink sink) {
     // the walk would return 0 for ever (advance_frontier passes a header it cannot trust as one
     // unit, and the rest of that record is then a hole that is repaired as a dead claim's).
     if (!past(f, cursor_)) {
-      if (core::advance_frontier(s)) continue;
-      return 0;
+      if (!core::advance_frontier(s)) return 0;
+      f = c.frontier.frontier.load(std::memory_order_acquire);
+      if (!past(f, cursor_)) return 0;
     }
     skip_corrupt(f);
   }

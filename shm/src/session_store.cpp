@@ -154,7 +154,9 @@ struct SessionStore::Map {
   // The slot's lock: true once held (a dead holder's lock is taken over, and a slot it was
   // writing is left torn: hash 0), false after kPatience behind a live one.
   bool lock(SlotHeader& s) const {
-    const std::uint64_t me = tag(self_identity());
+    const ProcessIdentity self = self_identity();
+    if (self.start_time == 0) return false;  // (unreadable now: a tag others would judge dead)
+    const std::uint64_t me = tag(self);
     const auto start = std::chrono::steady_clock::now();
     for (int spins = 0;; ++spins) {
       std::uint64_t held = 0;

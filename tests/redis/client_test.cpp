@@ -56,12 +56,14 @@ class RedisClient : public ::testing::Test {
 
 // A server that is not Redis, on this test's io_context: `silent` reads and never answers (a
 // stalled link); otherwise, once the client writes, it answers with a bulk string that says
-// `huge` bytes and streams zeros after it.
+// `huge` bytes and streams zeros after it — or, `as_array`, an array that says `huge` elements
+// and streams ":1" elements.
 struct FakeRedis {
-  FakeRedis(boost::asio::io_context& io, bool is_silent, std::size_t says = 0)
+  FakeRedis(boost::asio::io_context& io, bool is_silent, std::size_t says = 0, bool array = false)
       : acceptor(io, {boost::asio::ip::make_address("127.0.0.1"), 0}),
         sock(io),
         silent(is_silent),
+        as_array(array),
         huge(says) {
     acceptor.async_accept(sock, [this](const boost::system::error_code& ec) {
       if (!ec) read();
@@ -76,7 +78,8 @@ struct FakeRedis {
       if (ec) return;
       if (!silent && !streaming) {
         streaming = true;
-        chunk = "*3\r\n$7\r\nmessage\r\n$3\r\nfoo\r\n$" + std::to_string(huge) + "\r\n";
+        chunk = as_array ? "*" + std::to_string(huge) + "\r\n"
+                         : "*3\r\n$7\r\nmessage\r\n$3\r\nfoo\r\n$" + std::to_string(huge) + "\r\n";
         stream();
       }
       read();
@@ -87,13 +90,18 @@ struct FakeRedis {
                              [this](const boost::system::error_code& ec, std::size_t n) {
                                if (ec) return;
                                sent += n;
-                               chunk.assign(65536, '\0');
+                               if (as_array) {
+                                 chunk.clear();
+                                 while (chunk.size() < 65536) chunk += ":1\r\n";
+                               } else {
+                                 chunk.assign(65536, '\0');
+                               }
                                stream();
                              });
   }
   boost::asio::ip::tcp::acceptor acceptor;
   boost::asio::ip::tcp::socket sock;
-  bool silent, streaming = false;
+  bool silent, as_array, streaming = false;
   std::size_t huge, sent = 0;
   std::array<char, 4096> buf{};
   std::string chunk;
@@ -111,7 +119,9 @@ TEST_F(RedisClient, AStalledLinkIsFoundByAnUnansweredPing) {
   o.ping_interval = 100ms;
   o.ping_timeout = 200ms;
   std::vector<std::string> states;
-  o.on_state = [&](bool up, const std::string& why) { states.push_back((up ? "up: " : "down: ") + why); };
+  o.on_state = [&](bool up, const std::string& why) {
+    states.push_back((up ? "up: " : "down: ") + why);
+  };
   auto c = client(o);
   ASSERT_TRUE(drive([&] { return states.size() >= 2; }, 5s));
   EXPECT_EQ(states[0], "up: connected");
@@ -128,9 +138,30 @@ TEST_F(RedisClient, AReplyLargerThanTheBoundClosesTheConnection) {
   o.url = fake.url();
   o.max_reply_bytes = 1 << 20;
   std::vector<std::string> states;
-  o.on_state = [&](bool up, const std::string& why) { states.push_back((up ? "up: " : "down: ") + why); };
+  o.on_state = [&](bool up, const std::string& why) {
+    states.push_back((up ? "up: " : "down: ") + why);
+  };
   auto c = client(o);
   c->subscribe("foo");
+  ASSERT_TRUE(drive([&] { return states.size() >= 2; }, 10s));
+  EXPECT_NE(states[1].find("a reply larger than 1048576 bytes"), std::string::npos) << states[1];
+  EXPECT_LT(fake.sent, std::size_t{64} << 20) << "read far past the bound";
+  c->stop();
+}
+
+// The same for an array streamed element by element (its parsed elements leave the reader's
+// buffer: the bound counts what was fed since the last whole reply).
+TEST_F(RedisClient, AnArrayReplyLargerThanTheBoundClosesTheConnection) {
+  FakeRedis fake(io_, /*silent=*/false, /*huge=*/100'000'000, /*array=*/true);
+  redis::ClientOptions o;
+  o.url = fake.url();
+  o.max_reply_bytes = 1 << 20;
+  std::vector<std::string> states;
+  o.on_state = [&](bool up, const std::string& why) {
+    states.push_back((up ? "up: " : "down: ") + why);
+  };
+  auto c = client(o);
+  c->command({"PING"});
   ASSERT_TRUE(drive([&] { return states.size() >= 2; }, 10s));
   EXPECT_NE(states[1].find("a reply larger than 1048576 bytes"), std::string::npos) << states[1];
   EXPECT_LT(fake.sent, std::size_t{64} << 20) << "read far past the bound";

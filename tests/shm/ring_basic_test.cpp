@@ -1210,7 +1210,17 @@ TEST_P(NotifierOwnSlot, ANotifierGivenNoReaderCountsItsWaitInASlotOfItsOwn) {
       if (::poll(&p, 1, 100) == 1) n.value()->drain();
     }
     EXPECT_EQ(s.reader_slot(own).position.load(), s.control().frontier.frontier.load());
-    EXPECT_NE(s.reader_slot(own).heartbeat_ns.load(), 0u);
+    // Its heartbeat follows too: one more commit passed on, and the heartbeat is later.
+    const std::uint64_t beat = s.reader_slot(own).heartbeat_ns.load();
+    ASSERT_EQ(w.publish(1, buf), PublishStatus::ok);
+    const auto again = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (s.reader_slot(own).position.load() != s.control().frontier.frontier.load() &&
+           std::chrono::steady_clock::now() < again) {
+      pollfd p{n.value()->fd(), POLLIN, 0};
+      if (::poll(&p, 1, 100) == 1) n.value()->drain();
+    }
+    EXPECT_EQ(s.reader_slot(own).position.load(), s.control().frontier.frontier.load());
+    EXPECT_GT(s.reader_slot(own).heartbeat_ns.load(), beat);
     // Both slots taken (the notifier's and another reader's): a second notifier is refused.
     r.emplace(RingReader::attach(s).value());
     auto refused = RingNotifier::start(s, {.mode = mode});

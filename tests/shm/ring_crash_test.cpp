@@ -1240,6 +1240,8 @@ void reader_ahead_of_gated_claims(const std::string& tag, Ahead what) {
     // record counted as lost.
     EXPECT_GT(reader.position(), pad_at) << "still at the damaged header";
     EXPECT_EQ(reader.total_loss().records, 1u);
+    EXPECT_EQ(s.reader_slot(reader.id()).corrupt.load(), 1u) << "skipped as corrupt";
+    EXPECT_EQ(s.reader_slot(reader.id()).laps.load(), 0u) << "not a lap";
   } else {
     EXPECT_EQ(reader.position(), 3 * fp) << "past the padding";
     EXPECT_EQ(reader.total_loss().records, 0u) << "nothing taken for lost";

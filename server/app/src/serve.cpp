@@ -4,7 +4,10 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <net/if.h>
 #include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -125,6 +128,12 @@ void route_stderr(int worker, const std::function<void(int, std::string_view)>& 
     return;
   }
   ::close(fds[1]);
+  // The thread blocks every signal: a signal sent to the process (SIGTERM to the supervisor,
+  // which waits for it with sigtimedwait) must not be delivered to this thread — default action:
+  // the process killed, its rings left behind — rather than to the one that waits for it.
+  sigset_t all, before;
+  sigfillset(&all);
+  ::pthread_sigmask(SIG_SETMASK, &all, &before);
   std::thread([in = fds[0], real, worker, log] {
     const std::string tag = "[w" + std::to_string(worker) + "] ";
     std::string line;
@@ -147,6 +156,7 @@ void route_stderr(int worker, const std::function<void(int, std::string_view)>& 
       }
     }
   }).detach();
+  ::pthread_sigmask(SIG_SETMASK, &before, nullptr);
 }
 
 // This process's /metrics exposition: the Engine.IO server's figures, each namespace's, and (in a
@@ -450,7 +460,8 @@ std::string apply(ServeOptions& o, const std::string& name, const char* v) {
     o.port = static_cast<long>(n);
   } else if (name == "host") {
     in6_addr any{};
-    if (::inet_pton(AF_INET, v, &any) != 1 && ::inet_pton(AF_INET6, v, &any) != 1)
+    const std::string addr(v, std::strcspn(v, "%"));  // (an IPv6 scope id, fe80::1%eth0, kept)
+    if (::inet_pton(AF_INET, v, &any) != 1 && ::inet_pton(AF_INET6, addr.c_str(), &any) != 1)
       return "--host must be an IPv4 or IPv6 address (such as 127.0.0.1, 0.0.0.0 or ::1)";
     o.host = v;
   } else if (name == "workers") {
@@ -602,6 +613,10 @@ ParseResult parse_args(int argc, const char* const* argv, ServeOptions& options,
 }
 
 int serve(ServeOptions cfg, Setup setup) {
+  // A server's writes to a closed pipe (its log's reader gone) must not kill it: every socket
+  // write already says MSG_NOSIGNAL; stderr is the one left. (For the supervisor, its workers and
+  // a single process alike: the workers inherit it.)
+  ::signal(SIGPIPE, SIG_IGN);
   if (cfg.port < 0 || cfg.port > 65535 || cfg.workers < -1 || cfg.workers > 960 ||
       cfg.ring_mb == 0 || (cfg.ring_mb & (cfg.ring_mb - 1)) != 0) {
     std::fprintf(stderr,
@@ -693,7 +708,10 @@ int serve(ServeOptions cfg, Setup setup) {
       v4->sin_family = AF_INET;
       len = sizeof *v4;
     } else {
-      ::inet_pton(AF_INET6, cfg.host.c_str(), &v6->sin6_addr);
+      const std::size_t pct = cfg.host.find('%');
+      ::inet_pton(AF_INET6, cfg.host.substr(0, pct).c_str(), &v6->sin6_addr);
+      if (pct != std::string::npos)
+        v6->sin6_scope_id = ::if_nametoindex(cfg.host.substr(pct + 1).c_str());
       v6->sin6_family = AF_INET6;
       len = sizeof *v6;
     }

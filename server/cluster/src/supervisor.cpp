@@ -168,17 +168,24 @@ int run_supervisor(const SupervisorOptions& o,
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGHUP);
   sigprocmask(SIG_BLOCK, &set, &old);
-  struct sigaction ignore_pipe {}, old_pipe {};
+  struct sigaction ignore_pipe {
+  }, old_pipe{};
   ignore_pipe.sa_handler = SIG_IGN;
   ::sigaction(SIGPIPE, &ignore_pipe, &old_pipe);
   struct Restore {
+    sigset_t& waited;
     sigset_t& mask;
     struct sigaction& pipe;
     ~Restore() {
+      // Signals still pending (a second Ctrl-C or a SIGHUP during the drain) are taken first:
+      // unblocked, they would kill the process after its clean stop, its exit status lost.
+      const timespec now{0, 0};
+      while (sigtimedwait(&waited, nullptr, &now) > 0) {
+      }
       ::sigaction(SIGPIPE, &pipe, nullptr);
       sigprocmask(SIG_SETMASK, &mask, nullptr);
     }
-  } restore{old, old_pipe};
+  } restore{set, old, old_pipe};
   const std::vector<int> cpus = affinity_cpus();
   const int n = o.workers > 0 ? o.workers : static_cast<int>(cpus.size());
   SupervisorOptions ro = o;

@@ -150,6 +150,12 @@ struct Client::Impl {
   net::steady_timer ping_timer;
   std::chrono::steady_clock::time_point last_read{};
   std::optional<std::chrono::steady_clock::time_point> ping_sent;
+  // Whether this connection is in subscribe mode (a SUBSCRIBE written on it, until a confirmation
+  // says none is left): its pushes are told from replies by it.
+  bool sub_mode = false;
+  // Bytes fed since the last complete reply: the reply arriving (max_reply_bytes; an array's
+  // parsed elements leave the reader's buffer, so its remainder alone would not bound one).
+  std::size_t reply_bytes = 0;
   redisReader* reader = nullptr;
   bool started = false, stopped = false, up = false, writing = false;
   std::chrono::milliseconds backoff{0};
@@ -225,9 +231,9 @@ void flush(const std::shared_ptr<Client>& c, Client::Impl& m) {
 }
 
 void on_reply(const std::shared_ptr<Client>& c, Client::Impl& m, Reply r) {
-  // Pub/sub pushes (RESP2 arrays) are not replies to a command of ours — on a subscriber
-  // connection only (elsewhere an array that begins with "message" is some command's reply).
-  if (!m.subs.empty() && r.type == Reply::Type::array && !r.elements.empty() &&
+  // Pub/sub pushes (RESP2 arrays) are not replies to a command of ours — on a connection in
+  // subscribe mode only (elsewhere an array that begins with "message" is some command's reply).
+  if (m.sub_mode && r.type == Reply::Type::array && !r.elements.empty() &&
       r.elements[0].type == Reply::Type::string) {
     const std::string& kind = r.elements[0].str;
     if ((kind == "message" || kind == "smessage") && r.elements.size() == 3) {
@@ -243,9 +249,14 @@ void on_reply(const std::shared_ptr<Client>& c, Client::Impl& m, Reply r) {
                              std::move(r.elements[3].str));
       return;
     }
-    if (kind == "subscribe" || kind == "psubscribe" || kind == "ssubscribe" ||
-        kind == "unsubscribe" || kind == "punsubscribe" || kind == "sunsubscribe")
+    if (kind == "subscribe" || kind == "psubscribe" || kind == "ssubscribe") return;
+    if (kind == "unsubscribe" || kind == "punsubscribe" || kind == "sunsubscribe") {
+      // Its count: the subscriptions left (shard channels counted apart, by Redis as here).
+      if (r.elements.size() == 3 && r.elements[2].type == Reply::Type::integer &&
+          r.elements[2].integer == 0 && m.subs.empty())
+        m.sub_mode = false;
       return;
+    }
     if (kind == "pong") return;  // a subscriber's answer to the quiet-link PING
   }
   if (m.inflight.empty()) return;  // (nothing asked: a stray reply)
@@ -265,6 +276,7 @@ void read(const std::shared_ptr<Client>& c, Client::Impl& m) {
           return lost(c, m, ec == net::error::eof ? "closed by Redis" : "read: " + ec.message());
         m.last_read = std::chrono::steady_clock::now();
         m.ping_sent.reset();  // anything read answers the PING's question: the link is alive
+        m.reply_bytes += n;
         if (redisReaderFeed(m.reader, m.in.data(), n) != REDIS_OK)
           return lost(c, m, "protocol error");
         for (;;) {
@@ -274,11 +286,12 @@ void read(const std::shared_ptr<Client>& c, Client::Impl& m) {
           if (reply == nullptr) break;
           Reply r = convert(static_cast<redisReply*>(reply));
           freeReplyObject(reply);
+          m.reply_bytes = m.reader->len - m.reader->pos;  // (what follows it, in the buffer)
           on_reply(c, m, std::move(r));
           if (gen != m.generation) return;  // (a refusal closed the connection)
         }
-        // What is buffered now is one reply still arriving: bounded (ClientOptions).
-        if (m.reader->len - m.reader->pos > m.options.max_reply_bytes)
+        // What was fed since the last whole reply is one reply still arriving: bounded.
+        if (m.reply_bytes > m.options.max_reply_bytes)
           return lost(c, m,
                       "a reply larger than " + std::to_string(m.options.max_reply_bytes) +
                           " bytes (max_reply_bytes)");
@@ -312,6 +325,8 @@ void connected(const std::shared_ptr<Client>& c, Client::Impl& m) {
   }
   if (m.url.db != 0) handshake({"SELECT", std::to_string(m.url.db)});
   for (const auto& [kind, name] : m.subs) m.out += format({kind, name});
+  m.sub_mode = !m.subs.empty();
+  m.reply_bytes = 0;
   if (m.options.on_state) m.options.on_state(true, "connected");
   m.last_read = std::chrono::steady_clock::now();
   m.ping_sent.reset();
@@ -326,8 +341,8 @@ void connected(const std::shared_ptr<Client>& c, Client::Impl& m) {
 void watch_quiet(const std::shared_ptr<Client>& c, Client::Impl& m) {
   if (m.options.ping_interval.count() <= 0) return;
   const std::uint64_t gen = m.generation;
-  const auto step = std::min(m.options.ping_interval, std::max(m.options.ping_timeout,
-                                                             std::chrono::milliseconds(10)));
+  const auto step = std::min(m.options.ping_interval,
+                             std::max(m.options.ping_timeout, std::chrono::milliseconds(10)));
   m.ping_timer.expires_after(step);
   m.ping_timer.async_wait([c, &m, gen](const boost::system::error_code& ec) {
     if (ec || gen != m.generation || !m.up || m.stopped) return;
@@ -340,7 +355,7 @@ void watch_quiet(const std::shared_ptr<Client>& c, Client::Impl& m) {
     } else if (now - m.last_read >= m.options.ping_interval) {
       m.ping_sent = now;
       ++m.stats.pings;
-      if (m.subs.empty()) {
+      if (!m.sub_mode) {
         m.queued.push_back({format({"PING"}), {}, false});
       } else {
         m.out += format({"PING"});  // (answered by a "pong" push)
@@ -474,6 +489,7 @@ void add_sub(const std::shared_ptr<Client>& c, Client::Impl& m, const char* kind
   if (!m.subs.emplace(kind, name).second) return;
   if (!m.up || m.stopped) return;  // sent at the next connection
   m.out += format({kind, name});
+  m.sub_mode = true;
   flush(c, m);
 }
 }  // namespace

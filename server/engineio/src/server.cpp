@@ -108,8 +108,12 @@ void detail::ServerCore::flush_batched() {
     if (s == nullptr) continue;
     s->dirty_slot = EngineSocket::kNotListed;
     detail::Link* l = s->batch_link();
-    if (l == nullptr) {  // closed meanwhile
-      if (s->flush()) defer(s);
+    if (l == nullptr) {
+      // Closed meanwhile (by application code that pass 1 ran): flushed next turn, not here —
+      // its flush runs the close's handlers, which may overflow or close sessions whose iovecs
+      // this pass has already gathered (their queues cleared under a prepared write). Found in
+      // review, 2026-12-01.
+      defer(s);
       continue;
     }
     const std::size_t at = batch_iov.size();

@@ -319,7 +319,8 @@ TEST_F(Bridge, ShardedBroadcastsBothWays) {
   // libboost_json, which is not instrumented —; `valgrind ./tests/redis_bridge_tests
   // --gtest_filter=*ShardedBroadcastsBothWays*` reports invalid reads without the fix, none
   // with it.)
-  // (As JSON text, the envelope Node's ClusterAdapter may send; type 10: SERVER_SIDE_EMIT_RESPONSE.)
+  // (As JSON text, the envelope Node's ClusterAdapter may send; type 10:
+  // SERVER_SIDE_EMIT_RESPONSE.)
   pub->command({"SPUBLISH", "socket.io#/#bridgeT#",
                 R"({"type":10,"uid":"nodeB","nsp":"/","data":{"packet":["hello",{"a":[1,2,3]}],)"
                 R"("requestId":"zz"}})"});

@@ -356,8 +356,7 @@ TEST_P(Delivery, AResetDuringABlockedWriteClosesTheSessionAtOnce) {
   ASSERT_EQ(server_->engine().stats().slow_consumer_closes, 0u) << "closed as a slow consumer";
   c.reset();
   const auto until = std::chrono::steady_clock::now() + 3s;
-  while (server_->client_count() != 0 && std::chrono::steady_clock::now() < until)
-    io_.run_for(1ms);
+  while (server_->client_count() != 0 && std::chrono::steady_clock::now() < until) io_.run_for(1ms);
   EXPECT_EQ(server_->client_count(), 0u) << "the session waits for its ping timeout";
 }
 

@@ -8,9 +8,10 @@ namespace shmio::cluster {
 // ---------------------------------------------------------------------------------------------
 // Hand-off of HTTP connections between workers: a Unix SOCK_SEQPACKET socket per worker (abstract
 // address "shmio-handoff.<cluster>.<index>", or "shmio-handoff.#<hash of the cluster's name>.
-// <index>" where that would not fit a socket address: ring names go to 200 characters); one message per connection carries its descriptor
-// (SCM_RIGHTS) and the bytes read from it that are not answered yet. Up to kInline bytes travel in
-// the message; more (a large POST) go in a memfd passed along with it.
+// <index>" where that would not fit a socket address: ring names go to 200 characters); one message
+// per connection carries its descriptor (SCM_RIGHTS) and the bytes read from it that are not
+// answered yet. Up to kInline bytes travel in the message; more (a large POST) go in a memfd passed
+// along with it.
 class Handoff {
  public:
   static constexpr std::size_t kInline = 32 * 1024;
@@ -155,40 +156,39 @@ class Handoff {
     return n >= 0;
   }
   void accept_loop() {
-    listener_.async_wait(net::posix::descriptor_base::wait_read,
-                         [this](const boost::system::error_code& ec) {
-                           if (ec) return;
-                           for (;;) {
-                             const int c = ::accept4(listener_.native_handle(), nullptr, nullptr,
-                                                     SOCK_NONBLOCK | SOCK_CLOEXEC);
-                             if (c < 0 && errno == EINTR) continue;
-                             if (c < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
-                                 errno != ECONNABORTED) {
-                               // Out of descriptors (EMFILE, ENFILE) or memory: the connection
-                               // stays queued and the listener readable, so waiting again at
-                               // once would spin. Look again in 100 ms.
-                               accept_pause_.expires_after(std::chrono::milliseconds(100));
-                               accept_pause_.async_wait([this](const boost::system::error_code& e) {
-                                 if (!e) accept_loop();
-                               });
-                               return;
-                             }
-                             if (c < 0) break;
-                             if (!same_user(c)) {
-                               ++*refused_;
-                               std::fprintf(stderr,
-                                            "shmio[w%d]: a hand-off connection from another "
-                                            "user was refused\n",
-                                            index_);
-                               ::close(c);
-                               continue;
-                             }
-                             auto d = std::make_shared<net::posix::stream_descriptor>(io_, c);
-                             conns_.push_back(d);
-                             read_loop(d);
-                           }
-                           accept_loop();
-                         });
+    listener_.async_wait(
+        net::posix::descriptor_base::wait_read, [this](const boost::system::error_code& ec) {
+          if (ec) return;
+          for (;;) {
+            const int c = ::accept4(listener_.native_handle(), nullptr, nullptr,
+                                    SOCK_NONBLOCK | SOCK_CLOEXEC);
+            if (c < 0 && errno == EINTR) continue;
+            if (c < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != ECONNABORTED) {
+              // Out of descriptors (EMFILE, ENFILE) or memory: the connection
+              // stays queued and the listener readable, so waiting again at
+              // once would spin. Look again in 100 ms.
+              accept_pause_.expires_after(std::chrono::milliseconds(100));
+              accept_pause_.async_wait([this](const boost::system::error_code& e) {
+                if (!e) accept_loop();
+              });
+              return;
+            }
+            if (c < 0) break;
+            if (!same_user(c)) {
+              ++*refused_;
+              std::fprintf(stderr,
+                           "shmio[w%d]: a hand-off connection from another "
+                           "user was refused\n",
+                           index_);
+              ::close(c);
+              continue;
+            }
+            auto d = std::make_shared<net::posix::stream_descriptor>(io_, c);
+            conns_.push_back(d);
+            read_loop(d);
+          }
+          accept_loop();
+        });
   }
   void read_loop(const std::shared_ptr<net::posix::stream_descriptor>& d) {
     d->async_wait(net::posix::descriptor_base::wait_read,

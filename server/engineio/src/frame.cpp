@@ -100,8 +100,8 @@ void FrameQueue::pop_front(std::size_t n) noexcept {
 
 FrameRef FrameQueue::front_ref() const noexcept {
   FrameRef queued = FrameRef::adopt(slots()[head_]);
-  FrameRef mine(queued);  // (+1)
-  (void)queued.release();   // the queue's own reference stays the queue's
+  FrameRef mine(queued);   // (+1)
+  (void)queued.release();  // the queue's own reference stays the queue's
   return mine;
 }
 

@@ -168,10 +168,10 @@ class RawWebSocket final : public Link, public std::enable_shared_from_this<RawW
   }
 
  private:
-  // A frame partly written (in_flight_) that is no longer the source's front: the session dropped what was
-  // queued (a close) under the write. Its rest goes out first, from the link's own reference, so
-  // the stream stays whole (before, off_ was applied to whatever frame came next: bytes spliced
-  // onto the cut frame, or a prefix past the end of a shorter one).
+  // A frame partly written (in_flight_) that is no longer the source's front: the session dropped
+  // what was queued (a close) under the write. Its rest goes out first, from the link's own
+  // reference, so the stream stays whole (before, off_ was applied to whatever frame came next:
+  // bytes spliced onto the cut frame, or a prefix past the end of a shorter one).
   bool detached_partial() const noexcept {
     return in_flight_ && (src_->empty() || &src_->front() != in_flight_.get());
   }
@@ -241,7 +241,7 @@ class RawWebSocket final : public Link, public std::enable_shared_from_this<RawW
     while (left > 0) {
       const std::size_t first = q.front().wire().size() - off_;
       if (left < first) {
-        off_ += static_cast<std::uint32_t>(left);  // < first: within one frame
+        off_ += static_cast<std::uint32_t>(left);     // < first: within one frame
         if (!in_flight_) in_flight_ = q.front_ref();  // (held until it is whole)
         break;
       }

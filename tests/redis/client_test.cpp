@@ -31,7 +31,7 @@ using shmio::test::RedisServer;
 namespace {
 
 class RedisClient : public ::testing::Test {
- protected:
+ public:  // (also for the helpers below the fixture)
   bool drive(const std::function<bool()>& done, std::chrono::seconds bound = 10s) {
     return shmio::test::run_until(io_, done, bound);
   }
@@ -132,8 +132,9 @@ TEST_F(RedisClient, AStalledLinkIsFoundByAnUnansweredPing) {
 
 // A reply that says it is larger than max_reply_bytes, and streams: the connection is closed at
 // the bound instead of buffering it (before, a 100 GB bulk string grew the process without end).
-TEST_F(RedisClient, AReplyLargerThanTheBoundClosesTheConnection) {
-  FakeRedis fake(io_, /*silent=*/false, /*huge=*/std::size_t{100} << 30);
+// `ask` makes the fake answer; the fake must have sent well under 64 MiB by then.
+void closed_at_the_bound(RedisClient& t, FakeRedis& fake,
+                         const std::function<void(redis::Client&)>& ask) {
   redis::ClientOptions o;
   o.url = fake.url();
   o.max_reply_bytes = 1 << 20;
@@ -141,31 +142,24 @@ TEST_F(RedisClient, AReplyLargerThanTheBoundClosesTheConnection) {
   o.on_state = [&](bool up, const std::string& why) {
     states.push_back((up ? "up: " : "down: ") + why);
   };
-  auto c = client(o);
-  c->subscribe("foo");
-  ASSERT_TRUE(drive([&] { return states.size() >= 2; }, 10s));
+  auto c = t.client(o);
+  ask(*c);
+  ASSERT_TRUE(t.drive([&] { return states.size() >= 2; }, 10s));
   EXPECT_NE(states[1].find("a reply larger than 1048576 bytes"), std::string::npos) << states[1];
   EXPECT_LT(fake.sent, std::size_t{64} << 20) << "read far past the bound";
   c->stop();
+}
+
+TEST_F(RedisClient, AReplyLargerThanTheBoundClosesTheConnection) {
+  FakeRedis fake(io_, /*silent=*/false, /*huge=*/std::size_t{100} << 30);
+  closed_at_the_bound(*this, fake, [](redis::Client& c) { c.subscribe("foo"); });
 }
 
 // The same for an array streamed element by element (its parsed elements leave the reader's
 // buffer: the bound counts what was fed since the last whole reply).
 TEST_F(RedisClient, AnArrayReplyLargerThanTheBoundClosesTheConnection) {
   FakeRedis fake(io_, /*silent=*/false, /*huge=*/100'000'000, /*array=*/true);
-  redis::ClientOptions o;
-  o.url = fake.url();
-  o.max_reply_bytes = 1 << 20;
-  std::vector<std::string> states;
-  o.on_state = [&](bool up, const std::string& why) {
-    states.push_back((up ? "up: " : "down: ") + why);
-  };
-  auto c = client(o);
-  c->command({"PING"});
-  ASSERT_TRUE(drive([&] { return states.size() >= 2; }, 10s));
-  EXPECT_NE(states[1].find("a reply larger than 1048576 bytes"), std::string::npos) << states[1];
-  EXPECT_LT(fake.sent, std::size_t{64} << 20) << "read far past the bound";
-  c->stop();
+  closed_at_the_bound(*this, fake, [](redis::Client& c) { c.command({"PING"}); });
 }
 
 TEST(RedisUrl, GoodAndBadUrls) {

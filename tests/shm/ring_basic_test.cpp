@@ -1202,24 +1202,21 @@ TEST_P(NotifierOwnSlot, ANotifierGivenNoReaderCountsItsWaitInASlotOfItsOwn) {
     ASSERT_EQ(w.publish(1, buf), PublishStatus::ok);
     ASSERT_EQ(w.publish(1, buf), PublishStatus::ok);
     // The notifier passes the moves on (the eventfd; in the io_uring mode drain() takes them),
-    // its slot's position with them.
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (s.reader_slot(own).position.load() != s.control().frontier.frontier.load() &&
-           std::chrono::steady_clock::now() < deadline) {
-      pollfd p{n.value()->fd(), POLLIN, 0};
-      if (::poll(&p, 1, 100) == 1) n.value()->drain();
-    }
-    EXPECT_EQ(s.reader_slot(own).position.load(), s.control().frontier.frontier.load());
+    // its slot's position with them (waited for up to 10 s).
+    auto passed_on = [&] {
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+      while (s.reader_slot(own).position.load() != s.control().frontier.frontier.load() &&
+             std::chrono::steady_clock::now() < deadline) {
+        pollfd p{n.value()->fd(), POLLIN, 0};
+        if (::poll(&p, 1, 100) == 1) n.value()->drain();
+      }
+      return s.reader_slot(own).position.load() == s.control().frontier.frontier.load();
+    };
+    EXPECT_TRUE(passed_on());
     // Its heartbeat follows too: one more commit passed on, and the heartbeat is later.
     const std::uint64_t beat = s.reader_slot(own).heartbeat_ns.load();
     ASSERT_EQ(w.publish(1, buf), PublishStatus::ok);
-    const auto again = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (s.reader_slot(own).position.load() != s.control().frontier.frontier.load() &&
-           std::chrono::steady_clock::now() < again) {
-      pollfd p{n.value()->fd(), POLLIN, 0};
-      if (::poll(&p, 1, 100) == 1) n.value()->drain();
-    }
-    EXPECT_EQ(s.reader_slot(own).position.load(), s.control().frontier.frontier.load());
+    EXPECT_TRUE(passed_on());
     EXPECT_GT(s.reader_slot(own).heartbeat_ns.load(), beat);
     // Both slots taken (the notifier's and another reader's): a second notifier is refused.
     r.emplace(RingReader::attach(s).value());

@@ -115,6 +115,13 @@ std::uint64_t raise_fd_limit() {
 // writes where its supervisor would have written, not into the supervisor's pipe).
 int g_real_stderr = -1;
 
+// The thread route_stderr() started, and in which process (a forked worker starts its own; the
+// copy of its parent's it inherits names no thread of its own). Never destroyed: a thread of a
+// process that exits without finish_stderr() (the supervisor's, a single process's) runs to the
+// end as a detached one did.
+std::thread* g_stderr_thread = nullptr;
+pid_t g_stderr_pid = 0;
+
 // Every line this process writes to stderr goes through a pipe to a thread that hands it to
 // `log` (or, without one, writes "[wI] line" to the real stderr).
 void route_stderr(int worker, const std::function<void(int, std::string_view)>& log) {
@@ -134,7 +141,8 @@ void route_stderr(int worker, const std::function<void(int, std::string_view)>& 
   sigset_t all, before;
   sigfillset(&all);
   ::pthread_sigmask(SIG_SETMASK, &all, &before);
-  std::thread([in = fds[0], real, worker, log] {
+  g_stderr_pid = ::getpid();
+  g_stderr_thread = new std::thread([in = fds[0], real, worker, log] {
     const std::string tag = "[w" + std::to_string(worker) + "] ";
     std::string line;
     char buf[4096];
@@ -155,8 +163,18 @@ void route_stderr(int worker, const std::function<void(int, std::string_view)>& 
         line.clear();
       }
     }
-  }).detach();
+  });
   ::pthread_sigmask(SIG_SETMASK, &before, nullptr);
+}
+
+// Before this process exits: the pipe's write end closed (the real stderr back on descriptor 2),
+// and the thread's last lines written — a worker that exits at once (it cannot listen) would
+// otherwise lose the line that says why.
+void finish_stderr() {
+  if (g_stderr_thread == nullptr || g_stderr_pid != ::getpid()) return;
+  std::fflush(stderr);
+  ::dup2(g_real_stderr, 2);
+  g_stderr_thread->join();
 }
 
 // This process's /metrics exposition: the Engine.IO server's figures, each namespace's, and (in a
@@ -768,7 +786,9 @@ int serve(ServeOptions cfg, Setup setup) {
   const int rc =
       cluster::run_supervisor(so, [&cfg, &setup, holder](const cluster::WorkerContext& ctx) {
         if (holder >= 0) ::close(holder);
-        return serve_one(cfg, setup, &ctx);
+        const int worker_rc = serve_one(cfg, setup, &ctx);
+        finish_stderr();
+        return worker_rc;
       });
   if (holder >= 0) ::close(holder);
   return rc;

@@ -47,7 +47,15 @@ Result<Sidecar> open_sidecar(const std::string& name, std::uint64_t bytes, std::
     try {
       bip::permissions perm(mode);
       bip::shared_memory_object shm(bip::create_only, name.c_str(), bip::read_write, perm);
-      shm.truncate(static_cast<bip::offset_t>(bytes));
+      try {
+        shm.truncate(static_cast<bip::offset_t>(bytes));
+      } catch (const bip::interprocess_exception& e) {
+        // Not left behind unsized (every opener would wait for a size that never comes).
+        bip::shared_memory_object::remove(name.c_str());
+        return Error{Errc::system_error, "sizing shared memory " + name + " to " +
+                                             std::to_string(bytes) + " bytes: " + e.what() +
+                                             " (is /dev/shm large enough?)"};
+      }
       fd = ::dup(shm.get_mapping_handle().handle);
       if (fd < 0) return dup_error();
       created = true;

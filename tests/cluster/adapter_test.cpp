@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/json/parse.hpp>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -25,6 +26,7 @@
 #include "shmio/cluster/supervisor.hpp"
 #include "shmio/cluster/wire.hpp"
 #include "shmio/shm/board.hpp"
+#include "shmio/shm/cut_log.hpp"
 #include "shmio/shm/ring_reader.hpp"
 #include "shmio/shm/ring_writer.hpp"
 #include "shmio/shm/segment.hpp"
@@ -78,6 +80,7 @@ class ClusterAdapterTest : public ::testing::TestWithParam<bool> {
     for (int i = 0; i < 2; ++i) (void)shm::Segment::remove(cluster::worker_ring_name(ring_, i));
     shm::SessionStore::remove_all(ring_);
     shm::WorkerBoard::remove_all(ring_);
+    shm::CutLog::remove_all(ring_);
   }
 
   void start(int i) {
@@ -88,6 +91,9 @@ class ClusterAdapterTest : public ::testing::TestWithParam<bool> {
     no.workers = 2;
     no.rebalance = false;
     no.ring_per_worker = GetParam();
+    if (recovery_) w->options.connection_state_recovery = sio::RecoveryOptions{};
+    no.log_recoveries = recovery_;
+    no.cut_log_entries = cut_log_entries_;
     w->node = std::make_unique<cluster::Node>(io_, no, w->options);
     w->server = std::make_unique<sio::Server>(io_, w->options);
     // Every socket joins the room of its worker ("w0", "w1") and "all".
@@ -113,6 +119,7 @@ class ClusterAdapterTest : public ::testing::TestWithParam<bool> {
       if (std::chrono::steady_clock::now() > give_up) return false;
       io_.run_for(2ms);
       for (auto& c : clients_) {
+        if (!c.client) continue;
         c.client->read_available();
         if (c.open)  // (past the HTTP upgrade's response)
           for (auto& f : c.client->frames()) c.messages.push_back(f.payload);
@@ -123,6 +130,16 @@ class ClusterAdapterTest : public ::testing::TestWithParam<bool> {
 
   // A WebSocket client of worker i, connected to "/": its index in clients_ and its socket id.
   std::pair<std::size_t, std::string> connect(int i) {
+    const Joined j = connect_with(i, "");
+    return {j.k, j.sid};
+  }
+  // One that connects with `auth` (a JSON object, "" for none): with connection state recovery
+  // {"pid":...,"offset":...} asks for a session back. Its index, sid and pid (with recovery).
+  struct Joined {
+    std::size_t k;
+    std::string sid, pid;
+  };
+  Joined connect_with(int i, const std::string& auth) {
     clients_.push_back({std::make_unique<Client>(workers_[i]->port), {}, false});
     const std::size_t k = clients_.size() - 1;
     Client& c = *clients_[k].client;
@@ -133,15 +150,42 @@ class ClusterAdapterTest : public ::testing::TestWithParam<bool> {
     EXPECT_TRUE(drive([&] { return c.in().find("\r\n\r\n") != std::string::npos; }));
     c.in().erase(0, c.in().find("\r\n\r\n") + 4);
     clients_[k].open = true;
-    c.send_text("40");
-    std::string sid;
+    c.send_text("40" + auth);
+    Joined j{k, {}, {}};
+    std::size_t at = 0;
     EXPECT_TRUE(drive([&] {
-      for (const std::string& m : clients_[k].messages)
-        if (m.rfind("40{\"sid\":\"", 0) == 0) sid = m.substr(10, m.find('"', 10) - 10);
-      return !sid.empty();
+      for (; at < clients_[k].messages.size() && j.sid.empty(); ++at) {
+        const std::string& m = clients_[k].messages[at];
+        if (m.rfind("40{", 0) != 0) continue;
+        const auto o = boost::json::parse(m.substr(2)).as_object();
+        j.sid = o.at("sid").as_string().c_str();
+        if (o.contains("pid")) j.pid = o.at("pid").as_string().c_str();
+      }
+      return !j.sid.empty();
     }));
-    clients_[k].messages.clear();
-    return {k, sid};
+    // Only the events stay: a recovered session's replay comes before the CONNECT answer (as
+    // socket.io writes it; the client holds events until it is connected).
+    std::erase_if(clients_[k].messages, [](const std::string& m) { return m.rfind("42", 0) != 0; });
+    return j;
+  }
+  // Whether client k received event `name`.
+  bool has(std::size_t k, const std::string& name) {
+    for (const std::string& e : events(k))
+      if (e.rfind("[\"" + name + "\"", 0) == 0) return true;
+    return false;
+  }
+  // The recovery offset of an event client k received (its last argument).
+  static std::string offset_of_event(const std::string& e) {
+    const auto a = boost::json::parse(e).as_array();
+    return a.back().is_string() ? std::string(a.back().as_string().c_str()) : std::string();
+  }
+  // Client k's connection closed (a transport close: its session is kept for recovery), and
+  // worker i has seen it.
+  void drop(std::size_t k, int i) {
+    const std::size_t before = workers_[i]->server->client_count();
+    clients_[k].client.reset();
+    clients_[k].open = false;
+    EXPECT_TRUE(drive([&] { return workers_[i]->server->client_count() < before; }));
   }
   // The events client k received ("42[...]" packets), in order.
   std::vector<std::string> events(std::size_t k) {
@@ -177,6 +221,8 @@ class ClusterAdapterTest : public ::testing::TestWithParam<bool> {
     return q;
   }
 
+  bool recovery_ = false;  // (set before SetUp: connection state recovery on every worker)
+  std::uint32_t cut_log_entries_ = 1u << 18;  // (and the cut logs' size)
   boost::asio::io_context io_;
   std::string ring_;
   std::optional<shm::Segment> segment_;
@@ -461,6 +507,137 @@ TEST_P(ClusterAdapterTest, AReaderBehindTwoTakeOversNamesEachRecordsWriter) {
   ASSERT_EQ(q->answers.size(), 1u) << "A's answer was taken for C's";
   EXPECT_EQ(q->answers[0].values.at(0), "from A");
 }
+
+// Connection state recovery, on one shared ring and with a ring per worker (its cut logs:
+// docs/ring-per-worker.md, "Connection state recovery over N rings").
+class ClusterRecoveryTest : public ClusterAdapterTest {
+ protected:
+  void SetUp() override {
+    recovery_ = true;
+    ClusterAdapterTest::SetUp();
+  }
+};
+
+// A batch of worker 1's records read by worker 0 holds a broadcast, a serverSideEmit whose handler
+// on worker 0 broadcasts (delivered there at once), and another broadcast. A client of worker 0
+// that got all three and recovers from the last one's offset misses nothing and gets nothing
+// twice: the last one's offset names a cut that has the handler's broadcast.
+TEST_P(ClusterRecoveryTest, ABroadcastAfterAHandlersOwnBroadcastInOneBatchNamesACutWithIt) {
+  workers_[0]->server->of("/").on_server_side("trigger", [this](sio::Args, auto) {
+    workers_[0]->server->of("/").emit("own", sio::Args{});
+  });
+  const Joined x = connect_with(0, "");
+  ASSERT_FALSE(x.pid.empty()) << "recovery on: the CONNECT answer has a pid";
+  sio::Namespace& one = workers_[1]->server->of("/");
+  one.emit("a", sio::Args{});
+  one.server_side_emit("trigger");
+  one.emit("b", sio::Args{});
+  ASSERT_TRUE(drive([&] { return events(x.k).size() == 3; }));
+  const auto got = events(x.k);
+  // (On one shared ring worker 0 delivers its own broadcast in ring order, after "b".)
+  EXPECT_EQ(got[0].substr(0, 5), R"(["a",)");
+  EXPECT_EQ(got[GetParam() ? 1 : 2].substr(0, 7), R"(["own",)");
+  EXPECT_EQ(got[GetParam() ? 2 : 1].substr(0, 5), R"(["b",)");
+  const std::string offset = offset_of_event(got[2]);
+  ASSERT_FALSE(offset.empty());
+  drop(x.k, 0);
+  // Back on worker 1: nothing missed, nothing again.
+  const std::string auth = R"({"pid":")" + x.pid + R"(","offset":")" + offset + R"("})";
+  const Joined y = connect_with(1, auth);
+  EXPECT_EQ(y.sid, x.sid) << "recovered";
+  one.emit("c", sio::Args{});
+  // (a replay comes before anything live: once "c" is in, so is anything replayed)
+  ASSERT_TRUE(drive([&] { return has(y.k, "c"); }));
+  const auto after = events(y.k);
+  ASSERT_EQ(after.size(), 1u) << after[0];
+  EXPECT_EQ(after[0].substr(0, 5), R"(["c",)");
+  drop(y.k, 1);
+  // Back on worker 0 from the same offset: "c" and "d" missed since, replayed.
+  one.emit("d", sio::Args{});
+  const Joined z = connect_with(0, auth);
+  EXPECT_EQ(z.sid, x.sid) << "recovered again";
+  one.emit("e", sio::Args{});
+  ASSERT_TRUE(drive([&] { return has(z.k, "e"); }));
+  const auto again = events(z.k);
+  ASSERT_EQ(again.size(), 3u) << again[0];
+  EXPECT_EQ(again[0].substr(0, 5), R"(["c",)");
+  EXPECT_EQ(again[1].substr(0, 5), R"(["d",)");
+  EXPECT_EQ(again[2].substr(0, 5), R"(["e",)");
+}
+
+// A client recovers on worker 1, whose replay's last record is of an earlier ring than the one its
+// offset named (worker 0's broadcast, after worker 1's it had), then drops again and recovers from
+// that replayed record's offset: it gets what it missed since, and nothing twice.
+TEST_P(ClusterRecoveryTest, RecoveringFromAReplayedRecordRepeatsNothing) {
+  const Joined x = connect_with(0, "");
+  workers_[1]->server->of("/").emit("a", sio::Args{});  // (worker 1's ring)
+  ASSERT_TRUE(drive([&] { return events(x.k).size() == 1; }));
+  std::string offset = offset_of_event(events(x.k)[0]);
+  drop(x.k, 0);
+  workers_[0]->server->of("/").emit("b", sio::Args{});  // (worker 0's ring)
+  const Joined y = connect_with(1, R"({"pid":")" + x.pid + R"(","offset":")" + offset + R"("})");
+  ASSERT_TRUE(drive([&] { return events(y.k).size() == 1; }));
+  EXPECT_EQ(y.sid, x.sid);
+  EXPECT_EQ(events(y.k)[0].substr(0, 5), R"(["b",)") << "the replay";
+  offset = offset_of_event(events(y.k)[0]);
+  drop(y.k, 1);
+  workers_[1]->server->of("/").emit("c", sio::Args{});
+  const Joined z = connect_with(0, R"({"pid":")" + x.pid + R"(","offset":")" + offset + R"("})");
+  EXPECT_EQ(z.sid, x.sid);
+  workers_[0]->server->of("/").emit("d", sio::Args{});
+  // (a replay comes before anything live: once "d" is in, so is anything replayed)
+  ASSERT_TRUE(drive([&] { return has(z.k, "d"); }));
+  const auto got = events(z.k);
+  ASSERT_EQ(got.size(), 2u) << got[0];
+  EXPECT_EQ(got[0].substr(0, 5), R"(["c",)");
+  EXPECT_EQ(got[1].substr(0, 5), R"(["d",)");
+}
+
+// With a ring per worker and cut logs of 16 entries (the least): an offset whose entry was
+// overwritten since is refused — a fresh session, counted — never a replay from a wrong cut.
+class ClusterSmallCutLogTest : public ClusterRecoveryTest {
+ protected:
+  void SetUp() override {
+    cut_log_entries_ = 16;
+    ClusterRecoveryTest::SetUp();
+  }
+};
+TEST_P(ClusterSmallCutLogTest, AnOffsetWhoseEntryWasOverwrittenGetsAFreshSession) {
+  const Joined x = connect_with(0, "");
+  workers_[1]->server->of("/").emit("a", sio::Args{});
+  ASSERT_TRUE(drive([&] { return events(x.k).size() == 1; }));
+  const std::string offset = offset_of_event(events(x.k)[0]);
+  // Worker 0 delivers from its own ring and worker 1's in turn: an entry each time, 40 in all.
+  for (int i = 0; i < 20; ++i) {
+    workers_[1]->server->of("/").emit("from-1", sio::Args{i});
+    ASSERT_TRUE(drive([&] { return events(x.k).size() == 2u + 2 * i; }));
+    workers_[0]->server->of("/").emit("from-0", sio::Args{i});
+    ASSERT_TRUE(drive([&] { return events(x.k).size() == 3u + 2 * i; }));
+  }
+  drop(x.k, 0);
+  const auto failures = workers_[1]->node->stats().recovery_failures;
+  const Joined y = connect_with(1, R"({"pid":")" + x.pid + R"(","offset":")" + offset + R"("})");
+  EXPECT_NE(y.sid, x.sid) << "a fresh session";
+  EXPECT_EQ(workers_[1]->node->stats().recovery_failures, failures + 1);
+  // The latest offset is still in the log: a session saved since recovers from it.
+  const Joined z = connect_with(0, "");
+  workers_[1]->server->of("/").emit("b", sio::Args{});
+  ASSERT_TRUE(drive([&] { return events(z.k).size() == 1; }));
+  const std::string recent = offset_of_event(events(z.k)[0]);
+  drop(z.k, 0);
+  workers_[1]->server->of("/").emit("c", sio::Args{});
+  const Joined back = connect_with(1, R"({"pid":")" + z.pid + R"(","offset":")" + recent + R"("})");
+  EXPECT_EQ(back.sid, z.sid) << "recovered";
+  ASSERT_TRUE(drive([&] { return has(back.k, "c"); }));
+  EXPECT_EQ(events(back.k).size(), 1u);
+}
+INSTANTIATE_TEST_SUITE_P(Rings, ClusterSmallCutLogTest, ::testing::Values(true),
+                         [](const ::testing::TestParamInfo<bool>&) { return "RingPerWorker"; });
+
+INSTANTIATE_TEST_SUITE_P(Rings, ClusterRecoveryTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& p) {
+                           return p.param ? "RingPerWorker" : "SharedRing";
+                         });
 
 INSTANTIATE_TEST_SUITE_P(Rings, ClusterAdapterTest, ::testing::Bool(),
                          [](const ::testing::TestParamInfo<bool>& p) {

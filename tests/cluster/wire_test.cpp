@@ -142,6 +142,33 @@ TEST(ClusterWire, Offsets) {
   EXPECT_FALSE(position_of("000000000000001A"));  // lower case only, as written
 }
 
+TEST(ClusterWire, AWorkersOffsetNamesItsWorkerLogEntryRingAndPosition) {
+  const WorkerOffset o{0x7f, 0xabcdef012345ULL, 0x10, 0xfedcba9876543210ULL};
+  const std::string s = worker_offset_of(o);
+  EXPECT_EQ(s, "7fabcdef01234510fedcba9876543210");
+  const auto back = worker_offset_from(s);
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->worker, 0x7fu);
+  EXPECT_EQ(back->entry, 0xabcdef012345ULL);
+  EXPECT_EQ(back->ring, 0x10u);
+  EXPECT_EQ(back->position, 0xfedcba9876543210ULL);
+  EXPECT_FALSE(worker_offset_from(offset_of(5))) << "a shared ring's offset";
+  EXPECT_FALSE(worker_offset_from(s + "0"));
+  std::string bad = s;
+  for (std::size_t i : {0u, 5u, 14u, 31u}) {
+    bad = s;
+    bad[i] = 'G';
+    EXPECT_FALSE(worker_offset_from(bad)) << i;
+  }
+  // The frame's placeholder: written over in place, only where the frame ends with one.
+  std::string frame = "42[\"m\",\"" + std::string(kWorkerOffsetDigits, '0') + "\"]";
+  EXPECT_TRUE(patch_offset(frame.data(), frame.size(), s));
+  EXPECT_EQ(frame, "42[\"m\",\"" + s + "\"]");
+  std::string no = "42[\"m\",1]";
+  EXPECT_FALSE(patch_offset(no.data(), no.size(), s));
+  EXPECT_EQ(no, "42[\"m\",1]");
+}
+
 TEST(ClusterWire, SessionIdsNameTheirWorker) {
   for (int i : {0, 1, 63, 64, 4095}) {
     const std::string sid = session_prefix(i) + "restOfTheId123456";

@@ -414,6 +414,8 @@ test("bad numbers on shmio's command line are refused with exit code 2 and the f
   for (const [flag, value, range] of [
     ["--max-sessions", "0", "1..16777214"],
     ["--session-bytes", "100", "a multiple of 64 in 256..65536"],
+    ["--cut-log-mb", "0", "1..65536"],
+    ["--cut-log-mb", "65537", "1..65536"],
     ["--rebalance-rate", "x", "1..1000000"],
     ["--first-request-timeout", "3600001", "1..3600000 ms"],
     ["--ping-interval", "-5", "1..3600000 ms"],

@@ -70,6 +70,9 @@ const char* kUsage =
     "               that client starts afresh if it must recover)\n"
     "  --session-bytes N  bytes per entry, its id, rooms and data as JSON included\n"
     "               (default 512; a multiple of 64 in 256..65536; larger states are not saved)\n"
+    "  --cut-log-mb N  with --ring-per-worker and --recovery: shared memory for the workers'\n"
+    "               cut logs together (default 256, 1..65536; each keeps at most 262144\n"
+    "               entries: a recovery from an entry overwritten since starts afresh)\n"
     "  --no-rebalance  with workers on one port: do not hand fresh connections to a less\n"
     "               loaded worker, nor ask clients of a busy worker to reconnect\n"
     "  --rebalance-rate N  clients a busy worker asks to reconnect per second at most, with\n"
@@ -87,7 +90,8 @@ const char* kUsage =
     "               made for one producer: no locked instruction per publish) and reads the\n"
     "               others' and the shared one; only each worker's own order is kept\n"
     "               (docs/ring-per-worker.md). Needs --workers (at most 128; 127 with\n"
-    "               --redis); not with connection state recovery (--recovery)\n"
+    "               --redis); with --recovery each worker also keeps a cut log of what it\n"
+    "               delivered (shmio-cuts.NAME.*; offsets of 32 digits)\n"
     "  --redis URL  join a fleet of socket.io servers on Redis (redis://[[user]:pass@]host[:port]\n"
     "               [/db] or unix:///path[?db=N]): one bridge process per host, supervised\n"
     "               (docs/redis.md); needs --workers\n"
@@ -356,6 +360,7 @@ int serve_one(const ServeOptions& cfg, const Setup& setup, const cluster::Worker
     no.log_recoveries = cfg.log_sockets;
     no.max_sessions = cfg.max_sessions;
     no.session_bytes = cfg.session_bytes;
+    no.cut_log_bytes = cfg.cut_log_mb << 20;
     no.rebalance = cfg.rebalance;
     no.rebalance_rate = cfg.rebalance_rate;
     no.ring_per_worker = cfg.ring_per_worker;
@@ -442,25 +447,12 @@ bool whole(const char* v, long long lo, long long hi, long long& out) {
 }
 
 // The flags that take a value, and the switches.
-constexpr const char* kValueFlags[] = {"port",
-                                       "host",
-                                       "workers",
-                                       "ring",
-                                       "ring-mb",
-                                       "allow-origin",
-                                       "max-sessions",
-                                       "rebalance-rate",
-                                       "ping-interval",
-                                       "ping-timeout",
-                                       "connect-timeout",
-                                       "first-request-timeout",
-                                       "flush-budget",
-                                       "read-budget",
-                                       "session-bytes",
-                                       "redis",
-                                       "redis-mode",
-                                       "redis-key",
-                                       "redis-subscription-mode"};
+constexpr const char* kValueFlags[] = {
+    "port",          "host",         "workers",         "ring",
+    "ring-mb",       "allow-origin", "max-sessions",    "rebalance-rate",
+    "ping-interval", "ping-timeout", "connect-timeout", "first-request-timeout",
+    "flush-budget",  "read-budget",  "session-bytes",   "cut-log-mb",
+    "redis",         "redis-mode",   "redis-key",       "redis-subscription-mode"};
 constexpr const char* kSwitches[] = {"port-per-worker",     "no-pin",          "log-sockets",
                                      "per-message-deflate", "no-io-uring",     "recovery",
                                      "no-rebalance",        "ring-huge-pages", "ring-per-worker"};
@@ -506,6 +498,9 @@ std::string apply(ServeOptions& o, const std::string& name, const char* v) {
     if (!whole(v, 256, 65536, n) || n % 64 != 0)
       return "--session-bytes must be a multiple of 64 in 256..65536";
     o.session_bytes = static_cast<std::uint32_t>(n);
+  } else if (name == "cut-log-mb") {
+    if (!whole(v, 1, 65536, n)) return "--cut-log-mb must be 1..65536";
+    o.cut_log_mb = static_cast<std::size_t>(n);
   } else if (name == "rebalance-rate") {
     if (!whole(v, 1, 1'000'000, n)) return "--rebalance-rate must be 1..1000000";
     o.rebalance_rate = static_cast<std::size_t>(n);
@@ -643,12 +638,7 @@ int serve(ServeOptions cfg, Setup setup) {
     return 2;
   }
   if (cfg.ring_per_worker) {
-    const char* why = cfg.workers < 0 ? "needs a cluster (--workers N or auto)"
-                      : cfg.server.connection_state_recovery
-                          ? "cannot serve connection state recovery (asked for by --recovery or "
-                            "by the app, as --app chat does: its offsets are positions in one "
-                            "ring)"
-                          : nullptr;
+    const char* why = cfg.workers < 0 ? "needs a cluster (--workers N or auto)" : nullptr;
     if (why != nullptr) {
       std::fprintf(stderr, "shmio: --ring-per-worker %s\n", why);
       return 2;

@@ -57,18 +57,33 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
     }
     // The offset is the record's own ring position, known only once claimed: the frame is
     // encoded with 16 placeholder digits, and they are overwritten in the claimed record.
-    if (with_offset) p.data->as_array().emplace_back(std::string(kOffsetDigits, '0'));
+    // With a ring per worker each worker writes its own offset over a longer placeholder in its
+    // copy (docs/ring-per-worker.md, "Connection state recovery over N rings").
+    const bool per_worker = node_.own_writer.has_value();
+    const std::size_t digits = per_worker ? kWorkerOffsetDigits : kOffsetDigits;
+    if (with_offset) p.data->as_array().emplace_back(std::string(digits, '0'));
     std::string frame = "4" + sio::encode(p);
     std::uint64_t position = 0;
     const std::uint8_t flags =
-        broadcast_flags(opts.flags) | (with_offset ? kFlagOwnInRingOrder : std::uint8_t{0});
+        broadcast_flags(opts.flags) |
+        (with_offset ? static_cast<std::uint8_t>(kFlagOwnInRingOrder | kFlagOffset)
+                     : std::uint8_t{0});
     const bool published = write(opts, flags, 0, frame, p.attachments, with_offset, &position);
-    if (with_offset && published) {
+    if (with_offset && published && !per_worker) {
       // Delivered here when this worker's reader reaches the record (the ring notifier wakes
       // it: our own commit moves the frontier too), in ring order with everyone else's. A
       // socket that got a later record before this one would name an offset past it, and a
       // replay from there would skip it (or repeat what it had).
       return 0;
+    }
+    if (with_offset && published) {
+      // A worker does not read its own ring: delivered now, under a cut of its own ring.
+      const int own = node_.options.worker;
+      if (node_.cuts)
+        if (const auto e = node_.cut_for(own))
+          patch_offset(frame.data(), frame.size(), node_.offset_for(*e, own, position));
+      return nsp_->deliver_local(
+          sio::EncodedPacket::from(frame, p.attachments, opts.flags.compress), opts);
     }
     if (with_offset) {  // not in the ring: no offset (a recovery must not start there)
       p.data->as_array().pop_back();
@@ -207,11 +222,14 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
             "connection's end not seen yet)";
       else if (t.status != shm::SessionStore::TakeStatus::ok)
         refused = shm::to_string(t.status);
+      else if (node_.own_writer)
+        refused = start_of(offset).refused;
       else if (!pos)
         refused = "malformed offset";
       else if (!replayable(*pos))
         refused = "the offset is no longer in the ring";
-      else if (!(st = state_of(pid, t.state)))
+      if (refused == nullptr && t.status == shm::SessionStore::TakeStatus::ok &&
+          !(st = state_of(pid, t.state)))
         refused = "its saved state is not readable";
     }
     if (refused != nullptr) {
@@ -241,6 +259,7 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
   std::optional<std::vector<sio::EncodedPacket>> replay_range(const std::string& offset,
                                                               const std::set<sio::Room>& rooms) {
     node_.drain();
+    if (node_.own_writer) return replay_rings(offset, rooms);
     const auto pos = position_of(offset);
     if (!pos) return std::nullopt;
     auto r = shm::RingReader::attach(*node_.segment, {"replay", -1, shm::StartAt::latest});
@@ -335,7 +354,7 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
     }
     const std::size_t frame_at =
         write_broadcast(claim.payload, nsp_->name(), opts, flags, ack_id, frame, att);
-    if (with_offset) {
+    if (with_offset && !node_.own_writer) {
       const std::string off = offset_of(claim.position);
       std::memcpy(claim.payload.data() + frame_at + frame.size() - 2 - kOffsetDigits, off.data(),
                   kOffsetDigits);
@@ -347,6 +366,131 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
     node_.keep_up(claim.position);
     return true;
   }
+  // --- recovery with a ring per worker (docs/ring-per-worker.md, "Connection state recovery
+  // over N rings"): the offset names the worker that delivered the record, the entry of that
+  // worker's cut log it was delivered under, the record's ring and position.
+  struct Start {
+    std::optional<WorkerOffset> at;
+    std::vector<std::uint64_t> cut;  // where the replay starts in each ring
+    const char* refused = nullptr;
+  };
+  shm::Segment* ring_segment(int k) {
+    if (k == node_.options.worker) return &*node_.own_segment;
+    if (k == node_.shared_ring_index()) return &*node_.segment;
+    Node::Impl::WorkerRing* r = node_.rings.of(k);
+    return r != nullptr ? &r->segment : nullptr;
+  }
+  // The cut the client's worker had delivered when it delivered the record the offset names: the
+  // entry's positions, the record's own in its ring (a replay entry: the rings before that one
+  // replayed up to its end, those after it from its start).
+  Start start_of(const std::string& offset) {
+    Start s;
+    const int workers = node_.options.workers;
+    s.at = worker_offset_from(offset);
+    if (!s.at || s.at->worker >= static_cast<std::uint32_t>(workers) ||
+        s.at->ring > static_cast<std::uint32_t>(workers)) {
+      s.refused = "malformed offset";
+      return s;
+    }
+    if (!node_.cuts) {
+      s.refused = "no cut log (it could not be opened at start)";
+      return s;
+    }
+    const WorkerOffset& o = *s.at;
+    const auto e = node_.cuts->read(o.worker, o.entry);
+    std::optional<shm::CutLog::Entry> to;
+    if (e && e->tag == Node::Impl::kCutReplayFrom) to = node_.cuts->read(o.worker, o.entry + 1);
+    if (!e ||
+        (e->tag == Node::Impl::kCutReplayFrom && (!to || to->tag != Node::Impl::kCutReplayTo)) ||
+        (e->tag != Node::Impl::kCutBatch && e->tag != Node::Impl::kCutReplayFrom)) {
+      s.refused = "its worker's cut log no longer holds the offset's entry";
+      return s;
+    }
+    s.cut = e->cut;
+    if (to)
+      for (std::uint32_t k = 0; k < o.ring; ++k) s.cut[k] = to->cut[k];
+    // The named record, which the client has: a broadcast at that position, whose end is where
+    // its ring's replay starts.
+    auto replay_reader = [this](int k) -> std::optional<shm::RingReader> {
+      shm::Segment* seg = ring_segment(k);
+      if (seg == nullptr) return std::nullopt;
+      auto r = shm::RingReader::attach(*seg, {"replay", -1, shm::StartAt::latest});
+      if (!r) return std::nullopt;
+      return std::move(r.value());
+    };
+    {
+      auto rd = replay_reader(static_cast<int>(o.ring));
+      std::array<RecordView, 1> v;
+      if (!rd || !rd->seek(o.position) || rd->peek(v) != 1 || v[0].position != o.position ||
+          v[0].type != static_cast<std::uint16_t>(MessageType::broadcast) || !rd->consume(v)) {
+        s.refused = "the offset names no broadcast still in its ring";
+        return s;
+      }
+      s.cut[o.ring] = rd->position();
+    }
+    const auto mine = node_.applied_cut();
+    for (std::size_t k = 0; k < s.cut.size(); ++k) {
+      if (s.cut[k] > mine[k]) {  // (a replay could only repeat what it has)
+        s.refused = "its worker had applied more of a ring than this one has";
+        return s;
+      }
+      auto rd = replay_reader(static_cast<int>(k));
+      if (!rd || !rd->seek(s.cut[k])) {
+        s.refused = "the offset's range is no longer in the rings";
+        return s;
+      }
+    }
+    return s;
+  }
+  // Every broadcast the client missed, ring by ring (each in its publisher's order), up to what
+  // this worker has applied of each; each with this worker's offset, under a pair of entries of
+  // its cut log (the start, the end) that a later recovery from one of them reads.
+  std::optional<std::vector<sio::EncodedPacket>> replay_rings(const std::string& offset,
+                                                              const std::set<sio::Room>& rooms) {
+    Start s = start_of(offset);
+    if (s.refused != nullptr) {
+      ++node_.stats.recovery_failures;
+      return std::nullopt;
+    }
+    const auto mine = node_.applied_cut();
+    const std::uint32_t self = static_cast<std::uint32_t>(node_.options.worker);
+    const auto from = node_.cuts->append(self, Node::Impl::kCutReplayFrom, s.cut);
+    if (!from || !node_.cuts->append(self, Node::Impl::kCutReplayTo, mine)) return std::nullopt;
+    node_.cut_ring = -1;  // (the next batch gets an entry of its own)
+    std::vector<sio::EncodedPacket> out;
+    std::array<RecordView, 64> views;
+    for (std::size_t k = 0; k < s.cut.size(); ++k) {
+      const int ring = static_cast<int>(k);
+      shm::Segment* seg = ring_segment(ring);
+      if (seg == nullptr) return std::nullopt;
+      auto r = shm::RingReader::attach(*seg, {"replay", -1, shm::StartAt::latest});
+      if (!r || !r.value().seek(s.cut[k])) return std::nullopt;
+      shm::RingReader& rd = r.value();
+      while (rd.position() < mine[k]) {
+        const std::size_t n = rd.peek(views);
+        if (rd.last_loss().records != 0) return std::nullopt;
+        if (n == 0) break;
+        std::vector<sio::EncodedPacket> batch;
+        std::size_t used = 0;
+        for (; used < n && views[used].position < mine[k]; ++used) {
+          const RecordView& v = views[used];
+          if (v.type != static_cast<std::uint16_t>(MessageType::broadcast)) continue;
+          auto b = take_broadcast(v.payload);
+          if (!b || b->nsp != nsp_->name() || (b->flags & (kFlagAck | kFlagVolatile)) != 0)
+            continue;
+          if (!sio::reaches(b->opts, rooms)) continue;
+          set_offset(*b, node_.offset_for(*from, ring, v.position));
+          batch.push_back(std::move(b->packet));
+        }
+        if (!rd.consume(std::span<const RecordView>(views.data(), used))) return std::nullopt;
+        for (auto& e : batch) out.push_back(std::move(e));
+        if (used < n) break;
+      }
+    }
+    ++node_.stats.recoveries;
+    return out;
+  }
+
   // Whether the record at `pos` can still be read (it and everything after it).
   bool replayable(std::uint64_t pos) {
     auto r = shm::RingReader::attach(*node_.segment, {"replay", -1, shm::StartAt::latest});

@@ -33,11 +33,8 @@ Node::Node(net::io_context& io, NodeOptions options, sio::ServerOptions& so)
   auto r = shm::RingReader::attach(*m.segment, {label, m.options.core, shm::StartAt::latest});
   if (!r) throw std::runtime_error("cannot take a reader slot: " + r.error().message);
   m.reader.emplace(std::move(r.value()));
+  m.applied_end = m.reader->position();  // (what came before was never this worker's to apply)
   if (m.options.ring_per_worker) {
-    if (so.connection_state_recovery)
-      throw std::runtime_error(
-          "a ring per worker cannot serve connection state recovery (its offsets are positions "
-          "in one ring): leave out one of the two");
     // Every other worker's ring, read from its latest record.
     m.rings.open(m.options.ring, m.options.workers, m.options.worker, label, m.options.core);
     auto own = shm::Segment::attach(worker_ring_name(m.options.ring, m.options.worker));
@@ -88,6 +85,29 @@ Node::Node(net::io_context& io, NodeOptions options, sio::ServerOptions& so)
                  "shmio[w%d]: no session table (%s): sessions are not recoverable on other "
                  "workers\n",
                  m.options.worker, st.error().message.c_str());
+
+  // With a ring per worker and recovery: the workers' cut logs (each worker's, beside the
+  // session table; created by the first worker that opens them).
+  if (m.options.ring_per_worker && so.connection_state_recovery) {
+    shm::CutLogConfig cc;
+    cc.logs = static_cast<std::uint32_t>(std::max(1, m.options.workers));
+    cc.columns = cc.logs + 1;
+    const std::uint64_t per_entry = 8ULL * (cc.columns + 2) * cc.logs;
+    cc.entries = static_cast<std::uint32_t>(std::clamp<std::uint64_t>(
+        std::min<std::uint64_t>(m.options.cut_log_entries, m.options.cut_log_bytes / per_entry), 16,
+        1u << 28));
+    auto cl = shm::CutLog::open(m.options.ring, m.segment->header().creation_time_ns, cc);
+    if (cl && (cl.value().logs() != cc.logs || cl.value().columns() != cc.columns))
+      cl = shm::Error{shm::Errc::size_mismatch, "made for " + std::to_string(cl.value().logs()) +
+                                                    " workers, not " + std::to_string(cc.logs)};
+    if (cl)
+      m.cuts.emplace(std::move(cl.value()));
+    else
+      std::fprintf(stderr,
+                   "shmio[w%d]: no cut log (%s): sessions are not recoverable with a ring per "
+                   "worker\n",
+                   m.options.worker, cl.error().message.c_str());
+  }
 
   Impl* impl = impl_.get();
   so.adapter = [impl](sio::Namespace& nsp) -> std::unique_ptr<sio::Adapter> {

@@ -103,6 +103,47 @@ struct Node::Impl {
   // when read for broadcasts delivered in ring order).
   std::uint64_t applied_end = 0;
 
+  // --- connection state recovery with a ring per worker (docs/ring-per-worker.md, "Connection
+  // state recovery over N rings"): this worker's cut log. Rings are numbered as in the offsets:
+  // the workers' rings 0..workers-1, then the shared one (workers).
+  enum CutTag : std::uint32_t { kCutBatch = 1, kCutReplayFrom = 2, kCutReplayTo = 3 };
+  std::optional<shm::CutLog> cuts;
+  int cut_ring = -1;  // the ring of the last batch entry, -1 if another ring moved since
+  std::uint64_t cut_entry = 0;
+  int shared_ring_index() const { return options.workers; }
+  int ring_index(const WorkerRing* from) const {
+    return from != nullptr ? from->worker : shared_ring_index();
+  }
+  // What this worker has applied of every ring now: the position below which it delivered all.
+  std::vector<std::uint64_t> applied_cut() {
+    std::vector<std::uint64_t> c(static_cast<std::size_t>(options.workers) + 1, 0);
+    for (int k = 0; k < options.workers; ++k) {
+      if (k == options.worker)
+        c[k] = own_segment->control().tail.tail.load(std::memory_order_acquire);
+      else if (WorkerRing* r = rings.of(k))
+        c[k] = r->applied;
+    }
+    c[options.workers] = applied_end;
+    return c;
+  }
+  // The entry under which this worker delivers records of `ring` now: the last one if it was for
+  // that ring and nothing else moved since (only that ring's column differs, which a recovery
+  // takes from the record's own position), else a new one.
+  // (nullopt: the log refused the entry, which its geometry, checked at open, rules out; such a
+  // broadcast keeps its placeholder, an offset no recovery accepts.)
+  std::optional<std::uint64_t> cut_for(int ring) {
+    if (cut_ring == ring) return cut_entry;
+    const auto c = applied_cut();
+    const auto e = cuts->append(static_cast<std::uint32_t>(options.worker), kCutBatch, c);
+    cut_ring = e ? ring : -1;
+    cut_entry = e.value_or(0);
+    return e;
+  }
+  std::string offset_for(std::uint64_t entry, int ring, std::uint64_t position) const {
+    return worker_offset_of({static_cast<std::uint32_t>(options.worker), entry,
+                             static_cast<std::uint32_t>(ring), position});
+  }
+
   // --- publishing
   bool publish(MessageType t, const std::string& payload) {
     std::uint64_t at = 0;

@@ -26,7 +26,7 @@ bool Node::Impl::read_batch(shm::RingReader& r, WorkerRing* from) {
   std::array<RecordView, 64> views;
   struct Copied {
     std::uint16_t type, producer;  // (a worker ring's: the writer's slot in that ring)
-    std::uint64_t end;
+    std::uint64_t position, end;
     std::optional<TakenBroadcast> broadcast;  // a BROADCAST (nullopt: it did not decode)
     std::string bytes;                        // any other message
   };
@@ -37,8 +37,9 @@ bool Node::Impl::read_batch(shm::RingReader& r, WorkerRing* from) {
   };
   const std::size_t n = r.peek(views);
   if (r.last_loss().records != 0) lapped(r.last_loss().records);
+  std::uint64_t& applied = from != nullptr ? from->applied : applied_end;
   if (n == 0) {
-    if (from == nullptr) applied_end = r.position();
+    applied = r.position();
     return false;
   }
   // One copy per record out of the ring (validated by consume() below): a BROADCAST's frame
@@ -50,7 +51,8 @@ bool Node::Impl::read_batch(shm::RingReader& r, WorkerRing* from) {
     // Our own records on the shared ring were applied when published, except broadcasts
     // delivered in ring order. (A worker does not read its own ring.)
     if (from == nullptr && v.producer == self() && !own_in_ring_order(v)) continue;
-    Copied c{v.type, v.producer, i + 1 < n ? views[i + 1].position : 0, std::nullopt, {}};
+    Copied c{v.type,       v.producer, v.position, i + 1 < n ? views[i + 1].position : 0,
+             std::nullopt, {}};
     if (v.type == static_cast<std::uint16_t>(MessageType::broadcast)) {
       c.broadcast = take_broadcast(v.payload);
     } else {
@@ -80,8 +82,14 @@ bool Node::Impl::read_batch(shm::RingReader& r, WorkerRing* from) {
       c.producer = rings.writer_of(*segment, *from, c.producer);
     }
     if (c.producer != self()) ++stats.messages_received;  // of others
-    if (from == nullptr) applied_end = c.end != 0 ? c.end : batch_end;
+    applied = c.end != 0 ? c.end : batch_end;
     if (c.type == static_cast<std::uint16_t>(MessageType::broadcast)) {
+      // With a ring per worker and recovery: this worker's own offset, under the entry of its
+      // cut log for this ring as it is now (a record applied before this one in the batch may
+      // have delivered broadcasts of another ring: an app's handler, a death, a replay).
+      if (c.broadcast && cuts)
+        if (const auto e = cut_for(ring_index(from)))
+          set_offset(*c.broadcast, offset_for(*e, ring_index(from), c.position));
       if (c.broadcast)
         apply_broadcast(std::move(*c.broadcast), c.producer);
       else
@@ -91,7 +99,7 @@ bool Node::Impl::read_batch(shm::RingReader& r, WorkerRing* from) {
     }
     if (stopped) return true;
   }
-  if (from == nullptr) applied_end = batch_end;
+  applied = batch_end;
   return true;
 }
 

@@ -15,6 +15,7 @@
 
 #include "shmio/cluster/wire.hpp"
 #include "shmio/shm/board.hpp"
+#include "shmio/shm/cut_log.hpp"
 #include "shmio/shm/layout.hpp"
 #include "shmio/shm/process.hpp"
 #include "shmio/shm/registry.hpp"
@@ -45,6 +46,7 @@ std::optional<shm::Segment> create_ring(const shm::RingConfig& cfg) {
       // The recovery sessions of an earlier ring of that name name its positions: gone with it.
       shm::SessionStore::remove_all(name);
       shm::WorkerBoard::remove_all(name);
+      shm::CutLog::remove_all(name);
       return std::move(seg.value());
     }
     if (seg.error().code != shm::Errc::already_exists) {
@@ -105,6 +107,7 @@ void remove_rings(const std::string& ring, const std::vector<std::string>& worke
   for (const std::string& name : worker_rings) (void)shm::Segment::remove(name);
   shm::SessionStore::remove_all(ring);
   shm::WorkerBoard::remove_all(ring);
+  shm::CutLog::remove_all(ring);
 }
 
 // Worker rings of this name from an earlier cluster that are not this one's (it had more workers,
@@ -411,6 +414,7 @@ int run_supervisor(const SupervisorOptions& o,
   if (ours(o.ring)) {
     shm::SessionStore::remove_all(o.ring);
     shm::WorkerBoard::remove_all(o.ring);
+    shm::CutLog::remove_all(o.ring);
   }
   if (ours(o.ring) && shm::Segment::remove(o.ring))
     std::fprintf(stderr, "shmio: stopped; ring %s removed%s\n", o.ring.c_str(),

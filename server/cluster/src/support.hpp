@@ -24,6 +24,7 @@
 
 #include "shmio/cluster/wire.hpp"
 #include "shmio/shm/board.hpp"
+#include "shmio/shm/cut_log.hpp"
 #include "shmio/shm/process.hpp"
 #include "shmio/shm/registry.hpp"
 #include "shmio/shm/ring_notifier.hpp"
@@ -121,6 +122,14 @@ inline std::optional<TakenBroadcast> take_broadcast(std::span<const std::byte> r
   for (auto a : b->attachments)
     t.packet.attachments.push_back(copy_out(engineio::Frame::Kind::binary, a, compress));
   return t;
+}
+
+// With a ring per worker and recovery: writes this worker's offset over the placeholder of a
+// broadcast flagged kFlagOffset, in its frame not yet shared (docs/ring-per-worker.md).
+inline void set_offset(TakenBroadcast& b, std::string_view offset) {
+  if ((b.flags & kFlagOffset) == 0) return;
+  if (char* d = b.packet.frame.unshared_payload())
+    patch_offset(d, b.packet.frame->payload().size(), offset);
 }
 
 }  // namespace shmio::cluster

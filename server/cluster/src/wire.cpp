@@ -351,4 +351,42 @@ std::optional<std::uint64_t> position_of(std::string_view offset) {
   return v;
 }
 
+namespace {
+void put_hex(std::string& s, std::size_t at, std::size_t digits, std::uint64_t v) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (std::size_t i = 0; i < digits; ++i) s[at + digits - 1 - i] = kHex[(v >> (4 * i)) & 0xF];
+}
+}  // namespace
+
+std::string worker_offset_of(const WorkerOffset& o) {
+  std::string s(kWorkerOffsetDigits, '0');
+  put_hex(s, 0, 2, o.worker);
+  put_hex(s, 2, 12, o.entry);
+  put_hex(s, 14, 2, o.ring);
+  put_hex(s, 16, 16, o.position);
+  return s;
+}
+
+std::optional<WorkerOffset> worker_offset_from(std::string_view offset) {
+  if (offset.size() != kWorkerOffsetDigits) return std::nullopt;
+  auto part = [&](std::size_t at, std::size_t digits) -> std::optional<std::uint64_t> {
+    if (digits == 16) return position_of(offset.substr(at, 16));
+    return position_of(std::string(16 - digits, '0') + std::string(offset.substr(at, digits)));
+  };
+  const auto w = part(0, 2), e = part(2, 12), r = part(14, 2), p = part(16, 16);
+  if (!w || !e || !r || !p) return std::nullopt;
+  return WorkerOffset{static_cast<std::uint32_t>(*w), *e, static_cast<std::uint32_t>(*r), *p};
+}
+
+}  // namespace shmio::cluster
+
+namespace shmio::cluster {
+bool patch_offset(char* frame, std::size_t size, std::string_view offset) {
+  const std::size_t n = offset.size();
+  if (size < n + 3 || frame[size - 1] != ']' || frame[size - 2] != '"' ||
+      frame[size - 3 - n] != '"')
+    return false;
+  std::memcpy(frame + size - 2 - n, offset.data(), n);
+  return true;
+}
 }  // namespace shmio::cluster

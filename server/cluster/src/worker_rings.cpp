@@ -27,6 +27,7 @@ void WorkerRings::open(const std::string& ring, int workers, int skip, const std
       throw std::runtime_error("cannot take a reader slot on worker " + std::to_string(j) +
                                "'s ring: " + rd.error().message);
     r->reader.emplace(std::move(rd.value()));
+    r->applied = r->reader->position();
     rings_.push_back(std::move(r));
   }
 }

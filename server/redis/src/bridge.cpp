@@ -929,15 +929,18 @@ struct Bridge::Impl {
     p.nsp = nsp;
     p.id.reset();
     if (with_ack) p.id = ack_id;
-    if (with_offset) p.data->as_array().emplace_back(std::string(cluster::kOffsetDigits, '0'));
+    // (With a ring per worker each worker writes its own offset over a longer placeholder.)
+    const std::size_t digits =
+        options.ring_per_worker ? cluster::kWorkerOffsetDigits : cluster::kOffsetDigits;
+    if (with_offset) p.data->as_array().emplace_back(std::string(digits, '0'));
     const std::string frame = "4" + sio::encode(p);
     if (!cluster::broadcast_fits(nsp, opts)) {
       ++stats.ring_failures;
       return false;
     }
-    const std::uint8_t flags =
-        static_cast<std::uint8_t>(cluster::broadcast_flags(opts.flags) | cluster::kFlagFromFleet |
-                                  (with_ack ? cluster::kFlagAck : 0));
+    const std::uint8_t flags = static_cast<std::uint8_t>(
+        cluster::broadcast_flags(opts.flags) | cluster::kFlagFromFleet |
+        (with_ack ? cluster::kFlagAck : 0) | (with_offset ? cluster::kFlagOffset : 0));
     const std::size_t size = cluster::broadcast_size(nsp, opts, frame.size(), p.attachments);
     auto claim = writer->claim(size, static_cast<std::uint16_t>(MessageType::broadcast));
     if (claim.status != shm::PublishStatus::ok) {
@@ -949,7 +952,7 @@ struct Bridge::Impl {
     }
     const std::size_t at =
         cluster::write_broadcast(claim.payload, nsp, opts, flags, ack_id, frame, p.attachments);
-    if (with_offset) {
+    if (with_offset && !options.ring_per_worker) {
       const std::string off = cluster::offset_of(claim.position);
       std::memcpy(claim.payload.data() + at + frame.size() - 2 - cluster::kOffsetDigits, off.data(),
                   cluster::kOffsetDigits);

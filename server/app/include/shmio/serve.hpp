@@ -57,8 +57,9 @@ struct ServeOptions {
   bool ring_per_worker = false;  // a ring per worker (--ring-per-worker, docs/ring-per-worker.md)
   std::size_t max_sessions = 1u << 17;  // entries of the recovery session table (shared memory)
   std::uint32_t session_bytes = 512;    // bytes per entry (--session-bytes)
-  bool rebalance = true;                // steer and shed clients towards less loaded workers
-  std::size_t rebalance_rate = 50;      // clients a busy worker asks to reconnect per second
+  std::size_t cut_log_mb = 256;  // the workers' cut logs (--cut-log-mb; ring per worker + recovery)
+  bool rebalance = true;         // steer and shed clients towards less loaded workers
+  std::size_t rebalance_rate = 50;  // clients a busy worker asks to reconnect per second
   bool log_sockets = false;  // a line per socket connected/disconnected, and per refused recovery
   std::set<std::string> allowed_origins;  // non-empty: only handshakes from these origins
   // After SIGTERM/SIGINT: every client is told "server shutting down", then the worker stops
@@ -99,7 +100,8 @@ int serve(ServeOptions options, Setup setup);
 // shmio's command-line flags (the names of `shmio --help`), so that every app has the same ones:
 // --port P --host H --workers N|auto --port-per-worker --no-pin --ring NAME --ring-mb M
 // --log-sockets --per-message-deflate --allow-origin O (repeatable) --no-io-uring --recovery
-// --max-sessions N --session-bytes N --no-rebalance --rebalance-rate N --first-request-timeout MS
+// --max-sessions N --session-bytes N --cut-log-mb N --no-rebalance --rebalance-rate N
+// --first-request-timeout MS
 // --flush-budget BYTES --read-budget BYTES --ring-huge-pages --redis URL --redis-mode M --redis-key
 // K
 // --redis-subscription-mode M

@@ -67,9 +67,22 @@ struct NodeOptions {
   // supervisor.hpp), and reads every other worker's ring and the shared one (`ring`: the
   // supervisor's WORKER_DOWN and the emitters' records). Each publish then takes no locked
   // instruction; only each worker's own order is kept (socket.io's cluster adapter keeps no
-  // more). Not with connection state recovery (its offsets are positions in one ring): Node's
-  // constructor refuses that with std::runtime_error.
+  // more). With connection state recovery each worker logs what it had delivered of every ring
+  // before each run of records from one ring (its cut log, shm/cut_log.hpp) and writes its own
+  // offset into the broadcasts it delivers: (its index, the log entry, the ring, the position).
   bool ring_per_worker = false;
+  // The workers' cut logs (shm/cut_log.hpp), with a ring per worker and connection state
+  // recovery: at most `cut_log_entries` entries per worker (16..2^28), fewer if the logs together
+  // would take more than `cut_log_bytes` of shared memory (an entry is 8 x (workers + 3) bytes;
+  // the object is allocated whole at creation). Defaults 262,144 and 256 MiB: 10 MiB a worker with
+  // 2 workers (20 MiB in all), 56 MiB in all with 4, the 256 MiB cap from 8 workers on (16
+  // workers: 110,376 entries each). An entry is taken when a worker delivers a broadcast of
+  // another ring than the last, at most one per batch read: at 1,000 such batches a second 2^18
+  // entries last about 4 minutes (socket.io's default window is 2). A recovery whose offset names
+  // an entry overwritten since is refused (a fresh session, counted in
+  // shmio_recovery_failures_total), as one whose records the ring overwrote.
+  std::uint32_t cut_log_entries = 1u << 18;
+  std::size_t cut_log_bytes = std::size_t{256} << 20;
 };
 
 // Counters of this worker (monotonic), for /metrics.

@@ -91,10 +91,15 @@ inline constexpr std::uint8_t kFlagOwnInRingOrder = 8;
 // other, never published back to the fleet. (Messages other than BROADCAST say it with "fleet":
 // true in their JSON.)
 inline constexpr std::uint8_t kFlagFromFleet = 16;
+// The frame's last argument is a recovery offset's placeholder (kOffsetDigits digits on a shared
+// ring, kWorkerOffsetDigits with a ring per worker, where each receiving worker writes its own
+// into its copy: docs/ring-per-worker.md).
+inline constexpr std::uint8_t kFlagOffset = 32;
 // The fleet bridge's producer and reader label in the ring's registry.
 inline constexpr char kBridgeLabel[] = "bridge";
 inline constexpr std::size_t kBroadcastHeader = 24;
 inline constexpr std::size_t kOffsetDigits = 16;
+inline constexpr std::size_t kWorkerOffsetDigits = 32;
 
 // A decoded BROADCAST. Views point into the buffer it was decoded from.
 struct BroadcastView {
@@ -149,5 +154,20 @@ socketio::Handshake handshake_from_json(const boost::json::object& o);
 // The recovery offset of a record: its ring position, 16 lower-case hex digits.
 std::string offset_of(std::uint64_t position);
 std::optional<std::uint64_t> position_of(std::string_view offset);
+// With a ring per worker (docs/ring-per-worker.md, "Connection state recovery over N rings"): the
+// offset a worker gives the record at `position` of ring `ring` (the workers' rings 0..N-1, the
+// shared one N) that it delivers under entry `entry` of its cut log, 32 lower-case hex digits:
+// worker (2), entry (12), ring (2), position (16).
+struct WorkerOffset {
+  std::uint32_t worker = 0;
+  std::uint64_t entry = 0;
+  std::uint32_t ring = 0;
+  std::uint64_t position = 0;
+};
+std::string worker_offset_of(const WorkerOffset& o);
+std::optional<WorkerOffset> worker_offset_from(std::string_view offset);
+// Writes `offset` over the placeholder a frame flagged kFlagOffset ends with (`..."<digits>"]`,
+// as many digits as `offset` has). False (frame unchanged) if the frame does not end that way.
+bool patch_offset(char* frame, std::size_t size, std::string_view offset);
 
 }  // namespace shmio::cluster

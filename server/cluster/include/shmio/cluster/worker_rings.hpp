@@ -42,6 +42,9 @@ class WorkerRings {
     int worker;
     shm::Segment segment;
     std::optional<shm::RingReader> reader;
+    // Every record below this position has been applied by its reader's owner (kept by the
+    // caller of drain(): connection state recovery's cut, docs/ring-per-worker.md).
+    std::uint64_t applied = 0;
     // (writer_of's: what the last RING_OWNER read here said, and the look-up's cache.)
     bool announced = false;
     std::uint16_t announced_slot = kNobody;

@@ -45,6 +45,9 @@ class FrameRef {
   const Frame& operator*() const noexcept { return *f_; }
   const Frame* operator->() const noexcept { return f_; }
   friend bool operator==(const FrameRef& a, const FrameRef& b) noexcept { return a.f_ == b.f_; }
+  // The payload, writable while this is the frame's only reference (before it is shared: a
+  // cluster worker writes its own recovery offset into its copy); nullptr once shared.
+  char* unshared_payload() noexcept;
 
   // For FrameQueue: take the pointer out / adopt one (no count change).
   Frame* release() noexcept { return std::exchange(f_, nullptr); }
@@ -120,6 +123,9 @@ class Frame {
 
 inline FrameRef::FrameRef(const FrameRef& o) noexcept : f_(o.f_) {
   if (f_) ++f_->refs_;
+}
+inline char* FrameRef::unshared_payload() noexcept {
+  return f_ != nullptr && f_->refs_ == 1 ? f_->payload_data() : nullptr;
 }
 inline FrameRef::~FrameRef() {
   if (f_ && --f_->refs_ == 0) Frame::destroy(f_);

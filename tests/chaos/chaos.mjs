@@ -389,16 +389,17 @@ try {
 // after the publisher gave up on that connection and went on through another worker.
 // With a ring per worker (CHAOS_SHMIO_ARGS=--ring-per-worker) a publisher's messages sent through
 // different connections went to different workers, so into different rings, which keep no common
-// order (docs/ring-per-worker.md): order is checked among the messages of one connection, and a
-// message missing between two of another connection must come, later.
+// order (docs/ring-per-worker.md): each connection's messages are a stream of their own, checked
+// as above (order, and gaps between two received messages of that stream); and an acknowledged
+// message of an earlier stream never received at all is a loss unless a fresh session explains it.
 const PER_WORKER_RINGS = (process.env.CHAOS_SHMIO_ARGS ?? "").includes("--ring-per-worker");
 let delivered = 0, gapsExplained = 0, lateUnacked = 0, lateAcrossRings = 0;
 for (const sub of subs) {
   for (const pub of pubs) {
-    const sameRing = (a, b) => !PER_WORKER_RINGS || pub.epochOf.get(a) === pub.epochOf.get(b);
-    const all = new Set(sub.events.filter((e) => e.t === "msg" && e.p === pub.p).map((e) => e.q));
+    const stream = (q) => (PER_WORKER_RINGS ? pub.epochOf.get(q) ?? 0 : 0);
     const seen = new Set();
-    let last = -1, lastIdx = -1;
+    const last = new Map(), lastIdx = new Map();  // per stream
+    let highest = -1;
     for (let k = 0; k < sub.events.length; ++k) {
       const e = sub.events[k];
       if (e.t !== "msg" || e.p !== pub.p) continue;
@@ -419,31 +420,48 @@ for (const sub of subs) {
         continue;
       }
       seen.add(e.q);
+      const st = stream(e.q);
+      const lastQ = last.get(st) ?? -1;
       if (!pub.acked.has(e.q)) {
-        if (e.q < last) ++lateUnacked;
+        if (e.q < lastQ) ++lateUnacked;
         continue;
       }
-      if (e.q < last && !sameRing(e.q, last)) {
-        ++lateAcrossRings;
+      if (e.q < lastQ) {
+        fail(`subscriber ${sub.i} (${sub.kind}): acked message ${pub.p}/${e.q} after ${lastQ}`);
         continue;
       }
-      if (e.q < last) {
-        fail(`subscriber ${sub.i} (${sub.kind}): acked message ${pub.p}/${e.q} after ${last}`);
-        continue;
-      }
-      const freshBetween = sub.events.slice(lastIdx + 1, k).some((x) => x.t === "connect" && !x.recovered);
-      for (let q = last + 1; q < e.q; ++q) {
-        if (!pub.acked.has(q) || seen.has(q)) continue;
-        if (!sameRing(q, e.q) && all.has(q)) continue;  // through another ring, later
+      if (e.q < highest) ++lateAcrossRings;  // (after a later one of another stream)
+      highest = Math.max(highest, e.q);
+      const freshBetween = sub.events.slice((lastIdx.get(st) ?? -1) + 1, k)
+        .some((x) => x.t === "connect" && !x.recovered);
+      for (let q = lastQ + 1; q < e.q; ++q) {
+        if (!pub.acked.has(q) || seen.has(q) || stream(q) !== st) continue;
         if (freshBetween) {
           ++gapsExplained;
           continue;
         }
         fail(`subscriber ${sub.i} (${sub.kind}): lost acked message ${pub.p}/${q} ` +
-             `(received ${last} then ${e.q}, recovered in between)`);
+             `(received ${lastQ} then ${e.q}, recovered in between)`);
       }
-      last = e.q;
-      lastIdx = k;
+      last.set(st, e.q);
+      lastIdx.set(st, k);
+    }
+    if (!PER_WORKER_RINGS) continue;
+    // An earlier stream's acknowledged messages after its last one received (a later stream's
+    // came): lost unless a fresh session came after the subscriber's first message.
+    const firstMsg = sub.events.findIndex((x) => x.t === "msg");
+    const freshAfterFirst = firstMsg >= 0 &&
+      sub.events.slice(firstMsg).some((x) => x.t === "connect" && !x.recovered);
+    const lowest = Math.min(...seen);
+    for (const q of pub.acked) {
+      if (seen.has(q) || q > highest || q < lowest || firstMsg < 0) continue;  // (its span only)
+      if (q < (last.get(stream(q)) ?? -1)) continue;  // (a gap of its stream: checked above)
+      if (freshAfterFirst) {
+        ++gapsExplained;
+        continue;
+      }
+      fail(`subscriber ${sub.i} (${sub.kind}): lost acked message ${pub.p}/${q} (never received; ` +
+           `messages of a later connection of its publisher came)`);
     }
   }
 }
@@ -461,7 +479,9 @@ for (const sub of subs) {
     const line = log.split("\n").find((l) => (l.includes(`session ${e.pid} not recovered`) ||
                                                l.includes(`session at offset ${e.offset} not recovered`)));
     if (line && /still connected on a live worker/.test(line)) ++explainedFresh.live_elsewhere;
-    else if (line && /no longer in the ring|could not be read whole/.test(line)) ++explainedFresh.range_gone;
+    // (with a ring per worker: the rings, or the cut log of the worker that delivered it)
+    else if (line && /no longer in the ring|could not be read whole|range is no longer in the rings|names no broadcast still in its ring|cut log no longer holds/.test(line))
+      ++explainedFresh.range_gone;
     // (its session table slot held by a worker stopped in the middle of writing it)
     else if (line && /held by a stopped worker/.test(line)) ++explainedFresh.slot_busy;
     else {

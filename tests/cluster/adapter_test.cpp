@@ -168,6 +168,10 @@ class ClusterAdapterTest : public ::testing::TestWithParam<bool> {
     std::erase_if(clients_[k].messages, [](const std::string& m) { return m.rfind("42", 0) != 0; });
     return j;
   }
+  // The CONNECT auth that asks for session `pid` back from `offset`.
+  static std::string auth(const std::string& pid, const std::string& offset) {
+    return R"({"pid":")" + pid + R"(","offset":")" + offset + R"("})";
+  }
   // Whether client k received event `name`.
   bool has(std::size_t k, const std::string& name) {
     for (const std::string& e : events(k))
@@ -593,6 +597,35 @@ TEST_P(ClusterRecoveryTest, RecoveringFromAReplayedRecordRepeatsNothing) {
   EXPECT_EQ(got[1].substr(0, 5), R"(["d",)");
 }
 
+// The same, from a replayed record of a later ring than others the replay held (worker 0's "b"
+// replayed before worker 1's "c"; the client names "c"): the earlier rings count as replayed to
+// the replay's end, so "b" is not sent again.
+TEST_P(ClusterRecoveryTest, RecoveringFromAReplayedRecordOfALaterRingRepeatsNoEarlierRing) {
+  const Joined x = connect_with(0, "");
+  workers_[1]->server->of("/").emit("a", sio::Args{});
+  ASSERT_TRUE(drive([&] { return events(x.k).size() == 1; }));
+  const std::string first = offset_of_event(events(x.k)[0]);
+  drop(x.k, 0);
+  workers_[0]->server->of("/").emit("b", sio::Args{});
+  workers_[1]->server->of("/").emit("c", sio::Args{});
+  const Joined y = connect_with(1, auth(x.pid, first));
+  EXPECT_EQ(y.sid, x.sid);
+  ASSERT_TRUE(drive([&] { return events(y.k).size() == 2; }));
+  EXPECT_EQ(events(y.k)[0].substr(0, 5), R"(["b",)");
+  EXPECT_EQ(events(y.k)[1].substr(0, 5), R"(["c",)");
+  const std::string second = offset_of_event(events(y.k)[1]);
+  drop(y.k, 1);
+  workers_[1]->server->of("/").emit("d", sio::Args{});
+  const Joined z = connect_with(0, auth(x.pid, second));
+  EXPECT_EQ(z.sid, x.sid);
+  workers_[0]->server->of("/").emit("e", sio::Args{});
+  ASSERT_TRUE(drive([&] { return has(z.k, "e"); }));
+  const auto got = events(z.k);
+  ASSERT_EQ(got.size(), 2u) << got[0];
+  EXPECT_EQ(got[0].substr(0, 5), R"(["d",)");
+  EXPECT_EQ(got[1].substr(0, 5), R"(["e",)");
+}
+
 // With a ring per worker and cut logs of 16 entries (the least): an offset whose entry was
 // overwritten since is refused — a fresh session, counted — never a replay from a wrong cut.
 class ClusterSmallCutLogTest : public ClusterRecoveryTest {
@@ -616,9 +649,14 @@ TEST_P(ClusterSmallCutLogTest, AnOffsetWhoseEntryWasOverwrittenGetsAFreshSession
   }
   drop(x.k, 0);
   const auto failures = workers_[1]->node->stats().recovery_failures;
-  const Joined y = connect_with(1, R"({"pid":")" + x.pid + R"(","offset":")" + offset + R"("})");
+  testing::internal::CaptureStderr();
+  const Joined y = connect_with(1, auth(x.pid, offset));
+  const std::string said = testing::internal::GetCapturedStderr();
   EXPECT_NE(y.sid, x.sid) << "a fresh session";
   EXPECT_EQ(workers_[1]->node->stats().recovery_failures, failures + 1);
+  EXPECT_NE(said.find("session " + x.pid + " not recovered: its worker's cut log no longer holds"),
+            std::string::npos)
+      << said;
   // The latest offset is still in the log: a session saved since recovers from it.
   const Joined z = connect_with(0, "");
   workers_[1]->server->of("/").emit("b", sio::Args{});

@@ -242,7 +242,9 @@ test(`connection state recovery across workers: away on worker 0, back on worker
                 /cut log no longer holds the offset's entry/],
                [offset.slice(0, 14) + "ff" + offset.slice(16), "no such ring", /malformed offset/],
                [offset.slice(0, 16) + "0".repeat(16), "a position not the record's",
-                /the offset names no broadcast still in its ring/]];
+                /the offset names no broadcast still in its ring/],
+               [offset.slice(0, 16) + (BigInt("0x" + offset.slice(16)) + 8n).toString(16).padStart(16, "0"),
+                "a position inside the record", /the offset names no broadcast still in its ring/]];
   for (const [off, what, why] of bad) {
     const s = client(c.url(0), { reconnection: true, reconnectionDelay: 100, randomizationFactor: 0 });
     await within(once(s, "connect"), 5000, "connect");

@@ -248,27 +248,27 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
 
   std::optional<std::vector<sio::EncodedPacket>> replay(const std::string& offset,
                                                         const std::set<sio::Room>& rooms) override {
-    auto r = replay_range(offset, rooms);
-    if (!r && node_.options.log_recoveries)
-      std::fprintf(stderr,
-                   "shmio[w%d]: session at offset %s not recovered: its range could not be read "
-                   "whole (overwritten, or lapped while read)\n",
-                   node_.options.worker, offset.c_str());
+    const char* why = "its range could not be read whole (overwritten, or lapped while read)";
+    auto r = replay_range(offset, rooms, &why);
+    if (r) return r;
+    ++node_.stats.recovery_failures;
+    if (node_.options.log_recoveries)
+      std::fprintf(stderr, "shmio[w%d]: session at offset %s not recovered: %s\n",
+                   node_.options.worker, offset.c_str(), why);
     return r;
   }
+  // (`why`: set to the reason when one is known beyond the default's)
   std::optional<std::vector<sio::EncodedPacket>> replay_range(const std::string& offset,
-                                                              const std::set<sio::Room>& rooms) {
+                                                              const std::set<sio::Room>& rooms,
+                                                              const char** why) {
     node_.drain();
-    if (node_.own_writer) return replay_rings(offset, rooms);
+    if (node_.own_writer) return replay_rings(offset, rooms, why);
     const auto pos = position_of(offset);
     if (!pos) return std::nullopt;
     auto r = shm::RingReader::attach(*node_.segment, {"replay", -1, shm::StartAt::latest});
     if (!r) return std::nullopt;
     shm::RingReader& rd = r.value();
-    if (!rd.seek(*pos)) {
-      ++node_.stats.recovery_failures;
-      return std::nullopt;
-    }
+    if (!rd.seek(*pos)) return std::nullopt;
     const std::uint64_t end = node_.applied_end;
     std::vector<sio::EncodedPacket> out;
     std::array<RecordView, 64> views;
@@ -446,10 +446,11 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
   // this worker has applied of each; each with this worker's offset, under a pair of entries of
   // its cut log (the start, the end) that a later recovery from one of them reads.
   std::optional<std::vector<sio::EncodedPacket>> replay_rings(const std::string& offset,
-                                                              const std::set<sio::Room>& rooms) {
+                                                              const std::set<sio::Room>& rooms,
+                                                              const char** why) {
     Start s = start_of(offset);
     if (s.refused != nullptr) {
-      ++node_.stats.recovery_failures;
+      *why = s.refused;
       return std::nullopt;
     }
     const auto mine = node_.applied_cut();
@@ -479,7 +480,7 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
           if (!b || b->nsp != nsp_->name() || (b->flags & (kFlagAck | kFlagVolatile)) != 0)
             continue;
           if (!sio::reaches(b->opts, rooms)) continue;
-          set_offset(*b, node_.offset_for(*from, ring, v.position));
+          (void)set_offset(*b, node_.offset_for(*from, ring, v.position));
           batch.push_back(std::move(b->packet));
         }
         if (!rd.consume(std::span<const RecordView>(views.data(), used))) return std::nullopt;

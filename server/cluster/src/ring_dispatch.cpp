@@ -88,8 +88,9 @@ bool Node::Impl::read_batch(shm::RingReader& r, WorkerRing* from) {
       // cut log for this ring as it is now (a record applied before this one in the batch may
       // have delivered broadcasts of another ring: an app's handler, a death, a replay).
       if (c.broadcast && cuts)
-        if (const auto e = cut_for(ring_index(from)))
-          set_offset(*c.broadcast, offset_for(*e, ring_index(from), c.position));
+        if (const auto e = cut_for(ring_index(from));
+            e && !set_offset(*c.broadcast, offset_for(*e, ring_index(from), c.position)))
+          ++stats.bad_records;
       if (c.broadcast)
         apply_broadcast(std::move(*c.broadcast), c.producer);
       else

@@ -126,10 +126,12 @@ inline std::optional<TakenBroadcast> take_broadcast(std::span<const std::byte> r
 
 // With a ring per worker and recovery: writes this worker's offset over the placeholder of a
 // broadcast flagged kFlagOffset, in its frame not yet shared (docs/ring-per-worker.md).
-inline void set_offset(TakenBroadcast& b, std::string_view offset) {
-  if ((b.flags & kFlagOffset) == 0) return;
-  if (char* d = b.packet.frame.unshared_payload())
-    patch_offset(d, b.packet.frame->payload().size(), offset);
+// False if it is flagged but has no placeholder to write over (a malformed record: delivered
+// with what it has, an offset no recovery accepts).
+[[nodiscard]] inline bool set_offset(TakenBroadcast& b, std::string_view offset) {
+  if ((b.flags & kFlagOffset) == 0) return true;
+  char* d = b.packet.frame.unshared_payload();
+  return d != nullptr && patch_offset(d, b.packet.frame->payload().size(), offset);
 }
 
 }  // namespace shmio::cluster

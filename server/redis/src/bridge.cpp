@@ -499,7 +499,8 @@ struct Bridge::Impl {
       st = dec.feed_binary(std::string(b.attachments[i]), p);
     if (st != sio::Decoder::Status::packet || !p.data || !p.data->is_array()) return;
     // A recovery offset names a position in this host's ring: meaningless elsewhere.
-    if ((b.flags & cluster::kFlagOwnInRingOrder) != 0 && !p.data->as_array().empty())
+    if ((b.flags & (cluster::kFlagOffset | cluster::kFlagOwnInRingOrder)) != 0 &&
+        !p.data->as_array().empty())
       p.data->as_array().pop_back();
     p.nsp = std::string(b.nsp);
     sio::BroadcastOptions opts;

@@ -188,6 +188,96 @@ TEST(RedisUrl, GoodAndBadUrls) {
   EXPECT_FALSE(redis::parse_url("redis://", &why));
   EXPECT_FALSE(redis::parse_url("unix://relative.sock", &why));
   EXPECT_FALSE(redis::parse_url("http://h", &why));
+  // IPv6 addresses, in brackets (as in any URL).
+  u = redis::parse_url("redis://:pw@[::1]:6380/1");
+  ASSERT_TRUE(u);
+  EXPECT_EQ(u->host, "::1");
+  EXPECT_EQ(u->port, 6380);
+  EXPECT_EQ(u->db, 1);
+  EXPECT_EQ(u->password, "pw");
+  u = redis::parse_url("redis://[fe80::1%eth0]");
+  ASSERT_TRUE(u);
+  EXPECT_EQ(u->host, "fe80::1%eth0");
+  EXPECT_EQ(u->port, 6379);
+  EXPECT_FALSE(redis::parse_url("redis://::1:6379", &why));
+  EXPECT_NE(why.find("brackets"), std::string::npos) << why;
+  EXPECT_FALSE(redis::parse_url("redis://[::1", &why));
+  EXPECT_FALSE(redis::parse_url("redis://[::1]6379", &why));
+  EXPECT_FALSE(redis::parse_url("redis://[::1]:", &why));
+  EXPECT_FALSE(redis::parse_url("redis://[]:6379", &why));
+  EXPECT_FALSE(redis::parse_url("redis://h:", &why));
+}
+
+// A host that drops the connection's packets (here: a listener whose accept queue is full, so
+// the kernel drops further SYNs): each attempt is abandoned at connect_timeout and retried,
+// instead of waiting for the kernel's SYN retries (about 2 minutes each).
+TEST_F(RedisClient, AConnectThatHangsIsAbandonedAtTheConnectTimeout) {
+  const int lfd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(lfd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(::listen(lfd, 0), 0);
+  socklen_t len = sizeof a;
+  ::getsockname(lfd, reinterpret_cast<sockaddr*>(&a), &len);
+  // Fill the accept queue (never accepted): a backlog of 0 holds one; two more to be sure.
+  std::vector<int> fillers;
+  for (int i = 0; i < 3; ++i) {
+    const int f = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    (void)::connect(f, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    fillers.push_back(f);
+  }
+  redis::ClientOptions o;
+  o.url = "redis://127.0.0.1:" + std::to_string(ntohs(a.sin_port));
+  o.connect_timeout = 300ms;
+  std::vector<std::string> states;
+  o.on_state = [&](bool up, const std::string& why) {
+    states.push_back((up ? "up: " : "down: ") + why);
+  };
+  auto c = client(o);
+  const auto t0 = std::chrono::steady_clock::now();
+  ASSERT_TRUE(drive([&] { return states.size() >= 2; }, 10s)) << "abandoned and tried again";
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);
+  for (const auto& st : states)
+    EXPECT_NE(st.find("no answer in 300 ms (connect_timeout)"), std::string::npos) << st;
+  EXPECT_GE(c->stats().connection_lost, 2u);
+  EXPECT_EQ(c->stats().connects, 0u);
+  c->stop();
+  for (int f : fillers) ::close(f);
+  ::close(lfd);
+}
+
+// A subscription Redis refuses (here an ACL user with no channel allowed): said, and the
+// connection tried again (the refusal was dropped without a word, the subscriber deaf for ever).
+TEST_F(RedisClient, ARefusedSubscriptionIsSaidAndTriedAgain) {
+  RedisServer server(free_port());
+  server.start();
+  auto admin = client({.url = server.url()});
+  const redis::Reply set =
+      call(*admin, {"ACL", "SETUSER", "deaf", "on", ">pw", "~*", "resetchannels", "+@all"});
+  ASSERT_EQ(set.str, "OK") << set.str;
+  std::vector<std::string> states;
+  auto sub = client({.url = "redis://deaf:pw@" + server.url().substr(8),
+                     .on_state = [&](bool up, const std::string& why) {
+                       states.push_back((up ? "up: " : "down: ") + why);
+                     }});
+  sub->subscribe("news");
+  ASSERT_TRUE(drive([&] { return states.size() >= 4; }));
+  EXPECT_EQ(states[0], "up: connected");
+  EXPECT_NE(states[1].find("a subscription was refused: NOPERM"), std::string::npos) << states[1];
+  EXPECT_EQ(states[2], "up: connected") << "tried again";
+  // A user allowed the channel subscribes and gets its messages, on the same server.
+  std::vector<std::string> got;
+  auto ok = client({.url = server.url(),
+                    .on_message = [&](const std::string&, const std::string&, const std::string&,
+                                      std::string payload) { got.push_back(std::move(payload)); }});
+  ok->subscribe("news");
+  ASSERT_TRUE(drive([&] {
+    if (got.empty()) admin->command({"PUBLISH", "news", "hello"});
+    return !got.empty();
+  }));
+  EXPECT_EQ(got[0], "hello");
+  sub->stop();
 }
 
 TEST_F(RedisClient, CommandsAreAnsweredInOrderWithEveryReplyType) {

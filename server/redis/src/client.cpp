@@ -70,11 +70,27 @@ std::optional<Url> parse_url(std::string_view text, std::string* error) {
       u.db = static_cast<int>(n);
     }
   }
-  if (const auto colon = hostport.rfind(':');
-      colon != std::string_view::npos && hostport.find(']') == std::string_view::npos) {
-    if (!number(hostport.substr(colon + 1), 1, 65535, n)) return fail("a port is 1..65535");
-    u.port = static_cast<std::uint16_t>(n);
+  std::string_view port;
+  bool has_port = false;
+  if (!hostport.empty() && hostport[0] == '[') {  // an IPv6 address: [addr] or [addr]:port
+    const auto close = hostport.find(']');
+    if (close == std::string_view::npos) return fail("an IPv6 address in a URL ends with ]");
+    const std::string_view after = hostport.substr(close + 1);
+    if (!after.empty() && after[0] != ':') return fail("after [address] comes :port or nothing");
+    has_port = !after.empty();
+    if (has_port) port = after.substr(1);
+    hostport = hostport.substr(1, close - 1);
+    if (hostport.empty()) return fail("a redis:// URL needs a host");
+  } else if (const auto colon = hostport.find(':'); colon != std::string_view::npos) {
+    if (hostport.find(':', colon + 1) != std::string_view::npos)
+      return fail("an IPv6 address in a URL goes in brackets: redis://[::1]:6379");
+    has_port = true;
+    port = hostport.substr(colon + 1);
     hostport = hostport.substr(0, colon);
+  }
+  if (has_port) {
+    if (!number(port, 1, 65535, n)) return fail("a port is 1..65535");
+    u.port = static_cast<std::uint16_t>(n);
   }
   if (hostport.empty()) return fail("a redis:// URL needs a host");
   u.host = hostport;
@@ -135,7 +151,8 @@ struct Client::Impl {
         socket(ctx),
         resolver(ctx),
         timer(ctx),
-        ping_timer(ctx) {}
+        ping_timer(ctx),
+        connect_timer(ctx) {}
   ~Impl() {
     if (reader != nullptr) redisReaderFree(reader);
   }
@@ -148,6 +165,7 @@ struct Client::Impl {
   // The quiet-link check (ClientOptions::ping_interval): when something was last read, and
   // whether a PING waits for its answer (since when).
   net::steady_timer ping_timer;
+  net::steady_timer connect_timer;  // (ClientOptions::connect_timeout)
   std::chrono::steady_clock::time_point last_read{};
   std::optional<std::chrono::steady_clock::time_point> ping_sent;
   // Whether this connection is in subscribe mode (a SUBSCRIBE written on it, until a confirmation
@@ -259,6 +277,10 @@ void on_reply(const std::shared_ptr<Client>& c, Client::Impl& m, Reply r) {
     }
     if (kind == "pong") return;  // a subscriber's answer to the quiet-link PING
   }
+  // An error no command of ours waits for, on a subscriber: Redis refused a subscription (an
+  // ACL without that channel, a shard channel of another node). Said, and tried again.
+  if (m.sub_mode && r.is_error() && m.inflight.empty())
+    return lost(c, m, "a subscription was refused: " + r.str);
   if (m.inflight.empty()) return;  // (nothing asked: a stray reply)
   Client::Impl::Command cmd = std::move(m.inflight.front());
   m.inflight.pop_front();
@@ -300,6 +322,7 @@ void read(const std::shared_ptr<Client>& c, Client::Impl& m) {
 }
 
 void connected(const std::shared_ptr<Client>& c, Client::Impl& m) {
+  m.connect_timer.cancel();
   m.up = true;
   m.backoff = std::chrono::milliseconds(0);
   ++m.stats.connects;
@@ -385,6 +408,7 @@ void lost(const std::shared_ptr<Client>& c, Client::Impl& m, const std::string& 
   m.writing_buf.clear();
   m.out.clear();
   m.ping_timer.cancel();
+  m.connect_timer.cancel();
   m.ping_sent.reset();
   if (was_up) m.down_since = std::chrono::steady_clock::now();
   m.up = false;
@@ -406,6 +430,16 @@ void lost(const std::shared_ptr<Client>& c, Client::Impl& m, const std::string& 
 
 void connect(const std::shared_ptr<Client>& c, Client::Impl& m) {
   const std::uint64_t gen = ++m.generation;
+  if (m.options.connect_timeout.count() > 0) {
+    m.connect_timer.expires_after(m.options.connect_timeout);
+    m.connect_timer.async_wait([c, &m, gen](const boost::system::error_code& ec) {
+      if (ec || gen != m.generation || m.up || m.stopped) return;
+      m.resolver.cancel();
+      lost(c, m,
+           "connect to " + (m.url.unix_socket ? m.url.path : m.url.host) + ": no answer in " +
+               std::to_string(m.options.connect_timeout.count()) + " ms (connect_timeout)");
+    });
+  }
   if (m.url.unix_socket) {
     m.socket = generic::socket(m.io);
     m.socket.async_connect(generic::endpoint(net::local::stream_protocol::endpoint(m.url.path)),
@@ -455,6 +489,7 @@ void Client::stop() {
   ++m.generation;
   m.timer.cancel();
   m.ping_timer.cancel();
+  m.connect_timer.cancel();
   boost::system::error_code ignored;
   m.socket.close(ignored);
   m.up = false;

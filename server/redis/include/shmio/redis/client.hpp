@@ -64,6 +64,10 @@ struct ClientOptions {
   std::string url = "redis://127.0.0.1:6379";
   std::chrono::milliseconds backoff_min{100};
   std::chrono::milliseconds backoff_max{5000};
+  // A connection attempt (the name resolved, the TCP or unix-socket connect) not done within this
+  // is abandoned ("no answer in N ms") and retried after the backoff: a host that drops packets
+  // would otherwise hold each attempt for the kernel's SYN retries (about 2 minutes). 0: never.
+  std::chrono::milliseconds connect_timeout{5000};
   // Commands waiting (not sent yet, or sent and unanswered), at most.
   std::size_t max_pending = 100000;
   // One reply (a bulk string, an array) larger than this closes the connection ("a reply larger

@@ -378,9 +378,6 @@ std::optional<WorkerOffset> worker_offset_from(std::string_view offset) {
   return WorkerOffset{static_cast<std::uint32_t>(*w), *e, static_cast<std::uint32_t>(*r), *p};
 }
 
-}  // namespace shmio::cluster
-
-namespace shmio::cluster {
 bool patch_offset(char* frame, std::size_t size, std::string_view offset) {
   const std::size_t n = offset.size();
   if (size < n + 3 || frame[size - 1] != ']' || frame[size - 2] != '"' ||

@@ -85,6 +85,10 @@ test("protocol errors get HTTP 400 with the JSON code", async () => {
   };
   await check("?EIO=3&transport=polling", 400, 5, "Unsupported protocol version");
   await check("?EIO=4&transport=carrier-pigeon", 400, 0, "Transport unknown");
+  // The transport is looked at before the version (engine.io's order).
+  await check("", 400, 0, "Transport unknown");
+  await check("?EIO=3&transport=carrier-pigeon", 400, 0, "Transport unknown");
+  await check("?transport=polling", 400, 5, "Unsupported protocol version");
   await check("?EIO=4&transport=polling&sid=unknown", 400, 1, "Session ID unknown");
   await check("?EIO=4&transport=polling", 400, 2, "Bad handshake method", "POST");
 });

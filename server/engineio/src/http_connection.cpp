@@ -216,15 +216,17 @@ void HttpConnection::handle(Request req, const Target& t) {
     auto it = t.query.find(k);
     return it == t.query.end() ? nullptr : &it->second;
   };
-  const std::string* eio = q("EIO");
-  if (eio == nullptr || *eio != "4")
-    return send(
-        srv_->json_error(req, http::status::bad_request, 5, "Unsupported protocol version"));
+  // The transport first, then the protocol version: engine.io's order (its verify() answers
+  // "Transport unknown" before its handshake looks at EIO).
   const std::string* transport = q("transport");
   const bool is_ws = transport != nullptr && *transport == "websocket";
   const bool is_polling = transport != nullptr && *transport == "polling";
   if ((!is_ws && !is_polling) || (is_ws && !o.allow_websocket) || (is_polling && !o.allow_polling))
     return send(srv_->json_error(req, http::status::bad_request, 0, "Transport unknown"));
+  const std::string* eio = q("EIO");
+  if (eio == nullptr || *eio != "4")
+    return send(
+        srv_->json_error(req, http::status::bad_request, 5, "Unsupported protocol version"));
   const bool upgrade = websocket::is_upgrade(req);
   if (upgrade && !is_ws)
     return send(srv_->json_error(req, http::status::bad_request, 3, "Bad request"));

@@ -546,8 +546,8 @@ TEST_P(ClusterRecoveryTest, ABroadcastAfterAHandlersOwnBroadcastInOneBatchNamesA
   ASSERT_FALSE(offset.empty());
   drop(x.k, 0);
   // Back on worker 1: nothing missed, nothing again.
-  const std::string auth = R"({"pid":")" + x.pid + R"(","offset":")" + offset + R"("})";
-  const Joined y = connect_with(1, auth);
+  const std::string back = auth(x.pid, offset);
+  const Joined y = connect_with(1, back);
   EXPECT_EQ(y.sid, x.sid) << "recovered";
   one.emit("c", sio::Args{});
   // (a replay comes before anything live: once "c" is in, so is anything replayed)
@@ -558,7 +558,7 @@ TEST_P(ClusterRecoveryTest, ABroadcastAfterAHandlersOwnBroadcastInOneBatchNamesA
   drop(y.k, 1);
   // Back on worker 0 from the same offset: "c" and "d" missed since, replayed.
   one.emit("d", sio::Args{});
-  const Joined z = connect_with(0, auth);
+  const Joined z = connect_with(0, back);
   EXPECT_EQ(z.sid, x.sid) << "recovered again";
   one.emit("e", sio::Args{});
   ASSERT_TRUE(drive([&] { return has(z.k, "e"); }));
@@ -579,14 +579,14 @@ TEST_P(ClusterRecoveryTest, RecoveringFromAReplayedRecordRepeatsNothing) {
   std::string offset = offset_of_event(events(x.k)[0]);
   drop(x.k, 0);
   workers_[0]->server->of("/").emit("b", sio::Args{});  // (worker 0's ring)
-  const Joined y = connect_with(1, R"({"pid":")" + x.pid + R"(","offset":")" + offset + R"("})");
+  const Joined y = connect_with(1, auth(x.pid, offset));
   ASSERT_TRUE(drive([&] { return events(y.k).size() == 1; }));
   EXPECT_EQ(y.sid, x.sid);
   EXPECT_EQ(events(y.k)[0].substr(0, 5), R"(["b",)") << "the replay";
   offset = offset_of_event(events(y.k)[0]);
   drop(y.k, 1);
   workers_[1]->server->of("/").emit("c", sio::Args{});
-  const Joined z = connect_with(0, R"({"pid":")" + x.pid + R"(","offset":")" + offset + R"("})");
+  const Joined z = connect_with(0, auth(x.pid, offset));
   EXPECT_EQ(z.sid, x.sid);
   workers_[0]->server->of("/").emit("d", sio::Args{});
   // (a replay comes before anything live: once "d" is in, so is anything replayed)
@@ -664,7 +664,7 @@ TEST_P(ClusterSmallCutLogTest, AnOffsetWhoseEntryWasOverwrittenGetsAFreshSession
   const std::string recent = offset_of_event(events(z.k)[0]);
   drop(z.k, 0);
   workers_[1]->server->of("/").emit("c", sio::Args{});
-  const Joined back = connect_with(1, R"({"pid":")" + z.pid + R"(","offset":")" + recent + R"("})");
+  const Joined back = connect_with(1, auth(z.pid, recent));
   EXPECT_EQ(back.sid, z.sid) << "recovered";
   ASSERT_TRUE(drive([&] { return has(back.k, "c"); }));
   EXPECT_EQ(events(back.k).size(), 1u);

@@ -79,9 +79,10 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
     if (with_offset && published) {
       // A worker does not read its own ring: delivered now, under a cut of its own ring.
       const int own = node_.options.worker;
-      if (node_.cuts)
-        if (const auto e = node_.cut_for(own))
-          patch_offset(frame.data(), frame.size(), node_.offset_for(*e, own, position));
+      if (const auto e = node_.cuts ? node_.cut_for(own) : std::nullopt) {
+        const auto d = node_.offset_for(*e, own, position);
+        (void)patch_offset(frame.data(), frame.size(), std::string_view(d.data(), d.size()));
+      }
       return nsp_->deliver_local(
           sio::EncodedPacket::from(frame, p.attachments, opts.flags.compress), opts);
     }
@@ -380,6 +381,14 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
     Node::Impl::WorkerRing* r = node_.rings.of(k);
     return r != nullptr ? &r->segment : nullptr;
   }
+  // A temporary reader on ring k (released with it), or nullopt.
+  std::optional<shm::RingReader> replay_reader(int k) {
+    shm::Segment* seg = ring_segment(k);
+    if (seg == nullptr) return std::nullopt;
+    auto r = shm::RingReader::attach(*seg, {"replay", -1, shm::StartAt::latest});
+    if (!r) return std::nullopt;
+    return std::move(r.value());
+  }
   // The cut the client's worker had delivered when it delivered the record the offset names: the
   // entry's positions, the record's own in its ring (a replay entry: the rings before that one
   // replayed up to its end, those after it from its start).
@@ -411,13 +420,6 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
       for (std::uint32_t k = 0; k < o.ring; ++k) s.cut[k] = to->cut[k];
     // The named record, which the client has: a broadcast at that position, whose end is where
     // its ring's replay starts.
-    auto replay_reader = [this](int k) -> std::optional<shm::RingReader> {
-      shm::Segment* seg = ring_segment(k);
-      if (seg == nullptr) return std::nullopt;
-      auto r = shm::RingReader::attach(*seg, {"replay", -1, shm::StartAt::latest});
-      if (!r) return std::nullopt;
-      return std::move(r.value());
-    };
     {
       auto rd = replay_reader(static_cast<int>(o.ring));
       std::array<RecordView, 1> v;
@@ -462,11 +464,9 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
     std::array<RecordView, 64> views;
     for (std::size_t k = 0; k < s.cut.size(); ++k) {
       const int ring = static_cast<int>(k);
-      shm::Segment* seg = ring_segment(ring);
-      if (seg == nullptr) return std::nullopt;
-      auto r = shm::RingReader::attach(*seg, {"replay", -1, shm::StartAt::latest});
-      if (!r || !r.value().seek(s.cut[k])) return std::nullopt;
-      shm::RingReader& rd = r.value();
+      auto r = replay_reader(ring);
+      if (!r || !r->seek(s.cut[k])) return std::nullopt;
+      shm::RingReader& rd = *r;
       while (rd.position() < mine[k]) {
         const std::size_t n = rd.peek(views);
         if (rd.last_loss().records != 0) return std::nullopt;

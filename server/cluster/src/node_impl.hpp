@@ -139,9 +139,10 @@ struct Node::Impl {
     cut_entry = e.value_or(0);
     return e;
   }
-  std::string offset_for(std::uint64_t entry, int ring, std::uint64_t position) const {
-    return worker_offset_of({static_cast<std::uint32_t>(options.worker), entry,
-                             static_cast<std::uint32_t>(ring), position});
+  std::array<char, kWorkerOffsetDigits> offset_for(std::uint64_t entry, int ring,
+                                                   std::uint64_t position) const {
+    return worker_offset_digits({static_cast<std::uint32_t>(options.worker), entry,
+                                 static_cast<std::uint32_t>(ring), position});
   }
 
   // --- publishing

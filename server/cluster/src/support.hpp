@@ -128,10 +128,12 @@ inline std::optional<TakenBroadcast> take_broadcast(std::span<const std::byte> r
 // broadcast flagged kFlagOffset, in its frame not yet shared (docs/ring-per-worker.md).
 // False if it is flagged but has no placeholder to write over (a malformed record: delivered
 // with what it has, an offset no recovery accepts).
-[[nodiscard]] inline bool set_offset(TakenBroadcast& b, std::string_view offset) {
+[[nodiscard]] inline bool set_offset(TakenBroadcast& b,
+                                     const std::array<char, kWorkerOffsetDigits>& offset) {
   if ((b.flags & kFlagOffset) == 0) return true;
   char* d = b.packet.frame.unshared_payload();
-  return d != nullptr && patch_offset(d, b.packet.frame->payload().size(), offset);
+  return d != nullptr && patch_offset(d, b.packet.frame->payload().size(),
+                                      std::string_view(offset.data(), offset.size()));
 }
 
 }  // namespace shmio::cluster

@@ -327,18 +327,12 @@ std::vector<json::array> split_sockets(json::array sockets, std::size_t budget,
   return parts;
 }
 
-std::string offset_of(std::uint64_t position) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string s(kOffsetDigits, '0');
-  for (std::size_t i = 0; i < kOffsetDigits; ++i)
-    s[kOffsetDigits - 1 - i] = kHex[(position >> (4 * i)) & 0xF];
-  return s;
-}
-
-std::optional<std::uint64_t> position_of(std::string_view offset) {
-  if (offset.size() != kOffsetDigits) return std::nullopt;
+namespace {
+// Lower-case hex digits (as written), at most 16; nullopt for anything else.
+std::optional<std::uint64_t> parse_hex(std::string_view digits) {
+  if (digits.empty() || digits.size() > 16) return std::nullopt;
   std::uint64_t v = 0;
-  for (char ch : offset) {
+  for (char ch : digits) {
     int d;
     if (ch >= '0' && ch <= '9')
       d = ch - '0';
@@ -350,30 +344,41 @@ std::optional<std::uint64_t> position_of(std::string_view offset) {
   }
   return v;
 }
-
-namespace {
-void put_hex(std::string& s, std::size_t at, std::size_t digits, std::uint64_t v) {
+void put_hex(char* s, std::size_t digits, std::uint64_t v) {
   static constexpr char kHex[] = "0123456789abcdef";
-  for (std::size_t i = 0; i < digits; ++i) s[at + digits - 1 - i] = kHex[(v >> (4 * i)) & 0xF];
+  for (std::size_t i = 0; i < digits; ++i) s[digits - 1 - i] = kHex[(v >> (4 * i)) & 0xF];
 }
 }  // namespace
 
-std::string worker_offset_of(const WorkerOffset& o) {
-  std::string s(kWorkerOffsetDigits, '0');
-  put_hex(s, 0, 2, o.worker);
-  put_hex(s, 2, 12, o.entry);
-  put_hex(s, 14, 2, o.ring);
-  put_hex(s, 16, 16, o.position);
+std::string offset_of(std::uint64_t position) {
+  std::string s(kOffsetDigits, '0');
+  put_hex(s.data(), kOffsetDigits, position);
   return s;
+}
+
+std::optional<std::uint64_t> position_of(std::string_view offset) {
+  if (offset.size() != kOffsetDigits) return std::nullopt;
+  return parse_hex(offset);
+}
+
+std::array<char, kWorkerOffsetDigits> worker_offset_digits(const WorkerOffset& o) {
+  std::array<char, kWorkerOffsetDigits> s;
+  put_hex(s.data(), 2, o.worker);
+  put_hex(s.data() + 2, 12, o.entry);
+  put_hex(s.data() + 14, 2, o.ring);
+  put_hex(s.data() + 16, 16, o.position);
+  return s;
+}
+
+std::string worker_offset_of(const WorkerOffset& o) {
+  const auto d = worker_offset_digits(o);
+  return std::string(d.data(), d.size());
 }
 
 std::optional<WorkerOffset> worker_offset_from(std::string_view offset) {
   if (offset.size() != kWorkerOffsetDigits) return std::nullopt;
-  auto part = [&](std::size_t at, std::size_t digits) -> std::optional<std::uint64_t> {
-    if (digits == 16) return position_of(offset.substr(at, 16));
-    return position_of(std::string(16 - digits, '0') + std::string(offset.substr(at, digits)));
-  };
-  const auto w = part(0, 2), e = part(2, 12), r = part(14, 2), p = part(16, 16);
+  const auto w = parse_hex(offset.substr(0, 2)), e = parse_hex(offset.substr(2, 12)),
+             r = parse_hex(offset.substr(14, 2)), p = parse_hex(offset.substr(16, 16));
   if (!w || !e || !r || !p) return std::nullopt;
   return WorkerOffset{static_cast<std::uint32_t>(*w), *e, static_cast<std::uint32_t>(*r), *p};
 }

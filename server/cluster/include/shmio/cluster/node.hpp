@@ -77,9 +77,10 @@ struct NodeOptions {
   // the object is allocated whole at creation). Defaults 262,144 and 256 MiB: 10 MiB a worker with
   // 2 workers (20 MiB in all), 56 MiB in all with 4, the 256 MiB cap from 8 workers on (16
   // workers: 110,376 entries each). An entry is taken when a worker delivers a broadcast of
-  // another ring than the last, at most one per batch read: at 1,000 such batches a second 2^18
-  // entries last about 4 minutes (socket.io's default window is 2). A recovery whose offset names
-  // an entry overwritten since is refused (a fresh session, counted in
+  // another ring than the last broadcast it delivered: in practice one per batch read (64
+  // records) or per run of its own broadcasts; at 1,000 such runs a second 2^18 entries last
+  // about 4 minutes (socket.io's default window is 2). A recovery whose offset names an entry
+  // overwritten since is refused (a fresh session, counted in
   // shmio_recovery_failures_total), as one whose records the ring overwrote.
   std::uint32_t cut_log_entries = 1u << 18;
   std::size_t cut_log_bytes = std::size_t{256} << 20;

@@ -21,6 +21,7 @@
 //   u32 json bytes | json | u32 blobs | (u32 length + bytes) per blob
 #pragma once
 
+#include <array>
 #include <boost/json/object.hpp>
 #include <cstddef>
 #include <cstdint>
@@ -165,6 +166,8 @@ struct WorkerOffset {
   std::uint64_t position = 0;
 };
 std::string worker_offset_of(const WorkerOffset& o);
+// The same digits in a buffer of their own (no allocation: written into every delivered frame).
+std::array<char, kWorkerOffsetDigits> worker_offset_digits(const WorkerOffset& o);
 std::optional<WorkerOffset> worker_offset_from(std::string_view offset);
 // Writes `offset` over the placeholder a frame flagged kFlagOffset ends with (`..."<digits>"]`,
 // as many digits as `offset` has). False (frame unchanged) if the frame does not end that way.

@@ -295,7 +295,8 @@ int CmdStat(const shm::Segment& s, const Options& o) {
   const std::uint64_t repairs = c.repair.repairs.load(kRelaxed);
   const std::uint64_t abandoned_bytes = c.repair.abandoned_bytes.load(kRelaxed);
   const std::uint64_t aborted_claims = c.repair.aborted_claims.load(kRelaxed);
-  const std::int32_t repair_lock = c.repair.lock_pid.load(kRelaxed);
+  // (The lock word is the holder's process_tag: its pid in the high half.)
+  const auto repair_lock = static_cast<std::int32_t>(c.repair.lock.load(kRelaxed) >> 32);
   const std::uint32_t waiters = c.wake.waiters.load(kRelaxed);
   const std::uint64_t horizon = c.horizon.horizon.load(kRelaxed);
   const std::uint64_t granule = layout::horizon_granule(s.capacity());

@@ -115,6 +115,17 @@ Liveness liveness(const ProcessIdentity& who) noexcept {
   return Liveness::alive;
 }
 
+std::uint64_t process_tag(const ProcessIdentity& who) noexcept {
+  return (static_cast<std::uint64_t>(static_cast<std::uint32_t>(who.pid)) << 32) |
+         (who.start_time & 0xFFFFFFFFULL);
+}
+
+bool process_tag_alive(std::uint64_t tag) noexcept {
+  const ProcessLook p = look_up_process(static_cast<pid_t>(tag >> 32));
+  if (p.is == ProcessLook::Is::unknown) return true;
+  return p.is == ProcessLook::Is::alive && (p.start_time & 0xFFFFFFFFULL) == (tag & 0xFFFFFFFFULL);
+}
+
 std::uint64_t monotonic_ns() noexcept {
   timespec ts{};
   ::clock_gettime(CLOCK_MONOTONIC, &ts);

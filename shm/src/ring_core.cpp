@@ -292,28 +292,25 @@ std::uint64_t find_oldest(const Segment& s, std::uint64_t tail, std::uint64_t fr
 
 namespace {
 
-// Tries to take the repair lock; steals it from a dead holder.
+// Tries to take the repair lock; steals it from a dead holder. The lock word names its holder
+// whole (process_tag), so a holder is judged by what it stored in the one CAS that took the lock:
+// a thief descheduled right after its CAS is judged alive (RingCrash.ARepairLockStolenFromThe...).
 bool lock_repair(const Segment& s, const ProcessIdentity& me) noexcept {
   RepairBlock& r = s.control().repair;
-  std::int32_t holder = 0;
-  if (r.lock_pid.compare_exchange_strong(holder, me.pid, std::memory_order_acq_rel)) {
-    r.lock_start_time.store(me.start_time, std::memory_order_release);
-    return true;
+  const std::uint64_t mine = process_tag(me);
+  std::uint64_t holder = 0;
+  if (!r.lock.compare_exchange_strong(holder, mine, std::memory_order_acq_rel)) {
+    // Held: by another thread of this process (the same tag), or by a live process: not ours.
+    if ((holder >> 32) == static_cast<std::uint32_t>(me.pid) || process_tag_alive(holder))
+      return false;
+    if (!r.lock.compare_exchange_strong(holder, mine, std::memory_order_acq_rel)) return false;
   }
-  const std::uint64_t holder_start = r.lock_start_time.load(std::memory_order_acquire);
-  ProcessIdentity h{holder, holder_start != 0 ? holder_start : process_start_time(holder)};
-  if (holder == me.pid || liveness(h) == Liveness::alive) return false;
-  if (r.lock_pid.compare_exchange_strong(holder, me.pid, std::memory_order_acq_rel)) {
-    r.lock_start_time.store(me.start_time, std::memory_order_release);
-    return true;
-  }
-  return false;
+  hook(HookPoint::repair_locked, 0);
+  return true;
 }
 
 void unlock_repair(const Segment& s) noexcept {
-  RepairBlock& r = s.control().repair;
-  r.lock_start_time.store(0, std::memory_order_relaxed);
-  r.lock_pid.store(0, std::memory_order_release);
+  s.control().repair.lock.store(0, std::memory_order_release);
 }
 
 // Writes a padding record over [position, end) and seals it. Holes longer than a u32 length are

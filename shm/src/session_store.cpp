@@ -96,19 +96,6 @@ std::uint32_t index_tag(std::uint64_t h) noexcept {
   return static_cast<std::uint32_t>(h >> 56) << 24;
 }
 
-std::uint64_t tag(const ProcessIdentity& p) noexcept {
-  return (static_cast<std::uint64_t>(static_cast<std::uint32_t>(p.pid)) << 32) |
-         (p.start_time & 0xFFFFFFFFULL);
-}
-
-// Whether the process a tag names lives: its pid's entry, with the low half of its start time
-// (a failed look judges nothing: alive, shm/process.hpp).
-bool tag_alive(std::uint64_t t) noexcept {
-  const ProcessLook p = look_up_process(static_cast<pid_t>(t >> 32));
-  if (p.is == ProcessLook::Is::unknown) return true;
-  return p.is == ProcessLook::Is::alive && (p.start_time & 0xFFFFFFFFULL) == (t & 0xFFFFFFFFULL);
-}
-
 std::uint32_t round_pow2(std::uint64_t n, std::uint32_t least) {
   std::uint64_t s = least;
   while (s < n) s <<= 1;
@@ -156,13 +143,13 @@ struct SessionStore::Map {
   bool lock(SlotHeader& s) const {
     const ProcessIdentity self = self_identity();
     if (self.start_time == 0) return false;  // (unreadable now: a tag others would judge dead)
-    const std::uint64_t me = tag(self);
+    const std::uint64_t me = process_tag(self);
     const auto start = std::chrono::steady_clock::now();
     for (int spins = 0;; ++spins) {
       std::uint64_t held = 0;
       if (s.lock.compare_exchange_strong(held, me, std::memory_order_acquire)) return true;
       if (spins % 64 == 63) {
-        if (!tag_alive(held)) {
+        if (!process_tag_alive(held)) {
           if (s.lock.compare_exchange_strong(held, me, std::memory_order_acquire)) return true;
           continue;
         }
@@ -288,8 +275,8 @@ struct SessionStore::Map {
   // Since when a held entry is disconnected (0: connected on a live worker).
   std::uint64_t disconnected_since(SlotHeader& s) noexcept {
     if ((s.flags & 1) == 0) return s.since_ns;
-    const std::uint64_t who = tag({static_cast<pid_t>(s.owner_pid), s.owner_start});
-    if (who == tag(self_identity()) || tag_alive(who)) return 0;
+    const std::uint64_t who = process_tag({static_cast<pid_t>(s.owner_pid), s.owner_start});
+    if (who == process_tag(self_identity()) || process_tag_alive(who)) return 0;
     // A death noted before this entry was written is an earlier process's with the same pid.
     std::uint64_t at = death_of(s.owner_pid, s.since_ns);
     if (at == 0) {

@@ -53,6 +53,8 @@ const char* point_name(core::HookPoint p) {
       return "slot_owned";
     case core::HookPoint::repair_judged:
       return "repair_judged";
+    case core::HookPoint::repair_locked:
+      return "repair_locked";
   }
   return "?";
 }
@@ -583,6 +585,40 @@ TEST(RingCrash, ARepairerNeverMarksASlotTakenAgainMeanwhileDead) {
   EXPECT_EQ(third.error().code, Errc::no_free_slot);
   std::vector<std::byte> buf(100);
   EXPECT_EQ(next->publish(1, buf), PublishStatus::ok);
+}
+
+// The repair lock, stolen from a dead holder by a repairer that is then stopped (descheduled)
+// right after taking it: another repairer finds it held by a live process and waits (busy). Before
+// the lock was one word, the second repairer read the new holder's pid beside the dead one's start
+// time, judged it dead, and both repaired at once.
+TEST(RingCrash, ARepairLockStolenFromTheDeadIsNotStolenAgainFromItsLiveThief) {
+  RingName name("repair-lock");
+  auto s = test::make_ring(name, 1 << 16, 0, false, 2);
+  ASSERT_EQ(test::join(spawn_victim(name, core::HookPoint::before_write)), 128 + SIGKILL);
+  ASSERT_NE(s.control().frontier.frontier.load(), s.control().tail.tail.load()) << "a hole";
+  // A dead process holds the lock, as if it died repairing: the victim's pid, with a start time
+  // long past (the victim's own, in clock ticks, may well be the next child's too).
+  const ProcessIdentity dead{s.producer_slot(0).pid.load(), 1};
+  ASSERT_EQ(liveness(dead), Liveness::dead);
+  s.control().repair.lock.store(process_tag(dead));
+  const pid_t thief = test::spawn([&] {
+    auto seg = Segment::attach(name);
+    if (!seg) return 3;
+    core::set_test_hook(+[](core::HookPoint point, std::uint64_t) {
+      if (point == core::HookPoint::repair_locked) ::raise(SIGSTOP);
+    });
+    return core::resolve_stall(*seg) == core::StallOutcome::repaired ? 0 : 4;
+  });
+  int status = 0;
+  ASSERT_EQ(::waitpid(thief, &status, WUNTRACED), thief);
+  ASSERT_TRUE(WIFSTOPPED(status)) << "the first repairer never took the lock";
+  EXPECT_EQ(core::resolve_stall(s), core::StallOutcome::busy)
+      << "the lock taken from a live holder";
+  EXPECT_EQ(s.control().repair.repairs.load(), 0u);
+  ::kill(thief, SIGCONT);
+  EXPECT_EQ(test::join(thief), 0) << "the thief did not repair the hole itself";
+  EXPECT_EQ(s.control().repair.repairs.load(), 1u);
+  EXPECT_EQ(core::resolve_stall(s), core::StallOutcome::nothing_in_flight);
 }
 
 // Writer processes take an exclusive ring in turn, some dying while they hold it (SIGKILL after

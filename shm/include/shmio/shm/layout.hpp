@@ -58,8 +58,9 @@ namespace shmio::shm::layout {
 inline constexpr std::uint64_t kMagic = 0x474e52'4f494d4853ULL;  // "SHMIORNG" little-endian
 // 2: Control's horizon; 3: seals, indices apart; 4: exclusive-producer rings (the header flag and
 // the owner word, which older builds would ignore); 5: record headers beside the seals; 6: the wake
-// epochs (an older build's commits would not bump the epoch, and its waiters not arm at it)
-inline constexpr std::uint32_t kLayoutVersion = 6;
+// epochs (an older build's commits would not bump the epoch, and its waiters not arm at it); 7: the
+// repair lock in one word (pid and start time: an older build would take it as two)
+inline constexpr std::uint32_t kLayoutVersion = 7;
 
 inline constexpr std::size_t kUnit = 64;  // record alignment, one seal entry and one index per unit
 inline constexpr std::size_t kBlock = 128;  // a hot counter's own block (adjacent-line prefetch)
@@ -146,7 +147,9 @@ static_assert(offsetof(SegmentHeader, flags) == 80);
 //                        the count of parked waiters, and the wake epoch (u64, bumped before
 //                        the word by each wake) beside the highest epoch a waiter armed at
 //                        (layout version 6, docs/ring.md "Wake epochs").
-//   block 3  repair    : the repair lock (pid of the repairer, 0 = free), the exclusive producer's
+//   block 3  repair    : the repair lock (0 = free; else the repairer's process_tag: its pid and
+//                        the low half of its start time, one word since layout version 7), the
+//                        exclusive producer's
 //                        slot (exclusive-producer rings) and ring-wide counters.
 //   block 4  horizon   : the claims' high-water mark rounded down to a granule (capacity /
 //                        kHorizonGranules): a producer makes it at least its claim's end, so
@@ -168,11 +171,13 @@ struct alignas(kBlock) WakeBlock {
   std::atomic<std::uint64_t> armed_epoch;  // the highest epoch a waiter read when it armed
 };
 struct alignas(kBlock) RepairBlock {
-  std::atomic<std::int32_t> lock_pid;  // 0 = free; else the repairer's pid
+  // 0 = free; else the repairer's process_tag (shm/process.hpp): taken, and stolen from a dead
+  // holder, with one CAS that names the holder whole (until layout version 7 a pid and a start
+  // time in two words: a thief stopped between its two stores was judged dead by the next one).
+  std::atomic<std::uint64_t> lock;
   // Exclusive-producer rings: the one producer's slot + 1 in the low 16 bits and that slot's
   // generation (low 16 bits) in the high 16; 0 = none. Taken with a CAS (registry.cpp).
   std::atomic<std::uint32_t> exclusive_owner;
-  std::atomic<std::uint64_t> lock_start_time;  // the repairer's start time, for liveness
   std::atomic<std::uint64_t> repairs;          // holes turned into padding by a repair
   std::atomic<std::uint64_t> abandoned_bytes;  // bytes of dead producers' claims made padding
   std::atomic<std::uint64_t> aborted_claims;   // claims their live producer gave back

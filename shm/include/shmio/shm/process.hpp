@@ -40,6 +40,13 @@ std::uint64_t process_start_time(pid_t pid) noexcept;
 // Dead: no entry, a zombie, or another start time (the pid reused). Alive otherwise, also when
 // the entry could not be read (above).
 Liveness liveness(const ProcessIdentity& who) noexcept;
+// A process's identity in one 64-bit word, for a lock that must be taken and judged in one atomic
+// step (the ring's repair lock, the session table's slots): pid << 32 | the low 32 bits of its
+// start time (clock ticks: about 497 days at 100 Hz before they wrap). 0 names no process.
+std::uint64_t process_tag(const ProcessIdentity& who) noexcept;
+// Whether the process a tag names lives: its pid's entry, with the low half of that start time
+// (a look that fails for another reason than the entry's absence judges nothing: alive, above).
+bool process_tag_alive(std::uint64_t tag) noexcept;
 
 // CLOCK_MONOTONIC and CLOCK_REALTIME in nanoseconds.
 std::uint64_t monotonic_ns() noexcept;

@@ -192,7 +192,10 @@ enum class HookPoint {
   slot_owned,
   // resolve_stall's book-keeping: a dead producer's slot judged dead, not yet marked DEAD
   // (position: the slot's index)
-  repair_judged
+  repair_judged,
+  // the repair lock just taken (stolen from a dead holder, or free), nothing repaired yet
+  // (position: 0)
+  repair_locked
 };
 using HookFn = void (*)(HookPoint point, std::uint64_t position);
 void set_test_hook(HookFn fn) noexcept;

@@ -55,8 +55,11 @@ constexpr std::uint32_t kSlotMask = 0x00FFFFFFu;  // (slot + 1) in an index entr
 constexpr std::uint32_t kMaxSlots = kSlotMask - 1;
 constexpr const char* kPrefix = "shmio-sessions.";
 
+// A death record, rewritten when 64 later deaths wrap: `who` is cleared first and set last, and a
+// reader that sees the same pid before and after reading `at_ns` read that death's time (before,
+// a record rewritten during the read could pair one death's pid with the next one's time).
 struct Death {
-  std::atomic<std::uint64_t> who;  // the dead process's pid; 0: none
+  std::atomic<std::uint64_t> who;  // the dead process's pid; 0: none (or being rewritten)
   std::atomic<std::uint64_t> at_ns;
 };
 
@@ -260,7 +263,11 @@ struct SessionStore::Map {
   std::uint64_t death_of(std::uint64_t pid, std::uint64_t after = 0) const noexcept {
     for (const Death& d : header().deaths)
       if (d.who.load(std::memory_order_acquire) == pid) {
-        const std::uint64_t at = d.at_ns.load(std::memory_order_acquire);
+        const std::uint64_t at = d.at_ns.load(std::memory_order_relaxed);
+        // SYNC POINT READ: `who` again after `at_ns` (pairs with note_death's fence): unchanged,
+        // so `at_ns` is this pid's (a pid rewritten with itself is the same pid's death anyway).
+        std::atomic_thread_fence(std::memory_order_acquire);
+        if (d.who.load(std::memory_order_relaxed) != pid) continue;
         if (at >= after) return at;
       }
     return 0;
@@ -268,6 +275,10 @@ struct SessionStore::Map {
   void note_death(std::uint64_t pid, std::uint64_t at, std::uint64_t after = 0) noexcept {
     if (death_of(pid, after) != 0) return;
     Death& d = header().deaths[header().next_death.fetch_add(1) % kDeaths];
+    d.who.store(0, std::memory_order_relaxed);
+    // SYNC POINT WRITE: the cleared `who` before the new time (a reader that reads the new time
+    // then sees `who` changed), the time before the new `who` (release).
+    std::atomic_thread_fence(std::memory_order_release);
     d.at_ns.store(at, std::memory_order_relaxed);
     d.who.store(pid, std::memory_order_release);
     // (two noters of one death may both add it: the earlier time is read first; harmless)
@@ -449,12 +460,12 @@ SessionStore::Taken SessionStore::take(std::string_view key, std::chrono::nanose
   return t;
 }
 
-bool SessionStore::erase(std::string_view key) {
+SessionStore::EraseStatus SessionStore::erase(std::string_view key) {
   bool busy = false;
   auto f = m_->find(key, fnv1a(key), busy);
-  if (!f) return false;
+  if (!f) return busy ? EraseStatus::busy : EraseStatus::unknown;
   m_->remove(*f);
-  return true;
+  return EraseStatus::erased;
 }
 
 void SessionStore::worker_died(pid_t pid, std::uint64_t at_ns) {
@@ -507,6 +518,18 @@ const char* to_string(SessionStore::TakeStatus s) noexcept {
       return "its socket is still connected on a live worker";
     case SessionStore::TakeStatus::busy:
       return "its slot was held by a stopped worker";
+  }
+  return "?";
+}
+
+const char* to_string(SessionStore::EraseStatus s) noexcept {
+  switch (s) {
+    case SessionStore::EraseStatus::erased:
+      return "erased";
+    case SessionStore::EraseStatus::unknown:
+      return "no such session";
+    case SessionStore::EraseStatus::busy:
+      return "a slot on its way was held by a stopped worker";
   }
   return "?";
 }

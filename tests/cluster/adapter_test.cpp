@@ -22,11 +22,13 @@
 #include <vector>
 
 #include "../server/ws_client.hpp"
+#include "../shm/store_object.hpp"
 #include "shmio/cluster/node.hpp"
 #include "shmio/cluster/supervisor.hpp"
 #include "shmio/cluster/wire.hpp"
 #include "shmio/shm/board.hpp"
 #include "shmio/shm/cut_log.hpp"
+#include "shmio/shm/process.hpp"
 #include "shmio/shm/ring_reader.hpp"
 #include "shmio/shm/ring_writer.hpp"
 #include "shmio/shm/segment.hpp"
@@ -624,6 +626,29 @@ TEST_P(ClusterRecoveryTest, RecoveringFromAReplayedRecordOfALaterRingRepeatsNoEa
   ASSERT_EQ(got.size(), 2u) << got[0];
   EXPECT_EQ(got[0].substr(0, 5), R"(["d",)");
   EXPECT_EQ(got[1].substr(0, 5), R"(["e",)");
+}
+
+// A socket closed for good (a server-side disconnect: not recoverable) leaves the session table.
+// When a stopped process holds its slot at that moment, the worker tries the erase again until
+// it is done (before, the erase failed without a word, and the entry — connected, of a live
+// worker — stayed: recoverable once that worker died).
+TEST_P(ClusterRecoveryTest, ASessionClosedForGoodLeavesTheTableOnceAStoppedHolderLetsGo) {
+  const Joined x = connect_with(0, "");
+  ASSERT_FALSE(x.pid.empty());
+  auto store = shm::SessionStore::open(ring_, segment_->header().creation_time_ns);
+  ASSERT_TRUE(store) << store.error().message;
+  ASSERT_EQ(store->count_entries(), 1u);
+  // (The table is this test's: its one entry is in slot 0, the first handed out.)
+  shmio::test::StoreObject object(ring_, store->slots());
+  const pid_t holder = shmio::test::live_child();
+  object.slot_zero_lock().store(shm::process_tag({holder, shm::process_start_time(holder)}));
+  workers_[0]->server->of("/").socket(x.sid)->disconnect(true);
+  ASSERT_TRUE(drive([&] { return workers_[0]->server->client_count() == 0; }));
+  object.slot_zero_lock().store(0);
+  shmio::test::kill_child(holder);
+  EXPECT_EQ(store->count_entries(), 1u) << "erased through a held lock";
+  EXPECT_TRUE(drive([&] { return store->count_entries() == 0; })) << "never erased";
+  EXPECT_EQ(workers_[0]->node->stats().sessions_not_forgotten, 0u);
 }
 
 // With a ring per worker and cut logs of 16 entries (the least): an offset whose entry was

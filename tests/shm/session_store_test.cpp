@@ -17,11 +17,17 @@
 #include <thread>
 #include <vector>
 
+#include "store_object.hpp"
+
 using namespace std::chrono_literals;
 using shmio::shm::SessionStore;
 using shmio::shm::SessionStoreConfig;
 using Put = SessionStore::PutStatus;
 using Take = SessionStore::TakeStatus;
+
+using shmio::test::kill_child;
+using shmio::test::live_child;
+using shmio::test::StoreObject;
 
 namespace {
 
@@ -55,55 +61,6 @@ int in_child(F f) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 100 + WTERMSIG(status);
 }
 
-// A child that lives until killed (its pid and start time name a live holder).
-pid_t live_child() {
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    for (;;) ::pause();
-  }
-  return pid;
-}
-void kill_child(pid_t pid) {
-  ::kill(pid, SIGKILL);
-  ::waitpid(pid, nullptr, 0);
-}
-
-// The store's object, mapped by a test that writes into it directly (the byte layout at the top
-// of shm/src/session_store.cpp: a 4 KiB header — slots, slot_bytes, index_entries at bytes 24,
-// 28, 32 —, the index of 2 x slots u32 entries rounded up to 128 and then to 4 KiB, then the
-// slots: lock u64, state u32, flags u32, hash, owner pid, owner start, since (u64 each), key_len
-// u32 at 48, state_len u32 at 52).
-struct StoreObject {
-  explicit StoreObject(const std::string& ring, std::uint32_t slots) {
-    if (DIR* d = ::opendir("/dev/shm")) {
-      const std::string start = "shmio-sessions." + ring + ".";
-      while (dirent* e = ::readdir(d))
-        if (std::string(e->d_name).rfind(start, 0) == 0)
-          path = "/dev/shm/" + std::string(e->d_name);
-      ::closedir(d);
-    }
-    std::uint64_t entries = 128;
-    while (entries < 2ULL * slots) entries <<= 1;
-    index_entries = entries;
-    slot0 = 4096 + (entries * 4 + 4095) / 4096 * 4096;
-    const int fd = ::open(path.c_str(), O_RDWR);
-    if (fd < 0) throw std::runtime_error("no store object for " + ring);
-    base = ::mmap(nullptr, slot0 + 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    ::close(fd);
-    if (base == MAP_FAILED) throw std::runtime_error("mmap");
-  }
-  ~StoreObject() { ::munmap(base, slot0 + 4096); }
-  template <class T>
-  std::atomic<T>& at(std::uint64_t offset) {
-    return *reinterpret_cast<std::atomic<T>*>(static_cast<char*>(base) + offset);
-  }
-  std::atomic<std::uint64_t>& slot_zero_lock() { return at<std::uint64_t>(slot0); }
-  std::atomic<std::uint32_t>& index(std::uint64_t i) { return at<std::uint32_t>(4096 + 4 * i); }
-  std::string path;
-  void* base = nullptr;
-  std::uint64_t index_entries = 0, slot0 = 0;
-};
-
 }  // namespace
 
 // A put whose lookup cannot lock the key's own slot (held by a live process past the patience:
@@ -125,6 +82,26 @@ TEST(SessionStore, APutThatCannotLockTheKeysEntryIsBusyNotASecondEntry) {
   EXPECT_EQ(s.count_entries(), 1u) << "a second entry for the key";
   EXPECT_EQ(s.take("k", 1min).state, "v1");
   EXPECT_EQ(s.take("k", 1min).status, Take::unknown) << "taken twice";
+}
+
+// An erase that cannot lock the key's slot (held by a live process past the patience) says so:
+// the entry is still there, and a later erase removes it (before, it answered as for a key never
+// saved, and the worker that closed the session for good left its entry behind unknowingly).
+TEST(SessionStore, AnEraseThatCannotLockTheKeysEntryIsBusyAndLeavesIt) {
+  StoreName n;
+  auto s = open_store(n.ring, 64);
+  ASSERT_EQ(s.put("k", "v1", true, 1min), Put::ok);  // slot 0: the first handed out
+  StoreObject object(n.ring, 64);
+  const pid_t holder = live_child();
+  const std::uint64_t start = shmio::shm::process_start_time(holder);
+  ASSERT_NE(start, 0u);
+  object.slot_zero_lock().store(shmio::shm::process_tag({holder, start}));
+  EXPECT_EQ(s.erase("k"), SessionStore::EraseStatus::busy);
+  object.slot_zero_lock().store(0);
+  kill_child(holder);
+  EXPECT_EQ(s.count_entries(), 1u) << "the entry is still there";
+  EXPECT_EQ(s.erase("k"), SessionStore::EraseStatus::erased);
+  EXPECT_EQ(s.count_entries(), 0u);
 }
 
 // A process out of file descriptors cannot read /proc: that judges nothing. A live worker's
@@ -250,8 +227,8 @@ TEST(SessionStore, PutReplacesTheKeysEntryAndEraseRemovesIt) {
   EXPECT_EQ(s.count_entries(), 1u);
   EXPECT_EQ(s.take("k", 1min).state, "two");
   EXPECT_EQ(s.put("k", "three", false, 1min), Put::ok);
-  EXPECT_TRUE(s.erase("k"));
-  EXPECT_FALSE(s.erase("k"));
+  EXPECT_EQ(s.erase("k"), SessionStore::EraseStatus::erased);
+  EXPECT_EQ(s.erase("k"), SessionStore::EraseStatus::unknown);
   EXPECT_EQ(s.take("k", 1min).status, Take::unknown);
 }
 

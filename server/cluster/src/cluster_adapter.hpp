@@ -244,7 +244,7 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
   }
 
   void forget_session(const std::string& pid) override {
-    if (node_.sessions) node_.sessions->erase(key(pid));
+    node_.forget_session(key(pid));
   }
 
   std::optional<std::vector<sio::EncodedPacket>> replay(const std::string& offset,

@@ -32,6 +32,7 @@ struct Node::Impl {
         notify(ctx),
         dead_timer(ctx),
         board_timer(ctx),
+        forget_timer(ctx),
         load_timer(ctx) {}
 
   net::io_context& io;
@@ -81,6 +82,52 @@ struct Node::Impl {
       if (ec || stopped) return;
       if (local_metrics) post_metrics(local_metrics());
       arm_board_timer();
+    });
+  }
+  // Sessions closed for good (a reason that is not recoverable) leave the table at once. An erase
+  // that meets a slot held by a stopped process (EraseStatus::busy) is tried again once a second,
+  // oldest first, until it is done: left there, the entry would be recoverable after this worker's
+  // death (a connected entry of a dead owner counts as disconnected since the death). Each try
+  // that meets the stopped holder waits up to SessionStore::kPatience (50 ms) on this thread, so a
+  // round stops at the first still busy. At most kForgetLater wait; one more is given up, counted
+  // in shmio_sessions_not_forgotten_total and said (a stopped worker holding slots for that long
+  // is the operator's to see).
+  static constexpr std::size_t kForgetLater = 1024;
+  std::deque<std::string> forget_later;
+  net::steady_timer forget_timer;
+  bool forget_timer_armed = false;
+  std::chrono::steady_clock::time_point forget_logged{};
+  void forget_session(std::string key) {
+    if (!sessions) return;
+    if (forget_later.empty() && sessions->erase(key) != shm::SessionStore::EraseStatus::busy)
+      return;
+    if (forget_later.size() >= kForgetLater) {
+      ++stats.sessions_not_forgotten;
+      const auto now = std::chrono::steady_clock::now();
+      if (now - forget_logged >= std::chrono::seconds(1)) {
+        forget_logged = now;
+        std::fprintf(stderr,
+                     "shmio[w%d]: a closed session stays in the recovery table (%zu erases wait "
+                     "for slots held by a stopped worker)\n",
+                     options.worker, forget_later.size());
+      }
+      return;
+    }
+    // (Behind others waiting, it waits its turn: its erase would likely wait on the same holder.)
+    forget_later.push_back(std::move(key));
+    arm_forget_timer();
+  }
+  void arm_forget_timer() {
+    if (forget_timer_armed || stopped) return;
+    forget_timer_armed = true;
+    forget_timer.expires_after(std::chrono::seconds(1));
+    forget_timer.async_wait([this](const boost::system::error_code& ec) {
+      forget_timer_armed = false;
+      if (ec || stopped) return;
+      while (!forget_later.empty() &&
+             sessions->erase(forget_later.front()) != shm::SessionStore::EraseStatus::busy)
+        forget_later.pop_front();
+      if (!forget_later.empty()) arm_forget_timer();
     });
   }
   // Rebalancing: every worker's client count as it last said (LOAD, once a second).

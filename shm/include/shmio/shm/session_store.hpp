@@ -88,8 +88,14 @@ class SessionStore {
   // A connected entry whose owner is dead counts as disconnected since its owner's death (as a
   // worker noted it with worker_died(), or since this call if none did).
   Taken take(std::string_view key, std::chrono::nanoseconds max_age);
+  enum class EraseStatus {
+    erased,   // removed
+    unknown,  // no such entry
+    busy,     // a slot on its way was held past kPatience: the entry may still be there (a
+              // holder stopped with SIGSTOP); try again later
+  };
   // Removes the entry of `key` if there is one (its socket was closed for good).
-  bool erase(std::string_view key);
+  EraseStatus erase(std::string_view key);
   // Notes when a worker died (WORKER_DOWN): its connected entries expire from then on. The last
   // 64 deaths are kept; an owner found dead that no one noted is noted then.
   // (By pid: a dead process's start time can no longer be read. A pid reused since then is a live
@@ -108,5 +114,6 @@ class SessionStore {
 
 const char* to_string(SessionStore::PutStatus s) noexcept;
 const char* to_string(SessionStore::TakeStatus s) noexcept;
+const char* to_string(SessionStore::EraseStatus s) noexcept;
 
 }  // namespace shmio::shm

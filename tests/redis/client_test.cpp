@@ -384,6 +384,25 @@ TEST_F(RedisClient, RedisAbsentAtStartThenKilledAndRestarted) {
   EXPECT_GT(sub->stats().disconnected_ms, 0u);
 }
 
+// fail_unsent_on_loss (the fleet bridge's publisher: a broadcast is not written seconds late): a
+// command given while Redis is away fails at the next lost attempt ("not sent") and is never
+// written, where by default it waits for the next connection (the test above).
+TEST_F(RedisClient, UnsentCommandsFailAtTheNextLossWhenAskedTo) {
+  const std::uint16_t port = free_port();
+  RedisServer server(port);
+  auto c =
+      client({.url = "redis://127.0.0.1:" + std::to_string(port), .fail_unsent_on_loss = true});
+  std::optional<redis::Reply> got;
+  c->command({"SET", "a", "1"}, [&](const redis::Reply& r) { got = r; });
+  ASSERT_TRUE(drive([&] { return got.has_value(); })) << "still waiting";
+  EXPECT_TRUE(got->is_error());
+  EXPECT_NE(got->str.find("(not sent)"), std::string::npos) << got->str;
+  server.start();
+  ASSERT_TRUE(drive([&] { return c->connected(); }));
+  EXPECT_EQ(call(*c, {"GET", "a"}).type, redis::Reply::Type::nil) << "written after all";
+  // (Sent and unanswered at a loss fails either way: "connection lost", without "not sent".)
+}
+
 // On a connection with no subscription, an array that begins with "message" or "subscribe" is a
 // command's reply like any other (before, it was taken for a pub/sub push and swallowed, and
 // every later callback got the reply of the command before it).

@@ -614,6 +614,56 @@ TEST(RingCrash, ARepairerNeverMarksASlotTakenAgainMeanwhileDead) {
   EXPECT_EQ(next->publish(1, buf), PublishStatus::ok);
 }
 
+// Four producers die right after their claims (a quarter of the ring each), before they published
+// their positions: the hole is the whole ring. (No hook stops a claim between its fetch_add and
+// its position's store: the victims die just after it, and their slots are set back to CLAIMING,
+// as such a death leaves them.) Its repair writes it as padding records of at most half a capacity:
+// padding of a capacity or more is what advancers and readers take for damage (one record
+// spanning a lap). The frontier passes the hole, a reader reads on without loss or corruption,
+// and the ring takes records again.
+TEST(RingCrash, AHoleOfAWholeCapacityIsRepairedAsPaddingUnderHalfOfIt) {
+  RingName name("hole-lap");
+  constexpr std::uint64_t kCapacity = 1 << 16, kQuarter = kCapacity / 4;
+  auto s = test::make_ring(name, kCapacity, kQuarter, false, 8);
+  auto reader = RingReader::attach(s).value();
+  for (int i = 0; i < 4; ++i) {
+    const pid_t victim = test::spawn([&] {
+      auto seg = Segment::attach(name);
+      auto w = RingWriter::attach(*seg, {.label = "victim", .core = -1});
+      if (!w) return 3;
+      g_kill_at = core::HookPoint::after_fetch_add;
+      g_kill_countdown = 0;
+      core::set_test_hook(&kill_hook);
+      std::vector<std::byte> buf(kQuarter);  // one unit of footprint: exactly a quarter
+      (void)w->publish(1, buf);              // dies in here
+      return 2;
+    });
+    ASSERT_EQ(test::join(victim), 128 + SIGKILL);
+  }
+  ASSERT_EQ(s.control().tail.tail.load(), kCapacity) << "a capacity claimed";
+  int unpublished = 0;
+  for (std::uint16_t i = 0; i < s.max_producers(); ++i)
+    if (s.producer_slot(i).claim_state.load() == layout::kClaimClaimed) {
+      s.producer_slot(i).claim_state.store(layout::kClaimClaiming);
+      ++unpublished;
+    }
+  ASSERT_EQ(unpublished, 4);
+  ASSERT_EQ(s.control().frontier.frontier.load(), 0u);
+  EXPECT_EQ(core::resolve_stall(s), core::StallOutcome::repaired);
+  EXPECT_EQ(s.control().frontier.frontier.load(), kCapacity) << "the frontier passed the hole";
+  EXPECT_EQ(s.control().repair.abandoned_bytes.load(), kCapacity);
+  auto w = RingWriter::attach(s, {.label = "after", .core = -1}).value();
+  std::vector<std::byte> buf(100);
+  CheckedRecord::fill(buf, 0, 0);
+  ASSERT_EQ(w.publish(1, buf), PublishStatus::ok);
+  std::size_t got = 0;
+  while (reader.poll([&](const RecordView& v) { got += CheckedRecord::valid(v.payload); })) {
+  }
+  EXPECT_EQ(got, 1u);
+  EXPECT_EQ(reader.total_loss().records, 0u);
+  EXPECT_EQ(s.reader_slot(reader.id()).corrupt.load(), 0u) << "the padding taken for damage";
+}
+
 // The repair lock, stolen from a dead holder by a repairer that is then stopped (descheduled)
 // right after taking it: another repairer finds it held by a live process and waits (busy). Before
 // the lock was one word, the second repairer read the new holder's pid beside the dead one's start

@@ -651,6 +651,37 @@ TEST_P(ClusterRecoveryTest, ASessionClosedForGoodLeavesTheTableOnceAStoppedHolde
   EXPECT_EQ(workers_[0]->node->stats().sessions_not_forgotten, 0u);
 }
 
+// With a ring per worker, a worker started again names in its cut entries what it applied of the
+// shared ring from where its reader attached, not from the ring's start: what came before was
+// never its to deliver (an entry naming 0 would have a recovery from its offsets replay every
+// record of the shared ring still there). (Its first quiet read of the shared ring sets the same
+// position as its attach does, so this does not isolate the attach's: it passes without it.)
+TEST_P(ClusterRecoveryTest, AWorkerStartedAgainNamesTheSharedRingFromWhereItsReaderStarts) {
+  if (!GetParam()) GTEST_SKIP() << "cut logs are the ring-per-worker mode's";
+  {
+    // Something on the shared ring before the restart (a retired type, which workers skip).
+    auto w = shm::RingWriter::attach(*segment_, {"stand-in", -1}).value();
+    for (int i = 0; i < 3; ++i)
+      ASSERT_EQ(say(w, cluster::MessageType::session, {}), shm::PublishStatus::ok);
+  }
+  const std::uint64_t shared_end = segment_->control().frontier.frontier.load();
+  ASSERT_GT(shared_end, 0u);
+  stop(*workers_[1]);
+  workers_[1].reset();
+  start(1);
+  const Joined x = connect_with(1, "");
+  workers_[0]->server->of("/").emit("a", sio::Args{});  // (worker 0's ring, delivered by worker 1)
+  ASSERT_TRUE(drive([&] { return events(x.k).size() == 1; }));
+  auto log = shm::CutLog::open(ring_, segment_->header().creation_time_ns);
+  ASSERT_TRUE(log) << log.error().message;
+  const std::uint64_t next = log->next(1);
+  ASSERT_GT(next, 0u) << "worker 1 took no entry";
+  const auto entry = log->read(1, next - 1);
+  ASSERT_TRUE(entry);
+  ASSERT_EQ(entry->cut.size(), 3u);  // (rings 0 and 1, then the shared one)
+  EXPECT_EQ(entry->cut[2], shared_end) << "the shared ring named from its start";
+}
+
 // With a ring per worker and cut logs of 16 entries (the least): an offset whose entry was
 // overwritten since is refused — a fresh session, counted — never a replay from a wrong cut.
 class ClusterSmallCutLogTest : public ClusterRecoveryTest {

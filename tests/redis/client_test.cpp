@@ -138,6 +138,7 @@ void closed_at_the_bound(RedisClient& t, FakeRedis& fake,
   redis::ClientOptions o;
   o.url = fake.url();
   o.max_reply_bytes = 1 << 20;
+  o.max_reply_elements = std::size_t{1} << 30;  // (the bytes' bound first: the test below has its)
   std::vector<std::string> states;
   o.on_state = [&](bool up, const std::string& why) {
     states.push_back((up ? "up: " : "down: ") + why);
@@ -160,6 +161,56 @@ TEST_F(RedisClient, AReplyLargerThanTheBoundClosesTheConnection) {
 TEST_F(RedisClient, AnArrayReplyLargerThanTheBoundClosesTheConnection) {
   FakeRedis fake(io_, /*silent=*/false, /*huge=*/100'000'000, /*array=*/true);
   closed_at_the_bound(*this, fake, [](redis::Client& c) { c.command({"PING"}); });
+}
+
+// An array that says it has more elements than max_reply_elements is refused as it is declared,
+// before any element is read (before, hiredis reserved a pointer per declared element, and a
+// stream of ":1" elements cost a node each, ~20 times its bytes, bounded only by the bytes).
+TEST_F(RedisClient, AnArrayOfMoreElementsThanTheBoundIsRefusedAtItsCount) {
+  FakeRedis fake(io_, /*silent=*/false, /*huge=*/100'000'000, /*array=*/true);
+  redis::ClientOptions o;
+  o.url = fake.url();
+  o.max_reply_elements = 1000;
+  std::vector<std::string> states;
+  o.on_state = [&](bool up, const std::string& why) {
+    states.push_back((up ? "up: " : "down: ") + why);
+  };
+  auto c = client(o);
+  c->command({"PING"});
+  ASSERT_TRUE(drive([&] { return states.size() >= 2; }, 10s));
+  EXPECT_NE(states[1].find("a reply of more than 1000 elements (max_reply_elements)"),
+            std::string::npos)
+      << states[1];
+  EXPECT_LT(fake.sent, std::size_t{1} << 20) << "read on past the count";
+  c->stop();
+}
+
+// Against a real server: every level counts (the array itself and each element), a reply at the
+// bound is taken, one past it closes the connection, which comes back for the next command.
+TEST_F(RedisClient, ElementsPastTheBoundCloseTheConnectionWhichComesBack) {
+  RedisServer server(free_port());
+  server.start();
+  redis::ClientOptions o;
+  o.url = server.url();
+  o.max_reply_elements = 1000;
+  std::vector<std::string> downs;
+  o.on_state = [&](bool up, const std::string& why) {
+    if (!up) downs.push_back(why);
+  };
+  auto c = client(o);
+  std::vector<std::string> push{"RPUSH", "l"};
+  for (int i = 0; i < 999; ++i) push.push_back(std::to_string(i));
+  ASSERT_EQ(call(*c, push).integer, 999);
+  const redis::Reply all = call(*c, {"LRANGE", "l", "0", "-1"});  // 1 + 999 elements
+  ASSERT_EQ(all.type, redis::Reply::Type::array);
+  EXPECT_EQ(all.elements.size(), 999u);
+  EXPECT_EQ(all.elements[998].str, "998");
+  ASSERT_EQ(call(*c, {"RPUSH", "l", "999"}).integer, 1000);
+  const redis::Reply over = call(*c, {"LRANGE", "l", "0", "-1"});  // 1 + 1000
+  EXPECT_TRUE(over.is_error());
+  ASSERT_EQ(downs.size(), 1u);
+  EXPECT_NE(downs[0].find("a reply of more than 1000 elements"), std::string::npos) << downs[0];
+  EXPECT_EQ(call(*c, {"LLEN", "l"}).integer, 1000) << "connected again";
 }
 
 TEST(RedisUrl, GoodAndBadUrls) {

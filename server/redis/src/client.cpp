@@ -10,6 +10,7 @@
 #include <boost/asio/write.hpp>
 #include <charconv>
 #include <deque>
+#include <memory>
 #include <set>
 
 namespace shmio::redis {
@@ -98,35 +99,80 @@ std::optional<Url> parse_url(std::string_view text, std::string* error) {
 }
 
 namespace {
-Reply convert(const redisReply* r) {
-  Reply out;
-  switch (r->type) {
-    case REDIS_REPLY_STRING:
-      out.type = Reply::Type::string;
-      out.str.assign(r->str, r->len);
-      break;
-    case REDIS_REPLY_STATUS:
-      out.type = Reply::Type::status;
-      out.str.assign(r->str, r->len);
-      break;
-    case REDIS_REPLY_ERROR:
-      out.type = Reply::Type::error;
-      out.str.assign(r->str, r->len);
-      break;
-    case REDIS_REPLY_INTEGER:
-      out.type = Reply::Type::integer;
-      out.integer = r->integer;
-      break;
-    case REDIS_REPLY_ARRAY:
-      out.type = Reply::Type::array;
-      out.elements.reserve(r->elements);
-      for (std::size_t i = 0; i < r->elements; ++i) out.elements.push_back(convert(r->element[i]));
-      break;
-    default:
-      out.type = Reply::Type::nil;
+// hiredis's reader builds our Reply tree itself (its object functions, below), instead of its own
+// redisReply tree that was then copied: one allocation per string instead of two, and every
+// element counted as it is made. A reply's element count is bounded (max_reply_elements):
+// hiredis 0.14 would reserve an array's declared count of pointers at once, and an array of small
+// elements costs each one a node of ours, so a count or a stream of ":1" elements (4 bytes each
+// on the wire, 72 here) was bounded only by max_reply_bytes.
+struct ReplyBuild {
+  std::size_t elements = 0;  // made for the reply being read (all levels)
+  std::size_t max_elements = 0;
+  // Why an object was refused (the reader then says "Out of memory"): the bound, or an array
+  // count that is negative (other than -1, a nil array).
+  enum class Refused { no, too_many, bad_count } refused = Refused::no;
+};
+// Set around each redisReaderGetReply call: hiredis 0.14 makes the objects there, on this thread.
+thread_local ReplyBuild* t_build = nullptr;
+
+Reply* place(const redisReadTask* task) {
+  ReplyBuild& b = *t_build;
+  if (++b.elements > b.max_elements) {
+    b.refused = ReplyBuild::Refused::too_many;
+    return nullptr;
   }
-  return out;
+  if (task->parent == nullptr) return new Reply();
+  auto* parent = static_cast<Reply*>(task->parent->obj);
+  // (hiredis makes an array's elements in order; an array being filled is the last element of
+  // its own parent, so the element pointers it holds stay valid as later siblings are added.)
+  if (task->idx < 0 || static_cast<std::size_t>(task->idx) != parent->elements.size()) {
+    b.refused = ReplyBuild::Refused::bad_count;
+    return nullptr;
+  }
+  return &parent->elements.emplace_back();
 }
+void* create_string(const redisReadTask* task, char* str, std::size_t len) {
+  Reply* r = place(task);
+  if (r == nullptr) return nullptr;
+  r->type = task->type == REDIS_REPLY_ERROR    ? Reply::Type::error
+            : task->type == REDIS_REPLY_STATUS ? Reply::Type::status
+                                               : Reply::Type::string;
+  r->str.assign(str, len);
+  return r;
+}
+void* create_array(const redisReadTask* task, int elements) {
+  ReplyBuild& b = *t_build;
+  // (Negative counts other than -1, a nil array, which hiredis makes with createNil: refused.)
+  if (elements < 0) {
+    b.refused = ReplyBuild::Refused::bad_count;
+    return nullptr;
+  }
+  if (b.elements + static_cast<std::size_t>(elements) >= b.max_elements) {
+    b.refused = ReplyBuild::Refused::too_many;
+    return nullptr;
+  }
+  Reply* r = place(task);
+  if (r == nullptr) return nullptr;
+  r->type = Reply::Type::array;
+  r->elements.reserve(static_cast<std::size_t>(elements));  // (within the bound, just checked)
+  return r;
+}
+void* create_integer(const redisReadTask* task, long long value) {
+  Reply* r = place(task);
+  if (r == nullptr) return nullptr;
+  r->type = Reply::Type::integer;
+  r->integer = value;
+  return r;
+}
+void* create_nil(const redisReadTask* task) {
+  return place(task);  // (Type::nil by default)
+}
+void free_reply(void* reply) {
+  delete static_cast<Reply*>(reply);  // (only ever the root: hiredis frees nothing else)
+}
+redisReplyObjectFunctions g_reply_functions{create_string, create_array, create_integer, create_nil,
+                                            free_reply};
+
 std::string format(const std::vector<std::string>& args) {
   std::vector<const char*> argv;
   std::vector<std::size_t> lens;
@@ -174,6 +220,7 @@ struct Client::Impl {
   // Bytes fed since the last complete reply: the reply arriving (max_reply_bytes; an array's
   // parsed elements leave the reader's buffer, so its remainder alone would not bound one).
   std::size_t reply_bytes = 0;
+  ReplyBuild build;  // ...and the elements made for it (max_reply_elements)
   redisReader* reader = nullptr;
   bool started = false, stopped = false, up = false, writing = false;
   std::chrono::milliseconds backoff{0};
@@ -291,34 +338,43 @@ void on_reply(const std::shared_ptr<Client>& c, Client::Impl& m, Reply r) {
 
 void read(const std::shared_ptr<Client>& c, Client::Impl& m) {
   const std::uint64_t gen = m.generation;
-  m.socket.async_read_some(
-      net::buffer(m.in), [c, &m, gen](const boost::system::error_code& ec, std::size_t n) {
-        if (gen != m.generation) return;
-        if (ec)
-          return lost(c, m, ec == net::error::eof ? "closed by Redis" : "read: " + ec.message());
-        m.last_read = std::chrono::steady_clock::now();
-        m.ping_sent.reset();  // anything read answers the PING's question: the link is alive
-        m.reply_bytes += n;
-        if (redisReaderFeed(m.reader, m.in.data(), n) != REDIS_OK)
-          return lost(c, m, "protocol error");
-        for (;;) {
-          void* reply = nullptr;
-          if (redisReaderGetReply(m.reader, &reply) != REDIS_OK)
-            return lost(c, m, std::string("protocol error: ") + m.reader->errstr);
-          if (reply == nullptr) break;
-          Reply r = convert(static_cast<redisReply*>(reply));
-          freeReplyObject(reply);
-          m.reply_bytes = m.reader->len - m.reader->pos;  // (what follows it, in the buffer)
-          on_reply(c, m, std::move(r));
-          if (gen != m.generation) return;  // (a refusal closed the connection)
-        }
-        // What was fed since the last whole reply is one reply still arriving: bounded.
-        if (m.reply_bytes > m.options.max_reply_bytes)
-          return lost(c, m,
-                      "a reply larger than " + std::to_string(m.options.max_reply_bytes) +
-                          " bytes (max_reply_bytes)");
-        read(c, m);
-      });
+  m.socket.async_read_some(net::buffer(m.in), [c, &m, gen](const boost::system::error_code& ec,
+                                                           std::size_t n) {
+    if (gen != m.generation) return;
+    if (ec) return lost(c, m, ec == net::error::eof ? "closed by Redis" : "read: " + ec.message());
+    m.last_read = std::chrono::steady_clock::now();
+    m.ping_sent.reset();  // anything read answers the PING's question: the link is alive
+    m.reply_bytes += n;
+    if (redisReaderFeed(m.reader, m.in.data(), n) != REDIS_OK) return lost(c, m, "protocol error");
+    for (;;) {
+      void* reply = nullptr;
+      t_build = &m.build;
+      const int got = redisReaderGetReply(m.reader, &reply);
+      t_build = nullptr;
+      if (got != REDIS_OK) {
+        using R = ReplyBuild::Refused;
+        return lost(c, m,
+                    m.build.refused == R::too_many
+                        ? "a reply of more than " + std::to_string(m.options.max_reply_elements) +
+                              " elements (max_reply_elements)"
+                    : m.build.refused == R::bad_count
+                        ? std::string("protocol error: an array with a bad element count")
+                        : std::string("protocol error: ") + m.reader->errstr);
+      }
+      if (reply == nullptr) break;
+      std::unique_ptr<Reply> r(static_cast<Reply*>(reply));
+      m.build.elements = 0;
+      m.reply_bytes = m.reader->len - m.reader->pos;  // (what follows it, in the buffer)
+      on_reply(c, m, std::move(*r));
+      if (gen != m.generation) return;  // (a refusal closed the connection)
+    }
+    // What was fed since the last whole reply is one reply still arriving: bounded.
+    if (m.reply_bytes > m.options.max_reply_bytes)
+      return lost(c, m,
+                  "a reply larger than " + std::to_string(m.options.max_reply_bytes) +
+                      " bytes (max_reply_bytes)");
+    read(c, m);
+  });
 }
 
 void connected(const std::shared_ptr<Client>& c, Client::Impl& m) {
@@ -331,7 +387,10 @@ void connected(const std::shared_ptr<Client>& c, Client::Impl& m) {
                                      std::chrono::steady_clock::now() - m.down_since)
                                      .count());
   if (m.reader != nullptr) redisReaderFree(m.reader);
-  m.reader = redisReaderCreate();
+  m.reader = redisReaderCreateWithFunctions(&g_reply_functions);
+  if (m.reader == nullptr) return lost(c, m, "out of memory (a reply reader)");
+  m.build = ReplyBuild{0, std::max<std::size_t>(m.options.max_reply_elements, 1),
+                       ReplyBuild::Refused::no};
   // The handshake first (its replies awaited: a refusal closes the connection), then the
   // subscriptions again (their confirmations are pushes, not replies), then what waits.
   auto handshake = [&](std::vector<std::string> args) {

@@ -75,6 +75,13 @@ struct ClientOptions {
   // length and then streams would otherwise grow this process without bound. Redis's own
   // proto-max-bulk-len is 512 MB.
   std::size_t max_reply_bytes = std::size_t{512} << 20;
+  // One reply of more elements than this (every level counted: each string, integer, nil and
+  // array; an array's declared count counts at once) closes the connection ("a reply of more
+  // than N elements") instead of being built: each element costs a node of 72 bytes here, so
+  // small elements (":1", 4 bytes on the wire) cost 18 times their bytes; at the default,
+  // 1,048,576, at most 72 MiB of nodes. The bridge's largest replies (XREAD batches, PUBSUB
+  // NUMSUB) have hundreds.
+  std::size_t max_reply_elements = std::size_t{1} << 20;
   // While connected, a PING every ping_interval when nothing was read for that long; no answer
   // within ping_timeout closes the connection ("no answer to PING"): a link that stalled (a peer
   // gone without a reset, a frozen proxy) is found and reconnected, instead of a subscriber

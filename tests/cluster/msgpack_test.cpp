@@ -157,6 +157,56 @@ TEST(Msgpack, MalformedInputIsRefusedWithAReason) {
             "nested deeper than kMaxDepth");
   EXPECT_EQ(why(std::string(msgpack::kMaxDepth, '\x91') + '\x00'), "accepted");
   msgpack::DecodeError e;
-  EXPECT_FALSE(msgpack::decode(unhex("9300a2"), &e));
+  EXPECT_FALSE(msgpack::decode(unhex("9200a2"), &e));
   EXPECT_EQ(e.offset, 3u) << "where it stopped";
+}
+
+// Nested containers each claiming nearly the whole input: checked against the bytes left alone,
+// every level passed and reserved its claim (65 of them: hundreds of times the input's size,
+// before the depth bound refused the message). Against the bytes left beside what the outer
+// containers still owe, the second level is refused.
+TEST(Msgpack, NestedContainersCannotEachClaimTheWholeInput) {
+  constexpr std::size_t kLength = 4096;
+  std::string in;
+  for (std::size_t k = 0; k <= msgpack::kMaxDepth; ++k) {
+    const auto claim = static_cast<std::uint32_t>(kLength - 5 * k - 5);  // the bytes left
+    in += '\xdd';  // array32 of `claim` elements, the next level its first
+    for (int s = 24; s >= 0; s -= 8) in += static_cast<char>((claim >> s) & 0xff);
+  }
+  in.resize(kLength, '\0');
+  msgpack::DecodeError e;
+  EXPECT_FALSE(msgpack::decode(in, &e));
+  EXPECT_EQ(e.reason, "a length beyond the input");
+  EXPECT_EQ(e.offset, 10u) << "after the second array's header";
+  // A map owes two elements an entry.
+  EXPECT_FALSE(msgpack::decode(unhex("82a16101"), &e));
+  EXPECT_EQ(e.reason, "a length beyond the input");
+  // A claim that does not fit beside what the outer array still owes, and one that does.
+  EXPECT_FALSE(msgpack::decode(unhex("9293000000"), &e)) << "[[3 elements], x]: 4 owed, 3 left";
+  EXPECT_EQ(e.reason, "a length beyond the input");
+  auto d =
+      msgpack::decode(unhex("92920102"
+                            "03"));
+  ASSERT_TRUE(d);
+  EXPECT_EQ(json::serialize(d->value), "[[1,2],3]");
+}
+
+// Past the values' and the bin values' bounds a message is refused (each value is a node here,
+// 16-80 bytes, each bin value a placeholder and an attachment: a message of small values costs
+// tens of times its size).
+TEST(Msgpack, MoreValuesOrBinaryValuesThanTheBoundsAreRefused) {
+  auto array_of = [](std::size_t n, std::string_view element) {
+    std::string in = "\xdd";
+    for (int s = 24; s >= 0; s -= 8) in += static_cast<char>((n >> s) & 0xff);
+    for (std::size_t i = 0; i < n; ++i) in += element;
+    return in;
+  };
+  msgpack::DecodeError e;
+  EXPECT_TRUE(msgpack::decode(array_of(msgpack::kMaxBinaries, std::string("\xc4\x00", 2))));
+  EXPECT_FALSE(
+      msgpack::decode(array_of(msgpack::kMaxBinaries + 1, std::string("\xc4\x00", 2)), &e));
+  EXPECT_EQ(e.reason, "more than kMaxBinaries binary values");
+  EXPECT_TRUE(msgpack::decode(array_of(msgpack::kMaxValues - 1, "\xc0")));  // (and the array)
+  EXPECT_FALSE(msgpack::decode(array_of(msgpack::kMaxValues, "\xc0"), &e));
+  EXPECT_EQ(e.reason, "more than kMaxValues values");
 }

@@ -107,6 +107,13 @@ TEST(ClassicRedis, WhatIsNotABroadcastIsRefusedWithAReason) {
             "rooms or except are not lists of room names");
   EXPECT_EQ(why(mp(R"(["u",{"type":2,"data":["e"]},[]])")), "the options are not an object");
   EXPECT_EQ(why(mp(R"(["u",{"type":2,"data":["e"]}])")), "accepted") << "no options: to all";
+  // A map shaped like a placeholder that names no attachment (one bin value, num 7): a client
+  // would close its connection on it.
+  std::string one_bin;
+  msgpack::encode(json::parse(R"(["u",{"type":5,"data":["e",{"_placeholder":true,"num":0},)"
+                              R"({"_placeholder":true,"num":7}]},{}])"),
+                  {std::make_shared<const std::string>("b")}, one_bin);
+  EXPECT_EQ(why(one_bin), "a placeholder names no attachment (or the data nests deeper than 64)");
 }
 
 TEST(ClassicRedis, RequestsAsTheNodeAdapterSendsThem) {

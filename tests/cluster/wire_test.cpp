@@ -83,6 +83,23 @@ TEST(ClusterWire, MessageRoundTripWithBlobs) {
     EXPECT_FALSE(read_message({reinterpret_cast<const std::byte*>(bytes.data()), n})) << n;
 }
 
+// A message nests what a client or a fleet peer sent: deeper than Boost.JSON's default 32 is read
+// (before, a fleet peer's argument of 31-64 levels, accepted by the bridge, was refused by every
+// worker), up to kMaxMessageDepth.
+TEST(ClusterWire, AMessageNestingDeeperThan32IsRead) {
+  auto nested = [](std::size_t levels) {
+    boost::json::value v = 1;
+    for (std::size_t i = 0; i < levels; ++i) v = boost::json::array{std::move(v)};
+    return write_message({{"args", std::move(v)}});
+  };
+  auto read = [](const std::string& bytes) {
+    return read_message({reinterpret_cast<const std::byte*>(bytes.data()), bytes.size()});
+  };
+  EXPECT_TRUE(read(nested(64)));
+  EXPECT_TRUE(read(nested(kMaxMessageDepth - 1)));
+  EXPECT_FALSE(read(nested(kMaxMessageDepth + 1)));
+}
+
 TEST(ClusterWire, MessageRefusesNonObjectJsonAndHugeBlobCounts) {
   const std::string arr = write_message({});
   std::string bad = arr;

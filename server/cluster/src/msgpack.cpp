@@ -191,6 +191,11 @@ struct Reader {
   Decoded* out;
   DecodeError err;
   bool failed = false;
+  // Elements the open containers still owe (a map two per entry): each takes a byte at least, so
+  // a new container's count is checked against the bytes left beside them. (Checked against the
+  // bytes left alone, 65 nested containers could each claim, and reserve, nearly the whole input.)
+  std::uint64_t owed = 0;
+  std::size_t values = 0;
 
   bool fail(const char* why) {
     if (!failed) err = {why, at};
@@ -217,8 +222,17 @@ struct Reader {
     at += n;
     return true;
   }
+  // A container of `elements` elements opens: within the bytes left beside what others owe.
+  bool open(std::uint64_t elements) {
+    if (elements > in.size() - at - std::min<std::uint64_t>(owed, in.size() - at))
+      return fail("a length beyond the input");
+    owed += elements;
+    return true;
+  }
   bool bin(std::size_t n, json::value& v) {
     if (!need(n)) return false;
+    if (out->attachments.size() >= kMaxBinaries)
+      return fail("more than kMaxBinaries binary values");
     out->attachments.push_back(std::make_shared<const std::string>(in.substr(at, n)));
     at += n;
     v = json::object{{"_placeholder", true},
@@ -226,10 +240,12 @@ struct Reader {
     return true;
   }
   bool array(std::size_t n, json::value& v, std::size_t depth) {
+    if (!open(n)) return false;
     json::array a;
     a.reserve(n);
     for (std::size_t i = 0; i < n; ++i) {
       json::value e;
+      --owed;
       if (!value(e, depth + 1)) return false;
       a.push_back(std::move(e));
     }
@@ -237,10 +253,12 @@ struct Reader {
     return true;
   }
   bool map(std::size_t n, json::value& v, std::size_t depth) {
+    if (!open(2 * static_cast<std::uint64_t>(n))) return false;
     json::object o;
     o.reserve(n);
     for (std::size_t i = 0; i < n; ++i) {
       json::value k, e;
+      --owed;
       if (!value(k, depth + 1)) return false;
       std::string key;
       if (k.is_string())
@@ -252,6 +270,7 @@ struct Reader {
       else
         return fail("a map key that is neither a string nor an integer");
       if (o.contains(key)) return fail("a repeated map key");
+      --owed;
       if (!value(e, depth + 1)) return false;
       o[key] = std::move(e);
     }
@@ -290,6 +309,7 @@ struct Reader {
   }
   bool value(json::value& v, std::size_t depth) {
     if (depth > kMaxDepth) return fail("nested deeper than kMaxDepth");
+    if (++values > kMaxValues) return fail("more than kMaxValues values");
     if (!need(1)) return false;
     const auto b = static_cast<unsigned char>(in[at++]);
     std::uint64_t n = 0;

@@ -217,7 +217,12 @@ std::optional<Message> read_message(std::span<const std::byte> in) {
   if (!c.ok || std::size_t(n) * 4 > static_cast<std::size_t>(c.end - c.p)) return std::nullopt;
   Message m;
   boost::system::error_code ec;
-  json::value v = json::parse(text, ec);
+  // (Deeper than Boost.JSON's default 32, kMaxMessageDepth: a message wraps what a client or a
+  // fleet peer sent, which may nest to 32 or 64 itself; at the default, a fleet peer's 31-64
+  // levels were accepted by the bridge, then refused by every worker.)
+  json::parse_options opts;
+  opts.max_depth = kMaxMessageDepth;
+  json::value v = json::parse(text, ec, {}, opts);
   if (ec || !v.is_object()) return std::nullopt;
   m.body = std::move(v.get_object());
   for (std::uint32_t i = 0; i < n && c.ok; ++i) {

@@ -1321,7 +1321,14 @@ Bridge::Bridge(net::io_context& io, BridgeOptions options)
   };
   co.on_message = [impl = &m](const std::string& kind, const std::string& pattern,
                               const std::string& channel, std::string payload) {
-    impl->on_message(kind, pattern, channel, payload);
+    // (A message whose decoding or handling throws — out of memory where the address space is
+    // limited, a container's own length error — is refused like a malformed one: it must not
+    // unwind through the Redis client's read handler and end the bridge.)
+    try {
+      impl->on_message(kind, pattern, channel, payload);
+    } catch (const std::exception& e) {
+      impl->bad("a message on " + channel, std::string("its handling failed: ") + e.what());
+    }
   };
   m.sub = Client::create(io, co, &error);
   if (!m.sub) throw std::runtime_error("--redis: " + error);

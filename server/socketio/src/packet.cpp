@@ -89,21 +89,6 @@ bool valid_payload(PacketType type, const std::optional<json::value>& data) {
   return false;
 }
 
-// Every placeholder must name an attachment that exists.
-bool placeholders_valid(const json::value& v, std::size_t attachments, int depth = 0) {
-  if (depth > 64) return false;
-  std::size_t num = 0;
-  if (is_placeholder(v, &num)) return num < attachments;
-  if (const json::array* a = v.if_array()) {
-    for (const json::value& e : *a)
-      if (!placeholders_valid(e, attachments, depth + 1)) return false;
-  } else if (const json::object* o = v.if_object()) {
-    for (const auto& kv : *o)
-      if (!placeholders_valid(kv.value(), attachments, depth + 1)) return false;
-  }
-  return true;
-}
-
 bool is_digit(char c) {
   return c >= '0' && c <= '9';
 }
@@ -131,6 +116,21 @@ void replace_non_finite(json::value& v) {
 }
 
 }  // namespace
+
+// Every placeholder must name an attachment that exists.
+bool placeholders_valid(const json::value& v, std::size_t attachments, int depth) {
+  if (depth > 64) return false;
+  std::size_t num = 0;
+  if (is_placeholder(v, &num)) return num < attachments;
+  if (const json::array* a = v.if_array()) {
+    for (const json::value& e : *a)
+      if (!placeholders_valid(e, attachments, depth + 1)) return false;
+  } else if (const json::object* o = v.if_object()) {
+    for (const auto& kv : *o)
+      if (!placeholders_valid(kv.value(), attachments, depth + 1)) return false;
+  }
+  return true;
+}
 
 std::string to_json_text(const json::value& v) {
   // Boost.JSON 1.81 writes non-finite doubles as Infinity / NaN, which is not JSON: a client's

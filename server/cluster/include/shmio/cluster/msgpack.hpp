@@ -13,8 +13,10 @@
 //
 // decode() accepts every MessagePack type and refuses, with a reason and the offset, what is
 // malformed or beyond its bounds: truncated input, strings that are not UTF-8, the never-used
-// byte 0xc1, a container claiming
-// more elements than bytes remain, nesting deeper than kMaxDepth, map keys that are not strings or
+// byte 0xc1, a container claiming more elements than bytes remain for it beside what the
+// containers it is in still owe (each element takes a byte at least: what all open containers
+// reserve together stays within the input), nesting deeper than kMaxDepth, more than kMaxValues
+// values or kMaxBinaries bin values, map keys that are not strings or
 // integers or that repeat, ext types other than the timestamp (-1, decoded as an ISO-8601 string
 // like JSON.stringify(Date)) and notepack's legacy undefined (ext 0, empty: null), trailing bytes.
 #pragma once
@@ -32,6 +34,12 @@
 namespace shmio::cluster::msgpack {
 
 inline constexpr std::size_t kMaxDepth = 64;
+// Values in one decoded message, every level counted (each decoded value becomes a JSON node of
+// 16-80 bytes, a bin value a placeholder object and an attachment of about 270 bytes with its
+// bytes apart): at most 4,194,304 values, of which 65,536 bin values. A message past either is
+// refused, "more than N values" / "more than N binary values".
+inline constexpr std::size_t kMaxValues = std::size_t{1} << 22;
+inline constexpr std::size_t kMaxBinaries = std::size_t{1} << 16;
 
 // Appends the encoding of `v` to `out`. A placeholder whose num has no attachment is written as
 // the map it is.

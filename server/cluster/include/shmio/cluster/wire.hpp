@@ -136,6 +136,11 @@ struct Message {
   boost::json::object body;
   std::vector<socketio::Binary> blobs;
 };
+// The JSON nesting read_message() accepts: beyond what any writer of the ring lets in (a client's
+// packet, socketio::DecoderLimits::max_depth, 32 unless an app raises it; a fleet peer's message,
+// msgpack::kMaxDepth, 64), with the few levels a message wraps around it. Deeper: not read
+// (nullopt, counted as a bad record).
+inline constexpr std::size_t kMaxMessageDepth = 1024;
 std::optional<Message> read_message(std::span<const std::byte> in);
 
 // A FETCH_SOCKETS answer in parts that each fit a ring record: sockets (their JSON) packed into

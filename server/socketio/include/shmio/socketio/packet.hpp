@@ -115,5 +115,8 @@ std::string to_json_text(const boost::json::value& v);
 // Replaces every binary value in `args` by a placeholder, for encoding; helpers for the API layer.
 boost::json::value placeholder(std::size_t num);
 bool is_placeholder(const boost::json::value& v, std::size_t* num = nullptr) noexcept;
+// Whether every placeholder in `v` names one of `attachments` attachments (false also beyond 64
+// levels of nesting): what a decoded BINARY_EVENT must satisfy before it is sent on.
+bool placeholders_valid(const boost::json::value& v, std::size_t attachments, int depth = 0);
 
 }  // namespace shmio::socketio

@@ -301,8 +301,8 @@ bool lock_repair(const Segment& s, const ProcessIdentity& me) noexcept {
   std::uint64_t holder = 0;
   if (!r.lock.compare_exchange_strong(holder, mine, std::memory_order_acq_rel)) {
     // Held: by another thread of this process (the same tag), or by a live process: not ours.
-    if ((holder >> 32) == static_cast<std::uint32_t>(me.pid) || process_tag_alive(holder))
-      return false;
+    // (A dead process whose pid this one reused has another start time: judged dead.)
+    if (holder == mine || process_tag_alive(holder)) return false;
     if (!r.lock.compare_exchange_strong(holder, mine, std::memory_order_acq_rel)) return false;
   }
   hook(HookPoint::repair_locked, 0);

@@ -142,8 +142,8 @@ struct SessionStore::Map {
   char* body(SlotHeader& s) const noexcept { return reinterpret_cast<char*>(&s) + kSlotHeader; }
 
   // The slot's lock: true once held (a dead holder's lock is taken over, and a slot it was
-  // writing is left torn: hash 0), false after kPatience behind a live one.
-  bool lock(SlotHeader& s) const {
+  // writing is left torn: hash 0), false after `patience` behind a live one (0: one look at it).
+  bool lock(SlotHeader& s, std::chrono::nanoseconds patience = kPatience) const {
     const ProcessIdentity self = self_identity();
     if (self.start_time == 0) return false;  // (unreadable now: a tag others would judge dead)
     const std::uint64_t me = process_tag(self);
@@ -156,7 +156,7 @@ struct SessionStore::Map {
           if (s.lock.compare_exchange_strong(held, me, std::memory_order_acquire)) return true;
           continue;
         }
-        if (std::chrono::steady_clock::now() - start > kPatience) return false;
+        if (std::chrono::steady_clock::now() - start >= patience) return false;
         std::this_thread::sleep_for(std::chrono::microseconds(200));
       } else {
         sched_yield();
@@ -197,7 +197,8 @@ struct SessionStore::Map {
     std::uint32_t entry;
     SlotHeader* slot;
   };
-  std::optional<Found> find(std::string_view key, std::uint64_t h, bool& busy) {
+  std::optional<Found> find(std::string_view key, std::uint64_t h, bool& busy,
+                            std::chrono::nanoseconds patience = kPatience) {
     for (std::size_t k = 0; k < kProbe; ++k) {
       const std::uint64_t at = h + k;
       const std::uint32_t e = index(at).load(std::memory_order_acquire);
@@ -205,7 +206,7 @@ struct SessionStore::Map {
       if (e == kRemoved || (e & ~kSlotMask) != index_tag(h)) continue;
       if (!valid((e & kSlotMask) - 1ULL)) continue;  // a damaged entry names no slot
       SlotHeader& s = slot((e & kSlotMask) - 1);
-      if (!lock(s)) {
+      if (!lock(s, patience)) {
         busy = true;
         continue;
       }
@@ -460,9 +461,10 @@ SessionStore::Taken SessionStore::take(std::string_view key, std::chrono::nanose
   return t;
 }
 
-SessionStore::EraseStatus SessionStore::erase(std::string_view key) {
+SessionStore::EraseStatus SessionStore::erase(std::string_view key,
+                                              std::chrono::nanoseconds patience) {
   bool busy = false;
-  auto f = m_->find(key, fnv1a(key), busy);
+  auto f = m_->find(key, fnv1a(key), busy, patience);
   if (!f) return busy ? EraseStatus::busy : EraseStatus::unknown;
   m_->remove(*f);
   return EraseStatus::erased;

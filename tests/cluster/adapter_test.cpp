@@ -682,6 +682,27 @@ TEST_P(ClusterRecoveryTest, AWorkerStartedAgainNamesTheSharedRingFromWhereItsRea
   EXPECT_EQ(entry->cut[2], shared_end) << "the shared ring named from its start";
 }
 
+// A worker that stops while such an erase still waits tries it once more; one still held is left
+// in the table, counted and said (before, it was dropped without a word).
+TEST_P(ClusterRecoveryTest, AnEraseStillHeldWhenItsWorkerStopsIsCountedAndSaid) {
+  const Joined x = connect_with(0, "");
+  auto store = shm::SessionStore::open(ring_, segment_->header().creation_time_ns);
+  ASSERT_TRUE(store) << store.error().message;
+  shmio::test::StoreObject object(ring_, store->slots());
+  const pid_t holder = shmio::test::live_child();
+  object.slot_zero_lock().store(shm::process_tag({holder, shm::process_start_time(holder)}));
+  workers_[0]->server->of("/").socket(x.sid)->disconnect(true);
+  ASSERT_TRUE(drive([&] { return workers_[0]->server->client_count() == 0; }));
+  testing::internal::CaptureStderr();
+  workers_[0]->node->stop();
+  const std::string said = testing::internal::GetCapturedStderr();
+  EXPECT_EQ(workers_[0]->node->stats().sessions_not_forgotten, 1u);
+  EXPECT_NE(said.find("1 closed session(s) stay in the recovery table"), std::string::npos) << said;
+  object.slot_zero_lock().store(0);
+  shmio::test::kill_child(holder);
+  EXPECT_EQ(store->count_entries(), 1u);
+}
+
 // With a ring per worker and cut logs of 16 entries (the least): an offset whose entry was
 // overwritten since is refused — a fresh session, counted — never a replay from a wrong cut.
 class ClusterSmallCutLogTest : public ClusterRecoveryTest {

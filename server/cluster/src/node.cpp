@@ -221,7 +221,7 @@ void Node::stop() {
   impl_->dead_timer.cancel();
   impl_->load_timer.cancel();
   impl_->board_timer.cancel();
-  impl_->forget_timer.cancel();
+  impl_->stop_forgetting();
   if (impl_->handoff) impl_->handoff->stop();
 }
 
@@ -278,8 +278,8 @@ std::string Node::metrics_text() const {
        "by a stopped worker).",
        "counter", s.sessions_not_saved, w);
   line("shmio_sessions_not_forgotten_total",
-       "Sessions closed for good left in the recovery table (their slots held by a stopped worker "
-       "while over 1024 erases waited for them).",
+       "Sessions closed for good left in the recovery table (their slots held by a stopped process "
+       "while 1024 erases waited already, or when this worker stopped).",
        "counter", s.sessions_not_forgotten, w);
   // (A reader goes by the seals: it can be a little ahead of the frontier, its lag then 0.)
   auto lag = [](const shm::Segment& ring, const shm::RingReader& r) -> std::uint64_t {

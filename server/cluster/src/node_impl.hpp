@@ -84,51 +84,62 @@ struct Node::Impl {
       arm_board_timer();
     });
   }
-  // Sessions closed for good (a reason that is not recoverable) leave the table at once. An erase
-  // that meets a slot held by a stopped process (EraseStatus::busy) is tried again once a second,
-  // oldest first, until it is done: left there, the entry would be recoverable after this worker's
-  // death (a connected entry of a dead owner counts as disconnected since the death). Each try
-  // that meets the stopped holder waits up to SessionStore::kPatience (50 ms) on this thread, so a
-  // round stops at the first still busy. At most kForgetLater wait; one more is given up, counted
-  // in shmio_sessions_not_forgotten_total and said (a stopped worker holding slots for that long
-  // is the operator's to see).
+  // Sessions closed for good (a reason that is not recoverable) leave the table at once. Each
+  // erase looks once at each slot on its way (no patience: this thread never waits behind a
+  // stopped holder); one that meets a slot held by a stopped process (EraseStatus::busy) waits
+  // here and is tried again once a second, with every other waiting, until it is done: left
+  // there, the entry would be recoverable after this worker's death (a connected entry of a dead
+  // owner counts as disconnected since the death). At most kForgetLater wait; one more, and those
+  // still waiting when the worker stops (tried once more then), stay in the table: counted in
+  // shmio_sessions_not_forgotten_total and said (a worker stopped that long holding a slot is the
+  // operator's to see).
   static constexpr std::size_t kForgetLater = 1024;
   std::deque<std::string> forget_later;
   net::steady_timer forget_timer;
   bool forget_timer_armed = false;
   std::chrono::steady_clock::time_point forget_logged{};
+  bool erased_or_gone(const std::string& key) {
+    return sessions->erase(key, std::chrono::nanoseconds(0)) !=
+           shm::SessionStore::EraseStatus::busy;
+  }
   void forget_session(std::string key) {
-    if (!sessions) return;
-    if (forget_later.empty() && sessions->erase(key) != shm::SessionStore::EraseStatus::busy)
-      return;
-    if (forget_later.size() >= kForgetLater) {
-      ++stats.sessions_not_forgotten;
-      const auto now = std::chrono::steady_clock::now();
-      if (now - forget_logged >= std::chrono::seconds(1)) {
-        forget_logged = now;
-        std::fprintf(stderr,
-                     "shmio[w%d]: a closed session stays in the recovery table (%zu erases wait "
-                     "for slots held by a stopped worker)\n",
-                     options.worker, forget_later.size());
-      }
-      return;
-    }
-    // (Behind others waiting, it waits its turn: its erase would likely wait on the same holder.)
+    if (!sessions || erased_or_gone(key)) return;
+    if (stopped || forget_later.size() >= kForgetLater) return not_forgotten(1);
     forget_later.push_back(std::move(key));
     arm_forget_timer();
+  }
+  void retry_forgets() {
+    std::erase_if(forget_later, [this](const std::string& key) { return erased_or_gone(key); });
+  }
+  void not_forgotten(std::size_t n) {
+    stats.sessions_not_forgotten += n;
+    const auto now = std::chrono::steady_clock::now();
+    if (now - forget_logged < std::chrono::seconds(1)) return;
+    forget_logged = now;
+    std::fprintf(stderr,
+                 "shmio[w%d]: %zu closed session(s) stay in the recovery table: their slots are "
+                 "held by a stopped process (%zu erases wait)\n",
+                 options.worker, n, forget_later.size());
   }
   void arm_forget_timer() {
     if (forget_timer_armed || stopped) return;
     forget_timer_armed = true;
     forget_timer.expires_after(std::chrono::seconds(1));
     forget_timer.async_wait([this](const boost::system::error_code& ec) {
+      if (ec) return;  // (cancelled by stop(): this Node may be gone by the time it runs)
       forget_timer_armed = false;
-      if (ec || stopped) return;
-      while (!forget_later.empty() &&
-             sessions->erase(forget_later.front()) != shm::SessionStore::EraseStatus::busy)
-        forget_later.pop_front();
+      if (stopped) return;
+      retry_forgets();
       if (!forget_later.empty()) arm_forget_timer();
     });
+  }
+  // At stop: one more try; what is still held stays (counted, said).
+  void stop_forgetting() {
+    forget_timer.cancel();
+    if (forget_later.empty()) return;
+    retry_forgets();
+    if (!forget_later.empty()) not_forgotten(forget_later.size());
+    forget_later.clear();
   }
   // Rebalancing: every worker's client count as it last said (LOAD, once a second).
   struct Load {
@@ -339,8 +350,9 @@ struct Node::Impl {
     dead_timer_armed = true;
     dead_timer.expires_after(std::chrono::milliseconds(100));
     dead_timer.async_wait([this](const boost::system::error_code& ec) {
+      if (ec) return;  // (cancelled by stop(): this Node may be gone by the time it runs)
       dead_timer_armed = false;
-      if (ec || stopped) return;
+      if (stopped) return;
       drop_responders([this](const Responder& r) { return !responder_alive(r); });
       arm_dead_check();
     });

@@ -91,11 +91,12 @@ class SessionStore {
   enum class EraseStatus {
     erased,   // removed
     unknown,  // no such entry
-    busy,     // a slot on its way was held past kPatience: the entry may still be there (a
+    busy,     // a slot on its way was held past `patience`: the entry may still be there (a
               // holder stopped with SIGSTOP); try again later
   };
-  // Removes the entry of `key` if there is one (its socket was closed for good).
-  EraseStatus erase(std::string_view key);
+  // Removes the entry of `key` if there is one (its socket was closed for good). `patience`: how
+  // long to wait behind a live holder of a slot on its way (0: one look, about 64 yields).
+  EraseStatus erase(std::string_view key, std::chrono::nanoseconds patience = kPatience);
   // Notes when a worker died (WORKER_DOWN): its connected entries expire from then on. The last
   // 64 deaths are kept; an owner found dead that no one noted is noted then.
   // (By pid: a dead process's start time can no longer be read. A pid reused since then is a live

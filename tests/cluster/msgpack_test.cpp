@@ -209,4 +209,5 @@ TEST(Msgpack, MoreValuesOrBinaryValuesThanTheBoundsAreRefused) {
   EXPECT_TRUE(msgpack::decode(array_of(msgpack::kMaxValues - 1, "\xc0")));  // (and the array)
   EXPECT_FALSE(msgpack::decode(array_of(msgpack::kMaxValues, "\xc0"), &e));
   EXPECT_EQ(e.reason, "more than kMaxValues values");
+  EXPECT_EQ(e.offset, 5u) << "refused at its count, before its reserve";
 }

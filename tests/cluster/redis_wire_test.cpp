@@ -114,6 +114,9 @@ TEST(ClassicRedis, WhatIsNotABroadcastIsRefusedWithAReason) {
                               R"({"_placeholder":true,"num":7}]},{}])"),
                   {std::make_shared<const std::string>("b")}, one_bin);
   EXPECT_EQ(why(one_bin), "a placeholder names no attachment (or the data nests deeper than 64)");
+  // In a plain EVENT (no binary) such a map is data, as socket.io-parser reads it.
+  EXPECT_EQ(why(mp(R"(["u",{"type":2,"data":["e",{"_placeholder":true,"num":7}]},{}])")),
+            "accepted");
 }
 
 TEST(ClassicRedis, RequestsAsTheNodeAdapterSendsThem) {

@@ -223,9 +223,12 @@ struct Reader {
     return true;
   }
   // A container of `elements` elements opens: within the bytes left beside what others owe.
+  // And the values it owes, beside those decoded and owed already, within kMaxValues (its
+  // reserve is its count: refused here, not after gigabytes were reserved for it).
   bool open(std::uint64_t elements) {
     if (elements > in.size() - at - std::min<std::uint64_t>(owed, in.size() - at))
       return fail("a length beyond the input");
+    if (values + owed + elements > kMaxValues) return fail("more than kMaxValues values");
     owed += elements;
     return true;
   }

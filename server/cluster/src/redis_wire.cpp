@@ -110,9 +110,10 @@ const char* packet_from(const json::object& po, std::vector<socketio::Binary> at
   out.data = *data;
   if (const json::value* id = po.if_contains("id"); id != nullptr && id->is_int64())
     out.id = static_cast<std::uint64_t>(id->get_int64());
-  // (A map shaped like a placeholder whose num names no attachment — the bins became valid ones —
-  // would make socket.io-client close every receiving socket with a parse error.)
-  if (!socketio::placeholders_valid(*data, attachments.size()))
+  // (In a binary packet, a map shaped like a placeholder whose num names no attachment — the bins
+  // became valid ones — would make socket.io-client close every receiving socket with a parse
+  // error. In a plain EVENT such a map is data, as socket.io-parser reads it.)
+  if (!attachments.empty() && !socketio::placeholders_valid(*data, attachments.size()))
     return "a placeholder names no attachment (or the data nests deeper than 64)";
   out.attachments = std::move(attachments);
   out.type =

@@ -110,7 +110,7 @@ struct ReplyBuild {
   std::size_t max_elements = 0;
   // Why an object was refused (the reader then says "Out of memory"): the bound, or an array
   // count that is negative (other than -1, a nil array).
-  enum class Refused { no, too_many, bad_count } refused = Refused::no;
+  enum class Refused { no, too_many, bad_count, no_memory } refused = Refused::no;
 };
 // Set around each redisReaderGetReply call: hiredis 0.14 makes the objects there, on this thread.
 thread_local ReplyBuild* t_build = nullptr;
@@ -131,41 +131,60 @@ Reply* place(const redisReadTask* task) {
   }
   return &parent->elements.emplace_back();
 }
+// Each maker runs inside hiredis's C code: nothing may unwind through it. An allocation that
+// fails is hiredis's own "Out of memory" (the reader's error: the connection is lost and made
+// again), said as such.
+template <class F>
+void* make(F f) noexcept {
+  try {
+    return f();
+  } catch (...) {
+    t_build->refused = ReplyBuild::Refused::no_memory;
+    return nullptr;
+  }
+}
 void* create_string(const redisReadTask* task, char* str, std::size_t len) {
-  Reply* r = place(task);
-  if (r == nullptr) return nullptr;
-  r->type = task->type == REDIS_REPLY_ERROR    ? Reply::Type::error
-            : task->type == REDIS_REPLY_STATUS ? Reply::Type::status
-                                               : Reply::Type::string;
-  r->str.assign(str, len);
-  return r;
+  return make([&]() -> void* {
+    Reply* r = place(task);
+    if (r == nullptr) return nullptr;
+    r->type = task->type == REDIS_REPLY_ERROR    ? Reply::Type::error
+              : task->type == REDIS_REPLY_STATUS ? Reply::Type::status
+                                                 : Reply::Type::string;
+    r->str.assign(str, len);
+    return r;
+  });
 }
 void* create_array(const redisReadTask* task, int elements) {
-  ReplyBuild& b = *t_build;
-  // (Negative counts other than -1, a nil array, which hiredis makes with createNil: refused.)
-  if (elements < 0) {
-    b.refused = ReplyBuild::Refused::bad_count;
-    return nullptr;
-  }
-  if (b.elements + static_cast<std::size_t>(elements) >= b.max_elements) {
-    b.refused = ReplyBuild::Refused::too_many;
-    return nullptr;
-  }
-  Reply* r = place(task);
-  if (r == nullptr) return nullptr;
-  r->type = Reply::Type::array;
-  r->elements.reserve(static_cast<std::size_t>(elements));  // (within the bound, just checked)
-  return r;
+  return make([&]() -> void* {
+    ReplyBuild& b = *t_build;
+    // (Negative counts other than -1, a nil array, which hiredis makes with createNil: refused.)
+    if (elements < 0) {
+      b.refused = ReplyBuild::Refused::bad_count;
+      return nullptr;
+    }
+    if (b.elements + static_cast<std::size_t>(elements) >= b.max_elements) {
+      b.refused = ReplyBuild::Refused::too_many;
+      return nullptr;
+    }
+    Reply* r = place(task);
+    if (r == nullptr) return nullptr;
+    r->type = Reply::Type::array;
+    // (Not the whole declared count at once: nested arrays could each reserve up to the bound.)
+    r->elements.reserve(std::min<std::size_t>(static_cast<std::size_t>(elements), 1024));
+    return r;
+  });
 }
 void* create_integer(const redisReadTask* task, long long value) {
-  Reply* r = place(task);
-  if (r == nullptr) return nullptr;
-  r->type = Reply::Type::integer;
-  r->integer = value;
-  return r;
+  return make([&]() -> void* {
+    Reply* r = place(task);
+    if (r == nullptr) return nullptr;
+    r->type = Reply::Type::integer;
+    r->integer = value;
+    return r;
+  });
 }
 void* create_nil(const redisReadTask* task) {
-  return place(task);  // (Type::nil by default)
+  return make([&]() -> void* { return place(task); });  // (Type::nil by default)
 }
 void free_reply(void* reply) {
   delete static_cast<Reply*>(reply);  // (only ever the root: hiredis frees nothing else)

@@ -79,7 +79,8 @@ struct ClientOptions {
   // array; an array's declared count counts at once) closes the connection ("a reply of more
   // than N elements") instead of being built: each element costs a node of 72 bytes here, so
   // small elements (":1", 4 bytes on the wire) cost 18 times their bytes; at the default,
-  // 1,048,576, at most 72 MiB of nodes. The bridge's largest replies (XREAD batches, PUBSUB
+  // 1,048,576, at most 72 MiB of nodes (up to twice that while an array's vector grows: an array
+  // reserves at most 1,024 elements ahead). The bridge's largest replies (XREAD batches, PUBSUB
   // NUMSUB) have hundreds.
   std::size_t max_reply_elements = std::size_t{1} << 20;
   // While connected, a PING every ping_interval when nothing was read for that long; no answer

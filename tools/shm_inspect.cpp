@@ -34,6 +34,7 @@
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 
+#include "shmio/shm/cut_log.hpp"
 #include "shmio/shm/inspect.hpp"
 #include "shmio/shm/layout.hpp"
 #include "shmio/shm/process.hpp"
@@ -41,6 +42,7 @@
 #include "shmio/shm/ring_core.hpp"
 #include "shmio/shm/ring_reader.hpp"
 #include "shmio/shm/segment.hpp"
+#include "shmio/shm/session_store.hpp"
 
 namespace {
 
@@ -73,6 +75,12 @@ Commands:
   readers              reader slots: position, lag, losses, wakeups, heartbeat
   producers            producer slots: counters, claim in flight, heartbeat
   dump [--last N]      decode the last N records below the frontier (default 16)
+  sessions             the ring's connection-state-recovery session table (a
+                       cluster's shared ring, with --recovery): slots, entries,
+                       the deaths noted
+  cuts                 the ring's cut logs (a cluster with --ring-per-worker and
+                       --recovery): per worker, entries written and held, and
+                       its last cut
   watch [--interval MS] [--count K]
                        every MS milliseconds (default 1000), one line: records/s,
                        bytes/s, bytes in flight, each reader's lag; stops after K
@@ -85,7 +93,10 @@ Options:
                        several rings (a ring named twice is shown once)
   --json               one JSON object instead of tables (watch: one per line)
 
-Several rings: stat, readers, producers and dump show each ring in turn (a
+A ring without a session table or cut logs says so (exit 0): only a cluster's
+shared ring has them.
+
+Several rings: stat, readers, producers, dump, sessions and cuts show each ring in turn (a
 heading names it; --json: one object per ring, one per line, each with its
 "name"); watch prints, each refresh, a line per ring and a total line (records/s,
 bytes/s, in flight over all of them; --json: "total": true). Every ring is
@@ -794,6 +805,113 @@ int CmdWatch(const std::vector<shm::Segment>& rings, const Options& o) {
 // ---------------------------------------------------------------------------------------------
 // Command line and attach.
 
+int ExitCodeFor(shm::Errc e);
+
+// A ring's sidecar that is not there (only a cluster's shared ring has them): said, exit 0.
+// Another failure: said, its exit status.
+int SidecarMissing(const shm::Segment& s, const Options& o, const shm::Error& e, const char* what) {
+  if (e.code != shm::Errc::not_found) {
+    std::fprintf(stderr, "shm-inspect: %s\n", e.message.c_str());
+    return ExitCodeFor(e.code);
+  }
+  if (o.json)
+    PrintJson(json::object{{"name", s.name()}, {what, nullptr}});
+  else
+    std::printf("ring %s: no %s (only a cluster's shared ring has one)\n", s.name().c_str(),
+                std::strcmp(what, "sessions") == 0 ? "session table" : "cut logs");
+  return kExitOk;
+}
+
+int CmdSessions(const shm::Segment& s, const Options& o) {
+  auto r = shm::SessionStore::summarize(s.name(), s.header().creation_time_ns);
+  if (!r) return SidecarMissing(s, o, r.error(), "sessions");
+  const shm::SessionStore::Summary& t = r.value();
+  const std::uint64_t now = shm::monotonic_ns();
+  auto ago = [now](std::uint64_t at) { return at <= now ? (now - at) / 1'000'000 : 0; };
+  if (o.json) {
+    json::array deaths;
+    for (const auto& d : t.deaths) deaths.push_back({{"pid", d.pid}, {"ago_ms", ago(d.at_ns)}});
+    PrintJson(json::object{
+        {"name", s.name()},
+        {"sessions", json::object{{"object", shm::SessionStore::object_name(
+                                                 s.name(), s.header().creation_time_ns)},
+                                  {"slots", t.slots},
+                                  {"slot_bytes", t.slot_bytes},
+                                  {"handed_out", t.handed_out},
+                                  {"entries", t.indexed},
+                                  {"deaths", std::move(deaths)}}}});
+    return kExitOk;
+  }
+  std::string last = "none";
+  if (!t.deaths.empty())
+    last = "pid " + U(t.deaths.back().pid) + ", " + U(ago(t.deaths.back().at_ns)) + " ms ago";
+  PrintPairs({
+      {"ring", s.name()},
+      {"session table",
+       "/dev/shm/" + shm::SessionStore::object_name(s.name(), s.header().creation_time_ns)},
+      {"slots", U(t.slots) + " x " + U(t.slot_bytes) + " B (" +
+                    HumanBytes(std::uint64_t{t.slots} * t.slot_bytes) + ")"},
+      {"handed out", U(t.handed_out) + " (slots used at least once)"},
+      {"entries", U(t.indexed) + " (saved sessions a recovery can find, counted without locks)"},
+      {"deaths noted", U(t.deaths.size()) + " (last: " + last + ")"},
+  });
+  return kExitOk;
+}
+
+const char* CutTagText(std::uint32_t tag) {
+  switch (tag) {
+    case 1:
+      return "batch";
+    case 2:
+      return "replay-from";
+    case 3:
+      return "replay-to";
+  }
+  return "?";
+}
+
+int CmdCuts(const shm::Segment& s, const Options& o) {
+  auto r = shm::CutLog::summarize(s.name(), s.header().creation_time_ns);
+  if (!r) return SidecarMissing(s, o, r.error(), "cuts");
+  const shm::CutLog::Summary& t = r.value();
+  auto held = [&t](std::uint64_t next) { return std::min<std::uint64_t>(next, t.entries); };
+  if (o.json) {
+    json::array logs;
+    for (std::size_t i = 0; i < t.per_log.size(); ++i) {
+      const auto& l = t.per_log[i];
+      json::object e{{"worker", i}, {"next", l.next}, {"held", held(l.next)}};
+      if (l.last) {
+        json::array cut;
+        for (std::uint64_t p : l.last->cut) cut.push_back(p);
+        e["last"] = json::object{{"tag", CutTagText(l.last->tag)}, {"cut", std::move(cut)}};
+      } else {
+        e["last"] = nullptr;
+      }
+      logs.push_back(std::move(e));
+    }
+    PrintJson(json::object{{"name", s.name()},
+                           {"cuts", json::object{{"logs", t.logs},
+                                                 {"columns", t.columns},
+                                                 {"entries", t.entries},
+                                                 {"per_worker", std::move(logs)}}}});
+    return kExitOk;
+  }
+  std::printf(
+      "ring %s: %u cut logs (one per worker), %u entries each, %u columns (the workers' "
+      "rings, then the shared ring)\n",
+      s.name().c_str(), t.logs, t.entries, t.columns);
+  std::printf("%-7s %12s %10s  %-12s %s\n", "worker", "entries", "held", "last", "its cut");
+  for (std::size_t i = 0; i < t.per_log.size(); ++i) {
+    const auto& l = t.per_log[i];
+    std::string cut;
+    for (std::uint64_t p : l.last ? l.last->cut : std::vector<std::uint64_t>{})
+      cut += (cut.empty() ? "" : " ") + U(p);
+    std::printf("%-7zu %12s %10s  %-12s %s\n", i, U(l.next).c_str(), U(held(l.next)).c_str(),
+                l.last ? CutTagText(l.last->tag) : "-", cut.empty() ? "-" : cut.c_str());
+  }
+  return kExitOk;
+}
+
 int Usage(const std::string& message) {
   std::fprintf(stderr, "shm-inspect: %s (see shm-inspect --help)\n", message.c_str());
   return kExitUsage;
@@ -856,8 +974,8 @@ int ParseArgs(int argc, char** argv, Options& o) {
       return Usage("unexpected argument '" + Printable(arg) + "'");
     }
   }
-  static constexpr std::string_view kCommands[] = {"list",      "stat", "readers",
-                                                   "producers", "dump", "watch"};
+  static constexpr std::string_view kCommands[] = {"list", "stat",  "readers",  "producers",
+                                                   "dump", "watch", "sessions", "cuts"};
   if (o.command.empty()) return Usage("missing command");
   if (std::find(std::begin(kCommands), std::end(kCommands), o.command) == std::end(kCommands))
     return Usage("unknown command '" + Printable(o.command) + "'");
@@ -966,6 +1084,8 @@ int main(int argc, char** argv) {
     if (o.command == "readers") rc = CmdReaders(s, o);
     if (o.command == "producers") rc = CmdProducers(s, o);
     if (o.command == "dump") rc = CmdDump(s, o);
+    if (o.command == "sessions") rc = CmdSessions(s, o);
+    if (o.command == "cuts") rc = CmdCuts(s, o);
     if (status == kExitOk) status = rc;  // the first ring's failure (dump: lapped twice)
   }
   return status;

@@ -62,6 +62,18 @@ std::uint64_t CutLog::bytes_for(const CutLogConfig& c) noexcept {
   return object_bytes(c.logs, c.columns, c.entries);
 }
 
+namespace {
+// An existing log's identity and geometry as its creator laid it out; nullptr, or why not.
+const char* check_log(const CutHeader& h, std::uint64_t ring_id, std::size_t bytes) {
+  const char* bad = detail::check_sidecar(h.id, kMagic, kVersion, ring_id, "not a cut log");
+  const std::uint32_t logs = h.logs, columns = h.columns, entries = h.entries;
+  if (bad == nullptr &&
+      (!geometry_ok(logs, columns, entries) || object_bytes(logs, columns, entries) != bytes))
+    bad = "a layout that does not add up";
+  return bad;
+}
+}  // namespace
+
 Result<CutLog> CutLog::open(const std::string& ring, std::uint64_t ring_id,
                             const CutLogConfig& config) {
   if (!geometry_ok(config.logs, config.columns, config.entries))
@@ -82,11 +94,8 @@ Result<CutLog> CutLog::open(const std::string& ring, std::uint64_t ring_id,
     detail::publish_sidecar(h.id, kMagic, kVersion, ring_id);
     return CutLog(m);
   }
-  const char* bad = detail::check_sidecar(h.id, kMagic, kVersion, ring_id, "not a cut log");
+  const char* bad = check_log(h, ring_id, m->sc.bytes);
   const std::uint32_t logs = h.logs, columns = h.columns, entries = h.entries;
-  if (bad == nullptr &&
-      (!geometry_ok(logs, columns, entries) || object_bytes(logs, columns, entries) != m->sc.bytes))
-    bad = "a layout that does not add up";
   if (bad != nullptr) {
     detail::unmap_sidecar(m->sc);
     delete m;
@@ -96,6 +105,29 @@ Result<CutLog> CutLog::open(const std::string& ring, std::uint64_t ring_id,
   m->columns = columns;
   m->entries = entries;
   return CutLog(m);
+}
+
+Result<CutLog::Summary> CutLog::summarize(const std::string& ring, std::uint64_t ring_id) {
+  const std::string obj = detail::sidecar_name(kPrefix, ring, ring_id);
+  auto sc = detail::map_sidecar_read_only(obj);
+  if (!sc) return sc.error();
+  const auto& h = *reinterpret_cast<const CutHeader*>(sc.value().base);
+  const char* bad =
+      sc.value().bytes < kHeaderBytes ? "too small" : check_log(h, ring_id, sc.value().bytes);
+  if (bad != nullptr) {
+    detail::unmap_sidecar(sc.value());
+    return Error{Errc::size_mismatch, obj + ": " + bad};
+  }
+  // A view over the read-only mapping: next() and read() only load (its destructor unmaps).
+  const CutLog view(new Map{sc.value(), h.logs, h.columns, h.entries});
+  Summary out{view.logs(), view.columns(), view.entries(), {}};
+  for (std::uint32_t i = 0; i < out.logs; ++i) {
+    Summary::Log l;
+    l.next = view.next(i);
+    if (l.next > 0) l.last = view.read(i, l.next - 1);
+    out.per_log.push_back(std::move(l));
+  }
+  return out;
 }
 
 CutLog::CutLog(CutLog&& o) noexcept : m_(std::exchange(o.m_, nullptr)) {}

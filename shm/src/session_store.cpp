@@ -34,6 +34,7 @@
 #include <sched.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <optional>
@@ -312,6 +313,22 @@ void SessionStore::remove_all(const std::string& ring) {
   detail::remove_sidecars(kPrefix, ring);
 }
 
+namespace {
+// An existing table's identity and geometry as its creator laid it out: each word within its
+// bounds, the index the size the slots make it, and the whole the object's size; nullptr, or why
+// not. (open() then reads the geometry once: Map's snapshot.)
+const char* check_store(const StoreHeader& h, std::uint64_t ring_id, std::size_t bytes) {
+  const char* bad = detail::check_sidecar(h.id, kMagic, kVersion, ring_id, "not a session store");
+  const std::uint32_t slots = h.slots, slot_bytes = h.slot_bytes, entries = h.index_entries;
+  if (bad == nullptr &&
+      (slots == 0 || slots > kMaxSlots || slot_bytes < 256 || slot_bytes > 65536 ||
+       slot_bytes % 64 != 0 || entries != round_pow2(2ULL * slots, 128) ||
+       object_bytes(slots, slot_bytes) != bytes))
+    bad = "a layout that does not add up";
+  return bad;
+}
+}  // namespace
+
 Result<SessionStore> SessionStore::open(const std::string& ring, std::uint64_t ring_id,
                                         const SessionStoreConfig& config) {
   if (config.slot_bytes < 256 || config.slot_bytes > 65536 || config.slot_bytes % 64 != 0)
@@ -333,15 +350,8 @@ Result<SessionStore> SessionStore::open(const std::string& ring, std::uint64_t r
     h.index_entries = round_pow2(2ULL * config.slots, 128);
     detail::publish_sidecar(h.id, kMagic, kVersion, ring_id);
   } else {
-    const char* bad = detail::check_sidecar(h.id, kMagic, kVersion, ring_id, "not a session store");
-    // The geometry as the creator laid it out, read once (Map's snapshot): each word within its
-    // bounds, the index the size the slots make it, and the whole the object's size.
+    const char* bad = check_store(h, ring_id, m->bytes);
     const std::uint32_t slots = h.slots, slot_bytes = h.slot_bytes, entries = h.index_entries;
-    if (bad == nullptr &&
-        (slots == 0 || slots > kMaxSlots || slot_bytes < 256 || slot_bytes > 65536 ||
-         slot_bytes % 64 != 0 || entries != round_pow2(2ULL * slots, 128) ||
-         object_bytes(slots, slot_bytes) != m->bytes))
-      bad = "a layout that does not add up";
     if (bad != nullptr) {
       detail::unmap_sidecar(sc.value());
       delete m;
@@ -356,6 +366,39 @@ Result<SessionStore> SessionStore::open(const std::string& ring, std::uint64_t r
   m->slot_bytes_ = config.slot_bytes;
   m->index_entries_ = round_pow2(2ULL * config.slots, 128);
   return SessionStore(m);
+}
+
+Result<SessionStore::Summary> SessionStore::summarize(const std::string& ring,
+                                                      std::uint64_t ring_id) {
+  const std::string obj = object_name(ring, ring_id);
+  auto sc = detail::map_sidecar_read_only(obj);
+  if (!sc) return sc.error();
+  struct Unmap {
+    detail::Sidecar s;
+    ~Unmap() { detail::unmap_sidecar(s); }
+  } unmap{sc.value()};
+  if (sc.value().bytes < kHeaderBytes) return Error{Errc::size_mismatch, obj + ": too small"};
+  // (Only loads: the mapping is read-only.)
+  const auto& h = *reinterpret_cast<const StoreHeader*>(sc.value().base);
+  if (const char* bad = check_store(h, ring_id, sc.value().bytes))
+    return Error{Errc::size_mismatch, obj + ": " + bad};
+  Summary out;
+  out.slots = h.slots;
+  out.slot_bytes = h.slot_bytes;
+  out.handed_out = std::min(h.fresh.load(std::memory_order_relaxed), out.slots);
+  const auto* index =
+      reinterpret_cast<const std::atomic<std::uint32_t>*>(sc.value().base + kHeaderBytes);
+  for (std::uint32_t i = 0; i < h.index_entries; ++i) {
+    const std::uint32_t e = index[i].load(std::memory_order_relaxed);
+    if (e != 0 && e != kRemoved && (e & kSlotMask) - 1ULL < out.slots) ++out.indexed;
+  }
+  for (const Death& d : h.deaths) {
+    const std::uint64_t who = d.who.load(std::memory_order_acquire);
+    if (who != 0) out.deaths.push_back({who, d.at_ns.load(std::memory_order_relaxed)});
+  }
+  std::sort(out.deaths.begin(), out.deaths.end(),
+            [](const Summary::Death& a, const Summary::Death& b) { return a.at_ns < b.at_ns; });
+  return out;
 }
 
 SessionStore::SessionStore(SessionStore&& o) noexcept : m_(std::exchange(o.m_, nullptr)) {}

@@ -1,6 +1,7 @@
 #include "sidecar.hpp"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -89,6 +90,30 @@ Result<Sidecar> open_sidecar(const std::string& name, std::uint64_t bytes, std::
     return Error{e == EACCES ? Errc::permission_denied : Errc::system_error,
                  "mmap of " + name + ": " + std::strerror(e)};
   return Sidecar{static_cast<std::byte*>(p), size, created};
+}
+
+Result<Sidecar> map_sidecar_read_only(const std::string& name) {
+  const int fd = ::shm_open(name.c_str(), O_RDONLY, 0);
+  if (fd < 0) {
+    const int e = errno;
+    return Error{e == ENOENT   ? Errc::not_found
+                 : e == EACCES ? Errc::permission_denied
+                               : Errc::system_error,
+                 "opening shared memory " + name + ": " + std::strerror(e)};
+  }
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || st.st_size <= 0) {
+    ::close(fd);
+    return Error{Errc::not_ready, name + " is not sized (its creator died, or is at it)"};
+  }
+  const auto size = static_cast<std::size_t>(st.st_size);
+  void* p = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
+  const int e = errno;
+  ::close(fd);
+  if (p == MAP_FAILED)
+    return Error{e == EACCES ? Errc::permission_denied : Errc::system_error,
+                 "mmap of " + name + ": " + std::strerror(e)};
+  return Sidecar{static_cast<std::byte*>(p), size, false};
 }
 
 void unmap_sidecar(const Sidecar& s) noexcept {

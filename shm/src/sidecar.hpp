@@ -24,6 +24,9 @@ std::string sidecar_name(const char* prefix, const std::string& ring, std::uint6
 Result<Sidecar> open_sidecar(const std::string& name, std::uint64_t bytes, std::uint64_t least,
                              unsigned mode);
 void unmap_sidecar(const Sidecar& s) noexcept;
+// Maps an existing object read-only, whole (what an inspector does: never creates, never
+// writes). Errc::not_found if there is none.
+Result<Sidecar> map_sidecar_read_only(const std::string& name);
 
 // The first bytes of every sidecar: what it is, for which ring, and whether its creator has laid
 // it out (state READY, stored with release once everything else is written).

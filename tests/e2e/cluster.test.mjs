@@ -228,6 +228,27 @@ test(`connection state recovery across workers: away on worker 0, back on worker
   assert.equal(bob.id, id);
   assert.deepEqual(got.slice(0, 5), ["m0", "m1", "m2", "m3", "m4"]);
 
+  // What an operator sees of it (shm-inspect, read-only): the session table of the shared ring
+  // with both clients' entries, and with a ring per worker the workers' cut logs.
+  const inspect = (name, what) => new Promise((resolve) =>
+    execFile(INSPECT, ["--name", name, "--json", what], (err, stdout, stderr) => {
+      assert.equal(err, null, stderr);
+      resolve(JSON.parse(stdout));
+    }));
+  const { sessions } = await inspect(c.ring, "sessions");
+  assert.ok(sessions.entries >= 2 && sessions.handed_out >= sessions.entries, JSON.stringify(sessions));
+  assert.equal(sessions.slots, 131072);
+  const logs = (await inspect(c.ring, "cuts")).cuts;
+  if (extra.length === 0) {
+    assert.equal(logs, null, "no cut logs on one shared ring");
+  } else {
+    assert.equal(logs.logs, 2);
+    assert.equal(logs.columns, 3);
+    assert.ok(logs.per_worker.some((l) => l.next > 0 && l.last && l.last.cut.length === 3),
+      JSON.stringify(logs));
+    assert.equal((await inspect(`${c.ring}.w0`, "sessions")).sessions, null, "a worker's ring has none");
+  }
+
   // An offset the ring no longer has (or never had): a clean fresh session, never a partial one.
   const stale = client(c.url(0), { auth: { pid: "nope", offset: "0000000000000000" } });
   await within(once(stale, "connect"), 5000, "connect");

@@ -170,3 +170,28 @@ TEST(SegmentOnPrivateShm, ACutLogLargerThanShmIsRefusedAndLeavesNothingBehind) {
   // One that fits is made on the same mount.
   EXPECT_TRUE(open_log(n.ring).logs() == 2u);
 }
+
+// What shm-inspect shows: the logs mapped read-only, each log's count and last entry; none for a
+// ring without logs; one of another ring id is not this ring's.
+TEST(CutLog, ASummaryReadsTheLogsWithoutWritingAndNamesEachLogsLastEntry) {
+  CutName n;
+  auto none = CutLog::summarize(n.ring, 7);
+  ASSERT_FALSE(none);
+  EXPECT_EQ(none.error().code, shmio::shm::Errc::not_found);
+  auto l = open_log(n.ring);
+  for (std::uint64_t i = 0; i < 20; ++i) ASSERT_TRUE(l.append(1, 1, cut(i, 2 * i, 3 * i)));
+  auto s = CutLog::summarize(n.ring, 7);
+  ASSERT_TRUE(s) << s.error().message;
+  EXPECT_EQ(s->logs, 2u);
+  EXPECT_EQ(s->columns, 3u);
+  EXPECT_EQ(s->entries, 16u);
+  ASSERT_EQ(s->per_log.size(), 2u);
+  EXPECT_EQ(s->per_log[0].next, 0u);
+  EXPECT_FALSE(s->per_log[0].last);
+  EXPECT_EQ(s->per_log[1].next, 20u);
+  ASSERT_TRUE(s->per_log[1].last);
+  EXPECT_EQ(s->per_log[1].last->cut, cut(19, 38, 57));
+  EXPECT_EQ(s->per_log[1].last->tag, 1u);
+  auto other = CutLog::summarize(n.ring, 8);
+  EXPECT_FALSE(other) << "another ring id names another object";
+}

@@ -358,3 +358,26 @@ TEST(SessionStore, ConcurrentWritersOfDistinctKeys) {
   for (auto& t : ts) t.join();
   EXPECT_EQ(wrong.load(), 0);
 }
+
+// What shm-inspect shows: the table mapped read-only — its geometry, the slots handed out, the
+// entries a lookup finds, the deaths noted, oldest first; none for a ring without one.
+TEST(SessionStore, ASummaryReadsTheTableWithoutWritingIt) {
+  StoreName n;
+  auto none = SessionStore::summarize(n.ring, 42);
+  ASSERT_FALSE(none);
+  EXPECT_EQ(none.error().code, shmio::shm::Errc::not_found);
+  auto s = open_store(n.ring);
+  for (const char* k : {"a", "b", "c"}) ASSERT_EQ(s.put(k, "{}", false, 1min), Put::ok);
+  EXPECT_EQ(s.take("b", 1min).status, Take::ok);
+  s.worker_died(4242, 100);
+  s.worker_died(4343, 200);
+  auto sum = SessionStore::summarize(n.ring, 42);
+  ASSERT_TRUE(sum) << sum.error().message;
+  EXPECT_EQ(sum->slots, 1024u);
+  EXPECT_EQ(sum->slot_bytes, 512u);
+  EXPECT_EQ(sum->handed_out, 3u);
+  EXPECT_EQ(sum->indexed, 2u) << "a and c; b taken";
+  ASSERT_EQ(sum->deaths.size(), 2u);
+  EXPECT_EQ(sum->deaths[0].pid, 4242u);
+  EXPECT_EQ(sum->deaths[1].at_ns, 200u);
+}

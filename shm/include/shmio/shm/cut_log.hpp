@@ -72,6 +72,19 @@ class CutLog {
   // Entry `number` of log `log`, if it was wholly written and not overwritten since.
   std::optional<Entry> read(std::uint32_t log, std::uint64_t number) const;
 
+  // What an inspector shows (shm-inspect cuts): the logs of ring `ring` created at `ring_id`,
+  // mapped read-only (never created, never written); Errc::not_found if there are none. Per log,
+  // the next entry's number (entries held: the last min(next, entries)) and the last entry.
+  struct Summary {
+    std::uint32_t logs = 0, columns = 0, entries = 0;
+    struct Log {
+      std::uint64_t next = 0;
+      std::optional<Entry> last;  // (none yet, or being rewritten at that moment)
+    };
+    std::vector<Log> per_log;
+  };
+  static Result<Summary> summarize(const std::string& ring, std::uint64_t ring_id);
+
  private:
   struct Map;
   explicit CutLog(Map* m) noexcept : m_(m) {}

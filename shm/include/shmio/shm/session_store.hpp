@@ -27,6 +27,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "shmio/shm/process.hpp"
 #include "shmio/shm/result.hpp"
@@ -56,6 +57,22 @@ class SessionStore {
   // Removes every store of the ring `ring` (what a supervisor does with the ring).
   static void remove_all(const std::string& ring);
   static std::string object_name(const std::string& ring, std::uint64_t ring_id);
+
+  // What an inspector shows (shm-inspect sessions): the table of ring `ring` created at
+  // `ring_id`, mapped read-only (never created, never written); Errc::not_found if there is none.
+  struct Summary {
+    std::uint32_t slots = 0, slot_bytes = 0;
+    std::uint32_t handed_out = 0;  // slots handed out at least once (their pages touched)
+    // Index entries naming a slot: the entries a lookup finds, counted at one moment without the
+    // slots' locks (one being put or taken may be in or out).
+    std::uint64_t indexed = 0;
+    struct Death {
+      std::uint64_t pid;
+      std::uint64_t at_ns;  // CLOCK_MONOTONIC
+    };
+    std::vector<Death> deaths;  // the deaths noted (the last 64), oldest first
+  };
+  static Result<Summary> summarize(const std::string& ring, std::uint64_t ring_id);
 
   SessionStore(SessionStore&& o) noexcept;
   SessionStore& operator=(SessionStore&& o) noexcept;

@@ -140,9 +140,18 @@ expect_rc 0 "$INSPECT" --json list
 json_check "o.rings.some(r => r.name === '$RING')" <<<"$OUT" || fail "--json list: $OUT"
 pass "list shows the ring"
 
+# A ring with no session table or cut logs beside it (only a cluster's shared ring has them;
+# e2e_cluster reads a cluster's): said, exit 0, null in JSON; nothing created.
+expect_rc 0 "$INSPECT" --name "$RING" sessions
+grep -q "^ring $RING: no session table" <<<"$OUT" || fail "sessions without a table: $OUT"
+expect_rc 0 "$INSPECT" --name "$RING" --json cuts
+json_check "o.name === '$RING' && o.cuts === null" <<<"$OUT" || fail "--json cuts without logs: $OUT"
+ls /dev/shm | grep -q "^shmio-\(sessions\|cuts\)\.$RING\." && fail "inspecting created a sidecar"
+pass "sessions/cuts of a ring without them say so"
+
 # Read-only: inspecting must not change one byte of the segment.
 before=$(sha256sum <"/dev/shm/shmio.$RING")
-for cmd in stat readers producers dump; do
+for cmd in stat readers producers dump sessions cuts; do
   expect_rc 0 "$INSPECT" --name "$RING" "$cmd"
   expect_rc 0 "$INSPECT" --name "$RING" --json "$cmd"
   json_check <<<"$OUT" || fail "--json $cmd is not valid JSON: $OUT"

@@ -6,6 +6,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <cmath>
+#include <type_traits>
 
 #include "shmio/cluster/msgpack.hpp"
 
@@ -93,11 +94,13 @@ json::object packet_json(const socketio::Packet& p) {
   if (p.id) o["id"] = *p.id;
   return o;
 }
-// Reads one into `out` (EVENT, or BINARY_EVENT with the attachments); why not, or nullptr.
-const char* packet_from(const json::object& po, std::vector<socketio::Binary> attachments,
+// Reads one into `out` (EVENT, or BINARY_EVENT with the attachments); why not, or nullptr. From
+// a packet object that is not const, the data is moved out (a fleet broadcast's args held once).
+template <class Object>
+const char* packet_from(Object& po, std::vector<socketio::Binary> attachments,
                         socketio::Packet& out) {
   const json::value* type = po.if_contains("type");
-  const json::value* data = po.if_contains("data");
+  auto* data = po.if_contains("data");  // (const if po is)
   const json::value* nsp = po.if_contains("nsp");
   if (type == nullptr || !type->is_int64() || (type->get_int64() != 2 && type->get_int64() != 5))
     return "the packet is not an EVENT";
@@ -107,13 +110,16 @@ const char* packet_from(const json::object& po, std::vector<socketio::Binary> at
   if (nsp != nullptr && !nsp->is_string() && !nsp->is_null())
     return "the packet's nsp is not a string";
   out.nsp = nsp != nullptr && nsp->is_string() ? std::string(nsp->get_string()) : "/";
-  out.data = *data;
+  if constexpr (std::is_const_v<Object>)
+    out.data = *data;
+  else
+    out.data = std::move(*data);
   if (const json::value* id = po.if_contains("id"); id != nullptr && id->is_int64())
     out.id = static_cast<std::uint64_t>(id->get_int64());
   // (In a binary packet, a map shaped like a placeholder whose num names no attachment — the bins
   // became valid ones — would make socket.io-client close every receiving socket with a parse
   // error. In a plain EVENT such a map is data, as socket.io-parser reads it.)
-  if (!attachments.empty() && !socketio::placeholders_valid(*data, attachments.size()))
+  if (!attachments.empty() && !socketio::placeholders_valid(*out.data, attachments.size()))
     return "a placeholder names no attachment (or the data nests deeper than 64)";
   out.attachments = std::move(attachments);
   out.type =
@@ -153,7 +159,7 @@ std::optional<ClassicBroadcast> decode_classic_broadcast(std::string_view bytes,
   if (!d) return fail("not MessagePack: " + e.reason + " at byte " + std::to_string(e.offset));
   if (!d->value.is_array() || d->value.get_array().size() < 2 || d->value.get_array().size() > 3)
     return fail("not [uid, packet, opts]");
-  const json::array& a = d->value.get_array();
+  json::array& a = d->value.get_array();  // (this function's own: the packet's data is taken)
   if (!a[0].is_string()) return fail("the uid is not a string");
   if (!a[1].is_object()) return fail("the packet is not an object");
   ClassicBroadcast b;

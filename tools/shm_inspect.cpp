@@ -75,9 +75,9 @@ Commands:
   readers              reader slots: position, lag, losses, wakeups, heartbeat
   producers            producer slots: counters, claim in flight, heartbeat
   dump [--last N]      decode the last N records below the frontier (default 16)
-  sessions             the ring's connection-state-recovery session table (a
-                       cluster's shared ring, with --recovery): slots, entries,
-                       the deaths noted
+  sessions             the ring's connection-state-recovery session table (every
+                       cluster's shared ring has one; empty without --recovery):
+                       slots, entries, the deaths noted
   cuts                 the ring's cut logs (a cluster with --ring-per-worker and
                        --recovery): per worker, entries written and held, and
                        its last cut

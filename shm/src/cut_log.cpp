@@ -63,10 +63,15 @@ std::uint64_t CutLog::bytes_for(const CutLogConfig& c) noexcept {
 }
 
 namespace {
-// An existing log's identity and geometry as its creator laid it out; nullptr, or why not.
-const char* check_log(const CutHeader& h, std::uint64_t ring_id, std::size_t bytes) {
+// An existing log's identity and geometry as its creator laid it out; nullptr, or why not. The
+// geometry is read once, into `g`: what was checked is what the caller uses.
+struct Geometry {
+  std::uint32_t logs = 0, columns = 0, entries = 0;
+};
+const char* check_log(const CutHeader& h, std::uint64_t ring_id, std::size_t bytes, Geometry& g) {
   const char* bad = detail::check_sidecar(h.id, kMagic, kVersion, ring_id, "not a cut log");
   const std::uint32_t logs = h.logs, columns = h.columns, entries = h.entries;
+  g = {logs, columns, entries};
   if (bad == nullptr &&
       (!geometry_ok(logs, columns, entries) || object_bytes(logs, columns, entries) != bytes))
     bad = "a layout that does not add up";
@@ -94,16 +99,15 @@ Result<CutLog> CutLog::open(const std::string& ring, std::uint64_t ring_id,
     detail::publish_sidecar(h.id, kMagic, kVersion, ring_id);
     return CutLog(m);
   }
-  const char* bad = check_log(h, ring_id, m->sc.bytes);
-  const std::uint32_t logs = h.logs, columns = h.columns, entries = h.entries;
-  if (bad != nullptr) {
+  Geometry g;
+  if (const char* bad = check_log(h, ring_id, m->sc.bytes, g)) {
     detail::unmap_sidecar(m->sc);
     delete m;
     return Error{Errc::size_mismatch, obj + ": " + bad};
   }
-  m->logs = logs;
-  m->columns = columns;
-  m->entries = entries;
+  m->logs = g.logs;
+  m->columns = g.columns;
+  m->entries = g.entries;
   return CutLog(m);
 }
 
@@ -112,14 +116,15 @@ Result<CutLog::Summary> CutLog::summarize(const std::string& ring, std::uint64_t
   auto sc = detail::map_sidecar_read_only(obj);
   if (!sc) return sc.error();
   const auto& h = *reinterpret_cast<const CutHeader*>(sc.value().base);
+  Geometry g;
   const char* bad =
-      sc.value().bytes < kHeaderBytes ? "too small" : check_log(h, ring_id, sc.value().bytes);
+      sc.value().bytes < kHeaderBytes ? "too small" : check_log(h, ring_id, sc.value().bytes, g);
   if (bad != nullptr) {
     detail::unmap_sidecar(sc.value());
     return Error{Errc::size_mismatch, obj + ": " + bad};
   }
   // A view over the read-only mapping: next() and read() only load (its destructor unmaps).
-  const CutLog view(new Map{sc.value(), h.logs, h.columns, h.entries});
+  const CutLog view(new Map{sc.value(), g.logs, g.columns, g.entries});
   Summary out{view.logs(), view.columns(), view.entries(), {}};
   for (std::uint32_t i = 0; i < out.logs; ++i) {
     Summary::Log l;

@@ -316,10 +316,16 @@ void SessionStore::remove_all(const std::string& ring) {
 namespace {
 // An existing table's identity and geometry as its creator laid it out: each word within its
 // bounds, the index the size the slots make it, and the whole the object's size; nullptr, or why
-// not. (open() then reads the geometry once: Map's snapshot.)
-const char* check_store(const StoreHeader& h, std::uint64_t ring_id, std::size_t bytes) {
+// not. The geometry is read once, into `g`: what was checked is what the caller uses (Map's
+// snapshot; a stray write to the header afterwards changes nothing here).
+struct Geometry {
+  std::uint32_t slots = 0, slot_bytes = 0, index_entries = 0;
+};
+const char* check_store(const StoreHeader& h, std::uint64_t ring_id, std::size_t bytes,
+                        Geometry& g) {
   const char* bad = detail::check_sidecar(h.id, kMagic, kVersion, ring_id, "not a session store");
   const std::uint32_t slots = h.slots, slot_bytes = h.slot_bytes, entries = h.index_entries;
+  g = {slots, slot_bytes, entries};
   if (bad == nullptr &&
       (slots == 0 || slots > kMaxSlots || slot_bytes < 256 || slot_bytes > 65536 ||
        slot_bytes % 64 != 0 || entries != round_pow2(2ULL * slots, 128) ||
@@ -350,16 +356,15 @@ Result<SessionStore> SessionStore::open(const std::string& ring, std::uint64_t r
     h.index_entries = round_pow2(2ULL * config.slots, 128);
     detail::publish_sidecar(h.id, kMagic, kVersion, ring_id);
   } else {
-    const char* bad = check_store(h, ring_id, m->bytes);
-    const std::uint32_t slots = h.slots, slot_bytes = h.slot_bytes, entries = h.index_entries;
-    if (bad != nullptr) {
+    Geometry g;
+    if (const char* bad = check_store(h, ring_id, m->bytes, g)) {
       detail::unmap_sidecar(sc.value());
       delete m;
       return Error{Errc::size_mismatch, obj + ": " + bad};
     }
-    m->slots_ = slots;
-    m->slot_bytes_ = slot_bytes;
-    m->index_entries_ = entries;
+    m->slots_ = g.slots;
+    m->slot_bytes_ = g.slot_bytes;
+    m->index_entries_ = g.index_entries;
     return SessionStore(m);
   }
   m->slots_ = config.slots;
@@ -380,21 +385,28 @@ Result<SessionStore::Summary> SessionStore::summarize(const std::string& ring,
   if (sc.value().bytes < kHeaderBytes) return Error{Errc::size_mismatch, obj + ": too small"};
   // (Only loads: the mapping is read-only.)
   const auto& h = *reinterpret_cast<const StoreHeader*>(sc.value().base);
-  if (const char* bad = check_store(h, ring_id, sc.value().bytes))
+  Geometry g;
+  if (const char* bad = check_store(h, ring_id, sc.value().bytes, g))
     return Error{Errc::size_mismatch, obj + ": " + bad};
   Summary out;
-  out.slots = h.slots;
-  out.slot_bytes = h.slot_bytes;
+  out.slots = g.slots;
+  out.slot_bytes = g.slot_bytes;
   out.handed_out = std::min(h.fresh.load(std::memory_order_relaxed), out.slots);
+  // (The object was allocated whole at its creation, posix_fallocate: reading its index through
+  // the mapping allocates nothing in /dev/shm.)
   const auto* index =
       reinterpret_cast<const std::atomic<std::uint32_t>*>(sc.value().base + kHeaderBytes);
-  for (std::uint32_t i = 0; i < h.index_entries; ++i) {
+  for (std::uint32_t i = 0; i < g.index_entries; ++i) {
     const std::uint32_t e = index[i].load(std::memory_order_relaxed);
     if (e != 0 && e != kRemoved && (e & kSlotMask) - 1ULL < out.slots) ++out.indexed;
   }
+  // (Each death as death_of reads it: `who` again after the time, or the record is passed over.)
   for (const Death& d : h.deaths) {
     const std::uint64_t who = d.who.load(std::memory_order_acquire);
-    if (who != 0) out.deaths.push_back({who, d.at_ns.load(std::memory_order_relaxed)});
+    if (who == 0) continue;
+    const std::uint64_t at = d.at_ns.load(std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_acquire);
+    if (d.who.load(std::memory_order_relaxed) == who) out.deaths.push_back({who, at});
   }
   std::sort(out.deaths.begin(), out.deaths.end(),
             [](const Summary::Death& a, const Summary::Death& b) { return a.at_ns < b.at_ns; });

@@ -195,3 +195,31 @@ TEST(CutLog, ASummaryReadsTheLogsWithoutWritingAndNamesEachLogsLastEntry) {
   auto other = CutLog::summarize(n.ring, 8);
   EXPECT_FALSE(other) << "another ring id names another object";
 }
+
+// A log that is not this ring's, or does not add up, is refused by the summary (another ring id
+// in its header; a geometry that does not match its size).
+TEST(CutLog, ASummaryRefusesALogThatIsNotThisRingsOrDoesNotAddUp) {
+  CutName n;
+  auto l = open_log(n.ring);
+  const std::string path = "/dev/shm/shmio-cuts." + n.ring + ".0000000000000007";
+  const int fd = ::open(path.c_str(), O_RDWR);
+  ASSERT_GE(fd, 0) << path;
+  void* p = ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  ::close(fd);
+  ASSERT_NE(p, MAP_FAILED);
+  auto* ring_id = reinterpret_cast<std::atomic<std::uint64_t>*>(static_cast<char*>(p) + 16);
+  auto* entries = reinterpret_cast<std::atomic<std::uint32_t>*>(static_cast<char*>(p) + 32);
+  ring_id->store(8);
+  auto r = CutLog::summarize(n.ring, 7);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, shmio::shm::Errc::size_mismatch);
+  EXPECT_NE(r.error().message.find("another ring's"), std::string::npos) << r.error().message;
+  ring_id->store(7);
+  entries->store(1u << 20);
+  r = CutLog::summarize(n.ring, 7);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("does not add up"), std::string::npos) << r.error().message;
+  entries->store(16);
+  EXPECT_TRUE(CutLog::summarize(n.ring, 7));
+  ::munmap(p, 4096);
+}

@@ -381,3 +381,27 @@ TEST(SessionStore, ASummaryReadsTheTableWithoutWritingIt) {
   EXPECT_EQ(sum->deaths[0].pid, 4242u);
   EXPECT_EQ(sum->deaths[1].at_ns, 200u);
 }
+
+// A table that is not this ring's, or does not add up, is refused by the summary as by open():
+// another ring id in its header, a geometry that does not match its size, an object too small.
+TEST(SessionStore, ASummaryRefusesATableThatIsNotThisRingsOrDoesNotAddUp) {
+  StoreName n;
+  auto s = open_store(n.ring, 64);
+  StoreObject object(n.ring, 64);
+  object.at<std::uint64_t>(16).store(43);  // the header's ring id
+  auto r = SessionStore::summarize(n.ring, 42);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, shmio::shm::Errc::size_mismatch);
+  EXPECT_NE(r.error().message.find("another ring's"), std::string::npos) << r.error().message;
+  object.at<std::uint64_t>(16).store(42);
+  object.at<std::uint32_t>(24).store(1u << 20);  // slots: not what the object's size holds
+  r = SessionStore::summarize(n.ring, 42);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("does not add up"), std::string::npos) << r.error().message;
+  object.at<std::uint32_t>(24).store(64);
+  EXPECT_TRUE(SessionStore::summarize(n.ring, 42));
+  ASSERT_EQ(::truncate(object.path.c_str(), 100), 0);
+  r = SessionStore::summarize(n.ring, 42);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, shmio::shm::Errc::size_mismatch);
+}

@@ -378,6 +378,8 @@ void read(const std::shared_ptr<Client>& c, Client::Impl& m) {
                               " elements (max_reply_elements)"
                     : m.build.refused == R::bad_count
                         ? std::string("protocol error: an array with a bad element count")
+                    : m.build.refused == R::no_memory
+                        ? std::string("out of memory building a reply")
                         : std::string("protocol error: ") + m.reader->errstr);
       }
       if (reply == nullptr) break;

@@ -10,7 +10,9 @@ descriptor by SCM_RIGHTS; server/cluster/src/node.cpp) on worker 0's abstract so
 * a bad magic, a length over 64 MiB, a message without a descriptor, a length that does not match
   the bytes: each dropped, its descriptor closed (the peer sees EOF), said on stderr, counted in
   shmio_handoffs_refused_total; the worker still adopts the next good one;
-* a process of another user (run as root only: a child that becomes nobody) is refused;
+* a message of no bytes carrying a descriptor: dropped, its descriptor closed;
+* a process of another user (run as root only: a child that becomes nobody) is refused, and one
+  that binds a dead worker's hand-off address is handed nothing (the sender checks who listens);
 * the 200 ms send timeout: with worker 1 stopped and its hand-off backlog full, worker 0 drops a
   request it cannot hand over after two tries (its connection closed, counted in
   shmio_handoffs_failed_total) and keeps answering;
@@ -172,6 +174,14 @@ try:
     check(data.startswith(b"HTTP/1.1 200"), "after every bad message the next good one is adopted")
     refused = metric("shmio_handoffs_refused_total")
     check(refused == 4, f"shmio_handoffs_refused_total on worker 0 is 4 (got {refused})")
+    # A message of no bytes that carries a descriptor: malformed, its descriptor closed (before,
+    # taken for the end of the hand-off connection, the descriptor stayed open in the worker).
+    a, b = tcp_pair()
+    s.sendmsg([b""], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [b.fileno()]))])
+    b.close()
+    data, eof = reply_or_eof(a)
+    a.close()
+    check(eof and data == b"", "an empty message's descriptor is closed (EOF, no answer)")
     s.close()
 
     if os.geteuid() == 0:
@@ -298,15 +308,64 @@ try:
                            f"connection ({spent:.2f} s of CPU in 1 s)")
     finally:
         resource.prlimit(w1, resource.RLIMIT_NOFILE, (soft, hard))
-    # Given descriptors again, it takes the connection (then refuses the empty message: EOF).
-    queued.settimeout(5)
-    send(queued, b"x")  # a malformed message: dropped, its connection closed
-    try:
-        eof = queued.recv(16) == b""
-    except OSError:
-        eof = True
+    # Given descriptors again, it takes the connection: a hand-off on it is adopted and answered.
+    data = good_handoff(queued)
     queued.close()
-    check(eof, "the queued connection is taken once descriptors are back")
+    check(b'"worker":1' in data, "the queued connection is taken once descriptors are back")
+
+    # Another user's process holding a dead worker's hand-off address (bound in the moment
+    # between worker 1's death and its successor's start): worker 0 hands it nothing — it checks
+    # who listens — counts and says so (run as root only: a child that becomes nobody).
+    if os.geteuid() == 0:
+        ready_r, ready_w = os.pipe()
+        got_r, got_w = os.pipe()
+        squatter = os.fork()
+        if squatter == 0:
+            os.setgid(65534)
+            os.setuid(65534)
+            ls = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            until = time.time() + 5
+            while True:
+                try:
+                    ls.bind(f"\0shmio-handoff.{ring}.1")
+                    break
+                except OSError:
+                    if time.time() > until:
+                        os._exit(2)
+            ls.listen(16)
+            os.write(ready_w, b"1")
+            ls.settimeout(4)
+            got = b"0"
+            try:
+                c, _ = ls.accept()
+                c.settimeout(2)
+                _, anc, _, _ = c.recvmsg(65536, socket.CMSG_SPACE(8))
+                got = b"1" if anc else b"0"
+            except OSError:
+                pass
+            os.write(got_w, got)
+            os._exit(0)
+        os.close(ready_w)
+        os.close(got_w)
+        os.kill(workers[1], signal.SIGKILL)
+        bound = os.read(ready_r, 1) == b"1"
+        failed_before = metric("shmio_handoffs_refused_total") or 0
+        for i in range(8):  # about half land on worker 0, which would hand them to "worker 1"
+            c = socket.create_connection(("127.0.0.1", port))
+            c.sendall(f"GET /socket.io/?EIO=4&transport=polling&sid=AB{i:018d} HTTP/1.1\r\n"
+                      "Host: x\r\nConnection: close\r\n\r\n".encode())
+            reply_or_eof(c, timeout=1.5)
+            c.close()
+        # (The squatter answers after the first connection to it, or after its own 4 s timeout.)
+        handed = os.read(got_r, 1) if bound else b"?"
+        os.waitpid(squatter, 0)
+        refused_after = metric("shmio_handoffs_refused_total") or 0
+        check(bound and handed == b"0" and refused_after > failed_before,
+              f"no connection is handed to another user's process on a worker's address "
+              f"(bound: {bound}, a descriptor received: {handed == b'1'}, "
+              f"refused {failed_before} -> {refused_after})")
+    else:
+        print("skip  another user's process on a worker's hand-off address (needs root)")
 finally:
     proc.send_signal(signal.SIGTERM)
     try:
@@ -320,6 +379,9 @@ errlog.close()
 os.unlink(errlog.name)
 check(log.count("malformed hand-off message was dropped") >= 4, "each bad message is said on stderr")
 if os.geteuid() == 0:
+    if os.geteuid() == 0:
+        check("hand-off address is held by another user's process" in log,
+              "the hand-off to another user's listener is said on stderr")
     check("hand-off connection from another user was refused" in log,
           "the other user's connection is said on stderr")
 print(json.dumps({"failures": failures}))

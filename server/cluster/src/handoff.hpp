@@ -58,6 +58,12 @@ class Handoff {
 
   // Sends the connection to worker `to`; false (fd closed) if it cannot.
   bool send(int to, int fd, const std::string& bytes) {
+    // (What the receiver refuses is not sent: with a max payload over kMaxBytes, such a request
+    // counts as a failed hand-off here instead of one the receiver drops as malformed.)
+    if (bytes.size() > kMaxBytes) {
+      ::close(fd);
+      return false;
+    }
     for (int attempt = 0; attempt < 2; ++attempt) {
       const int peer = connect_to(to, attempt > 0);
       if (peer >= 0 && send_on(peer, fd, bytes)) {
@@ -110,6 +116,18 @@ class Handoff {
     Address addr = address(to);
     if (::connect(fd, addr.get(), addr.len) != 0) {
       ::close(fd);
+      return -1;
+    }
+    // The listener must be this user's too: an abstract address has no permissions, and another
+    // user's process could bind a dead worker's name before its successor does; handed to it, a
+    // client's connection and request (its cookies) would be theirs.
+    if (!same_user(fd)) {
+      ::close(fd);
+      ++*refused_;
+      std::fprintf(stderr,
+                   "shmio[w%d]: worker %d's hand-off address is held by another user's process: "
+                   "nothing handed to it\n",
+                   index_, to);
       return -1;
     }
     peers_[to] = fd;
@@ -229,7 +247,9 @@ class Handoff {
       msg.msg_controllen = sizeof control;
       const ssize_t n = ::recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
       if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
-      if (n == 0) return false;
+      // The descriptors first: a message of no bytes may carry some (the kernel has installed
+      // them already), and is malformed, not the end of the connection (before, taken for the
+      // end, its descriptors stayed open in this worker for good).
       int fds[2] = {-1, -1};
       std::size_t nfds = 0;
       for (cmsghdr* cm = CMSG_FIRSTHDR(&msg); cm != nullptr; cm = CMSG_NXTHDR(&msg, cm)) {
@@ -237,6 +257,7 @@ class Handoff {
         nfds = std::min<std::size_t>(2, (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
         std::memcpy(fds, CMSG_DATA(cm), nfds * sizeof(int));
       }
+      if (n == 0 && nfds == 0) return false;
       struct stat st {};
       const bool ok = static_cast<std::size_t>(n) >= sizeof h && h.magic == kMagic && nfds >= 1 &&
                       h.length <= kMaxBytes &&

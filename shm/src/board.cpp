@@ -70,8 +70,8 @@ struct WorkerBoard::Map {
   }
 };
 
-void WorkerBoard::remove_all(const std::string& ring) {
-  detail::remove_sidecars(kPrefix, ring);
+void WorkerBoard::remove_all(const std::string& ring, std::optional<std::uint64_t> ring_id) {
+  detail::remove_sidecars(kPrefix, ring, ring_id);
 }
 
 Result<WorkerBoard> WorkerBoard::open(const std::string& ring, std::uint64_t ring_id,

@@ -54,8 +54,8 @@ struct CutLog::Map {
   }
 };
 
-void CutLog::remove_all(const std::string& ring) {
-  detail::remove_sidecars(kPrefix, ring);
+void CutLog::remove_all(const std::string& ring, std::optional<std::uint64_t> ring_id) {
+  detail::remove_sidecars(kPrefix, ring, ring_id);
 }
 
 std::uint64_t CutLog::bytes_for(const CutLogConfig& c) noexcept {

@@ -309,8 +309,8 @@ std::string SessionStore::object_name(const std::string& ring, std::uint64_t rin
   return detail::sidecar_name(kPrefix, ring, ring_id);
 }
 
-void SessionStore::remove_all(const std::string& ring) {
-  detail::remove_sidecars(kPrefix, ring);
+void SessionStore::remove_all(const std::string& ring, std::optional<std::uint64_t> ring_id) {
+  detail::remove_sidecars(kPrefix, ring, ring_id);
 }
 
 namespace {

@@ -24,7 +24,12 @@ std::string sidecar_name(const char* prefix, const std::string& ring, std::uint6
   return std::string(prefix) + ring + "." + id;
 }
 
-void remove_sidecars(const char* prefix, const std::string& ring) {
+void remove_sidecars(const char* prefix, const std::string& ring,
+                     std::optional<std::uint64_t> ring_id) {
+  if (ring_id) {
+    bip::shared_memory_object::remove(sidecar_name(prefix, ring, *ring_id).c_str());
+    return;
+  }
   const std::string start = std::string(prefix) + ring + ".";
   DIR* d = ::opendir("/dev/shm");
   if (d == nullptr) return;

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "shmio/shm/result.hpp"
@@ -44,7 +45,8 @@ void publish_sidecar(SidecarHeader& h, std::uint64_t magic, std::uint32_t versio
 // `what`, else why not.
 const char* check_sidecar(const SidecarHeader& h, std::uint64_t magic, std::uint32_t version,
                           std::uint64_t ring_id, const char* what_not);
-// Removes every object <prefix><ring>.<16 hex digits>.
-void remove_sidecars(const char* prefix, const std::string& ring);
+// Removes every object <prefix><ring>.<16 hex digits> (with `ring_id`: only that ring's).
+void remove_sidecars(const char* prefix, const std::string& ring,
+                     std::optional<std::uint64_t> ring_id = std::nullopt);
 
 }  // namespace shmio::shm::detail

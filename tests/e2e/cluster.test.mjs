@@ -5,7 +5,7 @@
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, execFile } from "node:child_process";
-import { closeSync, existsSync, openSync, readdirSync, readFileSync, unlinkSync, writeFileSync, writeSync } from "node:fs";
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, truncateSync, unlinkSync, writeFileSync, writeSync } from "node:fs";
 import http from "node:http";
 import net from "node:net";
 import { io as connect } from "socket.io-client";
@@ -964,16 +964,28 @@ async function refusedAndLeftAlone(ring, path, message) {
   }
 }
 
-test("a ring removed or corrupted under a running cluster: the supervisor says so and stops cleanly, no crash loop", async () => {
-  // (With a ring per worker: worker 1's ring; every ring goes at the end.)
-  for (const [harm, perWorker] of [["removed", false], ["corrupted", false], ["removed", true], ["corrupted", true]]) {
-    const c = await cluster("bench", 2, perWorker ? PER_WORKER : []);
+test("a ring removed, corrupted, truncated or replaced under a running cluster: the supervisor says so and stops cleanly, no crash loop", async () => {
+  // (With a ring per worker: worker 1's ring; every ring goes at the end. Truncated: before, the
+  // supervisor read the header through its mapping first, SIGBUS, and left every ring behind.
+  // Replaced: the other file stays, this cluster's own tables go — before, they were left.)
+  for (const [harm, perWorker] of [["removed", false], ["corrupted", false], ["removed", true],
+                                   ["corrupted", true], ["truncated", false], ["truncated", true],
+                                   ["replaced by another file", false]]) {
+    const c = await cluster("bench", 2, perWorker ? PER_WORKER : ["--recovery"]);
     const path = `/dev/shm/shmio.${c.ring}${perWorker ? ".w1" : ""}`;
     const s = client(c.url(0));
     await within(once(s, "connect"), 5000, "connect");
+    const tables = () => readdirSync("/dev/shm").filter((f) =>
+      f.match(/^shmio-(?:sessions|board|cuts)\.(.*)\.[0-9a-f]{16}$/)?.[1] === c.ring);
+    assert.ok(tables().length >= 2, `the cluster's tables: ${tables()}`);
     const exited = once(c.proc, "exit");
     if (harm === "removed") {
       unlinkSync(path);
+    } else if (harm === "truncated") {
+      truncateSync(path, 4096);  // (its header page left: only the size says it)
+    } else if (harm === "replaced by another file") {
+      unlinkSync(path);
+      writeFileSync(path, "another program's file");
     } else {
       const fd = openSync(path, "r+");
       writeSync(fd, Buffer.alloc(8), 0, 8, 0);  // the magic
@@ -983,8 +995,15 @@ test("a ring removed or corrupted under a running cluster: the supervisor says s
     assert.equal(code, 1);
     assert.match(c.log, new RegExp(`ring ${path} was ${harm}[^\\n]* under the running cluster: stopping cleanly`));
     assert.doesNotMatch(c.log, /restarting/, "no worker restarted (no crash loop)");
+    const replaced = harm === "replaced by another file";
     for (const left of [path, `/dev/shm/shmio.${c.ring}`, `/dev/shm/shmio.${c.ring}.w0`])
-      assert.equal(existsSync(left), false, `nothing left in /dev/shm (${left})`);
+      if (!(replaced && left === path))
+        assert.equal(existsSync(left), false, `nothing left in /dev/shm (${left})`);
+    assert.deepEqual(tables(), [], "the cluster's tables removed");
+    if (replaced) {
+      assert.equal(readFileSync(path, "utf8"), "another program's file", "the other file left alone");
+      unlinkSync(path);
+    }
   }
 });
 

@@ -222,6 +222,7 @@ int run_supervisor(const SupervisorOptions& o,
   }
   remove_stale_worker_rings(o.ring, o.ring_per_worker ? n : 0);
   shm::Segment* const seg = &rings.front().segment;
+  const std::uint64_t ring_id = seg->header().creation_time_ns;  // (names its tables)
   std::optional<shm::RingWriter> writer;
   if (auto w = shm::RingWriter::attach(*seg, {"supervisor", -1}); w) {
     writer.emplace(std::move(w.value()));
@@ -241,16 +242,18 @@ int run_supervisor(const SupervisorOptions& o,
   auto ring_trouble = [&]() -> const char* {
     for (const Ring& r : rings) {
       ring_path = r.path;
+      // The file first: a header read through the mapping of a truncated file would be SIGBUS.
+      struct stat now {};
+      if (::stat(r.path.c_str(), &now) != 0) return "was removed";
+      if (r.stat_ok && (now.st_ino != r.at_start.st_ino || now.st_dev != r.at_start.st_dev))
+        return "was replaced by another file";
+      if (r.stat_ok && now.st_size < r.at_start.st_size) return "was truncated";
       std::uint64_t magic = 0;
       std::uint32_t version = 0;
       std::memcpy(&magic, &r.segment.header().magic, sizeof magic);
       std::memcpy(&version, &r.segment.header().layout_version, sizeof version);
       if (magic != shm::layout::kMagic || version != shm::layout::kLayoutVersion)
         return "was corrupted (its header no longer names a shmio ring)";
-      struct stat now {};
-      if (::stat(r.path.c_str(), &now) != 0) return "was removed";
-      if (r.stat_ok && (now.st_ino != r.at_start.st_ino || now.st_dev != r.at_start.st_dev))
-        return "was replaced by another file";
     }
     ring_path = rings.front().path;
     return nullptr;
@@ -315,13 +318,16 @@ int run_supervisor(const SupervisorOptions& o,
   for (int i = 0; i < children; ++i) spawn(i);
 
   bool draining = false;
+  bool ring_broken = false;  // (trouble found: nothing more is written into the rings)
   Clock::time_point drain_deadline{};
   for (;;) {
     timespec ts{0, 100'000'000};
     siginfo_t info;
     const int sig = sigtimedwait(&set, &info, &ts);
     const char* trouble = nullptr;
-    if (!draining && Clock::now() >= next_ring_check) {
+    // (Also at once when a child died: it may have died of the ring's trouble — a truncated ring
+    // is SIGBUS in whoever touches it — and its death is published into that ring below.)
+    if (!draining && (Clock::now() >= next_ring_check || sig == SIGCHLD)) {
       next_ring_check = Clock::now() + std::chrono::seconds(1);
       trouble = ring_trouble();
       if (trouble != nullptr) {
@@ -331,6 +337,7 @@ int run_supervisor(const SupervisorOptions& o,
                      ring_path.c_str(), trouble);
         exit_code = 1;
         ring_ours = std::strcmp(trouble, "was replaced by another file") != 0;
+        ring_broken = true;
       }
     }
     if ((sig == SIGTERM || sig == SIGINT || sig == SIGHUP || trouble != nullptr) && !draining) {
@@ -349,14 +356,16 @@ int run_supervisor(const SupervisorOptions& o,
         Worker& w = workers[i];
         if (w.pid != pid) continue;
         w.pid = 0;
-        const std::string body = write_message(
-            {{"pid", static_cast<std::int64_t>(pid)}, {"worker", static_cast<std::int64_t>(i)}});
-        (void)writer->publish(static_cast<std::uint16_t>(MessageType::worker_down),
-                              {reinterpret_cast<const std::byte*>(body.data()), body.size()});
-        // Its reader slot freed now, and with it the count of its wait on the ring (a worker
-        // killed while it waited: otherwise every later commit would wake no one, in a system
-        // call; docs/ring.md "Dead waiters").
-        for (const Ring& r : rings) (void)shm::registry::reap_dead_readers(r.segment);
+        if (!ring_broken) {
+          const std::string body = write_message(
+              {{"pid", static_cast<std::int64_t>(pid)}, {"worker", static_cast<std::int64_t>(i)}});
+          (void)writer->publish(static_cast<std::uint16_t>(MessageType::worker_down),
+                                {reinterpret_cast<const std::byte*>(body.data()), body.size()});
+          // Its reader slot freed now, and with it the count of its wait on the ring (a worker
+          // killed while it waited: otherwise every later commit would wake no one, in a system
+          // call; docs/ring.md "Dead waiters").
+          for (const Ring& r : rings) (void)shm::registry::reap_dead_readers(r.segment);
+        }
         if (draining) break;
         if (WIFEXITED(status) && WEXITSTATUS(status) == kWorkerCannotStart && w.starts == 1) {
           // Its first start failed in a way a restart would repeat (its own message above).
@@ -411,11 +420,12 @@ int run_supervisor(const SupervisorOptions& o,
   };
   for (const std::string& name : worker_rings)
     if (ours(name)) (void)shm::Segment::remove(name);
-  if (ours(o.ring)) {
-    shm::SessionStore::remove_all(o.ring);
-    shm::WorkerBoard::remove_all(o.ring);
-    shm::CutLog::remove_all(o.ring);
-  }
+  // (A shared ring another file replaced: this cluster's own tables still go, by its ring's
+  // creation time, which names them; those of the ring now under that name stay.)
+  const std::optional<std::uint64_t> tables = ours(o.ring) ? std::nullopt : std::optional(ring_id);
+  shm::SessionStore::remove_all(o.ring, tables);
+  shm::WorkerBoard::remove_all(o.ring, tables);
+  shm::CutLog::remove_all(o.ring, tables);
   if (ours(o.ring) && shm::Segment::remove(o.ring))
     std::fprintf(stderr, "shmio: stopped; ring %s removed%s\n", o.ring.c_str(),
                  worker_rings.empty() ? "" : " (and the workers' rings)");

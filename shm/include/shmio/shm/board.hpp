@@ -35,7 +35,9 @@ class WorkerBoard {
  public:
   static Result<WorkerBoard> open(const std::string& ring, std::uint64_t ring_id,
                                   const BoardConfig& config = {});
-  static void remove_all(const std::string& ring);
+  // (With `ring_id`: only the one of the ring created then, the others of that name left.)
+  static void remove_all(const std::string& ring,
+                         std::optional<std::uint64_t> ring_id = std::nullopt);
 
   WorkerBoard(WorkerBoard&& o) noexcept;
   WorkerBoard& operator=(WorkerBoard&& o) noexcept;

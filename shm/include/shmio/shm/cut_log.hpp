@@ -44,7 +44,9 @@ class CutLog {
   static Result<CutLog> open(const std::string& ring, std::uint64_t ring_id,
                              const CutLogConfig& config = {});
   // Removes every cut log of the ring `ring` (what a supervisor does with the ring).
-  static void remove_all(const std::string& ring);
+  // (With `ring_id`: only the one of the ring created then, the others of that name left.)
+  static void remove_all(const std::string& ring,
+                         std::optional<std::uint64_t> ring_id = std::nullopt);
   // Bytes of shared memory a log of this geometry takes.
   static std::uint64_t bytes_for(const CutLogConfig& config) noexcept;
 

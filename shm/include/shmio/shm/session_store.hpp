@@ -25,6 +25,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -55,7 +56,9 @@ class SessionStore {
   static Result<SessionStore> open(const std::string& ring, std::uint64_t ring_id,
                                    const SessionStoreConfig& config = {});
   // Removes every store of the ring `ring` (what a supervisor does with the ring).
-  static void remove_all(const std::string& ring);
+  // (With `ring_id`: only the one of the ring created then, the others of that name left.)
+  static void remove_all(const std::string& ring,
+                         std::optional<std::uint64_t> ring_id = std::nullopt);
   static std::string object_name(const std::string& ring, std::uint64_t ring_id);
 
   // What an inspector shows (shm-inspect sessions): the table of ring `ring` created at

@@ -5,7 +5,7 @@
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, execFile } from "node:child_process";
-import { closeSync, existsSync, openSync, readdirSync, readFileSync, truncateSync, unlinkSync, writeFileSync, writeSync } from "node:fs";
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, renameSync, truncateSync, unlinkSync, writeFileSync, writeSync } from "node:fs";
 import http from "node:http";
 import net from "node:net";
 import { io as connect } from "socket.io-client";
@@ -982,10 +982,10 @@ test("a ring removed, corrupted, truncated or replaced under a running cluster: 
     if (harm === "removed") {
       unlinkSync(path);
     } else if (harm === "truncated") {
-      truncateSync(path, 4096);  // (its header page left: only the size says it)
+      truncateSync(path, 0);  // (its header gone too: read through a mapping, SIGBUS)
     } else if (harm === "replaced by another file") {
-      unlinkSync(path);
-      writeFileSync(path, "another program's file");
+      writeFileSync(`${path}.tmp`, "another program's file");
+      renameSync(`${path}.tmp`, path);  // (in one step: never seen missing)
     } else {
       const fd = openSync(path, "r+");
       writeSync(fd, Buffer.alloc(8), 0, 8, 0);  // the magic

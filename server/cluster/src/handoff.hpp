@@ -66,6 +66,7 @@ class Handoff {
     }
     for (int attempt = 0; attempt < 2; ++attempt) {
       const int peer = connect_to(to, attempt > 0);
+      if (peer == kForeign) break;  // (not tried again: its listener is not ours)
       if (peer >= 0 && send_on(peer, fd, bytes)) {
         ::close(fd);
         return true;
@@ -100,6 +101,7 @@ class Handoff {
     a.len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + n);
     return a;
   }
+  static constexpr int kForeign = -2;  // connect_to(): the listener is another user's
   int connect_to(int to, bool fresh) {
     auto it = peers_.find(to);
     if (it != peers_.end() && !fresh) return it->second;
@@ -120,15 +122,19 @@ class Handoff {
     }
     // The listener must be this user's too: an abstract address has no permissions, and another
     // user's process could bind a dead worker's name before its successor does; handed to it, a
-    // client's connection and request (its cookies) would be theirs.
+    // client's connection and request (its cookies) would be theirs. Not made: a failed hand-off
+    // (the caller counts it), said at most once a second.
     if (!same_user(fd)) {
       ::close(fd);
-      ++*refused_;
-      std::fprintf(stderr,
-                   "shmio[w%d]: worker %d's hand-off address is held by another user's process: "
-                   "nothing handed to it\n",
-                   index_, to);
-      return -1;
+      const auto now = std::chrono::steady_clock::now();
+      if (now - foreign_said_ >= std::chrono::seconds(1)) {
+        foreign_said_ = now;
+        std::fprintf(stderr,
+                     "shmio[w%d]: worker %d's hand-off address is held by another user's "
+                     "process: nothing handed to it\n",
+                     index_, to);
+      }
+      return kForeign;
     }
     peers_[to] = fd;
     return fd;
@@ -299,5 +305,6 @@ class Handoff {
   net::steady_timer accept_pause_;  // accept_loop()'s pause when accept4 fails for want of fds
   std::vector<std::shared_ptr<net::posix::stream_descriptor>> conns_;
   std::unordered_map<int, int> peers_;  // worker index -> connected socket
+  std::chrono::steady_clock::time_point foreign_said_{};
 };
 }  // namespace shmio::cluster

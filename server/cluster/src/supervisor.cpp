@@ -196,6 +196,7 @@ int run_supervisor(const SupervisorOptions& o,
   // The shared ring, then (with a ring per worker) each worker's: all of them or none.
   struct Ring {
     shm::Segment segment;
+    std::string name;
     std::string path;  // its file, checked once a second (below)
     struct stat at_start {};
     bool stat_ok = false;
@@ -217,7 +218,7 @@ int run_supervisor(const SupervisorOptions& o,
       return 1;
     }
     if (cfg.name != o.ring) worker_rings.push_back(cfg.name);
-    rings.push_back({std::move(*seg), "/dev/shm/" + shm::Segment::object_name(cfg.name)});
+    rings.push_back({std::move(*seg), cfg.name, "/dev/shm/" + shm::Segment::object_name(cfg.name)});
     rings.back().stat_ok = ::stat(rings.back().path.c_str(), &rings.back().at_start) == 0;
   }
   remove_stale_worker_rings(o.ring, o.ring_per_worker ? n : 0);
@@ -259,7 +260,6 @@ int run_supervisor(const SupervisorOptions& o,
     return nullptr;
   };
   int exit_code = 0;
-  bool ring_ours = true;  // removed at the end (not if another file took its name)
   auto next_ring_check = Clock::now() + std::chrono::seconds(1);
 
   const pid_t supervisor = ::getpid();
@@ -319,6 +319,20 @@ int run_supervisor(const SupervisorOptions& o,
 
   bool draining = false;
   bool ring_broken = false;  // (trouble found: nothing more is written into the rings)
+  // The rings looked at (ring_trouble); trouble found is said once, and from then on nothing is
+  // written into them.
+  auto check_rings = [&]() -> const char* {
+    if (ring_broken) return nullptr;
+    const char* trouble = ring_trouble();
+    if (trouble == nullptr) return nullptr;
+    std::fprintf(stderr,
+                 "shmio: ring %s %s under the running cluster: stopping cleanly (workers drain; "
+                 "start shmio again for a new ring)\n",
+                 ring_path.c_str(), trouble);
+    exit_code = 1;
+    ring_broken = true;
+    return trouble;
+  };
   Clock::time_point drain_deadline{};
   for (;;) {
     timespec ts{0, 100'000'000};
@@ -326,27 +340,21 @@ int run_supervisor(const SupervisorOptions& o,
     const int sig = sigtimedwait(&set, &info, &ts);
     const char* trouble = nullptr;
     // (Also at once when a child died: it may have died of the ring's trouble — a truncated ring
-    // is SIGBUS in whoever touches it — and its death is published into that ring below.)
+    // is SIGBUS in whoever touches it — and its death is published into that ring below, which
+    // looks again before it writes.)
     if (!draining && (Clock::now() >= next_ring_check || sig == SIGCHLD)) {
       next_ring_check = Clock::now() + std::chrono::seconds(1);
-      trouble = ring_trouble();
-      if (trouble != nullptr) {
-        std::fprintf(stderr,
-                     "shmio: ring %s %s under the running cluster: stopping cleanly (workers "
-                     "drain; start shmio again for a new ring)\n",
-                     ring_path.c_str(), trouble);
-        exit_code = 1;
-        ring_ours = std::strcmp(trouble, "was replaced by another file") != 0;
-        ring_broken = true;
-      }
+      trouble = check_rings();
     }
-    if ((sig == SIGTERM || sig == SIGINT || sig == SIGHUP || trouble != nullptr) && !draining) {
+    auto start_drain = [&] {
       draining = true;
       drain_deadline = Clock::now() + o.drain_timeout;
       std::fprintf(stderr, "shmio: draining %d workers\n", n);
       for (const Worker& w : workers)
         if (w.pid > 0) ::kill(w.pid, SIGTERM);
-    }
+    };
+    if ((sig == SIGTERM || sig == SIGINT || sig == SIGHUP || trouble != nullptr) && !draining)
+      start_drain();
     // Reap every dead child (SIGCHLD may stand for several).
     for (;;) {
       int status = 0;
@@ -356,7 +364,9 @@ int run_supervisor(const SupervisorOptions& o,
         Worker& w = workers[i];
         if (w.pid != pid) continue;
         w.pid = 0;
-        if (!ring_broken) {
+        // (Looked at again before anything is written: while draining the periodic look stops,
+        // and a SIGCHLD may have come behind a SIGTERM.)
+        if (!ring_broken && check_rings() == nullptr) {
           const std::string body = write_message(
               {{"pid", static_cast<std::int64_t>(pid)}, {"worker", static_cast<std::int64_t>(i)}});
           (void)writer->publish(static_cast<std::uint16_t>(MessageType::worker_down),
@@ -366,6 +376,7 @@ int run_supervisor(const SupervisorOptions& o,
           // call; docs/ring.md "Dead waiters").
           for (const Ring& r : rings) (void)shm::registry::reap_dead_readers(r.segment);
         }
+        if (ring_broken && !draining) start_drain();  // (found just now: no restart)
         if (draining) break;
         if (WIFEXITED(status) && WEXITSTATUS(status) == kWorkerCannotStart && w.starts == 1) {
           // Its first start failed in a way a restart would repeat (its own message above).
@@ -410,23 +421,32 @@ int run_supervisor(const SupervisorOptions& o,
       if (w.pid == 0 && w.restart_at && Clock::now() >= *w.restart_at) spawn(i);
     }
   }
-  writer.reset();  // release the slot before removing
+  // Released (its slot given back) unless the ring is in trouble: a truncated ring's slot is past
+  // its file's end now, a store there SIGBUS.
+  if (ring_broken) writer->abandon();
+  writer.reset();
+  // What is removed: each ring whose file is still the one this cluster made (an operator may have
+  // started a new cluster of that name after the trouble was said), and this cluster's session
+  // table, board and cut logs, named by its ring's creation time.
+  std::vector<std::pair<std::string, bool>> ours;  // (name, still this cluster's file)
+  for (const Ring& r : rings) {
+    struct stat now {};
+    const bool same =
+        ::stat(r.path.c_str(), &now) == 0 &&
+        (!r.stat_ok || (now.st_ino == r.at_start.st_ino && now.st_dev == r.at_start.st_dev));
+    ours.emplace_back(r.name, same);
+  }
   rings.clear();
-  // Every ring, and the workers' session table and board — except a ring whose file another took
-  // (left to it).
-  const std::string replaced = ring_ours ? std::string() : ring_path;
-  auto ours = [&](const std::string& name) {
-    return "/dev/shm/" + shm::Segment::object_name(name) != replaced;
-  };
-  for (const std::string& name : worker_rings)
-    if (ours(name)) (void)shm::Segment::remove(name);
-  // (A shared ring another file replaced: this cluster's own tables still go, by its ring's
-  // creation time, which names them; those of the ring now under that name stay.)
-  const std::optional<std::uint64_t> tables = ours(o.ring) ? std::nullopt : std::optional(ring_id);
-  shm::SessionStore::remove_all(o.ring, tables);
-  shm::WorkerBoard::remove_all(o.ring, tables);
-  shm::CutLog::remove_all(o.ring, tables);
-  if (ours(o.ring) && shm::Segment::remove(o.ring))
+  bool shared_removed = false;
+  for (const auto& [name, same] : ours) {
+    if (!same) continue;
+    const bool removed = static_cast<bool>(shm::Segment::remove(name));
+    if (name == o.ring) shared_removed = removed;
+  }
+  shm::SessionStore::remove_all(o.ring, ring_id);
+  shm::WorkerBoard::remove_all(o.ring, ring_id);
+  shm::CutLog::remove_all(o.ring, ring_id);
+  if (shared_removed)
     std::fprintf(stderr, "shmio: stopped; ring %s removed%s\n", o.ring.c_str(),
                  worker_rings.empty() ? "" : " (and the workers' rings)");
   else

@@ -79,6 +79,14 @@ class RingWriter {
   std::uint16_t id() const noexcept { return id_; }
   const Segment& segment() const noexcept { return *segment_; }
 
+  // Lets this writer go without touching the segment again (no claim aborted, its slot not given
+  // back: it stays taken until it is reaped as a dead process's): for a segment that can no longer
+  // be written, e.g. its file truncated under this process (a store there would be SIGBUS).
+  void abandon() noexcept {
+    pending_ = false;
+    slot_ = nullptr;
+  }
+
  private:
   RingWriter(const Segment& s, std::uint16_t id) : segment_(&s), id_(id) {}
   // reserve(): the claim's position; at_frontier: the frontier was at it once the claim could be

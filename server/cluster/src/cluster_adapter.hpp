@@ -243,9 +243,7 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
     return st;
   }
 
-  void forget_session(const std::string& pid) override {
-    node_.forget_session(key(pid));
-  }
+  void forget_session(const std::string& pid) override { node_.forget_session(key(pid)); }
 
   std::optional<std::vector<sio::EncodedPacket>> replay(const std::string& offset,
                                                         const std::set<sio::Room>& rooms) override {

@@ -809,22 +809,22 @@ int ExitCodeFor(shm::Errc e);
 
 // A ring's sidecar that is not there (only a cluster's shared ring has them): said, exit 0.
 // Another failure: said, its exit status.
-int SidecarMissing(const shm::Segment& s, const Options& o, const shm::Error& e, const char* what) {
+int SidecarMissing(const shm::Segment& s, const Options& o, const shm::Error& e, const char* key,
+                   const char* what) {
   if (e.code != shm::Errc::not_found) {
     std::fprintf(stderr, "shm-inspect: %s\n", e.message.c_str());
     return ExitCodeFor(e.code);
   }
   if (o.json)
-    PrintJson(json::object{{"name", s.name()}, {what, nullptr}});
+    PrintJson(json::object{{"name", s.name()}, {key, nullptr}});
   else
-    std::printf("ring %s: no %s (only a cluster's shared ring has one)\n", s.name().c_str(),
-                std::strcmp(what, "sessions") == 0 ? "session table" : "cut logs");
+    std::printf("ring %s: no %s (only a cluster's shared ring has one)\n", s.name().c_str(), what);
   return kExitOk;
 }
 
 int CmdSessions(const shm::Segment& s, const Options& o) {
   auto r = shm::SessionStore::summarize(s.name(), s.header().creation_time_ns);
-  if (!r) return SidecarMissing(s, o, r.error(), "sessions");
+  if (!r) return SidecarMissing(s, o, r.error(), "sessions", "session table");
   const shm::SessionStore::Summary& t = r.value();
   const std::uint64_t now = shm::monotonic_ns();
   auto ago = [now](std::uint64_t at) { return at <= now ? (now - at) / 1'000'000 : 0; };
@@ -858,6 +858,8 @@ int CmdSessions(const shm::Segment& s, const Options& o) {
   return kExitOk;
 }
 
+// The tags the cluster writes (Node::Impl::CutTag, server/cluster/src/node_impl.hpp; the cut log
+// itself gives them no meaning).
 const char* CutTagText(std::uint32_t tag) {
   switch (tag) {
     case 1:
@@ -872,7 +874,7 @@ const char* CutTagText(std::uint32_t tag) {
 
 int CmdCuts(const shm::Segment& s, const Options& o) {
   auto r = shm::CutLog::summarize(s.name(), s.header().creation_time_ns);
-  if (!r) return SidecarMissing(s, o, r.error(), "cuts");
+  if (!r) return SidecarMissing(s, o, r.error(), "cuts", "cut logs");
   const shm::CutLog::Summary& t = r.value();
   auto held = [&t](std::uint64_t next) { return std::min<std::uint64_t>(next, t.entries); };
   if (o.json) {

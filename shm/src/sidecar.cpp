@@ -42,6 +42,20 @@ void remove_sidecars(const char* prefix, const std::string& ring,
   for (const auto& n : names) bip::shared_memory_object::remove(n.c_str());
 }
 
+namespace {
+// Maps `size` bytes of the object `fd` opens (`prot`), then closes `fd` either way.
+Result<Sidecar> map_whole(int fd, std::size_t size, int prot, const std::string& name,
+                          bool created) {
+  void* p = ::mmap(nullptr, size, prot, MAP_SHARED, fd, 0);
+  const int e = errno;
+  ::close(fd);
+  if (p == MAP_FAILED)
+    return Error{e == EACCES ? Errc::permission_denied : Errc::system_error,
+                 "mmap of " + name + ": " + std::strerror(e)};
+  return Sidecar{static_cast<std::byte*>(p), size, created};
+}
+}  // namespace
+
 Result<Sidecar> open_sidecar(const std::string& name, std::uint64_t bytes, std::uint64_t least,
                              unsigned mode) {
   int fd = -1;
@@ -87,14 +101,7 @@ Result<Sidecar> open_sidecar(const std::string& name, std::uint64_t bytes, std::
     ::close(fd);
     return Error{Errc::not_ready, name + " was never sized (its creator died?)"};
   }
-  const auto size = static_cast<std::size_t>(st.st_size);
-  void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  const int e = errno;
-  ::close(fd);
-  if (p == MAP_FAILED)
-    return Error{e == EACCES ? Errc::permission_denied : Errc::system_error,
-                 "mmap of " + name + ": " + std::strerror(e)};
-  return Sidecar{static_cast<std::byte*>(p), size, created};
+  return map_whole(fd, static_cast<std::size_t>(st.st_size), PROT_READ | PROT_WRITE, name, created);
 }
 
 Result<Sidecar> map_sidecar_read_only(const std::string& name) {
@@ -111,14 +118,7 @@ Result<Sidecar> map_sidecar_read_only(const std::string& name) {
     ::close(fd);
     return Error{Errc::not_ready, name + " is not sized (its creator died, or is at it)"};
   }
-  const auto size = static_cast<std::size_t>(st.st_size);
-  void* p = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
-  const int e = errno;
-  ::close(fd);
-  if (p == MAP_FAILED)
-    return Error{e == EACCES ? Errc::permission_denied : Errc::system_error,
-                 "mmap of " + name + ": " + std::strerror(e)};
-  return Sidecar{static_cast<std::byte*>(p), size, false};
+  return map_whole(fd, static_cast<std::size_t>(st.st_size), PROT_READ, name, false);
 }
 
 void unmap_sidecar(const Sidecar& s) noexcept {

@@ -94,6 +94,24 @@ void kill_victim_then_publish(const std::string& name, core::HookPoint at, RingW
   }
 }
 
+// A child that repairs the ring `name` (core::resolve_stall) and stops itself (SIGSTOP) at `at`;
+// its pid once it is stopped there, or -1 (it exits 0 once resumed if it repaired the hole).
+core::HookPoint g_stop_at = core::HookPoint::repair_judged;
+pid_t spawn_repairer_stopped_at(const std::string& name, core::HookPoint at) {
+  const pid_t pid = test::spawn([&] {
+    auto seg = Segment::attach(name);
+    if (!seg) return 3;
+    g_stop_at = at;
+    core::set_test_hook(+[](core::HookPoint point, std::uint64_t) {
+      if (point == g_stop_at) ::raise(SIGSTOP);
+    });
+    return core::resolve_stall(*seg) == core::StallOutcome::repaired ? 0 : 4;
+  });
+  int status = 0;
+  if (::waitpid(pid, &status, WUNTRACED) != pid || !WIFSTOPPED(status)) return -1;
+  return pid;
+}
+
 class KilledMidClaim : public ::testing::TestWithParam<core::HookPoint> {};
 
 // These tests stop and kill producers at the ring's test hooks: they link the library variant
@@ -590,17 +608,8 @@ TEST(RingCrash, ARepairerNeverMarksASlotTakenAgainMeanwhileDead) {
   auto s = test::make_ring(name, 1 << 16, 0, false, 1);
   ASSERT_EQ(test::join(spawn_victim(name, core::HookPoint::before_write)), 128 + SIGKILL);
   ASSERT_NE(s.control().frontier.frontier.load(), s.control().tail.tail.load()) << "a hole";
-  const pid_t repairer = test::spawn([&] {
-    auto seg = Segment::attach(name);
-    if (!seg) return 3;
-    core::set_test_hook(+[](core::HookPoint point, std::uint64_t) {
-      if (point == core::HookPoint::repair_judged) ::raise(SIGSTOP);
-    });
-    return core::resolve_stall(*seg) == core::StallOutcome::repaired ? 0 : 4;
-  });
-  int status = 0;
-  ASSERT_EQ(::waitpid(repairer, &status, WUNTRACED), repairer);
-  ASSERT_TRUE(WIFSTOPPED(status)) << "the repairer never reached its book-keeping";
+  const pid_t repairer = spawn_repairer_stopped_at(name, core::HookPoint::repair_judged);
+  ASSERT_GT(repairer, 0) << "the repairer never reached its book-keeping";
   // The padding is sealed: passing it puts the victim's claim below the frontier, and its slot is
   // reusable.
   core::advance_frontier(s);
@@ -686,17 +695,8 @@ TEST(RingCrash, ARepairLockStolenFromTheDeadIsNotStolenAgainFromItsLiveThief) {
   const ProcessIdentity dead{s.producer_slot(0).pid.load(), 1};
   ASSERT_EQ(liveness(dead), Liveness::dead);
   s.control().repair.lock.store(process_tag(dead));
-  const pid_t thief = test::spawn([&] {
-    auto seg = Segment::attach(name);
-    if (!seg) return 3;
-    core::set_test_hook(+[](core::HookPoint point, std::uint64_t) {
-      if (point == core::HookPoint::repair_locked) ::raise(SIGSTOP);
-    });
-    return core::resolve_stall(*seg) == core::StallOutcome::repaired ? 0 : 4;
-  });
-  int status = 0;
-  ASSERT_EQ(::waitpid(thief, &status, WUNTRACED), thief);
-  ASSERT_TRUE(WIFSTOPPED(status)) << "the first repairer never took the lock";
+  const pid_t thief = spawn_repairer_stopped_at(name, core::HookPoint::repair_locked);
+  ASSERT_GT(thief, 0) << "the first repairer never took the lock";
   EXPECT_EQ(core::resolve_stall(s), core::StallOutcome::busy)
       << "the lock taken from a live holder";
   EXPECT_EQ(s.control().repair.repairs.load(), 0u);

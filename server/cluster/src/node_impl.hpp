@@ -172,6 +172,7 @@ struct Node::Impl {
   // --- connection state recovery with a ring per worker (docs/ring-per-worker.md, "Connection
   // state recovery over N rings"): this worker's cut log. Rings are numbered as in the offsets:
   // the workers' rings 0..workers-1, then the shared one (workers).
+  // (shm-inspect cuts names them: tools/shm_inspect.cpp, CutTagText.)
   enum CutTag : std::uint32_t { kCutBatch = 1, kCutReplayFrom = 2, kCutReplayTo = 3 };
   std::optional<shm::CutLog> cuts;
   int cut_ring = -1;  // the ring of the last batch entry, -1 if another ring moved since

@@ -334,6 +334,13 @@ int run_supervisor(const SupervisorOptions& o,
     return trouble;
   };
   Clock::time_point drain_deadline{};
+  auto start_drain = [&] {
+    draining = true;
+    drain_deadline = Clock::now() + o.drain_timeout;
+    std::fprintf(stderr, "shmio: draining %d workers\n", n);
+    for (const Worker& w : workers)
+      if (w.pid > 0) ::kill(w.pid, SIGTERM);
+  };
   for (;;) {
     timespec ts{0, 100'000'000};
     siginfo_t info;
@@ -346,13 +353,6 @@ int run_supervisor(const SupervisorOptions& o,
       next_ring_check = Clock::now() + std::chrono::seconds(1);
       trouble = check_rings();
     }
-    auto start_drain = [&] {
-      draining = true;
-      drain_deadline = Clock::now() + o.drain_timeout;
-      std::fprintf(stderr, "shmio: draining %d workers\n", n);
-      for (const Worker& w : workers)
-        if (w.pid > 0) ::kill(w.pid, SIGTERM);
-    };
     if ((sig == SIGTERM || sig == SIGINT || sig == SIGHUP || trouble != nullptr) && !draining)
       start_drain();
     // Reap every dead child (SIGCHLD may stand for several).

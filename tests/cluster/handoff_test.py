@@ -15,7 +15,9 @@ descriptor by SCM_RIGHTS; server/cluster/src/node.cpp) on worker 0's abstract so
   that binds a dead worker's hand-off address is handed nothing (the sender checks who listens);
 * the 200 ms send timeout: with worker 1 stopped and its hand-off backlog full, worker 0 drops a
   request it cannot hand over after two tries (its connection closed, counted in
-  shmio_handoffs_failed_total) and keeps answering;
+  shmio_handoffs_failed_total) and keeps answering; it waits so only once: worker 1 is then
+  marked stuck, and later requests for it are dropped without waiting (said on stderr) until it
+  takes a hand-off again;
 * a stopped owner: with worker 1 SIGSTOPped, requests for its sessions that land on worker 0 are
   handed over and queue in the kernel while worker 0 keeps answering; resumed, worker 1 answers
   every one.
@@ -125,6 +127,12 @@ def good_handoff(s):
     data, _ = reply_or_eof(a)
     a.close()
     return data
+
+
+def stderr_has(text):
+    errlog.flush()
+    with open(errlog.name) as f:
+        return text in f.read()
 
 
 ANSWER_S = [0.0]  # how long the request worker 0 answered took (metric() below)
@@ -243,6 +251,14 @@ try:
               f"shmio_handoffs_failed_total {failed_before} -> {failed})")
         check(all(w < 1.2 for w in waited),
               f"each drop within two 200 ms tries (waited {[round(w, 2) for w in waited]} s)")
+        # Only the first drop waits (the two tries); worker 1 is then marked stuck and each later
+        # one fails at once. (Before 2026-12-02 each waited its 400 ms, in worker 0's only
+        # thread: a stuck worker stalled every worker that got requests for its sessions.)
+        later = sorted(waited[1:])
+        check(len(waited) >= 3 and waited[0] >= 0.3 and later[len(later) // 2] < 0.15,
+              f"only the first drop waits (the first {waited[0]:.2f} s; the median of the "
+              f"later ones {later[len(later) // 2] if later else 0:.2f} s)")
+        check(stderr_has("worker 1 takes no hand-offs"), "worker 0 says that worker 1 is stuck")
         check(metric("shmio_connections") is not None, "worker 0 answers meanwhile")
     finally:
         os.kill(workers[1], signal.SIGCONT)
@@ -282,6 +298,8 @@ try:
         c.close()
     check(answered == len(conns), f"after SIGCONT every queued connection is answered "
                                   f"({answered} of {len(conns)})")
+    check(stderr_has("worker 1 takes hand-offs again"),
+          "worker 0's first hand-off to the resumed worker 1 clears the stuck mark (said)")
     # Out of descriptors: worker 1's limit set so that it can open none, then a connection to its hand-off
     # socket, which it cannot accept (EMFILE) and which stays queued. It pauses and looks again
     # (100 ms) instead of spinning on the readable listener (found in review, 2026-12-01: a full

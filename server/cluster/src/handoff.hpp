@@ -1,6 +1,10 @@
 // Hand-off of HTTP connections between workers (private to cluster/src; used by Node).
 #pragma once
 
+#include <fcntl.h>
+
+#include <unordered_set>
+
 #include "support.hpp"
 
 namespace shmio::cluster {
@@ -57,6 +61,14 @@ class Handoff {
   }
 
   // Sends the connection to worker `to`; false (fd closed) if it cannot.
+  //
+  // A worker that takes no hand-offs (stopped, or stuck in an app's handler) is found out once:
+  // its queue full (the connection's buffer, then the listen backlog of fresh connections), a
+  // send waits up to 200 ms on it, and a fresh connection up to 200 ms more. Then it is marked
+  // stuck, and every later hand-off to it is tried without waiting and, when it cannot be queued,
+  // fails at once. The first hand-off it takes again clears the mark. (Before 2026-12-02 every
+  // hand-off to a stuck worker waited the 400 ms, in the sender's only thread: one stuck worker
+  // stalled every worker that received requests for its sessions.)
   bool send(int to, int fd, const std::string& bytes) {
     // (What the receiver refuses is not sent: with a max payload over kMaxBytes, such a request
     // counts as a failed hand-off here instead of one the receiver drops as malformed.)
@@ -64,15 +76,31 @@ class Handoff {
       ::close(fd);
       return false;
     }
+    const bool patient = stuck_.count(to) == 0;
+    bool full = false;  // (a queue found full: the peer is alive but not taking)
     for (int attempt = 0; attempt < 2; ++attempt) {
-      const int peer = connect_to(to, attempt > 0);
+      const int peer = connect_to(to, attempt > 0, patient, full);
       if (peer == kForeign) break;  // (not tried again: its listener is not ours)
-      if (peer >= 0 && send_on(peer, fd, bytes)) {
+      if (peer < 0) continue;
+      const Sent r = send_on(peer, fd, bytes, patient);
+      if (r == Sent::ok) {
         ::close(fd);
+        if (!patient) {
+          stuck_.erase(to);
+          std::fprintf(stderr, "shmio[w%d]: worker %d takes hand-offs again\n", index_, to);
+        }
         return true;
       }
+      full = full || r == Sent::full;
     }
     ::close(fd);
+    if (full && patient) {
+      stuck_.insert(to);
+      std::fprintf(stderr,
+                   "shmio[w%d]: worker %d takes no hand-offs (its queue is full): hand-offs to "
+                   "it fail at once until it takes one\n",
+                   index_, to);
+    }
     return false;
   }
 
@@ -102,24 +130,36 @@ class Handoff {
     return a;
   }
   static constexpr int kForeign = -2;  // connect_to(): the listener is another user's
-  int connect_to(int to, bool fresh) {
+  // A connection to worker `to`'s hand-off socket (the one kept, or with `fresh` a new one);
+  // without `patient` a new one does not wait on a full listen backlog. `full` is set when the
+  // backlog was full (waited on for 200 ms, or at once).
+  int connect_to(int to, bool fresh, bool patient, bool& full) {
     auto it = peers_.find(to);
     if (it != peers_.end() && !fresh) return it->second;
     if (it != peers_.end()) {
       ::close(it->second);
       peers_.erase(it);
     }
-    const int fd = ::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    const int fd =
+        ::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | (patient ? 0 : SOCK_NONBLOCK), 0);
     if (fd < 0) return -1;
     // A peer that does not take a hand-off within 200 ms is stuck: the connection is dropped
     // (its client retries) rather than blocking this worker longer.
     timeval tv{0, 200000};
     ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
     Address addr = address(to);
-    if (::connect(fd, addr.get(), addr.len) != 0) {
+    int r;
+    do {
+      r = ::connect(fd, addr.get(), addr.len);
+    } while (r != 0 && errno == EINTR);
+    if (r != 0) {
+      full = full || errno == EAGAIN || errno == EWOULDBLOCK;
       ::close(fd);
       return -1;
     }
+    // (Connected, the socket blocks again: a patient send waits its 200 ms; an impatient one says
+    // MSG_DONTWAIT.)
+    if (!patient) ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
     // The listener must be this user's too: an abstract address has no permissions, and another
     // user's process could bind a dead worker's name before its successor does; handed to it, a
     // client's connection and request (its cookies) would be theirs. Not made: a failed hand-off
@@ -139,19 +179,21 @@ class Handoff {
     peers_[to] = fd;
     return fd;
   }
-  static bool send_on(int peer, int fd, const std::string& bytes) {
+  enum class Sent { ok, full, failed };
+  // Sends one hand-off message on `peer`; without `patient` it does not wait for room.
+  static Sent send_on(int peer, int fd, const std::string& bytes, bool patient) {
     Header h{kMagic, 0, bytes.size()};
     int fds[2] = {fd, -1};
     int nfds = 1;
     if (bytes.size() > kInline) {
       const int mfd = ::memfd_create("shmio-handoff", MFD_CLOEXEC);
-      if (mfd < 0) return false;
+      if (mfd < 0) return Sent::failed;
       std::size_t off = 0;
       while (off < bytes.size()) {
         const ssize_t n = ::write(mfd, bytes.data() + off, bytes.size() - off);
         if (n <= 0) {
           ::close(mfd);
-          return false;
+          return Sent::failed;
         }
         off += static_cast<std::size_t>(n);
       }
@@ -174,10 +216,12 @@ class Handoff {
     std::memcpy(CMSG_DATA(cm), fds, sizeof(int) * static_cast<std::size_t>(nfds));
     ssize_t n;
     do {
-      n = ::sendmsg(peer, &msg, MSG_NOSIGNAL);
+      n = ::sendmsg(peer, &msg, MSG_NOSIGNAL | (patient ? 0 : MSG_DONTWAIT));
     } while (n < 0 && errno == EINTR);
+    const int e = errno;
     if (fds[1] >= 0) ::close(fds[1]);
-    return n >= 0;
+    if (n >= 0) return Sent::ok;
+    return e == EAGAIN || e == EWOULDBLOCK ? Sent::full : Sent::failed;
   }
   void accept_loop() {
     listener_.async_wait(
@@ -305,6 +349,7 @@ class Handoff {
   net::steady_timer accept_pause_;  // accept_loop()'s pause when accept4 fails for want of fds
   std::vector<std::shared_ptr<net::posix::stream_descriptor>> conns_;
   std::unordered_map<int, int> peers_;  // worker index -> connected socket
+  std::unordered_set<int> stuck_;       // workers whose hand-off queue was full (send())
   std::chrono::steady_clock::time_point foreign_said_{};
 };
 }  // namespace shmio::cluster

@@ -3,7 +3,15 @@
 
 `shmio --app bench --workers 2` on one shared port (hand-off on). This test speaks the hand-off
 protocol itself (a SOCK_SEQPACKET message: magic, flags, length, the bytes, the connection's
-descriptor by SCM_RIGHTS; server/cluster/src/node.cpp) on worker 0's abstract socket:
+descriptor by SCM_RIGHTS; server/cluster/src/handoff.hpp) on worker 0's socket. HANDOFF_MODE picks
+where the sockets are: "directory" (the default: the files 0, 1 in the supervisor's private
+directory, <TMPDIR or /tmp>/shmio-handoff.<pid>-XXXXXX) or "abstract" (the cluster started with a
+TMPDIR where no directory can be made: the workers fall back to abstract addresses, and say so).
+
+* directory mode: the directory is 0700 and this user's; stale directories of killed supervisors
+  are swept at start (a dead pid's, a minute old, no socket in it listened on), the others kept;
+  a worker killed with SIGKILL leaves its socket file, and its successor binds in its place; the
+  directory is removed when the cluster stops;
 
 * a well-formed message is adopted: the worker answers the HTTP request on the passed TCP
   connection (the control);
@@ -11,8 +19,10 @@ descriptor by SCM_RIGHTS; server/cluster/src/node.cpp) on worker 0's abstract so
   the bytes: each dropped, its descriptor closed (the peer sees EOF), said on stderr, counted in
   shmio_handoffs_refused_total; the worker still adopts the next good one;
 * a message of no bytes carrying a descriptor: dropped, its descriptor closed;
-* a process of another user (run as root only: a child that becomes nobody) is refused, and one
-  that binds a dead worker's hand-off address is handed nothing (the sender checks who listens);
+* a process of another user (run as root only: a child that becomes nobody): in directory mode it
+  can neither connect to a worker's socket nor bind a dead worker's; in abstract mode its
+  connection is refused, and when it binds a dead worker's address it is handed nothing (the
+  sender checks who listens);
 * the 200 ms send timeout: with worker 1 stopped and its hand-off backlog full, worker 0 drops a
   request it cannot hand over after two tries (its connection closed, counted in
   shmio_handoffs_failed_total) and keeps answering; it waits so only once: worker 1 is then
@@ -24,6 +34,7 @@ descriptor by SCM_RIGHTS; server/cluster/src/node.cpp) on worker 0's abstract so
 Run by ctest (SHMIO_BIN). Exit 0 when every check holds.
 """
 import array
+import glob
 import json
 import os
 import re
@@ -51,11 +62,47 @@ def free_port():
         return s.getsockname()[1]
 
 
+MODE = os.environ.get("HANDOFF_MODE", "directory")
+assert MODE in ("directory", "abstract"), MODE
+env = dict(os.environ)
+if MODE == "abstract":
+    env["TMPDIR"] = f"/nonexistent-shmio-handoff-test-{os.getpid()}"
+base = env.get("TMPDIR", "/tmp").rstrip("/") or "/tmp"
+if not os.path.isdir(base) or len(base) + 48 > 108:
+    base = "/tmp"  # (where the supervisor looks: server/cluster/src/supervisor.cpp)
+
+
+def dead_pid():
+    p = subprocess.Popen(["true"])
+    p.wait()
+    return p.pid
+
+
+# Left as a killed supervisor would leave them (directory mode): each has a socket file with no
+# listener, unless said. Only the first is swept: a minute old and its pid dead.
+stale = {}
+listener = None
+if MODE == "directory":
+    for what, age, live in (("stale", 120, False), ("young", 0, False), ("listened on", 120, True)):
+        d = f"{base}/shmio-handoff.{dead_pid()}-test{len(stale)}"
+        os.mkdir(d, 0o700)
+        ls = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        ls.bind(f"{d}/0")
+        if live:
+            ls.listen(4)
+            listener = ls
+        else:
+            ls.close()
+        t = time.time() - age
+        os.utime(d, (t, t))
+        stale[what] = d
+
 port = free_port()
 ring = f"hoff-{os.getpid()}"
 errlog = open(f"/tmp/shmio-handoff-test-{os.getpid()}.log", "w+")
 proc = subprocess.Popen([BIN, "--app", "bench", "--workers", "2", "--port", str(port), "--ring",
-                         ring, "--no-pin"], stdout=subprocess.PIPE, stderr=errlog, text=True)
+                         ring, "--no-pin"], stdout=subprocess.PIPE, stderr=errlog, text=True,
+                        env=env)
 workers = {}
 deadline = time.time() + 20
 while len(workers) < 2:
@@ -68,21 +115,36 @@ while len(workers) < 2:
     if m:
         workers[int(m.group(1))] = int(m.group(2))
 
+DIR = None
+if MODE == "directory":
+    found = glob.glob(f"{base}/shmio-handoff.{proc.pid}-*")
+    if len(found) != 1:
+        proc.kill()
+        sys.exit(f"handoff_test: no hand-off directory of supervisor {proc.pid} in {base}: {found}")
+    DIR = found[0]
+
+
+def address(index):
+    return f"{DIR}/{index}" if DIR else f"\0shmio-handoff.{ring}.{index}"
+
 
 def handoff_socket(index, wait=0.0):
     """A connection to worker `index`'s hand-off socket; with `wait`, tried again (for up to that
-    many seconds) while its listen backlog is full (a non-blocking connect says EAGAIN)."""
+    many seconds) while its listen backlog is full (a non-blocking connect says EAGAIN) or it
+    does not listen yet."""
     deadline = time.time() + wait
     while True:
         s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         s.setblocking(wait == 0.0)
         try:
-            s.connect(f"\0shmio-handoff.{ring}.{index}")
+            s.connect(address(index))
             s.setblocking(True)
             return s
-        except BlockingIOError:
+        except (BlockingIOError, ConnectionRefusedError, FileNotFoundError):
+            # (A full backlog; or, with `wait`, a worker not yet (re)started: its socket file has
+            # no listener, or is not there yet.)
             s.close()
-            if time.time() > deadline:
+            if time.time() > deadline or wait == 0.0:
                 raise
             time.sleep(0.05)
 
@@ -160,6 +222,18 @@ def metric(name):
 
 
 try:
+    if MODE == "directory":
+        st = os.lstat(DIR)
+        check(st.st_mode & 0o777 == 0o700 and st.st_uid == os.geteuid() and
+              os.path.exists(f"{DIR}/0") and os.path.exists(f"{DIR}/1"),
+              f"the hand-off sockets are in a directory of this user's closed to others ({DIR})")
+        check(not os.path.exists(stale["stale"]) and os.path.exists(stale["young"]) and
+              os.path.exists(stale["listened on"]),
+              "a killed supervisor's directory is swept at start; a young one and one listened on "
+              "are kept")
+    else:
+        check(stderr_has("no directory for the hand-off sockets"),
+              "without a directory the workers use abstract addresses, and say so")
     s = handoff_socket(0)
     data = good_handoff(s)
     check(data.startswith(b"HTTP/1.1 200") and b'"worker":0' in data,
@@ -203,6 +277,8 @@ try:
                 send(t, REQUEST, b.fileno())
                 t.settimeout(3)
                 closed = t.recv(1) == b""
+            except PermissionError:  # (directory mode: it cannot even connect)
+                os._exit(4)
             except OSError:
                 closed = True
             os._exit(0 if closed else 1)
@@ -210,8 +286,12 @@ try:
         _, status = os.waitpid(pid, 0)
         data, eof = reply_or_eof(a)
         a.close()
-        check(os.WEXITSTATUS(status) == 0 and eof and data == b"",
-              "another user's hand-off connection is closed, its descriptor never adopted")
+        if MODE == "directory":
+            check(os.WEXITSTATUS(status) == 4 and eof and data == b"",
+                  "another user cannot connect to a worker's hand-off socket (EACCES)")
+        else:
+            check(os.WEXITSTATUS(status) == 0 and eof and data == b"",
+                  "another user's hand-off connection is closed, its descriptor never adopted")
     else:
         print("skip  another user's hand-off (needs root to switch users)")
 
@@ -229,7 +309,7 @@ try:
             f = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
             f.setblocking(False)
             try:
-                f.connect(f"\0shmio-handoff.{ring}.1")
+                f.connect(address(1))
             except BlockingIOError:
                 f.close()
                 break
@@ -334,7 +414,40 @@ try:
     # Another user's process holding a dead worker's hand-off address (bound in the moment
     # between worker 1's death and its successor's start): worker 0 hands it nothing — it checks
     # who listens — counts and says so (run as root only: a child that becomes nobody).
-    if os.geteuid() == 0:
+    if MODE == "directory":
+        # A worker killed with SIGKILL leaves its socket file; its successor binds in its place
+        # (and meanwhile another user's process cannot bind there: run as root only).
+        os.kill(workers[1], signal.SIGKILL)
+        if os.geteuid() == 0:
+            pid = os.fork()
+            if pid == 0:
+                code = 1
+                try:
+                    os.setgid(65534)
+                    os.setuid(65534)
+                    until = time.time() + 3
+                    ls = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+                    while time.time() < until:
+                        try:
+                            ls.bind(f"{DIR}/1")
+                            code = 1
+                            break
+                        except PermissionError:
+                            code = 0
+                            break
+                        except OSError:  # (the file is there until the successor replaces it)
+                            time.sleep(0.01)
+                finally:
+                    os._exit(code)
+            _, status = os.waitpid(pid, 0)
+            check(os.WEXITSTATUS(status) == 0,
+                  "another user cannot bind a dead worker's hand-off socket (EACCES)")
+        probe = handoff_socket(1, wait=10)
+        data = good_handoff(probe)
+        probe.close()
+        check(b'"worker":1' in data,
+              "worker 1's successor binds in place of the file its killed predecessor left")
+    elif os.geteuid() == 0:
         ready_r, ready_w = os.pipe()
         got_r, got_w = os.pipe()
         squatter = os.fork()
@@ -346,7 +459,7 @@ try:
                 until = time.time() + 5
                 while True:
                     try:
-                        ls.bind(f"\0shmio-handoff.{ring}.1")
+                        ls.bind(address(1))
                         break
                     except OSError:
                         if time.time() > until:
@@ -395,16 +508,22 @@ finally:
         proc.wait(timeout=20)
     except subprocess.TimeoutExpired:
         proc.kill()
+    if listener:
+        listener.close()
+    for d in stale.values():
+        subprocess.run(["rm", "-rf", d])
+
+if MODE == "directory":
+    check(not os.path.exists(DIR), "the hand-off directory is removed when the cluster stops")
 
 errlog.seek(0)
 log = errlog.read()
 errlog.close()
 os.unlink(errlog.name)
 check(log.count("malformed hand-off message was dropped") >= 4, "each bad message is said on stderr")
-if os.geteuid() == 0:
-    if os.geteuid() == 0:
-        check("hand-off address is held by another user's process" in log,
-              "the hand-off to another user's listener is said on stderr")
+if os.geteuid() == 0 and MODE == "abstract":
+    check("hand-off address is held by another user's process" in log,
+          "the hand-off to another user's listener is said on stderr")
     check("hand-off connection from another user was refused" in log,
           "the other user's connection is said on stderr")
 print(json.dumps({"failures": failures}))

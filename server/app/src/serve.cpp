@@ -366,7 +366,7 @@ int serve_one(const ServeOptions& cfg, const Setup& setup, const cluster::Worker
     no.ring_per_worker = cfg.ring_per_worker;
     // Polling requests reach their session's worker by hand-off, unless each worker has its own
     // port (then a client always talks to one worker).
-    if (!cfg.port_per_worker) no.handoff = ctx->ring;
+    if (!cfg.port_per_worker) no.handoff = ctx->handoff_dir.empty() ? ctx->ring : ctx->handoff_dir;
     node = std::make_unique<cluster::Node>(io_ctx, no, options);
     node_ptr = node.get();
     if (cfg.port_per_worker) options.reuse_port = false;

@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 
+#include <limits>
 #include <unordered_set>
 
 #include "support.hpp"
@@ -10,9 +11,11 @@
 namespace shmio::cluster {
 
 // ---------------------------------------------------------------------------------------------
-// Hand-off of HTTP connections between workers: a Unix SOCK_SEQPACKET socket per worker (abstract
-// address "shmio-handoff.<cluster>.<index>", or "shmio-handoff.#<hash of the cluster's name>.
-// <index>" where that would not fit a socket address: ring names go to 200 characters); one message
+// Hand-off of HTTP connections between workers: a Unix SOCK_SEQPACKET socket per worker (the file
+// "<dir>/<index>" when `cluster` is a directory's path, the supervisor's private one; otherwise
+// the abstract address "shmio-handoff.<cluster>.<index>", or "shmio-handoff.#<hash of the
+// cluster's name>.<index>" where that would not fit a socket address: ring names go to 200
+// characters); one message
 // per connection carries its descriptor (SCM_RIGHTS) and the bytes read from it that are not
 // answered yet. Up to kInline bytes travel in the message; more (a large POST) go in a memfd passed
 // along with it.
@@ -35,9 +38,13 @@ class Handoff {
         refused_(refused),
         listener_(io),
         accept_pause_(io) {
+    if (in_directory()) check_directory();
     const int fd = ::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) throw std::runtime_error(std::string("hand-off socket: ") + std::strerror(errno));
     Address addr = address(index);
+    // A dead predecessor's file is in the way of bind(); in a directory only this user may enter,
+    // nothing else can be.
+    if (in_directory()) ::unlink(addr.addr.sun_path);
     if (::bind(fd, addr.get(), addr.len) != 0 || ::listen(fd, 128) != 0) {
       const int e = errno;
       ::close(fd);
@@ -111,9 +118,28 @@ class Handoff {
     socklen_t len = 0;
     sockaddr* get() { return reinterpret_cast<sockaddr*>(&addr); }
   };
+  bool in_directory() const { return !cluster_.empty() && cluster_.front() == '/'; }
+  // The directory must be this user's, a directory (not a link to one), and closed to others:
+  // then no other user can bind a worker's address or connect to one.
+  void check_directory() const {
+    struct stat st {};
+    const std::string probe = cluster_ + "/" + std::to_string(std::numeric_limits<int>::max());
+    if (::lstat(cluster_.c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != ::geteuid() ||
+        (st.st_mode & 077) != 0 || probe.size() >= sizeof(sockaddr_un{}.sun_path))
+      throw std::runtime_error("hand-off directory " + cluster_ +
+                               ": not a directory of this user's closed to others, or its path is "
+                               "too long for a socket address");
+  }
   Address address(int index) const {
     Address a;
     a.addr.sun_family = AF_UNIX;
+    if (in_directory()) {
+      const std::string path = cluster_ + "/" + std::to_string(index);
+      const std::size_t n = std::min(path.size(), sizeof a.addr.sun_path - 1);  // (checked)
+      std::memcpy(a.addr.sun_path, path.data(), n);
+      a.len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + n + 1);
+      return a;
+    }
     std::string name = "shmio-handoff." + cluster_ + "." + std::to_string(index);
     if (name.size() > sizeof a.addr.sun_path - 2) {
       // Cut, the names of different workers (or clusters sharing a long prefix) would be the same

@@ -3,13 +3,17 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <map>
 #include <optional>
 
@@ -36,6 +40,76 @@ struct Worker {
   std::optional<Clock::time_point> restart_at;
   int starts = 0;  // how many times it was started (kWorkerCannotStart counts at the first)
 };
+
+// The workers' hand-off sockets live in a directory only this user may enter (mkdtemp: 0700, a
+// name nobody can take first), so that no other user's process can bind a worker's address (an
+// abstract one can be bound by anyone, and held, it kept a restarted worker from starting) or
+// connect to one. Under $TMPDIR when that is short enough for the sockets' paths, else /tmp:
+// "<base>/shmio-handoff.<supervisor's pid>-XXXXXX/<worker>" must fit a socket address (108
+// bytes with its NUL).
+std::string handoff_base() {
+  const char* t = std::getenv("TMPDIR");
+  std::string base = t != nullptr && *t == '/' ? t : "/tmp";
+  while (base.size() > 1 && base.back() == '/') base.pop_back();
+  if (base.size() + 48 > sizeof(sockaddr_un{}.sun_path)) base = "/tmp";
+  return base;
+}
+
+// Whether a socket file has a listener (a connection to it is taken, or queued).
+bool listened_on(const std::filesystem::path& p) {
+  sockaddr_un a{};
+  a.sun_family = AF_UNIX;
+  const std::string s = p.string();
+  if (s.size() >= sizeof a.sun_path) return false;
+  std::memcpy(a.sun_path, s.data(), s.size());
+  const int fd = ::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return true;  // (cannot tell: kept)
+  const int r = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  const bool on = r == 0 || errno == EAGAIN || errno == EWOULDBLOCK;
+  ::close(fd);
+  return on;
+}
+
+// Directories that supervisors killed before they could remove theirs (SIGKILL, the OOM killer)
+// left: this user's, named for a pid no process has, untouched for a minute (one being set up is
+// younger), and no socket in them listened on (a live cluster's, whose supervisor's pid this
+// process cannot see — another pid namespace sharing the directory — keeps its own).
+void sweep_handoff_dirs(const std::string& base) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const std::string prefix = "shmio-handoff.";
+  for (fs::directory_iterator it(base, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.compare(0, prefix.size(), prefix) != 0) continue;
+    char* rest = nullptr;
+    const long pid = std::strtol(name.c_str() + prefix.size(), &rest, 10);
+    if (pid <= 0 || rest == nullptr || *rest != '-') continue;
+    if (::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;
+    struct stat st {};
+    if (::lstat(it->path().c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != ::geteuid() ||
+        ::time(nullptr) - st.st_mtime < 60)
+      continue;
+    bool live = false;
+    std::error_code ec2;
+    for (fs::directory_iterator s(it->path(), ec2), e2; !ec2 && s != e2 && !live; s.increment(ec2))
+      live = listened_on(s->path());
+    if (!live && !ec2) fs::remove_all(it->path(), ec2);
+  }
+}
+
+std::string make_handoff_dir() {
+  const std::string base = handoff_base();
+  sweep_handoff_dirs(base);
+  std::string t = base + "/shmio-handoff." + std::to_string(::getpid()) + "-XXXXXX";
+  if (::mkdtemp(t.data()) == nullptr) {
+    std::fprintf(stderr,
+                 "shmio: no directory for the hand-off sockets in %s (%s): the workers use "
+                 "abstract addresses\n",
+                 base.c_str(), std::strerror(errno));
+    return {};
+  }
+  return t;
+}
 
 // Creates the segment, replacing a stale one; nullopt (reason printed) if it cannot.
 std::optional<shm::Segment> create_ring(const shm::RingConfig& cfg) {
@@ -235,6 +309,14 @@ int run_supervisor(const SupervisorOptions& o,
     remove_rings(o.ring, worker_rings);
     return 1;
   }
+  // (Removed when this returns; children leave by _exit and do not.)
+  struct HandoffDir {
+    std::string path = make_handoff_dir();
+    ~HandoffDir() {
+      std::error_code ec;
+      if (!path.empty()) std::filesystem::remove_all(path, ec);
+    }
+  } handoff_dir;
   if (o.on_start) o.on_start(n);
   // The rings' files, checked once a second: removed (an operator's rm in /dev/shm), replaced by
   // another file, or a header overwritten. Restarted workers attach by name, so a cluster whose
@@ -295,7 +377,7 @@ int run_supervisor(const SupervisorOptions& o,
         std::fflush(nullptr);
         _exit(rc);
       }
-      WorkerContext ctx{i, n, -1, o.ring};
+      WorkerContext ctx{i, n, -1, o.ring, handoff_dir.path};
       if (o.pin && !cpus.empty()) {
         const int cpu = cpus[static_cast<std::size_t>(i) % cpus.size()];
         if (shm::pin_to_cpu(cpu)) ctx.core = cpu;

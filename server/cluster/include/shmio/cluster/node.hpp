@@ -39,11 +39,16 @@ class io_context;
 namespace shmio::cluster {
 
 struct NodeOptions {
-  std::string ring;     // the ring segment's name
-  int worker = 0;       // this worker's index, 0..workers-1
-  int workers = 1;      // how many workers the cluster runs (session ids route polling requests)
-  int core = -1;        // the CPU it is pinned to (shown by shm-inspect), -1 if not pinned
-  std::string handoff;  // the cluster's name for hand-off sockets (empty: no hand-off)
+  std::string ring;  // the ring segment's name
+  int worker = 0;    // this worker's index, 0..workers-1
+  int workers = 1;   // how many workers the cluster runs (session ids route polling requests)
+  int core = -1;     // the CPU it is pinned to (shown by shm-inspect), -1 if not pinned
+  // Hand-off of HTTP connections between workers (empty: none). A path (it starts with '/'): a
+  // directory only this user may enter (checked), where worker i's hand-off socket is the file
+  // `i` — what run_supervisor makes (WorkerContext::handoff_dir). Otherwise a name for abstract
+  // socket addresses, which have no permissions: a local process of another user that binds a
+  // dead worker's address keeps its successor from starting (docs/cluster.md).
+  std::string handoff;
   // Connection state recovery's session table (shm/session_store.hpp), shared by the cluster's
   // workers beside the ring: entries (1..16,777,214) and bytes each (a multiple of 64,
   // 256..65536). Defaults 131,072 x 512 B (64 MiB of shared memory, touched as entries are

@@ -29,6 +29,10 @@ struct WorkerContext {
   int workers = 1;
   int core = -1;     // the CPU it is pinned to, -1 if not pinned
   std::string ring;  // the ring segment's name
+  // A directory only this user may enter, made for this cluster's hand-off sockets
+  // (NodeOptions::handoff) and removed with it; empty if it could not be made (said on stderr:
+  // the workers then use abstract addresses, named by the ring).
+  std::string handoff_dir;
 };
 
 struct SupervisorOptions {

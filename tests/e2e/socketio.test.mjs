@@ -27,6 +27,7 @@ before(async () => {
   await start("bench", "heartbeat", ["--ping-interval", "300", "--ping-timeout", "300"]);
   await start("conformance", "origin", ["--allow-origin", "http://good.example"]);
   await start("conformance", "deflate", ["--per-message-deflate"]);
+  await start("conformance", "attachments", ["--max-attachment-bytes", "1000"]);
 });
 after(() => Object.values(servers).forEach((s) => s.proc.kill("SIGTERM")));
 
@@ -294,6 +295,24 @@ test("an invalid Socket.IO packet closes the connection (parse error)", async ()
   assert.ok(await pollUntilClosed(s, true), "closed after the invalid EVENT");
 });
 
+test("a packet's attachments over --max-attachment-bytes together close the connection; up to it they pass", async () => {
+  for (const transports of [["websocket"], ["polling"]]) {
+    const s = client("attachments", "", { transports });
+    await within(once(s, "auth"), 5000, "auth event");
+    // 1000 bytes in three buffers: at the bound, echoed whole.
+    const parts = [Buffer.alloc(400, 1), Buffer.alloc(400, 2), Buffer.alloc(200, 3)];
+    s.emit("message", ...parts);
+    const back = await within(once(s, "message-back"), 5000, "message-back");
+    assert.deepEqual(back.map((b) => b.byteLength), [400, 400, 200]);
+    assert.equal(new Uint8Array(back[2])[0], 3);
+    // One byte more (each buffer alone far under maxHttpBufferSize): the connection is closed.
+    const closed = once(s, "disconnect");
+    s.emit("message", Buffer.alloc(400), Buffer.alloc(400), Buffer.alloc(201));
+    const [reason] = await within(closed, 5000, `disconnect over ${transports}`);
+    assert.equal(reason, "transport close", transports.join());
+  }
+});
+
 test("a client that stops answering pings is closed (pingTimeout)", async () => {
   const s = await rawSession("heartbeat");
   await s.post("40");
@@ -419,6 +438,7 @@ test("bad numbers on shmio's command line are refused with exit code 2 and the f
     ["--rebalance-rate", "x", "1..1000000"],
     ["--first-request-timeout", "3600001", "1..3600000 ms"],
     ["--ping-interval", "-5", "1..3600000 ms"],
+    ["--max-attachment-bytes", "0", "1..1099511627776"],
   ]) {
     const r = spawnSync(BIN, ["--app", "bench", flag, value], { encoding: "utf8", timeout: 10000 });
     assert.equal(r.status, 2, `${flag} ${value}`);

@@ -171,6 +171,34 @@ TEST(SocketIoCodec, MalformedPacketsAreParseErrors) {
   EXPECT_EQ(decode_error("51000-[\"a\"]"), DecodeError::illegal_attachments) << "over the limit";
 }
 
+TEST(SocketIoCodec, AttachmentsOverTheirByteBoundTogetherAreRefused) {
+  DecoderLimits limits;
+  limits.max_attachment_bytes = 10;
+  Decoder d(limits);
+  Packet p;
+  // At the bound: taken.
+  ASSERT_EQ(
+      d.feed_text(R"(52-["a",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}])", p),
+      Decoder::Status::need_more);
+  ASSERT_EQ(d.feed_binary("12345", p), Decoder::Status::need_more);
+  ASSERT_EQ(d.feed_binary("67890", p), Decoder::Status::packet);
+  EXPECT_EQ(p.attachments.size(), 2u);
+  // The next packet starts from nothing: one byte over, in its second attachment, is refused.
+  ASSERT_EQ(
+      d.feed_text(R"(52-["a",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}])", p),
+      Decoder::Status::need_more);
+  ASSERT_EQ(d.feed_binary("12345", p), Decoder::Status::need_more);
+  EXPECT_EQ(d.feed_binary("678901", p), Decoder::Status::error);
+  EXPECT_EQ(d.error(), DecodeError::attachments_too_large);
+  EXPECT_FALSE(d.awaiting_binary());
+  // One attachment alone over the bound.
+  ASSERT_EQ(d.feed_text(R"(51-["a",{"_placeholder":true,"num":0}])", p),
+            Decoder::Status::need_more);
+  EXPECT_EQ(d.feed_binary(std::string(11, 'x'), p), Decoder::Status::error);
+  EXPECT_EQ(d.error(), DecodeError::attachments_too_large);
+  EXPECT_STREQ(to_string(DecodeError::attachments_too_large), "attachments over the size limit");
+}
+
 TEST(SocketIoCodec, BadPlaceholdersAndOutOfOrderFramesAreRefused) {
   Decoder d;
   Packet p;

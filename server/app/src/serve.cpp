@@ -64,6 +64,9 @@ const char* kUsage =
     "               rest next turn (default 1048576; 4096..1073741824)\n"
     "  --read-budget BYTES  at most this much read from one WebSocket before the others' turn\n"
     "               (default 262144; 4096..1073741824)\n"
+    "  --max-attachment-bytes BYTES  at most this much in one packet's binary attachments\n"
+    "               together; a client that sends more is disconnected (parse error)\n"
+    "               (default 16777216; 1..1099511627776)\n"
     "  --recovery   connection state recovery (socket.io's connectionStateRecovery, 2 minutes)\n"
     "  --max-sessions N  entries of the cluster's recovery session table in shared memory\n"
     "               (default 131072; a session that finds no free entry is not saved:\n"
@@ -447,12 +450,15 @@ bool whole(const char* v, long long lo, long long hi, long long& out) {
 }
 
 // The flags that take a value, and the switches.
+// clang-format off
 constexpr const char* kValueFlags[] = {
-    "port",          "host",         "workers",         "ring",
-    "ring-mb",       "allow-origin", "max-sessions",    "rebalance-rate",
-    "ping-interval", "ping-timeout", "connect-timeout", "first-request-timeout",
-    "flush-budget",  "read-budget",  "session-bytes",   "cut-log-mb",
-    "redis",         "redis-mode",   "redis-key",       "redis-subscription-mode"};
+    "port",          "host",          "workers",         "ring",
+    "ring-mb",       "allow-origin",  "max-sessions",    "rebalance-rate",
+    "ping-interval", "ping-timeout",  "connect-timeout", "first-request-timeout",
+    "flush-budget",  "read-budget",   "session-bytes",   "cut-log-mb",
+    "redis",         "redis-mode",    "redis-key",       "redis-subscription-mode",
+    "max-attachment-bytes"};
+// clang-format on
 constexpr const char* kSwitches[] = {"port-per-worker",     "no-pin",          "log-sockets",
                                      "per-message-deflate", "no-io-uring",     "recovery",
                                      "no-rebalance",        "ring-huge-pages", "ring-per-worker"};
@@ -516,6 +522,9 @@ std::string apply(ServeOptions& o, const std::string& name, const char* v) {
     if (!whole(v, 4096, 1LL << 30, n)) return "--" + name + " must be 4096..1073741824 bytes";
     (name == "flush-budget" ? o.server.flush_budget : o.server.read_budget) =
         static_cast<std::size_t>(n);
+  } else if (name == "max-attachment-bytes") {
+    if (!whole(v, 1, 1LL << 40, n)) return "--max-attachment-bytes must be 1..1099511627776";
+    o.server.max_attachment_bytes = static_cast<std::size_t>(n);
   } else if (name == "redis") {
     o.redis.url = v;
   } else if (name == "redis-mode") {

@@ -18,7 +18,8 @@ namespace net = boost::asio;
 // One Engine.IO session and the namespaces it joined.
 class Client : public std::enable_shared_from_this<Client> {
  public:
-  Client(Server& srv, engineio::SocketPtr conn) : srv_(srv), conn_(std::move(conn)) {}
+  Client(Server& srv, engineio::SocketPtr conn)
+      : srv_(srv), conn_(std::move(conn)), decoder_(decoder_limits(srv.options())) {}
 
   static constexpr std::size_t kNoSlot = static_cast<std::size_t>(-1);
   std::size_t slot = kNoSlot;  // its index in Server::clients_ while it is open
@@ -34,6 +35,16 @@ class Client : public std::enable_shared_from_this<Client> {
   }
 
   const engineio::SocketPtr& conn() const noexcept { return conn_; }
+
+  static DecoderLimits decoder_limits(const ServerOptions& o) {
+    DecoderLimits l;
+    l.max_attachments = o.max_attachments;
+    l.max_attachment_bytes =
+        o.max_attachment_bytes != 0
+            ? o.max_attachment_bytes
+            : std::max<std::size_t>(std::size_t{16} << 20, o.engine.max_payload);
+    return l;
+  }
 
   void on_message(engineio::Packet m) {
     Packet p;

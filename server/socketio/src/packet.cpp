@@ -33,6 +33,8 @@ const char* to_string(DecodeError e) noexcept {
       return "binary data without a binary packet";
     case DecodeError::unexpected_text:
       return "text packet while reconstructing a binary packet";
+    case DecodeError::attachments_too_large:
+      return "attachments over the size limit";
   }
   return "?";
 }
@@ -186,6 +188,7 @@ Decoder::Status Decoder::feed_text(std::string_view s, Packet& out) {
   if (!valid_payload(p.type, p.data)) return fail(DecodeError::invalid_payload);
   if (binary && attachments > 0) {
     pending_ = std::make_unique<Packet>(std::move(p));
+    pending_bytes_ = 0;
     expected_ = static_cast<std::uint32_t>(attachments);  // <= max_attachments_
     pending_->attachments.reserve(attachments);
     return Status::need_more;
@@ -199,6 +202,9 @@ Decoder::Status Decoder::feed_text(std::string_view s, Packet& out) {
 
 Decoder::Status Decoder::feed_binary(std::string frame, Packet& out) {
   if (!pending_) return fail(DecodeError::unexpected_binary);
+  if (frame.size() > max_attachment_bytes_ - pending_bytes_)  // (pending_bytes_ <= the bound)
+    return fail(DecodeError::attachments_too_large);
+  pending_bytes_ += frame.size();
   pending_->attachments.push_back(std::make_shared<const std::string>(std::move(frame)));
   if (pending_->attachments.size() < expected_) return Status::need_more;
   return finish(out);

@@ -18,6 +18,7 @@
 
 #include <boost/json/value.hpp>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -55,10 +56,11 @@ enum class DecodeError {
   illegal_attachments,  // bad or missing "<n>-" prefix, or too many attachments
   bad_ack_id,           // more digits than an ack id can hold
   invalid_json,
-  invalid_payload,    // a payload of the wrong shape for its type, or a reserved event name
-  bad_placeholder,    // a placeholder whose num is not a valid attachment index
-  unexpected_binary,  // a binary frame while no binary packet awaits attachments
-  unexpected_text,    // a text frame while a binary packet still awaits attachments
+  invalid_payload,        // a payload of the wrong shape for its type, or a reserved event name
+  bad_placeholder,        // a placeholder whose num is not a valid attachment index
+  unexpected_binary,      // a binary frame while no binary packet awaits attachments
+  unexpected_text,        // a text frame while a binary packet still awaits attachments
+  attachments_too_large,  // a packet's attachments together over max_attachment_bytes
 };
 const char* to_string(DecodeError e) noexcept;
 
@@ -69,6 +71,11 @@ struct DecoderLimits {
   // Attachments one packet may announce. socket.io's parser has no limit of its own; ours bounds
   // the memory a client can make us hold before its packet is complete.
   std::size_t max_attachments = 64;
+  // The bytes of one packet's attachments together. Each is one Engine.IO message, bounded by
+  // maxHttpBufferSize alone; 64 of them were 64 times that (64 MB by default) held per connection
+  // before its packet completes. ServerOptions::max_attachment_bytes sets it for a server's
+  // clients (by default 16 MiB, or maxHttpBufferSize where that is more).
+  std::size_t max_attachment_bytes = std::numeric_limits<std::size_t>::max();
   // JSON nesting depth (Boost.JSON's default is 32).
   std::size_t max_depth = 32;
 };
@@ -78,7 +85,8 @@ class Decoder {
   // (Every connection holds one: the limits are kept in 32 bits, clamped, so that it is 24 bytes.)
   explicit Decoder(DecoderLimits limits = {})
       : max_attachments_(engineio::clamp_u32(limits.max_attachments)),
-        max_depth_(engineio::clamp_u32(limits.max_depth)) {}
+        max_depth_(engineio::clamp_u32(limits.max_depth)),
+        max_attachment_bytes_(limits.max_attachment_bytes) {}
 
   enum class Status { packet, need_more, error };
   // A text frame. On `packet`, `out` is complete. On `need_more`, feed the binary frames.
@@ -98,7 +106,9 @@ class Decoder {
   Status finish(Packet& out);
 
   std::uint32_t max_attachments_, max_depth_;
+  std::size_t max_attachment_bytes_;
   std::unique_ptr<Packet> pending_;  // a binary packet waiting for its attachments
+  std::size_t pending_bytes_ = 0;    // its attachments' bytes so far
   std::uint32_t expected_ = 0;       // (at most max_attachments_)
   DecodeError error_ = DecodeError::none;
 };

@@ -9,7 +9,8 @@ directory, <TMPDIR or /tmp>/shmio-handoff.<pid>-XXXXXX) or "abstract" (the clust
 TMPDIR where no directory can be made: the workers fall back to abstract addresses, and say so).
 
 * directory mode: the directory is 0700 and this user's; stale directories of killed supervisors
-  are swept at start (a dead pid's, a minute old, no socket in it listened on), the others kept;
+  are swept at start (a minute old, locked by no process), the others kept; the cluster's own is
+  locked while it runs;
   a worker killed with SIGKILL leaves its socket file, and its successor binds in its place; the
   directory is removed when the cluster stops;
 
@@ -34,6 +35,7 @@ TMPDIR where no directory can be made: the workers fall back to abstract address
 Run by ctest (SHMIO_BIN). Exit 0 when every check holds.
 """
 import array
+import fcntl
 import glob
 import json
 import os
@@ -67,32 +69,27 @@ assert MODE in ("directory", "abstract"), MODE
 env = dict(os.environ)
 if MODE == "abstract":
     env["TMPDIR"] = f"/nonexistent-shmio-handoff-test-{os.getpid()}"
-base = env.get("TMPDIR", "/tmp").rstrip("/") or "/tmp"
-if not os.path.isdir(base) or len(base) + 48 > 108:
-    base = "/tmp"  # (where the supervisor looks: server/cluster/src/supervisor.cpp)
+# Where the supervisor makes the directory (server/cluster/src/supervisor.cpp, handoff_base):
+# under TMPDIR when it is absolute and short enough, else /tmp.
+base = env.get("TMPDIR", "")
+base = base.rstrip("/") or "/" if base.startswith("/") else "/tmp"
+if len(base) + 48 > 108:
+    base = "/tmp"
 
-
-def dead_pid():
-    p = subprocess.Popen(["true"])
-    p.wait()
-    return p.pid
-
-
-# Left as a killed supervisor would leave them (directory mode): each has a socket file with no
-# listener, unless said. Only the first is swept: a minute old and its pid dead.
+# Left as a killed supervisor would leave them (directory mode), each with a socket file nobody
+# listens on: one a minute old and locked by no process (swept), one just made (kept: not yet
+# locked by its maker), one locked as a live cluster's workers hold it (kept).
 stale = {}
-listener = None
+locked = None
 if MODE == "directory":
-    for what, age, live in (("stale", 120, False), ("young", 0, False), ("listened on", 120, True)):
-        d = f"{base}/shmio-handoff.{dead_pid()}-test{len(stale)}"
+    for what, age in (("stale", 120), ("young", 0), ("locked", 120)):
+        d = f"{base}/shmio-handoff.{os.getpid()}-test{len(stale)}"
         os.mkdir(d, 0o700)
-        ls = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        ls.bind(f"{d}/0")
-        if live:
-            ls.listen(4)
-            listener = ls
-        else:
-            ls.close()
+        with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as ls:
+            ls.bind(f"{d}/0")
+        if what == "locked":
+            locked = os.open(d, os.O_RDONLY | os.O_DIRECTORY)
+            fcntl.flock(locked, fcntl.LOCK_SH)
         t = time.time() - age
         os.utime(d, (t, t))
         stale[what] = d
@@ -191,6 +188,20 @@ def good_handoff(s):
     return data
 
 
+def gone(pid, timeout=10):
+    """Waits until process `pid` has ended (a zombie or reaped: its descriptors closed)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                if f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X"):
+                    return
+        except FileNotFoundError:
+            return
+        time.sleep(0.01)
+    raise RuntimeError(f"process {pid} did not end")
+
+
 def stderr_has(text):
     errlog.flush()
     with open(errlog.name) as f:
@@ -228,9 +239,17 @@ try:
               os.path.exists(f"{DIR}/0") and os.path.exists(f"{DIR}/1"),
               f"the hand-off sockets are in a directory of this user's closed to others ({DIR})")
         check(not os.path.exists(stale["stale"]) and os.path.exists(stale["young"]) and
-              os.path.exists(stale["listened on"]),
-              "a killed supervisor's directory is swept at start; a young one and one listened on "
+              os.path.exists(stale["locked"]),
+              "a killed supervisor's directory is swept at start; a young one and a locked one "
               "are kept")
+        probe_lock = os.open(DIR, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            fcntl.flock(probe_lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            held = False
+        except BlockingIOError:
+            held = True
+        os.close(probe_lock)
+        check(held, "the cluster's own directory is locked while it runs (no sweep takes it)")
     else:
         check(stderr_has("no directory for the hand-off sockets"),
               "without a directory the workers use abstract addresses, and say so")
@@ -418,6 +437,7 @@ try:
         # A worker killed with SIGKILL leaves its socket file; its successor binds in its place
         # (and meanwhile another user's process cannot bind there: run as root only).
         os.kill(workers[1], signal.SIGKILL)
+        gone(workers[1])  # (until then its listener may still take a connection, then reset it)
         if os.geteuid() == 0:
             pid = os.fork()
             if pid == 0:
@@ -446,7 +466,8 @@ try:
         data = good_handoff(probe)
         probe.close()
         check(b'"worker":1' in data,
-              "worker 1's successor binds in place of the file its killed predecessor left")
+              "worker 1's successor binds in place of the file its killed predecessor left "
+              f"(answered {data[:60]!r})")
     elif os.geteuid() == 0:
         ready_r, ready_w = os.pipe()
         got_r, got_w = os.pipe()
@@ -508,8 +529,8 @@ finally:
         proc.wait(timeout=20)
     except subprocess.TimeoutExpired:
         proc.kill()
-    if listener:
-        listener.close()
+    if locked is not None:
+        os.close(locked)
     for d in stale.values():
         subprocess.run(["rm", "-rf", d])
 

@@ -751,6 +751,7 @@ int serve(ServeOptions cfg, Setup setup) {
   so.ring_bytes = cfg.ring_mb << 20;
   so.ring_huge_pages = cfg.ring_huge_pages;
   so.ring_per_worker = cfg.ring_per_worker;
+  so.handoff_sockets = !cfg.port_per_worker;  // (each worker on its own port hands nothing off)
 #ifdef SHMIO_HAVE_REDIS
   if (!cfg.redis.url.empty()) {
     redis::BridgeOptions bo;

@@ -4,7 +4,6 @@
 #include <fcntl.h>
 
 #include <limits>
-#include <unordered_set>
 
 #include "support.hpp"
 
@@ -42,9 +41,10 @@ class Handoff {
     const int fd = ::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) throw std::runtime_error(std::string("hand-off socket: ") + std::strerror(errno));
     Address addr = address(index);
-    // A dead predecessor's file is in the way of bind(); in a directory only this user may enter,
-    // nothing else can be.
-    if (in_directory()) ::unlink(addr.addr.sun_path);
+    // A predecessor's file is in the way of bind() (the listener's file stays after its process
+    // ends): removed when nothing listens on it (a connection to it is refused). One listened on
+    // is another live process of this worker's: left, and bind() says EADDRINUSE.
+    if (in_directory() && !listened_on(addr)) ::unlink(addr.addr.sun_path);
     if (::bind(fd, addr.get(), addr.len) != 0 || ::listen(fd, 128) != 0) {
       const int e = errno;
       ::close(fd);
@@ -59,6 +59,8 @@ class Handoff {
   }
 
   void start() { accept_loop(); }
+  // Whether worker `to` is marked as taking no hand-offs (send()).
+  bool stuck(int to) const { return stuck_.count(to) != 0; }
   void stop() {
     boost::system::error_code ec;
     accept_pause_.cancel();
@@ -83,7 +85,8 @@ class Handoff {
       ::close(fd);
       return false;
     }
-    const bool patient = stuck_.count(to) == 0;
+    const auto marked = stuck_.find(to);
+    const bool patient = marked == stuck_.end();
     bool full = false;  // (a queue found full: the peer is alive but not taking)
     for (int attempt = 0; attempt < 2; ++attempt) {
       const int peer = connect_to(to, attempt > 0, patient, full);
@@ -92,8 +95,10 @@ class Handoff {
       const Sent r = send_on(peer, fd, bytes, patient);
       if (r == Sent::ok) {
         ::close(fd);
-        if (!patient) {
-          stuck_.erase(to);
+        // (The mark stays a second at least: a worker that takes one connection now and then —
+        // each frees one place in its backlog — is waited on at most once a second.)
+        if (!patient && std::chrono::steady_clock::now() - marked->second >= kStuckAtLeast) {
+          stuck_.erase(marked);
           std::fprintf(stderr, "shmio[w%d]: worker %d takes hand-offs again\n", index_, to);
         }
         return true;
@@ -102,7 +107,7 @@ class Handoff {
     }
     ::close(fd);
     if (full && patient) {
-      stuck_.insert(to);
+      stuck_.emplace(to, std::chrono::steady_clock::now());
       std::fprintf(stderr,
                    "shmio[w%d]: worker %d takes no hand-offs (its queue is full): hand-offs to "
                    "it fail at once until it takes one\n",
@@ -119,6 +124,16 @@ class Handoff {
     sockaddr* get() { return reinterpret_cast<sockaddr*>(&addr); }
   };
   bool in_directory() const { return !cluster_.empty() && cluster_.front() == '/'; }
+  // Whether a socket file is listened on: true unless a connection to it is refused (or it is
+  // not there).
+  static bool listened_on(Address addr) {
+    const int s = ::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (s < 0) return true;  // (cannot tell: left)
+    const bool refused = ::connect(s, addr.get(), addr.len) != 0 &&
+                         (errno == ECONNREFUSED || errno == ENOENT || errno == ENOTSOCK);
+    ::close(s);
+    return !refused;
+  }
   // The directory must be this user's, a directory (not a link to one), and closed to others:
   // then no other user can bind a worker's address or connect to one.
   void check_directory() const {
@@ -375,7 +390,9 @@ class Handoff {
   net::steady_timer accept_pause_;  // accept_loop()'s pause when accept4 fails for want of fds
   std::vector<std::shared_ptr<net::posix::stream_descriptor>> conns_;
   std::unordered_map<int, int> peers_;  // worker index -> connected socket
-  std::unordered_set<int> stuck_;       // workers whose hand-off queue was full (send())
+  // Workers whose hand-off queue was found full (send()), and since when.
+  std::unordered_map<int, std::chrono::steady_clock::time_point> stuck_;
+  static constexpr std::chrono::seconds kStuckAtLeast{1};
   std::chrono::steady_clock::time_point foreign_said_{};
 };
 }  // namespace shmio::cluster

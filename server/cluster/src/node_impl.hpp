@@ -268,6 +268,9 @@ struct Node::Impl {
     int best = -1;
     std::size_t least = mine;
     for_each_fresh_load([&](int w, Load& l) {
+      // (Not to a worker that takes no hand-offs: its figure is up to 3 s old, and each fresh
+      // handshake steered to it would be dropped.)
+      if (handoff && handoff->stuck(w)) return;
       if (l.clients < least) {
         least = l.clients;
         best = w;

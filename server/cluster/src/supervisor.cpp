@@ -1,7 +1,9 @@
 #include "shmio/cluster/supervisor.hpp"
 
+#include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -16,6 +18,7 @@
 #include <filesystem>
 #include <map>
 #include <optional>
+#include <tuple>
 
 #include "shmio/cluster/wire.hpp"
 #include "shmio/shm/board.hpp"
@@ -55,25 +58,12 @@ std::string handoff_base() {
   return base;
 }
 
-// Whether a socket file has a listener (a connection to it is taken, or queued).
-bool listened_on(const std::filesystem::path& p) {
-  sockaddr_un a{};
-  a.sun_family = AF_UNIX;
-  const std::string s = p.string();
-  if (s.size() >= sizeof a.sun_path) return false;
-  std::memcpy(a.sun_path, s.data(), s.size());
-  const int fd = ::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return true;  // (cannot tell: kept)
-  const int r = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  const bool on = r == 0 || errno == EAGAIN || errno == EWOULDBLOCK;
-  ::close(fd);
-  return on;
-}
-
-// Directories that supervisors killed before they could remove theirs (SIGKILL, the OOM killer)
-// left: this user's, named for a pid no process has, untouched for a minute (one being set up is
-// younger), and no socket in them listened on (a live cluster's, whose supervisor's pid this
-// process cannot see — another pid namespace sharing the directory — keeps its own).
+// A directory in use is locked shared (flock) by its supervisor from its making on; its workers
+// hold the lock too (the descriptor is theirs across fork), also after the supervisor's death.
+// The sweep takes directories that supervisors killed before they could remove theirs left
+// (SIGKILL, the OOM killer): this user's, a minute old (one just made is not locked yet), and
+// locked by no process. (A live cluster's is locked whoever can see its processes: one in another
+// pid namespace sharing the directory keeps its own.)
 void sweep_handoff_dirs(const std::string& base) {
   namespace fs = std::filesystem;
   std::error_code ec;
@@ -81,34 +71,44 @@ void sweep_handoff_dirs(const std::string& base) {
   for (fs::directory_iterator it(base, ec), end; !ec && it != end; it.increment(ec)) {
     const std::string name = it->path().filename().string();
     if (name.compare(0, prefix.size(), prefix) != 0) continue;
-    char* rest = nullptr;
-    const long pid = std::strtol(name.c_str() + prefix.size(), &rest, 10);
-    if (pid <= 0 || rest == nullptr || *rest != '-') continue;
-    if (::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;
     struct stat st {};
     if (::lstat(it->path().c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != ::geteuid() ||
         ::time(nullptr) - st.st_mtime < 60)
       continue;
-    bool live = false;
-    std::error_code ec2;
-    for (fs::directory_iterator s(it->path(), ec2), e2; !ec2 && s != e2 && !live; s.increment(ec2))
-      live = listened_on(s->path());
-    if (!live && !ec2) fs::remove_all(it->path(), ec2);
+    const int fd = ::open(it->path().c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) continue;
+    if (::flock(fd, LOCK_EX | LOCK_NB) == 0) {
+      std::error_code ec2;
+      fs::remove_all(it->path(), ec2);
+    }
+    ::close(fd);
   }
 }
 
-std::string make_handoff_dir() {
+// The directory for this cluster's hand-off sockets, made and locked; {"", -1} if it cannot be
+// (said: the workers then use abstract addresses).
+std::pair<std::string, int> make_handoff_dir() {
   const std::string base = handoff_base();
   sweep_handoff_dirs(base);
   std::string t = base + "/shmio-handoff." + std::to_string(::getpid()) + "-XXXXXX";
+  const char* why = nullptr;
+  int fd = -1;
   if (::mkdtemp(t.data()) == nullptr) {
+    why = std::strerror(errno);
+  } else if ((fd = ::open(t.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
+             ::flock(fd, LOCK_SH) != 0) {
+    why = std::strerror(errno);
+    if (fd >= 0) ::close(fd);
+    ::rmdir(t.c_str());
+  }
+  if (why != nullptr) {
     std::fprintf(stderr,
                  "shmio: no directory for the hand-off sockets in %s (%s): the workers use "
                  "abstract addresses\n",
-                 base.c_str(), std::strerror(errno));
-    return {};
+                 base.c_str(), why);
+    return {std::string(), -1};
   }
-  return t;
+  return {t, fd};
 }
 
 // Creates the segment, replacing a stale one; nullopt (reason printed) if it cannot.
@@ -309,14 +309,20 @@ int run_supervisor(const SupervisorOptions& o,
     remove_rings(o.ring, worker_rings);
     return 1;
   }
-  // (Removed when this returns; children leave by _exit and do not.)
+  // (Removed when this returns, by this process only: a child that unwound to here — it should
+  // leave by _exit — must not take the directory its siblings use.)
   struct HandoffDir {
-    std::string path = make_handoff_dir();
+    std::string path;
+    int lock = -1;
+    pid_t owner = ::getpid();
     ~HandoffDir() {
+      if (::getpid() != owner) return;
       std::error_code ec;
       if (!path.empty()) std::filesystem::remove_all(path, ec);
+      if (lock >= 0) ::close(lock);
     }
   } handoff_dir;
+  if (o.handoff_sockets) std::tie(handoff_dir.path, handoff_dir.lock) = make_handoff_dir();
   if (o.on_start) o.on_start(n);
   // The rings' files, checked once a second: removed (an operator's rm in /dev/shm), replaced by
   // another file, or a header overwritten. Restarted workers attach by name, so a cluster whose
@@ -367,26 +373,25 @@ int run_supervisor(const SupervisorOptions& o,
       if (::getppid() != supervisor) _exit(1);  // the supervisor died before prctl
       sigprocmask(SIG_SETMASK, &old, nullptr);
       ::sigaction(SIGPIPE, &old_pipe, nullptr);
-      if (i == n) {  // the fleet bridge
-        int rc = 1;
-        try {
-          rc = o.bridge_main();
-        } catch (const std::exception& e) {
-          std::fprintf(stderr, "shmio[bridge]: %s\n", e.what());
-        }
-        std::fflush(nullptr);
-        _exit(rc);
-      }
-      WorkerContext ctx{i, n, -1, o.ring, handoff_dir.path};
-      if (o.pin && !cpus.empty()) {
-        const int cpu = cpus[static_cast<std::size_t>(i) % cpus.size()];
-        if (shm::pin_to_cpu(cpu)) ctx.core = cpu;
-      }
+      // Whatever it throws ends it here: unwound into the supervisor's frames, a child would go
+      // on as a second supervisor.
+      const std::string who = i == n ? std::string("bridge") : "w" + std::to_string(i);
       int rc = 1;
       try {
-        rc = worker_main(ctx);
+        if (i == n) {  // the fleet bridge
+          rc = o.bridge_main();
+        } else {
+          WorkerContext ctx{i, n, -1, o.ring, handoff_dir.path};
+          if (o.pin && !cpus.empty()) {
+            const int cpu = cpus[static_cast<std::size_t>(i) % cpus.size()];
+            if (shm::pin_to_cpu(cpu)) ctx.core = cpu;
+          }
+          rc = worker_main(ctx);
+        }
       } catch (const std::exception& e) {
-        std::fprintf(stderr, "shmio[w%d]: %s\n", i, e.what());
+        std::fprintf(stderr, "shmio[%s]: %s\n", who.c_str(), e.what());
+      } catch (...) {
+        std::fprintf(stderr, "shmio[%s]: an exception of unknown type\n", who.c_str());
       }
       std::fflush(nullptr);
       _exit(rc);

@@ -49,6 +49,9 @@ struct SupervisorOptions {
   // it with the shared one, frees a dead worker's reader slots on every ring, and removes them all
   // at the end. (A bridge_main must then read every worker's ring: BridgeOptions::ring_per_worker.)
   bool ring_per_worker = false;
+  // A directory for the workers' hand-off sockets (WorkerContext::handoff_dir); false when they
+  // hand nothing off (each worker on its own port).
+  bool handoff_sockets = true;
   // The fleet bridge (shmio/redis/bridge.hpp, docs/redis.md): when set, it runs in a child of its
   // own (not pinned), supervised like a worker: restarted with the same backoff when it dies, its
   // death published on the ring (requests waiting for it complete), drained with the workers.

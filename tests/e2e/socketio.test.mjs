@@ -4,6 +4,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { io as connect } from "socket.io-client";
+import net from "node:net";
 import { once, within, until, startListening } from "./helpers.mjs";
 
 const BIN = process.env.SHMIO_BIN;
@@ -28,6 +29,8 @@ before(async () => {
   await start("conformance", "origin", ["--allow-origin", "http://good.example"]);
   await start("conformance", "deflate", ["--per-message-deflate"]);
   await start("conformance", "attachments", ["--max-attachment-bytes", "1000"]);
+  // A GET held 1.5 s (until the ping): requests pipelined behind it wait in the connection.
+  await start("bench", "pipeline", ["--ping-interval", "1500"]);
 });
 after(() => Object.values(servers).forEach((s) => s.proc.kill("SIGTERM")));
 
@@ -311,6 +314,62 @@ test("a packet's attachments over --max-attachment-bytes together close the conn
     const [reason] = await within(closed, 5000, `disconnect over ${transports}`);
     assert.equal(reason, "transport close", transports.join());
   }
+});
+
+// Raw TCP to one of the servers, and what it answers.
+async function tcp(server, opts = {}) {
+  const { port } = new URL(servers[server].url);
+  const c = net.connect({ port: Number(port), host: "127.0.0.1", ...opts });
+  await once(c, "connect");
+  const conn = { c, got: "", closed: new Promise((res) => c.on("close", res)) };
+  c.on("data", (d) => { conn.got += d.toString("latin1"); });
+  c.on("error", (e) => { conn.error = e; });
+  conn.write = (data) => new Promise((res) => c.write(data, res));
+  return conn;
+}
+async function handshake(server) {
+  const open = await (await fetch(servers[server].url + "/socket.io/?EIO=4&transport=polling")).text();
+  return JSON.parse(open.slice(1)).sid;
+}
+
+test("after a Connection: close answer, a client that keeps its end open is closed within about 2 s", async () => {
+  // (allowHalfOpen: the client does not end its side when the server's FIN comes.) A byte every
+  // 200 ms: drained while the server waits; once it has closed, the next one gets a reset.
+  const conn = await tcp("rooms", { allowHalfOpen: true });
+  await conn.write("GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\n" +
+    "Connection: close\r\n\r\n");
+  await within(once(conn.c, "end"), 5000, "the answer and the server's FIN");
+  assert.match(conn.got, /^HTTP\/1.1 200/);
+  const t0 = Date.now();
+  while (!conn.error && Date.now() - t0 < 10000) {
+    if (!conn.c.destroyed) conn.c.write("x");
+    await new Promise((res) => setTimeout(res, 200));
+  }
+  const waited = Date.now() - t0;
+  assert.ok(conn.error, "the server never closed the connection (10 s)");
+  assert.ok(waited < 6000, `closed after ${waited} ms (the bound is 2 s from the answer)`);
+});
+
+test("requests pipelined behind a held GET share one maxPayload between their bodies", async () => {
+  const pipeline = async (sizes) => {
+    const sid = await handshake("pipeline");
+    const conn = await tcp("pipeline");
+    // The GET is held until the ping (1.5 s); the POSTs (to no Engine.IO path) wait behind it.
+    let req = `GET /socket.io/?EIO=4&transport=polling&sid=${sid} HTTP/1.1\r\nHost: x\r\n\r\n`;
+    for (const n of sizes)
+      req += `POST /elsewhere HTTP/1.1\r\nHost: x\r\nContent-Length: ${n}\r\n\r\n` + "y".repeat(n);
+    await conn.write(req);
+    const answers = () => (conn.got.match(/HTTP\/1.1 \d+/g) || []).length;
+    await within(Promise.race([conn.closed, until(() => answers() === 1 + sizes.length, 8000, "answers")]),
+      8000, "the answers or the close");
+    const n = answers();
+    conn.c.destroy();
+    return n;
+  };
+  // 900,000 bytes of bodies waiting (maxPayload 1,000,000): each answered after the GET.
+  assert.equal(await pipeline([600000, 300000]), 3);
+  // 1,200,000: the second is refused; with the GET's answer pending, by closing the connection.
+  assert.equal(await pipeline([600000, 600000]), 0);
 });
 
 test("a client that stops answering pings is closed (pingTimeout)", async () => {

@@ -42,7 +42,14 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   void do_read() {
     stream_.expires_after(first_ ? srv_->options.first_request_timeout : io_timeout());
     parser_.emplace();
-    parser_->body_limit(srv_->options.session.max_payload);
+    // Requests read ahead while one is answered (pipelining; a held GET) share one maxPayload
+    // between their bodies; one over what is left is refused as too large — with a response in
+    // flight, by closing the connection (on_read). (Before 2026-12-02 each had its own: 8
+    // queued bodies and the one being read held 9 times maxPayload per connection.)
+    std::size_t queued = 0;
+    for (const Queued& q : queued_) queued += q.req.body().size();
+    const std::size_t max = srv_->options.session.max_payload;
+    parser_->body_limit(max - std::min(queued, max));
     reading_ = true;
     http::async_read_header(
         stream_, buffer_, *parser_,
@@ -99,7 +106,13 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
     if (ec) return shutdown();
     stream_.expires_after(std::chrono::seconds(2));
     drain_left_ = srv_->options.session.max_payload + 65536;
-    if (!reading_) drain();  // else the pending read goes on draining when it completes
+    if (!reading_) return drain();
+    // A read is pending under the request's timeout (a minute or more): a timeout set now would
+    // apply to the next operation only. Cancelled, it completes at once and drains from there
+    // (on_read), under the 2 s. (Before 2026-12-02 a client that kept the connection open after
+    // a "Connection: close" answer held it for that minute.)
+    beast::error_code ignored;
+    stream_.socket().cancel(ignored);
   }
   void drain() {
     if (!drain_buf_) drain_buf_ = std::make_unique<char[]>(kDrainChunk);

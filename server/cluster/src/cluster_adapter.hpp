@@ -102,9 +102,9 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
       auto responders = node_.live_workers(false, true);
       for (const Responder& r : responders) collector->add_pending_source(r.producer + 1u);
       const auto flags = static_cast<std::uint8_t>(kFlagAck | broadcast_flags(opts.flags));
-      if (write(opts, flags, id, frame, p.attachments, false, nullptr)) {
-        node_.track(id, PendingRequest{collector, std::move(responders), nullptr});
-      } else {
+      node_.track(id, PendingRequest{collector, responders, nullptr});  // (before: Impl::track)
+      if (!write(opts, flags, id, frame, p.attachments, false, nullptr)) {
+        node_.untrack(id);
         for (const Responder& r : responders) collector->fail_source(r.producer + 1u, true);
       }
     }
@@ -156,9 +156,9 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
       auto responders = node_.live_workers(false, true);
       for (const Responder& r : responders) collector->add_pending_source(r.producer + 1u);
       const std::uint64_t rid = node_.request_id();
-      if (node_.publish(MessageType::fetch_sockets, sio_message(opts, {{"requestId", rid}}))) {
-        node_.track(rid, PendingRequest{collector, std::move(responders), nsp_});
-      } else {
+      node_.track(rid, PendingRequest{collector, responders, nsp_});  // (before: Impl::track)
+      if (!node_.publish(MessageType::fetch_sockets, sio_message(opts, {{"requestId", rid}}))) {
+        node_.untrack(rid);
         for (const Responder& r : responders) collector->fail_source(r.producer + 1u, true);
       }
     }
@@ -183,14 +183,13 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
         else
           collector->expect(r.producer + 1u, 1);
     }
+    if (collector)
+      node_.track(rid, PendingRequest{collector, responders, nullptr});  // (before: Impl::track)
     const bool ok =
         node_.publish(MessageType::server_side_emit, write_message(body, args.binaries));
-    if (!collector) return;
-    if (ok) {
-      node_.track(rid, PendingRequest{collector, std::move(responders), nullptr});
-    } else {
-      for (const Responder& r : responders) collector->fail_source(r.producer + 1u, true);
-    }
+    if (!collector || ok) return;
+    node_.untrack(rid);
+    for (const Responder& r : responders) collector->fail_source(r.producer + 1u, true);
   }
 
   std::size_t server_count() const override { return node_.live_workers(true).size(); }

@@ -352,20 +352,33 @@ struct Node::Impl {
     return slot.state.load(std::memory_order_acquire) == shm::layout::kSlotActive &&
            shm::registry::owner_of(slot) == r.who && shm::liveness(r.who) == shm::Liveness::alive;
   }
+  // A request is tracked before it is published: publishing may read the ring (keep_up's drain,
+  // when this worker's reader is far behind), and with it answers to this very request, which
+  // would be dropped as answers to nothing (found in review, 2026-12-02). untrack() if it cannot
+  // be published.
   void track(std::uint64_t rid, PendingRequest req) {
     pending[rid] = std::move(req);
     arm_dead_check();
   }
+  void untrack(std::uint64_t rid) { pending.erase(rid); }
   // While requests wait, the registry is checked for dead workers every 100 ms.
   void arm_dead_check() {
-    if (dead_timer_armed || pending.empty()) return;
+    if (dead_timer_armed || pending.empty() || stopped) return;
     dead_timer_armed = true;
     dead_timer.expires_after(std::chrono::milliseconds(100));
     dead_timer.async_wait([this](const boost::system::error_code& ec) {
       if (ec) return;  // (cancelled by stop(): this Node may be gone by the time it runs)
       dead_timer_armed = false;
       if (stopped) return;
-      drop_responders([this](const Responder& r) { return !responder_alive(r); });
+      // One look per responder a round, whatever the number of requests waiting on it (each
+      // look reads /proc: thousands of broadcasts waiting for acks looked as many times each).
+      std::map<std::pair<std::uint16_t, std::uint64_t>, bool> alive;
+      drop_responders([this, &alive](const Responder& r) {
+        const auto key = std::make_pair(r.producer, shm::process_tag(r.who));
+        auto it = alive.find(key);
+        if (it == alive.end()) it = alive.emplace(key, responder_alive(r)).first;
+        return !it->second;
+      });
       arm_dead_check();
     });
   }

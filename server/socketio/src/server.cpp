@@ -29,8 +29,11 @@ bool Server::open(const Client* c) const {
 }
 
 Server::Server(net::io_context& io, ServerOptions options) : io_(io), options_(std::move(options)) {
-  const std::string seed = random_id();  // 120 random bits; 20 of them start the ack counter
-  for (int i = 0; i < 4; ++i)
+  // 120 random bits; 30 of them start the ack counter, so that a restarted worker's ids are not
+  // its predecessor's (an answer to one of those still on its way through the ring would be
+  // counted for the new broadcast of the same id).
+  const std::string seed = random_id();
+  for (int i = 0; i < 6; ++i)
     next_ack_ = (next_ack_ << 5) | (static_cast<unsigned char>(seed[i]) & 31);
   of("/");
   engineio::ServerOptions eo;

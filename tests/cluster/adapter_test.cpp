@@ -331,6 +331,46 @@ TEST_P(ClusterAdapterTest, ServerSideEmitWithAcksGetsTheOtherWorkersAnswer) {
   EXPECT_EQ(answers[0].values.at(0), 42);
 }
 
+// A namespace only worker 0 has (a dynamic one, made where a client asked for it): worker 1 says
+// it is not a server of it, and the request completes with no answer and no error, as socket.io
+// counts only the servers of the namespace (before, it waited for its timeout and failed).
+TEST_P(ClusterAdapterTest, ServerSideEmitWithAckToANamespaceNoOtherWorkerHasCompletesAtOnce) {
+  std::optional<std::string> error = "not called";
+  std::size_t answers = 99;
+  workers_[0]
+      ->server->of("/only-here")
+      .server_side_emit_with_ack("ping", sio::Args{1}, 8s,
+                                 [&](std::optional<std::string> e, std::vector<sio::Args> r) {
+                                   error = std::move(e);
+                                   answers = r.size();
+                                 });
+  ASSERT_TRUE(drive([&] { return error != std::optional<std::string>("not called"); }));
+  EXPECT_FALSE(error) << *error;
+  EXPECT_EQ(answers, 0u);
+}
+
+// An answer too large for a ring record: the answering worker says that it will not come, and
+// the request completes without it at once ("operation has timed out", as at the timeout),
+// instead of waiting the 8 s.
+TEST_P(ClusterAdapterTest, AnAnswerTooLargeToPublishIsSaidLostAndTheRequestCompletes) {
+  workers_[1]->server->of("/").on_server_side(
+      "big", [](sio::Args, std::function<void(sio::Args)> ack) {
+        ack(sio::Args{std::string(2 << 20, 'x')});  // (the test's rings are 1 MiB)
+      });
+  std::optional<std::string> error = "not called";
+  const auto asked = std::chrono::steady_clock::now();
+  testing::internal::CaptureStderr();
+  workers_[0]->server->of("/").server_side_emit_with_ack(
+      "big", sio::Args{}, 8s,
+      [&](std::optional<std::string> e, std::vector<sio::Args>) { error = std::move(e); });
+  const bool completed = drive([&] { return error != std::optional<std::string>("not called"); });
+  const std::string said = testing::internal::GetCapturedStderr();
+  ASSERT_TRUE(completed);
+  EXPECT_EQ(error, std::optional<std::string>("operation has timed out"));
+  EXPECT_LT(std::chrono::steady_clock::now() - asked, 4s) << "waited for the timeout";
+  EXPECT_NE(said.find("could not publish"), std::string::npos) << said;
+}
+
 TEST_P(ClusterAdapterTest, ARequestWhoseOtherWorkerStopsCompletesWithWhatCame) {
   connect(0);
   connect(1);

@@ -128,7 +128,8 @@ void Node::Impl::apply_broadcast(TakenBroadcast b, std::uint16_t producer) {
         b.packet, b.opts, rid,
         [this, rid, producer](sio::Args args) {
           json::object body{{"requestId", rid}, {"to", producer}, {"args", args.values}};
-          publish(MessageType::broadcast_ack, write_message(body, args.binaries));
+          if (!publish(MessageType::broadcast_ack, write_message(body, args.binaries)))
+            answer_lost(MessageType::broadcast_ack, rid, producer);
         },
         [] {});
   }
@@ -201,16 +202,33 @@ void Node::Impl::apply(std::uint16_t type, std::uint16_t producer,
           if (*answered) return;
           *answered = true;
           json::object r{{"requestId", rid}, {"to", producer}, {"args", reply.values}};
-          publish(MessageType::server_side_emit_response, write_message(r, reply.binaries));
+          if (!publish(MessageType::server_side_emit_response, write_message(r, reply.binaries)))
+            answer_lost(MessageType::server_side_emit_response, rid, producer);
         };
       }
-      if (a != nullptr) a->nsp().handle_server_side(str_of(body, "event"), std::move(in), ack);
+      if (a != nullptr) {
+        a->nsp().handle_server_side(str_of(body, "event"), std::move(in), ack);
+      } else if (rid != 0) {
+        // Not a server of that namespace (a dynamic one made only where a client asked for it):
+        // the requester is told so and waits for no answer from here, as socket.io counts only
+        // the servers that have the namespace (before 2026-12-02 it waited for its timeout).
+        publish(MessageType::server_side_emit_response,
+                write_message({{"requestId", rid}, {"to", producer}, {"none", true}}));
+      }
       break;
     }
     case MessageType::server_side_emit_response:
     case MessageType::broadcast_ack:
       if (!for_me) break;
       if (auto c = collector_for(rid)) {
+        if (flag_of(body, "none")) {  // (no such namespace there: nothing to wait for)
+          if (awaits(rid, producer)) c->fail_source(source, false);
+          break;
+        }
+        if (flag_of(body, "lost")) {  // (an answer that could not be published: answer_lost)
+          c->lose(source);
+          break;
+        }
         const json::value* args = body.if_contains("args");
         sio::Args reply(args && args->is_array() ? args->get_array() : json::array{}, m->blobs);
         c->answer(source, std::move(reply));

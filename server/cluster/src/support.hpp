@@ -78,6 +78,11 @@ inline std::uint64_t u64_of(const json::object& o, const char* k) {
   return 0;
 }
 
+inline bool flag_of(const json::object& o, const char* k) {
+  const json::value* v = o.if_contains(k);
+  return v != nullptr && v->is_bool() && v->get_bool();
+}
+
 inline std::string str_of(const json::object& o, const char* k) {
   const json::value* v = o.if_contains(k);
   return v != nullptr && v->is_string() ? std::string(v->get_string()) : std::string();

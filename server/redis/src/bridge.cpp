@@ -1082,6 +1082,12 @@ struct Bridge::Impl {
         break;
       }
       case MessageType::server_side_emit_response:
+        // (A worker without the namespace, or whose answer could not be published, says so:
+        // nothing to relay.)
+        if (body.contains("none") || body.contains("lost")) {
+          done_with();
+          break;
+        }
         if (!in.answered) {
           in.answered = true;
           const json::value* a = body.if_contains("args");
@@ -1096,6 +1102,7 @@ struct Bridge::Impl {
         done_with();
         break;
       case MessageType::broadcast_ack: {
+        if (body.contains("lost")) return;  // (one answer that will not come: none to relay)
         const json::value* a = body.if_contains("args");
         json::value first =
             a && a->is_array() && !a->get_array().empty() ? a->get_array()[0] : json::value();

@@ -371,6 +371,32 @@ TEST_P(ClusterAdapterTest, AnAnswerTooLargeToPublishIsSaidLostAndTheRequestCompl
   EXPECT_NE(said.find("could not publish"), std::string::npos) << said;
 }
 
+// A fetchSockets answer over a quarter of the ring (the test's rings: 1 MiB): the parts past it
+// are left out and that is said (every worker answers at once: more than a ring holds would lap
+// its readers).
+TEST_P(ClusterAdapterTest, AFetchSocketsAnswerOverAQuarterOfTheRingIsCutAndSaid) {
+  constexpr int kSockets = 40;  // 40 x 10 KB: 400 KB, over 256 KiB
+  for (int i = 0; i < kSockets; ++i) {
+    const auto [k, sid] = connect(1);
+    workers_[1]->server->of("/").socket(sid)->data() = std::string(10000, 'd');
+  }
+  std::optional<std::size_t> count;
+  testing::internal::CaptureStderr();
+  workers_[0]->server->of("/").fetch_sockets(
+      [&](std::vector<sio::RemoteSocket> all) { count = all.size(); });
+  const bool completed = drive([&] { return count.has_value(); });
+  const std::string said = testing::internal::GetCapturedStderr();
+  ASSERT_TRUE(completed);
+  EXPECT_GT(*count, 0u);
+  EXPECT_LT(*count, static_cast<std::size_t>(kSockets));
+  // (What it kept is 256 KiB at most: about 25 of these sockets.)
+  EXPECT_GE(*count, 20u);
+  EXPECT_NE(said.find("fetchSockets: the answer is over 262144 bytes (a quarter of the ring): " +
+                      std::to_string(kSockets - *count) + " of its sockets were left out"),
+            std::string::npos)
+      << said;
+}
+
 TEST_P(ClusterAdapterTest, ARequestWhoseOtherWorkerStopsCompletesWithWhatCame) {
   connect(0);
   connect(1);

@@ -172,6 +172,24 @@ void Node::Impl::apply(std::uint16_t type, std::uint16_t producer,
                          "%zu and was left out of the answer\n",
                          options.worker, n, budget);
           });
+      // The whole answer is at most a quarter of the ring its parts go into: every worker answers
+      // at once, and more than the ring holds in one turn would lap its readers (and a lapped
+      // worker disconnects its clients). Parts past it are left out, and that is said.
+      const std::size_t total = out_segment().capacity() / 4;
+      std::size_t kept = 0, bytes = 0, left_out = 0;
+      for (; kept < parts.size(); ++kept) {
+        const std::size_t n = json::serialize(parts[kept]).size();
+        if (kept > 0 && bytes + n > total) break;
+        bytes += n;
+      }
+      for (std::size_t i = kept; i < parts.size(); ++i) left_out += parts[i].size();
+      if (left_out > 0) {
+        std::fprintf(stderr,
+                     "shmio[w%d]: fetchSockets: the answer is over %zu bytes (a quarter of the "
+                     "ring): %zu of its sockets were left out\n",
+                     options.worker, total, left_out);
+        parts.resize(kept);
+      }
       for (std::size_t i = 0; i < parts.size(); ++i)
         publish(MessageType::fetch_sockets_response,
                 write_message({{"requestId", rid},

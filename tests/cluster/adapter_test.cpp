@@ -397,6 +397,26 @@ TEST_P(ClusterAdapterTest, AFetchSocketsAnswerOverAQuarterOfTheRingIsCutAndSaid)
       << said;
 }
 
+// An app may keep a server-side emit's ack and call it after its Node is gone: it does nothing
+// (it used to reach into the freed Node: a use after free that the ASan build of this test
+// reports).
+TEST_P(ClusterAdapterTest, AnAckKeptByTheAppAndCalledAfterItsNodeIsGoneDoesNothing) {
+  std::function<void(sio::Args)> kept;
+  workers_[1]->server->of("/").on_server_side(
+      "keep", [&](sio::Args, std::function<void(sio::Args)> ack) { kept = std::move(ack); });
+  std::optional<std::string> error = "not called";
+  workers_[0]->server->of("/").server_side_emit_with_ack(
+      "keep", sio::Args{}, 8s,
+      [&](std::optional<std::string> e, std::vector<sio::Args>) { error = std::move(e); });
+  ASSERT_TRUE(drive([&] { return static_cast<bool>(kept); }));
+  stop(*workers_[1]);
+  workers_[1].reset();
+  kept(sio::Args{1});
+  // Worker 0 learns that worker 1 left and completes without its answer.
+  ASSERT_TRUE(drive([&] { return error != std::optional<std::string>("not called"); }));
+  EXPECT_FALSE(error) << *error;
+}
+
 TEST_P(ClusterAdapterTest, ARequestWhoseOtherWorkerStopsCompletesWithWhatCame) {
   connect(0);
   connect(1);

@@ -133,8 +133,11 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
     // Local sockets first, then each worker's answer; all turned into RemoteSockets at the end.
     sio::Namespace* nsp = nsp_;
     auto collector = std::make_shared<sio::AckCollector>(
-        node_.io,
-        [nsp, done = std::move(done)](std::optional<std::string>, std::vector<sio::Args> answers) {
+        node_.io, [nsp, alive = std::weak_ptr<bool>(alive_), done = std::move(done)](
+                      std::optional<std::string>, std::vector<sio::Args> answers) {
+          // (The collector's timer may outlive the namespace, in an io_context run on after its
+          // Server is gone: then nothing is answered.)
+          if (alive.expired()) return;
           std::vector<sio::RemoteSocket> out;
           for (const sio::Args& a : answers) {
             if (a.values.empty() || !a.values[0].is_array()) continue;

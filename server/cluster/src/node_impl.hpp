@@ -361,6 +361,9 @@ struct Node::Impl {
     arm_dead_check();
   }
   void untrack(std::uint64_t rid) { pending.erase(rid); }
+  // Expires with this Impl: an answer callback handed to the app (a broadcast's client ack, a
+  // server-side emit's ack) may be kept and called after the Node is gone, and then does nothing.
+  std::shared_ptr<bool> lifetime = std::make_shared<bool>(true);
   // An answer this worker could not publish (over a record's size, say): the requester is told
   // that one answer from here will not come, and completes without it ("operation has timed
   // out", as at its timeout) instead of waiting for the timeout (found in review, 2026-12-02).

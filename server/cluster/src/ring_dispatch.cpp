@@ -126,7 +126,8 @@ void Node::Impl::apply_broadcast(TakenBroadcast b, std::uint16_t producer) {
     const std::uint64_t rid = b.ack_id;
     n = a->nsp().deliver_local_with_ack(
         b.packet, b.opts, rid,
-        [this, rid, producer](sio::Args args) {
+        [this, alive = std::weak_ptr<bool>(lifetime), rid, producer](sio::Args args) {
+          if (alive.expired()) return;
           json::object body{{"requestId", rid}, {"to", producer}, {"args", args.values}};
           if (!publish(MessageType::broadcast_ack, write_message(body, args.binaries)))
             answer_lost(MessageType::broadcast_ack, rid, producer);
@@ -216,8 +217,9 @@ void Node::Impl::apply(std::uint16_t type, std::uint16_t producer,
       std::function<void(sio::Args)> ack;
       if (rid != 0) {
         auto answered = std::make_shared<bool>(false);
-        ack = [this, rid, producer, answered](sio::Args reply) {
-          if (*answered) return;
+        ack = [this, alive = std::weak_ptr<bool>(lifetime), rid, producer,
+               answered](sio::Args reply) {
+          if (*answered || alive.expired()) return;
           *answered = true;
           json::object r{{"requestId", rid}, {"to", producer}, {"args", reply.values}};
           if (!publish(MessageType::server_side_emit_response, write_message(r, reply.binaries)))

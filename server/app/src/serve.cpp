@@ -66,7 +66,7 @@ const char* kUsage =
     "               (default 262144; 4096..1073741824)\n"
     "  --max-attachment-bytes BYTES  at most this much in one packet's binary attachments\n"
     "               together; a client that sends more is disconnected (parse error)\n"
-    "               (default 16777216; 1..1099511627776)\n"
+    "               (default 16777216; 1..4294967295)\n"
     "  --recovery   connection state recovery (socket.io's connectionStateRecovery, 2 minutes)\n"
     "  --max-sessions N  entries of the cluster's recovery session table in shared memory\n"
     "               (default 131072; a session that finds no free entry is not saved:\n"
@@ -523,7 +523,7 @@ std::string apply(ServeOptions& o, const std::string& name, const char* v) {
     (name == "flush-budget" ? o.server.flush_budget : o.server.read_budget) =
         static_cast<std::size_t>(n);
   } else if (name == "max-attachment-bytes") {
-    if (!whole(v, 1, 1LL << 40, n)) return "--max-attachment-bytes must be 1..1099511627776";
+    if (!whole(v, 1, 4294967295LL, n)) return "--max-attachment-bytes must be 1..4294967295";
     o.server.max_attachment_bytes = static_cast<std::size_t>(n);
   } else if (name == "redis") {
     o.redis.url = v;

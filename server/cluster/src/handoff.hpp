@@ -59,8 +59,14 @@ class Handoff {
   }
 
   void start() { accept_loop(); }
-  // Whether worker `to` is marked as taking no hand-offs (send()).
-  bool stuck(int to) const { return stuck_.count(to) != 0; }
+  // Whether worker `to` was marked as taking no hand-offs (send()) less than kStuckSteer ago: for
+  // rebalancing, which steers nothing to it meanwhile. (Older marks let a steered hand-off
+  // through, which clears the mark if it is taken: a sender whose hand-offs to it are all
+  // steered would otherwise keep it out for good, a restarted successor too.)
+  bool stuck(int to) const {
+    auto it = stuck_.find(to);
+    return it != stuck_.end() && std::chrono::steady_clock::now() - it->second < kStuckSteer;
+  }
   void stop() {
     boost::system::error_code ec;
     accept_pause_.cancel();
@@ -393,6 +399,7 @@ class Handoff {
   // Workers whose hand-off queue was found full (send()), and since when.
   std::unordered_map<int, std::chrono::steady_clock::time_point> stuck_;
   static constexpr std::chrono::seconds kStuckAtLeast{1};
+  static constexpr std::chrono::seconds kStuckSteer{5};
   std::chrono::steady_clock::time_point foreign_said_{};
 };
 }  // namespace shmio::cluster

@@ -176,7 +176,10 @@ void Node::Impl::apply(std::uint16_t type, std::uint16_t producer,
       // The whole answer is at most a quarter of the ring its parts go into: every worker answers
       // at once, and more than the ring holds in one turn would lap its readers (and a lapped
       // worker disconnects its clients). Parts past it are left out, and that is said.
-      const std::size_t total = out_segment().capacity() / 4;
+      // (On the shared ring every worker's answer goes into it: a quarter shared among them.)
+      const std::size_t writers =
+          own_segment ? 1 : static_cast<std::size_t>(std::max(1, options.workers));
+      const std::size_t total = out_segment().capacity() / 4 / writers;
       std::size_t kept = 0, bytes = 0, left_out = 0;
       for (; kept < parts.size(); ++kept) {
         const std::size_t n = json::serialize(parts[kept]).size();
@@ -187,7 +190,8 @@ void Node::Impl::apply(std::uint16_t type, std::uint16_t producer,
       if (left_out > 0) {
         std::fprintf(stderr,
                      "shmio[w%d]: fetchSockets: the answer is over %zu bytes (a quarter of the "
-                     "ring): %zu of its sockets were left out\n",
+                     "ring, shared by the workers that write into it): %zu of its sockets were "
+                     "left out\n",
                      options.worker, total, left_out);
         parts.resize(kept);
       }

@@ -204,7 +204,7 @@ Decoder::Status Decoder::feed_binary(std::string frame, Packet& out) {
   if (!pending_) return fail(DecodeError::unexpected_binary);
   if (frame.size() > max_attachment_bytes_ - pending_bytes_)  // (pending_bytes_ <= the bound)
     return fail(DecodeError::attachments_too_large);
-  pending_bytes_ += frame.size();
+  pending_bytes_ += static_cast<std::uint32_t>(frame.size());  // (<= the bound: 32 bits)
   pending_->attachments.push_back(std::make_shared<const std::string>(std::move(frame)));
   if (pending_->attachments.size() < expected_) return Status::need_more;
   return finish(out);

@@ -82,11 +82,11 @@ struct DecoderLimits {
 
 class Decoder {
  public:
-  // (Every connection holds one: the limits are kept in 32 bits, clamped, so that it is 24 bytes.)
+  // (Every connection holds one: the limits are kept in 32 bits, clamped, so that it is 32 bytes.)
   explicit Decoder(DecoderLimits limits = {})
       : max_attachments_(engineio::clamp_u32(limits.max_attachments)),
         max_depth_(engineio::clamp_u32(limits.max_depth)),
-        max_attachment_bytes_(limits.max_attachment_bytes) {}
+        max_attachment_bytes_(engineio::clamp_u32(limits.max_attachment_bytes)) {}
 
   enum class Status { packet, need_more, error };
   // A text frame. On `packet`, `out` is complete. On `need_more`, feed the binary frames.
@@ -106,9 +106,9 @@ class Decoder {
   Status finish(Packet& out);
 
   std::uint32_t max_attachments_, max_depth_;
-  std::size_t max_attachment_bytes_;
+  std::uint32_t max_attachment_bytes_;
   std::unique_ptr<Packet> pending_;  // a binary packet waiting for its attachments
-  std::size_t pending_bytes_ = 0;    // its attachments' bytes so far
+  std::uint32_t pending_bytes_ = 0;  // its attachments' bytes so far (at most the bound)
   std::uint32_t expected_ = 0;       // (at most max_attachments_)
   DecodeError error_ = DecodeError::none;
 };

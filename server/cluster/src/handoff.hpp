@@ -14,10 +14,9 @@ namespace shmio::cluster {
 // "<dir>/<index>" when `cluster` is a directory's path, the supervisor's private one; otherwise
 // the abstract address "shmio-handoff.<cluster>.<index>", or "shmio-handoff.#<hash of the
 // cluster's name>.<index>" where that would not fit a socket address: ring names go to 200
-// characters); one message
-// per connection carries its descriptor (SCM_RIGHTS) and the bytes read from it that are not
-// answered yet. Up to kInline bytes travel in the message; more (a large POST) go in a memfd passed
-// along with it.
+// characters); one message per connection carries its descriptor (SCM_RIGHTS) and the bytes read
+// from it that are not answered yet. Up to kInline bytes travel in the message; more (a large
+// POST) go in a memfd passed along with it.
 class Handoff {
  public:
   static constexpr std::size_t kInline = 32 * 1024;
@@ -81,7 +80,8 @@ class Handoff {
   // its queue full (the connection's buffer, then the listen backlog of fresh connections), a
   // send waits up to 200 ms on it, and a fresh connection up to 200 ms more. Then it is marked
   // stuck, and every later hand-off to it is tried without waiting and, when it cannot be queued,
-  // fails at once. The first hand-off it takes again clears the mark. (Before 2026-12-02 every
+  // fails at once. The first hand-off it takes a second or more after the marking clears the
+  // mark. (Before 2026-12-02 every
   // hand-off to a stuck worker waited the 400 ms, in the sender's only thread: one stuck worker
   // stalled every worker that received requests for its sessions.)
   bool send(int to, int fd, const std::string& bytes) {

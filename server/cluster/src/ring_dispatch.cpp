@@ -173,13 +173,13 @@ void Node::Impl::apply(std::uint16_t type, std::uint16_t producer,
                          "%zu and was left out of the answer\n",
                          options.worker, n, budget);
           });
-      // The whole answer is at most a quarter of the ring its parts go into: every worker answers
-      // at once, and more than the ring holds in one turn would lap its readers (and a lapped
-      // worker disconnects its clients). Parts past it are left out, and that is said.
-      // (On the shared ring every worker's answer goes into it: a quarter shared among them.)
+      // The whole answer is at most half the ring its parts go into, shared by the workers that
+      // write into it (on the shared ring, all of them): every worker answers at once, and more
+      // than the ring holds before the requester reads again would lap it (and a lapped worker
+      // disconnects its clients). Parts past it are left out, and that is said.
       const std::size_t writers =
           own_segment ? 1 : static_cast<std::size_t>(std::max(1, options.workers));
-      const std::size_t total = out_segment().capacity() / 4 / writers;
+      const std::size_t total = out_segment().capacity() / 2 / writers;
       std::size_t kept = 0, bytes = 0, left_out = 0;
       for (; kept < parts.size(); ++kept) {
         const std::size_t n = json::serialize(parts[kept]).size();
@@ -189,9 +189,9 @@ void Node::Impl::apply(std::uint16_t type, std::uint16_t producer,
       for (std::size_t i = kept; i < parts.size(); ++i) left_out += parts[i].size();
       if (left_out > 0) {
         std::fprintf(stderr,
-                     "shmio[w%d]: fetchSockets: the answer is over %zu bytes (a quarter of the "
-                     "ring, shared by the workers that write into it): %zu of its sockets were "
-                     "left out\n",
+                     "shmio[w%d]: fetchSockets: the answer is over %zu bytes (half the ring, "
+                     "shared by the workers that write into it): %zu of its sockets were left "
+                     "out\n",
                      options.worker, total, left_out);
         parts.resize(kept);
       }

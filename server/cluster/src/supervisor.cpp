@@ -375,7 +375,12 @@ int run_supervisor(const SupervisorOptions& o,
       ::sigaction(SIGPIPE, &old_pipe, nullptr);
       // Whatever it throws ends it here: unwound into the supervisor's frames, a child would go
       // on as a second supervisor.
-      const std::string who = i == n ? std::string("bridge") : "w" + std::to_string(i);
+      // (Its name in a fixed buffer: nothing here may throw outside the try.)
+      char who[16];
+      if (i == n)
+        std::snprintf(who, sizeof who, "bridge");
+      else
+        std::snprintf(who, sizeof who, "w%d", i);
       int rc = 1;
       try {
         if (i == n) {  // the fleet bridge
@@ -389,9 +394,9 @@ int run_supervisor(const SupervisorOptions& o,
           rc = worker_main(ctx);
         }
       } catch (const std::exception& e) {
-        std::fprintf(stderr, "shmio[%s]: %s\n", who.c_str(), e.what());
+        std::fprintf(stderr, "shmio[%s]: %s\n", who, e.what());
       } catch (...) {
-        std::fprintf(stderr, "shmio[%s]: an exception of unknown type\n", who.c_str());
+        std::fprintf(stderr, "shmio[%s]: an exception of unknown type\n", who);
       }
       std::fflush(nullptr);
       _exit(rc);

@@ -227,8 +227,11 @@ TEST(ClusterWire, SocketsSplitIntoPartsThatFitARecord) {
   sockets.push_back(json::object{{"id", std::string(500, 'z')}});  // over any budget below
   const std::size_t one = json::serialize(sockets[0]).size() + 1;
   std::vector<std::size_t> refused;
-  auto parts = split_sockets(sockets, 3 * one, [&](std::size_t n) { refused.push_back(n); });
+  std::vector<std::size_t> bytes;
+  auto parts = split_sockets(
+      sockets, 3 * one, [&](std::size_t n) { refused.push_back(n); }, &bytes);
   ASSERT_EQ(parts.size(), 4u);  // 3 + 3 + 3 + 1
+  EXPECT_EQ(bytes, (std::vector<std::size_t>{3 * one, 3 * one, 3 * one, one}));
   EXPECT_EQ(parts[0].size(), 3u);
   EXPECT_EQ(parts[3].size(), 1u);
   EXPECT_EQ(parts[3][0].as_object().at("id"), json::value(std::string(20, 'j')));

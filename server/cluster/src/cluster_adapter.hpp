@@ -102,11 +102,9 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
       auto responders = node_.live_workers(false, true);
       for (const Responder& r : responders) collector->add_pending_source(r.producer + 1u);
       const auto flags = static_cast<std::uint8_t>(kFlagAck | broadcast_flags(opts.flags));
-      node_.track(id, PendingRequest{collector, responders, nullptr});  // (before: Impl::track)
-      if (!write(opts, flags, id, frame, p.attachments, false, nullptr)) {
-        node_.untrack(id);
-        for (const Responder& r : responders) collector->fail_source(r.producer + 1u, true);
-      }
+      node_.publish_tracked(id, collector, responders, nullptr, [&] {
+        return write(opts, flags, id, frame, p.attachments, false, nullptr);
+      });
     }
     ack_locally(sio::EncodedPacket::from(frame, p.attachments, opts.flags.compress), opts, id,
                 collector);
@@ -159,11 +157,9 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
       auto responders = node_.live_workers(false, true);
       for (const Responder& r : responders) collector->add_pending_source(r.producer + 1u);
       const std::uint64_t rid = node_.request_id();
-      node_.track(rid, PendingRequest{collector, responders, nsp_});  // (before: Impl::track)
-      if (!node_.publish(MessageType::fetch_sockets, sio_message(opts, {{"requestId", rid}}))) {
-        node_.untrack(rid);
-        for (const Responder& r : responders) collector->fail_source(r.producer + 1u, true);
-      }
+      node_.publish_tracked(rid, collector, responders, nsp_, [&] {
+        return node_.publish(MessageType::fetch_sockets, sio_message(opts, {{"requestId", rid}}));
+      });
     }
     collector->expect(0, 1);
     collector->answer(0, sio::Args{json::value(local_sockets(opts))});
@@ -186,13 +182,13 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
         else
           collector->expect(r.producer + 1u, 1);
     }
+    auto send = [&] {
+      return node_.publish(MessageType::server_side_emit, write_message(body, args.binaries));
+    };
     if (collector)
-      node_.track(rid, PendingRequest{collector, responders, nullptr});  // (before: Impl::track)
-    const bool ok =
-        node_.publish(MessageType::server_side_emit, write_message(body, args.binaries));
-    if (!collector || ok) return;
-    node_.untrack(rid);
-    for (const Responder& r : responders) collector->fail_source(r.producer + 1u, true);
+      node_.publish_tracked(rid, collector, responders, nullptr, send);
+    else
+      send();
   }
 
   std::size_t server_count() const override { return node_.live_workers(true).size(); }

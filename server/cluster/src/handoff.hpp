@@ -399,6 +399,9 @@ class Handoff {
   // Workers whose hand-off queue was found full (send()), and since when.
   std::unordered_map<int, std::chrono::steady_clock::time_point> stuck_;
   static constexpr std::chrono::seconds kStuckAtLeast{1};
+  // (Longer than a load figure stays fresh, 3 s, so that a stopped worker's last figure is gone
+  // before a steered hand-off probes it; short enough that a worker back at work soon gets new
+  // clients again.)
   static constexpr std::chrono::seconds kStuckSteer{5};
   std::chrono::steady_clock::time_point foreign_said_{};
 };

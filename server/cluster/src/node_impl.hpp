@@ -364,11 +364,22 @@ struct Node::Impl {
   // Expires with this Impl: an answer callback handed to the app (a broadcast's client ack, a
   // server-side emit's ack) may be kept and called after the Node is gone, and then does nothing.
   std::shared_ptr<bool> lifetime = std::make_shared<bool>(true);
-  // An answer this worker could not publish (over a record's size, say): the requester is told
-  // that one answer from here will not come, and completes without it ("operation has timed
-  // out", as at its timeout) instead of waiting for the timeout (found in review, 2026-12-02).
-  void answer_lost(MessageType t, std::uint64_t rid, std::uint16_t to) {
-    publish(t, write_message({{"requestId", rid}, {"to", to}, {"lost", true}}));
+  // An answer that says no answer comes from here: `"lost"`, one this worker could not publish
+  // (over a record's size, say): the requester completes without it ("operation has timed out",
+  // as at its timeout) instead of waiting for the timeout; `"none"`, no namespace here: the
+  // requester waits for nothing from this worker (found in review, 2026-12-02).
+  void answer_marker(MessageType t, std::uint64_t rid, std::uint16_t to, const char* marker) {
+    publish(t, write_message({{"requestId", rid}, {"to", to}, {marker, true}}));
+  }
+  // Tracks request `rid` (before it is published: track()), publishes it with `send`, and when
+  // that fails forgets it and fails every responder's part at once.
+  template <class Send>
+  void publish_tracked(std::uint64_t rid, const std::shared_ptr<sio::AckCollector>& collector,
+                       const std::vector<Responder>& responders, sio::Namespace* nsp, Send send) {
+    track(rid, PendingRequest{collector, responders, nsp});
+    if (send()) return;
+    untrack(rid);
+    for (const Responder& r : responders) collector->fail_source(r.producer + 1u, true);
   }
   // While requests wait, the registry is checked for dead workers every 100 ms.
   void arm_dead_check() {

@@ -130,7 +130,7 @@ void Node::Impl::apply_broadcast(TakenBroadcast b, std::uint16_t producer) {
           if (alive.expired()) return;
           json::object body{{"requestId", rid}, {"to", producer}, {"args", args.values}};
           if (!publish(MessageType::broadcast_ack, write_message(body, args.binaries)))
-            answer_lost(MessageType::broadcast_ack, rid, producer);
+            answer_marker(MessageType::broadcast_ack, rid, producer, "lost");
         },
         [] {});
   }
@@ -166,13 +166,16 @@ void Node::Impl::apply(std::uint16_t type, std::uint16_t producer,
       // The answer in parts that each fit a ring record (many sockets, or large handshakes
       // and data, exceed one); the first part says how many there are.
       const std::size_t budget = out_segment().max_record() / 2;
-      std::vector<json::array> parts =
-          split_sockets(std::move(sockets), budget, [&](std::size_t n) {
+      std::vector<std::size_t> part_bytes;
+      std::vector<json::array> parts = split_sockets(
+          std::move(sockets), budget,
+          [&](std::size_t n) {
             std::fprintf(stderr,
                          "shmio[w%d]: fetchSockets: a socket's description of %zu bytes is over "
                          "%zu and was left out of the answer\n",
                          options.worker, n, budget);
-          });
+          },
+          &part_bytes);
       // The whole answer is at most half the ring its parts go into, shared by the workers that
       // write into it (on the shared ring, all of them): every worker answers at once, and more
       // than the ring holds before the requester reads again would lap it (and a lapped worker
@@ -182,9 +185,8 @@ void Node::Impl::apply(std::uint16_t type, std::uint16_t producer,
       const std::size_t total = out_segment().capacity() / 2 / writers;
       std::size_t kept = 0, bytes = 0, left_out = 0;
       for (; kept < parts.size(); ++kept) {
-        const std::size_t n = json::serialize(parts[kept]).size();
-        if (kept > 0 && bytes + n > total) break;
-        bytes += n;
+        if (kept > 0 && bytes + part_bytes[kept] > total) break;
+        bytes += part_bytes[kept];
       }
       for (std::size_t i = kept; i < parts.size(); ++i) left_out += parts[i].size();
       if (left_out > 0) {
@@ -227,7 +229,7 @@ void Node::Impl::apply(std::uint16_t type, std::uint16_t producer,
           *answered = true;
           json::object r{{"requestId", rid}, {"to", producer}, {"args", reply.values}};
           if (!publish(MessageType::server_side_emit_response, write_message(r, reply.binaries)))
-            answer_lost(MessageType::server_side_emit_response, rid, producer);
+            answer_marker(MessageType::server_side_emit_response, rid, producer, "lost");
         };
       }
       if (a != nullptr) {
@@ -236,8 +238,7 @@ void Node::Impl::apply(std::uint16_t type, std::uint16_t producer,
         // Not a server of that namespace (a dynamic one made only where a client asked for it):
         // the requester is told so and waits for no answer from here, as socket.io counts only
         // the servers that have the namespace (before 2026-12-02 it waited for its timeout).
-        publish(MessageType::server_side_emit_response,
-                write_message({{"requestId", rid}, {"to", producer}, {"none", true}}));
+        answer_marker(MessageType::server_side_emit_response, rid, producer, "none");
       }
       break;
     }
@@ -249,7 +250,7 @@ void Node::Impl::apply(std::uint16_t type, std::uint16_t producer,
           if (awaits(rid, producer)) c->fail_source(source, false);
           break;
         }
-        if (flag_of(body, "lost")) {  // (an answer that could not be published: answer_lost)
+        if (flag_of(body, "lost")) {  // (an answer that could not be published: answer_marker)
           c->lose(source);
           break;
         }

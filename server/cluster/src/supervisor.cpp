@@ -274,6 +274,10 @@ int run_supervisor(const SupervisorOptions& o,
     std::string path;  // its file, checked once a second (below)
     struct stat at_start {};
     bool stat_ok = false;
+    // Whether `now` (a stat of its path) is still the file made at the start (or cannot tell).
+    bool same_file(const struct stat& now) const {
+      return !stat_ok || (now.st_ino == at_start.st_ino && now.st_dev == at_start.st_dev);
+    }
   };
   std::vector<Ring> rings;
   std::vector<std::string> worker_rings;  // the names of those created (removed at the end)
@@ -309,14 +313,12 @@ int run_supervisor(const SupervisorOptions& o,
     remove_rings(o.ring, worker_rings);
     return 1;
   }
-  // (Removed when this returns, by this process only: a child that unwound to here — it should
-  // leave by _exit — must not take the directory its siblings use.)
+  // (Removed when this returns. Children never run this: each leaves by _exit, whatever its main
+  // throws — spawn() below.)
   struct HandoffDir {
     std::string path;
     int lock = -1;
-    pid_t owner = ::getpid();
     ~HandoffDir() {
-      if (::getpid() != owner) return;
       std::error_code ec;
       if (!path.empty()) std::filesystem::remove_all(path, ec);
       if (lock >= 0) ::close(lock);
@@ -334,8 +336,7 @@ int run_supervisor(const SupervisorOptions& o,
       // The file first: a header read through the mapping of a truncated file would be SIGBUS.
       struct stat now {};
       if (::stat(r.path.c_str(), &now) != 0) return "was removed";
-      if (r.stat_ok && (now.st_ino != r.at_start.st_ino || now.st_dev != r.at_start.st_dev))
-        return "was replaced by another file";
+      if (!r.same_file(now)) return "was replaced by another file";
       if (r.stat_ok && now.st_size < r.at_start.st_size) return "was truncated";
       std::uint64_t magic = 0;
       std::uint32_t version = 0;
@@ -523,10 +524,7 @@ int run_supervisor(const SupervisorOptions& o,
   std::vector<std::pair<std::string, bool>> ours;  // (name, still this cluster's file)
   for (const Ring& r : rings) {
     struct stat now {};
-    const bool same =
-        ::stat(r.path.c_str(), &now) == 0 &&
-        (!r.stat_ok || (now.st_ino == r.at_start.st_ino && now.st_dev == r.at_start.st_dev));
-    ours.emplace_back(r.name, same);
+    ours.emplace_back(r.name, ::stat(r.path.c_str(), &now) == 0 && r.same_file(now));
   }
   rings.clear();
   bool shared_removed = false;

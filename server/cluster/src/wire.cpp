@@ -313,9 +313,11 @@ socketio::Handshake handshake_from_json(const json::object& o) {
 }
 
 std::vector<json::array> split_sockets(json::array sockets, std::size_t budget,
-                                       const std::function<void(std::size_t)>& too_large) {
+                                       const std::function<void(std::size_t)>& too_large,
+                                       std::vector<std::size_t>* part_bytes) {
   std::vector<json::array> parts(1);
   std::size_t bytes = 0;
+  if (part_bytes) part_bytes->assign(1, 0);
   for (json::value& v : sockets) {
     const std::size_t n = json::serialize(v).size() + 1;
     if (n > budget) {
@@ -324,9 +326,11 @@ std::vector<json::array> split_sockets(json::array sockets, std::size_t budget,
     }
     if (bytes + n > budget) {
       parts.emplace_back();
+      if (part_bytes) part_bytes->push_back(0);
       bytes = 0;
     }
     bytes += n;
+    if (part_bytes) part_bytes->back() += n;
     parts.back().push_back(std::move(v));
   }
   return parts;

@@ -167,8 +167,6 @@ class EngineSocket final : public Socket,
   bool has_probe() const noexcept { return probe() != nullptr; }
   void set_ws(std::shared_ptr<detail::Link> ws, bool probe) {
     if (probe) {
-      // (The caller attaches no probe where one is: a replaced one would be left open.)
-      if (rare().probe) rare_->probe->close_after_writes();
       rare().probe = std::move(ws);
       rare_->probe->flush();  // the handshake response
     } else {

@@ -145,10 +145,12 @@ std::optional<Message> read_message(std::span<const std::byte> in);
 
 // A FETCH_SOCKETS answer in parts that each fit a ring record: sockets (their JSON) packed into
 // parts of at most `budget` bytes; one over the budget is left out and passed to `too_large`
-// (with its size). Always at least one part (the first says how many there are).
+// (with its size). Always at least one part (the first says how many there are). With
+// `part_bytes`, each part's bytes as counted (its sockets' JSON, one byte more each).
 std::vector<boost::json::array> split_sockets(
     boost::json::array sockets, std::size_t budget,
-    const std::function<void(std::size_t bytes)>& too_large = {});
+    const std::function<void(std::size_t bytes)>& too_large = {},
+    std::vector<std::size_t>* part_bytes = nullptr);
 
 // Broadcast options <-> JSON ({"rooms":[...],"except":[...],"flags":{...}}).
 boost::json::object options_to_json(const socketio::BroadcastOptions& o);

@@ -185,6 +185,25 @@ TEST(ClassicRedis, RequestsAsTheNodeAdapterSendsThem) {
   }
 }
 
+// JSON from a Node member is read as deep as its MessagePack is (Boost.JSON's default, 32 levels,
+// refused a serverSideEmit whose argument nested 31), and a lone surrogate escape, which
+// JSON.stringify writes for a string cut inside an emoji, as JSON.parse reads it (U+FFFD here).
+TEST(ClassicRedis, JsonAsDeepAsMessagePackAndLoneSurrogatesAreRead) {
+  auto nested = [](std::size_t depth) {
+    return std::string(depth, '[') + "1" + std::string(depth, ']');
+  };
+  std::string why;
+  auto r = fleet::decode_classic_request(
+      R"({"uid":"u","type":6,"data":["deep",)" + nested(60) + R"(],"requestId":"q"})", &why);
+  ASSERT_TRUE(r) << why;
+  r = fleet::decode_classic_request(
+      R"({"uid":"u","type":6,"data":["deep",)" + nested(msgpack::kMaxDepth + 20) + "]}", &why);
+  EXPECT_FALSE(r) << "still bounded";
+  r = fleet::decode_classic_request(R"({"uid":"u","type":6,"data":["cut","\ud83d"]})", &why);
+  ASSERT_TRUE(r) << why;
+  EXPECT_EQ(r->data.at(1).as_string(), "\xEF\xBF\xBD");
+}
+
 TEST(ClassicRedis, ResponsesAndTheBadOnes) {
   std::string why;
   auto r = fleet::decode_classic_response(fleet::encode_all_rooms_response("r1", {"a", "b"}), &why);

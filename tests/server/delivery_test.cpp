@@ -26,6 +26,7 @@
 #include <algorithm>
 #include <atomic>
 #include <boost/asio/io_context.hpp>
+#include <boost/json/serialize.hpp>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -132,8 +133,8 @@ class Delivery : public ::testing::TestWithParam<bool> {
     ASSERT_TRUE(done()) << "timed out";
   }
 
-  // Opens a WebSocket session and joins the main namespace.
-  Client& connect() {
+  // Opens a WebSocket session (its Engine.IO open packet read), not yet in a namespace.
+  Client& open_session() {
     clients_.push_back(std::make_unique<Client>(port_));
     Client& c = *clients_.back();
     c.send_raw(
@@ -153,6 +154,12 @@ class Delivery : public ::testing::TestWithParam<bool> {
       return !got.empty();
     });
     EXPECT_EQ(got[0].payload.substr(0, 1), "0") << "the Engine.IO open packet";
+    return c;
+  }
+  // Opens a WebSocket session and joins the main namespace.
+  Client& connect() {
+    Client& c = open_session();
+    std::vector<Client::Frame> got;
     const std::size_t before = connected_;
     c.send_text("40");
     got.clear();
@@ -450,6 +457,103 @@ TEST_P(Delivery, ARoomJoinedBeforeAdmissionReachesTheSocketOnceAdmitted) {
   io_.poll();
   EXPECT_EQ(received(a), "e3");
   EXPECT_EQ(received(b), "");
+}
+
+// A socket whose connection closes while a middleware holds it: rooms joined for it before and
+// after are gone once next() is called (they stayed in the index for good), and so is a room
+// joined for a socket after its disconnect.
+TEST_P(Delivery, RoomsJoinedForASocketThatIsGoneDoNotStay) {
+  Namespace& nsp = server_->of("/");
+  SocketPtr held;
+  Next held_next;
+  nsp.use([&](const SocketPtr& s, Next next) {
+    s->join("early");
+    held = s;
+    held_next = std::move(next);
+  });
+  Client& c = open_session();
+  c.send_text("40");
+  drive([&] { return held != nullptr; });
+  EXPECT_EQ(nsp.room_count(), 1u);
+  const std::size_t clients = server_->client_count();
+  c.reset();
+  drive([&] { return server_->client_count() < clients; });
+  held->join("late");
+  held_next(std::nullopt);
+  EXPECT_EQ(nsp.room_count(), 0u) << "rooms of a socket that was never admitted";
+  EXPECT_EQ(nsp.size(), 0u);
+  held->join("later");
+  EXPECT_EQ(nsp.room_count(), 0u);
+
+  // Admitted, then disconnected: a join after it (an async handler's) does nothing.
+  nsp.use([](const SocketPtr&, Next next) { next(std::nullopt); });  // (after the holding one)
+  held = nullptr;
+  Client& d = open_session();
+  d.send_text("40");
+  drive([&] { return held != nullptr; });
+  held_next(std::nullopt);
+  drive([&] { return nsp.size() == 1; });
+  EXPECT_EQ(nsp.room_count(), 3u);  // the fixture's "all" and "ten", this one's "early"
+  SocketPtr s = held;
+  s->disconnect(false);
+  EXPECT_EQ(nsp.room_count(), 0u);  // (the only socket)
+  s->join("after");
+  EXPECT_EQ(nsp.room_count(), 0u);
+  EXPECT_TRUE(nsp.adapter().socket_rooms(s->id()).empty());
+}
+
+// An event that an any-listener answers with a disconnect reaches no handler after it (socket.io
+// drops a packet received after disconnection): namespace-wide handlers ran for it before.
+TEST_P(Delivery, AnEventAfterItsSocketWasDisconnectedByAnAnyListenerReachesNoHandler) {
+  Namespace& nsp = server_->of("/");
+  int handled = 0;
+  nsp.on_event("chat", [&](const SocketPtr&, Args, Ack) { ++handled; });
+  nsp.on_connection([](const SocketPtr& s) {
+    s->on_any([](const SocketPtr& me, const std::string& event, const Args&) {
+      if (event == "chat") me->disconnect(false);
+    });
+  });
+  Client& c = connect();
+  c.send_text(R"(42["other",1])");
+  c.send_text(R"(42["chat",1])");
+  drive([&] { return nsp.size() == 0; });
+  EXPECT_EQ(handled, 0);
+}
+
+// A middleware that calls next() and then throws: the socket is admitted, and the client gets
+// its CONNECT and no CONNECT_ERROR after it (which destroyed the client's socket while the
+// server kept its own, out of every room).
+TEST_P(Delivery, AMiddlewareThatThrowsAfterNextLeavesTheSocketConnected) {
+  Namespace& nsp = server_->of("/");
+  nsp.use([](const SocketPtr&, Next next) {
+    next(std::nullopt);
+    throw std::runtime_error("after next");
+  });
+  Client& c = connect();  // (expects the CONNECT)
+  ASSERT_EQ(nsp.size(), 1u);
+  server_->to("all").emit("still", Args{1});
+  std::string frames;
+  drive([&] {
+    for (auto& f : c.frames()) frames += f.payload + "\n";
+    return frames.find("still") != std::string::npos;
+  });
+  EXPECT_EQ(frames.find("44"), std::string::npos) << frames;
+  EXPECT_EQ(nsp.size(), 1u);
+}
+
+// The auth object reaches the app whole, recovery's pid and offset with it (socket.io's
+// handshake keeps them; with recovery off they are the app's own fields).
+TEST_P(Delivery, TheAuthReachesTheAppWithEveryField) {
+  Namespace& nsp = server_->of("/");
+  boost::json::object seen;
+  nsp.use([&](const SocketPtr& s, Next next) {
+    seen = s->handshake().auth;
+    next(std::nullopt);
+  });
+  Client& c = open_session();
+  c.send_text(R"(40{"pid":"player7","offset":"100","token":"t"})");
+  drive([&] { return nsp.size() == 1; });
+  EXPECT_EQ(boost::json::serialize(seen), R"({"pid":"player7","offset":"100","token":"t"})");
 }
 
 TEST_P(Delivery, FragmentedMaskedMessagesAndPingsAnsweredInOrder) {

@@ -104,6 +104,26 @@ TEST(SocketIoCodec, NonFiniteNumbersEncodeAsNullLikeJsonStringify) {
   EXPECT_EQ(d.feed_text(encode(p), back), Decoder::Status::packet);
 }
 
+TEST(SocketIoCodec, LoneSurrogateEscapesAreReadAsTheReplacementCharacterAsJsonParseTakesThem) {
+  // What JSON.stringify writes for a string cut inside an emoji ("😀".slice(0, 1)), and the
+  // other half alone: read, not a parse error (which closed the client's connection).
+  const std::string fffd = "\xEF\xBF\xBD";
+  Packet p = decode_one(R"(2["m","\ud83d","\uDE00x","a\ud83d\ud83d\ude00b"])");
+  ASSERT_TRUE(p.data && p.data->is_array());
+  const json::array& a = p.data->get_array();
+  ASSERT_EQ(a.size(), 4u);
+  EXPECT_EQ(a[1].as_string(), fffd);
+  EXPECT_EQ(a[2].as_string(), fffd + "x");
+  // A lone leading surrogate, then a whole pair (kept: U+1F600).
+  EXPECT_EQ(a[3].as_string(), "a" + fffd + "\xF0\x9F\x98\x80" + "b");
+  // An escaped backslash before "ud83d" is no escape: the text is left as it is.
+  p = decode_one(R"(2["m","\\ud83d"])");
+  EXPECT_EQ(p.data->get_array()[1].as_string(), "\\ud83d");
+  // Mending happens only where parsing failed; what is broken otherwise still is.
+  EXPECT_EQ(decode_error(R"(2["m","\ud83d)"), DecodeError::invalid_json);
+  EXPECT_EQ(decode_error(R"(2["m","\ud83d"]x)"), DecodeError::invalid_json);
+}
+
 TEST(SocketIoCodec, BinaryEventWaitsForItsAttachments) {
   Decoder d;
   Packet p;

@@ -537,7 +537,7 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
   static std::optional<sio::SessionState> state_of(const std::string& pid,
                                                    const std::string& text) {
     boost::system::error_code ec;
-    json::value v = json::parse(text, ec);
+    json::value v = sio::parse_json(text, ec, kMaxMessageDepth);  // (data as deep as it was set)
     if (ec || !v.is_object()) return std::nullopt;
     const json::object& o = v.get_object();
     const json::value* data = o.if_contains("data");

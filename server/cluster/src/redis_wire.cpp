@@ -177,8 +177,10 @@ namespace {
 // JSON ('{' first) or MessagePack, as the Node adapter decides.
 std::optional<msgpack::Decoded> parse_either(std::string_view bytes, std::string& why) {
   if (!bytes.empty() && bytes[0] == '{') {
+    // As deep as MessagePack is read (plus the few levels of the envelope around the args;
+    // Boost.JSON's default, 32, refused what Node sends), lone surrogates as JSON.parse takes them.
     boost::system::error_code ec;
-    json::value v = json::parse(bytes, ec);
+    json::value v = socketio::parse_json(bytes, ec, msgpack::kMaxDepth + 8);
     if (ec) {
       why = "not JSON: " + ec.message();
       return std::nullopt;

@@ -37,12 +37,17 @@ void Namespace::remove(const SocketId& id) {
   sockets_.erase(id);
 }
 
+void Namespace::abandon(const SocketPtr& s) {
+  s->gone_ = true;
+  adapter_->del_all(s->id());
+}
+
 void Namespace::connect(const std::shared_ptr<Client>& client, json::object auth) {
   const auto& recovery = server_->options().connection_state_recovery;
   if (recovery && restore(client, auth) && recovery->skip_middlewares) return;
   if (!server_->open(client.get())) return;  // closed meanwhile (restore may drain the ring)
-  auth.erase("pid");                         // recovery's fields are not the application's auth
-  auth.erase("offset");
+  // (The auth keeps recovery's pid and offset, as socket.io's handshake does: an app may read
+  // them, and with recovery off they are the app's own fields.)
   SocketPtr s;
   if (auto it = restoring_.find(client.get()); it != restoring_.end()) {
     s = std::move(it->second);
@@ -62,11 +67,11 @@ void Namespace::connect(const std::shared_ptr<Client>& client, json::object auth
   std::weak_ptr<Client> wc = client;
   *run = [this, s, wc, weak_run = std::weak_ptr(run)](std::size_t i) {
     auto c = wc.lock();
-    if (!c) return;
+    if (!c) return abandon(s);  // (next() called after the client went away)
     if (i == middleware_.size()) return admit(c, s);
     auto called = std::make_shared<bool>(false);
     auto refuse = [this, wc, s](const ConnectError& err) {
-      adapter_->del_all(s->id());  // rooms a middleware may have joined
+      abandon(s);  // rooms a middleware may have joined
       auto cl = wc.lock();
       if (!cl) return;
       cl->refused(name_);
@@ -88,6 +93,15 @@ void Namespace::connect(const std::shared_ptr<Client>& client, json::object auth
                        (*chain)(i + 1);
                      });
     } catch (const std::exception& ex) {
+      // Thrown after it called next(): the socket is on its way (or admitted already), and a
+      // CONNECT_ERROR after its CONNECT would leave the client's socket destroyed and ours
+      // connected. Said, and otherwise ignored.
+      if (*called) {
+        std::fprintf(stderr, "shmio: middleware of %s threw after calling next(): %s\n",
+                     name_.c_str(), ex.what());
+        return;
+      }
+      *called = true;
       refuse(ConnectError{ex.what(), std::nullopt});
     }
   };
@@ -95,7 +109,7 @@ void Namespace::connect(const std::shared_ptr<Client>& client, json::object auth
 }
 
 void Namespace::admit(const std::shared_ptr<Client>& c, const SocketPtr& s) {
-  if (!server_->open(c.get())) return;  // its connection closed while it was being admitted
+  if (!server_->open(c.get())) return abandon(s);  // its connection closed meanwhile
   std::vector<EncodedPacket> missed;
   if (s->recovered_) {
     // What the socket missed, computed now (after any middleware) so that nothing broadcast
@@ -111,6 +125,10 @@ void Namespace::admit(const std::shared_ptr<Client>& c, const SocketPtr& s) {
       s->data_ = nullptr;
       s->x().restore_rooms.clear();
     }
+    // The replay may read the ring, and what it reads may close this client (a cluster worker
+    // lapped by the ring disconnects its clients): admitted now, the socket would stay in the
+    // namespace of a client that is gone.
+    if (!server_->open(c.get())) return abandon(s);
   }
   s->connected_ = true;
   sockets_.erase(s->id());  // (none: checked above) an entry's key is a view of its own socket's id

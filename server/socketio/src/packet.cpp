@@ -134,6 +134,74 @@ bool placeholders_valid(const json::value& v, std::size_t attachments, int depth
   return true;
 }
 
+namespace {
+// `text` with each lone surrogate escape replaced by \ufffd; nullopt if it has none. Escapes are
+// read pairwise from each backslash, so an escaped backslash before "ud83d" is not one.
+std::optional<std::string> mend_lone_surrogates(std::string_view text) {
+  auto hex4 = [&](std::size_t at, unsigned& out) {
+    if (at + 4 > text.size()) return false;
+    out = 0;
+    for (std::size_t k = at; k < at + 4; ++k) {
+      const char ch = text[k];
+      unsigned d;
+      if (ch >= '0' && ch <= '9')
+        d = static_cast<unsigned>(ch - '0');
+      else if (ch >= 'a' && ch <= 'f')
+        d = static_cast<unsigned>(ch - 'a' + 10);
+      else if (ch >= 'A' && ch <= 'F')
+        d = static_cast<unsigned>(ch - 'A' + 10);
+      else
+        return false;
+      out = out << 4 | d;
+    }
+    return true;
+  };
+  std::string out;
+  std::size_t copied = 0;  // text[copied, i) is still to be appended to out
+  for (std::size_t i = 0; i + 1 < text.size();) {
+    if (text[i] != '\\') {
+      ++i;
+      continue;
+    }
+    unsigned u = 0;
+    if (text[i + 1] != 'u' || !hex4(i + 2, u)) {
+      i += 2;  // another escape (or a malformed one, which the parser refuses anyway)
+      continue;
+    }
+    if (u >= 0xD800 && u <= 0xDBFF) {  // a leading surrogate: its pair must follow
+      unsigned low = 0;
+      if (i + 7 < text.size() && text[i + 6] == '\\' && text[i + 7] == 'u' && hex4(i + 8, low) &&
+          low >= 0xDC00 && low <= 0xDFFF) {
+        i += 12;
+        continue;
+      }
+    } else if (u < 0xDC00 || u > 0xDFFF) {
+      i += 6;
+      continue;
+    }
+    out.append(text.substr(copied, i - copied));
+    out += "\\ufffd";
+    i += 6;
+    copied = i;
+  }
+  if (copied == 0) return std::nullopt;
+  out.append(text.substr(copied));
+  return out;
+}
+}  // namespace
+
+json::value parse_json(std::string_view text, boost::system::error_code& ec,
+                       std::size_t max_depth) {
+  json::parse_options opt;
+  opt.max_depth = max_depth;
+  json::value v = json::parse(text, ec, json::storage_ptr(), opt);
+  if (!ec) return v;
+  const std::optional<std::string> mended = mend_lone_surrogates(text);
+  if (!mended) return v;
+  ec.clear();
+  return json::parse(*mended, ec, json::storage_ptr(), opt);
+}
+
 std::string to_json_text(const json::value& v) {
   // Boost.JSON 1.81 writes non-finite doubles as Infinity / NaN, which is not JSON: a client's
   // JSON.parse would fail on the whole packet. Write them as JSON.stringify does: null.
@@ -178,10 +246,8 @@ Decoder::Status Decoder::feed_text(std::string_view s, Packet& out) {
     i = end;
   }
   if (i < s.size()) {
-    json::parse_options opt;
-    opt.max_depth = max_depth_;
     boost::system::error_code ec;
-    json::value v = json::parse(s.substr(i), ec, json::storage_ptr(), opt);
+    json::value v = parse_json(s.substr(i), ec, max_depth_);
     if (ec) return fail(DecodeError::invalid_json);
     p.data = std::move(v);
   }

@@ -29,9 +29,11 @@ std::set<Room> Socket::rooms() const {
   return nsp_->adapter().socket_rooms(id_);
 }
 void Socket::join(const Room& room) {
+  if (gone_) return;  // (a room joined now would stay in the index for good)
   nsp_->adapter().add_all(id_, {room});
 }
 void Socket::join(const std::vector<Room>& rooms) {
+  if (gone_) return;
   nsp_->adapter().add_all(id_, std::set<Room>(rooms.begin(), rooms.end()));
 }
 void Socket::leave(const Room& room) {
@@ -373,6 +375,9 @@ void Socket::dispatch(const std::string& event, Args args, Ack ack) {
 }
 
 void Socket::run_handlers(const std::string& event, Args args, Ack ack) {
+  // Disconnected meanwhile (by an any-listener or a middleware of its own): the event is
+  // dropped, as socket.io drops a packet received after disconnection.
+  if (!connected_) return;
   auto self = shared_from_this();
   try {
     std::vector<EventHandler> run;
@@ -397,6 +402,7 @@ void Socket::run_handlers(const std::string& event, Args args, Ack ack) {
 void Socket::closed(const std::string& reason) {
   if (!connected_) return;
   connected_ = false;
+  gone_ = true;
   auto self = shared_from_this();
   // Pending emit_with_ack callbacks learn that no ack will come.
   decltype(Extras::acks) pending_acks;

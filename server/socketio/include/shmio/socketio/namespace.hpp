@@ -108,6 +108,10 @@ class Namespace {
   friend class Socket;
   void persist(const Socket& s);
   bool restore(const std::shared_ptr<Client>& client, const boost::json::object& auth);
+  // A socket that will not be admitted (refused, or its connection closed while it was being
+  // admitted): out of the rooms index, rooms a middleware joined for it with it, and no room
+  // joined for it later goes in.
+  void abandon(const SocketPtr& s);
 
   // Keyed by a view of the socket's own id (it does not change while the socket is here).
   std::unordered_map<std::string_view, SocketPtr> sockets_;

@@ -17,6 +17,7 @@
 #pragma once
 
 #include <boost/json/value.hpp>
+#include <boost/system/error_code.hpp>
 #include <cstdint>
 #include <limits>
 #include <memory>
@@ -121,6 +122,15 @@ std::string encode(const Packet& p);
 // except that non-finite doubles (which Boost.JSON 1.81 writes as the non-JSON Infinity/NaN)
 // become null.
 std::string to_json_text(const boost::json::value& v);
+
+// JSON text read as JavaScript's JSON.parse reads it, as far as Boost.JSON's UTF-8 strings allow:
+// a lone UTF-16 surrogate escape (`"\ud83d"` without its pair: JSON.stringify writes one for a
+// string cut inside an emoji, as a browser app's text.slice(0, n) does), which Boost.JSON 1.81
+// refuses, is read as U+FFFD, the replacement character, instead of failing the whole text (a
+// client's packet: its connection closed as a parse error). Only text that fails to parse is
+// looked at again, so valid text costs nothing more. The depth bound is `max_depth`.
+boost::json::value parse_json(std::string_view text, boost::system::error_code& ec,
+                              std::size_t max_depth = 32);
 
 // Replaces every binary value in `args` by a placeholder, for encoding; helpers for the API layer.
 boost::json::value placeholder(std::size_t num);

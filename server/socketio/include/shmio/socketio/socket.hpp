@@ -207,6 +207,10 @@ class Socket : public std::enable_shared_from_this<Socket> {
   Handshake handshake_;
   boost::json::value data_;
   bool recovered_ = false;
+  // Disconnected, or never to be admitted (refused, or its connection closed while a middleware
+  // ran): join() does nothing (socket.io's cleanup makes join a no-op), so that no room an app
+  // joins for it later stays in the index for good.
+  bool gone_ = false;
   bool data_touched_ = false;  // the adapter was told data() was reached, and has not saved since
   void touch_data();
   struct PendingAck;

@@ -238,6 +238,76 @@ TEST_F(Bridge, RequestsOverTheBoundAreRefusedAndCounted) {
             std::string::npos);
 }
 
+// A worker's fetchSockets that the fleet answers with more than the ring holds (2 MB of sockets, a
+// 1 MiB ring): the bridge writes whole parts up to a quarter of the ring and leaves the rest out.
+// (Before, it wrote all of them at once and lapped the ring's readers — a lapped worker
+// disconnects its clients.)
+TEST_F(Bridge, AFleetAnswerToFetchSocketsIsBoundedByTheRing) {
+  RedisServer server(free_port());
+  server.start();
+  auto member = client(server.url());  // a Node member: subscribed to the request channel
+  member->subscribe("socket.io-request#/#");
+  auto pub = client(server.url());  // (its commands: a subscribed connection takes none)
+  start_bridge(server.url());
+  // The bridge counts the answers to expect by NUMSUB of the request channel, less itself.
+  ASSERT_TRUE(drive([&] {
+    std::optional<long long> n;
+    pub->command({"PUBSUB", "NUMSUB", "socket.io-request#/#"}, [&](const redis::Reply& r) {
+      n = r.elements.size() == 2 ? r.elements[1].integer : -1;
+    });
+    drive([&] { return n.has_value(); }, 2s);
+    return n && *n == 2;
+  }));
+  auto reader = shm::RingReader::attach(*segment_, {"test", -1, shm::StartAt::latest});
+  ASSERT_TRUE(reader);
+  auto worker = shm::RingWriter::attach(*segment_, {"worker-0", -1});
+  ASSERT_TRUE(worker);
+  const std::string ask = cluster::write_message(
+      {{"requestId", 77}, {"nsp", "/"}, {"opts", cluster::options_to_json({})}});
+  ASSERT_EQ(worker->publish(static_cast<std::uint16_t>(cluster::MessageType::fetch_sockets),
+                            {reinterpret_cast<const std::byte*>(ask.data()), ask.size()}),
+            shm::PublishStatus::ok);
+  // The bridge's REMOTE_FETCH, answered with 2,000 sockets of about 1 KB each.
+  std::optional<fleet::ClassicRequest> request;
+  ASSERT_TRUE(drive([&] {
+    for (const auto& m : got_)
+      if (m.channel == "socket.io-request#/#")
+        if (auto r = fleet::decode_classic_request(m.payload);
+            r && r->type == fleet::ClassicRequestType::remote_fetch)
+          request = r;
+    return request.has_value();
+  }));
+  json::array sockets;
+  for (int i = 0; i < 2000; ++i)
+    sockets.push_back(json::object{{"id", "s" + std::to_string(i)},
+                                   {"handshake", json::object{{"pad", std::string(1000, 'x')}}},
+                                   {"rooms", json::array{}},
+                                   {"data", nullptr}});
+  pub->command({"PUBLISH", "socket.io-response#/#",
+                fleet::encode_fetch_response(request->request_id, std::move(sockets))});
+  // Its parts in the ring: as many as the first says, a quarter of the ring at most, none lost.
+  std::size_t parts = 0, announced = 0, bytes = 0, in_parts = 0;
+  ASSERT_TRUE(drive([&] {
+    reader->poll([&](const shm::RecordView& v) {
+      if (v.type != static_cast<std::uint16_t>(cluster::MessageType::fetch_sockets_response))
+        return;
+      auto m = cluster::read_message(v.payload);
+      ASSERT_TRUE(m);
+      EXPECT_EQ(m->body.at("requestId").to_number<std::uint64_t>(), 77u);
+      EXPECT_EQ(m->body.at("part").to_number<std::size_t>(), parts);
+      if (parts == 0) announced = m->body.at("parts").to_number<std::size_t>();
+      in_parts += m->body.at("sockets").as_array().size();
+      bytes += v.payload.size();
+      ++parts;
+    });
+    return announced > 0 && parts == announced;
+  }));
+  EXPECT_GT(in_parts, 100u);
+  EXPECT_LT(in_parts, 2000u) << "what is over the bound is left out";
+  EXPECT_LE(bytes, segment_->capacity() / 4 + parts * 256);
+  EXPECT_EQ(reader->total_loss().records, 0u) << "the reader was not lapped";
+}
+
 TEST_F(Bridge, MalformedMessagesAreRefusedAndCounted) {
   RedisServer server(free_port());
   server.start();

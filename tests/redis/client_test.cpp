@@ -5,6 +5,7 @@
 #include "shmio/redis/client.hpp"
 
 #include "redis_server.hpp"
+#include "shmio/redis/emitter.hpp"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -401,6 +402,45 @@ TEST_F(RedisClient, AuthAndARefusedPassword) {
   for (const auto& s : states) refused |= s.find("refused at connect") != std::string::npos;
   EXPECT_TRUE(refused) << states[1];
   EXPECT_GE(bad->stats().connection_lost, 2u) << "retried";
+}
+
+// A server that accepts and closes at once (maxclients reached, a proxy whose Redis is down) is
+// retried at the backoff's pace, doubling: before, each connect reset the backoff, and such a
+// loop reconnected every backoff_min for ever (here 20 ms: about 100 times in 2 s).
+TEST_F(RedisClient, AConnectionClosedAtOnceIsRetriedAtTheBackoffsPace) {
+  boost::asio::ip::tcp::acceptor acceptor(io_, {boost::asio::ip::make_address("127.0.0.1"), 0});
+  std::size_t accepted = 0;
+  std::function<void()> accept = [&] {
+    acceptor.async_accept([&](const boost::system::error_code& ec, boost::asio::ip::tcp::socket s) {
+      if (ec) return;
+      ++accepted;
+      s.close();
+      accept();
+    });
+  };
+  accept();
+  auto c = client({.url = "redis://127.0.0.1:" + std::to_string(acceptor.local_endpoint().port())});
+  // Two seconds watched: 20, 40, 80, 160 ms, then 200 ms (backoff_max) each: about 12.
+  EXPECT_FALSE(drive([] { return false; }, 2s));
+  EXPECT_GE(accepted, 3u) << "still retried";
+  EXPECT_LE(accepted, 20u);
+  EXPECT_LE(c->stats().connects, 20u);
+  c->stop();
+}
+
+// The Redis emitter after its idle connection was closed (Redis's `timeout`, a proxy, CLIENT
+// KILL): the next emit goes out on a new connection. (Before, it failed with "connection lost",
+// the close seen only once the command had been written.)
+TEST_F(RedisClient, TheEmitterAfterItsIdleConnectionWasClosed) {
+  RedisServer server(free_port());
+  server.start();
+  redis::Emitter em(server.url());
+  ASSERT_TRUE(em.of("/").emit("one")) << em.last_error();
+  auto admin = client({.url = server.url()});
+  // Every normal client but the caller (SKIPME yes, the default): the emitter's.
+  EXPECT_EQ(call(*admin, {"CLIENT", "KILL", "TYPE", "normal"}).integer, 1);
+  EXPECT_TRUE(em.of("/").emit("two")) << em.last_error();
+  EXPECT_TRUE(em.last_error().empty());
 }
 
 TEST_F(RedisClient, RedisAbsentAtStartThenKilledAndRestarted) {

@@ -166,37 +166,28 @@ void Node::Impl::apply(std::uint16_t type, std::uint16_t producer,
       // The answer in parts that each fit a ring record (many sockets, or large handshakes
       // and data, exceed one); the first part says how many there are.
       const std::size_t budget = out_segment().max_record() / 2;
-      std::vector<std::size_t> part_bytes;
-      std::vector<json::array> parts = split_sockets(
-          std::move(sockets), budget,
-          [&](std::size_t n) {
+      // The whole answer is at most half the ring its parts go into, shared by the workers that
+      // write into it (on the shared ring, all of them): every worker answers at once, and more
+      // than the ring holds before the requester reads again would lap it (and a lapped worker
+      // disconnects its clients). Parts past it are left out, and that is said. (The fleet
+      // bridge's answer from the fleet, in the shared ring too, takes at most a quarter more.)
+      const std::size_t writers =
+          own_segment ? 1 : static_cast<std::size_t>(std::max(1, options.workers));
+      const std::size_t total = out_segment().capacity() / 2 / writers;
+      std::size_t left_out = 0;
+      std::vector<json::array> parts =
+          bounded_socket_parts(std::move(sockets), budget, total, left_out, [&](std::size_t n) {
             std::fprintf(stderr,
                          "shmio[w%d]: fetchSockets: a socket's description of %zu bytes is over "
                          "%zu and was left out of the answer\n",
                          options.worker, n, budget);
-          },
-          &part_bytes);
-      // The whole answer is at most half the ring its parts go into, shared by the workers that
-      // write into it (on the shared ring, all of them): every worker answers at once, and more
-      // than the ring holds before the requester reads again would lap it (and a lapped worker
-      // disconnects its clients). Parts past it are left out, and that is said.
-      const std::size_t writers =
-          own_segment ? 1 : static_cast<std::size_t>(std::max(1, options.workers));
-      const std::size_t total = out_segment().capacity() / 2 / writers;
-      std::size_t kept = 0, bytes = 0, left_out = 0;
-      for (; kept < parts.size(); ++kept) {
-        if (kept > 0 && bytes + part_bytes[kept] > total) break;
-        bytes += part_bytes[kept];
-      }
-      for (std::size_t i = kept; i < parts.size(); ++i) left_out += parts[i].size();
-      if (left_out > 0) {
+          });
+      if (left_out > 0)
         std::fprintf(stderr,
                      "shmio[w%d]: fetchSockets: the answer is over %zu bytes (half the ring, "
                      "shared by the workers that write into it): %zu of its sockets were left "
                      "out\n",
                      options.worker, total, left_out);
-        parts.resize(kept);
-      }
       for (std::size_t i = 0; i < parts.size(); ++i)
         publish(MessageType::fetch_sockets_response,
                 write_message({{"requestId", rid},

@@ -336,6 +336,23 @@ std::vector<json::array> split_sockets(json::array sockets, std::size_t budget,
   return parts;
 }
 
+std::vector<json::array> bounded_socket_parts(json::array sockets, std::size_t budget,
+                                              std::size_t total, std::size_t& left_out,
+                                              const std::function<void(std::size_t)>& too_large) {
+  std::vector<std::size_t> part_bytes;
+  std::vector<json::array> parts =
+      split_sockets(std::move(sockets), budget, too_large, &part_bytes);
+  std::size_t kept = 0, bytes = 0;
+  for (; kept < parts.size(); ++kept) {
+    if (kept > 0 && bytes + part_bytes[kept] > total) break;
+    bytes += part_bytes[kept];
+  }
+  left_out = 0;
+  for (std::size_t i = kept; i < parts.size(); ++i) left_out += parts[i].size();
+  parts.resize(kept);
+  return parts;
+}
+
 namespace {
 // Lower-case hex digits (as written), at most 16; nullopt for anything else.
 std::optional<std::uint64_t> parse_hex(std::string_view digits) {

@@ -648,9 +648,25 @@ struct Bridge::Impl {
     using T = fleet::ClassicRequestType;
     switch (o.type) {
       case T::remote_fetch: {
-        // In parts that fit a record, as a worker answers (the first says how many).
-        std::vector<json::array> parts =
-            cluster::split_sockets(std::move(o.sockets), segment->max_record() / 2);
+        // In parts that fit a record, as a worker answers (the first says how many), and at
+        // most a quarter of the ring together: the fleet's sockets are written at once, and more
+        // than the ring holds before its readers read again would lap them (a lapped worker
+        // disconnects its clients). The workers' own answers take at most half of it
+        // (ring_dispatch.cpp). Parts past it are left out, and that is said.
+        const std::size_t budget = segment->max_record() / 2, total = segment->capacity() / 4;
+        std::size_t left_out = 0;
+        std::vector<json::array> parts = cluster::bounded_socket_parts(
+            std::move(o.sockets), budget, total, left_out, [&](std::size_t n) {
+              std::fprintf(stderr,
+                           "shmio[bridge]: fetchSockets: a fleet socket's description of %zu "
+                           "bytes is over %zu and was left out of the answer\n",
+                           n, budget);
+            });
+        if (left_out > 0)
+          std::fprintf(stderr,
+                       "shmio[bridge]: fetchSockets: the fleet's answer is over %zu bytes (a "
+                       "quarter of the ring): %zu of its sockets were left out\n",
+                       total, left_out);
         for (std::size_t i = 0; i < parts.size(); ++i)
           ring_publish(MessageType::fetch_sockets_response,
                        cluster::write_message({{"requestId", o.ring_id},

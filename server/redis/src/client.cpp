@@ -243,6 +243,7 @@ struct Client::Impl {
   redisReader* reader = nullptr;
   bool started = false, stopped = false, up = false, writing = false;
   std::chrono::milliseconds backoff{0};
+  std::chrono::steady_clock::time_point up_since{};  // the connection's (connected())
   std::uint64_t generation = 0;  // of the connection: handlers of an old one do nothing
   struct Command {
     std::string bytes;
@@ -401,7 +402,7 @@ void read(const std::shared_ptr<Client>& c, Client::Impl& m) {
 void connected(const std::shared_ptr<Client>& c, Client::Impl& m) {
   m.connect_timer.cancel();
   m.up = true;
-  m.backoff = std::chrono::milliseconds(0);
+  m.up_since = std::chrono::steady_clock::now();
   ++m.stats.connects;
   m.down_ms_closed +=
       static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -479,6 +480,11 @@ void retry(const std::shared_ptr<Client>& c, Client::Impl& m) {
   });
 }
 
+// A connection up this long before it is lost was a working one: the next attempt starts from
+// backoff_min. (A second: longer than Redis, or a proxy in front of it, takes to close a
+// connection it refuses, much shorter than any working one lasts.)
+constexpr std::chrono::seconds kLasting{1};
+
 void lost(const std::shared_ptr<Client>& c, Client::Impl& m, const std::string& why) {
   const bool was_up = m.up;
   ++m.generation;
@@ -491,6 +497,11 @@ void lost(const std::shared_ptr<Client>& c, Client::Impl& m, const std::string& 
   m.connect_timer.cancel();
   m.ping_sent.reset();
   if (was_up) m.down_since = std::chrono::steady_clock::now();
+  // The backoff starts again from its minimum only after a connection that lasted: one closed
+  // right after its accept (maxclients reached, a refused password, a proxy whose Redis is down)
+  // goes on doubling it. (Reset at each connect, such a loop retried every backoff_min, 10 times
+  // a second by default, for ever.)
+  if (was_up && m.down_since - m.up_since >= kLasting) m.backoff = std::chrono::milliseconds(0);
   m.up = false;
   ++m.stats.connection_lost;
   // Sent and unanswered: they may or may not have run. Handshake entries are just dropped.
@@ -506,6 +517,32 @@ void lost(const std::shared_ptr<Client>& c, Client::Impl& m, const std::string& 
   }
   if (m.options.on_state) m.options.on_state(false, why);
   if (!m.stopped) retry(c, m);
+}
+
+// The addresses a host name resolved to, tried in turn from `i` (as getaddrinfo orders them:
+// "localhost" may give ::1 first to a Redis listening on 127.0.0.1 only, or a name several
+// addresses of which some are down); `failed` says why each one before failed. All failed: lost.
+// Within the one connect_timeout.
+void connect_each(const std::shared_ptr<Client>& c, Client::Impl& m, std::uint64_t gen,
+                  std::shared_ptr<const std::vector<net::ip::tcp::endpoint>> eps, std::size_t i,
+                  std::string failed) {
+  if (i == eps->size()) return lost(c, m, "connect " + failed);
+  const net::ip::tcp::endpoint ep = (*eps)[i];
+  m.socket = generic::socket(m.io);
+  m.socket.async_connect(generic::endpoint(ep), [c, &m, gen, eps, i, ep, failed](
+                                                    const boost::system::error_code& e2) mutable {
+    if (gen != m.generation) return;
+    if (e2) {
+      const std::string at =
+          ep.address().is_v6() ? "[" + ep.address().to_string() + "]" : ep.address().to_string();
+      failed +=
+          (failed.empty() ? "" : ", ") + at + ":" + std::to_string(ep.port()) + ": " + e2.message();
+      return connect_each(c, m, gen, std::move(eps), i + 1, std::move(failed));
+    }
+    boost::system::error_code ignored;
+    m.socket.set_option(net::ip::tcp::no_delay(true), ignored);
+    connected(c, m);
+  });
 }
 
 void connect(const std::shared_ptr<Client>& c, Client::Impl& m) {
@@ -538,19 +575,10 @@ void connect(const std::shared_ptr<Client>& c, Client::Impl& m) {
         if (gen != m.generation) return;
         if (ec || results.empty())
           return lost(c, m, "resolve " + m.url.host + ": " + (ec ? ec.message() : "no address"));
-        const auto ep = results.begin()->endpoint();
-        m.socket = generic::socket(m.io);
-        m.socket.async_connect(generic::endpoint(ep),
-                               [c, &m, gen, ep](const boost::system::error_code& e2) {
-                                 if (gen != m.generation) return;
-                                 if (e2)
-                                   return lost(c, m,
-                                               "connect " + ep.address().to_string() + ":" +
-                                                   std::to_string(ep.port()) + ": " + e2.message());
-                                 boost::system::error_code ignored;
-                                 m.socket.set_option(net::ip::tcp::no_delay(true), ignored);
-                                 connected(c, m);
-                               });
+        std::vector<net::ip::tcp::endpoint> eps;
+        for (const auto& r : results) eps.push_back(r.endpoint());
+        connect_each(c, m, gen, std::make_shared<const std::vector<net::ip::tcp::endpoint>>(eps), 0,
+                     {});
       });
 }
 }  // namespace

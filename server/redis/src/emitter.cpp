@@ -40,7 +40,15 @@ bool Emitter::publish(const std::string& channel, const std::string& payload) {
   if (!m.started) {
     m.client->start();
     m.started = true;
+  } else {
+    // The client runs only inside these calls: what happened to its connection since the last
+    // one (Redis's idle `timeout`, a proxy, CLIENT KILL closed it) is seen first, so that the
+    // command waits for the reconnection instead of going out on the dead connection and
+    // failing ("connection lost": the first emit after every idle close failed).
+    m.io.restart();
+    m.io.poll();
   }
+  error_.clear();
   std::optional<Reply> reply;
   m.client->command({"PUBLISH", channel, payload}, [&reply](const Reply& r) { reply = r; });
   m.io.restart();

@@ -556,6 +556,98 @@ TEST_P(Delivery, TheAuthReachesTheAppWithEveryField) {
   EXPECT_EQ(boost::json::serialize(seen), R"({"pid":"player7","offset":"100","token":"t"})");
 }
 
+// Connection state recovery with the in-memory store: a session is found by its offset (by the
+// offset's number since 2026-12-02, not a walk over the stored packets, and sessions expire from
+// the front of a queue, not by a walk over all of them at every save: a mass disconnect was
+// quadratic), and not by an offset the store no longer holds, a malformed one, or once the
+// session is older than max_disconnection_duration.
+TEST_P(Delivery, ASessionIsRecoveredByItsOffsetOnlyWhileBothAreKept) {
+  server_->close();
+  io_.run_for(50ms);
+  io_.restart();  // (out of work, run_for left it stopped)
+  ServerOptions o;
+  RecoveryOptions r;
+  r.max_disconnection_duration = 2s;
+  r.max_stored_packets = 4;
+  o.connection_state_recovery = r;
+  start(o);
+  auto field = [](const std::string& text, const std::string& name) {
+    const std::size_t at = text.find("\"" + name + "\":\"");
+    if (at == std::string::npos) return std::string();
+    const std::size_t from = at + name.size() + 4;
+    return text.substr(from, text.find('"', from) - from);
+  };
+  // Joins with `auth`; returns every frame up to and with the CONNECT reply.
+  auto join = [&](const std::string& auth) {
+    Client& c = open_session();
+    c.send_text("40" + auth);
+    std::string got;
+    drive([&] {
+      for (auto& f : c.frames()) got += f.payload + "\n";
+      return got.find("40{") != std::string::npos;
+    });
+    return std::make_pair(&c, got);
+  };
+  // A broadcast's offset as the client got it (its last argument).
+  auto offset_of = [&](Client& c, int value) {
+    server_->to("all").emit("m", Args{value});
+    std::string got;
+    drive([&] {
+      for (auto& f : c.frames()) got += f.payload;
+      return got.find("\"]") != std::string::npos;
+    });
+    const std::size_t end = got.rfind("\"]");
+    const std::size_t start = got.rfind('"', end - 1) + 1;
+    return got.substr(start, end - start);
+  };
+  auto leave = [&](Client& c) {
+    const std::size_t before = server_->client_count();
+    c.reset();
+    drive([&] { return server_->client_count() < before; });
+  };
+
+  auto [a, a_connect] = join("");
+  const std::string pid = field(a_connect, "pid"), sid = field(a_connect, "sid");
+  ASSERT_FALSE(pid.empty());
+  const std::string off1 = offset_of(*a, 1);
+  leave(*a);
+  server_->to("all").emit("m", Args{2});
+  server_->to("all").emit("m", Args{3});
+  auto [b, b_connect] = join(R"({"pid":")" + pid + R"(","offset":")" + off1 + R"("})");
+  EXPECT_EQ(field(b_connect, "sid"), sid) << b_connect;
+  const std::size_t two = b_connect.find(R"(["m",2,)"), three = b_connect.find(R"(["m",3,)");
+  EXPECT_TRUE(two != std::string::npos && three != std::string::npos && two < three) << b_connect;
+  EXPECT_EQ(b_connect.find(R"(["m",1,)"), std::string::npos) << "nothing twice";
+
+  // Offsets the store does not hold: dropped past max_stored_packets, past its newest, not its
+  // own, or malformed. Each attempt takes the session (as socket.io's restore does): saved again.
+  const std::string off4 = offset_of(*b, 4);
+  for (int i = 5; i <= 9; ++i) server_->to("all").emit("m", Args{i});  // off4 is now dropped
+  io_.poll();
+  std::string last_sid = sid;
+  Client* current = b;
+  const std::string prefix = off4.substr(0, off4.find('-') + 1);
+  for (const std::string& bad : {off4, prefix + "999999", "x" + off4.substr(1), prefix + "07",
+                                 prefix + "-1", prefix, std::string("")}) {
+    leave(*current);
+    auto [c, c_connect] = join(R"({"pid":")" + pid + R"(","offset":")" + bad + R"("})");
+    EXPECT_NE(field(c_connect, "sid"), last_sid) << "recovered by offset '" << bad << "'";
+    // (The session is lost with a failed attempt; the next one is this fresh socket's.)
+    last_sid = field(c_connect, "sid");
+    current = c;
+  }
+
+  // A good offset, but after the session expired.
+  const std::string pid2 = field(join("").second, "pid");  // (another client: not the one used)
+  Client* d = clients_.back().get();
+  const std::string off = offset_of(*d, 10);
+  leave(*d);
+  io_.run_for(2100ms);  // past max_disconnection_duration: the thing under test, not a wait
+  auto [e, e_connect] = join(R"({"pid":")" + pid2 + R"(","offset":")" + off + R"("})");
+  EXPECT_EQ(e_connect.find(R"(["m",10)"), std::string::npos);
+  EXPECT_EQ(e_connect.find("\"" + pid2 + "\""), std::string::npos) << "a fresh session";
+}
+
 TEST_P(Delivery, FragmentedMaskedMessagesAndPingsAnsweredInOrder) {
   Client& c = connect();
   // "42["echo","hello"]" in three fragments, a ping between two of them (allowed: control

@@ -7,6 +7,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/json/serialize.hpp>
+#include <charconv>
 #include <cstdio>
 
 #include "client.hpp"
@@ -347,14 +348,37 @@ void InMemoryAdapter::prune(std::chrono::steady_clock::time_point now) {
     stored_bytes_ -= stored_.front().bytes;
     stored_.pop_front();
   }
-  for (auto it = saved_.begin(); it != saved_.end();)
-    it = now - it->second.at > r.max_disconnection_duration ? saved_.erase(it) : std::next(it);
+  while (!saved_order_.empty() && now - saved_order_.front().first > r.max_disconnection_duration) {
+    const auto& [at, pid] = saved_order_.front();
+    if (auto it = saved_.find(pid); it != saved_.end() && it->second.at == at) saved_.erase(it);
+    saved_order_.pop_front();
+  }
+}
+
+std::deque<InMemoryAdapter::StoredPacket>::iterator InMemoryAdapter::stored_at(
+    const std::string& offset) {
+  if (stored_.empty() || offset.size() <= offset_prefix_.size() ||
+      offset.compare(0, offset_prefix_.size(), offset_prefix_) != 0)
+    return stored_.end();
+  std::uint64_t n = 0;
+  const char* first = offset.data() + offset_prefix_.size();
+  const char* last = offset.data() + offset.size();
+  const auto [end, ec] = std::from_chars(first, last, n);
+  if (ec != std::errc() || end != last) return stored_.end();
+  // The front's number (its offset was made the same way), then an index.
+  std::uint64_t front = 0;
+  const std::string& f = stored_.front().offset;
+  std::from_chars(f.data() + offset_prefix_.size(), f.data() + f.size(), front);
+  if (n < front || n - front >= stored_.size()) return stored_.end();
+  auto it = stored_.begin() + static_cast<std::ptrdiff_t>(n - front);
+  return it->offset == offset ? it : stored_.end();
 }
 
 void InMemoryAdapter::persist_session(SessionState st) {
   const auto now = std::chrono::steady_clock::now();
   prune(now);
   std::string pid = st.pid;
+  saved_order_.emplace_back(now, pid);
   saved_[pid] = Saved{std::move(st), now};
 }
 
@@ -365,16 +389,13 @@ std::optional<SessionState> InMemoryAdapter::take_session(const std::string& pid
   if (it == saved_.end()) return std::nullopt;
   SessionState st = std::move(it->second.state);
   saved_.erase(it);
-  const bool kept = std::any_of(stored_.begin(), stored_.end(),
-                                [&](const StoredPacket& p) { return p.offset == offset; });
-  if (!kept) return std::nullopt;
+  if (stored_at(offset) == stored_.end()) return std::nullopt;
   return st;
 }
 
 std::optional<std::vector<EncodedPacket>> InMemoryAdapter::replay(const std::string& offset,
                                                                   const std::set<Room>& rooms) {
-  auto from = std::find_if(stored_.begin(), stored_.end(),
-                           [&](const StoredPacket& p) { return p.offset == offset; });
+  auto from = stored_at(offset);
   if (from == stored_.end()) return std::nullopt;
   std::vector<EncodedPacket> out;
   for (auto p = std::next(from); p != stored_.end(); ++p)

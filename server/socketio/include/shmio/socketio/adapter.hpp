@@ -256,6 +256,9 @@ class InMemoryAdapter : public Adapter {
     std::chrono::steady_clock::time_point at;
   };
   void prune(std::chrono::steady_clock::time_point now);
+  // The stored packet of an offset this adapter gave (found by its number: the store holds
+  // consecutive ones, oldest first), or stored_.end().
+  std::deque<StoredPacket>::iterator stored_at(const std::string& offset);
   // The rooms index: every socket id with its rooms and, once the socket is admitted, its handle;
   // each room a dense array of its members (a broadcast walks contiguous pointers, not a hash
   // set's nodes) and reaches sockets through their handles: no id is hashed or copied per
@@ -297,6 +300,11 @@ class InMemoryAdapter : public Adapter {
   std::deque<StoredPacket> stored_;
   std::size_t stored_bytes_ = 0;
   std::unordered_map<std::string, Saved> saved_;
+  // Each save's (time, pid), oldest first (times are taken in order): expiry pops the front, not a
+  // walk over every session (a mass disconnect saved N sessions, each save walking them all:
+  // quadratic, 97 s for 50,000 on the dev VM). An entry whose pid was saved again later is stale
+  // (its time is not the session's) and just dropped.
+  std::deque<std::pair<std::chrono::steady_clock::time_point, std::string>> saved_order_;
   std::string offset_prefix_;  // offsets are unique to this adapter instance
   std::uint64_t next_offset_ = 0;
 };

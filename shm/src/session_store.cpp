@@ -437,10 +437,17 @@ std::size_t SessionStore::capacity_for(std::string_view key) const noexcept {
 
 SessionStore::PutStatus SessionStore::put(std::string_view key, std::string_view state,
                                           bool connected, std::chrono::nanoseconds max_age) {
-  if (key.empty() || key.size() + state.size() > m_->slot_bytes() - kSlotHeader)
-    return PutStatus::too_large;
+  if (key.empty()) return PutStatus::too_large;
   const std::uint64_t h = fnv1a(key);
   bool busy = false;
+  if (key.size() + state.size() > m_->slot_bytes() - kSlotHeader) {
+    // The key's older state goes with the refusal: left, a recovery would take it (its rooms from
+    // before: broadcasts to the rooms joined since neither replayed nor delivered) and call itself
+    // a success (found in review, 2026-12-02). A slot that cannot be locked now: busy, for the
+    // caller to erase later.
+    if (auto f = m_->find(key, h, busy)) m_->remove(*f);
+    return busy ? PutStatus::busy : PutStatus::too_large;
+  }
   // The key's own entry: replaced in place.
   if (auto f = m_->find(key, h, busy)) {
     m_->write(*f->slot, h, key, state, connected);

@@ -238,6 +238,17 @@ test("/metrics: per-namespace series for the first 100 namespaces only, shmio_na
   assert.ok(total >= 106, `shmio_namespaces ${total}: "/" and the 105 (and any others of earlier tests)`);
   // The first 100 by name: "/" sorts before every "/dyn-...".
   assert.ok(series.some((l) => l.includes('namespace="/"')));
+  // The text exposition format: one HELP and one TYPE per family, and a family's samples together
+  // (Prometheus refuses a scrape with a second TYPE line; each namespace wrote its own before).
+  const lines = text.split("\n").filter((l) => l !== "");
+  const typed = lines.filter((l) => l.startsWith("# TYPE ")).map((l) => l.split(" ")[2]);
+  assert.equal(new Set(typed).size, typed.length, "a TYPE line twice");
+  const helped = lines.filter((l) => l.startsWith("# HELP ")).map((l) => l.split(" ")[2]);
+  assert.equal(new Set(helped).size, helped.length, "a HELP line twice");
+  const family = (l) => l.split(/[{ ]/)[0].replace(/_(bucket|sum|count)$/, "");
+  const order = lines.filter((l) => !l.startsWith("#")).map(family);
+  const runs = order.filter((f, i) => i === 0 || f !== order[i - 1]);
+  assert.equal(new Set(runs).size, runs.length, `a family's samples apart: ${runs.join(" ")}`);
 });
 
 test("close(done): every client is disconnected and the callback runs", async () => {

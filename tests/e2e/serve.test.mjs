@@ -54,6 +54,28 @@ test("one process: events, acks, broadcasts, HTTP routes beside Socket.IO, the l
   assert.equal(code, 0);
 });
 
+// SIGHUP (a terminal's hang-up reaches the whole process group) drains as SIGTERM does: its
+// default action ended the process without it (exit by signal). And a process that cannot listen
+// says why through its log hook every time (its last lines were lost in about 1 run of 6).
+test("one process: SIGHUP drains and exits 0; 'cannot listen' is always said", async () => {
+  const h = await start([], 1);
+  const a = client(h.url);
+  await until(() => a.connected, 5000, "connected");
+  const gone = new Promise((r) => a.once("disconnect", r));
+  h.proc.kill("SIGHUP");
+  const [code, signal] = await within(new Promise((r) => h.proc.once("exit", (...x) => r(x))), 10000, "exit");
+  assert.deepEqual([code, signal], [0, null]);
+  await within(gone, 5000, "the client disconnected");
+  const held = await start([], 1);  // (its port, held)
+  const port = new URL(held.url).port;
+  for (let i = 0; i < 12; ++i) {
+    const r = spawnSync(BIN, ["--port", port], { encoding: "utf8", timeout: 10000 });
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, /cannot listen/, `run ${i}`);
+  }
+  held.proc.kill("SIGTERM");
+});
+
 test("a cluster of 2 from the environment and flags: every worker runs the setup, broadcasts cross", async () => {
   const h = await start(["--log-sockets"], 2, { SHMIO_WORKERS: "2" });
   const workers = new Set();
@@ -102,4 +124,11 @@ test("bad flags and environment: exit code 2 and the flag's rule; --help: exit 0
   r = spawnSync(BIN, ["--help"], { encoding: "utf8", timeout: 10000 });
   assert.equal(r.status, 0);
   assert.match(r.stdout, /--workers N/);
+  // A cluster's options without a cluster: refused (they were taken and did nothing).
+  for (const args of [["--ring", "x"], ["--ring-mb", "1"], ["--port-per-worker"],
+                      ["--max-sessions", "5"], ["--ring-huge-pages"], ["--redis-mode", "sharded"]]) {
+    r = spawnSync(BIN, ["--port", "0", ...args], { encoding: "utf8", timeout: 10000 });
+    assert.equal(r.status, 2, `${args}: ${r.stderr}`);
+    assert.match(r.stderr, new RegExp(`${args[0]} needs a cluster`));
+  }
 });

@@ -276,6 +276,12 @@ TEST(SessionStore, StateLargerThanASlotIsRefusedAndBadConfigurationsAreErrors) {
   EXPECT_EQ(s.put("k", std::string(s.capacity_for("k") + 1, 'x'), false, 1min), Put::too_large);
   EXPECT_EQ(s.put("k", std::string(s.capacity_for("k"), 'x'), false, 1min), Put::ok);
   EXPECT_EQ(s.put("", "x", false, 1min), Put::too_large);
+  // A state that no longer fits (a socket that joined many rooms since its last save): the older
+  // entry goes with the refusal — taken, it was a "recovery" with the rooms of before.
+  ASSERT_EQ(s.put("grown", "small", true, 1min), Put::ok);
+  EXPECT_EQ(s.put("grown", std::string(s.capacity_for("grown") + 1, 'x'), false, 1min),
+            Put::too_large);
+  EXPECT_EQ(s.take("grown", 1min).status, Take::unknown);
   SessionStoreConfig bad;
   bad.slot_bytes = 100;
   EXPECT_FALSE(SessionStore::open(n.ring + "x", 1, bad));

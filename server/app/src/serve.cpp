@@ -81,7 +81,10 @@ const char* kUsage =
     "  --rebalance-rate N  clients a busy worker asks to reconnect per second at most, with\n"
     "               recovery (default 50; they recover wherever they land)\n"
     "  --workers N  run as a cluster of N worker processes joined by the shared-memory ring\n"
-    "               (auto: one per CPU of the affinity mask); without it: one process\n"
+    "               (auto: one per CPU of the affinity mask); without it: one process, and\n"
+    "               the cluster's --ring, --ring-mb, --ring-huge-pages, --ring-per-worker,\n"
+    "               --port-per-worker, --max-sessions, --session-bytes, --cut-log-mb and\n"
+    "               --redis* are refused (exit 2)\n"
     "  --port-per-worker  worker i listens on P+i instead of all on P (SO_REUSEPORT)\n"
     "  --no-pin     do not pin worker i to the i-th CPU\n"
     "  --ring NAME  the ring's name (default port-P; /dev/shm/shmio.NAME)\n"
@@ -253,9 +256,12 @@ std::string local_metrics(sio::Server* server, cluster::Node* node, int worker) 
     const std::vector<std::string> names = server->namespace_names();
     line("shmio_namespaces", "gauge",
          "Namespaces of this process (series per namespace: the first 100 by name).", names.size());
-    std::size_t shown = 0;
+    // Each family once, its namespaces' series together (the exposition format allows one HELP
+    // and TYPE per family, its samples in one group: written per namespace, a second TYPE line
+    // made Prometheus refuse the whole scrape of a process with more than one namespace).
+    std::vector<std::pair<std::string, sio::Namespace*>> shown;  // (labels, namespace)
     for (const std::string& name : names) {
-      if (++shown > 100) break;
+      if (shown.size() == 100) break;
       sio::Namespace* n = server->find(name);
       if (n == nullptr) continue;
       std::string esc;
@@ -267,24 +273,30 @@ std::string local_metrics(sio::Server* server, cluster::Node* node, int worker) 
         }
         esc += c;
       }
-      const std::string nl = "{namespace=\"" + esc + "\"," + wl + "}";
-      const auto& ns = n->stats();
-      cluster::append_metric(out, "shmio_namespace_sockets", "gauge",
-                             "Sockets connected to the namespace.", n->size(), nl);
-      cluster::append_metric(out, "shmio_namespace_rooms", "gauge",
-                             "Rooms joined in the namespace (a socket's own room not counted).",
-                             n->room_count(), nl);
-      cluster::append_metric(out, "shmio_namespace_messages_out_total", "counter",
-                             "Event packets sent to the namespace's sockets (a broadcast counts "
-                             "once per socket reached).",
-                             ns.messages_out, nl);
-      cluster::append_metric(out, "shmio_namespace_bytes_out_total", "counter",
-                             "Payload bytes of those packets (attachments included).", ns.bytes_out,
-                             nl);
-      cluster::append_metric(out, "shmio_namespace_volatile_dropped_total", "counter",
-                             "Volatile packets dropped for sockets that could not take them.",
-                             ns.volatile_dropped, nl);
+      shown.emplace_back("{namespace=\"" + esc + "\"," + wl + "}", n);
     }
+    auto family = [&](const char* metric, const char* type, const char* help, auto value) {
+      if (shown.empty()) return;
+      out +=
+          std::string("# HELP ") + metric + " " + help + "\n# TYPE " + metric + " " + type + "\n";
+      for (const auto& [labels, n] : shown)
+        out += metric + labels + " " + std::to_string(value(*n)) + "\n";
+    };
+    family("shmio_namespace_sockets", "gauge", "Sockets connected to the namespace.",
+           [](sio::Namespace& n) { return std::uint64_t{n.size()}; });
+    family("shmio_namespace_rooms", "gauge",
+           "Rooms joined in the namespace (a socket's own room not counted).",
+           [](sio::Namespace& n) { return std::uint64_t{n.room_count()}; });
+    family("shmio_namespace_messages_out_total", "counter",
+           "Event packets sent to the namespace's sockets (a broadcast counts once per socket "
+           "reached).",
+           [](sio::Namespace& n) { return n.stats().messages_out; });
+    family("shmio_namespace_bytes_out_total", "counter",
+           "Payload bytes of those packets (attachments included).",
+           [](sio::Namespace& n) { return n.stats().bytes_out; });
+    family("shmio_namespace_volatile_dropped_total", "counter",
+           "Volatile packets dropped for sockets that could not take them.",
+           [](sio::Namespace& n) { return n.stats().volatile_dropped; });
   }
   if (node) out += node->metrics_text();
   return out;
@@ -428,9 +440,11 @@ int serve_one(const ServeOptions& cfg, const Setup& setup, const cluster::Worker
     listen();
     if (rc != 0) return rc;
   }
-  boost::asio::signal_set signals(io_ctx, SIGINT, SIGTERM);
-  // On SIGINT/SIGTERM every client gets "server shutting down"; the close packets are written
-  // before the loop stops (a short, bounded grace period).
+  // (SIGHUP too, as the supervisor takes it: a terminal's hang-up reaches every process of the
+  // group, and its default action ended a worker, or a single process, without its drain.)
+  boost::asio::signal_set signals(io_ctx, SIGINT, SIGTERM, SIGHUP);
+  // On SIGINT/SIGTERM/SIGHUP every client gets "server shutting down"; the close packets are
+  // written before the loop stops (a short, bounded grace period).
   boost::asio::steady_timer grace(io_ctx);
   signals.async_wait([&](const boost::system::error_code&, int) {
     io.engine().stop_accepting();
@@ -646,12 +660,30 @@ int serve(ServeOptions cfg, Setup setup) {
                  "power of two)\n");
     return 2;
   }
-  if (cfg.ring_per_worker) {
-    const char* why = cfg.workers < 0 ? "needs a cluster (--workers N or auto)" : nullptr;
-    if (why != nullptr) {
-      std::fprintf(stderr, "shmio: --ring-per-worker %s\n", why);
-      return 2;
-    }
+  if (cfg.workers < 0) {
+    // An option that names or sizes what only a cluster has (its ring, session table, ports,
+    // fleet) would do nothing in one process: refused, as --ring-per-worker and --redis are (they
+    // were taken without a word, and an emitter told the same --ring then found no ring). The
+    // cluster's tuning switches (--no-pin, --no-rebalance, --rebalance-rate) are taken and do
+    // nothing, so that one command line's tuning serves both.
+    const ServeOptions d;
+    const std::pair<bool, const char*> cluster_only[] = {
+        {cfg.ring_per_worker, "--ring-per-worker"},
+        {!cfg.ring.empty(), "--ring"},
+        {cfg.ring_mb != d.ring_mb, "--ring-mb"},
+        {cfg.ring_huge_pages, "--ring-huge-pages"},
+        {cfg.port_per_worker, "--port-per-worker"},
+        {cfg.max_sessions != d.max_sessions, "--max-sessions"},
+        {cfg.session_bytes != d.session_bytes, "--session-bytes"},
+        {cfg.cut_log_mb != d.cut_log_mb, "--cut-log-mb"},
+        {cfg.redis.mode != d.redis.mode, "--redis-mode"},
+        {cfg.redis.subscription != d.redis.subscription, "--redis-subscription-mode"},
+        {cfg.redis.key != d.redis.key, "--redis-key"}};
+    for (const auto& [given, flag] : cluster_only)
+      if (given) {
+        std::fprintf(stderr, "shmio: %s needs a cluster (--workers N or auto)\n", flag);
+        return 2;
+      }
   }
   if (!cfg.redis.url.empty()) {
 #ifndef SHMIO_HAVE_REDIS
@@ -693,7 +725,9 @@ int serve(ServeOptions cfg, Setup setup) {
     std::fprintf(stderr, "shmio: up to %llu descriptors (RLIMIT_NOFILE): about %llu connections\n",
                  static_cast<unsigned long long>(fd_limit),
                  static_cast<unsigned long long>(fd_limit > 64 ? fd_limit - 64 : 0));
-    return serve_one(cfg, setup, nullptr);
+    const int rc = serve_one(cfg, setup, nullptr);
+    finish_stderr();  // (its last lines: "cannot listen" was lost in 5 of 30 runs with a log hook)
+    return rc;
   }
 
   // A cluster. All workers must listen on one known port: with port 0 the supervisor picks a free

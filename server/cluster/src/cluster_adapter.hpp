@@ -285,8 +285,10 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
           continue;
         }
         if (v.type != static_cast<std::uint16_t>(MessageType::broadcast)) continue;
-        auto b = take_broadcast(v.payload);
+        bool added = false;  // (an Emitter's broadcast: its offset, as delivered live)
+        auto b = take_broadcast(v.payload, kOffsetDigits, &added);
         if (!b || b->nsp != nsp_->name() || (b->flags & (kFlagAck | kFlagVolatile)) != 0) continue;
+        if (added && !set_position_offset(*b, v.position)) continue;
         if (sio::reaches(b->opts, rooms)) batch.push_back(std::move(b->packet));
       }
       if (!rd.consume(std::span<const RecordView>(views.data(), used))) return std::nullopt;
@@ -472,7 +474,7 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
         for (; used < n && views[used].position < mine[k]; ++used) {
           const RecordView& v = views[used];
           if (v.type != static_cast<std::uint16_t>(MessageType::broadcast)) continue;
-          auto b = take_broadcast(v.payload);
+          auto b = take_broadcast(v.payload, kWorkerOffsetDigits);  // (an Emitter's: one added)
           if (!b || b->nsp != nsp_->name() || (b->flags & (kFlagAck | kFlagVolatile)) != 0)
             continue;
           if (!sio::reaches(b->opts, rooms)) continue;
@@ -520,6 +522,9 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
                                   : shm::SessionStore::PutStatus::full;
     if (r == shm::SessionStore::PutStatus::ok) return;
     ++node_.stats.sessions_not_saved;
+    // No older state of it may stay either (one saved before its rooms outgrew a slot, or in a
+    // slot the put could not lock): a recovery would restore that and call itself a success.
+    if (node_.sessions) node_.forget_session(key(s.pid));
     // One line per second at most (a full table would say it for every connection).
     const auto now = std::chrono::steady_clock::now();
     if (now - last_not_saved_log_ < std::chrono::seconds(1)) return;

@@ -159,6 +159,12 @@ struct Node::Impl {
   net::steady_timer load_timer;
   std::unique_ptr<Handoff> handoff;
   sio::Server* server = nullptr;
+  // With recovery, how many digits a broadcast's offset placeholder has (its ring position's on
+  // one ring; each worker's own with a ring per worker); 0 without recovery (take_broadcast).
+  std::size_t offset_digits() const {
+    if (server == nullptr || !server->options().connection_state_recovery) return 0;
+    return own_writer ? kWorkerOffsetDigits : kOffsetDigits;
+  }
   bool stopped = false;
   NodeStats stats;
   std::map<std::string, ClusterAdapter*> adapters;

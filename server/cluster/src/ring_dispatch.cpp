@@ -54,7 +54,10 @@ bool Node::Impl::read_batch(shm::RingReader& r, WorkerRing* from) {
     Copied c{v.type,       v.producer, v.position, i + 1 < n ? views[i + 1].position : 0,
              std::nullopt, {}};
     if (v.type == static_cast<std::uint16_t>(MessageType::broadcast)) {
-      c.broadcast = take_broadcast(v.payload);
+      bool added = false;
+      c.broadcast = take_broadcast(v.payload, offset_digits(), &added);
+      if (added && !own_writer && !set_position_offset(*c.broadcast, v.position))
+        ++stats.bad_records;  // (cannot be: the placeholder was just added)
     } else {
       c.bytes.resize(v.payload.size());
       shm::copy_tentative(reinterpret_cast<std::byte*>(c.bytes.data()), v.payload.data(),

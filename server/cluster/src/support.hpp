@@ -112,9 +112,57 @@ inline engineio::FrameRef copy_out(engineio::Frame::Kind kind, std::string_view 
       compress);
 }
 
-inline std::optional<TakenBroadcast> take_broadcast(std::span<const std::byte> record) {
+// An event broadcast written without an offset placeholder (an Emitter's: it cannot know whether
+// the cluster recovers), no ack, not volatile — one that a worker with recovery must give an
+// offset, as socket.io's adapter gives one to every such broadcast it delivers (without it, a
+// replay sent it again to a client that had it, or its last argument was taken for an offset).
+inline bool wants_offset(const BroadcastView& b) {
+  const std::string_view f = b.frame;
+  return (b.flags & (kFlagOffset | kFlagAck | kFlagVolatile)) == 0 && f.size() >= 4 &&
+         (f.substr(0, 2) == "42" || f.substr(0, 2) == "45") && f.back() == ']';
+}
+
+// `offset_digits` > 0 (a worker with recovery): a broadcast that wants_offset() gets a placeholder
+// of that many zeros as its last argument and is flagged kFlagOffset from here on, as a
+// publisher's with recovery is; `added` says so (its offset is then the reader's to write: on
+// the shared ring, where the publisher writes it into the record, patch_offset with offset_of
+// its position; with a ring per worker set_offset, as for any).
+inline std::optional<TakenBroadcast> take_broadcast(std::span<const std::byte> record,
+                                                    std::size_t offset_digits = 0,
+                                                    bool* added = nullptr) {
   auto b = read_broadcast(record);
   if (!b) return std::nullopt;
+  if (added != nullptr) *added = false;
+  if (offset_digits > 0 && wants_offset(*b)) {
+    TakenBroadcast t;
+    t.nsp = std::string(b->nsp);
+    for (auto r : b->rooms) t.opts.rooms.emplace(r);
+    for (auto r : b->except) t.opts.except.emplace(r);
+    t.flags = static_cast<std::uint8_t>(b->flags | kFlagOffset);
+    t.opts.flags.volatile_ = false;
+    t.opts.flags.compress = (b->flags & kFlagCompress) != 0;
+    t.ack_id = b->ack_id;
+    const bool compress = t.opts.flags.compress;
+    const std::string_view f = b->frame;
+    t.packet.frame = engineio::Frame::build(
+        engineio::Frame::Kind::text, f.size() + 3 + offset_digits,
+        [&](char* d) {
+          shm::copy_tentative(reinterpret_cast<std::byte*>(d),
+                              reinterpret_cast<const std::byte*>(f.data()), f.size() - 1);
+          d += f.size() - 1;  // (over the array's closing bracket)
+          *d++ = ',';
+          *d++ = '"';
+          std::memset(d, '0', offset_digits);
+          d += offset_digits;
+          *d++ = '"';
+          *d = ']';
+        },
+        compress);
+    for (auto a : b->attachments)
+      t.packet.attachments.push_back(copy_out(engineio::Frame::Kind::binary, a, compress));
+    if (added != nullptr) *added = true;
+    return t;
+  }
   TakenBroadcast t;
   t.nsp = std::string(b->nsp);
   for (auto r : b->rooms) t.opts.rooms.emplace(r);
@@ -140,6 +188,13 @@ inline std::optional<TakenBroadcast> take_broadcast(std::span<const std::byte> r
   char* d = b.packet.frame.unshared_payload();
   return d != nullptr && patch_offset(d, b.packet.frame->payload().size(),
                                       std::string_view(offset.data(), offset.size()));
+}
+
+// On the shared ring: the offset of a broadcast whose placeholder take_broadcast added, its own
+// ring position, as a publisher with recovery writes into its record.
+[[nodiscard]] inline bool set_position_offset(TakenBroadcast& b, std::uint64_t position) {
+  char* d = b.packet.frame.unshared_payload();
+  return d != nullptr && patch_offset(d, b.packet.frame->payload().size(), offset_of(position));
 }
 
 }  // namespace shmio::cluster

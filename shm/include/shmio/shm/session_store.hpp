@@ -13,8 +13,9 @@
 // proportion to the entries written). A session whose state does not fit a slot
 // (PutStatus::too_large), or that finds no free slot (nor an expired entry's within kProbe index
 // entries of its hash: PutStatus::full), is not saved: its client gets a fresh session at
-// recovery. A process killed between taking a free slot and indexing it leaks that slot (at most
-// one per death).
+// recovery (an entry the key had is removed with a too_large refusal; one that could not be
+// locked then leaves the put busy, for the caller to erase later). A process killed between taking
+// a free slot and indexing it leaks that slot (at most one per death).
 //
 // Concurrency: any number of processes and threads. Each slot has a lock word holding its holder's
 // identity (pid and start time); a holder found dead is replaced (a slot it was writing is dropped

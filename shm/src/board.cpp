@@ -59,10 +59,14 @@ void load_words(const std::atomic<std::uint64_t>* from, std::size_t bytes, std::
 
 struct WorkerBoard::Map {
   detail::Sidecar sc;
+  // The geometry as checked at open, kept here: every address is computed from these, never from
+  // the header's words again (a stray write there made post() and read_all() address memory
+  // past the mapping: a SIGSEGV; found in review, 2026-12-02).
+  std::uint32_t slots = 0, slot_bytes = 0;
   BoardHeader& header() const noexcept { return *reinterpret_cast<BoardHeader*>(sc.base); }
   SlotHeader& slot(std::uint32_t i) const noexcept {
     return *reinterpret_cast<SlotHeader*>(sc.base + kHeaderBytes +
-                                          static_cast<std::size_t>(i) * header().slot_bytes);
+                                          static_cast<std::size_t>(i) * slot_bytes);
   }
   std::atomic<std::uint64_t>* words(SlotHeader& s) const noexcept {
     return reinterpret_cast<std::atomic<std::uint64_t>*>(reinterpret_cast<std::byte*>(&s) +
@@ -85,7 +89,7 @@ Result<WorkerBoard> WorkerBoard::open(const std::string& ring, std::uint64_t rin
   auto sc = detail::open_sidecar(obj, object_bytes(config.slots, config.slot_bytes), kHeaderBytes,
                                  config.mode);
   if (!sc) return sc.error();
-  auto* m = new Map{sc.value()};
+  auto* m = new Map{sc.value(), 0, 0};
   BoardHeader& h = m->header();
   if (sc.value().created) {
     h.slots = config.slots;
@@ -93,7 +97,9 @@ Result<WorkerBoard> WorkerBoard::open(const std::string& ring, std::uint64_t rin
     detail::publish_sidecar(h.id, kMagic, kVersion, ring_id);
   } else {
     const char* bad = detail::check_sidecar(h.id, kMagic, kVersion, ring_id, "not a worker board");
-    if (bad == nullptr && object_bytes(h.slots, h.slot_bytes) != m->sc.bytes)
+    if (bad == nullptr &&
+        (h.slots == 0 || h.slots > 65536 || h.slot_bytes < 4096 || h.slot_bytes > (16u << 20) ||
+         h.slot_bytes % 64 != 0 || object_bytes(h.slots, h.slot_bytes) != m->sc.bytes))
       bad = "a size that does not add up";
     if (bad != nullptr) {
       detail::unmap_sidecar(m->sc);
@@ -101,6 +107,8 @@ Result<WorkerBoard> WorkerBoard::open(const std::string& ring, std::uint64_t rin
       return Error{Errc::size_mismatch, obj + ": " + bad};
     }
   }
+  m->slots = h.slots;
+  m->slot_bytes = h.slot_bytes;
   return WorkerBoard(m);
 }
 
@@ -116,10 +124,10 @@ WorkerBoard::~WorkerBoard() {
 }
 
 std::uint32_t WorkerBoard::slots() const noexcept {
-  return m_->header().slots;
+  return m_->slots;
 }
 std::size_t WorkerBoard::capacity() const noexcept {
-  return (m_->header().slot_bytes - kSlotHeader) / 8 * 8;
+  return (m_->slot_bytes - kSlotHeader) / 8 * 8;
 }
 
 bool WorkerBoard::post(std::uint32_t slot, std::string_view blob) {

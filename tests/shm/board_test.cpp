@@ -2,9 +2,13 @@
 // overlap a writer (TSan runs this), a dead poster.
 #include "shmio/shm/board.hpp"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <cstring>
 
 #include <atomic>
 #include <string>
@@ -76,6 +80,39 @@ TEST(WorkerBoard, BoundsAndBadConfigurations) {
   EXPECT_FALSE(WorkerBoard::open(n.ring + "x", 1, bad));
   auto again = open_board(n.ring, 99, 8192);  // attached: the creator's geometry
   EXPECT_EQ(again.slots(), 4u);
+}
+
+// The geometry is read once, at open: a stray write into the header afterwards (any process of
+// the user can write the object) does not make posts and reads address memory past the mapping
+// (a SIGSEGV before), and a later open refuses the damaged header.
+TEST(WorkerBoard, AHeaderDamagedAfterOpenIsNotBelieved) {
+  BoardName n;
+  auto b = open_board(n.ring, 2, 4096);
+  ASSERT_TRUE(b.post(1, "before"));
+  const std::string path = "/dev/shm/shmio-board." + n.ring + ".0000000000000007";
+  const int fd = ::open(path.c_str(), O_RDWR);
+  ASSERT_GE(fd, 0) << path;
+  void* base = ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  ::close(fd);
+  ASSERT_NE(base, MAP_FAILED);
+  // (slots at byte 24, slot_bytes at 28: after the sidecar's 24-byte identity)
+  std::uint32_t huge[2] = {65536, 16u << 20};
+  std::memcpy(static_cast<char*>(base) + 24, huge, sizeof huge);
+  ::munmap(base, 4096);
+  const pid_t child = ::fork();
+  if (child == 0) {
+    const bool ok = b.post(1, "after") && b.read(1) && b.read(1)->blob == "after" &&
+                    !b.post(5, "x") && b.slots() == 2 && b.capacity() == 4096 - 64;
+    (void)b.read_all();
+    ::_exit(ok ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
+  BoardConfig c;
+  c.slots = 2;
+  c.slot_bytes = 4096;
+  EXPECT_FALSE(WorkerBoard::open(n.ring, 7, c)) << "the damaged header, refused at open";
 }
 
 TEST(WorkerBoard, ReadersOverlappingAWriterNeverSeeAMixedPost) {

@@ -9,7 +9,7 @@ const char* kPage = R"(<!doctype html>
 <html><body>
   <ul id="messages"></ul>
   <form id="form"><input id="input" autocomplete="off"><button>Send</button></form>
-  <script src="/socket.io/socket.io.js"></script>
+  <script src="https://cdn.socket.io/4.8.4/socket.io.min.js"></script>
   <script>
     const socket = io();
   </script>
@@ -18,8 +18,9 @@ const char* kPage = R"(<!doctype html>
 int main(int argc, char** argv) {
   shmio::ServeOptions options;
   options.name = "tutorial";
-  // The page, beside Socket.IO on the same port. (/socket.io/socket.io.js, the client bundle,
-  // comes from the socket.io-client npm package: options.server.static_files can serve it.)
+  // The page, beside Socket.IO on the same port. (The client bundle comes from socket.io's CDN
+  // here; the chat demo serves it itself, from the socket.io-client npm package, through
+  // options.server.static_files.)
   options.server.routes = [](const shmio::engineio::ServerOptions::HttpRequest& r)
       -> std::optional<shmio::engineio::ServerOptions::HttpResponse> {
     if (r.method == "GET" && r.path == "/") return {{200, "text/html; charset=utf-8", kPage, {}}};

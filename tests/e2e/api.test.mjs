@@ -11,7 +11,7 @@ const BIN = process.env.API_BIN;
 let proc, url, log = "";
 const opened = [];
 before(async () => {
-  proc = spawn(BIN, ["--port", "0"]);
+  proc = spawn(BIN, ["--port", "0", "--log-sockets"]);
   proc.stderr.on("data", (d) => (log += d));
   url = await within(new Promise((resolve, reject) => {
     let out = "";
@@ -238,6 +238,8 @@ test("/metrics: per-namespace series for the first 100 namespaces only, shmio_na
   assert.ok(total >= 106, `shmio_namespaces ${total}: "/" and the 105 (and any others of earlier tests)`);
   // The first 100 by name: "/" sorts before every "/dyn-...".
   assert.ok(series.some((l) => l.includes('namespace="/"')));
+  // --log-sockets: sockets of namespaces made after the setup (dynamic ones) are logged too.
+  await until(() => /^socket connect \/dyn-m104 /m.test(log), 5000, "the dynamic namespace's log line");
   // The text exposition format: one HELP and one TYPE per family, and a family's samples together
   // (Prometheus refuses a scrape with a second TYPE line; each namespace wrote its own before).
   const lines = text.split("\n").filter((l) => l !== "");

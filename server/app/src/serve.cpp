@@ -399,15 +399,19 @@ int serve_one(const ServeOptions& cfg, const Setup& setup, const cluster::Worker
     return 1;
   }
   if (cfg.log_sockets) {
-    for (const std::string& n : io.namespace_names()) {
-      io.of(n).on_connection([](const sio::SocketPtr& s) {
+    auto log_sockets = [](sio::Namespace& nsp) {
+      nsp.on_connection([](const sio::SocketPtr& s) {
         std::fprintf(stderr, "socket connect %s %s\n", s->nsp().name().c_str(), s->id().c_str());
         s->on_disconnect([](const sio::SocketPtr& s2, const std::string& reason) {
           std::fprintf(stderr, "socket disconnect %s %s %s\n", s2->nsp().name().c_str(),
                        s2->id().c_str(), reason.c_str());
         });
       });
-    }
+    };
+    for (const std::string& n : io.namespace_names()) log_sockets(io.of(n));
+    // And every namespace made later (a dynamic one a client's CONNECT creates): only those the
+    // setup had made were logged.
+    io.on_new_namespace(log_sockets);
   }
   const long port = cfg.port_per_worker && ctx ? cfg.port + worker : cfg.port;
   int rc = 0;

@@ -147,7 +147,7 @@ TEST(ClassicRedis, RequestsAsTheNodeAdapterSendsThem) {
       json::parse(
           R"({"uid":"u","requestId":"b1","type":7,)"
           R"("packet":{"type":2,"data":["e",{"_placeholder":true,"num":0}],"nsp":"/","id":3},)"
-          R"("opts":{"rooms":["r"],"except":[],"flags":{"volatile":true}}})"),
+          R"("opts":{"rooms":["r"],"except":[],"flags":{"volatile":true,"timeout":30000}}})"),
       {std::make_shared<const std::string>("xyz")});
   r = fleet::decode_classic_request(bc, &why);
   ASSERT_TRUE(r) << why;
@@ -157,6 +157,7 @@ TEST(ClassicRedis, RequestsAsTheNodeAdapterSendsThem) {
   ASSERT_EQ(r->packet.attachments.size(), 1u);
   EXPECT_EQ(*r->packet.attachments[0], "xyz");
   EXPECT_TRUE(r->opts.flags.volatile_);
+  EXPECT_EQ(r->opts.flags.timeout_ms, 30000u) << "the requester's ack timeout (flags.timeout)";
   // What shmio encodes decodes to the same (and BROADCAST is MessagePack, the rest JSON).
   for (auto t :
        {fleet::ClassicRequestType::all_rooms, fleet::ClassicRequestType::remote_leave,
@@ -178,6 +179,9 @@ TEST(ClassicRedis, RequestsAsTheNodeAdapterSendsThem) {
     }
     if (t == fleet::ClassicRequestType::remote_leave) {
       EXPECT_EQ(back->rooms, q.rooms);
+    }
+    if (t == fleet::ClassicRequestType::broadcast) {
+      EXPECT_EQ(back->opts.flags.timeout_ms, 30000u);
     }
     if (t == fleet::ClassicRequestType::server_side_emit) {
       EXPECT_EQ(back->data, q.data);

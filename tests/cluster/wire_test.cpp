@@ -30,6 +30,7 @@ TEST(ClusterWire, BroadcastRoundTrip) {
   sio::BroadcastOptions opts;
   opts.rooms = {"a", "room b"};
   opts.except = {"x"};
+  opts.flags.timeout_ms = 30000;
   const std::vector<sio::Binary> att = {std::make_shared<const std::string>("\x01\x02", 2),
                                         std::make_shared<const std::string>("")};
   auto buf = broadcast_bytes(opts, kFlagVolatile | kFlagAck, 42, "451-/chat,[\"e\"]", att);
@@ -44,6 +45,7 @@ TEST(ClusterWire, BroadcastRoundTrip) {
   EXPECT_EQ(v->attachments[0], std::string_view("\x01\x02", 2));
   EXPECT_EQ(v->attachments[1], "");
   EXPECT_EQ(v->ack_id, 42u);
+  EXPECT_EQ(v->timeout_ms, 30000u) << "the requester's ack timeout travels with the record";
 }
 
 TEST(ClusterWire, BroadcastRefusesEveryTruncationAndTrailingBytes) {
@@ -59,7 +61,7 @@ TEST(ClusterWire, BroadcastRefusesEveryTruncationAndTrailingBytes) {
 TEST(ClusterWire, BroadcastRefusesBadVersionCountsAndEmptyFrame) {
   auto buf = broadcast_bytes({}, 0, 0, "42[\"e\"]", {});
   auto bad = buf;
-  bad[0] = std::byte{2};  // version
+  bad[0] = std::byte{1};  // version (1: without the ack timeout, before 2026-12-02)
   EXPECT_FALSE(read_broadcast(bad));
   bad = buf;
   bad[4] = std::byte{0xFF};  // 255 rooms announced, none present

@@ -224,6 +224,19 @@ test("mixed fleet: a 2-worker shmio host and a Node server with the classic Redi
   const rooms = await ack(y, "all-rooms");
   assert.ok(rooms.includes(x.id) && rooms.includes(x2.id) && rooms.includes("r1"), rooms.join());
 
+  // Acks that come after the bridge's request timeout (5 s) but within the asker's (8 s): relayed
+  // both ways, as long as the asker waits (its timeout travels with the request; before
+  // 2026-12-02 the bridge stopped relaying at 5 s whatever the asker had said).
+  for (const [s, name] of [[x, "x"], [x2, "x2"], [y, "y"]]) {
+    s.off("question");
+    s.on("question", (cb) => setTimeout(() => cb(name), 6000));
+  }
+  const slow = await Promise.all([ack(x, "ask-all", 8000), ack(y, "ask-all", 8000)]);
+  for (const asked of slow) {
+    assert.equal(asked.error, null, JSON.stringify(asked));
+    assert.deepEqual(asked.responses.sort(), ["x", "x2", "y"]);
+  }
+
   await disconnectBothWays(x, x2, y, node.url);
 
   await bridgeMetricReaches(c, "shmio_redis_published_total", 1);

@@ -648,6 +648,38 @@ TEST_P(Delivery, ASessionIsRecoveredByItsOffsetOnlyWhileBothAreKept) {
   EXPECT_EQ(e_connect.find("\"" + pid2 + "\""), std::string::npos) << "a fresh session";
 }
 
+// Broadcasts with acks to a client that never answers: entries past their requester's timeout are
+// swept as more come (they stayed until 1,024 of them: about 200 KB per silent socket), and at
+// the bound the entry due first is dropped with its requester told at once (it waited for its
+// timeout, the entry gone without a word).
+TEST_P(Delivery, BroadcastAckEntriesOfASilentClientAreSweptAndBounded) {
+  connect();
+  SocketPtr s = server_->of("/").socket(last_sid_);
+  ASSERT_TRUE(s);
+  std::size_t done = 0;
+  auto ask = [&](std::chrono::milliseconds timeout, std::optional<std::string>* error = nullptr) {
+    server_->of("/").timeout(timeout).emit_with_ack(
+        "q", {}, [&done, error](std::optional<std::string> e, std::vector<Args>) {
+          ++done;
+          if (error != nullptr) *error = e;
+        });
+  };
+  for (int i = 0; i < 100; ++i) ask(1ms);
+  drive([&] { return done == 100; });  // (each requester gave up after 1 ms)
+  EXPECT_EQ(s->pending_acks(), 100u) << "not swept before the next power of two";
+  for (int i = 0; i < 29; ++i) ask(60s);  // (the 29th finds 128: a power of two)
+  EXPECT_EQ(s->pending_acks(), 29u) << "the 100 past their timeout swept at 128";
+  // The bound: 1,024 waiting; the next one drops the one due first, whose requester learns it now.
+  std::optional<std::string> first_error;
+  const std::size_t before = done;
+  ask(50s, &first_error);  // due before the 60 s ones
+  while (s->pending_acks() < 1024) ask(60s);
+  ask(60s);
+  EXPECT_EQ(s->pending_acks(), 1024u);
+  drive([&] { return done > before; });
+  ASSERT_TRUE(first_error.has_value()) << "the entry due first, dropped at the bound";
+}
+
 TEST_P(Delivery, FragmentedMaskedMessagesAndPingsAnsweredInOrder) {
   Client& c = connect();
   // "42["echo","hello"]" in three fragments, a ping between two of them (allowed: control

@@ -66,6 +66,7 @@ json::object opts_json(const socketio::BroadcastOptions& o, bool with_flags) {
     json::object flags;
     if (o.flags.volatile_) flags["volatile"] = true;
     if (!o.flags.compress) flags["compress"] = false;
+    if (o.flags.timeout_ms > 0) flags["timeout"] = o.flags.timeout_ms;  // (a broadcast with acks)
     out["flags"] = std::move(flags);
   }
   return out;
@@ -84,6 +85,14 @@ bool opts_from(const json::value* v, socketio::BroadcastOptions& o) {
     o.flags.compress = !(c != nullptr && c->is_bool() && !c->get_bool());
     const json::value* l = f->get_object().if_contains("local");
     o.flags.local = l != nullptr && l->is_bool() && l->get_bool();
+    // A broadcast with acks: the requester's timeout in ms (socket.io's flags.timeout), a JS
+    // number; kept within 1 ms .. 2^32-1 ms (a fraction, a negative or a non-number: none said).
+    if (const json::value* t = f->get_object().if_contains("timeout"); t != nullptr) {
+      boost::system::error_code ec;
+      const double ms = t->to_number<double>(ec);
+      if (!ec && ms >= 1)
+        o.flags.timeout_ms = static_cast<std::uint32_t>(std::min(ms, 4294967295.0));
+    }
   }
   return true;
 }

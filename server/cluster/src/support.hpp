@@ -171,6 +171,7 @@ inline std::optional<TakenBroadcast> take_broadcast(std::span<const std::byte> r
   t.opts.flags.volatile_ = (b->flags & kFlagVolatile) != 0;
   t.opts.flags.compress = (b->flags & kFlagCompress) != 0;
   t.ack_id = b->ack_id;
+  t.opts.flags.timeout_ms = b->timeout_ms;  // (with acks: how long each socket's entry is kept)
   const bool compress = t.opts.flags.compress;
   t.packet.frame = copy_out(engineio::Frame::Kind::text, b->frame, compress);
   for (auto a : b->attachments)

@@ -134,7 +134,7 @@ std::size_t write_broadcast(std::span<std::byte> out, std::string_view nsp,
                             std::uint64_t ack_id, std::string_view frame,
                             const std::vector<socketio::Binary>& att) {
   std::byte* p = out.data();
-  put<std::uint8_t>(p, 1);
+  put<std::uint8_t>(p, 2);
   put<std::uint8_t>(p, flags);
   put<std::uint16_t>(p, static_cast<std::uint16_t>(nsp.size()));
   put<std::uint16_t>(p, static_cast<std::uint16_t>(opts.rooms.size()));
@@ -142,6 +142,7 @@ std::size_t write_broadcast(std::span<std::byte> out, std::string_view nsp,
   put<std::uint32_t>(p, static_cast<std::uint32_t>(att.size()));
   put<std::uint32_t>(p, static_cast<std::uint32_t>(frame.size()));
   put<std::uint64_t>(p, ack_id);
+  put<std::uint32_t>(p, opts.flags.timeout_ms);
   put_bytes(p, nsp);
   for (const auto& r : opts.rooms) {
     put<std::uint16_t>(p, static_cast<std::uint16_t>(r.size()));
@@ -163,7 +164,7 @@ std::size_t write_broadcast(std::span<std::byte> out, std::string_view nsp,
 std::optional<BroadcastView> read_broadcast(std::span<const std::byte> in) {
   Cursor c{in.data(), in.data() + in.size()};
   BroadcastView v;
-  if (c.get<std::uint8_t>() != 1) return std::nullopt;
+  if (c.get<std::uint8_t>() != 2) return std::nullopt;
   v.flags = c.get<std::uint8_t>();
   const auto nsp_len = c.get<std::uint16_t>();
   const auto n_rooms = c.get<std::uint16_t>();
@@ -171,6 +172,7 @@ std::optional<BroadcastView> read_broadcast(std::span<const std::byte> in) {
   const auto n_att = c.get<std::uint32_t>();
   const auto frame_len = c.get<std::uint32_t>();
   v.ack_id = c.get<std::uint64_t>();
+  v.timeout_ms = c.get<std::uint32_t>();
   if (!c.ok) return std::nullopt;
   v.nsp = c.bytes(nsp_len);
   // Each room takes at least its 2-byte length: a count the bytes cannot hold is refused before

@@ -508,6 +508,7 @@ struct Bridge::Impl {
     for (auto r : b.except) opts.except.emplace(r);
     opts.flags.volatile_ = (b.flags & cluster::kFlagVolatile) != 0;
     opts.flags.compress = (b.flags & cluster::kFlagCompress) != 0;
+    opts.flags.timeout_ms = b.timeout_ms;  // (with acks: the fleet's members are told it too)
     const std::string nsp(b.nsp);
     if ((b.flags & cluster::kFlagAck) == 0) {
       p.id.reset();
@@ -587,6 +588,18 @@ struct Bridge::Impl {
     return publish(channels(nsp).request, fleet::encode_classic_request(r));
   }
 
+  // How long a request's answers are waited for and relayed: a broadcast with acks as long as its
+  // requester waits (its flags.timeout, at most kMaxAckWait), as socket.io's requester keeps it
+  // open; the rest (and a broadcast that says none) the request timeout. (Before 2026-12-02 every
+  // one ended at the request timeout, 5 s: a client's ack after it never reached a requester
+  // that had asked for 30 s; found by a review.)
+  static constexpr std::chrono::minutes kMaxAckWait{10};
+  Clock::duration wait_for(const fleet::ClassicRequest& r) const {
+    if (r.type != fleet::ClassicRequestType::broadcast || r.opts.flags.timeout_ms == 0)
+      return options.request_timeout;
+    return std::min<Clock::duration>(std::chrono::milliseconds(r.opts.flags.timeout_ms),
+                                     kMaxAckWait);
+  }
   // A worker's request to the fleet: published with its own id; the fleet's answers counted
   // against PUBSUB NUMSUB of the request channel (sharded: SHARDNUMSUB of the main channel), less
   // this host.
@@ -597,7 +610,7 @@ struct Bridge::Impl {
     o.nsp = nsp;
     o.ring_id = ring_id;
     o.to = to;
-    o.deadline = Clock::now() + options.request_timeout;
+    o.deadline = Clock::now() + wait_for(r);
     if (!pub->connected()) {  // no fleet now: the worker gets no answers from it, at once
       ++stats.unsent;
       o.expected = 0;
@@ -1065,7 +1078,7 @@ struct Bridge::Impl {
     in.redis_id = r.request_id;
     in.requester = r.uid;
     in.waiting = live_workers();
-    in.deadline = Clock::now() + options.request_timeout;
+    in.deadline = Clock::now() + wait_for(r);
     return in;
   }
   void ask_workers(std::uint64_t id, const fleet::ClassicRequest& r, const std::string& nsp,

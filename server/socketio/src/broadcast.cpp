@@ -48,6 +48,8 @@ void BroadcastOperator::emit_with_ack(const std::string& event, Args args,
   Packet p = event_packet(nsp_->name(), event, std::move(args));
   p.id = nsp_->next_ack_id();
   BroadcastOptions opts = opts_;
+  opts.flags.timeout_ms = static_cast<std::uint32_t>(
+      std::clamp<std::chrono::milliseconds::rep>(timeout_.count(), 1, 0xFFFFFFFF));
   nsp_->adapter().broadcast_with_ack(std::move(p), opts, collector);
   collector->start(timeout_);
 }

@@ -177,6 +177,9 @@ class Client : public std::enable_shared_from_this<Client> {
 struct Socket::PendingAck {
   std::unique_ptr<net::steady_timer> timer;  // none for a broadcast's ack (its collector times it)
   std::function<void(std::optional<std::string>, Args)> callback;
+  // A broadcast's ack: when its requester stops waiting (its timeout, BroadcastFlags::timeout_ms;
+  // max() if none was said). Past it the entry is worth nothing and is swept.
+  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
 };
 
 }  // namespace shmio::socketio

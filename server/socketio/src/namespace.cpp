@@ -225,6 +225,10 @@ std::size_t Namespace::deliver_local_with_ack(const EncodedPacket& p, const Broa
                                               std::uint64_t id, std::function<void(Args)> on_ack,
                                               std::function<void()> on_lost) {
   std::size_t n = 0;
+  const auto now = std::chrono::steady_clock::now();
+  const auto deadline = opts.flags.timeout_ms > 0
+                            ? now + std::chrono::milliseconds(opts.flags.timeout_ms)
+                            : std::chrono::steady_clock::time_point::max();
   for (const SocketId& sid : adapter_->targets(opts)) {
     auto it = sockets_.find(sid);
     if (it == sockets_.end() || !it->second->connected_) continue;
@@ -236,14 +240,30 @@ std::size_t Namespace::deliver_local_with_ack(const EncodedPacket& p, const Broa
         on_ack(std::move(a));
       }
     };
+    pending->deadline = deadline;
     auto& acks = it->second->x().acks;
-    // Broadcast acks have no per-socket timer (their collector times out); a client that never
-    // answers must not grow this map forever: past 1024 pending, the oldest broadcast ack goes.
+    // Broadcast acks have no per-socket timer (their collector times out): a client that never
+    // answers (no handler for the event) must not grow this map. Entries past their requester's
+    // timeout are swept whenever the map reaches a power of two from 16 on (so a sweep's cost
+    // is spread over the inserts before it; before 2026-12-02 such entries stayed until 1,024
+    // of them, about 200 KB per silent socket, and each insert then scanned them all); and past
+    // 1024 still pending, the one due first goes, its requester told it is lost.
+    if (const std::size_t size = acks.size(); size >= 16 && (size & (size - 1)) == 0)
+      std::erase_if(acks,
+                    [now](const auto& a) { return !a.second->timer && a.second->deadline <= now; });
     if (acks.size() >= 1024) {
-      auto oldest = acks.end();
+      auto first = acks.end();
       for (auto a = acks.begin(); a != acks.end(); ++a)
-        if (!a->second->timer && (oldest == acks.end() || a->first < oldest->first)) oldest = a;
-      if (oldest != acks.end()) acks.erase(oldest);
+        if (!a->second->timer &&
+            (first == acks.end() || a->second->deadline < first->second->deadline))
+          first = a;
+      if (first != acks.end()) {
+        // (Told after this turn: its requester's callback may disconnect this very socket.)
+        net::post(server_->io(), [lost = std::move(first->second)] {
+          lost->callback(std::string("evicted"), Args{});
+        });
+        acks.erase(first);
+      }
     }
     acks[id] = std::move(pending);
     ++n;

@@ -6,10 +6,13 @@
 //
 // BROADCAST is the hot path and has a fixed binary layout (little-endian, no alignment):
 //
-//   0  u8  version (1)         1  u8  flags (1 volatile, 2 compress, 4 with acks)
+//   0  u8  version (2)         1  u8  flags (1 volatile, 2 compress, 4 with acks)
 //   2  u16 namespace bytes     4  u16 rooms     6 u16 except    8 u32 attachments
 //  12  u32 frame bytes        16  u64 ack id (with acks: the id inside the frame; else 0)
-//  24  namespace | rooms (u16 length + bytes each) | except (same) | frame |
+//  24  u32 ack timeout in ms (with acks: the requester's, how long an answer is worth waiting
+//      for — each receiving socket's ack entry and the fleet bridge's relay end there; 0: none
+//      said; version 2, 2026-12-02)
+//  28  namespace | rooms (u16 length + bytes each) | except (same) | frame |
 //      attachments (u32 length + bytes each)
 //
 // The frame is the Engine.IO text frame ("4" + the Socket.IO packet) exactly as clients receive
@@ -98,7 +101,7 @@ inline constexpr std::uint8_t kFlagFromFleet = 16;
 inline constexpr std::uint8_t kFlagOffset = 32;
 // The fleet bridge's producer and reader label in the ring's registry.
 inline constexpr char kBridgeLabel[] = "bridge";
-inline constexpr std::size_t kBroadcastHeader = 24;
+inline constexpr std::size_t kBroadcastHeader = 28;
 inline constexpr std::size_t kOffsetDigits = 16;
 inline constexpr std::size_t kWorkerOffsetDigits = 32;
 
@@ -110,6 +113,7 @@ struct BroadcastView {
   std::string_view frame;
   std::vector<std::string_view> attachments;
   std::uint64_t ack_id = 0;
+  std::uint32_t timeout_ms = 0;  // with acks: the requester's timeout (0: none said)
 };
 
 // Whether a BROADCAST can carry this namespace and these rooms: each name is at most 65,535

@@ -64,6 +64,10 @@ struct BroadcastFlags {
   bool volatile_ = false;
   bool local = false;
   bool compress = true;
+  // With acks (socket.io's flags.timeout): how long the requester waits for them, in ms; each
+  // receiving socket's ack entry is kept that long, and a cluster's worker or fleet bridge that
+  // relays the answers relays them that long. 0: none said. Set by emit_with_ack.
+  std::uint32_t timeout_ms = 0;
 };
 
 struct BroadcastOptions {

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "shmio/cluster/emitter.hpp"
+#include "shmio/socketio/packet.hpp"
 #ifdef SHMIO_HAVE_REDIS
 #include "shmio/redis/emitter.hpp"
 #endif
@@ -87,6 +88,10 @@ int main(int argc, char** argv) {
     std::fprintf(stderr,
                  "shmio-emit: give one of --ring, --port or --redis, and exactly one action\n%s",
                  kUsage);
+    return 2;
+  }
+  if (shmio::socketio::is_reserved_event(event)) {  // (clients close their connection on one)
+    std::fprintf(stderr, "shmio-emit: \"%s\" is a reserved event name\n", event.c_str());
     return 2;
   }
   shmio::socketio::Args payload;

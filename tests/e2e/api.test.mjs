@@ -2,7 +2,7 @@
 // tests/e2e/api_app.cpp (ctest e2e_api: API_BIN).
 import { test, after, before } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import http from "node:http";
 import { io as connect, Manager } from "socket.io-client";
 import { within, until, untilAsync } from "./helpers.mjs";
@@ -251,6 +251,16 @@ test("/metrics: per-namespace series for the first 100 namespaces only, shmio_na
   const order = lines.filter((l) => !l.startsWith("#")).map(family);
   const runs = order.filter((f, i) => i === 0 || f !== order[i - 1]);
   assert.equal(new Set(runs).size, runs.length, `a family's samples apart: ${runs.join(" ")}`);
+});
+
+test("a setup that throws: serve returns 1, in one process and in a cluster (no restart loop)", () => {
+  for (const args of [[], ["--workers", "2", "--no-pin"]]) {
+    const r = spawnSync(BIN, ["--port", "0", ...args],
+                        { encoding: "utf8", timeout: 20000, env: { ...process.env, API_SETUP_THROWS: "1" } });
+    assert.equal(r.status, 1, `${args}: ${r.stderr}`);
+    assert.match(r.stderr, /setup failed: the database is down/);
+    assert.doesNotMatch(r.stderr, /restarting/);
+  }
 });
 
 test("close(done): every client is disconnected and the callback runs", async () => {

@@ -7,7 +7,9 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/json/serialize.hpp>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -74,7 +76,11 @@ int main(int argc, char** argv) {
                                         {"query", json::string(e.req.query)}});
   };
 
-  return shmio::serve(options, [conn_errors](sio::Server& io, const shmio::WorkerInfo&) {
+  // (API_SETUP_THROWS: the setup fails, as an app's whose database is down at start.)
+  const bool setup_throws = std::getenv("API_SETUP_THROWS") != nullptr;
+  return shmio::serve(options, [conn_errors, setup_throws](sio::Server& io,
+                                                           const shmio::WorkerInfo&) {
+    if (setup_throws) throw std::runtime_error("the database is down");
     auto namespaces = std::make_shared<json::array>();
     io.on_new_namespace(
         [namespaces](sio::Namespace& n) { namespaces->push_back(json::string(n.name())); });

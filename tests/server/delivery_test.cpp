@@ -680,6 +680,78 @@ TEST_P(Delivery, BroadcastAckEntriesOfASilentClientAreSweptAndBounded) {
   ASSERT_TRUE(first_error.has_value()) << "the entry due first, dropped at the bound";
 }
 
+// A dynamic namespace whose setup throws (before it adds its auth middleware) is not left made:
+// the next CONNECT runs the setup again, and its middleware refuses (the namespace was served
+// without it before).
+TEST_P(Delivery, ADynamicNamespaceWhoseSetupThrowsIsNotLeftWithoutItsMiddleware) {
+  int calls = 0;
+  server_->of(
+      [](const std::string& name) { return name.rfind("/tenant-", 0) == 0; },
+      [&calls](Namespace& n) {
+        if (calls++ == 0) throw std::runtime_error("database down");
+        n.use([](const SocketPtr&, Next next) { next(ConnectError{"not authorized", {}}); });
+      });
+  auto answer = [&](Client& c) {
+    std::string got;
+    drive([&] {
+      for (auto& f : c.frames()) got += f.payload + "\n";
+      return got.find("4") != std::string::npos || c.eof();
+    });
+    return got;
+  };
+  Client& a = open_session();
+  a.send_text("40/tenant-1,");
+  drive([&] {
+    a.read_available();
+    return a.eof() || !a.frames().empty();
+  });
+  EXPECT_EQ(calls, 1);
+  Client& b = open_session();
+  b.send_text("40/tenant-1,");
+  const std::string got = answer(b);
+  EXPECT_EQ(calls, 2) << "the setup ran again";
+  EXPECT_NE(got.find("44/tenant-1,"), std::string::npos) << got;
+  EXPECT_EQ(got.find("40/tenant-1,"), std::string::npos) << got;
+}
+
+// A reserved event name is refused at the emit, as socket.io's emit throws: sent, the client
+// closed its connection on it (and came back to the same handler, in a loop).
+TEST_P(Delivery, EmittingAReservedEventNameThrowsAndSendsNothing) {
+  Client& c = connect();
+  SocketPtr s = server_->of("/").socket(last_sid_);
+  ASSERT_TRUE(s);
+  for (const char* name : {"connect", "connect_error", "disconnect", "disconnecting", "newListener",
+                           "removeListener"}) {
+    EXPECT_THROW(s->emit(name, Args{"x"}), std::invalid_argument) << name;
+    EXPECT_THROW(server_->emit(name), std::invalid_argument) << name;
+  }
+  s->emit("fine", Args{1});
+  std::string got;
+  drive([&] {
+    for (auto& f : c.frames()) got += f.payload + "\n";
+    return got.find("fine") != std::string::npos;
+  });
+  EXPECT_EQ(got, "42[\"fine\",1]\n") << "nothing else was sent";
+  EXPECT_TRUE(s->connected());
+}
+
+// of("chat") is the namespace "/chat", as socket.io's of() adds the slash (a client asking for
+// /chat got "Invalid namespace").
+TEST_P(Delivery, ANamespaceNamedWithoutItsSlashIsTheOneWithIt) {
+  Namespace& chat = server_->of("chat");
+  EXPECT_EQ(chat.name(), "/chat");
+  EXPECT_EQ(&server_->of("/chat"), &chat);
+  EXPECT_EQ(server_->find("chat"), &chat);
+  Client& c = open_session();
+  c.send_text("40/chat,");
+  std::string got;
+  drive([&] {
+    for (auto& f : c.frames()) got += f.payload + "\n";
+    return got.find("4") != std::string::npos;
+  });
+  EXPECT_EQ(got.rfind("40/chat,{", 0), 0u) << got;
+}
+
 TEST_P(Delivery, FragmentedMaskedMessagesAndPingsAnsweredInOrder) {
   Client& c = connect();
   // "42["echo","hello"]" in three fragments, a ping between two of them (allowed: control

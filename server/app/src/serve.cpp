@@ -396,7 +396,9 @@ int serve_one(const ServeOptions& cfg, const Setup& setup, const cluster::Worker
     if (setup) setup(io, info);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "shmio: the app's setup failed: %s\n", e.what());
-    return 1;
+    // (A worker's: the cluster cannot start, as when a worker cannot listen; plain 1 was taken
+    // for a crash, and the supervisor restarted the worker for ever. Found in review, 2026-12-02.)
+    return ctx != nullptr ? cluster::kWorkerCannotStart : 1;
   }
   if (cfg.log_sockets) {
     auto log_sockets = [](sio::Namespace& nsp) {

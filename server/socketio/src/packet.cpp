@@ -6,6 +6,7 @@
 #include <boost/json/serialize.hpp>
 #include <charconv>
 #include <cmath>
+#include <stdexcept>
 
 namespace json = boost::json;
 
@@ -305,6 +306,10 @@ std::string encode(const Packet& p) {
 }
 
 Packet event_packet(const std::string& nsp, const std::string& event, Args args) {
+  // As socket.io's emit: a client refuses such a packet and closes its connection (and, its
+  // reconnection coming back to the same handler, in a loop); found in review, 2026-12-02.
+  if (is_reserved_event(event))
+    throw std::invalid_argument("\"" + event + "\" is a reserved event name");
   Packet p;
   p.type = args.binaries.empty() ? PacketType::event : PacketType::binary_event;
   p.nsp = nsp;

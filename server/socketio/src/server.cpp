@@ -98,6 +98,8 @@ Server::Server(net::io_context& io, ServerOptions options) : io_(io), options_(s
 Server::~Server() = default;
 
 Namespace& Server::of(const std::string& name) {
+  // As socket.io's of(): "chat" is "/chat" (a client's CONNECT always names it with its slash).
+  if (name.empty() || name[0] != '/') return of("/" + name);
   auto& slot = namespaces_[name];
   if (slot) return *slot;
   slot = std::make_unique<Namespace>(*this, name);
@@ -126,11 +128,20 @@ std::vector<std::string> Server::namespace_names() const {
 }
 
 Namespace* Server::find(const std::string& name) {
+  if (name.empty() || name[0] != '/') return find("/" + name);
   if (auto it = namespaces_.find(name); it != namespaces_.end()) return it->second.get();
   for (auto& [pred, setup] : dynamic_) {
     if (!pred(name)) continue;
     Namespace& n = of(name);
-    setup(n);
+    try {
+      setup(n);
+    } catch (...) {
+      // Not made after all: left registered, it served every later client without the middleware
+      // (an auth check) the setup did not get to add (found in review, 2026-12-02). The next
+      // CONNECT to it runs the setup again.
+      namespaces_.erase(name);
+      throw;
+    }
     return &n;
   }
   return nullptr;

@@ -2,7 +2,7 @@
 // the cluster's ring as a producer and publish the same messages a worker's adapter would.
 //
 //   shmio::cluster::Emitter em("port-3000");
-//   em.of("/").to("room1").emit("news", {{"hello"}});
+//   em.of("/").to("room1").emit("news", {"hello"});
 //   em.of("/").sockets_join("vip");           // every socket of the namespace joins "vip"
 //
 // Every worker delivers the broadcast to its matching sockets. The emitter does not add recovery

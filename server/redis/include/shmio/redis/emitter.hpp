@@ -3,7 +3,7 @@
 // does: the same messages, with the uid "emitter".
 //
 //   shmio::redis::Emitter em("redis://127.0.0.1:6379");   // key "socket.io"
-//   em.of("/").to("room1").emit("news", {{"hello"}});
+//   em.of("/").to("room1").emit("news", {"hello"});
 //   em.of("/").sockets_join("vip");                       // every socket of the namespace joins
 //
 // Each call publishes one message and waits for Redis to take it (up to `timeout`): it returns

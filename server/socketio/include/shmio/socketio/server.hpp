@@ -6,7 +6,7 @@
 //     s->join("room1");
 //     s->on("chat", [&](SocketPtr s, Args args, Ack ack) {
 //       io.of("/").to("room1").emit("chat", args);   // encoded once for all receivers
-//       if (ack) ack(Args{{"ok"}});
+//       if (ack) ack(Args{"ok"});
 //     });
 //   });
 //   io.listen("0.0.0.0", 3000);

@@ -26,6 +26,10 @@ using Room = std::string;
 using SocketId = std::string;
 
 // Event arguments: JSON values; binary values are placeholders into `binaries`.
+// Braces list the arguments: Args{"ok"} and Args{"a", 1} are those arguments, and so are
+// emit("news", {"hello"}) and emit("news", {"a", 1}). An array you hold is the arguments with
+// parentheses, Args(array); in braces, Args{array} (or an extra pair, {{"ok"}}) is ONE argument,
+// that array (C++ prefers the list constructor), and the client gets it nested.
 struct Args {
   boost::json::array values;
   std::vector<Binary> binaries;
@@ -37,6 +41,9 @@ struct Args {
 
 // The EVENT (a BINARY_EVENT if `args` carries binaries) `event` with `args` in namespace `nsp`:
 // data [event, ...args], the binaries as its attachments.
+// Throws std::invalid_argument for a reserved event name (connect, connect_error, disconnect,
+// disconnecting, newListener, removeListener), as socket.io's emit does: every emit, broadcast and
+// emitter of shmio builds its packet here.
 Packet event_packet(const std::string& nsp, const std::string& event, Args args);
 
 struct Handshake {

@@ -23,6 +23,7 @@
 
 #include "../server/ws_client.hpp"
 #include "../shm/store_object.hpp"
+#include "../shm/test_support.hpp"
 #include "shmio/cluster/emitter.hpp"
 #include "shmio/cluster/node.hpp"
 #include "shmio/cluster/supervisor.hpp"
@@ -688,6 +689,31 @@ TEST_P(ClusterRecoveryTest, AnEmittersBroadcastGetsAnOffsetAndIsReplayedOnlyToWh
   EXPECT_EQ(got[0].substr(0, 5), R"(["f",)") << "replayed, with an offset of its own";
   EXPECT_FALSE(offset_of_event(got[0]).empty());
   EXPECT_EQ(got[1].substr(0, 5), R"(["g",)");
+}
+
+// A long-lived emitter whose cluster restarted (its ring removed and made anew under the same
+// name) writes into the new ring; one whose ring is gone refuses the message and says why.
+// (Before, it wrote on into the removed ring: every emit returned true, no client got any.)
+TEST(ClusterEmitter, ARingReplacedUnderAnEmitterIsAttachedAgainAndARemovedOneRefused) {
+  const std::string name = "test-emitter-" + std::to_string(::getpid());
+  (void)shm::Segment::remove(name);
+  std::optional<shm::Segment> first(shmio::test::make_ring(name));
+  cluster::Emitter em(name);
+  ASSERT_TRUE(em.emit("one")) << em.last_error();
+  first.reset();
+  ASSERT_TRUE(shm::Segment::remove(name));
+  shm::Segment second = shmio::test::make_ring(name);
+  auto reader = shm::RingReader::attach(second, {"test", -1, shm::StartAt::oldest});
+  ASSERT_TRUE(reader);
+  ASSERT_TRUE(em.emit("two")) << em.last_error();
+  std::vector<std::string> frames;
+  reader->poll([&](const shm::RecordView& v) {
+    if (auto b = cluster::read_broadcast(v.payload)) frames.emplace_back(b->frame);
+  });
+  EXPECT_EQ(frames, std::vector<std::string>{R"(42["two"])"}) << "into the new ring";
+  ASSERT_TRUE(shm::Segment::remove(name));
+  EXPECT_FALSE(em.emit("three"));
+  EXPECT_NE(em.last_error().find("removed or replaced"), std::string::npos) << em.last_error();
 }
 
 // A client recovers on worker 1, whose replay's last record is of an earlier ring than the one its

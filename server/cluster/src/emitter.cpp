@@ -1,5 +1,7 @@
 #include "shmio/cluster/emitter.hpp"
 
+#include <sys/stat.h>
+
 #include <stdexcept>
 
 #include "shmio/cluster/wire.hpp"
@@ -12,19 +14,54 @@ namespace json = boost::json;
 namespace sio = socketio;
 
 struct Emitter::Impl {
+  std::string ring, label, path;
+  bool prefault = true;
+  struct stat at_attach {};  // the ring's file when attached (its identity: device and inode)
   std::optional<shm::Segment> segment;
   std::optional<shm::RingWriter> writer;
+
+  // Attaches to the ring's file as it is now; the reason if it cannot.
+  std::optional<std::string> attach() {
+    writer.reset();  // (the writer before the segment it points into)
+    segment.reset();
+    auto seg = shm::Segment::attach(
+        ring, prefault ? shm::AttachMode::read_write : shm::AttachMode::read_write_lazy);
+    if (!seg) return "cannot attach ring '" + ring + "': " + seg.error().message;
+    if (::stat(path.c_str(), &at_attach) != 0) at_attach = {};
+    segment.emplace(std::move(seg.value()));
+    auto w = shm::RingWriter::attach(*segment, {label, -1});
+    if (!w) {
+      segment.reset();
+      return "cannot take a producer slot: " + w.error().message;
+    }
+    writer.emplace(std::move(w.value()));
+    return std::nullopt;
+  }
+  // Before each message: the ring this emitter writes into is still the cluster's. One that was
+  // removed or replaced (its cluster stopped, or restarted: a new ring of that name) is attached
+  // again, or the message refused with why — a long-lived emitter wrote on into the removed one,
+  // every emit "succeeded" and none reached a client (found in review, 2026-12-02). One stat()
+  // a message, a microsecond or so on tmpfs.
+  bool current(std::string& error) {
+    struct stat now {};
+    if (writer && ::stat(path.c_str(), &now) == 0 && now.st_ino == at_attach.st_ino &&
+        now.st_dev == at_attach.st_dev)
+      return true;
+    if (auto why = attach()) {
+      error = *why + " (the ring was removed or replaced: its cluster stopped?)";
+      return false;
+    }
+    return true;
+  }
 };
 
 Emitter::Emitter(const std::string& ring, const std::string& label, bool prefault)
     : impl_(std::make_unique<Impl>()) {
-  auto seg = shm::Segment::attach(
-      ring, prefault ? shm::AttachMode::read_write : shm::AttachMode::read_write_lazy);
-  if (!seg) throw std::runtime_error("cannot attach ring '" + ring + "': " + seg.error().message);
-  impl_->segment.emplace(std::move(seg.value()));
-  auto w = shm::RingWriter::attach(*impl_->segment, {label, -1});
-  if (!w) throw std::runtime_error("cannot take a producer slot: " + w.error().message);
-  impl_->writer.emplace(std::move(w.value()));
+  impl_->ring = ring;
+  impl_->label = label;
+  impl_->prefault = prefault;
+  impl_->path = "/dev/shm/" + shm::Segment::object_name(ring);
+  if (auto why = impl_->attach()) throw std::runtime_error(*why);
 }
 
 Emitter::~Emitter() {
@@ -32,6 +69,7 @@ Emitter::~Emitter() {
 }
 
 bool Emitter::publish(std::uint16_t type, const std::string& payload) {
+  if (!impl_->current(error_)) return false;
   const auto st = impl_->writer->publish(
       type, {reinterpret_cast<const std::byte*>(payload.data()), payload.size()});
   if (st == shm::PublishStatus::ok) return true;
@@ -46,6 +84,7 @@ bool Emitter::publish_broadcast(const std::string& nsp, const sio::BroadcastOpti
     error_ = "a namespace or room name over 65535 bytes, or over 65535 rooms";
     return false;
   }
+  if (!impl_->current(error_)) return false;
   const std::size_t size = broadcast_size(nsp, opts, frame.size(), p.attachments);
   auto claim = impl_->writer->claim(size, static_cast<std::uint16_t>(MessageType::broadcast));
   if (claim.status != shm::PublishStatus::ok) {

@@ -62,7 +62,10 @@ class EmitOperator : public EmitTargets<EmitOperator> {
 
 class Emitter {
  public:
-  // Attaches to the ring `ring`; throws std::runtime_error with the reason if it cannot.
+  // Attaches to the ring `ring`; throws std::runtime_error with the reason if it cannot. Before
+  // each message it looks whether the ring's file is still the one it attached (one stat()): a
+  // ring removed and made anew (its cluster restarted) is attached again; one gone refuses the
+  // message (false, last_error() says why).
   // `prefault`: fault in and touch every page of the ring at attach (shm::AttachMode::read_write),
   // as a long-lived emitter wants; off, pages are touched as records are written
   // (read_write_lazy: what the shmio-emit command, which writes one record and exits, uses).

@@ -752,6 +752,17 @@ TEST_P(Delivery, ANamespaceNamedWithoutItsSlashIsTheOneWithIt) {
   EXPECT_EQ(got.rfind("40/chat,{", 0), 0u) << got;
 }
 
+// After Server::close() the io_context runs out of work once the closes are written: nothing of
+// the closed sessions keeps it (the deadline timer stayed armed for the next ping, and io.run()
+// returned about a ping interval, 25 s, after close()).
+TEST_P(Delivery, AfterCloseTheIoContextRunsOutOfWork) {
+  connect();
+  connect();
+  server_->close();
+  io_.run_for(10s);  // (returns at once when out of work)
+  EXPECT_TRUE(io_.stopped()) << "still had work 10 s after close()";
+}
+
 TEST_P(Delivery, FragmentedMaskedMessagesAndPingsAnsweredInOrder) {
   Client& c = connect();
   // "42["echo","hello"]" in three fragments, a ping between two of them (allowed: control

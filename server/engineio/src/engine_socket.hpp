@@ -334,7 +334,10 @@ class EngineSocket final : public Socket,
   // next deadline changes, removed at TimePoint::max().
   void set_deadline(TimePoint when) {
     if (srv_->deadlines.contains(this) && srv_->deadlines.when(this) == when) return;
-    if (when == TimePoint::max()) return srv_->deadlines.erase(this);
+    if (when == TimePoint::max()) {
+      srv_->deadlines.erase(this);
+      return srv_->quiet_if_idle();
+    }
     srv_->schedule(this, when);
   }
 

@@ -100,6 +100,14 @@ struct detail::ServerCore : std::enable_shared_from_this<detail::ServerCore> {
   TimePoint timer_at = TimePoint::max();
   void schedule(EngineSocket* s, TimePoint when);
   void arm_deadline_timer();
+  // No deadline left (the last session's removed): the timer's wait is cancelled, so that it
+  // does not keep the io_context running until a ping of a session gone (io.run() returned
+  // about a ping interval after Server::close(); found in review, 2026-12-02).
+  void quiet_if_idle() {
+    if (!deadlines.empty() || timer_at == TimePoint::max()) return;
+    timer_at = TimePoint::max();
+    deadline_timer.cancel();
+  }
   void on_deadline_timer();
   // A new session id: the configured prefix, then random characters (the id keeps its length).
   std::string new_id() const {

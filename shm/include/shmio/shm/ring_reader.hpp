@@ -62,6 +62,8 @@ struct LossReport {
 
 class RingReader {
  public:
+  // The reader keeps a pointer to `segment`: the Segment object must outlive it and must not be
+  // moved while it is attached (a moved-from Segment maps nothing).
   static Result<RingReader> attach(const Segment& segment, ReaderOptions options = {});
 
   RingReader(RingReader&& other) noexcept;

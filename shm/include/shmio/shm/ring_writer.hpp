@@ -49,6 +49,8 @@ struct BatchRecord {
 
 class RingWriter {
  public:
+  // The writer keeps a pointer to `segment`: the Segment object must outlive it and must not be
+  // moved while it is attached (a moved-from Segment maps nothing).
   static Result<RingWriter> attach(const Segment& segment, WriterOptions options = {});
 
   RingWriter(RingWriter&& other) noexcept;

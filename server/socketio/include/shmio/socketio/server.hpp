@@ -14,9 +14,10 @@
 // The pieces, one header each (this one includes them all): adapter.hpp (handler types, the
 // Adapter interface and the in-process adapter; the cluster adapter over the ring implements it),
 // socket.hpp (Socket, BroadcastOperator), namespace.hpp (Namespace), this file (ServerOptions,
-// Server); value types in types.hpp, the packet codec in packet.hpp. Handler exceptions are
-// contained to their socket (it is disconnected with "server namespace disconnect" and the error
-// logged). Thread-safety: everything on the io_context's thread.
+// Server); value types in types.hpp, the packet codec in packet.hpp. Handler exceptions derived
+// from std::exception are contained to their socket (it is disconnected with "server namespace
+// disconnect" and the error logged); one of any other type leaves io.run() as any uncaught
+// exception does. Thread-safety: everything on the io_context's thread.
 #pragma once
 
 #include "shmio/socketio/namespace.hpp"

@@ -91,8 +91,9 @@ class Bridge : public ::testing::Test {
     return c;
   }
   // Subscribers on the channels a Redis member counts: the bridge's subscriptions are in place
-  // once PUBSUB NUMSUB (or SHARDNUMSUB) of the request (main) channel says 1.
-  bool bridge_subscribed(redis::Client& cmd, bool sharded = false) {
+  // once PUBSUB NUMSUB (or SHARDNUMSUB) of the request (main) channel says 1 (`members` with
+  // other subscribers of the test's).
+  bool bridge_subscribed(redis::Client& cmd, bool sharded = false, long long members = 1) {
     return drive([&] {
       std::optional<long long> n;
       if (sharded)
@@ -104,7 +105,7 @@ class Bridge : public ::testing::Test {
           n = r.elements.size() == 2 ? r.elements[1].integer : -1;
         });
       drive([&] { return n.has_value(); }, 2s);
-      return n && *n == 1;
+      return n && *n == members;
     });
   }
   // The next BROADCAST record in the ring (a reader attached before it was written).
@@ -250,14 +251,7 @@ TEST_F(Bridge, AFleetAnswerToFetchSocketsIsBoundedByTheRing) {
   auto pub = client(server.url());  // (its commands: a subscribed connection takes none)
   start_bridge(server.url());
   // The bridge counts the answers to expect by NUMSUB of the request channel, less itself.
-  ASSERT_TRUE(drive([&] {
-    std::optional<long long> n;
-    pub->command({"PUBSUB", "NUMSUB", "socket.io-request#/#"}, [&](const redis::Reply& r) {
-      n = r.elements.size() == 2 ? r.elements[1].integer : -1;
-    });
-    drive([&] { return n.has_value(); }, 2s);
-    return n && *n == 2;
-  }));
+  ASSERT_TRUE(bridge_subscribed(*pub, false, 2));
   auto reader = shm::RingReader::attach(*segment_, {"test", -1, shm::StartAt::latest});
   ASSERT_TRUE(reader);
   auto worker = shm::RingWriter::attach(*segment_, {"worker-0", -1});

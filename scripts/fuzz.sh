@@ -26,9 +26,12 @@ for s in '0' '0/admin,{"token":"123"}' '1/admin,' '2["hello",1]' '2/admin,456["p
          $'61-/admin,456[{"_placeholder":true,"num":0}]\x00x'; do
   printf '%s' "$s" >"$dir/corpus/socketio/seed$((i++))"
 done
-# Cluster records: a BROADCAST (rooms, except, an attachment) and a JSON message with a blob.
-printf '\x01\x04\x01\x00\x01\x00\x01\x00\x01\x00\x00\x00\x07\x00\x00\x00\x2a\x00\x00\x00\x00\x00\x00\x00/\x01\x00r\x01\x00x42["e"]\x02\x00\x00\x00zz' \
+# Cluster records: a BROADCAST (rooms, except, an attachment; version 2 with its ack timeout, and
+# version 1 without) and a JSON message with a blob.
+printf '\x02\x04\x01\x00\x01\x00\x01\x00\x01\x00\x00\x00\x07\x00\x00\x00\x2a\x00\x00\x00\x00\x00\x00\x00\x30\x75\x00\x00/\x01\x00r\x01\x00x42["e"]\x02\x00\x00\x00zz' \
   >"$dir/corpus/cluster/seed-broadcast"
+printf '\x01\x04\x01\x00\x01\x00\x01\x00\x01\x00\x00\x00\x07\x00\x00\x00\x2a\x00\x00\x00\x00\x00\x00\x00/\x01\x00r\x01\x00x42["e"]\x02\x00\x00\x00zz' \
+  >"$dir/corpus/cluster/seed-broadcast-v1"
 printf '\x0b\x00\x00\x00{"nsp":"/"}\x01\x00\x00\x00\x03\x00\x00\x00bin' >"$dir/corpus/cluster/seed-message"
 # The classic Redis adapter's broadcast with a binary argument (notepack.io's bytes), and a request.
 printf '\x93\xa6abc123\x83\xa4type\x02\xa4data\x93\xa4chat\x81\xa4text\xa2hi\xc4\x03\x01\x02\x03\xa3nsp\xa1/\x83\xa5rooms\x91\xa5room1\xa6except\x90\xa5flags\x80' \

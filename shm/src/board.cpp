@@ -97,18 +97,22 @@ Result<WorkerBoard> WorkerBoard::open(const std::string& ring, std::uint64_t rin
     detail::publish_sidecar(h.id, kMagic, kVersion, ring_id);
   } else {
     const char* bad = detail::check_sidecar(h.id, kMagic, kVersion, ring_id, "not a worker board");
+    const std::uint32_t slots = h.slots, slot_bytes = h.slot_bytes;  // (read once: what is checked)
     if (bad == nullptr &&
-        (h.slots == 0 || h.slots > 65536 || h.slot_bytes < 4096 || h.slot_bytes > (16u << 20) ||
-         h.slot_bytes % 64 != 0 || object_bytes(h.slots, h.slot_bytes) != m->sc.bytes))
+        (slots == 0 || slots > 65536 || slot_bytes < 4096 || slot_bytes > (16u << 20) ||
+         slot_bytes % 64 != 0 || object_bytes(slots, slot_bytes) != m->sc.bytes))
       bad = "a size that does not add up";
     if (bad != nullptr) {
       detail::unmap_sidecar(m->sc);
       delete m;
       return Error{Errc::size_mismatch, obj + ": " + bad};
     }
+    m->slots = slots;
+    m->slot_bytes = slot_bytes;
+    return WorkerBoard(m);
   }
-  m->slots = h.slots;
-  m->slot_bytes = h.slot_bytes;
+  m->slots = config.slots;
+  m->slot_bytes = config.slot_bytes;
   return WorkerBoard(m);
 }
 

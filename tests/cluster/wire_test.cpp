@@ -61,8 +61,17 @@ TEST(ClusterWire, BroadcastRefusesEveryTruncationAndTrailingBytes) {
 TEST(ClusterWire, BroadcastRefusesBadVersionCountsAndEmptyFrame) {
   auto buf = broadcast_bytes({}, 0, 0, "42[\"e\"]", {});
   auto bad = buf;
-  bad[0] = std::byte{1};  // version (1: without the ack timeout, before 2026-12-02)
+  bad[0] = std::byte{3};  // version
   EXPECT_FALSE(read_broadcast(bad));
+  // Version 1 (before 2026-12-02: no ack timeout, a 24-byte header), as an emitter of that build
+  // writes it: still read, its timeout none said.
+  auto v1 = buf;
+  v1[0] = std::byte{1};
+  v1.erase(v1.begin() + 24, v1.begin() + 28);
+  auto old = read_broadcast(v1);
+  ASSERT_TRUE(old);
+  EXPECT_EQ(old->frame, "42[\"e\"]");
+  EXPECT_EQ(old->timeout_ms, 0u);
   bad = buf;
   bad[4] = std::byte{0xFF};  // 255 rooms announced, none present
   EXPECT_FALSE(read_broadcast(bad));

@@ -63,7 +63,8 @@ class Bridge : public ::testing::Test {
   redis::Bridge& start_bridge(const std::string& url,
                               redis::FleetMode mode = redis::FleetMode::classic,
                               redis::ShardedSubscription sub = redis::ShardedSubscription::dynamic,
-                              std::size_t max_pending = 10000) {
+                              std::size_t max_pending = 10000,
+                              std::chrono::milliseconds request_timeout = 2s) {
     redis::BridgeOptions o;
     o.ring = ring_;
     o.workers = 1;
@@ -71,7 +72,7 @@ class Bridge : public ::testing::Test {
     o.mode = mode;
     o.subscription = sub;
     o.uid = "bridgeT";
-    o.request_timeout = 2s;
+    o.request_timeout = request_timeout;
     o.max_pending_requests = max_pending;
     bridge_ = std::make_unique<redis::Bridge>(io_, o);
     bridge_->start();
@@ -249,7 +250,9 @@ TEST_F(Bridge, AFleetAnswerToFetchSocketsIsBoundedByTheRing) {
   auto member = client(server.url());  // a Node member: subscribed to the request channel
   member->subscribe("socket.io-request#/#");
   auto pub = client(server.url());  // (its commands: a subscribed connection takes none)
-  start_bridge(server.url());
+  // (The fleet's 2 MB answer must come within the request timeout, under ASan too: 10 s.)
+  start_bridge(server.url(), redis::FleetMode::classic, redis::ShardedSubscription::dynamic, 10000,
+               10s);
   // The bridge counts the answers to expect by NUMSUB of the request channel, less itself.
   ASSERT_TRUE(bridge_subscribed(*pub, false, 2));
   auto reader = shm::RingReader::attach(*segment_, {"test", -1, shm::StartAt::latest});

@@ -520,7 +520,12 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
         json::object{{"id", s.id}, {"rooms", rooms_json(s.rooms)}, {"data", s.data}});
     const auto r = node_.sessions ? node_.sessions->put(key(s.pid), state, connected, window())
                                   : shm::SessionStore::PutStatus::full;
-    if (r == shm::SessionStore::PutStatus::ok) return;
+    if (r == shm::SessionStore::PutStatus::ok) {
+      // (An erase of it still queued from an earlier failed save must not remove this one — or
+      // another worker's, saved after it for the same pid.)
+      if (!node_.forget_later.empty()) std::erase(node_.forget_later, key(s.pid));
+      return;
+    }
     ++node_.stats.sessions_not_saved;
     // No older state of it may stay either (one saved before its rooms outgrew a slot, or in a
     // slot the put could not lock): a recovery would restore that and call itself a success.

@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <optional>
 #include <stdexcept>
 
 #include "shmio/cluster/wire.hpp"
@@ -24,11 +25,22 @@ struct Emitter::Impl {
   std::optional<std::string> attach() {
     writer.reset();  // (the writer before the segment it points into)
     segment.reset();
-    auto seg = shm::Segment::attach(
-        ring, prefault ? shm::AttachMode::read_write : shm::AttachMode::read_write_lazy);
-    if (!seg) return "cannot attach ring '" + ring + "': " + seg.error().message;
-    if (::stat(path.c_str(), &at_attach) != 0) at_attach = {};
-    segment.emplace(std::move(seg.value()));
+    // The file's identity before and after the attach, the same: the mapping is that file's (a
+    // ring replaced in between would leave this emitter on the removed one, its identity the new
+    // one's). Different: replaced meanwhile, attached again.
+    struct stat before {};
+    std::optional<shm::Segment> seg_ok;
+    for (int tries = 0; tries < 3 && !seg_ok; ++tries) {
+      if (::stat(path.c_str(), &before) != 0) before = {};
+      auto seg = shm::Segment::attach(
+          ring, prefault ? shm::AttachMode::read_write : shm::AttachMode::read_write_lazy);
+      if (!seg) return "cannot attach ring '" + ring + "': " + seg.error().message;
+      if (::stat(path.c_str(), &at_attach) != 0) at_attach = {};
+      if (at_attach.st_ino == before.st_ino && at_attach.st_dev == before.st_dev)
+        seg_ok.emplace(std::move(seg.value()));
+    }
+    if (!seg_ok) return "the ring '" + ring + "' was replaced while attaching, three times";
+    segment.emplace(std::move(*seg_ok));
     auto w = shm::RingWriter::attach(*segment, {label, -1});
     if (!w) {
       segment.reset();

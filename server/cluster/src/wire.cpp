@@ -164,7 +164,10 @@ std::size_t write_broadcast(std::span<std::byte> out, std::string_view nsp,
 std::optional<BroadcastView> read_broadcast(std::span<const std::byte> in) {
   Cursor c{in.data(), in.data() + in.size()};
   BroadcastView v;
-  if (c.get<std::uint8_t>() != 2) return std::nullopt;
+  // (Version 1, before 2026-12-02, had no ack timeout: what an emitter of the build before writes
+  // is still read, its timeout none said.)
+  const auto version = c.get<std::uint8_t>();
+  if (version != 1 && version != 2) return std::nullopt;
   v.flags = c.get<std::uint8_t>();
   const auto nsp_len = c.get<std::uint16_t>();
   const auto n_rooms = c.get<std::uint16_t>();
@@ -172,7 +175,7 @@ std::optional<BroadcastView> read_broadcast(std::span<const std::byte> in) {
   const auto n_att = c.get<std::uint32_t>();
   const auto frame_len = c.get<std::uint32_t>();
   v.ack_id = c.get<std::uint64_t>();
-  v.timeout_ms = c.get<std::uint32_t>();
+  v.timeout_ms = version == 2 ? c.get<std::uint32_t>() : 0;
   if (!c.ok) return std::nullopt;
   v.nsp = c.bytes(nsp_len);
   // Each room takes at least its 2-byte length: a count the bytes cannot hold is refused before

@@ -176,6 +176,12 @@ struct Bridge::Impl {
     Clock::time_point deadline;
   };
   std::unordered_map<std::string, Outgoing> outgoing;
+  // Of those two, the broadcasts whose counts were sent and whose acks are relayed until their
+  // requester's timeout (up to kMaxAckWait): not counted against max_pending_requests, which
+  // bounds requests still waiting for answers (a minute-long ack wait at a few hundred broadcasts
+  // a second would fill it and refuse every other request); bounded by it on their own (past it a
+  // broadcast's acks after its count are not relayed, said as a refusal).
+  std::size_t relaying_in = 0, relaying_out = 0;
 
   // ------------------------------------------------------------------------------------------
   bool sharded() const { return options.mode == FleetMode::sharded; }
@@ -617,7 +623,7 @@ struct Bridge::Impl {
       finish_outgoing(o);
       return;
     }
-    if (outgoing.size() >= options.max_pending_requests) {  // the bound: no fleet answers
+    if (outgoing.size() - relaying_out >= options.max_pending_requests) {  // the bound
       refused("a worker's request to the fleet");
       o.expected = 0;
       finish_outgoing(o);
@@ -650,11 +656,16 @@ struct Bridge::Impl {
     Outgoing& o = it->second;
     if (o.counted || !o.expected || o.answers < *o.expected) return;
     finish_outgoing(o);
-    // A broadcast's acks keep coming after the counts: relayed until its deadline.
-    if (o.type == fleet::ClassicRequestType::broadcast)
+    // A broadcast's acks keep coming after the counts: relayed until its deadline (within the
+    // relays' own bound).
+    if (o.type == fleet::ClassicRequestType::broadcast &&
+        relaying_out < options.max_pending_requests) {
       o.counted = true;
-    else
+      ++relaying_out;
+    } else {
+      if (o.type == fleet::ClassicRequestType::broadcast) refused("relaying a broadcast's acks");
       outgoing.erase(it);
+    }
   }
   // What the worker gets from the bridge once the fleet answered (or the timeout came).
   void finish_outgoing(Outgoing& o) {
@@ -1012,7 +1023,7 @@ struct Bridge::Impl {
     const bool answered = r->type == T::all_rooms || r->type == T::remote_fetch ||
                           r->type == T::broadcast ||
                           (r->type == T::server_side_emit && !r->request_id.empty());
-    if (answered && incoming.size() >= options.max_pending_requests)
+    if (answered && incoming.size() - relaying_in >= options.max_pending_requests)
       return refused("a request of the fleet");  // its requester times out, as with a dead member
     json::object body{{"nsp", nsp}, {"fleet", true}};
     switch (r->type) {
@@ -1153,7 +1164,12 @@ struct Bridge::Impl {
       Incoming& in = it->second;
       const bool late = now >= in.deadline;
       if (in.counted) {  // a broadcast's acks, relayed until its deadline
-        it = late ? incoming.erase(it) : std::next(it);
+        if (!late) {
+          ++it;
+          continue;
+        }
+        --relaying_in;
+        it = incoming.erase(it);
         continue;
       }
       if (check_liveness) std::erase_if(in.waiting, [this](const Member& m) { return !alive(m); });
@@ -1177,11 +1193,13 @@ struct Bridge::Impl {
           break;
         case T::broadcast:
           respond(in, MessageType::broadcast_client_count, in.client_count);
-          if (!late) {
+          if (!late && relaying_in < options.max_pending_requests) {
             in.counted = true;
+            ++relaying_in;
             ++it;
             continue;
           }
+          if (!late) refused("relaying a broadcast's acks");
           break;
         default:
           break;
@@ -1196,6 +1214,8 @@ struct Bridge::Impl {
       if (!it->second.counted) {
         ++stats.request_timeouts;
         finish_outgoing(it->second);
+      } else {
+        --relaying_out;
       }
       it = outgoing.erase(it);
     }

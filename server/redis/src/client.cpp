@@ -2,6 +2,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include <algorithm>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/generic/stream_protocol.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -244,6 +245,7 @@ struct Client::Impl {
   bool started = false, stopped = false, up = false, writing = false;
   std::chrono::milliseconds backoff{0};
   std::chrono::steady_clock::time_point up_since{};  // the connection's (connected())
+  std::size_t rounds = 0;        // connection attempts by host name (connect_each's first address)
   std::uint64_t generation = 0;  // of the connection: handlers of an old one do nothing
   struct Command {
     std::string bytes;
@@ -577,6 +579,10 @@ void connect(const std::shared_ptr<Client>& c, Client::Impl& m) {
           return lost(c, m, "resolve " + m.url.host + ": " + (ec ? ec.message() : "no address"));
         std::vector<net::ip::tcp::endpoint> eps;
         for (const auto& r : results) eps.push_back(r.endpoint());
+        // Each attempt starts one address further on: an address that drops packets takes the
+        // whole connect_timeout, and the next attempt must not start with it again.
+        std::rotate(eps.begin(), eps.begin() + static_cast<std::ptrdiff_t>(m.rounds++ % eps.size()),
+                    eps.end());
         connect_each(c, m, gen, std::make_shared<const std::vector<net::ip::tcp::endpoint>>(eps), 0,
                      {});
       });

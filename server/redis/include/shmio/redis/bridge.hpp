@@ -55,13 +55,16 @@ struct BridgeOptions {
   // worker's ring (`ring`.w<i>, i < workers), and still writes into the shared one.
   bool ring_per_worker = false;
   // How long a request waits for the fleet's (or the workers') answers (the Node adapter's
-  // requestsTimeout, 5 s by default).
+  // requestsTimeout, 5 s by default). A broadcast with acks waits as long as its requester's own
+  // timeout says instead (flags.timeout; at most 10 minutes).
   std::chrono::milliseconds request_timeout{5000};
   // Requests waiting for answers, in each direction (the fleet's for the workers, the workers'
   // to the fleet), at most. Reason: a member that floods requests must not grow the bridge's
   // memory; 10,000 is far above what 5 s of ordinary traffic holds. When hit: a fleet request is
   // dropped (its requester times out, as with a member that died), a worker's completes at once
-  // with no fleet answers; both counted (shmio_redis_requests_refused_total) and said.
+  // with no fleet answers; both counted (shmio_redis_requests_refused_total) and said. Broadcasts
+  // whose counts were sent and whose acks are still relayed are bounded by it apart (past it,
+  // a broadcast's acks after its count are not relayed; counted and said the same way).
   std::size_t max_pending_requests = 10000;
   std::string uid;  // this host's id in the fleet; "" picks 6 random characters (as uid2(6))
 };

@@ -711,6 +711,16 @@ TEST(ClusterEmitter, ARingReplacedUnderAnEmitterIsAttachedAgainAndARemovedOneRef
     if (auto b = cluster::read_broadcast(v.payload)) frames.emplace_back(b->frame);
   });
   EXPECT_EQ(frames, std::vector<std::string>{R"(42["two"])"}) << "into the new ring";
+  // A reserved event name: refused with false (the header's promise), nothing written; "chat" is
+  // "/chat", as io.of() has it.
+  EXPECT_FALSE(em.emit("connect"));
+  EXPECT_NE(em.last_error().find("reserved"), std::string::npos) << em.last_error();
+  ASSERT_TRUE(em.of("chat").emit("four")) << em.last_error();
+  std::vector<std::string> nsps;
+  reader->poll([&](const shm::RecordView& v) {
+    if (auto b = cluster::read_broadcast(v.payload)) nsps.emplace_back(b->nsp);
+  });
+  EXPECT_EQ(nsps, std::vector<std::string>{"/chat"});
   ASSERT_TRUE(shm::Segment::remove(name));
   EXPECT_FALSE(em.emit("three"));
   EXPECT_NE(em.last_error().find("removed or replaced"), std::string::npos) << em.last_error();

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -127,10 +129,14 @@ int g_real_stderr = -1;
 
 // The thread route_stderr() started, and in which process (a forked worker starts its own; the
 // copy of its parent's it inherits names no thread of its own). Never destroyed: a thread of a
-// process that exits without finish_stderr() (the supervisor's, a single process's) runs to the
-// end as a detached one did.
+// process that exits without finish_stderr() (the supervisor's) runs to the end as a detached
+// one did.
 std::thread* g_stderr_thread = nullptr;
 pid_t g_stderr_pid = 0;
+// Set by finish_stderr(): the thread ends once the pipe has been quiet for 100 ms, EOF or not
+// (a child the app started may hold the pipe's write end, inherited as its stderr: waiting for
+// EOF, the process never exited).
+std::atomic<bool> g_stderr_finishing{false};
 
 // Every line this process writes to stderr goes through a pipe to a thread that hands it to
 // `log` (or, without one, writes "[wI] line" to the real stderr).
@@ -157,6 +163,13 @@ void route_stderr(int worker, const std::function<void(int, std::string_view)>& 
     std::string line;
     char buf[4096];
     for (;;) {
+      pollfd p{in, POLLIN, 0};
+      const int ready = ::poll(&p, 1, 100);
+      if (ready < 0 && errno == EINTR) continue;
+      if (ready == 0) {
+        if (g_stderr_finishing.load()) return;
+        continue;
+      }
       const ssize_t n = ::read(in, buf, sizeof buf);
       if (n <= 0) return;
       for (ssize_t i = 0; i < n; ++i) {
@@ -184,6 +197,7 @@ void finish_stderr() {
   if (g_stderr_thread == nullptr || g_stderr_pid != ::getpid()) return;
   std::fflush(stderr);
   ::dup2(g_real_stderr, 2);
+  g_stderr_finishing = true;
   g_stderr_thread->join();
 }
 
@@ -448,7 +462,10 @@ int serve_one(const ServeOptions& cfg, const Setup& setup, const cluster::Worker
   }
   // (SIGHUP too, as the supervisor takes it: a terminal's hang-up reaches every process of the
   // group, and its default action ended a worker, or a single process, without its drain.)
-  boost::asio::signal_set signals(io_ctx, SIGINT, SIGTERM, SIGHUP);
+  // A process started with SIGHUP ignored (nohup) keeps ignoring it.
+  boost::asio::signal_set signals(io_ctx, SIGINT, SIGTERM);
+  if (struct sigaction hup{}; ::sigaction(SIGHUP, nullptr, &hup) == 0 && hup.sa_handler != SIG_IGN)
+    signals.add(SIGHUP);
   // On SIGINT/SIGTERM/SIGHUP every client gets "server shutting down"; the close packets are
   // written before the loop stops (a short, bounded grace period).
   boost::asio::steady_timer grace(io_ctx);

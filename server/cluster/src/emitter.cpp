@@ -109,6 +109,10 @@ bool Emitter::publish_broadcast(const std::string& nsp, const sio::BroadcastOpti
 }
 
 bool EmitOperator::emit(const std::string& event, sio::Args args) const {
+  if (sio::is_reserved_event(event)) {  // (false, as the header promises for a refusal)
+    em_->error_ = "\"" + event + "\" is a reserved event name";
+    return false;
+  }
   return em_->publish_broadcast(nsp_, opts_, sio::event_packet(nsp_, event, std::move(args)));
 }
 

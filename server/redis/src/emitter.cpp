@@ -73,6 +73,10 @@ bool Emitter::publish(const std::string& channel, const std::string& payload) {
 }
 
 bool EmitOperator::emit(const std::string& event, sio::Args args) const {
+  if (sio::is_reserved_event(event)) {  // (false, as the header promises for a refusal)
+    em_->error_ = "\"" + event + "\" is a reserved event name";
+    return false;
+  }
   const sio::Packet p = sio::event_packet(nsp_, event, std::move(args));
   const auto ch = fleet::classic_channels(em_->key(), nsp_);
   return em_->publish(ch.publish_channel(opts_),

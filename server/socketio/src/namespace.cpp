@@ -7,6 +7,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/json/serialize.hpp>
 #include <cstdio>
+#include <tuple>
 
 #include "client.hpp"
 #include "detail.hpp"
@@ -45,7 +46,15 @@ void Namespace::abandon(const SocketPtr& s) {
 void Namespace::connect(const std::shared_ptr<Client>& client, json::object auth) {
   const auto& recovery = server_->options().connection_state_recovery;
   if (recovery && restore(client, auth) && recovery->skip_middlewares) return;
-  if (!server_->open(client.get())) return;  // closed meanwhile (restore may drain the ring)
+  if (!server_->open(client.get())) {  // closed meanwhile (restore may drain the ring)
+    // (Its restored socket must not wait, keyed by this Client's address, for another Client
+    // allocated there later, which would then take this session's id, rooms and data.)
+    if (auto it = restoring_.find(client.get()); it != restoring_.end()) {
+      abandon(it->second);
+      restoring_.erase(it);
+    }
+    return;
+  }
   // (The auth keeps recovery's pid and offset, as socket.io's handshake does: an app may read
   // them, and with recovery off they are the app's own fields.)
   SocketPtr s;
@@ -171,9 +180,7 @@ bool Namespace::restore(const std::shared_ptr<Client>& client, const json::objec
       adapter_->take_session(std::string(pid->get_string()), std::string(offset->get_string()));
   if (!session || sockets_.count(session->id) != 0) return false;
   Handshake hs;
-  hs.auth = auth;
-  hs.auth.erase("pid");
-  hs.auth.erase("offset");
+  hs.auth = auth;  // (whole, as for a fresh socket)
   hs.request = client->conn()->shared_request();
   hs.issued_ms = now_ms();
   auto s = std::make_shared<Socket>(*this, client, session->id, std::move(hs), session->pid);
@@ -247,7 +254,8 @@ std::size_t Namespace::deliver_local_with_ack(const EncodedPacket& p, const Broa
     // timeout are swept whenever the map reaches a power of two from 16 on (so a sweep's cost
     // is spread over the inserts before it; before 2026-12-02 such entries stayed until 1,024
     // of them, about 200 KB per silent socket, and each insert then scanned them all); and past
-    // 1024 still pending, the one due first goes, its requester told it is lost.
+    // 1024 still pending, the one due first goes, its on_lost called (in one process its
+    // requester is told; a cluster's requester on another worker learns nothing of it).
     if (const std::size_t size = acks.size(); size >= 16 && (size & (size - 1)) == 0)
       std::erase_if(acks,
                     [now](const auto& a) { return !a.second->timer && a.second->deadline <= now; });
@@ -255,8 +263,9 @@ std::size_t Namespace::deliver_local_with_ack(const EncodedPacket& p, const Broa
       auto first = acks.end();
       for (auto a = acks.begin(); a != acks.end(); ++a)
         if (!a->second->timer &&
-            (first == acks.end() || a->second->deadline < first->second->deadline))
-          first = a;
+            (first == acks.end() || std::tie(a->second->deadline, a->first) <
+                                        std::tie(first->second->deadline, first->first)))
+          first = a;  // (due first; among those of no timeout said, the oldest id)
       if (first != acks.end()) {
         // (Told after this turn: its requester's callback may disconnect this very socket.)
         net::post(server_->io(), [lost = std::move(first->second)] {

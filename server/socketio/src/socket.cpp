@@ -143,7 +143,12 @@ bool Socket::Emitter::dropped() const noexcept {
   return !s_->connected_ ||
          (volatile_flag_ && (s_->conn_raw_ == nullptr || !s_->conn_raw_->writable()));
 }
+// (A reserved event name throws before anything is told or sent, connected or not: event_packet.)
+static void refuse_reserved(const std::string& event) {
+  if (is_reserved_event(event)) (void)event_packet({}, event, {});
+}
 bool Socket::Emitter::emit(const std::string& event, Args args) const {
+  refuse_reserved(event);
   if (dropped()) return false;
   s_->notify_outgoing(event, args);
   s_->send_packet(event_packet(s_->nsp_->name(), event, std::move(args)), compress_);
@@ -152,6 +157,7 @@ bool Socket::Emitter::emit(const std::string& event, Args args) const {
 bool Socket::Emitter::emit_with_ack(
     const std::string& event, Args args,
     std::function<void(std::optional<std::string>, Args)> callback) const {
+  refuse_reserved(event);
   if (dropped()) return false;
   s_->notify_outgoing(event, args);
   return s_->emit_packet(event_packet(s_->nsp_->name(), event, std::move(args)), timeout_,
@@ -186,6 +192,7 @@ void Socket::send_packet(Packet p, bool compress) {
 }
 
 bool Socket::emit(const std::string& event, Args args) {
+  refuse_reserved(event);
   if (!connected_) return false;
   notify_outgoing(event, args);
   send_packet(event_packet(nsp_->name(), event, std::move(args)));
@@ -194,6 +201,7 @@ bool Socket::emit(const std::string& event, Args args) {
 
 bool Socket::emit_with_ack(const std::string& event, Args args, std::chrono::milliseconds timeout,
                            std::function<void(std::optional<std::string>, Args)> callback) {
+  refuse_reserved(event);
   if (!connected_) return false;
   notify_outgoing(event, args);
   return emit_packet(event_packet(nsp_->name(), event, std::move(args)), timeout,
@@ -402,7 +410,6 @@ void Socket::run_handlers(const std::string& event, Args args, Ack ack) {
 void Socket::closed(const std::string& reason) {
   if (!connected_) return;
   connected_ = false;
-  gone_ = true;
   auto self = shared_from_this();
   // Pending emit_with_ack callbacks learn that no ack will come.
   decltype(Extras::acks) pending_acks;
@@ -426,6 +433,9 @@ void Socket::closed(const std::string& reason) {
                                                      "server shutting down", "forced server close"};
   if (!pid_.empty() && kRecoverable.count(reason) != 0) nsp_->persist(*this);
   if (!pid_.empty() && kRecoverable.count(reason) == 0) nsp_->adapter().forget_session(pid_);
+  // (Only now: a room a "disconnecting" handler joins is kept until here and saved for recovery,
+  // as in socket.io.)
+  gone_ = true;
   nsp_->adapter().del_all(id_);
   nsp_->remove(id_);
   // Handlers often capture their socket: dropping them (after on_disconnect) breaks those cycles.

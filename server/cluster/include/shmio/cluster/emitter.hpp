@@ -26,7 +26,10 @@ class Emitter;
 template <class Derived>
 class EmitTargets {
  public:
-  explicit EmitTargets(std::string nsp) : nsp_(std::move(nsp)) {}
+  // ("chat" is "/chat", as io.of() has it.)
+  explicit EmitTargets(std::string nsp) : nsp_(std::move(nsp)) {
+    if (nsp_.empty() || nsp_[0] != '/') nsp_.insert(nsp_.begin(), '/');
+  }
   Derived to(const socketio::Room& room) && {
     opts_.rooms.insert(room);
     return std::move(static_cast<Derived&>(*this));

@@ -56,6 +56,7 @@ class Emitter {
   bool publish(const std::string& channel, const std::string& payload);
 
  private:
+  friend class EmitOperator;  // (its refusals set last_error)
   struct Impl;
   std::unique_ptr<Impl> impl_;
   std::string key_;

@@ -302,8 +302,8 @@ class InMemoryAdapter : public Adapter {
   std::unordered_map<std::string, Saved> saved_;
   // Each save's (time, pid), oldest first (times are taken in order): expiry pops the front, not a
   // walk over every session (a mass disconnect saved N sessions, each save walking them all:
-  // quadratic, 97 s for 50,000 on the dev VM). An entry whose pid was saved again later is stale
-  // (its time is not the session's) and just dropped.
+  // quadratic, 34.7 s for 50,000 saves on the dev VM; docs/server.md). An entry whose pid was saved
+  // again later is stale (its time is not the session's) and just dropped.
   std::deque<std::pair<std::chrono::steady_clock::time_point, std::string>> saved_order_;
   std::string offset_prefix_;  // offsets are unique to this adapter instance
   std::uint64_t next_offset_ = 0;

@@ -100,7 +100,9 @@ class Server {
 
   Namespace& of(const std::string& name);
   // Dynamic namespaces: a CONNECT to an unknown name matching the predicate creates it, and
-  // `setup` prepares it (middleware, connection handlers) before the socket connects.
+  // `setup` prepares it (middleware, connection handlers) before the socket connects. A setup
+  // that throws leaves no namespace (the client is closed; the next CONNECT runs it again): the
+  // Namespace& it and the new-namespace handlers were given is then gone — keep it nowhere.
   void of(std::function<bool(const std::string&)> predicate, std::function<void(Namespace&)> setup);
   Namespace* find(const std::string& name);
   // The names of the namespaces this server has now (static ones, and dynamic ones created).

@@ -62,8 +62,9 @@ class Socket : public std::enable_shared_from_this<Socket> {
   // For adapters: the data as last reached has been saved.
   void data_saved() noexcept { data_touched_ = false; }
   bool connected() const noexcept { return connected_; }
-  // Acks this socket's client still owes: its own emits' with a callback, and broadcasts' with
-  // acks (those past their requester's timeout are swept as more come; at most 1,024 kept).
+  // Acks this socket's client still owes: its own emits' with a callback (each until its
+  // timeout), and broadcasts' with acks (those past their requester's timeout swept as more come;
+  // at most 1,024 of these kept).
   std::size_t pending_acks() const noexcept { return x_ ? x_->acks.size() : 0; }
   std::set<Room> rooms() const;
   // True if this socket was restored by connection state recovery (same id, rooms, data).

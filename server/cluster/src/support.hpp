@@ -132,17 +132,19 @@ inline std::optional<TakenBroadcast> take_broadcast(std::span<const std::byte> r
                                                     bool* added = nullptr) {
   auto b = read_broadcast(record);
   if (!b) return std::nullopt;
-  if (added != nullptr) *added = false;
-  if (offset_digits > 0 && wants_offset(*b)) {
-    TakenBroadcast t;
-    t.nsp = std::string(b->nsp);
-    for (auto r : b->rooms) t.opts.rooms.emplace(r);
-    for (auto r : b->except) t.opts.except.emplace(r);
-    t.flags = static_cast<std::uint8_t>(b->flags | kFlagOffset);
-    t.opts.flags.volatile_ = false;
-    t.opts.flags.compress = (b->flags & kFlagCompress) != 0;
-    t.ack_id = b->ack_id;
-    const bool compress = t.opts.flags.compress;
+  const bool add = offset_digits > 0 && wants_offset(*b);
+  if (added != nullptr) *added = add;
+  TakenBroadcast t;
+  t.nsp = std::string(b->nsp);
+  for (auto r : b->rooms) t.opts.rooms.emplace(r);
+  for (auto r : b->except) t.opts.except.emplace(r);
+  t.flags = add ? static_cast<std::uint8_t>(b->flags | kFlagOffset) : b->flags;
+  t.opts.flags.volatile_ = (b->flags & kFlagVolatile) != 0;
+  t.opts.flags.compress = (b->flags & kFlagCompress) != 0;
+  t.ack_id = b->ack_id;
+  t.opts.flags.timeout_ms = b->timeout_ms;  // (with acks: how long each socket's entry is kept)
+  const bool compress = t.opts.flags.compress;
+  if (add) {
     const std::string_view f = b->frame;
     t.packet.frame = engineio::Frame::build(
         engineio::Frame::Kind::text, f.size() + 3 + offset_digits,
@@ -158,22 +160,9 @@ inline std::optional<TakenBroadcast> take_broadcast(std::span<const std::byte> r
           *d = ']';
         },
         compress);
-    for (auto a : b->attachments)
-      t.packet.attachments.push_back(copy_out(engineio::Frame::Kind::binary, a, compress));
-    if (added != nullptr) *added = true;
-    return t;
+  } else {
+    t.packet.frame = copy_out(engineio::Frame::Kind::text, b->frame, compress);
   }
-  TakenBroadcast t;
-  t.nsp = std::string(b->nsp);
-  for (auto r : b->rooms) t.opts.rooms.emplace(r);
-  for (auto r : b->except) t.opts.except.emplace(r);
-  t.flags = b->flags;
-  t.opts.flags.volatile_ = (b->flags & kFlagVolatile) != 0;
-  t.opts.flags.compress = (b->flags & kFlagCompress) != 0;
-  t.ack_id = b->ack_id;
-  t.opts.flags.timeout_ms = b->timeout_ms;  // (with acks: how long each socket's entry is kept)
-  const bool compress = t.opts.flags.compress;
-  t.packet.frame = copy_out(engineio::Frame::Kind::text, b->frame, compress);
   for (auto a : b->attachments)
     t.packet.attachments.push_back(copy_out(engineio::Frame::Kind::binary, a, compress));
   return t;

@@ -305,11 +305,15 @@ std::string encode(const Packet& p) {
   return out;
 }
 
-Packet event_packet(const std::string& nsp, const std::string& event, Args args) {
+void check_event_name(const std::string& name) {
   // As socket.io's emit: a client refuses such a packet and closes its connection (and, its
   // reconnection coming back to the same handler, in a loop); found in review, 2026-12-02.
-  if (is_reserved_event(event))
-    throw std::invalid_argument("\"" + event + "\" is a reserved event name");
+  if (is_reserved_event(name))
+    throw std::invalid_argument("\"" + name + "\" is a reserved event name");
+}
+
+Packet event_packet(const std::string& nsp, const std::string& event, Args args) {
+  check_event_name(event);
   Packet p;
   p.type = args.binaries.empty() ? PacketType::event : PacketType::binary_event;
   p.nsp = nsp;

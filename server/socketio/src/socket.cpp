@@ -143,12 +143,10 @@ bool Socket::Emitter::dropped() const noexcept {
   return !s_->connected_ ||
          (volatile_flag_ && (s_->conn_raw_ == nullptr || !s_->conn_raw_->writable()));
 }
-// (A reserved event name throws before anything is told or sent, connected or not: event_packet.)
-static void refuse_reserved(const std::string& event) {
-  if (is_reserved_event(event)) (void)event_packet({}, event, {});
-}
+// (A reserved event name throws before anything is told or sent, connected or not:
+// check_event_name below, before the listeners; event_packet checks again, for every other path.)
 bool Socket::Emitter::emit(const std::string& event, Args args) const {
-  refuse_reserved(event);
+  check_event_name(event);
   if (dropped()) return false;
   s_->notify_outgoing(event, args);
   s_->send_packet(event_packet(s_->nsp_->name(), event, std::move(args)), compress_);
@@ -157,7 +155,7 @@ bool Socket::Emitter::emit(const std::string& event, Args args) const {
 bool Socket::Emitter::emit_with_ack(
     const std::string& event, Args args,
     std::function<void(std::optional<std::string>, Args)> callback) const {
-  refuse_reserved(event);
+  check_event_name(event);
   if (dropped()) return false;
   s_->notify_outgoing(event, args);
   return s_->emit_packet(event_packet(s_->nsp_->name(), event, std::move(args)), timeout_,
@@ -192,7 +190,7 @@ void Socket::send_packet(Packet p, bool compress) {
 }
 
 bool Socket::emit(const std::string& event, Args args) {
-  refuse_reserved(event);
+  check_event_name(event);
   if (!connected_) return false;
   notify_outgoing(event, args);
   send_packet(event_packet(nsp_->name(), event, std::move(args)));
@@ -201,7 +199,7 @@ bool Socket::emit(const std::string& event, Args args) {
 
 bool Socket::emit_with_ack(const std::string& event, Args args, std::chrono::milliseconds timeout,
                            std::function<void(std::optional<std::string>, Args)> callback) {
-  refuse_reserved(event);
+  check_event_name(event);
   if (!connected_) return false;
   notify_outgoing(event, args);
   return emit_packet(event_packet(nsp_->name(), event, std::move(args)), timeout,

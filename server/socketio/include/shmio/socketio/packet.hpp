@@ -67,6 +67,8 @@ const char* to_string(DecodeError e) noexcept;
 
 // Event names the protocol reserves; an EVENT may not use them.
 bool is_reserved_event(std::string_view name) noexcept;
+// Throws std::invalid_argument for a reserved event name (what socket.io's emit throws).
+void check_event_name(const std::string& name);
 
 struct DecoderLimits {
   // Attachments one packet may announce. socket.io's parser has no limit of its own; ours bounds

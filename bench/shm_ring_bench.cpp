@@ -71,6 +71,8 @@
 //   base_pingpong                  a cache line bounced between two processes: latency floor.
 //   base_clock_read                one CLOCK_MONOTONIC read (about one is inside each one-way).
 //   base_oneway_line               ring_latency/busy's paced, clocked message through one line.
+//   base_moodycamel_latency/busy   the same message through moodycamel (two threads, 64 B items):
+//                                  the throughput baseline's one-way p50 beside the ring's.
 //   base_memcpy/<what>             memcpy bandwidth: throughput floor.
 //
 // Every multi-process benchmark creates its segment in the parent, forks its children (which
@@ -1210,6 +1212,103 @@ void BM_MoodycamelRead(benchmark::State& state) {
   });
 }
 
+// base_moodycamel_latency/busy: ring_latency/busy's message through moodycamel, the throughput
+// baseline, between two threads of one process pinned as the ring's processes are. The same
+// pacing, clocks and idle pause: the producer stamps the time into a 64-byte item and enqueues it
+// (a ProducerToken); the consumer spins on try_dequeue (a ConsumerToken) and stamps on arrival.
+// What the baseline's structure (an index line and the item's line, as the ring's seal and
+// payload) allows for the same one-way message: the anchor beside ring_latency/busy's ratio to the
+// ping-pong.
+void BM_MoodycamelLatency(benchmark::State& state, LatencyConfig cfg) {
+  guarded(state, [&] {
+    const std::uint64_t total = cfg.warmup + cfg.samples;
+    std::vector<std::uint64_t> samples(total), publish_ns(total);
+    std::vector<std::uint64_t> sorted, publish_sorted;
+    const bool shared_cpu = sb::oversubscribed(2);
+    for (auto _ : state) {
+      std::fill(samples.begin(), samples.end(), kNoSample);
+      moodycamel::ConcurrentQueue<Item64> queue(kMiB / sizeof(Item64));
+      std::atomic<int> ready{0};
+      std::atomic<bool> go{false}, failed{false}, stalled{false};
+      std::uint64_t bad = 0;
+      std::thread producer([&] {
+        sb::pin_to_cpu(sb::cpu_for(0));
+        moodycamel::ProducerToken token(queue);
+        ready.fetch_add(1);
+        while (!go.load(std::memory_order_acquire)) shmio::shm::core::cpu_relax();
+        Pacer pacer(cfg.interval_ns, shared_cpu);
+        Item64 item{};
+        for (std::uint64_t seq = 0; seq < total && !stalled.load(std::memory_order_relaxed);
+             ++seq) {
+          pacer.wait_turn();
+          const std::uint64_t sent = sb::now_ns();
+          item.seq = seq;
+          std::memcpy(item.rest, &sent, sizeof sent);
+          if (!queue.enqueue(token, item)) {
+            failed.store(true);
+            return;
+          }
+          publish_ns[seq] = sb::now_ns() - sent;
+        }
+      });
+      std::thread consumer([&] {
+        sb::pin_to_cpu(sb::cpu_for(1));
+        moodycamel::ConsumerToken token(queue);
+        IdleSpinner spinner(shared_cpu);
+        Watchdog watchdog;
+        ready.fetch_add(1);
+        while (!go.load(std::memory_order_acquire)) shmio::shm::core::cpu_relax();
+        Item64 item{};
+        for (std::uint64_t received = 0; received < total;) {
+          if (!queue.try_dequeue(token, item)) {
+            if (failed.load(std::memory_order_relaxed)) return;
+            spinner.idle();
+            if (!watchdog.tick(received)) {
+              stalled.store(true);
+              return;
+            }
+            continue;
+          }
+          const std::uint64_t now = sb::now_ns();
+          std::uint64_t sent = 0;
+          std::memcpy(&sent, item.rest, sizeof sent);
+          if (item.seq == received && now >= sent) {
+            samples[item.seq] = now - sent;
+          } else {
+            ++bad;
+          }
+          ++received;
+        }
+      });
+      while (ready.load() < 2) std::this_thread::yield();
+      go.store(true, std::memory_order_release);
+      producer.join();
+      consumer.join();
+      if (failed.load() || stalled.load() || bad != 0) {
+        state.SkipWithError(failed.load()    ? "enqueue failed"
+                            : stalled.load() ? "no progress for 20 s"
+                                             : "items out of order");
+        break;
+      }
+      sorted.clear();
+      for (std::uint64_t i = cfg.warmup; i < total; ++i)
+        if (samples[i] != kNoSample) sorted.push_back(samples[i]);
+      std::sort(sorted.begin(), sorted.end());
+      publish_sorted.assign(publish_ns.begin() + static_cast<std::ptrdiff_t>(cfg.warmup),
+                            publish_ns.end());
+      std::sort(publish_sorted.begin(), publish_sorted.end());
+      state.SetIterationTime(sb::percentile(sorted, 50) / 1e9);
+    }
+    if (state.error_occurred()) return;
+    state.counters["p50_ns"] = sb::percentile(sorted, 50);
+    state.counters["p90_ns"] = sb::percentile(sorted, 90);
+    state.counters["p99_ns"] = sb::percentile(sorted, 99);
+    state.counters["publish_p50_ns"] = sb::percentile(publish_sorted, 50);
+    state.counters["samples"] = static_cast<double>(sorted.size());
+    state.SetLabel(sharing_label(2, "threads"));
+  });
+}
+
 // ---------------------------------------------------------------------------------------------
 // Baseline: boost::interprocess::message_queue, one producer process -> one consumer process.
 
@@ -1619,6 +1718,14 @@ void print_ratios(std::FILE* out, const CapturingReporter& r) {
               "through one shared line (its floor measured the same way):",
               busy, {"one line", "base_oneway_line", "p50_ns"}, fmt_ns);
   print_ratio(out, r,
+              "one-way latency p50, the same paced, clocked 64 B message through moodycamel "
+              "(threads, busy try_dequeue) vs cache-line ping-pong, then the ring's busy reader "
+              "and the exclusive ring's vs it:",
+              {"moodycamel", "base_moodycamel_latency/busy", "p50_ns"}, pingpong, fmt_ns);
+  print_ratio(out, r, "", busy, {"moodycamel", "base_moodycamel_latency/busy", "p50_ns"}, fmt_ns);
+  print_ratio(out, r, "", {"ring(busy, exclusive)", "ring_latency/busy/exclusive", "p50_ns"},
+              {"moodycamel", "base_moodycamel_latency/busy", "p50_ns"}, fmt_ns);
+  print_ratio(out, r,
               "one-way latency p50 measured as the ping-pong is (batches of round trips, no clock "
               "per message), ring one per direction vs cache-line ping-pong:",
               {"ring(2 rings)", "ring_pingpong/64B/two_rings", "oneway_p50_ns"}, pingpong, fmt_ns);
@@ -2015,6 +2122,12 @@ void register_benchmarks() {
       ->Unit(benchmark::kMillisecond);
   benchmark::RegisterBenchmark("base_store_rmw2/80B/buf=256KiB", BM_StoreRmw2)->MinTime(min_time);
   benchmark::RegisterBenchmark("base_oneway_line", BM_OneWayLine,
+                               LatencyConfig{false, scaled<std::uint64_t>(1'000, 200),
+                                             scaled<std::uint64_t>(20'000, 2'000), 50'000})
+      ->Iterations(1)
+      ->UseManualTime()
+      ->Unit(benchmark::kNanosecond);
+  benchmark::RegisterBenchmark("base_moodycamel_latency/busy", BM_MoodycamelLatency,
                                LatencyConfig{false, scaled<std::uint64_t>(1'000, 200),
                                              scaled<std::uint64_t>(20'000, 2'000), 50'000})
       ->Iterations(1)

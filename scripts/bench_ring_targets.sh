@@ -2,8 +2,8 @@
 # Issue 14's ratio targets, measured as pairs: each run of shm_ring_bench measures the ring and its
 # baseline back to back (the ring's 1P -> 1R with a 1 MiB ring and moodycamel 1P1C with a 1 MiB
 # pool, and the same through a ring made for one producer, RingConfig::exclusive_producer; the busy
-# reader's one-way latency, shared and exclusive, the ring ping-pong and the cache-line
-# ping-pong), and
+# reader's one-way latency, shared and exclusive, the same message through moodycamel, the ring
+# ping-pong and the cache-line ping-pong), and
 # the script prints every run's ratios and, per ratio, the median, min and max over the runs.
 # One run's ratio moves with the baseline's own noise (moodycamel's rate moves by 20% between
 # runs on the 2-vCPU dev VM), so the median of many pairs is the figure to hold a target against.
@@ -73,7 +73,7 @@ else
 fi
 filter='ring_xproc/1p1r/64B/poll/ring=1MiB/(exclusive/)?iter|base_moodycamel_1p1c/64B/pool=1MiB/iter'
 filter+='|ring_latency/busy/(exclusive/)?iter|ring_pingpong/64B/two_rings/iter|ring_pingpong/64B/one_ring/iter'
-filter+='|base_pingpong'
+filter+='|base_moodycamel_latency/busy|base_pingpong'
 out=$(mktemp)
 trap 'rm -f "$out" "$out.runs"' EXIT
 for ((i = 1; i <= runs; i++)); do
@@ -117,11 +117,13 @@ two = value('ring_pingpong/64B/two_rings', 'oneway_p50_ns')
 one = value('ring_pingpong/64B/one_ring', 'oneway_p50_ns')
 xring = value('ring_xproc/1p1r/64B/poll/ring=1MiB/exclusive', 'items_per_second')
 xbusy = value('ring_latency/busy/exclusive', 'p50_ns')
+mcbusy = value('base_moodycamel_latency/busy', 'p50_ns')
 missing = [n for n, v in (('base_pingpong', pp), ('ring_xproc/1p1r/64B/poll/ring=1MiB', ring),
                           ('base_moodycamel_1p1c/64B/pool=1MiB', mc), ('ring_latency/busy', busy),
                           ('ring_pingpong/64B/two_rings', two), ('ring_pingpong/64B/one_ring', one),
                           ('ring_xproc/1p1r/64B/poll/ring=1MiB/exclusive', xring),
-                          ('ring_latency/busy/exclusive', xbusy))
+                          ('ring_latency/busy/exclusive', xbusy),
+                          ('base_moodycamel_latency/busy', mcbusy))
            if not v]
 if missing:
     print(f'run {run}: no figure for {", ".join(missing)}', file=sys.stderr)
@@ -134,7 +136,10 @@ print(f'run {run} pingpong_before_ns {pp_before:.1f} pingpong_ns {pp} '
       f'busy_oneway_vs_pingpong {ratio(busy, pp)} two_rings_vs_pingpong {ratio(two, pp)} '
       f'one_ring_vs_pingpong {ratio(one, pp)} '
       f'exclusive1MiB_vs_moodycamel {ratio(xring, mc)} exclusive_Mps {xring / 1e6:.2f} '
-      f'exclusive_oneway_vs_pingpong {ratio(xbusy, pp)}')
+      f'exclusive_oneway_vs_pingpong {ratio(xbusy, pp)} '
+      f'moodycamel_oneway_vs_pingpong {ratio(mcbusy, pp)} '
+      f'busy_oneway_vs_moodycamel {ratio(busy, mcbusy)} '
+      f'exclusive_oneway_vs_moodycamel {ratio(xbusy, mcbusy)}')
 EOF
 done | tee "$out.runs"
 python3 - "$out.runs" "${below:-0}" <<'EOF'
@@ -161,7 +166,10 @@ targets = {'ring1MiB_vs_moodycamel': '>= 1.0', 'busy_oneway_vs_pingpong': '<= 3'
            'two_rings_vs_pingpong': '<= 3 (measured by the ping-pong\'s own method)',
            'one_ring_vs_pingpong': '(the cluster\'s shape)',
            'exclusive1MiB_vs_moodycamel': '>= 1.0 (a ring made for one producer)',
-           'exclusive_oneway_vs_pingpong': '<= 3 (a ring made for one producer)'}
+           'exclusive_oneway_vs_pingpong': '<= 3 (a ring made for one producer)',
+           'moodycamel_oneway_vs_pingpong': '(the baseline\'s own, the same message)',
+           'busy_oneway_vs_moodycamel': '(the ring\'s one-way vs the baseline\'s)',
+           'exclusive_oneway_vs_moodycamel': '(the same, a ring made for one producer)'}
 for key, target in targets.items():
     v = sorted(x for x in (num(r[key]) for r in counted) if x is not None)
     if not v:

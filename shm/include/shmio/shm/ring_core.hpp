@@ -249,10 +249,17 @@ inline bool move_frontier(const Segment& s, std::uint64_t first, std::uint64_t e
   if (!s.control().frontier.frontier.compare_exchange_strong(first, end, std::memory_order_seq_cst))
     return false;
   // Records after ours sealed meanwhile: their committers may have seen the frontier below them
-  // and left them to us. The seq_cst seal load at `end` after this CAS is our side of the Dekker
-  // pair with their fence and frontier load; done here first, so that the common case (nothing
-  // sealed after us) costs one load. Then the parked are woken once.
-  if (s.meta(end).seal.load(std::memory_order_seq_cst) != layout::seal_of(end) ||
+  // and left them to us. Our side of the Dekker pair with their fence and frontier load is a
+  // seq_cst load after this CAS: first of the tail — still at `end`, nobody has claimed after us,
+  // and whoever does claims (a seq_cst fetch_add) after our load in the single total order, so
+  // after our CAS, and its fence and frontier load see the frontier at its record (it passes it
+  // itself) — and only when someone has, of the seal at `end`. The tail's line is the claimers'
+  // (a reader loads it only near a lap), the seal entries' the one a waiting reader polls: with
+  // one producer the common case touches no line another core holds (docs/ring.md, "Advancing
+  // the frontier": the seal load cost 1P -> 1R a sixth of its rate). Then the parked are woken
+  // once.
+  if (s.control().tail.tail.load(std::memory_order_seq_cst) == end ||
+      s.meta(end).seal.load(std::memory_order_seq_cst) != layout::seal_of(end) ||
       !advance_frontier(s))
     wake_waiters(s);
   return true;

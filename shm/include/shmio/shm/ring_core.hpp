@@ -31,7 +31,7 @@ bool advance_frontier(const Segment& s) noexcept;
 //      of them; true if it moved the frontier (then it also went on over complete records after
 //      them and woke the parked);
 //   3. otherwise (or if the CAS lost), advance_after_seals(s): a seq_cst fence (the Dekker pair
-//      with a concurrent advancer's frontier CAS then seal load), then advance_frontier().
+//      with a concurrent advancer's frontier CAS then tail or seal load), then advance_frontier().
 inline bool frontier_index(const Segment& s, std::uint64_t first, std::uint64_t& index) noexcept;
 inline bool move_frontier(const Segment& s, std::uint64_t first, std::uint64_t end) noexcept;
 bool advance_after_seals(const Segment& s) noexcept;
@@ -250,14 +250,15 @@ inline bool move_frontier(const Segment& s, std::uint64_t first, std::uint64_t e
     return false;
   // Records after ours sealed meanwhile: their committers may have seen the frontier below them
   // and left them to us. Our side of the Dekker pair with their fence and frontier load is a
-  // seq_cst load after this CAS: first of the tail — still at `end`, nobody has claimed after us,
-  // and whoever does claims (a seq_cst fetch_add) after our load in the single total order, so
-  // after our CAS, and its fence and frontier load see the frontier at its record (it passes it
-  // itself) — and only when someone has, of the seal at `end`. The tail's line is the claimers'
-  // (a reader loads it only near a lap), the seal entries' the one a waiting reader polls: with
-  // one producer the common case touches no line another core holds (docs/ring.md, "Advancing
-  // the frontier": the seal load cost 1P -> 1R a sixth of its rate). Then the parked are woken
-  // once.
+  // seq_cst load after this CAS: first of the tail (in a shared ring only claims' seq_cst
+  // fetch_adds modify it) — still at `end`, nobody has claimed after us, every later claim's
+  // fetch_add follows our load in the single total order, and the frontier load sequenced after
+  // it reads `end` or later: the claimer at `end` passes its own record itself — and only when
+  // someone has claimed, of the seal at `end`. The tail's line is the claimers' (a reader loads
+  // it near a lap, before it parks, looking for a stall), the seal entries' the one a busy
+  // reader polls: with one producer the common case reads no line the reader holds (docs/ring.md,
+  // "C2 looks at the tail before the seal": 1P -> 1R 1.1-1.2x with it). Then the parked are
+  // woken once.
   if (s.control().tail.tail.load(std::memory_order_seq_cst) == end ||
       s.meta(end).seal.load(std::memory_order_seq_cst) != layout::seal_of(end) ||
       !advance_frontier(s))

@@ -70,7 +70,8 @@ RingWriter::RingWriter(RingWriter&& o) noexcept
       exclusive_(o.exclusive_),
       fence_(o.fence_),
       tail_(o.tail_),
-      next_index_(o.next_index_) {}
+      next_index_(o.next_index_),
+      tail_skips_(o.tail_skips_) {}
 
 RingWriter& RingWriter::operator=(RingWriter&& o) noexcept {
   if (this != &o) {
@@ -87,6 +88,7 @@ RingWriter& RingWriter::operator=(RingWriter&& o) noexcept {
     fence_ = o.fence_;
     tail_ = o.tail_;
     next_index_ = o.next_index_;
+    tail_skips_ = o.tail_skips_;
   }
   return *this;
 }
@@ -278,7 +280,7 @@ void RingWriter::finish(std::uint64_t first, std::uint64_t end, bool stamped, st
     return;
   }
   // Stamped ahead: one CAS passes all our records (it loses only if a helper passed them first).
-  if (stamped && core::move_frontier(s, first, end)) return;
+  if (stamped && core::move_frontier(s, first, end, tail_skips_)) return;
   core::advance_after_seals(s);
 }
 

@@ -1,6 +1,8 @@
 // In-process concurrency: several writer threads and reader threads on one ring. This is the
 // test the TSan build runs; the multi-process tests cover the same protocol across processes.
 #include <gtest/gtest.h>
+
+#include <barrier>
 #include <random>
 #include <thread>
 
@@ -104,6 +106,77 @@ TEST(RingThreads, EveryReaderSeesEveryRecordOnceInOneGlobalOrder) {
         << "reader " << i << " saw another order";
     EXPECT_EQ(readers[i].total_loss().records, 0u);
   }
+}
+
+// No advance is lost (docs/ring.md, "The committer's own records"): with no reader and no gate
+// wait to help, only the committers move the frontier, so whenever every writer is done it must
+// have passed every record. A committer at the frontier that wins its CAS checks for records
+// sealed after its own by the tail, or the seal at its end (move_frontier); one not at the
+// frontier fences and looks at the frontier (C3): if either side's look were missing, a record
+// sealed while its predecessor's CAS was in flight could be left below the tail. (A later
+// committer's C3 passes such a record, so the check is made at the end of each of many short
+// rounds, where the writers' last records race.)
+TEST(RingThreads, CommittersAloneMoveTheFrontierOverEveryRecord) {
+  constexpr int kWriters = 4;  // more than the cores of a small machine: preempted mid-commit too
+  constexpr int kRounds = 4'000;
+  RingName name("threads-frontier");
+  // 4 writers x 4,000 rounds x at most 3 records of at most 128 B fit 64 MiB: no gate waits.
+  auto s = test::make_ring(name, 64ULL << 20, 512);
+  std::uint64_t published = 0;
+  int left_behind = 0, first_round = -1, round = 0;
+  std::barrier done(kWriters, [&]() noexcept {
+    const std::uint64_t tail = s.control().tail.tail.load();
+    if (s.control().frontier.frontier.load() != tail) {
+      if (left_behind++ == 0) first_round = round;
+      core::advance_frontier(s);  // (so that the next round starts from a clean frontier)
+    }
+    ++round;
+  });
+  std::atomic<std::uint64_t> count{0};
+  std::vector<std::thread> threads;
+  for (int wi = 0; wi < kWriters; ++wi) {
+    threads.emplace_back([&, wi] {
+      auto w = RingWriter::attach(s).value();
+      std::vector<std::byte> buf(128);
+      BatchRecord batch[2];
+      std::uint64_t q = 0;
+      for (int r = 0; r < kRounds; ++r) {
+        const std::size_t n =
+            CheckedRecord::kHeader + (q * 7 + static_cast<std::uint64_t>(wi)) % 100;
+        switch ((r + wi) % 3) {
+          case 0: {
+            auto c = w.claim(n, 1);
+            CheckedRecord::fill(c.payload, static_cast<std::uint32_t>(wi), q++);
+            w.commit();
+            count.fetch_add(1, std::memory_order_relaxed);
+            break;
+          }
+          case 1:  // a batch of 2 (one frontier move)
+            for (auto& b : batch) {
+              CheckedRecord::fill({buf.data(), n}, static_cast<std::uint32_t>(wi), q++);
+              b = {1, {buf.data(), n}};
+            }
+            EXPECT_EQ(w.publish_batch(batch), PublishStatus::ok);
+            count.fetch_add(2, std::memory_order_relaxed);
+            break;
+          default:
+            CheckedRecord::fill({buf.data(), n}, static_cast<std::uint32_t>(wi), q++);
+            EXPECT_EQ(w.publish(1, {buf.data(), n}), PublishStatus::ok);
+            count.fetch_add(1, std::memory_order_relaxed);
+        }
+        done.arrive_and_wait();
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  published = count.load();
+  EXPECT_EQ(left_behind, 0) << "records sealed by their committers were left behind the frontier "
+                            << "at the end of " << left_behind << " rounds (the first: round "
+                            << first_round << ")";
+  const std::uint64_t tail = s.control().tail.tail.load();
+  EXPECT_EQ(s.control().frontier.frontier.load(), tail);
+  // Every record counted once: the index stamped at the tail is the number of records.
+  EXPECT_EQ(s.meta(tail).index.load(), published);
 }
 
 TEST(RingThreads, TinyRingWithLappedReadersNeverDeliversTornRecords) {

@@ -33,7 +33,10 @@ bool advance_frontier(const Segment& s) noexcept;
 //   3. otherwise (or if the CAS lost), advance_after_seals(s): a seq_cst fence (the Dekker pair
 //      with a concurrent advancer's frontier CAS then tail or seal load), then advance_frontier().
 inline bool frontier_index(const Segment& s, std::uint64_t first, std::uint64_t& index) noexcept;
-inline bool move_frontier(const Segment& s, std::uint64_t first, std::uint64_t end) noexcept;
+// tail_skips: the caller's own count (a RingWriter's), see move_frontier's body.
+inline constexpr std::uint8_t kTailSkips = 15;
+inline bool move_frontier(const Segment& s, std::uint64_t first, std::uint64_t end,
+                          std::uint8_t& tail_skips) noexcept;
 bool advance_after_seals(const Segment& s) noexcept;
 
 // Before writing any byte of [.., end) into the ring (a claim, a repair's padding): makes the
@@ -243,7 +246,8 @@ inline bool frontier_index(const Segment& s, std::uint64_t first, std::uint64_t&
   return true;
 }
 
-inline bool move_frontier(const Segment& s, std::uint64_t first, std::uint64_t end) noexcept {
+inline bool move_frontier(const Segment& s, std::uint64_t first, std::uint64_t end,
+                          std::uint8_t& tail_skips) noexcept {
   // SYNC POINT WRITE: frontier, over the caller's own records at once (their seals and stamps
   // are sequenced before this). Pairs with readers' acquire loads, as in advance_frontier().
   if (!s.control().frontier.frontier.compare_exchange_strong(first, end, std::memory_order_seq_cst))
@@ -257,10 +261,18 @@ inline bool move_frontier(const Segment& s, std::uint64_t first, std::uint64_t e
   // someone has claimed, of the seal at `end`. The tail's line is the claimers' (a reader loads
   // it near a lap, before it parks, looking for a stall), the seal entries' the one a busy
   // reader polls: with one producer the common case reads no line the reader holds (docs/ring.md,
-  // "C2 looks at the tail before the seal": 1P -> 1R 1.1-1.2x with it). Then the parked are
-  // woken once.
-  if (s.control().tail.tail.load(std::memory_order_seq_cst) == end ||
-      s.meta(end).seal.load(std::memory_order_seq_cst) != layout::seal_of(end) ||
+  // "C2 looks at the tail before the seal": 1P -> 1R 1.1-1.2x with it). Where producers claim
+  // close behind each other the tail has mostly moved, and its line is then another claimer's: a
+  // tail that showed a later claim makes the next kTailSkips calls of this writer go to the seal
+  // at once (either load alone completes the pair). Then the parked are woken once.
+  bool quiet = false;  // nobody has claimed after us
+  if (tail_skips == 0) {
+    quiet = s.control().tail.tail.load(std::memory_order_seq_cst) == end;
+    if (!quiet) tail_skips = kTailSkips;
+  } else {
+    --tail_skips;
+  }
+  if (quiet || s.meta(end).seal.load(std::memory_order_seq_cst) != layout::seal_of(end) ||
       !advance_frontier(s))
     wake_waiters(s);
   return true;

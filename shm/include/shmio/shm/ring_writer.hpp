@@ -148,6 +148,9 @@ class RingWriter {
   bool fence_ = false;
   std::uint64_t tail_ = 0;
   std::uint64_t next_index_ = 0;
+  // Shared rings: the commits left before the frontier's move looks at the tail again
+  // (core::move_frontier).
+  std::uint8_t tail_skips_ = 0;
 };
 
 }  // namespace shmio::shm

@@ -268,14 +268,14 @@ bool RingReader::ready() const noexcept {
 }
 
 // What the walk hands records to. take() is given the n-th complete record (its position, index,
-// header, first byte and footprint) and returns false to stop the walk before it; limit() is the
-// most records one walk takes.
+// header, first byte and footprint, and where the walk's run began) and returns false to stop the
+// walk before it; limit() is the most records one walk takes.
 struct RingReader::ViewSink {  // peek(): views into the ring
   RecordView* views;
   std::size_t max;
   std::size_t limit() const noexcept { return max; }
   bool take(std::size_t n, std::uint64_t pos, std::uint64_t index, const RecordHeader& h,
-            std::uint64_t, const std::byte* at, std::uint64_t) noexcept {
+            std::uint64_t, const std::byte* at, std::uint64_t, std::uint64_t) noexcept {
     views[n] = RecordView{pos, index, h.type, h.producer, {at, h.length}};
     return true;
   }
@@ -284,17 +284,16 @@ struct RingReader::ViewSink {  // peek(): views into the ring
 struct RingReader::PollSink {  // poll(): each record's position and header, within the budget
   Taken* taken;
   std::size_t max;
-  std::uint64_t* first_index;
-  std::size_t* bytes;  // footprints taken (collect() sizes its copy buffer by it)
   std::size_t limit() const noexcept { return max; }
-  bool take(std::size_t n, std::uint64_t pos, std::uint64_t index, const RecordHeader&,
-            std::uint64_t info, const std::byte*, std::uint64_t fp) noexcept {
-    // Up to kCopyBudget bytes a call (one record alone may be larger): the rest stays in the ring
-    // for the next call.
-    if (n > 0 && *bytes + fp > kCopyBudget) return false;
-    if (n == 0) *first_index = index;
+  // (Nothing else is kept here: a count or an index written through a pointer per record could be
+  // the Taken words' alias for the compiler, and be loaded and stored again per record. The first
+  // record's index is the cursor's, padding taking none; the bytes are the run's span.)
+  bool take(std::size_t n, std::uint64_t pos, std::uint64_t, const RecordHeader&,
+            std::uint64_t info, const std::byte*, std::uint64_t fp, std::uint64_t run) noexcept {
+    // Up to kCopyBudget bytes a call, padding passed included (one record alone may be larger):
+    // the rest stays in the ring for the next call.
+    if (n > 0 && pos + fp - run > kCopyBudget) return false;
     taken[n] = Taken{pos, info};
-    *bytes += fp;
     return true;
   }
 };
@@ -310,10 +309,12 @@ std::size_t RingReader::collect(std::size_t max_records) {
   if (max_records == 0) return 0;
   if (taken_.size() < max_records) taken_.resize(max_records);
   Taken* const taken = taken_.data();
-  std::size_t bytes = 0;
-  const std::size_t n = walk(PollSink{taken, max_records, &taken_index_, &bytes});
+  const std::size_t n = walk(PollSink{taken, max_records});
   if (n == 0) return 0;
-  if (copy_.size() < bytes) copy_.resize(bytes);
+  // The records' footprints fit in the span the walk passed (with any padding in it); the first
+  // record's index is the cursor's (padding has none).
+  taken_index_ = cursor_index_;
+  if (const std::uint64_t span = peek_end_ - cursor_; copy_.size() < span) copy_.resize(span);
   // Intentionally racy copies (a seqlock read): discarded below if they were torn. Whole units:
   // each payload and the rest of its last one. (After the walk, not in it: the walk found every
   // record's line first, so these loads go out together.)
@@ -412,7 +413,7 @@ std::size_t RingReader::walk(Sink sink) {
         // (Since layout version 5 the walk no longer reads the record's line for its header; the
         // copy after it would take the lines one by one. A hint only.)
         if (prefetch) __builtin_prefetch(data + (pos & mask), 0, 3);
-        if (!sink.take(n, pos, index, h, info, data + (pos & mask), fp)) {
+        if (!sink.take(n, pos, index, h, info, data + (pos & mask), fp, cursor)) {
           cut = true;
           break;
         }

@@ -138,17 +138,28 @@ TEST(Ring, AbortedClaimsBecomePaddingThatReadersSkip) {
   EXPECT_EQ(got[0].payload, "a");
   EXPECT_EQ(got[1].payload, "b");
   EXPECT_EQ(got[1].index, 1u) << "padding does not count as a record";
-  EXPECT_EQ(s.control().repair.aborted_claims.load(), 1u);
-  EXPECT_EQ(s.producer_slot(w->id()).aborted.load(), 1u);
+  // Padding where the reader's next look begins: the first record after it has the next index.
+  ASSERT_EQ(w->claim(100, 1).status, PublishStatus::ok);
+  w->abort();
+  ASSERT_EQ(w->publish(1, bytes_of("c")), PublishStatus::ok);
+  ASSERT_EQ(w->publish(1, bytes_of("d")), PublishStatus::ok);
+  got = drain(*r);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].payload, "c");
+  EXPECT_EQ(got[0].index, 2u);
+  EXPECT_EQ(got[1].index, 3u);
+  EXPECT_EQ(s.control().repair.aborted_claims.load(), 2u);
+  EXPECT_EQ(s.producer_slot(w->id()).aborted.load(), 2u);
   // A writer destroyed with a claim pending aborts it too.
   {
     auto w2 = RingWriter::attach(s);
     ASSERT_EQ(w2->claim(10, 1).status, PublishStatus::ok);
   }
-  ASSERT_EQ(w->publish(1, bytes_of("c")), PublishStatus::ok);
+  ASSERT_EQ(w->publish(1, bytes_of("e")), PublishStatus::ok);
   got = drain(*r);
   ASSERT_EQ(got.size(), 1u);
-  EXPECT_EQ(got[0].payload, "c");
+  EXPECT_EQ(got[0].payload, "e");
+  EXPECT_EQ(got[0].index, 4u);
 }
 
 TEST(Ring, BatchIsContiguousAndInOrder) {

@@ -856,6 +856,31 @@ int latency_reader(sb::ChildContext& ctx, const std::vector<std::string>& rings,
   return 0;
 }
 
+// One latency run's samples after the warm-up, those received (kNoSample: not), sorted, and its
+// publish times sorted.
+void sort_latency(const std::uint64_t* samples, const std::uint64_t* publish_ns,
+                  std::uint64_t warmup, std::uint64_t total, std::vector<std::uint64_t>& sorted,
+                  std::vector<std::uint64_t>& publish_sorted) {
+  sorted.clear();
+  for (std::uint64_t i = warmup; i < total; ++i)
+    if (samples[i] != kNoSample) sorted.push_back(samples[i]);
+  std::sort(sorted.begin(), sorted.end());
+  publish_sorted.assign(publish_ns + warmup, publish_ns + total);
+  std::sort(publish_sorted.begin(), publish_sorted.end());
+}
+
+// The latency rows' counters: the one-way percentiles, and the publish's own p50.
+void set_latency_counters(benchmark::State& state, const std::vector<std::uint64_t>& sorted,
+                          const std::vector<std::uint64_t>& publish_sorted) {
+  state.counters["p50_ns"] = sb::percentile(sorted, 50);
+  state.counters["p90_ns"] = sb::percentile(sorted, 90);
+  state.counters["p99_ns"] = sb::percentile(sorted, 99);
+  state.counters["p99.9_ns"] = sb::percentile(sorted, 99.9);
+  state.counters["max_ns"] = sorted.empty() ? 0.0 : static_cast<double>(sorted.back());
+  state.counters["publish_p50_ns"] = sb::percentile(publish_sorted, 50);
+  state.counters["samples"] = static_cast<double>(sorted.size());
+}
+
 void BM_RingLatency(benchmark::State& state, LatencyConfig cfg) {
   guarded(state, [&] {
     std::vector<std::unique_ptr<BenchRing>> rings;
@@ -880,23 +905,12 @@ void BM_RingLatency(benchmark::State& state, LatencyConfig cfg) {
         return latency_reader(ctx, names, cfg, samples.data(), report[0]);
       });
       if (!run_children(group, state)) break;
-      sorted.clear();
-      for (std::uint64_t i = cfg.warmup; i < total; ++i)
-        if (samples[i] != kNoSample) sorted.push_back(samples[i]);
-      std::sort(sorted.begin(), sorted.end());
-      publish_sorted.assign(publish_ns.data() + cfg.warmup, publish_ns.data() + total);
-      std::sort(publish_sorted.begin(), publish_sorted.end());
+      sort_latency(samples.data(), publish_ns.data(), cfg.warmup, total, sorted, publish_sorted);
       state.SetIterationTime(sb::percentile(sorted, 50) / 1e9);
     }
     if (state.error_occurred()) return;
     // Percentiles of the last iteration (the benchmark runs one iteration per repetition).
-    state.counters["p50_ns"] = sb::percentile(sorted, 50);
-    state.counters["p90_ns"] = sb::percentile(sorted, 90);
-    state.counters["p99_ns"] = sb::percentile(sorted, 99);
-    state.counters["p99.9_ns"] = sb::percentile(sorted, 99.9);
-    state.counters["max_ns"] = sorted.empty() ? 0.0 : static_cast<double>(sorted.back());
-    state.counters["publish_p50_ns"] = sb::percentile(publish_sorted, 50);
-    state.counters["samples"] = static_cast<double>(sorted.size());
+    set_latency_counters(state, sorted, publish_sorted);
     state.counters["lost"] = static_cast<double>(report[0].lost);
     if (report[0].records > 0)
       state.counters["reader_cpu_ns"] =
@@ -1290,21 +1304,11 @@ void BM_MoodycamelLatency(benchmark::State& state, LatencyConfig cfg) {
                                              : "items out of order");
         break;
       }
-      sorted.clear();
-      for (std::uint64_t i = cfg.warmup; i < total; ++i)
-        if (samples[i] != kNoSample) sorted.push_back(samples[i]);
-      std::sort(sorted.begin(), sorted.end());
-      publish_sorted.assign(publish_ns.begin() + static_cast<std::ptrdiff_t>(cfg.warmup),
-                            publish_ns.end());
-      std::sort(publish_sorted.begin(), publish_sorted.end());
+      sort_latency(samples.data(), publish_ns.data(), cfg.warmup, total, sorted, publish_sorted);
       state.SetIterationTime(sb::percentile(sorted, 50) / 1e9);
     }
     if (state.error_occurred()) return;
-    state.counters["p50_ns"] = sb::percentile(sorted, 50);
-    state.counters["p90_ns"] = sb::percentile(sorted, 90);
-    state.counters["p99_ns"] = sb::percentile(sorted, 99);
-    state.counters["publish_p50_ns"] = sb::percentile(publish_sorted, 50);
-    state.counters["samples"] = static_cast<double>(sorted.size());
+    set_latency_counters(state, sorted, publish_sorted);
     state.SetLabel(sharing_label(2, "threads"));
   });
 }

@@ -1,5 +1,6 @@
 #include "shmio/shm/ring_reader.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <utility>
@@ -311,10 +312,14 @@ std::size_t RingReader::collect(std::size_t max_records) {
   Taken* const taken = taken_.data();
   const std::size_t n = walk(PollSink{taken, max_records});
   if (n == 0) return 0;
-  // The records' footprints fit in the span the walk passed (with any padding in it); the first
-  // record's index is the cursor's (padding has none).
+  // The first record's index is the cursor's (padding has none). The records' footprints fit in
+  // the span the walk passed (padding in it included), and in the budget (or one record's
+  // footprint, when it alone is larger): the smaller of the two bounds the copy buffer, which a
+  // long padding at the end of the span would otherwise grow towards the ring's size.
   taken_index_ = cursor_index_;
-  if (const std::uint64_t span = peek_end_ - cursor_; copy_.size() < span) copy_.resize(span);
+  const std::uint64_t bound = std::min<std::uint64_t>(
+      peek_end_ - cursor_, std::max<std::uint64_t>(kCopyBudget, footprint(segment_->max_record())));
+  if (copy_.size() < bound) copy_.resize(bound);
   // Intentionally racy copies (a seqlock read): discarded below if they were torn. Whole units:
   // each payload and the rest of its last one. (After the walk, not in it: the walk found every
   // record's line first, so these loads go out together.)

@@ -2125,18 +2125,17 @@ void register_benchmarks() {
       ->UseManualTime()
       ->Unit(benchmark::kMillisecond);
   benchmark::RegisterBenchmark("base_store_rmw2/80B/buf=256KiB", BM_StoreRmw2)->MinTime(min_time);
-  benchmark::RegisterBenchmark("base_oneway_line", BM_OneWayLine,
-                               LatencyConfig{false, scaled<std::uint64_t>(1'000, 200),
-                                             scaled<std::uint64_t>(20'000, 2'000), 50'000})
-      ->Iterations(1)
-      ->UseManualTime()
-      ->Unit(benchmark::kNanosecond);
-  benchmark::RegisterBenchmark("base_moodycamel_latency/busy", BM_MoodycamelLatency,
-                               LatencyConfig{false, scaled<std::uint64_t>(1'000, 200),
-                                             scaled<std::uint64_t>(20'000, 2'000), 50'000})
-      ->Iterations(1)
-      ->UseManualTime()
-      ->Unit(benchmark::kNanosecond);
+  // ring_latency/busy's message without the ring, and through moodycamel.
+  using LatencyRow = void (*)(benchmark::State&, LatencyConfig);
+  for (const auto& [name, row] :
+       {std::pair<const char*, LatencyRow>{"base_oneway_line", BM_OneWayLine},
+        {"base_moodycamel_latency/busy", BM_MoodycamelLatency}})
+    benchmark::RegisterBenchmark(name, row,
+                                 LatencyConfig{false, scaled<std::uint64_t>(1'000, 200),
+                                               scaled<std::uint64_t>(20'000, 2'000), 50'000})
+        ->Iterations(1)
+        ->UseManualTime()
+        ->Unit(benchmark::kNanosecond);
   benchmark::RegisterBenchmark("base_pingpong", BM_PingPong, scaled<std::uint64_t>(20'000, 2'000))
       ->Iterations(1)
       ->UseManualTime()

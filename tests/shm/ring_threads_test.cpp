@@ -137,7 +137,7 @@ TEST(RingThreads, CommittersAloneMoveTheFrontierOverEveryRecord) {
   for (int wi = 0; wi < kWriters; ++wi) {
     threads.emplace_back([&, wi] {
       auto w = RingWriter::attach(s).value();
-      std::vector<std::byte> buf(128);
+      std::vector<std::byte> buf(2 * 128);  // one 128-byte part per record of a batch
       BatchRecord batch[2];
       std::uint64_t q = 0;
       for (int r = 0; r < kRounds; ++r) {
@@ -154,9 +154,10 @@ TEST(RingThreads, CommittersAloneMoveTheFrontierOverEveryRecord) {
             break;
           }
           case 1:  // a batch of 2 (one frontier move)
-            for (auto& b : batch) {
-              CheckedRecord::fill({buf.data(), n}, static_cast<std::uint32_t>(wi), q++);
-              b = {1, {buf.data(), n}};
+            for (std::size_t b = 0; b < 2; ++b) {
+              const std::span<std::byte> part{buf.data() + b * 128, n};
+              CheckedRecord::fill(part, static_cast<std::uint32_t>(wi), q++);
+              batch[b] = {1, part};
             }
             EXPECT_EQ(w.publish_batch(batch), PublishStatus::ok);
             count.fetch_add(2, std::memory_order_relaxed);

@@ -131,4 +131,9 @@ test("bad flags and environment: exit code 2 and the flag's rule; --help: exit 0
     assert.equal(r.status, 2, `${args}: ${r.stderr}`);
     assert.match(r.stderr, new RegExp(`${args[0]} needs a cluster`));
   }
+  // Named as the variable too, where it may have come from: the environment.
+  r = spawnSync(BIN, ["--port", "0"], { encoding: "utf8", timeout: 10000,
+                                        env: { ...process.env, SHMIO_MAX_SESSIONS: "5" } });
+  assert.equal(r.status, 2, r.stderr);
+  assert.match(r.stderr, /--max-sessions needs a cluster \(--workers N or auto; in the environment: SHMIO_MAX_SESSIONS needs SHMIO_WORKERS\)/);
 });

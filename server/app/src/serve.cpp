@@ -705,13 +705,10 @@ int serve(ServeOptions cfg, Setup setup) {
     for (const auto& [given, flag] : cluster_only)
       if (given) {
         // (Named as a flag and as its variable: it may have come from the environment.)
-        std::string env = "SHMIO_";
-        for (const char* c = flag + 2; *c != '\0'; ++c)
-          env += *c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(*c)));
         std::fprintf(stderr,
                      "shmio: %s needs a cluster (--workers N or auto; in the environment: %s "
                      "needs SHMIO_WORKERS)\n",
-                     flag, env.c_str());
+                     flag, env_name(flag + 2).c_str());
         return 2;
       }
   }

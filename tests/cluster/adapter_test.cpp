@@ -691,6 +691,40 @@ TEST_P(ClusterRecoveryTest, AnEmittersBroadcastGetsAnOffsetAndIsReplayedOnlyToWh
   EXPECT_EQ(got[1].substr(0, 5), R"(["g",)");
 }
 
+// A replay that finds a record of its range unreadable (its seal wiped by a stray write into the
+// segment, after the worker applied it) refuses the recovery — a fresh session, counted — and does
+// not call itself whole with what came before the record. (Before, it stopped there and recovered
+// the session with "b" alone: the client was told it had missed nothing else.)
+TEST_P(ClusterRecoveryTest, AReplayStoppedShortByAWipedSealIsRefused) {
+  const Joined x = connect_with(0, "");
+  const Joined watcher = connect_with(0, "");  // (sees when worker 0 has applied everything)
+  sio::Namespace& one = workers_[1]->server->of("/");
+  one.emit("a", sio::Args{});
+  ASSERT_TRUE(drive([&] { return has(x.k, "a"); }));
+  const std::string offset = offset_of_event(events(x.k)[0]);
+  ASSERT_FALSE(offset.empty());
+  drop(x.k, 0);
+  // Worker 1's broadcasts, read back from the ring the replay reads (its own with a ring per
+  // worker) for their positions.
+  const shm::Segment& ring = GetParam() ? worker_rings_[1] : *segment_;
+  auto reader = shm::RingReader::attach(ring, {"stand-in", -1, shm::StartAt::latest});
+  ASSERT_TRUE(reader) << reader.error().message;
+  for (const char* e : {"b", "c", "d"}) one.emit(e, sio::Args{});
+  ASSERT_TRUE(drive([&] { return has(watcher.k, "d"); }));
+  std::vector<std::uint64_t> at;
+  reader.value().poll([&](const shm::RecordView& v) {
+    if (v.type == static_cast<std::uint16_t>(cluster::MessageType::broadcast))
+      at.push_back(v.position);
+  });
+  ASSERT_EQ(at.size(), 3u);
+  ring.meta(at[1]).seal.store(0);  // "c"'s
+  const std::uint64_t failures = workers_[0]->node->stats().recovery_failures;
+  const Joined y = connect_with(0, auth(x.pid, offset));
+  EXPECT_NE(y.sid, x.sid) << "recovered, though \"c\" and \"d\" could not be replayed";
+  EXPECT_EQ(workers_[0]->node->stats().recovery_failures, failures + 1);
+  EXPECT_TRUE(events(y.k).empty()) << events(y.k)[0];
+}
+
 // A long-lived emitter whose cluster restarted (its ring removed and made anew under the same
 // name) writes into the new ring; one whose ring is gone refuses the message and says why.
 // (Before, it wrote on into the removed ring: every emit returned true, no client got any.)

@@ -254,6 +254,11 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
                    node_.options.worker, offset.c_str(), why);
     return r;
   }
+  // A replay found nothing readable before the end of what this worker applied, all of which was
+  // sealed when it was applied: a seal gone since (a stray write into the segment). Refused, not
+  // cut short there: the client would be told it missed nothing while it missed the rest.
+  static constexpr const char* kStoppedShort =
+      "a record in its range could not be read (its seal is gone)";
   // (`why`: set to the reason when one is known beyond the default's)
   std::optional<std::vector<sio::EncodedPacket>> replay_range(const std::string& offset,
                                                               const std::set<sio::Room>& rooms,
@@ -273,7 +278,10 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
     while (rd.position() < end) {
       const std::size_t n = rd.peek(views);
       if (rd.last_loss().records != 0) return std::nullopt;
-      if (n == 0) break;
+      if (n == 0) {  // (below what this worker applied: every record there was sealed)
+        *why = kStoppedShort;
+        return std::nullopt;
+      }
       std::vector<sio::EncodedPacket> batch;
       std::size_t used = 0;
       for (; used < n && views[used].position < end; ++used) {
@@ -468,7 +476,10 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
       while (rd.position() < mine[k]) {
         const std::size_t n = rd.peek(views);
         if (rd.last_loss().records != 0) return std::nullopt;
-        if (n == 0) break;
+        if (n == 0) {
+          *why = kStoppedShort;
+          return std::nullopt;
+        }
         std::vector<sio::EncodedPacket> batch;
         std::size_t used = 0;
         for (; used < n && views[used].position < mine[k]; ++used) {

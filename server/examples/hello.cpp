@@ -6,6 +6,7 @@
 //   events: "hello" (ack: {"worker": I, "workers": N}), "chat" (sent to everyone, on every
 //           worker), "join" ROOM (ack: true), "to" ROOM MSG (sent to that room)
 //   HTTP:   GET /hello -> {"hello": "world", "worker": I}; POST /echo -> the body, as sent
+//   stop:   "bye" I to each client of the worker, before the drain disconnects it
 // Tested by tests/e2e/serve.test.mjs (ctest e2e_serve).
 #include <boost/json/serialize.hpp>
 #include <cstdio>
@@ -45,6 +46,12 @@ int main(int argc, char** argv) {
                std::string(r.body),
                {{"X-Worker", std::to_string(g_worker)}}}};
     return std::nullopt;
+  };
+  // The app's own stop (SIGTERM, or its cluster stopping): a last word to this worker's clients
+  // before they are told "server shutting down".
+  options.on_stop = [](sio::Server& io, const shmio::WorkerInfo& w) {
+    io.of("/").local().emit("bye", sio::Args{w.index});
+    std::fprintf(stderr, "worker %d of %d stopping\n", w.index, w.workers);
   };
   const shmio::ParseResult parsed = shmio::parse_args(argc, argv, options);
   if (parsed.status != shmio::ParseResult::ok) return parsed.exit_code();

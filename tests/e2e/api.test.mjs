@@ -263,6 +263,37 @@ test("a setup that throws: serve returns 1, in one process and in a cluster (no 
   }
 });
 
+test("an on_stop that throws: said on stderr, and the stop goes on (clients told, exit 0)", async () => {
+  for (const args of [[], ["--workers", "2", "--no-pin"]]) {
+    const p = spawn(BIN, ["--port", "0", ...args], { env: { ...process.env, API_STOP_THROWS: "1" } });
+    let out = "", err = "";
+    p.stderr.on("data", (d) => (err += d));
+    const exited = new Promise((r) => p.once("exit", (...x) => r(x)));
+    try {
+      const port = await within(new Promise((resolve, reject) => {
+        p.stdout.on("data", (d) => {
+          out += d;
+          const ports = [...out.matchAll(/listening on [^:]+:(\d+)/g)].map((m) => m[1]);
+          if (ports.length === (args.length ? 2 : 1)) resolve(ports[0]);
+        });
+        p.on("exit", (code) => reject(new Error(`exited with ${code}: ${err}`)));
+      }), 20000, `${args}: start`);
+      const s = connect(`http://127.0.0.1:${port}`, { reconnection: false, forceNew: true, transports: ["websocket"] });
+      opened.push(s);
+      await until(() => s.connected, 5000, "connected");
+      const gone = new Promise((r) => s.once("disconnect", r));
+      p.kill("SIGTERM");
+      assert.deepEqual(await within(exited, 15000, `${args}: exit`), [0, null], err);
+      await within(gone, 5000, `${args}: the client disconnected`);
+      const said = err.match(/on_stop failed: the last save could not be written/g) ?? [];
+      assert.equal(said.length, args.length ? 2 : 1, `${args}: once per worker: ${err}`);
+      assert.doesNotMatch(err, /restarting/);
+    } finally {
+      if (p.exitCode === null) p.kill("SIGKILL");
+    }
+  }
+});
+
 test("close(done): every client is disconnected and the callback runs", async () => {
   const s = client();
   await until(() => s.connected, 5000, "connected");

@@ -76,6 +76,11 @@ int main(int argc, char** argv) {
                                         {"query", json::string(e.req.query)}});
   };
 
+  // (API_STOP_THROWS: the app's on_stop fails, as an app's whose last save cannot be written.)
+  if (std::getenv("API_STOP_THROWS") != nullptr)
+    options.on_stop = [](sio::Server&, const shmio::WorkerInfo&) {
+      throw std::runtime_error("the last save could not be written");
+    };
   // (API_SETUP_THROWS: the setup fails, as an app's whose database is down at start.)
   const bool setup_throws = std::getenv("API_SETUP_THROWS") != nullptr;
   return shmio::serve(options, [conn_errors, setup_throws](sio::Server& io,

@@ -47,11 +47,14 @@ test("one process: events, acks, broadcasts, HTTP routes beside Socket.IO, the l
   assert.equal((await (await fetch(`${h.url}/health`)).json()).status, "ok");
   // Every stderr line went through the app's log hook (one process: worker -1).
   assert.match(h.log, /^hello\[-1\] worker 0 of 1 ready$/m);
-  const outside = h.log.split("\n").filter((l) => l && !l.startsWith("hello["));
-  assert.deepEqual(outside, [], "every line through the hook");
+  assert.doesNotMatch(h.log, /stopping/, "on_stop before the stop");
   h.proc.kill("SIGTERM");
   const [code] = await within(new Promise((r) => h.proc.once("exit", (...x) => r(x))), 10000, "exit");
   assert.equal(code, 0);
+  // The app's on_stop ran once, through the log hook like every other line.
+  assert.equal(h.log.match(/^hello\[-1\] worker 0 of 1 stopping$/gm)?.length, 1, h.log);
+  const outside = h.log.split("\n").filter((l) => l && !l.startsWith("hello["));
+  assert.deepEqual(outside, [], "every line through the hook");
 });
 
 // SIGHUP (a terminal's hang-up reaches the whole process group) drains as SIGTERM does: its
@@ -99,9 +102,22 @@ test("a cluster of 2 from the environment and flags: every worker runs the setup
   assert.match(h.log, /^hello\[0\] worker 0 of 2 ready$/m);
   assert.match(h.log, /^hello\[1\] worker 1 of 2 ready$/m);
   assert.match(h.log, /^hello\[[01]\] socket connect \/ /m, "--log-sockets went through the hook");
+  // The supervisor's stop reaches each worker's on_stop: its clients get its last word ("bye",
+  // its own only: local), then the drain's disconnect.
+  const last = clients.map((c) => {
+    const seen = [];
+    c.on("bye", (w) => seen.push(`bye ${w}`));
+    c.on("disconnect", (reason) => seen.push(reason));
+    return seen;
+  });
   h.proc.kill("SIGTERM");
   const [code] = await within(new Promise((r) => h.proc.once("exit", (...x) => r(x))), 15000, "exit");
   assert.equal(code, 0);
+  await until(() => last.every((s) => s.length === 2), 5000, "each client's last word and disconnect");
+  // (one client per worker: each got its own worker's word first, then its disconnect)
+  assert.deepEqual(new Set(last.map((s) => s[0])), new Set(["bye 0", "bye 1"]), JSON.stringify(last));
+  assert.equal(h.log.match(/^hello\[0\] worker 0 of 2 stopping$/gm)?.length, 1, h.log);
+  assert.equal(h.log.match(/^hello\[1\] worker 1 of 2 stopping$/gm)?.length, 1, h.log);
 });
 
 test("bad flags and environment: exit code 2 and the flag's rule; --help: exit 0", () => {

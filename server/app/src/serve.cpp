@@ -470,6 +470,11 @@ int serve_one(const ServeOptions& cfg, const Setup& setup, const cluster::Worker
   // written before the loop stops (a short, bounded grace period).
   boost::asio::steady_timer grace(io_ctx);
   signals.async_wait([&](const boost::system::error_code&, int) {
+    if (cfg.on_stop) try {
+        cfg.on_stop(io, info);
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "shmio: the app's on_stop failed: %s\n", e.what());
+      }
     io.engine().stop_accepting();
     io.close();
     grace.expires_after(cfg.drain_grace);

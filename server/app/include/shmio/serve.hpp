@@ -88,6 +88,16 @@ struct ServeOptions {
   // process's stderr as it was), a file, or a logging library. Default: "[wI] line" on stderr in
   // a cluster, the line as it is with one process.
   std::function<void(int worker, std::string_view line)> log;
+  // The app's stop: called once in every worker (or the one process) when it begins a graceful
+  // stop — SIGTERM, SIGINT or SIGHUP, which is how a cluster's supervisor stops its workers — on
+  // the server's thread, before the clients are told "server shutting down". The server is still
+  // whole: the app can emit a last message (io.of(nsp).local(): this worker's clients only; each
+  // worker runs its own on_stop), cancel its timers, save its state. What it posts to the
+  // server's io_context runs during drain_grace, after which the loop stops (in a cluster a
+  // worker still running 10 s after the supervisor's SIGTERM is killed). An exception it throws
+  // (std::exception) is said on stderr and the stop goes on. Not called when the process is
+  // killed (SIGKILL, a crash) or could not start (its setup threw, its port was taken).
+  std::function<void(socketio::Server&, const WorkerInfo&)> on_stop;
 };
 
 using Setup = std::function<void(socketio::Server&, const WorkerInfo&)>;

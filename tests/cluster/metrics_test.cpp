@@ -81,3 +81,66 @@ TEST(Metrics, MergeDropsWhatItCannotParseAndAWorkerLabelOnlyAsALabel) {
   EXPECT_EQ(exposition_value(m, "missing"), -1);
   EXPECT_EQ(merge_expositions({}), "");
 }
+
+// A worker's counters outlive it (retired_counters): a restarted worker's post carries its
+// predecessors' counters and histograms (not its gauges, nor series without a worker label) as
+// worker="all" series, which the merge adds to the totals only.
+TEST(Metrics, RetiredCountersCarryCountersAndHistogramsOnlyAsTotals) {
+  std::string before = worker(1, 4, 9);
+  append_metric(before, "shmio_msgs_total", "counter", "Messages.", 40,
+                "{namespace=\"/\",worker=\"1\"}");
+  const std::string r = retired_counters(before);
+  EXPECT_EQ(r.rfind(std::string(kRetiredMarker) + "\n", 0), 0u) << r;
+  EXPECT_EQ(exposition_value(r, "shmio_msgs_total{namespace=\"/\",worker=\"all\"}"), 40);
+  EXPECT_EQ(exposition_value(r, "shmio_turn_seconds_bucket{worker=\"all\",le=\"+Inf\"}"), 6);
+  EXPECT_EQ(exposition_value(r, "shmio_turn_seconds_count{worker=\"all\"}"), 6);
+  EXPECT_EQ(r.find("shmio_connections"), std::string::npos) << "a gauge is not carried";
+  EXPECT_EQ(r.find("shmio_ring_lag_bytes"), std::string::npos);
+  EXPECT_EQ(r.find("shmio_ring_claims_total"), std::string::npos) << "no worker label: ring-wide";
+  EXPECT_EQ(r.find("worker=\"1\""), std::string::npos);
+
+  // Its successor (worker 1 again, fresh counts) posts its own figures with them.
+  std::string after = worker(1, 2, 0);
+  append_metric(after, "shmio_msgs_total", "counter", "Messages.", 5,
+                "{namespace=\"/\",worker=\"1\"}");
+  const std::string m = merge_expositions({worker(0, 3, 10), after + r});
+  EXPECT_EQ(exposition_value(m, "shmio_msgs_total{namespace=\"/\",worker=\"1\"}"), 5);
+  EXPECT_EQ(exposition_value(m, "shmio_msgs_total{namespace=\"/\",worker=\"all\"}"), 45);
+  EXPECT_EQ(exposition_value(m, "shmio_turn_seconds_count{worker=\"1\"}"), 6);
+  EXPECT_EQ(exposition_value(m, "shmio_turn_seconds_count{worker=\"all\"}"), 18);
+  EXPECT_EQ(exposition_value(m, "shmio_connections{worker=\"all\"}"), 5) << "gauges: the living";
+  EXPECT_EQ(count(m, "# TYPE shmio_msgs_total counter\n"), 1u);
+  EXPECT_EQ(count(m, "shmio_msgs_total{namespace=\"/\",worker=\"all\"}"), 1u);
+  EXPECT_EQ(m.find(kRetiredMarker), std::string::npos);
+
+  // A third process of the slot carries both earlier ones' counts (the retired section's too).
+  const std::string r2 = retired_counters(after + r);
+  EXPECT_EQ(exposition_value(r2, "shmio_msgs_total{namespace=\"/\",worker=\"all\"}"), 45);
+  EXPECT_EQ(exposition_value(r2, "shmio_turn_seconds_count{worker=\"all\"}"), 12);
+  EXPECT_EQ(count(r2, "# TYPE shmio_msgs_total counter\n"), 1u);
+
+  // A family that only a dead predecessor had still shows, as its total.
+  const std::string lone = merge_expositions({worker(0, 3, 10), r});
+  EXPECT_EQ(exposition_value(lone, "shmio_msgs_total{namespace=\"/\",worker=\"all\"}"), 40);
+  EXPECT_EQ(count(lone, "# TYPE shmio_msgs_total counter\n"), 1u);
+  EXPECT_EQ(count(lone, "# HELP shmio_msgs_total"), 0u) << "a TYPE line alone: valid";
+}
+
+// The retired section's bound: whole series, the first ones first; what did not fit is counted.
+TEST(Metrics, RetiredCountersStayWithinTheirBound) {
+  std::string post;
+  for (int i = 0; i < 200; ++i)
+    append_metric(post, "shmio_msgs_total", "counter", "Messages.", 1,
+                  "{namespace=\"/n" + std::to_string(i) + "\",worker=\"0\"}");
+  std::size_t left_out = 0;
+  const std::string all = retired_counters(post, SIZE_MAX, &left_out);
+  EXPECT_EQ(left_out, 0u);
+  const std::string r = retired_counters(post, 1024, &left_out);
+  EXPECT_LE(r.size(), 1024u);
+  EXPECT_GT(left_out, 0u);
+  EXPECT_LT(left_out, 200u);
+  EXPECT_EQ(exposition_value(r, "shmio_msgs_total{namespace=\"/n0\",worker=\"all\"}"), 1);
+  EXPECT_EQ(exposition_value(r, "shmio_msgs_total{namespace=\"/n199\",worker=\"all\"}"), -1);
+  EXPECT_EQ(count(r, "shmio_msgs_total{") + left_out, 200u);
+  EXPECT_EQ(r, all.substr(0, r.size())) << "a prefix of the whole, cut at a line";
+}

@@ -1050,16 +1050,31 @@ test(`/metrics on any worker speaks for the cluster: every worker's series, tota
   const h = JSON.parse((await request(c.workers.get(0).port, "GET", "/health")).body);
   assert.deepEqual(h.cluster.map((w) => [w.worker, w.alive]), [[0, true], [1, true]]);
   assert.equal(h.cluster[1].pid, c.workers.get(1).pid);
-  // A dead worker's figures leave the cluster's answer (its counters died with it).
+  // A dead worker's series leave the cluster's answer, but not its counts: a worker="all" counter
+  // never goes down (Prometheus would read a reset), neither while the worker is dead nor once
+  // its successor posts from zero.
+  const OUT = 'shmio_namespace_messages_out_total{namespace="/",worker=';
+  const total = series(m, `${OUT}"all"}`);
+  assert.equal(total, series(m, `${OUT}"0"}`) + series(m, `${OUT}"1"}`));
+  const oldPid = c.workers.get(1).pid;
   const back = restarted(c, 1);
-  process.kill(c.workers.get(1).pid, "SIGKILL");
+  process.kill(oldPid, "SIGKILL");
   await untilAsync(async () => {
     const hh = JSON.parse((await request(c.workers.get(0).port, "GET", "/health")).body);
     return hh.cluster.length === 2 && hh.cluster[1].alive === false;
   }, 5000, "worker 1 dead in /health");
   m = (await request(c.workers.get(0).port, "GET", "/metrics")).body;
   assert.equal(series(m, 'shmio_namespace_sockets{namespace="/",worker="1"}'), undefined);
+  assert.equal(series(m, `${OUT}"1"}`), undefined);
+  assert.ok(series(m, `${OUT}"all"}`) >= total, `while dead: ${series(m, `${OUT}"all"}`)} < ${total}`);
   await within(back, 10000, "worker 1 restarted");
+  await untilAsync(async () => {  // (the successor's first post, a second after its start at most)
+    const hh = JSON.parse((await request(c.workers.get(0).port, "GET", "/health")).body);
+    return hh.cluster[1].alive && hh.cluster[1].pid !== oldPid;
+  }, 5000, "worker 1's successor on the board");
+  m = (await request(c.workers.get(0).port, "GET", "/metrics")).body;
+  assert.equal(series(m, `${OUT}"1"}`), 0, "the successor counts from zero");
+  assert.ok(series(m, `${OUT}"all"}`) >= total, `after the restart: ${series(m, `${OUT}"all"}`)} < ${total}`);
   on0.disconnect();
   on1.forEach((s) => s.disconnect());
 });

@@ -48,9 +48,14 @@ namespace {
 struct Family {
   std::string help, type;
   std::vector<std::string> series;                // "name{labels} value" lines, in order
-  std::vector<std::string> total_order;           // total series keys, first-seen order
+  std::vector<std::string> total_order;           // total series key -> first-seen order
   std::unordered_map<std::string, double> total;  // total series key -> sum
   std::unordered_map<std::string, bool> seen;     // series without a worker label, kept once
+  void add_total(const std::string& key, double value) {
+    auto [it, fresh] = total.try_emplace(key, 0.0);
+    if (fresh) total_order.push_back(key);
+    it->second += value;
+  }
 };
 
 // The series key with its worker label's value replaced by "all" (empty if it has none).
@@ -66,6 +71,52 @@ std::string total_key(std::string_view key) {
   if (end == std::string_view::npos) return {};
   return std::string(key.substr(0, v)) + "all" + std::string(key.substr(end));
 }
+
+// The lines of one exposition as the merge sees them: on_meta(name, 'H' or 'T', text) for a HELP
+// or TYPE line; on_series(family, key, value, line, retired) for a series line that parses, with
+// its family (the last TYPE's if its name is that family's or one of its histogram series', else
+// a family of its own name) and whether it follows the retired marker. Other lines are dropped.
+template <class Meta, class Series>
+void walk_exposition(std::string_view text, Meta on_meta, Series on_series) {
+  std::string current;  // the family of the last TYPE line
+  bool retired = false;
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    std::size_t nl = text.find('\n', pos);
+    if (nl == std::string_view::npos) nl = text.size();
+    const std::string_view line = text.substr(pos, nl - pos);
+    pos = nl + 1;
+    if (line.empty()) continue;
+    if (line == kRetiredMarker) {
+      retired = true;
+      continue;
+    }
+    if (line.rfind("# HELP ", 0) == 0 || line.rfind("# TYPE ", 0) == 0) {
+      const std::string_view rest = line.substr(7);
+      const std::size_t sp = rest.find(' ');
+      if (sp == std::string_view::npos) continue;
+      const std::string name(rest.substr(0, sp));
+      on_meta(name, line[2], rest.substr(sp + 1));
+      if (line[2] == 'T') current = name;
+      continue;
+    }
+    if (line[0] == '#') continue;
+    const std::size_t sp = line.rfind(' ');
+    if (sp == std::string_view::npos || sp == 0) continue;
+    const std::string_view key = line.substr(0, sp);
+    char* end = nullptr;
+    const std::string value_text(line.substr(sp + 1));
+    const double value = std::strtod(value_text.c_str(), &end);
+    if (end == value_text.c_str()) continue;
+    const std::size_t name_end = std::min(key.find('{'), key.size());
+    const std::string_view series_name = key.substr(0, name_end);
+    std::string fam = current;
+    if (fam.empty() || !(series_name == fam ||
+                         (series_name.rfind(fam + "_", 0) == 0 && series_name.size() > fam.size())))
+      fam = std::string(series_name);
+    on_series(fam, key, value, line, retired);
+  }
+}
 }  // namespace
 
 std::string merge_expositions(const std::vector<std::string>& expositions) {
@@ -76,63 +127,82 @@ std::string merge_expositions(const std::vector<std::string>& expositions) {
     if (fresh) order.push_back(name);
     return it->second;
   };
-  for (const std::string& text : expositions) {
-    std::string current;  // the family of the last TYPE line
-    std::size_t pos = 0;
-    while (pos < text.size()) {
-      std::size_t nl = text.find('\n', pos);
-      if (nl == std::string::npos) nl = text.size();
-      const std::string_view line(text.data() + pos, nl - pos);
-      pos = nl + 1;
-      if (line.empty()) continue;
-      if (line.rfind("# HELP ", 0) == 0 || line.rfind("# TYPE ", 0) == 0) {
-        const std::string_view rest = line.substr(7);
-        const std::size_t sp = rest.find(' ');
-        if (sp == std::string_view::npos) continue;
-        const std::string name(rest.substr(0, sp));
-        Family& f = family(name);
-        std::string& field = line[2] == 'H' ? f.help : f.type;
-        if (field.empty()) field = std::string(rest.substr(sp + 1));
-        if (line[2] == 'T') current = name;
-        continue;
-      }
-      if (line[0] == '#') continue;
-      const std::size_t sp = line.rfind(' ');
-      if (sp == std::string_view::npos || sp == 0) continue;
-      const std::string_view key = line.substr(0, sp);
-      char* end = nullptr;
-      const std::string value_text(line.substr(sp + 1));
-      const double value = std::strtod(value_text.c_str(), &end);
-      if (end == value_text.c_str()) continue;
-      const std::size_t name_end = std::min(key.find('{'), key.size());
-      const std::string_view series_name = key.substr(0, name_end);
-      // Its family: the last TYPE's if the name is that family's (or one of its histogram
-      // series), else a family of its own name.
-      std::string fam = current;
-      if (fam.empty() || !(series_name == fam || (series_name.rfind(fam + "_", 0) == 0 &&
-                                                  series_name.size() > fam.size())))
-        fam = std::string(series_name);
-      Family& f = family(fam);
-      const std::string total = total_key(key);
-      if (total.empty()) {  // no worker label: once
-        if (f.seen.emplace(std::string(key), true).second) f.series.emplace_back(line);
-        continue;
-      }
-      f.series.emplace_back(line);
-      auto [it, fresh] = f.total.try_emplace(total, 0.0);
-      if (fresh) f.total_order.push_back(total);
-      it->second += value;
-    }
-  }
+  for (const std::string& text : expositions)
+    walk_exposition(
+        text,
+        [&](const std::string& name, char what, std::string_view value) {
+          Family& f = family(name);
+          std::string& field = what == 'H' ? f.help : f.type;
+          if (field.empty()) field = std::string(value);
+        },
+        [&](const std::string& fam, std::string_view key, double value, std::string_view line,
+            bool retired) {
+          Family& f = family(fam);
+          if (retired) {  // (a retired counter: its key is already the total's)
+            if (total_key(key) == key) f.add_total(std::string(key), value);
+            return;
+          }
+          const std::string total = total_key(key);
+          if (total.empty()) {  // no worker label: once
+            if (f.seen.emplace(std::string(key), true).second) f.series.emplace_back(line);
+            return;
+          }
+          f.series.emplace_back(line);
+          f.add_total(total, value);
+        });
   std::string out;
   for (const std::string& name : order) {
     const Family& f = families[name];
-    if (f.series.empty()) continue;
+    if (f.series.empty() && f.total_order.empty()) continue;
     if (!f.help.empty()) out += "# HELP " + name + " " + f.help + "\n";
     if (!f.type.empty()) out += "# TYPE " + name + " " + f.type + "\n";
     for (const std::string& s : f.series) out += s + "\n";
     for (const std::string& k : f.total_order) out += k + " " + number(f.total.at(k)) + "\n";
   }
+  return out;
+}
+
+std::string retired_counters(std::string_view post, std::size_t max_bytes, std::size_t* left_out) {
+  std::vector<std::string> order;
+  std::map<std::string, Family> families;
+  std::unordered_map<std::string, std::string> types;  // this post's TYPE lines
+  walk_exposition(
+      post,
+      [&](const std::string& name, char what, std::string_view text) {
+        if (what == 'T') types.try_emplace(name, std::string(text));
+      },
+      [&](const std::string& fam, std::string_view key, double value, std::string_view,
+          bool retired) {
+        const auto t = types.find(fam);
+        if (t == types.end() || (t->second != "counter" && t->second != "histogram")) return;
+        const std::string total = total_key(key);
+        if (total.empty() || (retired && total != key)) return;
+        auto [it, fresh] = families.try_emplace(fam);
+        if (fresh) {
+          order.push_back(fam);
+          it->second.type = t->second;
+        }
+        it->second.add_total(total, value);
+      });
+  std::string out(kRetiredMarker);
+  out += '\n';
+  std::size_t dropped = 0;
+  for (const std::string& name : order) {
+    const Family& f = families[name];
+    std::string part = "# TYPE " + name + " " + f.type + "\n";
+    std::size_t in = 0;
+    for (const std::string& k : f.total_order) {
+      std::string line = k + " " + number(f.total.at(k)) + "\n";
+      if (out.size() + part.size() + line.size() > max_bytes) {
+        ++dropped;
+        continue;
+      }
+      part += line;
+      ++in;
+    }
+    if (in > 0) out += part;
+  }
+  if (left_out != nullptr) *left_out = dropped;
   return out;
 }
 

@@ -63,6 +63,13 @@ struct Node::Impl {
   // Every worker's /metrics exposition, for a scrape that lands on any of them (set_local_metrics).
   std::optional<shm::WorkerBoard> board;
   std::function<std::string()> local_metrics;
+  // The counters of the processes that held this worker's slot before it (cluster/metrics.hpp,
+  // retired_counters): carried on in every post, so that worker="all" counters never go down.
+  std::string retired;
+  // This worker's exposition (set_local_metrics, else metrics_text) with the retired counters.
+  std::string own_metrics(const std::function<std::string()>& fallback) const {
+    return (local_metrics ? local_metrics() : fallback()) + retired;
+  }
   net::steady_timer board_timer;
   std::chrono::steady_clock::time_point board_refused_logged{};
   void post_metrics(const std::string& text) {
@@ -80,7 +87,7 @@ struct Node::Impl {
     board_timer.expires_after(std::chrono::seconds(1));
     board_timer.async_wait([this](const boost::system::error_code& ec) {
       if (ec || stopped) return;
-      if (local_metrics) post_metrics(local_metrics());
+      if (local_metrics) post_metrics(local_metrics() + retired);
       arm_board_timer();
     });
   }

@@ -137,6 +137,7 @@ struct Bridge::Impl {
   net::posix::stream_descriptor notify;
   net::steady_timer tick;  // once a second: metrics, the unsent line; every 100 ms: liveness
   std::optional<shm::WorkerBoard> board;
+  std::string retired;  // earlier bridges' counters (cluster::retired_counters)
   std::shared_ptr<Client> pub, sub;
   BridgeStats stats;
   bool stopped = false;
@@ -1231,7 +1232,8 @@ struct Bridge::Impl {
       if (!reading && now - started_at >= std::chrono::seconds(3)) start_reading();
       if (now - last_post >= std::chrono::seconds(1)) {
         last_post = now;
-        if (board) (void)board->post(static_cast<std::uint32_t>(options.workers), metrics_text());
+        if (board)
+          (void)board->post(static_cast<std::uint32_t>(options.workers), metrics_text() + retired);
         if (stats.unsent != unsent_said) {
           std::fprintf(stderr,
                        "shmio[bridge]: %llu messages not published to the fleet so far (Redis "
@@ -1328,8 +1330,12 @@ Bridge::Bridge(net::io_context& io, BridgeOptions options)
   m.notifier = std::move(n.value());
   shm::BoardConfig bc;
   bc.slots = static_cast<std::uint32_t>(std::max(1, m.options.workers) + 1);
-  if (auto b = shm::WorkerBoard::open(m.options.ring, m.segment->header().creation_time_ns, bc))
+  if (auto b = shm::WorkerBoard::open(m.options.ring, m.segment->header().creation_time_ns, bc)) {
     m.board.emplace(std::move(b.value()));
+    // (An earlier bridge's post: its counters carried on in this one's, as a worker's.)
+    if (auto old = m.board->read(static_cast<std::uint32_t>(m.options.workers)))
+      m.retired = cluster::retired_counters(old->blob);
+  }
   std::string error;
   ClientOptions co;
   co.url = m.options.url;

@@ -28,8 +28,22 @@ void append_histogram(std::string& out, const std::string& name, const char* hel
 // series, then, for each series that carries a `worker` label, the cluster total of that series
 // over the workers as the same series with worker="all" (counters, gauges and histogram buckets,
 // sums and counts alike). A series without a worker label (a ring-wide figure every worker reads
-// alike) is kept once, as the first exposition has it. Lines it cannot parse are dropped.
+// alike) is kept once, as the first exposition has it. Lines it cannot parse are dropped. An
+// exposition's retired section (retired_counters) adds to the totals only.
 std::string merge_expositions(const std::vector<std::string>& expositions);
+
+// A worker's counters that outlive it. A restarted worker takes its predecessor's slot on the
+// board, so the predecessor's counts would leave the cluster's totals, and a worker="all" counter
+// would go down (Prometheus reads a fall as a reset). So each post carries, after the line
+// kRetiredMarker, the counters (families of type counter or histogram) of every earlier process of
+// its slot, as worker="all" series; the merge adds them to the totals only (no per-worker series),
+// and a dead worker's post, until its successor's replaces it, counts by its retired_counters().
+inline constexpr std::string_view kRetiredMarker = "# shmio-retired";
+// The retired section that carries `post`'s counters (its own and those it carried) on: the marker,
+// then each family's TYPE line and its worker="all" totals. At most `max_bytes` (whole series: the
+// first families' first); how many series did not fit goes to `left_out`.
+std::string retired_counters(std::string_view post, std::size_t max_bytes = 64 * 1024,
+                             std::size_t* left_out = nullptr);
 
 // The value of the series `series` (its name and labels, exactly as written) in an exposition, or
 // -1 if absent (e.g. a worker's open connections in its post on the board).

@@ -9,6 +9,7 @@
 
 #include <fnmatch.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <algorithm>
@@ -84,7 +85,10 @@ Commands:
   watch [--interval MS] [--count K]
                        every MS milliseconds (default 1000), one line: records/s,
                        bytes/s, bytes in flight, each reader's lag; stops after K
-                       lines, or on Ctrl-C / SIGTERM (exit 0)
+                       lines, or on Ctrl-C / SIGTERM (exit 0). A ring removed is
+                       said ("removed") and no longer watched, one made anew under
+                       its name is said ("replaced") and the new one watched; when
+                       none is left, exit 2
 
 Options:
   --name NAME          ring name (default: $SHMIO_RING if set, else "shmio"); a
@@ -730,19 +734,16 @@ void PrintWatchLine(const WatchSample& now, const WatchSample* prev, bool json, 
 }
 
 // With several rings, each refresh ends with their sum: rates once every ring has one.
-void PrintWatchTotal(const std::vector<WatchSample>& now, const std::vector<WatchSample>& prev,
-                     bool json) {
-  std::optional<double> records_per_s, bytes_per_s;
+// (`prev[i]`: ring i's sample before, null for a ring with none: then the total has no rates.)
+void PrintWatchTotal(const std::vector<WatchSample>& now,
+                     const std::vector<const WatchSample*>& prev, bool json) {
+  std::optional<double> records_per_s = 0.0, bytes_per_s = 0.0;
   std::uint64_t in_flight = 0;
-  if (!prev.empty()) records_per_s = bytes_per_s = 0.0;
   for (std::size_t i = 0; i < now.size(); ++i) {
     in_flight += now[i].snap.tail - now[i].snap.frontier;
-    if (prev.empty()) continue;
-    const WatchRates r = Rates(now[i], &prev[i]);
-    if (!r.records_per_s || !r.bytes_per_s) {
-      records_per_s = bytes_per_s = std::nullopt;
-      break;
-    }
+    const WatchRates r = Rates(now[i], prev[i]);
+    if (!r.records_per_s || !r.bytes_per_s) records_per_s = bytes_per_s = std::nullopt;
+    if (!records_per_s) continue;
     *records_per_s += *r.records_per_s;
     *bytes_per_s += *r.bytes_per_s;
   }
@@ -771,7 +772,70 @@ void SleepUntil(const timespec& until) {
   }
 }
 
-int CmdWatch(const std::vector<shm::Segment>& rings, const Options& o) {
+// A ring watched by name: the file it was attached from (device and inode), so that a ring
+// removed or made anew under its name is noticed (it was shown as it was, for ever).
+struct Watched {
+  std::string name;
+  struct stat id {};
+  std::optional<shm::Segment> seg;
+  std::optional<WatchSample> prev;
+};
+
+std::string RingPath(const std::string& name) {
+  return "/dev/shm/" + shm::Segment::object_name(name);
+}
+
+// Attaches ring `name` read-only, with the identity of the file it mapped: the file's before and
+// after the attach, the same (a ring replaced in between is attached again, three times at most).
+shm::Result<shm::Segment> AttachIdentified(const std::string& name, struct stat& id) {
+  const std::string path = RingPath(name);
+  for (int tries = 0;; ++tries) {
+    struct stat before {};
+    if (::stat(path.c_str(), &before) != 0) before = {};
+    auto seg = shm::Segment::attach(name, shm::AttachMode::read_only);
+    if (!seg) return seg;
+    if (::stat(path.c_str(), &id) != 0) id = {};
+    if ((id.st_ino == before.st_ino && id.st_dev == before.st_dev) || tries == 2) return seg;
+  }
+}
+
+// Whether each watched ring's name still names the ring attached; a line for each one removed (it
+// leaves the watch) or replaced (the new one attached: its rates start again). False when no ring
+// is left.
+bool FollowNames(std::vector<Watched>& watched, const Options& o, bool named) {
+  for (auto it = watched.begin(); it != watched.end();) {
+    struct stat now {};
+    const bool there = ::stat(RingPath(it->name).c_str(), &now) == 0;
+    if (there && now.st_ino == it->id.st_ino && now.st_dev == it->id.st_dev) {
+      ++it;
+      continue;
+    }
+    std::string what = "removed";
+    it->prev.reset();
+    it->seg.reset();
+    if (there) {
+      auto again = AttachIdentified(it->name, it->id);
+      if (again) {
+        it->seg.emplace(std::move(again).value());
+        what = "replaced";
+      } else {
+        what = "replaced by a ring that cannot be attached (" + again.error().message + ")";
+      }
+    }
+    const std::string stamp = IsoUtc(shm::realtime_ns());
+    if (o.json)
+      PrintJson(json::object{{"time", stamp}, {"name", it->name}, {"event", what}});
+    else
+      std::puts((stamp + (named ? "  " + it->name : std::string()) + "  " + what +
+                 (it->seg ? ": watching the new ring" : ": no longer watched"))
+                    .c_str());
+    std::fflush(stdout);
+    it = it->seg ? it + 1 : watched.erase(it);
+  }
+  return !watched.empty();
+}
+
+int CmdWatch(std::vector<Watched> watched, const Options& o) {
   // No SA_RESTART: a signal interrupts the sleep, and the loop exits cleanly with status 0.
   struct sigaction sa {};
   sa.sa_handler = OnStopSignal;
@@ -781,15 +845,21 @@ int CmdWatch(const std::vector<shm::Segment>& rings, const Options& o) {
 
   const std::uint64_t interval_ns = o.interval_ms * 1'000'000ULL;
   std::uint64_t next_ns = shm::monotonic_ns();
-  const bool several = rings.size() > 1;
-  std::vector<WatchSample> prev;
+  const bool several = watched.size() > 1;
   for (std::uint64_t refreshes = 0; g_stop == 0;) {
+    if (!FollowNames(watched, o, several)) {
+      std::fprintf(stderr, "shm-inspect: every ring watched was removed\n");
+      return kExitNotFound;
+    }
     std::vector<WatchSample> now;
-    for (const shm::Segment& s : rings) now.push_back(TakeSample(s));
-    for (std::size_t i = 0; i < now.size(); ++i)
-      PrintWatchLine(now[i], prev.empty() ? nullptr : &prev[i], o.json, several);
+    std::vector<const WatchSample*> prev;
+    for (const Watched& w : watched) {
+      now.push_back(TakeSample(*w.seg));
+      prev.push_back(w.prev ? &*w.prev : nullptr);
+    }
+    for (std::size_t i = 0; i < now.size(); ++i) PrintWatchLine(now[i], prev[i], o.json, several);
     if (several) PrintWatchTotal(now, prev, o.json);
-    prev = std::move(now);
+    for (std::size_t i = 0; i < now.size(); ++i) watched[i].prev = std::move(now[i]);
     if (o.count != 0 && ++refreshes >= o.count) break;
     // Fixed-rate ticks; if we fell behind (suspended, slow terminal), start afresh from now.
     next_ns += interval_ns;
@@ -1063,8 +1133,9 @@ int main(int argc, char** argv) {
   o.names = names;
   // Every ring attached before anything is printed.
   std::vector<shm::Segment> rings;
+  std::vector<struct stat> ids;
   for (const std::string& name : names) {
-    auto attached = shm::Segment::attach(name, shm::AttachMode::read_only);
+    auto attached = AttachIdentified(name, ids.emplace_back());
     if (!attached) {
       const shm::Error& err = attached.error();
       std::string message = err.message;
@@ -1075,7 +1146,12 @@ int main(int argc, char** argv) {
     }
     rings.push_back(std::move(attached).value());
   }
-  if (o.command == "watch") return CmdWatch(rings, o);
+  if (o.command == "watch") {
+    std::vector<Watched> watched;
+    for (std::size_t i = 0; i < rings.size(); ++i)
+      watched.push_back(Watched{names[i], ids[i], std::move(rings[i]), std::nullopt});
+    return CmdWatch(std::move(watched), o);
+  }
   int status = kExitOk;
   for (std::size_t i = 0; i < rings.size(); ++i) {
     // (Tables: a blank line between rings; JSON: one object per ring, one per line.)

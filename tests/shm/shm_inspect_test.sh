@@ -23,7 +23,10 @@ FOREIGN=foreign-$$
 SET1=inspect-set-$$-1
 SET2=inspect-set-$$-2
 SET3=inspect-set-$$-3
-OBJECTS=("$RING" "$LIVE" "$PERM" "$BADVER" "$NOTREADY" "$SHORT" "$FOREIGN" "$SET1" "$SET2" "$SET3")
+FOLLOW1=inspect-follow-$$-1
+FOLLOW2=inspect-follow-$$-2
+OBJECTS=("$RING" "$LIVE" "$PERM" "$BADVER" "$NOTREADY" "$SHORT" "$FOREIGN" "$SET1" "$SET2" "$SET3"
+  "$FOLLOW1" "$FOLLOW2" "$FOLLOW1-new")
 
 TMP=$(mktemp -d)
 PIDS=()
@@ -263,6 +266,60 @@ node -e 'const fs = require("fs");
 for p in "${PIDS[@]}"; do wait "$p" || fail "a set producer failed"; done
 PIDS=()
 pass "watch over several rings: a line per ring and their total"
+
+# watch follows the rings' names: a ring removed is said and leaves the watch; one made anew
+# under its name is said and watched anew (the new one's records); none left: exit 2.
+# (until PATTERN FILE: waits for a line, 10 s at most.)
+until_line() {
+  local deadline=$((SECONDS + 10))
+  until grep -q -- "$1" "$2"; do
+    ((SECONDS < deadline)) || return 1
+    sleep 0.02
+  done
+}
+for f in "$FOLLOW1" "$FOLLOW2"; do "$DEMO" create --name "$f" --capacity 65536 >/dev/null; done
+"$DEMO" produce --name "$FOLLOW1" --count 7 --size 100 >/dev/null
+# (Under timeout: a watch that does not end fails the test with 124 instead of hanging it.)
+timeout 30 "$INSPECT" --json --name "inspect-follow-$$-*" watch --interval 50 >"$TMP/follow.out" \
+  2>"$TMP/follow.err" &
+WATCH=$!
+PIDS+=("$WATCH")
+until_line '"total":true' "$TMP/follow.out" || fail "watch over two rings: $(cat "$TMP/follow.out")"
+grep -q "\"name\":\"$FOLLOW1\",\"frontier\":896,\"frontier_index\":7," "$TMP/follow.out" ||
+  fail "watch shows the first ring: $(cat "$TMP/follow.out")"
+rm -f "/dev/shm/shmio.$FOLLOW2"
+until_line "\"name\":\"$FOLLOW2\",\"event\":\"removed\"" "$TMP/follow.out" ||
+  fail "a removed ring is not said: $(cat "$TMP/follow.out")"
+# (Made under another name, then renamed over the first: the name never names nothing.)
+"$DEMO" create --name "$FOLLOW1-new" --capacity 65536 >/dev/null
+"$DEMO" produce --name "$FOLLOW1-new" --count 3 --size 100 >/dev/null
+mv "/dev/shm/shmio.$FOLLOW1-new" "/dev/shm/shmio.$FOLLOW1"
+until_line "\"name\":\"$FOLLOW1\",\"event\":\"replaced\"" "$TMP/follow.out" ||
+  fail "a replaced ring is not said: $(cat "$TMP/follow.out")"
+until_line "\"name\":\"$FOLLOW1\",\"frontier\":384,\"frontier_index\":3,\"records_per_s\":null" \
+  "$TMP/follow.out" || fail "the new ring is not watched from its start: $(cat "$TMP/follow.out")"
+rm -f "/dev/shm/shmio.$FOLLOW1"
+set +e
+wait "$WATCH"
+RC=$?
+set -e
+[[ $RC -eq 2 ]] || fail "watch with every ring removed exited $RC: $(cat "$TMP/follow.err")"
+grep -q 'every ring watched was removed' "$TMP/follow.err" || fail "$(cat "$TMP/follow.err")"
+# The text lines name each event.
+"$DEMO" create --name "$FOLLOW2" --capacity 65536 >/dev/null
+timeout 30 "$INSPECT" --name "$FOLLOW2" watch --interval 50 >"$TMP/follow.out" 2>&1 &
+WATCH=$!
+PIDS+=("$WATCH")
+until_line 'records/s=' "$TMP/follow.out" || fail "watch: $(cat "$TMP/follow.out")"
+rm -f "/dev/shm/shmio.$FOLLOW2"
+set +e
+wait "$WATCH"
+RC=$?
+set -e
+[[ $RC -eq 2 ]] && grep -q '  removed: no longer watched$' "$TMP/follow.out" ||
+  fail "watch of one removed ring: $RC $(cat "$TMP/follow.out")"
+PIDS=()
+pass "watch says a ring removed or replaced under its name, and watches the new one"
 
 # Nothing printed unless every ring attaches; the failing ring's status.
 expect_rc 2 "$INSPECT" --name "$SET1" --name "inspect-set-$$-none" stat

@@ -871,8 +871,9 @@ test("supervisor: a port it cannot listen on stops it (exit 1); bad --host refus
     p.stderr?.on("data", (d) => (p.log += d));
     return p;
   };
-  // A port held by another program (no SO_REUSEPORT): every worker's first start fails to listen;
-  // the supervisor stops the cluster instead of restarting them for ever.
+  // A port held by another program: the supervisor says so and stops before it starts any worker
+  // (before the port was checked, every worker's first start failed to listen, and the cluster
+  // stopped at that).
   const held = await freePorts(1);
   const blocker = net.createServer().listen(held, "127.0.0.1");
   await once(blocker, "listening");
@@ -881,9 +882,28 @@ test("supervisor: a port it cannot listen on stops it (exit 1); bad --host refus
   const [stuckCode] = await within(once(stuck, "exit"), 20000, "a cluster that cannot listen exits");
   blocker.close();
   assert.equal(stuckCode, 1, stuck.log);
-  assert.match(stuck.log, /cannot listen on 127\.0\.0\.1/);
-  assert.match(stuck.log, /cannot start; stopping the cluster/);
+  assert.match(stuck.log, /cannot listen on 127\.0\.0\.1:\d+: it is in use/);
   assert.deepEqual(files(ring), []);
+  // A second cluster on a running cluster's port, under another ring: its workers would have
+  // listened beside the first's (SO_REUSEPORT), the port's clients split between two clusters
+  // without a word. Refused; the first goes on serving.
+  const first = await startCluster(BIN, "bench", 2, [], false, clusters);
+  const port = first.workers.get(0).port;
+  ring = ringName();
+  const second = run(["--workers", "2", "--port", String(port), "--ring", ring]);
+  const [secondCode] = await within(once(second, "exit"), 20000, "the second cluster exits");
+  assert.equal(secondCode, 1, second.log);
+  assert.match(second.log, /cannot listen on 127\.0\.0\.1:\d+: it is in use \(another cluster/);
+  assert.doesNotMatch(second.log, /shmio worker/);
+  assert.deepEqual(files(ring), []);
+  const health = await new Promise((resolve, reject) =>
+    http.get(`http://127.0.0.1:${port}/health`, (r) => {
+      let b = "";
+      r.on("data", (d) => (b += d)).on("end", () => resolve(JSON.parse(b)));
+    }).on("error", reject));
+  assert.equal(health.workers, 2, "the first cluster still serves");
+  first.proc.kill("SIGTERM");
+  await within(once(first.proc, "exit"), 15000, "the first cluster exits");
   // A host that is no address: refused at parse.
   const bad = run(["--workers", "2", "--port", "0", "--host", "999.1.1.1"]);
   const [badCode] = await within(once(bad, "exit"), 5000, "bad --host");

@@ -781,23 +781,46 @@ int serve(ServeOptions cfg, Setup setup) {
     return 2;
   }
   int holder = -1;
-  if (cfg.port == 0) {
-    // A port picked on the host's own address family (checked at parse: IPv4 or IPv6).
-    sockaddr_storage addr{};
-    socklen_t len = 0;
-    auto* v4 = reinterpret_cast<sockaddr_in*>(&addr);
-    auto* v6 = reinterpret_cast<sockaddr_in6*>(&addr);
-    if (::inet_pton(AF_INET, cfg.host.c_str(), &v4->sin_addr) == 1) {
-      v4->sin_family = AF_INET;
-      len = sizeof *v4;
-    } else {
-      const std::size_t pct = cfg.host.find('%');
-      ::inet_pton(AF_INET6, cfg.host.substr(0, pct).c_str(), &v6->sin6_addr);
-      if (pct != std::string::npos)
-        v6->sin6_scope_id = ::if_nametoindex(cfg.host.substr(pct + 1).c_str());
-      v6->sin6_family = AF_INET6;
-      len = sizeof *v6;
+  // The host's address with `port` (its family checked at parse: IPv4 or IPv6).
+  sockaddr_storage addr{};
+  socklen_t len = 0;
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&addr);
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(&addr);
+  if (::inet_pton(AF_INET, cfg.host.c_str(), &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(static_cast<std::uint16_t>(cfg.port));
+    len = sizeof *v4;
+  } else {
+    const std::size_t pct = cfg.host.find('%');
+    ::inet_pton(AF_INET6, cfg.host.substr(0, pct).c_str(), &v6->sin6_addr);
+    if (pct != std::string::npos)
+      v6->sin6_scope_id = ::if_nametoindex(cfg.host.substr(pct + 1).c_str());
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(static_cast<std::uint16_t>(cfg.port));
+    len = sizeof *v6;
+  }
+  if (cfg.port != 0 && !cfg.port_per_worker) {
+    // The workers listen with SO_REUSEPORT, which the kernel also grants beside another
+    // cluster's workers (another --ring on the same --port): the two would split the port's
+    // clients between them without a word. So the port must be free of listeners first: a bind
+    // without SO_REUSEPORT (SO_REUSEADDR: connections closing on it do not count) fails on any.
+    const int probe = ::socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    const int one = 1;
+    if (probe >= 0) ::setsockopt(probe, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (probe >= 0 && ::bind(probe, reinterpret_cast<sockaddr*>(&addr), len) != 0 &&
+        errno == EADDRINUSE) {
+      ::close(probe);
+      std::fprintf(stderr,
+                   "shmio: cannot listen on %s:%ld: it is in use (another cluster or server "
+                   "listens there; a cluster's workers would share it with another's and split "
+                   "its clients); stop it first or pick another --port\n",
+                   cfg.host.c_str(), cfg.port);
+      return 1;
     }
+    if (probe >= 0) ::close(probe);
+  }
+  if (cfg.port == 0) {
+    // A port picked on the host's own address family.
     holder = ::socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     const int one = 1;
     ::setsockopt(holder, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);

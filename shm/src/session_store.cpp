@@ -285,6 +285,16 @@ struct SessionStore::Map {
     d.who.store(pid, std::memory_order_release);
     // (two noters of one death may both add it: the earlier time is read first; harmless)
   }
+  // A held entry of a dead owner, connected until then, made a disconnected one since `at` (its
+  // owner's death) in place: its age then no longer hangs on the death record, which 64 later
+  // deaths overwrite (after that it was taken for "disconnected since now" at each look, and a
+  // session past its window was still recovered). The time first, then the flag: a holder killed
+  // between the two leaves it connected, still judged by its owner's death.
+  static void settle_dead(SlotHeader& s, std::uint64_t at) noexcept {
+    s.since_ns = at;
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    s.flags &= ~1u;
+  }
   // Since when a held entry is disconnected (0: connected on a live worker).
   std::uint64_t disconnected_since(SlotHeader& s) noexcept {
     if ((s.flags & 1) == 0) return s.since_ns;
@@ -296,6 +306,7 @@ struct SessionStore::Map {
       at = monotonic_ns();
       note_death(s.owner_pid, at, s.since_ns);
     }
+    settle_dead(s, at);
     return at;
   }
   bool expired(SlotHeader& s, std::chrono::nanoseconds max_age) noexcept {
@@ -537,6 +548,23 @@ void SessionStore::worker_died(pid_t pid, std::uint64_t at_ns) {
   // each worker at WORKER_DOWN); an older one is an earlier process's with the same pid.
   constexpr std::uint64_t kSameDeath = 10'000'000'000ULL;
   m_->note_death(static_cast<std::uint64_t>(pid), at_ns, at_ns - std::min(at_ns, kSameDeath));
+  // Its connected entries made disconnected since its death, in place (Map::settle_dead): those
+  // no lookup meets before 64 later deaths overwrite its record keep their age. One look at each
+  // slot handed out; a slot held now is passed over (its holder settles it if it judges it: take
+  // and put's reuse do). Every worker notes each death: the first to come does the work.
+  const std::uint32_t handed_out =
+      std::min(m_->header().fresh.load(std::memory_order_relaxed), m_->slots_);
+  for (std::uint32_t i = 0; i < handed_out; ++i) {
+    SlotHeader& s = m_->slot(i);
+    if (!m_->lock(s, std::chrono::nanoseconds(0))) continue;
+    if (s.state == kEntry && s.hash != 0 && (s.flags & 1) != 0 &&
+        s.owner_pid == static_cast<std::uint64_t>(pid) && s.since_ns <= at_ns &&
+        !process_tag_alive(process_tag({pid, s.owner_start}))) {
+      const std::uint64_t at = m_->death_of(s.owner_pid, s.since_ns);
+      Map::settle_dead(s, at != 0 ? at : at_ns);
+    }
+    Map::unlock(s);
+  }
 }
 
 std::size_t SessionStore::count_entries() const {

@@ -163,6 +163,40 @@ TEST(SessionStore, AnOldDeathOfTheSamePidDoesNotExpireALaterEntry) {
   ::close(ready[1]);
 }
 
+// A dead worker's connected entry keeps the age of its death after 64 later deaths overwrote
+// the record of it: worker_died() made it a disconnected entry in place. (Before, no lookup had
+// met it while the record was there, so the first one after took it for "disconnected since
+// now" — and recovered a session past its window.)
+TEST(SessionStore, ADeadOwnersEntryKeepsItsAgeAfter64LaterDeaths) {
+  StoreName n;
+  int ready[2];
+  ASSERT_EQ(::pipe(ready), 0);
+  const pid_t owner = ::fork();
+  if (owner == 0) {
+    auto c = open_store(n.ring);
+    const char ok = c.put("k", "state", true, 1min) == Put::ok ? 'y' : 'n';
+    (void)!::write(ready[1], &ok, 1);
+    for (;;) ::pause();
+  }
+  auto s = open_store(n.ring);
+  char ok = 0;
+  ASSERT_EQ(::read(ready[0], &ok, 1), 1);
+  ASSERT_EQ(ok, 'y');
+  kill_child(owner);
+  s.worker_died(owner);  // (after the entry was written)
+  // 64 more deaths (pids no process has: above the kernel's pid_max bound of 2^22).
+  for (pid_t p = 0; p < 64; ++p) s.worker_died((1 << 22) + 1 + p);
+  auto summary = SessionStore::summarize(n.ring, 42);
+  ASSERT_TRUE(summary) << summary.error().message;
+  for (const auto& d : summary.value().deaths)
+    ASSERT_NE(d.pid, static_cast<std::uint64_t>(owner)) << "the owner's death still recorded";
+  // Its window passes (the age is what is tested: time has to go by).
+  std::this_thread::sleep_for(60ms);
+  EXPECT_EQ(s.take("k", 30ms).status, Take::expired) << "recovered past its window";
+  ::close(ready[0]);
+  ::close(ready[1]);
+}
+
 // A damaged table (a stray write, another program's bytes): an index entry naming a slot past
 // the last, a slot whose lengths do not fit it, a header whose geometry does not add up. Nothing
 // crashes: a lookup passes over such an entry, a slot that does not fit is let go as torn, and an

@@ -94,7 +94,7 @@ Result<WorkerBoard> WorkerBoard::open(const std::string& ring, std::uint64_t rin
   if (sc.value().created) {
     h.slots = config.slots;
     h.slot_bytes = config.slot_bytes;
-    detail::publish_sidecar(h.id, kMagic, kVersion, ring_id);
+    detail::publish_sidecar(m->sc, h.id, kMagic, kVersion, ring_id);
   } else {
     const char* bad = detail::check_sidecar(h.id, kMagic, kVersion, ring_id, "not a worker board");
     const std::uint32_t slots = h.slots, slot_bytes = h.slot_bytes;  // (read once: what is checked)

@@ -96,7 +96,7 @@ Result<CutLog> CutLog::open(const std::string& ring, std::uint64_t ring_id,
     h.logs = config.logs;
     h.columns = config.columns;
     h.entries = config.entries;
-    detail::publish_sidecar(h.id, kMagic, kVersion, ring_id);
+    detail::publish_sidecar(m->sc, h.id, kMagic, kVersion, ring_id);
     return CutLog(m);
   }
   Geometry g;

@@ -365,7 +365,7 @@ Result<SessionStore> SessionStore::open(const std::string& ring, std::uint64_t r
     h.slots = config.slots;
     h.slot_bytes = config.slot_bytes;
     h.index_entries = round_pow2(2ULL * config.slots, 128);
-    detail::publish_sidecar(h.id, kMagic, kVersion, ring_id);
+    detail::publish_sidecar(sc.value(), h.id, kMagic, kVersion, ring_id);
   } else {
     Geometry g;
     if (const char* bad = check_store(h, ring_id, m->bytes, g)) {

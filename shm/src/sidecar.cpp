@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -54,10 +55,31 @@ Result<Sidecar> map_whole(int fd, std::size_t size, int prot, const std::string&
                  "mmap of " + name + ": " + std::strerror(e)};
   return Sidecar{static_cast<std::byte*>(p), size, created};
 }
-}  // namespace
 
-Result<Sidecar> open_sidecar(const std::string& name, std::uint64_t bytes, std::uint64_t least,
-                             unsigned mode) {
+// Whether the creator of the object `fd` opens is gone: the lock it held from its creation to its
+// READY (an flock, which the kernel lets go when its holder dies) can be taken. (Let go at once.)
+bool creator_gone(int fd) noexcept {
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) return false;
+  (void)::flock(fd, LOCK_UN);
+  return true;
+}
+
+// Removes the object `name` if it is still the one `fd` opens (not one made anew meanwhile).
+void remove_if_same(const std::string& name, int fd) noexcept {
+  struct stat mine {
+  }, named{};
+  const std::string path = "/dev/shm/" + name;
+  if (::fstat(fd, &mine) != 0 || ::lstat(path.c_str(), &named) != 0) return;
+  if (mine.st_dev == named.st_dev && mine.st_ino == named.st_ino)
+    bip::shared_memory_object::remove(name.c_str());
+}
+
+constexpr auto kCreatorPatience = std::chrono::seconds(2);
+
+// One try of open_sidecar. `stale`: the object was left unfinished by a creator that died (it
+// was removed here: the caller tries again, and creates it).
+Result<Sidecar> open_once(const std::string& name, std::uint64_t bytes, std::uint64_t least,
+                          unsigned mode, bool& stale) {
   int fd = -1;
   bool created = false;
   const auto dup_error = [&] {
@@ -67,17 +89,21 @@ Result<Sidecar> open_sidecar(const std::string& name, std::uint64_t bytes, std::
     try {
       bip::permissions perm(mode);
       bip::shared_memory_object shm(bip::create_only, name.c_str(), bip::read_write, perm);
+      fd = ::dup(shm.get_mapping_handle().handle);
+      if (fd < 0) return dup_error();
+      // Held until READY (publish_sidecar): an opener that finds the object unfinished tells a
+      // creator still at it from one that died.
+      (void)::flock(fd, LOCK_EX);
       try {
         shm.truncate(static_cast<bip::offset_t>(bytes));
       } catch (const bip::interprocess_exception& e) {
         // Not left behind unsized (every opener would wait for a size that never comes).
         bip::shared_memory_object::remove(name.c_str());
+        ::close(fd);
         return Error{Errc::system_error, "sizing shared memory " + name + " to " +
                                              std::to_string(bytes) + " bytes: " + e.what() +
                                              " (is /dev/shm large enough?)"};
       }
-      fd = ::dup(shm.get_mapping_handle().handle);
-      if (fd < 0) return dup_error();
       created = true;
     } catch (const bip::interprocess_exception&) {
       try {  // it exists (or was removed just now: then the next attempt creates it)
@@ -90,18 +116,63 @@ Result<Sidecar> open_sidecar(const std::string& name, std::uint64_t bytes, std::
       }
     }
   }
-  if (created) (void)::fchmod(fd, mode);  // shm_open applies the umask
+  if (created) {
+    (void)::fchmod(fd, mode);       // shm_open applies the umask
+    const int lock_fd = ::dup(fd);  // (the lock's, kept past the mapping until READY)
+    auto sc = map_whole(fd, static_cast<std::size_t>(bytes), PROT_READ | PROT_WRITE, name, true);
+    if (sc)
+      sc.value().lock_fd = lock_fd;
+    else if (lock_fd >= 0)
+      ::close(lock_fd);
+    return sc;
+  }
   // The creator sizes the object before anyone can map it whole; an opener waits for that.
   struct stat st {};
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  const auto deadline = std::chrono::steady_clock::now() + kCreatorPatience;
   while (::fstat(fd, &st) == 0 && static_cast<std::uint64_t>(st.st_size) < least &&
          std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   if (static_cast<std::uint64_t>(st.st_size) < least) {
+    stale = creator_gone(fd);
+    if (stale) remove_if_same(name, fd);
     ::close(fd);
-    return Error{Errc::not_ready, name + " was never sized (its creator died?)"};
+    return Error{Errc::not_ready,
+                 name + " was never sized (its creator " + (stale ? "died)" : "is still at it)")};
   }
-  return map_whole(fd, static_cast<std::size_t>(st.st_size), PROT_READ | PROT_WRITE, name, created);
+  // And lays it out, then says READY (publish_sidecar): within the same 2 s (the layout is a few
+  // header fields).
+  const int keep = ::dup(fd);
+  auto sc =
+      map_whole(fd, static_cast<std::size_t>(st.st_size), PROT_READ | PROT_WRITE, name, false);
+  if (!sc || keep < 0) {
+    if (keep >= 0) ::close(keep);
+    return sc;
+  }
+  const auto& h = *reinterpret_cast<const SidecarHeader*>(sc.value().base);
+  while (h.state.load(std::memory_order_acquire) != kSidecarReady &&
+         std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  if (h.state.load(std::memory_order_acquire) != kSidecarReady && creator_gone(keep)) {
+    stale = true;
+    remove_if_same(name, keep);
+    ::close(keep);
+    unmap_sidecar(sc.value());
+    return Error{Errc::not_ready, name + " was never laid out (its creator died)"};
+  }
+  ::close(keep);
+  return sc;  // (not READY yet: the caller's check says so)
+}
+}  // namespace
+
+Result<Sidecar> open_sidecar(const std::string& name, std::uint64_t bytes, std::uint64_t least,
+                             unsigned mode) {
+  // An object its creator left unfinished (killed while creating it) is removed and made anew,
+  // once: before, it was refused for as long as the ring lived (no session table, no board).
+  bool stale = false;
+  auto sc = open_once(name, bytes, least, mode, stale);
+  if (!stale) return sc;
+  stale = false;
+  return open_once(name, bytes, least, mode, stale);
 }
 
 Result<Sidecar> map_sidecar_read_only(const std::string& name) {
@@ -125,12 +196,14 @@ void unmap_sidecar(const Sidecar& s) noexcept {
   if (s.base != nullptr) ::munmap(s.base, s.bytes);
 }
 
-void publish_sidecar(SidecarHeader& h, std::uint64_t magic, std::uint32_t version,
+void publish_sidecar(Sidecar& sc, SidecarHeader& h, std::uint64_t magic, std::uint32_t version,
                      std::uint64_t ring_id) noexcept {
   h.magic = magic;
   h.version = version;
   h.ring_id = ring_id;
   h.state.store(kSidecarReady, std::memory_order_release);
+  if (sc.lock_fd >= 0) ::close(sc.lock_fd);  // (the creation's lock let go)
+  sc.lock_fd = -1;
 }
 
 const char* check_sidecar(const SidecarHeader& h, std::uint64_t magic, std::uint32_t version,

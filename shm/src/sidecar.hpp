@@ -17,11 +17,16 @@ struct Sidecar {
   std::byte* base = nullptr;
   std::size_t bytes = 0;
   bool created = false;  // this call created it: the caller lays it out, then says it is ready
+  int lock_fd = -1;      // (created: holds the creation's lock until publish_sidecar)
 };
 
 std::string sidecar_name(const char* prefix, const std::string& ring, std::uint64_t ring_id);
 // Creates the object with `bytes` (mode bits `mode`) or attaches to the existing one, waiting up
-// to 2 s for its creator to size it (at least `least` bytes), and maps it whole.
+// to 2 s for its creator to size it (at least `least` bytes) and make it READY, and maps it
+// whole. The creator holds an flock on it from its creation until publish_sidecar, which
+// the kernel lets go if it dies: an object left unsized or not READY whose lock is free was left
+// by a creator that died, and is removed and created anew (once). One whose creator still runs
+// (stopped, say) is returned as it is (not sized: Errc::not_ready; not READY: check_sidecar says).
 Result<Sidecar> open_sidecar(const std::string& name, std::uint64_t bytes, std::uint64_t least,
                              unsigned mode);
 void unmap_sidecar(const Sidecar& s) noexcept;
@@ -39,7 +44,8 @@ struct SidecarHeader {
 };
 inline constexpr std::uint32_t kSidecarReady = 0x52454459;  // "REDY"
 // The creator: fills the header's identity (after laying out the rest) and says it is ready.
-void publish_sidecar(SidecarHeader& h, std::uint64_t magic, std::uint32_t version,
+// (`sc`: the created object's; its creation lock is let go.)
+void publish_sidecar(Sidecar& sc, SidecarHeader& h, std::uint64_t magic, std::uint32_t version,
                      std::uint64_t ring_id) noexcept;
 // An opener: waits up to 2 s for READY, then checks the identity; nullptr if it is this ring's
 // `what`, else why not.

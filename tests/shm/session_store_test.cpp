@@ -9,6 +9,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 
@@ -195,6 +196,50 @@ TEST(SessionStore, ADeadOwnersEntryKeepsItsAgeAfter64LaterDeaths) {
   EXPECT_EQ(s.take("k", 30ms).status, Take::expired) << "recovered past its window";
   ::close(ready[0]);
   ::close(ready[1]);
+}
+
+// A table whose creator was killed while creating it (before it sized it, or after, before it was
+// READY) is removed and made anew by the next worker to open it; one whose creator still runs
+// (stopped, say) is left to it. (Before, the first two were refused for as long as the ring
+// lived: connection state recovery off for the whole cluster.)
+TEST(SessionStore, ATableItsCreatorLeftUnfinishedIsMadeAnewButALiveCreatorsIsLeft) {
+  for (const std::uint64_t size : {std::uint64_t{0}, std::uint64_t{1} << 20}) {
+    for (const bool creator_lives : {false, true}) {
+      StoreName n;
+      const std::string obj = "/" + SessionStore::object_name(n.ring, 42);
+      int ready[2];
+      ASSERT_EQ(::pipe(ready), 0);
+      // The creator as open_sidecar starts one: made, its lock taken, maybe sized; then it stops.
+      const pid_t creator = ::fork();
+      if (creator == 0) {
+        const int fd = ::shm_open(obj.c_str(), O_CREAT | O_EXCL | O_RDWR, 0600);
+        const bool ok = fd >= 0 && ::flock(fd, LOCK_EX) == 0 &&
+                        (size == 0 || ::ftruncate(fd, static_cast<off_t>(size)) == 0);
+        (void)!::write(ready[1], ok ? "y" : "n", 1);
+        for (;;) ::pause();
+      }
+      char ok = 0;
+      ASSERT_EQ(::read(ready[0], &ok, 1), 1);
+      ASSERT_EQ(ok, 'y');
+      if (!creator_lives) kill_child(creator);
+      SessionStoreConfig c;
+      c.slots = 64;
+      auto s = SessionStore::open(n.ring, 42, c);
+      if (creator_lives) {
+        EXPECT_FALSE(s) << "size " << size << ": a live creator's table taken from it";
+        struct stat st {};
+        EXPECT_EQ(::stat(("/dev/shm" + obj).c_str(), &st), 0) << "a live creator's table removed";
+        kill_child(creator);
+      } else {
+        ASSERT_TRUE(s) << "size " << size << ": " << s.error().message;
+        EXPECT_EQ(s.value().slots(), 64u) << "made anew with this opener's geometry";
+        EXPECT_EQ(s.value().put("k", "state", false, 1min), Put::ok);
+        EXPECT_EQ(s.value().take("k", 1min).status, Take::ok);
+      }
+      ::close(ready[0]);
+      ::close(ready[1]);
+    }
+  }
 }
 
 // A damaged table (a stray write, another program's bytes): an index entry naming a slot past

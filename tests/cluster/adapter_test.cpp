@@ -351,6 +351,34 @@ TEST_P(ClusterAdapterTest, ServerSideEmitWithAckToANamespaceNoOtherWorkerHasComp
   EXPECT_EQ(answers, 0u);
 }
 
+// A broadcast with acks whose target on another worker disconnects without answering: that
+// worker says the answer will not come, and the request completes at once with the answers that
+// did ("operation has timed out", as in one process and at the timeout), not at its 60 s timeout.
+// (Before, the other worker said nothing: the requester waited its whole timeout.)
+TEST_P(ClusterAdapterTest, ABroadcastAckWhoseRemoteTargetLeavesCompletesWithoutItsTimeout) {
+  const auto [answering, a_sid] = connect(1);
+  const auto [leaving, l_sid] = connect(1);
+  std::optional<std::string> error = "not called";
+  std::vector<sio::Args> responses;
+  workers_[0]->server->of("/").timeout(60s).emit_with_ack(
+      "q", sio::Args{}, [&](std::optional<std::string> e, std::vector<sio::Args> r) {
+        error = std::move(e);
+        responses = std::move(r);
+      });
+  ASSERT_TRUE(drive([&] { return !events(answering).empty() && !events(leaving).empty(); }));
+  // "42<ack id>[\"q\"]": the answering client acks with its id.
+  const std::string& m = clients_[answering].messages.back();
+  const std::string id = m.substr(2, m.find('[') - 2);
+  ASSERT_FALSE(id.empty()) << m;
+  clients_[answering].client->send_text("43" + id + R"(["from a"])");
+  drop(leaving, 1);
+  ASSERT_TRUE(drive([&] { return error != std::optional<std::string>("not called"); }))
+      << "still waiting for the target that left";
+  EXPECT_EQ(error, std::optional<std::string>("operation has timed out"));
+  ASSERT_EQ(responses.size(), 1u);
+  EXPECT_EQ(responses[0].values.at(0), "from a");
+}
+
 // An answer too large for a ring record: the answering worker says that it will not come, and
 // the request completes without it at once ("operation has timed out", as at the timeout),
 // instead of waiting the 8 s.

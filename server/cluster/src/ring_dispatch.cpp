@@ -135,7 +135,13 @@ void Node::Impl::apply_broadcast(TakenBroadcast b, std::uint16_t producer) {
           if (!publish(MessageType::broadcast_ack, write_message(body, args.binaries)))
             answer_marker(MessageType::broadcast_ack, rid, producer, "lost");
         },
-        [] {});
+        [this, alive = std::weak_ptr<bool>(lifetime), rid, producer] {
+          // A target that will never answer (disconnected first, or dropped at its pending-ack
+          // bound): said, so that the requester completes without waiting for its timeout, as
+          // in one process. (Before, nothing was said.)
+          if (alive.expired() || stopped) return;
+          answer_marker(MessageType::broadcast_ack, rid, producer, "lost");
+        });
   }
   publish(MessageType::broadcast_client_count,
           write_message({{"requestId", b.ack_id}, {"to", producer}, {"clientCount", n}}));

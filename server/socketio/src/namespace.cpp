@@ -254,8 +254,8 @@ std::size_t Namespace::deliver_local_with_ack(const EncodedPacket& p, const Broa
     // timeout are swept whenever the map reaches a power of two from 16 on (so a sweep's cost
     // is spread over the inserts before it; before 2026-12-02 such entries stayed until 1,024
     // of them, about 200 KB per silent socket, and each insert then scanned them all); and past
-    // 1024 still pending, the one due first goes, its on_lost called (in one process its
-    // requester is told; a cluster's requester on another worker learns nothing of it).
+    // 1024 still pending, the one due first goes, its on_lost called (its requester is told: in
+    // a cluster, on another worker too, by a "lost" answer through the ring).
     if (const std::size_t size = acks.size(); size >= 16 && (size & (size - 1)) == 0)
       std::erase_if(acks,
                     [now](const auto& a) { return !a.second->timer && a.second->deadline <= now; });

@@ -136,32 +136,40 @@ TEST(SessionStore, ALiveOwnersEntryIsNotTakenByAProcessThatCannotReadProc) {
   EXPECT_EQ(s.take("k", 1min).status, Take::ok) << "its owner dead now";
 }
 
+// A child process that saves the entry "k" connected (as its socket's worker does), then waits to
+// be killed: its pid once the entry is saved (-1 if it could not save it).
+static pid_t owner_of_saved_entry(const std::string& ring) {
+  int ready[2];
+  if (::pipe(ready) != 0) return -1;
+  const pid_t owner = ::fork();
+  if (owner == 0) {
+    auto c = open_store(ring);
+    const char ok = c.put("k", "state", true, 1min) == Put::ok ? 'y' : 'n';
+    (void)!::write(ready[1], &ok, 1);
+    for (;;) ::pause();
+  }
+  char ok = 0;
+  const bool saved = owner > 0 && ::read(ready[0], &ok, 1) == 1 && ok == 'y';
+  ::close(ready[0]);
+  ::close(ready[1]);
+  if (!saved && owner > 0) kill_child(owner);
+  return saved ? owner : -1;
+}
+
 // A death noted for a pid before an entry was written is an earlier process's with the same pid:
 // it does not expire the entry (before, a reused pid inherited that old death, and the later
 // worker_died() of the new process was ignored).
 TEST(SessionStore, AnOldDeathOfTheSamePidDoesNotExpireALaterEntry) {
   StoreName n;
-  int ready[2];
-  ASSERT_EQ(::pipe(ready), 0);
-  const pid_t owner = ::fork();
-  if (owner == 0) {
-    auto c = open_store(n.ring);
-    const char ok = c.put("k", "state", true, 1min) == Put::ok ? 'y' : 'n';
-    (void)!::write(ready[1], &ok, 1);
-    for (;;) ::pause();
-  }
+  const pid_t owner = owner_of_saved_entry(n.ring);
+  ASSERT_GT(owner, 0);
   auto s = open_store(n.ring);
-  char ok = 0;
-  ASSERT_EQ(::read(ready[0], &ok, 1), 1);
-  ASSERT_EQ(ok, 'y');
   // As if an earlier process with this pid had died two minutes ago.
   s.worker_died(owner, shmio::shm::monotonic_ns() - 120'000'000'000ULL);
   kill_child(owner);
   s.worker_died(owner);
   const auto t = s.take("k", 1min);
   EXPECT_EQ(t.status, Take::ok) << "expired by the old death";
-  ::close(ready[0]);
-  ::close(ready[1]);
 }
 
 // A dead worker's connected entry keeps the age of its death after 64 later deaths overwrote
@@ -170,19 +178,9 @@ TEST(SessionStore, AnOldDeathOfTheSamePidDoesNotExpireALaterEntry) {
 // now" — and recovered a session past its window.)
 TEST(SessionStore, ADeadOwnersEntryKeepsItsAgeAfter64LaterDeaths) {
   StoreName n;
-  int ready[2];
-  ASSERT_EQ(::pipe(ready), 0);
-  const pid_t owner = ::fork();
-  if (owner == 0) {
-    auto c = open_store(n.ring);
-    const char ok = c.put("k", "state", true, 1min) == Put::ok ? 'y' : 'n';
-    (void)!::write(ready[1], &ok, 1);
-    for (;;) ::pause();
-  }
+  const pid_t owner = owner_of_saved_entry(n.ring);
+  ASSERT_GT(owner, 0);
   auto s = open_store(n.ring);
-  char ok = 0;
-  ASSERT_EQ(::read(ready[0], &ok, 1), 1);
-  ASSERT_EQ(ok, 'y');
   kill_child(owner);
   s.worker_died(owner);  // (after the entry was written)
   // 64 more deaths (pids no process has: above the kernel's pid_max bound of 2^22).
@@ -194,8 +192,6 @@ TEST(SessionStore, ADeadOwnersEntryKeepsItsAgeAfter64LaterDeaths) {
   // Its window passes (the age is what is tested: time has to go by).
   std::this_thread::sleep_for(60ms);
   EXPECT_EQ(s.take("k", 30ms).status, Take::expired) << "recovered past its window";
-  ::close(ready[0]);
-  ::close(ready[1]);
 }
 
 // A table whose creator was killed while creating it (before it sized it, or after, before it was

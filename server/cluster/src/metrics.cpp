@@ -58,6 +58,18 @@ struct Family {
   }
 };
 
+// Calls f with each line of `text` (without its newline) until f returns false.
+template <class F>
+void for_each_line(std::string_view text, F f) {
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    std::size_t nl = text.find('\n', pos);
+    if (nl == std::string_view::npos) nl = text.size();
+    if (!f(text.substr(pos, nl - pos))) return;
+    pos = nl + 1;
+  }
+}
+
 // The series key with its worker label's value replaced by "all" (empty if it has none).
 std::string total_key(std::string_view key) {
   const std::size_t brace = key.find('{');
@@ -80,34 +92,29 @@ template <class Meta, class Series>
 void walk_exposition(std::string_view text, Meta on_meta, Series on_series) {
   std::string current;  // the family of the last TYPE line
   bool retired = false;
-  std::size_t pos = 0;
-  while (pos < text.size()) {
-    std::size_t nl = text.find('\n', pos);
-    if (nl == std::string_view::npos) nl = text.size();
-    const std::string_view line = text.substr(pos, nl - pos);
-    pos = nl + 1;
-    if (line.empty()) continue;
+  for_each_line(text, [&](std::string_view line) {
+    if (line.empty()) return true;
     if (line == kRetiredMarker) {
       retired = true;
-      continue;
+      return true;
     }
     if (line.rfind("# HELP ", 0) == 0 || line.rfind("# TYPE ", 0) == 0) {
       const std::string_view rest = line.substr(7);
       const std::size_t sp = rest.find(' ');
-      if (sp == std::string_view::npos) continue;
+      if (sp == std::string_view::npos) return true;
       const std::string name(rest.substr(0, sp));
       on_meta(name, line[2], rest.substr(sp + 1));
       if (line[2] == 'T') current = name;
-      continue;
+      return true;
     }
-    if (line[0] == '#') continue;
+    if (line[0] == '#') return true;
     const std::size_t sp = line.rfind(' ');
-    if (sp == std::string_view::npos || sp == 0) continue;
+    if (sp == std::string_view::npos || sp == 0) return true;
     const std::string_view key = line.substr(0, sp);
     char* end = nullptr;
     const std::string value_text(line.substr(sp + 1));
     const double value = std::strtod(value_text.c_str(), &end);
-    if (end == value_text.c_str()) continue;
+    if (end == value_text.c_str()) return true;
     const std::size_t name_end = std::min(key.find('{'), key.size());
     const std::string_view series_name = key.substr(0, name_end);
     std::string fam = current;
@@ -115,7 +122,8 @@ void walk_exposition(std::string_view text, Meta on_meta, Series on_series) {
                          (series_name.rfind(fam + "_", 0) == 0 && series_name.size() > fam.size())))
       fam = std::string(series_name);
     on_series(fam, key, value, line, retired);
-  }
+    return true;
+  });
 }
 }  // namespace
 
@@ -207,17 +215,15 @@ std::string retired_counters(std::string_view post, std::size_t max_bytes, std::
 }
 
 double exposition_value(std::string_view exposition, std::string_view series) {
-  std::size_t pos = 0;
-  while (pos < exposition.size()) {
-    std::size_t nl = exposition.find('\n', pos);
-    if (nl == std::string_view::npos) nl = exposition.size();
-    const std::string_view line = exposition.substr(pos, nl - pos);
-    pos = nl + 1;
-    if (line.size() > series.size() && line.substr(0, series.size()) == series &&
-        line[series.size()] == ' ')
-      return std::strtod(std::string(line.substr(series.size() + 1)).c_str(), nullptr);
-  }
-  return -1;
+  double value = -1;
+  for_each_line(exposition, [&](std::string_view line) {
+    if (line.size() <= series.size() || line.substr(0, series.size()) != series ||
+        line[series.size()] != ' ')
+      return true;
+    value = std::strtod(std::string(line.substr(series.size() + 1)).c_str(), nullptr);
+    return false;
+  });
+  return value;
 }
 
 }  // namespace shmio::cluster

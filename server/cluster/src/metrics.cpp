@@ -22,6 +22,13 @@ std::string number(double v) {
   std::snprintf(buf, sizeof buf, "%.9g", v);
   return buf;
 }
+// A value to the last bit (17 significant digits), a whole number as one.
+std::string exact(double v) {
+  if (std::isfinite(v) && v == std::floor(v) && std::fabs(v) < 1e15) return number(v);
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  return buf;
+}
 }  // namespace
 
 void append_histogram(std::string& out, const std::string& name, const char* help,
@@ -192,23 +199,22 @@ std::string retired_counters(std::string_view post, std::size_t max_bytes, std::
         }
         it->second.add_total(total, value);
       });
+  // Whole families, in their order, up to the first that does not fit (a histogram cut between
+  // its buckets would not be cumulative), each value to the last bit (what is carried through
+  // many restarts must not be rounded at each).
   std::string out(kRetiredMarker);
   out += '\n';
   std::size_t dropped = 0;
+  bool full = false;
   for (const std::string& name : order) {
     const Family& f = families[name];
     std::string part = "# TYPE " + name + " " + f.type + "\n";
-    std::size_t in = 0;
-    for (const std::string& k : f.total_order) {
-      std::string line = k + " " + number(f.total.at(k)) + "\n";
-      if (out.size() + part.size() + line.size() > max_bytes) {
-        ++dropped;
-        continue;
-      }
-      part += line;
-      ++in;
-    }
-    if (in > 0) out += part;
+    for (const std::string& k : f.total_order) part += k + " " + exact(f.total.at(k)) + "\n";
+    full = full || out.size() + part.size() > max_bytes;
+    if (full)
+      dropped += f.total_order.size();
+    else
+      out += part;
   }
   if (left_out != nullptr) *left_out = dropped;
   return out;

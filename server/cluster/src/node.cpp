@@ -10,7 +10,8 @@ namespace shmio::cluster {
 namespace {
 // The most bytes of earlier processes' counters a worker carries in its post (retired_counters):
 // a quarter of a board slot (256 KiB), so that its own exposition keeps the rest. Beyond it the
-// last series are left out (said once, at start), and their worker="all" totals fall by them.
+// families that do not fit are left out (said once, at start), and their worker="all" totals
+// fall by them.
 constexpr std::size_t kRetiredBytes = 64 * 1024;
 }  // namespace
 

@@ -40,8 +40,9 @@ std::string merge_expositions(const std::vector<std::string>& expositions);
 // and a dead worker's post, until its successor's replaces it, counts by its retired_counters().
 inline constexpr std::string_view kRetiredMarker = "# shmio-retired";
 // The retired section that carries `post`'s counters (its own and those it carried) on: the marker,
-// then each family's TYPE line and its worker="all" totals. At most `max_bytes` (whole series: the
-// first families' first); how many series did not fit goes to `left_out`.
+// then each family's TYPE line and its worker="all" totals (to the last bit: 17 digits). At most
+// `max_bytes`: whole families in their order, up to the first that does not fit (a histogram is
+// never cut between its buckets); how many series were left out goes to `left_out`.
 std::string retired_counters(std::string_view post, std::size_t max_bytes = 64 * 1024,
                              std::size_t* left_out = nullptr);
 

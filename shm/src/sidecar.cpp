@@ -56,22 +56,36 @@ Result<Sidecar> map_whole(int fd, std::size_t size, int prot, const std::string&
   return Sidecar{static_cast<std::byte*>(p), size, created};
 }
 
-// Whether the creator of the object `fd` opens is gone: the lock it held from its creation to its
-// READY (an flock, which the kernel lets go when its holder dies) can be taken. (Let go at once.)
-bool creator_gone(int fd) noexcept {
-  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) return false;
-  (void)::flock(fd, LOCK_UN);
-  return true;
-}
-
-// Removes the object `name` if it is still the one `fd` opens (not one made anew meanwhile).
-void remove_if_same(const std::string& name, int fd) noexcept {
+// Whether the name no longer names the object `fd` opens (removed, or made anew since).
+bool name_moved(const std::string& name, int fd) noexcept {
   struct stat mine {
   }, named{};
-  const std::string path = "/dev/shm/" + name;
-  if (::fstat(fd, &mine) != 0 || ::lstat(path.c_str(), &named) != 0) return;
-  if (mine.st_dev == named.st_dev && mine.st_ino == named.st_ino)
-    bip::shared_memory_object::remove(name.c_str());
+  if (::fstat(fd, &mine) != 0) return false;
+  if (::lstat(("/dev/shm/" + name).c_str(), &named) != 0) return errno == ENOENT;
+  return mine.st_dev != named.st_dev || mine.st_ino != named.st_ino;
+}
+
+// An object still unfinished after the wait (`h`: its header, null if it is not even sized): true
+// (open it again) if its name names it no more, or if it was abandoned — its creator's lock (an
+// flock held from its creation to its READY, which the kernel lets go when its holder dies) is
+// free and it was never published (its identity unwritten: one published whose state a stray
+// write wiped is not a creator's leftover, and is left, refused) — then it is removed, under that
+// lock, so that a second opener that judged it too finds the name moved instead of removing the
+// one made anew after it. A lock held by another such opener is waited for (briefly); one held by
+// its creator, still at it, is not taken: false.
+bool abandoned(const std::string& name, int fd, const SidecarHeader* h) noexcept {
+  for (int tries = 0; tries < 50; ++tries) {
+    if (name_moved(name, fd)) return true;
+    if (::flock(fd, LOCK_EX | LOCK_NB) == 0) {
+      const bool published = h != nullptr && (h->magic != 0 || h->ring_id != 0);
+      const bool moved = name_moved(name, fd);
+      if (!published && !moved) bip::shared_memory_object::remove(name.c_str());
+      (void)::flock(fd, LOCK_UN);
+      return moved || !published;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return false;
 }
 
 constexpr auto kCreatorPatience = std::chrono::seconds(2);
@@ -133,8 +147,7 @@ Result<Sidecar> open_once(const std::string& name, std::uint64_t bytes, std::uin
          std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   if (static_cast<std::uint64_t>(st.st_size) < least) {
-    stale = creator_gone(fd);
-    if (stale) remove_if_same(name, fd);
+    stale = abandoned(name, fd, nullptr);
     ::close(fd);
     return Error{Errc::not_ready,
                  name + " was never sized (its creator " + (stale ? "died)" : "is still at it)")};
@@ -152,9 +165,8 @@ Result<Sidecar> open_once(const std::string& name, std::uint64_t bytes, std::uin
   while (h.state.load(std::memory_order_acquire) != kSidecarReady &&
          std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  if (h.state.load(std::memory_order_acquire) != kSidecarReady && creator_gone(keep)) {
+  if (h.state.load(std::memory_order_acquire) != kSidecarReady && abandoned(name, keep, &h)) {
     stale = true;
-    remove_if_same(name, keep);
     ::close(keep);
     unmap_sidecar(sc.value());
     return Error{Errc::not_ready, name + " was never laid out (its creator died)"};
@@ -202,7 +214,12 @@ void publish_sidecar(Sidecar& sc, SidecarHeader& h, std::uint64_t magic, std::ui
   h.version = version;
   h.ring_id = ring_id;
   h.state.store(kSidecarReady, std::memory_order_release);
-  if (sc.lock_fd >= 0) ::close(sc.lock_fd);  // (the creation's lock let go)
+  // The creation's lock let go — explicitly: the mapping holds the open file it was taken on,
+  // so closing the descriptor alone would keep it until this process unmaps.
+  if (sc.lock_fd >= 0) {
+    (void)::flock(sc.lock_fd, LOCK_UN);
+    ::close(sc.lock_fd);
+  }
   sc.lock_fd = -1;
 }
 

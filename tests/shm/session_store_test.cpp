@@ -238,6 +238,32 @@ TEST(SessionStore, ATableItsCreatorLeftUnfinishedIsMadeAnewButALiveCreatorsIsLef
   }
 }
 
+// A published table whose READY a stray write wiped is not a creator's leftover: it is refused as
+// before, and left (its workers still use it), not made anew beside them.
+TEST(SessionStore, APublishedTableWhoseStateWasWipedIsRefusedNotMadeAnew) {
+  StoreName n;
+  auto first = open_store(n.ring);
+  ASSERT_EQ(first.put("k", "state", false, 1min), Put::ok);
+  const std::string path = "/dev/shm/" + SessionStore::object_name(n.ring, 42);
+  struct stat before {};
+  ASSERT_EQ(::stat(path.c_str(), &before), 0);
+  {
+    const int fd = ::open(path.c_str(), O_RDWR);
+    ASSERT_GE(fd, 0);
+    const std::uint32_t zero = 0;
+    ASSERT_EQ(::pwrite(fd, &zero, sizeof zero, 12), 4);  // (the header's state)
+    ::close(fd);
+  }
+  SessionStoreConfig c;
+  c.slots = 64;
+  auto again = SessionStore::open(n.ring, 42, c);
+  EXPECT_FALSE(again) << "a wiped table was taken for a new one";
+  struct stat after {};
+  ASSERT_EQ(::stat(path.c_str(), &after), 0);
+  EXPECT_EQ(after.st_ino, before.st_ino) << "made anew beside its users";
+  EXPECT_EQ(first.take("k", 1min).status, Take::ok) << "its entries are still there";
+}
+
 // A damaged table (a stray write, another program's bytes): an index entry naming a slot past
 // the last, a slot whose lengths do not fit it, a header whose geometry does not add up. Nothing
 // crashes: a lookup passes over such an entry, a slot that does not fit is let go as torn, and an

@@ -274,8 +274,9 @@ struct SessionStore::Map {
       }
     return 0;
   }
-  void note_death(std::uint64_t pid, std::uint64_t at, std::uint64_t after = 0) noexcept {
-    if (death_of(pid, after) != 0) return;
+  // (True if this call wrote the record; false if the death was noted already.)
+  bool note_death(std::uint64_t pid, std::uint64_t at, std::uint64_t after = 0) noexcept {
+    if (death_of(pid, after) != 0) return false;
     Death& d = header().deaths[header().next_death.fetch_add(1) % kDeaths];
     d.who.store(0, std::memory_order_relaxed);
     // SYNC POINT WRITE: the cleared `who` before the new time (a reader that reads the new time
@@ -284,6 +285,7 @@ struct SessionStore::Map {
     d.at_ns.store(at, std::memory_order_relaxed);
     d.who.store(pid, std::memory_order_release);
     // (two noters of one death may both add it: the earlier time is read first; harmless)
+    return true;
   }
   // A held entry of a dead owner, connected until then, made a disconnected one since `at` (its
   // owner's death) in place: its age then no longer hangs on the death record, which 64 later
@@ -295,6 +297,35 @@ struct SessionStore::Map {
     std::atomic_signal_fence(std::memory_order_seq_cst);
     s.flags &= ~1u;
   }
+  // Every connected entry of the dead process(es) with pid `pid` written before its death at
+  // `at`, made disconnected since then in place (settle_dead): those no lookup meets before 64
+  // later deaths overwrite its record keep their age. By the one that noted the death (every
+  // worker hears of it; a lookup may note it first): one look at each slot handed out, under its
+  // lock (about 0.2 us a slot: 131,072 slots, the default, about 30 ms once per death); a slot
+  // held now is passed over (its holder settles it if it judges it: take and put's reuse do). The
+  // owner's liveness is read once per process of that pid, not once per entry.
+  void settle_owner(std::uint64_t pid, std::uint64_t at) noexcept {
+    std::uint64_t start_seen = 0;
+    bool dead = false;
+    const std::uint32_t handed_out =
+        std::min(header().fresh.load(std::memory_order_relaxed), slots_);
+    for (std::uint32_t i = 0; i < handed_out; ++i) {
+      SlotHeader& s = slot(i);
+      if (!lock(s, std::chrono::nanoseconds(0))) continue;
+      if (s.state == kEntry && s.hash != 0 && (s.flags & 1) != 0 && s.owner_pid == pid &&
+          s.since_ns <= at) {
+        if (s.owner_start != start_seen || start_seen == 0) {
+          start_seen = s.owner_start;
+          dead = !process_tag_alive(process_tag({static_cast<pid_t>(pid), s.owner_start}));
+        }
+        if (dead) {
+          const std::uint64_t when = death_of(pid, s.since_ns);
+          settle_dead(s, when != 0 ? when : at);
+        }
+      }
+      unlock(s);
+    }
+  }
   // Since when a held entry is disconnected (0: connected on a live worker).
   std::uint64_t disconnected_since(SlotHeader& s) noexcept {
     if ((s.flags & 1) == 0) return s.since_ns;
@@ -304,7 +335,8 @@ struct SessionStore::Map {
     std::uint64_t at = death_of(s.owner_pid, s.since_ns);
     if (at == 0) {
       at = monotonic_ns();
-      note_death(s.owner_pid, at, s.since_ns);
+      // (Noted first here: its other entries too, this held one passed over and settled below.)
+      if (note_death(s.owner_pid, at, s.since_ns)) settle_owner(s.owner_pid, at);
     }
     settle_dead(s, at);
     return at;
@@ -547,24 +579,10 @@ void SessionStore::worker_died(pid_t pid, std::uint64_t at_ns) {
   // A record of this pid up to 10 s before is this death's, noted by another (the supervisor,
   // each worker at WORKER_DOWN); an older one is an earlier process's with the same pid.
   constexpr std::uint64_t kSameDeath = 10'000'000'000ULL;
-  m_->note_death(static_cast<std::uint64_t>(pid), at_ns, at_ns - std::min(at_ns, kSameDeath));
-  // Its connected entries made disconnected since its death, in place (Map::settle_dead): those
-  // no lookup meets before 64 later deaths overwrite its record keep their age. One look at each
-  // slot handed out; a slot held now is passed over (its holder settles it if it judges it: take
-  // and put's reuse do). Every worker notes each death: the first to come does the work.
-  const std::uint32_t handed_out =
-      std::min(m_->header().fresh.load(std::memory_order_relaxed), m_->slots_);
-  for (std::uint32_t i = 0; i < handed_out; ++i) {
-    SlotHeader& s = m_->slot(i);
-    if (!m_->lock(s, std::chrono::nanoseconds(0))) continue;
-    if (s.state == kEntry && s.hash != 0 && (s.flags & 1) != 0 &&
-        s.owner_pid == static_cast<std::uint64_t>(pid) && s.since_ns <= at_ns &&
-        !process_tag_alive(process_tag({pid, s.owner_start}))) {
-      const std::uint64_t at = m_->death_of(s.owner_pid, s.since_ns);
-      Map::settle_dead(s, at != 0 ? at : at_ns);
-    }
-    Map::unlock(s);
-  }
+  // (Its entries settled by whoever noted it: here, or a lookup that met one first.)
+  if (!m_->note_death(static_cast<std::uint64_t>(pid), at_ns, at_ns - std::min(at_ns, kSameDeath)))
+    return;
+  m_->settle_owner(static_cast<std::uint64_t>(pid), at_ns);
 }
 
 std::size_t SessionStore::count_entries() const {

@@ -136,15 +136,18 @@ TEST(SessionStore, ALiveOwnersEntryIsNotTakenByAProcessThatCannotReadProc) {
   EXPECT_EQ(s.take("k", 1min).status, Take::ok) << "its owner dead now";
 }
 
-// A child process that saves the entry "k" connected (as its socket's worker does), then waits to
-// be killed: its pid once the entry is saved (-1 if it could not save it).
+// A child process that saves the entries "k" and "k2" connected (as its socket's worker does), then
+// waits to be killed: its pid once the entry is saved (-1 if it could not save it).
 static pid_t owner_of_saved_entry(const std::string& ring) {
   int ready[2];
   if (::pipe(ready) != 0) return -1;
   const pid_t owner = ::fork();
   if (owner == 0) {
     auto c = open_store(ring);
-    const char ok = c.put("k", "state", true, 1min) == Put::ok ? 'y' : 'n';
+    const char ok =
+        c.put("k", "state", true, 1min) == Put::ok && c.put("k2", "state", true, 1min) == Put::ok
+            ? 'y'
+            : 'n';
     (void)!::write(ready[1], &ok, 1);
     for (;;) ::pause();
   }
@@ -192,6 +195,22 @@ TEST(SessionStore, ADeadOwnersEntryKeepsItsAgeAfter64LaterDeaths) {
   // Its window passes (the age is what is tested: time has to go by).
   std::this_thread::sleep_for(60ms);
   EXPECT_EQ(s.take("k", 30ms).status, Take::expired) << "recovered past its window";
+}
+
+// The same when a lookup noted the death first (a client back on another worker before any
+// worker heard of it): that lookup settles the owner's other entries, since worker_died() then
+// finds the death noted and does nothing.
+TEST(SessionStore, ADeathALookupNotedFirstSettlesTheOwnersOtherEntries) {
+  StoreName n;
+  const pid_t owner = owner_of_saved_entry(n.ring);
+  ASSERT_GT(owner, 0);
+  auto s = open_store(n.ring);
+  kill_child(owner);
+  EXPECT_EQ(s.take("k", 1min).status, Take::ok) << "its owner dead: disconnected since now";
+  s.worker_died(owner);
+  for (pid_t p = 0; p < 64; ++p) s.worker_died((1 << 22) + 1 + p);
+  std::this_thread::sleep_for(60ms);
+  EXPECT_EQ(s.take("k2", 30ms).status, Take::expired) << "recovered past its window";
 }
 
 // A table whose creator was killed while creating it (before it sized it, or after, before it was

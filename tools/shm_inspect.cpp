@@ -87,8 +87,9 @@ Commands:
                        bytes/s, bytes in flight, each reader's lag; stops after K
                        lines, or on Ctrl-C / SIGTERM (exit 0). A ring removed is
                        said ("removed") and no longer watched, one made anew under
-                       its name is said ("replaced") and the new one watched; when
-                       none is left, exit 2
+                       its name is said ("replaced") and the new one watched (one
+                       still being created: "replaced, not ready yet", watched once
+                       it is, within 10 s); when none is left, exit 2
 
 Options:
   --name NAME          ring name (default: $SHMIO_RING if set, else "shmio"); a
@@ -779,6 +780,7 @@ struct Watched {
   struct stat id {};
   std::optional<shm::Segment> seg;
   std::optional<WatchSample> prev;
+  std::uint64_t pending_since = 0;  // (a new ring not attachable yet: since when, monotonic)
 };
 
 std::string RingPath(const std::string& name) {
@@ -800,37 +802,56 @@ shm::Result<shm::Segment> AttachIdentified(const std::string& name, struct stat&
 }
 
 // Whether each watched ring's name still names the ring attached; a line for each one removed (it
-// leaves the watch) or replaced (the new one attached: its rates start again). False when no ring
-// is left.
+// leaves the watch) or replaced (the new one attached: its rates start again). A new ring still
+// being created (not ready, or not sized yet) is said once and attached at a later refresh; one
+// that cannot be attached within kPendingNs is said and leaves the watch. False when no ring is
+// left.
+constexpr std::uint64_t kPendingNs = 10'000'000'000ULL;  // (Segment::creator's "being created")
 bool FollowNames(std::vector<Watched>& watched, const Options& o, bool named) {
+  auto say = [&](const std::string& name, const std::string& what, const char* then) {
+    const std::string stamp = IsoUtc(shm::realtime_ns());
+    if (o.json)
+      PrintJson(json::object{{"time", stamp}, {"name", name}, {"event", what}});
+    else
+      std::puts((stamp + (named ? "  " + name : std::string()) + "  " + what + then).c_str());
+    std::fflush(stdout);
+  };
   for (auto it = watched.begin(); it != watched.end();) {
     struct stat now {};
     const bool there = ::stat(RingPath(it->name).c_str(), &now) == 0;
-    if (there && now.st_ino == it->id.st_ino && now.st_dev == it->id.st_dev) {
+    if (it->seg && there && now.st_ino == it->id.st_ino && now.st_dev == it->id.st_dev) {
       ++it;
       continue;
     }
-    std::string what = "removed";
     it->prev.reset();
     it->seg.reset();
-    if (there) {
-      auto again = AttachIdentified(it->name, it->id);
-      if (again) {
-        it->seg.emplace(std::move(again).value());
-        what = "replaced";
-      } else {
-        what = "replaced by a ring that cannot be attached (" + again.error().message + ")";
-      }
+    if (!there) {
+      say(it->name, "removed", ": no longer watched");
+      it = watched.erase(it);
+      continue;
     }
-    const std::string stamp = IsoUtc(shm::realtime_ns());
-    if (o.json)
-      PrintJson(json::object{{"time", stamp}, {"name", it->name}, {"event", what}});
-    else
-      std::puts((stamp + (named ? "  " + it->name : std::string()) + "  " + what +
-                 (it->seg ? ": watching the new ring" : ": no longer watched"))
-                    .c_str());
-    std::fflush(stdout);
-    it = it->seg ? it + 1 : watched.erase(it);
+    auto again = AttachIdentified(it->name, it->id);
+    if (again) {
+      it->seg.emplace(std::move(again).value());
+      it->pending_since = 0;
+      say(it->name, "replaced", ": watching the new ring");
+      ++it;
+      continue;
+    }
+    const shm::Errc e = again.error().code;
+    const std::uint64_t mono = shm::monotonic_ns();
+    if ((e == shm::Errc::not_ready || e == shm::Errc::size_mismatch) &&
+        (it->pending_since == 0 || mono - it->pending_since < kPendingNs)) {
+      if (it->pending_since == 0) {
+        it->pending_since = mono;
+        say(it->name, "replaced, not ready yet", ": attached once it is");
+      }
+      ++it;
+      continue;
+    }
+    say(it->name, "replaced by a ring that cannot be attached (" + again.error().message + ")",
+        ": no longer watched");
+    it = watched.erase(it);
   }
   return !watched.empty();
 }
@@ -851,15 +872,19 @@ int CmdWatch(std::vector<Watched> watched, const Options& o) {
       std::fprintf(stderr, "shm-inspect: every ring watched was removed\n");
       return kExitNotFound;
     }
+    // (The rings attached; a new one still being created is sampled once it is.)
+    std::vector<Watched*> live;
     std::vector<WatchSample> now;
     std::vector<const WatchSample*> prev;
-    for (const Watched& w : watched) {
-      now.push_back(TakeSample(*w.seg));
-      prev.push_back(w.prev ? &*w.prev : nullptr);
-    }
+    for (Watched& w : watched)
+      if (w.seg) {
+        live.push_back(&w);
+        now.push_back(TakeSample(*w.seg));
+        prev.push_back(w.prev ? &*w.prev : nullptr);
+      }
     for (std::size_t i = 0; i < now.size(); ++i) PrintWatchLine(now[i], prev[i], o.json, several);
-    if (several) PrintWatchTotal(now, prev, o.json);
-    for (std::size_t i = 0; i < now.size(); ++i) watched[i].prev = std::move(now[i]);
+    if (several && !now.empty()) PrintWatchTotal(now, prev, o.json);
+    for (std::size_t i = 0; i < now.size(); ++i) live[i]->prev = std::move(now[i]);
     if (o.count != 0 && ++refreshes >= o.count) break;
     // Fixed-rate ticks; if we fell behind (suspended, slow terminal), start afresh from now.
     next_ns += interval_ns;
@@ -1149,7 +1174,7 @@ int main(int argc, char** argv) {
   if (o.command == "watch") {
     std::vector<Watched> watched;
     for (std::size_t i = 0; i < rings.size(); ++i)
-      watched.push_back(Watched{names[i], ids[i], std::move(rings[i]), std::nullopt});
+      watched.push_back(Watched{names[i], ids[i], std::move(rings[i]), std::nullopt, 0});
     return CmdWatch(std::move(watched), o);
   }
   int status = kExitOk;

@@ -290,7 +290,15 @@ grep -q "\"name\":\"$FOLLOW1\",\"frontier\":896,\"frontier_index\":7," "$TMP/fol
 rm -f "/dev/shm/shmio.$FOLLOW2"
 until_line "\"name\":\"$FOLLOW2\",\"event\":\"removed\"" "$TMP/follow.out" ||
   fail "a removed ring is not said: $(cat "$TMP/follow.out")"
-# (Made under another name, then renamed over the first: the name never names nothing.)
+# A ring still being initialised (its header's state not READY yet: a copy of a ring with that
+# word zeroed) renamed over the first: said, and attached at a later refresh once a ring is
+# there. (Each made under another name, then renamed over the first: the name never names
+# nothing.)
+"$DEMO" create --name "$FOLLOW1-new" --capacity 65536 >/dev/null
+printf '\x00\x00\x00\x00' | dd of="/dev/shm/shmio.$FOLLOW1-new" bs=1 seek=12 conv=notrunc status=none
+mv "/dev/shm/shmio.$FOLLOW1-new" "/dev/shm/shmio.$FOLLOW1"
+until_line "\"name\":\"$FOLLOW1\",\"event\":\"replaced, not ready yet\"" "$TMP/follow.out" ||
+  fail "a ring being created is not said: $(cat "$TMP/follow.out")"
 "$DEMO" create --name "$FOLLOW1-new" --capacity 65536 >/dev/null
 "$DEMO" produce --name "$FOLLOW1-new" --count 3 --size 100 >/dev/null
 mv "/dev/shm/shmio.$FOLLOW1-new" "/dev/shm/shmio.$FOLLOW1"

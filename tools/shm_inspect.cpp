@@ -885,7 +885,8 @@ int CmdWatch(std::vector<Watched> watched, const Options& o) {
     for (std::size_t i = 0; i < now.size(); ++i) PrintWatchLine(now[i], prev[i], o.json, several);
     if (several && !now.empty()) PrintWatchTotal(now, prev, o.json);
     for (std::size_t i = 0; i < now.size(); ++i) live[i]->prev = std::move(now[i]);
-    if (o.count != 0 && ++refreshes >= o.count) break;
+    // (--count counts refreshes that showed a ring: not one where every ring was being replaced.)
+    if (o.count != 0 && !now.empty() && ++refreshes >= o.count) break;
     // Fixed-rate ticks; if we fell behind (suspended, slow terminal), start afresh from now.
     next_ns += interval_ns;
     const std::uint64_t mono = shm::monotonic_ns();

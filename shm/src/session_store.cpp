@@ -326,8 +326,17 @@ struct SessionStore::Map {
       unlock(s);
     }
   }
+  // A death a lookup noted first, whose owner's other entries are to be settled once the
+  // lookup has let its slot go (settle_owner would wait on no lock, but passes over busy slots,
+  // and a whole table's scan must not hold one slot meanwhile).
+  struct Settle {
+    std::uint64_t pid = 0, at = 0;
+    void run(Map& m) const noexcept {
+      if (pid != 0) m.settle_owner(pid, at);
+    }
+  };
   // Since when a held entry is disconnected (0: connected on a live worker).
-  std::uint64_t disconnected_since(SlotHeader& s) noexcept {
+  std::uint64_t disconnected_since(SlotHeader& s, Settle& later) noexcept {
     if ((s.flags & 1) == 0) return s.since_ns;
     const std::uint64_t who = process_tag({static_cast<pid_t>(s.owner_pid), s.owner_start});
     if (who == process_tag(self_identity()) || process_tag_alive(who)) return 0;
@@ -335,14 +344,14 @@ struct SessionStore::Map {
     std::uint64_t at = death_of(s.owner_pid, s.since_ns);
     if (at == 0) {
       at = monotonic_ns();
-      // (Noted first here: its other entries too, this held one passed over and settled below.)
-      if (note_death(s.owner_pid, at, s.since_ns)) settle_owner(s.owner_pid, at);
+      // (Noted first here: its other entries too, by the caller once it let this slot go.)
+      if (note_death(s.owner_pid, at, s.since_ns)) later = Settle{s.owner_pid, at};
     }
     settle_dead(s, at);
     return at;
   }
-  bool expired(SlotHeader& s, std::chrono::nanoseconds max_age) noexcept {
-    const std::uint64_t since = disconnected_since(s);
+  bool expired(SlotHeader& s, std::chrono::nanoseconds max_age, Settle& later) noexcept {
+    const std::uint64_t since = disconnected_since(s, later);
     const std::uint64_t now = monotonic_ns();
     return since != 0 && now - std::min(now, since) > static_cast<std::uint64_t>(max_age.count());
   }
@@ -535,14 +544,17 @@ SessionStore::PutStatus SessionStore::put(std::string_view key, std::string_view
       busy = true;
       continue;
     }
+    Map::Settle later;
     if (e.load(std::memory_order_acquire) == was && s.state == kEntry && s.hash != 0 &&
-        m_->expired(s, max_age)) {
+        m_->expired(s, max_age, later)) {
       m_->write(s, h, key, state, connected);
       e.store(entry_tag | (was & kSlotMask), std::memory_order_release);
       Map::unlock(s);
+      later.run(*m_);
       return PutStatus::ok;
     }
     Map::unlock(s);
+    later.run(*m_);
   }
   return busy ? PutStatus::busy : PutStatus::full;
 }
@@ -553,7 +565,8 @@ SessionStore::Taken SessionStore::take(std::string_view key, std::chrono::nanose
   auto f = m_->find(key, h, busy);
   if (!f) return {busy ? TakeStatus::busy : TakeStatus::unknown, {}};
   SlotHeader& s = *f->slot;
-  const std::uint64_t since = m_->disconnected_since(s);
+  Map::Settle later;
+  const std::uint64_t since = m_->disconnected_since(s, later);
   if (since == 0) {
     Map::unlock(s);
     return {TakeStatus::connected_live, {}};
@@ -563,6 +576,7 @@ SessionStore::Taken SessionStore::take(std::string_view key, std::chrono::nanose
   Taken t{old ? TakeStatus::expired : TakeStatus::ok, {}};
   if (!old) t.state.assign(m_->body(s) + s.key_len, s.state_len);
   m_->remove(*f);
+  later.run(*m_);
   return t;
 }
 

@@ -103,11 +103,20 @@ Result<Sidecar> open_once(const std::string& name, std::uint64_t bytes, std::uin
     try {
       bip::permissions perm(mode);
       bip::shared_memory_object shm(bip::create_only, name.c_str(), bip::read_write, perm);
-      fd = ::dup(shm.get_mapping_handle().handle);
+      fd = ::fcntl(shm.get_mapping_handle().handle, F_DUPFD_CLOEXEC, 0);
       if (fd < 0) return dup_error();
       // Held until READY (publish_sidecar): an opener that finds the object unfinished tells a
-      // creator still at it from one that died.
+      // creator still at it from one that died. (Descriptors close-on-exec: a program another
+      // thread starts must not keep the lock's open file past this process's death.) An opener
+      // removes an unfinished object only holding this lock: if one took this object for a dead
+      // creator's before the lock was ours (this process stalled 2 s right after creating it), the
+      // name names it no more, and this process opens what is there now instead.
       (void)::flock(fd, LOCK_EX);
+      if (name_moved(name, fd)) {
+        ::close(fd);
+        fd = -1;
+        continue;
+      }
       try {
         shm.truncate(static_cast<bip::offset_t>(bytes));
       } catch (const bip::interprocess_exception& e) {
@@ -122,7 +131,7 @@ Result<Sidecar> open_once(const std::string& name, std::uint64_t bytes, std::uin
     } catch (const bip::interprocess_exception&) {
       try {  // it exists (or was removed just now: then the next attempt creates it)
         bip::shared_memory_object shm(bip::open_only, name.c_str(), bip::read_write);
-        fd = ::dup(shm.get_mapping_handle().handle);
+        fd = ::fcntl(shm.get_mapping_handle().handle, F_DUPFD_CLOEXEC, 0);
         if (fd < 0) return dup_error();
       } catch (const bip::interprocess_exception& e) {
         if (attempt == 1)
@@ -130,9 +139,12 @@ Result<Sidecar> open_once(const std::string& name, std::uint64_t bytes, std::uin
       }
     }
   }
+  if (fd < 0)  // (this process's object taken for a dead creator's, twice)
+    return Error{Errc::not_ready, name + " was removed while this process created it"};
   if (created) {
-    (void)::fchmod(fd, mode);       // shm_open applies the umask
-    const int lock_fd = ::dup(fd);  // (the lock's, kept past the mapping until READY)
+    (void)::fchmod(fd, mode);  // shm_open applies the umask
+    const int lock_fd =
+        ::fcntl(fd, F_DUPFD_CLOEXEC, 0);  // (the lock's, kept past the mapping until READY)
     auto sc = map_whole(fd, static_cast<std::size_t>(bytes), PROT_READ | PROT_WRITE, name, true);
     if (sc)
       sc.value().lock_fd = lock_fd;
@@ -154,7 +166,7 @@ Result<Sidecar> open_once(const std::string& name, std::uint64_t bytes, std::uin
   }
   // And lays it out, then says READY (publish_sidecar): within the same 2 s (the layout is a few
   // header fields).
-  const int keep = ::dup(fd);
+  const int keep = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
   auto sc =
       map_whole(fd, static_cast<std::size_t>(st.st_size), PROT_READ | PROT_WRITE, name, false);
   if (!sc || keep < 0) {

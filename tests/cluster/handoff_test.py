@@ -45,6 +45,7 @@ import socket
 import struct
 import subprocess
 import sys
+import threading
 import time
 
 BIN = os.environ["SHMIO_BIN"]
@@ -111,6 +112,19 @@ while len(workers) < 2:
     m = re.search(r"shmio worker (\d+) \(pid (\d+)", line)
     if m:
         workers[int(m.group(1))] = int(m.group(2))
+
+# The workers that listen from now on (a restarted one's line), read as they come.
+started = []
+
+
+def read_started():
+    for line in proc.stdout:
+        m = re.search(r"shmio worker (\d+) \(pid (\d+)", line)
+        if m:
+            started.append((int(m.group(1)), int(m.group(2))))
+
+
+threading.Thread(target=read_started, daemon=True).start()
 
 DIR = None
 if MODE == "directory":
@@ -399,6 +413,19 @@ try:
         c.close()
     check(answered == len(conns), f"after SIGCONT every queued connection is answered "
                                   f"({answered} of {len(conns)})")
+    # Worker 0 may have handed every queued one over before the SIGCONT: then its first hand-off
+    # after it comes now (requests for worker-1 sessions until one lands on worker 0; the mark
+    # stays a second at least).
+    deadline = time.time() + 10
+    i = 0
+    while not stderr_has("worker 1 takes hand-offs again") and time.time() < deadline:
+        c = socket.create_connection(("127.0.0.1", port))
+        c.sendall(f"GET /socket.io/?EIO=4&transport=polling&sid=AB9{i:017d} HTTP/1.1\r\n"
+                  "Host: x\r\nConnection: close\r\n\r\n".encode())
+        reply_or_eof(c, timeout=3)
+        c.close()
+        i += 1
+        time.sleep(0.05)
     check(stderr_has("worker 1 takes hand-offs again"),
           "worker 0's first hand-off to the resumed worker 1 clears the stuck mark (said)")
     # Out of descriptors: worker 1's limit set so that it can open none, then a connection to its hand-off
@@ -456,6 +483,11 @@ try:
             _, status = os.waitpid(pid, 0)
             check(os.WEXITSTATUS(status) == 0,
                   "another user cannot bind a dead worker's hand-off socket (EACCES)")
+        # Its successor listening (not before: a killed worker's listener can outlive its
+        # process by a moment, a connection to it then closed unanswered).
+        deadline = time.time() + 10
+        while not any(w == 1 and p != workers[1] for w, p in started) and time.time() < deadline:
+            time.sleep(0.02)
         probe = handoff_socket(1, wait=10)
         data = good_handoff(probe)
         probe.close()

@@ -159,6 +159,12 @@ static pid_t owner_of_saved_entry(const std::string& ring) {
   return saved ? owner : -1;
 }
 
+// 64 deaths noted after the others, which overwrite every earlier death record (the header keeps
+// 64): pids no process has, above the kernel's pid_max bound of 2^22.
+static void note_64_later_deaths(SessionStore& s) {
+  for (pid_t p = 0; p < 64; ++p) s.worker_died((1 << 22) + 1 + p);
+}
+
 // A death noted for a pid before an entry was written is an earlier process's with the same pid:
 // it does not expire the entry (before, a reused pid inherited that old death, and the later
 // worker_died() of the new process was ignored).
@@ -175,42 +181,34 @@ TEST(SessionStore, AnOldDeathOfTheSamePidDoesNotExpireALaterEntry) {
   EXPECT_EQ(t.status, Take::ok) << "expired by the old death";
 }
 
-// A dead worker's connected entry keeps the age of its death after 64 later deaths overwrote
-// the record of it: worker_died() made it a disconnected entry in place. (Before, no lookup had
-// met it while the record was there, so the first one after took it for "disconnected since
-// now" — and recovered a session past its window.)
+// A dead worker's connected entries keep the age of its death after 64 later deaths overwrote
+// the record of it: worker_died() made them disconnected entries in place — or, when a lookup
+// noted the death first (a client back on another worker before any worker heard of it), that
+// lookup did for the owner's other entries, worker_died() then finding the death noted. (Before,
+// no lookup had met them while the record was there, so the first one after took them for
+// "disconnected since now" — and recovered a session past its window.)
 TEST(SessionStore, ADeadOwnersEntryKeepsItsAgeAfter64LaterDeaths) {
-  StoreName n;
-  const pid_t owner = owner_of_saved_entry(n.ring);
-  ASSERT_GT(owner, 0);
-  auto s = open_store(n.ring);
-  kill_child(owner);
-  s.worker_died(owner);  // (after the entry was written)
-  // 64 more deaths (pids no process has: above the kernel's pid_max bound of 2^22).
-  for (pid_t p = 0; p < 64; ++p) s.worker_died((1 << 22) + 1 + p);
-  auto summary = SessionStore::summarize(n.ring, 42);
-  ASSERT_TRUE(summary) << summary.error().message;
-  for (const auto& d : summary.value().deaths)
-    ASSERT_NE(d.pid, static_cast<std::uint64_t>(owner)) << "the owner's death still recorded";
-  // Its window passes (the age is what is tested: time has to go by).
-  std::this_thread::sleep_for(60ms);
-  EXPECT_EQ(s.take("k", 30ms).status, Take::expired) << "recovered past its window";
-}
-
-// The same when a lookup noted the death first (a client back on another worker before any
-// worker heard of it): that lookup settles the owner's other entries, since worker_died() then
-// finds the death noted and does nothing.
-TEST(SessionStore, ADeathALookupNotedFirstSettlesTheOwnersOtherEntries) {
-  StoreName n;
-  const pid_t owner = owner_of_saved_entry(n.ring);
-  ASSERT_GT(owner, 0);
-  auto s = open_store(n.ring);
-  kill_child(owner);
-  EXPECT_EQ(s.take("k", 1min).status, Take::ok) << "its owner dead: disconnected since now";
-  s.worker_died(owner);
-  for (pid_t p = 0; p < 64; ++p) s.worker_died((1 << 22) + 1 + p);
-  std::this_thread::sleep_for(60ms);
-  EXPECT_EQ(s.take("k2", 30ms).status, Take::expired) << "recovered past its window";
+  for (const bool lookup_first : {false, true}) {
+    SCOPED_TRACE(lookup_first ? "a lookup noted the death first" : "worker_died() noted it");
+    StoreName n;
+    const pid_t owner = owner_of_saved_entry(n.ring);
+    ASSERT_GT(owner, 0);
+    auto s = open_store(n.ring);
+    kill_child(owner);
+    if (lookup_first) {
+      EXPECT_EQ(s.take("k", 1min).status, Take::ok) << "its owner dead: disconnected since now";
+    }
+    s.worker_died(owner);  // (after the entries were written)
+    note_64_later_deaths(s);
+    auto summary = SessionStore::summarize(n.ring, 42);
+    ASSERT_TRUE(summary) << summary.error().message;
+    for (const auto& d : summary.value().deaths)
+      ASSERT_NE(d.pid, static_cast<std::uint64_t>(owner)) << "the owner's death still recorded";
+    // Its window passes (the age is what is tested: time has to go by).
+    std::this_thread::sleep_for(60ms);
+    EXPECT_EQ(s.take(lookup_first ? "k2" : "k", 30ms).status, Take::expired)
+        << "recovered past its window";
+  }
 }
 
 // A table whose creator was killed while creating it (before it sized it, or after, before it was

@@ -485,6 +485,20 @@ int serve_one(const ServeOptions& cfg, const Setup& setup, const cluster::Worker
   return rc;
 }
 
+// A TCP socket bound to `addr` with the socket option `option` (SO_REUSEPORT, SO_REUSEADDR) on;
+// -1 with errno set if it cannot be made or bound.
+int bound_socket(const sockaddr_storage& addr, socklen_t len, int option) {
+  const int fd = ::socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  const int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, option, &one, sizeof one);
+  if (::bind(fd, reinterpret_cast<const sockaddr*>(&addr), len) == 0) return fd;
+  const int e = errno;
+  ::close(fd);
+  errno = e;
+  return -1;
+}
+
 bool whole(const char* v, long long lo, long long hi, long long& out) {
   char* end = nullptr;
   out = std::strtoll(v, &end, 10);
@@ -804,12 +818,8 @@ int serve(ServeOptions cfg, Setup setup) {
     // cluster's workers (another --ring on the same --port): the two would split the port's
     // clients between them without a word. So the port must be free of listeners first: a bind
     // without SO_REUSEPORT (SO_REUSEADDR: connections closing on it do not count) fails on any.
-    const int probe = ::socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    const int one = 1;
-    if (probe >= 0) ::setsockopt(probe, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (probe >= 0 && ::bind(probe, reinterpret_cast<sockaddr*>(&addr), len) != 0 &&
-        errno == EADDRINUSE) {
-      ::close(probe);
+    const int probe = bound_socket(addr, len, SO_REUSEADDR);
+    if (probe < 0 && errno == EADDRINUSE) {
       std::fprintf(stderr,
                    "shmio: cannot listen on %s:%ld: it is in use (another cluster or server "
                    "listens there; a cluster's workers would share it with another's and split "
@@ -821,11 +831,8 @@ int serve(ServeOptions cfg, Setup setup) {
   }
   if (cfg.port == 0) {
     // A port picked on the host's own address family.
-    holder = ::socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    const int one = 1;
-    ::setsockopt(holder, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
-    if (holder < 0 || ::bind(holder, reinterpret_cast<sockaddr*>(&addr), len) != 0 ||
-        ::getsockname(holder, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    holder = bound_socket(addr, len, SO_REUSEPORT);
+    if (holder < 0 || ::getsockname(holder, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
       std::fprintf(stderr, "shmio: cannot pick a port on %s: %s\n", cfg.host.c_str(),
                    std::strerror(errno));
       return 1;

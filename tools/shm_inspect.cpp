@@ -775,31 +775,14 @@ void SleepUntil(const timespec& until) {
 
 // A ring watched by name: the file it was attached from (device and inode), so that a ring
 // removed or made anew under its name is noticed (it was shown as it was, for ever).
+// A ring watched by name (its segment still_named() while the name names the file it maps: one
+// removed or made anew under the name is noticed; before, it was shown as it was, for ever).
 struct Watched {
   std::string name;
-  struct stat id {};
   std::optional<shm::Segment> seg;
   std::optional<WatchSample> prev;
   std::uint64_t pending_since = 0;  // (a new ring not attachable yet: since when, monotonic)
 };
-
-std::string RingPath(const std::string& name) {
-  return "/dev/shm/" + shm::Segment::object_name(name);
-}
-
-// Attaches ring `name` read-only, with the identity of the file it mapped: the file's before and
-// after the attach, the same (a ring replaced in between is attached again, three times at most).
-shm::Result<shm::Segment> AttachIdentified(const std::string& name, struct stat& id) {
-  const std::string path = RingPath(name);
-  for (int tries = 0;; ++tries) {
-    struct stat before {};
-    if (::stat(path.c_str(), &before) != 0) before = {};
-    auto seg = shm::Segment::attach(name, shm::AttachMode::read_only);
-    if (!seg) return seg;
-    if (::stat(path.c_str(), &id) != 0) id = {};
-    if ((id.st_ino == before.st_ino && id.st_dev == before.st_dev) || tries == 2) return seg;
-  }
-}
 
 // Whether each watched ring's name still names the ring attached; a line for each one removed (it
 // leaves the watch) or replaced (the new one attached: its rates start again). A new ring still
@@ -817,12 +800,12 @@ bool FollowNames(std::vector<Watched>& watched, const Options& o, bool named) {
     std::fflush(stdout);
   };
   for (auto it = watched.begin(); it != watched.end();) {
-    struct stat now {};
-    const bool there = ::stat(RingPath(it->name).c_str(), &now) == 0;
-    if (it->seg && there && now.st_ino == it->id.st_ino && now.st_dev == it->id.st_dev) {
+    if (it->seg && it->seg->still_named()) {
       ++it;
       continue;
     }
+    struct stat now {};
+    const bool there = ::stat(shm::Segment::object_path(it->name).c_str(), &now) == 0;
     it->prev.reset();
     it->seg.reset();
     if (!there) {
@@ -830,7 +813,7 @@ bool FollowNames(std::vector<Watched>& watched, const Options& o, bool named) {
       it = watched.erase(it);
       continue;
     }
-    auto again = AttachIdentified(it->name, it->id);
+    auto again = shm::Segment::attach(it->name, shm::AttachMode::read_only);
     if (again) {
       it->seg.emplace(std::move(again).value());
       it->pending_since = 0;
@@ -1159,9 +1142,8 @@ int main(int argc, char** argv) {
   o.names = names;
   // Every ring attached before anything is printed.
   std::vector<shm::Segment> rings;
-  std::vector<struct stat> ids;
   for (const std::string& name : names) {
-    auto attached = AttachIdentified(name, ids.emplace_back());
+    auto attached = shm::Segment::attach(name, shm::AttachMode::read_only);
     if (!attached) {
       const shm::Error& err = attached.error();
       std::string message = err.message;
@@ -1175,7 +1157,7 @@ int main(int argc, char** argv) {
   if (o.command == "watch") {
     std::vector<Watched> watched;
     for (std::size_t i = 0; i < rings.size(); ++i)
-      watched.push_back(Watched{names[i], ids[i], std::move(rings[i]), std::nullopt, 0});
+      watched.push_back(Watched{names[i], std::move(rings[i]), std::nullopt, 0});
     return CmdWatch(std::move(watched), o);
   }
   int status = kExitOk;

@@ -19,6 +19,7 @@
 #include <new>
 #include <optional>
 
+#include "shm_file.hpp"
 #include "shmio/shm/process.hpp"
 
 namespace bip = boost::interprocess;
@@ -58,10 +59,8 @@ namespace {
 constexpr const char* kPrefix = "shmio.";
 constexpr const char* kShmDir = "/dev/shm";  // where Linux's shm_open keeps its objects
 
-// The file of the shared-memory object `obj` (an object name, not a ring's name).
-std::string shm_path(const std::string& obj) {
-  return std::string(kShmDir) + "/" + obj;
-}
+using detail::remove_if_same;
+using detail::shm_path;
 
 Error errno_error(int err, const std::string& what) {
   Errc code = Errc::system_error;
@@ -84,19 +83,6 @@ Error interprocess_error(const bip::interprocess_exception& e, const std::string
     default:
       return Error{Errc::system_error, what + ": " + e.what()};
   }
-}
-
-// Removes the shared-memory object `obj` if it is still the one open on `fd`: a failed create()
-// undoes only its own object, never one that replaced it under the same name meanwhile (after
-// `shm-inspect rm` or a supervisor's removal). (A replacement between the check and the unlink
-// is still possible; the window is two system calls.)
-void remove_if_same(const std::string& obj, int fd) {
-  struct stat mine {
-  }, named{};
-  const std::string path = shm_path(obj);
-  if (::fstat(fd, &mine) != 0 || ::lstat(path.c_str(), &named) != 0) return;
-  if (mine.st_dev != named.st_dev || mine.st_ino != named.st_ino) return;
-  bip::shared_memory_object::remove(obj.c_str());
 }
 
 // Writes one byte of every 4 KiB page of [p, p + bytes) from this process, keeping its value.
@@ -129,6 +115,32 @@ bool is_power_of_two(std::uint64_t v) {
 }
 
 }  // namespace
+
+namespace detail {
+
+std::string shm_path(const std::string& obj) {
+  return std::string(kShmDir) + "/" + obj;
+}
+
+bool name_moved(const std::string& obj, int fd) noexcept {
+  struct stat mine {
+  }, named{};
+  if (::fstat(fd, &mine) != 0) return false;
+  if (::lstat(shm_path(obj).c_str(), &named) != 0) return errno == ENOENT;
+  return mine.st_dev != named.st_dev || mine.st_ino != named.st_ino;
+}
+
+// (A failed create() undoes only its own object, never one that replaced it under the same name
+// meanwhile: after `shm-inspect rm` or a supervisor's removal.)
+void remove_if_same(const std::string& obj, int fd) noexcept {
+  struct stat mine {
+  }, named{};
+  if (::fstat(fd, &mine) != 0 || ::lstat(shm_path(obj).c_str(), &named) != 0) return;
+  if (mine.st_dev != named.st_dev || mine.st_ino != named.st_ino) return;
+  bip::shared_memory_object::remove(obj.c_str());
+}
+
+}  // namespace detail
 
 std::string Segment::object_name(const std::string& name) {
   std::string out(kPrefix);  // (appending, not operator+: GCC 12 -O3 warns falsely on the latter)
@@ -230,7 +242,21 @@ Result<Segment> Segment::map(int fd, std::string name, std::uint64_t control_byt
   s.reserved_bytes_ = total;
   s.capacity_ = capacity;
   s.writable_ = writable;
+  if (struct stat st{}; ::fstat(fd, &st) == 0) {
+    s.file_dev_ = st.st_dev;
+    s.file_ino_ = st.st_ino;
+  }
   return s;
+}
+
+std::string Segment::object_path(const std::string& name) {
+  return shm_path(object_name(name));
+}
+
+bool Segment::still_named() const noexcept {
+  struct stat now {};
+  if (::stat(shm_path(object_name(name_)).c_str(), &now) != 0) return false;
+  return now.st_dev == file_dev_ && now.st_ino == file_ino_;
 }
 
 // Sums the given smaps fields (kB) over this process's mappings within [lo, hi).
@@ -550,7 +576,9 @@ Segment::Segment(Segment&& o) noexcept
       reserved_bytes_(o.reserved_bytes_),
       capacity_(o.capacity_),
       offsets_(o.offsets_),
-      writable_(o.writable_) {
+      writable_(o.writable_),
+      file_dev_(o.file_dev_),
+      file_ino_(o.file_ino_) {
   o.base_ = nullptr;
   o.data_ = nullptr;
 }
@@ -565,6 +593,8 @@ Segment& Segment::operator=(Segment&& o) noexcept {
     capacity_ = o.capacity_;
     offsets_ = o.offsets_;
     writable_ = o.writable_;
+    file_dev_ = o.file_dev_;
+    file_ino_ = o.file_ino_;
     o.base_ = nullptr;
     o.data_ = nullptr;
   }

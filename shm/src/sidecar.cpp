@@ -1,5 +1,7 @@
 #include "sidecar.hpp"
 
+#include "shm_file.hpp"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
@@ -56,15 +58,6 @@ Result<Sidecar> map_whole(int fd, std::size_t size, int prot, const std::string&
   return Sidecar{static_cast<std::byte*>(p), size, created};
 }
 
-// Whether the name no longer names the object `fd` opens (removed, or made anew since).
-bool name_moved(const std::string& name, int fd) noexcept {
-  struct stat mine {
-  }, named{};
-  if (::fstat(fd, &mine) != 0) return false;
-  if (::lstat(("/dev/shm/" + name).c_str(), &named) != 0) return errno == ENOENT;
-  return mine.st_dev != named.st_dev || mine.st_ino != named.st_ino;
-}
-
 // An object still unfinished after the wait (`h`: its header, null if it is not even sized): true
 // (open it again) if its name names it no more, or if it was abandoned — its creator's lock (an
 // flock held from its creation to its READY, which the kernel lets go when its holder dies) is
@@ -79,7 +72,7 @@ bool abandoned(const std::string& name, int fd, const SidecarHeader* h) noexcept
     if (::flock(fd, LOCK_EX | LOCK_NB) == 0) {
       const bool published = h != nullptr && (h->magic != 0 || h->ring_id != 0);
       const bool moved = name_moved(name, fd);
-      if (!published && !moved) bip::shared_memory_object::remove(name.c_str());
+      if (!published) remove_if_same(name, fd);
       (void)::flock(fd, LOCK_UN);
       return moved || !published;
     }

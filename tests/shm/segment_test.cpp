@@ -88,6 +88,24 @@ TEST(Segment, CreateWritesTheHeaderAndAttachReadsIt) {
   EXPECT_EQ(static_cast<std::uint64_t>(st.st_size), h.segment_bytes);
 }
 
+// still_named(): whether the ring's name still names the file a segment maps (what an emitter
+// and `shm-inspect watch` go by): not once it is removed, nor once a ring is made anew under it.
+TEST(Segment, StillNamedUntilTheNameIsRemovedOrMadeAnew) {
+  RingName name("still-named");
+  auto first = test::make_ring(name, 1 << 16);
+  auto attached = shm::Segment::attach(name, shm::AttachMode::read_only);
+  ASSERT_TRUE(attached) << attached.error().message;
+  EXPECT_TRUE(first.still_named());
+  EXPECT_TRUE(attached.value().still_named()) << "attached: the same file";
+  ASSERT_TRUE(shm::Segment::remove(name));
+  EXPECT_FALSE(first.still_named()) << "removed";
+  auto second = test::make_ring(name, 1 << 16);
+  EXPECT_FALSE(attached.value().still_named()) << "made anew under the name";
+  EXPECT_TRUE(second.still_named());
+  shm::Segment moved = std::move(second);
+  EXPECT_TRUE(moved.still_named()) << "the identity moves with the segment";
+}
+
 TEST(Segment, MirrorMappingMakesTheEndContiguous) {
   RingName name("mirror");
   auto s = test::make_ring(name, 1 << 16);

@@ -1,7 +1,5 @@
 #include "shmio/cluster/emitter.hpp"
 
-#include <sys/stat.h>
-
 #include <optional>
 #include <stdexcept>
 
@@ -15,9 +13,8 @@ namespace json = boost::json;
 namespace sio = socketio;
 
 struct Emitter::Impl {
-  std::string ring, label, path;
+  std::string ring, label;
   bool prefault = true;
-  struct stat at_attach {};  // the ring's file when attached (its identity: device and inode)
   std::optional<shm::Segment> segment;
   std::optional<shm::RingWriter> writer;
 
@@ -25,22 +22,10 @@ struct Emitter::Impl {
   std::optional<std::string> attach() {
     writer.reset();  // (the writer before the segment it points into)
     segment.reset();
-    // The file's identity before and after the attach, the same: the mapping is that file's (a
-    // ring replaced in between would leave this emitter on the removed one, its identity the new
-    // one's). Different: replaced meanwhile, attached again.
-    struct stat before {};
-    std::optional<shm::Segment> seg_ok;
-    for (int tries = 0; tries < 3 && !seg_ok; ++tries) {
-      if (::stat(path.c_str(), &before) != 0) before = {};
-      auto seg = shm::Segment::attach(
-          ring, prefault ? shm::AttachMode::read_write : shm::AttachMode::read_write_lazy);
-      if (!seg) return "cannot attach ring '" + ring + "': " + seg.error().message;
-      if (::stat(path.c_str(), &at_attach) != 0) at_attach = {};
-      if (at_attach.st_ino == before.st_ino && at_attach.st_dev == before.st_dev)
-        seg_ok.emplace(std::move(seg.value()));
-    }
-    if (!seg_ok) return "the ring '" + ring + "' was replaced while attaching, three times";
-    segment.emplace(std::move(*seg_ok));
+    auto seg = shm::Segment::attach(
+        ring, prefault ? shm::AttachMode::read_write : shm::AttachMode::read_write_lazy);
+    if (!seg) return "cannot attach ring '" + ring + "': " + seg.error().message;
+    segment.emplace(std::move(seg.value()));
     auto w = shm::RingWriter::attach(*segment, {label, -1});
     if (!w) {
       segment.reset();
@@ -55,10 +40,7 @@ struct Emitter::Impl {
   // every emit "succeeded" and none reached a client (found in review, 2026-12-02). One stat()
   // a message, a microsecond or so on tmpfs.
   bool current(std::string& error) {
-    struct stat now {};
-    if (writer && ::stat(path.c_str(), &now) == 0 && now.st_ino == at_attach.st_ino &&
-        now.st_dev == at_attach.st_dev)
-      return true;
+    if (writer && segment->still_named()) return true;
     if (auto why = attach()) {
       error = *why + " (the ring was removed or replaced: its cluster stopped?)";
       return false;
@@ -72,7 +54,6 @@ Emitter::Emitter(const std::string& ring, const std::string& label, bool prefaul
   impl_->ring = ring;
   impl_->label = label;
   impl_->prefault = prefault;
-  impl_->path = "/dev/shm/" + shm::Segment::object_name(ring);
   if (auto why = impl_->attach()) throw std::runtime_error(*why);
 }
 

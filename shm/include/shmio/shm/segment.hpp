@@ -101,8 +101,13 @@ class Segment {
   static Result<void> remove(const std::string& name);
   // Segments named shmio.* in /dev/shm.
   static std::vector<SegmentInfo> list();
-  // The object name used for a ring name ("shmio.<name>").
+  // The object name used for a ring name ("shmio.<name>"), and its file (/dev/shm/shmio.<name>).
   static std::string object_name(const std::string& name);
+  static std::string object_path(const std::string& name);
+  // Whether the ring's name still names the file this segment maps: false once it was removed or
+  // made anew under the name (a stat of the path against the file's identity, taken by the
+  // fstat of the very descriptor mapped: no window between looking and mapping).
+  bool still_named() const noexcept;
   static Result<void> validate_name(const std::string& name);
 
   Segment(Segment&& other) noexcept;
@@ -190,6 +195,7 @@ class Segment {
   std::uint64_t capacity_ = 0;
   layout::Offsets offsets_{};
   bool writable_ = false;
+  std::uint64_t file_dev_ = 0, file_ino_ = 0;  // the mapped file's identity (still_named)
 };
 
 }  // namespace shmio::shm

@@ -301,9 +301,10 @@ struct SessionStore::Map {
   // `at`, made disconnected since then in place (settle_dead): those no lookup meets before 64
   // later deaths overwrite its record keep their age. By the one that noted the death (every
   // worker hears of it; a lookup may note it first): one look at each slot handed out, under its
-  // lock (about 0.2 us a slot: 131,072 slots, the default, about 30 ms once per death); a slot
-  // held now is passed over (its holder settles it if it judges it: take and put's reuse do). The
-  // owner's liveness is read once per process of that pid, not once per entry.
+  // lock (a compare-and-swap and a getpid() a slot, once per death; its time for a full table of
+  // the default 131,072 slots is not measured); a slot held now is passed over (its holder settles
+  // it if it judges it: take and put's reuse do). The owner's liveness is read once per process of
+  // that pid, not once per entry.
   void settle_owner(std::uint64_t pid, std::uint64_t at) noexcept {
     std::uint64_t start_seen = 0;
     bool dead = false;

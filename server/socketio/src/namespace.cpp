@@ -236,15 +236,21 @@ std::size_t Namespace::deliver_local_with_ack(const EncodedPacket& p, const Broa
   const auto deadline = opts.flags.timeout_ms > 0
                             ? now + std::chrono::milliseconds(opts.flags.timeout_ms)
                             : std::chrono::steady_clock::time_point::max();
+  // The two callbacks once per broadcast, each target's entry sharing them (a copy of both per
+  // target was a heap allocation of its own per target, or two).
+  const auto answer = std::make_shared<std::pair<std::function<void(Args)>, std::function<void()>>>(
+      std::move(on_ack), std::move(on_lost));
   for (const SocketId& sid : adapter_->targets(opts)) {
     auto it = sockets_.find(sid);
     if (it == sockets_.end() || !it->second->connected_) continue;
     auto pending = std::make_shared<Socket::PendingAck>();
-    pending->callback = [on_ack, on_lost](std::optional<std::string> err, Args a) {
-      if (err) {
-        on_lost();
-      } else {
-        on_ack(std::move(a));
+    pending->callback = [answer, deadline](std::optional<std::string> err, Args a) {
+      if (!err) {
+        answer->first(std::move(a));
+      } else if (std::chrono::steady_clock::now() < deadline) {
+        // (Lost past its requester's timeout: nobody waits for it any more, in a cluster no
+        // "lost" record for it.)
+        answer->second();
       }
     };
     pending->deadline = deadline;

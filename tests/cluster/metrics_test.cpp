@@ -163,3 +163,26 @@ TEST(Metrics, RetiredCountersCarryValuesToTheLastBit) {
   EXPECT_EQ(carried, 0.12345678912345678) << r;
   EXPECT_EQ(exposition_value(retired_counters(r), "t_sum{worker=\"all\"}"), carried);
 }
+
+// A post is refused whole over its slot's size (its series then leave every other worker's
+// scrape): the carried counters are cut to fit beside the process's own exposition, in whole
+// families, not the post lost.
+TEST(Metrics, CarriedCountersAreCutToFitThePostBesideTheOwnExposition) {
+  std::string earlier;
+  for (int i = 0; i < 40; ++i)
+    append_metric(earlier, "shmio_f" + std::to_string(i) + "_total", "counter", "A family.", 1,
+                  "{worker=\"0\"}");
+  const std::string carried = retired_counters(earlier);
+  const std::string own = worker(0, 3, 10);
+  EXPECT_EQ(with_retired(own, carried, SIZE_MAX), own + carried) << "room for both: both whole";
+  const std::size_t capacity = own.size() + carried.size() / 2;
+  const std::string post = with_retired(own, carried, capacity);
+  EXPECT_LE(post.size(), capacity);
+  EXPECT_EQ(post.substr(0, own.size()), own) << "its own exposition whole";
+  const std::string kept = post.substr(own.size());
+  EXPECT_EQ(kept, carried.substr(0, kept.size())) << "the first families, whole";
+  EXPECT_EQ(exposition_value(kept, "shmio_f0_total{worker=\"all\"}"), 1);
+  EXPECT_EQ(exposition_value(kept, "shmio_f39_total{worker=\"all\"}"), -1);
+  // Its own exposition alone too large: left as it is (the board refuses it, and says so).
+  EXPECT_EQ(with_retired(own, carried, own.size() - 1), own);
+}

@@ -1,5 +1,7 @@
 #include "shmio/cluster/metrics.hpp"
 
+#include "shmio/shm/board.hpp"
+
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -218,6 +220,25 @@ std::string retired_counters(std::string_view post, std::size_t max_bytes, std::
   }
   if (left_out != nullptr) *left_out = dropped;
   return out;
+}
+
+std::string take_over_counters(const shm::WorkerBoard& board, std::uint32_t slot, const char* who) {
+  const auto old = board.read(slot);
+  if (!old) return {};
+  std::size_t left_out = 0;
+  std::string carried = retired_counters(old->blob, kRetiredBytes, &left_out);
+  if (left_out > 0)
+    std::fprintf(stderr,
+                 "%s: %zu counter series of earlier processes over %zu bytes are not carried on: "
+                 "their worker=\"all\" totals fall by them\n",
+                 who, left_out, kRetiredBytes);
+  return carried;
+}
+
+std::string with_retired(std::string own, const std::string& retired, std::size_t capacity) {
+  if (own.size() + retired.size() <= capacity) return own + retired;
+  if (own.size() >= capacity) return own;  // (refused whole anyway)
+  return own + retired_counters(retired, capacity - own.size());
 }
 
 double exposition_value(std::string_view exposition, std::string_view series) {

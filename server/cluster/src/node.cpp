@@ -7,14 +7,6 @@
 
 namespace shmio::cluster {
 
-namespace {
-// The most bytes of earlier processes' counters a worker carries in its post (retired_counters):
-// a quarter of a board slot (256 KiB), so that its own exposition keeps the rest. Beyond it the
-// families that do not fit are left out (said once, at start), and their worker="all" totals
-// fall by them.
-constexpr std::size_t kRetiredBytes = 64 * 1024;
-}  // namespace
-
 std::string session_prefix(int index) {
   return {kIdAlphabet[(index / 64) % 64], kIdAlphabet[index % 64]};
 }
@@ -80,15 +72,8 @@ Node::Node(net::io_context& io, NodeOptions options, sio::ServerOptions& so)
     m.board.emplace(std::move(board.value()));
     // What the slot holds now is an earlier process's (this worker's before a restart): its
     // counters are carried on in this one's posts, which replace it.
-    if (auto old = m.board->read(static_cast<std::uint32_t>(m.options.worker))) {
-      std::size_t left_out = 0;
-      m.retired = retired_counters(old->blob, kRetiredBytes, &left_out);
-      if (left_out > 0)
-        std::fprintf(stderr,
-                     "shmio[w%d]: %zu counter series of this worker's earlier processes over %zu "
-                     "bytes are not carried on: their worker=\"all\" totals fall by them\n",
-                     m.options.worker, left_out, kRetiredBytes);
-    }
+    m.retired = take_over_counters(*m.board, static_cast<std::uint32_t>(m.options.worker),
+                                   ("shmio[w" + std::to_string(m.options.worker) + "]").c_str());
   } else {
     std::fprintf(stderr, "shmio[w%d]: no workers' board (%s): /metrics shows this worker only\n",
                  m.options.worker, board.error().message.c_str());
@@ -187,7 +172,8 @@ void Node::set_local_metrics(std::function<std::string()> render) {
 
 std::string Node::cluster_metrics_text() {
   Impl& m = *impl_;
-  std::vector<std::string> texts{m.own_metrics([this] { return metrics_text(); })};
+  std::vector<std::string> texts{
+      m.with_carried(m.local_metrics ? m.local_metrics() : metrics_text())};
   if (!m.board) return texts.front();
   m.post_metrics(texts.front());
   // (A dead worker's post, until its successor's replaces it: its counters in the totals only.)

@@ -66,9 +66,9 @@ struct Node::Impl {
   // The counters of the processes that held this worker's slot before it (cluster/metrics.hpp,
   // retired_counters): carried on in every post, so that worker="all" counters never go down.
   std::string retired;
-  // This worker's exposition (set_local_metrics, else metrics_text) with the retired counters.
-  std::string own_metrics(const std::function<std::string()>& fallback) const {
-    return (local_metrics ? local_metrics() : fallback()) + retired;
+  // This worker's exposition with the retired counters, as it is posted.
+  std::string with_carried(std::string own) const {
+    return with_retired(std::move(own), retired, board ? board->capacity() : SIZE_MAX);
   }
   net::steady_timer board_timer;
   std::chrono::steady_clock::time_point board_refused_logged{};
@@ -87,7 +87,7 @@ struct Node::Impl {
     board_timer.expires_after(std::chrono::seconds(1));
     board_timer.async_wait([this](const boost::system::error_code& ec) {
       if (ec || stopped) return;
-      if (local_metrics) post_metrics(local_metrics() + retired);
+      if (local_metrics) post_metrics(with_carried(local_metrics()));
       arm_board_timer();
     });
   }

@@ -1233,7 +1233,8 @@ struct Bridge::Impl {
       if (now - last_post >= std::chrono::seconds(1)) {
         last_post = now;
         if (board)
-          (void)board->post(static_cast<std::uint32_t>(options.workers), metrics_text() + retired);
+          (void)board->post(static_cast<std::uint32_t>(options.workers),
+                            cluster::with_retired(metrics_text(), retired, board->capacity()));
         if (stats.unsent != unsent_said) {
           std::fprintf(stderr,
                        "shmio[bridge]: %llu messages not published to the fleet so far (Redis "
@@ -1333,8 +1334,8 @@ Bridge::Bridge(net::io_context& io, BridgeOptions options)
   if (auto b = shm::WorkerBoard::open(m.options.ring, m.segment->header().creation_time_ns, bc)) {
     m.board.emplace(std::move(b.value()));
     // (An earlier bridge's post: its counters carried on in this one's, as a worker's.)
-    if (auto old = m.board->read(static_cast<std::uint32_t>(m.options.workers)))
-      m.retired = cluster::retired_counters(old->blob);
+    m.retired = cluster::take_over_counters(*m.board, static_cast<std::uint32_t>(m.options.workers),
+                                            "shmio[bridge]");
   }
   std::string error;
   ClientOptions co;

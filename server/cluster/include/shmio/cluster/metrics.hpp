@@ -7,6 +7,10 @@
 #include <string_view>
 #include <vector>
 
+namespace shmio::shm {
+class WorkerBoard;
+}
+
 namespace shmio::cluster {
 
 // One Prometheus text-format series with its HELP and TYPE lines, appended to `out` (every line
@@ -39,12 +43,24 @@ std::string merge_expositions(const std::vector<std::string>& expositions);
 // its slot, as worker="all" series; the merge adds them to the totals only (no per-worker series),
 // and a dead worker's post, until its successor's replaces it, counts by its retired_counters().
 inline constexpr std::string_view kRetiredMarker = "# shmio-retired";
+// The most bytes of carried counters a post holds by default: a quarter of a board slot (256 KiB),
+// so that the process's own exposition keeps the rest. Beyond it the families that do not fit are
+// left out (said once, at start), and their worker="all" totals fall by them.
+inline constexpr std::size_t kRetiredBytes = 64 * 1024;
 // The retired section that carries `post`'s counters (its own and those it carried) on: the marker,
 // then each family's TYPE line and its worker="all" totals (to the last bit: 17 digits). At most
 // `max_bytes`: whole families in their order, up to the first that does not fit (a histogram is
 // never cut between its buckets); how many series were left out goes to `left_out`.
-std::string retired_counters(std::string_view post, std::size_t max_bytes = 64 * 1024,
+std::string retired_counters(std::string_view post, std::size_t max_bytes = kRetiredBytes,
                              std::size_t* left_out = nullptr);
+// What a process taking over `slot` of `board` carries on: the retired section of the post the
+// slot holds (its earlier processes' counters), "" if none; what does not fit is said on stderr
+// as `who` ("shmio[w1]").
+std::string take_over_counters(const shm::WorkerBoard& board, std::uint32_t slot, const char* who);
+// `own` with `retired` after it, the retired section cut (whole families) where the two would
+// not fit a post of `capacity` bytes (a post over it is refused whole: its series would leave
+// every other worker's scrape).
+std::string with_retired(std::string own, const std::string& retired, std::size_t capacity);
 
 // The value of the series `series` (its name and labels, exactly as written) in an exposition, or
 // -1 if absent (e.g. a worker's open connections in its post on the board).

@@ -13,7 +13,7 @@ namespace shmio::shm {
 
 namespace {
 constexpr std::uint64_t kMagic = 0x53484D494F424F44ULL;  // "SHMIOBOD"
-constexpr std::uint32_t kVersion = 1;
+constexpr std::uint32_t kVersion = 2;                    // 2: two copies a slot
 constexpr std::size_t kHeaderBytes = 4096;
 constexpr const char* kPrefix = "shmio-board.";
 
@@ -24,8 +24,12 @@ struct BoardHeader {
   std::atomic<std::uint32_t> used;  // 1 + the highest slot ever posted to
 };
 
+// A slot is two copies of `slot_bytes` each, each a SlotHeader and its blob. Post number n goes
+// into copy n % 2 with seq 2n - 1 while it is written and 2n once complete, so the copy with the
+// larger even seq holds the latest complete post, and a post cut short (its writer killed in the
+// middle: seq left odd) never costs the post before it, which is in the other copy.
 struct SlotHeader {
-  std::atomic<std::uint64_t> seq;  // 0: never posted; odd: being written
+  std::atomic<std::uint64_t> seq;  // 0: never posted; odd: being written (or its writer died)
   std::atomic<std::uint64_t> pid;
   std::atomic<std::uint64_t> start_time;
   std::atomic<std::uint64_t> posted_ns;
@@ -35,7 +39,7 @@ struct SlotHeader {
 constexpr std::size_t kSlotHeader = sizeof(SlotHeader);  // 64
 
 std::uint64_t object_bytes(std::uint32_t slots, std::uint32_t slot_bytes) {
-  return kHeaderBytes + static_cast<std::uint64_t>(slots) * slot_bytes;
+  return kHeaderBytes + static_cast<std::uint64_t>(slots) * 2 * slot_bytes;
 }
 
 // The blob's words, copied with relaxed atomics (a reader may overlap a write: the seqlock tells).
@@ -64,9 +68,9 @@ struct WorkerBoard::Map {
   // past the mapping: a SIGSEGV; found in review, 2026-12-02).
   std::uint32_t slots = 0, slot_bytes = 0;
   BoardHeader& header() const noexcept { return *reinterpret_cast<BoardHeader*>(sc.base); }
-  SlotHeader& slot(std::uint32_t i) const noexcept {
+  SlotHeader& copy(std::uint32_t i, unsigned c) const noexcept {
     return *reinterpret_cast<SlotHeader*>(sc.base + kHeaderBytes +
-                                          static_cast<std::size_t>(i) * slot_bytes);
+                                          (2 * static_cast<std::size_t>(i) + c) * slot_bytes);
   }
   std::atomic<std::uint64_t>* words(SlotHeader& s) const noexcept {
     return reinterpret_cast<std::atomic<std::uint64_t>*>(reinterpret_cast<std::byte*>(&s) +
@@ -136,10 +140,14 @@ std::size_t WorkerBoard::capacity() const noexcept {
 
 bool WorkerBoard::post(std::uint32_t slot, std::string_view blob) {
   if (slot >= slots() || blob.size() > capacity()) return false;
-  SlotHeader& s = m_->slot(slot);
-  const std::uint64_t seq = s.seq.load(std::memory_order_relaxed);
-  const std::uint64_t begin = (seq | 1) + (seq & 1 ? 2 : 0);  // odd: being written
-  s.seq.store(begin, std::memory_order_relaxed);
+  // The next post's number from the two copies' seqs (this process is the slot's one writer; an
+  // earlier one's, killed in the middle of post n, left 2n - 1: post n is written again, into the
+  // same copy, and the other copy's post n - 1 stays whole meanwhile).
+  const std::uint64_t last = std::max(m_->copy(slot, 0).seq.load(std::memory_order_relaxed),
+                                      m_->copy(slot, 1).seq.load(std::memory_order_relaxed));
+  const std::uint64_t n = last / 2 + 1;
+  SlotHeader& s = m_->copy(slot, static_cast<unsigned>(n % 2));
+  s.seq.store(2 * n - 1, std::memory_order_relaxed);  // odd: being written
   std::atomic_thread_fence(std::memory_order_release);
   const ProcessIdentity self = self_identity();
   s.pid.store(static_cast<std::uint64_t>(self.pid), std::memory_order_relaxed);
@@ -147,7 +155,7 @@ bool WorkerBoard::post(std::uint32_t slot, std::string_view blob) {
   s.posted_ns.store(monotonic_ns(), std::memory_order_relaxed);
   s.length.store(blob.size(), std::memory_order_relaxed);
   store_words(m_->words(s), blob);
-  s.seq.store(begin + 1, std::memory_order_release);
+  s.seq.store(2 * n, std::memory_order_release);
   std::uint32_t used = m_->header().used.load(std::memory_order_relaxed);
   while (used < slot + 1 &&
          !m_->header().used.compare_exchange_weak(used, slot + 1, std::memory_order_release)) {
@@ -157,14 +165,19 @@ bool WorkerBoard::post(std::uint32_t slot, std::string_view blob) {
 
 std::optional<WorkerBoard::Post> WorkerBoard::read(std::uint32_t slot) const {
   if (slot >= slots()) return std::nullopt;
-  SlotHeader& s = m_->slot(slot);
   for (int attempt = 0; attempt < 8; ++attempt) {
-    const std::uint64_t before = s.seq.load(std::memory_order_acquire);
-    if (before == 0) return std::nullopt;
-    if (before & 1) {
-      std::this_thread::yield();
+    // The copy with the later complete post. (One being written is passed over: its other copy
+    // has the post before it, whole, even if that writer never finishes.)
+    const std::uint64_t seq0 = m_->copy(slot, 0).seq.load(std::memory_order_acquire);
+    const std::uint64_t seq1 = m_->copy(slot, 1).seq.load(std::memory_order_acquire);
+    const std::uint64_t even0 = seq0 & 1 ? 0 : seq0, even1 = seq1 & 1 ? 0 : seq1;
+    const std::uint64_t before = std::max(even0, even1);
+    if (before == 0) {
+      if (seq0 == 0 && seq1 == 0) return std::nullopt;  // never posted
+      std::this_thread::yield();                        // its first post, being written
       continue;
     }
+    SlotHeader& s = m_->copy(slot, even1 > even0 ? 1 : 0);
     Post p;
     p.slot = slot;
     p.who.pid = static_cast<pid_t>(s.pid.load(std::memory_order_relaxed));
@@ -174,6 +187,7 @@ std::optional<WorkerBoard::Post> WorkerBoard::read(std::uint32_t slot) const {
     if (len > capacity()) continue;
     load_words(m_->words(s), len, p.blob);
     std::atomic_thread_fence(std::memory_order_acquire);
+    // (Changed: its writer has since completed the other copy and begun this one again.)
     if (s.seq.load(std::memory_order_relaxed) != before) continue;
     p.alive = liveness(p.who) == Liveness::alive;
     return p;
@@ -186,7 +200,9 @@ std::vector<WorkerBoard::Post> WorkerBoard::read_all() const {
   // (slots past the highest posted are not touched: each is a page of its own)
   const std::uint32_t used = std::min(m_->header().used.load(std::memory_order_acquire), slots());
   for (std::uint32_t i = 0; i < used; ++i) {
-    if (m_->slot(i).seq.load(std::memory_order_acquire) == 0) continue;
+    if (m_->copy(i, 0).seq.load(std::memory_order_acquire) == 0 &&
+        m_->copy(i, 1).seq.load(std::memory_order_acquire) == 0)
+      continue;
     if (auto p = read(i)) out.push_back(std::move(*p));
   }
   return out;

@@ -11,6 +11,9 @@
 #include <cstring>
 
 #include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
 #include <string>
 #include <thread>
 
@@ -142,4 +145,97 @@ TEST(WorkerBoard, ReadersOverlappingAWriterNeverSeeAMixedPost) {
   writer.join();
   EXPECT_GT(seen, 0);
   EXPECT_EQ(mixed, 0);
+}
+
+// A worker killed in the middle of a post (SIGKILL, as the supervisor or the OOM killer sends it)
+// leaves that post unfinished. Its post before stays readable, from the slot's other copy, so its
+// successor can carry its counters on (docs/cluster.md "Metrics for the whole cluster"): with one
+// copy a slot, that slot was unreadable until the successor's first post.
+TEST(WorkerBoard, AWriterKilledInTheMiddleOfAPostLeavesItsPostBeforeReadable) {
+  BoardName n;
+  constexpr std::uint32_t kCopyBytes = 1u << 20;  // a post of ~1 MiB: most of a kill lands in one
+  auto b = open_board(n.ring, 2, kCopyBytes);
+  const std::size_t size = b.capacity();
+  // Post i: its number in 16 hex digits, then a fill of one letter (the round's, from i's high
+  // half), so that a post of two writes mixed shows.
+  auto tag = [](std::string& post, std::uint64_t i) {
+    char digits[17];
+    std::snprintf(digits, sizeof digits, "%016llx", static_cast<unsigned long long>(i));
+    post.replace(0, 16, digits, 16);
+  };
+  auto blob = [size, &tag](std::uint64_t i) {
+    std::string post(size, static_cast<char>('a' + (i >> 32) % 26));
+    tag(post, i);
+    return post;
+  };
+  auto number = [](const std::string& post) {  // its post number, or 0 if it is not whole
+    if (post.size() < 16) return std::uint64_t{0};
+    const std::uint64_t i = std::stoull(post.substr(0, 16), nullptr, 16);
+    const char fill = static_cast<char>('a' + (i >> 32) % 26);
+    return post.find_first_not_of(fill, 16) == std::string::npos ? i : 0;
+  };
+  // The two copies' seqs, as the layout puts them (board.hpp): one left odd is a post cut short.
+  const std::string path = "/dev/shm/shmio-board." + n.ring + ".0000000000000007";
+  const int fd = ::open(path.c_str(), O_RDONLY);
+  ASSERT_GE(fd, 0) << path;
+  const std::size_t bytes = 4096 + 2 * 2 * std::size_t{kCopyBytes};
+  void* map = ::mmap(nullptr, bytes, PROT_READ, MAP_SHARED, fd, 0);
+  ::close(fd);
+  ASSERT_NE(map, MAP_FAILED);
+  auto seq = [map](unsigned copy) {  // slot 1's copy
+    return reinterpret_cast<const std::atomic<std::uint64_t>*>(
+               static_cast<const char*>(map) + 4096 + (2 + copy) * std::size_t{kCopyBytes})
+        ->load();
+  };
+  int cut_short = 0;
+  for (std::uint64_t round = 1; round <= 12; ++round) {
+    const std::uint64_t first = round << 32;
+    int ready[2];
+    ASSERT_EQ(::pipe(ready), 0);
+    const pid_t child = ::fork();
+    if (child == 0) {  // (the post's bytes made once: the child's time goes into its posts)
+      std::string post = blob(first);
+      for (std::uint64_t i = first;; ++i) {
+        tag(post, i);
+        (void)b.post(1, post);
+        if (i == first + 2 && ::write(ready[1], "r", 1) != 1) ::_exit(1);
+      }
+    }
+    ASSERT_GT(child, 0);
+    ::close(ready[1]);
+    // Until the child has made three posts and is in its loop of posts.
+    char r = 0;
+    const bool posting = ::read(ready[0], &r, 1) == 1;
+    ::close(ready[0]);
+    // Then up to about one post's time more, so that the kill does not always come at the same
+    // point of a post.
+    const auto kill_at = std::chrono::steady_clock::now() + std::chrono::microseconds(37 * round);
+    while (std::chrono::steady_clock::now() < kill_at) {
+    }
+    ::kill(child, SIGKILL);
+    int status = 0;
+    ASSERT_EQ(::waitpid(child, &status, 0), child);
+    ASSERT_TRUE(posting) << "round " << round << ": the child did not post";
+    if ((seq(0) & 1) != 0 || (seq(1) & 1) != 0) ++cut_short;
+    const auto p = b.read(1);
+    ASSERT_TRUE(p) << "round " << round << ": the slot is unreadable after the kill";
+    EXPECT_GE(number(p->blob), first + 2) << "round " << round << ": a whole post of that child";
+    EXPECT_EQ(p->who.pid, child);
+    EXPECT_FALSE(p->alive);
+  }
+  // (The child does nothing but post: most kills land inside one. Without this the test could
+  // pass with every kill between two posts.)
+  EXPECT_GE(cut_short, 3) << "kills that left a post cut short, of 12";
+  std::printf("kills that left a post cut short: %d of 12\n", cut_short);
+  // Its successor posts in the same slot: the cut post's copy written again, then the other.
+  for (std::uint64_t i = 1; i <= 3; ++i) {
+    ASSERT_TRUE(b.post(1, blob(i)));
+    const auto p = b.read(1);
+    ASSERT_TRUE(p);
+    EXPECT_EQ(number(p->blob), i);
+    EXPECT_EQ(p->who.pid, ::getpid());
+  }
+  EXPECT_EQ(seq(0) & 1, 0u);
+  EXPECT_EQ(seq(1) & 1, 0u);
+  ::munmap(map, bytes);
 }

@@ -2,15 +2,20 @@
 // Each worker posts a blob (shmio posts its /metrics exposition) stamped with its identity and the
 // time; any process reads every slot. So a scrape that lands on any worker can answer for all.
 //
-// Layout (/dev/shm/shmio-board.<ring>.<the ring's creation time>): a 4 KiB header (magic,
-// version, state, slots, slot_bytes, ring id), then `slots` slots of `slot_bytes`: seq (u64: odd
-// while its worker writes), pid, start time, posted_ns (CLOCK_MONOTONIC), length, then the blob.
-// One writer per slot (the worker of that index; a restarted worker takes its slot over), any
-// number of readers: a seqlock, every word copied with relaxed atomics, a read retried while it
-// overlaps a write (at most 8 times, then that slot is reported unreadable).
+// Layout (/dev/shm/shmio-board.<ring>.<the ring's creation time>, version 2): a 4 KiB header
+// (magic, version, state, slots, slot_bytes, ring id), then `slots` slots of two copies of
+// `slot_bytes` each: seq (u64), pid, start time, posted_ns (CLOCK_MONOTONIC), length, then the
+// blob. One writer per slot (the worker of that index; a restarted worker takes its slot over),
+// any number of readers. Post n goes into copy n % 2, its seq odd (2n - 1) while it is written
+// and 2n once complete; a reader takes the copy with the larger even seq, every word copied with
+// relaxed atomics, and reads again if that copy's seq moved meanwhile (at most 8 times, then the
+// slot is reported unreadable). So a reader never waits for a post being written, and a writer
+// killed in the middle of a post leaves its post before readable (its successor carries its
+// counters on from it: docs/cluster.md "Metrics for the whole cluster").
 //
-// Bounds: 1024 slots (worker indexes 0..1023) of 256 KiB (a blob over it is refused: post
-// returns false). Pages are touched only by the workers that post.
+// Bounds: 1024 slots (worker indexes 0..1023), posts of up to 256 KiB less a 64-byte header (a
+// blob over it is refused: post returns false), so 512 KiB of shared memory a slot. Pages are
+// touched only by the workers that post.
 #pragma once
 
 #include <cstddef>
@@ -27,7 +32,8 @@ namespace shmio::shm {
 
 struct BoardConfig {
   std::uint32_t slots = 1024;
-  std::uint32_t slot_bytes = 256 * 1024;  // a multiple of 64, 4 KiB..16 MiB
+  std::uint32_t slot_bytes =
+      256 * 1024;  // one copy (a slot holds two): a multiple of 64, 4 KiB..16 MiB
   unsigned mode = 0600;
 };
 

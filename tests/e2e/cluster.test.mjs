@@ -909,6 +909,12 @@ test("supervisor: a port it cannot listen on stops it (exit 1); bad --host refus
   const [badCode] = await within(once(bad, "exit"), 5000, "bad --host");
   assert.equal(badCode, 2);
   assert.match(bad.log, /--host must be an IPv4 or IPv6 address/);
+  // An IPv6 scope naming no interface of this host: refused at parse too (before: accepted, and
+  // every worker's first start failed at bind with EINVAL).
+  const noIf = run(["--workers", "2", "--port", "0", "--host", "fe80::1%shmio-no-such-if"]);
+  const [noIfCode] = await within(once(noIf, "exit"), 5000, "--host with an unknown interface");
+  assert.equal(noIfCode, 2, noIf.log);
+  assert.match(noIf.log, /--host fe80::1%shmio-no-such-if: this host has no network interface "shmio-no-such-if"/);
   // Its log pipe closed under it, then a worker killed (the supervisor writes "restarting") and a
   // SIGTERM: it drains and removes its ring (before: killed by SIGPIPE, its files left).
   ring = ringName();

@@ -36,6 +36,7 @@
 #include <random>
 #include <set>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include "shmio/socketio/server.hpp"
@@ -1235,6 +1236,39 @@ TEST(RoomsIndex, MatchesAModelUnderRandomJoinsLeavesAndDisconnects) {
     for (const auto& [sid, rs] : model) all.insert(rs.begin(), rs.end());
     ASSERT_EQ(a.rooms(), all) << "step " << step;
   }
+}
+
+// listen()'s refusals are the std::system_error its header promises (Asio's own exception is
+// not one: an app catching std::system_error, as documented, was ended by std::terminate), each
+// with its errno; a server whose listen() failed may listen again.
+TEST(Listen, RefusalsAreStdSystemErrorsWithTheirErrnoAndTheServerCanListenAgain) {
+  net::io_context io;
+  Server taken(io, ServerOptions{});
+  const std::uint16_t port = taken.listen("127.0.0.1", 0);
+  Server server(io, ServerOptions{});
+  auto code_of = [&](const std::string& address, std::uint16_t p) {
+    try {
+      (void)server.listen(address, p);
+    } catch (const std::system_error& e) {
+      EXPECT_NE(std::string(e.what()).size(), 0u);
+      return e.code();
+    }
+    return std::error_code{};
+  };
+  EXPECT_EQ(code_of("127.0.0.1", port), std::errc::address_in_use);
+  EXPECT_EQ(code_of("not an address", 0), std::errc::invalid_argument);
+  EXPECT_EQ(code_of("192.0.2.1", 0), std::errc::address_not_available) << "not this host's";
+  const std::uint16_t mine = server.listen("127.0.0.1", 0);
+  EXPECT_NE(mine, 0);
+  EXPECT_EQ(code_of("127.0.0.1", 0), std::errc::already_connected) << "it listens already";
+  Client c(mine);  // and it accepts
+  c.send_raw("GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\n\r\n");
+  const auto until = std::chrono::steady_clock::now() + 5s;
+  while (c.in().find("\"sid\"") == std::string::npos && std::chrono::steady_clock::now() < until) {
+    io.run_for(1ms);
+    c.read_available();
+  }
+  EXPECT_NE(c.in().find("\"sid\""), std::string::npos) << c.in();
 }
 
 INSTANTIATE_TEST_SUITE_P(Flush, Delivery, ::testing::Values(false, true),

@@ -47,7 +47,8 @@ namespace {
 
 const char* kUsage =
     "  --port P     TCP port (default 3000; 0 picks a free one, printed on start)\n"
-    "  --host H     address to bind (default 127.0.0.1)\n"
+    "  --host H     address to bind (default 127.0.0.1; IPv6 too, a link-local one with its\n"
+    "               interface: fe80::1%eth0)\n"
     "  --first-request-timeout MS  a new connection that sends no request header within this is\n"
     "               closed (default 10000)\n"
     "  --ping-interval MS, --ping-timeout MS, --connect-timeout MS\n"
@@ -535,6 +536,13 @@ std::string apply(ServeOptions& o, const std::string& name, const char* v) {
     const std::string addr(v, std::strcspn(v, "%"));  // (an IPv6 scope id, fe80::1%eth0, kept)
     if (::inet_pton(AF_INET, v, &any) != 1 && ::inet_pton(AF_INET6, addr.c_str(), &any) != 1)
       return "--host must be an IPv4 or IPv6 address (such as 127.0.0.1, 0.0.0.0 or ::1)";
+    // A scope id names an interface of this host (or is its number), as the listener resolves it.
+    if (const char* scope = std::strchr(v, '%'); scope != nullptr) {
+      long long index = 0;
+      if (::if_nametoindex(scope + 1) == 0 && !whole(scope + 1, 0, UINT32_MAX, index))
+        return std::string("--host ") + v + ": this host has no network interface \"" +
+               (scope + 1) + "\"";
+    }
     o.host = v;
   } else if (name == "workers") {
     if (std::string_view(v) == "auto") {
@@ -807,8 +815,11 @@ int serve(ServeOptions cfg, Setup setup) {
   } else {
     const std::size_t pct = cfg.host.find('%');
     ::inet_pton(AF_INET6, cfg.host.substr(0, pct).c_str(), &v6->sin6_addr);
-    if (pct != std::string::npos)
-      v6->sin6_scope_id = ::if_nametoindex(cfg.host.substr(pct + 1).c_str());
+    if (pct != std::string::npos) {  // (an interface's name, else its number: as Asio reads it)
+      const std::string scope = cfg.host.substr(pct + 1);
+      v6->sin6_scope_id = ::if_nametoindex(scope.c_str());
+      if (v6->sin6_scope_id == 0) v6->sin6_scope_id = static_cast<std::uint32_t>(std::stoul(scope));
+    }
     v6->sin6_family = AF_INET6;
     v6->sin6_port = htons(static_cast<std::uint16_t>(cfg.port));
     len = sizeof *v6;

@@ -5,6 +5,8 @@
 
 #include "engine_socket.hpp"
 
+#include <system_error>
+
 namespace shmio::engineio {
 
 // ---------------------------------------------------------------------------------------------
@@ -282,15 +284,31 @@ std::uint16_t Server::listen(const std::string& address, std::uint16_t port) {
   if (impl_->options.descriptor_reserve > 0 && ::getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
       rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur > 2 * impl_->options.descriptor_reserve)
     impl_->stats.descriptor_bound = rl.rlim_cur - impl_->options.descriptor_reserve;
-  const tcp::endpoint ep(net::ip::make_address(address), port);
-  impl_->acceptor.open(ep.protocol());
-  impl_->acceptor.set_option(net::socket_base::reuse_address(true));
+  // Each step's error thrown as the std::system_error the header promises (Asio's own
+  // boost::system::system_error is not one: a caller catching std::system_error missed it), the
+  // acceptor closed first, so that a later listen() starts afresh.
+  if (impl_->acceptor.is_open())
+    throw std::system_error(std::make_error_code(std::errc::already_connected),
+                            "listen: this server listens already");
+  boost::system::error_code ec;
+  auto fail = [&](const char* step) {
+    boost::system::error_code ignored;
+    impl_->acceptor.close(ignored);
+    throw std::system_error(ec.value(), std::system_category(), step);
+  };
+  const net::ip::address ip = net::ip::make_address(address, ec);
+  if (ec)
+    throw std::system_error(std::make_error_code(std::errc::invalid_argument),
+                            "not an IPv4 or IPv6 address: \"" + address + "\"");
+  const tcp::endpoint ep(ip, port);
+  if (impl_->acceptor.open(ep.protocol(), ec)) fail("socket");
+  if (impl_->acceptor.set_option(net::socket_base::reuse_address(true), ec)) fail("SO_REUSEADDR");
   if (impl_->options.reuse_port) {
     using reuse_port = net::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
-    impl_->acceptor.set_option(reuse_port(true));
+    if (impl_->acceptor.set_option(reuse_port(true), ec)) fail("SO_REUSEPORT");
   }
-  impl_->acceptor.bind(ep);
-  impl_->acceptor.listen(net::socket_base::max_listen_connections);
+  if (impl_->acceptor.bind(ep, ec)) fail("bind");
+  if (impl_->acceptor.listen(net::socket_base::max_listen_connections, ec)) fail("listen");
   impl_->accepting = true;
   impl_->accept();
   return impl_->acceptor.local_endpoint().port();

@@ -346,7 +346,10 @@ class Server {
   Server& operator=(const Server&) = delete;
 
   // Binds and starts accepting; returns the bound port (useful with port 0), or throws
-  // std::system_error with the reason (address in use, permission).
+  // std::system_error with the reason: its code the errno (EADDRINUSE, EACCES, ...), its what()
+  // the step and the reason ("bind: Address already in use"); an address that is not an IPv4
+  // or IPv6 one, or a second listen() on a server that listens, is std::errc::invalid_argument
+  // or std::errc::already_connected. After a failed listen() the server may listen again.
   std::uint16_t listen(const std::string& address, std::uint16_t port);
   // Stops accepting and closes every session ("forced close").
   void stop();

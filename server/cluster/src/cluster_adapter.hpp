@@ -273,39 +273,49 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
     if (!rd.seek(*pos)) return std::nullopt;
     const std::uint64_t end = node_.applied_end;
     std::vector<sio::EncodedPacket> out;
-    std::array<RecordView, 64> views;
     bool first = true;
+    const bool whole = read_range(rd, end, out, why, [&](const RecordView& v, auto& batch) {
+      if (first) {  // the record the client already has: it must be the one it named
+        first = false;
+        return v.position == *pos && v.type == static_cast<std::uint16_t>(MessageType::broadcast);
+      }
+      if (v.type != static_cast<std::uint16_t>(MessageType::broadcast)) return true;
+      bool added = false;  // (an Emitter's broadcast: its offset, as delivered live)
+      auto b = take_broadcast(v.payload, kOffsetDigits, &added);
+      if (!b || b->nsp != nsp_->name() || (b->flags & (kFlagAck | kFlagVolatile)) != 0) return true;
+      if (added && !set_position_offset(*b, v.position)) return true;
+      if (sio::reaches(b->opts, rooms)) batch.push_back(std::move(b->packet));
+      return true;
+    });
+    if (!whole || first) return std::nullopt;
+    ++node_.stats.recoveries;
+    return out;
+  }
+  // The records of `rd` from its position up to `end`, each handed to `take(view, batch)`, which
+  // adds to `batch` what the record makes (moved to `out` once the records it came from are
+  // consumed), or returns false to refuse the replay. False if the range could not be read
+  // whole: lapped while read, or a record below `end` unreadable (`*why` then says so; below
+  // what this worker applied every record was sealed).
+  template <class Take>
+  static bool read_range(shm::RingReader& rd, std::uint64_t end,
+                         std::vector<sio::EncodedPacket>& out, const char** why, Take&& take) {
+    std::array<RecordView, 64> views;
     while (rd.position() < end) {
       const std::size_t n = rd.peek(views);
-      if (rd.last_loss().records != 0) return std::nullopt;
-      if (n == 0) {  // (below what this worker applied: every record there was sealed)
+      if (rd.last_loss().records != 0) return false;
+      if (n == 0) {
         *why = kStoppedShort;
-        return std::nullopt;
+        return false;
       }
       std::vector<sio::EncodedPacket> batch;
       std::size_t used = 0;
-      for (; used < n && views[used].position < end; ++used) {
-        const RecordView& v = views[used];
-        if (first) {  // the record the client already has: it must be the one it named
-          first = false;
-          if (v.position != *pos || v.type != static_cast<std::uint16_t>(MessageType::broadcast))
-            return std::nullopt;
-          continue;
-        }
-        if (v.type != static_cast<std::uint16_t>(MessageType::broadcast)) continue;
-        bool added = false;  // (an Emitter's broadcast: its offset, as delivered live)
-        auto b = take_broadcast(v.payload, kOffsetDigits, &added);
-        if (!b || b->nsp != nsp_->name() || (b->flags & (kFlagAck | kFlagVolatile)) != 0) continue;
-        if (added && !set_position_offset(*b, v.position)) continue;
-        if (sio::reaches(b->opts, rooms)) batch.push_back(std::move(b->packet));
-      }
-      if (!rd.consume(std::span<const RecordView>(views.data(), used))) return std::nullopt;
+      for (; used < n && views[used].position < end; ++used)
+        if (!take(views[used], batch)) return false;
+      if (!rd.consume(std::span<const RecordView>(views.data(), used))) return false;
       for (auto& e : batch) out.push_back(std::move(e));
       if (used < n) break;
     }
-    if (first) return std::nullopt;
-    ++node_.stats.recoveries;
-    return out;
+    return true;
   }
 
   json::array local_sockets(const sio::BroadcastOptions& opts) const {
@@ -467,35 +477,21 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
     if (!from || !node_.cuts->append(self, Node::Impl::kCutReplayTo, mine)) return std::nullopt;
     node_.cut_ring = -1;  // (the next batch gets an entry of its own)
     std::vector<sio::EncodedPacket> out;
-    std::array<RecordView, 64> views;
     for (std::size_t k = 0; k < s.cut.size(); ++k) {
       const int ring = static_cast<int>(k);
       auto r = replay_reader(ring);
       if (!r || !r->seek(s.cut[k])) return std::nullopt;
-      shm::RingReader& rd = *r;
-      while (rd.position() < mine[k]) {
-        const std::size_t n = rd.peek(views);
-        if (rd.last_loss().records != 0) return std::nullopt;
-        if (n == 0) {
-          *why = kStoppedShort;
-          return std::nullopt;
-        }
-        std::vector<sio::EncodedPacket> batch;
-        std::size_t used = 0;
-        for (; used < n && views[used].position < mine[k]; ++used) {
-          const RecordView& v = views[used];
-          if (v.type != static_cast<std::uint16_t>(MessageType::broadcast)) continue;
-          auto b = take_broadcast(v.payload, kWorkerOffsetDigits);  // (an Emitter's: one added)
-          if (!b || b->nsp != nsp_->name() || (b->flags & (kFlagAck | kFlagVolatile)) != 0)
-            continue;
-          if (!sio::reaches(b->opts, rooms)) continue;
-          (void)set_offset(*b, node_.offset_for(*from, ring, v.position));
-          batch.push_back(std::move(b->packet));
-        }
-        if (!rd.consume(std::span<const RecordView>(views.data(), used))) return std::nullopt;
-        for (auto& e : batch) out.push_back(std::move(e));
-        if (used < n) break;
-      }
+      const bool whole = read_range(*r, mine[k], out, why, [&](const RecordView& v, auto& batch) {
+        if (v.type != static_cast<std::uint16_t>(MessageType::broadcast)) return true;
+        auto b = take_broadcast(v.payload, kWorkerOffsetDigits);  // (an Emitter's: one added)
+        if (!b || b->nsp != nsp_->name() || (b->flags & (kFlagAck | kFlagVolatile)) != 0)
+          return true;
+        if (!sio::reaches(b->opts, rooms)) return true;
+        (void)set_offset(*b, node_.offset_for(*from, ring, v.position));
+        batch.push_back(std::move(b->packet));
+        return true;
+      });
+      if (!whole) return std::nullopt;
     }
     ++node_.stats.recoveries;
     return out;

@@ -466,6 +466,37 @@ TEST_P(ClusterAdapterTest, ARequestWhoseOtherWorkerStopsCompletesWithWhatCame) {
   EXPECT_LT(std::chrono::steady_clock::now() - asked, 3s) << "not the 5 s timeout";
 }
 
+// fetch_sockets(done) waits for other workers' answers as long as its operator's timeout says
+// (socket.io's io.timeout(ms).fetchSockets()), not a fixed 5 s: with a worker that never answers
+// (a stand-in for worker 1 that holds its slots and reads nothing), done comes at that timeout,
+// with what came.
+TEST_P(ClusterAdapterTest, FetchSocketsWaitsForItsOperatorsTimeout) {
+  connect(0);
+  stop(*workers_[1]);
+  workers_[1].reset();
+  auto silent = shm::RingWriter::attach(*segment_, {"worker-1", -1});
+  ASSERT_TRUE(silent) << silent.error().message;
+  std::optional<shm::RingWriter> silent_own;
+  if (GetParam()) {
+    auto w = shm::RingWriter::attach(worker_rings_[1], {"worker-1", -1});
+    ASSERT_TRUE(w) << w.error().message;
+    silent_own.emplace(std::move(w.value()));
+    ASSERT_EQ(say(*silent_own, cluster::MessageType::ring_owner,
+                  owner_of_ring(*segment_, silent.value())),
+              shm::PublishStatus::ok);
+  }
+  ASSERT_TRUE(drive([&] { return workers_[0]->server->of("/").server_count() == 2; }));
+  std::optional<std::size_t> count;
+  const auto asked = std::chrono::steady_clock::now();
+  workers_[0]->server->of("/").timeout(300ms).fetch_sockets(
+      [&](std::vector<sio::RemoteSocket> all) { count = all.size(); });
+  ASSERT_TRUE(drive([&] { return count.has_value(); }));
+  const auto took = std::chrono::steady_clock::now() - asked;
+  EXPECT_EQ(*count, 1u) << "worker 0's own socket";
+  EXPECT_GE(took, 250ms) << "it waited for the silent worker";
+  EXPECT_LT(took, 3s) << "its operator's 300 ms, not 5 s";
+}
+
 // Worker 1 goes, and a process that took its place dies in the middle of a record (a SIGKILLed
 // child, its claim in flight on the ring worker 1 writes: with a ring per worker, its own, which
 // that process then held); worker 1 started again takes its place — with a ring per worker, takes

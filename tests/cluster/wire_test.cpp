@@ -134,6 +134,13 @@ TEST(ClusterWire, OptionsAndHandshakeJson) {
   EXPECT_TRUE(back.flags.volatile_);
   EXPECT_FALSE(back.flags.compress);
   EXPECT_FALSE(back.flags.local);
+  EXPECT_EQ(back.flags.timeout_ms, 0u) << "none said";
+  o.flags.timeout_ms = 300;  // (a request's operator timeout: socket.io's flags.timeout)
+  EXPECT_EQ(options_from_json(options_to_json(o)).flags.timeout_ms, 300u);
+  for (const boost::json::value& bad : {boost::json::value("300"), boost::json::value(-5),
+                                        boost::json::value(0.5), boost::json::value(nullptr)})
+    EXPECT_EQ(options_from_json({{"flags", {{"timeout", bad}}}}).flags.timeout_ms, 0u) << bad;
+  EXPECT_EQ(options_from_json({{"flags", {{"timeout", 1e12}}}}).flags.timeout_ms, 0xFFFFFFFFu);
   // Wrong types are ignored, not trusted.
   const auto junk = options_from_json({{"rooms", 5}, {"except", {1, "ok"}}, {"flags", "x"}});
   EXPECT_TRUE(junk.rooms.empty());

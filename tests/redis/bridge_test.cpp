@@ -305,6 +305,45 @@ TEST_F(Bridge, AFleetAnswerToFetchSocketsIsBoundedByTheRing) {
   EXPECT_EQ(reader->total_loss().records, 0u) << "the reader was not lapped";
 }
 
+// A worker's fetchSockets relayed to the fleet waits for the fleet's answers as long as its
+// requester does (its operator's timeout, flags.timeout), not the bridge's request timeout: with a
+// member that never answers, the bridge's answer to the worker comes at that timeout.
+TEST_F(Bridge, AWorkersFetchSocketsIsRelayedForItsOperatorsTimeout) {
+  RedisServer server(free_port());
+  server.start();
+  auto member = client(server.url());  // a member that never answers
+  member->subscribe("socket.io-request#/#");
+  auto pub = client(server.url());
+  start_bridge(server.url(), redis::FleetMode::classic, redis::ShardedSubscription::dynamic, 10000,
+               20s);
+  ASSERT_TRUE(bridge_subscribed(*pub, false, 2));
+  auto reader = shm::RingReader::attach(*segment_, {"test", -1, shm::StartAt::latest});
+  ASSERT_TRUE(reader);
+  auto worker = shm::RingWriter::attach(*segment_, {"worker-0", -1});
+  ASSERT_TRUE(worker);
+  sio::BroadcastOptions opts;
+  opts.flags.timeout_ms = 300;
+  const std::string ask = cluster::write_message(
+      {{"requestId", 78}, {"nsp", "/"}, {"opts", cluster::options_to_json(opts)}});
+  const auto asked = std::chrono::steady_clock::now();
+  ASSERT_EQ(worker->publish(static_cast<std::uint16_t>(cluster::MessageType::fetch_sockets),
+                            {reinterpret_cast<const std::byte*>(ask.data()), ask.size()}),
+            shm::PublishStatus::ok);
+  bool answered = false;
+  ASSERT_TRUE(drive([&] {
+    reader->poll([&](const shm::RecordView& v) {
+      if (v.type != static_cast<std::uint16_t>(cluster::MessageType::fetch_sockets_response))
+        return;
+      auto m = cluster::read_message(v.payload);
+      if (m && m->body.at("requestId").to_number<std::uint64_t>() == 78u) answered = true;
+    });
+    return answered;
+  }));
+  const auto took = std::chrono::steady_clock::now() - asked;
+  EXPECT_GE(took, 250ms) << "it waited for the silent member";
+  EXPECT_LT(took, 5s) << "the requester's 300 ms, not the bridge's 20 s request timeout";
+}
+
 TEST_F(Bridge, MalformedMessagesAreRefusedAndCounted) {
   RedisServer server(free_port());
   server.start();

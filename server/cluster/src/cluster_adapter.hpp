@@ -163,7 +163,10 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
     }
     collector->expect(0, 1);
     collector->answer(0, sio::Args{json::value(local_sockets(opts))});
-    if (!collector->done()) collector->start(std::chrono::seconds(5));
+    // (The operator's timeout: flags.timeout_ms, 5 s unless said.)
+    if (!collector->done())
+      collector->start(opts.flags.timeout_ms != 0 ? std::chrono::milliseconds(opts.flags.timeout_ms)
+                                                  : std::chrono::milliseconds(5000));
   }
 
   void server_side_emit(const std::string& event, sio::Args args,

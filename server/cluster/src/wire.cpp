@@ -242,12 +242,12 @@ json::object options_to_json(const socketio::BroadcastOptions& o) {
   json::array rooms, except;
   for (const auto& r : o.rooms) rooms.emplace_back(r);
   for (const auto& r : o.except) except.emplace_back(r);
-  return {{"rooms", std::move(rooms)},
-          {"except", std::move(except)},
-          {"flags",
-           {{"volatile", o.flags.volatile_},
-            {"local", o.flags.local},
-            {"compress", o.flags.compress}}}};
+  json::object flags{
+      {"volatile", o.flags.volatile_}, {"local", o.flags.local}, {"compress", o.flags.compress}};
+  // (A request's operator timeout, ms, when one was said: socket.io's flags.timeout. The fleet
+  // bridge relays a worker's fetchSockets that long.)
+  if (o.flags.timeout_ms != 0) flags["timeout"] = o.flags.timeout_ms;
+  return {{"rooms", std::move(rooms)}, {"except", std::move(except)}, {"flags", std::move(flags)}};
 }
 
 socketio::BroadcastOptions options_from_json(const json::object& o) {
@@ -268,6 +268,12 @@ socketio::BroadcastOptions options_from_json(const json::object& o) {
     out.flags.volatile_ = flag("volatile", false);
     out.flags.local = flag("local", false);
     out.flags.compress = flag("compress", true);
+    if (const json::value* t = fl.if_contains("timeout"); t && t->is_number()) {
+      boost::system::error_code ec;
+      const double ms = t->to_number<double>(ec);
+      if (!ec && ms >= 1)
+        out.flags.timeout_ms = static_cast<std::uint32_t>(std::min(ms, 4294967295.0));
+    }
   }
   return out;
 }

@@ -601,9 +601,12 @@ struct Bridge::Impl {
   // one ended at the request timeout, 5 s: a client's ack after it never reached a requester
   // that had asked for 30 s; found by a review.)
   static constexpr std::chrono::minutes kMaxAckWait{10};
+  // A worker's fetchSockets likewise: as long as its requester waits (its operator's timeout,
+  // socket.io's flags.timeout; within the same bound).
   Clock::duration wait_for(const fleet::ClassicRequest& r) const {
-    if (r.type != fleet::ClassicRequestType::broadcast || r.opts.flags.timeout_ms == 0)
-      return options.request_timeout;
+    const bool timed = r.type == fleet::ClassicRequestType::broadcast ||
+                       r.type == fleet::ClassicRequestType::remote_fetch;
+    if (!timed || r.opts.flags.timeout_ms == 0) return options.request_timeout;
     return std::min<Clock::duration>(std::chrono::milliseconds(r.opts.flags.timeout_ms),
                                      kMaxAckWait);
   }

@@ -59,7 +59,12 @@ std::size_t BroadcastOperator::emit(const std::string& event, Args args) const {
 }
 
 void BroadcastOperator::fetch_sockets(std::function<void(std::vector<RemoteSocket>)> done) const {
-  nsp_->adapter().fetch_sockets(opts_, std::move(done));
+  // The operator's timeout goes with the request, as socket.io's flags.timeout does: how long an
+  // adapter that asks other servers waits for their answers.
+  BroadcastOptions opts = opts_;
+  opts.flags.timeout_ms = static_cast<std::uint32_t>(
+      std::clamp<std::chrono::milliseconds::rep>(timeout_.count(), 1, 0xFFFFFFFF));
+  nsp_->adapter().fetch_sockets(opts, std::move(done));
 }
 
 std::vector<SocketPtr> BroadcastOperator::fetch_sockets() const {

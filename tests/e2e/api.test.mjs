@@ -263,6 +263,23 @@ test("a setup that throws: serve returns 1, in one process and in a cluster (no 
   }
 });
 
+test("options set in code out of their flags' bounds: serve returns 2 and says the bound", () => {
+  // (Before: a cluster took session_bytes 1000 and ran with recovery off in every worker, exit 0;
+  // a host of an unknown IPv6 scope threw out of serve(); "localhost" got 1, "cannot listen".)
+  for (const [env, said] of [
+    [{ API_SESSION_BYTES: "1000" }, /invalid options: --session-bytes must be a multiple of 64 in 256\.\.65536/],
+    [{ API_SESSION_BYTES: "100000" }, /invalid options: --session-bytes must be a multiple of 64/],
+    [{ API_HOST: "fe80::1%shmio-no-such-if" }, /invalid options: --host fe80::1%shmio-no-such-if: this host has no network interface/],
+    [{ API_HOST: "localhost" }, /invalid options: --host must be an IPv4 or IPv6 address/],
+  ]) {
+    const r = spawnSync(BIN, ["--port", "0", "--workers", "2", "--no-pin"],
+                        { encoding: "utf8", timeout: 20000, env: { ...process.env, ...env } });
+    assert.equal(r.status, 2, `${JSON.stringify(env)}: ${r.stderr}`);
+    assert.match(r.stderr, said);
+    assert.doesNotMatch(r.stderr, /listening|worker 0/);
+  }
+});
+
 test("an on_stop that throws: said on stderr, and the stop goes on (clients told, exit 0)", async () => {
   for (const args of [[], ["--workers", "2", "--no-pin"]]) {
     const p = spawn(BIN, ["--port", "0", ...args], { env: { ...process.env, API_STOP_THROWS: "1" } });

@@ -81,6 +81,11 @@ int main(int argc, char** argv) {
     options.on_stop = [](sio::Server&, const shmio::WorkerInfo&) {
       throw std::runtime_error("the last save could not be written");
     };
+  // (API_SESSION_BYTES, API_HOST: options set in code, not by flags, which serve() checks by the
+  // flags' rules.)
+  if (const char* v = std::getenv("API_SESSION_BYTES"))
+    options.session_bytes = static_cast<std::uint32_t>(std::strtoul(v, nullptr, 10));
+  if (const char* v = std::getenv("API_HOST")) options.host = v;
   // (API_SETUP_THROWS: the setup fails, as an app's whose database is down at start.)
   const bool setup_throws = std::getenv("API_SETUP_THROWS") != nullptr;
   return shmio::serve(options, [conn_errors, setup_throws](sio::Server& io,

@@ -520,29 +520,118 @@ constexpr const char* kSwitches[] = {"port-per-worker",     "no-pin",          "
                                      "per-message-deflate", "no-io-uring",     "recovery",
                                      "no-rebalance",        "ring-huge-pages", "ring-per-worker"};
 
+// The flags with a whole number, their bounds and where each goes in ServeOptions: one table for
+// the command line (parse_args) and for options set in code (serve() checks them all, so that an
+// app's bad value is refused with exit 2 as the flag's is, not met later in a worker).
+enum class Rule { plain, power_of_two, multiple_of_64 };
+struct NumberFlag {
+  const char* name;
+  bool own;  // a field of ServeOptions itself (the rest are the Server's: server.*)
+  long long lo, hi;
+  Rule rule;
+  const char* unit;
+  long long (*get)(const ServeOptions&);
+  void (*set)(ServeOptions&, long long);
+};
+using ms_t = std::chrono::milliseconds;
+// clang-format off
+const NumberFlag kNumberFlags[] = {
+    {"port", true, 0, 65535, Rule::plain, "",
+     [](const ServeOptions& o) -> long long { return o.port; },
+     [](ServeOptions& o, long long n) { o.port = static_cast<long>(n); }},
+    {"ring-mb", true, 1, 65536, Rule::power_of_two, "",
+     [](const ServeOptions& o) { return static_cast<long long>(o.ring_mb); },
+     [](ServeOptions& o, long long n) { o.ring_mb = static_cast<std::uint64_t>(n); }},
+    {"max-sessions", true, 1, 16777214, Rule::plain, "",
+     [](const ServeOptions& o) { return static_cast<long long>(o.max_sessions); },
+     [](ServeOptions& o, long long n) { o.max_sessions = static_cast<std::size_t>(n); }},
+    {"session-bytes", true, 256, 65536, Rule::multiple_of_64, "",
+     [](const ServeOptions& o) -> long long { return o.session_bytes; },
+     [](ServeOptions& o, long long n) { o.session_bytes = static_cast<std::uint32_t>(n); }},
+    {"cut-log-mb", true, 1, 65536, Rule::plain, "",
+     [](const ServeOptions& o) { return static_cast<long long>(o.cut_log_mb); },
+     [](ServeOptions& o, long long n) { o.cut_log_mb = static_cast<std::size_t>(n); }},
+    {"rebalance-rate", true, 1, 1'000'000, Rule::plain, "",
+     [](const ServeOptions& o) { return static_cast<long long>(o.rebalance_rate); },
+     [](ServeOptions& o, long long n) { o.rebalance_rate = static_cast<std::size_t>(n); }},
+    {"ping-interval", false, 1, 3'600'000, Rule::plain, " ms",
+     [](const ServeOptions& o) -> long long { return o.server.engine.ping_interval.count(); },
+     [](ServeOptions& o, long long n) { o.server.engine.ping_interval = ms_t(n); }},
+    {"ping-timeout", false, 1, 3'600'000, Rule::plain, " ms",
+     [](const ServeOptions& o) -> long long { return o.server.engine.ping_timeout.count(); },
+     [](ServeOptions& o, long long n) { o.server.engine.ping_timeout = ms_t(n); }},
+    {"connect-timeout", false, 1, 3'600'000, Rule::plain, " ms",
+     [](const ServeOptions& o) -> long long { return o.server.connect_timeout.count(); },
+     [](ServeOptions& o, long long n) { o.server.connect_timeout = ms_t(n); }},
+    {"first-request-timeout", false, 1, 3'600'000, Rule::plain, " ms",
+     [](const ServeOptions& o) -> long long { return o.server.first_request_timeout.count(); },
+     [](ServeOptions& o, long long n) { o.server.first_request_timeout = ms_t(n); }},
+    {"flush-budget", false, 4096, 1LL << 30, Rule::plain, " bytes",
+     [](const ServeOptions& o) { return static_cast<long long>(o.server.flush_budget); },
+     [](ServeOptions& o, long long n) { o.server.flush_budget = static_cast<std::size_t>(n); }},
+    {"read-budget", false, 4096, 1LL << 30, Rule::plain, " bytes",
+     [](const ServeOptions& o) { return static_cast<long long>(o.server.read_budget); },
+     [](ServeOptions& o, long long n) { o.server.read_budget = static_cast<std::size_t>(n); }},
+    {"max-attachment-bytes", false, 1, 4294967295LL, Rule::plain, "",
+     [](const ServeOptions& o) { return static_cast<long long>(o.server.max_attachment_bytes); },
+     [](ServeOptions& o, long long n) { o.server.max_attachment_bytes = static_cast<std::size_t>(n); }},
+};
+// clang-format on
+
+bool obeys(const NumberFlag& f, long long n) {
+  return n >= f.lo && n <= f.hi && (f.rule != Rule::power_of_two || (n & (n - 1)) == 0) &&
+         (f.rule != Rule::multiple_of_64 || n % 64 == 0);
+}
+std::string bound_of(const NumberFlag& f) {
+  const std::string range = std::to_string(f.lo) + ".." + std::to_string(f.hi);
+  return "--" + std::string(f.name) + " must be " +
+         (f.rule == Rule::power_of_two     ? "a power of two, " + range
+          : f.rule == Rule::multiple_of_64 ? "a multiple of 64 in " + range
+                                           : range) +
+         f.unit;
+}
+
+// What is wrong with `--host v` ("" if nothing): an IPv4 or IPv6 address, an IPv6 scope id
+// naming an interface of this host or being its number, as the listener resolves it.
+std::string host_error(const char* v) {
+  in6_addr any{};
+  const std::string addr(v, std::strcspn(v, "%"));  // (an IPv6 scope id, fe80::1%eth0, kept)
+  if (::inet_pton(AF_INET, v, &any) != 1 && ::inet_pton(AF_INET6, addr.c_str(), &any) != 1)
+    return "--host must be an IPv4 or IPv6 address (such as 127.0.0.1, 0.0.0.0 or ::1)";
+  if (const char* scope = std::strchr(v, '%'); scope != nullptr) {
+    long long index = 0;
+    if (::if_nametoindex(scope + 1) == 0 && !whole(scope + 1, 0, UINT32_MAX, index))
+      return std::string("--host ") + v + ": this host has no network interface \"" + (scope + 1) +
+             "\"";
+  }
+  return "";
+}
+
+// Every option of ServeOptions itself that has a bound, as set (from flags, the environment or
+// code): the first one out of it, said as its flag's bound, or "".
+std::string options_error(const ServeOptions& o) {
+  if (std::string e = host_error(o.host.c_str()); !e.empty()) return e;
+  if (o.workers < -1 || o.workers > 960) return "--workers must be auto or 1..960";
+  if (!o.ring.empty())
+    if (auto ok = shm::Segment::validate_name(o.ring); !ok) return "--ring: " + ok.error().message;
+  // (The Server's own options, `server`, only as flags: set in code they are the Server's to
+  // take, by its own rules.)
+  for (const NumberFlag& f : kNumberFlags)
+    if (f.own && !obeys(f, f.get(o))) return bound_of(f);
+  return "";
+}
+
 // Applies one flag (name without "--"); an error message, or "".
 std::string apply(ServeOptions& o, const std::string& name, const char* v) {
   long long n = 0;
-  auto ms = [&](std::chrono::milliseconds& target) -> std::string {
-    if (!whole(v, 1, 3'600'000, n)) return "--" + name + " must be 1..3600000 ms";
-    target = std::chrono::milliseconds(n);
-    return "";
-  };
-  if (name == "port") {
-    if (!whole(v, 0, 65535, n)) return "--port must be 0..65535";
-    o.port = static_cast<long>(n);
-  } else if (name == "host") {
-    in6_addr any{};
-    const std::string addr(v, std::strcspn(v, "%"));  // (an IPv6 scope id, fe80::1%eth0, kept)
-    if (::inet_pton(AF_INET, v, &any) != 1 && ::inet_pton(AF_INET6, addr.c_str(), &any) != 1)
-      return "--host must be an IPv4 or IPv6 address (such as 127.0.0.1, 0.0.0.0 or ::1)";
-    // A scope id names an interface of this host (or is its number), as the listener resolves it.
-    if (const char* scope = std::strchr(v, '%'); scope != nullptr) {
-      long long index = 0;
-      if (::if_nametoindex(scope + 1) == 0 && !whole(scope + 1, 0, UINT32_MAX, index))
-        return std::string("--host ") + v + ": this host has no network interface \"" +
-               (scope + 1) + "\"";
+  for (const NumberFlag& f : kNumberFlags)
+    if (name == f.name) {
+      if (!whole(v, f.lo, f.hi, n) || !obeys(f, n)) return bound_of(f);
+      f.set(o, n);
+      return "";
     }
+  if (name == "host") {
+    if (std::string e = host_error(v); !e.empty()) return e;
     o.host = v;
   } else if (name == "workers") {
     if (std::string_view(v) == "auto") {
@@ -555,40 +644,8 @@ std::string apply(ServeOptions& o, const std::string& name, const char* v) {
   } else if (name == "ring") {
     if (auto ok = shm::Segment::validate_name(v); !ok) return "--ring: " + ok.error().message;
     o.ring = v;
-  } else if (name == "ring-mb") {
-    if (!whole(v, 1, 65536, n) || (n & (n - 1)) != 0)
-      return "--ring-mb must be a power of two, 1..65536";
-    o.ring_mb = static_cast<std::uint64_t>(n);
   } else if (name == "allow-origin") {
     o.allowed_origins.insert(v);
-  } else if (name == "max-sessions") {
-    if (!whole(v, 1, 16777214, n)) return "--max-sessions must be 1..16777214";
-    o.max_sessions = static_cast<std::size_t>(n);
-  } else if (name == "session-bytes") {
-    if (!whole(v, 256, 65536, n) || n % 64 != 0)
-      return "--session-bytes must be a multiple of 64 in 256..65536";
-    o.session_bytes = static_cast<std::uint32_t>(n);
-  } else if (name == "cut-log-mb") {
-    if (!whole(v, 1, 65536, n)) return "--cut-log-mb must be 1..65536";
-    o.cut_log_mb = static_cast<std::size_t>(n);
-  } else if (name == "rebalance-rate") {
-    if (!whole(v, 1, 1'000'000, n)) return "--rebalance-rate must be 1..1000000";
-    o.rebalance_rate = static_cast<std::size_t>(n);
-  } else if (name == "ping-interval") {
-    return ms(o.server.engine.ping_interval);
-  } else if (name == "ping-timeout") {
-    return ms(o.server.engine.ping_timeout);
-  } else if (name == "connect-timeout") {
-    return ms(o.server.connect_timeout);
-  } else if (name == "first-request-timeout") {
-    return ms(o.server.first_request_timeout);
-  } else if (name == "flush-budget" || name == "read-budget") {
-    if (!whole(v, 4096, 1LL << 30, n)) return "--" + name + " must be 4096..1073741824 bytes";
-    (name == "flush-budget" ? o.server.flush_budget : o.server.read_budget) =
-        static_cast<std::size_t>(n);
-  } else if (name == "max-attachment-bytes") {
-    if (!whole(v, 1, 4294967295LL, n)) return "--max-attachment-bytes must be 1..4294967295";
-    o.server.max_attachment_bytes = static_cast<std::size_t>(n);
   } else if (name == "redis") {
     o.redis.url = v;
   } else if (name == "redis-mode") {
@@ -703,11 +760,10 @@ int serve(ServeOptions cfg, Setup setup) {
   // write already says MSG_NOSIGNAL; stderr is the one left. (For the supervisor, its workers and
   // a single process alike: the workers inherit it.)
   ::signal(SIGPIPE, SIG_IGN);
-  if (cfg.port < 0 || cfg.port > 65535 || cfg.workers < -1 || cfg.workers > 960 ||
-      cfg.ring_mb == 0 || (cfg.ring_mb & (cfg.ring_mb - 1)) != 0) {
-    std::fprintf(stderr,
-                 "shmio: invalid options (port 0..65535, workers -1..960, ring_mb a "
-                 "power of two)\n");
+  // (The flags were checked as they were read; options set in code are checked here, with
+  // the same bounds.)
+  if (std::string e = options_error(cfg); !e.empty()) {
+    std::fprintf(stderr, "shmio: invalid options: %s\n", e.c_str());
     return 2;
   }
   if (cfg.workers < 0) {

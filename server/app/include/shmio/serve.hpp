@@ -105,9 +105,12 @@ using Setup = std::function<void(socketio::Server&, const WorkerInfo&)>;
 // Runs the app until SIGTERM/SIGINT/SIGHUP (SIGHUP unless it was ignored at start, as under
 // nohup; a cluster: until the supervisor stops). Returns the process exit code: 0 after a clean
 // stop, 1 when it could not start (the port is taken, the ring cannot be created, the setup
-// threw, ...: said on stderr), 2 for invalid options — a cluster's options (ring, ring_mb,
-// ring_huge_pages, ring_per_worker, port_per_worker, max_sessions, session_bytes, cut_log_mb,
-// redis) set for one process (workers < 0) among them.
+// threw, ...: said on stderr), 2 for invalid options — a value of ServeOptions out of its flag's
+// bounds (host, port, workers, ring, ring_mb, max_sessions, session_bytes, cut_log_mb,
+// rebalance_rate, redis: checked by the same rules whether a flag or the app's code set it; the
+// Server's own options, `server`, are the Server's to take), and a cluster's options (ring,
+// ring_mb, ring_huge_pages, ring_per_worker, port_per_worker, max_sessions, session_bytes,
+// cut_log_mb, redis) set for one process (workers < 0).
 int serve(ServeOptions options, Setup setup);
 
 // shmio's command-line flags (the names of `shmio --help`), so that every app has the same ones:

@@ -1271,6 +1271,95 @@ TEST(Listen, RefusalsAreStdSystemErrorsWithTheirErrnoAndTheServerCanListenAgain)
   EXPECT_NE(c.in().find("\"sid\""), std::string::npos) << c.in();
 }
 
+// Runs `io` until `c` has a whole HTTP response (headers and the Content-Length's body), at most
+// 5 s; returns it and takes it from c.in().
+std::string http_response(net::io_context& io, Client& c) {
+  const auto until = std::chrono::steady_clock::now() + 5s;
+  for (;;) {
+    const std::string& in = c.in();
+    const std::size_t head = in.find("\r\n\r\n");
+    if (head != std::string::npos) {
+      std::size_t length = 0;
+      if (const std::size_t cl = in.find("Content-Length: "); cl != std::string::npos && cl < head)
+        length = std::stoul(in.substr(cl + 16));
+      if (in.size() >= head + 4 + length) {
+        std::string out = in.substr(0, head + 4 + length);
+        c.in().erase(0, out.size());
+        return out;
+      }
+    }
+    if (std::chrono::steady_clock::now() > until) return "(none in 5 s) " + in;
+    io.run_for(1ms);
+    c.read_available();
+  }
+}
+
+// The app's routes see OPTIONS requests for their own paths (an app's own CORS preflight), with
+// cors_origin set: before, the Engine.IO's preflight answer was given to every OPTIONS, and
+// routes never saw one. A path the routes do not answer, and the Engine.IO's own, still get it.
+TEST(Http, RoutesAnswerTheirOwnPreflightBeforeTheEnginesCors) {
+  net::io_context io;
+  ServerOptions o;
+  o.cors_origin = "*";
+  o.routes = [](const engineio::ServerOptions::HttpRequest& r)
+      -> std::optional<engineio::ServerOptions::HttpResponse> {
+    if (r.path != "/app/upload") return std::nullopt;
+    return engineio::ServerOptions::HttpResponse{200,
+                                                 "text/plain",
+                                                 std::string(r.method) + " by the app",
+                                                 {{"Access-Control-Max-Age", "60"}}};
+  };
+  Server server(io, o);
+  Client c(server.listen("127.0.0.1", 0));
+  c.send_raw("OPTIONS /app/upload HTTP/1.1\r\nHost: x\r\nOrigin: http://a.example\r\n\r\n");
+  std::string r = http_response(io, c);
+  EXPECT_NE(r.find("HTTP/1.1 200"), std::string::npos) << r;
+  EXPECT_NE(r.find("OPTIONS by the app"), std::string::npos) << r;
+  EXPECT_NE(r.find("Access-Control-Max-Age: 60"), std::string::npos) << r;
+  for (const char* path : {"/elsewhere", "/socket.io/?EIO=4&transport=polling"}) {
+    c.send_raw(std::string("OPTIONS ") + path +
+               " HTTP/1.1\r\nHost: x\r\nOrigin: http://a.example\r\n\r\n");
+    r = http_response(io, c);
+    EXPECT_NE(r.find("HTTP/1.1 204"), std::string::npos) << path << ": " << r;
+    EXPECT_NE(r.find("Access-Control-Allow-Methods: GET,HEAD,PUT,PATCH,POST,DELETE"),
+              std::string::npos)
+        << path << ": " << r;
+  }
+}
+
+// allow_request (the cheap, synchronous check: --allow-origin's) is asked before
+// allow_request_async (the app's look-up), as its comment says, and once a handshake: a request it
+// refuses never reaches the async check (before: the async check came first, and one it let
+// through was asked allow_request after it).
+TEST(Http, AllowRequestIsAskedBeforeAllowRequestAsyncAndOnce) {
+  net::io_context io;
+  ServerOptions o;
+  int sync_asked = 0, async_asked = 0;
+  o.allow_request = [&](const std::vector<std::pair<std::string, std::string>>& headers) {
+    ++sync_asked;
+    for (const auto& [name, value] : headers)
+      if (name == "x-bad") return false;
+    return true;
+  };
+  o.allow_request_async = [&](const engineio::ServerOptions::HttpRequest&,
+                              std::function<void(std::optional<std::string>)> done) {
+    ++async_asked;
+    done(std::nullopt);
+  };
+  Server server(io, o);
+  Client c(server.listen("127.0.0.1", 0));
+  c.send_raw("GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\nX-Bad: 1\r\n\r\n");
+  std::string r = http_response(io, c);
+  EXPECT_NE(r.find("HTTP/1.1 403"), std::string::npos) << r;
+  EXPECT_EQ(sync_asked, 1);
+  EXPECT_EQ(async_asked, 0) << "refused by allow_request first";
+  c.send_raw("GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\n\r\n");
+  r = http_response(io, c);
+  EXPECT_NE(r.find("\"sid\""), std::string::npos) << r;
+  EXPECT_EQ(sync_asked, 2) << "asked once for the second handshake";
+  EXPECT_EQ(async_asked, 1);
+}
+
 INSTANTIATE_TEST_SUITE_P(Flush, Delivery, ::testing::Values(false, true),
                          [](const ::testing::TestParamInfo<bool>& i) {
                            return i.param ? "io_uring" : "sendmsg";

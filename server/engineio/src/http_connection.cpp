@@ -160,7 +160,10 @@ void HttpConnection::lost_held_get() {
 void HttpConnection::handle(Request req, const Target& t) {
   const ServerOptions& o = srv_->options;
   if (srv_->stopped) return shutdown();
-  if (req.method() == http::verb::options && !o.cors_origin.empty()) {
+  // A CORS preflight: answered here for the engine's path, and for another path that the app's
+  // routes do not answer (its own preflight, for its own endpoints, is the app's: routes are asked
+  // first there; before 2026-12-02 every OPTIONS got this answer and routes never saw one).
+  auto preflight = [&] {
     Response res{http::status::no_content, req.version()};
     res.keep_alive(req.keep_alive());
     srv_->add_cors(req, res);
@@ -169,7 +172,8 @@ void HttpConnection::handle(Request req, const Target& t) {
       res.set(http::field::access_control_allow_headers, h->value());
     res.prepare_payload();
     return send(std::move(res));
-  }
+  };
+  const bool cors_preflight = req.method() == http::verb::options && !o.cors_origin.empty();
   if (!same_path(t.path, o.path)) {
     if (o.routes) {
       const ServerOptions::HttpRequest hr = http_request(req);
@@ -197,6 +201,7 @@ void HttpConnection::handle(Request req, const Target& t) {
         return send(std::move(res));
       }
     }
+    if (cors_preflight) return preflight();
     if (o.static_files && (req.method() == http::verb::get || req.method() == http::verb::head)) {
       if (auto file = o.static_files(t.path)) {
         Response res{http::status::ok, req.version()};
@@ -214,6 +219,7 @@ void HttpConnection::handle(Request req, const Target& t) {
     res.prepare_payload();
     return send(std::move(res));
   }
+  if (cors_preflight) return preflight();
   auto q = [&](const char* k) -> const std::string* {
     auto it = t.query.find(k);
     return it == t.query.end() ? nullptr : &it->second;
@@ -235,9 +241,13 @@ void HttpConnection::handle(Request req, const Target& t) {
   if (!upgrade && is_ws)
     return send(srv_->json_error(req, http::status::bad_request, 3, "Bad request"));
   // A handshake waits for allow_request_async's answer (a polling handshake must be a GET: the
-  // other methods get their error at once).
+  // other methods get their error at once), once allow_request, the cheap one, has let it
+  // through (asked here, then not again when the handshake goes on; before 2026-12-02 the async
+  // check came first, and a request allow_request refuses cost the app's look-up anyway).
   if (o.allow_request_async && t.query.count("sid") == 0 &&
       (upgrade || req.method() == http::verb::get)) {
+    if (o.allow_request && !o.allow_request(lower_case_headers(req)))
+      return send(srv_->json_error(req, http::status::forbidden, 4, "Forbidden"));
     auto held = std::make_shared<Request>(std::move(req));
     auto target = std::make_shared<Target>(t);
     auto once = std::make_shared<std::atomic<bool>>(false);
@@ -280,16 +290,18 @@ void HttpConnection::resume_handshake(Request& req, const Target& t,
     srv_->add_cors(req, res);
     return send(std::move(res));
   }
+  allowed_ = true;  // (allow_request said yes before the async check: not asked again)
   if (websocket::is_upgrade(req)) return handle_upgrade(req, t);
   handle_polling(req, t);
 }
 
 void HttpConnection::handle_polling(Request& req, const Target& t) {
+  const bool allowed = std::exchange(allowed_, false);
   auto sid_it = t.query.find("sid");
   if (sid_it == t.query.end()) {
     if (req.method() != http::verb::get)
       return send(srv_->json_error(req, http::status::bad_request, 2, "Bad handshake method"));
-    if (srv_->options.allow_request) {
+    if (srv_->options.allow_request && !allowed) {
       if (!srv_->options.allow_request(lower_case_headers(req)))
         return send(srv_->json_error(req, http::status::forbidden, 4, "Forbidden"));
     }
@@ -349,6 +361,7 @@ void HttpConnection::handle_polling(Request& req, const Target& t) {
 }
 
 void HttpConnection::handle_upgrade(Request& req, const Target& t) {
+  const bool allowed = std::exchange(allowed_, false);
   // The handshake is checked before anything else (RFC 6455 4.2.1): a 16-byte key and version 13.
   const bool deflate = srv_->options.per_message_deflate && [&] {
     auto e = req.find(http::field::sec_websocket_extensions);
@@ -399,7 +412,7 @@ void HttpConnection::handle_upgrade(Request& req, const Target& t) {
       // WebSocket is accepted and closed at once; the session is not touched.
       refuse = true;
     }
-  } else if (srv_->options.allow_request) {
+  } else if (srv_->options.allow_request && !allowed) {
     if (!srv_->options.allow_request(lower_case_headers(req)))
       return send(srv_->json_error(req, http::status::forbidden, 4, "Forbidden"));
   }

@@ -165,6 +165,9 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   bool reading_overlap_ = false;
   bool busy_ = false;  // a request is being answered (or a GET is held)
   bool closed_ = false;
+  // allow_request let the handshake being resumed through already (before allow_request_async):
+  // handle_polling / handle_upgrade do not ask it again. Taken (reset) by them.
+  bool allowed_ = false;
   std::weak_ptr<EngineSocket> held_for_;  // the session whose GET we hold
   std::optional<Request> held_;
   std::string remote_;

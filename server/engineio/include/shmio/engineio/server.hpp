@@ -63,8 +63,10 @@ struct ServerOptions {
   };
   std::function<std::optional<StaticResponse>(const std::string& path)> static_files;
   // An application's own HTTP endpoints outside `path`, any method, asked before static_files:
-  // a response, or nullopt to go on (static_files, then 404). Runs on the server's thread and
-  // must not block; the body is whole (bounded by session.max_payload, as a POST to Engine.IO).
+  // a response, or nullopt to go on (static_files, then 404). OPTIONS too: with cors_origin set,
+  // a preflight that routes does not answer gets the Engine.IO's CORS answer (204). Runs on the
+  // server's thread and must not block; the body is whole (bounded by session.max_payload, as a
+  // POST to Engine.IO).
   struct HttpRequest {
     std::string_view method;  // "GET", "POST", ...
     std::string_view path;    // without the query

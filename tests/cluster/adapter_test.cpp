@@ -725,6 +725,21 @@ TEST_P(ClusterRecoveryTest, ABroadcastAfterAHandlersOwnBroadcastInOneBatchNamesA
 // and a client that had it does not get it again from a replay, nor one that missed it miss it.
 // (Before: it came without an offset, a replay from the offset before it sent it again, and its
 // own last argument, when a string, was taken by the client for its offset.)
+// emit() returns how many of this worker's sockets the broadcast reaches, with recovery on as
+// without it (on the shared ring such a broadcast reaches them once the worker reads it back from
+// the ring: it returned 0 there).
+TEST_P(ClusterRecoveryTest, EmitReturnsTheSocketsItReachesOnThisWorker) {
+  const auto a = connect(0);
+  connect(0);
+  connect(1);
+  auto& io0 = workers_[0]->server->of("/");
+  EXPECT_EQ(io0.to("w0").emit("to-w0", sio::Args{}), 2u);
+  EXPECT_EQ(io0.to("w1").emit("to-w1", sio::Args{}), 0u) << "none of them here";
+  EXPECT_EQ(io0.emit("to-all", sio::Args{}), 2u) << "this worker's two";
+  EXPECT_EQ(io0.except("w0").emit("to-none-here", sio::Args{}), 0u);
+  ASSERT_TRUE(drive([&] { return events(a.first).size() == 2; })) << "it does reach them";
+}
+
 TEST_P(ClusterRecoveryTest, AnEmittersBroadcastGetsAnOffsetAndIsReplayedOnlyToWhoMissedIt) {
   cluster::Emitter em(ring_);
   const Joined x = connect_with(0, "");

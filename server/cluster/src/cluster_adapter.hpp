@@ -73,8 +73,14 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
       // Delivered here when this worker's reader reaches the record (the ring notifier wakes
       // it: our own commit moves the frontier too), in ring order with everyone else's. A
       // socket that got a later record before this one would name an offset past it, and a
-      // replay from there would skip it (or repeat what it had).
-      return 0;
+      // replay from there would skip it (or repeat what it had). What emit() returns is the
+      // count of this worker's sockets it reaches now, as in the other modes (it returned 0:
+      // an app that acts on "nobody here got it" acted for every broadcast): those still
+      // connected when the record is read back get it.
+      std::size_t n = 0;
+      auto count = [&n](sio::Socket&) { ++n; };
+      for_each_target(opts, count);
+      return n;
     }
     if (with_offset && published) {
       // A worker does not read its own ring: delivered now, under a cut of its own ring.

@@ -558,6 +558,40 @@ TEST_P(Delivery, AMiddlewareThatThrowsAfterNextLeavesTheSocketConnected) {
   EXPECT_EQ(nsp.size(), 1u);
 }
 
+// An ack callback that throws disconnects its socket whether the client answered or the ack
+// timed out (at the timeout the socket was left connected: the same failure had two outcomes by
+// when the client answered).
+TEST_P(Delivery, AnAckCallbackThatThrowsDisconnectsItsSocketOnTheAnswerAndAtTheTimeout) {
+  Namespace& nsp = server_->of("/");
+  for (const bool answer : {true, false}) {
+    Client& c = connect();
+    const SocketPtr s = nsp.socket(last_sid_);
+    ASSERT_TRUE(s);
+    bool called = false;
+    ::testing::internal::CaptureStderr();
+    s->emit_with_ack("q", Args{1}, 100ms, [&](std::optional<std::string>, Args) {
+      called = true;
+      throw std::runtime_error("the app's bug");
+    });
+    if (answer) {
+      std::string frames;
+      drive([&] {
+        for (auto& f : c.frames()) frames += f.payload + "\n";
+        return frames.find(R"(["q",1])") != std::string::npos;
+      });
+      const std::size_t at = frames.find(R"(["q",1])");
+      ASSERT_NE(at, std::string::npos) << frames;
+      const std::size_t id_at = frames.rfind("42", at) + 2;
+      c.send_text("43" + frames.substr(id_at, at - id_at) + "[\"a\"]");  // its ack, same id
+    }
+    drive([&] { return called && !s->connected(); });
+    const std::string said = ::testing::internal::GetCapturedStderr();
+    EXPECT_TRUE(called) << (answer ? "on the answer" : "at the timeout");
+    EXPECT_FALSE(s->connected()) << (answer ? "on the answer" : "at the timeout");
+    EXPECT_NE(said.find("ack callback threw: the app's bug"), std::string::npos) << said;
+  }
+}
+
 // The auth object reaches the app whole, recovery's pid and offset with it (socket.io's
 // handshake keeps them; with recovery off they are the app's own fields).
 TEST_P(Delivery, TheAuthReachesTheAppWithEveryField) {

@@ -227,7 +227,10 @@ bool Socket::emit_packet(Packet p, std::chrono::milliseconds timeout,
     try {
       cb(std::string("operation has timed out"), Args{});
     } catch (const std::exception& e) {
+      // (As when it throws on the answer: the socket is disconnected. It was left connected
+      // here, so the same callback's failure had two outcomes by when the client answered.)
       std::fprintf(stderr, "shmio: ack callback threw: %s\n", e.what());
+      if (self->connected()) self->disconnect(false);
     }
   });
   x().acks[id] = std::move(pending);

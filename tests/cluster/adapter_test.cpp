@@ -267,6 +267,23 @@ boost::json::object owner_of_ring(const shm::Segment& shared, const shm::RingWri
           {"id", w.id()},
           {"generation", shared.producer_slot(w.id()).generation.load()}};
 }
+// A stand-in for worker 1 (gone): its slot in the shared ring and, with a ring per worker
+// (`own_ring`), its own ring, with the RING_OWNER record a worker writes there first. Worker 0
+// counts it as a live worker; it answers nothing unless the test says so.
+struct StandIn {
+  std::optional<shm::RingWriter> shared, own;
+};
+void stand_in_for_worker_1(StandIn& out, const shm::Segment& shared, const shm::Segment* own_ring) {
+  auto w = shm::RingWriter::attach(shared, {"worker-1", -1});
+  ASSERT_TRUE(w) << w.error().message;
+  out.shared.emplace(std::move(w.value()));
+  if (own_ring == nullptr) return;
+  auto o = shm::RingWriter::attach(*own_ring, {"worker-1", -1});
+  ASSERT_TRUE(o) << o.error().message;
+  out.own.emplace(std::move(o.value()));
+  ASSERT_EQ(say(*out.own, cluster::MessageType::ring_owner, owner_of_ring(shared, *out.shared)),
+            shm::PublishStatus::ok);
+}
 }  // namespace
 
 TEST_P(ClusterAdapterTest, BroadcastsReachTheRoomsOfTheOtherWorkerOnceAndInOrder) {
@@ -474,17 +491,9 @@ TEST_P(ClusterAdapterTest, FetchSocketsWaitsForItsOperatorsTimeout) {
   connect(0);
   stop(*workers_[1]);
   workers_[1].reset();
-  auto silent = shm::RingWriter::attach(*segment_, {"worker-1", -1});
-  ASSERT_TRUE(silent) << silent.error().message;
-  std::optional<shm::RingWriter> silent_own;
-  if (GetParam()) {
-    auto w = shm::RingWriter::attach(worker_rings_[1], {"worker-1", -1});
-    ASSERT_TRUE(w) << w.error().message;
-    silent_own.emplace(std::move(w.value()));
-    ASSERT_EQ(say(*silent_own, cluster::MessageType::ring_owner,
-                  owner_of_ring(*segment_, silent.value())),
-              shm::PublishStatus::ok);
-  }
+  StandIn silent;
+  ASSERT_NO_FATAL_FAILURE(
+      stand_in_for_worker_1(silent, *segment_, GetParam() ? &worker_rings_[1] : nullptr));
   ASSERT_TRUE(drive([&] { return workers_[0]->server->of("/").server_count() == 2; }));
   std::optional<std::size_t> count;
   const auto asked = std::chrono::steady_clock::now();
@@ -540,18 +549,10 @@ TEST_P(ClusterAdapterTest, AWorkerStartedAgainTakesItsPlaceAndItsRing) {
 TEST_P(ClusterAdapterTest, AWorkersDeathIsAppliedAfterEverythingItSaidBeforeIt) {
   stop(*workers_[1]);
   workers_[1].reset();
-  auto fake_shared = shm::RingWriter::attach(*segment_, {"worker-1", -1});
-  ASSERT_TRUE(fake_shared) << fake_shared.error().message;
-  std::optional<shm::RingWriter> fake_own;
-  if (GetParam()) {
-    auto w = shm::RingWriter::attach(worker_rings_[1], {"worker-1", -1});
-    ASSERT_TRUE(w) << w.error().message;
-    fake_own.emplace(std::move(w.value()));
-    ASSERT_EQ(say(*fake_own, cluster::MessageType::ring_owner,
-                  owner_of_ring(*segment_, fake_shared.value())),
-              shm::PublishStatus::ok);  // (as a worker's first record there)
-  }
-  shm::RingWriter& says = fake_own ? *fake_own : fake_shared.value();
+  StandIn fake;
+  ASSERT_NO_FATAL_FAILURE(
+      stand_in_for_worker_1(fake, *segment_, GetParam() ? &worker_rings_[1] : nullptr));
+  shm::RingWriter& says = fake.own ? *fake.own : *fake.shared;
   const auto q = ask();
   ASSERT_NE(q->rid, 0u) << "worker 0's request was not in its ring";
   // Worker 0's identity on the wire is its shared-ring slot (in both modes): labelled worker-0.

@@ -13,9 +13,9 @@
 // killed in the middle of a post leaves its post before readable (its successor carries its
 // counters on from it: docs/cluster.md "Metrics for the whole cluster").
 //
-// Bounds: 1024 slots (worker indexes 0..1023), posts of up to 256 KiB less a 64-byte header (a
-// blob over it is refused: post returns false), so 512 KiB of shared memory a slot. Pages are
-// touched only by the workers that post.
+// Bounds: BoardConfig::slots (1024 by default, at most 65536: worker indexes 0..slots-1), posts of
+// up to 256 KiB less a 64-byte header (a blob over it is refused: post returns false), so 512 KiB
+// of shared memory a slot. Pages are touched only by the workers that post.
 #pragma once
 
 #include <cstddef>

@@ -618,6 +618,7 @@ std::string options_error(const ServeOptions& o) {
   // take, by its own rules.)
   for (const NumberFlag& f : kNumberFlags)
     if (f.own && !obeys(f, f.get(o))) return bound_of(f);
+  if (o.redis.key.empty()) return "--redis-key must not be empty";
   return "";
 }
 
@@ -874,7 +875,8 @@ int serve(ServeOptions cfg, Setup setup) {
     if (pct != std::string::npos) {  // (an interface's name, else its number: as Asio reads it)
       const std::string scope = cfg.host.substr(pct + 1);
       v6->sin6_scope_id = ::if_nametoindex(scope.c_str());
-      if (v6->sin6_scope_id == 0) v6->sin6_scope_id = static_cast<std::uint32_t>(std::stoul(scope));
+      if (v6->sin6_scope_id == 0)  // (a number: checked by options_error)
+        v6->sin6_scope_id = static_cast<std::uint32_t>(std::strtoul(scope.c_str(), nullptr, 10));
     }
     v6->sin6_family = AF_INET6;
     v6->sin6_port = htons(static_cast<std::uint16_t>(cfg.port));

@@ -162,14 +162,21 @@ void HttpConnection::handle(Request req, const Target& t) {
   if (srv_->stopped) return shutdown();
   // A CORS preflight: answered here for the engine's path, and for another path that the app's
   // routes do not answer (its own preflight, for its own endpoints, is the app's: routes are asked
-  // first there; before 2026-12-02 every OPTIONS got this answer and routes never saw one).
+  // first there; before 2026-12-02 every OPTIONS got this answer and routes never saw one). A
+  // route's answer to one gets the CORS fields it does not set itself, so that an app whose
+  // routes match the path alone still passes the browser's preflight as before.
+  auto cors_fields = [&](Response& res) {
+    if (res.find(http::field::access_control_allow_origin) == res.end()) srv_->add_cors(req, res);
+    if (res.find(http::field::access_control_allow_methods) == res.end())
+      res.set(http::field::access_control_allow_methods, "GET,HEAD,PUT,PATCH,POST,DELETE");
+    if (auto h = req.find(http::field::access_control_request_headers);
+        h != req.end() && res.find(http::field::access_control_allow_headers) == res.end())
+      res.set(http::field::access_control_allow_headers, h->value());
+  };
   auto preflight = [&] {
     Response res{http::status::no_content, req.version()};
     res.keep_alive(req.keep_alive());
-    srv_->add_cors(req, res);
-    res.set(http::field::access_control_allow_methods, "GET,HEAD,PUT,PATCH,POST,DELETE");
-    if (auto h = req.find(http::field::access_control_request_headers); h != req.end())
-      res.set(http::field::access_control_allow_headers, h->value());
+    cors_fields(res);
     res.prepare_payload();
     return send(std::move(res));
   };
@@ -194,6 +201,7 @@ void HttpConnection::handle(Request req, const Target& t) {
         Response res{static_cast<http::status>(out->status), req.version()};
         res.set(http::field::content_type, out->content_type);
         for (const auto& [name, value] : out->headers) res.set(name, value);
+        if (cors_preflight) cors_fields(res);
         res.keep_alive(req.keep_alive());
         res.body() = std::move(out->body);
         res.prepare_payload();

@@ -309,9 +309,11 @@ std::uint16_t Server::listen(const std::string& address, std::uint16_t port) {
   }
   if (impl_->acceptor.bind(ep, ec)) fail("bind");
   if (impl_->acceptor.listen(net::socket_base::max_listen_connections, ec)) fail("listen");
+  const tcp::endpoint bound = impl_->acceptor.local_endpoint(ec);
+  if (ec) fail("getsockname");
   impl_->accepting = true;
   impl_->accept();
-  return impl_->acceptor.local_endpoint().port();
+  return bound.port();
 }
 
 void Server::stop_accepting() {

@@ -601,14 +601,18 @@ struct Bridge::Impl {
   // one ended at the request timeout, 5 s: a client's ack after it never reached a requester
   // that had asked for 30 s; found by a review.)
   static constexpr std::chrono::minutes kMaxAckWait{10};
-  // A worker's fetchSockets likewise: as long as its requester waits (its operator's timeout,
-  // socket.io's flags.timeout; within the same bound).
+  // A fetchSockets (a worker's to the fleet, or a member's to this host) that says its
+  // requester's timeout (socket.io's flags.timeout): the request timeout, or four fifths of the
+  // requester's if that is shorter, so that what came is relayed while the requester still
+  // waits (its own deadline started before this one; an answer at the same moment came too
+  // late, every partial answer was lost).
   Clock::duration wait_for(const fleet::ClassicRequest& r) const {
-    const bool timed = r.type == fleet::ClassicRequestType::broadcast ||
-                       r.type == fleet::ClassicRequestType::remote_fetch;
-    if (!timed || r.opts.flags.timeout_ms == 0) return options.request_timeout;
-    return std::min<Clock::duration>(std::chrono::milliseconds(r.opts.flags.timeout_ms),
-                                     kMaxAckWait);
+    const std::chrono::milliseconds said(r.opts.flags.timeout_ms);
+    if (r.type == fleet::ClassicRequestType::remote_fetch && said.count() != 0)
+      return std::min<Clock::duration>(options.request_timeout, said * 4 / 5);
+    if (r.type != fleet::ClassicRequestType::broadcast || said.count() == 0)
+      return options.request_timeout;
+    return std::min<Clock::duration>(said, kMaxAckWait);
   }
   // A worker's request to the fleet: published with its own id; the fleet's answers counted
   // against PUBSUB NUMSUB of the request channel (sharded: SHARDNUMSUB of the main channel), less

@@ -356,7 +356,10 @@ void Socket::run_middleware(const std::shared_ptr<Chain>& c) {
   try {
     fn(c->self, c->event, c->args, next);
   } catch (const std::exception& e) {
-    next(std::string(e.what()));
+    if (*called)  // (after next(): the event went on; said, not dropped without a word)
+      std::fprintf(stderr, "shmio: event middleware threw after calling next(): %s\n", e.what());
+    else
+      next(std::string(e.what()));
   }
 }
 

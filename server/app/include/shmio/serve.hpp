@@ -107,7 +107,8 @@ using Setup = std::function<void(socketio::Server&, const WorkerInfo&)>;
 // stop, 1 when it could not start (the port is taken, the ring cannot be created, the setup
 // threw, ...: said on stderr), 2 for invalid options — a value of ServeOptions out of its flag's
 // bounds (host, port, workers, ring, ring_mb, max_sessions, session_bytes, cut_log_mb,
-// rebalance_rate, redis: checked by the same rules whether a flag or the app's code set it; the
+// rebalance_rate, redis.key; redis.url, mode and subscription when a URL is set: checked by the
+// same rules whether a flag or the app's code set it; the
 // Server's own options, `server`, are the Server's to take), and a cluster's options (ring,
 // ring_mb, ring_huge_pages, ring_per_worker, port_per_worker, max_sessions, session_bytes,
 // cut_log_mb, redis) set for one process (workers < 0).

@@ -17,8 +17,9 @@
 // Server); value types in types.hpp, the packet codec in packet.hpp. Handler exceptions derived
 // from std::exception are contained and logged on stderr: one from a connection handler, an
 // event handler, an any-listener or a socket's ack callback (on the answer or at the timeout)
-// disconnects its socket ("server namespace disconnect"); one from an event middleware is
-// next(error) (the socket's on_error listeners get it, the event is dropped); one from a namespace
+// disconnects its socket ("server namespace disconnect"); one from an event middleware before
+// next() is next(error) (the socket's on_error listeners get it, the event is dropped: not
+// logged), after next() only logged; one from a namespace
 // middleware before next() refuses the connection (CONNECT_ERROR), after it is only logged; one
 // from a listener that runs as the socket goes (on_disconnecting, on_disconnect), beside its
 // traffic (on_any_outgoing, on_upgrade, on_error) or from a server-side handler is only logged. One

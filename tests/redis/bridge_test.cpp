@@ -109,6 +109,39 @@ class Bridge : public ::testing::Test {
       return n && *n == members;
     });
   }
+  // A fleet of one Node member (subscribed to the request channel: it answers only what the test
+  // publishes for it) and the bridge with `request_timeout`; a reader of the ring and worker 0's
+  // writer, for a worker's fetchSockets (ask_fetch).
+  struct FetchFleet {
+    std::shared_ptr<redis::Client> member, pub;  // (pub: commands; a subscriber takes none)
+    std::optional<shm::RingReader> reader;
+    std::optional<shm::RingWriter> worker;
+  };
+  void fleet_of_one_member(RedisServer& server, std::chrono::milliseconds request_timeout,
+                           FetchFleet& f) {
+    f.member = client(server.url());
+    f.member->subscribe("socket.io-request#/#");
+    f.pub = client(server.url());
+    start_bridge(server.url(), redis::FleetMode::classic, redis::ShardedSubscription::dynamic,
+                 10000, request_timeout);
+    // The bridge counts the answers to expect by NUMSUB of the request channel, less itself.
+    ASSERT_TRUE(bridge_subscribed(*f.pub, false, 2));
+    auto r = shm::RingReader::attach(*segment_, {"test", -1, shm::StartAt::latest});
+    ASSERT_TRUE(r);
+    f.reader.emplace(std::move(r.value()));
+    auto w = shm::RingWriter::attach(*segment_, {"worker-0", -1});
+    ASSERT_TRUE(w);
+    f.worker.emplace(std::move(w.value()));
+  }
+  // Worker 0's fetchSockets request `rid` with `opts`, into the ring.
+  static shm::PublishStatus ask_fetch(shm::RingWriter& worker, std::uint64_t rid,
+                                      const sio::BroadcastOptions& opts) {
+    const std::string ask = cluster::write_message(
+        {{"requestId", rid}, {"nsp", "/"}, {"opts", cluster::options_to_json(opts)}});
+    return worker.publish(static_cast<std::uint16_t>(cluster::MessageType::fetch_sockets),
+                          {reinterpret_cast<const std::byte*>(ask.data()), ask.size()});
+  }
+
   // The next BROADCAST record in the ring (a reader attached before it was written).
   std::optional<cluster::BroadcastView> next_broadcast(shm::RingReader& r, std::string& bytes) {
     std::optional<cluster::BroadcastView> out;
@@ -247,23 +280,12 @@ TEST_F(Bridge, RequestsOverTheBoundAreRefusedAndCounted) {
 TEST_F(Bridge, AFleetAnswerToFetchSocketsIsBoundedByTheRing) {
   RedisServer server(free_port());
   server.start();
-  auto member = client(server.url());  // a Node member: subscribed to the request channel
-  member->subscribe("socket.io-request#/#");
-  auto pub = client(server.url());  // (its commands: a subscribed connection takes none)
   // (The fleet's 2 MB answer must come within the request timeout, under ASan too: 10 s.)
-  start_bridge(server.url(), redis::FleetMode::classic, redis::ShardedSubscription::dynamic, 10000,
-               10s);
-  // The bridge counts the answers to expect by NUMSUB of the request channel, less itself.
-  ASSERT_TRUE(bridge_subscribed(*pub, false, 2));
-  auto reader = shm::RingReader::attach(*segment_, {"test", -1, shm::StartAt::latest});
-  ASSERT_TRUE(reader);
-  auto worker = shm::RingWriter::attach(*segment_, {"worker-0", -1});
-  ASSERT_TRUE(worker);
-  const std::string ask = cluster::write_message(
-      {{"requestId", 77}, {"nsp", "/"}, {"opts", cluster::options_to_json({})}});
-  ASSERT_EQ(worker->publish(static_cast<std::uint16_t>(cluster::MessageType::fetch_sockets),
-                            {reinterpret_cast<const std::byte*>(ask.data()), ask.size()}),
-            shm::PublishStatus::ok);
+  FetchFleet f;
+  ASSERT_NO_FATAL_FAILURE(fleet_of_one_member(server, 10s, f));
+  auto& pub = f.pub;
+  auto& reader = f.reader;
+  ASSERT_EQ(ask_fetch(*f.worker, 77, {}), shm::PublishStatus::ok);
   // The bridge's REMOTE_FETCH, answered with 2,000 sockets of about 1 KB each.
   std::optional<fleet::ClassicRequest> request;
   ASSERT_TRUE(drive([&] {
@@ -312,24 +334,13 @@ TEST_F(Bridge, AFleetAnswerToFetchSocketsIsBoundedByTheRing) {
 TEST_F(Bridge, AWorkersFetchSocketsIsRelayedForItsOperatorsTimeout) {
   RedisServer server(free_port());
   server.start();
-  auto member = client(server.url());  // a member that never answers
-  member->subscribe("socket.io-request#/#");
-  auto pub = client(server.url());
-  start_bridge(server.url(), redis::FleetMode::classic, redis::ShardedSubscription::dynamic, 10000,
-               20s);
-  ASSERT_TRUE(bridge_subscribed(*pub, false, 2));
-  auto reader = shm::RingReader::attach(*segment_, {"test", -1, shm::StartAt::latest});
-  ASSERT_TRUE(reader);
-  auto worker = shm::RingWriter::attach(*segment_, {"worker-0", -1});
-  ASSERT_TRUE(worker);
+  FetchFleet f;  // (its member never answers)
+  ASSERT_NO_FATAL_FAILURE(fleet_of_one_member(server, 20s, f));
+  auto& reader = f.reader;
   sio::BroadcastOptions opts;
   opts.flags.timeout_ms = 300;
-  const std::string ask = cluster::write_message(
-      {{"requestId", 78}, {"nsp", "/"}, {"opts", cluster::options_to_json(opts)}});
   const auto asked = std::chrono::steady_clock::now();
-  ASSERT_EQ(worker->publish(static_cast<std::uint16_t>(cluster::MessageType::fetch_sockets),
-                            {reinterpret_cast<const std::byte*>(ask.data()), ask.size()}),
-            shm::PublishStatus::ok);
+  ASSERT_EQ(ask_fetch(*f.worker, 78, opts), shm::PublishStatus::ok);
   bool answered = false;
   ASSERT_TRUE(drive([&] {
     reader->poll([&](const shm::RecordView& v) {

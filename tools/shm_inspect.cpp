@@ -773,8 +773,6 @@ void SleepUntil(const timespec& until) {
   }
 }
 
-// A ring watched by name: the file it was attached from (device and inode), so that a ring
-// removed or made anew under its name is noticed (it was shown as it was, for ever).
 // A ring watched by name (its segment still_named() while the name names the file it maps: one
 // removed or made anew under the name is noticed; before, it was shown as it was, for ever).
 struct Watched {

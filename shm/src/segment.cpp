@@ -236,6 +236,7 @@ Result<Segment> Segment::map(int fd, std::string name, std::uint64_t control_byt
     touch_pages(base + control_bytes + capacity, capacity / 4);
   }
   Segment s;
+  s.path_ = object_path(name);
   s.name_ = std::move(name);
   s.base_ = base;
   s.data_ = base + control_bytes;
@@ -255,7 +256,7 @@ std::string Segment::object_path(const std::string& name) {
 
 bool Segment::still_named() const noexcept {
   struct stat now {};
-  if (::stat(shm_path(object_name(name_)).c_str(), &now) != 0) return false;
+  if (::stat(path_.c_str(), &now) != 0) return false;
   return now.st_dev == file_dev_ && now.st_ino == file_ino_;
 }
 
@@ -578,7 +579,8 @@ Segment::Segment(Segment&& o) noexcept
       offsets_(o.offsets_),
       writable_(o.writable_),
       file_dev_(o.file_dev_),
-      file_ino_(o.file_ino_) {
+      file_ino_(o.file_ino_),
+      path_(std::move(o.path_)) {
   o.base_ = nullptr;
   o.data_ = nullptr;
 }
@@ -595,6 +597,7 @@ Segment& Segment::operator=(Segment&& o) noexcept {
     writable_ = o.writable_;
     file_dev_ = o.file_dev_;
     file_ino_ = o.file_ino_;
+    path_ = std::move(o.path_);
     o.base_ = nullptr;
     o.data_ = nullptr;
   }

@@ -488,6 +488,8 @@ try:
         deadline = time.time() + 10
         while not any(w == 1 and p != workers[1] for w, p in started) and time.time() < deadline:
             time.sleep(0.02)
+        check(any(w == 1 and p != workers[1] for w, p in started),
+              "worker 1's successor listens within 10 s")
         probe = handoff_socket(1, wait=10)
         data = good_handoff(probe)
         probe.close()

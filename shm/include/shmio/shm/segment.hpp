@@ -196,6 +196,9 @@ class Segment {
   layout::Offsets offsets_{};
   bool writable_ = false;
   std::uint64_t file_dev_ = 0, file_ino_ = 0;  // the mapped file's identity (still_named)
+  // Its path, made once at the mapping (still_named runs before every emitter publish: it made
+  // two strings, one of them a heap allocation, per message).
+  std::string path_;
 };
 
 }  // namespace shmio::shm

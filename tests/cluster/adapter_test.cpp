@@ -396,6 +396,80 @@ TEST_P(ClusterAdapterTest, ABroadcastAckWhoseRemoteTargetLeavesCompletesWithoutI
   EXPECT_EQ(responses[0].values.at(0), "from a");
 }
 
+// Past its requester's timeout a broadcast ack's target says nothing more: neither its answer nor
+// that it left goes through the ring (nobody waits for them). Before its timeout, both are said
+// (an answer; a "lost" one): the controls that such records are seen here.
+TEST_P(ClusterAdapterTest, ABroadcastAcksTargetSaysNothingPastItsRequestersTimeout) {
+  const auto [late, late_sid] = connect(1);
+  const auto [leaving, l_sid] = connect(1);
+  auto reader = shm::RingReader::attach(GetParam() ? worker_rings_[1] : *segment_,
+                                        {"stand-in", -1, shm::StartAt::latest});
+  ASSERT_TRUE(reader) << reader.error().message;
+  // Worker 1's broadcast_ack records from here to a "marker" broadcast it makes now.
+  auto acks_said = [&] {
+    workers_[1]->server->of("/").emit("marker");
+    std::size_t acks = 0;
+    bool marker = false;
+    EXPECT_TRUE(drive([&] {
+      reader.value().poll([&](const shm::RecordView& v) {
+        if (v.type == static_cast<std::uint16_t>(cluster::MessageType::broadcast_ack)) ++acks;
+        if (v.type == static_cast<std::uint16_t>(cluster::MessageType::broadcast))
+          marker = marker || std::string_view(reinterpret_cast<const char*>(v.payload.data()),
+                                              v.payload.size())
+                                     .find("marker") != std::string_view::npos;
+      });
+      return marker;
+    }));
+    return acks;
+  };
+  // The "q" requests client k has received: their ack ids ("42<id>[\"q\"]").
+  auto asked_ids = [&](std::size_t k) {
+    std::vector<std::string> ids;
+    for (const std::string& m : clients_[k].messages)
+      if (const auto at = m.find("[\"q\""); m.rfind("42", 0) == 0 && at != std::string::npos)
+        ids.push_back(m.substr(2, at - 2));
+    return ids;
+  };
+  auto ask = [&](std::chrono::milliseconds timeout) {
+    auto error = std::make_shared<std::optional<std::string>>("not called");
+    workers_[0]->server->of("/").timeout(timeout).emit_with_ack(
+        "q", sio::Args{},
+        [error](std::optional<std::string> e, std::vector<sio::Args>) { *error = std::move(e); });
+    return error;
+  };
+  const std::optional<std::string> waiting = "not called";
+  // Controls, before the timeout: the target that leaves is said lost, the other's answer sent.
+  const auto first = ask(60s);
+  ASSERT_TRUE(drive([&] { return asked_ids(leaving).size() == 1 && asked_ids(late).size() == 1; }));
+  drop(leaving, 1);
+  EXPECT_EQ(acks_said(), 1u) << "the target that left was not said lost";
+  const sio::SocketPtr on_1 = workers_[1]->server->of("/").socket(late_sid);
+  ASSERT_TRUE(on_1);
+  clients_[late].client->send_text("43" + asked_ids(late).at(0) + "[1]");
+  ASSERT_TRUE(drive([&] { return *first != waiting; }));
+  EXPECT_EQ(acks_said(), 1u) << "the answer was not said";
+  // Past the timeout: an answer, then a target leaving.
+  for (const bool answer : {true, false}) {
+    const auto asked = ask(100ms);
+    const std::size_t n = answer ? 2 : 3;
+    ASSERT_TRUE(drive([&] { return asked_ids(late).size() == n; }));
+    const auto seen =
+        std::chrono::steady_clock::now();  // (worker 1's deadline: before seen + 100ms)
+    ASSERT_TRUE(drive([&] { return *asked != waiting; }));
+    EXPECT_EQ(*asked, std::optional<std::string>("operation has timed out"));
+    ASSERT_TRUE(drive([&] { return std::chrono::steady_clock::now() > seen + 150ms; }));
+    if (answer) {
+      ASSERT_EQ(on_1->pending_acks(), 1u);
+      clients_[late].client->send_text("43" + asked_ids(late).at(n - 1) + "[2]");
+      ASSERT_TRUE(drive([&] { return on_1->pending_acks() == 0; }));  // (worker 1 took it)
+    } else {
+      drop(late, 1);
+    }
+    EXPECT_EQ(acks_said(), 0u) << (answer ? "the late answer was published"
+                                          : "a target that left past the timeout was said lost");
+  }
+}
+
 // An answer too large for a ring record: the answering worker says that it will not come, and
 // the request completes without it at once ("operation has timed out", as at the timeout),
 // instead of waiting the 8 s.

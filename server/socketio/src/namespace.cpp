@@ -244,14 +244,12 @@ std::size_t Namespace::deliver_local_with_ack(const EncodedPacket& p, const Broa
     auto it = sockets_.find(sid);
     if (it == sockets_.end() || !it->second->connected_) continue;
     auto pending = std::make_shared<Socket::PendingAck>();
-    pending->callback = [answer, deadline](std::optional<std::string> err, Args a) {
-      if (!err) {
+    // (Past the deadline neither is called: PendingAck::settle.)
+    pending->callback = [answer](std::optional<std::string> err, Args a) {
+      if (!err)
         answer->first(std::move(a));
-      } else if (std::chrono::steady_clock::now() < deadline) {
-        // (Lost past its requester's timeout: nobody waits for it any more, in a cluster no
-        // "lost" record for it.)
+      else
         answer->second();
-      }
     };
     pending->deadline = deadline;
     auto& acks = it->second->x().acks;
@@ -275,7 +273,7 @@ std::size_t Namespace::deliver_local_with_ack(const EncodedPacket& p, const Broa
       if (first != acks.end()) {
         // (Told after this turn: its requester's callback may disconnect this very socket.)
         net::post(server_->io(), [lost = std::move(first->second)] {
-          lost->callback(std::string("evicted"), Args{});
+          lost->settle(std::string("evicted"), Args{});
         });
         acks.erase(first);
       }

@@ -302,7 +302,7 @@ void Socket::on_packet(const Packet& p) {
       x_->acks.erase(it);
       if (pending->timer) pending->timer->cancel();
       try {
-        pending->callback(std::nullopt, Args(p.data->get_array(), p.attachments));
+        pending->settle(std::nullopt, Args(p.data->get_array(), p.attachments));
       } catch (const std::exception& e) {
         std::fprintf(stderr, "shmio: ack callback threw: %s\n", e.what());
         disconnect(false);
@@ -421,7 +421,7 @@ void Socket::closed(const std::string& reason) {
   for (auto& [ack_id, pending] : pending_acks) {
     if (pending->timer) pending->timer->cancel();
     try {
-      pending->callback(std::string("socket has been disconnected"), Args{});
+      pending->settle(std::string("socket has been disconnected"), Args{});
     } catch (const std::exception& e) {
       std::fprintf(stderr, "shmio: ack callback threw: %s\n", e.what());
     }

@@ -329,7 +329,7 @@ int CmdStat(const shm::Segment& s, const Options& o) {
 
   if (o.json) {
     PrintJson(json::object{{"name", s.name()},
-                           {"object", "/dev/shm/" + shm::Segment::object_name(s.name())},
+                           {"object", shm::Segment::object_path(s.name())},
                            {"layout_version", h.layout_version},
                            {"capacity", s.capacity()},
                            {"max_record", h.max_record},

@@ -26,7 +26,7 @@ namespace {
 using test::RingName;
 
 std::string shm_path(const std::string& name) {
-  return "/dev/shm/" + Segment::object_name(name);
+  return Segment::object_path(name);
 }
 
 // /dev/shm's tmpfs huge= mount option as /proc/mounts shows it ("" when it shows none).

@@ -296,7 +296,7 @@ int run_supervisor(const SupervisorOptions& o,
       return 1;
     }
     if (cfg.name != o.ring) worker_rings.push_back(cfg.name);
-    rings.push_back({std::move(*seg), cfg.name, "/dev/shm/" + shm::Segment::object_name(cfg.name)});
+    rings.push_back({std::move(*seg), cfg.name, shm::Segment::object_path(cfg.name)});
     rings.back().stat_ok = ::stat(rings.back().path.c_str(), &rings.back().at_start) == 0;
   }
   remove_stale_worker_rings(o.ring, o.ring_per_worker ? n : 0);

@@ -62,7 +62,8 @@ Result<Sidecar> map_whole(int fd, std::size_t size, int prot, const std::string&
 // (open it again) if its name names it no more, or if it was abandoned — its creator's lock (an
 // flock held from its creation to its READY, which the kernel lets go when its holder dies) is
 // free and it was never published (its identity unwritten: one published whose state a stray
-// write wiped is not a creator's leftover, and is left, refused) — then it is removed, under that
+// write wiped is not a creator's leftover, and is left, refused; one whose state says its creator
+// was inside publish_sidecar, writing the identity, is) — then it is removed, under that
 // lock, so that a second opener that judged it too finds the name moved instead of removing the
 // one made anew after it. A lock held by another such opener is waited for (briefly); one held by
 // its creator, still at it, is not taken: false.
@@ -70,9 +71,11 @@ bool abandoned(const std::string& name, int fd, const SidecarHeader* h) noexcept
   for (int tries = 0; tries < 50; ++tries) {
     if (name_moved(name, fd)) return true;
     if (::flock(fd, LOCK_EX | LOCK_NB) == 0) {
-      const bool published = h != nullptr && (h->magic != 0 || h->ring_id != 0);
+      const bool published = h != nullptr &&
+                             h->state.load(std::memory_order_relaxed) != kSidecarPublishing &&
+                             (h->magic != 0 || h->ring_id != 0);
       const bool moved = name_moved(name, fd);
-      if (!published) remove_if_same(name, fd);
+      if (!published && !moved) remove_if_same(name, fd);
       (void)::flock(fd, LOCK_UN);
       return moved || !published;
     }
@@ -215,6 +218,13 @@ void unmap_sidecar(const Sidecar& s) noexcept {
 
 void publish_sidecar(Sidecar& sc, SidecarHeader& h, std::uint64_t magic, std::uint32_t version,
                      std::uint64_t ring_id) noexcept {
+  // First the state that says the identity is being written: an opener that finds it (and the
+  // lock free) knows that this creator died here, and makes the object anew; one that found the
+  // identity alone took the object for published and refused it for the ring's life. (What a
+  // killed process leaves is what it stored in program order: the compiler keeps the identity's
+  // stores after this one.)
+  h.state.store(kSidecarPublishing, std::memory_order_relaxed);
+  std::atomic_signal_fence(std::memory_order_seq_cst);
   h.magic = magic;
   h.version = version;
   h.ring_id = ring_id;

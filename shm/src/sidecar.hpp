@@ -44,6 +44,9 @@ struct SidecarHeader {
   std::uint64_t ring_id;
 };
 inline constexpr std::uint32_t kSidecarReady = 0x52454459;  // "REDY"
+// Stored by publish_sidecar before the identity: a creator killed inside it leaves this, and its
+// object is judged unfinished (made anew), not published (refused for the ring's life).
+inline constexpr std::uint32_t kSidecarPublishing = 0x50554253;  // "PUBS"
 // The creator: fills the header's identity (after laying out the rest) and says it is ready.
 // (`sc`: the created object's; its creation lock is let go.)
 void publish_sidecar(Sidecar& sc, SidecarHeader& h, std::uint64_t magic, std::uint32_t version,

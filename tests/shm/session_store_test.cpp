@@ -281,6 +281,37 @@ TEST(SessionStore, APublishedTableWhoseStateWasWipedIsRefusedNotMadeAnew) {
   EXPECT_EQ(first.take("k", 1min).status, Take::ok) << "its entries are still there";
 }
 
+// A table whose creator was killed inside publish_sidecar, its identity written but not its READY,
+// says so in its state ("PUBS", stored before the identity): it is made anew like any other
+// unfinished table (before, the identity alone made it count as published: refused for the ring's
+// life, connection state recovery off for the whole cluster).
+TEST(SessionStore, ATableItsCreatorLeftWhilePublishingItIsMadeAnew) {
+  StoreName n;
+  const std::string path = "/dev/shm/" + SessionStore::object_name(n.ring, 42);
+  struct stat before {};
+  {
+    auto first = open_store(n.ring);
+    ASSERT_EQ(first.put("k", "state", false, 1min), Put::ok);
+    ASSERT_EQ(::stat(path.c_str(), &before), 0);
+    const int fd = ::open(path.c_str(), O_RDWR);
+    ASSERT_GE(fd, 0);
+    const std::uint32_t publishing = 0x50554253;  // (sidecar.hpp: kSidecarPublishing)
+    ASSERT_EQ(::pwrite(fd, &publishing, sizeof publishing, 12), 4);  // (the header's state)
+    ::close(fd);
+  }
+  SessionStoreConfig c;
+  c.slots = 64;
+  auto again = SessionStore::open(n.ring, 42, c);
+  ASSERT_TRUE(again) << again.error().message;
+  struct stat after {};
+  ASSERT_EQ(::stat(path.c_str(), &after), 0);
+  EXPECT_NE(after.st_ino, before.st_ino) << "not made anew";
+  EXPECT_EQ(again.value().slots(), 64u) << "made anew with this opener's geometry";
+  EXPECT_EQ(again.value().take("k", 1min).status, Take::unknown) << "an entry of the old one";
+  EXPECT_EQ(again.value().put("k2", "state", false, 1min), Put::ok);
+  EXPECT_EQ(again.value().take("k2", 1min).status, Take::ok);
+}
+
 // A damaged table (a stray write, another program's bytes): an index entry naming a slot past
 // the last, a slot whose lengths do not fit it, a header whose geometry does not add up. Nothing
 // crashes: a lookup passes over such an entry, a slot that does not fit is let go as torn, and an

@@ -143,7 +143,8 @@ struct SessionStore::Map {
   char* body(SlotHeader& s) const noexcept { return reinterpret_cast<char*>(&s) + kSlotHeader; }
 
   // The slot's lock: true once held (a dead holder's lock is taken over, and a slot it was
-  // writing is left torn: hash 0), false after `patience` behind a live one (0: one look at it).
+  // writing is left torn: hash 0), false after `patience` behind a live one (0: one round of the
+  // spin — 63 yields, then a look at whether its holder lives — and no sleep).
   bool lock(SlotHeader& s, std::chrono::nanoseconds patience = kPatience) const {
     const ProcessIdentity self = self_identity();
     if (self.start_time == 0) return false;  // (unreadable now: a tag others would judge dead)
@@ -302,9 +303,10 @@ struct SessionStore::Map {
   // later deaths overwrite its record keep their age. By the one that noted the death (every
   // worker hears of it; a lookup may note it first): one look at each slot handed out, under its
   // lock (a compare-and-swap and a getpid() a slot, once per death; its time for a full table of
-  // the default 131,072 slots is not measured); a slot held now is passed over (its holder settles
-  // it if it judges it: take and put's reuse do). The owner's liveness is read once per process of
-  // that pid, not once per entry.
+  // the default 131,072 slots is not measured); a slot held by a live process is passed over after
+  // one round of the lock's spin, a dead holder's taken over (its holder settles a slot passed
+  // over if it judges it: take and put's reuse do). The owner's liveness is read once per process
+  // of that pid, not once per entry.
   void settle_owner(std::uint64_t pid, std::uint64_t at) noexcept {
     std::uint64_t start_seen = 0;
     bool dead = false;

@@ -174,15 +174,23 @@ TEST(Metrics, CarriedCountersAreCutToFitThePostBesideTheOwnExposition) {
                   "{worker=\"0\"}");
   const std::string carried = retired_counters(earlier);
   const std::string own = worker(0, 3, 10);
-  EXPECT_EQ(with_retired(own, carried, SIZE_MAX), own + carried) << "room for both: both whole";
+  std::size_t left_out = 99;
+  EXPECT_EQ(with_retired(own, carried, SIZE_MAX, &left_out), own + carried)
+      << "room for both: both whole";
+  EXPECT_EQ(left_out, 0u);
   const std::size_t capacity = own.size() + carried.size() / 2;
-  const std::string post = with_retired(own, carried, capacity);
+  const std::string post = with_retired(own, carried, capacity, &left_out);
   EXPECT_LE(post.size(), capacity);
   EXPECT_EQ(post.substr(0, own.size()), own) << "its own exposition whole";
   const std::string kept = post.substr(own.size());
   EXPECT_EQ(kept, carried.substr(0, kept.size())) << "the first families, whole";
   EXPECT_EQ(exposition_value(kept, "shmio_f0_total{worker=\"all\"}"), 1);
   EXPECT_EQ(exposition_value(kept, "shmio_f39_total{worker=\"all\"}"), -1);
+  std::size_t families_kept = 0;
+  for (int i = 0; i < 40; ++i)
+    families_kept +=
+        exposition_value(kept, "shmio_f" + std::to_string(i) + "_total{worker=\"all\"}") == 1;
+  EXPECT_EQ(left_out, 40 - families_kept) << "each family left out counted (one series each)";
   // Its own exposition alone too large: left as it is (the board refuses it, and says so).
   EXPECT_EQ(with_retired(own, carried, own.size() - 1), own);
 }

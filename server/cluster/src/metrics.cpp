@@ -235,10 +235,12 @@ std::string take_over_counters(const shm::WorkerBoard& board, std::uint32_t slot
   return carried;
 }
 
-std::string with_retired(std::string own, const std::string& retired, std::size_t capacity) {
+std::string with_retired(std::string own, const std::string& retired, std::size_t capacity,
+                         std::size_t* left_out) {
+  if (left_out != nullptr) *left_out = 0;
   if (own.size() + retired.size() <= capacity) return own + retired;
-  if (own.size() >= capacity) return own;  // (refused whole anyway)
-  return own + retired_counters(retired, capacity - own.size());
+  if (own.size() >= capacity) return own;  // (refused whole anyway, and that is said)
+  return own + retired_counters(retired, capacity - own.size(), left_out);
 }
 
 double exposition_value(std::string_view exposition, std::string_view series) {

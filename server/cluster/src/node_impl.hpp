@@ -66,9 +66,20 @@ struct Node::Impl {
   // The counters of the processes that held this worker's slot before it (cluster/metrics.hpp,
   // retired_counters): carried on in every post, so that worker="all" counters never go down.
   std::string retired;
-  // This worker's exposition with the retired counters, as it is posted.
-  std::string with_carried(std::string own) const {
-    return with_retired(std::move(own), retired, board ? board->capacity() : SIZE_MAX);
+  // This worker's exposition with the retired counters, as it is posted. Carried series cut to
+  // fit beside it are said once (the first post that cuts them; a post is made every second).
+  bool carried_cut_said = false;
+  std::string with_carried(std::string own) {
+    std::size_t left_out = 0;
+    std::string post =
+        with_retired(std::move(own), retired, board ? board->capacity() : SIZE_MAX, &left_out);
+    if (left_out > 0 && !std::exchange(carried_cut_said, true))
+      std::fprintf(stderr,
+                   "shmio[w%d]: %zu counter series carried from earlier processes do not fit "
+                   "this worker's board post (%zu bytes) beside its own: left out, their "
+                   "worker=\"all\" totals fall by them\n",
+                   options.worker, left_out, board ? board->capacity() : SIZE_MAX);
+    return post;
   }
   net::steady_timer board_timer;
   std::chrono::steady_clock::time_point board_refused_logged{};

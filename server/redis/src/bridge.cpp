@@ -137,7 +137,8 @@ struct Bridge::Impl {
   net::posix::stream_descriptor notify;
   net::steady_timer tick;  // once a second: metrics, the unsent line; every 100 ms: liveness
   std::optional<shm::WorkerBoard> board;
-  std::string retired;  // earlier bridges' counters (cluster::retired_counters)
+  std::string retired;            // earlier bridges' counters (cluster::retired_counters)
+  bool carried_cut_said = false;  // (those cut to fit its post: said once)
   std::shared_ptr<Client> pub, sub;
   BridgeStats stats;
   bool stopped = false;
@@ -1239,9 +1240,18 @@ struct Bridge::Impl {
       if (!reading && now - started_at >= std::chrono::seconds(3)) start_reading();
       if (now - last_post >= std::chrono::seconds(1)) {
         last_post = now;
-        if (board)
-          (void)board->post(static_cast<std::uint32_t>(options.workers),
-                            cluster::with_retired(metrics_text(), retired, board->capacity()));
+        if (board) {
+          std::size_t left_out = 0;
+          (void)board->post(
+              static_cast<std::uint32_t>(options.workers),
+              cluster::with_retired(metrics_text(), retired, board->capacity(), &left_out));
+          if (left_out > 0 && !std::exchange(carried_cut_said, true))
+            std::fprintf(stderr,
+                         "shmio[bridge]: %zu counter series carried from earlier bridges do not "
+                         "fit its board post (%zu bytes) beside its own: left out, their "
+                         "worker=\"all\" totals fall by them\n",
+                         left_out, board->capacity());
+        }
         if (stats.unsent != unsent_said) {
           std::fprintf(stderr,
                        "shmio[bridge]: %llu messages not published to the fleet so far (Redis "

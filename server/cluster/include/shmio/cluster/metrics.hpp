@@ -59,8 +59,9 @@ std::string retired_counters(std::string_view post, std::size_t max_bytes = kRet
 std::string take_over_counters(const shm::WorkerBoard& board, std::uint32_t slot, const char* who);
 // `own` with `retired` after it, the retired section cut (whole families) where the two would
 // not fit a post of `capacity` bytes (a post over it is refused whole: its series would leave
-// every other worker's scrape).
-std::string with_retired(std::string own, const std::string& retired, std::size_t capacity);
+// every other worker's scrape); how many carried series were left out goes to `left_out`.
+std::string with_retired(std::string own, const std::string& retired, std::size_t capacity,
+                         std::size_t* left_out = nullptr);
 
 // The value of the series `series` (its name and labels, exactly as written) in an exposition, or
 // -1 if absent (e.g. a worker's open connections in its post on the board).

@@ -330,8 +330,8 @@ struct SessionStore::Map {
     }
   }
   // A death a lookup noted first, whose owner's other entries are to be settled once the
-  // lookup has let its slot go (settle_owner would wait on no lock, but passes over busy slots,
-  // and a whole table's scan must not hold one slot meanwhile).
+  // lookup has let its slot go (settle_owner waits only one spin round at a busy slot, then passes
+  // over it, and a whole table's scan must not hold one slot meanwhile).
   struct Settle {
     std::uint64_t pid = 0, at = 0;
     void run(Map& m) const noexcept {

@@ -25,9 +25,10 @@ std::string sidecar_name(const char* prefix, const std::string& ring, std::uint6
 // to 2 s for its creator to size it (at least `least` bytes) and make it READY, and maps it
 // whole. The creator holds an flock on it from its creation until publish_sidecar, which
 // the kernel lets go if it dies: an object left unsized or not READY, never published (its
-// identity unwritten), whose lock is free was left by a creator that died, and is removed (under
-// that lock) and created anew (once). One whose creator still runs (stopped, say), or published
-// once, is returned as it is (not sized: Errc::not_ready; not READY: check_sidecar says).
+// identity unwritten, or its state PUBLISHING: publish_sidecar's first store), whose lock is free
+// was left by a creator that died, and is removed (under that lock) and created anew (once). One
+// whose creator still runs (stopped, say), or published once, is returned as it is (not sized:
+// Errc::not_ready; not READY: check_sidecar says).
 Result<Sidecar> open_sidecar(const std::string& name, std::uint64_t bytes, std::uint64_t least,
                              unsigned mode);
 void unmap_sidecar(const Sidecar& s) noexcept;

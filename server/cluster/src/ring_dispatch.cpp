@@ -127,10 +127,16 @@ void Node::Impl::apply_broadcast(TakenBroadcast b, std::uint16_t producer) {
   std::size_t n = 0;
   if (a != nullptr) {
     const std::uint64_t rid = b.ack_id;
+    // An answer past the requester's timeout (counted here from the broadcast's arrival, after
+    // the requester's start) is not published: nobody waits for it.
+    const auto deadline =
+        b.opts.flags.timeout_ms > 0
+            ? std::chrono::steady_clock::now() + std::chrono::milliseconds(b.opts.flags.timeout_ms)
+            : std::chrono::steady_clock::time_point::max();
     n = a->nsp().deliver_local_with_ack(
         b.packet, b.opts, rid,
-        [this, alive = std::weak_ptr<bool>(lifetime), rid, producer](sio::Args args) {
-          if (alive.expired()) return;
+        [this, alive = std::weak_ptr<bool>(lifetime), rid, producer, deadline](sio::Args args) {
+          if (alive.expired() || std::chrono::steady_clock::now() >= deadline) return;
           json::object body{{"requestId", rid}, {"to", producer}, {"args", args.values}};
           if (!publish(MessageType::broadcast_ack, write_message(body, args.binaries)))
             answer_marker(MessageType::broadcast_ack, rid, producer, "lost");

@@ -356,6 +356,72 @@ TEST_F(Bridge, AWorkersFetchSocketsIsRelayedForItsOperatorsTimeout) {
   EXPECT_LT(took, 5s) << "within the requester's 300 ms, not the bridge's 20 s request timeout";
 }
 
+// A fleet member's answer too large for a ring record (a client's ack of a worker's broadcast, a
+// server-side emit's answer) is said lost to the worker that asked (as a worker says its own), so
+// that its request completes at once instead of at its timeout.
+TEST_F(Bridge, AFleetAnswerTooLargeForTheRingIsSaidLost) {
+  RedisServer server(free_port());
+  server.start();
+  FetchFleet f;
+  ASSERT_NO_FATAL_FAILURE(fleet_of_one_member(server, 10s, f));
+  // Worker 0's broadcast with acks (ack id 7), then its server-side emit with an ack (request 8).
+  const std::string frame = "427[\"q\"]";
+  std::vector<std::byte> bytes(cluster::broadcast_size("/", {}, frame.size(), {}));
+  cluster::write_broadcast(bytes, "/", {}, cluster::kFlagAck, 7, frame, {});
+  ASSERT_EQ(f.worker->publish(static_cast<std::uint16_t>(cluster::MessageType::broadcast), bytes),
+            shm::PublishStatus::ok);
+  const std::string emit = cluster::write_message(
+      {{"requestId", 8}, {"nsp", "/"}, {"event", "e"}, {"args", json::array{}}});
+  ASSERT_EQ(f.worker->publish(static_cast<std::uint16_t>(cluster::MessageType::server_side_emit),
+                              {reinterpret_cast<const std::byte*>(emit.data()), emit.size()}),
+            shm::PublishStatus::ok);
+  // The bridge's two requests to the fleet; the member answers each with 2 MB (the ring: 1 MiB).
+  std::optional<fleet::ClassicRequest> broadcast, server_side;
+  ASSERT_TRUE(drive([&] {
+    for (const auto& m : got_)
+      if (auto r = fleet::decode_classic_request(m.payload);
+          r && m.channel == "socket.io-request#/#") {
+        if (r->type == fleet::ClassicRequestType::broadcast) broadcast = r;
+        if (r->type == fleet::ClassicRequestType::server_side_emit) server_side = r;
+      }
+    return broadcast && server_side;
+  }));
+  const std::string big(2 << 20, 'x');
+  f.pub->command({"PUBLISH", "socket.io-response#/#",
+                  fleet::encode_broadcast_ack_response(broadcast->request_id, sio::Args{big})});
+  f.pub->command({"PUBLISH", "socket.io-response#/#",
+                  fleet::encode_client_count_response(broadcast->request_id, 1)});
+  f.pub->command(
+      {"PUBLISH", "socket.io-response#/#",
+       fleet::encode_server_side_emit_response(server_side->request_id, json::value(big))});
+  // In the ring, for worker 0: each answer said lost, none published.
+  std::vector<std::pair<std::uint64_t, cluster::MessageType>> lost;
+  std::size_t answers = 0;
+  testing::internal::CaptureStderr();
+  const bool both = drive([&] {
+    f.reader->poll([&](const shm::RecordView& v) {
+      const auto t = static_cast<cluster::MessageType>(v.type);
+      if (t != cluster::MessageType::broadcast_ack &&
+          t != cluster::MessageType::server_side_emit_response)
+        return;
+      auto m = cluster::read_message(v.payload);
+      ASSERT_TRUE(m);
+      if (m->body.contains("lost"))
+        lost.emplace_back(m->body.at("requestId").to_number<std::uint64_t>(), t);
+      else
+        ++answers;
+    });
+    return lost.size() == 2;
+  });
+  const std::string said = testing::internal::GetCapturedStderr();
+  ASSERT_TRUE(both) << lost.size() << " said lost";
+  EXPECT_EQ(answers, 0u);
+  EXPECT_EQ(lost[0], std::make_pair(std::uint64_t{7}, cluster::MessageType::broadcast_ack));
+  EXPECT_EQ(lost[1],
+            std::make_pair(std::uint64_t{8}, cluster::MessageType::server_side_emit_response));
+  EXPECT_NE(said.find("could not be written into the ring: said lost"), std::string::npos) << said;
+}
+
 TEST_F(Bridge, MalformedMessagesAreRefusedAndCounted) {
   RedisServer server(free_port());
   server.start();

@@ -715,7 +715,7 @@ struct Bridge::Impl {
             cluster::write_message(
                 {{"requestId", o.ring_id}, {"to", o.to}, {"clientCount", o.emit_answers.size()}}));
         for (json::value& a : o.emit_answers)
-          ring_publish(MessageType::server_side_emit_response,
+          relay_answer(MessageType::server_side_emit_response, o,
                        cluster::write_message(
                            {{"requestId", o.ring_id}, {"to", o.to}, {"args", json::array{a}}}));
         break;
@@ -754,7 +754,7 @@ struct Bridge::Impl {
         } else if (r.type == T::broadcast_ack) {
           // Each client's ack goes to the worker at once (its first argument, binary inline).
           const json::value* pk = r.fields.if_contains("packet");
-          ring_publish(MessageType::broadcast_ack,
+          relay_answer(MessageType::broadcast_ack, o,
                        cluster::write_message({{"requestId", o.ring_id},
                                                {"to", o.to},
                                                {"args", json::array{pk ? *pk : json::value()}}},
@@ -1015,6 +1015,18 @@ struct Bridge::Impl {
       return true;
     ++stats.ring_failures;
     return false;
+  }
+  // A fleet member's answer for the worker that asked (`o`); one that cannot be written into the
+  // ring (over a record's size, say) is said lost instead, as a worker says its own: the requester
+  // completes without it at once ("operation has timed out") instead of at its timeout.
+  void relay_answer(MessageType t, const Outgoing& o, const std::string& payload) {
+    if (ring_publish(t, payload)) return;
+    std::fprintf(stderr,
+                 "shmio[bridge]: a fleet member's %s answer (%zu bytes) could not be written into "
+                 "the ring: said lost to its requester\n",
+                 cluster::to_string(t), payload.size());
+    (void)ring_publish(
+        t, cluster::write_message({{"requestId", o.ring_id}, {"to", o.to}, {"lost", true}}));
   }
 
   // A request of the fleet, for this host's workers.

@@ -180,11 +180,13 @@ struct Socket::PendingAck {
   // A broadcast's ack: when its requester stops waiting (its timeout, BroadcastFlags::timeout_ms;
   // max() if none was said). Past it the entry is worth nothing and is swept.
   std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
-  // The answer (err empty) or why none will come, given to the callback; why none will come
-  // not past the deadline: its requester stopped waiting, so nobody is told (in a cluster, no
-  // "lost" record goes through the ring for it). An answer always is: this deadline starts with
-  // the delivery, before the requester's own timer on this process (a late one is dropped by
-  // the requester; one for another worker's request by the ring's dispatch, ring_dispatch.cpp).
+  // Gives the callback the answer (err empty), or why no answer will come. The latter only
+  // before the deadline: past it the requester has stopped waiting (or is about to), so nobody
+  // is told, and in a cluster no "lost" record goes through the ring for it. An answer is
+  // always given: on the requester's own process this deadline starts with the delivery, before
+  // the requester's timer does, so an answer just past it may still be awaited (one that is not
+  // is ignored by the requester; for another worker's request, the ring's dispatch drops one
+  // well past its timeout: ring_dispatch.cpp).
   void settle(std::optional<std::string> err, Args a) {
     if (err && deadline != std::chrono::steady_clock::time_point::max() &&
         std::chrono::steady_clock::now() >= deadline)

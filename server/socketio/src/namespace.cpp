@@ -244,7 +244,7 @@ std::size_t Namespace::deliver_local_with_ack(const EncodedPacket& p, const Broa
     auto it = sockets_.find(sid);
     if (it == sockets_.end() || !it->second->connected_) continue;
     auto pending = std::make_shared<Socket::PendingAck>();
-    // (Past the deadline neither is called: PendingAck::settle.)
+    // (Past the deadline a "lost" is not passed on: PendingAck::settle.)
     pending->callback = [answer](std::optional<std::string> err, Args a) {
       if (!err)
         answer->first(std::move(a));

@@ -422,6 +422,76 @@ TEST_F(Bridge, AFleetAnswerTooLargeForTheRingIsSaidLost) {
   EXPECT_NE(said.find("could not be written into the ring: said lost"), std::string::npos) << said;
 }
 
+// A worker's broadcast with acks relayed to the fleet: its count goes to the worker at its
+// requester's timeout (a member that never counts), and the fleet's acks are relayed for a margin
+// past it (a tenth of the timeout, at least 1 s: the worker's own timer started after the bridge
+// read the broadcast), not after it.
+TEST_F(Bridge, AFleetAckAfterTheCountIsRelayedForAMarginPastTheTimeout) {
+  RedisServer server(free_port());
+  server.start();
+  FetchFleet f;  // (its member never sends its count)
+  ASSERT_NO_FATAL_FAILURE(fleet_of_one_member(server, 10s, f));
+  sio::BroadcastOptions opts;
+  opts.flags.timeout_ms = 300;
+  const std::string frame = "427[\"q\"]";
+  std::vector<std::byte> bytes(cluster::broadcast_size("/", opts, frame.size(), {}));
+  cluster::write_broadcast(bytes, "/", opts, cluster::kFlagAck, 7, frame, {});
+  ASSERT_EQ(f.worker->publish(static_cast<std::uint16_t>(cluster::MessageType::broadcast), bytes),
+            shm::PublishStatus::ok);
+  std::optional<fleet::ClassicRequest> request;
+  ASSERT_TRUE(drive([&] {
+    for (const auto& m : got_)
+      if (auto r = fleet::decode_classic_request(m.payload);
+          r && m.channel == "socket.io-request#/#" &&
+          r->type == fleet::ClassicRequestType::broadcast)
+        request = r;
+    return request.has_value();
+  }));
+  // The ring's records for the worker from the bridge: counts, acks, and fleet broadcasts (the
+  // test's marker).
+  std::size_t counts = 0, acks = 0;
+  bool marker = false;
+  auto read = [&] {
+    f.reader->poll([&](const shm::RecordView& v) {
+      const auto t = static_cast<cluster::MessageType>(v.type);
+      if (t == cluster::MessageType::broadcast_client_count) ++counts;
+      if (t == cluster::MessageType::broadcast_ack) ++acks;
+      if (t == cluster::MessageType::broadcast)
+        marker = marker ||
+                 std::string_view(reinterpret_cast<const char*>(v.payload.data()), v.payload.size())
+                         .find("marker") != std::string_view::npos;
+    });
+  };
+  ASSERT_TRUE(drive([&] {
+    read();
+    return counts == 1;
+  })) << "no count at the requester's timeout";
+  const auto counted = std::chrono::steady_clock::now();
+  const auto ack = [&](const std::string& value) {
+    f.pub->command({"PUBLISH", "socket.io-response#/#",
+                    fleet::encode_broadcast_ack_response(request->request_id, sio::Args{value})});
+  };
+  ack("in the margin");
+  ASSERT_TRUE(drive([&] {
+    read();
+    return acks == 1;
+  })) << "an ack just past the timeout was dropped";
+  // Past the margin: not relayed (read up to a fleet broadcast published after it: Redis hands
+  // the bridge both in order on its one subscriber connection).
+  ASSERT_TRUE(drive([&] { return std::chrono::steady_clock::now() > counted + 1200ms; }));
+  ack("past the margin");
+  sio::Packet m;
+  m.type = sio::PacketType::event;
+  m.nsp = "/";
+  m.data = json::array{"marker"};
+  f.pub->command({"PUBLISH", "socket.io#/#", fleet::encode_classic_broadcast("nodeA", m, {})});
+  ASSERT_TRUE(drive([&] {
+    read();
+    return marker;
+  }));
+  EXPECT_EQ(acks, 1u) << "an ack past the margin was relayed";
+}
+
 TEST_F(Bridge, MalformedMessagesAreRefusedAndCounted) {
   RedisServer server(free_port());
   server.start();

@@ -176,6 +176,9 @@ struct Bridge::Impl {
     std::uint64_t client_count = 0;         // broadcast with acks
     bool counted = false;  // broadcast with acks: the count was sent; acks relayed until deadline
     Clock::time_point deadline;
+    // Broadcast with acks: how much longer than its requester's timeout acks are relayed
+    // (ack_margin()).
+    Clock::duration ack_margin{};
   };
   std::unordered_map<std::string, Outgoing> outgoing;
   // Of those two, the broadcasts whose counts were sent and whose acks are relayed until their
@@ -615,6 +618,15 @@ struct Bridge::Impl {
       return options.request_timeout;
     return std::min<Clock::duration>(said, kMaxAckWait);
   }
+  // A worker's broadcast with acks: its deadline here (wait_for) is counted from when the bridge
+  // reads it, but the worker's own timer starts only after it has published it and delivered it
+  // to its own sockets (longer the more sockets it has): its acks are relayed this much longer (a
+  // tenth of its timeout, at least 1 s), as the workers' ring dispatch does for theirs. (The
+  // count still goes at the deadline: the worker waits for it. An ack relayed after the worker
+  // stopped waiting is only a record it ignores.)
+  static Clock::duration ack_margin(Clock::duration timeout) {
+    return std::max<Clock::duration>(std::chrono::seconds(1), timeout / 10);
+  }
   // A worker's request to the fleet: published with its own id; the fleet's answers counted
   // against PUBSUB NUMSUB of the request channel (sharded: SHARDNUMSUB of the main channel), less
   // this host.
@@ -625,7 +637,9 @@ struct Bridge::Impl {
     o.nsp = nsp;
     o.ring_id = ring_id;
     o.to = to;
-    o.deadline = Clock::now() + wait_for(r);
+    const Clock::duration wait = wait_for(r);
+    o.deadline = Clock::now() + wait;
+    o.ack_margin = ack_margin(wait);
     if (!pub->connected()) {  // no fleet now: the worker gets no answers from it, at once
       ++stats.unsent;
       o.expected = 0;
@@ -670,6 +684,7 @@ struct Bridge::Impl {
     if (o.type == fleet::ClassicRequestType::broadcast &&
         relaying_out < options.max_pending_requests) {
       o.counted = true;
+      o.deadline += o.ack_margin;
       ++relaying_out;
     } else {
       if (o.type == fleet::ClassicRequestType::broadcast) refused("relaying a broadcast's acks");
@@ -1232,9 +1247,19 @@ struct Bridge::Impl {
         ++it;
         continue;
       }
-      if (!it->second.counted) {
+      Outgoing& o = it->second;
+      if (!o.counted) {
         ++stats.request_timeouts;
-        finish_outgoing(it->second);
+        finish_outgoing(o);
+        // (A broadcast's count went now: its acks are still relayed for the margin.)
+        if (o.type == fleet::ClassicRequestType::broadcast &&
+            relaying_out < options.max_pending_requests) {
+          o.counted = true;
+          o.deadline = now + o.ack_margin;
+          ++relaying_out;
+          ++it;
+          continue;
+        }
       } else {
         --relaying_out;
       }

@@ -204,9 +204,10 @@ TEST(WorkerBoard, AWriterKilledInTheMiddleOfAPostLeavesItsPostBeforeReadable) {
       }
     }
     ASSERT_GT(child, 0);
-    // Until the child has made three whole posts (read from their seqs: the child's loop makes no
-    // system call, so a kill does not find it stopped at one between two posts — it did at a
-    // pipe write that told the parent, when the two shared a CPU).
+    // Until the child has made four whole posts (read from their seqs: the child's loop makes no
+    // system call between two posts — its one, getpid(), is inside a post — so a kill does not
+    // find it stopped between two; it did at a pipe write that told the parent, when the two
+    // shared a CPU).
     const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     while (std::max(seq(0), seq(1)) / 2 < posts_before + 4 &&
            std::chrono::steady_clock::now() < give_up)

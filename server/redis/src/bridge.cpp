@@ -749,6 +749,9 @@ struct Bridge::Impl {
     auto it = outgoing.find(r.request_id);
     if (it == outgoing.end()) return;
     Outgoing& o = it->second;
+    // (A broadcast's acks are relayed until its deadline exactly, not until the tick that erases
+    // its entry.)
+    if (o.counted && Clock::now() >= o.deadline) return;
     using T = fleet::ClassicRequestType;
     switch (o.type) {
       case T::remote_fetch:
@@ -1252,13 +1255,15 @@ struct Bridge::Impl {
         ++stats.request_timeouts;
         finish_outgoing(o);
         // (A broadcast's count went now: its acks are still relayed for the margin.)
-        if (o.type == fleet::ClassicRequestType::broadcast &&
-            relaying_out < options.max_pending_requests) {
-          o.counted = true;
-          o.deadline = now + o.ack_margin;
-          ++relaying_out;
-          ++it;
-          continue;
+        if (o.type == fleet::ClassicRequestType::broadcast) {
+          if (relaying_out < options.max_pending_requests) {
+            o.counted = true;
+            o.deadline = now + o.ack_margin;
+            ++relaying_out;
+            ++it;
+            continue;
+          }
+          refused("relaying a broadcast's acks");
         }
       } else {
         --relaying_out;

@@ -193,4 +193,14 @@ TEST(Metrics, CarriedCountersAreCutToFitThePostBesideTheOwnExposition) {
   EXPECT_EQ(left_out, 40 - families_kept) << "each family left out counted (one series each)";
   // Its own exposition alone too large: left as it is (the board refuses it, and says so).
   EXPECT_EQ(with_retired(own, carried, own.size() - 1), own);
+  // A process's posts: the series left out said on its first post that leaves any out, once.
+  bool said = false;
+  testing::internal::CaptureStderr();
+  EXPECT_EQ(with_retired_said(own, carried, SIZE_MAX, "shmio[w0]", said), own + carried);
+  EXPECT_EQ(with_retired_said(own, carried, capacity, "shmio[w0]", said), post);
+  EXPECT_EQ(with_retired_said(own, carried, capacity, "shmio[w0]", said), post);
+  const std::string stderr_text = testing::internal::GetCapturedStderr();
+  const std::string line = "shmio[w0]: " + std::to_string(left_out) + " counter series carried";
+  EXPECT_NE(stderr_text.find(line), std::string::npos) << stderr_text;
+  EXPECT_EQ(stderr_text.find(line), stderr_text.rfind(line)) << "said once: " << stderr_text;
 }

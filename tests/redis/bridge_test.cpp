@@ -111,14 +111,14 @@ class Bridge : public ::testing::Test {
   }
   // A fleet of one Node member (subscribed to the request channel: it answers only what the test
   // publishes for it) and the bridge with `request_timeout`; a reader of the ring and worker 0's
-  // writer, for a worker's fetchSockets (ask_fetch).
-  struct FetchFleet {
+  // writer, for a worker's requests to the fleet (ask_fetch, ask_broadcast_with_acks).
+  struct OneMemberFleet {
     std::shared_ptr<redis::Client> member, pub;  // (pub: commands; a subscriber takes none)
     std::optional<shm::RingReader> reader;
     std::optional<shm::RingWriter> worker;
   };
   void fleet_of_one_member(RedisServer& server, std::chrono::milliseconds request_timeout,
-                           FetchFleet& f) {
+                           OneMemberFleet& f) {
     f.member = client(server.url());
     f.member->subscribe("socket.io-request#/#");
     f.pub = client(server.url());
@@ -140,6 +140,28 @@ class Bridge : public ::testing::Test {
         {{"requestId", rid}, {"nsp", "/"}, {"opts", cluster::options_to_json(opts)}});
     return worker.publish(static_cast<std::uint16_t>(cluster::MessageType::fetch_sockets),
                           {reinterpret_cast<const std::byte*>(ask.data()), ask.size()});
+  }
+
+  // Worker 0's broadcast of "q" with acks (ack id `ack_id`) with `opts`, into the ring.
+  static shm::PublishStatus ask_broadcast_with_acks(shm::RingWriter& worker, std::uint64_t ack_id,
+                                                    const sio::BroadcastOptions& opts) {
+    const std::string frame = "42" + std::to_string(ack_id) + "[\"q\"]";
+    std::vector<std::byte> bytes(cluster::broadcast_size("/", opts, frame.size(), {}));
+    cluster::write_broadcast(bytes, "/", opts, cluster::kFlagAck, ack_id, frame, {});
+    return worker.publish(static_cast<std::uint16_t>(cluster::MessageType::broadcast), bytes);
+  }
+  // The bridge's request of type `t` to the fleet (the member sees it on the request channel),
+  // nullopt if none came within 10 s.
+  std::optional<fleet::ClassicRequest> fleet_request(fleet::ClassicRequestType t) {
+    std::optional<fleet::ClassicRequest> request;
+    drive([&] {
+      for (const auto& m : got_)
+        if (auto r = fleet::decode_classic_request(m.payload);
+            r && m.channel == "socket.io-request#/#" && r->type == t)
+          request = r;
+      return request.has_value();
+    });
+    return request;
   }
 
   // The next BROADCAST record in the ring (a reader attached before it was written).
@@ -281,21 +303,14 @@ TEST_F(Bridge, AFleetAnswerToFetchSocketsIsBoundedByTheRing) {
   RedisServer server(free_port());
   server.start();
   // (The fleet's 2 MB answer must come within the request timeout, under ASan too: 10 s.)
-  FetchFleet f;
+  OneMemberFleet f;
   ASSERT_NO_FATAL_FAILURE(fleet_of_one_member(server, 10s, f));
   auto& pub = f.pub;
   auto& reader = f.reader;
   ASSERT_EQ(ask_fetch(*f.worker, 77, {}), shm::PublishStatus::ok);
   // The bridge's REMOTE_FETCH, answered with 2,000 sockets of about 1 KB each.
-  std::optional<fleet::ClassicRequest> request;
-  ASSERT_TRUE(drive([&] {
-    for (const auto& m : got_)
-      if (m.channel == "socket.io-request#/#")
-        if (auto r = fleet::decode_classic_request(m.payload);
-            r && r->type == fleet::ClassicRequestType::remote_fetch)
-          request = r;
-    return request.has_value();
-  }));
+  const auto request = fleet_request(fleet::ClassicRequestType::remote_fetch);
+  ASSERT_TRUE(request);
   json::array sockets;
   for (int i = 0; i < 2000; ++i)
     sockets.push_back(json::object{{"id", "s" + std::to_string(i)},
@@ -334,7 +349,7 @@ TEST_F(Bridge, AFleetAnswerToFetchSocketsIsBoundedByTheRing) {
 TEST_F(Bridge, AWorkersFetchSocketsIsRelayedForItsOperatorsTimeout) {
   RedisServer server(free_port());
   server.start();
-  FetchFleet f;  // (its member never answers)
+  OneMemberFleet f;  // (its member never answers)
   ASSERT_NO_FATAL_FAILURE(fleet_of_one_member(server, 20s, f));
   auto& reader = f.reader;
   sio::BroadcastOptions opts;
@@ -362,30 +377,19 @@ TEST_F(Bridge, AWorkersFetchSocketsIsRelayedForItsOperatorsTimeout) {
 TEST_F(Bridge, AFleetAnswerTooLargeForTheRingIsSaidLost) {
   RedisServer server(free_port());
   server.start();
-  FetchFleet f;
+  OneMemberFleet f;
   ASSERT_NO_FATAL_FAILURE(fleet_of_one_member(server, 10s, f));
   // Worker 0's broadcast with acks (ack id 7), then its server-side emit with an ack (request 8).
-  const std::string frame = "427[\"q\"]";
-  std::vector<std::byte> bytes(cluster::broadcast_size("/", {}, frame.size(), {}));
-  cluster::write_broadcast(bytes, "/", {}, cluster::kFlagAck, 7, frame, {});
-  ASSERT_EQ(f.worker->publish(static_cast<std::uint16_t>(cluster::MessageType::broadcast), bytes),
-            shm::PublishStatus::ok);
+  ASSERT_EQ(ask_broadcast_with_acks(*f.worker, 7, {}), shm::PublishStatus::ok);
   const std::string emit = cluster::write_message(
       {{"requestId", 8}, {"nsp", "/"}, {"event", "e"}, {"args", json::array{}}});
   ASSERT_EQ(f.worker->publish(static_cast<std::uint16_t>(cluster::MessageType::server_side_emit),
                               {reinterpret_cast<const std::byte*>(emit.data()), emit.size()}),
             shm::PublishStatus::ok);
   // The bridge's two requests to the fleet; the member answers each with 2 MB (the ring: 1 MiB).
-  std::optional<fleet::ClassicRequest> broadcast, server_side;
-  ASSERT_TRUE(drive([&] {
-    for (const auto& m : got_)
-      if (auto r = fleet::decode_classic_request(m.payload);
-          r && m.channel == "socket.io-request#/#") {
-        if (r->type == fleet::ClassicRequestType::broadcast) broadcast = r;
-        if (r->type == fleet::ClassicRequestType::server_side_emit) server_side = r;
-      }
-    return broadcast && server_side;
-  }));
+  const auto broadcast = fleet_request(fleet::ClassicRequestType::broadcast);
+  const auto server_side = fleet_request(fleet::ClassicRequestType::server_side_emit);
+  ASSERT_TRUE(broadcast && server_side);
   const std::string big(2 << 20, 'x');
   f.pub->command({"PUBLISH", "socket.io-response#/#",
                   fleet::encode_broadcast_ack_response(broadcast->request_id, sio::Args{big})});
@@ -429,24 +433,13 @@ TEST_F(Bridge, AFleetAnswerTooLargeForTheRingIsSaidLost) {
 TEST_F(Bridge, AFleetAckAfterTheCountIsRelayedForAMarginPastTheTimeout) {
   RedisServer server(free_port());
   server.start();
-  FetchFleet f;  // (its member never sends its count)
+  OneMemberFleet f;  // (its member never sends its count)
   ASSERT_NO_FATAL_FAILURE(fleet_of_one_member(server, 10s, f));
   sio::BroadcastOptions opts;
   opts.flags.timeout_ms = 300;
-  const std::string frame = "427[\"q\"]";
-  std::vector<std::byte> bytes(cluster::broadcast_size("/", opts, frame.size(), {}));
-  cluster::write_broadcast(bytes, "/", opts, cluster::kFlagAck, 7, frame, {});
-  ASSERT_EQ(f.worker->publish(static_cast<std::uint16_t>(cluster::MessageType::broadcast), bytes),
-            shm::PublishStatus::ok);
-  std::optional<fleet::ClassicRequest> request;
-  ASSERT_TRUE(drive([&] {
-    for (const auto& m : got_)
-      if (auto r = fleet::decode_classic_request(m.payload);
-          r && m.channel == "socket.io-request#/#" &&
-          r->type == fleet::ClassicRequestType::broadcast)
-        request = r;
-    return request.has_value();
-  }));
+  ASSERT_EQ(ask_broadcast_with_acks(*f.worker, 7, opts), shm::PublishStatus::ok);
+  const auto request = fleet_request(fleet::ClassicRequestType::broadcast);
+  ASSERT_TRUE(request);
   // The ring's records for the worker from the bridge: counts, acks, and fleet broadcasts (the
   // test's marker).
   std::size_t counts = 0, acks = 0;

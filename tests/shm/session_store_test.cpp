@@ -255,22 +255,30 @@ TEST(SessionStore, ATableItsCreatorLeftUnfinishedIsMadeAnewButALiveCreatorsIsLef
   }
 }
 
+// The file of ring `ring`'s table (ring id 42, as open_store makes it).
+static std::string table_path(const std::string& ring) {
+  return "/dev/shm/" + SessionStore::object_name(ring, 42);
+}
+// Writes `state` over the table's header state (a sidecar header: offset 12), as a stray write or
+// a creator stopped at that point leaves it; false if it could not.
+static bool write_table_state(const std::string& ring, std::uint32_t state) {
+  const int fd = ::open(table_path(ring).c_str(), O_RDWR);
+  if (fd < 0) return false;
+  const bool ok = ::pwrite(fd, &state, sizeof state, 12) == static_cast<ssize_t>(sizeof state);
+  ::close(fd);
+  return ok;
+}
+
 // A published table whose READY a stray write wiped is not a creator's leftover: it is refused as
 // before, and left (its workers still use it), not made anew beside them.
 TEST(SessionStore, APublishedTableWhoseStateWasWipedIsRefusedNotMadeAnew) {
   StoreName n;
   auto first = open_store(n.ring);
   ASSERT_EQ(first.put("k", "state", false, 1min), Put::ok);
-  const std::string path = "/dev/shm/" + SessionStore::object_name(n.ring, 42);
+  const std::string path = table_path(n.ring);
   struct stat before {};
   ASSERT_EQ(::stat(path.c_str(), &before), 0);
-  {
-    const int fd = ::open(path.c_str(), O_RDWR);
-    ASSERT_GE(fd, 0);
-    const std::uint32_t zero = 0;
-    ASSERT_EQ(::pwrite(fd, &zero, sizeof zero, 12), 4);  // (the header's state)
-    ::close(fd);
-  }
+  ASSERT_TRUE(write_table_state(n.ring, 0));
   SessionStoreConfig c;
   c.slots = 64;
   auto again = SessionStore::open(n.ring, 42, c);
@@ -287,17 +295,13 @@ TEST(SessionStore, APublishedTableWhoseStateWasWipedIsRefusedNotMadeAnew) {
 // life, connection state recovery off for the whole cluster).
 TEST(SessionStore, ATableItsCreatorLeftWhilePublishingItIsMadeAnew) {
   StoreName n;
-  const std::string path = "/dev/shm/" + SessionStore::object_name(n.ring, 42);
+  const std::string path = table_path(n.ring);
   struct stat before {};
   {
     auto first = open_store(n.ring);
     ASSERT_EQ(first.put("k", "state", false, 1min), Put::ok);
     ASSERT_EQ(::stat(path.c_str(), &before), 0);
-    const int fd = ::open(path.c_str(), O_RDWR);
-    ASSERT_GE(fd, 0);
-    const std::uint32_t publishing = 0x50554253;  // (sidecar.hpp: kSidecarPublishing)
-    ASSERT_EQ(::pwrite(fd, &publishing, sizeof publishing, 12), 4);  // (the header's state)
-    ::close(fd);
+    ASSERT_TRUE(write_table_state(n.ring, 0x50554253));  // (sidecar.hpp: kSidecarPublishing)
   }
   SessionStoreConfig c;
   c.slots = 64;

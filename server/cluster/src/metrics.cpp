@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <map>
 #include <unordered_map>
+#include <utility>
 
 namespace shmio::cluster {
 
@@ -241,6 +242,19 @@ std::string with_retired(std::string own, const std::string& retired, std::size_
   if (own.size() + retired.size() <= capacity) return own + retired;
   if (own.size() >= capacity) return own;  // (refused whole anyway, and that is said)
   return own + retired_counters(retired, capacity - own.size(), left_out);
+}
+
+std::string with_retired_said(std::string own, const std::string& retired, std::size_t capacity,
+                              const char* who, bool& said) {
+  std::size_t left_out = 0;
+  std::string post = with_retired(std::move(own), retired, capacity, &left_out);
+  if (left_out > 0 && !std::exchange(said, true))
+    std::fprintf(stderr,
+                 "%s: %zu counter series carried from earlier processes do not fit its board "
+                 "post (%zu bytes) beside its own: left out, their worker=\"all\" totals fall by "
+                 "them\n",
+                 who, left_out, capacity);
+  return post;
 }
 
 double exposition_value(std::string_view exposition, std::string_view series) {

@@ -70,16 +70,9 @@ struct Node::Impl {
   // fit beside it are said once (the first post that cuts them; a post is made every second).
   bool carried_cut_said = false;
   std::string with_carried(std::string own) {
-    std::size_t left_out = 0;
-    std::string post =
-        with_retired(std::move(own), retired, board ? board->capacity() : SIZE_MAX, &left_out);
-    if (left_out > 0 && !std::exchange(carried_cut_said, true))
-      std::fprintf(stderr,
-                   "shmio[w%d]: %zu counter series carried from earlier processes do not fit "
-                   "this worker's board post (%zu bytes) beside its own: left out, their "
-                   "worker=\"all\" totals fall by them\n",
-                   options.worker, left_out, board ? board->capacity() : SIZE_MAX);
-    return post;
+    return with_retired_said(std::move(own), retired, board ? board->capacity() : SIZE_MAX,
+                             ("shmio[w" + std::to_string(options.worker) + "]").c_str(),
+                             carried_cut_said);
   }
   net::steady_timer board_timer;
   std::chrono::steady_clock::time_point board_refused_logged{};

@@ -127,17 +127,12 @@ void Node::Impl::apply_broadcast(TakenBroadcast b, std::uint16_t producer) {
   std::size_t n = 0;
   if (a != nullptr) {
     const std::uint64_t rid = b.ack_id;
-    // An answer well past the requester's timeout is not published: nobody waits for it. Counted
-    // here from the broadcast's arrival, with a margin (a tenth of the timeout, at least 1 s):
-    // the requester's own timer starts only after it has published the broadcast and delivered
-    // it to its own sockets, which takes longer the more sockets it has, so the timeout counted
-    // from the arrival can end before the requester stops waiting. (Dropping a late answer only
-    // saves a record; dropping one still awaited would lose it.)
+    // An answer well past the requester's timeout is not published: nobody waits for it (counted
+    // from the broadcast's arrival, with ack_answer_margin: wire.hpp says why).
     const std::chrono::milliseconds timeout(b.opts.flags.timeout_ms);
     const auto deadline =
         b.opts.flags.timeout_ms > 0
-            ? std::chrono::steady_clock::now() + timeout +
-                  std::max<std::chrono::milliseconds>(std::chrono::seconds(1), timeout / 10)
+            ? std::chrono::steady_clock::now() + timeout + ack_answer_margin(timeout)
             : std::chrono::steady_clock::time_point::max();
     n = a->nsp().deliver_local_with_ack(
         b.packet, b.opts, rid,

@@ -177,7 +177,7 @@ struct Bridge::Impl {
     bool counted = false;  // broadcast with acks: the count was sent; acks relayed until deadline
     Clock::time_point deadline;
     // Broadcast with acks: how much longer than its requester's timeout acks are relayed
-    // (ack_margin()).
+    // (cluster::ack_answer_margin).
     Clock::duration ack_margin{};
   };
   std::unordered_map<std::string, Outgoing> outgoing;
@@ -618,15 +618,6 @@ struct Bridge::Impl {
       return options.request_timeout;
     return std::min<Clock::duration>(said, kMaxAckWait);
   }
-  // A worker's broadcast with acks: its deadline here (wait_for) is counted from when the bridge
-  // reads it, but the worker's own timer starts only after it has published it and delivered it
-  // to its own sockets (longer the more sockets it has): its acks are relayed this much longer (a
-  // tenth of its timeout, at least 1 s), as the workers' ring dispatch does for theirs. (The
-  // count still goes at the deadline: the worker waits for it. An ack relayed after the worker
-  // stopped waiting is only a record it ignores.)
-  static Clock::duration ack_margin(Clock::duration timeout) {
-    return std::max<Clock::duration>(std::chrono::seconds(1), timeout / 10);
-  }
   // A worker's request to the fleet: published with its own id; the fleet's answers counted
   // against PUBSUB NUMSUB of the request channel (sharded: SHARDNUMSUB of the main channel), less
   // this host.
@@ -639,7 +630,11 @@ struct Bridge::Impl {
     o.to = to;
     const Clock::duration wait = wait_for(r);
     o.deadline = Clock::now() + wait;
-    o.ack_margin = ack_margin(wait);
+    // (A broadcast's deadline here is counted from when the bridge reads it: its acks are relayed
+    // for cluster::ack_answer_margin more, as a worker's ring dispatch does. The count still goes
+    // at the deadline: the worker waits for it.)
+    o.ack_margin =
+        cluster::ack_answer_margin(std::chrono::duration_cast<std::chrono::milliseconds>(wait));
     if (!pub->connected()) {  // no fleet now: the worker gets no answers from it, at once
       ++stats.unsent;
       o.expected = 0;
@@ -1282,18 +1277,10 @@ struct Bridge::Impl {
       if (!reading && now - started_at >= std::chrono::seconds(3)) start_reading();
       if (now - last_post >= std::chrono::seconds(1)) {
         last_post = now;
-        if (board) {
-          std::size_t left_out = 0;
-          (void)board->post(
-              static_cast<std::uint32_t>(options.workers),
-              cluster::with_retired(metrics_text(), retired, board->capacity(), &left_out));
-          if (left_out > 0 && !std::exchange(carried_cut_said, true))
-            std::fprintf(stderr,
-                         "shmio[bridge]: %zu counter series carried from earlier bridges do not "
-                         "fit its board post (%zu bytes) beside its own: left out, their "
-                         "worker=\"all\" totals fall by them\n",
-                         left_out, board->capacity());
-        }
+        if (board)
+          (void)board->post(static_cast<std::uint32_t>(options.workers),
+                            cluster::with_retired_said(metrics_text(), retired, board->capacity(),
+                                                       "shmio[bridge]", carried_cut_said));
         if (stats.unsent != unsent_said) {
           std::fprintf(stderr,
                        "shmio[bridge]: %llu messages not published to the fleet so far (Redis "

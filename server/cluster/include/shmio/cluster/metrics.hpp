@@ -62,6 +62,10 @@ std::string take_over_counters(const shm::WorkerBoard& board, std::uint32_t slot
 // every other worker's scrape); how many carried series were left out goes to `left_out`.
 std::string with_retired(std::string own, const std::string& retired, std::size_t capacity,
                          std::size_t* left_out = nullptr);
+// with_retired for a post of `who` ("shmio[w1]"): carried series it leaves out are said on stderr
+// the first time (`said`: the process's own flag; a post is made every second).
+std::string with_retired_said(std::string own, const std::string& retired, std::size_t capacity,
+                              const char* who, bool& said);
 
 // The value of the series `series` (its name and labels, exactly as written) in an exposition, or
 // -1 if absent (e.g. a worker's open connections in its post on the board).

@@ -129,11 +129,22 @@ if (kinds.length === 0) {
 
 // --- subscribers: each keeps its log of events
 const subs = [];
+// Joins the room "r" for this session (sub.joinedId: the session whose join was acked), again
+// after a join that was not acked while the same session is still connected.
+function join(sub) {
+  const s = sub.s, id = s.id;
+  s.timeout(5000).emitWithAck("join", "r").then(() => {
+    if (s.id === id) sub.joinedId = id;
+    sub.joined = true;
+  }, () => {
+    if (s.connected && s.id === id) join(sub);
+  });
+}
 for (let i = 0; i < CLIENTS; ++i) {
   const [kind, o] = kinds[i % kinds.length];
   const s = connect(url, { ...common, ...o });
   const sub = { i, kind, s, events: [], fresh: 0, recovered: 0, connects: 0, joined: false,
-                pid: undefined, offset: undefined };
+                joinedId: undefined, pid: undefined, offset: undefined };
   // What the client will try to recover with (socket.io-client's private fields, read before the
   // next connect replaces them).
   s.on("disconnect", () => {
@@ -145,13 +156,13 @@ for (let i = 0; i < CLIENTS; ++i) {
     sub.events.push({ t: "connect", recovered: s.recovered, pid: sub.pid, offset: sub.offset,
                       id: s.id, prev: sub.lastId, at: Date.now() });
     sub.lastId = s.id;
-    if (s.recovered) {
-      ++sub.recovered;
-    } else {
-      ++sub.fresh;
-      // A fresh session: join the room again (a recovered one has its rooms back).
-      s.timeout(5000).emitWithAck("join", "r").then(() => (sub.joined = true), () => {});
-    }
+    if (s.recovered) ++sub.recovered;
+    else ++sub.fresh;
+    // A fresh session joins the room again; a recovered one has its rooms back — those its
+    // session had when it was saved, so one whose join was never acked (its worker died first)
+    // joins too. A join not acked is tried again while this session lasts (a failed one was
+    // left: the subscriber then stayed out of the room, and missed the final messages).
+    if (!s.recovered || sub.joinedId !== s.id) join(sub);
   });
   s.on("msg", (m) => sub.events.push({ t: "msg", p: m.p, q: m.q, at: Date.now() }));
   if (process.env.CHAOS_DEBUG) {
@@ -355,8 +366,9 @@ soakTimers.forEach(clearInterval);
 await Promise.all(loops);
 try {
   await until(() => pubs.every((p) => p.inflight === 0), 20000, "publish acks");
-  await until(() => subs.every((x) => x.s.connected) && pubs.every((p) => p.s.connected), 30000,
-              "every client connected after the chaos");
+  await until(() => subs.every((x) => x.s.connected && x.joinedId === x.s.id) &&
+                    pubs.every((p) => p.s.connected), 30000,
+              "every client connected (and in the room) after the chaos");
   await until(() => fetches.completed + fetches.requester_gone + fetches.timed_out === fetches.issued,
               20000, "every fetchSockets completed");
   if (fetches.timed_out > 0) fail(`${fetches.timed_out} fetchSockets requests timed out`);

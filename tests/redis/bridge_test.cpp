@@ -426,63 +426,80 @@ TEST_F(Bridge, AFleetAnswerTooLargeForTheRingIsSaidLost) {
   EXPECT_NE(said.find("could not be written into the ring: said lost"), std::string::npos) << said;
 }
 
-// A worker's broadcast with acks relayed to the fleet: its count goes to the worker at its
-// requester's timeout (a member that never counts), and the fleet's acks are relayed for a margin
-// past it (a tenth of the timeout, at least 1 s: the worker's own timer started after the bridge
-// read the broadcast), not after it.
-TEST_F(Bridge, AFleetAckAfterTheCountIsRelayedForAMarginPastTheTimeout) {
+// A worker's broadcast with acks relayed to the fleet: the fleet's acks are relayed while its
+// requester waits and not after its timeout (the worker's timer started before its publish, so
+// before the bridge's: it no longer waits), whether the member's count came (the count goes at
+// once, the acks are relayed until the timeout) or not (the count goes at the timeout). Before
+// 2026-12-03 acks were relayed for a margin past it, when the worker's timer started only after
+// its own delivery.
+TEST_F(Bridge, AFleetAckIsRelayedUntilTheRequestersTimeoutAndNotAfter) {
   RedisServer server(free_port());
   server.start();
-  OneMemberFleet f;  // (its member never sends its count)
+  OneMemberFleet f;  // (its member answers only what the test publishes for it)
   ASSERT_NO_FATAL_FAILURE(fleet_of_one_member(server, 10s, f));
-  sio::BroadcastOptions opts;
-  opts.flags.timeout_ms = 300;
-  ASSERT_EQ(ask_broadcast_with_acks(*f.worker, 7, opts), shm::PublishStatus::ok);
-  const auto request = fleet_request(fleet::ClassicRequestType::broadcast);
-  ASSERT_TRUE(request);
   // The ring's records for the worker from the bridge: counts, acks, and fleet broadcasts (the
   // test's marker).
-  std::size_t counts = 0, acks = 0;
-  bool marker = false;
+  std::size_t counts = 0, acks = 0, markers = 0;
   auto read = [&] {
     f.reader->poll([&](const shm::RecordView& v) {
       const auto t = static_cast<cluster::MessageType>(v.type);
       if (t == cluster::MessageType::broadcast_client_count) ++counts;
       if (t == cluster::MessageType::broadcast_ack) ++acks;
-      if (t == cluster::MessageType::broadcast)
-        marker = marker ||
-                 std::string_view(reinterpret_cast<const char*>(v.payload.data()), v.payload.size())
-                         .find("marker") != std::string_view::npos;
+      if (t == cluster::MessageType::broadcast &&
+          std::string_view(reinterpret_cast<const char*>(v.payload.data()), v.payload.size())
+                  .find("marker") != std::string_view::npos)
+        ++markers;
     });
   };
-  ASSERT_TRUE(drive([&] {
-    read();
-    return counts == 1;
-  })) << "no count at the requester's timeout";
-  const auto counted = std::chrono::steady_clock::now();
-  const auto ack = [&](const std::string& value) {
-    f.pub->command({"PUBLISH", "socket.io-response#/#",
-                    fleet::encode_broadcast_ack_response(request->request_id, sio::Args{value})});
-  };
-  ack("in the margin");
-  ASSERT_TRUE(drive([&] {
-    read();
-    return acks == 1;
-  })) << "an ack just past the timeout was dropped";
-  // Past the margin: not relayed (read up to a fleet broadcast published after it: Redis hands
+  // Everything the bridge got before a fleet broadcast published now has been read (Redis hands
   // the bridge both in order on its one subscriber connection).
-  ASSERT_TRUE(drive([&] { return std::chrono::steady_clock::now() > counted + 1200ms; }));
-  ack("past the margin");
-  sio::Packet m;
-  m.type = sio::PacketType::event;
-  m.nsp = "/";
-  m.data = json::array{"marker"};
-  f.pub->command({"PUBLISH", "socket.io#/#", fleet::encode_classic_broadcast("nodeA", m, {})});
-  ASSERT_TRUE(drive([&] {
-    read();
-    return marker;
-  }));
-  EXPECT_EQ(acks, 1u) << "an ack past the margin was relayed";
+  auto read_up_to_a_marker = [&] {
+    const std::size_t before = markers;
+    sio::Packet m;
+    m.type = sio::PacketType::event;
+    m.nsp = "/";
+    m.data = json::array{"marker"};
+    f.pub->command({"PUBLISH", "socket.io#/#", fleet::encode_classic_broadcast("nodeA", m, {})});
+    return drive([&] {
+      read();
+      return markers > before;
+    });
+  };
+  enum Case { member_counts, member_never_counts };
+  for (const Case c : {member_counts, member_never_counts}) {
+    SCOPED_TRACE(c == member_counts ? "the member counts" : "the member never counts");
+    counts = acks = 0;
+    sio::BroadcastOptions opts;
+    opts.flags.timeout_ms = 1500;
+    got_.clear();
+    ASSERT_EQ(ask_broadcast_with_acks(*f.worker, 7 + c, opts), shm::PublishStatus::ok);
+    const auto request = fleet_request(fleet::ClassicRequestType::broadcast);
+    ASSERT_TRUE(request);
+    const auto seen = std::chrono::steady_clock::now();  // (after the bridge read the broadcast)
+    const auto ack = [&](const std::string& value) {
+      f.pub->command({"PUBLISH", "socket.io-response#/#",
+                      fleet::encode_broadcast_ack_response(request->request_id, sio::Args{value})});
+    };
+    if (c == member_counts)
+      f.pub->command({"PUBLISH", "socket.io-response#/#",
+                      fleet::encode_client_count_response(request->request_id, 2)});
+    ack("in time");
+    ASSERT_TRUE(drive([&] {
+      read();
+      return acks == 1;
+    })) << "an ack while the requester waits was not relayed";
+    if (c == member_counts)
+      EXPECT_EQ(counts, 1u) << "the member's count was not relayed at once";
+    else
+      EXPECT_EQ(counts, 0u) << "the count went before the requester's timeout";
+    ASSERT_TRUE(drive([&] {
+      read();
+      return counts == 1 && std::chrono::steady_clock::now() > seen + 1600ms;
+    })) << "no count";
+    ack("too late");
+    ASSERT_TRUE(read_up_to_a_marker());
+    EXPECT_EQ(acks, 1u) << "an ack past the requester's timeout was relayed";
+  }
 }
 
 TEST_F(Bridge, MalformedMessagesAreRefusedAndCounted) {

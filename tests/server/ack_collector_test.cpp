@@ -112,6 +112,29 @@ TEST_F(Collect, AFailedSourceThatOwedAnswersIsTheTimeoutError) {
   EXPECT_EQ(out.responses.size(), 1u);
 }
 
+// Armed before the request goes out, started once its sources are all added: it does not finish
+// in between (a source may still be added), and its timeout counts from the arm.
+TEST(AckCollector, ArmedFirstItWaitsForStartAndTimesFromTheArm) {
+  boost::asio::io_context io;
+  bool called = false;
+  auto c = std::make_shared<AckCollector>(
+      io, [&](std::optional<std::string>, std::vector<Args>) { called = true; });
+  EXPECT_EQ(c->expires_at(), std::chrono::steady_clock::time_point::max());
+  const auto before = std::chrono::steady_clock::now();
+  c->arm(10s);
+  const auto after = std::chrono::steady_clock::now();
+  EXPECT_GE(c->expires_at(), before + 10s);
+  EXPECT_LE(c->expires_at(), after + 10s);
+  c->expect(0, 0);  // the local delivery reached nobody
+  EXPECT_FALSE(called) << "finished before every source was added";
+  c->add_pending_source(1);  // another worker's count to come
+  c->start(1ms);             // (armed already: the first timeout stands)
+  EXPECT_GE(c->expires_at(), before + 10s);
+  EXPECT_FALSE(called);
+  c->expect(1, 0);
+  EXPECT_TRUE(called);
+}
+
 TEST(AckCollector, UnknownSourcesAreIgnoredAndAThrowingCallbackIsContained) {
   boost::asio::io_context io;
   bool called = false;

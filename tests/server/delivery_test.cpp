@@ -38,6 +38,7 @@
 #include <set>
 #include <string>
 #include <system_error>
+#include <thread>
 #include <vector>
 
 #include "shmio/socketio/server.hpp"
@@ -763,6 +764,26 @@ TEST_P(Delivery, BroadcastAckEntriesOfASilentClientAreSweptAndBounded) {
   EXPECT_TRUE(s->connected());
   drive([&] { return st->first_error.has_value(); });
   EXPECT_EQ(*st->first_error, "operation has timed out") << "the entry due first, dropped";
+}
+
+// A broadcast with acks times out its timeout after the call, however long its delivery here
+// takes (socket.io sets its timer before the adapter delivers): with the timer started after the
+// delivery, as before 2026-12-03, a requester waited that much longer than it asked, and meanwhile
+// its targets' entries, due at the timeout counted from the delivery's start, could be swept.
+TEST_P(Delivery, ABroadcastWithAckTimesOutFromTheCallNotFromTheDeliverysEnd) {
+  connect();
+  SocketPtr s = server_->of("/").socket(last_sid_);
+  ASSERT_TRUE(s);
+  // The delivery here takes longer than the timeout: the listener runs within it.
+  s->on_any_outgoing([](const SocketPtr&, const std::string&, const Args&) {
+    std::this_thread::sleep_for(150ms);  // (what is measured, not a wait for something)
+  });
+  auto error = std::make_shared<std::optional<std::string>>("not called");
+  server_->of("/").timeout(100ms).emit_with_ack(
+      "q", {}, [error](std::optional<std::string> e, std::vector<Args>) { *error = std::move(e); });
+  // Due when the call returned: the next turn runs it, without waiting another 100 ms.
+  io_.poll();
+  EXPECT_EQ(*error, std::optional<std::string>("operation has timed out"));
 }
 
 // A dynamic namespace whose setup throws (before it adds its auth middleware) is not left made:

@@ -158,6 +158,9 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
           }
           done(std::move(out));
         });
+    // (The operator's timeout: flags.timeout_ms, 5 s unless said; from before the request.)
+    collector->arm(opts.flags.timeout_ms != 0 ? std::chrono::milliseconds(opts.flags.timeout_ms)
+                                              : std::chrono::milliseconds(5000));
     collector->add_pending_source(0);
     if (!opts.flags.local) {
       auto responders = node_.live_workers(false, true);
@@ -169,10 +172,7 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
     }
     collector->expect(0, 1);
     collector->answer(0, sio::Args{json::value(local_sockets(opts))});
-    // (The operator's timeout: flags.timeout_ms, 5 s unless said.)
-    if (!collector->done())
-      collector->start(opts.flags.timeout_ms != 0 ? std::chrono::milliseconds(opts.flags.timeout_ms)
-                                                  : std::chrono::milliseconds(5000));
+    collector->start();
   }
 
   void server_side_emit(const std::string& event, sio::Args args,

@@ -127,17 +127,14 @@ void Node::Impl::apply_broadcast(TakenBroadcast b, std::uint16_t producer) {
   std::size_t n = 0;
   if (a != nullptr) {
     const std::uint64_t rid = b.ack_id;
-    // An answer well past the requester's timeout is not published: nobody waits for it (counted
-    // from the broadcast's arrival, with ack_answer_margin: wire.hpp says why).
-    const std::chrono::milliseconds timeout(b.opts.flags.timeout_ms);
-    const auto deadline =
-        b.opts.flags.timeout_ms > 0
-            ? std::chrono::steady_clock::now() + timeout + ack_answer_margin(timeout)
-            : std::chrono::steady_clock::time_point::max();
+    // Past the requester's timeout, counted from the broadcast's arrival here, neither an answer
+    // nor a "lost" comes (Socket::PendingAck::settle), so neither is published: the requester
+    // counted its timeout from before its publish (socketio::AckCollector::arm), so it no
+    // longer waits.
     n = a->nsp().deliver_local_with_ack(
         b.packet, b.opts, rid,
-        [this, alive = std::weak_ptr<bool>(lifetime), rid, producer, deadline](sio::Args args) {
-          if (alive.expired() || std::chrono::steady_clock::now() >= deadline) return;
+        [this, alive = std::weak_ptr<bool>(lifetime), rid, producer](sio::Args args) {
+          if (alive.expired()) return;
           json::object body{{"requestId", rid}, {"to", producer}, {"args", args.values}};
           if (!publish(MessageType::broadcast_ack, write_message(body, args.binaries)))
             answer_marker(MessageType::broadcast_ack, rid, producer, "lost");

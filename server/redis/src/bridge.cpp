@@ -176,9 +176,6 @@ struct Bridge::Impl {
     std::uint64_t client_count = 0;         // broadcast with acks
     bool counted = false;  // broadcast with acks: the count was sent; acks relayed until deadline
     Clock::time_point deadline;
-    // Broadcast with acks: how much longer than its requester's timeout acks are relayed
-    // (cluster::ack_answer_margin).
-    Clock::duration ack_margin{};
   };
   std::unordered_map<std::string, Outgoing> outgoing;
   // Of those two, the broadcasts whose counts were sent and whose acks are relayed until their
@@ -628,13 +625,9 @@ struct Bridge::Impl {
     o.nsp = nsp;
     o.ring_id = ring_id;
     o.to = to;
-    const Clock::duration wait = wait_for(r);
-    o.deadline = Clock::now() + wait;
-    // (A broadcast's deadline here is counted from when the bridge reads it: its acks are relayed
-    // for cluster::ack_answer_margin more, as a worker's ring dispatch does. The count still goes
-    // at the deadline: the worker waits for it.)
-    o.ack_margin =
-        cluster::ack_answer_margin(std::chrono::duration_cast<std::chrono::milliseconds>(wait));
+    // (Counted from when the bridge reads the request: it ends after the worker's own timeout,
+    // which counts from before its publish, socketio::AckCollector::arm.)
+    o.deadline = Clock::now() + wait_for(r);
     if (!pub->connected()) {  // no fleet now: the worker gets no answers from it, at once
       ++stats.unsent;
       o.expected = 0;
@@ -679,7 +672,6 @@ struct Bridge::Impl {
     if (o.type == fleet::ClassicRequestType::broadcast &&
         relaying_out < options.max_pending_requests) {
       o.counted = true;
-      o.deadline += o.ack_margin;
       ++relaying_out;
     } else {
       if (o.type == fleet::ClassicRequestType::broadcast) refused("relaying a broadcast's acks");
@@ -1245,21 +1237,11 @@ struct Bridge::Impl {
         ++it;
         continue;
       }
-      Outgoing& o = it->second;
-      if (!o.counted) {
+      // (A broadcast's count that goes now is past its requester's timeout too: nothing is
+      // relayed after it.)
+      if (!it->second.counted) {
         ++stats.request_timeouts;
-        finish_outgoing(o);
-        // (A broadcast's count went now: its acks are still relayed for the margin.)
-        if (o.type == fleet::ClassicRequestType::broadcast) {
-          if (relaying_out < options.max_pending_requests) {
-            o.counted = true;
-            o.deadline = now + o.ack_margin;
-            ++relaying_out;
-            ++it;
-            continue;
-          }
-          refused("relaying a broadcast's acks");
-        }
+        finish_outgoing(it->second);
       } else {
         --relaying_out;
       }

@@ -20,12 +20,23 @@ namespace net = boost::asio;
 AckCollector::AckCollector(net::io_context& io, AckCallback done)
     : done_cb_(std::move(done)), timer_(std::make_unique<net::steady_timer>(io)) {}
 
-void AckCollector::start(std::chrono::milliseconds timeout) {
+void AckCollector::arm(std::chrono::milliseconds timeout) {
+  if (done_ || expires_at_ != std::chrono::steady_clock::time_point::max()) return;
   timer_->expires_after(timeout);
+  expires_at_ = timer_->expiry();
   // The pending wait keeps the collector alive until it is done (finish() cancels it).
   timer_->async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
     if (!ec) self->finish(std::string("operation has timed out"));
   });
+}
+
+void AckCollector::start(std::chrono::milliseconds timeout) {
+  arm(timeout);
+  start();
+}
+
+void AckCollector::start() {
+  started_ = true;
   check();
 }
 
@@ -67,7 +78,8 @@ void AckCollector::fail_source(std::uint64_t source, bool missing_answers) {
 }
 
 void AckCollector::check() {
-  if (done_ || !timer_) return;
+  // (Armed and not yet started: sources may still be added.)
+  if (done_ || (!started_ && expires_at_ != std::chrono::steady_clock::time_point::max())) return;
   for (const auto& [id, s] : sources_)
     if (!s.counted || s.received + s.lost < s.expected) return;
   // Every source answered in full (or dropped out): done now, not at the timeout.

@@ -112,7 +112,7 @@ void Adapter::fetch_sockets(const BroadcastOptions& opts,
 
 void Adapter::server_side_emit(const std::string&, Args,
                                const std::shared_ptr<AckCollector>& collector) {
-  if (collector) collector->start(std::chrono::milliseconds(0));  // no other server: done
+  if (collector) collector->start();  // no other server: done
 }
 
 // ---------------------------------------------------------------------------------------------

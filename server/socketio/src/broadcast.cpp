@@ -50,8 +50,11 @@ void BroadcastOperator::emit_with_ack(const std::string& event, Args args,
   BroadcastOptions opts = opts_;
   opts.flags.timeout_ms = static_cast<std::uint32_t>(
       std::clamp<std::chrono::milliseconds::rep>(timeout_.count(), 1, 0xFFFFFFFF));
+  // (The timeout counts from here, before the delivery: AckCollector says why. The clamped one,
+  // which every target's deadline counts too.)
+  collector->arm(std::chrono::milliseconds(opts.flags.timeout_ms));
   nsp_->adapter().broadcast_with_ack(std::move(p), opts, collector);
-  collector->start(timeout_);
+  collector->start();
 }
 
 std::size_t BroadcastOperator::emit(const std::string& event, Args args) const {

@@ -180,15 +180,14 @@ struct Socket::PendingAck {
   // A broadcast's ack: when its requester stops waiting (its timeout, BroadcastFlags::timeout_ms;
   // max() if none was said). Past it the entry is worth nothing and is swept.
   std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
-  // Gives the callback the answer (err empty), or why no answer will come. The latter only
-  // before the deadline: past it the requester has stopped waiting (or is about to), so nobody
-  // is told, and in a cluster no "lost" record goes through the ring for it. An answer is
-  // always given: on the requester's own process this deadline starts with the delivery, before
-  // the requester's timer does, so an answer just past it may still be awaited (one that is not
-  // is ignored by the requester; for another worker's request, the ring's dispatch drops one
-  // well past its timeout: ring_dispatch.cpp).
+  // Gives the callback the answer (err empty), or why no answer will come; only before the
+  // deadline. Past it the requester has stopped waiting: its timer started before the broadcast
+  // was delivered here (socketio::AckCollector::arm), this deadline when it was. So nobody is
+  // told, and in a cluster neither an answer nor a "lost" record goes through the ring for it
+  // (before 2026-12-03 the requester's timer started after its own delivery, and answers past
+  // this deadline were passed on for a margin).
   void settle(std::optional<std::string> err, Args a) {
-    if (err && deadline != std::chrono::steady_clock::time_point::max() &&
+    if (deadline != std::chrono::steady_clock::time_point::max() &&
         std::chrono::steady_clock::now() >= deadline)
       return;
     callback(std::move(err), std::move(a));

@@ -244,7 +244,7 @@ std::size_t Namespace::deliver_local_with_ack(const EncodedPacket& p, const Broa
     auto it = sockets_.find(sid);
     if (it == sockets_.end() || !it->second->connected_) continue;
     auto pending = std::make_shared<Socket::PendingAck>();
-    // (Past the deadline a "lost" is not passed on: PendingAck::settle.)
+    // (Past the deadline neither an answer nor a "lost" is passed on: PendingAck::settle.)
     pending->callback = [answer](std::optional<std::string> err, Args a) {
       if (!err)
         answer->first(std::move(a));
@@ -299,8 +299,9 @@ void Namespace::server_side_emit(const std::string& event, Args args) {
 void Namespace::server_side_emit_with_ack(const std::string& event, Args args,
                                           std::chrono::milliseconds timeout, AckCallback done) {
   auto collector = std::make_shared<AckCollector>(server_->io(), std::move(done));
+  collector->arm(timeout);
   adapter_->server_side_emit(event, std::move(args), collector);
-  if (!collector->done()) collector->start(timeout);
+  collector->start();
 }
 
 void Namespace::on_server_side(const std::string& event,

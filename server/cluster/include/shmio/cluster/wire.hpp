@@ -118,16 +118,6 @@ struct BroadcastView {
   std::uint32_t timeout_ms = 0;  // with acks: the requester's timeout (0: none said)
 };
 
-// How long past a broadcast's ack timeout, counted from when another process got the broadcast,
-// its acks are still passed on to the requester (a worker's ring dispatch, the fleet bridge): a
-// tenth of the timeout, at least 1 s. The requester's own timer starts only after it has
-// published the broadcast and delivered it to its own sockets (longer the more sockets it has),
-// so the timeout counted from the arrival can end before the requester stops waiting; an ack
-// passed on after it stopped is only a record it ignores.
-inline std::chrono::milliseconds ack_answer_margin(std::chrono::milliseconds timeout) {
-  return std::max<std::chrono::milliseconds>(std::chrono::seconds(1), timeout / 10);
-}
-
 // Whether a BROADCAST can carry this namespace and these rooms: each name is at most 65,535
 // bytes and each list at most 65,535 names (u16 lengths in the layout above).
 bool broadcast_fits(std::string_view nsp, const socketio::BroadcastOptions& opts);

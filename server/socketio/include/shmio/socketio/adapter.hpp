@@ -118,10 +118,31 @@ using AckCallback =
 // workers): done when every source has said how many answers to expect and all of them came, or
 // when the timer fires ("operation has timed out", with what arrived). A source that can no longer
 // answer (a dead worker, a socket that disconnected) is dropped with `fail_source`.
+//
+// Its life: arm(timeout) before the request goes out, the sources added (add_pending_source,
+// expect) as it goes out, then start(): from then on it is done as soon as every source has
+// answered in full. Armed first, the timeout counts from the request's start, as socket.io's
+// BroadcastOperator sets its timer before the adapter's broadcastWithAck; so every deadline
+// counted where the request arrives (a socket's pending ack, another worker's, the fleet
+// bridge's up to its 10-minute cap: docs/redis.md) ends no earlier than the requester's own,
+// and nothing it still waits for is given up there first. (Started only after the request had
+// gone out, as before 2026-12-03, a broadcast that took long to deliver here waited that much
+// longer than its timeout, and its targets' entries could be swept while it still waited.)
+// A collector never armed (an adapter's own, driven as before) finishes as soon as its sources
+// have answered, start() or not; start(timeout) arms and starts at once.
 class AckCollector : public std::enable_shared_from_this<AckCollector> {
  public:
   AckCollector(boost::asio::io_context& io, AckCallback done);
+  // The timer, from now; once (a second call is ignored).
+  void arm(std::chrono::milliseconds timeout);
+  // Every source is known: done now if each has answered in full, else when they have (or at
+  // the timer). Between arm() and start() only the timer finishes it: a source yet to be added is
+  // not known to be missing. start(timeout) arms first if arm() was not called; start() alone
+  // arms nothing (no timer: call arm() first).
   void start(std::chrono::milliseconds timeout);
+  void start();
+  // When the timer fires (time_point::max() until armed).
+  std::chrono::steady_clock::time_point expires_at() const noexcept { return expires_at_; }
   void expect(std::uint64_t source, std::size_t answers);  // the source's count is known
   void answer(std::uint64_t source, Args args);
   void fail_source(std::uint64_t source, bool missing_answers);
@@ -138,7 +159,8 @@ class AckCollector : public std::enable_shared_from_this<AckCollector> {
   };
   std::unordered_map<std::uint64_t, Source> sources_;
   std::vector<Args> responses_;
-  bool missing_ = false, done_ = false;
+  bool missing_ = false, done_ = false, started_ = false;
+  std::chrono::steady_clock::time_point expires_at_ = std::chrono::steady_clock::time_point::max();
   AckCallback done_cb_;
   std::unique_ptr<boost::asio::steady_timer> timer_;
 };

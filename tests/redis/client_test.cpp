@@ -240,6 +240,20 @@ TEST(RedisUrl, GoodAndBadUrls) {
   EXPECT_FALSE(redis::parse_url("redis://", &why));
   EXPECT_FALSE(redis::parse_url("unix://relative.sock", &why));
   EXPECT_FALSE(redis::parse_url("http://h", &why));
+  // The user and password percent-decoded, as redis-cli and the Node clients decode them; a bad
+  // escape refused. A unix socket path may hold an '@' (no credentials before its '/').
+  u = redis::parse_url("redis://u%3Ab:p%40s%3As%25@h");
+  ASSERT_TRUE(u);
+  EXPECT_EQ(u->user, "u:b");
+  EXPECT_EQ(u->password, "p@s:s%");
+  EXPECT_EQ(u->host, "h");
+  EXPECT_FALSE(redis::parse_url("redis://:p%4@h", &why));
+  EXPECT_NE(why.find("%-escape"), std::string::npos) << why;
+  EXPECT_FALSE(redis::parse_url("redis://:p%zz@h", &why));
+  u = redis::parse_url("unix:///run/a@b.sock");
+  ASSERT_TRUE(u);
+  EXPECT_EQ(u->path, "/run/a@b.sock");
+  EXPECT_EQ(u->password, "");
   // IPv6 addresses, in brackets (as in any URL).
   u = redis::parse_url("redis://:pw@[::1]:6380/1");
   ASSERT_TRUE(u);
@@ -392,16 +406,56 @@ TEST_F(RedisClient, AuthAndARefusedPassword) {
   const std::string hostport = server.url().substr(8);
   auto good = client({.url = "redis://:s3cret@" + hostport});
   EXPECT_EQ(call(*good, {"PING"}).str, "PONG");
+  EXPECT_TRUE(good->connected());
   std::vector<std::string> states;
   auto bad = client(
       {.url = "redis://:wrong@" + hostport, .on_state = [&](bool up, const std::string& why) {
          states.push_back((up ? "up: " : "down: ") + why);
        }});
-  ASSERT_TRUE(drive([&] { return states.size() >= 4; }));
+  bool ever_connected = false;
+  ASSERT_TRUE(drive([&] {
+    ever_connected |= bad->connected();
+    return states.size() >= 2;
+  }));
   bool refused = false;
-  for (const auto& s : states) refused |= s.find("refused at connect") != std::string::npos;
-  EXPECT_TRUE(refused) << states[1];
+  for (const auto& s : states) {
+    refused |= s.find("refused at connect") != std::string::npos;
+    // (Before 2026-12-03 "up: connected" came at every TCP connect, before the AUTH's answer.)
+    EXPECT_EQ(s.rfind("up:", 0), std::string::npos) << "said connected with its password refused";
+  }
+  EXPECT_TRUE(refused) << states[0];
+  EXPECT_FALSE(ever_connected);
   EXPECT_GE(bad->stats().connection_lost, 2u) << "retried";
+  EXPECT_EQ(bad->stats().connects, 0u);
+  // The Emitter says why: its PUBLISH fails with the refusal, not a bare "connection lost".
+  redis::Emitter em("redis://:wrong@" + hostport, "socket.io", 2s);
+  EXPECT_FALSE(em.of("/").emit("x"));
+  EXPECT_NE(em.last_error().find("WRONGPASS"), std::string::npos) << em.last_error();
+}
+
+// A password with characters a URL must escape, escaped: decoded, accepted.
+TEST_F(RedisClient, AnEscapedPasswordIsDecoded) {
+  RedisServer server(free_port(), "p@ss:w%rd");
+  server.start();
+  auto c = client({.url = "redis://:p%40ss%3Aw%25rd@" + server.url().substr(8)});
+  EXPECT_EQ(call(*c, {"PING"}).str, "PONG");
+}
+
+// An empty command has no reply: refused at once, and the next command gets its own reply
+// (before 2026-12-03 it was queued and took the next one's, every later reply one off).
+TEST_F(RedisClient, AnEmptyCommandIsRefusedAndRepliesStayInStep) {
+  RedisServer server(free_port());
+  server.start();
+  auto c = client({.url = server.url()});
+  std::optional<redis::Reply> empty, ping;
+  c->command({}, [&](const redis::Reply& r) { empty = r; });
+  c->command({"PING"}, [&](const redis::Reply& r) { ping = r; });
+  ASSERT_TRUE(empty.has_value()) << "not refused at once";
+  EXPECT_TRUE(empty->is_error());
+  EXPECT_NE(empty->str.find("empty command"), std::string::npos) << empty->str;
+  ASSERT_TRUE(drive([&] { return ping.has_value(); }));
+  EXPECT_EQ(ping->str, "PONG");
+  EXPECT_EQ(call(*c, {"ECHO", "x"}).str, "x");
 }
 
 // A server that accepts and closes at once (maxclients reached, a proxy whose Redis is down) is

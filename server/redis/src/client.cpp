@@ -19,6 +19,32 @@ namespace shmio::redis {
 namespace net = boost::asio;
 using generic = net::generic::stream_protocol;
 
+namespace {
+// "%XX" escapes decoded; nullopt if one is not two hex digits.
+std::optional<std::string> percent_decode(std::string_view s) {
+  auto hex = [](char c) {
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+  };
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != '%') {
+      out += s[i];
+      continue;
+    }
+    const int hi = i + 1 < s.size() ? hex(s[i + 1]) : -1;
+    const int lo = i + 2 < s.size() ? hex(s[i + 2]) : -1;
+    if (hi < 0 || lo < 0) return std::nullopt;
+    out += static_cast<char>(hi << 4 | lo);
+    i += 2;
+  }
+  return out;
+}
+}  // namespace
+
 std::optional<Url> parse_url(std::string_view text, std::string* error) {
   auto fail = [&](const char* why) -> std::optional<Url> {
     if (error != nullptr) *error = why;
@@ -34,16 +60,22 @@ std::optional<Url> parse_url(std::string_view text, std::string* error) {
   } else {
     return fail("a Redis URL starts with redis:// or unix:// (TLS, rediss://, is not supported)");
   }
-  // [user[:password]@]
-  if (const auto at = rest.rfind('@'); at != std::string_view::npos) {
+  // [user[:password]@], percent-decoded as redis-cli, ioredis and node-redis decode them (before
+  // 2026-12-03 "p%40ss" was sent as it stands, refused, and tried again for ever). In a unix://
+  // URL only before the path's first '/': a socket path may hold an '@'.
+  const auto cred_end = u.unix_socket ? rest.find('/') : std::string_view::npos;
+  if (const auto at = rest.rfind('@', cred_end); at != std::string_view::npos) {
     const std::string_view cred = rest.substr(0, at);
     rest = rest.substr(at + 1);
-    if (const auto colon = cred.find(':'); colon != std::string_view::npos) {
-      u.user = cred.substr(0, colon);
-      u.password = cred.substr(colon + 1);
-    } else {
-      u.password = cred;  // redis://secret@host: a password alone
-    }
+    const auto colon = cred.find(':');
+    const auto user = percent_decode(colon == std::string_view::npos ? "" : cred.substr(0, colon));
+    // (redis://secret@host: a password alone.)
+    const auto password =
+        percent_decode(colon == std::string_view::npos ? cred : cred.substr(colon + 1));
+    if (!user || !password)
+      return fail("a bad %-escape in the URL's user or password (% is written %25)");
+    u.user = *user;
+    u.password = *password;
   }
   auto number = [](std::string_view s, long long lo, long long hi, long long& out) {
     const auto r = std::from_chars(s.data(), s.data() + s.size(), out);
@@ -243,6 +275,10 @@ struct Client::Impl {
   ReplyBuild build;  // ...and the elements made for it (max_reply_elements)
   redisReader* reader = nullptr;
   bool started = false, stopped = false, up = false, writing = false;
+  // Connected and its handshake (AUTH, SELECT) answered: what connected(), on_state and the
+  // stats count as up. (`up` alone: the socket is connected, commands may be written.)
+  bool ready = false;
+  std::size_t handshake_left = 0;  // handshake replies still awaited
   std::chrono::milliseconds backoff{0};
   std::chrono::steady_clock::time_point up_since{};  // the connection's (connected())
   std::size_t rounds = 0;        // connection attempts by host name (connect_each's first address)
@@ -274,13 +310,13 @@ Client::Client(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Client::~Client() = default;
 
 bool Client::connected() const noexcept {
-  return impl_->up;
+  return impl_->ready;
 }
 
 Client::Stats Client::stats() const {
   Stats s = impl_->stats;
   s.disconnected_ms = impl_->down_ms_closed;
-  if (!impl_->up && impl_->started)
+  if (!impl_->ready && impl_->started)
     s.disconnected_ms +=
         static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                        std::chrono::steady_clock::now() - impl_->down_since)
@@ -292,6 +328,7 @@ namespace {
 // The internals as free functions over the shared client (handlers keep it alive).
 void connect(const std::shared_ptr<Client>& c, Client::Impl& m);
 void lost(const std::shared_ptr<Client>& c, Client::Impl& m, const std::string& why);
+void ready(Client::Impl& m);
 void watch_quiet(const std::shared_ptr<Client>& c, Client::Impl& m);
 
 void flush(const std::shared_ptr<Client>& c, Client::Impl& m) {
@@ -354,7 +391,11 @@ void on_reply(const std::shared_ptr<Client>& c, Client::Impl& m, Reply r) {
   Client::Impl::Command cmd = std::move(m.inflight.front());
   m.inflight.pop_front();
   ++m.stats.replies;
-  if (cmd.internal && r.is_error()) return lost(c, m, "refused at connect: " + r.str);
+  if (cmd.internal) {
+    if (r.is_error()) return lost(c, m, "refused at connect: " + r.str);
+    if (--m.handshake_left == 0) ready(m);
+    return;
+  }
   if (cmd.cb) cmd.cb(r);
 }
 
@@ -401,15 +442,23 @@ void read(const std::shared_ptr<Client>& c, Client::Impl& m) {
   });
 }
 
-void connected(const std::shared_ptr<Client>& c, Client::Impl& m) {
-  m.connect_timer.cancel();
-  m.up = true;
+// The connection is up for its users once its handshake was answered: said then, not at the
+// TCP connect (before 2026-12-03 a refused password said "connected" at every retry, and the
+// bridge's once-a-minute line about a lost link, reset by it, came twice every few seconds).
+void ready(Client::Impl& m) {
+  m.ready = true;
   m.up_since = std::chrono::steady_clock::now();
   ++m.stats.connects;
   m.down_ms_closed +=
       static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                      std::chrono::steady_clock::now() - m.down_since)
                                      .count());
+  if (m.options.on_state) m.options.on_state(true, "connected");
+}
+
+void connected(const std::shared_ptr<Client>& c, Client::Impl& m) {
+  m.connect_timer.cancel();
+  m.up = true;
   if (m.reader != nullptr) redisReaderFree(m.reader);
   m.reader = redisReaderCreateWithFunctions(&g_reply_functions);
   if (m.reader == nullptr) return lost(c, m, "out of memory (a reply reader)");
@@ -417,11 +466,13 @@ void connected(const std::shared_ptr<Client>& c, Client::Impl& m) {
                        ReplyBuild::Refused::no};
   // The handshake first (its replies awaited: a refusal closes the connection), then the
   // subscriptions again (their confirmations are pushes, not replies), then what waits.
+  m.handshake_left = 0;
   auto handshake = [&](std::vector<std::string> args) {
     Client::Impl::Command cmd{format(args), {}, true};
     m.out += cmd.bytes;
     m.inflight.push_back(std::move(cmd));
     ++m.stats.commands;
+    ++m.handshake_left;
   };
   if (!m.url.password.empty()) {
     std::vector<std::string> auth{"AUTH"};
@@ -433,7 +484,7 @@ void connected(const std::shared_ptr<Client>& c, Client::Impl& m) {
   for (const auto& [kind, name] : m.subs) m.out += format({kind, name});
   m.sub_mode = !m.subs.empty();
   m.reply_bytes = 0;
-  if (m.options.on_state) m.options.on_state(true, "connected");
+  if (m.handshake_left == 0) ready(m);
   m.last_read = std::chrono::steady_clock::now();
   m.ping_sent.reset();
   read(c, m);
@@ -488,7 +539,10 @@ void retry(const std::shared_ptr<Client>& c, Client::Impl& m) {
 constexpr std::chrono::seconds kLasting{1};
 
 void lost(const std::shared_ptr<Client>& c, Client::Impl& m, const std::string& why) {
-  const bool was_up = m.up;
+  // (A connection whose handshake was refused was never up for its users: not counted as one,
+  // and its backoff goes on doubling.)
+  const bool was_up = m.ready;
+  m.ready = false;
   ++m.generation;
   boost::system::error_code ignored;
   m.socket.close(ignored);
@@ -607,6 +661,7 @@ void Client::stop() {
   boost::system::error_code ignored;
   m.socket.close(ignored);
   m.up = false;
+  m.ready = false;
   auto waiting = std::move(m.inflight);
   for (auto& q : m.queued) waiting.push_back(std::move(q));
   m.inflight.clear();
@@ -617,7 +672,12 @@ void Client::stop() {
 
 void Client::command(std::vector<std::string> args, Callback cb) {
   Impl& m = *impl_;
-  const char* refused = m.stopped ? "ERR shmio: stopped"
+  // (An empty command has no reply: queued, it took the next command's, and every later one the
+  // one before it; refused since 2026-12-03, as is one that could not be formatted.)
+  std::string bytes = args.empty() ? std::string() : format(args);
+  const char* refused = m.stopped       ? "ERR shmio: stopped"
+                        : args.empty()  ? "ERR shmio: an empty command"
+                        : bytes.empty() ? "ERR shmio: the command could not be formatted"
                         : !m.subs.empty()
                             ? "ERR shmio: a subscriber connection takes no other command"
                         : m.queued.size() + m.inflight.size() >= m.options.max_pending
@@ -628,7 +688,7 @@ void Client::command(std::vector<std::string> args, Callback cb) {
     if (cb) cb(Reply::error(refused));
     return;
   }
-  m.queued.push_back({format(args), std::move(cb), false});
+  m.queued.push_back({std::move(bytes), std::move(cb), false});
   if (m.up) flush(shared_from_this(), m);
 }
 

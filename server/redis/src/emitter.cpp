@@ -19,12 +19,26 @@ struct Emitter::Impl {
   std::chrono::milliseconds timeout;
   ClientOptions options;
   bool started = false;
+  // Why the connection last went down (a refused AUTH or SELECT, a refused connect), said with
+  // an error that only says it was lost: before 2026-12-03 last_error() never told a wrong
+  // password from a dead link.
+  std::string last_down;
+  std::string said(std::string error) const {
+    if (!last_down.empty()) error += " (the connection: " + last_down + ")";
+    return error;
+  }
 };
 
 Emitter::Emitter(const std::string& url, std::string key, std::chrono::milliseconds timeout)
     : impl_(std::make_unique<Impl>()), key_(std::move(key)) {
   impl_->timeout = timeout;
   impl_->options.url = url;
+  impl_->options.on_state = [m = impl_.get()](bool up, const std::string& why) {
+    if (up)
+      m->last_down.clear();
+    else
+      m->last_down = why;
+  };
   std::string why;
   impl_->client = Client::create(impl_->io, impl_->options, &why);
   if (!impl_->client) throw std::invalid_argument("redis URL " + url + ": " + why);
@@ -56,8 +70,8 @@ bool Emitter::publish(const std::string& channel, const std::string& payload) {
   while (!reply && std::chrono::steady_clock::now() < deadline)
     m.io.run_one_for(std::chrono::milliseconds(50));
   if (!reply) {
-    error_ = "Redis did not answer within " + std::to_string(m.timeout.count()) + " ms (" +
-             (m.client->connected() ? "connected" : "not connected") + ")";
+    error_ = m.said("Redis did not answer within " + std::to_string(m.timeout.count()) + " ms (" +
+                    (m.client->connected() ? "connected" : "not connected") + ")");
     // The command stays queued in the client: a fresh client, so that it is not sent later.
     m.client->stop();
     m.io.poll();
@@ -66,7 +80,8 @@ bool Emitter::publish(const std::string& channel, const std::string& payload) {
     return false;
   }
   if (reply->is_error()) {
-    error_ = reply->str;
+    // (Redis's own refusal as it is; one of the client's, with why the link went down.)
+    error_ = reply->str.rfind("ERR shmio:", 0) == 0 ? m.said(reply->str) : reply->str;
     return false;
   }
   return true;

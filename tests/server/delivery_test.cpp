@@ -26,6 +26,7 @@
 #include <algorithm>
 #include <atomic>
 #include <boost/asio/io_context.hpp>
+#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <chrono>
 #include <cstdlib>
@@ -720,6 +721,185 @@ TEST_P(Delivery, ASessionIsRecoveredByItsOffsetOnlyWhileBothAreKept) {
   EXPECT_EQ(e_connect.find("\"" + pid2 + "\""), std::string::npos) << "a fresh session";
 }
 
+// With recovery on, a direct emit carries an offset, as socket.io's socket.emit does (it goes
+// through the adapter's broadcast then). socket.io-client takes the last argument of any event,
+// when a string, for its offset: sent without one, an emit ending in a string became the
+// client's offset, and its next reconnect found no session by it (a fresh session, what it
+// missed lost). This test keeps the offset as the client does.
+TEST_P(Delivery, WithRecoveryADirectEmitCarriesAnOffsetTheClientRecoversBy) {
+  server_->close();
+  io_.run_for(50ms);
+  io_.restart();
+  ServerOptions o;
+  o.connection_state_recovery = RecoveryOptions{};
+  start(o);
+  auto field = [](const std::string& text, const std::string& name) {
+    const std::size_t at = text.find("\"" + name + "\":\"");
+    if (at == std::string::npos) return std::string();
+    const std::size_t from = at + name.size() + 4;
+    return text.substr(from, text.find('"', from) - from);
+  };
+  auto join = [&](const std::string& auth) {
+    Client& c = open_session();
+    c.send_text("40" + auth);
+    std::string got;
+    drive([&] {
+      for (auto& f : c.frames()) got += f.payload + "\n";
+      return got.find("40{") != std::string::npos;
+    });
+    return std::make_pair(&c, got);
+  };
+  auto [a, a_connect] = join("");
+  const std::string sid = field(a_connect, "sid"), pid = field(a_connect, "pid");
+  SocketPtr s = server_->of("/").socket(sid);
+  ASSERT_TRUE(s);
+  EXPECT_TRUE(s->emit("w", Args{"hello"}));
+  // The event as the client gets it; its offset, the client's way: the last argument if a string.
+  std::string frame;
+  drive([&] {
+    for (auto& f : a->frames())
+      if (f.payload.rfind("42[\"w\"", 0) == 0) frame = f.payload;
+    return !frame.empty();
+  });
+  boost::json::value event = boost::json::parse(frame.substr(2));
+  ASSERT_TRUE(event.is_array());
+  ASSERT_GE(event.as_array().size(), 2u);
+  EXPECT_EQ(boost::json::serialize(event.as_array()[1]), "\"hello\"");
+  EXPECT_EQ(event.as_array().size(), 3u) << "no offset: " << frame;
+  ASSERT_TRUE(event.as_array().back().is_string());
+  const std::string offset(event.as_array().back().get_string());
+  // Away; a broadcast meanwhile; back with that offset.
+  const std::size_t before = server_->client_count();
+  a->reset();
+  drive([&] { return server_->client_count() < before; });
+  server_->to("all").emit("m", Args{1});
+  auto [b, b_connect] = join(R"({"pid":")" + pid + R"(","offset":")" + offset + R"("})");
+  EXPECT_EQ(field(b_connect, "sid"), sid) << "not recovered by the offset the direct emit left";
+  EXPECT_NE(b_connect.find(R"(42["m",1,)"), std::string::npos) << b_connect;
+  // An emit with an ack is not kept (as socket.io): no offset after its arguments.
+  SocketPtr back = server_->of("/").socket(sid);
+  ASSERT_TRUE(back);
+  back->emit_with_ack("q", Args{"x"}, 5s, [](std::optional<std::string>, Args) {});
+  std::string asked;
+  drive([&] {
+    for (auto& f : b->frames())
+      if (f.payload.find(R"(["q","x")") != std::string::npos) asked = f.payload;
+    return !asked.empty();
+  });
+  EXPECT_NE(asked.find(R"(["q","x"])"), std::string::npos) << asked;
+}
+
+// A recovery whose replay fails once the session was taken (in a cluster: the ring overwrote
+// what it had to replay) starts a fresh session, and a fresh session goes through the middleware:
+// with skip_middlewares the middleware had not run for it (no auth check, none of the data it
+// sets); without, what it had done to the socket as a recovered one (a room joined under the old
+// id) stayed behind. Before 2026-12-03 the socket was turned fresh in place, in both ways.
+TEST_P(Delivery, ARecoveryWhoseReplayFailsStartsAFreshSessionThroughTheMiddleware) {
+  // The in-process adapter whose replays fail while `fail` is set.
+  struct FailingReplay : InMemoryAdapter {
+    explicit FailingReplay(Namespace& n, const bool& fail) : InMemoryAdapter(n), fail_(&fail) {}
+    std::optional<std::vector<EncodedPacket>> replay(const std::string& offset,
+                                                     const std::set<Room>& rooms) override {
+      if (*fail_) return std::nullopt;
+      return InMemoryAdapter::replay(offset, rooms);
+    }
+    const bool* fail_;
+  };
+  for (const bool skip : {true, false}) {
+    SCOPED_TRACE(skip ? "skip_middlewares" : "middlewares run on recovery");
+    server_->close();
+    io_.run_for(50ms);
+    io_.restart();
+    clients_.clear();
+    bool fail = false;
+    int ran = 0;  // the middleware's runs
+    ServerOptions o;
+    RecoveryOptions r;
+    r.skip_middlewares = skip;
+    o.connection_state_recovery = r;
+    o.adapter = [&fail](Namespace& n) { return std::make_unique<FailingReplay>(n, fail); };
+    start(o);
+    server_->of("/").use([&ran](const SocketPtr& s, Next next) {
+      ++ran;
+      s->data() = "user-7";  // (what an auth middleware sets)
+      s->join("joined-by-middleware");
+      next(std::nullopt);
+    });
+    auto field = [](const std::string& text, const std::string& name) {
+      const std::size_t at = text.find("\"" + name + "\":\"");
+      if (at == std::string::npos) return std::string();
+      const std::size_t from = at + name.size() + 4;
+      return text.substr(from, text.find('"', from) - from);
+    };
+    auto join = [&](const std::string& auth) {
+      Client& c = open_session();
+      c.send_text("40" + auth);
+      std::string got;
+      drive([&] {
+        for (auto& f : c.frames()) got += f.payload + "\n";
+        return got.find("40{") != std::string::npos;
+      });
+      return std::make_pair(&c, got);
+    };
+    auto [a, a_connect] = join("");
+    const std::string sid = field(a_connect, "sid"), pid = field(a_connect, "pid");
+    server_->to("all").emit("m", Args{1});
+    std::string offset;
+    drive([&] {
+      for (auto& f : a->frames())
+        if (f.payload.rfind(R"(42["m",1,")", 0) == 0)
+          offset = f.payload.substr(10, f.payload.size() - 12);
+      return !offset.empty();
+    });
+    const std::size_t before = server_->client_count();
+    a->reset();
+    drive([&] { return server_->client_count() < before; });
+    EXPECT_EQ(ran, 1);
+    fail = true;
+    auto [b, b_connect] = join(R"({"pid":")" + pid + R"(","offset":")" + offset + R"("})");
+    const std::string fresh = field(b_connect, "sid");
+    EXPECT_NE(fresh, sid) << "recovered without its replay";
+    EXPECT_EQ(ran, skip ? 2 : 3) << "the fresh session's middleware did not run";
+    SocketPtr s = server_->of("/").socket(fresh);
+    ASSERT_TRUE(s);
+    EXPECT_EQ(boost::json::serialize(s->data()), "\"user-7\"") << "the middleware's data";
+    EXPECT_TRUE(s->rooms().count("joined-by-middleware"));
+    EXPECT_TRUE(server_->of("/").adapter().socket_rooms(sid).empty())
+        << "rooms left behind under the old id";
+    (void)b;
+  }
+}
+
+// An ack asked of a socket that is gone is told so (on the next turn, not within the call), and
+// a volatile emit with an ack that the connection cannot take now is not sent and tells its
+// callback at the timeout, as socket.io's timer does; before 2026-12-03 neither callback was
+// ever called.
+TEST_P(Delivery, AnAckNotSentStillHearsBack) {
+  connect();
+  SocketPtr s = server_->of("/").socket(last_sid_);
+  ASSERT_TRUE(s);
+  // Volatile, with output waiting in this turn (not writable now): dropped, told at the timeout.
+  server_->to("all").emit("m", Args{1});
+  std::optional<std::string> dropped = "not called";
+  EXPECT_FALSE(s->volatile_().timeout(50ms).emit_with_ack(
+      "v", {}, [&](std::optional<std::string> e, Args) { dropped = std::move(e); }));
+  drive([&] { return dropped != std::optional<std::string>("not called"); });
+  EXPECT_EQ(dropped, std::optional<std::string>("operation has timed out"));
+  Client& c = *clients_.back();
+  for (auto& f : c.frames()) EXPECT_EQ(f.payload.find("\"v\""), std::string::npos) << "sent";
+  // Gone: both ways of asking.
+  s->disconnect(false);
+  std::vector<std::optional<std::string>> told;
+  auto cb = [&](std::optional<std::string> e, Args) { told.push_back(std::move(e)); };
+  EXPECT_FALSE(s->emit_with_ack("q", {}, 5s, cb));
+  EXPECT_FALSE(s->timeout(5s).emit_with_ack("q", {}, cb));
+  EXPECT_TRUE(told.empty()) << "called within the emit";
+  io_.poll();
+  ASSERT_EQ(told.size(), 2u);
+  for (const auto& e : told)
+    EXPECT_EQ(e, std::optional<std::string>("socket has been disconnected"));
+}
+
 // Broadcasts with acks to a client that never answers: entries past their requester's timeout are
 // swept as more come (they stayed until 1,024 of them: about 200 KB per silent socket), and at
 // the bound the entry due first is dropped with its requester told at once (it waited for its
@@ -818,6 +998,33 @@ TEST_P(Delivery, ADynamicNamespaceWhoseSetupThrowsIsNotLeftWithoutItsMiddleware)
   EXPECT_EQ(calls, 2) << "the setup ran again";
   EXPECT_NE(got.find("44/tenant-1,"), std::string::npos) << got;
   EXPECT_EQ(got.find("40/tenant-1,"), std::string::npos) << got;
+}
+
+// A name a dynamic namespace matches, made by the app's of(name) before any client came (a
+// backend job emitting to it), gets the setup too, as socket.io's of() makes it a child of its
+// parent namespace: made without it, every client of it skipped the setup's middleware.
+TEST_P(Delivery, ADynamicNamespaceMadeByOfGetsItsSetup) {
+  int calls = 0;
+  server_->of(
+      [](const std::string& name) { return name.rfind("/tenant-", 0) == 0; },
+      [&calls](Namespace& n) {
+        ++calls;
+        n.use([](const SocketPtr&, Next next) { next(ConnectError{"not authorized", {}}); });
+      });
+  server_->of("/tenant-1").emit("update");  // (nobody there yet)
+  EXPECT_EQ(calls, 1) << "of() made it without its setup";
+  server_->of("tenant-1");  // (made already: not set up again)
+  EXPECT_EQ(calls, 1);
+  Client& c = open_session();
+  c.send_text("40/tenant-1,");
+  std::string got;
+  drive([&] {
+    for (auto& f : c.frames()) got += f.payload + "\n";
+    return got.find("4") != std::string::npos || c.eof();
+  });
+  EXPECT_NE(got.find("44/tenant-1,"), std::string::npos) << got;
+  EXPECT_EQ(got.find("40/tenant-1,"), std::string::npos) << "admitted past the middleware: " << got;
+  EXPECT_EQ(calls, 1);
 }
 
 // A reserved event name is refused at the emit, as socket.io's emit throws: sent, the client

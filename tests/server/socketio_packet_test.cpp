@@ -231,6 +231,26 @@ TEST(SocketIoCodec, BadPlaceholdersAndOutOfOrderFramesAreRefused) {
   EXPECT_EQ(d.feed_binary("x", p), Decoder::Status::error);
   EXPECT_EQ(d.feed_binary("x", p), Decoder::Status::error);
   EXPECT_EQ(d.error(), DecodeError::unexpected_binary);
+  // Any object whose _placeholder is true is one, as the reference parser reads it: without a
+  // num, or with one past the attachments beside a third key, it is refused (before 2026-12-03
+  // both passed as plain data, and a client given them relayed closed its connection); with a
+  // good num and a third key it stands for its attachment.
+  for (const char* bad :
+       {R"(51-["a",{"_placeholder":true}])", R"(51-["a",{"_placeholder":true,"num":9,"x":1}])",
+        R"(51-["a",{"_placeholder":true,"num":"0"}])"}) {
+    ASSERT_EQ(d.feed_text(bad, p), Decoder::Status::need_more) << bad;
+    EXPECT_EQ(d.feed_binary("x", p), Decoder::Status::error) << bad;
+    EXPECT_EQ(d.error(), DecodeError::bad_placeholder) << bad;
+  }
+  ASSERT_EQ(d.feed_text(R"(51-["a",{"_placeholder":true,"num":0,"x":1}])", p),
+            Decoder::Status::need_more);
+  EXPECT_EQ(d.feed_binary("x", p), Decoder::Status::packet);
+  // (Not a placeholder: _placeholder false, or not a bool.)
+  ASSERT_EQ(
+      d.feed_text(
+          R"(51-["a",{"_placeholder":false},{"_placeholder":1},{"_placeholder":true,"num":0}])", p),
+      Decoder::Status::need_more);
+  EXPECT_EQ(d.feed_binary("x", p), Decoder::Status::packet);
   ASSERT_EQ(d.feed_text(R"(51-["a",{"_placeholder":true,"num":0}])", p),
             Decoder::Status::need_more);
   EXPECT_EQ(d.feed_text("2[\"b\"]", p), Decoder::Status::error);

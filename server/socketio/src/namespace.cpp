@@ -43,9 +43,10 @@ void Namespace::abandon(const SocketPtr& s) {
   adapter_->del_all(s->id());
 }
 
-void Namespace::connect(const std::shared_ptr<Client>& client, json::object auth) {
+void Namespace::connect(const std::shared_ptr<Client>& client, json::object auth,
+                        bool try_restore) {
   const auto& recovery = server_->options().connection_state_recovery;
-  if (recovery && restore(client, auth) && recovery->skip_middlewares) return;
+  if (recovery && try_restore && restore(client, auth) && recovery->skip_middlewares) return;
   if (!server_->open(client.get())) {  // closed meanwhile (restore may drain the ring)
     // (Its restored socket must not wait, keyed by this Client's address, for another Client
     // allocated there later, which would then take this session's id, rooms and data.)
@@ -125,19 +126,24 @@ void Namespace::admit(const std::shared_ptr<Client>& c, const SocketPtr& s) {
     // meanwhile falls between the replay and the join. If the log lost part of it, the socket
     // starts a fresh session instead: never a partial replay.
     auto replayed = adapter_->replay(s->x().restore_offset, s->x().restore_rooms);
-    if (replayed && sockets_.count(s->id()) == 0) {
-      missed = std::move(*replayed);
-    } else {
-      s->recovered_ = false;
-      s->id_ = socket_id();
-      s->pid_ = socket_id();
-      s->data_ = nullptr;
-      s->x().restore_rooms.clear();
-    }
-    // The replay may read the ring, and what it reads may close this client (a cluster worker
-    // lapped by the ring disconnects its clients): admitted now, the socket would stay in the
-    // namespace of a client that is gone.
+    // (The replay may read the ring, and what it reads may close this client: a cluster worker
+    // lapped by the ring disconnects its clients. Admitted then, the socket would stay in the
+    // namespace of a client that is gone.)
     if (!server_->open(c.get())) return abandon(s);
+    if (!replayed || sockets_.count(s->id()) != 0) {
+      // Not recovered after all: the client starts a fresh session, which goes through the
+      // middleware as every fresh one does. Before 2026-12-03 this socket was turned fresh in
+      // place: with skip_middlewares it was admitted without any middleware having run (no
+      // auth check, and none of the data a middleware sets), and without, what the middleware
+      // had done to it as a recovered socket (rooms joined under its old id) stayed behind.
+      // (Its rooms go, unless a live socket has its id: they are that socket's.)
+      if (sockets_.count(s->id()) == 0)
+        abandon(s);
+      else
+        s->gone_ = true;
+      return connect(c, s->handshake().auth, false);
+    }
+    missed = std::move(*replayed);
   }
   s->connected_ = true;
   sockets_.erase(s->id());  // (none: checked above) an entry's key is a view of its own socket's id

@@ -49,14 +49,20 @@ json::value placeholder(std::size_t num) {
   return json::object{{"_placeholder", true}, {"num", num}};
 }
 
+// Any object whose "_placeholder" is true, whatever else it holds, as the reference parser's
+// reconstruction takes it (which then throws unless "num" names an attachment); before
+// 2026-12-03 one without "num", or with a third key, passed as plain data, and a client's
+// decoder, given it relayed in a binary packet, closed its connection on it.
 bool is_placeholder(const json::value& v, std::size_t* num) noexcept {
   const json::object* o = v.if_object();
-  if (o == nullptr || o->size() != 2) return false;
+  if (o == nullptr) return false;
   const json::value* flag = o->if_contains("_placeholder");
+  if (flag == nullptr || !flag->is_bool() || !flag->get_bool()) return false;
   const json::value* n = o->if_contains("num");
-  if (flag == nullptr || !flag->is_bool() || !flag->get_bool() || n == nullptr) return false;
   if (num != nullptr) {
-    if (n->is_uint64()) {
+    if (n == nullptr) {
+      *num = static_cast<std::size_t>(-1);
+    } else if (n->is_uint64()) {
       *num = static_cast<std::size_t>(n->get_uint64());
     } else if (n->is_int64() && n->get_int64() >= 0) {
       *num = static_cast<std::size_t>(n->get_int64());

@@ -100,8 +100,18 @@ Server::~Server() = default;
 Namespace& Server::of(const std::string& name) {
   // As socket.io's of(): "chat" is "/chat" (a client's CONNECT always names it with its slash).
   if (name.empty() || name[0] != '/') return of("/" + name);
+  if (auto it = namespaces_.find(name); it != namespaces_.end()) return *it->second;
+  return make(name, dynamic_setup(name));
+}
+
+const std::function<void(Namespace&)>* Server::dynamic_setup(const std::string& name) const {
+  for (const auto& [pred, setup] : dynamic_)
+    if (pred(name)) return &setup;
+  return nullptr;
+}
+
+Namespace& Server::make(const std::string& name, const std::function<void(Namespace&)>* setup) {
   auto& slot = namespaces_[name];
-  if (slot) return *slot;
   slot = std::make_unique<Namespace>(*this, name);
   Namespace& n = *slot;
   for (std::size_t i = 0; i < new_namespace_.size(); ++i) {
@@ -110,6 +120,17 @@ Namespace& Server::of(const std::string& name) {
       h(n);
     } catch (const std::exception& e) {
       std::fprintf(stderr, "shmio: new_namespace handler threw: %s\n", e.what());
+    }
+  }
+  if (setup != nullptr) {
+    try {
+      (*setup)(n);
+    } catch (...) {
+      // Not made after all: left registered, it served every later client without the
+      // middleware (an auth check) the setup did not get to add (found in review, 2026-12-02).
+      // The next CONNECT to it (or of()) runs the setup again.
+      namespaces_.erase(name);
+      throw;
     }
   }
   return n;
@@ -130,21 +151,8 @@ std::vector<std::string> Server::namespace_names() const {
 Namespace* Server::find(const std::string& name) {
   if (name.empty() || name[0] != '/') return find("/" + name);
   if (auto it = namespaces_.find(name); it != namespaces_.end()) return it->second.get();
-  for (auto& [pred, setup] : dynamic_) {
-    if (!pred(name)) continue;
-    Namespace& n = of(name);
-    try {
-      setup(n);
-    } catch (...) {
-      // Not made after all: left registered, it served every later client without the middleware
-      // (an auth check) the setup did not get to add (found in review, 2026-12-02). The next
-      // CONNECT to it runs the setup again.
-      namespaces_.erase(name);
-      throw;
-    }
-    return &n;
-  }
-  return nullptr;
+  const auto* setup = dynamic_setup(name);
+  return setup != nullptr ? &make(name, setup) : nullptr;
 }
 
 std::uint16_t Server::listen(const std::string& address, std::uint16_t port) {

@@ -148,6 +148,8 @@ bool Socket::Emitter::dropped() const noexcept {
 bool Socket::Emitter::emit(const std::string& event, Args args) const {
   check_event_name(event);
   if (dropped()) return false;
+  // (Volatile: never kept for a replay, so sent directly.)
+  if (!volatile_flag_) return s_->send_event(event, std::move(args), compress_);
   s_->notify_outgoing(event, args);
   s_->send_packet(event_packet(s_->nsp_->name(), event, std::move(args)), compress_);
   return true;
@@ -156,10 +158,14 @@ bool Socket::Emitter::emit_with_ack(
     const std::string& event, Args args,
     std::function<void(std::optional<std::string>, Args)> callback) const {
   check_event_name(event);
-  if (dropped()) return false;
-  s_->notify_outgoing(event, args);
-  return s_->emit_packet(event_packet(s_->nsp_->name(), event, std::move(args)), timeout_,
-                         std::move(callback), compress_);
+  if (!s_->connected_) return s_->refuse_ack(std::move(callback));
+  // Volatile and the connection cannot take it now: not sent, and its callback told at the
+  // timeout, as socket.io's timer tells it (before 2026-12-03 it was never called).
+  const bool send = !dropped();
+  if (send) s_->notify_outgoing(event, args);
+  s_->emit_packet(event_packet(s_->nsp_->name(), event, std::move(args)), timeout_,
+                  std::move(callback), compress_, send);
+  return send;
 }
 
 void Socket::touch_data() {
@@ -192,15 +198,44 @@ void Socket::send_packet(Packet p, bool compress) {
 bool Socket::emit(const std::string& event, Args args) {
   check_event_name(event);
   if (!connected_) return false;
+  return send_event(event, std::move(args), true);
+}
+
+// With connection state recovery on, an event to this socket alone goes as a broadcast to its own
+// room, as socket.io's socket.emit then goes through its adapter's broadcast: it carries an
+// offset and is kept for a replay (in a cluster it goes through the ring, as socket.io's goes to
+// every server). Before 2026-12-03 it was sent directly, without an offset — and socket.io-client
+// takes the last argument of any event, when a string, for its offset: a direct emit ending in a
+// string became the client's offset, which named nothing at its next reconnect (a fresh session,
+// whatever it missed lost), and the emit itself was not replayed.
+bool Socket::send_event(const std::string& event, Args args, bool compress) {
+  if (nsp_->server().options().connection_state_recovery) {
+    BroadcastOperator(*nsp_, {}).to(id_).compress(compress).emit(event, std::move(args));
+    return true;
+  }
   notify_outgoing(event, args);
-  send_packet(event_packet(nsp_->name(), event, std::move(args)));
+  send_packet(event_packet(nsp_->name(), event, std::move(args)), compress);
   return true;
+}
+
+// An ack asked of a socket that is gone: its callback is told so on the next turn (never from
+// within the emit), as it is told when the socket disconnects with the ack pending. Before
+// 2026-12-03 it was never called.
+bool Socket::refuse_ack(std::function<void(std::optional<std::string>, Args)> callback) {
+  net::post(nsp_->server().io(), [cb = std::move(callback)] {
+    try {
+      cb(std::string("socket has been disconnected"), Args{});
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "shmio: ack callback threw: %s\n", e.what());
+    }
+  });
+  return false;
 }
 
 bool Socket::emit_with_ack(const std::string& event, Args args, std::chrono::milliseconds timeout,
                            std::function<void(std::optional<std::string>, Args)> callback) {
   check_event_name(event);
-  if (!connected_) return false;
+  if (!connected_) return refuse_ack(std::move(callback));
   notify_outgoing(event, args);
   return emit_packet(event_packet(nsp_->name(), event, std::move(args)), timeout,
                      std::move(callback), true);
@@ -208,7 +243,7 @@ bool Socket::emit_with_ack(const std::string& event, Args args, std::chrono::mil
 
 bool Socket::emit_packet(Packet p, std::chrono::milliseconds timeout,
                          std::function<void(std::optional<std::string>, Args)> callback,
-                         bool compress) {
+                         bool compress, bool send) {
   const std::uint64_t id = nsp_->next_ack_id();
   p.id = id;
   auto pending = std::make_shared<PendingAck>();
@@ -234,7 +269,7 @@ bool Socket::emit_packet(Packet p, std::chrono::milliseconds timeout,
     }
   });
   x().acks[id] = std::move(pending);
-  send_packet(std::move(p), compress);
+  if (send) send_packet(std::move(p), compress);
   return true;
 }
 

@@ -84,7 +84,9 @@ class Namespace {
   std::size_t room_count() const { return adapter_->room_count(); }
 
   // Internal: the client's CONNECT for this namespace.
-  void connect(const std::shared_ptr<Client>& client, boost::json::object auth);
+  // `try_restore` false: a fresh socket whatever the auth says (a recovery that failed late).
+  void connect(const std::shared_ptr<Client>& client, boost::json::object auth,
+               bool try_restore = true);
   void admit(const std::shared_ptr<Client>& client, const SocketPtr& s);
   void remove(const SocketId& id);
   // Broadcasts through the adapter; returns the sockets reached on this process.

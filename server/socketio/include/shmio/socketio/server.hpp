@@ -105,11 +105,16 @@ class Server {
   Server(boost::asio::io_context& io, ServerOptions options = {});
   ~Server();
 
+  // The namespace of this name, made if it is new (a name a dynamic namespace's predicate
+  // matches gets that namespace's setup first, as socket.io's of() makes it a child of its
+  // parent: before 2026-12-03 it was made without, so that every client of it later skipped the
+  // setup's middleware; a setup that throws propagates, as below).
   Namespace& of(const std::string& name);
-  // Dynamic namespaces: a CONNECT to an unknown name matching the predicate creates it, and
-  // `setup` prepares it (middleware, connection handlers) before the socket connects. A setup
-  // that throws leaves no namespace (the client is closed; the next CONNECT runs it again): the
-  // Namespace& it and the new-namespace handlers were given is then gone — keep it nowhere.
+  // Dynamic namespaces: a CONNECT to an unknown name matching the predicate creates it (so does
+  // of(name)), and `setup` prepares it (middleware, connection handlers) before the socket
+  // connects. A setup that throws leaves no namespace (the client is closed; the next CONNECT
+  // runs it again): the Namespace& it and the new-namespace handlers were given is then gone —
+  // keep it nowhere.
   void of(std::function<bool(const std::string&)> predicate, std::function<void(Namespace&)> setup);
   Namespace* find(const std::string& name);
   // The names of the namespaces this server has now (static ones, and dynamic ones created).
@@ -150,6 +155,10 @@ class Server {
 
  private:
   friend class Client;
+  // Makes the namespace `name` (not there yet): the new-namespace handlers, then `setup` if a
+  // dynamic namespace's predicate matched.
+  Namespace& make(const std::string& name, const std::function<void(Namespace&)>* setup);
+  const std::function<void(Namespace&)>* dynamic_setup(const std::string& name) const;
   boost::asio::io_context& io_;
   ServerOptions options_;
   std::map<std::string, std::unique_ptr<Namespace>> namespaces_;

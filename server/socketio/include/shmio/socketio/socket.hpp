@@ -122,7 +122,8 @@ class Socket : public std::enable_shared_from_this<Socket> {
    public:
     explicit Emitter(SocketPtr s) : s_(std::move(s)) {}
     // Dropped (emit returns false) unless the connection can take it now, as socket.io's
-    // volatile: nothing is waiting to be written.
+    // volatile: nothing is waiting to be written. (An emit_with_ack dropped so still tells its
+    // callback at the timeout.)
     Emitter volatile_() && {
       volatile_flag_ = true;
       return std::move(*this);
@@ -150,10 +151,14 @@ class Socket : public std::enable_shared_from_this<Socket> {
   Emitter compress(bool on) { return Emitter(shared_from_this()).compress(on); }
   Emitter timeout(std::chrono::milliseconds t) { return Emitter(shared_from_this()).timeout(t); }
 
-  // To this client only. Returns false if it is disconnected.
+  // To this client only. Returns false if it is disconnected. With connection state recovery on,
+  // it goes as a broadcast to the socket's own room (as socket.io's socket.emit then does): it
+  // carries an offset and is replayed after a reconnect, like any broadcast.
   bool emit(const std::string& event, Args args = {});
   // With an ack: `callback(error, args)`; error is set ("operation has timed out") if no ack came
-  // within `timeout`.
+  // within `timeout`, "socket has been disconnected" if the socket disconnects first or is gone
+  // already (then on the next turn, and emit_with_ack returns false). Not kept for a replay (as
+  // socket.io: an ack cannot be restored elsewhere).
   bool emit_with_ack(const std::string& event, Args args, std::chrono::milliseconds timeout,
                      std::function<void(std::optional<std::string> error, Args)> callback);
 
@@ -192,8 +197,13 @@ class Socket : public std::enable_shared_from_this<Socket> {
   void notify_outgoing(const std::string& event, const Args& args);
   void notify_outgoing(const EncodedPacket& p);
   void send_packet(Packet p, bool compress = true);
+  // `send` false: the ack is registered (told at its timeout) but the packet not sent (a
+  // volatile emit the connection could not take).
   bool emit_packet(Packet p, std::chrono::milliseconds timeout,
-                   std::function<void(std::optional<std::string>, Args)> callback, bool compress);
+                   std::function<void(std::optional<std::string>, Args)> callback, bool compress,
+                   bool send = true);
+  bool send_event(const std::string& event, Args args, bool compress);
+  bool refuse_ack(std::function<void(std::optional<std::string>, Args)> callback);
 
   friend class Namespace;
   friend class InMemoryAdapter;

@@ -383,6 +383,34 @@ test("upgrade from polling to WebSocket: probe, noop to the held GET, upgrade, t
   await c.waitClosed("close");
 });
 
+// A client that had the noop before it read "3probe" polls again: that GET is answered with a
+// noop too, so that it can pause polling and send "5" (before 2026-12-03 it was held until the
+// upgrade timed out, and the client stayed wedged until its ping timeout).
+test("upgrade: every GET while the probe is answered gets a noop, then the upgrade completes", async () => {
+  const s = await openPolling();
+  const held = await rawRequest("GET", pollingQuery(s.sid));
+  const c = openWs(`?EIO=4&transport=websocket&sid=${s.sid}`);
+  await c.waitOpen();
+  c.send("2probe");
+  assert.equal(await c.next("pong probe"), "3probe");
+  assert.deepEqual(await within(held.response, WAIT, "the held GET"), { status: 200, body: "6" });
+  held.sock.destroy();
+  for (let i = 0; i < 2; ++i) {
+    const again = await rawRequest("GET", pollingQuery(s.sid));
+    assert.deepEqual(await within(again.response, 500, `GET ${i + 2} during the upgrade`), {
+      status: 200,
+      body: "6",
+    });
+    again.sock.destroy();
+  }
+  c.send("5");
+  c.send("4hello");
+  assert.equal(await c.next("echo over WebSocket"), "4hello");
+  assert.equal((await s.get()).status, 400, "polling is over once upgraded");
+  c.ws.close();
+  await c.waitClosed("close");
+});
+
 // ---- Rules of the reference server --------------------------------------------------------------
 
 test("one POST at a time: a POST while another's body is still arriving gets 400 and closes the session", async () => {

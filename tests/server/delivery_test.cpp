@@ -1612,6 +1612,30 @@ TEST(Http, RoutesAnswerTheirOwnPreflightBeforeTheEnginesCors) {
   }
 }
 
+// A request header of up to 16 KiB (a browser with many cookies) is read, as Node reads it;
+// one past that is answered 431 and its connection closed. Before 2026-12-03 the bound was
+// Beast's 8 KiB and such a request's connection was dropped without an answer: the handshake
+// failed with a network error, and the client retried for ever.
+TEST(Http, AHeaderOfTenKilobytesIsReadAndOnePastTheBoundGets431) {
+  net::io_context io;
+  Server server(io, ServerOptions());
+  const std::uint16_t port = server.listen("127.0.0.1", 0);
+  Client ok(port);
+  ok.send_raw("GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\nCookie: c=" +
+              std::string(10000, 'a') + "\r\n\r\n");
+  std::string r = http_response(io, ok);
+  EXPECT_NE(r.find("HTTP/1.1 200"), std::string::npos) << r.substr(0, 200);
+  EXPECT_NE(r.find("\"sid\""), std::string::npos) << r.substr(0, 200);
+  Client big(port);
+  big.send_raw("GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\nCookie: c=" +
+               std::string(20000, 'a') + "\r\n\r\n");
+  r = http_response(io, big);
+  EXPECT_NE(r.find("HTTP/1.1 431"), std::string::npos) << r.substr(0, 200);
+  EXPECT_NE(r.find("Connection: close"), std::string::npos) << r.substr(0, 200);
+  server.close();
+  io.run_for(50ms);
+}
+
 // allow_request (the cheap, synchronous check: --allow-origin's) is asked before
 // allow_request_async (the app's look-up), as its comment says, and once a handshake: a request it
 // refuses never reaches the async check (before: the async check came first, and one it let

@@ -65,6 +65,20 @@ void HttpConnection::on_read(beast::error_code ec) {
     send(std::move(res));
     return;
   }
+  if (ec == http::error::header_limit) {
+    // A header over max_header_bytes: 431, as the reference's HTTP server answers it, and the
+    // connection closed (what is left of that header is not read).
+    if (busy_) {  // a response is in flight: never a second write; just drop the connection
+      shutdown();
+      return;
+    }
+    busy_ = true;
+    Response res{http::status::request_header_fields_too_large, 11};
+    res.keep_alive(false);
+    res.prepare_payload();
+    send(std::move(res));
+    return;
+  }
   if (ec) {
     shutdown();
     return;

@@ -152,8 +152,13 @@ struct ServerOptions {
   // - a new connection must send its first request header within `first_request_timeout`
   //   (then it is closed, ServerStats::request_timeouts); later requests on a kept-alive
   //   connection get max(60 s, pingInterval + pingTimeout + 5 s).
+  // - a request's header (its line and fields) is at most `max_header_bytes`: 16 KiB, Node's
+  //   default (--max-http-header-size), so that a browser with many cookies gets through as it
+  //   does to the reference server; past it the request is answered 431 and the connection
+  //   closed (before 2026-12-03: Beast's own 8 KiB, and the connection dropped without an answer).
   std::size_t descriptor_reserve = 64;
   std::chrono::milliseconds first_request_timeout{10000};
+  std::size_t max_header_bytes = 16 << 10;
 };
 
 // Counters for /metrics (this server only; monotonic except `sessions`, and `descriptor_bound`,

@@ -103,9 +103,13 @@ class Session {
   std::vector<Packet> take_websocket_packets();
   // During an upgrade: what to write on the probing WebSocket ("3probe").
   std::vector<Packet> take_probe_packets();
-  // During an upgrade the pending GET must be answered with a noop so the client can switch.
+  // During an upgrade, once the probe is answered, every GET is answered with a noop so that the
+  // client can pause polling and switch: not only the one held then (before 2026-12-03 a client
+  // that had the noop before "3probe" and polled again had that GET held, and waited for it to
+  // end before it sent "5": until the upgrade timed out, then its ping timeout; the reference
+  // answers a GET with a noop every 100 ms until the upgrade ends). Cleared when it ends.
   bool polling_needs_noop() const noexcept { return noop_due_; }
-  void noop_sent() noexcept { noop_due_ = false; }
+  void noop_sent() noexcept {}
 
   // A WebSocket arrived with this session's sid. False if it must be refused (closed, already on
   // WebSocket, a probe in progress, or upgrades disabled).

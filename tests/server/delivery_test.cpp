@@ -1068,9 +1068,19 @@ TEST_P(Delivery, ANamespaceNamedWithoutItsSlashIsTheOneWithIt) {
 // After Server::close() the io_context runs out of work once the closes are written: nothing of
 // the closed sessions keeps it (the deadline timer stayed armed for the next ping, and io.run()
 // returned about a ping interval, 25 s, after close()).
+// ... also with HTTP connections that are not WebSocket sessions: a kept-alive polling
+// connection whose GET was answered, and one that never sent a request (before 2026-12-03 they
+// stayed open for their read timeouts, a minute and 10 s, and so did the io_context's work).
 TEST_P(Delivery, AfterCloseTheIoContextRunsOutOfWork) {
   connect();
   connect();
+  Client idle(port_);
+  Client polling(port_);
+  polling.send_raw("GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\n\r\n");
+  drive([&] {
+    polling.read_available();
+    return polling.in().find("\"sid\"") != std::string::npos;
+  });
   server_->close();
   io_.run_for(10s);  // (returns at once when out of work)
   EXPECT_TRUE(io_.stopped()) << "still had work 10 s after close()";

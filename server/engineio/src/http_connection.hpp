@@ -9,8 +9,21 @@ namespace shmio::engineio {
 class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
  public:
   HttpConnection(tcp::socket socket, std::shared_ptr<detail::ServerCore> srv)
-      : stream_(std::move(socket)), srv_(std::move(srv)) {}
+      : stream_(std::move(socket)), srv_(std::move(srv)) {
+    srv_->http_connections.insert(this);
+  }
+  ~HttpConnection() { srv_->http_connections.erase(this); }
+  HttpConnection(const HttpConnection&) = delete;
+  HttpConnection& operator=(const HttpConnection&) = delete;
   void start() { do_read(); }
+  // The server stops: closed now if nothing is being answered, else once its answer is written
+  // (send). Before 2026-12-03 such connections stayed open after Server::stop() (a kept-alive
+  // one for its minute of read timeout, one that never sent a request for the first request's
+  // timeout), and an io_context run until out of work did not return until then.
+  void stop_serving() {
+    if (closed_ || busy_) return;
+    graceful_close();
+  }
   // A connection handed over by another worker: the bytes it had read, parsed before anything
   // read from the socket (such a connection is never steered again).
   void preload(const std::string& bytes) {
@@ -81,7 +94,7 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
                           self->shutdown();
                           return;
                         }
-                        if (!keep) {
+                        if (!keep || self->srv_->stopped) {
                           self->graceful_close();
                           return;
                         }

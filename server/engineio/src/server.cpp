@@ -363,6 +363,10 @@ void Server::stop() {
     else
       s->close();
   }
+  // The HTTP connections: kept alive by their pending operations, held here while each is told.
+  std::vector<std::shared_ptr<HttpConnection>> connections;
+  for (HttpConnection* c : impl_->http_connections) connections.push_back(c->shared_from_this());
+  for (const auto& c : connections) c->stop_serving();
 }
 
 std::size_t Server::session_count() const noexcept {

@@ -36,6 +36,10 @@ struct detail::ServerCore : std::enable_shared_from_this<detail::ServerCore> {
   std::unordered_map<std::string_view, std::shared_ptr<EngineSocket>> sessions;
   bool stopped = false;
   bool accepting = false;
+  // Every HTTP connection of this server (each adds itself and removes itself when destroyed):
+  // stop() closes the idle ones (a kept-alive polling connection, one that never sent a request)
+  // and the others once their answer is written.
+  std::unordered_set<HttpConnection*> http_connections;
   std::size_t lingering = 0;           // closed sessions kept for their last GET (not open)
   net::steady_timer accept_pause{io};  // after EMFILE/ENFILE at accept
   TimePoint accept_error_logged{};

@@ -1646,6 +1646,48 @@ TEST(Http, AHeaderOfTenKilobytesIsReadAndOnePastTheBoundGets431) {
   io.run_for(50ms);
 }
 
+// A polling POST of ill-formed UTF-8 is read with U+FFFD in place of each bad sequence, as the
+// reference reads a POST (req.setEncoding("utf8")): the event reaches the app and goes back out
+// as well-formed text. Before 2026-12-03 the bytes went on as they came: Boost.JSON refused the
+// packet and the session closed with "parse error", and text that did parse was relayed as
+// ill-formed UTF-8, which a browser's WebSocket fails on.
+TEST(Http, APollingBodyOfIllFormedUtf8IsReadWithReplacementCharacters) {
+  net::io_context io;
+  Server server(io, ServerOptions());
+  server.on_connection([](const SocketPtr& s) {
+    s->on("echo", [](const SocketPtr& me, Args a, Ack) { me->emit("echo", std::move(a)); });
+  });
+  const std::uint16_t port = server.listen("127.0.0.1", 0);
+  Client c(port);
+  const std::string path = "/socket.io/?EIO=4&transport=polling";
+  c.send_raw("GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n");
+  std::string r = http_response(io, c);
+  const std::size_t at = r.find("\"sid\":\"");
+  ASSERT_NE(at, std::string::npos) << r;
+  const std::string sid = r.substr(at + 7, r.find('"', at + 7) - at - 7);
+  auto post = [&](const std::string& body) {
+    c.send_raw("POST " + path + "&sid=" + sid +
+               " HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain;charset=UTF-8\r\n"
+               "Content-Length: " +
+               std::to_string(body.size()) + "\r\n\r\n" + body);
+    return http_response(io, c);
+  };
+  auto get = [&] {
+    c.send_raw("GET " + path + "&sid=" + sid + " HTTP/1.1\r\nHost: x\r\n\r\n");
+    return http_response(io, c);
+  };
+  EXPECT_NE(post("40").find("ok"), std::string::npos);
+  EXPECT_NE(get().find("40{"), std::string::npos);
+  EXPECT_NE(post("42[\"echo\",\"a\xff\xE2\x82" "b\"]").find("ok"), std::string::npos);
+  r = get();
+  EXPECT_NE(r.find("42[\"echo\",\"a\xEF\xBF\xBD\xEF\xBF\xBD"
+                   "b\"]"),
+            std::string::npos)
+      << r;
+  server.close();
+  io.run_for(50ms);
+}
+
 // allow_request (the cheap, synchronous check: --allow-origin's) is asked before
 // allow_request_async (the app's look-up), as its comment says, and once a handshake: a request it
 // refuses never reaches the async check (before: the async check came first, and one it let

@@ -86,6 +86,22 @@ TEST(EngineIoCodec, PollingPayloadErrors) {
   EXPECT_EQ(decode_payload(many, out, 5), DecodeError::none);
 }
 
+// Ill-formed UTF-8 mended as the WHATWG decoder (Node's) mends it: each maximal subpart of an
+// ill-formed sequence becomes one U+FFFD; well-formed text is left alone (no copy).
+TEST(EngineIoCodec, IllFormedUtf8IsMendedOneReplacementPerMaximalSubpart) {
+  const std::string r = "\xEF\xBF\xBD";
+  EXPECT_EQ(mend_utf8("4hello"), std::nullopt);
+  EXPECT_EQ(mend_utf8("4h\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80"), std::nullopt);  // é € 😀
+  EXPECT_EQ(mend_utf8("4\xff"), "4" + r);
+  EXPECT_EQ(mend_utf8("\xE2\x82"), r) << "a truncated sequence is one subpart";
+  EXPECT_EQ(mend_utf8("\xE2\x82x"), r + "x");
+  EXPECT_EQ(mend_utf8("\xF0\x28\x8C\xBC"), r + "(" + r + r);
+  EXPECT_EQ(mend_utf8("\xED\xA0\x80"), r + r + r) << "a surrogate's encoding";
+  EXPECT_EQ(mend_utf8("\xC0\xAF"), r + r) << "an overlong form";
+  EXPECT_EQ(mend_utf8("\xF4\x90\x80\x80"), r + r + r + r) << "past U+10FFFF";
+  EXPECT_EQ(mend_utf8("a\x80" "b"), "a" + r + "b");
+}
+
 TEST(EngineIoCodec, BinaryFramesAreMessages) {
   const std::byte raw[] = {std::byte{0}, std::byte{0xFF}};
   const Packet p = decode_binary(raw);

@@ -366,6 +366,10 @@ void HttpConnection::handle_polling(Request& req, const Target& t) {
       return send(srv_->json_error(req, http::status::bad_request, 3, "Bad request"));
     }
     std::vector<Packet> packets;
+    // Read as UTF-8, ill-formed sequences as U+FFFD, as the reference reads a POST (before
+    // 2026-12-03 the bytes went on as they came: text the WebSocket transport refuses, passed to
+    // the app, and relayed, made a browser's WebSocket fail).
+    if (auto mended = mend_utf8(req.body())) req.body() = std::move(*mended);
     // Each packet takes at least two bytes (type and separator): the body size already bounds
     // the work; no separate count limit that a batching client could hit.
     const DecodeError err = decode_payload(req.body(), packets, req.body().size());

@@ -170,6 +170,61 @@ FrameRef Packet::to_frame() const {
       compress);
 }
 
+std::optional<std::string> mend_utf8(std::string_view text) {
+  const auto* b = reinterpret_cast<const unsigned char*>(text.data());
+  const std::size_t n = text.size();
+  // The length of the well-formed sequence at i, or of its ill-formed maximal subpart (at least
+  // one byte) with `ok` false (Unicode's table 3-7 of well-formed byte sequences).
+  auto sequence = [&](std::size_t i, bool& ok) -> std::size_t {
+    const unsigned c = b[i];
+    ok = true;
+    if (c < 0x80) return 1;
+    std::size_t need = 0;
+    unsigned lo = 0x80, hi = 0xBF;  // the second byte's range
+    if (c >= 0xC2 && c <= 0xDF) {
+      need = 1;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      need = 2;
+      if (c == 0xE0) lo = 0xA0;
+      if (c == 0xED) hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      need = 3;
+      if (c == 0xF0) lo = 0x90;
+      if (c == 0xF4) hi = 0x8F;
+    } else {
+      ok = false;
+      return 1;
+    }
+    for (std::size_t k = 1; k <= need; ++k) {
+      const bool in =
+          i + k < n && b[i + k] >= (k == 1 ? lo : 0x80) && b[i + k] <= (k == 1 ? hi : 0xBF);
+      if (!in) {
+        ok = false;
+        return k;
+      }
+    }
+    return need + 1;
+  };
+  std::size_t i = 0;
+  bool ok = true;
+  while (i < n) {
+    const std::size_t len = sequence(i, ok);
+    if (!ok) break;
+    i += len;
+  }
+  if (i == n) return std::nullopt;
+  std::string out(text.substr(0, i));
+  while (i < n) {
+    const std::size_t len = sequence(i, ok);
+    if (ok)
+      out.append(text.substr(i, len));
+    else
+      out += "\xEF\xBF\xBD";
+    i += len;
+  }
+  return out;
+}
+
 DecodeError decode_payload(std::string_view body, std::vector<Packet>& out,
                            std::size_t max_packets) {
   out.clear();

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -82,6 +83,12 @@ DecodeError decode_payload(std::string_view body, std::vector<Packet>& out,
                            std::size_t max_packets = 1024);
 
 inline constexpr char kRecordSeparator = '\x1e';
+
+// `text` with each ill-formed UTF-8 sequence (each maximal subpart of one, as the WHATWG decoder
+// counts them) replaced by U+FFFD; nullopt if it is well-formed (the common case: no copy). A
+// polling body is read so, as the reference's `req.setEncoding("utf8")` reads it; a WebSocket
+// text frame of ill-formed UTF-8 is refused instead (RFC 6455: close code 1007).
+std::optional<std::string> mend_utf8(std::string_view text);
 
 // Standard base64 (RFC 4648, with padding), as Engine.IO uses for binary over polling.
 std::string base64_encode(std::string_view bytes);

@@ -355,7 +355,9 @@ test("WebSocket close: a close packet makes the server close the connection", as
 
 // ---- Upgrade ------------------------------------------------------------------------------------
 
-test("upgrade from polling to WebSocket: probe, noop to the held GET, upgrade, then WebSocket only", async () => {
+// A polling session with a GET held, a WebSocket probe for it answered ("3probe"), and the held
+// GET answered with a noop.
+async function probeWithAHeldGet() {
   const s = await openPolling();
   const held = await rawRequest("GET", pollingQuery(s.sid));
   const c = openWs(`?EIO=4&transport=websocket&sid=${s.sid}`);
@@ -364,6 +366,11 @@ test("upgrade from polling to WebSocket: probe, noop to the held GET, upgrade, t
   assert.equal(await c.next("pong probe"), "3probe");
   assert.deepEqual(await within(held.response, WAIT, "the held GET"), { status: 200, body: "6" });
   held.sock.destroy();
+  return { s, c };
+}
+
+test("upgrade from polling to WebSocket: probe, noop to the held GET, upgrade, then WebSocket only", async () => {
+  const { s, c } = await probeWithAHeldGet();
   c.send("5");
   c.send("4hello");
   assert.equal(await c.next("echo over WebSocket"), "4hello");
@@ -387,14 +394,7 @@ test("upgrade from polling to WebSocket: probe, noop to the held GET, upgrade, t
 // noop too, so that it can pause polling and send "5" (before 2026-12-03 it was held until the
 // upgrade timed out, and the client stayed wedged until its ping timeout).
 test("upgrade: every GET while the probe is answered gets a noop, then the upgrade completes", async () => {
-  const s = await openPolling();
-  const held = await rawRequest("GET", pollingQuery(s.sid));
-  const c = openWs(`?EIO=4&transport=websocket&sid=${s.sid}`);
-  await c.waitOpen();
-  c.send("2probe");
-  assert.equal(await c.next("pong probe"), "3probe");
-  assert.deepEqual(await within(held.response, WAIT, "the held GET"), { status: 200, body: "6" });
-  held.sock.destroy();
+  const { s, c } = await probeWithAHeldGet();
   for (let i = 0; i < 2; ++i) {
     const again = await rawRequest("GET", pollingQuery(s.sid));
     assert.deepEqual(await within(again.response, 500, `GET ${i + 2} during the upgrade`), {

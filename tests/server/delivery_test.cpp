@@ -178,6 +178,33 @@ class Delivery : public ::testing::TestWithParam<bool> {
     return c;
   }
 
+  // The server again with `o` (the one running closed first).
+  void restart(ServerOptions o) {
+    server_->close();
+    io_.run_for(50ms);
+    io_.restart();  // (out of work, run_for left it stopped)
+    start(std::move(o));
+  }
+  // A string field of a JSON text ("sid" of a CONNECT reply), "" if none.
+  static std::string field(const std::string& text, const std::string& name) {
+    const std::size_t at = text.find("\"" + name + "\":\"");
+    if (at == std::string::npos) return std::string();
+    const std::size_t from = at + name.size() + 4;
+    return text.substr(from, text.find('"', from) - from);
+  }
+  // A fresh session joining "/" with `auth`: its client, and every frame up to and with the
+  // CONNECT reply.
+  std::pair<Client*, std::string> join_with(const std::string& auth) {
+    Client& c = open_session();
+    c.send_text("40" + auth);
+    std::string got;
+    drive([&] {
+      for (auto& f : c.frames()) got += f.payload + "\n";
+      return got.find("40{") != std::string::npos;
+    });
+    return {&c, got};
+  }
+
   // One broadcast to `room`, run until it is flushed, every client's bytes read.
   void broadcast(const std::string& room, int value) {
     server_->to(room).emit("m", Args{value});
@@ -629,32 +656,13 @@ TEST_P(Delivery, TheAuthReachesTheAppWithEveryField) {
 // quadratic), and not by an offset the store no longer holds, a malformed one, or once the
 // session is older than max_disconnection_duration.
 TEST_P(Delivery, ASessionIsRecoveredByItsOffsetOnlyWhileBothAreKept) {
-  server_->close();
-  io_.run_for(50ms);
-  io_.restart();  // (out of work, run_for left it stopped)
   ServerOptions o;
   RecoveryOptions r;
   r.max_disconnection_duration = 2s;
   r.max_stored_packets = 4;
   o.connection_state_recovery = r;
-  start(o);
-  auto field = [](const std::string& text, const std::string& name) {
-    const std::size_t at = text.find("\"" + name + "\":\"");
-    if (at == std::string::npos) return std::string();
-    const std::size_t from = at + name.size() + 4;
-    return text.substr(from, text.find('"', from) - from);
-  };
-  // Joins with `auth`; returns every frame up to and with the CONNECT reply.
-  auto join = [&](const std::string& auth) {
-    Client& c = open_session();
-    c.send_text("40" + auth);
-    std::string got;
-    drive([&] {
-      for (auto& f : c.frames()) got += f.payload + "\n";
-      return got.find("40{") != std::string::npos;
-    });
-    return std::make_pair(&c, got);
-  };
+  restart(o);
+  auto join = [&](const std::string& auth) { return join_with(auth); };
   // A broadcast's offset as the client got it (its last argument).
   auto offset_of = [&](Client& c, int value) {
     server_->to("all").emit("m", Args{value});
@@ -727,28 +735,10 @@ TEST_P(Delivery, ASessionIsRecoveredByItsOffsetOnlyWhileBothAreKept) {
 // client's offset, and its next reconnect found no session by it (a fresh session, what it
 // missed lost). This test keeps the offset as the client does.
 TEST_P(Delivery, WithRecoveryADirectEmitCarriesAnOffsetTheClientRecoversBy) {
-  server_->close();
-  io_.run_for(50ms);
-  io_.restart();
   ServerOptions o;
   o.connection_state_recovery = RecoveryOptions{};
-  start(o);
-  auto field = [](const std::string& text, const std::string& name) {
-    const std::size_t at = text.find("\"" + name + "\":\"");
-    if (at == std::string::npos) return std::string();
-    const std::size_t from = at + name.size() + 4;
-    return text.substr(from, text.find('"', from) - from);
-  };
-  auto join = [&](const std::string& auth) {
-    Client& c = open_session();
-    c.send_text("40" + auth);
-    std::string got;
-    drive([&] {
-      for (auto& f : c.frames()) got += f.payload + "\n";
-      return got.find("40{") != std::string::npos;
-    });
-    return std::make_pair(&c, got);
-  };
+  restart(o);
+  auto join = [&](const std::string& auth) { return join_with(auth); };
   auto [a, a_connect] = join("");
   const std::string sid = field(a_connect, "sid"), pid = field(a_connect, "pid");
   SocketPtr s = server_->of("/").socket(sid);
@@ -807,9 +797,6 @@ TEST_P(Delivery, ARecoveryWhoseReplayFailsStartsAFreshSessionThroughTheMiddlewar
   };
   for (const bool skip : {true, false}) {
     SCOPED_TRACE(skip ? "skip_middlewares" : "middlewares run on recovery");
-    server_->close();
-    io_.run_for(50ms);
-    io_.restart();
     clients_.clear();
     bool fail = false;
     int ran = 0;  // the middleware's runs
@@ -818,29 +805,14 @@ TEST_P(Delivery, ARecoveryWhoseReplayFailsStartsAFreshSessionThroughTheMiddlewar
     r.skip_middlewares = skip;
     o.connection_state_recovery = r;
     o.adapter = [&fail](Namespace& n) { return std::make_unique<FailingReplay>(n, fail); };
-    start(o);
+    restart(o);
     server_->of("/").use([&ran](const SocketPtr& s, Next next) {
       ++ran;
       s->data() = "user-7";  // (what an auth middleware sets)
       s->join("joined-by-middleware");
       next(std::nullopt);
     });
-    auto field = [](const std::string& text, const std::string& name) {
-      const std::size_t at = text.find("\"" + name + "\":\"");
-      if (at == std::string::npos) return std::string();
-      const std::size_t from = at + name.size() + 4;
-      return text.substr(from, text.find('"', from) - from);
-    };
-    auto join = [&](const std::string& auth) {
-      Client& c = open_session();
-      c.send_text("40" + auth);
-      std::string got;
-      drive([&] {
-        for (auto& f : c.frames()) got += f.payload + "\n";
-        return got.find("40{") != std::string::npos;
-      });
-      return std::make_pair(&c, got);
-    };
+    auto join = [&](const std::string& auth) { return join_with(auth); };
     auto [a, a_connect] = join("");
     const std::string sid = field(a_connect, "sid"), pid = field(a_connect, "pid");
     server_->to("all").emit("m", Args{1});
@@ -1678,7 +1650,10 @@ TEST(Http, APollingBodyOfIllFormedUtf8IsReadWithReplacementCharacters) {
   };
   EXPECT_NE(post("40").find("ok"), std::string::npos);
   EXPECT_NE(get().find("40{"), std::string::npos);
-  EXPECT_NE(post("42[\"echo\",\"a\xff\xE2\x82" "b\"]").find("ok"), std::string::npos);
+  EXPECT_NE(post("42[\"echo\",\"a\xff\xE2\x82"
+                 "b\"]")
+                .find("ok"),
+            std::string::npos);
   r = get();
   EXPECT_NE(r.find("42[\"echo\",\"a\xEF\xBF\xBD\xEF\xBF\xBD"
                    "b\"]"),

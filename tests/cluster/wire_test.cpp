@@ -111,6 +111,20 @@ TEST(ClusterWire, AMessageNestingDeeperThan32IsRead) {
   EXPECT_FALSE(read(nested(kMaxMessageDepth + 1)));
 }
 
+// A string that is not UTF-8 (a header value a client sent, an app's room name) crosses as the
+// writing worker held it: before 2026-12-03 the record was refused as bad, and a fetchSockets
+// answer holding one timed out on every other worker.
+TEST(ClusterWire, AMessageWithAStringThatIsNotUtf8IsRead) {
+  const std::string bad =
+      "a\xff"
+      "b\xE2\x82";
+  const std::string bytes = write_message({{"room", bad}, {"ok", "fine"}});
+  auto m = read_message({reinterpret_cast<const std::byte*>(bytes.data()), bytes.size()});
+  ASSERT_TRUE(m) << "refused";
+  EXPECT_EQ(std::string(m->body.at("room").as_string()), bad);
+  EXPECT_EQ(std::string(m->body.at("ok").as_string()), "fine");
+}
+
 TEST(ClusterWire, MessageRefusesNonObjectJsonAndHugeBlobCounts) {
   const std::string arr = write_message({});
   std::string bad = arr;

@@ -137,14 +137,15 @@ class Delivery : public ::testing::TestWithParam<bool> {
     ASSERT_TRUE(done()) << "timed out";
   }
 
-  // Opens a WebSocket session (its Engine.IO open packet read), not yet in a namespace.
-  Client& open_session() {
+  // Opens a WebSocket session (its Engine.IO open packet read), not yet in a namespace; `query`
+  // is appended to the request's query string.
+  Client& open_session(const std::string& query = "") {
     clients_.push_back(std::make_unique<Client>(port_));
     Client& c = *clients_.back();
-    c.send_raw(
-        "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
-        "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-        "Sec-WebSocket-Version: 13\r\n\r\n");
+    c.send_raw("GET /socket.io/?EIO=4&transport=websocket" + query +
+               " HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+               "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+               "Sec-WebSocket-Version: 13\r\n\r\n");
     drive([&] { return c.in().find("\r\n\r\n") != std::string::npos; });
     const std::size_t end = c.in().find("\r\n\r\n");
     const std::string head = c.in().substr(0, end);
@@ -648,6 +649,27 @@ TEST_P(Delivery, TheAuthReachesTheAppWithEveryField) {
   c.send_text(R"(40{"pid":"player7","offset":"100","token":"t"})");
   drive([&] { return nsp.size() == 1; });
   EXPECT_EQ(boost::json::serialize(seen), R"({"pid":"player7","offset":"100","token":"t"})");
+}
+
+// A query value whose escapes do not make UTF-8 ("%FF") is read with U+FFFD in their place, as
+// Node's querystring reads it; well-formed escapes ("%C3%A9") as they are. Before 2026-12-03 the
+// raw byte stayed, which the ring's JSON could not carry (a cluster's fetchSockets from another
+// worker then timed out).
+TEST_P(Delivery, AQueryValueThatIsNotUtf8IsReadWithReplacementCharacters) {
+  Namespace& nsp = server_->of("/");
+  std::string x, y;
+  nsp.use([&](const SocketPtr& s, Next next) {
+    x = std::string(s->handshake().query().find("x").value_or("(none)"));
+    y = std::string(s->handshake().query().find("y").value_or("(none)"));
+    next(std::nullopt);
+  });
+  Client& c = open_session("&x=a%FFb&y=caf%C3%A9");
+  c.send_text("40");
+  drive([&] { return nsp.size() == 1; });
+  EXPECT_EQ(x,
+            "a\xEF\xBF\xBD"
+            "b");
+  EXPECT_EQ(y, "caf\xC3\xA9");
 }
 
 // Connection state recovery with the in-memory store: a session is found by its offset (by the
@@ -1661,6 +1683,37 @@ TEST(Http, APollingBodyOfIllFormedUtf8IsReadWithReplacementCharacters) {
       << r;
   server.close();
   io.run_for(50ms);
+}
+
+// After close(), nothing is left waiting: a handshake waiting for allow_request_async's answer
+// (which never comes here) is closed too (found in review, 2026-12-03: its connection's read
+// kept the io_context's work for a minute); and a namespace whose adapter failed to be made
+// leaves no empty entry behind (of() dereferenced it the next time).
+TEST(Http, CloseLeavesNoHandshakeWaitingAndAFailedNamespaceNoEntry) {
+  net::io_context io;
+  ServerOptions o;
+  std::vector<std::function<void(std::optional<std::string>)>> kept;  // never called
+  o.allow_request_async = [&](const engineio::ServerOptions::HttpRequest&,
+                              std::function<void(std::optional<std::string>)> done) {
+    kept.push_back(std::move(done));
+  };
+  bool fail_adapter = true;
+  o.adapter = [&](Namespace& n) -> std::unique_ptr<Adapter> {
+    if (n.name() == "/x" && fail_adapter) throw std::runtime_error("no store");
+    return std::make_unique<InMemoryAdapter>(n);
+  };
+  Server server(io, o);
+  EXPECT_THROW(server.of("/x"), std::runtime_error);
+  fail_adapter = false;
+  EXPECT_EQ(server.of("/x").name(), "/x") << "made on the next try";
+  Client c(server.listen("127.0.0.1", 0));
+  c.send_raw("GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\n\r\n");
+  const auto until = std::chrono::steady_clock::now() + 5s;
+  while (kept.empty() && std::chrono::steady_clock::now() < until) io.run_for(1ms);
+  ASSERT_EQ(kept.size(), 1u) << "the handshake did not reach allow_request_async";
+  server.close();
+  io.run_for(10s);  // (returns at once when out of work)
+  EXPECT_TRUE(io.stopped()) << "still had work 10 s after close()";
 }
 
 // allow_request (the cheap, synchronous check: --allow-origin's) is asked before

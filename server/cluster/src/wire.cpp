@@ -227,6 +227,11 @@ std::optional<Message> read_message(std::span<const std::byte> in) {
   // levels were accepted by the bridge, then refused by every worker.)
   json::parse_options opts;
   opts.max_depth = kMaxMessageDepth;
+  // Strings as the writing worker held them, UTF-8 or not (a header value a client sent, an
+  // app's room name): JSON-serialized, they keep their bytes, and a strict parse refused the
+  // whole record here (before 2026-12-03: a fetchSockets answer holding one such string timed
+  // out on every other worker, while the owner's own answer listed the socket).
+  opts.allow_invalid_utf8 = true;
   json::value v = json::parse(text, ec, {}, opts);
   if (ec || !v.is_object()) return std::nullopt;
   m.body = std::move(v.get_object());

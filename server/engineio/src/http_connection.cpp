@@ -280,6 +280,7 @@ void HttpConnection::handle(Request req, const Target& t) {
         self->resume_handshake(*held, *target, refusal);
       });
     };
+    awaiting_app_ = true;
     try {
       o.allow_request_async(http_request(*held), done);
     } catch (const std::exception& e) {
@@ -294,7 +295,9 @@ void HttpConnection::handle(Request req, const Target& t) {
 
 void HttpConnection::resume_handshake(Request& req, const Target& t,
                                       const std::optional<std::string>& refusal) {
-  if (closed_ || srv_->stopped) return;
+  awaiting_app_ = false;
+  if (closed_) return;
+  if (srv_->stopped) return shutdown();  // (its read pending: left, it held the io_context)
   if (refusal) {
     if (srv_->options.connection_error) {
       const ServerOptions::HttpRequest hr = http_request(req);
@@ -369,6 +372,7 @@ void HttpConnection::handle_polling(Request& req, const Target& t) {
     // Read as UTF-8, ill-formed sequences as U+FFFD, as the reference reads a POST (before
     // 2026-12-03 the bytes went on as they came: text the WebSocket transport refuses, passed to
     // the app, and relayed, made a browser's WebSocket fail).
+    const std::size_t received = req.body().size();
     if (auto mended = mend_utf8(req.body())) req.body() = std::move(*mended);
     // Each packet takes at least two bytes (type and separator): the body size already bounds
     // the work; no separate count limit that a batching client could hit.
@@ -377,7 +381,7 @@ void HttpConnection::handle_polling(Request& req, const Target& t) {
     // closes with "parse error"; the POST itself is answered "ok".
     const TimePoint now = Clock::now();
     srv_->stats.packets_in += packets.size();
-    srv_->stats.bytes_in += req.body().size();
+    srv_->stats.bytes_in += received;
     for (const Packet& p : packets) s->sm().receive(TransportKind::polling, p, now);
     if (err != DecodeError::none) s->sm().receive_garbage();
     s->pump();

@@ -21,8 +21,8 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   // one for its minute of read timeout, one that never sent a request for the first request's
   // timeout), and an io_context run until out of work did not return until then.
   void stop_serving() {
-    if (closed_ || busy_) return;
-    graceful_close();
+    if (closed_ || (busy_ && !awaiting_app_)) return;
+    graceful_close();  // (one awaiting allow_request_async: its answer finds it closed)
   }
   // A connection handed over by another worker: the bytes it had read, parsed before anything
   // read from the socket (such a connection is never steered again).
@@ -178,7 +178,8 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   Target target_;                              // of the request being read
   std::weak_ptr<EngineSocket> reading_claim_;  // claimed by the POST whose body is being read
   bool reading_overlap_ = false;
-  bool busy_ = false;  // a request is being answered (or a GET is held)
+  bool busy_ = false;          // a request is being answered (or a GET is held)
+  bool awaiting_app_ = false;  // a handshake waits for allow_request_async's answer
   bool closed_ = false;
   // allow_request let the handshake being resumed through already (before allow_request_async):
   // handle_polling / handle_upgrade do not ask it again. Taken (reset) by them.

@@ -2,6 +2,7 @@
 // names in lower case, the path check (private to engineio/src).
 #pragma once
 
+#include "shmio/engineio/packet.hpp"
 #include "shmio/engineio/server.hpp"
 
 #include "deadline_heap.hpp"
@@ -44,6 +45,10 @@ using Response = http::response<http::string_body>;
 
 namespace http_util {
 
+// A query string's name or value, decoded as Node's querystring decodes it: "%XX" escapes and
+// '+', and bytes that do not make UTF-8 each maximal subpart replaced by U+FFFD (before
+// 2026-12-03 "%FF" stayed a raw 0xFF byte, which the ring's JSON then could not carry: a socket
+// whose handshake query held one made every fetchSockets from another worker time out).
 inline std::string url_decode(std::string_view s) {
   std::string out;
   for (std::size_t i = 0; i < s.size(); ++i) {
@@ -55,6 +60,7 @@ inline std::string url_decode(std::string_view s) {
       out += s[i] == '+' ? ' ' : s[i];
     }
   }
+  if (auto mended = mend_utf8(out)) return std::move(*mended);
   return out;
 }
 

@@ -61,6 +61,7 @@ Server::Server(net::io_context& io, ServerOptions options) : io_(io), options_(s
   eo.steer = options_.steer;
   eo.descriptor_reserve = options_.descriptor_reserve;
   eo.first_request_timeout = options_.first_request_timeout;
+  eo.max_header_bytes = options_.max_header_bytes;
   eo.hand_off_to = options_.hand_off_to;
   engineio::Handler h;
   // A session's Client is found through the session's user-data pointer (set here, cleared at
@@ -111,9 +112,10 @@ const std::function<void(Namespace&)>* Server::dynamic_setup(const std::string& 
 }
 
 Namespace& Server::make(const std::string& name, const std::function<void(Namespace&)>* setup) {
-  auto& slot = namespaces_[name];
-  slot = std::make_unique<Namespace>(*this, name);
-  Namespace& n = *slot;
+  // (Made before it is listed: a constructor that throws, an adapter's, leaves no empty entry.)
+  auto made = std::make_unique<Namespace>(*this, name);
+  Namespace& n = *made;
+  namespaces_[name] = std::move(made);
   for (std::size_t i = 0; i < new_namespace_.size(); ++i) {
     auto h = new_namespace_[i];  // (a handler may register another)
     try {

@@ -99,7 +99,9 @@ TEST(EngineIoCodec, IllFormedUtf8IsMendedOneReplacementPerMaximalSubpart) {
   EXPECT_EQ(mend_utf8("\xED\xA0\x80"), r + r + r) << "a surrogate's encoding";
   EXPECT_EQ(mend_utf8("\xC0\xAF"), r + r) << "an overlong form";
   EXPECT_EQ(mend_utf8("\xF4\x90\x80\x80"), r + r + r + r) << "past U+10FFFF";
-  EXPECT_EQ(mend_utf8("a\x80" "b"), "a" + r + "b");
+  EXPECT_EQ(mend_utf8("a\x80"
+                      "b"),
+            "a" + r + "b");
 }
 
 TEST(EngineIoCodec, BinaryFramesAreMessages) {

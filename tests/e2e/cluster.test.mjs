@@ -960,6 +960,33 @@ test("supervisor: a port it cannot listen on stops it (exit 1); bad --host refus
   await within(once(c.proc, "exit"), 15000, "exit");
 });
 
+// Found in review (2026-12-02): started under nohup, a hang-up still drained the cluster (the
+// supervisor blocked SIGHUP whatever its disposition, and Linux queues a blocked signal even when
+// it is ignored). A SIGHUP, then a worker killed: the supervisor, not draining, restarts it (it
+// took the SIGHUP first before: signals pending are taken lowest number first).
+test("supervisor: started under nohup, a SIGHUP leaves it and its workers running", async () => {
+  const ring = `test-${process.pid}-nohup`;
+  const p = spawn("nohup", [BIN, "--app", "bench", "--no-pin", "--workers", "2", "--port", "0", "--ring", ring]);
+  clusters.push({ proc: p });
+  let out = "", log = "";
+  p.stdout.on("data", (d) => (out += d));
+  p.stderr.on("data", (d) => (log += d));
+  const started = () => [...out.matchAll(/shmio worker \d+ \(pid (\d+)/g)].map((x) => Number(x[1]));
+  await until(() => started().length === 2, 20000, "cluster up");
+  const [first, second] = started();
+  p.kill("SIGHUP");
+  process.kill(first, "SIGHUP");  // (ignored there too: the workers inherit it)
+  process.kill(second, "SIGKILL");
+  await until(() => started().length === 3, 10000, `the killed worker restarted; log: ${log}`);
+  assert.doesNotMatch(log, /draining/);
+  assert.equal(process.kill(first, 0), true, "the worker that got a SIGHUP still runs");
+  p.kill("SIGTERM");
+  const [code, signal] = await within(once(p, "exit"), 15000, "exits on SIGTERM");
+  assert.deepEqual([code, signal], [0, null], log);
+  assert.match(log, /draining 2 workers/);
+  assert.equal(existsSync(`/dev/shm/shmio.${ring}`), false);
+});
+
 test("supervisor: a ring of another layout version whose creator still runs, or one being created, is left alone", async () => {
   // Another shmio build's ring: the magic number, layout version 99, and as its creator this test
   // process (pid + start time, at the offsets every version keeps).

@@ -243,7 +243,11 @@ int run_supervisor(const SupervisorOptions& o,
   sigaddset(&set, SIGCHLD);
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGHUP);
+  // SIGHUP unless it came in ignored (nohup): blocked, an ignored signal is still queued on Linux,
+  // and sigtimedwait would take it for a drain. (The workers inherit the ignoring: serve() then
+  // leaves SIGHUP alone too.)
+  if (struct sigaction hup{}; ::sigaction(SIGHUP, nullptr, &hup) != 0 || hup.sa_handler != SIG_IGN)
+    sigaddset(&set, SIGHUP);
   sigprocmask(SIG_BLOCK, &set, &old);
   struct sigaction ignore_pipe {
   }, old_pipe{};

@@ -76,11 +76,12 @@ std::vector<int> affinity_cpus();
 // started again after it had run is restarted whatever its status (what failed may pass).
 inline constexpr int kWorkerCannotStart = 78;  // (EX_CONFIG of sysexits.h)
 
-// Runs the cluster until SIGTERM, SIGINT or SIGHUP (a drain). worker_main runs in each forked
+// Runs the cluster until SIGTERM, SIGINT or SIGHUP (a drain; SIGHUP only if it was not ignored
+// when this was called, as under nohup). worker_main runs in each forked
 // worker; its return value is the worker's exit status. Returns the supervisor's exit status (1
 // if the ring could not be created, with the reason on stderr). While it runs, SIGPIPE is ignored
 // in this process (a closed stderr pipe must not kill the supervisor and leave its rings behind)
-// and SIGCHLD, SIGTERM, SIGINT and SIGHUP are blocked from its start (one that comes while the
+// and SIGCHLD, SIGTERM, SIGINT and (unless ignored) SIGHUP are blocked from its start (one that comes while the
 // rings are being created starts the drain once the workers are up); both are restored after.
 int run_supervisor(const SupervisorOptions& options,
                    const std::function<int(const WorkerContext&)>& worker_main);

@@ -987,6 +987,35 @@ test("supervisor: started under nohup, a SIGHUP leaves it and its workers runnin
   assert.equal(existsSync(`/dev/shm/shmio.${ring}`), false);
 });
 
+// Found in review (2026-12-02): `--redis ""` ran without the bridge and without a word; a --ring
+// too long for its workers' rings (NAME.wI) was refused naming NAME.w0, not the flag; and a
+// cluster without --recovery made (and allocated, 64 MiB) the recovery session table.
+test("options: --redis \"\" refused; a --ring too long for --ring-per-worker named with its bound; no session table without --recovery", async () => {
+  const refused = (args, env = {}) => new Promise((resolve) =>
+    execFile(BIN, ["--app", "bench", "--no-pin", "--port", "0", ...args], { env: { ...process.env, ...env }, timeout: 15000 },
+             (err, stdout, stderr) => resolve({ code: err?.code ?? 0, stderr })));
+  for (const [args, env] of [[["--workers", "2", "--redis", ""], {}], [["--workers", "2"], { SHMIO_REDIS: "" }]]) {
+    const r = await refused(args, env);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /--redis must not be empty/);
+  }
+  const long = `test-${process.pid}-`.padEnd(199, "x");
+  const r = await refused(["--workers", "2", "--ring", long, "--ring-per-worker"]);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /--ring test-.*: with --ring-per-worker and 2 workers at most 197 characters/);
+  assert.deepEqual(readdirSync("/dev/shm").filter((f) => f.includes(long)), []);
+  // 197 is taken (its workers' rings are 200 characters).
+  const ring = long.slice(0, 197);
+  const c = await cluster("bench", 2, [...PER_WORKER, "--ring", ring], true);
+  assert.equal(c.workers.size, 2);
+  assert.equal(existsSync(`/dev/shm/shmio.${ring}.w1`), true);
+  const tables = (kind) => readdirSync("/dev/shm").filter((f) => f.startsWith(`shmio-${kind}.${ring}.`));
+  assert.equal(tables("board").length, 1, "the workers' board is made");
+  assert.deepEqual(tables("sessions"), [], "no session table without --recovery");
+  c.proc.kill("SIGTERM");
+  await within(once(c.proc, "exit"), 15000, "exit");
+});
+
 test("supervisor: a ring of another layout version whose creator still runs, or one being created, is left alone", async () => {
   // Another shmio build's ring: the magic number, layout version 99, and as its creator this test
   // process (pid + start time, at the offsets every version keeps).
@@ -1034,7 +1063,7 @@ test("a ring removed, corrupted, truncated or replaced under a running cluster: 
   for (const [harm, perWorker] of [["removed", false], ["corrupted", false], ["removed", true],
                                    ["corrupted", true], ["truncated", false], ["truncated", true],
                                    ["replaced by another file", false]]) {
-    const c = await cluster("bench", 2, perWorker ? PER_WORKER : ["--recovery"]);
+    const c = await cluster("bench", 2, [...(perWorker ? PER_WORKER : []), "--recovery"]);
     const path = `/dev/shm/shmio.${c.ring}${perWorker ? ".w1" : ""}`;
     const s = client(c.url(0));
     await within(once(s, "connect"), 5000, "connect");

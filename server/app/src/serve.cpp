@@ -71,8 +71,8 @@ const char* kUsage =
     "               together; a client that sends more is disconnected (parse error)\n"
     "               (default 16777216; 1..4294967295)\n"
     "  --recovery   connection state recovery (socket.io's connectionStateRecovery, 2 minutes)\n"
-    "  --max-sessions N  entries of the cluster's recovery session table in shared memory\n"
-    "               (default 131072; a session that finds no free entry is not saved:\n"
+    "  --max-sessions N  with --recovery: entries of the cluster's recovery session table in\n"
+    "               shared memory (default 131072; a session that finds no free entry is not saved:\n"
     "               that client starts afresh if it must recover)\n"
     "  --session-bytes N  bytes per entry, its id, rooms and data as JSON included\n"
     "               (default 512; a multiple of 64 in 256..65536; larger states are not saved)\n"
@@ -648,6 +648,8 @@ std::string apply(ServeOptions& o, const std::string& name, const char* v) {
   } else if (name == "allow-origin") {
     o.allowed_origins.insert(v);
   } else if (name == "redis") {
+    // (Empty would have meant no bridge, without a word: a variable left empty in a script.)
+    if (*v == '\0') return "--redis must not be empty (a URL such as redis://host:6379)";
     o.redis.url = v;
   } else if (name == "redis-mode") {
     if (std::string_view(v) != "classic" && std::string_view(v) != "sharded")
@@ -843,7 +845,14 @@ int serve(ServeOptions cfg, Setup setup) {
 
   // A cluster. All workers must listen on one known port: with port 0 the supervisor picks a free
   // one first (and holds it, bound with SO_REUSEPORT but not listening, while the cluster runs).
-  const int n = cfg.workers > 0 ? cfg.workers : static_cast<int>(cluster::affinity_cpus().size());
+  int n = cfg.workers > 0 ? cfg.workers : static_cast<int>(cluster::affinity_cpus().size());
+  if (n > 960) {  // (auto on a machine past the registry's bound: as many as a cluster can have)
+    std::fprintf(stderr,
+                 "shmio: --workers auto: %d CPUs, more than a cluster's 960 workers: running 960 "
+                 "(the registry's 1024 slots, 64 kept for emitters and tools)\n",
+                 n);
+    n = 960;
+  }
   // (A worker waits on the shared ring and the others' with one notifier, the fleet bridge on
   // the shared ring and every worker's: at most kMaxRings rings each.)
   const int most = static_cast<int>(shm::RingNotifier::kMaxRings) - (cfg.redis.url.empty() ? 0 : 1);
@@ -855,6 +864,16 @@ int serve(ServeOptions cfg, Setup setup) {
                  n);
     return 2;
   }
+  // (Each worker's ring is NAME.wI: its last one must still be a ring name. The default name,
+  // port-P, always leaves room.)
+  if (cfg.ring_per_worker && !cfg.ring.empty())
+    if (auto ok = shm::Segment::validate_name(cluster::worker_ring_name(cfg.ring, n - 1)); !ok) {
+      std::fprintf(stderr,
+                   "shmio: --ring %s: with --ring-per-worker and %d workers at most %zu "
+                   "characters (each worker's ring adds .wI to it)\n",
+                   cfg.ring.c_str(), n, 200 - cluster::worker_ring_name("", n - 1).size());
+      return 2;
+    }
   if (cfg.port_per_worker && (cfg.port == 0 || cfg.port + n - 1 > 65535)) {
     std::fprintf(stderr, "shmio: --port-per-worker needs ports P..P+%d within 1..65535\n", n - 1);
     return 2;

@@ -78,18 +78,22 @@ Node::Node(net::io_context& io, NodeOptions options, sio::ServerOptions& so)
     std::fprintf(stderr, "shmio[w%d]: no workers' board (%s): /metrics shows this worker only\n",
                  m.options.worker, board.error().message.c_str());
   }
-  // The recovery sessions' table: this ring's (created by the first worker that opens it).
-  shm::SessionStoreConfig sc;
-  sc.slots = static_cast<std::uint32_t>(std::min<std::size_t>(m.options.max_sessions, 16777214));
-  sc.slot_bytes = m.options.session_bytes;
-  auto st = shm::SessionStore::open(m.options.ring, m.segment->header().creation_time_ns, sc);
-  if (st)
-    m.sessions.emplace(std::move(st.value()));
-  else
-    std::fprintf(stderr,
-                 "shmio[w%d]: no session table (%s): sessions are not recoverable on other "
-                 "workers\n",
-                 m.options.worker, st.error().message.c_str());
+  // The recovery sessions' table: this ring's (created by the first worker that opens it), with
+  // recovery only (it is allocated whole: 64 MiB of /dev/shm by default, for nothing without).
+  if (so.connection_state_recovery) {
+    shm::SessionStoreConfig sc;
+    sc.slots =
+        static_cast<std::uint32_t>(std::min<std::size_t>(m.options.max_sessions, 16777214));
+    sc.slot_bytes = m.options.session_bytes;
+    auto st = shm::SessionStore::open(m.options.ring, m.segment->header().creation_time_ns, sc);
+    if (st)
+      m.sessions.emplace(std::move(st.value()));
+    else
+      std::fprintf(stderr,
+                   "shmio[w%d]: no session table (%s): sessions are not recoverable on other "
+                   "workers\n",
+                   m.options.worker, st.error().message.c_str());
+  }
 
   // With a ring per worker and recovery: the workers' cut logs (each worker's, beside the
   // session table; created by the first worker that opens them).

@@ -1279,6 +1279,7 @@ struct Bridge::Impl {
   std::optional<Clock::time_point> down_since;  // the publishing link is down since
   Clock::time_point down_said{};
   std::optional<Clock::time_point> sub_down_said;  // the subscriber link's last loss said
+  std::optional<Clock::time_point> refusal_said;   // the last subscription refusal said
 
   std::string metrics_text() const {
     std::string out;
@@ -1310,6 +1311,10 @@ struct Bridge::Impl {
          "counter", p.connects + s.connects);
     line("shmio_redis_connection_lost_total", "Connections to Redis lost or refused.", "counter",
          p.connection_lost + s.connection_lost);
+    line("shmio_redis_subscriptions_refused_total",
+         "Subscriptions Redis refused (an ACL, a moved shard channel): their messages are not "
+         "received.",
+         "counter", s.subscriptions_refused);
     line("shmio_redis_disconnected_ms_total",
          "Milliseconds the bridge's publishing connection was down.", "counter", p.disconnected_ms);
     line("shmio_redis_connected", "Whether both of the bridge's connections are up.", "gauge",
@@ -1420,6 +1425,19 @@ Bridge::Bridge(net::io_context& io, BridgeOptions options)
     } catch (const std::exception& e) {
       impl->bad("a message on " + channel, std::string("its handling failed: ") + e.what());
     }
+  };
+  // A channel Redis refuses this member (an ACL without it, a shard channel moved): the others
+  // go on; said at most once a minute (with dynamic subscriptions every room could be one),
+  // counted in shmio_redis_subscriptions_refused_total.
+  co.on_refused_subscription = [impl = &m](const std::string& kind, const std::string& name,
+                                           const std::string& why) {
+    const auto now = Clock::now();
+    if (impl->refusal_said && now - *impl->refusal_said < std::chrono::minutes(1)) return;
+    impl->refusal_said = now;
+    std::fprintf(stderr,
+                 "shmio[bridge]: Redis %s refused %s %s: %s (fleet messages on it are not "
+                 "received; the other channels work)\n",
+                 impl->options.url.c_str(), kind.c_str(), name.c_str(), why.c_str());
   };
   m.sub = Client::create(io, co, &error);
   if (!m.sub) throw std::runtime_error("--redis: " + error);

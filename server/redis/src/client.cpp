@@ -9,6 +9,7 @@
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
+#include <cctype>
 #include <charconv>
 #include <deque>
 #include <memory>
@@ -294,6 +295,9 @@ struct Client::Impl {
   std::array<char, 65536> in{};
   // Subscriptions: (kind, name), replayed after every reconnect.
   std::set<std::pair<std::string, std::string>> subs;
+  // The subscriptions written on this connection and not yet confirmed, in order: Redis answers
+  // each with a confirmation push or an error, in the order written (an error names no channel).
+  std::deque<std::pair<std::string, std::string>> subs_unconfirmed;
   Stats stats;
   std::chrono::steady_clock::time_point down_since = std::chrono::steady_clock::now();
   std::uint64_t down_ms_closed = 0;
@@ -373,20 +377,39 @@ void on_reply(const std::shared_ptr<Client>& c, Client::Impl& m, Reply r) {
                              std::move(r.elements[3].str));
       return;
     }
-    if (kind == "subscribe" || kind == "psubscribe" || kind == "ssubscribe") return;
+    if (kind == "subscribe" || kind == "psubscribe" || kind == "ssubscribe") {
+      if (r.elements.size() >= 2) {
+        std::string upper = kind;
+        for (char& ch : upper) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+        const auto it = std::find(m.subs_unconfirmed.begin(), m.subs_unconfirmed.end(),
+                                  std::pair<std::string, std::string>(upper, r.elements[1].str));
+        if (it != m.subs_unconfirmed.end()) m.subs_unconfirmed.erase(it);
+      }
+      return;
+    }
     if (kind == "unsubscribe" || kind == "punsubscribe" || kind == "sunsubscribe") {
       // Its count: the subscriptions left (shard channels counted apart, by Redis as here).
       if (r.elements.size() == 3 && r.elements[2].type == Reply::Type::integer &&
-          r.elements[2].integer == 0 && m.subs.empty())
+          r.elements[2].integer == 0 && m.subs.empty() && m.subs_unconfirmed.empty())
         m.sub_mode = false;
       return;
     }
     if (kind == "pong") return;  // a subscriber's answer to the quiet-link PING
   }
   // An error no command of ours waits for, on a subscriber: Redis refused a subscription (an
-  // ACL without that channel, a shard channel of another node). Said, and tried again.
-  if (m.sub_mode && r.is_error() && m.inflight.empty())
-    return lost(c, m, "a subscription was refused: " + r.str);
+  // ACL without that channel, a shard channel of another node): the oldest one unconfirmed,
+  // dropped and said; the connection goes on. (One that cannot be told: the connection is
+  // made again.)
+  if (m.sub_mode && r.is_error() && m.inflight.empty()) {
+    if (m.subs_unconfirmed.empty()) return lost(c, m, "a subscriber got an error: " + r.str);
+    auto [kind, name] = std::move(m.subs_unconfirmed.front());
+    m.subs_unconfirmed.pop_front();
+    m.subs.erase({kind, name});
+    ++m.stats.subscriptions_refused;
+    if (m.subs.empty() && m.subs_unconfirmed.empty()) m.sub_mode = false;
+    if (m.options.on_refused_subscription) m.options.on_refused_subscription(kind, name, r.str);
+    return;
+  }
   if (m.inflight.empty()) return;  // (nothing asked: a stray reply)
   Client::Impl::Command cmd = std::move(m.inflight.front());
   m.inflight.pop_front();
@@ -481,7 +504,11 @@ void connected(const std::shared_ptr<Client>& c, Client::Impl& m) {
     handshake(std::move(auth));
   }
   if (m.url.db != 0) handshake({"SELECT", std::to_string(m.url.db)});
-  for (const auto& [kind, name] : m.subs) m.out += format({kind, name});
+  m.subs_unconfirmed.clear();
+  for (const auto& [kind, name] : m.subs) {
+    m.out += format({kind, name});
+    m.subs_unconfirmed.emplace_back(kind, name);
+  }
   m.sub_mode = !m.subs.empty();
   m.reply_bytes = 0;
   if (m.handshake_left == 0) ready(m);
@@ -698,6 +725,7 @@ void add_sub(const std::shared_ptr<Client>& c, Client::Impl& m, const char* kind
   if (!m.subs.emplace(kind, name).second) return;
   if (!m.up || m.stopped) return;  // sent at the next connection
   m.out += format({kind, name});
+  m.subs_unconfirmed.emplace_back(kind, name);
   m.sub_mode = true;
   flush(c, m);
 }

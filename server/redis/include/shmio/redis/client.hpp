@@ -100,6 +100,12 @@ struct ClientOptions {
       on_message{};
   // Each connection made (true) and each one lost or refused (false, with why).
   std::function<void(bool connected, const std::string& why)> on_state{};
+  // A subscription Redis refused (kind SUBSCRIBE, PSUBSCRIBE or SSUBSCRIBE; why: Redis's error,
+  // such as an ACL's NOPERM or a shard channel's MOVED). It is dropped (not sent again after a
+  // reconnect: subscribe again to retry) and the connection and the other subscriptions go on
+  // (trying again would refuse it again, and every reconnect lost the others' messages meanwhile).
+  std::function<void(const std::string& kind, const std::string& name, const std::string& why)>
+      on_refused_subscription{};
 };
 
 class Client : public std::enable_shared_from_this<Client> {
@@ -129,6 +135,7 @@ class Client : public std::enable_shared_from_this<Client> {
     std::uint64_t refused = 0;          // commands refused (queue full, subscriber, stopped)
     std::uint64_t disconnected_ms = 0;  // time without a connection since start (up to now)
     std::uint64_t pings = 0;            // PINGs sent on a quiet connection (ClientOptions)
+    std::uint64_t subscriptions_refused = 0;  // by Redis (on_refused_subscription), dropped
   };
   Stats stats() const;
 

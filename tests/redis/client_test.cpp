@@ -392,6 +392,68 @@ TEST_F(RedisClient, WithEverySubscriptionRefusedTheConnectionTakesCommands) {
   c->stop();
 }
 
+// A user's callback that throws: the exception goes out of the io_context's run (as any
+// handler's), and the client goes on whole: the replies after it reach their callbacks, the
+// connection is still read, a lost one is still retried. (Before 2026-12-03: a throwing on_message
+// left the connection unread until the quiet-link PING, a throwing on_state at a loss left the
+// client disconnected for good, and the callbacks after a throwing one were never called.)
+TEST_F(RedisClient, ACallbackThatThrowsLeavesTheClientWhole) {
+  RedisServer server(free_port());
+  server.start();
+  auto admin = client({.url = server.url()});
+  int thrown = 0;
+  // Drives until `done`, counting what the callbacks throw out of the run.
+  auto drive_catching = [&](const std::function<bool()>& done) {
+    for (;;) try {
+        return drive(done);
+      } catch (const std::runtime_error&) {
+        ++thrown;
+      }
+  };
+  std::vector<std::string> got;
+  auto sub = client({.url = server.url(),
+                     .on_message = [&](const std::string&, const std::string&, const std::string&,
+                                       std::string payload) {
+                       got.push_back(payload);
+                       if (payload == "boom") throw std::runtime_error("on_message");
+                     }});
+  sub->subscribe("news");
+  ASSERT_TRUE(drive_catching([&] {
+    if (got.empty()) admin->command({"PUBLISH", "news", "boom"});
+    return !got.empty();
+  }));
+  ASSERT_TRUE(drive_catching([&] {
+    if (got.size() == 1) admin->command({"PUBLISH", "news", "after"});
+    return got.size() >= 2;
+  })) << "still read";
+  EXPECT_EQ(got.back(), "after");
+  EXPECT_EQ(thrown, 1);
+  // Lost with two commands waiting: the first one's callback and on_state throw; the second's
+  // is still called, and the connection is made again.
+  std::vector<std::string> states;
+  auto c = client({.url = server.url(), .on_state = [&](bool up, const std::string& why) {
+                     states.push_back((up ? "up: " : "down: ") + why);
+                     if (!up) throw std::runtime_error("on_state");
+                   }});
+  ASSERT_TRUE(drive([&] { return c->connected(); }));
+  std::vector<std::string> answers;
+  c->command({"BLPOP", "nothing", "0"}, [&](const redis::Reply& r) {
+    answers.push_back(r.str);
+    throw std::runtime_error("a command's callback");
+  });
+  c->command({"GET", "k"}, [&](const redis::Reply& r) { answers.push_back(r.str); });
+  ASSERT_TRUE(drive([&] { return c->stats().commands >= 2; }));
+  admin->command({"CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes"});
+  thrown = 0;
+  ASSERT_TRUE(drive_catching([&] { return states.size() >= 3; })) << "connected again";
+  EXPECT_EQ(states[2], "up: connected");
+  EXPECT_EQ(answers, (std::vector<std::string>{"ERR shmio: connection lost",
+                                               "ERR shmio: connection lost"}));
+  EXPECT_EQ(thrown, 1) << "one exception out of the run, the first";
+  sub->stop();
+  c->stop();
+}
+
 TEST_F(RedisClient, CommandsAreAnsweredInOrderWithEveryReplyType) {
   RedisServer server(free_port());
   server.start();

@@ -12,6 +12,7 @@
 #include <cctype>
 #include <charconv>
 #include <deque>
+#include <exception>
 #include <memory>
 #include <set>
 
@@ -331,6 +332,24 @@ Client::Stats Client::stats() const {
 namespace {
 // The internals as free functions over the shared client (handlers keep it alive).
 void connect(const std::shared_ptr<Client>& c, Client::Impl& m);
+// Callbacks run in turn where one of them may throw: each one still runs, and the first exception
+// is thrown on after the last (out of the io_context's run, as any handler's), with the client's
+// state already whole.
+struct EachCallback {
+  std::exception_ptr first;
+  template <class F>
+  void operator()(F&& f) {
+    try {
+      f();
+    } catch (...) {
+      if (!first) first = std::current_exception();
+    }
+  }
+  void rethrow() {
+    if (first) std::rethrow_exception(first);
+  }
+};
+
 void lost(const std::shared_ptr<Client>& c, Client::Impl& m, const std::string& why);
 void ready(Client::Impl& m);
 void watch_quiet(const std::shared_ptr<Client>& c, Client::Impl& m);
@@ -432,6 +451,7 @@ void read(const std::shared_ptr<Client>& c, Client::Impl& m) {
     m.ping_sent.reset();  // anything read answers the PING's question: the link is alive
     m.reply_bytes += n;
     if (redisReaderFeed(m.reader, m.in.data(), n) != REDIS_OK) return lost(c, m, "protocol error");
+    EachCallback each;
     for (;;) {
       void* reply = nullptr;
       t_build = &m.build;
@@ -439,7 +459,7 @@ void read(const std::shared_ptr<Client>& c, Client::Impl& m) {
       t_build = nullptr;
       if (got != REDIS_OK) {
         using R = ReplyBuild::Refused;
-        return lost(c, m,
+        const std::string why =
                     m.build.refused == R::too_many
                         ? "a reply of more than " + std::to_string(m.options.max_reply_elements) +
                               " elements (max_reply_elements)"
@@ -447,21 +467,31 @@ void read(const std::shared_ptr<Client>& c, Client::Impl& m) {
                         ? std::string("protocol error: an array with a bad element count")
                     : m.build.refused == R::no_memory
                         ? std::string("out of memory building a reply")
-                        : std::string("protocol error: ") + m.reader->errstr);
+                        : std::string("protocol error: ") + m.reader->errstr;
+        each([&] { lost(c, m, why); });
+        return each.rethrow();
       }
       if (reply == nullptr) break;
       std::unique_ptr<Reply> r(static_cast<Reply*>(reply));
       m.build.elements = 0;
       m.reply_bytes = m.reader->len - m.reader->pos;  // (what follows it, in the buffer)
-      on_reply(c, m, std::move(*r));
-      if (gen != m.generation) return;  // (a refusal closed the connection)
+      // (A user's callback that throws: the replies after it still go to theirs and the next
+      // read is armed before the exception goes on; before 2026-12-03 the connection was read
+      // no more, found out only by the quiet-link PING.)
+      each([&] { on_reply(c, m, std::move(*r)); });
+      if (gen != m.generation) return each.rethrow();  // (a refusal closed the connection)
     }
     // What was fed since the last whole reply is one reply still arriving: bounded.
-    if (m.reply_bytes > m.options.max_reply_bytes)
-      return lost(c, m,
-                  "a reply larger than " + std::to_string(m.options.max_reply_bytes) +
-                      " bytes (max_reply_bytes)");
+    if (m.reply_bytes > m.options.max_reply_bytes) {
+      each([&] {
+        lost(c, m,
+             "a reply larger than " + std::to_string(m.options.max_reply_bytes) +
+                 " bytes (max_reply_bytes)");
+      });
+      return each.rethrow();
+    }
     read(c, m);
+    each.rethrow();
   });
 }
 
@@ -511,12 +541,13 @@ void connected(const std::shared_ptr<Client>& c, Client::Impl& m) {
   }
   m.sub_mode = !m.subs.empty();
   m.reply_bytes = 0;
-  if (m.handshake_left == 0) ready(m);
   m.last_read = std::chrono::steady_clock::now();
   m.ping_sent.reset();
   read(c, m);
   flush(c, m);
   watch_quiet(c, m);
+  // (Said last: an on_state that throws leaves the connection read and watched.)
+  if (m.handshake_left == 0) ready(m);
 }
 
 // The quiet-link check: every ping_interval, a connection from which nothing was read for that
@@ -587,19 +618,24 @@ void lost(const std::shared_ptr<Client>& c, Client::Impl& m, const std::string& 
   if (was_up && m.down_since - m.up_since >= kLasting) m.backoff = std::chrono::milliseconds(0);
   m.up = false;
   ++m.stats.connection_lost;
+  // The next attempt armed before any callback runs: one that throws must not leave the client
+  // without a retry (it did before 2026-12-03: disconnected for good).
+  if (!m.stopped) retry(c, m);
   // Sent and unanswered: they may or may not have run. Handshake entries are just dropped.
   auto inflight = std::move(m.inflight);
   m.inflight.clear();
-  for (auto& cmd : inflight)
-    if (cmd.cb) cmd.cb(Reply::error("ERR shmio: connection lost"));
+  std::deque<Client::Impl::Command> unsent;
   if (m.options.fail_unsent_on_loss) {
-    auto unsent = std::move(m.queued);
+    unsent = std::move(m.queued);
     m.queued.clear();
-    for (auto& cmd : unsent)
-      if (cmd.cb) cmd.cb(Reply::error("ERR shmio: connection lost (not sent)"));
   }
-  if (m.options.on_state) m.options.on_state(false, why);
-  if (!m.stopped) retry(c, m);
+  EachCallback each;
+  for (auto& cmd : inflight)
+    if (cmd.cb) each([&] { cmd.cb(Reply::error("ERR shmio: connection lost")); });
+  for (auto& cmd : unsent)
+    if (cmd.cb) each([&] { cmd.cb(Reply::error("ERR shmio: connection lost (not sent)")); });
+  if (m.options.on_state) each([&] { m.options.on_state(false, why); });
+  each.rethrow();
 }
 
 // The addresses a host name resolved to, tried in turn from `i` (as getaddrinfo orders them:
@@ -685,6 +721,7 @@ void Client::stop() {
   m.timer.cancel();
   m.ping_timer.cancel();
   m.connect_timer.cancel();
+  m.resolver.cancel();  // (a lookup in progress: its handler sees the new generation)
   boost::system::error_code ignored;
   m.socket.close(ignored);
   m.up = false;
@@ -693,8 +730,10 @@ void Client::stop() {
   for (auto& q : m.queued) waiting.push_back(std::move(q));
   m.inflight.clear();
   m.queued.clear();
+  EachCallback each;
   for (auto& cmd : waiting)
-    if (cmd.cb) cmd.cb(Reply::error("ERR shmio: stopped"));
+    if (cmd.cb) each([&] { cmd.cb(Reply::error("ERR shmio: stopped")); });
+  each.rethrow();
 }
 
 void Client::command(std::vector<std::string> args, Callback cb) {

@@ -99,6 +99,9 @@ struct ClientOptions {
                      const std::string& channel, std::string payload)>
       on_message{};
   // Each connection made (true) and each one lost or refused (false, with why).
+  // (Any callback of the client's may throw: the exception goes out of the io_context's run, the
+  // first of several, after the callbacks due with it were called and with the client whole: its
+  // connection still read, a lost one still retried.)
   std::function<void(bool connected, const std::string& why)> on_state{};
   // A subscription Redis refused (kind SUBSCRIBE, PSUBSCRIBE or SSUBSCRIBE; why: Redis's error,
   // such as an ACL's NOPERM or a shard channel's MOVED). It is dropped (not sent again after a

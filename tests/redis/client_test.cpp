@@ -683,3 +683,32 @@ TEST_F(RedisClient, CommandsPastThePendingBoundAreRefusedAtOnce) {
   c->stop();
   EXPECT_EQ(errors, 5) << "stopping fails what waited";
 }
+
+// The bytes of the commands not written yet are bounded too (before 2026-12-03 only their number:
+// 100,000 large commands waited for a Redis down for long); a written command's bytes are freed.
+TEST_F(RedisClient, CommandsPastThePendingBytesBoundAreRefusedUntilWritten) {
+  const std::uint16_t port = free_port();  // nothing listens yet: every command waits
+  auto c = client({.url = "redis://127.0.0.1:" + std::to_string(port), .max_pending_bytes = 100});
+  std::vector<std::string> replies;
+  auto set = [&] {  // 57 bytes as written
+    c->command({"SET", "k", std::string(30, 'v')},
+               [&](const redis::Reply& r) { replies.push_back(r.str); });
+  };
+  set();
+  set();
+  c->command({"PING"}, [&](const redis::Reply& r) { replies.push_back(r.str); });  // 14 bytes
+  ASSERT_EQ(replies.size(), 1u);
+  EXPECT_EQ(replies[0], "ERR shmio: command queue full (max_pending_bytes)");
+  EXPECT_EQ(c->stats().refused, 1u);
+  RedisServer server(port);
+  server.start();
+  ASSERT_TRUE(drive([&] { return replies.size() == 3; })) << "the waiting ones written, answered";
+  EXPECT_EQ(replies[1], "OK");
+  EXPECT_EQ(replies[2], "PONG");
+  set();
+  set();  // (written at once: nothing waits)
+  ASSERT_TRUE(drive([&] { return replies.size() == 5; }));
+  EXPECT_EQ(replies[3], "OK");
+  EXPECT_EQ(replies[4], "OK");
+  c->stop();
+}

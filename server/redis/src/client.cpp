@@ -291,6 +291,7 @@ struct Client::Impl {
     bool internal = false;  // AUTH/SELECT of the handshake: a refusal closes the connection
   };
   std::deque<Command> queued;    // not written yet
+  std::size_t queued_bytes = 0;  // their bytes (max_pending_bytes); written ones keep none
   std::deque<Command> inflight;  // written, awaiting their replies in order
   std::string out, writing_buf;
   std::array<char, 65536> in{};
@@ -357,8 +358,11 @@ void watch_quiet(const std::shared_ptr<Client>& c, Client::Impl& m);
 void flush(const std::shared_ptr<Client>& c, Client::Impl& m) {
   if (!m.up || m.writing) return;
   while (!m.queued.empty()) {
-    m.out += m.queued.front().bytes;
-    m.inflight.push_back(std::move(m.queued.front()));
+    Client::Impl::Command& cmd = m.queued.front();
+    m.queued_bytes -= cmd.bytes.size();
+    m.out += cmd.bytes;
+    std::string().swap(cmd.bytes);  // (an answer awaited holds its callback only)
+    m.inflight.push_back(std::move(cmd));
     m.queued.pop_front();
     ++m.stats.commands;
   }
@@ -572,6 +576,7 @@ void watch_quiet(const std::shared_ptr<Client>& c, Client::Impl& m) {
       ++m.stats.pings;
       if (!m.sub_mode) {
         m.queued.push_back({format({"PING"}), {}, false});
+        m.queued_bytes += m.queued.back().bytes.size();
       } else {
         m.out += format({"PING"});  // (answered by a "pong" push)
       }
@@ -628,6 +633,7 @@ void lost(const std::shared_ptr<Client>& c, Client::Impl& m, const std::string& 
   if (m.options.fail_unsent_on_loss) {
     unsent = std::move(m.queued);
     m.queued.clear();
+    m.queued_bytes = 0;
   }
   EachCallback each;
   for (auto& cmd : inflight)
@@ -730,6 +736,7 @@ void Client::stop() {
   for (auto& q : m.queued) waiting.push_back(std::move(q));
   m.inflight.clear();
   m.queued.clear();
+  m.queued_bytes = 0;
   EachCallback each;
   for (auto& cmd : waiting)
     if (cmd.cb) each([&] { cmd.cb(Reply::error("ERR shmio: stopped")); });
@@ -748,12 +755,15 @@ void Client::command(std::vector<std::string> args, Callback cb) {
                             ? "ERR shmio: a subscriber connection takes no other command"
                         : m.queued.size() + m.inflight.size() >= m.options.max_pending
                             ? "ERR shmio: command queue full (max_pending)"
+                        : m.queued_bytes + bytes.size() > m.options.max_pending_bytes
+                            ? "ERR shmio: command queue full (max_pending_bytes)"
                             : nullptr;
   if (refused != nullptr) {
     ++m.stats.refused;
     if (cb) cb(Reply::error(refused));
     return;
   }
+  m.queued_bytes += bytes.size();
   m.queued.push_back({std::move(bytes), std::move(cb), false});
   if (m.up) flush(shared_from_this(), m);
 }

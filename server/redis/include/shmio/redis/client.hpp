@@ -9,8 +9,8 @@
 // Behaviour when things go wrong:
 // - Redis unreachable (at start or later): the client retries with exponential backoff
 //   (backoff_min .. backoff_max), says so through on_state, and keeps its subscriptions for the
-//   next connection; commands wait in order, up to max_pending (past it a command's callback gets
-//   an error reply at once: "ERR shmio: ... queue full").
+//   next connection; commands wait in order, up to max_pending and max_pending_bytes (past either
+//   a command's callback gets an error reply at once: "ERR shmio: command queue full (...)").
 // - A connection lost with commands sent and unanswered: each of those gets the error reply "ERR
 //   shmio: connection lost" (it may or may not have run); commands not sent yet go out on the next
 //   connection.
@@ -70,6 +70,12 @@ struct ClientOptions {
   std::chrono::milliseconds connect_timeout{5000};
   // Commands waiting (not sent yet, or sent and unanswered), at most.
   std::size_t max_pending = 100000;
+  // The bytes of the commands not written yet (queued while Redis is unreachable or behind a
+  // write in progress), at most: past it a command is refused at once ("ERR shmio: command queue
+  // full (max_pending_bytes)"), so that a Redis down for long cannot grow this process without
+  // bound (100,000 commands of a few megabytes each would otherwise all wait). A command is
+  // written, and its bytes freed, as soon as the connection takes it.
+  std::size_t max_pending_bytes = std::size_t{256} << 20;
   // One reply (a bulk string, an array) larger than this closes the connection ("a reply larger
   // than N bytes") instead of being buffered: a server (or something between) that sends a
   // length and then streams would otherwise grow this process without bound. Redis's own

@@ -1685,6 +1685,42 @@ TEST(Http, APollingBodyOfIllFormedUtf8IsReadWithReplacementCharacters) {
   io.run_for(50ms);
 }
 
+// Expect: 100-continue (curl's POSTs of more than 1 KiB) is answered before the body is sent, as
+// Node's HTTP server answers it (before 2026-12-03 it was not: curl waited a second per POST),
+// and a 413 has the CORS fields every answer has (a browser saw a CORS failure instead).
+TEST(Http, ExpectContinueIsAnsweredAndA413HasItsCorsFields) {
+  net::io_context io;
+  ServerOptions o;
+  o.cors_origin = "*";
+  o.engine.max_payload = 1000;
+  Server server(io, o);
+  const std::uint16_t port = server.listen("127.0.0.1", 0);
+  Client c(port);
+  const std::string path = "/socket.io/?EIO=4&transport=polling";
+  c.send_raw("GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n");
+  std::string r = http_response(io, c);
+  const std::size_t at = r.find("\"sid\":\"");
+  ASSERT_NE(at, std::string::npos) << r;
+  const std::string sid = r.substr(at + 7, r.find('"', at + 7) - at - 7);
+  c.send_raw("POST " + path + "&sid=" + sid +
+             " HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain;charset=UTF-8\r\n"
+             "Expect: 100-continue\r\nContent-Length: 2\r\n\r\n");
+  r = http_response(io, c);
+  EXPECT_EQ(r, "HTTP/1.1 100 Continue\r\n\r\n");
+  c.send_raw("40");
+  r = http_response(io, c);
+  EXPECT_NE(r.find("HTTP/1.1 200"), std::string::npos) << r;
+  EXPECT_NE(r.find("ok"), std::string::npos) << r;
+  c.send_raw("POST " + path + "&sid=" + sid +
+             " HTTP/1.1\r\nHost: x\r\nOrigin: http://a.example\r\nContent-Length: 2000\r\n\r\n" +
+             std::string(2000, 'x'));
+  r = http_response(io, c);
+  EXPECT_NE(r.find("HTTP/1.1 413"), std::string::npos) << r;
+  EXPECT_NE(r.find("Access-Control-Allow-Origin: http://a.example"), std::string::npos) << r;
+  server.close();
+  io.run_for(50ms);
+}
+
 // After close(), nothing is left waiting: a handshake waiting for allow_request_async's answer
 // (which never comes here) is closed too (found in review, 2026-12-03: its connection's read
 // kept the io_context's work for a minute); and a namespace whose adapter failed to be made

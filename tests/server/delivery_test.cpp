@@ -1721,6 +1721,46 @@ TEST(Http, ExpectContinueIsAnsweredAndA413HasItsCorsFields) {
   io.run_for(50ms);
 }
 
+// A connection handed over by another worker (adopt) whose descriptor is past the bound the
+// reserve sets is refused as an accepted one is (before 2026-12-03 it was taken: hand-offs could
+// use up the descriptors kept for the worker itself); one below the bound is served.
+TEST(Http, AnAdoptedConnectionPastTheDescriptorBoundIsRefused) {
+  net::io_context io;
+  Server server(io, ServerOptions());
+  (void)server.listen("127.0.0.1", 0);
+  const std::uint64_t bound = server.engine().stats().descriptor_bound;
+  rlimit rl{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &rl), 0);
+  if (bound == 0 || bound + 1 >= rl.rlim_cur) GTEST_SKIP() << "no descriptor bound here";
+  // Connections to a listener of the test's own: the server gets their accepted ends.
+  const int listener = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(::listen(listener, 4), 0);
+  ASSERT_EQ(::getsockname(listener, reinterpret_cast<sockaddr*>(&a), &len), 0);
+  Client low(ntohs(a.sin_port)), high(ntohs(a.sin_port));
+  const int low_end = ::accept(listener, nullptr, nullptr);
+  const int high_end = ::accept(listener, nullptr, nullptr);
+  ::close(listener);
+  ASSERT_GE(low_end, 0);
+  const int high_fd = ::dup2(high_end, static_cast<int>(bound));
+  ASSERT_EQ(high_fd, static_cast<int>(bound));
+  ::close(high_end);
+  const std::uint64_t refused = server.engine().stats().connections_refused;
+  server.engine().adopt(high_fd, "");
+  EXPECT_EQ(server.engine().stats().connections_refused, refused + 1);
+  EXPECT_EQ(::fcntl(high_fd, F_GETFD), -1) << "closed";
+  server.engine().adopt(low_end, "");
+  low.send_raw("GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\n\r\n");
+  const std::string r = http_response(io, low);
+  EXPECT_NE(r.find("\"sid\""), std::string::npos) << r;
+  server.close();
+  io.run_for(50ms);
+}
+
 // After close(), nothing is left waiting: a handshake waiting for allow_request_async's answer
 // (which never comes here) is closed too (found in review, 2026-12-03: its connection's read
 // kept the io_context's work for a minute); and a namespace whose adapter failed to be made

@@ -327,6 +327,22 @@ void Server::adopt(int fd, std::string bytes) {
     ::close(fd);
     return;
   }
+  // Past the descriptor bound, as an accepted one would be: refused (before 2026-12-03 a
+  // connection handed over took one of the descriptors the reserve keeps for the worker itself).
+  if (impl_->stats.descriptor_bound != 0 &&
+      static_cast<std::uint64_t>(fd) >= impl_->stats.descriptor_bound) {
+    ++impl_->stats.connections_refused;
+    const auto now = Clock::now();
+    if (now - impl_->accept_error_logged > std::chrono::seconds(10)) {
+      impl_->accept_error_logged = now;
+      std::fprintf(stderr,
+                   "shmio: %d descriptors in use: a connection handed over is refused (%zu "
+                   "sessions open; ServerOptions::descriptor_reserve keeps %zu free)\n",
+                   fd, impl_->open_sessions(), impl_->options.descriptor_reserve);
+    }
+    ::close(fd);
+    return;
+  }
   sockaddr_storage addr{};
   socklen_t len = sizeof addr;
   if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {

@@ -365,7 +365,8 @@ class Server {
   void stop_accepting();
   std::size_t session_count() const noexcept;
   // Resumes a connection handed over by another process (ServerOptions::hand_off): `bytes` are
-  // processed as if they had been read from it. Takes ownership of fd (closed on failure).
+  // processed as if they had been read from it. Takes ownership of fd (closed on failure, and
+  // when it is past the descriptor bound, as an accepted one: ServerStats::connections_refused).
   void adopt(int fd, std::string bytes);
   const ServerStats& stats() const noexcept;
 

@@ -944,6 +944,46 @@ TEST_P(Delivery, BroadcastAckEntriesOfASilentClientAreSweptAndBounded) {
 // takes (socket.io sets its timer before the adapter delivers): with the timer started after the
 // delivery, as before 2026-12-03, a requester waited that much longer than it asked, and meanwhile
 // its targets' entries, due at the timeout counted from the delivery's start, could be swept.
+// A volatile broadcast with acks leaves out the clients that cannot take it now, and does not
+// wait for their acks: before 2026-12-03 the flag was ignored there (the packet always went).
+TEST_P(Delivery, AVolatileBroadcastWithAckLeavesOutWhoCannotTakeItAndWaitsForTheOthers) {
+  connect();
+  Client& writable = *clients_.back();
+  connect();
+  Client& busy = *clients_.back();
+  const auto& ns = server_->of("/").stats();
+  // In one turn: a packet for the second client (output waiting: not writable), then the
+  // volatile one for both.
+  server_->of("/").socket(last_sid_)->emit("m", Args{1});
+  std::optional<std::optional<std::string>> error;
+  std::vector<Args> answers;
+  server_->of("/").volatile_().timeout(5s).emit_with_ack(
+      "v", {}, [&](std::optional<std::string> e, std::vector<Args> r) {
+        error = std::move(e);
+        answers = std::move(r);
+      });
+  EXPECT_EQ(ns.volatile_dropped, 1u);
+  // The writable one gets it and answers; that one answer completes the broadcast.
+  std::string v;
+  drive([&] {
+    for (auto& f : writable.frames())
+      if (f.payload.find("[\"v\"]") != std::string::npos) v = f.payload;
+    return !v.empty();
+  });
+  ASSERT_EQ(v.rfind("42", 0), 0u) << v;
+  writable.send_text("43" + v.substr(2, v.find('[') - 2) + "[7]");
+  drive([&] { return error.has_value(); });
+  ASSERT_TRUE(error.has_value()) << "the busy client's ack awaited";
+  EXPECT_EQ(*error, std::nullopt);
+  ASSERT_EQ(answers.size(), 1u);
+  std::vector<Client::Frame> got;
+  drive([&] {
+    for (auto& f : busy.frames()) got.push_back(f);
+    return !got.empty();
+  });
+  for (const auto& f : got) EXPECT_EQ(f.payload.find("\"v\""), std::string::npos) << "sent";
+}
+
 TEST_P(Delivery, ABroadcastWithAckTimesOutFromTheCallNotFromTheDeliverysEnd) {
   connect();
   SocketPtr s = server_->of("/").socket(last_sid_);

@@ -246,9 +246,17 @@ std::size_t Namespace::deliver_local_with_ack(const EncodedPacket& p, const Broa
   // target was a heap allocation of its own per target, or two).
   const auto answer = std::make_shared<std::pair<std::function<void(Args)>, std::function<void()>>>(
       std::move(on_ack), std::move(on_lost));
+  std::size_t dropped = 0;
   for (const SocketId& sid : adapter_->targets(opts)) {
     auto it = sockets_.find(sid);
     if (it == sockets_.end() || !it->second->connected_) continue;
+    // Volatile: a client that cannot take it now is left out, and not counted among those whose
+    // ack is awaited (socket.io drops the packet but still counts the client, so its broadcast
+    // could only time out; before 2026-12-03 the packet went regardless of the flag).
+    if (opts.flags.volatile_ && !it->second->conn_raw_->writable()) {
+      ++dropped;
+      continue;
+    }
     auto pending = std::make_shared<Socket::PendingAck>();
     // (Past the deadline neither an answer nor a "lost" is passed on: PendingAck::settle.)
     pending->callback = [answer](std::optional<std::string> err, Args a) {
@@ -291,6 +299,7 @@ std::size_t Namespace::deliver_local_with_ack(const EncodedPacket& p, const Broa
   }
   stats_.messages_out += n;
   stats_.bytes_out += n * p.bytes();
+  stats_.volatile_dropped += dropped;
   return n;
 }
 

@@ -8,10 +8,12 @@
 //   shmio-emit --redis redis://127.0.0.1:6379 --event news '"x"'   (every server of a Redis
 //                                                                  fleet, as redis-emitter)
 //
-// Exit status: 0 sent; 2 usage or bad JSON argument; 3 the ring cannot be attached (or the Redis
-// URL is refused); 4 the record could not be written (or Redis did not take the message).
+// Exit status: 0 sent; 2 usage, a bad JSON argument or a name that is not UTF-8; 3 the ring cannot
+// be attached or its cluster is not running (or the Redis URL is refused); 4 the record could not
+// be written (or Redis did not take the message).
 #include <boost/json/parse.hpp>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -25,71 +27,120 @@
 
 namespace {
 const char* kUsage =
-    "usage: shmio-emit (--ring NAME | --port P | --redis URL [--redis-key K]) [--nsp NSP]\n"
+    "usage: shmio-emit [--ring NAME | --port P | --redis URL [--redis-key K]] [--nsp NSP]\n"
     "                  [--room R]... [--except R]...\n"
     "                  [--volatile] (--event NAME [JSON_ARG]... | --join ROOM | --leave ROOM |\n"
     "                  --disconnect [--close])\n"
-    "  --ring NAME   the cluster's ring (default for --port P: port-P)\n"
+    "  --ring NAME   the cluster's ring (--port P: port-P, the ring a cluster on port P\n"
+    "                makes; neither: $SHMIO_RING, else port-$SHMIO_PORT, as shmio reads them)\n"
     "  --redis URL   every server of a Redis fleet instead (@socket.io/redis-adapter's\n"
     "                classic protocol, as @socket.io/redis-emitter; --redis-key: its key,\n"
     "                default socket.io)\n"
     "  --nsp NSP     namespace (default /)\n"
     "  --room R      only sockets in room R (repeatable; default: every socket of NSP)\n"
     "  --except R    not sockets in room R (repeatable)\n"
-    "  --event NAME  emit NAME with the JSON arguments that follow\n"
+    "  --volatile    the event may be dropped for a client that cannot take it at once\n"
+    "  --event NAME  emit NAME with the JSON arguments that follow (the last option: every\n"
+    "                word after NAME is an argument)\n"
     "  --join ROOM / --leave ROOM   the matching sockets join / leave ROOM\n"
-    "  --disconnect  disconnect the matching sockets (--close: their whole connection)\n";
+    "  --disconnect  disconnect the matching sockets (--close: their whole connection)\n"
+    "Names (namespace, rooms, event) must be UTF-8. Exit status: 0 written (or published);\n"
+    "2 usage, a bad JSON argument or name; 3 the ring cannot be attached, or its cluster is\n"
+    "not running (or the Redis URL is refused); 4 not written (or Redis did not take it).\n";
+
+int usage(const std::string& why) {
+  std::fprintf(stderr, "shmio-emit: %s\n%s", why.c_str(), kUsage);
+  return 2;
 }
+}  // namespace
 
 int main(int argc, char** argv) {
-  std::string ring, nsp = "/", event, join, leave, redis_url, redis_key = "socket.io";
+  std::string ring, nsp = "/", event, join, leave, redis_url, redis_key;
   std::vector<std::string> rooms, except, args;
-  bool vol = false, disconnect = false, close = false;
+  bool vol = false, disconnect = false, close = false, has_event = false;
+  int targets = 0;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     const char* v = i + 1 < argc ? argv[i + 1] : nullptr;
+    // An option's value: present, and not the next option (`--room --join x` took "--join" for
+    // a room before).
+    std::string bad;
     auto take = [&](std::string& into) {
-      if (v == nullptr) return false;
+      if (v == nullptr || std::strncmp(v, "--", 2) == 0) {
+        bad = a + " needs a value" + (v == nullptr ? std::string() : std::string(" (got ") + v + ")");
+        return false;
+      }
       into = v;
       ++i;
       return true;
+    };
+    auto once = [&](const std::string& current) {
+      if (current.empty()) return true;
+      bad = a + " given twice";
+      return false;
     };
     std::string tmp;
     if (a == "-h" || a == "--help") {
       std::fputs(kUsage, stdout);
       return 0;
-    } else if (a == "--ring" && take(ring)) {
-    } else if (a == "--port" && take(tmp)) {
-      ring = "port-" + tmp;
-    } else if (a == "--redis" && take(redis_url)) {
-    } else if (a == "--redis-key" && take(redis_key)) {
-    } else if (a == "--nsp" && take(nsp)) {
-    } else if (a == "--room" && take(tmp)) {
-      rooms.push_back(tmp);
-    } else if (a == "--except" && take(tmp)) {
-      except.push_back(tmp);
-    } else if (a == "--event" && take(event)) {
+    } else if (a == "--ring" || a == "--port" || a == "--redis") {
+      if (!take(tmp)) return usage(bad);
+      if (++targets > 1) return usage("give one of --ring, --port or --redis");
+      if (a == "--ring") {
+        ring = tmp;
+      } else if (a == "--redis") {
+        redis_url = tmp;
+      } else {
+        char* end = nullptr;
+        const long port = std::strtol(tmp.c_str(), &end, 10);
+        if (*end != '\0' || port < 1 || port > 65535)
+          return usage("--port must be a port number, 1..65535 (got " + tmp + ")");
+        ring = "port-" + std::to_string(port);
+      }
+    } else if (a == "--redis-key") {
+      if (!once(redis_key) || !take(redis_key)) return usage(bad);
+      if (redis_key.empty()) return usage("--redis-key must not be empty");
+    } else if (a == "--nsp") {
+      if (!take(nsp)) return usage(bad);
+    } else if (a == "--room" || a == "--except") {
+      if (!take(tmp)) return usage(bad);
+      (a == "--room" ? rooms : except).push_back(tmp);
+    } else if (a == "--event") {
+      if (has_event) return usage("--event given twice");
+      if (!take(event)) return usage(bad);
+      has_event = true;
       for (++i; i < argc; ++i) args.emplace_back(argv[i]);
-    } else if (a == "--join" && take(join)) {
-    } else if (a == "--leave" && take(leave)) {
+    } else if (a == "--join" || a == "--leave") {
+      std::string& into = a == "--join" ? join : leave;
+      if (!once(into) || !take(into)) return usage(bad);
     } else if (a == "--volatile") {
       vol = true;
     } else if (a == "--disconnect") {
+      if (disconnect) return usage("--disconnect given twice");
       disconnect = true;
     } else if (a == "--close") {
       close = true;
     } else {
-      std::fprintf(stderr, "shmio-emit: unknown or incomplete option %s\n%s", a.c_str(), kUsage);
-      return 2;
+      return usage("unknown option " + a);
     }
   }
-  const int actions = !event.empty() + !join.empty() + !leave.empty() + disconnect;
-  if (ring.empty() == redis_url.empty() || actions != 1) {
-    std::fprintf(stderr,
-                 "shmio-emit: give one of --ring, --port or --redis, and exactly one action\n%s",
-                 kUsage);
-    return 2;
+  if (targets == 0) {
+    // As shmio reads them: its ring's name, else the one its port gives.
+    if (const char* r = std::getenv("SHMIO_RING"); r != nullptr && *r != '\0') {
+      ring = r;
+    } else if (const char* port = std::getenv("SHMIO_PORT"); port != nullptr && *port != '\0') {
+      ring = std::string("port-") + port;
+    } else {
+      return usage("give one of --ring, --port or --redis (or SHMIO_RING / SHMIO_PORT)");
+    }
   }
+  const int actions = has_event + !join.empty() + !leave.empty() + disconnect;
+  if (actions != 1) return usage("give exactly one action: --event, --join, --leave or --disconnect");
+  if (event.empty() && has_event) return usage("--event needs a name");
+  if (close && !disconnect) return usage("--close goes with --disconnect");
+  if (vol && !has_event) return usage("--volatile goes with --event");
+  if (!redis_key.empty() && redis_url.empty()) return usage("--redis-key goes with --redis");
+  if (redis_key.empty()) redis_key = "socket.io";
   if (shmio::socketio::is_reserved_event(event)) {  // (clients close their connection on one)
     std::fprintf(stderr, "shmio-emit: \"%s\" is a reserved event name\n", event.c_str());
     return 2;
@@ -99,11 +150,20 @@ int main(int argc, char** argv) {
     boost::system::error_code ec;
     boost::json::value v = boost::json::parse(text, ec);
     if (ec) {
-      std::fprintf(stderr, "shmio-emit: argument is not JSON: %s (%s)\n", text.c_str(),
-                   ec.message().c_str());
+      std::fprintf(stderr, "shmio-emit: argument is not JSON: %s (%s)%s\n", text.c_str(),
+                   ec.message().c_str(),
+                   text.rfind("--", 0) == 0 ? " (options go before --event NAME)" : "");
       return 2;
     }
     payload.values.push_back(std::move(v));
+  }
+  {
+    shmio::socketio::BroadcastOptions names;
+    names.rooms.insert(rooms.begin(), rooms.end());
+    names.except.insert(except.begin(), except.end());
+    std::string why = shmio::cluster::names_refused(
+        nsp[0] == '/' ? nsp : "/" + nsp, names, {std::string_view(event), join, leave});
+    if (!why.empty()) return usage(why);
   }
   // The action on the ring's emitter or the Redis one (the same operators).
   auto act = [&](auto op) {

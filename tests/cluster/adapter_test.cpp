@@ -906,9 +906,62 @@ TEST(ClusterEmitter, ARingReplacedUnderAnEmitterIsAttachedAgainAndARemovedOneRef
     if (auto b = cluster::read_broadcast(v.payload)) nsps.emplace_back(b->nsp);
   });
   EXPECT_EQ(nsps, std::vector<std::string>{"/chat"});
+  // Names that are not UTF-8 are refused (a client's WebSocket fails on such a frame and closes
+  // its connection), each operation's, nothing written.
+  const std::string bad = "a\xff";
+  EXPECT_FALSE(em.emit(bad));
+  EXPECT_NE(em.last_error().find("not UTF-8"), std::string::npos) << em.last_error();
+  EXPECT_FALSE(em.of("/").to(bad).emit("x"));
+  EXPECT_FALSE(em.of("/").except(bad).disconnect_sockets());
+  EXPECT_FALSE(em.of(bad).sockets_join("r"));
+  EXPECT_FALSE(em.of("/").sockets_leave(bad));
+  EXPECT_FALSE(em.of("/").server_side_emit(bad));
+  std::size_t written = 0;
+  reader->poll([&](const shm::RecordView&) { ++written; });
+  EXPECT_EQ(written, 0u);
   ASSERT_TRUE(shm::Segment::remove(name));
   EXPECT_FALSE(em.emit("three"));
   EXPECT_NE(em.last_error().find("removed or replaced"), std::string::npos) << em.last_error();
+}
+
+// A ring whose creator (the cluster's supervisor) is gone was left behind by a cluster killed
+// without its drain: nothing reads it. An emitter attaching to it is refused, and a long-lived
+// one whose cluster dies refuses its next messages (looked at once a second) — before 2026-12-03
+// both wrote on and said they had.
+TEST(ClusterEmitter, ARingWhoseClusterIsGoneIsRefused) {
+  const std::string name = "test-emitter-gone-" + std::to_string(::getpid());
+  (void)shm::Segment::remove(name);
+  int ready[2];
+  ASSERT_EQ(::pipe(ready), 0);
+  const pid_t creator = ::fork();
+  ASSERT_GE(creator, 0);
+  if (creator == 0) {  // the "supervisor": makes the ring, says so, waits to be killed
+    shm::Segment ring = shmio::test::make_ring(name);
+    (void)::write(ready[1], "r", 1);
+    for (;;) ::pause();
+  }
+  char c = 0;
+  ASSERT_EQ(::read(ready[0], &c, 1), 1);
+  ::close(ready[0]);
+  ::close(ready[1]);
+  cluster::Emitter em(name);
+  ASSERT_TRUE(em.emit("while-it-runs")) << em.last_error();
+  ::kill(creator, SIGKILL);
+  ::waitpid(creator, nullptr, 0);
+  bool refused = false;
+  for (const auto until = std::chrono::steady_clock::now() + 5s;
+       !refused && std::chrono::steady_clock::now() < until;)
+    refused = !em.emit("after");  // (until its once-a-second look)
+  EXPECT_TRUE(refused);
+  EXPECT_NE(em.last_error().find("is not running"), std::string::npos) << em.last_error();
+  try {
+    cluster::Emitter late(name);
+    ADD_FAILURE() << "attached to a ring whose cluster is gone";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("is not running (its creator, pid "), std::string::npos)
+        << e.what();
+  }
+  ASSERT_TRUE(shm::Segment::remove(name));
 }
 
 // A client recovers on worker 1, whose replay's last record is of an earlier ring than the one its

@@ -149,6 +149,49 @@ test(`shmio-emit reaches clients on every worker, and rooms through them${mode}`
                                               (err, _o, stderr) => resolve({ err, stderr })));
   assert.equal(r.err.code, 3);
   assert.match(r.stderr, /cannot attach ring/);
+  // Found in review (2026-12-03): each of these was taken (exit 0). A value that is the next
+  // option, an action twice, a port that is not one, --close without --disconnect; a name that is
+  // not UTF-8 (every client's WebSocket failed on the frame: all of them disconnected).
+  for (const [args, message] of [
+    [["--room", "--join", "x"], /--room needs a value \(got --join\)/],
+    [["--join", "a", "--join", "b"], /--join given twice/],
+    [["--close", "--event", "x"], /--close goes with --disconnect/],
+    [["--room", "r", "--event", "x", "--room", "s"], /options go before --event NAME/]]) {
+    r = await run(...args);
+    assert.equal(r.err?.code, 2, `${args}: ${r.stderr}`);
+    assert.match(r.stderr, message);
+  }
+  r = await new Promise((resolve) => execFile(EMIT, ["--port", "abc", "--event", "x"],
+                                              (err, _o, stderr) => resolve({ err, stderr })));
+  assert.equal(r.err?.code, 2);
+  assert.match(r.stderr, /--port must be a port number/);
+  for (const bad of ["--event $'n\\xffews' '\"x\"'", "--room $'r\\xff' --event x", "--join $'\\xc3'"]) {
+    r = await new Promise((resolve) => execFile("bash", ["-c", `"$0" --ring ${c.ring} ${bad}`, EMIT],
+                                                (err, _o, stderr) => resolve({ err, stderr })));
+    assert.equal(r.err?.code, 2, `${bad}: ${r.stderr}`);
+    assert.match(r.stderr, /is not UTF-8/);
+  }
+  await ack(a, "echo", 0);
+  assert.equal(a.connected && b.connected, true, "nothing sent that closed them");
+});
+
+// Found in review (2026-12-03): a cluster killed without its drain leaves its ring; shmio-emit
+// wrote into it and said it had (exit 0), reaching no one. Now: refused, exit 3, saying why.
+test("shmio-emit into the ring of a cluster that is not running: refused (exit 3)", async () => {
+  const c = await cluster("bench", 1, [], false);
+  const exited = once(c.proc, "exit");
+  c.proc.kill("SIGKILL");  // (its worker follows: it is told of its parent's death)
+  await exited;
+  await until(() => !existsSync(`/proc/${c.workers.get(0).pid}`), 10000, "the worker gone");
+  try {
+    assert.equal(existsSync(`/dev/shm/shmio.${c.ring}`), true, "the ring was left");
+    const r = await new Promise((resolve) => execFile(EMIT, ["--ring", c.ring, "--event", "x"],
+                                                      (err, _o, stderr) => resolve({ err, stderr })));
+    assert.equal(r.err?.code, 3, r.stderr);
+    assert.match(r.stderr, /the cluster that made ring '.*' is not running \(its creator, pid \d+, is gone/);
+  } finally {
+    for (const f of readdirSync("/dev/shm")) if (f.includes(c.ring)) unlinkSync(`/dev/shm/${f}`);
+  }
 });
 
 // Raw Engine.IO over HTTP with a fresh TCP connection per request (agent: false): on one shared

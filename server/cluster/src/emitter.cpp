@@ -1,9 +1,12 @@
 #include "shmio/cluster/emitter.hpp"
 
+#include <chrono>
 #include <optional>
 #include <stdexcept>
 
 #include "shmio/cluster/wire.hpp"
+#include "shmio/engineio/packet.hpp"
+#include "shmio/shm/process.hpp"
 #include "shmio/shm/ring_writer.hpp"
 #include "shmio/shm/segment.hpp"
 
@@ -18,6 +21,16 @@ struct Emitter::Impl {
   std::optional<shm::Segment> segment;
   std::optional<shm::RingWriter> writer;
 
+  std::chrono::steady_clock::time_point alive_checked{};
+  // The ring's creator (the cluster's supervisor) is gone: the cluster is not running, and the
+  // ring is one it left behind (the next cluster of that name removes it).
+  std::optional<std::string> creator_gone() const {
+    const shm::layout::SegmentHeader& h = segment->header();
+    const shm::ProcessIdentity who{h.creator_pid, h.creator_start_time};
+    if (shm::liveness(who) == shm::Liveness::alive) return std::nullopt;
+    return "the cluster that made ring '" + ring + "' is not running (its creator, pid " +
+           std::to_string(h.creator_pid) + ", is gone: the ring was left behind)";
+  }
   // Attaches to the ring's file as it is now; the reason if it cannot.
   std::optional<std::string> attach() {
     writer.reset();  // (the writer before the segment it points into)
@@ -26,6 +39,11 @@ struct Emitter::Impl {
         ring, prefault ? shm::AttachMode::read_write : shm::AttachMode::read_write_lazy);
     if (!seg) return "cannot attach ring '" + ring + "': " + seg.error().message;
     segment.emplace(std::move(seg.value()));
+    if (auto why = creator_gone()) {
+      segment.reset();
+      return why;
+    }
+    alive_checked = std::chrono::steady_clock::now();
     auto w = shm::RingWriter::attach(*segment, {label, -1});
     if (!w) {
       segment.reset();
@@ -40,7 +58,19 @@ struct Emitter::Impl {
   // every emit "succeeded" and none reached a client (found in review, 2026-12-02). One stat()
   // a message, a microsecond or so on tmpfs.
   bool current(std::string& error) {
-    if (writer && segment->still_named()) return true;
+    if (writer && segment->still_named()) {
+      // Its cluster still running (looked at once a second at most: a /proc read). A cluster
+      // killed without its drain (SIGKILL, a crash) leaves its ring; what is written into it
+      // reaches no one (found in review, 2026-12-03: shmio-emit said "sent").
+      const auto now = std::chrono::steady_clock::now();
+      if (now - alive_checked < std::chrono::seconds(1)) return true;
+      alive_checked = now;
+      if (auto why = creator_gone()) {
+        error = *why;
+        return false;
+      }
+      return true;
+    }
     if (auto why = attach()) {
       error = *why + " (the ring was removed or replaced: its cluster stopped?)";
       return false;
@@ -89,32 +119,59 @@ bool Emitter::publish_broadcast(const std::string& nsp, const sio::BroadcastOpti
   return true;
 }
 
+std::string names_refused(const std::string& nsp, const sio::BroadcastOptions& opts,
+                          std::initializer_list<std::string_view> more) {
+  auto bad = [](std::string_view name) { return engineio::mend_utf8(name).has_value(); };
+  if (bad(nsp)) return "the namespace's name is not UTF-8";
+  for (const auto& r : opts.rooms)
+    if (bad(r)) return "a room's name is not UTF-8";
+  for (const auto& r : opts.except)
+    if (bad(r)) return "a room's name is not UTF-8";
+  for (std::string_view m : more)
+    if (bad(m)) return "a name is not UTF-8 (a room's or the event's)";
+  return "";
+}
+
+// The names' refusal, said in `error`: false then.
+static bool names_ok(const std::string& nsp, const sio::BroadcastOptions& opts,
+                     std::initializer_list<std::string_view> more, std::string& error) {
+  std::string why = names_refused(nsp, opts, more);
+  if (why.empty()) return true;
+  error = std::move(why);
+  return false;
+}
+
 bool EmitOperator::emit(const std::string& event, sio::Args args) const {
   if (sio::is_reserved_event(event)) {  // (false, as the header promises for a refusal)
     em_->error_ = "\"" + event + "\" is a reserved event name";
     return false;
   }
+  if (!names_ok(nsp_, opts_, {event}, em_->error_)) return false;
   return em_->publish_broadcast(nsp_, opts_, sio::event_packet(nsp_, event, std::move(args)));
 }
 
 bool EmitOperator::sockets_join(const sio::Room& room) const {
+  if (!names_ok(nsp_, opts_, {room}, em_->error_)) return false;
   return em_->publish(static_cast<std::uint16_t>(MessageType::sockets_join),
                       write_message({{"nsp", nsp_},
                                      {"opts", options_to_json(opts_)},
                                      {"rooms", json::array{json::string(room)}}}));
 }
 bool EmitOperator::sockets_leave(const sio::Room& room) const {
+  if (!names_ok(nsp_, opts_, {room}, em_->error_)) return false;
   return em_->publish(static_cast<std::uint16_t>(MessageType::sockets_leave),
                       write_message({{"nsp", nsp_},
                                      {"opts", options_to_json(opts_)},
                                      {"rooms", json::array{json::string(room)}}}));
 }
 bool EmitOperator::disconnect_sockets(bool close) const {
+  if (!names_ok(nsp_, opts_, {}, em_->error_)) return false;
   return em_->publish(
       static_cast<std::uint16_t>(MessageType::disconnect_sockets),
       write_message({{"nsp", nsp_}, {"opts", options_to_json(opts_)}, {"close", close}}));
 }
 bool EmitOperator::server_side_emit(const std::string& event, sio::Args args) const {
+  if (!names_ok(nsp_, opts_, {event}, em_->error_)) return false;
   return em_->publish(
       static_cast<std::uint16_t>(MessageType::server_side_emit),
       write_message({{"nsp", nsp_}, {"event", event}, {"args", args.values}}, args.binaries));

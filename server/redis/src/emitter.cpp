@@ -92,10 +92,21 @@ bool EmitOperator::emit(const std::string& event, sio::Args args) const {
     em_->error_ = "\"" + event + "\" is a reserved event name";
     return false;
   }
+  if (auto why = cluster::names_refused(nsp_, opts_, {event}); !why.empty()) {
+    em_->error_ = std::move(why);
+    return false;
+  }
   const sio::Packet p = sio::event_packet(nsp_, event, std::move(args));
   const auto ch = fleet::classic_channels(em_->key(), nsp_);
   return em_->publish(ch.publish_channel(opts_),
                       fleet::encode_classic_broadcast("emitter", p, opts_));
+}
+
+bool EmitOperator::refused(std::initializer_list<std::string_view> more) const {
+  std::string why = cluster::names_refused(nsp_, opts_, more);
+  if (why.empty()) return false;
+  em_->error_ = std::move(why);
+  return true;
 }
 
 namespace {
@@ -107,6 +118,7 @@ bool request(Emitter& em, const std::string& nsp, fleet::ClassicRequest r) {
 }  // namespace
 
 bool EmitOperator::sockets_join(const sio::Room& room) const {
+  if (refused({room})) return false;
   fleet::ClassicRequest r;
   r.type = fleet::ClassicRequestType::remote_join;
   r.opts = opts_;
@@ -114,6 +126,7 @@ bool EmitOperator::sockets_join(const sio::Room& room) const {
   return request(*em_, nsp_, std::move(r));
 }
 bool EmitOperator::sockets_leave(const sio::Room& room) const {
+  if (refused({room})) return false;
   fleet::ClassicRequest r;
   r.type = fleet::ClassicRequestType::remote_leave;
   r.opts = opts_;
@@ -121,6 +134,7 @@ bool EmitOperator::sockets_leave(const sio::Room& room) const {
   return request(*em_, nsp_, std::move(r));
 }
 bool EmitOperator::disconnect_sockets(bool close) const {
+  if (refused({})) return false;
   fleet::ClassicRequest r;
   r.type = fleet::ClassicRequestType::remote_disconnect;
   r.opts = opts_;
@@ -128,6 +142,7 @@ bool EmitOperator::disconnect_sockets(bool close) const {
   return request(*em_, nsp_, std::move(r));
 }
 bool EmitOperator::server_side_emit(const std::string& event, sio::Args args) const {
+  if (refused({event})) return false;
   fleet::ClassicRequest r;
   r.type = fleet::ClassicRequestType::server_side_emit;
   r.data.emplace_back(event);

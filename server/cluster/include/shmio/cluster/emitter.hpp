@@ -10,8 +10,10 @@
 // since replay reads them from the ring. Thread-safety: one thread at a time per Emitter.
 #pragma once
 
+#include <initializer_list>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "shmio/socketio/packet.hpp"
 #include "shmio/socketio/types.hpp"  // value types only (no Asio)
@@ -19,6 +21,13 @@
 namespace shmio::cluster {
 
 class Emitter;
+
+// Why the names an emitter's operation would send are refused: the namespace, a room (to, except,
+// or `more`: the room joined or left, the event's name) that is not well-formed UTF-8 — a client's
+// WebSocket fails on such a frame and closes its connection, so every matching client would be
+// disconnected; "" if none is.
+std::string names_refused(const std::string& nsp, const socketio::BroadcastOptions& opts,
+                          std::initializer_list<std::string_view> more = {});
 
 // Which sockets an emitter's operation reaches: a namespace, rooms, rooms excepted, and the
 // volatile flag, chained (`em.of("/").to("r").except("x").emit(...)`). Shared by this emitter's
@@ -52,7 +61,8 @@ class EmitTargets {
 class EmitOperator : public EmitTargets<EmitOperator> {
  public:
   EmitOperator(Emitter& em, std::string nsp) : EmitTargets(std::move(nsp)), em_(&em) {}
-  // Each returns false (with the reason in Emitter::last_error()) if the record was not written.
+  // Each returns false (with the reason in Emitter::last_error()) if the record was not written:
+  // also for a reserved event name, and for names that are not UTF-8 (names_refused).
   bool emit(const std::string& event, socketio::Args args = {}) const;
   bool sockets_join(const socketio::Room& room) const;
   bool sockets_leave(const socketio::Room& room) const;

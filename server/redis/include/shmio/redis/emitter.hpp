@@ -33,6 +33,8 @@ class EmitOperator : public cluster::EmitTargets<EmitOperator> {
   bool server_side_emit(const std::string& event, socketio::Args args = {}) const;
 
  private:
+  // Names that are not UTF-8 (cluster::names_refused): said in last_error, true then.
+  bool refused(std::initializer_list<std::string_view> more) const;
   Emitter* em_;
 };
 

@@ -76,8 +76,8 @@ Commands:
   readers              reader slots: position, lag, losses, wakeups, heartbeat
   producers            producer slots: counters, claim in flight, heartbeat
   dump [--last N]      decode the last N records below the frontier (default 16)
-  sessions             the ring's connection-state-recovery session table (every
-                       cluster's shared ring has one; empty without --recovery):
+  sessions             the ring's connection-state-recovery session table (the
+                       shared ring of a cluster started with --recovery has one):
                        slots, entries, the deaths noted
   cuts                 the ring's cut logs (a cluster with --ring-per-worker and
                        --recovery): per worker, entries written and held, and
@@ -85,21 +85,23 @@ Commands:
   watch [--interval MS] [--count K]
                        every MS milliseconds (default 1000), one line: records/s,
                        bytes/s, bytes in flight, each reader's lag; stops after K
-                       lines, or on Ctrl-C / SIGTERM (exit 0). A ring removed is
+                       refreshes, or on Ctrl-C / SIGTERM (exit 0). A ring removed is
                        said ("removed") and no longer watched, one made anew under
                        its name is said ("replaced") and the new one watched (one
                        still being created: "replaced, not ready yet", watched once
                        it is, within 10 s); when none is left, exit 2
 
 Options:
-  --name NAME          ring name (default: $SHMIO_RING if set, else "shmio"); a
-                       pattern with * ? [...] names every ring in /dev/shm that
-                       matches it ('port-3000*'); give --name several times for
-                       several rings (a ring named twice is shown once)
+  --name NAME          ring name (default: as shmio names its ring, $SHMIO_RING if
+                       set, else port-$SHMIO_PORT, else port-3000); a pattern
+                       with * ? [...] names every ring in /dev/shm that matches
+                       it ('port-3000.w*': a cluster's rings per worker); give
+                       --name several times for several rings (a ring named
+                       twice is shown once)
   --json               one JSON object instead of tables (watch: one per line)
 
-A ring without a session table or cut logs says so (exit 0): only a cluster's
-shared ring has them.
+A ring without a session table or cut logs says so (exit 0): only the shared ring
+of a cluster with --recovery has them.
 
 Several rings: stat, readers, producers, dump, sessions and cuts show each ring in turn (a
 heading names it; --json: one object per ring, one per line, each with its
@@ -115,8 +117,9 @@ Exit status:
   2  no such ring, or no ring matches a pattern (`shm-inspect list` shows the rings)
   3  ring layout version mismatch
   4  permission denied
-  5  foreign or corrupt segment (bad magic, size mismatch, not ready)
-  6  other system error
+  5  foreign or corrupt segment (bad magic, size mismatch, not ready, not a file)
+  6  other system error; the output could not be written; dump on a ring so busy
+     that its producers passed the records being read twice
 )";
 
 // ---------------------------------------------------------------------------------------------
@@ -866,6 +869,9 @@ int CmdWatch(std::vector<Watched> watched, const Options& o) {
     for (std::size_t i = 0; i < now.size(); ++i) PrintWatchLine(now[i], prev[i], o.json, several);
     if (several && !now.empty()) PrintWatchTotal(now, prev, o.json);
     for (std::size_t i = 0; i < now.size(); ++i) live[i]->prev = std::move(now[i]);
+    // Its output gone (a closed pipe with SIGPIPE ignored, a full disk): stopped, not looping on
+    // for ever writing nowhere (found in review, 2026-12-03).
+    if (std::fflush(stdout) != 0 || std::ferror(stdout)) return kExitSystem;
     // (--count counts refreshes that showed a ring: not one where every ring was being replaced.)
     if (o.count != 0 && !now.empty() && ++refreshes >= o.count) break;
     // Fixed-rate ticks; if we fell behind (suspended, slow terminal), start afresh from now.
@@ -895,7 +901,9 @@ int SidecarMissing(const shm::Segment& s, const Options& o, const shm::Error& e,
   if (o.json)
     PrintJson(json::object{{"name", s.name()}, {key, nullptr}});
   else
-    std::printf("ring %s: no %s (only a cluster's shared ring has one)\n", s.name().c_str(), what);
+    std::printf("ring %s: no %s (only the shared ring of a cluster started with --recovery has "
+                "one)\n",
+                s.name().c_str(), what);
   return kExitOk;
 }
 
@@ -1062,9 +1070,12 @@ int ParseArgs(int argc, char** argv, Options& o) {
   if ((seen_interval || seen_count) && o.command != "watch")
     return Usage("--interval and --count apply to watch only");
   if (!o.names.empty() && o.command == "list") return Usage("list takes no --name");
-  if (o.names.empty()) {
-    const char* env = std::getenv("SHMIO_RING");
-    o.names.push_back(env != nullptr && *env != '\0' ? env : "shmio");
+  if (o.names.empty()) {  // (as shmio names its ring: "shmio" named none it makes before)
+    const char* ring = std::getenv("SHMIO_RING");
+    const char* port = std::getenv("SHMIO_PORT");
+    o.names.push_back(ring != nullptr && *ring != '\0'   ? std::string(ring)
+                      : port != nullptr && *port != '\0' ? std::string("port-") + port
+                                                          : std::string("port-3000"));
   }
   return -1;
 }
@@ -1130,7 +1141,21 @@ int ResolveNames(const std::vector<std::string>& given, std::vector<std::string>
 
 }  // namespace
 
-int main(int argc, char** argv) {
+namespace {
+// The status, or kExitSystem when what was printed could not all be written (a full disk, a
+// closed pipe with SIGPIPE ignored): a script must not take lost output for an answer.
+int Written(int status) {
+  if (std::fflush(stdout) == 0 && !std::ferror(stdout)) return status;
+  std::fprintf(stderr, "shm-inspect: cannot write the output: %s\n", std::strerror(errno));
+  return status == kExitOk ? kExitSystem : status;
+}
+int Run(int argc, char** argv);
+}  // namespace
+
+int main(int argc, char** argv) { return Written(Run(argc, argv)); }
+
+namespace {
+int Run(int argc, char** argv) {
   Options o;
   if (const int rc = ParseArgs(argc, argv, o); rc >= 0) return rc;
   if (o.command == "list") return CmdList(o);
@@ -1174,3 +1199,4 @@ int main(int argc, char** argv) {
   }
   return status;
 }
+}  // namespace

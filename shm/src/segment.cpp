@@ -458,6 +458,22 @@ Result<Segment> Segment::attach(const std::string& name, AttachMode mode) {
   const std::string obj = object_name(name);
   const bool writable = mode != AttachMode::read_only;
   const bool populate = mode == AttachMode::read_write;
+  // What the name names, looked at without blocking and without following a link first: a FIFO
+  // planted under a ring's name (/dev/shm is writable by every user) held the opener for ever,
+  // a symbolic link or a directory got a system error's wording (found in review, 2026-12-03).
+  {
+    const std::string path = "/dev/shm/" + obj;
+    const int probe = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+    if (probe < 0 && errno == ELOOP)
+      return Error{Errc::foreign_segment, path + " is a symbolic link, not a shmio ring"};
+    if (probe >= 0) {
+      struct stat st {};
+      const bool regular = ::fstat(probe, &st) == 0 && S_ISREG(st.st_mode);
+      ::close(probe);
+      if (!regular) return Error{Errc::foreign_segment, path + " is not a file, not a shmio ring"};
+    }
+    // (Any other failure, a missing name or no permission, is said by the open below.)
+  }
   int fd = -1;
   try {
     bip::shared_memory_object shm(bip::open_only, obj.c_str(),

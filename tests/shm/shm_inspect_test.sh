@@ -25,8 +25,9 @@ SET2=inspect-set-$$-2
 SET3=inspect-set-$$-3
 FOLLOW1=inspect-follow-$$-1
 FOLLOW2=inspect-follow-$$-2
+ODD=inspect-odd-$$
 OBJECTS=("$RING" "$LIVE" "$PERM" "$BADVER" "$NOTREADY" "$SHORT" "$FOREIGN" "$SET1" "$SET2" "$SET3"
-  "$FOLLOW1" "$FOLLOW2" "$FOLLOW1-new")
+  "$FOLLOW1" "$FOLLOW2" "$FOLLOW1-new" "$ODD")
 
 TMP=$(mktemp -d)
 PIDS=()
@@ -39,6 +40,7 @@ cleanup() {
     chmod 600 "/dev/shm/shmio.$name" 2>/dev/null || true
     rm -f "/dev/shm/shmio.$name"
   done
+  rmdir "/dev/shm/shmio.$ODD" 2>/dev/null || true
   rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -377,6 +379,36 @@ else
   chmod 600 "/dev/shm/shmio.$PERM"
   pass "an unreadable ring exits 4"
 fi
+
+# Found in review (2026-12-03). What is not a file under a ring's name is refused at once, exit 5
+# (a FIFO held shm-inspect for ever; a link or a directory was "other system error").
+mkfifo "/dev/shm/shmio.$ODD"
+expect_rc 5 timeout 10 "$INSPECT" --name "$ODD" stat
+grep -q "is not a file" <<<"$ERR" || fail "a FIFO: $ERR"
+rm -f "/dev/shm/shmio.$ODD"
+ln -s "/dev/shm/shmio.$RING" "/dev/shm/shmio.$ODD"
+expect_rc 5 "$INSPECT" --name "$ODD" stat
+grep -q "symbolic link" <<<"$ERR" || fail "a link: $ERR"
+rm -f "/dev/shm/shmio.$ODD"
+mkdir "/dev/shm/shmio.$ODD"
+expect_rc 5 "$INSPECT" --name "$ODD" stat
+rmdir "/dev/shm/shmio.$ODD"
+pass "a FIFO, a link or a directory under a ring's name exits 5 at once"
+# Output that cannot be written is an error (exit 6), not a silent success; watch stops on it.
+expect_rc 6 bash -c '"$0" --name "$1" --json stat >/dev/full' "$INSPECT" "$RING"
+expect_rc 6 timeout 10 bash -c '"$0" --name "$1" watch --interval 50 >/dev/full' "$INSPECT" "$RING"
+pass "unwritable output exits 6, watch included"
+# The default ring is the one shmio makes: $SHMIO_RING, else port-$SHMIO_PORT, else port-3000.
+expect_rc 2 env -u SHMIO_RING SHMIO_PORT=9 "$INSPECT" stat
+grep -q "port-9" <<<"$ERR" || fail "default from SHMIO_PORT: $ERR"
+expect_rc 2 env -u SHMIO_RING -u SHMIO_PORT "$INSPECT" stat
+grep -q "port-3000" <<<"$ERR" || fail "default port-3000: $ERR"
+expect_rc 0 env SHMIO_RING="$RING" "$INSPECT" stat
+pass "the default ring name is shmio's"
+# A ring without a session table says which clusters have one.
+expect_rc 0 "$INSPECT" --name "$RING" sessions
+grep -q "started with --recovery" <<<"$OUT" || fail "no session table: $OUT"
+pass "no session table: said with --recovery"
 
 "$DEMO" remove --name "$RING" >/dev/null
 expect_rc 2 "$INSPECT" --name "$RING" stat

@@ -491,6 +491,63 @@ TEST_P(Delivery, ARoomJoinedBeforeAdmissionReachesTheSocketOnceAdmitted) {
   EXPECT_EQ(received(b), "");
 }
 
+// In a namespace middleware the socket has its connection (socket.io's socket.conn): before
+// 2026-12-03 conn() was nullptr there (a middleware reading conn()->... crashed) and transport()
+// empty, and an emit there was dropped, where socket.io writes it (socket.io-client holds it
+// until its CONNECT). The connection is there in on_disconnecting too, and gone after.
+TEST_P(Delivery, AMiddlewareHasTheConnectionAndItsEmitComesBeforeTheConnect) {
+  bool had_conn = false, emitted = false, in_disconnecting = false;
+  std::string transport;
+  SocketPtr kept;
+  server_->of("/").use([&](const SocketPtr& s, Next next) {
+    had_conn = s->conn() != nullptr;
+    transport = std::string(s->transport());
+    emitted = s->emit("hi", Args{1});
+    s->on_disconnecting(
+        [&](const SocketPtr& me, const std::string&) { in_disconnecting = me->conn() != nullptr; });
+    kept = s;
+    next(std::nullopt);
+  });
+  Client& c = open_session();
+  c.send_text("40");
+  std::vector<Client::Frame> got;
+  drive([&] {
+    for (auto& f : c.frames()) got.push_back(f);
+    return got.size() >= 2;
+  });
+  EXPECT_TRUE(had_conn);
+  EXPECT_EQ(transport, "websocket");
+  EXPECT_TRUE(emitted);
+  ASSERT_GE(got.size(), 2u);
+  EXPECT_EQ(got[0].payload, "42[\"hi\",1]");
+  EXPECT_EQ(got[1].payload.substr(0, 2), "40");
+  ASSERT_TRUE(kept);
+  c.send_text("41");
+  drive([&] { return !kept->connected(); });
+  EXPECT_TRUE(in_disconnecting);
+  EXPECT_EQ(kept->conn(), nullptr) << "gone";
+  EXPECT_FALSE(kept->emit("late", Args{}));
+}
+
+// A handler for a reserved event name would never run (no client sends one: the decoder refuses
+// it): on, once and on_event throw, naming what to use instead (before 2026-12-03 a port of
+// socket.on("disconnect", cleanup) compiled and its cleanup never ran).
+TEST_P(Delivery, AHandlerForAReservedEventNameIsRefused) {
+  connect();
+  SocketPtr s = server_->of("/").socket(last_sid_);
+  ASSERT_TRUE(s);
+  const EventHandler h = [](const SocketPtr&, Args, Ack) {};
+  try {
+    s->on("disconnect", h);
+    ADD_FAILURE() << "taken";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("use on_disconnect"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(s->once("disconnecting", h), std::invalid_argument);
+  EXPECT_THROW(server_->of("/").on_event("newListener", h), std::invalid_argument);
+  EXPECT_NO_THROW(s->on("disconnect-room", h)) << "an ordinary name";
+}
+
 // A socket whose connection closes while a middleware holds it: rooms joined for it before and
 // after are gone once next() is called (they stayed in the index for good), and so is a room
 // joined for a socket after its disconnect.

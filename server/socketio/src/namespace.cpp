@@ -146,6 +146,7 @@ void Namespace::admit(const std::shared_ptr<Client>& c, const SocketPtr& s) {
     missed = std::move(*replayed);
   }
   s->connected_ = true;
+  s->admitted_ = true;
   sockets_.erase(s->id());  // (none: checked above) an entry's key is a view of its own socket's id
   sockets_.emplace(s->id(), s);
   adapter_->add_all(s->id(), {s->id()});

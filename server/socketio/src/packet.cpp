@@ -318,6 +318,19 @@ void check_event_name(const std::string& name) {
     throw std::invalid_argument("\"" + name + "\" is a reserved event name");
 }
 
+void check_listened_event(const std::string& name) {
+  // No client can send such an event (the decoder refuses it), so a handler for it would never
+  // run: socket.on("disconnect", ...) ported as on("disconnect", ...) compiled, and its cleanup
+  // never happened (found in review, 2026-12-03).
+  if (!is_reserved_event(name)) return;
+  const char* instead = name == "disconnect"      ? "on_disconnect"
+                        : name == "disconnecting" ? "on_disconnecting"
+                        : name == "connect"       ? "the namespace's on_connection"
+                                                  : nullptr;
+  throw std::invalid_argument("\"" + name + "\" is a reserved event name: no client sends it" +
+                              (instead ? std::string("; use ") + instead : std::string()));
+}
+
 Packet event_packet(const std::string& nsp, const std::string& event, Args args) {
   check_event_name(event);
   Packet p;

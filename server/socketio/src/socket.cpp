@@ -41,9 +41,11 @@ void Socket::leave(const Room& room) {
 }
 
 void Socket::on(const std::string& event, EventHandler h) {
+  check_listened_event(event);
   x().handlers.emplace(event, std::make_pair(std::move(h), false));
 }
 void Socket::once(const std::string& event, EventHandler h) {
+  check_listened_event(event);
   x().handlers.emplace(event, std::make_pair(std::move(h), true));
 }
 void Socket::off(const std::string& event) {
@@ -138,9 +140,14 @@ std::string_view Socket::transport() const noexcept {
   return c->transport() == engineio::TransportKind::websocket ? "websocket" : "polling";
 }
 
+bool Socket::early() const noexcept {
+  return !admitted_ && !gone_ && !nsp_->server().options().connection_state_recovery &&
+         !client_.expired();
+}
+
 // Disconnected, or volatile and the connection cannot take it now.
 bool Socket::Emitter::dropped() const noexcept {
-  return !s_->connected_ ||
+  return (!s_->connected_ && !s_->early()) ||
          (volatile_flag_ && (s_->conn_raw_ == nullptr || !s_->conn_raw_->writable()));
 }
 // (A reserved event name throws before anything is told or sent, connected or not:
@@ -158,7 +165,7 @@ bool Socket::Emitter::emit_with_ack(
     const std::string& event, Args args,
     std::function<void(std::optional<std::string>, Args)> callback) const {
   check_event_name(event);
-  if (!s_->connected_) return s_->refuse_ack(std::move(callback));
+  if (!s_->connected_ && !s_->early()) return s_->refuse_ack(std::move(callback));
   // Volatile and the connection cannot take it now: not sent, and its callback told at the
   // timeout, as socket.io's timer tells it (before 2026-12-03 it was never called).
   const bool send = !dropped();
@@ -197,7 +204,7 @@ void Socket::send_packet(Packet p, bool compress) {
 
 bool Socket::emit(const std::string& event, Args args) {
   check_event_name(event);
-  if (!connected_) return false;
+  if (!connected_ && !early()) return false;
   return send_event(event, std::move(args), true);
 }
 
@@ -235,7 +242,7 @@ bool Socket::refuse_ack(std::function<void(std::optional<std::string>, Args)> ca
 bool Socket::emit_with_ack(const std::string& event, Args args, std::chrono::milliseconds timeout,
                            std::function<void(std::optional<std::string>, Args)> callback) {
   check_event_name(event);
-  if (!connected_) return refuse_ack(std::move(callback));
+  if (!connected_ && !early()) return refuse_ack(std::move(callback));
   notify_outgoing(event, args);
   return emit_packet(event_packet(nsp_->name(), event, std::move(args)), timeout,
                      std::move(callback), true);

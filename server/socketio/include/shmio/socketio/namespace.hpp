@@ -23,7 +23,9 @@ class Namespace {
   // socket->on(event, handler) in a connection handler, without a copy of the handler table per
   // socket (a shmio extension; with a fixed set of events and many connections it is most of an
   // idle connection's memory). They run after the socket's own handlers for the event.
+  // (A reserved event name throws std::invalid_argument: check_listened_event.)
   void on_event(const std::string& event, EventHandler handler) {
+    check_listened_event(event);
     events_.emplace(event, std::move(handler));
   }
 

@@ -69,6 +69,9 @@ const char* to_string(DecodeError e) noexcept;
 bool is_reserved_event(std::string_view name) noexcept;
 // Throws std::invalid_argument for a reserved event name (what socket.io's emit throws).
 void check_event_name(const std::string& name);
+// The same for a handler's event (on, once, on_event): no client sends a reserved one, so such a
+// handler would never run; the message names what to use instead (on_disconnect, ...).
+void check_listened_event(const std::string& name);
 
 struct DecoderLimits {
   // Attachments one packet may announce. socket.io's parser has no limit of its own; ours bounds

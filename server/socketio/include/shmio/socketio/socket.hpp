@@ -75,6 +75,9 @@ class Socket : public std::enable_shared_from_this<Socket> {
   void join(const std::vector<Room>& rooms);  // several at once (socket.join([...]))
   void leave(const Room& room);
 
+  // (A reserved event name — disconnect, disconnecting, connect... — throws
+  // std::invalid_argument: no client sends one, the handler would never run; on_disconnect and
+  // on_disconnecting are the socket's own.)
   void on(const std::string& event, EventHandler handler);
   void once(const std::string& event, EventHandler handler);
   void off(const std::string& event);
@@ -109,9 +112,14 @@ class Socket : public std::enable_shared_from_this<Socket> {
   void use(EventMiddleware middleware);
   void on_error(std::function<void(const SocketPtr&, const std::string& message)> handler);
 
-  // socket.conn: this client's Engine.IO connection (nullptr once closed), and the name of its
-  // transport now ("polling" or "websocket"; it changes when the client upgrades).
-  const engineio::Socket* conn() const noexcept { return connected_ ? conn_raw_ : nullptr; }
+  // socket.conn: this client's Engine.IO connection, and the name of its transport now ("polling"
+  // or "websocket"; it changes when the client upgrades). Also in a namespace middleware and in
+  // on_disconnecting, as socket.io's socket.conn (before 2026-12-03 nullptr there: a middleware
+  // reading conn()->... crashed); nullptr once the socket is gone (after on_disconnecting, or
+  // refused).
+  const engineio::Socket* conn() const noexcept {
+    return !gone_ && !client_.expired() ? conn_raw_ : nullptr;
+  }
   std::string_view transport() const noexcept;
   // socket.conn.on("upgrade"): the client's connection moved from polling to WebSocket.
   void on_upgrade(std::function<void(const SocketPtr&)> handler);
@@ -204,6 +212,11 @@ class Socket : public std::enable_shared_from_this<Socket> {
                    bool send = true);
   bool send_event(const std::string& event, Args args, bool compress);
   bool refuse_ack(std::function<void(std::optional<std::string>, Args)> callback);
+  // In a namespace middleware (not admitted yet, not refused), without recovery: an emit is
+  // written at once, as socket.io writes it (socket.io-client holds it until its CONNECT). (With
+  // recovery socket.io broadcasts it to the socket's own room, not joined yet: no one gets it.)
+  bool early() const noexcept;
+  bool admitted_ = false;
 
   friend class Namespace;
   friend class InMemoryAdapter;

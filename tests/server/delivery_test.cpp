@@ -842,9 +842,16 @@ TEST_P(Delivery, WithRecoveryADirectEmitCarriesAnOffsetTheClientRecoversBy) {
   a->reset();
   drive([&] { return server_->client_count() < before; });
   server_->to("all").emit("m", Args{1});
+  // An emit to the socket now away (an async handler's late answer) is kept for its replay, as
+  // socket.io's goes through its adapter whatever the socket's state (it was dropped before
+  // 2026-12-03); a volatile one is not.
+  EXPECT_TRUE(s->emit("late", Args{"x"}));
+  EXPECT_FALSE(s->volatile_().emit("late-volatile", Args{}));
   auto [b, b_connect] = join(R"({"pid":")" + pid + R"(","offset":")" + offset + R"("})");
   EXPECT_EQ(field(b_connect, "sid"), sid) << "not recovered by the offset the direct emit left";
   EXPECT_NE(b_connect.find(R"(42["m",1,)"), std::string::npos) << b_connect;
+  EXPECT_NE(b_connect.find(R"(42["late","x",)"), std::string::npos) << b_connect;
+  EXPECT_EQ(b_connect.find("late-volatile"), std::string::npos) << b_connect;
   // An emit with an ack is not kept (as socket.io): no offset after its arguments.
   SocketPtr back = server_->of("/").socket(sid);
   ASSERT_TRUE(back);

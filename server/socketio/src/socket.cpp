@@ -144,10 +144,13 @@ bool Socket::early() const noexcept {
   return !admitted_ && !gone_ && !nsp_->server().options().connection_state_recovery &&
          !client_.expired();
 }
+bool Socket::kept_when_away() const noexcept {
+  return admitted_ && !pid_.empty() && nsp_->server().options().connection_state_recovery;
+}
 
 // Disconnected, or volatile and the connection cannot take it now.
 bool Socket::Emitter::dropped() const noexcept {
-  return (!s_->connected_ && !s_->early()) ||
+  return (!s_->connected_ && !s_->early() && (volatile_flag_ || !s_->kept_when_away())) ||
          (volatile_flag_ && (s_->conn_raw_ == nullptr || !s_->conn_raw_->writable()));
 }
 // (A reserved event name throws before anything is told or sent, connected or not:
@@ -204,7 +207,7 @@ void Socket::send_packet(Packet p, bool compress) {
 
 bool Socket::emit(const std::string& event, Args args) {
   check_event_name(event);
-  if (!connected_ && !early()) return false;
+  if (!connected_ && !early() && !kept_when_away()) return false;
   return send_event(event, std::move(args), true);
 }
 

@@ -216,6 +216,10 @@ class Socket : public std::enable_shared_from_this<Socket> {
   // written at once, as socket.io writes it (socket.io-client holds it until its CONNECT). (With
   // recovery socket.io broadcasts it to the socket's own room, not joined yet: no one gets it.)
   bool early() const noexcept;
+  // Disconnected (or in on_disconnecting) with recovery on: an emit still goes, as socket.io's,
+  // as a broadcast to the socket's own room — kept for the replay when its client recovers (an
+  // async handler's answer that came after the transport dropped was lost before 2026-12-03).
+  bool kept_when_away() const noexcept;
   bool admitted_ = false;
 
   friend class Namespace;

@@ -1008,6 +1008,27 @@ TEST_P(Delivery, BroadcastAckEntriesOfASilentClientAreSweptAndBounded) {
 // takes (socket.io sets its timer before the adapter delivers): with the timer started after the
 // delivery, as before 2026-12-03, a requester waited that much longer than it asked, and meanwhile
 // its targets' entries, due at the timeout counted from the delivery's start, could be swept.
+// A request answered at once (no socket to ask, no other server) calls back on the next turn, as
+// socket.io's promises do, never within the call (before 2026-12-03 a broadcast with acks to no
+// one, fetch_sockets and server_side_emit_with_ack called back before they returned).
+TEST_P(Delivery, RequestsAnsweredAtOnceCallBackOnTheNextTurn) {
+  bool returned = false;
+  int calls = 0, within = 0;
+  auto seen = [&] {
+    ++calls;
+    if (!returned) ++within;
+  };
+  server_->to("nobody").timeout(1s).emit_with_ack(
+      "x", {}, [&](std::optional<std::string>, std::vector<Args>) { seen(); });
+  server_->to("nobody").fetch_sockets([&](std::vector<RemoteSocket>) { seen(); });
+  server_->of("/").server_side_emit_with_ack(
+      "x", {}, 1s, [&](std::optional<std::string>, std::vector<Args>) { seen(); });
+  returned = true;
+  io_.poll();
+  EXPECT_EQ(calls, 3);
+  EXPECT_EQ(within, 0) << "called within the call";
+}
+
 // A volatile broadcast with acks leaves out the clients that cannot take it now, and does not
 // wait for their acks: before 2026-12-03 the flag was ignored there (the packet always went).
 TEST_P(Delivery, AVolatileBroadcastWithAckLeavesOutWhoCannotTakeItAndWaitsForTheOthers) {

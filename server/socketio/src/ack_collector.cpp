@@ -37,7 +37,9 @@ void AckCollector::start(std::chrono::milliseconds timeout) {
 
 void AckCollector::start() {
   started_ = true;
+  in_start_ = true;
   check();
+  in_start_ = false;
 }
 
 void AckCollector::add_pending_source(std::uint64_t source) {
@@ -90,12 +92,18 @@ void AckCollector::finish(std::optional<std::string> error) {
   if (done_) return;
   done_ = true;
   timer_->cancel();
-  auto cb = std::move(done_cb_);
-  try {
-    cb(std::move(error), std::move(responses_));
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "shmio: ack callback threw: %s\n", e.what());
-  }
+  auto call = [cb = std::move(done_cb_), error = std::move(error),
+               responses = std::move(responses_)]() mutable {
+    try {
+      cb(std::move(error), std::move(responses));
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "shmio: ack callback threw: %s\n", e.what());
+    }
+  };
+  if (in_start_)
+    net::post(timer_->get_executor(), std::move(call));
+  else
+    call();
 }
 
 }  // namespace shmio::socketio

@@ -107,7 +107,9 @@ void Adapter::fetch_sockets(const BroadcastOptions& opts,
   for (const SocketId& id : targets(opts))
     if (SocketPtr s = nsp_->socket(id))
       out.emplace_back(*nsp_, id, s->handshake(), s->rooms(), std::as_const(*s).data());
-  done(std::move(out));
+  // (On the next turn, as socket.io's promise: never within the call.)
+  net::post(nsp_->server().io(),
+            [done = std::move(done), out = std::move(out)]() mutable { done(std::move(out)); });
 }
 
 void Adapter::server_side_emit(const std::string&, Args,

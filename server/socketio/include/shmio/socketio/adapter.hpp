@@ -160,6 +160,10 @@ class AckCollector : public std::enable_shared_from_this<AckCollector> {
   std::unordered_map<std::uint64_t, Source> sources_;
   std::vector<Args> responses_;
   bool missing_ = false, done_ = false, started_ = false;
+  // Inside start(): a callback due now runs on the next turn, never within the call that made
+  // the request (as socket.io's promises; before 2026-12-03 a broadcast with acks to no one
+  // called back before emit_with_ack returned).
+  bool in_start_ = false;
   std::chrono::steady_clock::time_point expires_at_ = std::chrono::steady_clock::time_point::max();
   AckCallback done_cb_;
   std::unique_ptr<boost::asio::steady_timer> timer_;

@@ -529,6 +529,19 @@ TEST_P(Delivery, AMiddlewareHasTheConnectionAndItsEmitComesBeforeTheConnect) {
   EXPECT_FALSE(kept->emit("late", Args{}));
 }
 
+// A packet the server cannot decode is told to every socket of its client through on_error
+// (socket.io's socket.on("error")) before the connection closes: before 2026-12-03 it was not.
+TEST_P(Delivery, AnUndecodablePacketIsToldToTheSocketsErrorHandlers) {
+  Client& c = connect();
+  SocketPtr s = server_->of("/").socket(last_sid_);
+  ASSERT_TRUE(s);
+  std::vector<std::string> errors;
+  s->on_error([&](const SocketPtr&, const std::string& m) { errors.push_back(m); });
+  c.send_text("42garbage");
+  drive([&] { return !s->connected(); });
+  EXPECT_EQ(errors, std::vector<std::string>{"invalid JSON payload"});
+}
+
 // A handler for a reserved event name would never run (no client sends one: the decoder refuses
 // it): on, once and on_event throw, naming what to use instead (before 2026-12-03 a port of
 // socket.on("disconnect", cleanup) compiled and its cleanup never ran).

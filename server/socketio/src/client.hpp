@@ -54,7 +54,12 @@ class Client : public std::enable_shared_from_this<Client> {
     if (st == Decoder::Status::error) {
       // An undecodable Socket.IO packet: the connection is closed with "parse error", the
       // reason socket.io documents for an invalid packet (its 4.8 code reports "forced close"
-      // here: docs/server.md). Not a reason that keeps a session for recovery.
+      // here: docs/server.md). Not a reason that keeps a session for recovery. Every socket of
+      // the client is told first, through its on_error (socket.io's socket.on("error"); it was
+      // not before 2026-12-03).
+      const std::string why = to_string(decoder_.error());
+      auto sockets = sockets_;
+      for (auto& s : sockets) s->decode_failed(why);
       close("parse error");
       return;
     }

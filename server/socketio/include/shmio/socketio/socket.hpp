@@ -189,6 +189,9 @@ class Socket : public std::enable_shared_from_this<Socket> {
   void upgraded();
   void on_packet(const Packet& p);
   void closed(const std::string& reason);
+  // A packet of its connection could not be decoded: its on_error handlers are told, before the
+  // connection closes ("parse error"), as socket.io tells every socket of the client.
+  void decode_failed(const std::string& message) { error(message); }
 
  private:
   void dispatch(const std::string& event, Args args, Ack ack);

@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "../../server/cluster/src/handoff.hpp"
 #include "../server/ws_client.hpp"
 #include "../shm/store_object.hpp"
 #include "../shm/test_support.hpp"
@@ -922,6 +923,31 @@ TEST(ClusterEmitter, ARingReplacedUnderAnEmitterIsAttachedAgainAndARemovedOneRef
   ASSERT_TRUE(shm::Segment::remove(name));
   EXPECT_FALSE(em.emit("three"));
   EXPECT_NE(em.last_error().find("removed or replaced"), std::string::npos) << em.last_error();
+}
+
+// A worker that takes no hand-offs (here one that never accepts: a stopped worker) is waited on
+// once: the send that finds its connection full waits 200 ms and marks it; the rest go without
+// waiting, onto fresh connections while its backlog has room. (Before 2026-12-03 the fresh
+// connection that took the message after the wait left it unmarked: one 200 ms wait per
+// connection filled, about 128 for a stopped worker's whole backlog, in the sender's thread.)
+TEST(ClusterHandoff, AWorkerThatTakesNothingIsWaitedOnOnce) {
+  boost::asio::io_context io;
+  const std::string name = "test-handoff-" + std::to_string(::getpid());
+  std::uint64_t refused = 0;
+  cluster::Handoff stopped(io, name, 1, [](int fd, std::string) { ::close(fd); }, &refused);
+  cluster::Handoff sender(io, name, 0, [](int fd, std::string) { ::close(fd); }, &refused);
+  int waits = 0, sent = 0;
+  for (int i = 0; i < 800; ++i) {  // (each holds a descriptor in flight: under 1,024)
+    int sv[2];
+    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    const auto t0 = std::chrono::steady_clock::now();
+    sent += sender.send(1, sv[0], "GET / HTTP/1.1\r\n\r\n");
+    if (std::chrono::steady_clock::now() - t0 >= 150ms) ++waits;
+    ::close(sv[1]);
+  }
+  EXPECT_EQ(waits, 1) << sent << " sent";
+  EXPECT_GT(sent, 400) << "queued on fresh connections after the wait";
+  EXPECT_TRUE(sender.stuck(1));
 }
 
 // A ring whose creator (the cluster's supervisor) is gone was left behind by a cluster killed

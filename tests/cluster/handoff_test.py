@@ -330,8 +330,8 @@ try:
 
     # The 200 ms hand-off send timeout: worker 1 stopped and its hand-off socket's backlog full
     # (we connect until the kernel refuses), so worker 0 can neither connect to it nor send. A
-    # request for a worker-1 session that lands on worker 0 is dropped after two tries of at most
-    # 200 ms each (its connection closed without an answer: the client retries), counted in
+    # request for a worker-1 session that lands on worker 0 is dropped after one wait of at most
+    # 200 ms (its connection closed without an answer: the client retries), counted in
     # shmio_handoffs_failed_total; worker 0 keeps answering. (Before any other hand-off to worker
     # 1: worker 0 has no connection to it yet.)
     failed_before = metric("shmio_handoffs_failed_total") or 0
@@ -365,12 +365,14 @@ try:
               f"hand-offs to a stuck worker are dropped and counted ({dropped} dropped, "
               f"shmio_handoffs_failed_total {failed_before} -> {failed})")
         check(all(w < 1.2 for w in waited),
-              f"each drop within two 200 ms tries (waited {[round(w, 2) for w in waited]} s)")
-        # Only the first drop waits (the two tries); worker 1 is then marked stuck and each later
-        # one fails at once. (Before 2026-12-02 each waited its 400 ms, in worker 0's only
-        # thread: a stuck worker stalled every worker that got requests for its sessions.)
+              f"each drop within one 200 ms wait (waited {[round(w, 2) for w in waited]} s)")
+        # Only the first drop waits; worker 1 is then marked stuck and each later one fails at
+        # once. (Before 2026-12-02 each waited 400 ms, in worker 0's only thread: a stuck worker
+        # stalled every worker that got requests for its sessions.)
         later = sorted(waited[1:])
-        check(len(waited) >= 3 and waited[0] >= 0.3 and later[len(later) // 2] < 0.15,
+        # (The first usually waits 0.18-0.19 s as measured here; 0.09 s was seen once in ten on
+        # the 2-vCPU machine: the bound only tells a wait from none.)
+        check(len(waited) >= 3 and waited[0] >= 0.05 and later[len(later) // 2] < 0.03,
               f"only the first drop waits (the first {waited[0]:.2f} s; the median of the "
               f"later ones {later[len(later) // 2] if later else 0:.2f} s)")
         check(stderr_has("worker 1 takes no hand-offs"), "worker 0 says that worker 1 is stuck")

@@ -77,13 +77,16 @@ class Handoff {
   // Sends the connection to worker `to`; false (fd closed) if it cannot.
   //
   // A worker that takes no hand-offs (stopped, or stuck in an app's handler) is found out once:
-  // its queue full (the connection's buffer, then the listen backlog of fresh connections), a
-  // send waits up to 200 ms on it, and a fresh connection up to 200 ms more. Then it is marked
-  // stuck, and every later hand-off to it is tried without waiting and, when it cannot be queued,
-  // fails at once. The first hand-off it takes a second or more after the marking clears the
-  // mark. (Before 2026-12-02 every
-  // hand-off to a stuck worker waited the 400 ms, in the sender's only thread: one stuck worker
-  // stalled every worker that received requests for its sessions.)
+  // its queue full (the connection's buffer, or the listen backlog of fresh connections), one
+  // send or connect waits up to 200 ms on it; if that wait ends with no room, it is marked stuck
+  // (also when a fresh connection then takes the message: its backlog may hold one no one reads),
+  // and every later hand-off to it is tried without waiting and, when it cannot be queued, fails
+  // at once. The first hand-off it takes a second or more after the marking clears the mark; a
+  // worker is waited on at most once per kWaitAgain whatever its marks. (Before 2026-12-02 every
+  // hand-off to a stuck worker waited 400 ms, in the sender's only thread: one stuck worker
+  // stalled every worker that received requests for its sessions. Before 2026-12-03 a fresh
+  // connection that took the message after the wait kept it unmarked: a stopped worker was
+  // waited on once per connection of its backlog, about 128 waits of 200 ms.)
   bool send(int to, int fd, const std::string& bytes) {
     // (What the receiver refuses is not sent: with a max payload over kMaxBytes, such a request
     // counts as a failed hand-off here instead of one the receiver drops as malformed.)
@@ -91,34 +94,39 @@ class Handoff {
       ::close(fd);
       return false;
     }
+    const auto now = std::chrono::steady_clock::now();
     const auto marked = stuck_.find(to);
-    const bool patient = marked == stuck_.end();
-    bool full = false;  // (a queue found full: the peer is alive but not taking)
+    const auto last_wait = waited_.find(to);
+    bool patient = marked == stuck_.end() &&
+                   (last_wait == waited_.end() || now - last_wait->second >= kWaitAgain);
+    bool full = false;    // (a queue found full: the peer is alive but not taking)
+    bool waited = false;  // (this hand-off's one wait ended with no room)
     for (int attempt = 0; attempt < 2; ++attempt) {
+      const bool was_patient = patient;
       const int peer = connect_to(to, attempt > 0, patient, full);
       if (peer == kForeign) break;  // (not tried again: its listener is not ours)
-      if (peer < 0) continue;
+      if (peer < 0) {
+        if (was_patient && full) waited = true, patient = false;
+        continue;
+      }
       const Sent r = send_on(peer, fd, bytes, patient);
       if (r == Sent::ok) {
         ::close(fd);
-        // (The mark stays a second at least: a worker that takes one connection now and then —
-        // each frees one place in its backlog — is waited on at most once a second.)
-        if (!patient && std::chrono::steady_clock::now() - marked->second >= kStuckAtLeast) {
+        if (waited) {
+          mark(to, "its queue was full for 200 ms");
+        } else if (marked != stuck_.end() && now - marked->second >= kStuckAtLeast) {
+          // (The mark stays a second at least: a worker that takes one connection now and then —
+          // each frees one place in its backlog — is waited on at most once a second.)
           stuck_.erase(marked);
           std::fprintf(stderr, "shmio[w%d]: worker %d takes hand-offs again\n", index_, to);
         }
         return true;
       }
       full = full || r == Sent::full;
+      if (patient && r == Sent::full) waited = true, patient = false;
     }
     ::close(fd);
-    if (full && patient) {
-      stuck_.emplace(to, std::chrono::steady_clock::now());
-      std::fprintf(stderr,
-                   "shmio[w%d]: worker %d takes no hand-offs (its queue is full): hand-offs to "
-                   "it fail at once until it takes one\n",
-                   index_, to);
-    }
+    if (waited) mark(to, "its queue is full");
     return false;
   }
 
@@ -195,10 +203,15 @@ class Handoff {
     timeval tv{0, 200000};
     ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
     Address addr = address(to);
-    int r;
-    do {
-      r = ::connect(fd, addr.get(), addr.len);
-    } while (r != 0 && errno == EINTR);
+    int r = ::connect(fd, addr.get(), addr.len);
+    if (r != 0 && errno == EINTR) {
+      // Interrupted by a signal while it waited: tried again without waiting (a retry waited its
+      // 200 ms afresh, so that signals every 200 ms held it for ever).
+      ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+      do {
+        r = ::connect(fd, addr.get(), addr.len);
+      } while (r != 0 && errno == EINTR);
+    }
     if (r != 0) {
       full = full || errno == EAGAIN || errno == EWOULDBLOCK;
       ::close(fd);
@@ -206,7 +219,7 @@ class Handoff {
     }
     // (Connected, the socket blocks again: a patient send waits its 200 ms; an impatient one says
     // MSG_DONTWAIT.)
-    if (!patient) ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
     // The listener must be this user's too: an abstract address has no permissions, and another
     // user's process could bind a dead worker's name before its successor does; handed to it, a
     // client's connection and request (its cookies) would be theirs. Not made: a failed hand-off
@@ -261,10 +274,9 @@ class Handoff {
     cm->cmsg_type = SCM_RIGHTS;
     cm->cmsg_len = CMSG_LEN(sizeof(int) * static_cast<std::size_t>(nfds));
     std::memcpy(CMSG_DATA(cm), fds, sizeof(int) * static_cast<std::size_t>(nfds));
-    ssize_t n;
-    do {
-      n = ::sendmsg(peer, &msg, MSG_NOSIGNAL | (patient ? 0 : MSG_DONTWAIT));
-    } while (n < 0 && errno == EINTR);
+    // (Interrupted while it waited: tried again without waiting, as connect_to does.)
+    ssize_t n = ::sendmsg(peer, &msg, MSG_NOSIGNAL | (patient ? 0 : MSG_DONTWAIT));
+    while (n < 0 && errno == EINTR) n = ::sendmsg(peer, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
     const int e = errno;
     if (fds[1] >= 0) ::close(fds[1]);
     if (n >= 0) return Sent::ok;
@@ -399,6 +411,20 @@ class Handoff {
   // Workers whose hand-off queue was found full (send()), and since when.
   std::unordered_map<int, std::chrono::steady_clock::time_point> stuck_;
   static constexpr std::chrono::seconds kStuckAtLeast{1};
+  // Workers last waited on in vain (send()), and when: not waited on again for kWaitAgain.
+  std::unordered_map<int, std::chrono::steady_clock::time_point> waited_;
+  static constexpr std::chrono::seconds kWaitAgain{10};
+  // Marks worker `to` stuck (said once per marking) and notes the wait.
+  void mark(int to, const char* why) {
+    const auto now = std::chrono::steady_clock::now();
+    waited_[to] = now;
+    if (!stuck_.emplace(to, now).second) return;
+    std::fprintf(stderr,
+                 "shmio[w%d]: worker %d takes no hand-offs (%s): hand-offs to it are tried "
+                 "without waiting and fail at once when they cannot be queued, until it takes "
+                 "one\n",
+                 index_, to, why);
+  }
   // (Longer than a load figure stays fresh, 3 s, so that a stopped worker's last figure is gone
   // before a steered hand-off probes it; short enough that a worker back at work soon gets new
   // clients again.)

@@ -925,6 +925,49 @@ TEST(ClusterEmitter, ARingReplacedUnderAnEmitterIsAttachedAgainAndARemovedOneRef
   EXPECT_NE(em.last_error().find("removed or replaced"), std::string::npos) << em.last_error();
 }
 
+// SIGCHLD as the caller had it (here ignored): in each worker, and again in the caller once the
+// supervisor returns (it was left at SIG_DFL in both: an app relying on SIGCHLD ignored to reap
+// its own helpers got zombies). Run in a child process of the test's, which the supervisor's
+// signal handling must not touch.
+TEST(ClusterSupervisor, SigchldIsAsTheCallerHadItInTheWorkersAndAfter) {
+  int report[2];
+  ASSERT_EQ(::pipe(report), 0);
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    ::close(report[0]);
+    ::signal(SIGCHLD, SIG_IGN);
+    cluster::SupervisorOptions o;
+    o.ring = "test-sup-sigchld-" + std::to_string(::getpid());
+    o.workers = 1;
+    o.pin = false;
+    o.ring_bytes = 1 << 20;
+    o.handoff_sockets = false;
+    const int rc = cluster::run_supervisor(o, [&](const cluster::WorkerContext&) {
+      struct sigaction now {};
+      ::sigaction(SIGCHLD, nullptr, &now);
+      const char c = now.sa_handler == SIG_IGN ? 'i' : 'd';
+      (void)::write(report[1], &c, 1);
+      ::kill(::getppid(), SIGTERM);  // (the supervisor drains and returns)
+      return 0;
+    });
+    struct sigaction after {};
+    ::sigaction(SIGCHLD, nullptr, &after);
+    const char c = after.sa_handler == SIG_IGN ? 'I' : 'D';
+    (void)::write(report[1], &c, 1);
+    ::_exit(rc);
+  }
+  ::close(report[1]);
+  std::string got;
+  char c = 0;
+  while (::read(report[0], &c, 1) == 1) got += c;
+  ::close(report[0]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  EXPECT_EQ(got, "iI") << "i/I: ignored in the worker / in the caller after";
+}
+
 // A worker that takes no hand-offs (here one that never accepts: a stopped worker) is waited on
 // once: the send that finds its connection full waits 200 ms and marks it; the rest go without
 // waiting, onto fresh connections while its backlog has room. (Before 2026-12-03 the fresh

@@ -237,7 +237,13 @@ int run_supervisor(const SupervisorOptions& o,
   // for gigabytes — is then a drain once the workers are up, not a death that leaves the ring),
   // and SIGPIPE ignored (a log pipe whose reader went away must not kill it either). Both as they
   // were when it returns.
-  ::signal(SIGCHLD, SIG_DFL);  // children must be reapable even if SIGCHLD came in ignored
+  // Children must be reapable even if SIGCHLD came in ignored; its disposition is restored when
+  // this returns, and in each worker (an app there may rely on SIGCHLD ignored to reap its own
+  // helpers: it was left at SIG_DFL in both before 2026-12-03).
+  struct sigaction child_default {
+  }, old_child{};
+  child_default.sa_handler = SIG_DFL;
+  ::sigaction(SIGCHLD, &child_default, &old_child);
   sigset_t set, old;
   sigemptyset(&set);
   sigaddset(&set, SIGCHLD);
@@ -257,6 +263,7 @@ int run_supervisor(const SupervisorOptions& o,
     sigset_t& waited;
     sigset_t& mask;
     struct sigaction& pipe;
+    struct sigaction& child;
     ~Restore() {
       // Signals still pending (a second Ctrl-C or a SIGHUP during the drain) are taken first:
       // unblocked, they would kill the process after its clean stop, its exit status lost.
@@ -264,9 +271,10 @@ int run_supervisor(const SupervisorOptions& o,
       while (sigtimedwait(&waited, nullptr, &now) > 0) {
       }
       ::sigaction(SIGPIPE, &pipe, nullptr);
+      ::sigaction(SIGCHLD, &child, nullptr);
       sigprocmask(SIG_SETMASK, &mask, nullptr);
     }
-  } restore{set, old, old_pipe};
+  } restore{set, old, old_pipe, old_child};
   const std::vector<int> cpus = affinity_cpus();
   const int n = o.workers > 0 ? o.workers : static_cast<int>(cpus.size());
   SupervisorOptions ro = o;
@@ -376,6 +384,7 @@ int run_supervisor(const SupervisorOptions& o,
     if (pid == 0) {
       ::prctl(PR_SET_PDEATHSIG, SIGTERM);
       if (::getppid() != supervisor) _exit(1);  // the supervisor died before prctl
+      ::sigaction(SIGCHLD, &old_child, nullptr);
       sigprocmask(SIG_SETMASK, &old, nullptr);
       ::sigaction(SIGPIPE, &old_pipe, nullptr);
       // Whatever it throws ends it here: unwound into the supervisor's frames, a child would go

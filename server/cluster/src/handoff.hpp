@@ -4,6 +4,8 @@
 #include <fcntl.h>
 
 #include <limits>
+#include <map>
+#include <string_view>
 
 #include "support.hpp"
 
@@ -303,10 +305,7 @@ class Handoff {
             if (c < 0) break;
             if (!same_user(c)) {
               ++*refused_;
-              std::fprintf(stderr,
-                           "shmio[w%d]: a hand-off connection from another "
-                           "user was refused\n",
-                           index_);
+              say("a hand-off connection from another user was refused");
               ::close(c);
               continue;
             }
@@ -392,7 +391,12 @@ class Handoff {
       if (!ok) {
         if (fds[0] >= 0) ::close(fds[0]);
         ++*refused_;
-        std::fprintf(stderr, "shmio[w%d]: a malformed hand-off message was dropped\n", index_);
+        // (Descriptors cut by the kernel, MSG_CTRUNC, with none of them installed: this worker
+        // is out of descriptors, not the message malformed.)
+        say((msg.msg_flags & MSG_CTRUNC) != 0 && nfds == 0
+                ? "a hand-off's connection was lost: this worker has no descriptor free for it "
+                  "(RLIMIT_NOFILE)"
+                : "a malformed hand-off message was dropped");
         continue;
       }
       adopt_(fds[0], std::move(bytes));
@@ -430,5 +434,29 @@ class Handoff {
   // clients again.)
   static constexpr std::chrono::seconds kStuckSteer{5};
   std::chrono::steady_clock::time_point foreign_said_{};
+  // The receiver's lines, each kind at most once a second (all counted in
+  // shmio_handoffs_refused_total): any local process can connect to an abstract address in a
+  // loop (before 2026-12-03 a line each).
+  struct Said {
+    std::chrono::steady_clock::time_point at{};
+    std::uint64_t unsaid = 0;
+  };
+  std::map<std::string_view, Said> said_;  // (keyed by the literal: a few kinds)
+  void say(std::string_view what) {
+    const auto now = std::chrono::steady_clock::now();
+    Said& s = said_[what];
+    if (s.at != std::chrono::steady_clock::time_point{} && now - s.at < std::chrono::seconds(1)) {
+      ++s.unsaid;
+      return;
+    }
+    s.at = now;
+    const int len = static_cast<int>(what.size());
+    if (s.unsaid == 0)
+      std::fprintf(stderr, "shmio[w%d]: %.*s\n", index_, len, what.data());
+    else
+      std::fprintf(stderr, "shmio[w%d]: %.*s (and %llu more like it since the last line)\n",
+                   index_, len, what.data(),
+                   static_cast<unsigned long long>(std::exchange(s.unsaid, 0)));
+  }
 };
 }  // namespace shmio::cluster

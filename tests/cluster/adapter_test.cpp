@@ -304,6 +304,26 @@ TEST_P(ClusterAdapterTest, BroadcastsReachTheRoomsOfTheOtherWorkerOnceAndInOrder
   EXPECT_EQ(events(a.first), (std::vector<std::string>{R"(["everyone"])", R"(["not-w1"])"}));
 }
 
+// A draining worker tells the others at once that it takes no fresh handshakes: its load figure
+// is the most a worker can have, so that rebalancing steers none to it while it closes (before
+// 2026-12-03 it said 0 clients once its clients were closed, and drew every other worker's fresh
+// handshakes, which it then dropped).
+TEST_P(ClusterAdapterTest, ADrainingWorkerSaysItTakesNoFreshHandshakes) {
+  const shm::Segment& ring = GetParam() ? worker_rings_[1] : *segment_;
+  auto reader = shm::RingReader::attach(ring, {"test", -1, shm::StartAt::latest});
+  ASSERT_TRUE(reader) << reader.error().message;
+  workers_[1]->node->draining();
+  std::vector<std::uint64_t> said;
+  reader->poll([&](const shm::RecordView& v) {
+    if (v.type != static_cast<std::uint16_t>(cluster::MessageType::load)) return;
+    if (auto m = cluster::read_message(v.payload))
+      if (const auto* c = m->body.if_contains("clients"); c && c->is_uint64())
+        said.push_back(c->get_uint64());
+  });
+  EXPECT_EQ(said, std::vector<std::uint64_t>{std::numeric_limits<std::uint64_t>::max()})
+      << "said at once, within draining()";
+}
+
 TEST_P(ClusterAdapterTest, FetchSocketsSeesBothWorkersAndOperatesOnARemoteSocket) {
   const auto a = connect(0);
   const auto b = connect(1);

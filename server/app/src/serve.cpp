@@ -477,6 +477,7 @@ int serve_one(const ServeOptions& cfg, const Setup& setup, const cluster::Worker
         std::fprintf(stderr, "shmio: the app's on_stop failed: %s\n", e.what());
       }
     io.engine().stop_accepting();
+    if (node) node->draining();  // (no fresh handshake steered to it from now)
     io.close();
     grace.expires_after(cfg.drain_grace);
     grace.async_wait([&](const boost::system::error_code&) { io_ctx.stop(); });

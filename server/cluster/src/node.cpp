@@ -224,6 +224,12 @@ void Node::when_ready(std::function<void()> f) {
     impl_->ready_waiters.push_back(std::move(f));
 }
 
+void Node::draining() {
+  if (impl_->stopped || impl_->closing) return;
+  impl_->closing = true;
+  impl_->publish_load();
+}
+
 void Node::stop() {
   if (impl_->stopped) return;
   impl_->stopped = true;

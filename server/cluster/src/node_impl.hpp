@@ -2,6 +2,8 @@
 // rebalancing, recovery's session table, the workers' board (private to cluster/src).
 #pragma once
 
+#include <limits>
+
 #include "handoff.hpp"
 #include "shmio/cluster/worker_rings.hpp"
 #include "support.hpp"
@@ -298,13 +300,22 @@ struct Node::Impl {
     ++stats.rebalance_steered;
     return best;
   }
+  // Draining (Node::draining): its figure is the most a worker can have, so that no fresh
+  // handshake is steered to it (before 2026-12-03 it said 0 clients once its clients were closed,
+  // and drew the handshakes of every other worker, which it then dropped).
+  bool closing = false;
+  void publish_load() {
+    if (!server) return;
+    const std::uint64_t clients =
+        closing ? std::numeric_limits<std::uint64_t>::max() : server->client_count();
+    publish(MessageType::load, write_message({{"worker", options.worker}, {"clients", clients}}));
+  }
   void arm_load_timer() {
     load_timer.expires_after(std::chrono::seconds(1));
     load_timer.async_wait([this](const boost::system::error_code& ec) {
       if (ec || stopped || !server) return;
-      publish(MessageType::load,
-              write_message({{"worker", options.worker}, {"clients", server->client_count()}}));
-      shed();
+      publish_load();
+      if (!closing) shed();
       arm_load_timer();
     });
   }
@@ -315,6 +326,7 @@ struct Node::Impl {
     const std::size_t mine = server->client_count();
     std::size_t total = mine, n = 1;
     for_each_fresh_load([&](int, Load& l) {
+      if (l.clients == std::numeric_limits<std::uint64_t>::max()) return;  // (draining)
       total += l.clients;
       ++n;
     });

@@ -157,6 +157,10 @@ class Node {
     std::int64_t unsent;
   };
   std::optional<BridgeStatus> bridge_status() const;
+  // This worker drains (it accepts no more connections): the others are told at once that it
+  // takes no fresh handshakes (its load figure said as the most a worker can have), so that none
+  // is steered to it while it closes (it would drop them); said so until stop().
+  void draining();
   // Stops reading; the writer stays until destruction.
   void stop();
 

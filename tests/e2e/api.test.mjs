@@ -280,6 +280,30 @@ test("options set in code out of their flags' bounds: serve returns 2 and says t
   }
 });
 
+// A log hook that takes a lock of its own (as a logging library does), slow: the supervisor
+// forked while its log thread was inside the hook, holding that lock, and the child inherited it
+// held by a thread it does not have: its first line waited for ever (found in review,
+// 2026-12-03). Here the supervisor's "restarting" line is in the hook (400 ms) when it forks
+// the killed worker's successor (100 ms later): the successor's setup line reaches the hook.
+test("a log hook with a lock of its own: a restarted worker's lines reach it (no fork while it is held)", async () => {
+  const p = spawn(BIN, ["--port", "0", "--workers", "2", "--no-pin"],
+                  { env: { ...process.env, API_SLOW_LOG: "400" } });
+  let out = "", err = "";
+  p.stdout.on("data", (d) => (out += d));
+  p.stderr.on("data", (d) => (err += d));
+  const setups = () => err.split("api[1] setup of worker 1").length - 1;
+  try {
+    await until(() => setups() === 1 && err.includes("api[0] setup of worker 0"), 20000, "started");
+    const pid = Number(out.match(/shmio worker 1 \(pid (\d+)/)[1]);
+    process.kill(pid, "SIGKILL");
+    await until(() => setups() === 2, 20000, "the successor's setup line through the hook")
+      .catch((e) => { throw new Error(`${e.message}; stderr: ${err}`); });
+  } finally {
+    p.kill("SIGTERM");
+    await within(new Promise((r) => p.once("exit", r)), 30000, "exit");
+  }
+});
+
 test("an on_stop that throws: said on stderr, and the stop goes on (clients told, exit 0)", async () => {
   for (const args of [[], ["--workers", "2", "--no-pin"]]) {
     const p = spawn(BIN, ["--port", "0", ...args], { env: { ...process.env, API_STOP_THROWS: "1" } });

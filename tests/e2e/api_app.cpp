@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -86,11 +87,25 @@ int main(int argc, char** argv) {
   if (const char* v = std::getenv("API_SESSION_BYTES"))
     options.session_bytes = static_cast<std::uint32_t>(std::strtoul(v, nullptr, 10));
   if (const char* v = std::getenv("API_HOST")) options.host = v;
+  // (API_SLOW_LOG=MS: a log hook as a logging library's, which takes a lock of its own, here held
+  // MS milliseconds a line; each worker's setup says a line.)
+  static std::mutex log_lock;
+  static int slow_ms = 0;
+  if (const char* v = std::getenv("API_SLOW_LOG")) {
+    slow_ms = std::atoi(v);
+    options.log = [](int worker, std::string_view line) {
+      const std::lock_guard<std::mutex> held(log_lock);
+      std::this_thread::sleep_for(std::chrono::milliseconds(slow_ms));
+      ::dprintf(shmio::stderr_fd(), "api[%d] %.*s\n", worker, static_cast<int>(line.size()),
+                line.data());
+    };
+  }
   // (API_SETUP_THROWS: the setup fails, as an app's whose database is down at start.)
   const bool setup_throws = std::getenv("API_SETUP_THROWS") != nullptr;
   return shmio::serve(options, [conn_errors, setup_throws](sio::Server& io,
-                                                           const shmio::WorkerInfo&) {
+                                                           const shmio::WorkerInfo& w) {
     if (setup_throws) throw std::runtime_error("the database is down");
+    if (slow_ms > 0) std::fprintf(stderr, "setup of worker %d\n", w.index);
     auto namespaces = std::make_shared<json::array>();
     io.on_new_namespace(
         [namespaces](sio::Namespace& n) { namespaces->push_back(json::string(n.name())); });

@@ -26,6 +26,7 @@
 #include <cstring>
 #include <filesystem>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <thread>
 
@@ -72,7 +73,8 @@ const char* kUsage =
     "               (default 16777216; 1..4294967295)\n"
     "  --recovery   connection state recovery (socket.io's connectionStateRecovery, 2 minutes)\n"
     "  --max-sessions N  with --recovery: entries of the cluster's recovery session table in\n"
-    "               shared memory (default 131072; a session that finds no free entry is not saved:\n"
+    "               shared memory (default 131072; a session that finds no free entry is not "
+    "saved:\n"
     "               that client starts afresh if it must recover)\n"
     "  --session-bytes N  bytes per entry, its id, rooms and data as JSON included\n"
     "               (default 512; a multiple of 64 in 256..65536; larger states are not saved)\n"
@@ -138,6 +140,11 @@ pid_t g_stderr_pid = 0;
 // (a child the app started may hold the pipe's write end, inherited as its stderr: waiting for
 // EOF, the process never exited).
 std::atomic<bool> g_stderr_finishing{false};
+// Held by the thread while it calls the app's log hook, and by the supervisor around each fork:
+// a hook that takes a lock of its own (a logging library's) must not be mid-call when the process
+// is copied, or the child inherits that lock held by a thread it does not have, and its first
+// line waits for ever (found in review, 2026-12-03).
+std::mutex g_log_gate;
 
 // Every line this process writes to stderr goes through a pipe to a thread that hands it to
 // `log` (or, without one, writes "[wI] line" to the real stderr).
@@ -179,6 +186,7 @@ void route_stderr(int worker, const std::function<void(int, std::string_view)>& 
           continue;
         }
         if (log) {
+          const std::lock_guard<std::mutex> gate(g_log_gate);
           log(worker, line);
         } else {
           const std::string out = tag + line + "\n";
@@ -933,6 +941,8 @@ int serve(ServeOptions cfg, Setup setup) {
   so.ring = cfg.ring;
   so.workers = n;
   so.pin = cfg.pin;
+  so.before_fork = [] { g_log_gate.lock(); };
+  so.after_fork = [] { g_log_gate.unlock(); };
   so.ring_bytes = cfg.ring_mb << 20;
   so.ring_huge_pages = cfg.ring_huge_pages;
   so.ring_per_worker = cfg.ring_per_worker;

@@ -375,7 +375,9 @@ int run_supervisor(const SupervisorOptions& o,
   std::vector<Worker> workers(static_cast<std::size_t>(children));
   auto spawn = [&](int i) {
     std::fflush(nullptr);
+    if (o.before_fork) o.before_fork();
     const pid_t pid = ::fork();
+    if (o.after_fork) o.after_fork();  // (in the child too: its copy of a lock taken for it)
     if (pid < 0) {
       std::fprintf(stderr, "shmio: fork failed: %s\n", std::strerror(errno));
       workers[static_cast<std::size_t>(i)].restart_at = Clock::now() + std::chrono::seconds(1);

@@ -56,6 +56,10 @@ struct SupervisorOptions {
   // own (not pinned), supervised like a worker: restarted with the same backoff when it dies, its
   // death published on the ring (requests waiting for it complete), drained with the workers.
   std::function<int()> bridge_main;
+  // Called just before each fork (before_fork) and just after it, in the supervisor and in the
+  // child alike (after_fork): a thread that may hold a lock a child would need (a logging
+  // thread inside a hook that takes its own lock) is kept out of it while the process is copied.
+  std::function<void()> before_fork, after_fork;
 };
 
 // Worker i's own ring with a ring per worker: "<ring>.w<i>".

@@ -901,9 +901,10 @@ int SidecarMissing(const shm::Segment& s, const Options& o, const shm::Error& e,
   if (o.json)
     PrintJson(json::object{{"name", s.name()}, {key, nullptr}});
   else
-    std::printf("ring %s: no %s (only the shared ring of a cluster started with --recovery has "
-                "one)\n",
-                s.name().c_str(), what);
+    std::printf(
+        "ring %s: no %s (only the shared ring of a cluster started with --recovery has "
+        "one)\n",
+        s.name().c_str(), what);
   return kExitOk;
 }
 
@@ -1075,7 +1076,7 @@ int ParseArgs(int argc, char** argv, Options& o) {
     const char* port = std::getenv("SHMIO_PORT");
     o.names.push_back(ring != nullptr && *ring != '\0'   ? std::string(ring)
                       : port != nullptr && *port != '\0' ? std::string("port-") + port
-                                                          : std::string("port-3000"));
+                                                         : std::string("port-3000"));
   }
   return -1;
 }
@@ -1152,7 +1153,9 @@ int Written(int status) {
 int Run(int argc, char** argv);
 }  // namespace
 
-int main(int argc, char** argv) { return Written(Run(argc, argv)); }
+int main(int argc, char** argv) {
+  return Written(Run(argc, argv));
+}
 
 namespace {
 int Run(int argc, char** argv) {

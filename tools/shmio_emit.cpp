@@ -67,7 +67,8 @@ int main(int argc, char** argv) {
     std::string bad;
     auto take = [&](std::string& into) {
       if (v == nullptr || std::strncmp(v, "--", 2) == 0) {
-        bad = a + " needs a value" + (v == nullptr ? std::string() : std::string(" (got ") + v + ")");
+        bad =
+            a + " needs a value" + (v == nullptr ? std::string() : std::string(" (got ") + v + ")");
         return false;
       }
       into = v;
@@ -135,7 +136,8 @@ int main(int argc, char** argv) {
     }
   }
   const int actions = has_event + !join.empty() + !leave.empty() + disconnect;
-  if (actions != 1) return usage("give exactly one action: --event, --join, --leave or --disconnect");
+  if (actions != 1)
+    return usage("give exactly one action: --event, --join, --leave or --disconnect");
   if (event.empty() && has_event) return usage("--event needs a name");
   if (close && !disconnect) return usage("--close goes with --disconnect");
   if (vol && !has_event) return usage("--volatile goes with --event");
@@ -161,8 +163,8 @@ int main(int argc, char** argv) {
     shmio::socketio::BroadcastOptions names;
     names.rooms.insert(rooms.begin(), rooms.end());
     names.except.insert(except.begin(), except.end());
-    std::string why = shmio::cluster::names_refused(
-        nsp[0] == '/' ? nsp : "/" + nsp, names, {std::string_view(event), join, leave});
+    std::string why = shmio::cluster::names_refused(nsp[0] == '/' ? nsp : "/" + nsp, names,
+                                                    {std::string_view(event), join, leave});
     if (!why.empty()) return usage(why);
   }
   // The action on the ring's emitter or the Redis one (the same operators).

@@ -997,8 +997,10 @@ TEST(ClusterHandoff, AWorkerThatTakesNothingIsWaitedOnOnce) {
   boost::asio::io_context io;
   const std::string name = "test-handoff-" + std::to_string(::getpid());
   std::uint64_t refused = 0;
-  cluster::Handoff stopped(io, name, 1, [](int fd, std::string) { ::close(fd); }, &refused);
-  cluster::Handoff sender(io, name, 0, [](int fd, std::string) { ::close(fd); }, &refused);
+  cluster::Handoff stopped(
+      io, name, 1, [](int fd, std::string) { ::close(fd); }, &refused);
+  cluster::Handoff sender(
+      io, name, 0, [](int fd, std::string) { ::close(fd); }, &refused);
   int waits = 0, sent = 0;
   for (int i = 0; i < 800; ++i) {  // (each holds a descriptor in flight: under 1,024)
     int sv[2];
@@ -1043,6 +1045,7 @@ TEST(ClusterEmitter, ARingWhoseClusterIsGoneIsRefused) {
     refused = !em.emit("after");  // (until its once-a-second look)
   EXPECT_TRUE(refused);
   EXPECT_NE(em.last_error().find("is not running"), std::string::npos) << em.last_error();
+  for (int i = 0; i < 100; ++i) EXPECT_FALSE(em.emit("later")) << "every later one refused too";
   try {
     cluster::Emitter late(name);
     ADD_FAILURE() << "attached to a ring whose cluster is gone";

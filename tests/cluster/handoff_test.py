@@ -372,7 +372,7 @@ try:
         later = sorted(waited[1:])
         # (The first usually waits 0.18-0.19 s as measured here; 0.09 s was seen once in ten on
         # the 2-vCPU machine: the bound only tells a wait from none.)
-        check(len(waited) >= 3 and waited[0] >= 0.05 and later[len(later) // 2] < 0.03,
+        check(len(waited) >= 3 and 0.05 <= waited[0] < 0.35 and later[len(later) // 2] < 0.1,
               f"only the first drop waits (the first {waited[0]:.2f} s; the median of the "
               f"later ones {later[len(later) // 2] if later else 0:.2f} s)")
         check(stderr_has("worker 1 takes no hand-offs"), "worker 0 says that worker 1 is stuck")

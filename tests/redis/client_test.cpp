@@ -321,22 +321,22 @@ TEST_F(RedisClient, ARefusedSubscriptionIsSaidAndDroppedTheOthersGoOn) {
   RedisServer server(free_port());
   server.start();
   auto admin = client({.url = server.url()});
-  const redis::Reply set = call(
-      *admin, {"ACL", "SETUSER", "some", "on", ">pw", "~*", "resetchannels", "&ok*", "+@all"});
+  const redis::Reply set =
+      call(*admin, {"ACL", "SETUSER", "some", "on", ">pw", "~*", "resetchannels", "&ok*", "+@all"});
   ASSERT_EQ(set.str, "OK") << set.str;
   std::vector<std::string> states, refused, got;
-  auto sub = client(
-      {.url = "redis://some:pw@" + server.url().substr(8),
-       .on_message = [&](const std::string&, const std::string&, const std::string& channel,
-                         std::string payload) { got.push_back(channel + ":" + payload); },
-       .on_state =
-           [&](bool up, const std::string& why) {
-             states.push_back((up ? "up: " : "down: ") + why);
-           },
-       .on_refused_subscription =
-           [&](const std::string& kind, const std::string& name, const std::string& why) {
-             refused.push_back(kind + " " + name + ": " + why.substr(0, 6));
-           }});
+  auto sub =
+      client({.url = "redis://some:pw@" + server.url().substr(8),
+              .on_message = [&](const std::string&, const std::string&, const std::string& channel,
+                                std::string payload) { got.push_back(channel + ":" + payload); },
+              .on_state =
+                  [&](bool up, const std::string& why) {
+                    states.push_back((up ? "up: " : "down: ") + why);
+                  },
+              .on_refused_subscription =
+                  [&](const std::string& kind, const std::string& name, const std::string& why) {
+                    refused.push_back(kind + " " + name + ": " + why.substr(0, 6));
+                  }});
   // Refused ones first, between and last, on a connection that is up (before, they wait in a set
   // and go in its order): each told by its place in the answers.
   ASSERT_TRUE(drive([&] { return sub->connected(); }));
@@ -375,13 +375,64 @@ TEST_F(RedisClient, ARefusedSubscriptionIsSaidAndDroppedTheOthersGoOn) {
   sub->stop();
 }
 
+// An error that is the server's state, not a refusal of the channel (here BUSY while a script
+// runs): the connection is made again and every subscription asked again, none dropped (the
+// review of 2026-12-03: any error dropped the oldest unconfirmed subscription for good).
+TEST_F(RedisClient, ABusyServersErrorDropsNoSubscription) {
+  RedisServer server(free_port());
+  server.start();
+  auto admin = client({.url = server.url()});
+  ASSERT_EQ(call(*admin, {"CONFIG", "SET", "busy-reply-threshold", "100"}).str, "OK");
+  std::vector<std::string> got, states;
+  std::size_t refused = 0;
+  auto sub = client({.url = server.url(),
+                     .on_message = [&](const std::string&, const std::string&, const std::string&,
+                                       std::string payload) { got.push_back(std::move(payload)); },
+                     .on_state =
+                         [&](bool up, const std::string& why) {
+                           states.push_back((up ? "up: " : "down: ") + why);
+                         },
+                     .on_refused_subscription = [&](const std::string&, const std::string&,
+                                                    const std::string&) { ++refused; }});
+  ASSERT_TRUE(drive([&] { return sub->connected(); }));
+  // A script that runs 1.5 s; busy once a PING says so.
+  auto runner = client({.url = server.url()});
+  bool script_done = false;
+  runner->command({"EVAL",
+                   "local s = redis.call('TIME') local t0 = s[1] * 1000000 + s[2] "
+                   "while true do local t = redis.call('TIME') "
+                   "if t[1] * 1000000 + t[2] - t0 > 1500000 then break end end return 1",
+                   "0"},
+                  [&](const redis::Reply&) { script_done = true; });
+  auto probe = client({.url = server.url()});
+  bool busy = false;
+  ASSERT_TRUE(drive([&] {
+    if (!busy)
+      probe->command({"PING"},
+                     [&](const redis::Reply& r) { busy = busy || r.str.rfind("BUSY", 0) == 0; });
+    return busy;
+  }));
+  sub->subscribe("news");  // answered BUSY
+  ASSERT_TRUE(drive([&] { return script_done; }));
+  ASSERT_TRUE(drive([&] {
+    if (got.empty()) admin->command({"PUBLISH", "news", "after"});
+    return !got.empty();
+  })) << "asked again after the reconnect";
+  EXPECT_EQ(refused, 0u);
+  EXPECT_EQ(got[0], "after");
+  ASSERT_GE(states.size(), 3u);
+  EXPECT_NE(states[1].find("BUSY"), std::string::npos) << states[1];
+  sub->stop();
+}
+
 // Every subscription refused: the connection leaves subscribe mode and takes commands again.
 TEST_F(RedisClient, WithEverySubscriptionRefusedTheConnectionTakesCommands) {
   RedisServer server(free_port());
   server.start();
   auto admin = client({.url = server.url()});
-  ASSERT_EQ(call(*admin, {"ACL", "SETUSER", "deaf", "on", ">pw", "~*", "resetchannels", "+@all"}).str,
-            "OK");
+  ASSERT_EQ(
+      call(*admin, {"ACL", "SETUSER", "deaf", "on", ">pw", "~*", "resetchannels", "+@all"}).str,
+      "OK");
   std::size_t refused = 0;
   auto c = client({.url = "redis://deaf:pw@" + server.url().substr(8),
                    .on_refused_subscription = [&](const std::string&, const std::string&,
@@ -447,8 +498,8 @@ TEST_F(RedisClient, ACallbackThatThrowsLeavesTheClientWhole) {
   thrown = 0;
   ASSERT_TRUE(drive_catching([&] { return states.size() >= 3; })) << "connected again";
   EXPECT_EQ(states[2], "up: connected");
-  EXPECT_EQ(answers, (std::vector<std::string>{"ERR shmio: connection lost",
-                                               "ERR shmio: connection lost"}));
+  EXPECT_EQ(answers,
+            (std::vector<std::string>{"ERR shmio: connection lost", "ERR shmio: connection lost"}));
   EXPECT_EQ(thrown, 1) << "one exception out of the run, the first";
   sub->stop();
   c->stop();
@@ -710,5 +761,11 @@ TEST_F(RedisClient, CommandsPastThePendingBytesBoundAreRefusedUntilWritten) {
   ASSERT_TRUE(drive([&] { return replies.size() == 5; }));
   EXPECT_EQ(replies[3], "OK");
   EXPECT_EQ(replies[4], "OK");
+  // One command alone is never refused by the bound (nothing waits before it).
+  ASSERT_TRUE(drive([&] { return replies.size() == 5; }));
+  c->command({"SET", "big", std::string(500, 'v')},
+             [&](const redis::Reply& r) { replies.push_back(r.str); });
+  ASSERT_TRUE(drive([&] { return replies.size() == 6; }));
+  EXPECT_EQ(replies[5], "OK");
   c->stop();
 }

@@ -529,6 +529,22 @@ TEST_P(Delivery, AMiddlewareHasTheConnectionAndItsEmitComesBeforeTheConnect) {
   EXPECT_FALSE(kept->emit("late", Args{}));
 }
 
+// An ack asked for in a middleware whose socket is then refused is told "socket has been
+// disconnected" (it waited for ever: no socket that was never admitted closes).
+TEST_P(Delivery, AnAckAskedInAMiddlewareOfARefusedSocketIsTold) {
+  std::vector<std::optional<std::string>> told;
+  server_->of("/").use([&](const SocketPtr& s, Next next) {
+    s->emit_with_ack("hello", {}, 5s,
+                     [&](std::optional<std::string> e, Args) { told.push_back(std::move(e)); });
+    next(ConnectError{"no", {}});
+  });
+  Client& c = open_session();
+  c.send_text("40");
+  drive([&] { return !told.empty(); });
+  ASSERT_EQ(told.size(), 1u);
+  EXPECT_EQ(told[0], std::optional<std::string>("socket has been disconnected"));
+}
+
 // A packet the server cannot decode is told to every socket of its client through on_error
 // (socket.io's socket.on("error")) before the connection closes: before 2026-12-03 it was not.
 TEST_P(Delivery, AnUndecodablePacketIsToldToTheSocketsErrorHandlers) {
@@ -860,6 +876,15 @@ TEST_P(Delivery, WithRecoveryADirectEmitCarriesAnOffsetTheClientRecoversBy) {
   // 2026-12-03); a volatile one is not.
   EXPECT_TRUE(s->emit("late", Args{"x"}));
   EXPECT_FALSE(s->volatile_().emit("late-volatile", Args{}));
+  // (Not for a socket closed for good: a client's own namespace disconnect.)
+  {
+    auto [gone, gone_connect] = join("");
+    SocketPtr g = server_->of("/").socket(field(gone_connect, "sid"));
+    ASSERT_TRUE(g);
+    gone->send_text("41");
+    drive([&] { return !g->connected(); });
+    EXPECT_FALSE(g->emit("to-nobody", Args{})) << "its session is not kept";
+  }
   auto [b, b_connect] = join(R"({"pid":")" + pid + R"(","offset":")" + offset + R"("})");
   EXPECT_EQ(field(b_connect, "sid"), sid) << "not recovered by the offset the direct emit left";
   EXPECT_NE(b_connect.find(R"(42["m",1,)"), std::string::npos) << b_connect;

@@ -66,6 +66,9 @@ struct Emitter::Impl {
       if (now - alive_checked < std::chrono::seconds(1)) return true;
       alive_checked = now;
       if (auto why = creator_gone()) {
+        // (Let go: every later message attaches again, and is refused while it is so.)
+        writer.reset();
+        segment.reset();
         error = *why;
         return false;
       }

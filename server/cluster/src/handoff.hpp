@@ -207,8 +207,10 @@ class Handoff {
     Address addr = address(to);
     int r = ::connect(fd, addr.get(), addr.len);
     if (r != 0 && errno == EINTR) {
-      // Interrupted by a signal while it waited: tried again without waiting (a retry waited its
-      // 200 ms afresh, so that signals every 200 ms held it for ever).
+      // Interrupted while it waited: tried again without waiting (a retry waited its 200 ms
+      // afresh, so that signals every 200 ms held it for ever). (Here a full backlog found so
+      // still counts as waited on: on this kernel the wait's own timeout ends it with EINTR
+      // too, measured by cluster_handoff, and a signal within the wait is rare.)
       ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
       do {
         r = ::connect(fd, addr.get(), addr.len);
@@ -278,11 +280,12 @@ class Handoff {
     std::memcpy(CMSG_DATA(cm), fds, sizeof(int) * static_cast<std::size_t>(nfds));
     // (Interrupted while it waited: tried again without waiting, as connect_to does.)
     ssize_t n = ::sendmsg(peer, &msg, MSG_NOSIGNAL | (patient ? 0 : MSG_DONTWAIT));
+    const bool interrupted = n < 0 && errno == EINTR;  // (then no verdict: not waited on)
     while (n < 0 && errno == EINTR) n = ::sendmsg(peer, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
     const int e = errno;
     if (fds[1] >= 0) ::close(fds[1]);
     if (n >= 0) return Sent::ok;
-    return e == EAGAIN || e == EWOULDBLOCK ? Sent::full : Sent::failed;
+    return (e == EAGAIN || e == EWOULDBLOCK) && !interrupted ? Sent::full : Sent::failed;
   }
   void accept_loop() {
     listener_.async_wait(
@@ -454,9 +457,8 @@ class Handoff {
     if (s.unsaid == 0)
       std::fprintf(stderr, "shmio[w%d]: %.*s\n", index_, len, what.data());
     else
-      std::fprintf(stderr, "shmio[w%d]: %.*s (and %llu more like it since the last line)\n",
-                   index_, len, what.data(),
-                   static_cast<unsigned long long>(std::exchange(s.unsaid, 0)));
+      std::fprintf(stderr, "shmio[w%d]: %.*s (and %llu more like it since the last line)\n", index_,
+                   len, what.data(), static_cast<unsigned long long>(std::exchange(s.unsaid, 0)));
   }
 };
 }  // namespace shmio::cluster

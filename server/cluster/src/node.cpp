@@ -82,8 +82,7 @@ Node::Node(net::io_context& io, NodeOptions options, sio::ServerOptions& so)
   // recovery only (it is allocated whole: 64 MiB of /dev/shm by default, for nothing without).
   if (so.connection_state_recovery) {
     shm::SessionStoreConfig sc;
-    sc.slots =
-        static_cast<std::uint32_t>(std::min<std::size_t>(m.options.max_sessions, 16777214));
+    sc.slots = static_cast<std::uint32_t>(std::min<std::size_t>(m.options.max_sessions, 16777214));
     sc.slot_bytes = m.options.session_bytes;
     auto st = shm::SessionStore::open(m.options.ring, m.segment->header().creation_time_ns, sc);
     if (st)

@@ -424,7 +424,17 @@ void on_reply(const std::shared_ptr<Client>& c, Client::Impl& m, Reply r) {
   // dropped and said; the connection goes on. (One that cannot be told: the connection is
   // made again.)
   if (m.sub_mode && r.is_error() && m.inflight.empty()) {
-    if (m.subs_unconfirmed.empty()) return lost(c, m, "a subscriber got an error: " + r.str);
+    // (Only a refusal of the subscription itself: an ACL's NOPERM, a cluster's MOVED or ASK for
+    // a shard channel. Another error — BUSY while a script runs, LOADING, CLUSTERDOWN, maxclients
+    // — is the server's state now, not the channel's: the connection is made again and every
+    // subscription asked again, as before.)
+    auto refusal = [&] {
+      for (const char* kind : {"NOPERM", "MOVED ", "ASK ", "CROSSSLOT"})
+        if (r.str.rfind(kind, 0) == 0) return true;
+      return false;
+    };
+    if (m.subs_unconfirmed.empty() || !refusal())
+      return lost(c, m, "a subscriber got an error: " + r.str);
     auto [kind, name] = std::move(m.subs_unconfirmed.front());
     m.subs_unconfirmed.pop_front();
     m.subs.erase({kind, name});
@@ -464,14 +474,13 @@ void read(const std::shared_ptr<Client>& c, Client::Impl& m) {
       if (got != REDIS_OK) {
         using R = ReplyBuild::Refused;
         const std::string why =
-                    m.build.refused == R::too_many
-                        ? "a reply of more than " + std::to_string(m.options.max_reply_elements) +
-                              " elements (max_reply_elements)"
-                    : m.build.refused == R::bad_count
-                        ? std::string("protocol error: an array with a bad element count")
-                    : m.build.refused == R::no_memory
-                        ? std::string("out of memory building a reply")
-                        : std::string("protocol error: ") + m.reader->errstr;
+            m.build.refused == R::too_many
+                ? "a reply of more than " + std::to_string(m.options.max_reply_elements) +
+                      " elements (max_reply_elements)"
+            : m.build.refused == R::bad_count
+                ? std::string("protocol error: an array with a bad element count")
+            : m.build.refused == R::no_memory ? std::string("out of memory building a reply")
+                                              : std::string("protocol error: ") + m.reader->errstr;
         each([&] { lost(c, m, why); });
         return each.rethrow();
       }
@@ -748,16 +757,16 @@ void Client::command(std::vector<std::string> args, Callback cb) {
   // (An empty command has no reply: queued, it took the next command's, and every later one the
   // one before it; refused since 2026-12-03, as is one that could not be formatted.)
   std::string bytes = args.empty() ? std::string() : format(args);
-  const char* refused = m.stopped       ? "ERR shmio: stopped"
-                        : args.empty()  ? "ERR shmio: an empty command"
-                        : bytes.empty() ? "ERR shmio: the command could not be formatted"
-                        : !m.subs.empty()
-                            ? "ERR shmio: a subscriber connection takes no other command"
-                        : m.queued.size() + m.inflight.size() >= m.options.max_pending
-                            ? "ERR shmio: command queue full (max_pending)"
-                        : m.queued_bytes + bytes.size() > m.options.max_pending_bytes
-                            ? "ERR shmio: command queue full (max_pending_bytes)"
-                            : nullptr;
+  const char* refused =
+      m.stopped         ? "ERR shmio: stopped"
+      : args.empty()    ? "ERR shmio: an empty command"
+      : bytes.empty()   ? "ERR shmio: the command could not be formatted"
+      : !m.subs.empty() ? "ERR shmio: a subscriber connection takes no other command"
+      : m.queued.size() + m.inflight.size() >= m.options.max_pending
+          ? "ERR shmio: command queue full (max_pending)"
+      : !m.queued.empty() && m.queued_bytes + bytes.size() > m.options.max_pending_bytes
+          ? "ERR shmio: command queue full (max_pending_bytes)"
+          : nullptr;
   if (refused != nullptr) {
     ++m.stats.refused;
     if (cb) cb(Reply::error(refused));

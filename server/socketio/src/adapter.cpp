@@ -107,9 +107,12 @@ void Adapter::fetch_sockets(const BroadcastOptions& opts,
   for (const SocketId& id : targets(opts))
     if (SocketPtr s = nsp_->socket(id))
       out.emplace_back(*nsp_, id, s->handshake(), s->rooms(), std::as_const(*s).data());
-  // (On the next turn, as socket.io's promise: never within the call.)
-  net::post(nsp_->server().io(),
-            [done = std::move(done), out = std::move(out)]() mutable { done(std::move(out)); });
+  // (On the next turn, as socket.io's promise: never within the call; not at all once this
+  // adapter, and the namespace its sockets name, is gone.)
+  net::post(nsp_->server().io(), [alive = std::weak_ptr<int>(alive_), done = std::move(done),
+                                  out = std::move(out)]() mutable {
+    if (!alive.expired()) done(std::move(out));
+  });
 }
 
 void Adapter::server_side_emit(const std::string&, Args,

@@ -41,6 +41,7 @@ void Namespace::remove(const SocketId& id) {
 void Namespace::abandon(const SocketPtr& s) {
   s->gone_ = true;
   adapter_->del_all(s->id());
+  s->abandon_acks();
 }
 
 void Namespace::connect(const std::shared_ptr<Client>& client, json::object auth,

@@ -144,8 +144,26 @@ bool Socket::early() const noexcept {
   return !admitted_ && !gone_ && !nsp_->server().options().connection_state_recovery &&
          !client_.expired();
 }
+void Socket::abandon_acks() {
+  if (!x_ || x_->acks.empty()) return;
+  decltype(Extras::acks) pending;
+  pending.swap(x_->acks);
+  for (auto& [id, a] : pending)
+    if (a->timer) a->timer->cancel();
+  net::post(nsp_->server().io(), [pending = std::move(pending)] {
+    for (auto& [id, a] : pending) try {
+        a->settle(std::string("socket has been disconnected"), Args{});
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "shmio: ack callback threw: %s\n", e.what());
+      }
+  });
+}
+
 bool Socket::kept_when_away() const noexcept {
-  return admitted_ && !pid_.empty() && nsp_->server().options().connection_state_recovery;
+  // (Only while its session may be recovered: left for a recoverable reason, within the window.
+  // Past it, or closed for good, an emit says false, as the header promises for a disconnected
+  // socket: a loop stopping on it would otherwise publish for ever.)
+  return admitted_ && !connected_ && std::chrono::steady_clock::now() < away_until_;
 }
 
 // Disconnected, or volatile and the connection cannot take it now.
@@ -456,9 +474,17 @@ void Socket::run_handlers(const std::string& event, Args args, Ack ack) {
   }
 }
 
+// Only these reasons keep a session for connection state recovery (as in socket.io).
+static const std::set<std::string> kRecoverable = {"transport error",      "transport close",
+                                                   "forced close",         "ping timeout",
+                                                   "server shutting down", "forced server close"};
+
 void Socket::closed(const std::string& reason) {
   if (!connected_) return;
   connected_ = false;
+  if (const auto& r = nsp_->server().options().connection_state_recovery;
+      r && !pid_.empty() && kRecoverable.count(reason) != 0)
+    away_until_ = std::chrono::steady_clock::now() + r->max_disconnection_duration;
   auto self = shared_from_this();
   // Pending emit_with_ack callbacks learn that no ack will come.
   decltype(Extras::acks) pending_acks;
@@ -476,10 +502,6 @@ void Socket::closed(const std::string& reason) {
     call_each(std::exchange(x_->on_disconnecting, {}), "disconnecting handler", id_,
               [&](const auto& h) { h(self, reason); });
   }
-  // Only these reasons keep a session for connection state recovery (as in socket.io).
-  static const std::set<std::string> kRecoverable = {"transport error",      "transport close",
-                                                     "forced close",         "ping timeout",
-                                                     "server shutting down", "forced server close"};
   if (!pid_.empty() && kRecoverable.count(reason) != 0) nsp_->persist(*this);
   if (!pid_.empty() && kRecoverable.count(reason) == 0) nsp_->adapter().forget_session(pid_);
   // (Only now: a room a "disconnecting" handler joins is kept until here and saved for recovery,

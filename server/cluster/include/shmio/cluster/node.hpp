@@ -52,9 +52,9 @@ struct NodeOptions {
   // Connection state recovery's session table (shm/session_store.hpp), shared by the cluster's
   // workers beside the ring, made only with connection state recovery on: entries (1..16,777,214)
   // and bytes each (a multiple of 64, 256..65536). Defaults 131,072 x 512 B (64 MiB of shared
-  // memory, allocated whole when made). The worker that creates the table sets its size. A session that
-  // does not fit (its state over a slot, or no free slot near its hash) is not saved: counted in
-  // shmio_sessions_not_saved_total, and its client gets a fresh session if it has to recover.
+  // memory, allocated whole when made). The worker that creates the table sets its size. A session
+  // that does not fit (its state over a slot, or no free slot near its hash) is not saved: counted
+  // in shmio_sessions_not_saved_total, and its client gets a fresh session if it has to recover.
   std::size_t max_sessions = 1u << 17;
   std::uint32_t session_bytes = 512;
   // One stderr line per recovery refused, with the reason (shmio --log-sockets).

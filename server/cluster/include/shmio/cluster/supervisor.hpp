@@ -85,8 +85,9 @@ inline constexpr int kWorkerCannotStart = 78;  // (EX_CONFIG of sysexits.h)
 // worker; its return value is the worker's exit status. Returns the supervisor's exit status (1
 // if the ring could not be created, with the reason on stderr). While it runs, SIGPIPE is ignored
 // in this process (a closed stderr pipe must not kill the supervisor and leave its rings behind)
-// and SIGCHLD, SIGTERM, SIGINT and (unless ignored) SIGHUP are blocked from its start (one that comes while the
-// rings are being created starts the drain once the workers are up); both are restored after.
+// and SIGCHLD, SIGTERM, SIGINT and (unless ignored) SIGHUP are blocked from its start (one that
+// comes while the rings are being created starts the drain once the workers are up); both are
+// restored after.
 int run_supervisor(const SupervisorOptions& options,
                    const std::function<int(const WorkerContext&)>& worker_main);
 

@@ -74,7 +74,9 @@ struct ClientOptions {
   // write in progress), at most: past it a command is refused at once ("ERR shmio: command queue
   // full (max_pending_bytes)"), so that a Redis down for long cannot grow this process without
   // bound (100,000 commands of a few megabytes each would otherwise all wait). A command is
-  // written, and its bytes freed, as soon as the connection takes it.
+  // written, and its bytes freed, as soon as the connection takes it; one alone is never refused
+  // by this bound (a single large command on an idle connection goes, as before: Redis's own
+  // bound for one argument is 512 MB).
   std::size_t max_pending_bytes = std::size_t{256} << 20;
   // One reply (a bulk string, an array) larger than this closes the connection ("a reply larger
   // than N bytes") instead of being buffered: a server (or something between) that sends a
@@ -136,14 +138,14 @@ class Client : public std::enable_shared_from_this<Client> {
 
   bool connected() const noexcept;
   struct Stats {
-    std::uint64_t connects = 0;         // connections made (the first and every reconnect)
-    std::uint64_t connection_lost = 0;  // connections lost or refused
-    std::uint64_t commands = 0;         // commands written
-    std::uint64_t replies = 0;          // replies to them
-    std::uint64_t messages = 0;         // pub/sub messages received
-    std::uint64_t refused = 0;          // commands refused (queue full, subscriber, stopped)
-    std::uint64_t disconnected_ms = 0;  // time without a connection since start (up to now)
-    std::uint64_t pings = 0;            // PINGs sent on a quiet connection (ClientOptions)
+    std::uint64_t connects = 0;               // connections made (the first and every reconnect)
+    std::uint64_t connection_lost = 0;        // connections lost or refused
+    std::uint64_t commands = 0;               // commands written
+    std::uint64_t replies = 0;                // replies to them
+    std::uint64_t messages = 0;               // pub/sub messages received
+    std::uint64_t refused = 0;                // commands refused (queue full, subscriber, stopped)
+    std::uint64_t disconnected_ms = 0;        // time without a connection since start (up to now)
+    std::uint64_t pings = 0;                  // PINGs sent on a quiet connection (ClientOptions)
     std::uint64_t subscriptions_refused = 0;  // by Redis (on_refused_subscription), dropped
   };
   Stats stats() const;

@@ -241,6 +241,8 @@ class Adapter {
   }
   bool room_events() const noexcept { return !room_listeners_.empty(); }
   std::vector<RoomListener> room_listeners_;
+  // Expires with this adapter: an answer posted to a later turn is dropped once it is gone.
+  std::shared_ptr<int> alive_ = std::make_shared<int>(0);
 
   // Delivers a broadcast with acks to this process's targets; their answers (and the count to
   // expect) go to `collector` as source 0.

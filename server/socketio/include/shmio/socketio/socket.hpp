@@ -159,9 +159,11 @@ class Socket : public std::enable_shared_from_this<Socket> {
   Emitter compress(bool on) { return Emitter(shared_from_this()).compress(on); }
   Emitter timeout(std::chrono::milliseconds t) { return Emitter(shared_from_this()).timeout(t); }
 
-  // To this client only. Returns false if it is disconnected. With connection state recovery on,
-  // it goes as a broadcast to the socket's own room (as socket.io's socket.emit then does): it
-  // carries an offset and is replayed after a reconnect, like any broadcast.
+  // To this client only. Returns false if it is disconnected — except, with connection state
+  // recovery on, while its session may still be recovered (it left for a recoverable reason,
+  // within max_disconnection_duration): then it goes and is kept for the replay. With recovery
+  // on it goes as a broadcast to the socket's own room (as socket.io's socket.emit then does):
+  // it carries an offset and is replayed after a reconnect, like any broadcast.
   bool emit(const std::string& event, Args args = {});
   // With an ack: `callback(error, args)`; error is set ("operation has timed out") if no ack came
   // within `timeout`, "socket has been disconnected" if the socket disconnects first or is gone
@@ -219,11 +221,17 @@ class Socket : public std::enable_shared_from_this<Socket> {
   // written at once, as socket.io writes it (socket.io-client holds it until its CONNECT). (With
   // recovery socket.io broadcasts it to the socket's own room, not joined yet: no one gets it.)
   bool early() const noexcept;
+  // Never admitted (refused, or its connection closed while a middleware ran): the acks it asked
+  // for in a middleware are told "socket has been disconnected" on the next turn (they waited for
+  // ever: no closed() runs for such a socket).
+  void abandon_acks();
   // Disconnected (or in on_disconnecting) with recovery on: an emit still goes, as socket.io's,
   // as a broadcast to the socket's own room — kept for the replay when its client recovers (an
   // async handler's answer that came after the transport dropped was lost before 2026-12-03).
   bool kept_when_away() const noexcept;
   bool admitted_ = false;
+  // Until when its session may be recovered, once it left for a recoverable reason (else never).
+  std::chrono::steady_clock::time_point away_until_{};
 
   friend class Namespace;
   friend class InMemoryAdapter;

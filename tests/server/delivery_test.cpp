@@ -1742,6 +1742,15 @@ std::string http_response(net::io_context& io, Client& c) {
   }
 }
 
+// A polling handshake on `c`: its session id ("" if the answer had none).
+std::string polling_sid(net::io_context& io, Client& c) {
+  c.send_raw("GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\n\r\n");
+  const std::string r = http_response(io, c);
+  const std::size_t at = r.find("\"sid\":\"");
+  if (at == std::string::npos) return "";
+  return r.substr(at + 7, r.find('"', at + 7) - at - 7);
+}
+
 // The app's routes see OPTIONS requests for their own paths (an app's own CORS preflight), with
 // cors_origin set: before, the Engine.IO's preflight answer was given to every OPTIONS, and
 // routes never saw one. A path the routes do not answer, and the Engine.IO's own, still get it.
@@ -1817,11 +1826,9 @@ TEST(Http, APollingBodyOfIllFormedUtf8IsReadWithReplacementCharacters) {
   const std::uint16_t port = server.listen("127.0.0.1", 0);
   Client c(port);
   const std::string path = "/socket.io/?EIO=4&transport=polling";
-  c.send_raw("GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n");
-  std::string r = http_response(io, c);
-  const std::size_t at = r.find("\"sid\":\"");
-  ASSERT_NE(at, std::string::npos) << r;
-  const std::string sid = r.substr(at + 7, r.find('"', at + 7) - at - 7);
+  const std::string sid = polling_sid(io, c);
+  ASSERT_FALSE(sid.empty());
+  std::string r;
   auto post = [&](const std::string& body) {
     c.send_raw("POST " + path + "&sid=" + sid +
                " HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain;charset=UTF-8\r\n"
@@ -1860,11 +1867,9 @@ TEST(Http, ExpectContinueIsAnsweredAndA413HasItsCorsFields) {
   const std::uint16_t port = server.listen("127.0.0.1", 0);
   Client c(port);
   const std::string path = "/socket.io/?EIO=4&transport=polling";
-  c.send_raw("GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n");
-  std::string r = http_response(io, c);
-  const std::size_t at = r.find("\"sid\":\"");
-  ASSERT_NE(at, std::string::npos) << r;
-  const std::string sid = r.substr(at + 7, r.find('"', at + 7) - at - 7);
+  const std::string sid = polling_sid(io, c);
+  ASSERT_FALSE(sid.empty());
+  std::string r;
   c.send_raw("POST " + path + "&sid=" + sid +
              " HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain;charset=UTF-8\r\n"
              "Expect: 100-continue\r\nContent-Length: 2\r\n\r\n");

@@ -193,25 +193,28 @@ void WsConnection::do_read() {
 }
 
 // ---------------------------------------------------------------------------------------------
+bool detail::ServerCore::past_descriptor_bound(int fd, const char* how) {
+  // Descriptors are allocated lowest first: this one means every descriptor below it is open.
+  if (stats.descriptor_bound == 0 || static_cast<std::uint64_t>(fd) < stats.descriptor_bound)
+    return false;
+  ++stats.connections_refused;
+  const auto now = Clock::now();
+  if (now - accept_error_logged > std::chrono::seconds(10)) {
+    accept_error_logged = now;
+    std::fprintf(stderr,
+                 "shmio: %d descriptors in use: %s refused until some close (%zu sessions open; "
+                 "ServerOptions::descriptor_reserve keeps %zu free)\n",
+                 fd, how, open_sessions(), options.descriptor_reserve);
+  }
+  return true;
+}
+
 void detail::ServerCore::accept() {
   acceptor.async_accept([self = shared_from_this()](beast::error_code ec, tcp::socket socket) {
     if (self->stopped) return;
     if (!self->accepting) return;
-    if (!ec && self->stats.descriptor_bound != 0 &&
-        static_cast<std::uint64_t>(socket.native_handle()) >= self->stats.descriptor_bound) {
-      // Descriptors are allocated lowest first: this one means every descriptor below it is
-      // open. Closed at once (the client sees the connection reset or closed), said every 10 s.
-      ++self->stats.connections_refused;
-      const auto now = Clock::now();
-      if (now - self->accept_error_logged > std::chrono::seconds(10)) {
-        self->accept_error_logged = now;
-        std::fprintf(
-            stderr,
-            "shmio: %llu descriptors in use: new connections are refused until some "
-            "close (%zu sessions open; ServerOptions::descriptor_reserve keeps %zu free)\n",
-            static_cast<unsigned long long>(socket.native_handle()), self->open_sessions(),
-            self->options.descriptor_reserve);
-      }
+    if (!ec && self->past_descriptor_bound(socket.native_handle(), "new connections are")) {
+      // (Closed at once: the client sees the connection reset or closed.)
       beast::error_code ignored;
       socket.close(ignored);
     } else if (!ec) {
@@ -329,17 +332,7 @@ void Server::adopt(int fd, std::string bytes) {
   }
   // Past the descriptor bound, as an accepted one would be: refused (before 2026-12-03 a
   // connection handed over took one of the descriptors the reserve keeps for the worker itself).
-  if (impl_->stats.descriptor_bound != 0 &&
-      static_cast<std::uint64_t>(fd) >= impl_->stats.descriptor_bound) {
-    ++impl_->stats.connections_refused;
-    const auto now = Clock::now();
-    if (now - impl_->accept_error_logged > std::chrono::seconds(10)) {
-      impl_->accept_error_logged = now;
-      std::fprintf(stderr,
-                   "shmio: %d descriptors in use: a connection handed over is refused (%zu "
-                   "sessions open; ServerOptions::descriptor_reserve keeps %zu free)\n",
-                   fd, impl_->open_sessions(), impl_->options.descriptor_reserve);
-    }
+  if (impl_->past_descriptor_bound(fd, "connections handed over are")) {
     ::close(fd);
     return;
   }

@@ -25,6 +25,10 @@ struct detail::ServerCore : std::enable_shared_from_this<detail::ServerCore> {
   }
 
   void accept();
+  // A connection's descriptor at or past the bound (ServerOptions::descriptor_reserve), accepted
+  // or handed over (`how`): counted in connections_refused and said every 10 s; true then (the
+  // caller closes it).
+  bool past_descriptor_bound(int fd, const char* how);
   void add_cors(const Request& req, Response& res) const;
   Response json_error(const Request& req, http::status status, int code, const char* message) const;
 

@@ -92,10 +92,7 @@ bool EmitOperator::emit(const std::string& event, sio::Args args) const {
     em_->error_ = "\"" + event + "\" is a reserved event name";
     return false;
   }
-  if (auto why = cluster::names_refused(nsp_, opts_, {event}); !why.empty()) {
-    em_->error_ = std::move(why);
-    return false;
-  }
+  if (refused({event})) return false;
   const sio::Packet p = sio::event_packet(nsp_, event, std::move(args));
   const auto ch = fleet::classic_channels(em_->key(), nsp_);
   return em_->publish(ch.publish_channel(opts_),

@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -86,7 +87,8 @@ Commands:
                        every MS milliseconds (default 1000), one line: records/s,
                        bytes/s, bytes in flight, each reader's lag; stops after K
                        refreshes, or on Ctrl-C / SIGTERM (exit 0). A ring removed is
-                       said ("removed") and no longer watched, one made anew under
+                       said ("removed") and no longer watched, so is one truncated
+                       ("truncated"), one made anew under
                        its name is said ("replaced") and the new one watched (one
                        still being created: "replaced, not ready yet", watched once
                        it is, within 10 s); when none is left, exit 2
@@ -117,7 +119,8 @@ Exit status:
   2  no such ring, or no ring matches a pattern (`shm-inspect list` shows the rings)
   3  ring layout version mismatch
   4  permission denied
-  5  foreign or corrupt segment (bad magic, size mismatch, not ready, not a file)
+  5  foreign or corrupt segment (bad magic, size mismatch, not ready, not a file;
+     its file truncated while being read)
   6  other system error; the output could not be written; dump on a ring so busy
      that its producers passed the records being read twice
 )";
@@ -650,6 +653,17 @@ int CmdDump(const shm::Segment& s, const Options& o) {
 // --- watch ---
 
 volatile std::sig_atomic_t g_stop = 0;
+
+// A ring's file truncated while it is being read (after watch's size check, or under a one-shot
+// command): its pages past the new end raise SIGBUS at the next read. Said, exit 5 (corrupt
+// segment), instead of the shell's "Bus error". Only what is async-signal-safe: write, _exit.
+extern "C" void OnBusError(int) {
+  static const char kLine[] =
+      "shm-inspect: a ring's file was truncated while being read (SIGBUS): its pages past the "
+      "new end are gone\n";
+  [[maybe_unused]] const ssize_t n = ::write(STDERR_FILENO, kLine, sizeof kLine - 1);
+  ::_exit(kExitCorrupt);
+}
 extern "C" void OnStopSignal(int) {
   g_stop = 1;
 }
@@ -801,12 +815,23 @@ bool FollowNames(std::vector<Watched>& watched, const Options& o, bool named) {
     std::fflush(stdout);
   };
   for (auto it = watched.begin(); it != watched.end();) {
+    struct stat now {};
+    const bool there = ::stat(shm::Segment::object_path(it->name).c_str(), &now) == 0;
     if (it->seg && it->seg->still_named()) {
+      // Truncated under its name (someone's ftruncate or `truncate -s`): its pages past the new
+      // end would be a SIGBUS at the next sample; said and no longer watched.
+      const std::uint64_t whole = it->seg->segment_bytes();
+      if (there && static_cast<std::uint64_t>(now.st_size) < whole) {
+        say(it->name,
+            "truncated (" + U(static_cast<std::uint64_t>(now.st_size)) + " of " + U(whole) +
+                " bytes)",
+            ": no longer watched");
+        it = watched.erase(it);
+        continue;
+      }
       ++it;
       continue;
     }
-    struct stat now {};
-    const bool there = ::stat(shm::Segment::object_path(it->name).c_str(), &now) == 0;
     it->prev.reset();
     it->seg.reset();
     if (!there) {
@@ -1162,6 +1187,10 @@ int Run(int argc, char** argv) {
   Options o;
   if (const int rc = ParseArgs(argc, argv, o); rc >= 0) return rc;
   if (o.command == "list") return CmdList(o);
+  struct sigaction bus {};
+  bus.sa_handler = OnBusError;
+  sigemptyset(&bus.sa_mask);
+  sigaction(SIGBUS, &bus, nullptr);
 
   std::vector<std::string> names;
   if (const int rc = ResolveNames(o.names, names); rc >= 0) return rc;

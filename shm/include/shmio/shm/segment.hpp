@@ -130,6 +130,9 @@ class Segment {
     return *reinterpret_cast<const layout::SegmentHeader*>(base_);
   }
   std::uint64_t capacity() const noexcept { return capacity_; }
+  // The bytes of the shared-memory object as mapped (control area + capacity): a file found
+  // smaller than this was truncated under the mapping, whose pages past its end raise SIGBUS.
+  std::uint64_t segment_bytes() const noexcept { return offsets_.segment_bytes; }
   std::uint64_t mask() const noexcept { return capacity_ - 1; }
   std::uint32_t max_record() const noexcept { return header().max_record; }
   std::uint16_t max_producers() const noexcept { return header().max_producers; }

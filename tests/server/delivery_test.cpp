@@ -654,6 +654,38 @@ TEST_P(Delivery, AnEventAfterItsSocketWasDisconnectedByAnAnyListenerReachesNoHan
   EXPECT_EQ(handled, 0);
 }
 
+// An any-listener gets the event's ack, as socket.io's onAny gets it as its last argument, and
+// may answer it; answered there, the handler's own answer is not sent (an ack is answered once).
+// An event without an ack gives the listener an empty one. (Before 2026-12-03 on_any listeners
+// had no ack: a port of an onAny that answered could not be written.)
+TEST_P(Delivery, AnAnyListenerMayAnswerTheEventsAck) {
+  Namespace& nsp = server_->of("/");
+  std::vector<bool> had_ack;
+  nsp.on_event("q", [](const SocketPtr&, Args, Ack ack) {
+    if (ack) ack(Args{"from the handler"});
+  });
+  nsp.on_connection([&had_ack](const SocketPtr& s) {
+    s->on_any(
+        [&had_ack](const SocketPtr&, const std::string& event, const Args& args, const Ack& ack) {
+          had_ack.push_back(static_cast<bool>(ack));
+          if (ack && event == "q" && !args.values.empty() && args.values[0] == 1)
+            ack(Args{"from on_any"});
+        });
+    s->prepend_any([](const SocketPtr&, const std::string&, const Args&) {});  // (the old form)
+  });
+  Client& c = connect();
+  c.send_text(R"(42["q",0])");   // no ack asked
+  c.send_text(R"(427["q",1])");  // on_any answers
+  c.send_text(R"(428["q",2])");  // the handler answers
+  std::string frames;
+  drive([&] {
+    for (auto& f : c.frames()) frames += f.payload + "\n";
+    return frames.find("438") != std::string::npos;
+  });
+  EXPECT_EQ(frames, "437[\"from on_any\"]\n438[\"from the handler\"]\n");
+  EXPECT_EQ(had_ack, (std::vector<bool>{false, true, true}));
+}
+
 // A middleware that calls next() and then throws: the socket is admitted, and the client gets
 // its CONNECT and no CONNECT_ERROR after it (which destroyed the client's socket while the
 // server kept its own, out of every room).

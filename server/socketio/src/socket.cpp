@@ -51,7 +51,13 @@ void Socket::once(const std::string& event, EventHandler h) {
 void Socket::off(const std::string& event) {
   if (x_) x_->handlers.erase(event);
 }
-Socket::ListenerId Socket::add_listener(Listeners Extras::*list, AnyListener h, bool first) {
+// An any-listener without the ack, as one with it that leaves it.
+static Socket::AnyAckListener without_ack(Socket::AnyListener h) {
+  if (!h) return {};
+  return [h = std::move(h)](const SocketPtr& s, const std::string& event, const Args& args,
+                            const Ack&) { h(s, event, args); };
+}
+Socket::ListenerId Socket::add_listener(Listeners Extras::*list, AnyAckListener h, bool first) {
   const ListenerId id = x().next_listener++;
   Listeners& l = x_.get()->*list;
   l.emplace(first ? l.begin() : l.end(), id, std::move(h));
@@ -69,9 +75,15 @@ void Socket::remove_listener(Listeners Extras::*list, std::optional<ListenerId> 
   outgoing_listeners_ = !x_->any_outgoing.empty();
 }
 Socket::ListenerId Socket::on_any(AnyListener h) {
+  return add_listener(&Extras::any, without_ack(std::move(h)), false);
+}
+Socket::ListenerId Socket::on_any(AnyAckListener h) {
   return add_listener(&Extras::any, std::move(h), false);
 }
 Socket::ListenerId Socket::prepend_any(AnyListener h) {
+  return add_listener(&Extras::any, without_ack(std::move(h)), true);
+}
+Socket::ListenerId Socket::prepend_any(AnyAckListener h) {
   return add_listener(&Extras::any, std::move(h), true);
 }
 void Socket::off_any(ListenerId id) {
@@ -81,7 +93,7 @@ void Socket::off_any() {
   remove_listener(&Extras::any, std::nullopt);
 }
 Socket::ListenerId Socket::on_any_outgoing(AnyListener h) {
-  return add_listener(&Extras::any_outgoing, std::move(h), false);
+  return add_listener(&Extras::any_outgoing, without_ack(std::move(h)), false);
 }
 void Socket::off_any_outgoing(ListenerId id) {
   remove_listener(&Extras::any_outgoing, id);
@@ -94,7 +106,7 @@ void Socket::notify_outgoing(const std::string& event, const Args& args) {
   if (!has_outgoing_listeners()) return;
   auto self = shared_from_this();
   call_each(x_->any_outgoing, "outgoing listener", id_,
-            [&](const auto& l) { l.second(self, event, args); });
+            [&](const auto& l) { l.second(self, event, args, Ack{}); });
 }
 
 // A broadcast's packet as its listeners see it: decoded back into the event and its arguments
@@ -433,7 +445,7 @@ void Socket::dispatch(const std::string& event, Args args, Ack ack) {
     // before it runs.
     for (std::size_t i = 0; x_ && i < x_->any.size(); ++i) {
       auto h = x_->any[i].second;
-      h(self, event, args);
+      h(self, event, args, ack);
     }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "shmio: any-listener for '%s' on socket %s threw: %s\n", event.c_str(),

@@ -84,9 +84,16 @@ class Socket : public std::enable_shared_from_this<Socket> {
   // Catch-all listeners for incoming events (socket.onAny/prependAny/offAny): each returns an id
   // for off_any(id) (a std::function cannot be compared); off_any() removes them all.
   using AnyListener = std::function<void(const SocketPtr&, const std::string&, const Args&)>;
+  // The same with the event's ack (empty when the client asked for none), as socket.io passes it
+  // to onAny as the last argument: a listener may answer it; the ack is answered once, so the
+  // event's handler's own answer is then ignored (and the other way round).
+  using AnyAckListener =
+      std::function<void(const SocketPtr&, const std::string&, const Args&, const Ack&)>;
   using ListenerId = std::uint64_t;
   ListenerId on_any(AnyListener handler);
+  ListenerId on_any(AnyAckListener handler);
   ListenerId prepend_any(AnyListener handler);
+  ListenerId prepend_any(AnyAckListener handler);
   void off_any(ListenerId id);
   void off_any();
   // The same for the events sent to this client (socket.onAnyOutgoing/offAnyOutgoing): its own
@@ -204,8 +211,9 @@ class Socket : public std::enable_shared_from_this<Socket> {
   // (Inline, a flag beside conn_raw_: asked per receiver on the delivery path.)
   bool has_outgoing_listeners() const noexcept { return outgoing_listeners_; }
   struct Extras;
-  using Listeners = std::vector<std::pair<ListenerId, AnyListener>>;
-  ListenerId add_listener(Listeners Extras::*list, AnyListener h, bool first);
+  // (Each list holds the form with the ack; outgoing listeners are called with an empty one.)
+  using Listeners = std::vector<std::pair<ListenerId, AnyAckListener>>;
+  ListenerId add_listener(Listeners Extras::*list, AnyAckListener h, bool first);
   void remove_listener(Listeners Extras::*list, std::optional<ListenerId> id);  // none: all
   void notify_outgoing(const std::string& event, const Args& args);
   void notify_outgoing(const EncodedPacket& p);

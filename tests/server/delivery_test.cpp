@@ -998,6 +998,52 @@ TEST_P(Delivery, ARecoveryWhoseReplayFailsStartsAFreshSessionThroughTheMiddlewar
   }
 }
 
+// A recovered socket's rooms are its own in the middleware (skip_middlewares off), as socket.io
+// joins them before its middleware runs: rooms() lists them, and one left there is not given
+// back. Before 2026-12-03 rooms() was empty there (they were joined only at admission) and a
+// room left there was joined again at admission.
+TEST_P(Delivery, ARecoveredSocketsRoomsAreItsOwnInTheMiddleware) {
+  ServerOptions o;
+  RecoveryOptions r;
+  r.skip_middlewares = false;
+  o.connection_state_recovery = r;
+  restart(o);
+  std::vector<std::set<Room>> seen;  // rooms() in each run of the middleware
+  server_->of("/").use([&seen](const SocketPtr& s, Next next) {
+    seen.push_back(s->rooms());
+    if (s->recovered()) s->leave("left-in-middleware");
+    next(std::nullopt);
+  });
+  server_->of("/").on_connection([](const SocketPtr& s) {
+    if (!s->recovered()) s->join(std::vector<Room>{"kept", "left-in-middleware"});
+  });
+  auto [a, a_connect] = join_with("");
+  const std::string sid = field(a_connect, "sid"), pid = field(a_connect, "pid");
+  std::set<Room> had = server_->of("/").socket(sid)->rooms();  // (the fixture's rooms too)
+  ASSERT_TRUE(had.count(sid) && had.count("kept") && had.count("left-in-middleware"));
+  server_->to("kept").emit("m", Args{1});
+  std::string offset;
+  drive([&] {
+    for (auto& f : a->frames())
+      if (f.payload.rfind(R"(42["m",1,")", 0) == 0)
+        offset = f.payload.substr(10, f.payload.size() - 12);
+    return !offset.empty();
+  });
+  const std::size_t before = server_->client_count();
+  a->reset();
+  drive([&] { return server_->client_count() < before; });
+  auto [b, b_connect] = join_with(R"({"pid":")" + pid + R"(","offset":")" + offset + R"("})");
+  ASSERT_EQ(field(b_connect, "sid"), sid) << "not recovered: " << b_connect;
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_TRUE(seen[0].empty()) << "a fresh socket is in no room before its admission";
+  EXPECT_EQ(seen[1], had);
+  SocketPtr s = server_->of("/").socket(sid);
+  ASSERT_TRUE(s);
+  had.erase("left-in-middleware");
+  EXPECT_EQ(s->rooms(), had);
+  (void)b;
+}
+
 // An ack asked of a socket that is gone is told so (on the next turn, not within the call), and
 // a volatile emit with an ack that the connection cannot take now is not sent and tells its
 // callback at the timeout, as socket.io's timer does; before 2026-12-03 neither callback was

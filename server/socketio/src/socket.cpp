@@ -26,7 +26,13 @@ Socket::Socket(Namespace& nsp, std::shared_ptr<Client> client, SocketId id, Hand
       handshake_(std::move(hs)) {}
 
 std::set<Room> Socket::rooms() const {
-  return nsp_->adapter().socket_rooms(id_);
+  std::set<Room> r = nsp_->adapter().socket_rooms(id_);
+  // A recovered socket in its middleware: the rooms it is given back at admission (joined only
+  // then, so that no broadcast falls between its replay and the join) are its rooms already, as
+  // socket.io joins them before the middleware runs.
+  if (x_ && !x_->restore_rooms.empty())
+    r.insert(x_->restore_rooms.begin(), x_->restore_rooms.end());
+  return r;
 }
 void Socket::join(const Room& room) {
   if (gone_) return;  // (a room joined now would stay in the index for good)
@@ -37,6 +43,7 @@ void Socket::join(const std::vector<Room>& rooms) {
   nsp_->adapter().add_all(id_, std::set<Room>(rooms.begin(), rooms.end()));
 }
 void Socket::leave(const Room& room) {
+  if (x_) x_->restore_rooms.erase(room);  // (left in a middleware: not given back at admission)
   nsp_->adapter().del(id_, room);
 }
 

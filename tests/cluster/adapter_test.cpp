@@ -990,29 +990,63 @@ TEST(ClusterSupervisor, SigchldIsAsTheCallerHadItInTheWorkersAndAfter) {
 
 // A worker that takes no hand-offs (here one that never accepts: a stopped worker) is waited on
 // once: the send that finds its connection full waits 200 ms and marks it; the rest go without
-// waiting, onto fresh connections while its backlog has room. (Before 2026-12-03 the fresh
-// connection that took the message after the wait left it unmarked: one 200 ms wait per
-// connection filled, about 128 for a stopped worker's whole backlog, in the sender's thread.)
-TEST(ClusterHandoff, AWorkerThatTakesNothingIsWaitedOnOnce) {
+// waiting, onto at most eight fresh connections (each holds a buffer's worth of descriptors in
+// flight), then fail at once. Once it reads again, hand-offs go through and its mark is cleared.
+// (Before 2026-12-03 the fresh connection that took the message after the wait left it
+// unmarked: one 200 ms wait per connection filled, about 128 for a stopped worker's whole
+// backlog, in the sender's thread; and fresh connections were opened up to its backlog, 129 of
+// them here, about 35,900 descriptors in flight against the user's RLIMIT_NOFILE.)
+TEST(ClusterHandoff, AWorkerThatTakesNothingIsWaitedOnOnceAndHoldsFewDescriptors) {
   boost::asio::io_context io;
   const std::string name = "test-handoff-" + std::to_string(::getpid());
   std::uint64_t refused = 0;
+  int adopted = 0;
   cluster::Handoff stopped(
-      io, name, 1, [](int fd, std::string) { ::close(fd); }, &refused);
+      io, name, 1,
+      [&adopted](int fd, std::string) {
+        ++adopted;
+        ::close(fd);
+      },
+      &refused);
   cluster::Handoff sender(
       io, name, 0, [](int fd, std::string) { ::close(fd); }, &refused);
-  int waits = 0, sent = 0;
-  for (int i = 0; i < 800; ++i) {  // (each holds a descriptor in flight: under 1,024)
+  int waits = 0, sent = 0, failed_after_first_failure = 0, sent_after_first_failure = 0;
+  bool failed = false;
+  const int tries = 4000;  // (each taken holds a descriptor in flight: about 2,500 are)
+  for (int i = 0; i < tries; ++i) {
     int sv[2];
     ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
     const auto t0 = std::chrono::steady_clock::now();
-    sent += sender.send(1, sv[0], "GET / HTTP/1.1\r\n\r\n");
+    const bool ok = sender.send(1, sv[0], "GET / HTTP/1.1\r\n\r\n");
     if (std::chrono::steady_clock::now() - t0 >= 150ms) ++waits;
+    sent += ok;
+    if (failed) ok ? ++sent_after_first_failure : ++failed_after_first_failure;
+    failed = failed || !ok;
     ::close(sv[1]);
   }
   EXPECT_EQ(waits, 1) << sent << " sent";
-  EXPECT_GT(sent, 400) << "queued on fresh connections after the wait";
+  EXPECT_GT(sent, 100) << "queued after the wait";
+  EXPECT_LT(sent, tries) << "queued on a connection after another for ever";
+  EXPECT_EQ(sent_after_first_failure, 0) << failed_after_first_failure;
   EXPECT_TRUE(sender.stuck(1));
+  // It reads again (its loop runs): everything queued is taken, and hand-offs go through again;
+  // the mark goes once one is taken on a connection seen read, a second after the marking. (The
+  // loop ends when the mark is gone: that send was taken.)
+  // (io.run_for: the stopped worker's accept and reads, 10 ms a round; each send then looks at
+  // the mark, whose second is the condition.)
+  stopped.start();
+  for (const auto until = std::chrono::steady_clock::now() + 5s;
+       sender.stuck(1) && std::chrono::steady_clock::now() < until;) {
+    io.run_for(10ms);
+    int sv[2];
+    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    // (One sent while the queues are still full fails: the fresh connections are spent.)
+    sent += sender.send(1, sv[0], "GET / HTTP/1.1\r\n\r\n");
+    ::close(sv[1]);
+  }
+  EXPECT_FALSE(sender.stuck(1)) << "still marked while it reads";
+  io.poll();
+  EXPECT_GE(adopted, sent) << "what was queued is taken";
 }
 
 // A ring whose creator (the cluster's supervisor) is gone was left behind by a cluster killed

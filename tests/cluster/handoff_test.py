@@ -392,7 +392,7 @@ try:
     # A stopped owner: worker 1 SIGSTOPped; requests for worker-1 sessions (a sid's first two
     # characters name its owner: "AB" is worker 1) land on either worker; worker 0 hands its share
     # over. The hand-offs queue in the kernel (a fresh hand-off connection, with a buffer of its
-    # own, when one is full: up to the listen backlog of 128); worker 0 never waits on them. When
+    # own, when one is full: up to eight more); worker 0 never waits on them. When
     # worker 1 resumes, it adopts and answers every one (400: no such session).
     os.kill(workers[1], signal.SIGSTOP)
     conns = []

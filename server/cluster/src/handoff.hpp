@@ -2,6 +2,8 @@
 #pragma once
 
 #include <fcntl.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 
 #include <limits>
 #include <map>
@@ -83,8 +85,17 @@ class Handoff {
   // send or connect waits up to 200 ms on it; if that wait ends with no room, it is marked stuck
   // (also when a fresh connection then takes the message: its backlog may hold one no one reads),
   // and every later hand-off to it is tried without waiting and, when it cannot be queued, fails
-  // at once. The first hand-off it takes a second or more after the marking clears the mark; a
-  // worker is waited on at most once per kWaitAgain whatever its marks. (Before 2026-12-02 every
+  // at once. The first hand-off it takes a second or more after the marking, on a connection it
+  // has been seen reading (everything sent on it before was read), clears the mark; a worker is
+  // waited on at most once per kWaitAgain whatever its marks.
+  //
+  // A connection found full is followed by a fresh one (a hand-off queued there) at most
+  // kMaxOverflow times until the worker is seen reading again: each connection a worker does not
+  // read holds up to a buffer's worth of descriptors in flight (on Linux 6.1, 167 hand-offs of a
+  // 300-byte request, 278 of an 18-byte one), and every descriptor in flight counts against the
+  // sending user's RLIMIT_NOFILE (past it, sendmsg fails with ETOOMANYREFS for every worker of
+  // the user). Before 2026-12-03 a stopped worker took fresh connections up to its listen
+  // backlog: 129 connections, 21,500-35,900 descriptors in flight. (Before 2026-12-02 every
   // hand-off to a stuck worker waited 400 ms, in the sender's only thread: one stuck worker
   // stalled every worker that received requests for its sessions. Before 2026-12-03 a fresh
   // connection that took the message after the wait kept it unmarked: a stopped worker was
@@ -104,6 +115,11 @@ class Handoff {
     bool full = false;    // (a queue found full: the peer is alive but not taking)
     bool waited = false;  // (this hand-off's one wait ended with no room)
     for (int attempt = 0; attempt < 2; ++attempt) {
+      if (attempt > 0 && full) {  // (a fresh connection because the last one was full)
+        int& opened = overflow_[to];
+        if (opened >= kMaxOverflow) break;
+        ++opened;
+      }
       const bool was_patient = patient;
       const int peer = connect_to(to, attempt > 0, patient, full);
       if (peer == kForeign) break;  // (not tried again: its listener is not ours)
@@ -111,12 +127,23 @@ class Handoff {
         if (was_patient && full) waited = true, patient = false;
         continue;
       }
+      // Seen reading: everything sent on this connection before was read (its queue is empty).
+      // Looked at only while it matters (a mark, or fresh connections opened since it was last
+      // seen reading): a system call.
+      bool reads = false;
+      if (std::uint64_t& n = sent_on_[to];
+          n > 0 && (marked != stuck_.end() || overflow_.count(to) != 0)) {
+        int queued = -1;
+        reads = ::ioctl(peer, SIOCOUTQ, &queued) == 0 && queued == 0;
+      }
       const Sent r = send_on(peer, fd, bytes, patient);
       if (r == Sent::ok) {
         ::close(fd);
+        ++sent_on_[to];
+        if (reads) overflow_.erase(to);
         if (waited) {
           mark(to, "its queue was full for 200 ms");
-        } else if (marked != stuck_.end() && now - marked->second >= kStuckAtLeast) {
+        } else if (reads && marked != stuck_.end() && now - marked->second >= kStuckAtLeast) {
           // (The mark stays a second at least: a worker that takes one connection now and then —
           // each frees one place in its backlog — is waited on at most once a second.)
           stuck_.erase(marked);
@@ -241,6 +268,7 @@ class Handoff {
       return kForeign;
     }
     peers_[to] = fd;
+    sent_on_[to] = 0;
     return fd;
   }
   enum class Sent { ok, full, failed };
@@ -414,7 +442,15 @@ class Handoff {
   net::posix::stream_descriptor listener_;
   net::steady_timer accept_pause_;  // accept_loop()'s pause when accept4 fails for want of fds
   std::vector<std::shared_ptr<net::posix::stream_descriptor>> conns_;
-  std::unordered_map<int, int> peers_;  // worker index -> connected socket
+  std::unordered_map<int, int> peers_;              // worker index -> connected socket
+  std::unordered_map<int, std::uint64_t> sent_on_;  // hand-offs sent on that socket
+  // Fresh connections opened to a worker because the last one was full, since it was last seen
+  // reading (send()); at most kMaxOverflow.
+  std::unordered_map<int, int> overflow_;
+  // (Eight: a worker paused a few seconds — a debugger, a long handler — still finds 1,500-2,500
+  // hand-offs from each sender queued for it when it resumes, all answered; and a worker that never
+  // resumes holds at most that many descriptors in flight per sender, not 21,500-35,900.)
+  static constexpr int kMaxOverflow = 8;
   // Workers whose hand-off queue was found full (send()), and since when.
   std::unordered_map<int, std::chrono::steady_clock::time_point> stuck_;
   static constexpr std::chrono::seconds kStuckAtLeast{1};

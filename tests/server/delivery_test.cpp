@@ -1145,6 +1145,23 @@ TEST_P(Delivery, RequestsAnsweredAtOnceCallBackOnTheNextTurn) {
   EXPECT_EQ(within, 0) << "called within the call";
 }
 
+// fetch_sockets' answer, due on the next turn, is dropped if its server is gone by then: its
+// RemoteSockets name a namespace that no longer exists (emit() on one would reach freed memory).
+TEST_P(Delivery, AFetchSocketsAnswerIsDroppedOnceItsServerIsGone) {
+  connect();
+  int calls = 0;
+  server_->of("/").fetch_sockets([&](std::vector<RemoteSocket> sockets) {
+    ++calls;
+    for (const RemoteSocket& r : sockets) r.emit("late", Args{});
+  });
+  server_->close();
+  server_.reset();
+  io_.poll();
+  EXPECT_EQ(calls, 0);
+  io_.restart();
+  start(ServerOptions{});  // (for TearDown)
+}
+
 // A volatile broadcast with acks leaves out the clients that cannot take it now, and does not
 // wait for their acks: before 2026-12-03 the flag was ignored there (the packet always went).
 TEST_P(Delivery, AVolatileBroadcastWithAckLeavesOutWhoCannotTakeItAndWaitsForTheOthers) {

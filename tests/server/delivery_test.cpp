@@ -661,10 +661,11 @@ TEST_P(Delivery, AnEventAfterItsSocketWasDisconnectedByAnAnyListenerReachesNoHan
 TEST_P(Delivery, AnAnyListenerMayAnswerTheEventsAck) {
   Namespace& nsp = server_->of("/");
   std::vector<bool> had_ack;
+  int variadic = 0;  // (args a variadic generic lambda got: the ack among them)
   nsp.on_event("q", [](const SocketPtr&, Args, Ack ack) {
     if (ack) ack(Args{"from the handler"});
   });
-  nsp.on_connection([&had_ack](const SocketPtr& s) {
+  nsp.on_connection([&had_ack, &variadic](const SocketPtr& s) {
     s->on_any(
         [&had_ack](const SocketPtr&, const std::string& event, const Args& args, const Ack& ack) {
           had_ack.push_back(static_cast<bool>(ack));
@@ -672,6 +673,8 @@ TEST_P(Delivery, AnAnyListenerMayAnswerTheEventsAck) {
             ack(Args{"from on_any"});
         });
     s->prepend_any([](const SocketPtr&, const std::string&, const Args&) {});  // (the old form)
+    // (A port of onAny((...args) => ...): given the ack's form, not ambiguous.)
+    s->on_any([&variadic](auto&&... a) { variadic += static_cast<int>(sizeof...(a)); });
   });
   Client& c = connect();
   c.send_text(R"(42["q",0])");   // no ack asked
@@ -684,6 +687,7 @@ TEST_P(Delivery, AnAnyListenerMayAnswerTheEventsAck) {
   });
   EXPECT_EQ(frames, "437[\"from on_any\"]\n438[\"from the handler\"]\n");
   EXPECT_EQ(had_ack, (std::vector<bool>{false, true, true}));
+  EXPECT_EQ(variadic, 3 * 4);
 }
 
 // A middleware that calls next() and then throws: the socket is admitted, and the client gets
@@ -1009,8 +1013,14 @@ TEST_P(Delivery, ARecoveredSocketsRoomsAreItsOwnInTheMiddleware) {
   o.connection_state_recovery = r;
   restart(o);
   std::vector<std::set<Room>> seen;  // rooms() in each run of the middleware
-  server_->of("/").use([&seen](const SocketPtr& s, Next next) {
+  bool refuse = false;
+  SocketPtr refused;
+  server_->of("/").use([&](const SocketPtr& s, Next next) {
     seen.push_back(s->rooms());
+    if (refuse) {
+      refused = s;
+      return next(ConnectError{"no", {}});
+    }
     if (s->recovered()) s->leave("left-in-middleware");
     next(std::nullopt);
   });
@@ -1041,7 +1051,19 @@ TEST_P(Delivery, ARecoveredSocketsRoomsAreItsOwnInTheMiddleware) {
   ASSERT_TRUE(s);
   had.erase("left-in-middleware");
   EXPECT_EQ(s->rooms(), had);
-  (void)b;
+  // Away again, and refused by the middleware when it comes back: in no room, as socket.io's
+  // refused socket leaves them all.
+  const std::size_t before_b = server_->client_count();
+  b->reset();
+  drive([&] { return server_->client_count() < before_b; });
+  refuse = true;
+  Client& c = open_session();
+  c.send_text(R"(40{"pid":")" + pid + R"(","offset":")" + offset + R"("})");
+  drive([&] { return refused != nullptr; });
+  ASSERT_TRUE(refused);
+  EXPECT_TRUE(refused->recovered());
+  io_.poll();
+  EXPECT_TRUE(refused->rooms().empty()) << "a refused socket still lists its session's rooms";
 }
 
 // An ack asked of a socket that is gone is told so (on the next turn, not within the call), and

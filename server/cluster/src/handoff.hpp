@@ -70,6 +70,9 @@ class Handoff {
     auto it = stuck_.find(to);
     return it != stuck_.end() && std::chrono::steady_clock::now() - it->second < kStuckSteer;
   }
+  // Whether worker `to` is marked at all, however long ago (for tests: stuck() forgets a mark
+  // after kStuckSteer).
+  bool marked(int to) const { return stuck_.count(to) != 0; }
   void stop() {
     boost::system::error_code ec;
     accept_pause_.cancel();
@@ -114,11 +117,16 @@ class Handoff {
                    (last_wait == waited_.end() || now - last_wait->second >= kWaitAgain);
     bool full = false;    // (a queue found full: the peer is alive but not taking)
     bool waited = false;  // (this hand-off's one wait ended with no room)
+    bool failed = false;  // (a send failed in a way a fresh connection does not mend)
     for (int attempt = 0; attempt < 2; ++attempt) {
+      // A fresh connection after a first try: for a connection that is gone (the worker
+      // restarted) or none made; not after ETOOMANYREFS, ENOBUFS or a signal (each would leave a
+      // connection behind, in the worker's backlog if it is stopped, outside the count below).
+      if (attempt > 0 && failed) break;
       if (attempt > 0 && full) {  // (a fresh connection because the last one was full)
         int& opened = overflow_[to];
         if (opened >= kMaxOverflow) break;
-        ++opened;
+        ++opened;  // (counted even if it cannot be made)
       }
       const bool was_patient = patient;
       const int peer = connect_to(to, attempt > 0, patient, full);
@@ -152,6 +160,7 @@ class Handoff {
         return true;
       }
       full = full || r == Sent::full;
+      failed = r == Sent::failed;
       if (patient && r == Sent::full) waited = true, patient = false;
     }
     ::close(fd);
@@ -218,12 +227,9 @@ class Handoff {
   // without `patient` a new one does not wait on a full listen backlog. `full` is set when the
   // backlog was full (waited on for 200 ms, or at once).
   int connect_to(int to, bool fresh, bool patient, bool& full) {
-    auto it = peers_.find(to);
-    if (it != peers_.end() && !fresh) return it->second;
-    if (it != peers_.end()) {
-      ::close(it->second);
-      peers_.erase(it);
-    }
+    if (auto it = peers_.find(to); it != peers_.end() && !fresh) return it->second;
+    // (A fresh one replaces the one kept only once it is made: a worker whose backlog is full
+    // keeps its full connection, so the next hand-off finds it full and counts its fresh try.)
     const int fd =
         ::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | (patient ? 0 : SOCK_NONBLOCK), 0);
     if (fd < 0) return -1;
@@ -267,11 +273,14 @@ class Handoff {
       }
       return kForeign;
     }
+    if (auto it = peers_.find(to); it != peers_.end()) ::close(it->second);
     peers_[to] = fd;
     sent_on_[to] = 0;
     return fd;
   }
-  enum class Sent { ok, full, failed };
+  // ok; full (no room: EAGAIN); broken (the connection is gone: EPIPE, ECONNRESET...); failed
+  // (anything else: ETOOMANYREFS, ENOBUFS, a memfd not made, a signal in a patient wait).
+  enum class Sent { ok, full, broken, failed };
   // Sends one hand-off message on `peer`; without `patient` it does not wait for room.
   static Sent send_on(int peer, int fd, const std::string& bytes, bool patient) {
     Header h{kMagic, 0, bytes.size()};
@@ -313,7 +322,9 @@ class Handoff {
     const int e = errno;
     if (fds[1] >= 0) ::close(fds[1]);
     if (n >= 0) return Sent::ok;
-    return (e == EAGAIN || e == EWOULDBLOCK) && !interrupted ? Sent::full : Sent::failed;
+    if ((e == EAGAIN || e == EWOULDBLOCK) && !interrupted) return Sent::full;
+    if (e == EPIPE || e == ECONNRESET || e == ENOTCONN || e == ECONNREFUSED) return Sent::broken;
+    return Sent::failed;
   }
   void accept_loop() {
     listener_.async_wait(

@@ -40,6 +40,7 @@ void Namespace::remove(const SocketId& id) {
 
 void Namespace::abandon(const SocketPtr& s) {
   s->gone_ = true;
+  if (s->x_) s->x_->restore_rooms.clear();  // (a refused recovered socket is in no room)
   adapter_->del_all(s->id());
   s->abandon_acks();
 }

@@ -3,6 +3,8 @@
 // Thread-safety: everything on the io_context's thread.
 #pragma once
 
+#include <type_traits>
+
 #include "shmio/socketio/adapter.hpp"
 
 namespace shmio::socketio {
@@ -94,6 +96,18 @@ class Socket : public std::enable_shared_from_this<Socket> {
   ListenerId on_any(AnyAckListener handler);
   ListenerId prepend_any(AnyListener handler);
   ListenerId prepend_any(AnyAckListener handler);
+  // Any other callable: the form with the ack if it takes it (a variadic generic lambda, a port
+  // of onAny((...args) => ...), does), else the one without.
+  template <class F, class = std::enable_if_t<!std::is_same_v<std::decay_t<F>, AnyListener> &&
+                                              !std::is_same_v<std::decay_t<F>, AnyAckListener>>>
+  ListenerId on_any(F&& handler) {
+    return on_any(any_listener(std::forward<F>(handler)));
+  }
+  template <class F, class = std::enable_if_t<!std::is_same_v<std::decay_t<F>, AnyListener> &&
+                                              !std::is_same_v<std::decay_t<F>, AnyAckListener>>>
+  ListenerId prepend_any(F&& handler) {
+    return prepend_any(any_listener(std::forward<F>(handler)));
+  }
   void off_any(ListenerId id);
   void off_any();
   // The same for the events sent to this client (socket.onAnyOutgoing/offAnyOutgoing): its own
@@ -211,6 +225,14 @@ class Socket : public std::enable_shared_from_this<Socket> {
   // (Inline, a flag beside conn_raw_: asked per receiver on the delivery path.)
   bool has_outgoing_listeners() const noexcept { return outgoing_listeners_; }
   struct Extras;
+  template <class F>
+  static auto any_listener(F&& f) {
+    if constexpr (std::is_invocable_v<F&, const SocketPtr&, const std::string&, const Args&,
+                                      const Ack&>)
+      return AnyAckListener(std::forward<F>(f));
+    else
+      return AnyListener(std::forward<F>(f));
+  }
   // (Each list holds the form with the ack; outgoing listeners are called with an empty one.)
   using Listeners = std::vector<std::pair<ListenerId, AnyAckListener>>;
   ListenerId add_listener(Listeners Extras::*list, AnyAckListener h, bool first);

@@ -815,13 +815,16 @@ bool FollowNames(std::vector<Watched>& watched, const Options& o, bool named) {
     std::fflush(stdout);
   };
   for (auto it = watched.begin(); it != watched.end();) {
+    // (One stat: the name's file, whether it is the one mapped, and its size.)
     struct stat now {};
     const bool there = ::stat(shm::Segment::object_path(it->name).c_str(), &now) == 0;
-    if (it->seg && it->seg->still_named()) {
+    if (it->seg && there &&
+        it->seg->is_file(static_cast<std::uint64_t>(now.st_dev),
+                         static_cast<std::uint64_t>(now.st_ino))) {
       // Truncated under its name (someone's ftruncate or `truncate -s`): its pages past the new
       // end would be a SIGBUS at the next sample; said and no longer watched.
       const std::uint64_t whole = it->seg->segment_bytes();
-      if (there && static_cast<std::uint64_t>(now.st_size) < whole) {
+      if (static_cast<std::uint64_t>(now.st_size) < whole) {
         say(it->name,
             "truncated (" + U(static_cast<std::uint64_t>(now.st_size)) + " of " + U(whole) +
                 " bytes)",
@@ -878,7 +881,9 @@ int CmdWatch(std::vector<Watched> watched, const Options& o) {
   const bool several = watched.size() > 1;
   for (std::uint64_t refreshes = 0; g_stop == 0;) {
     if (!FollowNames(watched, o, several)) {
-      std::fprintf(stderr, "shm-inspect: every ring watched was removed\n");
+      std::fprintf(stderr,
+                   "shm-inspect: every ring watched was removed (or truncated, or replaced by one "
+                   "that cannot be attached)\n");
       return kExitNotFound;
     }
     // (The rings attached; a new one still being created is sampled once it is.)
@@ -1187,6 +1192,8 @@ int Run(int argc, char** argv) {
   Options o;
   if (const int rc = ParseArgs(argc, argv, o); rc >= 0) return rc;
   if (o.command == "list") return CmdList(o);
+  // (Line-buffered: what was printed before a SIGBUS, for the rings before it, is out already.)
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
   struct sigaction bus {};
   bus.sa_handler = OnBusError;
   sigemptyset(&bus.sa_mask);

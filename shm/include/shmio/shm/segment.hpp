@@ -108,6 +108,11 @@ class Segment {
   // made anew under the name (a stat of the path against the file's identity, taken by the
   // fstat of the very descriptor mapped: no window between looking and mapping).
   bool still_named() const noexcept;
+  // Whether a file's identity (a stat's st_dev and st_ino) is the one mapped (still_named from a
+  // stat the caller made).
+  bool is_file(std::uint64_t dev, std::uint64_t ino) const noexcept {
+    return dev == file_dev_ && ino == file_ino_;
+  }
   static Result<void> validate_name(const std::string& name);
 
   Segment(Segment&& other) noexcept;

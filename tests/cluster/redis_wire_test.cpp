@@ -189,6 +189,41 @@ TEST(ClassicRedis, RequestsAsTheNodeAdapterSendsThem) {
   }
 }
 
+// A join, leave or disconnect without opts is the Node adapter's older form, one socket by its id
+// (what adapter 7.x's remoteJoin/remoteLeave/remoteDisconnect send), and a fetch or a broadcast
+// without opts is refused (the Node adapter fails on one). Before 2026-12-03 each was read as
+// "every socket": {"type":4} disconnected every client of the host.
+TEST(ClassicRedis, ARequestWithoutOptsIsTheOlderOneSocketFormOrRefused) {
+  std::string why;
+  auto r = fleet::decode_classic_request(
+      R"({"uid":"u","type":2,"sid":"s1","room":"x","requestId":"q"})", &why);
+  ASSERT_TRUE(r) << why;
+  EXPECT_EQ(r->opts.rooms, (std::set<std::string>{"s1"})) << "that socket only";
+  EXPECT_TRUE(r->opts.except.empty());
+  EXPECT_EQ(r->rooms, (std::set<std::string>{"x"}));
+  r = fleet::decode_classic_request(R"({"uid":"u","type":3,"sid":"s1","room":"x"})", &why);
+  ASSERT_TRUE(r) << why;
+  EXPECT_EQ(r->opts.rooms, (std::set<std::string>{"s1"}));
+  r = fleet::decode_classic_request(R"({"uid":"u","type":4,"sid":"s1","close":true})", &why);
+  ASSERT_TRUE(r) << why;
+  EXPECT_EQ(r->opts.rooms, (std::set<std::string>{"s1"}));
+  EXPECT_TRUE(r->close);
+  r = fleet::decode_classic_request(R"({"uid":"u","type":4,"opts":null,"sid":"s2"})", &why);
+  ASSERT_TRUE(r) << why;
+  EXPECT_EQ(r->opts.rooms, (std::set<std::string>{"s2"})) << "null opts: the older form too";
+  for (const char* bad :
+       {R"({"uid":"u","type":4})", R"({"uid":"u","type":4,"close":true})",
+        R"({"uid":"u","type":2,"rooms":["x"]})", R"({"uid":"u","type":2,"sid":"s"})",
+        R"({"uid":"u","type":5,"requestId":"q"})",
+        R"({"uid":"u","type":7,"requestId":"b","packet":{"type":2,"data":["e"],"nsp":"/"}})"}) {
+    EXPECT_FALSE(fleet::decode_classic_request(bad, &why)) << bad;
+  }
+  // ({} as opts is every socket, as for the Node adapter: new Set(undefined) is empty.)
+  r = fleet::decode_classic_request(R"({"uid":"u","type":4,"opts":{}})", &why);
+  ASSERT_TRUE(r) << why;
+  EXPECT_TRUE(r->opts.rooms.empty());
+}
+
 // JSON from a Node member is read as deep as its MessagePack is (Boost.JSON's default, 32 levels,
 // refused a serverSideEmit whose argument nested 31), and a lone surrogate escape, which
 // JSON.stringify writes for a string cut inside an emoji, as JSON.parse reads it (U+FFFD here).

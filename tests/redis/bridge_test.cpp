@@ -513,10 +513,14 @@ TEST_F(Bridge, MalformedMessagesAreRefusedAndCounted) {
   pub->command({"PUBLISH", "socket.io-request#/#", "{not json"});
   pub->command({"PUBLISH", "socket.io-request#/#", R"({"type":42,"uid":"x"})"});
   pub->command({"PUBLISH", "socket.io-response#/#", "[]"});
-  ASSERT_TRUE(drive([&] { return bridge_->stats().bad_messages == 5; }));
+  // (A disconnect without opts nor a socket id: read as every socket before 2026-12-03, it
+  // disconnected every client of the host.)
+  pub->command({"PUBLISH", "socket.io-request#/#", R"({"type":4,"uid":"x","close":true})"});
+  ASSERT_TRUE(drive([&] { return bridge_->stats().bad_messages == 6; }));
   EXPECT_EQ(bridge_->stats().received, 0u);
+  EXPECT_EQ(bridge_->stats().requests_in, 0u);
   const std::string text = bridge_->metrics_text();
-  EXPECT_NE(text.find("shmio_redis_bad_messages_total{worker=\"bridge\"} 5"), std::string::npos);
+  EXPECT_NE(text.find("shmio_redis_bad_messages_total{worker=\"bridge\"} 6"), std::string::npos);
 }
 
 TEST_F(Bridge, RedisUnreachableCountsWhatWasNotPublished) {
@@ -591,6 +595,17 @@ TEST_F(Bridge, ShardedBroadcastsBothWays) {
   const auto before = bridge_->stats().received;
   pub->command({"SPUBLISH", "socket.io#/#", fleet::encode_cluster_message(in)});
   ASSERT_TRUE(drive([&] { return bridge_->stats().received == before + 1; }));
+  // A disconnect without options (the Node adapter fails on one): refused, not "every socket".
+  fleet::ClusterMessage d;
+  d.type = cluster::MessageType::disconnect_sockets;
+  d.uid = "nodeB";
+  d.nsp = "/";
+  d.data = json::object{{"close", true}};
+  const auto bad_before = bridge_->stats().bad_messages;
+  const auto requests_before = bridge_->stats().requests_in;
+  pub->command({"SPUBLISH", "socket.io#/#", fleet::encode_cluster_message(d)});
+  ASSERT_TRUE(drive([&] { return bridge_->stats().bad_messages == bad_before + 1; }));
+  EXPECT_EQ(bridge_->stats().requests_in, requests_before);
 }
 
 TEST_F(Bridge, ShardedSubscriptionsComeBackAfterRedisRestarts) {

@@ -270,10 +270,39 @@ std::optional<ClassicRequest> decode_classic_request(std::string_view bytes, std
   r.uid = string_field(o, "uid");
   r.request_id = string_field(o, "requestId");
   if (!opts_from(o.if_contains("opts"), r.opts)) return fail("the request's opts are malformed");
+  // Without opts (absent or null), the Node adapter reads join, leave and disconnect in their
+  // older form, one socket by its id ({sid, room} / {sid, close}: what adapter 7.x's
+  // remoteJoin/remoteLeave/remoteDisconnect send), and fails on a fetch or a broadcast. Read as
+  // "every socket" (opts_from's default), such a request put every client of the host in a room,
+  // or disconnected them all (before 2026-12-03).
+  const json::value* given_opts = o.if_contains("opts");
+  const bool legacy = given_opts == nullptr || given_opts->is_null();
+  if (legacy) {
+    const std::string sid = string_field(o, "sid");
+    switch (r.type) {
+      case ClassicRequestType::remote_join:
+      case ClassicRequestType::remote_leave:
+      case ClassicRequestType::remote_disconnect:
+        if (sid.empty()) return fail("a request without opts names no socket (sid)");
+        r.opts.rooms = {sid};  // (every socket is in the room of its own id)
+        break;
+      case ClassicRequestType::remote_fetch:
+      case ClassicRequestType::broadcast:
+        return fail("a request without opts");
+      default:
+        break;
+    }
+  }
   switch (r.type) {
     case ClassicRequestType::remote_join:
     case ClassicRequestType::remote_leave:
-      if (!rooms_from(o.if_contains("rooms"), r.rooms)) return fail("rooms are not room names");
+      if (legacy) {
+        const std::string room = string_field(o, "room");
+        if (room.empty()) return fail("a request without opts names no room");
+        r.rooms = {room};
+      } else if (!rooms_from(o.if_contains("rooms"), r.rooms)) {
+        return fail("rooms are not room names");
+      }
       break;
     case ClassicRequestType::remote_disconnect: {
       const json::value* c = o.if_contains("close");

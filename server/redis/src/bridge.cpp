@@ -846,6 +846,14 @@ struct Bridge::Impl {
     using T = fleet::ClassicRequestType;
     if (!fleet::options_from_json(d.if_contains("opts"), r.opts))
       return bad("a message", "its options are not lists of room names");
+    // (Without options the Node adapter fails on a broadcast, a join, a leave, a disconnect or a
+    // fetch: read as "every socket", one disconnected every client of the host.)
+    if (const json::value* o = d.if_contains("opts");
+        (o == nullptr || o->is_null()) &&
+        (m.type == MessageType::broadcast || m.type == MessageType::sockets_join ||
+         m.type == MessageType::sockets_leave || m.type == MessageType::disconnect_sockets ||
+         m.type == MessageType::fetch_sockets))
+      return bad("a message", "no options");
     switch (m.type) {
       case MessageType::broadcast: {
         const json::value* p = d.if_contains("packet");

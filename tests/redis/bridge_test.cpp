@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/json/serialize.hpp>
 #include <chrono>
 #include <deque>
 #include <functional>
@@ -369,6 +370,64 @@ TEST_F(Bridge, AWorkersFetchSocketsIsRelayedForItsOperatorsTimeout) {
   const auto took = std::chrono::steady_clock::now() - asked;
   EXPECT_GE(took, 200ms) << "it waited for the silent member";
   EXPECT_LT(took, 5s) << "within the requester's 300 ms, not the bridge's 20 s request timeout";
+}
+
+// A worker's serverSideEmit with an ack to a fleet of two members, one of which never answers (a
+// Node server without a handler for the event): the other's answer reaches the worker at once,
+// and at the bridge's deadline the count says one more answer, said lost, so the worker's callback
+// has the answer with "operation has timed out", as the Node adapter's has them with its timeout
+// error. (Before 2026-12-03 the answers were held until every member had answered: the worker's
+// own timeout, counted from before the bridge's, came first and got none of them.)
+TEST_F(Bridge, AServerSideEmitAnswerReachesTheWorkerAtOnceWhileAMemberIsSilent) {
+  RedisServer server(free_port());
+  server.start();
+  OneMemberFleet f;
+  auto silent = client(server.url());
+  silent->subscribe("socket.io-request#/#");
+  ASSERT_NO_FATAL_FAILURE(fleet_of_one_member(server, 1500ms, f));
+  ASSERT_TRUE(bridge_subscribed(*f.pub, false, 3)) << "the bridge and both members";
+  got_.clear();
+  const std::string ask = cluster::write_message(
+      {{"nsp", "/"}, {"event", "q"}, {"args", json::array{1}}, {"requestId", 55}});
+  ASSERT_EQ(f.worker->publish(static_cast<std::uint16_t>(cluster::MessageType::server_side_emit),
+                              {reinterpret_cast<const std::byte*>(ask.data()), ask.size()}),
+            shm::PublishStatus::ok);
+  const auto request = fleet_request(fleet::ClassicRequestType::server_side_emit);
+  ASSERT_TRUE(request);
+  const auto seen = std::chrono::steady_clock::now();
+  f.pub->command({"PUBLISH", "socket.io-response#/#",
+                  fleet::encode_server_side_emit_response(request->request_id, "pong")});
+  std::vector<std::string> answers;  // each answer's args, and "lost" for a lost one
+  std::optional<std::uint64_t> count;
+  std::optional<std::chrono::steady_clock::time_point> answered_at;
+  auto read = [&] {
+    f.reader->poll([&](const shm::RecordView& v) {
+      const auto t = static_cast<cluster::MessageType>(v.type);
+      auto m = cluster::read_message(v.payload);
+      if (!m || !m->body.contains("requestId") ||
+          m->body.at("requestId").to_number<std::uint64_t>() != 55u)
+        return;
+      if (t == cluster::MessageType::server_side_emit_response) {
+        answers.push_back(m->body.contains("lost") ? std::string("lost")
+                                                   : json::serialize(m->body.at("args")));
+        if (!answered_at) answered_at = std::chrono::steady_clock::now();
+      }
+      if (t == cluster::MessageType::broadcast_client_count)
+        count = m->body.at("clientCount").to_number<std::uint64_t>();
+    });
+  };
+  ASSERT_TRUE(drive([&] {
+    read();
+    return answered_at.has_value();
+  }));
+  EXPECT_LT(*answered_at - seen, 1s) << "held until the deadline";
+  EXPECT_FALSE(count) << "counted before the silent member's deadline";
+  ASSERT_TRUE(drive([&] {
+    read();
+    return count.has_value() && answers.size() == 2;
+  }));
+  EXPECT_EQ(*count, 2u);
+  EXPECT_EQ(answers, (std::vector<std::string>{R"(["pong"])", "lost"}));
 }
 
 // A fleet member's answer too large for a ring record (a client's ack of a worker's broadcast, a

@@ -171,9 +171,8 @@ struct Bridge::Impl {
     std::uint16_t to = 0;                 // the worker's producer
     std::optional<std::size_t> expected;  // fleet servers that answer (NUMSUB - 1)
     std::size_t answers = 0;
-    json::array sockets;                    // fetch
-    std::vector<json::value> emit_answers;  // server-side emit
-    std::uint64_t client_count = 0;         // broadcast with acks
+    json::array sockets;             // fetch
+    std::uint64_t client_count = 0;  // broadcast with acks
     bool counted = false;  // broadcast with acks: the count was sent; acks relayed until deadline
     Clock::time_point deadline;
   };
@@ -609,8 +608,13 @@ struct Bridge::Impl {
   // late, every partial answer was lost).
   Clock::duration wait_for(const fleet::ClassicRequest& r) const {
     const std::chrono::milliseconds said(r.opts.flags.timeout_ms);
-    if (r.type == fleet::ClassicRequestType::remote_fetch && said.count() != 0)
-      return std::min<Clock::duration>(options.request_timeout, said * 4 / 5);
+    // (A fetch that says none: its requester's default, 5 s, socket.io's and the Node adapter's
+    // requestsTimeout both; before 2026-12-03 the full request timeout, so that with one member
+    // or worker slow the partial answer came after the requester had given up.)
+    if (r.type == fleet::ClassicRequestType::remote_fetch)
+      return std::min<Clock::duration>(
+          options.request_timeout,
+          (said.count() != 0 ? said : std::chrono::milliseconds(5000)) * 4 / 5);
     if (r.type != fleet::ClassicRequestType::broadcast || said.count() == 0)
       return options.request_timeout;
     return std::min<Clock::duration>(said, kMaxAckWait);
@@ -711,16 +715,23 @@ struct Bridge::Impl {
                                                {"sockets", std::move(parts[i])}}));
         break;
       }
-      case T::server_side_emit:
-        ring_publish(
-            MessageType::broadcast_client_count,
-            cluster::write_message(
-                {{"requestId", o.ring_id}, {"to", o.to}, {"clientCount", o.emit_answers.size()}}));
-        for (json::value& a : o.emit_answers)
-          relay_answer(MessageType::server_side_emit_response, o,
-                       cluster::write_message(
-                           {{"requestId", o.ring_id}, {"to", o.to}, {"args", json::array{a}}}));
+      case T::server_side_emit: {
+        // Each answer went to the worker as it came (fleet_answer); now how many. A member that
+        // has not answered by the deadline is one answer lost: the worker's callback then has
+        // the answers that came with "operation has timed out", as the Node adapter's has them
+        // with its timeout error.
+        const bool short_of =
+            o.expected && o.answers < *o.expected;  // (the count of members known, not reached)
+        ring_publish(MessageType::broadcast_client_count,
+                     cluster::write_message({{"requestId", o.ring_id},
+                                             {"to", o.to},
+                                             {"clientCount", o.answers + (short_of ? 1 : 0)}}));
+        if (short_of)
+          (void)ring_publish(
+              MessageType::server_side_emit_response,
+              cluster::write_message({{"requestId", o.ring_id}, {"to", o.to}, {"lost", true}}));
         break;
+      }
       case T::broadcast:
         ring_publish(
             MessageType::broadcast_client_count,
@@ -747,8 +758,15 @@ struct Bridge::Impl {
         ++o.answers;
         break;
       case T::server_side_emit: {
+        // Relayed at once (before 2026-12-03 held until every member had answered: with one
+        // member silent, a Node server without a handler for the event, the worker's own
+        // timeout, counted from before this one's, came first and got none of them).
         const json::value* d = r.fields.if_contains("data");
-        o.emit_answers.push_back(d ? *d : json::value());
+        relay_answer(MessageType::server_side_emit_response, o,
+                     cluster::write_message({{"requestId", o.ring_id},
+                                             {"to", o.to},
+                                             {"args", json::array{d ? *d : json::value()}}},
+                                            r.attachments));
         ++o.answers;
         break;
       }

@@ -120,11 +120,31 @@ TEST(Msgpack, EveryTypeDecodes) {
                 "0ee6b28000000000"),
             R"("1970-01-01T00:00:00.062Z")");
   EXPECT_EQ(dec("c70cff"), "error") << "a timestamp 96 without its bytes";
-  EXPECT_EQ(dec("d400"
-                "00"),
+  // notepack.io 2.x's forms (@socket.io/redis-emitter up to 4.1.1, redis-adapter up to 7.2), as
+  // notepack 3 reads them: d4 00 xx undefined, c7/c8/c9 <len> 00 an ArrayBuffer (a binary
+  // value), d7 00 a Date of its milliseconds. (Before 2026-12-03: c7 00 00 read as undefined, the
+  // others refused.)
+  EXPECT_EQ(dec("d40000"), "null") << "notepack 2's undefined";
+  EXPECT_EQ(dec("91d40000"), "[null]");
+  EXPECT_EQ(dec("c70000"), R"({"_placeholder":true,"num":0})") << "an empty ArrayBuffer";
+  EXPECT_EQ(dec("92c7030001020"
+                "3c80002004142"),
+            R"([{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}])");
+  EXPECT_EQ(dec("d700"
+                "0000000000000000"),
+            R"("1970-01-01T00:00:00.000Z")")
+      << "notepack 2's Date";
+  EXPECT_EQ(dec("d700"
+                "0000017bf2e1f1a3"),
+            R"("2021-09-17T08:31:38.915Z")");
+  EXPECT_EQ(dec("d700"
+                "ffffffffffffffff"),
+            R"("1969-12-31T23:59:59.999Z")")
+      << "before 1970: -1 ms";
+  EXPECT_EQ(dec("d501"
+                "0000"),
             "error")
-      << "ext 0 with a byte: not the legacy undefined";
-  EXPECT_EQ(dec("c70000"), "null") << "notepack's legacy undefined";
+      << "another ext type";
   EXPECT_EQ(dec("dc0001c0"), "[null]");
   EXPECT_EQ(dec("dd00000001c3"), "[true]");
   EXPECT_EQ(dec("df00000001a16102"), R"({"a":2})");

@@ -280,13 +280,31 @@ struct Reader {
     v = std::move(o);
     return true;
   }
-  bool ext(std::size_t n, json::value& v) {
+  // An ext value; `fixed`: a fixext (d4..d8), else ext 8/16/32 (c7..c9). Ext type 0 is what
+  // notepack.io 2.x wrote (@socket.io/redis-emitter up to 4.1.1, redis-adapter up to 7.2) and
+  // notepack 3 still reads: fixext 1 `d4 00 xx` is undefined (null here, as JSON.stringify writes
+  // it in an array), fixext 8 `d7 00` a Date of its 64-bit milliseconds, and ext 8/16/32 of type
+  // 0 an ArrayBuffer (a binary value). (Before 2026-12-03 `c7 00 00`, an empty ArrayBuffer, was
+  // read as undefined and the rest refused: such a member's payload was dropped.)
+  bool ext(std::size_t n, json::value& v, bool fixed) {
     if (!need(1)) return false;
     const auto type = static_cast<signed char>(in[at++]);
+    if (type == 0 && !fixed) return bin(n, v);
     if (!need(n)) return false;
-    if (type == 0 && n == 0) {  // notepack's legacy undefined
+    if (type == 0 && fixed && n == 1) {
+      at += 1;
       v = nullptr;
       return true;
+    }
+    if (type == 0 && fixed && n == 8) {
+      const auto hi = static_cast<std::int32_t>(static_cast<std::uint32_t>(be(4)));
+      const std::uint64_t lo = be(4);
+      const std::int64_t ms =
+          static_cast<std::int64_t>(hi) * 4294967296LL + static_cast<std::int64_t>(lo);
+      // (Floor division: a Date before 1970 has a negative count.)
+      std::int64_t sec = ms / 1000, rem = ms % 1000;
+      if (rem < 0) sec -= 1, rem += 1000;
+      return timestamp(sec, static_cast<std::uint32_t>(rem) * 1000000u, v);
     }
     if (type != -1 || (n != 4 && n != 8 && n != 12)) return fail("an unsupported ext type");
     std::int64_t sec = 0;
@@ -301,6 +319,10 @@ struct Reader {
       nsec = static_cast<std::uint32_t>(be(4));
       sec = static_cast<std::int64_t>(be(8));
     }
+    return timestamp(sec, nsec, v);
+  }
+  // A moment as a Date's toJSON() writes it (milliseconds, UTC).
+  bool timestamp(std::int64_t sec, std::uint32_t nsec, json::value& v) {
     const auto t = static_cast<std::time_t>(sec);
     std::tm tm{};
     if (gmtime_r(&t, &tm) == nullptr) return fail("a timestamp out of range");
@@ -344,11 +366,11 @@ struct Reader {
       case 0xc6:
         return length(4, n) && bin(n, v);
       case 0xc7:
-        return length(1, n) && ext(n, v);
+        return length(1, n) && ext(n, v, false);
       case 0xc8:
-        return length(2, n) && ext(n, v);
+        return length(2, n) && ext(n, v, false);
       case 0xc9:
-        return length(4, n) && ext(n, v);
+        return length(4, n) && ext(n, v, false);
       case 0xca: {
         if (!need(4)) return false;
         const auto bits = static_cast<std::uint32_t>(be(4));
@@ -394,7 +416,7 @@ struct Reader {
       case 0xd6:
       case 0xd7:
       case 0xd8:
-        return ext(std::size_t{1} << (b - 0xd4), v);
+        return ext(std::size_t{1} << (b - 0xd4), v, true);
       case 0xd9:
         return length(1, n) && str(n, v);
       case 0xda:

@@ -665,6 +665,25 @@ TEST_F(Bridge, ShardedBroadcastsBothWays) {
   pub->command({"SPUBLISH", "socket.io#/#", fleet::encode_cluster_message(d)});
   ASSERT_TRUE(drive([&] { return bridge_->stats().bad_messages == bad_before + 1; }));
   EXPECT_EQ(bridge_->stats().requests_in, requests_before);
+  // A join of rooms named by a number and a string (socket.io's rooms are either): both, the
+  // number by its decimal string, as the classic path reads it (the number was left out).
+  fleet::ClusterMessage j;
+  j.type = cluster::MessageType::sockets_join;
+  j.uid = "nodeB";
+  j.nsp = "/";
+  j.data = json::object{{"opts", json::object{{"rooms", json::array{}}, {"except", json::array{}}}},
+                        {"rooms", json::array{7, "a"}}};
+  pub->command({"SPUBLISH", "socket.io#/#", fleet::encode_cluster_message(j)});
+  std::optional<json::value> joined;
+  ASSERT_TRUE(drive([&] {
+    reader->poll([&](const shm::RecordView& v) {
+      if (v.type != static_cast<std::uint16_t>(cluster::MessageType::sockets_join)) return;
+      if (auto jm = cluster::read_message(v.payload); jm && jm->body.contains("rooms"))
+        joined = jm->body.at("rooms");
+    });
+    return joined.has_value();
+  }));
+  EXPECT_EQ(json::serialize(*joined), R"(["7","a"])");
 }
 
 TEST_F(Bridge, ShardedSubscriptionsComeBackAfterRedisRestarts) {

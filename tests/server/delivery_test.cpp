@@ -35,6 +35,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <mutex>
 #include <random>
 #include <set>
 #include <string>
@@ -2108,6 +2109,64 @@ TEST(Http, AllowRequestIsAskedBeforeAllowRequestAsyncAndOnce) {
   EXPECT_NE(r.find("\"sid\""), std::string::npos) << r;
   EXPECT_EQ(sync_asked, 2) << "asked once for the second handshake";
   EXPECT_EQ(async_asked, 1);
+}
+
+// allow_request_async's `done` called from another thread answers the handshake; one dropped there
+// uncalled after its client went away leaves nothing behind (what it held is let go on the io
+// thread: the connection's destructor changes the server's set of connections, which only the io
+// thread may touch).
+TEST(Http, AllowRequestAsyncDoneFromAnotherThread) {
+  net::io_context io;
+  ServerOptions o;
+  std::mutex m;
+  std::vector<std::function<void(std::optional<std::string>)>> kept;
+  o.allow_request_async = [&](const engineio::ServerOptions::HttpRequest&,
+                              std::function<void(std::optional<std::string>)> done) {
+    std::lock_guard<std::mutex> l(m);
+    kept.push_back(std::move(done));
+  };
+  Server server(io, o);
+  const std::uint16_t port = server.listen("127.0.0.1", 0);
+  auto wait_kept = [&](std::size_t n) {
+    const auto until = std::chrono::steady_clock::now() + 5s;
+    for (;;) {
+      {
+        std::lock_guard<std::mutex> l(m);
+        if (kept.size() >= n) return true;
+      }
+      if (std::chrono::steady_clock::now() >= until) return false;
+      io.run_for(1ms);
+    }
+  };
+  Client a(port);
+  a.send_raw("GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\n\r\n");
+  ASSERT_TRUE(wait_kept(1));
+  std::thread([&] {
+    std::function<void(std::optional<std::string>)> done;
+    {
+      std::lock_guard<std::mutex> l(m);
+      done = std::move(kept[0]);
+    }
+    done(std::nullopt);  // (and dropped here, on this thread)
+  }).join();
+  const std::string r = http_response(io, a);
+  EXPECT_NE(r.find("\"sid\""), std::string::npos) << r;
+  {
+    Client b(port);
+    b.send_raw("GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\n\r\n");
+    ASSERT_TRUE(wait_kept(2));
+  }  // (b closed: its connection sees the end while the app still holds `done`)
+  io.run_for(50ms);
+  std::thread([&] {
+    std::function<void(std::optional<std::string>)> done;
+    {
+      std::lock_guard<std::mutex> l(m);
+      done = std::move(kept[1]);
+    }
+  }).join();  // (dropped uncalled, the last holder of that connection)
+  server.close();
+  io.run_for(10s);  // (returns at once when out of work)
+  EXPECT_TRUE(io.stopped()) << "still had work 10 s after close()";
 }
 
 INSTANTIATE_TEST_SUITE_P(Flush, Delivery, ::testing::Values(false, true),

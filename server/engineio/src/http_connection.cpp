@@ -288,11 +288,28 @@ void HttpConnection::handle(Request req, const Target& t) {
     auto held = std::make_shared<Request>(std::move(req));
     auto target = std::make_shared<Target>(t);
     auto once = std::make_shared<std::atomic<bool>>(false);
-    auto done = [self = shared_from_this(), srv = srv_, held, target,
-                 once](std::optional<std::string> refusal) {
+    // What `done` holds (this connection and the server's core) is let go on the io thread
+    // only: the app may call `done` from any thread and keep its copy there, and the last
+    // reference dropped there ran this connection's destructor there, which changes the server's
+    // set of connections beside the io thread (found by a helper's review, 2026-12-03).
+    struct Owners {
+      std::shared_ptr<HttpConnection> self;
+      std::shared_ptr<detail::ServerCore> srv;
+      Owners(std::shared_ptr<HttpConnection> c, std::shared_ptr<detail::ServerCore> s)
+          : self(std::move(c)), srv(std::move(s)) {}
+      Owners(const Owners&) = delete;
+      Owners& operator=(const Owners&) = delete;
+      ~Owners() {
+        auto ex = srv->io.get_executor();
+        if (!ex.running_in_this_thread())
+          net::post(ex, [c = std::move(self), s = std::move(srv)] {});
+      }
+    };
+    auto owners = std::make_shared<Owners>(shared_from_this(), srv_);
+    auto done = [owners, held, target, once](std::optional<std::string> refusal) {
       if (once->exchange(true)) return;  // called twice: the second is ignored
-      net::post(srv->io, [self, held, target, refusal = std::move(refusal)] {
-        self->resume_handshake(*held, *target, refusal);
+      net::post(owners->srv->io, [owners, held, target, refusal = std::move(refusal)] {
+        owners->self->resume_handshake(*held, *target, refusal);
       });
     };
     awaiting_app_ = true;

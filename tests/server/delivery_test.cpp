@@ -2169,6 +2169,33 @@ TEST(Http, AllowRequestAsyncDoneFromAnotherThread) {
   EXPECT_TRUE(io.stopped()) << "still had work 10 s after close()";
 }
 
+// An Engine.IO open handler that throws closes its session: the handshake is answered (the open
+// packet, then the close) and no session is left (before 2026-12-03 the exception went out of
+// io_context::run(), the session stayed in the table with no deadline, the GET unanswered).
+TEST(Http, AnOpenHandlerThatThrowsClosesItsSession) {
+  net::io_context io;
+  engineio::Handler h;
+  int opened = 0;
+  h.on_open = [&opened](const engineio::SocketPtr&) {
+    ++opened;
+    throw std::runtime_error("the app's bug");
+  };
+  engineio::Server server(io, engineio::ServerOptions{}, h);
+  Client c(server.listen("127.0.0.1", 0));
+  ::testing::internal::CaptureStderr();
+  c.send_raw("GET /engine.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\n\r\n");
+  const std::string r = http_response(io, c);
+  const std::string said = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(opened, 1);
+  EXPECT_NE(r.find("HTTP/1.1 200"), std::string::npos) << r;
+  EXPECT_NE(r.find("0{\"sid\""), std::string::npos) << r;
+  EXPECT_NE(said.find("open handler threw: the app's bug"), std::string::npos) << said;
+  io.run_for(50ms);
+  EXPECT_EQ(server.session_count(), 0u);
+  server.stop();
+  io.run_for(50ms);
+}
+
 INSTANTIATE_TEST_SUITE_P(Flush, Delivery, ::testing::Values(false, true),
                          [](const ::testing::TestParamInfo<bool>& i) {
                            return i.param ? "io_uring" : "sendmsg";

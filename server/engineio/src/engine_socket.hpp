@@ -139,7 +139,16 @@ class EngineSocket final : public Socket,
     ++srv_->stats.sessions_total;
     srv_->stats.sessions = srv_->open_sessions();
     sm_.send(Packet::text(PacketType::open, sm_.handshake()));
-    if (srv_->handler.on_open) srv_->handler.on_open(shared_from_this());
+    if (!srv_->handler.on_open) return;
+    // A handler that throws closes the session, as one that throws on a message does (before
+    // 2026-12-03 the exception left the session in the table with no deadline, its handshake
+    // unanswered, and went out of io_context::run(); found by a helper's review).
+    try {
+      srv_->handler.on_open(shared_from_this());
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "shmio: open handler threw: %s\n", e.what());
+      close();
+    }
   }
   // A GET arrived for this session. Returns false if one is already held (protocol error).
   bool hold_get(const std::shared_ptr<HttpConnection>& c) {

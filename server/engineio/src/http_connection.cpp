@@ -461,12 +461,14 @@ void HttpConnection::handle_upgrade(Request& req, const Target& t) {
     response_101 += "\r\n";
   }
   std::shared_ptr<EngineSocket> probing;
+  std::optional<Clock::time_point> probe_began;  // (its identity: Session::probe_started)
   bool refuse = false;
   if (auto sid_it = t.query.find("sid"); sid_it != t.query.end()) {
     auto it = srv_->sessions.find(sid_it->second);
     if (it == srv_->sessions.end())
       return send(srv_->json_error(req, http::status::bad_request, 1, "Session ID unknown"));
-    if (it->second->sm().begin_probe(Clock::now())) {
+    if (const auto now = Clock::now(); it->second->sm().begin_probe(now)) {
+      probe_began = now;
       probing = it->second;
       probing->pump();  // arms the upgrade timeout
     } else {
@@ -482,14 +484,17 @@ void HttpConnection::handle_upgrade(Request& req, const Target& t) {
   closed_ = true;
   auto srv = srv_;
   auto hs = handshake_request(req, remote());
-  auto attach = [srv, probing, hs, refuse](const std::shared_ptr<detail::Link>& ws,
-                                           beast::error_code ec) {
+  auto attach = [srv, probing, probe_began, hs, refuse](const std::shared_ptr<detail::Link>& ws,
+                                                        beast::error_code ec) {
     if (!ec && refuse) {
       ws->close_after_writes();
       return;
     }
     if (ec) {
-      if (probing) {  // the probe never got going: release it so another may start
+      // The probe never got going: released so another may start — if it is still this one's
+      // (the deflate path's accept ends in a later handler: this probe may have timed out and
+      // another begun meanwhile, which this one's failure abandoned; found by a review).
+      if (probing && probing->sm().probe_started() == probe_began && !probing->has_probe()) {
         probing->sm().abandon_probe();
         probing->pump();
       }

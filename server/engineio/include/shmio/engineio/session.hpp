@@ -72,6 +72,11 @@ class Session {
   const std::string& sid() const noexcept { return sid_; }
   TransportKind transport() const noexcept { return transport_; }
   bool upgrading() const noexcept { return probe_started_.has_value(); }
+  // When the probe now under way began (its identity: the next one begins later); none when
+  // there is none.
+  std::optional<TimePoint> probe_started() const noexcept {
+    return probe_started_ ? std::optional<TimePoint>(*probe_started_) : std::nullopt;
+  }
   bool closed() const noexcept { return reason_ != CloseReason::none; }
   CloseReason close_reason() const noexcept { return reason_; }
 

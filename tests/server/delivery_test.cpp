@@ -2196,6 +2196,27 @@ TEST(Http, AnOpenHandlerThatThrowsClosesItsSession) {
   io.run_for(50ms);
 }
 
+// A session id prefix longer than 8 characters, or not of a session id's own characters, is
+// refused when the server is made: a prefix as long as the id made every id the same (every later
+// session answered with the first one's id), and one with '&' broke the query strings.
+TEST(Http, ASessionIdPrefixIsShortAndOfTheIdsCharacters) {
+  net::io_context io;
+  for (const char* bad : {"ABCDEFGHI", "AAAAAAAAAAAAAAAAAAAAAA", "a&b", "a b"}) {
+    engineio::ServerOptions o;
+    o.id_prefix = bad;
+    EXPECT_THROW(engineio::Server(io, o, engineio::Handler{}), std::invalid_argument) << bad;
+  }
+  engineio::ServerOptions o;
+  o.id_prefix = "w7-_Zz09";
+  engineio::Server server(io, o, engineio::Handler{});
+  Client c(server.listen("127.0.0.1", 0));
+  c.send_raw("GET /engine.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\n\r\n");
+  const std::string r = http_response(io, c);
+  EXPECT_NE(r.find("0{\"sid\":\"w7-_Zz09"), std::string::npos) << r;
+  server.stop();
+  io.run_for(50ms);
+}
+
 INSTANTIATE_TEST_SUITE_P(Flush, Delivery, ::testing::Values(false, true),
                          [](const ::testing::TestParamInfo<bool>& i) {
                            return i.param ? "io_uring" : "sendmsg";

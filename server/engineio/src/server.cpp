@@ -5,6 +5,7 @@
 
 #include "engine_socket.hpp"
 
+#include <stdexcept>
 #include <system_error>
 
 namespace shmio::engineio {
@@ -274,8 +275,28 @@ Response detail::ServerCore::json_error(const Request& req, http::status status,
   return res;
 }
 
+// The session id prefix: short, and of the id's own characters (it goes into query strings as it
+// is). A prefix as long as the id (20 characters) made every id the same: every later session
+// answered with the first one's id (before 2026-12-03, found by a helper's review).
+static ServerOptions checked(ServerOptions o) {
+  constexpr std::size_t kMaxPrefix = 8;  // (12 random characters left: 72 bits)
+  if (o.id_prefix.size() > kMaxPrefix)
+    throw std::invalid_argument(
+        "engineio::ServerOptions::id_prefix: at most 8 characters (the "
+        "rest of the 20-character session id stays random), not " +
+        std::to_string(o.id_prefix.size()));
+  for (const char c : o.id_prefix)
+    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+          c == '_'))
+      throw std::invalid_argument(
+          "engineio::ServerOptions::id_prefix: only A-Z a-z 0-9 - _ (a session id's own "
+          "characters)");
+  return o;
+}
+
 Server::Server(net::io_context& io, ServerOptions options, Handler handler)
-    : impl_(std::make_shared<detail::ServerCore>(io, std::move(options), std::move(handler))) {}
+    : impl_(std::make_shared<detail::ServerCore>(io, checked(std::move(options)),
+                                                 std::move(handler))) {}
 
 Server::~Server() {
   stop();

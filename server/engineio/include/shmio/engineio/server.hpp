@@ -114,7 +114,8 @@ struct ServerOptions {
 
   // Clustering (used by shmio's workers; all empty for one process):
   // - session ids start with `id_prefix` (the rest stays random; the id keeps its length), so the
-  //   worker that owns a session can be told from its id;
+  //   worker that owns a session can be told from its id (at most 8 of the id's own characters,
+  //   A-Z a-z 0-9 - _: Server's constructor throws std::invalid_argument otherwise);
   // - `reuse_port` sets SO_REUSEPORT so that every worker can listen on the same port;
   // - a request (polling or WebSocket upgrade) whose sid is not a session of this server and for
   //   which `is_foreign(sid)` is true is handed over: the connection's file descriptor and the

@@ -145,6 +145,24 @@ TEST(Msgpack, EveryTypeDecodes) {
                 "0000"),
             "error")
       << "another ext type";
+  EXPECT_EQ(dec("82a161d40000a16201"), R"({"b":1})") << "an undefined value: its key left out";
+  // As toISOString writes a year outside 0..9999, and an Invalid Date (past 8.64e15 ms) as null.
+  EXPECT_EQ(dec("d700"
+                "fffff8b95ad78000"),  // -8000000000000 ms
+            R"("1716-06-28T09:46:40.000Z")");
+  EXPECT_EQ(dec("d700"
+                "ffffc76e394a7400"),  // -62198755200000 ms
+            R"("-000001-01-01T00:00:00.000Z")");
+  EXPECT_EQ(dec("d700"
+                "001eb208c2dc0000"),  // 8.64e15 ms: the last Date
+            R"("+275760-09-13T00:00:00.000Z")");
+  EXPECT_EQ(dec("d700"
+                "001eb208c2dc0001"),
+            "null")
+      << "past a Date's range";
+  EXPECT_EQ(dec("d700"
+                "0000e677d21fdc00"),  // 253402300800000 ms: year 10000
+            R"("+010000-01-01T00:00:00.000Z")");
   EXPECT_EQ(dec("dc0001c0"), "[null]");
   EXPECT_EQ(dec("dd00000001c3"), "[true]");
   EXPECT_EQ(dec("df00000001a16102"), R"({"a":2})");

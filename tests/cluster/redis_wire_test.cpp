@@ -201,9 +201,10 @@ TEST(ClassicRedis, ARequestWithoutOptsIsTheOlderOneSocketFormOrRefused) {
   EXPECT_EQ(r->opts.rooms, (std::set<std::string>{"s1"})) << "that socket only";
   EXPECT_TRUE(r->opts.except.empty());
   EXPECT_EQ(r->rooms, (std::set<std::string>{"x"}));
-  r = fleet::decode_classic_request(R"({"uid":"u","type":3,"sid":"s1","room":"x"})", &why);
+  r = fleet::decode_classic_request(R"({"uid":"u","type":3,"sid":"s1","room":7})", &why);
   ASSERT_TRUE(r) << why;
   EXPECT_EQ(r->opts.rooms, (std::set<std::string>{"s1"}));
+  EXPECT_EQ(r->rooms, (std::set<std::string>{"7"})) << "a room named by a number";
   r = fleet::decode_classic_request(R"({"uid":"u","type":4,"sid":"s1","close":true})", &why);
   ASSERT_TRUE(r) << why;
   EXPECT_EQ(r->opts.rooms, (std::set<std::string>{"s1"}));

@@ -382,9 +382,9 @@ TEST_F(Bridge, AServerSideEmitAnswerReachesTheWorkerAtOnceWhileAMemberIsSilent) 
   RedisServer server(free_port());
   server.start();
   OneMemberFleet f;
-  auto silent = client(server.url());
-  silent->subscribe("socket.io-request#/#");
   ASSERT_NO_FATAL_FAILURE(fleet_of_one_member(server, 1500ms, f));
+  auto silent = client(server.url());  // (after: the fleet of one counts 2 subscribers first)
+  silent->subscribe("socket.io-request#/#");
   ASSERT_TRUE(bridge_subscribed(*f.pub, false, 3)) << "the bridge and both members";
   got_.clear();
   const std::string ask = cluster::write_message(
@@ -590,6 +590,35 @@ TEST_F(Bridge, RedisUnreachableCountsWhatWasNotPublished) {
   // The ring is read once Redis answers, or 3 s after the start without it.
   ASSERT_TRUE(drive([&] { return bridge_->stats().unsent >= 1; }, 10s));
   EXPECT_EQ(bridge_->stats().published, 0u);
+  // A worker's serverSideEmit with an ack meanwhile: told at once that the fleet's answers are
+  // missing (a count of one, that one lost: "operation has timed out" for its callback), not
+  // that it had every answer (a count of 0, before 2026-12-03).
+  auto reader = shm::RingReader::attach(*segment_, {"test", -1, shm::StartAt::latest});
+  ASSERT_TRUE(reader);
+  auto worker = shm::RingWriter::attach(*segment_, {"worker-0", -1});
+  ASSERT_TRUE(worker);
+  const std::string ask = cluster::write_message(
+      {{"nsp", "/"}, {"event", "q"}, {"args", json::array{}}, {"requestId", 9}});
+  ASSERT_EQ(worker->publish(static_cast<std::uint16_t>(cluster::MessageType::server_side_emit),
+                            {reinterpret_cast<const std::byte*>(ask.data()), ask.size()}),
+            shm::PublishStatus::ok);
+  std::optional<std::uint64_t> count;
+  bool lost = false;
+  ASSERT_TRUE(drive([&] {
+    reader->poll([&](const shm::RecordView& v) {
+      const auto t = static_cast<cluster::MessageType>(v.type);
+      auto m = cluster::read_message(v.payload);
+      if (!m || !m->body.contains("requestId") ||
+          m->body.at("requestId").to_number<std::uint64_t>() != 9u)
+        return;
+      if (t == cluster::MessageType::broadcast_client_count)
+        count = m->body.at("clientCount").to_number<std::uint64_t>();
+      if (t == cluster::MessageType::server_side_emit_response && m->body.contains("lost"))
+        lost = true;
+    });
+    return count.has_value() && lost;
+  }));
+  EXPECT_EQ(*count, 1u);
   EXPECT_NE(bridge_->metrics_text().find("shmio_redis_connected{worker=\"bridge\"} 0"),
             std::string::npos);
 }

@@ -2155,8 +2155,11 @@ TEST(Http, AllowRequestAsyncDoneFromAnotherThread) {
     Client b(port);
     b.send_raw("GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\n\r\n");
     ASSERT_TRUE(wait_kept(2));
-  }  // (b closed: its connection sees the end while the app still holds `done`)
-  io.run_for(50ms);
+  }                  // (b closed: its connection sees the end while the app still holds `done`)
+  io.run_for(50ms);  // (b's connection sees its end: `done` is all that holds it then)
+  const auto& stats = server.engine().stats();
+  const auto held = stats.http_connections;  // (a's, kept alive, and b's)
+  ASSERT_EQ(held, 2u);
   std::thread([&] {
     std::function<void(std::optional<std::string>)> done;
     {
@@ -2164,6 +2167,9 @@ TEST(Http, AllowRequestAsyncDoneFromAnotherThread) {
       done = std::move(kept[1]);
     }
   }).join();  // (dropped uncalled, the last holder of that connection)
+  EXPECT_EQ(stats.http_connections, held) << "its connection was let go on the app's thread";
+  io.run_for(50ms);
+  EXPECT_EQ(stats.http_connections, held - 1) << "and on the io thread";
   server.close();
   io.run_for(10s);  // (returns at once when out of work)
   EXPECT_TRUE(io.stopped()) << "still had work 10 s after close()";

@@ -274,7 +274,12 @@ struct Reader {
         return fail("a map key that is neither a string nor an integer");
       if (o.contains(key)) return fail("a repeated map key");
       --owed;
+      // (notepack 2's undefined, d4 00 xx, as a value: the key left out, as JSON.stringify
+      // leaves it.)
+      const bool undefined =
+          in.size() - at >= 2 && static_cast<unsigned char>(in[at]) == 0xd4 && in[at + 1] == 0;
       if (!value(e, depth + 1)) return false;
+      if (undefined) continue;
       o[key] = std::move(e);
     }
     v = std::move(o);
@@ -322,13 +327,25 @@ struct Reader {
     return timestamp(sec, nsec, v);
   }
   // A moment as a Date's toJSON() writes it (milliseconds, UTC).
+  // A moment as a Date's toJSON() writes it (toISOString: milliseconds, UTC; a year outside
+  // 0..9999 as a sign and six digits); outside a Date's range (8.64e15 ms either side of 1970) an
+  // Invalid Date, which JSON.stringify writes as null.
   bool timestamp(std::int64_t sec, std::uint32_t nsec, json::value& v) {
+    constexpr std::int64_t kMaxSeconds = 8'640'000'000'000;
+    if (sec > kMaxSeconds || sec < -kMaxSeconds || (sec == kMaxSeconds && nsec >= 1000000)) {
+      v = nullptr;
+      return true;
+    }
     const auto t = static_cast<std::time_t>(sec);
     std::tm tm{};
     if (gmtime_r(&t, &tm) == nullptr) return fail("a timestamp out of range");
-    char buf[48];
-    const std::size_t k = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-    std::snprintf(buf + k, sizeof buf - k, ".%03uZ", nsec / 1000000);
+    const long long year = tm.tm_year + 1900LL;
+    char buf[64];
+    std::snprintf(buf, sizeof buf,
+                  year >= 0 && year <= 9999 ? "%04lld-%02d-%02dT%02d:%02d:%02d.%03uZ"
+                                            : "%+07lld-%02d-%02dT%02d:%02d:%02d.%03uZ",
+                  year, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                  nsec / 1000000);
     v = json::string(buf);
     return true;
   }

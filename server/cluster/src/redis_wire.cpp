@@ -297,9 +297,12 @@ std::optional<ClassicRequest> decode_classic_request(std::string_view bytes, std
     case ClassicRequestType::remote_join:
     case ClassicRequestType::remote_leave:
       if (legacy) {
-        const std::string room = string_field(o, "room");
-        if (room.empty()) return fail("a request without opts names no room");
-        r.rooms = {room};
+        // (A string or a number, as rooms_from reads a room.)
+        const json::value* named = o.if_contains("room");
+        const json::value one = named != nullptr ? json::value(json::array{*named}) : json::value();
+        if (named == nullptr || !rooms_from(&one, r.rooms) || r.rooms.empty() ||
+            r.rooms.begin()->empty())
+          return fail("a request without opts names no room");
       } else if (!rooms_from(o.if_contains("rooms"), r.rooms)) {
         return fail("rooms are not room names");
       }

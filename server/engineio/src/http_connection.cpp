@@ -509,7 +509,8 @@ void HttpConnection::handle_upgrade(Request& req, const Target& t) {
       // any client) kept it open for good (found in review, 2026-12-02, by reading: a test that
       // stopped the server while the upgrade and a closing POST arrived saw Asio complete the
       // accept before it read the POST in every try, so none shows it).
-      if (probing->sm().closed() || !probing->sm().upgrading() || probing->has_probe()) {
+      if (probing->sm().closed() || !probing->sm().upgrading() || probing->has_probe() ||
+          probing->sm().probe_started() != probe_began) {  // (another probe's now)
         ws->close_after_writes();
         return;
       }

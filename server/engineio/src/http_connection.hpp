@@ -11,8 +11,12 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   HttpConnection(tcp::socket socket, std::shared_ptr<detail::ServerCore> srv)
       : stream_(std::move(socket)), srv_(std::move(srv)) {
     srv_->http_connections.insert(this);
+    srv_->stats.http_connections = srv_->http_connections.size();
   }
-  ~HttpConnection() { srv_->http_connections.erase(this); }
+  ~HttpConnection() {
+    srv_->http_connections.erase(this);
+    srv_->stats.http_connections = srv_->http_connections.size();
+  }
   HttpConnection(const HttpConnection&) = delete;
   HttpConnection& operator=(const HttpConnection&) = delete;
   void start() { do_read(); }

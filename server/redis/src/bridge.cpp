@@ -615,15 +615,18 @@ struct Bridge::Impl {
   // requester's if that is shorter, so that what came is relayed while the requester still
   // waits (its own deadline started before this one; an answer at the same moment came too
   // late, every partial answer was lost).
-  Clock::duration wait_for(const fleet::ClassicRequest& r) const {
+  // A fetch that says none: four fifths of its requester's default — a worker's, 5 s (socket.io's
+  // fetchSockets); a member's (`from_member`), the request timeout, which the operator sets to the
+  // members' requestsTimeout. (Before 2026-12-03 the full request timeout, so that with one
+  // member or worker slow the partial answer came after the requester had given up.)
+  Clock::duration wait_for(const fleet::ClassicRequest& r, bool from_member) const {
     const std::chrono::milliseconds said(r.opts.flags.timeout_ms);
-    // (A fetch that says none: its requester's default, 5 s, socket.io's and the Node adapter's
-    // requestsTimeout both; before 2026-12-03 the full request timeout, so that with one member
-    // or worker slow the partial answer came after the requester had given up.)
-    if (r.type == fleet::ClassicRequestType::remote_fetch)
-      return std::min<Clock::duration>(
-          options.request_timeout,
-          (said.count() != 0 ? said : std::chrono::milliseconds(5000)) * 4 / 5);
+    if (r.type == fleet::ClassicRequestType::remote_fetch) {
+      if (said.count() != 0)
+        return std::min<Clock::duration>(options.request_timeout, said * 4 / 5);
+      if (from_member) return options.request_timeout * 4 / 5;
+      return std::min<Clock::duration>(options.request_timeout, std::chrono::milliseconds(4000));
+    }
     if (r.type != fleet::ClassicRequestType::broadcast || said.count() == 0)
       return options.request_timeout;
     return std::min<Clock::duration>(said, kMaxAckWait);
@@ -640,16 +643,16 @@ struct Bridge::Impl {
     o.to = to;
     // (Counted from when the bridge reads the request: it ends after the worker's own timeout,
     // which counts from before its publish, socketio::AckCollector::arm.)
-    o.deadline = Clock::now() + wait_for(r);
+    o.deadline = Clock::now() + wait_for(r, false);
+    // (Below, the fleet's count stays unknown: a serverSideEmit's callback is told its answers
+    // are missing, "operation has timed out", as the Node adapter's would be at its timeout.)
     if (!pub->connected()) {  // no fleet now: the worker gets no answers from it, at once
       ++stats.unsent;
-      o.expected = 0;
       finish_outgoing(o);
       return;
     }
     if (outgoing.size() - relaying_out >= options.max_pending_requests) {  // the bound
       refused("a worker's request to the fleet");
-      o.expected = 0;
       finish_outgoing(o);
       return;
     }
@@ -661,6 +664,10 @@ struct Bridge::Impl {
                  [this, id](const Reply& rep) {
                    auto it = outgoing.find(id);
                    if (it == outgoing.end()) return;
+                   // (Refused, or the link lost: the count stays unknown and the request ends at
+                   // its deadline with what came; read as no member, it ended at once, and a
+                   // serverSideEmit's callback was told it had every answer.)
+                   if (rep.is_error()) return;
                    std::size_t n = 0;
                    if (rep.type == Reply::Type::array && rep.elements.size() == 2 &&
                        rep.elements[1].type == Reply::Type::integer && rep.elements[1].integer > 0)
@@ -729,8 +736,8 @@ struct Bridge::Impl {
         // has not answered by the deadline is one answer lost: the worker's callback then has
         // the answers that came with "operation has timed out", as the Node adapter's has them
         // with its timeout error.
-        const bool short_of =
-            o.expected && o.answers < *o.expected;  // (the count of members known, not reached)
+        // (Short of the members' count, or of a count never learnt.)
+        const bool short_of = !o.expected || o.answers < *o.expected;
         ring_publish(MessageType::broadcast_client_count,
                      cluster::write_message({{"requestId", o.ring_id},
                                              {"to", o.to},
@@ -1150,7 +1157,7 @@ struct Bridge::Impl {
     in.redis_id = r.request_id;
     in.requester = r.uid;
     in.waiting = live_workers();
-    in.deadline = Clock::now() + wait_for(r);
+    in.deadline = Clock::now() + wait_for(r, true);
     return in;
   }
   void ask_workers(std::uint64_t id, const fleet::ClassicRequest& r, const std::string& nsp,

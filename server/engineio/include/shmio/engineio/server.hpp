@@ -184,7 +184,10 @@ struct LatencyHistogram {
 
 struct ServerStats {
   std::uint64_t connections = 0;  // TCP connections accepted or adopted
-  std::uint64_t sessions = 0;     // open Engine.IO sessions now
+  // Connections served as HTTP now (a WebSocket's stops counting at its upgrade), each until its
+  // last owner lets it go.
+  std::uint64_t http_connections = 0;
+  std::uint64_t sessions = 0;  // open Engine.IO sessions now
   std::uint64_t sessions_total = 0;
   std::uint64_t packets_in = 0, packets_out = 0;
   std::uint64_t bytes_in = 0, bytes_out = 0;  // Engine.IO packet data, not HTTP framing

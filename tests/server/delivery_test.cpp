@@ -207,6 +207,27 @@ class Delivery : public ::testing::TestWithParam<bool> {
     return {&c, got};
   }
 
+  // A broadcast of "m" with `value` to `room`, and its offset as client `c` gets it (its last
+  // argument, with recovery on).
+  std::string broadcast_offset(Client& c, const std::string& room, int value) {
+    server_->to(room).emit("m", Args{value});
+    const std::string head = "42[\"m\"," + std::to_string(value) + ",\"";
+    std::string offset;
+    drive([&] {
+      for (auto& f : c.frames())
+        if (f.payload.rfind(head, 0) == 0)
+          offset = f.payload.substr(head.size(), f.payload.size() - head.size() - 2);
+      return !offset.empty();
+    });
+    return offset;
+  }
+  // Client `c` goes away (its connection reset); run until the server has let it go.
+  void leave_server(Client& c) {
+    const std::size_t before = server_->client_count();
+    c.reset();
+    drive([&] { return server_->client_count() < before; });
+  }
+
   // One broadcast to `room`, run until it is flushed, every client's bytes read.
   void broadcast(const std::string& room, int value) {
     server_->to(room).emit("m", Args{value});
@@ -976,17 +997,8 @@ TEST_P(Delivery, ARecoveryWhoseReplayFailsStartsAFreshSessionThroughTheMiddlewar
     auto join = [&](const std::string& auth) { return join_with(auth); };
     auto [a, a_connect] = join("");
     const std::string sid = field(a_connect, "sid"), pid = field(a_connect, "pid");
-    server_->to("all").emit("m", Args{1});
-    std::string offset;
-    drive([&] {
-      for (auto& f : a->frames())
-        if (f.payload.rfind(R"(42["m",1,")", 0) == 0)
-          offset = f.payload.substr(10, f.payload.size() - 12);
-      return !offset.empty();
-    });
-    const std::size_t before = server_->client_count();
-    a->reset();
-    drive([&] { return server_->client_count() < before; });
+    const std::string offset = broadcast_offset(*a, "all", 1);
+    leave_server(*a);
     EXPECT_EQ(ran, 1);
     fail = true;
     auto [b, b_connect] = join(R"({"pid":")" + pid + R"(","offset":")" + offset + R"("})");
@@ -1032,17 +1044,8 @@ TEST_P(Delivery, ARecoveredSocketsRoomsAreItsOwnInTheMiddleware) {
   const std::string sid = field(a_connect, "sid"), pid = field(a_connect, "pid");
   std::set<Room> had = server_->of("/").socket(sid)->rooms();  // (the fixture's rooms too)
   ASSERT_TRUE(had.count(sid) && had.count("kept") && had.count("left-in-middleware"));
-  server_->to("kept").emit("m", Args{1});
-  std::string offset;
-  drive([&] {
-    for (auto& f : a->frames())
-      if (f.payload.rfind(R"(42["m",1,")", 0) == 0)
-        offset = f.payload.substr(10, f.payload.size() - 12);
-    return !offset.empty();
-  });
-  const std::size_t before = server_->client_count();
-  a->reset();
-  drive([&] { return server_->client_count() < before; });
+  const std::string offset = broadcast_offset(*a, "kept", 1);
+  leave_server(*a);
   auto [b, b_connect] = join_with(R"({"pid":")" + pid + R"(","offset":")" + offset + R"("})");
   ASSERT_EQ(field(b_connect, "sid"), sid) << "not recovered: " << b_connect;
   ASSERT_EQ(seen.size(), 2u);
@@ -1054,9 +1057,7 @@ TEST_P(Delivery, ARecoveredSocketsRoomsAreItsOwnInTheMiddleware) {
   EXPECT_EQ(s->rooms(), had);
   // Away again, and refused by the middleware when it comes back: in no room, as socket.io's
   // refused socket leaves them all.
-  const std::size_t before_b = server_->client_count();
-  b->reset();
-  drive([&] { return server_->client_count() < before_b; });
+  leave_server(*b);
   refuse = true;
   Client& c = open_session();
   c.send_text(R"(40{"pid":")" + pid + R"(","offset":")" + offset + R"("})");

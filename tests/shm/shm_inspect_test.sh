@@ -315,50 +315,45 @@ RC=$?
 set -e
 [[ $RC -eq 2 ]] || fail "watch with every ring removed exited $RC: $(cat "$TMP/follow.err")"
 grep -q 'every ring watched was removed' "$TMP/follow.err" || fail "$(cat "$TMP/follow.err")"
+# watch of one ring made anew ($FOLLOW2) through `$@` (what is done to it once watch has shown
+# it); RC: watch's exit status. (Under `timeout` unless the first argument is "bare": a signal
+# sent to $WATCH goes to shm-inspect itself then.)
+watch_through() {
+  local bare=0
+  [[ $1 == bare ]] && bare=1 && shift
+  rm -f "/dev/shm/shmio.$FOLLOW2"
+  "$DEMO" create --name "$FOLLOW2" --capacity 65536 >/dev/null
+  if ((bare)); then
+    "$INSPECT" --name "$FOLLOW2" watch --interval 50 >"$TMP/follow.out" 2>"$TMP/follow.err" &
+  else
+    timeout 30 "$INSPECT" --name "$FOLLOW2" watch --interval 50 >"$TMP/follow.out" \
+      2>"$TMP/follow.err" &
+  fi
+  WATCH=$!
+  PIDS+=("$WATCH")
+  until_line 'records/s=' "$TMP/follow.out" || fail "watch: $(cat "$TMP/follow.out")"
+  "$@"
+  set +e
+  wait "$WATCH"
+  RC=$?
+  set -e
+}
 # The text lines name each event.
-"$DEMO" create --name "$FOLLOW2" --capacity 65536 >/dev/null
-timeout 30 "$INSPECT" --name "$FOLLOW2" watch --interval 50 >"$TMP/follow.out" 2>&1 &
-WATCH=$!
-PIDS+=("$WATCH")
-until_line 'records/s=' "$TMP/follow.out" || fail "watch: $(cat "$TMP/follow.out")"
-rm -f "/dev/shm/shmio.$FOLLOW2"
-set +e
-wait "$WATCH"
-RC=$?
-set -e
+watch_through rm -f "/dev/shm/shmio.$FOLLOW2"
 [[ $RC -eq 2 ]] && grep -q '  removed: no longer watched$' "$TMP/follow.out" ||
   fail "watch of one removed ring: $RC $(cat "$TMP/follow.out")"
 # A ring truncated under its name (the same file, shorter): said and no longer watched; its
-# pages past the new end were a SIGBUS ("Bus error", status 135) at the next refresh.
-"$DEMO" create --name "$FOLLOW2" --capacity 65536 >/dev/null
-timeout 30 "$INSPECT" --name "$FOLLOW2" watch --interval 50 >"$TMP/follow.out" 2>"$TMP/follow.err" &
-WATCH=$!
-PIDS+=("$WATCH")
-until_line 'records/s=' "$TMP/follow.out" || fail "watch: $(cat "$TMP/follow.out")"
-truncate -s 4096 "/dev/shm/shmio.$FOLLOW2"
-set +e
-wait "$WATCH"
-RC=$?
-set -e
-# (Or, truncated between that check and a sample, the SIGBUS line and exit 5: a window of
+# pages past the new end were a SIGBUS ("Bus error", status 135) at the next refresh. (Or,
+# truncated between that check and a sample, the SIGBUS line and exit 5: a window of
 # microseconds in each refresh.)
+watch_through truncate -s 4096 "/dev/shm/shmio.$FOLLOW2"
 { [[ $RC -eq 2 ]] && grep -q '  truncated (4096 of [0-9]* bytes): no longer watched$' "$TMP/follow.out"; } ||
   { [[ $RC -eq 5 ]] && grep -q "truncated while being read (SIGBUS)" "$TMP/follow.err"; } ||
   fail "watch of a truncated ring: $RC $(cat "$TMP/follow.out" "$TMP/follow.err")"
 # Truncated between that check and a read, the read raises SIGBUS: said, exit 5 (the window is
 # too short to hit from here; the signal sent stands in for the fault).
-# (No `timeout` around it: the signal goes to shm-inspect itself, which it ends either way.)
-rm -f "/dev/shm/shmio.$FOLLOW2"
-"$DEMO" create --name "$FOLLOW2" --capacity 65536 >/dev/null
-"$INSPECT" --name "$FOLLOW2" watch --interval 50 >"$TMP/follow.out" 2>"$TMP/follow.err" &
-WATCH=$!
-PIDS+=("$WATCH")
-until_line 'records/s=' "$TMP/follow.out" || fail "watch: $(cat "$TMP/follow.out")"
-kill -BUS "$WATCH"
-set +e
-wait "$WATCH"
-RC=$?
-set -e
+bus_to_watch() { kill -BUS "$WATCH"; }  # (this watch's pid: read when it runs)
+watch_through bare bus_to_watch
 [[ $RC -eq 5 ]] && grep -q "^shm-inspect: a ring's file was truncated while being read (SIGBUS)" \
   "$TMP/follow.err" || fail "a SIGBUS in watch: $RC $(cat "$TMP/follow.err")"
 rm -f "/dev/shm/shmio.$FOLLOW2"

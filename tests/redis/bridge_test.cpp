@@ -65,7 +65,8 @@ class Bridge : public ::testing::Test {
                               redis::FleetMode mode = redis::FleetMode::classic,
                               redis::ShardedSubscription sub = redis::ShardedSubscription::dynamic,
                               std::size_t max_pending = 10000,
-                              std::chrono::milliseconds request_timeout = 2s) {
+                              std::chrono::milliseconds request_timeout = 2s,
+                              std::chrono::milliseconds resubscribe_after = 60s) {
     redis::BridgeOptions o;
     o.ring = ring_;
     o.workers = 1;
@@ -75,6 +76,7 @@ class Bridge : public ::testing::Test {
     o.uid = "bridgeT";
     o.request_timeout = request_timeout;
     o.max_pending_requests = max_pending;
+    o.resubscribe_after = resubscribe_after;
     bridge_ = std::make_unique<redis::Bridge>(io_, o);
     bridge_->start();
     return *bridge_;
@@ -580,6 +582,39 @@ TEST_F(Bridge, MalformedMessagesAreRefusedAndCounted) {
   EXPECT_EQ(bridge_->stats().requests_in, 0u);
   const std::string text = bridge_->metrics_text();
   EXPECT_NE(text.find("shmio_redis_bad_messages_total{worker=\"bridge\"} 6"), std::string::npos);
+}
+
+// Subscriptions Redis refuses (an ACL user without channels) are asked again after
+// resubscribe_after: once the ACL allows them, the bridge hears the fleet (before 2026-12-03 a
+// refused one was dropped for good). Its lines never show the password.
+TEST_F(Bridge, RefusedSubscriptionsAreAskedAgain) {
+  RedisServer server(free_port());
+  server.start();
+  auto admin = client(server.url());
+  auto call = [&](std::vector<std::string> args) {
+    std::optional<redis::Reply> got;
+    admin->command(std::move(args), [&](const redis::Reply& r) { got = r; });
+    drive([&] { return got.has_value(); }, 5s);
+    return got ? got->str : std::string("no answer");
+  };
+  ASSERT_EQ(call({"ACL", "SETUSER", "deaf", "on", ">s3cret", "~*", "resetchannels", "+@all"}),
+            "OK");
+  ::testing::internal::CaptureStderr();
+  start_bridge("redis://deaf:s3cret@" + server.url().substr(8), redis::FleetMode::classic,
+               redis::ShardedSubscription::dynamic, 10000, 2s, 300ms);
+  ASSERT_TRUE(drive([&] {
+    return bridge_->metrics_text().find(
+               "shmio_redis_subscriptions_refused_total{worker=\"bridge\"} "
+               "0") == std::string::npos &&
+           bridge_->metrics_text().find("shmio_redis_subscriptions_refused_total") !=
+               std::string::npos;
+  }));
+  ASSERT_EQ(call({"ACL", "SETUSER", "deaf", "allchannels"}), "OK");
+  EXPECT_TRUE(bridge_subscribed(*admin)) << "not subscribed once allowed";
+  const std::string said = ::testing::internal::GetCapturedStderr();
+  EXPECT_NE(said.find("refused"), std::string::npos) << said;
+  EXPECT_EQ(said.find("s3cret"), std::string::npos) << said;
+  EXPECT_NE(said.find("redis://deaf:***@"), std::string::npos) << said;
 }
 
 TEST_F(Bridge, RedisUnreachableCountsWhatWasNotPublished) {

@@ -214,6 +214,20 @@ TEST_F(RedisClient, ElementsPastTheBoundCloseTheConnectionWhichComesBack) {
   EXPECT_EQ(call(*c, {"LLEN", "l"}).integer, 1000) << "connected again";
 }
 
+// A URL as lines show it: the password hidden, the user kept (the bridge's lines printed it).
+TEST(RedisUrl, ShownWithoutItsPassword) {
+  EXPECT_EQ(redis::shown_url("redis://127.0.0.1:6380/2"), "redis://127.0.0.1:6380/2");
+  EXPECT_EQ(redis::shown_url("redis://user:s3cr%40t@h:6379/1"), "redis://user:***@h:6379/1");
+  EXPECT_EQ(redis::shown_url("redis://secret@h"), "redis://***@h") << "a password alone";
+  EXPECT_EQ(redis::shown_url("redis://:pw@h"), "redis://:***@h");
+  EXPECT_EQ(redis::shown_url("redis://u:p@ss@h"), "redis://u:***@h") << "the last '@', as parsed";
+  EXPECT_EQ(redis::shown_url("unix://:pw@/run/redis.sock?db=3"),
+            "unix://:***@/run/redis.sock?db=3");
+  EXPECT_EQ(redis::shown_url("unix:///run/a@b.sock"), "unix:///run/a@b.sock")
+      << "an '@' in a socket's path is no password";
+  EXPECT_EQ(redis::shown_url("nonsense"), "nonsense");
+}
+
 TEST(RedisUrl, GoodAndBadUrls) {
   auto u = redis::parse_url("redis://127.0.0.1:6380/2");
   ASSERT_TRUE(u);

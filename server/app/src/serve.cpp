@@ -816,7 +816,8 @@ int serve(ServeOptions cfg, Setup setup) {
 #else
     std::string why;
     if (!redis::parse_url(cfg.redis.url, &why)) {
-      std::fprintf(stderr, "shmio: --redis %s: %s\n", cfg.redis.url.c_str(), why.c_str());
+      std::fprintf(stderr, "shmio: --redis %s: %s\n", redis::shown_url(cfg.redis.url).c_str(),
+                   why.c_str());
       return 2;
     }
     if (cfg.redis.mode != "classic" && cfg.redis.mode != "sharded") {

@@ -136,6 +136,12 @@ struct Bridge::Impl {
 
   net::io_context& io;
   BridgeOptions options;
+  // The URL as the bridge's lines show it (its password hidden).
+  const char* url_shown() const {
+    if (url_shown_.empty()) url_shown_ = shown_url(options.url);
+    return url_shown_.c_str();
+  }
+  mutable std::string url_shown_;
   std::optional<shm::Segment> segment;
   std::optional<shm::RingWriter> writer;
   std::optional<shm::RingReader> reader;
@@ -1298,6 +1304,7 @@ struct Bridge::Impl {
       if (ec || stopped) return;
       settle(true);
       const auto now = Clock::now();
+      if (!refused_subs.empty()) resubscribe_due(now);
       if (!reading && now - started_at >= std::chrono::seconds(3)) start_reading();
       if (now - last_post >= std::chrono::seconds(1)) {
         last_post = now;
@@ -1322,6 +1329,26 @@ struct Bridge::Impl {
   Clock::time_point down_said{};
   std::optional<Clock::time_point> sub_down_said;  // the subscriber link's last loss said
   std::optional<Clock::time_point> refusal_said;   // the last subscription refusal said
+  // Subscriptions Redis refused ({SUBSCRIBE|PSUBSCRIBE|SSUBSCRIBE, name}), each asked again when
+  // its time comes (BridgeOptions::resubscribe_after); one entry per subscription the bridge
+  // made, at most.
+  std::map<std::pair<std::string, std::string>, Clock::time_point> refused_subs;
+  void resubscribe_due(Clock::time_point now) {
+    for (auto it = refused_subs.begin(); it != refused_subs.end();) {
+      if (now < it->second) {
+        ++it;
+        continue;
+      }
+      const auto [kind, name] = it->first;
+      it = refused_subs.erase(it);
+      if (kind == "PSUBSCRIBE")
+        sub->psubscribe(name);
+      else if (kind == "SSUBSCRIBE")
+        sub->ssubscribe(name);
+      else
+        sub->subscribe(name);
+    }
+  }
 
   std::string metrics_text() const {
     std::string out;
@@ -1420,7 +1447,7 @@ Bridge::Bridge(net::io_context& io, BridgeOptions options)
   co.on_state = [impl = &m](bool up, const std::string& why) {
     const auto now = Clock::now();
     if (up) {
-      std::fprintf(stderr, "shmio[bridge]: connected to Redis %s\n", impl->options.url.c_str());
+      std::fprintf(stderr, "shmio[bridge]: connected to Redis %s\n", impl->url_shown());
       impl->down_since.reset();
       impl->start_reading();
       return;
@@ -1428,13 +1455,13 @@ Bridge::Bridge(net::io_context& io, BridgeOptions options)
     if (!impl->down_since) {
       impl->down_since = now;
       impl->down_said = now;
-      std::fprintf(stderr, "shmio[bridge]: Redis %s: %s (retrying)\n", impl->options.url.c_str(),
+      std::fprintf(stderr, "shmio[bridge]: Redis %s: %s (retrying)\n", impl->url_shown(),
                    why.c_str());
     } else if (now - impl->down_said >= std::chrono::minutes(1)) {
       impl->down_said = now;
       std::fprintf(
           stderr, "shmio[bridge]: Redis %s still unreachable after %lld s: %s (retrying)\n",
-          impl->options.url.c_str(),
+          impl->url_shown(),
           static_cast<long long>(
               std::chrono::duration_cast<std::chrono::seconds>(now - *impl->down_since).count()),
           why.c_str());
@@ -1455,7 +1482,7 @@ Bridge::Bridge(net::io_context& io, BridgeOptions options)
     std::fprintf(stderr,
                  "shmio[bridge]: the subscription link to Redis %s was lost: %s (reconnecting; "
                  "fleet messages published meanwhile are not received)\n",
-                 impl->options.url.c_str(), why.c_str());
+                 impl->url_shown(), why.c_str());
   };
   co.on_message = [impl = &m](const std::string& kind, const std::string& pattern,
                               const std::string& channel, std::string payload) {
@@ -1474,12 +1501,14 @@ Bridge::Bridge(net::io_context& io, BridgeOptions options)
   co.on_refused_subscription = [impl = &m](const std::string& kind, const std::string& name,
                                            const std::string& why) {
     const auto now = Clock::now();
+    if (impl->options.resubscribe_after.count() > 0)
+      impl->refused_subs[{kind, name}] = now + impl->options.resubscribe_after;
     if (impl->refusal_said && now - *impl->refusal_said < std::chrono::minutes(1)) return;
     impl->refusal_said = now;
     std::fprintf(stderr,
                  "shmio[bridge]: Redis %s refused %s %s: %s (fleet messages on it are not "
                  "received; the other channels work)\n",
-                 impl->options.url.c_str(), kind.c_str(), name.c_str(), why.c_str());
+                 impl->url_shown(), kind.c_str(), name.c_str(), why.c_str());
   };
   m.sub = Client::create(io, co, &error);
   if (!m.sub) throw std::runtime_error("--redis: " + error);
@@ -1536,7 +1565,7 @@ int run_bridge(const BridgeOptions& options) {
                : options.subscription == ShardedSubscription::static_ ? "sharded (static)"
                : options.subscription == ShardedSubscription::dynamic ? "sharded (dynamic)"
                                                                       : "sharded (dynamic-private)",
-               options.key.c_str(), options.url.c_str());
+               options.key.c_str(), shown_url(options.url).c_str());
   net::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code&, int) {
     bridge->stop();

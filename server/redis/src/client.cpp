@@ -47,6 +47,22 @@ std::optional<std::string> percent_decode(std::string_view s) {
 }
 }  // namespace
 
+std::string shown_url(std::string_view text) {
+  const auto scheme = text.find("://");
+  if (scheme == std::string_view::npos) return std::string(text);
+  const std::string_view head = text.substr(0, scheme + 3);
+  const std::string_view rest = text.substr(scheme + 3);
+  // (Where parse_url finds the credentials: the last '@', in a unix:// URL before the path.)
+  const auto cred_end = head == "unix://" ? rest.find('/') : std::string_view::npos;
+  const auto at = rest.rfind('@', cred_end);
+  if (at == std::string_view::npos) return std::string(text);
+  const std::string_view cred = rest.substr(0, at);
+  const auto colon = cred.find(':');
+  const std::string shown =
+      colon == std::string_view::npos ? "***" : std::string(cred.substr(0, colon)) + ":***";
+  return std::string(head) + shown + std::string(rest.substr(at));
+}
+
 std::optional<Url> parse_url(std::string_view text, std::string* error) {
   auto fail = [&](const char* why) -> std::optional<Url> {
     if (error != nullptr) *error = why;

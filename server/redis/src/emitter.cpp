@@ -41,7 +41,7 @@ Emitter::Emitter(const std::string& url, std::string key, std::chrono::milliseco
   };
   std::string why;
   impl_->client = Client::create(impl_->io, impl_->options, &why);
-  if (!impl_->client) throw std::invalid_argument("redis URL " + url + ": " + why);
+  if (!impl_->client) throw std::invalid_argument("redis URL " + shown_url(url) + ": " + why);
 }
 
 Emitter::~Emitter() {

@@ -66,6 +66,12 @@ struct BridgeOptions {
   // whose counts were sent and whose acks are still relayed are bounded by it apart (past it,
   // a broadcast's acks after its count are not relayed; counted and said the same way).
   std::size_t max_pending_requests = 10000;
+  // A subscription Redis refuses (NOPERM from an ACL, a shard channel MOVED) is asked again after
+  // this, and again after each refusal: an ACL being changed, a cluster resharding, is over by
+  // then (before 2026-12-03 it was dropped for good: that namespace or room deaf until the bridge
+  // restarted). Refusals are said at most once a minute and counted
+  // (shmio_redis_subscriptions_refused_total). 0: never asked again.
+  std::chrono::milliseconds resubscribe_after{60000};
   std::string uid;  // this host's id in the fleet; "" picks 6 random characters (as uid2(6))
 };
 

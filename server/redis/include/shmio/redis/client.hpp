@@ -44,6 +44,10 @@ struct Url {
   int db = 0;
 };
 std::optional<Url> parse_url(std::string_view text, std::string* error = nullptr);
+// The URL as it may be shown (a log line, an error): its password, if any, as "***" (the user
+// kept). Every line that names the Redis URL uses it (before 2026-12-03 the bridge's lines and
+// the errors of --redis printed the password).
+std::string shown_url(std::string_view text);
 
 struct Reply {
   enum class Type { nil, status, error, integer, string, array };

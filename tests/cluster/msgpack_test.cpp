@@ -146,6 +146,11 @@ TEST(Msgpack, EveryTypeDecodes) {
             "error")
       << "another ext type";
   EXPECT_EQ(dec("82a161d40000a16201"), R"({"b":1})") << "an undefined value: its key left out";
+  EXPECT_EQ(dec("c70cff"
+                "3b9aca00"
+                "0000000000000000"),
+            "error")
+      << "a timestamp 96 whose nanoseconds pass a second";
   // As toISOString writes a year outside 0..9999, and an Invalid Date (past 8.64e15 ms) as null.
   EXPECT_EQ(dec("d700"
                 "fffff8b95ad78000"),  // -8000000000000 ms

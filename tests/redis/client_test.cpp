@@ -226,6 +226,9 @@ TEST(RedisUrl, ShownWithoutItsPassword) {
   EXPECT_EQ(redis::shown_url("unix:///run/a@b.sock"), "unix:///run/a@b.sock")
       << "an '@' in a socket's path is no password";
   EXPECT_EQ(redis::shown_url("nonsense"), "nonsense");
+  EXPECT_EQ(redis::shown_url("u:pw@host"), "u:***@host") << "no scheme: still hidden";
+  EXPECT_EQ(redis::shown_url("unix://:pa/ss@/tmp/s"), "unix://:***@/tmp/s")
+      << "a '/' in a unix URL's password";
 }
 
 TEST(RedisUrl, GoodAndBadUrls) {

@@ -324,9 +324,9 @@ struct Reader {
       nsec = static_cast<std::uint32_t>(be(4));
       sec = static_cast<std::int64_t>(be(8));
     }
+    if (nsec >= 1000000000u) return fail("a timestamp's nanoseconds past a second");
     return timestamp(sec, nsec, v);
   }
-  // A moment as a Date's toJSON() writes it (milliseconds, UTC).
   // A moment as a Date's toJSON() writes it (toISOString: milliseconds, UTC; a year outside
   // 0..9999 as a sign and six digits); outside a Date's range (8.64e15 ms either side of 1970) an
   // Invalid Date, which JSON.stringify writes as null.

@@ -272,6 +272,7 @@ struct Bridge::Impl {
       if (was) {
         sub->sunsubscribe(channel);
         routes.erase(channel);
+        refused_subs.erase({"SSUBSCRIBE", channel});  // (not asked again for a room gone)
       }
       room_workers.erase(key);
     }
@@ -666,21 +667,34 @@ struct Bridge::Impl {
     const std::string id = r.request_id;
     outgoing.emplace(id, std::move(o));
     const std::string counted = sharded() ? shard_channels(nsp).main : channels(nsp).request;
-    pub->command({"PUBSUB", sharded() ? "SHARDNUMSUB" : "NUMSUB", counted},
-                 [this, id](const Reply& rep) {
-                   auto it = outgoing.find(id);
-                   if (it == outgoing.end()) return;
-                   // (Refused, or the link lost: the count stays unknown and the request ends at
-                   // its deadline with what came; read as no member, it ended at once, and a
-                   // serverSideEmit's callback was told it had every answer.)
-                   if (rep.is_error()) return;
-                   std::size_t n = 0;
-                   if (rep.type == Reply::Type::array && rep.elements.size() == 2 &&
-                       rep.elements[1].type == Reply::Type::integer && rep.elements[1].integer > 0)
-                     n = static_cast<std::size_t>(rep.elements[1].integer);
-                   it->second.expected = n > 0 ? n - 1 : 0;
-                   check_outgoing(id);
-                 });
+    pub->command({"PUBSUB", sharded() ? "SHARDNUMSUB" : "NUMSUB", counted}, [this,
+                                                                             id](const Reply& rep) {
+      auto it = outgoing.find(id);
+      if (it == outgoing.end()) return;
+      // (Refused, or the link lost: the count stays unknown and the request ends at
+      // its deadline with what came, at most the request timeout away — a broadcast
+      // with acks said minutes — so that such requests do not fill the bound; read
+      // as no member, it ended at once, and a serverSideEmit's callback was told it
+      // had every answer. An ACL without PUBSUB: said once a minute.)
+      if (rep.is_error()) {
+        it->second.deadline = std::min(it->second.deadline, Clock::now() + options.request_timeout);
+        const auto now = Clock::now();
+        if (!count_refusal_said || now - *count_refusal_said >= std::chrono::minutes(1)) {
+          count_refusal_said = now;
+          std::fprintf(stderr,
+                       "shmio[bridge]: Redis %s did not count the fleet (PUBSUB: %s): "
+                       "requests to it end at their timeout with what came\n",
+                       url_shown(), rep.str.c_str());
+        }
+        return;
+      }
+      std::size_t n = 0;
+      if (rep.type == Reply::Type::array && rep.elements.size() == 2 &&
+          rep.elements[1].type == Reply::Type::integer && rep.elements[1].integer > 0)
+        n = static_cast<std::size_t>(rep.elements[1].integer);
+      it->second.expected = n > 0 ? n - 1 : 0;
+      check_outgoing(id);
+    });
     if (sharded())
       pub->command({"SPUBLISH", counted, fleet::encode_cluster_message(to_cluster(r, nsp))});
     else
@@ -1327,8 +1341,9 @@ struct Bridge::Impl {
   Clock::time_point started_at = Clock::now();
   std::optional<Clock::time_point> down_since;  // the publishing link is down since
   Clock::time_point down_said{};
-  std::optional<Clock::time_point> sub_down_said;  // the subscriber link's last loss said
-  std::optional<Clock::time_point> refusal_said;   // the last subscription refusal said
+  std::optional<Clock::time_point> sub_down_said;       // the subscriber link's last loss said
+  std::optional<Clock::time_point> refusal_said;        // the last subscription refusal said
+  std::optional<Clock::time_point> count_refusal_said;  // the last PUBSUB refusal said
   // Subscriptions Redis refused ({SUBSCRIBE|PSUBSCRIBE|SSUBSCRIBE, name}), each asked again when
   // its time comes (BridgeOptions::resubscribe_after); one entry per subscription the bridge
   // made, at most.
@@ -1341,6 +1356,7 @@ struct Bridge::Impl {
       }
       const auto [kind, name] = it->first;
       it = refused_subs.erase(it);
+      if (routes.count(name) == 0) continue;  // (no longer wanted: a room its workers left)
       if (kind == "PSUBSCRIBE")
         sub->psubscribe(name);
       else if (kind == "SSUBSCRIBE")

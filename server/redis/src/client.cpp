@@ -48,13 +48,23 @@ std::optional<std::string> percent_decode(std::string_view s) {
 }  // namespace
 
 std::string shown_url(std::string_view text) {
+  // (No scheme, a mistake: the whole text may still hold "user:password@".)
   const auto scheme = text.find("://");
-  if (scheme == std::string_view::npos) return std::string(text);
-  const std::string_view head = text.substr(0, scheme + 3);
-  const std::string_view rest = text.substr(scheme + 3);
-  // (Where parse_url finds the credentials: the last '@', in a unix:// URL before the path.)
-  const auto cred_end = head == "unix://" ? rest.find('/') : std::string_view::npos;
-  const auto at = rest.rfind('@', cred_end);
+  const std::string_view head =
+      scheme == std::string_view::npos ? std::string_view() : text.substr(0, scheme + 3);
+  const std::string_view rest = text.substr(head.size());
+  // Where parse_url finds the credentials: the last '@' (in a unix:// URL the one before the
+  // socket's path, which starts with '/' — or, a password holding a '/', any '@' before the
+  // last "@/"; hidden too much rather than shown).
+  std::size_t at = std::string_view::npos;
+  if (head == "unix://") {
+    if (!rest.empty() && rest[0] != '/') {
+      at = rest.find("@/");
+      if (at == std::string_view::npos) at = rest.rfind('@');
+    }
+  } else {
+    at = rest.rfind('@');
+  }
   if (at == std::string_view::npos) return std::string(text);
   const std::string_view cred = rest.substr(0, at);
   const auto colon = cred.find(':');

@@ -49,14 +49,9 @@ bool rooms_from(const json::value* v, std::set<socketio::Room>& out) {
   if (v == nullptr || v->is_null()) return true;
   if (!v->is_array()) return false;
   for (const json::value& r : v->get_array()) {
-    if (r.is_string())
-      out.emplace(r.get_string());
-    else if (r.is_int64())
-      out.emplace(std::to_string(r.get_int64()));
-    else if (r.is_uint64())
-      out.emplace(std::to_string(r.get_uint64()));
-    else
-      return false;
+    auto room = room_from_json(r);
+    if (!room) return false;
+    out.emplace(std::move(*room));
   }
   return true;
 }
@@ -252,6 +247,13 @@ std::string encode_classic_request(const ClassicRequest& r) {
   return json_text(o);
 }
 
+std::optional<socketio::Room> room_from_json(const json::value& v) {
+  if (v.is_string()) return socketio::Room(v.get_string());
+  if (v.is_int64()) return std::to_string(v.get_int64());
+  if (v.is_uint64()) return std::to_string(v.get_uint64());
+  return std::nullopt;
+}
+
 std::optional<ClassicRequest> decode_classic_request(std::string_view bytes, std::string* error) {
   std::string why;
   auto fail = [&](std::string w) -> std::optional<ClassicRequest> {
@@ -297,12 +299,10 @@ std::optional<ClassicRequest> decode_classic_request(std::string_view bytes, std
     case ClassicRequestType::remote_join:
     case ClassicRequestType::remote_leave:
       if (legacy) {
-        // (A string or a number, as rooms_from reads a room.)
         const json::value* named = o.if_contains("room");
-        const json::value one = named != nullptr ? json::value(json::array{*named}) : json::value();
-        if (named == nullptr || !rooms_from(&one, r.rooms) || r.rooms.empty() ||
-            r.rooms.begin()->empty())
-          return fail("a request without opts names no room");
+        auto room = named != nullptr ? room_from_json(*named) : std::nullopt;
+        if (!room || room->empty()) return fail("a request without opts names no room");
+        r.rooms = {std::move(*room)};
       } else if (!rooms_from(o.if_contains("rooms"), r.rooms)) {
         return fail("rooms are not room names");
       }

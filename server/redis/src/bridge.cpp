@@ -57,20 +57,13 @@ std::string str_of(const json::object& o, const char* k) {
   const json::value* v = o.if_contains(k);
   return v != nullptr && v->is_string() ? std::string(v->get_string()) : std::string();
 }
-// (A room named by a number, as a Node member may send one — socket.io's rooms are strings or
-// numbers —, by its decimal string, as the classic path reads it: before 2026-12-03 a sharded
-// join or leave of room 7 left it out.)
+// (A room named by a number, as a Node member may send one, by its decimal string, as the
+// classic path reads it: before 2026-12-03 a sharded join or leave of room 7 left it out.)
 std::set<sio::Room> rooms_of(const json::value* v) {
   std::set<sio::Room> out;
   if (v != nullptr && v->is_array())
-    for (const auto& r : v->get_array()) {
-      if (r.is_string())
-        out.insert(std::string(r.get_string()));
-      else if (r.is_int64())
-        out.insert(std::to_string(r.get_int64()));
-      else if (r.is_uint64())
-        out.insert(std::to_string(r.get_uint64()));
-    }
+    for (const auto& r : v->get_array())
+      if (auto room = fleet::room_from_json(r)) out.insert(std::move(*room));
   return out;
 }
 json::array rooms_json(const std::set<sio::Room>& rooms) {

@@ -35,6 +35,8 @@ const char* packet_from_json(const boost::json::object& o,
 // as numbers accepted): false for lists that are not of room names.
 boost::json::object options_to_json(const socketio::BroadcastOptions& o);
 bool options_from_json(const boost::json::value* v, socketio::BroadcastOptions& o);
+// A room as Node may name one: a string, or a number (by its decimal string); nullopt otherwise.
+std::optional<socketio::Room> room_from_json(const boost::json::value& v);
 
 struct ClassicChannels {
   std::string broadcast;                                 // ${key}#${nsp}#

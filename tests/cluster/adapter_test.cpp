@@ -1020,6 +1020,7 @@ TEST(ClusterHandoff, AWorkerThatTakesNothingIsWaitedOnOnceAndHoldsFewDescriptors
   if (rl.rlim_cur < 8192 && ::geteuid() != 0)
     GTEST_SKIP() << "RLIMIT_NOFILE " << rl.rlim_cur << " < 8192 (descriptors in flight)";
   int waits = 0, sent = 0, failed_after_first_failure = 0, sent_after_first_failure = 0;
+  int one_connection = 0;  // (what the first connection took: those sent before the wait)
   bool failed = false;
   const int tries = 4000;  // (each taken holds a descriptor in flight: about 2,500 are)
   for (int i = 0; i < tries; ++i) {
@@ -1027,7 +1028,7 @@ TEST(ClusterHandoff, AWorkerThatTakesNothingIsWaitedOnOnceAndHoldsFewDescriptors
     ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
     const auto t0 = std::chrono::steady_clock::now();
     const bool ok = sender.send(1, sv[0], "GET / HTTP/1.1\r\n\r\n");
-    if (std::chrono::steady_clock::now() - t0 >= 150ms) ++waits;
+    if (std::chrono::steady_clock::now() - t0 >= 150ms && waits++ == 0) one_connection = sent;
     sent += ok;
     if (failed) ok ? ++sent_after_first_failure : ++failed_after_first_failure;
     failed = failed || !ok;
@@ -1036,6 +1037,11 @@ TEST(ClusterHandoff, AWorkerThatTakesNothingIsWaitedOnOnceAndHoldsFewDescriptors
   EXPECT_EQ(waits, 1) << sent << " sent";
   EXPECT_GT(sent, 100) << "queued after the wait";
   EXPECT_LT(sent, tries) << "queued on a connection after another for ever";
+  // The first connection and at most 8 fresh ones (Handoff::kMaxOverflow), each taking about as
+  // many as the first: the bound itself, not only that there is one.
+  ASSERT_GT(one_connection, 0);
+  EXPECT_GE(sent, 8 * one_connection) << one_connection << " a connection";
+  EXPECT_LE(sent, 10 * one_connection) << one_connection << " a connection";
   EXPECT_EQ(sent_after_first_failure, 0) << failed_after_first_failure;
   EXPECT_TRUE(sender.stuck(1));
   // It reads again (its loop runs): everything queued is taken, and hand-offs go through again;

@@ -17,7 +17,7 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
     node_.adapters[nsp.name()] = this;
     if (node_.tell_rooms != Node::Impl::TellRooms::no) tell_rooms();
     // The fleet bridge learns of it (after this turn: the namespace is still being built).
-    net::post(node_.io, [alive = std::weak_ptr<bool>(alive_), this] {
+    net::post(node_.io, [alive = std::weak_ptr<int>(alive_), this] {
       if (!alive.expired()) node_.announce_namespaces();
     });
   }
@@ -137,7 +137,7 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
     // Local sockets first, then each worker's answer; all turned into RemoteSockets at the end.
     sio::Namespace* nsp = nsp_;
     auto collector = std::make_shared<sio::AckCollector>(
-        node_.io, [nsp, alive = std::weak_ptr<bool>(alive_), done = std::move(done)](
+        node_.io, [nsp, alive = std::weak_ptr<int>(alive_), done = std::move(done)](
                       std::optional<std::string>, std::vector<sio::Args> answers) {
           // (The collector's timer may outlive the namespace, in an io_context run on after its
           // Server is gone: then nothing is answered.)
@@ -515,7 +515,7 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
   // times the turn changed it), so that its client recovers it even after a SIGKILL.
   void data_changed(const sio::SocketId& id) override {
     if (data_pending_.empty())
-      net::post(node_.io, [alive = std::weak_ptr<bool>(alive_), this] {
+      net::post(node_.io, [alive = std::weak_ptr<int>(alive_), this] {
         if (alive.expired()) return;
         for (const sio::SocketId& p : std::exchange(data_pending_, {})) session_changed(p);
       });
@@ -574,8 +574,8 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
   Node::Impl& node_;
   bool telling_rooms_ = false;
   std::chrono::steady_clock::time_point last_not_saved_log_{};
-  std::vector<sio::SocketId> data_pending_;                 // sockets whose data a turn reached
-  std::shared_ptr<bool> alive_ = std::make_shared<bool>();  // (the posted save's guard)
+  std::vector<sio::SocketId> data_pending_;  // sockets whose data a turn reached
+  // (The posted save's guard: the base Adapter's alive_.)
 };
 
 inline void Node::Impl::announce_namespaces() {

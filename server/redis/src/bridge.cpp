@@ -130,11 +130,8 @@ struct Bridge::Impl {
   net::io_context& io;
   BridgeOptions options;
   // The URL as the bridge's lines show it (its password hidden).
-  const char* url_shown() const {
-    if (url_shown_.empty()) url_shown_ = shown_url(options.url);
-    return url_shown_.c_str();
-  }
-  mutable std::string url_shown_;
+  const char* url_shown() const { return url_shown_.c_str(); }
+  const std::string url_shown_ = shown_url(options.url);
   std::optional<shm::Segment> segment;
   std::optional<shm::RingWriter> writer;
   std::optional<shm::RingReader> reader;

@@ -42,7 +42,7 @@ void Namespace::abandon(const SocketPtr& s) {
   s->gone_ = true;
   if (s->x_) s->x_->restore_rooms.clear();  // (a refused recovered socket is in no room)
   adapter_->del_all(s->id());
-  s->abandon_acks();
+  s->settle_pending_acks(true);
 }
 
 void Namespace::connect(const std::shared_ptr<Client>& client, json::object auth,

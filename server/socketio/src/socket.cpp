@@ -163,19 +163,26 @@ bool Socket::early() const noexcept {
   return !admitted_ && !gone_ && !nsp_->server().options().connection_state_recovery &&
          !client_.expired();
 }
-void Socket::abandon_acks() {
+// Every emit_with_ack still waiting learns that no ack will come ("socket has been
+// disconnected"): now (a close), or on the next turn (a refused socket: never within the call
+// that refused it).
+void Socket::settle_pending_acks(bool next_turn) {
   if (!x_ || x_->acks.empty()) return;
   decltype(Extras::acks) pending;
   pending.swap(x_->acks);
   for (auto& [id, a] : pending)
     if (a->timer) a->timer->cancel();
-  net::post(nsp_->server().io(), [pending = std::move(pending)] {
+  auto settle = [pending = std::move(pending)] {
     for (auto& [id, a] : pending) try {
         a->settle(std::string("socket has been disconnected"), Args{});
       } catch (const std::exception& e) {
         std::fprintf(stderr, "shmio: ack callback threw: %s\n", e.what());
       }
-  });
+  };
+  if (next_turn)
+    net::post(nsp_->server().io(), std::move(settle));
+  else
+    settle();
 }
 
 bool Socket::kept_when_away() const noexcept {
@@ -505,17 +512,7 @@ void Socket::closed(const std::string& reason) {
       r && !pid_.empty() && kRecoverable.count(reason) != 0)
     away_until_ = std::chrono::steady_clock::now() + r->max_disconnection_duration;
   auto self = shared_from_this();
-  // Pending emit_with_ack callbacks learn that no ack will come.
-  decltype(Extras::acks) pending_acks;
-  if (x_) pending_acks.swap(x_->acks);
-  for (auto& [ack_id, pending] : pending_acks) {
-    if (pending->timer) pending->timer->cancel();
-    try {
-      pending->settle(std::string("socket has been disconnected"), Args{});
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "shmio: ack callback threw: %s\n", e.what());
-    }
-  }
+  settle_pending_acks(false);  // (pending emit_with_ack callbacks: no ack will come)
   // "disconnecting": the socket still in its rooms.
   if (x_ && !x_->on_disconnecting.empty()) {
     call_each(std::exchange(x_->on_disconnecting, {}), "disconnecting handler", id_,

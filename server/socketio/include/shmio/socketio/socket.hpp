@@ -251,10 +251,10 @@ class Socket : public std::enable_shared_from_this<Socket> {
   // written at once, as socket.io writes it (socket.io-client holds it until its CONNECT). (With
   // recovery socket.io broadcasts it to the socket's own room, not joined yet: no one gets it.)
   bool early() const noexcept;
-  // Never admitted (refused, or its connection closed while a middleware ran): the acks it asked
-  // for in a middleware are told "socket has been disconnected" on the next turn (they waited for
-  // ever: no closed() runs for such a socket).
-  void abandon_acks();
+  // The emit_with_ack callbacks still waiting are told "socket has been disconnected": at the
+  // close (closed()), or on the next turn for a socket never admitted (refused, or its connection
+  // closed while a middleware ran: no closed() runs for it, and they waited for ever).
+  void settle_pending_acks(bool next_turn);
   // Disconnected (or in on_disconnecting) with recovery on: an emit still goes, as socket.io's,
   // as a broadcast to the socket's own room — kept for the replay when its client recovers (an
   // async handler's answer that came after the transport dropped was lost before 2026-12-03).

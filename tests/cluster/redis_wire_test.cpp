@@ -201,6 +201,8 @@ TEST(ClassicRedis, ARequestWithoutOptsIsTheOlderOneSocketFormOrRefused) {
   EXPECT_EQ(r->opts.rooms, (std::set<std::string>{"s1"})) << "that socket only";
   EXPECT_TRUE(r->opts.except.empty());
   EXPECT_EQ(r->rooms, (std::set<std::string>{"x"}));
+  EXPECT_TRUE(r->one_socket) << "answered {requestId} by the host that holds s1";
+  EXPECT_EQ(fleet::encode_done_response("q"), R"({"requestId":"q"})");
   r = fleet::decode_classic_request(R"({"uid":"u","type":3,"sid":"s1","room":7})", &why);
   ASSERT_TRUE(r) << why;
   EXPECT_EQ(r->opts.rooms, (std::set<std::string>{"s1"}));
@@ -223,6 +225,7 @@ TEST(ClassicRedis, ARequestWithoutOptsIsTheOlderOneSocketFormOrRefused) {
   r = fleet::decode_classic_request(R"({"uid":"u","type":4,"opts":{}})", &why);
   ASSERT_TRUE(r) << why;
   EXPECT_TRUE(r->opts.rooms.empty());
+  EXPECT_FALSE(r->one_socket);
 }
 
 // JSON from a Node member is read as deep as its MessagePack is (Boost.JSON's default, 32 levels,
@@ -281,6 +284,56 @@ TEST(ClassicRedis, ResponsesAndTheBadOnes) {
   EXPECT_FALSE(fleet::decode_classic_request(R"([1,2])", &why));
   EXPECT_FALSE(fleet::decode_classic_response(R"({"rooms":[]})", &why));
   EXPECT_FALSE(fleet::decode_classic_response("\xc1", &why));
+}
+
+// A server-side emit's binary arguments and its answer's: the classic adapter's messages are JSON,
+// a Node Buffer in them what JSON.stringify writes ({"type":"Buffer","data":[...]}); the sharded
+// adapter's envelope is MessagePack, binary as bin. (Before 2026-12-03 the bytes were left behind:
+// a placeholder went out without them.)
+TEST(ClassicRedis, AServerSideEmitsBinaryArgumentsAsTheNodeAdapterCarriesThem) {
+  const auto bin = std::make_shared<const std::string>(std::string("\x01\x00\xff", 3));
+  fleet::ClassicRequest q;
+  q.type = fleet::ClassicRequestType::server_side_emit;
+  q.uid = "u";
+  q.data =
+      json::parse(R"(["ev",{"b":{"_placeholder":true,"num":0}},[{"_placeholder":true,"num":1}]])")
+          .get_array();
+  q.attachments = {bin};  // (the second placeholder has no attachment: null)
+  EXPECT_EQ(
+      fleet::encode_classic_request(q),
+      R"({"uid":"u","type":6,"data":["ev",{"b":{"type":"Buffer","data":[1,0,255]}},[null]]})");
+  std::string why;
+  auto back = fleet::decode_classic_request(fleet::encode_classic_request(q), &why);
+  ASSERT_TRUE(back) << why;
+  EXPECT_TRUE(back->attachments.empty()) << "JSON: the Buffer is an object there, as for Node";
+  EXPECT_EQ(fleet::encode_server_side_emit_response(
+                "e", json::parse(R"({"_placeholder":true,"num":0})"), {bin}),
+            R"({"type":6,"requestId":"e","data":{"type":"Buffer","data":[1,0,255]}})");
+  EXPECT_EQ(fleet::with_node_buffers(json::parse(R"({"a":[1,"x"]})"), {}),
+            json::parse(R"({"a":[1,"x"]})"))
+      << "no placeholder: unchanged";
+  // The same request in MessagePack (as a sharded member's envelope carries one): bin values read
+  // as attachments, placeholders in data.
+  auto m = fleet::decode_classic_request(
+      msgpack::encode(
+          json::parse(R"({"uid":"u","type":6,"data":["ev",{"_placeholder":true,"num":0}]})"),
+          {bin}),
+      &why);
+  ASSERT_TRUE(m) << why;
+  ASSERT_EQ(m->attachments.size(), 1u);
+  EXPECT_EQ(*m->attachments[0], *bin);
+  EXPECT_TRUE(sio::is_placeholder(m->data[1]));
+  fleet::ClusterMessage e;
+  e.type = MessageType::server_side_emit;
+  e.uid = "0123456789abcdef";
+  e.data = json::object{{"packet", m->data}};
+  e.attachments = m->attachments;
+  const std::string wire = fleet::encode_cluster_message(e);
+  EXPECT_NE(wire[0], '{') << "MessagePack, where the Node adapter uses it";
+  auto d = fleet::decode_cluster_message(wire, &why);
+  ASSERT_TRUE(d) << why;
+  ASSERT_EQ(d->attachments.size(), 1u);
+  EXPECT_EQ(*d->attachments[0], *bin);
 }
 
 TEST(ShardedRedis, ChannelsAndWhereABroadcastIsPublished) {

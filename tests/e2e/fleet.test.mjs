@@ -121,7 +121,7 @@ const payloads = (l) => l.map(([m]) => m).filter((m) => m && m.marker === undefi
 // The checks of a two-member fleet: `x` a client of host X, `x2` another (on X's other worker
 // when X is a shmio host of two), `y` a client of the other member Y. Every operation from X and
 // from Y, checked at the clients.
-async function fleetChecks(x, x2, y, xName, yName) {
+async function fleetChecks(x, x2, y, xName, yName, sharded = false) {
   const [gx, gx2, gy] = [x, x2, y].map((s) => collect(s, "msg"));
   // To everyone, from either side.
   await ack(x, "publish", null, { n: 1 });
@@ -178,6 +178,28 @@ async function fleetChecks(x, x2, y, xName, yName) {
   const fromX = await ack(x, "ping-workers", 3000);
   assert.equal(fromX.error, null);
   assert.ok(fromX.workers.includes(yName), JSON.stringify(fromX));
+
+  // serverSideEmit with a binary argument, both ways: the bytes reach the other members and come
+  // back in their answers. The sharded adapter's messages are MessagePack: binary stays binary (a
+  // shmio worker reports a binary answer as {binary: [bytes]}). The classic adapter's are JSON:
+  // a Buffer there is what JSON.stringify makes of it, {type: "Buffer", data}, for Node's
+  // members as for shmio's. (Before 2026-12-03 a shmio host left the bytes behind both ways.)
+  const bytesOf = (v) => Buffer.isBuffer(v) ? [...v] : v && v.binary ? v.binary
+                       : v && v.type === "Buffer" ? v.data : v;
+  const echoY = await ack(y, "echo-workers", Buffer.from([1, 2, 255]), 3000);
+  assert.equal(echoY.error, null, JSON.stringify(echoY));
+  assert.ok(echoY.answers.length >= 1, JSON.stringify(echoY));
+  for (const a of echoY.answers) {
+    assert.deepEqual(bytesOf(a), [1, 2, 255], JSON.stringify(echoY));
+    if (sharded) assert.ok(Buffer.isBuffer(a), JSON.stringify(echoY));
+  }
+  const echoX = await ack(x, "echo-workers", Buffer.from([3, 0, 4]), 3000);
+  assert.equal(echoX.error, null, JSON.stringify(echoX));
+  assert.ok(echoX.answers.length >= 2, JSON.stringify(echoX));  // x2's worker and the other side
+  for (const a of echoX.answers) {
+    assert.deepEqual(bytesOf(a), [3, 0, 4], JSON.stringify(echoX));
+    if (sharded) assert.ok(Array.isArray(a.binary), JSON.stringify(echoX));
+  }
 
   // Broadcast with acks: every client of the fleet answers, whichever side asks.
   for (const [s, name] of [[x, "x"], [x2, "x2"], [y, "y"]]) s.on("question", (cb) => cb(name));
@@ -253,6 +275,35 @@ test("mixed fleet: a 2-worker shmio host and a Node server with the classic Redi
   assert.equal(health.cluster.length, 2, "the bridge is not listed as a worker");
 });
 
+// A Node member on @socket.io/redis-adapter 7.x: its remoteJoin, remoteLeave and remoteDisconnect
+// name one socket ({sid, room, requestId}, no opts) and wait for the server holding it to answer
+// {requestId}. A shmio host holding the socket (here on its second worker) applies the request
+// and answers it (before 2026-12-03 it applied it and never answered: the Node call failed at its
+// timeout); a socket it does not hold it does not answer for, as Node's servers do not.
+test("a Node member on redis-adapter 7.x: its remoteJoin, remoteLeave, remoteDisconnect of a shmio host's socket are answered", async () => {
+  const r = await startRedis();
+  const rc = await redisClient(r.url);
+  const c = await shmio(2, r.url);
+  const node = await startNode(r.url, "node7", "socket.io", "classic7");
+  await untilAsync(async () => (await members(rc)) === 2, 10000, "the bridge and Node subscribed");
+  const x = client(c.url(0)), x2 = client(c.url(1)), y = client(node.url);
+  await connected(x, x2, y);
+  const roomsOf = async (id) =>
+    ((await ack(x, "fetch", null)).find((s) => s.id === id) || { rooms: [] }).rooms;
+  assert.deepEqual(await ack(y, "remote-join", x2.id, "seven"), { error: null });
+  assert.ok((await roomsOf(x2.id)).includes("seven"), "joined before the answer");
+  assert.deepEqual(await ack(y, "remote-leave", x2.id, "seven"), { error: null });
+  assert.ok(!(await roomsOf(x2.id)).includes("seven"), "left before the answer");
+  const nobody = await ack(y, "remote-join", "no-such-socket", "seven");
+  assert.match(String(nobody.error), /timeout reached while waiting for remoteJoin response/);
+  const gone = once(x2, "disconnect");
+  assert.deepEqual(await ack(y, "remote-disconnect", x2.id, true), { error: null });
+  await within(gone, 5000, "remoteDisconnect reached the shmio worker");
+  assert.deepEqual(await roomsOf(x.id), [x.id], "x left where it was");
+  await bridgeMetricReaches(c, "shmio_redis_requests_in_total", 4);
+  assert.equal(await bridgeMetric(c, "shmio_redis_bad_messages_total"), 0);
+});
+
 const PER_WORKER = ["--ring-per-worker", "--ring-mb", "4"];
 for (const [mode, extra] of [["", []], [" (host A with a ring per worker)", PER_WORKER]])
 test(`two shmio hosts on one Redis (a key of their own): the same checks${mode}`, async () => {
@@ -307,7 +358,7 @@ for (const subscription of ["dynamic", "static"]) {
                      "the bridge and Node subscribed");
     const x = client(c.url(0)), x2 = client(c.url(1)), y = client(node.url);
     await connected(x, x2, y);
-    await fleetChecks(x, x2, y, "shmio", "node");
+    await fleetChecks(x, x2, y, "shmio", "node", true);
     if (subscription === "dynamic") {
       // The bridge holds the channel of each room its workers have, while they have it.
       const [channels] = [await rc.sendCommand(["PUBSUB", "SHARDCHANNELS", "socket.io#/#*"])];

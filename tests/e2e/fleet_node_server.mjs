@@ -2,11 +2,14 @@
 // createShardedAdapter), the Node member of the mixed-fleet tests (fleet.test.mjs). It runs the
 // events of shmio's bench app (server/examples/apps/bench.hpp) that those tests use, with the same
 // names and answers.
-//   node fleet_node_server.mjs REDIS_URL [KEY] [NAME] [classic|sharded] [SUBSCRIPTION_MODE]
+//   node fleet_node_server.mjs REDIS_URL [KEY] [NAME] [classic|classic7|sharded] [SUBSCRIPTION_MODE]
+// (classic7: @socket.io/redis-adapter 7.2.0, whose remoteJoin/remoteLeave/remoteDisconnect name
+// one socket, events remote-join, remote-leave, remote-disconnect.)
 //   -> prints "node listening on PORT"
 import { createServer } from "node:http";
 import { Server } from "socket.io";
 import { createAdapter, createShardedAdapter } from "@socket.io/redis-adapter";
+import { createAdapter as createAdapter7 } from "redis-adapter-7";
 import { createClient } from "redis";
 
 const [url, key = "socket.io", name = "node", mode = "classic", subscriptionMode = "dynamic"] =
@@ -20,10 +23,11 @@ await Promise.all([pub.connect(), sub.connect()]);
 const http = createServer();
 const adapter = mode === "sharded"
   ? createShardedAdapter(pub, sub, { channelPrefix: key, subscriptionMode })
-  : createAdapter(pub, sub, { key, requestsTimeout: 3000 });
+  : (mode === "classic7" ? createAdapter7 : createAdapter)(pub, sub, { key, requestsTimeout: 3000 });
 const io = new Server(http, { adapter });
 
 io.on("ping-workers", (cb) => cb(name));
+io.on("echo-workers", (arg, cb) => cb(arg));
 io.on("connection", (s) => {
   s.on("whoami", (cb) => cb({ worker: name, id: s.id }));
   s.on("join", (room, cb) => { s.join(room); cb && cb({ worker: name }); });
@@ -50,10 +54,19 @@ io.on("connection", (s) => {
     io.serverSideEmit("ping-workers", (err, workers) =>
       cb({ error: err ? String(err.message || err) : null, workers }));
   });
+  s.on("echo-workers", (arg, _ms, cb) => {
+    io.serverSideEmit("echo-workers", arg, (err, answers) =>
+      cb({ error: err ? String(err.message || err) : null, answers }));
+  });
   s.on("ask-all", (ms, cb) => {
     io.timeout(ms).emit("question", (err, responses) =>
       cb({ error: err ? String(err.message || err) : null, responses }));
   });
+  const settled = (p, cb) => p.then(() => cb({ error: null }), (e) => cb({ error: e.message }));
+  s.on("remote-join", (id, room, cb) => settled(io.of("/").adapter.remoteJoin(id, room), cb));
+  s.on("remote-leave", (id, room, cb) => settled(io.of("/").adapter.remoteLeave(id, room), cb));
+  s.on("remote-disconnect", (id, close, cb) =>
+    settled(io.of("/").adapter.remoteDisconnect(id, close), cb));
   s.on("server-count", async (cb) => cb(await io.of("/").adapter.serverCount()));
   s.on("all-rooms", async (cb) => cb([...(await io.of("/").adapter.allRooms())]));
 });

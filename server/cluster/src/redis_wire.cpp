@@ -234,7 +234,9 @@ std::string encode_classic_request(const ClassicRequest& r) {
       o["opts"] = opts_json(r.opts, false);
       break;
     case ClassicRequestType::server_side_emit:
-      o["data"] = r.data;
+      // (JSON, as the Node adapter sends it: a binary argument as JSON.stringify writes a Buffer.)
+      o["data"] =
+          r.attachments.empty() ? json::value(r.data) : with_node_buffers(r.data, r.attachments);
       break;
     case ClassicRequestType::broadcast: {
       o["packet"] = packet_json(r.packet);
@@ -287,6 +289,7 @@ std::optional<ClassicRequest> decode_classic_request(std::string_view bytes, std
       case ClassicRequestType::remote_disconnect:
         if (sid.empty()) return fail("a request without opts names no socket (sid)");
         r.opts.rooms = {sid};  // (every socket is in the room of its own id)
+        r.one_socket = true;
         break;
       case ClassicRequestType::remote_fetch:
       case ClassicRequestType::broadcast:
@@ -317,6 +320,7 @@ std::optional<ClassicRequest> decode_classic_request(std::string_view bytes, std
       if (data == nullptr || !data->is_array() || data->get_array().empty())
         return fail("a server-side emit's data is [event, ...args]");
       r.data = data->get_array();
+      r.attachments = std::move(d->attachments);  // (MessagePack's bin values, if it was that)
       break;
     }
     case ClassicRequestType::broadcast: {
@@ -362,9 +366,39 @@ std::string encode_fetch_response(std::string_view request_id, json::array socke
   return json_text(
       json::object{{"requestId", json::string(request_id)}, {"sockets", std::move(sockets)}});
 }
-std::string encode_server_side_emit_response(std::string_view request_id, json::value arg) {
+std::string encode_server_side_emit_response(std::string_view request_id, json::value arg,
+                                             const std::vector<socketio::Binary>& attachments) {
+  if (!attachments.empty()) arg = with_node_buffers(arg, attachments);
   return json_text(
       json::object{{"type", 6}, {"requestId", json::string(request_id)}, {"data", std::move(arg)}});
+}
+
+json::value with_node_buffers(const json::value& v,
+                              const std::vector<socketio::Binary>& attachments) {
+  std::size_t num = 0;
+  if (socketio::is_placeholder(v, &num)) {
+    if (num >= attachments.size() || !attachments[num]) return nullptr;
+    json::array bytes;
+    bytes.reserve(attachments[num]->size());
+    for (const char c : *attachments[num]) bytes.emplace_back(static_cast<unsigned char>(c));
+    return json::object{{"type", "Buffer"}, {"data", std::move(bytes)}};
+  }
+  if (v.is_array()) {
+    json::array out;
+    out.reserve(v.get_array().size());
+    for (const auto& e : v.get_array()) out.push_back(with_node_buffers(e, attachments));
+    return out;
+  }
+  if (v.is_object()) {
+    json::object out;
+    out.reserve(v.get_object().size());
+    for (const auto& [k, e] : v.get_object()) out.emplace(k, with_node_buffers(e, attachments));
+    return out;
+  }
+  return v;
+}
+std::string encode_done_response(std::string_view request_id) {
+  return json_text(json::object{{"requestId", json::string(request_id)}});
 }
 std::string encode_client_count_response(std::string_view request_id, std::uint64_t count) {
   return json_text(

@@ -35,6 +35,9 @@ inline void setup(sio::Server& io, const WorkerInfo& info) {
                             [worker](sio::Args, std::function<void(sio::Args)> ack) {
                               ack(sio::Args{json::value(worker)});
                             });
+  // (Also for tests: every other worker answers the argument it was given, binary data too.)
+  io.of("/").on_server_side(
+      "echo-workers", [](sio::Args a, std::function<void(sio::Args)> ack) { ack(std::move(a)); });
   // The events are registered once on the namespace, not per socket (Namespace::on_event):
   // every connection shares one handler table, which keeps an idle connection small.
   sio::Namespace& nsp = io.of("/");
@@ -179,6 +182,35 @@ inline void setup(sio::Server& io, const WorkerInfo& info) {
             if (ack)
               ack(sio::Args{json::object{{"error", err ? json::value(*err) : json::value()},
                                          {"workers", std::move(workers)}}});
+          });
+    });
+    // echo-workers (arg, ms, ack): what every other server answered to arg.
+    nsp.on_event("echo-workers", [&io](const sio::SocketPtr&, sio::Args a, sio::Ack ack) {
+      const std::int64_t ms =
+          a.values.size() >= 2 && a.values[1].is_int64() ? a.values[1].get_int64() : 2000;
+      sio::Args arg(json::array{a.values.empty() ? json::value() : a.values[0]},
+                    std::move(a.binaries));
+      io.of("/").server_side_emit_with_ack(
+          "echo-workers", std::move(arg),
+          std::chrono::milliseconds(std::clamp<std::int64_t>(ms, 1, 60000)),
+          [ack](std::optional<std::string> err, std::vector<sio::Args> rs) {
+            // Each answer as it came; a binary one as {"binary": [byte, ...]} (what a test
+            // checks: that it came as binary data, not as an object standing for it).
+            json::array answers;
+            for (auto& r : rs) {
+              json::value v = r.values.empty() ? json::value() : r.values[0];
+              std::size_t num = 0;
+              if (sio::is_placeholder(v, &num) && num < r.binaries.size() && r.binaries[num]) {
+                json::array bytes;
+                for (const char c : *r.binaries[num])
+                  bytes.emplace_back(static_cast<unsigned char>(c));
+                v = json::object{{"binary", std::move(bytes)}};
+              }
+              answers.push_back(std::move(v));
+            }
+            if (ack)
+              ack(sio::Args{json::object{{"error", err ? json::value(*err) : json::value()},
+                                         {"answers", std::move(answers)}}});
           });
     });
     nsp.on_event("server-count", [&io](const sio::SocketPtr&, sio::Args, sio::Ack ack) {

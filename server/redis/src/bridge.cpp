@@ -448,6 +448,7 @@ struct Bridge::Impl {
         r.data.emplace_back(str_of(body, "event"));
         if (const json::value* a = body.if_contains("args"); a && a->is_array())
           for (const auto& e : a->get_array()) r.data.push_back(e);
+        r.attachments = m->blobs;  // (binary arguments: before 2026-12-03 left behind)
         if (rid == 0) {
           if (send_request(nsp, r)) ++stats.requests_out;
         } else {
@@ -580,6 +581,7 @@ struct Bridge::Impl {
       case T::server_side_emit:
         m.type = MessageType::server_side_emit;
         d["packet"] = r.data;
+        m.attachments = r.attachments;
         break;
       case T::broadcast:
         m.type = MessageType::broadcast;
@@ -935,6 +937,7 @@ struct Bridge::Impl {
           return bad("a serverSideEmit", "no packet");
         r.type = T::server_side_emit;
         r.data = p->get_array();
+        r.attachments = std::move(m.attachments);
         break;
       }
       default:
@@ -983,7 +986,8 @@ struct Bridge::Impl {
                                                     : 0));
         break;
       case MessageType::server_side_emit_response:
-        publish(rch, fleet::encode_server_side_emit_response(in.redis_id, std::move(value)));
+        publish(rch, fleet::encode_server_side_emit_response(in.redis_id, std::move(value),
+                                                             attachments));
         break;
       case MessageType::broadcast_ack:
         publish(rch, fleet::encode_broadcast_ack_response(
@@ -1098,8 +1102,11 @@ struct Bridge::Impl {
   void serve_request(const std::string& nsp, fleet::ClassicRequest request) {
     auto* r = &request;
     using T = fleet::ClassicRequestType;
+    // (A join, leave or disconnect of one socket, the older form, is answered by the server
+    // that holds the socket: this host learns whether it does by asking its workers for it.)
+    const bool one_socket = r->one_socket && !r->request_id.empty() && !sharded();
     const bool answered = r->type == T::all_rooms || r->type == T::remote_fetch ||
-                          r->type == T::broadcast ||
+                          r->type == T::broadcast || one_socket ||
                           (r->type == T::server_side_emit && !r->request_id.empty());
     if (answered && incoming.size() - relaying_in >= options.max_pending_requests)
       return refused("a request of the fleet");  // its requester times out, as with a dead member
@@ -1112,10 +1119,14 @@ struct Bridge::Impl {
         body["rooms"] = rooms_json(r->rooms);
         body["close"] = r->close;
         ++stats.requests_in;
+        // The workers read the ring in order: a join or leave is applied before the look for
+        // its socket is answered, a disconnect after (the socket is gone then).
+        if (one_socket && r->type == T::remote_disconnect) ask_for_socket(nsp, *r);
         ring_publish(r->type == T::remote_join    ? MessageType::sockets_join
                      : r->type == T::remote_leave ? MessageType::sockets_leave
                                                   : MessageType::disconnect_sockets,
                      cluster::write_message(body));
+        if (one_socket && r->type != T::remote_disconnect) ask_for_socket(nsp, *r);
         return;
       case T::server_side_emit: {
         if (r->data.empty() || !r->data[0].is_string()) return bad("a serverSideEmit", "no event");
@@ -1124,12 +1135,12 @@ struct Bridge::Impl {
         body["args"] = std::move(args);
         ++stats.requests_in;
         if (r->request_id.empty()) {
-          ring_publish(MessageType::server_side_emit, cluster::write_message(body));
+          ring_publish(MessageType::server_side_emit, cluster::write_message(body, r->attachments));
           return;
         }
         const std::uint64_t id = ring_id();
         body["requestId"] = id;
-        ask_workers(id, *r, nsp, MessageType::server_side_emit, body);
+        ask_workers(id, *r, nsp, MessageType::server_side_emit, body, r->attachments);
         return;
       }
       case T::all_rooms: {
@@ -1170,10 +1181,19 @@ struct Bridge::Impl {
     in.deadline = Clock::now() + wait_for(r, true);
     return in;
   }
+  // Whether a worker holds the one socket a request names (the older form): a fetch for the room
+  // of its id; settled as the request's type (answered {requestId} where one does).
+  void ask_for_socket(const std::string& nsp, const fleet::ClassicRequest& r) {
+    const std::uint64_t id = ring_id();
+    json::object body{{"nsp", nsp}, {"fleet", true}, {"requestId", id}};
+    body["opts"] = cluster::options_to_json(r.opts);
+    ask_workers(id, r, nsp, MessageType::fetch_sockets, body);
+  }
   void ask_workers(std::uint64_t id, const fleet::ClassicRequest& r, const std::string& nsp,
-                   MessageType t, const json::object& body) {
+                   MessageType t, const json::object& body,
+                   const std::vector<sio::Binary>& blobs = {}) {
     incoming.emplace(id, make_incoming(r, nsp));
-    if (!ring_publish(t, cluster::write_message(body))) incoming[id].waiting.clear();
+    if (!ring_publish(t, cluster::write_message(body, blobs))) incoming[id].waiting.clear();
     settle();
   }
 
@@ -1211,7 +1231,7 @@ struct Bridge::Impl {
           const json::value* a = body.if_contains("args");
           json::value first =
               a && a->is_array() && !a->get_array().empty() ? a->get_array()[0] : json::value();
-          respond(in, MessageType::server_side_emit_response, std::move(first));
+          respond(in, MessageType::server_side_emit_response, std::move(first), blobs);
         }
         done_with();
         break;
@@ -1263,6 +1283,13 @@ struct Bridge::Impl {
           break;
         case T::remote_fetch:
           respond(in, MessageType::fetch_sockets_response, std::move(in.sockets));
+          break;
+        case T::remote_join:
+        case T::remote_leave:
+        case T::remote_disconnect:
+          // (The one socket's server answers; a host without it says nothing, as Node's.)
+          if (!in.sockets.empty())
+            publish(channels(in.nsp).response, fleet::encode_done_response(in.redis_id));
           break;
         case T::server_side_emit:
           // No worker answered (none has a handler that acks): the requester's count still

@@ -91,8 +91,13 @@ struct ClassicRequest {
   socketio::BroadcastOptions opts;  // join/leave/disconnect/fetch/broadcast: which sockets
   std::set<socketio::Room> rooms;   // join/leave: the rooms to join or leave
   bool close = false;               // disconnect: close the underlying connection too
-  boost::json::array data;          // server_side_emit: [event, ...args]
-  socketio::Packet packet;          // broadcast: the packet (EVENT / BINARY_EVENT, its ack id)
+  // join/leave/disconnect in the older form, one socket by its id ({sid, room} / {sid, close},
+  // adapter 7.x): the server holding that socket answers {requestId} once it is done.
+  bool one_socket = false;
+  boost::json::array data;  // server_side_emit: [event, ...args]
+  std::vector<socketio::Binary>
+      attachments;          // server_side_emit: binary values, placeholders in data
+  socketio::Packet packet;  // broadcast: the packet (EVENT / BINARY_EVENT, its ack id)
 };
 std::string encode_classic_request(const ClassicRequest& r);
 std::optional<ClassicRequest> decode_classic_request(std::string_view bytes,
@@ -114,8 +119,17 @@ std::string encode_all_rooms_response(std::string_view request_id,
                                       const std::set<socketio::Room>& rooms);
 // `sockets`: [{id, handshake, rooms, data}, ...]
 std::string encode_fetch_response(std::string_view request_id, boost::json::array sockets);
-std::string encode_server_side_emit_response(std::string_view request_id, boost::json::value arg);
+// (`arg`'s placeholders stand for `attachments`: written as JSON.stringify writes a Node Buffer.)
+std::string encode_server_side_emit_response(std::string_view request_id, boost::json::value arg,
+                                             const std::vector<socketio::Binary>& attachments = {});
+// `v` with each placeholder replaced by its binary value as JSON.stringify writes a Node Buffer,
+// {"type":"Buffer","data":[byte, ...]}: how the classic adapter's JSON messages (a server-side
+// emit, its answer) carry binary data. A placeholder without its attachment becomes null.
+boost::json::value with_node_buffers(const boost::json::value& v,
+                                     const std::vector<socketio::Binary>& attachments);
 std::string encode_client_count_response(std::string_view request_id, std::uint64_t count);
+// The answer to a join, leave or disconnect of one socket (the older form): {requestId}.
+std::string encode_done_response(std::string_view request_id);
 // One client's ack of a broadcast: its first argument, as the Node adapter sends it (placeholders
 // in it stand for `ack.binaries`).
 std::string encode_broadcast_ack_response(std::string_view request_id, const socketio::Args& ack);

@@ -257,7 +257,14 @@ std::string Segment::object_path(const std::string& name) {
 bool Segment::still_named() const noexcept {
   struct stat now {};
   if (::stat(path_.c_str(), &now) != 0) return false;
-  return now.st_dev == file_dev_ && now.st_ino == file_ino_;
+  return now.st_dev == file_dev_ && now.st_ino == file_ino_ &&
+         static_cast<std::uint64_t>(now.st_size) >= offsets_.segment_bytes;
+}
+
+bool Segment::truncated() const noexcept {
+  struct stat now {};
+  return ::stat(path_.c_str(), &now) == 0 && now.st_dev == file_dev_ && now.st_ino == file_ino_ &&
+         static_cast<std::uint64_t>(now.st_size) < offsets_.segment_bytes;
 }
 
 // Sums the given smaps fields (kB) over this process's mappings within [lo, hi).

@@ -946,6 +946,23 @@ TEST(ClusterEmitter, ARingReplacedUnderAnEmitterIsAttachedAgainAndARemovedOneRef
   EXPECT_NE(em.last_error().find("removed or replaced"), std::string::npos) << em.last_error();
 }
 
+// A ring's file truncated under an emitter (an operator's `truncate -s`): the message refused with
+// why, nothing written, and the writer let go without a store into the mapping (its pages past
+// the new end were a SIGBUS that ended the emitter's process, before 2026-12-03).
+TEST(ClusterEmitter, ARingTruncatedUnderAnEmitterIsRefusedNotWrittenInto) {
+  const std::string name = "test-emitter-cut-" + std::to_string(::getpid());
+  (void)shm::Segment::remove(name);
+  shm::Segment ring = shmio::test::make_ring(name);
+  cluster::Emitter em(name);
+  ASSERT_TRUE(em.emit("one")) << em.last_error();
+  ASSERT_EQ(::truncate(shm::Segment::object_path(name).c_str(), 4096), 0);
+  EXPECT_FALSE(em.emit("two"));
+  EXPECT_NE(em.last_error().find("removed or replaced"), std::string::npos) << em.last_error();
+  EXPECT_NE(em.last_error().find("4096"), std::string::npos) << em.last_error();
+  EXPECT_FALSE(em.of("/").to("r").emit("three")) << "and every later one";
+  ASSERT_TRUE(shm::Segment::remove(name));
+}
+
 // SIGCHLD as the caller had it (here ignored): in each worker, and again in the caller once the
 // supervisor returns (it was left at SIG_DFL in both: an app relying on SIGCHLD ignored to reap
 // its own helpers got zombies). Run in a child process of the test's, which the supervisor's

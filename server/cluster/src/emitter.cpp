@@ -74,6 +74,9 @@ struct Emitter::Impl {
       }
       return true;
     }
+    // (Truncated: the writer let go without a store into the mapping, where its release would
+    // meet a SIGBUS; its slot stays taken in that file, which no cluster can use any more.)
+    if (writer && segment->truncated()) writer->abandon();
     if (auto why = attach()) {
       error = *why + " (the ring was removed or replaced: its cluster stopped?)";
       return false;

@@ -104,10 +104,15 @@ class Segment {
   // The object name used for a ring name ("shmio.<name>"), and its file (/dev/shm/shmio.<name>).
   static std::string object_name(const std::string& name);
   static std::string object_path(const std::string& name);
-  // Whether the ring's name still names the file this segment maps: false once it was removed or
-  // made anew under the name (a stat of the path against the file's identity, taken by the
-  // fstat of the very descriptor mapped: no window between looking and mapping).
+  // Whether the ring's name still names the file this segment maps, whole: false once it was
+  // removed or made anew under the name (a stat of the path against the file's identity, taken
+  // by the fstat of the very descriptor mapped: no window between looking and mapping), or
+  // truncated (someone's ftruncate or `truncate -s`: its pages past the new end are a SIGBUS at
+  // the next access). Only as of the stat: a truncation after it is not seen.
   bool still_named() const noexcept;
+  // Whether the file this segment maps, under its name, is now shorter than the segment (a
+  // writer or reader on it must then be abandoned, not released: a release stores into it).
+  bool truncated() const noexcept;
   // Whether a file's identity (a stat's st_dev and st_ino) is the one mapped (still_named from a
   // stat the caller made).
   bool is_file(std::uint64_t dev, std::uint64_t ino) const noexcept {

@@ -340,6 +340,22 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
     return out;
   }
   void apply_local(MessageType t, const json::object& body) {
+    // One socket by its id (a fleet member's request of the older form, adapter 7.x's
+    // remoteJoin/remoteLeave/remoteDisconnect): that socket only, as the Node adapter's
+    // nsp.sockets.get(sid), not every socket in a room of that name.
+    if (const json::value* sid = body.if_contains("sid"); sid != nullptr && sid->is_string()) {
+      const sio::SocketId id(sid->get_string());
+      sio::SocketPtr s = nsp_->socket(id);
+      if (!s) return;
+      if (t == MessageType::sockets_join) add_all(id, rooms_from(body.if_contains("rooms")));
+      if (t == MessageType::sockets_leave)
+        for (const sio::Room& r : rooms_from(body.if_contains("rooms"))) del(id, r);
+      if (t == MessageType::disconnect_sockets) {
+        const json::value* c = body.if_contains("close");
+        s->disconnect(c && c->is_bool() && c->get_bool());
+      }
+      return;
+    }
     const json::value* o = body.if_contains("opts");
     const sio::BroadcastOptions opts =
         o && o->is_object() ? options_from_json(o->get_object()) : sio::BroadcastOptions{};

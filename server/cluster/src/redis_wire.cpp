@@ -235,8 +235,7 @@ std::string encode_classic_request(const ClassicRequest& r) {
       break;
     case ClassicRequestType::server_side_emit:
       // (JSON, as the Node adapter sends it: a binary argument as JSON.stringify writes a Buffer.)
-      o["data"] =
-          r.attachments.empty() ? json::value(r.data) : with_node_buffers(r.data, r.attachments);
+      o["data"] = with_node_buffers(r.data, r.attachments);
       break;
     case ClassicRequestType::broadcast: {
       o["packet"] = packet_json(r.packet);
@@ -368,7 +367,7 @@ std::string encode_fetch_response(std::string_view request_id, json::array socke
 }
 std::string encode_server_side_emit_response(std::string_view request_id, json::value arg,
                                              const std::vector<socketio::Binary>& attachments) {
-  if (!attachments.empty()) arg = with_node_buffers(arg, attachments);
+  arg = with_node_buffers(arg, attachments);
   return json_text(
       json::object{{"type", 6}, {"requestId", json::string(request_id)}, {"data", std::move(arg)}});
 }

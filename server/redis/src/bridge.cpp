@@ -162,8 +162,9 @@ struct Bridge::Impl {
     std::set<sio::Room> rooms;                   // all_rooms
     json::array sockets;                         // fetch
     std::uint64_t client_count = 0;              // broadcast with acks
-    bool answered = false;                       // server-side emit: the first answer is the host's
-    bool counted = false;  // broadcast with acks: the count was sent; acks relayed until deadline
+    bool answered = false;  // server-side emit: the first answer is the host's; one socket's look
+    std::string sid;        // one socket's look (a join, leave or disconnect of the older form)
+    bool counted = false;   // broadcast with acks: the count was sent; acks relayed until deadline
     Clock::time_point deadline;
   };
   std::unordered_map<std::uint64_t, Incoming> incoming;
@@ -1104,9 +1105,11 @@ struct Bridge::Impl {
     using T = fleet::ClassicRequestType;
     // (A join, leave or disconnect of one socket, the older form, is answered by the server
     // that holds the socket: this host learns whether it does by asking its workers for it.)
-    const bool one_socket = r->one_socket && !r->request_id.empty() && !sharded();
+    // (The bound is on its look only: the join, leave or disconnect is applied all the same.)
+    const bool one_socket = r->one_socket && !r->request_id.empty() && !sharded() &&
+                            incoming.size() - relaying_in < options.max_pending_requests;
     const bool answered = r->type == T::all_rooms || r->type == T::remote_fetch ||
-                          r->type == T::broadcast || one_socket ||
+                          r->type == T::broadcast ||
                           (r->type == T::server_side_emit && !r->request_id.empty());
     if (answered && incoming.size() - relaying_in >= options.max_pending_requests)
       return refused("a request of the fleet");  // its requester times out, as with a dead member
@@ -1114,20 +1117,26 @@ struct Bridge::Impl {
     switch (r->type) {
       case T::remote_join:
       case T::remote_leave:
-      case T::remote_disconnect:
+      case T::remote_disconnect: {
         body["opts"] = cluster::options_to_json(r->opts);
         body["rooms"] = rooms_json(r->rooms);
         body["close"] = r->close;
+        if (r->one_socket && !r->opts.rooms.empty()) body["sid"] = *r->opts.rooms.begin();
         ++stats.requests_in;
         // The workers read the ring in order: a join or leave is applied before the look for
-        // its socket is answered, a disconnect after (the socket is gone then).
-        if (one_socket && r->type == T::remote_disconnect) ask_for_socket(nsp, *r);
-        ring_publish(r->type == T::remote_join    ? MessageType::sockets_join
-                     : r->type == T::remote_leave ? MessageType::sockets_leave
-                                                  : MessageType::disconnect_sockets,
-                     cluster::write_message(body));
-        if (one_socket && r->type != T::remote_disconnect) ask_for_socket(nsp, *r);
+        // its socket is answered, a disconnect after (the socket is gone then). Answered only
+        // where the request itself was written.
+        const std::uint64_t look =
+            one_socket && r->type == T::remote_disconnect ? ask_for_socket(nsp, *r) : 0;
+        const bool written =
+            ring_publish(r->type == T::remote_join    ? MessageType::sockets_join
+                         : r->type == T::remote_leave ? MessageType::sockets_leave
+                                                      : MessageType::disconnect_sockets,
+                         cluster::write_message(body));
+        if (look != 0 && !written) incoming.erase(look);
+        if (one_socket && written && r->type != T::remote_disconnect) ask_for_socket(nsp, *r);
         return;
+      }
       case T::server_side_emit: {
         if (r->data.empty() || !r->data[0].is_string()) return bad("a serverSideEmit", "no event");
         body["event"] = r->data[0].get_string();
@@ -1182,12 +1191,18 @@ struct Bridge::Impl {
     return in;
   }
   // Whether a worker holds the one socket a request names (the older form): a fetch for the room
-  // of its id; settled as the request's type (answered {requestId} where one does).
-  void ask_for_socket(const std::string& nsp, const fleet::ClassicRequest& r) {
+  // of its id, answered {requestId} as soon as a worker has the socket (worker_answer); its id.
+  std::uint64_t ask_for_socket(const std::string& nsp, const fleet::ClassicRequest& r) {
     const std::uint64_t id = ring_id();
     json::object body{{"nsp", nsp}, {"fleet", true}, {"requestId", id}};
     body["opts"] = cluster::options_to_json(r.opts);
-    ask_workers(id, r, nsp, MessageType::fetch_sockets, body);
+    Incoming in = make_incoming(r, nsp);
+    in.sid = r.opts.rooms.empty() ? std::string() : *r.opts.rooms.begin();
+    incoming.emplace(id, std::move(in));
+    if (!ring_publish(MessageType::fetch_sockets, cluster::write_message(body)))
+      incoming[id].waiting.clear();
+    settle();
+    return id;
   }
   void ask_workers(std::uint64_t id, const fleet::ClassicRequest& r, const std::string& nsp,
                    MessageType t, const json::object& body,
@@ -1213,7 +1228,18 @@ struct Bridge::Impl {
         break;
       case MessageType::fetch_sockets_response: {
         if (const json::value* s = body.if_contains("sockets"); s && s->is_array())
-          for (const auto& e : s->get_array()) in.sockets.push_back(e);
+          for (const auto& e : s->get_array()) {
+            if (in.type != fleet::ClassicRequestType::remote_fetch) {
+              // One socket's look: the socket itself, not one in a room named as its id. Said
+              // at once (ids are unique: no other worker has it).
+              if (!in.answered && e.is_object() && str_of(e.get_object(), "id") == in.sid) {
+                in.answered = true;
+                publish(channels(in.nsp).response, fleet::encode_done_response(in.redis_id));
+              }
+              continue;
+            }
+            in.sockets.push_back(e);
+          }
         if (u64_of(body, "part") == 0)
           in.parts[producer] = std::max<std::uint64_t>(1, u64_of(body, "parts"));
         if (--in.parts[producer] == 0) done_with();
@@ -1283,13 +1309,6 @@ struct Bridge::Impl {
           break;
         case T::remote_fetch:
           respond(in, MessageType::fetch_sockets_response, std::move(in.sockets));
-          break;
-        case T::remote_join:
-        case T::remote_leave:
-        case T::remote_disconnect:
-          // (The one socket's server answers; a host without it says nothing, as Node's.)
-          if (!in.sockets.empty())
-            publish(channels(in.nsp).response, fleet::encode_done_response(in.redis_id));
           break;
         case T::server_side_emit:
           // No worker answered (none has a handler that acks): the requester's count still

@@ -274,7 +274,7 @@ pass "watch over several rings: a line per ring and their total"
 # (until PATTERN FILE: waits for a line, 10 s at most.)
 until_line() {
   local deadline=$((SECONDS + 10))
-  until grep -q -- "$1" "$2"; do
+  until grep -qs -- "$1" "$2"; do
     ((SECONDS < deadline)) || return 1
     sleep 0.02
   done
@@ -322,6 +322,10 @@ watch_through() {
   local bare=0
   [[ $1 == bare ]] && bare=1 && shift
   rm -f "/dev/shm/shmio.$FOLLOW2"
+  # (The last watch's output removed first: `&` returns before the new one's redirections are
+  # made, and a line of the last one's seen here sent the signal to a process that had not yet
+  # become shm-inspect, which died of it: "Bus error", 135.)
+  rm -f "$TMP/follow.out" "$TMP/follow.err"
   "$DEMO" create --name "$FOLLOW2" --capacity 65536 >/dev/null
   if ((bare)); then
     "$INSPECT" --name "$FOLLOW2" watch --interval 50 >"$TMP/follow.out" 2>"$TMP/follow.err" &

@@ -617,6 +617,67 @@ TEST_F(Bridge, RefusedSubscriptionsAreAskedAgain) {
   EXPECT_NE(said.find("redis://deaf:***@"), std::string::npos) << said;
 }
 
+// An ACL user without PUBSUB: the fleet's count is never learnt. A worker's requests then end at
+// the request timeout with what came (a serverSideEmit's answers said missing: a count of one,
+// that one lost; a broadcast's count sent) — not at once as if no member listened, nor at a
+// broadcast's own ack timeout of a minute (its slot of the bound held till then) — and the
+// refusal is said once, the password hidden.
+TEST_F(Bridge, AFleetCountRefusedEndsRequestsAtTheRequestTimeout) {
+  RedisServer server(free_port());
+  server.start();
+  auto admin = client(server.url());
+  std::optional<redis::Reply> set;
+  admin->command(
+      {"ACL", "SETUSER", "uncounted", "on", ">pw", "~*", "allchannels", "+@all", "-pubsub"},
+      [&](const redis::Reply& r) { set = r; });
+  ASSERT_TRUE(drive([&] { return set.has_value(); }, 5s));
+  ASSERT_EQ(set->str, "OK");
+  ::testing::internal::CaptureStderr();
+  start_bridge("redis://uncounted:pw@" + server.url().substr(8), redis::FleetMode::classic,
+               redis::ShardedSubscription::dynamic, 10000, 1s);
+  ASSERT_TRUE(bridge_subscribed(*admin));
+  auto reader = shm::RingReader::attach(*segment_, {"test", -1, shm::StartAt::latest});
+  ASSERT_TRUE(reader);
+  auto worker = shm::RingWriter::attach(*segment_, {"worker-0", -1});
+  ASSERT_TRUE(worker);
+  sio::BroadcastOptions minute;
+  minute.flags.timeout_ms = 60000;
+  ASSERT_EQ(ask_broadcast_with_acks(*worker, 7, minute), shm::PublishStatus::ok);
+  const std::string ask = cluster::write_message(
+      {{"nsp", "/"}, {"event", "q"}, {"args", json::array{}}, {"requestId", 9}});
+  ASSERT_EQ(worker->publish(static_cast<std::uint16_t>(cluster::MessageType::server_side_emit),
+                            {reinterpret_cast<const std::byte*>(ask.data()), ask.size()}),
+            shm::PublishStatus::ok);
+  std::optional<std::uint64_t> count7, count9;
+  bool lost9 = false;
+  const bool ended = drive(
+      [&] {
+        reader->poll([&](const shm::RecordView& v) {
+          const auto t = static_cast<cluster::MessageType>(v.type);
+          auto m = cluster::read_message(v.payload);
+          if (!m || !m->body.contains("requestId")) return;
+          const auto rid = m->body.at("requestId").to_number<std::uint64_t>();
+          if (t == cluster::MessageType::broadcast_client_count && (rid == 7 || rid == 9))
+            (rid == 7 ? count7 : count9) = m->body.at("clientCount").to_number<std::uint64_t>();
+          if (t == cluster::MessageType::server_side_emit_response && rid == 9 &&
+              m->body.contains("lost"))
+            lost9 = true;
+        });
+        return count7 && count9 && lost9;
+      },
+      10s);
+  const std::string said = ::testing::internal::GetCapturedStderr();
+  ASSERT_TRUE(ended) << "the broadcast's count within 10 s (its own timeout: 60 s)";
+  EXPECT_EQ(*count7, 0u) << "no member answered";
+  EXPECT_EQ(*count9, 1u) << "the fleet's answers said missing (one, lost)";
+  std::size_t lines = 0;
+  for (auto at = said.find("did not count the fleet"); at != std::string::npos;
+       at = said.find("did not count the fleet", at + 1))
+    ++lines;
+  EXPECT_EQ(lines, 1u) << said;
+  EXPECT_EQ(said.find(":pw@"), std::string::npos) << said;
+}
+
 TEST_F(Bridge, RedisUnreachableCountsWhatWasNotPublished) {
   const std::string dead = "redis://127.0.0.1:" + std::to_string(free_port());
   start_bridge(dead);

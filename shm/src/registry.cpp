@@ -306,7 +306,7 @@ void release_reader(const Segment& s, std::uint16_t id) noexcept {
   s.reader_slot(id).state.store(kSlotFree, std::memory_order_release);
 }
 
-std::size_t reap_dead_readers(const Segment& s) noexcept {
+std::size_t reap_dead_readers(const Segment& s, std::string_view keep) noexcept {
   std::size_t n = 0;
   const std::uint32_t taking = taking_by(static_cast<std::uint32_t>(self_identity().pid));
   for (std::uint16_t i = 0; i < s.max_readers(); ++i) {
@@ -323,6 +323,11 @@ std::size_t reap_dead_readers(const Segment& s) noexcept {
       continue;
     }
     core::take_back_waits(s, slot.parked);  // (its process died waiting: its count goes)
+    if (st == kSlotActive && !keep.empty() &&
+        std::string_view(slot.label, ::strnlen(slot.label, sizeof slot.label)) == keep) {
+      slot.state.store(st, std::memory_order_release);  // (kept: ACTIVE, its dead owner's)
+      continue;
+    }
     slot.state.store(kSlotFree, std::memory_order_release);
     ++n;
   }

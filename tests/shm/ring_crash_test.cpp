@@ -478,6 +478,58 @@ INSTANTIATE_TEST_SUITE_P(Ways, DeadWaiter,
                                             ::testing::Bool()),
                          dead_waiter_name);
 
+// A dead reader's slot labelled as the one to keep (the fleet bridge's: its successor resumes at
+// its position) is not freed by a reap that keeps that label: its wait is taken back, its owner,
+// label and position stay, the next reader to attach takes a free slot instead; a reap without
+// the label frees it. (Freed at once before 2026-12-03, the next reader to attach took it, and a
+// restarted bridge found no position to resume at.)
+TEST(RingCrash, ADeadReadersSlotKeptForItsSuccessorIsNotTakenByTheNextReader) {
+  RingName name("keep-dead");
+  RingConfig cfg;
+  cfg.name = name.str();
+  cfg.capacity = 1 << 16;
+  cfg.max_readers = 2;
+  auto s = Segment::create(cfg);
+  ASSERT_TRUE(s) << s.error().message;
+  {
+    auto w = RingWriter::attach(*s).value();
+    const std::byte one[8] = {};
+    for (int i = 0; i < 3; ++i) ASSERT_EQ(w.publish(1, one), PublishStatus::ok);
+  }
+  const pid_t child = test::spawn([&] {
+    auto seg = Segment::attach(name.str());
+    if (!seg) return 3;
+    auto r = RingReader::attach(*seg, {.label = "bridge", .start = StartAt::oldest});
+    if (!r) return 4;
+    int n = 0;
+    r->poll([&](const RecordView&) { ++n; });
+    if (n != 3) return 5;
+    (void)r->wait(std::chrono::seconds(60), std::chrono::nanoseconds(0));
+    return 6;
+  });
+  ASSERT_GT(child, 0);
+  const layout::Control& c = s->control();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  auto waiting = [&] { return c.wake.waiters.load() == 1; };
+  while (!waiting() && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+  ASSERT_TRUE(waiting()) << "the child never waited";
+  ::kill(child, SIGKILL);
+  ASSERT_EQ(test::join(child), 128 + SIGKILL);
+  std::uint16_t dead = 0;
+  while (std::string_view(s->reader_slot(dead).label) != "bridge") ++dead;
+  const std::uint64_t stopped = s->reader_slot(dead).position.load();
+  EXPECT_GT(stopped, 0u);
+  EXPECT_EQ(registry::reap_dead_readers(*s, "bridge"), 0u) << "kept, not freed";
+  EXPECT_EQ(c.wake.waiters.load(), 0u) << "its wait taken back all the same";
+  EXPECT_EQ(s->reader_slot(dead).parked.load(), 0u);
+  auto next = RingReader::attach(*s, {.label = "worker-1"});
+  ASSERT_TRUE(next) << next.error().message;
+  EXPECT_NE(next->id(), dead) << "the next reader took the dead one's slot";
+  EXPECT_STREQ(s->reader_slot(dead).label, "bridge");
+  EXPECT_EQ(s->reader_slot(dead).position.load(), stopped);
+  EXPECT_EQ(registry::reap_dead_readers(*s), 1u) << "freed by a reap without the label";
+}
+
 // A live waiter's count is never taken: reaping finds no dead slot while it waits, and its count
 // leaves with its own wait when it ends.
 TEST(RingCrash, ALiveWaitersCountIsNotTakenBack) {

@@ -482,7 +482,11 @@ int run_supervisor(const SupervisorOptions& o,
           // Its reader slot freed now, and with it the count of its wait on the ring (a worker
           // killed while it waited: otherwise every later commit would wake no one, in a system
           // call; docs/ring.md "Dead waiters").
-          for (const Ring& r : rings) (void)shm::registry::reap_dead_readers(r.segment);
+          // (A dead bridge's slots are kept: the restarted bridge resumes at their positions,
+          // then frees them; freed here, the next reader to attach could take one first.)
+          for (const Ring& r : rings)
+            (void)shm::registry::reap_dead_readers(r.segment,
+                                                   with_bridge ? kBridgeLabel : std::string_view());
         }
         if (ring_broken && !draining) start_drain();  // (found just now: no restart)
         if (draining) break;

@@ -1471,13 +1471,18 @@ Bridge::Bridge(net::io_context& io, BridgeOptions options)
   if (!r) throw std::runtime_error("cannot take a reader slot: " + r.error().message);
   m.reader.emplace(std::move(r.value()));
   resume_at(*m.reader, resume, m.stats);
+  // (The dead one's slots, which the supervisor keeps for this, freed now that they are read.)
+  (void)shm::registry::reap_dead_readers(*m.segment);
   if (m.options.ring_per_worker) {
     std::map<int, std::optional<std::uint64_t>> resumes;
     m.rings.open(m.options.ring, m.options.workers, -1, cluster::kBridgeLabel, -1,
                  [&](const cluster::WorkerRings::Ring& wr) {
                    resumes[wr.worker] = dead_bridge_position(wr.segment);
                  });
-    for (const auto& wr : m.rings.all()) resume_at(*wr->reader, resumes[wr->worker], m.stats);
+    for (const auto& wr : m.rings.all()) {
+      resume_at(*wr->reader, resumes[wr->worker], m.stats);
+      (void)shm::registry::reap_dead_readers(wr->segment);
+    }
   }
   // (Its waits counted in its reader slots, as a worker's: docs/ring.md "Dead waiters".)
   auto n = m.rings.notifier(*m.segment, *m.reader);  // (the shared ring and every worker's)

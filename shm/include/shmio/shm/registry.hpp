@@ -20,8 +20,13 @@ Result<std::uint16_t> take_reader(const Segment& s, std::string_view label, int 
 void release_producer(const Segment& s, std::uint16_t id) noexcept;
 void release_reader(const Segment& s, std::uint16_t id) noexcept;
 
-// Frees reader slots of dead processes; returns how many it freed.
-std::size_t reap_dead_readers(const Segment& s) noexcept;
+// Frees reader slots of dead processes (their waits taken back out of the ring's count); returns
+// how many it freed. Dead readers' slots labelled `keep` (a successor resumes where the dead one
+// stopped: the fleet bridge's) only have their waits taken back: they stay as they are, owner,
+// label and position, for the successor to read and then free (a reap without `keep`); a new
+// reader takes such a slot only once no slot is free (before 2026-12-03 one freed there could be
+// taken by the next reader to attach, and the position was lost).
+std::size_t reap_dead_readers(const Segment& s, std::string_view keep = {}) noexcept;
 
 template <class Slot>
 ProcessIdentity owner_of(const Slot& slot) noexcept {

@@ -712,6 +712,111 @@ TEST_P(Delivery, AnAnyListenerMayAnswerTheEventsAck) {
   EXPECT_EQ(variadic, 3 * 4);
 }
 
+// Catch-all listeners run as they were when the event came (socket.io's _anyListeners.slice()):
+// a one-shot that removes itself does not make the next one skipped, one added meanwhile (or
+// prepended) does not run for that event, and a listener that prepends one each time runs once
+// (before 2026-12-03 the list was indexed live: skipped, run again, or for ever).
+TEST_P(Delivery, AnyListenersRunAsTheyWereWhenTheEventCame) {
+  Namespace& nsp = server_->of("/");
+  std::vector<std::string> ran;
+  int prepends = 0;  // (two: bounded, should the list grow under its walk)
+  nsp.on_connection([&ran, &prepends](const SocketPtr& s) {
+    auto once = std::make_shared<Socket::ListenerId>();
+    *once = s->on_any([&ran, once](const SocketPtr& self, const std::string& e, const Args&) {
+      ran.push_back("once:" + e);
+      self->off_any(*once);
+    });
+    s->on_any([&ran, &prepends](const SocketPtr& self, const std::string& e, const Args&) {
+      ran.push_back("second:" + e);
+      if (prepends++ >= 2) return;
+      // (one more in front: it runs from the next event on)
+      self->prepend_any([&ran](const SocketPtr&, const std::string& e2, const Args&) {
+        ran.push_back("front:" + e2);
+      });
+    });
+  });
+  Client& c = connect();
+  c.send_text(R"(42["a"])");
+  c.send_text(R"(42["b"])");
+  c.send_text(R"(421["end"])");  // (an ack asked: answered by nobody; drives the wait)
+  drive([&] { return std::count(ran.begin(), ran.end(), "second:end") == 1; });
+  EXPECT_EQ(ran, (std::vector<std::string>{"once:a", "second:a", "front:b", "second:b", "front:end",
+                                           "front:end", "second:end"}));
+}
+
+// Connection handlers and namespace middleware run as they were when the connection came: a
+// handler that adds handlers (enough to move the list), or a middleware that adds middleware,
+// changes what the next connection gets, not this one's (before 2026-12-03 the lists were run in
+// place: the running handler was moved from under itself, undefined behaviour that ASan sees).
+// A dynamic namespace's setup that registers another dynamic namespace is as safe.
+TEST_P(Delivery, HandlersAndMiddlewareAddedWhileTheyRunApplyToTheNextConnection) {
+  Namespace& nsp = server_->of("/");
+  int added_ran = 0, late_middleware = 0, first_ran = 0;
+  nsp.use([&](const SocketPtr&, Next next) {
+    if (late_middleware == 0)
+      nsp.use([&late_middleware](const SocketPtr&, Next n2) {
+        ++late_middleware;
+        n2(std::nullopt);
+      });
+    next(std::nullopt);
+  });
+  nsp.on_connection([&](const SocketPtr&) {
+    if (++first_ran > 1) return;
+    for (int i = 0; i < 64; ++i) nsp.on_connection([&added_ran](const SocketPtr&) { ++added_ran; });
+  });
+  connect();
+  EXPECT_EQ(first_ran, 1);
+  EXPECT_EQ(added_ran, 0) << "handlers added by a handler ran for its connection";
+  EXPECT_EQ(late_middleware, 0) << "a middleware added by a middleware ran for its connection";
+  connect();
+  EXPECT_EQ(added_ran, 64);
+  EXPECT_EQ(late_middleware, 1);
+  // A dynamic namespace whose setup, and whose new_namespace handler, register more.
+  int setups = 0;
+  server_->on_new_namespace([&](Namespace&) {
+    for (int i = 0; i < 16; ++i)
+      server_->of([](const std::string&) { return false; }, [](Namespace&) {});
+  });
+  server_->of([](const std::string& n) { return n.rfind("/dyn-", 0) == 0; },
+              [&](Namespace&) {
+                ++setups;
+                for (int i = 0; i < 16; ++i)
+                  server_->of([](const std::string&) { return false; }, [](Namespace&) {});
+              });
+  ASSERT_NE(server_->find("/dyn-1"), nullptr);
+  EXPECT_EQ(setups, 1);
+}
+
+// An ack's timeout of milliseconds::max() (a port of socket.io's "no timeout") waits: it
+// overflowed the clock's nanoseconds and timed out at once (before 2026-12-03). (A server-side
+// emit's AckCollector is bounded the same way.)
+TEST_P(Delivery, AnAckTimeoutOfMillisecondsMaxWaits) {
+  Namespace& nsp = server_->of("/");
+  Client& c = connect();
+  const SocketPtr s = nsp.socket(last_sid_);
+  ASSERT_TRUE(s);
+  std::optional<std::string> error = "not called";
+  Args got;
+  s->emit_with_ack("q", Args{1}, std::chrono::milliseconds::max(),
+                   [&](std::optional<std::string> e, Args a) {
+                     error = std::move(e);
+                     got = std::move(a);
+                   });
+  std::string id;
+  drive([&] {
+    for (auto& f : c.frames())
+      if (f.payload.rfind("42", 0) == 0) id = f.payload.substr(2, f.payload.find('[') - 2);
+    return !id.empty();
+  });
+  ASSERT_FALSE(id.empty());
+  EXPECT_EQ(error, "not called") << "timed out at once";
+  c.send_text("43" + id + "[\"late\"]");
+  drive([&] { return error != "not called"; });
+  EXPECT_EQ(error, std::nullopt);
+  ASSERT_EQ(got.values.size(), 1u);
+  EXPECT_EQ(got.values[0], "late");
+}
+
 // A middleware that calls next() and then throws: the socket is admitted, and the client gets
 // its CONNECT and no CONNECT_ERROR after it (which destroyed the client's socket while the
 // server kept its own, out of every room).

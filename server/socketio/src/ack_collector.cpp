@@ -22,7 +22,7 @@ AckCollector::AckCollector(net::io_context& io, AckCallback done)
 
 void AckCollector::arm(std::chrono::milliseconds timeout) {
   if (done_ || expires_at_ != std::chrono::steady_clock::time_point::max()) return;
-  timer_->expires_after(timeout);
+  timer_->expires_after(detail::timer_timeout(timeout));
   expires_at_ = timer_->expiry();
   // The pending wait keeps the collector alive until it is done (finish() cancels it).
   timer_->async_wait([self = shared_from_this()](const boost::system::error_code& ec) {

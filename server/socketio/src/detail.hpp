@@ -1,6 +1,7 @@
 // Helpers shared by the Socket.IO server's sources (private to socketio/src).
 #pragma once
 
+#include <algorithm>
 #include <boost/json/array.hpp>
 #include <chrono>
 #include <cstdio>
@@ -12,6 +13,13 @@
 namespace shmio::socketio::detail {
 
 namespace json = boost::json;
+
+// An ack's timeout as a timer can take it: at most a century (a port of socket.io's "no timeout"
+// as milliseconds::max() overflowed the clock's nanoseconds, and the ack timed out at once).
+inline std::chrono::milliseconds timer_timeout(std::chrono::milliseconds t) noexcept {
+  constexpr std::chrono::milliseconds kCentury = std::chrono::hours(24 * 365 * 100);
+  return std::min(t, kCentury);
+}
 
 // Calls `call(h)` for each handler of a copy of `handlers` (a handler may add or remove handlers,
 // or disconnect its socket); one that throws is said on stderr ("shmio: <what> on socket <id>

@@ -75,12 +75,15 @@ void Namespace::connect(const std::shared_ptr<Client>& client, json::object auth
   // Run the middleware chain; each may call next() later (asynchronously). The chain holds itself
   // only weakly; a pending next() holds it strongly, so it lives exactly as long as some
   // middleware may still call next().
+  // The chain is the middleware as it is now, as socket.io's (a middleware that calls use()
+  // meanwhile adds to the next connection's chain, and cannot move this one's under it).
   auto run = std::make_shared<std::function<void(std::size_t)>>();
   std::weak_ptr<Client> wc = client;
-  *run = [this, s, wc, weak_run = std::weak_ptr(run)](std::size_t i) {
+  auto fns = std::make_shared<const std::vector<Middleware>>(middleware_);
+  *run = [this, s, wc, fns, weak_run = std::weak_ptr(run)](std::size_t i) {
     auto c = wc.lock();
     if (!c) return abandon(s);  // (next() called after the client went away)
-    if (i == middleware_.size()) return admit(c, s);
+    if (i == fns->size()) return admit(c, s);
     auto called = std::make_shared<bool>(false);
     auto refuse = [this, wc, s](const ConnectError& err) {
       abandon(s);  // rooms a middleware may have joined
@@ -96,14 +99,13 @@ void Namespace::connect(const std::shared_ptr<Client>& client, json::object auth
       cl->send(e);
     };
     try {
-      middleware_[i](s,
-                     [run = weak_run.lock(), i, called, refuse](std::optional<ConnectError> err) {
-                       if (*called || !run) return;
-                       *called = true;
-                       if (err) return refuse(*err);
-                       auto chain = run;  // the caller may destroy this Next while it runs
-                       (*chain)(i + 1);
-                     });
+      (*fns)[i](s, [run = weak_run.lock(), i, called, refuse](std::optional<ConnectError> err) {
+        if (*called || !run) return;
+        *called = true;
+        if (err) return refuse(*err);
+        auto chain = run;  // the caller may destroy this Next while it runs
+        (*chain)(i + 1);
+      });
     } catch (const std::exception& ex) {
       // Thrown after it called next(): the socket is on its way (or admitted already), and a
       // CONNECT_ERROR after its CONNECT would leave the client's socket destroyed and ours
@@ -165,7 +167,9 @@ void Namespace::admit(const std::shared_ptr<Client>& c, const SocketPtr& s) {
   if (!s->pid().empty()) o["pid"] = s->pid();
   ok.data = std::move(o);
   c->send(ok);
-  for (auto& h : connection_) {
+  // (A copy: a handler may add handlers, which would move these under the one running.)
+  const auto handlers = connection_;
+  for (const auto& h : handlers) {
     try {
       h(s);
     } catch (const std::exception& ex) {

@@ -111,7 +111,10 @@ const std::function<void(Namespace&)>* Server::dynamic_setup(const std::string& 
   return nullptr;
 }
 
-Namespace& Server::make(const std::string& name, const std::function<void(Namespace&)>* setup) {
+Namespace& Server::make(const std::string& name, const std::function<void(Namespace&)>* given) {
+  // (A copy: a new_namespace handler, or the setup itself, may register another dynamic
+  // namespace, which may move the list `given` points into.)
+  const std::function<void(Namespace&)> setup = given != nullptr ? *given : nullptr;
   // (Made before it is listed: a constructor that throws, an adapter's, leaves no empty entry.)
   auto made = std::make_unique<Namespace>(*this, name);
   Namespace& n = *made;
@@ -124,9 +127,9 @@ Namespace& Server::make(const std::string& name, const std::function<void(Namesp
       std::fprintf(stderr, "shmio: new_namespace handler threw: %s\n", e.what());
     }
   }
-  if (setup != nullptr) {
+  if (setup) {
     try {
-      (*setup)(n);
+      setup(n);
     } catch (...) {
       // Not made after all: left registered, it served every later client without the
       // middleware (an auth check) the setup did not get to add (found in review, 2026-12-02).

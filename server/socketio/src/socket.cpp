@@ -303,7 +303,7 @@ bool Socket::emit_packet(Packet p, std::chrono::milliseconds timeout,
   auto pending = std::make_shared<PendingAck>();
   pending->callback = std::move(callback);
   pending->timer = std::make_unique<net::steady_timer>(nsp_->server().io());
-  pending->timer->expires_after(timeout);
+  pending->timer->expires_after(detail::timer_timeout(timeout));
   pending->timer->async_wait([w = weak_from_this(), id](const boost::system::error_code& ec) {
     auto self = w.lock();
     if (ec || !self) return;
@@ -455,11 +455,13 @@ void Socket::run_middleware(const std::shared_ptr<Chain>& c) {
 void Socket::dispatch(const std::string& event, Args args, Ack ack) {
   auto self = shared_from_this();
   try {
-    // A handler may register or remove handlers, or disconnect the socket: each is copied
-    // before it runs.
-    for (std::size_t i = 0; x_ && i < x_->any.size(); ++i) {
-      auto h = x_->any[i].second;
-      h(self, event, args, ack);
+    // The listeners as they are now (socket.io's _anyListeners.slice()): one may add or remove
+    // listeners (itself, a one-shot) or disconnect the socket; one removed meanwhile still runs
+    // for this event, as there. (Indexed live before 2026-12-03: a listener that removed itself
+    // made the next one skipped, one that prepended another ran again, for ever if it always did.)
+    if (x_ && !x_->any.empty()) {
+      const Listeners listeners = x_->any;
+      for (const auto& l : listeners) l.second(self, event, args, ack);
     }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "shmio: any-listener for '%s' on socket %s threw: %s\n", event.c_str(),

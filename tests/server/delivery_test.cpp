@@ -1120,6 +1120,36 @@ TEST_P(Delivery, ARecoveryWhoseReplayFailsStartsAFreshSessionThroughTheMiddlewar
   }
 }
 
+// A replay larger than a session's queue takes at once (SessionOptions::max_queued_bytes, here; or
+// max_queued_packets) is
+// not tried: the client gets a fresh session. (Before 2026-12-03 the replay closed the session,
+// "transport error", a reason to recover by, and the client met the same end at every
+// reconnect until its offset left the log.) One that fits is replayed, as before.
+TEST_P(Delivery, ARecoveryWhoseReplayOverflowsTheQueueStartsAFreshSession) {
+  ServerOptions o;
+  o.connection_state_recovery = RecoveryOptions{};
+  o.engine.max_queued_bytes = 4096;  // (max_queued_packets: the fixture's 512)
+  restart(o);
+  for (const int missed : {5, 20}) {
+    SCOPED_TRACE(std::to_string(missed) + " missed");
+    auto [a, a_connect] = join_with("");
+    const std::string sid = field(a_connect, "sid"), pid = field(a_connect, "pid");
+    const std::string offset = broadcast_offset(*a, "all", 0);
+    leave_server(*a);
+    for (int i = 1; i <= missed; ++i) server_->to("all").emit("m", Args{i, std::string(300, 'x')});
+    auto [b, b_connect] = join_with(R"({"pid":")" + pid + R"(","offset":")" + offset + R"("})");
+    if (missed == 5) {
+      EXPECT_EQ(field(b_connect, "sid"), sid) << "recovered";
+      EXPECT_NE(b_connect.find(R"(["m",5,)"), std::string::npos) << b_connect;
+    } else {
+      EXPECT_NE(field(b_connect, "sid"), sid) << "a fresh session";
+      EXPECT_EQ(b_connect.find(R"(["m",)"), std::string::npos) << "no partial replay";
+    }
+    ASSERT_TRUE(server_->of("/").socket(field(b_connect, "sid"))) << "connected";
+    leave_server(*b);
+  }
+}
+
 // A recovered socket's rooms are its own in the middleware (skip_middlewares off), as socket.io
 // joins them before its middleware runs: rooms() lists them, and one left there is not given
 // back. Before 2026-12-03 rooms() was empty there (they were joined only at admission) and a

@@ -122,6 +122,24 @@ void Namespace::connect(const std::shared_ptr<Client>& client, json::object auth
   (*run)(0);
 }
 
+// Whether a replay, with the CONNECT after it, fits in a session's queue at once (its bounds,
+// SessionOptions::max_queued_packets / max_queued_bytes). One that does not would close the
+// session ("transport error", a reason to recover by), and the client, recovering again from the
+// same offset, would meet the same end until the offset left the log (max_disconnection_duration,
+// 2 min by default); it gets a fresh session instead (before 2026-12-03: that loop).
+bool Namespace::fits_a_queue(const std::vector<EncodedPacket>& missed) const {
+  const engineio::SessionOptions& bound = server_->options().engine;
+  constexpr std::size_t kConnect = 256;  // (the CONNECT reply's room: {"sid","pid"} and more)
+  std::size_t frames = 1, bytes = kConnect;
+  for (const EncodedPacket& p : missed) {
+    frames += 1 + p.attachments.size();
+    bytes += p.frame->polling_size();
+    for (const engineio::FrameRef& a : p.attachments) bytes += a->polling_size();
+    if (frames > bound.max_queued_packets || bytes > bound.max_queued_bytes) return false;
+  }
+  return true;
+}
+
 void Namespace::admit(const std::shared_ptr<Client>& c, const SocketPtr& s) {
   if (!server_->open(c.get())) return abandon(s);  // its connection closed meanwhile
   std::vector<EncodedPacket> missed;
@@ -134,7 +152,7 @@ void Namespace::admit(const std::shared_ptr<Client>& c, const SocketPtr& s) {
     // lapped by the ring disconnects its clients. Admitted then, the socket would stay in the
     // namespace of a client that is gone.)
     if (!server_->open(c.get())) return abandon(s);
-    if (!replayed || sockets_.count(s->id()) != 0) {
+    if (!replayed || sockets_.count(s->id()) != 0 || !fits_a_queue(*replayed)) {
       // Not recovered after all: the client starts a fresh session, which goes through the
       // middleware as every fresh one does. Before 2026-12-03 this socket was turned fresh in
       // place: with skip_middlewares it was admitted without any middleware having run (no

@@ -90,6 +90,7 @@ class Namespace {
   void connect(const std::shared_ptr<Client>& client, boost::json::object auth,
                bool try_restore = true);
   void admit(const std::shared_ptr<Client>& client, const SocketPtr& s);
+  bool fits_a_queue(const std::vector<EncodedPacket>& missed) const;
   void remove(const SocketId& id);
   // Broadcasts through the adapter; returns the sockets reached on this process.
   std::size_t deliver(Packet p, const BroadcastOptions& opts);

@@ -261,12 +261,6 @@ bool Segment::still_named() const noexcept {
          static_cast<std::uint64_t>(now.st_size) >= offsets_.segment_bytes;
 }
 
-bool Segment::truncated() const noexcept {
-  struct stat now {};
-  return ::stat(path_.c_str(), &now) == 0 && now.st_dev == file_dev_ && now.st_ino == file_ino_ &&
-         static_cast<std::uint64_t>(now.st_size) < offsets_.segment_bytes;
-}
-
 // Sums the given smaps fields (kB) over this process's mappings within [lo, hi).
 static std::uint64_t smaps_bytes(std::uintptr_t lo, std::uintptr_t hi,
                                  std::initializer_list<const char*> fields) {

@@ -961,6 +961,15 @@ TEST(ClusterEmitter, ARingTruncatedUnderAnEmitterIsRefusedNotWrittenInto) {
   EXPECT_NE(em.last_error().find("4096"), std::string::npos) << em.last_error();
   EXPECT_FALSE(em.of("/").to("r").emit("three")) << "and every later one";
   ASSERT_TRUE(shm::Segment::remove(name));
+  // Truncated, then removed (what the supervisor does with a truncated ring), under an emitter
+  // still attached: refused, no store into the old mapping (its writer's release was one).
+  shm::Segment again = shmio::test::make_ring(name);
+  cluster::Emitter em2(name);
+  ASSERT_TRUE(em2.emit("one")) << em2.last_error();
+  ASSERT_EQ(::truncate(shm::Segment::object_path(name).c_str(), 4096), 0);
+  ASSERT_TRUE(shm::Segment::remove(name));
+  EXPECT_FALSE(em2.emit("two"));
+  EXPECT_NE(em2.last_error().find("removed or replaced"), std::string::npos) << em2.last_error();
 }
 
 // SIGCHLD as the caller had it (here ignored): in each worker, and again in the caller once the

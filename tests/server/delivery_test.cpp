@@ -771,6 +771,18 @@ TEST_P(Delivery, HandlersAndMiddlewareAddedWhileTheyRunApplyToTheNextConnection)
   connect();
   EXPECT_EQ(added_ran, 64);
   EXPECT_EQ(late_middleware, 1);
+  // A mutable handler keeps its state from one connection to the next (the lists are run as
+  // they were, not as copies of each function).
+  int handler_count = 0, middleware_count = 0;
+  nsp.on_connection([n = 0, &handler_count](const SocketPtr&) mutable { handler_count = ++n; });
+  nsp.use([n = 0, &middleware_count](const SocketPtr&, Next next) mutable {
+    middleware_count = ++n;
+    next(std::nullopt);
+  });
+  connect();
+  connect();
+  EXPECT_EQ(handler_count, 2) << "a mutable handler's state was lost between connections";
+  EXPECT_EQ(middleware_count, 2) << "a mutable middleware's state was lost between connections";
   // A dynamic namespace whose setup, and whose new_namespace handler, register more.
   int setups = 0;
   server_->on_new_namespace([&](Namespace&) {

@@ -510,13 +510,16 @@ TEST(RingCrash, ADeadReadersSlotKeptForItsSuccessorIsNotTakenByTheNextReader) {
   ASSERT_GT(child, 0);
   const layout::Control& c = s->control();
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  auto waiting = [&] { return c.wake.waiters.load() == 1; };
+  const std::uint16_t dead = 0;  // (the only reader so far: the first slot)
+  // (Both counts: the ring's is raised before the slot's.)
+  auto waiting = [&] {
+    return c.wake.waiters.load() == 1 && s->reader_slot(dead).parked.load() == 1;
+  };
   while (!waiting() && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
   ASSERT_TRUE(waiting()) << "the child never waited";
+  ASSERT_STREQ(s->reader_slot(dead).label, "bridge");
   ::kill(child, SIGKILL);
   ASSERT_EQ(test::join(child), 128 + SIGKILL);
-  std::uint16_t dead = 0;
-  while (std::string_view(s->reader_slot(dead).label) != "bridge") ++dead;
   const std::uint64_t stopped = s->reader_slot(dead).position.load();
   EXPECT_GT(stopped, 0u);
   EXPECT_EQ(registry::reap_dead_readers(*s, "bridge"), 0u) << "kept, not freed";

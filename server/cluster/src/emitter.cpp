@@ -74,9 +74,10 @@ struct Emitter::Impl {
       }
       return true;
     }
-    // (Truncated: the writer let go without a store into the mapping, where its release would
-    // meet a SIGBUS; its slot stays taken in that file, which no cluster can use any more.)
-    if (writer && segment->truncated()) writer->abandon();
+    // (Let go without a store into the mapping: the file may have been truncated, and then
+    // removed or replaced — what the supervisor does with a truncated ring — where a release
+    // would meet a SIGBUS; its slot stays taken in that file, which its cluster no longer uses.)
+    if (writer) writer->abandon();
     if (auto why = attach()) {
       error = *why + " (the ring was removed or replaced: its cluster stopped?)";
       return false;
@@ -94,6 +95,8 @@ Emitter::Emitter(const std::string& ring, const std::string& label, bool prefaul
 }
 
 Emitter::~Emitter() {
+  // (A ring no longer under its name may be truncated: let go without a store into it.)
+  if (impl_->writer && !impl_->segment->still_named()) impl_->writer->abandon();
   impl_->writer.reset();  // the writer before the segment it points into
 }
 

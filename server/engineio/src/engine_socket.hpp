@@ -38,6 +38,7 @@ class EngineSocket final : public Socket,
     return sm_.transport() == TransportKind::polling ? held_get() != nullptr
                                                      : ws_ && !ws_->blocked();
   }
+  Queued queued() const noexcept override { return {sm_.out().size(), sm_.out().bytes()}; }
   bool send(Packet p) override {
     if (sm_.closed()) return false;
     return send_frame(p.to_frame());

@@ -81,15 +81,19 @@ std::string random_uid(std::size_t n) {
 }
 
 // Where a bridge that died (restarted by the supervisor) stopped reading `s`: its reader slot's
-// position, if a dead bridge's slot is there.
+// position, if a dead bridge's slot is there (the supervisor keeps them ACTIVE for this: a free
+// slot's label and position are an older reader's). Of several (a bridge that died again before
+// it had resumed, its own slot at the latest record), the lowest: a record sent twice rather
+// than one never sent.
 std::optional<std::uint64_t> dead_bridge_position(const shm::Segment& s) {
   std::optional<std::uint64_t> resume;
   for (std::uint16_t i = 0; i < s.max_readers(); ++i) {
     const auto& slot = s.reader_slot(i);
     if (std::strncmp(slot.label, cluster::kBridgeLabel, sizeof slot.label) != 0) continue;
-    if (shm::liveness(shm::registry::owner_of(slot)) == shm::Liveness::alive) continue;
+    if (slot.state.load(std::memory_order_acquire) != shm::layout::kSlotActive) continue;
+    if (shm::liveness(shm::registry::owner_of(slot)) != shm::Liveness::dead) continue;
     const std::uint64_t p = slot.position.load(std::memory_order_acquire);
-    resume = std::max(resume.value_or(0), p);
+    resume = std::min(resume.value_or(p), p);
   }
   return resume;
 }

@@ -79,7 +79,7 @@ void Namespace::connect(const std::shared_ptr<Client>& client, json::object auth
   // meanwhile adds to the next connection's chain, and cannot move this one's under it).
   auto run = std::make_shared<std::function<void(std::size_t)>>();
   std::weak_ptr<Client> wc = client;
-  auto fns = std::make_shared<const std::vector<Middleware>>(middleware_);
+  auto fns = std::make_shared<const std::vector<std::shared_ptr<const Middleware>>>(middleware_);
   *run = [this, s, wc, fns, weak_run = std::weak_ptr(run)](std::size_t i) {
     auto c = wc.lock();
     if (!c) return abandon(s);  // (next() called after the client went away)
@@ -99,7 +99,7 @@ void Namespace::connect(const std::shared_ptr<Client>& client, json::object auth
       cl->send(e);
     };
     try {
-      (*fns)[i](s, [run = weak_run.lock(), i, called, refuse](std::optional<ConnectError> err) {
+      (*(*fns)[i])(s, [run = weak_run.lock(), i, called, refuse](std::optional<ConnectError> err) {
         if (*called || !run) return;
         *called = true;
         if (err) return refuse(*err);
@@ -122,15 +122,29 @@ void Namespace::connect(const std::shared_ptr<Client>& client, json::object auth
   (*run)(0);
 }
 
+Packet Namespace::connect_reply(const Socket& s) const {
+  Packet ok;
+  ok.type = PacketType::connect;
+  ok.nsp = name_;
+  json::object o{{"sid", s.id()}};
+  if (!s.pid().empty()) o["pid"] = s.pid();
+  ok.data = std::move(o);
+  return ok;
+}
+
 // Whether a replay, with the CONNECT after it, fits in a session's queue at once (its bounds,
 // SessionOptions::max_queued_packets / max_queued_bytes). One that does not would close the
 // session ("transport error", a reason to recover by), and the client, recovering again from the
 // same offset, would meet the same end until the offset left the log (max_disconnection_duration,
 // 2 min by default); it gets a fresh session instead (before 2026-12-03: that loop).
-bool Namespace::fits_a_queue(const std::vector<EncodedPacket>& missed) const {
+// (What is queued already counts: a client recovering two namespaces in one turn gets both
+// replays into one queue.)
+bool Namespace::fits_a_queue(const engineio::Socket& conn, const std::vector<EncodedPacket>& missed,
+                             std::size_t connect_bytes) const {
   const engineio::SessionOptions& bound = server_->options().engine;
-  constexpr std::size_t kConnect = 256;  // (the CONNECT reply's room: {"sid","pid"} and more)
-  std::size_t frames = 1, bytes = kConnect;
+  const engineio::Socket::Queued now = conn.queued();
+  std::size_t frames = now.packets + 1, bytes = now.bytes + connect_bytes;
+  if (frames > bound.max_queued_packets || bytes > bound.max_queued_bytes) return false;
   for (const EncodedPacket& p : missed) {
     frames += 1 + p.attachments.size();
     bytes += p.frame->polling_size();
@@ -152,7 +166,8 @@ void Namespace::admit(const std::shared_ptr<Client>& c, const SocketPtr& s) {
     // lapped by the ring disconnects its clients. Admitted then, the socket would stay in the
     // namespace of a client that is gone.)
     if (!server_->open(c.get())) return abandon(s);
-    if (!replayed || sockets_.count(s->id()) != 0 || !fits_a_queue(*replayed)) {
+    if (!replayed || sockets_.count(s->id()) != 0 ||
+        !fits_a_queue(*c->conn(), *replayed, 1 + encode(connect_reply(*s)).size())) {
       // Not recovered after all: the client starts a fresh session, which goes through the
       // middleware as every fresh one does. Before 2026-12-03 this socket was turned fresh in
       // place: with skip_middlewares it was admitted without any middleware having run (no
@@ -178,18 +193,12 @@ void Namespace::admit(const std::shared_ptr<Client>& c, const SocketPtr& s) {
   // A recovered socket gets what it missed before the CONNECT reply (the client emits those
   // events before its "connect" event, in order).
   for (const EncodedPacket& p : missed) p.send_to(*c->conn());
-  Packet ok;
-  ok.type = PacketType::connect;
-  ok.nsp = name_;
-  json::object o{{"sid", s->id()}};
-  if (!s->pid().empty()) o["pid"] = s->pid();
-  ok.data = std::move(o);
-  c->send(ok);
+  c->send(connect_reply(*s));
   // (A copy: a handler may add handlers, which would move these under the one running.)
   const auto handlers = connection_;
   for (const auto& h : handlers) {
     try {
-      h(s);
+      (*h)(s);
     } catch (const std::exception& ex) {
       std::fprintf(stderr, "shmio: connection handler threw: %s\n", ex.what());
       s->disconnect(false);

@@ -105,16 +105,13 @@ Namespace& Server::of(const std::string& name) {
   return make(name, dynamic_setup(name));
 }
 
-const std::function<void(Namespace&)>* Server::dynamic_setup(const std::string& name) const {
+Server::Setup Server::dynamic_setup(const std::string& name) const {
   for (const auto& [pred, setup] : dynamic_)
-    if (pred(name)) return &setup;
+    if (pred(name)) return setup;
   return nullptr;
 }
 
-Namespace& Server::make(const std::string& name, const std::function<void(Namespace&)>* given) {
-  // (A copy: a new_namespace handler, or the setup itself, may register another dynamic
-  // namespace, which may move the list `given` points into.)
-  const std::function<void(Namespace&)> setup = given != nullptr ? *given : nullptr;
+Namespace& Server::make(const std::string& name, Setup setup) {
   // (Made before it is listed: a constructor that throws, an adapter's, leaves no empty entry.)
   auto made = std::make_unique<Namespace>(*this, name);
   Namespace& n = *made;
@@ -129,7 +126,7 @@ Namespace& Server::make(const std::string& name, const std::function<void(Namesp
   }
   if (setup) {
     try {
-      setup(n);
+      (*setup)(n);
     } catch (...) {
       // Not made after all: left registered, it served every later client without the
       // middleware (an auth check) the setup did not get to add (found in review, 2026-12-02).
@@ -143,7 +140,8 @@ Namespace& Server::make(const std::string& name, const std::function<void(Namesp
 
 void Server::of(std::function<bool(const std::string&)> predicate,
                 std::function<void(Namespace&)> setup) {
-  dynamic_.emplace_back(std::move(predicate), std::move(setup));
+  dynamic_.emplace_back(std::move(predicate),
+                        std::make_shared<const std::function<void(Namespace&)>>(std::move(setup)));
 }
 
 std::vector<std::string> Server::namespace_names() const {
@@ -156,8 +154,8 @@ std::vector<std::string> Server::namespace_names() const {
 Namespace* Server::find(const std::string& name) {
   if (name.empty() || name[0] != '/') return find("/" + name);
   if (auto it = namespaces_.find(name); it != namespaces_.end()) return it->second.get();
-  const auto* setup = dynamic_setup(name);
-  return setup != nullptr ? &make(name, setup) : nullptr;
+  Setup setup = dynamic_setup(name);
+  return setup ? &make(name, std::move(setup)) : nullptr;
 }
 
 std::uint16_t Server::listen(const std::string& address, std::uint16_t port) {

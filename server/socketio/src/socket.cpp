@@ -459,9 +459,14 @@ void Socket::dispatch(const std::string& event, Args args, Ack ack) {
     // listeners (itself, a one-shot) or disconnect the socket; one removed meanwhile still runs
     // for this event, as there. (Indexed live before 2026-12-03: a listener that removed itself
     // made the next one skipped, one that prepended another ran again, for ever if it always did.)
+    // (Once one has disconnected the socket, the rest do not run: their registrations on a
+    // closed socket would stay, holding what they capture.)
     if (x_ && !x_->any.empty()) {
       const Listeners listeners = x_->any;
-      for (const auto& l : listeners) l.second(self, event, args, ack);
+      for (const auto& l : listeners) {
+        if (!x_) break;
+        l.second(self, event, args, ack);
+      }
     }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "shmio: any-listener for '%s' on socket %s threw: %s\n", event.c_str(),

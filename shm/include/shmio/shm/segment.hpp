@@ -110,9 +110,6 @@ class Segment {
   // truncated (someone's ftruncate or `truncate -s`: its pages past the new end are a SIGBUS at
   // the next access). Only as of the stat: a truncation after it is not seen.
   bool still_named() const noexcept;
-  // Whether the file this segment maps, under its name, is now shorter than the segment (a
-  // writer or reader on it must then be abandoned, not released: a release stores into it).
-  bool truncated() const noexcept;
   // Whether a file's identity (a stat's st_dev and st_ino) is the one mapped (still_named from a
   // stat the caller made).
   bool is_file(std::uint64_t dev, std::uint64_t ino) const noexcept {

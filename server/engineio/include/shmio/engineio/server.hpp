@@ -320,6 +320,12 @@ class Socket {
   // Whether a packet sent now would be written at once (polling: a GET is waiting; WebSocket: no
   // write in flight and nothing queued). Volatile packets are dropped when it is false.
   virtual bool writable() const noexcept = 0;
+  // What is queued for the client now, as the session's bounds count it (SessionOptions::
+  // max_queued_packets / max_queued_bytes: frames, and bytes as a polling payload takes them).
+  struct Queued {
+    std::size_t packets = 0, bytes = 0;
+  };
+  virtual Queued queued() const noexcept { return {}; }
 
   // One pointer for the layer above, unused by Engine.IO (Socket.IO keeps its per-connection
   // object here, instead of a map from sessions to it).

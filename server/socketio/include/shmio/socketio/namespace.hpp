@@ -15,9 +15,12 @@ class Namespace {
   const std::string& name() const noexcept { return name_; }
   Server& server() noexcept { return *server_; }
 
-  void use(Middleware m) { middleware_.push_back(std::move(m)); }
+  void use(Middleware m) {
+    middleware_.push_back(std::make_shared<const Middleware>(std::move(m)));
+  }
   void on_connection(std::function<void(const SocketPtr&)> handler) {
-    connection_.push_back(std::move(handler));
+    connection_.push_back(
+        std::make_shared<const std::function<void(const SocketPtr&)>>(std::move(handler)));
   }
   // Event handlers for every socket of this namespace, registered once: the same as calling
   // socket->on(event, handler) in a connection handler, without a copy of the handler table per
@@ -90,7 +93,9 @@ class Namespace {
   void connect(const std::shared_ptr<Client>& client, boost::json::object auth,
                bool try_restore = true);
   void admit(const std::shared_ptr<Client>& client, const SocketPtr& s);
-  bool fits_a_queue(const std::vector<EncodedPacket>& missed) const;
+  bool fits_a_queue(const engineio::Socket& conn, const std::vector<EncodedPacket>& missed,
+                    std::size_t connect_bytes) const;
+  Packet connect_reply(const Socket& s) const;
   void remove(const SocketId& id);
   // Broadcasts through the adapter; returns the sockets reached on this process.
   std::size_t deliver(Packet p, const BroadcastOptions& opts);
@@ -108,8 +113,10 @@ class Namespace {
  private:
   Server* server_;
   std::string name_;
-  std::vector<Middleware> middleware_;
-  std::vector<std::function<void(const SocketPtr&)>> connection_;
+  // (Each behind a pointer: a connection runs the lists as they were when it came, without a
+  // copy of each function — a mutable one keeps its state from one connection to the next.)
+  std::vector<std::shared_ptr<const Middleware>> middleware_;
+  std::vector<std::shared_ptr<const std::function<void(const SocketPtr&)>>> connection_;
   friend class Socket;
   void persist(const Socket& s);
   bool restore(const std::shared_ptr<Client>& client, const boost::json::object& auth);

@@ -158,13 +158,15 @@ class Server {
   friend class Client;
   // Makes the namespace `name` (not there yet): the new-namespace handlers, then `setup` if a
   // dynamic namespace's predicate matched.
-  Namespace& make(const std::string& name, const std::function<void(Namespace&)>* setup);
-  const std::function<void(Namespace&)>* dynamic_setup(const std::string& name) const;
+  using Setup = std::shared_ptr<const std::function<void(Namespace&)>>;
+  Namespace& make(const std::string& name, Setup setup);
+  Setup dynamic_setup(const std::string& name) const;
   boost::asio::io_context& io_;
   ServerOptions options_;
   std::map<std::string, std::unique_ptr<Namespace>> namespaces_;
-  std::vector<std::pair<std::function<bool(const std::string&)>, std::function<void(Namespace&)>>>
-      dynamic_;
+  // (A setup behind a pointer: one running while another dynamic namespace is registered, which
+  // may move this list, stays where it is.)
+  std::vector<std::pair<std::function<bool(const std::string&)>, Setup>> dynamic_;
   std::vector<std::shared_ptr<Client>> clients_;  // the open ones (a Client knows its slot)
   std::unique_ptr<engineio::Server> engine_;
   std::uint64_t next_ack_ = 0;

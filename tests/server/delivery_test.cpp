@@ -1162,6 +1162,60 @@ TEST_P(Delivery, ARecoveryWhoseReplayOverflowsTheQueueStartsAFreshSession) {
   }
 }
 
+// Two namespaces recovered in one read: the second's replay counts what the first's put in the
+// queue (each fits alone, both do not): the second gets a fresh session, the first its replay,
+// and the connection stays open (before 2026-12-03 both were queued and the session closed).
+TEST_P(Delivery, TwoRecoveriesInOneReadShareTheQueuesBound) {
+  ServerOptions o;
+  o.connection_state_recovery = RecoveryOptions{};
+  o.engine.max_queued_bytes = 4096;
+  restart(o);
+  server_->of("/b").on_connection([](const SocketPtr& s) { s->join("all"); });
+  Client& c = open_session();
+  c.send_text("40");
+  c.send_text("40/b,");
+  std::string got;
+  drive([&] {
+    for (auto& f : c.frames()) got += f.payload + "\n";
+    return got.find("40{") != std::string::npos && got.find("40/b,{") != std::string::npos;
+  });
+  const std::string pid = field(got.substr(got.find("40{")), "pid");
+  const std::string sid_b = field(got.substr(got.find("40/b,{")), "sid");
+  const std::string pid_b = field(got.substr(got.find("40/b,{")), "pid");
+  ASSERT_FALSE(pid.empty() || pid_b.empty()) << got;
+  // The last offsets it got, one per namespace.
+  server_->to("all").emit("m", Args{0});
+  server_->of("/b").to("all").emit("m", Args{0});
+  std::string off, off_b;
+  drive([&] {
+    for (auto& f : c.frames()) {
+      const std::string& t = f.payload;
+      const bool b = t.rfind("42/b,", 0) == 0;
+      const std::size_t end = t.rfind("\"]"), start = t.rfind('"', end - 1) + 1;
+      if (end != std::string::npos) (b ? off_b : off) = t.substr(start, end - start);
+    }
+    return !off.empty() && !off_b.empty();
+  });
+  leave_server(c);
+  for (int i = 1; i <= 8; ++i) {  // (about 2.6 KB each: one fits in 4 KiB, both do not)
+    server_->to("all").emit("m", Args{i, std::string(300, 'x')});
+    server_->of("/b").to("all").emit("m", Args{i, std::string(300, 'x')});
+  }
+  Client& d = open_session();
+  d.send_raw(Client::frame(0x81, R"(40{"pid":")" + pid + R"(","offset":")" + off + R"("})") +
+             Client::frame(0x81, R"(40/b,{"pid":")" + pid_b + R"(","offset":")" + off_b + R"("})"));
+  got.clear();
+  drive([&] {
+    for (auto& f : d.frames()) got += f.payload + "\n";
+    return got.find("40{") != std::string::npos && got.find("40/b,{") != std::string::npos;
+  });
+  ASSERT_NE(got.find("40/b,{"), std::string::npos) << "the session was closed: " << got;
+  EXPECT_NE(got.find(R"(42["m",8,)"), std::string::npos) << "the first replayed";
+  EXPECT_EQ(got.find(R"(42/b,["m",)"), std::string::npos) << "the second not replayed";
+  EXPECT_NE(field(got.substr(got.find("40/b,{")), "sid"), sid_b) << "a fresh session for /b";
+  EXPECT_EQ(server_->of("/b").size(), 1u);
+}
+
 // A recovered socket's rooms are its own in the middleware (skip_middlewares off), as socket.io
 // joins them before its middleware runs: rooms() lists them, and one left there is not given
 // back. Before 2026-12-03 rooms() was empty there (they were joined only at admission) and a

@@ -169,11 +169,13 @@ shm::RingConfig shared_ring_config(const SupervisorOptions& o) {
   cfg.name = o.ring;
   cfg.capacity = o.ring_bytes;
   cfg.huge_pages = o.ring_huge_pages;
-  // A producer and a reader per worker, plus room for emitters, the supervisor, replays of
-  // connection state recovery (a temporary reader each) and tools (at most 1024 slots each).
+  // A producer and a reader per worker, plus room for emitters, the supervisor, the bridge and
+  // tools; readers also one per worker for replays of connection state recovery (a temporary
+  // reader each while it runs, one at a time per worker). At most 1024 slots each.
   const auto slots = static_cast<std::uint16_t>(std::min(1024, o.workers + 64));
   cfg.max_producers = std::max<std::uint16_t>(cfg.max_producers, slots);
-  cfg.max_readers = std::max<std::uint16_t>(cfg.max_readers, slots);
+  cfg.max_readers = std::max<std::uint16_t>(
+      cfg.max_readers, static_cast<std::uint16_t>(std::min(1024, 2 * o.workers + 64)));
   return cfg;
 }
 
@@ -221,7 +223,12 @@ shm::RingConfig worker_ring_config(const std::string& ring, int worker, int work
   cfg.exclusive_producer = true;
   cfg.fenced_commits = true;
   cfg.max_producers = 8;
-  cfg.max_readers = static_cast<std::uint16_t>(std::min(1024, std::max(workers, 1) + 16));
+  // A reader per worker and the bridge's, and one more per worker: a replay of connection state
+  // recovery holds a temporary reader on every ring while it runs (one at a time per worker, its
+  // replay being synchronous), so that survivors replaying at once after a death with many
+  // clients do not run out (a replay that cannot attach is refused, the client's session lost);
+  // and tools (shm-inspect). (Before 2026-12-03: workers + 16; a helper's review.)
+  cfg.max_readers = static_cast<std::uint16_t>(std::min(1024, 2 * std::max(workers, 1) + 16));
   return cfg;
 }
 

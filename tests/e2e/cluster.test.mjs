@@ -5,7 +5,7 @@
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, execFile } from "node:child_process";
-import { closeSync, existsSync, openSync, readdirSync, readFileSync, renameSync, truncateSync, unlinkSync, writeFileSync, writeSync } from "node:fs";
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, renameSync, rmSync, truncateSync, unlinkSync, writeFileSync, writeSync } from "node:fs";
 import http from "node:http";
 import net from "node:net";
 import { io as connect } from "socket.io-client";
@@ -1140,6 +1140,26 @@ test("a ring removed, corrupted, truncated or replaced under a running cluster: 
       unlinkSync(path);
     }
   }
+});
+
+// The hand-off directory removed under a running cluster (an operator's rm, a cleaner of /tmp):
+// its workers' sockets went with it, so nothing could be handed between workers and a restarted
+// worker could not start (it was restarted every 5 s for good, before 2026-12-03). Said, and
+// the cluster stops cleanly, as for a ring.
+test("the hand-off directory removed under a running cluster: said, and it stops cleanly, no crash loop", async () => {
+  const c = await cluster("bench", 2, [], false);  // (one port: connections handed off)
+  const s = client(c.url(0));
+  await within(once(s, "connect"), 5000, "connect");
+  const base = (process.env.TMPDIR?.startsWith("/") ? process.env.TMPDIR : "/tmp").replace(/\/+$/, "") || "/";
+  const mine = readdirSync(base).filter((f) => f.startsWith(`shmio-handoff.${c.proc.pid}-`));
+  assert.equal(mine.length, 1, `the cluster's hand-off directory in ${base}: ${mine}`);
+  const exited = once(c.proc, "exit");
+  rmSync(`${base}/${mine[0]}`, { recursive: true, force: true });
+  const [code] = await within(exited, 15000, "the supervisor stops (hand-off directory removed)");
+  assert.equal(code, 1);
+  assert.match(c.log, /the hand-off directory \S+ was removed or replaced under the running cluster: stopping cleanly/);
+  assert.doesNotMatch(c.log, /restarting/, "no worker restarted (no crash loop)");
+  assert.equal(existsSync(`/dev/shm/shmio.${c.ring}`), false, "its ring removed");
 });
 
 for (const [mode, extra] of MODES)

@@ -337,9 +337,17 @@ int run_supervisor(const SupervisorOptions& o,
   struct HandoffDir {
     std::string path;
     int lock = -1;
+    // Whether `path` still names the directory made (and locked) at the start.
+    bool still_there() const {
+      struct stat made {
+      }, now{};
+      return lock >= 0 && ::fstat(lock, &made) == 0 && ::lstat(path.c_str(), &now) == 0 &&
+             made.st_dev == now.st_dev && made.st_ino == now.st_ino;
+    }
     ~HandoffDir() {
       std::error_code ec;
-      if (!path.empty()) std::filesystem::remove_all(path, ec);
+      // (Not another's put in its place: only the directory this cluster made.)
+      if (!path.empty() && still_there()) std::filesystem::remove_all(path, ec);
       if (lock >= 0) ::close(lock);
     }
   } handoff_dir;
@@ -436,6 +444,23 @@ int run_supervisor(const SupervisorOptions& o,
   bool ring_broken = false;  // (trouble found: nothing more is written into the rings)
   // The rings looked at (ring_trouble); trouble found is said once, and from then on nothing is
   // written into them.
+  // The hand-off directory, looked at with the rings: removed under the running cluster (an
+  // operator's rm, a cleaner of /tmp), its workers' sockets are gone with it — no connection can
+  // be handed between workers any more — and a restarted worker cannot start (it binds there):
+  // stopping cleanly, as for a ring (before 2026-12-03 such workers were restarted every 5 s for
+  // good, and the hand-offs failed without a word; a helper's review).
+  bool handoff_gone = false;
+  auto check_handoff_dir = [&]() -> const char* {
+    if (handoff_gone || handoff_dir.lock < 0 || handoff_dir.still_there()) return nullptr;
+    handoff_gone = true;
+    std::fprintf(stderr,
+                 "shmio: the hand-off directory %s was removed or replaced under the running "
+                 "cluster: stopping cleanly (workers drain: no connection could be handed "
+                 "between them, and a restarted one could not start; start shmio again)\n",
+                 handoff_dir.path.c_str());
+    exit_code = 1;
+    return "hand-off directory gone";
+  };
   auto check_rings = [&]() -> const char* {
     if (ring_broken) return nullptr;
     const char* trouble = ring_trouble();
@@ -467,6 +492,7 @@ int run_supervisor(const SupervisorOptions& o,
     if (!draining && (Clock::now() >= next_ring_check || sig == SIGCHLD)) {
       next_ring_check = Clock::now() + std::chrono::seconds(1);
       trouble = check_rings();
+      if (trouble == nullptr) trouble = check_handoff_dir();
     }
     if ((sig == SIGTERM || sig == SIGINT || sig == SIGHUP || trouble != nullptr) && !draining)
       start_drain();

@@ -744,6 +744,26 @@ TEST_P(Delivery, AnyListenersRunAsTheyWereWhenTheEventCame) {
                                            "front:end", "second:end"}));
 }
 
+// A mutable event handler keeps its state from one event to the next, a socket's own (on) and a
+// namespace's (on_event): each ran as a copy of the function, so `[n = 0](...) mutable { ++n; }`
+// never counted past 1 (before 2026-12-03).
+TEST_P(Delivery, AMutableEventHandlerKeepsItsState) {
+  Namespace& nsp = server_->of("/");
+  int ticks = 0, tocks = 0;
+  nsp.on_event("tock", [n = 0, &tocks](const SocketPtr&, Args, Ack) mutable { tocks = ++n; });
+  nsp.on_connection([&ticks](const SocketPtr& s) {
+    s->on("tick", [n = 0, &ticks](const SocketPtr&, Args, Ack) mutable { ticks = ++n; });
+  });
+  Client& c = connect();
+  for (int i = 0; i < 3; ++i) {
+    c.send_text(R"(42["tick"])");
+    c.send_text(R"(42["tock"])");
+  }
+  drive([&] { return ticks == 3 && tocks == 3; });
+  EXPECT_EQ(ticks, 3);
+  EXPECT_EQ(tocks, 3);
+}
+
 // Connection handlers and namespace middleware run as they were when the connection came: a
 // handler that adds handlers (enough to move the list), or a middleware that adds middleware,
 // changes what the next connection gets, not this one's (before 2026-12-03 the lists were run in

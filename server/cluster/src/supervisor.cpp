@@ -515,13 +515,13 @@ int run_supervisor(const SupervisorOptions& o,
           // Its reader slot freed now, and with it the count of its wait on the ring (a worker
           // killed while it waited: otherwise every later commit would wake no one, in a system
           // call; docs/ring.md "Dead waiters").
-          // (A dead bridge's slots are kept while no bridge runs: the restarted bridge resumes
-          // at their positions, then frees them; freed here, the next reader to attach could
-          // take one first. Once a bridge runs, any left are freed with the rest.)
-          const bool bridge_down = with_bridge && workers[static_cast<std::size_t>(n)].pid == 0;
+          // (A dead bridge's slots are kept: the restarted bridge resumes at their positions,
+          // then frees them; freed here, the next reader to attach could take one first. Kept
+          // whether or not a bridge runs now: a bridge dead at the same moment as this child is
+          // a zombie still, with its pid, and a new one may not have read them yet.)
           for (const Ring& r : rings)
             (void)shm::registry::reap_dead_readers(r.segment,
-                                                   bridge_down ? kBridgeLabel : std::string_view());
+                                                   with_bridge ? kBridgeLabel : std::string_view());
         }
         if (ring_broken && !draining) start_drain();  // (found just now: no restart)
         if (draining) break;

@@ -16,6 +16,7 @@
 #include <random>
 #include <set>
 #include <stdexcept>
+#include <thread>
 #include <unordered_map>
 
 #include "shmio/cluster/metrics.hpp"
@@ -96,6 +97,17 @@ std::optional<std::uint64_t> dead_bridge_position(const shm::Segment& s) {
     resume = std::min(resume.value_or(p), p);
   }
   return resume;
+}
+
+// Frees the dead bridges' slots of `s` once read (the supervisor keeps them for this). A reap of
+// the supervisor's may hold one for a moment (marked as being taken, then given back as it was):
+// looked at again, a few times, so that none is left to mislead the next bridge.
+void free_dead_bridge_slots(const shm::Segment& s) {
+  for (int i = 0; i < 100; ++i) {
+    (void)shm::registry::reap_dead_readers(s);
+    if (!dead_bridge_position(s)) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
 }
 
 // Moves a new bridge's reader to where the dead one stopped, if it can (said either way).
@@ -1476,7 +1488,7 @@ Bridge::Bridge(net::io_context& io, BridgeOptions options)
   m.reader.emplace(std::move(r.value()));
   resume_at(*m.reader, resume, m.stats);
   // (The dead one's slots, which the supervisor keeps for this, freed now that they are read.)
-  (void)shm::registry::reap_dead_readers(*m.segment);
+  free_dead_bridge_slots(*m.segment);
   if (m.options.ring_per_worker) {
     std::map<int, std::optional<std::uint64_t>> resumes;
     m.rings.open(m.options.ring, m.options.workers, -1, cluster::kBridgeLabel, -1,
@@ -1485,7 +1497,7 @@ Bridge::Bridge(net::io_context& io, BridgeOptions options)
                  });
     for (const auto& wr : m.rings.all()) {
       resume_at(*wr->reader, resumes[wr->worker], m.stats);
-      (void)shm::registry::reap_dead_readers(wr->segment);
+      free_dead_bridge_slots(wr->segment);
     }
   }
   // (Its waits counted in its reader slots, as a worker's: docs/ring.md "Dead waiters".)

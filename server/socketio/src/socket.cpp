@@ -49,11 +49,13 @@ void Socket::leave(const Room& room) {
 
 void Socket::on(const std::string& event, EventHandler h) {
   check_listened_event(event);
-  x().handlers.emplace(event, std::make_pair(std::move(h), false));
+  x().handlers.emplace(event,
+                       std::make_pair(std::make_shared<const EventHandler>(std::move(h)), false));
 }
 void Socket::once(const std::string& event, EventHandler h) {
   check_listened_event(event);
-  x().handlers.emplace(event, std::make_pair(std::move(h), true));
+  x().handlers.emplace(event,
+                       std::make_pair(std::make_shared<const EventHandler>(std::move(h)), true));
 }
 void Socket::off(const std::string& event) {
   if (x_) x_->handlers.erase(event);
@@ -464,7 +466,7 @@ void Socket::dispatch(const std::string& event, Args args, Ack ack) {
     if (x_ && !x_->any.empty()) {
       const Listeners listeners = x_->any;
       for (const auto& l : listeners) {
-        if (!x_) break;
+        if (!connected_) break;
         l.second(self, event, args, ack);
       }
     }
@@ -488,18 +490,23 @@ void Socket::run_handlers(const std::string& event, Args args, Ack ack) {
   if (!connected_) return;
   auto self = shared_from_this();
   try {
-    std::vector<EventHandler> run;
+    // The handlers as they are now, by pointer, not copies of the functions (a mutable handler
+    // keeps its state, and no function is copied per event): the socket's own are held while
+    // they run (one may remove itself or the others), the namespace's are never removed.
+    std::vector<std::shared_ptr<const EventHandler>> held;
+    std::vector<const EventHandler*> run;
     if (x_) {
       auto [first, last] = x_->handlers.equal_range(event);
       for (auto it = first; it != last;) {
-        run.push_back(it->second.first);
+        held.push_back(it->second.first);
+        run.push_back(held.back().get());
         it = it->second.second ? x_->handlers.erase(it) : std::next(it);
       }
     }
     auto [nfirst, nlast] = nsp_->events_.equal_range(event);
-    for (auto it = nfirst; it != nlast; ++it) run.push_back(it->second);
+    for (auto it = nfirst; it != nlast; ++it) run.push_back(&it->second);
     for (std::size_t i = 0; i < run.size(); ++i)
-      run[i](self, i + 1 == run.size() ? std::move(args) : args, ack);
+      (*run[i])(self, i + 1 == run.size() ? std::move(args) : args, ack);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "shmio: handler for '%s' on socket %s threw: %s\n", event.c_str(),
                  id_.c_str(), e.what());

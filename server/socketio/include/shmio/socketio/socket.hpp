@@ -291,7 +291,8 @@ class Socket : public std::enable_shared_from_this<Socket> {
   // acks in flight, a recovered session's state — in one allocation made on first use: an idle
   // socket without them does not pay ~230 bytes of empty containers.
   struct Extras {
-    std::multimap<std::string, std::pair<EventHandler, bool /*once*/>> handlers;
+    std::multimap<std::string, std::pair<std::shared_ptr<const EventHandler>, bool /*once*/>>
+        handlers;
     Listeners any;
     Listeners any_outgoing;
     ListenerId next_listener = 1;

@@ -263,6 +263,13 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
                    node_.options.worker, offset.c_str(), why);
     return r;
   }
+  void replay_refused(const std::string& offset, const char* why) override {
+    if (node_.stats.recoveries > 0) --node_.stats.recoveries;  // (counted by replay_range)
+    ++node_.stats.recovery_failures;
+    if (node_.options.log_recoveries)
+      std::fprintf(stderr, "shmio[w%d]: session at offset %s not recovered: %s\n",
+                   node_.options.worker, offset.c_str(), why);
+  }
   // A replay found nothing readable before the end of what this worker applied, all of which was
   // sealed when it was applied: a seal gone since (a stray write into the segment). Refused, not
   // cut short there: the client would be told it missed nothing while it missed the rest.

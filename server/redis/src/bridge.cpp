@@ -99,13 +99,32 @@ std::optional<std::uint64_t> dead_bridge_position(const shm::Segment& s) {
   return resume;
 }
 
-// Frees the dead bridges' slots of `s` once read (the supervisor keeps them for this). A reap of
-// the supervisor's may hold one for a moment (marked as being taken, then given back as it was):
-// looked at again, a few times, so that none is left to mislead the next bridge.
+// Whether a reader slot labelled as a bridge's is between states this moment: being taken, or
+// held by a reap of the supervisor's (marked as being taken, then given back as it was).
+bool bridge_slot_in_between(const shm::Segment& s) {
+  for (std::uint16_t i = 0; i < s.max_readers(); ++i) {
+    const auto& slot = s.reader_slot(i);
+    if (std::strncmp(slot.label, cluster::kBridgeLabel, sizeof slot.label) != 0) continue;
+    const std::uint32_t st = slot.state.load(std::memory_order_acquire);
+    if (st != shm::layout::kSlotFree && st != shm::layout::kSlotDead &&
+        st != shm::layout::kSlotActive)
+      return true;
+  }
+  return false;
+}
+// Waits (a few milliseconds at most) until no bridge's slot is between states, so that a dead
+// bridge's position is not missed, nor left behind, for a reap that held it a moment.
+void settle_bridge_slots(const shm::Segment& s) {
+  for (int i = 0; i < 100 && bridge_slot_in_between(s); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+}
+// Frees the dead bridges' slots of `s` once read (the supervisor keeps them for this), looked at
+// again a few times, so that none is left to mislead the next bridge.
 void free_dead_bridge_slots(const shm::Segment& s) {
   for (int i = 0; i < 100; ++i) {
+    settle_bridge_slots(s);
     (void)shm::registry::reap_dead_readers(s);
-    if (!dead_bridge_position(s)) return;
+    if (!dead_bridge_position(s) && !bridge_slot_in_between(s)) return;
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
 }
@@ -1482,6 +1501,7 @@ Bridge::Bridge(net::io_context& io, BridgeOptions options)
   // the new one resumes there on each ring, so that what the workers published meanwhile still
   // reaches the fleet, in order (if the ring still has it). (Looked at before the new reader
   // attaches: it may take the dead one's slot.)
+  settle_bridge_slots(*m.segment);
   const auto resume = dead_bridge_position(*m.segment);
   auto r = shm::RingReader::attach(*m.segment, {cluster::kBridgeLabel, -1, shm::StartAt::latest});
   if (!r) throw std::runtime_error("cannot take a reader slot: " + r.error().message);
@@ -1493,6 +1513,7 @@ Bridge::Bridge(net::io_context& io, BridgeOptions options)
     std::map<int, std::optional<std::uint64_t>> resumes;
     m.rings.open(m.options.ring, m.options.workers, -1, cluster::kBridgeLabel, -1,
                  [&](const cluster::WorkerRings::Ring& wr) {
+                   settle_bridge_slots(wr.segment);
                    resumes[wr.worker] = dead_bridge_position(wr.segment);
                  });
     for (const auto& wr : m.rings.all()) {

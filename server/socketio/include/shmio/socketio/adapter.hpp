@@ -218,6 +218,10 @@ class Adapter {
   // if some of them are no longer kept (never a partial replay).
   virtual std::optional<std::vector<EncodedPacket>> replay(const std::string& offset,
                                                            const std::set<Room>& rooms) = 0;
+  // A replay() that succeeded was not used after all (`why`: it is more than the session's queue
+  // takes at once): an adapter that counted it as a recovery counts it as refused. Default:
+  // nothing.
+  virtual void replay_refused(const std::string& /*offset*/, const char* /*why*/) {}
   // A socket with a session closed for a reason that does not allow recovery (a clean
   // disconnect): no server may restore it.
   virtual void forget_session(const std::string& /*pid*/) {}

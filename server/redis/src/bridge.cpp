@@ -122,7 +122,6 @@ void settle_bridge_slots(const shm::Segment& s) {
 // again a few times, so that none is left to mislead the next bridge.
 void free_dead_bridge_slots(const shm::Segment& s) {
   for (int i = 0; i < 100; ++i) {
-    settle_bridge_slots(s);
     (void)shm::registry::reap_dead_readers(s);
     if (!dead_bridge_position(s) && !bridge_slot_in_between(s)) return;
     std::this_thread::sleep_for(std::chrono::milliseconds(1));

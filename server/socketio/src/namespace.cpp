@@ -166,13 +166,14 @@ void Namespace::admit(const std::shared_ptr<Client>& c, const SocketPtr& s) {
     // lapped by the ring disconnects its clients. Admitted then, the socket would stay in the
     // namespace of a client that is gone.)
     if (!server_->open(c.get())) return abandon(s);
-    const bool fits = !replayed || sockets_.count(s->id()) != 0 ||
-                      fits_a_queue(*c->conn(), *replayed, 1 + encode(connect_reply(*s)).size());
-    if (!fits)
+    if (replayed && sockets_.count(s->id()) == 0 &&
+        !fits_a_queue(*c->conn(), *replayed, 1 + encode(connect_reply(*s)).size())) {
       adapter_->replay_refused(s->x().restore_offset,
                                "what it missed is more than its session's queue takes at once "
                                "(max_queued_packets / max_queued_bytes)");
-    if (!replayed || sockets_.count(s->id()) != 0 || !fits) {
+      replayed.reset();
+    }
+    if (!replayed || sockets_.count(s->id()) != 0) {
       // Not recovered after all: the client starts a fresh session, which goes through the
       // middleware as every fresh one does. Before 2026-12-03 this socket was turned fresh in
       // place: with skip_middlewares it was admitted without any middleware having run (no

@@ -69,7 +69,7 @@ static Socket::AnyAckListener without_ack(Socket::AnyListener h) {
 Socket::ListenerId Socket::add_listener(Listeners Extras::*list, AnyAckListener h, bool first) {
   const ListenerId id = x().next_listener++;
   Listeners& l = x_.get()->*list;
-  l.emplace(first ? l.begin() : l.end(), id, std::move(h));
+  l.emplace(first ? l.begin() : l.end(), id, std::make_shared<const AnyAckListener>(std::move(h)));
   outgoing_listeners_ = !x_->any_outgoing.empty();
   return id;
 }
@@ -115,7 +115,7 @@ void Socket::notify_outgoing(const std::string& event, const Args& args) {
   if (!has_outgoing_listeners()) return;
   auto self = shared_from_this();
   call_each(x_->any_outgoing, "outgoing listener", id_,
-            [&](const auto& l) { l.second(self, event, args, Ack{}); });
+            [&](const auto& l) { (*l.second)(self, event, args, Ack{}); });
 }
 
 // A broadcast's packet as its listeners see it: decoded back into the event and its arguments
@@ -467,7 +467,7 @@ void Socket::dispatch(const std::string& event, Args args, Ack ack) {
       const Listeners listeners = x_->any;
       for (const auto& l : listeners) {
         if (!connected_) break;
-        l.second(self, event, args, ack);
+        (*l.second)(self, event, args, ack);
       }
     }
   } catch (const std::exception& e) {

@@ -234,7 +234,8 @@ class Socket : public std::enable_shared_from_this<Socket> {
       return AnyListener(std::forward<F>(f));
   }
   // (Each list holds the form with the ack; outgoing listeners are called with an empty one.)
-  using Listeners = std::vector<std::pair<ListenerId, AnyAckListener>>;
+  // (Each behind a pointer: a snapshot of the list, taken per event, copies no function.)
+  using Listeners = std::vector<std::pair<ListenerId, std::shared_ptr<const AnyAckListener>>>;
   ListenerId add_listener(Listeners Extras::*list, AnyAckListener h, bool first);
   void remove_listener(Listeners Extras::*list, std::optional<ListenerId> id);  // none: all
   void notify_outgoing(const std::string& event, const Args& args);

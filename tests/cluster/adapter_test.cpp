@@ -16,7 +16,9 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/json/parse.hpp>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <functional>
 #include <memory>
 #include <string>
@@ -1013,6 +1015,53 @@ TEST(ClusterSupervisor, SigchldIsAsTheCallerHadItInTheWorkersAndAfter) {
   ::waitpid(pid, &status, 0);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
   EXPECT_EQ(got, "iI") << "i/I: ignored in the worker / in the caller after";
+}
+
+// A child the calling program started itself is not the supervisor's to reap: once it returns,
+// the program's own waitpid finds the child with its status. (Before 2026-12-03 the supervisor
+// reaped every dead child, waitpid(-1): the program's waitpid failed with ECHILD, the status
+// lost.) The program's child has exited (a zombie, waited for without reaping) before the
+// supervisor starts, so every reaping pass of the supervisor's (its worker's exit is one) could
+// take it. Run in a child process of the test's, as above.
+TEST(ClusterSupervisor, ACallersOwnChildIsLeftToTheCaller) {
+  int report[2];
+  ASSERT_EQ(::pipe(report), 0);
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    ::close(report[0]);
+    const pid_t own = ::fork();
+    if (own == 0) ::_exit(42);
+    siginfo_t info{};
+    if (own < 0 || ::waitid(P_PID, static_cast<id_t>(own), &info, WEXITED | WNOWAIT) != 0)
+      ::_exit(3);
+    cluster::SupervisorOptions o;
+    o.ring = "test-sup-own-child-" + std::to_string(::getpid());
+    o.workers = 1;
+    o.pin = false;
+    o.ring_bytes = 1 << 20;
+    o.handoff_sockets = false;
+    const int rc = cluster::run_supervisor(o, [&](const cluster::WorkerContext&) {
+      ::kill(::getppid(), SIGTERM);  // (the supervisor drains and returns)
+      return 0;
+    });
+    int status = 0;
+    const pid_t got = ::waitpid(own, &status, WNOHANG);
+    const std::string line = got == own && WIFEXITED(status)
+                                 ? "exited " + std::to_string(WEXITSTATUS(status))
+                                 : "waitpid " + std::to_string(got) + " " + std::strerror(errno);
+    (void)::write(report[1], line.data(), line.size());
+    ::_exit(rc);
+  }
+  ::close(report[1]);
+  std::string got;
+  char c = 0;
+  while (::read(report[0], &c, 1) == 1) got += c;
+  ::close(report[0]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  EXPECT_EQ(got, "exited 42");
 }
 
 // A worker that takes no hand-offs (here one that never accepts: a stopped worker) is waited on

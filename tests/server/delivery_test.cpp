@@ -746,22 +746,37 @@ TEST_P(Delivery, AnyListenersRunAsTheyWereWhenTheEventCame) {
 
 // A mutable event handler keeps its state from one event to the next, a socket's own (on) and a
 // namespace's (on_event): each ran as a copy of the function, so `[n = 0](...) mutable { ++n; }`
-// never counted past 1 (before 2026-12-03).
+// never counted past 1 (before 2026-12-03). So do a socket's event middleware (use) and error
+// handlers (on_error), and the server's new_namespace handlers (copies until 2026-12-03 too).
 TEST_P(Delivery, AMutableEventHandlerKeepsItsState) {
   Namespace& nsp = server_->of("/");
-  int ticks = 0, tocks = 0;
+  int ticks = 0, tocks = 0, uses = 0, errors = 0, namespaces = 0;
   nsp.on_event("tock", [n = 0, &tocks](const SocketPtr&, Args, Ack) mutable { tocks = ++n; });
-  nsp.on_connection([&ticks](const SocketPtr& s) {
+  nsp.on_connection([&](const SocketPtr& s) {
     s->on("tick", [n = 0, &ticks](const SocketPtr&, Args, Ack) mutable { ticks = ++n; });
+    s->use([n = 0, &uses](const SocketPtr&, const std::string& event, Args&,
+                          std::function<void(std::optional<std::string>)> next) mutable {
+      uses = ++n;
+      if (event == "refused") return next("refused by the middleware");
+      next(std::nullopt);
+    });
+    s->on_error([n = 0, &errors](const SocketPtr&, const std::string&) mutable { errors = ++n; });
   });
+  server_->on_new_namespace([n = 0, &namespaces](Namespace&) mutable { namespaces = ++n; });
   Client& c = connect();
   for (int i = 0; i < 3; ++i) {
     c.send_text(R"(42["tick"])");
     c.send_text(R"(42["tock"])");
+    c.send_text(R"(42["refused"])");
   }
-  drive([&] { return ticks == 3 && tocks == 3; });
+  drive([&] { return ticks == 3 && tocks == 3 && errors == 3; });
   EXPECT_EQ(ticks, 3);
   EXPECT_EQ(tocks, 3);
+  EXPECT_EQ(uses, 9);
+  EXPECT_EQ(errors, 3);
+  server_->of("/first");
+  server_->of("/second");
+  EXPECT_EQ(namespaces, 2);
 }
 
 // Connection handlers and namespace middleware run as they were when the connection came: a

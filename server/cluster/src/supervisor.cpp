@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -496,61 +497,72 @@ int run_supervisor(const SupervisorOptions& o,
     }
     if ((sig == SIGTERM || sig == SIGINT || sig == SIGHUP || trouble != nullptr) && !draining)
       start_drain();
-    // Reap every dead child (SIGCHLD may stand for several).
-    for (;;) {
+    // Reap every dead child of its own (SIGCHLD may stand for several), by pid: a child the
+    // calling program started itself (run_supervisor is a library function) is left to it, with
+    // its status (reaped with waitpid(-1) before 2026-12-03: the program's own waitpid for it then
+    // failed with ECHILD, its status lost).
+    for (std::size_t i = 0; i < workers.size(); ++i) {
+      Worker& w = workers[i];
+      if (w.pid <= 0) continue;
       int status = 0;
-      const pid_t pid = ::waitpid(-1, &status, WNOHANG);
-      if (pid <= 0) break;
-      for (std::size_t i = 0; i < workers.size(); ++i) {
-        Worker& w = workers[i];
-        if (w.pid != pid) continue;
-        w.pid = 0;
-        // (Looked at again before anything is written: while draining the periodic look stops,
-        // and a SIGCHLD may have come behind a SIGTERM.)
-        if (!ring_broken && check_rings() == nullptr) {
-          const std::string body = write_message(
-              {{"pid", static_cast<std::int64_t>(pid)}, {"worker", static_cast<std::int64_t>(i)}});
-          (void)writer->publish(static_cast<std::uint16_t>(MessageType::worker_down),
-                                {reinterpret_cast<const std::byte*>(body.data()), body.size()});
-          // Its reader slot freed now, and with it the count of its wait on the ring (a worker
-          // killed while it waited: otherwise every later commit would wake no one, in a system
-          // call; docs/ring.md "Dead waiters").
-          // (A dead bridge's slots are kept: the restarted bridge resumes at their positions,
-          // then frees them; freed here, the next reader to attach could take one first. Kept
-          // whether or not a bridge runs now: a bridge dead at the same moment as this child is
-          // a zombie still, with its pid, and a new one may not have read them yet.)
-          for (const Ring& r : rings)
-            (void)shm::registry::reap_dead_readers(r.segment,
-                                                   with_bridge ? kBridgeLabel : std::string_view());
-        }
-        if (ring_broken && !draining) start_drain();  // (found just now: no restart)
-        if (draining) break;
-        if (WIFEXITED(status) && WEXITSTATUS(status) == kWorkerCannotStart && w.starts == 1) {
-          // Its first start failed in a way a restart would repeat (its own message above).
-          std::fprintf(stderr,
-                       "shmio: %s (pid %d) cannot start; stopping the cluster (draining %d "
-                       "workers)\n",
-                       name_of(i).c_str(), pid, n);
-          exit_code = 1;
-          draining = true;
-          drain_deadline = Clock::now() + o.drain_timeout;
-          for (const Worker& other : workers)
-            if (other.pid > 0) ::kill(other.pid, SIGTERM);
-          break;
-        }
-        if (WIFSIGNALED(status))
-          std::fprintf(stderr, "shmio: %s (pid %d) killed by signal %d; restarting\n",
-                       name_of(i).c_str(), pid, WTERMSIG(status));
-        else
-          std::fprintf(stderr, "shmio: %s (pid %d) exited with %d; restarting\n",
-                       name_of(i).c_str(), pid, WEXITSTATUS(status));
-        // Backoff: a worker that dies soon after its start waits longer each time (100 ms, then
-        // doubling up to 5 s); one that ran for 10 s or more is restarted after 100 ms.
-        const bool early = Clock::now() - w.started < std::chrono::seconds(10);
-        if (!early) w.backoff = std::chrono::milliseconds(100);
-        w.restart_at = Clock::now() + w.backoff;
-        w.backoff = std::min<std::chrono::milliseconds>(w.backoff * 2, std::chrono::seconds(5));
+      const pid_t pid = ::waitpid(w.pid, &status, WNOHANG);
+      if (pid == 0 || (pid < 0 && errno != ECHILD)) continue;
+      if (pid < 0) {
+        // Reaped by another part of this process (a thread's waitpid(-1)): dead, its status
+        // unknown; restarted as a worker that failed (it would otherwise count as alive for ever).
+        std::fprintf(stderr,
+                     "shmio: %s (pid %d) was reaped by another part of this process; its exit "
+                     "status is unknown\n",
+                     name_of(i).c_str(), w.pid);
+        status = 0;
       }
+      const pid_t dead = w.pid;
+      w.pid = 0;
+      // (Looked at again before anything is written: while draining the periodic look stops,
+      // and a SIGCHLD may have come behind a SIGTERM.)
+      if (!ring_broken && check_rings() == nullptr) {
+        const std::string body = write_message(
+            {{"pid", static_cast<std::int64_t>(dead)}, {"worker", static_cast<std::int64_t>(i)}});
+        (void)writer->publish(static_cast<std::uint16_t>(MessageType::worker_down),
+                              {reinterpret_cast<const std::byte*>(body.data()), body.size()});
+        // Its reader slot freed now, and with it the count of its wait on the ring (a worker
+        // killed while it waited: otherwise every later commit would wake no one, in a system
+        // call; docs/ring.md "Dead waiters").
+        // (A dead bridge's slots are kept: the restarted bridge resumes at their positions,
+        // then frees them; freed here, the next reader to attach could take one first. Kept
+        // whether or not a bridge runs now: a bridge dead at the same moment as this child is
+        // a zombie still, with its pid, and a new one may not have read them yet.)
+        for (const Ring& r : rings)
+          (void)shm::registry::reap_dead_readers(r.segment,
+                                                 with_bridge ? kBridgeLabel : std::string_view());
+      }
+      if (ring_broken && !draining) start_drain();  // (found just now: no restart)
+      if (draining) continue;
+      if (WIFEXITED(status) && WEXITSTATUS(status) == kWorkerCannotStart && w.starts == 1) {
+        // Its first start failed in a way a restart would repeat (its own message above).
+        std::fprintf(stderr,
+                     "shmio: %s (pid %d) cannot start; stopping the cluster (draining %d "
+                     "workers)\n",
+                     name_of(i).c_str(), dead, n);
+        exit_code = 1;
+        draining = true;
+        drain_deadline = Clock::now() + o.drain_timeout;
+        for (const Worker& other : workers)
+          if (other.pid > 0) ::kill(other.pid, SIGTERM);
+        continue;
+      }
+      if (WIFSIGNALED(status))
+        std::fprintf(stderr, "shmio: %s (pid %d) killed by signal %d; restarting\n",
+                     name_of(i).c_str(), dead, WTERMSIG(status));
+      else
+        std::fprintf(stderr, "shmio: %s (pid %d) exited with %d; restarting\n", name_of(i).c_str(),
+                     dead, WEXITSTATUS(status));
+      // Backoff: a worker that dies soon after its start waits longer each time (100 ms, then
+      // doubling up to 5 s); one that ran for 10 s or more is restarted after 100 ms.
+      const bool early = Clock::now() - w.started < std::chrono::seconds(10);
+      if (!early) w.backoff = std::chrono::milliseconds(100);
+      w.restart_at = Clock::now() + w.backoff;
+      w.backoff = std::min<std::chrono::milliseconds>(w.backoff * 2, std::chrono::seconds(5));
     }
     if (draining) {
       bool any = false;

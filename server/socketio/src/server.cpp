@@ -117,9 +117,9 @@ Namespace& Server::make(const std::string& name, Setup setup) {
   Namespace& n = *made;
   namespaces_[name] = std::move(made);
   for (std::size_t i = 0; i < new_namespace_.size(); ++i) {
-    auto h = new_namespace_[i];  // (a handler may register another)
+    auto h = new_namespace_[i];  // (held: a handler may register another, moving the list)
     try {
-      h(n);
+      (*h)(n);
     } catch (const std::exception& e) {
       std::fprintf(stderr, "shmio: new_namespace handler threw: %s\n", e.what());
     }

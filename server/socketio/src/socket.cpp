@@ -141,12 +141,12 @@ void Socket::notify_outgoing(const EncodedPacket& p) {
 }
 
 void Socket::on_upgrade(std::function<void(const SocketPtr&)> h) {
-  x().on_upgrade.push_back(std::move(h));
+  x().on_upgrade.push_back(std::make_shared<const decltype(h)>(std::move(h)));
 }
 void Socket::upgraded() {
   if (!x_ || x_->on_upgrade.empty()) return;
   auto self = shared_from_this();
-  call_each(x_->on_upgrade, "upgrade handler", id_, [&](const auto& h) { h(self); });
+  call_each(x_->on_upgrade, "upgrade handler", id_, [&](const auto& h) { (*h)(self); });
 }
 
 void Socket::on_disconnecting(std::function<void(const SocketPtr&, const std::string&)> h) {
@@ -410,16 +410,16 @@ void Socket::on_packet(const Packet& p) {
 }
 
 void Socket::use(EventMiddleware m) {
-  x().use.push_back(std::move(m));
+  x().use.push_back(std::make_shared<const EventMiddleware>(std::move(m)));
 }
 void Socket::on_error(std::function<void(const SocketPtr&, const std::string&)> h) {
-  x().on_error.push_back(std::move(h));
+  x().on_error.push_back(std::make_shared<const decltype(h)>(std::move(h)));
 }
 
 void Socket::error(const std::string& message) {
   if (!x_) return;
   auto self = shared_from_this();
-  call_each(x_->on_error, "error handler", id_, [&](const auto& h) { h(self, message); });
+  call_each(x_->on_error, "error handler", id_, [&](const auto& h) { (*h)(self, message); });
 }
 
 // One event on its way through the socket's middleware.
@@ -428,7 +428,10 @@ struct Socket::Chain {
   std::string event;
   Args args;
   Ack ack;
-  std::vector<EventMiddleware> fns;  // a copy: the list may change meanwhile
+  // The list as it was when the event came (it may change meanwhile), by pointer: no function
+  // copied per event, and a mutable middleware keeps its state (before 2026-12-03 copies of the
+  // functions: a counter in one never passed 1).
+  std::vector<std::shared_ptr<const EventMiddleware>> fns;
   std::size_t next = 0;
 };
 
@@ -436,7 +439,7 @@ void Socket::run_middleware(const std::shared_ptr<Chain>& c) {
   if (!connected_) return;  // disconnected meanwhile: dropped
   if (c->next == c->fns.size())
     return run_handlers(c->event, std::move(c->args), std::move(c->ack));
-  const EventMiddleware& fn = c->fns[c->next++];
+  const EventMiddleware& fn = *c->fns[c->next++];
   auto called = std::make_shared<bool>(false);
   auto next = [c, called](std::optional<std::string> err) {
     if (*called) return;  // next called twice: the second is ignored

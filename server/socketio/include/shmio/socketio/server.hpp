@@ -123,7 +123,8 @@ class Server {
   // io.on("new_namespace"): called with each namespace created from now on (by of(name), or a
   // dynamic one created by a client's CONNECT), before any socket joins it.
   void on_new_namespace(std::function<void(Namespace&)> handler) {
-    new_namespace_.push_back(std::move(handler));
+    new_namespace_.push_back(
+        std::make_shared<const std::function<void(Namespace&)>>(std::move(handler)));
   }
 
   // Shortcuts on the main namespace.
@@ -170,7 +171,8 @@ class Server {
   std::vector<std::shared_ptr<Client>> clients_;  // the open ones (a Client knows its slot)
   std::unique_ptr<engineio::Server> engine_;
   std::uint64_t next_ack_ = 0;
-  std::vector<std::function<void(Namespace&)>> new_namespace_;
+  // (By pointer: a handler runs as itself, not a copy; a mutable one keeps its state.)
+  std::vector<std::shared_ptr<const std::function<void(Namespace&)>>> new_namespace_;
 };
 
 }  // namespace shmio::socketio

@@ -298,9 +298,12 @@ class Socket : public std::enable_shared_from_this<Socket> {
     Listeners any_outgoing;
     ListenerId next_listener = 1;
     std::vector<std::function<void(const SocketPtr&, const std::string&)>> on_disconnecting;
-    std::vector<EventMiddleware> use;
-    std::vector<std::function<void(const SocketPtr&)>> on_upgrade;
-    std::vector<std::function<void(const SocketPtr&, const std::string&)>> on_error;
+    // (Behind pointers, as the handlers: a snapshot taken per event or per call copies no
+    // function, and a mutable one keeps its state.)
+    std::vector<std::shared_ptr<const EventMiddleware>> use;
+    std::vector<std::shared_ptr<const std::function<void(const SocketPtr&)>>> on_upgrade;
+    std::vector<std::shared_ptr<const std::function<void(const SocketPtr&, const std::string&)>>>
+        on_error;
     std::vector<std::function<void(const SocketPtr&, const std::string&)>> on_disconnect;
     std::unordered_map<std::uint64_t, std::shared_ptr<PendingAck>> acks;
     std::set<Room> restore_rooms;  // recovered: rejoined when admitted

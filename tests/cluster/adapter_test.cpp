@@ -1018,23 +1018,35 @@ TEST(ClusterSupervisor, SigchldIsAsTheCallerHadItInTheWorkersAndAfter) {
 }
 
 // A child the calling program started itself is not the supervisor's to reap: once it returns,
-// the program's own waitpid finds the child with its status. (Before 2026-12-03 the supervisor
-// reaped every dead child, waitpid(-1): the program's waitpid failed with ECHILD, the status
-// lost.) The program's child has exited (a zombie, waited for without reaping) before the
-// supervisor starts, so every reaping pass of the supervisor's (its worker's exit is one) could
-// take it. Run in a child process of the test's, as above.
-TEST(ClusterSupervisor, ACallersOwnChildIsLeftToTheCaller) {
+// a program that waits for its children finds the child with its status, one with a SIGCHLD
+// handler has it called for the child, and one that came with SIGCHLD ignored (its children the
+// kernel's to reap) is left no zombie. The child exits while the supervisor runs (told to by the
+// worker, which then waits for its end before it stops the cluster). (Before 2026-12-03 the
+// supervisor reaped every dead child, waitpid(-1): the program's waitpid failed with ECHILD, the
+// status lost. Then, by pid only, for a while: a caller's SIGCHLD handler never ran for it, and a
+// caller ignoring SIGCHLD was left a zombie.) Each run in a child process of the test's.
+namespace {
+volatile sig_atomic_t g_sigchld_seen = 0;
+std::string supervise_beside_own_child(const char* mode) {
   int report[2];
-  ASSERT_EQ(::pipe(report), 0);
+  if (::pipe(report) != 0) return "pipe";
   const pid_t pid = ::fork();
-  ASSERT_GE(pid, 0);
+  if (pid < 0) return "fork";
   if (pid == 0) {
     ::close(report[0]);
+    if (std::string(mode) == "ignores") ::signal(SIGCHLD, SIG_IGN);
+    if (std::string(mode) == "handler") ::signal(SIGCHLD, [](int) { g_sigchld_seen = 1; });
+    int go[2], end[2];  // (the worker tells the child to exit; the child's end closes `end`)
+    if (::pipe(go) != 0 || ::pipe(end) != 0) ::_exit(3);
     const pid_t own = ::fork();
-    if (own == 0) ::_exit(42);
-    siginfo_t info{};
-    if (own < 0 || ::waitid(P_PID, static_cast<id_t>(own), &info, WEXITED | WNOWAIT) != 0)
-      ::_exit(3);
+    if (own == 0) {
+      char b = 0;
+      (void)::read(go[0], &b, 1);
+      ::_exit(42);
+    }
+    if (own < 0) ::_exit(3);
+    ::close(go[0]);
+    ::close(end[1]);
     cluster::SupervisorOptions o;
     o.ring = "test-sup-own-child-" + std::to_string(::getpid());
     o.workers = 1;
@@ -1042,14 +1054,20 @@ TEST(ClusterSupervisor, ACallersOwnChildIsLeftToTheCaller) {
     o.ring_bytes = 1 << 20;
     o.handoff_sockets = false;
     const int rc = cluster::run_supervisor(o, [&](const cluster::WorkerContext&) {
+      (void)::write(go[1], "x", 1);
+      char b = 0;
+      while (::read(end[0], &b, 1) > 0) {
+      }
       ::kill(::getppid(), SIGTERM);  // (the supervisor drains and returns)
       return 0;
     });
     int status = 0;
     const pid_t got = ::waitpid(own, &status, WNOHANG);
-    const std::string line = got == own && WIFEXITED(status)
-                                 ? "exited " + std::to_string(WEXITSTATUS(status))
-                                 : "waitpid " + std::to_string(got) + " " + std::strerror(errno);
+    std::string line = got == own && WIFEXITED(status)
+                           ? "exited " + std::to_string(WEXITSTATUS(status))
+                       : got < 0 && errno == ECHILD ? "reaped"
+                                                    : "waitpid " + std::to_string(got);
+    if (g_sigchld_seen) line += ", handler ran";
     (void)::write(report[1], line.data(), line.size());
     ::_exit(rc);
   }
@@ -1060,8 +1078,16 @@ TEST(ClusterSupervisor, ACallersOwnChildIsLeftToTheCaller) {
   ::close(report[0]);
   int status = 0;
   ::waitpid(pid, &status, 0);
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
-  EXPECT_EQ(got, "exited 42");
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    got += " (exit status " + std::to_string(status) + ")";
+  return got;
+}
+}  // namespace
+
+TEST(ClusterSupervisor, ACallersOwnChildIsLeftToTheCaller) {
+  EXPECT_EQ(supervise_beside_own_child("waits"), "exited 42");
+  EXPECT_EQ(supervise_beside_own_child("handler"), "exited 42, handler ran");
+  EXPECT_EQ(supervise_beside_own_child("ignores"), "reaped");
 }
 
 // A worker that takes no hand-offs (here one that never accepts: a stopped worker) is waited on

@@ -762,7 +762,11 @@ TEST_P(Delivery, AMutableEventHandlerKeepsItsState) {
     });
     s->on_error([n = 0, &errors](const SocketPtr&, const std::string&) mutable { errors = ++n; });
   });
-  server_->on_new_namespace([n = 0, &namespaces](Namespace&) mutable { namespaces = ++n; });
+  int late = 0;  // (a new_namespace handler registered by one: from the next namespace on)
+  server_->on_new_namespace([n = 0, &namespaces, &late, this](Namespace&) mutable {
+    namespaces = ++n;
+    if (n == 1) server_->on_new_namespace([&late](Namespace&) { ++late; });
+  });
   Client& c = connect();
   for (int i = 0; i < 3; ++i) {
     c.send_text(R"(42["tick"])");
@@ -775,8 +779,10 @@ TEST_P(Delivery, AMutableEventHandlerKeepsItsState) {
   EXPECT_EQ(uses, 9);
   EXPECT_EQ(errors, 3);
   server_->of("/first");
+  EXPECT_EQ(late, 0);
   server_->of("/second");
   EXPECT_EQ(namespaces, 2);
+  EXPECT_EQ(late, 1);
 }
 
 // Connection handlers and namespace middleware run as they were when the connection came: a

@@ -281,6 +281,13 @@ int run_supervisor(const SupervisorOptions& o,
       ::sigaction(SIGPIPE, &pipe, nullptr);
       ::sigaction(SIGCHLD, &child, nullptr);
       sigprocmask(SIG_SETMASK, &mask, nullptr);
+      // A SIGCHLD taken here for a child of the caller's own (its SIGCHLD handler never ran for
+      // it): raised again, once its handler is back, if such a child waits to be reaped (every
+      // worker is reaped by now; WNOWAIT: left as it is).
+      siginfo_t zombie{};
+      if (child.sa_handler != SIG_DFL && child.sa_handler != SIG_IGN &&
+          ::waitid(P_ALL, 0, &zombie, WEXITED | WNOHANG | WNOWAIT) == 0 && zombie.si_pid != 0)
+        ::raise(SIGCHLD);
     }
   } restore{set, old, old_pipe, old_child};
   const std::vector<int> cpus = affinity_cpus();
@@ -378,6 +385,15 @@ int run_supervisor(const SupervisorOptions& o,
   };
   int exit_code = 0;
   auto next_ring_check = Clock::now() + std::chrono::seconds(1);
+  auto next_reap = Clock::now() + std::chrono::seconds(1);
+  struct Dead {
+    std::size_t index;
+    int status;
+    bool reaped_elsewhere;
+  };
+  // (SIGCHLD ignored, or SA_NOCLDWAIT: the caller's children were the kernel's to reap.)
+  const bool caller_reaps_none =
+      old_child.sa_handler == SIG_IGN || (old_child.sa_flags & SA_NOCLDWAIT) != 0;
 
   const pid_t supervisor = ::getpid();
 
@@ -500,22 +516,43 @@ int run_supervisor(const SupervisorOptions& o,
     // Reap every dead child of its own (SIGCHLD may stand for several), by pid: a child the
     // calling program started itself (run_supervisor is a library function) is left to it, with
     // its status (reaped with waitpid(-1) before 2026-12-03: the program's own waitpid for it then
-    // failed with ECHILD, its status lost).
-    for (std::size_t i = 0; i < workers.size(); ++i) {
-      Worker& w = workers[i];
-      if (w.pid <= 0) continue;
-      int status = 0;
-      const pid_t pid = ::waitpid(w.pid, &status, WNOHANG);
-      if (pid == 0 || (pid < 0 && errno != ECHILD)) continue;
-      if (pid < 0) {
-        // Reaped by another part of this process (a thread's waitpid(-1)): dead, its status
-        // unknown; restarted as a worker that failed (it would otherwise count as alive for ever).
-        std::fprintf(stderr,
-                     "shmio: %s (pid %d) was reaped by another part of this process; its exit "
-                     "status is unknown\n",
-                     name_of(i).c_str(), w.pid);
-        status = 0;
+    // failed with ECHILD, its status lost). A caller that came with SIGCHLD ignored (or
+    // SA_NOCLDWAIT) asked the kernel to reap its children and waits for none: those are reaped
+    // here too, as the kernel would have (the disposition is SIG_DFL while this runs).
+    // (A pass when a child's SIGCHLD came, once a second, and while draining: not one waitpid per
+    // worker every 100 ms on a host of many cores.)
+    std::vector<Dead> dead_now;
+    if (sig == SIGCHLD || draining || Clock::now() >= next_reap) {
+      next_reap = Clock::now() + std::chrono::seconds(1);
+      if (caller_reaps_none) {
+        for (;;) {
+          int status = 0;
+          const pid_t pid = ::waitpid(-1, &status, WNOHANG);
+          if (pid <= 0) break;
+          for (std::size_t i = 0; i < workers.size(); ++i)
+            if (workers[i].pid == pid) dead_now.push_back({i, status, false});
+        }
       }
+      for (std::size_t i = 0; i < workers.size(); ++i) {
+        const Worker& w = workers[i];
+        if (w.pid <= 0 || std::any_of(dead_now.begin(), dead_now.end(),
+                                      [i](const Dead& d) { return d.index == i; }))
+          continue;
+        int status = 0;
+        const pid_t pid = ::waitpid(w.pid, &status, WNOHANG);
+        if (pid == w.pid) dead_now.push_back({i, status, false});
+        // (Reaped by another part of this process, a thread's waitpid(-1): dead, its status
+        // unknown. Said and restarted; it would otherwise count as alive for ever. Reasoned, not
+        // tested.)
+        else if (pid < 0 && errno == ECHILD)
+          dead_now.push_back({i, 0, true});
+      }
+    }
+    for (const Dead& d : dead_now) {
+      const std::size_t i = d.index;
+      const int status = d.status;
+      Worker& w = workers[i];
+      if (w.pid <= 0) continue;  // (listed twice: cannot be, by the checks above)
       const pid_t dead = w.pid;
       w.pid = 0;
       // (Looked at again before anything is written: while draining the periodic look stops,
@@ -551,7 +588,12 @@ int run_supervisor(const SupervisorOptions& o,
           if (other.pid > 0) ::kill(other.pid, SIGTERM);
         continue;
       }
-      if (WIFSIGNALED(status))
+      if (d.reaped_elsewhere)
+        std::fprintf(stderr,
+                     "shmio: %s (pid %d) was reaped by another part of this process (its exit "
+                     "status unknown); restarting\n",
+                     name_of(i).c_str(), dead);
+      else if (WIFSIGNALED(status))
         std::fprintf(stderr, "shmio: %s (pid %d) killed by signal %d; restarting\n",
                      name_of(i).c_str(), dead, WTERMSIG(status));
       else

@@ -116,8 +116,10 @@ Namespace& Server::make(const std::string& name, Setup setup) {
   auto made = std::make_unique<Namespace>(*this, name);
   Namespace& n = *made;
   namespaces_[name] = std::move(made);
-  for (std::size_t i = 0; i < new_namespace_.size(); ++i) {
-    auto h = new_namespace_[i];  // (held: a handler may register another, moving the list)
+  // (The handlers as they are now, as socket.io's emit copies its listeners: one registered by a
+  // handler runs from the next namespace on.)
+  const auto handlers = new_namespace_;
+  for (const auto& h : handlers) {
     try {
       (*h)(n);
     } catch (const std::exception& e) {

@@ -956,22 +956,25 @@ TEST_P(Delivery, TheAuthReachesTheAppWithEveryField) {
 // A query value whose escapes do not make UTF-8 ("%FF") is read with U+FFFD in their place, as
 // Node's querystring reads it; well-formed escapes ("%C3%A9") as they are. Before 2026-12-03 the
 // raw byte stayed, which the ring's JSON could not carry (a cluster's fetchSockets from another
-// worker then timed out).
+// worker then timed out). A repeated parameter reads as its last value, the one the engine acts on
+// (as engine.io reads its query; the first before 2026-12-03).
 TEST_P(Delivery, AQueryValueThatIsNotUtf8IsReadWithReplacementCharacters) {
   Namespace& nsp = server_->of("/");
-  std::string x, y;
+  std::string x, y, z;
   nsp.use([&](const SocketPtr& s, Next next) {
     x = std::string(s->handshake().query().find("x").value_or("(none)"));
     y = std::string(s->handshake().query().find("y").value_or("(none)"));
+    z = std::string(s->handshake().query().find("z").value_or("(none)"));
     next(std::nullopt);
   });
-  Client& c = open_session("&x=a%FFb&y=caf%C3%A9");
+  Client& c = open_session("&z=1&x=a%FFb&y=caf%C3%A9&z=2");
   c.send_text("40");
   drive([&] { return nsp.size() == 1; });
   EXPECT_EQ(x,
             "a\xEF\xBF\xBD"
             "b");
   EXPECT_EQ(y, "caf\xC3\xA9");
+  EXPECT_EQ(z, "2");
 }
 
 // Connection state recovery with the in-memory store: a session is found by its offset (by the
@@ -2169,6 +2172,39 @@ TEST(Http, AHeaderOfTenKilobytesIsReadAndOnePastTheBoundGets431) {
   r = http_response(io, big);
   EXPECT_NE(r.find("HTTP/1.1 431"), std::string::npos) << r.substr(0, 200);
   EXPECT_NE(r.find("Connection: close"), std::string::npos) << r.substr(0, 200);
+  server.close();
+  io.run_for(50ms);
+}
+
+// A HEAD request's answer has its headers only, the refusals' too (the engine's JSON error, the
+// 404): their bodies were written (before 2026-12-03), and a keep-alive client (curl, a proxy's
+// health check) read them as the start of its next answer. Three requests in one write: the
+// bytes after each answer's headers are the next answer's.
+TEST(Http, AHeadRequestIsAnsweredWithoutABody) {
+  net::io_context io;
+  Server server(io, ServerOptions());
+  const std::uint16_t port = server.listen("127.0.0.1", 0);
+  Client c(port);
+  c.send_raw(
+      "HEAD /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\n\r\n"
+      "HEAD /elsewhere HTTP/1.1\r\nHost: x\r\n\r\n"
+      "GET /elsewhere HTTP/1.1\r\nHost: x\r\n\r\n");
+  const auto until = std::chrono::steady_clock::now() + 5s;
+  while (c.in().find("Not Found") == std::string::npos &&
+         std::chrono::steady_clock::now() < until) {
+    io.run_for(1ms);
+    c.read_available();
+  }
+  const std::string in = c.in();
+  const std::size_t first = in.find("\r\n\r\n");
+  ASSERT_NE(first, std::string::npos) << in;
+  EXPECT_EQ(in.rfind("HTTP/1.1 400", 0), 0u) << in;  // (the handshake is GET only)
+  EXPECT_EQ(in.compare(first + 4, 12, "HTTP/1.1 404"), 0) << in;
+  const std::size_t second = in.find("\r\n\r\n", first + 4);
+  ASSERT_NE(second, std::string::npos) << in;
+  EXPECT_EQ(in.compare(second + 4, 12, "HTTP/1.1 404"), 0) << in;
+  EXPECT_EQ(in.find("{\"code\""), std::string::npos) << in;
+  EXPECT_EQ(in.size() - in.rfind("\r\n\r\n"), 4u + 9u) << in;  // (the GET's "Not Found")
   server.close();
   io.run_for(50ms);
 }

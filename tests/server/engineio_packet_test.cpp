@@ -24,10 +24,49 @@ TEST(EngineIoCodec, MalformedTextIsRefusedWithAReason) {
   EXPECT_EQ(decode_text("7", p), DecodeError::unknown_type);
   EXPECT_EQ(decode_text("x4", p), DecodeError::unknown_type);
   EXPECT_EQ(decode_text("b!!!!", p), DecodeError::bad_base64);
-  EXPECT_EQ(decode_text("bAQ=", p), DecodeError::bad_base64);       // not a multiple of 4
-  EXPECT_EQ(decode_text("bA===", p), DecodeError::bad_base64);      // too much padding
+  EXPECT_EQ(decode_text("bA===", p), DecodeError::bad_base64);      // six bits, then padding
+  EXPECT_EQ(decode_text("bA", p), DecodeError::bad_base64);         // six bits
+  EXPECT_EQ(decode_text("bAQ*=", p), DecodeError::bad_base64);      // of neither alphabet
   EXPECT_EQ(decode_text("bAQ==AQ==", p), DecodeError::bad_base64);  // padding in the middle
   EXPECT_STREQ(to_string(DecodeError::unknown_type), "unknown packet type");
+}
+
+// A polling "b" packet's base64 is read as the reference server reads it (Node's Buffer.from):
+// socket.io-client-java's (wrapped at 76 characters, a newline at the end), unpadded, and URL-safe
+// base64 give their bytes (before 2026-12-03 only strict padded base64 was taken, and a Java or
+// Android client's first binary packet over polling ended its session with "parse error").
+TEST(EngineIoCodec, Base64BinaryIsDecodedAsTheReferenceDecodesIt) {
+  std::string bytes;
+  for (int i = 0; i < 100; ++i) bytes += static_cast<char>(i * 7);
+  std::string wrapped = base64_encode(bytes);  // (136 characters: two lines, as Java sends it)
+  ASSERT_EQ(wrapped.size(), 136u);
+  wrapped.insert(76, "\n");
+  wrapped += "\n";
+  Packet p;
+  ASSERT_EQ(decode_text("b" + wrapped, p), DecodeError::none);
+  EXPECT_EQ(p, Packet::bytes(bytes));
+  ASSERT_EQ(decode_text("bAQIDBP8=\r\n", p), DecodeError::none);
+  EXPECT_EQ(p, Packet::bytes(std::string("\x01\x02\x03\x04\xff", 5)));
+  ASSERT_EQ(decode_text("bAQ", p), DecodeError::none);  // (unpadded)
+  EXPECT_EQ(p, Packet::bytes(std::string("\x01", 1)));
+  ASSERT_EQ(decode_text("bAQ=", p), DecodeError::none);  // (padding short of a multiple of 4)
+  EXPECT_EQ(p, Packet::bytes(std::string("\x01", 1)));
+  ASSERT_EQ(decode_text("b-_8", p), DecodeError::none);  // (URL-safe)
+  EXPECT_EQ(p, Packet::bytes(std::string("\xfb\xff", 2)));
+  ASSERT_EQ(decode_text("b", p), DecodeError::none);  // (no bytes)
+  EXPECT_EQ(p, Packet::bytes(""));
+  // Every byte value, padded and not.
+  std::string all;
+  for (int i = 0; i < 256; ++i) all += static_cast<char>(i);
+  for (std::size_t n = 0; n <= all.size(); n += 37) {
+    const std::string plain = all.substr(0, n);
+    std::string encoded = base64_encode(plain), back;
+    ASSERT_TRUE(base64_decode_loose(encoded, back));
+    EXPECT_EQ(back, plain);
+    while (!encoded.empty() && encoded.back() == '=') encoded.pop_back();
+    ASSERT_TRUE(base64_decode_loose(encoded, back));
+    EXPECT_EQ(back, plain);
+  }
 }
 
 TEST(EngineIoCodec, Base64MatchesRfc4648Vectors) {

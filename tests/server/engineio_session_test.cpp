@@ -109,6 +109,12 @@ TEST_F(EngineIoSession, UpgradeProbeNoopThenSwitch) {
   EXPECT_EQ(encode_text(probe[0]), "3probe");
   EXPECT_TRUE(s.polling_needs_noop()) << "the pending GET must be released";
   s.noop_sent();
+  // A repeated probe is answered again (the reference answers each), and the probe goes on.
+  s.receive(TransportKind::websocket, Packet::text(PacketType::ping, "probe"), t0 + 5ms);
+  probe = s.take_probe_packets();
+  ASSERT_EQ(probe.size(), 1u);
+  EXPECT_EQ(encode_text(probe[0]), "3probe");
+  EXPECT_TRUE(s.upgrading());
   s.receive(TransportKind::websocket, Packet::text(PacketType::upgrade), t0 + 10ms);
   EXPECT_EQ(s.transport(), TransportKind::websocket);
   EXPECT_FALSE(s.upgrading());

@@ -47,9 +47,13 @@ HandshakeRequest::Pairs::iterator& HandshakeRequest::Pairs::iterator::operator++
 }
 
 std::optional<std::string_view> HandshakeRequest::Pairs::find(std::string_view key) const noexcept {
-  for (const auto& [k, v] : *this)
-    if (k == key) return v;
-  return std::nullopt;
+  std::optional<std::string_view> found;
+  for (const auto& [k, v] : *this) {
+    if (k != key) continue;
+    found = v;
+    if (!last_wins_) break;
+  }
+  return found;
 }
 
 bool operator==(const HandshakeRequest::Pairs& a, const HandshakeRequest::Pairs& b) noexcept {
@@ -67,7 +71,7 @@ HandshakeRequest::Pairs HandshakeRequest::headers() const noexcept {
 }
 
 HandshakeRequest::Pairs HandshakeRequest::query() const noexcept {
-  return Pairs(blob_.data() + query_at_, blob_.data() + url_at_, n_query_);
+  return Pairs(blob_.data() + query_at_, blob_.data() + url_at_, n_query_, true);
 }
 
 void HandshakeRequest::append_to(Section section, std::string_view bytes) {

@@ -254,6 +254,7 @@ void HttpConnection::handle(Request req, const Target& t) {
     res.keep_alive(req.keep_alive());
     res.body() = "Not Found";
     res.prepare_payload();
+    if (req.method() == http::verb::head) res.body().clear();  // (as json_error's)
     return send(std::move(res));
   }
   if (cors_preflight) return preflight();

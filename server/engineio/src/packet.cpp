@@ -106,11 +106,43 @@ bool base64_decode(std::string_view in, std::string& out) {
   return true;
 }
 
+bool base64_decode_loose(std::string_view in, std::string& out) {
+  out.clear();
+  out.reserve(in.size() / 4 * 3 + 2);
+  unsigned acc = 0;
+  int sextets = 0;  // (held in `acc`, 0-3)
+  bool ended = false;
+  for (const char c : in) {
+    if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v') continue;
+    if (c == '=') {
+      ended = true;
+      continue;
+    }
+    if (ended) return false;  // (data after the padding)
+    int v = kReverse[static_cast<unsigned char>(c)];
+    if (c == '-') v = 62;  // (the URL-safe alphabet)
+    if (c == '_') v = 63;
+    if (v < 0) return false;
+    acc = (acc << 6) | static_cast<unsigned>(v);
+    if (++sextets == 4) {
+      out += static_cast<char>((acc >> 16) & 0xFF);
+      out += static_cast<char>((acc >> 8) & 0xFF);
+      out += static_cast<char>(acc & 0xFF);
+      acc = 0;
+      sextets = 0;
+    }
+  }
+  if (sextets == 1) return false;  // (six bits: not a byte)
+  if (sextets >= 2) out += static_cast<char>((acc >> (sextets == 2 ? 4 : 10)) & 0xFF);
+  if (sextets == 3) out += static_cast<char>((acc >> 2) & 0xFF);
+  return true;
+}
+
 DecodeError decode_text(std::string_view in, Packet& out) {
   if (in.empty()) return DecodeError::empty;
   if (in[0] == 'b') {
     std::string bytes;
-    if (!base64_decode(in.substr(1), bytes)) return DecodeError::bad_base64;
+    if (!base64_decode_loose(in.substr(1), bytes)) return DecodeError::bad_base64;
     out = Packet::bytes(std::move(bytes));
     return DecodeError::none;
   }

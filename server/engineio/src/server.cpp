@@ -271,6 +271,9 @@ Response detail::ServerCore::json_error(const Request& req, http::status status,
   res.keep_alive(req.keep_alive());
   res.body() = "{\"code\":" + std::to_string(code) + ",\"message\":\"" + message + "\"}";
   res.prepare_payload();
+  // (A HEAD's answer has the length but not the body: written, the body was read by a keep-alive
+  // client as the start of its next answer, before 2026-12-03.)
+  if (req.method() == http::verb::head) res.body().clear();
   add_cors(req, res);
   return res;
 }

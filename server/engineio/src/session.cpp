@@ -81,7 +81,9 @@ void Session::receive(TransportKind via, const Packet& p, TimePoint now) {
   if (via != transport_) {
     // Only the probing WebSocket may speak on another transport, and only the upgrade dialogue.
     if (!upgrading() || via != TransportKind::websocket) return;
-    if (p.type == PacketType::ping && p.data == "probe" && !probe_acked_) {
+    // (Each "2probe" answered, a repeated one too, as the reference answers every probe ping;
+    // before 2026-12-03 a second one dropped the probe.)
+    if (p.type == PacketType::ping && p.data == "probe") {
       probe_answer_due_ = true;
       probe_acked_ = true;
       noop_due_ = transport_ == TransportKind::polling;  // release the pending GET

@@ -93,5 +93,12 @@ std::optional<std::string> mend_utf8(std::string_view text);
 // Standard base64 (RFC 4648, with padding), as Engine.IO uses for binary over polling.
 std::string base64_encode(std::string_view bytes);
 bool base64_decode(std::string_view text, std::string& out);
+// A polling "b" packet's base64 as the reference server reads it (Node's Buffer.from(s,
+// "base64")): ASCII whitespace skipped anywhere (socket.io-client-java wraps its base64 at 76
+// characters and ends it with a newline), the URL-safe alphabet's '-' and '_' taken too, padding
+// optional, nothing but padding and whitespace after the first '='. Unlike Node, a character of
+// neither alphabet, or a lone last character (six bits), is refused, not skipped: bad input from a
+// broken client gets a reason ("parse error") rather than bytes it did not mean.
+bool base64_decode_loose(std::string_view text, std::string& out);
 
 }  // namespace shmio::engineio

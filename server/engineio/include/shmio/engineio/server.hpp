@@ -251,12 +251,16 @@ class HandshakeRequest {
     using value_type = Pair;
 
     Pairs() = default;
-    Pairs(const char* b, const char* e, std::size_t n) : b_(b), e_(e), n_(n) {}
+    Pairs(const char* b, const char* e, std::size_t n, bool last_wins = false)
+        : b_(b), e_(e), n_(n), last_wins_(last_wins) {}
     iterator begin() const noexcept { return iterator(b_); }
     iterator end() const noexcept { return iterator(e_); }
     std::size_t size() const noexcept { return n_; }
     bool empty() const noexcept { return n_ == 0; }
-    // The value of the first pair named `key` (exact match), if any.
+    // The value of the pair named `key` (exact match), if any; of a repeated one, the first in
+    // headers() (Node keeps the first of most repeated request headers), the last in query() (as
+    // engine.io reads its query, and the engine here: before 2026-12-03 the first, so an app saw
+    // another value than the one the engine acted on).
     std::optional<std::string_view> find(std::string_view key) const noexcept;
     friend bool operator==(const Pairs& a, const Pairs& b) noexcept;
 
@@ -264,6 +268,7 @@ class HandshakeRequest {
     const char* b_ = nullptr;
     const char* e_ = nullptr;
     std::size_t n_ = 0;
+    bool last_wins_ = false;
   };
 
   HandshakeRequest() = default;

@@ -108,7 +108,7 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
       auto responders = node_.live_workers(false, true);
       for (const Responder& r : responders) collector->add_pending_source(r.producer + 1u);
       const auto flags = static_cast<std::uint8_t>(kFlagAck | broadcast_flags(opts.flags));
-      node_.publish_tracked(id, collector, responders, nullptr, [&] {
+      node_.publish_tracked(id, collector, responders, [&] {
         return write(opts, flags, id, frame, p.attachments, false, nullptr);
       });
     }
@@ -166,7 +166,7 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
       auto responders = node_.live_workers(false, true);
       for (const Responder& r : responders) collector->add_pending_source(r.producer + 1u);
       const std::uint64_t rid = node_.request_id();
-      node_.publish_tracked(rid, collector, responders, nsp_, [&] {
+      node_.publish_tracked(rid, collector, responders, [&] {
         return node_.publish(MessageType::fetch_sockets, sio_message(opts, {{"requestId", rid}}));
       });
     }
@@ -195,7 +195,7 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
       return node_.publish(MessageType::server_side_emit, write_message(body, args.binaries));
     };
     if (collector)
-      node_.publish_tracked(rid, collector, responders, nullptr, send);
+      node_.publish_tracked(rid, collector, responders, send);
     else
       send();
   }

@@ -23,8 +23,6 @@ struct Responder {
 struct PendingRequest {
   std::weak_ptr<sio::AckCollector> collector;
   std::vector<Responder> responders;
-  // fetch_sockets: the namespace whose RemoteSockets are built from the answers.
-  sio::Namespace* nsp = nullptr;
 };
 
 struct Node::Impl {
@@ -404,8 +402,8 @@ struct Node::Impl {
   // that fails forgets it and fails every responder's part at once.
   template <class Send>
   void publish_tracked(std::uint64_t rid, const std::shared_ptr<sio::AckCollector>& collector,
-                       const std::vector<Responder>& responders, sio::Namespace* nsp, Send send) {
-    track(rid, PendingRequest{collector, responders, nsp});
+                       const std::vector<Responder>& responders, Send send) {
+    track(rid, PendingRequest{collector, responders});
     if (send()) return;
     untrack(rid);
     for (const Responder& r : responders) collector->fail_source(r.producer + 1u, true);

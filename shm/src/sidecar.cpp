@@ -86,6 +86,12 @@ bool abandoned(const std::string& name, int fd, const SidecarHeader* h) noexcept
 
 constexpr auto kCreatorPatience = std::chrono::seconds(2);
 
+std::string octal(unsigned bits) {
+  char b[8];
+  std::snprintf(b, sizeof b, "0%03o", bits & 0777u);
+  return b;
+}
+
 // One try of open_sidecar. `stale`: the object was left unfinished by a creator that died (it
 // was removed here: the caller tries again, and creates it).
 Result<Sidecar> open_once(const std::string& name, std::uint64_t bytes, std::uint64_t least,
@@ -137,6 +143,29 @@ Result<Sidecar> open_once(const std::string& name, std::uint64_t bytes, std::uin
   }
   if (fd < 0)  // (this process's object taken for a dead creator's, twice)
     return Error{Errc::not_ready, name + " was removed while this process created it"};
+  if (!created) {
+    // Made by this user, and open to no one more than this cluster would have made it: /dev/shm
+    // is writable by every user and these names can be foreseen (the board's, made first, names
+    // the ring's id), so another user could make one first, open to all, and read or forge what
+    // the cluster keeps there (saved sessions' rooms and data). Refused, with why (before
+    // 2026-12-03 opened and trusted).
+    struct stat st {};
+    std::string why;
+    if (::fstat(fd, &st) != 0)
+      why = std::string("fstat: ") + std::strerror(errno);
+    else if (st.st_uid != ::geteuid())
+      why = "it belongs to uid " + std::to_string(st.st_uid) + ", not this user (uid " +
+            std::to_string(::geteuid()) + ")";
+    else if ((st.st_mode & 0777 & ~mode) != 0)
+      why = "its mode " + octal(st.st_mode & 0777) + " lets others in (this cluster makes it " +
+            octal(mode) + ")";
+    if (!why.empty()) {
+      ::close(fd);
+      return Error{Errc::permission_denied,
+                   "/dev/shm/" + name + " was not made by this cluster: " + why +
+                       " (remove it if it is stale; another user may have made it)"};
+    }
+  }
   if (created) {
     (void)::fchmod(fd, mode);  // shm_open applies the umask
     const int lock_fd =

@@ -142,7 +142,9 @@ TEST(CutLog, AReaderOverlappingItsWriterSeesEveryEntryWholeOrNotAtAll) {
       }
     }
   });
-  for (std::uint64_t i = 0; i < 200000; ++i)
+  // (200,000 entries, and on until the reader has seen one: on a busy machine its thread may not
+  // have run before the first 200,000 were written; bounded all the same.)
+  for (std::uint64_t i = 0; i < 200000 || (seen.load() == 0 && i < 100'000'000); ++i)
     ASSERT_EQ(l.append(0, static_cast<std::uint32_t>(i % 7), cut(i, i * 2, i * 3)), i);
   done.store(true, std::memory_order_release);
   reader.join();

@@ -13,6 +13,9 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 
+#include <cerrno>
+#include <cstring>
+
 #include <atomic>
 #include <string>
 #include <thread>
@@ -354,6 +357,45 @@ TEST(SessionStore, ADamagedTableGivesNoEntryAndNoCrash) {
   EXPECT_EQ(bad.error().code, shmio::shm::Errc::size_mismatch);
   EXPECT_NE(bad.error().message.find("a layout that does not add up"), std::string::npos)
       << bad.error().message;
+}
+
+// An object under the store's name that this cluster did not make — open to others (as another
+// user would make it to read or forge the saved sessions), or, run as root, another user's — is
+// refused with why, not opened and trusted (before 2026-12-03 it was: /dev/shm is writable by
+// every user, and the board's name, made first, names the ring's id).
+TEST(SessionStore, AnObjectUnderItsNameThatThisUserDidNotMakeIsRefused) {
+  StoreName n;
+  const std::string path = "/" + SessionStore::object_name(n.ring, 42);
+  const int fd = ::shm_open(path.c_str(), O_CREAT | O_EXCL | O_RDWR, 0666);
+  ASSERT_GE(fd, 0) << std::strerror(errno);
+  ASSERT_EQ(::fchmod(fd, 0666), 0);
+  ASSERT_EQ(::ftruncate(fd, 1 << 20), 0);
+  ::close(fd);
+  SessionStoreConfig c;
+  c.slots = 1024;
+  auto open = SessionStore::open(n.ring, 42, c);
+  ASSERT_FALSE(open);
+  EXPECT_EQ(open.error().code, shmio::shm::Errc::permission_denied);
+  EXPECT_NE(open.error().message.find("its mode 0666 lets others in"), std::string::npos)
+      << open.error().message;
+  ASSERT_EQ(::shm_unlink(path.c_str()), 0);
+  if (::geteuid() != 0) return;  // (another user's object: made by a child that becomes nobody)
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    if (::setgid(65534) != 0 || ::setuid(65534) != 0) ::_exit(2);
+    const int theirs = ::shm_open(path.c_str(), O_CREAT | O_EXCL | O_RDWR, 0600);
+    ::_exit(theirs >= 0 && ::ftruncate(theirs, 1 << 20) == 0 ? 0 : 3);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  open = SessionStore::open(n.ring, 42, c);
+  ASSERT_FALSE(open);
+  EXPECT_EQ(open.error().code, shmio::shm::Errc::permission_denied);
+  EXPECT_NE(open.error().message.find("belongs to uid 65534"), std::string::npos)
+      << open.error().message;
+  ::shm_unlink(path.c_str());
 }
 
 TEST(SessionStore, WhatOneProcessSavesAnotherTakesOnce) {

@@ -4,6 +4,7 @@ import { test, after, before } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import http from "node:http";
+import net from "node:net";
 import { io as connect, Manager } from "socket.io-client";
 import { within, until, untilAsync } from "./helpers.mjs";
 
@@ -301,6 +302,26 @@ test("a log hook with a lock of its own: a restarted worker's lines reach it (no
   } finally {
     p.kill("SIGTERM");
     await within(new Promise((r) => p.once("exit", r)), 30000, "exit");
+  }
+});
+
+// The supervisor's own refusals with a log hook: its line reaches the hook once before the
+// process exits (a port in use: lost in most runs, twice in some, before 2026-12-03; the process
+// ended before its log thread had written it). Five runs, each must say it once.
+test("a log hook hears a cluster's refusal to start (a port in use) once", async () => {
+  const blocker = net.createServer();
+  await new Promise((r) => blocker.listen(0, "127.0.0.1", r));
+  const port = blocker.address().port;
+  try {
+    for (let i = 0; i < 5; ++i) {
+      const r = spawnSync(BIN, ["--port", String(port), "--workers", "1", "--no-pin"],
+                          { env: { ...process.env, API_SLOW_LOG: "1" }, encoding: "utf8", timeout: 20000 });
+      assert.equal(r.status, 1, r.stderr);
+      const said = r.stderr.match(/api\[-1\] shmio: cannot listen on 127\.0\.0\.1:\d+: it is in use/g) ?? [];
+      assert.equal(said.length, 1, `run ${i}: ${JSON.stringify(r.stderr)}`);
+    }
+  } finally {
+    blocker.close();
   }
 });
 

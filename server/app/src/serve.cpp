@@ -202,8 +202,10 @@ void route_stderr(int worker, const std::function<void(int, std::string_view)>& 
 // Before this process exits: the pipe's write end closed (the real stderr back on descriptor 2),
 // and the thread's last lines written — a worker that exits at once (it cannot listen) would
 // otherwise lose the line that says why.
+// (Once: a second call finds the thread joined and does nothing.)
 void finish_stderr() {
-  if (g_stderr_thread == nullptr || g_stderr_pid != ::getpid()) return;
+  if (g_stderr_thread == nullptr || g_stderr_pid != ::getpid() || !g_stderr_thread->joinable())
+    return;
   std::fflush(stderr);
   ::dup2(g_real_stderr, 2);
   g_stderr_finishing = true;
@@ -840,6 +842,13 @@ int serve(ServeOptions cfg, Setup setup) {
 #endif
   }
   if (cfg.log) route_stderr(-1, cfg.log);  // this process's lines (each worker: its own)
+  // Whatever way serve() returns from here, this process's last lines reach the hook first: the
+  // cluster's refusals (a port in use, a ring name too long) were lost in most runs with a log
+  // hook, the process gone before the thread wrote them (before 2026-12-03; a helper's review).
+  // (A worker finishes its own before it exits, and never returns through here.)
+  struct FinishStderr {
+    ~FinishStderr() { finish_stderr(); }
+  } finish_at_return;
   // Every connection is a descriptor: the soft limit goes up to the hard one (often 1024 ->
   // much more), and the capacity is said once, so that a limit is known before it is hit (a
   // worker at the limit pauses accepting and says so: engineio's accept).

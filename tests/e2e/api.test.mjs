@@ -325,6 +325,18 @@ test("a log hook hears a cluster's refusal to start (a port in use) once", async
   }
 });
 
+// A worker that cannot join its cluster at its first start (here: its ring notifier refused, a
+// variable set wrong) stops the cluster with why, as one that cannot listen does: it was taken
+// for a crash and restarted for ever (before 2026-12-03).
+test("a worker that cannot join its cluster at its first start stops the cluster (exit 1)", async () => {
+  const r = spawnSync(BIN, ["--port", "0", "--workers", "2", "--no-pin"],
+                      { env: { ...process.env, SHMIO_RING_NOTIFIER: "bogus" }, encoding: "utf8", timeout: 30000 });
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(r.stderr, /worker \d cannot join the cluster: .*SHMIO_RING_NOTIFIER is 'bogus'/);
+  assert.match(r.stderr, /cannot start; stopping the cluster/);
+  assert.doesNotMatch(r.stderr, /restarting/);
+});
+
 test("an on_stop that throws: said on stderr, and the stop goes on (clients told, exit 0)", async () => {
   for (const args of [[], ["--workers", "2", "--no-pin"]]) {
     const p = spawn(BIN, ["--port", "0", ...args], { env: { ...process.env, API_STOP_THROWS: "1" } });

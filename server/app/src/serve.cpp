@@ -407,7 +407,16 @@ int serve_one(const ServeOptions& cfg, const Setup& setup, const cluster::Worker
     // Polling requests reach their session's worker by hand-off, unless each worker has its own
     // port (then a client always talks to one worker).
     if (!cfg.port_per_worker) no.handoff = ctx->handoff_dir.empty() ? ctx->ring : ctx->handoff_dir;
-    node = std::make_unique<cluster::Node>(io_ctx, no, options);
+    try {
+      node = std::make_unique<cluster::Node>(io_ctx, no, options);
+    } catch (const std::exception& e) {
+      // (A worker that cannot join its cluster — its ring, its notifier, its hand-off socket —
+      // cannot start: at a first start the cluster stops, as when a worker cannot listen; a
+      // plain exit was taken for a crash, and the worker was restarted for ever, e.g. with
+      // SHMIO_RING_NOTIFIER set wrong. Found in review, 2026-12-03.)
+      std::fprintf(stderr, "shmio: worker %d cannot join the cluster: %s\n", ctx->index, e.what());
+      return cluster::kWorkerCannotStart;
+    }
     node_ptr = node.get();
     if (cfg.port_per_worker) options.reuse_port = false;
   }

@@ -1042,6 +1042,17 @@ test("options: --redis \"\" refused; a --ring too long for --ring-per-worker nam
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, /--redis must not be empty/);
   }
+  // An --allow-origin no browser sends (2026-12-03: each was taken, and every handshake got 403).
+  for (const [args, env, why] of [
+    [["--allow-origin", ""], {}, /--allow-origin must not be empty/],
+    [[], { SHMIO_ALLOW_ORIGIN: "" }, /SHMIO_ALLOW_ORIGIN: --allow-origin must not be empty/],
+    [["--allow-origin", "*"], {}, /every origin is allowed without the flag/],
+    [["--allow-origin", "https://example.com/"], {}, /no path and no trailing slash/],
+    [["--allow-origin", "example.com"], {}, /not an origin \(scheme:\/\/host\[:port\]/]]) {
+    const r = await refused(args, env);
+    assert.equal(r.code, 2, `${args} ${JSON.stringify(env)}: ${r.stderr}`);
+    assert.match(r.stderr, why);
+  }
   const long = `test-${process.pid}-`.padEnd(199, "x");
   const r = await refused(["--workers", "2", "--ring", long, "--ring-per-worker"]);
   assert.equal(r.code, 2, r.stderr);

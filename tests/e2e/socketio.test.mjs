@@ -26,7 +26,8 @@ before(async () => {
   // Default heartbeats with a 1 s connectTimeout: only the connect timeout can end an idle client.
   await start("bench", "connect-timeout", ["--connect-timeout", "1000"]);
   await start("bench", "heartbeat", ["--ping-interval", "300", "--ping-timeout", "300"]);
-  await start("conformance", "origin", ["--allow-origin", "http://good.example"]);
+  await start("conformance", "origin",
+              ["--allow-origin", "http://good.example", "--allow-origin", "HTTPS://Upper.Example:8443"]);
   await start("conformance", "deflate", ["--per-message-deflate"]);
   await start("conformance", "attachments", ["--max-attachment-bytes", "1000"]);
   // A GET held 1.5 s (until the ping): requests pipelined behind it wait in the connection.
@@ -401,6 +402,9 @@ test("allowRequest: a refused handshake gets 403 {code 4}; clients of the allowe
   const ok = await fetch(url, { headers: { origin: "http://good.example" } });
   assert.equal(ok.status, 200);
   assert.match(await ok.text(), /^0\{"sid":/);
+  // An origin given in upper case matches what a browser sends (lower case; since 2026-12-03).
+  const upper = await fetch(url, { headers: { origin: "https://upper.example:8443" } });
+  assert.equal(upper.status, 200);
   for (const transports of [["polling"], ["websocket"]]) {
     const good = client("origin", "", { transports, extraHeaders: { origin: "http://good.example" } });
     await within(once(good, "connect"), 5000, `allowed origin over ${transports}`);

@@ -57,8 +57,9 @@ const char* kUsage =
     "               25000, 20000, 45000)\n"
     "  --log-sockets  one line on stderr per socket connected and disconnected (namespace,\n"
     "               id; the disconnect reason), and per recovery refused\n"
-    "  --allow-origin O  accept handshakes only from pages of origin O (repeatable); others,\n"
-    "               and clients that send no Origin, get 403 (socket.io's allowRequest)\n"
+    "  --allow-origin O  accept handshakes only from pages of origin O (scheme://host[:port],\n"
+    "               no path; repeatable); others, and clients that send no Origin, get 403\n"
+    "               (socket.io's allowRequest)\n"
     "  --per-message-deflate  offer WebSocket compression (socket.io's perMessageDeflate with\n"
     "               threshold 1024; off by default: CPU per message, ~136 KiB of zlib state per\n"
     "               connection by zlib's formula)\n"
@@ -375,12 +376,20 @@ int serve_one(const ServeOptions& cfg, const Setup& setup, const cluster::Worker
   sio::ServerOptions options = cfg.server;
   if (!cfg.allowed_origins.empty()) {
     // allowRequest: a handshake from a page of another origin (or with no Origin) gets 403; the
-    // app's own allow_request is asked too.
-    options.allow_request = [origins = cfg.allowed_origins,
+    // app's own allow_request is asked too. (Compared without case: a browser sends its scheme
+    // and host in lower case, an operator may write them otherwise.)
+    const auto lower = [](std::string_view s) {
+      std::string out(s);
+      for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      return out;
+    };
+    std::set<std::string> origins;
+    for (const std::string& o : cfg.allowed_origins) origins.insert(lower(o));
+    options.allow_request = [origins = std::move(origins), lower,
                              app = cfg.server.allow_request](const auto& headers) {
       bool known = false;
       for (const auto& [name, value] : headers)
-        if (name == "origin") known = origins.count(value) != 0;
+        if (name == "origin") known = origins.count(lower(value)) != 0;
       return known && (!app || app(headers));
     };
   }
@@ -629,8 +638,33 @@ std::string host_error(const char* v) {
 
 // Every option of ServeOptions itself that has a bound, as set (from flags, the environment or
 // code): the first one out of it, said as its flag's bound, or "".
+// An origin as a browser sends it in its Origin header (scheme://host[:port], no path, or "null"),
+// or why not: one that no browser sends (empty, "*", a trailing slash or a path) made every
+// handshake 403 without a word (before 2026-12-03).
+std::string origin_error(std::string_view v) {
+  const std::string what = "--allow-origin '" + std::string(v) + "': ";
+  if (v.empty()) return "--allow-origin must not be empty (an origin such as https://example.com)";
+  if (v == "*") return what + "every origin is allowed without the flag: leave it out";
+  if (v == "null") return "";
+  const std::size_t sep = v.find("://");
+  const auto scheme_char = [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '-' || c == '.';
+  };
+  if (sep == std::string_view::npos || sep == 0 ||
+      !std::isalpha(static_cast<unsigned char>(v[0])) ||
+      !std::all_of(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(sep), scheme_char))
+    return what + "not an origin (scheme://host[:port], as https://example.com)";
+  const std::string_view authority = v.substr(sep + 3);
+  if (authority.empty() || authority.find_first_of("/?# \t") != std::string_view::npos)
+    return what + "an origin has no path and no trailing slash (scheme://host[:port]): a " +
+           "browser's Origin header never matches it";
+  return "";
+}
+
 std::string options_error(const ServeOptions& o) {
   if (std::string e = host_error(o.host.c_str()); !e.empty()) return e;
+  for (const std::string& origin : o.allowed_origins)
+    if (std::string e = origin_error(origin); !e.empty()) return e;
   if (o.workers < -1 || o.workers > 960) return "--workers must be auto or 1..960";
   if (!o.ring.empty())
     if (auto ok = shm::Segment::validate_name(o.ring); !ok) return "--ring: " + ok.error().message;
@@ -666,6 +700,7 @@ std::string apply(ServeOptions& o, const std::string& name, const char* v) {
     if (auto ok = shm::Segment::validate_name(v); !ok) return "--ring: " + ok.error().message;
     o.ring = v;
   } else if (name == "allow-origin") {
+    if (std::string e = origin_error(v); !e.empty()) return e;
     o.allowed_origins.insert(v);
   } else if (name == "redis") {
     // (Empty would have meant no bridge, without a word: a variable left empty in a script.)

@@ -61,7 +61,9 @@ struct ServeOptions {
   bool rebalance = true;         // steer and shed clients towards less loaded workers
   std::size_t rebalance_rate = 50;  // clients a busy worker asks to reconnect per second
   bool log_sockets = false;  // a line per socket connected/disconnected, and per refused recovery
-  std::set<std::string> allowed_origins;  // non-empty: only handshakes from these origins
+  // Non-empty: only handshakes from these origins (scheme://host[:port] or "null", as a browser's
+  // Origin header has it; compared without case; one with a path, "*" or empty is refused).
+  std::set<std::string> allowed_origins;
   // After SIGTERM/SIGINT: every client is told "server shutting down", then the worker stops
   // after this grace period (the close packets are written meanwhile).
   std::chrono::milliseconds drain_grace{200};

@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <cmath>
@@ -1104,9 +1105,18 @@ int ParseArgs(int argc, char** argv, Options& o) {
   if (o.names.empty()) {  // (as shmio names its ring: "shmio" named none it makes before)
     const char* ring = std::getenv("SHMIO_RING");
     const char* port = std::getenv("SHMIO_PORT");
-    o.names.push_back(ring != nullptr && *ring != '\0'   ? std::string(ring)
-                      : port != nullptr && *port != '\0' ? std::string("port-") + port
+    if ((ring == nullptr || *ring == '\0') && port != nullptr && *port != '\0') {
+      // (Read as a number, as shmio reads it: "047020" names ring port-47020 there.)
+      char* end = nullptr;
+      const long n =
+          std::isdigit(static_cast<unsigned char>(*port)) ? std::strtol(port, &end, 10) : 0;
+      if (end == nullptr || *end != '\0' || n < 1 || n > 65535)
+        return Usage("SHMIO_PORT must be a port number, 1..65535 (got '" + Printable(port) + "')");
+      o.names.push_back("port-" + std::to_string(n));
+    } else {
+      o.names.push_back(ring != nullptr && *ring != '\0' ? std::string(ring)
                                                          : std::string("port-3000"));
+    }
   }
   return -1;
 }

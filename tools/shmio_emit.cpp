@@ -12,6 +12,7 @@
 // be attached or its cluster is not running (or the Redis URL is refused); 4 the record could not
 // be written (or Redis did not take the message).
 #include <boost/json/parse.hpp>
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -94,7 +95,8 @@ int main(int argc, char** argv) {
       } else {
         char* end = nullptr;
         const long port = std::strtol(tmp.c_str(), &end, 10);
-        if (*end != '\0' || port < 1 || port > 65535)
+        if (*end != '\0' || port < 1 || port > 65535 ||
+            !std::isdigit(static_cast<unsigned char>(tmp[0])))
           return usage("--port must be a port number, 1..65535 (got " + tmp + ")");
         ring = "port-" + std::to_string(port);
       }
@@ -130,7 +132,13 @@ int main(int argc, char** argv) {
     if (const char* r = std::getenv("SHMIO_RING"); r != nullptr && *r != '\0') {
       ring = r;
     } else if (const char* port = std::getenv("SHMIO_PORT"); port != nullptr && *port != '\0') {
-      ring = std::string("port-") + port;
+      // (Read as a number, as shmio reads it: "047020" names ring port-47020 there.)
+      char* end = nullptr;
+      const long n =
+          std::isdigit(static_cast<unsigned char>(*port)) ? std::strtol(port, &end, 10) : 0;
+      if (end == nullptr || *end != '\0' || n < 1 || n > 65535)
+        return usage(std::string("SHMIO_PORT must be a port number, 1..65535 (got ") + port + ")");
+      ring = "port-" + std::to_string(n);
     } else {
       return usage("give one of --ring, --port or --redis (or SHMIO_RING / SHMIO_PORT)");
     }

@@ -434,6 +434,11 @@ pass "unwritable output exits 6, watch included"
 # The default ring is the one shmio makes: $SHMIO_RING, else port-$SHMIO_PORT, else port-3000.
 expect_rc 2 env -u SHMIO_RING SHMIO_PORT=9 "$INSPECT" stat
 grep -q "port-9" <<<"$ERR" || fail "default from SHMIO_PORT: $ERR"
+# (As a number, as shmio reads it: 09 is port 9; what shmio refuses is refused here too.)
+expect_rc 2 env -u SHMIO_RING SHMIO_PORT=09 "$INSPECT" stat
+grep -q "ring named 'port-9'" <<<"$ERR" || fail "SHMIO_PORT=09 not read as 9: $ERR"
+expect_rc 1 env -u SHMIO_RING SHMIO_PORT=+9 "$INSPECT" stat
+grep -q "SHMIO_PORT must be a port number" <<<"$ERR" || fail "SHMIO_PORT=+9 taken: $ERR"
 expect_rc 2 env -u SHMIO_RING -u SHMIO_PORT "$INSPECT" stat
 grep -q "port-3000" <<<"$ERR" || fail "default port-3000: $ERR"
 expect_rc 0 env SHMIO_RING="$RING" "$INSPECT" stat

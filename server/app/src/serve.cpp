@@ -529,10 +529,15 @@ int bound_socket(const sockaddr_storage& addr, socklen_t len, int option) {
   return -1;
 }
 
+// (Digits only, a '-' first for a negative bound: strtoll alone also took leading blanks and '+',
+// so that " +47012" was port 47012 here and another ring name to the tools.)
 bool whole(const char* v, long long lo, long long hi, long long& out) {
+  const char* digits = *v == '-' ? v + 1 : v;
+  if (!std::isdigit(static_cast<unsigned char>(*digits))) return false;
   char* end = nullptr;
+  errno = 0;
   out = std::strtoll(v, &end, 10);
-  return end != v && *end == '\0' && out >= lo && out <= hi;
+  return errno == 0 && *end == '\0' && out >= lo && out <= hi;
 }
 
 // The flags that take a value, and the switches.

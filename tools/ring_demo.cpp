@@ -48,7 +48,7 @@ constexpr std::size_t kSeqBytes = 8;
 constexpr const char* kUsage = R"(Usage:
   ring-demo create  --name N [--capacity BYTES]        (default 1048576)
   ring-demo produce --name N --count K --size S [--rate R] [--label L]
-  ring-demo consume --name N --count K [--label L] [--timeout-ms T]   (default 10000)
+  ring-demo consume --name N --count K [--label L] [--timeout-ms T]   (default 10000, at most 86400000)
   ring-demo remove  --name N
 )";
 
@@ -95,7 +95,9 @@ std::string ParseArgs(int argc, char** argv, Args& a) {
     } else if (opt == "--rate") {
       ok = ParseNumber(value, a.rate);
     } else if (opt == "--timeout-ms") {
-      ok = ParseNumber(value, a.timeout_ms);
+      // (At most a day: the deadline is counted in nanoseconds, and a larger one wrapped, timing
+      // out at once.)
+      ok = ParseNumber(value, a.timeout_ms) && a.timeout_ms <= 86'400'000;
     } else {
       return "unknown option " + std::string(opt);
     }

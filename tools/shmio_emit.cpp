@@ -91,6 +91,9 @@ int main(int argc, char** argv) {
       if (a == "--ring") {
         ring = tmp;
       } else if (a == "--redis") {
+        // (Empty was taken for no --redis: the ring's mode, "cannot attach ring ''".)
+        if (tmp.empty())
+          return usage("--redis must not be empty (a URL such as redis://host:6379)");
         redis_url = tmp;
       } else {
         char* end = nullptr;

@@ -10,9 +10,12 @@
 
 int main(int argc, char** argv) {
   namespace chat = shmio::examples::chat;
+  // (--help: this line, then shmio's usage, which parse_args prints and stops at.)
   for (int i = 1; i < argc; ++i)
-    if (std::string_view(argv[i]) == "--help" || std::string_view(argv[i]) == "-h")
+    if (std::string_view(argv[i]) == "--help" || std::string_view(argv[i]) == "-h") {
       std::fputs("usage: shmio-chat [--chat-dir DIR] [shmio's flags, below]\n", stdout);
+      break;
+    }
   shmio::ServeOptions options;
   chat::defaults(options);  // the app's settings first: the flags override them
   const shmio::ParseResult parsed = shmio::parse_args(argc, argv, options, /*allow_rest=*/true);

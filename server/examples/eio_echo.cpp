@@ -6,6 +6,7 @@
 // --port 0); stops on SIGINT / SIGTERM.
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -23,10 +24,13 @@ const char* kUsage =
     "  pingInterval 25000, pingTimeout 20000). --log-sessions prints \"open SID\" and\n"
     "  \"close SID REASON\" lines on stdout.\n";
 
+// (Digits only: strtoul alone took "-1" as the largest number, wrapped.)
 bool number(const char* s, unsigned long max, unsigned long& out) {
+  if (*s < '0' || *s > '9') return false;
   char* end = nullptr;
+  errno = 0;
   out = std::strtoul(s, &end, 10);
-  return end != s && *end == '\0' && out <= max;
+  return errno == 0 && *end == '\0' && out <= max;
 }
 }  // namespace
 

@@ -161,10 +161,18 @@ test(`shmio-emit reaches clients on every worker, and rooms through them${mode}`
     assert.equal(r.err?.code, 2, `${args}: ${r.stderr}`);
     assert.match(r.stderr, message);
   }
-  r = await new Promise((resolve) => execFile(EMIT, ["--port", "abc", "--event", "x"],
-                                              (err, _o, stderr) => resolve({ err, stderr })));
-  assert.equal(r.err?.code, 2);
-  assert.match(r.stderr, /--port must be a port number/);
+  // (And, 2026-12-03: a port with a sign, an empty --redis — taken for no --redis, the ring's
+  // mode —, a SHMIO_PORT that is no port.)
+  for (const [args, env, message] of [
+    [["--port", "abc"], {}, /--port must be a port number/],
+    [["--port", "+1"], {}, /--port must be a port number/],
+    [["--redis", ""], {}, /--redis must not be empty/],
+    [[], { SHMIO_RING: "", SHMIO_PORT: "abc" }, /SHMIO_PORT must be a port number/]]) {
+    r = await new Promise((resolve) => execFile(EMIT, [...args, "--event", "x"], { env: { ...process.env, ...env } },
+                                                (err, _o, stderr) => resolve({ err, stderr })));
+    assert.equal(r.err?.code, 2, `${args}: ${r.stderr}`);
+    assert.match(r.stderr, message);
+  }
   for (const bad of ["--event $'n\\xffews' '\"x\"'", "--room $'r\\xff' --event x", "--join $'\\xc3'"]) {
     r = await new Promise((resolve) => execFile("bash", ["-c", `"$0" --ring ${c.ring} ${bad}`, EMIT],
                                                 (err, _o, stderr) => resolve({ err, stderr })));

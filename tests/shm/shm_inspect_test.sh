@@ -167,6 +167,9 @@ pass "producers/readers exit 0; inspecting leaves the segment unchanged"
 
 expect_rc 0 "$DEMO" consume --name "$RING" --count 1000 --timeout-ms 5000
 [[ $OUT == "consumed 1000 records, lost 0 records" ]] || fail "consume: $OUT"
+# (A timeout past a day is refused: counted in nanoseconds, a larger one wrapped and timed out at once.)
+expect_rc 1 "$DEMO" consume --name "$RING" --count 1 --timeout-ms 18446744073709
+grep -q "bad number for --timeout-ms" <<<"$ERR" || fail "a wrapping --timeout-ms was taken: $ERR"
 pass "ring-demo consume reads back the 1000 records"
 
 # --- live producer and reader ----------------------------------------------------------------

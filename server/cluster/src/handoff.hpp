@@ -376,11 +376,13 @@ class Handoff {
   static constexpr std::uint64_t kMaxBytes = 64ULL << 20;
 
   // Only processes of this user may hand connections over (the abstract socket has no file
-  // permissions).
+  // permissions). (SO_PEERCRED gives the peer's effective uid: compared with this process's
+  // effective one, as the hand-off directory's owner is.)
   static bool same_user(int sock) {
     ucred cred{};
     socklen_t len = sizeof cred;
-    return ::getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 && cred.uid == ::getuid();
+    return ::getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 &&
+           cred.uid == ::geteuid();
   }
 
   // Reads every queued message; false when the peer has gone.

@@ -974,102 +974,18 @@ TEST(ClusterEmitter, ARingTruncatedUnderAnEmitterIsRefusedNotWrittenInto) {
   EXPECT_NE(em2.last_error().find("removed or replaced"), std::string::npos) << em2.last_error();
 }
 
-// SIGCHLD as the caller had it (here ignored): in each worker, and again in the caller once the
-// supervisor returns (it was left at SIG_DFL in both: an app relying on SIGCHLD ignored to reap
-// its own helpers got zombies). Run in a child process of the test's, which the supervisor's
-// signal handling must not touch.
-TEST(ClusterSupervisor, SigchldIsAsTheCallerHadItInTheWorkersAndAfter) {
-  int report[2];
-  ASSERT_EQ(::pipe(report), 0);
-  const pid_t pid = ::fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    ::close(report[0]);
-    ::signal(SIGCHLD, SIG_IGN);
-    cluster::SupervisorOptions o;
-    o.ring = "test-sup-sigchld-" + std::to_string(::getpid());
-    o.workers = 1;
-    o.pin = false;
-    o.ring_bytes = 1 << 20;
-    o.handoff_sockets = false;
-    const int rc = cluster::run_supervisor(o, [&](const cluster::WorkerContext&) {
-      struct sigaction now {};
-      ::sigaction(SIGCHLD, nullptr, &now);
-      const char c = now.sa_handler == SIG_IGN ? 'i' : 'd';
-      (void)::write(report[1], &c, 1);
-      ::kill(::getppid(), SIGTERM);  // (the supervisor drains and returns)
-      return 0;
-    });
-    struct sigaction after {};
-    ::sigaction(SIGCHLD, nullptr, &after);
-    const char c = after.sa_handler == SIG_IGN ? 'I' : 'D';
-    (void)::write(report[1], &c, 1);
-    ::_exit(rc);
-  }
-  ::close(report[1]);
-  std::string got;
-  char c = 0;
-  while (::read(report[0], &c, 1) == 1) got += c;
-  ::close(report[0]);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
-  EXPECT_EQ(got, "iI") << "i/I: ignored in the worker / in the caller after";
-}
-
-// A child the calling program started itself is not the supervisor's to reap: once it returns,
-// a program that waits for its children finds the child with its status, one with a SIGCHLD
-// handler has it called for the child, and one that came with SIGCHLD ignored (its children the
-// kernel's to reap) is left no zombie. The child exits while the supervisor runs (told to by the
-// worker, which then waits for its end before it stops the cluster). (Before 2026-12-03 the
-// supervisor reaped every dead child, waitpid(-1): the program's waitpid failed with ECHILD, the
-// status lost. Then, by pid only, for a while: a caller's SIGCHLD handler never ran for it, and a
-// caller ignoring SIGCHLD was left a zombie.) Each run in a child process of the test's.
 namespace {
-volatile sig_atomic_t g_sigchld_seen = 0;
-std::string supervise_beside_own_child(const char* mode) {
+// Runs `body` in a child process of the test's (which the supervisor's signal handling must not
+// touch), given a descriptor to report on; returns what it reported, and its exit status after
+// it unless 0.
+std::string in_reporting_child(const std::function<int(int report)>& body) {
   int report[2];
   if (::pipe(report) != 0) return "pipe";
   const pid_t pid = ::fork();
   if (pid < 0) return "fork";
   if (pid == 0) {
     ::close(report[0]);
-    if (std::string(mode) == "ignores") ::signal(SIGCHLD, SIG_IGN);
-    if (std::string(mode) == "handler") ::signal(SIGCHLD, [](int) { g_sigchld_seen = 1; });
-    int go[2], end[2];  // (the worker tells the child to exit; the child's end closes `end`)
-    if (::pipe(go) != 0 || ::pipe(end) != 0) ::_exit(3);
-    const pid_t own = ::fork();
-    if (own == 0) {
-      char b = 0;
-      (void)::read(go[0], &b, 1);
-      ::_exit(42);
-    }
-    if (own < 0) ::_exit(3);
-    ::close(go[0]);
-    ::close(end[1]);
-    cluster::SupervisorOptions o;
-    o.ring = "test-sup-own-child-" + std::to_string(::getpid());
-    o.workers = 1;
-    o.pin = false;
-    o.ring_bytes = 1 << 20;
-    o.handoff_sockets = false;
-    const int rc = cluster::run_supervisor(o, [&](const cluster::WorkerContext&) {
-      (void)::write(go[1], "x", 1);
-      char b = 0;
-      while (::read(end[0], &b, 1) > 0) {
-      }
-      ::kill(::getppid(), SIGTERM);  // (the supervisor drains and returns)
-      return 0;
-    });
-    int status = 0;
-    const pid_t got = ::waitpid(own, &status, WNOHANG);
-    std::string line = got == own && WIFEXITED(status)
-                           ? "exited " + std::to_string(WEXITSTATUS(status))
-                       : got < 0 && errno == ECHILD ? "reaped"
-                                                    : "waitpid " + std::to_string(got);
-    if (g_sigchld_seen) line += ", handler ran";
-    (void)::write(report[1], line.data(), line.size());
-    ::_exit(rc);
+    ::_exit(body(report[1]));
   }
   ::close(report[1]);
   std::string got;
@@ -1081,6 +997,90 @@ std::string supervise_beside_own_child(const char* mode) {
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
     got += " (exit status " + std::to_string(status) + ")";
   return got;
+}
+
+// One worker, not pinned, a 1 MiB ring, no hand-off sockets.
+cluster::SupervisorOptions small_cluster(const std::string& ring) {
+  cluster::SupervisorOptions o;
+  o.ring = ring + "-" + std::to_string(::getpid());
+  o.workers = 1;
+  o.pin = false;
+  o.ring_bytes = 1 << 20;
+  o.handoff_sockets = false;
+  return o;
+}
+
+void report(int fd, const std::string& what) {
+  (void)::write(fd, what.data(), what.size());
+}
+}  // namespace
+
+// SIGCHLD as the caller had it (here ignored): in each worker, and again in the caller once the
+// supervisor returns (it was left at SIG_DFL in both: an app relying on SIGCHLD ignored to reap
+// its own helpers got zombies).
+TEST(ClusterSupervisor, SigchldIsAsTheCallerHadItInTheWorkersAndAfter) {
+  const std::string got = in_reporting_child([](int fd) {
+    ::signal(SIGCHLD, SIG_IGN);
+    const int rc = cluster::run_supervisor(small_cluster("test-sup-sigchld"),
+                                           [fd](const cluster::WorkerContext&) {
+                                             struct sigaction now {};
+                                             ::sigaction(SIGCHLD, nullptr, &now);
+                                             report(fd, now.sa_handler == SIG_IGN ? "i" : "d");
+                                             ::kill(::getppid(), SIGTERM);  // (drains, returns)
+                                             return 0;
+                                           });
+    struct sigaction after {};
+    ::sigaction(SIGCHLD, nullptr, &after);
+    report(fd, after.sa_handler == SIG_IGN ? "I" : "D");
+    return rc;
+  });
+  EXPECT_EQ(got, "iI") << "i/I: ignored in the worker / in the caller after";
+}
+
+// A child the calling program started itself is not the supervisor's to reap: once it returns,
+// a program that waits for its children finds the child with its status, one with a SIGCHLD
+// handler has it called for the child, and one that came with SIGCHLD ignored (its children the
+// kernel's to reap) is left no zombie. The child exits while the supervisor runs (told to by the
+// worker, which then waits for its end before it stops the cluster). (Before 2026-12-03 the
+// supervisor reaped every dead child, waitpid(-1): the program's waitpid failed with ECHILD, the
+// status lost. Then, by pid only, for a while: a caller's SIGCHLD handler never ran for it, and a
+// caller ignoring SIGCHLD was left a zombie.)
+namespace {
+volatile sig_atomic_t g_sigchld_seen = 0;
+std::string supervise_beside_own_child(const std::string& mode) {
+  return in_reporting_child([&mode](int fd) {
+    if (mode == "ignores") ::signal(SIGCHLD, SIG_IGN);
+    if (mode == "handler") ::signal(SIGCHLD, [](int) { g_sigchld_seen = 1; });
+    int go[2], end[2];  // (the worker tells the child to exit; the child's end closes `end`)
+    if (::pipe(go) != 0 || ::pipe(end) != 0) return 3;
+    const pid_t own = ::fork();
+    if (own == 0) {
+      char b = 0;
+      (void)::read(go[0], &b, 1);
+      ::_exit(42);
+    }
+    if (own < 0) return 3;
+    ::close(go[0]);
+    ::close(end[1]);
+    const int rc = cluster::run_supervisor(small_cluster("test-sup-own-child"),
+                                           [&](const cluster::WorkerContext&) {
+                                             (void)::write(go[1], "x", 1);
+                                             char b = 0;
+                                             while (::read(end[0], &b, 1) > 0) {
+                                             }
+                                             ::kill(::getppid(), SIGTERM);  // (drains, returns)
+                                             return 0;
+                                           });
+    int status = 0;
+    const pid_t got = ::waitpid(own, &status, WNOHANG);
+    std::string line = got == own && WIFEXITED(status)
+                           ? "exited " + std::to_string(WEXITSTATUS(status))
+                       : got < 0 && errno == ECHILD ? "reaped"
+                                                    : "waitpid " + std::to_string(got);
+    if (g_sigchld_seen) line += ", handler ran";
+    report(fd, line);
+    return rc;
+  });
 }
 }  // namespace
 

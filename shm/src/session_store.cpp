@@ -571,8 +571,10 @@ SessionStore::Taken SessionStore::take(std::string_view key, std::chrono::nanose
   Map::Settle later;
   const std::uint64_t since = m_->disconnected_since(s, later);
   if (since == 0) {
+    // (Its state too, left in place: the caller may look up the socket it names.)
+    Taken live{TakeStatus::connected_live, std::string(m_->body(s) + s.key_len, s.state_len)};
     Map::unlock(s);
-    return {TakeStatus::connected_live, {}};
+    return live;
   }
   const std::uint64_t now = monotonic_ns();
   const bool old = now - std::min(now, since) > static_cast<std::uint64_t>(max_age.count());

@@ -211,12 +211,13 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
     const auto pos = position_of(offset);
     // A client back on the worker that still holds its socket (this worker has not yet seen the
     // old connection die): as socket.io, which restores only sessions saved at a disconnect it
-    // has seen, it starts afresh.
-    const auto held_here = [&] {
-      for (const sio::SocketId& id : targets(sio::BroadcastOptions{}))
-        if (sio::SocketPtr s = nsp_->socket(id); s && s->connected() && s->pid() == pid)
-          return true;
-      return false;
+    // has seen, it starts afresh. (The socket looked up by the id its entry names: a walk over
+    // every socket of the namespace, as before 2026-12-03, was one per CONNECT that names a live
+    // pid — a client repeating one stalled its worker; a helper's review.)
+    const auto held_here = [&](const std::string& state) {
+      const auto saved = state_of(pid, state);
+      const sio::SocketPtr s = saved ? nsp_->socket(saved->id) : nullptr;
+      return s && s->connected() && s->pid() == pid;
     };
     std::optional<sio::SessionState> st;
     const char* refused = nullptr;
@@ -224,7 +225,7 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
       refused = "no session table (it could not be opened at start)";
     } else {
       auto t = node_.sessions->take(key(pid), window());
-      if (t.status == shm::SessionStore::TakeStatus::connected_live && held_here())
+      if (t.status == shm::SessionStore::TakeStatus::connected_live && held_here(t.state))
         refused =
             "its socket is still connected on a live worker (this one: the old "
             "connection's end not seen yet)";

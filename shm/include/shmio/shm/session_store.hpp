@@ -99,7 +99,8 @@ class SessionStore {
     ok,              // taken out: `state` is its state
     unknown,         // no such entry (never saved, taken already, expired and reused)
     expired,         // disconnected longer than max_age (removed)
-    connected_live,  // its socket is still connected on a live worker (left in place)
+    connected_live,  // its socket is still connected on a live worker (left in place; `state`
+                     // is its state as saved at the connect)
     busy,            // its slot's holder did not let go within kPatience
   };
   struct Taken {

@@ -580,6 +580,37 @@ TEST_P(Delivery, AnUndecodablePacketIsToldToTheSocketsErrorHandlers) {
   EXPECT_EQ(errors, std::vector<std::string>{"invalid JSON payload"});
 }
 
+// A binary packet whose attachments do not all come within a ping interval and timeout closes
+// its connection with "parse error", its sockets told through on_error, even while the client
+// answers every ping (before 2026-12-03 the packet and what came of its attachments were held for
+// as long as the client stayed). One attachment of two sent.
+TEST_P(Delivery, ABinaryPacketWhoseAttachmentsDoNotComeClosesItsConnection) {
+  ServerOptions o;
+  o.engine.ping_interval = std::chrono::milliseconds(100);
+  o.engine.ping_timeout = std::chrono::milliseconds(100);
+  restart(o);
+  Client& c = connect();
+  SocketPtr s = server_->of("/").socket(last_sid_);
+  ASSERT_TRUE(s);
+  std::vector<std::string> errors;
+  s->on_error([&](const SocketPtr&, const std::string& m) { errors.push_back(m); });
+  c.send_text(R"(452-["e",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}])");
+  c.send_raw(Client::frame(0x82, "one"));
+  int pongs = 0;
+  drive([&] {
+    for (auto& f : c.frames())
+      if (f.payload == "2") {  // (every ping answered: the session stays alive)
+        c.send_text("3");
+        ++pongs;
+      }
+    return !s->connected();
+  });
+  EXPECT_FALSE(s->connected());
+  EXPECT_GE(pongs, 1) << "the client answered pings meanwhile";
+  EXPECT_EQ(errors,
+            std::vector<std::string>{"a binary packet's attachments did not all come in time"});
+}
+
 // A handler for a reserved event name would never run (no client sends one: the decoder refuses
 // it): on, once and on_event throw, naming what to use instead (before 2026-12-03 a port of
 // socket.on("disconnect", cleanup) compiled and its cleanup never ran).

@@ -50,7 +50,8 @@ class Client : public std::enable_shared_from_this<Client> {
     Packet p;
     const Decoder::Status st =
         m.binary ? decoder_.feed_binary(std::move(m.data), p) : decoder_.feed_text(m.data, p);
-    if (st == Decoder::Status::need_more) return;
+    if (st == Decoder::Status::need_more) return await_attachments();
+    stop_attachments_timer();
     if (st == Decoder::Status::error) {
       // An undecodable Socket.IO packet: the connection is closed with "parse error", the
       // reason socket.io documents for an invalid packet (its 4.8 code reports "forced close"
@@ -106,6 +107,7 @@ class Client : public std::enable_shared_from_this<Client> {
 
   void on_close(engineio::CloseReason r) {
     stop_connect_timer();
+    stop_attachments_timer();
     // The Engine.IO reason is the socket's (socket.io names them alike).
     close_all(r == engineio::CloseReason::none ? "transport close" : engineio::to_string(r));
   }
@@ -163,6 +165,31 @@ class Client : public std::enable_shared_from_this<Client> {
   Decoder decoder_;
   // Only until the first namespace is joined (then released: an idle client holds no timer).
   std::unique_ptr<net::steady_timer> connect_timer_;
+  // While a binary packet waits for its attachments: they must all come within a ping interval
+  // and timeout (the window a partial WebSocket message has), or the connection is closed with
+  // "parse error" (its sockets told, as for an undecodable packet). A client that announced
+  // attachments and never sent them held them — up to the attachments' bound, 16 MiB, and the
+  // packet's JSON — for as long as it answered pings (before 2026-12-03; a helper's review).
+  std::unique_ptr<net::steady_timer> attachments_timer_;
+  void await_attachments() {
+    if (attachments_timer_) return;  // (the deadline is the first attachment's)
+    attachments_timer_ = std::make_unique<net::steady_timer>(srv_.io());
+    attachments_timer_->expires_after(srv_.options().engine.ping_interval +
+                                      srv_.options().engine.ping_timeout);
+    attachments_timer_->async_wait([w = weak_from_this()](const boost::system::error_code& ec) {
+      auto self = w.lock();
+      if (ec || !self || !self->decoder_.awaiting_binary()) return;
+      const std::string why = "a binary packet's attachments did not all come in time";
+      auto sockets = self->sockets_;
+      for (auto& s : sockets) s->decode_failed(why);
+      self->close("parse error");
+    });
+  }
+  void stop_attachments_timer() {
+    if (!attachments_timer_) return;
+    attachments_timer_->cancel();
+    attachments_timer_.reset();
+  }
   void stop_connect_timer() {
     if (!connect_timer_) return;
     connect_timer_->cancel();  // its handler sees operation_aborted (it owns nothing of ours)

@@ -640,6 +640,34 @@ TEST_P(ClusterAdapterTest, AWorkerStartedAgainTakesItsPlaceAndItsRing) {
   }
 }
 
+// Namespaces made in one turn (here 200, as a client CONNECTing to many dynamic ones makes them)
+// are announced to the fleet bridge in one record, not one each listing every name (a square of
+// their count in the ring, before 2026-12-03; a helper's review).
+TEST_P(ClusterAdapterTest, NamespacesMadeInOneTurnAreAnnouncedOnce) {
+  auto reader = shm::RingReader::attach(GetParam() ? worker_rings_[0] : *segment_,
+                                        {"test", -1, shm::StartAt::latest});
+  ASSERT_TRUE(reader) << reader.error().message;
+  for (int i = 0; i < 200; ++i) workers_[0]->server->of("/dyn-" + std::to_string(i));
+  int records = 0;  // (worker 0's announcements)
+  std::size_t names = 0;
+  const auto read = [&] {
+    reader.value().poll([&](const shm::RecordView& v) {
+      if (v.type != static_cast<std::uint16_t>(cluster::MessageType::namespaces)) return;
+      const auto body = cluster::read_message(v.payload)->body;
+      if (body.at("worker").to_number<int>() != 0) return;
+      ++records;
+      names = body.at("nsps").as_array().size();
+    });
+  };
+  ASSERT_TRUE(drive([&] {
+    read();
+    return names == 201;  // ("/" and the 200)
+  }));
+  for (int i = 0; i < 10; ++i) io_.poll();  // (any later one)
+  read();
+  EXPECT_EQ(records, 1);
+}
+
 // A worker's death (the supervisor's WORKER_DOWN, on the shared ring) comes after everything that
 // worker said: its answer to a request counts even when it is far behind in its ring. (With a
 // ring per worker the two are on different rings: the dead worker's ring is read to its end

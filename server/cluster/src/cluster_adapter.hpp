@@ -16,10 +16,18 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
   ClusterAdapter(sio::Namespace& nsp, Node::Impl& node) : InMemoryAdapter(nsp), node_(node) {
     node_.adapters[nsp.name()] = this;
     if (node_.tell_rooms != Node::Impl::TellRooms::no) tell_rooms();
-    // The fleet bridge learns of it (after this turn: the namespace is still being built).
-    net::post(node_.io, [alive = std::weak_ptr<int>(alive_), this] {
-      if (!alive.expired()) node_.announce_namespaces();
-    });
+    // The fleet bridge learns of it (after this turn: the namespace is still being built), in
+    // one announcement for every namespace made in the turn: one each, every one listing all
+    // names, was a square of the count in the ring for namespaces made together (a client
+    // CONNECTing to many dynamic ones; a helper's review, 2026-12-03).
+    if (!node_.announce_posted) {
+      node_.announce_posted = true;
+      net::post(node_.io, [life = std::weak_ptr<bool>(node_.lifetime), n = &node_] {
+        if (life.expired()) return;
+        n->announce_posted = false;
+        n->announce_namespaces();
+      });
+    }
   }
 
   // From now on, every room created or deleted here is said on the ring (for a sharded fleet

@@ -368,6 +368,7 @@ struct Node::Impl {
            (tell_rooms == TellRooms::public_only && room.size() != 20);
   }
   void announce_namespaces();
+  bool announce_posted = false;  // (one announcement posted for the namespaces made this turn)
   void room_changed(const std::string& nsp, const std::string& room, bool created) {
     if (stopped || !writer || !room_told(room)) return;
     publish(MessageType::room_changed,

@@ -119,6 +119,32 @@ TEST(ClassicRedis, WhatIsNotABroadcastIsRefusedWithAReason) {
             "accepted");
 }
 
+// What a fleet message may hold is bounded as MessagePack is read: a JSON message of more than
+// kMaxValues values is refused before it is parsed (30 MiB of "[0,0,...]" took about 768 MiB to
+// parse, in every shmio bridge of the fleet), and a request's list of more than 65,535 rooms is
+// refused (a join of millions of rooms was sockets x rooms inserts in every worker). Both taken
+// before 2026-12-03 (a helper's review).
+TEST(ClassicRedis, AMessageOfTooManyValuesOrRoomsIsRefused) {
+  std::string many = R"({"requestId":"x","sockets":[)";
+  for (std::size_t i = 0; i <= msgpack::kMaxValues; ++i) many += i == 0 ? "0" : ",0";
+  many += "]}";
+  std::string why;
+  EXPECT_FALSE(fleet::decode_classic_response(many, &why));
+  EXPECT_NE(why.find("more than kMaxValues values"), std::string::npos) << why;
+  // (Commas inside strings are not values.)
+  const std::string commas =
+      R"({"requestId":"x","rooms":[")" + std::string(1 << 23, ',') + R"("]})";
+  EXPECT_TRUE(fleet::decode_classic_response(commas, &why)) << why;
+  const auto rooms = [](std::size_t n) {
+    std::string out = R"({"uid":"u","type":2,"opts":{"rooms":[],"except":[]},"rooms":[)";
+    for (std::size_t i = 0; i < n; ++i) out += (i ? ",\"r" : "\"r") + std::to_string(i) + "\"";
+    return out + "]}";
+  };
+  EXPECT_TRUE(fleet::decode_classic_request(rooms(65535), &why)) << why;
+  EXPECT_FALSE(fleet::decode_classic_request(rooms(65536), &why));
+  EXPECT_NE(why.find("rooms are not room names"), std::string::npos) << why;
+}
+
 TEST(ClassicRedis, RequestsAsTheNodeAdapterSendsThem) {
   std::string why;
   // JSON requests, as the Node adapter writes them.

@@ -47,7 +47,7 @@ json::array rooms_array(const std::set<socketio::Room>& rooms) {
 // Rooms as Node may send them: strings, or numbers (a room named by a number).
 bool rooms_from(const json::value* v, std::set<socketio::Room>& out) {
   if (v == nullptr || v->is_null()) return true;
-  if (!v->is_array()) return false;
+  if (!v->is_array() || v->get_array().size() > kMaxRoomsPerRequest) return false;
   for (const json::value& r : v->get_array()) {
     auto room = room_from_json(r);
     if (!room) return false;
@@ -178,9 +178,39 @@ std::optional<ClassicBroadcast> decode_classic_broadcast(std::string_view bytes,
 }
 
 namespace {
+// At least how many values a JSON text holds, counted without parsing it: its '[', '{', ',' and
+// ':' outside strings (every value but the first follows one of them).
+std::size_t json_values_at_least(std::string_view text) {
+  std::size_t n = 0;
+  bool in_string = false, escaped = false;
+  for (const char c : text) {
+    if (in_string) {
+      if (escaped)
+        escaped = false;
+      else if (c == '\\')
+        escaped = true;
+      else if (c == '"')
+        in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{' || c == ',' || c == ':') {
+      ++n;
+    }
+  }
+  return n;
+}
+
 // JSON ('{' first) or MessagePack, as the Node adapter decides.
 std::optional<msgpack::Decoded> parse_either(std::string_view bytes, std::string& why) {
   if (!bytes.empty() && bytes[0] == '{') {
+    // Within the values MessagePack is read with (kMaxValues), counted before it is parsed: a
+    // JSON message had no such bound, and 30 MiB of "[0,0,...]" — within Redis's default output
+    // buffer for a subscriber — took about 768 MiB to parse, in every shmio bridge of the fleet
+    // (before 2026-12-03; a helper's review).
+    if (json_values_at_least(bytes) > msgpack::kMaxValues) {
+      why = "more than kMaxValues values";
+      return std::nullopt;
+    }
     // As deep as MessagePack is read (plus the few levels of the envelope around the args;
     // Boost.JSON's default, 32, refused what Node sends), lone surrogates as JSON.parse takes them.
     boost::system::error_code ec;

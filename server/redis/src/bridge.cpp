@@ -954,6 +954,11 @@ struct Bridge::Impl {
       case MessageType::sockets_join:
       case MessageType::sockets_leave:
         r.type = m.type == MessageType::sockets_join ? T::remote_join : T::remote_leave;
+        if (const json::value* rooms = d.if_contains("rooms");
+            rooms != nullptr && rooms->is_array() &&
+            rooms->get_array().size() > fleet::kMaxRoomsPerRequest)
+          return bad(m.type == MessageType::sockets_join ? "a join" : "a leave",
+                     "more than 65,535 rooms");
         r.rooms = rooms_of(d.if_contains("rooms"));
         break;
       case MessageType::disconnect_sockets: {

@@ -25,6 +25,12 @@
 
 namespace shmio::cluster::fleet {
 
+// Room names one fleet request may carry in a list (its rooms, its except, a join's or leave's
+// rooms): as many as a broadcast in the ring may (broadcast_fits). A request with more is refused
+// as malformed: a join of 1.6 million rooms for every socket was sockets x rooms inserts in every
+// worker (before 2026-12-03; a helper's review).
+inline constexpr std::size_t kMaxRoomsPerRequest = 0xFFFF;
+
 // The socket.io-parser packet object of a broadcast as the Node adapters send it, {type: 2, data,
 // nsp} (and its id), binary arguments as placeholders there (the caller's attachments); and back
 // (an EVENT, or a BINARY_EVENT with `attachments`): nullptr, or why not.

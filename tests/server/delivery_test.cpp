@@ -1008,6 +1008,36 @@ TEST_P(Delivery, AQueryValueThatIsNotUtf8IsReadWithReplacementCharacters) {
   EXPECT_EQ(z, "2");
 }
 
+// Sessions kept for recovery are bounded (max_saved_sessions): past it the oldest is dropped
+// and its client starts afresh; the others recover (unbounded before 2026-12-03: a client
+// connecting and dropping in a loop made one each cycle; a helper's review).
+TEST_P(Delivery, PastMaxSavedSessionsTheOldestSessionIsDropped) {
+  ServerOptions o;
+  RecoveryOptions r;
+  r.max_saved_sessions = 2;
+  o.connection_state_recovery = r;
+  restart(o);
+  struct Away {
+    std::string pid, sid, offset;
+  };
+  std::vector<Away> away;
+  for (int i = 0; i < 3; ++i) {
+    auto [c, connect] = join_with("");
+    away.push_back({field(connect, "pid"), field(connect, "sid"), ""});
+    away.back().offset = broadcast_offset(*c, away.back().sid, i);
+    ASSERT_FALSE(away.back().offset.empty());
+    leave_server(*c);
+  }
+  for (int i = 0; i < 3; ++i) {
+    auto [c, connect] =
+        join_with(R"({"pid":")" + away[i].pid + R"(","offset":")" + away[i].offset + R"("})");
+    if (i == 0)
+      EXPECT_NE(field(connect, "sid"), away[i].sid) << "the oldest was kept: " << connect;
+    else
+      EXPECT_EQ(field(connect, "sid"), away[i].sid) << i << ": " << connect;
+  }
+}
+
 // Connection state recovery with the in-memory store: a session is found by its offset (by the
 // offset's number since 2026-12-02, not a walk over the stored packets, and sessions expire from
 // the front of a queue, not by a walk over all of them at every save: a mass disconnect was

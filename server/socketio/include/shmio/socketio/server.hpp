@@ -43,6 +43,12 @@ struct RecoveryOptions {
   std::size_t max_stored_packets = 65536;
   // And in bytes of their encoded form: 64 MiB, so that large broadcasts cannot pin more.
   std::size_t max_stored_bytes = 64u << 20;
+  // Sessions kept for recovery, per namespace, at most (one process's in-memory adapter; a
+  // cluster's table has its own size, --max-sessions): 131,072, the cluster's default, a few
+  // hundred bytes each. Past it the oldest is dropped, and its client starts afresh if it comes
+  // back. (Unbounded before 2026-12-03: a client connecting and dropping in a loop made one a
+  // cycle, each kept for max_disconnection_duration; socket.io has no bound either.)
+  std::size_t max_saved_sessions = 131072;
 };
 
 struct ServerOptions {

@@ -1008,6 +1008,42 @@ TEST_P(Delivery, AQueryValueThatIsNotUtf8IsReadWithReplacementCharacters) {
   EXPECT_EQ(z, "2");
 }
 
+// Dynamic namespaces made by clients' CONNECTs are bounded (max_dynamic_namespaces): past it a
+// CONNECT to a new one is answered as for a namespace that does not exist, and counted; one made
+// already is still joined (none was bounded before 2026-12-03: a client CONNECTing to /dyn-1,
+// /dyn-2, ... grew the process for good; a helper's review).
+TEST_P(Delivery, PastMaxDynamicNamespacesACONNECTToANewOneIsRefused) {
+  ServerOptions o;
+  o.max_dynamic_namespaces = 3;
+  restart(o);
+  int setups = 0;
+  server_->of([](const std::string& n) { return n.rfind("/dyn-", 0) == 0; },
+              [&setups](Namespace&) { ++setups; });
+  Client& c = open_session();
+  std::string got;
+  for (int i = 1; i <= 4; ++i) c.send_text("40/dyn-" + std::to_string(i) + ",");
+  drive([&] {
+    for (auto& f : c.frames()) got += f.payload + "\n";
+    return got.find("44/dyn-4,") != std::string::npos;
+  });
+  EXPECT_NE(got.find(R"(44/dyn-4,{"message":"Invalid namespace"})"), std::string::npos) << got;
+  for (int i = 1; i <= 3; ++i)
+    EXPECT_NE(got.find("40/dyn-" + std::to_string(i) + ",{"), std::string::npos) << i << got;
+  EXPECT_EQ(setups, 3);
+  EXPECT_EQ(server_->dynamic_namespaces_refused(), 1u);
+  EXPECT_EQ(server_->find("/dyn-5"), nullptr);
+  EXPECT_EQ(server_->dynamic_namespaces_refused(), 2u);
+  Client& d = open_session();  // (one made already is joined)
+  d.send_text("40/dyn-3,");
+  std::string got_d;
+  drive([&] {
+    for (auto& f : d.frames()) got_d += f.payload + "\n";
+    return got_d.find("40/dyn-3,{") != std::string::npos;
+  });
+  EXPECT_NE(got_d.find("40/dyn-3,{"), std::string::npos) << got_d;
+  EXPECT_EQ(server_->namespace_names().size(), 4u);  // ("/" and three)
+}
+
 // Sessions kept for recovery are bounded (max_saved_sessions): past it the oldest is dropped
 // and its client starts afresh; the others recover (unbounded before 2026-12-03: a client
 // connecting and dropping in a loop made one each cycle; a helper's review).

@@ -157,7 +157,22 @@ Namespace* Server::find(const std::string& name) {
   if (name.empty() || name[0] != '/') return find("/" + name);
   if (auto it = namespaces_.find(name); it != namespaces_.end()) return it->second.get();
   Setup setup = dynamic_setup(name);
-  return setup ? &make(name, std::move(setup)) : nullptr;
+  if (!setup) return nullptr;
+  if (options_.max_dynamic_namespaces != 0 && dynamic_made_ >= options_.max_dynamic_namespaces) {
+    ++dynamic_refused_;
+    const auto now = std::chrono::steady_clock::now();
+    if (dynamic_refused_ == 1 || now - dynamic_refusal_said_ >= std::chrono::minutes(1)) {
+      dynamic_refusal_said_ = now;
+      std::fprintf(stderr,
+                   "shmio: a CONNECT to dynamic namespace %.100s refused: %zu made already "
+                   "(max_dynamic_namespaces; %llu refused so far)\n",
+                   name.c_str(), dynamic_made_, static_cast<unsigned long long>(dynamic_refused_));
+    }
+    return nullptr;
+  }
+  Namespace& n = make(name, std::move(setup));
+  ++dynamic_made_;
+  return &n;
 }
 
 std::uint16_t Server::listen(const std::string& address, std::uint16_t port) {

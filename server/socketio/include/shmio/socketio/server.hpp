@@ -63,6 +63,15 @@ struct ServerOptions {
   // ("parse error"), as for any packet it cannot decode.
   std::size_t max_attachments = 64;
   std::size_t max_attachment_bytes = 0;
+  // Dynamic namespaces (of(predicate, setup)) that clients' CONNECTs may make, at most (0: no
+  // bound). Each is a namespace and its adapter (a few KiB; in a cluster one more name in every
+  // announcement, in a Redis fleet four subscriptions), and none is removed: without a bound a
+  // client CONNECTing to /dyn-1, /dyn-2, ... grew the process for good (socket.io has no bound;
+  // a helper's review, 2026-12-03). Past it a CONNECT to a new one is answered as for a namespace
+  // that does not exist (CONNECT_ERROR "Invalid namespace"), said on stderr at most once a
+  // minute, and counted (Server::dynamic_namespaces_refused). The app's own of(name) is not
+  // bounded.
+  std::size_t max_dynamic_namespaces = 10000;
   bool allow_polling = true;
   bool allow_websocket = true;
   std::optional<engineio::PerMessageDeflate> per_message_deflate;  // perMessageDeflate: off
@@ -123,6 +132,9 @@ class Server {
   // runs it again): the Namespace& it and the new-namespace handlers were given is then gone —
   // keep it nowhere.
   void of(std::function<bool(const std::string&)> predicate, std::function<void(Namespace&)> setup);
+  // The namespace of this name as a client's CONNECT finds it: there already, or made now if a
+  // dynamic namespace's predicate matches (within ServerOptions::max_dynamic_namespaces), else
+  // nullptr.
   Namespace* find(const std::string& name);
   // The names of the namespaces this server has now (static ones, and dynamic ones created).
   std::vector<std::string> namespace_names() const;
@@ -158,6 +170,8 @@ class Server {
   // namespace, started at a random point so that a restarted worker does not reuse recent ids.
   std::uint64_t next_ack_id();
   std::size_t client_count() const noexcept { return clients_.size(); }
+  // CONNECTs refused for ServerOptions::max_dynamic_namespaces, since the start.
+  std::uint64_t dynamic_namespaces_refused() const noexcept { return dynamic_refused_; }
   boost::asio::io_context& io() noexcept { return io_; }
   const ServerOptions& options() const noexcept { return options_; }
 
@@ -177,6 +191,9 @@ class Server {
   std::vector<std::shared_ptr<Client>> clients_;  // the open ones (a Client knows its slot)
   std::unique_ptr<engineio::Server> engine_;
   std::uint64_t next_ack_ = 0;
+  std::size_t dynamic_made_ = 0;  // (by clients' CONNECTs: find())
+  std::uint64_t dynamic_refused_ = 0;
+  std::chrono::steady_clock::time_point dynamic_refusal_said_{};
   // (By pointer: a handler runs as itself, not a copy; a mutable one keeps its state.)
   std::vector<std::shared_ptr<const std::function<void(Namespace&)>>> new_namespace_;
 };

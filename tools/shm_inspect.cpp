@@ -1102,7 +1102,7 @@ int ParseArgs(int argc, char** argv, Options& o) {
   if ((seen_interval || seen_count) && o.command != "watch")
     return Usage("--interval and --count apply to watch only");
   if (!o.names.empty() && o.command == "list") return Usage("list takes no --name");
-  if (o.names.empty()) {  // (as shmio names its ring: "shmio" named none it makes before)
+  if (o.names.empty() && o.command != "list") {  // (as shmio names its ring; list takes none)
     const char* ring = std::getenv("SHMIO_RING");
     const char* port = std::getenv("SHMIO_PORT");
     if ((ring == nullptr || *ring == '\0') && port != nullptr && *port != '\0') {

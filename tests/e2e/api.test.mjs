@@ -335,6 +335,12 @@ test("a worker that cannot join its cluster at its first start stops the cluster
   assert.match(r.stderr, /worker \d cannot join the cluster: .*SHMIO_RING_NOTIFIER is 'bogus'/);
   assert.match(r.stderr, /cannot start; stopping the cluster/);
   assert.doesNotMatch(r.stderr, /restarting/);
+  // And a single process whose Server refuses its options (set in code: the Server's to check):
+  // said through the log hook, exit 1 (the exception ended the process before 2026-12-03).
+  const s = spawnSync(BIN, ["--port", "0"],
+                      { env: { ...process.env, API_ID_PREFIX: "123456789", API_SLOW_LOG: "1" }, encoding: "utf8", timeout: 30000 });
+  assert.equal(s.status, 1, s.stderr);
+  assert.match(s.stderr, /api\[-1\] shmio: the server cannot start: .*id_prefix/);
 });
 
 test("an on_stop that throws: said on stderr, and the stop goes on (clients told, exit 0)", async () => {

@@ -167,6 +167,7 @@ void route_stderr(int worker, const std::function<void(int, std::string_view)>& 
   sigfillset(&all);
   ::pthread_sigmask(SIG_SETMASK, &all, &before);
   g_stderr_pid = ::getpid();
+  g_stderr_finishing = false;  // (a process that served before, or a worker forked after it)
   g_stderr_thread = new std::thread([in = fds[0], real, worker, log] {
     const std::string tag = "[w" + std::to_string(worker) + "] ";
     std::string line;
@@ -432,7 +433,16 @@ int serve_one(const ServeOptions& cfg, const Setup& setup, const cluster::Worker
     node_ptr = node.get();
     if (cfg.port_per_worker) options.reuse_port = false;
   }
-  sio::Server io(io_ctx, options);
+  // (A Server the options refuse — set in code, the Server's own to check — cannot start either:
+  // a worker's said why and stopped the cluster at its first start, as one that cannot join.)
+  std::optional<sio::Server> made;
+  try {
+    made.emplace(io_ctx, options);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "shmio: the server cannot start: %s\n", e.what());
+    return ctx != nullptr ? cluster::kWorkerCannotStart : 1;
+  }
+  sio::Server& io = *made;
   server_ptr = &io;
   if (node)  // this worker's figures, posted on the workers' board once a second and at a scrape
     node->set_local_metrics(
@@ -486,7 +496,12 @@ int serve_one(const ServeOptions& cfg, const Setup& setup, const cluster::Worker
     std::fflush(stdout);
   };
   if (node) {
-    node->start(io);
+    try {
+      node->start(io);  // (its hand-off socket: a bind that fails throws)
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "shmio: worker %d cannot join the cluster: %s\n", worker, e.what());
+      return cluster::kWorkerCannotStart;
+    }
     node->when_ready(listen);
   } else {
     listen();
@@ -535,7 +550,7 @@ int bound_socket(const sockaddr_storage& addr, socklen_t len, int option) {
 // (Digits only, a '-' first for a negative bound: strtoll alone also took leading blanks and '+',
 // so that " +47012" was port 47012 here and another ring name to the tools.)
 bool whole(const char* v, long long lo, long long hi, long long& out) {
-  const char* digits = *v == '-' ? v + 1 : v;
+  const char* digits = *v == '-' && lo < 0 ? v + 1 : v;
   if (!std::isdigit(static_cast<unsigned char>(*digits))) return false;
   char* end = nullptr;
   errno = 0;
@@ -666,6 +681,21 @@ std::string origin_error(std::string_view v) {
   if (authority.empty() || authority.find_first_of("/?# \t") != std::string_view::npos)
     return what + "an origin has no path and no trailing slash (scheme://host[:port]): a " +
            "browser's Origin header never matches it";
+  if (authority.find('@') != std::string_view::npos)
+    return what + "an origin has no user part: a browser's Origin header never matches it";
+  // (A browser leaves its scheme's default port out.)
+  const std::string scheme = [&] {
+    std::string out(v.substr(0, sep));
+    for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return out;
+  }();
+  const auto ends_with = [&](std::string_view tail) {
+    return authority.size() > tail.size() &&
+           authority.substr(authority.size() - tail.size()) == tail;
+  };
+  if ((scheme == "https" && ends_with(":443")) || (scheme == "http" && ends_with(":80")))
+    return what + "a browser leaves the default port out of its Origin header: write it " +
+           "without";
   return "";
 }
 
@@ -1043,9 +1073,12 @@ int serve(ServeOptions cfg, Setup setup) {
   const int rc =
       cluster::run_supervisor(so, [&cfg, &setup, holder](const cluster::WorkerContext& ctx) {
         if (holder >= 0) ::close(holder);
-        const int worker_rc = serve_one(cfg, setup, &ctx);
-        finish_stderr();
-        return worker_rc;
+        // (Its last lines written before it exits, an exception's way out included: the
+        // supervisor's catch then says what() on the real stderr.)
+        struct FinishWorkersStderr {
+          ~FinishWorkersStderr() { finish_stderr(); }
+        } finish_workers_at_return;
+        return serve_one(cfg, setup, &ctx);
       });
   if (holder >= 0) ::close(holder);
   return rc;

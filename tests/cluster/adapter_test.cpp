@@ -1100,7 +1100,7 @@ std::string supervise_beside_own_child(const std::string& mode) {
                                              return 0;
                                            });
     int status = 0;
-    const pid_t got = ::waitpid(own, &status, WNOHANG);
+    const pid_t got = ::waitpid(own, &status, 0);  // (its descriptors close just before its end)
     std::string line = got == own && WIFEXITED(status)
                            ? "exited " + std::to_string(WEXITSTATUS(status))
                        : got < 0 && errno == ECHILD ? "reaped"

@@ -131,6 +131,12 @@ TEST(ClassicRedis, AMessageOfTooManyValuesOrRoomsIsRefused) {
   std::string why;
   EXPECT_FALSE(fleet::decode_classic_response(many, &why));
   EXPECT_NE(why.find("more than kMaxValues values"), std::string::npos) << why;
+  // A Node Buffer counts as one value, as a MessagePack bin does (a 5 MB buffer is carried).
+  std::string buffer = R"({"requestId":"x","data":[{"type":"Buffer","data":[)";
+  for (int i = 0; i < 1000; ++i) buffer += i == 0 ? "255" : ",255";
+  buffer += "]}]}";
+  EXPECT_LT(fleet::json_values_at_least(buffer), 20u);
+  EXPECT_GE(fleet::json_values_at_least(R"({"a":[1,2,3]})"), 4u);
   // (Commas inside strings are not values.)
   const std::string commas =
       R"({"requestId":"x","rooms":[")" + std::string(1 << 23, ',') + R"("]})";

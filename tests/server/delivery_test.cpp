@@ -586,8 +586,10 @@ TEST_P(Delivery, AnUndecodablePacketIsToldToTheSocketsErrorHandlers) {
 // as long as the client stayed). One attachment of two sent.
 TEST_P(Delivery, ABinaryPacketWhoseAttachmentsDoNotComeClosesItsConnection) {
   ServerOptions o;
-  o.engine.ping_interval = std::chrono::milliseconds(100);
-  o.engine.ping_timeout = std::chrono::milliseconds(100);
+  // (Half a second each: connect() reads past the pings of its first moments unanswered, so a
+  // shorter ping timeout could end the session for that before the attachments' deadline.)
+  o.engine.ping_interval = std::chrono::milliseconds(500);
+  o.engine.ping_timeout = std::chrono::milliseconds(500);
   restart(o);
   Client& c = connect();
   SocketPtr s = server_->of("/").socket(last_sid_);

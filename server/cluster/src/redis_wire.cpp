@@ -177,13 +177,26 @@ std::optional<ClassicBroadcast> decode_classic_broadcast(std::string_view bytes,
   return b;
 }
 
-namespace {
 // At least how many values a JSON text holds, counted without parsing it: its '[', '{', ',' and
-// ':' outside strings (every value but the first follows one of them).
+// ':' outside strings (every value but the first follows one of them). A Node Buffer as
+// JSON.stringify writes it ({"type":"Buffer","data":[...]}: binary arguments in the classic
+// protocol) counts as one, as a MessagePack bin does: a serverSideEmit of a 5 MB buffer is a
+// message to carry, not one to refuse.
 std::size_t json_values_at_least(std::string_view text) {
+  constexpr std::string_view kBuffer = R"({"type":"Buffer","data":[)";
   std::size_t n = 0;
   bool in_string = false, escaped = false;
-  for (const char c : text) {
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (!in_string && c == '{' && text.substr(i, kBuffer.size()) == kBuffer) {
+      std::size_t j = i + kBuffer.size();
+      while (j < text.size() && ((text[j] >= '0' && text[j] <= '9') || text[j] == ',')) ++j;
+      if (j < text.size() && text[j] == ']') {
+        n += 4;  // (the object, its two members, the array)
+        i = j;
+        continue;
+      }
+    }
     if (in_string) {
       if (escaped)
         escaped = false;
@@ -200,6 +213,7 @@ std::size_t json_values_at_least(std::string_view text) {
   return n;
 }
 
+namespace {
 // JSON ('{' first) or MessagePack, as the Node adapter decides.
 std::optional<msgpack::Decoded> parse_either(std::string_view bytes, std::string& why) {
   if (!bytes.empty() && bytes[0] == '{') {

@@ -1327,12 +1327,13 @@ struct Bridge::Impl {
     // look per waiting request per worker, 10,000 requests pending (the bound), was 200,000
     // reads of /proc a second on two workers, about 1.5 CPU-seconds a second on the dev VM
     // (before 2026-12-03; a helper's review).
-    std::vector<std::pair<Member, bool>> looked;
+    // (By producer slot: the member looked at there and what was found.)
+    std::unordered_map<std::uint16_t, std::pair<shm::ProcessIdentity, bool>> looked;
     const auto is_alive = [&](const Member& m) {
-      for (const auto& [k, a] : looked)
-        if (k.producer == m.producer && k.who == m.who) return a;
+      if (auto it = looked.find(m.producer); it != looked.end() && it->second.first == m.who)
+        return it->second.second;
       const bool a = alive(m);
-      looked.emplace_back(m, a);
+      looked[m.producer] = {m.who, a};
       return a;
     };
     for (auto it = incoming.begin(); it != incoming.end();) {

@@ -385,15 +385,21 @@ void InMemoryAdapter::persist_session(SessionState st) {
   std::string pid = st.pid;
   saved_order_.emplace_back(now, pid);
   saved_[pid] = Saved{std::move(st), now};
-  // The oldest dropped past the bound (the order's entries of sessions taken or saved again
-  // since are dropped with them: it holds at most twice the bound).
+  // The oldest dropped past the bound.
   const std::size_t most = std::max<std::size_t>(
       1, nsp_->server().options().connection_state_recovery->max_saved_sessions);
-  while (!saved_order_.empty() && (saved_.size() > most || saved_order_.size() > 2 * most)) {
-    const auto& [at, oldest] = saved_order_.front();
-    if (auto it = saved_.find(oldest); it != saved_.end() && it->second.at == at) saved_.erase(it);
+  const auto live = [this](const std::pair<std::chrono::steady_clock::time_point, std::string>& e) {
+    auto it = saved_.find(e.second);
+    return it != saved_.end() && it->second.at == e.first;
+  };
+  while (saved_.size() > most && !saved_order_.empty()) {
+    if (live(saved_order_.front())) saved_.erase(saved_order_.front().second);
     saved_order_.pop_front();
   }
+  // The order's entries of sessions taken (or saved again) since: dropped once they are as many
+  // as the bound, so that it holds at most twice the bound, without dropping a live session.
+  if (saved_order_.size() > 2 * most)
+    std::erase_if(saved_order_, [&](const auto& e) { return !live(e); });
 }
 
 std::optional<SessionState> InMemoryAdapter::take_session(const std::string& pid,

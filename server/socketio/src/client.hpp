@@ -166,27 +166,34 @@ class Client : public std::enable_shared_from_this<Client> {
   // Only until the first namespace is joined (then released: an idle client holds no timer).
   std::unique_ptr<net::steady_timer> connect_timer_;
   // While a binary packet waits for its attachments: they must all come within a ping interval
-  // and timeout (the window a partial WebSocket message has), or the connection is closed with
+  // and timeout of its header (the window a partial WebSocket message has), or the connection is
+  // closed with
   // "parse error" (its sockets told, as for an undecodable packet). A client that announced
   // attachments and never sent them held them — up to the attachments' bound, 16 MiB, and the
   // packet's JSON — for as long as it answered pings (before 2026-12-03; a helper's review).
   std::unique_ptr<net::steady_timer> attachments_timer_;
+  // (Which packet's timer: a handler already due when its packet completed, and run after the
+  // next packet's header came, must not take that packet for late.)
+  std::uint32_t attachments_wait_ = 0;
   void await_attachments() {
-    if (attachments_timer_) return;  // (the deadline is the first attachment's)
+    if (attachments_timer_) return;  // (the deadline is the header's)
     attachments_timer_ = std::make_unique<net::steady_timer>(srv_.io());
     attachments_timer_->expires_after(srv_.options().engine.ping_interval +
                                       srv_.options().engine.ping_timeout);
-    attachments_timer_->async_wait([w = weak_from_this()](const boost::system::error_code& ec) {
-      auto self = w.lock();
-      if (ec || !self || !self->decoder_.awaiting_binary()) return;
-      const std::string why = "a binary packet's attachments did not all come in time";
-      auto sockets = self->sockets_;
-      for (auto& s : sockets) s->decode_failed(why);
-      self->close("parse error");
-    });
+    attachments_timer_->async_wait(
+        [w = weak_from_this(), wait = attachments_wait_](const boost::system::error_code& ec) {
+          auto self = w.lock();
+          if (ec || !self || self->attachments_wait_ != wait || !self->decoder_.awaiting_binary())
+            return;
+          const std::string why = "a binary packet's attachments did not all come in time";
+          auto sockets = self->sockets_;
+          for (auto& s : sockets) s->decode_failed(why);
+          self->close("parse error");
+        });
   }
   void stop_attachments_timer() {
     if (!attachments_timer_) return;
+    ++attachments_wait_;
     attachments_timer_->cancel();
     attachments_timer_.reset();
   }

@@ -31,6 +31,11 @@ namespace shmio::cluster::fleet {
 // worker (before 2026-12-03; a helper's review).
 inline constexpr std::size_t kMaxRoomsPerRequest = 0xFFFF;
 
+// At least how many values a JSON fleet message holds, counted without parsing it (a message of
+// more than msgpack::kMaxValues is refused before it is parsed); a Node Buffer as JSON.stringify
+// writes it counts as one value, as a MessagePack bin does.
+std::size_t json_values_at_least(std::string_view text);
+
 // The socket.io-parser packet object of a broadcast as the Node adapters send it, {type: 2, data,
 // nsp} (and its id), binary arguments as placeholders there (the caller's attachments); and back
 // (an EVENT, or a BINARY_EVENT with `attachments`): nullptr, or why not.

@@ -119,23 +119,23 @@ TEST(ClassicRedis, WhatIsNotABroadcastIsRefusedWithAReason) {
             "accepted");
 }
 
-// What a fleet message may hold is bounded as MessagePack is read: a JSON message of more than
-// kMaxValues values is refused before it is parsed (30 MiB of "[0,0,...]" took about 768 MiB to
-// parse, in every shmio bridge of the fleet), and a request's list of more than 65,535 rooms is
-// refused (a join of millions of rooms was sockets x rooms inserts in every worker). Both taken
-// before 2026-12-03 (a helper's review).
+// What a fleet message may hold is bounded: a JSON message of more than kMaxJsonValues values is
+// refused before it is parsed (30 MiB of "[0,0,...]" took about 768 MiB to parse, in every shmio
+// bridge of the fleet), and a request's list of more than 65,535 rooms is refused (a join of
+// millions of rooms was sockets x rooms inserts in every worker). Both taken before 2026-12-03 (a
+// helper's review).
 TEST(ClassicRedis, AMessageOfTooManyValuesOrRoomsIsRefused) {
   std::string many = R"({"requestId":"x","sockets":[)";
-  for (std::size_t i = 0; i <= msgpack::kMaxValues; ++i) many += i == 0 ? "0" : ",0";
+  for (std::size_t i = 0; i <= fleet::kMaxJsonValues; ++i) many += i == 0 ? "0" : ",0";
   many += "]}";
   std::string why;
   EXPECT_FALSE(fleet::decode_classic_response(many, &why));
-  EXPECT_NE(why.find("more than kMaxValues values"), std::string::npos) << why;
-  // A Node Buffer counts as one value, as a MessagePack bin does (a 5 MB buffer is carried).
+  EXPECT_NE(why.find("more than kMaxJsonValues values"), std::string::npos) << why;
+  // A Node Buffer of 5 MB (one value a byte) is within it: a binary serverSideEmit argument.
   std::string buffer = R"({"requestId":"x","data":[{"type":"Buffer","data":[)";
-  for (int i = 0; i < 1000; ++i) buffer += i == 0 ? "255" : ",255";
+  for (int i = 0; i < 5'000'000; ++i) buffer += i == 0 ? "7" : ",7";
   buffer += "]}]}";
-  EXPECT_LT(fleet::json_values_at_least(buffer), 20u);
+  EXPECT_LT(fleet::json_values_at_least(buffer), fleet::kMaxJsonValues);
   EXPECT_GE(fleet::json_values_at_least(R"({"a":[1,2,3]})"), 4u);
   // (Commas inside strings are not values.)
   const std::string commas =

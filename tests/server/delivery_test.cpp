@@ -1035,6 +1035,9 @@ TEST_P(Delivery, PastMaxDynamicNamespacesACONNECTToANewOneIsRefused) {
   EXPECT_EQ(server_->dynamic_namespaces_refused(), 1u);
   EXPECT_EQ(server_->find("/dyn-5"), nullptr);
   EXPECT_EQ(server_->dynamic_namespaces_refused(), 2u);
+  // (A name past max_dynamic_namespace_bytes, 256: refused whatever the count.)
+  EXPECT_EQ(server_->find("/dyn-" + std::string(300, 'x')), nullptr);
+  EXPECT_EQ(server_->dynamic_namespaces_refused(), 3u);
   Client& d = open_session();  // (one made already is joined)
   d.send_text("40/dyn-3,");
   std::string got_d;

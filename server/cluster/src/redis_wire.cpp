@@ -178,25 +178,11 @@ std::optional<ClassicBroadcast> decode_classic_broadcast(std::string_view bytes,
 }
 
 // At least how many values a JSON text holds, counted without parsing it: its '[', '{', ',' and
-// ':' outside strings (every value but the first follows one of them). A Node Buffer as
-// JSON.stringify writes it ({"type":"Buffer","data":[...]}: binary arguments in the classic
-// protocol) counts as one, as a MessagePack bin does: a serverSideEmit of a 5 MB buffer is a
-// message to carry, not one to refuse.
+// ':' outside strings (every value but the first follows one of them).
 std::size_t json_values_at_least(std::string_view text) {
-  constexpr std::string_view kBuffer = R"({"type":"Buffer","data":[)";
   std::size_t n = 0;
   bool in_string = false, escaped = false;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (!in_string && c == '{' && text.substr(i, kBuffer.size()) == kBuffer) {
-      std::size_t j = i + kBuffer.size();
-      while (j < text.size() && ((text[j] >= '0' && text[j] <= '9') || text[j] == ',')) ++j;
-      if (j < text.size() && text[j] == ']') {
-        n += 4;  // (the object, its two members, the array)
-        i = j;
-        continue;
-      }
-    }
+  for (const char c : text) {
     if (in_string) {
       if (escaped)
         escaped = false;
@@ -217,12 +203,12 @@ namespace {
 // JSON ('{' first) or MessagePack, as the Node adapter decides.
 std::optional<msgpack::Decoded> parse_either(std::string_view bytes, std::string& why) {
   if (!bytes.empty() && bytes[0] == '{') {
-    // Within the values MessagePack is read with (kMaxValues), counted before it is parsed: a
-    // JSON message had no such bound, and 30 MiB of "[0,0,...]" — within Redis's default output
-    // buffer for a subscriber — took about 768 MiB to parse, in every shmio bridge of the fleet
-    // (before 2026-12-03; a helper's review).
-    if (json_values_at_least(bytes) > msgpack::kMaxValues) {
-      why = "more than kMaxValues values";
+    // At most kMaxJsonValues values, counted before it is parsed: a JSON message had no bound,
+    // and 30 MiB of "[0,0,...]" — within Redis's default output buffer for a subscriber — took
+    // about 768 MiB to parse, in every shmio bridge of the fleet (before 2026-12-03; a helper's
+    // review).
+    if (json_values_at_least(bytes) > kMaxJsonValues) {
+      why = "more than kMaxJsonValues values";
       return std::nullopt;
     }
     // As deep as MessagePack is read (plus the few levels of the envelope around the args;

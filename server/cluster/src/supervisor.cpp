@@ -278,15 +278,16 @@ int run_supervisor(const SupervisorOptions& o,
       const timespec now{0, 0};
       while (sigtimedwait(&waited, nullptr, &now) > 0) {
       }
+      ::sigaction(SIGPIPE, &pipe, nullptr);
+      ::sigaction(SIGCHLD, &child, nullptr);
       // A caller that came with SIGCHLD ignored (or SA_NOCLDWAIT) is left no zombie of a child
       // of its own that ended after the last look (or before any, on an early return): the
-      // kernel does not reap those already dead when SIG_IGN comes back. (Every worker is reaped
-      // by now.)
+      // kernel does not reap those already dead when SIG_IGN comes back, and reaps those that end
+      // from now on (so: after the disposition is back, not before). (Every worker is reaped by
+      // now.)
       if (child.sa_handler == SIG_IGN || (child.sa_flags & SA_NOCLDWAIT) != 0)
         while (::waitpid(-1, nullptr, WNOHANG) > 0) {
         }
-      ::sigaction(SIGPIPE, &pipe, nullptr);
-      ::sigaction(SIGCHLD, &child, nullptr);
       sigprocmask(SIG_SETMASK, &mask, nullptr);
       // A SIGCHLD taken here for a child of the caller's own (its SIGCHLD handler never ran for
       // it): raised again, once its handler is back, if such a child waits to be reaped (every

@@ -158,15 +158,25 @@ Namespace* Server::find(const std::string& name) {
   if (auto it = namespaces_.find(name); it != namespaces_.end()) return it->second.get();
   Setup setup = dynamic_setup(name);
   if (!setup) return nullptr;
-  if (options_.max_dynamic_namespaces != 0 && dynamic_made_ >= options_.max_dynamic_namespaces) {
+  const bool too_long = name.size() > options_.max_dynamic_namespace_bytes;
+  if (too_long ||
+      (options_.max_dynamic_namespaces != 0 && dynamic_made_ >= options_.max_dynamic_namespaces)) {
     ++dynamic_refused_;
     const auto now = std::chrono::steady_clock::now();
     if (dynamic_refused_ == 1 || now - dynamic_refusal_said_ >= std::chrono::minutes(1)) {
       dynamic_refusal_said_ = now;
-      std::fprintf(stderr,
-                   "shmio: a CONNECT to dynamic namespace %.100s refused: %zu made already "
-                   "(max_dynamic_namespaces; %llu refused so far)\n",
-                   name.c_str(), dynamic_made_, static_cast<unsigned long long>(dynamic_refused_));
+      if (too_long)
+        std::fprintf(stderr,
+                     "shmio: a CONNECT to a dynamic namespace of %zu bytes refused "
+                     "(max_dynamic_namespace_bytes %zu; %llu refused so far)\n",
+                     name.size(), options_.max_dynamic_namespace_bytes,
+                     static_cast<unsigned long long>(dynamic_refused_));
+      else
+        std::fprintf(stderr,
+                     "shmio: a CONNECT to dynamic namespace %.100s refused: %zu made already "
+                     "(max_dynamic_namespaces; %llu refused so far)\n",
+                     name.c_str(), dynamic_made_,
+                     static_cast<unsigned long long>(dynamic_refused_));
     }
     return nullptr;
   }

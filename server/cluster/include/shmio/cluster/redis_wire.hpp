@@ -31,9 +31,13 @@ namespace shmio::cluster::fleet {
 // worker (before 2026-12-03; a helper's review).
 inline constexpr std::size_t kMaxRoomsPerRequest = 0xFFFF;
 
-// At least how many values a JSON fleet message holds, counted without parsing it (a message of
-// more than msgpack::kMaxValues is refused before it is parsed); a Node Buffer as JSON.stringify
-// writes it counts as one value, as a MessagePack bin does.
+// At least how many values a JSON fleet message holds, counted without parsing it: a message of
+// more than kMaxJsonValues is refused before it is parsed. 8,388,608: twice MessagePack's
+// kMaxValues, because JSON carries a binary argument (classic protocol) as a Node Buffer, one
+// value per byte: a Buffer of up to about 8 MiB, a ring record's most, still goes. What it costs
+// to parse at most: about 400 MiB (48 bytes a value with the parser's stack). A bin in
+// MessagePack (sharded protocol, and binary broadcasts) is one value.
+inline constexpr std::size_t kMaxJsonValues = std::size_t{1} << 23;
 std::size_t json_values_at_least(std::string_view text);
 
 // The socket.io-parser packet object of a broadcast as the Node adapters send it, {type: 2, data,

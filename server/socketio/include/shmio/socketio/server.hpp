@@ -70,8 +70,15 @@ struct ServerOptions {
   // a helper's review, 2026-12-03). Past it a CONNECT to a new one is answered as for a namespace
   // that does not exist (CONNECT_ERROR "Invalid namespace"), said on stderr at most once a
   // minute, and counted (Server::dynamic_namespaces_refused). The app's own of(name) is not
-  // bounded.
+  // bounded. None being removed (socket.io's cleanupEmptyChildNamespaces is not there yet), one
+  // client can use the bound up: from then on new dynamic namespaces are refused until the
+  // process restarts. In a cluster the bound is each worker's (a fleet bridge subscribes to the
+  // union: up to workers x the bound names).
   std::size_t max_dynamic_namespaces = 10000;
+  // And their names at most this many bytes (a CONNECT's name may be as long as a message), so
+  // that the bound above bounds their memory, and a cluster's announcement of every name fits a
+  // ring record; past it refused and counted as above.
+  std::size_t max_dynamic_namespace_bytes = 256;
   bool allow_polling = true;
   bool allow_websocket = true;
   std::optional<engineio::PerMessageDeflate> per_message_deflate;  // perMessageDeflate: off

@@ -131,9 +131,9 @@ TEST(ClassicRedis, AMessageOfTooManyValuesOrRoomsIsRefused) {
   std::string why;
   EXPECT_FALSE(fleet::decode_classic_response(many, &why));
   EXPECT_NE(why.find("more than kMaxJsonValues values"), std::string::npos) << why;
-  // A Node Buffer of 5 MB (one value a byte) is within it: a binary serverSideEmit argument.
+  // A Node Buffer of 4 MB (one value a byte) is within it: a binary serverSideEmit argument.
   std::string buffer = R"({"requestId":"x","data":[{"type":"Buffer","data":[)";
-  for (int i = 0; i < 5'000'000; ++i) buffer += i == 0 ? "7" : ",7";
+  for (int i = 0; i < 4'000'000; ++i) buffer += i == 0 ? "7" : ",7";
   buffer += "]}]}";
   EXPECT_LT(fleet::json_values_at_least(buffer), fleet::kMaxJsonValues);
   EXPECT_GE(fleet::json_values_at_least(R"({"a":[1,2,3]})"), 4u);

@@ -284,7 +284,8 @@ std::string local_metrics(sio::Server* server, cluster::Node* node, int worker) 
     line("shmio_namespaces", "gauge",
          "Namespaces of this process (series per namespace: the first 100 by name).", names.size());
     line("shmio_dynamic_namespaces_refused_total", "counter",
-         "CONNECTs to a new dynamic namespace refused past max_dynamic_namespaces.",
+         "CONNECTs to a new dynamic namespace refused past max_dynamic_namespaces (or a name "
+         "past max_dynamic_namespace_bytes).",
          server->dynamic_namespaces_refused());
     // Each family once, its namespaces' series together (the exposition format allows one HELP
     // and TYPE per family, its samples in one group: written per namespace, a second TYPE line

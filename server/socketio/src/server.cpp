@@ -156,9 +156,13 @@ std::vector<std::string> Server::namespace_names() const {
 Namespace* Server::find(const std::string& name) {
   if (name.empty() || name[0] != '/') return find("/" + name);
   if (auto it = namespaces_.find(name); it != namespaces_.end()) return it->second.get();
-  Setup setup = dynamic_setup(name);
-  if (!setup) return nullptr;
-  const bool too_long = name.size() > options_.max_dynamic_namespace_bytes;
+  if (dynamic_.empty()) return nullptr;
+  // (The name's length first: the app's predicates, a std::regex say, are not given a name as
+  // long as a message.)
+  const bool too_long = options_.max_dynamic_namespace_bytes != 0 &&
+                        name.size() > options_.max_dynamic_namespace_bytes;
+  Setup setup = too_long ? nullptr : dynamic_setup(name);
+  if (!too_long && !setup) return nullptr;
   if (too_long ||
       (options_.max_dynamic_namespaces != 0 && dynamic_made_ >= options_.max_dynamic_namespaces)) {
     ++dynamic_refused_;
@@ -167,8 +171,8 @@ Namespace* Server::find(const std::string& name) {
       dynamic_refusal_said_ = now;
       if (too_long)
         std::fprintf(stderr,
-                     "shmio: a CONNECT to a dynamic namespace of %zu bytes refused "
-                     "(max_dynamic_namespace_bytes %zu; %llu refused so far)\n",
+                     "shmio: a CONNECT to a namespace of %zu bytes refused (dynamic namespaces: "
+                     "max_dynamic_namespace_bytes %zu; %llu refused so far)\n",
                      name.size(), options_.max_dynamic_namespace_bytes,
                      static_cast<unsigned long long>(dynamic_refused_));
       else

@@ -19,7 +19,8 @@
 #include <string>
 #include <string_view>
 
-#include "shmio/cluster/wire.hpp"  // MessageType: the envelope's types
+#include "shmio/cluster/msgpack.hpp"  // kMaxValues
+#include "shmio/cluster/wire.hpp"     // MessageType: the envelope's types
 #include "shmio/socketio/packet.hpp"
 #include "shmio/socketio/types.hpp"
 
@@ -32,12 +33,12 @@ namespace shmio::cluster::fleet {
 inline constexpr std::size_t kMaxRoomsPerRequest = 0xFFFF;
 
 // At least how many values a JSON fleet message holds, counted without parsing it: a message of
-// more than kMaxJsonValues is refused before it is parsed. 8,388,608: twice MessagePack's
-// kMaxValues, because JSON carries a binary argument (classic protocol) as a Node Buffer, one
-// value per byte: a Buffer of up to about 8 MiB, a ring record's most, still goes. What it costs
-// to parse at most: about 400 MiB (48 bytes a value with the parser's stack). A bin in
-// MessagePack (sharded protocol, and binary broadcasts) is one value.
-inline constexpr std::size_t kMaxJsonValues = std::size_t{1} << 23;
+// more than kMaxJsonValues is refused before it is parsed. As many as MessagePack takes
+// (msgpack::kMaxValues, 4,194,304: about 200 MiB to parse at most, 48 bytes a value with the
+// parser's stack). A binary argument in JSON (the classic protocol) is a Node Buffer, one value a
+// byte: one of up to 4 MiB passes here, and more would not fit a ring record anyway (its text, 2 to
+// 4 bytes a byte, goes into one record of at most 16 MiB; 8 MiB with the default ring).
+inline constexpr std::size_t kMaxJsonValues = msgpack::kMaxValues;
 std::size_t json_values_at_least(std::string_view text);
 
 // The socket.io-parser packet object of a broadcast as the Node adapters send it, {type: 2, data,

@@ -77,7 +77,8 @@ struct ServerOptions {
   std::size_t max_dynamic_namespaces = 10000;
   // And their names at most this many bytes (a CONNECT's name may be as long as a message), so
   // that the bound above bounds their memory, and a cluster's announcement of every name fits a
-  // ring record; past it refused and counted as above.
+  // ring record; past it refused and counted as above, before the predicates are asked (0: no
+  // bound).
   std::size_t max_dynamic_namespace_bytes = 256;
   bool allow_polling = true;
   bool allow_websocket = true;
@@ -140,8 +141,8 @@ class Server {
   // keep it nowhere.
   void of(std::function<bool(const std::string&)> predicate, std::function<void(Namespace&)> setup);
   // The namespace of this name as a client's CONNECT finds it: there already, or made now if a
-  // dynamic namespace's predicate matches (within ServerOptions::max_dynamic_namespaces), else
-  // nullptr.
+  // dynamic namespace's predicate matches (within ServerOptions::max_dynamic_namespaces and
+  // max_dynamic_namespace_bytes), else nullptr.
   Namespace* find(const std::string& name);
   // The names of the namespaces this server has now (static ones, and dynamic ones created).
   std::vector<std::string> namespace_names() const;
@@ -177,7 +178,8 @@ class Server {
   // namespace, started at a random point so that a restarted worker does not reuse recent ids.
   std::uint64_t next_ack_id();
   std::size_t client_count() const noexcept { return clients_.size(); }
-  // CONNECTs refused for ServerOptions::max_dynamic_namespaces, since the start.
+  // CONNECTs refused for ServerOptions::max_dynamic_namespaces or max_dynamic_namespace_bytes,
+  // since the start.
   std::uint64_t dynamic_namespaces_refused() const noexcept { return dynamic_refused_; }
   boost::asio::io_context& io() noexcept { return io_; }
   const ServerOptions& options() const noexcept { return options_; }

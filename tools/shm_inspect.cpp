@@ -16,7 +16,6 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
-#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <cmath>
@@ -1107,10 +1106,8 @@ int ParseArgs(int argc, char** argv, Options& o) {
     const char* port = std::getenv("SHMIO_PORT");
     if ((ring == nullptr || *ring == '\0') && port != nullptr && *port != '\0') {
       // (Read as a number, as shmio reads it: "047020" names ring port-47020 there.)
-      char* end = nullptr;
-      const long n =
-          std::isdigit(static_cast<unsigned char>(*port)) ? std::strtol(port, &end, 10) : 0;
-      if (end == nullptr || *end != '\0' || n < 1 || n > 65535)
+      std::uint64_t n = 0;
+      if (!ParseNumber(port, 1, 65535, n))
         return Usage("SHMIO_PORT must be a port number, 1..65535 (got '" + Printable(port) + "')");
       o.names.push_back("port-" + std::to_string(n));
     } else {

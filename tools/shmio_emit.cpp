@@ -12,12 +12,14 @@
 // be attached or its cluster is not running (or the Redis URL is refused); 4 the record could not
 // be written (or Redis did not take the message).
 #include <boost/json/parse.hpp>
-#include <cctype>
+#include <charconv>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "shmio/cluster/emitter.hpp"
@@ -48,6 +50,17 @@ const char* kUsage =
     "Names (namespace, rooms, event) must be UTF-8. Exit status: 0 written (or published);\n"
     "2 usage, a bad JSON argument or name; 3 the ring cannot be attached, or its cluster is\n"
     "not running (or the Redis URL is refused); 4 not written (or Redis did not take it).\n";
+
+// The ring a cluster on port `text` makes (port-P), reading the port as shmio reads it (digits
+// only, 1..65535: "047020" is port-47020); nullopt if it is no port.
+std::optional<std::string> port_ring(std::string_view text) {
+  unsigned long port = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), port);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size() || port < 1 ||
+      port > 65535)
+    return std::nullopt;
+  return "port-" + std::to_string(port);
+}
 
 int usage(const std::string& why) {
   std::fprintf(stderr, "shmio-emit: %s\n%s", why.c_str(), kUsage);
@@ -96,12 +109,9 @@ int main(int argc, char** argv) {
           return usage("--redis must not be empty (a URL such as redis://host:6379)");
         redis_url = tmp;
       } else {
-        char* end = nullptr;
-        const long port = std::strtol(tmp.c_str(), &end, 10);
-        if (*end != '\0' || port < 1 || port > 65535 ||
-            !std::isdigit(static_cast<unsigned char>(tmp[0])))
-          return usage("--port must be a port number, 1..65535 (got " + tmp + ")");
-        ring = "port-" + std::to_string(port);
+        const auto named = port_ring(tmp);
+        if (!named) return usage("--port must be a port number, 1..65535 (got " + tmp + ")");
+        ring = *named;
       }
     } else if (a == "--redis-key") {
       if (!once(redis_key) || !take(redis_key)) return usage(bad);
@@ -136,12 +146,10 @@ int main(int argc, char** argv) {
       ring = r;
     } else if (const char* port = std::getenv("SHMIO_PORT"); port != nullptr && *port != '\0') {
       // (Read as a number, as shmio reads it: "047020" names ring port-47020 there.)
-      char* end = nullptr;
-      const long n =
-          std::isdigit(static_cast<unsigned char>(*port)) ? std::strtol(port, &end, 10) : 0;
-      if (end == nullptr || *end != '\0' || n < 1 || n > 65535)
+      const auto named = port_ring(port);
+      if (!named)
         return usage(std::string("SHMIO_PORT must be a port number, 1..65535 (got ") + port + ")");
-      ring = "port-" + std::to_string(n);
+      ring = *named;
     } else {
       return usage("give one of --ring, --port or --redis (or SHMIO_RING / SHMIO_PORT)");
     }

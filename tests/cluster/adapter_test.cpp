@@ -1009,21 +1009,17 @@ namespace {
 std::string in_reporting_child(const std::function<int(int report)>& body) {
   int report[2];
   if (::pipe(report) != 0) return "pipe";
-  const pid_t pid = ::fork();
-  if (pid < 0) return "fork";
-  if (pid == 0) {
+  const pid_t pid = shmio::test::spawn([&] {
     ::close(report[0]);
-    ::_exit(body(report[1]));
-  }
+    return body(report[1]);
+  });
+  if (pid < 0) return "fork";
   ::close(report[1]);
   std::string got;
   char c = 0;
   while (::read(report[0], &c, 1) == 1) got += c;
   ::close(report[0]);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-    got += " (exit status " + std::to_string(status) + ")";
+  if (const int rc = shmio::test::join(pid); rc != 0) got += " (exit " + std::to_string(rc) + ")";
   return got;
 }
 

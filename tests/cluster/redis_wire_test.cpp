@@ -120,8 +120,8 @@ TEST(ClassicRedis, WhatIsNotABroadcastIsRefusedWithAReason) {
 }
 
 // What a fleet message may hold is bounded: a JSON message of more than kMaxJsonValues values is
-// refused before it is parsed (30 MiB of "[0,0,...]" took about 768 MiB to parse, in every shmio
-// bridge of the fleet), and a request's list of more than 65,535 rooms is refused (a join of
+// refused before it is parsed (30 MiB of "[0,0,...]" was parsed in every shmio bridge of the
+// fleet: hundreds of MiB), and a request's list of more than 65,535 rooms is refused (a join of
 // millions of rooms was sockets x rooms inserts in every worker). Both taken before 2026-12-03 (a
 // helper's review).
 TEST(ClassicRedis, AMessageOfTooManyValuesOrRoomsIsRefused) {

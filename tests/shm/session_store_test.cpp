@@ -380,16 +380,12 @@ TEST(SessionStore, AnObjectUnderItsNameThatThisUserDidNotMakeIsRefused) {
       << open.error().message;
   ASSERT_EQ(::shm_unlink(path.c_str()), 0);
   if (::geteuid() != 0) return;  // (another user's object: made by a child that becomes nobody)
-  const pid_t pid = ::fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    if (::setgid(65534) != 0 || ::setuid(65534) != 0) ::_exit(2);
-    const int theirs = ::shm_open(path.c_str(), O_CREAT | O_EXCL | O_RDWR, 0600);
-    ::_exit(theirs >= 0 && ::ftruncate(theirs, 1 << 20) == 0 ? 0 : 3);
-  }
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  ASSERT_EQ(in_child([&] {
+              if (::setgid(65534) != 0 || ::setuid(65534) != 0) return false;
+              const int theirs = ::shm_open(path.c_str(), O_CREAT | O_EXCL | O_RDWR, 0600);
+              return theirs >= 0 && ::ftruncate(theirs, 1 << 20) == 0;
+            }),
+            0);
   open = SessionStore::open(n.ring, 42, c);
   ASSERT_FALSE(open);
   EXPECT_EQ(open.error().code, shmio::shm::Errc::permission_denied);

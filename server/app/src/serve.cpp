@@ -213,6 +213,19 @@ void finish_stderr() {
   g_stderr_finishing = true;
   g_stderr_thread->join();
 }
+// finish_stderr() on every way out of a scope (a return, an exception).
+struct FinishStderrAtExit {
+  FinishStderrAtExit() = default;
+  FinishStderrAtExit(const FinishStderrAtExit&) = delete;
+  FinishStderrAtExit& operator=(const FinishStderrAtExit&) = delete;
+  ~FinishStderrAtExit() { finish_stderr(); }
+};
+
+std::string ascii_lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
 
 // This process's /metrics exposition: the Engine.IO server's figures, each namespace's, and (in a
 // cluster) the worker's ring and recovery figures. A cluster's /metrics merges every worker's
@@ -383,18 +396,13 @@ int serve_one(const ServeOptions& cfg, const Setup& setup, const cluster::Worker
     // allowRequest: a handshake from a page of another origin (or with no Origin) gets 403; the
     // app's own allow_request is asked too. (Compared without case: a browser sends its scheme
     // and host in lower case, an operator may write them otherwise.)
-    const auto lower = [](std::string_view s) {
-      std::string out(s);
-      for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      return out;
-    };
     std::set<std::string> origins;
-    for (const std::string& o : cfg.allowed_origins) origins.insert(lower(o));
-    options.allow_request = [origins = std::move(origins), lower,
+    for (const std::string& o : cfg.allowed_origins) origins.insert(ascii_lower(o));
+    options.allow_request = [origins = std::move(origins),
                              app = cfg.server.allow_request](const auto& headers) {
       bool known = false;
       for (const auto& [name, value] : headers)
-        if (name == "origin") known = origins.count(lower(value)) != 0;
+        if (name == "origin") known = origins.count(ascii_lower(value)) != 0;
       return known && (!app || app(headers));
     };
   }
@@ -660,8 +668,6 @@ std::string host_error(const char* v) {
   return "";
 }
 
-// Every option of ServeOptions itself that has a bound, as set (from flags, the environment or
-// code): the first one out of it, said as its flag's bound, or "".
 // An origin as a browser sends it in its Origin header (scheme://host[:port], no path, or "null"),
 // or why not: one that no browser sends (empty, "*", a trailing slash or a path) made every
 // handshake 403 without a word (before 2026-12-03).
@@ -685,11 +691,7 @@ std::string origin_error(std::string_view v) {
   if (authority.find('@') != std::string_view::npos)
     return what + "an origin has no user part: a browser's Origin header never matches it";
   // (A browser leaves its scheme's default port out.)
-  const std::string scheme = [&] {
-    std::string out(v.substr(0, sep));
-    for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return out;
-  }();
+  const std::string scheme = ascii_lower(v.substr(0, sep));
   const auto ends_with = [&](std::string_view tail) {
     return authority.size() > tail.size() &&
            authority.substr(authority.size() - tail.size()) == tail;
@@ -700,6 +702,8 @@ std::string origin_error(std::string_view v) {
   return "";
 }
 
+// Every option of ServeOptions itself that has a bound, as set (from flags, the environment or
+// code): the first one out of it, said as its flag's bound, or "".
 std::string options_error(const ServeOptions& o) {
   if (std::string e = host_error(o.host.c_str()); !e.empty()) return e;
   for (const std::string& origin : o.allowed_origins)
@@ -929,9 +933,7 @@ int serve(ServeOptions cfg, Setup setup) {
   // cluster's refusals (a port in use, a ring name too long) were lost in most runs with a log
   // hook, the process gone before the thread wrote them (before 2026-12-03; a helper's review).
   // (A worker finishes its own before it exits, and never returns through here.)
-  struct FinishStderr {
-    ~FinishStderr() { finish_stderr(); }
-  } finish_at_return;
+  const FinishStderrAtExit finish_at_return;
   // Every connection is a descriptor: the soft limit goes up to the hard one (often 1024 ->
   // much more), and the capacity is said once, so that a limit is known before it is hit (a
   // worker at the limit pauses accepting and says so: engineio's accept).
@@ -940,9 +942,9 @@ int serve(ServeOptions cfg, Setup setup) {
     std::fprintf(stderr, "shmio: up to %llu descriptors (RLIMIT_NOFILE): about %llu connections\n",
                  static_cast<unsigned long long>(fd_limit),
                  static_cast<unsigned long long>(fd_limit > 64 ? fd_limit - 64 : 0));
-    const int rc = serve_one(cfg, setup, nullptr);
-    finish_stderr();  // (its last lines: "cannot listen" was lost in 5 of 30 runs with a log hook)
-    return rc;
+    // (Its last lines, "cannot listen" say, reach the hook by finish_at_return above: lost in 5 of
+    // 30 runs with a log hook before finish_stderr() ran at the end.)
+    return serve_one(cfg, setup, nullptr);
   }
 
   // A cluster. All workers must listen on one known port: with port 0 the supervisor picks a free
@@ -1076,9 +1078,7 @@ int serve(ServeOptions cfg, Setup setup) {
         if (holder >= 0) ::close(holder);
         // (Its last lines written before it exits, an exception's way out included: the
         // supervisor's catch then says what() on the real stderr.)
-        struct FinishWorkersStderr {
-          ~FinishWorkersStderr() { finish_stderr(); }
-        } finish_workers_at_return;
+        const FinishStderrAtExit finish_workers_at_return;
         return serve_one(cfg, setup, &ctx);
       });
   if (holder >= 0) ::close(holder);

@@ -381,8 +381,7 @@ class Handoff {
   static bool same_user(int sock) {
     ucred cred{};
     socklen_t len = sizeof cred;
-    return ::getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 &&
-           cred.uid == ::geteuid();
+    return ::getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 && cred.uid == ::geteuid();
   }
 
   // Reads every queued message; false when the peer has gone.

@@ -204,9 +204,10 @@ namespace {
 std::optional<msgpack::Decoded> parse_either(std::string_view bytes, std::string& why) {
   if (!bytes.empty() && bytes[0] == '{') {
     // At most kMaxJsonValues values, counted before it is parsed: a JSON message had no bound,
-    // and 30 MiB of "[0,0,...]" — within Redis's default output buffer for a subscriber — took
-    // about 768 MiB to parse, in every shmio bridge of the fleet (before 2026-12-03; a helper's
-    // review).
+    // and 30 MiB of "[0,0,...]" — within Redis's default output buffer for a subscriber — was
+    // parsed in every shmio bridge of the fleet (a helper measured 768 MiB of peak growth for
+    // 32 MiB with the same parse call on the dev VM; not recorded under docs/results; before
+    // 2026-12-03).
     if (json_values_at_least(bytes) > kMaxJsonValues) {
       why = "more than kMaxJsonValues values";
       return std::nullopt;

@@ -239,6 +239,11 @@ std::vector<int> affinity_cpus() {
   return cpus;
 }
 
+// Whether a SIGCHLD disposition has the kernel reap the children (ignored, or SA_NOCLDWAIT).
+static bool kernel_reaps(const struct sigaction& a) {
+  return a.sa_handler == SIG_IGN || (a.sa_flags & SA_NOCLDWAIT) != 0;
+}
+
 int run_supervisor(const SupervisorOptions& o,
                    const std::function<int(const WorkerContext&)>& worker_main) {
   // The signals it waits for, blocked from here (a SIGTERM while a large ring is created — seconds
@@ -285,7 +290,7 @@ int run_supervisor(const SupervisorOptions& o,
       // kernel does not reap those already dead when SIG_IGN comes back, and reaps those that end
       // from now on (so: after the disposition is back, not before). (Every worker is reaped by
       // now.)
-      if (child.sa_handler == SIG_IGN || (child.sa_flags & SA_NOCLDWAIT) != 0)
+      if (kernel_reaps(child))
         while (::waitpid(-1, nullptr, WNOHANG) > 0) {
         }
       sigprocmask(SIG_SETMASK, &mask, nullptr);
@@ -402,8 +407,7 @@ int run_supervisor(const SupervisorOptions& o,
     bool reaped_elsewhere;
   };
   // (SIGCHLD ignored, or SA_NOCLDWAIT: the caller's children were the kernel's to reap.)
-  const bool caller_reaps_none =
-      old_child.sa_handler == SIG_IGN || (old_child.sa_flags & SA_NOCLDWAIT) != 0;
+  const bool caller_reaps_none = kernel_reaps(old_child);
 
   const pid_t supervisor = ::getpid();
 
@@ -562,8 +566,7 @@ int run_supervisor(const SupervisorOptions& o,
       const std::size_t i = d.index;
       const int status = d.status;
       Worker& w = workers[i];
-      if (w.pid <= 0) continue;  // (listed twice: cannot be, by the checks above)
-      const pid_t dead = w.pid;
+      const pid_t dead = w.pid;  // (each worker listed once, by the checks above)
       w.pid = 0;
       // (Looked at again before anything is written: while draining the periodic look stops,
       // and a SIGCHLD may have come behind a SIGTERM.)

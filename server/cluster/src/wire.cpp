@@ -107,7 +107,7 @@ struct Cursor {
 }  // namespace
 
 bool broadcast_fits(std::string_view nsp, const socketio::BroadcastOptions& opts) {
-  constexpr std::size_t kMax = 0xFFFF;
+  constexpr std::size_t kMax = kMaxBroadcastNames;
   auto names_fit = [&](const std::set<socketio::Room>& names) {
     return names.size() <= kMax &&
            std::all_of(names.begin(), names.end(), [&](const auto& r) { return r.size() <= kMax; });

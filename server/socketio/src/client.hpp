@@ -58,11 +58,7 @@ class Client : public std::enable_shared_from_this<Client> {
       // here: docs/server.md). Not a reason that keeps a session for recovery. Every socket of
       // the client is told first, through its on_error (socket.io's socket.on("error"); it was
       // not before 2026-12-03).
-      const std::string why = to_string(decoder_.error());
-      auto sockets = sockets_;
-      for (auto& s : sockets) s->decode_failed(why);
-      close("parse error");
-      return;
+      return parse_failed(to_string(decoder_.error()));
     }
     if (p.type == PacketType::connect_error) return invalid_state();  // a server-only packet
     if (p.type == PacketType::connect) {
@@ -99,6 +95,14 @@ class Client : public std::enable_shared_from_this<Client> {
   void upgraded() {
     auto sockets = sockets_;
     for (auto& s : sockets) s->upgraded();
+  }
+
+  // What the client sent cannot be read: every socket told `why` through its on_error, then the
+  // connection closed with "parse error".
+  void parse_failed(const std::string& why) {
+    auto sockets = sockets_;
+    for (auto& s : sockets) s->decode_failed(why);
+    close("parse error");
   }
 
   // A packet that is valid but not now (the reference's "invalid state"): the server closes the
@@ -185,10 +189,7 @@ class Client : public std::enable_shared_from_this<Client> {
           auto self = w.lock();
           if (ec || !self || self->attachments_wait_ != wait || !self->decoder_.awaiting_binary())
             return;
-          const std::string why = "a binary packet's attachments did not all come in time";
-          auto sockets = self->sockets_;
-          for (auto& s : sockets) s->decode_failed(why);
-          self->close("parse error");
+          self->parse_failed("a binary packet's attachments did not all come in time");
         });
   }
   void stop_attachments_timer() {

@@ -496,18 +496,18 @@ void Socket::run_handlers(const std::string& event, Args args, Ack ack) {
     // The handlers as they are now, by pointer, not copies of the functions (a mutable handler
     // keeps its state, and no function is copied per event): the socket's own are held while
     // they run (one may remove itself or the others), the namespace's are never removed.
-    std::vector<std::shared_ptr<const EventHandler>> held;
-    std::vector<const EventHandler*> run;
+    // (The namespace's own by an aliasing pointer, which owns nothing: one list, no count.)
+    std::vector<std::shared_ptr<const EventHandler>> run;
     if (x_) {
       auto [first, last] = x_->handlers.equal_range(event);
       for (auto it = first; it != last;) {
-        held.push_back(it->second.first);
-        run.push_back(held.back().get());
+        run.push_back(it->second.first);
         it = it->second.second ? x_->handlers.erase(it) : std::next(it);
       }
     }
     auto [nfirst, nlast] = nsp_->events_.equal_range(event);
-    for (auto it = nfirst; it != nlast; ++it) run.push_back(&it->second);
+    for (auto it = nfirst; it != nlast; ++it)
+      run.emplace_back(std::shared_ptr<const EventHandler>(), &it->second);
     for (std::size_t i = 0; i < run.size(); ++i)
       (*run[i])(self, i + 1 == run.size() ? std::move(args) : args, ack);
   } catch (const std::exception& e) {

@@ -30,14 +30,15 @@ namespace shmio::cluster::fleet {
 // rooms): as many as a broadcast in the ring may (broadcast_fits). A request with more is refused
 // as malformed: a join of 1.6 million rooms for every socket was sockets x rooms inserts in every
 // worker (before 2026-12-03; a helper's review).
-inline constexpr std::size_t kMaxRoomsPerRequest = 0xFFFF;
+inline constexpr std::size_t kMaxRoomsPerRequest = kMaxBroadcastNames;
 
 // At least how many values a JSON fleet message holds, counted without parsing it: a message of
 // more than kMaxJsonValues is refused before it is parsed. As many as MessagePack takes
-// (msgpack::kMaxValues, 4,194,304: about 200 MiB to parse at most, 48 bytes a value with the
-// parser's stack). A binary argument in JSON (the classic protocol) is a Node Buffer, one value a
-// byte: one of up to 4 MiB passes here, and more would not fit a ring record anyway (its text, 2 to
-// 4 bytes a byte, goes into one record of at most 16 MiB; 8 MiB with the default ring).
+// (msgpack::kMaxValues, 4,194,304: an estimate of at most about 200 MiB to parse, from the
+// 768 MiB a helper saw for 16 Mi values, about 48 bytes a value with the parser's stack). A binary
+// argument in JSON (the classic protocol) is a Node Buffer, one value a byte: one of up to 4 MiB
+// passes here, and more would not fit a ring record anyway (its text, 2 to 4 bytes a byte, goes
+// into one record of at most 16 MiB; 8 MiB with the default ring).
 inline constexpr std::size_t kMaxJsonValues = msgpack::kMaxValues;
 std::size_t json_values_at_least(std::string_view text);
 

@@ -66,8 +66,9 @@ struct SupervisorOptions {
 std::string worker_ring_name(const std::string& ring, int worker);
 // How the supervisor makes it: `bytes` of data, made for one producer (its worker) with fenced
 // commits (a worker parks on every ring while idle: a membarrier() per park would cost more than
-// a fence per commit, docs/ring.md "Exclusive producers"), a reader slot for each worker plus 16
-// (tools; a worker restarting before its predecessor's slots are freed), 8 producer slots.
+// a fence per commit, docs/ring.md "Exclusive producers"), two reader slots for each worker (its
+// reader, and a recovery replay's while one runs) plus 16 (tools; a worker restarting before its
+// predecessor's slots are freed), at most 1024, 8 producer slots.
 shm::RingConfig worker_ring_config(const std::string& ring, int worker, int workers,
                                    std::uint64_t bytes, bool huge_pages);
 

@@ -120,6 +120,9 @@ struct BroadcastView {
 
 // Whether a BROADCAST can carry this namespace and these rooms: each name is at most 65,535
 // bytes and each list at most 65,535 names (u16 lengths in the layout above).
+// A broadcast record's names are 16-bit counted: at most this many rooms (and except), each at
+// most this many bytes, as the namespace's name.
+inline constexpr std::size_t kMaxBroadcastNames = 0xFFFF;
 bool broadcast_fits(std::string_view nsp, const socketio::BroadcastOptions& opts);
 // The flags byte for these broadcast flags (kFlagAck is the caller's).
 std::uint8_t broadcast_flags(const socketio::BroadcastFlags& f);

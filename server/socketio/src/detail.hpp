@@ -5,7 +5,9 @@
 #include <boost/json/array.hpp>
 #include <chrono>
 #include <cstdio>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "shmio/engineio/server.hpp"
 #include "shmio/socketio/packet.hpp"
@@ -28,6 +30,20 @@ template <class List, class Call>
 inline void call_each(const List& handlers, const char* what, const std::string& id, Call&& call) {
   const List copy = handlers;
   for (const auto& h : copy) {
+    try {
+      call(h);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "shmio: %s on socket %s threw: %s\n", what, id.c_str(), e.what());
+    }
+  }
+}
+
+// The same for a list that does not change (a SnapshotList's snapshot): held, not copied.
+template <class T, class Call>
+inline void call_each(std::shared_ptr<const std::vector<T>> handlers, const char* what,
+                      const std::string& id, Call&& call) {
+  if (!handlers) return;
+  for (const auto& h : *handlers) {
     try {
       call(h);
     } catch (const std::exception& e) {

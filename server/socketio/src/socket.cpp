@@ -68,19 +68,21 @@ static Socket::AnyAckListener without_ack(Socket::AnyListener h) {
 }
 Socket::ListenerId Socket::add_listener(Listeners Extras::*list, AnyAckListener h, bool first) {
   const ListenerId id = x().next_listener++;
-  Listeners& l = x_.get()->*list;
-  l.emplace(first ? l.begin() : l.end(), id, std::make_shared<const AnyAckListener>(std::move(h)));
+  auto entry = std::make_pair(id, std::make_shared<const AnyAckListener>(std::move(h)));
+  (x_.get()->*list).change([&](auto& l) {
+    l.insert(first ? l.begin() : l.end(), std::move(entry));
+  });
   outgoing_listeners_ = !x_->any_outgoing.empty();
   return id;
 }
 void Socket::remove_listener(Listeners Extras::*list, std::optional<ListenerId> id) {
   if (!x_) return;
-  Listeners& l = x_.get()->*list;
-  if (!id) {
-    l.clear();
-  } else {
-    std::erase_if(l, [id](const auto& e) { return e.first == *id; });
-  }
+  (x_.get()->*list).change([id](auto& l) {
+    if (!id)
+      l.clear();
+    else
+      std::erase_if(l, [id](const auto& e) { return e.first == *id; });
+  });
   outgoing_listeners_ = !x_->any_outgoing.empty();
 }
 Socket::ListenerId Socket::on_any(AnyListener h) {
@@ -114,7 +116,7 @@ void Socket::off_any_outgoing() {
 void Socket::notify_outgoing(const std::string& event, const Args& args) {
   if (!has_outgoing_listeners()) return;
   auto self = shared_from_this();
-  call_each(x_->any_outgoing, "outgoing listener", id_,
+  call_each(x_->any_outgoing.snapshot(), "outgoing listener", id_,
             [&](const auto& l) { (*l.second)(self, event, args, Ack{}); });
 }
 
@@ -410,7 +412,8 @@ void Socket::on_packet(const Packet& p) {
 }
 
 void Socket::use(EventMiddleware m) {
-  x().use.push_back(std::make_shared<const EventMiddleware>(std::move(m)));
+  auto fn = std::make_shared<const EventMiddleware>(std::move(m));
+  x().use.change([&](auto& l) { l.push_back(std::move(fn)); });
 }
 void Socket::on_error(std::function<void(const SocketPtr&, const std::string&)> h) {
   x().on_error.push_back(std::make_shared<const decltype(h)>(std::move(h)));
@@ -431,15 +434,15 @@ struct Socket::Chain {
   // The list as it was when the event came (it may change meanwhile), by pointer: no function
   // copied per event, and a mutable middleware keeps its state (before 2026-12-03 copies of the
   // functions: a counter in one never passed 1).
-  std::vector<std::shared_ptr<const EventMiddleware>> fns;
+  decltype(Extras::use)::Snapshot fns;
   std::size_t next = 0;
 };
 
 void Socket::run_middleware(const std::shared_ptr<Chain>& c) {
   if (!connected_) return;  // disconnected meanwhile: dropped
-  if (c->next == c->fns.size())
+  if (c->next == c->fns->size())
     return run_handlers(c->event, std::move(c->args), std::move(c->ack));
-  const EventMiddleware& fn = *c->fns[c->next++];
+  const EventMiddleware& fn = *(*c->fns)[c->next++];
   auto called = std::make_shared<bool>(false);
   auto next = [c, called](std::optional<std::string> err) {
     if (*called) return;  // next called twice: the second is ignored
@@ -467,8 +470,8 @@ void Socket::dispatch(const std::string& event, Args args, Ack ack) {
     // (Once one has disconnected the socket, the rest do not run: their registrations on a
     // closed socket would stay, holding what they capture.)
     if (x_ && !x_->any.empty()) {
-      const Listeners listeners = x_->any;
-      for (const auto& l : listeners) {
+      const auto listeners = x_->any.snapshot();  // (held: the list may change meanwhile)
+      for (const auto& l : *listeners) {
         if (!connected_) break;
         (*l.second)(self, event, args, ack);
       }
@@ -480,8 +483,8 @@ void Socket::dispatch(const std::string& event, Args args, Ack ack) {
     return;
   }
   if (x_ && !x_->use.empty()) {
-    run_middleware(
-        std::make_shared<Chain>(Chain{self, event, std::move(args), std::move(ack), x_->use, 0}));
+    run_middleware(std::make_shared<Chain>(
+        Chain{self, event, std::move(args), std::move(ack), x_->use.snapshot(), 0}));
     return;
   }
   run_handlers(event, std::move(args), std::move(ack));

@@ -233,9 +233,34 @@ class Socket : public std::enable_shared_from_this<Socket> {
     else
       return AnyListener(std::forward<F>(f));
   }
+  // A list read far more often than it changes (a socket's any-listeners, read per event, its
+  // outgoing ones, per delivery, its middleware): a reader takes the list as it is now by one
+  // pointer copy — no allocation, no element copied — and keeps it while its calls add or remove
+  // entries; a change copies the list (copy on write). (Before 2026-12-03 every event copied the
+  // any-listeners' and the middleware's vectors, and every delivery the outgoing listeners'.)
+  template <class T>
+  class SnapshotList {
+   public:
+    using Snapshot = std::shared_ptr<const std::vector<T>>;
+    const Snapshot& snapshot() const noexcept { return list_; }
+    bool empty() const noexcept { return !list_ || list_->empty(); }
+    template <class F>
+    void change(F&& f) {
+      auto next =
+          list_ ? std::make_shared<std::vector<T>>(*list_) : std::make_shared<std::vector<T>>();
+      f(*next);
+      if (next->empty())
+        list_.reset();
+      else
+        list_ = std::move(next);
+    }
+
+   private:
+    Snapshot list_;
+  };
   // (Each list holds the form with the ack; outgoing listeners are called with an empty one.)
-  // (Each behind a pointer: a snapshot of the list, taken per event, copies no function.)
-  using Listeners = std::vector<std::pair<ListenerId, std::shared_ptr<const AnyAckListener>>>;
+  // (Each function behind a pointer too: a mutable one keeps its state when the list is copied.)
+  using Listeners = SnapshotList<std::pair<ListenerId, std::shared_ptr<const AnyAckListener>>>;
   ListenerId add_listener(Listeners Extras::*list, AnyAckListener h, bool first);
   void remove_listener(Listeners Extras::*list, std::optional<ListenerId> id);  // none: all
   void notify_outgoing(const std::string& event, const Args& args);
@@ -300,7 +325,7 @@ class Socket : public std::enable_shared_from_this<Socket> {
     std::vector<std::function<void(const SocketPtr&, const std::string&)>> on_disconnecting;
     // (Behind pointers, as the handlers: a snapshot taken per event or per call copies no
     // function, and a mutable one keeps its state.)
-    std::vector<std::shared_ptr<const EventMiddleware>> use;
+    SnapshotList<std::shared_ptr<const EventMiddleware>> use;
     std::vector<std::shared_ptr<const std::function<void(const SocketPtr&)>>> on_upgrade;
     std::vector<std::shared_ptr<const std::function<void(const SocketPtr&, const std::string&)>>>
         on_error;

@@ -512,6 +512,7 @@ test("bad numbers on shmio's command line are refused with exit code 2 and the f
     ["--first-request-timeout", "3600001", "1..3600000 ms"],
     ["--ping-interval", "-5", "1..3600000 ms"],
     ["--max-attachment-bytes", "0", "1..4294967295"],
+    ["--max-open-sessions", "4294967296", "0..4294967295"],
   ]) {
     const r = spawnSync(BIN, ["--app", "bench", flag, value], { encoding: "utf8", timeout: 10000 });
     assert.equal(r.status, 2, `${flag} ${value}`);

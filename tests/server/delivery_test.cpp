@@ -2282,6 +2282,58 @@ TEST(Http, AHeaderOfTenKilobytesIsReadAndOnePastTheBoundGets431) {
   io.run_for(50ms);
 }
 
+// At max_open_sessions open sessions a new handshake, polling or WebSocket, is answered 503 and
+// counted (a polling session holds no descriptor, so nothing else bounds how many one client
+// opens by GETs on one kept-alive connection); the open sessions go on, a session's own requests
+// are served, and once one closes a handshake is taken again.
+TEST(Http, PastTheOpenSessionBoundAHandshakeGets503) {
+  net::io_context io;
+  ServerOptions o;
+  o.max_open_sessions = 2;
+  std::vector<std::string> errors;
+  o.connection_error = [&](const engineio::ServerOptions::ConnectionError& e) {
+    errors.push_back(std::to_string(e.code) + " " + std::string(e.message));
+  };
+  Server server(io, o);
+  const std::uint16_t port = server.listen("127.0.0.1", 0);
+  Client c(port);
+  const std::string path = "/socket.io/?EIO=4&transport=polling";
+  const std::string first = polling_sid(io, c), second = polling_sid(io, c);
+  ASSERT_FALSE(first.empty());
+  ASSERT_FALSE(second.empty());
+  c.send_raw("GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n");
+  std::string r = http_response(io, c);
+  EXPECT_EQ(r.rfind("HTTP/1.1 503", 0), 0u) << r;
+  EXPECT_NE(r.find("{\"code\":4,\"message\":\"Too many sessions\"}"), std::string::npos) << r;
+  Client ws(port);
+  ws.send_raw(
+      "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+      "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+      "Sec-WebSocket-Version: 13\r\n\r\n");
+  r = http_response(io, ws);
+  EXPECT_EQ(r.rfind("HTTP/1.1 503", 0), 0u) << r;
+  EXPECT_EQ(server.engine().stats().sessions_refused, 2u);
+  EXPECT_EQ(errors, (std::vector<std::string>{"4 Too many sessions", "4 Too many sessions"}));
+  EXPECT_EQ(server.engine().stats().sessions, 2u);
+  // An open session's requests are its own: served (its CONNECT to "/" answered).
+  c.send_raw("POST " + path + "&sid=" + first +
+             " HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\n40");
+  r = http_response(io, c);
+  EXPECT_EQ(r.rfind("HTTP/1.1 200", 0), 0u) << r;
+  c.send_raw("GET " + path + "&sid=" + first + " HTTP/1.1\r\nHost: x\r\n\r\n");
+  r = http_response(io, c);
+  EXPECT_NE(r.find("40{\"sid\""), std::string::npos) << r;
+  // One closes (an Engine.IO close packet): a handshake is taken again.
+  c.send_raw("POST " + path + "&sid=" + second +
+             " HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 1\r\n\r\n1");
+  r = http_response(io, c);
+  EXPECT_EQ(r.rfind("HTTP/1.1 200", 0), 0u) << r;
+  EXPECT_FALSE(polling_sid(io, c).empty()) << "a handshake once a session closed";
+  EXPECT_EQ(server.engine().stats().sessions_refused, 2u);
+  server.close();
+  io.run_for(50ms);
+}
+
 // A HEAD request's answer has its headers only, the refusals' too (the engine's JSON error, the
 // 404): their bodies were written (before 2026-12-03), and a keep-alive client (curl, a proxy's
 // health check) read them as the start of its next answer. Three requests in one write: the
@@ -2428,6 +2480,26 @@ TEST(Http, AnAdoptedConnectionPastTheDescriptorBoundIsRefused) {
   low.send_raw("GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\n\r\n");
   const std::string r = http_response(io, low);
   EXPECT_NE(r.find("\"sid\""), std::string::npos) << r;
+  server.close();
+  io.run_for(50ms);
+}
+
+// A descriptor given to adopt() that is not a TCP connection (a Unix stream socket, a UDP socket)
+// is closed at once, not read as HTTP (before 2026-12-03 both were taken as TCP and served).
+TEST(Http, AnAdoptedDescriptorThatIsNotATcpConnectionIsClosed) {
+  net::io_context io;
+  Server server(io, ServerOptions());
+  (void)server.listen("127.0.0.1", 0);
+  int pair[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM, 0, pair), 0);
+  server.engine().adopt(pair[0], "GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\n\r\n");
+  EXPECT_EQ(::fcntl(pair[0], F_GETFD), -1) << "a Unix socket closed";
+  ::close(pair[1]);
+  const int udp = ::socket(AF_INET, SOCK_DGRAM, 0);
+  ASSERT_GE(udp, 0);
+  server.engine().adopt(udp, "");
+  EXPECT_EQ(::fcntl(udp, F_GETFD), -1) << "a UDP socket closed";
+  EXPECT_EQ(server.engine().stats().adopted, 0u);
   server.close();
   io.run_for(50ms);
 }

@@ -52,6 +52,9 @@ const char* kUsage =
     "               interface: fe80::1%eth0)\n"
     "  --first-request-timeout MS  a new connection that sends no request header within this is\n"
     "               closed (default 10000)\n"
+    "  --max-open-sessions N  at most N Engine.IO sessions open in each worker (default 1048576;\n"
+    "               0: no bound); past it a new handshake is answered 503 (a polling session\n"
+    "               holds no descriptor, so the descriptor limit does not bound them)\n"
     "  --ping-interval MS, --ping-timeout MS, --connect-timeout MS\n"
     "               override the app's heartbeat and connect timeout (socket.io's defaults:\n"
     "               25000, 20000, 45000)\n"
@@ -270,6 +273,9 @@ std::string local_metrics(sio::Server* server, cluster::Node* node, int worker) 
     line("shmio_connections_refused_total", "counter",
          "Connections closed at accept: past the descriptor bound (descriptor_reserve).",
          st.connections_refused);
+    line("shmio_sessions_refused_total", "counter",
+         "Handshakes answered 503: --max-open-sessions sessions open in this worker.",
+         st.sessions_refused);
     line("shmio_request_timeouts_total", "counter",
          "Connections closed while waiting for a request header (first request: "
          "--first-request-timeout).",
@@ -575,7 +581,7 @@ constexpr const char* kValueFlags[] = {
     "ping-interval", "ping-timeout",  "connect-timeout", "first-request-timeout",
     "flush-budget",  "read-budget",   "session-bytes",   "cut-log-mb",
     "redis",         "redis-mode",    "redis-key",       "redis-subscription-mode",
-    "max-attachment-bytes"};
+    "max-attachment-bytes", "max-open-sessions"};
 // clang-format on
 constexpr const char* kSwitches[] = {"port-per-worker",     "no-pin",          "log-sockets",
                                      "per-message-deflate", "no-io-uring",     "recovery",
@@ -636,6 +642,9 @@ const NumberFlag kNumberFlags[] = {
     {"max-attachment-bytes", false, 1, 4294967295LL, Rule::plain, "",
      [](const ServeOptions& o) { return static_cast<long long>(o.server.max_attachment_bytes); },
      [](ServeOptions& o, long long n) { o.server.max_attachment_bytes = static_cast<std::size_t>(n); }},
+    {"max-open-sessions", false, 0, 4294967295LL, Rule::plain, "",
+     [](const ServeOptions& o) { return static_cast<long long>(o.server.max_open_sessions); },
+     [](ServeOptions& o, long long n) { o.server.max_open_sessions = static_cast<std::size_t>(n); }},
 };
 // clang-format on
 

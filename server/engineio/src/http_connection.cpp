@@ -122,6 +122,7 @@ void HttpConnection::next() {
   busy_ = true;
   Queued q = std::move(queued_.front());
   queued_.pop_front();
+  answering_head_ = q.req.method() == http::verb::head;
   if (q.foreign || q.steer_to >= 0) return hand_off(std::move(q.req), q.foreign, q.steer_to);
   release_claim(q.claim, true);  // handled now, synchronously
   if (q.overlap) {
@@ -234,7 +235,6 @@ void HttpConnection::handle(Request req, const Target& t) {
         res.keep_alive(req.keep_alive());
         res.body() = std::move(out->body);
         res.prepare_payload();
-        if (req.method() == http::verb::head) res.body().clear();
         return send(std::move(res));
       }
     }
@@ -246,7 +246,6 @@ void HttpConnection::handle(Request req, const Target& t) {
         res.keep_alive(req.keep_alive());
         res.body() = *file->body;
         res.prepare_payload();
-        if (req.method() == http::verb::head) res.body().clear();
         return send(std::move(res));
       }
     }
@@ -254,7 +253,6 @@ void HttpConnection::handle(Request req, const Target& t) {
     res.keep_alive(req.keep_alive());
     res.body() = "Not Found";
     res.prepare_payload();
-    if (req.method() == http::verb::head) res.body().clear();  // (as json_error's)
     return send(std::move(res));
   }
   if (cors_preflight) return preflight();
@@ -278,12 +276,14 @@ void HttpConnection::handle(Request req, const Target& t) {
     return send(srv_->json_error(req, http::status::bad_request, 3, "Bad request"));
   if (!upgrade && is_ws)
     return send(srv_->json_error(req, http::status::bad_request, 3, "Bad request"));
+  const bool handshake = t.query.count("sid") == 0 && (upgrade || req.method() == http::verb::get);
+  if (handshake)
+    if (auto full = srv_->refuse_past_session_bound(req)) return send(std::move(*full));
   // A handshake waits for allow_request_async's answer (a polling handshake must be a GET: the
   // other methods get their error at once), once allow_request, the cheap one, has let it
   // through (asked here, then not again when the handshake goes on; before 2026-12-02 the async
   // check came first, and a request allow_request refuses cost the app's look-up anyway).
-  if (o.allow_request_async && t.query.count("sid") == 0 &&
-      (upgrade || req.method() == http::verb::get)) {
+  if (o.allow_request_async && handshake) {
     if (o.allow_request && !o.allow_request(lower_case_headers(req)))
       return send(srv_->json_error(req, http::status::forbidden, 4, "Forbidden"));
     auto held = std::make_shared<Request>(std::move(req));
@@ -348,6 +348,8 @@ void HttpConnection::resume_handshake(Request& req, const Target& t,
     srv_->add_cors(req, res);
     return send(std::move(res));
   }
+  // (Sessions opened while the app looked it up may have reached the bound.)
+  if (auto full = srv_->refuse_past_session_bound(req)) return send(std::move(*full));
   allowed_ = true;  // (allow_request said yes before the async check: not asked again)
   if (websocket::is_upgrade(req)) return handle_upgrade(req, t);
   handle_polling(req, t);

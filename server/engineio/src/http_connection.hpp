@@ -88,7 +88,11 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   // After allow_request_async's answer: the handshake goes on, or is refused.
   void resume_handshake(Request& req, const Target& t, const std::optional<std::string>& refusal);
   void handle_upgrade(Request& req, const Target& t);
+  // Writes the answer to the request being handled. A HEAD's answer keeps its length but not its
+  // body (the routes', a static file's, the 404, the engine's JSON errors): written, the body was
+  // read by a keep-alive client as the start of its next answer (before 2026-12-03).
   void send(Response res) {
+    if (std::exchange(answering_head_, false)) res.body().clear();
     const bool keep = res.keep_alive();
     auto sp = std::make_shared<Response>(std::move(res));
     stream_.expires_after(io_timeout());
@@ -182,8 +186,9 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   Target target_;                              // of the request being read
   std::weak_ptr<EngineSocket> reading_claim_;  // claimed by the POST whose body is being read
   bool reading_overlap_ = false;
-  bool busy_ = false;          // a request is being answered (or a GET is held)
-  bool awaiting_app_ = false;  // a handshake waits for allow_request_async's answer
+  bool busy_ = false;            // a request is being answered (or a GET is held)
+  bool answering_head_ = false;  // the request being answered is a HEAD (send() drops the body)
+  bool awaiting_app_ = false;    // a handshake waits for allow_request_async's answer
   bool closed_ = false;
   // allow_request let the handshake being resumed through already (before allow_request_async):
   // handle_polling / handle_upgrade do not ask it again. Taken (reset) by them.

@@ -210,6 +210,20 @@ bool detail::ServerCore::past_descriptor_bound(int fd, const char* how) {
   return true;
 }
 
+std::optional<Response> detail::ServerCore::refuse_past_session_bound(const Request& req) {
+  if (options.max_open_sessions == 0 || open_sessions() < options.max_open_sessions)
+    return std::nullopt;
+  ++stats.sessions_refused;
+  if (const auto now = Clock::now(); now - session_bound_logged > std::chrono::seconds(10)) {
+    session_bound_logged = now;
+    std::fprintf(stderr,
+                 "shmio: %zu sessions open: new handshakes refused (503) until some close "
+                 "(ServerOptions::max_open_sessions; %llu refused so far)\n",
+                 open_sessions(), static_cast<unsigned long long>(stats.sessions_refused));
+  }
+  return json_error(req, http::status::service_unavailable, 4, "Too many sessions");
+}
+
 void detail::ServerCore::accept() {
   acceptor.async_accept([self = shared_from_this()](beast::error_code ec, tcp::socket socket) {
     if (self->stopped) return;
@@ -270,10 +284,7 @@ Response detail::ServerCore::json_error(const Request& req, http::status status,
   res.set(http::field::content_type, "application/json");
   res.keep_alive(req.keep_alive());
   res.body() = "{\"code\":" + std::to_string(code) + ",\"message\":\"" + message + "\"}";
-  res.prepare_payload();
-  // (A HEAD's answer has the length but not the body: written, the body was read by a keep-alive
-  // client as the start of its next answer, before 2026-12-03.)
-  if (req.method() == http::verb::head) res.body().clear();
+  res.prepare_payload();  // (a HEAD's answer loses its body in HttpConnection::send)
   add_cors(req, res);
   return res;
 }
@@ -360,9 +371,16 @@ void Server::adopt(int fd, std::string bytes) {
     ::close(fd);
     return;
   }
+  // A TCP connection only (IPv4 or IPv6, a stream): anything else the caller passed (a Unix
+  // socket, a UDP socket, a pipe or file: getsockname fails) is closed, not served (before
+  // 2026-12-03 a Unix or UDP socket was taken as TCP and read as HTTP).
   sockaddr_storage addr{};
   socklen_t len = sizeof addr;
-  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+  int type = 0;
+  socklen_t type_len = sizeof type;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0 ||
+      (addr.ss_family != AF_INET && addr.ss_family != AF_INET6) ||
+      ::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &type_len) != 0 || type != SOCK_STREAM) {
     ::close(fd);
     return;
   }

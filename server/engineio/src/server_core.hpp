@@ -31,6 +31,9 @@ struct detail::ServerCore : std::enable_shared_from_this<detail::ServerCore> {
   bool past_descriptor_bound(int fd, const char* how);
   void add_cors(const Request& req, Response& res) const;
   Response json_error(const Request& req, http::status status, int code, const char* message) const;
+  // A new session's handshake with max_open_sessions open: counted and said every 10 s, and its
+  // 503 answer returned; nullopt while there is room.
+  std::optional<Response> refuse_past_session_bound(const Request& req);
 
   net::io_context& io;
   ServerOptions options;
@@ -47,6 +50,7 @@ struct detail::ServerCore : std::enable_shared_from_this<detail::ServerCore> {
   std::size_t lingering = 0;           // closed sessions kept for their last GET (not open)
   net::steady_timer accept_pause{io};  // after EMFILE/ENFILE at accept
   TimePoint accept_error_logged{};
+  TimePoint session_bound_logged{};
   std::size_t open_sessions() const { return sessions.size() - lingering; }
   ServerStats stats;
   // Corking (docs/server.md, "Delivery engine"): sessions that queued output during this turn,

@@ -62,6 +62,7 @@ Server::Server(net::io_context& io, ServerOptions options) : io_(io), options_(s
   eo.descriptor_reserve = options_.descriptor_reserve;
   eo.first_request_timeout = options_.first_request_timeout;
   eo.max_header_bytes = options_.max_header_bytes;
+  eo.max_open_sessions = options_.max_open_sessions;
   eo.hand_off_to = options_.hand_off_to;
   engineio::Handler h;
   // A session's Client is found through the session's user-data pointer (set here, cleared at

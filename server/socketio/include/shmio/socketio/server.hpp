@@ -121,6 +121,7 @@ struct ServerOptions {
   std::size_t descriptor_reserve = 64;  // see engineio::ServerOptions
   std::chrono::milliseconds first_request_timeout{10000};  // see engineio::ServerOptions
   std::size_t max_header_bytes = 16 << 10;                 // see engineio::ServerOptions
+  std::size_t max_open_sessions = 1 << 20;                 // see engineio::ServerOptions
   std::function<void(int, int, std::string)> hand_off_to;
 };
 

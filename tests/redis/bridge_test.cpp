@@ -809,6 +809,20 @@ TEST_F(Bridge, ShardedBroadcastsBothWays) {
     return joined.has_value();
   }));
   EXPECT_EQ(json::serialize(*joined), R"(["7","a"])");
+  // A join or leave naming more rooms than a request may (fleet::kMaxRoomsPerRequest, the ring's
+  // bound on names): refused and counted, nothing relayed to the workers.
+  json::array many;
+  for (std::size_t i = 0; i <= fleet::kMaxRoomsPerRequest; ++i) many.emplace_back(i);
+  for (auto type : {cluster::MessageType::sockets_join, cluster::MessageType::sockets_leave}) {
+    fleet::ClusterMessage big = j;
+    big.type = type;
+    big.data.as_object()["rooms"] = many;
+    const auto bad = bridge_->stats().bad_messages;
+    const auto requests = bridge_->stats().requests_in;
+    pub->command({"SPUBLISH", "socket.io#/#", fleet::encode_cluster_message(big)});
+    ASSERT_TRUE(drive([&] { return bridge_->stats().bad_messages == bad + 1; }));
+    EXPECT_EQ(bridge_->stats().requests_in, requests);
+  }
 }
 
 TEST_F(Bridge, ShardedSubscriptionsComeBackAfterRedisRestarts) {

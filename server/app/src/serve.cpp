@@ -413,6 +413,16 @@ int serve_one(const ServeOptions& cfg, const Setup& setup, const cluster::Worker
     };
   }
   const int worker = ctx ? ctx->index : 0;
+  // A failure before serving (the cluster cannot be joined, the Server refuses its options, the
+  // app's setup threw, the port is taken): said, and the exit code. A worker's is
+  // kWorkerCannotStart: at its first start the supervisor stops the cluster, where a plain exit
+  // was taken for a crash and the worker restarted into the same failure for ever (found in
+  // reviews, 2026-12-02 and 12-03, e.g. with SHMIO_RING_NOTIFIER set wrong).
+  auto cannot_start = [ctx](const std::string& what, const char* why) {
+    std::fprintf(stderr, "shmio: %s: %s\n", what.c_str(), why);
+    return ctx != nullptr ? cluster::kWorkerCannotStart : 1;
+  };
+  const std::string cannot_join = "worker " + std::to_string(worker) + " cannot join the cluster";
   sio::Server* server_ptr = nullptr;
   cluster::Node* node_ptr = nullptr;
   operations(options, server_ptr, node_ptr, worker);
@@ -437,25 +447,18 @@ int serve_one(const ServeOptions& cfg, const Setup& setup, const cluster::Worker
     if (!cfg.port_per_worker) no.handoff = ctx->handoff_dir.empty() ? ctx->ring : ctx->handoff_dir;
     try {
       node = std::make_unique<cluster::Node>(io_ctx, no, options);
-    } catch (const std::exception& e) {
-      // (A worker that cannot join its cluster — its ring, its notifier, its hand-off socket —
-      // cannot start: at a first start the cluster stops, as when a worker cannot listen; a
-      // plain exit was taken for a crash, and the worker was restarted for ever, e.g. with
-      // SHMIO_RING_NOTIFIER set wrong. Found in review, 2026-12-03.)
-      std::fprintf(stderr, "shmio: worker %d cannot join the cluster: %s\n", ctx->index, e.what());
-      return cluster::kWorkerCannotStart;
+    } catch (const std::exception& e) {  // (its ring, its notifier, its hand-off socket)
+      return cannot_start(cannot_join, e.what());
     }
     node_ptr = node.get();
     if (cfg.port_per_worker) options.reuse_port = false;
   }
-  // (A Server the options refuse — set in code, the Server's own to check — cannot start either:
-  // a worker's said why and stopped the cluster at its first start, as one that cannot join.)
+  // (Options set in code are the Server's own to check.)
   std::optional<sio::Server> made;
   try {
     made.emplace(io_ctx, options);
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "shmio: the server cannot start: %s\n", e.what());
-    return ctx != nullptr ? cluster::kWorkerCannotStart : 1;
+    return cannot_start("the server cannot start", e.what());
   }
   sio::Server& io = *made;
   server_ptr = &io;
@@ -466,10 +469,7 @@ int serve_one(const ServeOptions& cfg, const Setup& setup, const cluster::Worker
   try {
     if (setup) setup(io, info);
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "shmio: the app's setup failed: %s\n", e.what());
-    // (A worker's: the cluster cannot start, as when a worker cannot listen; plain 1 was taken
-    // for a crash, and the supervisor restarted the worker for ever. Found in review, 2026-12-02.)
-    return ctx != nullptr ? cluster::kWorkerCannotStart : 1;
+    return cannot_start("the app's setup failed", e.what());
   }
   if (cfg.log_sockets) {
     auto log_sockets = [](sio::Namespace& nsp) {
@@ -495,11 +495,7 @@ int serve_one(const ServeOptions& cfg, const Setup& setup, const cluster::Worker
     try {
       bound = io.listen(cfg.host, static_cast<std::uint16_t>(port));
     } catch (const std::exception& e) {
-      std::fprintf(stderr, "shmio: cannot listen on %s:%ld: %s\n", cfg.host.c_str(), port,
-                   e.what());
-      // (A worker: the supervisor stops the cluster if this is the worker's first start, rather
-      // than restart it into the same failure for ever.)
-      rc = ctx != nullptr ? cluster::kWorkerCannotStart : 1;
+      rc = cannot_start("cannot listen on " + cfg.host + ":" + std::to_string(port), e.what());
       io_ctx.stop();
       return;
     }
@@ -514,8 +510,7 @@ int serve_one(const ServeOptions& cfg, const Setup& setup, const cluster::Worker
     try {
       node->start(io);  // (its hand-off socket: a bind that fails throws)
     } catch (const std::exception& e) {
-      std::fprintf(stderr, "shmio: worker %d cannot join the cluster: %s\n", worker, e.what());
-      return cluster::kWorkerCannotStart;
+      return cannot_start(cannot_join, e.what());
     }
     node->when_ready(listen);
   } else {

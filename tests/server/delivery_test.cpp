@@ -2282,11 +2282,13 @@ TEST(Http, AHeaderOfTenKilobytesIsReadAndOnePastTheBoundGets431) {
   io.run_for(50ms);
 }
 
-// At max_open_sessions open sessions a new handshake, polling or WebSocket, is answered 503 and
+// At max_open_sessions sessions held a new handshake, polling or WebSocket, is answered 503 and
 // counted (a polling session holds no descriptor, so nothing else bounds how many one client
 // opens by GETs on one kept-alive connection); the open sessions go on, a session's own requests
-// are served, and once one closes a handshake is taken again.
-TEST(Http, PastTheOpenSessionBoundAHandshakeGets503) {
+// are served. A session the server closed is held until its last GET (it counts: a client could
+// have its own closed at once, by an undecodable packet, and go on past the bound); once that GET
+// lets it go, a handshake is taken again, and so once a client closes its own.
+TEST(Http, PastTheSessionBoundAHandshakeGets503) {
   net::io_context io;
   ServerOptions o;
   o.max_open_sessions = 2;
@@ -2301,35 +2303,91 @@ TEST(Http, PastTheOpenSessionBoundAHandshakeGets503) {
   const std::string first = polling_sid(io, c), second = polling_sid(io, c);
   ASSERT_FALSE(first.empty());
   ASSERT_FALSE(second.empty());
-  c.send_raw("GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n");
-  std::string r = http_response(io, c);
-  EXPECT_EQ(r.rfind("HTTP/1.1 503", 0), 0u) << r;
-  EXPECT_NE(r.find("{\"code\":4,\"message\":\"Too many sessions\"}"), std::string::npos) << r;
+  auto refused = [&] {
+    c.send_raw("GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n");
+    const std::string r = http_response(io, c);
+    return r.rfind("HTTP/1.1 503", 0) == 0 &&
+           r.find("{\"code\":4,\"message\":\"Too many sessions\"}") != std::string::npos;
+  };
+  EXPECT_TRUE(refused());
   Client ws(port);
   ws.send_raw(
       "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
       "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
       "Sec-WebSocket-Version: 13\r\n\r\n");
-  r = http_response(io, ws);
+  std::string r = http_response(io, ws);
   EXPECT_EQ(r.rfind("HTTP/1.1 503", 0), 0u) << r;
   EXPECT_EQ(server.engine().stats().sessions_refused, 2u);
   EXPECT_EQ(errors, (std::vector<std::string>{"4 Too many sessions", "4 Too many sessions"}));
   EXPECT_EQ(server.engine().stats().sessions, 2u);
+  auto post = [&](const std::string& sid, const std::string& body) {
+    c.send_raw("POST " + path + "&sid=" + sid +
+               " HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: " +
+               std::to_string(body.size()) + "\r\n\r\n" + body);
+    return http_response(io, c);
+  };
+  auto get = [&](const std::string& sid) {
+    c.send_raw("GET " + path + "&sid=" + sid + " HTTP/1.1\r\nHost: x\r\n\r\n");
+    return http_response(io, c);
+  };
   // An open session's requests are its own: served (its CONNECT to "/" answered).
-  c.send_raw("POST " + path + "&sid=" + first +
-             " HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\n40");
-  r = http_response(io, c);
+  r = post(first, "40");
   EXPECT_EQ(r.rfind("HTTP/1.1 200", 0), 0u) << r;
-  c.send_raw("GET " + path + "&sid=" + first + " HTTP/1.1\r\nHost: x\r\n\r\n");
-  r = http_response(io, c);
+  r = get(first);
   EXPECT_NE(r.find("40{\"sid\""), std::string::npos) << r;
-  // One closes (an Engine.IO close packet): a handshake is taken again.
-  c.send_raw("POST " + path + "&sid=" + second +
-             " HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 1\r\n\r\n1");
-  r = http_response(io, c);
+  // The second closed by the server (an undecodable Socket.IO packet): held for its last GET.
+  r = post(second, "4Z");
+  EXPECT_EQ(r.rfind("HTTP/1.1 200", 0), 0u) << r;
+  EXPECT_EQ(server.engine().stats().sessions, 1u);
+  EXPECT_TRUE(refused()) << "a closed session held for its last GET counts";
+  r = get(second);
+  EXPECT_NE(r.find("HTTP/1.1 200"), std::string::npos) << r;
+  const std::string third = polling_sid(io, c);
+  EXPECT_FALSE(third.empty()) << "a handshake once the closed session was let go";
+  // The client closes its own (an Engine.IO close packet): let go at once.
+  EXPECT_TRUE(refused());
+  r = post(first, "1");
   EXPECT_EQ(r.rfind("HTTP/1.1 200", 0), 0u) << r;
   EXPECT_FALSE(polling_sid(io, c).empty()) << "a handshake once a session closed";
-  EXPECT_EQ(server.engine().stats().sessions_refused, 2u);
+  EXPECT_EQ(server.engine().stats().sessions_refused, 4u);
+  server.close();
+  io.run_for(50ms);
+}
+
+// The bound is asked again when allow_request_async answers: sessions opened while the app
+// looked a handshake up may have reached it. Two handshakes wait for the app with none open; the
+// second's answer comes first and opens the one session the bound allows; the first's, after
+// it, gets 503.
+TEST(Http, TheSessionBoundIsCheckedAgainAfterAllowRequestAsync) {
+  net::io_context io;
+  ServerOptions o;
+  o.max_open_sessions = 1;
+  std::vector<std::function<void(std::optional<std::string>)>> waiting;
+  o.allow_request_async = [&](const engineio::ServerOptions::HttpRequest&,
+                              std::function<void(std::optional<std::string>)> done) {
+    waiting.push_back(std::move(done));
+  };
+  Server server(io, o);
+  const std::uint16_t port = server.listen("127.0.0.1", 0);
+  Client early(port), late(port);
+  auto asked = [&](std::size_t n) {
+    const auto until = std::chrono::steady_clock::now() + 5s;
+    while (waiting.size() < n && std::chrono::steady_clock::now() < until) io.run_for(1ms);
+    return waiting.size() == n;
+  };
+  early.send_raw("GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\n\r\n");
+  ASSERT_TRUE(asked(1));
+  late.send_raw("GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\n\r\n");
+  ASSERT_TRUE(asked(2));
+  EXPECT_EQ(server.engine().stats().sessions_refused, 0u) << "none open when they came";
+  waiting[1](std::nullopt);
+  std::string r = http_response(io, late);
+  EXPECT_NE(r.find("\"sid\""), std::string::npos) << r;
+  waiting[0](std::nullopt);
+  r = http_response(io, early);
+  EXPECT_EQ(r.rfind("HTTP/1.1 503", 0), 0u) << r;
+  EXPECT_EQ(server.engine().stats().sessions_refused, 1u);
+  EXPECT_EQ(server.engine().stats().sessions, 1u);
   server.close();
   io.run_for(50ms);
 }

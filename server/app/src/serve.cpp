@@ -52,9 +52,10 @@ const char* kUsage =
     "               interface: fe80::1%eth0)\n"
     "  --first-request-timeout MS  a new connection that sends no request header within this is\n"
     "               closed (default 10000)\n"
-    "  --max-open-sessions N  at most N Engine.IO sessions open in each worker (default 1048576;\n"
-    "               0: no bound); past it a new handshake is answered 503 (a polling session\n"
-    "               holds no descriptor, so the descriptor limit does not bound them)\n"
+    "  --max-open-sessions N  at most N Engine.IO sessions held in each worker (open, or closed\n"
+    "               and kept for a last poll; default 1048576; 0: no bound); past it a new\n"
+    "               handshake is answered 503 (a polling session holds no descriptor, so the\n"
+    "               descriptor limit does not bound them)\n"
     "  --ping-interval MS, --ping-timeout MS, --connect-timeout MS\n"
     "               override the app's heartbeat and connect timeout (socket.io's defaults:\n"
     "               25000, 20000, 45000)\n"
@@ -274,7 +275,7 @@ std::string local_metrics(sio::Server* server, cluster::Node* node, int worker) 
          "Connections closed at accept: past the descriptor bound (descriptor_reserve).",
          st.connections_refused);
     line("shmio_sessions_refused_total", "counter",
-         "Handshakes answered 503: --max-open-sessions sessions open in this worker.",
+         "Handshakes answered 503: --max-open-sessions sessions held in this worker.",
          st.sessions_refused);
     line("shmio_request_timeouts_total", "counter",
          "Connections closed while waiting for a request header (first request: "

@@ -160,16 +160,18 @@ struct ServerOptions {
   std::size_t descriptor_reserve = 64;
   std::chrono::milliseconds first_request_timeout{10000};
   std::size_t max_header_bytes = 16 << 10;
-  // Open sessions at most (per server, i.e. per worker in a cluster): a polling session holds no
-  // descriptor between its requests, so the descriptor bound does not count it, and one client
-  // can open a session per GET on one kept-alive connection, each kept until its ping timeout
-  // (pingInterval + pingTimeout, 45 s by default) — about 1.25 KiB each with Socket.IO on top
-  // (measured 2026-12-03, 40,000 polling handshakes: 5 -> 55 MiB resident). At the bound a new
-  // handshake (polling or WebSocket; a session's own upgrade is not one) is answered 503 with
-  // {"code":4,"message":"Too many sessions"} (the connection_error handler hears it), counted
-  // (ServerStats::sessions_refused) and said at most every 10 s; sessions already open go on.
-  // Checked when the handshake arrives and again after allow_request_async's answer; a WebSocket
-  // whose upgrade is under way is counted once it opens (one per connection). 0: no bound.
+  // Sessions held at most (per server, i.e. per worker in a cluster): the open ones, and closed
+  // polling ones kept up to 30 s for their last GET. A polling session holds no descriptor
+  // between its requests, so the descriptor bound does not count it, and one client can open a
+  // session per GET on one kept-alive connection, each kept until its ping timeout or connect
+  // timeout (45 s by default), then kept for its last GET — about 1.25 KiB each with Socket.IO
+  // on top (measured 2026-12-03, 40,000 polling handshakes: 5 -> 55 MiB resident). At the bound
+  // a new handshake (polling or WebSocket; a session's own upgrade is not one) is answered 503
+  // with {"code":4,"message":"Too many sessions"} (the connection_error handler hears it),
+  // counted (ServerStats::sessions_refused) and said at most every 10 s; sessions already open
+  // go on. Checked when the handshake arrives and again after allow_request_async's answer; a
+  // WebSocket whose upgrade is under way is counted once it opens (one per connection). 0: no
+  // bound.
   std::size_t max_open_sessions = 1 << 20;
 };
 
@@ -207,7 +209,7 @@ struct ServerStats {
   std::uint64_t steered = 0;  // fresh handshakes handed to a less loaded worker (rebalancing)
   std::uint64_t connections_refused = 0;  // closed at accept: past the descriptor bound
   std::uint64_t request_timeouts = 0;     // connections closed waiting for a request header
-  std::uint64_t sessions_refused = 0;     // handshakes refused: max_open_sessions open
+  std::uint64_t sessions_refused = 0;     // handshakes refused: max_open_sessions held
   std::uint64_t descriptor_bound = 0;     // accepted descriptors must stay below (0: none)
   std::uint64_t flushes = 0;              // end-of-turn flushes (each: every corked session)
   std::uint64_t uring_submissions = 0;    // flushes written with one io_uring submission

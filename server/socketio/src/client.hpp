@@ -171,17 +171,19 @@ class Client : public std::enable_shared_from_this<Client> {
   std::unique_ptr<net::steady_timer> connect_timer_;
   // While a binary packet waits for its attachments: they must all come within a ping interval
   // and timeout of its header (the window a partial WebSocket message has), or the connection is
-  // closed with
-  // "parse error" (its sockets told, as for an undecodable packet). A client that announced
-  // attachments and never sent them held them — up to the attachments' bound, 16 MiB, and the
-  // packet's JSON — for as long as it answered pings (before 2026-12-03; a helper's review).
+  // closed with "parse error" (its sockets told, as for an undecodable packet). A client that
+  // announced attachments and never sent them held them — up to the attachments' bound, 16 MiB,
+  // and the packet's JSON — for as long as it answered pings (before 2026-12-03; a helper's
+  // review). The timer is made at the client's first binary packet and kept for the next ones.
   std::unique_ptr<net::steady_timer> attachments_timer_;
-  // (Which packet's timer: a handler already due when its packet completed, and run after the
+  bool attachments_armed_ = false;  // a packet's attachments are awaited
+  // (Which packet's wait: a handler already due when its packet completed, and run after the
   // next packet's header came, must not take that packet for late.)
   std::uint32_t attachments_wait_ = 0;
   void await_attachments() {
-    if (attachments_timer_) return;  // (the deadline is the header's)
-    attachments_timer_ = std::make_unique<net::steady_timer>(srv_.io());
+    if (attachments_armed_) return;  // (the deadline is the header's)
+    if (!attachments_timer_) attachments_timer_ = std::make_unique<net::steady_timer>(srv_.io());
+    attachments_armed_ = true;
     attachments_timer_->expires_after(srv_.options().engine.ping_interval +
                                       srv_.options().engine.ping_timeout);
     attachments_timer_->async_wait(
@@ -193,10 +195,10 @@ class Client : public std::enable_shared_from_this<Client> {
         });
   }
   void stop_attachments_timer() {
-    if (!attachments_timer_) return;
+    if (!attachments_armed_) return;
+    attachments_armed_ = false;
     ++attachments_wait_;
     attachments_timer_->cancel();
-    attachments_timer_.reset();
   }
   void stop_connect_timer() {
     if (!connect_timer_) return;

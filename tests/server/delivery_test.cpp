@@ -596,6 +596,14 @@ TEST_P(Delivery, ABinaryPacketWhoseAttachmentsDoNotComeClosesItsConnection) {
   ASSERT_TRUE(s);
   std::vector<std::string> errors;
   s->on_error([&](const SocketPtr&, const std::string& m) { errors.push_back(m); });
+  // A first binary packet whose attachment comes: handled (the client's timer, made for it, is
+  // kept and armed again for the next packet).
+  int whole = 0;
+  s->on("whole", [&](const SocketPtr&, Args, Ack) { ++whole; });
+  c.send_text(R"(451-["whole",{"_placeholder":true,"num":0}])");
+  c.send_raw(Client::frame(0x82, "zero"));
+  drive([&] { return whole == 1; });
+  ASSERT_EQ(whole, 1);
   c.send_text(R"(452-["e",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}])");
   c.send_raw(Client::frame(0x82, "one"));
   int pongs = 0;

@@ -24,6 +24,7 @@
 #include <unordered_map>
 
 #include "shmio/cluster/wire.hpp"
+#include "shmio/engineio/session.hpp"
 #include "shmio/shm/board.hpp"
 #include "shmio/shm/cut_log.hpp"
 #include "shmio/shm/process.hpp"
@@ -44,8 +45,7 @@ namespace net = boost::asio;
 namespace sio = socketio;
 using shm::RecordView;
 
-inline constexpr char kIdAlphabet[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+using engineio::kIdAlphabet;
 
 inline int alphabet_index(char c) {
   const char* p = std::strchr(kIdAlphabet, c);

@@ -303,8 +303,7 @@ static ServerOptions checked(ServerOptions o) {
         "rest of the 20-character session id stays random), not " +
         std::to_string(o.id_prefix.size()));
   for (const char c : o.id_prefix)
-    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-          c == '_'))
+    if (!is_id_char(c))
       throw std::invalid_argument(
           "engineio::ServerOptions::id_prefix: only A-Z a-z 0-9 - _ (a session id's own "
           "characters)");

@@ -29,8 +29,6 @@ const char* to_string(CloseReason r) noexcept {
 }
 
 std::string random_id(std::size_t chars) {
-  static constexpr char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
   unsigned char bytes[15];
   std::size_t got = 0;
   while (got < sizeof bytes) {
@@ -45,7 +43,7 @@ std::string random_id(std::size_t chars) {
   std::size_t n = 0;
   for (std::size_t i = 0; i < sizeof bytes; i += 3) {
     const unsigned v = (unsigned{bytes[i]} << 16) | (unsigned{bytes[i + 1]} << 8) | bytes[i + 2];
-    for (int k = 18; k >= 0; k -= 6) id[n++] = kAlphabet[(v >> k) & 63];
+    for (int k = 18; k >= 0; k -= 6) id[n++] = kIdAlphabet[(v >> k) & 63];
   }
   // Each character is 6 bits of its own. Built at its final length: a string of 15 characters
   // stays in std::string's inline buffer.

@@ -13,7 +13,6 @@
 #include <cstring>
 #include <map>
 #include <optional>
-#include <random>
 #include <set>
 #include <stdexcept>
 #include <thread>
@@ -24,6 +23,7 @@
 #include "shmio/cluster/supervisor.hpp"
 #include "shmio/cluster/wire.hpp"
 #include "shmio/cluster/worker_rings.hpp"
+#include "shmio/engineio/session.hpp"
 #include "shmio/redis/client.hpp"
 #include "shmio/shm/board.hpp"
 #include "shmio/shm/process.hpp"
@@ -71,14 +71,6 @@ json::array rooms_json(const std::set<sio::Room>& rooms) {
   json::array a;
   for (const auto& r : rooms) a.emplace_back(r);
   return a;
-}
-std::string random_uid(std::size_t n) {
-  static constexpr char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::random_device rd;
-  std::string s;
-  for (std::size_t i = 0; i < n; ++i) s += kAlphabet[rd() % 64];
-  return s;
 }
 
 // Where a bridge that died (restarted by the supervisor) stopped reading `s`: its reader slot's
@@ -690,7 +682,7 @@ struct Bridge::Impl {
       finish_outgoing(o);
       return;
     }
-    r.request_id = random_uid(6) + std::to_string(next_id++);
+    r.request_id = engineio::random_id(6) + std::to_string(next_id++);
     const std::string id = r.request_id;
     outgoing.emplace(id, std::move(o));
     const std::string counted = sharded() ? shard_channels(nsp).main : channels(nsp).request;
@@ -1501,7 +1493,7 @@ struct Bridge::Impl {
 Bridge::Bridge(net::io_context& io, BridgeOptions options)
     : impl_(std::make_unique<Impl>(io, std::move(options))) {
   Impl& m = *impl_;
-  if (m.options.uid.empty()) m.options.uid = random_uid(6);
+  if (m.options.uid.empty()) m.options.uid = engineio::random_id(6);
   auto seg = shm::Segment::attach(m.options.ring);
   if (!seg)
     throw std::runtime_error("cannot attach ring '" + m.options.ring + "': " + seg.error().message);

@@ -55,6 +55,15 @@ enum class CloseReason {
 };
 const char* to_string(CloseReason r) noexcept;  // the reference server's wording
 
+// The characters of every id (base64url's): session ids, socket ids, recovery pids, a cluster
+// worker's id prefix, a fleet member's uid.
+inline constexpr char kIdAlphabet[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+constexpr bool is_id_char(char c) noexcept {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+         c == '_';
+}
+
 // `chars` (at most 20) characters of base64url from the OS's secure generator (getrandom), 6
 // random bits each: session ids, socket ids and recovery pids must not be predictable from ids a
 // client has seen. 20 (120 bits) is Engine.IO's session id; Socket.IO's socket ids and pids take

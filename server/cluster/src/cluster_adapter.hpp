@@ -265,15 +265,15 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
                                                         const std::set<sio::Room>& rooms) override {
     const char* why = "its range could not be read whole (overwritten, or lapped while read)";
     auto r = replay_range(offset, rooms, &why);
-    if (r) return r;
-    ++node_.stats.recovery_failures;
-    if (node_.options.log_recoveries)
-      std::fprintf(stderr, "shmio[w%d]: session at offset %s not recovered: %s\n",
-                   node_.options.worker, offset.c_str(), why);
+    if (!r) replay_failed(offset, why);
     return r;
   }
+  // (A replay read whole, then refused by the namespace: counted by replay_range as a recovery.)
   void replay_refused(const std::string& offset, const char* why) override {
-    if (node_.stats.recoveries > 0) --node_.stats.recoveries;  // (counted by replay_range)
+    if (node_.stats.recoveries > 0) --node_.stats.recoveries;
+    replay_failed(offset, why);
+  }
+  void replay_failed(const std::string& offset, const char* why) {
     ++node_.stats.recovery_failures;
     if (node_.options.log_recoveries)
       std::fprintf(stderr, "shmio[w%d]: session at offset %s not recovered: %s\n",

@@ -1897,6 +1897,27 @@ TEST_P(SmallBudgets, AFlushStopsAtItsBudgetAndTheRestFollowsInOrder) {
   EXPECT_GE(after.flushes - before.flushes, 4u);
 }
 
+// A backlog past what the kernel takes: once the socket is writable again the link writes it
+// a budget at a time, each turn, by itself (before 2026-12-03 the first budget after the wait
+// was written and the rest waited for the session's next output — the next ping, 25 s later).
+TEST_P(SmallBudgets, ABacklogLeftWhenTheSocketWasFullIsWrittenOnceItIsWritableAgain) {
+  Client& a = connect();
+  const std::string body(60000, 'w');
+  // 200 frames of 60 KB (12 MB): more than the kernel's send and receive buffers hold unread.
+  for (int i = 0; i < 200; ++i) server_->to("all").emit("m", Args{i, boost::json::string(body)});
+  io_.run_for(300ms);  // (the client reads nothing: the server's writes fill the socket, then wait)
+  std::vector<int> got;
+  drive([&] {
+    for (auto& f : a.frames()) {
+      const auto comma = f.payload.find(',');
+      got.push_back(std::stoi(f.payload.substr(comma + 1)));
+    }
+    return got.size() == 200;
+  });
+  ASSERT_EQ(got.size(), 200u) << "the backlog stalled";
+  for (std::size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i], static_cast<int>(i));
+}
+
 TEST_P(SmallBudgets, AFastSenderYieldsAfterItsReadBudgetAndEveryMessageIsHandledInOrder) {
   Client& a = connect();
   const engineio::ServerStats before = server_->engine().stats();

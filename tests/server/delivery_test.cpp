@@ -757,6 +757,46 @@ TEST_P(Delivery, AnAnyListenerMayAnswerTheEventsAck) {
 // a one-shot that removes itself does not make the next one skipped, one added meanwhile (or
 // prepended) does not run for that event, and a listener that prepends one each time runs once
 // (before 2026-12-03 the list was indexed live: skipped, run again, or for ever).
+// Several rooms at once, as socket.io's arrays: a brace list or a vector wherever a room goes
+// (before 2026-12-03 a brace list of two names compiled as one room's name made from the two
+// pointers: undefined behaviour). socket.leave takes one room: a brace list does not compile.
+template <class S>
+constexpr bool kLeaveTakesTwoNames = requires(S& s) {
+  s.leave({"a", "b"});
+};
+template <class S>
+constexpr bool kLeaveTakesOne = requires(S& s) {
+  s.leave("a");
+};
+static_assert(!kLeaveTakesTwoNames<Socket> && kLeaveTakesOne<Socket>);
+TEST_P(Delivery, SeveralRoomsAtOnceAsABraceListOrAVector) {
+  std::vector<SocketPtr> s;
+  for (int i = 0; i < 4; ++i) {
+    connect();
+    s.push_back(server_->of("/").socket(last_sid_));
+    ASSERT_TRUE(s.back());
+  }
+  s[0]->join({"a", "b"});
+  s[1]->join(std::vector<Room>{"b"});
+  s[2]->join("c");
+  s[3]->join({"a", "c"});
+  EXPECT_EQ(s[0]->rooms(),
+            (std::set<Room>{s[0]->id(), "all", "ten", "a", "b"}));         // (the fixture's)
+  EXPECT_EQ(server_->to({"a", "b"}).emit("m"), 3u);                        // 0, 1, 3
+  EXPECT_EQ(server_->to({"a", "b"}).except({"c"}).emit("m"), 2u);          // 0, 1
+  EXPECT_EQ(server_->of("/").in(std::vector<Room>{"c"}).emit("m"), 2u);    // 2, 3
+  EXPECT_EQ(server_->of("/").except({"a", "b"}).emit("m"), 1u);            // 2
+  EXPECT_EQ(s[0]->to({"a", "c"}).emit("m"), 2u) << "the sender excluded";  // 2, 3
+  EXPECT_EQ(s[3]->in({"a"}).except(std::vector<Room>{"b"}).emit("m"), 0u);
+  server_->of("/").in({"b", "c"}).sockets_join({"x", "y"});
+  EXPECT_EQ(server_->to("x").emit("m"), 4u);
+  server_->of("/").sockets_leave(std::vector<Room>{"x", "y"});
+  EXPECT_EQ(server_->to({"x", "y"}).emit("m"), 0u);
+  server_->of("/").to(std::vector<Room>{"a"}).sockets_join(std::vector<Room>{"z"});
+  server_->of("/").except({"b"}).sockets_leave({"z"});
+  EXPECT_EQ(server_->to("z").emit("m"), 1u);  // 0 (3 is in "a" but not "b": left "z")
+}
+
 TEST_P(Delivery, AnyListenersRunAsTheyWereWhenTheEventCame) {
   Namespace& nsp = server_->of("/");
   std::vector<std::string> ran;

@@ -80,8 +80,20 @@ std::vector<SocketPtr> BroadcastOperator::fetch_sockets() const {
 void BroadcastOperator::sockets_join(const Room& room) const {
   nsp_->adapter().add_sockets(opts_, {room});
 }
+void BroadcastOperator::sockets_join(std::initializer_list<Room> rooms) const {
+  nsp_->adapter().add_sockets(opts_, std::set<Room>(rooms));
+}
+void BroadcastOperator::sockets_join(const std::vector<Room>& rooms) const {
+  nsp_->adapter().add_sockets(opts_, std::set<Room>(rooms.begin(), rooms.end()));
+}
 void BroadcastOperator::sockets_leave(const Room& room) const {
   nsp_->adapter().del_sockets(opts_, {room});
+}
+void BroadcastOperator::sockets_leave(std::initializer_list<Room> rooms) const {
+  nsp_->adapter().del_sockets(opts_, std::set<Room>(rooms));
+}
+void BroadcastOperator::sockets_leave(const std::vector<Room>& rooms) const {
+  nsp_->adapter().del_sockets(opts_, std::set<Room>(rooms.begin(), rooms.end()));
 }
 void BroadcastOperator::disconnect_sockets(bool close) const {
   nsp_->adapter().disconnect_sockets(opts_, close);

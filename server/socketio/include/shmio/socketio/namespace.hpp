@@ -32,9 +32,20 @@ class Namespace {
     events_.emplace(event, std::move(handler));
   }
 
+  // (Each also with several rooms: a brace list or a vector, as socket.io's arrays.)
   BroadcastOperator to(const Room& room) { return BroadcastOperator(*this, {}).to(room); }
+  BroadcastOperator to(std::initializer_list<Room> r) { return BroadcastOperator(*this, {}).to(r); }
+  BroadcastOperator to(const std::vector<Room>& r) { return BroadcastOperator(*this, {}).to(r); }
   BroadcastOperator in(const Room& room) { return to(room); }
+  BroadcastOperator in(std::initializer_list<Room> rooms) { return to(rooms); }
+  BroadcastOperator in(const std::vector<Room>& rooms) { return to(rooms); }
   BroadcastOperator except(const Room& room) { return BroadcastOperator(*this, {}).except(room); }
+  BroadcastOperator except(std::initializer_list<Room> r) {
+    return BroadcastOperator(*this, {}).except(r);
+  }
+  BroadcastOperator except(const std::vector<Room>& r) {
+    return BroadcastOperator(*this, {}).except(r);
+  }
   std::size_t emit(const std::string& event, Args args = {}) {
     return BroadcastOperator(*this, {}).emit(event, std::move(args));
   }
@@ -57,7 +68,13 @@ class Namespace {
   // socket.io). `f` may disconnect sockets: it runs over a copy.
   void for_each_socket(const std::function<void(const SocketPtr&)>& f) const;
   void sockets_join(const Room& r) { BroadcastOperator(*this, {}).sockets_join(r); }
+  void sockets_join(std::initializer_list<Room> r) { BroadcastOperator(*this, {}).sockets_join(r); }
+  void sockets_join(const std::vector<Room>& r) { BroadcastOperator(*this, {}).sockets_join(r); }
   void sockets_leave(const Room& r) { BroadcastOperator(*this, {}).sockets_leave(r); }
+  void sockets_leave(std::initializer_list<Room> r) {
+    BroadcastOperator(*this, {}).sockets_leave(r);
+  }
+  void sockets_leave(const std::vector<Room>& r) { BroadcastOperator(*this, {}).sockets_leave(r); }
   void disconnect_sockets(bool close = false) {
     BroadcastOperator(*this, {}).disconnect_sockets(close);
   }

@@ -160,6 +160,8 @@ class Server {
     of("/").on_connection(std::move(h));
   }
   BroadcastOperator to(const Room& room) { return of("/").to(room); }
+  BroadcastOperator to(std::initializer_list<Room> rooms) { return of("/").to(rooms); }
+  BroadcastOperator to(const std::vector<Room>& rooms) { return of("/").to(rooms); }
   std::size_t emit(const std::string& event, Args args = {}) {
     return of("/").emit(event, std::move(args));
   }

@@ -3,19 +3,44 @@
 // Thread-safety: everything on the io_context's thread.
 #pragma once
 
+#include <initializer_list>
 #include <type_traits>
+#include <vector>
 
 #include "shmio/socketio/adapter.hpp"
 
 namespace shmio::socketio {
 
 // io.to(...).except(...).emit(...): built by value, applied on emit.
+//
+// Several rooms at once (socket.io's arrays, io.to(["a", "b"])): each function that takes a room
+// also takes a brace list or a vector of them. (A brace list of two names given to a one-room
+// function compiled, as std::string's iterator-pair constructor — undefined behaviour — before
+// 2026-12-03; a brace list prefers the std::initializer_list overload.)
 class BroadcastOperator {
  public:
   BroadcastOperator(Namespace& nsp, BroadcastOptions opts) : nsp_(&nsp), opts_(std::move(opts)) {}
   BroadcastOperator to(const Room& room) &&;
+  BroadcastOperator to(std::initializer_list<Room> rooms) && {
+    opts_.rooms.insert(rooms.begin(), rooms.end());
+    return std::move(*this);
+  }
+  BroadcastOperator to(const std::vector<Room>& rooms) && {
+    opts_.rooms.insert(rooms.begin(), rooms.end());
+    return std::move(*this);
+  }
   BroadcastOperator in(const Room& room) && { return std::move(*this).to(room); }
+  BroadcastOperator in(std::initializer_list<Room> rooms) && { return std::move(*this).to(rooms); }
+  BroadcastOperator in(const std::vector<Room>& rooms) && { return std::move(*this).to(rooms); }
   BroadcastOperator except(const Room& room) &&;
+  BroadcastOperator except(std::initializer_list<Room> rooms) && {
+    opts_.except.insert(rooms.begin(), rooms.end());
+    return std::move(*this);
+  }
+  BroadcastOperator except(const std::vector<Room>& rooms) && {
+    opts_.except.insert(rooms.begin(), rooms.end());
+    return std::move(*this);
+  }
   BroadcastOperator volatile_() &&;
   BroadcastOperator local() &&;
   BroadcastOperator compress(bool on) &&;
@@ -34,7 +59,11 @@ class BroadcastOperator {
   void fetch_sockets(std::function<void(std::vector<RemoteSocket>)> done) const;
   // These act on every worker (on this process only with local()).
   void sockets_join(const Room& room) const;
+  void sockets_join(std::initializer_list<Room> rooms) const;
+  void sockets_join(const std::vector<Room>& rooms) const;
   void sockets_leave(const Room& room) const;
+  void sockets_leave(std::initializer_list<Room> rooms) const;
+  void sockets_leave(const std::vector<Room>& rooms) const;
   void disconnect_sockets(bool close = false) const;
 
  private:
@@ -75,7 +104,11 @@ class Socket : public std::enable_shared_from_this<Socket> {
 
   void join(const Room& room);
   void join(const std::vector<Room>& rooms);  // several at once (socket.join([...]))
+  void join(std::initializer_list<Room> rooms) { join(std::vector<Room>(rooms)); }
   void leave(const Room& room);
+  // One room at a time, as socket.leave (a brace list of two names would have compiled as one
+  // room's name made from two pointers: refused at compile time).
+  void leave(std::initializer_list<Room>) = delete;
 
   // (A reserved event name — disconnect, disconnecting, connect... — throws
   // std::invalid_argument: no client sends one, the handler would never run; on_disconnect and
@@ -195,7 +228,14 @@ class Socket : public std::enable_shared_from_this<Socket> {
 
   // Broadcasts from this socket exclude it (socket.broadcast / socket.to(room)).
   BroadcastOperator to(const Room& room);
+  BroadcastOperator to(std::initializer_list<Room> rooms) { return broadcast().to(rooms); }
+  BroadcastOperator to(const std::vector<Room>& rooms) { return broadcast().to(rooms); }
+  BroadcastOperator in(const Room& room) { return to(room); }
+  BroadcastOperator in(std::initializer_list<Room> rooms) { return to(rooms); }
+  BroadcastOperator in(const std::vector<Room>& rooms) { return to(rooms); }
   BroadcastOperator except(const Room& room);
+  BroadcastOperator except(std::initializer_list<Room> rooms) { return broadcast().except(rooms); }
+  BroadcastOperator except(const std::vector<Room>& rooms) { return broadcast().except(rooms); }
   BroadcastOperator broadcast();
 
   // Disconnects this socket from its namespace ("server namespace disconnect"), or the whole

@@ -638,6 +638,14 @@ TEST_P(Delivery, AHandlerForAReservedEventNameIsRefused) {
   EXPECT_THROW(s->once("disconnecting", h), std::invalid_argument);
   EXPECT_THROW(server_->of("/").on_event("newListener", h), std::invalid_argument);
   EXPECT_NO_THROW(s->on("disconnect-room", h)) << "an ordinary name";
+  // Server-side events too (socket.io's serverSideEmit throws for these names).
+  Namespace& nsp = server_->of("/");
+  EXPECT_THROW(nsp.server_side_emit("disconnect"), std::invalid_argument);
+  EXPECT_THROW(nsp.server_side_emit_with_ack("connect", {}, 100ms, [](auto, auto) {}),
+               std::invalid_argument);
+  EXPECT_THROW(nsp.on_server_side("disconnecting", [](Args, std::function<void(Args)>) {}),
+               std::invalid_argument);
+  EXPECT_NO_THROW(nsp.server_side_emit("hello")) << "an ordinary name";
 }
 
 // A socket whose connection closes while a middleware holds it: rooms joined for it before and

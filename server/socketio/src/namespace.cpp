@@ -347,12 +347,16 @@ std::uint64_t Namespace::next_ack_id() {
   return server_->next_ack_id();
 }
 
+// (A reserved event name throws std::invalid_argument, as socket.io's serverSideEmit; a handler
+// for one would never run.)
 void Namespace::server_side_emit(const std::string& event, Args args) {
+  check_event_name(event);
   adapter_->server_side_emit(event, std::move(args), nullptr);
 }
 
 void Namespace::server_side_emit_with_ack(const std::string& event, Args args,
                                           std::chrono::milliseconds timeout, AckCallback done) {
+  check_event_name(event);
   auto collector = std::make_shared<AckCollector>(server_->io(), std::move(done));
   collector->arm(timeout);
   adapter_->server_side_emit(event, std::move(args), collector);
@@ -361,6 +365,7 @@ void Namespace::server_side_emit_with_ack(const std::string& event, Args args,
 
 void Namespace::on_server_side(const std::string& event,
                                std::function<void(Args, std::function<void(Args)>)> handler) {
+  check_event_name(event);
   server_side_.emplace(event, std::move(handler));
 }
 

@@ -805,6 +805,49 @@ TEST_P(Delivery, SeveralRoomsAtOnceAsABraceListOrAVector) {
   EXPECT_EQ(server_->to("z").emit("m"), 1u);  // 0 (3 is in "a" but not "b": left "z")
 }
 
+// "leave-room" is told once the socket is out of the room (as socket.io's adapter: a listener
+// broadcasting to the room does not reach the one leaving), then "delete-room" if it was the
+// last; so at a leave, at a disconnect, and for a socket's own room.
+TEST_P(Delivery, LeaveRoomIsToldOnceTheSocketIsOutOfTheRoom) {
+  std::vector<SocketPtr> s;
+  for (int i = 0; i < 2; ++i) {
+    connect();
+    s.push_back(server_->of("/").socket(last_sid_));
+    ASSERT_TRUE(s.back());
+  }
+  s[0]->join("r");
+  s[1]->join("r");
+  std::vector<std::string> told;
+  // (The listener stays with the adapter after this test's body: told nothing once it ended.)
+  auto listening = std::make_shared<bool>(true);
+  struct Off {
+    std::shared_ptr<bool> flag;
+    ~Off() { *flag = false; }
+  } off{listening};
+  server_->of("/").adapter().on_room_event(
+      [&, listening](Adapter::RoomEvent e, const Room& room, const SocketId& id) {
+        if (!*listening) return;
+        if (e == Adapter::RoomEvent::delete_room) {
+          told.push_back("delete " + room);
+          return;
+        }
+        if (e != Adapter::RoomEvent::leave_room) return;
+        std::string line = "leave " + room + (id == s[0]->id() ? " by 0:" : " by 1:");
+        for (const SocketPtr& m : server_->of("/").in(room).fetch_sockets())
+          line += m == s[0] ? " 0" : m == s[1] ? " 1" : " ?";
+        told.push_back(line);
+      });
+  s[0]->leave("r");
+  EXPECT_EQ(told, (std::vector<std::string>{"leave r by 0: 1"}));
+  told.clear();
+  s[1]->leave("r");
+  EXPECT_EQ(told, (std::vector<std::string>{"leave r by 1:", "delete r"}));
+  told.clear();
+  const SocketId own = s[0]->id();
+  s[0]->leave(own);
+  EXPECT_EQ(told, (std::vector<std::string>{"leave " + own + " by 0:", "delete " + own}));
+}
+
 TEST_P(Delivery, AnyListenersRunAsTheyWereWhenTheEventCame) {
   Namespace& nsp = server_->of("/");
   std::vector<std::string> ran;

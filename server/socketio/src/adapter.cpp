@@ -9,6 +9,7 @@
 #include <boost/json/serialize.hpp>
 #include <charconv>
 #include <cstdio>
+#include <utility>
 
 #include "client.hpp"
 #include "detail.hpp"
@@ -170,10 +171,11 @@ void InMemoryAdapter::add_all(const SocketId& id, const std::set<Room>& rooms) {
   }
 }
 
-// Takes the member at `index` out of the room's array: the last one moves into its place.
-void InMemoryAdapter::unlink(const Room& room, std::size_t index) {
+// Takes the member at `index` out of the room's array: the last one moves into its place. True if
+// that emptied the room (gone from the index).
+bool InMemoryAdapter::unlink(const Room& room, std::size_t index) {
   auto rit = rooms_.find(room);
-  if (rit == rooms_.end()) return;
+  if (rit == rooms_.end()) return false;
   std::vector<Slot>& members = rit->second;
   const Slot last = members.back();
   members[index] = last;
@@ -182,29 +184,33 @@ void InMemoryAdapter::unlink(const Room& room, std::size_t index) {
   if (auto self = last.member->find_room(room); self != last.member->rooms.end())
     self->second = index;
   members.pop_back();
-  if (members.empty()) {
-    rooms_.erase(rit);
-    if (room_events()) notify(RoomEvent::delete_room, room, SocketId());
-  }
+  if (!members.empty()) return false;
+  rooms_.erase(rit);
+  return true;
+}
+
+// "leave-room" once the socket is out of the room (a listener that broadcasts to the room does
+// not reach the one leaving), then "delete-room" if it was the last, as socket.io's adapter.
+// (Before 2026-12-03 "leave-room" came first, with the socket still in the room's array; a
+// helper's review.)
+void InMemoryAdapter::left(const Room& room, const SocketId& id, bool emptied) const {
+  if (!room_events()) return;
+  notify(RoomEvent::leave_room, room, id);
+  if (emptied) notify(RoomEvent::delete_room, room, SocketId());
 }
 
 void InMemoryAdapter::del(const SocketId& id, const Room& room) {
   auto it = sids_.find(id);
   if (it == sids_.end()) return;
   if (room == id) {
-    if (it->second.own_room && room_events()) {
-      notify(RoomEvent::leave_room, room, id);
-      notify(RoomEvent::delete_room, room, SocketId());
-    }
-    it->second.own_room = false;
+    if (std::exchange(it->second.own_room, false)) left(room, id, true);
     return;
   }
   auto r = it->second.find_room(room);
   if (r == it->second.rooms.end()) return;
   const std::size_t index = r->second;
   it->second.rooms.erase(r);
-  if (room_events()) notify(RoomEvent::leave_room, room, id);
-  unlink(room, index);
+  left(room, id, unlink(room, index));
 }
 
 void InMemoryAdapter::del_all(const SocketId& id) {
@@ -215,13 +221,9 @@ void InMemoryAdapter::del_all(const SocketId& id) {
     const Room room = std::move(m.rooms.back().first);  // the last first: no element moves
     const std::size_t index = m.rooms.back().second;
     m.rooms.pop_back();
-    if (room_events()) notify(RoomEvent::leave_room, room, id);
-    unlink(room, index);
+    left(room, id, unlink(room, index));
   }
-  if (m.own_room && room_events()) {
-    notify(RoomEvent::leave_room, id, id);
-    notify(RoomEvent::delete_room, id, SocketId());
-  }
+  if (std::exchange(m.own_room, false)) left(id, id, true);
   sids_.erase(it);
 }
 

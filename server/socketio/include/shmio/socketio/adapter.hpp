@@ -324,7 +324,8 @@ class InMemoryAdapter : public Adapter {
     Socket* socket;  // == member->socket (nullptr until the socket is admitted)
     Member* member;
   };
-  void unlink(const Room& room, std::size_t index);
+  bool unlink(const Room& room, std::size_t index);
+  void left(const Room& room, const SocketId& id, bool emptied) const;
   Member* own_room_member(const Room& room);
   std::unordered_map<Room, std::vector<Slot>> rooms_;
   std::unordered_map<SocketId, Member> sids_;  // node-based: Member addresses are stable

@@ -402,10 +402,15 @@ class RawWebSocket final : public Link, public std::enable_shared_from_this<RawW
         if (payload.size() >= 2)
           code = static_cast<std::uint16_t>((static_cast<unsigned char>(payload[0]) << 8) |
                                             static_cast<unsigned char>(payload[1]));
-        // Codes that may not travel in a close frame (RFC 6455 7.4): answer with 1000.
-        if (code < 1000 || code > 4999 || code == 1004 || code == 1005 || code == 1006 ||
-            code == 1015)
-          code = 1000;
+        // A body is a two-byte code (RFC 6455 5.5.1) that may travel in a close frame (7.4.1:
+        // 1000-1003, 1007-1014 defined, 3000-4999 for libraries and apps; the rest are reserved
+        // or must not be sent), then a UTF-8 reason (5.5.1): else the connection fails, 1002 or
+        // 1007, as the `ws` package fails it. (Before 2026-12-03 a one-byte body or a reserved
+        // code was answered 1000 or echoed, and the reason was not checked; a helper's review.)
+        const bool code_ok = (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) ||
+                             (code >= 3000 && code <= 4999);
+        if (payload.size() == 1 || !code_ok) return protocol_error(1002);
+        if (payload.size() > 2 && !valid_utf8(payload.substr(2))) return protocol_error(1007);
         stop_reading_ = true;
         close_with(code);
         if (auto o = owner_.lock()) o->on_ws_closed(this, false);

@@ -112,8 +112,10 @@ class Delivery : public ::testing::TestWithParam<bool> {
   void SetUp() override { start(ServerOptions()); }
   void start(ServerOptions o) {
     o.engine.max_payload = 100000;
-    o.engine.max_queued_packets = 512;  // the slow-consumer test's bound
-    o.io_uring = GetParam();            // both flush paths: sendmsg per socket, io_uring batch
+    // The slow-consumer test's bound, unless the test set its own.
+    if (o.engine.max_queued_packets == decltype(o.engine){}.max_queued_packets)
+      o.engine.max_queued_packets = 512;
+    o.io_uring = GetParam();  // both flush paths: sendmsg per socket, io_uring batch
     server_ = std::make_unique<Server>(io_, o);
     server_->on_connection([this](const SocketPtr& s) {
       s->join("all");
@@ -1882,6 +1884,44 @@ TEST_P(Delivery, BadFramesCloseWithTheRfcCodes) {
     drive([&] { return c.eof(); });
   }
   drive([&] { return server_->client_count() == 0; });
+}
+
+// A ping is answered behind a backlog of more than a thousand frames (the pongs waiting are
+// bounded on their own: before 2026-12-03 a session with over 1024 frames queued answered no
+// ping, and a client's keep-alive gave up on a connection that was only slow).
+TEST_P(Delivery, APingIsAnsweredBehindALargeBacklog) {
+  ServerOptions o;
+  o.engine.max_queued_packets = 4000;
+  restart(o);
+  Client& c = connect();
+  const std::string body(5000, 'b');
+  // 2,500 frames of 5 KB (12.5 MB): the kernel's buffers take a few hundred unread, the rest wait.
+  for (int i = 0; i < 2500; ++i) server_->to("all").emit("m", Args{i, boost::json::string(body)});
+  io_.run_for(200ms);
+  c.send_raw(Client::frame(0x89, "are you there"));
+  // Then a flood of pings while the backlog waits: at most 16 pongs wait (the rest are not
+  // answered, as RFC 6455 5.5.3 allows), so pings cannot grow the queue.
+  std::string flood;
+  for (int i = 0; i < 100; ++i) flood += Client::frame(0x89, "p" + std::to_string(i));
+  c.send_raw(flood);
+  int data = 0;
+  std::vector<std::string> pongs;
+  drive([&] {
+    for (auto& f : c.frames()) {
+      if (f.op == 0xA)
+        pongs.push_back(f.payload);
+      else
+        ++data;
+    }
+    return pongs.size() >= 16 && data >= 2500;
+  });
+  io_.run_for(100ms);
+  for (auto& f : c.frames())
+    if (f.op == 0xA) pongs.push_back(f.payload);
+  EXPECT_EQ(data, 2500);
+  std::vector<std::string> want{"are you there"};
+  for (int i = 0; i < 15; ++i) want.push_back("p" + std::to_string(i));
+  EXPECT_EQ(pongs, want);
 }
 
 TEST_P(Delivery, TheClientsCloseFrameIsAnsweredAndTheSessionEnds) {

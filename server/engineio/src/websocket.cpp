@@ -248,6 +248,7 @@ class RawWebSocket final : public Link, public std::enable_shared_from_this<RawW
       left -= first;
       off_ = 0;
       in_flight_ = FrameRef();
+      if (pongs_ > 0 && is_pong(q.front())) --pongs_;
       q.pop_front();
     }
     if (static_cast<std::size_t>(result) < total) {  // the kernel's buffer is full
@@ -418,9 +419,13 @@ class RawWebSocket final : public Link, public std::enable_shared_from_this<RawW
       }
       case 0x9: {  // ping: a pong with the same payload, in order with the data frames
         if (closing_) return;
-        // RFC 6455 5.5.3: answering only the latest of several unanswered pings is allowed; a
-        // client flooding pings cannot grow the queue past a bound.
-        if (queued() > 1024) return;
+        // RFC 6455 5.5.3 lets several unanswered pings get one answer: at most kMaxPongs wait
+        // to be written, so a client flooding pings cannot grow the queue. Counted apart from
+        // the session's own frames (before 2026-12-03 the bound was 1024 queued frames of any
+        // kind: a session with such a backlog answered no ping, and a client's keep-alive gave
+        // up on a connection that was only slow; a helper's review).
+        if (pongs_ >= kMaxPongs) return;
+        ++pongs_;
         char hdr[2] = {static_cast<char>(0x8A), static_cast<char>(payload.size())};
         std::string pong(hdr, 2);
         pong.append(payload);
@@ -569,6 +574,12 @@ class RawWebSocket final : public Link, public std::enable_shared_from_this<RawW
     if (partial_ && partial_->rbuf.empty() && !partial_->in_message) partial_.reset();
   }
   std::unique_ptr<net::steady_timer> close_timer_;
+  static constexpr std::uint32_t kMaxPongs = 16;
+  std::uint32_t pongs_ = 0;  // pongs queued, not yet written whole
+  static bool is_pong(const Frame& f) noexcept {
+    const auto w = f.wire();
+    return !w.empty() && static_cast<unsigned char>(w[0]) == 0x8A;
+  }
   // The frame off_ counts into while it is partly written: the link's own reference (see
   // detached_partial()); empty otherwise.
   FrameRef in_flight_;

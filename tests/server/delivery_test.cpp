@@ -640,13 +640,15 @@ TEST_P(Delivery, AHandlerForAReservedEventNameIsRefused) {
   EXPECT_THROW(s->once("disconnecting", h), std::invalid_argument);
   EXPECT_THROW(server_->of("/").on_event("newListener", h), std::invalid_argument);
   EXPECT_NO_THROW(s->on("disconnect-room", h)) << "an ordinary name";
-  // Server-side events too (socket.io's serverSideEmit throws for these names).
+  // Server-side events have their own (socket.io's serverSideEmit throws for connect, connection
+  // and new_namespace: a Node peer would run its connection handlers).
   Namespace& nsp = server_->of("/");
-  EXPECT_THROW(nsp.server_side_emit("disconnect"), std::invalid_argument);
+  EXPECT_THROW(nsp.server_side_emit("connection"), std::invalid_argument);
   EXPECT_THROW(nsp.server_side_emit_with_ack("connect", {}, 100ms, [](auto, auto) {}),
                std::invalid_argument);
-  EXPECT_THROW(nsp.on_server_side("disconnecting", [](Args, std::function<void(Args)>) {}),
+  EXPECT_THROW(nsp.on_server_side("new_namespace", [](Args, std::function<void(Args)>) {}),
                std::invalid_argument);
+  EXPECT_NO_THROW(nsp.server_side_emit("disconnect")) << "a socket's reserved name, not these";
   EXPECT_NO_THROW(nsp.server_side_emit("hello")) << "an ordinary name";
 }
 
@@ -779,6 +781,7 @@ constexpr bool kLeaveTakesOne = requires(S& s) {
   s.leave("a");
 };
 static_assert(!kLeaveTakesTwoNames<Socket> && kLeaveTakesOne<Socket>);
+static_assert(!kLeaveTakesTwoNames<const RemoteSocket> && kLeaveTakesOne<const RemoteSocket>);
 TEST_P(Delivery, SeveralRoomsAtOnceAsABraceListOrAVector) {
   std::vector<SocketPtr> s;
   for (int i = 0; i < 4; ++i) {
@@ -805,6 +808,17 @@ TEST_P(Delivery, SeveralRoomsAtOnceAsABraceListOrAVector) {
   server_->of("/").to(std::vector<Room>{"a"}).sockets_join(std::vector<Room>{"z"});
   server_->of("/").except({"b"}).sockets_leave({"z"});
   EXPECT_EQ(server_->to("z").emit("m"), 1u);  // 0 (3 is in "a" but not "b": left "z")
+  // A remote socket (socket.io's fetchSockets()) joins several at once too.
+  std::optional<std::vector<RemoteSocket>> remote;
+  server_->of("/").in("c").fetch_sockets(
+      [&](std::vector<RemoteSocket> v) { remote = std::move(v); });
+  drive([&] { return remote.has_value(); });
+  ASSERT_TRUE(remote.has_value());
+  ASSERT_EQ(remote->size(), 2u);  // 2, 3
+  remote->front().join({"q1", "q2"});
+  remote->back().join(std::vector<Room>{"q2"});
+  EXPECT_EQ(server_->to("q1").emit("m"), 1u);
+  EXPECT_EQ(server_->to("q2").emit("m"), 2u);
 }
 
 // "leave-room" is told once the socket is out of the room (as socket.io's adapter: a listener

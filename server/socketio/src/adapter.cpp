@@ -128,6 +128,12 @@ void RemoteSocket::emit(const std::string& event, Args args) const {
 void RemoteSocket::join(const Room& room) const {
   BroadcastOperator(*nsp_, {}).to(id_).sockets_join(room);
 }
+void RemoteSocket::join(std::initializer_list<Room> rooms) const {
+  BroadcastOperator(*nsp_, {}).to(id_).sockets_join(rooms);
+}
+void RemoteSocket::join(const std::vector<Room>& rooms) const {
+  BroadcastOperator(*nsp_, {}).to(id_).sockets_join(rooms);
+}
 void RemoteSocket::leave(const Room& room) const {
   BroadcastOperator(*nsp_, {}).to(id_).sockets_leave(room);
 }

@@ -99,8 +99,14 @@ class RemoteSocket {
   const std::set<Room>& rooms() const noexcept { return rooms_; }
   const boost::json::value& data() const noexcept { return data_; }
   void emit(const std::string& event, Args args = {}) const;
+  // (Several rooms as a brace list or a vector, as socket.io's RemoteSocket.join(array); leave
+  // takes one, as there: a brace list of two names is refused at compile time, where it compiled
+  // as one name made from two pointers before 2026-12-03.)
   void join(const Room& room) const;
+  void join(std::initializer_list<Room> rooms) const;
+  void join(const std::vector<Room>& rooms) const;
   void leave(const Room& room) const;
+  void leave(std::initializer_list<Room>) const = delete;
   void disconnect(bool close = false) const;
 
  private:

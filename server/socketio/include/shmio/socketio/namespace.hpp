@@ -79,8 +79,8 @@ class Namespace {
     BroadcastOperator(*this, {}).disconnect_sockets(close);
   }
 
-  // serverSideEmit: to the handlers registered with on_server_side() on every other server. (A
-  // reserved event name — connect, disconnect, ... — throws std::invalid_argument in each, as
+  // serverSideEmit: to the handlers registered with on_server_side() on every other server.
+  // ("connect", "connection" and "new_namespace" throw std::invalid_argument in each, as
   // socket.io's serverSideEmit.)
   void server_side_emit(const std::string& event, Args args = {});
   // With acks: `done(error, responses)` when every other server answered, or at the timeout.

@@ -14,9 +14,11 @@ namespace shmio::socketio {
 // io.to(...).except(...).emit(...): built by value, applied on emit.
 //
 // Several rooms at once (socket.io's arrays, io.to(["a", "b"])): each function that takes a room
-// also takes a brace list or a vector of them. (A brace list of two names given to a one-room
-// function compiled, as std::string's iterator-pair constructor — undefined behaviour — before
-// 2026-12-03; a brace list prefers the std::initializer_list overload.)
+// also takes a brace list or a vector of them, but leave (one room, as socket.leave: a brace list
+// does not compile). (A brace list of two names given to a one-room function compiled, as
+// std::string's iterator-pair constructor — undefined behaviour — before 2026-12-03; a brace list
+// prefers the std::initializer_list overload.) An empty list names no room, as socket.io's
+// to([]): to({}) is every socket, where it was the room "" (no one) before.
 class BroadcastOperator {
  public:
   BroadcastOperator(Namespace& nsp, BroadcastOptions opts) : nsp_(&nsp), opts_(std::move(opts)) {}

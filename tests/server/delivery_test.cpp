@@ -1933,6 +1933,13 @@ TEST_P(Delivery, APingIsAnsweredBehindALargeBacklog) {
   for (auto& f : c.frames())
     if (f.op == 0xA) pongs.push_back(f.payload);
   EXPECT_EQ(data, 2500);
+  ASSERT_FALSE(pongs.empty());
+  EXPECT_EQ(pongs.front(), "are you there");
+  // (A kernel whose socket buffers take the whole 12.5 MB unread — limits far above the usual
+  // 4 MiB of tcp_wmem — never had the pongs wait: the bound is not reached there.)
+  if (pongs.size() == 101) GTEST_SKIP() << "nothing waited: this kernel's buffers took it all";
+  // The first 16 wait (the newer pings meanwhile are not answered: RFC 6455 5.5.3 lets one pong
+  // answer several pings; it names the latest, this keeps the earliest).
   std::vector<std::string> want{"are you there"};
   for (int i = 0; i < 15; ++i) want.push_back("p" + std::to_string(i));
   EXPECT_EQ(pongs, want);

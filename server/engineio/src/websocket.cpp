@@ -421,10 +421,10 @@ class RawWebSocket final : public Link, public std::enable_shared_from_this<RawW
         if (closing_) return;
         // RFC 6455 5.5.3 lets several unanswered pings get one answer (it names the latest; the
         // earliest kMaxPongs are answered here, those after them while they wait are not), so a
-        // client flooding pings cannot grow the queue. Counted apart from
-        // the session's own frames (before 2026-12-03 the bound was 1024 queued frames of any
-        // kind: a session with such a backlog answered no ping, and a client's keep-alive gave
-        // up on a connection that was only slow; a helper's review).
+        // client flooding pings cannot grow the queue. Counted apart from the session's own
+        // frames (before 2026-12-03 the bound was 1024 queued frames of any kind: a session with
+        // such a backlog answered no ping, and a client's keep-alive gave up on a connection that
+        // was only slow; a helper's review).
         if (pongs_ >= kMaxPongs) return;
         ++pongs_;
         char hdr[2] = {static_cast<char>(0x8A), static_cast<char>(payload.size())};

@@ -801,6 +801,7 @@ TEST_P(Delivery, SeveralRoomsAtOnceAsABraceListOrAVector) {
   EXPECT_EQ(server_->of("/").except({"a", "b"}).emit("m"), 1u);            // 2
   EXPECT_EQ(s[0]->to({"a", "c"}).emit("m"), 2u) << "the sender excluded";  // 2, 3
   EXPECT_EQ(s[3]->in({"a"}).except(std::vector<Room>{"b"}).emit("m"), 0u);
+  EXPECT_EQ(s[3]->local().to({"a", "c"}).emit("m"), 2u) << "socket.local: the sender excluded";
   server_->of("/").in({"b", "c"}).sockets_join({"x", "y"});
   EXPECT_EQ(server_->to("x").emit("m"), 4u);
   server_->of("/").sockets_leave(std::vector<Room>{"x", "y"});

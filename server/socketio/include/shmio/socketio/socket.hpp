@@ -239,6 +239,9 @@ class Socket : public std::enable_shared_from_this<Socket> {
   BroadcastOperator except(std::initializer_list<Room> rooms) { return broadcast().except(rooms); }
   BroadcastOperator except(const std::vector<Room>& rooms) { return broadcast().except(rooms); }
   BroadcastOperator broadcast();
+  // socket.local: a broadcast to this process's sockets only (not the other workers'), the
+  // sender excluded, as socket.io's (socket.local.emit(...)).
+  BroadcastOperator local() { return broadcast().local(); }
 
   // Disconnects this socket from its namespace ("server namespace disconnect"), or the whole
   // client (every namespace) with close = true.

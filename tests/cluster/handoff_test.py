@@ -375,6 +375,11 @@ try:
         check(len(waited) >= 3 and 0.05 <= waited[0] < 0.35 and later[len(later) // 2] < 0.1,
               f"only the first drop waits (the first {waited[0]:.2f} s; the median of the "
               f"later ones {later[len(later) // 2] if later else 0:.2f} s)")
+        # (A worker's stderr reaches the log through its log thread: read until it is there,
+        # bounded. The check failed once in a CI run of 2026-12-03, read before the line came.)
+        deadline = time.time() + 5
+        while not stderr_has("worker 1 takes no hand-offs") and time.time() < deadline:
+            time.sleep(0.05)
         check(stderr_has("worker 1 takes no hand-offs"), "worker 0 says that worker 1 is stuck")
         check(metric("shmio_connections") is not None, "worker 0 answers meanwhile")
     finally:

@@ -24,24 +24,20 @@ class BroadcastOperator {
   BroadcastOperator(Namespace& nsp, BroadcastOptions opts) : nsp_(&nsp), opts_(std::move(opts)) {}
   BroadcastOperator to(const Room& room) &&;
   BroadcastOperator to(std::initializer_list<Room> rooms) && {
-    opts_.rooms.insert(rooms.begin(), rooms.end());
-    return std::move(*this);
+    return std::move(*this).add(opts_.rooms, rooms);
   }
   BroadcastOperator to(const std::vector<Room>& rooms) && {
-    opts_.rooms.insert(rooms.begin(), rooms.end());
-    return std::move(*this);
+    return std::move(*this).add(opts_.rooms, rooms);
   }
   BroadcastOperator in(const Room& room) && { return std::move(*this).to(room); }
   BroadcastOperator in(std::initializer_list<Room> rooms) && { return std::move(*this).to(rooms); }
   BroadcastOperator in(const std::vector<Room>& rooms) && { return std::move(*this).to(rooms); }
   BroadcastOperator except(const Room& room) &&;
   BroadcastOperator except(std::initializer_list<Room> rooms) && {
-    opts_.except.insert(rooms.begin(), rooms.end());
-    return std::move(*this);
+    return std::move(*this).add(opts_.except, rooms);
   }
   BroadcastOperator except(const std::vector<Room>& rooms) && {
-    opts_.except.insert(rooms.begin(), rooms.end());
-    return std::move(*this);
+    return std::move(*this).add(opts_.except, rooms);
   }
   BroadcastOperator volatile_() &&;
   BroadcastOperator local() &&;
@@ -69,6 +65,11 @@ class BroadcastOperator {
   void disconnect_sockets(bool close = false) const;
 
  private:
+  template <class Rooms>
+  BroadcastOperator add(std::set<Room>& to, const Rooms& rooms) && {
+    to.insert(rooms.begin(), rooms.end());
+    return std::move(*this);
+  }
   Namespace* nsp_;
   BroadcastOptions opts_;
   std::chrono::milliseconds timeout_{5000};

@@ -356,6 +356,60 @@ TEST_P(ClusterAdapterTest, FetchSocketsSeesBothWorkersAndOperatesOnARemoteSocket
   EXPECT_TRUE(events(a.first).empty());
 }
 
+// remoteSocket.timeout(ms).emit(event, cb) across workers: the answer of a socket on another
+// worker; an unanswered one times out; once the socket is gone, the emit reaches no one and says
+// so (socket.io calls back with neither an error nor an answer there).
+TEST_P(ClusterAdapterTest, ARemoteSocketsEmitWithAckGetsItsOneAnswer) {
+  const auto b = connect(1);
+  std::vector<sio::RemoteSocket> got;
+  bool fetched = false;
+  workers_[0]->server->of("/").fetch_sockets([&](std::vector<sio::RemoteSocket> all) {
+    got = std::move(all);
+    fetched = true;
+  });
+  ASSERT_TRUE(drive([&] { return fetched; }));
+  ASSERT_EQ(got.size(), 1u);
+  const sio::RemoteSocket& remote = got.front();
+  ASSERT_EQ(remote.id(), b.second);
+  struct Answer {
+    bool called = false;
+    std::optional<std::string> error;
+    sio::Args args;
+  };
+  auto ask = [&](std::chrono::milliseconds timeout, Answer& into) {
+    remote.timeout(timeout).emit_with_ack("q", sio::Args{"x"},
+                                          [&into](std::optional<std::string> e, sio::Args a) {
+                                            EXPECT_FALSE(into.called) << "called twice";
+                                            into = {true, std::move(e), std::move(a)};
+                                          });
+  };
+  Answer answered;
+  ask(10s, answered);
+  ASSERT_TRUE(drive([&] { return events(b.first).size() == 1; }));
+  // "42<ack id>[\"q\",\"x\"]": the client answers with the id.
+  const std::string m = events(b.first).front();
+  const std::string id = m.substr(0, m.find('['));
+  ASSERT_FALSE(id.empty()) << m;
+  EXPECT_EQ(m.substr(id.size()), R"(["q","x"])");
+  clients_[b.first].client->send_text("43" + id + R"(["yes",2])");
+  ASSERT_TRUE(drive([&] { return answered.called; }));
+  EXPECT_FALSE(answered.error) << *answered.error;
+  EXPECT_EQ(answered.args.values, (boost::json::array{"yes", 2}));
+
+  Answer unanswered;
+  ask(300ms, unanswered);
+  ASSERT_TRUE(drive([&] { return unanswered.called; }));
+  EXPECT_EQ(unanswered.error, std::optional<std::string>("operation has timed out"));
+  EXPECT_TRUE(unanswered.args.values.empty());
+
+  drop(b.first, 1);
+  Answer gone;
+  ask(10s, gone);
+  ASSERT_TRUE(drive([&] { return gone.called; }));
+  EXPECT_EQ(gone.error, std::optional<std::string>("socket has been disconnected"));
+  EXPECT_TRUE(gone.args.values.empty());
+}
+
 TEST_P(ClusterAdapterTest, ServerSideEmitWithAcksGetsTheOtherWorkersAnswer) {
   workers_[1]->server->of("/").on_server_side(
       "ping", [](sio::Args args, std::function<void(sio::Args)> ack) {

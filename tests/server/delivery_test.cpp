@@ -1630,9 +1630,16 @@ TEST_P(Delivery, RequestsAnsweredAtOnceCallBackOnTheNextTurn) {
   server_->to("nobody").fetch_sockets([&](std::vector<RemoteSocket>) { seen(); });
   server_->of("/").server_side_emit_with_ack(
       "x", {}, 1s, [&](std::optional<std::string>, std::vector<Args>) { seen(); });
+  std::optional<std::string> gone;
+  RemoteSocket(server_->of("/"), "no-such-socket", Handshake{}, {}, {})
+      .emit_with_ack("x", {}, [&](std::optional<std::string> e, Args) {
+        gone = std::move(e);
+        seen();
+      });
   returned = true;
   io_.poll();
-  EXPECT_EQ(calls, 3);
+  EXPECT_EQ(calls, 4);
+  EXPECT_EQ(gone, std::optional<std::string>("socket has been disconnected"));
   EXPECT_EQ(within, 0) << "called within the call";
 }
 

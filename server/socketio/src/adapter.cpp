@@ -140,6 +140,21 @@ void RemoteSocket::leave(const Room& room) const {
 void RemoteSocket::disconnect(bool close) const {
   BroadcastOperator(*nsp_, {}).to(id_).disconnect_sockets(close);
 }
+void RemoteSocket::emit_with_ack(const std::string& event, Args args,
+                                 AnswerCallback callback) const {
+  BroadcastOperator(*nsp_, {}).to(id_).timeout(timeout_).emit_with_ack(
+      event, std::move(args),
+      [callback = std::move(callback)](std::optional<std::string> error,
+                                       std::vector<Args> responses) {
+        // (One socket has the id: at most one answer.)
+        if (!responses.empty())
+          callback(std::move(error), std::move(responses.front()));
+        else if (error)
+          callback(std::move(error), Args{});
+        else
+          callback(std::string("socket has been disconnected"), Args{});
+      });
+}
 
 // ---------------------------------------------------------------------------------------------
 InMemoryAdapter::InMemoryAdapter(Namespace& nsp)

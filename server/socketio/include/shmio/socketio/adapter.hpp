@@ -108,6 +108,24 @@ class RemoteSocket {
   void leave(const Room& room) const;
   void leave(std::initializer_list<Room>) const = delete;
   void disconnect(bool close = false) const;
+  // remoteSocket.timeout(ms).emit(event, ..., callback) (emitWithAck): the socket's answer,
+  // wherever it lives, as Socket::emit_with_ack gives it: `callback(error, args)` with error empty
+  // and the client's answer; or error "operation has timed out" (no answer within the timeout, or
+  // the socket disconnected before answering); or "socket has been disconnected" if the emit
+  // reached no socket (it left after fetch_sockets; socket.io calls back with neither an error
+  // nor an answer there). The callback runs on a later turn, never within the call. timeout()
+  // sets the wait (default 5 s, as a broadcast operator's) on a copy.
+  using AnswerCallback = std::function<void(std::optional<std::string> error, Args args)>;
+  RemoteSocket timeout(std::chrono::milliseconds t) const& {
+    RemoteSocket r(*this);
+    r.timeout_ = t;
+    return r;
+  }
+  RemoteSocket timeout(std::chrono::milliseconds t) && {
+    timeout_ = t;
+    return std::move(*this);
+  }
+  void emit_with_ack(const std::string& event, Args args, AnswerCallback callback) const;
 
  private:
   Namespace* nsp_;
@@ -115,6 +133,7 @@ class RemoteSocket {
   Handshake handshake_;
   std::set<Room> rooms_;
   boost::json::value data_;
+  std::chrono::milliseconds timeout_{5000};
 };
 
 using AckCallback =

@@ -1882,6 +1882,14 @@ TEST_P(Delivery, BadFramesCloseWithTheRfcCodes) {
       {"a close code over 4999", Client::frame(0x88, std::string("\x13\x88", 2)), 1002},
       {"a close reason of invalid UTF-8", Client::frame(0x88, std::string("\x03\xE8\xC0\xAF", 4)),
        1007},
+      // Refused at the header, before the payload is waited for (2 + 2 + 4 bytes: the header of
+      // a masked frame of 126 to 65535 bytes; the payload never sent).
+      {"unknown opcode, its payload not sent",
+       Client::frame(0x83, std::string(300, 'x')).substr(0, 8), 1002},
+      {"continuation without a message, its payload not sent",
+       Client::frame(0x80, std::string(300, 'x')).substr(0, 8), 1002},
+      {"a new message inside a fragmented one, its payload not sent",
+       Client::frame(0x01, "4") + Client::frame(0x81, std::string(300, 'x')).substr(0, 8), 1002},
       {"a length that would wrap a fragmented message's total",
        Client::frame(0x01, "4") + std::string("\x80\xFF\x7F\xFF\xFF\xFF\xFF\xFF\xFF\xFF"
                                               "abcd",
@@ -1897,6 +1905,7 @@ TEST_P(Delivery, BadFramesCloseWithTheRfcCodes) {
       for (auto& f : c.frames()) got.push_back(f);
       return !got.empty() && got.back().op == 0x8;
     });
+    ASSERT_FALSE(got.empty()) << "no close frame";
     ASSERT_GE(got.back().payload.size(), 2u);
     const unsigned code = (static_cast<unsigned char>(got.back().payload[0]) << 8) |
                           static_cast<unsigned char>(got.back().payload[1]);

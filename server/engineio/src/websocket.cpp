@@ -6,10 +6,12 @@
 // in place), and keep only an incomplete frame's bytes in a buffer of the connection's own (so an
 // idle connection holds no read buffer). Checked as RFC 6455 asks: client frames must be masked,
 // RSV bits clear (no extension is negotiated here), control frames short and unfragmented,
-// continuation frames only inside a fragmented message, text UTF-8; a violation closes with 1002
-// (1007 for bad UTF-8, 1009 for a message over the size limit) and is reported as a transport
-// error. A ping is answered with a pong in order with the data frames (so the two never
-// interleave); a close frame is answered and the connection closed.
+// continuation frames only inside a fragmented message, text UTF-8 (each at the frame's header
+// where the header tells); a violation fails the connection: a close frame with 1002 (1007 for
+// bad UTF-8, 1009 for a message over the size limit), reported as a transport error, and nothing
+// the client sends after it is processed (RFC 6455 7.1.7). A ping is answered with a pong in order
+// with the data frames (so the two never interleave); a close frame is answered and the connection
+// closed.
 //
 // Writing: flush() gathers the queued frames (header and payload are contiguous in a Frame) into
 // one sendmsg of up to kIovecs iovecs; what the kernel did not take waits for EPOLLOUT. At most
@@ -290,7 +292,10 @@ class RawWebSocket final : public Link, public std::enable_shared_from_this<RawW
       }
       if (r == 0) return lost(!got_close_);  // EOF: clean only after a close frame
       std::string_view data(scratch.data(), static_cast<std::size_t>(r));
-      if (partial_ && !partial_->rbuf.empty()) {
+      if (failed_) {
+        // Failed (RFC 6455 7.1.7): nothing that follows is processed, a close frame included;
+        // read and dropped until the client's EOF or the close deadline.
+      } else if (partial_ && !partial_->rbuf.empty()) {
         std::string& rbuf = partial_->rbuf;
         rbuf.append(data);
         const std::size_t used = parse(rbuf.data(), rbuf.size());
@@ -304,6 +309,7 @@ class RawWebSocket final : public Link, public std::enable_shared_from_this<RawW
         if (used < data.size() && !dead_ && !stop_reading_)
           partial().rbuf.assign(data.substr(used));
       }
+      if (failed_) partial_.reset();  // (not inside parse(), which may be reading its buffer)
       budget -= std::min(budget, static_cast<std::size_t>(r));
       if (budget == 0) {
         // Other sockets' turn: come back through the reactor.
@@ -327,7 +333,10 @@ class RawWebSocket final : public Link, public std::enable_shared_from_this<RawW
       const bool masked = (h[1] & 0x80) != 0;
       std::uint64_t len = h[1] & 0x7F;
       std::size_t hl = 2;
-      if ((h[0] & 0x70) != 0 || !masked) {
+      // The opcode and the fragmentation state are checked here, at the header, not once the
+      // payload is in (before 2026-12-03 a frame with a reserved opcode, or one out of place in
+      // a fragmented message, was refused only after its payload arrived, up to max_message).
+      if ((h[0] & 0x70) != 0 || !masked || (!sent_close_ && !frame_allowed(op, fin))) {
         protocol_error(1002);
         break;
       }
@@ -346,7 +355,7 @@ class RawWebSocket final : public Link, public std::enable_shared_from_this<RawW
         hl = 10;
       }
       const bool control = (op & 0x08) != 0;
-      if (control && (len > 125 || !fin)) {
+      if (control && (len > 125 || !fin)) {  // (!fin: also while closing, where not checked above)
         protocol_error(1002);
         break;
       }
@@ -365,6 +374,26 @@ class RawWebSocket final : public Link, public std::enable_shared_from_this<RawW
     return at;
   }
 
+  // Whether a frame with this opcode may come now (RFC 6455 5.2, 5.4, 5.5): data frames start a
+  // message or continue one, control frames are whole; the other opcodes are reserved.
+  bool frame_allowed(unsigned op, bool fin) const noexcept {
+    const bool in_message = partial_ && partial_->in_message;
+    switch (op) {
+      case 0x0:
+        return in_message;
+      case 0x1:
+      case 0x2:
+        return !in_message;
+      case 0x8:
+      case 0x9:
+      case 0xA:
+        return fin;
+      default:
+        return false;
+    }
+  }
+
+  // One whole frame, allowed here (parse() refused the others at their header).
   void on_frame(bool fin, unsigned op, std::string_view payload) {
     if (sent_close_) {  // closing: only the client's close frame still matters
       if (op == 0x8) {
@@ -376,7 +405,6 @@ class RawWebSocket final : public Link, public std::enable_shared_from_this<RawW
     switch (op) {
       case 0x1:
       case 0x2: {
-        if (partial_ && partial_->in_message) return protocol_error(1002);
         if (fin) return message(op == 0x2, payload);
         Partial& part = partial();
         part.in_message = true;
@@ -385,7 +413,6 @@ class RawWebSocket final : public Link, public std::enable_shared_from_this<RawW
         return;
       }
       case 0x0: {
-        if (!partial_ || !partial_->in_message) return protocol_error(1002);
         partial_->msg.append(payload);
         if (fin) {
           partial_->in_message = false;
@@ -434,10 +461,8 @@ class RawWebSocket final : public Link, public std::enable_shared_from_this<RawW
         flush_own();
         return;
       }
-      case 0xA:  // pong: nothing to do
+      default:  // pong: nothing to do
         return;
-      default:
-        return protocol_error(1002);
     }
   }
 
@@ -458,7 +483,10 @@ class RawWebSocket final : public Link, public std::enable_shared_from_this<RawW
     o->on_ws_packet(this, p);
   }
 
+  // Fails the connection (RFC 6455 7.1.7): a close frame with `code`, and nothing the client
+  // sends after it is processed.
   void protocol_error(std::uint16_t code) {
+    failed_ = true;
     stop_reading_ = true;
     close_with(code);
     if (auto o = owner_.lock()) o->on_ws_closed(this, true);
@@ -586,7 +614,7 @@ class RawWebSocket final : public Link, public std::enable_shared_from_this<RawW
   FrameRef in_flight_;
   bool reading_ = false;
   bool closing_ = false, sent_close_ = false, got_close_ = false;
-  bool stop_reading_ = false, shut_ = false;
+  bool stop_reading_ = false, shut_ = false, failed_ = false;
 };
 
 }  // namespace

@@ -825,6 +825,52 @@ TEST_F(Bridge, ShardedBroadcastsBothWays) {
   }
 }
 
+// A sharded Node member's broadcast in a namespace other than "/": its packet has no nsp (Node's
+// ClusterAdapter publishes it before socket.io's adapter sets one; receivers read the
+// envelope's). It reaches the ring in the envelope's namespace (one with acks takes the same
+// path). (Before 2026-12-03 it was read as "/" and refused: nothing outside "/" came in.)
+TEST_F(Bridge, ShardedBroadcastsInOtherNamespacesComeIn) {
+  RedisServer server(free_port());
+  server.start();
+  auto pub = client(server.url());
+  start_bridge(server.url(), redis::FleetMode::sharded, redis::ShardedSubscription::static_);
+  auto worker = shm::RingWriter::attach(*segment_, {"worker-0", -1});
+  ASSERT_TRUE(worker);
+  auto reader = shm::RingReader::attach(*segment_, {"test", -1, shm::StartAt::latest});
+  ASSERT_TRUE(reader);
+  // Worker 0 has "/" and "/chat": the bridge subscribes to both namespaces' channels.
+  const std::string said =
+      cluster::write_message({{"worker", 0}, {"nsps", json::array{"/", "/chat"}}});
+  ASSERT_EQ(worker->publish(static_cast<std::uint16_t>(cluster::MessageType::namespaces),
+                            {reinterpret_cast<const std::byte*>(said.data()), said.size()}),
+            shm::PublishStatus::ok);
+  ASSERT_TRUE(drive([&] {
+    std::optional<long long> n;
+    pub->command({"PUBSUB", "SHARDNUMSUB", "socket.io#/chat#"}, [&](const redis::Reply& r) {
+      n = r.elements.size() == 2 ? r.elements[1].integer : -1;
+    });
+    drive([&] { return n.has_value(); }, 2s);
+    return n && *n == 1;
+  }));
+  fleet::ClusterMessage in;
+  in.type = cluster::MessageType::broadcast;
+  in.uid = "nodeB";
+  in.nsp = "/chat";
+  in.data =
+      json::object{{"packet", json::object{{"type", 2}, {"data", json::array{"hi", 1}}}},
+                   {"opts", json::object{{"rooms", json::array{}}, {"except", json::array{}}}}};
+  pub->command({"SPUBLISH", "socket.io#/chat#", fleet::encode_cluster_message(in)});
+  std::string bytes;
+  std::optional<cluster::BroadcastView> b;
+  for (int i = 0; i < 4 && !(b && (b->flags & cluster::kFlagFromFleet) != 0); ++i)
+    b = next_broadcast(reader.value(), bytes);
+  ASSERT_TRUE(b) << "bad messages: " << bridge_->stats().bad_messages;
+  EXPECT_NE(b->flags & cluster::kFlagFromFleet, 0);
+  EXPECT_EQ(b->nsp, "/chat");
+  EXPECT_EQ(b->frame, R"(42/chat,["hi",1])");
+  EXPECT_EQ(bridge_->stats().bad_messages, 0u);
+}
+
 TEST_F(Bridge, ShardedSubscriptionsComeBackAfterRedisRestarts) {
   RedisServer server(free_port());
   server.start();

@@ -934,7 +934,12 @@ struct Bridge::Impl {
         if (const char* why =
                 fleet::packet_from_json(p->get_object(), std::move(m.attachments), r.packet))
           return bad("a broadcast", why);
-        if (r.packet.nsp != nsp) return bad("a broadcast", "its packet names another namespace");
+        // The namespace is the envelope's (checked above against the channel's): Node's
+        // ClusterAdapter publishes the packet before socket.io's in-memory adapter sets its nsp,
+        // and its receivers read the envelope's, not the packet's. (Before 2026-12-03 a packet
+        // without one was read as "/" and refused outside it: a sharded Node member's broadcasts
+        // in any other namespace never reached this host; a helper's review.)
+        r.packet.nsp = nsp;
         if (r.request_id.empty()) {
           if (r.opts.flags.local) return;
           if (ring_broadcast(nsp, std::move(r.packet), r.opts, 0, false)) ++stats.received;

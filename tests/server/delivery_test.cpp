@@ -2488,6 +2488,34 @@ TEST(Http, AHeaderOfTenKilobytesIsReadAndOnePastTheBoundGets431) {
   io.run_for(50ms);
 }
 
+// A chunked body's chunk-size line (or its trailer) that never ends is not read without bound:
+// Beast bounds neither by the header or body limit, and the connection's read buffer grew with
+// every byte until the read timeout (a minute; before 2026-12-03, found in a helper's review).
+// Now the buffer holds at most max_header_bytes + max_payload + 64 KiB: past it the connection
+// is closed.
+TEST(Http, AChunkLineThatNeverEndsIsCutOff) {
+  net::io_context io;
+  Server server(io, ServerOptions());
+  Client c(server.listen("127.0.0.1", 0));
+  c.send_raw("POST /anywhere HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1;");
+  const std::string junk(64 << 10, 'a');
+  std::size_t sent = 0;
+  bool cut = false;
+  const auto until = std::chrono::steady_clock::now() + 20s;
+  while (!cut && sent < (64u << 20) && std::chrono::steady_clock::now() < until) {
+    const long n = c.send_some(junk);
+    if (n < 0) cut = true;
+    if (n > 0) sent += static_cast<std::size_t>(n);
+    io.run_for(1ms);
+    c.read_available();
+    if (c.eof()) cut = true;
+  }
+  EXPECT_TRUE(cut) << "still open after " << sent << " bytes of one chunk line";
+  EXPECT_LT(sent, 16u << 20);
+  server.close();
+  io.run_for(50ms);
+}
+
 // At max_open_sessions sessions held a new handshake, polling or WebSocket, is answered 503 and
 // counted (a polling session holds no descriptor, so nothing else bounds how many one client
 // opens by GETs on one kept-alive connection); the open sessions go on, a session's own requests

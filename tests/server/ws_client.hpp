@@ -78,6 +78,13 @@ class Client {
     return f;
   }
   void send_text(std::string_view s) { send_raw(frame(0x81, s)); }
+  // One non-blocking send: the bytes the kernel took now (0 if none), or -1 once the connection
+  // is gone (reset, or closed and a write refused).
+  long send_some(std::string_view s) {
+    const ssize_t n = ::send(fd_, s.data(), s.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n >= 0) return static_cast<long>(n);
+    return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -1;
+  }
 
   // Reads what is there now (never blocks).
   std::size_t read_available() {

@@ -10,6 +10,12 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
  public:
   HttpConnection(tcp::socket socket, std::shared_ptr<detail::ServerCore> srv)
       : stream_(std::move(socket)), srv_(std::move(srv)) {
+    // The read buffer's bound: a header, a body, and a read's worth more. Beast's parser bounds
+    // neither a chunk-size line (its extensions) nor a chunked body's trailer by the header or
+    // body limit, so one that never ends grew the buffer until the read timeout (before
+    // 2026-12-03). Past it the read fails (buffer_overflow) and the connection is closed.
+    buffer_.max_size(srv_->options.max_header_bytes + srv_->options.session.max_payload +
+                     (64 << 10));
     srv_->http_connections.insert(this);
     srv_->stats.http_connections = srv_->http_connections.size();
   }
@@ -30,10 +36,13 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   }
   // A connection handed over by another worker: the bytes it had read, parsed before anything
   // read from the socket (such a connection is never steered again).
-  void preload(const std::string& bytes) {
+  // False (nothing taken) past the read buffer's bound: the caller drops the connection.
+  bool preload(const std::string& bytes) {
+    if (bytes.size() > buffer_.max_size()) return false;
     const std::size_t n = net::buffer_copy(buffer_.prepare(bytes.size()), net::buffer(bytes));
     buffer_.commit(n);
     adopted_ = true;
+    return true;
   }
   // Completes a held GET.
   void respond_poll(std::string payload);

@@ -395,7 +395,7 @@ void Server::adopt(int fd, std::string bytes) {
   }
   ++impl_->stats.adopted;
   auto c = std::make_shared<HttpConnection>(std::move(socket), impl_);
-  c->preload(bytes);
+  if (!c->preload(bytes)) return;  // (more than a request may hold: closed with c)
   c->start();
 }
 

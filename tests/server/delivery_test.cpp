@@ -2702,6 +2702,45 @@ TEST(Http, APollingBodyOfIllFormedUtf8IsReadWithReplacementCharacters) {
   io.run_for(50ms);
 }
 
+// A polling POST's packets are handled in order: the messages before a close, a client's ping
+// (a protocol error in v4) or an undecodable packet reach the app before the session closes, as
+// the reference handles each packet in turn. (Before 2026-12-03 every packet of the body went to
+// the session first and the messages were delivered after: a close in the same body dropped
+// them, a namespace's DISCONNECT among them, so the reason was "transport close".)
+TEST(Http, APollingPostsMessagesBeforeItsCloseReachTheApp) {
+  for (const std::string ending : {"1", "2", "zzz"}) {
+    SCOPED_TRACE(ending);
+    net::io_context io;
+    Server server(io, ServerOptions());
+    std::vector<std::string> seen;
+    server.on_connection([&](const SocketPtr& s) {
+      s->on("bye", [&](const SocketPtr&, Args, Ack) { seen.push_back("bye"); });
+      s->on_disconnect([&](const SocketPtr&, const std::string& why) { seen.push_back(why); });
+    });
+    Client c(server.listen("127.0.0.1", 0));
+    const std::string path = "/socket.io/?EIO=4&transport=polling";
+    const std::string sid = polling_sid(io, c);
+    ASSERT_FALSE(sid.empty());
+    auto post = [&](const std::string& body) {
+      c.send_raw("POST " + path + "&sid=" + sid +
+                 " HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain;charset=UTF-8\r\n"
+                 "Content-Length: " +
+                 std::to_string(body.size()) + "\r\n\r\n" + body);
+      return http_response(io, c);
+    };
+    EXPECT_NE(post("40").find("ok"), std::string::npos);
+    EXPECT_NE(post("42[\"bye\"]\x1e"
+                   "41\x1e" +
+                   ending)
+                  .find("ok"),
+              std::string::npos);
+    // (Delivered before the POST is answered.)
+    EXPECT_EQ(seen, (std::vector<std::string>{"bye", "client namespace disconnect"}));
+    server.close();
+    io.run_for(50ms);
+  }
+}
+
 // Expect: 100-continue (curl's POSTs of more than 1 KiB) is answered before the body is sent, as
 // Node's HTTP server answers it (before 2026-12-03 it was not: curl waited a second per POST),
 // and a 413 has the CORS fields every answer has (a browser saw a CORS failure instead).

@@ -413,12 +413,20 @@ void HttpConnection::handle_polling(Request& req, const Target& t) {
     // the work; no separate count limit that a batching client could hit.
     const DecodeError err = decode_payload(req.body(), packets, req.body().size());
     // As the reference: the packets before an undecodable one are delivered, then the session
-    // closes with "parse error"; the POST itself is answered "ok".
+    // closes with "parse error"; the POST itself is answered "ok". Each packet in turn: the
+    // messages before one that closes the session (a close, a client's ping, the undecodable
+    // one) reach the app first (before 2026-12-03 they were dropped with the session).
     const TimePoint now = Clock::now();
     srv_->stats.packets_in += packets.size();
     srv_->stats.bytes_in += received;
-    for (const Packet& p : packets) s->sm().receive(TransportKind::polling, p, now);
-    if (err != DecodeError::none) s->sm().receive_garbage();
+    for (const Packet& p : packets) {
+      if (p.type == PacketType::close || p.type == PacketType::ping) s->pump();
+      s->sm().receive(TransportKind::polling, p, now);
+    }
+    if (err != DecodeError::none) {
+      s->pump();
+      s->sm().receive_garbage();
+    }
     s->pump();
     return send(text(req, "ok"));
   }

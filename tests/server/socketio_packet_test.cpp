@@ -189,6 +189,11 @@ TEST(SocketIoCodec, MalformedPacketsAreParseErrors) {
   EXPECT_EQ(decode_error("5x-[\"a\"]"), DecodeError::illegal_attachments);
   EXPECT_EQ(decode_error("5-[\"a\"]"), DecodeError::illegal_attachments);
   EXPECT_EQ(decode_error("51000-[\"a\"]"), DecodeError::illegal_attachments) << "over the limit";
+  // None announced (socket.io-parser: "Illegal attachments" below 1): before 2026-12-03 taken as
+  // a whole binary packet, its placeholders unchecked (one naming attachment 7 reached the app).
+  EXPECT_EQ(decode_error("50-[\"a\",{\"_placeholder\":true,\"num\":7}]"),
+            DecodeError::illegal_attachments);
+  EXPECT_EQ(decode_error("60-1[\"a\"]"), DecodeError::illegal_attachments);
 }
 
 TEST(SocketIoCodec, AttachmentsOverTheirByteBoundTogetherAreRefused) {

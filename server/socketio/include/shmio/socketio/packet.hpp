@@ -74,8 +74,9 @@ void check_event_name(const std::string& name);
 void check_listened_event(const std::string& name);
 
 struct DecoderLimits {
-  // Attachments one packet may announce. socket.io's parser has no limit of its own; ours bounds
-  // the memory a client can make us hold before its packet is complete.
+  // Attachments one packet may announce (at least one): bounds the memory a client can make us
+  // hold before its packet is complete. socket.io-parser's decoder refuses more than 10 by
+  // default (maxAttachments, which socket.io does not set); 64 here takes every packet it takes.
   std::size_t max_attachments = 64;
   // The bytes of one packet's attachments together. Each is one Engine.IO message, bounded by
   // maxHttpBufferSize alone; 64 of them were 64 times that (64 MB by default) held per connection

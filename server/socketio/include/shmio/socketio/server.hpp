@@ -56,9 +56,9 @@ struct ServerOptions {
   std::optional<RecoveryOptions> connection_state_recovery;
   engineio::SessionOptions engine;  // pingInterval, pingTimeout, upgradeTimeout, maxPayload
   std::chrono::milliseconds connect_timeout{45000};  // no namespace joined by then: closed
-  // A client's binary packet: at most this many attachments (socket.io has no bound; each one an
-  // Engine.IO message held until the packet completes), and at most this many bytes of them
-  // together (0: 16 MiB, or engine.max_payload where that is more, so that one attachment as
+  // A client's binary packet: at most this many attachments (socket.io-parser's default is 10;
+  // each one an Engine.IO message held until the packet completes), and at most this many bytes of
+  // them together (0: 16 MiB, or engine.max_payload where that is more, so that one attachment as
   // large as a message may be is always taken). Over either, the client's connection is closed
   // ("parse error"), as for any packet it cannot decode.
   std::size_t max_attachments = 64;

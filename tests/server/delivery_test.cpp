@@ -2743,7 +2743,8 @@ TEST(Http, APollingPostsMessagesBeforeItsCloseReachTheApp) {
 
 // Expect: 100-continue (curl's POSTs of more than 1 KiB) is answered before the body is sent, as
 // Node's HTTP server answers it (before 2026-12-03 it was not: curl waited a second per POST),
-// and a 413 has the CORS fields every answer has (a browser saw a CORS failure instead).
+// and a 413 has the CORS fields every answer has (a browser saw a CORS failure instead) and closes
+// the session.
 TEST(Http, ExpectContinueIsAnsweredAndA413HasItsCorsFields) {
   net::io_context io;
   ServerOptions o;
@@ -2771,6 +2772,13 @@ TEST(Http, ExpectContinueIsAnsweredAndA413HasItsCorsFields) {
   r = http_response(io, c);
   EXPECT_NE(r.find("HTTP/1.1 413"), std::string::npos) << r;
   EXPECT_NE(r.find("Access-Control-Allow-Origin: http://a.example"), std::string::npos) << r;
+  // And the session is closed ("transport error"), as engine.io 6.6 closes it ("payload too
+  // large"; before 2026-12-03 it was kept, as engine.io before 6.6 did).
+  Client after(port);
+  after.send_raw("GET " + path + "&sid=" + sid + " HTTP/1.1\r\nHost: x\r\n\r\n");
+  r = http_response(io, after);
+  EXPECT_NE(r.find("HTTP/1.1 400"), std::string::npos) << r;
+  EXPECT_NE(r.find("Session ID unknown"), std::string::npos) << r;
   server.close();
   io.run_for(50ms);
 }

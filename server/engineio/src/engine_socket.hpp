@@ -107,7 +107,9 @@ class EngineSocket final : public Socket,
       pump();
     }
   }
-  void post_overlap() {
+  void post_overlap() { transport_failed(); }
+  // The polling transport failed (a POST over maxPayload): closed with "transport error".
+  void transport_failed() {
     sm_.close(CloseReason::transport_error);
     pump();
   }

@@ -63,8 +63,21 @@ void HttpConnection::on_read(beast::error_code ec) {
     return shutdown();
   }
   if (ec == http::error::body_limit) {
-    // Too large (413): the reference answers so and keeps the session; the claim ends here.
-    release_claim(reading_claim_, true);
+    // Too large (413): the reference (engine.io 6.6) answers so and closes the session with a
+    // transport error ("payload too large"; before 2026-12-03 kept, as engine.io before 6.6).
+    // A body whose Content-Length is over the bound fails at its header, before the POST
+    // claimed its session: that session is found by the request's sid.
+    if (!reading_claim_.expired()) {
+      release_claim(reading_claim_, false);
+    } else if (const auto& h = parser_->get(); h.method() == http::verb::post) {
+      const Target t = parse_target(h.target());
+      const auto sid = t.query.find("sid");
+      if (same_path(t.path, srv_->options.path) && sid != t.query.end())
+        if (auto it = srv_->sessions.find(sid->second);
+            it != srv_->sessions.end() && !it->second->lingering() &&
+            it->second->transport() == TransportKind::polling)
+          it->second->transport_failed();
+    }
     reading_overlap_ = false;
     if (busy_) {  // a response is in flight: never a second write; just drop the connection
       shutdown();

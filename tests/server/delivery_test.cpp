@@ -2702,6 +2702,54 @@ TEST(Http, APollingBodyOfIllFormedUtf8IsReadWithReplacementCharacters) {
   io.run_for(50ms);
 }
 
+// During an upgrade a GET is answered with what is queued, not with a noop (before 2026-12-03
+// every GET then got "6" at once, before any data: a client polling on without "3probe" — a
+// proxy holding the WebSocket's answers back — spun in a loop of GETs while its data waited for
+// the upgrade's timeout); noops go at most every 100 ms (Session's unit test).
+TEST(Http, DuringAnUpgradeAGetIsAnsweredWithTheDataQueued) {
+  net::io_context io;
+  Server server(io, ServerOptions());
+  const std::uint16_t port = server.listen("127.0.0.1", 0);
+  Client poll(port);
+  const std::string path = "/socket.io/?EIO=4&transport=polling";
+  const std::string sid = polling_sid(io, poll);
+  ASSERT_FALSE(sid.empty());
+  poll.send_raw("POST " + path + "&sid=" + sid +
+                " HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n40");
+  EXPECT_NE(http_response(io, poll).find("ok"), std::string::npos);
+  poll.send_raw("GET " + path + "&sid=" + sid + " HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_NE(http_response(io, poll).find("40{"), std::string::npos);
+  Client probe(port);
+  probe.send_raw(
+      "GET /socket.io/?EIO=4&transport=websocket&sid=" + sid +
+      " HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
+  const auto until = std::chrono::steady_clock::now() + 5s;
+  while (probe.in().find("\r\n\r\n") == std::string::npos &&
+         std::chrono::steady_clock::now() < until) {
+    io.run_for(1ms);
+    probe.read_available();
+  }
+  ASSERT_NE(probe.in().find("101"), std::string::npos) << probe.in();
+  probe.in().erase(0, probe.in().find("\r\n\r\n") + 4);
+  probe.send_raw(Client::frame(0x81, "2probe"));
+  std::vector<Client::Frame> got;
+  while (got.empty() && std::chrono::steady_clock::now() < until) {
+    io.run_for(1ms);
+    probe.read_available();
+    for (auto& f : probe.frames()) got.push_back(f);
+  }
+  ASSERT_FALSE(got.empty());
+  EXPECT_EQ(got.front().payload, "3probe");
+  // The probe answered (a noop is due for the next GET), and data queued: the GET gets the data.
+  EXPECT_EQ(server.emit("m", Args{1}), 1u);
+  poll.send_raw("GET " + path + "&sid=" + sid + " HTTP/1.1\r\nHost: x\r\n\r\n");
+  const std::string r = http_response(io, poll);
+  EXPECT_NE(r.find("42[\"m\",1]"), std::string::npos) << r;
+  server.close();
+  io.run_for(50ms);
+}
+
 // A polling POST's packets are handled in order: the messages before a close, a client's ping
 // (a protocol error in v4) or an undecodable packet reach the app before the session closes, as
 // the reference handles each packet in turn. (Before 2026-12-03 every packet of the body went to

@@ -108,7 +108,16 @@ TEST_F(EngineIoSession, UpgradeProbeNoopThenSwitch) {
   ASSERT_EQ(probe.size(), 1u);
   EXPECT_EQ(encode_text(probe[0]), "3probe");
   EXPECT_TRUE(s.polling_needs_noop()) << "the pending GET must be released";
-  s.noop_sent();
+  s.noop_sent(t0);
+  // The next noop after 100 ms, as the reference's check (not at once: a client polling on
+  // without "3probe" spun in a loop of GETs answered "6").
+  EXPECT_FALSE(s.polling_needs_noop());
+  EXPECT_LE(s.next_deadline(), t0 + 100ms);
+  s.on_timer(t0 + 99ms);
+  EXPECT_FALSE(s.polling_needs_noop());
+  s.on_timer(t0 + 100ms);
+  EXPECT_TRUE(s.polling_needs_noop()) << "a GET held now is released";
+  s.noop_sent(t0 + 100ms);
   // A repeated probe is answered again (the reference answers each), and the probe goes on.
   s.receive(TransportKind::websocket, Packet::text(PacketType::ping, "probe"), t0 + 5ms);
   probe = s.take_probe_packets();

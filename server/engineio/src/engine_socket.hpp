@@ -253,8 +253,8 @@ class EngineSocket final : public Socket,
           rare_->probe.reset();
         }
       }
-      if (held_get() && sm_.polling_needs_noop()) {
-        sm_.noop_sent();
+      if (held_get() && sm_.polling_needs_noop() && !sm_.has_output()) {
+        sm_.noop_sent(Clock::now());
         respond_get("6");
       }
       if (sm_.transport() == TransportKind::websocket) {

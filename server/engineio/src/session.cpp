@@ -92,6 +92,7 @@ void Session::receive(TransportKind via, const Packet& p, TimePoint now) {
       probe_started_.reset();
       probe_acked_ = false;
       noop_due_ = false;
+      next_noop_.reset();
       return;
     }
     abandon_probe();  // anything else on a probing transport: drop the probe
@@ -202,6 +203,7 @@ void Session::abandon_probe() noexcept {
   probe_started_.reset();
   probe_acked_ = false;
   noop_due_ = false;
+  next_noop_.reset();
   probe_answer_due_ = false;
 }
 
@@ -223,6 +225,7 @@ void Session::close(CloseReason r) noexcept {
   pong_due_.reset();
   probe_started_.reset();
   noop_due_ = false;
+  next_noop_.reset();
 }
 
 TimePoint Session::next_deadline() const noexcept {
@@ -230,6 +233,7 @@ TimePoint Session::next_deadline() const noexcept {
   if (next_ping_) t = std::min(t, *next_ping_);
   if (pong_due_) t = std::min(t, *pong_due_);
   if (probe_started_) t = std::min(t, *probe_started_ + options_->upgrade_timeout);
+  if (next_noop_) t = std::min(t, *next_noop_);
   return t;
 }
 
@@ -240,6 +244,10 @@ void Session::on_timer(TimePoint now) {
     return;
   }
   if (probe_started_ && now >= *probe_started_ + options_->upgrade_timeout) abandon_probe();
+  if (next_noop_ && now >= *next_noop_) {  // (reset with the probe: still upgrading here)
+    next_noop_.reset();
+    noop_due_ = true;
+  }
   if (next_ping_ && now >= *next_ping_) {
     next_ping_.reset();
     pong_due_ = now + options_->ping_timeout;

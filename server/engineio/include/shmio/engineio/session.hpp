@@ -121,9 +121,17 @@ class Session {
   // client can pause polling and switch: not only the one held then (before 2026-12-03 a client
   // that had the noop before "3probe" and polled again had that GET held, and waited for it to
   // end before it sent "5": until the upgrade timed out, then its ping timeout; the reference
-  // answers a GET with a noop every 100 ms until the upgrade ends). Cleared when it ends.
+  // answers a GET with a noop every 100 ms until the upgrade ends). Cleared when it ends. At most
+  // one noop per kNoopInterval, as the reference's 100 ms check (before 2026-12-03 every GET was
+  // answered "6" at once: a client polling on without "3probe" — a proxy holding the WebSocket's
+  // answers back — spun in a loop of requests); and the transport sends queued data before a
+  // noop (a GET answered with data is released as well).
+  static constexpr std::chrono::milliseconds kNoopInterval{100};
   bool polling_needs_noop() const noexcept { return noop_due_; }
-  void noop_sent() noexcept {}
+  void noop_sent(TimePoint now) noexcept {
+    noop_due_ = false;
+    next_noop_ = now + kNoopInterval;
+  }
 
   // A WebSocket arrived with this session's sid. False if it must be refused (closed, already on
   // WebSocket, a probe in progress, or upgrades disabled).
@@ -177,6 +185,7 @@ class Session {
   OptTime probe_started_;
   bool probe_acked_ = false;  // "2probe" answered; waiting for "5"
   bool noop_due_ = false;
+  OptTime next_noop_;              // during an upgrade, after a noop: when the next one may go
   bool probe_answer_due_ = false;  // "3probe" for the probing WebSocket (take_probe_packets)
 };
 

@@ -388,6 +388,25 @@ TEST(ShardedRedis, ChannelsAndWhereABroadcastIsPublished) {
       << "with acks: every server must count";
   EXPECT_EQ(c.publish_channel(T::broadcast, false, two, M::dynamic), "socket.io#/#");
   EXPECT_EQ(c.publish_channel(T::sockets_join, false, one, M::dynamic), "socket.io#/#");
+  // 20 characters as JavaScript counts them (UTF-16 units), not bytes: 19 characters in 20 bytes
+  // is a room; 20 in 40 bytes, or ten outside the BMP (two units each), look like a socket id.
+  sio::BroadcastOptions accented, wide, astral;
+  accented.rooms = {"salle-de-r\xC3\xA9union-12"};
+  wide.rooms = {[] {
+    std::string s;
+    for (int i = 0; i < 20; ++i) s += "\xC3\xA9";
+    return s;
+  }()};
+  astral.rooms = {[] {
+    std::string s;
+    for (int i = 0; i < 10; ++i) s += "\xF0\x9F\x98\x80";
+    return s;
+  }()};
+  EXPECT_EQ(c.publish_channel(T::broadcast, false, accented, M::dynamic),
+            c.room(*accented.rooms.begin()));
+  EXPECT_EQ(c.publish_channel(T::broadcast, false, wide, M::dynamic), "socket.io#/#");
+  EXPECT_EQ(c.publish_channel(T::broadcast, false, astral, M::dynamic), "socket.io#/#");
+  EXPECT_EQ(fleet::utf16_units("a\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80"), 5u);
 }
 
 TEST(ShardedRedis, EnvelopesInJsonOrMessagePackAsTheNodeAdapterWritesThem) {

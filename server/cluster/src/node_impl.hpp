@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "handoff.hpp"
+#include "shmio/cluster/redis_wire.hpp"
 #include "shmio/cluster/worker_rings.hpp"
 #include "support.hpp"
 
@@ -365,7 +366,7 @@ struct Node::Impl {
   enum class TellRooms { no, public_only, all } tell_rooms = TellRooms::no;
   bool room_told(const std::string& room) const {
     return tell_rooms == TellRooms::all ||
-           (tell_rooms == TellRooms::public_only && room.size() != 20);
+           (tell_rooms == TellRooms::public_only && !fleet::looks_like_socket_id(room));
   }
   void announce_namespaces();
   bool announce_posted = false;  // (one announcement posted for the namespaces made this turn)

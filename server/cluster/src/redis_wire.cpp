@@ -448,6 +448,16 @@ ShardedChannels sharded_channels(std::string_view prefix, std::string_view nsp) 
 std::string ShardedChannels::own_response(std::string_view uid) const {
   return main + std::string(uid) + "#";
 }
+std::size_t utf16_units(std::string_view utf8) noexcept {
+  std::size_t n = 0;
+  for (const char ch : utf8) {
+    const auto c = static_cast<unsigned char>(ch);
+    if ((c & 0xC0) != 0x80) ++n;  // a sequence's first byte (or an ASCII one)
+    if (c >= 0xF0) ++n;           // four bytes: outside the BMP, two UTF-16 units
+  }
+  return n;
+}
+
 std::string ShardedChannels::room(std::string_view r) const {
   return main + std::string(r) + "#";
 }
@@ -457,7 +467,7 @@ std::string ShardedChannels::publish_channel(MessageType type, bool with_ack,
   if (type != MessageType::broadcast || with_ack || opts.rooms.size() != 1) return main;
   const std::string& r = *opts.rooms.begin();
   const bool by_room = mode == SubscriptionMode::dynamic_private ||
-                       (mode == SubscriptionMode::dynamic && r.size() != 20);
+                       (mode == SubscriptionMode::dynamic && !looks_like_socket_id(r));
   return by_room ? room(r) : main;
 }
 

@@ -161,6 +161,16 @@ std::string encode_broadcast_ack_response(std::string_view request_id, const soc
 // `${prefix}#${nsp}#${room}#`.
 enum class SubscriptionMode { static_, dynamic, dynamic_private };
 
+// The Node adapter's test of a room that is a socket's own (its id): 20 characters as JavaScript
+// counts them (UTF-16 code units; before 2026-12-03 counted here in UTF-8 bytes, so a room of 19
+// such characters and 20 bytes, "salle-de-réunion-12", was taken for a socket id: its broadcasts
+// from Node, sent on the room's channel, were never subscribed to; a helper's review). Ill-formed
+// UTF-8 counts a unit per byte that is not a continuation byte.
+std::size_t utf16_units(std::string_view utf8) noexcept;
+inline bool looks_like_socket_id(std::string_view room) noexcept {
+  return utf16_units(room) == 20;
+}
+
 struct ShardedChannels {
   std::string main;                                      // ${prefix}#${nsp}#
   std::string own_response(std::string_view uid) const;  // ${prefix}#${nsp}#${uid}#

@@ -871,6 +871,60 @@ TEST_F(Bridge, ShardedBroadcastsInOtherNamespacesComeIn) {
   EXPECT_EQ(bridge_->stats().bad_messages, 0u);
 }
 
+// A sharded member's answer to fetchSockets with binary in a socket's data (MessagePack, as the
+// Node adapter sends it then): the worker gets the bytes as a classic member's JSON carries
+// them, {"type":"Buffer","data":[...]}, not the placeholders (before 2026-12-03).
+TEST_F(Bridge, AShardedFetchAnswersBinaryDataAsBuffers) {
+  RedisServer server(free_port());
+  server.start();
+  auto member = client(server.url());
+  member->ssubscribe("socket.io#/#");
+  auto pub = client(server.url());
+  start_bridge(server.url(), redis::FleetMode::sharded, redis::ShardedSubscription::static_, 10000,
+               10s);
+  ASSERT_TRUE(bridge_subscribed(*pub, true, 2));
+  auto reader = shm::RingReader::attach(*segment_, {"test", -1, shm::StartAt::latest});
+  ASSERT_TRUE(reader);
+  auto worker = shm::RingWriter::attach(*segment_, {"worker-0", -1});
+  ASSERT_TRUE(worker);
+  ASSERT_EQ(ask_fetch(*worker, 78, {}), shm::PublishStatus::ok);
+  std::optional<fleet::ClusterMessage> asked;
+  ASSERT_TRUE(drive([&] {
+    for (const auto& m : got_)
+      if (auto c = fleet::decode_cluster_message(m.payload);
+          c && m.channel == "socket.io#/#" && c->type == cluster::MessageType::fetch_sockets)
+        asked = c;
+    return asked.has_value();
+  }));
+  fleet::ClusterMessage answer;
+  answer.type = cluster::MessageType::fetch_sockets_response;
+  answer.uid = "nodeB";
+  answer.nsp = "/";
+  answer.data = json::object{
+      {"requestId", asked->data.as_object().at("requestId")},
+      {"sockets",
+       json::array{json::object{
+           {"id", "s1"},
+           {"handshake", json::object{}},
+           {"rooms", json::array{"s1"}},
+           {"data", json::object{{"avatar", json::object{{"_placeholder", true}, {"num", 0}}}}}}}}};
+  answer.attachments.push_back(std::make_shared<const std::string>(std::string("\x01\x02\xFF", 3)));
+  pub->command({"SPUBLISH", "socket.io#/#bridgeT#", fleet::encode_cluster_message(answer)});
+  std::optional<json::value> data;
+  ASSERT_TRUE(drive([&] {
+    reader->poll([&](const shm::RecordView& v) {
+      if (v.type != static_cast<std::uint16_t>(cluster::MessageType::fetch_sockets_response))
+        return;
+      auto m = cluster::read_message(v.payload);
+      ASSERT_TRUE(m);
+      const auto& sockets = m->body.at("sockets").as_array();
+      if (!sockets.empty()) data = sockets[0].as_object().at("data");
+    });
+    return data.has_value();
+  }));
+  EXPECT_EQ(json::serialize(*data), R"({"avatar":{"type":"Buffer","data":[1,2,255]}})");
+}
+
 TEST_F(Bridge, ShardedSubscriptionsComeBackAfterRedisRestarts) {
   RedisServer server(free_port());
   server.start();

@@ -808,8 +808,13 @@ struct Bridge::Impl {
     using T = fleet::ClassicRequestType;
     switch (o.type) {
       case T::remote_fetch:
+        // (A sharded member's answer is MessagePack where a socket's data holds binary: its
+        // values, placeholders here, become Node's {"type":"Buffer","data":[...]} as a classic
+        // member's JSON carries them; before 2026-12-03 the workers got the placeholders.)
         if (const json::value* s = r.fields.if_contains("sockets"); s && s->is_array())
-          for (const auto& e : s->get_array()) o.sockets.push_back(e);
+          for (const auto& e : s->get_array())
+            o.sockets.push_back(r.attachments.empty() ? e
+                                                      : fleet::with_node_buffers(e, r.attachments));
         ++o.answers;
         break;
       case T::server_side_emit: {

@@ -925,6 +925,51 @@ TEST_F(Bridge, AShardedFetchAnswersBinaryDataAsBuffers) {
   EXPECT_EQ(json::serialize(*data), R"({"avatar":{"type":"Buffer","data":[1,2,255]}})");
 }
 
+// A worker saying its rooms again (every worker does when one starts) keeps the subscriptions of
+// the rooms it still has: only those it no longer has are dropped (before 2026-12-03 each was
+// dropped and made again, a window where a member's broadcast to the room reached no one here).
+// Counted by Redis itself (INFO commandstats).
+TEST_F(Bridge, RoomsSaidAgainKeepTheirSubscriptions) {
+  RedisServer server(free_port());
+  server.start();
+  auto pub = client(server.url());
+  start_bridge(server.url(), redis::FleetMode::sharded, redis::ShardedSubscription::dynamic);
+  auto worker = shm::RingWriter::attach(*segment_, {"worker-0", -1});
+  ASSERT_TRUE(worker);
+  auto say = [&](json::array rooms) {
+    const std::string body = cluster::write_message(
+        {{"worker", 0}, {"nsps", json::array{"/"}}, {"rooms", json::object{{"/", rooms}}}});
+    return worker->publish(static_cast<std::uint16_t>(cluster::MessageType::namespaces),
+                           {reinterpret_cast<const std::byte*>(body.data()), body.size()});
+  };
+  auto subscribers = [&](const std::string& room) {
+    std::optional<long long> n;
+    pub->command(
+        {"PUBSUB", "SHARDNUMSUB", "socket.io#/#" + room + "#"},
+        [&](const redis::Reply& r) { n = r.elements.size() == 2 ? r.elements[1].integer : -1; });
+    drive([&] { return n.has_value(); }, 2s);
+    return n.value_or(-1);
+  };
+  auto calls = [&](const std::string& command) {
+    std::optional<long long> n;
+    pub->command({"INFO", "commandstats"}, [&](const redis::Reply& r) {
+      const std::string key = "cmdstat_" + command + ":calls=";
+      const std::size_t at = r.str.find(key);
+      n = at == std::string::npos ? 0 : std::stoll(r.str.substr(at + key.size()));
+    });
+    drive([&] { return n.has_value(); }, 2s);
+    return n.value_or(-1);
+  };
+  ASSERT_EQ(say({"a", "b"}), shm::PublishStatus::ok);
+  ASSERT_TRUE(drive([&] { return subscribers("a") == 1 && subscribers("b") == 1; }));
+  ASSERT_EQ(say({"a", "b", "c"}), shm::PublishStatus::ok);
+  ASSERT_TRUE(drive([&] { return subscribers("c") == 1; }));
+  EXPECT_EQ(calls("sunsubscribe"), 0) << "a room still held was dropped and made again";
+  ASSERT_EQ(say({"a"}), shm::PublishStatus::ok);
+  ASSERT_TRUE(drive([&] { return subscribers("b") == 0 && subscribers("c") == 0; }));
+  EXPECT_EQ(subscribers("a"), 1);
+}
+
 TEST_F(Bridge, ShardedSubscriptionsComeBackAfterRedisRestarts) {
   RedisServer server(free_port());
   server.start();

@@ -438,10 +438,20 @@ struct Bridge::Impl {
           break;
         }
         const int w = static_cast<int>(u64_of(body, "worker"));
-        worker_rooms_gone(w);
-        rooms_said(w, producer);
+        // Its rooms now: those new held first, then those it no longer has let go, so that a
+        // room it still has keeps its subscription (before 2026-12-03 every one was dropped and
+        // made again: SUNSUBSCRIBE, then SSUBSCRIBE in a later write, between which Redis could
+        // deliver a member's broadcast to no one here; at every worker's start, every worker
+        // says its rooms again).
+        std::set<std::pair<std::string, std::string>> now;
         for (const auto& [name, list] : rooms->get_object())
-          for (const auto& r : rooms_of(&list)) room_held(std::string(name), r, w, true);
+          for (const auto& r : rooms_of(&list)) now.emplace(std::string(name), r);
+        for (const auto& [in, room] : now) room_held(in, room, w, true);
+        std::vector<std::pair<std::string, std::string>> gone;
+        for (const auto& [key, ws] : room_workers)
+          if (ws.count(w) != 0 && now.count(key) == 0) gone.push_back(key);
+        for (const auto& [in, room] : gone) room_held(in, room, w, false);
+        rooms_said(w, producer);
         break;
       }
       case MessageType::room_changed:

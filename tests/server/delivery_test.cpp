@@ -1716,6 +1716,31 @@ TEST_P(Delivery, ABroadcastWithAckTimesOutFromTheCallNotFromTheDeliverysEnd) {
   EXPECT_EQ(*error, std::optional<std::string>("operation has timed out"));
 }
 
+// Outgoing listeners hear every broadcast, however many binaries it carries and however deep its
+// data: the server's own frames are read back without the bounds set for clients (before
+// 2026-12-03, read with a client's, one with more than 64 binaries or nested deeper than 32 went
+// out and its listeners were not told; a helper's review).
+TEST_P(Delivery, OutgoingListenersHearBroadcastsPastAClientsBounds) {
+  connect();
+  SocketPtr s = server_->of("/").socket(last_sid_);
+  ASSERT_TRUE(s);
+  std::vector<std::pair<std::string, std::size_t>> heard;
+  s->on_any_outgoing([&](const SocketPtr&, const std::string& event, const Args& a) {
+    heard.emplace_back(event, a.binaries.size());
+  });
+  boost::json::array values;
+  std::vector<Binary> binaries;
+  for (std::size_t i = 0; i < 70; ++i) {
+    values.push_back(placeholder(i));
+    binaries.push_back(std::make_shared<const std::string>("b"));
+  }
+  EXPECT_EQ(server_->emit("many", Args(std::move(values), std::move(binaries))), 1u);
+  boost::json::value deep = 1;
+  for (int i = 0; i < 40; ++i) deep = boost::json::array{std::move(deep)};
+  EXPECT_EQ(server_->emit("deep", Args{deep}), 1u);
+  EXPECT_EQ(heard, (std::vector<std::pair<std::string, std::size_t>>{{"many", 70}, {"deep", 0}}));
+}
+
 // A dynamic namespace whose setup throws (before it adds its auth middleware) is not left made:
 // the next CONNECT runs the setup again, and its middleware refuses (the namespace was served
 // without it before).

@@ -7,6 +7,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/json/serialize.hpp>
 #include <cstdio>
+#include <limits>
 
 #include "client.hpp"
 #include "detail.hpp"
@@ -127,7 +128,12 @@ void Socket::notify_outgoing(const EncodedPacket& p) {
   std::string_view text = p.frame->payload();
   if (text.empty()) return;
   text.remove_prefix(1);  // the Engine.IO message type
-  Decoder d;
+  // (The server's own frame: not a client's bounds. A broadcast with more than 64 binaries, or
+  // nested deeper than 32, was not told to the listeners before 2026-12-03. A binary one nested
+  // deeper than 64 still is not: the placeholders' check stops there.)
+  Decoder d(DecoderLimits{.max_attachments = std::numeric_limits<std::size_t>::max(),
+                          .max_attachment_bytes = std::numeric_limits<std::size_t>::max(),
+                          .max_depth = 1024});
   Packet out;
   Decoder::Status st = d.feed_text(text, out);
   for (std::size_t i = 0; st == Decoder::Status::need_more && i < p.attachments.size(); ++i)

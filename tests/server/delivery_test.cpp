@@ -1716,6 +1716,22 @@ TEST_P(Delivery, ABroadcastWithAckTimesOutFromTheCallNotFromTheDeliverysEnd) {
   EXPECT_EQ(*error, std::optional<std::string>("operation has timed out"));
 }
 
+// An event named by a number is heard under JavaScript's String(n), as socket.io's EventEmitter
+// keys it: on("1.5") hears 42[1.5] (it was dispatched as "1.5E0" before 2026-12-03).
+TEST_P(Delivery, AnEventNamedByANumberIsHeardAsJavaScriptNamesIt) {
+  Client& c = connect();
+  SocketPtr s = server_->of("/").socket(last_sid_);
+  ASSERT_TRUE(s);
+  std::vector<std::string> heard;
+  s->on("1.5",
+        [&](const SocketPtr&, Args a, Ack) { heard.push_back(boost::json::serialize(a.values)); });
+  s->on("1e+21", [&](const SocketPtr&, Args, Ack) { heard.push_back("1e+21"); });
+  c.send_text(R"(42[1.5,"x"])");
+  c.send_text(R"(42[1e21])");
+  drive([&] { return heard.size() == 2; });
+  EXPECT_EQ(heard, (std::vector<std::string>{R"(["x"])", "1e+21"}));
+}
+
 // Outgoing listeners hear every broadcast, however many binaries it carries and however deep its
 // data: the server's own frames are read back without the bounds set for clients (before
 // 2026-12-03, read with a client's, one with more than 64 binaries or nested deeper than 32 went

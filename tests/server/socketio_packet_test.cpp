@@ -266,3 +266,30 @@ TEST(SocketIoCodec, BadPlaceholdersAndOutOfOrderFramesAreRefused) {
 
 }  // namespace
 }  // namespace shmio::socketio
+
+// A number as an event's name is dispatched under JavaScript's String(n), as socket.io's
+// EventEmitter keys it (before 2026-12-03 Boost.JSON's form: "1.5E0", and on("1.5") never heard
+// 2[1.5]). Expected values: node -e 'console.log(String(x))'.
+TEST(SocketIoCodec, ANumberAsAnEventsNameIsWrittenAsJavaScriptWritesIt) {
+  // (The values made here, not parsed: Boost.JSON 1.81 reads some long numbers a unit off in the
+  // last place, JSON.parse exactly.)
+  const std::vector<std::pair<boost::json::value, const char*>> cases = {
+      {1.5, "1.5"},
+      {-2.5, "-2.5"},
+      {100, "100"},
+      {0.1, "0.1"},
+      {0.000001, "0.000001"},
+      {1e-7, "1e-7"},
+      {1e20, "100000000000000000000"},
+      {1e21, "1e+21"},
+      {123456789012345680000.0, "123456789012345680000"},
+      {std::int64_t{9007199254740993}, "9007199254740992"},
+      {std::uint64_t{18446744073709551615u}, "18446744073709552000"},
+      {5e-324, "5e-324"},
+      {1.7976931348623157e308, "1.7976931348623157e+308"},
+      {-0.0, "0"},
+      {"x", "x"},
+  };
+  for (const auto& [name, js] : cases)
+    EXPECT_EQ(shmio::socketio::event_name(name), js) << boost::json::serialize(name);
+}

@@ -45,6 +45,64 @@ bool is_reserved_event(std::string_view name) noexcept {
          name == "disconnecting" || name == "newListener" || name == "removeListener";
 }
 
+namespace {
+// ECMAScript's Number::toString (radix 10): the shortest digits that read back as `d`, in plain
+// notation for a decimal exponent within (-7, 21), else as d[.ddd]e±n.
+std::string js_number_text(double d) {
+  if (std::isnan(d)) return "NaN";
+  if (std::isinf(d)) return d < 0 ? "-Infinity" : "Infinity";
+  if (d == 0) return "0";  // (-0 too)
+  std::string out;
+  if (d < 0) {
+    out += '-';
+    d = -d;
+  }
+  char buf[40];
+  const auto r = std::to_chars(buf, buf + sizeof buf, d, std::chars_format::scientific);
+  const std::string_view sci(buf, static_cast<std::size_t>(r.ptr - buf));  // "1.2345e+20"
+  const std::size_t e_at = sci.find('e');
+  std::string digits;
+  for (const char c : sci.substr(0, e_at))
+    if (c != '.') digits += c;
+  int exp10 = 0;
+  std::from_chars(sci.data() + e_at + (sci[e_at + 1] == '+' ? 2 : 1), sci.data() + sci.size(),
+                  exp10);
+  const int k = static_cast<int>(digits.size());
+  const int n = exp10 + 1;  // the decimal point's place after the first n digits
+  if (k <= n && n <= 21) {
+    out += digits;
+    out.append(static_cast<std::size_t>(n - k), '0');
+  } else if (0 < n && n <= 21) {
+    out += digits.substr(0, static_cast<std::size_t>(n));
+    out += '.';
+    out += digits.substr(static_cast<std::size_t>(n));
+  } else if (-6 < n && n <= 0) {
+    out += "0.";
+    out.append(static_cast<std::size_t>(-n), '0');
+    out += digits;
+  } else {
+    out += digits[0];
+    if (k > 1) {
+      out += '.';
+      out += digits.substr(1);
+    }
+    out += 'e';
+    out += n - 1 >= 0 ? '+' : '-';
+    out += std::to_string(n - 1 >= 0 ? n - 1 : 1 - n);
+  }
+  return out;
+}
+}  // namespace
+
+std::string event_name(const json::value& name) {
+  constexpr std::int64_t kSafe = std::int64_t{1} << 53;
+  if (const json::string* s = name.if_string()) return std::string(*s);
+  if (const std::int64_t* i = name.if_int64(); i && *i >= -kSafe && *i <= kSafe)
+    return std::to_string(*i);
+  if (name.is_number()) return js_number_text(name.to_number<double>());
+  return json::serialize(name);  // (true, null...: not a name socket.io-parser lets through)
+}
+
 json::value placeholder(std::size_t num) {
   return json::object{{"_placeholder", true}, {"num", num}};
 }

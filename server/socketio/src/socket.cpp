@@ -144,8 +144,7 @@ void Socket::notify_outgoing(const EncodedPacket& p) {
   json::array values = std::move(out.data->get_array());
   json::value name = std::move(values[0]);
   values.erase(values.begin());
-  notify_outgoing(name.is_string() ? std::string(name.get_string()) : json::serialize(name),
-                  Args(std::move(values), out.attachments));
+  notify_outgoing(event_name(name), Args(std::move(values), out.attachments));
 }
 
 void Socket::on_upgrade(std::function<void(const SocketPtr&)> h) {
@@ -371,8 +370,7 @@ void Socket::on_packet(const Packet& p) {
       json::array values = p.data->get_array();
       json::value name = std::move(values[0]);
       values.erase(values.begin());
-      const std::string event =
-          name.is_string() ? std::string(name.get_string()) : json::serialize(name);
+      const std::string event = event_name(name);
       Ack ack;
       if (p.id) {
         auto done = std::make_shared<bool>(false);

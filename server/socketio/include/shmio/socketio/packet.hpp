@@ -140,6 +140,11 @@ boost::json::value parse_json(std::string_view text, boost::system::error_code& 
 
 // Replaces every binary value in `args` by a placeholder, for encoding; helpers for the API layer.
 boost::json::value placeholder(std::size_t num);
+// An event's name as socket.io dispatches it: a string as it is, a number as JavaScript's
+// String(n) writes it ("1.5", "1e+21", "1e-7"; integers past 2^53 as the double they are read
+// as). Before 2026-12-03 a number was written as Boost.JSON serializes it ("1.5E0"), so on("1.5")
+// never heard 2[1.5].
+std::string event_name(const boost::json::value& name);
 bool is_placeholder(const boost::json::value& v, std::size_t* num = nullptr) noexcept;
 // Whether every placeholder in `v` names one of `attachments` attachments (false also beyond 64
 // levels of nesting): what a decoded BINARY_EVENT must satisfy before it is sent on.

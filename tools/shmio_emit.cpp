@@ -169,7 +169,7 @@ int main(int argc, char** argv) {
   shmio::socketio::Args payload;
   for (const std::string& text : args) {
     boost::system::error_code ec;
-    boost::json::value v = boost::json::parse(text, ec);
+    boost::json::value v = shmio::socketio::parse_json_exact(text, ec);
     if (ec) {
       std::fprintf(stderr, "shmio-emit: argument is not JSON: %s (%s)%s\n", text.c_str(),
                    ec.message().c_str(),

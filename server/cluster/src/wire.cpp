@@ -232,7 +232,7 @@ std::optional<Message> read_message(std::span<const std::byte> in) {
   // whole record here (before 2026-12-03: a fetchSockets answer holding one such string timed
   // out on every other worker, while the owner's own answer listed the socket).
   opts.allow_invalid_utf8 = true;
-  json::value v = json::parse(text, ec, {}, opts);
+  json::value v = socketio::parse_json_exact(text, ec, opts);  // (numbers as JSON.parse reads them)
   if (ec || !v.is_object()) return std::nullopt;
   m.body = std::move(v.get_object());
   for (std::uint32_t i = 0; i < n && c.ok; ++i) {

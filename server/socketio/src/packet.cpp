@@ -2,8 +2,10 @@
 
 #include "shmio/socketio/types.hpp"  // Args (event_packet)
 
+#include <boost/json/basic_parser_impl.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <boost/json/value_stack.hpp>
 #include <charconv>
 #include <cmath>
 #include <stdexcept>
@@ -255,16 +257,101 @@ std::optional<std::string> mend_lone_surrogates(std::string_view text) {
 }
 }  // namespace
 
+namespace {
+// Boost.JSON 1.81's own handler (boost/json/detail/handler.hpp: values onto a value_stack), but
+// for a double, which is read again from its text with std::from_chars (correctly rounded).
+struct ExactNumbers {
+  static constexpr std::size_t max_object_size = json::object::max_size();
+  static constexpr std::size_t max_array_size = json::array::max_size();
+  static constexpr std::size_t max_key_size = json::string::max_size();
+  static constexpr std::size_t max_string_size = json::string::max_size();
+  json::value_stack st;
+  std::string number;  // a number's text given in parts (only where the input ended within it)
+
+  bool on_document_begin(json::error_code&) { return true; }
+  bool on_document_end(json::error_code&) { return true; }
+  bool on_object_begin(json::error_code&) { return true; }
+  bool on_object_end(std::size_t n, json::error_code&) {
+    st.push_object(n);
+    return true;
+  }
+  bool on_array_begin(json::error_code&) { return true; }
+  bool on_array_end(std::size_t n, json::error_code&) {
+    st.push_array(n);
+    return true;
+  }
+  bool on_key_part(json::string_view s, std::size_t, json::error_code&) {
+    st.push_chars(s);
+    return true;
+  }
+  bool on_key(json::string_view s, std::size_t, json::error_code&) {
+    st.push_key(s);
+    return true;
+  }
+  bool on_string_part(json::string_view s, std::size_t, json::error_code&) {
+    st.push_chars(s);
+    return true;
+  }
+  bool on_string(json::string_view s, std::size_t, json::error_code&) {
+    st.push_string(s);
+    return true;
+  }
+  bool on_number_part(json::string_view s, json::error_code&) {
+    number.append(s.data(), s.size());
+    return true;
+  }
+  bool on_int64(std::int64_t i, json::string_view, json::error_code&) {
+    number.clear();
+    st.push_int64(i);
+    return true;
+  }
+  bool on_uint64(std::uint64_t u, json::string_view, json::error_code&) {
+    number.clear();
+    st.push_uint64(u);
+    return true;
+  }
+  bool on_double(double d, json::string_view s, json::error_code&) {
+    number.append(s.data(), s.size());
+    double exact = 0;
+    const auto r = std::from_chars(number.data(), number.data() + number.size(), exact);
+    // (Out of a double's range, or anything from_chars does not take whole: Boost's value.)
+    st.push_double(r.ec == std::errc() && r.ptr == number.data() + number.size() ? exact : d);
+    number.clear();
+    return true;
+  }
+  bool on_bool(bool b, json::error_code&) {
+    st.push_bool(b);
+    return true;
+  }
+  bool on_null(json::error_code&) {
+    st.push_null();
+    return true;
+  }
+  bool on_comment_part(json::string_view, json::error_code&) { return true; }
+  bool on_comment(json::string_view, json::error_code&) { return true; }
+};
+}  // namespace
+
+json::value parse_json_exact(std::string_view text, boost::system::error_code& ec,
+                             const json::parse_options& options) {
+  json::basic_parser<ExactNumbers> p(options);
+  p.handler().st.reset();
+  const std::size_t n = p.write_some(false, text.data(), text.size(), ec);
+  if (!ec && n < text.size()) ec = json::error::extra_data;
+  if (ec) return nullptr;
+  return p.handler().st.release();
+}
+
 json::value parse_json(std::string_view text, boost::system::error_code& ec,
                        std::size_t max_depth) {
   json::parse_options opt;
   opt.max_depth = max_depth;
-  json::value v = json::parse(text, ec, json::storage_ptr(), opt);
+  json::value v = parse_json_exact(text, ec, opt);
   if (!ec) return v;
   const std::optional<std::string> mended = mend_lone_surrogates(text);
   if (!mended) return v;
   ec.clear();
-  return json::parse(*mended, ec, json::storage_ptr(), opt);
+  return parse_json_exact(*mended, ec, opt);
 }
 
 std::string to_json_text(const json::value& v) {

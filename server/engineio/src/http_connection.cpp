@@ -66,10 +66,15 @@ void HttpConnection::on_read(beast::error_code ec) {
     // Too large (413): the reference (engine.io 6.6) answers so and closes the session with a
     // transport error ("payload too large"; before 2026-12-03 kept, as engine.io before 6.6).
     // A body whose Content-Length is over the bound fails at its header, before the POST
-    // claimed its session: that session is found by the request's sid.
+    // claimed its session: that session is found by the request's sid (this worker's: a
+    // session of another worker's is told by its own ping timeout). Only a body over maxPayload
+    // itself closes it, not one refused because requests read ahead on this connection hold
+    // the rest of the budget (a chunked body's own size is not known: it does).
+    const auto length = parser_->content_length();
+    const bool own = !length || *length > srv_->options.session.max_payload;
     if (!reading_claim_.expired()) {
-      release_claim(reading_claim_, false);
-    } else if (const auto& h = parser_->get(); h.method() == http::verb::post) {
+      release_claim(reading_claim_, !own);
+    } else if (const auto& h = parser_->get(); own && h.method() == http::verb::post) {
       const Target t = parse_target(h.target());
       const auto sid = t.query.find("sid");
       if (same_path(t.path, srv_->options.path) && sid != t.query.end())

@@ -2,6 +2,8 @@
 // (private to engineio/src).
 #pragma once
 
+#include <limits>
+
 #include "ws_connection.hpp"
 
 namespace shmio::engineio {
@@ -14,8 +16,12 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
     // neither a chunk-size line (its extensions) nor a chunked body's trailer by the header or
     // body limit, so one that never ends grew the buffer until the read timeout (before
     // 2026-12-03). Past it the read fails (buffer_overflow) and the connection is closed.
-    buffer_.max_size(srv_->options.max_header_bytes + srv_->options.session.max_payload +
-                     (64 << 10));
+    const std::size_t header = srv_->options.max_header_bytes;
+    const std::size_t body = srv_->options.session.max_payload;
+    constexpr std::size_t kMax = std::numeric_limits<std::size_t>::max();
+    buffer_.max_size(header > kMax - body - (64 << 10) || body > kMax - (64 << 10)
+                         ? kMax
+                         : header + body + (64 << 10));
     srv_->http_connections.insert(this);
     srv_->stats.http_connections = srv_->http_connections.size();
   }
@@ -36,9 +42,11 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   }
   // A connection handed over by another worker: the bytes it had read, parsed before anything
   // read from the socket (such a connection is never steered again).
-  // False (nothing taken) past the read buffer's bound: the caller drops the connection.
+  // (The bytes are what another worker read under the same bound, re-serialized by Beast, which
+  // may add a little: the bound grows to hold them.) False if they cannot be held at all.
   bool preload(const std::string& bytes) {
-    if (bytes.size() > buffer_.max_size()) return false;
+    if (bytes.size() > std::numeric_limits<std::size_t>::max() - (64 << 10)) return false;
+    if (bytes.size() + (64 << 10) > buffer_.max_size()) buffer_.max_size(bytes.size() + (64 << 10));
     const std::size_t n = net::buffer_copy(buffer_.prepare(bytes.size()), net::buffer(bytes));
     buffer_.commit(n);
     adopted_ = true;

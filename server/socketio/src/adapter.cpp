@@ -146,9 +146,10 @@ void RemoteSocket::emit_with_ack(const std::string& event, Args args,
       event, std::move(args),
       [callback = std::move(callback)](std::optional<std::string> error,
                                        std::vector<Args> responses) {
-        // (One socket has the id: at most one answer.)
+        // (One socket has the id: at most one answer. Given, it is the answer, whatever else the
+        // broadcast heard: another worker that died or timed out had nothing of this socket's.)
         if (!responses.empty())
-          callback(std::move(error), std::move(responses.front()));
+          callback(std::nullopt, std::move(responses.front()));
         else if (error)
           callback(std::move(error), Args{});
         else

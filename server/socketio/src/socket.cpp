@@ -129,8 +129,8 @@ void Socket::notify_outgoing(const EncodedPacket& p) {
   if (text.empty()) return;
   text.remove_prefix(1);  // the Engine.IO message type
   // (The server's own frame: not a client's bounds. A broadcast with more than 64 binaries, or
-  // nested deeper than 32, was not told to the listeners before 2026-12-03. A binary one nested
-  // deeper than 64 still is not: the placeholders' check stops there.)
+  // nested deeper than 32, was not told to the listeners before 2026-12-03. One nested deeper than
+  // 1,024, or a binary one deeper than 64 (the placeholders' check stops there), still is not.)
   Decoder d(DecoderLimits{.max_attachments = std::numeric_limits<std::size_t>::max(),
                           .max_attachment_bytes = std::numeric_limits<std::size_t>::max(),
                           .max_depth = 1024});

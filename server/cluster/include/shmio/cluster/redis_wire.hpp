@@ -165,7 +165,8 @@ enum class SubscriptionMode { static_, dynamic, dynamic_private };
 // counts them (UTF-16 code units; before 2026-12-03 counted here in UTF-8 bytes, so a room of 19
 // such characters and 20 bytes, "salle-de-réunion-12", was taken for a socket id: its broadcasts
 // from Node, sent on the room's channel, were never subscribed to; a helper's review). Ill-formed
-// UTF-8 counts a unit per byte that is not a continuation byte.
+// UTF-8 counts about as a decoder's replacement characters would (a unit per byte that is not a
+// continuation byte; two for a four-byte lead): names a Node app would not make.
 std::size_t utf16_units(std::string_view utf8) noexcept;
 inline bool looks_like_socket_id(std::string_view room) noexcept {
   return utf16_units(room) == 20;

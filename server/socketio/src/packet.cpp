@@ -267,6 +267,8 @@ struct ExactNumbers {
   static constexpr std::size_t max_string_size = json::string::max_size();
   json::value_stack st;
   std::string number;  // a number's text given in parts (only where the input ended within it)
+  template <class... A>
+  explicit ExactNumbers(A&&... a) : st(std::forward<A>(a)...) {}
 
   bool on_document_begin(json::error_code&) { return true; }
   bool on_document_end(json::error_code&) { return true; }
@@ -334,7 +336,9 @@ struct ExactNumbers {
 
 json::value parse_json_exact(std::string_view text, boost::system::error_code& ec,
                              const json::parse_options& options) {
-  json::basic_parser<ExactNumbers> p(options);
+  // (A stack buffer for the value stack, as json::parse uses: no allocation for small texts.)
+  unsigned char temp[BOOST_JSON_STACK_BUFFER_SIZE];
+  json::basic_parser<ExactNumbers> p(options, json::storage_ptr(), temp, sizeof temp);
   p.handler().st.reset();
   const std::size_t n = p.write_some(false, text.data(), text.size(), ec);
   if (!ec && n < text.size()) ec = json::error::extra_data;

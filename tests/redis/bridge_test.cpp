@@ -99,18 +99,28 @@ class Bridge : public ::testing::Test {
   // other subscribers of the test's).
   bool bridge_subscribed(redis::Client& cmd, bool sharded = false, long long members = 1) {
     return drive([&] {
-      std::optional<long long> n;
-      if (sharded)
-        cmd.command({"PUBSUB", "SHARDNUMSUB", "socket.io#/#"}, [&](const redis::Reply& r) {
-          n = r.elements.size() == 2 ? r.elements[1].integer : -1;
-        });
-      else
-        cmd.command({"PUBSUB", "NUMSUB", "socket.io-request#/#"}, [&](const redis::Reply& r) {
-          n = r.elements.size() == 2 ? r.elements[1].integer : -1;
-        });
-      drive([&] { return n.has_value(); }, 2s);
-      return n && *n == members;
+      return subscribers(cmd, sharded ? "SHARDNUMSUB" : "NUMSUB",
+                         sharded ? "socket.io#/#" : "socket.io-request#/#") == members;
     });
+  }
+  // PUBSUB NUMSUB or SHARDNUMSUB (`which`) of one channel: its subscribers (-1: no answer in 2 s).
+  long long subscribers(redis::Client& cmd, const char* which, const std::string& channel) {
+    std::optional<long long> n;
+    cmd.command({"PUBSUB", which, channel}, [&](const redis::Reply& r) {
+      n = r.elements.size() == 2 ? r.elements[1].integer : -1;
+    });
+    drive([&] { return n.has_value(); }, 2s);
+    return n.value_or(-1);
+  }
+  // Worker `w`'s NAMESPACES record (its namespaces, and its rooms if `rooms` is an object), as a
+  // worker announces them, into the ring.
+  static shm::PublishStatus say_namespaces(shm::RingWriter& worker, json::array nsps,
+                                           json::value rooms = nullptr) {
+    json::object body{{"worker", 0}, {"nsps", std::move(nsps)}};
+    if (rooms.is_object()) body["rooms"] = std::move(rooms);
+    const std::string said = cluster::write_message(body);
+    return worker.publish(static_cast<std::uint16_t>(cluster::MessageType::namespaces),
+                          {reinterpret_cast<const std::byte*>(said.data()), said.size()});
   }
   // A fleet of one Node member (subscribed to the request channel: it answers only what the test
   // publishes for it) and the bridge with `request_timeout`; a reader of the ring and worker 0's
@@ -839,19 +849,8 @@ TEST_F(Bridge, ShardedBroadcastsInOtherNamespacesComeIn) {
   auto reader = shm::RingReader::attach(*segment_, {"test", -1, shm::StartAt::latest});
   ASSERT_TRUE(reader);
   // Worker 0 has "/" and "/chat": the bridge subscribes to both namespaces' channels.
-  const std::string said =
-      cluster::write_message({{"worker", 0}, {"nsps", json::array{"/", "/chat"}}});
-  ASSERT_EQ(worker->publish(static_cast<std::uint16_t>(cluster::MessageType::namespaces),
-                            {reinterpret_cast<const std::byte*>(said.data()), said.size()}),
-            shm::PublishStatus::ok);
-  ASSERT_TRUE(drive([&] {
-    std::optional<long long> n;
-    pub->command({"PUBSUB", "SHARDNUMSUB", "socket.io#/chat#"}, [&](const redis::Reply& r) {
-      n = r.elements.size() == 2 ? r.elements[1].integer : -1;
-    });
-    drive([&] { return n.has_value(); }, 2s);
-    return n && *n == 1;
-  }));
+  ASSERT_EQ(say_namespaces(*worker, {"/", "/chat"}), shm::PublishStatus::ok);
+  ASSERT_TRUE(drive([&] { return subscribers(*pub, "SHARDNUMSUB", "socket.io#/chat#") == 1; }));
   fleet::ClusterMessage in;
   in.type = cluster::MessageType::broadcast;
   in.uid = "nodeB";
@@ -937,18 +936,10 @@ TEST_F(Bridge, RoomsSaidAgainKeepTheirSubscriptions) {
   auto worker = shm::RingWriter::attach(*segment_, {"worker-0", -1});
   ASSERT_TRUE(worker);
   auto say = [&](json::array rooms) {
-    const std::string body = cluster::write_message(
-        {{"worker", 0}, {"nsps", json::array{"/"}}, {"rooms", json::object{{"/", rooms}}}});
-    return worker->publish(static_cast<std::uint16_t>(cluster::MessageType::namespaces),
-                           {reinterpret_cast<const std::byte*>(body.data()), body.size()});
+    return say_namespaces(*worker, {"/"}, json::object{{"/", std::move(rooms)}});
   };
-  auto subscribers = [&](const std::string& room) {
-    std::optional<long long> n;
-    pub->command(
-        {"PUBSUB", "SHARDNUMSUB", "socket.io#/#" + room + "#"},
-        [&](const redis::Reply& r) { n = r.elements.size() == 2 ? r.elements[1].integer : -1; });
-    drive([&] { return n.has_value(); }, 2s);
-    return n.value_or(-1);
+  auto subscribed = [&](const std::string& room) {
+    return subscribers(*pub, "SHARDNUMSUB", "socket.io#/#" + room + "#");
   };
   auto calls = [&](const std::string& command) {
     std::optional<long long> n;
@@ -961,13 +952,13 @@ TEST_F(Bridge, RoomsSaidAgainKeepTheirSubscriptions) {
     return n.value_or(-1);
   };
   ASSERT_EQ(say({"a", "b"}), shm::PublishStatus::ok);
-  ASSERT_TRUE(drive([&] { return subscribers("a") == 1 && subscribers("b") == 1; }));
+  ASSERT_TRUE(drive([&] { return subscribed("a") == 1 && subscribed("b") == 1; }));
   ASSERT_EQ(say({"a", "b", "c"}), shm::PublishStatus::ok);
-  ASSERT_TRUE(drive([&] { return subscribers("c") == 1; }));
+  ASSERT_TRUE(drive([&] { return subscribed("c") == 1; }));
   EXPECT_EQ(calls("sunsubscribe"), 0) << "a room still held was dropped and made again";
   ASSERT_EQ(say({"a"}), shm::PublishStatus::ok);
-  ASSERT_TRUE(drive([&] { return subscribers("b") == 0 && subscribers("c") == 0; }));
-  EXPECT_EQ(subscribers("a"), 1);
+  ASSERT_TRUE(drive([&] { return subscribed("b") == 0 && subscribed("c") == 0; }));
+  EXPECT_EQ(subscribed("a"), 1);
 }
 
 TEST_F(Bridge, ShardedSubscriptionsComeBackAfterRedisRestarts) {

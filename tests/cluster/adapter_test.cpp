@@ -1286,6 +1286,25 @@ TEST(ClusterEmitter, ARingWhoseClusterIsGoneIsRefused) {
   ASSERT_TRUE(shm::Segment::remove(name));
 }
 
+// A worker's own ring (--ring-per-worker: made for one producer) is refused to an emitter, at
+// once and with where to emit instead: taken while its worker was down, the restarted worker was
+// refused its ring and crash-looped for as long as the emitter held it (before 2026-12-03).
+TEST(ClusterEmitter, AWorkersOwnRingIsRefused) {
+  const std::string name = "test-emitter-own-" + std::to_string(::getpid());
+  const std::string own = cluster::worker_ring_name(name, 1);
+  (void)shm::Segment::remove(own);
+  auto ring = shm::Segment::create(cluster::worker_ring_config(name, 1, 2, 1 << 20, false));
+  ASSERT_TRUE(ring) << ring.error().message;
+  try {
+    cluster::Emitter em(own);
+    ADD_FAILURE() << "attached to a worker's own ring";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("a worker's own ring"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(ring->producer_slot(0).state.load(), shm::layout::kSlotFree) << "no slot taken";
+  ASSERT_TRUE(shm::Segment::remove(own));
+}
+
 // A client recovers on worker 1, whose replay's last record is of an earlier ring than the one its
 // offset named (worker 0's broadcast, after worker 1's it had), then drops again and recovers from
 // that replayed record's offset: it gets what it missed since, and nothing twice.

@@ -162,4 +162,9 @@ test("bad flags and environment: exit code 2 and the flag's rule; --help: exit 0
                                         env: { ...process.env, SHMIO_MAX_SESSIONS: "5" } });
   assert.equal(r.status, 2, r.stderr);
   assert.match(r.stderr, /--max-sessions needs a cluster \(--workers N or auto; in the environment: SHMIO_MAX_SESSIONS needs SHMIO_WORKERS\)/);
+  // In a cluster, the cut logs' size without a ring per worker (this app turns recovery on):
+  // refused before anything starts (taken and used for nothing before 2026-12-03).
+  r = spawnSync(BIN, ["--port", "0", "--workers", "2", "--cut-log-mb", "8"], { encoding: "utf8", timeout: 10000 });
+  assert.equal(r.status, 2, r.stderr);
+  assert.ok(r.stderr.includes("--cut-log-mb needs --recovery and --ring-per-worker"), r.stderr);
 });

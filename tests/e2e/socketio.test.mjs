@@ -518,4 +518,14 @@ test("bad numbers on shmio's command line are refused with exit code 2 and the f
     assert.equal(r.status, 2, `${flag} ${value}`);
     assert.match(r.stderr, new RegExp(`^shmio: ${flag} must be ${range.replace(/\./g, "\\.")}`));
   }
+  // In a cluster, what only --recovery (and a ring per worker) makes is refused without them,
+  // before anything starts (taken and used for nothing before 2026-12-03).
+  for (const [args, needs] of [[["--max-sessions", "5"], "--recovery"],
+                               [["--session-bytes", "1024"], "--recovery"],
+                               [["--cut-log-mb", "8", "--recovery"], "--recovery and --ring-per-worker"]]) {
+    const r = spawnSync(BIN, ["--app", "bench", "--port", "0", "--workers", "2", ...args],
+                        { encoding: "utf8", timeout: 10000 });
+    assert.equal(r.status, 2, `${args}: ${r.stderr}`);
+    assert.ok(r.stderr.includes(`${args[0]} needs ${needs}`), `${args}: ${r.stderr}`);
+  }
 });

@@ -12,6 +12,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <tuple>
 
 #include <algorithm>
 #include <atomic>
@@ -898,6 +899,22 @@ int serve(ServeOptions cfg, Setup setup) {
                      "shmio: %s needs a cluster (--workers N or auto; in the environment: %s "
                      "needs SHMIO_WORKERS)\n",
                      flag, env_name(flag + 2).c_str());
+        return 2;
+      }
+  }
+  if (cfg.workers >= 0) {
+    // And in a cluster, what sizes a part only --recovery (and a ring per worker) makes: taken
+    // without a word before 2026-12-03, and used for nothing (a helper's review).
+    const ServeOptions d;
+    const bool recovery = cfg.server.connection_state_recovery.has_value();
+    const std::tuple<bool, const char*, const char*> needs[] = {
+        {cfg.max_sessions != d.max_sessions && !recovery, "--max-sessions", "--recovery"},
+        {cfg.session_bytes != d.session_bytes && !recovery, "--session-bytes", "--recovery"},
+        {cfg.cut_log_mb != d.cut_log_mb && !(recovery && cfg.ring_per_worker), "--cut-log-mb",
+         "--recovery and --ring-per-worker"}};
+    for (const auto& [given, flag, what] : needs)
+      if (given) {
+        std::fprintf(stderr, "shmio: %s needs %s (it sizes what only they make)\n", flag, what);
         return 2;
       }
   }

@@ -43,6 +43,16 @@ struct Emitter::Impl {
       segment.reset();
       return why;
     }
+    // A worker's own ring (--ring-per-worker: made for one producer, its worker) is not an
+    // emitter's: taken while its worker is down, the restarted worker is refused its ring and
+    // crash-loops for as long as the emitter holds it, and what was written there reaches no
+    // client of that worker (before 2026-12-03 it was taken; a helper's review).
+    if (segment->exclusive_producer()) {
+      segment.reset();
+      return "ring '" + ring +
+             "' is a worker's own ring (made for one producer): emit into the cluster's ring, "
+             "its name without the .w<N> suffix";
+    }
     alive_checked = std::chrono::steady_clock::now();
     auto w = shm::RingWriter::attach(*segment, {label, -1});
     if (!w) {

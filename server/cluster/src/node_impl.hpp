@@ -2,6 +2,7 @@
 // rebalancing, recovery's session table, the workers' board (private to cluster/src).
 #pragma once
 
+#include <fcntl.h>
 #include <limits>
 
 #include "handoff.hpp"
@@ -484,7 +485,7 @@ struct Node::Impl {
 
   // --- reading
   void start_reading() {
-    notify.assign(::dup(notifier->fd()));
+    notify.assign(::fcntl(notifier->fd(), F_DUPFD_CLOEXEC, 0));
     wait_notify();
     drain();
   }

@@ -307,6 +307,15 @@ int run_supervisor(const SupervisorOptions& o,
   } restore{set, old, old_pipe, old_child};
   const std::vector<int> cpus = affinity_cpus();
   const int n = o.workers > 0 ? o.workers : static_cast<int>(cpus.size());
+  // At most kMaxWorkers (the registry's 1,024 producer slots, 64 kept for emitters and tools;
+  // session ids carry a worker's index): shmio's own command line bounds --workers so, and a
+  // program calling this directly is told the same (before 2026-12-03 past it the slot counts
+  // overflowed, and workers' session-id prefixes wrapped).
+  if (o.workers < 0 || n > kMaxWorkers) {
+    std::fprintf(stderr, "shmio: a cluster has 1..%d workers (%d asked%s)\n", kMaxWorkers,
+                 o.workers > 0 ? o.workers : n, o.workers > 0 ? "" : ": one per CPU");
+    return 1;
+  }
   SupervisorOptions ro = o;
   ro.workers = n;
   // The shared ring, then (with a ring per worker) each worker's: all of them or none.

@@ -5,6 +5,7 @@
 
 #include "engine_socket.hpp"
 
+#include <fcntl.h>
 #include <stdexcept>
 #include <system_error>
 
@@ -236,6 +237,9 @@ void detail::ServerCore::accept() {
       beast::error_code ignored;
       socket.close(ignored);
     } else if (!ec) {
+      // (Close-on-exec, as every descriptor of ours: Asio sets it on none, and a program the
+      // app starts would hold the client's connection open past this process.)
+      ::fcntl(socket.native_handle(), F_SETFD, FD_CLOEXEC);
       socket.set_option(tcp::no_delay(true), ec);
       ++self->stats.connections;
       std::make_shared<HttpConnection>(std::move(socket), self)->start();
@@ -342,6 +346,11 @@ std::uint16_t Server::listen(const std::string& address, std::uint16_t port) {
                             "not an IPv4 or IPv6 address: \"" + address + "\"");
   const tcp::endpoint ep(ip, port);
   if (impl_->acceptor.open(ep.protocol(), ec)) fail("socket");
+  // Close-on-exec (Asio sets none): a program the app starts (system(), popen()) held the
+  // listener, and past this process's death it stayed in the port's SO_REUSEPORT group with no
+  // one accepting, a share of new connections waiting in its backlog (before 2026-12-03; a
+  // helper's review).
+  ::fcntl(impl_->acceptor.native_handle(), F_SETFD, FD_CLOEXEC);
   if (impl_->acceptor.set_option(net::socket_base::reuse_address(true), ec)) fail("SO_REUSEADDR");
   if (impl_->options.reuse_port) {
     using reuse_port = net::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;

@@ -2,6 +2,7 @@
 // other, in the classic adapter's protocol (cluster/redis_wire.hpp).
 #include "shmio/redis/bridge.hpp"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
@@ -353,7 +354,7 @@ struct Bridge::Impl {
   void start_reading() {
     if (reading || stopped) return;
     reading = true;
-    notify.assign(::dup(notifier->fd()));
+    notify.assign(::fcntl(notifier->fd(), F_DUPFD_CLOEXEC, 0));
     wait_notify();
     drain();
   }

@@ -1,5 +1,6 @@
 #include "shmio/redis/client.hpp"
 
+#include <fcntl.h>
 #include <hiredis/hiredis.h>
 
 #include <algorithm>
@@ -700,6 +701,7 @@ void connect_each(const std::shared_ptr<Client>& c, Client::Impl& m, std::uint64
       return connect_each(c, m, gen, std::move(eps), i + 1, std::move(failed));
     }
     boost::system::error_code ignored;
+    ::fcntl(m.socket.native_handle(), F_SETFD, FD_CLOEXEC);  // (Asio sets none)
     m.socket.set_option(net::ip::tcp::no_delay(true), ignored);
     connected(c, m);
   });
@@ -724,6 +726,7 @@ void connect(const std::shared_ptr<Client>& c, Client::Impl& m) {
                              if (gen != m.generation) return;
                              if (ec)
                                return lost(c, m, "connect " + m.url.path + ": " + ec.message());
+                             ::fcntl(m.socket.native_handle(), F_SETFD, FD_CLOEXEC);
                              connected(c, m);
                            });
     return;

@@ -112,13 +112,28 @@ void Adapter::fetch_sockets(const BroadcastOptions& opts,
   // adapter, and the namespace its sockets name, is gone.)
   net::post(nsp_->server().io(), [alive = std::weak_ptr<int>(alive_), done = std::move(done),
                                   out = std::move(out)]() mutable {
-    if (!alive.expired()) done(std::move(out));
+    if (alive.expired()) return;
+    try {  // (the app's callback, on a turn of its own: a throw must not stop the server)
+      done(std::move(out));
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "shmio: a fetch_sockets callback threw: %s\n", e.what());
+    }
   });
 }
 
 void Adapter::server_side_emit(const std::string&, Args,
                                const std::shared_ptr<AckCollector>& collector) {
   if (collector) collector->start();  // no other server: done
+}
+
+void Adapter::notify(RoomEvent e, const Room& room, const SocketId& id) const {
+  for (const RoomListener& l : room_listeners_) {
+    try {
+      l(e, room, id);
+    } catch (const std::exception& ex) {
+      std::fprintf(stderr, "shmio: a room event listener threw: %s\n", ex.what());
+    }
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

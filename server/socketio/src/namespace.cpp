@@ -44,6 +44,13 @@ void Namespace::abandon(const SocketPtr& s) {
   if (s->x_) s->x_->restore_rooms.clear();  // (a refused recovered socket is in no room)
   adapter_->del_all(s->id());
   s->settle_pending_acks(true);
+  // Its handlers go, as a closed socket's do: a middleware that registered one capturing the
+  // socket (s->on_disconnect([s]...)) made a cycle that kept every refused socket, its handshake
+  // with it (before 2026-12-03 a client retrying a bad token grew the process; a helper's review).
+  if (s->x_) {
+    s->x_.reset();
+    s->outgoing_listeners_ = false;
+  }
 }
 
 void Namespace::connect(const std::shared_ptr<Client>& client, json::object auth,

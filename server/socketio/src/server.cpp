@@ -208,7 +208,14 @@ void Server::close() {
 
 void Server::close(std::function<void()> done) {
   close();
-  if (done) net::post(io_, std::move(done));
+  if (done)
+    net::post(io_, [done = std::move(done)] {
+      try {  // (the app's callback: a throw must not leave the io_context's run)
+        done();
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "shmio: a close callback threw: %s\n", e.what());
+      }
+    });
 }
 
 }  // namespace shmio::socketio

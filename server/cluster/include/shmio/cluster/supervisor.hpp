@@ -80,6 +80,9 @@ std::vector<int> affinity_cpus();
 // supervisor then stops the cluster (exit status 1) instead of restarting it for ever. A worker
 // started again after it had run is restarted whatever its status (what failed may pass).
 inline constexpr int kWorkerCannotStart = 78;  // (EX_CONFIG of sysexits.h)
+// The most workers a cluster has: the ring's 1,024 producer slots, 64 kept for emitters and tools.
+// run_supervisor refuses more (exit status 1, said on stderr).
+inline constexpr int kMaxWorkers = 960;
 
 // Runs the cluster until SIGTERM, SIGINT or SIGHUP (a drain; SIGHUP only if it was not ignored
 // when this was called, as under nohup). worker_main runs in each forked

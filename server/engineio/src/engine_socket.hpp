@@ -223,12 +223,15 @@ class EngineSocket final : public Socket,
       again_ = true;
       return;
     }
+    // (Held first, so that it is let go last: a close below may erase the server's reference,
+    // and the flag's reset then wrote into freed memory — ASan, 2026-12-03, a 413 closing the
+    // session it names.)
+    auto self = shared_from_this();
     pumping_ = true;
     struct Reset {
       bool& flag;
       ~Reset() { flag = false; }
     } reset{pumping_};
-    auto self = shared_from_this();
     do {
       again_ = false;
       for (Packet& m : sm_.take_messages()) {

@@ -1286,6 +1286,20 @@ TEST(ClusterEmitter, ARingWhoseClusterIsGoneIsRefused) {
   ASSERT_TRUE(shm::Segment::remove(name));
 }
 
+// run_supervisor refuses more workers than a cluster has (kMaxWorkers: the registry's slots),
+// before it makes a ring or starts a worker (programs calling it directly; shmio's own command
+// line bounds --workers the same).
+TEST(ClusterSupervisor, MoreWorkersThanAClusterHasAreRefused) {
+  cluster::SupervisorOptions o;
+  o.ring = "test-too-many-" + std::to_string(::getpid());
+  o.workers = cluster::kMaxWorkers + 1;
+  int started = 0;
+  EXPECT_EQ(cluster::run_supervisor(o, [&](const cluster::WorkerContext&) { return ++started; }),
+            1);
+  EXPECT_EQ(started, 0);
+  EXPECT_FALSE(shm::Segment::attach(o.ring, shm::AttachMode::read_only)) << "no ring made";
+}
+
 // A worker's own ring (--ring-per-worker: made for one producer) is refused to an emitter, at
 // once and with where to emit instead: taken while its worker was down, the restarted worker was
 // refused its ring and crash-looped for as long as the emitter held it (before 2026-12-03).

@@ -240,7 +240,7 @@ struct SessionStore::Map {
     push_slot((f.entry & kSlotMask) - 1);
   }
   void write(SlotHeader& s, std::uint64_t h, std::string_view key, std::string_view state,
-             bool connected) noexcept {
+             bool connected, std::uint64_t since = 0) noexcept {
     const ProcessIdentity self = self_identity();
     s.hash = 0;  // torn until the hash says otherwise
     // (Signal fences: the compiler keeps the field stores between the two hash stores, so a
@@ -251,7 +251,7 @@ struct SessionStore::Map {
     s.flags = connected ? 1 : 0;
     s.owner_pid = static_cast<std::uint64_t>(self.pid);
     s.owner_start = self.start_time;
-    s.since_ns = monotonic_ns();
+    s.since_ns = connected || since == 0 ? monotonic_ns() : since;
     s.key_len = static_cast<std::uint32_t>(key.size());
     s.state_len = static_cast<std::uint32_t>(state.size());
     std::memcpy(body(s), key.data(), key.size());
@@ -491,7 +491,8 @@ std::size_t SessionStore::capacity_for(std::string_view key) const noexcept {
 }
 
 SessionStore::PutStatus SessionStore::put(std::string_view key, std::string_view state,
-                                          bool connected, std::chrono::nanoseconds max_age) {
+                                          bool connected, std::chrono::nanoseconds max_age,
+                                          std::uint64_t since) {
   if (key.empty()) return PutStatus::too_large;
   const std::uint64_t h = fnv1a(key);
   bool busy = false;
@@ -505,7 +506,7 @@ SessionStore::PutStatus SessionStore::put(std::string_view key, std::string_view
   }
   // The key's own entry: replaced in place.
   if (auto f = m_->find(key, h, busy)) {
-    m_->write(*f->slot, h, key, state, connected);
+    m_->write(*f->slot, h, key, state, connected, since);
     Map::unlock(*f->slot);
     return PutStatus::ok;
   }
@@ -517,7 +518,7 @@ SessionStore::PutStatus SessionStore::put(std::string_view key, std::string_view
   if (auto i = m_->pop_slot()) {
     SlotHeader& s = m_->slot(*i);
     if (m_->lock(s)) {
-      m_->write(s, h, key, state, connected);
+      m_->write(s, h, key, state, connected, since);
       for (std::size_t k = 0; k < kProbe; ++k) {
         std::atomic<std::uint32_t>& e = m_->index(h + k);
         std::uint32_t was = e.load(std::memory_order_acquire);
@@ -550,7 +551,7 @@ SessionStore::PutStatus SessionStore::put(std::string_view key, std::string_view
     Map::Settle later;
     if (e.load(std::memory_order_acquire) == was && s.state == kEntry && s.hash != 0 &&
         m_->expired(s, max_age, later)) {
-      m_->write(s, h, key, state, connected);
+      m_->write(s, h, key, state, connected, since);
       e.store(entry_tag | (was & kSlotMask), std::memory_order_release);
       Map::unlock(s);
       later.run(*m_);
@@ -578,7 +579,7 @@ SessionStore::Taken SessionStore::take(std::string_view key, std::chrono::nanose
   }
   const std::uint64_t now = monotonic_ns();
   const bool old = now - std::min(now, since) > static_cast<std::uint64_t>(max_age.count());
-  Taken t{old ? TakeStatus::expired : TakeStatus::ok, {}};
+  Taken t{old ? TakeStatus::expired : TakeStatus::ok, {}, since};
   if (!old) t.state.assign(m_->body(s) + s.key_len, s.state_len);
   m_->remove(*f);
   later.run(*m_);

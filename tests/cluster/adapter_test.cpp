@@ -99,7 +99,10 @@ class ClusterAdapterTest : public ::testing::TestWithParam<bool> {
     no.workers = 2;
     no.rebalance = false;
     no.ring_per_worker = GetParam();
-    if (recovery_) w->options.connection_state_recovery = sio::RecoveryOptions{};
+    if (recovery_) {
+      w->options.connection_state_recovery = sio::RecoveryOptions{};
+      w->options.connection_state_recovery->skip_middlewares = skip_middlewares_;
+    }
     no.log_recoveries = recovery_;
     no.cut_log_entries = cut_log_entries_;
     w->node = std::make_unique<cluster::Node>(io_, no, w->options);
@@ -147,7 +150,8 @@ class ClusterAdapterTest : public ::testing::TestWithParam<bool> {
     std::size_t k;
     std::string sid, pid;
   };
-  Joined connect_with(int i, const std::string& auth) {
+  // A WebSocket session on worker i, its Engine.IO handshake done: the client's index.
+  std::size_t open_session(int i) {
     clients_.push_back({std::make_unique<Client>(workers_[i]->port), {}, false});
     const std::size_t k = clients_.size() - 1;
     Client& c = *clients_[k].client;
@@ -158,6 +162,11 @@ class ClusterAdapterTest : public ::testing::TestWithParam<bool> {
     EXPECT_TRUE(drive([&] { return c.in().find("\r\n\r\n") != std::string::npos; }));
     c.in().erase(0, c.in().find("\r\n\r\n") + 4);
     clients_[k].open = true;
+    return k;
+  }
+  Joined connect_with(int i, const std::string& auth) {
+    const std::size_t k = open_session(i);
+    Client& c = *clients_[k].client;
     c.send_text("40" + auth);
     Joined j{k, {}, {}};
     std::size_t at = 0;
@@ -233,7 +242,8 @@ class ClusterAdapterTest : public ::testing::TestWithParam<bool> {
     return q;
   }
 
-  bool recovery_ = false;  // (set before SetUp: connection state recovery on every worker)
+  bool recovery_ = false;         // (set before SetUp: connection state recovery on every worker)
+  bool skip_middlewares_ = true;  // (recovery's option for the workers started from then on)
   std::uint32_t cut_log_entries_ = 1u << 18;  // (and the cut logs' size)
   boost::asio::io_context io_;
   std::string ring_;
@@ -901,6 +911,44 @@ TEST_P(ClusterRecoveryTest, ABroadcastAfterAHandlersOwnBroadcastInOneBatchNamesA
   EXPECT_EQ(again[0].substr(0, 5), R"(["c",)");
   EXPECT_EQ(again[1].substr(0, 5), R"(["d",)");
   EXPECT_EQ(again[2].substr(0, 5), R"(["e",)");
+}
+
+// A recovery refused by its offset (malformed here) or by the namespace's middleware leaves the
+// session in the shared table for the client's next attempt, on any worker, as socket.io's
+// in-memory adapter leaves it; before 2026-12-04 each attempt had taken it out, and the next got a
+// fresh session, what it missed lost.
+TEST_P(ClusterRecoveryTest, ARefusedRecoveryLeavesTheSessionForTheNextAttempt) {
+  skip_middlewares_ = false;  // worker 1 runs its middleware for recovered sockets
+  stop(*workers_[1]);
+  workers_[1].reset();
+  start(1);
+  bool refuse = true;
+  workers_[1]->server->of("/").use([&refuse](const sio::SocketPtr&, sio::Next next) {
+    next(refuse ? std::optional<sio::ConnectError>(sio::ConnectError{"not now", {}})
+                : std::nullopt);
+  });
+  const Joined x = connect_with(0, "");
+  workers_[1]->server->of("/").emit("a", sio::Args{});
+  ASSERT_TRUE(drive([&] { return events(x.k).size() == 1; }));
+  const std::string offset = offset_of_event(events(x.k)[0]);
+  ASSERT_FALSE(offset.empty());
+  drop(x.k, 0);
+  workers_[1]->server->of("/").emit("b", sio::Args{});  // missed while away
+  const Joined bad = connect_with(0, auth(x.pid, "not-an-offset"));
+  EXPECT_NE(bad.sid, x.sid) << "recovered by a malformed offset";
+  const std::size_t k = open_session(1);
+  clients_[k].client->send_text("40" + auth(x.pid, offset));
+  ASSERT_TRUE(drive([&] {
+    for (const std::string& m : clients_[k].messages)
+      if (m.rfind("44{", 0) == 0) return true;
+    return false;
+  })) << "the middleware's refusal";
+  refuse = false;
+  const Joined y = connect_with(1, auth(x.pid, offset));
+  EXPECT_EQ(y.sid, x.sid) << "not recovered after a refused attempt";
+  workers_[1]->server->of("/").emit("c", sio::Args{});
+  ASSERT_TRUE(drive([&] { return has(y.k, "c"); }));
+  EXPECT_TRUE(has(y.k, "b")) << "what it missed, replayed";
 }
 
 // An Emitter's broadcast (written without an offset: the emitter cannot know whether the cluster

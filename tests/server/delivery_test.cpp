@@ -1248,7 +1248,8 @@ TEST_P(Delivery, ASessionIsRecoveredByItsOffsetOnlyWhileBothAreKept) {
   EXPECT_TRUE(server_->of("/").socket(sid)->handshake().auth.contains("offset"));
 
   // Offsets the store does not hold: dropped past max_stored_packets, past its newest, not its
-  // own, or malformed. Each attempt takes the session (as socket.io's restore does): saved again.
+  // own, or malformed. (Each leaves the session, as socket.io's in-memory adapter does; the
+  // client's fresh socket is saved under its own pid when it leaves.)
   const std::string off4 = offset_of(*b, 4);
   for (int i = 5; i <= 9; ++i) server_->to("all").emit("m", Args{i});  // off4 is now dropped
   io_.poll();
@@ -1260,7 +1261,6 @@ TEST_P(Delivery, ASessionIsRecoveredByItsOffsetOnlyWhileBothAreKept) {
     leave(*current);
     auto [c, c_connect] = join(R"({"pid":")" + pid + R"(","offset":")" + bad + R"("})");
     EXPECT_NE(field(c_connect, "sid"), last_sid) << "recovered by offset '" << bad << "'";
-    // (The session is lost with a failed attempt; the next one is this fresh socket's.)
     last_sid = field(c_connect, "sid");
     current = c;
   }
@@ -1533,6 +1533,78 @@ TEST_P(Delivery, ARecoveredSocketsRoomsAreItsOwnInTheMiddleware) {
   EXPECT_TRUE(refused->recovered());
   io_.poll();
   EXPECT_TRUE(refused->rooms().empty()) << "a refused socket still lists its session's rooms";
+}
+
+// A recovery the middleware refuses, or whose client goes away while an asynchronous middleware
+// runs, keeps its session for the client's next attempt, as socket.io (which restores a session
+// without removing it) does; before 2026-12-04 the attempt had taken it, and the next attempt got
+// a fresh session, what the client missed lost. A session put back keeps its time: refused
+// attempts cannot keep it past max_disconnection_duration.
+TEST_P(Delivery, ARecoveryTheMiddlewareRefusesKeepsItsSessionForTheNextAttempt) {
+  ServerOptions o;
+  RecoveryOptions r;
+  r.skip_middlewares = false;
+  r.max_disconnection_duration = 2s;
+  o.connection_state_recovery = r;
+  restart(o);
+  enum class Mode { accept, refuse, hold } mode = Mode::accept;
+  Next held;
+  server_->of("/").use([&](const SocketPtr&, Next next) {
+    if (mode == Mode::refuse) return next(ConnectError{"token expired", {}});
+    if (mode == Mode::hold) {
+      held = std::move(next);
+      return;
+    }
+    next(std::nullopt);
+  });
+  auto [a, a_connect] = join_with("");
+  const std::string sid = field(a_connect, "sid"), pid = field(a_connect, "pid");
+  const std::string auth =
+      R"({"pid":")" + pid + R"(","offset":")" + broadcast_offset(*a, "all", 1) + R"("})";
+  leave_server(*a);
+  server_->to("all").emit("m", Args{2});
+
+  // Refused.
+  mode = Mode::refuse;
+  {
+    Client& c = open_session();
+    c.send_text("40" + auth);
+    std::string got;
+    drive([&] {
+      for (auto& f : c.frames()) got += f.payload + "\n";
+      return got.find("44{") != std::string::npos;
+    });
+    EXPECT_NE(got.find("token expired"), std::string::npos) << got;
+  }
+  // Its client away while the middleware has not answered; the middleware answers afterwards.
+  mode = Mode::hold;
+  {
+    Client& c = open_session();
+    c.send_text("40" + auth);
+    drive([&] { return held != nullptr; });
+    ASSERT_TRUE(held);
+    leave_server(c);
+    std::exchange(held, nullptr)(std::nullopt);
+  }
+  // The next attempt recovers the session, with what it missed.
+  mode = Mode::accept;
+  auto [b, b_connect] = join_with(auth);
+  EXPECT_EQ(field(b_connect, "sid"), sid) << "not recovered: " << b_connect;
+  EXPECT_NE(b_connect.find(R"(42["m",2,)"), std::string::npos) << b_connect;
+  (void)b;
+
+  // A session put back after its time is not kept; one within it is, however often put back.
+  const std::string offset = broadcast_offset(*b, "all", 3);
+  const auto now = std::chrono::steady_clock::now();
+  Adapter& adapter = server_->of("/").adapter();
+  adapter.put_back_session(SessionState{"old-socket-id", "old-pid", {}, {}, now - 3s});
+  adapter.put_back_session(SessionState{"kept-socket-id", "kept-pid", {}, {}, now - 1s});
+  auto [c, c_connect] = join_with(R"({"pid":"old-pid","offset":")" + offset + R"("})");
+  EXPECT_NE(field(c_connect, "sid"), "old-socket-id") << "recovered after its time";
+  auto [d, d_connect] = join_with(R"({"pid":"kept-pid","offset":")" + offset + R"("})");
+  EXPECT_EQ(field(d_connect, "sid"), "kept-socket-id") << d_connect;
+  (void)c;
+  (void)d;
 }
 
 // An ack asked of a socket that is gone is told so (on the next turn, not within the call), and

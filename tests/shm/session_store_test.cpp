@@ -605,3 +605,33 @@ TEST(SessionStore, ASummaryRefusesATableThatIsNotThisRingsOrDoesNotAddUp) {
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, shmio::shm::Errc::size_mismatch);
 }
+
+// An entry taken and put back with the time take() gave keeps its age (a recovery the
+// namespace's middleware refused, kept for the client's next attempt): it expires when it would
+// have, not max_age after the put. A connected put, and one given no time, are as of now.
+TEST(SessionStore, AnEntryPutBackWithItsTimeKeepsItsAge) {
+  StoreName n;
+  auto s = open_store(n.ring);
+  ASSERT_EQ(s.put("k", "state", false, 1min), Put::ok);
+  const auto first = s.take("k", 1min);
+  ASSERT_EQ(first.status, Take::ok);
+  EXPECT_GT(first.disconnected_since_ns, 0u);
+  EXPECT_LE(first.disconnected_since_ns, shmio::shm::monotonic_ns());
+  // Put back with the time it had: taken again, with that time.
+  ASSERT_EQ(s.put("k", "state", false, 1min, first.disconnected_since_ns), Put::ok);
+  const auto again = s.take("k", 1min);
+  ASSERT_EQ(again.status, Take::ok);
+  EXPECT_EQ(again.disconnected_since_ns, first.disconnected_since_ns);
+  EXPECT_EQ(again.state, "state");
+  // Disconnected two minutes ago: past a one-minute window, within a three-minute one.
+  const std::uint64_t two_minutes_ago = shmio::shm::monotonic_ns() - 120'000'000'000ULL;
+  ASSERT_EQ(s.put("k", "state", false, 1min, two_minutes_ago), Put::ok);
+  EXPECT_EQ(s.take("k", 1min).status, Take::expired);
+  ASSERT_EQ(s.put("k", "state", false, 1min, two_minutes_ago), Put::ok);
+  EXPECT_EQ(s.take("k", 3min).status, Take::ok);
+  // (No time: as of now. Connected: the time is not used.)
+  ASSERT_EQ(s.put("k", "state", false, 1min), Put::ok);
+  EXPECT_EQ(s.take("k", 1min).status, Take::ok);
+  ASSERT_EQ(s.put("k", "state", true, 1min, two_minutes_ago), Put::ok);
+  EXPECT_EQ(s.take("k", 1min).status, Take::connected_live);
+}

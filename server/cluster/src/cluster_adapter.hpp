@@ -212,6 +212,13 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
 
   // --- connection state recovery: sessions in shared memory (Node::Impl::sessions)
   void persist_session(sio::SessionState s) override { save(s, /*connected=*/false); }
+  // (With the time it was disconnected since: a client whose attempts are refused cannot keep it
+  // past max_disconnection_duration.)
+  void put_back_session(sio::SessionState s) override {
+    const auto since =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(s.disconnected_at.time_since_epoch());
+    save(s, /*connected=*/false, since.count() > 0 ? static_cast<std::uint64_t>(since.count()) : 0);
+  }
 
   std::optional<sio::SessionState> take_session(const std::string& pid,
                                                 const std::string& offset) override {
@@ -245,9 +252,21 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
         refused = "malformed offset";
       else if (!replayable(*pos))
         refused = "the offset is no longer in the ring";
-      if (refused == nullptr && t.status == shm::SessionStore::TakeStatus::ok &&
-          !(st = state_of(pid, t.state)))
-        refused = "its saved state is not readable";
+      const bool taken = t.status == shm::SessionStore::TakeStatus::ok;
+      if (taken && (refused != nullptr || !(st = state_of(pid, t.state)))) {
+        // Taken, but not to be used now: by its offset, it stays for the client's next attempt
+        // with a kept one (socket.io's in-memory adapter leaves it too); unreadable, it goes.
+        if (refused != nullptr) {
+          if (auto back = state_of(pid, t.state))
+            save(*back, /*connected=*/false, t.disconnected_since_ns);
+        } else {
+          refused = "its saved state is not readable";
+        }
+      }
+      if (st)
+        st->disconnected_at = std::chrono::steady_clock::time_point(
+            std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                std::chrono::nanoseconds(t.disconnected_since_ns)));
     }
     if (refused != nullptr) {
       ++node_.stats.recovery_failures;
@@ -562,12 +581,14 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
     save(sio::SessionState{s->id(), s->pid(), socket_rooms(id), std::as_const(*s).data()}, true);
     s->data_saved();
   }
-  void save(const sio::SessionState& s, bool connected) {
+  // (`since_ns`: disconnected since then, monotonic_ns()'s clock; 0: now)
+  void save(const sio::SessionState& s, bool connected, std::uint64_t since_ns = 0) {
     if (s.pid.empty()) return;
     const std::string state = json::serialize(
         json::object{{"id", s.id}, {"rooms", rooms_json(s.rooms)}, {"data", s.data}});
-    const auto r = node_.sessions ? node_.sessions->put(key(s.pid), state, connected, window())
-                                  : shm::SessionStore::PutStatus::full;
+    const auto r = node_.sessions
+                       ? node_.sessions->put(key(s.pid), state, connected, window(), since_ns)
+                       : shm::SessionStore::PutStatus::full;
     if (r == shm::SessionStore::PutStatus::ok) {
       // (An erase of it still queued from an earlier failed save must not remove this one — or
       // another worker's, saved after it for the same pid.)

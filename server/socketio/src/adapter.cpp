@@ -419,11 +419,29 @@ std::deque<InMemoryAdapter::StoredPacket>::iterator InMemoryAdapter::stored_at(
 }
 
 void InMemoryAdapter::persist_session(SessionState st) {
+  save(std::move(st), std::chrono::steady_clock::now());
+}
+
+void InMemoryAdapter::put_back_session(SessionState st) {
+  const auto at = st.disconnected_at;
+  save(std::move(st), at);
+}
+
+void InMemoryAdapter::save(SessionState st, std::chrono::steady_clock::time_point at) {
   const auto now = std::chrono::steady_clock::now();
   prune(now);
+  if (now - at > nsp_->server().options().connection_state_recovery->max_disconnection_duration)
+    return;  // (a session put back after its time)
   std::string pid = st.pid;
-  saved_order_.emplace_back(now, pid);
-  saved_[pid] = Saved{std::move(st), now};
+  // In the queue by its time (a session put back goes before those saved since it was taken).
+  auto place = std::upper_bound(
+      saved_order_.begin(), saved_order_.end(), at,
+      [](std::chrono::steady_clock::time_point t, const auto& e) { return t < e.first; });
+  // (Its entry from before it was taken may still be there: one is enough.)
+  if (place == saved_order_.begin() || std::prev(place)->first != at ||
+      std::prev(place)->second != pid)
+    saved_order_.emplace(place, at, pid);
+  saved_[pid] = Saved{std::move(st), at};
   // The oldest dropped past the bound.
   const std::size_t most = std::max<std::size_t>(
       1, nsp_->server().options().connection_state_recovery->max_saved_sessions);
@@ -446,9 +464,12 @@ std::optional<SessionState> InMemoryAdapter::take_session(const std::string& pid
   prune(std::chrono::steady_clock::now());
   auto it = saved_.find(pid);
   if (it == saved_.end()) return std::nullopt;
-  SessionState st = std::move(it->second.state);
-  saved_.erase(it);
+  // (An offset no longer kept leaves the session, as socket.io's in-memory adapter does; before
+  // 2026-12-04 any attempt removed it.)
   if (stored_at(offset) == stored_.end()) return std::nullopt;
+  SessionState st = std::move(it->second.state);
+  st.disconnected_at = it->second.at;
+  saved_.erase(it);
   return st;
 }
 

@@ -41,6 +41,11 @@ void Namespace::remove(const SocketId& id) {
 
 void Namespace::abandon(const SocketPtr& s) {
   s->gone_ = true;
+  // A recovered socket refused or left before it was admitted: its session is kept for the
+  // client's next attempt (before 2026-12-04 it was lost: a middleware refusing once, a token
+  // expired meanwhile, or the connection dropping while an asynchronous middleware ran, and the
+  // client's next attempt got a fresh session, what it missed gone).
+  if (s->x_ && s->x_->taken) adapter_->put_back_session(*std::exchange(s->x_->taken, {}));
   if (s->x_) s->x_->restore_rooms.clear();  // (a refused recovered socket is in no room)
   adapter_->del_all(s->id());
   s->settle_pending_acks(true);
@@ -187,7 +192,9 @@ void Namespace::admit(const std::shared_ptr<Client>& c, const SocketPtr& s) {
       // place: with skip_middlewares it was admitted without any middleware having run (no
       // auth check, and none of the data a middleware sets), and without, what the middleware
       // had done to it as a recovered socket (rooms joined under its old id) stayed behind.
-      // (Its rooms go, unless a live socket has its id: they are that socket's.)
+      // (Its rooms go, unless a live socket has its id: they are that socket's. Its session is
+      // not put back: what it missed cannot be replayed.)
+      s->x().taken.reset();
       if (sockets_.count(s->id()) == 0)
         abandon(s);
       else
@@ -195,6 +202,7 @@ void Namespace::admit(const std::shared_ptr<Client>& c, const SocketPtr& s) {
       return connect(c, s->handshake().auth, false);
     }
     missed = std::move(*replayed);
+    s->x().taken.reset();  // used
   }
   s->connected_ = true;
   s->admitted_ = true;
@@ -239,9 +247,10 @@ bool Namespace::restore(const std::shared_ptr<Client>& client, const json::objec
   hs.issued_ms = now_ms();
   auto s = std::make_shared<Socket>(*this, client, session->id, std::move(hs), session->pid);
   s->recovered_ = true;
-  s->data_ = std::move(session->data);
-  s->x().restore_rooms = std::move(session->rooms);
+  s->data_ = session->data;
+  s->x().restore_rooms = session->rooms;
   s->x().restore_offset = std::string(offset->get_string());
+  s->x().taken = std::move(session);
   if (server_->options().connection_state_recovery->skip_middlewares) {
     admit(client, s);
   } else {

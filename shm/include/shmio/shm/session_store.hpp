@@ -91,9 +91,11 @@ class SessionStore {
 
   enum class PutStatus { ok, too_large, full, busy };
   // Writes the entry of `key` (replacing one there): owned by this process, connected or
-  // disconnected since now. Expired entries (disconnected longer than `max_age`) are reused.
+  // disconnected since now, or since `disconnected_since_ns` (monotonic_ns()'s clock) when given:
+  // an entry taken and put back keeps its time. Expired entries (disconnected longer than
+  // `max_age`) are reused.
   PutStatus put(std::string_view key, std::string_view state, bool connected,
-                std::chrono::nanoseconds max_age);
+                std::chrono::nanoseconds max_age, std::uint64_t disconnected_since_ns = 0);
 
   enum class TakeStatus {
     ok,              // taken out: `state` is its state
@@ -106,6 +108,7 @@ class SessionStore {
   struct Taken {
     TakeStatus status;
     std::string state;
+    std::uint64_t disconnected_since_ns = 0;  // ok: since when it was disconnected
   };
   // A connected entry whose owner is dead counts as disconnected since its owner's death (as a
   // worker noted it with worker_died(), or since this call if none did).

@@ -80,6 +80,10 @@ struct SessionState {
   std::string pid;
   std::set<Room> rooms;
   boost::json::value data;
+  // When its socket went away (steady clock): set by take_session(), and kept by
+  // put_back_session(), so that a client whose attempts are refused cannot keep its session past
+  // max_disconnection_duration. (Unset in what persist_session() gets: saved as of now.)
+  std::chrono::steady_clock::time_point disconnected_at{};
 };
 
 // A socket as fetch_sockets(callback) returns it, on this process or another worker: a snapshot
@@ -236,9 +240,15 @@ class Adapter {
   // Connection state recovery. The defaults keep a bounded log in this process.
   virtual void persist_session(SessionState s) = 0;
   // The session of `pid`, if it is known and every packet after `offset` can still be replayed;
-  // removes it.
+  // removes it (so that two connections cannot both restore it). A session whose offset is no
+  // longer kept stays, as socket.io's in-memory adapter keeps it.
   virtual std::optional<SessionState> take_session(const std::string& pid,
                                                    const std::string& offset) = 0;
+  // A session take_session() gave that was not used: the namespace's middleware refused the
+  // socket, or its client went away before it was admitted. Kept again as it was (its
+  // disconnected_at with it), for the client's next attempt: socket.io restores a session without
+  // removing it, so a refused attempt does not lose it there either. Default: persist_session().
+  virtual void put_back_session(SessionState s) { persist_session(std::move(s)); }
   // The broadcasts after `offset` that a socket in `rooms` would have received, in order; nullopt
   // if some of them are no longer kept (never a partial replay).
   virtual std::optional<std::vector<EncodedPacket>> replay(const std::string& offset,
@@ -299,6 +309,7 @@ class InMemoryAdapter : public Adapter {
   void persist_session(SessionState s) override;
   std::optional<SessionState> take_session(const std::string& pid,
                                            const std::string& offset) override;
+  void put_back_session(SessionState s) override;
   std::optional<std::vector<EncodedPacket>> replay(const std::string& offset,
                                                    const std::set<Room>& rooms) override;
 
@@ -315,6 +326,8 @@ class InMemoryAdapter : public Adapter {
     std::chrono::steady_clock::time_point at;
   };
   void prune(std::chrono::steady_clock::time_point now);
+  // Saves `st` as disconnected at `at` (its place in the expiry queue by that time).
+  void save(SessionState st, std::chrono::steady_clock::time_point at);
   // The stored packet of an offset this adapter gave (found by its number: the store holds
   // consecutive ones, oldest first), or stored_.end().
   std::deque<StoredPacket>::iterator stored_at(const std::string& offset);

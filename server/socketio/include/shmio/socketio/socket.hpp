@@ -379,6 +379,9 @@ class Socket : public std::enable_shared_from_this<Socket> {
     std::unordered_map<std::uint64_t, std::shared_ptr<PendingAck>> acks;
     std::set<Room> restore_rooms;  // recovered: rejoined when admitted
     std::string restore_offset;    // recovered: replayed from here when admitted
+    // Recovered, not admitted yet: the session as take_session() gave it, put back if the socket
+    // is not admitted after all (Adapter::put_back_session).
+    std::optional<SessionState> taken;
   };
   Extras& x() {
     if (!x_) x_ = std::make_unique<Extras>();

@@ -26,6 +26,9 @@ TEST(ClassicRedis, ChannelsAsTheNodeAdapterNamesThem) {
   EXPECT_EQ(c.request, "socket.io-request#/#");
   EXPECT_EQ(c.response, "socket.io-response#/#");
   EXPECT_EQ(c.pattern, "socket.io#/#*");
+  // (Glob characters in the key or the namespace are matched literally.)
+  EXPECT_EQ(fleet::classic_channels("k[1]", "/a*?\\").pattern, R"(k\[1\]#/a\*\?\\#*)");
+  EXPECT_EQ(fleet::classic_channels("k[1]", "/a*").broadcast, "k[1]#/a*#");
   EXPECT_EQ(c.room("room1"), "socket.io#/#room1#");
   EXPECT_EQ(c.own_response("abc123"), "socket.io-response#/#abc123#");
   sio::BroadcastOptions one, two, all;

@@ -112,6 +112,15 @@ class Bridge : public ::testing::Test {
     drive([&] { return n.has_value(); }, 2s);
     return n.value_or(-1);
   }
+  // The integer a command answers (-1: no answer, or another kind).
+  long long integer_of(redis::Client& cmd, std::vector<std::string> args) {
+    std::optional<long long> n;
+    cmd.command(std::move(args), [&](const redis::Reply& r) {
+      n = r.type == redis::Reply::Type::integer ? r.integer : -1;
+    });
+    drive([&] { return n.has_value(); }, 2s);
+    return n.value_or(-1);
+  }
   // Worker `w`'s NAMESPACES record (its namespaces, and its rooms if `rooms` is an object), as a
   // worker announces them, into the ring.
   static shm::PublishStatus say_namespaces(shm::RingWriter& worker, json::array nsps,
@@ -236,6 +245,40 @@ TEST_F(Bridge, RingBroadcastsArePublishedAsTheClassicAdapterPublishes) {
   ASSERT_TRUE(drive([&] { return got_.size() == 2; }));
   EXPECT_EQ(got_[1].channel, "socket.io#/#");
   EXPECT_EQ(bridge_->stats().published, 2u);
+}
+
+// A broadcast beyond a client's bounds (65 binaries; data nested 40 deep), which the workers
+// deliver, reaches the fleet too: the bridge read the workers' frames back with a client's bounds
+// (64 attachments, depth 32), and dropped such a broadcast without a word (before 2026-12-04).
+TEST_F(Bridge, BroadcastsBeyondAClientsBoundsArePublished) {
+  RedisServer server(free_port());
+  server.start();
+  auto sub = client(server.url());
+  sub->psubscribe("socket.io#/#*");
+  auto cmd = client(server.url());
+  start_bridge(server.url());
+  ASSERT_TRUE(bridge_subscribed(*cmd));
+  cluster::Emitter em(ring_);
+  json::array many;
+  std::vector<sio::Binary> bins;
+  for (int i = 0; i < 65; ++i) {
+    many.push_back(sio::placeholder(static_cast<std::size_t>(i)));
+    bins.push_back(std::make_shared<const std::string>(1, static_cast<char>(i)));
+  }
+  ASSERT_TRUE(em.of("/").emit("many", sio::Args(json::array{many}, std::move(bins))));
+  json::value deep = 1;
+  for (int i = 0; i < 40; ++i) deep = json::array{deep};
+  ASSERT_TRUE(em.of("/").emit("deep", sio::Args(json::array{deep})));
+  ASSERT_TRUE(drive([&] { return got_.size() == 2; })) << got_.size() << " published";
+  std::string why;
+  auto a = fleet::decode_classic_broadcast(got_[0].payload, &why);
+  ASSERT_TRUE(a) << why;
+  EXPECT_EQ(a->packet.attachments.size(), 65u);
+  EXPECT_EQ(*a->packet.attachments[64], std::string(1, '\x40'));
+  auto d = fleet::decode_classic_broadcast(got_[1].payload, &why);
+  ASSERT_TRUE(d) << why;
+  EXPECT_EQ(d->packet.data->as_array().at(1), deep);
+  EXPECT_EQ(bridge_->stats().unsent, 0u);
 }
 
 TEST_F(Bridge, FleetBroadcastsAreWrittenIntoTheRingOnceAndOwnOnesNot) {
@@ -833,6 +876,37 @@ TEST_F(Bridge, ShardedBroadcastsBothWays) {
     ASSERT_TRUE(drive([&] { return bridge_->stats().bad_messages == bad + 1; }));
     EXPECT_EQ(bridge_->stats().requests_in, requests);
   }
+}
+
+// A namespace whose name has a glob character (a dynamic namespace a client can create: "/a*")
+// is subscribed by a pattern that matches its own channels only: it subscribed to every
+// namespace starting "/a" before 2026-12-04, each of their broadcasts then refused and counted as
+// a bad message. A broadcast of another namespace on a channel the pattern matches all the same
+// ("/" and "/#x") is dropped without being counted, as Node's adapter drops it.
+TEST_F(Bridge, ANamespaceNamedWithAGlobCharacterHearsOnlyItsOwnChannels) {
+  RedisServer server(free_port());
+  server.start();
+  auto pub = client(server.url());
+  start_bridge(server.url());
+  auto worker = shm::RingWriter::attach(*segment_, {"worker-0", -1});
+  ASSERT_TRUE(worker);
+  ASSERT_EQ(say_namespaces(*worker, {"/", "/a*"}), shm::PublishStatus::ok);
+  ASSERT_TRUE(drive([&] { return integer_of(*pub, {"PUBSUB", "NUMPAT"}) == 2; }));
+  // A broadcast of namespace `nsp` published on `channel`: how many subscribers it reaches (the
+  // bridge's patterns among them).
+  const auto reached = [&](const std::string& channel, const std::string& nsp) {
+    sio::Packet p;
+    p.type = sio::PacketType::event;
+    p.nsp = nsp;
+    p.data = json::array{"hi"};
+    return integer_of(*pub, {"PUBLISH", channel, fleet::encode_classic_broadcast("nodeB", p, {})});
+  };
+  EXPECT_EQ(reached("socket.io#/abc#", "/abc"), 0) << "another namespace's channel";
+  EXPECT_EQ(reached("socket.io#/#x#", "/#x"), 1) << "\"/\"'s pattern matches \"/#x\"'s channel";
+  EXPECT_EQ(reached("socket.io#/a*#", "/a*"), 1) << "its own";
+  // (In order on the bridge's connection: once the last is in, the one before was seen.)
+  ASSERT_TRUE(drive([&] { return bridge_->stats().received == 1; }));
+  EXPECT_EQ(bridge_->stats().bad_messages, 0u);
 }
 
 // A sharded Node member's broadcast in a namespace other than "/": its packet has no nsp (Node's

@@ -28,6 +28,7 @@
 
 using namespace std::chrono_literals;
 namespace redis = shmio::redis;
+namespace sio = shmio::socketio;
 using shmio::test::free_port;
 using shmio::test::RedisServer;
 
@@ -804,4 +805,30 @@ TEST_F(RedisClient, CommandsPastThePendingBytesBoundAreRefusedUntilWritten) {
   ASSERT_TRUE(drive([&] { return replies.size() == 6; }));
   EXPECT_EQ(replies[5], "OK");
   c->stop();
+}
+
+// The Redis emitter's serverSideEmit with a binary argument: the request carries it as
+// JSON.stringify writes a Node Buffer, as @socket.io/redis-emitter's does (before 2026-12-04 the
+// binaries were dropped and each placeholder went out as null).
+TEST_F(RedisClient, TheEmittersServerSideEmitCarriesItsBinaries) {
+  RedisServer server(free_port());
+  server.start();
+  std::vector<std::string> got;
+  auto sub =
+      client({.url = server.url(),
+              .on_message = [&](const std::string&, const std::string&, const std::string&,
+                                std::string payload) { got.push_back(std::move(payload)); }});
+  sub->subscribe("socket.io-request#/#");
+  ASSERT_TRUE(drive([&] {
+    return call(*client({.url = server.url()}), {"PUBSUB", "NUMSUB", "socket.io-request#/#"})
+               .elements.at(1)
+               .integer == 1;
+  }));
+  redis::Emitter em(server.url());
+  sio::Args args(boost::json::array{"text", sio::placeholder(0)},
+                 {std::make_shared<const std::string>(std::string("\x01\x02", 2))});
+  ASSERT_TRUE(em.of("/").server_side_emit("e", std::move(args))) << em.last_error();
+  ASSERT_TRUE(drive([&] { return !got.empty(); }));
+  EXPECT_NE(got[0].find(R"(["e","text",{"type":"Buffer","data":[1,2]}])"), std::string::npos)
+      << got[0];
 }

@@ -14,10 +14,27 @@ namespace shmio::cluster::fleet {
 
 namespace json = boost::json;
 
+namespace {
+// `s` matched literally in a Redis glob pattern: its special characters escaped.
+std::string glob_literal(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (const char c : s) {
+    if (c == '*' || c == '?' || c == '[' || c == ']' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out;
+}
+}  // namespace
+
 ClassicChannels classic_channels(std::string_view key, std::string_view nsp) {
   const std::string k(key), n(nsp);
+  // (The pattern's key and namespace literal: a namespace named "/*", which a dynamic namespace
+  // lets a client create, subscribed to every namespace's broadcasts before 2026-12-04.
+  // @socket.io/redis-adapter does not escape them: its receivers drop what another namespace's
+  // channel brings, as the bridge does.)
   return {k + "#" + n + "#", k + "-request#" + n + "#", k + "-response#" + n + "#",
-          k + "#" + n + "#*"};
+          glob_literal(k) + "#" + glob_literal(n) + "#*"};
 }
 std::string ClassicChannels::room(std::string_view r) const {
   return broadcast + std::string(r) + "#";

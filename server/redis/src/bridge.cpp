@@ -12,6 +12,7 @@
 #include <boost/json/serialize.hpp>
 #include <cstdio>
 #include <cstring>
+#include <limits>
 #include <map>
 #include <optional>
 #include <set>
@@ -544,12 +545,24 @@ struct Bridge::Impl {
   // A broadcast of a worker (or a ring emitter) to the fleet.
   void out_broadcast(const cluster::BroadcastView& b, std::uint16_t producer) {
     sio::Packet p;
-    sio::Decoder dec;
+    // (The server's own frame, read back: not with a client's bounds, 64 attachments and depth
+    // 32, under which a broadcast the workers delivered never reached the fleet; as the outgoing
+    // listeners read it.)
+    sio::Decoder dec(
+        sio::DecoderLimits{.max_attachments = std::numeric_limits<std::size_t>::max(),
+                           .max_attachment_bytes = std::numeric_limits<std::size_t>::max(),
+                           .max_depth = 1024});
     if (b.frame.empty() || b.frame[0] != '4') return;
     auto st = dec.feed_text(b.frame.substr(1), p);
     for (std::size_t i = 0; st == sio::Decoder::Status::need_more && i < b.attachments.size(); ++i)
       st = dec.feed_binary(std::string(b.attachments[i]), p);
-    if (st != sio::Decoder::Status::packet || !p.data || !p.data->is_array()) return;
+    if (st != sio::Decoder::Status::packet || !p.data || !p.data->is_array()) {
+      // (Not expected with these bounds: said, as a fault of the server's own frames.)
+      std::fprintf(stderr,
+                   "shmio-bridge: a broadcast of %s not published: its frame did not decode\n",
+                   std::string(b.nsp).c_str());
+      return;
+    }
     // A recovery offset names a position in this host's ring: meaningless elsewhere.
     if ((b.flags & (cluster::kFlagOffset | cluster::kFlagOwnInRingOrder)) != 0 &&
         !p.data->as_array().empty())
@@ -1080,7 +1093,9 @@ struct Bridge::Impl {
     auto b = fleet::decode_classic_broadcast(payload, &why);
     if (!b) return bad("a broadcast", why);
     if (b->uid == options.uid) return;
-    if (b->packet.nsp != nsp) return bad("a broadcast", "its packet names another namespace");
+    // (Another namespace's, on a channel the pattern also matches: "/" and "/#x", whose room
+    // channels look alike. Dropped without a word, as Node's adapter drops it.)
+    if (b->packet.nsp != nsp) return;
     if (b->opts.flags.local) return;
     if (ring_broadcast(nsp, std::move(b->packet), b->opts, 0, false)) ++stats.received;
   }

@@ -144,6 +144,7 @@ bool EmitOperator::server_side_emit(const std::string& event, sio::Args args) co
   r.type = fleet::ClassicRequestType::server_side_emit;
   r.data.emplace_back(event);
   for (auto& v : args.values) r.data.push_back(std::move(v));
+  r.attachments = std::move(args.binaries);  // (dropped before 2026-12-04: each became null)
   return request(*em_, nsp_, std::move(r));
 }
 

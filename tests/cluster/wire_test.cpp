@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <limits>
 
@@ -180,6 +181,47 @@ TEST(ClusterWire, OptionsAndHandshakeJson) {
   EXPECT_EQ(hb.address(), h.address());
   EXPECT_TRUE(sio::Handshake{}.headers().empty()) << "no request: empty, not a crash";
   EXPECT_EQ(hb.issued_ms, 123);
+
+  // As socket.io writes a handshake (a Node member's fetchSockets reads it so): headers and query
+  // objects, a repeated header joined (cookie with "; "), set-cookie a list, a repeated query key
+  // a list; time as Date's toString, xdomain when an origin was sent, secure.
+  auto many = std::make_shared<shmio::engineio::HandshakeRequest>();
+  many->add_header("host", "h");
+  many->add_header("accept", "a");
+  many->add_header("accept", "b");
+  many->add_header("cookie", "x=1");
+  many->add_header("cookie", "y=2");
+  many->add_header("set-cookie", "s=1");
+  many->add_header("origin", "https://o");
+  many->add_query("EIO", "4");
+  many->add_query("k", "1");
+  many->add_query("k", "2");
+  sio::Handshake m;
+  m.request = many;
+  m.issued_ms = 1764817200000;  // 2025-12-04 03:00:00 UTC
+  const boost::json::object j = handshake_to_json(m);
+  EXPECT_EQ(
+      boost::json::serialize(j.at("headers")),
+      R"({"host":"h","accept":"a, b","cookie":"x=1; y=2","set-cookie":["s=1"],"origin":"https://o"})");
+  EXPECT_EQ(boost::json::serialize(j.at("query")), R"({"EIO":"4","k":["1","2"]})");
+  EXPECT_EQ(j.at("time"), "Thu Dec 04 2025 03:00:00 GMT+0000 (Coordinated Universal Time)");
+  EXPECT_EQ(j.at("xdomain"), true);
+  EXPECT_EQ(j.at("secure"), false);
+  EXPECT_EQ(handshake_to_json(h).at("xdomain"), false) << "no origin";
+  // Read back: every value, lists as their elements.
+  const auto mb = handshake_from_json(j);
+  EXPECT_EQ(mb.header("accept"), std::optional<std::string_view>("a, b"));
+  EXPECT_EQ(mb.header("set-cookie"), std::optional<std::string_view>("s=1"));
+  EXPECT_EQ(mb.query().size(), 3u);
+  EXPECT_EQ(mb.issued_ms, 1764817200000);
+  // The older form ([name, value] pairs) is read too; values of other kinds are skipped.
+  const auto old = handshake_from_json(
+      boost::json::parse(
+          R"({"headers":[["host","h"],["bad"]],"query":{"EIO":"4","n":5,"l":["a",1]}})")
+          .as_object());
+  EXPECT_EQ(old.header("host"), std::optional<std::string_view>("h"));
+  EXPECT_EQ(old.headers().size(), 1u);
+  EXPECT_EQ(old.query().size(), 2u) << "EIO and l's string";
 }
 
 TEST(ClusterWire, Offsets) {

@@ -163,6 +163,20 @@ async function fleetChecks(x, x2, y, xName, yName, sharded = false) {
   assert.deepEqual(ids(await ack(y, "fetch", null)), [x.id, x2.id, y.id].sort());
   const seen = (await ack(y, "fetch", "r1")).find((s) => s.id === x2.id);
   assert.ok(seen.rooms.includes("r1") && seen.rooms.includes(x2.id), JSON.stringify(seen));
+  // Each side reads the other's sockets' handshakes as its own (socket.io's shape: headers and
+  // query objects; before 2026-12-04 a shmio host sent [name, value] pairs, which a Node member
+  // read as nothing, and read a Node member's objects as nothing), and a socket whose data was
+  // never set has socket.io's {} (it was null: a Node app's `s.data.userId` threw).
+  const seenFromX = (await ack(x, "fetch", "r1")).find((s) => s.id === y.id);
+  for (const s of [seen, seenFromX]) {
+    assert.match(String(s.host), /^127\.0\.0\.1:\d+$/, JSON.stringify(s));
+    assert.equal(s.eio, "4", JSON.stringify(s));
+  }
+  if ("data" in seen) {  // (y a Node member: the socket.io fields of a shmio socket)
+    assert.deepEqual(seen.data, {}, JSON.stringify(seen));
+    assert.equal(seen.time, "string", JSON.stringify(seen));
+    assert.equal(seen.xdomain, "boolean", JSON.stringify(seen));
+  }
 
   // socketsJoin from y, socketsLeave from x, seen from the other side.
   await ack(y, "sockets-join", "r1", "r2");

@@ -44,7 +44,9 @@ io.on("connection", (s) => {
   s.on("publish-except", (room, payload, cb) => { io.except(room).emit("msg", payload); cb && cb(); });
   s.on("fetch", async (room, cb) => {
     const all = await (room ? io.in(room) : io).fetchSockets();
-    cb(all.map((r) => ({ id: r.id, rooms: [...r.rooms] })));
+    cb(all.map((r) => ({ id: r.id, rooms: [...r.rooms], host: r.handshake.headers.host,
+                         eio: r.handshake.query.EIO, data: r.data, time: typeof r.handshake.time,
+                         xdomain: typeof r.handshake.xdomain })));
   });
   s.on("sockets-join", (room, to, cb) => { io.in(room).socketsJoin(to); cb && cb(); });
   s.on("sockets-leave", (room, from, cb) => { io.in(room).socketsLeave(from); cb && cb(); });

@@ -4,6 +4,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <cstring>
+#include <ctime>
 
 namespace shmio::cluster {
 
@@ -284,15 +285,56 @@ socketio::BroadcastOptions options_from_json(const json::object& o) {
 }
 
 namespace {
-json::array pairs_to_json(const engineio::HandshakeRequest::Pairs& v) {
-  json::array a;
-  for (const auto& [k, val] : v) a.push_back(json::array{json::string(k), json::string(val)});
-  return a;
+// Headers as Node's IncomingMessage has them (socket.io's handshake.headers): an object by
+// lower-case name, a repeated header's values joined with ", " ("; " for cookie), set-cookie an
+// array. Query as Node's querystring.parse gives it: a repeated key's values an array.
+json::object headers_to_json(const engineio::HandshakeRequest::Pairs& v) {
+  json::object o;
+  for (const auto& [k, val] : v) {
+    json::value* e = o.if_contains(k);
+    if (k == "set-cookie") {
+      if (e == nullptr)
+        o[k] = json::array{json::string(val)};
+      else if (e->is_array())
+        e->get_array().push_back(json::string(val));
+    } else if (e == nullptr) {
+      o[k] = json::string(val);
+    } else if (e->is_string()) {
+      e->get_string().append(k == "cookie" ? "; " : ", ");
+      e->get_string().append(val);
+    }
+  }
+  return o;
 }
-// Adds each well-formed [name, value] pair of `v` through `add`; anything else is skipped.
+json::object query_to_json(const engineio::HandshakeRequest::Pairs& v) {
+  json::object o;
+  for (const auto& [k, val] : v) {
+    json::value* e = o.if_contains(k);
+    if (e == nullptr)
+      o[k] = json::string(val);
+    else if (e->is_string())
+      *e = json::array{std::move(e->get_string()), json::string(val)};
+    else if (e->is_array())
+      e->get_array().push_back(json::string(val));
+  }
+  return o;
+}
+// Adds each name and value of `v` through `add`: an object of strings or arrays of strings (as
+// above: Node's shape), or an array of [name, value] pairs (shmio's form before 2026-12-04).
+// Anything else is skipped.
 template <class Add>
 void pairs_from_json(const json::value* v, Add add) {
-  if (v == nullptr || !v->is_array()) return;
+  if (v == nullptr) return;
+  if (v->is_object()) {
+    for (const auto& [k, val] : v->get_object()) {
+      if (val.is_string()) add(std::string_view(k), std::string_view(val.get_string()));
+      if (val.is_array())
+        for (const json::value& one : val.get_array())
+          if (one.is_string()) add(std::string_view(k), std::string_view(one.get_string()));
+    }
+    return;
+  }
+  if (!v->is_array()) return;
   for (const json::value& e : v->get_array()) {
     if (!e.is_array() || e.get_array().size() != 2 || !e.get_array()[0].is_string() ||
         !e.get_array()[1].is_string())
@@ -301,15 +343,35 @@ void pairs_from_json(const json::value* v, Add add) {
         std::string_view(e.get_array()[1].get_string()));
   }
 }
+// JavaScript's Date.prototype.toString() of `ms` since the epoch, in UTC (socket.io's
+// handshake.time is new Date().toString() on its server, in that server's zone).
+std::string js_date_string(std::int64_t ms) {
+  const std::time_t t = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  if (::gmtime_r(&t, &tm) == nullptr) return {};
+  char buf[96];
+  const std::size_t n = std::strftime(
+      buf, sizeof buf, "%a %b %d %Y %H:%M:%S GMT+0000 (Coordinated Universal Time)", &tm);
+  return std::string(buf, n);
+}
 }  // namespace
 
 json::object handshake_to_json(const socketio::Handshake& h) {
-  return {{"headers", pairs_to_json(h.headers())},
-          {"query", pairs_to_json(h.query())},
-          {"url", h.url()},
-          {"auth", h.auth},
+  const auto headers = h.headers();
+  // (socket.io's handshake fields, so that a Node member's fetchSockets reads a socket of this
+  // host as one of its own: before 2026-12-04 headers and query were [name, value] pairs, and
+  // time, xdomain and secure were missing.)
+  const bool has_origin = std::any_of(headers.begin(), headers.end(),
+                                      [](const auto& p) { return p.first == "origin"; });
+  return {{"headers", headers_to_json(headers)},
+          {"time", js_date_string(h.issued_ms)},
           {"address", h.address()},
-          {"issued", h.issued_ms}};
+          {"xdomain", has_origin},
+          {"secure", false},  // (shmio serves plain HTTP; TLS ends before it)
+          {"issued", h.issued_ms},
+          {"url", h.url()},
+          {"query", query_to_json(h.query())},
+          {"auth", h.auth}};
 }
 
 socketio::Handshake handshake_from_json(const json::object& o) {

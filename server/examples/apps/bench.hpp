@@ -147,7 +147,14 @@ inline void setup(sio::Server& io, const WorkerInfo& info) {
         for (const auto& r : all) {
           json::array rooms;
           for (const auto& room : r.rooms()) rooms.emplace_back(room);
-          out.push_back(json::object{{"id", r.id()}, {"rooms", std::move(rooms)}});
+          // (With two of its handshake's fields, for the fleet's tests: a socket of another
+          // member read back as socket.io writes it.)
+          const auto host = r.handshake().header("host");
+          const auto eio = r.handshake().query().find("EIO");
+          out.push_back(json::object{{"id", r.id()},
+                                     {"rooms", std::move(rooms)},
+                                     {"host", host ? json::value(*host) : json::value()},
+                                     {"eio", eio ? json::value(*eio) : json::value()}});
         }
         if (ack) ack(sio::Args{std::move(out)});
       });

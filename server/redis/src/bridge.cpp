@@ -1306,6 +1306,10 @@ struct Bridge::Impl {
               continue;
             }
             in.sockets.push_back(e);
+            // A socket whose data was never set: socket.io's is {} (a Node member's
+            // `s.data.userId` threw on null before 2026-12-04).
+            if (json::object* o = in.sockets.back().if_object())
+              if (json::value* d = o->if_contains("data"); d && d->is_null()) *d = json::object();
           }
         if (u64_of(body, "part") == 0)
           in.parts[producer] = std::max<std::uint64_t>(1, u64_of(body, "parts"));

@@ -1235,6 +1235,21 @@ int Run(int argc, char** argv) {
     if (i > 0 && !o.json) std::puts("");
     const shm::Segment& s = rings[i];
     int rc = kExitOk;
+    // (stat and dump walk from the tail's lap to the frontier: a frontier above the tail, which
+    // the protocol never allows, is a control block damaged by a stray write, and the walk would
+    // go on for hours; before 2026-12-04 they hung on it.)
+    if (o.command == "stat" || o.command == "dump") {
+      const RingSnapshot snap = inspect::snapshot(s);
+      if (snap.frontier > snap.tail) {
+        std::fprintf(stderr,
+                     "shm-inspect: %s: inconsistent control block (frontier %llu above tail "
+                     "%llu): the segment is damaged\n",
+                     Printable(names[i]).c_str(), static_cast<unsigned long long>(snap.frontier),
+                     static_cast<unsigned long long>(snap.tail));
+        if (status == kExitOk) status = kExitCorrupt;
+        continue;
+      }
+    }
     if (o.command == "stat") rc = CmdStat(s, o);
     if (o.command == "readers") rc = CmdReaders(s, o);
     if (o.command == "producers") rc = CmdProducers(s, o);

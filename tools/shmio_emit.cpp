@@ -20,6 +20,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "shmio/cluster/emitter.hpp"
@@ -71,7 +72,7 @@ int usage(const std::string& why) {
 int main(int argc, char** argv) {
   std::string ring, nsp = "/", event, join, leave, redis_url, redis_key;
   std::vector<std::string> rooms, except, args;
-  bool vol = false, disconnect = false, close = false, has_event = false;
+  bool vol = false, disconnect = false, close = false, has_event = false, has_nsp = false;
   int targets = 0;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -117,6 +118,9 @@ int main(int argc, char** argv) {
       if (!once(redis_key) || !take(redis_key)) return usage(bad);
       if (redis_key.empty()) return usage("--redis-key must not be empty");
     } else if (a == "--nsp") {
+      // (Once, as the other options naming a target: given twice, the last one won silently
+      // before 2026-12-04, and `--nsp /admin ... --nsp /` reached every client of "/".)
+      if (std::exchange(has_nsp, true)) return usage("--nsp given twice");
       if (!take(nsp)) return usage(bad);
     } else if (a == "--room" || a == "--except") {
       if (!take(tmp)) return usage(bad);

@@ -155,6 +155,7 @@ test(`shmio-emit reaches clients on every worker, and rooms through them${mode}`
   for (const [args, message] of [
     [["--room", "--join", "x"], /--room needs a value \(got --join\)/],
     [["--join", "a", "--join", "b"], /--join given twice/],
+    [["--nsp", "/admin", "--nsp", "/", "--event", "x"], /--nsp given twice/],
     [["--close", "--event", "x"], /--close goes with --disconnect/],
     [["--room", "r", "--event", "x", "--room", "s"], /options go before --event NAME/]]) {
     r = await run(...args);

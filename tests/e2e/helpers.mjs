@@ -87,8 +87,8 @@ export function rawWebSocket(url, { autoPong = true, wait = 5000 } = {}) {
 
 // Starts `bin args` and resolves with { proc, port, lines } once it prints "listening on H:P":
 // `lines` collects every line it writes to stdout and stderr (the servers' logs), as they come.
-export function startListening(bin, args) {
-  const proc = spawn(bin, args);
+export function startListening(bin, args, env = undefined) {
+  const proc = spawn(bin, args, env ? { env: { ...process.env, ...env } } : undefined);
   const lines = [];
   return new Promise((resolve, reject) => {
     for (const stream of [proc.stdout, proc.stderr]) {

@@ -10,8 +10,8 @@ import { once, within, until, startListening } from "./helpers.mjs";
 const BIN = process.env.SHMIO_BIN;
 const servers = {};
 
-async function start(app, key = app, extra = []) {
-  const { proc, port } = await startListening(BIN, ["--app", app, "--port", "0", ...extra]);
+async function start(app, key = app, extra = [], env = undefined) {
+  const { proc, port } = await startListening(BIN, ["--app", app, "--port", "0", ...extra], env);
   servers[key] = { proc, url: `http://127.0.0.1:${port}` };
 }
 
@@ -26,8 +26,10 @@ before(async () => {
   // Default heartbeats with a 1 s connectTimeout: only the connect timeout can end an idle client.
   await start("bench", "connect-timeout", ["--connect-timeout", "1000"]);
   await start("bench", "heartbeat", ["--ping-interval", "300", "--ping-timeout", "300"]);
+  // (An origin left in the environment: the command line's replace it.)
   await start("conformance", "origin",
-              ["--allow-origin", "http://good.example", "--allow-origin", "HTTPS://Upper.Example:8443"]);
+              ["--allow-origin", "http://good.example", "--allow-origin", "HTTPS://Upper.Example:8443"],
+              { SHMIO_ALLOW_ORIGIN: "http://staging.example" });
   await start("conformance", "deflate", ["--per-message-deflate"]);
   await start("conformance", "attachments", ["--max-attachment-bytes", "1000"]);
   // A GET held 1.5 s (until the ping): requests pipelined behind it wait in the connection.
@@ -394,7 +396,9 @@ test("a client that stops answering pings is closed (pingTimeout)", async () => 
 
 test("allowRequest: a refused handshake gets 403 {code 4}; clients of the allowed origin connect", async () => {
   const url = `${servers.origin.url}/socket.io/?EIO=4&transport=polling`;
-  for (const headers of [{ origin: "http://evil.example" }, {}]) {
+  // (The environment's origin too: the command line's replace it, as every option's do; before
+  // 2026-12-04 both were allowed.)
+  for (const headers of [{ origin: "http://evil.example" }, {}, { origin: "http://staging.example" }]) {
     const res = await fetch(url, { headers });
     assert.equal(res.status, 403, JSON.stringify(headers));
     assert.deepEqual(await res.json(), { code: 4, message: "Forbidden" });

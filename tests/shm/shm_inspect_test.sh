@@ -26,8 +26,9 @@ SET3=inspect-set-$$-3
 FOLLOW1=inspect-follow-$$-1
 FOLLOW2=inspect-follow-$$-2
 ODD=inspect-odd-$$
+BADCONTROL=inspect-badcontrol-$$
 OBJECTS=("$RING" "$LIVE" "$PERM" "$BADVER" "$NOTREADY" "$SHORT" "$FOREIGN" "$SET1" "$SET2" "$SET3"
-  "$FOLLOW1" "$FOLLOW2" "$FOLLOW1-new" "$ODD")
+  "$FOLLOW1" "$FOLLOW2" "$FOLLOW1-new" "$ODD" "$BADCONTROL")
 
 TMP=$(mktemp -d)
 PIDS=()
@@ -387,6 +388,22 @@ before=$(sha256sum <"/dev/shm/shmio.$FOREIGN")
 expect_rc 5 "$INSPECT" --name "$FOREIGN" stat
 [[ $(sha256sum <"/dev/shm/shmio.$FOREIGN") == "$before" ]] || fail "the foreign file was modified"
 pass "a foreign segment exits 5 and is left unchanged"
+
+# A control block a stray write damaged: the frontier (the control block after the 512-byte
+# header, its second 128-byte block) above the tail. stat and dump walked from the tail to it, unit
+# by unit (hours, for a frontier 2^40 bytes on); they say it and exit 5 at once (since 2026-12-04).
+cp "/dev/shm/shmio.$RING" "/dev/shm/shmio.$BADCONTROL"
+expect_rc 0 "$INSPECT" --name "$BADCONTROL" --json stat
+json_check "o.frontier === $(od -An -t u8 -j 640 -N 8 "/dev/shm/shmio.$BADCONTROL" | tr -d ' ')" <<<"$OUT" ||
+  fail "the frontier is not at byte 640 (layout.hpp changed?): $OUT"
+printf '\x00\x00\x00\x00\x00\x01\x00\x00' |
+  dd of="/dev/shm/shmio.$BADCONTROL" bs=1 seek=640 conv=notrunc status=none
+for cmd in stat dump; do
+  expect_rc 5 timeout 20 "$INSPECT" --name "$BADCONTROL" "$cmd"
+  grep -q 'inconsistent control block' <<<"$ERR" || fail "$cmd on a damaged control block: $ERR"
+done
+expect_rc 0 "$INSPECT" --name "$BADCONTROL" readers
+pass "a control block whose frontier is above its tail exits 5 for stat and dump"
 
 # Damaged copies of the ring: header fields at layout.hpp's offsets (8 layout_version, 12 state).
 cp "/dev/shm/shmio.$RING" "/dev/shm/shmio.$BADVER"

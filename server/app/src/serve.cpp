@@ -63,8 +63,8 @@ const char* kUsage =
     "  --log-sockets  one line on stderr per socket connected and disconnected (namespace,\n"
     "               id; the disconnect reason), and per recovery refused\n"
     "  --allow-origin O  accept handshakes only from pages of origin O (scheme://host[:port],\n"
-    "               no path; repeatable); others, and clients that send no Origin, get 403\n"
-    "               (socket.io's allowRequest)\n"
+    "               no path; repeatable, and replacing SHMIO_ALLOW_ORIGIN's); others, and\n"
+    "               clients that send no Origin, get 403 (socket.io's allowRequest)\n"
     "  --per-message-deflate  offer WebSocket compression (socket.io's perMessageDeflate with\n"
     "               threshold 1024; off by default: CPU per message, ~136 KiB of zlib state per\n"
     "               connection by zlib's formula)\n"
@@ -285,12 +285,16 @@ std::string local_metrics(sio::Server* server, cluster::Node* node, int worker) 
     line("shmio_descriptor_bound", "gauge",
          "Accepted connections must get a descriptor below this (0: no bound).",
          st.descriptor_bound);
+    // (The listing's own descriptor not counted. Left out when it cannot be read: at the
+    // descriptor limit opening the directory fails, and the series read 0 there, the one moment
+    // an operator looks at it; before 2026-12-04.)
     std::error_code fec;
     std::uint64_t fds = 0;
     for (auto it = std::filesystem::directory_iterator("/proc/self/fd", fec);
          !fec && it != std::filesystem::directory_iterator(); it.increment(fec))
       ++fds;
-    line("shmio_open_descriptors", "gauge", "Descriptors open in this process.", fds);
+    if (!fec && fds > 0)
+      line("shmio_open_descriptors", "gauge", "Descriptors open in this process.", fds - 1);
     const auto& tt = st.turn_time;
     cluster::append_histogram(
         out, "shmio_turn_seconds",
@@ -840,6 +844,7 @@ ParseResult parse_args(int argc, const char* const* argv, ServeOptions& options,
       }
     }
   }
+  bool origins_from_args = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--help" || a == "-h") {
@@ -850,6 +855,11 @@ ParseResult parse_args(int argc, const char* const* argv, ServeOptions& options,
     const std::string name = a.rfind("--", 0) == 0 ? a.substr(2) : std::string();
     if (is_value_flag(name)) {
       if (i + 1 >= argc) return fail(a + " needs a value");
+      // (Repeatable: the command line's origins replace the environment's and the program's,
+      // as any other option's value does; before 2026-12-04 they were added to them, and an
+      // origin left in the environment stayed allowed.)
+      if (name == "allow-origin" && !std::exchange(origins_from_args, true))
+        options.allowed_origins.clear();
       if (std::string err = apply(options, name, argv[++i]); !err.empty()) return fail(err);
     } else if (is_switch(name)) {
       apply(options, name, nullptr);

@@ -5,6 +5,9 @@ import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import http from "node:http";
 import net from "node:net";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { io as connect, Manager } from "socket.io-client";
 import { within, until, untilAsync } from "./helpers.mjs";
 
@@ -302,6 +305,35 @@ test("a log hook with a lock of its own: a restarted worker's lines reach it (no
   } finally {
     p.kill("SIGTERM");
     await within(new Promise((r) => p.once("exit", r)), 30000, "exit");
+  }
+});
+
+// A worker that dies of a signal (abort(): a failed assertion, std::terminate) has its last lines
+// said, tagged as its others, the last one without its newline too: they were in the pipe to its
+// stderr thread, which died with it, and were lost (before 2026-12-04; a helper's review). Three
+// runs, each pinned to one CPU as a worker is (its stderr thread then on the same CPU as the
+// dying thread: the lines were lost in nearly every run).
+test("a worker killed by a signal has its last lines said", async () => {
+  for (let run = 0; run < 3; ++run) {
+    const flag = path.join(os.tmpdir(), `shmio-abort-once-${process.pid}-${run}`);
+    fs.rmSync(flag, { force: true });
+    const p = spawn(BIN, ["--port", "0", "--workers", "1"],
+                    { env: { ...process.env, API_ABORT_ONCE: flag } });
+    let err = "", out = "";
+    p.stderr.on("data", (d) => (err += d));
+    p.stdout.on("data", (d) => (out += d));
+    try {
+      await until(() => /killed by signal 6/.test(err + out) && /listening/.test(err + out), 20000,
+                  "the abort and the successor").catch((e) => {
+        throw new Error(`${e.message}; stderr: ${err}; stdout: ${out}`);
+      });
+      assert.match(err, /\[w0\] worker 0 about to abort\n/, `run ${run}: ${err}`);
+      assert.match(err, /\[w0\] its last words\n/, `run ${run}: ${err}`);
+    } finally {
+      p.kill("SIGTERM");
+      await within(new Promise((r) => p.once("exit", r)), 30000, "exit");
+      fs.rmSync(flag, { force: true });
+    }
   }
 });
 

@@ -107,6 +107,16 @@ int main(int argc, char** argv) {
   return shmio::serve(options, [conn_errors, setup_throws](sio::Server& io,
                                                            const shmio::WorkerInfo& w) {
     if (setup_throws) throw std::runtime_error("the database is down");
+    // (API_ABORT_ONCE=FILE: worker 0's first start says two lines, the last without its newline,
+    // and aborts, as an app's failed assertion does; its successor, FILE there, serves.)
+    if (const char* f = std::getenv("API_ABORT_ONCE"); f != nullptr && w.index == 0) {
+      if (std::FILE* once = std::fopen(f, "wx")) {
+        std::fclose(once);
+        std::fprintf(stderr, "worker 0 about to abort\n");
+        std::fprintf(stderr, "its last words");
+        std::abort();
+      }
+    }
     if (slow_ms > 0) std::fprintf(stderr, "setup of worker %d\n", w.index);
     auto namespaces = std::make_shared<json::array>();
     io.on_new_namespace(

@@ -152,6 +152,50 @@ std::atomic<bool> g_stderr_finishing{false};
 // line waits for ever (found in review, 2026-12-03).
 std::mutex g_log_gate;
 
+// What a fatal signal's handler needs (set by route_stderr; read in the handler, so plain values
+// written before it is installed): the pipe's read end and the tag of this process's lines.
+int g_stderr_pipe = -1;
+char g_stderr_tag[24] = "";
+std::size_t g_stderr_tag_len = 0;
+constexpr int kFatalSignals[] = {SIGABRT, SIGSEGV, SIGBUS, SIGFPE, SIGILL};
+struct sigaction g_fatal_before[std::size(kFatalSignals)];
+
+// A process dying of a signal (abort(), std::terminate, a crash) takes the stderr thread with it,
+// and what it last wrote (the reason: "terminate called after...", an assertion, the app's own
+// last line) was still in the pipe: lost (before 2026-12-04; a helper's review). Async-signal-
+// safe: the real stderr back on descriptor 2 (so that what follows, a sanitizer's report, goes
+// straight out), what the pipe holds written there line by line with the tag (a line without its
+// newline ended), then the signal's disposition as it was, and the signal again: raised anew
+// when it was sent, or met again by returning to the fault that raised it.
+void on_fatal_signal(int sig, siginfo_t* info, void*) {
+  const int saved_errno = errno;
+  if (g_stderr_pid == ::getpid() && g_real_stderr >= 0 && g_stderr_pipe >= 0) {
+    ::dup2(g_real_stderr, 2);
+    char buf[4096];
+    bool line_start = true;
+    for (;;) {
+      pollfd p{g_stderr_pipe, POLLIN, 0};
+      if (::poll(&p, 1, 0) <= 0 || (p.revents & POLLIN) == 0) break;
+      const ssize_t n = ::read(g_stderr_pipe, buf, sizeof buf);
+      if (n <= 0) break;
+      for (ssize_t i = 0; i < n;) {
+        if (line_start && g_stderr_tag_len > 0)
+          (void)!::write(g_real_stderr, g_stderr_tag, g_stderr_tag_len);
+        const void* nl = std::memchr(buf + i, '\n', static_cast<std::size_t>(n - i));
+        const ssize_t end = nl != nullptr ? static_cast<const char*>(nl) - buf + 1 : n;
+        (void)!::write(g_real_stderr, buf + i, static_cast<std::size_t>(end - i));
+        line_start = nl != nullptr;
+        i = end;
+      }
+    }
+    if (!line_start) (void)!::write(g_real_stderr, "\n", 1);
+  }
+  for (std::size_t k = 0; k < std::size(kFatalSignals); ++k)
+    if (kFatalSignals[k] == sig) ::sigaction(sig, &g_fatal_before[k], nullptr);
+  errno = saved_errno;
+  if (info == nullptr || info->si_code <= 0 || sig == SIGABRT) ::raise(sig);
+}
+
 // Every line this process writes to stderr goes through a pipe to a thread that hands it to
 // `log` (or, without one, writes "[wI] line" to the real stderr).
 void route_stderr(int worker, const std::function<void(int, std::string_view)>& log) {
@@ -173,20 +217,43 @@ void route_stderr(int worker, const std::function<void(int, std::string_view)>& 
   ::pthread_sigmask(SIG_SETMASK, &all, &before);
   g_stderr_pid = ::getpid();
   g_stderr_finishing = false;  // (a process that served before, or a worker forked after it)
+  g_stderr_pipe = fds[0];
+  g_stderr_tag_len =
+      worker < 0 ? 0
+                 : static_cast<std::size_t>(std::max(
+                       0, std::snprintf(g_stderr_tag, sizeof g_stderr_tag, "[w%d] ", worker)));
+  for (std::size_t k = 0; k < std::size(kFatalSignals); ++k) {
+    struct sigaction fatal {};
+    fatal.sa_sigaction = on_fatal_signal;
+    fatal.sa_flags = SA_SIGINFO;
+    sigemptyset(&fatal.sa_mask);
+    ::sigaction(kFatalSignals[k], &fatal, &g_fatal_before[k]);
+  }
   g_stderr_thread = new std::thread([in = fds[0], real, worker, log] {
     const std::string tag = "[w" + std::to_string(worker) + "] ";
     std::string line;
     char buf[4096];
+    // A last line without its newline, at the end (it was dropped before 2026-12-04).
+    const auto emit_rest = [&] {
+      if (line.empty()) return;
+      if (log) {
+        const std::lock_guard<std::mutex> gate(g_log_gate);
+        log(worker, line);
+      } else {
+        const std::string out = tag + line + "\n";
+        (void)!::write(real, out.data(), out.size());
+      }
+    };
     for (;;) {
       pollfd p{in, POLLIN, 0};
       const int ready = ::poll(&p, 1, 100);
       if (ready < 0 && errno == EINTR) continue;
       if (ready == 0) {
-        if (g_stderr_finishing.load()) return;
+        if (g_stderr_finishing.load()) return emit_rest();
         continue;
       }
       const ssize_t n = ::read(in, buf, sizeof buf);
-      if (n <= 0) return;
+      if (n <= 0) return emit_rest();
       for (ssize_t i = 0; i < n; ++i) {
         if (buf[i] != '\n') {
           line += buf[i];

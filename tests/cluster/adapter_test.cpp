@@ -22,6 +22,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "../../server/cluster/src/handoff.hpp"
@@ -1346,6 +1347,53 @@ TEST(ClusterSupervisor, MoreWorkersThanAClusterHasAreRefused) {
             1);
   EXPECT_EQ(started, 0);
   EXPECT_FALSE(shm::Segment::attach(o.ring, shm::AttachMode::read_only)) << "no ring made";
+}
+
+// A stop signal the kernel hands to another thread of the program (one started before
+// run_supervisor: a logger's), where it is not blocked, drains the cluster as one the supervisor
+// takes itself: exit status 0, the ring removed. Before 2026-12-04 its default action killed the
+// process there, the ring left behind.
+TEST(ClusterSupervisor, AStopSignalTakenByAnotherThreadDrains) {
+  const std::string ring = "test-stop-thread-" + std::to_string(::getpid());
+  int ready[2];
+  ASSERT_EQ(::pipe(ready), 0);
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    // A thread of the program's, idle, with no signal blocked (process-directed signals that
+    // the supervisor's thread blocks go to it).
+    std::thread([] { ::pause(); }).detach();
+    cluster::SupervisorOptions o;
+    o.ring = ring;
+    o.workers = 1;
+    o.pin = false;
+    o.ring_bytes = 1 << 20;
+    o.handoff_sockets = false;
+    o.drain_timeout = 5s;
+    // The signal comes while the supervisor's thread is not waiting for signals (while it starts;
+    // in sigtimedwait a thread takes the signals it waits for, blocked or not).
+    o.on_start = [&](int) {
+      (void)!::write(ready[1], "r", 1);
+      std::this_thread::sleep_for(300ms);  // (the window in which the signal is sent)
+    };
+    const int rc = cluster::run_supervisor(o, [&](const cluster::WorkerContext&) {
+      ::pause();  // (SIGTERM at its default action ends it)
+      return 0;
+    });
+    ::_exit(rc);
+  }
+  ::close(ready[1]);
+  char r = 0;
+  ASSERT_EQ(::read(ready[0], &r, 1), 1) << "the supervisor did not start";
+  ::close(ready[0]);
+  ASSERT_EQ(::kill(child, SIGTERM), 0);
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  EXPECT_TRUE(WIFEXITED(status)) << "killed by signal "
+                                 << (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+  EXPECT_EQ(WIFEXITED(status) ? WEXITSTATUS(status) : -1, 0);
+  EXPECT_FALSE(shm::Segment::attach(ring, shm::AttachMode::read_only)) << "the ring was left";
+  (void)shm::Segment::remove(ring);
 }
 
 // A worker's own ring (--ring-per-worker: made for one producer) is refused to an emitter, at

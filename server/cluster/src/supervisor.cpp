@@ -244,6 +244,11 @@ static bool kernel_reaps(const struct sigaction& a) {
   return a.sa_handler == SIG_IGN || (a.sa_flags & SA_NOCLDWAIT) != 0;
 }
 
+namespace {
+// A stop signal taken by another thread of the program (run_supervisor's own blocks them).
+volatile sig_atomic_t g_stop_signal = 0;
+}  // namespace
+
 int run_supervisor(const SupervisorOptions& o,
                    const std::function<int(const WorkerContext&)>& worker_main) {
   // The signals it waits for, blocked from here (a SIGTERM while a large ring is created — seconds
@@ -268,6 +273,30 @@ int run_supervisor(const SupervisorOptions& o,
   if (struct sigaction hup{}; ::sigaction(SIGHUP, nullptr, &hup) != 0 || hup.sa_handler != SIG_IGN)
     sigaddset(&set, SIGHUP);
   sigprocmask(SIG_BLOCK, &set, &old);
+  // The mask above is this thread's: a thread the program started before (a logger, an exporter)
+  // still takes the stop signals, and at their default action one there killed the supervisor,
+  // its rings and hand-off directory left behind (before 2026-12-04; a helper's review). A
+  // handler notes them instead, and the loop, which looks every 100 ms, drains. (Workers get the
+  // dispositions back: below.)
+  const int stops[] = {SIGTERM, SIGINT, SIGHUP};
+  struct sigaction old_stop[3] = {};
+  g_stop_signal = 0;
+  for (int k = 0; k < 3; ++k) {
+    if (sigismember(&set, stops[k]) != 1) continue;  // (SIGHUP that came in ignored)
+    struct sigaction note {};
+    note.sa_handler = [](int sig) { g_stop_signal = sig; };
+    sigemptyset(&note.sa_mask);
+    ::sigaction(stops[k], &note, &old_stop[k]);
+  }
+  struct RestoreStops {
+    const int* which;
+    struct sigaction* before;
+    const sigset_t& set;
+    ~RestoreStops() {
+      for (int k = 0; k < 3; ++k)
+        if (sigismember(&set, which[k]) == 1) ::sigaction(which[k], &before[k], nullptr);
+    }
+  } restore_stops{stops, old_stop, set};
   struct sigaction ignore_pipe {
   }, old_pipe{};
   ignore_pipe.sa_handler = SIG_IGN;
@@ -442,6 +471,8 @@ int run_supervisor(const SupervisorOptions& o,
       ::prctl(PR_SET_PDEATHSIG, SIGTERM);
       if (::getppid() != supervisor) _exit(1);  // the supervisor died before prctl
       ::sigaction(SIGCHLD, &old_child, nullptr);
+      for (int k = 0; k < 3; ++k)
+        if (sigismember(&set, stops[k]) == 1) ::sigaction(stops[k], &old_stop[k], nullptr);
       sigprocmask(SIG_SETMASK, &old, nullptr);
       ::sigaction(SIGPIPE, &old_pipe, nullptr);
       // Whatever it throws ends it here: unwound into the supervisor's frames, a child would go
@@ -534,7 +565,9 @@ int run_supervisor(const SupervisorOptions& o,
       trouble = check_rings();
       if (trouble == nullptr) trouble = check_handoff_dir();
     }
-    if ((sig == SIGTERM || sig == SIGINT || sig == SIGHUP || trouble != nullptr) && !draining)
+    if ((sig == SIGTERM || sig == SIGINT || sig == SIGHUP || g_stop_signal != 0 ||
+         trouble != nullptr) &&
+        !draining)
       start_drain();
     // Reap every dead child of its own (SIGCHLD may stand for several), by pid: a child the
     // calling program started itself (run_supervisor is a library function) is left to it, with

@@ -1349,6 +1349,34 @@ TEST(ClusterSupervisor, MoreWorkersThanAClusterHasAreRefused) {
   EXPECT_FALSE(shm::Segment::attach(o.ring, shm::AttachMode::read_only)) << "no ring made";
 }
 
+// Records a worker refuses on the shared ring — a type it does not know, a worker's death
+// without a valid pid (none; one past pid_t's range, which cut to pid_t named a live process) —
+// are counted and said on stderr (counted only, before 2026-12-04), and the worker goes on; a
+// retired type is skipped, as wire.hpp says, not counted.
+TEST_P(ClusterAdapterTest, RefusedRecordsAreCountedAndSaid) {
+  const auto [k, sid] = connect(0);
+  (void)sid;
+  const std::uint64_t before = workers_[0]->node->stats().bad_records;
+  auto w = shm::RingWriter::attach(*segment_, {"stand-in", -1}).value();
+  ::testing::internal::CaptureStderr();
+  ASSERT_EQ(say(w, static_cast<cluster::MessageType>(99), {{"x", 1}}), shm::PublishStatus::ok);
+  ASSERT_EQ(say(w, cluster::MessageType::session, {}), shm::PublishStatus::ok);  // (retired)
+  ASSERT_EQ(say(w, cluster::MessageType::worker_down, {{"worker", 1}}), shm::PublishStatus::ok);
+  ASSERT_EQ(say(w, cluster::MessageType::worker_down,
+                {{"worker", 1}, {"pid", (std::uint64_t{1} << 32) + ::getpid()}}),
+            shm::PublishStatus::ok);
+  const bool counted = drive([&] { return workers_[0]->node->stats().bad_records == before + 3; });
+  const std::string said = ::testing::internal::GetCapturedStderr();
+  EXPECT_TRUE(counted) << workers_[0]->node->stats().bad_records - before << " counted";
+  EXPECT_NE(said.find("shmio[w0]: a ring record refused: a record of a type this worker does not "
+                      "know (type 99"),
+            std::string::npos)
+      << said;
+  EXPECT_EQ(workers_[0]->node->server_count(), 2u) << "worker 1 taken for dead";
+  workers_[1]->server->of("/").emit("after", sio::Args{});
+  EXPECT_TRUE(drive([&] { return has(k, "after"); })) << "the worker went on";
+}
+
 // A stop signal the kernel hands to another thread of the program (one started before
 // run_supervisor: a logger's), where it is not blocked, drains the cluster as one the supervisor
 // takes itself: exit status 0, the ring removed. Before 2026-12-04 its default action killed the

@@ -44,6 +44,7 @@ Node::Node(net::io_context& io, NodeOptions options, sio::ServerOptions& so)
   auto w = shm::RingWriter::attach(*m.segment, {label, m.options.core});
   if (!w) throw std::runtime_error("cannot take a producer slot: " + w.error().message);
   m.writer.emplace(std::move(w.value()));
+  m.own_from = m.segment->control().tail.tail.load(std::memory_order_acquire);
   if (m.own_segment) {
     // Its own ring, written by this worker alone (a restarted worker takes it over: the ring
     // pads a claim its predecessor left), after its shared slot (WorkerRings::writer_of's look-up

@@ -54,6 +54,14 @@ struct Node::Impl {
   shm::RingWriter& out() { return own_writer ? *own_writer : *writer; }
   const shm::Segment& out_segment() const { return own_segment ? *own_segment : *segment; }
   std::uint16_t self() const { return writer->id(); }
+  // The shared ring's tail when this worker's writer took its slot: a record of that slot below
+  // it is a previous holder's (an emitter that held the slot and let it go while this worker was
+  // starting), not this worker's own, and is applied.
+  std::uint64_t own_from = 0;
+  // A record refused (counted in bad_records): said on stderr, at most one line a second.
+  void refuse_record(const char* why, std::uint16_t type, std::uint16_t producer,
+                     std::size_t bytes);
+  std::chrono::steady_clock::time_point last_refusal_said{};
   std::unique_ptr<shm::RingNotifier> notifier;
   net::posix::stream_descriptor notify;
   net::steady_timer dead_timer;

@@ -417,26 +417,31 @@ class Handoff {
                       (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) == 0 &&
                       (h.in_memfd ? nfds == 2 : static_cast<std::size_t>(n) == sizeof h + h.length);
       std::string bytes;
+      bool whole = ok;
       if (ok && h.in_memfd) {
         bytes.resize(h.length);
         std::size_t off = 0;
         while (off < bytes.size()) {
           const ssize_t r =
               ::pread(fds[1], bytes.data() + off, bytes.size() - off, static_cast<off_t>(off));
+          if (r < 0 && errno == EINTR) continue;
           if (r <= 0) break;
           off += static_cast<std::size_t>(r);
         }
-        bytes.resize(off);
+        // (Read short, it is refused as a malformed one: adopted cut, the request waited for
+        // the rest of its body until its I/O timeout; before 2026-12-04, a helper's review.)
+        whole = off == bytes.size();
       } else if (ok) {
         bytes.assign(inline_bytes.data(), h.length);
       }
       if (fds[1] >= 0) ::close(fds[1]);
-      if (!ok) {
+      if (!whole) {
         if (fds[0] >= 0) ::close(fds[0]);
         ++*refused_;
-        // (Descriptors cut by the kernel, MSG_CTRUNC, with none of them installed: this worker
+        // (Descriptors cut by the kernel, MSG_CTRUNC, with none of them installed, or the
+        // connection without its memfd: this worker
         // is out of descriptors, not the message malformed.)
-        say((msg.msg_flags & MSG_CTRUNC) != 0 && nfds == 0
+        say((msg.msg_flags & MSG_CTRUNC) != 0 && (nfds == 0 || h.in_memfd)
                 ? "a hand-off's connection was lost: this worker has no descriptor free for it "
                   "(RLIMIT_NOFILE)"
                 : "a malformed hand-off message was dropped");

@@ -162,6 +162,14 @@ TEST(ClassicRedis, RequestsAsTheNodeAdapterSendsThem) {
   EXPECT_EQ(r->type, fleet::ClassicRequestType::all_rooms);
   EXPECT_EQ(r->uid, "abc123");
   EXPECT_EQ(r->request_id, "r1");
+  // Adapter 7.x's allSockets: SOCKETS (0) with the rooms whose sockets it wants.
+  r = fleet::decode_classic_request(R"({"uid":"u","requestId":"r2","type":0,"rooms":["a","b"]})",
+                                    &why);
+  ASSERT_TRUE(r) << why;
+  EXPECT_EQ(r->type, fleet::ClassicRequestType::sockets);
+  EXPECT_EQ(r->opts.rooms, (std::set<std::string>{"a", "b"}));
+  EXPECT_FALSE(fleet::decode_classic_request(R"({"uid":"u","type":0,"rooms":[]})", &why))
+      << "without a requestId";
   r = fleet::decode_classic_request(
       R"({"uid":"u","type":2,"opts":{"rooms":["a"],"except":["b"]},"rooms":["x","y"]})", &why);
   ASSERT_TRUE(r) << why;

@@ -315,10 +315,15 @@ test("a Node member on redis-adapter 7.x: its remoteJoin, remoteLeave, remoteDis
   const nobody = await ack(y, "remote-join", "no-such-socket", "seven");
   assert.match(String(nobody.error), /timeout reached while waiting for remoteJoin response/);
   assert.deepEqual((await roomsOf(x.id)).sort(), [x.id, "no-such-socket"].sort());
+  // allSockets (7.x asks the other members with a SOCKETS request): the shmio host's sockets
+  // answered, as ids (before 2026-12-04 the bridge did not answer: Node's call timed out).
+  assert.deepEqual(await ack(y, "all-sockets", null),
+                   { error: null, ids: [x.id, x2.id, y.id].sort() });
+  assert.deepEqual(await ack(y, "all-sockets", "no-such-socket"), { error: null, ids: [x.id] });
   const gone = once(x2, "disconnect");
   assert.deepEqual(await ack(y, "remote-disconnect", x2.id, true), { error: null });
   await within(gone, 5000, "remoteDisconnect reached the shmio worker");
-  await bridgeMetricReaches(c, "shmio_redis_requests_in_total", 4);
+  await bridgeMetricReaches(c, "shmio_redis_requests_in_total", 6);
   assert.equal(await bridgeMetric(c, "shmio_redis_bad_messages_total"), 0);
 });
 

@@ -65,11 +65,16 @@ io.on("connection", (s) => {
       cb({ error: err ? String(err.message || err) : null, responses }));
   });
   const settled = (p, cb) => p.then(() => cb({ error: null }), (e) => cb({ error: e.message }));
+  const settled2 = (p, cb) =>
+    p.then((v) => cb({ error: null, ids: [...v].sort() }), (e) => cb({ error: e.message }));
   s.on("remote-join", (id, room, cb) => settled(io.of("/").adapter.remoteJoin(id, room), cb));
   s.on("remote-leave", (id, room, cb) => settled(io.of("/").adapter.remoteLeave(id, room), cb));
   s.on("remote-disconnect", (id, close, cb) =>
     settled(io.of("/").adapter.remoteDisconnect(id, close), cb));
   s.on("server-count", async (cb) => cb(await io.of("/").adapter.serverCount()));
+  // (adapter 7.x's allSockets asks the other members with a SOCKETS request; 8.x counts locally
+  // with fetchSockets.)
+  s.on("all-sockets", (room, cb) => settled2((room ? io.in(room) : io).allSockets(), cb));
   s.on("all-rooms", async (cb) => cb([...(await io.of("/").adapter.allRooms())]));
 });
 http.listen(0, "127.0.0.1", () => console.log(`node listening on ${http.address().port}`));

@@ -370,6 +370,12 @@ std::optional<ClassicRequest> decode_classic_request(std::string_view bytes, std
       r.attachments = std::move(d->attachments);  // (MessagePack's bin values, if it was that)
       break;
     }
+    case ClassicRequestType::sockets:
+      // (Adapter 7.x's allSockets: the ids of the sockets in any of `rooms`, every socket for
+      // none; 8.x answers it still, and so does the bridge since 2026-12-04.)
+      if (!rooms_from(o.if_contains("rooms"), r.opts.rooms))
+        return fail("rooms are not room names");
+      break;
     case ClassicRequestType::broadcast: {
       const json::value* p = o.if_contains("packet");
       if (p == nullptr || !p->is_object()) return fail("a broadcast request has a packet");
@@ -380,9 +386,9 @@ std::optional<ClassicRequest> decode_classic_request(std::string_view bytes, std
     default:
       break;
   }
-  const bool needs_id = r.type == ClassicRequestType::all_rooms ||
-                        r.type == ClassicRequestType::remote_fetch ||
-                        r.type == ClassicRequestType::broadcast;
+  const bool needs_id =
+      r.type == ClassicRequestType::sockets || r.type == ClassicRequestType::all_rooms ||
+      r.type == ClassicRequestType::remote_fetch || r.type == ClassicRequestType::broadcast;
   if (needs_id && r.request_id.empty()) return fail("this request needs a requestId");
   return r;
 }

@@ -1175,8 +1175,8 @@ struct Bridge::Impl {
     // (The bound is on its look only: the join, leave or disconnect is applied all the same.)
     const bool one_socket = r->one_socket && !r->request_id.empty() && !sharded() &&
                             incoming.size() - relaying_in < options.max_pending_requests;
-    const bool answered = r->type == T::all_rooms || r->type == T::remote_fetch ||
-                          r->type == T::broadcast ||
+    const bool answered = r->type == T::sockets || r->type == T::all_rooms ||
+                          r->type == T::remote_fetch || r->type == T::broadcast ||
                           (r->type == T::server_side_emit && !r->request_id.empty());
     if (answered && incoming.size() - relaying_in >= options.max_pending_requests)
       return refused("a request of the fleet");  // its requester times out, as with a dead member
@@ -1226,6 +1226,7 @@ struct Bridge::Impl {
         ask_workers(id, *r, nsp, MessageType::all_rooms, body);
         return;
       }
+      case T::sockets:  // (the workers' sockets fetched; the ids answered: settle())
       case T::remote_fetch: {
         const std::uint64_t id = ring_id();
         body["requestId"] = id;
@@ -1244,7 +1245,7 @@ struct Bridge::Impl {
         return;
       }
       default:
-        return;  // (responses are read on the response channels; SOCKETS is legacy)
+        return;  // (responses are read on the response channels)
     }
   }
   Incoming make_incoming(const fleet::ClassicRequest& r, const std::string& nsp) {
@@ -1296,6 +1297,11 @@ struct Bridge::Impl {
       case MessageType::fetch_sockets_response: {
         if (const json::value* s = body.if_contains("sockets"); s && s->is_array())
           for (const auto& e : s->get_array()) {
+            if (in.type == fleet::ClassicRequestType::sockets) {  // (its id is all it needs)
+              if (e.is_object() && e.get_object().contains("id"))
+                in.sockets.push_back(json::object{{"id", e.get_object().at("id")}});
+              continue;
+            }
             if (in.type != fleet::ClassicRequestType::remote_fetch) {
               // One socket's look: the socket itself, not one in a room named as its id. Said
               // at once (ids are unique: no other worker has it).
@@ -1395,6 +1401,15 @@ struct Bridge::Impl {
         case T::remote_fetch:
           respond(in, MessageType::fetch_sockets_response, std::move(in.sockets));
           break;
+        case T::sockets: {  // (adapter 7.x's allSockets: the ids only)
+          json::array ids;
+          for (const json::value& e : in.sockets)
+            if (const json::object* o = e.if_object())
+              if (const json::value* id = o->if_contains("id"); id && id->is_string())
+                ids.push_back(*id);
+          respond(in, MessageType::fetch_sockets_response, std::move(ids));
+          break;
+        }
         case T::server_side_emit:
           // No worker answered (none has a handler that acks): the requester's count still
           // expects this host's answer, which is nothing (as a Node server without a handler,

@@ -89,7 +89,7 @@ std::optional<ClassicBroadcast> decode_classic_broadcast(std::string_view bytes,
 // Requests are JSON, except BROADCAST (with acks), which is MessagePack; a receiver tells them by
 // the first byte ('{': JSON). Responses likewise: BROADCAST_ACK is MessagePack, the rest JSON.
 enum class ClassicRequestType : int {
-  sockets = 0,  // (legacy: 8.x never sends it)
+  sockets = 0,  // adapter 7.x's allSockets: {rooms} -> {sockets: [ids]} (8.x never sends it)
   all_rooms = 1,
   remote_join = 2,
   remote_leave = 3,

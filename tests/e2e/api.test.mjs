@@ -242,6 +242,24 @@ test("/metrics: per-namespace series for the first 100 namespaces only, shmio_na
   assert.ok(total >= 106, `shmio_namespaces ${total}: "/" and the 105 (and any others of earlier tests)`);
   // The first 100 by name: "/" sorts before every "/dyn-...".
   assert.ok(series.some((l) => l.includes('namespace="/"')));
+  // A namespace made later that sorts before the last one shown does not take its place: a
+  // counter's series that went away made the cluster's worker="all" total go down (before
+  // 2026-12-04). The new one has no series while 100 are shown.
+  const nsOf = (l) => l.match(/namespace="([^"]*)"/)[1];
+  const lastShown = series.map(nsOf).sort().pop();
+  const early = m.socket("/dyn-a");  // (the manager open: it connects at once, with no connect())
+  opened.push(early);
+  await until(() => early.connected, 5000, "/dyn-a connected");
+  const again = await new Promise((resolve, reject) =>
+    http.get(`${url}/metrics`, (res) => {
+      let body = "";
+      res.on("data", (d) => (body += d));
+      res.on("end", () => resolve(body));
+    }).on("error", reject));
+  const after = again.split("\n").filter((l) => l.startsWith("shmio_namespace_sockets{")).map(nsOf);
+  assert.equal(after.length, 100);
+  assert.ok(after.includes(lastShown), `${lastShown} dropped for /dyn-a`);
+  assert.ok(!after.includes("/dyn-a"));
   // --log-sockets: sockets of namespaces made after the setup (dynamic ones) are logged too.
   await until(() => /^socket connect \/dyn-m104 /m.test(log), 5000, "the dynamic namespace's log line");
   // The text exposition format: one HELP and one TYPE per family, and a family's samples together

@@ -26,9 +26,11 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <thread>
 
 #include "shmio/cluster/node.hpp"
@@ -370,11 +372,13 @@ std::string local_metrics(sio::Server* server, cluster::Node* node, int worker) 
         std::vector<std::uint64_t>(tt.kBoundsUs.begin(), tt.kBoundsUs.end()),
         std::vector<std::uint64_t>(tt.counts.begin(), tt.counts.end()), tt.sum_us, 1e-6, wl);
     // Per namespace (at most 100 series each: a server with more namespaces, e.g. dynamic ones,
-    // shows the first 100 by name; the totals above count them all, and shmio_namespaces says
-    // how many there are).
+    // shows 100 of them, those shown before first; the totals above count them all, and
+    // shmio_namespaces says how many there are).
     const std::vector<std::string> names = server->namespace_names();
     line("shmio_namespaces", "gauge",
-         "Namespaces of this process (series per namespace: the first 100 by name).", names.size());
+         "Namespaces of this process (series per namespace: 100 of them, those shown before "
+         "first, then by name).",
+         names.size());
     line("shmio_dynamic_namespaces_refused_total", "counter",
          "CONNECTs to a new dynamic namespace refused past max_dynamic_namespaces (or a name "
          "past max_dynamic_namespace_bytes).",
@@ -382,9 +386,23 @@ std::string local_metrics(sio::Server* server, cluster::Node* node, int worker) 
     // Each family once, its namespaces' series together (the exposition format allows one HELP
     // and TYPE per family, its samples in one group: written per namespace, a second TYPE line
     // made Prometheus refuse the whole scrape of a process with more than one namespace).
+    // A namespace shown once is shown again while it exists, before any other: a namespace
+    // created later that sorts before it took its place, and its counters' worker="all" totals
+    // went down (a counter reset to Prometheus, and a spike in rate()) while the other workers
+    // still counted it (before 2026-12-04; a helper's review). Then the first by name, up to 100.
+    // (Per server: the HTTP handler and the board's post both run on its thread.)
+    static std::map<const sio::Server*, std::set<std::string>> shown_before;
+    std::set<std::string>& sticky = shown_before[server];
+    std::erase_if(sticky, [&](const std::string& n) {
+      return !std::binary_search(names.begin(), names.end(), n);
+    });
+    for (const std::string& name : names) {
+      if (sticky.size() >= 100) break;
+      sticky.insert(name);
+    }
     std::vector<std::pair<std::string, sio::Namespace*>> shown;  // (labels, namespace)
     for (const std::string& name : names) {
-      if (shown.size() == 100) break;
+      if (sticky.count(name) == 0) continue;
       sio::Namespace* n = server->find(name);
       if (n == nullptr) continue;
       std::string esc;

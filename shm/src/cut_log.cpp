@@ -113,7 +113,7 @@ Result<CutLog> CutLog::open(const std::string& ring, std::uint64_t ring_id,
 
 Result<CutLog::Summary> CutLog::summarize(const std::string& ring, std::uint64_t ring_id) {
   const std::string obj = detail::sidecar_name(kPrefix, ring, ring_id);
-  auto sc = detail::map_sidecar_read_only(obj);
+  auto sc = detail::map_sidecar_read_only(obj, ring);
   if (!sc) return sc.error();
   const auto& h = *reinterpret_cast<const CutHeader*>(sc.value().base);
   Geometry g;

@@ -431,7 +431,7 @@ Result<SessionStore> SessionStore::open(const std::string& ring, std::uint64_t r
 Result<SessionStore::Summary> SessionStore::summarize(const std::string& ring,
                                                       std::uint64_t ring_id) {
   const std::string obj = object_name(ring, ring_id);
-  auto sc = detail::map_sidecar_read_only(obj);
+  auto sc = detail::map_sidecar_read_only(obj, ring);
   if (!sc) return sc.error();
   struct Unmap {
     detail::Sidecar s;

@@ -1,6 +1,7 @@
 #include "sidecar.hpp"
 
 #include "shm_file.hpp"
+#include "shmio/shm/segment.hpp"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -224,7 +225,7 @@ Result<Sidecar> open_sidecar(const std::string& name, std::uint64_t bytes, std::
   return open_once(name, bytes, least, mode, stale);
 }
 
-Result<Sidecar> map_sidecar_read_only(const std::string& name) {
+Result<Sidecar> map_sidecar_read_only(const std::string& name, const std::string& ring) {
   const int fd = ::shm_open(name.c_str(), O_RDONLY, 0);
   if (fd < 0) {
     const int e = errno;
@@ -237,6 +238,23 @@ Result<Sidecar> map_sidecar_read_only(const std::string& name) {
   if (::fstat(fd, &st) != 0 || st.st_size <= 0) {
     ::close(fd);
     return Error{Errc::not_ready, name + " is not sized (its creator died, or is at it)"};
+  }
+  struct stat ring_st {};
+  const bool ring_there = ::stat(Segment::object_path(ring).c_str(), &ring_st) == 0;
+  const uid_t owner = ring_there ? ring_st.st_uid : ::geteuid();
+  const unsigned mode = ring_there ? static_cast<unsigned>(ring_st.st_mode & 0777) : 0600u;
+  std::string why;
+  if (st.st_uid != owner)
+    why = "it belongs to uid " + std::to_string(st.st_uid) + ", not the ring's owner (uid " +
+          std::to_string(owner) + ")";
+  else if ((st.st_mode & 0777 & ~mode) != 0)
+    why = "its mode " + octal(st.st_mode & 0777) + " lets in more than the ring's (" + octal(mode) +
+          ")";
+  if (!why.empty()) {
+    ::close(fd);
+    return Error{Errc::permission_denied, "/dev/shm/" + name +
+                                              " was not made by this ring's cluster: " + why +
+                                              " (another user may have made it)"};
   }
   return map_whole(fd, static_cast<std::size_t>(st.st_size), PROT_READ, name, false);
 }

@@ -33,8 +33,11 @@ Result<Sidecar> open_sidecar(const std::string& name, std::uint64_t bytes, std::
                              unsigned mode);
 void unmap_sidecar(const Sidecar& s) noexcept;
 // Maps an existing object read-only, whole (what an inspector does: never creates, never
-// writes). Errc::not_found if there is none.
-Result<Sidecar> map_sidecar_read_only(const std::string& name);
+// writes). Errc::not_found if there is none. Errc::permission_denied if it is not what ring
+// `ring`'s cluster would have made: another owner than the ring's, or a mode open to more than
+// the ring's (for a ring not there: this user, 0600). An object another user planted under the
+// name, which the workers refuse, was shown as the cluster's (before 2026-12-04).
+Result<Sidecar> map_sidecar_read_only(const std::string& name, const std::string& ring);
 
 // The first bytes of every sidecar: what it is, for which ring, and whether its creator has laid
 // it out (state READY, stored with release once everything else is written).

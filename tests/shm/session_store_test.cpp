@@ -378,6 +378,12 @@ TEST(SessionStore, AnObjectUnderItsNameThatThisUserDidNotMakeIsRefused) {
   EXPECT_EQ(open.error().code, shmio::shm::Errc::permission_denied);
   EXPECT_NE(open.error().message.find("its mode 0666 lets others in"), std::string::npos)
       << open.error().message;
+  // shm-inspect's read-only look refuses it too (it showed what was there as the cluster's).
+  const auto look = SessionStore::summarize(n.ring, 42);
+  ASSERT_FALSE(look);
+  EXPECT_EQ(look.error().code, shmio::shm::Errc::permission_denied);
+  EXPECT_NE(look.error().message.find("its mode 0666 lets in more"), std::string::npos)
+      << look.error().message;
   ASSERT_EQ(::shm_unlink(path.c_str()), 0);
   if (::geteuid() != 0) return;  // (another user's object: made by a child that becomes nobody)
   ASSERT_EQ(in_child([&] {
@@ -391,6 +397,7 @@ TEST(SessionStore, AnObjectUnderItsNameThatThisUserDidNotMakeIsRefused) {
   EXPECT_EQ(open.error().code, shmio::shm::Errc::permission_denied);
   EXPECT_NE(open.error().message.find("belongs to uid 65534"), std::string::npos)
       << open.error().message;
+  EXPECT_FALSE(SessionStore::summarize(n.ring, 42)) << "another user's object, read-only";
   ::shm_unlink(path.c_str());
 }
 

@@ -1349,6 +1349,24 @@ TEST(ClusterSupervisor, MoreWorkersThanAClusterHasAreRefused) {
   EXPECT_FALSE(shm::Segment::attach(o.ring, shm::AttachMode::read_only)) << "no ring made";
 }
 
+// A Node whose hand-off socket cannot be made (a directory that is not there) throws and leaves
+// the caller's server options as they were: they held callbacks into the Node's freed state, for
+// a caller that caught the error and made a Server from them anyway (before 2026-12-04).
+TEST_P(ClusterAdapterTest, ANodeThatCannotStartLeavesTheServerOptionsAlone) {
+  cluster::NodeOptions no;
+  no.ring = ring_;
+  no.worker = 1;
+  no.workers = 2;
+  no.ring_per_worker = GetParam();
+  no.handoff = "/nonexistent-" + std::to_string(::getpid()) + "/handoff";
+  sio::ServerOptions so;
+  EXPECT_THROW(cluster::Node(io_, no, so), std::runtime_error);
+  EXPECT_FALSE(so.adapter);
+  EXPECT_FALSE(so.is_foreign);
+  EXPECT_FALSE(so.hand_off);
+  EXPECT_EQ(so.ack_id_stride, sio::ServerOptions{}.ack_id_stride);
+}
+
 // Records a worker refuses on the shared ring — a type it does not know, a worker's death
 // without a valid pid (none; one past pid_t's range, which cut to pid_t named a live process) —
 // are counted and said on stderr (counted only, before 2026-12-04), and the worker goes on; a

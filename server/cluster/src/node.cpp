@@ -119,6 +119,19 @@ Node::Node(net::io_context& io, NodeOptions options, sio::ServerOptions& so)
   }
 
   Impl* impl = impl_.get();
+  // The hand-off socket before anything of `so` is set: its constructor may throw (the address in
+  // use, a bad directory), and a caller that caught that and made a Server from the same options
+  // anyway got callbacks holding this Node's freed state (before 2026-12-04; a helper's review).
+  if (m.options.workers > 1 && !m.options.handoff.empty())
+    m.handoff = std::make_unique<Handoff>(
+        io, m.options.handoff, m.options.worker,
+        [impl](int fd, std::string bytes) {
+          if (impl->server && !impl->stopped)
+            impl->server->engine().adopt(fd, std::move(bytes));
+          else
+            ::close(fd);
+        },
+        &m.stats.handoffs_refused);
   so.adapter = [impl](sio::Namespace& nsp) -> std::unique_ptr<sio::Adapter> {
     return std::make_unique<ClusterAdapter>(nsp, *impl);
   };
@@ -127,16 +140,7 @@ Node::Node(net::io_context& io, NodeOptions options, sio::ServerOptions& so)
   so.reuse_port = true;
   if (m.options.workers > 1) {
     so.id_prefix = session_prefix(m.options.worker);
-    if (!m.options.handoff.empty()) {
-      m.handoff = std::make_unique<Handoff>(
-          io, m.options.handoff, m.options.worker,
-          [impl](int fd, std::string bytes) {
-            if (impl->server && !impl->stopped)
-              impl->server->engine().adopt(fd, std::move(bytes));
-            else
-              ::close(fd);
-          },
-          &m.stats.handoffs_refused);
+    if (m.handoff) {
       const int me = m.options.worker, count = m.options.workers;
       so.is_foreign = [me, count](const std::string& sid) {
         const int owner = session_owner(sid);

@@ -50,7 +50,8 @@ const char* kUsage =
     "  --disconnect  disconnect the matching sockets (--close: their whole connection)\n"
     "Names (namespace, rooms, event) must be UTF-8. Exit status: 0 written (or published);\n"
     "2 usage, a bad JSON argument or name; 3 the ring cannot be attached, or its cluster is\n"
-    "not running (or the Redis URL is refused); 4 not written (or Redis did not take it).\n";
+    "not running (or the Redis URL is refused); 4 not written: the ring full, or no worker\n"
+    "reads it now (all starting or restarting) (or Redis did not take it).\n";
 
 // The ring a cluster on port `text` makes (port-P), reading the port as shmio reads it (digits
 // only, 1..65535: "047020" is port-47020); nullopt if it is no port.

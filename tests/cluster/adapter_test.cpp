@@ -1031,6 +1031,58 @@ TEST_P(ClusterRecoveryTest, AReplayStoppedShortByAWipedSealIsRefused) {
   EXPECT_TRUE(events(y.k).empty()) << events(y.k)[0];
 }
 
+// A process holding a reader slot on ring `name`, as a worker does, until it is killed
+// (SIGKILL; the caller waits for it): an emitter writes only into a ring someone reads.
+pid_t reader_process(const std::string& name) {
+  int ready[2];
+  if (::pipe(ready) != 0) return -1;
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    auto seg = shm::Segment::attach(name);
+    if (!seg) ::_exit(1);
+    auto r = shm::RingReader::attach(seg.value(), {"test-reader", -1, shm::StartAt::latest});
+    if (!r) ::_exit(1);
+    (void)!::write(ready[1], "r", 1);
+    for (;;) ::pause();
+  }
+  ::close(ready[1]);
+  char c = 0;
+  const bool up = ::read(ready[0], &c, 1) == 1;
+  ::close(ready[0]);
+  if (!up && pid > 0) ::waitpid(pid, nullptr, 0);
+  return up ? pid : -1;
+}
+void end_process(pid_t pid) {
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, nullptr, 0);
+}
+
+// An emitter writes into a ring only while some process reads it: with none (every worker
+// starting or restarting, no fleet bridge), the message is refused with why, nothing written
+// (before 2026-12-04 it was written, and shmio-emit said "sent": a worker starts reading at the
+// latest record, so no client got it). Once a reader is there, it is written.
+TEST(ClusterEmitter, AMessageNoProcessReadsIsRefusedNotWritten) {
+  const std::string name = "test-emitter-unread-" + std::to_string(::getpid());
+  (void)shm::Segment::remove(name);
+  shm::Segment ring = shmio::test::make_ring(name);
+  cluster::Emitter em(name);
+  EXPECT_FALSE(em.emit("nobody"));
+  EXPECT_NE(em.last_error().find("nothing written: no process reads ring"), std::string::npos)
+      << em.last_error();
+  EXPECT_EQ(ring.control().tail.tail.load(), 0u) << "written all the same";
+  // A reader that died (a worker SIGKILLed) counts for none.
+  const pid_t dead = reader_process(name);
+  ASSERT_GT(dead, 0);
+  end_process(dead);
+  EXPECT_FALSE(em.emit("nobody-still"));
+  const pid_t reader = reader_process(name);
+  ASSERT_GT(reader, 0);
+  EXPECT_TRUE(em.emit("somebody")) << em.last_error();
+  EXPECT_GT(ring.control().tail.tail.load(), 0u);
+  end_process(reader);
+  ASSERT_TRUE(shm::Segment::remove(name));
+}
+
 // A long-lived emitter whose cluster restarted (its ring removed and made anew under the same
 // name) writes into the new ring; one whose ring is gone refuses the message and says why.
 // (Before, it wrote on into the removed ring: every emit returned true, no client got any.)
@@ -1038,8 +1090,11 @@ TEST(ClusterEmitter, ARingReplacedUnderAnEmitterIsAttachedAgainAndARemovedOneRef
   const std::string name = "test-emitter-" + std::to_string(::getpid());
   (void)shm::Segment::remove(name);
   std::optional<shm::Segment> first(shmio::test::make_ring(name));
+  const pid_t first_reader = reader_process(name);
+  ASSERT_GT(first_reader, 0);
   cluster::Emitter em(name);
   ASSERT_TRUE(em.emit("one")) << em.last_error();
+  end_process(first_reader);
   first.reset();
   ASSERT_TRUE(shm::Segment::remove(name));
   shm::Segment second = shmio::test::make_ring(name);
@@ -1086,8 +1141,11 @@ TEST(ClusterEmitter, ARingTruncatedUnderAnEmitterIsRefusedNotWrittenInto) {
   const std::string name = "test-emitter-cut-" + std::to_string(::getpid());
   (void)shm::Segment::remove(name);
   shm::Segment ring = shmio::test::make_ring(name);
+  const pid_t reader = reader_process(name);
+  ASSERT_GT(reader, 0);
   cluster::Emitter em(name);
   ASSERT_TRUE(em.emit("one")) << em.last_error();
+  end_process(reader);
   ASSERT_EQ(::truncate(shm::Segment::object_path(name).c_str(), 4096), 0);
   EXPECT_FALSE(em.emit("two"));
   EXPECT_NE(em.last_error().find("removed or replaced"), std::string::npos) << em.last_error();
@@ -1097,8 +1155,11 @@ TEST(ClusterEmitter, ARingTruncatedUnderAnEmitterIsRefusedNotWrittenInto) {
   // Truncated, then removed (what the supervisor does with a truncated ring), under an emitter
   // still attached: refused, no store into the old mapping (its writer's release was one).
   shm::Segment again = shmio::test::make_ring(name);
+  const pid_t reader2 = reader_process(name);
+  ASSERT_GT(reader2, 0);
   cluster::Emitter em2(name);
   ASSERT_TRUE(em2.emit("one")) << em2.last_error();
+  end_process(reader2);
   ASSERT_EQ(::truncate(shm::Segment::object_path(name).c_str(), 4096), 0);
   ASSERT_TRUE(shm::Segment::remove(name));
   EXPECT_FALSE(em2.emit("two"));
@@ -1314,6 +1375,8 @@ TEST(ClusterEmitter, ARingWhoseClusterIsGoneIsRefused) {
   ASSERT_EQ(::read(ready[0], &c, 1), 1);
   ::close(ready[0]);
   ::close(ready[1]);
+  const pid_t reader = reader_process(name);
+  ASSERT_GT(reader, 0);
   cluster::Emitter em(name);
   ASSERT_TRUE(em.emit("while-it-runs")) << em.last_error();
   ::kill(creator, SIGKILL);
@@ -1332,6 +1395,7 @@ TEST(ClusterEmitter, ARingWhoseClusterIsGoneIsRefused) {
     EXPECT_NE(std::string(e.what()).find("is not running (its creator, pid "), std::string::npos)
         << e.what();
   }
+  end_process(reader);
   ASSERT_TRUE(shm::Segment::remove(name));
 }
 

@@ -7,6 +7,7 @@
 #include "shmio/cluster/wire.hpp"
 #include "shmio/engineio/packet.hpp"
 #include "shmio/shm/process.hpp"
+#include "shmio/shm/registry.hpp"
 #include "shmio/shm/ring_writer.hpp"
 #include "shmio/shm/segment.hpp"
 
@@ -22,6 +23,23 @@ struct Emitter::Impl {
   std::optional<shm::RingWriter> writer;
 
   std::chrono::steady_clock::time_point alive_checked{};
+  // When readers were last seen on the ring (at most once a second, and before the first
+  // message): none, a message would reach no client.
+  std::chrono::steady_clock::time_point readers_seen{};
+  // Why a message written now reaches no one: no live process holds a reader slot (every worker
+  // starting or restarting, say — a worker reads from the latest record when it starts — and no
+  // fleet bridge). Before 2026-12-04 it was written, and shmio-emit said it was sent.
+  std::optional<std::string> nobody_reads() const {
+    for (std::size_t i = 0; i < segment->max_readers(); ++i) {
+      const auto& slot = segment->reader_slot(i);
+      if (slot.state.load(std::memory_order_acquire) == shm::layout::kSlotActive &&
+          shm::liveness(shm::registry::owner_of(slot)) == shm::Liveness::alive)
+        return std::nullopt;
+    }
+    return "nothing written: no process reads ring '" + ring +
+           "' now (its workers are starting or restarting, and no fleet bridge runs): a "
+           "message now would reach no client";
+  }
   // The ring's creator (the cluster's supervisor) is gone: the cluster is not running, and the
   // ring is one it left behind (the next cluster of that name removes it).
   std::optional<std::string> creator_gone() const {
@@ -73,14 +91,24 @@ struct Emitter::Impl {
       // killed without its drain (SIGKILL, a crash) leaves its ring; what is written into it
       // reaches no one (found in review, 2026-12-03: shmio-emit said "sent").
       const auto now = std::chrono::steady_clock::now();
-      if (now - alive_checked < std::chrono::seconds(1)) return true;
-      alive_checked = now;
-      if (auto why = creator_gone()) {
-        // (Let go: every later message attaches again, and is refused while it is so.)
-        writer.reset();
-        segment.reset();
-        error = *why;
-        return false;
+      if (now - alive_checked >= std::chrono::seconds(1)) {
+        alive_checked = now;
+        if (auto why = creator_gone()) {
+          // (Let go: every later message attaches again, and is refused while it is so.)
+          writer.reset();
+          segment.reset();
+          error = *why;
+          return false;
+        }
+      }
+      if (readers_seen == std::chrono::steady_clock::time_point{} ||
+          now - readers_seen >= std::chrono::seconds(1)) {
+        if (auto why = nobody_reads()) {
+          readers_seen = {};  // (looked at again for the next message)
+          error = *why;
+          return false;
+        }
+        readers_seen = now;
       }
       return true;
     }

@@ -2632,6 +2632,68 @@ TEST(Http, RoutesAnswerTheirOwnPreflightBeforeTheEnginesCors) {
   }
 }
 
+// An app's route, static files and allow_request handlers cannot split a response or stop the
+// server: a header field with a line break, or one too long for Beast (it threw length_error out
+// of io.run()), is left out and said; static_files and allow_request throwing are a 500 and a
+// 403, where they left io.run() (before 2026-12-04; a helper's review).
+TEST(Http, AppHandlersCannotSplitAResponseOrStopTheServer) {
+  net::io_context io;
+  ServerOptions o;
+  o.routes = [](const engineio::ServerOptions::HttpRequest& r)
+      -> std::optional<engineio::ServerOptions::HttpResponse> {
+    if (r.path == "/split")
+      return engineio::ServerOptions::HttpResponse{
+          302, "text/plain", "moved", {{"Location", "/x\r\nSet-Cookie: stolen=1"}, {"X-Ok", "1"}}};
+    if (r.path == "/long")
+      return engineio::ServerOptions::HttpResponse{
+          200, "text/plain\r\nX-Injected: 1", "long", {{"X-Big", std::string(70000, 'a')}}};
+    return std::nullopt;
+  };
+  o.static_files =
+      [](const std::string& path) -> std::optional<engineio::ServerOptions::StaticResponse> {
+    if (path == "/throws") throw std::runtime_error("cannot read the file");
+    return std::nullopt;
+  };
+  o.allow_request = [](const auto& headers) -> bool {
+    for (const auto& [name, value] : headers)
+      if (name == "x-throw") throw std::runtime_error("the look-up failed");
+    return true;
+  };
+  Server server(io, o);
+  const std::uint16_t port = server.listen("127.0.0.1", 0);
+  ::testing::internal::CaptureStderr();
+  Client c(port);
+  c.send_raw("GET /split HTTP/1.1\r\nHost: x\r\n\r\n");
+  std::string r = http_response(io, c);
+  EXPECT_NE(r.find("HTTP/1.1 302"), std::string::npos) << r;
+  EXPECT_EQ(r.find("stolen"), std::string::npos) << r;
+  EXPECT_NE(r.find("X-Ok: 1"), std::string::npos) << r;
+  c.send_raw("GET /long HTTP/1.1\r\nHost: x\r\n\r\n");
+  r = http_response(io, c);
+  EXPECT_NE(r.find("HTTP/1.1 200"), std::string::npos) << r.substr(0, 300);
+  EXPECT_EQ(r.find("X-Injected"), std::string::npos) << r.substr(0, 300);
+  EXPECT_EQ(r.find("X-Big"), std::string::npos) << r.substr(0, 300);
+  c.send_raw("GET /throws HTTP/1.1\r\nHost: x\r\n\r\n");
+  r = http_response(io, c);
+  EXPECT_NE(r.find("HTTP/1.1 500"), std::string::npos) << r;
+  Client d(port);
+  d.send_raw("GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\nX-Throw: 1\r\n\r\n");
+  r = http_response(io, d);
+  EXPECT_NE(r.find("HTTP/1.1 403"), std::string::npos) << r;
+  const std::string said = ::testing::internal::GetCapturedStderr();
+  EXPECT_NE(said.find("header field refused"), std::string::npos) << said;
+  EXPECT_NE(said.find("static files handler threw: cannot read the file"), std::string::npos)
+      << said;
+  EXPECT_NE(said.find("allow_request threw: the look-up failed"), std::string::npos) << said;
+  // And the server goes on.
+  Client e(port);
+  e.send_raw("GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\n\r\n");
+  r = http_response(io, e);
+  EXPECT_NE(r.find("\"sid\""), std::string::npos) << r;
+  server.close();
+  io.run_for(50ms);
+}
+
 // A request header of up to 16 KiB (a browser with many cookies) is read, as Node reads it;
 // one past that is answered 431 and its connection closed. Before 2026-12-03 the bound was
 // Beast's 8 KiB and such a request's connection was dropped without an answer: the handshake

@@ -229,6 +229,14 @@ void HttpConnection::handle(Request req, const Target& t) {
     return send(std::move(res));
   };
   const bool cors_preflight = req.method() == http::verb::options && !o.cors_origin.empty();
+  const auto server_error = [&] {
+    Response res{http::status::internal_server_error, req.version()};
+    res.set(http::field::content_type, "text/plain; charset=utf-8");
+    res.keep_alive(req.keep_alive());
+    res.body() = "Internal Server Error";
+    res.prepare_payload();
+    return res;
+  };
   if (!same_path(t.path, o.path)) {
     if (o.routes) {
       const ServerOptions::HttpRequest hr = http_request(req);
@@ -247,8 +255,31 @@ void HttpConnection::handle(Request req, const Target& t) {
               500, "text/plain; charset=utf-8", "Internal Server Error", {}};
         }
         Response res{static_cast<http::status>(out->status), req.version()};
-        res.set(http::field::content_type, out->content_type);
-        for (const auto& [name, value] : out->headers) res.set(name, value);
+        // The app's fields as it gave them, but none that would split the response (a line
+        // break, as the headers hooks' fields) or that Beast cannot hold (a value past 64 KiB:
+        // std::length_error, out of io.run()): said and left out (before 2026-12-04 written as
+        // given; a helper's review).
+        const auto bad_field = [](std::string_view name, std::string_view value) {
+          return name.empty() || name.find_first_of("\r\n:") != std::string_view::npos ||
+                 value.find_first_of("\r\n") != std::string_view::npos || name.size() > 1024 ||
+                 value.size() > 60000;
+        };
+        if (!bad_field("Content-Type", out->content_type))
+          res.set(http::field::content_type, out->content_type);
+        else
+          std::fprintf(stderr,
+                       "shmio: HTTP route handler's content type refused (a line break, "
+                       "or too long)\n");
+        for (const auto& [name, value] : out->headers) {
+          if (!bad_field(name, value)) {
+            res.set(name, value);
+            continue;
+          }
+          std::fprintf(stderr,
+                       "shmio: HTTP route handler's header field refused: a name or value with a "
+                       "line break, an empty or ':' name, or one too long (%zu, %zu bytes)\n",
+                       name.size(), value.size());
+        }
         if (cors_preflight) cors_fields(res);
         res.keep_alive(req.keep_alive());
         res.body() = std::move(out->body);
@@ -258,7 +289,20 @@ void HttpConnection::handle(Request req, const Target& t) {
     }
     if (cors_preflight) return preflight();
     if (o.static_files && (req.method() == http::verb::get || req.method() == http::verb::head)) {
-      if (auto file = o.static_files(t.path)) {
+      // (An exception of the app's is a 500, as a route's: it left io.run() before 2026-12-04.)
+      std::optional<ServerOptions::StaticResponse> file;
+      try {
+        file = o.static_files(t.path);
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "shmio: static files handler threw: %s\n", e.what());
+        return send(server_error());
+      }
+      if (file && (file->content_type.find_first_of("\r\n") != std::string::npos ||
+                   file->content_type.size() > 1024)) {
+        std::fprintf(stderr, "shmio: static files handler's content type refused\n");
+        return send(server_error());
+      }
+      if (file) {
         Response res{http::status::ok, req.version()};
         res.set(http::field::content_type, file->content_type);
         res.keep_alive(req.keep_alive());
@@ -302,7 +346,7 @@ void HttpConnection::handle(Request req, const Target& t) {
   // through (asked here, then not again when the handshake goes on; before 2026-12-02 the async
   // check came first, and a request allow_request refuses cost the app's look-up anyway).
   if (o.allow_request_async && handshake) {
-    if (o.allow_request && !o.allow_request(lower_case_headers(req)))
+    if (o.allow_request && !ask_allow_request(o, req))
       return send(srv_->json_error(req, http::status::forbidden, 4, "Forbidden"));
     auto held = std::make_shared<Request>(std::move(req));
     auto target = std::make_shared<Target>(t);
@@ -380,7 +424,7 @@ void HttpConnection::handle_polling(Request& req, const Target& t) {
     if (req.method() != http::verb::get)
       return send(srv_->json_error(req, http::status::bad_request, 2, "Bad handshake method"));
     if (srv_->options.allow_request && !allowed) {
-      if (!srv_->options.allow_request(lower_case_headers(req)))
+      if (!ask_allow_request(srv_->options, req))
         return send(srv_->json_error(req, http::status::forbidden, 4, "Forbidden"));
     }
     auto s = std::make_shared<EngineSocket>(srv_, TransportKind::polling,
@@ -506,7 +550,7 @@ void HttpConnection::handle_upgrade(Request& req, const Target& t) {
       refuse = true;
     }
   } else if (srv_->options.allow_request && !allowed) {
-    if (!srv_->options.allow_request(lower_case_headers(req)))
+    if (!ask_allow_request(srv_->options, req))
       return send(srv_->json_error(req, http::status::forbidden, 4, "Forbidden"));
   }
   // The TCP connection now belongs to the WebSocket.

@@ -150,6 +150,18 @@ inline std::vector<std::pair<std::string, std::string>> lower_case_headers(const
   return headers;
 }
 
+// The app's allow_request, asked: an exception of its own is a refusal, said (it left io.run()
+// before 2026-12-04; a helper's review).
+template <class Options>
+bool ask_allow_request(const Options& o, const Request& req) {
+  try {
+    return o.allow_request(lower_case_headers(req));
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "shmio: allow_request threw: %s (the request is refused)\n", e.what());
+    return false;
+  }
+}
+
 inline std::shared_ptr<const HandshakeRequest> handshake_request(const Request& req,
                                                                  std::string_view address) {
   auto h = std::make_shared<HandshakeRequest>();

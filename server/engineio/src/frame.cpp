@@ -1,6 +1,7 @@
 #include "shmio/engineio/frame.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <limits>
 #include <new>
 #include <stdexcept>
@@ -8,18 +9,22 @@
 namespace shmio::engineio {
 
 namespace {
-std::uint64_t g_frame_allocations = 0;  // one thread per process uses frames; a plain counter
+// An atomic read and written by plain (relaxed) loads and stores, not a locked add: servers on
+// several threads of one process are no data race (a plain counter was, before 2026-12-04), and
+// the hot path pays no locked instruction; a count may then miss some (it is a statistic).
+std::atomic<std::uint64_t> g_frame_allocations{0};
 }  // namespace
 
 std::uint64_t Frame::allocations() noexcept {
-  return g_frame_allocations;
+  return g_frame_allocations.load(std::memory_order_relaxed);
 }
 
 FrameRef Frame::allocate(Kind kind, std::size_t size, bool compress) {
   if (size > std::numeric_limits<std::uint32_t>::max())
     throw std::length_error("shmio: frame larger than 4 GiB");
   void* mem = ::operator new(sizeof(Frame) + kMaxHeader + size);
-  ++g_frame_allocations;
+  g_frame_allocations.store(g_frame_allocations.load(std::memory_order_relaxed) + 1,
+                            std::memory_order_relaxed);
   auto* f = new (mem) Frame(kind, static_cast<std::uint32_t>(size), compress);
   if (kind != Kind::raw) {
     // RFC 6455 5.2: FIN, opcode 1 (text) or 2 (binary), no mask, the shortest length form.

@@ -230,12 +230,13 @@ test("/metrics: per-namespace series for the first 100 namespaces only, shmio_na
   const sockets = Array.from({ length: 105 }, (_, i) => m.socket(`/dyn-m${String(i).padStart(3, "0")}`));
   sockets.forEach((s) => { s.connect(); opened.push(s); });
   await until(() => sockets.every((s) => s.connected), 10000, "105 namespaces connected");
-  const text = await new Promise((resolve, reject) =>
+  const scrape = () => new Promise((resolve, reject) =>
     http.get(`${url}/metrics`, (res) => {
       let body = "";
       res.on("data", (d) => (body += d));
       res.on("end", () => resolve(body));
     }).on("error", reject));
+  const text = await scrape();
   const series = text.split("\n").filter((l) => l.startsWith("shmio_namespace_sockets{"));
   assert.equal(series.length, 100, "one series per namespace, at most 100");
   const total = Number(text.match(/^shmio_namespaces\{[^}]*\} (\d+)/m)[1]);
@@ -250,12 +251,7 @@ test("/metrics: per-namespace series for the first 100 namespaces only, shmio_na
   const early = m.socket("/dyn-a");  // (the manager open: it connects at once, with no connect())
   opened.push(early);
   await until(() => early.connected, 5000, "/dyn-a connected");
-  const again = await new Promise((resolve, reject) =>
-    http.get(`${url}/metrics`, (res) => {
-      let body = "";
-      res.on("data", (d) => (body += d));
-      res.on("end", () => resolve(body));
-    }).on("error", reject));
+  const again = await scrape();
   const after = again.split("\n").filter((l) => l.startsWith("shmio_namespace_sockets{")).map(nsOf);
   assert.equal(after.length, 100);
   assert.ok(after.includes(lastShown), `${lastShown} dropped for /dyn-a`);

@@ -235,9 +235,7 @@ void route_stderr(int worker, const std::function<void(int, std::string_view)>& 
     const std::string tag = "[w" + std::to_string(worker) + "] ";
     std::string line;
     char buf[4096];
-    // A last line without its newline, at the end (it was dropped before 2026-12-04).
-    const auto emit_rest = [&] {
-      if (line.empty()) return;
+    const auto emit = [&] {
       if (log) {
         const std::lock_guard<std::mutex> gate(g_log_gate);
         log(worker, line);
@@ -245,6 +243,10 @@ void route_stderr(int worker, const std::function<void(int, std::string_view)>& 
         const std::string out = tag + line + "\n";
         (void)!::write(real, out.data(), out.size());
       }
+    };
+    // A last line without its newline, at the end (it was dropped before 2026-12-04).
+    const auto emit_rest = [&] {
+      if (!line.empty()) emit();
     };
     for (;;) {
       pollfd p{in, POLLIN, 0};
@@ -261,13 +263,7 @@ void route_stderr(int worker, const std::function<void(int, std::string_view)>& 
           line += buf[i];
           continue;
         }
-        if (log) {
-          const std::lock_guard<std::mutex> gate(g_log_gate);
-          log(worker, line);
-        } else {
-          const std::string out = tag + line + "\n";
-          (void)!::write(real, out.data(), out.size());
-        }
+        emit();
         line.clear();
       }
     }

@@ -309,10 +309,9 @@ struct SessionStore::Map {
   // its lock at each of pid's, once per death (a full table of 131,072 slots, the dead one's
   // 16,384 of them as one of 8 workers: 2.5-3.1 ms, 25-37 ms when every slot was locked;
   // 2026-12-04, the 2-vCPU dev VM, a scratch program); a slot held by a live process is passed
-  // over after
-  // one round of the lock's spin, a dead holder's taken over (its holder settles a slot passed
-  // over if it judges it: take and put's reuse do). The owner's liveness is read once per process
-  // of that pid, not once per entry.
+  // over after one round of the lock's spin, a dead holder's taken over (its holder settles a
+  // slot passed over if it judges it: take and put's reuse do). The owner's liveness is read once
+  // per process of that pid, not once per entry.
   void settle_owner(std::uint64_t pid, std::uint64_t at) noexcept {
     std::uint64_t start_seen = 0;
     bool dead = false;

@@ -439,8 +439,8 @@ class Handoff {
         if (fds[0] >= 0) ::close(fds[0]);
         ++*refused_;
         // (Descriptors cut by the kernel, MSG_CTRUNC, with none of them installed, or the
-        // connection without its memfd: this worker
-        // is out of descriptors, not the message malformed.)
+        // connection without its memfd: this worker is out of descriptors, not the message
+        // malformed.)
         say((msg.msg_flags & MSG_CTRUNC) != 0 && (nfds == 0 || h.in_memfd)
                 ? "a hand-off's connection was lost: this worker has no descriptor free for it "
                   "(RLIMIT_NOFILE)"

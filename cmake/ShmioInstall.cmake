@@ -23,6 +23,12 @@ endforeach()
 
 set(SHMIO_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/shmio)
 install(EXPORT shmioTargets NAMESPACE shmio:: DESTINATION ${SHMIO_CMAKE_DIR})
+# (Exactly the Boost found, when its version is known: a Boost of a superproject's may say none.)
+if(Boost_VERSION)
+  set(SHMIO_BOOST_REQUIREMENT "${Boost_VERSION} EXACT")
+else()
+  set(SHMIO_BOOST_REQUIREMENT "1.81.0")
+endif()
 configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/shmioConfig.cmake.in
                               ${PROJECT_BINARY_DIR}/shmioConfig.cmake
                               INSTALL_DESTINATION ${SHMIO_CMAKE_DIR})

@@ -1098,6 +1098,10 @@ TEST(ClusterEmitter, ARingReplacedUnderAnEmitterIsAttachedAgainAndARemovedOneRef
   first.reset();
   ASSERT_TRUE(shm::Segment::remove(name));
   shm::Segment second = shmio::test::make_ring(name);
+  // (Read by no one yet — its workers not attached — the message is refused, not written: the
+  // look is made at the attach, not a second after the old ring's.)
+  EXPECT_FALSE(em.emit("unread"));
+  EXPECT_NE(em.last_error().find("no process reads ring"), std::string::npos) << em.last_error();
   auto reader = shm::RingReader::attach(second, {"test", -1, shm::StartAt::oldest});
   ASSERT_TRUE(reader);
   ASSERT_TRUE(em.emit("two")) << em.last_error();

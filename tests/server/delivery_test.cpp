@@ -2642,8 +2642,14 @@ TEST(Http, AppHandlersCannotSplitAResponseOrStopTheServer) {
   o.routes = [](const engineio::ServerOptions::HttpRequest& r)
       -> std::optional<engineio::ServerOptions::HttpResponse> {
     if (r.path == "/split")
-      return engineio::ServerOptions::HttpResponse{
-          302, "text/plain", "moved", {{"Location", "/x\r\nSet-Cookie: stolen=1"}, {"X-Ok", "1"}}};
+      return engineio::ServerOptions::HttpResponse{302,
+                                                   "text/plain",
+                                                   "moved",
+                                                   {{"Location", "/x\r\nSet-Cookie: stolen=1"},
+                                                    {"X-Ok", "1"},
+                                                    {"X Space", "name not a token"},
+                                                    {"X-Nul", std::string("a\0b", 3)},
+                                                    {"X-Tab", "a\tb"}}};
     if (r.path == "/long")
       return engineio::ServerOptions::HttpResponse{
           200, "text/plain\r\nX-Injected: 1", "long", {{"X-Big", std::string(70000, 'a')}}};
@@ -2668,6 +2674,9 @@ TEST(Http, AppHandlersCannotSplitAResponseOrStopTheServer) {
   EXPECT_NE(r.find("HTTP/1.1 302"), std::string::npos) << r;
   EXPECT_EQ(r.find("stolen"), std::string::npos) << r;
   EXPECT_NE(r.find("X-Ok: 1"), std::string::npos) << r;
+  EXPECT_EQ(r.find("name not a token"), std::string::npos) << r;
+  EXPECT_EQ(r.find("X-Nul"), std::string::npos) << r;
+  EXPECT_NE(r.find("X-Tab: a\tb"), std::string::npos) << "a tab is a value's own" << r;
   c.send_raw("GET /long HTTP/1.1\r\nHost: x\r\n\r\n");
   r = http_response(io, c);
   EXPECT_NE(r.find("HTTP/1.1 200"), std::string::npos) << r.substr(0, 300);

@@ -159,6 +159,10 @@ std::mutex g_log_gate;
 int g_stderr_pipe = -1;
 char g_stderr_tag[24] = "";
 std::size_t g_stderr_tag_len = 0;
+// The line the stderr thread holds, not ended yet (its first 4 KiB): a process that dies after
+// writing it, once the thread has read it from the pipe, would lose it with the thread.
+char g_stderr_partial[4096];
+std::atomic<std::size_t> g_stderr_partial_len{0};
 constexpr int kFatalSignals[] = {SIGABRT, SIGSEGV, SIGBUS, SIGFPE, SIGILL};
 struct sigaction g_fatal_before[std::size(kFatalSignals)];
 
@@ -175,6 +179,14 @@ void on_fatal_signal(int sig, siginfo_t* info, void*) {
     ::dup2(g_real_stderr, 2);
     char buf[4096];
     bool line_start = true;
+    // What the thread holds of a line first: what the pipe still has continues it.
+    const std::size_t held =
+        std::min(g_stderr_partial_len.load(std::memory_order_acquire), sizeof g_stderr_partial);
+    if (held > 0) {
+      if (g_stderr_tag_len > 0) (void)!::write(g_real_stderr, g_stderr_tag, g_stderr_tag_len);
+      (void)!::write(g_real_stderr, g_stderr_partial, held);
+      line_start = false;
+    }
     for (;;) {
       pollfd p{g_stderr_pipe, POLLIN, 0};
       if (::poll(&p, 1, 0) <= 0 || (p.revents & POLLIN) == 0) break;
@@ -225,6 +237,13 @@ void route_stderr(int worker, const std::function<void(int, std::string_view)>& 
                  : static_cast<std::size_t>(std::max(
                        0, std::snprintf(g_stderr_tag, sizeof g_stderr_tag, "[w%d] ", worker)));
   for (std::size_t k = 0; k < std::size(kFatalSignals); ++k) {
+    // (Already this handler — a worker forked from a supervisor that routes its own stderr, or a
+    // second serve() — its disposition from before stays what it was: taken as "before", the
+    // handler gave the signal back to itself and the process raised it for ever.)
+    struct sigaction now {};
+    if (::sigaction(kFatalSignals[k], nullptr, &now) == 0 && (now.sa_flags & SA_SIGINFO) != 0 &&
+        now.sa_sigaction == on_fatal_signal)
+      continue;
     struct sigaction fatal {};
     fatal.sa_sigaction = on_fatal_signal;
     fatal.sa_flags = SA_SIGINFO;
@@ -266,6 +285,10 @@ void route_stderr(int worker, const std::function<void(int, std::string_view)>& 
         emit();
         line.clear();
       }
+      // (Published for a fatal signal's handler: the line not ended yet.)
+      const std::size_t held = std::min(line.size(), sizeof g_stderr_partial);
+      std::memcpy(g_stderr_partial, line.data(), held);
+      g_stderr_partial_len.store(held, std::memory_order_release);
     }
   });
   ::pthread_sigmask(SIG_SETMASK, &before, nullptr);
@@ -386,8 +409,9 @@ std::string local_metrics(sio::Server* server, cluster::Node* node, int worker) 
     // created later that sorts before it took its place, and its counters' worker="all" totals
     // went down (a counter reset to Prometheus, and a spike in rate()) while the other workers
     // still counted it (before 2026-12-04; a helper's review). Then the first by name, up to 100.
-    // (Per server: the HTTP handler and the board's post both run on its thread.)
-    static std::map<const sio::Server*, std::set<std::string>> shown_before;
+    // (Per server, on its thread: the HTTP handler and the board's post both run there, and two
+    // servers on two threads do not share the map.)
+    static thread_local std::map<const sio::Server*, std::set<std::string>> shown_before;
     std::set<std::string>& sticky = shown_before[server];
     std::erase_if(sticky, [&](const std::string& n) {
       return !std::binary_search(names.begin(), names.end(), n);

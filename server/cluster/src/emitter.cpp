@@ -120,6 +120,14 @@ struct Emitter::Impl {
       error = *why + " (the ring was removed or replaced: its cluster stopped?)";
       return false;
     }
+    // (A new ring is read by no one until its workers attach: looked at now, not a second after
+    // the old ring's look.)
+    if (auto why = nobody_reads()) {
+      readers_seen = {};
+      error = *why;
+      return false;
+    }
+    readers_seen = std::chrono::steady_clock::now();
     return true;
   }
 };

@@ -285,6 +285,7 @@ int run_supervisor(const SupervisorOptions& o,
     if (sigismember(&set, stops[k]) != 1) continue;  // (SIGHUP that came in ignored)
     struct sigaction note {};
     note.sa_handler = [](int sig) { g_stop_signal = sig; };
+    note.sa_flags = SA_RESTART;  // (the program's threads' blocking calls are not cut short)
     sigemptyset(&note.sa_mask);
     ::sigaction(stops[k], &note, &old_stop[k]);
   }

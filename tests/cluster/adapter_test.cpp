@@ -105,6 +105,7 @@ class ClusterAdapterTest : public ::testing::TestWithParam<bool> {
       w->options.connection_state_recovery->skip_middlewares = skip_middlewares_;
     }
     no.log_recoveries = recovery_;
+    w->options.cleanup_empty_child_namespaces = cleanup_;
     no.cut_log_entries = cut_log_entries_;
     w->node = std::make_unique<cluster::Node>(io_, no, w->options);
     w->server = std::make_unique<sio::Server>(io_, w->options);
@@ -244,6 +245,7 @@ class ClusterAdapterTest : public ::testing::TestWithParam<bool> {
   }
 
   bool recovery_ = false;         // (set before SetUp: connection state recovery on every worker)
+  bool cleanup_ = false;          // (and cleanup_empty_child_namespaces)
   bool skip_middlewares_ = true;  // (recovery's option for the workers started from then on)
   std::uint32_t cut_log_entries_ = 1u << 18;  // (and the cut logs' size)
   boost::asio::io_context io_;
@@ -1704,6 +1706,87 @@ TEST_P(ClusterSmallCutLogTest, AnOffsetWhoseEntryWasOverwrittenGetsAFreshSession
   ASSERT_TRUE(drive([&] { return has(back.k, "c"); }));
   EXPECT_EQ(events(back.k).size(), 1u);
 }
+class ClusterCleanupTest : public ClusterAdapterTest {
+ protected:
+  void SetUp() override {
+    cleanup_ = true;
+    ClusterAdapterTest::SetUp();
+  }
+};
+
+// cleanup_empty_child_namespaces in a cluster: worker 0's dynamic namespace, removed once its
+// socket leaves, drops out of its announcement; made again, it gets worker 1's broadcasts to the
+// name, once — also after the removed one, which a socket the app kept held in memory meanwhile,
+// is freed (its adapter must not take the new one's place in the worker's table with it).
+TEST_P(ClusterCleanupTest, ARemovedNamespaceLeavesTheAnnouncementAndOneMadeAgainHearsTheOthers) {
+  auto reader = shm::RingReader::attach(GetParam() ? worker_rings_[0] : *segment_,
+                                        {"test", -1, shm::StartAt::latest});
+  ASSERT_TRUE(reader) << reader.error().message;
+  std::vector<sio::SocketPtr> kept;  // (worker 0's app keeps the sockets of "keep")
+  for (int i = 0; i < 2; ++i)
+    workers_[i]->server->of([](const std::string& n) { return n.rfind("/dyn-", 0) == 0; },
+                            [&kept](sio::Namespace& n) {
+                              n.on_connection([&kept](const sio::SocketPtr& s) {
+                                if (s->handshake().auth.contains("keep")) kept.push_back(s);
+                              });
+                            });
+  std::optional<bool> announced;  // (worker 0's last announcement has "/dyn-1")
+  const auto read = [&] {
+    reader.value().poll([&](const shm::RecordView& v) {
+      if (v.type != static_cast<std::uint16_t>(cluster::MessageType::namespaces)) return;
+      const auto body = cluster::read_message(v.payload)->body;
+      if (body.at("worker").to_number<int>() != 0) return;
+      bool has = false;
+      for (const auto& n : body.at("nsps").as_array()) has = has || n.as_string() == "/dyn-1";
+      announced = has;
+    });
+  };
+  const auto join = [&](std::size_t k, const std::string& auth) {
+    clients_[k].client->send_text("40/dyn-1," + auth);
+    return drive([&] {
+      for (const std::string& m : clients_[k].messages)
+        if (m.rfind("40/dyn-1,{", 0) == 0) return true;
+      return false;
+    });
+  };
+  const auto heard = [&](std::size_t k, const std::string& packet) {
+    return std::count(clients_[k].messages.begin(), clients_[k].messages.end(), packet);
+  };
+  const std::size_t a = open_session(0), b = open_session(1);
+  ASSERT_TRUE(join(b, ""));
+  ASSERT_TRUE(join(a, R"({"keep":1})"));
+  ASSERT_TRUE(drive([&] {
+    read();
+    return announced == true;
+  }));
+  clients_[a].client->send_text("41/dyn-1,");
+  ASSERT_TRUE(drive([&] {
+    read();
+    return announced == false;
+  }));
+  EXPECT_EQ(workers_[0]->server->namespaces_removed(), 1u);
+  EXPECT_EQ(workers_[0]->server->namespaces_detached(), 1u);  // (the socket kept)
+  clients_[a].messages.clear();
+  ASSERT_TRUE(join(a, ""));
+  kept.clear();
+  const std::size_t c = open_session(0);  // (a client's close frees what no one holds)
+  drop(c, 0);
+  EXPECT_EQ(workers_[0]->server->namespaces_detached(), 0u);
+  workers_[1]->server->of("/dyn-1").emit("m", sio::Args{1});
+  ASSERT_TRUE(drive([&] { return heard(a, R"(42/dyn-1,["m",1])") == 1; }));
+  workers_[1]->server->of("/dyn-1").emit("m", sio::Args{2});
+  ASSERT_TRUE(drive([&] { return heard(a, R"(42/dyn-1,["m",2])") == 1; }));
+  EXPECT_EQ(heard(a, R"(42/dyn-1,["m",1])"), 1);
+  ASSERT_TRUE(drive([&] {
+    read();
+    return announced == true;
+  }));
+}
+INSTANTIATE_TEST_SUITE_P(Rings, ClusterCleanupTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& p) {
+                           return p.param ? "RingPerWorker" : "SharedRing";
+                         });
+
 INSTANTIATE_TEST_SUITE_P(Rings, ClusterSmallCutLogTest, ::testing::Values(true),
                          [](const ::testing::TestParamInfo<bool>&) { return "RingPerWorker"; });
 

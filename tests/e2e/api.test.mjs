@@ -271,6 +271,48 @@ test("/metrics: per-namespace series for the first 100 namespaces only, shmio_na
   assert.equal(new Set(runs).size, runs.length, `a family's samples apart: ${runs.join(" ")}`);
 });
 
+test("cleanup_empty_child_namespaces: a dynamic namespace goes with its last socket and is made again", async () => {
+  const p = spawn(BIN, ["--port", "0"], { env: { ...process.env, API_CLEANUP: "1" } });
+  let plog = "";
+  p.stderr.on("data", (d) => (plog += d));
+  try {
+    const u = await within(new Promise((resolve, reject) => {
+      let out = "";
+      p.stdout.on("data", (d) => {
+        out += d;
+        const m = out.match(/listening on [^:]+:(\d+)/);
+        if (m) resolve(`http://127.0.0.1:${m[1]}`);
+      });
+      p.on("exit", (code) => reject(new Error(`api app exited with ${code}: ${plog}`)));
+    }), 20000, "api app (cleanup) start");
+    const metric = (name) => new Promise((resolve, reject) =>
+      http.get(`${u}/metrics`, (res) => {
+        let body = "";
+        res.on("data", (d) => (body += d));
+        res.on("end", () => resolve(Number(body.match(new RegExp(`^${name}\\{[^}]*\\} (\\d+)`, "m"))[1])));
+      }).on("error", reject));
+    const m = new Manager(u, { reconnection: false, transports: ["websocket"] });
+    const main = m.socket("/");
+    main.connect();
+    await until(() => main.connected, 5000, "/ connected");
+    const d = m.socket("/dyn-c");  // (the manager open: it connects at once)
+    await until(() => d.connected, 5000, "/dyn-c connected");
+    assert.equal(await metric("shmio_namespaces"), 2);
+    d.disconnect();
+    await untilAsync(async () => (await metric("shmio_namespaces")) === 1, 5000, "/dyn-c removed");
+    assert.equal(await metric("shmio_namespaces_removed_total"), 1);
+    d.connect();
+    await until(() => d.connected, 5000, "/dyn-c connected again");
+    assert.equal(await metric("shmio_namespaces"), 2);
+    // Made again: the new-namespace handlers ran for it twice.
+    assert.deepEqual((await ack(main, "namespaces")).filter((n) => n === "/dyn-c"), ["/dyn-c", "/dyn-c"]);
+    d.disconnect();
+    main.disconnect();
+  } finally {
+    p.kill("SIGKILL");
+  }
+});
+
 test("a setup that throws: serve returns 1, in one process and in a cluster (no restart loop)", () => {
   for (const args of [[], ["--workers", "2", "--no-pin"]]) {
     const r = spawnSync(BIN, ["--port", "0", ...args],

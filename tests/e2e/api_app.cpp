@@ -89,6 +89,8 @@ int main(int argc, char** argv) {
   if (const char* v = std::getenv("API_HOST")) options.host = v;
   // (API_ID_PREFIX: the Server's own option, checked by the Server as it is made.)
   if (const char* v = std::getenv("API_ID_PREFIX")) options.server.id_prefix = v;
+  // (API_CLEANUP: socket.io's cleanupEmptyChildNamespaces, for the /dyn-* namespaces.)
+  if (std::getenv("API_CLEANUP") != nullptr) options.server.cleanup_empty_child_namespaces = true;
   // (API_SLOW_LOG=MS: a log hook as a logging library's, which takes a lock of its own, here held
   // MS milliseconds a line; each worker's setup says a line.)
   static std::mutex log_lock;

@@ -69,7 +69,7 @@ class Bridge : public ::testing::Test {
                               std::chrono::milliseconds resubscribe_after = 60s) {
     redis::BridgeOptions o;
     o.ring = ring_;
-    o.workers = 1;
+    o.workers = workers_;
     o.url = url;
     o.mode = mode;
     o.subscription = sub;
@@ -124,8 +124,8 @@ class Bridge : public ::testing::Test {
   // Worker `w`'s NAMESPACES record (its namespaces, and its rooms if `rooms` is an object), as a
   // worker announces them, into the ring.
   static shm::PublishStatus say_namespaces(shm::RingWriter& worker, json::array nsps,
-                                           json::value rooms = nullptr) {
-    json::object body{{"worker", 0}, {"nsps", std::move(nsps)}};
+                                           json::value rooms = nullptr, int w = 0) {
+    json::object body{{"worker", w}, {"nsps", std::move(nsps)}};
     if (rooms.is_object()) body["rooms"] = std::move(rooms);
     const std::string said = cluster::write_message(body);
     return worker.publish(static_cast<std::uint16_t>(cluster::MessageType::namespaces),
@@ -204,6 +204,7 @@ class Bridge : public ::testing::Test {
     return out;
   }
 
+  int workers_ = 1;  // (the cluster's, as the bridge is told)
   static inline int seq_ = 0;
   boost::asio::io_context io_;
   std::string ring_;
@@ -907,6 +908,61 @@ TEST_F(Bridge, ANamespaceNamedWithAGlobCharacterHearsOnlyItsOwnChannels) {
   // (In order on the bridge's connection: once the last is in, the one before was seen.)
   ASSERT_TRUE(drive([&] { return bridge_->stats().received == 1; }));
   EXPECT_EQ(bridge_->stats().bad_messages, 0u);
+}
+
+// A namespace no worker has any more (cleanup_empty_child_namespaces removed it) is unsubscribed:
+// dynamic namespaces coming and going do not grow the bridge's subscriptions for good (before
+// 2026-12-04 every name a worker ever said stayed subscribed). One that another worker still has
+// stays; one said again is subscribed again. Classic channels and sharded ones.
+TEST_F(Bridge, ANamespaceNoWorkerHasAnyMoreIsUnsubscribed) {
+  RedisServer server(free_port());
+  server.start();
+  auto pub = client(server.url());
+  workers_ = 2;
+  for (const bool sharded : {false, true}) {
+    SCOPED_TRACE(sharded ? "sharded" : "classic");
+    start_bridge(server.url(), sharded ? redis::FleetMode::sharded : redis::FleetMode::classic,
+                 redis::ShardedSubscription::static_);
+    auto w0 = shm::RingWriter::attach(*segment_, {"worker-0", -1});
+    auto w1 = shm::RingWriter::attach(*segment_, {"worker-1", -1});
+    ASSERT_TRUE(w0 && w1);
+    // Subscribers of /dyn-1's channel (the request channel, or the sharded main one), and the
+    // patterns (classic: one per namespace).
+    const auto dyn = [&] {
+      return sharded ? subscribers(*pub, "SHARDNUMSUB", "socket.io#/dyn-1#")
+                     : subscribers(*pub, "NUMSUB", "socket.io-request#/dyn-1#");
+    };
+    const auto patterns = [&] { return integer_of(*pub, {"PUBSUB", "NUMPAT"}); };
+    const auto say = [&](shm::RingWriter& w, int i, json::array nsps) {
+      ASSERT_EQ(say_namespaces(w, std::move(nsps), nullptr, i), shm::PublishStatus::ok);
+    };
+    say(*w0, 0, {"/", "/dyn-1"});
+    say(*w1, 1, {"/", "/dyn-1"});
+    ASSERT_TRUE(drive([&] { return dyn() == 1; }));
+    if (!sharded) {
+      EXPECT_EQ(patterns(), 2);
+    }
+    say(*w0, 0, {"/"});  // (worker 1 still has it)
+    say(*w1, 1, {"/", "/dyn-1", "/dyn-2"});
+    ASSERT_TRUE(drive([&] {
+      return sharded ? subscribers(*pub, "SHARDNUMSUB", "socket.io#/dyn-2#") == 1 : patterns() == 3;
+    }));
+    EXPECT_EQ(dyn(), 1);
+    say(*w1, 1, {"/", "/dyn-2"});
+    ASSERT_TRUE(drive([&] { return dyn() == 0; }));
+    if (!sharded) {
+      EXPECT_EQ(patterns(), 2);
+      EXPECT_EQ(subscribers(*pub, "NUMSUB", "socket.io-response#/dyn-1#"), 0);
+      EXPECT_EQ(subscribers(*pub, "NUMSUB", "socket.io-response#/dyn-1#bridgeT#"), 0);
+      EXPECT_EQ(subscribers(*pub, "NUMSUB", "socket.io-request#/#"), 1);
+    } else {
+      EXPECT_EQ(subscribers(*pub, "SHARDNUMSUB", "socket.io#/#"), 1);
+    }
+    say(*w0, 0, {"/", "/dyn-1"});
+    ASSERT_TRUE(drive([&] { return dyn() == 1; }));
+    bridge_.reset();
+    io_.poll();
+  }
 }
 
 // A sharded Node member's broadcast in a namespace other than "/": its packet has no nsp (Node's

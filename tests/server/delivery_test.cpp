@@ -230,6 +230,13 @@ class Delivery : public ::testing::TestWithParam<bool> {
     drive([&] { return server_->client_count() < before; });
   }
 
+  // The sockets of namespace `name` here, 0 if there is none (find() would make a dynamic one).
+  std::size_t sockets_in(const std::string& name) {
+    const auto names = server_->namespace_names();
+    return std::find(names.begin(), names.end(), name) == names.end() ? 0
+                                                                      : server_->of(name).size();
+  }
+
   // One broadcast to `room`, run until it is flushed, every client's bytes read.
   void broadcast(const std::string& room, int value) {
     server_->to(room).emit("m", Args{value});
@@ -1167,6 +1174,129 @@ TEST_P(Delivery, PastMaxDynamicNamespacesACONNECTToANewOneIsRefused) {
   });
   EXPECT_NE(got_d.find("40/dyn-3,{"), std::string::npos) << got_d;
   EXPECT_EQ(server_->namespace_names().size(), 5u);  // ("/" and four)
+}
+
+// cleanup_empty_child_namespaces (socket.io's cleanupEmptyChildNamespaces): a dynamic namespace
+// goes once its last socket leaves, or once a CONNECT its middleware refused was its only one;
+// the next CONNECT makes it again, with its setup. So max_dynamic_namespaces bounds those at once,
+// and a client CONNECTing to /dyn-1, /dyn-2, ... one after the other no longer uses it up (before
+// 2026-12-04 no namespace was ever removed). A CONNECT whose middleware still runs keeps it, and
+// a socket the app keeps holds the removed namespace's memory (detached) until it lets it go.
+TEST_P(Delivery, WithCleanupAnEmptyDynamicNamespaceGoesAndIsMadeAgain) {
+  ServerOptions o;
+  o.max_dynamic_namespaces = 2;
+  o.cleanup_empty_child_namespaces = true;
+  restart(o);
+  int setups = 0;
+  std::vector<Next> held;  // a middleware's next() not called yet
+  std::vector<SocketPtr> kept;
+  server_->of([](const std::string& n) { return n.rfind("/dyn-", 0) == 0; },
+              [&](Namespace& n) {
+                ++setups;
+                n.use([&held](const SocketPtr& s, Next next) {
+                  if (s->handshake().auth.contains("bad")) return next(ConnectError{"bad", {}});
+                  if (s->handshake().auth.contains("hold")) return held.push_back(next);
+                  next(std::nullopt);
+                });
+                n.on_connection([&kept](const SocketPtr& s) {
+                  if (s->handshake().auth.contains("keep")) kept.push_back(s);
+                });
+              });
+  const auto has = [this](const std::string& name) {
+    const auto names = server_->namespace_names();
+    return std::find(names.begin(), names.end(), name) != names.end();
+  };
+  Client& c = open_session();
+  std::string got;
+  const auto until_frame = [&](Client& cl, const std::string& head) {
+    got.clear();
+    drive([&] {
+      for (auto& f : cl.frames()) got += f.payload + "\n";
+      return got.find(head) != std::string::npos;
+    });
+    EXPECT_NE(got.find(head), std::string::npos) << head << " not in: " << got;
+  };
+  // Joined, left: gone; joined again: made again, its setup run again.
+  c.send_text("40/dyn-1,");
+  until_frame(c, "40/dyn-1,{");
+  EXPECT_TRUE(has("/dyn-1"));
+  c.send_text("41/dyn-1,");
+  drive([&] { return !has("/dyn-1"); });
+  EXPECT_EQ(server_->namespaces_removed(), 1u);
+  c.send_text("40/dyn-1,");
+  until_frame(c, "40/dyn-1,{");
+  EXPECT_EQ(setups, 2);
+  c.send_text("41/dyn-1,");
+  drive([&] { return !has("/dyn-1"); });
+  // Ten names one after the other, each refused by its middleware: none stays, none is refused
+  // for the bound of two.
+  for (int i = 0; i < 10; ++i) {
+    const std::string name = "/dyn-r" + std::to_string(i);
+    c.send_text("40" + name + ",{\"bad\":1}");
+    until_frame(c, "44" + name + ",{\"message\":\"bad\"}");
+    EXPECT_FALSE(has(name)) << name;
+  }
+  EXPECT_EQ(server_->dynamic_namespaces_refused(), 0u);
+  EXPECT_EQ(server_->namespaces_removed(), 12u);
+  // A CONNECT whose middleware is still running keeps the namespace its only socket leaves...
+  Client& d = open_session();
+  c.send_text("40/dyn-2,");
+  until_frame(c, "40/dyn-2,{");
+  d.send_text("40/dyn-2,{\"hold\":1}");
+  drive([&] { return held.size() == 1; });
+  c.send_text("41/dyn-2,");
+  drive([&] { return sockets_in("/dyn-2") == 0; });
+  EXPECT_TRUE(has("/dyn-2"));
+  // ...and the socket is admitted into it, where broadcasts to the name reach it.
+  Next next = held.front();
+  held.clear();
+  next(std::nullopt);
+  next = nullptr;  // (a Next kept holds its socket, and so its namespace's memory)
+  until_frame(d, "40/dyn-2,{");
+  server_->of("/dyn-2").emit("m", Args{7});
+  until_frame(d, "42/dyn-2,[\"m\",7]");
+  d.send_text("41/dyn-2,");
+  drive([&] { return !has("/dyn-2"); });
+  // A socket the app keeps: the namespace is gone from the server, its memory held until then.
+  c.send_text("40/dyn-3,{\"keep\":1}");
+  until_frame(c, "40/dyn-3,{");
+  ASSERT_EQ(kept.size(), 1u);
+  c.send_text("41/dyn-3,");
+  drive([&] { return !has("/dyn-3"); });
+  io_.run_for(5ms);  // (its posted sweep)
+  EXPECT_EQ(server_->namespaces_detached(), 1u);
+  EXPECT_TRUE(kept.front()->nsp().removed());
+  EXPECT_EQ(kept.front()->nsp().name(), "/dyn-3");
+  EXPECT_EQ(kept.front()->nsp().emit("m", Args{1}), 0u);  // (detached: reaches no one here)
+  kept.clear();
+  leave_server(d);  // (a client's close sweeps)
+  EXPECT_EQ(server_->namespaces_detached(), 0u);
+  // The main namespace and the app's own are never removed.
+  EXPECT_TRUE(has("/"));
+}
+
+// Without cleanup_empty_child_namespaces (the default, as socket.io's) an empty dynamic
+// namespace stays.
+TEST_P(Delivery, WithoutCleanupAnEmptyDynamicNamespaceStays) {
+  int setups = 0;
+  server_->of([](const std::string& n) { return n.rfind("/dyn-", 0) == 0; },
+              [&setups](Namespace&) { ++setups; });
+  Client& c = open_session();
+  std::string got;
+  for (int round = 0; round < 2; ++round) {
+    c.send_text("40/dyn-1,");
+    got.clear();
+    drive([&] {
+      for (auto& f : c.frames()) got += f.payload + "\n";
+      return got.find("40/dyn-1,{") != std::string::npos;
+    });
+    c.send_text("41/dyn-1,");
+    drive([&] { return sockets_in("/dyn-1") == 0; });
+  }
+  EXPECT_EQ(setups, 1);
+  EXPECT_EQ(server_->namespaces_removed(), 0u);
+  const auto names = server_->namespace_names();
+  EXPECT_NE(std::find(names.begin(), names.end(), "/dyn-1"), names.end());
 }
 
 // Sessions kept for recovery are bounded (max_saved_sessions): past it the oldest is dropped

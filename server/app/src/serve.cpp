@@ -402,6 +402,12 @@ std::string local_metrics(sio::Server* server, cluster::Node* node, int worker) 
          "CONNECTs to a new dynamic namespace refused past max_dynamic_namespaces (or a name "
          "past max_dynamic_namespace_bytes).",
          server->dynamic_namespaces_refused());
+    line("shmio_namespaces_removed_total", "counter",
+         "Dynamic namespaces removed once empty (cleanup_empty_child_namespaces).",
+         server->namespaces_removed());
+    line("shmio_namespaces_detached", "gauge",
+         "Removed namespaces still in memory: a socket of theirs the app holds.",
+         server->namespaces_detached());
     // Each family once, its namespaces' series together (the exposition format allows one HELP
     // and TYPE per family, its samples in one group: written per namespace, a second TYPE line
     // made Prometheus refuse the whole scrape of a process with more than one namespace).

@@ -20,14 +20,17 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
     // one announcement for every namespace made in the turn: one each, every one listing all
     // names, was a square of the count in the ring for namespaces made together (a client
     // CONNECTing to many dynamic ones; a helper's review, 2026-12-03).
-    if (!node_.announce_posted) {
-      node_.announce_posted = true;
-      net::post(node_.io, [life = std::weak_ptr<bool>(node_.lifetime), n = &node_] {
-        if (life.expired()) return;
-        n->announce_posted = false;
-        n->announce_namespaces();
-      });
-    }
+    announce_soon();
+  }
+  // The namespace removed (cleanup_empty_child_namespaces): what the ring carries for its name
+  // goes to a namespace made again under it, or nowhere; the fleet bridge learns the worker no
+  // longer has it. (The adapter lives on while a socket of the namespace does: what it is asked
+  // to broadcast still goes to the other workers.)
+  void close() override {
+    if (closed_) return;
+    closed_ = true;
+    unlist();
+    announce_soon();
   }
 
   // From now on, every room created or deleted here is said on the ring (for a sharded fleet
@@ -40,8 +43,30 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
         node_.room_changed(nsp_->name(), room, e == RoomEvent::create_room);
     });
   }
-  ~ClusterAdapter() override { node_.adapters.erase(nsp_->name()); }
+  ~ClusterAdapter() override {
+    if (!closed_) unlist();
+  }
 
+ private:
+  bool closed_ = false;
+  // (Only if it is this one: another namespace of the name may have been made since.)
+  void unlist() {
+    if (auto it = node_.adapters.find(nsp_->name());
+        it != node_.adapters.end() && it->second == this)
+      node_.adapters.erase(it);
+  }
+  void announce_soon() {
+    if (!node_.announce_posted) {
+      node_.announce_posted = true;
+      net::post(node_.io, [life = std::weak_ptr<bool>(node_.lifetime), n = &node_] {
+        if (life.expired()) return;
+        n->announce_posted = false;
+        n->announce_namespaces();
+      });
+    }
+  }
+
+ public:
   sio::Namespace& nsp() { return *nsp_; }
 
   // Rooms of a recoverable socket are published when they change (below), so that its session

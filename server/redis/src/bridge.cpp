@@ -263,6 +263,43 @@ struct Bridge::Impl {
     sub->subscribe(ch.response);
     sub->subscribe(ch.own_response(options.uid));
   }
+  // The namespaces each worker said it has (its last announcement), by worker index: a
+  // namespace no worker has any more (removed by cleanup_empty_child_namespaces) is unsubscribed,
+  // so that dynamic namespaces coming and going do not grow the subscriptions for good. A dead
+  // worker's stay until its successor says its own.
+  std::map<int, std::set<std::string>> worker_namespaces;
+  void namespaces_said(int worker, std::set<std::string> now) {
+    for (const std::string& n : now) subscribe(n);
+    std::set<std::string> before = std::exchange(worker_namespaces[worker], std::move(now));
+    for (const std::string& n : before) {
+      if (worker_namespaces[worker].count(n) != 0) continue;
+      bool held = false;
+      for (const auto& [w, names] : worker_namespaces) held = held || names.count(n) != 0;
+      if (!held) unsubscribe(n);
+    }
+  }
+  void unsubscribe(const std::string& nsp) {
+    if (namespaces.erase(nsp) == 0) return;
+    const auto drop = [this](const char* kind, const std::string& name) {
+      routes.erase(name);
+      refused_subs.erase({kind, name});
+    };
+    if (sharded()) {
+      const auto ch = shard_channels(nsp);
+      for (const std::string& c : {ch.main, ch.own_response(options.uid)}) {
+        sub->sunsubscribe(c);
+        drop("SSUBSCRIBE", c);
+      }
+      return;
+    }
+    const auto ch = channels(nsp);
+    sub->punsubscribe(ch.pattern);
+    drop("PSUBSCRIBE", ch.pattern);
+    for (const std::string& c : {ch.request, ch.response, ch.own_response(options.uid)}) {
+      sub->unsubscribe(c);
+      drop("SUBSCRIBE", c);
+    }
+  }
   // Sharded, dynamic modes: the channel of every room a worker has (a room a Node member
   // publishes to alone goes to its own channel), subscribed while any worker has the room.
   std::map<std::pair<std::string, std::string>, std::set<int>> room_workers;
@@ -428,9 +465,17 @@ struct Bridge::Impl {
     const std::uint64_t rid = u64_of(body, "requestId");
     switch (t) {
       case MessageType::namespaces: {
-        if (const json::value* n = body.if_contains("nsps"); n && n->is_array())
+        if (const json::value* n = body.if_contains("nsps"); n && n->is_array()) {
+          std::set<std::string> names;
           for (const auto& e : n->get_array())
-            if (e.is_string()) subscribe(std::string(e.get_string()));
+            if (e.is_string()) names.emplace(e.get_string());
+          const json::value* w = body.if_contains("worker");
+          if (w != nullptr && w->is_int64() && w->get_int64() >= 0 &&
+              w->get_int64() < std::max(1, options.workers))
+            namespaces_said(static_cast<int>(w->get_int64()), std::move(names));
+          else
+            for (const std::string& name : names) subscribe(name);
+        }
         // (sharded, dynamic: the worker's rooms, all of them: what it said before is replaced)
         const json::value* rooms = body.if_contains("rooms");
         if (!room_channels()) break;

@@ -827,11 +827,23 @@ void Client::psubscribe(const std::string& pattern) {
 void Client::ssubscribe(const std::string& channel) {
   add_sub(shared_from_this(), *impl_, "SSUBSCRIBE", channel);
 }
+namespace {
+void del_sub(const std::shared_ptr<Client>& c, Client::Impl& m, const char* kind,
+             const char* command, const std::string& name) {
+  if (m.subs.erase({kind, name}) == 0 || !m.up || m.stopped) return;
+  m.out += format({command, name});
+  flush(c, m);
+}
+}  // namespace
+
 void Client::sunsubscribe(const std::string& channel) {
-  Impl& m = *impl_;
-  if (m.subs.erase({"SSUBSCRIBE", channel}) == 0 || !m.up || m.stopped) return;
-  m.out += format({"SUNSUBSCRIBE", channel});
-  flush(shared_from_this(), m);
+  del_sub(shared_from_this(), *impl_, "SSUBSCRIBE", "SUNSUBSCRIBE", channel);
+}
+void Client::unsubscribe(const std::string& channel) {
+  del_sub(shared_from_this(), *impl_, "SUBSCRIBE", "UNSUBSCRIBE", channel);
+}
+void Client::punsubscribe(const std::string& pattern) {
+  del_sub(shared_from_this(), *impl_, "PSUBSCRIBE", "PUNSUBSCRIBE", pattern);
 }
 
 }  // namespace shmio::redis

@@ -137,6 +137,10 @@ void Adapter::notify(RoomEvent e, const Room& room, const SocketId& id) const {
 }
 
 // ---------------------------------------------------------------------------------------------
+std::shared_ptr<const int> RemoteSocket::anchor_of(const Namespace& nsp) {
+  return nsp.anchor();
+}
+
 void RemoteSocket::emit(const std::string& event, Args args) const {
   BroadcastOperator(*nsp_, {}).to(id_).emit(event, std::move(args));
 }

@@ -37,6 +37,13 @@ Socket* Namespace::find_socket(const SocketId& id) const {
 void Namespace::remove(const SocketId& id) {
   adapter_->del_all(id);  // no handle to it may stay in the rooms index
   sockets_.erase(id);
+  maybe_retire();
+}
+
+void Namespace::maybe_retire() {
+  if (child_ && !retired_ && sockets_.empty() && connecting_ == 0 &&
+      server_->options().cleanup_empty_child_namespaces)
+    server_->retire(*this);
 }
 
 void Namespace::abandon(const SocketPtr& s) {
@@ -56,6 +63,7 @@ void Namespace::abandon(const SocketPtr& s) {
     s->x_.reset();
     s->outgoing_listeners_ = false;
   }
+  maybe_retire();  // (not while its CONNECT's chain runs: that counts down at its end)
 }
 
 void Namespace::connect(const std::shared_ptr<Client>& client, json::object auth,
@@ -93,13 +101,38 @@ void Namespace::connect(const std::shared_ptr<Client>& client, json::object auth
   auto run = std::make_shared<std::function<void(std::size_t)>>();
   std::weak_ptr<Client> wc = client;
   auto fns = std::make_shared<const std::vector<std::shared_ptr<const Middleware>>>(middleware_);
-  *run = [this, s, wc, fns, weak_run = std::weak_ptr(run)](std::size_t i) {
+  // The CONNECT is in progress until its chain ends (admitted, refused, abandoned) or is dropped
+  // by a middleware that never calls next(): a child namespace is not removed meanwhile.
+  ++connecting_;
+  struct InProgress {
+    explicit InProgress(Namespace* of) : n(of), alive(of->alive_) {}
+    InProgress(const InProgress&) = delete;
+    InProgress& operator=(const InProgress&) = delete;
+    Namespace* n;
+    std::weak_ptr<const char> alive;  // (a chain may outlive the server, its Next kept by the app)
+    bool ended = false;
+    void end() {
+      if (std::exchange(ended, true) || alive.expired()) return;
+      --n->connecting_;
+      n->maybe_retire();
+    }
+    ~InProgress() { end(); }
+  };
+  auto in_progress = std::make_shared<InProgress>(this);
+  *run = [this, s, wc, fns, in_progress, weak_run = std::weak_ptr(run)](std::size_t i) {
     auto c = wc.lock();
-    if (!c) return abandon(s);  // (next() called after the client went away)
-    if (i == fns->size()) return admit(c, s);
+    if (!c) {  // (next() called after the client went away)
+      abandon(s);
+      return in_progress->end();
+    }
+    if (i == fns->size()) {
+      admit(c, s);
+      return in_progress->end();
+    }
     auto called = std::make_shared<bool>(false);
-    auto refuse = [this, wc, s](const ConnectError& err) {
+    auto refuse = [this, wc, s, in_progress](const ConnectError& err) {
       abandon(s);  // rooms a middleware may have joined
+      in_progress->end();
       auto cl = wc.lock();
       if (!cl) return;
       cl->refused(name_);

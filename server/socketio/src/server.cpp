@@ -93,6 +93,8 @@ Server::Server(net::io_context& io, ServerOptions options) : io_(io), options_(s
     clients_.pop_back();
     c->slot = Client::kNoSlot;
     c->on_close(r);
+    c.reset();
+    if (!retired_.empty()) sweep_retired();  // (its sockets may have held removed namespaces)
   };
   engine_ = std::make_unique<engineio::Server>(io, std::move(eo), std::move(h));
 }
@@ -116,6 +118,7 @@ Namespace& Server::make(const std::string& name, Setup setup) {
   // (Made before it is listed: a constructor that throws, an adapter's, leaves no empty entry.)
   auto made = std::make_unique<Namespace>(*this, name);
   Namespace& n = *made;
+  n.child_ = setup != nullptr;
   namespaces_[name] = std::move(made);
   // (The handlers as they are now, as socket.io's emit copies its listeners: one registered by a
   // handler runs from the next namespace on.)
@@ -187,7 +190,40 @@ Namespace* Server::find(const std::string& name) {
   }
   Namespace& n = make(name, std::move(setup));
   ++dynamic_made_;
+  n.counted_ = true;
   return &n;
+}
+
+void Server::retire(Namespace& n) {
+  auto it = namespaces_.find(n.name());
+  if (it == namespaces_.end() || it->second.get() != &n) return;
+  n.retired_ = true;
+  retired_.push_back(std::move(it->second));
+  namespaces_.erase(it);
+  ++removed_;
+  if (n.counted_) --dynamic_made_;
+  try {
+    n.adapter().close();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "shmio: closing the adapter of %s threw: %s\n", n.name().c_str(),
+                 e.what());
+  }
+  // Freed on a later turn, once nothing holds it: the socket whose leaving removed it is still
+  // on the stack here.
+  if (!sweep_posted_) {
+    sweep_posted_ = true;
+    net::post(io_, [this, life = std::weak_ptr<bool>(life_)] {
+      if (life.expired()) return;
+      sweep_posted_ = false;
+      sweep_retired();
+    });
+  }
+}
+
+void Server::sweep_retired() {
+  // (Those whose anchor only they hold: no Socket or RemoteSocket of them is left.)
+  std::erase_if(retired_,
+                [](const std::unique_ptr<Namespace>& n) { return n->anchor().use_count() == 1; });
 }
 
 std::uint16_t Server::listen(const std::string& address, std::uint16_t port) {

@@ -24,7 +24,8 @@ Socket::Socket(Namespace& nsp, std::shared_ptr<Client> client, SocketId id, Hand
       client_(client),
       id_(std::move(id)),
       pid_(std::move(pid)),
-      handshake_(std::move(hs)) {}
+      handshake_(std::move(hs)),
+      nsp_anchor_(nsp.anchor()) {}
 
 std::set<Room> Socket::rooms() const {
   std::set<Room> r = nsp_->adapter().socket_rooms(id_);

@@ -139,6 +139,8 @@ class Client : public std::enable_shared_from_this<Client> {
   void psubscribe(const std::string& pattern);
   void ssubscribe(const std::string& channel);
   void sunsubscribe(const std::string& channel);  // (not sent again after a reconnect)
+  void unsubscribe(const std::string& channel);   // (the same)
+  void punsubscribe(const std::string& pattern);  // (the same)
 
   bool connected() const noexcept;
   struct Stats {

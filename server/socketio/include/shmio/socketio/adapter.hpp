@@ -94,6 +94,7 @@ class RemoteSocket {
   RemoteSocket(Namespace& nsp, SocketId id, Handshake hs, std::set<Room> rooms,
                boost::json::value data)
       : nsp_(&nsp),
+        nsp_anchor_(anchor_of(nsp)),
         id_(std::move(id)),
         handshake_(std::move(hs)),
         rooms_(std::move(rooms)),
@@ -132,7 +133,9 @@ class RemoteSocket {
   void emit_with_ack(const std::string& event, Args args, AnswerCallback callback) const;
 
  private:
+  static std::shared_ptr<const int> anchor_of(const Namespace& nsp);
   Namespace* nsp_;
+  std::shared_ptr<const int> nsp_anchor_;  // (its namespace kept in memory once removed)
   SocketId id_;
   Handshake handshake_;
   std::set<Room> rooms_;
@@ -264,6 +267,12 @@ class Adapter {
   // adapter that saves sessions while they are connected saves it again (then calls
   // Socket::data_saved()). Default: nothing (sessions are saved at their disconnect).
   virtual void data_changed(const SocketId& /*id*/) {}
+  // The namespace was removed (ServerOptions::cleanup_empty_child_namespaces; socket.io's
+  // adapter.close()): from now on it is no longer the server's namespace of its name, and
+  // another may be made under that name. An adapter that receives for the namespace from
+  // elsewhere (a cluster's) stops; what it is still asked to send goes out as before. Called
+  // once; the adapter lives on while a Socket or RemoteSocket of the namespace does.
+  virtual void close() {}
 
   // The adapter's events (socket.io's adapter.on("create-room" | "delete-room" | "join-room" |
   // "leave-room")), for this process's rooms index: a room created by its first member (a

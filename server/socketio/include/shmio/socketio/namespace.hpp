@@ -107,6 +107,14 @@ class Namespace {
   // Rooms joined on this process (a socket's own room not counted).
   std::size_t room_count() const { return adapter_->room_count(); }
 
+  // Made by a dynamic namespace's predicate (socket.io's child namespace): removed once empty
+  // with ServerOptions::cleanup_empty_child_namespaces. Removed: no longer the server's
+  // namespace of its name (what a Socket or RemoteSocket of it still holds).
+  bool dynamic() const noexcept { return child_; }
+  bool removed() const noexcept { return retired_; }
+  // What keeps a removed namespace in memory: each Socket and RemoteSocket of it holds a copy.
+  const std::shared_ptr<const int>& anchor() const noexcept { return anchor_; }
+
   // Internal: the client's CONNECT for this namespace.
   // `try_restore` false: a fresh socket whatever the auth says (a recovery that failed late).
   void connect(const std::shared_ptr<Client>& client, boost::json::object auth,
@@ -143,6 +151,16 @@ class Namespace {
   // admitted): out of the rooms index, rooms a middleware joined for it with it, and no room
   // joined for it later goes in.
   void abandon(const SocketPtr& s);
+  // cleanup_empty_child_namespaces: removed now if it is a child, empty, and no CONNECT to it is
+  // in progress.
+  void maybe_retire();
+  friend class Server;
+  bool child_ = false;    // (set by Server::make)
+  bool counted_ = false;  // made by a client's CONNECT: one of max_dynamic_namespaces
+  bool retired_ = false;
+  std::size_t connecting_ = 0;  // middleware chains running (CONNECTs in progress)
+  std::shared_ptr<const int> anchor_ = std::make_shared<const int>(0);
+  std::shared_ptr<const char> alive_ = std::make_shared<const char>(0);  // (this one's alone)
 
   // Keyed by a view of the socket's own id (it does not change while the socket is here).
   std::unordered_map<std::string_view, SocketPtr> sockets_;

@@ -64,17 +64,29 @@ struct ServerOptions {
   std::size_t max_attachments = 64;
   std::size_t max_attachment_bytes = 0;
   // Dynamic namespaces (of(predicate, setup)) that clients' CONNECTs may make, at most (0: no
-  // bound). Each is a namespace and its adapter (a few KiB; in a cluster one more name in every
-  // announcement, in a Redis fleet four subscriptions), and none is removed: without a bound a
-  // client CONNECTing to /dyn-1, /dyn-2, ... grew the process for good (socket.io has no bound;
-  // a helper's review, 2026-12-03). Past it a CONNECT to a new one is answered as for a namespace
-  // that does not exist (CONNECT_ERROR "Invalid namespace"), said on stderr at most once a
-  // minute, and counted (Server::dynamic_namespaces_refused). The app's own of(name) is not
-  // bounded. None being removed (socket.io's cleanupEmptyChildNamespaces is not there yet), one
-  // client can use the bound up: from then on new dynamic namespaces are refused until the
-  // process restarts. In a cluster the bound is each worker's (a fleet bridge subscribes to the
-  // union: up to workers x the bound names).
+  // bound), at once: those removed by cleanup_empty_child_namespaces (below) no longer count.
+  // Each is a namespace and its adapter (a few KiB; in a cluster one more name in every
+  // announcement, in a Redis fleet four subscriptions): without a bound a client CONNECTing to
+  // /dyn-1, /dyn-2, ... grew the process (socket.io has no bound; a helper's review,
+  // 2026-12-03). Past it a CONNECT to a new one is answered as for a namespace that does not
+  // exist (CONNECT_ERROR "Invalid namespace"), said on stderr at most once a minute, and counted
+  // (Server::dynamic_namespaces_refused). The app's own of(name) is not bounded. Without cleanup
+  // none is removed, and one client can use the bound up: from then on new dynamic namespaces
+  // are refused until the process restarts. In a cluster the bound is each worker's (a fleet
+  // bridge subscribes to the union: up to workers x the bound names).
   std::size_t max_dynamic_namespaces = 10000;
+  // socket.io's cleanupEmptyChildNamespaces: a dynamic namespace (one a predicate of
+  // of(predicate, setup) matched: made by a client's CONNECT, or by of(name)) is removed once its
+  // last socket leaves and no CONNECT to it is in progress — a socket disconnected, or one its
+  // middleware refused. Its adapter is closed (in a cluster its name leaves the worker's
+  // announcement, and a fleet bridge unsubscribes once no worker has it); the next CONNECT to the
+  // name makes it again, with the setup and the new-namespace handlers run again. (Unlike
+  // socket.io, a CONNECT whose middleware is still running keeps it: admitted, the socket would
+  // be in a namespace no broadcast to the name reaches.) A Socket or RemoteSocket of a removed
+  // namespace keeps it in memory (detached: what it broadcasts reaches the namespace of that name
+  // on other servers, none here) until the last goes; a Namespace& or BroadcastOperator kept by
+  // the app does not: take one from of(name) when it is needed. Off by default, as in socket.io.
+  bool cleanup_empty_child_namespaces = false;
   // And their names at most this many bytes (a CONNECT's name may be as long as a message), so
   // that the bound above bounds their memory, and a cluster's announcement of every name fits a
   // ring record; past it refused and counted as above, before the predicates are asked (0: no
@@ -184,11 +196,20 @@ class Server {
   // CONNECTs refused for ServerOptions::max_dynamic_namespaces or max_dynamic_namespace_bytes,
   // since the start.
   std::uint64_t dynamic_namespaces_refused() const noexcept { return dynamic_refused_; }
+  // Dynamic namespaces removed by cleanup_empty_child_namespaces since the start, and those
+  // removed whose memory a Socket or RemoteSocket still holds.
+  std::uint64_t namespaces_removed() const noexcept { return removed_; }
+  std::size_t namespaces_detached() const noexcept { return retired_.size(); }
   boost::asio::io_context& io() noexcept { return io_; }
   const ServerOptions& options() const noexcept { return options_; }
 
  private:
   friend class Client;
+  friend class Namespace;
+  // cleanup_empty_child_namespaces: takes `n` out of the namespaces (it stays in retired_ while a
+  // Socket or RemoteSocket of it lives: sweep_retired frees those no one holds).
+  void retire(Namespace& n);
+  void sweep_retired();
   // Makes the namespace `name` (not there yet): the new-namespace handlers, then `setup` if a
   // dynamic namespace's predicate matched.
   using Setup = std::shared_ptr<const std::function<void(Namespace&)>>;
@@ -203,7 +224,11 @@ class Server {
   std::vector<std::shared_ptr<Client>> clients_;  // the open ones (a Client knows its slot)
   std::unique_ptr<engineio::Server> engine_;
   std::uint64_t next_ack_ = 0;
-  std::size_t dynamic_made_ = 0;  // (by clients' CONNECTs: find())
+  std::size_t dynamic_made_ = 0;  // (by clients' CONNECTs: find(); those removed not counted)
+  std::vector<std::unique_ptr<Namespace>> retired_;
+  std::uint64_t removed_ = 0;
+  bool sweep_posted_ = false;
+  std::shared_ptr<bool> life_ = std::make_shared<bool>(true);  // (for posted sweeps)
   std::uint64_t dynamic_refused_ = 0;
   std::chrono::steady_clock::time_point dynamic_refusal_said_{};
   // (By pointer: a handler runs as itself, not a copy; a mutable one keeps its state.)

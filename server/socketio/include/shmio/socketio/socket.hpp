@@ -388,6 +388,8 @@ class Socket : public std::enable_shared_from_this<Socket> {
     return *x_;
   }
   std::unique_ptr<Extras> x_;
+  // Keeps its namespace in memory once removed (ServerOptions::cleanup_empty_child_namespaces).
+  std::shared_ptr<const int> nsp_anchor_;
 };
 
 }  // namespace shmio::socketio

@@ -60,6 +60,31 @@ void poke(const std::string& name, std::size_t offset, const void* bytes, std::s
   ::close(fd);
 }
 
+// Reaching the value of a Result that holds an Error throws BadResultAccess with that Error, and
+// its sentence in what(); error() of a value throws too: the same in every build (a Debug build
+// stopped at an assert, a Release build threw std::bad_variant_access, before 2026-12-04).
+TEST(Result, TheWrongSideThrowsBadResultAccessWithTheError) {
+  const auto failed = Segment::attach(RingName("no-such-ring").str());
+  ASSERT_FALSE(failed);
+  try {
+    (void)failed.value();
+    ADD_FAILURE() << "value() of an error returned";
+  } catch (const BadResultAccess& e) {
+    EXPECT_EQ(e.error().code, Errc::not_found);
+    EXPECT_NE(std::string(e.what()).find(failed.error().message), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("not found"), std::string::npos) << e.what();
+  }
+  const Result<int> ok(7);
+  EXPECT_EQ(*ok, 7);  // (a const Result's value)
+  EXPECT_THROW((void)ok.error(), BadResultAccess);
+  const Result<void> done;
+  EXPECT_NO_THROW(done.value());
+  EXPECT_THROW((void)done.error(), BadResultAccess);
+  const Result<void> refused(Error{Errc::invalid_argument, "capacity 3 is not a power of two"});
+  EXPECT_THROW(refused.value(), BadResultAccess);
+  EXPECT_THROW((void)Result<std::string>(Error{Errc::not_ready, {}}).value(), std::logic_error);
+}
+
 TEST(Segment, CreateWritesTheHeaderAndAttachReadsIt) {
   RingName name("seg");
   RingConfig cfg;

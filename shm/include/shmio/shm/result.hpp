@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cassert>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -34,6 +35,25 @@ struct Error {
   std::string message;
 };
 
+// What value() of a Result holding an Error throws (with that Error), and error() of one holding
+// a value (code system_error, no sentence of its own): the same in every build, as
+// std::expected's value() throws (before 2026-12-04 a Debug build stopped at an assert and a
+// Release build threw std::bad_variant_access, which says neither what failed nor why).
+class BadResultAccess : public std::logic_error {
+ public:
+  explicit BadResultAccess(Error e)
+      : std::logic_error("shmio::shm::Result::value() of an error: " + std::string(to_string(e.code)) +
+                         (e.message.empty() ? std::string() : ": " + e.message)),
+        error_(std::move(e)) {}
+  BadResultAccess()
+      : std::logic_error("shmio::shm::Result::error() of a value"),
+        error_{Errc::system_error, {}} {}
+  const Error& error() const noexcept { return error_; }
+
+ private:
+  Error error_;
+};
+
 // A value or an Error. Deliberately small: value(), error(), operator bool.
 template <class T>
 class [[nodiscard]] Result {
@@ -44,22 +64,33 @@ class [[nodiscard]] Result {
   explicit operator bool() const noexcept { return v_.index() == 0; }
   bool has_value() const noexcept { return v_.index() == 0; }
 
+  // (Each throws BadResultAccess if the Result holds the other.)
   T& value() & {
-    assert(has_value());
-    return std::get<0>(v_);
+    check();
+    return *std::get_if<0>(&v_);
+  }
+  const T& value() const& {
+    check();
+    return *std::get_if<0>(&v_);
   }
   T&& value() && {
-    assert(has_value());
-    return std::get<0>(std::move(v_));
+    check();
+    return std::move(*std::get_if<0>(&v_));
   }
   const Error& error() const {
-    assert(!has_value());
-    return std::get<1>(v_);
+    if (has_value()) throw BadResultAccess();
+    return *std::get_if<1>(&v_);
   }
   T* operator->() { return &value(); }
+  const T* operator->() const { return &value(); }
   T& operator*() & { return value(); }
+  const T& operator*() const& { return value(); }
+  T&& operator*() && { return std::move(*this).value(); }
 
  private:
+  void check() const {
+    if (!has_value()) throw BadResultAccess(*std::get_if<1>(&v_));
+  }
   std::variant<T, Error> v_;
 };
 
@@ -70,8 +101,12 @@ class [[nodiscard]] Result<void> {
   Result(Error error) : error_(std::move(error)), ok_(false) {}  // NOLINT
   explicit operator bool() const noexcept { return ok_; }
   bool has_value() const noexcept { return ok_; }
+  // (Throws BadResultAccess with the Error if there is one, as value() of the others.)
+  void value() const {
+    if (!ok_) throw BadResultAccess(error_);
+  }
   const Error& error() const {
-    assert(!ok_);
+    if (ok_) throw BadResultAccess();
     return error_;
   }
 

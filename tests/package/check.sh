@@ -27,6 +27,22 @@ cmake -S "$here/consumer" -B "$tmp/consumer" "${gen[@]}" "${launcher[@]}" \
   -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$tmp/prefix" >/dev/null
 cmake --build "$tmp/consumer" -j2 >/dev/null
 "$tmp/consumer/consumer"
+# shmio::redis where hiredis was there at build time (it is in CI: scripts/setup.sh installs it).
+if grep -q "^SHMIO_WITH_HIREDIS:INTERNAL=ON" "$build/CMakeCache.txt"; then
+  "$tmp/consumer/consumer_redis"
+fi
+# A component this package does not have fails the consumer's configure, naming it.
+mkdir -p "$tmp/no-such"
+cat > "$tmp/no-such/CMakeLists.txt" <<'CMAKE'
+cmake_minimum_required(VERSION 3.25)
+project(no_such LANGUAGES CXX)
+find_package(shmio 0.1 CONFIG REQUIRED COMPONENTS socketio no_such_part)
+CMAKE
+if cmake -S "$tmp/no-such" -B "$tmp/no-such/b" -DCMAKE_PREFIX_PATH="$tmp/prefix" \
+  >"$tmp/no-such.log" 2>&1; then
+  echo "find_package(shmio COMPONENTS no_such_part) was configured"; exit 1
+fi
+grep -q "no_such_part" "$tmp/no-such.log" || { cat "$tmp/no-such.log"; exit 1; }
 
 echo "== 2. pkg-config shmio"
 cat > "$tmp/ring.cpp" <<'CPP'
@@ -54,6 +70,7 @@ if grep -Eq "^(GTest|benchmark)_DIR|concurrentqueue" "$tmp/sub/CMakeCache.txt"; 
 fi
 cmake --build "$tmp/sub" -j2 >/dev/null
 "$tmp/sub/consumer"
+if [ -x "$tmp/sub/consumer_redis" ]; then "$tmp/sub/consumer_redis"; fi
 # A consumer that chose no build type keeps none (shmio's Release default is for itself only).
 cmake -S "$here/consumer" -B "$tmp/sub-default" "${gen[@]}" -DSHMIO_SOURCE_DIR="$root" >/dev/null
 if ! grep -q "^CMAKE_BUILD_TYPE:STRING=$" "$tmp/sub-default/CMakeCache.txt"; then

@@ -1782,6 +1782,71 @@ TEST_P(ClusterCleanupTest, ARemovedNamespaceLeavesTheAnnouncementAndOneMadeAgain
     return announced == true;
   }));
 }
+class ClusterCleanupRecoveryTest : public ClusterAdapterTest {
+ protected:
+  void SetUp() override {
+    cleanup_ = true;
+    recovery_ = true;
+    ClusterAdapterTest::SetUp();
+  }
+};
+
+// A recovery into a dynamic namespace made again (the shared session table outlives the one
+// removed) whose replay is refused — more than the session's queue takes — starts a fresh socket
+// in the namespace; the namespace stays the worker's, and broadcasts to the name reach it. (Before
+// 2026-12-04's review the refusal's abandon, with no CONNECT counted yet, removed the namespace
+// just made, and the fresh socket was admitted into it, detached: no broadcast reached it.)
+TEST_P(ClusterCleanupRecoveryTest, ARecoveryRefusedIntoANamespaceMadeAgainKeepsIt) {
+  for (int i = 0; i < 2; ++i)
+    workers_[i]->server->of([](const std::string& n) { return n.rfind("/dyn-", 0) == 0; },
+                            [](sio::Namespace&) {});
+  const auto has_dyn = [&] {
+    const auto names = workers_[0]->server->namespace_names();
+    return std::find(names.begin(), names.end(), "/dyn-1") != names.end();
+  };
+  // Worker 0's client joins /dyn-1 and gets one broadcast (its offset), then its connection drops.
+  std::size_t a = open_session(0);
+  clients_[a].client->send_text("40/dyn-1,");
+  std::string pid;
+  ASSERT_TRUE(drive([&] {
+    for (const std::string& m : clients_[a].messages)
+      if (m.rfind("40/dyn-1,{", 0) == 0)
+        pid = boost::json::parse(m.substr(9)).at("pid").as_string().c_str();
+    return !pid.empty();
+  }));
+  workers_[1]->server->of("/dyn-1").emit("m", sio::Args{0});
+  std::string offset;
+  ASSERT_TRUE(drive([&] {
+    for (const std::string& m : clients_[a].messages)
+      if (m.rfind("42/dyn-1,", 0) == 0) offset = offset_of_event(m.substr(9));
+    return !offset.empty();
+  }));
+  drop(a, 0);
+  ASSERT_TRUE(drive([&] { return !has_dyn(); }));
+  // More missed than a session's queue takes (4096 packets).
+  for (int i = 1; i <= 4200; ++i) workers_[1]->server->of("/dyn-1").emit("m", sio::Args{i});
+  a = open_session(0);
+  clients_[a].client->send_text("40/dyn-1," + auth(pid, offset));
+  std::string sid;
+  ASSERT_TRUE(drive([&] {
+    for (const std::string& m : clients_[a].messages)
+      if (m.rfind("40/dyn-1,{", 0) == 0)
+        sid = boost::json::parse(m.substr(9)).at("sid").as_string().c_str();
+    return !sid.empty();
+  }));
+  EXPECT_TRUE(has_dyn()) << "the namespace its socket is in was removed";
+  workers_[1]->server->of("/dyn-1").emit("after", sio::Args{});
+  EXPECT_TRUE(drive([&] {
+    for (const std::string& m : clients_[a].messages)
+      if (m.rfind("42/dyn-1,[\"after\"", 0) == 0) return true;
+    return false;
+  })) << "a broadcast to the name did not reach the fresh socket";
+}
+INSTANTIATE_TEST_SUITE_P(Rings, ClusterCleanupRecoveryTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& p) {
+                           return p.param ? "RingPerWorker" : "SharedRing";
+                         });
+
 INSTANTIATE_TEST_SUITE_P(Rings, ClusterCleanupTest, ::testing::Bool(),
                          [](const ::testing::TestParamInfo<bool>& p) {
                            return p.param ? "RingPerWorker" : "SharedRing";

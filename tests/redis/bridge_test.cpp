@@ -965,6 +965,59 @@ TEST_F(Bridge, ANamespaceNoWorkerHasAnyMoreIsUnsubscribed) {
   }
 }
 
+// A namespace said without a worker index the bridge knows (an older writer) stays subscribed
+// whatever the workers say later; one no worker has while the bridge still waits for the fleet's
+// answers to a request in it (on its response channels) is unsubscribed once the request ends,
+// not before (found in review, 2026-12-04: its answers went unheard).
+TEST_F(Bridge, ANamespaceIsKeptWhileUnknownWritersOrRequestsNeedIt) {
+  RedisServer server(free_port());
+  server.start();
+  OneMemberFleet f;
+  ASSERT_NO_FATAL_FAILURE(fleet_of_one_member(server, 20s, f));
+  auto silent = client(server.url());  // (a member of /dyn-9 that never answers)
+  silent->subscribe("socket.io-request#/dyn-9#");
+  // No worker index: pinned.
+  const std::string said = cluster::write_message({{"nsps", json::array{"/", "/old"}}});
+  ASSERT_EQ(f.worker->publish(static_cast<std::uint16_t>(cluster::MessageType::namespaces),
+                              {reinterpret_cast<const std::byte*>(said.data()), said.size()}),
+            shm::PublishStatus::ok);
+  ASSERT_EQ(say_namespaces(*f.worker, {"/", "/old", "/dyn-9"}), shm::PublishStatus::ok);
+  ASSERT_TRUE(
+      drive([&] { return subscribers(*f.pub, "NUMSUB", "socket.io-request#/dyn-9#") == 2; }));
+  // A fetch in /dyn-9 for 1.5 s, the silent member counted: the bridge waits on its channels.
+  sio::BroadcastOptions opts;
+  opts.flags.timeout_ms = 1500;
+  const std::string ask = cluster::write_message(
+      {{"requestId", 91}, {"nsp", "/dyn-9"}, {"opts", cluster::options_to_json(opts)}});
+  ASSERT_EQ(f.worker->publish(static_cast<std::uint16_t>(cluster::MessageType::fetch_sockets),
+                              {reinterpret_cast<const std::byte*>(ask.data()), ask.size()}),
+            shm::PublishStatus::ok);
+  ASSERT_TRUE(drive([&] {
+    for (const auto& m : got_)
+      if (m.channel == "socket.io-request#/dyn-9#") return true;
+    return false;
+  })) << "the request relayed to the fleet";
+  ASSERT_EQ(say_namespaces(*f.worker, {"/"}), shm::PublishStatus::ok);
+  bool answered = false;
+  const auto read = [&] {
+    f.reader->poll([&](const shm::RecordView& v) {
+      if (v.type == static_cast<std::uint16_t>(cluster::MessageType::fetch_sockets_response))
+        answered = true;
+    });
+  };
+  // Until the answer: still subscribed to its own response channel.
+  while (!answered) {
+    read();
+    if (!answered) {
+      ASSERT_EQ(subscribers(*f.pub, "NUMSUB", "socket.io-response#/dyn-9#bridgeT#"), 1);
+    }
+  }
+  ASSERT_TRUE(drive(
+      [&] { return subscribers(*f.pub, "NUMSUB", "socket.io-response#/dyn-9#bridgeT#") == 0; }));
+  EXPECT_EQ(subscribers(*f.pub, "NUMSUB", "socket.io-request#/dyn-9#"), 1);  // (the member)
+  EXPECT_EQ(subscribers(*f.pub, "NUMSUB", "socket.io-request#/old#"), 1) << "pinned";
+}
+
 // A sharded Node member's broadcast in a namespace other than "/": its packet has no nsp (Node's
 // ClusterAdapter publishes it before socket.io's adapter sets one; receivers read the
 // envelope's). It reaches the ring in the envelope's namespace (one with acks takes the same

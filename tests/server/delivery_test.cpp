@@ -1275,6 +1275,96 @@ TEST_P(Delivery, WithCleanupAnEmptyDynamicNamespaceGoesAndIsMadeAgain) {
   EXPECT_TRUE(has("/"));
 }
 
+// A fetch_sockets asked by the last socket's disconnect handler (a roster sent to the others)
+// is answered, with no one, though the namespace is removed in that turn (before 2026-12-04's
+// review its callback was dropped once the removed namespace was freed).
+TEST_P(Delivery, WithCleanupAFetchAskedAsTheLastSocketLeavesIsAnswered) {
+  ServerOptions o;
+  o.cleanup_empty_child_namespaces = true;
+  restart(o);
+  std::optional<std::size_t> fetched;
+  server_->of([](const std::string& n) { return n.rfind("/dyn-", 0) == 0; },
+              [&fetched](Namespace& n) {
+                n.on_connection([&fetched](const SocketPtr& s) {
+                  s->on_disconnect([&fetched](const SocketPtr& me, const std::string&) {
+                    me->nsp().fetch_sockets(
+                        [&fetched](std::vector<RemoteSocket> all) { fetched = all.size(); });
+                  });
+                });
+              });
+  Client& c = open_session();
+  c.send_text("40/dyn-1,");
+  std::string got;
+  drive([&] {
+    for (auto& f : c.frames()) got += f.payload + "\n";
+    return got.find("40/dyn-1,{") != std::string::npos;
+  });
+  c.send_text("41/dyn-1,");
+  drive([&] { return server_->namespaces_removed() == 1; });
+  Client& d = open_session();  // (a client's close frees what is removed and not held)
+  leave_server(d);
+  drive([&] { return fetched.has_value(); });
+  EXPECT_EQ(fetched, 0u);
+  drive([&] { return server_->namespaces_detached() == 0; });
+}
+
+// The parent namespace of(predicate, setup) returns (socket.io's io.of(regex)) broadcasts to
+// every child made from it, with rooms, except and flags, and to no other namespace; a child
+// removed (cleanup) is not one any more.
+TEST_P(Delivery, AParentNamespaceBroadcastsToEveryChild) {
+  ServerOptions o;
+  o.cleanup_empty_child_namespaces = true;
+  restart(o);
+  ParentNamespace parent =
+      server_->of([](const std::string& n) { return n.rfind("/dyn-", 0) == 0; },
+                  [](Namespace& n) {
+                    n.on_connection([](const SocketPtr& s) {
+                      if (s->handshake().auth.contains("vip")) s->join("vip");
+                    });
+                  });
+  ParentNamespace other =
+      server_->of([](const std::string& n) { return n == "/other"; }, [](Namespace&) {});
+  Client& a = open_session();
+  Client& b = open_session();
+  std::string got_a, got_b;
+  const auto read = [&] {
+    for (auto& f : a.frames()) got_a += f.payload + "\n";
+    for (auto& f : b.frames()) got_b += f.payload + "\n";
+  };
+  a.send_text("40/dyn-1,");
+  b.send_text("40/dyn-2,{\"vip\":1}");
+  a.send_text("40/other,");
+  a.send_text("40");
+  drive([&] {
+    read();
+    return got_a.find("40/other,{") != std::string::npos &&
+           got_a.find("40/dyn-1,{") != std::string::npos &&
+           got_a.find("40{") != std::string::npos && got_b.find("40/dyn-2,{") != std::string::npos;
+  });
+  EXPECT_EQ(parent.children(), (std::vector<std::string>{"/dyn-1", "/dyn-2"}));
+  EXPECT_EQ(other.children(), (std::vector<std::string>{"/other"}));
+  EXPECT_EQ(parent.emit("all", Args{1}), 2u);
+  EXPECT_EQ(parent.to("vip").emit("vip", Args{2}), 1u);
+  EXPECT_EQ(parent.except("vip").emit("rest", Args{3}), 1u);
+  drive([&] {
+    read();
+    return got_a.find("rest") != std::string::npos && got_b.find("vip") != std::string::npos;
+  });
+  EXPECT_NE(got_a.find("42/dyn-1,[\"all\",1]"), std::string::npos) << got_a;
+  EXPECT_NE(got_b.find("42/dyn-2,[\"all\",1]"), std::string::npos) << got_b;
+  EXPECT_NE(got_b.find("42/dyn-2,[\"vip\",2]"), std::string::npos) << got_b;
+  EXPECT_EQ(got_a.find("\"vip\""), std::string::npos) << got_a;
+  EXPECT_NE(got_a.find("42/dyn-1,[\"rest\",3]"), std::string::npos) << got_a;
+  EXPECT_EQ(got_b.find("rest"), std::string::npos) << got_b;
+  // Neither "/" nor "/other" got any of them.
+  EXPECT_EQ(got_a.find("42["), std::string::npos) << got_a;
+  EXPECT_EQ(got_a.find("42/other,"), std::string::npos) << got_a;
+  // A child removed is not one any more.
+  b.send_text("41/dyn-2,");
+  drive([&] { return parent.children().size() == 1; });
+  EXPECT_EQ(parent.emit("all", Args{4}), 1u);
+}
+
 // Without cleanup_empty_child_namespaces (the default, as socket.io's) an empty dynamic
 // namespace stays.
 TEST_P(Delivery, WithoutCleanupAnEmptyDynamicNamespaceStays) {

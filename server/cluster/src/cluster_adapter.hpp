@@ -170,8 +170,9 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
     // Local sockets first, then each worker's answer; all turned into RemoteSockets at the end.
     sio::Namespace* nsp = nsp_;
     auto collector = std::make_shared<sio::AckCollector>(
-        node_.io, [nsp, alive = std::weak_ptr<int>(alive_), done = std::move(done)](
-                      std::optional<std::string>, std::vector<sio::Args> answers) {
+        node_.io,
+        [nsp, alive = std::weak_ptr<int>(alive_), held = nsp_->anchor(), done = std::move(done)](
+            std::optional<std::string>, std::vector<sio::Args> answers) {
           // (The collector's timer may outlive the namespace, in an io_context run on after its
           // Server is gone: then nothing is answered.)
           if (alive.expired()) return;

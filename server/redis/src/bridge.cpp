@@ -268,17 +268,37 @@ struct Bridge::Impl {
   // so that dynamic namespaces coming and going do not grow the subscriptions for good. A dead
   // worker's stay until its successor says its own.
   std::map<int, std::set<std::string>> worker_namespaces;
+  // Names said without a worker index this bridge knows (an older writer, or a cluster of more
+  // workers than it was told): subscribed for good.
+  std::set<std::string> pinned_namespaces;
+  // Names no worker has, whose unsubscription waits for the bridge's requests in them to end
+  // (their answers come on the namespace's response channels): tried again every tick.
+  std::set<std::string> unsubscribe_later;
+  bool namespace_held(const std::string& n) const {
+    if (pinned_namespaces.count(n) != 0) return true;
+    for (const auto& [w, names] : worker_namespaces)
+      if (names.count(n) != 0) return true;
+    return false;
+  }
   void namespaces_said(int worker, std::set<std::string> now) {
     for (const std::string& n : now) subscribe(n);
     std::set<std::string> before = std::exchange(worker_namespaces[worker], std::move(now));
-    for (const std::string& n : before) {
-      if (worker_namespaces[worker].count(n) != 0) continue;
-      bool held = false;
-      for (const auto& [w, names] : worker_namespaces) held = held || names.count(n) != 0;
-      if (!held) unsubscribe(n);
+    for (const std::string& n : before)
+      if (!namespace_held(n)) unsubscribe(n);
+  }
+  void unsubscribe_due() {
+    for (auto it = unsubscribe_later.begin(); it != unsubscribe_later.end();) {
+      const std::string n = *it;
+      it = unsubscribe_later.erase(it);
+      if (!namespace_held(n)) unsubscribe(n);  // (again in the set if still waited for)
     }
   }
   void unsubscribe(const std::string& nsp) {
+    for (const auto& [id, o] : outgoing)
+      if (o.nsp == nsp) {
+        unsubscribe_later.insert(nsp);
+        return;
+      }
     if (namespaces.erase(nsp) == 0) return;
     const auto drop = [this](const char* kind, const std::string& name) {
       routes.erase(name);
@@ -474,7 +494,10 @@ struct Bridge::Impl {
               w->get_int64() < std::max(1, options.workers))
             namespaces_said(static_cast<int>(w->get_int64()), std::move(names));
           else
-            for (const std::string& name : names) subscribe(name);
+            for (const std::string& name : names) {
+              pinned_namespaces.insert(name);
+              subscribe(name);
+            }
         }
         // (sharded, dynamic: the worker's rooms, all of them: what it said before is replaced)
         const json::value* rooms = body.if_contains("rooms");
@@ -1500,6 +1523,7 @@ struct Bridge::Impl {
       settle(true);
       const auto now = Clock::now();
       if (!refused_subs.empty()) resubscribe_due(now);
+      if (!unsubscribe_later.empty()) unsubscribe_due();
       if (!reading && now - started_at >= std::chrono::seconds(3)) start_reading();
       if (now - last_post >= std::chrono::seconds(1)) {
         last_post = now;

@@ -109,9 +109,10 @@ void Adapter::fetch_sockets(const BroadcastOptions& opts,
     if (SocketPtr s = nsp_->socket(id))
       out.emplace_back(*nsp_, id, s->handshake(), s->rooms(), std::as_const(*s).data());
   // (On the next turn, as socket.io's promise: never within the call; not at all once this
-  // adapter, and the namespace its sockets name, is gone.)
-  net::post(nsp_->server().io(), [alive = std::weak_ptr<int>(alive_), done = std::move(done),
-                                  out = std::move(out)]() mutable {
+  // adapter, and the namespace its sockets name, is gone — a namespace removed meanwhile by
+  // cleanup_empty_child_namespaces is held by the anchor until then, so its callback still runs.)
+  net::post(nsp_->server().io(), [alive = std::weak_ptr<int>(alive_), held = nsp_->anchor(),
+                                  done = std::move(done), out = std::move(out)]() mutable {
     if (alive.expired()) return;
     try {  // (the app's callback, on a turn of its own: a throw must not stop the server)
       done(std::move(out));

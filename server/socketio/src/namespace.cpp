@@ -66,8 +66,37 @@ void Namespace::abandon(const SocketPtr& s) {
   maybe_retire();  // (not while its CONNECT's chain runs: that counts down at its end)
 }
 
+// A CONNECT in progress (Namespace::connecting_): from the start of connect() until its middleware
+// chain ends (admitted, refused, abandoned) or is dropped by a middleware that never calls next().
+// A child namespace is not removed meanwhile: a recovery's look at the session table or its replay
+// may read the ring, and what it reads may disconnect the namespace's last socket (found in
+// review, 2026-12-04: the namespace was then removed, even freed, under the CONNECT).
+struct InProgress {
+  explicit InProgress(Namespace* of, std::weak_ptr<const char> alive)
+      : n(of), alive_(std::move(alive)) {}
+  InProgress(const InProgress&) = delete;
+  InProgress& operator=(const InProgress&) = delete;
+  Namespace* n;
+  std::weak_ptr<const char> alive_;  // (a chain may outlive the server, its Next kept by the app)
+  bool ended = false;
+  void end();
+  ~InProgress() { end(); }
+};
+
+void InProgress::end() {
+  if (std::exchange(ended, true) || alive_.expired()) return;
+  n->connect_ended();
+}
+
+void Namespace::connect_ended() {
+  --connecting_;
+  maybe_retire();
+}
+
 void Namespace::connect(const std::shared_ptr<Client>& client, json::object auth,
                         bool try_restore) {
+  ++connecting_;
+  auto in_progress = std::make_shared<InProgress>(this, alive_);
   const auto& recovery = server_->options().connection_state_recovery;
   if (recovery && try_restore && restore(client, auth) && recovery->skip_middlewares) return;
   if (!server_->open(client.get())) {  // closed meanwhile (restore may drain the ring)
@@ -101,24 +130,7 @@ void Namespace::connect(const std::shared_ptr<Client>& client, json::object auth
   auto run = std::make_shared<std::function<void(std::size_t)>>();
   std::weak_ptr<Client> wc = client;
   auto fns = std::make_shared<const std::vector<std::shared_ptr<const Middleware>>>(middleware_);
-  // The CONNECT is in progress until its chain ends (admitted, refused, abandoned) or is dropped
-  // by a middleware that never calls next(): a child namespace is not removed meanwhile.
-  ++connecting_;
-  struct InProgress {
-    explicit InProgress(Namespace* of) : n(of), alive(of->alive_) {}
-    InProgress(const InProgress&) = delete;
-    InProgress& operator=(const InProgress&) = delete;
-    Namespace* n;
-    std::weak_ptr<const char> alive;  // (a chain may outlive the server, its Next kept by the app)
-    bool ended = false;
-    void end() {
-      if (std::exchange(ended, true) || alive.expired()) return;
-      --n->connecting_;
-      n->maybe_retire();
-    }
-    ~InProgress() { end(); }
-  };
-  auto in_progress = std::make_shared<InProgress>(this);
+  // (The chain counts as this CONNECT in progress until it ends: it holds in_progress.)
   *run = [this, s, wc, fns, in_progress, weak_run = std::weak_ptr(run)](std::size_t i) {
     auto c = wc.lock();
     if (!c) {  // (next() called after the client went away)

@@ -94,12 +94,18 @@ Server::Server(net::io_context& io, ServerOptions options) : io_(io), options_(s
     c->slot = Client::kNoSlot;
     c->on_close(r);
     c.reset();
-    if (!retired_.empty()) sweep_retired();  // (its sockets may have held removed namespaces)
+    // (Its sockets may have held removed namespaces: swept on a later turn, never under a caller
+    // that may still be in one of them.)
+    if (!retired_.empty()) post_sweep();
   };
   engine_ = std::make_unique<engineio::Server>(io, std::move(eo), std::move(h));
 }
 
-Server::~Server() = default;
+Server::~Server() {
+  // The engine first, while every other member is here: its sessions' closes reach the clients,
+  // their sockets and namespaces (and a removed namespace the retired list).
+  engine_.reset();
+}
 
 Namespace& Server::of(const std::string& name) {
   // As socket.io's of(): "chat" is "/chat" (a client's CONNECT always names it with its slash).
@@ -116,9 +122,11 @@ Server::Setup Server::dynamic_setup(const std::string& name) const {
 
 Namespace& Server::make(const std::string& name, Setup setup) {
   // (Made before it is listed: a constructor that throws, an adapter's, leaves no empty entry.)
+  if (!retired_.empty()) post_sweep();  // (those removed that nothing holds any more)
   auto made = std::make_unique<Namespace>(*this, name);
   Namespace& n = *made;
   n.child_ = setup != nullptr;
+  n.parent_ = setup.get();
   namespaces_[name] = std::move(made);
   // (The handlers as they are now, as socket.io's emit copies its listeners: one registered by a
   // handler runs from the next namespace on.)
@@ -144,10 +152,46 @@ Namespace& Server::make(const std::string& name, Setup setup) {
   return n;
 }
 
-void Server::of(std::function<bool(const std::string&)> predicate,
-                std::function<void(Namespace&)> setup) {
-  dynamic_.emplace_back(std::move(predicate),
-                        std::make_shared<const std::function<void(Namespace&)>>(std::move(setup)));
+ParentNamespace Server::of(std::function<bool(const std::string&)> predicate,
+                           std::function<void(Namespace&)> setup) {
+  auto made = std::make_shared<const std::function<void(Namespace&)>>(std::move(setup));
+  dynamic_.emplace_back(std::move(predicate), made);
+  return ParentNamespace(*this, std::move(made));
+}
+
+std::vector<std::string> ParentNamespace::children() const {
+  std::vector<std::string> out;
+  for (const auto& [name, n] : server_->namespaces_)
+    if (n->parent_ == id_.get()) out.push_back(name);
+  return out;
+}
+
+ParentNamespace ParentNamespace::volatile_() const {
+  ParentNamespace p(*this);
+  p.opts_.flags.volatile_ = true;
+  return p;
+}
+ParentNamespace ParentNamespace::local() const {
+  ParentNamespace p(*this);
+  p.opts_.flags.local = true;
+  return p;
+}
+ParentNamespace ParentNamespace::compress(bool on) const {
+  ParentNamespace p(*this);
+  p.opts_.flags.compress = on;
+  return p;
+}
+
+std::size_t ParentNamespace::emit(const std::string& event, Args args) const {
+  // The children first, each held by its anchor: a delivery may run the app's code (outgoing
+  // listeners), which may remove a namespace, or close a client and free removed ones.
+  std::vector<std::pair<Namespace*, std::shared_ptr<const int>>> children;
+  for (const auto& [name, n] : server_->namespaces_)
+    if (n->parent_ == id_.get()) children.emplace_back(n.get(), n->anchor());
+  std::size_t reached = 0;
+  for (const auto& [n, held] : children)
+    if (!n->removed()) reached += BroadcastOperator(*n, opts_).emit(event, args);
+  return reached;
 }
 
 std::vector<std::string> Server::namespace_names() const {
@@ -210,14 +254,17 @@ void Server::retire(Namespace& n) {
   }
   // Freed on a later turn, once nothing holds it: the socket whose leaving removed it is still
   // on the stack here.
-  if (!sweep_posted_) {
-    sweep_posted_ = true;
-    net::post(io_, [this, life = std::weak_ptr<bool>(life_)] {
-      if (life.expired()) return;
-      sweep_posted_ = false;
-      sweep_retired();
-    });
-  }
+  post_sweep();
+}
+
+void Server::post_sweep() {
+  if (sweep_posted_) return;
+  sweep_posted_ = true;
+  net::post(io_, [this, life = std::weak_ptr<bool>(life_)] {
+    if (life.expired()) return;
+    sweep_posted_ = false;
+    sweep_retired();
+  });
 }
 
 void Server::sweep_retired() {

@@ -8,6 +8,7 @@
 namespace shmio::socketio {
 
 class Server;
+struct InProgress;
 
 class Namespace {
  public:
@@ -154,13 +155,16 @@ class Namespace {
   // cleanup_empty_child_namespaces: removed now if it is a child, empty, and no CONNECT to it is
   // in progress.
   void maybe_retire();
+  void connect_ended();
   friend class Server;
-  bool child_ = false;    // (set by Server::make)
-  bool counted_ = false;  // made by a client's CONNECT: one of max_dynamic_namespaces
+  friend class ParentNamespace;
+  friend struct InProgress;
+  bool child_ = false;            // (set by Server::make)
+  const void* parent_ = nullptr;  // (its registration's setup: ParentNamespace)
+  bool counted_ = false;          // made by a client's CONNECT: one of max_dynamic_namespaces
   bool retired_ = false;
-  std::size_t connecting_ = 0;  // middleware chains running (CONNECTs in progress)
+  std::size_t connecting_ = 0;  // CONNECTs in progress (connect() and their middleware chains)
   std::shared_ptr<const int> anchor_ = std::make_shared<const int>(0);
-  std::shared_ptr<const char> alive_ = std::make_shared<const char>(0);  // (this one's alone)
 
   // Keyed by a view of the socket's own id (it does not change while the socket is here).
   std::unordered_map<std::string_view, SocketPtr> sockets_;
@@ -169,6 +173,9 @@ class Namespace {
   std::unique_ptr<Adapter> adapter_;
   std::unordered_map<const Client*, SocketPtr> restoring_;  // recovered, awaiting middleware
   std::multimap<std::string, std::function<void(Args, std::function<void(Args)>)>> server_side_;
+  // (Last, so destroyed first: a CONNECT's guard that outlives this sees it gone before any other
+  // member is.)
+  std::shared_ptr<const char> alive_ = std::make_shared<const char>(0);  // (this one's alone)
 };
 
 }  // namespace shmio::socketio

@@ -137,6 +137,56 @@ struct ServerOptions {
   std::function<void(int, int, std::string)> hand_off_to;
 };
 
+// What of(predicate, setup) returns: socket.io's parent namespace (io.of(regex)), to broadcast
+// to every child namespace this server has made from that registration — by clients' CONNECTs
+// or by of(name) — and not removed (cleanup_empty_child_namespaces): parent.emit(...),
+// parent.to(room).emit(...). Each child's broadcast goes through its own adapter, so in a cluster
+// it reaches every worker's sockets of the namespaces that exist here (a child only another
+// worker has made is not reached from this one, as socket.io's parent broadcasts only to its own
+// server's children). A small value: copies name the same registration; valid while its Server is.
+// (Middleware and handlers for the children: the setup, which runs for each.)
+class ParentNamespace {
+ public:
+  // The names of its children on this server, now.
+  std::vector<std::string> children() const;
+  ParentNamespace to(const Room& room) const { return with(&BroadcastOptions::rooms, {room}); }
+  ParentNamespace to(std::initializer_list<Room> r) const {
+    return with(&BroadcastOptions::rooms, r);
+  }
+  ParentNamespace to(const std::vector<Room>& r) const {
+    return with(&BroadcastOptions::rooms, {r.begin(), r.end()});
+  }
+  ParentNamespace in(const Room& room) const { return to(room); }
+  ParentNamespace in(std::initializer_list<Room> r) const { return to(r); }
+  ParentNamespace in(const std::vector<Room>& r) const { return to(r); }
+  ParentNamespace except(const Room& room) const { return with(&BroadcastOptions::except, {room}); }
+  ParentNamespace except(std::initializer_list<Room> r) const {
+    return with(&BroadcastOptions::except, r);
+  }
+  ParentNamespace except(const std::vector<Room>& r) const {
+    return with(&BroadcastOptions::except, {r.begin(), r.end()});
+  }
+  ParentNamespace volatile_() const;
+  ParentNamespace local() const;
+  ParentNamespace compress(bool on) const;
+  // Emits to every child as BroadcastOperator::emit does to one namespace; returns the sockets
+  // reached on this process, all children together.
+  std::size_t emit(const std::string& event, Args args = {}) const;
+
+ private:
+  friend class Server;
+  ParentNamespace(Server& server, std::shared_ptr<const void> id)
+      : server_(&server), id_(std::move(id)) {}
+  ParentNamespace with(std::set<Room> BroadcastOptions::*list, std::set<Room> rooms) const {
+    ParentNamespace p(*this);
+    (p.opts_.*list).insert(rooms.begin(), rooms.end());
+    return p;
+  }
+  Server* server_;
+  std::shared_ptr<const void> id_;  // (its registration's setup: what its children were made by)
+  BroadcastOptions opts_;
+};
+
 class Server {
  public:
   Server(boost::asio::io_context& io, ServerOptions options = {});
@@ -152,7 +202,9 @@ class Server {
   // connects. A setup that throws leaves no namespace (the client is closed; the next CONNECT
   // runs it again): the Namespace& it and the new-namespace handlers were given is then gone —
   // keep it nowhere.
-  void of(std::function<bool(const std::string&)> predicate, std::function<void(Namespace&)> setup);
+  // Returns the parent namespace: broadcasts to every child made from this registration.
+  ParentNamespace of(std::function<bool(const std::string&)> predicate,
+                     std::function<void(Namespace&)> setup);
   // The namespace of this name as a client's CONNECT finds it: there already, or made now if a
   // dynamic namespace's predicate matches (within ServerOptions::max_dynamic_namespaces and
   // max_dynamic_namespace_bytes), else nullptr.
@@ -206,10 +258,12 @@ class Server {
  private:
   friend class Client;
   friend class Namespace;
+  friend class ParentNamespace;
   // cleanup_empty_child_namespaces: takes `n` out of the namespaces (it stays in retired_ while a
   // Socket or RemoteSocket of it lives: sweep_retired frees those no one holds).
   void retire(Namespace& n);
   void sweep_retired();
+  void post_sweep();
   // Makes the namespace `name` (not there yet): the new-namespace handlers, then `setup` if a
   // dynamic namespace's predicate matched.
   using Setup = std::shared_ptr<const std::function<void(Namespace&)>>;
@@ -221,14 +275,15 @@ class Server {
   // (A setup behind a pointer: one running while another dynamic namespace is registered, which
   // may move this list, stays where it is.)
   std::vector<std::pair<std::function<bool(const std::string&)>, Setup>> dynamic_;
-  std::vector<std::shared_ptr<Client>> clients_;  // the open ones (a Client knows its slot)
-  std::unique_ptr<engineio::Server> engine_;
-  std::uint64_t next_ack_ = 0;
-  std::size_t dynamic_made_ = 0;  // (by clients' CONNECTs: find(); those removed not counted)
+  // (Before clients_ and engine_: a session closed as the engine goes may remove a namespace.)
   std::vector<std::unique_ptr<Namespace>> retired_;
   std::uint64_t removed_ = 0;
   bool sweep_posted_ = false;
   std::shared_ptr<bool> life_ = std::make_shared<bool>(true);  // (for posted sweeps)
+  std::vector<std::shared_ptr<Client>> clients_;  // the open ones (a Client knows its slot)
+  std::unique_ptr<engineio::Server> engine_;
+  std::uint64_t next_ack_ = 0;
+  std::size_t dynamic_made_ = 0;  // (by clients' CONNECTs: find(); those removed not counted)
   std::uint64_t dynamic_refused_ = 0;
   std::chrono::steady_clock::time_point dynamic_refusal_said_{};
   // (By pointer: a handler runs as itself, not a copy; a mutable one keeps its state.)

@@ -38,7 +38,7 @@ cmake_minimum_required(VERSION 3.25)
 project(no_such LANGUAGES CXX)
 find_package(shmio 0.1 CONFIG REQUIRED COMPONENTS socketio no_such_part)
 CMAKE
-if cmake -S "$tmp/no-such" -B "$tmp/no-such/b" -DCMAKE_PREFIX_PATH="$tmp/prefix" \
+if cmake -S "$tmp/no-such" -B "$tmp/no-such/b" "${gen[@]}" -DCMAKE_PREFIX_PATH="$tmp/prefix" \
   >"$tmp/no-such.log" 2>&1; then
   echo "find_package(shmio COMPONENTS no_such_part) was configured"; exit 1
 fi

@@ -1308,6 +1308,22 @@ TEST_P(Delivery, WithCleanupAFetchAskedAsTheLastSocketLeavesIsAnswered) {
   drive([&] { return server_->namespaces_detached() == 0; });
 }
 
+// A middleware's next() kept by the app and called after its server is gone does nothing (it
+// reached the freed namespace before 2026-12-04's review: found by the ASan build of this test).
+TEST_P(Delivery, ANextCalledAfterItsServerIsGoneDoesNothing) {
+  std::vector<Next> kept;
+  server_->of("/").use([&kept](const SocketPtr&, Next next) { kept.push_back(std::move(next)); });
+  open_session().send_text("40");
+  open_session().send_text("40");
+  drive([&] { return kept.size() == 2; });
+  restart(ServerOptions());  // (the server, its namespaces and sockets gone)
+  clients_.clear();
+  kept[0](std::nullopt);
+  kept[1](ConnectError{"too late", {}});
+  kept.clear();
+  EXPECT_EQ(server_->client_count(), 0u);
+}
+
 // The parent namespace of(predicate, setup) returns (socket.io's io.of(regex)) broadcasts to
 // every child made from it, with rooms, except and flags, and to no other namespace; a child
 // removed (cleanup) is not one any more.

@@ -73,7 +73,10 @@ void Namespace::abandon(const SocketPtr& s) {
 // review, 2026-12-04: the namespace was then removed, even freed, under the CONNECT).
 struct InProgress {
   explicit InProgress(Namespace* of, std::weak_ptr<const char> alive)
-      : n(of), alive_(std::move(alive)) {}
+      : n(of), alive_(std::move(alive)) {
+    ++n->connecting_;
+  }
+  bool gone() const noexcept { return alive_.expired(); }
   InProgress(const InProgress&) = delete;
   InProgress& operator=(const InProgress&) = delete;
   Namespace* n;
@@ -95,7 +98,6 @@ void Namespace::connect_ended() {
 
 void Namespace::connect(const std::shared_ptr<Client>& client, json::object auth,
                         bool try_restore) {
-  ++connecting_;
   auto in_progress = std::make_shared<InProgress>(this, alive_);
   const auto& recovery = server_->options().connection_state_recovery;
   if (recovery && try_restore && restore(client, auth) && recovery->skip_middlewares) return;
@@ -132,6 +134,8 @@ void Namespace::connect(const std::shared_ptr<Client>& client, json::object auth
   auto fns = std::make_shared<const std::vector<std::shared_ptr<const Middleware>>>(middleware_);
   // (The chain counts as this CONNECT in progress until it ends: it holds in_progress.)
   *run = [this, s, wc, fns, in_progress, weak_run = std::weak_ptr(run)](std::size_t i) {
+    // (A Next the app kept and called after the server, and this namespace, went: nothing.)
+    if (in_progress->gone()) return;
     auto c = wc.lock();
     if (!c) {  // (next() called after the client went away)
       abandon(s);
@@ -143,6 +147,7 @@ void Namespace::connect(const std::shared_ptr<Client>& client, json::object auth
     }
     auto called = std::make_shared<bool>(false);
     auto refuse = [this, wc, s, in_progress](const ConnectError& err) {
+      if (in_progress->gone()) return;
       abandon(s);  // rooms a middleware may have joined
       in_progress->end();
       auto cl = wc.lock();

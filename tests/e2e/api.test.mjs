@@ -14,18 +14,28 @@ import { within, until, untilAsync } from "./helpers.mjs";
 const BIN = process.env.API_BIN;
 let proc, url, log = "";
 const opened = [];
-before(async () => {
-  proc = spawn(BIN, ["--port", "0", "--log-sockets"]);
-  proc.stderr.on("data", (d) => (log += d));
-  url = await within(new Promise((resolve, reject) => {
+// Starts the api app with `args` and `env`: the process, and its URL once it says it listens
+// (`onLog` gets its stderr).
+async function startApp(args, env, onLog, what) {
+  const p = spawn(BIN, args, { env: { ...process.env, ...env } });
+  let err = "";
+  p.stderr.on("data", (d) => { err += d; onLog(d); });
+  const u = await within(new Promise((resolve, reject) => {
     let out = "";
-    proc.stdout.on("data", (d) => {
+    p.stdout.on("data", (d) => {
       out += d;
       const m = out.match(/listening on [^:]+:(\d+)/);
       if (m) resolve(`http://127.0.0.1:${m[1]}`);
     });
-    proc.on("exit", (code) => reject(new Error(`api app exited with ${code}: ${log}`)));
-  }), 20000, "api app start");
+    p.on("exit", (code) => reject(new Error(`api app exited with ${code}: ${err}`)));
+  }), 20000, what);
+  return { p, u };
+}
+before(async () => {
+  const started = await startApp(["--port", "0", "--log-sockets"], {}, (d) => (log += d),
+                                 "api app start");
+  proc = started.p;
+  url = started.u;
 });
 after(() => {
   opened.forEach((s) => s.disconnect());
@@ -272,19 +282,9 @@ test("/metrics: per-namespace series for the first 100 namespaces only, shmio_na
 });
 
 test("cleanup_empty_child_namespaces: a dynamic namespace goes with its last socket and is made again", async () => {
-  const p = spawn(BIN, ["--port", "0"], { env: { ...process.env, API_CLEANUP: "1" } });
-  let plog = "";
-  p.stderr.on("data", (d) => (plog += d));
+  const { p, u } = await startApp(["--port", "0"], { API_CLEANUP: "1" }, () => {},
+                                  "api app (cleanup) start");
   try {
-    const u = await within(new Promise((resolve, reject) => {
-      let out = "";
-      p.stdout.on("data", (d) => {
-        out += d;
-        const m = out.match(/listening on [^:]+:(\d+)/);
-        if (m) resolve(`http://127.0.0.1:${m[1]}`);
-      });
-      p.on("exit", (code) => reject(new Error(`api app exited with ${code}: ${plog}`)));
-    }), 20000, "api app (cleanup) start");
     const metric = (name) => new Promise((resolve, reject) =>
       http.get(`${u}/metrics`, (res) => {
         let body = "";

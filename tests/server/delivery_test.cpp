@@ -230,11 +230,14 @@ class Delivery : public ::testing::TestWithParam<bool> {
     drive([&] { return server_->client_count() < before; });
   }
 
-  // The sockets of namespace `name` here, 0 if there is none (find() would make a dynamic one).
-  std::size_t sockets_in(const std::string& name) {
+  // Whether the server has namespace `name` now (find() would make a dynamic one).
+  bool has_namespace(const std::string& name) const {
     const auto names = server_->namespace_names();
-    return std::find(names.begin(), names.end(), name) == names.end() ? 0
-                                                                      : server_->of(name).size();
+    return std::find(names.begin(), names.end(), name) != names.end();
+  }
+  // The sockets of namespace `name` here, 0 if there is none.
+  std::size_t sockets_in(const std::string& name) {
+    return has_namespace(name) ? server_->of(name).size() : 0;
   }
 
   // One broadcast to `room`, run until it is flushed, every client's bytes read.
@@ -1202,10 +1205,7 @@ TEST_P(Delivery, WithCleanupAnEmptyDynamicNamespaceGoesAndIsMadeAgain) {
                   if (s->handshake().auth.contains("keep")) kept.push_back(s);
                 });
               });
-  const auto has = [this](const std::string& name) {
-    const auto names = server_->namespace_names();
-    return std::find(names.begin(), names.end(), name) != names.end();
-  };
+  const auto has = [this](const std::string& name) { return has_namespace(name); };
   Client& c = open_session();
   std::string got;
   const auto until_frame = [&](Client& cl, const std::string& head) {

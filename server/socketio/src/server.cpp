@@ -159,10 +159,16 @@ ParentNamespace Server::of(std::function<bool(const std::string&)> predicate,
   return ParentNamespace(*this, std::move(made));
 }
 
+std::vector<Namespace*> ParentNamespace::made() const {
+  std::vector<Namespace*> out;
+  for (const auto& [name, n] : server_->namespaces_)
+    if (n->parent_ == id_.get()) out.push_back(n.get());
+  return out;
+}
+
 std::vector<std::string> ParentNamespace::children() const {
   std::vector<std::string> out;
-  for (const auto& [name, n] : server_->namespaces_)
-    if (n->parent_ == id_.get()) out.push_back(name);
+  for (const Namespace* n : made()) out.push_back(n->name());
   return out;
 }
 
@@ -186,8 +192,7 @@ std::size_t ParentNamespace::emit(const std::string& event, Args args) const {
   // The children first, each held by its anchor: a delivery may run the app's code (outgoing
   // listeners), which may remove a namespace, or close a client and free removed ones.
   std::vector<std::pair<Namespace*, std::shared_ptr<const int>>> children;
-  for (const auto& [name, n] : server_->namespaces_)
-    if (n->parent_ == id_.get()) children.emplace_back(n.get(), n->anchor());
+  for (Namespace* n : made()) children.emplace_back(n, n->anchor());
   std::size_t reached = 0;
   for (const auto& [n, held] : children)
     if (!n->removed()) reached += BroadcastOperator(*n, opts_).emit(event, args);

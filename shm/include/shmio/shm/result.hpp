@@ -42,8 +42,9 @@ struct Error {
 class BadResultAccess : public std::logic_error {
  public:
   explicit BadResultAccess(Error e)
-      : std::logic_error("shmio::shm::Result::value() of an error: " + std::string(to_string(e.code)) +
-                         (e.message.empty() ? std::string() : ": " + e.message)),
+      : std::logic_error(
+            "shmio::shm::Result::value() of an error: " + std::string(to_string(e.code)) +
+            (e.message.empty() ? std::string() : ": " + e.message)),
         error_(std::move(e)) {}
   BadResultAccess()
       : std::logic_error("shmio::shm::Result::error() of a value"),

@@ -175,6 +175,7 @@ class ParentNamespace {
 
  private:
   friend class Server;
+  std::vector<Namespace*> made() const;  // its children, in name order
   ParentNamespace(Server& server, std::shared_ptr<const void> id)
       : server_(&server), id_(std::move(id)) {}
   ParentNamespace with(std::set<Room> BroadcastOptions::*list, std::set<Room> rooms) const {

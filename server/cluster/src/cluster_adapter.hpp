@@ -61,7 +61,7 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
       net::post(node_.io, [life = std::weak_ptr<bool>(node_.lifetime), n = &node_] {
         if (life.expired()) return;
         n->announce_posted = false;
-        n->announce_namespaces();
+        n->announce_namespaces(false);
       });
     }
   }
@@ -657,20 +657,24 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
   // (The posted save's guard: the base Adapter's alive_.)
 };
 
-inline void Node::Impl::announce_namespaces() {
+inline void Node::Impl::announce_namespaces(bool with_rooms) {
   if (stopped || !writer) return;
   json::array names;
   json::object rooms;
+  with_rooms = with_rooms && tell_rooms != TellRooms::no;
   for (const auto& [name, a] : adapters) {
     names.emplace_back(name);
-    if (tell_rooms == TellRooms::no) continue;
+    if (!with_rooms) continue;
     json::array list;
     for (const sio::Room& r : a->rooms())
       if (room_told(r)) list.emplace_back(r);
     rooms[name] = std::move(list);
   }
   json::object body{{"worker", options.worker}, {"nsps", std::move(names)}};
-  if (tell_rooms != TellRooms::no) body["rooms"] = std::move(rooms);
+  if (with_rooms)
+    body["rooms"] = std::move(rooms);
+  else if (tell_rooms != TellRooms::no)
+    body["telling"] = true;
   publish(MessageType::namespaces, write_message(body));
 }
 }  // namespace shmio::cluster

@@ -377,7 +377,12 @@ struct Node::Impl {
     return tell_rooms == TellRooms::all ||
            (tell_rooms == TellRooms::public_only && !fleet::looks_like_socket_id(room));
   }
-  void announce_namespaces();
+  // `with_rooms` (at start and when the bridge asks): every room of each, if the bridge asked for
+  // rooms; otherwise (a namespace made or removed) the names and "telling": the bridge keeps what
+  // it knows of this worker's rooms, which each ROOM_CHANGED since has kept up (before
+  // 2026-12-04 every namespace made resent every room of every namespace of the worker: with a
+  // room per socket, a record of all its sockets' ids at each dynamic namespace made).
+  void announce_namespaces(bool with_rooms = true);
   bool announce_posted = false;  // (one announcement posted for the namespaces made this turn)
   void room_changed(const std::string& nsp, const std::string& room, bool created) {
     if (stopped || !writer || !room_told(room)) return;

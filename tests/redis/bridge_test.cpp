@@ -78,6 +78,7 @@ class Bridge : public ::testing::Test {
     o.request_timeout = request_timeout;
     o.max_pending_requests = max_pending;
     o.resubscribe_after = resubscribe_after;
+    o.max_hold = max_hold_;
     bridge_ = std::make_unique<redis::Bridge>(io_, o);
     bridge_->start();
     return *bridge_;
@@ -206,6 +207,7 @@ class Bridge : public ::testing::Test {
   }
 
   int workers_ = 1;  // (the cluster's, as the bridge is told)
+  std::chrono::milliseconds max_hold_{1000};
   static inline int seq_ = 0;
   boost::asio::io_context io_;
   std::string ring_;
@@ -328,6 +330,87 @@ TEST_F(Bridge, FleetBroadcastsAreWrittenIntoTheRingOnceAndOwnOnesNot) {
   EXPECT_EQ(bridge_->stats().received, 2u);
   // And the bridge does not publish what it wrote (read back from the ring: skipped).
   EXPECT_EQ(bridge_->stats().published, 0u);
+}
+
+// Flow control, Redis -> ring: a member's flood of broadcasts, more than the ring holds, while a
+// worker's reader has not read yet: the bridge stops reading Redis before that reader is lapped,
+// and goes on as it reads (the reader loses nothing). A reader that does not move for max_hold is
+// passed over: the rest comes in (it is lapped, as before), and it is not waited for again.
+TEST_F(Bridge, AFleetFloodWaitsForAWorkerBehindInsteadOfLappingIt) {
+  max_hold_ = 10s;
+  RedisServer server(free_port());
+  server.start();
+  auto pub = client(server.url());
+  start_bridge(server.url());
+  ASSERT_TRUE(bridge_subscribed(*pub));
+  auto slow = shm::RingReader::attach(*segment_, {"worker-0", -1, shm::StartAt::latest});
+  ASSERT_TRUE(slow);
+  // 600 broadcasts of 4 KB: 2.4 MB through a 1 MiB ring.
+  constexpr std::uint64_t kFlood = 600;
+  auto flood = [&](int from, std::uint64_t n) {
+    for (std::uint64_t i = 0; i < n; ++i) {
+      sio::Packet p;
+      p.type = sio::PacketType::event;
+      p.nsp = "/";
+      p.data = json::array{"flood", from + static_cast<std::int64_t>(i), std::string(4000, 'f')};
+      pub->command({"PUBLISH", "socket.io#/#", fleet::encode_classic_broadcast("nodeA", p, {})});
+    }
+  };
+  // Every broadcast `r` reads now, by its first number.
+  auto read_all = [](shm::RingReader& r, std::vector<std::int64_t>& seen) {
+    r.poll([&](const shm::RecordView& v) {
+      if (v.type != static_cast<std::uint16_t>(cluster::MessageType::broadcast)) return;
+      auto b = cluster::read_broadcast(v.payload);
+      if (!b) return;
+      const std::string frame(b->frame);
+      const std::size_t at = frame.find(',');
+      seen.push_back(std::stoll(frame.substr(at + 1)));
+    });
+  };
+  flood(0, kFlood);
+  ASSERT_TRUE(drive([&] { return bridge_->stats().holds >= 1; }))
+      << "received " << bridge_->stats().received;
+  EXPECT_LT(bridge_->stats().received, kFlood);
+  std::vector<std::int64_t> seen;
+  ASSERT_TRUE(drive([&] {
+    read_all(*slow, seen);
+    return seen.size() >= kFlood;
+  })) << seen.size();
+  EXPECT_EQ(slow->total_loss().records, 0u) << "lapped";
+  ASSERT_EQ(seen.size(), kFlood);
+  for (std::uint64_t i = 0; i < kFlood; ++i) ASSERT_EQ(seen[i], static_cast<std::int64_t>(i));
+  EXPECT_EQ(bridge_->stats().received, kFlood);
+  EXPECT_EQ(bridge_->stats().hold_timeouts, 0u);
+
+  // A reader that never reads, with a short max_hold: passed over once, then not waited for
+  // while it stays where it is (160 broadcasts, about 670 KB: a hold; then 30 more, within the
+  // ring, looked at four times: no more).
+  bridge_.reset();
+  max_hold_ = 200ms;
+  start_bridge(server.url());
+  ASSERT_TRUE(bridge_subscribed(*pub));
+  auto stuck = shm::RingReader::attach(*segment_, {"worker-1", -1, shm::StartAt::latest});
+  ASSERT_TRUE(stuck);
+  seen.clear();
+  flood(1000, 160);
+  ASSERT_TRUE(drive([&] {
+    read_all(*slow, seen);  // (the other worker reads as it comes)
+    return bridge_->stats().received == 160;
+  })) << bridge_->stats().received;
+  EXPECT_EQ(bridge_->stats().hold_timeouts, 1u);
+  EXPECT_GE(bridge_->stats().held_ms, 200u);
+  flood(2000, 30);
+  ASSERT_TRUE(drive([&] {
+    read_all(*slow, seen);
+    return bridge_->stats().received == 190 && seen.size() == 190;
+  })) << bridge_->stats().received;
+  EXPECT_EQ(bridge_->stats().hold_timeouts, 1u) << "a reader passed over was waited for again";
+  EXPECT_EQ(slow->total_loss().records, 0u);
+  std::size_t got = 0;
+  (void)stuck->poll([&](const shm::RecordView&) { ++got; });
+  EXPECT_EQ(stuck->total_loss().records, 0u) << "not lapped: within the ring";
+  const std::string text = bridge_->metrics_text();
+  EXPECT_NE(text.find("shmio_redis_hold_timeouts_total{worker=\"bridge\"} 1"), std::string::npos);
 }
 
 TEST_F(Bridge, RequestsOverTheBoundAreRefusedAndCounted) {

@@ -832,3 +832,37 @@ TEST_F(RedisClient, TheEmittersServerSideEmitCarriesItsBinaries) {
   EXPECT_NE(got[0].find(R"(["e","text",{"type":"Buffer","data":[1,2]}])"), std::string::npos)
       << got[0];
 }
+
+// pause_reading (the bridge's flow control): what was read is handed over, then nothing more
+// until resumed, and the quiet-link PING does not take the unread link for a stalled one; after
+// the resume everything published meanwhile comes, in order, on the same connection.
+TEST_F(RedisClient, APausedReaderReadsNothingMoreUntilResumedAndKeepsItsLink) {
+  RedisServer server(free_port());
+  server.start();
+  std::vector<std::string> got;
+  auto sub =
+      client({.url = server.url(),
+              .ping_interval = 20ms,
+              .ping_timeout = 20ms,
+              .on_message = [&](const std::string&, const std::string&, const std::string&,
+                                std::string payload) { got.push_back(std::move(payload)); }});
+  sub->subscribe("news");
+  auto pub = client({.url = server.url()});
+  ASSERT_TRUE(drive([&] { return call(*pub, {"PUBLISH", "news", "0"}).integer == 1; }));
+  ASSERT_TRUE(drive([&] { return !got.empty(); }));
+  // Paused after this read: the next one is handed over, and then nothing more.
+  sub->pause_reading(true);
+  EXPECT_TRUE(sub->reading_paused());
+  call(*pub, {"PUBLISH", "news", "1"});
+  ASSERT_TRUE(drive([&] { return got.size() == 2; }));
+  for (int i = 2; i < 5; ++i) call(*pub, {"PUBLISH", "news", std::to_string(i)});
+  // (An observation window, ten quiet-link intervals: nothing read, the link kept.)
+  const auto until = std::chrono::steady_clock::now() + 200ms;
+  drive([&] { return std::chrono::steady_clock::now() >= until; });
+  EXPECT_EQ(got.size(), 2u);
+  EXPECT_EQ(sub->stats().connection_lost, 0u) << "an unread link taken for a stalled one";
+  sub->pause_reading(false);
+  ASSERT_TRUE(drive([&] { return got.size() == 5; }));
+  EXPECT_EQ(got, (std::vector<std::string>{"0", "1", "2", "3", "4"}));
+  EXPECT_EQ(sub->stats().connects, 1u);
+}

@@ -1200,6 +1200,7 @@ int serve(ServeOptions cfg, Setup setup) {
     bo.recovery = cfg.server.connection_state_recovery.has_value();
     bo.ring_per_worker = cfg.ring_per_worker;
     bo.request_timeout = cfg.redis.request_timeout;
+    bo.max_hold = cfg.redis.max_hold;
     // (Its lines go where the supervisor's go: through the log hook as worker -1, if any.)
     so.bridge_main = [bo] { return redis::run_bridge(bo); };
   }

@@ -153,7 +153,7 @@ struct Member {
 // ---------------------------------------------------------------------------------------------
 struct Bridge::Impl {
   Impl(net::io_context& ctx, BridgeOptions o)
-      : io(ctx), options(std::move(o)), notify(ctx), tick(ctx) {}
+      : io(ctx), options(std::move(o)), notify(ctx), tick(ctx), hold_timer(ctx) {}
 
   net::io_context& io;
   BridgeOptions options;
@@ -168,7 +168,8 @@ struct Bridge::Impl {
   cluster::WorkerRings rings;
   std::unique_ptr<shm::RingNotifier> notifier;
   net::posix::stream_descriptor notify;
-  net::steady_timer tick;  // once a second: metrics, the unsent line; every 100 ms: liveness
+  net::steady_timer tick;        // once a second: metrics, the unsent line; every 100 ms: liveness
+  net::steady_timer hold_timer;  // flow control: every millisecond while Redis is not read
   std::optional<shm::WorkerBoard> board;
   std::string retired;            // earlier bridges' counters (cluster::retired_counters)
   bool carried_cut_said = false;  // (those cut to fit its post: said once)
@@ -1252,8 +1253,82 @@ struct Bridge::Impl {
                   cluster::kOffsetDigits);
     }
     writer->commit();
+    after_fleet_write(size);
     return true;
   }
+  // --- flow control, Redis -> ring (BridgeOptions::max_hold)
+  std::uint64_t written_since_look = 0;  // ring bytes of fleet broadcasts since the last look
+  bool holding = false;
+  Clock::time_point hold_since{};
+  // Readers passed over at a hold's end, with their positions then: while a reader stays there,
+  // it is not waited for again (a stopped worker would otherwise hold the fleet a second at every
+  // look).
+  std::map<std::uint16_t, std::uint64_t> passed_over;
+  // The live reader of the ring furthest behind its frontier, but not lapped (one over a ring
+  // behind has lost records already: waiting does not give them back), nor passed over, nor the
+  // bridge's own: its slot and bytes behind (0 bytes: none behind).
+  std::pair<std::uint16_t, std::uint64_t> furthest_behind() {
+    const std::uint64_t frontier =
+        segment->control().frontier.frontier.load(std::memory_order_acquire);
+    std::pair<std::uint16_t, std::uint64_t> out{0, 0};
+    for (std::uint16_t i = 0; i < segment->max_readers(); ++i) {
+      if (i == reader->id()) continue;
+      const auto& slot = segment->reader_slot(i);
+      if (slot.state.load(std::memory_order_acquire) != shm::layout::kSlotActive) continue;
+      const std::uint64_t at = slot.position.load(std::memory_order_acquire);
+      if (auto p = passed_over.find(i); p != passed_over.end()) {
+        if (p->second == at) continue;
+        passed_over.erase(p);  // (it moved: waited for again)
+      }
+      const std::uint64_t behind = frontier > at ? frontier - at : 0;
+      if (behind <= out.second || behind > segment->capacity()) continue;
+      if (shm::liveness(shm::registry::owner_of(slot)) != shm::Liveness::alive) continue;
+      out = {i, behind};
+    }
+    return out;
+  }
+  void after_fleet_write(std::size_t bytes) {
+    if (options.max_hold.count() <= 0 || holding) return;
+    written_since_look += bytes;
+    if (written_since_look < segment->capacity() / 32) return;
+    written_since_look = 0;
+    if (furthest_behind().second <= segment->capacity() / 2) return;
+    holding = true;
+    hold_since = Clock::now();
+    ++stats.holds;
+    sub->pause_reading(true);
+    wait_for_readers();
+  }
+  void wait_for_readers() {
+    hold_timer.expires_after(std::chrono::milliseconds(1));
+    hold_timer.async_wait([this](const boost::system::error_code& ec) {
+      if (ec || stopped) return;
+      const auto [slot, behind] = furthest_behind();
+      const auto now = Clock::now();
+      const bool timed_out = now - hold_since >= options.max_hold;
+      if (behind > segment->capacity() / 4 && !timed_out) return wait_for_readers();
+      holding = false;
+      stats.held_ms += static_cast<std::uint64_t>(
+          std::chrono::duration_cast<std::chrono::milliseconds>(now - hold_since).count());
+      if (behind > segment->capacity() / 4) {
+        ++stats.hold_timeouts;
+        const auto& s = segment->reader_slot(slot);
+        passed_over[slot] = s.position.load(std::memory_order_acquire);
+        if (now - last_hold_line >= std::chrono::seconds(1)) {
+          last_hold_line = now;
+          std::fprintf(stderr,
+                       "shmio[bridge]: the ring's reader %u (pid %d) is %llu bytes behind after "
+                       "%lld ms: no longer waited for (fleet broadcasts go on; it may be lapped)\n",
+                       static_cast<unsigned>(slot), static_cast<int>(s.pid.load()),
+                       static_cast<unsigned long long>(behind),
+                       static_cast<long long>(options.max_hold.count()));
+        }
+      }
+      sub->pause_reading(false);
+    });
+  }
+  Clock::time_point last_hold_line{};
+
   bool ring_publish(MessageType t, const std::string& payload) {
     if (writer->publish(static_cast<std::uint16_t>(t), bytes_of(payload)) == shm::PublishStatus::ok)
       return true;
@@ -1631,6 +1706,14 @@ struct Bridge::Impl {
     line("shmio_redis_filtered_total",
          "Broadcasts of the Redis fleet to rooms no worker here has: not written into the ring.",
          "counter", stats.filtered);
+    line("shmio_redis_holds_total",
+         "Times the bridge stopped reading Redis for a reader of the ring over half a ring behind.",
+         "counter", stats.holds);
+    line("shmio_redis_held_ms_total", "Milliseconds the bridge did not read Redis (holds).",
+         "counter", stats.held_ms);
+    line("shmio_redis_hold_timeouts_total",
+         "Holds ended by max_hold: a reader behind passed over until it moves.", "counter",
+         stats.hold_timeouts);
     line("shmio_redis_requests_out_total", "Requests the bridge published for the workers.",
          "counter", stats.requests_out);
     line("shmio_redis_requests_in_total", "Requests of the fleet the bridge served.", "counter",
@@ -1813,6 +1896,7 @@ void Bridge::stop() {
   boost::system::error_code ec;
   m.notify.close(ec);
   m.tick.cancel();
+  m.hold_timer.cancel();
   if (m.pub) m.pub->stop();
   if (m.sub) m.sub->stop();
 }

@@ -304,6 +304,9 @@ struct Client::Impl {
   ReplyBuild build;  // ...and the elements made for it (max_reply_elements)
   redisReader* reader = nullptr;
   bool started = false, stopped = false, up = false, writing = false;
+  // pause_reading: no read armed after the current one while `paused`; `read_parked` once the
+  // read loop stopped there (resumed by pause_reading(false)).
+  bool paused = false, read_parked = false;
   // Connected and its handshake (AUTH, SELECT) answered: what connected(), on_state and the
   // stats count as up. (`up` alone: the socket is connected, commands may be written.)
   bool ready = false;
@@ -530,7 +533,11 @@ void read(const std::shared_ptr<Client>& c, Client::Impl& m) {
       });
       return each.rethrow();
     }
-    read(c, m);
+    // (Paused, once the handshake is answered: the next read waits for pause_reading(false).)
+    if (m.paused && m.ready)
+      m.read_parked = true;
+    else
+      read(c, m);
     each.rethrow();
   });
 }
@@ -583,6 +590,7 @@ void connected(const std::shared_ptr<Client>& c, Client::Impl& m) {
   m.reply_bytes = 0;
   m.last_read = std::chrono::steady_clock::now();
   m.ping_sent.reset();
+  m.read_parked = false;
   read(c, m);
   flush(c, m);
   watch_quiet(c, m);
@@ -602,7 +610,12 @@ void watch_quiet(const std::shared_ptr<Client>& c, Client::Impl& m) {
   m.ping_timer.async_wait([c, &m, gen](const boost::system::error_code& ec) {
     if (ec || gen != m.generation || !m.up || m.stopped) return;
     const auto now = std::chrono::steady_clock::now();
-    if (m.ping_sent) {
+    if (m.read_parked) {
+      // (Not read on purpose: its answer would wait in the socket. Looked at again from the
+      // resume on.)
+      m.ping_sent.reset();
+      m.last_read = now;
+    } else if (m.ping_sent) {
       if (now - *m.ping_sent >= m.options.ping_timeout)
         return lost(c, m,
                     "no answer to PING in " + std::to_string(m.options.ping_timeout.count()) +
@@ -755,6 +768,20 @@ void Client::start() {
   impl_->started = true;
   impl_->down_since = std::chrono::steady_clock::now();
   connect(shared_from_this(), *impl_);
+}
+
+void Client::pause_reading(bool paused) {
+  Impl& m = *impl_;
+  m.paused = paused;
+  if (paused || !m.read_parked) return;
+  m.read_parked = false;
+  if (m.stopped || !m.up) return;
+  m.last_read = std::chrono::steady_clock::now();
+  read(shared_from_this(), m);
+}
+
+bool Client::reading_paused() const noexcept {
+  return impl_->paused;
 }
 
 void Client::stop() {

@@ -79,6 +79,9 @@ struct ServeOptions {
     std::string subscription = "dynamic";
     std::string key = "socket.io";  // the adapter's `key` (sharded: its `channelPrefix`)
     std::chrono::milliseconds request_timeout{5000};  // its requestsTimeout
+    // Flow control: how long the bridge stops reading Redis for a worker over half the ring
+    // behind, at most (redis::BridgeOptions::max_hold; 0: never).
+    std::chrono::milliseconds max_hold{1000};
   } redis;
   // The Socket.IO server's options (heartbeat, recovery, CORS, compression, the app's own HTTP
   // endpoints in server.routes, static files, ...). The cluster fields are set by serve().

@@ -73,6 +73,16 @@ struct BridgeOptions {
   // (shmio_redis_subscriptions_refused_total). 0: never asked again.
   std::chrono::milliseconds resubscribe_after{60000};
   std::string uid;  // this host's id in the fleet; "" picks 6 random characters (as uid2(6))
+  // Flow control, Redis -> ring. A reader of the ring (a worker) more than half the ring behind
+  // would be lapped if the fleet's broadcasts went on coming in at that pace, and a lapped worker
+  // disconnects its clients: the bridge then stops reading Redis (Redis holds what comes
+  // meanwhile, up to its client-output-buffer-limit for pub/sub, past which it closes the
+  // connection: the bridge connects again, and what was published meanwhile is lost, as for a
+  // Node member) until every reader is under a quarter of the ring behind, or for at most this
+  // long: a reader that made no progress by then (a worker stopped, or stuck in its app's code)
+  // is passed over until it moves again, and is lapped as before. Looked at each time the
+  // bridge has written a 32nd of the ring. 0: no flow control.
+  std::chrono::milliseconds max_hold{1000};
 };
 
 struct BridgeStats {
@@ -86,6 +96,9 @@ struct BridgeStats {
   std::uint64_t unsent = 0;            // messages not published (Redis unreachable)
   std::uint64_t bad_messages = 0;      // messages on the channels that did not decode
   std::uint64_t ring_failures = 0;     // fleet messages that could not be written into the ring
+  std::uint64_t holds = 0;          // times Redis was no longer read for a reader behind (max_hold)
+  std::uint64_t held_ms = 0;        // how long, in all
+  std::uint64_t hold_timeouts = 0;  // holds ended by max_hold (a reader passed over)
 };
 
 class Bridge {

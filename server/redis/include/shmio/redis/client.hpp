@@ -143,6 +143,13 @@ class Client : public std::enable_shared_from_this<Client> {
   void punsubscribe(const std::string& pattern);  // (the same)
 
   bool connected() const noexcept;
+  // Reading paused (flow control: the reader of what arrives cannot take more now): what was read
+  // already is still handed over, then nothing more is read until resumed (Redis keeps the rest,
+  // up to its output buffer limits, past which it closes the connection, which is then made
+  // again). The quiet-link PING is not sent while paused, and a PING already waiting is not held
+  // against the link. Kept across reconnects (the handshake is read; what follows waits).
+  void pause_reading(bool paused);
+  bool reading_paused() const noexcept;
   struct Stats {
     std::uint64_t connects = 0;               // connections made (the first and every reconnect)
     std::uint64_t connection_lost = 0;        // connections lost or refused

@@ -5,8 +5,10 @@
 #include <linux/sockios.h>
 #include <sys/ioctl.h>
 
+#include <cstring>
 #include <limits>
 #include <map>
+#include <string>
 #include <string_view>
 
 #include "support.hpp"
@@ -81,7 +83,9 @@ class Handoff {
     conns_.clear();
   }
 
-  // Sends the connection to worker `to`; false (fd closed) if it cannot.
+  // Sends the connection to worker `to`; false if it cannot (fd closed, unless
+  // `close_on_failure` is false: the caller's again). A failure is said (at most once a second
+  // for each worker and reason).
   //
   // A worker that takes no hand-offs (stopped, or stuck in an app's handler) is found out once:
   // its queue full (the connection's buffer, or the listen backlog of fresh connections), one
@@ -103,13 +107,14 @@ class Handoff {
   // stalled every worker that received requests for its sessions. Before 2026-12-03 a fresh
   // connection that took the message after the wait kept it unmarked: a stopped worker was
   // waited on once per connection of its backlog, about 128 waits of 200 ms.)
-  bool send(int to, int fd, const std::string& bytes) {
+  bool send(int to, int fd, const std::string& bytes, bool close_on_failure = true) {
     // (What the receiver refuses is not sent: with a max payload over kMaxBytes, such a request
     // counts as a failed hand-off here instead of one the receiver drops as malformed.)
     if (bytes.size() > kMaxBytes) {
-      ::close(fd);
+      if (close_on_failure) ::close(fd);
       return false;
     }
+    int error = 0;  // (the last sendmsg's errno when it failed in a way a retry does not mend)
     const auto now = std::chrono::steady_clock::now();
     const auto marked = stuck_.find(to);
     const auto last_wait = waited_.find(to);
@@ -144,7 +149,7 @@ class Handoff {
         int queued = -1;
         reads = ::ioctl(peer, SIOCOUTQ, &queued) == 0 && queued == 0;
       }
-      const Sent r = send_on(peer, fd, bytes, patient);
+      const Sent r = send_on(peer, fd, bytes, patient, &error);
       if (r == Sent::ok) {
         ::close(fd);
         ++sent_on_[to];
@@ -163,8 +168,12 @@ class Handoff {
       failed = r == Sent::failed;
       if (patient && r == Sent::full) waited = true, patient = false;
     }
-    ::close(fd);
+    if (close_on_failure) ::close(fd);
     if (waited) mark(to, "its queue is full");
+    say("a hand-off to worker " + std::to_string(to) + " failed: " +
+        (failed ? std::string(std::strerror(error))
+         : full ? std::string("its queue is full")
+                : std::string("no connection to it")));
     return false;
   }
 
@@ -282,7 +291,7 @@ class Handoff {
   // (anything else: ETOOMANYREFS, ENOBUFS, a memfd not made, a signal in a patient wait).
   enum class Sent { ok, full, broken, failed };
   // Sends one hand-off message on `peer`; without `patient` it does not wait for room.
-  static Sent send_on(int peer, int fd, const std::string& bytes, bool patient) {
+  static Sent send_on(int peer, int fd, const std::string& bytes, bool patient, int* error) {
     Header h{kMagic, 0, bytes.size()};
     int fds[2] = {fd, -1};
     int nfds = 1;
@@ -322,6 +331,7 @@ class Handoff {
     const int e = errno;
     if (fds[1] >= 0) ::close(fds[1]);
     if (n >= 0) return Sent::ok;
+    *error = e;
     if ((e == EAGAIN || e == EWOULDBLOCK) && !interrupted) return Sent::full;
     if (e == EPIPE || e == ECONNRESET || e == ENOTCONN || e == ECONNREFUSED) return Sent::broken;
     return Sent::failed;
@@ -497,10 +507,13 @@ class Handoff {
     std::chrono::steady_clock::time_point at{};
     std::uint64_t unsaid = 0;
   };
-  std::map<std::string_view, Said> said_;  // (keyed by the literal: a few kinds)
+  // (Keyed by the text: a few kinds, times the workers and the errors a send can fail with.)
+  std::map<std::string, Said, std::less<>> said_;
   void say(std::string_view what) {
     const auto now = std::chrono::steady_clock::now();
-    Said& s = said_[what];
+    auto it = said_.find(what);
+    if (it == said_.end()) it = said_.emplace(std::string(what), Said{}).first;
+    Said& s = it->second;
     if (s.at != std::chrono::steady_clock::time_point{} && now - s.at < std::chrono::seconds(1)) {
       ++s.unsaid;
       return;

@@ -109,6 +109,7 @@ struct NodeStats {
   std::uint64_t sessions_not_saved = 0;      // recovery sessions that did not fit the table
   std::uint64_t sessions_not_forgotten = 0;  // closed ones left in it (slots held, queue full)
   std::uint64_t rebalance_steered = 0;       // fresh handshakes handed to a less loaded worker
+  std::uint64_t rebalance_kept = 0;          // ...whose hand-off failed: served here (not dropped)
   std::uint64_t rebalance_shed = 0;          // clients asked to reconnect (they recover elsewhere)
 };
 

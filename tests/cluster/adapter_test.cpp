@@ -100,6 +100,7 @@ class ClusterAdapterTest : public ::testing::TestWithParam<bool> {
     no.workers = 2;
     no.rebalance = !handoff_dir_.empty();
     no.handoff = handoff_dir_;
+    no.steer_room = i == 1 && steer_room_1_ ? *steer_room_1_ : no.steer_room;
     no.ring_per_worker = GetParam();
     if (recovery_) {
       w->options.connection_state_recovery = sio::RecoveryOptions{};
@@ -245,9 +246,10 @@ class ClusterAdapterTest : public ::testing::TestWithParam<bool> {
     return q;
   }
 
-  bool recovery_ = false;         // (set before SetUp: connection state recovery on every worker)
-  bool cleanup_ = false;          // (and cleanup_empty_child_namespaces)
-  std::string handoff_dir_;       // (and hand-offs through this folder, with rebalancing)
+  bool recovery_ = false;    // (set before SetUp: connection state recovery on every worker)
+  bool cleanup_ = false;     // (and cleanup_empty_child_namespaces)
+  std::string handoff_dir_;  // (and hand-offs through this folder, with rebalancing)
+  std::optional<std::size_t> steer_room_1_;  // (worker 1's NodeOptions::steer_room)
   bool skip_middlewares_ = true;  // (recovery's option for the workers started from then on)
   std::uint32_t cut_log_entries_ = 1u << 18;  // (and the cut logs' size)
   boost::asio::io_context io_;
@@ -1880,6 +1882,28 @@ TEST_P(ClusterRebalanceTest, AHandshakeWhoseHandOffFailsIsServedWhereItWasAccept
   EXPECT_EQ(stats.handoffs_failed, 0u);
   EXPECT_EQ(workers_[0]->server->client_count(), static_cast<std::size_t>(clients));
   EXPECT_EQ(workers_[1]->server->client_count(), 0u);
+}
+// A worker near its descriptor bound (NodeOptions::steer_room) says at once that it takes no
+// steered handshakes: another worker, well over it by the margin, keeps its fresh handshakes. (Its
+// count of 2 alone, said once a second, would draw them: ClusterRebalanceTest above.)
+TEST_P(ClusterRebalanceTest, AWorkerNearItsDescriptorBoundIsNotSteeredTo) {
+  const std::uint64_t bound = workers_[1]->server->engine().stats().descriptor_bound;
+  if (bound < 64) GTEST_SKIP() << "no descriptor bound (RLIMIT_NOFILE)";
+  stop(*workers_[1]);
+  workers_[1].reset();
+  steer_room_1_ = bound - 2;  // (full at 2 clients)
+  start(1);
+  connect(1);
+  connect(1);
+  const auto from = std::chrono::steady_clock::now();
+  int clients = 0;
+  // Past worker 1's count a second later (a LOAD), with the margin (8) well exceeded.
+  while (clients < 20 || std::chrono::steady_clock::now() - from < 1500ms) {
+    ASSERT_FALSE(connect(0).second.empty());
+    ++clients;
+  }
+  EXPECT_EQ(workers_[0]->node->stats().rebalance_steered, 0u) << clients << " clients";
+  EXPECT_EQ(workers_[1]->server->client_count(), 2u);
 }
 INSTANTIATE_TEST_SUITE_P(Rings, ClusterRebalanceTest, ::testing::Values(false),
                          [](const ::testing::TestParamInfo<bool>&) { return "SharedRing"; });

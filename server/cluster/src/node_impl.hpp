@@ -312,10 +312,22 @@ struct Node::Impl {
   // handshake is steered to it (before 2026-12-03 it said 0 clients once its clients were closed,
   // and drew the handshakes of every other worker, which it then dropped).
   bool closing = false;
+  // Near its descriptor bound (NodeOptions::steer_room): said like closing, at once when a
+  // client makes it so (client_came), again with each count.
+  bool said_full = false;
+  bool near_full() const {
+    if (!server || options.steer_room == 0) return false;
+    const std::uint64_t bound = server->engine().stats().descriptor_bound;
+    return bound != 0 && server->client_count() + options.steer_room >= bound;
+  }
+  void client_came() {
+    if (!said_full && options.rebalance && options.workers > 1 && near_full()) publish_load();
+  }
   void publish_load() {
     if (!server) return;
+    said_full = near_full();
     const std::uint64_t clients =
-        closing ? std::numeric_limits<std::uint64_t>::max() : server->client_count();
+        closing || said_full ? std::numeric_limits<std::uint64_t>::max() : server->client_count();
     publish(MessageType::load, write_message({{"worker", options.worker}, {"clients", clients}}));
   }
   void arm_load_timer() {

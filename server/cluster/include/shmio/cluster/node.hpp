@@ -67,6 +67,15 @@ struct NodeOptions {
   // land, and a busy worker passes them on).
   bool rebalance = true;
   std::size_t rebalance_rate = 50;
+  // A worker with this many descriptors or fewer left before its descriptor bound (the engine's
+  // ServerOptions::descriptor_reserve below RLIMIT_NOFILE) takes no steered handshakes: it says
+  // so at once (its count the most a worker can have, as a draining worker's) when a client
+  // makes it so, not at its next count a second later. Reason: in a connect storm every other
+  // worker steers to the least loaded one, and past its bound a worker refuses what is handed
+  // to it, closing the client's connection (bench/e2e's 100,000 connections on 6 workers of
+  // 20,000 descriptors: one worker reached its bound). 1024: about a second of one steering
+  // worker's handshakes in that run. 0: not looked at.
+  std::size_t steer_room = 1024;
   // A ring per worker (docs/ring-per-worker.md): this worker writes everything it says into its
   // own ring, worker_ring_name(ring, worker) (made for one producer, created by the supervisor:
   // supervisor.hpp), and reads every other worker's ring and the shared one (`ring`: the

@@ -335,7 +335,7 @@ TEST_F(Bridge, FleetBroadcastsAreWrittenIntoTheRingOnceAndOwnOnesNot) {
 // Flow control, Redis -> ring: a member's flood of broadcasts, more than the ring holds, while a
 // worker's reader has not read yet: the bridge stops reading Redis before that reader is lapped,
 // and goes on as it reads (the reader loses nothing). A reader that does not move for max_hold is
-// passed over: the rest comes in (it is lapped, as before), and it is not waited for again.
+// passed over: the rest comes in, and it is not waited for again while it stays where it is.
 TEST_F(Bridge, AFleetFloodWaitsForAWorkerBehindInsteadOfLappingIt) {
   max_hold_ = 10s;
   RedisServer server(free_port());

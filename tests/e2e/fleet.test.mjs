@@ -273,16 +273,6 @@ test("mixed fleet: a 2-worker shmio host and a Node server with the classic Redi
     assert.deepEqual(asked.responses.sort(), ["x", "x2", "y"]);
   }
 
-  // A broadcast to a room no shmio worker has: the bridge does not write it into the ring (Node's
-  // classic adapter drops it too); one to a room of the host after its client joined still comes.
-  const gx2 = collect(x2, "msg");
-  await ack(y, "publish", "only-on-node", { n: 8 });
-  await bridgeMetricReaches(c, "shmio_redis_filtered_total", 1);
-  await ack(x2, "join", "joined-late");
-  await ack(y, "publish", "joined-late", { n: 9 });
-  await until(() => gx2.some(([m]) => m && m.n === 9), 5000, "a room joined just before");
-  assert.ok(!gx2.some(([m]) => m && m.n === 8), JSON.stringify(gx2));
-
   await disconnectBothWays(x, x2, y, node.url);
 
   await bridgeMetricReaches(c, "shmio_redis_published_total", 1);

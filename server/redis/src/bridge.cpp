@@ -230,13 +230,6 @@ struct Bridge::Impl {
   bool room_channels() const {
     return sharded() && options.subscription != ShardedSubscription::static_;
   }
-  // Whether the workers say every room they have (classic, sharded "dynamic-private"): then a
-  // broadcast of the fleet to rooms none of them has is not written into the ring (Node's classic
-  // adapter drops one on the channel of a room it lacks; see rooms_known).
-  bool filters_rooms() const {
-    return !sharded() || options.subscription == ShardedSubscription::dynamic_private;
-  }
-  bool tracks_rooms() const { return room_channels() || filters_rooms(); }
   fleet::ClassicChannels channels(const std::string& nsp) const {
     return fleet::classic_channels(options.key, nsp);
   }
@@ -328,35 +321,9 @@ struct Bridge::Impl {
       drop("SUBSCRIBE", c);
     }
   }
-  // Every room a worker has, and which workers have it (tracks_rooms()). Sharded, dynamic modes:
-  // each one's channel (a room a Node member publishes to alone goes to its own channel),
-  // subscribed while any worker has the room.
+  // Sharded, dynamic modes: the channel of every room a worker has (a room a Node member
+  // publishes to alone goes to its own channel), subscribed while any worker has the room.
   std::map<std::pair<std::string, std::string>, std::set<int>> room_workers;
-  // The workers (by index) whose rooms room_workers holds: each since it said them all, which it
-  // does once asked (after its start, so before any of its sockets joined a room), and then says
-  // each room it creates or deletes. One that starts later announces its namespaces without its
-  // rooms, and one that dies leaves: until each of the cluster's workers is here again, nothing
-  // is filtered (a broadcast to a room only one unknown to the bridge has must still go in).
-  std::set<int> rooms_known;
-  bool rooms_complete() const {
-    return static_cast<int>(rooms_known.size()) == std::max(1, options.workers);
-  }
-  // A broadcast of the fleet to rooms (`opts.rooms`) none of which any worker here has: written
-  // into the ring, it would be read by every worker and sent to no client.
-  // Before one is dropped, the ring is read up to now: a room a worker made before this message
-  // reached the bridge (its socket joined, the client told, another member asked to broadcast to
-  // it) is in the ring by then, if not yet read (Node's adapter joins in the same process).
-  bool nobody_here(const std::string& nsp, const sio::BroadcastOptions& opts) {
-    const auto none = [&] {
-      if (opts.rooms.empty() || !filters_rooms() || !rooms_complete()) return false;
-      for (const sio::Room& r : opts.rooms)
-        if (room_workers.count({nsp, r}) != 0) return false;
-      return true;
-    };
-    if (!none()) return false;
-    if (reading) drain();
-    return none();
-  }
   // The process that last said each worker's rooms (by worker index): a worker's WORKER_DOWN
   // drops its rooms only if they are still that process's — with a ring per worker, a successor's
   // rooms may be read before its predecessor's WORKER_DOWN.
@@ -373,13 +340,13 @@ struct Bridge::Impl {
       ws.insert(worker);
     else
       ws.erase(worker);
-    const std::string channel = room_channels() ? shard_channels(nsp).room(room) : std::string();
-    if (!was && !ws.empty() && room_channels()) {
+    const std::string channel = shard_channels(nsp).room(room);
+    if (!was && !ws.empty()) {
       routes[channel] = {nsp, Carries::shard_message};
       sub->ssubscribe(channel);
     }
     if (ws.empty()) {
-      if (was && room_channels()) {
+      if (was) {
         sub->sunsubscribe(channel);
         routes.erase(channel);
         refused_subs.erase({"SSUBSCRIBE", channel});  // (not asked again for a room gone)
@@ -391,7 +358,9 @@ struct Bridge::Impl {
   // then on each room it creates or deletes).
   void ask_namespaces() {
     json::object ask;
-    if (tracks_rooms()) ask["rooms"] = filters_rooms() ? "all" : "public";
+    if (room_channels())
+      ask["rooms"] =
+          options.subscription == ShardedSubscription::dynamic_private ? "all" : "public";
     ring_publish(MessageType::namespaces_request, cluster::write_message(ask));
   }
   void worker_rooms_gone(int worker) {
@@ -494,6 +463,10 @@ struct Bridge::Impl {
       std::fprintf(stderr, "shmio[bridge]: lapped by %s: %llu records not published\n",
                    from == nullptr ? "the ring" : "a worker's ring",
                    static_cast<unsigned long long>(r.last_loss().records));
+      // (A worker's ROOM_CHANGED may be among them: every worker is asked for all its rooms
+      // again, which replace what it said. Before 2026-12-04 a room's channel stayed missing, or
+      // stayed subscribed, until that worker next made a namespace or restarted.)
+      if (room_channels()) ask_namespaces();
     }
     return n != 0;
   }
@@ -533,7 +506,7 @@ struct Bridge::Impl {
         }
         // (sharded, dynamic: the worker's rooms, all of them: what it said before is replaced)
         const json::value* rooms = body.if_contains("rooms");
-        if (!tracks_rooms()) break;
+        if (!room_channels()) break;
         const int w = static_cast<int>(u64_of(body, "worker"));
         if (rooms == nullptr || !rooms->is_object()) {
           // A worker that says its rooms as they change (a namespace made or removed): what it
@@ -542,7 +515,6 @@ struct Bridge::Impl {
               telling && telling->is_bool() && telling->get_bool())
             break;
           // A worker that started after the bridge asked (or restarted): asked again.
-          rooms_known.erase(w);
           ask_namespaces();
           break;
         }
@@ -560,11 +532,10 @@ struct Bridge::Impl {
           if (ws.count(w) != 0 && now.count(key) == 0) gone.push_back(key);
         for (const auto& [in, room] : gone) room_held(in, room, w, false);
         rooms_said(w, producer);
-        if (w >= 0 && w < std::max(1, options.workers)) rooms_known.insert(w);
         break;
       }
       case MessageType::room_changed:
-        if (tracks_rooms()) {
+        if (room_channels()) {
           const json::value* c = body.if_contains("created");
           const int w = static_cast<int>(u64_of(body, "worker"));
           rooms_said(w, producer);
@@ -632,12 +603,11 @@ struct Bridge::Impl {
             [this] { return stopped; });
         if (stopped) return;
         // (Its rooms, unless a successor has said its own since: a ring per worker.)
-        if (tracks_rooms()) {
+        if (room_channels()) {
           auto said = rooms_said_by.find(worker);
           if (said == rooms_said_by.end() || said->second == pid) {
             worker_rooms_gone(worker);
             rooms_said_by.erase(worker);
-            rooms_known.erase(worker);
           }
         }
         for (auto& [id, in] : incoming)
@@ -1079,10 +1049,6 @@ struct Bridge::Impl {
         r.packet.nsp = nsp;
         if (r.request_id.empty()) {
           if (r.opts.flags.local) return;
-          if (nobody_here(nsp, r.opts)) {
-            ++stats.filtered;
-            return;
-          }
           if (ring_broadcast(nsp, std::move(r.packet), r.opts, 0, false)) ++stats.received;
           return;
         }
@@ -1209,10 +1175,6 @@ struct Bridge::Impl {
     // channels look alike. Dropped without a word, as Node's adapter drops it.)
     if (b->packet.nsp != nsp) return;
     if (b->opts.flags.local) return;
-    if (nobody_here(nsp, b->opts)) {
-      ++stats.filtered;
-      return;
-    }
     if (ring_broadcast(nsp, std::move(b->packet), b->opts, 0, false)) ++stats.received;
   }
 
@@ -1703,9 +1665,6 @@ struct Bridge::Impl {
          "counter", stats.published);
     line("shmio_redis_received_total", "Broadcasts of the Redis fleet written into the ring.",
          "counter", stats.received);
-    line("shmio_redis_filtered_total",
-         "Broadcasts of the Redis fleet to rooms no worker here has: not written into the ring.",
-         "counter", stats.filtered);
     line("shmio_redis_holds_total",
          "Times the bridge stopped reading Redis for a reader of the ring over half a ring behind.",
          "counter", stats.holds);

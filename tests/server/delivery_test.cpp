@@ -875,6 +875,49 @@ TEST_P(Delivery, LeaveRoomIsToldOnceTheSocketIsOutOfTheRoom) {
   EXPECT_EQ(told, (std::vector<std::string>{"leave " + own + " by 0:", "delete " + own}));
 }
 
+// A socket's own room and a room of the same name that other sockets joined (a socket id joined
+// as a room) are one room for the room events: made once, deleted once neither holds it. (Before
+// 2026-12-04 each said its own "create-room" and "delete-room": a socket that joined another's id
+// and left said the room deleted while its owner was in it, and a sharded fleet bridge in
+// "dynamic-private" dropped that socket's channel.)
+TEST_P(Delivery, ARoomNamedAsASocketsIdIsOneRoomForItsEvents) {
+  std::vector<SocketPtr> s;
+  for (int i = 0; i < 2; ++i) {
+    connect();
+    s.push_back(server_->of("/").socket(last_sid_));
+    ASSERT_TRUE(s.back());
+  }
+  std::vector<std::string> told;
+  auto listening = std::make_shared<bool>(true);
+  struct Off {
+    std::shared_ptr<bool> flag;
+    ~Off() { *flag = false; }
+  } off{listening};
+  server_->of("/").adapter().on_room_event(
+      [&, listening](Adapter::RoomEvent e, const Room& room, const SocketId&) {
+        if (!*listening) return;
+        const std::string who = room == s[1]->id() ? "id1" : room;
+        if (e == Adapter::RoomEvent::create_room) told.push_back("create " + who);
+        if (e == Adapter::RoomEvent::delete_room) told.push_back("delete " + who);
+      });
+  const SocketId id1 = s[1]->id();
+  s[0]->join(id1);  // (socket 1 is in its own room already)
+  s[0]->leave(id1);
+  EXPECT_EQ(told, std::vector<std::string>{}) << "socket 1's own room said made or deleted";
+  s[0]->join(id1);
+  s[1]->leave(id1);  // (its own room left: socket 0 still in the room)
+  EXPECT_EQ(told, std::vector<std::string>{});
+  s[0]->leave(id1);
+  EXPECT_EQ(told, std::vector<std::string>{"delete id1"});
+  told.clear();
+  s[0]->join(id1);
+  EXPECT_EQ(told, std::vector<std::string>{"create id1"});
+  told.clear();
+  s[1]->join(id1);  // (its own room again: the room is there)
+  s[0]->leave(id1);
+  EXPECT_EQ(told, std::vector<std::string>{});
+}
+
 TEST_P(Delivery, AnyListenersRunAsTheyWereWhenTheEventCame) {
   Namespace& nsp = server_->of("/");
   std::vector<std::string> ran;

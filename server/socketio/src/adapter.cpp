@@ -194,7 +194,9 @@ void InMemoryAdapter::add_all(const SocketId& id, const std::set<Room>& rooms) {
   for (const Room& r : rooms) {
     if (r == id) {  // its own room: a flag, not an entry in rooms_
       if (!m.own_room && room_events()) {
-        notify(RoomEvent::create_room, r, kNone);
+        // (A room of that name in rooms_ — other sockets joined to this socket's id — made it
+        // already.)
+        if (rooms_.count(r) == 0) notify(RoomEvent::create_room, r, kNone);
         notify(RoomEvent::join_room, r, id);
       }
       m.own_room = true;
@@ -207,7 +209,8 @@ void InMemoryAdapter::add_all(const SocketId& id, const std::set<Room>& rooms) {
     m.rooms.emplace(it, r, members.size());
     members.push_back({m.socket, &m});
     if (room_events()) {
-      if (created) notify(RoomEvent::create_room, r, kNone);
+      // (A socket id's own room held by that socket is the room already.)
+      if (created && own_room_member(r) == nullptr) notify(RoomEvent::create_room, r, kNone);
       notify(RoomEvent::join_room, r, id);
     }
   }
@@ -235,10 +238,16 @@ bool InMemoryAdapter::unlink(const Room& room, std::size_t index) {
 // not reach the one leaving), then "delete-room" if it was the last, as socket.io's adapter.
 // (Before 2026-12-03 "leave-room" came first, with the socket still in the room's array; a
 // helper's review.)
-void InMemoryAdapter::left(const Room& room, const SocketId& id, bool emptied) const {
+// A room is one name whether sockets joined it (rooms_) or it is a socket's own room (a flag):
+// "delete-room" only once neither holds it (before 2026-12-04 a socket that joined another's id
+// and left said the room deleted while its owner was still in it, and a sharded fleet bridge in
+// "dynamic-private" dropped that socket's channel: a Node member's emit to it was lost; a helper's
+// review).
+void InMemoryAdapter::left(const Room& room, const SocketId& id, bool emptied) {
   if (!room_events()) return;
   notify(RoomEvent::leave_room, room, id);
-  if (emptied) notify(RoomEvent::delete_room, room, SocketId());
+  if (emptied && rooms_.count(room) == 0 && own_room_member(room) == nullptr)
+    notify(RoomEvent::delete_room, room, SocketId());
 }
 
 void InMemoryAdapter::del(const SocketId& id, const Room& room) {

@@ -374,7 +374,7 @@ class InMemoryAdapter : public Adapter {
     Member* member;
   };
   bool unlink(const Room& room, std::size_t index);
-  void left(const Room& room, const SocketId& id, bool emptied) const;
+  void left(const Room& room, const SocketId& id, bool emptied);
   Member* own_room_member(const Room& room);
   std::unordered_map<Room, std::vector<Slot>> rooms_;
   std::unordered_map<SocketId, Member> sids_;  // node-based: Member addresses are stable

@@ -850,16 +850,22 @@ TEST_F(RedisClient, APausedReaderReadsNothingMoreUntilResumedAndKeepsItsLink) {
   auto pub = client({.url = server.url()});
   ASSERT_TRUE(drive([&] { return call(*pub, {"PUBLISH", "news", "0"}).integer == 1; }));
   ASSERT_TRUE(drive([&] { return !got.empty(); }));
-  // Paused after this read: the next one is handed over, and then nothing more.
+  // Paused: the read in flight still hands over what it reads ("1", or a PING's answer read
+  // alone), and then nothing more.
   sub->pause_reading(true);
   EXPECT_TRUE(sub->reading_paused());
   call(*pub, {"PUBLISH", "news", "1"});
-  ASSERT_TRUE(drive([&] { return got.size() == 2; }));
+  auto window = [&](std::chrono::milliseconds d) {
+    const auto until = std::chrono::steady_clock::now() + d;
+    drive([&] { return std::chrono::steady_clock::now() >= until; });
+  };
+  window(100ms);
+  const std::size_t read = got.size();  // 2, or 1 if a PING's answer came first
   for (int i = 2; i < 5; ++i) call(*pub, {"PUBLISH", "news", std::to_string(i)});
   // (An observation window, ten quiet-link intervals: nothing read, the link kept.)
-  const auto until = std::chrono::steady_clock::now() + 200ms;
-  drive([&] { return std::chrono::steady_clock::now() >= until; });
-  EXPECT_EQ(got.size(), 2u);
+  window(200ms);
+  EXPECT_EQ(got.size(), read);
+  EXPECT_LE(read, 2u);
   EXPECT_EQ(sub->stats().connection_lost, 0u) << "an unread link taken for a stalled one";
   sub->pause_reading(false);
   ASSERT_TRUE(drive([&] { return got.size() == 5; }));

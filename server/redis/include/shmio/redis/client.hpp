@@ -147,7 +147,8 @@ class Client : public std::enable_shared_from_this<Client> {
   // already is still handed over, then nothing more is read until resumed (Redis keeps the rest,
   // up to its output buffer limits, past which it closes the connection, which is then made
   // again). The quiet-link PING is not sent while paused, and a PING already waiting is not held
-  // against the link. Kept across reconnects (the handshake is read; what follows waits).
+  // against the link: a link that dies while paused is found only once resumed (the caller bounds
+  // its pauses). Kept across reconnects (the handshake is read; what follows waits).
   void pause_reading(bool paused);
   bool reading_paused() const noexcept;
   struct Stats {

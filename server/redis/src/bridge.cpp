@@ -1675,7 +1675,7 @@ struct Bridge::Impl {
     line("shmio_redis_held_ms_total", "Milliseconds the bridge did not read Redis (holds).",
          "counter", stats.held_ms);
     line("shmio_redis_hold_timeouts_total",
-         "Holds ended by max_hold: a reader behind passed over until it moves.", "counter",
+         "Holds ended by max_hold: a reader behind passed over until it catches up.", "counter",
          stats.hold_timeouts);
     line("shmio_redis_requests_out_total", "Requests the bridge published for the workers.",
          "counter", stats.requests_out);

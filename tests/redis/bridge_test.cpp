@@ -123,12 +123,14 @@ class Bridge : public ::testing::Test {
     drive([&] { return n.has_value(); }, 2s);
     return n.value_or(-1);
   }
-  // Worker `w`'s NAMESPACES record (its namespaces, and its rooms if `rooms` is an object), as a
-  // worker announces them, into the ring.
+  // Worker `w`'s NAMESPACES record (its namespaces, and its rooms if `rooms` is an object, or
+  // "telling" if `telling`), as a worker announces them, into the ring.
   static shm::PublishStatus say_namespaces(shm::RingWriter& worker, json::array nsps,
-                                           json::value rooms = nullptr, int w = 0) {
+                                           json::value rooms = nullptr, int w = 0,
+                                           bool telling = false) {
     json::object body{{"worker", w}, {"nsps", std::move(nsps)}};
     if (rooms.is_object()) body["rooms"] = std::move(rooms);
+    if (telling) body["telling"] = true;
     const std::string said = cluster::write_message(body);
     return worker.publish(static_cast<std::uint16_t>(cluster::MessageType::namespaces),
                           {reinterpret_cast<const std::byte*>(said.data()), said.size()});
@@ -408,8 +410,7 @@ TEST_F(Bridge, AFleetFloodWaitsForAWorkerBehindInsteadOfLappingIt) {
   })) << bridge_->stats().received;
   EXPECT_EQ(bridge_->stats().hold_timeouts, 1u) << "a reader passed over was waited for again";
   EXPECT_EQ(slow->total_loss().records, 0u);
-  std::size_t got = 0;
-  (void)stuck->poll([&](const shm::RecordView&) { ++got; });
+  (void)stuck->poll([](const shm::RecordView&) {});
   EXPECT_EQ(stuck->total_loss().records, 0u) << "not lapped: within the ring";
   const std::string text = bridge_->metrics_text();
   EXPECT_NE(text.find("shmio_redis_hold_timeouts_total{worker=\"bridge\"} 1"), std::string::npos);
@@ -1257,10 +1258,7 @@ TEST_F(Bridge, RoomsAreKeptThroughANamespaceMadeAndAskedAgainAfterALap) {
             shm::PublishStatus::ok);
   ASSERT_TRUE(drive([&] { return subscribed("socket.io#/#a#") == 1; }));
   (void)asks();
-  const std::string telling =
-      cluster::write_message({{"worker", 0}, {"nsps", json::array{"/", "/t"}}, {"telling", true}});
-  ASSERT_EQ(worker->publish(static_cast<std::uint16_t>(cluster::MessageType::namespaces),
-                            {reinterpret_cast<const std::byte*>(telling.data()), telling.size()}),
+  ASSERT_EQ(say_namespaces(*worker, {"/", "/t"}, nullptr, 0, /*telling=*/true),
             shm::PublishStatus::ok);
   ASSERT_TRUE(drive([&] { return subscribed("socket.io#/t#") == 1; }));
   EXPECT_EQ(subscribed("socket.io#/#a#"), 1) << "a room's channel dropped";

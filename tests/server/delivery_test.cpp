@@ -103,6 +103,13 @@ namespace {
 namespace net = boost::asio;
 using namespace std::chrono_literals;
 
+// A room listener's switch: the listener stays with the adapter after the test's body, so it
+// checks `flag`, which goes false when this goes out of scope.
+struct RoomListening {
+  std::shared_ptr<bool> flag = std::make_shared<bool>(true);
+  ~RoomListening() { *flag = false; }
+};
+
 // A raw WebSocket client on a non-blocking socket; the test's thread runs the server between
 // its steps (drive()).
 using shmio::test::Client;
@@ -846,11 +853,8 @@ TEST_P(Delivery, LeaveRoomIsToldOnceTheSocketIsOutOfTheRoom) {
   s[1]->join("r");
   std::vector<std::string> told;
   // (The listener stays with the adapter after this test's body: told nothing once it ended.)
-  auto listening = std::make_shared<bool>(true);
-  struct Off {
-    std::shared_ptr<bool> flag;
-    ~Off() { *flag = false; }
-  } off{listening};
+  const RoomListening room_listening;
+  const std::shared_ptr<bool>& listening = room_listening.flag;
   server_->of("/").adapter().on_room_event(
       [&, listening](Adapter::RoomEvent e, const Room& room, const SocketId& id) {
         if (!*listening) return;
@@ -888,11 +892,8 @@ TEST_P(Delivery, ARoomNamedAsASocketsIdIsOneRoomForItsEvents) {
     ASSERT_TRUE(s.back());
   }
   std::vector<std::string> told;
-  auto listening = std::make_shared<bool>(true);
-  struct Off {
-    std::shared_ptr<bool> flag;
-    ~Off() { *flag = false; }
-  } off{listening};
+  const RoomListening room_listening;
+  const std::shared_ptr<bool>& listening = room_listening.flag;
   server_->of("/").adapter().on_room_event(
       [&, listening](Adapter::RoomEvent e, const Room& room, const SocketId&) {
         if (!*listening) return;
@@ -2087,11 +2088,8 @@ TEST_P(Delivery, AnEventNamedByANumberIsHeardAsJavaScriptNamesIt) {
 // of completes (before 2026-12-03 the exception left a connecting socket in the namespace's list
 // but not with its client, written to after its session was gone; a helper's review).
 TEST_P(Delivery, ARoomListenerThatThrowsLeavesTheRoomsWhole) {
-  auto listening = std::make_shared<bool>(true);
-  struct Off {
-    std::shared_ptr<bool> flag;
-    ~Off() { *flag = false; }
-  } off{listening};
+  const RoomListening room_listening;
+  const std::shared_ptr<bool>& listening = room_listening.flag;
   int thrown = 0;
   server_->of("/").adapter().on_room_event(
       [&, listening](Adapter::RoomEvent e, const Room&, const SocketId&) {

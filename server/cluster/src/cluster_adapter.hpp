@@ -74,7 +74,7 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
   void add_all(const sio::SocketId& id, const std::set<sio::Room>& rooms) override {
     InMemoryAdapter::add_all(id, rooms);
     session_changed(id);
-    node_.client_came();  // (a socket connecting: near the descriptor bound, said at once)
+    node_.client_came();  // (at each join, a connect among them: two loads unless near the bound)
   }
   void del(const sio::SocketId& id, const sio::Room& room) override {
     InMemoryAdapter::del(id, room);

@@ -79,9 +79,10 @@ struct BridgeOptions {
   // meanwhile, up to its client-output-buffer-limit for pub/sub, past which it closes the
   // connection: the bridge connects again, and what was published meanwhile is lost, as for a
   // Node member) until every reader is under a quarter of the ring behind, or for at most this
-  // long: a reader that made no progress by then (a worker stopped, or stuck in its app's code)
-  // is passed over until it moves again, and is lapped as before. Looked at each time the
-  // bridge has written a 32nd of the ring. 0: no flow control.
+  // long: a reader still behind by then (a worker stopped, stuck in its app's code, or slower
+  // than what comes in) is passed over until it is under a quarter of the ring behind, and is
+  // lapped as before. Looked at each time the bridge has written a 32nd of the ring. 0: no flow
+  // control.
   std::chrono::milliseconds max_hold{1000};
 };
 

@@ -266,6 +266,43 @@ test(`polling on one shared port: requests reach their session's worker (fresh a
   assert.equal(await ack(clients[0], "count"), 6);
 });
 
+// A POST whose Content-Length is over maxHttpBufferSize (1 MB): its header and first bytes only,
+// on a connection of its own; resolves with the answer's status line.
+function oversizedPost(port, path) {
+  return new Promise((resolve, reject) => {
+    const s = net.connect(port, "127.0.0.1", () =>
+      s.write(`POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\n` +
+              `Content-Length: 2000000\r\n\r\n` + "x".repeat(1000)));
+    let got = "";
+    s.on("data", (d) => {
+      got += d;
+      if (got.includes("\r\n")) { s.destroy(); resolve(got.slice(0, got.indexOf("\r\n"))); }
+    });
+    s.on("error", reject);
+    s.on("close", () => resolve(got));
+  });
+}
+
+test("an oversized POST closes its session (413) whichever worker's connection it lands on", async () => {
+  const c = await cluster("bench", 2, [], false);
+  const port = c.workers.get(0).port;
+  const before = await metricSum(port, "shmio_handed_off_total");
+  // The kernel spreads fresh connections over both workers: in 12 tries some POSTs land on the
+  // session's own worker and some on the other (before 2026-12-04 the other answered 413 and
+  // the session stayed open until its ping timeout).
+  for (let i = 0; i < 12; ++i) {
+    const open = await request(port, "GET", "/socket.io/?EIO=4&transport=polling");
+    const { sid } = JSON.parse(open.body.slice(1));
+    const q = `/socket.io/?EIO=4&transport=polling&sid=${sid}`;
+    assert.match(await oversizedPost(port, q), /^HTTP\/1\.1 413 /, `try ${i}`);
+    // The session is gone: a GET for it is refused at once (it would wait for a ping if open).
+    const r = await within(request(port, "GET", q), 5000, `try ${i}: the GET after the 413`);
+    assert.equal(r.status, 400, `try ${i}: ${r.body}`);
+    assert.match(r.body, /"code":1/, `try ${i}`);
+  }
+  assert.ok(await metricSum(port, "shmio_handed_off_total") > before, "no request was handed over");
+});
+
 for (const [mode, extra] of MODES)
 test(`connection state recovery across workers: away on worker 0, back on worker 1, nothing missed${mode}`, async () => {
   const c = await cluster("chat", 2, [...extra, "--log-sockets"]);

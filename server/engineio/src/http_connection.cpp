@@ -68,16 +68,28 @@ void HttpConnection::on_read(beast::error_code ec) {
     // Too large (413): the reference (engine.io 6.6) answers so and closes the session with a
     // transport error ("payload too large"; before 2026-12-03 kept, as engine.io before 6.6).
     // A body whose Content-Length is over the bound fails at its header, before the POST
-    // claimed its session: that session is found by the request's sid (this worker's: a
-    // session of another worker's is told by its own ping timeout). Only a body over maxPayload
-    // itself closes it, not one refused because requests read ahead on this connection hold
-    // the rest of the budget (a chunked body's own size is not known: it does).
+    // claimed its session: that session is found by the request's sid. Only a body over
+    // maxPayload itself closes it, not one refused because requests read ahead on this
+    // connection hold the rest of the budget (a chunked body's own size is not known: it does).
     const auto length = parser_->content_length();
     const bool own = !length || *length > srv_->options.session.max_payload;
     if (!reading_claim_.expired()) {
       release_claim(reading_claim_, !own);
     } else if (const auto& h = parser_->get(); own && h.method() == http::verb::post) {
-      const Target t = parse_target(h.target());
+      Target t = parse_target(h.target());
+      // A session of another worker's: the connection goes to its owner as any request for it
+      // does (the header, with its Content-Length, and what was read after it), and the owner
+      // answers 413 and closes the session as here. (Before 2026-12-04 this worker answered and
+      // the session stayed open until its ping timeout: in a cluster on one port most POSTs
+      // land on another worker.) Only with a Content-Length: a chunked body was read in part.
+      if (length) {
+        if (auto foreign = foreign_sid(t)) {
+          reading_overlap_ = false;
+          queued_.push_back(
+              Queued{parser_->release(), std::move(t), std::move(foreign), {}, false, -1});
+          return next();
+        }
+      }
       const auto sid = t.query.find("sid");
       if (same_path(t.path, srv_->options.path) && sid != t.query.end())
         if (auto it = srv_->sessions.find(sid->second);

@@ -1880,6 +1880,8 @@ TEST_P(ClusterRebalanceTest, AHandshakeWhoseHandOffFailsIsServedWhereItWasAccept
   ASSERT_EQ(stats.rebalance_steered, 1u) << clients << " clients";
   EXPECT_EQ(stats.rebalance_kept, 1u);
   EXPECT_EQ(stats.handoffs_failed, 0u);
+  // Served where it was accepted: not counted as taken over from another worker.
+  EXPECT_EQ(workers_[0]->server->engine().stats().adopted, 0u);
   EXPECT_EQ(workers_[0]->server->client_count(), static_cast<std::size_t>(clients));
   EXPECT_EQ(workers_[1]->server->client_count(), 0u);
 }

@@ -127,7 +127,7 @@ Node::Node(net::io_context& io, NodeOptions options, sio::ServerOptions& so)
         io, m.options.handoff, m.options.worker,
         [impl](int fd, std::string bytes) {
           if (impl->server && !impl->stopped)
-            impl->server->engine().adopt(fd, std::move(bytes));
+            impl->server->engine().adopt(fd, std::move(bytes), /*handed_over=*/false);
           else
             ::close(fd);
         },
@@ -159,7 +159,7 @@ Node::Node(net::io_context& io, NodeOptions options, sio::ServerOptions& so)
           if (impl->handoff->send(worker, fd, bytes, /*close_on_failure=*/false)) return;
           ++impl->stats.rebalance_kept;
           if (impl->server && !impl->stopped)
-            impl->server->engine().adopt(fd, std::move(bytes));
+            impl->server->engine().adopt(fd, std::move(bytes), /*handed_over=*/false);
           else
             ::close(fd);
         };

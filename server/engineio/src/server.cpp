@@ -371,7 +371,7 @@ void Server::stop_accepting() {
   impl_->acceptor.close(ec);
 }
 
-void Server::adopt(int fd, std::string bytes) {
+void Server::adopt(int fd, std::string bytes, bool handed_over) {
   if (impl_->stopped) {
     ::close(fd);
     return;
@@ -402,7 +402,7 @@ void Server::adopt(int fd, std::string bytes) {
     ::close(fd);
     return;
   }
-  ++impl_->stats.adopted;
+  if (handed_over) ++impl_->stats.adopted;
   auto c = std::make_shared<HttpConnection>(std::move(socket), impl_);
   if (!c->preload(bytes)) return;  // (more than a request may hold: closed with c)
   c->start();

@@ -396,8 +396,10 @@ class Server {
   // Resumes a connection handed over by another process (ServerOptions::hand_off): `bytes` are
   // processed as if they had been read from it. Takes ownership of fd (closed on failure, when
   // it is not a TCP connection, and when it is past the descriptor bound, as an accepted one:
-  // ServerStats::connections_refused).
-  void adopt(int fd, std::string bytes);
+  // ServerStats::connections_refused). `handed_over`: counted in ServerStats::adopted (false for
+  // a connection this process accepted itself and serves after all, e.g. one whose own hand-off
+  // to another process failed).
+  void adopt(int fd, std::string bytes, bool handed_over = true);
   const ServerStats& stats() const noexcept;
 
  private:

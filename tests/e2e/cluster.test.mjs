@@ -255,6 +255,10 @@ test(`polling on one shared port: requests reach their session's worker (fresh a
   keepAlive.destroy();
   // With 80+ fresh connections spread by the kernel, some landed on the other worker.
   assert.ok(await metricSum(port, "shmio_handed_off_total") > 0, "no request was handed over");
+  // (Each worker's figures reach the others' /metrics within a second: asked until they agree.)
+  await untilAsync(async () => await metricSum(port, "shmio_adopted_total") ===
+                   await metricSum(port, "shmio_handed_off_total"), 5000,
+                   "every connection handed over taken over by its owner (shmio_adopted_total)");
 
   // The real client, polling only, several at once.
   const clients = Array.from({ length: 6 }, () => client(`http://127.0.0.1:${port}`, { transports: ["polling"] }));

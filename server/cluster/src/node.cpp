@@ -127,7 +127,7 @@ Node::Node(net::io_context& io, NodeOptions options, sio::ServerOptions& so)
         io, m.options.handoff, m.options.worker,
         [impl](int fd, std::string bytes) {
           if (impl->server && !impl->stopped)
-            impl->server->engine().adopt(fd, std::move(bytes), /*handed_over=*/false);
+            impl->server->engine().adopt(fd, std::move(bytes));
           else
             ::close(fd);
         },

@@ -147,6 +147,11 @@ test("bad flags and environment: exit code 2 and the flag's rule; --help: exit 0
   r = spawnSync(BIN, [], { encoding: "utf8", timeout: 10000, env: { ...process.env, SHMIO_READ_BUDGET: "abc" } });
   assert.equal(r.status, 2);
   assert.match(r.stderr, /SHMIO_READ_BUDGET: --read-budget must be 4096\.\.1073741824 bytes/);
+  // Given on the command line, a flag overrides its variable, whose bad value is then not read
+  // (before 2026-12-04: exit 2).
+  r = spawnSync(BIN, ["--read-budget", "8192", "--help"], { encoding: "utf8", timeout: 10000,
+                                                            env: { ...process.env, SHMIO_READ_BUDGET: "abc" } });
+  assert.equal(r.status, 0, r.stderr);
   r = spawnSync(BIN, ["--help"], { encoding: "utf8", timeout: 10000 });
   assert.equal(r.status, 0);
   assert.match(r.stdout, /--workers N/);

@@ -78,7 +78,8 @@ const char* kUsage =
     "               (default 262144; 4096..1073741824)\n"
     "  --max-attachment-bytes BYTES  at most this much in one packet's binary attachments\n"
     "               together; a client that sends more is disconnected (parse error)\n"
-    "               (default 16777216; 1..4294967295)\n"
+    "               (default 16777216, or the app's maxHttpBufferSize where that is more;\n"
+    "               1..4294967295)\n"
     "  --recovery   connection state recovery (socket.io's connectionStateRecovery, 2 minutes)\n"
     "  --max-sessions N  with --recovery: entries of the cluster's recovery session table in\n"
     "               shared memory (default 131072; a session that finds no free entry is not "
@@ -889,11 +890,13 @@ std::string apply(ServeOptions& o, const std::string& name, const char* v) {
   } else if (name == "log-sockets") {
     o.log_sockets = true;
   } else if (name == "per-message-deflate") {
-    o.server.per_message_deflate = engineio::PerMessageDeflate{};
+    // (Turns it on; settings the program made stay: before 2026-12-04 they were reset.)
+    if (!o.server.per_message_deflate) o.server.per_message_deflate = engineio::PerMessageDeflate{};
   } else if (name == "no-io-uring") {
     o.server.io_uring = false;
   } else if (name == "recovery") {
-    o.server.connection_state_recovery = sio::RecoveryOptions{};
+    if (!o.server.connection_state_recovery)
+      o.server.connection_state_recovery = sio::RecoveryOptions{};
   } else if (name == "no-rebalance") {
     o.rebalance = false;
   } else if (name == "ring-huge-pages") {
@@ -938,14 +941,29 @@ ParseResult parse_args(int argc, const char* const* argv, ServeOptions& options,
     std::fprintf(stderr, "%s: %s\n%s", prog.c_str(), r.message.c_str(), kUsage);
     return r;
   };
-  // The environment first: the command line overrides it.
+  // The environment first: the command line overrides it. A variable whose flag the command
+  // line gives is not read at all (before 2026-12-04 a bad value left in the environment was
+  // refused, exit 2, even with the flag given to override it).
+  std::set<std::string> on_command_line;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    const std::string name = a.rfind("--", 0) == 0 ? a.substr(2) : std::string();
+    if (is_value_flag(name)) {
+      on_command_line.insert(name);
+      ++i;
+    } else if (is_switch(name)) {
+      on_command_line.insert(name);
+    }
+  }
   for (const char* f : kValueFlags) {
+    if (on_command_line.count(f) != 0) continue;
     if (const char* v = std::getenv(env_name(f).c_str()); v != nullptr) {
       if (std::string err = apply(options, f, v); !err.empty())
         return fail(env_name(f) + ": " + err);
     }
   }
   for (const char* f : kSwitches) {
+    if (on_command_line.count(f) != 0) continue;
     if (const char* v = std::getenv(env_name(f).c_str()); v != nullptr) {
       const std::string s = v;
       if (s == "1" || s == "true" || s == "yes") {

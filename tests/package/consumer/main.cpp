@@ -7,7 +7,9 @@
 #include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
+#include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -77,6 +79,24 @@ int main() {
     expect(parsed.status == shmio::ParseResult::ok && so.port == 8080 && so.workers == 0 &&
                so.server.connection_state_recovery.has_value(),
            "parse_args");
+    // A switch turns a feature on without resetting what the program set, and a flag given on
+    // the command line overrides the environment's variable, whose bad value is then not read.
+    shmio::ServeOptions mine;
+    mine.server.connection_state_recovery =
+        shmio::socketio::RecoveryOptions{.max_disconnection_duration = std::chrono::minutes(10)};
+    mine.server.per_message_deflate = shmio::engineio::PerMessageDeflate{.threshold = 0};
+    ::setenv("SHMIO_READ_BUDGET", "abc", 1);
+    ::setenv("SHMIO_RECOVERY", "maybe", 1);
+    const char* switches[] = {"consumer", "--recovery", "--per-message-deflate", "--read-budget",
+                              "8192"};
+    const auto kept = shmio::parse_args(5, switches, mine);
+    ::unsetenv("SHMIO_READ_BUDGET");
+    ::unsetenv("SHMIO_RECOVERY");
+    expect(kept.status == shmio::ParseResult::ok && mine.server.read_budget == 8192 &&
+               mine.server.connection_state_recovery->max_disconnection_duration ==
+                   std::chrono::minutes(10) &&
+               mine.server.per_message_deflate->threshold == 0,
+           "parse_args keeps the program's settings: " + kept.message);
     const std::string open = http(port, "GET", "/socket.io/?EIO=4&transport=polling");
     expect(open.rfind("0{\"sid\":\"", 0) == 0, "handshake: " + open);
     const std::string sid = open.substr(9, open.find('"', 9) - 9);

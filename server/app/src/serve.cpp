@@ -340,7 +340,9 @@ std::string local_metrics(sio::Server* server, cluster::Node* node, int worker) 
     line("shmio_packets_out_total", "counter", "Engine.IO packets sent.", st.packets_out);
     line("shmio_bytes_in_total", "counter", "Engine.IO payload bytes received.", st.bytes_in);
     line("shmio_bytes_out_total", "counter", "Engine.IO payload bytes sent.", st.bytes_out);
-    line("shmio_handed_off_total", "counter", "Connections handed to their session's worker.",
+    line("shmio_handed_off_total", "counter",
+         "Connections given to their session's worker to hand over (those that failed are also "
+         "in shmio_handoffs_failed_total).",
          st.handed_off);
     line("shmio_adopted_total", "counter", "Connections taken over from another worker.",
          st.adopted);
@@ -1220,7 +1222,13 @@ int serve(ServeOptions cfg, Setup setup) {
     bo.request_timeout = cfg.redis.request_timeout;
     bo.max_hold = cfg.redis.max_hold;
     // (Its lines go where the supervisor's go: through the log hook as worker -1, if any.)
-    so.bridge_main = [bo] { return redis::run_bridge(bo); };
+    // (The port's holder is the supervisor's: closed in the bridge as in the workers, else a
+    // bridge still draining after the supervisor died kept the port bound and a new shmio on it
+    // refused to start.)
+    so.bridge_main = [bo, holder] {
+      if (holder >= 0) ::close(holder);
+      return redis::run_bridge(bo);
+    };
   }
 #endif
   so.on_start = [&cfg, fd_limit](int workers) {

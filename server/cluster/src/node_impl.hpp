@@ -445,6 +445,12 @@ struct Node::Impl {
       if (ec) return;  // (cancelled by stop(): this Node may be gone by the time it runs)
       dead_timer_armed = false;
       if (stopped) return;
+      // What is in the rings first: a worker's answers written before it died count (as at its
+      // WORKER_DOWN, which reads the dead worker's records first). Before 2026-12-04 a worker
+      // that answered and exited could be found dead here before this worker had read the
+      // answer, and the request completed without it.
+      drain();
+      if (stopped) return;
       // One look per responder a round, whatever the number of requests waiting on it (each
       // look reads /proc: thousands of broadcasts waiting for acks looked as many times each).
       std::map<std::pair<std::uint16_t, std::uint64_t>, bool> alive;

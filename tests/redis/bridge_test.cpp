@@ -1277,6 +1277,43 @@ TEST_F(Bridge, RoomsAreKeptThroughANamespaceMadeAndAskedAgainAfterALap) {
   })) << "not asked again after a lap";
 }
 
+// Classic mode too: a namespace a worker made while the bridge was lapped (its announcement
+// lost) is subscribed once the bridge, lapped, asks the workers again (before 2026-12-04 only the
+// sharded dynamic modes asked: the namespace's channels stayed missing until that worker next
+// made or removed a namespace or restarted).
+TEST_F(Bridge, ANamespaceAnnouncedDuringALapIsLearnedInClassicMode) {
+  RedisServer server(free_port());
+  server.start();
+  auto pub = client(server.url());
+  start_bridge(server.url(), redis::FleetMode::classic);
+  auto worker = shm::RingWriter::attach(*segment_, {"worker-0", -1});
+  ASSERT_TRUE(worker);
+  auto reader = shm::RingReader::attach(*segment_, {"test", -1, shm::StartAt::latest});
+  ASSERT_TRUE(reader);
+  ASSERT_EQ(say_namespaces(*worker, {"/"}), shm::PublishStatus::ok);
+  ASSERT_TRUE(drive([&] { return subscribers(*pub, "NUMSUB", "socket.io-request#/#") == 1; }));
+  // "/t" announced, then more than the ring (1 MiB) written, while the bridge does not run.
+  ASSERT_EQ(say_namespaces(*worker, {"/", "/t"}, nullptr, 0, /*telling=*/true),
+            shm::PublishStatus::ok);
+  const std::string filler =
+      cluster::write_message({{"worker", 0}, {"clients", 0}, {"pad", std::string(4000, 'x')}});
+  for (int i = 0; i < 400; ++i)
+    ASSERT_EQ(worker->publish(static_cast<std::uint16_t>(cluster::MessageType::load),
+                              {reinterpret_cast<const std::byte*>(filler.data()), filler.size()}),
+              shm::PublishStatus::ok);
+  bool asked = false;
+  ASSERT_TRUE(drive([&] {
+    reader->poll([&](const shm::RecordView& v) {
+      asked |= v.type == static_cast<std::uint16_t>(cluster::MessageType::namespaces_request);
+    });
+    return asked;
+  })) << "not asked again after a lap";
+  // The worker answers as Node::Impl does: its namespaces again.
+  ASSERT_EQ(say_namespaces(*worker, {"/", "/t"}, nullptr, 0, /*telling=*/true),
+            shm::PublishStatus::ok);
+  ASSERT_TRUE(drive([&] { return subscribers(*pub, "NUMSUB", "socket.io-request#/t#") == 1; }));
+}
+
 TEST_F(Bridge, ShardedSubscriptionsComeBackAfterRedisRestarts) {
   RedisServer server(free_port());
   server.start();

@@ -463,10 +463,12 @@ struct Bridge::Impl {
       std::fprintf(stderr, "shmio[bridge]: lapped by %s: %llu records not published\n",
                    from == nullptr ? "the ring" : "a worker's ring",
                    static_cast<unsigned long long>(r.last_loss().records));
-      // (A worker's ROOM_CHANGED may be among them: every worker is asked for all its rooms
-      // again, which replace what it said. Before 2026-12-04 a room's channel stayed missing, or
-      // stayed subscribed, until that worker next made a namespace or restarted.)
-      if (room_channels()) ask_namespaces();
+      // (A worker's NAMESPACES or ROOM_CHANGED may be among them: every worker is asked for its
+      // namespaces again, and for all its rooms where rooms have channels, which replace what
+      // it said. Before 2026-12-04 a room's channel stayed missing, or stayed subscribed, until
+      // that worker next made a namespace or restarted, and in classic and static modes (not
+      // asked then) so did a namespace's channels.)
+      ask_namespaces();
     }
     return n != 0;
   }

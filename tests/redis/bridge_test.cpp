@@ -819,6 +819,70 @@ TEST_F(Bridge, AFleetCountRefusedEndsRequestsAtTheRequestTimeout) {
   EXPECT_EQ(said.find(":pw@"), std::string::npos) << said;
 }
 
+// The fleet is counted (PUBSUB NUMSUB of the request channel) less the bridge only where Redis
+// counts the bridge: with its subscriber link down (Redis closed it; here killed, and kept from
+// coming back by maxclients), a worker's serverSideEmit to a fleet of one member waits for that
+// member and says its answer lost at the deadline. (Before 2026-12-04 one was always taken off:
+// the request ended at once, with no answer and no error.)
+TEST_F(Bridge, WithItsSubscriberLinkDownTheFleetIsCountedWithoutTheBridge) {
+  RedisServer server(free_port());
+  server.start();
+  OneMemberFleet f;  // (its member never answers)
+  ASSERT_NO_FATAL_FAILURE(fleet_of_one_member(server, 1s, f));
+  auto call = [&](std::vector<std::string> args) {
+    std::optional<redis::Reply> out;
+    f.pub->command(std::move(args), [&](const redis::Reply& r) { out = r; });
+    EXPECT_TRUE(drive([&] { return out.has_value(); }, 5s));
+    return out.value_or(redis::Reply{});
+  };
+  // The bridge's subscriber: the one connection with a pattern (the member has none).
+  const std::string list = call({"CLIENT", "LIST"}).str;
+  std::string id;
+  std::size_t clients = 0;
+  for (std::size_t at = 0; at < list.size();) {
+    std::size_t end = list.find('\n', at);
+    if (end == std::string::npos) end = list.size();
+    const std::string line = list.substr(at, end - at);
+    at = end + 1;
+    if (line.empty()) continue;
+    ++clients;
+    if (line.find(" psub=1 ") != std::string::npos) id = line.substr(3, line.find(' ') - 3);
+  }
+  ASSERT_FALSE(id.empty()) << list;
+  ASSERT_EQ(call({"CLIENT", "KILL", "ID", id}).integer, 1);
+  ASSERT_EQ(call({"CONFIG", "SET", "maxclients", std::to_string(clients - 1)}).str, "OK");
+  ASSERT_TRUE(drive([&] {
+    return bridge_->metrics_text().find("shmio_redis_connected{worker=\"bridge\"} 0") !=
+           std::string::npos;
+  }));
+  const std::string ask = cluster::write_message(
+      {{"nsp", "/"}, {"event", "q"}, {"args", json::array{}}, {"requestId", 9}});
+  ASSERT_EQ(f.worker->publish(static_cast<std::uint16_t>(cluster::MessageType::server_side_emit),
+                              {reinterpret_cast<const std::byte*>(ask.data()), ask.size()}),
+            shm::PublishStatus::ok);
+  std::optional<std::uint64_t> count;
+  bool lost = false;
+  const bool ended = drive(
+      [&] {
+        f.reader->poll([&](const shm::RecordView& v) {
+          const auto t = static_cast<cluster::MessageType>(v.type);
+          auto m = cluster::read_message(v.payload);
+          if (!m || !m->body.contains("requestId") ||
+              m->body.at("requestId").to_number<std::uint64_t>() != 9u)
+            return;
+          if (t == cluster::MessageType::broadcast_client_count)
+            count = m->body.at("clientCount").to_number<std::uint64_t>();
+          if (t == cluster::MessageType::server_side_emit_response && m->body.contains("lost"))
+            lost = true;
+        });
+        return count && lost;
+      },
+      10s);
+  EXPECT_EQ(call({"CONFIG", "SET", "maxclients", "10000"}).str, "OK");
+  ASSERT_TRUE(ended) << "count " << (count ? std::to_string(*count) : "none") << ", lost " << lost;
+  EXPECT_EQ(*count, 1u) << "the member's answer, said lost";
+}
+
 TEST_F(Bridge, RedisUnreachableCountsWhatWasNotPublished) {
   const std::string dead = "redis://127.0.0.1:" + std::to_string(free_port());
   start_bridge(dead);

@@ -790,8 +790,15 @@ struct Bridge::Impl {
     const std::string id = r.request_id;
     outgoing.emplace(id, std::move(o));
     const std::string counted = sharded() ? shard_channels(nsp).main : channels(nsp).request;
-    pub->command({"PUBSUB", sharded() ? "SHARDNUMSUB" : "NUMSUB", counted}, [this,
-                                                                             id](const Reply& rep) {
+    // Whether Redis counts this bridge among the channel's subscribers: only while its
+    // subscriber link is up with the channel subscribed on it (before 2026-12-04 one was always
+    // taken off, as the Node adapter does: with the subscriber link down — Redis closes it past
+    // its output-buffer limit — a request ended one member short, at once with none when that
+    // was the only one, without an error).
+    const bool self_counted = sub->subscribed(sharded() ? "SSUBSCRIBE" : "SUBSCRIBE", counted);
+    pub->command({"PUBSUB", sharded() ? "SHARDNUMSUB" : "NUMSUB", counted}, [this, id,
+                                                                             self_counted](
+                                                                                const Reply& rep) {
       auto it = outgoing.find(id);
       if (it == outgoing.end()) return;
       // (Refused, or the link lost: the count stays unknown and the request ends at
@@ -815,7 +822,7 @@ struct Bridge::Impl {
       if (rep.type == Reply::Type::array && rep.elements.size() == 2 &&
           rep.elements[1].type == Reply::Type::integer && rep.elements[1].integer > 0)
         n = static_cast<std::size_t>(rep.elements[1].integer);
-      it->second.expected = n > 0 ? n - 1 : 0;
+      it->second.expected = self_counted && n > 0 ? n - 1 : n;
       check_outgoing(id);
     });
     if (sharded())

@@ -349,6 +349,11 @@ bool Client::connected() const noexcept {
   return impl_->ready;
 }
 
+bool Client::subscribed(const std::string& kind, const std::string& name) const {
+  const Impl& m = *impl_;
+  return m.ready && m.subs.count({kind, name}) != 0;
+}
+
 Client::Stats Client::stats() const {
   Stats s = impl_->stats;
   s.disconnected_ms = impl_->down_ms_closed;

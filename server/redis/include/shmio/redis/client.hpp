@@ -143,6 +143,12 @@ class Client : public std::enable_shared_from_this<Client> {
   void punsubscribe(const std::string& pattern);  // (the same)
 
   bool connected() const noexcept;
+  // Whether this subscription (kind SUBSCRIBE, PSUBSCRIBE or SSUBSCRIBE) is held on a connection
+  // that is up: written on it (confirmed, or not yet: a command written after it on another
+  // connection reaches Redis after it, but for the network's own reordering) and not refused.
+  // False while the connection is down: Redis no longer counts it among the channel's
+  // subscribers (the bridge counts itself among them only while this is true).
+  bool subscribed(const std::string& kind, const std::string& name) const;
   // Reading paused (flow control: the reader of what arrives cannot take more now): what was read
   // already is still handed over, then nothing more is read until resumed (Redis keeps the rest,
   // up to its output buffer limits, past which it closes the connection, which is then made

@@ -353,6 +353,17 @@ test("WebSocket close: a close packet makes the server close the connection", as
   await closedWith(c.sid, "transport close");
 });
 
+test("a WebSocket dropped without a close frame (EOF or reset) closes its session with transport close", async () => {
+  // As engine.io: its ws transport reports the socket's close, not an error, for both (ws keeps a
+  // socket error to itself); before 2026-12-04 both were "transport error" here.
+  const eof = await openWsSession();
+  eof.ws._socket.end();
+  await closedWith(eof.sid, "transport close");
+  const reset = await openWsSession();
+  reset.ws._socket.resetAndDestroy();
+  await closedWith(reset.sid, "transport close");
+});
+
 // ---- Upgrade ------------------------------------------------------------------------------------
 
 // A polling session with a GET held, a WebSocket probe for it answered ("3probe"), and the held

@@ -174,7 +174,9 @@ void WsConnection::do_read() {
     auto owner = self->owner_.lock();
     if (!owner) return;
     if (ec) {
-      const bool clean = ec == websocket::error::closed;
+      // (A drop without a close frame too, as the raw link: "transport close", as engine.io.)
+      const bool clean = ec == websocket::error::closed || ec == net::error::eof ||
+                         ec == net::error::connection_reset;
       owner->on_ws_closed(self.get(), !clean);
       return;
     }

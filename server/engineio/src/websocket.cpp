@@ -271,7 +271,7 @@ class RawWebSocket final : public Link, public std::enable_shared_from_this<RawW
                             [self = shared_from_this()](const boost::system::error_code& ec) {
                               self->reading_ = false;
                               if (ec) {
-                                if (ec != net::error::operation_aborted) self->lost(true);
+                                if (ec != net::error::operation_aborted) self->lost(false);
                                 return;
                               }
                               self->on_readable();
@@ -288,9 +288,13 @@ class RawWebSocket final : public Link, public std::enable_shared_from_this<RawW
       if (r < 0) {
         if (errno == EINTR) continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-        return lost(true);
+        return lost(false);
       }
-      if (r == 0) return lost(!got_close_);  // EOF: clean only after a close frame
+      // The peer gone, with a close frame or without (EOF, a reset, any error reading): "transport
+      // close", as engine.io, whose ws transport reports the socket's close and not its error
+      // (ws keeps a socket error to itself); a protocol error or a failed write is "transport
+      // error". (Before 2026-12-04 a drop without a close frame was an error here.)
+      if (r == 0) return lost(false);
       std::string_view data(scratch.data(), static_cast<std::size_t>(r));
       if (failed_) {
         // Failed (RFC 6455 7.1.7): nothing that follows is processed, a close frame included;

@@ -306,6 +306,13 @@ TEST_F(EngineIoSession, TheQueueIsAlsoBoundedInBytes) {
   EXPECT_EQ(s.send(Packet::text(PacketType::message, std::string(600, 'y'))),
             Session::SendResult::overflow);
   EXPECT_EQ(s.close_reason(), CloseReason::transport_error);
+  // One message larger than the bound is taken by a queue with nothing in it (an app that sends
+  // large messages sends them; what the bound keeps from growing is a backlog). Before
+  // 2026-12-04 it closed the session at once, every receiving session of such a broadcast.
+  Session big("b", TransportKind::websocket, o, t0);
+  EXPECT_EQ(big.send(Packet::text(PacketType::message, std::string(5000, 'x'))),
+            Session::SendResult::queued);
+  EXPECT_EQ(big.send(Packet::text(PacketType::message, "y")), Session::SendResult::overflow);
 }
 
 TEST_F(EngineIoSession, AForcedCloseKeepsWhatIsQueuedForTheTransportToFlush) {

@@ -133,8 +133,11 @@ Session::SendResult Session::send(Packet p) {
 
 Session::SendResult Session::send(FrameRef f) {
   if (closed()) return SendResult::closed;
+  // (One message over the byte bound is taken into an empty queue: the bound keeps a backlog from
+  // growing, not an app from sending a large message; before 2026-12-04 such a message closed
+  // every session it was sent to.)
   if (queue_.size() >= options_->max_queued_packets ||
-      queue_.bytes() + f->polling_size() > options_->max_queued_bytes) {
+      (!queue_.empty() && queue_.bytes() + f->polling_size() > options_->max_queued_bytes)) {
     close(CloseReason::transport_error);
     return SendResult::overflow;
   }

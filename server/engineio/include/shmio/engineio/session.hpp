@@ -38,7 +38,8 @@ struct SessionOptions {
   // a few MiB; a client that far behind is better served by reconnecting (and recovering).
   std::size_t max_queued_packets = 4096;
   // The same bound in bytes (as they would travel in a polling payload): 16 MiB, so that a client
-  // sent large messages cannot pin more than that however few they are.
+  // sent large messages cannot pin more than that however few they are. (A message larger than
+  // it is taken when nothing else is queued: it closes a session only behind a backlog.)
   std::size_t max_queued_bytes = 16u << 20;
   bool allow_upgrades = true;
 };

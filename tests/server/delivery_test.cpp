@@ -1452,6 +1452,22 @@ TEST_P(Delivery, WithoutCleanupAnEmptyDynamicNamespaceStays) {
 // Sessions kept for recovery are bounded (max_saved_sessions): past it the oldest is dropped
 // and its client starts afresh; the others recover (unbounded before 2026-12-03: a client
 // connecting and dropping in a loop made one each cycle; a helper's review).
+// socket.data starts as an empty object, as socket.io's `{}`: a middleware sets a field in it
+// (before 2026-12-04 it was null, and as_object() threw: every connection refused).
+TEST_P(Delivery, ASocketsDataStartsAsAnEmptyObject) {
+  server_->of("/").use([](const SocketPtr& s, Next next) {
+    EXPECT_TRUE(s->data().is_object()) << boost::json::serialize(s->data());
+    s->data().as_object()["user"] = "u1";
+    next(std::nullopt);
+  });
+  auto [c, connect] = join_with("");
+  ASSERT_FALSE(field(connect, "sid").empty()) << connect;
+  SocketPtr s = server_->of("/").socket(field(connect, "sid"));
+  ASSERT_TRUE(s);
+  EXPECT_EQ(boost::json::serialize(s->data()), R"({"user":"u1"})");
+  (void)c;
+}
+
 TEST_P(Delivery, PastMaxSavedSessionsTheOldestSessionIsDropped) {
   ServerOptions o;
   RecoveryOptions r;
@@ -2113,6 +2129,31 @@ TEST_P(Delivery, ARoomListenerThatThrowsLeavesTheRoomsWhole) {
   EXPECT_NE(got.find("42[\"m\",1]"), std::string::npos) << got;
 }
 
+// A room listener that disconnects the socket joining (against Adapter::on_room_event's rule,
+// but socket.io allows it): the join stops there, the socket leaves every room, nothing is
+// written through the erased member (before 2026-12-04 the join went on through it; ASan).
+TEST_P(Delivery, ARoomListenerThatDisconnectsTheJoiningSocketEndsTheJoin) {
+  const RoomListening room_listening;
+  const std::shared_ptr<bool>& listening = room_listening.flag;
+  Client& c = connect();
+  const std::string id = last_sid_;
+  SocketPtr s = server_->of("/").socket(id);
+  ASSERT_TRUE(s);
+  int kicks = 0;
+  server_->of("/").adapter().on_room_event(
+      [&, listening](Adapter::RoomEvent e, const Room& room, const SocketId& who) {
+        if (!*listening || e != Adapter::RoomEvent::join_room || room != "trap") return;
+        ++kicks;
+        if (SocketPtr k = server_->of("/").socket(who)) k->disconnect(true);
+      });
+  s->join({"a-first", "trap", "z-after"});
+  EXPECT_EQ(kicks, 1);
+  EXPECT_FALSE(s->connected());
+  EXPECT_TRUE(server_->of("/").adapter().socket_rooms(id).empty());
+  EXPECT_EQ(server_->to("z-after").emit("m", Args{1}), 0u);
+  (void)c;
+}
+
 // A socket a middleware refuses is freed, though the middleware gave it a handler capturing it
 // (a cycle through the socket's handlers: before 2026-12-03 every refused socket stayed, its
 // handshake with it, and a client retrying a bad token grew the process).
@@ -2134,6 +2175,31 @@ TEST_P(Delivery, ARefusedSocketIsFreedThoughAHandlerCapturesIt) {
   ASSERT_NE(got.find("unauthorized"), std::string::npos) << got;
   io_.poll();
   EXPECT_TRUE(refused.expired()) << "the refused socket is still held";
+}
+
+// The same for a socket its connection handler disconnects and then gives handlers capturing it
+// (as socket.io, the other connection handlers run after a disconnect; a check failing in the
+// first and a second registering its events): the socket is freed (before 2026-12-04 the
+// handlers registered after the disconnect made a cycle that was never broken).
+TEST_P(Delivery, ASocketDisconnectedByItsConnectionHandlerIsFreedThoughHandlersCaptureIt) {
+  std::weak_ptr<Socket> kicked;
+  server_->of("/kick").on_connection([&](const SocketPtr& s) {
+    kicked = s;
+    s->disconnect(true);
+    s->on("x", [s](const SocketPtr&, Args, Ack) {});
+    s->on_disconnect([s](const SocketPtr&, const std::string&) {});
+    s->on_any([s](const SocketPtr&, const std::string&, const Args&) {});
+  });
+  Client& c = open_session();
+  c.send_text("40/kick,");
+  std::string got;
+  drive([&] {
+    for (auto& f : c.frames()) got += f.payload;
+    return got.find("41/kick,") != std::string::npos;
+  });
+  ASSERT_NE(got.find("41/kick,"), std::string::npos) << got;
+  io_.poll();
+  EXPECT_TRUE(kicked.expired()) << "the disconnected socket is still held";
 }
 
 // Outgoing listeners hear every broadcast, however many binaries it carries and however deep its

@@ -191,13 +191,23 @@ void InMemoryAdapter::add_all(const SocketId& id, const std::set<Room>& rooms) {
       for (const auto& [r, index] : m.rooms) rooms_.find(r)->second[index].socket = m.socket;
   }
   static const SocketId kNone;
+  // A room-event listener may disconnect the socket (its member erased: del_all): nothing more is
+  // done for it then (before 2026-12-04 the loop went on through the erased member).
+  const Member* const mine = &m;
+  auto gone = [&] {
+    auto it = sids_.find(id);
+    return it == sids_.end() || &it->second != mine;
+  };
   for (const Room& r : rooms) {
     if (r == id) {  // its own room: a flag, not an entry in rooms_
       if (!m.own_room && room_events()) {
+        m.own_room = true;  // (before the events: a listener's join sees it in its room)
         // (A room of that name in rooms_ — other sockets joined to this socket's id — made it
         // already.)
         if (rooms_.count(r) == 0) notify(RoomEvent::create_room, r, kNone);
+        if (gone()) return;
         notify(RoomEvent::join_room, r, id);
+        if (gone()) return;
       }
       m.own_room = true;
       continue;
@@ -211,7 +221,9 @@ void InMemoryAdapter::add_all(const SocketId& id, const std::set<Room>& rooms) {
     if (room_events()) {
       // (A socket id's own room held by that socket is the room already.)
       if (created && own_room_member(r) == nullptr) notify(RoomEvent::create_room, r, kNone);
+      if (gone()) return;
       notify(RoomEvent::join_room, r, id);
+      if (gone()) return;
     }
   }
 }

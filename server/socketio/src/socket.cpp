@@ -51,11 +51,13 @@ void Socket::leave(const Room& room) {
 
 void Socket::on(const std::string& event, EventHandler h) {
   check_listened_event(event);
+  if (gone_) return;  // (closed: kept, a handler capturing its socket would never be let go)
   x().handlers.emplace(event,
                        std::make_pair(std::make_shared<const EventHandler>(std::move(h)), false));
 }
 void Socket::once(const std::string& event, EventHandler h) {
   check_listened_event(event);
+  if (gone_) return;
   x().handlers.emplace(event,
                        std::make_pair(std::make_shared<const EventHandler>(std::move(h)), true));
 }
@@ -69,6 +71,7 @@ static Socket::AnyAckListener without_ack(Socket::AnyListener h) {
                             const Ack&) { h(s, event, args); };
 }
 Socket::ListenerId Socket::add_listener(Listeners Extras::*list, AnyAckListener h, bool first) {
+  if (gone_) return 0;  // (closed: never called; removing id 0 removes nothing)
   const ListenerId id = x().next_listener++;
   auto entry = std::make_pair(id, std::make_shared<const AnyAckListener>(std::move(h)));
   (x_.get()->*list).change([&](auto& l) {
@@ -149,6 +152,7 @@ void Socket::notify_outgoing(const EncodedPacket& p) {
 }
 
 void Socket::on_upgrade(std::function<void(const SocketPtr&)> h) {
+  if (gone_) return;
   x().on_upgrade.push_back(std::make_shared<const decltype(h)>(std::move(h)));
 }
 void Socket::upgraded() {
@@ -158,9 +162,11 @@ void Socket::upgraded() {
 }
 
 void Socket::on_disconnecting(std::function<void(const SocketPtr&, const std::string&)> h) {
+  if (gone_) return;
   x().on_disconnecting.push_back(std::move(h));
 }
 void Socket::on_disconnect(std::function<void(const SocketPtr&, const std::string&)> h) {
+  if (gone_) return;  // (as socket.io: a socket disconnected already says it no more)
   x().on_disconnect.push_back(std::move(h));
 }
 std::string_view Socket::transport() const noexcept {
@@ -417,10 +423,12 @@ void Socket::on_packet(const Packet& p) {
 }
 
 void Socket::use(EventMiddleware m) {
+  if (gone_) return;
   auto fn = std::make_shared<const EventMiddleware>(std::move(m));
   x().use.change([&](auto& l) { l.push_back(std::move(fn)); });
 }
 void Socket::on_error(std::function<void(const SocketPtr&, const std::string&)> h) {
+  if (gone_) return;
   x().on_error.push_back(std::make_shared<const decltype(h)>(std::move(h)));
 }
 

@@ -277,8 +277,9 @@ class Adapter {
   // The adapter's events (socket.io's adapter.on("create-room" | "delete-room" | "join-room" |
   // "leave-room")), for this process's rooms index: a room created by its first member (a
   // socket's own room, named by its id, too), a socket joining, leaving, a room deleted with its
-  // last member. `id` is the socket for join/leave, empty for create/delete. The listener must not
-  // change the rooms index.
+  // last member. `id` is the socket for join/leave, empty for create/delete. The listener should
+  // not change the rooms index (join, leave); one that disconnects the socket joining ends that
+  // join there (the rest of the rooms it was joining are not joined).
   enum class RoomEvent { create_room, delete_room, join_room, leave_room };
   using RoomListener = std::function<void(RoomEvent event, const Room& room, const SocketId& id)>;
   void on_room_event(RoomListener listener) { room_listeners_.push_back(std::move(listener)); }

@@ -85,7 +85,7 @@ class Socket : public std::enable_shared_from_this<Socket> {
   const SocketId& id() const noexcept { return id_; }
   Namespace& nsp() const noexcept { return *nsp_; }
   const Handshake& handshake() const noexcept { return handshake_; }
-  // socket.data. Reaching it to change it (the non-const overload) tells the adapter once per
+  // socket.data: an empty object at first, as socket.io's `{}`. Reaching it to change it (the non-const overload) tells the adapter once per
   // turn, so that a cluster saves the session's data for recovery even if its worker dies
   // before the socket disconnects.
   boost::json::value& data() {
@@ -349,7 +349,7 @@ class Socket : public std::enable_shared_from_this<Socket> {
   SocketId id_;
   std::string pid_;
   Handshake handshake_;
-  boost::json::value data_;
+  boost::json::value data_ = boost::json::object();  // socket.io's `{}` (no allocation while empty)
   bool recovered_ = false;
   // Disconnected, or never to be admitted (refused, or its connection closed while a middleware
   // ran): join() does nothing (socket.io's cleanup makes join a no-op), so that no room an app

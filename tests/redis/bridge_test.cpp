@@ -439,6 +439,43 @@ TEST_F(Bridge, RequestsOverTheBoundAreRefusedAndCounted) {
             std::string::npos);
 }
 
+// A member's allRooms (and adapter 7.x's allSockets) with a worker here that never answers: the
+// host's answer is published before the member's own timeout (the bridge's request_timeout,
+// Node's requestsTimeout, 5 s by default: here 2 s), at four fifths of it as for fetchSockets.
+// (Before 2026-12-04 at the whole timeout: after the member had given up, "timeout reached while
+// waiting for allRooms response".)
+TEST_F(Bridge, AMembersRequestIsAnsweredBeforeItsOwnTimeoutWhileAWorkerIsSilent) {
+  RedisServer server(free_port());
+  server.start();
+  auto pub = client(server.url());
+  auto member = client(server.url());
+  member->subscribe("socket.io-response#/#");
+  auto worker = shm::RingWriter::attach(*segment_, {"worker-0", -1});  // alive, never answers
+  ASSERT_TRUE(worker);
+  start_bridge(server.url(), redis::FleetMode::classic, redis::ShardedSubscription::dynamic,
+               10000, 2s);
+  ASSERT_TRUE(bridge_subscribed(*pub));
+  ASSERT_TRUE(drive([&] { return subscribers(*pub, "NUMSUB", "socket.io-response#/#") == 2; }));
+  for (const auto type : {fleet::ClassicRequestType::all_rooms, fleet::ClassicRequestType::sockets}) {
+    got_.clear();
+    fleet::ClassicRequest r;
+    r.type = type;
+    r.uid = "nodeA";
+    r.request_id = "slow" + std::to_string(static_cast<int>(type));
+    const auto asked = std::chrono::steady_clock::now();
+    pub->command({"PUBLISH", "socket.io-request#/#", fleet::encode_classic_request(r)});
+    ASSERT_TRUE(drive([&] {
+      for (const auto& m : got_)
+        if (auto a = fleet::decode_classic_response(m.payload); a && a->request_id == r.request_id)
+          return true;
+      return false;
+    }));
+    const auto took = std::chrono::steady_clock::now() - asked;
+    EXPECT_GE(took, 1s) << static_cast<int>(type) << ": did not wait for the silent worker";
+    EXPECT_LT(took, 1900ms) << static_cast<int>(type) << ": not before the member's 2 s";
+  }
+}
+
 // A worker's fetchSockets that the fleet answers with more than the ring holds (2 MB of sockets, a
 // 1 MiB ring): the bridge writes whole parts up to a quarter of the ring and leaves the rest out.
 // (Before, it wrote all of them at once and lapped the ring's readers — a lapped worker

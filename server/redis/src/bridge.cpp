@@ -757,8 +757,12 @@ struct Bridge::Impl {
       if (from_member) return options.request_timeout * 4 / 5;
       return std::min<Clock::duration>(options.request_timeout, std::chrono::milliseconds(4000));
     }
-    if (r.type != fleet::ClassicRequestType::broadcast || said.count() == 0)
-      return options.request_timeout;
+    // A member's other requests (allRooms, allSockets, serverSideEmit, ...) are answered before
+    // its own timeout too, Node's requestsTimeout, which counts from before it published (before
+    // 2026-12-04 at the whole request_timeout: after the member had given up).
+    if (r.type != fleet::ClassicRequestType::broadcast)
+      return from_member ? options.request_timeout * 4 / 5 : options.request_timeout;
+    if (said.count() == 0) return options.request_timeout;
     return std::min<Clock::duration>(said, kMaxAckWait);
   }
   // A worker's request to the fleet: published with its own id; the fleet's answers counted

@@ -452,11 +452,12 @@ TEST_F(Bridge, AMembersRequestIsAnsweredBeforeItsOwnTimeoutWhileAWorkerIsSilent)
   member->subscribe("socket.io-response#/#");
   auto worker = shm::RingWriter::attach(*segment_, {"worker-0", -1});  // alive, never answers
   ASSERT_TRUE(worker);
-  start_bridge(server.url(), redis::FleetMode::classic, redis::ShardedSubscription::dynamic,
-               10000, 2s);
+  start_bridge(server.url(), redis::FleetMode::classic, redis::ShardedSubscription::dynamic, 10000,
+               2s);
   ASSERT_TRUE(bridge_subscribed(*pub));
   ASSERT_TRUE(drive([&] { return subscribers(*pub, "NUMSUB", "socket.io-response#/#") == 2; }));
-  for (const auto type : {fleet::ClassicRequestType::all_rooms, fleet::ClassicRequestType::sockets}) {
+  for (const auto type :
+       {fleet::ClassicRequestType::all_rooms, fleet::ClassicRequestType::sockets}) {
     got_.clear();
     fleet::ClassicRequest r;
     r.type = type;

@@ -689,7 +689,9 @@ TEST_P(Delivery, RoomsJoinedForASocketThatIsGoneDoNotStay) {
   c.reset();
   drive([&] { return server_->client_count() < clients; });
   held->join("late");
-  held_next(std::nullopt);
+  held_next(std::nullopt);  // (here outside the server's loop: as from another thread, posted)
+  io_.restart();
+  io_.poll();
   EXPECT_EQ(nsp.room_count(), 0u) << "rooms of a socket that was never admitted";
   EXPECT_EQ(nsp.size(), 0u);
   held->join("later");
@@ -1452,6 +1454,43 @@ TEST_P(Delivery, WithoutCleanupAnEmptyDynamicNamespaceStays) {
 // Sessions kept for recovery are bounded (max_saved_sessions): past it the oldest is dropped
 // and its client starts afresh; the others recover (unbounded before 2026-12-03: a client
 // connecting and dropping in a loop made one each cycle; a helper's review).
+// A middleware's next, an event middleware's next and an event's ack called from another thread
+// (the app's own work done on a thread pool): each runs on the server's thread (before 2026-12-04
+// they ran the rest of the chain on the caller's, racing the server's).
+TEST_P(Delivery, NextAndAckMayBeCalledFromAnotherThread) {
+  std::vector<std::thread> pool;
+  std::set<std::thread::id> ran_on;
+  server_->of("/").use(
+      [&](const SocketPtr&, Next next) { pool.emplace_back([next] { next(std::nullopt); }); });
+  server_->of("/").on_connection([&](const SocketPtr& s) {
+    ran_on.insert(std::this_thread::get_id());
+    s->use([&](const SocketPtr&, const std::string&, Args&,
+               std::function<void(std::optional<std::string>)> next) {
+      pool.emplace_back([next] { next(std::nullopt); });
+    });
+    s->on("ask", [&](const SocketPtr&, Args args, Ack ack) {
+      ran_on.insert(std::this_thread::get_id());
+      pool.emplace_back([ack, args] { ack(args); });
+    });
+  });
+  Client& c = open_session();
+  c.send_text("40");
+  std::string got;
+  drive([&] {
+    for (auto& f : c.frames()) got += f.payload;
+    return got.find("40{") != std::string::npos;
+  });
+  ASSERT_NE(got.find("40{"), std::string::npos) << got;
+  c.send_text("427[\"ask\",\"q\"]");
+  drive([&] {
+    for (auto& f : c.frames()) got += f.payload;
+    return got.find("437[\"q\"]") != std::string::npos;
+  });
+  EXPECT_NE(got.find("437[\"q\"]"), std::string::npos) << got;
+  for (auto& t : pool) t.join();
+  EXPECT_EQ(ran_on, std::set<std::thread::id>{std::this_thread::get_id()});
+}
+
 // socket.data starts as an empty object, as socket.io's `{}`: a middleware sets a field in it
 // (before 2026-12-04 it was null, and as_object() threw: every connection refused).
 TEST_P(Delivery, ASocketsDataStartsAsAnEmptyObject) {

@@ -800,35 +800,36 @@ struct Bridge::Impl {
     // its output-buffer limit — a request ended one member short, at once with none when that
     // was the only one, without an error).
     const bool self_counted = sub->subscribed(sharded() ? "SSUBSCRIBE" : "SUBSCRIBE", counted);
-    pub->command({"PUBSUB", sharded() ? "SHARDNUMSUB" : "NUMSUB", counted}, [this, id,
-                                                                             self_counted](
-                                                                                const Reply& rep) {
-      auto it = outgoing.find(id);
-      if (it == outgoing.end()) return;
-      // (Refused, or the link lost: the count stays unknown and the request ends at
-      // its deadline with what came, at most the request timeout away — a broadcast
-      // with acks said minutes — so that such requests do not fill the bound; read
-      // as no member, it ended at once, and a serverSideEmit's callback was told it
-      // had every answer. An ACL without PUBSUB: said once a minute.)
-      if (rep.is_error()) {
-        it->second.deadline = std::min(it->second.deadline, Clock::now() + options.request_timeout);
-        const auto now = Clock::now();
-        if (!count_refusal_said || now - *count_refusal_said >= std::chrono::minutes(1)) {
-          count_refusal_said = now;
-          std::fprintf(stderr,
-                       "shmio[bridge]: Redis %s did not count the fleet (PUBSUB: %s): "
-                       "requests to it end at their timeout with what came\n",
-                       url_shown(), rep.str.c_str());
-        }
-        return;
-      }
-      std::size_t n = 0;
-      if (rep.type == Reply::Type::array && rep.elements.size() == 2 &&
-          rep.elements[1].type == Reply::Type::integer && rep.elements[1].integer > 0)
-        n = static_cast<std::size_t>(rep.elements[1].integer);
-      it->second.expected = self_counted && n > 0 ? n - 1 : n;
-      check_outgoing(id);
-    });
+    pub->command(
+        {"PUBSUB", sharded() ? "SHARDNUMSUB" : "NUMSUB", counted},
+        [this, id, self_counted](const Reply& rep) {
+          auto it = outgoing.find(id);
+          if (it == outgoing.end()) return;
+          // (Refused, or the link lost: the count stays unknown and the request ends at
+          // its deadline with what came, at most the request timeout away — a broadcast
+          // with acks said minutes — so that such requests do not fill the bound; read
+          // as no member, it ended at once, and a serverSideEmit's callback was told it
+          // had every answer. An ACL without PUBSUB: said once a minute.)
+          if (rep.is_error()) {
+            it->second.deadline =
+                std::min(it->second.deadline, Clock::now() + options.request_timeout);
+            const auto now = Clock::now();
+            if (!count_refusal_said || now - *count_refusal_said >= std::chrono::minutes(1)) {
+              count_refusal_said = now;
+              std::fprintf(stderr,
+                           "shmio[bridge]: Redis %s did not count the fleet (PUBSUB: %s): "
+                           "requests to it end at their timeout with what came\n",
+                           url_shown(), rep.str.c_str());
+            }
+            return;
+          }
+          std::size_t n = 0;
+          if (rep.type == Reply::Type::array && rep.elements.size() == 2 &&
+              rep.elements[1].type == Reply::Type::integer && rep.elements[1].integer > 0)
+            n = static_cast<std::size_t>(rep.elements[1].integer);
+          it->second.expected = self_counted && n > 0 ? n - 1 : n;
+          check_outgoing(id);
+        });
     if (sharded())
       pub->command({"SPUBLISH", counted, fleet::encode_cluster_message(to_cluster(r, nsp))});
     else

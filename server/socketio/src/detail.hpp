@@ -2,11 +2,15 @@
 #pragma once
 
 #include <algorithm>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/json/array.hpp>
 #include <chrono>
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "shmio/engineio/server.hpp"
@@ -15,6 +19,21 @@
 namespace shmio::socketio::detail {
 
 namespace json = boost::json;
+
+// A continuation the app may call from any thread (a middleware's next, an event's ack, called
+// once its own work on a thread pool is done): `f` runs at once when called on the thread running
+// `io` (the server's), else it is posted there with its arguments (moved). Nothing of the server
+// is touched off its thread.
+template <class F>
+auto from_any_thread(boost::asio::io_context& io, F f) {
+  return [&io, f = std::move(f)](auto&&... a) {
+    if (io.get_executor().running_in_this_thread()) return f(std::forward<decltype(a)>(a)...);
+    boost::asio::post(
+        io, [f, ... args = std::decay_t<decltype(a)>(std::forward<decltype(a)>(a))]() mutable {
+          f(std::move(args)...);
+        });
+  };
+}
 
 // An ack's timeout as a timer can take it: at most a century (a port of socket.io's "no timeout"
 // as milliseconds::max() overflowed the clock's nanoseconds, and the ack timed out at once).

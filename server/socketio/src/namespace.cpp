@@ -162,13 +162,16 @@ void Namespace::connect(const std::shared_ptr<Client>& client, json::object auth
       cl->send(e);
     };
     try {
-      (*(*fns)[i])(s, [run = weak_run.lock(), i, called, refuse](std::optional<ConnectError> err) {
-        if (*called || !run) return;
-        *called = true;
-        if (err) return refuse(*err);
-        auto chain = run;  // the caller may destroy this Next while it runs
-        (*chain)(i + 1);
-      });
+      // (`next` may be called from another thread: detail::from_any_thread.)
+      (*(*fns)[i])(
+          s, detail::from_any_thread(server_->io(), [run = weak_run.lock(), i, called,
+                                                     refuse](std::optional<ConnectError> err) {
+            if (*called || !run) return;
+            *called = true;
+            if (err) return refuse(*err);
+            auto chain = run;  // the caller may destroy this Next while it runs
+            (*chain)(i + 1);
+          }));
     } catch (const std::exception& ex) {
       // Thrown after it called next(): the socket is on its way (or admitted already), and a
       // CONNECT_ERROR after its CONNECT would leave the client's socket destroyed and ours

@@ -381,18 +381,20 @@ void Socket::on_packet(const Packet& p) {
       Ack ack;
       if (p.id) {
         auto done = std::make_shared<bool>(false);
-        ack = [w = weak_from_this(), id = *p.id, done](Args reply) {
-          auto self = w.lock();
-          if (!self || *done || !self->connected_) return;
-          *done = true;
-          Packet a;
-          a.type = reply.binaries.empty() ? PacketType::ack : PacketType::binary_ack;
-          a.nsp = self->nsp_->name();
-          a.id = id;
-          a.data = std::move(reply.values);
-          a.attachments = std::move(reply.binaries);
-          self->send_packet(std::move(a));
-        };
+        // (It may be called from another thread: detail::from_any_thread.)
+        ack = detail::from_any_thread(
+            nsp_->server().io(), [w = weak_from_this(), id = *p.id, done](Args reply) {
+              auto self = w.lock();
+              if (!self || *done || !self->connected_) return;
+              *done = true;
+              Packet a;
+              a.type = reply.binaries.empty() ? PacketType::ack : PacketType::binary_ack;
+              a.nsp = self->nsp_->name();
+              a.id = id;
+              a.data = std::move(reply.values);
+              a.attachments = std::move(reply.binaries);
+              self->send_packet(std::move(a));
+            });
       }
       dispatch(event, Args(std::move(values), p.attachments), std::move(ack));
       break;
@@ -457,12 +459,14 @@ void Socket::run_middleware(const std::shared_ptr<Chain>& c) {
     return run_handlers(c->event, std::move(c->args), std::move(c->ack));
   const EventMiddleware& fn = *(*c->fns)[c->next++];
   auto called = std::make_shared<bool>(false);
-  auto next = [c, called](std::optional<std::string> err) {
-    if (*called) return;  // next called twice: the second is ignored
-    *called = true;
-    if (err) return c->self->error(*err);
-    c->self->run_middleware(c);
-  };
+  // (`next` may be called from another thread: detail::from_any_thread.)
+  auto next =
+      detail::from_any_thread(nsp_->server().io(), [c, called](std::optional<std::string> err) {
+        if (*called) return;  // next called twice: the second is ignored
+        *called = true;
+        if (err) return c->self->error(*err);
+        c->self->run_middleware(c);
+      });
   try {
     fn(c->self, c->event, c->args, next);
   } catch (const std::exception& e) {

@@ -31,13 +31,18 @@ namespace shmio::socketio {
 class Socket;
 class Namespace;
 using SocketPtr = std::shared_ptr<Socket>;
-using Ack = std::function<void(Args)>;  // empty when the client asked for no ack
+// An event's ack: empty when the client asked for none. It may be called later, from any thread
+// (it runs on the server's: posted there when called elsewhere); once, the others ignored.
+using Ack = std::function<void(Args)>;
 using EventHandler = std::function<void(const SocketPtr&, Args, Ack)>;
 
 struct ConnectError {
   std::string message;
   std::optional<boost::json::value> data;
 };
+// A namespace middleware's next: next(std::nullopt) lets the socket on, next(error) refuses it
+// (CONNECT_ERROR). It may be called later, from any thread (it runs on the server's: posted there
+// when called elsewhere, or when called while the server's loop is not running).
 using Next = std::function<void(std::optional<ConnectError>)>;
 using Middleware = std::function<void(const SocketPtr&, Next)>;
 

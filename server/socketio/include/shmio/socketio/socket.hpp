@@ -85,9 +85,9 @@ class Socket : public std::enable_shared_from_this<Socket> {
   const SocketId& id() const noexcept { return id_; }
   Namespace& nsp() const noexcept { return *nsp_; }
   const Handshake& handshake() const noexcept { return handshake_; }
-  // socket.data: an empty object at first, as socket.io's `{}`. Reaching it to change it (the non-const overload) tells the adapter once per
-  // turn, so that a cluster saves the session's data for recovery even if its worker dies
-  // before the socket disconnects.
+  // socket.data: an empty object at first, as socket.io's `{}`. Reaching it to change it (the
+  // non-const overload) tells the adapter once per turn, so that a cluster saves the session's data
+  // for recovery even if its worker dies before the socket disconnects.
   boost::json::value& data() {
     if (!data_touched_) touch_data();
     return data_;
@@ -158,12 +158,13 @@ class Socket : public std::enable_shared_from_this<Socket> {
   void on_disconnect(std::function<void(const SocketPtr&, const std::string& reason)> handler);
 
   // socket.use: middleware for this socket's incoming events, run in order after the on_any
-  // listeners and before the event's handlers (as socket.io). Each calls `next()` to let the
-  // event on (it may change the arguments first), or `next(message)` to stop it: the handlers do
-  // not run and the socket's on_error handlers get the message (socket.io's socket.on("error");
-  // nothing is sent to the client). `next` may be called later (asynchronously); a middleware
-  // that throws stops the event as next(what()) would. Events of a socket that disconnected
-  // meanwhile are dropped.
+  // listeners and before the event's handlers (as socket.io). Each calls `next(std::nullopt)` to
+  // let the event on (it may change the arguments first), or `next(message)` to stop it: the
+  // handlers do not run and the socket's on_error handlers get the message (socket.io's
+  // socket.on("error"); nothing is sent to the client). `next` may be called later
+  // (asynchronously), from any thread (it runs on the server's: posted there when called
+  // elsewhere); a middleware that throws stops the event as next(what()) would. Events of a socket
+  // that disconnected meanwhile are dropped.
   using EventMiddleware = std::function<void(const SocketPtr&, const std::string& event, Args& args,
                                              std::function<void(std::optional<std::string>)> next)>;
   void use(EventMiddleware middleware);

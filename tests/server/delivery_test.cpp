@@ -1454,6 +1454,38 @@ TEST_P(Delivery, WithoutCleanupAnEmptyDynamicNamespaceStays) {
 // Sessions kept for recovery are bounded (max_saved_sessions): past it the oldest is dropped
 // and its client starts afresh; the others recover (unbounded before 2026-12-03: a client
 // connecting and dropping in a loop made one each cycle; a helper's review).
+// A dynamic namespace's setup (what its parent registration gives every child: an auth
+// middleware, connection handlers) runs before the server's new_namespace handlers, as
+// socket.io's createChild: a middleware a new_namespace handler adds runs after the parent's.
+TEST_P(Delivery, ADynamicNamespacesSetupRunsBeforeTheNewNamespaceHandlers) {
+  std::vector<std::string> order;
+  server_->of([](const std::string& n) { return n == "/dyn-order"; },
+              [&](Namespace& n) {
+                order.push_back("setup");
+                n.use([&](const SocketPtr&, Next next) {
+                  order.push_back("parent's middleware");
+                  next(std::nullopt);
+                });
+              });
+  server_->on_new_namespace([&](Namespace& n) {
+    order.push_back("new_namespace");
+    n.use([&](const SocketPtr&, Next next) {
+      order.push_back("new_namespace's middleware");
+      next(std::nullopt);
+    });
+  });
+  Client& c = open_session();
+  c.send_text("40/dyn-order,");
+  std::string got;
+  drive([&] {
+    for (auto& f : c.frames()) got += f.payload;
+    return got.find("40/dyn-order,{") != std::string::npos;
+  });
+  ASSERT_NE(got.find("40/dyn-order,{"), std::string::npos) << got;
+  EXPECT_EQ(order, (std::vector<std::string>{"setup", "new_namespace", "parent's middleware",
+                                             "new_namespace's middleware"}));
+}
+
 // A middleware's next, an event middleware's next and an event's ack called from another thread
 // (the app's own work done on a thread pool): each runs on the server's thread (before 2026-12-04
 // they ran the rest of the chain on the caller's, racing the server's).

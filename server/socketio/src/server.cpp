@@ -128,16 +128,10 @@ Namespace& Server::make(const std::string& name, Setup setup) {
   n.child_ = setup != nullptr;
   n.parent_ = setup.get();
   namespaces_[name] = std::move(made);
-  // (The handlers as they are now, as socket.io's emit copies its listeners: one registered by a
-  // handler runs from the next namespace on.)
-  const auto handlers = new_namespace_;
-  for (const auto& h : handlers) {
-    try {
-      (*h)(n);
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "shmio: new_namespace handler threw: %s\n", e.what());
-    }
-  }
+  // A dynamic namespace's setup (the parent's middleware and handlers) first, then the
+  // new_namespace handlers, as socket.io's createChild: a middleware a new_namespace handler adds
+  // runs after the parent's (an auth check), its connection handlers after the parent's (before
+  // 2026-12-04 the other way round).
   if (setup) {
     try {
       (*setup)(n);
@@ -147,6 +141,16 @@ Namespace& Server::make(const std::string& name, Setup setup) {
       // The next CONNECT to it (or of()) runs the setup again.
       namespaces_.erase(name);
       throw;
+    }
+  }
+  // (The handlers as they are now, as socket.io's emit copies its listeners: one registered by a
+  // handler runs from the next namespace on.)
+  const auto handlers = new_namespace_;
+  for (const auto& h : handlers) {
+    try {
+      (*h)(n);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "shmio: new_namespace handler threw: %s\n", e.what());
     }
   }
   return n;

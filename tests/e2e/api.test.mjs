@@ -476,3 +476,16 @@ test("close(done): every client is disconnected and the callback runs", async ()
   await until(() => /close callback ran/.test(log), 5000, "the callback");
 });
 
+
+// A program that embeds serve() and goes on after it keeps its own signal handlers: serve() gives
+// SIGINT, SIGTERM, SIGHUP and SIGPIPE back as it found them (before 2026-12-04 Asio's signal_set
+// left SIGINT at its default and SIGPIPE stayed ignored).
+test("serve() gives the program's signal dispositions back when it returns", async () => {
+  const { p } = await startApp(["--port", "0"], { API_CHECK_SIGNALS: "1" }, () => {}, "start");
+  let out = "";
+  p.stdout.on("data", (d) => (out += d));
+  const exited = new Promise((r) => p.once("exit", r));
+  p.kill("SIGTERM");
+  assert.equal(await within(exited, 20000, "exit"), 0);
+  assert.match(out, /signals after serve: as the program left them/);
+});

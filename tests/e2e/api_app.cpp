@@ -4,6 +4,8 @@
 // compress / timeout, the namespace's broadcast operators, for_each_socket, on_new_namespace, the
 // adapter's room events, and Server::close with a completion callback. Runs on shmio::serve (one
 // process).
+#include <signal.h>
+
 #include <boost/asio/steady_timer.hpp>
 #include <boost/json/serialize.hpp>
 #include <cstdio>
@@ -44,6 +46,8 @@ const char* name_of(sio::Adapter::RoomEvent e) {
 }
 
 }  // namespace
+
+void on_program_sigint(int) {}
 
 int main(int argc, char** argv) {
   shmio::ServeOptions options;
@@ -106,8 +110,15 @@ int main(int argc, char** argv) {
   }
   // (API_SETUP_THROWS: the setup fails, as an app's whose database is down at start.)
   const bool setup_throws = std::getenv("API_SETUP_THROWS") != nullptr;
-  return shmio::serve(options, [conn_errors, setup_throws](sio::Server& io,
-                                                           const shmio::WorkerInfo& w) {
+  // (API_CHECK_SIGNALS: the program has its own SIGINT handler and SIGPIPE at its default before
+  // serve(), and says after it whether they are as it left them: an embedding program goes on.)
+  const bool check_signals = std::getenv("API_CHECK_SIGNALS") != nullptr;
+  if (check_signals) {
+    ::signal(SIGINT, on_program_sigint);
+    ::signal(SIGPIPE, SIG_DFL);
+  }
+  const int rc = shmio::serve(options, [conn_errors, setup_throws](sio::Server& io,
+                                                                   const shmio::WorkerInfo& w) {
     if (setup_throws) throw std::runtime_error("the database is down");
     // (API_ABORT_ONCE=FILE: worker 0's first start says two lines, the last without its newline,
     // and aborts, as an app's failed assertion does; its successor, FILE there, serves.)
@@ -281,4 +292,15 @@ int main(int argc, char** argv) {
       });
     });
   });
+  if (check_signals) {
+    struct sigaction i {
+    }, p{};
+    ::sigaction(SIGINT, nullptr, &i);
+    ::sigaction(SIGPIPE, nullptr, &p);
+    std::printf("signals after serve: %s\n",
+                i.sa_handler == on_program_sigint && p.sa_handler == SIG_DFL
+                    ? "as the program left them"
+                    : "changed");
+  }
+  return rc;
 }

@@ -26,12 +26,15 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "shmio/cluster/node.hpp"
 #include "shmio/cluster/supervisor.hpp"
@@ -1003,7 +1006,29 @@ ParseResult parse_args(int argc, const char* const* argv, ServeOptions& options,
   return r;
 }
 
+namespace {
+// The dispositions of `signals` as they were, given back when serve() returns: a program that
+// embeds it and goes on after it keeps its own handlers (Asio's signal_set leaves SIG_DFL
+// behind, and SIGPIPE was left ignored; before 2026-12-04).
+class DispositionsKept {
+ public:
+  explicit DispositionsKept(std::initializer_list<int> signals) {
+    for (const int s : signals)
+      if (struct sigaction a{}; ::sigaction(s, nullptr, &a) == 0) kept_.emplace_back(s, a);
+  }
+  ~DispositionsKept() {
+    for (const auto& [s, a] : kept_) ::sigaction(s, &a, nullptr);
+  }
+  DispositionsKept(const DispositionsKept&) = delete;
+  DispositionsKept& operator=(const DispositionsKept&) = delete;
+
+ private:
+  std::vector<std::pair<int, struct sigaction>> kept_;
+};
+}  // namespace
+
 int serve(ServeOptions cfg, Setup setup) {
+  const DispositionsKept dispositions{SIGPIPE, SIGINT, SIGTERM, SIGHUP};
   // A server's writes to a closed pipe (its log's reader gone) must not kill it: every socket
   // write already says MSG_NOSIGNAL; stderr is the one left. (For the supervisor, its workers and
   // a single process alike: the workers inherit it.)

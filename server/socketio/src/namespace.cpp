@@ -230,9 +230,19 @@ void Namespace::admit(const std::shared_ptr<Client>& c, const SocketPtr& s) {
     auto replayed = adapter_->replay(s->x().restore_offset, s->x().restore_rooms);
     // (The replay may read the ring, and what it reads may close this client: a cluster worker
     // lapped by the ring disconnects its clients. Admitted then, the socket would stay in the
-    // namespace of a client that is gone.)
-    if (!server_->open(c.get())) return abandon(s);
-    if (replayed && sockets_.count(s->id()) == 0 &&
+    // namespace of a client that is gone.) A replay that succeeded and is not used is said so
+    // to the adapter, which counted it as a recovery (before 2026-12-04 only the queue's refusal
+    // was: shmio_recoveries_total counted these two).
+    if (!server_->open(c.get())) {
+      if (replayed)
+        adapter_->replay_refused(s->x().restore_offset, "its connection closed during the replay");
+      return abandon(s);
+    }
+    if (replayed && sockets_.count(s->id()) != 0) {
+      adapter_->replay_refused(s->x().restore_offset, "a connected socket has its id");
+      replayed.reset();
+    }
+    if (replayed &&
         !fits_a_queue(*c->conn(), *replayed, 1 + encode(connect_reply(*s)).size())) {
       adapter_->replay_refused(s->x().restore_offset,
                                "what it missed is more than its session's queue takes at once "

@@ -262,8 +262,8 @@ class Adapter {
   virtual std::optional<std::vector<EncodedPacket>> replay(const std::string& offset,
                                                            const std::set<Room>& rooms) = 0;
   // A replay() that succeeded was not used after all (`why`: it is more than the session's queue
-  // takes at once): an adapter that counted it as a recovery counts it as refused. Default:
-  // nothing.
+  // takes at once, the connection closed during the replay, a connected socket has the id): an
+  // adapter that counted it as a recovery counts it as refused. Default: nothing.
   virtual void replay_refused(const std::string& /*offset*/, const char* /*why*/) {}
   // A socket with a session closed for a reason that does not allow recovery (a clean
   // disconnect): no server may restore it.

@@ -91,7 +91,12 @@ struct ServeOptions {
   // its own, one line at a time. Descriptor 2 is the pipe these lines come through, so the hook
   // must not write to stderr (the line would come back to it): write to stderr_fd() (the
   // process's stderr as it was), a file, or a logging library. Default: "[wI] line" on stderr in
-  // a cluster, the line as it is with one process.
+  // a cluster, the line as it is with one process. In a cluster the workers are forked from the
+  // supervisor after the program made what the hook captures: each worker has a copy of it, and
+  // workers leave by _exit. So the hook should write each line through whole (write(2), or flush
+  // a C++ stream or a FILE* after each line: what a buffer held at a fork is written once per
+  // worker, and what a worker's buffer holds at its exit is lost), and a logging library whose
+  // own thread does the writing has no such thread in the workers (start it in setup).
   std::function<void(int worker, std::string_view line)> log;
   // The app's stop: called once in every worker (or the one process) when it begins a graceful
   // stop — SIGTERM, SIGINT or SIGHUP, which is how a cluster's supervisor stops its workers — on

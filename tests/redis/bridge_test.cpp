@@ -1379,6 +1379,47 @@ TEST_F(Bridge, RoomsAreKeptThroughANamespaceMadeAndAskedAgainAfterALap) {
   })) << "not asked again after a lap";
 }
 
+// A worker's rooms said in parts (AWorkersManyRoomsAreToldInParts in cluster_adapter_tests): the
+// bridge takes them together once the last part has come, so that a room said again in a later
+// part keeps its channel and one in no part loses it only then.
+TEST_F(Bridge, RoomsSaidInPartsAreTakenTogether) {
+  RedisServer server(free_port());
+  server.start();
+  auto pub = client(server.url());
+  start_bridge(server.url(), redis::FleetMode::sharded, redis::ShardedSubscription::dynamic);
+  auto worker = shm::RingWriter::attach(*segment_, {"worker-0", -1});
+  ASSERT_TRUE(worker);
+  auto subscribed = [&](const std::string& room) {
+    return subscribers(*pub, "SHARDNUMSUB", "socket.io#/#" + room + "#");
+  };
+  auto part = [&](std::uint64_t i, std::uint64_t n, json::array rooms) {
+    json::object body{
+        {"worker", 0}, {"rooms", json::object{{"/", std::move(rooms)}}}, {"part", i}, {"parts", n}};
+    if (i == 0) body["nsps"] = json::array{"/"};
+    const std::string said = cluster::write_message(body);
+    return worker->publish(static_cast<std::uint16_t>(cluster::MessageType::namespaces),
+                           {reinterpret_cast<const std::byte*>(said.data()), said.size()});
+  };
+  ASSERT_EQ(part(0, 2, {"a"}), shm::PublishStatus::ok);
+  ASSERT_EQ(part(1, 2, {"b"}), shm::PublishStatus::ok);
+  ASSERT_TRUE(drive([&] { return subscribed("a") == 1 && subscribed("b") == 1; }));
+  // Said again: "b" and "d" first, then "c"; "a" in neither. (Each part taken alone, as a whole
+  // list, the last would drop "b" and "d".)
+  ASSERT_EQ(part(0, 2, {"b", "d"}), shm::PublishStatus::ok);
+  ASSERT_EQ(part(1, 2, {"c"}), shm::PublishStatus::ok);
+  ASSERT_TRUE(drive([&] { return subscribed("c") == 1 && subscribed("a") == 0; }));
+  EXPECT_EQ(subscribed("b"), 1);
+  EXPECT_EQ(subscribed("d"), 1);
+  // A part out of order (the one before it lost) drops what was gathered: nothing changes.
+  ASSERT_EQ(part(0, 3, {"e"}), shm::PublishStatus::ok);
+  ASSERT_EQ(part(2, 3, {"f"}), shm::PublishStatus::ok);
+  ASSERT_EQ(say_namespaces(*worker, {"/"}, json::object{{"/", json::array{"b", "c", "d", "g"}}}),
+            shm::PublishStatus::ok);
+  ASSERT_TRUE(drive([&] { return subscribed("g") == 1; }));
+  EXPECT_EQ(subscribed("e"), 0);
+  EXPECT_EQ(subscribed("f"), 0);
+}
+
 // Classic mode too: a namespace a worker made while the bridge was lapped (its announcement
 // lost) is subscribed once the bridge, lapped, asks the workers again (before 2026-12-04 only the
 // sharded dynamic modes asked: the namespace's channels stayed missing until that worker next

@@ -661,21 +661,62 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
 inline void Node::Impl::announce_namespaces(bool with_rooms) {
   if (stopped || !writer) return;
   json::array names;
-  json::object rooms;
   with_rooms = with_rooms && tell_rooms != TellRooms::no;
-  for (const auto& [name, a] : adapters) {
-    names.emplace_back(name);
-    if (!with_rooms) continue;
-    json::array list;
-    for (const sio::Room& r : a->rooms())
-      if (room_told(r)) list.emplace_back(r);
-    rooms[name] = std::move(list);
+  for (const auto& [name, a] : adapters) names.emplace_back(name);
+  if (!with_rooms) {
+    json::object body{{"worker", options.worker}, {"nsps", std::move(names)}};
+    if (tell_rooms != TellRooms::no) body["telling"] = true;
+    publish(MessageType::namespaces, write_message(body));
+    return;
   }
-  json::object body{{"worker", options.worker}, {"nsps", std::move(names)}};
-  if (with_rooms)
-    body["rooms"] = std::move(rooms);
-  else if (tell_rooms != TellRooms::no)
-    body["telling"] = true;
-  publish(MessageType::namespaces, write_message(body));
+  // Every room of every namespace (a fleet bridge in a sharded dynamic mode asked): in parts that
+  // each fit half a ring record, "part" i of "parts" n, the names in the first; the bridge takes
+  // them together once the last has come. (Before 2026-12-04 one record: with a room per socket
+  // it was over a record's size past about 115,000 sockets on a 16 MiB ring, and the bridge then
+  // had none of this worker's rooms.) All of them at most half the ring, shared by the workers
+  // that write into it (as a fetchSockets answer): rooms past it are left out, and that is said.
+  const std::size_t budget = out_segment().max_record() / 2;
+  const std::size_t writers =
+      own_segment ? 1 : static_cast<std::size_t>(std::max(1, options.workers));
+  const std::size_t total_bound = out_segment().capacity() / 2 / writers;
+  std::vector<json::object> parts(1);
+  std::size_t size = 64, total = 0, left_out = 0;
+  for (const auto& n : names) size += n.get_string().size() + 4;
+  for (const auto& [name, a] : adapters) {
+    for (const sio::Room& r : a->rooms()) {
+      if (!room_told(r)) continue;
+      const std::size_t cost = r.size() + 4;  // (quotes and a comma; JSON's escapes are rare)
+      if (total + cost > total_bound) {
+        ++left_out;
+        continue;
+      }
+      if (size + cost + name.size() > budget && !parts.back().empty()) {
+        parts.emplace_back();
+        size = 64;
+      }
+      json::value& list = parts.back()[name];
+      if (!list.is_array()) {
+        list = json::array();
+        size += name.size() + 6;
+      }
+      list.get_array().emplace_back(r);
+      size += cost;
+      total += cost;
+    }
+  }
+  if (left_out > 0)
+    std::fprintf(stderr,
+                 "shmio[w%d]: this worker's rooms are over %zu bytes (half the ring, shared by the "
+                 "workers that write into it): %zu of them were not told to the fleet bridge\n",
+                 options.worker, total_bound, left_out);
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    json::object body{{"worker", options.worker}, {"rooms", std::move(parts[i])}};
+    if (i == 0) body["nsps"] = names;
+    if (parts.size() > 1) {
+      body["part"] = i;
+      body["parts"] = parts.size();
+    }
+    if (!publish(MessageType::namespaces, write_message(body))) return;
+  }
 }
 }  // namespace shmio::cluster

@@ -356,6 +356,12 @@ struct Bridge::Impl {
   }
   // Every worker says its namespaces (and, for a dynamic sharded bridge, its rooms, and from
   // then on each room it creates or deletes).
+  // A worker's rooms said in parts (announce_namespaces), gathered until the last.
+  struct RoomParts {
+    std::uint64_t parts = 0, next = 0;
+    std::set<std::pair<std::string, std::string>> rooms;
+  };
+  std::map<int, RoomParts> room_parts;
   void ask_namespaces() {
     json::object ask;
     if (room_channels())
@@ -526,8 +532,29 @@ struct Bridge::Impl {
         // deliver a member's broadcast to no one here; at every worker's start, every worker
         // says its rooms again).
         std::set<std::pair<std::string, std::string>> now;
+        // (In parts, "part" i of "parts" n, when they are many: gathered until the last, then
+        // taken together. A part out of order — one lost to a lap, which asks again — drops
+        // what was gathered.)
+        const std::uint64_t parts = body.contains("parts") ? u64_of(body, "parts") : 1;
+        const std::uint64_t part = body.contains("part") ? u64_of(body, "part") : 0;
+        if (parts > 1) {
+          RoomParts& g = room_parts[w];
+          if (part == 0) g = RoomParts{parts, 0, {}};
+          if (g.parts != parts || g.next != part) {
+            room_parts.erase(w);
+            break;
+          }
+          for (const auto& [name, list] : rooms->get_object())
+            for (const auto& r : rooms_of(&list)) g.rooms.emplace(std::string(name), r);
+          if (++g.next < parts) break;
+          now = std::move(g.rooms);
+          room_parts.erase(w);
+        } else {
+          room_parts.erase(w);
+        }
         for (const auto& [name, list] : rooms->get_object())
-          for (const auto& r : rooms_of(&list)) now.emplace(std::string(name), r);
+          if (parts <= 1)
+            for (const auto& r : rooms_of(&list)) now.emplace(std::string(name), r);
         for (const auto& [in, room] : now) room_held(in, room, w, true);
         std::vector<std::pair<std::string, std::string>> gone;
         for (const auto& [key, ws] : room_workers)

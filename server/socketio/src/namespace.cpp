@@ -242,8 +242,7 @@ void Namespace::admit(const std::shared_ptr<Client>& c, const SocketPtr& s) {
       adapter_->replay_refused(s->x().restore_offset, "a connected socket has its id");
       replayed.reset();
     }
-    if (replayed &&
-        !fits_a_queue(*c->conn(), *replayed, 1 + encode(connect_reply(*s)).size())) {
+    if (replayed && !fits_a_queue(*c->conn(), *replayed, 1 + encode(connect_reply(*s)).size())) {
       adapter_->replay_refused(s->x().restore_offset,
                                "what it missed is more than its session's queue takes at once "
                                "(max_queued_packets / max_queued_bytes)");

@@ -10,6 +10,12 @@ if(SHMIO_WITH_HIREDIS)  # the fleet bridge (shmio::redis), linked by shmio::app
   list(APPEND _shmio_libs shmio_redis)
   list(APPEND _shmio_include_dirs server/redis/include/shmio)
 endif()
+# A shared build (-DBUILD_SHARED_LIBS=ON): the installed libraries and tools find shmio's own
+# libraries where they are installed, wherever the tree is moved (CMake takes the build tree's
+# RPATH out at install: the tools did not start without LD_LIBRARY_PATH).
+if(BUILD_SHARED_LIBS)
+  set_target_properties(${_shmio_libs} PROPERTIES INSTALL_RPATH "$ORIGIN")
+endif()
 install(TARGETS ${_shmio_libs}
         EXPORT shmioTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
@@ -61,6 +67,10 @@ configure_file(${PROJECT_SOURCE_DIR}/cmake/shmio.pc.in ${PROJECT_BINARY_DIR}/shm
 install(FILES ${PROJECT_BINARY_DIR}/shmio.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
 
 if(SHMIO_BUILD_TOOLS)
+  if(BUILD_SHARED_LIBS)
+    set_target_properties(shmio shmio-chat shmio-bench-app shmio-conformance shm-inspect shmio-emit
+                          PROPERTIES INSTALL_RPATH "$ORIGIN/../${CMAKE_INSTALL_LIBDIR}")
+  endif()
   install(TARGETS shmio shmio-chat shmio-bench-app shmio-conformance shm-inspect shmio-emit
           RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
   # The chat demo's page, and the socket.io-client bundle when scripts/setup.sh has fetched it.

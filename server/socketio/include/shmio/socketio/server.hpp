@@ -39,7 +39,10 @@ struct RecoveryOptions {
   bool skip_middlewares = true;
   // Broadcasts kept for replay, per namespace, at most (older ones are also dropped after
   // max_disconnection_duration). 65536 chat-sized packets are a few MiB; a reconnect needing an
-  // older one fails cleanly (a fresh session), never with a partial replay.
+  // older one fails cleanly (a fresh session), never with a partial replay. (socket.io prunes by
+  // time only. With recovery on, a socket's direct emits are kept here too, as broadcasts to its
+  // own room: 500 sockets each sent 20 a second fill it in about 6.5 s, and a client away longer
+  // than that starts afresh though within max_disconnection_duration. Size it to the traffic.)
   std::size_t max_stored_packets = 65536;
   // And in bytes of their encoded form: 64 MiB, so that large broadcasts cannot pin more.
   std::size_t max_stored_bytes = 64u << 20;

@@ -324,59 +324,79 @@ TEST_P(ClusterAdapterTest, BroadcastsReachTheRoomsOfTheOtherWorkerOnceAndInOrder
   EXPECT_EQ(events(a.first), (std::vector<std::string>{R"(["everyone"])", R"(["not-w1"])"}));
 }
 
-// A draining worker tells the others at once that it takes no fresh handshakes: its load figure
-// is the most a worker can have, so that rebalancing steers none to it while it closes (before
-// 2026-12-03 it said 0 clients once its clients were closed, and drew every other worker's fresh
-// handshakes, which it then dropped).
 // A worker asked for all its rooms (a fleet bridge in a sharded dynamic mode) that has more than
-// a ring record holds (6,000 rooms of 24 bytes, 1 MiB rings: 128 KiB records) says them in parts,
+// a ring record holds (4,000 rooms of 24 bytes, 1 MiB rings: 128 KiB records) says them in parts,
 // "part" i of "parts" n, each within a record, every room in one of them (before 2026-12-04 one
-// record, refused as too large: the bridge had none of its rooms).
+// record, refused as too large). Past its bound (a quarter of the ring, shared by the workers
+// writing into it) it leaves rooms out and its last part says "incomplete".
 TEST_P(ClusterAdapterTest, AWorkersManyRoomsAreToldInParts) {
   const auto [k, sid] = connect(0);
   ASSERT_FALSE(sid.empty());
   sio::SocketPtr s = workers_[0]->server->of("/").socket(sid);
   ASSERT_TRUE(s);
-  std::vector<sio::Room> many;
-  for (int i = 0; i < 6000; ++i) {
-    char name[32];
-    std::snprintf(name, sizeof name, "a-room-of-many-%08d", i);
-    many.emplace_back(name);
-  }
+  auto rooms = [](int from, int to) {
+    std::vector<sio::Room> out;
+    for (int i = from; i < to; ++i) {
+      char name[32];
+      std::snprintf(name, sizeof name, "a-room-of-many-%08d", i);
+      out.emplace_back(name);
+    }
+    return out;
+  };
+  const std::vector<sio::Room> many = rooms(0, 4000);
   s->join(many);
   shm::Segment& written = GetParam() ? worker_rings_[0] : *segment_;  // (where worker 0 writes)
   auto reader = shm::RingReader::attach(written, {"test", -1, shm::StartAt::latest});
   ASSERT_TRUE(reader);
   auto asker = shm::RingWriter::attach(*segment_, {"asker", -1});
   ASSERT_TRUE(asker);
-  const std::string ask = cluster::write_message({{"rooms", "all"}});
-  ASSERT_EQ(asker->publish(static_cast<std::uint16_t>(cluster::MessageType::namespaces_request),
-                           {reinterpret_cast<const std::byte*>(ask.data()), ask.size()}),
-            shm::PublishStatus::ok);
-  std::set<std::string> told;
-  std::uint64_t parts = 0, seen = 0;
-  ASSERT_TRUE(drive([&] {
-    reader->poll([&](const shm::RecordView& v) {
-      if (v.type != static_cast<std::uint16_t>(cluster::MessageType::namespaces)) return;
-      auto m = cluster::read_message(v.payload);
-      if (!m || !m->body.contains("rooms") || m->body.at("worker").to_number<int>() != 0) return;
-      EXPECT_EQ(m->body.contains("nsps"), seen == 0) << "the names in the first part only";
-      if (m->body.contains("parts")) {
-        parts = m->body.at("parts").to_number<std::uint64_t>();
-        EXPECT_EQ(m->body.at("part").to_number<std::uint64_t>(), seen);
-      }
-      ++seen;
-      if (const auto* l = m->body.at("rooms").as_object().if_contains("/"))
-        for (const auto& r : l->as_array()) told.emplace(r.as_string().c_str());
+  struct Told {
+    std::set<std::string> rooms;
+    std::uint64_t parts = 0, seen = 0;
+    bool incomplete = false;
+  };
+  auto ask = [&](Told& t) {
+    const std::string said = cluster::write_message({{"rooms", "all"}});
+    EXPECT_EQ(asker->publish(static_cast<std::uint16_t>(cluster::MessageType::namespaces_request),
+                             {reinterpret_cast<const std::byte*>(said.data()), said.size()}),
+              shm::PublishStatus::ok);
+    return drive([&] {
+      reader->poll([&](const shm::RecordView& v) {
+        if (v.type != static_cast<std::uint16_t>(cluster::MessageType::namespaces)) return;
+        auto m = cluster::read_message(v.payload);
+        if (!m || !m->body.contains("rooms") || m->body.at("worker").to_number<int>() != 0) return;
+        EXPECT_EQ(m->body.contains("nsps"), t.seen == 0) << "the names in the first part only";
+        if (m->body.contains("parts")) {
+          t.parts = m->body.at("parts").to_number<std::uint64_t>();
+          EXPECT_EQ(m->body.at("part").to_number<std::uint64_t>(), t.seen);
+        }
+        ++t.seen;
+        t.incomplete = m->body.contains("incomplete");
+        if (const auto* l = m->body.at("rooms").as_object().if_contains("/"))
+          for (const auto& r : l->as_array()) t.rooms.emplace(r.as_string().c_str());
+      });
+      return t.parts != 0 && t.seen == t.parts;
     });
-    return parts != 0 && seen == parts;
-  })) << seen
-      << " records, " << told.size() << " rooms";
-  EXPECT_GE(parts, 2u);
-  for (const auto& r : many) EXPECT_EQ(told.count(r), 1u) << r;
+  };
+  Told first;
+  ASSERT_TRUE(ask(first)) << first.seen << " records, " << first.rooms.size() << " rooms";
+  EXPECT_GE(first.parts, 2u);
+  EXPECT_FALSE(first.incomplete);
+  for (const auto& r : many) EXPECT_EQ(first.rooms.count(r), 1u) << r;
+  // 10,000 rooms: over a quarter of the ring (even a ring of its own).
+  s->join(rooms(4000, 10000));
+  Told second;
+  ASSERT_TRUE(ask(second)) << second.seen << " records, " << second.rooms.size() << " rooms";
+  EXPECT_TRUE(second.incomplete);
+  EXPECT_LT(second.rooms.size(), 10000u);
+  EXPECT_GT(second.rooms.size(), 3000u);
   (void)k;
 }
 
+// A draining worker tells the others at once that it takes no fresh handshakes: its load figure
+// is the most a worker can have, so that rebalancing steers none to it while it closes (before
+// 2026-12-03 it said 0 clients once its clients were closed, and drew every other worker's fresh
+// handshakes, which it then dropped).
 TEST_P(ClusterAdapterTest, ADrainingWorkerSaysItTakesNoFreshHandshakes) {
   const shm::Segment& ring = GetParam() ? worker_rings_[1] : *segment_;
   auto reader = shm::RingReader::attach(ring, {"test", -1, shm::StartAt::latest});

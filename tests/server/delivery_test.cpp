@@ -1451,9 +1451,6 @@ TEST_P(Delivery, WithoutCleanupAnEmptyDynamicNamespaceStays) {
   EXPECT_NE(std::find(names.begin(), names.end(), "/dyn-1"), names.end());
 }
 
-// Sessions kept for recovery are bounded (max_saved_sessions): past it the oldest is dropped
-// and its client starts afresh; the others recover (unbounded before 2026-12-03: a client
-// connecting and dropping in a loop made one each cycle; a helper's review).
 // A dynamic namespace's setup (what its parent registration gives every child: an auth
 // middleware, connection handlers) runs before the server's new_namespace handlers, as
 // socket.io's createChild: a middleware a new_namespace handler adds runs after the parent's.
@@ -1491,7 +1488,15 @@ TEST_P(Delivery, ADynamicNamespacesSetupRunsBeforeTheNewNamespaceHandlers) {
 // they ran the rest of the chain on the caller's, racing the server's).
 TEST_P(Delivery, NextAndAckMayBeCalledFromAnotherThread) {
   std::vector<std::thread> pool;
+  struct Joined {  // (joined whatever happens: a joinable thread left would end the binary)
+    std::vector<std::thread>& t;
+    ~Joined() {
+      for (auto& th : t)
+        if (th.joinable()) th.join();
+    }
+  } joined{pool};
   std::set<std::thread::id> ran_on;
+  Ack kept;  // (called again after the server is gone: nothing, no crash under ASan)
   server_->of("/").use(
       [&](const SocketPtr&, Next next) { pool.emplace_back([next] { next(std::nullopt); }); });
   server_->of("/").on_connection([&](const SocketPtr& s) {
@@ -1502,6 +1507,7 @@ TEST_P(Delivery, NextAndAckMayBeCalledFromAnotherThread) {
     });
     s->on("ask", [&](const SocketPtr&, Args args, Ack ack) {
       ran_on.insert(std::this_thread::get_id());
+      kept = ack;
       pool.emplace_back([ack, args] { ack(args); });
     });
   });
@@ -1521,6 +1527,11 @@ TEST_P(Delivery, NextAndAckMayBeCalledFromAnotherThread) {
   EXPECT_NE(got.find("437[\"q\"]"), std::string::npos) << got;
   for (auto& t : pool) t.join();
   EXPECT_EQ(ran_on, std::set<std::thread::id>{std::this_thread::get_id()});
+  // The server gone, the continuations do nothing (they held its loop by reference before).
+  restart(ServerOptions());
+  std::thread late([kept] { kept(Args{1}); });
+  late.join();
+  io_.poll();
 }
 
 // socket.data starts as an empty object, as socket.io's `{}`: a middleware sets a field in it
@@ -1539,6 +1550,9 @@ TEST_P(Delivery, ASocketsDataStartsAsAnEmptyObject) {
   (void)c;
 }
 
+// Sessions kept for recovery are bounded (max_saved_sessions): past it the oldest is dropped
+// and its client starts afresh; the others recover (unbounded before 2026-12-03: a client
+// connecting and dropping in a loop made one each cycle; a helper's review).
 TEST_P(Delivery, PastMaxSavedSessionsTheOldestSessionIsDropped) {
   ServerOptions o;
   RecoveryOptions r;

@@ -672,13 +672,16 @@ inline void Node::Impl::announce_namespaces(bool with_rooms) {
   // Every room of every namespace (a fleet bridge in a sharded dynamic mode asked): in parts that
   // each fit half a ring record, "part" i of "parts" n, the names in the first; the bridge takes
   // them together once the last has come. (Before 2026-12-04 one record: with a room per socket
-  // it was over a record's size past about 115,000 sockets on a 16 MiB ring, and the bridge then
-  // had none of this worker's rooms.) All of them at most half the ring, shared by the workers
-  // that write into it (as a fetchSockets answer): rooms past it are left out, and that is said.
+  // it was over a record's size past about 115,000 sockets on a 16 MiB ring, refused, and the
+  // bridge learned none of the rooms it did not hold already.) All of them at most a quarter of
+  // the ring, shared by the workers that write into it (every worker answers at once, and
+  // more than the ring holds before the bridge reads again would lap it): rooms past it are left
+  // out, that is said, and the last part says "incomplete" (the bridge then adds what it is told
+  // and drops nothing: it keeps the channels of rooms it learned as they were made).
   const std::size_t budget = out_segment().max_record() / 2;
   const std::size_t writers =
       own_segment ? 1 : static_cast<std::size_t>(std::max(1, options.workers));
-  const std::size_t total_bound = out_segment().capacity() / 2 / writers;
+  const std::size_t total_bound = out_segment().capacity() / 4 / writers;
   std::vector<json::object> parts(1);
   std::size_t size = 64, total = 0, left_out = 0;
   for (const auto& n : names) size += n.get_string().size() + 4;
@@ -705,10 +708,12 @@ inline void Node::Impl::announce_namespaces(bool with_rooms) {
     }
   }
   if (left_out > 0)
-    std::fprintf(stderr,
-                 "shmio[w%d]: this worker's rooms are over %zu bytes (half the ring, shared by the "
-                 "workers that write into it): %zu of them were not told to the fleet bridge\n",
-                 options.worker, total_bound, left_out);
+    std::fprintf(
+        stderr,
+        "shmio[w%d]: this worker's rooms are over %zu bytes (a quarter of the ring, shared "
+        "by the workers that write into it): %zu of them were not told to the fleet "
+        "bridge (it keeps what it holds)\n",
+        options.worker, total_bound, left_out);
   for (std::size_t i = 0; i < parts.size(); ++i) {
     json::object body{{"worker", options.worker}, {"rooms", std::move(parts[i])}};
     if (i == 0) body["nsps"] = names;
@@ -716,6 +721,7 @@ inline void Node::Impl::announce_namespaces(bool with_rooms) {
       body["part"] = i;
       body["parts"] = parts.size();
     }
+    if (left_out > 0 && i + 1 == parts.size()) body["incomplete"] = true;
     if (!publish(MessageType::namespaces, write_message(body))) return;
   }
 }

@@ -445,21 +445,27 @@ struct Node::Impl {
       if (ec) return;  // (cancelled by stop(): this Node may be gone by the time it runs)
       dead_timer_armed = false;
       if (stopped) return;
-      // What is in the rings first: a worker's answers written before it died count (as at its
-      // WORKER_DOWN, which reads the dead worker's records first). Before 2026-12-04 a worker
-      // that answered and exited could be found dead here before this worker had read the
-      // answer, and the request completed without it.
-      drain();
-      if (stopped) return;
-      // One look per responder a round, whatever the number of requests waiting on it (each
+      // Which responders are dead, looked at first; then what is in the rings is read; then the
+      // requests still waiting for those stop. A dead worker wrote nothing after its death, so
+      // every answer it wrote is read by then and counts (as at its WORKER_DOWN, which reads the
+      // dead worker's records first). Before 2026-12-04 a worker that answered and exited could
+      // be found dead before this worker had read the answer, and the request completed without
+      // it. One look per responder a round, whatever the number of requests waiting on it (each
       // look reads /proc: thousands of broadcasts waiting for acks looked as many times each).
       std::map<std::pair<std::uint16_t, std::uint64_t>, bool> alive;
-      drop_responders([this, &alive](const Responder& r) {
-        const auto key = std::make_pair(r.producer, shm::process_tag(r.who));
-        auto it = alive.find(key);
-        if (it == alive.end()) it = alive.emplace(key, responder_alive(r)).first;
-        return !it->second;
-      });
+      for (const auto& [rid, req] : pending)
+        for (const Responder& r : req.responders) {
+          const auto key = std::make_pair(r.producer, shm::process_tag(r.who));
+          if (alive.find(key) == alive.end()) alive.emplace(key, responder_alive(r));
+        }
+      if (std::any_of(alive.begin(), alive.end(), [](const auto& e) { return !e.second; })) {
+        drain();
+        if (stopped) return;
+        drop_responders([&alive](const Responder& r) {
+          const auto it = alive.find(std::make_pair(r.producer, shm::process_tag(r.who)));
+          return it != alive.end() && !it->second;
+        });
+      }
       arm_dead_check();
     });
   }

@@ -133,11 +133,12 @@ Session::SendResult Session::send(Packet p) {
 
 Session::SendResult Session::send(FrameRef f) {
   if (closed()) return SendResult::closed;
-  // (One message over the byte bound is taken into an empty queue: the bound keeps a backlog from
-  // growing, not an app from sending a large message; before 2026-12-04 such a message closed
-  // every session it was sent to.)
+  // (The byte bound is on what is queued already: a frame is taken while that is within it, so a
+  // message larger than the bound — a binary one's attachment after its header too — goes out,
+  // and what a session holds is at most the bound and one message. Before 2026-12-04 a frame
+  // that would pass the bound was refused: a message over it closed every session it was sent to.)
   if (queue_.size() >= options_->max_queued_packets ||
-      (!queue_.empty() && queue_.bytes() + f->polling_size() > options_->max_queued_bytes)) {
+      queue_.bytes() > options_->max_queued_bytes) {
     close(CloseReason::transport_error);
     return SendResult::overflow;
   }

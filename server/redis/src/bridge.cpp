@@ -362,6 +362,18 @@ struct Bridge::Impl {
     std::set<std::pair<std::string, std::string>> rooms;
   };
   std::map<int, RoomParts> room_parts;
+  Clock::time_point asked_after_lap{};
+  bool ask_after_lap_due = false;
+  void ask_after_lap() {
+    const auto now = Clock::now();
+    if (now - asked_after_lap < std::chrono::seconds(1)) {
+      ask_after_lap_due = true;  // (the tick asks once the second is over)
+      return;
+    }
+    asked_after_lap = now;
+    ask_after_lap_due = false;
+    ask_namespaces();
+  }
   void ask_namespaces() {
     json::object ask;
     if (room_channels())
@@ -473,8 +485,10 @@ struct Bridge::Impl {
       // namespaces again, and for all its rooms where rooms have channels, which replace what
       // it said. Before 2026-12-04 a room's channel stayed missing, or stayed subscribed, until
       // that worker next made a namespace or restarted, and in classic and static modes (not
-      // asked then) so did a namespace's channels.)
-      ask_namespaces();
+      // asked then) so did a namespace's channels.) At most once a second: the answers are
+      // records too (rooms: up to a quarter of the ring), and a bridge lapped again while they
+      // come would ask again at once.
+      ask_after_lap();
     }
     return n != 0;
   }
@@ -556,10 +570,15 @@ struct Bridge::Impl {
           if (parts <= 1)
             for (const auto& r : rooms_of(&list)) now.emplace(std::string(name), r);
         for (const auto& [in, room] : now) room_held(in, room, w, true);
-        std::vector<std::pair<std::string, std::string>> gone;
-        for (const auto& [key, ws] : room_workers)
-          if (ws.count(w) != 0 && now.count(key) == 0) gone.push_back(key);
-        for (const auto& [in, room] : gone) room_held(in, room, w, false);
+        // (A worker whose rooms were over its bound says "incomplete": what it said is added and
+        // nothing is let go, since a room it left out may be one it still has.)
+        const json::value* incomplete = body.if_contains("incomplete");
+        if (incomplete == nullptr || !incomplete->is_bool() || !incomplete->get_bool()) {
+          std::vector<std::pair<std::string, std::string>> gone;
+          for (const auto& [key, ws] : room_workers)
+            if (ws.count(w) != 0 && now.count(key) == 0) gone.push_back(key);
+          for (const auto& [in, room] : gone) room_held(in, room, w, false);
+        }
         rooms_said(w, producer);
         break;
       }
@@ -784,11 +803,15 @@ struct Bridge::Impl {
       if (from_member) return options.request_timeout * 4 / 5;
       return std::min<Clock::duration>(options.request_timeout, std::chrono::milliseconds(4000));
     }
-    // A member's other requests (allRooms, allSockets, serverSideEmit, ...) are answered before
-    // its own timeout too, Node's requestsTimeout, which counts from before it published (before
-    // 2026-12-04 at the whole request_timeout: after the member had given up).
-    if (r.type != fleet::ClassicRequestType::broadcast)
-      return from_member ? options.request_timeout * 4 / 5 : options.request_timeout;
+    // A member's allRooms and allSockets, whose partial answer is published at the deadline, are
+    // answered before its own timeout too, Node's requestsTimeout, which counts from before it
+    // published (before 2026-12-04 at the whole request_timeout: after the member had given
+    // up). Not a serverSideEmit or a single socket's join/leave/disconnect: nothing is published
+    // for them at the deadline, and an answer between it and the member's timeout still counts.
+    if (from_member && (r.type == fleet::ClassicRequestType::all_rooms ||
+                        r.type == fleet::ClassicRequestType::sockets))
+      return options.request_timeout * 4 / 5;
+    if (r.type != fleet::ClassicRequestType::broadcast) return options.request_timeout;
     if (said.count() == 0) return options.request_timeout;
     return std::min<Clock::duration>(said, kMaxAckWait);
   }
@@ -822,10 +845,13 @@ struct Bridge::Impl {
     outgoing.emplace(id, std::move(o));
     const std::string counted = sharded() ? shard_channels(nsp).main : channels(nsp).request;
     // Whether Redis counts this bridge among the channel's subscribers: only while its
-    // subscriber link is up with the channel subscribed on it (before 2026-12-04 one was always
-    // taken off, as the Node adapter does: with the subscriber link down — Redis closes it past
-    // its output-buffer limit — a request ended one member short, at once with none when that
-    // was the only one, without an error).
+    // subscriber link is up with the channel's subscription confirmed on it (before 2026-12-04
+    // one was always taken off, as the Node adapter does: with the subscriber link down — Redis
+    // closes it past its output-buffer limit — a request ended one member short, at once with
+    // none when that was the only one, without an error). Left: a subscription written but not
+    // yet confirmed (one round trip after a reconnect or a namespace made) that Redis has taken
+    // before this count makes the request wait for one answer too many (it ends at its deadline,
+    // said lost); a link closed by Redis that is not found yet (reading held) is still counted.
     const bool self_counted = sub->subscribed(sharded() ? "SSUBSCRIBE" : "SUBSCRIBE", counted);
     pub->command(
         {"PUBSUB", sharded() ? "SHARDNUMSUB" : "NUMSUB", counted},
@@ -1653,6 +1679,7 @@ struct Bridge::Impl {
       const auto now = Clock::now();
       if (!refused_subs.empty()) resubscribe_due(now);
       if (!unsubscribe_later.empty()) unsubscribe_due();
+      if (ask_after_lap_due && now - asked_after_lap >= std::chrono::seconds(1)) ask_after_lap();
       if (!reading && now - started_at >= std::chrono::seconds(3)) start_reading();
       if (now - last_post >= std::chrono::seconds(1)) {
         last_post = now;

@@ -351,7 +351,10 @@ bool Client::connected() const noexcept {
 
 bool Client::subscribed(const std::string& kind, const std::string& name) const {
   const Impl& m = *impl_;
-  return m.ready && m.subs.count({kind, name}) != 0;
+  const std::pair<std::string, std::string> key(kind, name);
+  return m.ready && m.subs.count(key) != 0 &&
+         std::find(m.subs_unconfirmed.begin(), m.subs_unconfirmed.end(), key) ==
+             m.subs_unconfirmed.end();
 }
 
 Client::Stats Client::stats() const {

@@ -8,6 +8,8 @@
 #include <chrono>
 #include <cstdio>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -20,17 +22,45 @@ namespace shmio::socketio::detail {
 
 namespace json = boost::json;
 
+// The server's loop as continuations called from other threads see it (Server::loop_): its
+// io_context while the Server lives, null from its destruction on.
+struct LoopHandle {
+  std::mutex m;
+  boost::asio::io_context* io = nullptr;
+  // Whether the caller is on the loop's thread (running it); nullopt once the server is gone.
+  std::optional<bool> on_loop() {
+    const std::lock_guard<std::mutex> held(m);
+    if (io == nullptr) return std::nullopt;
+    return io->get_executor().running_in_this_thread();
+  }
+  // Posts `f` to the loop; false (f not taken) once the server is gone.
+  template <class G>
+  bool post(G&& g) {
+    const std::lock_guard<std::mutex> held(m);
+    if (io == nullptr) return false;
+    boost::asio::post(*io, std::forward<G>(g));
+    return true;
+  }
+};
+
 // A continuation the app may call from any thread (a middleware's next, an event's ack, called
 // once its own work on a thread pool is done): `f` runs at once when called on the thread running
-// `io` (the server's), else it is posted there with its arguments (moved). Nothing of the server
+// the server's loop, else it is posted there with its arguments (moved), and it does nothing once
+// the server is gone. `f` (and what it holds: a socket, a namespace's admission) is let go on the
+// loop's thread too: the last copy dropped elsewhere posts its end there. Nothing of the server
 // is touched off its thread.
 template <class F>
-auto from_any_thread(boost::asio::io_context& io, F f) {
-  return [&io, f = std::move(f)](auto&&... a) {
-    if (io.get_executor().running_in_this_thread()) return f(std::forward<decltype(a)>(a)...);
-    boost::asio::post(
-        io, [f, ... args = std::decay_t<decltype(a)>(std::forward<decltype(a)>(a))]() mutable {
-          f(std::move(args)...);
+auto from_any_thread(const std::shared_ptr<LoopHandle>& loop, F f) {
+  auto box = std::shared_ptr<F>(new F(std::move(f)), [loop](F* p) {
+    if (loop->on_loop().value_or(true) || !loop->post([p] { delete p; })) delete p;
+  });
+  return [loop, box = std::move(box)](auto&&... a) {
+    const std::optional<bool> here = loop->on_loop();
+    if (!here) return;  // the server is gone: nothing
+    if (*here) return (*box)(std::forward<decltype(a)>(a)...);
+    loop->post(
+        [loop, box, ... args = std::decay_t<decltype(a)>(std::forward<decltype(a)>(a))]() mutable {
+          if (loop->on_loop()) (*box)(std::move(args)...);  // (run by the loop: gone if null)
         });
   };
 }

@@ -28,7 +28,9 @@ bool Server::open(const Client* c) const {
   return c != nullptr && c->slot < clients_.size() && clients_[c->slot].get() == c;
 }
 
-Server::Server(net::io_context& io, ServerOptions options) : io_(io), options_(std::move(options)) {
+Server::Server(net::io_context& io, ServerOptions options)
+    : io_(io), loop_(std::make_shared<detail::LoopHandle>()), options_(std::move(options)) {
+  loop_->io = &io_;
   // 120 random bits; 30 of them start the ack counter, so that a restarted worker's ids are not
   // its predecessor's (an answer to one of those still on its way through the ring would be
   // counted for the new broadcast of the same id).
@@ -102,6 +104,11 @@ Server::Server(net::io_context& io, ServerOptions options) : io_(io), options_(s
 }
 
 Server::~Server() {
+  {
+    // (From now on a Next or an Ack called from another thread does nothing.)
+    const std::lock_guard<std::mutex> held(loop_->m);
+    loop_->io = nullptr;
+  }
   // The engine first, while every other member is here: its sessions' closes reach the clients,
   // their sockets and namespaces (and a removed namespace the retired list).
   engine_.reset();

@@ -38,8 +38,9 @@ struct SessionOptions {
   // a few MiB; a client that far behind is better served by reconnecting (and recovering).
   std::size_t max_queued_packets = 4096;
   // The same bound in bytes (as they would travel in a polling payload): 16 MiB, so that a client
-  // sent large messages cannot pin more than that however few they are. (A message larger than
-  // it is taken when nothing else is queued: it closes a session only behind a backlog.)
+  // sent large messages cannot pin more than that however few they are. (Checked before each
+  // frame is queued: a session holds at most this and one message, and a message larger than it
+  // goes out unless a backlog is over it already.)
   std::size_t max_queued_bytes = 16u << 20;
   bool allow_upgrades = true;
 };

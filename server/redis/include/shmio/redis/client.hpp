@@ -143,11 +143,11 @@ class Client : public std::enable_shared_from_this<Client> {
   void punsubscribe(const std::string& pattern);  // (the same)
 
   bool connected() const noexcept;
-  // Whether this subscription (kind SUBSCRIBE, PSUBSCRIBE or SSUBSCRIBE) is held on a connection
-  // that is up: written on it (confirmed, or not yet: a command written after it on another
-  // connection reaches Redis after it, but for the network's own reordering) and not refused.
-  // False while the connection is down: Redis no longer counts it among the channel's
-  // subscribers (the bridge counts itself among them only while this is true).
+  // Whether Redis has confirmed this subscription (kind SUBSCRIBE, PSUBSCRIBE or SSUBSCRIBE) on
+  // the connection now up. False while it is written and not yet confirmed (after a reconnect,
+  // one round trip; a reconnection Redis refuses, past maxclients, never confirms), and once the
+  // connection is found down. (A link Redis closed is found only when the close is read: while
+  // reading is paused, or behind what is still buffered, this still says true.)
   bool subscribed(const std::string& kind, const std::string& name) const;
   // Reading paused (flow control: the reader of what arrives cannot take more now): what was read
   // already is still handed over, then nothing more is read until resumed (Redis keeps the rest,

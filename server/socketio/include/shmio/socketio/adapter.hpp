@@ -32,7 +32,8 @@ class Socket;
 class Namespace;
 using SocketPtr = std::shared_ptr<Socket>;
 // An event's ack: empty when the client asked for none. It may be called later, from any thread
-// (it runs on the server's: posted there when called elsewhere); once, the others ignored.
+// (it runs on the server's: posted there when called elsewhere, or while the server's loop is
+// not running); once, the others ignored; once the Server is gone, it does nothing.
 using Ack = std::function<void(Args)>;
 using EventHandler = std::function<void(const SocketPtr&, Args, Ack)>;
 
@@ -42,7 +43,8 @@ struct ConnectError {
 };
 // A namespace middleware's next: next(std::nullopt) lets the socket on, next(error) refuses it
 // (CONNECT_ERROR). It may be called later, from any thread (it runs on the server's: posted there
-// when called elsewhere, or when called while the server's loop is not running).
+// when called elsewhere, or while the server's loop is not running); once the Server is gone, it
+// does nothing.
 using Next = std::function<void(std::optional<ConnectError>)>;
 using Middleware = std::function<void(const SocketPtr&, Next)>;
 

@@ -31,6 +31,10 @@
 
 namespace shmio::socketio {
 
+namespace detail {
+struct LoopHandle;  // (private: socketio/src/detail.hpp)
+}
+
 // Connection state recovery (as socket.io's connectionStateRecovery option): a client that
 // reconnects within max_disconnection_duration gets its id, rooms and data back, and every
 // broadcast it missed, before the CONNECT reply.
@@ -263,6 +267,7 @@ class Server {
   friend class Client;
   friend class Namespace;
   friend class ParentNamespace;
+  friend class Socket;
   // cleanup_empty_child_namespaces: takes `n` out of the namespaces (it stays in retired_ while a
   // Socket or RemoteSocket of it lives: sweep_retired frees those no one holds).
   void retire(Namespace& n);
@@ -274,6 +279,9 @@ class Server {
   Namespace& make(const std::string& name, Setup setup);
   Setup dynamic_setup(const std::string& name) const;
   boost::asio::io_context& io_;
+  // Continuations an app may call from other threads (Next, Ack) reach the loop through it, and
+  // do nothing once this Server is gone (detail::from_any_thread).
+  std::shared_ptr<detail::LoopHandle> loop_;
   ServerOptions options_;
   std::map<std::string, std::unique_ptr<Namespace>> namespaces_;
   // (A setup behind a pointer: one running while another dynamic namespace is registered, which

@@ -174,9 +174,11 @@ void WsConnection::do_read() {
     auto owner = self->owner_.lock();
     if (!owner) return;
     if (ec) {
-      // (A drop without a close frame too, as the raw link: "transport close", as engine.io.)
+      // (A drop without a close frame too, as the raw link: EOF or any error of the socket itself
+      // is "transport close", as engine.io; Beast's own errors — the protocol's, its timeouts —
+      // stay errors.)
       const bool clean = ec == websocket::error::closed || ec == net::error::eof ||
-                         ec == net::error::connection_reset;
+                         ec.category() == boost::system::system_category();
       owner->on_ws_closed(self.get(), !clean);
       return;
     }

@@ -481,10 +481,13 @@ test("close(done): every client is disconnected and the callback runs", async ()
 // SIGINT, SIGTERM, SIGHUP and SIGPIPE back as it found them (before 2026-12-04 Asio's signal_set
 // left SIGINT at its default and SIGPIPE stayed ignored).
 test("serve() gives the program's signal dispositions back when it returns", async () => {
-  const { p } = await startApp(["--port", "0"], { API_CHECK_SIGNALS: "1" }, () => {}, "start");
+  const { p, u } = await startApp(["--port", "0"], { API_CHECK_SIGNALS: "1" }, () => {}, "start");
   let out = "";
   p.stdout.on("data", (d) => (out += d));
   const exited = new Promise((r) => p.once("exit", r));
+  // (Its loop runs once it answers: its stop signals are taken by then; "listening" is said a
+  // moment before, and a SIGTERM then met the default action.)
+  assert.equal((await fetch(`${u}/health`)).status, 200);
   p.kill("SIGTERM");
   assert.equal(await within(exited, 20000, "exit"), 0);
   assert.match(out, /signals after serve: as the program left them/);

@@ -168,6 +168,39 @@ class Bridge : public ::testing::Test {
                           {reinterpret_cast<const std::byte*>(ask.data()), ask.size()});
   }
 
+  // Worker 0's serverSideEmit of "q" with an ack (request `rid`) into the ring, then the ring
+  // read (by `reader`) until the bridge's count of the fleet's answers and one answer said lost
+  // have come: false if not within `wait`.
+  struct EmitOutcome {
+    std::optional<std::uint64_t> count;
+    bool lost = false;
+  };
+  bool ask_server_side_emit(shm::RingWriter& worker, shm::RingReader& reader, std::uint64_t rid,
+                            EmitOutcome& out, std::chrono::seconds wait = 10s) {
+    const std::string ask = cluster::write_message(
+        {{"nsp", "/"}, {"event", "q"}, {"args", json::array{}}, {"requestId", rid}});
+    if (worker.publish(static_cast<std::uint16_t>(cluster::MessageType::server_side_emit),
+                       {reinterpret_cast<const std::byte*>(ask.data()), ask.size()}) !=
+        shm::PublishStatus::ok)
+      return false;
+    return drive(
+        [&] {
+          reader.poll([&](const shm::RecordView& v) {
+            const auto t = static_cast<cluster::MessageType>(v.type);
+            auto m = cluster::read_message(v.payload);
+            if (!m || !m->body.contains("requestId") ||
+                m->body.at("requestId").to_number<std::uint64_t>() != rid)
+              return;
+            if (t == cluster::MessageType::broadcast_client_count)
+              out.count = m->body.at("clientCount").to_number<std::uint64_t>();
+            if (t == cluster::MessageType::server_side_emit_response && m->body.contains("lost"))
+              out.lost = true;
+          });
+          return out.count.has_value() && out.lost;
+        },
+        wait);
+  }
+
   // Worker 0's broadcast of "q" with acks (ack id `ack_id`) with `opts`, into the ring.
   static shm::PublishStatus ask_broadcast_with_acks(shm::RingWriter& worker, std::uint64_t ack_id,
                                                     const sio::BroadcastOptions& opts) {
@@ -893,32 +926,12 @@ TEST_F(Bridge, WithItsSubscriberLinkDownTheFleetIsCountedWithoutTheBridge) {
     return bridge_->metrics_text().find("shmio_redis_connected{worker=\"bridge\"} 0") !=
            std::string::npos;
   }));
-  const std::string ask = cluster::write_message(
-      {{"nsp", "/"}, {"event", "q"}, {"args", json::array{}}, {"requestId", 9}});
-  ASSERT_EQ(f.worker->publish(static_cast<std::uint16_t>(cluster::MessageType::server_side_emit),
-                              {reinterpret_cast<const std::byte*>(ask.data()), ask.size()}),
-            shm::PublishStatus::ok);
-  std::optional<std::uint64_t> count;
-  bool lost = false;
-  const bool ended = drive(
-      [&] {
-        f.reader->poll([&](const shm::RecordView& v) {
-          const auto t = static_cast<cluster::MessageType>(v.type);
-          auto m = cluster::read_message(v.payload);
-          if (!m || !m->body.contains("requestId") ||
-              m->body.at("requestId").to_number<std::uint64_t>() != 9u)
-            return;
-          if (t == cluster::MessageType::broadcast_client_count)
-            count = m->body.at("clientCount").to_number<std::uint64_t>();
-          if (t == cluster::MessageType::server_side_emit_response && m->body.contains("lost"))
-            lost = true;
-        });
-        return count && lost;
-      },
-      10s);
+  EmitOutcome got;
+  const bool ended = ask_server_side_emit(*f.worker, *f.reader, 9, got);
   EXPECT_EQ(call({"CONFIG", "SET", "maxclients", "10000"}).str, "OK");
-  ASSERT_TRUE(ended) << "count " << (count ? std::to_string(*count) : "none") << ", lost " << lost;
-  EXPECT_EQ(*count, 1u) << "the member's answer, said lost";
+  ASSERT_TRUE(ended) << "count " << (got.count ? std::to_string(*got.count) : "none") << ", lost "
+                     << got.lost;
+  EXPECT_EQ(*got.count, 1u) << "the member's answer, said lost";
 }
 
 TEST_F(Bridge, RedisUnreachableCountsWhatWasNotPublished) {
@@ -936,28 +949,9 @@ TEST_F(Bridge, RedisUnreachableCountsWhatWasNotPublished) {
   ASSERT_TRUE(reader);
   auto worker = shm::RingWriter::attach(*segment_, {"worker-0", -1});
   ASSERT_TRUE(worker);
-  const std::string ask = cluster::write_message(
-      {{"nsp", "/"}, {"event", "q"}, {"args", json::array{}}, {"requestId", 9}});
-  ASSERT_EQ(worker->publish(static_cast<std::uint16_t>(cluster::MessageType::server_side_emit),
-                            {reinterpret_cast<const std::byte*>(ask.data()), ask.size()}),
-            shm::PublishStatus::ok);
-  std::optional<std::uint64_t> count;
-  bool lost = false;
-  ASSERT_TRUE(drive([&] {
-    reader->poll([&](const shm::RecordView& v) {
-      const auto t = static_cast<cluster::MessageType>(v.type);
-      auto m = cluster::read_message(v.payload);
-      if (!m || !m->body.contains("requestId") ||
-          m->body.at("requestId").to_number<std::uint64_t>() != 9u)
-        return;
-      if (t == cluster::MessageType::broadcast_client_count)
-        count = m->body.at("clientCount").to_number<std::uint64_t>();
-      if (t == cluster::MessageType::server_side_emit_response && m->body.contains("lost"))
-        lost = true;
-    });
-    return count.has_value() && lost;
-  }));
-  EXPECT_EQ(*count, 1u);
+  EmitOutcome got;
+  ASSERT_TRUE(ask_server_side_emit(*worker, *reader, 9, got));
+  EXPECT_EQ(*got.count, 1u);
   EXPECT_NE(bridge_->metrics_text().find("shmio_redis_connected{worker=\"bridge\"} 0"),
             std::string::npos);
 }

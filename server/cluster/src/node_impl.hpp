@@ -452,6 +452,8 @@ struct Node::Impl {
       // be found dead before this worker had read the answer, and the request completed without
       // it. One look per responder a round, whatever the number of requests waiting on it (each
       // look reads /proc: thousands of broadcasts waiting for acks looked as many times each).
+      // (Finished requests are forgotten first: a walk that finds nobody dead does that.)
+      drop_responders([](const Responder&) { return false; });
       std::map<std::pair<std::uint16_t, std::uint64_t>, bool> alive;
       for (const auto& [rid, req] : pending)
         for (const Responder& r : req.responders) {

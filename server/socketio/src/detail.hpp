@@ -22,18 +22,25 @@ namespace shmio::socketio::detail {
 
 namespace json = boost::json;
 
-// The server's loop as continuations called from other threads see it (Server::loop_): its
-// io_context while the Server lives, null from its destruction on.
+// The server's loop as continuations called from other threads see it (Server::loop_): `gone`
+// from the start of ~Server (calls do nothing from then on), `io` until the Server's members are
+// gone (what a continuation holds is still let go on the loop's thread until then).
 struct LoopHandle {
   std::mutex m;
   boost::asio::io_context* io = nullptr;
-  // Whether the caller is on the loop's thread (running it); nullopt once the server is gone.
+  bool gone = false;
+  // For a call: whether the caller is on the loop's thread (running it); nullopt once gone.
   std::optional<bool> on_loop() {
     const std::lock_guard<std::mutex> held(m);
-    if (io == nullptr) return std::nullopt;
+    if (gone || io == nullptr) return std::nullopt;
     return io->get_executor().running_in_this_thread();
   }
-  // Posts `f` to the loop; false (f not taken) once the server is gone.
+  // For letting go: whether it may be done here (on the loop's thread, or no loop any more).
+  bool here() {
+    const std::lock_guard<std::mutex> held(m);
+    return io == nullptr || io->get_executor().running_in_this_thread();
+  }
+  // Posts `g` to the loop; false (g not taken) once there is no loop.
   template <class G>
   bool post(G&& g) {
     const std::lock_guard<std::mutex> held(m);
@@ -46,21 +53,25 @@ struct LoopHandle {
 // A continuation the app may call from any thread (a middleware's next, an event's ack, called
 // once its own work on a thread pool is done): `f` runs at once when called on the thread running
 // the server's loop, else it is posted there with its arguments (moved), and it does nothing once
-// the server is gone. `f` (and what it holds: a socket, a namespace's admission) is let go on the
-// loop's thread too: the last copy dropped elsewhere posts its end there. Nothing of the server
-// is touched off its thread.
+// the server is going. `f` (and what it holds: a socket, a namespace's admission) is let go on
+// the loop's thread too: the last copy dropped elsewhere posts its end there (a handler the loop
+// never runs lets it go where the loop is destroyed). Nothing of the server is touched off its
+// thread.
 template <class F>
 auto from_any_thread(const std::shared_ptr<LoopHandle>& loop, F f) {
   auto box = std::shared_ptr<F>(new F(std::move(f)), [loop](F* p) {
-    if (loop->on_loop().value_or(true) || !loop->post([p] { delete p; })) delete p;
+    std::unique_ptr<F> owned(p);
+    if (loop->here()) return;  // (deleted here)
+    auto end = [kept = std::move(owned)]() {};
+    (void)loop->post(std::move(end));  // (not taken: deleted here as `end` goes)
   });
   return [loop, box = std::move(box)](auto&&... a) {
     const std::optional<bool> here = loop->on_loop();
-    if (!here) return;  // the server is gone: nothing
+    if (!here) return;  // the server is going or gone: nothing
     if (*here) return (*box)(std::forward<decltype(a)>(a)...);
-    loop->post(
+    (void)loop->post(
         [loop, box, ... args = std::decay_t<decltype(a)>(std::forward<decltype(a)>(a))]() mutable {
-          if (loop->on_loop()) (*box)(std::move(args)...);  // (run by the loop: gone if null)
+          if (loop->on_loop()) (*box)(std::move(args)...);  // (run by the loop: not if going)
         });
   };
 }

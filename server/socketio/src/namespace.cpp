@@ -164,8 +164,8 @@ void Namespace::connect(const std::shared_ptr<Client>& client, json::object auth
     try {
       // (`next` may be called from another thread: detail::from_any_thread.)
       (*(*fns)[i])(
-          s, detail::from_any_thread(server_->loop_, [run = weak_run.lock(), i, called,
-                                                      refuse](std::optional<ConnectError> err) {
+          s, detail::from_any_thread(server_->loop_.h, [run = weak_run.lock(), i, called,
+                                                        refuse](std::optional<ConnectError> err) {
             if (*called || !run) return;
             *called = true;
             if (err) return refuse(*err);
@@ -273,10 +273,10 @@ void Namespace::admit(const std::shared_ptr<Client>& c, const SocketPtr& s) {
   adapter_->add_all(s->id(), {s->id()});
   // (A room listener may disconnect it as it joins: admitted no further, no CONNECT after its
   // DISCONNECT and no connection handlers for a closed socket.)
-  if (!s->connected_) return;
+  if (!s->connected_) return c->refused(name_);  // (no longer connecting: a CONNECT may come)
   if (s->x_ && !s->x_->restore_rooms.empty())
     adapter_->add_all(s->id(), std::exchange(s->x_->restore_rooms, {}));
-  if (!s->connected_) return;
+  if (!s->connected_) return c->refused(name_);  // (no longer connecting: a CONNECT may come)
   c->add(name_, s);
   // A recovered socket gets what it missed before the CONNECT reply (the client emits those
   // events before its "connect" event, in order).

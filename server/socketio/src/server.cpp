@@ -29,8 +29,8 @@ bool Server::open(const Client* c) const {
 }
 
 Server::Server(net::io_context& io, ServerOptions options)
-    : io_(io), loop_(std::make_shared<detail::LoopHandle>()), options_(std::move(options)) {
-  loop_->io = &io_;
+    : io_(io), loop_{std::make_shared<detail::LoopHandle>()}, options_(std::move(options)) {
+  loop_.h->io = &io_;
   // 120 random bits; 30 of them start the ack counter, so that a restarted worker's ids are not
   // its predecessor's (an answer to one of those still on its way through the ring would be
   // counted for the new broadcast of the same id).
@@ -103,11 +103,16 @@ Server::Server(net::io_context& io, ServerOptions options)
   engine_ = std::make_unique<engineio::Server>(io, std::move(eo), std::move(h));
 }
 
+Server::LoopRef::~LoopRef() {
+  const std::lock_guard<std::mutex> held(h->m);
+  h->io = nullptr;
+}
+
 Server::~Server() {
   {
-    // (From now on a Next or an Ack called from another thread does nothing.)
-    const std::lock_guard<std::mutex> held(loop_->m);
-    loop_->io = nullptr;
+    // (From now on a Next or an Ack called does nothing.)
+    const std::lock_guard<std::mutex> held(loop_.h->m);
+    loop_.h->gone = true;
   }
   // The engine first, while every other member is here: its sessions' closes reach the clients,
   // their sockets and namespaces (and a removed namespace the retired list).

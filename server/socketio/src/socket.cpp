@@ -383,7 +383,7 @@ void Socket::on_packet(const Packet& p) {
         auto done = std::make_shared<bool>(false);
         // (It may be called from another thread: detail::from_any_thread.)
         ack = detail::from_any_thread(
-            nsp_->server().loop_, [w = weak_from_this(), id = *p.id, done](Args reply) {
+            nsp_->server().loop_.h, [w = weak_from_this(), id = *p.id, done](Args reply) {
               auto self = w.lock();
               if (!self || *done || !self->connected_) return;
               *done = true;
@@ -461,7 +461,7 @@ void Socket::run_middleware(const std::shared_ptr<Chain>& c) {
   auto called = std::make_shared<bool>(false);
   // (`next` may be called from another thread: detail::from_any_thread.)
   auto next =
-      detail::from_any_thread(nsp_->server().loop_, [c, called](std::optional<std::string> err) {
+      detail::from_any_thread(nsp_->server().loop_.h, [c, called](std::optional<std::string> err) {
         if (*called) return;  // next called twice: the second is ignored
         *called = true;
         if (err) return c->self->error(*err);

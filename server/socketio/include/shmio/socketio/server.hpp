@@ -280,8 +280,13 @@ class Server {
   Setup dynamic_setup(const std::string& name) const;
   boost::asio::io_context& io_;
   // Continuations an app may call from other threads (Next, Ack) reach the loop through it, and
-  // do nothing once this Server is gone (detail::from_any_thread).
-  std::shared_ptr<detail::LoopHandle> loop_;
+  // do nothing once this Server is going (detail::from_any_thread). Its destructor, run after
+  // every member declared below it, says there is no loop any more.
+  struct LoopRef {
+    std::shared_ptr<detail::LoopHandle> h;
+    ~LoopRef();
+  };
+  LoopRef loop_;
   ServerOptions options_;
   std::map<std::string, std::unique_ptr<Namespace>> namespaces_;
   // (A setup behind a pointer: one running while another dynamic namespace is registered, which

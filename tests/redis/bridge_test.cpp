@@ -125,15 +125,20 @@ class Bridge : public ::testing::Test {
   }
   // Worker `w`'s NAMESPACES record (its namespaces, and its rooms if `rooms` is an object, or
   // "telling" if `telling`), as a worker announces them, into the ring.
+  // A worker's message `body` of type `t` into the ring, as Node::Impl::publish writes it.
+  static shm::PublishStatus put(shm::RingWriter& worker, cluster::MessageType t,
+                                const json::object& body) {
+    const std::string said = cluster::write_message(body);
+    return worker.publish(static_cast<std::uint16_t>(t),
+                          {reinterpret_cast<const std::byte*>(said.data()), said.size()});
+  }
   static shm::PublishStatus say_namespaces(shm::RingWriter& worker, json::array nsps,
                                            json::value rooms = nullptr, int w = 0,
                                            bool telling = false) {
     json::object body{{"worker", w}, {"nsps", std::move(nsps)}};
     if (rooms.is_object()) body["rooms"] = std::move(rooms);
     if (telling) body["telling"] = true;
-    const std::string said = cluster::write_message(body);
-    return worker.publish(static_cast<std::uint16_t>(cluster::MessageType::namespaces),
-                          {reinterpret_cast<const std::byte*>(said.data()), said.size()});
+    return put(worker, cluster::MessageType::namespaces, body);
   }
   // A fleet of one Node member (subscribed to the request channel: it answers only what the test
   // publishes for it) and the bridge with `request_timeout`; a reader of the ring and worker 0's
@@ -177,10 +182,8 @@ class Bridge : public ::testing::Test {
   };
   bool ask_server_side_emit(shm::RingWriter& worker, shm::RingReader& reader, std::uint64_t rid,
                             EmitOutcome& out, std::chrono::seconds wait = 10s) {
-    const std::string ask = cluster::write_message(
-        {{"nsp", "/"}, {"event", "q"}, {"args", json::array{}}, {"requestId", rid}});
-    if (worker.publish(static_cast<std::uint16_t>(cluster::MessageType::server_side_emit),
-                       {reinterpret_cast<const std::byte*>(ask.data()), ask.size()}) !=
+    if (put(worker, cluster::MessageType::server_side_emit,
+            {{"nsp", "/"}, {"event", "q"}, {"args", json::array{}}, {"requestId", rid}}) !=
         shm::PublishStatus::ok)
       return false;
     return drive(
@@ -1390,9 +1393,7 @@ TEST_F(Bridge, RoomsSaidInPartsAreTakenTogether) {
     json::object body{
         {"worker", 0}, {"rooms", json::object{{"/", std::move(rooms)}}}, {"part", i}, {"parts", n}};
     if (i == 0) body["nsps"] = json::array{"/"};
-    const std::string said = cluster::write_message(body);
-    return worker->publish(static_cast<std::uint16_t>(cluster::MessageType::namespaces),
-                           {reinterpret_cast<const std::byte*>(said.data()), said.size()});
+    return put(*worker, cluster::MessageType::namespaces, body);
   };
   ASSERT_EQ(part(0, 2, {"a"}), shm::PublishStatus::ok);
   ASSERT_EQ(part(1, 2, {"b"}), shm::PublishStatus::ok);
@@ -1408,10 +1409,8 @@ TEST_F(Bridge, RoomsSaidInPartsAreTakenTogether) {
   // room made after them, said as it is made, shows they were read.)
   ASSERT_EQ(part(0, 3, {"e"}), shm::PublishStatus::ok);
   ASSERT_EQ(part(2, 3, {"f"}), shm::PublishStatus::ok);
-  const std::string made =
-      cluster::write_message({{"worker", 0}, {"nsp", "/"}, {"room", "g"}, {"created", true}});
-  ASSERT_EQ(worker->publish(static_cast<std::uint16_t>(cluster::MessageType::room_changed),
-                            {reinterpret_cast<const std::byte*>(made.data()), made.size()}),
+  ASSERT_EQ(put(*worker, cluster::MessageType::room_changed,
+                {{"worker", 0}, {"nsp", "/"}, {"room", "g"}, {"created", true}}),
             shm::PublishStatus::ok);
   ASSERT_TRUE(drive([&] { return subscribed("g") == 1; }));
   EXPECT_EQ(subscribed("e"), 0);
@@ -1422,10 +1421,7 @@ TEST_F(Bridge, RoomsSaidInPartsAreTakenTogether) {
                     {"nsps", json::array{"/"}},
                     {"rooms", json::object{{"/", json::array{"h"}}}},
                     {"incomplete", true}};
-  const std::string said = cluster::write_message(last);
-  ASSERT_EQ(worker->publish(static_cast<std::uint16_t>(cluster::MessageType::namespaces),
-                            {reinterpret_cast<const std::byte*>(said.data()), said.size()}),
-            shm::PublishStatus::ok);
+  ASSERT_EQ(put(*worker, cluster::MessageType::namespaces, last), shm::PublishStatus::ok);
   ASSERT_TRUE(drive([&] { return subscribed("h") == 1; }));
   for (const char* kept : {"b", "c", "d", "g"}) EXPECT_EQ(subscribed(kept), 1) << kept;
 }

@@ -562,13 +562,11 @@ struct Bridge::Impl {
             for (const auto& r : rooms_of(&list)) g.rooms.emplace(std::string(name), r);
           if (++g.next < parts) break;
           now = std::move(g.rooms);
-          room_parts.erase(w);
         } else {
-          room_parts.erase(w);
-        }
-        for (const auto& [name, list] : rooms->get_object())
-          if (parts <= 1)
+          for (const auto& [name, list] : rooms->get_object())
             for (const auto& r : rooms_of(&list)) now.emplace(std::string(name), r);
+        }
+        room_parts.erase(w);
         for (const auto& [in, room] : now) room_held(in, room, w, true);
         // (A worker whose rooms were over its bound says "incomplete": what it said is added and
         // nothing is let go, since a room it left out may be one it still has.)

@@ -59,19 +59,27 @@ struct LoopHandle {
 // thread.
 template <class F>
 auto from_any_thread(const std::shared_ptr<LoopHandle>& loop, F f) {
-  auto box = std::shared_ptr<F>(new F(std::move(f)), [loop](F* p) {
-    std::unique_ptr<F> owned(p);
-    if (loop->here()) return;  // (deleted here)
-    auto end = [kept = std::move(owned)]() {};
-    (void)loop->post(std::move(end));  // (not taken: deleted here as `end` goes)
-  });
-  return [loop, box = std::move(box)](auto&&... a) {
-    const std::optional<bool> here = loop->on_loop();
+  // One allocation: the callable and its loop beside the count; the wrapper (one pointer) fits
+  // in a std::function's own storage.
+  struct Held {
+    std::shared_ptr<LoopHandle> loop;
+    F f;
+    Held(const std::shared_ptr<LoopHandle>& l, F&& g) : loop(l), f(std::move(g)) {}
+    Held(const Held&) = delete;
+    Held& operator=(const Held&) = delete;
+    ~Held() {
+      if (loop->here()) return;  // (f goes here)
+      auto end = [kept = std::move(f)]() {};
+      (void)loop->post(std::move(end));  // (not taken: f goes here as `end` does)
+    }
+  };
+  return [held = std::make_shared<Held>(loop, std::move(f))](auto&&... a) {
+    const std::optional<bool> here = held->loop->on_loop();
     if (!here) return;  // the server is going or gone: nothing
-    if (*here) return (*box)(std::forward<decltype(a)>(a)...);
-    (void)loop->post(
-        [loop, box, ... args = std::decay_t<decltype(a)>(std::forward<decltype(a)>(a))]() mutable {
-          if (loop->on_loop()) (*box)(std::move(args)...);  // (run by the loop: not if going)
+    if (*here) return held->f(std::forward<decltype(a)>(a)...);
+    (void)held->loop->post(
+        [held, ... args = std::decay_t<decltype(a)>(std::forward<decltype(a)>(a))]() mutable {
+          if (held->loop->on_loop()) held->f(std::move(args)...);  // (not if the server is going)
         });
   };
 }

@@ -146,6 +146,14 @@ class Delivery : public ::testing::TestWithParam<bool> {
     }
     ASSERT_TRUE(done()) << "timed out";
   }
+  // Runs the server until what client `c` received (its frames' payloads, added to `got`)
+  // holds `wanted`.
+  void drive_until_received(Client& c, std::string& got, const std::string& wanted) {
+    drive([&] {
+      for (auto& f : c.frames()) got += f.payload;
+      return got.find(wanted) != std::string::npos;
+    });
+  }
 
   // Opens a WebSocket session (its Engine.IO open packet read), not yet in a namespace; `query`
   // is appended to the request's query string.
@@ -1474,10 +1482,7 @@ TEST_P(Delivery, ADynamicNamespacesSetupRunsBeforeTheNewNamespaceHandlers) {
   Client& c = open_session();
   c.send_text("40/dyn-order,");
   std::string got;
-  drive([&] {
-    for (auto& f : c.frames()) got += f.payload;
-    return got.find("40/dyn-order,{") != std::string::npos;
-  });
+  drive_until_received(c, got, "40/dyn-order,{");
   ASSERT_NE(got.find("40/dyn-order,{"), std::string::npos) << got;
   EXPECT_EQ(order, (std::vector<std::string>{"setup", "new_namespace", "parent's middleware",
                                              "new_namespace's middleware"}));
@@ -1514,16 +1519,10 @@ TEST_P(Delivery, NextAndAckMayBeCalledFromAnotherThread) {
   Client& c = open_session();
   c.send_text("40");
   std::string got;
-  drive([&] {
-    for (auto& f : c.frames()) got += f.payload;
-    return got.find("40{") != std::string::npos;
-  });
+  drive_until_received(c, got, "40{");
   ASSERT_NE(got.find("40{"), std::string::npos) << got;
   c.send_text("427[\"ask\",\"q\"]");
-  drive([&] {
-    for (auto& f : c.frames()) got += f.payload;
-    return got.find("437[\"q\"]") != std::string::npos;
-  });
+  drive_until_received(c, got, "437[\"q\"]");
   EXPECT_NE(got.find("437[\"q\"]"), std::string::npos) << got;
   for (auto& t : pool) t.join();
   EXPECT_EQ(ran_on, std::set<std::thread::id>{std::this_thread::get_id()});
@@ -2209,10 +2208,7 @@ TEST_P(Delivery, ARoomListenerThatThrowsLeavesTheRoomsWhole) {
   s->join("fresh");
   EXPECT_EQ(server_->to("fresh").emit("m", Args{1}), 1u);
   std::string got;
-  drive([&] {
-    for (auto& f : c.frames()) got += f.payload;
-    return got.find("42[\"m\",1]") != std::string::npos;
-  });
+  drive_until_received(c, got, "42[\"m\",1]");
   EXPECT_NE(got.find("42[\"m\",1]"), std::string::npos) << got;
 }
 
@@ -2255,10 +2251,7 @@ TEST_P(Delivery, ARefusedSocketIsFreedThoughAHandlerCapturesIt) {
   Client& c = open_session();
   c.send_text("40/guarded,");
   std::string got;
-  drive([&] {
-    for (auto& f : c.frames()) got += f.payload;
-    return got.find("44/guarded,") != std::string::npos;
-  });
+  drive_until_received(c, got, "44/guarded,");
   ASSERT_NE(got.find("unauthorized"), std::string::npos) << got;
   io_.poll();
   EXPECT_TRUE(refused.expired()) << "the refused socket is still held";
@@ -2280,10 +2273,7 @@ TEST_P(Delivery, ASocketDisconnectedByItsConnectionHandlerIsFreedThoughHandlersC
   Client& c = open_session();
   c.send_text("40/kick,");
   std::string got;
-  drive([&] {
-    for (auto& f : c.frames()) got += f.payload;
-    return got.find("41/kick,") != std::string::npos;
-  });
+  drive_until_received(c, got, "41/kick,");
   ASSERT_NE(got.find("41/kick,"), std::string::npos) << got;
   io_.poll();
   EXPECT_TRUE(kicked.expired()) << "the disconnected socket is still held";

@@ -1317,13 +1317,14 @@ TEST_P(Delivery, WithCleanupAnEmptyDynamicNamespaceGoesAndIsMadeAgain) {
   ASSERT_EQ(kept.size(), 1u);
   c.send_text("41/dyn-3,");
   drive([&] { return !has("/dyn-3"); });
-  io_.run_for(5ms);  // (its posted sweep)
+  drive([&] { return server_->namespaces_detached() == 1u; });  // (its posted sweep)
   EXPECT_EQ(server_->namespaces_detached(), 1u);
   EXPECT_TRUE(kept.front()->nsp().removed());
   EXPECT_EQ(kept.front()->nsp().name(), "/dyn-3");
   EXPECT_EQ(kept.front()->nsp().emit("m", Args{1}), 0u);  // (detached: reaches no one here)
   kept.clear();
-  leave_server(d);  // (a client's close sweeps)
+  leave_server(d);  // (a client's close sweeps: posted, run by the loop)
+  drive([&] { return server_->namespaces_detached() == 0u; });
   EXPECT_EQ(server_->namespaces_detached(), 0u);
   // The main namespace and the app's own are never removed.
   EXPECT_TRUE(has("/"));

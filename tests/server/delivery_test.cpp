@@ -722,6 +722,48 @@ TEST_P(Delivery, RoomsJoinedForASocketThatIsGoneDoNotStay) {
   EXPECT_TRUE(nsp.adapter().socket_rooms(s->id()).empty());
 }
 
+// A second CONNECT for a namespace whose middleware has not answered the first (socket.io-client
+// sends it when connect() is called again before the answer) is let go: one socket, one answer,
+// the connection kept. Until 2026-12-05 it closed the whole connection. One for a namespace
+// joined still closes it (as socket.io).
+TEST_P(Delivery, ASecondConnectWhileTheFirstIsInTheMiddlewareIsLetGo) {
+  Namespace& nsp = server_->of("/");
+  server_->of("/other");
+  int ran = 0;
+  Next held;
+  nsp.use([&](const SocketPtr&, Next next) {
+    ++ran;
+    held = std::move(next);
+  });
+  Client& c = open_session();
+  const std::size_t clients = server_->client_count();
+  c.send_text("40");
+  drive([&] { return held != nullptr; });
+  c.send_text("40");
+  // Read in order after it on the same connection: when this is answered, the second CONNECT was
+  // handled.
+  c.send_text("40/other,");
+  std::string got;
+  drive([&] {
+    for (auto& f : c.frames()) got += f.payload;
+    return got.find("40/other,{") != std::string::npos || c.eof();
+  });
+  EXPECT_FALSE(c.eof()) << "the connection was closed: " << got;
+  EXPECT_EQ(server_->client_count(), clients);
+  EXPECT_EQ(ran, 1);
+  std::exchange(held, nullptr)(std::nullopt);  // (outside the loop: posted, run here)
+  drive_until_received(c, got, "40{");
+  // Anything more for "/" would come before this: a message from the server on it.
+  server_->of("/").emit("after", Args{1});
+  drive_until_received(c, got, "42[\"after\"");
+  EXPECT_EQ(got.find("40{", got.find("40{") + 1), std::string::npos) << "answered twice: " << got;
+  EXPECT_EQ(nsp.size(), 1u);
+  EXPECT_EQ(ran, 1);
+  // Joined: another CONNECT for it closes the connection.
+  c.send_text("40");
+  drive([&] { return c.eof() || server_->client_count() < clients; });
+}
+
 // A room joined in a "disconnecting" handler is joined (and so saved for recovery), as in
 // socket.io: the socket is not yet gone there.
 TEST_P(Delivery, ARoomJoinedWhileDisconnectingIsJoined) {
@@ -2284,6 +2326,65 @@ TEST_P(Delivery, ASocketDisconnectedByItsConnectionHandlerIsFreedThoughHandlersC
 // data: the server's own frames are read back without the bounds set for clients (before
 // 2026-12-03, read with a client's, one with more than 64 binaries or nested deeper than 32 went
 // out and its listeners were not told; a helper's review).
+// A binary message is admitted by the session's bounds as one message, as a text one is: a
+// header never goes without its attachments, and a message over the byte bound goes out whole.
+// Until 2026-12-05 each frame was looked at alone: a first attachment over the byte bound made the
+// next one close the session (every receiver of such a broadcast), and a header taking the queue's
+// last slot had its attachment close it.
+TEST_P(Delivery, ABinaryMessageIsAdmittedAsOneMessage) {
+  ServerOptions o;
+  o.engine.max_queued_bytes = 4096;
+  restart(o);
+  Client& c = connect();
+  auto binary = [](std::size_t first) {
+    boost::json::array values{placeholder(0), placeholder(1)};
+    std::vector<Binary> binaries{std::make_shared<const std::string>(std::string(first, 'a')),
+                                 std::make_shared<const std::string>("b")};
+    return Args(std::move(values), std::move(binaries));
+  };
+  // Over the byte bound, broadcast (the shared frames' path).
+  EXPECT_EQ(server_->to("all").emit("f", binary(8000)), 1u);
+  std::vector<Client::Frame> got;
+  drive([&] {
+    for (auto& f : c.frames()) got.push_back(f);
+    return got.size() >= 3 || c.eof();
+  });
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[0].payload.rfind("452-[\"f\",", 0), 0u) << got[0].payload;
+  EXPECT_EQ(got[1].op, 2u);
+  EXPECT_EQ(got[1].payload.size(), 8000u);
+  EXPECT_EQ(got[2].payload, "b");
+  EXPECT_EQ(server_->engine().stats().slow_consumer_closes, 0u);
+  // The header taking the queue's last slot (512 packets in the fixture; the byte bound as by
+  // default), sent to the socket (its own encoding's path), all in one turn.
+  restart(ServerOptions());
+  Client& d = connect();
+  SocketPtr s = server_->of("/").socket(last_sid_);
+  ASSERT_TRUE(s);
+  for (int i = 0; i < 511; ++i) s->emit("t", Args{i});
+  s->emit("f", binary(10));
+  got.clear();
+  drive([&] {
+    for (auto& f : d.frames()) got.push_back(f);
+    return got.size() >= 511 + 3 || d.eof();
+  });
+  ASSERT_EQ(got.size(), 511u + 3u) << (d.eof() ? "closed" : "short");
+  EXPECT_EQ(got[511].payload.rfind("452-[\"f\",", 0), 0u) << got[511].payload;
+  EXPECT_EQ(got.back().payload, "b");
+  EXPECT_EQ(server_->engine().stats().slow_consumer_closes, 0u);
+  EXPECT_EQ(server_->client_count(), 1u);
+  // Past the bound, a binary message is refused whole: the session closes with none of it.
+  for (int i = 0; i < 512; ++i) s->emit("t", Args{i});
+  s->emit("f", binary(10));
+  got.clear();
+  drive([&] {
+    for (auto& f : d.frames()) got.push_back(f);
+    return d.eof();
+  });
+  EXPECT_EQ(server_->engine().stats().slow_consumer_closes, 1u);
+  for (const auto& f : got) EXPECT_NE(f.payload.rfind("452-", 0), 0u) << "a header went out";
+}
+
 TEST_P(Delivery, OutgoingListenersHearBroadcastsPastAClientsBounds) {
   connect();
   SocketPtr s = server_->of("/").socket(last_sid_);

@@ -324,6 +324,36 @@ TEST_F(EngineIoSession, TheQueueIsAlsoBoundedInBytes) {
   EXPECT_EQ(bin.send(Packet::bytes(std::string(5000, 'b'))), Session::SendResult::queued);
 }
 
+// A message in several frames (a binary one's header and attachments) is admitted as one: the
+// bounds are looked at once, before it; all of its frames are queued or none.
+TEST_F(EngineIoSession, AMessageOfSeveralFramesIsAdmittedAsOne) {
+  SessionOptions o = opts;
+  o.max_queued_packets = 4;
+  o.max_queued_bytes = 1000;
+  const FrameRef head =
+      Packet::text(PacketType::message,
+                   "52-[\"f\",{\"_placeholder\":true,\"num\":0},{\"_placeholder\":true,\"num\":1}]")
+          .to_frame();
+  const std::vector<FrameRef> parts{Packet::bytes(std::string(5000, 'a')).to_frame(),
+                                    Packet::bytes("b").to_frame()};
+  Session s("a", TransportKind::websocket, o, t0);
+  EXPECT_EQ(s.send_message(head, parts), Session::SendResult::queued) << "over the byte bound";
+  EXPECT_EQ(s.out().size(), 3u);
+  EXPECT_EQ(s.send(Packet::text(PacketType::message, "x")), Session::SendResult::overflow);
+  // The last slot of the packet bound takes a whole message.
+  Session t("b", TransportKind::websocket, o, t0);
+  for (int i = 0; i < 3; ++i) t.send(Packet::text(PacketType::message, "x"));
+  const std::vector<FrameRef> small{Packet::bytes("a").to_frame(), Packet::bytes("b").to_frame()};
+  EXPECT_EQ(t.send_message(head, small), Session::SendResult::queued);
+  EXPECT_EQ(t.out().size(), 6u);
+  // Past it, none of a message is queued.
+  Session u("c", TransportKind::websocket, o, t0);
+  for (int i = 0; i < 4; ++i) u.send(Packet::text(PacketType::message, "x"));
+  EXPECT_EQ(u.send_message(head, small), Session::SendResult::overflow);
+  EXPECT_EQ(u.close_reason(), CloseReason::transport_error);
+  EXPECT_EQ(u.send_message(head, small), Session::SendResult::closed);
+}
+
 TEST_F(EngineIoSession, AForcedCloseKeepsWhatIsQueuedForTheTransportToFlush) {
   Session s("a", TransportKind::websocket, opts, t0);
   s.send(Packet::text(PacketType::message, "41"));  // e.g. Socket.IO's DISCONNECT

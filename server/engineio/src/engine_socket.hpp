@@ -46,11 +46,18 @@ class EngineSocket final : public Socket,
   // The delivery path: a reference into the session's bounded queue, written at the end of the
   // turn (ServerCore::cork). Never re-enters the caller: an overflow closes the session at the
   // flush, not here (the caller may be iterating a room).
-  bool send_frame(FrameRef f) override {
-    ++srv_->stats.packets_out;
-    srv_->stats.bytes_out += f->payload().size();
-    const Session::SendResult r = sm_.send(std::move(f));
-    if (r == Session::SendResult::overflow) ++srv_->stats.slow_consumer_closes;
+  bool send_frame(FrameRef f) override { return send_message(std::move(f), {}); }
+  // (Counted as sent only when queued: a frame refused by a full queue never goes out.)
+  bool send_message(FrameRef head, std::span<const FrameRef> rest) override {
+    std::size_t bytes = head->payload().size();
+    for (const FrameRef& f : rest) bytes += f->payload().size();
+    const Session::SendResult r = sm_.send_message(std::move(head), rest);
+    if (r == Session::SendResult::queued) {
+      srv_->stats.packets_out += 1 + rest.size();
+      srv_->stats.bytes_out += bytes;
+    } else if (r == Session::SendResult::overflow) {
+      ++srv_->stats.slow_consumer_closes;
+    }
     if (r != Session::SendResult::closed) srv_->cork(this);
     return r == Session::SendResult::queued;
   }

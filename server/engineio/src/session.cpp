@@ -132,17 +132,24 @@ Session::SendResult Session::send(Packet p) {
 }
 
 Session::SendResult Session::send(FrameRef f) {
+  return send_message(std::move(f), {});
+}
+
+Session::SendResult Session::send_message(FrameRef head, std::span<const FrameRef> rest) {
   if (closed()) return SendResult::closed;
-  // (The byte bound is on what is queued already: a frame is taken while that is within it, so a
-  // message larger than the bound — a binary one's attachment after its header too — goes out,
-  // and what a session holds is at most the bound and one message. Before 2026-12-04 a frame
-  // that would pass the bound was refused: a message over it closed every session it was sent to.)
+  // (The bounds are on what is queued already: a message is taken while that is within them, so
+  // a message larger than the byte bound goes out, and what a session holds is at most the bounds
+  // and one message. Before 2026-12-04 a frame that would pass the byte bound was refused: a
+  // message over it closed every session it was sent to. Until 2026-12-05 each frame of a binary
+  // message was looked at alone: a header could take the last slot and its attachment close the
+  // session, and a large first attachment refused the next one even in an empty queue.)
   if (queue_.size() >= options_->max_queued_packets ||
       queue_.bytes() > options_->max_queued_bytes) {
     close(CloseReason::transport_error);
     return SendResult::overflow;
   }
-  queue_.push_back(std::move(f));
+  queue_.push_back(std::move(head));
+  for (const FrameRef& f : rest) queue_.push_back(f);
   return SendResult::queued;
 }
 

@@ -62,12 +62,13 @@ class Client : public std::enable_shared_from_this<Client> {
     }
     if (p.type == PacketType::connect_error) return invalid_state();  // a server-only packet
     if (p.type == PacketType::connect) {
-      if (find(p.nsp) != sockets_.end() ||
-          std::find(connecting_.begin(), connecting_.end(), p.nsp) != connecting_.end()) {
-        // A second CONNECT for a namespace joined or being joined: invalid state (as in the
-        // reference), and it must not leave a second socket behind.
-        return invalid_state();
-      }
+      // A second CONNECT for a namespace joined: invalid state, as in the reference.
+      if (find(p.nsp) != sockets_.end()) return invalid_state();
+      // One for a namespace still being joined (its middleware has not finished: socket.io-client
+      // sends it when connect() is called again before the answer) is let go: the answer to the
+      // first answers the client's one socket. (Until 2026-12-05 it closed the whole connection;
+      // socket.io makes a second socket, and the client then gets every message twice.)
+      if (std::find(connecting_.begin(), connecting_.end(), p.nsp) != connecting_.end()) return;
       Namespace* nsp = srv_.find(p.nsp);
       if (nsp == nullptr) {
         Packet err;
@@ -121,11 +122,18 @@ class Client : public std::enable_shared_from_this<Client> {
     engineio::Packet m = engineio::Packet::text(engineio::PacketType::message, encode(p));
     m.compress = compress;
     std::size_t bytes = m.data.size();
-    conn_->send(std::move(m));
+    if (p.attachments.empty()) {
+      conn_->send(std::move(m));
+      return bytes;
+    }
+    // A binary message: the header and its attachments queued as one (all or none).
+    std::vector<engineio::FrameRef> rest;
+    rest.reserve(p.attachments.size());
     for (const Binary& b : p.attachments) {
       bytes += b->size();
-      conn_->send_frame(engineio::Frame::make(engineio::Frame::Kind::binary, *b, compress));
+      rest.push_back(engineio::Frame::make(engineio::Frame::Kind::binary, *b, compress));
     }
+    conn_->send_message(m.to_frame(), rest);
     return bytes;
   }
   void add(const std::string& nsp, SocketPtr s) {

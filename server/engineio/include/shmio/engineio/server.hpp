@@ -16,6 +16,7 @@
 #include <iterator>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -330,6 +331,15 @@ class Socket {
   // event-loop turn, whatever the number of frames queued during it. Never calls back into the
   // caller (an overflow closes the session at the end of the turn).
   virtual bool send_frame(FrameRef f) = 0;
+  // One message in several frames (a Socket.IO binary message: the header, then its
+  // attachments), queued as one: all of them or none (Session::send_message). The default sends
+  // each frame with send_frame (for a Socket that has no bounds).
+  virtual bool send_message(FrameRef head, std::span<const FrameRef> rest) {
+    if (!send_frame(std::move(head))) return false;
+    for (const FrameRef& f : rest)
+      if (!send_frame(f)) return false;
+    return true;
+  }
   virtual void close() = 0;  // "forced close"
   virtual std::string_view remote_address() const noexcept = 0;
   virtual const HandshakeRequest& request() const noexcept = 0;

@@ -17,6 +17,7 @@
 #include <chrono>
 #include <cstddef>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -38,9 +39,10 @@ struct SessionOptions {
   // a few MiB; a client that far behind is better served by reconnecting (and recovering).
   std::size_t max_queued_packets = 4096;
   // The same bound in bytes (as they would travel in a polling payload): 16 MiB, so that a client
-  // sent large messages cannot pin more than that however few they are. (Checked before each
-  // frame is queued: a session holds at most this and one message, and a message larger than it
-  // goes out unless a backlog is over it already.)
+  // sent large messages cannot pin more than that however few they are. (Both bounds are checked
+  // before each message is queued, a binary one's attachments counted with it: a session holds at
+  // most the bounds and one message, and a message larger than them goes out unless a backlog is
+  // over them already.)
   std::size_t max_queued_bytes = 16u << 20;
   bool allow_upgrades = true;
 };
@@ -107,6 +109,11 @@ class Session {
   // The delivery path's form: a reference to a shared frame (no copy, no allocation once the
   // queue has grown to its working size).
   SendResult send(FrameRef f);
+  // One message in several frames (a Socket.IO binary message: its text header, then each
+  // attachment), admitted as one: the bounds are looked at once, before the message, as for a
+  // one-frame message, and either every frame is queued or none (an overflow closes the session
+  // with nothing of the message queued). A client never gets a header without its attachments.
+  SendResult send_message(FrameRef head, std::span<const FrameRef> rest);
 
   // What the current transport should write now. For polling: one payload of at most max_bytes
   // (at least one packet), or empty if nothing waits (hold the GET). For WebSocket, the transport

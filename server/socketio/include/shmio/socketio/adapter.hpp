@@ -61,8 +61,10 @@ struct EncodedPacket {
   // Queues references to the frame and its attachments on a session (no copy, no allocation,
   // no atomic count): how every receiver of a broadcast gets it.
   void send_to(engineio::Socket& conn) const {
-    conn.send_frame(frame);
-    for (const engineio::FrameRef& b : attachments) conn.send_frame(b);
+    if (attachments.empty())
+      conn.send_frame(frame);
+    else
+      conn.send_message(frame, attachments);  // all or nothing
   }
 };
 // Encodes a packet once into the form every receiver shares.

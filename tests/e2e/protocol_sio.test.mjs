@@ -318,7 +318,20 @@ async function pollingSocket(srv = calm) {
   assert.ok(reply.startsWith("40{"), reply);
   const id = JSON.parse(reply.slice(2)).sid;
   assert.equal(greeting, '42["auth",{}]');
-  return { post, get, id };
+  return { post, get, id, sid: new URL(url).searchParams.get("sid"), port: srv.port };
+}
+
+// An upgrade of a polling socket to WebSocket up to its probe's answer: the client (as
+// engine.io-client does) has had the noop on its GET and stopped polling; its "5" is next.
+async function probeAnswered(s) {
+  const held = s.get();
+  const c = rawWebSocket(`ws://127.0.0.1:${s.port}/socket.io/?EIO=4&transport=websocket&sid=${s.sid}`,
+                         { wait: WAIT });
+  assert.ok(await c.opened, "the probe's WebSocket opened");
+  c.send("2probe");
+  assert.equal(await c.next("pong probe"), "3probe");
+  assert.deepEqual(await held, { status: 200, body: "6" }, "the noop that pauses polling");
+  return c;
 }
 
 // The close packet comes in a response of its own, after the one with what was queued (as
@@ -352,6 +365,37 @@ test("polling: a client disconnected while it holds a GET gets the DISCONNECT in
   assert.equal(next.body, "1", "the next GET gets the close packet");
   assert.equal((await get()).status, 400);
   await disconnectedWith("/", id, "server namespace disconnect", calm);
+});
+
+// Disconnected by the server after its probe was answered and before its "5": the client polls no
+// more, so what was queued (the DISCONNECT) goes on the new WebSocket once the "5" comes, then
+// the close, as engine.io flushes a closing socket's buffer on the transport it upgrades to.
+// Before 2026-12-05 the probe was closed at once: the client saw "transport close" and
+// reconnected, where the app had disconnected it.
+test("upgrade: a client disconnected between its probe's answer and its 5 gets the DISCONNECT on the WebSocket", async () => {
+  const s = await pollingSocket();
+  const c = await probeAnswered(s);
+  await s.post('42["disconnect-me",true]'); // answered once the app's handler has run
+  c.send("5");
+  assert.equal(await c.next("the DISCONNECT on the WebSocket"), "41");
+  assert.equal(await c.next("the close packet"), "1");
+  await c.waitClosed();
+  await disconnectedWith("/", s.id, "server namespace disconnect", calm);
+  assert.equal((await s.get()).status, 400, "the session is gone");
+});
+
+// The same window, but the client polls again instead: the DISCONNECT in that GET, the close in
+// the next, the probe closed with the session.
+test("upgrade: a client disconnected in that window that polls again gets the DISCONNECT by polling", async () => {
+  const s = await pollingSocket();
+  const c = await probeAnswered(s);
+  await s.post('42["disconnect-me",true]');
+  const first = await s.get();
+  assert.equal(first.status, 200, first.body);
+  assert.ok(first.body.split("\x1e").includes("41"), `the DISCONNECT in ${JSON.stringify(first.body)}`);
+  assert.equal((await s.get()).body, "1", "the next GET gets the close packet");
+  await c.waitClosed("the probe closed with the session");
+  await disconnectedWith("/", s.id, "server namespace disconnect", calm);
 });
 
 test("polling: past 64 KiB queued, a session closed while no GET is held is not kept (400)", async () => {

@@ -138,6 +138,11 @@ class EngineSocket final : public Socket,
       --srv_->lingering;
       rare_->lingering.reset();
     }
+    if (probe()) {  // one kept for an upgrade the client did not finish (finish_close)
+      rare_->probe->close_after_writes();
+      rare_->probe.reset();
+    }
+    if (rare_) rare_->upgrade_tail.clear();
     set_deadline(TimePoint::max());
     if (auto it = srv_->sessions.find(sm_.sid());
         it != srv_->sessions.end() && it->second.get() == this)
@@ -166,7 +171,8 @@ class EngineSocket final : public Socket,
     if (announced_) {  // closed already (e.g. by the open handler)
       if (lingering() && !rare_->lingering->empty()) {
         c->respond_poll(std::exchange(*rare_->lingering, std::string()));  // what was queued
-        return true;  // the close packet at the next GET
+        rare_->upgrade_tail.clear();  // (delivered: a probe kept gets only the close packet)
+        return true;                  // the close packet at the next GET
       }
       if (lingering()) forget();
       c->respond_poll("1");
@@ -198,6 +204,10 @@ class EngineSocket final : public Socket,
     if (c != ws_.get() && c != probe()) return;
     ++srv_->stats.packets_in;
     srv_->stats.bytes_in += p.data.size();
+    if (announced_) {
+      if (c == probe() && p.type == PacketType::upgrade) upgrade_after_close();
+      return;
+    }
     sm_.receive(TransportKind::websocket, p, Clock::now());
     pump();
   }
@@ -289,6 +299,20 @@ class EngineSocket final : public Socket,
   }
 
  private:
+  // The "5" of an upgrade the session was closed during (by the server, its probe answered: the
+  // client stopped polling and waits for nothing more on it): what the session left queued goes
+  // on the new WebSocket, then the close packet and the close frame, as engine.io's upgrade of a
+  // closing socket flushes its buffer on the new transport. Until 2026-12-05 the probe was closed
+  // with the session: the client saw its upgrade's WebSocket close ("transport close") and
+  // reconnected, where the app had disconnected it (its DISCONNECT waited for a GET that never
+  // came).
+  void upgrade_after_close() {
+    std::shared_ptr<detail::Link> link = std::move(rare_->probe);
+    for (FrameRef& f : rare_->upgrade_tail) link->push(std::move(f));
+    link->push(Packet::text(PacketType::close).to_frame());
+    link->close_after_writes();
+    forget();  // (the payload kept for a GET is delivered: the session is done)
+  }
   void respond_get(std::string payload) {
     auto c = std::move(rare_->get);
     c->respond_poll(std::move(payload));
@@ -300,10 +324,21 @@ class EngineSocket final : public Socket,
     // A forced close still delivers what was queued (e.g. a DISCONNECT packet), then "1" (in a
     // response of its own: see kLinger). Other reasons cleared the queue.
     bool linger = false;
+    // An upgrade's probe answered: the client may have stopped polling (it sends "5" next), so
+    // the probe is kept for what is queued (upgrade_after_close), as long as the session lingers.
+    const bool keep_probe = probe() != nullptr && sm_.probe_answered();
     if (sm_.transport() == TransportKind::polling) {
-      std::string queued = sm_.take_polling_payload(std::numeric_limits<std::size_t>::max());
       const bool forced = sm_.close_reason() == CloseReason::forced_close;
       const bool can_linger = forced && !srv_->stopped;
+      if (keep_probe && can_linger && !held_get()) {  // the frames too, for the probe
+        FrameQueue& q = sm_.out();
+        std::vector<FrameRef>& tail = rare().upgrade_tail;
+        for (std::size_t n = q.size(); n > 0; --n) {
+          tail.push_back(q.pop_front());
+          q.push_back(tail.back());
+        }
+      }
+      std::string queued = sm_.take_polling_payload(std::numeric_limits<std::size_t>::max());
       if (held_get() && sm_.close_reason() == CloseReason::transport_close) {
         respond_get("6");  // the client closed (its "1" came in a POST): a noop, as engine.io
       } else if (held_get() && !queued.empty() && can_linger) {
@@ -331,7 +366,7 @@ class EngineSocket final : public Socket,
       ws_->close_after_writes();
       ws_.reset();
     }
-    if (probe()) {
+    if (probe() && !(linger && keep_probe)) {
       rare_->probe->close_after_writes();
       rare_->probe.reset();
     }
@@ -398,6 +433,7 @@ class EngineSocket final : public Socket,
     std::weak_ptr<HttpConnection> post_owner;  // the one-POST rule
     int post_claims = 0;
     std::optional<std::string> lingering;  // the last payload of a session closed by the server
+    std::vector<FrameRef> upgrade_tail;    // the same as frames, for a probe kept (finish_close)
   };
   HttpConnection* held_get() const noexcept { return rare_ ? rare_->get.get() : nullptr; }
   detail::Link* probe() const noexcept { return rare_ ? rare_->probe.get() : nullptr; }

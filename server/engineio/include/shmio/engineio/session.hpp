@@ -85,6 +85,10 @@ class Session {
   const std::string& sid() const noexcept { return sid_; }
   TransportKind transport() const noexcept { return transport_; }
   bool upgrading() const noexcept { return probe_started_.has_value(); }
+  // The probe's "2probe" was answered and its "5" has not come: the client may have paused
+  // polling for good (kept by close(), which ends the upgrade: a session closed in that window
+  // gives the client what it left on the probe once the "5" comes, as engine.io).
+  bool probe_answered() const noexcept { return probe_acked_; }
   // When the probe now under way began (its identity: the next one begins later); none when
   // there is none.
   std::optional<TimePoint> probe_started() const noexcept {

@@ -60,6 +60,27 @@ else()
   set(SHMIO_PC_REDIS "")
   set(SHMIO_PC_HIREDIS "")
 endif()
+# Boost where the compiler does not look by itself (a Boost of one's own build, not the
+# system's): its include and library directories in Cflags and Libs (before 2026-12-05 the file
+# named neither, and a consumer of such a build failed to find <boost/...>).
+set(SHMIO_PC_BOOST_CFLAGS "")
+set(SHMIO_PC_BOOST_LIBS "")
+get_target_property(_shmio_boost_inc Boost::headers INTERFACE_INCLUDE_DIRECTORIES)
+foreach(_d IN LISTS _shmio_boost_inc)
+  if(_d AND NOT _d IN_LIST CMAKE_CXX_IMPLICIT_INCLUDE_DIRECTORIES)
+    string(APPEND SHMIO_PC_BOOST_CFLAGS " -I${_d}")
+  endif()
+endforeach()
+foreach(_cfg IMPORTED_LOCATION_RELEASE IMPORTED_LOCATION_NOCONFIG IMPORTED_LOCATION)
+  get_target_property(_shmio_boost_json Boost::json ${_cfg})
+  if(_shmio_boost_json)
+    get_filename_component(_d "${_shmio_boost_json}" DIRECTORY)
+    if(NOT _d IN_LIST CMAKE_CXX_IMPLICIT_LINK_DIRECTORIES)
+      set(SHMIO_PC_BOOST_LIBS "-L${_d} ")
+    endif()
+    break()
+  endif()
+endforeach()
 # The prefix relative to the .pc file, so that the installed tree can move (cmake --install
 # --prefix, a staging directory).
 file(RELATIVE_PATH SHMIO_PC_UP /root/${CMAKE_INSTALL_LIBDIR}/pkgconfig /root)

@@ -62,6 +62,38 @@ export PKG_CONFIG_PATH="$tmp/prefix/lib/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG
 ${CXX:-c++} -std=c++20 -O1 "$tmp/ring.cpp" -o "$tmp/ring" $(pkg-config --cflags --libs shmio)
 "$tmp/ring"
 
+echo "== 2b. shmio.pc names a Boost the compiler does not find by itself"
+# The system's Boost packages seen from another prefix (its CMake files copied, headers and
+# libraries linked), as a Boost of one's own build would be: configuring shmio against it (no
+# build) writes its include and library directories into shmio.pc.
+boost_cmake=$(dirname "$(sed -n 's/^Boost_DIR:PATH=//p' "$build/CMakeCache.txt")")
+boost_lib=$(dirname "$boost_cmake")
+fake="$tmp/boost"
+for rel in ../../include ../../../include; do
+  [ -f "$boost_cmake/$rel/boost/version.hpp" ] && inc_rel=$rel && break
+done
+if [ -n "${inc_rel:-}" ]; then
+  mkdir -p "$fake$boost_cmake" "$fake$boost_cmake/$inc_rel"
+  cp -r "$boost_cmake"/Boost-* "$boost_cmake"/BoostDetectToolset-* "$boost_cmake"/boost_headers-* \
+    "$boost_cmake"/boost_json-* "$fake$boost_cmake/"
+  ln -s "$(cd "$boost_cmake/$inc_rel" && pwd)/boost" "$fake$boost_cmake/$inc_rel/boost"
+  for f in "$boost_lib"/libboost_json*; do ln -s "$f" "$fake$boost_lib/"; done
+  fake_inc=$(cd "$fake$boost_cmake/$inc_rel" && pwd)
+  cmake -S "$root" -B "$tmp/fake-boost" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release \
+    -DSHMIO_BUILD_TESTS=OFF -DSHMIO_BUILD_BENCH=OFF -DSHMIO_BUILD_TOOLS=OFF \
+    -DBoost_DIR="$(ls -d "$fake$boost_cmake"/Boost-*)" >"$tmp/fake-boost.log" 2>&1 ||
+    { cat "$tmp/fake-boost.log"; exit 1; }
+  grep -q "^Cflags: .* -I$fake_inc\$" "$tmp/fake-boost/shmio.pc" &&
+    grep -q "^Libs: .* -L$fake$boost_lib -lboost_json" "$tmp/fake-boost/shmio.pc" ||
+    { echo "shmio.pc does not name the Boost it was configured with:"; cat "$tmp/fake-boost/shmio.pc"; exit 1; }
+  # The system's Boost needs no flags of its own (pkg-config --cflags above gave none).
+  if grep -q -- "-I/usr/include" "$build/shmio.pc"; then
+    echo "shmio.pc names the compiler's own include directory"; exit 1
+  fi
+else
+  echo "(skipped: Boost's CMake files at $boost_cmake are not in a known layout)"
+fi
+
 echo "== 3. add_subdirectory(shmio source tree)"
 cmake -S "$here/consumer" -B "$tmp/sub" "${gen[@]}" "${launcher[@]}" -DCMAKE_BUILD_TYPE=Release \
   -DSHMIO_SOURCE_DIR="$root" >"$tmp/sub.log"

@@ -298,12 +298,29 @@ test("cleanup_empty_child_namespaces: a dynamic namespace goes with its last soc
     const d = m.socket("/dyn-c");  // (the manager open: it connects at once)
     await until(() => d.connected, 5000, "/dyn-c connected");
     assert.equal(await metric("shmio_namespaces"), 2);
+    // One namespace's series of a family (its first: this process has one).
+    const ofDyn = (family) => new Promise((resolve, reject) =>
+      http.get(`${u}/metrics`, (res) => {
+        let body = "";
+        res.on("data", (d) => (body += d));
+        res.on("end", () => {
+          const m = body.match(new RegExp(`^${family}\\{namespace="/dyn-c",[^}]*\\} (\\d+)`, "m"));
+          resolve(m ? Number(m[1]) : undefined);
+        });
+      }).on("error", reject));
+    const OUT = "shmio_namespace_messages_out_total";
+    assert.equal(await ofDyn(OUT), 1, "its greeting");
     d.disconnect();
     await untilAsync(async () => (await metric("shmio_namespaces")) === 1, 5000, "/dyn-c removed");
     assert.equal(await metric("shmio_namespaces_removed_total"), 1);
+    // Its counters stay, and count on when it is made again (before 2026-12-05 its series left
+    // and came back from 0: in a cluster the worker="all" total went down).
+    assert.equal(await ofDyn(OUT), 1, "kept while removed");
+    assert.equal(await ofDyn("shmio_namespace_sockets"), 0);
     d.connect();
     await until(() => d.connected, 5000, "/dyn-c connected again");
     assert.equal(await metric("shmio_namespaces"), 2);
+    assert.equal(await ofDyn(OUT), 2, "counted on");
     // Made again: the new-namespace handlers ran for it twice.
     assert.deepEqual((await ack(main, "namespaces")).filter((n) => n === "/dyn-c"), ["/dyn-c", "/dyn-c"]);
     d.disconnect();

@@ -764,6 +764,30 @@ TEST_P(Delivery, ASecondConnectWhileTheFirstIsInTheMiddlewareIsLetGo) {
   drive([&] { return c.eof() || server_->client_count() < clients; });
 }
 
+// A middleware that drops its next() without calling it ends that CONNECT: the client's next
+// CONNECT to the namespace runs the middleware again (with the second CONNECT during the first let
+// go, a chain dropped so left every retry of the client let go for good).
+TEST_P(Delivery, AConnectWhoseMiddlewareDroppedItsNextCanBeTriedAgain) {
+  Namespace& nsp = server_->of("/");
+  int ran = 0;
+  nsp.use([&](const SocketPtr&, Next next) {
+    if (++ran == 1) return;  // dropped: neither called nor kept
+    next(std::nullopt);
+  });
+  Client& c = open_session();
+  c.send_text("40");
+  drive([&] { return ran == 1; });
+  c.send_text("40");
+  std::string got;
+  drive([&] {
+    for (auto& f : c.frames()) got += f.payload;
+    return got.find("40{") != std::string::npos || c.eof();
+  });
+  EXPECT_EQ(ran, 2);
+  EXPECT_NE(got.find("40{"), std::string::npos) << got;
+  EXPECT_EQ(nsp.size(), 1u);
+}
+
 // A room joined in a "disconnecting" handler is joined (and so saved for recovery), as in
 // socket.io: the socket is not yet gone there.
 TEST_P(Delivery, ARoomJoinedWhileDisconnectingIsJoined) {
@@ -1281,6 +1305,36 @@ TEST_P(Delivery, PastMaxDynamicNamespacesACONNECTToANewOneIsRefused) {
 // and a client CONNECTing to /dyn-1, /dyn-2, ... one after the other no longer uses it up (before
 // 2026-12-04 no namespace was ever removed). A CONNECT whose middleware still runs keeps it, and
 // a socket the app keeps holds the removed namespace's memory (detached) until it lets it go.
+// A dynamic namespace removed when empty keeps its counters for its next making under its name
+// (Server::carried_stats): they never go down. Before 2026-12-05 a namespace made again counted
+// from 0, and in a cluster the worker="all" totals of /metrics went down (a counter reset).
+TEST_P(Delivery, ARemovedNamespacesCountersGoOnWhenItIsMadeAgain) {
+  ServerOptions o;
+  o.cleanup_empty_child_namespaces = true;
+  restart(o);
+  server_->of(
+      [](const std::string& n) { return n.rfind("/dyn-", 0) == 0; },
+      [](Namespace& n) { n.on_connection([](const SocketPtr& s) { s->emit("hello", Args{1}); }); });
+  Client& c = open_session();
+  std::string got;
+  c.send_text("40/dyn-1,");
+  drive_until_received(c, got, "42/dyn-1,[\"hello\"");
+  ASSERT_TRUE(has_namespace("/dyn-1"));
+  const std::uint64_t first = server_->of("/dyn-1").stats().messages_out;
+  EXPECT_EQ(first, 1u);
+  EXPECT_EQ(server_->carried_stats("/dyn-1"), nullptr) << "live: its own counters";
+  c.send_text("41/dyn-1,");
+  drive([&] { return !has_namespace("/dyn-1"); });
+  ASSERT_NE(server_->carried_stats("/dyn-1"), nullptr);
+  EXPECT_EQ(server_->carried_stats("/dyn-1")->messages_out, first);
+  got.clear();
+  c.send_text("40/dyn-1,");
+  drive_until_received(c, got, "42/dyn-1,[\"hello\"");
+  EXPECT_EQ(server_->of("/dyn-1").stats().messages_out, first + 1);
+  EXPECT_GT(server_->of("/dyn-1").stats().bytes_out, 0u);
+  EXPECT_EQ(server_->carried_stats("/dyn-1"), nullptr);
+}
+
 TEST_P(Delivery, WithCleanupAnEmptyDynamicNamespaceGoesAndIsMadeAgain) {
   ServerOptions o;
   o.max_dynamic_namespaces = 2;

@@ -425,18 +425,35 @@ std::string local_metrics(sio::Server* server, cluster::Node* node, int worker) 
     // servers on two threads do not share the map.)
     static thread_local std::map<const sio::Server*, std::set<std::string>> shown_before;
     std::set<std::string>& sticky = shown_before[server];
+    // A namespace removed (cleanup_empty_child_namespaces) stays shown while its counters are
+    // kept for its next making (sio::Server::carried_stats): its counters at their last values,
+    // its gauges at 0. Until 2026-12-05 it left at once, and the cluster's worker="all" total of
+    // each counter went down while other workers still had the namespace.
     std::erase_if(sticky, [&](const std::string& n) {
-      return !std::binary_search(names.begin(), names.end(), n);
+      return !std::binary_search(names.begin(), names.end(), n) &&
+             server->carried_stats(n) == nullptr;
     });
     for (const std::string& name : names) {
       if (sticky.size() >= 100) break;
       sticky.insert(name);
     }
-    std::vector<std::pair<std::string, sio::Namespace*>> shown;  // (labels, namespace)
-    for (const std::string& name : names) {
-      if (sticky.count(name) == 0) continue;
-      sio::Namespace* n = server->find(name);
-      if (n == nullptr) continue;
+    struct Row {
+      std::string labels;
+      std::uint64_t sockets = 0, rooms = 0;
+      sio::Namespace::Stats stats;
+    };
+    std::vector<Row> shown;
+    for (const std::string& name : sticky) {  // (by name, as `names`)
+      Row row;
+      if (sio::Namespace* n = server->find(name)) {
+        row.sockets = n->size();
+        row.rooms = n->room_count();
+        row.stats = n->stats();
+      } else if (const sio::Namespace::Stats* kept = server->carried_stats(name)) {
+        row.stats = *kept;
+      } else {
+        continue;
+      }
       std::string esc;
       for (char c : name) {
         if (c == '\\' || c == '"') esc += '\\';
@@ -446,30 +463,30 @@ std::string local_metrics(sio::Server* server, cluster::Node* node, int worker) 
         }
         esc += c;
       }
-      shown.emplace_back("{namespace=\"" + esc + "\"," + wl + "}", n);
+      row.labels = "{namespace=\"" + esc + "\"," + wl + "}";
+      shown.push_back(std::move(row));
     }
     auto family = [&](const char* metric, const char* type, const char* help, auto value) {
       if (shown.empty()) return;
       out +=
           std::string("# HELP ") + metric + " " + help + "\n# TYPE " + metric + " " + type + "\n";
-      for (const auto& [labels, n] : shown)
-        out += metric + labels + " " + std::to_string(value(*n)) + "\n";
+      for (const Row& r : shown) out += metric + r.labels + " " + std::to_string(value(r)) + "\n";
     };
     family("shmio_namespace_sockets", "gauge", "Sockets connected to the namespace.",
-           [](sio::Namespace& n) { return std::uint64_t{n.size()}; });
+           [](const Row& r) { return r.sockets; });
     family("shmio_namespace_rooms", "gauge",
            "Rooms joined in the namespace (a socket's own room not counted).",
-           [](sio::Namespace& n) { return std::uint64_t{n.room_count()}; });
+           [](const Row& r) { return r.rooms; });
     family("shmio_namespace_messages_out_total", "counter",
            "Event packets sent to the namespace's sockets (a broadcast counts once per socket "
-           "reached).",
-           [](sio::Namespace& n) { return n.stats().messages_out; });
+           "reached; a dynamic namespace removed and made again counts on).",
+           [](const Row& r) { return r.stats.messages_out; });
     family("shmio_namespace_bytes_out_total", "counter",
            "Payload bytes of those packets (attachments included).",
-           [](sio::Namespace& n) { return n.stats().bytes_out; });
+           [](const Row& r) { return r.stats.bytes_out; });
     family("shmio_namespace_volatile_dropped_total", "counter",
            "Volatile packets dropped for sockets that could not take them.",
-           [](sio::Namespace& n) { return n.stats().volatile_dropped; });
+           [](const Row& r) { return r.stats.volatile_dropped; });
   }
   if (node) out += node->metrics_text();
   return out;

@@ -204,14 +204,20 @@ class EngineSocket final : public Socket,
     if (c != ws_.get() && c != probe()) return;
     ++srv_->stats.packets_in;
     srv_->stats.bytes_in += p.data.size();
-    if (announced_) {
-      if (c == probe() && p.type == PacketType::upgrade) upgrade_after_close();
+    if (announced_) {  // (closed: only a probe kept by finish_close speaks)
+      if (c != probe()) return;
+      if (p.type == PacketType::upgrade) return upgrade_after_close();
+      drop_kept_probe();  // anything else: not an upgrade any more (the GET gets the rest)
       return;
     }
     sm_.receive(TransportKind::websocket, p, Clock::now());
     pump();
   }
   void on_ws_garbage(const detail::Link* c) override {
+    if (announced_) {
+      if (c == probe()) drop_kept_probe();
+      return;
+    }
     if (c == probe()) {
       sm_.abandon_probe();
     } else if (c == ws_.get()) {
@@ -306,6 +312,11 @@ class EngineSocket final : public Socket,
   // with the session: the client saw its upgrade's WebSocket close ("transport close") and
   // reconnected, where the app had disconnected it (its DISCONNECT waited for a GET that never
   // came).
+  void drop_kept_probe() {
+    rare_->probe->close_after_writes();
+    rare_->probe.reset();
+    rare_->upgrade_tail.clear();
+  }
   void upgrade_after_close() {
     std::shared_ptr<detail::Link> link = std::move(rare_->probe);
     for (FrameRef& f : rare_->upgrade_tail) link->push(std::move(f));

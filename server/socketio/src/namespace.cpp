@@ -71,9 +71,14 @@ void Namespace::abandon(const SocketPtr& s) {
 // A child namespace is not removed meanwhile: a recovery's look at the session table or its replay
 // may read the ring, and what it reads may disconnect the namespace's last socket (found in
 // review, 2026-12-04: the namespace was then removed, even freed, under the CONNECT).
+// A chain dropped by a middleware that never calls next() (destroyed without an end()) also ends
+// the client's "connecting" to the namespace (Client::refused): left there, and since a second
+// CONNECT during the first is let go (2026-12-05), every retry of that client would have been let
+// go for good. (Not at an end(): the paths that end a chain tell the client themselves, and one
+// may have started another chain for the same CONNECT, a recovery turned fresh.)
 struct InProgress {
-  explicit InProgress(Namespace* of, std::weak_ptr<const char> alive)
-      : n(of), alive_(std::move(alive)) {
+  InProgress(Namespace* of, std::weak_ptr<const char> alive, std::weak_ptr<Client> by)
+      : n(of), alive_(std::move(alive)), client(std::move(by)) {
     ++n->connecting_;
   }
   bool gone() const noexcept { return alive_.expired(); }
@@ -81,9 +86,14 @@ struct InProgress {
   InProgress& operator=(const InProgress&) = delete;
   Namespace* n;
   std::weak_ptr<const char> alive_;  // (a chain may outlive the server, its Next kept by the app)
+  std::weak_ptr<Client> client;
   bool ended = false;
   void end();
-  ~InProgress() { end(); }
+  ~InProgress() {
+    if (ended) return;
+    if (auto c = client.lock(); c && !alive_.expired()) c->refused(n->name());
+    end();
+  }
 };
 
 void InProgress::end() {
@@ -98,9 +108,10 @@ void Namespace::connect_ended() {
 
 void Namespace::connect(const std::shared_ptr<Client>& client, json::object auth,
                         bool try_restore) {
-  auto in_progress = std::make_shared<InProgress>(this, alive_);
+  auto in_progress = std::make_shared<InProgress>(this, alive_, client);
   const auto& recovery = server_->options().connection_state_recovery;
-  if (recovery && try_restore && restore(client, auth) && recovery->skip_middlewares) return;
+  if (recovery && try_restore && restore(client, auth) && recovery->skip_middlewares)
+    return in_progress->end();         // (admitted, refused or begun again by admit)
   if (!server_->open(client.get())) {  // closed meanwhile (restore may drain the ring)
     // (Its restored socket must not wait, keyed by this Client's address, for another Client
     // allocated there later, which would then take this session's id, rooms and data.)

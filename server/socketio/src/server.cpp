@@ -137,6 +137,9 @@ Namespace& Server::make(const std::string& name, Setup setup) {
   if (!retired_.empty()) post_sweep();  // (those removed that nothing holds any more)
   auto made = std::make_unique<Namespace>(*this, name);
   Namespace& n = *made;
+  if (auto it = carried_.find(name); it != carried_.end()) {  // (kept if the setup throws)
+    n.stats_ = it->second;
+  }
   n.child_ = setup != nullptr;
   n.parent_ = setup.get();
   namespaces_[name] = std::move(made);
@@ -155,6 +158,7 @@ Namespace& Server::make(const std::string& name, Setup setup) {
       throw;
     }
   }
+  carried_.erase(name);  // (now its counters)
   // (The handlers as they are now, as socket.io's emit copies its listeners: one registered by a
   // handler runs from the next namespace on.)
   const auto handlers = new_namespace_;
@@ -263,6 +267,10 @@ void Server::retire(Namespace& n) {
   auto it = namespaces_.find(n.name());
   if (it == namespaces_.end() || it->second.get() != &n) return;
   n.retired_ = true;
+  // Its counters, for the next namespace of that name (carried_stats()).
+  if (carried_.size() >= kCarriedNames && carried_.count(n.name()) == 0)
+    carried_.erase(carried_.begin());
+  carried_[n.name()] = n.stats();
   retired_.push_back(std::move(it->second));
   namespaces_.erase(it);
   ++removed_;

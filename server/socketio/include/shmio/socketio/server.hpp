@@ -260,6 +260,16 @@ class Server {
   // removed whose memory a Socket or RemoteSocket still holds.
   std::uint64_t namespaces_removed() const noexcept { return removed_; }
   std::size_t namespaces_detached() const noexcept { return retired_.size(); }
+  // The counters (Namespace::stats) of a namespace removed by cleanup_empty_child_namespaces and
+  // not made again (nullptr: none kept for `name`). A namespace made again under a name starts
+  // from them, so that its counters never go down across removals (a worker="all" total in a
+  // cluster's /metrics summed them from workers that remove the namespace at different times).
+  // At most kCarriedNames names are kept: past it, the first by name is forgotten.
+  static constexpr std::size_t kCarriedNames = 4096;
+  const Namespace::Stats* carried_stats(const std::string& name) const noexcept {
+    auto it = carried_.find(name);
+    return it == carried_.end() ? nullptr : &it->second;
+  }
   boost::asio::io_context& io() noexcept { return io_; }
   const ServerOptions& options() const noexcept { return options_; }
 
@@ -294,6 +304,7 @@ class Server {
   std::vector<std::pair<std::function<bool(const std::string&)>, Setup>> dynamic_;
   // (Before clients_ and engine_: a session closed as the engine goes may remove a namespace.)
   std::vector<std::unique_ptr<Namespace>> retired_;
+  std::map<std::string, Namespace::Stats> carried_;  // carried_stats()
   std::uint64_t removed_ = 0;
   bool sweep_posted_ = false;
   std::shared_ptr<bool> life_ = std::make_shared<bool>(true);  // (for posted sweeps)

@@ -1954,6 +1954,33 @@ TEST_P(ClusterRebalanceTest, AHandshakeWhoseHandOffFailsIsServedWhereItWasAccept
   EXPECT_EQ(workers_[0]->server->client_count(), static_cast<std::size_t>(clients));
   EXPECT_EQ(workers_[1]->server->client_count(), 0u);
 }
+// Only a GET is a fresh handshake to steer: a CORS preflight (OPTIONS) or a HEAD on the engine's
+// path, while the worker steers its handshakes, is answered where it came and not counted as
+// steered (before 2026-12-05 each was handed over, counted, and added to the target's load).
+TEST_P(ClusterRebalanceTest, OnlyAGetIsSteered) {
+  ASSERT_EQ(::unlink((handoff_dir_ + "/1").c_str()), 0);  // (a steer is kept: served here)
+  const auto& stats = workers_[0]->node->stats();
+  int clients = 0;
+  while (stats.rebalance_steered == 0 && clients < 400) {
+    ASSERT_FALSE(connect(0).second.empty());
+    ++clients;
+  }
+  ASSERT_EQ(stats.rebalance_steered, 1u) << clients << " clients";
+  for (const char* method : {"OPTIONS", "HEAD"}) {
+    SCOPED_TRACE(method);
+    Client raw(workers_[0]->port);
+    raw.send_raw(std::string(method) +
+                 " /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\nOrigin: "
+                 "http://a.example\r\nAccess-Control-Request-Method: GET\r\n\r\n");
+    ASSERT_TRUE(drive([&] {
+      raw.read_available();
+      return raw.in().find("\r\n\r\n") != std::string::npos || raw.eof();
+    }));
+    EXPECT_EQ(raw.in().rfind("HTTP/1.1 ", 0), 0u) << raw.in();
+  }
+  EXPECT_EQ(stats.rebalance_steered, 1u) << "a request that is no handshake was steered";
+  EXPECT_EQ(stats.rebalance_kept, 1u);
+}
 // A worker near its descriptor bound (NodeOptions::steer_room) says at once that it takes no
 // steered handshakes: another worker, well over it by the margin, keeps its fresh handshakes. (Its
 // count of 2 alone, said once a second, would draw them: ClusterRebalanceTest above.)

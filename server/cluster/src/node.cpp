@@ -156,6 +156,7 @@ Node::Node(net::io_context& io, NodeOptions options, sio::ServerOptions& so)
         // served here. (Before 2026-12-04 it was closed, and its client saw its connection
         // closed during its handshake: 1 of 100,000 in bench/e2e's many-connections run.)
         so.hand_off_to = [impl](int worker, int fd, std::string bytes) {
+          ++impl->stats.rebalance_steered;  // (kept ones too: rebalance_kept is a part of it)
           if (impl->handoff->send(worker, fd, bytes, /*close_on_failure=*/false)) return;
           ++impl->stats.rebalance_kept;
           if (impl->server && !impl->stopped)

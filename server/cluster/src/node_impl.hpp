@@ -305,7 +305,8 @@ struct Node::Impl {
     });
     if (best < 0 || mine - least <= margin(mine)) return -1;
     ++loads[best].clients;  // counted there until it says its own count again
-    ++stats.rebalance_steered;
+    // (stats.rebalance_steered is counted at the hand-off, Node's hand_off_to: a steered request
+    // queued behind another on its connection may never be handed, the connection closed first.)
     return best;
   }
   // Draining (Node::draining): its figure is the most a worker can have, so that no fresh

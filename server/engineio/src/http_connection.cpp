@@ -137,7 +137,9 @@ void HttpConnection::on_read(beast::error_code ec) {
   Request req = parser_->release();
   const bool upgrade = websocket::is_upgrade(req);
   std::optional<std::string> foreign = foreign_sid(target_);
-  const int steer_to = foreign ? -1 : steer_target(target_);
+  // (Only a GET may be a fresh handshake, polling or WebSocket: a CORS preflight or a HEAD on the
+  // path is answered here, not steered and counted as a handshake; before 2026-12-05 it was.)
+  const int steer_to = foreign || req.method() != http::verb::get ? -1 : steer_target(target_);
   const bool keep_reading = !upgrade && !foreign && steer_to < 0;
   queued_.push_back(Queued{std::move(req), std::move(target_), std::move(foreign),
                            std::move(reading_claim_), std::exchange(reading_overlap_, false),

@@ -1067,7 +1067,8 @@ int ParseArgs(int argc, char** argv, Options& o) {
     if (arg == "-h" || arg == "--help") {
       std::fputs(kUsage, stdout);
       return kExitOk;
-    } else if (arg == "--json" && !has_inline_value) {
+    } else if (arg == "--json") {
+      if (has_inline_value) return Usage("--json takes no value");
       o.json = true;
     } else if (arg == "--name") {
       if (!take_value() || value.empty()) return Usage("--name needs a ring name or pattern");
@@ -1082,7 +1083,7 @@ int ParseArgs(int argc, char** argv, Options& o) {
       seen_interval = true;
     } else if (arg == "--count") {
       if (!take_value() || !ParseNumber(value, 1, UINT32_MAX, o.count))
-        return Usage("--count needs a number of refreshes, at least 1");
+        return Usage("--count needs a number of refreshes, 1..4294967295");
       seen_count = true;
     } else if (!arg.empty() && arg[0] == '-') {
       return Usage("unknown option '" + Printable(arg) + "'");
@@ -1110,9 +1111,13 @@ int ParseArgs(int argc, char** argv, Options& o) {
       if (!ParseNumber(port, 1, 65535, n))
         return Usage("SHMIO_PORT must be a port number, 1..65535 (got '" + Printable(port) + "')");
       o.names.push_back("port-" + std::to_string(n));
+    } else if (ring != nullptr && *ring != '\0') {
+      // (A ring's name, not a pattern: said as the variable's, as SHMIO_PORT's.)
+      if (auto ok = shm::Segment::validate_name(ring); !ok)
+        return Usage("SHMIO_RING: " + ok.error().message);
+      o.names.emplace_back(ring);
     } else {
-      o.names.push_back(ring != nullptr && *ring != '\0' ? std::string(ring)
-                                                         : std::string("port-3000"));
+      o.names.emplace_back("port-3000");
     }
   }
   return -1;

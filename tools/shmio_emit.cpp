@@ -10,7 +10,8 @@
 //
 // Exit status: 0 sent; 2 usage, a bad JSON argument or a name that is not UTF-8; 3 the ring cannot
 // be attached or its cluster is not running (or the Redis URL is refused); 4 the record could not
-// be written (or Redis did not take the message).
+// be written: larger than the ring's max_record, or no worker reads it (or Redis did not take the
+// message).
 #include <boost/json/parse.hpp>
 #include <charconv>
 #include <cstdio>
@@ -24,6 +25,7 @@
 #include <vector>
 
 #include "shmio/cluster/emitter.hpp"
+#include "shmio/shm/segment.hpp"
 #include "shmio/socketio/packet.hpp"
 #ifdef SHMIO_HAVE_REDIS
 #include "shmio/redis/emitter.hpp"
@@ -50,8 +52,9 @@ const char* kUsage =
     "  --disconnect  disconnect the matching sockets (--close: their whole connection)\n"
     "Names (namespace, rooms, event) must be UTF-8. Exit status: 0 written (or published);\n"
     "2 usage, a bad JSON argument or name; 3 the ring cannot be attached, or its cluster is\n"
-    "not running (or the Redis URL is refused); 4 not written: the ring full, or no worker\n"
-    "reads it now (all starting or restarting) (or Redis did not take it).\n";
+    "not running (or the Redis URL is refused); 4 not written: larger than the ring's\n"
+    "max_record (its size / 8), or no worker reads it now (all starting or restarting) (or\n"
+    "Redis did not take it).\n";
 
 // The ring a cluster on port `text` makes (port-P), reading the port as shmio reads it (digits
 // only, 1..65535: "047020" is port-47020); nullopt if it is no port.
@@ -87,6 +90,12 @@ int main(int argc, char** argv) {
             a + " needs a value" + (v == nullptr ? std::string() : std::string(" (got ") + v + ")");
         return false;
       }
+      // (An empty value is no name: `--nsp "$NSP"` with NSP unset reached every client of "/"
+      // before 2026-12-05, `--room ""` a room nobody is in, both with exit 0.)
+      if (*v == '\0') {
+        bad = a + " must not be empty";
+        return false;
+      }
       into = v;
       ++i;
       return true;
@@ -104,6 +113,8 @@ int main(int argc, char** argv) {
       if (!take(tmp)) return usage(bad);
       if (++targets > 1) return usage("give one of --ring, --port or --redis");
       if (a == "--ring") {
+        if (auto ok = shmio::shm::Segment::validate_name(tmp); !ok)
+          return usage("--ring: " + ok.error().message);
         ring = tmp;
       } else if (a == "--redis") {
         // (Empty was taken for no --redis: the ring's mode, "cannot attach ring ''".)
@@ -149,6 +160,8 @@ int main(int argc, char** argv) {
     // As shmio reads them: its ring's name, else the one its port gives.
     if (const char* r = std::getenv("SHMIO_RING"); r != nullptr && *r != '\0') {
       ring = r;
+      if (auto ok = shmio::shm::Segment::validate_name(ring); !ok)
+        return usage("SHMIO_RING: " + ok.error().message);
     } else if (const char* port = std::getenv("SHMIO_PORT"); port != nullptr && *port != '\0') {
       // (Read as a number, as shmio reads it: "047020" names ring port-47020 there.)
       const auto named = port_ring(port);

@@ -157,7 +157,11 @@ test(`shmio-emit reaches clients on every worker, and rooms through them${mode}`
     [["--join", "a", "--join", "b"], /--join given twice/],
     [["--nsp", "/admin", "--nsp", "/", "--event", "x"], /--nsp given twice/],
     [["--close", "--event", "x"], /--close goes with --disconnect/],
-    [["--room", "r", "--event", "x", "--room", "s"], /options go before --event NAME/]]) {
+    [["--room", "r", "--event", "x", "--room", "s"], /options go before --event NAME/],
+    // (2026-12-05: an empty value — `--nsp "$NSP"` with NSP unset reached every client of "/".)
+    [["--nsp", "", "--event", "x"], /--nsp must not be empty/],
+    [["--room", "", "--event", "x"], /--room must not be empty/],
+    [["--join", ""], /--join must not be empty/]]) {
     r = await run(...args);
     assert.equal(r.err?.code, 2, `${args}: ${r.stderr}`);
     assert.match(r.stderr, message);
@@ -168,7 +172,11 @@ test(`shmio-emit reaches clients on every worker, and rooms through them${mode}`
     [["--port", "abc"], {}, /--port must be a port number/],
     [["--port", "+1"], {}, /--port must be a port number/],
     [["--redis", ""], {}, /--redis must not be empty/],
-    [[], { SHMIO_RING: "", SHMIO_PORT: "abc" }, /SHMIO_PORT must be a port number/]]) {
+    [[], { SHMIO_RING: "", SHMIO_PORT: "abc" }, /SHMIO_PORT must be a port number/],
+    // (2026-12-05: a name that is no ring's said as such, and which variable gave it; exit 3,
+    // "cannot attach ring", before.)
+    [["--ring", "a/b"], {}, /--ring: /],
+    [[], { SHMIO_RING: "a/b" }, /SHMIO_RING: /]]) {
     r = await new Promise((resolve) => execFile(EMIT, [...args, "--event", "x"], { env: { ...process.env, ...env } },
                                                 (err, _o, stderr) => resolve({ err, stderr })));
     assert.equal(r.err?.code, 2, `${args}: ${r.stderr}`);

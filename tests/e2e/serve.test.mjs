@@ -155,6 +155,13 @@ test("bad flags and environment: exit code 2 and the flag's rule; --help: exit 0
   r = spawnSync(BIN, ["--help"], { encoding: "utf8", timeout: 10000 });
   assert.equal(r.status, 0);
   assert.match(r.stdout, /--workers N/);
+  // --help whatever else is there (2026-12-05: a bad variable, or a bad flag before it, made it
+  // exit 2).
+  r = spawnSync(BIN, ["--help"], { encoding: "utf8", timeout: 10000, env: { ...process.env, SHMIO_RING_MB: "3" } });
+  assert.equal(r.status, 0, r.stderr);
+  r = spawnSync(BIN, ["--port", "abc", "--help"], { encoding: "utf8", timeout: 10000 });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /--workers N/);
   // A cluster's options without a cluster: refused (they were taken and did nothing).
   for (const args of [["--ring", "x"], ["--ring-mb", "1"], ["--port-per-worker"],
                       ["--max-sessions", "5"], ["--ring-huge-pages"], ["--redis-mode", "sharded"]]) {

@@ -108,6 +108,11 @@ expect_rc 1 "$INSPECT" --name "$RING" stat --count 2
 expect_rc 1 "$INSPECT" --name "bad/name" stat
 expect_rc 1 "$INSPECT" --name "$RING" list
 [[ $ERR == "shm-inspect: "* ]] || fail "errors must start with 'shm-inspect: ', got: $ERR"
+# (2026-12-05: the bound said as it is, and an option that exists not called unknown.)
+expect_rc 1 "$INSPECT" --name "$RING" watch --count 5000000000
+grep -q "1\.\.4294967295" <<<"$ERR" || fail "--count's bound not said: $ERR"
+expect_rc 1 "$INSPECT" --json=1 --name "$RING" stat
+grep -q "takes no value" <<<"$ERR" || fail "--json=1: $ERR"
 pass "usage errors exit 1, --help exits 0"
 
 # --- a ring with 1000 records ----------------------------------------------------------------
@@ -459,6 +464,8 @@ expect_rc 2 env -u SHMIO_RING SHMIO_PORT=09 "$INSPECT" stat
 grep -q "ring named 'port-9'" <<<"$ERR" || fail "SHMIO_PORT=09 not read as 9: $ERR"
 expect_rc 1 env -u SHMIO_RING SHMIO_PORT=+9 "$INSPECT" stat
 grep -q "SHMIO_PORT must be a port number" <<<"$ERR" || fail "SHMIO_PORT=+9 taken: $ERR"
+expect_rc 1 env SHMIO_RING=a/b "$INSPECT" stat
+grep -q "SHMIO_RING: " <<<"$ERR" || fail "SHMIO_RING=a/b not said as the variable's: $ERR"
 expect_rc 2 env -u SHMIO_RING -u SHMIO_PORT "$INSPECT" stat
 grep -q "port-3000" <<<"$ERR" || fail "default port-3000: $ERR"
 expect_rc 0 env SHMIO_RING="$RING" "$INSPECT" stat

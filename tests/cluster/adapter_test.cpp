@@ -1585,6 +1585,58 @@ TEST(ClusterSupervisor, AStopSignalTakenByAnotherThreadDrains) {
   (void)shm::Segment::remove(ring);
 }
 
+// A worker that does not stop within the drain's time is killed, and the stop says so: a line on
+// stderr and exit status 1 (before 2026-12-05 it exited 0 without a word, as a clean stop; its
+// stop handlers never finished).
+TEST(ClusterSupervisor, AWorkerKilledAtTheDrainsDeadlineIsSaid) {
+  const std::string ring = "test-stuck-drain-" + std::to_string(::getpid());
+  char path[] = "/tmp/shmio-stuck-drain-XXXXXX";
+  const int log = ::mkstemp(path);
+  ASSERT_GE(log, 0);
+  int ready[2];
+  ASSERT_EQ(::pipe(ready), 0);
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    ::dup2(log, 2);
+    cluster::SupervisorOptions o;
+    o.ring = ring;
+    o.workers = 1;
+    o.pin = false;
+    o.ring_bytes = 1 << 20;
+    o.handoff_sockets = false;
+    o.drain_timeout = 500ms;
+    const int rc = cluster::run_supervisor(o, [&](const cluster::WorkerContext&) {
+      sigset_t term;
+      sigemptyset(&term);
+      sigaddset(&term, SIGTERM);
+      ::sigprocmask(SIG_BLOCK, &term, nullptr);  // (stuck: the drain's SIGTERM never taken)
+      (void)!::write(ready[1], "r", 1);
+      for (;;) ::pause();
+      return 0;
+    });
+    ::_exit(rc);
+  }
+  ::close(ready[1]);
+  char r = 0;
+  ASSERT_EQ(::read(ready[0], &r, 1), 1) << "the worker did not start";
+  ::close(ready[0]);
+  ASSERT_EQ(::kill(child, SIGTERM), 0);
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 1);
+  std::string said(8192, '\0');
+  said.resize(
+      static_cast<std::size_t>(std::max<ssize_t>(0, ::pread(log, said.data(), said.size(), 0))));
+  ::close(log);
+  ::unlink(path);
+  EXPECT_NE(said.find("did not stop within 500 ms of the drain: killed"), std::string::npos)
+      << said;
+  EXPECT_FALSE(shm::Segment::attach(ring, shm::AttachMode::read_only)) << "the ring was left";
+  (void)shm::Segment::remove(ring);
+}
+
 // A worker's own ring (--ring-per-worker: made for one producer) is refused to an emitter, at
 // once and with where to emit instead: taken while its worker was down, the restarted worker was
 // refused its ring and crash-looped for as long as the emitter held it (before 2026-12-03).

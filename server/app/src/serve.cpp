@@ -969,6 +969,13 @@ ParseResult parse_args(int argc, const char* const* argv, ServeOptions& options,
   std::set<std::string> on_command_line;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
+    // --help first, whatever else is there: a bad variable in the environment, or a bad flag
+    // before it, made it exit 2 (before 2026-12-05).
+    if (a == "--help" || a == "-h") {
+      r.status = ParseResult::help;
+      std::fputs(kUsage, stdout);
+      return r;
+    }
     const std::string name = a.rfind("--", 0) == 0 ? a.substr(2) : std::string();
     if (is_value_flag(name)) {
       on_command_line.insert(name);
@@ -1240,6 +1247,10 @@ int serve(ServeOptions cfg, Setup setup) {
   cluster::SupervisorOptions so;
   so.ring = cfg.ring;
   so.workers = n;
+  // (A worker is killed SIGKILL when its drain outlasts drain_timeout: at least the program's
+  // drain_grace and 5 s for its on_stop and its exit, so that a longer grace is not cut every
+  // time. Before 2026-12-05 a drain_grace of 10 s or more had every worker killed at each stop.)
+  so.drain_timeout = std::max(so.drain_timeout, cfg.drain_grace + std::chrono::seconds(5));
   so.pin = cfg.pin;
   so.before_fork = [] { g_log_gate.lock(); };
   so.after_fork = [] { g_log_gate.unlock(); };

@@ -546,6 +546,7 @@ int run_supervisor(const SupervisorOptions& o,
     return trouble;
   };
   Clock::time_point drain_deadline{};
+  std::vector<pid_t> killed_at_deadline;  // (said when reaped)
   auto start_drain = [&] {
     draining = true;
     drain_deadline = Clock::now() + o.drain_timeout;
@@ -630,7 +631,31 @@ int run_supervisor(const SupervisorOptions& o,
                                                  with_bridge ? kBridgeLabel : std::string_view());
       }
       if (ring_broken && !draining) start_drain();  // (found just now: no restart)
-      if (draining) continue;
+      if (draining) {
+        // A drain that did not go as it should is said, and the supervisor's status says so
+        // (before 2026-12-05 it exited 0 whatever happened: a worker killed at the deadline, its
+        // stop handlers never finished, looked like a clean stop). The drain's own SIGTERM ending
+        // a worker that had not yet set its handlers is no trouble.
+        const bool killed_here = std::find(killed_at_deadline.begin(), killed_at_deadline.end(),
+                                           dead) != killed_at_deadline.end();
+        if (killed_here) {
+          std::fprintf(stderr,
+                       "shmio: %s (pid %d) did not stop within %lld ms of the drain: killed\n",
+                       name_of(i).c_str(), dead, static_cast<long long>(o.drain_timeout.count()));
+          exit_code = 1;
+        } else if (d.reaped_elsewhere) {
+        } else if (WIFSIGNALED(status) && WTERMSIG(status) != SIGTERM) {
+          std::fprintf(stderr, "shmio: %s (pid %d) killed by signal %d during the drain\n",
+                       name_of(i).c_str(), dead, WTERMSIG(status));
+          exit_code = 1;
+        } else if (WIFEXITED(status) && WEXITSTATUS(status) != 0 && exit_code == 0 &&
+                   !ring_broken) {
+          std::fprintf(stderr, "shmio: %s (pid %d) exited with %d during the drain\n",
+                       name_of(i).c_str(), dead, WEXITSTATUS(status));
+          exit_code = 1;
+        }
+        continue;
+      }
       if (WIFEXITED(status) && WEXITSTATUS(status) == kWorkerCannotStart && w.starts == 1) {
         // Its first start failed in a way a restart would repeat (its own message above).
         std::fprintf(stderr,
@@ -668,7 +693,10 @@ int run_supervisor(const SupervisorOptions& o,
       if (!any) break;
       if (Clock::now() > drain_deadline) {
         for (const Worker& w : workers)
-          if (w.pid > 0) ::kill(w.pid, SIGKILL);
+          if (w.pid > 0) {
+            ::kill(w.pid, SIGKILL);
+            killed_at_deadline.push_back(w.pid);
+          }
         drain_deadline = Clock::time_point::max();
       }
       continue;

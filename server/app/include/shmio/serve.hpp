@@ -65,7 +65,8 @@ struct ServeOptions {
   // Origin header has it; compared without case; one with a path, "*" or empty is refused).
   std::set<std::string> allowed_origins;
   // After SIGTERM/SIGINT: every client is told "server shutting down", then the worker stops
-  // after this grace period (the close packets are written meanwhile).
+  // after this grace period (the close packets are written meanwhile). In a cluster the
+  // supervisor kills a worker still running max(10 s, drain_grace + 5 s) after its SIGTERM.
   std::chrono::milliseconds drain_grace{200};
   // A Redis fleet (docs/redis.md): with a URL, the cluster runs the fleet bridge, one member of
   // a fleet of socket.io servers with @socket.io/redis-adapter (Node servers, other shmio hosts).
@@ -104,7 +105,8 @@ struct ServeOptions {
   // whole: the app can emit a last message (io.of(nsp).local(): this worker's clients only; each
   // worker runs its own on_stop), cancel its timers, save its state. What it posts to the
   // server's io_context runs during drain_grace, after which the loop stops (in a cluster a
-  // worker still running 10 s after the supervisor's SIGTERM is killed). An exception it throws
+  // worker still running max(10 s, drain_grace + 5 s) after the supervisor's SIGTERM is killed,
+  // said on stderr, and the supervisor exits 1). An exception it throws
   // (std::exception) is said on stderr and the stop goes on. Not called when the process is
   // killed (SIGKILL, a crash) or could not start (its setup threw, its port was taken).
   std::function<void(socketio::Server&, const WorkerInfo&)> on_stop;

@@ -372,6 +372,15 @@ test("a log hook with a lock of its own: a restarted worker's lines reach it (no
   try {
     await until(() => setups() === 1 && err.includes("api[0] setup of worker 0"), 20000, "started");
     const pid = Number(out.match(/shmio worker 1 \(pid (\d+)/)[1]);
+    // A worker does not keep the read end of the supervisor's log pipe (before 2026-12-05 each
+    // did: a process writing into it never got EPIPE once the supervisor was gone).
+    const pipe = fs.readlinkSync(`/proc/${p.pid}/fd/2`);
+    assert.match(pipe, /^pipe:/);
+    for (const fd of fs.readdirSync(`/proc/${pid}/fd`)) {
+      let target = "";
+      try { target = fs.readlinkSync(`/proc/${pid}/fd/${fd}`); } catch { continue; }
+      assert.notEqual(target, pipe, `worker 1's fd ${fd} is the supervisor's log pipe`);
+    }
     process.kill(pid, "SIGKILL");
     await until(() => setups() === 2, 20000, "the successor's setup line through the hook")
       .catch((e) => { throw new Error(`${e.message}; stderr: ${err}`); });

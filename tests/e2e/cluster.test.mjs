@@ -1088,6 +1088,31 @@ test("supervisor: started under nohup, a SIGHUP leaves it and its workers runnin
   assert.equal(existsSync(`/dev/shm/shmio.${ring}`), false);
 });
 
+// Found in review (2026-12-05): a shell script's background job starts with SIGINT ignored, so
+// that a Ctrl-C meant for the script leaves it; the supervisor and its workers drained on it.
+test("supervisor: started with SIGINT ignored, a SIGINT leaves it and its workers running", async () => {
+  const ring = `test-${process.pid}-noint`;
+  const p = spawn("sh", ["-c", `trap "" INT; exec "$0" "$@"`, BIN, "--app", "bench", "--no-pin",
+                         "--workers", "2", "--port", "0", "--ring", ring]);
+  clusters.push({ proc: p });
+  let out = "", log = "";
+  p.stdout.on("data", (d) => (out += d));
+  p.stderr.on("data", (d) => (log += d));
+  const started = () => [...out.matchAll(/shmio worker \d+ \(pid (\d+)/g)].map((x) => Number(x[1]));
+  await until(() => started().length === 2, 20000, "cluster up");
+  const [first, second] = started();
+  p.kill("SIGINT");
+  process.kill(first, "SIGINT");  // (ignored there too: the workers inherit it)
+  process.kill(second, "SIGKILL");
+  await until(() => started().length === 3, 10000, `the killed worker restarted; log: ${log}`);
+  assert.doesNotMatch(log, /draining/);
+  assert.equal(process.kill(first, 0), true, "the worker that got a SIGINT still runs");
+  p.kill("SIGTERM");
+  const [code, signal] = await within(once(p, "exit"), 15000, "exits on SIGTERM");
+  assert.deepEqual([code, signal], [0, null], log);
+  assert.equal(existsSync(`/dev/shm/shmio.${ring}`), false);
+});
+
 // Found in review (2026-12-02): `--redis ""` ran without the bridge and without a word; a --ring
 // too long for its workers' rings (NAME.wI) was refused naming NAME.w0, not the flag; and a
 // cluster without --recovery made (and allocated, 64 MiB) the recovery session table.

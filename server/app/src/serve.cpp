@@ -214,9 +214,21 @@ void on_fatal_signal(int sig, siginfo_t* info, void*) {
   if (info == nullptr || info->si_code <= 0 || sig == SIGABRT) ::raise(sig);
 }
 
+// The read end of the pipe of the process this one was forked from (a supervisor that routes its
+// stderr), closed: a child kept it open, and a process writing into that pipe (the fleet bridge,
+// whose stderr it is) never got EPIPE once the supervisor was gone, its writes blocking when the
+// pipe filled (before 2026-12-05; a helper's review).
+void close_inherited_log_pipe() {
+  if (g_stderr_pipe >= 0 && g_stderr_pid != ::getpid()) {
+    ::close(g_stderr_pipe);
+    g_stderr_pipe = -1;
+  }
+}
+
 // Every line this process writes to stderr goes through a pipe to a thread that hands it to
 // `log` (or, without one, writes "[wI] line" to the real stderr).
 void route_stderr(int worker, const std::function<void(int, std::string_view)>& log) {
+  close_inherited_log_pipe();
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) return;
   if (g_real_stderr < 0) g_real_stderr = ::fcntl(2, F_DUPFD_CLOEXEC, 3);
@@ -659,10 +671,12 @@ int serve_one(const ServeOptions& cfg, const Setup& setup, const cluster::Worker
   }
   // (SIGHUP too, as the supervisor takes it: a terminal's hang-up reaches every process of the
   // group, and its default action ended a worker, or a single process, without its drain.)
-  // A process started with SIGHUP ignored (nohup) keeps ignoring it.
-  boost::asio::signal_set signals(io_ctx, SIGINT, SIGTERM);
-  if (struct sigaction hup{}; ::sigaction(SIGHUP, nullptr, &hup) == 0 && hup.sa_handler != SIG_IGN)
-    signals.add(SIGHUP);
+  // A process started with SIGHUP ignored (nohup), or SIGINT (a shell script's background job),
+  // keeps ignoring it.
+  boost::asio::signal_set signals(io_ctx, SIGTERM);
+  for (const int sig : {SIGINT, SIGHUP})
+    if (struct sigaction now{}; ::sigaction(sig, nullptr, &now) == 0 && now.sa_handler != SIG_IGN)
+      signals.add(sig);
   // On SIGINT/SIGTERM/SIGHUP every client gets "server shutting down"; the close packets are
   // written before the loop stops (a short, bounded grace period).
   boost::asio::steady_timer grace(io_ctx);
@@ -1280,6 +1294,7 @@ int serve(ServeOptions cfg, Setup setup) {
     // refused to start.)
     so.bridge_main = [bo, holder] {
       if (holder >= 0) ::close(holder);
+      close_inherited_log_pipe();
       return redis::run_bridge(bo);
     };
   }

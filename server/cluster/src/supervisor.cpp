@@ -266,12 +266,14 @@ int run_supervisor(const SupervisorOptions& o,
   sigemptyset(&set);
   sigaddset(&set, SIGCHLD);
   sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  // SIGHUP unless it came in ignored (nohup): blocked, an ignored signal is still queued on Linux,
-  // and sigtimedwait would take it for a drain. (The workers inherit the ignoring: serve() then
-  // leaves SIGHUP alone too.)
-  if (struct sigaction hup{}; ::sigaction(SIGHUP, nullptr, &hup) != 0 || hup.sa_handler != SIG_IGN)
-    sigaddset(&set, SIGHUP);
+  // SIGINT and SIGHUP unless they came in ignored (nohup; a shell script's background job has
+  // SIGINT ignored, so that a Ctrl-C meant for the script leaves it: that drained the cluster
+  // before 2026-12-05): blocked, an ignored signal is still queued on Linux, and sigtimedwait
+  // would take it for a drain. (The workers inherit the ignoring: serve() then leaves them alone
+  // too.)
+  for (const int sig : {SIGINT, SIGHUP})
+    if (struct sigaction now{}; ::sigaction(sig, nullptr, &now) != 0 || now.sa_handler != SIG_IGN)
+      sigaddset(&set, sig);
   sigprocmask(SIG_BLOCK, &set, &old);
   // The mask above is this thread's: a thread the program started before (a logger, an exporter)
   // still takes the stop signals, and at their default action one there killed the supervisor,
@@ -282,7 +284,7 @@ int run_supervisor(const SupervisorOptions& o,
   struct sigaction old_stop[3] = {};
   g_stop_signal = 0;
   for (int k = 0; k < 3; ++k) {
-    if (sigismember(&set, stops[k]) != 1) continue;  // (SIGHUP that came in ignored)
+    if (sigismember(&set, stops[k]) != 1) continue;  // (SIGINT or SIGHUP that came in ignored)
     struct sigaction note {};
     note.sa_handler = [](int sig) { g_stop_signal = sig; };
     note.sa_flags = SA_RESTART;  // (the program's threads' blocking calls are not cut short)

@@ -1538,6 +1538,29 @@ TEST_P(ClusterAdapterTest, RefusedRecordsAreCountedAndSaid) {
   EXPECT_TRUE(drive([&] { return has(k, "after"); })) << "the worker went on";
 }
 
+// A supervisor of one worker on a small ring, for the tests of its stop (run in a forked child).
+cluster::SupervisorOptions one_worker_supervisor(const std::string& ring,
+                                                 std::chrono::milliseconds drain_timeout) {
+  cluster::SupervisorOptions o;
+  o.ring = ring;
+  o.workers = 1;
+  o.pin = false;
+  o.ring_bytes = 1 << 20;
+  o.handoff_sockets = false;
+  o.drain_timeout = drain_timeout;
+  return o;
+}
+// Once the child's `ready` pipe says so, SIGTERM to the child, then its wait status.
+int stop_when_ready(pid_t child, int ready) {
+  char r = 0;
+  EXPECT_EQ(::read(ready, &r, 1), 1) << "not ready";
+  ::close(ready);
+  EXPECT_EQ(::kill(child, SIGTERM), 0);
+  int status = 0;
+  EXPECT_EQ(::waitpid(child, &status, 0), child);
+  return status;
+}
+
 // A stop signal the kernel hands to another thread of the program (one started before
 // run_supervisor: a logger's), where it is not blocked, drains the cluster as one the supervisor
 // takes itself: exit status 0, the ring removed. Before 2026-12-04 its default action killed the
@@ -1552,13 +1575,7 @@ TEST(ClusterSupervisor, AStopSignalTakenByAnotherThreadDrains) {
     // A thread of the program's, idle, with no signal blocked (process-directed signals that
     // the supervisor's thread blocks go to it).
     std::thread([] { ::pause(); }).detach();
-    cluster::SupervisorOptions o;
-    o.ring = ring;
-    o.workers = 1;
-    o.pin = false;
-    o.ring_bytes = 1 << 20;
-    o.handoff_sockets = false;
-    o.drain_timeout = 5s;
+    cluster::SupervisorOptions o = one_worker_supervisor(ring, 5s);
     // The signal comes while the supervisor's thread is not waiting for signals (while it starts;
     // in sigtimedwait a thread takes the signals it waits for, blocked or not).
     o.on_start = [&](int) {
@@ -1572,12 +1589,7 @@ TEST(ClusterSupervisor, AStopSignalTakenByAnotherThreadDrains) {
     ::_exit(rc);
   }
   ::close(ready[1]);
-  char r = 0;
-  ASSERT_EQ(::read(ready[0], &r, 1), 1) << "the supervisor did not start";
-  ::close(ready[0]);
-  ASSERT_EQ(::kill(child, SIGTERM), 0);
-  int status = 0;
-  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  const int status = stop_when_ready(child, ready[0]);
   EXPECT_TRUE(WIFEXITED(status)) << "killed by signal "
                                  << (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
   EXPECT_EQ(WIFEXITED(status) ? WEXITSTATUS(status) : -1, 0);
@@ -1599,13 +1611,7 @@ TEST(ClusterSupervisor, AWorkerKilledAtTheDrainsDeadlineIsSaid) {
   ASSERT_GE(child, 0);
   if (child == 0) {
     ::dup2(log, 2);
-    cluster::SupervisorOptions o;
-    o.ring = ring;
-    o.workers = 1;
-    o.pin = false;
-    o.ring_bytes = 1 << 20;
-    o.handoff_sockets = false;
-    o.drain_timeout = 500ms;
+    const cluster::SupervisorOptions o = one_worker_supervisor(ring, 500ms);
     const int rc = cluster::run_supervisor(o, [&](const cluster::WorkerContext&) {
       sigset_t term;
       sigemptyset(&term);
@@ -1618,12 +1624,7 @@ TEST(ClusterSupervisor, AWorkerKilledAtTheDrainsDeadlineIsSaid) {
     ::_exit(rc);
   }
   ::close(ready[1]);
-  char r = 0;
-  ASSERT_EQ(::read(ready[0], &r, 1), 1) << "the worker did not start";
-  ::close(ready[0]);
-  ASSERT_EQ(::kill(child, SIGTERM), 0);
-  int status = 0;
-  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  const int status = stop_when_ready(child, ready[0]);
   ASSERT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 1);
   std::string said(8192, '\0');

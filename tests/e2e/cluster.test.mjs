@@ -1064,54 +1064,35 @@ test("supervisor: a port it cannot listen on stops it (exit 1); bad --host refus
 // Found in review (2026-12-02): started under nohup, a hang-up still drained the cluster (the
 // supervisor blocked SIGHUP whatever its disposition, and Linux queues a blocked signal even when
 // it is ignored). A SIGHUP, then a worker killed: the supervisor, not draining, restarts it (it
-// took the SIGHUP first before: signals pending are taken lowest number first).
-test("supervisor: started under nohup, a SIGHUP leaves it and its workers running", async () => {
-  const ring = `test-${process.pid}-nohup`;
-  const p = spawn("nohup", [BIN, "--app", "bench", "--no-pin", "--workers", "2", "--port", "0", "--ring", ring]);
-  clusters.push({ proc: p });
-  let out = "", log = "";
-  p.stdout.on("data", (d) => (out += d));
-  p.stderr.on("data", (d) => (log += d));
-  const started = () => [...out.matchAll(/shmio worker \d+ \(pid (\d+)/g)].map((x) => Number(x[1]));
-  await until(() => started().length === 2, 20000, "cluster up");
-  const [first, second] = started();
-  p.kill("SIGHUP");
-  process.kill(first, "SIGHUP");  // (ignored there too: the workers inherit it)
-  process.kill(second, "SIGKILL");
-  await until(() => started().length === 3, 10000, `the killed worker restarted; log: ${log}`);
-  assert.doesNotMatch(log, /draining/);
-  assert.equal(process.kill(first, 0), true, "the worker that got a SIGHUP still runs");
-  p.kill("SIGTERM");
-  const [code, signal] = await within(once(p, "exit"), 15000, "exits on SIGTERM");
-  assert.deepEqual([code, signal], [0, null], log);
-  assert.match(log, /draining 2 workers/);
-  assert.equal(existsSync(`/dev/shm/shmio.${ring}`), false);
-});
-
-// Found in review (2026-12-05): a shell script's background job starts with SIGINT ignored, so
-// that a Ctrl-C meant for the script leaves it; the supervisor and its workers drained on it.
-test("supervisor: started with SIGINT ignored, a SIGINT leaves it and its workers running", async () => {
-  const ring = `test-${process.pid}-noint`;
-  const p = spawn("sh", ["-c", `trap "" INT; exec "$0" "$@"`, BIN, "--app", "bench", "--no-pin",
-                         "--workers", "2", "--port", "0", "--ring", ring]);
-  clusters.push({ proc: p });
-  let out = "", log = "";
-  p.stdout.on("data", (d) => (out += d));
-  p.stderr.on("data", (d) => (log += d));
-  const started = () => [...out.matchAll(/shmio worker \d+ \(pid (\d+)/g)].map((x) => Number(x[1]));
-  await until(() => started().length === 2, 20000, "cluster up");
-  const [first, second] = started();
-  p.kill("SIGINT");
-  process.kill(first, "SIGINT");  // (ignored there too: the workers inherit it)
-  process.kill(second, "SIGKILL");
-  await until(() => started().length === 3, 10000, `the killed worker restarted; log: ${log}`);
-  assert.doesNotMatch(log, /draining/);
-  assert.equal(process.kill(first, 0), true, "the worker that got a SIGINT still runs");
-  p.kill("SIGTERM");
-  const [code, signal] = await within(once(p, "exit"), 15000, "exits on SIGTERM");
-  assert.deepEqual([code, signal], [0, null], log);
-  assert.equal(existsSync(`/dev/shm/shmio.${ring}`), false);
-});
+// took the SIGHUP first before: signals pending are taken lowest number first). And (2026-12-05)
+// the same for SIGINT: a shell script's background job starts with SIGINT ignored, so that a
+// Ctrl-C meant for the script leaves it; the supervisor and its workers drained on it.
+for (const [how, sig, launch] of [
+  ["under nohup", "SIGHUP", (args) => spawn("nohup", [BIN, ...args])],
+  ["with SIGINT ignored", "SIGINT", (args) => spawn("sh", ["-c", `trap "" INT; exec "$0" "$@"`, BIN, ...args])]]) {
+  test(`supervisor: started ${how}, a ${sig} leaves it and its workers running`, async () => {
+    const ring = `test-${process.pid}-ignored-${sig}`;
+    const p = launch(["--app", "bench", "--no-pin", "--workers", "2", "--port", "0", "--ring", ring]);
+    clusters.push({ proc: p });
+    let out = "", log = "";
+    p.stdout.on("data", (d) => (out += d));
+    p.stderr.on("data", (d) => (log += d));
+    const started = () => [...out.matchAll(/shmio worker \d+ \(pid (\d+)/g)].map((x) => Number(x[1]));
+    await until(() => started().length === 2, 20000, "cluster up");
+    const [first, second] = started();
+    p.kill(sig);
+    process.kill(first, sig);  // (ignored there too: the workers inherit it)
+    process.kill(second, "SIGKILL");
+    await until(() => started().length === 3, 10000, `the killed worker restarted; log: ${log}`);
+    assert.doesNotMatch(log, /draining/);
+    assert.equal(process.kill(first, 0), true, `the worker that got a ${sig} still runs`);
+    p.kill("SIGTERM");
+    const [code, signal] = await within(once(p, "exit"), 15000, "exits on SIGTERM");
+    assert.deepEqual([code, signal], [0, null], log);
+    assert.match(log, /draining 2 workers/);
+    assert.equal(existsSync(`/dev/shm/shmio.${ring}`), false);
+  });
+}
 
 // Found in review (2026-12-02): `--redis ""` ran without the bridge and without a word; a --ring
 // too long for its workers' rings (NAME.wI) was refused naming NAME.w0, not the flag; and a

@@ -30,6 +30,8 @@ before(async () => {
   await start("conformance", "origin",
               ["--allow-origin", "http://good.example", "--allow-origin", "HTTPS://Upper.Example:8443"],
               { SHMIO_ALLOW_ORIGIN: "http://staging.example" });
+  // (An app that sets no CORS of its own: --allow-origin's origins get CORS headers.)
+  await start("bench", "origin-bench", ["--allow-origin", "http://good.example"]);
   await start("conformance", "deflate", ["--per-message-deflate"]);
   await start("conformance", "attachments", ["--max-attachment-bytes", "1000"]);
   // A GET held 1.5 s (until the ping): requests pipelined behind it wait in the connection.
@@ -406,6 +408,22 @@ test("allowRequest: a refused handshake gets 403 {code 4}; clients of the allowe
   const ok = await fetch(url, { headers: { origin: "http://good.example" } });
   assert.equal(ok.status, 200);
   assert.match(await ok.text(), /^0\{"sid":/);
+  // With an app that sets no CORS of its own, the allowed origin's page is given CORS headers (its
+  // polling answers were blocked by the browser before 2026-12-05); a refused one none.
+  const bench = `${servers["origin-bench"].url}/socket.io/?EIO=4&transport=polling`;
+  const good = await fetch(bench, { headers: { origin: "http://good.example" } });
+  assert.equal(good.status, 200);
+  assert.equal(good.headers.get("access-control-allow-origin"), "http://good.example");
+  const evil = await fetch(bench, { headers: { origin: "http://evil.example" } });
+  assert.equal(evil.status, 403);
+  assert.equal(evil.headers.get("access-control-allow-origin"), null);
+  // A page of the server's own origin sends no Origin on a polling GET: a browser says so in
+  // Sec-Fetch-Site (refused before 2026-12-05: the chat page could not connect by polling). A
+  // cross-site request without Origin (a "no-cors" GET) stays refused.
+  const same = await fetch(url, { headers: { "sec-fetch-site": "same-origin" } });
+  assert.equal(same.status, 200);
+  const cross = await fetch(url, { headers: { "sec-fetch-site": "cross-site" } });
+  assert.equal(cross.status, 403);
   // An origin given in upper case matches what a browser sends (lower case; since 2026-12-03).
   const upper = await fetch(url, { headers: { origin: "https://upper.example:8443" } });
   assert.equal(upper.status, 200);

@@ -69,7 +69,8 @@ const char* kUsage =
     "               id; the disconnect reason), and per recovery refused\n"
     "  --allow-origin O  accept handshakes only from pages of origin O (scheme://host[:port],\n"
     "               no path; repeatable, and replacing SHMIO_ALLOW_ORIGIN's); others, and\n"
-    "               clients that send no Origin, get 403 (socket.io's allowRequest)\n"
+    "               clients that send no Origin (but a browser's same-origin page), get 403\n"
+    "               (socket.io's allowRequest); O's pages get CORS headers\n"
     "  --per-message-deflate  offer WebSocket compression (socket.io's perMessageDeflate with\n"
     "               threshold 1024; off by default: CPU per message, ~136 KiB of zlib state per\n"
     "               connection by zlib's formula)\n"
@@ -554,15 +555,29 @@ int serve_one(const ServeOptions& cfg, const Setup& setup, const cluster::Worker
     // allowRequest: a handshake from a page of another origin (or with no Origin) gets 403; the
     // app's own allow_request is asked too. (Compared without case: a browser sends its scheme
     // and host in lower case, an operator may write them otherwise.)
+    // A request without Origin from a page of the server's own origin is taken: a browser sends
+    // none on a same-origin GET (a polling handshake), and says where the request comes from in
+    // Sec-Fetch-Site (before 2026-12-05 the server's own page, the chat demo's, could not connect
+    // by polling). Others without Origin (not from a browser, or a cross-site "no-cors" GET) stay
+    // refused.
     std::set<std::string> origins;
     for (const std::string& o : cfg.allowed_origins) origins.insert(ascii_lower(o));
-    options.allow_request = [origins = std::move(origins),
-                             app = cfg.server.allow_request](const auto& headers) {
-      bool known = false;
-      for (const auto& [name, value] : headers)
-        if (name == "origin") known = origins.count(ascii_lower(value)) != 0;
-      return known && (!app || app(headers));
+    options.allow_request = [origins, app = cfg.server.allow_request](const auto& headers) {
+      bool known = false, has_origin = false, same_origin = false;
+      for (const auto& [name, value] : headers) {
+        if (name == "origin") {
+          has_origin = true;
+          known = origins.count(ascii_lower(value)) != 0;
+        } else if (name == "sec-fetch-site") {
+          same_origin = value == "same-origin";
+        }
+      }
+      return (known || (!has_origin && same_origin)) && (!app || app(headers));
     };
+    // And the allowed origins' pages get CORS headers (their polling answers were blocked by the
+    // browser before 2026-12-05), unless the app set its own.
+    if (options.cors_origin.empty() && options.cors_origins.empty())
+      options.cors_origins.assign(origins.begin(), origins.end());
   }
   const int worker = ctx ? ctx->index : 0;
   // A failure before serving (the cluster cannot be joined, the Server refuses its options, the

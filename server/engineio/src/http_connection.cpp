@@ -244,7 +244,8 @@ void HttpConnection::handle(Request req, const Target& t) {
     res.prepare_payload();
     return send(std::move(res));
   };
-  const bool cors_preflight = req.method() == http::verb::options && !o.cors_origin.empty();
+  const bool cors_preflight =
+      req.method() == http::verb::options && (!o.cors_origin.empty() || !o.cors_origins.empty());
   const auto server_error = [&] {
     Response res{http::status::internal_server_error, req.version()};
     res.set(http::field::content_type, "text/plain; charset=utf-8");

@@ -6,6 +6,9 @@
 #include "engine_socket.hpp"
 
 #include <fcntl.h>
+
+#include <algorithm>
+#include <cctype>
 #include <stdexcept>
 #include <system_error>
 
@@ -272,7 +275,20 @@ void detail::ServerCore::accept() {
 }
 
 void detail::ServerCore::add_cors(const Request& req, Response& res) const {
-  if (options.cors_origin.empty()) return;
+  if (options.cors_origin.empty()) {
+    if (options.cors_origins.empty()) return;
+    res.set(http::field::vary, "Origin");  // (the answer depends on it, allowed or not)
+    auto o = req.find(http::field::origin);
+    if (o == req.end()) return;
+    std::string lower(o->value());
+    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (std::find(options.cors_origins.begin(), options.cors_origins.end(), lower) ==
+        options.cors_origins.end())
+      return;
+    res.set(http::field::access_control_allow_origin, o->value());
+    if (options.cors_credentials) res.set(http::field::access_control_allow_credentials, "true");
+    return;
+  }
   std::string origin = options.cors_origin;
   if (origin == "*")
     if (auto o = req.find(http::field::origin); o != req.end()) origin = std::string(o->value());

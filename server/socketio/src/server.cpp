@@ -45,6 +45,7 @@ Server::Server(net::io_context& io, ServerOptions options)
   eo.allow_websocket = options_.allow_websocket;
   eo.per_message_deflate = options_.per_message_deflate;
   eo.cors_origin = options_.cors_origin;
+  eo.cors_origins = options_.cors_origins;
   eo.cors_credentials = options_.cors_credentials;
   eo.allow_request = options_.allow_request;
   eo.static_files = options_.static_files;

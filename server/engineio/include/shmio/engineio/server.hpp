@@ -53,6 +53,9 @@ struct ServerOptions {
   bool allow_websocket = true;
   // CORS: empty = no CORS headers. "*" reflects the request's Origin (needed with credentials).
   std::string cors_origin;
+  // With cors_origin empty: the request's Origin is reflected when it is one of these (lower
+  // case, scheme://host[:port]), as the cors package's origin list; others get no CORS headers.
+  std::vector<std::string> cors_origins;
   bool cors_credentials = false;
   // Called with the request's headers (lower-case names) before a handshake; false -> 403.
   std::function<bool(const std::vector<std::pair<std::string, std::string>>& headers)>

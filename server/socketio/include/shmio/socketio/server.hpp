@@ -103,6 +103,7 @@ struct ServerOptions {
   bool allow_websocket = true;
   std::optional<engineio::PerMessageDeflate> per_message_deflate;  // perMessageDeflate: off
   std::string cors_origin;
+  std::vector<std::string> cors_origins;  // (engineio::ServerOptions::cors_origins)
   bool cors_credentials = false;
   std::function<bool(const std::vector<std::pair<std::string, std::string>>&)> allow_request;
   // Plain HTTP outside `path` (the chat demo's page and client bundle): see engineio.

@@ -3303,6 +3303,22 @@ TEST(Http, AHeaderOfTenKilobytesIsReadAndOnePastTheBoundGets431) {
   io.run_for(50ms);
 }
 
+// A request that does not parse (a header line without its colon) gets 400 and the connection
+// closed, as Node's HTTP server answers it (it was closed without a word before 2026-12-05: curl
+// said "Empty reply from server", a proxy made it a 502).
+TEST(Http, ARequestThatDoesNotParseGets400) {
+  net::io_context io;
+  Server server(io, ServerOptions());
+  const std::uint16_t port = server.listen("127.0.0.1", 0);
+  Client c(port);
+  c.send_raw("GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost x\r\n\r\n");
+  const std::string r = http_response(io, c);
+  EXPECT_EQ(r.rfind("HTTP/1.1 400", 0), 0u) << r.substr(0, 200);
+  EXPECT_NE(r.find("Connection: close"), std::string::npos) << r.substr(0, 200);
+  server.close();
+  io.run_for(50ms);
+}
+
 // A chunked body's chunk-size line (or its trailer) that never ends is not read without bound:
 // Beast bounds neither by the header or body limit, and the connection's read buffer grew with
 // every byte until the read timeout (a minute; before 2026-12-03, found in a helper's review).

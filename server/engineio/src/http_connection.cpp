@@ -126,6 +126,20 @@ void HttpConnection::on_read(beast::error_code ec) {
     send(std::move(res));
     return;
   }
+  // A request that does not parse gets 400 and the connection closed, as Node's HTTP server
+  // answers it (before 2026-12-05 the connection was closed without a word: curl said "Empty
+  // reply from server", a proxy made it a 502). Not a connection closed or cut short, nor a
+  // timeout: those are not answered.
+  if (ec && ec.category() == http::make_error_code(http::error::bad_method).category() &&
+      ec != http::error::end_of_stream && ec != http::error::partial_message &&
+      ec != http::error::need_more && ec != http::error::need_buffer && !busy_) {
+    busy_ = true;
+    Response res{http::status::bad_request, 11};
+    res.keep_alive(false);
+    res.prepare_payload();
+    send(std::move(res));
+    return;
+  }
   if (ec) {
     shutdown();
     return;

@@ -75,6 +75,33 @@ async function openPolling() {
   return { sid: handshake.sid, handshake, url, get, post, receive };
 }
 
+// A polling response of 1 KiB or more is compressed as its GET accepts, gzip before deflate, as
+// engine.io's httpCompression (threshold 1024); not without Accept-Encoding, nor with the coding
+// refused (q=0). (fetch decodes it: the body read is the payload.) Before 2026-12-05 nothing was
+// compressed.
+test("polling: a payload of 1 KiB or more is compressed as the GET accepts (httpCompression)", async () => {
+  const s = await openPolling();
+  const big = "x".repeat(3000);
+  for (const [accept, coding] of [["gzip, deflate", "gzip"], ["deflate", "deflate"],
+                                  ["gzip;q=0, deflate", "deflate"], ["*", "gzip"],
+                                  ["identity", null], ["gzip;q=0", null]]) {
+    assert.equal((await s.post(`4${big}`)).status, 200);
+    let echo = null;
+    while (echo === null) {
+      const r = await within(fetch(s.url, { headers: { "accept-encoding": accept } }), WAIT, "GET");
+      assert.equal(r.status, 200);
+      const encoding = r.headers.get("content-encoding");
+      const body = await r.text();
+      for (const p of packets(body)) {
+        if (p === "2") assert.equal((await s.post("3")).status, 200);
+        else echo = { p, encoding };
+      }
+    }
+    assert.equal(echo.p, `4${big}`, accept);
+    assert.equal(echo.encoding, coding, accept);
+  }
+});
+
 // A hand-written HTTP/1.1 request on its own connection, for a partial request or when a test
 // must order a later request after it. The connection is first used for a request the server
 // answers at once (404), so that the server has accepted it and is reading it (a request on a new

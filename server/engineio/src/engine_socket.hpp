@@ -298,7 +298,10 @@ class EngineSocket final : public Socket,
         if (held_get()) respond_get("6");  // release a GET the client left behind
         if (ws_ && sm_.has_output()) srv_->cork(this);
       } else if (held_get() && sm_.has_output()) {
-        respond_get(sm_.take_polling_payload(srv_->options.session.max_payload));
+        bool compress = false;
+        std::string payload =
+            sm_.take_polling_payload(srv_->options.session.max_payload, &compress);
+        respond_get(std::move(payload), compress);
       }
     } while (again_);
     arm_timer();
@@ -324,9 +327,9 @@ class EngineSocket final : public Socket,
     link->close_after_writes();
     forget();  // (the payload kept for a GET is delivered: the session is done)
   }
-  void respond_get(std::string payload) {
+  void respond_get(std::string payload, bool compress = false) {
     auto c = std::move(rare_->get);
-    c->respond_poll(std::move(payload));
+    c->respond_poll(std::move(payload), compress);
   }
   void finish_close() {
     if (announced_) return;

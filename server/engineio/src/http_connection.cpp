@@ -1,7 +1,11 @@
 // An HTTP connection's requests: the handshake, polling, the WebSocket upgrade, hand-off.
 #include "engine_socket.hpp"
 
+#include <boost/beast/core/string.hpp>
+#include <boost/beast/zlib/deflate_stream.hpp>
+#include <boost/crc.hpp>
 #include <cctype>
+#include <cstring>
 
 namespace shmio::engineio {
 
@@ -221,12 +225,113 @@ void HttpConnection::hand_off(Request req, const std::optional<std::string>& sid
   }
 }
 
-void HttpConnection::respond_poll(std::string payload) {
+namespace {
+
+// The content coding a request accepts of gzip and deflate (Accept-Encoding, RFC 9110 12.5.3: a
+// coding with q=0 is refused, "*" stands for those not named), gzip first as engine.io's: "" none.
+std::string_view accepted_coding(const Request& req) {
+  auto h = req.find(http::field::accept_encoding);
+  if (h == req.end()) return {};
+  std::string_view v = h->value();
+  int gzip = -1, deflate = -1, any = -1;  // -1 not named, 0 refused, 1 accepted
+  while (!v.empty()) {
+    const std::size_t comma = v.find(',');
+    std::string_view item = v.substr(0, comma);
+    v = comma == std::string_view::npos ? std::string_view() : v.substr(comma + 1);
+    const std::size_t semi = item.find(';');
+    std::string_view name = item.substr(0, semi);
+    while (!name.empty() && (name.front() == ' ' || name.front() == '\t')) name.remove_prefix(1);
+    while (!name.empty() && (name.back() == ' ' || name.back() == '\t')) name.remove_suffix(1);
+    int ok = 1;
+    if (semi != std::string_view::npos) {
+      std::string_view params = item.substr(semi + 1);
+      const std::size_t q = params.find("q=");
+      if (q != std::string_view::npos) {
+        std::string_view num = params.substr(q + 2);
+        while (!num.empty() && num.front() == ' ') num.remove_prefix(1);
+        // q=0, 0.0, 0.00, 0.000: refused; anything else above it accepted.
+        ok = 0;
+        for (char c : num.substr(0, num.find_first_of(" ;,")))
+          if (c >= '1' && c <= '9') ok = 1;
+      }
+    }
+    if (beast::iequals(name, "gzip") || beast::iequals(name, "x-gzip"))
+      gzip = ok;
+    else if (beast::iequals(name, "deflate"))
+      deflate = ok;
+    else if (name == "*")
+      any = ok;
+  }
+  if (gzip == 1 || (gzip == -1 && any == 1)) return "gzip";
+  if (deflate == 1 || (deflate == -1 && any == 1)) return "deflate";
+  return {};
+}
+
+// `in` in the coding `coding` ("gzip": RFC 1952; "deflate": the zlib format, RFC 1950, as HTTP's
+// deflate is), by Beast's deflate (raw) with the wrapper's header and check value around it.
+std::string encode_body(std::string_view in, std::string_view coding) {
+  namespace zlib = beast::zlib;
+  zlib::deflate_stream ds;
+  ds.reset(6, 15, 8, zlib::Strategy::normal);
+  const bool gzip = coding == "gzip";
+  const std::size_t head = gzip ? 10 : 2, tail = gzip ? 8 : 4;
+  std::string out(head + ds.upper_bound(in.size()) + tail, '\0');
+  if (gzip) {
+    const unsigned char h[10] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff};  // deflate, no name, OS ?
+    std::memcpy(out.data(), h, sizeof h);
+  } else {
+    out[0] = static_cast<char>(0x78);  // deflate, 32 KiB window
+    out[1] = static_cast<char>(0x9c);  // default level; (0x789c) % 31 == 0
+  }
+  zlib::z_params zs;
+  zs.next_in = in.data();
+  zs.avail_in = in.size();
+  zs.next_out = out.data() + head;
+  zs.avail_out = out.size() - head - tail;
+  beast::error_code ec;
+  ds.write(zs, zlib::Flush::finish,
+           ec);  // (end_of_stream: all of it, the output being large enough)
+  std::size_t at = head + zs.total_out;
+  auto put32 = [&](std::uint32_t x, bool big_endian) {
+    for (int i = 0; i < 4; ++i) {
+      const int shift = big_endian ? 24 - 8 * i : 8 * i;
+      out[at++] = static_cast<char>((x >> shift) & 0xff);
+    }
+  };
+  if (gzip) {
+    boost::crc_32_type crc;
+    crc.process_bytes(in.data(), in.size());
+    put32(crc.checksum(), false);
+    put32(static_cast<std::uint32_t>(in.size()), false);
+  } else {
+    std::uint32_t a = 1, b = 0;  // Adler-32
+    for (unsigned char c : in) {
+      a = (a + c) % 65521;
+      b = (b + a) % 65521;
+    }
+    put32((b << 16) | a, true);
+  }
+  out.resize(at);
+  return out;
+}
+
+}  // namespace
+
+void HttpConnection::respond_poll(std::string payload, bool compress) {
   if (!held_ || closed_) return;
   Request req = std::move(*held_);
   held_.reset();
   held_for_.reset();
-  send(text(req, std::move(payload)));
+  const std::size_t threshold = srv_->options.http_compression_threshold;
+  std::string_view coding;
+  if (compress && threshold != 0 && payload.size() >= threshold) coding = accepted_coding(req);
+  if (coding.empty()) return send(text(req, std::move(payload)));
+  Response res = text(req, encode_body(payload, coding));
+  res.set(http::field::content_encoding, coding);
+  res.set(http::field::vary, res[http::field::vary].empty()
+                                 ? std::string("Accept-Encoding")
+                                 : std::string(res[http::field::vary]) + ", Accept-Encoding");
+  send(std::move(res));
 }
 
 void HttpConnection::lost_held_get() {

@@ -53,7 +53,9 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
     return true;
   }
   // Completes a held GET.
-  void respond_poll(std::string payload);
+  // `compress`: the payload may be compressed (gzip or deflate, by the GET's Accept-Encoding, at
+  // ServerOptions::http_compression_threshold bytes or more).
+  void respond_poll(std::string payload, bool compress = false);
   const std::string& remote() {
     if (remote_.empty()) {
       beast::error_code ec;

@@ -153,8 +153,9 @@ Session::SendResult Session::send_message(FrameRef head, std::span<const FrameRe
   return SendResult::queued;
 }
 
-std::string Session::take_polling_payload(std::size_t max_bytes) {
+std::string Session::take_polling_payload(std::size_t max_bytes, bool* compress) {
   std::string out;
+  if (compress != nullptr) *compress = false;
   while (!queue_.empty()) {
     const Frame& f = queue_.front();
     if (f.kind() == Frame::Kind::raw) {  // WebSocket-only bytes: never in a polling payload
@@ -165,6 +166,7 @@ std::string Session::take_polling_payload(std::size_t max_bytes) {
     const std::size_t size = f.polling_size() + (out.empty() ? 0 : 1);
     if (!out.empty() && out.size() + size > max_bytes) break;
     if (!out.empty()) out += kRecordSeparator;
+    if (compress != nullptr && f.compress()) *compress = true;
     if (f.binary()) {
       out += 'b';
       out += base64_encode(f.payload());

@@ -46,6 +46,7 @@ Server::Server(net::io_context& io, ServerOptions options)
   eo.per_message_deflate = options_.per_message_deflate;
   eo.cors_origin = options_.cors_origin;
   eo.cors_origins = options_.cors_origins;
+  eo.http_compression_threshold = options_.http_compression_threshold;
   eo.cors_credentials = options_.cors_credentials;
   eo.allow_request = options_.allow_request;
   eo.static_files = options_.static_files;

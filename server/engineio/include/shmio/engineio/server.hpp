@@ -51,6 +51,10 @@ struct ServerOptions {
   SessionOptions session;
   bool allow_polling = true;
   bool allow_websocket = true;
+  // A polling response of this many bytes or more is compressed (gzip or deflate, as the GET's
+  // Accept-Encoding allows; not if every packet in it was sent with compress(false)), as
+  // engine.io's httpCompression (threshold 1024 by default). 0: never.
+  std::size_t http_compression_threshold = 1024;
   // CORS: empty = no CORS headers. "*" reflects the request's Origin (needed with credentials).
   std::string cors_origin;
   // With cors_origin empty: the request's Origin is reflected when it is one of these (lower

@@ -123,7 +123,9 @@ class Session {
   // (at least one packet), or empty if nothing waits (hold the GET). For WebSocket, the transport
   // writes the frames of out() and pops what it wrote.
   bool has_output() const noexcept { return !queue_.empty(); }
-  std::string take_polling_payload(std::size_t max_bytes);
+  // `compress`, if given, is set to whether any packet taken may be compressed (socket.io's
+  // compress flag: engine.io compresses a polling payload if one of its packets may be).
+  std::string take_polling_payload(std::size_t max_bytes, bool* compress = nullptr);
   FrameQueue& out() noexcept { return queue_; }
   const FrameQueue& out() const noexcept { return queue_; }
   // Every queued packet, taken out of the queue (for tests and the Beast-driven transport).

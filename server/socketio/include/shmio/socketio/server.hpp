@@ -104,6 +104,8 @@ struct ServerOptions {
   std::optional<engineio::PerMessageDeflate> per_message_deflate;  // perMessageDeflate: off
   std::string cors_origin;
   std::vector<std::string> cors_origins;  // (engineio::ServerOptions::cors_origins)
+  // httpCompression's threshold: polling responses of 1 KiB or more compressed (0: off).
+  std::size_t http_compression_threshold = 1024;
   bool cors_credentials = false;
   std::function<bool(const std::vector<std::pair<std::string, std::string>>&)> allow_request;
   // Plain HTTP outside `path` (the chat demo's page and client bundle): see engineio.

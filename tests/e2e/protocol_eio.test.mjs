@@ -84,6 +84,7 @@ test("polling: a payload of 1 KiB or more is compressed as the GET accepts (http
   const big = "x".repeat(3000);
   for (const [accept, coding] of [["gzip, deflate", "gzip"], ["deflate", "deflate"],
                                   ["gzip;q=0, deflate", "deflate"], ["*", "gzip"],
+                                  ["gzip; Q=0, deflate;q=0.5", "deflate"],
                                   ["identity", null], ["gzip;q=0", null]]) {
     assert.equal((await s.post(`4${big}`)).status, 200);
     let echo = null;

@@ -3315,6 +3315,22 @@ TEST(Http, ARequestThatDoesNotParseGets400) {
   const std::string r = http_response(io, c);
   EXPECT_EQ(r.rfind("HTTP/1.1 400", 0), 0u) << r.substr(0, 200);
   EXPECT_NE(r.find("Connection: close"), std::string::npos) << r.substr(0, 200);
+  // Empty lines before a request line are skipped (RFC 9112 2.2), not answered 400: a client
+  // that ends a body with an extra CRLF.
+  Client k(port);
+  k.send_raw("GET /nothing HTTP/1.1\r\nHost: x\r\n\r\n\r\n\r\nGET /socket.io/?EIO=4&transport=polling "
+             "HTTP/1.1\r\nHost: x\r\n\r\n");
+  std::string both;
+  const auto until = std::chrono::steady_clock::now() + 5s;
+  while (both.find("\"sid\"") == std::string::npos && !k.eof() &&
+         std::chrono::steady_clock::now() < until) {
+    io.run_for(2ms);
+    k.read_available();
+    both = k.in();
+  }
+  EXPECT_EQ(both.rfind("HTTP/1.1 404", 0), 0u) << both.substr(0, 200);
+  EXPECT_EQ(both.find("HTTP/1.1 400"), std::string::npos) << both.substr(0, 400);
+  EXPECT_NE(both.find("\"sid\""), std::string::npos) << "the second request not answered";
   server.close();
   io.run_for(50ms);
 }

@@ -446,8 +446,19 @@ std::string local_metrics(sio::Server* server, cluster::Node* node, int worker) 
       return !std::binary_search(names.begin(), names.end(), n) &&
              server->carried_stats(n) == nullptr;
     });
+    // A live namespace not shown yet takes a removed one's place when all 100 are taken (removed
+    // ones kept them for good otherwise, and an app of many short-lived namespaces showed only
+    // dead ones): that series leaves, its worker="all" totals lower while another worker still
+    // has the namespace. The first removed one by name goes.
     for (const std::string& name : names) {
-      if (sticky.size() >= 100) break;
+      if (sticky.count(name) != 0) continue;
+      if (sticky.size() >= 100) {
+        auto removed = std::find_if(sticky.begin(), sticky.end(), [&](const std::string& n) {
+          return !std::binary_search(names.begin(), names.end(), n);
+        });
+        if (removed == sticky.end()) break;
+        sticky.erase(removed);
+      }
       sticky.insert(name);
     }
     struct Row {

@@ -638,15 +638,23 @@ int run_supervisor(const SupervisorOptions& o,
         // (before 2026-12-05 it exited 0 whatever happened: a worker killed at the deadline, its
         // stop handlers never finished, looked like a clean stop). The drain's own SIGTERM ending
         // a worker that had not yet set its handlers is no trouble.
-        const bool killed_here = std::find(killed_at_deadline.begin(), killed_at_deadline.end(),
+        // (Killed here only if it died of that SIGKILL: one that exited as the deadline came was
+        // sent it as a zombie.)
+        const bool killed_here = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL &&
+                                 std::find(killed_at_deadline.begin(), killed_at_deadline.end(),
                                            dead) != killed_at_deadline.end();
+        // A stop signal (the drain's SIGTERM; a Ctrl-C or a hang-up that reached the whole
+        // process group, taken before the worker set its handlers) is a stop, not trouble.
+        const bool stop_signal =
+            WIFSIGNALED(status) && (WTERMSIG(status) == SIGTERM || WTERMSIG(status) == SIGINT ||
+                                    WTERMSIG(status) == SIGHUP);
         if (killed_here) {
           std::fprintf(stderr,
                        "shmio: %s (pid %d) did not stop within %lld ms of the drain: killed\n",
                        name_of(i).c_str(), dead, static_cast<long long>(o.drain_timeout.count()));
           exit_code = 1;
         } else if (d.reaped_elsewhere) {
-        } else if (WIFSIGNALED(status) && WTERMSIG(status) != SIGTERM) {
+        } else if (WIFSIGNALED(status) && !stop_signal) {
           std::fprintf(stderr, "shmio: %s (pid %d) killed by signal %d during the drain\n",
                        name_of(i).c_str(), dead, WTERMSIG(status));
           exit_code = 1;

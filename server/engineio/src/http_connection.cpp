@@ -137,6 +137,13 @@ void HttpConnection::on_read(beast::error_code ec) {
   if (ec && ec.category() == http::make_error_code(http::error::bad_method).category() &&
       ec != http::error::end_of_stream && ec != http::error::partial_message &&
       ec != http::error::need_more && ec != http::error::need_buffer && !busy_) {
+    // (An empty line read with the request line's first bytes, before it: skipped and read
+    // again, as do_read skips those already in the buffer.)
+    if (ec == http::error::bad_method && buffer_.size() > 0) {
+      const char c = *static_cast<const char*>(buffer_.cdata().data());
+      if (c == '\r' || c == '\n') return do_read();
+    }
+    release_claim(reading_claim_, false);  // (a POST's claim on its session, as the 413's)
     busy_ = true;
     Response res{http::status::bad_request, 11};
     res.keep_alive(false);
@@ -230,37 +237,39 @@ namespace {
 // The content coding a request accepts of gzip and deflate (Accept-Encoding, RFC 9110 12.5.3: a
 // coding with q=0 is refused, "*" stands for those not named), gzip first as engine.io's: "" none.
 std::string_view accepted_coding(const Request& req) {
-  auto h = req.find(http::field::accept_encoding);
-  if (h == req.end()) return {};
-  std::string_view v = h->value();
   int gzip = -1, deflate = -1, any = -1;  // -1 not named, 0 refused, 1 accepted
-  while (!v.empty()) {
-    const std::size_t comma = v.find(',');
-    std::string_view item = v.substr(0, comma);
-    v = comma == std::string_view::npos ? std::string_view() : v.substr(comma + 1);
-    const std::size_t semi = item.find(';');
-    std::string_view name = item.substr(0, semi);
-    while (!name.empty() && (name.front() == ' ' || name.front() == '\t')) name.remove_prefix(1);
-    while (!name.empty() && (name.back() == ' ' || name.back() == '\t')) name.remove_suffix(1);
-    int ok = 1;
-    if (semi != std::string_view::npos) {
-      std::string_view params = item.substr(semi + 1);
-      const std::size_t q = params.find("q=");
-      if (q != std::string_view::npos) {
-        std::string_view num = params.substr(q + 2);
-        while (!num.empty() && num.front() == ' ') num.remove_prefix(1);
-        // q=0, 0.0, 0.00, 0.000: refused; anything else above it accepted.
-        ok = 0;
-        for (char c : num.substr(0, num.find_first_of(" ;,")))
-          if (c >= '1' && c <= '9') ok = 1;
+  // (Every Accept-Encoding line: the field may come in several.)
+  for (auto [it, end] = req.equal_range(http::field::accept_encoding); it != end; ++it) {
+    std::string_view v = it->value();
+    while (!v.empty()) {
+      const std::size_t comma = v.find(',');
+      std::string_view item = v.substr(0, comma);
+      v = comma == std::string_view::npos ? std::string_view() : v.substr(comma + 1);
+      const std::size_t semi = item.find(';');
+      std::string_view name = item.substr(0, semi);
+      while (!name.empty() && (name.front() == ' ' || name.front() == '\t')) name.remove_prefix(1);
+      while (!name.empty() && (name.back() == ' ' || name.back() == '\t')) name.remove_suffix(1);
+      int ok = 1;
+      if (semi != std::string_view::npos) {
+        std::string_view params = item.substr(semi + 1);
+        while (!params.empty() && (params.front() == ' ' || params.front() == '\t'))
+          params.remove_prefix(1);
+        if (params.size() >= 2 && (params[0] == 'q' || params[0] == 'Q') && params[1] == '=') {
+          std::string_view num = params.substr(2);
+          while (!num.empty() && num.front() == ' ') num.remove_prefix(1);
+          // q=0, 0.0, 0.00, 0.000: refused; anything else above it accepted.
+          ok = 0;
+          for (char c : num.substr(0, num.find_first_of(" ;,")))
+            if (c >= '1' && c <= '9') ok = 1;
+        }
       }
+      if (beast::iequals(name, "gzip") || beast::iequals(name, "x-gzip"))
+        gzip = ok;
+      else if (beast::iequals(name, "deflate"))
+        deflate = ok;
+      else if (name == "*")
+        any = ok;
     }
-    if (beast::iequals(name, "gzip") || beast::iequals(name, "x-gzip"))
-      gzip = ok;
-    else if (beast::iequals(name, "deflate"))
-      deflate = ok;
-    else if (name == "*")
-      any = ok;
   }
   if (gzip == 1 || (gzip == -1 && any == 1)) return "gzip";
   if (deflate == 1 || (deflate == -1 && any == 1)) return "deflate";
@@ -289,8 +298,9 @@ std::string encode_body(std::string_view in, std::string_view coding) {
   zs.next_out = out.data() + head;
   zs.avail_out = out.size() - head - tail;
   beast::error_code ec;
-  ds.write(zs, zlib::Flush::finish,
-           ec);  // (end_of_stream: all of it, the output being large enough)
+  // (end_of_stream: all of it, the output being large enough; if not, sent as it is.)
+  ds.write(zs, zlib::Flush::finish, ec);
+  if (zs.avail_in != 0) return {};
   std::size_t at = head + zs.total_out;
   auto put32 = [&](std::uint32_t x, bool big_endian) {
     for (int i = 0; i < 4; ++i) {
@@ -326,11 +336,11 @@ void HttpConnection::respond_poll(std::string payload, bool compress) {
   std::string_view coding;
   if (compress && threshold != 0 && payload.size() >= threshold) coding = accepted_coding(req);
   if (coding.empty()) return send(text(req, std::move(payload)));
-  Response res = text(req, encode_body(payload, coding));
+  std::string encoded = encode_body(payload, coding);
+  if (encoded.empty()) return send(text(req, std::move(payload)));
+  Response res = text(req, std::move(encoded));
   res.set(http::field::content_encoding, coding);
-  res.set(http::field::vary, res[http::field::vary].empty()
-                                 ? std::string("Accept-Encoding")
-                                 : std::string(res[http::field::vary]) + ", Accept-Encoding");
+  res.insert(http::field::vary, "Accept-Encoding");  // (beside CORS's and an app hook's own)
   send(std::move(res));
 }
 

@@ -93,6 +93,14 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
     const std::size_t max = srv_->options.session.max_payload;
     parser_->body_limit(max - std::min(queued, max));
     reading_ = true;
+    // Empty lines before a request line are skipped, as RFC 9112 2.2 asks (Beast's parser takes
+    // them for a bad method; a client that ends a POST body with an extra CRLF would have been
+    // answered 400, unasked).
+    while (buffer_.size() > 0) {
+      const char c = *static_cast<const char*>(buffer_.cdata().data());
+      if (c != '\r' && c != '\n') break;
+      buffer_.consume(1);
+    }
     http::async_read_header(
         stream_, buffer_, *parser_,
         [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_header(ec); });

@@ -3,6 +3,7 @@
 #include "shmio/redis/bridge.hpp"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
@@ -1957,7 +1958,13 @@ int run_bridge(const BridgeOptions& options) {
                : options.subscription == ShardedSubscription::dynamic ? "sharded (dynamic)"
                                                                       : "sharded (dynamic-private)",
                options.key.c_str(), shown_url(options.url).c_str());
-  net::signal_set signals(io, SIGINT, SIGTERM);
+  // SIGTERM (the supervisor's drain), and SIGINT and SIGHUP unless they came in ignored, as a
+  // worker takes them (a Ctrl-C meant for the script whose background job shmio is ended the
+  // bridge, restarted; a hang-up killed it, before 2026-12-05).
+  net::signal_set signals(io, SIGTERM);
+  for (const int sig : {SIGINT, SIGHUP})
+    if (struct sigaction now{}; ::sigaction(sig, nullptr, &now) == 0 && now.sa_handler != SIG_IGN)
+      signals.add(sig);
   signals.async_wait([&](const boost::system::error_code&, int) {
     bridge->stop();
     io.stop();

@@ -7,6 +7,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/json/serialize.hpp>
+#include <cctype>
 #include <cstdio>
 
 #include "client.hpp"
@@ -46,6 +47,8 @@ Server::Server(net::io_context& io, ServerOptions options)
   eo.per_message_deflate = options_.per_message_deflate;
   eo.cors_origin = options_.cors_origin;
   eo.cors_origins = options_.cors_origins;
+  for (std::string& o : eo.cors_origins)  // (compared with the request's, lower-cased)
+    for (char& c : o) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   eo.http_compression_threshold = options_.http_compression_threshold;
   eo.cors_credentials = options_.cors_credentials;
   eo.allow_request = options_.allow_request;

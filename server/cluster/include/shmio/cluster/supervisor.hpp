@@ -10,7 +10,7 @@
 // - On SIGTERM, SIGINT or SIGHUP it drains: every worker gets SIGTERM (stop accepting, clients
 //   get "server shutting down"); workers still running after drain_timeout are killed; then the
 //   ring is removed. Returns 1 if a worker had to be killed, or ended otherwise than by exiting 0
-//   (or by the drain's SIGTERM), each said on stderr.
+//   (or by a stop signal), each said on stderr.
 // - With bridge_main, one more child: the fleet bridge (restarted like a worker).
 // Workers get SIGTERM if the supervisor dies (PR_SET_PDEATHSIG).
 #pragma once

@@ -3318,8 +3318,9 @@ TEST(Http, ARequestThatDoesNotParseGets400) {
   // Empty lines before a request line are skipped (RFC 9112 2.2), not answered 400: a client
   // that ends a body with an extra CRLF.
   Client k(port);
-  k.send_raw("GET /nothing HTTP/1.1\r\nHost: x\r\n\r\n\r\n\r\nGET /socket.io/?EIO=4&transport=polling "
-             "HTTP/1.1\r\nHost: x\r\n\r\n");
+  k.send_raw(
+      "GET /nothing HTTP/1.1\r\nHost: x\r\n\r\n\r\n\r\nGET /socket.io/?EIO=4&transport=polling "
+      "HTTP/1.1\r\nHost: x\r\n\r\n");
   std::string both;
   const auto until = std::chrono::steady_clock::now() + 5s;
   while (both.find("\"sid\"") == std::string::npos && !k.eof() &&
@@ -3577,6 +3578,38 @@ TEST(Http, TheServersDescriptorsAreCloseOnExec) {
 // every GET then got "6" at once, before any data: a client polling on without "3probe" — a
 // proxy holding the WebSocket's answers back — spun in a loop of GETs while its data waited for
 // the upgrade's timeout); noops go at most every 100 ms (Session's unit test).
+// A polling payload of 1 KiB or more is compressed as its GET accepts, unless every packet in it
+// was sent with compress(false) (engine.io's rule: compressed if any packet may be).
+TEST(Http, APollingPayloadIsCompressedUnlessEveryPacketSaysNot) {
+  net::io_context io;
+  Server server(io, ServerOptions());
+  const std::uint16_t port = server.listen("127.0.0.1", 0);
+  Client poll(port);
+  const std::string path = "/socket.io/?EIO=4&transport=polling";
+  const std::string sid = polling_sid(io, poll);
+  ASSERT_FALSE(sid.empty());
+  poll.send_raw("POST " + path + "&sid=" + sid +
+                " HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n40");
+  EXPECT_NE(http_response(io, poll).find("ok"), std::string::npos);
+  poll.send_raw("GET " + path + "&sid=" + sid + " HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_NE(http_response(io, poll).find("40{"), std::string::npos);
+  const std::string big(2000, 'x');
+  const std::string get =
+      "GET " + path + "&sid=" + sid + " HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n";
+  server.of("/").compress(false).emit("m", Args{big});
+  poll.send_raw(get);
+  std::string r = http_response(io, poll);
+  EXPECT_EQ(r.find("Content-Encoding"), std::string::npos) << r.substr(0, 300);
+  EXPECT_NE(r.find(big), std::string::npos) << r.substr(0, 300);
+  server.of("/").emit("m", Args{big});
+  poll.send_raw(get);
+  r = http_response(io, poll);
+  EXPECT_NE(r.find("Content-Encoding: gzip"), std::string::npos) << r.substr(0, 300);
+  EXPECT_LT(r.size(), big.size()) << "not compressed";
+  server.close();
+  io.run_for(50ms);
+}
+
 TEST(Http, DuringAnUpgradeAGetIsAnsweredWithTheDataQueued) {
   net::io_context io;
   Server server(io, ServerOptions());

@@ -308,6 +308,12 @@ class EngineSocket final : public Socket,
   }
 
  private:
+  // A probe kept after the session closed (finish_close) that says anything but "5": closed.
+  void drop_kept_probe() {
+    rare_->probe->close_after_writes();
+    rare_->probe.reset();
+    rare_->upgrade_tail.clear();
+  }
   // The "5" of an upgrade the session was closed during (by the server, its probe answered: the
   // client stopped polling and waits for nothing more on it): what the session left queued goes
   // on the new WebSocket, then the close packet and the close frame, as engine.io's upgrade of a
@@ -315,11 +321,6 @@ class EngineSocket final : public Socket,
   // with the session: the client saw its upgrade's WebSocket close ("transport close") and
   // reconnected, where the app had disconnected it (its DISCONNECT waited for a GET that never
   // came).
-  void drop_kept_probe() {
-    rare_->probe->close_after_writes();
-    rare_->probe.reset();
-    rare_->upgrade_tail.clear();
-  }
   void upgrade_after_close() {
     std::shared_ptr<detail::Link> link = std::move(rare_->probe);
     for (FrameRef& f : rare_->upgrade_tail) link->push(std::move(f));

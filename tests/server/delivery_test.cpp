@@ -3171,6 +3171,18 @@ std::string polling_sid(net::io_context& io, Client& c) {
   return r.substr(at + 7, r.find('"', at + 7) - at - 7);
 }
 
+// A polling session on `c` joined to "/" (its CONNECT answered): its session id ("" if none).
+std::string polling_joined(net::io_context& io, Client& c) {
+  const std::string sid = polling_sid(io, c);
+  if (sid.empty()) return sid;
+  const std::string url = "/socket.io/?EIO=4&transport=polling&sid=" + sid;
+  c.send_raw("POST " + url + " HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n40");
+  EXPECT_NE(http_response(io, c).find("ok"), std::string::npos);
+  c.send_raw("GET " + url + " HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_NE(http_response(io, c).find("40{"), std::string::npos);
+  return sid;
+}
+
 // The app's routes see OPTIONS requests for their own paths (an app's own CORS preflight), with
 // cors_origin set: before, the Engine.IO's preflight answer was given to every OPTIONS, and
 // routes never saw one. A path the routes do not answer, and the Engine.IO's own, still get it.
@@ -3574,10 +3586,6 @@ TEST(Http, TheServersDescriptorsAreCloseOnExec) {
   io.run_for(50ms);
 }
 
-// During an upgrade a GET is answered with what is queued, not with a noop (before 2026-12-03
-// every GET then got "6" at once, before any data: a client polling on without "3probe" — a
-// proxy holding the WebSocket's answers back — spun in a loop of GETs while its data waited for
-// the upgrade's timeout); noops go at most every 100 ms (Session's unit test).
 // A polling payload of 1 KiB or more is compressed as its GET accepts, unless every packet in it
 // was sent with compress(false) (engine.io's rule: compressed if any packet may be).
 TEST(Http, APollingPayloadIsCompressedUnlessEveryPacketSaysNot) {
@@ -3586,13 +3594,8 @@ TEST(Http, APollingPayloadIsCompressedUnlessEveryPacketSaysNot) {
   const std::uint16_t port = server.listen("127.0.0.1", 0);
   Client poll(port);
   const std::string path = "/socket.io/?EIO=4&transport=polling";
-  const std::string sid = polling_sid(io, poll);
+  const std::string sid = polling_joined(io, poll);
   ASSERT_FALSE(sid.empty());
-  poll.send_raw("POST " + path + "&sid=" + sid +
-                " HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n40");
-  EXPECT_NE(http_response(io, poll).find("ok"), std::string::npos);
-  poll.send_raw("GET " + path + "&sid=" + sid + " HTTP/1.1\r\nHost: x\r\n\r\n");
-  EXPECT_NE(http_response(io, poll).find("40{"), std::string::npos);
   const std::string big(2000, 'x');
   const std::string get =
       "GET " + path + "&sid=" + sid + " HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n";
@@ -3607,22 +3610,35 @@ TEST(Http, APollingPayloadIsCompressedUnlessEveryPacketSaysNot) {
   EXPECT_NE(r.find("Content-Encoding: gzip"), std::string::npos) << r.substr(0, 300);
   EXPECT_LT(r.size(), big.size()) << "not compressed";
   server.close();
+  // http_compression_threshold 0: never.
+  ServerOptions off;
+  off.http_compression_threshold = 0;
+  Server plain(io, off);
+  Client other(plain.listen("127.0.0.1", 0));
+  const std::string other_sid = polling_joined(io, other);
+  ASSERT_FALSE(other_sid.empty());
+  plain.of("/").emit("m", Args{big});
+  other.send_raw("GET " + path + "&sid=" + other_sid +
+                 " HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n");
+  r = http_response(io, other);
+  EXPECT_EQ(r.find("Content-Encoding"), std::string::npos) << r.substr(0, 300);
+  EXPECT_NE(r.find(big), std::string::npos) << r.substr(0, 300);
+  plain.close();
   io.run_for(50ms);
 }
 
+// During an upgrade a GET is answered with what is queued, not with a noop (before 2026-12-03
+// every GET then got "6" at once, before any data: a client polling on without "3probe" — a
+// proxy holding the WebSocket's answers back — spun in a loop of GETs while its data waited for
+// the upgrade's timeout); noops go at most every 100 ms (Session's unit test).
 TEST(Http, DuringAnUpgradeAGetIsAnsweredWithTheDataQueued) {
   net::io_context io;
   Server server(io, ServerOptions());
   const std::uint16_t port = server.listen("127.0.0.1", 0);
   Client poll(port);
   const std::string path = "/socket.io/?EIO=4&transport=polling";
-  const std::string sid = polling_sid(io, poll);
+  const std::string sid = polling_joined(io, poll);
   ASSERT_FALSE(sid.empty());
-  poll.send_raw("POST " + path + "&sid=" + sid +
-                " HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n40");
-  EXPECT_NE(http_response(io, poll).find("ok"), std::string::npos);
-  poll.send_raw("GET " + path + "&sid=" + sid + " HTTP/1.1\r\nHost: x\r\n\r\n");
-  EXPECT_NE(http_response(io, poll).find("40{"), std::string::npos);
   Client probe(port);
   probe.send_raw(
       "GET /socket.io/?EIO=4&transport=websocket&sid=" + sid +

@@ -699,10 +699,8 @@ int serve_one(const ServeOptions& cfg, const Setup& setup, const cluster::Worker
   // group, and its default action ended a worker, or a single process, without its drain.)
   // A process started with SIGHUP ignored (nohup), or SIGINT (a shell script's background job),
   // keeps ignoring it.
-  boost::asio::signal_set signals(io_ctx, SIGTERM);
-  for (const int sig : {SIGINT, SIGHUP})
-    if (struct sigaction now{}; ::sigaction(sig, nullptr, &now) == 0 && now.sa_handler != SIG_IGN)
-      signals.add(sig);
+  boost::asio::signal_set signals(io_ctx);
+  for (const int sig : cluster::stop_signals()) signals.add(sig);
   // On SIGINT/SIGTERM/SIGHUP every client gets "server shutting down"; the close packets are
   // written before the loop stops (a short, bounded grace period).
   boost::asio::steady_timer grace(io_ctx);

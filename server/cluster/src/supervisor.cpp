@@ -271,9 +271,7 @@ int run_supervisor(const SupervisorOptions& o,
   // before 2026-12-05): blocked, an ignored signal is still queued on Linux, and sigtimedwait
   // would take it for a drain. (The workers inherit the ignoring: serve() then leaves them alone
   // too.)
-  for (const int sig : {SIGINT, SIGHUP})
-    if (struct sigaction now{}; ::sigaction(sig, nullptr, &now) != 0 || now.sa_handler != SIG_IGN)
-      sigaddset(&set, sig);
+  for (const int sig : stop_signals()) sigaddset(&set, sig);
   sigprocmask(SIG_BLOCK, &set, &old);
   // The mask above is this thread's: a thread the program started before (a logger, an exporter)
   // still takes the stop signals, and at their default action one there killed the supervisor,
@@ -653,8 +651,7 @@ int run_supervisor(const SupervisorOptions& o,
                        "shmio: %s (pid %d) did not stop within %lld ms of the drain: killed\n",
                        name_of(i).c_str(), dead, static_cast<long long>(o.drain_timeout.count()));
           exit_code = 1;
-        } else if (d.reaped_elsewhere) {
-        } else if (WIFSIGNALED(status) && !stop_signal) {
+        } else if (!d.reaped_elsewhere && WIFSIGNALED(status) && !stop_signal) {
           std::fprintf(stderr, "shmio: %s (pid %d) killed by signal %d during the drain\n",
                        name_of(i).c_str(), dead, WTERMSIG(status));
           exit_code = 1;
@@ -744,6 +741,14 @@ int run_supervisor(const SupervisorOptions& o,
   else
     std::fprintf(stderr, "shmio: stopped\n");
   return exit_code;
+}
+
+std::vector<int> stop_signals() {
+  std::vector<int> out{SIGTERM};
+  for (const int sig : {SIGINT, SIGHUP})
+    if (struct sigaction now{}; ::sigaction(sig, nullptr, &now) != 0 || now.sa_handler != SIG_IGN)
+      out.push_back(sig);
+  return out;
 }
 
 }  // namespace shmio::cluster

@@ -107,6 +107,15 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   }
   void on_header(beast::error_code ec);
   void on_read(beast::error_code ec);
+  // A request not read whole (over a bound, or not HTTP): `status` with no body, and the
+  // connection closed after it. Nothing may be in flight (busy_).
+  void answer_and_close(http::status status) {
+    busy_ = true;
+    Response res{status, 11};
+    res.keep_alive(false);
+    res.prepare_payload();
+    send(std::move(res));
+  }
   // The one-POST rule's bookkeeping (see EngineSocket::claim_post).
   void release_claim(std::weak_ptr<EngineSocket>& claim, bool completed);
   void next();

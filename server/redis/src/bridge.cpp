@@ -1961,10 +1961,8 @@ int run_bridge(const BridgeOptions& options) {
   // SIGTERM (the supervisor's drain), and SIGINT and SIGHUP unless they came in ignored, as a
   // worker takes them (a Ctrl-C meant for the script whose background job shmio is ended the
   // bridge, restarted; a hang-up killed it, before 2026-12-05).
-  net::signal_set signals(io, SIGTERM);
-  for (const int sig : {SIGINT, SIGHUP})
-    if (struct sigaction now{}; ::sigaction(sig, nullptr, &now) == 0 && now.sa_handler != SIG_IGN)
-      signals.add(sig);
+  net::signal_set signals(io);
+  for (const int sig : cluster::stop_signals()) signals.add(sig);
   signals.async_wait([&](const boost::system::error_code&, int) {
     bridge->stop();
     io.stop();

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/container/small_vector.hpp>
 #include <boost/json/serialize.hpp>
 #include <cstdio>
 
@@ -126,14 +127,15 @@ class Client : public std::enable_shared_from_this<Client> {
       conn_->send(std::move(m));
       return bytes;
     }
-    // A binary message: the header and its attachments queued as one (all or none).
-    std::vector<engineio::FrameRef> rest;
+    // A binary message: the header and its attachments queued as one (all or none). (On the
+    // stack for a few attachments: no allocation beyond the frames', as before the change.)
+    boost::container::small_vector<engineio::FrameRef, 4> rest;
     rest.reserve(p.attachments.size());
     for (const Binary& b : p.attachments) {
       bytes += b->size();
       rest.push_back(engineio::Frame::make(engineio::Frame::Kind::binary, *b, compress));
     }
-    conn_->send_message(m.to_frame(), rest);
+    conn_->send_message(m.to_frame(), {rest.data(), rest.size()});
     return bytes;
   }
   void add(const std::string& nsp, SocketPtr s) {

@@ -81,6 +81,12 @@ std::vector<int> affinity_cpus();
 // supervisor then stops the cluster (exit status 1) instead of restarting it for ever. A worker
 // started again after it had run is restarted whatever its status (what failed may pass).
 inline constexpr int kWorkerCannotStart = 78;  // (EX_CONFIG of sysexits.h)
+
+// The signals a shmio process stops on (drains) — SIGTERM, and SIGINT and SIGHUP unless they came
+// in ignored (nohup; a shell script's background job has SIGINT ignored), which stay ignored —
+// as they are now (ask before installing handlers of one's own). The supervisor, its workers and
+// the fleet bridge take the same.
+std::vector<int> stop_signals();
 // The most workers a cluster has: the ring's 1,024 producer slots, 64 kept for emitters and tools.
 // run_supervisor refuses more (exit status 1, said on stderr).
 inline constexpr int kMaxWorkers = 960;

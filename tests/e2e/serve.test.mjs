@@ -169,6 +169,20 @@ test("bad flags and environment: exit code 2 and the flag's rule; --help: exit 0
     assert.equal(r.status, 2, `${args}: ${r.stderr}`);
     assert.match(r.stderr, new RegExp(`${args[0]} needs a cluster`));
   }
+  // Given at its default value, as much a mistake as any other (taken without a word before
+  // 2026-12-04, as the default could not be told from it), from the command line or the
+  // environment; and in a cluster the cut logs' size without a ring per worker.
+  r = spawnSync(BIN, ["--port", "0", "--ring-mb", "64"], { encoding: "utf8", timeout: 10000 });
+  assert.equal(r.status, 2, r.stderr);
+  assert.match(r.stderr, /--ring-mb needs a cluster/);
+  r = spawnSync(BIN, ["--port", "0"], { encoding: "utf8", timeout: 10000,
+                                        env: { ...process.env, SHMIO_REDIS_KEY: "socket.io" } });
+  assert.equal(r.status, 2, r.stderr);
+  assert.match(r.stderr, /--redis-key needs a cluster/);
+  r = spawnSync(BIN, ["--port", "0", "--workers", "2", "--cut-log-mb", "256"],
+                { encoding: "utf8", timeout: 10000 });
+  assert.equal(r.status, 2, r.stderr);
+  assert.ok(r.stderr.includes("--cut-log-mb needs --recovery and --ring-per-worker"), r.stderr);
   // Named as the variable too, where it may have come from: the environment.
   r = spawnSync(BIN, ["--port", "0"], { encoding: "utf8", timeout: 10000,
                                         env: { ...process.env, SHMIO_MAX_SESSIONS: "5" } });

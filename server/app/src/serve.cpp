@@ -901,8 +901,16 @@ std::string options_error(const ServeOptions& o) {
   return "";
 }
 
-// Applies one flag (name without "--"); an error message, or "".
+std::string apply_value(ServeOptions& o, const std::string& name, const char* v);
+
+// Applies one flag (name without "--") and notes it as given; an error message, or "".
 std::string apply(ServeOptions& o, const std::string& name, const char* v) {
+  std::string e = apply_value(o, name, v);
+  if (e.empty()) o.flags_given.insert(name);
+  return e;
+}
+
+std::string apply_value(ServeOptions& o, const std::string& name, const char* v) {
   long long n = 0;
   for (const NumberFlag& f : kNumberFlags)
     if (name == f.name) {
@@ -1106,7 +1114,8 @@ int serve(ServeOptions cfg, Setup setup) {
     // fleet) would do nothing in one process: refused, as --ring-per-worker and --redis are (they
     // were taken without a word, and an emitter told the same --ring then found no ring). The
     // cluster's tuning switches (--no-pin, --no-rebalance, --rebalance-rate) are taken and do
-    // nothing, so that one command line's tuning serves both.
+    // nothing, so that one command line's tuning serves both. A flag is refused when it was given
+    // (parse_args notes it), even at its default value, or when code set another value.
     const ServeOptions d;
     const std::pair<bool, const char*> cluster_only[] = {
         {cfg.ring_per_worker, "--ring-per-worker"},
@@ -1120,8 +1129,8 @@ int serve(ServeOptions cfg, Setup setup) {
         {cfg.redis.mode != d.redis.mode, "--redis-mode"},
         {cfg.redis.subscription != d.redis.subscription, "--redis-subscription-mode"},
         {cfg.redis.key != d.redis.key, "--redis-key"}};
-    for (const auto& [given, flag] : cluster_only)
-      if (given) {
+    for (const auto& [set, flag] : cluster_only)
+      if (set || cfg.flags_given.count(flag + 2) != 0) {
         // (Named as a flag and as its variable: it may have come from the environment.)
         std::fprintf(stderr,
                      "shmio: %s needs a cluster (--workers N or auto; in the environment: %s "
@@ -1135,13 +1144,19 @@ int serve(ServeOptions cfg, Setup setup) {
     // without a word before 2026-12-03, and used for nothing (a helper's review).
     const ServeOptions d;
     const bool recovery = cfg.server.connection_state_recovery.has_value();
+    const auto given = [&](bool set, const char* flag) {
+      return set || cfg.flags_given.count(flag + 2) != 0;
+    };
     const std::tuple<bool, const char*, const char*> needs[] = {
-        {cfg.max_sessions != d.max_sessions && !recovery, "--max-sessions", "--recovery"},
-        {cfg.session_bytes != d.session_bytes && !recovery, "--session-bytes", "--recovery"},
-        {cfg.cut_log_mb != d.cut_log_mb && !(recovery && cfg.ring_per_worker), "--cut-log-mb",
-         "--recovery and --ring-per-worker"}};
-    for (const auto& [given, flag, what] : needs)
-      if (given) {
+        {given(cfg.max_sessions != d.max_sessions, "--max-sessions") && !recovery, "--max-sessions",
+         "--recovery"},
+        {given(cfg.session_bytes != d.session_bytes, "--session-bytes") && !recovery,
+         "--session-bytes", "--recovery"},
+        {given(cfg.cut_log_mb != d.cut_log_mb, "--cut-log-mb") &&
+             !(recovery && cfg.ring_per_worker),
+         "--cut-log-mb", "--recovery and --ring-per-worker"}};
+    for (const auto& [refused, flag, what] : needs)
+      if (refused) {
         std::fprintf(stderr, "shmio: %s needs %s (it sizes what only they make)\n", flag, what);
         return 2;
       }

@@ -110,6 +110,11 @@ struct ServeOptions {
   // (std::exception) is said on stderr and the stop goes on. Not called when the process is
   // killed (SIGKILL, a crash) or could not start (its setup threw, its port was taken).
   std::function<void(socketio::Server&, const WorkerInfo&)> on_stop;
+  // The flags parse_args applied to these options, by name without "--" (from the command line
+  // or the environment). serve() refuses a cluster's flag given without a cluster even at its
+  // default value (`--ring-mb 64` alone was taken without a word, where `--ring-mb 32` was
+  // refused). Options set in code are judged by their values alone.
+  std::set<std::string> flags_given;
 };
 
 using Setup = std::function<void(socketio::Server&, const WorkerInfo&)>;
@@ -123,7 +128,8 @@ using Setup = std::function<void(socketio::Server&, const WorkerInfo&)>;
 // same rules whether a flag or the app's code set it; the
 // Server's own options, `server`, are the Server's to take), and a cluster's options (ring,
 // ring_mb, ring_huge_pages, ring_per_worker, port_per_worker, max_sessions, session_bytes,
-// cut_log_mb, redis) set for one process (workers < 0).
+// cut_log_mb, redis) set for one process (workers < 0), or given as flags (flags_given) at
+// whatever value.
 int serve(ServeOptions options, Setup setup);
 
 // shmio's command-line flags (the names of `shmio --help`), so that every app has the same ones:

@@ -330,6 +330,54 @@ test("cleanup_empty_child_namespaces: a dynamic namespace goes with its last soc
   }
 });
 
+test("/metrics with 100 namespaces shown, removed ones among them: a new live one takes a removed one's place", async () => {
+  const { p, u } = await startApp(["--port", "0"], { API_CLEANUP: "1" }, () => {},
+                                  "api app (cleanup) start");
+  try {
+    const scrape = () => new Promise((resolve, reject) =>
+      http.get(`${u}/metrics`, (res) => {
+        let body = "";
+        res.on("data", (d) => (body += d));
+        res.on("end", () => resolve(body));
+      }).on("error", reject));
+    const shown = async () => new Map((await scrape()).split("\n")
+      .filter((l) => l.startsWith("shmio_namespace_sockets{"))
+      .map((l) => [l.match(/namespace="([^"]*)"/)[1], Number(l.split(" ")[1])]));
+    const m = new Manager(u, { reconnection: false, transports: ["websocket"] });
+    const main = m.socket("/");
+    main.connect();
+    await until(() => main.connected, 5000, "/ connected");
+    const dyn = Array.from({ length: 100 }, (_, i) => m.socket(`/dyn-q${String(i).padStart(3, "0")}`));
+    await until(() => dyn.every((s) => s.connected), 10000, "100 namespaces connected");
+    let seen = await shown();
+    assert.equal(seen.size, 100);
+    assert.equal(seen.get("/dyn-q000"), 1);
+    assert.ok(!seen.has("/dyn-q099"), "the 101st by name is not shown");
+    // All of them removed: the 99 shown stay, at 0 sockets, their counters kept.
+    dyn.forEach((s) => s.disconnect());
+    await untilAsync(async () => (await shown()).get("/dyn-q000") === 0, 5000, "the namespaces removed");
+    seen = await shown();
+    assert.equal(seen.size, 100);
+    assert.equal(seen.get("/dyn-q098"), 0);
+    // Scraping them did not make them again (it did, with their setup, before 2026-12-04).
+    assert.equal(Number((await scrape()).match(/^shmio_namespaces\{[^}]*\} (\d+)/m)[1]), 1);
+    // A live one made now is shown, in the place of the first removed one by name (removed ones
+    // kept all 100 places for good before 2026-12-05).
+    const z = m.socket("/dyn-z");
+    await until(() => z.connected, 5000, "/dyn-z connected");
+    seen = await shown();
+    assert.equal(seen.size, 100);
+    assert.equal(seen.get("/dyn-z"), 1, [...seen.keys()].join(" "));
+    assert.ok(!seen.has("/dyn-q000"), "the first removed one by name left");
+    assert.equal(seen.get("/dyn-q001"), 0);
+    assert.equal(seen.get("/"), 1);
+    z.disconnect();
+    main.disconnect();
+  } finally {
+    p.kill("SIGKILL");
+  }
+});
+
 test("a setup that throws: serve returns 1, in one process and in a cluster (no restart loop)", () => {
   for (const args of [[], ["--workers", "2", "--no-pin"]]) {
     const r = spawnSync(BIN, ["--port", "0", ...args],

@@ -1335,6 +1335,39 @@ TEST_P(Delivery, ARemovedNamespacesCountersGoOnWhenItIsMadeAgain) {
   EXPECT_EQ(server_->carried_stats("/dyn-1"), nullptr);
 }
 
+// The bound on those counters kept: Server::kCarriedNames names (a client can make and leave
+// namespace after namespace); past it the first by name is forgotten, the rest kept.
+TEST_P(Delivery, RemovedNamespacesCountersAreKeptForAtMostKCarriedNames) {
+  ServerOptions o;
+  o.cleanup_empty_child_namespaces = true;
+  restart(o);
+  server_->of([](const std::string& n) { return n.rfind("/dyn-", 0) == 0; },
+              [](Namespace& n) {
+                n.use([](const SocketPtr&, Next next) { next(ConnectError{"no", {}}); });
+              });
+  Client& c = open_session();
+  const auto name = [](std::size_t i) {
+    char b[16];
+    std::snprintf(b, sizeof b, "/dyn-%05zu", i);
+    return std::string(b);
+  };
+  // One more than the bound: each CONNECT refused by the middleware, its namespace then removed
+  // (sent 256 at a time, each batch's last answer awaited).
+  std::string got;
+  for (std::size_t i = 0; i <= Server::kCarriedNames;) {
+    const std::size_t end = std::min(i + 256, Server::kCarriedNames + 1);
+    for (; i < end; ++i) c.send_text("40" + name(i) + ",");
+    got.clear();
+    drive_until_received(c, got, "44" + name(end - 1) + ",");
+    ASSERT_NE(got.find("44" + name(end - 1) + ","), std::string::npos) << name(end - 1);
+  }
+  drive([&] { return !has_namespace(name(Server::kCarriedNames)); });
+  EXPECT_EQ(server_->namespaces_removed(), Server::kCarriedNames + 1);
+  EXPECT_EQ(server_->carried_stats(name(0)), nullptr) << "the first by name is forgotten";
+  for (const std::size_t i : {std::size_t{1}, Server::kCarriedNames / 2, Server::kCarriedNames})
+    EXPECT_NE(server_->carried_stats(name(i)), nullptr) << name(i);
+}
+
 TEST_P(Delivery, WithCleanupAnEmptyDynamicNamespaceGoesAndIsMadeAgain) {
   ServerOptions o;
   o.max_dynamic_namespaces = 2;

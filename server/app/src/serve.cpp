@@ -469,7 +469,7 @@ std::string local_metrics(sio::Server* server, cluster::Node* node, int worker) 
     std::vector<Row> shown;
     for (const std::string& name : sticky) {  // (by name, as `names`)
       Row row;
-      if (sio::Namespace* n = server->find(name)) {
+      if (sio::Namespace* n = server->existing(name)) {
         row.sockets = n->size();
         row.rooms = n->room_count();
         row.stats = n->stats();

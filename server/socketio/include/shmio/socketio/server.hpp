@@ -220,6 +220,13 @@ class Server {
   // dynamic namespace's predicate matches (within ServerOptions::max_dynamic_namespaces and
   // max_dynamic_namespace_bytes), else nullptr.
   Namespace* find(const std::string& name);
+  // The namespace of this name if this server has it now, else nullptr: never makes one (find()
+  // makes a dynamic one, and /metrics, looking up a removed namespace's name with it, made it
+  // again on every scrape, with its setup; before 2026-12-04).
+  Namespace* existing(const std::string& name) noexcept {
+    auto it = namespaces_.find(name);
+    return it == namespaces_.end() ? nullptr : it->second.get();
+  }
   // The names of the namespaces this server has now (static ones, and dynamic ones created).
   std::vector<std::string> namespace_names() const;
   // io.on("new_namespace"): called with each namespace created from now on (by of(name), or a

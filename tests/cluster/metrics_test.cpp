@@ -96,6 +96,19 @@ TEST(Metrics, MergeDropsWhatItCannotParseAndAWorkerLabelOnlyAsALabel) {
   EXPECT_EQ(m.find("networker=\"all\""), std::string::npos) << "not a worker label";
   EXPECT_EQ(exposition_value(m, "missing"), -1);
   EXPECT_EQ(merge_expositions({}), "");
+  // A label value holding `worker="` (a namespace's name is a client's choice), escaped quotes
+  // and backslashes included: only the worker label's value becomes "all" (before 2026-12-04 the
+  // text inside the value was taken, and the key made Prometheus refuse the scrape).
+  const std::string n = merge_expositions(
+      {"# TYPE x gauge\nx{namespace=\"/{worker=\",worker=\"0\"} 1\n"
+       "x{namespace=\"/a\\\",worker=\\\\\",worker=\"0\"} 4\n",
+       "# TYPE x gauge\nx{namespace=\"/{worker=\",worker=\"1\"} 2\n"});
+  EXPECT_EQ(exposition_value(n, "x{namespace=\"/{worker=\",worker=\"all\"}"), 3) << n;
+  EXPECT_EQ(exposition_value(n, "x{namespace=\"/a\\\",worker=\\\\\",worker=\"all\"}"), 4) << n;
+  EXPECT_EQ(n.find("\"all\"0"), std::string::npos) << n;
+  // Labels that do not parse (no closing quote): no total, the line kept once.
+  const std::string bad = merge_expositions({"y{worker=\"0} 1\n", "y{worker=\"0} 1\n"});
+  EXPECT_EQ(bad.find("all"), std::string::npos) << bad;
 }
 
 // A worker's counters outlive it (retired_counters): a restarted worker's post carries its

@@ -89,18 +89,29 @@ void for_each_line(std::string_view text, F f) {
   }
 }
 
-// The series key with its worker label's value replaced by "all" (empty if it has none).
+// The series key with its worker label's value replaced by "all" (empty if it has none, or if its
+// labels do not parse). The labels are walked pair by pair, each value to its closing quote past
+// escapes: a value may hold `worker="` itself (a namespace's name is a client's choice), and
+// matching that text anywhere made "/{worker=" a key Prometheus refused, the whole scrape with
+// it (before 2026-12-04).
 std::string total_key(std::string_view key) {
   const std::size_t brace = key.find('{');
   if (brace == std::string_view::npos) return {};
-  std::size_t at = key.find("worker=\"", brace);
-  while (at != std::string_view::npos && key[at - 1] != '{' && key[at - 1] != ',')
-    at = key.find("worker=\"", at + 1);
-  if (at == std::string_view::npos) return {};
-  const std::size_t v = at + 8;
-  const std::size_t end = key.find('"', v);
-  if (end == std::string_view::npos) return {};
-  return std::string(key.substr(0, v)) + "all" + std::string(key.substr(end));
+  std::size_t at = brace + 1;
+  while (at < key.size() && key[at] != '}') {
+    const std::size_t eq = key.find('=', at);
+    if (eq == std::string_view::npos || eq + 1 >= key.size() || key[eq + 1] != '"') return {};
+    const std::string_view name = key.substr(at, eq - at);
+    const std::size_t v = eq + 2;
+    std::size_t end = v;
+    while (end < key.size() && key[end] != '"') end += key[end] == '\\' ? 2 : 1;
+    if (end >= key.size()) return {};
+    if (name == "worker")
+      return std::string(key.substr(0, v)) + "all" + std::string(key.substr(end));
+    at = end + 1;
+    if (at < key.size() && key[at] == ',') ++at;
+  }
+  return {};
 }
 
 // The lines of one exposition as the merge sees them: on_meta(name, 'H' or 'T', text) for a HELP

@@ -378,6 +378,36 @@ test("/metrics with 100 namespaces shown, removed ones among them: a new live on
   }
 });
 
+test("/metrics: 100 namespaces of long names (256 bytes of quotes) stay within a board post", async () => {
+  const { p, u } = await startApp(["--port", "0"], {}, () => {}, "api app start");
+  try {
+    const m = new Manager(u, { reconnection: false, transports: ["websocket"] });
+    const main = m.socket("/");
+    main.connect();
+    await until(() => main.connected, 5000, "/ connected");
+    // 256 bytes each (max_dynamic_namespace_bytes), 508 once escaped.
+    const names = Array.from({ length: 100 }, (_, i) => `/dyn-${'"'.repeat(248)}${String(i).padStart(3, "0")}`);
+    const sockets = names.map((n) => m.socket(n));
+    await until(() => sockets.every((s) => s.connected), 10000, "100 namespaces connected");
+    const text = await new Promise((resolve, reject) =>
+      http.get(`${u}/metrics`, (res) => {
+        let body = "";
+        res.on("data", (d) => (body += d));
+        res.on("end", () => resolve(body));
+      }).on("error", reject));
+    // What a worker posts on the board must fit its 256 KiB (one process posts nothing, but its
+    // exposition is the same text); before 2026-12-04 all 100 were shown, 285 KB.
+    assert.ok(Buffer.byteLength(text) < 256 * 1024, `${Buffer.byteLength(text)} bytes`);
+    const rows = text.split("\n").filter((l) => l.startsWith('shmio_namespace_sockets{namespace="/dyn-'));
+    assert.equal(rows.length, 32, "16 KiB of escaped names: 32 of 508 bytes (and '/')");
+    assert.equal(Number(text.match(/^shmio_namespaces\{[^}]*\} (\d+)/m)[1]), 101);
+    sockets.forEach((s) => s.disconnect());
+    main.disconnect();
+  } finally {
+    p.kill("SIGKILL");
+  }
+});
+
 test("a setup that throws: serve returns 1, in one process and in a cluster (no restart loop)", () => {
   for (const args of [[], ["--workers", "2", "--no-pin"]]) {
     const r = spawnSync(BIN, ["--port", "0", ...args],

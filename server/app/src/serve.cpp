@@ -414,8 +414,8 @@ std::string local_metrics(sio::Server* server, cluster::Node* node, int worker) 
     // shmio_namespaces says how many there are).
     const std::vector<std::string> names = server->namespace_names();
     line("shmio_namespaces", "gauge",
-         "Namespaces of this process (series per namespace: 100 of them, those shown before "
-         "first, then by name).",
+         "Namespaces of this process (series per namespace: 100 of them, and 16 KiB of names, "
+         "those shown before first, then by name).",
          names.size());
     line("shmio_dynamic_namespaces_refused_total", "counter",
          "CONNECTs to a new dynamic namespace refused past max_dynamic_namespaces (or a name "
@@ -450,16 +450,59 @@ std::string local_metrics(sio::Server* server, cluster::Node* node, int worker) 
     // ones kept them for good otherwise, and an app of many short-lived namespaces showed only
     // dead ones): that series leaves, its worker="all" totals lower while another worker still
     // has the namespace. The first removed one by name goes.
+    // And at most kNamespaceLabelBytes of names (escaped) are shown together: five families of
+    // them must fit a post on the cluster's board (256 KiB) beside the rest of the exposition.
+    // 100 names of 256 bytes of quotes (a client's choice) did not: every post was refused, and
+    // the other workers showed this one's counters frozen at its last post (before 2026-12-04).
+    // A name that does not fit is not shown, as one past the 100 (shmio_namespaces counts it).
+    constexpr std::size_t kNamespaceLabelBytes = 16 * 1024;
+    const auto escaped = [](const std::string& name) {
+      std::string esc;
+      for (char c : name) {
+        if (c == '\\' || c == '"') esc += '\\';
+        if (c == '\n') {
+          esc += "\\n";
+          continue;
+        }
+        esc += c;
+      }
+      return esc;
+    };
+    const auto live = [&](const std::string& n) {
+      return std::binary_search(names.begin(), names.end(), n);
+    };
+    std::size_t label_bytes = 0, removed_bytes = 0, removed_count = 0;
+    for (const std::string& n : sticky) {
+      const std::size_t b = escaped(n).size();
+      label_bytes += b;
+      if (!live(n)) {
+        removed_bytes += b;
+        ++removed_count;
+      }
+    }
     for (const std::string& name : names) {
       if (sticky.count(name) != 0) continue;
-      if (sticky.size() >= 100) {
-        auto removed = std::find_if(sticky.begin(), sticky.end(), [&](const std::string& n) {
-          return !std::binary_search(names.begin(), names.end(), n);
-        });
-        if (removed == sticky.end()) break;
-        sticky.erase(removed);
+      const std::size_t b = escaped(name).size();
+      const auto fits = [&](std::size_t count, std::size_t bytes) {
+        return count < 100 && bytes + b <= kNamespaceLabelBytes;
+      };
+      // (Removed ones make way only if that is enough.)
+      if (!fits(sticky.size(), label_bytes) &&
+          !fits(sticky.size() - removed_count, label_bytes - removed_bytes))
+        continue;
+      for (auto it = sticky.begin(); !fits(sticky.size(), label_bytes) && it != sticky.end();) {
+        if (live(*it)) {
+          ++it;
+          continue;
+        }
+        const std::size_t gone = escaped(*it).size();
+        label_bytes -= gone;
+        removed_bytes -= gone;
+        --removed_count;
+        it = sticky.erase(it);
       }
       sticky.insert(name);
+      label_bytes += b;
     }
     struct Row {
       std::string labels;
@@ -478,16 +521,7 @@ std::string local_metrics(sio::Server* server, cluster::Node* node, int worker) 
       } else {
         continue;
       }
-      std::string esc;
-      for (char c : name) {
-        if (c == '\\' || c == '"') esc += '\\';
-        if (c == '\n') {
-          esc += "\\n";
-          continue;
-        }
-        esc += c;
-      }
-      row.labels = "{namespace=\"" + esc + "\"," + wl + "}";
+      row.labels = "{namespace=\"" + escaped(name) + "\"," + wl + "}";
       shown.push_back(std::move(row));
     }
     auto family = [&](const char* metric, const char* type, const char* help, auto value) {

@@ -334,4 +334,29 @@ std::size_t reap_dead_readers(const Segment& s, std::string_view keep) noexcept 
   return n;
 }
 
+ReaderPacing::Behind ReaderPacing::furthest_behind(const Segment& s, int own) {
+  const std::uint64_t frontier = s.control().frontier.frontier.load(std::memory_order_acquire);
+  Behind out;
+  for (std::uint16_t i = 0; i < s.max_readers(); ++i) {
+    if (i == own) continue;
+    const auto& slot = s.reader_slot(i);
+    if (slot.state.load(std::memory_order_acquire) != layout::kSlotActive) continue;
+    const std::uint64_t at = slot.position.load(std::memory_order_acquire);
+    const std::uint64_t behind = frontier > at ? frontier - at : 0;
+    if (auto p = passed_over_.find(i); p != passed_over_.end()) {
+      if (p->second == slot.generation.load(std::memory_order_acquire) && behind > s.capacity() / 4)
+        continue;
+      passed_over_.erase(p);  // (caught up, or another reader's slot now: waited for again)
+    }
+    if (behind <= out.bytes || behind > s.capacity()) continue;
+    if (liveness(owner_of(slot)) != Liveness::alive) continue;
+    out = {i, behind};
+  }
+  return out;
+}
+
+void ReaderPacing::pass_over(const Segment& s, std::uint16_t slot) {
+  passed_over_[slot] = s.reader_slot(slot).generation.load(std::memory_order_acquire);
+}
+
 }  // namespace shmio::shm::registry

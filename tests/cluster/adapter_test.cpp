@@ -1158,6 +1158,60 @@ TEST(ClusterEmitter, AMessageNoProcessReadsIsRefusedNotWritten) {
   ASSERT_TRUE(shm::Segment::remove(name));
 }
 
+// Flow control: a burst of twice the ring waits for a reader over half the ring behind instead
+// of lapping it (a lapped worker disconnects its clients; before 2026-12-04 the emitter wrote on,
+// every emit true, and this reader lost what it had not read), and a reader that does not move is
+// waited for at most max_hold, then passed over (waited for once, not at every look).
+TEST(ClusterEmitter, ABurstWaitsForAReaderFarBehindInsteadOfLappingIt) {
+  const std::string name = "test-emitter-pace-" + std::to_string(::getpid());
+  (void)shm::Segment::remove(name);
+  shm::Segment ring = shmio::test::make_ring(name);  // 1 MiB
+  auto r = shm::RingReader::attach(ring, {"test-reader", -1, shm::StartAt::latest});
+  ASSERT_TRUE(r) << r.error().message;
+  shm::RingReader& reader = r.value();
+  constexpr int kMessages = 128;  // of 16 KiB: 2 MiB
+  const std::string big(16 * 1024, 'x');
+  {
+    cluster::Emitter em(name, "emitter", true, std::chrono::seconds(60));
+    std::atomic<bool> done{false};
+    std::atomic<int> refused{0};
+    std::thread burst([&] {
+      for (int i = 0; i < kMessages; ++i)
+        if (!em.emit("big", {boost::json::string(big)})) ++refused;
+      done = true;
+    });
+    // Nothing read until the emitter waits for this reader (or has written everything), then all.
+    while (em.holds() == 0 && !done) std::this_thread::yield();
+    int got = 0;
+    for (;;) {
+      const bool finished = done;
+      const std::size_t n = reader.poll([&](const shm::RecordView&) { ++got; }, 64);
+      if (n == 0 && finished) break;
+      if (n == 0) std::this_thread::yield();
+    }
+    burst.join();
+    EXPECT_EQ(refused, 0) << em.last_error();
+    EXPECT_GE(em.holds(), 1u);
+    EXPECT_EQ(em.hold_timeouts(), 0u);
+    EXPECT_EQ(reader.total_loss().records, 0u) << "lapped";
+    EXPECT_EQ(got, kMessages);
+  }
+  {
+    // This reader reads no more: the burst waits max_hold once, then writes on.
+    cluster::Emitter em(name, "emitter", true, std::chrono::milliseconds(50));
+    for (int i = 0; i < kMessages; ++i) ASSERT_TRUE(em.emit("big", {boost::json::string(big)}));
+    EXPECT_EQ(em.holds(), 1u);
+    EXPECT_EQ(em.hold_timeouts(), 1u);
+  }
+  {
+    // max_hold 0: never waits.
+    cluster::Emitter em(name, "emitter", true, std::chrono::milliseconds(0));
+    for (int i = 0; i < kMessages; ++i) ASSERT_TRUE(em.emit("big", {boost::json::string(big)}));
+    EXPECT_EQ(em.holds(), 0u);
+  }
+  ASSERT_TRUE(shm::Segment::remove(name));
+}
+
 // A long-lived emitter whose cluster restarted (its ring removed and made anew under the same
 // name) writes into the new ring; one whose ring is gone refuses the message and says why.
 // (Before, it wrote on into the removed ring: every emit returned true, no client got any.)

@@ -1,8 +1,10 @@
 #include "shmio/cluster/emitter.hpp"
 
+#include <atomic>
 #include <chrono>
 #include <optional>
 #include <stdexcept>
+#include <thread>
 
 #include "shmio/cluster/wire.hpp"
 #include "shmio/engineio/packet.hpp"
@@ -21,6 +23,39 @@ struct Emitter::Impl {
   bool prefault = true;
   std::optional<shm::Segment> segment;
   std::optional<shm::RingWriter> writer;
+
+  // Flow control (Emitter's max_hold): after every 32nd of the ring written, a look at the
+  // readers; one over half the ring behind is waited for, a look every millisecond (readers do
+  // not signal their progress; the fleet bridge looks as often), until it is within a quarter of
+  // the ring or max_hold has passed — then it is passed over until it catches up. Before
+  // 2026-12-04 an emitter wrote as fast as it could: a burst of a ring's worth lapped a busy
+  // worker, which disconnects every client of its own (docs/cluster.md, "Lapped workers").
+  std::chrono::milliseconds max_hold{1000};
+  std::uint64_t written_since_look = 0;
+  shm::registry::ReaderPacing pacing;
+  std::atomic<std::uint64_t> holds{0}, hold_timeouts{0};
+  void pace(std::size_t bytes) {
+    if (max_hold.count() <= 0) return;
+    written_since_look += bytes;
+    if (written_since_look < segment->capacity() / 32) return;
+    written_since_look = 0;
+    if (pacing.furthest_behind(*segment).bytes <= segment->capacity() / 2) return;
+    holds.fetch_add(1, std::memory_order_relaxed);
+    const auto since = std::chrono::steady_clock::now();
+    for (;;) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      // (A ring no longer under its name may be truncated: no look into it. The next message
+      // attaches again.)
+      if (!segment->still_named()) return;
+      const auto b = pacing.furthest_behind(*segment);
+      if (b.bytes <= segment->capacity() / 4) return;
+      if (std::chrono::steady_clock::now() - since >= max_hold) {
+        hold_timeouts.fetch_add(1, std::memory_order_relaxed);
+        pacing.pass_over(*segment, b.slot);
+        return;
+      }
+    }
+  }
 
   std::chrono::steady_clock::time_point alive_checked{};
   // When readers were last seen on the ring (at most once a second, and before the first
@@ -132,11 +167,13 @@ struct Emitter::Impl {
   }
 };
 
-Emitter::Emitter(const std::string& ring, const std::string& label, bool prefault)
+Emitter::Emitter(const std::string& ring, const std::string& label, bool prefault,
+                 std::chrono::milliseconds max_hold)
     : impl_(std::make_unique<Impl>()) {
   impl_->ring = ring;
   impl_->label = label;
   impl_->prefault = prefault;
+  impl_->max_hold = max_hold;
   if (auto why = impl_->attach()) throw std::runtime_error(*why);
 }
 
@@ -150,7 +187,10 @@ bool Emitter::publish(std::uint16_t type, const std::string& payload) {
   if (!impl_->current(error_)) return false;
   const auto st = impl_->writer->publish(
       type, {reinterpret_cast<const std::byte*>(payload.data()), payload.size()});
-  if (st == shm::PublishStatus::ok) return true;
+  if (st == shm::PublishStatus::ok) {
+    impl_->pace(payload.size());
+    return true;
+  }
   error_ = shm::to_string(st);
   return false;
 }
@@ -171,7 +211,15 @@ bool Emitter::publish_broadcast(const std::string& nsp, const sio::BroadcastOpti
   }
   write_broadcast(claim.payload, nsp, opts, broadcast_flags(opts.flags), 0, frame, p.attachments);
   impl_->writer->commit();
+  impl_->pace(size);
   return true;
+}
+
+std::uint64_t Emitter::holds() const noexcept {
+  return impl_->holds.load(std::memory_order_relaxed);
+}
+std::uint64_t Emitter::hold_timeouts() const noexcept {
+  return impl_->hold_timeouts.load(std::memory_order_relaxed);
 }
 
 std::string names_refused(const std::string& nsp, const sio::BroadcastOptions& opts,

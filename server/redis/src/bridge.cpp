@@ -1288,36 +1288,15 @@ struct Bridge::Impl {
   std::uint64_t written_since_look = 0;  // ring bytes of fleet broadcasts since the last look
   bool holding = false;
   Clock::time_point hold_since{};
-  // Readers passed over at a hold's end (slot -> the slot's generation then): not waited for
-  // again until they are under a quarter of the ring behind (a stopped worker would otherwise hold
-  // the fleet a second at every look, and so would one that moves but slower than what comes in:
-  // the fleet read in bursts of a 32nd of the ring a second, until Redis closed the connection;
-  // a helper's review). An entry whose slot has another owner since is dropped.
-  std::map<std::uint16_t, std::uint64_t> passed_over;
-  // The live reader of the ring furthest behind its frontier, but not lapped (one over a ring
-  // behind has lost records already: waiting does not give them back), nor passed over, nor the
-  // bridge's own: its slot and bytes behind (0 bytes: none behind).
+  // The reader waited for (shm::registry::ReaderPacing): readers passed over at a hold's end are
+  // not waited for again until they are under a quarter of the ring behind (a stopped worker
+  // would otherwise hold the fleet a second at every look, and so would one that moves but slower
+  // than what comes in: the fleet read in bursts of a 32nd of the ring a second, until Redis
+  // closed the connection; a helper's review).
+  shm::registry::ReaderPacing pacing;
   std::pair<std::uint16_t, std::uint64_t> furthest_behind() {
-    const std::uint64_t frontier =
-        segment->control().frontier.frontier.load(std::memory_order_acquire);
-    std::pair<std::uint16_t, std::uint64_t> out{0, 0};
-    for (std::uint16_t i = 0; i < segment->max_readers(); ++i) {
-      if (i == reader->id()) continue;
-      const auto& slot = segment->reader_slot(i);
-      if (slot.state.load(std::memory_order_acquire) != shm::layout::kSlotActive) continue;
-      const std::uint64_t at = slot.position.load(std::memory_order_acquire);
-      const std::uint64_t behind = frontier > at ? frontier - at : 0;
-      if (auto p = passed_over.find(i); p != passed_over.end()) {
-        if (p->second == slot.generation.load(std::memory_order_acquire) &&
-            behind > segment->capacity() / 4)
-          continue;
-        passed_over.erase(p);  // (caught up, or another reader's slot now: waited for again)
-      }
-      if (behind <= out.second || behind > segment->capacity()) continue;
-      if (shm::liveness(shm::registry::owner_of(slot)) != shm::Liveness::alive) continue;
-      out = {i, behind};
-    }
-    return out;
+    const auto b = pacing.furthest_behind(*segment, reader->id());
+    return {b.slot, b.bytes};
   }
   void after_fleet_write(std::size_t bytes) {
     if (options.max_hold.count() <= 0 || holding) return;
@@ -1345,7 +1324,7 @@ struct Bridge::Impl {
       if (behind > segment->capacity() / 4) {
         ++stats.hold_timeouts;
         const auto& s = segment->reader_slot(slot);
-        passed_over[slot] = s.generation.load(std::memory_order_acquire);
+        pacing.pass_over(*segment, slot);
         if (now - last_hold_line >= std::chrono::seconds(1)) {
           last_hold_line = now;
           std::fprintf(stderr,

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string_view>
 
 #include "shmio/shm/process.hpp"
@@ -33,5 +34,26 @@ ProcessIdentity owner_of(const Slot& slot) noexcept {
   return ProcessIdentity{slot.pid.load(std::memory_order_relaxed),
                          slot.start_time.load(std::memory_order_relaxed)};
 }
+
+// Pacing a writer to its ring's readers. Producers never wait for readers, and a reader lapped
+// loses records (a cluster's worker then disconnects its clients); a writer that may wait (the
+// fleet bridge, a long-lived emitter) waits while a reader is far behind. This finds that reader:
+// the live one furthest behind the frontier, but not lapped (a capacity or more behind: waiting
+// gives it nothing back), nor the writer's own (`own`, -1: none), nor one passed over — given up
+// on after a wait, until it is back within a quarter of the ring or its slot has another owner
+// (else a stopped reader, or one slower than what comes in, would hold the writer at every look).
+class ReaderPacing {
+ public:
+  struct Behind {
+    std::uint16_t slot = 0;
+    std::uint64_t bytes = 0;  // 0: none behind
+  };
+  Behind furthest_behind(const Segment& s, int own = -1);
+  // After a wait for `slot` that timed out: not waited for again until it catches up.
+  void pass_over(const Segment& s, std::uint16_t slot);
+
+ private:
+  std::map<std::uint16_t, std::uint64_t> passed_over_;  // slot -> its generation then
+};
 
 }  // namespace shmio::shm::registry

@@ -10,6 +10,8 @@
 // since replay reads them from the ring. Thread-safety: one thread at a time per Emitter.
 #pragma once
 
+#include <chrono>
+#include <cstdint>
 #include <initializer_list>
 #include <memory>
 #include <string>
@@ -82,8 +84,15 @@ class Emitter {
   // `prefault`: fault in and touch every page of the ring at attach (shm::AttachMode::read_write),
   // as a long-lived emitter wants; off, pages are touched as records are written
   // (read_write_lazy: what the shmio-emit command, which writes one record and exits, uses).
+  // `max_hold`: flow control. A reader lapped loses records, and a lapped worker disconnects its
+  // clients, so after every 32nd of the ring written the emitter looks at the readers, and while
+  // one is over half the ring behind, the message's call waits (a look every millisecond) until
+  // that reader is within a quarter of it, for at most max_hold; then it writes on, and does not
+  // wait for that reader again until it catches up (as the fleet bridge does, docs/redis.md).
+  // 0: never wait.
   explicit Emitter(const std::string& ring, const std::string& label = "emitter",
-                   bool prefault = true);
+                   bool prefault = true,
+                   std::chrono::milliseconds max_hold = std::chrono::seconds(1));
   ~Emitter();
   Emitter(const Emitter&) = delete;
   Emitter& operator=(const Emitter&) = delete;
@@ -94,6 +103,10 @@ class Emitter {
     return of("/").emit(event, std::move(args));
   }
   const std::string& last_error() const noexcept { return error_; }
+  // Waits for a reader far behind (max_hold), and those that ended at max_hold, since the start
+  // (readable from any thread).
+  std::uint64_t holds() const noexcept;
+  std::uint64_t hold_timeouts() const noexcept;
 
  private:
   friend class EmitOperator;

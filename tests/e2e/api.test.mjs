@@ -207,6 +207,15 @@ test("on_any_outgoing: a socket's own emits and the broadcasts that reach it, bi
   assert.deepEqual(await ack(a, "outgoing-log"), []);
 });
 
+test("a client offering subprotocols (engine.io-client's protocols) connects over WebSocket", async () => {
+  // (ws, the Node client's WebSocket, fails the handshake when the server answers none: it did
+  // before 2026-12-04.)
+  const s = client({ protocols: ["token.abc", "chat"] });
+  await within(new Promise((r) => s.once("connect", r)), 5000, "connect with subprotocols");
+  assert.equal(s.io.engine.transport.name, "websocket");
+  assert.equal(s.io.engine.transport.ws.protocol, "token.abc");
+});
+
 test("socket.conn's upgrade: the handler runs when the client moves from polling to WebSocket", async () => {
   const s = client({ transports: ["polling", "websocket"] });
   const [transport] = await within(new Promise((r) => s.once("upgraded", (...x) => r(x))), 10000, "upgraded");

@@ -2773,6 +2773,49 @@ TEST_P(Delivery, ABadHandshakeIsRefused) {
   EXPECT_EQ(server_->client_count(), 0u);
 }
 
+// A subprotocol offered in Sec-WebSocket-Protocol (engine.io-client's `protocols`, often an auth
+// token) is answered with the first offered, as engine.io's ws server does — with and without
+// permessage-deflate, whose 101 now also has the header hooks' additions; a header that is not a
+// list of distinct tokens gets 400. Before 2026-12-04 no subprotocol was answered, and a browser
+// failed the handshake.
+TEST_P(Delivery, AnOfferedSubprotocolIsAnsweredAndABadListRefused) {
+  const auto head_of = [&](const std::string& extra) {
+    clients_.push_back(std::make_unique<Client>(port_));
+    Client& c = *clients_.back();
+    c.send_raw(
+        "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+        "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        "Sec-WebSocket-Version: 13\r\n" +
+        extra + "\r\n");
+    drive([&] { return c.in().find("\r\n\r\n") != std::string::npos; });
+    return c.in().substr(0, c.in().find("\r\n\r\n") + 2);  // (each line with its CRLF)
+  };
+  std::string head = head_of("Sec-WebSocket-Protocol: token.abc, chat\r\n");
+  EXPECT_NE(head.find("101 Switching Protocols"), std::string::npos) << head;
+  EXPECT_NE(head.find("\r\nSec-WebSocket-Protocol: token.abc\r\n"), std::string::npos) << head;
+  head = head_of("Sec-WebSocket-Protocol: a\r\nSec-WebSocket-Protocol: b\r\n");
+  EXPECT_NE(head.find("\r\nSec-WebSocket-Protocol: a\r\n"), std::string::npos) << head;
+  head = head_of("");
+  EXPECT_EQ(head.find("Sec-WebSocket-Protocol"), std::string::npos) << head;
+  for (const char* bad : {"a,,b", "a, a", "a b", "x/y", ""}) {
+    head = head_of(std::string("Sec-WebSocket-Protocol: ") + bad + "\r\n");
+    EXPECT_EQ(head.substr(0, 12), "HTTP/1.1 400") << bad << ": " << head;
+  }
+  // With permessage-deflate (Beast's accept): the subprotocol and the hooks' headers.
+  ServerOptions o;
+  o.per_message_deflate = engineio::PerMessageDeflate{};
+  o.headers = [](engineio::ServerOptions::Headers& h, const engineio::ServerOptions::HttpRequest&) {
+    h.emplace_back("X-Hooked", "yes");
+  };
+  restart(o);
+  head = head_of(
+      "Sec-WebSocket-Extensions: permessage-deflate\r\nSec-WebSocket-Protocol: token.abc\r\n");
+  EXPECT_NE(head.find("101 Switching Protocols"), std::string::npos) << head;
+  EXPECT_NE(head.find("permessage-deflate"), std::string::npos) << head;
+  EXPECT_NE(head.find("\r\nSec-WebSocket-Protocol: token.abc\r\n"), std::string::npos) << head;
+  EXPECT_NE(head.find("\r\nX-Hooked: yes\r\n"), std::string::npos) << head;
+}
+
 TEST_P(Delivery, OutOfDescriptorsAtAcceptPausesThenResumes) {
   // The process may open only a few more descriptors: client sockets take them, so the server's
   // accept fails with EMFILE while those connections wait in the backlog.

@@ -647,6 +647,23 @@ void HttpConnection::handle_upgrade(Request& req, const Target& t) {
     auto e = req.find(http::field::sec_websocket_extensions);
     return e != req.end() && lower(e->value()).find("permessage-deflate") != std::string::npos;
   }();
+  const std::optional<std::string> subprotocol = chosen_subprotocol(req);
+  if (!subprotocol) {
+    Response res{http::status::bad_request, req.version()};
+    res.keep_alive(false);
+    res.body() = "Invalid Sec-WebSocket-Protocol header";
+    res.prepare_payload();
+    return send(std::move(res));
+  }
+  // What the 101 adds once the handshake is checked: the subprotocol chosen, and the header
+  // hooks' (on both links: before 2026-12-04 the hooks' were left out of a permessage-deflate
+  // one's).
+  const auto added_101 = [&] {
+    ServerOptions::Headers added = hooked_headers(srv_->options, req);
+    if (!subprotocol->empty())
+      added.insert(added.begin(), {"Sec-WebSocket-Protocol", *subprotocol});
+    return added;
+  };
   std::string response_101;
   if (!deflate) {
     auto v = req.find(http::field::sec_websocket_version);
@@ -674,8 +691,7 @@ void HttpConnection::handle_upgrade(Request& req, const Target& t) {
         "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
         "Sec-WebSocket-Accept: " +
         std::string(accept.data(), accept.size()) + "\r\n";
-    for (const auto& [name, value] : hooked_headers(srv_->options, req))
-      response_101 += name + ": " + value + "\r\n";
+    for (const auto& [name, value] : added_101()) response_101 += name + ": " + value + "\r\n";
     response_101 += "\r\n";
   }
   std::shared_ptr<EngineSocket> probing;
@@ -756,6 +772,8 @@ void HttpConnection::handle_upgrade(Request& req, const Target& t) {
   auto ws =
       std::make_shared<WsConnection>(stream_.release_socket(), srv_->options.session.max_payload,
                                      *srv_->options.per_message_deflate);
-  ws->accept(std::move(req), [ws, attach](beast::error_code ec) { attach(ws, ec); });
+  ServerOptions::Headers added = added_101();
+  ws->accept(std::move(req), std::move(added),
+             [ws, attach](beast::error_code ec) { attach(ws, ec); });
 }
 }  // namespace shmio::engineio

@@ -23,10 +23,12 @@
 #include <boost/beast/websocket.hpp>
 #include <boost/beast/websocket/detail/hybi13.hpp>
 
+#include <cctype>
 #include <cstdio>
 #include <deque>
 #include <limits>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <unordered_map>
 #include <unordered_set>
@@ -91,6 +93,37 @@ inline bool is_handshake(const http::request<http::string_body>& req) {
   if (qm == std::string_view::npos) return true;
   const std::string_view q = target.substr(qm);
   return q.find("?sid=") == std::string_view::npos && q.find("&sid=") == std::string_view::npos;
+}
+
+// The subprotocol a WebSocket upgrade is answered with: one the client offered in
+// Sec-WebSocket-Protocol (RFC 6455 4.2.2), the first, as engine.io's ws server picks; "" when none
+// is offered; nullopt when the header is not a list of distinct tokens (ws answers 400 "Invalid
+// Sec-WebSocket-Protocol header"). Before 2026-12-04 none was ever answered, and a client that
+// offered one (engine.io-client's `protocols`, often an auth token) failed the handshake.
+inline std::optional<std::string> chosen_subprotocol(const http::request<http::string_body>& req) {
+  const auto tchar = [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) ||
+           std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+  };
+  std::vector<std::string> offered;
+  for (auto [it, end] = req.equal_range(http::field::sec_websocket_protocol); it != end; ++it) {
+    const std::string_view v = it->value();
+    std::size_t at = 0;
+    for (;;) {
+      std::size_t comma = v.find(',', at);
+      if (comma == std::string_view::npos) comma = v.size();
+      std::string_view t = v.substr(at, comma - at);
+      while (!t.empty() && (t.front() == ' ' || t.front() == '\t')) t.remove_prefix(1);
+      while (!t.empty() && (t.back() == ' ' || t.back() == '\t')) t.remove_suffix(1);
+      if (t.empty() || !std::all_of(t.begin(), t.end(), tchar) ||
+          std::find(offered.begin(), offered.end(), t) != offered.end())
+        return std::nullopt;
+      offered.emplace_back(t);
+      if (comma == v.size()) break;
+      at = comma + 1;
+    }
+  }
+  return offered.empty() ? std::string() : offered.front();
 }
 
 // The header hooks' additions for a response to `req`.

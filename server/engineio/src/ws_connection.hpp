@@ -20,8 +20,14 @@ class WsConnection final : public detail::Link, public std::enable_shared_from_t
     ws_.set_option(pmd);
     ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
   }
+  // `added`: headers for the 101 (the subprotocol chosen, the app's header hooks').
   template <class Done>
-  void accept(Request req, Done done) {
+  void accept(Request req, ServerOptions::Headers added, Done done) {
+    if (!added.empty())
+      ws_.set_option(websocket::stream_base::decorator(
+          [added = std::move(added)](websocket::response_type& res) {
+            for (const auto& [name, value] : added) res.insert(name, value);
+          }));
     ws_.async_accept(req, [self = shared_from_this(), done](beast::error_code ec) { done(ec); });
   }
   void start(std::weak_ptr<detail::LinkEvents> owner) override {

@@ -105,7 +105,7 @@ struct ServerOptions {
   // engine.on("initial_headers") / engine.on("headers"): add headers (e.g. Set-Cookie) to the
   // Engine.IO responses — `initial_headers` to a handshake's (the polling GET without a sid, or a
   // WebSocket upgrade without one), `headers` to every polling response and WebSocket upgrade
-  // (after initial_headers). Not applied to a WebSocket accepted with permessage-deflate.
+  // (after initial_headers), with or without permessage-deflate.
   using Headers = std::vector<std::pair<std::string, std::string>>;
   std::function<void(Headers& headers, const HttpRequest& req)> initial_headers;
   std::function<void(Headers& headers, const HttpRequest& req)> headers;

@@ -2773,6 +2773,34 @@ TEST_P(Delivery, ABadHandshakeIsRefused) {
   EXPECT_EQ(server_->client_count(), 0u);
 }
 
+// A text frame the server sends is well-formed UTF-8 (RFC 6455 8.1: a client fails the
+// WebSocket otherwise): an app's string holding bytes that are not UTF-8 (a Boost.JSON string
+// keeps them) goes out with U+FFFD in their place, to one socket and in a broadcast. Before
+// 2026-12-04 the bytes went out as they were, and every receiving browser reconnected.
+TEST_P(Delivery, TextFramesSentAreWellFormedUtf8) {
+  SocketPtr s;
+  server_->on_connection([&s](const SocketPtr& x) { s = x; });
+  Client& c = connect();
+  ASSERT_TRUE(s);
+  s->emit("m", Args{boost::json::string("a\xff\xc3"
+                                        "b\xe2\x82\xac")});
+  server_->of("/").emit("all", Args{boost::json::string(std::string(20, 'x') + "\xed\xa0\x80")});
+  std::string got;
+  drive_until_received(c, got, "42[\"all\"");
+  drive_until_received(c, got, "\"]");
+  EXPECT_NE(got.find("42[\"m\",\"a\xEF\xBF\xBD\xEF\xBF\xBD"
+                     "b\xE2\x82\xAC\"]"),
+            std::string::npos)
+      << got;
+  EXPECT_NE(got.find(std::string(20, 'x') + "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\"]"),
+            std::string::npos)
+      << got;
+  // Well-formed text (ASCII and not) is sent as it is.
+  got.clear();
+  s->emit("ok", Args{boost::json::string("caf\xC3\xA9 \xF0\x9F\x98\x80")});
+  drive_until_received(c, got, "42[\"ok\",\"caf\xC3\xA9 \xF0\x9F\x98\x80\"]");
+}
+
 // A subprotocol offered in Sec-WebSocket-Protocol (engine.io-client's `protocols`, often an auth
 // token) is answered with the first offered, as engine.io's ws server does — with and without
 // permessage-deflate, whose 101 now also has the header hooks' additions; a header that is not a

@@ -78,6 +78,7 @@ class Frame {
   static FrameRef build(Kind kind, std::size_t size, Fill&& fill, bool compress = true) {
     FrameRef r = allocate(kind, size, compress);
     fill(r.f_->payload_data());
+    if (kind == Kind::text) return well_formed(std::move(r));
     return r;
   }
 
@@ -108,6 +109,13 @@ class Frame {
   Frame(Kind k, std::uint32_t size, bool compress) noexcept
       : size_(size), kind_(k), compress_(compress) {}
   static FrameRef allocate(Kind kind, std::size_t size, bool compress);
+  // A text frame as well-formed UTF-8: `r` itself when it is, else a copy with each ill-formed
+  // sequence replaced by U+FFFD (mend_utf8). RFC 6455 8.1: a client fails the WebSocket on a text
+  // message that is not UTF-8 — every client of a broadcast of an app's string holding such bytes
+  // (a Boost.JSON string keeps them) was disconnected, and one recovering had it replayed, before
+  // 2026-12-04; engine.io's strings cannot hold them (a JS string; ws writes lone surrogates as
+  // U+FFFD). Pure ASCII is passed eight bytes at a time.
+  static FrameRef well_formed(FrameRef r);
   static void destroy(Frame* f) noexcept;
   char* payload_data() noexcept { return reinterpret_cast<char*>(this + 1) + kMaxHeader; }
   const char* payload_data() const noexcept {

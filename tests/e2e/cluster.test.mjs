@@ -845,6 +845,29 @@ test(`a request waiting for a worker that dies completes at once with the live w
   assert.ok(took < 5000, `took ${took} ms: waited for the timeout`);
 });
 
+for (const [mode, extra] of MODES)
+test(`a broadcast with acks whose worker dies owing its clients' answers ends in "operation has timed out" at once${mode}`, async () => {
+  // socket.io's: the dead server's answers never come, its timer fires. Before 2026-12-04 shmio
+  // completed it without an error and with fewer answers than clients reached.
+  const c = await cluster("bench", 3, extra);
+  const a = client(c.url(0)), x = client(c.url(2));
+  await Promise.all([a, x].map((s) => within(once(s, "connect"), 5000, "connect")));
+  a.on("question", (cb) => cb("a"));  // (x never answers)
+  process.kill(c.workers.get(2).pid, "SIGSTOP"); // it cannot count its client
+  const published = async () =>
+    Number((await request(c.workers.get(0).port, "GET", "/metrics")).body
+      .match(/^shmio_ring_messages_published_total\{worker="0"\} (\d+)$/m)[1]);
+  const before = await published();
+  const t0 = Date.now();
+  const pending = within(a.timeout(30000).emitWithAck("ask-all", 20000), 30000, "ask-all");
+  for (let n = before; n === before; n = await published()) await new Promise((r) => setImmediate(r));
+  process.kill(c.workers.get(2).pid, "SIGKILL");
+  const r = await pending;
+  const took = Date.now() - t0;
+  assert.deepEqual(r, { error: "operation has timed out", responses: ["a"] });
+  assert.ok(took < 5000, `took ${took} ms: waited for the timeout`);
+});
+
 test("a ring per worker: each worker writes its own ring, a SIGKILLed worker's successor takes it over mid-load, the rings go with the cluster; bad combinations refused", async () => {
   const c = await cluster("bench", 2, PER_WORKER);
   const shm = (name) => `/dev/shm/shmio.${name}`;

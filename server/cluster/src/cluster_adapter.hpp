@@ -142,9 +142,10 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
       auto responders = node_.live_workers(false, true);
       for (const Responder& r : responders) collector->add_pending_source(r.producer + 1u);
       const auto flags = static_cast<std::uint8_t>(kFlagAck | broadcast_flags(opts.flags));
-      node_.publish_tracked(id, collector, responders, [&] {
-        return write(opts, flags, id, frame, p.attachments, false, nullptr);
-      });
+      node_.publish_tracked(
+          id, collector, responders,
+          [&] { return write(opts, flags, id, frame, p.attachments, false, nullptr); },
+          /*answers_owed=*/true);
     }
     ack_locally(sio::EncodedPacket::from(frame, p.attachments, opts.flags.compress), opts, id,
                 collector);

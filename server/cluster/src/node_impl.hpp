@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <limits>
+#include <tuple>
 
 #include "handoff.hpp"
 #include "shmio/cluster/redis_wire.hpp"
@@ -25,6 +26,11 @@ struct Responder {
 struct PendingRequest {
   std::weak_ptr<sio::AckCollector> collector;
   std::vector<Responder> responders;
+  // A broadcast's acks: a responder that dies owing answers (its count not read, or fewer of its
+  // clients' acks than it counted) ends the request with "operation has timed out", as socket.io
+  // does (its answers never come: its timer fires). A fetchSockets or serverSideEmit instead
+  // completes with the live workers' answers, no error (socket.io's removeNode for those).
+  bool answers_owed = false;
 };
 
 struct Node::Impl {
@@ -431,8 +437,9 @@ struct Node::Impl {
   // that fails forgets it and fails every responder's part at once.
   template <class Send>
   void publish_tracked(std::uint64_t rid, const std::shared_ptr<sio::AckCollector>& collector,
-                       const std::vector<Responder>& responders, Send send) {
-    track(rid, PendingRequest{collector, responders});
+                       const std::vector<Responder>& responders, Send send,
+                       bool answers_owed = false) {
+    track(rid, PendingRequest{collector, responders, answers_owed});
     if (send()) return;
     untrack(rid);
     for (const Responder& r : responders) collector->fail_source(r.producer + 1u, true);
@@ -476,12 +483,13 @@ struct Node::Impl {
     drop_responders([pid](const Responder& r) { return r.who.pid == pid; });
   }
   // Every pending request stops waiting for the responders `dead` names: it completes with the
-  // live workers' answers (no error for the dead one's), and forgets finished requests.
+  // live workers' answers (no error for the dead one's; a broadcast's acks one owed: "operation
+  // has timed out", PendingRequest::answers_owed), and forgets finished requests.
   // fail_source() may complete a request and run its callback, which may start or end other
   // requests (changing `pending`): the callbacks run only after the walk.
   template <class Pred>
   void drop_responders(Pred dead) {
-    std::vector<std::pair<std::shared_ptr<sio::AckCollector>, std::uint64_t>> failed;
+    std::vector<std::tuple<std::shared_ptr<sio::AckCollector>, std::uint64_t, bool>> failed;
     for (auto it = pending.begin(); it != pending.end();) {
       auto c = it->second.collector.lock();
       if (!c || c->done()) {
@@ -494,12 +502,12 @@ struct Node::Impl {
           ++r;
           continue;
         }
-        failed.emplace_back(c, r->producer + 1u);
+        failed.emplace_back(c, r->producer + 1u, it->second.answers_owed);
         r = rs.erase(r);
       }
       ++it;
     }
-    for (auto& [c, source] : failed) c->fail_source(source, false);
+    for (auto& [c, source, owed] : failed) c->fail_source(source, owed);
   }
   // Whether request `rid` still waits for `producer`'s answers. A count or a first part from a
   // worker it does not wait for (dropped as dead before its answer was read, never asked, or

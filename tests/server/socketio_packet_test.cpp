@@ -185,8 +185,12 @@ TEST(SocketIoCodec, MalformedPacketsAreParseErrors) {
   EXPECT_EQ(decode_error("2" + std::string(100, '[') + std::string(100, ']')),
             DecodeError::invalid_json)
       << "nesting deeper than max_depth";
-  // Ack ids beyond what a JS number holds exactly.
-  EXPECT_EQ(decode_error("21234567890123456[\"a\"]"), DecodeError::bad_ack_id);
+  // Ack ids beyond what a JS number holds exactly (2^53 - 1); up to it, 16 digits included
+  // (before 2026-12-04 a 16-digit id closed the connection).
+  EXPECT_EQ(decode_error("29007199254740992[\"a\"]"), DecodeError::bad_ack_id);
+  EXPECT_EQ(decode_error("212345678901234567[\"a\"]"), DecodeError::bad_ack_id);
+  EXPECT_EQ(decode_one("29007199254740991[\"a\"]").id, 9007199254740991u);
+  EXPECT_EQ(decode_one("21000000000000000[\"a\"]").id, 1000000000000000u);
   // Attachments.
   EXPECT_EQ(decode_error("5[\"a\"]"), DecodeError::illegal_attachments);
   EXPECT_EQ(decode_error("5x-[\"a\"]"), DecodeError::illegal_attachments);

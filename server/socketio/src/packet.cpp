@@ -398,9 +398,11 @@ Decoder::Status Decoder::feed_text(std::string_view s, Packet& out) {
   if (i < s.size() && is_digit(s[i])) {
     std::size_t end = i;
     while (end < s.size() && is_digit(s[end])) ++end;
-    if (end - i > 15) return fail(DecodeError::bad_ack_id);  // beyond JS's safe integers
+    // Up to JS's largest safe integer, 2^53 - 1 (16 digits: before 2026-12-04 refused from 10^15).
     std::uint64_t id = 0;
+    if (end - i > 16) return fail(DecodeError::bad_ack_id);
     std::from_chars(s.data() + i, s.data() + end, id);
+    if (id > (std::uint64_t{1} << 53) - 1) return fail(DecodeError::bad_ack_id);
     p.id = id;
     i = end;
   }

@@ -224,6 +224,32 @@ TEST(ClusterWire, OptionsAndHandshakeJson) {
   EXPECT_EQ(old.query().size(), 2u) << "EIO and l's string";
 }
 
+// Handshake::header as socket.io's handshake.headers[name] (Node's request.headers): a repeated
+// header's values joined — a proxy's X-Forwarded-For line after the client's own included (before
+// 2026-12-04 the first alone, the client's) —, cookie with "; ", and the first of those Node keeps
+// one of (host, user-agent, ...), here and on the fleet's wire alike.
+TEST(ClusterWire, AHandshakesRepeatedHeaderIsJoinedAsNodeJoinsIt) {
+  auto r = std::make_shared<shmio::engineio::HandshakeRequest>();
+  r->add_header("x-forwarded-for", "1.1.1.1");
+  r->add_header("host", "a");
+  r->add_header("x-forwarded-for", "2.2.2.2");
+  r->add_header("host", "b");
+  r->add_header("cookie", "x=1");
+  r->add_header("cookie", "y=2");
+  r->add_header("user-agent", "u1");
+  r->add_header("user-agent", "u2");
+  sio::Handshake h;
+  h.request = r;
+  EXPECT_EQ(h.header("x-forwarded-for"), std::optional<std::string>("1.1.1.1, 2.2.2.2"));
+  EXPECT_EQ(h.header("cookie"), std::optional<std::string>("x=1; y=2"));
+  EXPECT_EQ(h.header("host"), std::optional<std::string>("a"));
+  EXPECT_EQ(h.header("user-agent"), std::optional<std::string>("u1"));
+  EXPECT_EQ(h.header("missing"), std::nullopt);
+  EXPECT_EQ(
+      boost::json::serialize(handshake_to_json(h).at("headers")),
+      R"({"x-forwarded-for":"1.1.1.1, 2.2.2.2","host":"a","cookie":"x=1; y=2","user-agent":"u1"})");
+}
+
 TEST(ClusterWire, Offsets) {
   EXPECT_EQ(offset_of(0), "0000000000000000");
   EXPECT_EQ(offset_of(0x1a40), "0000000000001a40");

@@ -286,8 +286,9 @@ socketio::BroadcastOptions options_from_json(const json::object& o) {
 
 namespace {
 // Headers as Node's IncomingMessage has them (socket.io's handshake.headers): an object by
-// lower-case name, a repeated header's values joined with ", " ("; " for cookie), set-cookie an
-// array. Query as Node's querystring.parse gives it: a repeated key's values an array.
+// lower-case name, a repeated header's values joined with ", " ("; " for cookie; the first of those
+// Node keeps one of, Pairs::node_keeps_first), set-cookie an array. Query as Node's
+// querystring.parse gives it: a repeated key's values an array.
 json::object headers_to_json(const engineio::HandshakeRequest::Pairs& v) {
   json::object o;
   for (const auto& [k, val] : v) {
@@ -299,7 +300,7 @@ json::object headers_to_json(const engineio::HandshakeRequest::Pairs& v) {
         e->get_array().push_back(json::string(val));
     } else if (e == nullptr) {
       o[k] = json::string(val);
-    } else if (e->is_string()) {
+    } else if (e->is_string() && !engineio::HandshakeRequest::Pairs::node_keeps_first(k)) {
       e->get_string().append(k == "cookie" ? "; " : ", ");
       e->get_string().append(val);
     }

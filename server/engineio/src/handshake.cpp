@@ -56,6 +56,47 @@ std::optional<std::string_view> HandshakeRequest::Pairs::find(std::string_view k
   return found;
 }
 
+bool HandshakeRequest::Pairs::node_keeps_first(std::string_view name) noexcept {
+  // Node's IncomingMessage drops a repeat of these (its matchKnownFields); set-cookie is a list.
+  static constexpr std::string_view kFirst[] = {"age",
+                                                "authorization",
+                                                "content-length",
+                                                "content-type",
+                                                "etag",
+                                                "expires",
+                                                "from",
+                                                "host",
+                                                "if-modified-since",
+                                                "if-unmodified-since",
+                                                "last-modified",
+                                                "location",
+                                                "max-forwards",
+                                                "proxy-authorization",
+                                                "referer",
+                                                "retry-after",
+                                                "server",
+                                                "user-agent"};
+  for (std::string_view f : kFirst)
+    if (f == name) return true;
+  return false;
+}
+
+std::optional<std::string> HandshakeRequest::Pairs::joined(std::string_view key) const {
+  std::optional<std::string> out;
+  const bool first_only = node_keeps_first(key);
+  for (const auto& [k, v] : *this) {
+    if (k != key) continue;
+    if (!out) {
+      out.emplace(v);
+      if (first_only) break;
+      continue;
+    }
+    out->append(key == "cookie" ? "; " : ", ");
+    out->append(v);
+  }
+  return out;
+}
+
 bool operator==(const HandshakeRequest::Pairs& a, const HandshakeRequest::Pairs& b) noexcept {
   if (a.size() != b.size()) return false;
   auto j = b.begin();

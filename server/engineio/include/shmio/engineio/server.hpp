@@ -280,10 +280,18 @@ class HandshakeRequest {
     std::size_t size() const noexcept { return n_; }
     bool empty() const noexcept { return n_ == 0; }
     // The value of the pair named `key` (exact match), if any; of a repeated one, the first in
-    // headers() (Node keeps the first of most repeated request headers), the last in query() (as
+    // headers() (joined() gives Node's value), the last in query() (as
     // engine.io reads its query, and the engine here: before 2026-12-03 the first, so an app saw
     // another value than the one the engine acted on).
     std::optional<std::string_view> find(std::string_view key) const noexcept;
+    // A header's value as Node's request.headers has it (socket.io's handshake.headers): a
+    // repeated header's values joined with ", " ("; " for cookie), except the headers Node keeps
+    // the first of (host, authorization, user-agent, referer, ...: node_keeps_first). `key` in
+    // lower case. Before 2026-12-04 Handshake::header gave the first of any repeated header: a
+    // client's own X-Forwarded-For line, where a proxy appends its own line after it, stood for
+    // the whole ("spoofed" where socket.io gives "spoofed, real").
+    std::optional<std::string> joined(std::string_view key) const;
+    static bool node_keeps_first(std::string_view lower_case_name) noexcept;
     friend bool operator==(const Pairs& a, const Pairs& b) noexcept;
 
    private:

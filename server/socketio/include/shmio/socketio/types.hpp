@@ -61,9 +61,11 @@ struct Handshake {
   std::string_view address() const noexcept {
     return request ? request->address() : std::string_view();
   }
-  // The value of a header (its name in lower case), if the request had it.
-  std::optional<std::string_view> header(std::string_view lower_case_name) const noexcept {
-    return headers().find(lower_case_name);
+  // The value of a header (its name in lower case), if the request had it, as socket.io's
+  // handshake.headers[name] has it: a repeated header's values joined with ", " ("; " for cookie;
+  // the first of those Node keeps one of: host, authorization, user-agent, ...; Pairs::joined).
+  std::optional<std::string> header(std::string_view lower_case_name) const {
+    return headers().joined(lower_case_name);
   }
 };
 

@@ -471,6 +471,26 @@ TEST(SessionStore, ADisconnectedEntryExpiresAndItsSlotIsReused) {
   EXPECT_EQ(s.take("one-more", 1min).state, "v");
 }
 
+// Once every slot holds an expired entry, every new key is saved: a put that finds no free slot
+// frees expired ones first. Before 2026-12-04 nothing removed an entry its client never came back
+// for, and a put reused one only among the few index entries before the first never-used one
+// from its hash: about a third of new keys were not saved ("full"), every entry there expired.
+TEST(SessionStore, ATableFullOfExpiredEntriesSavesEveryNewKey) {
+  StoreName n;
+  auto s = open_store(n.ring, 256);
+  for (int i = 0; i < 256; ++i)
+    ASSERT_EQ(s.put("old" + std::to_string(i), "v", false, 1min), Put::ok);
+  // (A window of 0: each entry written before now is past it. Not a put within the window first:
+  // a sweep that freed nothing in a whole round rests for a second.)
+  int saved = 0;
+  for (int i = 0; i < 256; ++i)
+    saved += s.put("new" + std::to_string(i), "v", false, 0ms) == Put::ok;
+  EXPECT_EQ(saved, 256);
+  EXPECT_EQ(s.count_entries(), 256u);
+  EXPECT_EQ(s.take("new7", 1min).state, "v");
+  EXPECT_EQ(s.take("old7", 1min).status, Take::unknown) << "freed";
+}
+
 TEST(SessionStore, StateLargerThanASlotIsRefusedAndBadConfigurationsAreErrors) {
   StoreName n;
   auto s = open_store(n.ring, 64, 256);

@@ -11,8 +11,10 @@
 // Bounds: `slots` entries of `slot_bytes` each (defaults 131,072 x 512 B: 64 MiB of shared memory,
 // plus an index of 4 bytes per 2 entries; slots are handed out densely, so pages are touched in
 // proportion to the entries written). A session whose state does not fit a slot
-// (PutStatus::too_large), or that finds no free slot (nor an expired entry's within kProbe index
-// entries of its hash: PutStatus::full), is not saved: its client gets a fresh session at
+// (PutStatus::too_large), or that finds no free slot (expired entries are freed first, 4,096
+// slots looked at per put that needs one, then none for a second after a whole round freed
+// nothing; nor an expired entry's within kProbe index entries of its hash: PutStatus::full), is
+// not saved: its client gets a fresh session at
 // recovery (an entry the key had is removed with a too_large refusal; one that could not be
 // locked then leaves the put busy, for the caller to erase later). A process killed between taking
 // a free slot and indexing it leaks that slot (at most one per death).

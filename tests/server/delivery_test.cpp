@@ -788,6 +788,28 @@ TEST_P(Delivery, AConnectWhoseMiddlewareDroppedItsNextCanBeTriedAgain) {
   EXPECT_EQ(nsp.size(), 1u);
 }
 
+// ... and its socket is let go as a refused one is: rooms the middleware joined are left, acks
+// it asked are told "socket has been disconnected" (before 2026-12-04 the rooms stayed in the
+// adapter for good, with no socket, and the acks were never called back).
+TEST_P(Delivery, AMiddlewareThatDropsItsNextLeavesNoRoomAndTellsItsAcks) {
+  Namespace& nsp = server_->of("/d");
+  std::optional<std::string> told;
+  bool called = false;
+  nsp.use([&](const SocketPtr& s, Next) {
+    s->join("r");
+    s->timeout(10s).emit_with_ack("q", {}, [&](std::optional<std::string> err, Args) {
+      called = true;
+      told = err;
+    });
+  });
+  Client& c = open_session();
+  c.send_text("40/d,");
+  drive([&] { return called; });
+  EXPECT_EQ(told, std::optional<std::string>("socket has been disconnected"));
+  EXPECT_EQ(nsp.room_count(), 0u);
+  EXPECT_EQ(nsp.size(), 0u);
+}
+
 // A room joined in a "disconnecting" handler is joined (and so saved for recovery), as in
 // socket.io: the socket is not yet gone there.
 TEST_P(Delivery, ARoomJoinedWhileDisconnectingIsJoined) {

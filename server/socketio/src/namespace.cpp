@@ -87,11 +87,19 @@ struct InProgress {
   Namespace* n;
   std::weak_ptr<const char> alive_;  // (a chain may outlive the server, its Next kept by the app)
   std::weak_ptr<Client> client;
+  // The socket the chain is for: a chain dropped without an end() abandons it as a refusal does
+  // (rooms a middleware joined, acks it asked, a recovered session taken out: before 2026-12-04
+  // the rooms stayed in the adapter for good, the acks were never called back, and the session
+  // was lost).
+  SocketPtr socket;
   bool ended = false;
   void end();
   ~InProgress() {
     if (ended) return;
-    if (auto c = client.lock(); c && !alive_.expired()) c->refused(n->name());
+    if (!alive_.expired()) {
+      if (socket) n->abandon(socket);
+      if (auto c = client.lock()) c->refused(n->name());
+    }
     end();
   }
 };
@@ -135,6 +143,7 @@ void Namespace::connect(const std::shared_ptr<Client>& client, json::object auth
     s = std::make_shared<Socket>(*this, client, socket_id(), std::move(hs),
                                  recovery ? socket_id() : std::string());
   }
+  in_progress->socket = s;
   // Run the middleware chain; each may call next() later (asynchronously). The chain holds itself
   // only weakly; a pending next() holds it strongly, so it lives exactly as long as some
   // middleware may still call next().

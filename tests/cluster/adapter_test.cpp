@@ -2113,6 +2113,48 @@ TEST_P(ClusterRebalanceTest, AWorkerNearItsDescriptorBoundIsNotSteeredTo) {
 INSTANTIATE_TEST_SUITE_P(Rings, ClusterRebalanceTest, ::testing::Values(false),
                          [](const ::testing::TestParamInfo<bool>&) { return "SharedRing"; });
 
+// Rebalancing with recovery asks a busy worker's clients to reconnect, to recover elsewhere —
+// only those that can: a client sent no offset yet (nothing broadcast to it) reconnects without
+// one and starts afresh (socket.io-client sends its pid with its last offset), so before
+// 2026-12-04 such a client lost its id, rooms and data. Of 30 clients on worker 0, the 15 sent an
+// offset are the ones asked.
+class ClusterShedTest : public ClusterRebalanceTest {
+ protected:
+  void SetUp() override {
+    recovery_ = true;
+    ClusterRebalanceTest::SetUp();
+  }
+};
+TEST_P(ClusterShedTest, OnlyClientsSentAnOffsetAreAskedToReconnect) {
+  ASSERT_EQ(::unlink((handoff_dir_ + "/1").c_str()), 0);  // (steered handshakes stay on worker 0)
+  sio::Namespace& nsp = workers_[0]->server->of("/");
+  std::vector<std::pair<std::size_t, std::string>> joined;
+  for (int i = 0; i < 30; ++i) {
+    joined.push_back(connect(0));
+    ASSERT_FALSE(joined.back().second.empty());
+  }
+  for (std::size_t i = 1; i < joined.size(); i += 2) nsp.socket(joined[i].second)->join("o");
+  nsp.to("o").emit("x", sio::Args{});
+  ASSERT_TRUE(drive([&] {
+    for (std::size_t i = 1; i < joined.size(); i += 2)
+      if (clients_[joined[i].first].messages.empty()) return false;
+    return true;
+  }));
+  const auto& stats = workers_[0]->node->stats();
+  const auto closed = [&](std::size_t i) { return clients_[joined[i].first].client->eof(); };
+  ASSERT_TRUE(drive([&] {
+    if (stats.rebalance_shed < 15) return false;
+    for (std::size_t i = 1; i < joined.size(); i += 2)
+      if (!closed(i)) return false;
+    return true;
+  })) << stats.rebalance_shed
+      << " shed";
+  EXPECT_EQ(stats.rebalance_shed, 15u);
+  for (std::size_t i = 0; i < joined.size(); i += 2) EXPECT_FALSE(closed(i)) << "client " << i;
+}
+INSTANTIATE_TEST_SUITE_P(Rings, ClusterShedTest, ::testing::Values(false),
+                         [](const ::testing::TestParamInfo<bool>&) { return "SharedRing"; });
+
 INSTANTIATE_TEST_SUITE_P(Rings, ClusterCleanupRecoveryTest, ::testing::Bool(),
                          [](const ::testing::TestParamInfo<bool>& p) {
                            return p.param ? "RingPerWorker" : "SharedRing";

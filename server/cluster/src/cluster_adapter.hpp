@@ -119,12 +119,14 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
     if (with_offset && published) {
       // A worker does not read its own ring: delivered now, under a cut of its own ring.
       const int own = node_.options.worker;
+      sio::BroadcastOptions with = opts;
       if (const auto e = node_.cuts ? node_.cut_for(own) : std::nullopt) {
         const auto d = node_.offset_for(*e, own, position);
-        (void)patch_offset(frame.data(), frame.size(), std::string_view(d.data(), d.size()));
+        with.flags.offset =
+            patch_offset(frame.data(), frame.size(), std::string_view(d.data(), d.size()));
       }
       return nsp_->deliver_local(
-          sio::EncodedPacket::from(frame, p.attachments, opts.flags.compress), opts);
+          sio::EncodedPacket::from(frame, p.attachments, opts.flags.compress), with);
     }
     if (with_offset) {  // not in the ring: no offset (a recovery must not start there)
       p.data->as_array().pop_back();

@@ -365,7 +365,8 @@ struct Node::Impl {
     for (const sio::SocketId& id : nsp.adapter().targets(sio::BroadcastOptions{})) {
       if (k == 0) break;
       sio::SocketPtr s = nsp.socket(id);
-      if (!s || !s->connected() || s->pid().empty()) continue;
+      // (Only a client that can recover: one sent no offset yet would start afresh.)
+      if (!s || !s->connected() || s->pid().empty() || !s->offset_sent()) continue;
       s->drop_connection();
       ++stats.rebalance_shed;
       --k;

@@ -141,6 +141,7 @@ inline std::optional<TakenBroadcast> take_broadcast(std::span<const std::byte> r
   t.flags = add ? static_cast<std::uint8_t>(b->flags | kFlagOffset) : b->flags;
   t.opts.flags.volatile_ = (b->flags & kFlagVolatile) != 0;
   t.opts.flags.compress = (b->flags & kFlagCompress) != 0;
+  t.opts.flags.offset = (t.flags & kFlagOffset) != 0;
   t.ack_id = b->ack_id;
   t.opts.flags.timeout_ms = b->timeout_ms;  // (with acks: how long each socket's entry is kept)
   const bool compress = t.opts.flags.compress;

@@ -407,7 +407,9 @@ std::size_t InMemoryAdapter::broadcast(Packet p, const BroadcastOptions& opts) {
   stored_bytes_ += bytes;
   stored_.push_back({std::move(offset), opts, e, bytes, now});
   prune(now);
-  return nsp_->deliver_local(e, opts);
+  BroadcastOptions with = opts;
+  with.flags.offset = true;
+  return nsp_->deliver_local(e, with);
 }
 
 void InMemoryAdapter::prune(std::chrono::steady_clock::time_point now) {

@@ -365,6 +365,7 @@ std::size_t Namespace::deliver_local(const EncodedPacket& p, const BroadcastOpti
     }
     p.send_to(*conn);
     ++n;
+    if (opts.flags.offset) s.offset_sent_ = true;
     if (s.has_outgoing_listeners()) [[unlikely]]
       listening.push_back(s.shared_from_this());
   };

@@ -104,6 +104,12 @@ class Socket : public std::enable_shared_from_this<Socket> {
   // True if this socket was restored by connection state recovery (same id, rooms, data).
   bool recovered() const noexcept { return recovered_; }
   const std::string& pid() const noexcept { return pid_; }
+  // Whether its client was sent a recovery offset (a broadcast carrying one reached it, or it
+  // recovered from one): only then can it recover — socket.io-client sends its pid with the last
+  // offset it got, and without one it starts afresh. A cluster's rebalancing asks only such
+  // clients to reconnect (before 2026-12-04 one that had no offset yet lost its id, rooms and
+  // data).
+  bool offset_sent() const noexcept { return offset_sent_ || recovered_; }
 
   void join(const Room& room);
   void join(const std::vector<Room>& rooms);  // several at once (socket.join([...]))
@@ -345,6 +351,7 @@ class Socket : public std::enable_shared_from_this<Socket> {
   engineio::Socket* conn_raw_ = nullptr;
   bool connected_ = false;  // true once admitted (after the middleware)
   bool outgoing_listeners_ = false;
+  bool offset_sent_ = false;  // offset_sent()
   Namespace* nsp_;
   std::weak_ptr<Client> client_;
   SocketId id_;

@@ -77,6 +77,9 @@ struct BroadcastFlags {
   // receiving socket's ack entry is kept that long, and a cluster's worker or fleet bridge that
   // relays the answers relays them that long. 0: none said. Set by emit_with_ack.
   std::uint32_t timeout_ms = 0;
+  // The packet carries a connection-state-recovery offset (set by the adapter that gave it one):
+  // each socket it reaches can recover from then on (Socket::offset_sent).
+  bool offset = false;
 };
 
 struct BroadcastOptions {

@@ -381,11 +381,13 @@ struct SessionStore::Map {
   // hash — once the table had filled, about a third of new sessions were not saved, every entry
   // in it expired (before 2026-12-04; a helper's review). A slot held by a live process is passed
   // over (one round of the lock's spin), one whose index entry is not where its hash says is left
-  // as it is (freed, a lookup meeting that entry would free it a second time). After a whole
-  // round that freed nothing, no sweep for a second (a table full of live sessions would
-  // otherwise be walked at every put).
+  // as it is (freed, a lookup meeting that entry would free it a second time). Once as many slots
+  // as are handed out were looked at without freeing any (over several puts), no sweep for a
+  // second (a table full of live sessions would otherwise be walked 4,096 slots at every put).
+  // A connected entry's owner is looked up once per process per sweep (a /proc read).
   // (Atomic: one SessionStore may be used by several threads.)
   std::atomic<std::uint32_t> sweep_cursor_{0};
+  std::atomic<std::uint64_t> sweep_fruitless_{0};       // slots looked at since one was freed
   std::atomic<std::uint64_t> sweep_quiet_until_ns_{0};  // monotonic_ns()
   std::size_t sweep(std::chrono::nanoseconds max_age, std::uint32_t budget) noexcept {
     const std::uint64_t now = monotonic_ns();
@@ -397,13 +399,24 @@ struct SessionStore::Map {
     const std::uint64_t me = process_tag(self);
     const std::uint32_t n = std::min(budget, handed_out);
     std::size_t freed = 0;
+    std::vector<std::pair<std::uint64_t, bool>> owners;  // (tag, alive) looked up in this sweep
+    const auto owner_alive = [&](const SlotHeader& s) {
+      const std::uint64_t tag = process_tag({static_cast<pid_t>(s.owner_pid), s.owner_start});
+      for (const auto& [t, alive] : owners)
+        if (t == tag) return alive;
+      const bool alive = tag == me || process_tag_alive(tag);
+      owners.emplace_back(tag, alive);
+      return alive;
+    };
     for (std::uint32_t k = 0; k < n; ++k) {
       const std::uint32_t i = sweep_cursor_.fetch_add(1, std::memory_order_relaxed) % handed_out;
       SlotHeader& s = slot(i);
       if (!lock_as(s, me, std::chrono::nanoseconds(0))) continue;
       Settle later;
       bool freeing = false;
-      if (s.state == kEntry && s.hash != 0 && fits(s) && expired(s, max_age, later)) {
+      // (A connected entry of a live owner is not expired: passed over without expired()'s look.)
+      if (s.state == kEntry && s.hash != 0 && fits(s) && !((s.flags & 1) != 0 && owner_alive(s)) &&
+          expired(s, max_age, later)) {
         const std::uint32_t named = index_tag(s.hash) | (i + 1);
         for (std::size_t p = 0; p < kProbe && !freeing; ++p) {
           std::uint32_t was = named;
@@ -422,8 +435,12 @@ struct SessionStore::Map {
       }
       later.run(*this);
     }
-    if (freed == 0 && n == handed_out)
+    if (freed != 0) {
+      sweep_fruitless_.store(0, std::memory_order_relaxed);
+    } else if (sweep_fruitless_.fetch_add(n, std::memory_order_relaxed) + n >= handed_out) {
+      sweep_fruitless_.store(0, std::memory_order_relaxed);
       sweep_quiet_until_ns_.store(now + 1'000'000'000ULL, std::memory_order_relaxed);
+    }
     return freed;
   }
 };

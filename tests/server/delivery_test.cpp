@@ -2864,6 +2864,24 @@ TEST_P(Delivery, AnOfferedSubprotocolIsAnsweredAndABadListRefused) {
   EXPECT_NE(head.find("permessage-deflate"), std::string::npos) << head;
   EXPECT_NE(head.find("\r\nSec-WebSocket-Protocol: token.abc\r\n"), std::string::npos) << head;
   EXPECT_NE(head.find("\r\nX-Hooked: yes\r\n"), std::string::npos) << head;
+  // A hook that answers the subprotocol itself (the way before) is left to: one such header.
+  o.headers = [](engineio::ServerOptions::Headers& h, const engineio::ServerOptions::HttpRequest&) {
+    h.emplace_back("sec-websocket-protocol", "chat");
+  };
+  for (const bool deflate : {false, true}) {
+    o.per_message_deflate.reset();
+    if (deflate) o.per_message_deflate = engineio::PerMessageDeflate{};
+    restart(o);
+    head = head_of(std::string(deflate ? "Sec-WebSocket-Extensions: permessage-deflate\r\n" : "") +
+                   "Sec-WebSocket-Protocol: token.abc, chat\r\n");
+    EXPECT_NE(head.find("101 Switching Protocols"), std::string::npos) << head;
+    EXPECT_EQ(head.find("token.abc"), std::string::npos) << head;
+    std::string lower = head;
+    for (char& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    const std::size_t at = lower.find("sec-websocket-protocol:");
+    EXPECT_NE(at, std::string::npos) << head;
+    EXPECT_EQ(lower.find("sec-websocket-protocol:", at + 1), std::string::npos) << head;
+  }
 }
 
 TEST_P(Delivery, OutOfDescriptorsAtAcceptPausesThenResumes) {

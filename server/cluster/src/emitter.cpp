@@ -39,7 +39,9 @@ struct Emitter::Impl {
     written_since_look += bytes;
     if (written_since_look < segment->capacity() / 32) return;
     written_since_look = 0;
-    if (pacing.furthest_behind(*segment).bytes <= segment->capacity() / 2) return;
+    if (!segment->still_named() ||
+        pacing.furthest_behind(*segment).bytes <= segment->capacity() / 2)
+      return;
     holds.fetch_add(1, std::memory_order_relaxed);
     const auto since = std::chrono::steady_clock::now();
     for (;;) {
@@ -88,6 +90,9 @@ struct Emitter::Impl {
   std::optional<std::string> attach() {
     writer.reset();  // (the writer before the segment it points into)
     segment.reset();
+    // (What the pacing knew was of the ring before: slots passed over name its readers.)
+    pacing = shm::registry::ReaderPacing{};
+    written_since_look = 0;
     auto seg = shm::Segment::attach(
         ring, prefault ? shm::AttachMode::read_write : shm::AttachMode::read_write_lazy);
     if (!seg) return "cannot attach ring '" + ring + "': " + seg.error().message;

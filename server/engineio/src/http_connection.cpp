@@ -658,9 +658,14 @@ void HttpConnection::handle_upgrade(Request& req, const Target& t) {
   // What the 101 adds once the handshake is checked: the subprotocol chosen, and the header
   // hooks' (on both links: before 2026-12-04 the hooks' were left out of a permessage-deflate
   // one's).
+  // (A hook that answers the subprotocol itself, as it had to before, is left to: two such
+  // headers fail the handshake.)
   const auto added_101 = [&] {
     ServerOptions::Headers added = hooked_headers(srv_->options, req);
-    if (!subprotocol->empty())
+    const bool hooked = std::any_of(added.begin(), added.end(), [](const auto& h) {
+      return beast::iequals(h.first, "sec-websocket-protocol");
+    });
+    if (!subprotocol->empty() && !hooked)
       added.insert(added.begin(), {"Sec-WebSocket-Protocol", *subprotocol});
     return added;
   };

@@ -240,6 +240,14 @@ std::optional<std::string> mend_utf8(std::string_view text) {
   std::size_t i = 0;
   bool ok = true;
   while (i < n) {
+    if (b[i] < 0x80) {
+      // ASCII, eight bytes at a time while they all are (every text frame the server sends is
+      // checked: Frame::well_formed).
+      std::uint64_t w = 0;
+      while (i + 8 <= n && (std::memcpy(&w, b + i, 8), (w & 0x8080808080808080ULL) == 0)) i += 8;
+      while (i < n && b[i] < 0x80) ++i;
+      continue;
+    }
     const std::size_t len = sequence(i, ok);
     if (!ok) break;
     i += len;

@@ -97,7 +97,13 @@ struct InProgress {
   ~InProgress() {
     if (ended) return;
     if (!alive_.expired()) {
-      if (socket) n->abandon(socket);
+      // (In a destructor: what abandon() may throw, saving a recovered session back, is said.)
+      try {
+        if (socket) n->abandon(socket);
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "shmio: letting go of a CONNECT whose middleware dropped next(): %s\n",
+                     e.what());
+      }
       if (auto c = client.lock()) c->refused(n->name());
     }
     end();

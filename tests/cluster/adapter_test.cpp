@@ -20,6 +20,7 @@
 #include <chrono>
 #include <cstring>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <string>
 #include <thread>
@@ -1025,6 +1026,31 @@ TEST_P(ClusterRecoveryTest, ARefusedRecoveryLeavesTheSessionForTheNextAttempt) {
   workers_[1]->server->of("/").emit("c", sio::Args{});
   ASSERT_TRUE(drive([&] { return has(y.k, "c"); }));
   EXPECT_TRUE(has(y.k, "b")) << "what it missed, replayed";
+}
+
+// A session whose data holds a non-finite number, or that is in a room named with bytes that are
+// not UTF-8, is saved and recovered on another worker (the number as null, as JSON.stringify
+// writes it; the room with its bytes). Before 2026-12-04 its saved state could not be read back
+// (Boost.JSON's NaN / Infinity, a strict UTF-8 parse), and the session was lost.
+TEST_P(ClusterRecoveryTest, ASessionWithNonFiniteDataOrANonUtf8RoomIsRecovered) {
+  const Joined x = connect_with(0, "");
+  sio::SocketPtr s = workers_[0]->server->of("/").socket(x.sid);
+  ASSERT_TRUE(s);
+  s->data() = boost::json::object{{"n", std::numeric_limits<double>::infinity()}, {"k", 1}};
+  s->join("caf\xc3");
+  workers_[1]->server->of("/").emit("a", sio::Args{});
+  ASSERT_TRUE(drive([&] { return events(x.k).size() == 1; }));
+  const std::string offset = offset_of_event(events(x.k)[0]);
+  ASSERT_FALSE(offset.empty());
+  drop(x.k, 0);
+  const Joined y = connect_with(1, auth(x.pid, offset));
+  EXPECT_EQ(y.sid, x.sid) << "not recovered";
+  sio::SocketPtr r = workers_[1]->server->of("/").socket(y.sid);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->rooms().count("caf\xc3"), 1u);
+  ASSERT_TRUE(r->data().is_object());
+  EXPECT_TRUE(r->data().as_object().at("n").is_null());
+  EXPECT_EQ(r->data().as_object().at("k"), 1);
 }
 
 // An Emitter's broadcast (written without an offset: the emitter cannot know whether the cluster

@@ -614,7 +614,11 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
   // (`since_ns`: disconnected since then, monotonic_ns()'s clock; 0: now)
   void save(const sio::SessionState& s, bool connected, std::uint64_t since_ns = 0) {
     if (s.pid.empty()) return;
-    const std::string state = json::serialize(
+    // (As the ring's messages are written and read, wire.cpp: non-finite numbers as null, as
+    // JSON.stringify writes them, and strings with their bytes, UTF-8 or not. With Boost.JSON's
+    // own NaN / Infinity, or a room named with bytes that are not UTF-8, the state could not be
+    // read back and the session was lost; before 2026-12-04, found by a review.)
+    const std::string state = sio::to_json_text(
         json::object{{"id", s.id}, {"rooms", rooms_json(s.rooms)}, {"data", s.data}});
     const auto r = node_.sessions
                        ? node_.sessions->put(key(s.pid), state, connected, window(), since_ns)
@@ -646,7 +650,10 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
   static std::optional<sio::SessionState> state_of(const std::string& pid,
                                                    const std::string& text) {
     boost::system::error_code ec;
-    json::value v = sio::parse_json(text, ec, kMaxMessageDepth);  // (data as deep as it was set)
+    json::parse_options opts;
+    opts.max_depth = kMaxMessageDepth;  // (data as deep as it was set)
+    opts.allow_invalid_utf8 = true;
+    json::value v = sio::parse_json_exact(text, ec, opts);
     if (ec || !v.is_object()) return std::nullopt;
     const json::object& o = v.get_object();
     const json::value* data = o.if_contains("data");

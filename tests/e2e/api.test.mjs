@@ -48,6 +48,13 @@ function client(opts = {}) {
   return s;
 }
 const ack = (s, ...args) => within(s.timeout(10000).emitWithAck(...args), 10000, `ack of ${args[0]}`);
+// The /metrics text of the app at `base`.
+const metricsOf = (base) => new Promise((resolve, reject) =>
+  http.get(`${base}/metrics`, (res) => {
+    let body = "";
+    res.on("data", (d) => (body += d));
+    res.on("end", () => resolve(body));
+  }).on("error", reject));
 
 test("on_any, prepend_any and off_any: order, then removal by id, then all", async () => {
   const s = client();
@@ -249,12 +256,7 @@ test("/metrics: per-namespace series for the first 100 namespaces only, shmio_na
   const sockets = Array.from({ length: 105 }, (_, i) => m.socket(`/dyn-m${String(i).padStart(3, "0")}`));
   sockets.forEach((s) => { s.connect(); opened.push(s); });
   await until(() => sockets.every((s) => s.connected), 10000, "105 namespaces connected");
-  const scrape = () => new Promise((resolve, reject) =>
-    http.get(`${url}/metrics`, (res) => {
-      let body = "";
-      res.on("data", (d) => (body += d));
-      res.on("end", () => resolve(body));
-    }).on("error", reject));
+  const scrape = () => metricsOf(url);
   const text = await scrape();
   const series = text.split("\n").filter((l) => l.startsWith("shmio_namespace_sockets{"));
   assert.equal(series.length, 100, "one series per namespace, at most 100");
@@ -343,12 +345,7 @@ test("/metrics with 100 namespaces shown, removed ones among them: a new live on
   const { p, u } = await startApp(["--port", "0"], { API_CLEANUP: "1" }, () => {},
                                   "api app (cleanup) start");
   try {
-    const scrape = () => new Promise((resolve, reject) =>
-      http.get(`${u}/metrics`, (res) => {
-        let body = "";
-        res.on("data", (d) => (body += d));
-        res.on("end", () => resolve(body));
-      }).on("error", reject));
+    const scrape = () => metricsOf(u);
     const shown = async () => new Map((await scrape()).split("\n")
       .filter((l) => l.startsWith("shmio_namespace_sockets{"))
       .map((l) => [l.match(/namespace="([^"]*)"/)[1], Number(l.split(" ")[1])]));
@@ -394,21 +391,16 @@ test("/metrics: 100 namespaces of long names (256 bytes of quotes) stay within a
     const main = m.socket("/");
     main.connect();
     await until(() => main.connected, 5000, "/ connected");
-    // 256 bytes each (max_dynamic_namespace_bytes), 508 once escaped.
+    // 256 bytes each (max_dynamic_namespace_bytes), 504 once escaped.
     const names = Array.from({ length: 100 }, (_, i) => `/dyn-${'"'.repeat(248)}${String(i).padStart(3, "0")}`);
     const sockets = names.map((n) => m.socket(n));
     await until(() => sockets.every((s) => s.connected), 10000, "100 namespaces connected");
-    const text = await new Promise((resolve, reject) =>
-      http.get(`${u}/metrics`, (res) => {
-        let body = "";
-        res.on("data", (d) => (body += d));
-        res.on("end", () => resolve(body));
-      }).on("error", reject));
+    const text = await metricsOf(u);
     // What a worker posts on the board must fit its 256 KiB (one process posts nothing, but its
     // exposition is the same text); before 2026-12-04 all 100 were shown, 285 KB.
     assert.ok(Buffer.byteLength(text) < 256 * 1024, `${Buffer.byteLength(text)} bytes`);
     const rows = text.split("\n").filter((l) => l.startsWith('shmio_namespace_sockets{namespace="/dyn-'));
-    assert.equal(rows.length, 32, "16 KiB of escaped names: 32 of 508 bytes (and '/')");
+    assert.equal(rows.length, 32, "16 KiB of escaped names: 32 of 504 bytes (and '/')");
     assert.equal(Number(text.match(/^shmio_namespaces\{[^}]*\} (\d+)/m)[1]), 101);
     sockets.forEach((s) => s.disconnect());
     main.disconnect();

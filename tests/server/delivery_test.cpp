@@ -2795,6 +2795,30 @@ TEST_P(Delivery, ABadHandshakeIsRefused) {
   EXPECT_EQ(server_->client_count(), 0u);
 }
 
+// socket.io's io.* operators on the server itself (io.in(room).fetchSockets(), io.except(room),
+// io.socketsJoin, ...), as of("/")'s: before 2026-12-04 only to() and emit() were there.
+TEST_P(Delivery, TheServersOwnOperatorsAreTheMainNamespaces) {
+  Client& a = connect();
+  Client& b = connect();
+  server_->sockets_join("x");
+  EXPECT_EQ(server_->in("x").fetch_sockets().size(), 2u);
+  server_->of("/").socket(last_sid_)->leave("x");
+  EXPECT_EQ(server_->in({"x"}).fetch_sockets().size(), 1u);
+  EXPECT_EQ(server_->except("x").emit("m", Args{1}), 1u) << "b only (it left x)";
+  EXPECT_EQ(server_->local().emit("m", Args{2}), 2u);
+  EXPECT_EQ(server_->fetch_sockets().size(), 2u);
+  std::size_t remote = 0;
+  server_->in("x").fetch_sockets([&](std::vector<RemoteSocket> r) { remote = r.size(); });
+  drive([&] { return remote == 1; });
+  std::string got_b;
+  drive_until_received(b, got_b, "42[\"m\",2]");
+  EXPECT_NE(got_b.find("42[\"m\",1]"), std::string::npos) << got_b;
+  server_->sockets_leave({"x"});
+  EXPECT_EQ(server_->in("x").fetch_sockets().size(), 0u);
+  server_->disconnect_sockets(true);
+  drive([&] { return a.eof() && b.eof(); });
+}
+
 // A text frame the server sends is well-formed UTF-8 (RFC 6455 8.1: a client fails the
 // WebSocket otherwise): an app's string holding bytes that are not UTF-8 (a Boost.JSON string
 // keeps them) goes out with U+FFFD in their place, to one socket and in a broadcast. Before

@@ -247,6 +247,36 @@ class Server {
   std::size_t emit(const std::string& event, Args args = {}) {
     return of("/").emit(event, std::move(args));
   }
+  // The rest of socket.io's io.* operators, as of("/")'s (before 2026-12-04 a port of
+  // io.in(room).fetchSockets() or io.except(room).emit() did not compile; of("/") was needed).
+  BroadcastOperator in(const Room& room) { return of("/").in(room); }
+  BroadcastOperator in(std::initializer_list<Room> rooms) { return of("/").in(rooms); }
+  BroadcastOperator in(const std::vector<Room>& rooms) { return of("/").in(rooms); }
+  BroadcastOperator except(const Room& room) { return of("/").except(room); }
+  BroadcastOperator except(std::initializer_list<Room> rooms) { return of("/").except(rooms); }
+  BroadcastOperator except(const std::vector<Room>& rooms) { return of("/").except(rooms); }
+  BroadcastOperator volatile_() { return of("/").volatile_(); }
+  BroadcastOperator local() { return of("/").local(); }
+  BroadcastOperator compress(bool on) { return of("/").compress(on); }
+  BroadcastOperator timeout(std::chrono::milliseconds t) { return of("/").timeout(t); }
+  std::vector<SocketPtr> fetch_sockets() { return of("/").fetch_sockets(); }
+  void fetch_sockets(std::function<void(std::vector<RemoteSocket>)> done) {
+    of("/").fetch_sockets(std::move(done));
+  }
+  void sockets_join(const Room& room) { of("/").sockets_join(room); }
+  void sockets_join(std::initializer_list<Room> rooms) { of("/").sockets_join(rooms); }
+  void sockets_join(const std::vector<Room>& rooms) { of("/").sockets_join(rooms); }
+  void sockets_leave(const Room& room) { of("/").sockets_leave(room); }
+  void sockets_leave(std::initializer_list<Room> rooms) { of("/").sockets_leave(rooms); }
+  void sockets_leave(const std::vector<Room>& rooms) { of("/").sockets_leave(rooms); }
+  void disconnect_sockets(bool close = false) { of("/").disconnect_sockets(close); }
+  void server_side_emit(const std::string& event, Args args = {}) {
+    of("/").server_side_emit(event, std::move(args));
+  }
+  void server_side_emit_with_ack(const std::string& event, Args args,
+                                 std::chrono::milliseconds timeout, AckCallback done) {
+    of("/").server_side_emit_with_ack(event, std::move(args), timeout, std::move(done));
+  }
 
   std::uint16_t listen(const std::string& address, std::uint16_t port);
   void close();  // every client: "server shutting down"

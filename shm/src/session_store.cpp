@@ -413,25 +413,21 @@ struct SessionStore::Map {
       SlotHeader& s = slot(i);
       if (!lock_as(s, me, std::chrono::nanoseconds(0))) continue;
       Settle later;
-      bool freeing = false;
-      // (A connected entry of a live owner is not expired: passed over without expired()'s look.)
+      std::optional<Found> f;
+      // (A connected entry of a live owner is not expired: passed over without expired()'s look.
+      // Its index entry names it as long as this lock is held: only the slot's holder changes it.)
       if (s.state == kEntry && s.hash != 0 && fits(s) && !((s.flags & 1) != 0 && owner_alive(s)) &&
           expired(s, max_age, later)) {
         const std::uint32_t named = index_tag(s.hash) | (i + 1);
-        for (std::size_t p = 0; p < kProbe && !freeing; ++p) {
-          std::uint32_t was = named;
-          freeing =
-              index(s.hash + p).compare_exchange_strong(was, kRemoved, std::memory_order_acq_rel);
-        }
+        for (std::size_t p = 0; p < kProbe && !f; ++p)
+          if (index(s.hash + p).load(std::memory_order_acquire) == named)
+            f = Found{s.hash + p, named, &s};
       }
-      if (freeing) {
-        s.state = kFree;
-        s.hash = 0;
-      }
-      unlock(s);
-      if (freeing) {
-        push_slot(i);
+      if (f) {
+        remove(*f);  // (lets the slot go, and gives it back)
         ++freed;
+      } else {
+        unlock(s);
       }
       later.run(*this);
     }

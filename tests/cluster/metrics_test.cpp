@@ -99,10 +99,10 @@ TEST(Metrics, MergeDropsWhatItCannotParseAndAWorkerLabelOnlyAsALabel) {
   // A label value holding `worker="` (a namespace's name is a client's choice), escaped quotes
   // and backslashes included: only the worker label's value becomes "all" (before 2026-12-04 the
   // text inside the value was taken, and the key made Prometheus refuse the scrape).
-  const std::string n = merge_expositions(
-      {"# TYPE x gauge\nx{namespace=\"/{worker=\",worker=\"0\"} 1\n"
-       "x{namespace=\"/a\\\",worker=\\\\\",worker=\"0\"} 4\n",
-       "# TYPE x gauge\nx{namespace=\"/{worker=\",worker=\"1\"} 2\n"});
+  const std::string n =
+      merge_expositions({"# TYPE x gauge\nx{namespace=\"/{worker=\",worker=\"0\"} 1\n"
+                         "x{namespace=\"/a\\\",worker=\\\\\",worker=\"0\"} 4\n",
+                         "# TYPE x gauge\nx{namespace=\"/{worker=\",worker=\"1\"} 2\n"});
   EXPECT_EQ(exposition_value(n, "x{namespace=\"/{worker=\",worker=\"all\"}"), 3) << n;
   EXPECT_EQ(exposition_value(n, "x{namespace=\"/a\\\",worker=\\\\\",worker=\"all\"}"), 4) << n;
   EXPECT_EQ(n.find("\"all\"0"), std::string::npos) << n;

@@ -3351,6 +3351,25 @@ std::string polling_joined(net::io_context& io, Client& c) {
   return sid;
 }
 
+// A server on a free port and one client joined to "/" by polling (sid "" if it could not join).
+struct PollingJoined {
+  explicit PollingJoined(ServerOptions o = {})
+      : server(io, std::move(o)),
+        port(server.listen("127.0.0.1", 0)),
+        poll(port),
+        sid(polling_joined(io, poll)) {}
+  // A GET of the session's next payload, with `headers` (each ending in CRLF).
+  std::string get(const std::string& headers = "") const {
+    return "GET /socket.io/?EIO=4&transport=polling&sid=" + sid + " HTTP/1.1\r\nHost: x\r\n" +
+           headers + "\r\n";
+  }
+  net::io_context io;
+  Server server;
+  std::uint16_t port;
+  Client poll;
+  std::string sid;
+};
+
 // The app's routes see OPTIONS requests for their own paths (an app's own CORS preflight), with
 // cors_origin set: before, the Engine.IO's preflight answer was given to every OPTIONS, and
 // routes never saw one. A path the routes do not answer, and the Engine.IO's own, still get it.
@@ -3757,42 +3776,34 @@ TEST(Http, TheServersDescriptorsAreCloseOnExec) {
 // A polling payload of 1 KiB or more is compressed as its GET accepts, unless every packet in it
 // was sent with compress(false) (engine.io's rule: compressed if any packet may be).
 TEST(Http, APollingPayloadIsCompressedUnlessEveryPacketSaysNot) {
-  net::io_context io;
-  Server server(io, ServerOptions());
-  const std::uint16_t port = server.listen("127.0.0.1", 0);
-  Client poll(port);
-  const std::string path = "/socket.io/?EIO=4&transport=polling";
-  const std::string sid = polling_joined(io, poll);
-  ASSERT_FALSE(sid.empty());
+  PollingJoined t;
+  ASSERT_FALSE(t.sid.empty());
   const std::string big(2000, 'x');
-  const std::string get =
-      "GET " + path + "&sid=" + sid + " HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n";
-  server.of("/").compress(false).emit("m", Args{big});
-  poll.send_raw(get);
-  std::string r = http_response(io, poll);
+  const std::string get = t.get("Accept-Encoding: gzip\r\n");
+  t.server.of("/").compress(false).emit("m", Args{big});
+  t.poll.send_raw(get);
+  std::string r = http_response(t.io, t.poll);
   EXPECT_EQ(r.find("Content-Encoding"), std::string::npos) << r.substr(0, 300);
   EXPECT_NE(r.find(big), std::string::npos) << r.substr(0, 300);
-  server.of("/").emit("m", Args{big});
-  poll.send_raw(get);
-  r = http_response(io, poll);
+  t.server.of("/").emit("m", Args{big});
+  t.poll.send_raw(get);
+  r = http_response(t.io, t.poll);
   EXPECT_NE(r.find("Content-Encoding: gzip"), std::string::npos) << r.substr(0, 300);
   EXPECT_LT(r.size(), big.size()) << "not compressed";
-  server.close();
+  t.server.close();
+  t.io.run_for(50ms);
   // http_compression_threshold 0: never.
   ServerOptions off;
   off.http_compression_threshold = 0;
-  Server plain(io, off);
-  Client other(plain.listen("127.0.0.1", 0));
-  const std::string other_sid = polling_joined(io, other);
-  ASSERT_FALSE(other_sid.empty());
-  plain.of("/").emit("m", Args{big});
-  other.send_raw("GET " + path + "&sid=" + other_sid +
-                 " HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n");
-  r = http_response(io, other);
+  PollingJoined plain(off);
+  ASSERT_FALSE(plain.sid.empty());
+  plain.server.of("/").emit("m", Args{big});
+  plain.poll.send_raw(plain.get("Accept-Encoding: gzip\r\n"));
+  r = http_response(plain.io, plain.poll);
   EXPECT_EQ(r.find("Content-Encoding"), std::string::npos) << r.substr(0, 300);
   EXPECT_NE(r.find(big), std::string::npos) << r.substr(0, 300);
-  plain.close();
-  io.run_for(50ms);
+  plain.server.close();
+  plain.io.run_for(50ms);
 }
 
 // During an upgrade a GET is answered with what is queued, not with a noop (before 2026-12-03
@@ -3800,14 +3811,13 @@ TEST(Http, APollingPayloadIsCompressedUnlessEveryPacketSaysNot) {
 // proxy holding the WebSocket's answers back — spun in a loop of GETs while its data waited for
 // the upgrade's timeout); noops go at most every 100 ms (Session's unit test).
 TEST(Http, DuringAnUpgradeAGetIsAnsweredWithTheDataQueued) {
-  net::io_context io;
-  Server server(io, ServerOptions());
-  const std::uint16_t port = server.listen("127.0.0.1", 0);
-  Client poll(port);
-  const std::string path = "/socket.io/?EIO=4&transport=polling";
-  const std::string sid = polling_joined(io, poll);
+  PollingJoined t;
+  net::io_context& io = t.io;
+  Server& server = t.server;
+  Client& poll = t.poll;
+  const std::string& sid = t.sid;
   ASSERT_FALSE(sid.empty());
-  Client probe(port);
+  Client probe(t.port);
   probe.send_raw(
       "GET /socket.io/?EIO=4&transport=websocket&sid=" + sid +
       " HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -3831,7 +3841,7 @@ TEST(Http, DuringAnUpgradeAGetIsAnsweredWithTheDataQueued) {
   EXPECT_EQ(got.front().payload, "3probe");
   // The probe answered (a noop is due for the next GET), and data queued: the GET gets the data.
   EXPECT_EQ(server.emit("m", Args{1}), 1u);
-  poll.send_raw("GET " + path + "&sid=" + sid + " HTTP/1.1\r\nHost: x\r\n\r\n");
+  poll.send_raw(t.get());
   const std::string r = http_response(io, poll);
   EXPECT_NE(r.find("42[\"m\",1]"), std::string::npos) << r;
   server.close();

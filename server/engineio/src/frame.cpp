@@ -1,16 +1,15 @@
 #include "shmio/engineio/frame.hpp"
 
+#include <algorithm>
+#include <atomic>
 #include <cstring>
+#include <limits>
+#include <new>
 #include <optional>
+#include <stdexcept>
 #include <string>
 
 #include "shmio/engineio/packet.hpp"
-
-#include <algorithm>
-#include <atomic>
-#include <limits>
-#include <new>
-#include <stdexcept>
 
 namespace shmio::engineio {
 
@@ -60,20 +59,11 @@ FrameRef Frame::make(Kind kind, std::string_view payload, bool compress) {
 }
 
 FrameRef Frame::well_formed(FrameRef r) {
-  const std::string_view p = r.f_->payload();
-  std::size_t i = 0;
-  for (std::uint64_t w = 0; i + 8 <= p.size(); i += 8) {
-    std::memcpy(&w, p.data() + i, 8);
-    if ((w & 0x8080808080808080ULL) != 0) break;
-  }
-  while (i < p.size() && static_cast<unsigned char>(p[i]) < 0x80) ++i;
-  if (i == p.size()) return r;
-  // (From a character's start: only whole ASCII bytes were passed.)
-  std::optional<std::string> mended = mend_utf8(p.substr(i));
+  // (mend_utf8 passes ASCII eight bytes at a time; nullopt: well-formed as it is.)
+  const std::optional<std::string> mended = mend_utf8(r.f_->payload());
   if (!mended) return r;
-  FrameRef out = allocate(Kind::text, i + mended->size(), r.f_->compress());
-  std::memcpy(out.f_->payload_data(), p.data(), i);
-  std::memcpy(out.f_->payload_data() + i, mended->data(), mended->size());
+  FrameRef out = allocate(Kind::text, mended->size(), r.f_->compress());
+  std::memcpy(out.f_->payload_data(), mended->data(), mended->size());
   return out;
 }
 

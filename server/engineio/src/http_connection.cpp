@@ -777,8 +777,6 @@ void HttpConnection::handle_upgrade(Request& req, const Target& t) {
   auto ws =
       std::make_shared<WsConnection>(stream_.release_socket(), srv_->options.session.max_payload,
                                      *srv_->options.per_message_deflate);
-  ServerOptions::Headers added = added_101();
-  ws->accept(std::move(req), std::move(added),
-             [ws, attach](beast::error_code ec) { attach(ws, ec); });
+  ws->accept(std::move(req), added_101(), [ws, attach](beast::error_code ec) { attach(ws, ec); });
 }
 }  // namespace shmio::engineio

@@ -114,7 +114,7 @@ class Frame {
   // message that is not UTF-8 — every client of a broadcast of an app's string holding such bytes
   // (a Boost.JSON string keeps them) was disconnected, and one recovering had it replayed, before
   // 2026-12-04; engine.io's strings cannot hold them (a JS string; ws writes lone surrogates as
-  // U+FFFD). Pure ASCII is passed eight bytes at a time.
+  // U+FFFD). ASCII is passed eight bytes at a time (mend_utf8).
   static FrameRef well_formed(FrameRef r);
   static void destroy(Frame* f) noexcept;
   char* payload_data() noexcept { return reinterpret_cast<char*>(this + 1) + kMaxHeader; }

@@ -86,9 +86,8 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
     const bool with_offset =
         recovery && !p.id && !opts.flags.volatile_ &&
         (p.type == sio::PacketType::event || p.type == sio::PacketType::binary_event);
-    if (opts.flags.local) {
-      return nsp_->deliver_local(sio::encode_shared(p, opts.flags.compress), opts);
-    }
+    if (opts.flags.local)
+      return deliver_now_or_held(sio::encode_shared(p, opts.flags.compress), opts);
     // The offset is the record's own ring position, known only once claimed: the frame is
     // encoded with 16 placeholder digits, and they are overwritten in the claimed record.
     // With a ring per worker each worker writes its own offset over a longer placeholder in its
@@ -104,6 +103,7 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
                      : std::uint8_t{0});
     const bool published = write(opts, flags, 0, frame, p.attachments, with_offset, &position);
     if (with_offset && published && !per_worker) {
+      node_.own_ordered_end = position + 1;
       // Delivered here when this worker's reader reaches the record (the ring notifier wakes
       // it: our own commit moves the frontier too), in ring order with everyone else's. A
       // socket that got a later record before this one would name an offset past it, and a
@@ -132,8 +132,28 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
       p.data->as_array().pop_back();
       frame = "4" + sio::encode(p);
     }
-    return nsp_->deliver_local(sio::EncodedPacket::from(frame, p.attachments, opts.flags.compress),
+    return deliver_now_or_held(sio::EncodedPacket::from(frame, p.attachments, opts.flags.compress),
                                opts);
+  }
+  // What reaches this worker's sockets without waiting for the ring (volatile, local, not
+  // published) goes after this worker's own broadcasts still waiting there (Node::Impl::held),
+  // as a direct send does.
+  std::size_t deliver_now_or_held(sio::EncodedPacket packet, const sio::BroadcastOptions& opts) {
+    if (!node_.holding()) return nsp_->deliver_local(packet, opts);
+    std::size_t n = 0;
+    auto count = [&n](sio::Socket&) { ++n; };
+    for_each_target(opts, count);
+    node_.hold([nsp = nsp_, alive = std::weak_ptr<int>(alive_), packet = std::move(packet), opts] {
+      if (!alive.expired()) nsp->deliver_local(packet, opts);
+    });
+    return n;
+  }
+  bool broadcasts_pending() const override { return node_.holding(); }
+  void after_broadcasts(std::function<void()> send) override {
+    if (node_.holding())
+      node_.hold(std::move(send));
+    else
+      send();
   }
 
   void broadcast_with_ack(sio::Packet p, const sio::BroadcastOptions& opts,

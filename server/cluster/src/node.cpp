@@ -254,6 +254,7 @@ void Node::stop() {
   impl_->board_timer.cancel();
   impl_->stop_forgetting();
   if (impl_->handoff) impl_->handoff->stop();
+  impl_->release_held();
 }
 
 const NodeStats& Node::stats() const noexcept {

@@ -3,6 +3,9 @@
 #pragma once
 
 #include <fcntl.h>
+
+#include <deque>
+#include <functional>
 #include <limits>
 #include <tuple>
 
@@ -201,6 +204,26 @@ struct Node::Impl {
   // Every record below this position has been applied here (own records: when published, or
   // when read for broadcasts delivered in ring order).
   std::uint64_t applied_end = 0;
+  // Shared ring with recovery: this worker's own broadcasts that carry an offset reach its own
+  // sockets when its reader reaches them (in ring order), and a packet sent directly to one of
+  // its sockets (an emit with an ack, a volatile one: sio::Adapter::after_broadcasts) waits for
+  // those published before it, as socket.io's emits through an awaited publish do. Found by a
+  // review on 2026-12-04 ("b" reached the client before "a" in emit("a"), volatile emit("b")).
+  // One past the position of the last such broadcast published; the held sends, each with the
+  // value that was here when it was held, in order.
+  std::uint64_t own_ordered_end = 0;
+  std::deque<std::pair<std::uint64_t, std::function<void()>>> held;
+  bool holding() const { return !stopped && (own_ordered_end > applied_end || !held.empty()); }
+  void hold(std::function<void()> send) { held.emplace_back(own_ordered_end, std::move(send)); }
+  // The held sends whose broadcasts are all applied (all of them once stopped: nothing is read
+  // any more), in order; one that sends holds behind those still held.
+  void release_held() {
+    while (!held.empty() && (stopped || held.front().first <= applied_end)) {
+      auto send = std::move(held.front().second);
+      held.pop_front();
+      send();
+    }
+  }
 
   // --- connection state recovery with a ring per worker (docs/ring-per-worker.md, "Connection
   // state recovery over N rings"): this worker's cut log. Rings are numbered as in the offsets:

@@ -23,6 +23,7 @@ void Node::Impl::drain() {
   rings.drain(
       *reader, [this](shm::RingReader& r, WorkerRing* from) { return read_batch(r, from); },
       [this] { return stopped; });
+  release_held();  // (a lap moves applied_end past what it lost)
 }
 
 bool Node::Impl::read_batch(shm::RingReader& r, WorkerRing* from) {
@@ -108,6 +109,7 @@ bool Node::Impl::read_batch(shm::RingReader& r, WorkerRing* from) {
     } else {
       apply(c.type, c.producer, as_bytes(c.bytes));
     }
+    if (from == nullptr && !held.empty()) release_held();
     if (stopped) return true;
   }
   applied = batch_end;

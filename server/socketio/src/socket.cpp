@@ -218,10 +218,10 @@ bool Socket::Emitter::dropped() const noexcept {
 bool Socket::Emitter::emit(const std::string& event, Args args) const {
   check_event_name(event);
   if (dropped()) return false;
-  // (Volatile: never kept for a replay, so sent directly.)
+  // (Volatile: never kept for a replay, so sent directly, after what was emitted before it.)
   if (!volatile_flag_) return s_->send_event(event, std::move(args), compress_);
   s_->notify_outgoing(event, args);
-  s_->send_packet(event_packet(s_->nsp_->name(), event, std::move(args)), compress_);
+  s_->send_after_broadcasts(event_packet(s_->nsp_->name(), event, std::move(args)), compress_);
   return true;
 }
 bool Socket::Emitter::emit_with_ack(
@@ -263,6 +263,13 @@ void Socket::send_packet(Packet p, bool compress) {
       nsp_->stats_.bytes_out += bytes;
     }
   }
+}
+
+void Socket::send_after_broadcasts(Packet p, bool compress) {
+  if (!nsp_->adapter().broadcasts_pending()) return send_packet(std::move(p), compress);
+  nsp_->adapter().after_broadcasts([s = shared_from_this(), q = std::move(p), compress]() mutable {
+    s->send_packet(std::move(q), compress);
+  });
 }
 
 bool Socket::emit(const std::string& event, Args args) {
@@ -339,7 +346,7 @@ bool Socket::emit_packet(Packet p, std::chrono::milliseconds timeout,
     }
   });
   x().acks[id] = std::move(pending);
-  if (send) send_packet(std::move(p), compress);
+  if (send) send_after_broadcasts(std::move(p), compress);
   return true;
 }
 

@@ -248,6 +248,15 @@ class Adapter {
   virtual void server_side_emit(const std::string& event, Args args,
                                 const std::shared_ptr<AckCollector>& collector);
   virtual std::size_t server_count() const { return 1; }
+  // Sends a packet to one of this process's sockets directly (`send`: an emit with an ack, a
+  // volatile emit: neither goes through broadcast() nor carries an offset) after everything
+  // broadcast() was given before it has reached this process's sockets. At once by default; an
+  // adapter whose broadcasts reach this process's own sockets later (a cluster's shared ring with
+  // connection state recovery delivers them in ring order) holds it until they have, so that an
+  // emit with an ack after socket.emit("a") does not reach the client before "a". Called only
+  // while broadcasts_pending() says so (a send without it goes out at once, allocating nothing).
+  virtual bool broadcasts_pending() const { return false; }
+  virtual void after_broadcasts(std::function<void()> send) { send(); }
 
   // Connection state recovery. The defaults keep a bounded log in this process.
   virtual void persist_session(SessionState s) = 0;

@@ -319,6 +319,8 @@ class Socket : public std::enable_shared_from_this<Socket> {
   void notify_outgoing(const std::string& event, const Args& args);
   void notify_outgoing(const EncodedPacket& p);
   void send_packet(Packet p, bool compress = true);
+  // send_packet() after what was broadcast before it here (Adapter::after_broadcasts).
+  void send_after_broadcasts(Packet p, bool compress);
   // `send` false: the ack is registered (told at its timeout) but the packet not sent (a
   // volatile emit the connection could not take).
   bool emit_packet(Packet p, std::chrono::milliseconds timeout,

@@ -1128,6 +1128,34 @@ TEST_P(ClusterRecoveryTest, WhatCarriesNoOffsetDoesNotOvertakeWhatWasEmittedBefo
   EXPECT_EQ(answered, std::nullopt);
 }
 
+// Several rooms at once through the emitter, as a brace list or a vector (@socket.io/redis-
+// emitter's arrays): before 2026-12-05 a brace list of two names compiled as std::string's
+// iterator-pair constructor (undefined behaviour).
+TEST_P(ClusterAdapterTest, AnEmitterTakesSeveralRoomsAtOnce) {
+  cluster::Emitter em(ring_);
+  const auto a = connect(0);
+  const auto b = connect(1);
+  const auto c = connect(1);
+  ASSERT_TRUE(em.of("/").sockets_join({"x", "y"})) << em.last_error();
+  ASSERT_TRUE(em.of("/").except(std::vector<sio::Room>{b.second}).sockets_leave({"w0", "y"}));
+  ASSERT_TRUE(drive([&] {
+    auto s = workers_[0]->server->of("/").socket(a.second);
+    return s && s->rooms().count("y") == 0 && s->rooms().count("x") == 1;
+  }));
+  auto on_1 = workers_[1]->server->of("/").socket(b.second);
+  ASSERT_TRUE(on_1);
+  ASSERT_TRUE(drive([&] { return on_1->rooms().count("y") == 1; })) << "excepted from the leave";
+  EXPECT_EQ(workers_[0]->server->of("/").socket(a.second)->rooms().count("w0"), 0u);
+  ASSERT_TRUE(em.to({"w0", "y"}).except({c.second}).emit("e", sio::Args{1}));
+  ASSERT_TRUE(em.of("/").in(std::vector<sio::Room>{"x"}).emit("f", sio::Args{1}));
+  ASSERT_TRUE(drive([&] { return has(b.first, "f") && has(c.first, "f"); }));
+  // "e" to "w0" and "y": a left both, b is in "y", c left "y" (and is excepted).
+  EXPECT_FALSE(has(a.first, "e"));
+  EXPECT_TRUE(has(b.first, "e"));
+  EXPECT_FALSE(has(c.first, "e"));
+  EXPECT_TRUE(has(a.first, "f"));
+}
+
 TEST_P(ClusterRecoveryTest, AnEmittersBroadcastGetsAnOffsetAndIsReplayedOnlyToWhoMissedIt) {
   cluster::Emitter em(ring_);
   const Joined x = connect_with(0, "");

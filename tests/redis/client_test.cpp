@@ -833,6 +833,40 @@ TEST_F(RedisClient, TheEmittersServerSideEmitCarriesItsBinaries) {
       << got[0];
 }
 
+// The Redis emitter takes several rooms at once (a brace list, a vector), as
+// @socket.io/redis-emitter takes arrays: before 2026-12-05 a brace list of two names compiled as
+// std::string's iterator-pair constructor (undefined behaviour).
+TEST_F(RedisClient, TheEmitterTakesSeveralRoomsAtOnce) {
+  RedisServer server(free_port());
+  server.start();
+  std::vector<std::string> got;
+  auto sub =
+      client({.url = server.url(),
+              .on_message = [&](const std::string&, const std::string&, const std::string&,
+                                std::string payload) { got.push_back(std::move(payload)); }});
+  sub->subscribe("socket.io-request#/#");
+  sub->subscribe("socket.io#/#");
+  ASSERT_TRUE(drive([&] {
+    return call(*client({.url = server.url()}), {"PUBSUB", "NUMSUB", "socket.io#/#"})
+               .elements.at(1)
+               .integer == 1;
+  }));
+  redis::Emitter em(server.url());
+  ASSERT_TRUE(em.of("/").except({"room-ex1", "room-ex2"}).sockets_join({"room-j1", "room-j2"}))
+      << em.last_error();
+  ASSERT_TRUE(em.to({"room-one", "room-two"}).emit("e", sio::Args{1})) << em.last_error();
+  ASSERT_TRUE(em.of("/")
+                  .in(std::vector<sio::Room>{"room-v1"})
+                  .sockets_leave(std::vector<sio::Room>{"room-l1", "room-l2"}));
+  ASSERT_TRUE(drive([&] { return got.size() == 3; }));
+  EXPECT_NE(got[0].find(R"("rooms":["room-j1","room-j2"])"), std::string::npos) << got[0];
+  EXPECT_NE(got[0].find(R"("except":["room-ex1","room-ex2"])"), std::string::npos) << got[0];
+  EXPECT_NE(got[1].find("room-one"), std::string::npos) << "msgpack, on the channel of all";
+  EXPECT_NE(got[1].find("room-two"), std::string::npos);
+  EXPECT_NE(got[2].find(R"("rooms":["room-l1","room-l2"])"), std::string::npos) << got[2];
+  EXPECT_NE(got[2].find(R"("rooms":["room-v1"])"), std::string::npos) << got[2];
+}
+
 // pause_reading (the bridge's flow control): what was read is handed over, then nothing more
 // until resumed, and the quiet-link PING does not take the unread link for a stalled one; after
 // the resume everything published meanwhile comes, in order, on the same connection.

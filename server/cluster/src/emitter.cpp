@@ -258,19 +258,27 @@ bool EmitOperator::emit(const std::string& event, sio::Args args) const {
   return em_->publish_broadcast(nsp_, opts_, sio::event_packet(nsp_, event, std::move(args)));
 }
 
-bool EmitOperator::sockets_join(const sio::Room& room) const {
-  if (!names_ok(nsp_, opts_, {room}, em_->error_)) return false;
-  return em_->publish(static_cast<std::uint16_t>(MessageType::sockets_join),
-                      write_message({{"nsp", nsp_},
-                                     {"opts", options_to_json(opts_)},
-                                     {"rooms", json::array{json::string(room)}}}));
+namespace {
+// SOCKETS_JOIN / SOCKETS_LEAVE of `rooms` (each name checked as names_ok checks one).
+std::optional<std::string> rooms_message(const std::string& nsp, const sio::BroadcastOptions& opts,
+                                         const std::vector<sio::Room>& rooms, std::string& error) {
+  if (!names_ok(nsp, opts, {}, error)) return std::nullopt;
+  json::array a;
+  for (const sio::Room& r : rooms) {
+    if (!names_ok(nsp, opts, {r}, error)) return std::nullopt;
+    a.emplace_back(json::string(r));
+  }
+  return write_message({{"nsp", nsp}, {"opts", options_to_json(opts)}, {"rooms", std::move(a)}});
 }
-bool EmitOperator::sockets_leave(const sio::Room& room) const {
-  if (!names_ok(nsp_, opts_, {room}, em_->error_)) return false;
-  return em_->publish(static_cast<std::uint16_t>(MessageType::sockets_leave),
-                      write_message({{"nsp", nsp_},
-                                     {"opts", options_to_json(opts_)},
-                                     {"rooms", json::array{json::string(room)}}}));
+}  // namespace
+
+bool EmitOperator::sockets_join(const std::vector<sio::Room>& rooms) const {
+  const auto m = rooms_message(nsp_, opts_, rooms, em_->error_);
+  return m && em_->publish(static_cast<std::uint16_t>(MessageType::sockets_join), *m);
+}
+bool EmitOperator::sockets_leave(const std::vector<sio::Room>& rooms) const {
+  const auto m = rooms_message(nsp_, opts_, rooms, em_->error_);
+  return m && em_->publish(static_cast<std::uint16_t>(MessageType::sockets_leave), *m);
 }
 bool EmitOperator::disconnect_sockets(bool close) const {
   if (!names_ok(nsp_, opts_, {}, em_->error_)) return false;

@@ -106,6 +106,13 @@ bool EmitOperator::refused(std::initializer_list<std::string_view> more) const {
   return true;
 }
 
+bool EmitOperator::refused(const std::vector<sio::Room>& rooms) const {
+  if (refused({})) return true;
+  for (const sio::Room& r : rooms)
+    if (refused({r})) return true;
+  return false;
+}
+
 namespace {
 bool request(Emitter& em, const std::string& nsp, fleet::ClassicRequest r) {
   r.uid = "emitter";
@@ -114,20 +121,20 @@ bool request(Emitter& em, const std::string& nsp, fleet::ClassicRequest r) {
 }
 }  // namespace
 
-bool EmitOperator::sockets_join(const sio::Room& room) const {
-  if (refused({room})) return false;
+bool EmitOperator::sockets_join(const std::vector<sio::Room>& rooms) const {
+  if (refused(rooms)) return false;
   fleet::ClassicRequest r;
   r.type = fleet::ClassicRequestType::remote_join;
   r.opts = opts_;
-  r.rooms = {room};
+  r.rooms = {rooms.begin(), rooms.end()};
   return request(*em_, nsp_, std::move(r));
 }
-bool EmitOperator::sockets_leave(const sio::Room& room) const {
-  if (refused({room})) return false;
+bool EmitOperator::sockets_leave(const std::vector<sio::Room>& rooms) const {
+  if (refused(rooms)) return false;
   fleet::ClassicRequest r;
   r.type = fleet::ClassicRequestType::remote_leave;
   r.opts = opts_;
-  r.rooms = {room};
+  r.rooms = {rooms.begin(), rooms.end()};
   return request(*em_, nsp_, std::move(r));
 }
 bool EmitOperator::disconnect_sockets(bool close) const {

@@ -16,6 +16,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "shmio/socketio/packet.hpp"
 #include "shmio/socketio/types.hpp"  // value types only (no Asio)
@@ -41,13 +42,34 @@ class EmitTargets {
   explicit EmitTargets(std::string nsp) : nsp_(std::move(nsp)) {
     if (nsp_.empty() || nsp_[0] != '/') nsp_.insert(nsp_.begin(), '/');
   }
+  // Several rooms at once (the emitter's to(["a", "b"])): a brace list or a vector, as
+  // socketio::BroadcastOperator takes them. (Before 2026-12-05 a brace list of two names compiled
+  // as std::string's iterator-pair constructor, undefined behaviour; found by a review.)
   Derived to(const socketio::Room& room) && {
     opts_.rooms.insert(room);
     return std::move(static_cast<Derived&>(*this));
   }
+  Derived to(std::initializer_list<socketio::Room> rooms) && {
+    opts_.rooms.insert(rooms.begin(), rooms.end());
+    return std::move(static_cast<Derived&>(*this));
+  }
+  Derived to(const std::vector<socketio::Room>& rooms) && {
+    opts_.rooms.insert(rooms.begin(), rooms.end());
+    return std::move(static_cast<Derived&>(*this));
+  }
   Derived in(const socketio::Room& room) && { return std::move(*this).to(room); }
+  Derived in(std::initializer_list<socketio::Room> rooms) && { return std::move(*this).to(rooms); }
+  Derived in(const std::vector<socketio::Room>& rooms) && { return std::move(*this).to(rooms); }
   Derived except(const socketio::Room& room) && {
     opts_.except.insert(room);
+    return std::move(static_cast<Derived&>(*this));
+  }
+  Derived except(std::initializer_list<socketio::Room> rooms) && {
+    opts_.except.insert(rooms.begin(), rooms.end());
+    return std::move(static_cast<Derived&>(*this));
+  }
+  Derived except(const std::vector<socketio::Room>& rooms) && {
+    opts_.except.insert(rooms.begin(), rooms.end());
     return std::move(static_cast<Derived&>(*this));
   }
   Derived volatile_() && {
@@ -66,8 +88,17 @@ class EmitOperator : public EmitTargets<EmitOperator> {
   // Each returns false (with the reason in Emitter::last_error()) if the record was not written:
   // also for a reserved event name, and for names that are not UTF-8 (names_refused).
   bool emit(const std::string& event, socketio::Args args = {}) const;
-  bool sockets_join(const socketio::Room& room) const;
-  bool sockets_leave(const socketio::Room& room) const;
+  // (One room, a brace list or a vector of them.)
+  bool sockets_join(const socketio::Room& room) const { return sockets_join({room}); }
+  bool sockets_join(std::initializer_list<socketio::Room> rooms) const {
+    return sockets_join(std::vector<socketio::Room>(rooms));
+  }
+  bool sockets_join(const std::vector<socketio::Room>& rooms) const;
+  bool sockets_leave(const socketio::Room& room) const { return sockets_leave({room}); }
+  bool sockets_leave(std::initializer_list<socketio::Room> rooms) const {
+    return sockets_leave(std::vector<socketio::Room>(rooms));
+  }
+  bool sockets_leave(const std::vector<socketio::Room>& rooms) const;
   bool disconnect_sockets(bool close = false) const;
   bool server_side_emit(const std::string& event, socketio::Args args = {}) const;
 
@@ -99,6 +130,8 @@ class Emitter {
 
   EmitOperator of(const std::string& nsp) { return EmitOperator(*this, nsp); }
   EmitOperator to(const socketio::Room& room) { return of("/").to(room); }
+  EmitOperator to(std::initializer_list<socketio::Room> rooms) { return of("/").to(rooms); }
+  EmitOperator to(const std::vector<socketio::Room>& rooms) { return of("/").to(rooms); }
   bool emit(const std::string& event, socketio::Args args = {}) {
     return of("/").emit(event, std::move(args));
   }

@@ -13,8 +13,10 @@
 #pragma once
 
 #include <chrono>
+#include <initializer_list>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "shmio/cluster/emitter.hpp"  // EmitTargets
 #include "shmio/socketio/types.hpp"
@@ -27,14 +29,24 @@ class EmitOperator : public cluster::EmitTargets<EmitOperator> {
  public:
   EmitOperator(Emitter& em, std::string nsp) : EmitTargets(std::move(nsp)), em_(&em) {}
   bool emit(const std::string& event, socketio::Args args = {}) const;
-  bool sockets_join(const socketio::Room& room) const;
-  bool sockets_leave(const socketio::Room& room) const;
+  // (One room, a brace list or a vector of them.)
+  bool sockets_join(const socketio::Room& room) const { return sockets_join({room}); }
+  bool sockets_join(std::initializer_list<socketio::Room> rooms) const {
+    return sockets_join(std::vector<socketio::Room>(rooms));
+  }
+  bool sockets_join(const std::vector<socketio::Room>& rooms) const;
+  bool sockets_leave(const socketio::Room& room) const { return sockets_leave({room}); }
+  bool sockets_leave(std::initializer_list<socketio::Room> rooms) const {
+    return sockets_leave(std::vector<socketio::Room>(rooms));
+  }
+  bool sockets_leave(const std::vector<socketio::Room>& rooms) const;
   bool disconnect_sockets(bool close = false) const;
   bool server_side_emit(const std::string& event, socketio::Args args = {}) const;
 
  private:
   // Names that are not UTF-8 (cluster::names_refused): said in last_error, true then.
   bool refused(std::initializer_list<std::string_view> more) const;
+  bool refused(const std::vector<socketio::Room>& rooms) const;
   Emitter* em_;
 };
 
@@ -49,6 +61,8 @@ class Emitter {
 
   EmitOperator of(const std::string& nsp) { return EmitOperator(*this, nsp); }
   EmitOperator to(const socketio::Room& room) { return of("/").to(room); }
+  EmitOperator to(std::initializer_list<socketio::Room> rooms) { return of("/").to(rooms); }
+  EmitOperator to(const std::vector<socketio::Room>& rooms) { return of("/").to(rooms); }
   bool emit(const std::string& event, socketio::Args args = {}) {
     return of("/").emit(event, std::move(args));
   }

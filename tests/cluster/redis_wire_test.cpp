@@ -102,8 +102,14 @@ TEST(ClassicRedis, WhatIsNotABroadcastIsRefusedWithAReason) {
   EXPECT_EQ(why(mp(R"(["u",{"type":3,"data":["e"]},{}])")), "the packet is not an EVENT");
   EXPECT_EQ(why(mp(R"(["u",{"type":2,"data":[]},{}])")),
             "the packet's data is not [event, ...args]");
-  EXPECT_EQ(why(mp(R"(["u",{"type":2,"data":[1]},{}])")),
+  EXPECT_EQ(why(mp(R"(["u",{"type":2,"data":[true]},{}])")),
             "the packet's data is not [event, ...args]");
+  EXPECT_EQ(why(mp(R"(["u",{"type":2,"data":[null,1]},{}])")),
+            "the packet's data is not [event, ...args]");
+  // A numeric name, as socket.io-parser lets through (a Node member's io.emit(42)): before
+  // 2026-12-05 refused, its broadcast lost for shmio's clients.
+  EXPECT_EQ(why(mp(R"(["u",{"type":2,"data":[1]},{}])")), "accepted");
+  EXPECT_EQ(why(mp(R"(["u",{"type":2,"data":[-1.5,"x"]},{}])")), "accepted");
   EXPECT_EQ(why(mp(R"(["u",{"type":2,"data":["e"],"nsp":5},{}])")),
             "the packet's nsp is not a string");
   EXPECT_EQ(why(mp(R"(["u",{"type":2,"data":["e"]},{"rooms":[{}]}])")),

@@ -370,6 +370,78 @@ TEST_F(Bridge, FleetBroadcastsAreWrittenIntoTheRingOnceAndOwnOnesNot) {
   EXPECT_EQ(bridge_->stats().published, 0u);
 }
 
+// A member's broadcast with acks, written into the ring under an ack id of the bridge's: a bridge
+// started again does not hand out its predecessor's ids (sockets may still hold acks of them, up
+// to the asker's timeout; from 1 in every bridge before 2026-12-05).
+TEST_F(Bridge, ABridgeStartedAgainDoesNotReuseItsPredecessorsAckIds) {
+  RedisServer server(free_port());
+  server.start();
+  auto pub = client(server.url());
+  auto reader = shm::RingReader::attach(*segment_, {"test", -1, shm::StartAt::latest});
+  ASSERT_TRUE(reader);
+  std::vector<std::uint64_t> ids;
+  for (int run = 0; run < 2; ++run) {
+    start_bridge(server.url());
+    ASSERT_TRUE(bridge_subscribed(*pub));
+    fleet::ClassicRequest r;
+    r.type = fleet::ClassicRequestType::broadcast;
+    r.uid = "nodeA";
+    r.request_id = "req" + std::to_string(run);
+    r.packet.type = sio::PacketType::event;
+    r.packet.nsp = "/";
+    r.packet.data = json::array{"ask"};
+    r.packet.id = 7;
+    pub->command({"PUBLISH", "socket.io-request#/#", fleet::encode_classic_request(r)});
+    std::string record;
+    ASSERT_TRUE(drive([&] {
+      reader->poll([&](const shm::RecordView& v) {
+        if (v.type == static_cast<std::uint16_t>(cluster::MessageType::broadcast))
+          record.assign(reinterpret_cast<const char*>(v.payload.data()), v.payload.size());
+      });
+      return !record.empty();
+    }));
+    const auto b =
+        cluster::read_broadcast({reinterpret_cast<const std::byte*>(record.data()), record.size()});
+    ASSERT_TRUE(b);
+    ASSERT_NE(b->flags & cluster::kFlagAck, 0);
+    EXPECT_EQ(b->ack_id % 4096, 4095u) << "never a worker's";
+    EXPECT_LT(b->ack_id, 1ULL << 53);
+    ids.push_back(b->ack_id);
+    bridge_.reset();
+    io_.poll();
+  }
+  EXPECT_NE(ids[0], ids[1]);
+}
+
+// A Node member's serverSideEmit with a numeric event name (io.serverSideEmit(42)) reaches the
+// workers under its name as Node keys its handlers, String(42); refused as "no event" before
+// 2026-12-05.
+TEST_F(Bridge, AServerSideEmitWithANumericNameIsWrittenUnderItsText) {
+  RedisServer server(free_port());
+  server.start();
+  auto pub = client(server.url());
+  auto reader = shm::RingReader::attach(*segment_, {"test", -1, shm::StartAt::latest});
+  ASSERT_TRUE(reader);
+  start_bridge(server.url());
+  ASSERT_TRUE(bridge_subscribed(*pub));
+  fleet::ClassicRequest r;
+  r.type = fleet::ClassicRequestType::server_side_emit;
+  r.uid = "nodeA";
+  r.data = json::array{42, "x"};
+  pub->command({"PUBLISH", "socket.io-request#/#", fleet::encode_classic_request(r)});
+  std::optional<json::object> body;
+  ASSERT_TRUE(drive([&] {
+    reader->poll([&](const shm::RecordView& v) {
+      if (v.type == static_cast<std::uint16_t>(cluster::MessageType::server_side_emit))
+        body = cluster::read_message(v.payload)->body;
+    });
+    return body.has_value();
+  }));
+  EXPECT_EQ(body->at("event"), "42");
+  EXPECT_EQ(body->at("args"), json::array{"x"});
+  EXPECT_EQ(bridge_->stats().bad_messages, 0u);
+}
+
 // Flow control, Redis -> ring: a member's flood of broadcasts, more than the ring holds, while a
 // worker's reader has not read yet: the bridge stops reading Redis before that reader is lapped,
 // and goes on as it reads (the reader loses nothing). A reader that does not move for max_hold is

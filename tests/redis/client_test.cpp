@@ -402,6 +402,50 @@ TEST_F(RedisClient, ARefusedSubscriptionIsSaidAndDroppedTheOthersGoOn) {
   sub->stop();
 }
 
+// A subscriber whose user may not PING (an ACL of +@pubsub only, the least a fleet member needs):
+// the quiet-link PING's refusal is its answer, the link alive, and a subscription asked behind
+// it is still told apart (refused here, then allowed). Before 2026-12-05 the refusal was taken for
+// a refused subscription: the connection was made again after every quiet interval (what was
+// published meanwhile lost), or a pending subscription was dropped as refused.
+TEST_F(RedisClient, ASubscriberWhoseUserMayNotPingKeepsItsLink) {
+  RedisServer server(free_port());
+  server.start();
+  auto admin = client({.url = server.url()});
+  const redis::Reply set = call(*admin, {"ACL", "SETUSER", "fleet", "on", ">pw", "~*",
+                                         "resetchannels", "&ok*", "+@pubsub", "-ping"});
+  ASSERT_EQ(set.str, "OK") << set.str;
+  std::vector<std::string> got, refused;
+  auto sub =
+      client({.url = "redis://fleet:pw@" + server.url().substr(8),
+              .ping_interval = 20ms,
+              .ping_timeout = 200ms,
+              .on_message = [&](const std::string&, const std::string&, const std::string& channel,
+                                std::string payload) { got.push_back(channel + ":" + payload); },
+              .on_refused_subscription =
+                  [&](const std::string& kind, const std::string& name, const std::string&) {
+                    refused.push_back(kind + " " + name);
+                  }});
+  sub->subscribe("ok1");
+  ASSERT_TRUE(drive([&] { return sub->stats().pings_refused >= 3; })) << sub->stats().pings;
+  // A PING then a refused subscription then an allowed one, in one write.
+  ASSERT_TRUE(drive([&] { return sub->stats().pings > sub->stats().pings_refused; }));
+  sub->subscribe("no1");
+  sub->subscribe("ok2");
+  ASSERT_TRUE(drive([&] {
+    if (std::find(got.begin(), got.end(), "ok2:x") != got.end()) return true;
+    admin->command({"PUBLISH", "ok2", "x"});
+    return false;
+  }));
+  EXPECT_EQ(refused, std::vector<std::string>{"SUBSCRIBE no1"});
+  ASSERT_TRUE(drive([&] { return sub->stats().pings_refused >= 6; }));
+  EXPECT_EQ(sub->stats().connection_lost, 0u);
+  EXPECT_EQ(sub->stats().connects, 1u);
+  EXPECT_EQ(sub->stats().subscriptions_refused, 1u);
+  ASSERT_EQ(call(*admin, {"PUBLISH", "ok1", "y"}).integer, 1);
+  ASSERT_TRUE(drive([&] { return std::find(got.begin(), got.end(), "ok1:y") != got.end(); }));
+  sub->stop();
+}
+
 // An error that is the server's state, not a refusal of the channel (here BUSY while a script
 // runs): the connection is made again and every subscription asked again, none dropped (the
 // review of 2026-12-03: any error dropped the oldest unconfirmed subscription for good).

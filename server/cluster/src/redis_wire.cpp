@@ -125,8 +125,14 @@ const char* packet_from(Object& po, std::vector<socketio::Binary> attachments,
   const json::value* nsp = po.if_contains("nsp");
   if (type == nullptr || !type->is_int64() || (type->get_int64() != 2 && type->get_int64() != 5))
     return "the packet is not an EVENT";
+  // (A numeric event name, finite, as socket.io-parser lets through: io.emit(42) of a Node
+  // member; refused before 2026-12-05, found by a review.)
+  auto named = [](const json::value& n) {
+    return n.is_string() || n.is_int64() || n.is_uint64() ||
+           (n.is_double() && std::isfinite(n.get_double()));
+  };
   if (data == nullptr || !data->is_array() || data->get_array().empty() ||
-      !data->get_array()[0].is_string())
+      !named(data->get_array()[0]))
     return "the packet's data is not [event, ...args]";
   if (nsp != nullptr && !nsp->is_string() && !nsp->is_null())
     return "the packet's nsp is not a string";

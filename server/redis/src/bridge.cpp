@@ -16,6 +16,7 @@
 #include <limits>
 #include <map>
 #include <optional>
+#include <random>
 #include <set>
 #include <stdexcept>
 #include <thread>
@@ -180,7 +181,12 @@ struct Bridge::Impl {
   std::set<std::string> namespaces;  // subscribed
   std::uint64_t unsent_said = 0;
   Clock::time_point last_unsent_line{};
-  std::uint64_t next_id = 1;
+  // Starts at 30 random bits, as a worker's ack ids do (socketio::Server::next_ack_id): a bridge
+  // restarted while sockets still hold acks of its predecessor's fleet broadcasts (up to the
+  // asker's timeout) does not hand out their ids again. (From 1 until 2026-12-05: a new
+  // broadcast's ack replaced the old one's pending entry on a socket, and the client's late
+  // answer to the old one completed the new; found by a review.)
+  std::uint64_t next_id = std::random_device{}() & 0x3FFFFFFFu;
 
   // --- the fleet's requests, answered for every worker (ring request id -> what is collected)
   struct Incoming {
@@ -1406,8 +1412,10 @@ struct Bridge::Impl {
         return;
       }
       case T::server_side_emit: {
-        if (r->data.empty() || !r->data[0].is_string()) return bad("a serverSideEmit", "no event");
-        body["event"] = r->data[0].get_string();
+        // (A numeric name as its handlers are keyed in Node, String(n): io.serverSideEmit(42).)
+        if (r->data.empty() || !(r->data[0].is_string() || r->data[0].is_number()))
+          return bad("a serverSideEmit", "no event");
+        body["event"] = sio::event_name(r->data[0]);
         json::array args(r->data.begin() + 1, r->data.end());
         body["args"] = std::move(args);
         ++stats.requests_in;

@@ -295,6 +295,13 @@ struct Client::Impl {
   net::steady_timer connect_timer;  // (ClientOptions::connect_timeout)
   std::chrono::steady_clock::time_point last_read{};
   std::optional<std::chrono::steady_clock::time_point> ping_sent;
+  // On a subscriber, the PINGs written and not answered yet, each with how many subscription
+  // replies come before its own (replies come in order): an error in the PING's place is its
+  // answer (an ACL without PING, as a user granted +@pubsub only has: the link is alive), not a
+  // refused subscription. (Before 2026-12-05 it was taken for one: the connection was made again
+  // after every quiet 5 s, what was published meanwhile lost, or a pending subscription was
+  // dropped as refused; found by a review.)
+  std::deque<std::size_t> pings_behind;
   // Whether this connection is in subscribe mode (a SUBSCRIBE written on it, until a confirmation
   // says none is left): its pushes are told from replies by it.
   bool sub_mode = false;
@@ -419,6 +426,12 @@ void flush(const std::shared_ptr<Client>& c, Client::Impl& m) {
                    });
 }
 
+// A subscription's reply (its confirmation or its refusal) came: one fewer before each PING's.
+void sub_answered(Client::Impl& m) {
+  for (std::size_t& n : m.pings_behind)
+    if (n > 0) --n;
+}
+
 void on_reply(const std::shared_ptr<Client>& c, Client::Impl& m, Reply r) {
   // Pub/sub pushes (RESP2 arrays) are not replies to a command of ours — on a connection in
   // subscribe mode only (elsewhere an array that begins with "message" is some command's reply).
@@ -444,7 +457,10 @@ void on_reply(const std::shared_ptr<Client>& c, Client::Impl& m, Reply r) {
         for (char& ch : upper) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
         const auto it = std::find(m.subs_unconfirmed.begin(), m.subs_unconfirmed.end(),
                                   std::pair<std::string, std::string>(upper, r.elements[1].str));
-        if (it != m.subs_unconfirmed.end()) m.subs_unconfirmed.erase(it);
+        if (it != m.subs_unconfirmed.end()) {
+          m.subs_unconfirmed.erase(it);
+          sub_answered(m);
+        }
       }
       return;
     }
@@ -455,12 +471,21 @@ void on_reply(const std::shared_ptr<Client>& c, Client::Impl& m, Reply r) {
         m.sub_mode = false;
       return;
     }
-    if (kind == "pong") return;  // a subscriber's answer to the quiet-link PING
+    if (kind == "pong") {  // a subscriber's answer to the quiet-link PING
+      if (!m.pings_behind.empty()) m.pings_behind.pop_front();
+      return;
+    }
   }
   // An error no command of ours waits for, on a subscriber: Redis refused a subscription (an
   // ACL without that channel, a shard channel of another node): the oldest one unconfirmed,
   // dropped and said; the connection goes on. (One that cannot be told: the connection is
   // made again.)
+  if (m.sub_mode && r.is_error() && m.inflight.empty() && !m.pings_behind.empty() &&
+      m.pings_behind.front() == 0) {
+    m.pings_behind.pop_front();  // (the PING's answer: refused, and the link is alive)
+    ++m.stats.pings_refused;
+    return;
+  }
   if (m.sub_mode && r.is_error() && m.inflight.empty()) {
     // (Only a refusal of the subscription itself: an ACL's NOPERM, a cluster's MOVED or ASK for
     // a shard channel. Another error — BUSY while a script runs, LOADING, CLUSTERDOWN, maxclients
@@ -475,6 +500,7 @@ void on_reply(const std::shared_ptr<Client>& c, Client::Impl& m, Reply r) {
       return lost(c, m, "a subscriber got an error: " + r.str);
     auto [kind, name] = std::move(m.subs_unconfirmed.front());
     m.subs_unconfirmed.pop_front();
+    sub_answered(m);
     m.subs.erase({kind, name});
     ++m.stats.subscriptions_refused;
     if (m.subs.empty() && m.subs_unconfirmed.empty()) m.sub_mode = false;
@@ -598,6 +624,7 @@ void connected(const std::shared_ptr<Client>& c, Client::Impl& m) {
   m.reply_bytes = 0;
   m.last_read = std::chrono::steady_clock::now();
   m.ping_sent.reset();
+  m.pings_behind.clear();
   m.read_parked = false;
   read(c, m);
   flush(c, m);
@@ -636,6 +663,7 @@ void watch_quiet(const std::shared_ptr<Client>& c, Client::Impl& m) {
         m.queued_bytes += m.queued.back().bytes.size();
       } else {
         m.out += format({"PING"});  // (answered by a "pong" push)
+        m.pings_behind.push_back(m.subs_unconfirmed.size());
       }
       flush(c, m);
     }

@@ -158,14 +158,15 @@ class Client : public std::enable_shared_from_this<Client> {
   void pause_reading(bool paused);
   bool reading_paused() const noexcept;
   struct Stats {
-    std::uint64_t connects = 0;               // connections made (the first and every reconnect)
-    std::uint64_t connection_lost = 0;        // connections lost or refused
-    std::uint64_t commands = 0;               // commands written
-    std::uint64_t replies = 0;                // replies to them
-    std::uint64_t messages = 0;               // pub/sub messages received
-    std::uint64_t refused = 0;                // commands refused (queue full, subscriber, stopped)
-    std::uint64_t disconnected_ms = 0;        // time without a connection since start (up to now)
-    std::uint64_t pings = 0;                  // PINGs sent on a quiet connection (ClientOptions)
+    std::uint64_t connects = 0;         // connections made (the first and every reconnect)
+    std::uint64_t connection_lost = 0;  // connections lost or refused
+    std::uint64_t commands = 0;         // commands written
+    std::uint64_t replies = 0;          // replies to them
+    std::uint64_t messages = 0;         // pub/sub messages received
+    std::uint64_t refused = 0;          // commands refused (queue full, subscriber, stopped)
+    std::uint64_t disconnected_ms = 0;  // time without a connection since start (up to now)
+    std::uint64_t pings = 0;            // PINGs sent on a quiet connection (ClientOptions)
+    std::uint64_t pings_refused = 0;    // of those, answered by an error (an ACL without PING)
     std::uint64_t subscriptions_refused = 0;  // by Redis (on_refused_subscription), dropped
   };
   Stats stats() const;

@@ -1763,6 +1763,54 @@ TEST(ClusterSupervisor, AStopSignalTakenByAnotherThreadDrains) {
   (void)shm::Segment::remove(ring);
 }
 
+// A fork hook that throws in the child ends that child (exit status 1, said), as a worker's own
+// exception does: unwound into the supervisor's frames it went on there as a second supervisor
+// (before 2026-12-05; found by a review). The supervisor restarts it and stops when told.
+TEST(ClusterSupervisor, AForkHookThatThrowsInTheChildEndsThatChild) {
+  const std::string ring = "test-fork-hook-" + std::to_string(::getpid());
+  int ready[2], spawned[2], escaped[2];
+  ASSERT_EQ(::pipe(ready), 0);
+  ASSERT_EQ(::pipe(spawned), 0);
+  ASSERT_EQ(::pipe(escaped), 0);
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    ::close(ready[0]);
+    ::close(spawned[0]);
+    ::close(escaped[0]);
+    const pid_t supervisor = ::getpid();
+    cluster::SupervisorOptions o = one_worker_supervisor(ring, 5s);
+    o.after_fork = [&] {
+      if (::getpid() != supervisor) throw std::runtime_error("no lock in the child");
+      (void)!::write(spawned[1], "s", 1);
+    };
+    o.on_start = [&](int) { (void)!::write(ready[1], "r", 1); };
+    int rc = 0;
+    try {
+      rc = cluster::run_supervisor(o, [](const cluster::WorkerContext&) { return 0; });
+    } catch (...) {
+      (void)!::write(escaped[1], "e", 1);  // (in whichever process it reached)
+      ::_exit(3);
+    }
+    ::_exit(rc);
+  }
+  ::close(ready[1]);
+  ::close(spawned[1]);
+  ::close(escaped[1]);
+  // Two forks seen by the supervisor (the first and a restart after the child's exit), then stop.
+  char c = 0;
+  ASSERT_EQ(::read(spawned[0], &c, 1), 1);
+  ASSERT_EQ(::read(spawned[0], &c, 1), 1) << "restarted";
+  const int status = stop_when_ready(child, ready[0]);
+  // (1: a worker's exit during the drain is a failed stop, as for any worker that fails.)
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) <= 1) << status;
+  // Every process that held the pipe is gone once it reads as closed: none wrote "e".
+  EXPECT_EQ(::read(escaped[0], &c, 1), 0) << "an exception went through the supervisor's frames";
+  ::close(spawned[0]);
+  ::close(escaped[0]);
+  (void)shm::Segment::remove(ring);
+}
+
 // A worker that does not stop within the drain's time is killed, and the stop says so: a line on
 // stderr and exit status 1 (before 2026-12-05 it exited 0 without a word, as a clean stop; its
 // stop handlers never finished).

@@ -229,10 +229,10 @@ test("socket.conn's upgrade: the handler runs when the client moves from polling
   assert.equal(transport, "websocket");
 });
 
-test("allow_request_async: a handshake waits for the app's answer; refused ones get 403 and a connection_error", async () => {
+test("allow_request_async: a handshake waits for the app's answer; refused ones get 403 with its message and a connection_error", async () => {
   const denied = await fetch(`${url}/socket.io/?EIO=4&transport=polling&deny=1`);
   assert.equal(denied.status, 403);
-  assert.deepEqual(await denied.json(), { code: 4, message: "Forbidden" });
+  assert.deepEqual(await denied.json(), { code: 4, message: "denied by the app" }); // (engine.io writes the allowRequest's message)
   const port = new URL(url).port;
   const status = await within(new Promise((resolve, reject) => {
     const req = http.request({ port, path: "/socket.io/?EIO=4&transport=websocket&deny=1", headers: {

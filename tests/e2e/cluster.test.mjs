@@ -439,6 +439,36 @@ test(`SIGKILL a worker under load: restarted, others lose nothing, its clients r
 });
 
 
+// A fixed --port stays the cluster's while every worker is down at once: the supervisor holds it
+// bound (not listening), so that no other program can bind it before the workers are back (then
+// they could not listen there again). Before 2026-12-05 only a picked port (--port 0) was held.
+test("a fixed --port stays the cluster's while every worker is down at once", async () => {
+  const c = await cluster("chat", 2, [], "fixed");
+  const port = c.workers.get(0).port;
+  const pids = [c.workers.get(0).pid, c.workers.get(1).pid];
+  let out = "";
+  c.proc.stdout.on("data", (d) => (out += d));
+  const back = () => [...out.matchAll(/shmio worker \d+ \(pid (\d+)/g)].length >= 2;
+  pids.forEach((pid) => process.kill(pid, "SIGKILL"));
+  const gone = (pid) => { try { return readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1][0] === "Z"; } catch { return true; } };
+  await until(() => pids.every(gone), 5000, "both workers dead");
+  // Until both are back: every bind without SO_REUSEPORT, on any address, is refused.
+  let tries = 0;
+  while (!back()) {
+    for (const host of ["127.0.0.1", "0.0.0.0"]) {
+      const s = net.createServer();
+      const err = await new Promise((res) => { s.once("error", res).listen(port, host, () => res(null)); });
+      if (err === null) await new Promise((r) => s.close(r));
+      assert.equal(err?.code, "EADDRINUSE", `bound ${host}:${port} while the workers were down (try ${tries})`);
+      ++tries;
+    }
+    await new Promise((r) => setTimeout(r, 2));
+  }
+  assert.ok(tries > 0);
+  const s = client(`http://127.0.0.1:${port}`);
+  await within(once(s, "connect"), 5000, "a client of the restarted workers");
+});
+
 // Waits for a worker's counter in /metrics to reach `min` (asking again every 50 ms).
 async function metricAtLeast(port, name, min, ms) {
   const end = Date.now() + ms;

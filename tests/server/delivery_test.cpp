@@ -4020,6 +4020,69 @@ TEST(Http, CloseLeavesNoHandshakeWaitingAndAFailedNamespaceNoEntry) {
   EXPECT_TRUE(io.stopped()) << "still had work 10 s after close()";
 }
 
+// allow_request_async's refusal reaches the client as engine.io's abortRequest writes an
+// allowRequest's message: {"code":4,"message":<the app's text>} (JSON-escaped), "Forbidden" for an
+// empty one and for an exception's (its text goes to connection_error only). Before 2026-12-05
+// every refusal's body said "Forbidden" (found by a review).
+TEST(Http, AnAsyncRefusalsMessageReachesTheClient) {
+  net::io_context io;
+  ServerOptions o;
+  std::vector<std::string> errors;
+  o.allow_request_async = [](const engineio::ServerOptions::HttpRequest& req,
+                             std::function<void(std::optional<std::string>)> done) {
+    const std::string q(req.query);
+    if (q.find("throw") != std::string::npos) throw std::runtime_error("internal detail");
+    done(q.find("empty") != std::string::npos ? std::string() : std::string("no \"token\"\n"));
+  };
+  o.connection_error = [&](const engineio::ServerOptions::ConnectionError& e) {
+    errors.emplace_back(e.message);
+  };
+  Server server(io, o);
+  const std::uint16_t port = server.listen("127.0.0.1", 0);
+  auto refused = [&](const std::string& query) {
+    Client c(port);
+    c.send_raw("GET /socket.io/?EIO=4&transport=polling" + query + " HTTP/1.1\r\nHost: x\r\n\r\n");
+    const std::string r = http_response(io, c);
+    EXPECT_EQ(r.rfind("HTTP/1.1 403", 0), 0u) << r;
+    return r.substr(r.find("\r\n\r\n") + 4);
+  };
+  EXPECT_EQ(refused(""), R"({"code":4,"message":"no \"token\"\u000a"})");
+  EXPECT_EQ(refused("&empty=1"), R"({"code":4,"message":"Forbidden"})");
+  EXPECT_EQ(refused("&throw=1"), R"({"code":4,"message":"Forbidden"})");
+  EXPECT_EQ(errors, (std::vector<std::string>{"no \"token\"\n", "", "internal detail"}));
+  server.close();
+  io.run_for(50ms);
+}
+
+// allow_request_async's `done` called once the Server and its io_context are gone (an app's
+// look-up on a thread pool finishing after serve() returned) does nothing: the handshake it held
+// was let go by ~Server. Before 2026-12-05 it posted to the destroyed io_context (ASan: a
+// use after free; found by a review).
+TEST(Http, AnAsyncAnswerAfterTheServerAndItsLoopAreGoneDoesNothing) {
+  std::function<void(std::optional<std::string>)> kept;
+  {
+    auto io = std::make_unique<net::io_context>();
+    ServerOptions o;
+    o.allow_request_async = [&](const engineio::ServerOptions::HttpRequest&,
+                                std::function<void(std::optional<std::string>)> done) {
+      kept = std::move(done);
+    };
+    auto server = std::make_unique<Server>(*io, o);
+    Client c(server->listen("127.0.0.1", 0));
+    c.send_raw("GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\n\r\n");
+    const auto until = std::chrono::steady_clock::now() + 5s;
+    while (!kept && std::chrono::steady_clock::now() < until) io->run_for(1ms);
+    ASSERT_TRUE(kept) << "the handshake did not reach allow_request_async";
+    server.reset();
+    io.reset();
+  }
+  kept(std::nullopt);
+  auto copy = kept;
+  kept = nullptr;
+  copy(std::string("late"));  // (a second call: ignored as ever)
+  copy = nullptr;             // the last copy let go: nothing of the server's is touched
+}
+
 // allow_request (the cheap, synchronous check: --allow-origin's) is asked before
 // allow_request_async (the app's look-up), as its comment says, and once a handshake: a request it
 // refuses never reaches the async check (before: the async check came first, and one it let

@@ -1319,6 +1319,17 @@ int serve(ServeOptions cfg, Setup setup) {
       return 1;
     }
     if (probe >= 0) ::close(probe);
+    // And held while the cluster runs, bound without listening (as a picked port's below): while
+    // every worker is down at once (all killed together, restarting after their backoff) another
+    // program could bind the port without SO_REUSEPORT, and the restarted workers could not
+    // listen there again (restarted for ever, that program taking the port's clients). Before
+    // 2026-12-05 the port was held for --port 0 only (found by a review).
+    holder = bound_socket(addr, len, SO_REUSEPORT);
+    if (holder < 0) {
+      std::fprintf(stderr, "shmio: cannot listen on %s:%ld: %s\n", cfg.host.c_str(), cfg.port,
+                   std::strerror(errno));
+      return 1;
+    }
   }
   if (cfg.port == 0) {
     // A port picked on the host's own address family.

@@ -499,33 +499,47 @@ void HttpConnection::handle(Request req, const Target& t) {
     // What `done` holds (this connection and the server's core) is let go on the io thread
     // only: the app may call `done` from any thread and keep its copy there, and the last
     // reference dropped there ran this connection's destructor there, which changes the server's
-    // set of connections beside the io thread (found by a helper's review, 2026-12-03).
+    // set of connections beside the io thread (found by a helper's review, 2026-12-03). Once the
+    // Server is gone, ~Server has let them go and `done` does nothing (AsyncGate).
     struct Owners {
-      std::shared_ptr<HttpConnection> self;
-      std::shared_ptr<detail::ServerCore> srv;
-      Owners(std::shared_ptr<HttpConnection> c, std::shared_ptr<detail::ServerCore> s)
-          : self(std::move(c)), srv(std::move(s)) {}
+      std::shared_ptr<AsyncGate> gate;
+      std::shared_ptr<AsyncGate::Held> held;
+      Owners(std::shared_ptr<AsyncGate> g, std::shared_ptr<AsyncGate::Held> h)
+          : gate(std::move(g)), held(std::move(h)) {}
       Owners(const Owners&) = delete;
       Owners& operator=(const Owners&) = delete;
       ~Owners() {
-        auto ex = srv->io.get_executor();
-        if (!ex.running_in_this_thread())
-          net::post(ex, [c = std::move(self), s = std::move(srv)] {});
+        const std::lock_guard<std::mutex> lock(gate->m);
+        if (gate->io == nullptr || gate->io->get_executor().running_in_this_thread()) return;
+        net::post(*gate->io, [h = std::move(held)] {});
       }
     };
-    auto owners = std::make_shared<Owners>(shared_from_this(), srv_);
-    auto done = [owners, held, target, once](std::optional<std::string> refusal) {
+    auto members = std::make_shared<AsyncGate::Held>(AsyncGate::Held{shared_from_this(), srv_});
+    {
+      const std::lock_guard<std::mutex> lock(srv_->gate->m);
+      auto& waiting = srv_->gate->waiting;
+      if (waiting.size() >= 64 && waiting.size() == waiting.capacity())
+        std::erase_if(waiting, [](const auto& w) { return w.expired(); });
+      waiting.push_back(members);
+    }
+    auto owners = std::make_shared<Owners>(srv_->gate, std::move(members));
+    // (`tell`: the refusal's text goes to the client as engine.io's abortRequest writes an
+    // allowRequest's message; an exception's does not.)
+    auto finish = [owners, held, target, once](std::optional<std::string> refusal, bool tell) {
       if (once->exchange(true)) return;  // called twice: the second is ignored
-      net::post(owners->srv->io, [owners, held, target, refusal = std::move(refusal)] {
-        owners->self->resume_handshake(*held, *target, refusal);
+      const std::lock_guard<std::mutex> lock(owners->gate->m);
+      if (owners->gate->io == nullptr) return;  // (the Server is gone)
+      net::post(*owners->gate->io, [owners, held, target, refusal = std::move(refusal), tell] {
+        if (auto& c = owners->held->self) c->resume_handshake(*held, *target, refusal, tell);
       });
     };
+    auto done = [finish](std::optional<std::string> refusal) { finish(std::move(refusal), true); };
     awaiting_app_ = true;
     try {
       o.allow_request_async(http_request(*held), done);
     } catch (const std::exception& e) {
       std::fprintf(stderr, "shmio: allow_request_async threw: %s\n", e.what());
-      done(std::string(e.what()));
+      finish(std::string(e.what()), false);
     }
     return;
   }
@@ -534,7 +548,7 @@ void HttpConnection::handle(Request req, const Target& t) {
 }
 
 void HttpConnection::resume_handshake(Request& req, const Target& t,
-                                      const std::optional<std::string>& refusal) {
+                                      const std::optional<std::string>& refusal, bool tell) {
   awaiting_app_ = false;
   if (closed_) return;
   if (srv_->stopped) return shutdown();  // (its read pending: left, it held the io_context)
@@ -550,7 +564,10 @@ void HttpConnection::resume_handshake(Request& req, const Target& t,
     Response res{http::status::forbidden, req.version()};
     res.set(http::field::content_type, "application/json");
     res.keep_alive(req.keep_alive());
-    res.body() = "{\"code\":4,\"message\":\"Forbidden\"}";
+    // (engine.io's abortRequest: the allowRequest's message when it has one, else "Forbidden".)
+    res.body() = "{\"code\":4,\"message\":\"" +
+                 (tell && !refusal->empty() ? json_escaped(*refusal) : std::string("Forbidden")) +
+                 "\"}";
     res.prepare_payload();
     srv_->add_cors(req, res);
     return send(std::move(res));

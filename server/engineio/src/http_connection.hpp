@@ -122,7 +122,8 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   void handle(Request req, const Target& t);
   void handle_polling(Request& req, const Target& t);
   // After allow_request_async's answer: the handshake goes on, or is refused.
-  void resume_handshake(Request& req, const Target& t, const std::optional<std::string>& refusal);
+  void resume_handshake(Request& req, const Target& t, const std::optional<std::string>& refusal,
+                        bool tell);
   void handle_upgrade(Request& req, const Target& t);
   // Writes the answer to the request being handled. A HEAD's answer keeps its length but not its
   // body (the routes', a static file's, the 404, the engine's JSON errors): written, the body was

@@ -28,6 +28,7 @@
 #include <deque>
 #include <limits>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <sstream>
 #include <unordered_map>
@@ -46,6 +47,27 @@ using Request = http::request<http::string_body>;
 using Response = http::response<http::string_body>;
 
 namespace http_util {
+
+// `text` as a JSON string's contents: quote, backslash and control characters escaped.
+inline std::string json_escaped(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (const char ch : text) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += ch;
+    } else if (c < 0x20) {
+      static constexpr char kHex[] = "0123456789abcdef";
+      out += "\\u00";
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    } else {
+      out += ch;
+    }
+  }
+  return out;
+}
 
 // A query string's name or value, decoded as Node's querystring decodes it: "%XX" escapes and
 // '+', and bytes that do not make UTF-8 each maximal subpart replaced by U+FFFD (before

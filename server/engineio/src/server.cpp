@@ -340,6 +340,18 @@ Server::Server(net::io_context& io, ServerOptions options, Handler handler)
 
 Server::~Server() {
   stop();
+  // Handshakes still waiting for allow_request_async's `done`: let go here, on the loop's
+  // thread; a later `done` does nothing (AsyncGate).
+  std::vector<std::shared_ptr<AsyncGate::Held>> let_go;
+  {
+    const std::lock_guard<std::mutex> held(impl_->gate->m);
+    impl_->gate->io = nullptr;
+    for (auto& w : impl_->gate->waiting)
+      if (auto h = w.lock()) let_go.push_back(std::move(h));
+    impl_->gate->waiting.clear();
+  }
+  std::vector<AsyncGate::Held> members;
+  for (auto& h : let_go) members.push_back(std::move(*h));
 }
 
 std::uint16_t Server::listen(const std::string& address, std::uint16_t port) {

@@ -10,9 +10,25 @@ class HttpConnection;
 class WsConnection;
 class EngineSocket;
 
+// allow_request_async's `done` as other threads see the server (ServerCore::gate): `io` until
+// ~Server, and what each handshake waiting for its `done` holds (its connection and the core),
+// let go by ~Server on the loop's thread. A `done` called after (the app's thread pool finishing
+// a look-up once serve() returned, its io_context destroyed) does nothing and holds nothing that
+// would touch the loop. (Before 2026-12-05 it posted to that io_context; found by a review.)
+struct AsyncGate {
+  struct Held {
+    std::shared_ptr<HttpConnection> self;
+    std::shared_ptr<detail::ServerCore> srv;
+  };
+  std::mutex m;
+  net::io_context* io = nullptr;
+  std::vector<std::weak_ptr<Held>> waiting;  // (the expired ones pruned as it grows)
+};
+
 struct detail::ServerCore : std::enable_shared_from_this<detail::ServerCore> {
   ServerCore(net::io_context& ctx, ServerOptions o, Handler h)
       : io(ctx), options(std::move(o)), handler(std::move(h)), acceptor(ctx) {
+    gate->io = &ctx;
     options.session.allow_upgrades =
         options.session.allow_upgrades && options.allow_websocket && options.allow_polling;
     if (options.io_uring && options.allow_websocket) {
@@ -36,6 +52,7 @@ struct detail::ServerCore : std::enable_shared_from_this<detail::ServerCore> {
   std::optional<Response> refuse_past_session_bound(const Request& req);
 
   net::io_context& io;
+  std::shared_ptr<AsyncGate> gate = std::make_shared<AsyncGate>();
   ServerOptions options;
   Handler handler;
   tcp::acceptor acceptor;

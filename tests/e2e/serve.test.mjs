@@ -130,6 +130,16 @@ test("a cluster of 2 from the environment and flags: every worker runs the setup
   assert.equal(h.log.match(/^hello\[1\] worker 1 of 2 stopping$/gm)?.length, 1, h.log);
 });
 
+test("--cookie NAME: the polling handshake's answer sets NAME to its session id (engine.io's cookie)", async () => {
+  const h = await start(["--cookie", "sticky"], 1);
+  const res = await fetch(`${h.url}/socket.io/?EIO=4&transport=polling`);
+  const { sid } = JSON.parse((await res.text()).slice(1));
+  assert.equal(res.headers.get("set-cookie"), `sticky=${sid}; Path=/; HttpOnly; SameSite=Lax`);
+  const next = await fetch(`${h.url}/socket.io/?EIO=4&transport=polling&sid=${sid}`, { method: "POST", body: "40" });
+  assert.equal(next.headers.get("set-cookie"), null, "only on the handshake");
+  h.proc.kill("SIGTERM");
+});
+
 test("bad flags and environment: exit code 2 and the flag's rule; --help: exit 0", () => {
   let r = spawnSync(BIN, ["--workers", "0"], { encoding: "utf8", timeout: 10000 });
   assert.equal(r.status, 2);
@@ -162,6 +172,9 @@ test("bad flags and environment: exit code 2 and the flag's rule; --help: exit 0
   r = spawnSync(BIN, ["--port", "abc", "--help"], { encoding: "utf8", timeout: 10000 });
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /--workers N/);
+  r = spawnSync(BIN, ["--cookie", "a;b"], { encoding: "utf8", timeout: 10000 });
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /--cookie must be a cookie name/);
   // A cluster's options without a cluster: refused (they were taken and did nothing).
   for (const args of [["--ring", "x"], ["--ring-mb", "1"], ["--port-per-worker"],
                       ["--max-sessions", "5"], ["--ring-huge-pages"], ["--redis-mode", "sharded"]]) {

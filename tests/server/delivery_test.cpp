@@ -4083,6 +4083,59 @@ TEST(Http, AnAsyncAnswerAfterTheServerAndItsLoopAreGoneDoesNothing) {
   copy = nullptr;             // the last copy let go: nothing of the server's is touched
 }
 
+// engine.io's `cookie` option: the polling handshake's answer sets "io=<its sid>; Path=/;
+// HttpOnly; SameSite=Lax" (the cookie package's serialize), later requests of the session none;
+// the attributes as set; a name that is not an HTTP token is refused when the Server is made.
+// (Not there before 2026-12-05: a load balancer keeping clients on one host by this cookie could
+// not be used; found by a review.)
+TEST(Http, TheCookieOptionSetsTheSessionIdOnTheHandshake) {
+  net::io_context io;
+  ServerOptions o;
+  o.cookie.emplace();
+  auto server = std::make_unique<Server>(io, o);
+  Client c(server->listen("127.0.0.1", 0));
+  c.send_raw("GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\n\r\n");
+  std::string r = http_response(io, c);
+  const std::size_t at = r.find("\"sid\":\"");
+  ASSERT_NE(at, std::string::npos) << r;
+  const std::string sid = r.substr(at + 7, 20);
+  EXPECT_NE(r.find("\r\nSet-Cookie: io=" + sid + "; Path=/; HttpOnly; SameSite=Lax\r\n"),
+            std::string::npos)
+      << r;
+  c.send_raw("POST /socket.io/?EIO=4&transport=polling&sid=" + sid +
+             " HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n40");
+  r = http_response(io, c);
+  EXPECT_EQ(r.find("Set-Cookie"), std::string::npos) << "only on the handshake: " << r;
+  server->close();
+  io.run_for(50ms);
+
+  net::io_context io2;
+  o.cookie =
+      engineio::ServerOptions::Cookie{"sticky", "/app", "example.com", false, true, "Strict", 3600};
+  Server custom(io2, o);
+  Client d(custom.listen("127.0.0.1", 0));
+  d.send_raw("GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\n\r\n");
+  r = http_response(io2, d);
+  EXPECT_NE(r.find("; Max-Age=3600; Domain=example.com; Path=/app; Secure; SameSite=Strict\r\n"),
+            std::string::npos)
+      << r;
+  EXPECT_NE(r.find("Set-Cookie: sticky="), std::string::npos) << r;
+  custom.close();
+  io2.run_for(50ms);
+
+  auto named = [](std::string name, std::string path) {
+    engineio::ServerOptions::Cookie k;
+    k.name = std::move(name);
+    k.path = std::move(path);
+    return k;
+  };
+  for (const auto& bad : {named("a b", "/"), named("io", "/;x"), named("", "/")}) {
+    net::io_context io3;
+    o.cookie = bad;
+    EXPECT_THROW(Server(io3, o), std::invalid_argument) << bad.name << " " << bad.path;
+  }
+}
+
 // allow_request (the cheap, synchronous check: --allow-origin's) is asked before
 // allow_request_async (the app's look-up), as its comment says, and once a handshake: a request it
 // refuses never reaches the async check (before: the async check came first, and one it let

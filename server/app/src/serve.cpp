@@ -71,6 +71,9 @@ const char* kUsage =
     "               no path; repeatable, and replacing SHMIO_ALLOW_ORIGIN's); others, and\n"
     "               clients that send no Origin (but a browser's same-origin page), get 403\n"
     "               (socket.io's allowRequest); O's pages get CORS headers\n"
+    "  --cookie NAME  the polling handshake's answer sets cookie NAME to the session id\n"
+    "               (NAME=<sid>; Path=/; HttpOnly; SameSite=Lax: engine.io's cookie option),\n"
+    "               for a load balancer that keeps each client on one host by it\n"
     "  --per-message-deflate  offer WebSocket compression (socket.io's perMessageDeflate with\n"
     "               threshold 1024; off by default: CPU per message, ~136 KiB of zlib state per\n"
     "               connection by zlib's formula)\n"
@@ -788,7 +791,7 @@ constexpr const char* kValueFlags[] = {
     "ping-interval", "ping-timeout",  "connect-timeout", "first-request-timeout",
     "flush-budget",  "read-budget",   "session-bytes",   "cut-log-mb",
     "redis",         "redis-mode",    "redis-key",       "redis-subscription-mode",
-    "max-attachment-bytes", "max-open-sessions"};
+    "max-attachment-bytes", "max-open-sessions", "cookie"};
 // clang-format on
 constexpr const char* kSwitches[] = {"port-per-worker",     "no-pin",          "log-sockets",
                                      "per-message-deflate", "no-io-uring",     "recovery",
@@ -969,6 +972,15 @@ std::string apply_value(ServeOptions& o, const std::string& name, const char* v)
   } else if (name == "allow-origin") {
     if (std::string e = origin_error(v); !e.empty()) return e;
     o.allowed_origins.insert(v);
+  } else if (name == "cookie") {
+    const std::string_view c(v);
+    const bool token = !c.empty() && std::all_of(c.begin(), c.end(), [](char ch) {
+      return std::isalnum(static_cast<unsigned char>(ch)) ||
+             std::string_view("!#$%&'*+-.^_`|~").find(ch) != std::string_view::npos;
+    });
+    if (!token) return "--cookie must be a cookie name (letters, digits and !#$%&'*+-.^_`|~)";
+    if (!o.server.cookie) o.server.cookie.emplace();
+    o.server.cookie->name = v;
   } else if (name == "redis") {
     // (Empty would have meant no bridge, without a word: a variable left empty in a script.)
     if (*v == '\0') return "--redis must not be empty (a URL such as redis://host:6379)";

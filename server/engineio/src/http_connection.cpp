@@ -323,16 +323,20 @@ void HttpConnection::respond_poll(std::string payload, bool compress) {
   if (!held_ || closed_) return;
   Request req = std::move(*held_);
   held_.reset();
-  held_for_.reset();
+  const std::shared_ptr<EngineSocket> session = std::exchange(held_for_, {}).lock();
   const std::size_t threshold = srv_->options.http_compression_threshold;
   std::string_view coding;
   if (compress && threshold != 0 && payload.size() >= threshold) coding = accepted_coding(req);
-  if (coding.empty()) return send(text(req, std::move(payload)));
-  std::string encoded = encode_body(payload, coding);
-  if (encoded.empty()) return send(text(req, std::move(payload)));
-  Response res = text(req, std::move(encoded));
-  res.set(http::field::content_encoding, coding);
-  res.insert(http::field::vary, "Accept-Encoding");  // (beside CORS's and an app hook's own)
+  std::string encoded = coding.empty() ? std::string() : encode_body(payload, coding);
+  const bool is_encoded = !encoded.empty();
+  Response res = text(req, is_encoded ? std::move(encoded) : std::move(payload));
+  if (is_encoded) {
+    res.set(http::field::content_encoding, coding);
+    res.insert(http::field::vary, "Accept-Encoding");  // (beside CORS's and an app hook's own)
+  }
+  // (ServerOptions::cookie: on the handshake's answer, its session's id.)
+  if (srv_->options.cookie && session && is_handshake(req))
+    res.insert(http::field::set_cookie, set_cookie(*srv_->options.cookie, session->id()));
   send(std::move(res));
 }
 

@@ -148,6 +148,19 @@ inline std::optional<std::string> chosen_subprotocol(const http::request<http::s
   return offered.empty() ? std::string() : offered.front();
 }
 
+// A Set-Cookie value as the cookie package's serialize(name, value, opts) writes engine.io's
+// (ServerOptions::cookie; its attributes checked when the Server is made).
+inline std::string set_cookie(const ServerOptions::Cookie& c, std::string_view value) {
+  std::string out = c.name + "=" + std::string(value);
+  if (c.max_age_s) out += "; Max-Age=" + std::to_string(*c.max_age_s);
+  if (!c.domain.empty()) out += "; Domain=" + c.domain;
+  if (!c.path.empty()) out += "; Path=" + c.path;
+  if (c.http_only) out += "; HttpOnly";
+  if (c.secure) out += "; Secure";
+  if (!c.same_site.empty()) out += "; SameSite=" + c.same_site;
+  return out;
+}
+
 // The header hooks' additions for a response to `req`.
 inline ServerOptions::Headers hooked_headers(const ServerOptions& o,
                                              const http::request<http::string_body>& req) {

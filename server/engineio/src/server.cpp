@@ -331,6 +331,26 @@ static ServerOptions checked(ServerOptions o) {
       throw std::invalid_argument(
           "engineio::ServerOptions::id_prefix: only A-Z a-z 0-9 - _ (a session id's own "
           "characters)");
+  if (o.cookie) {
+    const auto token = [](const std::string& v) {
+      return !v.empty() && std::all_of(v.begin(), v.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) ||
+               std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+      });
+    };
+    const auto attribute = [](const std::string& v) {
+      return std::all_of(v.begin(), v.end(), [](char c) {
+        return static_cast<unsigned char>(c) > 0x20 && c != ';' && c != 0x7f;
+      });
+    };
+    if (!token(o.cookie->name))
+      throw std::invalid_argument("engineio::ServerOptions::cookie: the name \"" + o.cookie->name +
+                                  "\" is not an HTTP token");
+    for (const std::string* v : {&o.cookie->path, &o.cookie->domain, &o.cookie->same_site})
+      if (!attribute(*v))
+        throw std::invalid_argument("engineio::ServerOptions::cookie: \"" + *v +
+                                    "\" has a ';', a space or a control character");
+  }
   return o;
 }
 

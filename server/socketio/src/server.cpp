@@ -55,6 +55,7 @@ Server::Server(net::io_context& io, ServerOptions options)
   eo.static_files = options_.static_files;
   eo.routes = options_.routes;
   eo.initial_headers = options_.initial_headers;
+  eo.cookie = options_.cookie;
   eo.headers = options_.headers;
   eo.connection_error = options_.connection_error;
   eo.allow_request_async = options_.allow_request_async;

@@ -134,7 +134,8 @@ int serve(ServeOptions options, Setup setup);
 
 // shmio's command-line flags (the names of `shmio --help`), so that every app has the same ones:
 // --port P --host H --workers N|auto --port-per-worker --no-pin --ring NAME --ring-mb M
-// --log-sockets --per-message-deflate --allow-origin O (repeatable) --no-io-uring --recovery
+// --log-sockets --per-message-deflate --allow-origin O (repeatable) --cookie NAME --no-io-uring
+// --recovery
 // --max-sessions N --session-bytes N --cut-log-mb N --no-rebalance --rebalance-rate N
 // --first-request-timeout MS --max-open-sessions N
 // --flush-budget BYTES --read-budget BYTES --ring-huge-pages --redis URL --redis-mode M --redis-key

@@ -102,6 +102,24 @@ struct ServerOptions {
                      std::function<void(std::optional<std::string> refusal)> done)>
       allow_request_async;
 
+  // engine.io's `cookie` option: the response to a polling handshake sets a cookie holding the
+  // session's id, for a load balancer that keeps a client on one server by cookie (HAProxy's
+  // `cookie io prefix indirect nocache`), as engine.io writes it with the cookie package's
+  // serialize(name, id, opts): "io=<sid>; Path=/; HttpOnly; SameSite=Lax" by default. Off unless
+  // set, as in engine.io; not on a WebSocket handshake's 101 (nor is engine.io's). The Server
+  // refuses (std::invalid_argument) a name that is not an HTTP token, and a path, domain or
+  // same_site with ';', a control character or a space.
+  struct Cookie {
+    std::string name = "io";
+    std::string path = "/";  // "": no Path
+    std::string domain;      // "": no Domain
+    bool http_only = true;
+    bool secure = false;
+    std::string same_site = "Lax";          // "Strict", "Lax", "None"; "": none
+    std::optional<std::int64_t> max_age_s;  // Max-Age in seconds; none: a session cookie
+  };
+  std::optional<Cookie> cookie;
+
   // engine.on("initial_headers") / engine.on("headers"): add headers (e.g. Set-Cookie) to the
   // Engine.IO responses — `initial_headers` to a handshake's (the polling GET without a sid, or a
   // WebSocket upgrade without one), `headers` to every polling response and WebSocket upgrade

@@ -115,6 +115,9 @@ struct ServerOptions {
   std::function<std::optional<engineio::ServerOptions::HttpResponse>(
       const engineio::ServerOptions::HttpRequest&)>
       routes;
+  // engine.io's `cookie`: the polling handshake's answer sets one holding the session id, for a
+  // load balancer's stickiness by cookie (engineio::ServerOptions::Cookie). Off by default.
+  std::optional<engineio::ServerOptions::Cookie> cookie;
   // io.engine.on("initial_headers" / "headers" / "connection_error"): see engineio.
   std::function<void(engineio::ServerOptions::Headers&,
                      const engineio::ServerOptions::HttpRequest&)>

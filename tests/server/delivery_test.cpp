@@ -2797,6 +2797,18 @@ TEST_P(Delivery, ABadHandshakeIsRefused) {
 
 // socket.io's io.* operators on the server itself (io.in(room).fetchSockets(), io.except(room),
 // io.socketsJoin, ...), as of("/")'s: before 2026-12-04 only to() and emit() were there.
+// Server::existing() names a namespace as of() does: "chat" is "/chat" (it was looked up as
+// given before 2026-12-05: nullptr for a namespace of("chat") made; found by a review).
+TEST(Server, ExistingNamesANamespaceAsOfDoes) {
+  net::io_context io;
+  Server server(io, ServerOptions());
+  Namespace& chat = server.of("chat");
+  EXPECT_EQ(server.existing("chat"), &chat);
+  EXPECT_EQ(server.existing("/chat"), &chat);
+  EXPECT_EQ(server.existing("other"), nullptr);
+  EXPECT_EQ(server.existing(""), server.existing("/"));
+}
+
 TEST_P(Delivery, TheServersOwnOperatorsAreTheMainNamespaces) {
   Client& a = connect();
   Client& b = connect();

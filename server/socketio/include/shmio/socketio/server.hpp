@@ -27,6 +27,8 @@
 // the io_context's thread.
 #pragma once
 
+#include <new>
+
 #include "shmio/socketio/namespace.hpp"
 
 namespace shmio::socketio {
@@ -226,7 +228,15 @@ class Server {
   // The namespace of this name if this server has it now, else nullptr: never makes one (find()
   // makes a dynamic one, and /metrics, looking up a removed namespace's name with it, made it
   // again on every scrape, with its setup; before 2026-12-04).
+  // ("chat" is "/chat", as of() has it: before 2026-12-05 it was looked up as given, nullptr.)
   Namespace* existing(const std::string& name) noexcept {
+    if (name.empty() || name[0] != '/') {
+      try {
+        return existing("/" + name);
+      } catch (const std::bad_alloc&) {
+        return nullptr;
+      }
+    }
     auto it = namespaces_.find(name);
     return it == namespaces_.end() ? nullptr : it->second.get();
   }
@@ -326,8 +336,8 @@ class Server {
   void retire(Namespace& n);
   void sweep_retired();
   void post_sweep();
-  // Makes the namespace `name` (not there yet): the new-namespace handlers, then `setup` if a
-  // dynamic namespace's predicate matched.
+  // Makes the namespace `name` (not there yet): `setup` if a dynamic namespace's predicate
+  // matched, then the new-namespace handlers (socket.io's createChild order).
   using Setup = std::shared_ptr<const std::function<void(Namespace&)>>;
   Namespace& make(const std::string& name, Setup setup);
   Setup dynamic_setup(const std::string& name) const;

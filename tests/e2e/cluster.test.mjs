@@ -439,6 +439,26 @@ test(`SIGKILL a worker under load: restarted, others lose nothing, its clients r
 });
 
 
+// The watchdog: a worker whose event loop has not turned for --watchdog-timeout (here a stopped
+// process: its board post ages) is killed, said, and restarted; its port serves again. (Added
+// 2026-12-05: such a worker kept its share of new connections and nothing ended it.)
+test("--watchdog-timeout: a worker whose loop does not turn is killed and restarted", async () => {
+  const c = await cluster("chat", 2, ["--watchdog-timeout", "2000"]);
+  const stuck = c.workers.get(1).pid;
+  let out = "";
+  c.proc.stdout.on("data", (d) => (out += d));
+  // Posted at least once (it posts every second from its loop), then stopped.
+  await untilAsync(async () => (await fetch(`${c.url(0)}/metrics`)).text().then((t) => t.includes('worker="1"')),
+                   5000, "worker 1 posted");
+  process.kill(stuck, "SIGSTOP");
+  await until(() => /shmio worker 1 \(pid \d+/.test(out), 15000, "worker 1 restarted");
+  assert.match(c.log, new RegExp(`worker 1 \\(pid ${stuck}\\) has not turned its event loop for \\d+ ms`));
+  assert.match(c.log, new RegExp(`worker 1 \\(pid ${stuck}\\) killed by signal 9; restarting`));
+  const s = client(`http://127.0.0.1:${c.workers.get(1).port}`);
+  await within(once(s, "connect"), 5000, "worker 1's port serves again");
+  assert.doesNotMatch(c.log, /worker 0 \(pid \d+\) has not turned/, "the other was left alone");
+});
+
 // A fixed --port stays the cluster's while every worker is down at once: the supervisor holds it
 // bound (not listening), so that no other program can bind it before the workers are back (then
 // they could not listen there again). Before 2026-12-05 only a picked port (--port 0) was held.

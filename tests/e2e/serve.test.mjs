@@ -172,6 +172,11 @@ test("bad flags and environment: exit code 2 and the flag's rule; --help: exit 0
   r = spawnSync(BIN, ["--port", "abc", "--help"], { encoding: "utf8", timeout: 10000 });
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /--workers N/);
+  r = spawnSync(BIN, ["--watchdog-timeout", "5"], { encoding: "utf8", timeout: 10000 });
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /--watchdog-timeout must be 0 \(off\) or 2000\.\.86400000 ms/);
+  r = spawnSync(BIN, ["--watchdog-timeout", "0", "--help"], { encoding: "utf8", timeout: 10000 });
+  assert.equal(r.status, 0, r.stderr);
   r = spawnSync(BIN, ["--cookie", "a;b"], { encoding: "utf8", timeout: 10000 });
   assert.equal(r.status, 2);
   assert.match(r.stderr, /--cookie must be a cookie name/);

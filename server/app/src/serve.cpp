@@ -71,6 +71,8 @@ const char* kUsage =
     "               no path; repeatable, and replacing SHMIO_ALLOW_ORIGIN's); others, and\n"
     "               clients that send no Origin (but a browser's same-origin page), get 403\n"
     "               (socket.io's allowRequest); O's pages get CORS headers\n"
+    "  --watchdog-timeout MS  kill and restart a worker whose event loop has not turned for MS\n"
+    "               (default 60000; 0: off; 2000..86400000): an endless handler, a deadlock\n"
     "  --cookie NAME  the polling handshake's answer sets cookie NAME to the session id\n"
     "               (NAME=<sid>; Path=/; HttpOnly; SameSite=Lax: engine.io's cookie option),\n"
     "               for a load balancer that keeps each client on one host by it\n"
@@ -791,7 +793,7 @@ constexpr const char* kValueFlags[] = {
     "ping-interval", "ping-timeout",  "connect-timeout", "first-request-timeout",
     "flush-budget",  "read-budget",   "session-bytes",   "cut-log-mb",
     "redis",         "redis-mode",    "redis-key",       "redis-subscription-mode",
-    "max-attachment-bytes", "max-open-sessions", "cookie"};
+    "max-attachment-bytes", "max-open-sessions", "cookie", "watchdog-timeout"};
 // clang-format on
 constexpr const char* kSwitches[] = {"port-per-worker",     "no-pin",          "log-sockets",
                                      "per-message-deflate", "no-io-uring",     "recovery",
@@ -800,7 +802,7 @@ constexpr const char* kSwitches[] = {"port-per-worker",     "no-pin",          "
 // The flags with a whole number, their bounds and where each goes in ServeOptions: one table for
 // the command line (parse_args) and for options set in code (serve() checks them all, so that an
 // app's bad value is refused with exit 2 as the flag's is, not met later in a worker).
-enum class Rule { plain, power_of_two, multiple_of_64 };
+enum class Rule { plain, power_of_two, multiple_of_64, zero_or_range };
 struct NumberFlag {
   const char* name;
   bool own;  // a field of ServeOptions itself (the rest are the Server's: server.*)
@@ -855,10 +857,14 @@ const NumberFlag kNumberFlags[] = {
     {"max-open-sessions", false, 0, 4294967295LL, Rule::plain, "",
      [](const ServeOptions& o) { return static_cast<long long>(o.server.max_open_sessions); },
      [](ServeOptions& o, long long n) { o.server.max_open_sessions = static_cast<std::size_t>(n); }},
+    {"watchdog-timeout", true, 2000, 86'400'000, Rule::zero_or_range, " ms",
+     [](const ServeOptions& o) -> long long { return o.watchdog_timeout.count(); },
+     [](ServeOptions& o, long long n) { o.watchdog_timeout = ms_t(n); }},
 };
 // clang-format on
 
 bool obeys(const NumberFlag& f, long long n) {
+  if (f.rule == Rule::zero_or_range && n == 0) return true;
   return n >= f.lo && n <= f.hi && (f.rule != Rule::power_of_two || (n & (n - 1)) == 0) &&
          (f.rule != Rule::multiple_of_64 || n % 64 == 0);
 }
@@ -867,6 +873,7 @@ std::string bound_of(const NumberFlag& f) {
   return "--" + std::string(f.name) + " must be " +
          (f.rule == Rule::power_of_two     ? "a power of two, " + range
           : f.rule == Rule::multiple_of_64 ? "a multiple of 64 in " + range
+          : f.rule == Rule::zero_or_range  ? "0 (off) or " + range
                                            : range) +
          f.unit;
 }
@@ -951,7 +958,8 @@ std::string apply_value(ServeOptions& o, const std::string& name, const char* v)
   long long n = 0;
   for (const NumberFlag& f : kNumberFlags)
     if (name == f.name) {
-      if (!whole(v, f.lo, f.hi, n) || !obeys(f, n)) return bound_of(f);
+      if (!whole(v, f.rule == Rule::zero_or_range ? 0 : f.lo, f.hi, n) || !obeys(f, n))
+        return bound_of(f);
       f.set(o, n);
       return "";
     }
@@ -1362,6 +1370,7 @@ int serve(ServeOptions cfg, Setup setup) {
   // time. Before 2026-12-05 a drain_grace of 10 s or more had every worker killed at each stop.)
   so.drain_timeout = std::max(so.drain_timeout, cfg.drain_grace + std::chrono::seconds(5));
   so.pin = cfg.pin;
+  so.watchdog = cfg.watchdog_timeout;
   so.before_fork = [] { g_log_gate.lock(); };
   so.after_fork = [] { g_log_gate.unlock(); };
   so.ring_bytes = cfg.ring_mb << 20;

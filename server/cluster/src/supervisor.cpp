@@ -43,7 +43,15 @@ struct Worker {
   std::chrono::milliseconds backoff{100};
   std::optional<Clock::time_point> restart_at;
   int starts = 0;  // how many times it was started (kWorkerCannotStart counts at the first)
+  bool watchdog_killed = false;  // (this pid, by the watchdog: killed once)
 };
+
+std::uint64_t monotonic_ns() {
+  timespec t{};
+  ::clock_gettime(CLOCK_MONOTONIC, &t);
+  return static_cast<std::uint64_t>(t.tv_sec) * 1'000'000'000ULL +
+         static_cast<std::uint64_t>(t.tv_nsec);
+}
 
 // The workers' hand-off sockets live in a directory only this user may enter (mkdtemp: 0700, a
 // name nobody can take first), so that no other user's process can bind a worker's address (an
@@ -535,6 +543,7 @@ int run_supervisor(const SupervisorOptions& o,
     w.pid = pid;
     w.started = Clock::now();
     w.restart_at.reset();
+    w.watchdog_killed = false;
     ++w.starts;
   };
   for (int i = 0; i < children; ++i) spawn(i);
@@ -581,6 +590,38 @@ int run_supervisor(const SupervisorOptions& o,
     for (const Worker& w : workers)
       if (w.pid > 0) ::kill(w.pid, SIGTERM);
   };
+  // The watchdog (SupervisorOptions::watchdog): the board the workers post on, opened once it
+  // can be (as the workers open it), read once a second. (Added 2026-12-05, found by a review: a
+  // worker whose loop was stuck kept its port's share of new connections, and nothing ended it.)
+  std::optional<shm::WorkerBoard> board;
+  auto next_watch = Clock::now() + std::chrono::seconds(1);
+  const auto watch = [&] {
+    if (!board) {
+      shm::BoardConfig bc;
+      bc.slots = static_cast<std::uint32_t>(std::max(1, n) + 1);  // (as Node's, one per child)
+      auto b = shm::WorkerBoard::open(o.ring, ring_id, bc);
+      if (!b) return;
+      board.emplace(std::move(b.value()));
+    }
+    const std::uint64_t now_ns = monotonic_ns();
+    const auto limit_ns = static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(o.watchdog).count());
+    for (const shm::WorkerBoard::Post& p : board->read_all()) {
+      if (p.slot >= static_cast<std::uint32_t>(children)) continue;
+      Worker& w = workers[p.slot];
+      // (This child's post, not its predecessor's: that one's pid is another.)
+      if (w.pid <= 0 || w.watchdog_killed || p.who.pid != w.pid || now_ns < p.posted_ns ||
+          now_ns - p.posted_ns <= limit_ns)
+        continue;
+      std::fprintf(stderr,
+                   "shmio: %s (pid %d) has not turned its event loop for %llu ms (a handler that "
+                   "does not return, a deadlock, a stopped process): killed, to be restarted\n",
+                   name_of(p.slot).c_str(), w.pid,
+                   static_cast<unsigned long long>((now_ns - p.posted_ns) / 1'000'000));
+      ::kill(w.pid, SIGKILL);
+      w.watchdog_killed = true;
+    }
+  };
   for (;;) {
     timespec ts{0, 100'000'000};
     siginfo_t info;
@@ -598,6 +639,10 @@ int run_supervisor(const SupervisorOptions& o,
          trouble != nullptr) &&
         !draining)
       start_drain();
+    if (!draining && o.watchdog.count() > 0 && Clock::now() >= next_watch) {
+      next_watch = Clock::now() + std::chrono::seconds(1);
+      watch();
+    }
     // Reap every dead child of its own (SIGCHLD may stand for several), by pid: a child the
     // calling program started itself (run_supervisor is a library function) is left to it, with
     // its status (reaped with waitpid(-1) before 2026-12-03: the program's own waitpid for it then

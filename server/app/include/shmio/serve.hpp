@@ -60,6 +60,10 @@ struct ServeOptions {
   std::size_t cut_log_mb = 256;  // the workers' cut logs (--cut-log-mb; ring per worker + recovery)
   bool rebalance = true;         // steer and shed clients towards less loaded workers
   std::size_t rebalance_rate = 50;  // clients a busy worker asks to reconnect per second
+  // A worker (or the fleet bridge) whose event loop has not turned for this long — its figures,
+  // posted on the workers' board every second, are this old: an app handler in an endless loop,
+  // a deadlock — is killed (SIGKILL, said) and restarted (SupervisorOptions::watchdog). 0: off.
+  std::chrono::milliseconds watchdog_timeout{60000};
   bool log_sockets = false;  // a line per socket connected/disconnected, and per refused recovery
   // Non-empty: only handshakes from these origins (scheme://host[:port] or "null", as a browser's
   // Origin header has it; compared without case; one with a path, "*" or empty is refused).
@@ -137,7 +141,7 @@ int serve(ServeOptions options, Setup setup);
 // --log-sockets --per-message-deflate --allow-origin O (repeatable) --cookie NAME --no-io-uring
 // --recovery
 // --max-sessions N --session-bytes N --cut-log-mb N --no-rebalance --rebalance-rate N
-// --first-request-timeout MS --max-open-sessions N
+// --first-request-timeout MS --max-open-sessions N --watchdog-timeout MS
 // --flush-budget BYTES --read-budget BYTES --ring-huge-pages --redis URL --redis-mode M --redis-key
 // K
 // --redis-subscription-mode M

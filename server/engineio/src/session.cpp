@@ -99,7 +99,10 @@ void Session::receive(TransportKind via, const Packet& p, TimePoint now) {
     return;
   }
   // As the reference server: any other packet while a pong is awaited proves the client alive and
-  // extends the wait once (a client busy sending a large POST may answer the ping late).
+  // extends the wait once (a client busy sending a large POST may answer the ping late): engine.io
+  // 6.6.13's Socket.onPacket refreshes its pingTimeoutTimer once per ping
+  // (hasRefreshedPingTimeout; the version pinned in tests/e2e; 6.6.9's source did not, and a
+  // review on 2026-12-05 took that for the reference: reverted the same day).
   if (pong_due_ && !pong_wait_extended_ && p.type != PacketType::pong) {
     pong_due_ = now + options_->ping_timeout;
     pong_wait_extended_ = true;

@@ -267,8 +267,12 @@ void Socket::send_packet(Packet p, bool compress) {
 
 void Socket::send_after_broadcasts(Packet p, bool compress) {
   if (!nsp_->adapter().broadcasts_pending()) return send_packet(std::move(p), compress);
+  // (Held: sent only if the socket is still there then, as at the emit. One disconnected
+  // meanwhile, its DISCONNECT written, would have had it after that, and socket.io-client keeps
+  // what comes for a namespace it left for its next connect; its pending acks were told at the
+  // disconnect. Found by a review of the hold, 2026-12-05.)
   nsp_->adapter().after_broadcasts([s = shared_from_this(), q = std::move(p), compress]() mutable {
-    s->send_packet(std::move(q), compress);
+    if (s->connected_ || s->early()) s->send_packet(std::move(q), compress);
   });
 }
 

@@ -95,9 +95,12 @@ struct ServerOptions {
   // polling GET or a WebSocket upgrade without a sid), after allow_request. The handshake waits
   // (that connection answers nothing else meanwhile: a WebSocket upgrade's reads nothing, a
   // polling one reads on, up to 8 requests queued, and notices a close) until `done` is called,
-  // from any thread, once: done(std::nullopt) lets it on, done(message) refuses it (403, code 4
-  // "Forbidden"; the message goes to connection_error). The request's views are valid during the
-  // call only: copy what a later decision needs.
+  // from any thread, once: done(std::nullopt) lets it on, done(message) refuses it (403
+  // {"code":4,"message":<message>}, as engine.io's abortRequest writes an allowRequest's message:
+  // it reaches the client, so it must say nothing the client may not know; "Forbidden" for an
+  // empty one or an exception's; the message goes to connection_error too). Called once the
+  // Server is destroyed, `done` does nothing. The request's views are valid during the call only:
+  // copy what a later decision needs.
   std::function<void(const HttpRequest& req,
                      std::function<void(std::optional<std::string> refusal)> done)>
       allow_request_async;

@@ -44,6 +44,38 @@ class BroadcastOperator {
   BroadcastOperator compress(bool on) &&;
   // The time emit_with_ack waits for every target's ack (default 5 s, as an operator's timeout).
   BroadcastOperator timeout(std::chrono::milliseconds t) &&;
+  // The same on an operator kept in a variable: a new operator, this one unchanged (socket.io's
+  // operators are immutable: `const op = io.to("a"); op.except("b").emit(...); op.emit(...)`).
+  // (Until 2026-12-05 only a temporary could be chained: `op.except("b")` did not compile.)
+  BroadcastOperator to(const Room& room) const& { return BroadcastOperator(*this).to(room); }
+  BroadcastOperator to(std::initializer_list<Room> rooms) const& {
+    return BroadcastOperator(*this).to(rooms);
+  }
+  BroadcastOperator to(const std::vector<Room>& rooms) const& {
+    return BroadcastOperator(*this).to(rooms);
+  }
+  BroadcastOperator in(const Room& room) const& { return BroadcastOperator(*this).to(room); }
+  BroadcastOperator in(std::initializer_list<Room> rooms) const& {
+    return BroadcastOperator(*this).to(rooms);
+  }
+  BroadcastOperator in(const std::vector<Room>& rooms) const& {
+    return BroadcastOperator(*this).to(rooms);
+  }
+  BroadcastOperator except(const Room& room) const& {
+    return BroadcastOperator(*this).except(room);
+  }
+  BroadcastOperator except(std::initializer_list<Room> rooms) const& {
+    return BroadcastOperator(*this).except(rooms);
+  }
+  BroadcastOperator except(const std::vector<Room>& rooms) const& {
+    return BroadcastOperator(*this).except(rooms);
+  }
+  BroadcastOperator volatile_() const& { return BroadcastOperator(*this).volatile_(); }
+  BroadcastOperator local() const& { return BroadcastOperator(*this).local(); }
+  BroadcastOperator compress(bool on) const& { return BroadcastOperator(*this).compress(on); }
+  BroadcastOperator timeout(std::chrono::milliseconds t) const& {
+    return BroadcastOperator(*this).timeout(t);
+  }
   // Encodes the packet once and writes it to every target. Returns how many sockets it reached.
   std::size_t emit(const std::string& event, Args args = {}) const;
   // A broadcast with acks (on every worker): `callback(error, responses)` once every target has

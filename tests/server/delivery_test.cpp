@@ -2797,6 +2797,35 @@ TEST_P(Delivery, ABadHandshakeIsRefused) {
 
 // socket.io's io.* operators on the server itself (io.in(room).fetchSockets(), io.except(room),
 // io.socketsJoin, ...), as of("/")'s: before 2026-12-04 only to() and emit() were there.
+// One handler of an event removed by its id (socket.off(event, listener)), the others kept; once's
+// id too; off(event) removes them all; listener_count counts them (until 2026-12-05 on() returned
+// nothing and only off(event), all of them, existed).
+TEST_P(Delivery, OneHandlerIsRemovedByItsId) {
+  Client& a = connect();
+  SocketPtr s = server_->of("/").socket(last_sid_);
+  ASSERT_TRUE(s);
+  std::string ran;
+  const auto first = s->on("e", [&](const SocketPtr&, const Args&, const Ack&) { ran += "1"; });
+  const auto second = s->on("e", [&](const SocketPtr&, const Args&, const Ack&) { ran += "2"; });
+  const auto third = s->once("e", [&](const SocketPtr&, const Args&, const Ack&) { ran += "3"; });
+  s->on("f", [&](const SocketPtr&, const Args&, const Ack&) { ran += "f"; });
+  EXPECT_NE(first, second);
+  EXPECT_NE(second, third);
+  EXPECT_EQ(s->listener_count("e"), 3u);
+  s->off("e", first);
+  s->off("e", 12345);   // (no such id: nothing)
+  s->off("f", second);  // (another event's id: nothing)
+  EXPECT_EQ(s->listener_count("e"), 2u);
+  a.send_text("42[\"e\"]");
+  a.send_text("42[\"f\"]");
+  drive([&] { return ran.find('f') != std::string::npos; });
+  EXPECT_EQ(ran, "23f");
+  EXPECT_EQ(s->listener_count("e"), 1u) << "the once handler went after it ran";
+  s->off("e");
+  EXPECT_EQ(s->listener_count("e"), 0u);
+  EXPECT_EQ(s->listener_count("f"), 1u);
+}
+
 // An operator kept in a variable chains as socket.io's immutable operators do: each call a new
 // operator, the kept one unchanged (until 2026-12-05 only a temporary could be chained).
 TEST_P(Delivery, AnOperatorKeptInAVariableChainsWithoutChanging) {

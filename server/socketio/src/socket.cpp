@@ -49,20 +49,36 @@ void Socket::leave(const Room& room) {
   nsp_->adapter().del(id_, room);
 }
 
-void Socket::on(const std::string& event, EventHandler h) {
+std::uint64_t Socket::on(const std::string& event, EventHandler h) {
   check_listened_event(event);
-  if (gone_) return;  // (closed: kept, a handler capturing its socket would never be let go)
-  x().handlers.emplace(event,
-                       std::make_pair(std::make_shared<const EventHandler>(std::move(h)), false));
+  if (gone_) return 0;  // (closed: kept, a handler capturing its socket would never be let go)
+  const std::uint64_t id = x().next_listener++;
+  x_->handlers.emplace(
+      event, Extras::Handler{std::make_shared<const EventHandler>(std::move(h)), false, id});
+  return id;
 }
-void Socket::once(const std::string& event, EventHandler h) {
+std::uint64_t Socket::once(const std::string& event, EventHandler h) {
   check_listened_event(event);
-  if (gone_) return;
-  x().handlers.emplace(event,
-                       std::make_pair(std::make_shared<const EventHandler>(std::move(h)), true));
+  if (gone_) return 0;
+  const std::uint64_t id = x().next_listener++;
+  x_->handlers.emplace(
+      event, Extras::Handler{std::make_shared<const EventHandler>(std::move(h)), true, id});
+  return id;
 }
 void Socket::off(const std::string& event) {
   if (x_) x_->handlers.erase(event);
+}
+void Socket::off(const std::string& event, std::uint64_t id) {
+  if (!x_) return;
+  auto [first, last] = x_->handlers.equal_range(event);
+  for (auto it = first; it != last; ++it)
+    if (it->second.id == id) {
+      x_->handlers.erase(it);
+      return;
+    }
+}
+std::size_t Socket::listener_count(const std::string& event) const {
+  return x_ ? x_->handlers.count(event) : 0;
 }
 // An any-listener without the ack, as one with it that leaves it.
 static Socket::AnyAckListener without_ack(Socket::AnyListener h) {
@@ -532,8 +548,8 @@ void Socket::run_handlers(const std::string& event, Args args, Ack ack) {
     if (x_) {
       auto [first, last] = x_->handlers.equal_range(event);
       for (auto it = first; it != last;) {
-        run.push_back(it->second.first);
-        it = it->second.second ? x_->handlers.erase(it) : std::next(it);
+        run.push_back(it->second.f);
+        it = it->second.once ? x_->handlers.erase(it) : std::next(it);
       }
     }
     auto [nfirst, nlast] = nsp_->events_.equal_range(event);

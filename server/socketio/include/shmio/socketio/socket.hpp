@@ -154,9 +154,17 @@ class Socket : public std::enable_shared_from_this<Socket> {
   // (A reserved event name — disconnect, disconnecting, connect... — throws
   // std::invalid_argument: no client sends one, the handler would never run; on_disconnect and
   // on_disconnecting are the socket's own.)
-  void on(const std::string& event, EventHandler handler);
-  void once(const std::string& event, EventHandler handler);
+  // Each returns an id for off(event, id), socket.off(event, listener)'s (a std::function cannot
+  // be compared); off(event) removes every handler of the event (socket.removeAllListeners(event)).
+  // Only this socket's own: a Namespace::on_event handler stays. (0 on a socket that is gone: the
+  // handler is not kept.) Until 2026-12-05 they returned nothing, and one handler could not be
+  // removed alone.
+  std::uint64_t on(const std::string& event, EventHandler handler);
+  std::uint64_t once(const std::string& event, EventHandler handler);
   void off(const std::string& event);
+  void off(const std::string& event, std::uint64_t id);
+  // How many handlers of its own this socket has for `event` (socket.listenerCount(event)).
+  std::size_t listener_count(const std::string& event) const;
   // Catch-all listeners for incoming events (socket.onAny/prependAny/offAny): each returns an id
   // for off_any(id) (a std::function cannot be compared); off_any() removes them all.
   using AnyListener = std::function<void(const SocketPtr&, const std::string&, const Args&)>;
@@ -405,8 +413,12 @@ class Socket : public std::enable_shared_from_this<Socket> {
   // acks in flight, a recovered session's state — in one allocation made on first use: an idle
   // socket without them does not pay ~230 bytes of empty containers.
   struct Extras {
-    std::multimap<std::string, std::pair<std::shared_ptr<const EventHandler>, bool /*once*/>>
-        handlers;
+    struct Handler {
+      std::shared_ptr<const EventHandler> f;
+      bool once;
+      std::uint64_t id;
+    };
+    std::multimap<std::string, Handler> handlers;
     Listeners any;
     Listeners any_outgoing;
     ListenerId next_listener = 1;

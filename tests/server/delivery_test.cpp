@@ -2797,6 +2797,55 @@ TEST_P(Delivery, ABadHandshakeIsRefused) {
 
 // socket.io's io.* operators on the server itself (io.in(room).fetchSockets(), io.except(room),
 // io.socketsJoin, ...), as of("/")'s: before 2026-12-04 only to() and emit() were there.
+// socket.io's asynchronous dynamic namespaces, io.of((name, auth, next) => ...): the CONNECT waits
+// for the app's answer (here given from another thread), which sees the client's auth; a "no"
+// asks the next registration; none left, or one that throws, "Invalid namespace"; the namespace
+// made by the registration that said yes, with its setup (until 2026-12-05 a predicate saw only
+// the name and answered at once).
+TEST_P(Delivery, AnAsynchronousNamespaceCheckSeesTheAuthAndAnswersLater) {
+  std::vector<std::string> asked;
+  server_->of(
+      [&](const std::string& name, const boost::json::object& auth,
+          std::function<void(bool)> next) {
+        asked.push_back("first " + name);
+        if (name == "/boom") throw std::runtime_error("check failed");
+        const bool ok = auth.contains("token") && auth.at("token") == "t1" && name == "/t1";
+        std::thread([next, ok] { next(ok); }).detach();  // (a look-up elsewhere)
+      },
+      [](Namespace& n) {
+        n.on_connection([](const SocketPtr& s) { s->emit("made-by", Args{"first"}); });
+      });
+  server_->of(
+      [&](const std::string& name, const boost::json::object&, std::function<void(bool)> next) {
+        asked.push_back("second " + name);
+        next(name == "/t2" || name == "/boom");
+      },
+      [](Namespace& n) {
+        n.on_connection([](const SocketPtr& s) { s->emit("made-by", Args{"second"}); });
+      });
+  Client& c = open_session();
+  std::string got;
+  c.send_text(R"(40/t1,{"token":"t1"})");
+  drive_until_received(c, got, R"(42/t1,["made-by","first"])");
+  EXPECT_NE(got.find("40/t1,{\"sid\""), std::string::npos) << got;
+  c.send_text(R"(40/t2,{"token":"t1"})");
+  drive_until_received(c, got, R"(42/t2,["made-by","second"])");
+  c.send_text("40/t3,");
+  drive_until_received(c, got, R"(44/t3,{"message":"Invalid namespace"})");
+  c.send_text("40/boom,");
+  drive_until_received(c, got, R"(42/boom,["made-by","second"])");
+  EXPECT_EQ(asked, (std::vector<std::string>{"first /t1", "first /t2", "second /t2", "first /t3",
+                                             "second /t3", "first /boom", "second /boom"}));
+  // Made: a second client of /t1 is not asked again (the namespace is there).
+  Client& d = open_session();
+  std::string got_d;
+  d.send_text("40/t1,");
+  drive_until_received(d, got_d, R"(42/t1,["made-by","first"])");
+  EXPECT_EQ(asked.size(), 7u);
+  EXPECT_NE(server_->existing("/t1"), nullptr);
+  EXPECT_EQ(server_->existing("/t3"), nullptr);
+}
+
 // One handler of an event removed by its id (socket.off(event, listener)), the others kept; once's
 // id too; off(event) removes them all; listener_count counts them (until 2026-12-05 on() returned
 // nothing and only off(event), all of them, existed).

@@ -71,14 +71,24 @@ class Client : public std::enable_shared_from_this<Client> {
       // socket.io makes a second socket, and the client then gets every message twice.)
       if (std::find(connecting_.begin(), connecting_.end(), p.nsp) != connecting_.end()) return;
       Namespace* nsp = srv_.find(p.nsp);
-      if (nsp == nullptr) {
-        Packet err;
-        err.type = PacketType::connect_error;
-        err.nsp = p.nsp;
-        err.data = json::object{{"message", "Invalid namespace"}};
-        send(err);
+      if (nsp == nullptr && srv_.asks_dynamic(p.nsp)) {
+        // The app's asynchronous checks (Server::of(NamespaceCheck, setup)): the CONNECT waits
+        // for their answer, as for a middleware's (a second one meanwhile is let go).
+        json::object auth = p.data && p.data->is_object() ? p.data->get_object() : json::object{};
+        connecting_.push_back(p.nsp);
+        srv_.check_dynamic(p.nsp, auth,
+                           [w = weak_from_this(), name = p.nsp, auth](Namespace* made) mutable {
+                             auto self = w.lock();
+                             if (!self || !self->srv_.open(self.get())) return;
+                             if (made == nullptr) {
+                               self->refused(name);
+                               return self->invalid_namespace(name);
+                             }
+                             made->connect(self, std::move(auth));
+                           });
         return;
       }
+      if (nsp == nullptr) return invalid_namespace(p.nsp);
       json::object auth = p.data && p.data->is_object() ? p.data->get_object() : json::object{};
       connecting_.push_back(p.nsp);
       nsp->connect(shared_from_this(), std::move(auth));
@@ -137,6 +147,13 @@ class Client : public std::enable_shared_from_this<Client> {
     }
     conn_->send_message(m.to_frame(), {rest.data(), rest.size()});
     return bytes;
+  }
+  void invalid_namespace(const std::string& nsp) {
+    Packet err;
+    err.type = PacketType::connect_error;
+    err.nsp = nsp;
+    err.data = json::object{{"message", "Invalid namespace"}};
+    send(err);
   }
   void add(const std::string& nsp, SocketPtr s) {
     refused(nsp);

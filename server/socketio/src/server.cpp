@@ -185,6 +185,66 @@ ParentNamespace Server::of(std::function<bool(const std::string&)> predicate,
   return ParentNamespace(*this, std::move(made));
 }
 
+ParentNamespace Server::of(NamespaceCheck check, std::function<void(Namespace&)> setup) {
+  auto made = std::make_shared<const std::function<void(Namespace&)>>(std::move(setup));
+  dynamic_checks_.emplace_back(std::move(check), made);
+  return ParentNamespace(*this, std::move(made));
+}
+
+bool Server::asks_dynamic(const std::string& name) const {
+  return !dynamic_checks_.empty() && (options_.max_dynamic_namespace_bytes == 0 ||
+                                      name.size() <= options_.max_dynamic_namespace_bytes);
+}
+
+struct Server::DynamicAsk {
+  std::string name;
+  json::object auth;
+  std::function<void(Namespace*)> done;
+};
+
+void Server::check_dynamic(const std::string& name, const json::object& auth,
+                           std::function<void(Namespace*)> done) {
+  ask_dynamic(std::make_shared<DynamicAsk>(DynamicAsk{name, auth, std::move(done)}), 0);
+}
+
+// socket.io's _checkNamespace: each registration in turn until one allows; made then (unless
+// made meanwhile, or past max_dynamic_namespaces).
+void Server::ask_dynamic(const std::shared_ptr<DynamicAsk>& ask, std::size_t from) {
+  if (from >= dynamic_checks_.size()) return ask->done(nullptr);
+  auto next = detail::from_any_thread(loop_.h, [this, ask, from](bool allow) {
+    if (!allow) return ask_dynamic(ask, from + 1);
+    if (Namespace* n = existing(ask->name)) return ask->done(n);
+    if (options_.max_dynamic_namespaces != 0 && dynamic_made_ >= options_.max_dynamic_namespaces) {
+      ++dynamic_refused_;
+      std::fprintf(stderr,
+                   "shmio: a CONNECT to dynamic namespace %.100s refused: %zu made already "
+                   "(max_dynamic_namespaces)\n",
+                   ask->name.c_str(), dynamic_made_);
+      return ask->done(nullptr);
+    }
+    Namespace* made = nullptr;
+    try {
+      made = &make(ask->name, dynamic_checks_[from].second);
+      ++dynamic_made_;
+      made->counted_ = true;
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "shmio: the setup of dynamic namespace %.100s threw: %s\n",
+                   ask->name.c_str(), e.what());
+      made = nullptr;
+    }
+    ask->done(made);
+  });
+  // (A copy: `check` may register another, which would move the list under it.)
+  const NamespaceCheck check = dynamic_checks_[from].first;
+  try {
+    check(ask->name, ask->auth, std::move(next));
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "shmio: a dynamic namespace's check threw for %.100s: %s\n",
+                 ask->name.c_str(), e.what());
+    ask_dynamic(ask, from + 1);
+  }
+}
+
 std::vector<Namespace*> ParentNamespace::made() const {
   std::vector<Namespace*> out;
   for (const auto& [name, n] : server_->namespaces_)

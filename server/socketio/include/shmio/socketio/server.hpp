@@ -221,6 +221,17 @@ class Server {
   // Returns the parent namespace: broadcasts to every child made from this registration.
   ParentNamespace of(std::function<bool(const std::string&)> predicate,
                      std::function<void(Namespace&)> setup);
+  // The same with socket.io's asynchronous form, io.of((name, auth, next) => ...): `check` gets
+  // the name, the client's CONNECT auth and `next`, to be called once — from any thread, later
+  // (a look-up) — with true to make the namespace (and connect the client to it), false to pass
+  // (the next registration is asked; none left: the client gets "Invalid namespace"). Asked for a
+  // client's CONNECT only (of(name) asks the predicates above, as socket.io's of(name) asks its
+  // regular expressions only), after every predicate of the form above said no, in registration
+  // order, within max_dynamic_namespace_bytes and max_dynamic_namespaces. One that throws counts
+  // as false (said on stderr); a setup that throws, as "Invalid namespace". Since 2026-12-05.
+  using NamespaceCheck = std::function<void(
+      const std::string& name, const boost::json::object& auth, std::function<void(bool)> next)>;
+  ParentNamespace of(NamespaceCheck check, std::function<void(Namespace&)> setup);
   // The namespace of this name as a client's CONNECT finds it: there already, or made now if a
   // dynamic namespace's predicate matches (within ServerOptions::max_dynamic_namespaces and
   // max_dynamic_namespace_bytes), else nullptr.
@@ -355,6 +366,15 @@ class Server {
   // (A setup behind a pointer: one running while another dynamic namespace is registered, which
   // may move this list, stays where it is.)
   std::vector<std::pair<std::function<bool(const std::string&)>, Setup>> dynamic_;
+  std::vector<std::pair<NamespaceCheck, Setup>> dynamic_checks_;  // (of(NamespaceCheck, setup))
+  // A client's CONNECT to a name no namespace has and no predicate matched: whether the
+  // asynchronous checks are to be asked (some registered, the name within its bound), and the
+  // asking: `done` gets the namespace made (or made meanwhile), or nullptr.
+  bool asks_dynamic(const std::string& name) const;
+  void check_dynamic(const std::string& name, const boost::json::object& auth,
+                     std::function<void(Namespace*)> done);
+  struct DynamicAsk;
+  void ask_dynamic(const std::shared_ptr<DynamicAsk>& ask, std::size_t from);
   // (Before clients_ and engine_: a session closed as the engine goes may remove a namespace.)
   std::vector<std::unique_ptr<Namespace>> retired_;
   std::map<std::string, Namespace::Stats> carried_;  // carried_stats()

@@ -22,7 +22,10 @@
 // logged), after next() only logged; one from a namespace
 // middleware before next() refuses the connection (CONNECT_ERROR), after it is only logged; one
 // from a listener that runs as the socket goes (on_disconnecting, on_disconnect), beside its
-// traffic (on_any_outgoing, on_upgrade, on_error) or from a server-side handler is only logged. One
+// traffic (on_any_outgoing, on_upgrade, on_error) or from a server-side handler is only logged, as
+// is one from a callback that answers for several sockets or servers (a broadcast's
+// emit_with_ack, fetch_sockets, a RemoteSocket's emit_with_ack, server_side_emit_with_ack, a room
+// event listener, a dynamic namespace's check: then the next one is asked). One
 // of any other type leaves io.run() as any uncaught exception does. Thread-safety: everything on
 // the io_context's thread.
 #pragma once

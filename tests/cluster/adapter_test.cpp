@@ -19,6 +19,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <filesystem>
 #include <functional>
 #include <limits>
 #include <memory>
@@ -1836,6 +1837,75 @@ TEST(ClusterSupervisor, AForkHookThatThrowsInTheChildEndsThatChild) {
   ::close(spawned[0]);
   ::close(escaped[0]);
   (void)shm::Segment::remove(ring);
+}
+
+// The rings and tables of a cluster that is gone without its stop (its supervisor killed, every
+// process of it dead), named by its port ("port-P", --port 0's), are removed when a supervisor
+// starts; one whose processes live, and one of another name, stay. (Before 2026-12-05 they stayed
+// in /dev/shm until a cluster of the same name started: for good with --port 0.)
+TEST(ClusterSupervisor, TheRingsOfAClusterThatIsGoneAreRemovedAtTheNextStart) {
+  const std::string dead = "port-" + std::to_string(700000000 + ::getpid());
+  const std::string alive = "port-" + std::to_string(800000000 + ::getpid());
+  const std::string named = "test-gone-" + std::to_string(::getpid());
+  auto board_files = [](const std::string& ring) {
+    std::size_t n = 0;
+    for (const auto& e : std::filesystem::directory_iterator("/dev/shm"))
+      if (e.path().filename().string().rfind("shmio-board." + ring + ".", 0) == 0) ++n;
+    return n;
+  };
+  auto cluster_ring = [](const std::string& name, bool with_board) {
+    shm::RingConfig cfg;
+    cfg.name = name;
+    cfg.capacity = 1 << 16;
+    auto seg = shm::Segment::create(cfg);
+    if (!seg) return false;
+    auto w = shm::RingWriter::attach(seg.value(), {"supervisor", -1});
+    if (!w) return false;
+    w.value().abandon();  // (its slot kept taken, as a killed supervisor leaves it)
+    if (with_board && !shm::WorkerBoard::open(name, seg.value().header().creation_time_ns))
+      return false;
+    shm::RingConfig wr = cfg;
+    wr.name = name + ".w0";
+    return static_cast<bool>(shm::Segment::create(wr));
+  };
+  // Made by processes that are gone (as a supervisor killed leaves them), and by this one.
+  for (const std::string& name : {dead, named}) {
+    const pid_t maker = ::fork();
+    ASSERT_GE(maker, 0);
+    if (maker == 0) ::_exit(cluster_ring(name, true) ? 0 : 1);
+    int st = 0;
+    ASSERT_EQ(::waitpid(maker, &st, 0), maker);
+    ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  }
+  ASSERT_TRUE(cluster_ring(alive, false));
+  ASSERT_EQ(board_files(dead), 1u);
+  // A supervisor starts and stops.
+  const std::string ring = "test-sweep-" + std::to_string(::getpid());
+  int ready[2];
+  ASSERT_EQ(::pipe(ready), 0);
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    cluster::SupervisorOptions o = one_worker_supervisor(ring, 5s);
+    o.on_start = [&](int) { (void)!::write(ready[1], "r", 1); };
+    ::_exit(cluster::run_supervisor(o, [](const cluster::WorkerContext&) {
+      ::pause();
+      return 0;
+    }));
+  }
+  ::close(ready[1]);
+  const int status = stop_when_ready(child, ready[0]);
+  EXPECT_TRUE(WIFEXITED(status)) << status;
+  EXPECT_FALSE(shm::Segment::attach(dead, shm::AttachMode::read_only)) << "the gone cluster's ring";
+  EXPECT_FALSE(shm::Segment::attach(dead + ".w0", shm::AttachMode::read_only));
+  EXPECT_EQ(board_files(dead), 0u);
+  EXPECT_TRUE(shm::Segment::attach(alive, shm::AttachMode::read_only)) << "its creator lives";
+  EXPECT_TRUE(shm::Segment::attach(named, shm::AttachMode::read_only)) << "not a port's name";
+  for (const std::string& name : {dead, alive, named}) {
+    (void)shm::Segment::remove(name);
+    (void)shm::Segment::remove(name + ".w0");
+    shm::WorkerBoard::remove_all(name);
+  }
 }
 
 // A worker that does not stop within the drain's time is killed, and the stop says so: a line on

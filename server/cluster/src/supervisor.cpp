@@ -217,6 +217,69 @@ void remove_stale_worker_rings(const std::string& ring, int keep) {
   }
 }
 
+// The rings and tables of clusters that are gone without their stop (their supervisor killed:
+// SIGKILL, the OOM killer; its workers then drain and exit): removed when a supervisor starts,
+// as a stale ring of its own name always was. Before 2026-12-05 they stayed in /dev/shm (memory)
+// until a cluster of the same --ring started: for good with --port 0, whose ring is named by the
+// port picked (found by a review). Only rings of that default name, "port-<P>", are looked at (a
+// ring named by --ring is left for its own next start, or for the operator: shm-inspect may be
+// reading one that was kept on purpose). A cluster's ring is told by its supervisor's producer
+// slot; gone means its creator dead and every slot's owner, producer or reader, dead (workers
+// still draining keep it). Another user's, or a ring of another layout, is not touched.
+void remove_dead_clusters(const std::string& own) {
+  for (const shm::SegmentInfo& info : shm::Segment::list()) {
+    const std::string& name = info.name;
+    if (name == own || name.size() <= 5 || name.rfind("port-", 0) != 0 ||
+        !std::all_of(name.begin() + 5, name.end(), [](char c) { return c >= '0' && c <= '9'; }))
+      continue;
+    std::uint64_t ring_id = 0;
+    pid_t supervisor = 0;
+    {
+      auto seg = shm::Segment::attach(name, shm::AttachMode::read_only);
+      if (!seg) continue;
+      const shm::Segment& sg = seg.value();
+      const auto& h = sg.header();
+      if (shm::liveness({h.creator_pid, h.creator_start_time}) != shm::Liveness::dead) continue;
+      bool cluster = false, live = false;
+      auto look = [&](const auto& slot, bool producer) {
+        const std::uint32_t state = slot.state.load(std::memory_order_acquire);
+        if (state == shm::layout::kSlotFree) return;
+        if (state != shm::layout::kSlotActive) {
+          live = true;  // (being taken: someone is there)
+          return;
+        }
+        if (producer &&
+            std::string_view(slot.label, ::strnlen(slot.label, sizeof slot.label)) == "supervisor")
+          cluster = true;
+        if (shm::liveness(shm::registry::owner_of(slot)) != shm::Liveness::dead) live = true;
+      };
+      for (std::uint16_t i = 0; i < sg.max_producers() && !live; ++i)
+        look(sg.producer_slot(i), true);
+      for (std::uint16_t i = 0; i < sg.max_readers() && !live; ++i) look(sg.reader_slot(i), false);
+      if (!cluster || live) continue;
+      ring_id = h.creation_time_ns;
+      supervisor = h.creator_pid;
+    }
+    if (!shm::Segment::remove(name)) continue;  // (another's: not removable by this user)
+    const std::string prefix = name + ".w";
+    for (const shm::SegmentInfo& w : shm::Segment::list())
+      if (w.name.rfind(prefix, 0) == 0 && w.name.size() > prefix.size() &&
+          std::all_of(w.name.begin() + static_cast<std::ptrdiff_t>(prefix.size()), w.name.end(),
+                      [](char c) { return c >= '0' && c <= '9'; })) {
+        auto who = shm::Segment::creator(w.name);
+        if (who && shm::liveness(who.value()) == shm::Liveness::dead)
+          (void)shm::Segment::remove(w.name);
+      }
+    shm::SessionStore::remove_all(name, ring_id);
+    shm::WorkerBoard::remove_all(name, ring_id);
+    shm::CutLog::remove_all(name, ring_id);
+    std::fprintf(stderr,
+                 "shmio: removed ring %s and its tables: its cluster is gone (supervisor pid %d "
+                 "and every process attached to it dead)\n",
+                 name.c_str(), supervisor);
+  }
+}
+
 }  // namespace
 
 std::string worker_ring_name(const std::string& ring, int worker) {
@@ -393,6 +456,7 @@ int run_supervisor(const SupervisorOptions& o,
     rings.back().stat_ok = ::stat(rings.back().path.c_str(), &rings.back().at_start) == 0;
   }
   remove_stale_worker_rings(o.ring, o.ring_per_worker ? n : 0);
+  remove_dead_clusters(o.ring);
   shm::Segment* const seg = &rings.front().segment;
   const std::uint64_t ring_id = seg->header().creation_time_ns;  // (names its tables)
   std::optional<shm::RingWriter> writer;

@@ -163,6 +163,30 @@ bool WorkerBoard::post(std::uint32_t slot, std::string_view blob) {
   return true;
 }
 
+std::optional<WorkerBoard::Stamp> WorkerBoard::stamp(std::uint32_t slot) const {
+  if (slot >= slots()) return std::nullopt;
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    const std::uint64_t seq0 = m_->copy(slot, 0).seq.load(std::memory_order_acquire);
+    const std::uint64_t seq1 = m_->copy(slot, 1).seq.load(std::memory_order_acquire);
+    const std::uint64_t even0 = seq0 & 1 ? 0 : seq0, even1 = seq1 & 1 ? 0 : seq1;
+    const std::uint64_t before = std::max(even0, even1);
+    if (before == 0) {
+      if (seq0 == 0 && seq1 == 0) return std::nullopt;  // never posted
+      std::this_thread::yield();
+      continue;
+    }
+    SlotHeader& s = m_->copy(slot, even1 > even0 ? 1 : 0);
+    Stamp st;
+    st.who.pid = static_cast<pid_t>(s.pid.load(std::memory_order_relaxed));
+    st.who.start_time = s.start_time.load(std::memory_order_relaxed);
+    st.posted_ns = s.posted_ns.load(std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_acquire);
+    if (s.seq.load(std::memory_order_relaxed) != before) continue;
+    return st;
+  }
+  return std::nullopt;
+}
+
 std::optional<WorkerBoard::Post> WorkerBoard::read(std::uint32_t slot) const {
   if (slot >= slots()) return std::nullopt;
   for (int attempt = 0; attempt < 8; ++attempt) {

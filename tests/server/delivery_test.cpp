@@ -2795,8 +2795,6 @@ TEST_P(Delivery, ABadHandshakeIsRefused) {
   EXPECT_EQ(server_->client_count(), 0u);
 }
 
-// socket.io's io.* operators on the server itself (io.in(room).fetchSockets(), io.except(room),
-// io.socketsJoin, ...), as of("/")'s: before 2026-12-04 only to() and emit() were there.
 // socket.io's asynchronous dynamic namespaces, io.of((name, auth, next) => ...): the CONNECT waits
 // for the app's answer (here given from another thread), which sees the client's auth; a "no"
 // asks the next registration; none left, or one that throws, "Invalid namespace"; the namespace
@@ -2809,6 +2807,11 @@ TEST_P(Delivery, AnAsynchronousNamespaceCheckSeesTheAuthAndAnswersLater) {
           std::function<void(bool)> next) {
         asked.push_back("first " + name);
         if (name == "/boom") throw std::runtime_error("check failed");
+        if (name == "/twice") {  // (answered twice, then a throw: only the first answer counts)
+          next(true);
+          next(false);
+          throw std::runtime_error("after next");
+        }
         const bool ok = auth.contains("token") && auth.at("token") == "t1" && name == "/t1";
         std::thread([next, ok] { next(ok); }).detach();  // (a look-up elsewhere)
       },
@@ -2823,7 +2826,7 @@ TEST_P(Delivery, AnAsynchronousNamespaceCheckSeesTheAuthAndAnswersLater) {
       [](Namespace& n) {
         n.on_connection([](const SocketPtr& s) { s->emit("made-by", Args{"second"}); });
       });
-  Client& c = open_session();
+  Client& c = connect();  // (on "/" too: the echo below)
   std::string got;
   c.send_text(R"(40/t1,{"token":"t1"})");
   drive_until_received(c, got, R"(42/t1,["made-by","first"])");
@@ -2836,6 +2839,13 @@ TEST_P(Delivery, AnAsynchronousNamespaceCheckSeesTheAuthAndAnswersLater) {
   drive_until_received(c, got, R"(42/boom,["made-by","second"])");
   EXPECT_EQ(asked, (std::vector<std::string>{"first /t1", "first /t2", "second /t2", "first /t3",
                                              "second /t3", "first /boom", "second /boom"}));
+  c.send_text("40/twice,");
+  drive_until_received(c, got, R"(42/twice,["made-by","first"])");
+  c.send_text(R"(42["echo","marker"])");  // (after it, on "/": whatever /twice got, came)
+  drive_until_received(c, got, R"(42["echo","marker"])");
+  EXPECT_EQ(got.find("44/twice"), std::string::npos) << got;
+  EXPECT_EQ(server_->of("/twice").size(), 1u) << "connected once";
+  asked.pop_back();
   // Made: a second client of /t1 is not asked again (the namespace is there).
   Client& d = open_session();
   std::string got_d;
@@ -2905,6 +2915,8 @@ TEST(Server, ExistingNamesANamespaceAsOfDoes) {
   EXPECT_EQ(server.existing(""), server.existing("/"));
 }
 
+// socket.io's io.* operators on the server itself (io.in(room).fetchSockets(), io.except(room),
+// io.socketsJoin, ...), as of("/")'s: before 2026-12-04 only to() and emit() were there.
 TEST_P(Delivery, TheServersOwnOperatorsAreTheMainNamespaces) {
   Client& a = connect();
   Client& b = connect();

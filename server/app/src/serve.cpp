@@ -1349,6 +1349,11 @@ int serve(ServeOptions cfg, Setup setup) {
     // holder must not have — with it another such program could bind beside it. The workers'
     // binds have it: the cluster then runs without a holder, said.)
     holder = bound_socket(addr, len, SO_REUSEPORT);
+    if (holder < 0 && errno != EADDRINUSE) {
+      std::fprintf(stderr, "shmio: cannot listen on %s:%ld: %s\n", cfg.host.c_str(), cfg.port,
+                   std::strerror(errno));
+      return 1;
+    }
     if (holder < 0)
       std::fprintf(stderr,
                    "shmio: %s:%ld is not held while every worker is down (%s: connections of "

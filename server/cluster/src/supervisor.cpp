@@ -43,15 +43,9 @@ struct Worker {
   std::chrono::milliseconds backoff{100};
   std::optional<Clock::time_point> restart_at;
   int starts = 0;  // how many times it was started (kWorkerCannotStart counts at the first)
-  bool watchdog_killed = false;  // (this pid, by the watchdog: killed once)
+  bool watchdog_killed = false;                  // (this pid, by the watchdog: killed once)
+  std::optional<shm::ProcessIdentity> identity;  // (its pid and start time, read once it posted)
 };
-
-std::uint64_t monotonic_ns() {
-  timespec t{};
-  ::clock_gettime(CLOCK_MONOTONIC, &t);
-  return static_cast<std::uint64_t>(t.tv_sec) * 1'000'000'000ULL +
-         static_cast<std::uint64_t>(t.tv_nsec);
-}
 
 // The workers' hand-off sockets live in a directory only this user may enter (mkdtemp: 0700, a
 // name nobody can take first), so that no other user's process can bind a worker's address (an
@@ -608,6 +602,11 @@ int run_supervisor(const SupervisorOptions& o,
     w.started = Clock::now();
     w.restart_at.reset();
     w.watchdog_killed = false;
+    // (Its identity as the board stamps its posts: a predecessor's post, or an unrelated
+    // process's of the same pid after a wrap, is not its.)
+    w.identity.reset();
+    if (const std::uint64_t t = shm::process_start_time(pid); t != 0)
+      w.identity = shm::ProcessIdentity{pid, t};
     ++w.starts;
   };
   for (int i = 0; i < children; ++i) spawn(i);
@@ -659,6 +658,7 @@ int run_supervisor(const SupervisorOptions& o,
   // worker whose loop was stuck kept its port's share of new connections, and nothing ended it.)
   std::optional<shm::WorkerBoard> board;
   auto next_watch = Clock::now() + std::chrono::seconds(1);
+  std::uint64_t last_watch_ns = 0, watch_from_ns = 0;
   const auto watch = [&] {
     if (!board) {
       shm::BoardConfig bc;
@@ -667,21 +667,27 @@ int run_supervisor(const SupervisorOptions& o,
       if (!b) return;
       board.emplace(std::move(b.value()));
     }
-    const std::uint64_t now_ns = monotonic_ns();
+    const std::uint64_t now_ns = shm::monotonic_ns();
     const auto limit_ns = static_cast<std::uint64_t>(
         std::chrono::duration_cast<std::chrono::nanoseconds>(o.watchdog).count());
-    for (const shm::WorkerBoard::Post& p : board->read_all()) {
-      if (p.slot >= static_cast<std::uint32_t>(children)) continue;
-      Worker& w = workers[p.slot];
-      // (This child's post, not its predecessor's: that one's pid is another.)
-      if (w.pid <= 0 || w.watchdog_killed || p.who.pid != w.pid || now_ns < p.posted_ns ||
-          now_ns - p.posted_ns <= limit_ns)
-        continue;
+    // The supervisor itself stopped for a while (the whole group: Ctrl-Z, a container paused, a
+    // VM frozen): every post is old then, and none of it says a loop is stuck. Counted afresh
+    // from the first look after such a gap (found by a review: all workers were killed at once).
+    if (last_watch_ns != 0 && now_ns - last_watch_ns > 3'000'000'000ULL) watch_from_ns = now_ns;
+    last_watch_ns = now_ns;
+    for (int i = 0; i < children; ++i) {
+      Worker& w = workers[static_cast<std::size_t>(i)];
+      if (w.pid <= 0 || w.watchdog_killed) continue;
+      const auto st = board->stamp(static_cast<std::uint32_t>(i));
+      // (This child's post, not its predecessor's: another identity.)
+      if (!st || st->who.pid != w.pid || !w.identity || !(st->who == *w.identity)) continue;
+      const std::uint64_t since = std::max(st->posted_ns, watch_from_ns);
+      if (now_ns < since || now_ns - since <= limit_ns) continue;
       std::fprintf(stderr,
                    "shmio: %s (pid %d) has not turned its event loop for %llu ms (a handler that "
                    "does not return, a deadlock, a stopped process): killed, to be restarted\n",
-                   name_of(p.slot).c_str(), w.pid,
-                   static_cast<unsigned long long>((now_ns - p.posted_ns) / 1'000'000));
+                   name_of(static_cast<std::size_t>(i)).c_str(), w.pid,
+                   static_cast<unsigned long long>((now_ns - st->posted_ns) / 1'000'000));
       ::kill(w.pid, SIGKILL);
       w.watchdog_killed = true;
     }

@@ -487,7 +487,7 @@ void on_reply(const std::shared_ptr<Client>& c, Client::Impl& m, Reply r) {
   // Reasoned, not tested: the window is between an UNSUBSCRIBE and its reply.)
   if (!m.pings_behind.empty() && m.pings_behind.front() == 0 &&
       (!m.sub_mode || m.inflight.empty()) &&
-      (r.is_error() || (!m.sub_mode && r.type == Reply::Type::status && r.str == "PONG"))) {
+      (r.is_error() || (r.type == Reply::Type::status && r.str == "PONG"))) {
     m.pings_behind.pop_front();  // (the PING's answer: a refusal too says the link is alive)
     if (r.is_error()) ++m.stats.pings_refused;
     return;

@@ -23,6 +23,10 @@ class Client : public std::enable_shared_from_this<Client> {
       : srv_(srv), conn_(std::move(conn)), decoder_(decoder_limits(srv.options())) {}
 
   static constexpr std::size_t kNoSlot = static_cast<std::size_t>(-1);
+  // A client's CONNECTs waiting at once for dynamic namespace checks or middleware: a bound on
+  // what one client can have the app look up (socket.io has none); 64 is more namespaces than a
+  // page opens at once.
+  static constexpr std::size_t kMaxPendingChecks = 64;
   std::size_t slot = kNoSlot;  // its index in Server::clients_ while it is open
 
   void start() {
@@ -71,6 +75,10 @@ class Client : public std::enable_shared_from_this<Client> {
       // socket.io makes a second socket, and the client then gets every message twice.)
       if (std::find(connecting_.begin(), connecting_.end(), p.nsp) != connecting_.end()) return;
       Namespace* nsp = srv_.find(p.nsp);
+      // (At most kMaxPendingChecks of a client's CONNECTs wait for the app's checks at once, each
+      // holding its auth and, in the app, a look-up: more are answered "Invalid namespace".)
+      if (nsp == nullptr && connecting_.size() >= kMaxPendingChecks)
+        return invalid_namespace(p.nsp);
       if (nsp == nullptr && srv_.asks_dynamic(p.nsp)) {
         // The app's asynchronous checks (Server::of(NamespaceCheck, setup)): the CONNECT waits
         // for their answer, as for a middleware's (a second one meanwhile is let go).

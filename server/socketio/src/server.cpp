@@ -3,6 +3,7 @@
 #include "shmio/socketio/server.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -191,9 +192,35 @@ ParentNamespace Server::of(NamespaceCheck check, std::function<void(Namespace&)>
   return ParentNamespace(*this, std::move(made));
 }
 
-bool Server::asks_dynamic(const std::string& name) const {
-  return !dynamic_checks_.empty() && (options_.max_dynamic_namespace_bytes == 0 ||
-                                      name.size() <= options_.max_dynamic_namespace_bytes);
+bool Server::asks_dynamic(const std::string& name) {
+  if (dynamic_checks_.empty()) return false;
+  const bool too_long = options_.max_dynamic_namespace_bytes != 0 &&
+                        name.size() > options_.max_dynamic_namespace_bytes;
+  const bool full =
+      options_.max_dynamic_namespaces != 0 && dynamic_made_ >= options_.max_dynamic_namespaces;
+  if (!too_long && !full) return true;
+  // Past a bound the app is not asked (nothing could be made). Counted and said here unless
+  // find() did already: a name too long with predicates registered, or a predicate's match.
+  if (dynamic_.empty() || (!too_long && !dynamic_setup(name))) dynamic_refused(name, too_long);
+  return false;
+}
+
+void Server::dynamic_refused(const std::string& name, bool too_long) {
+  ++dynamic_refused_;
+  const auto now = std::chrono::steady_clock::now();
+  if (dynamic_refused_ != 1 && now - dynamic_refusal_said_ < std::chrono::minutes(1)) return;
+  dynamic_refusal_said_ = now;
+  if (too_long)
+    std::fprintf(stderr,
+                 "shmio: a CONNECT to a namespace of %zu bytes refused (dynamic namespaces: "
+                 "max_dynamic_namespace_bytes %zu; %llu refused so far)\n",
+                 name.size(), options_.max_dynamic_namespace_bytes,
+                 static_cast<unsigned long long>(dynamic_refused_));
+  else
+    std::fprintf(stderr,
+                 "shmio: a CONNECT to dynamic namespace %.100s refused: %zu made already "
+                 "(max_dynamic_namespaces; %llu refused so far)\n",
+                 name.c_str(), dynamic_made_, static_cast<unsigned long long>(dynamic_refused_));
 }
 
 struct Server::DynamicAsk {
@@ -211,15 +238,15 @@ void Server::check_dynamic(const std::string& name, const json::object& auth,
 // made meanwhile, or past max_dynamic_namespaces).
 void Server::ask_dynamic(const std::shared_ptr<DynamicAsk>& ask, std::size_t from) {
   if (from >= dynamic_checks_.size()) return ask->done(nullptr);
-  auto next = detail::from_any_thread(loop_.h, [this, ask, from](bool allow) {
+  // (Answered once: a second call, or a throw after the call, is ignored — it connected the
+  // client twice, or answered it "Invalid namespace" after its CONNECT was answered.)
+  auto called = std::make_shared<std::atomic<bool>>(false);
+  auto next = detail::from_any_thread(loop_.h, [this, ask, from, called](bool allow) {
+    if (called->exchange(true)) return;
     if (!allow) return ask_dynamic(ask, from + 1);
     if (Namespace* n = existing(ask->name)) return ask->done(n);
     if (options_.max_dynamic_namespaces != 0 && dynamic_made_ >= options_.max_dynamic_namespaces) {
-      ++dynamic_refused_;
-      std::fprintf(stderr,
-                   "shmio: a CONNECT to dynamic namespace %.100s refused: %zu made already "
-                   "(max_dynamic_namespaces)\n",
-                   ask->name.c_str(), dynamic_made_);
+      dynamic_refused(ask->name, false);
       return ask->done(nullptr);
     }
     Namespace* made = nullptr;
@@ -241,7 +268,7 @@ void Server::ask_dynamic(const std::shared_ptr<DynamicAsk>& ask, std::size_t fro
   } catch (const std::exception& e) {
     std::fprintf(stderr, "shmio: a dynamic namespace's check threw for %.100s: %s\n",
                  ask->name.c_str(), e.what());
-    ask_dynamic(ask, from + 1);
+    if (!called->exchange(true)) ask_dynamic(ask, from + 1);
   }
 }
 
@@ -304,23 +331,7 @@ Namespace* Server::find(const std::string& name) {
   if (!too_long && !setup) return nullptr;
   if (too_long ||
       (options_.max_dynamic_namespaces != 0 && dynamic_made_ >= options_.max_dynamic_namespaces)) {
-    ++dynamic_refused_;
-    const auto now = std::chrono::steady_clock::now();
-    if (dynamic_refused_ == 1 || now - dynamic_refusal_said_ >= std::chrono::minutes(1)) {
-      dynamic_refusal_said_ = now;
-      if (too_long)
-        std::fprintf(stderr,
-                     "shmio: a CONNECT to a namespace of %zu bytes refused (dynamic namespaces: "
-                     "max_dynamic_namespace_bytes %zu; %llu refused so far)\n",
-                     name.size(), options_.max_dynamic_namespace_bytes,
-                     static_cast<unsigned long long>(dynamic_refused_));
-      else
-        std::fprintf(stderr,
-                     "shmio: a CONNECT to dynamic namespace %.100s refused: %zu made already "
-                     "(max_dynamic_namespaces; %llu refused so far)\n",
-                     name.c_str(), dynamic_made_,
-                     static_cast<unsigned long long>(dynamic_refused_));
-    }
+    dynamic_refused(name, too_long);
     return nullptr;
   }
   Namespace& n = make(name, std::move(setup));

@@ -69,6 +69,13 @@ class WorkerBoard {
   // are left out).
   std::vector<Post> read_all() const;
   std::optional<Post> read(std::uint32_t slot) const;
+  // Who posted last in `slot` and when, without its blob or a look at /proc (a watchdog's look,
+  // once a second per slot); nullopt if never posted (or unreadable, as read()).
+  struct Stamp {
+    ProcessIdentity who;
+    std::uint64_t posted_ns;  // CLOCK_MONOTONIC
+  };
+  std::optional<Stamp> stamp(std::uint32_t slot) const;
 
  private:
   struct Map;

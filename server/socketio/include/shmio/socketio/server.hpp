@@ -373,7 +373,8 @@ class Server {
   // A client's CONNECT to a name no namespace has and no predicate matched: whether the
   // asynchronous checks are to be asked (some registered, the name within its bound), and the
   // asking: `done` gets the namespace made (or made meanwhile), or nullptr.
-  bool asks_dynamic(const std::string& name) const;
+  bool asks_dynamic(const std::string& name);
+  void dynamic_refused(const std::string& name, bool too_long);  // (counted, said once a minute)
   void check_dynamic(const std::string& name, const boost::json::object& auth,
                      std::function<void(Namespace*)> done);
   struct DynamicAsk;

@@ -66,6 +66,14 @@ TEST(WorkerBoard, PostsOfOtherProcessesAreReadWithWhoPostedThemAndWhetherItLives
   ASSERT_TRUE(b.post(1, "again, longer than before"));
   EXPECT_EQ(b.read(1)->blob, "again, longer than before");
   EXPECT_FALSE(b.read(2)) << "never posted";
+  // The stamp alone (the supervisor's watchdog): who and when, as read() says them.
+  const auto st = b.stamp(1);
+  ASSERT_TRUE(st);
+  EXPECT_EQ(st->who, b.read(1)->who);
+  EXPECT_EQ(st->posted_ns, b.read(1)->posted_ns);
+  EXPECT_EQ(b.stamp(3)->who.pid, child);
+  EXPECT_FALSE(b.stamp(2));
+  EXPECT_FALSE(b.stamp(1u << 20)) << "out of range";
 }
 
 TEST(WorkerBoard, BoundsAndBadConfigurations) {

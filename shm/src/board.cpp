@@ -163,31 +163,11 @@ bool WorkerBoard::post(std::uint32_t slot, std::string_view blob) {
   return true;
 }
 
-std::optional<WorkerBoard::Stamp> WorkerBoard::stamp(std::uint32_t slot) const {
-  if (slot >= slots()) return std::nullopt;
-  for (int attempt = 0; attempt < 8; ++attempt) {
-    const std::uint64_t seq0 = m_->copy(slot, 0).seq.load(std::memory_order_acquire);
-    const std::uint64_t seq1 = m_->copy(slot, 1).seq.load(std::memory_order_acquire);
-    const std::uint64_t even0 = seq0 & 1 ? 0 : seq0, even1 = seq1 & 1 ? 0 : seq1;
-    const std::uint64_t before = std::max(even0, even1);
-    if (before == 0) {
-      if (seq0 == 0 && seq1 == 0) return std::nullopt;  // never posted
-      std::this_thread::yield();
-      continue;
-    }
-    SlotHeader& s = m_->copy(slot, even1 > even0 ? 1 : 0);
-    Stamp st;
-    st.who.pid = static_cast<pid_t>(s.pid.load(std::memory_order_relaxed));
-    st.who.start_time = s.start_time.load(std::memory_order_relaxed);
-    st.posted_ns = s.posted_ns.load(std::memory_order_relaxed);
-    std::atomic_thread_fence(std::memory_order_acquire);
-    if (s.seq.load(std::memory_order_relaxed) != before) continue;
-    return st;
-  }
-  return std::nullopt;
-}
-
-std::optional<WorkerBoard::Post> WorkerBoard::read(std::uint32_t slot) const {
+// The later complete post of `slot`: `take(copy)` reads what it needs of that copy, kept only if
+// the copy did not change meanwhile (its writer has since completed the other copy and begun this
+// one again: read again, at most 8 times). nullopt if never posted or unreadable.
+template <class T, class Take>
+std::optional<T> WorkerBoard::latest(std::uint32_t slot, Take take) const {
   if (slot >= slots()) return std::nullopt;
   for (int attempt = 0; attempt < 8; ++attempt) {
     // The copy with the later complete post. (One being written is passed over: its other copy
@@ -202,21 +182,35 @@ std::optional<WorkerBoard::Post> WorkerBoard::read(std::uint32_t slot) const {
       continue;
     }
     SlotHeader& s = m_->copy(slot, even1 > even0 ? 1 : 0);
-    Post p;
-    p.slot = slot;
-    p.who.pid = static_cast<pid_t>(s.pid.load(std::memory_order_relaxed));
-    p.who.start_time = s.start_time.load(std::memory_order_relaxed);
-    p.posted_ns = s.posted_ns.load(std::memory_order_relaxed);
-    const std::uint64_t len = s.length.load(std::memory_order_relaxed);
-    if (len > capacity()) continue;
-    load_words(m_->words(s), len, p.blob);
+    std::optional<T> got = take(s);
     std::atomic_thread_fence(std::memory_order_acquire);
-    // (Changed: its writer has since completed the other copy and begun this one again.)
-    if (s.seq.load(std::memory_order_relaxed) != before) continue;
-    p.alive = liveness(p.who) == Liveness::alive;
-    return p;
+    if (got && s.seq.load(std::memory_order_relaxed) == before) return got;
   }
   return std::nullopt;
+}
+
+std::optional<WorkerBoard::Stamp> WorkerBoard::stamp(std::uint32_t slot) const {
+  return latest<Stamp>(slot, [](SlotHeader& s) {
+    return std::optional<Stamp>(Stamp{{static_cast<pid_t>(s.pid.load(std::memory_order_relaxed)),
+                                       s.start_time.load(std::memory_order_relaxed)},
+                                      s.posted_ns.load(std::memory_order_relaxed)});
+  });
+}
+
+std::optional<WorkerBoard::Post> WorkerBoard::read(std::uint32_t slot) const {
+  auto p = latest<Post>(slot, [&](SlotHeader& s) -> std::optional<Post> {
+    Post out;
+    out.slot = slot;
+    out.who.pid = static_cast<pid_t>(s.pid.load(std::memory_order_relaxed));
+    out.who.start_time = s.start_time.load(std::memory_order_relaxed);
+    out.posted_ns = s.posted_ns.load(std::memory_order_relaxed);
+    const std::uint64_t len = s.length.load(std::memory_order_relaxed);
+    if (len > capacity()) return std::nullopt;
+    load_words(m_->words(s), len, out.blob);
+    return out;
+  });
+  if (p) p->alive = liveness(p->who) == Liveness::alive;
+  return p;
 }
 
 std::vector<WorkerBoard::Post> WorkerBoard::read_all() const {

@@ -55,6 +55,22 @@ class RedisClient : public ::testing::Test {
     EXPECT_TRUE(drive([&] { return got.has_value(); }));
     return got.value_or(redis::Reply::error("no reply"));
   }
+  // A subscriber of `channels` whose messages' payloads go to `got`, once Redis counts it on
+  // each of them.
+  std::shared_ptr<redis::Client> listening(RedisServer& server, std::vector<std::string>& got,
+                                           const std::vector<std::string>& channels) {
+    auto sub =
+        client({.url = server.url(),
+                .on_message = [&got](const std::string&, const std::string&, const std::string&,
+                                     std::string payload) { got.push_back(std::move(payload)); }});
+    for (const std::string& ch : channels) sub->subscribe(ch);
+    auto admin = client({.url = server.url()});
+    for (const std::string& ch : channels)
+      EXPECT_TRUE(drive([&] {
+        return call(*admin, {"PUBSUB", "NUMSUB", ch}).elements.at(1).integer == 1;
+      })) << ch;
+    return sub;
+  }
   boost::asio::io_context io_;
 };
 
@@ -858,16 +874,7 @@ TEST_F(RedisClient, TheEmittersServerSideEmitCarriesItsBinaries) {
   RedisServer server(free_port());
   server.start();
   std::vector<std::string> got;
-  auto sub =
-      client({.url = server.url(),
-              .on_message = [&](const std::string&, const std::string&, const std::string&,
-                                std::string payload) { got.push_back(std::move(payload)); }});
-  sub->subscribe("socket.io-request#/#");
-  ASSERT_TRUE(drive([&] {
-    return call(*client({.url = server.url()}), {"PUBSUB", "NUMSUB", "socket.io-request#/#"})
-               .elements.at(1)
-               .integer == 1;
-  }));
+  auto sub = listening(server, got, {"socket.io-request#/#"});
   redis::Emitter em(server.url());
   sio::Args args(boost::json::array{"text", sio::placeholder(0)},
                  {std::make_shared<const std::string>(std::string("\x01\x02", 2))});
@@ -884,17 +891,7 @@ TEST_F(RedisClient, TheEmitterTakesSeveralRoomsAtOnce) {
   RedisServer server(free_port());
   server.start();
   std::vector<std::string> got;
-  auto sub =
-      client({.url = server.url(),
-              .on_message = [&](const std::string&, const std::string&, const std::string&,
-                                std::string payload) { got.push_back(std::move(payload)); }});
-  sub->subscribe("socket.io-request#/#");
-  sub->subscribe("socket.io#/#");
-  ASSERT_TRUE(drive([&] {
-    return call(*client({.url = server.url()}), {"PUBSUB", "NUMSUB", "socket.io#/#"})
-               .elements.at(1)
-               .integer == 1;
-  }));
+  auto sub = listening(server, got, {"socket.io-request#/#", "socket.io#/#"});
   redis::Emitter em(server.url());
   ASSERT_TRUE(em.of("/").except({"room-ex1", "room-ex2"}).sockets_join({"room-j1", "room-j2"}))
       << em.last_error();

@@ -80,6 +80,8 @@ class WorkerBoard {
  private:
   struct Map;
   explicit WorkerBoard(Map* m) noexcept : m_(m) {}
+  template <class T, class Take>
+  std::optional<T> latest(std::uint32_t slot, Take take) const;  // (read() and stamp())
   Map* m_ = nullptr;
 };
 

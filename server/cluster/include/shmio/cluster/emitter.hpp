@@ -76,8 +76,22 @@ class EmitTargets {
     opts_.flags.volatile_ = true;
     return std::move(static_cast<Derived&>(*this));
   }
+  // (One room or a brace list, for Derived's sockets_join / sockets_leave of a vector.)
+  bool sockets_join(const socketio::Room& room) const {
+    return self().sockets_join(std::vector<socketio::Room>{room});
+  }
+  bool sockets_join(std::initializer_list<socketio::Room> rooms) const {
+    return self().sockets_join(std::vector<socketio::Room>(rooms));
+  }
+  bool sockets_leave(const socketio::Room& room) const {
+    return self().sockets_leave(std::vector<socketio::Room>{room});
+  }
+  bool sockets_leave(std::initializer_list<socketio::Room> rooms) const {
+    return self().sockets_leave(std::vector<socketio::Room>(rooms));
+  }
 
  protected:
+  const Derived& self() const { return static_cast<const Derived&>(*this); }
   std::string nsp_;
   socketio::BroadcastOptions opts_;
 };
@@ -89,15 +103,9 @@ class EmitOperator : public EmitTargets<EmitOperator> {
   // also for a reserved event name, and for names that are not UTF-8 (names_refused).
   bool emit(const std::string& event, socketio::Args args = {}) const;
   // (One room, a brace list or a vector of them.)
-  bool sockets_join(const socketio::Room& room) const { return sockets_join({room}); }
-  bool sockets_join(std::initializer_list<socketio::Room> rooms) const {
-    return sockets_join(std::vector<socketio::Room>(rooms));
-  }
+  using EmitTargets::sockets_join;
+  using EmitTargets::sockets_leave;
   bool sockets_join(const std::vector<socketio::Room>& rooms) const;
-  bool sockets_leave(const socketio::Room& room) const { return sockets_leave({room}); }
-  bool sockets_leave(std::initializer_list<socketio::Room> rooms) const {
-    return sockets_leave(std::vector<socketio::Room>(rooms));
-  }
   bool sockets_leave(const std::vector<socketio::Room>& rooms) const;
   bool disconnect_sockets(bool close = false) const;
   bool server_side_emit(const std::string& event, socketio::Args args = {}) const;

@@ -30,15 +30,9 @@ class EmitOperator : public cluster::EmitTargets<EmitOperator> {
   EmitOperator(Emitter& em, std::string nsp) : EmitTargets(std::move(nsp)), em_(&em) {}
   bool emit(const std::string& event, socketio::Args args = {}) const;
   // (One room, a brace list or a vector of them.)
-  bool sockets_join(const socketio::Room& room) const { return sockets_join({room}); }
-  bool sockets_join(std::initializer_list<socketio::Room> rooms) const {
-    return sockets_join(std::vector<socketio::Room>(rooms));
-  }
+  using EmitTargets::sockets_join;
+  using EmitTargets::sockets_leave;
   bool sockets_join(const std::vector<socketio::Room>& rooms) const;
-  bool sockets_leave(const socketio::Room& room) const { return sockets_leave({room}); }
-  bool sockets_leave(std::initializer_list<socketio::Room> rooms) const {
-    return sockets_leave(std::vector<socketio::Room>(rooms));
-  }
   bool sockets_leave(const std::vector<socketio::Room>& rooms) const;
   bool disconnect_sockets(bool close = false) const;
   bool server_side_emit(const std::string& event, socketio::Args args = {}) const;

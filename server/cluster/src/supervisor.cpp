@@ -44,7 +44,7 @@ struct Worker {
   std::optional<Clock::time_point> restart_at;
   int starts = 0;  // how many times it was started (kWorkerCannotStart counts at the first)
   bool watchdog_killed = false;                  // (this pid, by the watchdog: killed once)
-  std::optional<shm::ProcessIdentity> identity;  // (its pid and start time, read once it posted)
+  std::optional<shm::ProcessIdentity> identity;  // (its pid and start time, read at its start)
 };
 
 // The workers' hand-off sockets live in a directory only this user may enter (mkdtemp: 0700, a

@@ -7,8 +7,25 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-15}
 rate=${SHMIO_DEMO_RATE:-20000}  # records/s per producer (2 cores also run 3 readers)
+# (Bounds said before anything starts: a reader refused its --count or --timeout-ms never
+# attached, and the wait for the readers below never ended; found in review, 2026-12-05.)
+if ! [[ $seconds =~ ^[0-9]+$ ]] || ((seconds < 5 || seconds > 3600)); then
+  echo "ring-demo.sh: SECONDS must be 5..3600 (got '$seconds')" >&2
+  exit 2
+fi
+if ! [[ $rate =~ ^[0-9]+$ ]] || ((rate < 1 || rate > 10000000)); then
+  echo "ring-demo.sh: SHMIO_DEMO_RATE must be 1..10000000 records/s (got '$rate')" >&2
+  exit 2
+fi
 scripts/setup.sh
-scripts/build.sh build >/dev/null
+# (The build's output in a log, shown if it fails: a first build runs for minutes.)
+build_log=$(mktemp)
+if ! scripts/build.sh build >"$build_log" 2>&1; then
+  tail -n 40 "$build_log" >&2
+  echo "demo: the build failed (the lines above; whole log: $build_log)" >&2
+  exit 1
+fi
+rm -f "$build_log"
 echo "demo: built"
 
 bin=build/tools
@@ -32,8 +49,17 @@ for r in reader-a reader-b reader-paused; do
   pids+=($!)
 done
 paused=${pids[2]}
-# Producers start once the three readers are attached.
-until "$bin/shm-inspect" --name "$name" readers 2>/dev/null | grep -q reader-paused; do sleep 0.1; done
+# Producers start once the three readers are attached (at most 10 s: a reader that could not
+# start says why in its log).
+for ((i = 0; ; ++i)); do
+  "$bin/shm-inspect" --name "$name" readers 2>/dev/null | grep -q reader-paused && break
+  if ((i >= 100)); then
+    echo "ring-demo.sh: the readers did not attach within 10 s:" >&2
+    cat "$logs"/reader-*.txt >&2
+    exit 1
+  fi
+  sleep 0.1
+done
 for p in producer-0 producer-1; do
   "$bin/ring-demo" produce --name "$name" --count "$count" --size 64 --rate "$rate" --label "$p" \
     >"$logs/$p.txt" 2>&1 &

@@ -10,6 +10,7 @@ PACKAGES=(
   libhiredis-dev redis-server
   clang libclang-rt-14-dev
   chromium
+  python3
 )
 
 missing=()
@@ -23,6 +24,8 @@ done
 # nodejs package if none is installed).
 if ! command -v node >/dev/null 2>&1; then
   missing+=(nodejs npm)
+elif ! command -v npm >/dev/null 2>&1; then
+  missing+=(npm)  # (a node without its npm: the pinned packages could not be installed)
 fi
 
 install_node_packages() {

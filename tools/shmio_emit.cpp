@@ -53,8 +53,8 @@ const char* kUsage =
     "Names (namespace, rooms, event) must be UTF-8. Exit status: 0 written (or published);\n"
     "2 usage, a bad JSON argument or name; 3 the ring cannot be attached, or its cluster is\n"
     "not running (or the Redis URL is refused); 4 not written: larger than the ring's\n"
-    "max_record (its size / 8), or no worker reads it now (all starting or restarting) (or\n"
-    "Redis did not take it).\n";
+    "max_record (its size / 8, at most 16 MiB), or no worker reads it now (all starting or\n"
+    "restarting) (or Redis did not take it).\n";
 
 // The ring a cluster on port `text` makes (port-P), reading the port as shmio reads it (digits
 // only, 1..65535: "047020" is port-47020); nullopt if it is no port.
@@ -187,7 +187,8 @@ int main(int argc, char** argv) {
   shmio::socketio::Args payload;
   for (const std::string& text : args) {
     boost::system::error_code ec;
-    boost::json::value v = shmio::socketio::parse_json_exact(text, ec);
+    // (As the server reads a client's JSON: a lone surrogate escape is U+FFFD, not a refusal.)
+    boost::json::value v = shmio::socketio::parse_json(text, ec);
     if (ec) {
       std::fprintf(stderr, "shmio-emit: argument is not JSON: %s (%s)%s\n", text.c_str(),
                    ec.message().c_str(),

@@ -226,7 +226,9 @@ Result<Sidecar> open_sidecar(const std::string& name, std::uint64_t bytes, std::
 }
 
 Result<Sidecar> map_sidecar_read_only(const std::string& name, const std::string& ring) {
-  const int fd = ::shm_open(name.c_str(), O_RDONLY, 0);
+  // (O_NONBLOCK: a FIFO put under the name would block the open until a writer came; it is then
+  // refused below as not a file. Found by a review, 2026-12-05: shm-inspect sessions hung.)
+  const int fd = ::shm_open(name.c_str(), O_RDONLY | O_NONBLOCK, 0);
   if (fd < 0) {
     const int e = errno;
     return Error{e == ENOENT   ? Errc::not_found
@@ -235,6 +237,10 @@ Result<Sidecar> map_sidecar_read_only(const std::string& name, const std::string
                  "opening shared memory " + name + ": " + std::strerror(e)};
   }
   struct stat st {};
+  if (::fstat(fd, &st) == 0 && !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return Error{Errc::system_error, "/dev/shm/" + name + " is not a file (not shmio's)"};
+  }
   if (::fstat(fd, &st) != 0 || st.st_size <= 0) {
     ::close(fd);
     return Error{Errc::not_ready, name + " is not sized (its creator died, or is at it)"};

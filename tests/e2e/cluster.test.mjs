@@ -142,6 +142,12 @@ test(`shmio-emit reaches clients on every worker, and rooms through them${mode}`
   }
   await ack(a, "echo", 0);
   assert.equal(ga.length, 1, "a is not in news");
+  // A lone surrogate escape (a string cut inside an emoji) reads as U+FFFD, as the server reads a
+  // client's JSON (shmio-emit refused it before 2026-12-05).
+  r = await run("--room", "news", "--event", "hello", '"\\ud83d cut"');
+  assert.equal(r.err, null, r.stderr);
+  await until(() => gb.length === 3, 5000, "the lone surrogate's emit");
+  assert.deepEqual(gb[2], ["\ufffd cut"]);
   // Bad input: a clear error and exit status, nothing sent.
   r = await run("--event", "hello", "{not json");
   assert.equal(r.err.code, 2);

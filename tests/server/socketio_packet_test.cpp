@@ -99,12 +99,25 @@ TEST(SocketIoCodec, EncodeProducesTheWireFormOfTheSpec) {
 TEST(SocketIoCodec, NonFiniteNumbersEncodeAsNullLikeJsonStringify) {
   // 1E400 overflows to infinity when parsed (as JSON.parse does); re-encoding must stay JSON.
   Packet p = decode_one("2[\"n\",1E400,-1E400,1.5]");
-  EXPECT_EQ(encode(p), "2[\"n\",null,null,1.5E0]");
+  EXPECT_EQ(encode(p), "2[\"n\",null,null,1.5]");
   p.data = json::array{"nan", std::numeric_limits<double>::quiet_NaN()};
   EXPECT_EQ(encode(p), "2[\"nan\",null]");
   Decoder d;
   Packet back;
   EXPECT_EQ(d.feed_text(encode(p), back), Decoder::Status::packet);
+}
+
+// Every number as JSON.stringify writes it (Boost.JSON wrote 0.1 as 1E-1 and -0 as -0E0 before
+// 2026-12-05: every JSON parser reads both, but a relayed value's text changed and compared
+// unequal byte for byte), strings and keys escaped as JSON.stringify does, beside them.
+TEST(SocketIoCodec, NumbersAreWrittenAsJsonStringifyWritesThem) {
+  Packet p = decode_one(R"(2["n",0.1,1.5,-0.0,1e21,1e-7,123456789012345680000,5e-324,-2.5e-8,7,-3,)"
+                        R"({"k\"\n":[0.25,"a\\b\u0001\t"]},true,null])");
+  EXPECT_EQ(encode(p), R"(2["n",0.1,1.5,0,1e+21,1e-7,123456789012345680000,5e-324,-2.5e-8,7,-3,)"
+                       R"({"k\"\n":[0.25,"a\\b\u0001\t"]},true,null])");
+  // Without a double, Boost's own text (the same): integers, strings, nesting.
+  p.data = json::array{"i", 1, -2, json::object{{"s", "x\u2028y"}}};
+  EXPECT_EQ(encode(p), "2[\"i\",1,-2,{\"s\":\"x\u2028y\"}]");
 }
 
 TEST(SocketIoCodec, LoneSurrogateEscapesAreReadAsTheReplacementCharacterAsJsonParseTakesThem) {

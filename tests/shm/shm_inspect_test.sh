@@ -160,6 +160,17 @@ json_check "o.name === '$RING' && o.cuts === null" <<<"$OUT" || fail "--json cut
 ls /dev/shm | grep -q "^shmio-\(sessions\|cuts\)\.$RING\." && fail "inspecting created a sidecar"
 pass "sessions/cuts of a ring without them say so"
 
+# A FIFO under a session table's name (anyone can make one: the name is the ring's and its
+# creation time) is refused at once, not waited on (found in review, 2026-12-05: it hung).
+expect_rc 0 "$INSPECT" --name "$RING" --json stat
+created=$(printf '%016x' "$(grep -o '"creation_time_ns":[0-9]*' <<<"$OUT" | cut -d: -f2)")
+mkfifo "/dev/shm/shmio-sessions.$RING.$created"
+run timeout 10 "$INSPECT" --name "$RING" sessions
+rm -f "/dev/shm/shmio-sessions.$RING.$created"
+[[ $RC -ne 124 ]] || fail "sessions waited on a FIFO"
+grep -q "is not a file" <<<"$ERR$OUT" || fail "a FIFO as the session table: rc $RC $OUT $ERR"
+pass "a FIFO as a session table is refused at once"
+
 # Read-only: inspecting must not change one byte of the segment.
 before=$(sha256sum <"/dev/shm/shmio.$RING")
 for cmd in stat readers producers dump sessions cuts; do

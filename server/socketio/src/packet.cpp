@@ -162,25 +162,96 @@ bool is_digit(char c) {
   return c >= '0' && c <= '9';
 }
 
-bool has_non_finite(const json::value& v) {
-  if (v.is_double()) return !std::isfinite(v.get_double());
+bool has_double(const json::value& v) {
+  if (v.is_double()) return true;
   if (const json::array* a = v.if_array()) {
     for (const json::value& e : *a)
-      if (has_non_finite(e)) return true;
+      if (has_double(e)) return true;
   } else if (const json::object* o = v.if_object()) {
     for (const auto& kv : *o)
-      if (has_non_finite(kv.value())) return true;
+      if (has_double(kv.value())) return true;
   }
   return false;
 }
 
-void replace_non_finite(json::value& v) {
-  if (v.is_double() && !std::isfinite(v.get_double())) {
-    v = nullptr;
-  } else if (json::array* a = v.if_array()) {
-    for (json::value& e : *a) replace_non_finite(e);
-  } else if (json::object* o = v.if_object()) {
-    for (auto& kv : *o) replace_non_finite(kv.value());
+// A string as JSON.stringify quotes it: '"' and '\\' escaped, the control characters as \b \f
+// \n \r \t or \u00XX, the rest (UTF-8, U+2028 too) as it is.
+void append_quoted(std::string& out, std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out += '"';
+  for (const char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (c < 0x20) {
+          out += "\\u00";
+          out += kHex[c >> 4];
+          out += kHex[c & 15];
+        } else {
+          out += ch;
+        }
+    }
+  }
+  out += '"';
+}
+
+// JSON.stringify's text of `v`, for a value that holds doubles (Boost.JSON writes 0.1 as 1E-1
+// and -0 as -0E0, and non-finite ones as Infinity / NaN, which is not JSON: a client's
+// JSON.parse would fail on the whole packet).
+void append_js(std::string& out, const json::value& v) {
+  switch (v.kind()) {
+    case json::kind::double_: {
+      const double d = v.get_double();
+      out += std::isfinite(d) ? js_number_text(d) : std::string("null");
+      return;
+    }
+    case json::kind::string:
+      return append_quoted(out, v.get_string());
+    case json::kind::array: {
+      out += '[';
+      bool first = true;
+      for (const json::value& e : v.get_array()) {
+        if (!std::exchange(first, false)) out += ',';
+        append_js(out, e);
+      }
+      out += ']';
+      return;
+    }
+    case json::kind::object: {
+      out += '{';
+      bool first = true;
+      for (const auto& kv : v.get_object()) {
+        if (!std::exchange(first, false)) out += ',';
+        append_quoted(out, kv.key());
+        out += ':';
+        append_js(out, kv.value());
+      }
+      out += '}';
+      return;
+    }
+    default:  // null, bool, int64, uint64: as Boost writes them, as JSON.stringify does
+      out += json::serialize(v);
   }
 }
 
@@ -359,12 +430,13 @@ json::value parse_json(std::string_view text, boost::system::error_code& ec,
 }
 
 std::string to_json_text(const json::value& v) {
-  // Boost.JSON 1.81 writes non-finite doubles as Infinity / NaN, which is not JSON: a client's
-  // JSON.parse would fail on the whole packet. Write them as JSON.stringify does: null.
-  if (!has_non_finite(v)) return json::serialize(v);
-  json::value copy = v;
-  replace_non_finite(copy);
-  return json::serialize(copy);
+  // Without a double, Boost's text is JSON.stringify's; with one, numbers are written as
+  // JavaScript writes them (0.1, 1.5, 1e+21; -0 as 0; NaN and Infinity as null). Before
+  // 2026-12-05 only the non-finite ones were: 0.1 went out as 1E-1 (found by a review).
+  if (!has_double(v)) return json::serialize(v);
+  std::string out;
+  append_js(out, v);
+  return out;
 }
 
 Decoder::Status Decoder::feed_text(std::string_view s, Packet& out) {

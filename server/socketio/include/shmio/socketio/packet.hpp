@@ -126,8 +126,9 @@ class Decoder {
 std::string encode(const Packet& p);
 
 // JSON text as JavaScript's JSON.stringify writes it for these values: like boost::json::serialize,
-// except that non-finite doubles (which Boost.JSON 1.81 writes as the non-JSON Infinity/NaN)
-// become null.
+// except for doubles, written as JavaScript writes numbers (0.1 and 1.5, not Boost's 1E-1 and
+// 1.5E0; 1e+21; -0 as 0) and non-finite ones (which Boost.JSON 1.81 writes as the non-JSON
+// Infinity/NaN) as null.
 std::string to_json_text(const boost::json::value& v);
 
 // JSON text read as JavaScript's JSON.parse reads it, as far as Boost.JSON's UTF-8 strings allow:

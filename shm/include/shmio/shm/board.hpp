@@ -59,10 +59,10 @@ class WorkerBoard {
   bool post(std::uint32_t slot, std::string_view blob);
 
   struct Post {
-    std::uint32_t slot;
+    std::uint32_t slot = 0;
     ProcessIdentity who;
-    std::uint64_t posted_ns;  // CLOCK_MONOTONIC
-    bool alive;               // its process is alive (liveness(who))
+    std::uint64_t posted_ns = 0;  // CLOCK_MONOTONIC
+    bool alive = false;           // its process is alive (liveness(who))
     std::string blob;
   };
   // Every slot ever posted to, in slot order (unreadable ones, still being written after 8 tries,
@@ -73,7 +73,7 @@ class WorkerBoard {
   // once a second per slot); nullopt if never posted (or unreadable, as read()).
   struct Stamp {
     ProcessIdentity who;
-    std::uint64_t posted_ns;  // CLOCK_MONOTONIC
+    std::uint64_t posted_ns = 0;  // CLOCK_MONOTONIC
   };
   std::optional<Stamp> stamp(std::uint32_t slot) const;
 

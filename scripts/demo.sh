@@ -11,13 +11,6 @@ cd "$(dirname "$0")/.."
 port=${1:-3000}
 host=${SHMIO_HOST:-127.0.0.1}
 scripts/setup.sh
-# (The build's output in a log, shown if it fails: a first build runs for minutes.)
-build_log=$(mktemp)
-if ! scripts/build.sh build >"$build_log" 2>&1; then
-  tail -n 40 "$build_log" >&2
-  echo "demo: the build failed (the lines above; whole log: $build_log)" >&2
-  exit 1
-fi
-rm -f "$build_log"
+SHMIO_BUILD_QUIET=1 scripts/build.sh build  # (its output only if it fails)
 echo "demo: built; the chat is at http://$host:$port/ (open it in two tabs; Ctrl-C stops)"
 exec build/server/shmio --app chat --host "$host" --port "$port" --workers "${SHMIO_WORKERS:-auto}"

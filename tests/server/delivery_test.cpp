@@ -2856,6 +2856,29 @@ TEST_P(Delivery, AnAsynchronousNamespaceCheckSeesTheAuthAndAnswersLater) {
   EXPECT_EQ(server_->existing("/t3"), nullptr);
 }
 
+// At most 64 of one client's CONNECTs wait for the app's checks at once (Client::
+// kMaxPendingChecks: each holds its auth and, in the app, a look-up); the 65th is answered
+// "Invalid namespace" at once, without asking the app; once answered, others are asked again.
+TEST_P(Delivery, AClientsCONNECTsWaitingForChecksAreBounded) {
+  std::vector<std::function<void(bool)>> waiting;  // (answered only at the end)
+  server_->of([&](const std::string&, const boost::json::object&,
+                  std::function<void(bool)> next) { waiting.push_back(std::move(next)); },
+              [](Namespace&) {});
+  Client& c = open_session();
+  for (int i = 0; i < 64; ++i) c.send_text("40/n" + std::to_string(i) + ",");
+  drive([&] { return waiting.size() == 64; });
+  std::string got;
+  c.send_text("40/n64,");
+  drive_until_received(c, got, R"(44/n64,{"message":"Invalid namespace"})");
+  EXPECT_EQ(waiting.size(), 64u) << "the 65th was not asked";
+  waiting[0](false);  // (one answered: "Invalid namespace", and room for another)
+  drive_until_received(c, got, R"(44/n0,{"message":"Invalid namespace"})");
+  c.send_text("40/n65,");
+  drive([&] { return waiting.size() == 65; });
+  for (std::size_t i = 1; i < waiting.size(); ++i) waiting[i](true);
+  drive_until_received(c, got, "40/n65,{");
+}
+
 // One handler of an event removed by its id (socket.off(event, listener)), the others kept; once's
 // id too; off(event) removes them all; listener_count counts them (until 2026-12-05 on() returned
 // nothing and only off(event), all of them, existed).

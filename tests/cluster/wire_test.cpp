@@ -208,6 +208,14 @@ TEST(ClusterWire, OptionsAndHandshakeJson) {
   EXPECT_EQ(j.at("xdomain"), true);
   EXPECT_EQ(j.at("secure"), false);
   EXPECT_EQ(handshake_to_json(h).at("xdomain"), false) << "no origin";
+  // The same fields on the Handshake itself, for an app (handshake.time, .xdomain, .secure).
+  EXPECT_EQ(m.time(), j.at("time").as_string());
+  EXPECT_TRUE(m.xdomain());
+  EXPECT_FALSE(h.xdomain());
+  EXPECT_FALSE(sio::Handshake::secure());
+  sio::Handshake before_1970;
+  before_1970.issued_ms = -1;  // (new Date(-1).toString() in UTC)
+  EXPECT_EQ(before_1970.time(), "Wed Dec 31 1969 23:59:59 GMT+0000 (Coordinated Universal Time)");
   // Read back: every value, lists as their elements.
   const auto mb = handshake_from_json(j);
   EXPECT_EQ(mb.header("accept"), std::optional<std::string_view>("a, b"));

@@ -2494,6 +2494,24 @@ TEST_P(Delivery, ABinaryMessageIsAdmittedAsOneMessage) {
   for (const auto& f : got) EXPECT_NE(f.payload.rfind("452-", 0), 0u) << "a header went out";
 }
 
+// prepend_any_outgoing (socket.prependAnyOutgoing) runs before the outgoing listeners already
+// added; off_any_outgoing(id) removes that one alone.
+TEST_P(Delivery, PrependedOutgoingListenersRunFirst) {
+  connect();
+  SocketPtr s = server_->of("/").socket(last_sid_);
+  ASSERT_TRUE(s);
+  std::vector<std::string> order;
+  const auto a = s->on_any_outgoing(
+      [&](const SocketPtr&, const std::string& event, const Args&) { order.push_back("a:" + event); });
+  const auto b = s->prepend_any_outgoing(
+      [&](const SocketPtr&, const std::string& event, const Args&) { order.push_back("b:" + event); });
+  EXPECT_NE(a, b);
+  s->emit("one", {1});
+  s->off_any_outgoing(b);
+  s->emit("two", {2});
+  EXPECT_EQ(order, (std::vector<std::string>{"b:one", "a:one", "a:two"}));
+}
+
 TEST_P(Delivery, OutgoingListenersHearBroadcastsPastAClientsBounds) {
   connect();
   SocketPtr s = server_->of("/").socket(last_sid_);

@@ -344,31 +344,17 @@ void pairs_from_json(const json::value* v, Add add) {
         std::string_view(e.get_array()[1].get_string()));
   }
 }
-// JavaScript's Date.prototype.toString() of `ms` since the epoch, in UTC (socket.io's
-// handshake.time is new Date().toString() on its server, in that server's zone).
-std::string js_date_string(std::int64_t ms) {
-  const std::time_t t = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  if (::gmtime_r(&t, &tm) == nullptr) return {};
-  char buf[96];
-  const std::size_t n = std::strftime(
-      buf, sizeof buf, "%a %b %d %Y %H:%M:%S GMT+0000 (Coordinated Universal Time)", &tm);
-  return std::string(buf, n);
-}
 }  // namespace
 
 json::object handshake_to_json(const socketio::Handshake& h) {
-  const auto headers = h.headers();
   // (socket.io's handshake fields, so that a Node member's fetchSockets reads a socket of this
   // host as one of its own: before 2026-12-04 headers and query were [name, value] pairs, and
   // time, xdomain and secure were missing.)
-  const bool has_origin = std::any_of(headers.begin(), headers.end(),
-                                      [](const auto& p) { return p.first == "origin"; });
-  return {{"headers", headers_to_json(headers)},
-          {"time", js_date_string(h.issued_ms)},
+  return {{"headers", headers_to_json(h.headers())},
+          {"time", h.time()},
           {"address", h.address()},
-          {"xdomain", has_origin},
-          {"secure", false},  // (shmio serves plain HTTP; TLS ends before it)
+          {"xdomain", h.xdomain()},
+          {"secure", socketio::Handshake::secure()},
           {"issued", h.issued_ms},
           {"url", h.url()},
           {"query", query_to_json(h.query())},

@@ -8,6 +8,7 @@
 #include <boost/json/value_stack.hpp>
 #include <charconv>
 #include <cmath>
+#include <ctime>
 #include <stdexcept>
 
 namespace json = boost::json;
@@ -569,6 +570,18 @@ Packet event_packet(const std::string& nsp, const std::string& event, Args args)
   p.data = std::move(data);
   p.attachments = std::move(args.binaries);
   return p;
+}
+
+std::string Handshake::time() const {
+  // (Whole seconds toward the past, as Date does for an instant before 1970.)
+  const std::int64_t s = issued_ms / 1000 - (issued_ms % 1000 < 0 ? 1 : 0);
+  const auto t = static_cast<std::time_t>(s);
+  std::tm tm{};
+  if (::gmtime_r(&t, &tm) == nullptr) return {};
+  char buf[96];
+  const std::size_t n = std::strftime(
+      buf, sizeof buf, "%a %b %d %Y %H:%M:%S GMT+0000 (Coordinated Universal Time)", &tm);
+  return std::string(buf, n);
 }
 
 }  // namespace shmio::socketio

@@ -127,6 +127,9 @@ void Socket::off_any() {
 Socket::ListenerId Socket::on_any_outgoing(AnyListener h) {
   return add_listener(&Extras::any_outgoing, without_ack(std::move(h)), false);
 }
+Socket::ListenerId Socket::prepend_any_outgoing(AnyListener h) {
+  return add_listener(&Extras::any_outgoing, without_ack(std::move(h)), true);
+}
 void Socket::off_any_outgoing(ListenerId id) {
   remove_listener(&Extras::any_outgoing, id);
 }

@@ -196,6 +196,7 @@ class Socket : public std::enable_shared_from_this<Socket> {
   // emits and every broadcast that reaches it, with the event name and arguments, as they are
   // queued. A broadcast's listeners run once it has been queued for every target.
   ListenerId on_any_outgoing(AnyListener handler);
+  ListenerId prepend_any_outgoing(AnyListener handler);  // (runs before those already added)
   void off_any_outgoing(ListenerId id);
   void off_any_outgoing();
   // socket.on("disconnecting"): runs when the socket is about to leave, before it leaves its

@@ -67,6 +67,19 @@ struct Handshake {
   std::optional<std::string> header(std::string_view lower_case_name) const {
     return headers().joined(lower_case_name);
   }
+  // socket.io's handshake.xdomain: the request carried an Origin header.
+  bool xdomain() const noexcept {
+    for (const auto& h : headers())
+      if (h.first == "origin") return true;
+    return false;
+  }
+  // socket.io's handshake.secure: the connection was TLS. Always false: shmio serves plain HTTP
+  // and TLS ends in front of it (a proxy's X-Forwarded-Proto is header("x-forwarded-proto")).
+  static constexpr bool secure() noexcept { return false; }
+  // socket.io's handshake.time: issued_ms as JavaScript's Date.prototype.toString() writes it,
+  // in UTC ("Sat Dec 05 2026 02:34:07 GMT+0000 (Coordinated Universal Time)"); empty when
+  // issued_ms is out of the calendar's range.
+  std::string time() const;
 };
 
 struct BroadcastFlags {

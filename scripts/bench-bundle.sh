@@ -12,7 +12,8 @@
 #   DIR/env.sh OUT     # unpacks node, then runs scripts/bench-many-cores.sh OUT with the bundle
 #   DIR/env.sh --check # unpacks node and runs node and shm_ring_bench once (CI does this)
 # DIR must lie inside the repository (env.sh finds the scripts by their path from DIR); an
-# existing DIR is replaced only if it is a bundle (holds env.sh).
+# existing DIR is replaced only if it is a bundle (holds env.sh), and only once the new one is
+# whole (a run cut short leaves it as it was).
 # Environment: SHMIO_BUILD_DIR (default: build; must be a Release tree without sanitizers).
 set -euo pipefail
 dir=${1:?usage: scripts/bench-bundle.sh DIR}
@@ -59,16 +60,20 @@ deps() {  # the libraries $1 loads, one path per line; fails if one is not found
   awk '/=> \// { print $3 }' <<<"$out"
 }
 
-rm -rf "$abs"
-mkdir -p "$abs/build/bench" "$abs/build/server" "$abs/lib" "$abs/real"
-cp "$build/CMakeCache.txt" "$abs/build/"
+# Made in a folder beside DIR and moved into place at the end: a run cut short (an error, ^C)
+# leaves DIR as it was, not half a bundle.
+mkdir -p "$(dirname "$abs")"
+stage=$(mktemp -d "$(dirname "$abs")/.$(basename "$abs").part.XXXXXX")
+trap 'rm -rf "$stage"' EXIT
+mkdir -p "$stage/build/bench" "$stage/build/server" "$stage/lib" "$stage/real"
+cp "$build/CMakeCache.txt" "$stage/build/"
 for f in "${bins[@]/#/$build/}" "$node"; do deps "$f"; done | sort -u | while read -r lib; do
-  is_glibc "$lib" || cp -L "$lib" "$abs/lib/"
+  is_glibc "$lib" || cp -L "$lib" "$stage/lib/"
 done
 for b in "${bins[@]}"; do
   name=$(basename "$b")
-  cp "$build/$b" "$abs/real/$name"
-  cat >"$abs/build/$b" <<EOF
+  cp "$build/$b" "$stage/real/$name"
+  cat >"$stage/build/$b" <<EOF
 #!/bin/sh
 # (scripts/bench-bundle.sh) $name with the bundle's libraries
 here=\$(cd "\$(dirname "\$0")/../.." && pwd)
@@ -76,26 +81,26 @@ LD_LIBRARY_PATH="\$here/lib\${LD_LIBRARY_PATH:+:\$LD_LIBRARY_PATH}"
 export LD_LIBRARY_PATH
 exec "\$here/real/$name" "\$@"
 EOF
-  chmod +x "$abs/build/$b"
+  chmod +x "$stage/build/$b"
 done
 # Every library they load, bar glibc's, now resolves into the bundle.
-for f in "$abs"/real/* "$node"; do
-  deps "$f" LD_LIBRARY_PATH="$abs/lib" | while read -r lib; do
-    is_glibc "$lib" || [ "$(dirname "$lib")" = "$abs/lib" ] ||
+for f in "$stage"/real/* "$node"; do
+  deps "$f" LD_LIBRARY_PATH="$stage/lib" | while read -r lib; do
+    is_glibc "$lib" || [ "$(dirname "$lib")" = "$stage/lib" ] ||
       die "$f loads $lib from outside the bundle"
   done
 done
 if command -v xz >/dev/null; then
-  xz -T2 -3 -c "$node" >"$abs/real/node.xz"
+  xz -T2 -3 -c "$node" >"$stage/real/node.xz"
 else
-  python3 - "$node" "$abs/real/node.xz" <<'EOF'
+  python3 - "$node" "$stage/real/node.xz" <<'EOF'
 import lzma, shutil, sys
 with open(sys.argv[1], "rb") as src, lzma.open(sys.argv[2], "wb", preset=3) as dst:
     shutil.copyfileobj(src, dst)
 EOF
 fi
-rel=$(realpath -m --relative-to="$abs" "$root")
-cat >"$abs/env.sh" <<EOF
+rel=$(realpath -m --relative-to="$abs" "$root")  # (the same from $stage: a sibling)
+cat >"$stage/env.sh" <<EOF
 #!/usr/bin/env bash
 # Runs scripts/bench-many-cores.sh OUT with this bundle (made by scripts/bench-bundle.sh), or,
 # with --check, only unpacks node and runs it and shm_ring_bench once.
@@ -122,5 +127,7 @@ if [ "\${1:-}" = --check ]; then
 fi
 "\$here/$rel/scripts/bench-many-cores.sh" "\$@"
 EOF
-chmod +x "$abs/env.sh"
+chmod +x "$stage/env.sh"
+rm -rf "$abs"
+mv "$stage" "$abs"
 du -sh "$abs"

@@ -2338,6 +2338,42 @@ TEST_P(Delivery, AnEventNamedByANumberIsHeardAsJavaScriptNamesIt) {
   EXPECT_EQ(heard, (std::vector<std::string>{R"(["x"])", "1e+21"}));
 }
 
+// A client's text in a log line (here an event name, in the line saying its handler threw) has
+// its control characters escaped and is cut at 100 bytes: a name with a line break cannot forge a
+// second line, and a long one cannot make a line megabytes long (before 2026-12-05 it went out
+// as it came; a helper's review).
+TEST_P(Delivery, AClientsTextInALogLineCannotForgeALine) {
+  Client& c = connect();
+  SocketPtr s = server_->of("/").socket(last_sid_);
+  ASSERT_TRUE(s);
+  s->on_any([](const SocketPtr&, const std::string&, const Args&) {
+    throw std::runtime_error("the app's bug");
+  });
+  ::testing::internal::CaptureStderr();
+  c.send_text("42[\"a\\nshmio: FORGED\\\\\"]");  // "a", a line feed, "shmio: FORGED", a backslash
+  drive([&] { return !s->connected(); });
+  std::string said = ::testing::internal::GetCapturedStderr();
+  EXPECT_FALSE(s->connected());
+  EXPECT_NE(said.find("any-listener for 'a\\x0ashmio: FORGED\\\\' on socket"), std::string::npos)
+      << said;
+  EXPECT_EQ(said.find("\nshmio: FORGED"), std::string::npos) << said;
+
+  Client& c2 = connect();
+  SocketPtr s2 = server_->of("/").socket(last_sid_);
+  ASSERT_TRUE(s2);
+  s2->on_any([](const SocketPtr&, const std::string&, const Args&) {
+    throw std::runtime_error("the app's bug");
+  });
+  ::testing::internal::CaptureStderr();
+  c2.send_text("42[\"" + std::string(5000, 'n') + "\"]");
+  drive([&] { return !s2->connected(); });
+  said = ::testing::internal::GetCapturedStderr();
+  EXPECT_NE(said.find("'" + std::string(100, 'n') + "... (5000 bytes)' on socket"),
+            std::string::npos)
+      << said.substr(0, 300);
+  EXPECT_LT(said.size(), 1000u);
+}
+
 // A room listener that throws is said and passed over: the change to the rooms index it was told
 // of completes (before 2026-12-03 the exception left a connecting socket in the namespace's list
 // but not with its client, written to after its session was gone; a helper's review).

@@ -43,6 +43,7 @@
 #include "shmio/redis/client.hpp"
 #endif
 #include "shmio/shm/ring_notifier.hpp"
+#include "shmio/engineio/log_text.hpp"
 #include "shmio/shm/segment.hpp"
 
 namespace shmio {
@@ -691,9 +692,10 @@ int serve_one(const ServeOptions& cfg, const Setup& setup, const cluster::Worker
   if (cfg.log_sockets) {
     auto log_sockets = [](sio::Namespace& nsp) {
       nsp.on_connection([](const sio::SocketPtr& s) {
-        std::fprintf(stderr, "socket connect %s %s\n", s->nsp().name().c_str(), s->id().c_str());
+        std::fprintf(stderr, "socket connect %s %s\n", log_text(s->nsp().name()).c_str(),
+                     s->id().c_str());
         s->on_disconnect([](const sio::SocketPtr& s2, const std::string& reason) {
-          std::fprintf(stderr, "socket disconnect %s %s %s\n", s2->nsp().name().c_str(),
+          std::fprintf(stderr, "socket disconnect %s %s %s\n", log_text(s2->nsp().name()).c_str(),
                        s2->id().c_str(), reason.c_str());
         });
       });

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "node_impl.hpp"
+#include "shmio/engineio/log_text.hpp"
 
 namespace shmio::cluster {
 
@@ -322,7 +323,7 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
       ++node_.stats.recovery_failures;
       if (node_.options.log_recoveries)
         std::fprintf(stderr, "shmio[w%d]: session %s not recovered: %s\n", node_.options.worker,
-                     pid.c_str(), refused);
+                     log_text(pid).c_str(), refused);
       return std::nullopt;
     }
     return st;

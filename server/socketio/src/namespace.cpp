@@ -12,6 +12,7 @@
 
 #include "client.hpp"
 #include "detail.hpp"
+#include "shmio/engineio/log_text.hpp"
 
 namespace shmio::socketio {
 
@@ -204,7 +205,7 @@ void Namespace::connect(const std::shared_ptr<Client>& client, json::object auth
       // connected. Said, and otherwise ignored.
       if (*called) {
         std::fprintf(stderr, "shmio: middleware of %s threw after calling next(): %s\n",
-                     name_.c_str(), ex.what());
+                     log_text(name_).c_str(), ex.what());
         return;
       }
       *called = true;
@@ -493,8 +494,8 @@ void Namespace::handle_server_side(const std::string& event, Args args,
       it->second(
           args, ack ? ack : [](Args) {});
     } catch (const std::exception& e) {
-      std::fprintf(stderr, "shmio: server-side handler for '%s' threw: %s\n", event.c_str(),
-                   e.what());
+      std::fprintf(stderr, "shmio: server-side handler for '%s' threw: %s\n",
+                   log_text(event).c_str(), e.what());
     }
   }
 }

@@ -13,6 +13,7 @@
 
 #include "client.hpp"
 #include "detail.hpp"
+#include "shmio/engineio/log_text.hpp"
 
 namespace shmio::socketio {
 
@@ -255,8 +256,8 @@ void Server::ask_dynamic(const std::shared_ptr<DynamicAsk>& ask, std::size_t fro
       ++dynamic_made_;
       made->counted_ = true;
     } catch (const std::exception& e) {
-      std::fprintf(stderr, "shmio: the setup of dynamic namespace %.100s threw: %s\n",
-                   ask->name.c_str(), e.what());
+      std::fprintf(stderr, "shmio: the setup of dynamic namespace %s threw: %s\n",
+                   log_text(ask->name).c_str(), e.what());
       made = nullptr;
     }
     ask->done(made);
@@ -266,8 +267,8 @@ void Server::ask_dynamic(const std::shared_ptr<DynamicAsk>& ask, std::size_t fro
   try {
     check(ask->name, ask->auth, std::move(next));
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "shmio: a dynamic namespace's check threw for %.100s: %s\n",
-                 ask->name.c_str(), e.what());
+    std::fprintf(stderr, "shmio: a dynamic namespace's check threw for %s: %s\n",
+                 log_text(ask->name).c_str(), e.what());
     if (!called->exchange(true)) ask_dynamic(ask, from + 1);
   }
 }
@@ -355,8 +356,8 @@ void Server::retire(Namespace& n) {
   try {
     n.adapter().close();
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "shmio: closing the adapter of %s threw: %s\n", n.name().c_str(),
-                 e.what());
+    std::fprintf(stderr, "shmio: closing the adapter of %s threw: %s\n",
+                 log_text(n.name()).c_str(), e.what());
   }
   // Freed on a later turn, once nothing holds it: the socket whose leaving removed it is still
   // on the stack here.

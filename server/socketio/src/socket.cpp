@@ -11,6 +11,7 @@
 
 #include "client.hpp"
 #include "detail.hpp"
+#include "shmio/engineio/log_text.hpp"
 
 namespace shmio::socketio {
 
@@ -524,8 +525,8 @@ void Socket::dispatch(const std::string& event, Args args, Ack ack) {
       }
     }
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "shmio: any-listener for '%s' on socket %s threw: %s\n", event.c_str(),
-                 id_.c_str(), e.what());
+    std::fprintf(stderr, "shmio: any-listener for '%s' on socket %s threw: %s\n",
+                 log_text(event).c_str(), id_.c_str(), e.what());
     disconnect(false);
     return;
   }
@@ -561,8 +562,8 @@ void Socket::run_handlers(const std::string& event, Args args, Ack ack) {
     for (std::size_t i = 0; i < run.size(); ++i)
       (*run[i])(self, i + 1 == run.size() ? std::move(args) : args, ack);
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "shmio: handler for '%s' on socket %s threw: %s\n", event.c_str(),
-                 id_.c_str(), e.what());
+    std::fprintf(stderr, "shmio: handler for '%s' on socket %s threw: %s\n",
+                 log_text(event).c_str(), id_.c_str(), e.what());
     disconnect(false);
   }
 }

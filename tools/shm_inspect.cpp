@@ -121,7 +121,8 @@ Exit status:
   4  permission denied
   5  foreign or corrupt segment (bad magic, size mismatch, not ready, not a file;
      its file truncated while being read)
-  6  other system error; the output could not be written; dump on a ring so busy
+  6  other system error; the output could not be written (a full disk: a closed
+     pipe ends the program by SIGPIPE, as any filter); dump on a ring so busy
      that its producers passed the records being read twice
 )";
 
@@ -899,7 +900,7 @@ int CmdWatch(std::vector<Watched> watched, const Options& o) {
     for (std::size_t i = 0; i < now.size(); ++i) PrintWatchLine(now[i], prev[i], o.json, several);
     if (several && !now.empty()) PrintWatchTotal(now, prev, o.json);
     for (std::size_t i = 0; i < now.size(); ++i) live[i]->prev = std::move(now[i]);
-    // Its output gone (a closed pipe with SIGPIPE ignored, a full disk): stopped, not looping on
+    // Its output gone (a full disk; a closed pipe with SIGPIPE ignored by the caller): stopped, not looping on
     // for ever writing nowhere (found in review, 2026-12-03).
     if (std::fflush(stdout) != 0 || std::ferror(stdout)) return kExitSystem;
     // (--count counts refreshes that showed a ring: not one where every ring was being replaced.)
@@ -1105,13 +1106,18 @@ int ParseArgs(int argc, char** argv, Options& o) {
   if (o.names.empty() && o.command != "list") {  // (as shmio names its ring; list takes none)
     const char* ring = std::getenv("SHMIO_RING");
     const char* port = std::getenv("SHMIO_PORT");
-    if ((ring == nullptr || *ring == '\0') && port != nullptr && *port != '\0') {
+    // (Set but empty: refused, as shmio refuses it; until 2026-12-05 read as unset here.)
+    if (ring != nullptr && *ring == '\0')
+      return Usage("SHMIO_RING is empty (name a ring, or unset it)");
+    if (ring == nullptr && port != nullptr && *port == '\0')
+      return Usage("SHMIO_PORT is empty (a port number, 1..65535, or unset it)");
+    if (ring == nullptr && port != nullptr) {
       // (Read as a number, as shmio reads it: "047020" names ring port-47020 there.)
       std::uint64_t n = 0;
       if (!ParseNumber(port, 1, 65535, n))
         return Usage("SHMIO_PORT must be a port number, 1..65535 (got '" + Printable(port) + "')");
       o.names.push_back("port-" + std::to_string(n));
-    } else if (ring != nullptr && *ring != '\0') {
+    } else if (ring != nullptr) {
       // (A ring's name, not a pattern: said as the variable's, as SHMIO_PORT's.)
       if (auto ok = shm::Segment::validate_name(ring); !ok)
         return Usage("SHMIO_RING: " + ok.error().message);
@@ -1185,8 +1191,9 @@ int ResolveNames(const std::vector<std::string>& given, std::vector<std::string>
 }  // namespace
 
 namespace {
-// The status, or kExitSystem when what was printed could not all be written (a full disk, a
-// closed pipe with SIGPIPE ignored): a script must not take lost output for an answer.
+// The status, or kExitSystem when what was printed could not all be written (a full disk; a
+// closed pipe too where the caller left SIGPIPE ignored): a script must not take lost output for
+// an answer.
 int Written(int status) {
   if (std::fflush(stdout) == 0 && !std::ferror(stdout)) return status;
   std::fprintf(stderr, "shm-inspect: cannot write the output: %s\n", std::strerror(errno));

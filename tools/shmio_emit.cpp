@@ -158,11 +158,17 @@ int main(int argc, char** argv) {
   }
   if (targets == 0) {
     // As shmio reads them: its ring's name, else the one its port gives.
-    if (const char* r = std::getenv("SHMIO_RING"); r != nullptr && *r != '\0') {
+    // (Set but empty: refused, as shmio refuses it; until 2026-12-05 read as unset here.)
+    const char* r = std::getenv("SHMIO_RING");
+    const char* port = std::getenv("SHMIO_PORT");
+    if (r != nullptr && *r == '\0') return usage("SHMIO_RING is empty (name a ring, or unset it)");
+    if (r == nullptr && port != nullptr && *port == '\0')
+      return usage("SHMIO_PORT is empty (a port number, 1..65535, or unset it)");
+    if (r != nullptr) {
       ring = r;
       if (auto ok = shmio::shm::Segment::validate_name(ring); !ok)
         return usage("SHMIO_RING: " + ok.error().message);
-    } else if (const char* port = std::getenv("SHMIO_PORT"); port != nullptr && *port != '\0') {
+    } else if (port != nullptr) {
       // (Read as a number, as shmio reads it: "047020" names ring port-47020 there.)
       const auto named = port_ring(port);
       if (!named)

@@ -30,8 +30,10 @@ before(async () => {
   await start("conformance", "origin",
               ["--allow-origin", "http://good.example", "--allow-origin", "HTTPS://Upper.Example:8443"],
               { SHMIO_ALLOW_ORIGIN: "http://staging.example" });
-  // (An app that sets no CORS of its own: --allow-origin's origins get CORS headers.)
-  await start("bench", "origin-bench", ["--allow-origin", "http://good.example"]);
+  // (An app that sets no CORS of its own: --allow-origin's origins get CORS headers. Here from
+  // the environment, which takes several, separated by spaces or commas, since 2026-12-05.)
+  await start("bench", "origin-bench", [],
+              { SHMIO_ALLOW_ORIGIN: "http://good.example, http://other.example" });
   await start("conformance", "deflate", ["--per-message-deflate"]);
   await start("conformance", "attachments", ["--max-attachment-bytes", "1000"]);
   // A GET held 1.5 s (until the ping): requests pipelined behind it wait in the connection.
@@ -414,6 +416,9 @@ test("allowRequest: a refused handshake gets 403 {code 4}; clients of the allowe
   const good = await fetch(bench, { headers: { origin: "http://good.example" } });
   assert.equal(good.status, 200);
   assert.equal(good.headers.get("access-control-allow-origin"), "http://good.example");
+  const other = await fetch(bench, { headers: { origin: "http://other.example" } });
+  assert.equal(other.status, 200, "the environment's second origin");
+  assert.equal(other.headers.get("access-control-allow-origin"), "http://other.example");
   const evil = await fetch(bench, { headers: { origin: "http://evil.example" } });
   assert.equal(evil.status, 403);
   assert.equal(evil.headers.get("access-control-allow-origin"), null);

@@ -479,6 +479,11 @@ expect_rc 1 env SHMIO_RING=a/b "$INSPECT" stat
 grep -q "SHMIO_RING: " <<<"$ERR" || fail "SHMIO_RING=a/b not said as the variable's: $ERR"
 expect_rc 2 env -u SHMIO_RING -u SHMIO_PORT "$INSPECT" stat
 grep -q "port-3000" <<<"$ERR" || fail "default port-3000: $ERR"
+# (Set but empty: refused, as shmio refuses it; 2026-12-05, before: taken for unset.)
+expect_rc 1 env SHMIO_RING= SHMIO_PORT=9 "$INSPECT" stat
+grep -q "SHMIO_RING is empty" <<<"$ERR" || fail "an empty SHMIO_RING taken: $ERR"
+expect_rc 1 env -u SHMIO_RING SHMIO_PORT= "$INSPECT" stat
+grep -q "SHMIO_PORT is empty" <<<"$ERR" || fail "an empty SHMIO_PORT taken: $ERR"
 expect_rc 0 env SHMIO_RING="$RING" "$INSPECT" stat
 pass "the default ring name is shmio's"
 # A ring without a session table says which clusters have one.

@@ -73,7 +73,8 @@ const char* kUsage =
     "               clients that send no Origin (but a browser's same-origin page), get 403\n"
     "               (socket.io's allowRequest); O's pages get CORS headers\n"
     "  --watchdog-timeout MS  kill and restart a worker whose event loop has not turned for MS\n"
-    "               (default 60000; 0: off; 2000..86400000): an endless handler, a deadlock\n"
+    "               (default 60000; 0: off; 2000..86400000): an endless handler, a deadlock;\n"
+    "               a cluster's supervisor does it (in one process: taken, and nothing watches)\n"
     "  --cookie NAME  the polling handshake's answer sets cookie NAME to the session id\n"
     "               (NAME=<sid>; Path=/; HttpOnly; SameSite=Lax: engine.io's cookie option),\n"
     "               for a load balancer that keeps each client on one host by it\n"
@@ -130,7 +131,9 @@ const char* kUsage =
     "  --redis-subscription-mode static|dynamic|dynamic-private  the sharded adapter's\n"
     "               subscriptionMode (default dynamic)\n"
     "  --redis-key K  the adapter's key, or the sharded one's channelPrefix (default socket.io)\n"
-    "  Each flag also from the environment: SHMIO_PORT=8080, SHMIO_WORKERS=auto, SHMIO_NO_PIN=1.\n"
+    "  Each flag also from the environment: SHMIO_PORT=8080, SHMIO_WORKERS=auto, SHMIO_NO_PIN=1\n"
+    "  (a switch: 1, true, yes, or 0, false, no, empty; a flag's value may not be empty);\n"
+    "  SHMIO_ALLOW_ORIGIN takes several origins, separated by spaces or commas.\n"
     "  GET /health and GET /metrics are served by every worker.\n";
 
 // Raises RLIMIT_NOFILE's soft limit to its hard limit; returns the limit now in force.
@@ -1089,8 +1092,21 @@ ParseResult parse_args(int argc, const char* const* argv, ServeOptions& options,
   for (const char* f : kValueFlags) {
     if (on_command_line.count(f) != 0) continue;
     if (const char* v = std::getenv(env_name(f).c_str()); v != nullptr) {
-      if (std::string err = apply(options, f, v); !err.empty())
-        return fail(env_name(f) + ": " + err);
+      // SHMIO_ALLOW_ORIGIN holds one origin or several, separated by spaces or commas (the flag
+      // is repeated instead; until 2026-12-05 the variable could hold only one).
+      std::vector<std::string> values;
+      if (std::string_view(f) == "allow-origin") {
+        const std::string_view all(v);
+        for (std::size_t at = 0; at < all.size();) {
+          const std::size_t end = std::min(all.find_first_of(", \t", at), all.size());
+          if (end > at) values.emplace_back(all.substr(at, end - at));
+          at = end + 1;
+        }
+      }
+      if (values.empty()) values.emplace_back(v);  // (an empty value is refused by apply)
+      for (const std::string& value : values)
+        if (std::string err = apply(options, f, value.c_str()); !err.empty())
+          return fail(env_name(f) + ": " + err);
     }
   }
   for (const char* f : kSwitches) {
@@ -1169,8 +1185,9 @@ int serve(ServeOptions cfg, Setup setup) {
     // An option that names or sizes what only a cluster has (its ring, session table, ports,
     // fleet) would do nothing in one process: refused, as --ring-per-worker and --redis are (they
     // were taken without a word, and an emitter told the same --ring then found no ring). The
-    // cluster's tuning switches (--no-pin, --no-rebalance, --rebalance-rate) are taken and do
-    // nothing, so that one command line's tuning serves both. A flag is refused when it was given
+    // cluster's tuning switches (--no-pin, --no-rebalance, --rebalance-rate, and the
+    // supervisor's --watchdog-timeout, said so in --help) are taken and do nothing, so that one
+    // command line's tuning serves both. A flag is refused when it was given
     // (parse_args notes it), even at its default value, or when code set another value.
     const ServeOptions d;
     const std::pair<bool, const char*> cluster_only[] = {

@@ -16,12 +16,26 @@
 # For a machine without the build tools: scripts/bench-bundle.sh.
 # Each part has its own time limit (RING_TIMEOUT 180 s, RPP_TIMEOUT 60 s, TARGETS_TIMEOUT 120 s,
 # E2E_TIMEOUT 300 s)
-# and writes into OUT_DIR as it goes, so a part cut short still leaves what it measured.
+# and writes into OUT_DIR as it goes, so a part cut short still leaves what it measured; a part
+# that fails does not stop the next (no `set -e`), and the script exits 1 if any part failed,
+# naming them last.
 set -uo pipefail
 out=${1:?usage: scripts/bench-many-cores.sh OUT_DIR}
 root=$(cd "$(dirname "$0")/.." && pwd)
-build=$(cd "${SHMIO_BUILD_DIR:-$root/build}" && pwd)
-mkdir -p "$out"
+build=$(cd "${SHMIO_BUILD_DIR:-$root/build}" 2>/dev/null && pwd) || {
+  echo "bench-many-cores.sh: no build tree at ${SHMIO_BUILD_DIR:-$root/build}" >&2
+  exit 1
+}
+[ -x "$build/bench/shm_ring_bench" ] || {
+  echo "bench-many-cores.sh: $build/bench/shm_ring_bench is missing (build it first)" >&2
+  exit 1
+}
+mkdir -p "$out" || exit 1
+failed=()
+part() {  # part NAME STATUS: says the part's exit status and remembers a failure
+  echo "$1: exit $2"
+  [ "$2" -eq 0 ] || failed+=("$1 ($2)")
+}
 
 {
   echo "== machine"
@@ -37,23 +51,27 @@ echo "== ring: shm_ring_bench, many producers and readers"
 shapes=1p1r,1p4r,1p15r,2p2r,4p4r,8p8r,4p12r,15p1r
 timeout -k 5 "${RING_TIMEOUT:-180}" "$build/bench/shm_ring_bench" --shapes=$shapes \
   --benchmark_filter=-ring_per_producer 2>&1 | tee "$out/ring.txt"
-echo "ring: exit $?"
+part ring $?
 
 echo "== ring: a ring per producer against one shared ring, the same shapes"
 timeout -k 5 "${RPP_TIMEOUT:-60}" "$build/bench/shm_ring_bench" --shapes=$shapes \
   --benchmark_filter='ring_xproc/[0-9]+p[0-9]+r/64B/poll(/ring_per_producer)?/iter' 2>&1 |
   tee "$out/ring-per-producer.txt"
-echo "ring per producer: exit $?"
+part "ring per producer" $?
 
 echo "== ring: issue 14's ratios as back-to-back pairs"
 SHMIO_BENCH_BUILD_DIR=$build timeout -k 5 "${TARGETS_TIMEOUT:-120}" \
   "$root/scripts/bench_ring_targets.sh" --no-build --runs="${TARGET_RUNS:-10}" 2>&1 |
   tee "$out/ring-targets.txt"
-echo "ring targets: exit $?"
+part "ring targets" $?
 
 echo "== end to end: scaling over workers"
 timeout -k 10 "${E2E_TIMEOUT:-300}" python3 "$root/bench/e2e" --quick --only-scaling \
   --scaling "${SCALING:-1,2,4,8,16}" --connections 0 --no-build --build-dir "$build" \
   --out "$out/e2e" > "$out/e2e.txt" 2> "$out/e2e-steps.txt"
-echo "e2e: exit $?"
+part e2e $?
 grep -v '^  ' "$out/e2e.txt" | tail -8
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "bench-many-cores.sh: failed: ${failed[*]}" >&2
+  exit 1
+fi

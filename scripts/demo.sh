@@ -4,13 +4,19 @@
 # browser tabs and chat (they may land on different workers); close one tab's network for a while
 # and it recovers what it missed (connection state recovery, on any worker). Ctrl-C drains the
 # workers and removes the ring.
-# Usage: scripts/demo.sh [PORT] (default 3000). SHMIO_HOST=0.0.0.0 to serve other machines;
-# SHMIO_WORKERS=N for another worker count (default: one per CPU).
+# Usage: scripts/demo.sh [PORT] (default: $SHMIO_PORT, else 3000). SHMIO_HOST=0.0.0.0 (or ::) to
+# serve other machines; SHMIO_WORKERS=N for another worker count (default: one per CPU).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-port=${1:-3000}
+port=${1:-${SHMIO_PORT:-3000}}
 host=${SHMIO_HOST:-127.0.0.1}
-scripts/setup.sh
+scripts/setup.sh --demo
 SHMIO_BUILD_QUIET=1 scripts/build.sh build  # (its output only if it fails)
-echo "demo: built; the chat is at http://$host:$port/ (open it in two tabs; Ctrl-C stops)"
+case "$host" in  # (an address to open: a wildcard's own machine, an IPv6 one in brackets)
+  0.0.0.0) shown=127.0.0.1 ;;
+  ::) shown='[::1]' ;;
+  *:*) shown="[$host]" ;;
+  *) shown=$host ;;
+esac
+echo "demo: built; the chat is at http://$shown:$port/ (open it in two tabs; Ctrl-C stops)"
 exec build/server/shmio --app chat --host "$host" --port "$port" --workers "${SHMIO_WORKERS:-auto}"

@@ -9,14 +9,17 @@ seconds=${1:-15}
 rate=${SHMIO_DEMO_RATE:-20000}  # records/s per producer (2 cores also run 3 readers)
 # (Bounds said before anything starts: a reader refused its --count or --timeout-ms never
 # attached, and the wait for the readers below never ended; found in review, 2026-12-05.)
-if ! [[ $seconds =~ ^[0-9]+$ ]] || ((seconds < 5 || seconds > 3600)); then
+# (Decimal whatever the leading zeros: bash reads "08" as octal, and failed on it.)
+if ! [[ $seconds =~ ^[0-9]{1,9}$ ]] || ((10#$seconds < 5 || 10#$seconds > 3600)); then
   echo "ring-demo.sh: SECONDS must be 5..3600 (got '$seconds')" >&2
   exit 2
 fi
-if ! [[ $rate =~ ^[0-9]+$ ]] || ((rate < 1 || rate > 10000000)); then
+if ! [[ $rate =~ ^[0-9]{1,9}$ ]] || ((10#$rate < 1 || 10#$rate > 10000000)); then
   echo "ring-demo.sh: SHMIO_DEMO_RATE must be 1..10000000 records/s (got '$rate')" >&2
   exit 2
 fi
+seconds=$((10#$seconds))
+rate=$((10#$rate))
 scripts/setup.sh
 SHMIO_BUILD_QUIET=1 scripts/build.sh build  # (its output only if it fails)
 echo "demo: built"

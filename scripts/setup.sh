@@ -1,17 +1,29 @@
 #!/usr/bin/env bash
 # Installs what shmio needs on Debian 12, and only what is missing. Idempotent: a second run
 # installs nothing. Used by scripts/demo.sh and scripts/test.sh; safe to run by hand.
+# Usage: scripts/setup.sh [--demo]
+#   --demo  only what building and running the chat demo takes (scripts/demo.sh): not the test
+#           tools (clang's sanitizer runtimes, Chromium, redis-server, python3), nor the e2e
+#           tests' npm packages.
+# redis-server is installed for its binary (the tests start their own on a free port): where this
+# script installs it on a machine run by systemd, the service Debian's package starts and enables
+# is stopped and disabled again; one that was installed before is left as it was.
 set -euo pipefail
+
+demo=false
+case "${1:-}" in
+  "") ;;
+  --demo) demo=true ;;
+  *) echo "usage: scripts/setup.sh [--demo]" >&2; exit 2 ;;
+esac
 
 PACKAGES=(
   g++ cmake ninja-build ccache pkg-config
   libboost1.81-dev libboost-json1.81-dev libboost-program-options1.81-dev
   libconcurrentqueue-dev googletest libgtest-dev libbenchmark-dev liburing-dev
-  libhiredis-dev redis-server
-  clang libclang-rt-14-dev
-  chromium
-  python3
+  libhiredis-dev
 )
+$demo || PACKAGES+=(redis-server clang libclang-rt-14-dev chromium python3)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -31,8 +43,9 @@ fi
 install_node_packages() {
   # Pinned npm packages (each folder's package-lock.json): the clients of the e2e tests, and the
   # browser bundle the chat demo serves. Reinstalled when a lock file changed since the last run.
-  local dir
-  for dir in tests/e2e server/apps/chat; do
+  local dir dirs=(tests/e2e server/apps/chat)
+  $demo && dirs=(server/apps/chat)
+  for dir in "${dirs[@]}"; do
     if [ ! -f "$dir/node_modules/.package-lock.json" ] ||
        [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
       echo "setup: npm ci in $dir"
@@ -71,6 +84,12 @@ if ! "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
   echo "setup: apt-get install failed for: ${missing[*]}" >&2
   echo "setup: shmio needs Debian 12 (bookworm), which has Boost 1.81 as libboost1.81-dev" >&2
   exit 1
+fi
+if [[ " ${missing[*]} " == *" redis-server "* ]] && [ -d /run/systemd/system ] &&
+   command -v systemctl >/dev/null 2>&1; then
+  # (Installed here for the tests' own servers: not left running on port 6379 and at boot.)
+  "${SUDO[@]}" systemctl disable --now redis-server.service >/dev/null 2>&1 || true
+  echo "setup: installed redis-server for its binary; its system service is stopped and disabled"
 fi
 install_node_packages
 echo "setup: done"

@@ -16,12 +16,20 @@ out=${SOAK_OUT:-build/soak}
 mkdir -p "$out"
 if ! command -v gnuplot >/dev/null; then
   sudo=$([ "$(id -u)" = 0 ] || echo sudo)
-  $sudo apt-get install -y -q gnuplot-nox >/dev/null
+  # (Lists refreshed first: setup.sh refreshes them only when it installs something.)
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends gnuplot-nox >/dev/null
 fi
 rc=0
+rm -f "$out/samples.jsonl"  # (an earlier run's is not this one's)
 SHMIO_BIN=${SHMIO_BIN:-build/server/shmio} node tests/chaos/chaos.mjs --seconds $((minutes * 60)) \
   --soak "$out/samples.jsonl" "$@" >"$out/summary.json" || rc=$?
 cat "$out/summary.json"
+if [ ! -s "$out/samples.jsonl" ]; then
+  # (The run ended before its first sample: its own status, not the plot's failure.)
+  echo "soak: no samples (the chaos run exited $rc before its first)" >&2
+  exit $((rc == 0 ? 1 : rc))
+fi
 python3 - "$out" <<'PY'
 import json, sys
 out = sys.argv[1]

@@ -126,8 +126,17 @@ class Client : public std::enable_shared_from_this<Client> {
   }
 
   // A packet that is valid but not now (the reference's "invalid state"): the server closes the
-  // connection, "forced server close".
-  void invalid_state() { close("forced server close"); }
+  // connection. The reason is socket.io 4.8's: its engine closes at once where it can (a
+  // WebSocket with nothing queued, a polling session with a GET held), and its sockets hear that
+  // close first, "forced close"; otherwise (no GET held, or output still queued) the close waits
+  // and they hear "forced server close" (checked against the pinned socket.io 4.8.1; before
+  // 2026-12-05 it was always "forced server close" here). Both keep a session for recovery.
+  void invalid_state() {
+    const bool at_once = conn_->transport() == engineio::TransportKind::websocket
+                             ? conn_->queued().packets == 0
+                             : conn_->writable();
+    close(at_once ? "forced close" : "forced server close");
+  }
 
   void on_close(engineio::CloseReason r) {
     stop_connect_timer();

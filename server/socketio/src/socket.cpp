@@ -568,16 +568,22 @@ void Socket::run_handlers(const std::string& event, Args args, Ack ack) {
   }
 }
 
-// Only these reasons keep a session for connection state recovery (as in socket.io).
-static const std::set<std::string> kRecoverable = {"transport error",      "transport close",
-                                                   "forced close",         "ping timeout",
-                                                   "server shutting down", "forced server close"};
+// Only these reasons keep a session for connection state recovery (as in socket.io). (Constant
+// data, not a std::set: a Server that is itself a global may close its sockets at exit after a
+// set of this file's had been destroyed.)
+static bool recoverable(std::string_view reason) noexcept {
+  static constexpr std::string_view kRecoverable[] = {
+      "transport error", "transport close",      "forced close",
+      "ping timeout",    "server shutting down", "forced server close"};
+  return std::find(std::begin(kRecoverable), std::end(kRecoverable), reason) !=
+         std::end(kRecoverable);
+}
 
 void Socket::closed(const std::string& reason) {
   if (!connected_) return;
   connected_ = false;
   if (const auto& r = nsp_->server().options().connection_state_recovery;
-      r && !pid_.empty() && kRecoverable.count(reason) != 0)
+      r && !pid_.empty() && recoverable(reason))
     away_until_ = std::chrono::steady_clock::now() + r->max_disconnection_duration;
   auto self = shared_from_this();
   settle_pending_acks(false);  // (pending emit_with_ack callbacks: no ack will come)
@@ -586,8 +592,8 @@ void Socket::closed(const std::string& reason) {
     call_each(std::exchange(x_->on_disconnecting, {}), "disconnecting handler", id_,
               [&](const auto& h) { h(self, reason); });
   }
-  if (!pid_.empty() && kRecoverable.count(reason) != 0) nsp_->persist(*this);
-  if (!pid_.empty() && kRecoverable.count(reason) == 0) nsp_->adapter().forget_session(pid_);
+  if (!pid_.empty() && recoverable(reason)) nsp_->persist(*this);
+  if (!pid_.empty() && !recoverable(reason)) nsp_->adapter().forget_session(pid_);
   // (Only now: a room a "disconnecting" handler joins is kept until here and saved for recovery,
   // as in socket.io.)
   gone_ = true;

@@ -1129,6 +1129,38 @@ TEST_P(ClusterRecoveryTest, WhatCarriesNoOffsetDoesNotOvertakeWhatWasEmittedBefo
   EXPECT_EQ(answered, std::nullopt);
 }
 
+// socketsLeave / socketsJoin / disconnectSockets after a broadcast in the same turn: this
+// worker's own sockets get the broadcast as it was addressed, as every other worker's do (they
+// apply both records in ring order). Before 2026-12-05 the change was applied here at once,
+// before the broadcast came back from the shared ring: worker 0's client lost "x" (and, for a
+// join, got "y"), worker 1's did not (found by a review).
+TEST_P(ClusterRecoveryTest, RoomChangesAndDisconnectsDoNotOvertakeWhatWasEmittedBefore) {
+  const auto a = connect(0);
+  const auto b = connect(1);
+  auto& io0 = workers_[0]->server->of("/");
+  for (auto* w : {workers_[0].get(), workers_[1].get()})
+    w->server->of("/").for_each_socket([](const sio::SocketPtr& s) { s->join("r"); });
+  io0.to("r").emit("x", sio::Args{1});
+  io0.in("r").sockets_leave("r");
+  io0.to("s").emit("y", sio::Args{1});
+  io0.sockets_join("s");
+  io0.to("s").emit("z", sio::Args{1});
+  io0.emit("after", sio::Args{1});
+  ASSERT_TRUE(drive([&] { return has(a.first, "after") && has(b.first, "after"); }));
+  for (const auto& c : {a, b}) {
+    EXPECT_TRUE(has(c.first, "x")) << c.second << " lost what was emitted before its leave";
+    EXPECT_FALSE(has(c.first, "y")) << c.second << " got what was emitted before its join";
+    EXPECT_TRUE(has(c.first, "z")) << c.second;
+  }
+  // And a disconnect: what was emitted before it comes first.
+  io0.emit("last", sio::Args{1});
+  io0.disconnect_sockets(false);
+  ASSERT_TRUE(drive([&] {
+    return workers_[0]->server->of("/").size() == 0 && workers_[1]->server->of("/").size() == 0;
+  }));
+  for (const auto& c : {a, b}) EXPECT_TRUE(has(c.first, "last")) << c.second;
+}
+
 // What is held for a socket (its volatile emit, its emit with an ack) is not sent if the socket
 // disconnects meanwhile: its DISCONNECT went out at once, and socket.io-client keeps what comes for
 // a namespace it left for its next connect (before 2026-12-05 it was sent after the DISCONNECT;

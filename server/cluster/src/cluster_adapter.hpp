@@ -174,20 +174,35 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
                 collector);
   }
 
+  // socketsJoin / socketsLeave / disconnectSockets: applied to this worker's sockets after this
+  // worker's own broadcasts still waiting in the shared ring to be delivered in ring order (as
+  // every other worker applies the record after them), as socket.io's awaited publishes keep
+  // them. Before 2026-12-05 they were applied at once: `io.to("r").emit("x")` then
+  // `io.in("r").socketsLeave("r")` reached "x" to every worker's sockets but this one's (found by
+  // a review).
   void add_sockets(const sio::BroadcastOptions& opts, const std::set<sio::Room>& rooms) override {
     if (!opts.flags.local)
       node_.publish(MessageType::sockets_join, sio_message(opts, {{"rooms", rooms_json(rooms)}}));
-    Adapter::add_sockets(opts, rooms);
+    after_own_broadcasts([this, opts, rooms] { Adapter::add_sockets(opts, rooms); });
   }
   void del_sockets(const sio::BroadcastOptions& opts, const std::set<sio::Room>& rooms) override {
     if (!opts.flags.local)
       node_.publish(MessageType::sockets_leave, sio_message(opts, {{"rooms", rooms_json(rooms)}}));
-    Adapter::del_sockets(opts, rooms);
+    after_own_broadcasts([this, opts, rooms] { Adapter::del_sockets(opts, rooms); });
   }
   void disconnect_sockets(const sio::BroadcastOptions& opts, bool close) override {
     if (!opts.flags.local)
       node_.publish(MessageType::disconnect_sockets, sio_message(opts, {{"close", close}}));
-    Adapter::disconnect_sockets(opts, close);
+    after_own_broadcasts([this, opts, close] { Adapter::disconnect_sockets(opts, close); });
+  }
+  // `apply` now, or once this worker's own broadcasts before it are delivered (not at all if
+  // this adapter is gone by then).
+  template <class F>
+  void after_own_broadcasts(F apply) {
+    if (!node_.holding()) return apply();
+    node_.hold([alive = std::weak_ptr<int>(alive_), apply = std::move(apply)]() mutable {
+      if (!alive.expired()) apply();
+    });
   }
 
   void fetch_sockets(const sio::BroadcastOptions& opts,

@@ -34,14 +34,14 @@ TEST(ClusterWire, BroadcastRoundTrip) {
   opts.flags.timeout_ms = 30000;
   const std::vector<sio::Binary> att = {std::make_shared<const std::string>("\x01\x02", 2),
                                         std::make_shared<const std::string>("")};
-  auto buf = broadcast_bytes(opts, kFlagVolatile | kFlagAck, 42, "451-/chat,[\"e\"]", att);
+  auto buf = broadcast_bytes(opts, kFlagVolatile | kFlagAck, 42, "452-/chat,[\"e\"]", att);
   auto v = read_broadcast(buf);
   ASSERT_TRUE(v);
   EXPECT_EQ(v->flags, kFlagVolatile | kFlagAck);
   EXPECT_EQ(v->nsp, "/chat");
   EXPECT_EQ(v->rooms, (std::vector<std::string_view>{"a", "room b"}));
   EXPECT_EQ(v->except, (std::vector<std::string_view>{"x"}));
-  EXPECT_EQ(v->frame, "451-/chat,[\"e\"]");
+  EXPECT_EQ(v->frame, "452-/chat,[\"e\"]");
   ASSERT_EQ(v->attachments.size(), 2u);
   EXPECT_EQ(v->attachments[0], std::string_view("\x01\x02", 2));
   EXPECT_EQ(v->attachments[1], "");
@@ -52,7 +52,7 @@ TEST(ClusterWire, BroadcastRoundTrip) {
 TEST(ClusterWire, BroadcastRefusesEveryTruncationAndTrailingBytes) {
   sio::BroadcastOptions opts;
   opts.rooms = {"r"};
-  auto buf = broadcast_bytes(opts, 0, 0, "42[\"e\"]", {std::make_shared<const std::string>("zz")});
+  auto buf = broadcast_bytes(opts, 0, 0, "451-[\"e\"]", {std::make_shared<const std::string>("zz")});
   for (std::size_t n = 0; n < buf.size(); ++n)
     EXPECT_FALSE(read_broadcast(std::span<const std::byte>(buf.data(), n))) << n;
   buf.push_back(std::byte{0});
@@ -81,6 +81,34 @@ TEST(ClusterWire, BroadcastRefusesBadVersionCountsAndEmptyFrame) {
   bad[11] = std::byte{0x7F};
   EXPECT_FALSE(read_broadcast(bad));
   EXPECT_FALSE(read_broadcast(broadcast_bytes({}, 0, 0, "", {})));
+}
+
+// A record's attachments are as many as its frame's header counts, and at most
+// kMaxRecordBinaries; a message's blobs at most that many too. Before 2026-12-05 only their bytes
+// bounded them: a 16 MiB record of empty attachments made every worker build 4 million frames
+// (found by a review).
+TEST(ClusterWire, AttachmentsAreAsManyAsTheFrameCountsAndBounded) {
+  const auto one = std::make_shared<const std::string>("b");
+  EXPECT_TRUE(read_broadcast(broadcast_bytes({}, 0, 0, "451-[\"e\",{}]", {one})));
+  EXPECT_TRUE(read_broadcast(broadcast_bytes({}, 0, 0, "461-/x,7[{}]", {one})));
+  EXPECT_FALSE(read_broadcast(broadcast_bytes({}, 0, 0, "452-[\"e\"]", {one}))) << "one short";
+  EXPECT_FALSE(read_broadcast(broadcast_bytes({}, 0, 0, "42[\"e\"]", {one}))) << "none counted";
+  EXPECT_FALSE(read_broadcast(broadcast_bytes({}, 0, 0, "45[\"e\"]", {}))) << "no count";
+  EXPECT_FALSE(read_broadcast(broadcast_bytes({}, 0, 0, "450-[\"e\"]", {one})));
+  EXPECT_TRUE(read_broadcast(broadcast_bytes({}, 0, 0, "450-[\"e\"]", {})));
+  const std::vector<sio::Binary> many(kMaxRecordBinaries + 1,
+                                      std::make_shared<const std::string>());
+  const std::string counted = "45" + std::to_string(many.size()) + "-[\"e\"]";
+  EXPECT_FALSE(read_broadcast(broadcast_bytes({}, 0, 0, counted, many))) << "past the bound";
+  EXPECT_FALSE(broadcast_fits("/", {}, many.size()));
+  EXPECT_TRUE(broadcast_fits("/", {}, kMaxRecordBinaries));
+  const std::vector<sio::Binary> most(many.begin(), many.end() - 1);
+  EXPECT_TRUE(read_broadcast(
+      broadcast_bytes({}, 0, 0, "45" + std::to_string(most.size()) + "-[\"e\"]", most)));
+  const std::string blobs = write_message({{"nsp", "/"}}, many);
+  EXPECT_FALSE(read_message({reinterpret_cast<const std::byte*>(blobs.data()), blobs.size()}));
+  const std::string fewer = write_message({{"nsp", "/"}}, most);
+  EXPECT_TRUE(read_message({reinterpret_cast<const std::byte*>(fewer.data()), fewer.size()}));
 }
 
 TEST(ClusterWire, MessageRoundTripWithBlobs) {

@@ -479,11 +479,11 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
   bool write(const sio::BroadcastOptions& opts, std::uint8_t flags, std::uint64_t ack_id,
              const std::string& frame, const std::vector<sio::Binary>& att, bool with_offset,
              std::uint64_t* position) {
-    if (!broadcast_fits(nsp_->name(), opts)) {
+    if (!broadcast_fits(nsp_->name(), opts, att.size())) {
       ++node_.stats.publish_failures;
       std::fprintf(stderr,
-                   "shmio[w%d]: a broadcast with a room or namespace name over 65535 "
-                   "bytes was delivered on this worker only\n",
+                   "shmio[w%d]: a broadcast with a room or namespace name over 65535 bytes, "
+                   "or more than 65536 binary attachments, was delivered on this worker only\n",
                    node_.options.worker);
       return false;
     }

@@ -203,8 +203,10 @@ bool Emitter::publish(std::uint16_t type, const std::string& payload) {
 bool Emitter::publish_broadcast(const std::string& nsp, const sio::BroadcastOptions& opts,
                                 const sio::Packet& p) {
   const std::string frame = "4" + sio::encode(p);
-  if (!broadcast_fits(nsp, opts)) {
-    error_ = "a namespace or room name over 65535 bytes, or over 65535 rooms";
+  if (!broadcast_fits(nsp, opts, p.attachments.size())) {
+    error_ =
+        "a namespace or room name over 65535 bytes, over 65535 rooms, or over 65536 binary "
+        "arguments";
     return false;
   }
   if (!impl_->current(error_)) return false;

@@ -107,7 +107,9 @@ struct Cursor {
 
 }  // namespace
 
-bool broadcast_fits(std::string_view nsp, const socketio::BroadcastOptions& opts) {
+bool broadcast_fits(std::string_view nsp, const socketio::BroadcastOptions& opts,
+                    std::size_t attachments) {
+  if (attachments > kMaxRecordBinaries) return false;
   constexpr std::size_t kMax = kMaxBroadcastNames;
   auto names_fit = [&](const std::set<socketio::Room>& names) {
     return names.size() <= kMax &&
@@ -162,6 +164,19 @@ std::size_t write_broadcast(std::span<std::byte> out, std::string_view nsp,
   return frame_at;
 }
 
+namespace {
+// The attachments a frame's header counts: "4" (an Engine.IO message), then "5" or "6" (a binary
+// event or ack), digits and "-"; 0 for any other packet, nullopt for a binary one without them.
+std::optional<std::size_t> declared_attachments(std::string_view frame) {
+  if (frame.size() < 2 || frame[0] != '4' || (frame[1] != '5' && frame[1] != '6')) return 0;
+  std::size_t n = 0, i = 2;
+  for (; i < frame.size() && i < 2 + 10 && frame[i] >= '0' && frame[i] <= '9'; ++i)
+    n = n * 10 + static_cast<std::size_t>(frame[i] - '0');
+  if (i == 2 || i >= frame.size() || frame[i] != '-') return std::nullopt;
+  return n;
+}
+}  // namespace
+
 std::optional<BroadcastView> read_broadcast(std::span<const std::byte> in) {
   Cursor c{in.data(), in.data() + in.size()};
   BroadcastView v;
@@ -182,7 +197,8 @@ std::optional<BroadcastView> read_broadcast(std::span<const std::byte> in) {
   // Each room takes at least its 2-byte length: a count the bytes cannot hold is refused before
   // anything is reserved.
   const std::size_t left = static_cast<std::size_t>(c.end - c.p);
-  if (std::size_t(n_rooms) * 2 + std::size_t(n_except) * 2 > left || std::size_t(n_att) * 4 > left)
+  if (std::size_t(n_rooms) * 2 + std::size_t(n_except) * 2 > left ||
+      std::size_t(n_att) * 4 > left || n_att > kMaxRecordBinaries)
     return std::nullopt;
   v.rooms.reserve(n_rooms);
   for (std::uint16_t i = 0; i < n_rooms && c.ok; ++i)
@@ -191,6 +207,8 @@ std::optional<BroadcastView> read_broadcast(std::span<const std::byte> in) {
   for (std::uint16_t i = 0; i < n_except && c.ok; ++i)
     v.except.push_back(c.bytes(c.get<std::uint16_t>()));
   v.frame = c.bytes(frame_len);
+  if (!c.ok || declared_attachments(v.frame) != std::optional<std::size_t>(n_att))
+    return std::nullopt;
   v.attachments.reserve(n_att);
   for (std::uint32_t i = 0; i < n_att && c.ok; ++i)
     v.attachments.push_back(c.bytes(c.get<std::uint32_t>()));
@@ -220,7 +238,9 @@ std::optional<Message> read_message(std::span<const std::byte> in) {
   Cursor c{in.data(), in.data() + in.size()};
   const std::string_view text = c.bytes(c.get<std::uint32_t>());
   const auto n = c.get<std::uint32_t>();
-  if (!c.ok || std::size_t(n) * 4 > static_cast<std::size_t>(c.end - c.p)) return std::nullopt;
+  if (!c.ok || std::size_t(n) * 4 > static_cast<std::size_t>(c.end - c.p) ||
+      n > kMaxRecordBinaries)
+    return std::nullopt;
   Message m;
   boost::system::error_code ec;
   // (Deeper than Boost.JSON's default 32, kMaxMessageDepth: a message wraps what a client or a

@@ -1263,7 +1263,7 @@ struct Bridge::Impl {
         options.ring_per_worker ? cluster::kWorkerOffsetDigits : cluster::kOffsetDigits;
     if (with_offset) p.data->as_array().emplace_back(std::string(digits, '0'));
     const std::string frame = "4" + sio::encode(p);
-    if (!cluster::broadcast_fits(nsp, opts)) {
+    if (!cluster::broadcast_fits(nsp, opts, p.attachments.size())) {
       ++stats.ring_failures;
       return false;
     }

@@ -123,7 +123,14 @@ struct BroadcastView {
 // A broadcast record's names are 16-bit counted: at most this many rooms (and except), each at
 // most this many bytes, as the namespace's name.
 inline constexpr std::size_t kMaxBroadcastNames = 0xFFFF;
-bool broadcast_fits(std::string_view nsp, const socketio::BroadcastOptions& opts);
+// A record's binary parts (a BROADCAST's attachments, a message's blobs): at most this many, as
+// a fleet peer's msgpack message (msgpack::kMaxBinaries). Each costs a reader a view and a frame
+// (~80 bytes) for its 4 bytes of length in the record: uncounted, one 16 MiB record of empty
+// attachments made every worker build 4 million of them.
+inline constexpr std::size_t kMaxRecordBinaries = std::size_t{1} << 16;
+// Also false past kMaxRecordBinaries attachments (`attachments`).
+bool broadcast_fits(std::string_view nsp, const socketio::BroadcastOptions& opts,
+                    std::size_t attachments = 0);
 // The flags byte for these broadcast flags (kFlagAck is the caller's).
 std::uint8_t broadcast_flags(const socketio::BroadcastFlags& f);
 
@@ -135,7 +142,9 @@ std::size_t write_broadcast(std::span<std::byte> out, std::string_view nsp,
                             const socketio::BroadcastOptions& opts, std::uint8_t flags,
                             std::uint64_t ack_id, std::string_view frame,
                             const std::vector<socketio::Binary>& att);
-// nullopt if the bytes are not a well-formed BROADCAST (never reads out of bounds).
+// nullopt if the bytes are not a well-formed BROADCAST (never reads out of bounds): among
+// others, one whose attachments are more than kMaxRecordBinaries, or not as many as its frame's
+// header counts ("45<n>-" / "46<n>-"; none for any other frame).
 std::optional<BroadcastView> read_broadcast(std::span<const std::byte> in);
 
 // The JSON + blobs form of the other messages.
@@ -150,6 +159,7 @@ struct Message {
 // msgpack::kMaxDepth, 64), with the few levels a message wraps around it. Deeper: not read
 // (nullopt, counted as a bad record).
 inline constexpr std::size_t kMaxMessageDepth = 1024;
+// nullopt if the bytes are not a well-formed message (more than kMaxRecordBinaries blobs too).
 std::optional<Message> read_message(std::span<const std::byte> in);
 
 // A FETCH_SOCKETS answer in parts that each fit a ring record: sockets (their JSON) packed into

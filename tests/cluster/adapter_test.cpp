@@ -395,6 +395,53 @@ TEST_P(ClusterAdapterTest, AWorkersManyRoomsAreToldInParts) {
   (void)k;
 }
 
+// ALL_ROOMS (a fleet member's allRooms, relayed by the bridge) asked of a worker with more rooms
+// than a record holds (6,000 of 24 bytes, 1 MiB rings: 128 KiB records): answered in parts, "part"
+// i of "parts" n, every room in one of them. Before 2026-12-05 one record, refused as too large:
+// no answer, and the fleet's allRooms waited out its timeout without this worker's rooms (found
+// by a review).
+TEST_P(ClusterAdapterTest, AnAllRoomsAnswerComesInParts) {
+  const auto [k, sid] = connect(0);
+  ASSERT_FALSE(sid.empty());
+  sio::SocketPtr s = workers_[0]->server->of("/").socket(sid);
+  ASSERT_TRUE(s);
+  std::vector<sio::Room> many;
+  for (int i = 0; i < 6000; ++i) {
+    char name[32];
+    std::snprintf(name, sizeof name, "a-room-of-many-%08d", i);
+    many.emplace_back(name);
+  }
+  s->join(many);
+  shm::Segment& written = GetParam() ? worker_rings_[0] : *segment_;  // (where worker 0 writes)
+  auto reader = shm::RingReader::attach(written, {"test", -1, shm::StartAt::latest});
+  ASSERT_TRUE(reader);
+  auto asker = shm::RingWriter::attach(*segment_, {"asker", -1});
+  ASSERT_TRUE(asker);
+  const std::string asked = cluster::write_message({{"requestId", 7}, {"nsp", "/"}});
+  ASSERT_EQ(asker->publish(static_cast<std::uint16_t>(cluster::MessageType::all_rooms),
+                           {reinterpret_cast<const std::byte*>(asked.data()), asked.size()}),
+            shm::PublishStatus::ok);
+  std::set<std::string> told;
+  std::uint64_t parts = 0, seen = 0;
+  ASSERT_TRUE(drive([&] {
+    reader->poll([&](const shm::RecordView& v) {
+      if (v.type != static_cast<std::uint16_t>(cluster::MessageType::all_rooms_response)) return;
+      auto m = cluster::read_message(v.payload);
+      ASSERT_TRUE(m);
+      EXPECT_EQ(m->body.at("requestId").to_number<std::uint64_t>(), 7u);
+      EXPECT_EQ(m->body.at("part").to_number<std::uint64_t>(), seen);
+      if (seen == 0) parts = m->body.at("parts").to_number<std::uint64_t>();
+      ++seen;
+      for (const auto& r : m->body.at("rooms").as_array()) told.emplace(r.as_string().c_str());
+    });
+    return parts != 0 && seen == parts;
+  })) << seen << " records, " << told.size() << " rooms";
+  EXPECT_GE(parts, 2u);
+  for (const auto& r : many) EXPECT_EQ(told.count(r), 1u) << r;
+  EXPECT_EQ(told.count(sid), 1u) << "its own room too";
+  (void)k;
+}
+
 // A draining worker tells the others at once that it takes no fresh handshakes: its load figure
 // is the most a worker can have, so that rebalancing steers none to it while it closes (before
 // 2026-12-03 it said 0 clients once its clients were closed, and drew every other worker's fresh

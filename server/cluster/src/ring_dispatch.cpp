@@ -296,8 +296,33 @@ void Node::Impl::apply(std::uint16_t type, std::uint16_t producer,
       json::array rooms;
       if (ClusterAdapter* a = adapter(str_of(body, "nsp")))
         for (const sio::Room& r : a->rooms()) rooms.emplace_back(r);
-      publish(MessageType::all_rooms_response,
-              write_message({{"requestId", rid}, {"to", producer}, {"rooms", std::move(rooms)}}));
+      // In parts that each fit a ring record, as a fetchSockets answer, the first saying how
+      // many (before 2026-12-05 one record: past the largest record, 128 KiB on a 1 MiB ring,
+      // none was published and the fleet's allRooms waited out its timeout without this
+      // worker's rooms; found by a review). The whole is bounded as that answer is.
+      const std::size_t budget = out_segment().max_record() / 2;
+      const std::size_t writers =
+          own_segment ? 1 : static_cast<std::size_t>(std::max(1, options.workers));
+      const std::size_t total = out_segment().capacity() / 2 / writers;
+      std::size_t left_out = 0;
+      std::vector<json::array> parts =
+          bounded_socket_parts(std::move(rooms), budget, total, left_out, [&](std::size_t n) {
+            std::fprintf(stderr,
+                         "shmio[w%d]: allRooms: a room name of %zu bytes is over %zu and was "
+                         "left out of the answer\n",
+                         options.worker, n, budget);
+          });
+      if (left_out > 0)
+        std::fprintf(stderr,
+                     "shmio[w%d]: allRooms: the answer is over %zu bytes (half the ring, shared "
+                     "by the workers that write into it): %zu of its rooms were left out\n",
+                     options.worker, total, left_out);
+      for (std::size_t i = 0; i < parts.size(); ++i)
+        publish(MessageType::all_rooms_response, write_message({{"requestId", rid},
+                                                                {"to", producer},
+                                                                {"part", i},
+                                                                {"parts", parts.size()},
+                                                                {"rooms", std::move(parts[i])}}));
       break;
     }
     case MessageType::namespaces:

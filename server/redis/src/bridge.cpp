@@ -194,7 +194,7 @@ struct Bridge::Impl {
     std::string nsp, redis_id;
     std::string requester;                       // its uid (sharded: answered on its channel)
     std::vector<Member> waiting;                 // workers still to answer
-    std::map<std::uint16_t, std::size_t> parts;  // fetch: parts still to come per worker
+    std::map<std::uint16_t, std::size_t> parts;  // fetch, allRooms: parts still to come per worker
     std::set<sio::Room> rooms;                   // all_rooms
     json::array sockets;                         // fetch
     std::uint64_t client_count = 0;              // broadcast with acks
@@ -1501,7 +1501,11 @@ struct Bridge::Impl {
     switch (t) {
       case MessageType::all_rooms_response:
         for (auto& r : rooms_of(body.if_contains("rooms"))) in.rooms.insert(r);
-        done_with();
+        // (In parts, as a fetchSockets answer, since 2026-12-05; a worker of the build before
+        // says none: one part.)
+        if (u64_of(body, "part") == 0)
+          in.parts[producer] = std::max<std::uint64_t>(1, u64_of(body, "parts"));
+        if (--in.parts[producer] == 0) done_with();
         break;
       case MessageType::fetch_sockets_response: {
         if (const json::value* s = body.if_contains("sockets"); s && s->is_array())

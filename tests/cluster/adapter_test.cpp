@@ -442,6 +442,46 @@ TEST_P(ClusterAdapterTest, AnAllRoomsAnswerComesInParts) {
   (void)k;
 }
 
+// A publish made while the rooms index changes (here an app's room listener that emits, as
+// socket.io allows), which finds this worker's reader half a ring behind, does not apply other
+// workers' records inside that change: the drain waits until the change is done. Before
+// 2026-12-05 it ran there, and a remote join changed the index under the walk changing it (the
+// listener was entered again, nested; found by a review).
+TEST_P(ClusterAdapterTest, ADrainDoesNotRunInsideAChangeOfTheRooms) {
+  const auto [k, sid] = connect(0);
+  ASSERT_FALSE(sid.empty());
+  sio::SocketPtr s = workers_[0]->server->of("/").socket(sid);
+  ASSERT_TRUE(s);
+  auto& io0 = workers_[0]->server->of("/");
+  int depth = 0, deepest = 0, created = 0;
+  io0.adapter().on_room_event([&](sio::Adapter::RoomEvent e, const sio::Room& room,
+                                  const sio::SocketId&) {
+    if (e != sio::Adapter::RoomEvent::create_room || room == sid) return;
+    deepest = std::max(deepest, ++depth);
+    ++created;
+    if (room == "new") io0.to("nobody").emit("x", sio::Args{1});  // (a publish: its keep_up)
+    --depth;
+  });
+  // Another writer's joins for that socket, over half the ring, while worker 0 reads nothing.
+  auto w = shm::RingWriter::attach(*segment_, {"stand-in", -1}).value();
+  std::uint64_t first = 0, at = 0;
+  int joins = 0;
+  for (; at - first < (6u << 17); ++joins) {  // (768 KiB of a 1 MiB ring)
+    const std::string body = cluster::write_message(
+        {{"nsp", "/"}, {"sid", sid}, {"rooms", boost::json::array{"r-" + std::to_string(joins)}}});
+    ASSERT_EQ(w.publish(static_cast<std::uint16_t>(cluster::MessageType::sockets_join),
+                        {reinterpret_cast<const std::byte*>(body.data()), body.size()}, &at),
+              shm::PublishStatus::ok);
+    if (joins == 0) first = at;
+  }
+  const std::size_t want = s->rooms().size() + static_cast<std::size_t>(joins) + 1;
+  s->join("new");
+  ASSERT_TRUE(drive([&] { return s->rooms().size() == want; })) << s->rooms().size();
+  EXPECT_EQ(created, joins + 1);
+  EXPECT_EQ(deepest, 1) << "a room listener entered again inside a change of the rooms";
+  (void)k;
+}
+
 // A draining worker tells the others at once that it takes no fresh handshakes: its load figure
 // is the most a worker can have, so that rebalancing steers none to it while it closes (before
 // 2026-12-03 it said 0 clients once its clients were closed, and drew every other worker's fresh

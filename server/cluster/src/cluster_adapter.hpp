@@ -73,13 +73,23 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
   // Rooms of a recoverable socket are published when they change (below), so that its session
   // survives even a SIGKILL of this worker.
   void add_all(const sio::SocketId& id, const std::set<sio::Room>& rooms) override {
-    InMemoryAdapter::add_all(id, rooms);
+    {
+      const Mutating m(node_);
+      InMemoryAdapter::add_all(id, rooms);
+    }
     session_changed(id);
     node_.client_came();  // (at each join, a connect among them: two loads unless near the bound)
   }
   void del(const sio::SocketId& id, const sio::Room& room) override {
-    InMemoryAdapter::del(id, room);
+    {
+      const Mutating m(node_);
+      InMemoryAdapter::del(id, room);
+    }
     session_changed(id);
+  }
+  void del_all(const sio::SocketId& id) override {
+    const Mutating m(node_);
+    InMemoryAdapter::del_all(id);
   }
 
   std::size_t broadcast(sio::Packet p, const sio::BroadcastOptions& opts) override {
@@ -183,18 +193,36 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
   void add_sockets(const sio::BroadcastOptions& opts, const std::set<sio::Room>& rooms) override {
     if (!opts.flags.local)
       node_.publish(MessageType::sockets_join, sio_message(opts, {{"rooms", rooms_json(rooms)}}));
-    after_own_broadcasts([this, opts, rooms] { Adapter::add_sockets(opts, rooms); });
+    after_own_broadcasts([this, opts, rooms] {
+      const Mutating m(node_);
+      Adapter::add_sockets(opts, rooms);
+    });
   }
   void del_sockets(const sio::BroadcastOptions& opts, const std::set<sio::Room>& rooms) override {
     if (!opts.flags.local)
       node_.publish(MessageType::sockets_leave, sio_message(opts, {{"rooms", rooms_json(rooms)}}));
-    after_own_broadcasts([this, opts, rooms] { Adapter::del_sockets(opts, rooms); });
+    after_own_broadcasts([this, opts, rooms] {
+      const Mutating m(node_);
+      Adapter::del_sockets(opts, rooms);
+    });
   }
   void disconnect_sockets(const sio::BroadcastOptions& opts, bool close) override {
     if (!opts.flags.local)
       node_.publish(MessageType::disconnect_sockets, sio_message(opts, {{"close", close}}));
-    after_own_broadcasts([this, opts, close] { Adapter::disconnect_sockets(opts, close); });
+    after_own_broadcasts([this, opts, close] {
+      const Mutating m(node_);
+      Adapter::disconnect_sockets(opts, close);
+    });
   }
+  // While the rooms index changes (its room events run inside the change: a publish there must
+  // not apply other workers' records, Node::Impl::keep_up).
+  struct Mutating {
+    Node::Impl& n;
+    explicit Mutating(Node::Impl& impl) : n(impl) { ++n.mutating; }
+    ~Mutating() { --n.mutating; }
+    Mutating(const Mutating&) = delete;
+    Mutating& operator=(const Mutating&) = delete;
+  };
   // `apply` now, or once this worker's own broadcasts before it are delivered (not at all if
   // this adapter is gone by then).
   template <class F>

@@ -286,11 +286,25 @@ struct Node::Impl {
   // client messages, each a broadcast), and the notifier's drain runs only between turns. Once
   // this worker's reader is half a ring behind what it just published, it drains now. (With a
   // ring per worker it does not read its own ring.)
+  // Not while an adapter is in the middle of changing its rooms (`mutating`, ClusterAdapter's
+  // Mutating scope: a room event's publish, an app's room listener that emits): the drain would
+  // apply other workers' records, joins and disconnects among them, inside that change (the
+  // rooms index changed under the walk changing it; found by a review, 2026-12-05). It is posted
+  // instead, to run once the change is done, before any other event.
   void keep_up(std::uint64_t published_at) {
     if (!reader || draining || own_writer) return;
-    if (published_at - std::min(published_at, reader->position()) > segment->capacity() / 2)
+    if (published_at - std::min(published_at, reader->position()) <= segment->capacity() / 2)
+      return;
+    if (mutating == 0) return drain();
+    if (std::exchange(drain_posted, true)) return;
+    net::post(io, [life = std::weak_ptr<bool>(lifetime), this] {
+      if (life.expired()) return;
+      drain_posted = false;
       drain();
+    });
   }
+  int mutating = 0;  // (adapters changing their rooms now, nested)
+  bool drain_posted = false;
   std::uint64_t request_id() {
     // Never equal to an ack id (those stay below 2^53; these have bit 62 set), unique across
     // workers and restarts: the pid in bits 32..61, a counter below.

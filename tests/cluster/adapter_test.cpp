@@ -747,6 +747,23 @@ TEST_P(ClusterAdapterTest, AnAnswerTooLargeToPublishIsSaidLostAndTheRequestCompl
   EXPECT_NE(said.find("could not publish"), std::string::npos) << said;
 }
 
+// Publish failures that an app's emits repeat at their own rate are said on stderr once per 10 s,
+// with the count so far (before 2026-12-05 a line each: a loop of them flooded the log), and
+// counted each (shmio_ring_publish_failures_total).
+TEST_P(ClusterAdapterTest, PublishFailuresAreSaidAtMostOncePer10s) {
+  const std::string too_long(70000, 'r');  // (a room name over 65535 bytes: not in a record)
+  const std::uint64_t before = workers_[0]->node->stats().publish_failures;
+  testing::internal::CaptureStderr();
+  for (int i = 0; i < 3; ++i) workers_[0]->server->of("/").to(too_long).emit("e", sio::Args{i});
+  const std::string said = testing::internal::GetCapturedStderr();
+  EXPECT_EQ(workers_[0]->node->stats().publish_failures, before + 3);
+  const std::string line = "was delivered on this worker only";
+  const std::size_t first = said.find(line);
+  ASSERT_NE(first, std::string::npos) << said;
+  EXPECT_EQ(said.find(line, first + 1), std::string::npos) << "said more than once: " << said;
+  EXPECT_NE(said.find("publish failures so far"), std::string::npos) << said;
+}
+
 // A fetchSockets answer over half the ring (the test's rings: 1 MiB), shared by the workers that
 // write into it (two on the shared ring, one on a worker's own): the parts past it are left out
 // and that is said (every worker answers at once: more than a ring holds would lap its readers).

@@ -509,18 +509,25 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
              std::uint64_t* position) {
     if (!broadcast_fits(nsp_->name(), opts, att.size())) {
       ++node_.stats.publish_failures;
-      std::fprintf(stderr,
-                   "shmio[w%d]: a broadcast with a room or namespace name over 65535 bytes, "
-                   "or more than 65536 binary attachments, was delivered on this worker only\n",
-                   node_.options.worker);
+      if (node_.say_publish_failure())
+        std::fprintf(stderr,
+                     "shmio[w%d]: a broadcast with a room or namespace name over 65535 bytes, "
+                     "or more than 65536 binary attachments, was delivered on this worker only "
+                     "(%llu publish failures so far; said at most once per 10 s)\n",
+                     node_.options.worker,
+                     static_cast<unsigned long long>(node_.stats.publish_failures));
       return false;
     }
     const std::size_t size = broadcast_size(nsp_->name(), opts, frame.size(), att);
     auto claim = node_.out().claim(size, static_cast<std::uint16_t>(MessageType::broadcast));
     if (claim.status != shm::PublishStatus::ok) {
       ++node_.stats.publish_failures;
-      std::fprintf(stderr, "shmio[w%d]: a broadcast of %zu bytes was not published: %s\n",
-                   node_.options.worker, size, shm::to_string(claim.status));
+      if (node_.say_publish_failure())
+        std::fprintf(stderr,
+                     "shmio[w%d]: a broadcast of %zu bytes was not published: %s (%llu publish "
+                     "failures so far; said at most once per 10 s)\n",
+                     node_.options.worker, size, shm::to_string(claim.status),
+                     static_cast<unsigned long long>(node_.stats.publish_failures));
       return false;
     }
     const std::size_t frame_at =

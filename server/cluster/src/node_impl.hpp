@@ -269,13 +269,28 @@ struct Node::Impl {
   }
 
   // --- publishing
+  // Whether a publish failure just counted may be said on stderr: the first, then at most one
+  // line per 10 s (each a failure that an app's emit can repeat at its own rate: unthrottled, a
+  // loop of too-large emits wrote a line each; the count is shmio_publish_failures_total).
+  bool say_publish_failure() {
+    const auto now = std::chrono::steady_clock::now();
+    if (publish_failure_said && now - *publish_failure_said < std::chrono::seconds(10))
+      return false;
+    publish_failure_said = now;
+    return true;
+  }
+  std::optional<std::chrono::steady_clock::time_point> publish_failure_said;
   bool publish(MessageType t, const std::string& payload) {
     std::uint64_t at = 0;
     const auto st = out().publish(static_cast<std::uint16_t>(t), as_bytes(payload), &at);
     if (st != shm::PublishStatus::ok) {
       ++stats.publish_failures;
-      std::fprintf(stderr, "shmio[w%d]: could not publish %s (%zu bytes): %s\n", options.worker,
-                   to_string(t), payload.size(), shm::to_string(st));
+      if (say_publish_failure())
+        std::fprintf(stderr,
+                     "shmio[w%d]: could not publish %s (%zu bytes): %s (%llu publish failures "
+                     "so far; said at most once per 10 s)\n",
+                     options.worker, to_string(t), payload.size(), shm::to_string(st),
+                     static_cast<unsigned long long>(stats.publish_failures));
       return false;
     }
     ++stats.messages_published;

@@ -128,6 +128,7 @@ fi
 "\$here/$rel/scripts/bench-many-cores.sh" "\$@"
 EOF
 chmod +x "$stage/env.sh"
+chmod 755 "$stage"  # (mktemp made it 0700)
 rm -rf "$abs"
 mv "$stage" "$abs"
 du -sh "$abs"

@@ -15,6 +15,7 @@ SHMIO_BUILD_QUIET=1 scripts/build.sh build  # (its output only if it fails)
 case "$host" in  # (an address to open: a wildcard's own machine, an IPv6 one in brackets)
   0.0.0.0) shown=127.0.0.1 ;;
   ::) shown='[::1]' ;;
+  \[*) shown=$host ;;
   *:*) shown="[$host]" ;;
   *) shown=$host ;;
 esac

@@ -18,7 +18,8 @@ if ! command -v gnuplot >/dev/null; then
   sudo=$([ "$(id -u)" = 0 ] || echo sudo)
   # (Lists refreshed first: setup.sh refreshes them only when it installs something.)
   $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends gnuplot-nox >/dev/null
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+    gnuplot-nox >/dev/null
 fi
 rc=0
 rm -f "$out/samples.jsonl"  # (an earlier run's is not this one's)

@@ -1109,7 +1109,7 @@ int ParseArgs(int argc, char** argv, Options& o) {
     // (Set but empty: refused, as shmio refuses it; until 2026-12-05 read as unset here.)
     if (ring != nullptr && *ring == '\0')
       return Usage("SHMIO_RING is empty (name a ring, or unset it)");
-    if (ring == nullptr && port != nullptr && *port == '\0')
+    if (port != nullptr && *port == '\0')
       return Usage("SHMIO_PORT is empty (a port number, 1..65535, or unset it)");
     if (ring == nullptr && port != nullptr) {
       // (Read as a number, as shmio reads it: "047020" names ring port-47020 there.)

@@ -162,7 +162,7 @@ int main(int argc, char** argv) {
     const char* r = std::getenv("SHMIO_RING");
     const char* port = std::getenv("SHMIO_PORT");
     if (r != nullptr && *r == '\0') return usage("SHMIO_RING is empty (name a ring, or unset it)");
-    if (r == nullptr && port != nullptr && *port == '\0')
+    if (port != nullptr && *port == '\0')
       return usage("SHMIO_PORT is empty (a port number, 1..65535, or unset it)");
     if (r != nullptr) {
       ring = r;

@@ -240,6 +240,11 @@ TEST(ClusterWire, OptionsAndHandshakeJson) {
   EXPECT_EQ(m.time(), j.at("time").as_string());
   EXPECT_TRUE(m.xdomain());
   EXPECT_FALSE(h.xdomain());
+  auto empty_origin = std::make_shared<shmio::engineio::HandshakeRequest>();
+  empty_origin->add_header("origin", "");
+  sio::Handshake e;
+  e.request = empty_origin;
+  EXPECT_FALSE(e.xdomain()) << "an empty Origin is no origin (!!headers.origin)";
   EXPECT_FALSE(sio::Handshake::secure());
   sio::Handshake before_1970;
   before_1970.issued_ms = -1;  // (new Date(-1).toString() in UTC)

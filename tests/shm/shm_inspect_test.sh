@@ -484,6 +484,8 @@ expect_rc 1 env SHMIO_RING= SHMIO_PORT=9 "$INSPECT" stat
 grep -q "SHMIO_RING is empty" <<<"$ERR" || fail "an empty SHMIO_RING taken: $ERR"
 expect_rc 1 env -u SHMIO_RING SHMIO_PORT= "$INSPECT" stat
 grep -q "SHMIO_PORT is empty" <<<"$ERR" || fail "an empty SHMIO_PORT taken: $ERR"
+expect_rc 1 env SHMIO_RING="$RING" SHMIO_PORT= "$INSPECT" stat
+grep -q "SHMIO_PORT is empty" <<<"$ERR" || fail "an empty SHMIO_PORT beside SHMIO_RING taken: $ERR"
 expect_rc 0 env SHMIO_RING="$RING" "$INSPECT" stat
 pass "the default ring name is shmio's"
 # A ring without a session table says which clusters have one.

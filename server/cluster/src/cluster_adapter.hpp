@@ -193,29 +193,23 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
   void add_sockets(const sio::BroadcastOptions& opts, const std::set<sio::Room>& rooms) override {
     if (!opts.flags.local)
       node_.publish(MessageType::sockets_join, sio_message(opts, {{"rooms", rooms_json(rooms)}}));
-    after_own_broadcasts([this, opts, rooms] {
-      const Mutating m(node_);
-      Adapter::add_sockets(opts, rooms);
-    });
+    after_own_broadcasts([this, opts, rooms] { Adapter::add_sockets(opts, rooms); });
   }
   void del_sockets(const sio::BroadcastOptions& opts, const std::set<sio::Room>& rooms) override {
     if (!opts.flags.local)
       node_.publish(MessageType::sockets_leave, sio_message(opts, {{"rooms", rooms_json(rooms)}}));
-    after_own_broadcasts([this, opts, rooms] {
-      const Mutating m(node_);
-      Adapter::del_sockets(opts, rooms);
-    });
+    after_own_broadcasts([this, opts, rooms] { Adapter::del_sockets(opts, rooms); });
   }
   void disconnect_sockets(const sio::BroadcastOptions& opts, bool close) override {
     if (!opts.flags.local)
       node_.publish(MessageType::disconnect_sockets, sio_message(opts, {{"close", close}}));
-    after_own_broadcasts([this, opts, close] {
-      const Mutating m(node_);
-      Adapter::disconnect_sockets(opts, close);
-    });
+    after_own_broadcasts([this, opts, close] { Adapter::disconnect_sockets(opts, close); });
   }
   // While the rooms index changes (its room events run inside the change: a publish there must
-  // not apply other workers' records, Node::Impl::keep_up).
+  // not apply other workers' records, Node::Impl::keep_up). Only around the index's own
+  // mutators: the walks over many sockets (socketsJoin, disconnectSockets) go over a snapshot,
+  // and their handlers' emits may drain between sockets (a worker must not be lapped by its own
+  // records).
   struct Mutating {
     Node::Impl& n;
     explicit Mutating(Node::Impl& impl) : n(impl) { ++n.mutating; }

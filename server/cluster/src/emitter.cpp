@@ -189,6 +189,10 @@ Emitter::~Emitter() {
 }
 
 bool Emitter::publish(std::uint16_t type, const std::string& payload) {
+  if (!message_fits(payload)) {  // (every reader would skip it as a bad record)
+    error_ = "over 65536 binary arguments";
+    return false;
+  }
   if (!impl_->current(error_)) return false;
   const auto st = impl_->writer->publish(
       type, {reinterpret_cast<const std::byte*>(payload.data()), payload.size()});

@@ -271,7 +271,7 @@ struct Node::Impl {
   // --- publishing
   // Whether a publish failure just counted may be said on stderr: the first, then at most one
   // line per 10 s (each a failure that an app's emit can repeat at its own rate: unthrottled, a
-  // loop of too-large emits wrote a line each; the count is shmio_publish_failures_total).
+  // loop of too-large emits wrote a line each; the count is shmio_ring_publish_failures_total).
   bool say_publish_failure() {
     const auto now = std::chrono::steady_clock::now();
     if (publish_failure_said && now - *publish_failure_said < std::chrono::seconds(10))
@@ -282,14 +282,19 @@ struct Node::Impl {
   std::optional<std::chrono::steady_clock::time_point> publish_failure_said;
   bool publish(MessageType t, const std::string& payload) {
     std::uint64_t at = 0;
-    const auto st = out().publish(static_cast<std::uint16_t>(t), as_bytes(payload), &at);
+    // (More binary parts than a reader takes: refused here, as a record too large is, not
+    // published for every reader to skip as a bad record.)
+    const bool fits = message_fits(payload);
+    const auto st = fits ? out().publish(static_cast<std::uint16_t>(t), as_bytes(payload), &at)
+                         : shm::PublishStatus::too_large;
     if (st != shm::PublishStatus::ok) {
       ++stats.publish_failures;
       if (say_publish_failure())
         std::fprintf(stderr,
-                     "shmio[w%d]: could not publish %s (%zu bytes): %s (%llu publish failures "
+                     "shmio[w%d]: could not publish %s (%zu bytes%s): %s (%llu publish failures "
                      "so far; said at most once per 10 s)\n",
-                     options.worker, to_string(t), payload.size(), shm::to_string(st),
+                     options.worker, to_string(t), payload.size(),
+                     fits ? "" : ", over 65536 binary parts", shm::to_string(st),
                      static_cast<unsigned long long>(stats.publish_failures));
       return false;
     }
@@ -305,7 +310,7 @@ struct Node::Impl {
   // Mutating scope: a room event's publish, an app's room listener that emits): the drain would
   // apply other workers' records, joins and disconnects among them, inside that change (the
   // rooms index changed under the walk changing it; found by a review, 2026-12-05). It is posted
-  // instead, to run once the change is done, before any other event.
+  // instead, to run once the change is done (after the events already queued).
   void keep_up(std::uint64_t published_at) {
     if (!reader || draining || own_writer) return;
     if (published_at - std::min(published_at, reader->position()) <= segment->capacity() / 2)

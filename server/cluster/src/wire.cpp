@@ -234,6 +234,15 @@ std::string write_message(const json::object& body, const std::vector<socketio::
   return out;
 }
 
+bool message_fits(std::string_view written) noexcept {
+  std::uint32_t text = 0, blobs = 0;
+  if (written.size() < 8) return false;
+  std::memcpy(&text, written.data(), 4);
+  if (written.size() - 8 < text) return false;
+  std::memcpy(&blobs, written.data() + 4 + text, 4);
+  return blobs <= kMaxRecordBinaries;
+}
+
 std::optional<Message> read_message(std::span<const std::byte> in) {
   Cursor c{in.data(), in.data() + in.size()};
   const std::string_view text = c.bytes(c.get<std::uint32_t>());

@@ -68,7 +68,8 @@ enum class MessageType : std::uint16_t {
   load = 37,  // a worker's client count, once a second (rebalancing)
   // The fleet bridge (docs/redis.md): a worker's namespaces ({"worker", "nsps"}: at its start,
   // when it creates one, and when asked), the bridge's question for them, and the rooms of a
-  // namespace for a fleet's allRooms ({"requestId", "nsp"} -> {"requestId", "to", "rooms"}).
+  // namespace for a fleet's allRooms ({"requestId", "nsp"} -> {"requestId", "to", "part",
+  // "parts", "rooms"}: in parts that each fit a record, the first saying how many).
   namespaces = 38,
   namespaces_request = 39,
   all_rooms = 40,
@@ -150,6 +151,9 @@ std::optional<BroadcastView> read_broadcast(std::span<const std::byte> in);
 // The JSON + blobs form of the other messages.
 std::string write_message(const boost::json::object& body,
                           const std::vector<socketio::Binary>& blobs = {});
+// Whether write_message's bytes can be read back: at most kMaxRecordBinaries blobs (publishers
+// check it, and refuse what every reader would skip as a bad record).
+bool message_fits(std::string_view written) noexcept;
 struct Message {
   boost::json::object body;
   std::vector<socketio::Binary> blobs;

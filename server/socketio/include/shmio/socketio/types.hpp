@@ -67,10 +67,10 @@ struct Handshake {
   std::optional<std::string> header(std::string_view lower_case_name) const {
     return headers().joined(lower_case_name);
   }
-  // socket.io's handshake.xdomain: the request carried an Origin header.
+  // socket.io's handshake.xdomain (!!headers.origin): the request carried a non-empty Origin.
   bool xdomain() const noexcept {
     for (const auto& h : headers())
-      if (h.first == "origin") return true;
+      if (h.first == "origin" && !h.second.empty()) return true;
     return false;
   }
   // socket.io's handshake.secure: the connection was TLS. Always false: shmio serves plain HTTP

@@ -4045,6 +4045,51 @@ TEST(Http, DuringAnUpgradeAGetIsAnsweredWithTheDataQueued) {
   io.run_for(50ms);
 }
 
+// A client that sends "2probe" after "2probe" on its upgrade's WebSocket and reads none: at
+// most one "3probe" waits unwritten, so the probe's queue (outside the session's output bounds)
+// does not grow by a frame per probe. Before 2026-12-05 every one was queued, for the upgrade's
+// 10 s (found by a review). Each probe here comes in a read of its own.
+TEST(Http, RepeatedProbesThatAreNotReadAreNotQueuedEach) {
+  PollingJoined t;
+  net::io_context& io = t.io;
+  const std::string& sid = t.sid;
+  ASSERT_FALSE(sid.empty());
+  Client probe(t.port, 4096);  // (a small window: the server's writes block soon)
+  probe.send_raw(
+      "GET /socket.io/?EIO=4&transport=websocket&sid=" + sid +
+      " HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
+  const auto until = std::chrono::steady_clock::now() + 5s;
+  while (probe.in().find("\r\n\r\n") == std::string::npos &&
+         std::chrono::steady_clock::now() < until) {
+    io.run_for(1ms);
+    probe.read_available();
+  }
+  ASSERT_NE(probe.in().find("101"), std::string::npos) << probe.in();
+  probe.in().clear();
+  constexpr int kProbes = 200000;  // (1.6 MB of answers in 8-byte writes: past what the kernel holds unread)
+  const std::string one = Client::frame(0x81, "2probe");
+  for (int i = 0; i < kProbes; ++i) {
+    probe.send_raw(one);
+    io.poll();
+  }
+  int answers = 0;
+  const auto read_until = std::chrono::steady_clock::now() + 5s;
+  for (int quiet = 0; quiet < 50 && std::chrono::steady_clock::now() < read_until;) {
+    io.run_for(2ms);
+    probe.read_available();
+    int now = 0;
+    for (auto& f : probe.frames())
+      if (f.payload == "3probe") ++now;
+    answers += now;
+    quiet = now == 0 ? quiet + 1 : 0;
+  }
+  EXPECT_GE(answers, 1);
+  EXPECT_LT(answers, kProbes) << "every probe's answer was queued while none was read";
+  t.server.close();
+  io.run_for(50ms);
+}
+
 // A polling POST's packets are handled in order: the messages before a close, a client's ping
 // (a protocol error in v4) or an undecodable packet reach the app before the session closes, as
 // the reference handles each packet in turn. (Before 2026-12-03 every packet of the body went to

@@ -22,8 +22,12 @@ namespace shmio::test {
 
 class Client {
  public:
-  explicit Client(std::uint16_t port) {
+  // `receive_buffer` > 0: SO_RCVBUF before connecting (a small window: the server's writes
+  // block after a few KB unread).
+  explicit Client(std::uint16_t port, int receive_buffer = 0) {
     fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (receive_buffer > 0)
+      ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
     sockaddr_in a{};
     a.sin_family = AF_INET;
     a.sin_port = htons(port);

@@ -272,7 +272,12 @@ class EngineSocket final : public Socket,
         break;
       }
       if (probe()) {
-        for (const Packet& p : sm_.take_probe_packets()) rare_->probe->push(p.to_frame());
+        // At most one "3probe" waits unwritten: a client that sends "2probe" after "2probe" and
+        // reads none (the probe link is outside the session's output bounds) cannot grow its
+        // queue by a frame each (before 2026-12-05 it could, for the upgrade's 10 s; found by a
+        // review). Those not answered meanwhile are answered by the one waiting.
+        for (const Packet& p : sm_.take_probe_packets())
+          if (rare_->probe->queued() == 0) rare_->probe->push(p.to_frame());
         rare_->probe->flush();
         if (!sm_.upgrading() && sm_.transport() == TransportKind::polling) {
           rare_->probe->close_after_writes();  // abandoned probe

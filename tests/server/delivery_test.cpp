@@ -2857,24 +2857,36 @@ TEST_P(Delivery, TheClientsCloseFrameIsAnsweredAndTheSessionEnds) {
   drive([&] { return server_->client_count() == 0; });
 }
 
+// Refused the same on the permessage-deflate link (Beast's) since 2026-12-05: before, a key of
+// any form up to 24 characters was taken there when the client offered compression.
 TEST_P(Delivery, ABadHandshakeIsRefused) {
-  for (const char* req :
+  for (const bool deflate : {false, true}) {
+    if (deflate) {
+      ServerOptions o;
+      o.per_message_deflate = engineio::PerMessageDeflate{};
+      restart(o);
+    }
+  for (std::string req :
        {"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
         "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
         "Sec-WebSocket-Version: 8\r\n\r\n",
         "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
         "Connection: Upgrade\r\nSec-WebSocket-Key: short\r\nSec-WebSocket-Version: 13\r\n\r\n"}) {
+    if (deflate)
+      req.insert(req.size() - 2, "Sec-WebSocket-Extensions: permessage-deflate\r\n");
     clients_.push_back(std::make_unique<Client>(port_));
     Client& c = *clients_.back();
     c.send_raw(req);
     drive([&] { return c.in().find("\r\n\r\n") != std::string::npos; });
-    const bool version = std::string(req).find("Version: 8") != std::string::npos;
-    EXPECT_EQ(c.in().substr(0, 12), version ? "HTTP/1.1 426" : "HTTP/1.1 400") << c.in();
+    const bool version = req.find("Version: 8") != std::string::npos;
+    EXPECT_EQ(c.in().substr(0, 12), version ? "HTTP/1.1 426" : "HTTP/1.1 400")
+        << (deflate ? "offering permessage-deflate: " : "") << c.in();
     if (version) {
       EXPECT_NE(c.in().find("Sec-WebSocket-Version: 13"), std::string::npos);
     }
   }
   EXPECT_EQ(server_->client_count(), 0u);
+  }
 }
 
 // socket.io's asynchronous dynamic namespaces, io.of((name, auth, next) => ...): the CONNECT waits

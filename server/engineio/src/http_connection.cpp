@@ -691,8 +691,10 @@ void HttpConnection::handle_upgrade(Request& req, const Target& t) {
       added.insert(added.begin(), {"Sec-WebSocket-Protocol", *subprotocol});
     return added;
   };
-  std::string response_101;
-  if (!deflate) {
+  // The version and key are checked for both links (until 2026-12-05 for the raw one only:
+  // Beast, on the permessage-deflate link, took a key of any form up to 24 characters; RFC 6455
+  // 4.2.1 asks for 16 bytes in base64; found by a review).
+  {
     auto v = req.find(http::field::sec_websocket_version);
     if (v == req.end() || v->value() != "13") {
       Response res{http::status::upgrade_required, req.version()};
@@ -712,6 +714,10 @@ void HttpConnection::handle_upgrade(Request& req, const Target& t) {
       res.prepare_payload();
       return send(std::move(res));
     }
+  }
+  std::string response_101;
+  if (!deflate) {
+    auto k = req.find(http::field::sec_websocket_key);
     websocket::detail::sec_ws_accept_type accept;
     websocket::detail::make_sec_ws_accept(accept, k->value());
     response_101 =

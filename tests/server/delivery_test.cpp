@@ -2871,7 +2871,12 @@ TEST_P(Delivery, ABadHandshakeIsRefused) {
         "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
         "Sec-WebSocket-Version: 8\r\n\r\n",
         "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
-        "Connection: Upgrade\r\nSec-WebSocket-Key: short\r\nSec-WebSocket-Version: 13\r\n\r\n"}) {
+        "Connection: Upgrade\r\nSec-WebSocket-Key: short\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        // (An unknown session: refused, and said closed — until 2026-12-05 it said keep-alive,
+        // then the connection was dropped.)
+        "GET /socket.io/?EIO=4&transport=websocket&sid=nope HTTP/1.1\r\nHost: x\r\n"
+        "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"}) {
     if (deflate)
       req.insert(req.size() - 2, "Sec-WebSocket-Extensions: permessage-deflate\r\n");
     clients_.push_back(std::make_unique<Client>(port_));
@@ -2884,6 +2889,7 @@ TEST_P(Delivery, ABadHandshakeIsRefused) {
     if (version) {
       EXPECT_NE(c.in().find("Sec-WebSocket-Version: 13"), std::string::npos);
     }
+    EXPECT_NE(c.in().find("Connection: close"), std::string::npos) << c.in();
   }
   EXPECT_EQ(server_->client_count(), 0u);
   }

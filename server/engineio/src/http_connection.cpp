@@ -172,6 +172,7 @@ void HttpConnection::next() {
   Queued q = std::move(queued_.front());
   queued_.pop_front();
   answering_head_ = q.req.method() == http::verb::head;
+  answering_upgrade_ = websocket::is_upgrade(q.req);
   if (q.foreign || q.steer_to >= 0) return hand_off(std::move(q.req), q.foreign, q.steer_to);
   release_claim(q.claim, true);  // handled now, synchronously
   if (q.overlap) {

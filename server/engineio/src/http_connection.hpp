@@ -130,6 +130,10 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   // read by a keep-alive client as the start of its next answer (before 2026-12-03).
   void send(Response res) {
     if (std::exchange(answering_head_, false)) res.body().clear();
+    // An upgrade refused: the connection is read no more after an upgrade request, so it closes
+    // once answered, and says so (until 2026-12-05 the answer said keep-alive, then the
+    // connection was dropped; engine.io says Connection: close; found by a review).
+    if (std::exchange(answering_upgrade_, false)) res.keep_alive(false);
     const bool keep = res.keep_alive();
     auto sp = std::make_shared<Response>(std::move(res));
     stream_.expires_after(io_timeout());
@@ -225,6 +229,7 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   bool reading_overlap_ = false;
   bool busy_ = false;            // a request is being answered (or a GET is held)
   bool answering_head_ = false;  // the request being answered is a HEAD (send() drops the body)
+  bool answering_upgrade_ = false;  // ... is an upgrade (send(): a refusal, Connection: close)
   bool awaiting_app_ = false;    // a handshake waits for allow_request_async's answer
   bool closed_ = false;
   // allow_request let the handshake being resumed through already (before allow_request_async):

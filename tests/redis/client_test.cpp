@@ -689,6 +689,42 @@ TEST_F(RedisClient, AuthAndARefusedPassword) {
   EXPECT_NE(em.last_error().find("WRONGPASS"), std::string::npos) << em.last_error();
 }
 
+// Commands given before the connection wait for its handshake's answers: a SELECT refused (a
+// database past the server's) or an AUTH refused leaves them unrun, where they ran on database 0
+// or as the default user, written behind it (before 2026-12-05; found by a review).
+TEST_F(RedisClient, CommandsWaitForTheHandshakesAnswers) {
+  RedisServer server(free_port());
+  server.start();
+  std::string error;
+  auto c = redis::Client::create(io_, {.url = server.url() + "/99", .backoff_min = 20ms,
+                                       .backoff_max = 200ms}, &error);
+  ASSERT_TRUE(c) << error;
+  std::optional<redis::Reply> got;
+  c->command({"SET", "k", "v"}, [&](const redis::Reply& r) { got = r; });
+  c->start();
+  ASSERT_TRUE(drive([&] { return c->stats().connection_lost >= 2; })) << "SELECT 99 refused";
+  auto admin = client({.url = server.url()});
+  EXPECT_EQ(call(*admin, {"GET", "k"}).type, redis::Reply::Type::nil) << "SET ran on database 0";
+  EXPECT_FALSE(got.has_value() && !got->is_error()) << got->str;
+  c->stop();
+  // And a subscriber with a database: its subscriptions and commands go once SELECT is answered.
+  auto on_1 = client({.url = server.url() + "/1"});
+  EXPECT_EQ(call(*on_1, {"SET", "k1", "v"}).str, "OK");
+  EXPECT_EQ(call(*admin, {"GET", "k1"}).type, redis::Reply::Type::nil) << "not on database 0";
+  std::vector<std::string> heard;
+  auto sub = client({.url = server.url() + "/1",
+                     .on_message = [&heard](const std::string&, const std::string&,
+                                            const std::string&, std::string payload) {
+                       heard.push_back(std::move(payload));
+                     }});
+  sub->subscribe("ch");
+  ASSERT_TRUE(
+      drive([&] { return call(*admin, {"PUBSUB", "NUMSUB", "ch"}).elements.at(1).integer == 1; }));
+  EXPECT_EQ(call(*admin, {"PUBLISH", "ch", "m"}).integer, 1);
+  EXPECT_TRUE(drive([&] { return heard.size() == 1; }));
+  EXPECT_TRUE(sub->connected());
+}
+
 // A password with characters a URL must escape, escaped: decoded, accepted.
 TEST_F(RedisClient, AnEscapedPasswordIsDecoded) {
   RedisServer server(free_port(), "p@ss:w%rd");

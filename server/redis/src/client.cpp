@@ -400,9 +400,23 @@ void lost(const std::shared_ptr<Client>& c, Client::Impl& m, const std::string& 
 void ready(Client::Impl& m);
 void watch_quiet(const std::shared_ptr<Client>& c, Client::Impl& m);
 
+// The subscriptions asked again on a new connection, once its handshake is answered (their
+// confirmations are pushes, not replies).
+void resubscribe(Client::Impl& m) {
+  m.subs_unconfirmed.clear();
+  for (const auto& [kind, name] : m.subs) {
+    m.out += format({kind, name});
+    m.subs_unconfirmed.emplace_back(kind, name);
+  }
+  m.sub_mode = !m.subs.empty();
+}
+
 void flush(const std::shared_ptr<Client>& c, Client::Impl& m) {
   if (!m.up || m.writing) return;
-  while (!m.queued.empty()) {
+  // (Commands wait for the handshake's answers: written behind an AUTH or SELECT that is then
+  // refused, they ran as the default user or on database 0; before 2026-12-05; found by a
+  // review.)
+  while (!m.queued.empty() && m.handshake_left == 0) {
     Client::Impl::Command& cmd = m.queued.front();
     m.queued_bytes -= cmd.bytes.size();
     m.out += cmd.bytes;
@@ -519,7 +533,11 @@ void on_reply(const std::shared_ptr<Client>& c, Client::Impl& m, Reply r) {
   ++m.stats.replies;
   if (cmd.internal) {
     if (r.is_error()) return lost(c, m, "refused at connect: " + r.str);
-    if (--m.handshake_left == 0) ready(m);
+    if (--m.handshake_left == 0) {
+      resubscribe(m);
+      flush(c, m);  // (what waited for the handshake)
+      ready(m);
+    }
     return;
   }
   if (cmd.cb) cmd.cb(r);
@@ -621,12 +639,11 @@ void connected(const std::shared_ptr<Client>& c, Client::Impl& m) {
     handshake(std::move(auth));
   }
   if (m.url.db != 0) handshake({"SELECT", std::to_string(m.url.db)});
+  // The subscriptions and the commands waiting go once the handshake is answered (at once
+  // without one).
   m.subs_unconfirmed.clear();
-  for (const auto& [kind, name] : m.subs) {
-    m.out += format({kind, name});
-    m.subs_unconfirmed.emplace_back(kind, name);
-  }
-  m.sub_mode = !m.subs.empty();
+  m.sub_mode = false;
+  if (m.handshake_left == 0) resubscribe(m);
   m.reply_bytes = 0;
   m.last_read = std::chrono::steady_clock::now();
   m.ping_sent.reset();
@@ -879,7 +896,8 @@ namespace {
 void add_sub(const std::shared_ptr<Client>& c, Client::Impl& m, const char* kind,
              const std::string& name) {
   if (!m.subs.emplace(kind, name).second) return;
-  if (!m.up || m.stopped) return;  // sent at the next connection
+  // (Sent at the next connection, or once this one's handshake is answered.)
+  if (!m.up || m.stopped || m.handshake_left > 0) return;
   m.out += format({kind, name});
   m.subs_unconfirmed.emplace_back(kind, name);
   m.sub_mode = true;
@@ -899,7 +917,8 @@ void Client::ssubscribe(const std::string& channel) {
 namespace {
 void del_sub(const std::shared_ptr<Client>& c, Client::Impl& m, const char* kind,
              const char* command, const std::string& name) {
-  if (m.subs.erase({kind, name}) == 0 || !m.up || m.stopped) return;
+  // (Not yet asked again on this connection while its handshake is answered: nothing to undo.)
+  if (m.subs.erase({kind, name}) == 0 || !m.up || m.stopped || m.handshake_left > 0) return;
   m.out += format({command, name});
   flush(c, m);
 }

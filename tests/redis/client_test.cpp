@@ -308,6 +308,18 @@ TEST(RedisUrl, GoodAndBadUrls) {
   EXPECT_FALSE(redis::parse_url("redis://[::1]:", &why));
   EXPECT_FALSE(redis::parse_url("redis://[]:6379", &why));
   EXPECT_FALSE(redis::parse_url("redis://h:", &why));
+  // A query or a fragment: refused (since 2026-12-05; taken as part of the host's name before).
+  for (const char* bad : {"redis://h?db=2", "redis://h#x", "redis://h:6379/1?family=6"}) {
+    EXPECT_FALSE(redis::parse_url(bad, &why)) << bad;
+    EXPECT_NE(why.find("no ?query"), std::string::npos) << why;
+  }
+  // ping_timeout 0 with pings on: refused when the client is made.
+  boost::asio::io_context io;
+  EXPECT_FALSE(redis::Client::create(io, {.ping_timeout = std::chrono::milliseconds(0)}, &why));
+  EXPECT_NE(why.find("ping_timeout"), std::string::npos) << why;
+  EXPECT_TRUE(redis::Client::create(
+      io, {.ping_interval = std::chrono::milliseconds(0), .ping_timeout = std::chrono::milliseconds(0)},
+      &why));
 }
 
 // A host that drops the connection's packets (here: a listener whose accept queue is full, so

@@ -124,6 +124,11 @@ std::optional<Url> parse_url(std::string_view text, std::string* error) {
     u.path = path;
     return u;
   }
+  // (A query or fragment was taken as part of the host name, which never resolved, and was
+  // retried for ever; refused since 2026-12-05.)
+  if (rest.find_first_of("?#") != std::string_view::npos)
+    return fail("a redis:// URL takes no ?query or #fragment (the database goes in the path: "
+                "redis://host:6379/2)");
   std::string_view hostport = rest;
   if (const auto slash = rest.find('/'); slash != std::string_view::npos) {
     hostport = rest.substr(0, slash);
@@ -346,6 +351,12 @@ std::shared_ptr<Client> Client::create(net::io_context& io, ClientOptions option
                                        std::string* error) {
   auto u = parse_url(options.url, error);
   if (!u) return nullptr;
+  // (A PING that must be answered at once was taken for a stalled link at every check, and the
+  // check ran every 10 ms: refused since 2026-12-05.)
+  if (options.ping_interval.count() > 0 && options.ping_timeout.count() <= 0) {
+    if (error != nullptr) *error = "ping_timeout must be more than 0 when ping_interval is";
+    return nullptr;
+  }
   return std::shared_ptr<Client>(
       new Client(std::make_unique<Impl>(io, std::move(options), std::move(*u))));
 }

@@ -92,13 +92,16 @@ struct ClientOptions {
   // than N elements") instead of being built: each element costs a node of 72 bytes here, so
   // small elements (":1", 4 bytes on the wire) cost 18 times their bytes; at the default,
   // 1,048,576, at most 72 MiB of nodes (up to twice that while an array's vector grows: an array
-  // reserves at most 1,024 elements ahead). The bridge's largest replies (XREAD batches, PUBSUB
-  // NUMSUB) have hundreds.
+  // reserves at most 1,024 elements ahead). The bridge's largest replies (PUBSUB NUMSUB) have
+  // hundreds.
   std::size_t max_reply_elements = std::size_t{1} << 20;
   // While connected, a PING every ping_interval when nothing was read for that long; no answer
   // within ping_timeout closes the connection ("no answer to PING"): a link that stalled (a peer
   // gone without a reset, a frozen proxy) is found and reconnected, instead of a subscriber
-  // waiting for ever. 0: never.
+  // waiting for ever. 0: never. The PING is answered after the commands written before it: one
+  // that blocks longer than ping_interval + ping_timeout (BLPOP, XREAD BLOCK, a long script) is
+  // taken for a stalled link, so a connection that runs such commands wants ping_interval 0.
+  // ping_timeout must be more than 0 where ping_interval is (create() refuses it).
   std::chrono::milliseconds ping_interval{5000};
   std::chrono::milliseconds ping_timeout{5000};
   // Commands not yet written when the connection is lost (queued behind a write in progress, or

@@ -737,6 +737,22 @@ TEST_F(RedisClient, CommandsWaitForTheHandshakesAnswers) {
   EXPECT_TRUE(sub->connected());
 }
 
+// A URL's password for a Redis that has none: Redis 7 refuses the AUTH ("called without any
+// password configured"); the client says so once and goes on, as ioredis does, so that a fleet's
+// URL that serves its Node members serves this host too (before 2026-12-05 it retried for ever;
+// found by a review).
+TEST_F(RedisClient, APasswordForARedisWithoutOneIsSaidAndGoneWithout) {
+  RedisServer server(free_port());
+  server.start();
+  testing::internal::CaptureStderr();
+  auto c = client({.url = "redis://:unneeded@" + server.url().substr(8)});
+  EXPECT_EQ(call(*c, {"PING"}).str, "PONG");
+  const std::string said = testing::internal::GetCapturedStderr();
+  EXPECT_TRUE(c->connected());
+  EXPECT_NE(said.find("has no password set"), std::string::npos) << said;
+  EXPECT_EQ(said.find("unneeded"), std::string::npos) << "the password shown: " << said;
+}
+
 // A password with characters a URL must escape, escaped: decoded, accepted.
 TEST_F(RedisClient, AnEscapedPasswordIsDecoded) {
   RedisServer server(free_port(), "p@ss:w%rd");

@@ -323,6 +323,7 @@ struct Client::Impl {
   // stats count as up. (`up` alone: the socket is connected, commands may be written.)
   bool ready = false;
   std::size_t handshake_left = 0;  // handshake replies still awaited
+  bool said_no_password = false;   // (a password given to a Redis without one: said once)
   std::chrono::milliseconds backoff{0};
   std::chrono::steady_clock::time_point up_since{};  // the connection's (connected())
   std::size_t rounds = 0;        // connection attempts by host name (connect_each's first address)
@@ -543,7 +544,18 @@ void on_reply(const std::shared_ptr<Client>& c, Client::Impl& m, Reply r) {
   m.inflight.pop_front();
   ++m.stats.replies;
   if (cmd.internal) {
-    if (r.is_error()) return lost(c, m, "refused at connect: " + r.str);
+    // (A password given to a Redis that has none: Redis 6+ refuses the AUTH, "called without any
+    // password configured for the default user"; ioredis warns and goes on, and so does this, so
+    // that a fleet's URL that serves its Node members serves this host too.)
+    if (r.is_error() && r.str.find("without any password configured") != std::string::npos) {
+      if (!std::exchange(m.said_no_password, true))
+        std::fprintf(stderr,
+                     "shmio: Redis at %s has no password set: the URL's password is not needed "
+                     "(going on without it)\n",
+                     shown_url(m.options.url).c_str());
+    } else if (r.is_error()) {
+      return lost(c, m, "refused at connect: " + r.str);
+    }
     if (--m.handshake_left == 0) {
       resubscribe(m);
       flush(c, m);  // (what waited for the handshake)

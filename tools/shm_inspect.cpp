@@ -900,8 +900,8 @@ int CmdWatch(std::vector<Watched> watched, const Options& o) {
     for (std::size_t i = 0; i < now.size(); ++i) PrintWatchLine(now[i], prev[i], o.json, several);
     if (several && !now.empty()) PrintWatchTotal(now, prev, o.json);
     for (std::size_t i = 0; i < now.size(); ++i) live[i]->prev = std::move(now[i]);
-    // Its output gone (a full disk; a closed pipe with SIGPIPE ignored by the caller): stopped, not looping on
-    // for ever writing nowhere (found in review, 2026-12-03).
+    // Its output gone (a full disk; a closed pipe with SIGPIPE ignored by the caller): stopped, not
+    // looping on for ever writing nowhere (found in review, 2026-12-03).
     if (std::fflush(stdout) != 0 || std::ferror(stdout)) return kExitSystem;
     // (--count counts refreshes that showed a ring: not one where every ring was being replaced.)
     if (o.count != 0 && !now.empty() && ++refreshes >= o.count) break;

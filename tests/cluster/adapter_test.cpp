@@ -435,7 +435,8 @@ TEST_P(ClusterAdapterTest, AnAllRoomsAnswerComesInParts) {
       for (const auto& r : m->body.at("rooms").as_array()) told.emplace(r.as_string().c_str());
     });
     return parts != 0 && seen == parts;
-  })) << seen << " records, " << told.size() << " rooms";
+  })) << seen
+      << " records, " << told.size() << " rooms";
   EXPECT_GE(parts, 2u);
   for (const auto& r : many) EXPECT_EQ(told.count(r), 1u) << r;
   EXPECT_EQ(told.count(sid), 1u) << "its own room too";
@@ -455,14 +456,14 @@ TEST_P(ClusterAdapterTest, ADrainDoesNotRunInsideAChangeOfTheRooms) {
   ASSERT_TRUE(s);
   auto& io0 = workers_[0]->server->of("/");
   int depth = 0, deepest = 0, created = 0;
-  io0.adapter().on_room_event([&](sio::Adapter::RoomEvent e, const sio::Room& room,
-                                  const sio::SocketId&) {
-    if (e != sio::Adapter::RoomEvent::create_room || room == sid) return;
-    deepest = std::max(deepest, ++depth);
-    ++created;
-    if (room == "new") io0.to("nobody").emit("x", sio::Args{1});  // (a publish: its keep_up)
-    --depth;
-  });
+  io0.adapter().on_room_event(
+      [&](sio::Adapter::RoomEvent e, const sio::Room& room, const sio::SocketId&) {
+        if (e != sio::Adapter::RoomEvent::create_room || room == sid) return;
+        deepest = std::max(deepest, ++depth);
+        ++created;
+        if (room == "new") io0.to("nobody").emit("x", sio::Args{1});  // (a publish: its keep_up)
+        --depth;
+      });
   // Another writer's joins for that socket, over half the ring, while worker 0 reads nothing.
   auto w = shm::RingWriter::attach(*segment_, {"stand-in", -1}).value();
   std::uint64_t first = 0, at = 0;

@@ -52,7 +52,8 @@ TEST(ClusterWire, BroadcastRoundTrip) {
 TEST(ClusterWire, BroadcastRefusesEveryTruncationAndTrailingBytes) {
   sio::BroadcastOptions opts;
   opts.rooms = {"r"};
-  auto buf = broadcast_bytes(opts, 0, 0, "451-[\"e\"]", {std::make_shared<const std::string>("zz")});
+  auto buf =
+      broadcast_bytes(opts, 0, 0, "451-[\"e\"]", {std::make_shared<const std::string>("zz")});
   for (std::size_t n = 0; n < buf.size(); ++n)
     EXPECT_FALSE(read_broadcast(std::span<const std::byte>(buf.data(), n))) << n;
   buf.push_back(std::byte{0});

@@ -318,7 +318,8 @@ TEST(RedisUrl, GoodAndBadUrls) {
   EXPECT_FALSE(redis::Client::create(io, {.ping_timeout = std::chrono::milliseconds(0)}, &why));
   EXPECT_NE(why.find("ping_timeout"), std::string::npos) << why;
   EXPECT_TRUE(redis::Client::create(
-      io, {.ping_interval = std::chrono::milliseconds(0), .ping_timeout = std::chrono::milliseconds(0)},
+      io,
+      {.ping_interval = std::chrono::milliseconds(0), .ping_timeout = std::chrono::milliseconds(0)},
       &why));
 }
 
@@ -708,8 +709,8 @@ TEST_F(RedisClient, CommandsWaitForTheHandshakesAnswers) {
   RedisServer server(free_port());
   server.start();
   std::string error;
-  auto c = redis::Client::create(io_, {.url = server.url() + "/99", .backoff_min = 20ms,
-                                       .backoff_max = 200ms}, &error);
+  auto c = redis::Client::create(
+      io_, {.url = server.url() + "/99", .backoff_min = 20ms, .backoff_max = 200ms}, &error);
   ASSERT_TRUE(c) << error;
   std::optional<redis::Reply> got;
   c->command({"SET", "k", "v"}, [&](const redis::Reply& r) { got = r; });
@@ -724,14 +725,14 @@ TEST_F(RedisClient, CommandsWaitForTheHandshakesAnswers) {
   EXPECT_EQ(call(*on_1, {"SET", "k1", "v"}).str, "OK");
   EXPECT_EQ(call(*admin, {"GET", "k1"}).type, redis::Reply::Type::nil) << "not on database 0";
   std::vector<std::string> heard;
-  auto sub = client({.url = server.url() + "/1",
-                     .on_message = [&heard](const std::string&, const std::string&,
-                                            const std::string&, std::string payload) {
-                       heard.push_back(std::move(payload));
-                     }});
+  auto sub = client(
+      {.url = server.url() + "/1",
+       .on_message = [&heard](const std::string&, const std::string&, const std::string&,
+                              std::string payload) { heard.push_back(std::move(payload)); }});
   sub->subscribe("ch");
-  ASSERT_TRUE(
-      drive([&] { return call(*admin, {"PUBSUB", "NUMSUB", "ch"}).elements.at(1).integer == 1; }));
+  ASSERT_TRUE(drive([&] {
+    return call(*admin, {"PUBSUB", "NUMSUB", "ch"}).elements.at(1).integer == 1;
+  }));
   EXPECT_EQ(call(*admin, {"PUBLISH", "ch", "m"}).integer, 1);
   EXPECT_TRUE(drive([&] { return heard.size() == 1; }));
   EXPECT_TRUE(sub->connected());

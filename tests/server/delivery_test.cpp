@@ -2538,10 +2538,11 @@ TEST_P(Delivery, PrependedOutgoingListenersRunFirst) {
   SocketPtr s = server_->of("/").socket(last_sid_);
   ASSERT_TRUE(s);
   std::vector<std::string> order;
-  const auto a = s->on_any_outgoing(
-      [&](const SocketPtr&, const std::string& event, const Args&) { order.push_back("a:" + event); });
-  const auto b = s->prepend_any_outgoing(
-      [&](const SocketPtr&, const std::string& event, const Args&) { order.push_back("b:" + event); });
+  const auto a = s->on_any_outgoing([&](const SocketPtr&, const std::string& event, const Args&) {
+    order.push_back("a:" + event);
+  });
+  const auto b = s->prepend_any_outgoing([&](const SocketPtr&, const std::string& event,
+                                             const Args&) { order.push_back("b:" + event); });
   EXPECT_NE(a, b);
   s->emit("one", {1});
   s->off_any_outgoing(b);
@@ -2866,32 +2867,31 @@ TEST_P(Delivery, ABadHandshakeIsRefused) {
       o.per_message_deflate = engineio::PerMessageDeflate{};
       restart(o);
     }
-  for (std::string req :
-       {"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
-        "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-        "Sec-WebSocket-Version: 8\r\n\r\n",
-        "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
-        "Connection: Upgrade\r\nSec-WebSocket-Key: short\r\nSec-WebSocket-Version: 13\r\n\r\n",
-        // (An unknown session: refused, and said closed — until 2026-12-05 it said keep-alive,
-        // then the connection was dropped.)
-        "GET /socket.io/?EIO=4&transport=websocket&sid=nope HTTP/1.1\r\nHost: x\r\n"
-        "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"}) {
-    if (deflate)
-      req.insert(req.size() - 2, "Sec-WebSocket-Extensions: permessage-deflate\r\n");
-    clients_.push_back(std::make_unique<Client>(port_));
-    Client& c = *clients_.back();
-    c.send_raw(req);
-    drive([&] { return c.in().find("\r\n\r\n") != std::string::npos; });
-    const bool version = req.find("Version: 8") != std::string::npos;
-    EXPECT_EQ(c.in().substr(0, 12), version ? "HTTP/1.1 426" : "HTTP/1.1 400")
-        << (deflate ? "offering permessage-deflate: " : "") << c.in();
-    if (version) {
-      EXPECT_NE(c.in().find("Sec-WebSocket-Version: 13"), std::string::npos);
+    for (std::string req :
+         {"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+          "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+          "Sec-WebSocket-Version: 8\r\n\r\n",
+          "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+          "Connection: Upgrade\r\nSec-WebSocket-Key: short\r\nSec-WebSocket-Version: 13\r\n\r\n",
+          // (An unknown session: refused, and said closed — until 2026-12-05 it said keep-alive,
+          // then the connection was dropped.)
+          "GET /socket.io/?EIO=4&transport=websocket&sid=nope HTTP/1.1\r\nHost: x\r\n"
+          "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+          "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"}) {
+      if (deflate) req.insert(req.size() - 2, "Sec-WebSocket-Extensions: permessage-deflate\r\n");
+      clients_.push_back(std::make_unique<Client>(port_));
+      Client& c = *clients_.back();
+      c.send_raw(req);
+      drive([&] { return c.in().find("\r\n\r\n") != std::string::npos; });
+      const bool version = req.find("Version: 8") != std::string::npos;
+      EXPECT_EQ(c.in().substr(0, 12), version ? "HTTP/1.1 426" : "HTTP/1.1 400")
+          << (deflate ? "offering permessage-deflate: " : "") << c.in();
+      if (version) {
+        EXPECT_NE(c.in().find("Sec-WebSocket-Version: 13"), std::string::npos);
+      }
+      EXPECT_NE(c.in().find("Connection: close"), std::string::npos) << c.in();
     }
-    EXPECT_NE(c.in().find("Connection: close"), std::string::npos) << c.in();
-  }
-  EXPECT_EQ(server_->client_count(), 0u);
+    EXPECT_EQ(server_->client_count(), 0u);
   }
 }
 
@@ -4113,7 +4113,8 @@ TEST(Http, RepeatedProbesThatAreNotReadAreNotQueuedEach) {
   }
   ASSERT_NE(probe.in().find("101"), std::string::npos) << probe.in();
   probe.in().clear();
-  constexpr int kProbes = 200000;  // (1.6 MB of answers in 8-byte writes: past what the kernel holds unread)
+  constexpr int kProbes =
+      200000;  // (1.6 MB of answers in 8-byte writes: past what the kernel holds unread)
   const std::string one = Client::frame(0x81, "2probe");
   for (int i = 0; i < kProbes; ++i) {
     probe.send_raw(one);

@@ -42,8 +42,8 @@
 #include "shmio/redis/bridge.hpp"
 #include "shmio/redis/client.hpp"
 #endif
-#include "shmio/shm/ring_notifier.hpp"
 #include "shmio/engineio/log_text.hpp"
+#include "shmio/shm/ring_notifier.hpp"
 #include "shmio/shm/segment.hpp"
 
 namespace shmio {

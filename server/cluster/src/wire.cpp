@@ -247,8 +247,7 @@ std::optional<Message> read_message(std::span<const std::byte> in) {
   Cursor c{in.data(), in.data() + in.size()};
   const std::string_view text = c.bytes(c.get<std::uint32_t>());
   const auto n = c.get<std::uint32_t>();
-  if (!c.ok || std::size_t(n) * 4 > static_cast<std::size_t>(c.end - c.p) ||
-      n > kMaxRecordBinaries)
+  if (!c.ok || std::size_t(n) * 4 > static_cast<std::size_t>(c.end - c.p) || n > kMaxRecordBinaries)
     return std::nullopt;
   Message m;
   boost::system::error_code ec;

@@ -227,10 +227,10 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   Target target_;                              // of the request being read
   std::weak_ptr<EngineSocket> reading_claim_;  // claimed by the POST whose body is being read
   bool reading_overlap_ = false;
-  bool busy_ = false;            // a request is being answered (or a GET is held)
-  bool answering_head_ = false;  // the request being answered is a HEAD (send() drops the body)
+  bool busy_ = false;               // a request is being answered (or a GET is held)
+  bool answering_head_ = false;     // the request being answered is a HEAD (send() drops the body)
   bool answering_upgrade_ = false;  // ... is an upgrade (send(): a refusal, Connection: close)
-  bool awaiting_app_ = false;    // a handshake waits for allow_request_async's answer
+  bool awaiting_app_ = false;       // a handshake waits for allow_request_async's answer
   bool closed_ = false;
   // allow_request let the handshake being resumed through already (before allow_request_async):
   // handle_polling / handle_upgrade do not ask it again. Taken (reset) by them.

@@ -127,8 +127,9 @@ std::optional<Url> parse_url(std::string_view text, std::string* error) {
   // (A query or fragment was taken as part of the host name, which never resolved, and was
   // retried for ever; refused since 2026-12-05.)
   if (rest.find_first_of("?#") != std::string_view::npos)
-    return fail("a redis:// URL takes no ?query or #fragment (the database goes in the path: "
-                "redis://host:6379/2)");
+    return fail(
+        "a redis:// URL takes no ?query or #fragment (the database goes in the path: "
+        "redis://host:6379/2)");
   std::string_view hostport = rest;
   if (const auto slash = rest.find('/'); slash != std::string_view::npos) {
     hostport = rest.substr(0, slash);

@@ -356,8 +356,8 @@ void Server::retire(Namespace& n) {
   try {
     n.adapter().close();
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "shmio: closing the adapter of %s threw: %s\n",
-                 log_text(n.name()).c_str(), e.what());
+    std::fprintf(stderr, "shmio: closing the adapter of %s threw: %s\n", log_text(n.name()).c_str(),
+                 e.what());
   }
   // Freed on a later turn, once nothing holds it: the socket whose leaving removed it is still
   // on the stack here.

@@ -605,6 +605,11 @@ struct Node::Impl {
                       });
   }
   void drain();
+  // A FETCH_SOCKETS or ALL_ROOMS answer (`t`) of `items` under `key`, to request `rid` of writer
+  // `to`, in parts that each fit a ring record ("part" i of "parts" n), the whole bounded by the
+  // ring; what is left out is said on stderr, naming the `request` and its `item`.
+  void answer_in_parts(MessageType t, std::uint64_t rid, std::uint16_t to, const char* key,
+                       boost::json::array items, const char* request, const char* item);
   // One batch of `r` (`from`: the worker ring it reads, nullptr for the shared ring): false if
   // there was nothing to read.
   bool read_batch(shm::RingReader& r, WorkerRing* from);

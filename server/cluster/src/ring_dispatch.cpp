@@ -26,6 +26,40 @@ void Node::Impl::drain() {
   release_held();  // (a lap moves applied_end past what it lost)
 }
 
+void Node::Impl::answer_in_parts(MessageType t, std::uint64_t rid, std::uint16_t to,
+                                 const char* key, json::array items, const char* request,
+                                 const char* item) {
+  // Each part at most half a ring record. The whole answer at most half the ring its parts go
+  // into, shared by the workers that write into it (on the shared ring, all of them): every
+  // worker answers at once, and more than the ring holds before the requester reads again would
+  // lap it (and a lapped worker disconnects its clients). Parts past it are left out, and that is
+  // said. (The fleet bridge's answer from the fleet, in the shared ring too, takes at most a
+  // quarter more.)
+  const std::size_t budget = out_segment().max_record() / 2;
+  const std::size_t writers =
+      own_segment ? 1 : static_cast<std::size_t>(std::max(1, options.workers));
+  const std::size_t total = out_segment().capacity() / 2 / writers;
+  std::size_t left_out = 0;
+  std::vector<json::array> parts =
+      bounded_socket_parts(std::move(items), budget, total, left_out, [&](std::size_t n) {
+        std::fprintf(stderr,
+                     "shmio[w%d]: %s: %s of %zu bytes is over %zu and was left out of the "
+                     "answer\n",
+                     options.worker, request, item, n, budget);
+      });
+  if (left_out > 0)
+    std::fprintf(stderr,
+                 "shmio[w%d]: %s: the answer is over %zu bytes (half the ring, shared by the "
+                 "workers that write into it): %zu of its %s were left out\n",
+                 options.worker, request, total, left_out, key);
+  for (std::size_t i = 0; i < parts.size(); ++i)
+    publish(t, write_message({{"requestId", rid},
+                              {"to", to},
+                              {"part", i},
+                              {"parts", parts.size()},
+                              {key, std::move(parts[i])}}));
+}
+
 bool Node::Impl::read_batch(shm::RingReader& r, WorkerRing* from) {
   std::array<RecordView, 64> views;
   struct Copied {
@@ -191,36 +225,8 @@ void Node::Impl::apply(std::uint16_t type, std::uint16_t producer,
                                                        : sio::BroadcastOptions{});
       // The answer in parts that each fit a ring record (many sockets, or large handshakes
       // and data, exceed one); the first part says how many there are.
-      const std::size_t budget = out_segment().max_record() / 2;
-      // The whole answer is at most half the ring its parts go into, shared by the workers that
-      // write into it (on the shared ring, all of them): every worker answers at once, and more
-      // than the ring holds before the requester reads again would lap it (and a lapped worker
-      // disconnects its clients). Parts past it are left out, and that is said. (The fleet
-      // bridge's answer from the fleet, in the shared ring too, takes at most a quarter more.)
-      const std::size_t writers =
-          own_segment ? 1 : static_cast<std::size_t>(std::max(1, options.workers));
-      const std::size_t total = out_segment().capacity() / 2 / writers;
-      std::size_t left_out = 0;
-      std::vector<json::array> parts =
-          bounded_socket_parts(std::move(sockets), budget, total, left_out, [&](std::size_t n) {
-            std::fprintf(stderr,
-                         "shmio[w%d]: fetchSockets: a socket's description of %zu bytes is over "
-                         "%zu and was left out of the answer\n",
-                         options.worker, n, budget);
-          });
-      if (left_out > 0)
-        std::fprintf(stderr,
-                     "shmio[w%d]: fetchSockets: the answer is over %zu bytes (half the ring, "
-                     "shared by the workers that write into it): %zu of its sockets were left "
-                     "out\n",
-                     options.worker, total, left_out);
-      for (std::size_t i = 0; i < parts.size(); ++i)
-        publish(MessageType::fetch_sockets_response,
-                write_message({{"requestId", rid},
-                               {"to", producer},
-                               {"part", i},
-                               {"parts", parts.size()},
-                               {"sockets", std::move(parts[i])}}));
+      answer_in_parts(MessageType::fetch_sockets_response, rid, producer, "sockets",
+                      std::move(sockets), "fetchSockets", "a socket's description");
       break;
     }
     case MessageType::fetch_sockets_response:
@@ -296,33 +302,11 @@ void Node::Impl::apply(std::uint16_t type, std::uint16_t producer,
       json::array rooms;
       if (ClusterAdapter* a = adapter(str_of(body, "nsp")))
         for (const sio::Room& r : a->rooms()) rooms.emplace_back(r);
-      // In parts that each fit a ring record, as a fetchSockets answer, the first saying how
-      // many (before 2026-12-05 one record: past the largest record, 128 KiB on a 1 MiB ring,
-      // none was published and the fleet's allRooms waited out its timeout without this
-      // worker's rooms; found by a review). The whole is bounded as that answer is.
-      const std::size_t budget = out_segment().max_record() / 2;
-      const std::size_t writers =
-          own_segment ? 1 : static_cast<std::size_t>(std::max(1, options.workers));
-      const std::size_t total = out_segment().capacity() / 2 / writers;
-      std::size_t left_out = 0;
-      std::vector<json::array> parts =
-          bounded_socket_parts(std::move(rooms), budget, total, left_out, [&](std::size_t n) {
-            std::fprintf(stderr,
-                         "shmio[w%d]: allRooms: a room name of %zu bytes is over %zu and was "
-                         "left out of the answer\n",
-                         options.worker, n, budget);
-          });
-      if (left_out > 0)
-        std::fprintf(stderr,
-                     "shmio[w%d]: allRooms: the answer is over %zu bytes (half the ring, shared "
-                     "by the workers that write into it): %zu of its rooms were left out\n",
-                     options.worker, total, left_out);
-      for (std::size_t i = 0; i < parts.size(); ++i)
-        publish(MessageType::all_rooms_response, write_message({{"requestId", rid},
-                                                                {"to", producer},
-                                                                {"part", i},
-                                                                {"parts", parts.size()},
-                                                                {"rooms", std::move(parts[i])}}));
+      // In parts, as a fetchSockets answer (before 2026-12-05 one record: past the largest
+      // record, 128 KiB on a 1 MiB ring, none was published and the fleet's allRooms waited out
+      // its timeout without this worker's rooms; found by a review).
+      answer_in_parts(MessageType::all_rooms_response, rid, producer, "rooms", std::move(rooms),
+                      "allRooms", "a room name");
       break;
     }
     case MessageType::namespaces:

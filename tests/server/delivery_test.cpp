@@ -3606,6 +3606,22 @@ struct PollingJoined {
     return "GET /socket.io/?EIO=4&transport=polling&sid=" + sid + " HTTP/1.1\r\nHost: x\r\n" +
            headers + "\r\n";
   }
+  // The session's upgrade WebSocket, its 101 read (`probe` a new client; `receive_buffer` as
+  // Client's).
+  void open_probe(Client& probe) {
+    probe.send_raw(
+        "GET /socket.io/?EIO=4&transport=websocket&sid=" + sid +
+        " HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
+    const auto until = std::chrono::steady_clock::now() + 5s;
+    while (probe.in().find("\r\n\r\n") == std::string::npos &&
+           std::chrono::steady_clock::now() < until) {
+      io.run_for(1ms);
+      probe.read_available();
+    }
+    ASSERT_NE(probe.in().find("101"), std::string::npos) << probe.in();
+    probe.in().erase(0, probe.in().find("\r\n\r\n") + 4);
+  }
   net::io_context io;
   Server server;
   std::uint16_t port;
@@ -4061,19 +4077,9 @@ TEST(Http, DuringAnUpgradeAGetIsAnsweredWithTheDataQueued) {
   const std::string& sid = t.sid;
   ASSERT_FALSE(sid.empty());
   Client probe(t.port);
-  probe.send_raw(
-      "GET /socket.io/?EIO=4&transport=websocket&sid=" + sid +
-      " HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
-  const auto until = std::chrono::steady_clock::now() + 5s;
-  while (probe.in().find("\r\n\r\n") == std::string::npos &&
-         std::chrono::steady_clock::now() < until) {
-    io.run_for(1ms);
-    probe.read_available();
-  }
-  ASSERT_NE(probe.in().find("101"), std::string::npos) << probe.in();
-  probe.in().erase(0, probe.in().find("\r\n\r\n") + 4);
+  ASSERT_NO_FATAL_FAILURE(t.open_probe(probe));
   probe.send_raw(Client::frame(0x81, "2probe"));
+  const auto until = std::chrono::steady_clock::now() + 5s;
   std::vector<Client::Frame> got;
   while (got.empty() && std::chrono::steady_clock::now() < until) {
     io.run_for(1ms);
@@ -4101,18 +4107,7 @@ TEST(Http, RepeatedProbesThatAreNotReadAreNotQueuedEach) {
   const std::string& sid = t.sid;
   ASSERT_FALSE(sid.empty());
   Client probe(t.port, 4096);  // (a small window: the server's writes block soon)
-  probe.send_raw(
-      "GET /socket.io/?EIO=4&transport=websocket&sid=" + sid +
-      " HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
-  const auto until = std::chrono::steady_clock::now() + 5s;
-  while (probe.in().find("\r\n\r\n") == std::string::npos &&
-         std::chrono::steady_clock::now() < until) {
-    io.run_for(1ms);
-    probe.read_available();
-  }
-  ASSERT_NE(probe.in().find("101"), std::string::npos) << probe.in();
-  probe.in().clear();
+  ASSERT_NO_FATAL_FAILURE(t.open_probe(probe));
   constexpr int kProbes =
       200000;  // (1.6 MB of answers in 8-byte writes: past what the kernel holds unread)
   const std::string one = Client::frame(0x81, "2probe");

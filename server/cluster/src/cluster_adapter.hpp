@@ -503,7 +503,7 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
              std::uint64_t* position) {
     if (!broadcast_fits(nsp_->name(), opts, att.size())) {
       ++node_.stats.publish_failures;
-      if (node_.say_publish_failure())
+      if (node_.say_publish_failure("BROADCAST names"))
         std::fprintf(stderr,
                      "shmio[w%d]: a broadcast with a room or namespace name over 65535 bytes, "
                      "or more than 65536 binary attachments, was delivered on this worker only "
@@ -516,7 +516,7 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
     auto claim = node_.out().claim(size, static_cast<std::uint16_t>(MessageType::broadcast));
     if (claim.status != shm::PublishStatus::ok) {
       ++node_.stats.publish_failures;
-      if (node_.say_publish_failure())
+      if (node_.say_publish_failure(std::string("BROADCAST ") + shm::to_string(claim.status)))
         std::fprintf(stderr,
                      "shmio[w%d]: a broadcast of %zu bytes was not published: %s (%llu publish "
                      "failures so far; said at most once per 10 s)\n",

@@ -7,6 +7,7 @@
 #include <deque>
 #include <functional>
 #include <limits>
+#include <map>
 #include <tuple>
 
 #include "handoff.hpp"
@@ -272,14 +273,16 @@ struct Node::Impl {
   // Whether a publish failure just counted may be said on stderr: the first, then at most one
   // line per 10 s (each a failure that an app's emit can repeat at its own rate: unthrottled, a
   // loop of too-large emits wrote a line each; the count is shmio_ring_publish_failures_total).
-  bool say_publish_failure() {
+  // Throttled per kind (the message type and why: a loop of one kind does not hide another;
+  // the kinds are few, a type's name by a status's).
+  bool say_publish_failure(const std::string& kind) {
     const auto now = std::chrono::steady_clock::now();
-    if (publish_failure_said && now - *publish_failure_said < std::chrono::seconds(10))
-      return false;
-    publish_failure_said = now;
+    auto [it, fresh] = publish_failure_said.try_emplace(kind, now);
+    if (!fresh && now - it->second < std::chrono::seconds(10)) return false;
+    it->second = now;
     return true;
   }
-  std::optional<std::chrono::steady_clock::time_point> publish_failure_said;
+  std::map<std::string, std::chrono::steady_clock::time_point> publish_failure_said;
   bool publish(MessageType t, const std::string& payload) {
     std::uint64_t at = 0;
     // (More binary parts than a reader takes: refused here, as a record too large is, not
@@ -289,7 +292,7 @@ struct Node::Impl {
                          : shm::PublishStatus::too_large;
     if (st != shm::PublishStatus::ok) {
       ++stats.publish_failures;
-      if (say_publish_failure())
+      if (say_publish_failure(std::string(to_string(t)) + (fits ? shm::to_string(st) : "binaries")))
         std::fprintf(stderr,
                      "shmio[w%d]: could not publish %s (%zu bytes%s): %s (%llu publish failures "
                      "so far; said at most once per 10 s)\n",

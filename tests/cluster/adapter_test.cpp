@@ -68,13 +68,13 @@ class ClusterAdapterTest : public ::testing::TestWithParam<bool> {
     (void)shm::Segment::remove(ring_);
     shm::RingConfig cfg;
     cfg.name = ring_;
-    cfg.capacity = 1 << 20;
+    cfg.capacity = ring_bytes_;
     auto seg = shm::Segment::create(cfg);
     ASSERT_TRUE(seg) << seg.error().message;
     segment_.emplace(std::move(seg.value()));
     if (GetParam())
       for (int i = 0; i < 2; ++i) {
-        auto w = shm::Segment::create(cluster::worker_ring_config(ring_, i, 2, 1 << 20, false));
+        auto w = shm::Segment::create(cluster::worker_ring_config(ring_, i, 2, ring_bytes_, false));
         ASSERT_TRUE(w) << w.error().message;
         worker_rings_.push_back(std::move(w.value()));
       }
@@ -196,6 +196,24 @@ class ClusterAdapterTest : public ::testing::TestWithParam<bool> {
     return R"({"pid":")" + pid + R"(","offset":")" + offset + R"("})";
   }
   // Whether client k received event `name`.
+  // Worker 0's server_side_emit_with_ack of `event` (8 s), which worker 1 answers with what it
+  // cannot publish: completed at once without the answer ("operation has timed out"), and
+  // stderr says `why`.
+  void expect_answer_said_lost(const std::string& event, const std::string& why) {
+    std::optional<std::string> error = "not called";
+    const auto asked = std::chrono::steady_clock::now();
+    testing::internal::CaptureStderr();
+    workers_[0]->server->of("/").server_side_emit_with_ack(
+        event, sio::Args{}, 8s,
+        [&](std::optional<std::string> e, std::vector<sio::Args>) { error = std::move(e); });
+    const bool completed =
+        drive([&] { return error != std::optional<std::string>("not called"); });
+    const std::string said = testing::internal::GetCapturedStderr();
+    ASSERT_TRUE(completed) << event;
+    EXPECT_EQ(error, std::optional<std::string>("operation has timed out")) << event;
+    EXPECT_LT(std::chrono::steady_clock::now() - asked, 4s) << event << ": waited for the timeout";
+    EXPECT_NE(said.find(why), std::string::npos) << event << ": " << said;
+  }
   bool has(std::size_t k, const std::string& name) {
     for (const std::string& e : events(k))
       if (e.rfind("[\"" + name + "\"", 0) == 0) return true;
@@ -249,6 +267,7 @@ class ClusterAdapterTest : public ::testing::TestWithParam<bool> {
   }
 
   bool recovery_ = false;    // (set before SetUp: connection state recovery on every worker)
+  std::uint64_t ring_bytes_ = 1 << 20;  // each ring's (a test's fixture may make them larger)
   bool cleanup_ = false;     // (and cleanup_empty_child_namespaces)
   std::string handoff_dir_;  // (and hand-offs through this folder, with rebalancing)
   std::optional<std::size_t> steer_room_1_;  // (worker 1's NodeOptions::steer_room)
@@ -729,48 +748,63 @@ TEST_P(ClusterAdapterTest, ABroadcastAcksTargetSaysNothingPastItsRequestersTimeo
   }
 }
 
-// An answer that cannot be published — too large for a ring record, or (since 2026-12-05) with
-// more binary parts than a record may carry (kMaxRecordBinaries; published before, every reader
-// skipped it as a bad record; found by a review) — is refused when published: the answering
-// worker says that it will not come, and the request completes without it at once ("operation
-// has timed out", as at the timeout), instead of waiting the 8 s. An emitter's serverSideEmit
-// with that many binaries says so.
-TEST_P(ClusterAdapterTest, AnAnswerThatCannotBePublishedIsSaidLostAndTheRequestCompletes) {
-  auto many = [] {
-    boost::json::array values;
-    std::vector<sio::Binary> binaries;
-    for (std::size_t i = 0; i <= cluster::kMaxRecordBinaries; ++i) {
-      boost::json::object placeholder{{"_placeholder", true}, {"num", i}};
-      values.push_back(std::move(placeholder));
-      binaries.push_back(std::make_shared<const std::string>());
-    }
-    return sio::Args(std::move(values), std::move(binaries));
-  };
+// An answer too large for a ring record: the answering worker says that it will not come, and
+// the request completes without it at once ("operation has timed out", as at the timeout),
+// instead of waiting the 8 s.
+TEST_P(ClusterAdapterTest, AnAnswerTooLargeToPublishIsSaidLostAndTheRequestCompletes) {
   workers_[1]->server->of("/").on_server_side(
       "big", [](sio::Args, std::function<void(sio::Args)> ack) {
         ack(sio::Args{std::string(2 << 20, 'x')});  // (the test's rings are 1 MiB)
       });
+  expect_answer_said_lost("big", "could not publish");
+}
+
+// The same for an answer that fits a record by its bytes but has more binary parts than a
+// record may carry (kMaxRecordBinaries, 65,536; rings of 4 MiB here: 512 KiB records): refused
+// when published. Before 2026-12-05 it was published, every reader skipped it as a bad record,
+// and the request waited out its timeout (found by a review). An emitter's serverSideEmit with
+// that many binaries says so.
+class ClusterAdapterLargeRingTest : public ClusterAdapterTest {
+ protected:
+  void SetUp() override {
+    ring_bytes_ = 4 << 20;
+    ClusterAdapterTest::SetUp();
+  }
+};
+TEST_P(ClusterAdapterLargeRingTest, AnAnswerWithTooManyBinaryPartsIsSaidLost) {
+  auto many = [] {  // (one small value, 65,537 empty binaries: 262 KB)
+    std::vector<sio::Binary> binaries(cluster::kMaxRecordBinaries + 1,
+                                      std::make_shared<const std::string>());
+    return sio::Args(boost::json::array{"x"}, std::move(binaries));
+  };
   workers_[1]->server->of("/").on_server_side(
       "many", [&many](sio::Args, std::function<void(sio::Args)> ack) { ack(many()); });
-  for (const auto& [event, why] : {std::pair<std::string, std::string>{"big", "could not publish"},
-                                   {"many", "over 65536 binary parts"}}) {
-    std::optional<std::string> error = "not called";
-    const auto asked = std::chrono::steady_clock::now();
-    testing::internal::CaptureStderr();
-    workers_[0]->server->of("/").server_side_emit_with_ack(
-        event, sio::Args{}, 8s,
-        [&](std::optional<std::string> e, std::vector<sio::Args>) { error = std::move(e); });
-    const bool completed = drive([&] { return error != std::optional<std::string>("not called"); });
-    const std::string said = testing::internal::GetCapturedStderr();
-    ASSERT_TRUE(completed) << event;
-    EXPECT_EQ(error, std::optional<std::string>("operation has timed out")) << event;
-    EXPECT_LT(std::chrono::steady_clock::now() - asked, 4s) << event << ": waited for the timeout";
-    EXPECT_NE(said.find(why), std::string::npos) << event << ": " << said;
-  }
+  expect_answer_said_lost("many", "over 65536 binary parts");
   cluster::Emitter em(ring_);
   EXPECT_FALSE(em.of("/").server_side_emit("many", many()));
   EXPECT_EQ(em.last_error(), "over 65536 binary arguments");
+  // One part fewer is published, and answers.
+  workers_[1]->server->of("/").on_server_side(
+      "fewer", [](sio::Args, std::function<void(sio::Args)> ack) {
+        ack(sio::Args(boost::json::array{"x"},
+                      std::vector<sio::Binary>(cluster::kMaxRecordBinaries,
+                                               std::make_shared<const std::string>())));
+      });
+  std::optional<std::string> error = "not called";
+  std::size_t parts = 0;
+  workers_[0]->server->of("/").server_side_emit_with_ack(
+      "fewer", sio::Args{}, 8s, [&](std::optional<std::string> e, std::vector<sio::Args> a) {
+        error = std::move(e);
+        if (!a.empty()) parts = a[0].binaries.size();
+      });
+  ASSERT_TRUE(drive([&] { return error != std::optional<std::string>("not called"); }));
+  EXPECT_EQ(error, std::nullopt);
+  EXPECT_EQ(parts, cluster::kMaxRecordBinaries);
 }
+INSTANTIATE_TEST_SUITE_P(Rings, ClusterAdapterLargeRingTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& p) {
+                           return p.param ? "RingPerWorker" : "SharedRing";
+                         });
 
 // Publish failures that an app's emits repeat at their own rate are said on stderr once per 10 s,
 // with the count so far (before 2026-12-05 a line each: a loop of them flooded the log), and

@@ -309,8 +309,9 @@ class RawWebSocket final : public Link, public std::enable_shared_from_this<RawW
           // What is left of a large frame's buffer is kept in one of its own size: one frame of
           // a megabyte, then a frame's first byte, held that megabyte for as long as the client
           // kept the next frame unfinished (found by a review, 2026-12-05).
-          // (Swapped: assigned, a short string kept the capacity.)
-          if (partial_->rbuf.capacity() > kScratch && partial_->rbuf.size() <= kScratch)
+          // (Swapped: assigned, a short string kept the capacity. Past two reads' worth only:
+          // under steady input frames straddle reads, and their buffer of 128 KiB is reused.)
+          if (partial_->rbuf.capacity() > 2 * kScratch && partial_->rbuf.size() <= kScratch)
             std::string(partial_->rbuf).swap(partial_->rbuf);
           release_partial();  // no buffer held between messages
         }

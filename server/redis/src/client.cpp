@@ -510,8 +510,9 @@ void on_reply(const std::shared_ptr<Client>& c, Client::Impl& m, Reply r) {
   // (A PING written in subscribe mode is answered as a plain command, "+PONG", once Redis has
   // left it meanwhile: the last channel unsubscribed, the only pending subscription refused. Its
   // place tells it as well: it was written before anything asked since.)
-  // (In subscribe mode only the handshake's AUTH and SELECT can be in flight, answered first.
-  // Reasoned, not tested: the window is between an UNSUBSCRIBE and its reply.)
+  // (In subscribe mode nothing is in flight: the subscriptions go once the handshake's AUTH and
+  // SELECT are answered. Reasoned, not tested: the window is between an UNSUBSCRIBE and its
+  // reply.)
   if (!m.pings_behind.empty() && m.pings_behind.front() == 0 &&
       (!m.sub_mode || m.inflight.empty()) &&
       (r.is_error() || (r.type == Reply::Type::status && r.str == "PONG"))) {
@@ -548,7 +549,8 @@ void on_reply(const std::shared_ptr<Client>& c, Client::Impl& m, Reply r) {
     // (A password given to a Redis that has none: Redis 6+ refuses the AUTH, "called without any
     // password configured for the default user"; ioredis warns and goes on, and so does this, so
     // that a fleet's URL that serves its Node members serves this host too.)
-    if (r.is_error() && r.str.find("without any password configured") != std::string::npos) {
+    if (r.is_error() && (r.str.find("without any password configured") != std::string::npos ||
+                         r.str.find("no password is set") != std::string::npos)) {  // (Redis 5)
       if (!std::exchange(m.said_no_password, true))
         std::fprintf(stderr,
                      "shmio: Redis at %s has no password set: the URL's password is not needed "
@@ -704,6 +706,13 @@ void watch_quiet(const std::shared_ptr<Client>& c, Client::Impl& m) {
                         " ms (the link stalled)");
     } else if (now - m.last_read >= m.options.ping_interval) {
       m.ping_sent = now;
+      // (While the handshake is answered, its AUTH or SELECT is the PING: a PING queued then
+      // would go out behind the subscriptions, in subscribe mode, and its entry wait for a reply
+      // that never comes.)
+      if (m.handshake_left > 0) {
+        watch_quiet(c, m);
+        return;
+      }
       ++m.stats.pings;
       if (!m.sub_mode) {
         m.queued.push_back({format({"PING"}), {}, false});

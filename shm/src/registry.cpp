@@ -9,15 +9,6 @@
 
 namespace shmio::shm::registry {
 using namespace layout;
-namespace {
-
-inline void hook([[maybe_unused]] core::HookPoint point,
-                 [[maybe_unused]] std::uint64_t position) noexcept {
-#ifdef SHMIO_RING_TEST_HOOKS
-  if (auto fn = core::test_hook()) fn(point, position);
-#endif
-}
-
 // A slot marked TAKING by a process that has died since: it never made the slot ACTIVE (or
 // OWNING), so it holds nothing of that process — no claim, no owner word — and may be taken again.
 // Only a state that names its taker (taking_by) is judged: one whose pid has no live process
@@ -29,6 +20,16 @@ bool taker_died(std::uint32_t state) noexcept {
   // (No entry or a zombie; a failed look judges nothing: process.hpp.)
   return look_up_process(static_cast<pid_t>(pid)).is == ProcessLook::Is::gone;
 }
+
+namespace {
+
+inline void hook([[maybe_unused]] core::HookPoint point,
+                 [[maybe_unused]] std::uint64_t position) noexcept {
+#ifdef SHMIO_RING_TEST_HOOKS
+  if (auto fn = core::test_hook()) fn(point, position);
+#endif
+}
+
 
 template <class Slot>
 void fill(Slot& slot, std::string_view label, int core) noexcept {

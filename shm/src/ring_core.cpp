@@ -12,6 +12,7 @@
 #include <ctime>
 
 #include "shmio/shm/process.hpp"
+#include "shmio/shm/registry.hpp"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -358,9 +359,12 @@ StallOutcome resolve_stall(const Segment& s) noexcept {
     const std::uint32_t st = p.state.load(std::memory_order_acquire);
     // A slot marked TAKING may be another repairer's book-keeping (below) over a slot a live
     // writer holds: it is judged as its owner's, and a claim of it at f postpones the repair
-    // (it is ACTIVE again, or DEAD, within a /proc read) — never repaired over unseen.
-    const bool taking = layout::is_taking(st);
-    if (st != kSlotActive && !taking) continue;
+    // (it is ACTIVE again, or DEAD, within a /proc read) — never repaired over unseen. One whose
+    // taker has died (killed in its book-keeping, or taking the slot for itself) will not change
+    // again: its owner, as the slot names it, is judged (before 2026-12-05 it counted as alive
+    // for good, and no later hole was ever repaired; found by a review).
+    const bool taking = layout::is_taking(st) && !registry::taker_died(st);
+    if (st != kSlotActive && !layout::is_taking(st)) continue;
     const std::uint32_t cs = p.claim_state.load(std::memory_order_seq_cst);
     if (cs == kClaimIdle) continue;
     const ProcessIdentity who{p.pid.load(std::memory_order_relaxed),

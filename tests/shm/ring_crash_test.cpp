@@ -654,6 +654,42 @@ TEST(RingCrash, ASharedRingsOnlySlotLeftClaimingByADeadWriterIsTakenAgain) {
   EXPECT_EQ(got, 11u) << "the victim's 10 records and the next one's";
 }
 
+// A producer slot left marked TAKING by a taker killed before it made the slot its own (here:
+// reusing a dead writer's slot that was left CLAIMING) is judged by its owner, not taken for a
+// live one's: a later death's hole is repaired. Before 2026-12-05 every TAKING slot counted as
+// alive, so resolve_stall answered owner_alive for good and the ring stalled (found by a review).
+TEST(RingCrash, ASlotLeftTakingByADeadTakerDoesNotBlockTheNextRepair) {
+  RingName name("dead-taker");
+  auto s = test::make_ring(name, 1 << 16, 0, false, 3);
+  // Slot 0: a writer dead after its intent (ACTIVE, CLAIMING, no claim made).
+  ASSERT_EQ(test::join(spawn_victim(name, core::HookPoint::after_intent)), 128 + SIGKILL);
+  auto l1 = RingWriter::attach(s, {.label = "l1", .core = -1});
+  auto l2 = std::make_optional(RingWriter::attach(s, {.label = "l2", .core = -1}).value());
+  ASSERT_TRUE(l1);
+  // A taker reuses slot 0 (the only one left: its owner is dead) and is killed there.
+  g_kill_at = core::HookPoint::slot_taken;
+  const pid_t taker = test::spawn([&name] {
+    auto seg = Segment::attach(name);
+    if (!seg) return 3;
+    g_kill_countdown = 0;
+    core::set_test_hook(&kill_hook);
+    (void)RingWriter::attach(*seg, {.label = "taker", .core = -1});
+    return 2;
+  });
+  ASSERT_EQ(test::join(taker), 128 + SIGKILL);
+  ASSERT_EQ(s.producer_slot(0).state.load(), layout::taking_by(static_cast<std::uint32_t>(taker)));
+  ASSERT_EQ(s.producer_slot(0).claim_state.load(), layout::kClaimClaiming);
+  // Another writer dies in slot 2 with its claim made and unwritten: a hole.
+  l2.reset();
+  ASSERT_EQ(test::join(spawn_victim(name, core::HookPoint::before_write)), 128 + SIGKILL);
+  ASSERT_NE(s.control().frontier.frontier.load(), s.control().tail.tail.load()) << "a hole";
+  EXPECT_EQ(core::resolve_stall(s), core::StallOutcome::repaired);
+  EXPECT_EQ(s.control().frontier.frontier.load(), s.control().tail.tail.load());
+  std::vector<std::byte> buf(100);
+  CheckedRecord::fill(buf, 0, 0);
+  EXPECT_EQ(l1->publish(1, buf), PublishStatus::ok);
+}
+
 // A repairer stopped in its book-keeping after it judged a dead producer's slot dead (a /proc
 // read takes that long, or it was descheduled): meanwhile its padding is passed and the slot is
 // taken again by a live writer. The repairer, resumed, leaves that writer's slot alone (before,

@@ -29,6 +29,11 @@ void release_reader(const Segment& s, std::uint16_t id) noexcept;
 // taken by the next reader to attach, and the position was lost).
 std::size_t reap_dead_readers(const Segment& s, std::string_view keep = {}) noexcept;
 
+// Whether a slot state marked TAKING (layout::taking_by) names a taker that has died since (its
+// pid has no live process, or a zombie's): such a slot holds nothing of the taker's and is its
+// previous owner's to judge. False for any other state, and for TAKING without a taker.
+bool taker_died(std::uint32_t state) noexcept;
+
 template <class Slot>
 ProcessIdentity owner_of(const Slot& slot) noexcept {
   return ProcessIdentity{slot.pid.load(std::memory_order_relaxed),

@@ -30,7 +30,6 @@ inline void hook([[maybe_unused]] core::HookPoint point,
 #endif
 }
 
-
 template <class Slot>
 void fill(Slot& slot, std::string_view label, int core) noexcept {
   const ProcessIdentity me = self_identity();

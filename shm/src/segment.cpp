@@ -494,6 +494,18 @@ Result<Segment> Segment::attach(const std::string& name, AttachMode mode) {
     ::close(fd);
     return err;
   }
+  // To write into: one of this user's, or one that not every user may write. /dev/shm is
+  // writable by every user and a ring's name can be foreseen (port-3000): another user could
+  // make one first, open to all, with their own live pid as its creator, and take what an
+  // emitter or a worker writes there. (A ring shared with a group, mode 0660, is still taken.
+  // Refused since 2026-12-05; found by a review.)
+  if (writable && st.st_uid != ::geteuid() && (st.st_mode & S_IWOTH) != 0) {
+    ::close(fd);
+    return Error{Errc::permission_denied,
+                 "/dev/shm/" + obj + " belongs to uid " + std::to_string(st.st_uid) +
+                     " and every user may write it: not taken as a shmio ring to write into "
+                     "(remove it if it is stale; another user may have made it)"};
+  }
   const auto file_bytes = static_cast<std::uint64_t>(st.st_size);
   if (file_bytes < sizeof(layout::SegmentHeader)) {
     ::close(fd);

@@ -456,6 +456,25 @@ TEST(Segment, AttachWithoutPermissionIsRefusedClearly) {
   EXPECT_EQ(s.error().code, Errc::permission_denied);
 }
 
+// A ring of another user that every user may write (planted under a name that can be foreseen:
+// /dev/shm is writable by all) is not taken to write into; read only (shm-inspect) it is, and one
+// shared with a group (0660) is taken. Since 2026-12-05 (found by a review).
+TEST(Segment, AnotherUsersRingOpenToAllIsNotTakenToWriteInto) {
+  if (::geteuid() != 0) GTEST_SKIP() << "making another user's file takes root";
+  RingName name("planted");
+  { auto s = test::make_ring(name, 1 << 16); }
+  ASSERT_EQ(::chown(shm_path(name).c_str(), 65534, 65534), 0);
+  ASSERT_EQ(::chmod(shm_path(name).c_str(), 0666), 0);
+  auto rw = Segment::attach(name);
+  ASSERT_FALSE(rw);
+  EXPECT_EQ(rw.error().code, Errc::permission_denied);
+  EXPECT_NE(rw.error().message.find("belongs to uid 65534"), std::string::npos)
+      << rw.error().message;
+  EXPECT_TRUE(Segment::attach(name, AttachMode::read_only));
+  ASSERT_EQ(::chmod(shm_path(name).c_str(), 0660), 0);
+  EXPECT_TRUE(Segment::attach(name)) << "a ring shared with a group";
+}
+
 TEST(Segment, ReadOnlyAttachCannotTakeSlotsOrPublish) {
   RingName name("ro");
   auto rw = test::make_ring(name, 1 << 16);

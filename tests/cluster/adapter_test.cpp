@@ -2562,6 +2562,33 @@ TEST_P(ClusterRebalanceTest, AWorkerNearItsDescriptorBoundIsNotSteeredTo) {
   EXPECT_EQ(workers_[0]->node->stats().rebalance_steered, 0u) << clients << " clients";
   EXPECT_EQ(workers_[1]->server->client_count(), 2u);
 }
+// The same by its descriptors rather than its clients: a worker whose last connection took a
+// descriptor number near its bound (polling clients hold two or three connections each, and
+// connections without a session count too) is not steered to, with one client (before 2026-12-05
+// only its clients were counted; found by a review). Here the descriptors below it are the test
+// process's own.
+TEST_P(ClusterRebalanceTest, AWorkerNearItsBoundByDescriptorsIsNotSteeredTo) {
+  const std::uint64_t bound = workers_[1]->server->engine().stats().descriptor_bound;
+  if (bound < 2048) GTEST_SKIP() << "a descriptor bound too low for this test (RLIMIT_NOFILE)";
+  stop(*workers_[1]);
+  workers_[1].reset();
+  steer_room_1_ = bound - 600;  // (full once a connection's descriptor is 600 or more)
+  start(1);
+  std::vector<int> held;  // (descriptors 0..~700 taken: worker 1's next accept gets one past them)
+  for (int i = 0; i < 700; ++i) held.push_back(::dup(0));
+  connect(1);
+  for (int fd : held) ::close(fd);
+  EXPECT_GE(workers_[1]->server->engine().stats().last_descriptor, 600u);
+  EXPECT_EQ(workers_[1]->server->client_count(), 1u);
+  const auto from = std::chrono::steady_clock::now();
+  int clients = 0;
+  while (clients < 20 || std::chrono::steady_clock::now() - from < 1500ms) {
+    ASSERT_FALSE(connect(0).second.empty());
+    ++clients;
+  }
+  EXPECT_EQ(workers_[0]->node->stats().rebalance_steered, 0u) << clients << " clients";
+  EXPECT_EQ(workers_[1]->server->client_count(), 1u);
+}
 INSTANTIATE_TEST_SUITE_P(Rings, ClusterRebalanceTest, ::testing::Values(false),
                          [](const ::testing::TestParamInfo<bool>&) { return "SharedRing"; });
 

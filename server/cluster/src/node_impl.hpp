@@ -382,10 +382,15 @@ struct Node::Impl {
   // Near its descriptor bound (NodeOptions::steer_room): said like closing, at once when a
   // client makes it so (client_came), again with each count.
   bool said_full = false;
+  // By its clients, or by the last connection's descriptor number, the more: a polling client
+  // holds two or three connections (its held GET, its POST, an idle one), and connections without
+  // a session count too (before 2026-12-05 clients only: a polling-heavy worker near its bound
+  // was still steered to, and closed what it was handed; found by a review).
   bool near_full() const {
     if (!server || options.steer_room == 0) return false;
-    const std::uint64_t bound = server->engine().stats().descriptor_bound;
-    return bound != 0 && server->client_count() + options.steer_room >= bound;
+    const auto& st = server->engine().stats();
+    const std::uint64_t used = std::max<std::uint64_t>(server->client_count(), st.last_descriptor);
+    return st.descriptor_bound != 0 && used + options.steer_room >= st.descriptor_bound;
   }
   void client_came() {
     if (!said_full && options.rebalance && options.workers > 1 && near_full()) publish_load();

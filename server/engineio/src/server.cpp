@@ -204,6 +204,7 @@ void WsConnection::do_read() {
 // ---------------------------------------------------------------------------------------------
 bool detail::ServerCore::past_descriptor_bound(int fd, const char* how) {
   // Descriptors are allocated lowest first: this one means every descriptor below it is open.
+  stats.last_descriptor = fd < 0 ? 0 : static_cast<std::uint64_t>(fd);
   if (stats.descriptor_bound == 0 || static_cast<std::uint64_t>(fd) < stats.descriptor_bound)
     return false;
   ++stats.connections_refused;

@@ -240,6 +240,9 @@ struct ServerStats {
   std::uint64_t request_timeouts = 0;     // connections closed waiting for a request header
   std::uint64_t sessions_refused = 0;     // handshakes refused: max_open_sessions held
   std::uint64_t descriptor_bound = 0;     // accepted descriptors must stay below (0: none)
+  // The last connection accepted or adopted: its descriptor's number (the lowest free then: how
+  // near the bound the next one is, whatever holds the descriptors below it).
+  std::uint64_t last_descriptor = 0;
   std::uint64_t flushes = 0;              // end-of-turn flushes (each: every corked session)
   std::uint64_t uring_submissions = 0;    // flushes written with one io_uring submission
   std::uint64_t accept_errors = 0;  // accepts refused for lack of descriptors or memory (paused)

@@ -243,8 +243,8 @@ struct ServerStats {
   // The last connection accepted or adopted: its descriptor's number (the lowest free then: how
   // near the bound the next one is, whatever holds the descriptors below it).
   std::uint64_t last_descriptor = 0;
-  std::uint64_t flushes = 0;              // end-of-turn flushes (each: every corked session)
-  std::uint64_t uring_submissions = 0;    // flushes written with one io_uring submission
+  std::uint64_t flushes = 0;            // end-of-turn flushes (each: every corked session)
+  std::uint64_t uring_submissions = 0;  // flushes written with one io_uring submission
   std::uint64_t accept_errors = 0;  // accepts refused for lack of descriptors or memory (paused)
   // A socket's output left for the next turn: its flush_budget, or (io_uring) the 64 frames one
   // socket may have in a turn's batch.

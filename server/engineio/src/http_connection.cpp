@@ -39,7 +39,10 @@ void HttpConnection::on_header(beast::error_code ec) {
   // every earlier request's), and written without waiting: a socket that cannot take 25 bytes
   // now is not told (the client sends after its own wait), one that took a part is closed (the
   // answers after it would be read wrong).
-  if (!busy_ && queued_.empty() && h.version() >= 11 &&
+  // Not when the body has begun to come already (RFC 9110 10.1.1 lets the server leave it out
+  // then): a request handed over by another worker comes with its body, that worker having
+  // answered 100 itself (until 2026-12-05 the client got two; found by a review).
+  if (!busy_ && queued_.empty() && buffer_.size() == 0 && h.version() >= 11 &&
       beast::iequals(h[http::field::expect], "100-continue")) {
     static constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
     const ssize_t n = ::send(stream_.socket().native_handle(), kContinue, sizeof kContinue - 1,

@@ -286,6 +286,11 @@ TEST(RedisUrl, GoodAndBadUrls) {
   EXPECT_FALSE(redis::parse_url("redis://:p%4@h", &why));
   EXPECT_NE(why.find("%-escape"), std::string::npos) << why;
   EXPECT_FALSE(redis::parse_url("redis://:p%zz@h", &why));
+  u = redis::parse_url("redis://:pa%23s%3Fs%2F@h/3");  // (#, ? and / escaped in a password)
+  ASSERT_TRUE(u) << why;
+  EXPECT_EQ(u->password, "pa#s?s/");
+  EXPECT_EQ(u->host, "h");
+  EXPECT_EQ(u->db, 3);
   u = redis::parse_url("unix:///run/a@b.sock");
   ASSERT_TRUE(u);
   EXPECT_EQ(u->path, "/run/a@b.sock");
@@ -309,7 +314,8 @@ TEST(RedisUrl, GoodAndBadUrls) {
   EXPECT_FALSE(redis::parse_url("redis://[]:6379", &why));
   EXPECT_FALSE(redis::parse_url("redis://h:", &why));
   // A query or a fragment: refused (since 2026-12-05; taken as part of the host's name before).
-  for (const char* bad : {"redis://h?db=2", "redis://h#x", "redis://h:6379/1?family=6"}) {
+  for (const char* bad : {"redis://h?db=2", "redis://h#x", "redis://h:6379/1?family=6",
+                          "redis://h/0?x=a@b", "redis://:pa#ss@h"}) {
     EXPECT_FALSE(redis::parse_url(bad, &why)) << bad;
     EXPECT_NE(why.find("no ?query"), std::string::npos) << why;
   }

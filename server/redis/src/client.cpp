@@ -92,7 +92,9 @@ std::optional<Url> parse_url(std::string_view text, std::string* error) {
   // [user[:password]@], percent-decoded as redis-cli, ioredis and node-redis decode them (before
   // 2026-12-03 "p%40ss" was sent as it stands, refused, and tried again for ever). In a unix://
   // URL only before the path's first '/': a socket path may hold an '@'.
-  const auto cred_end = u.unix_socket ? rest.find('/') : std::string_view::npos;
+  // In a redis:// URL before its path, query or fragment (since 2026-12-05: an '@' in a query,
+  // "redis://h/0?x=a@b", was taken for the credentials' end, and "b" for the host).
+  const auto cred_end = u.unix_socket ? rest.find('/') : rest.find_first_of("/?#");
   if (const auto at = rest.rfind('@', cred_end); at != std::string_view::npos) {
     const std::string_view cred = rest.substr(0, at);
     rest = rest.substr(at + 1);
@@ -129,7 +131,7 @@ std::optional<Url> parse_url(std::string_view text, std::string* error) {
   if (rest.find_first_of("?#") != std::string_view::npos)
     return fail(
         "a redis:// URL takes no ?query or #fragment (the database goes in the path: "
-        "redis://host:6379/2)");
+        "redis://host:6379/2; a password holding ?, # or / is written %3F, %23, %2F)");
   std::string_view hostport = rest;
   if (const auto slash = rest.find('/'); slash != std::string_view::npos) {
     hostport = rest.substr(0, slash);

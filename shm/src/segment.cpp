@@ -543,6 +543,10 @@ Result<Segment> Segment::attach(const std::string& name, AttachMode mode) {
         capacity > layout::kMaxCapacity || h->max_producers == 0 ||
         h->max_producers > layout::kMaxSlots || h->max_readers == 0 ||
         h->max_readers > layout::kMaxSlots || h->max_record == 0 || h->max_record > capacity / 4 ||
+        h->max_record > 0xFFFFFFFFull - 64 ||
+        // (As create() bounds it, 1..60000 ms: 0 made waiters look at producers' liveness without
+        // pause, a huge one never; checked since 2026-12-05, found by a review.)
+        h->dead_check_interval_ns == 0 || h->dead_check_interval_ns > 60000ull * 1000000ull ||
         (h->flags & ~layout::kHeaderKnownFlags) != 0 ||
         ((h->flags & layout::kHeaderFencedCommits) != 0 &&
          (h->flags & layout::kHeaderExclusiveProducer) == 0)) {

@@ -355,6 +355,9 @@ INSTANTIATE_TEST_SUITE_P(
                       Refusal{"odd-capacity", 16, 12345, 8, Errc::size_mismatch},
                       Refusal{"max-record", 24, 1 << 20, 4, Errc::size_mismatch},
                       Refusal{"segment-bytes", 56, 4096, 8, Errc::size_mismatch},
+                      // (since 2026-12-05: the dead-check interval, as create() bounds it)
+                      Refusal{"dead-check-zero", 72, 0, 8, Errc::size_mismatch},
+                      Refusal{"dead-check-huge", 72, 61000ULL * 1000000ULL, 8, Errc::size_mismatch},
                       Refusal{"unknown-flag", 80, 0x100, 4, Errc::size_mismatch},
                       // fenced commits (4) without a ring made for one producer (2)
                       Refusal{"fenced-without-exclusive", 80, 4, 4, Errc::size_mismatch}),

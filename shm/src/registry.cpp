@@ -23,13 +23,6 @@ bool taker_died(std::uint32_t state) noexcept {
 
 namespace {
 
-inline void hook([[maybe_unused]] core::HookPoint point,
-                 [[maybe_unused]] std::uint64_t position) noexcept {
-#ifdef SHMIO_RING_TEST_HOOKS
-  if (auto fn = core::test_hook()) fn(point, position);
-#endif
-}
-
 template <class Slot>
 void fill(Slot& slot, std::string_view label, int core) noexcept {
   const ProcessIdentity me = self_identity();

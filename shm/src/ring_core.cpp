@@ -71,14 +71,6 @@ bool test_hooks_compiled() noexcept {
 #endif
 }
 
-namespace {
-inline void hook([[maybe_unused]] HookPoint point, [[maybe_unused]] std::uint64_t position) {
-#ifdef SHMIO_RING_TEST_HOOKS
-  if (auto fn = test_hook()) fn(point, position);
-#endif
-}
-}  // namespace
-
 void cpu_relax() noexcept {
 #if defined(__x86_64__) || defined(__i386__)
   _mm_pause();

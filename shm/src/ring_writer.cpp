@@ -30,16 +30,6 @@ const char* to_string(PublishStatus s) noexcept {
   return "unknown";
 }
 
-namespace {
-// (Compiled in only for the tests' build of the library: ring_core.hpp.)
-inline void hook([[maybe_unused]] core::HookPoint point,
-                 [[maybe_unused]] std::uint64_t position) noexcept {
-#ifdef SHMIO_RING_TEST_HOOKS
-  if (auto fn = core::test_hook()) fn(point, position);
-#endif
-}
-}  // namespace
-
 Result<RingWriter> RingWriter::attach(const Segment& segment, WriterOptions options) {
   auto id = registry::take_producer(segment, options.label, options.core);
   if (!id) return id.error();

@@ -206,8 +206,7 @@ class ClusterAdapterTest : public ::testing::TestWithParam<bool> {
     workers_[0]->server->of("/").server_side_emit_with_ack(
         event, sio::Args{}, 8s,
         [&](std::optional<std::string> e, std::vector<sio::Args>) { error = std::move(e); });
-    const bool completed =
-        drive([&] { return error != std::optional<std::string>("not called"); });
+    const bool completed = drive([&] { return error != std::optional<std::string>("not called"); });
     const std::string said = testing::internal::GetCapturedStderr();
     ASSERT_TRUE(completed) << event;
     EXPECT_EQ(error, std::optional<std::string>("operation has timed out")) << event;
@@ -266,10 +265,10 @@ class ClusterAdapterTest : public ::testing::TestWithParam<bool> {
     return q;
   }
 
-  bool recovery_ = false;    // (set before SetUp: connection state recovery on every worker)
+  bool recovery_ = false;  // (set before SetUp: connection state recovery on every worker)
   std::uint64_t ring_bytes_ = 1 << 20;  // each ring's (a test's fixture may make them larger)
-  bool cleanup_ = false;     // (and cleanup_empty_child_namespaces)
-  std::string handoff_dir_;  // (and hand-offs through this folder, with rebalancing)
+  bool cleanup_ = false;                // (and cleanup_empty_child_namespaces)
+  std::string handoff_dir_;             // (and hand-offs through this folder, with rebalancing)
   std::optional<std::size_t> steer_room_1_;  // (worker 1's NodeOptions::steer_room)
   bool skip_middlewares_ = true;  // (recovery's option for the workers started from then on)
   std::uint32_t cut_log_entries_ = 1u << 18;  // (and the cut logs' size)
@@ -2492,6 +2491,17 @@ class ClusterRebalanceTest : public ClusterAdapterTest {
     for (const char* f : {"/0", "/1"}) ::unlink((handoff_dir_ + f).c_str());
     ::rmdir(handoff_dir_.c_str());
   }
+  // Clients connected to worker 0 until past worker 1's next LOAD (at least 20, for 1.5 s: the
+  // margin, 8, well exceeded); how many.
+  int connect_past_a_load() {
+    const auto from = std::chrono::steady_clock::now();
+    int clients = 0;
+    while (clients < 20 || std::chrono::steady_clock::now() - from < 1500ms) {
+      EXPECT_FALSE(connect(0).second.empty());
+      ++clients;
+    }
+    return clients;
+  }
 };
 
 TEST_P(ClusterRebalanceTest, AHandshakeWhoseHandOffFailsIsServedWhereItWasAccepted) {
@@ -2552,13 +2562,7 @@ TEST_P(ClusterRebalanceTest, AWorkerNearItsDescriptorBoundIsNotSteeredTo) {
   start(1);
   connect(1);
   connect(1);
-  const auto from = std::chrono::steady_clock::now();
-  int clients = 0;
-  // Past worker 1's count a second later (a LOAD), with the margin (8) well exceeded.
-  while (clients < 20 || std::chrono::steady_clock::now() - from < 1500ms) {
-    ASSERT_FALSE(connect(0).second.empty());
-    ++clients;
-  }
+  const int clients = connect_past_a_load();
   EXPECT_EQ(workers_[0]->node->stats().rebalance_steered, 0u) << clients << " clients";
   EXPECT_EQ(workers_[1]->server->client_count(), 2u);
 }
@@ -2580,12 +2584,7 @@ TEST_P(ClusterRebalanceTest, AWorkerNearItsBoundByDescriptorsIsNotSteeredTo) {
   for (int fd : held) ::close(fd);
   EXPECT_GE(workers_[1]->server->engine().stats().last_descriptor, 600u);
   EXPECT_EQ(workers_[1]->server->client_count(), 1u);
-  const auto from = std::chrono::steady_clock::now();
-  int clients = 0;
-  while (clients < 20 || std::chrono::steady_clock::now() - from < 1500ms) {
-    ASSERT_FALSE(connect(0).second.empty());
-    ++clients;
-  }
+  const int clients = connect_past_a_load();
   EXPECT_EQ(workers_[0]->node->stats().rebalance_steered, 0u) << clients << " clients";
   EXPECT_EQ(workers_[1]->server->client_count(), 1u);
 }

@@ -2345,31 +2345,26 @@ TEST_P(Delivery, AnEventNamedByANumberIsHeardAsJavaScriptNamesIt) {
 // second line, and a long one cannot make a line megabytes long (before 2026-12-05 it went out
 // as it came; a helper's review).
 TEST_P(Delivery, AClientsTextInALogLineCannotForgeALine) {
-  Client& c = connect();
-  SocketPtr s = server_->of("/").socket(last_sid_);
-  ASSERT_TRUE(s);
-  s->on_any([](const SocketPtr&, const std::string&, const Args&) {
-    throw std::runtime_error("the app's bug");
-  });
-  ::testing::internal::CaptureStderr();
-  c.send_text("42[\"a\\nshmio: FORGED\\\\\"]");  // "a", a line feed, "shmio: FORGED", a backslash
-  drive([&] { return !s->connected(); });
-  std::string said = ::testing::internal::GetCapturedStderr();
-  EXPECT_FALSE(s->connected());
+  // What stderr said when a client connected afresh sent `frame`, whose any-listener throws.
+  auto said_for = [&](const std::string& frame) {
+    Client& c = connect();
+    SocketPtr s = server_->of("/").socket(last_sid_);
+    EXPECT_TRUE(s);
+    if (!s) return std::string();
+    s->on_any([](const SocketPtr&, const std::string&, const Args&) {
+      throw std::runtime_error("the app's bug");
+    });
+    ::testing::internal::CaptureStderr();
+    c.send_text(frame);
+    drive([&] { return !s->connected(); });
+    return ::testing::internal::GetCapturedStderr();
+  };
+  // "a", a line feed, "shmio: FORGED", a backslash
+  std::string said = said_for("42[\"a\\nshmio: FORGED\\\\\"]");
   EXPECT_NE(said.find("any-listener for 'a\\x0ashmio: FORGED\\\\' on socket"), std::string::npos)
       << said;
   EXPECT_EQ(said.find("\nshmio: FORGED"), std::string::npos) << said;
-
-  Client& c2 = connect();
-  SocketPtr s2 = server_->of("/").socket(last_sid_);
-  ASSERT_TRUE(s2);
-  s2->on_any([](const SocketPtr&, const std::string&, const Args&) {
-    throw std::runtime_error("the app's bug");
-  });
-  ::testing::internal::CaptureStderr();
-  c2.send_text("42[\"" + std::string(5000, 'n') + "\"]");
-  drive([&] { return !s2->connected(); });
-  said = ::testing::internal::GetCapturedStderr();
+  said = said_for("42[\"" + std::string(5000, 'n') + "\"]");
   EXPECT_NE(said.find("'" + std::string(100, 'n') + "... (5000 bytes)' on socket"),
             std::string::npos)
       << said.substr(0, 300);

@@ -204,6 +204,16 @@ using HookFn = void (*)(HookPoint point, std::uint64_t position);
 void set_test_hook(HookFn fn) noexcept;
 HookFn test_hook() noexcept;
 bool test_hooks_compiled() noexcept;
+// The hook's call at `point` in the library's own code: compiled in for its tests' build only
+// (SHMIO_RING_TEST_HOOKS), nothing elsewhere. (One definition for ring_core, the writer and the
+// registry, each of which had its own copy; internal linkage, as theirs had: the libraries with
+// and without hooks define it differently.)
+static inline void hook([[maybe_unused]] HookPoint point,
+                 [[maybe_unused]] std::uint64_t position) noexcept {
+#ifdef SHMIO_RING_TEST_HOOKS
+  if (auto fn = test_hook()) fn(point, position);
+#endif
+}
 
 // Bounded spin, then yield: what a waiter does before it parks or checks liveness.
 void cpu_relax() noexcept;

@@ -209,7 +209,7 @@ bool test_hooks_compiled() noexcept;
 // registry, each of which had its own copy; internal linkage, as theirs had: the libraries with
 // and without hooks define it differently.)
 static inline void hook([[maybe_unused]] HookPoint point,
-                 [[maybe_unused]] std::uint64_t position) noexcept {
+                        [[maybe_unused]] std::uint64_t position) noexcept {
 #ifdef SHMIO_RING_TEST_HOOKS
   if (auto fn = test_hook()) fn(point, position);
 #endif

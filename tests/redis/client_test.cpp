@@ -643,8 +643,8 @@ TEST_F(RedisClient, CommandsAreAnsweredInOrderWithEveryReplyType) {
   // It selected database 1: database 0 has no "n".
   auto zero = client({.url = server.url()});
   EXPECT_EQ(call(*zero, {"GET", "n"}).type, redis::Reply::Type::nil);
-  EXPECT_EQ(call(*zero, {"SELECT", "1"}).str, "OK");
-  EXPECT_EQ(call(*zero, {"GET", "n"}).str, "2000");
+  auto one = client({.url = server.url() + "/1"});
+  EXPECT_EQ(call(*one, {"GET", "n"}).str, "2000");
 }
 
 TEST_F(RedisClient, PubSubMessagesPatternsAndTheUnixSocket) {
@@ -783,6 +783,32 @@ TEST_F(RedisClient, AnEmptyCommandIsRefusedAndRepliesStayInStep) {
   ASSERT_TRUE(drive([&] { return ping.has_value(); }));
   EXPECT_EQ(ping->str, "PONG");
   EXPECT_EQ(call(*c, {"ECHO", "x"}).str, "x");
+}
+
+// Commands that change the connection's state behind the client are refused at once: SUBSCRIBE
+// through command() made the connection a subscriber the client did not know of (every later
+// reply was a subscription's message), SELECT was lost at the next reconnect, CLIENT REPLY OFF
+// left every callback waiting. Lowercase spellings are refused too; CLIENT ID, another CLIENT
+// subcommand, is not. Replies stay in step around the refusals.
+TEST_F(RedisClient, CommandsThatChangeTheConnectionsStateAreRefused) {
+  RedisServer server(free_port());
+  server.start();
+  auto c = client({.url = server.url()});
+  for (std::vector<std::string> args :
+       {std::vector<std::string>{"SUBSCRIBE", "ch"}, {"psubscribe", "p*"}, {"select", "3"},
+        {"AUTH", "pw"}, {"HELLO", "3"}, {"MONITOR"}, {"RESET"}, {"client", "reply", "off"},
+        {"SUNSUBSCRIBE"}}) {
+    std::optional<redis::Reply> r;
+    c->command(args, [&](const redis::Reply& reply) { r = reply; });
+    ASSERT_TRUE(r.has_value()) << args[0] << ": not refused at once";
+    EXPECT_TRUE(r->is_error()) << args[0];
+    EXPECT_NE(r->str.find("ERR shmio:"), std::string::npos) << args[0] << ": " << r->str;
+  }
+  EXPECT_EQ(call(*c, {"ECHO", "x"}).str, "x");
+  const redis::Reply id = call(*c, {"CLIENT", "ID"});
+  EXPECT_FALSE(id.is_error()) << id.str;
+  EXPECT_EQ(call(*c, {"SET", "k", "v"}).str, "OK");
+  EXPECT_EQ(call(*c, {"GET", "k"}).str, "v");
 }
 
 // A server that accepts and closes at once (maxclients reached, a proxy whose Redis is down) is

@@ -902,6 +902,32 @@ void Client::stop() {
   each.rethrow();
 }
 
+namespace {
+// Commands that change the connection's state behind the client's back: its replies would no
+// longer match its commands (SUBSCRIBE and the rest, MONITOR, HELLO's RESP3, CLIENT REPLY,
+// RESET's leaving pub/sub), or what it set would be lost at the next reconnect (SELECT, AUTH:
+// ClientOptions' URL says those). Null when `args` is none of them, else the refusal.
+const char* changes_connection_state(const std::vector<std::string>& args) {
+  static constexpr std::string_view kRefused[] = {
+      "SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE", "UNSUBSCRIBE", "PUNSUBSCRIBE", "SUNSUBSCRIBE",
+      "MONITOR",   "HELLO",      "RESET",      "SELECT",      "AUTH",         "SYNC",
+      "PSYNC"};
+  const auto same = [](std::string_view a, std::string_view b) {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+             return std::toupper(static_cast<unsigned char>(x)) == y;
+           });
+  };
+  for (std::string_view name : kRefused)
+    if (same(args[0], name))
+      return "ERR shmio: this command changes the connection's state: use subscribe(), "
+             "psubscribe(), ssubscribe() and their unsubscribes, or ClientOptions (the URL's "
+             "database and password)";
+  if (same(args[0], "CLIENT") && args.size() > 1 && same(args[1], "REPLY"))
+    return "ERR shmio: CLIENT REPLY would put replies out of step with commands";
+  return nullptr;
+}
+}  // namespace
+
 void Client::command(std::vector<std::string> args, Callback cb) {
   Impl& m = *impl_;
   // (An empty command has no reply: queued, it took the next command's, and every later one the
@@ -911,6 +937,7 @@ void Client::command(std::vector<std::string> args, Callback cb) {
       m.stopped         ? "ERR shmio: stopped"
       : args.empty()    ? "ERR shmio: an empty command"
       : bytes.empty()   ? "ERR shmio: the command could not be formatted"
+      : changes_connection_state(args) != nullptr ? changes_connection_state(args)
       : !m.subs.empty() ? "ERR shmio: a subscriber connection takes no other command"
       : m.queued.size() + m.inflight.size() >= m.options.max_pending
           ? "ERR shmio: command queue full (max_pending)"

@@ -17,7 +17,10 @@
 // - AUTH or SELECT refused: said through on_state, the connection closed and retried with backoff.
 // - A protocol error (bytes that are not RESP): the connection is closed and retried.
 // A client that subscribed is a subscriber connection (RESP2): it then refuses other commands with
-// an error reply. TLS is not supported.
+// an error reply. command() refuses, with an error reply at once, the commands that would change
+// the connection's state behind the client: (P|S)(UN)SUBSCRIBE (use subscribe() and the rest),
+// MONITOR, HELLO, RESET, CLIENT REPLY, SYNC, PSYNC, and SELECT and AUTH (lost at a reconnect: the
+// URL names the database and password). TLS is not supported.
 // Thread-safety: everything on the io_context's thread.
 #pragma once
 

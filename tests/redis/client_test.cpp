@@ -811,6 +811,30 @@ TEST_F(RedisClient, CommandsThatChangeTheConnectionsStateAreRefused) {
   EXPECT_EQ(call(*c, {"GET", "k"}).str, "v");
 }
 
+// Commands taken while Redis was away, then a subscription: the commands are written first, as
+// they were taken (before 2026-12-05 the subscription went first at the connection, and Redis,
+// the connection then in subscribe mode, refused both commands).
+TEST_F(RedisClient, CommandsTakenBeforeASubscriptionAreWrittenBeforeIt) {
+  RedisServer server(free_port());
+  std::vector<std::string> got;
+  redis::ClientOptions o{.url = server.url()};
+  o.on_message = [&](const std::string&, const std::string&, const std::string&,
+                     std::string payload) { got.push_back(std::move(payload)); };
+  auto c = client(std::move(o));
+  std::optional<redis::Reply> set, get;
+  c->command({"SET", "k", "v"}, [&](const redis::Reply& r) { set = r; });
+  c->command({"GET", "k"}, [&](const redis::Reply& r) { get = r; });
+  c->subscribe("ch");
+  server.start();
+  ASSERT_TRUE(drive([&] { return get.has_value() && c->subscribed("SUBSCRIBE", "ch"); }));
+  EXPECT_EQ(set->str, "OK");
+  EXPECT_EQ(get->str, "v");
+  auto pub = client({.url = server.url()});
+  EXPECT_EQ(call(*pub, {"PUBLISH", "ch", "m"}).integer, 1);
+  ASSERT_TRUE(drive([&] { return !got.empty(); }));
+  EXPECT_EQ(got, std::vector<std::string>{"m"});
+}
+
 // A server that accepts and closes at once (maxclients reached, a proxy whose Redis is down) is
 // retried at the backoff's pace, doubling: before, each connect reset the backoff, and such a
 // loop reconnected every backoff_min for ever (here 20 ms: about 100 times in 2 s).

@@ -417,7 +417,24 @@ void watch_quiet(const std::shared_ptr<Client>& c, Client::Impl& m);
 
 // The subscriptions asked again on a new connection, once its handshake is answered (their
 // confirmations are pushes, not replies).
+// The commands waiting, into the output (once the handshake is answered).
+void write_queued(Client::Impl& m) {
+  while (!m.queued.empty() && m.handshake_left == 0) {
+    Client::Impl::Command& cmd = m.queued.front();
+    m.queued_bytes -= cmd.bytes.size();
+    m.out += cmd.bytes;
+    std::string().swap(cmd.bytes);  // (an answer awaited holds its callback only)
+    m.inflight.push_back(std::move(cmd));
+    m.queued.pop_front();
+    ++m.stats.commands;
+  }
+}
+
+// (The commands waiting go first: every one was taken while there was no subscription — a
+// subscriber takes none — so before each subscription now. Written after them, they reached a
+// connection in subscribe mode and Redis refused them all; before 2026-12-05.)
 void resubscribe(Client::Impl& m) {
+  write_queued(m);
   m.subs_unconfirmed.clear();
   for (const auto& [kind, name] : m.subs) {
     m.out += format({kind, name});
@@ -431,15 +448,7 @@ void flush(const std::shared_ptr<Client>& c, Client::Impl& m) {
   // (Commands wait for the handshake's answers: written behind an AUTH or SELECT that is then
   // refused, they ran as the default user or on database 0; before 2026-12-05; found by a
   // review.)
-  while (!m.queued.empty() && m.handshake_left == 0) {
-    Client::Impl::Command& cmd = m.queued.front();
-    m.queued_bytes -= cmd.bytes.size();
-    m.out += cmd.bytes;
-    std::string().swap(cmd.bytes);  // (an answer awaited holds its callback only)
-    m.inflight.push_back(std::move(cmd));
-    m.queued.pop_front();
-    ++m.stats.commands;
-  }
+  write_queued(m);
   if (m.out.empty()) return;
   m.writing = true;
   m.writing_buf.swap(m.out);
@@ -960,6 +969,7 @@ void add_sub(const std::shared_ptr<Client>& c, Client::Impl& m, const char* kind
   if (!m.subs.emplace(kind, name).second) return;
   // (Sent at the next connection, or once this one's handshake is answered.)
   if (!m.up || m.stopped || m.handshake_left > 0) return;
+  write_queued(m);  // (taken before this subscription: see resubscribe)
   m.out += format({kind, name});
   m.subs_unconfirmed.emplace_back(kind, name);
   m.sub_mode = true;

@@ -344,7 +344,10 @@ StallOutcome resolve_stall(const Segment& s) noexcept {
   if (t == f) return StallOutcome::nothing_in_flight;
 
   // Who owns the hole at f? Live owners are left alone, however slow: only the dead are repaired.
-  std::uint64_t end = t;
+  // (At most a capacity of it at a time: its padding's units past f + capacity are f's own and
+  // its first piece's, whose seals they would overwrite. The next round takes the rest; before
+  // 2026-12-05 a longer hole was padded whole, over its own seals, and never passed.)
+  std::uint64_t end = std::min(t, f + s.capacity());
   std::uint16_t owner = 0xFFFF;
   for (std::uint16_t i = 0; i < s.max_producers(); ++i) {
     ProducerSlot& p = s.producer_slot(i);

@@ -619,7 +619,7 @@ bool RingReader::look_before_park(std::uint64_t now, std::uint64_t& frontier,
   if (t != f) {
     // A claim is in flight at the frontier: if it does not finish, find out why.
     check_stall(f, now);
-    slice = std::min<std::uint64_t>(slice, s.header().dead_check_interval_ns);
+    slice = std::min<std::uint64_t>(slice, s.dead_check_interval_ns());
   }
   frontier = f;
   return false;

@@ -409,6 +409,8 @@ Result<Segment> Segment::create(const RingConfig& config) {
              (config.fenced_commits ? layout::kHeaderFencedCommits : 0);
   h->dead_check_interval_ns =
       static_cast<std::uint64_t>(config.dead_check_interval.count()) * 1'000'000ULL;
+  s.geometry_ = {h->max_record, h->max_producers, h->max_readers, h->flags,
+                 h->dead_check_interval_ns};
   for (std::size_t i = 0; i < config.max_producers; ++i) s.producer_slot(i).core.store(-1);
   for (std::size_t i = 0; i < config.max_readers; ++i) s.reader_slot(i).core.store(-1);
   // SYNC POINT WRITE: header published. Pairs with the acquire load of `state` in attach().
@@ -525,6 +527,7 @@ Result<Segment> Segment::attach(const std::string& name, AttachMode mode) {
   std::uint64_t capacity = 0, control_bytes = 0;
   bool huge_pages = false;
   layout::Offsets off{};
+  Geometry geometry;
   if (h->magic != layout::kMagic) {
     refusal = Error{Errc::foreign_segment, obj + " is not a shmio ring (bad magic number)"};
   } else if (h->layout_version != layout::kLayoutVersion) {
@@ -535,27 +538,40 @@ Result<Segment> Segment::attach(const std::string& name, AttachMode mode) {
              layout::kStateReady) {
     refusal = Error{Errc::not_ready, obj + " is still being initialised, or its creator died"};
   } else {
-    capacity = h->capacity;
-    huge_pages = (h->flags & layout::kHeaderHugePages) != 0;
-    off = layout::offsets_for(capacity, h->max_producers, h->max_readers);
+    // Each word read once: what is checked is what is kept (Segment::geometry_), whatever a
+    // writer of the object stores there meanwhile.
+    const auto once = [](const auto& word) {
+      return *static_cast<const volatile std::remove_reference_t<decltype(word)>*>(&word);
+    };
+    capacity = once(h->capacity);
+    const std::uint32_t flags = once(h->flags);
+    const std::uint32_t max_record = once(h->max_record);
+    const std::uint16_t max_producers = once(h->max_producers);
+    const std::uint16_t max_readers = once(h->max_readers);
+    const std::uint64_t dead_check = once(h->dead_check_interval_ns);
+    const std::uint64_t segment_bytes = once(h->segment_bytes);
+    const std::uint64_t header_control_bytes = once(h->control_bytes);
+    geometry = {max_record, max_producers, max_readers, flags, dead_check};
+    huge_pages = (flags & layout::kHeaderHugePages) != 0;
+    off = layout::offsets_for(capacity, max_producers, max_readers);
     control_bytes = off.control_bytes;
     if (!is_power_of_two(capacity) || capacity < layout::kMinCapacity ||
-        capacity > layout::kMaxCapacity || h->max_producers == 0 ||
-        h->max_producers > layout::kMaxSlots || h->max_readers == 0 ||
-        h->max_readers > layout::kMaxSlots || h->max_record == 0 || h->max_record > capacity / 4 ||
-        h->max_record > 0xFFFFFFFFull - 64 ||
+        capacity > layout::kMaxCapacity || max_producers == 0 ||
+        max_producers > layout::kMaxSlots || max_readers == 0 ||
+        max_readers > layout::kMaxSlots || max_record == 0 || max_record > capacity / 4 ||
+        max_record > 0xFFFFFFFFull - 64 ||
         // (As create() bounds it, 1..60000 ms: 0 made waiters look at producers' liveness without
         // pause, a huge one never; checked since 2026-12-05, found by a review.)
-        h->dead_check_interval_ns == 0 || h->dead_check_interval_ns > 60000ull * 1000000ull ||
-        (h->flags & ~layout::kHeaderKnownFlags) != 0 ||
-        ((h->flags & layout::kHeaderFencedCommits) != 0 &&
-         (h->flags & layout::kHeaderExclusiveProducer) == 0)) {
+        dead_check == 0 || dead_check > 60000ull * 1000000ull ||
+        (flags & ~layout::kHeaderKnownFlags) != 0 ||
+        ((flags & layout::kHeaderFencedCommits) != 0 &&
+         (flags & layout::kHeaderExclusiveProducer) == 0)) {
       refusal = Error{Errc::size_mismatch, obj + " has an impossible geometry in its header"};
-    } else if (h->segment_bytes != off.segment_bytes || h->control_bytes != off.control_bytes ||
+    } else if (segment_bytes != off.segment_bytes || header_control_bytes != off.control_bytes ||
                file_bytes != off.segment_bytes) {
       refusal = Error{Errc::size_mismatch,
                       obj + " is " + std::to_string(file_bytes) + " bytes but its header says " +
-                          std::to_string(h->segment_bytes) + " and its geometry needs " +
+                          std::to_string(segment_bytes) + " and its geometry needs " +
                           std::to_string(off.segment_bytes)};
     }
   }
@@ -569,6 +585,7 @@ Result<Segment> Segment::attach(const std::string& name, AttachMode mode) {
   if (!mapped) return mapped.error();
   Segment s = std::move(mapped).value();
   s.offsets_ = off;
+  s.geometry_ = geometry;
   return s;
 }
 
@@ -610,6 +627,7 @@ Segment::Segment(Segment&& o) noexcept
       reserved_bytes_(o.reserved_bytes_),
       capacity_(o.capacity_),
       offsets_(o.offsets_),
+      geometry_(o.geometry_),
       writable_(o.writable_),
       file_dev_(o.file_dev_),
       file_ino_(o.file_ino_),
@@ -627,6 +645,7 @@ Segment& Segment::operator=(Segment&& o) noexcept {
     reserved_bytes_ = o.reserved_bytes_;
     capacity_ = o.capacity_;
     offsets_ = o.offsets_;
+    geometry_ = o.geometry_;
     writable_ = o.writable_;
     file_dev_ = o.file_dev_;
     file_ino_ = o.file_ino_;

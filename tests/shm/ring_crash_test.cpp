@@ -725,12 +725,11 @@ TEST(RingCrash, ARepairerNeverMarksASlotTakenAgainMeanwhileDead) {
 // padding of a capacity or more is what advancers and readers take for damage (one record
 // spanning a lap). The frontier passes the hole, a reader reads on without loss or corruption,
 // and the ring takes records again.
-TEST(RingCrash, AHoleOfAWholeCapacityIsRepairedAsPaddingUnderHalfOfIt) {
-  RingName name("hole-lap");
-  constexpr std::uint64_t kCapacity = 1 << 16, kQuarter = kCapacity / 4;
-  auto s = test::make_ring(name, kCapacity, kQuarter, false, 8);
-  auto reader = RingReader::attach(s).value();
-  for (int i = 0; i < 4; ++i) {
+// `victims` producers die right after claiming a quarter of the ring each, their slots set back to
+// CLAIMING (see below): a hole of victims/4 capacities at the frontier.
+void kill_quarter_claimers(const RingName& name, Segment& s, int victims) {
+  const std::uint64_t quarter = s.capacity() / 4;
+  for (int i = 0; i < victims; ++i) {
     const pid_t victim = test::spawn([&] {
       auto seg = Segment::attach(name);
       auto w = RingWriter::attach(*seg, {.label = "victim", .core = -1});
@@ -738,21 +737,30 @@ TEST(RingCrash, AHoleOfAWholeCapacityIsRepairedAsPaddingUnderHalfOfIt) {
       g_kill_at = core::HookPoint::after_fetch_add;
       g_kill_countdown = 0;
       core::set_test_hook(&kill_hook);
-      std::vector<std::byte> buf(kQuarter);  // one unit of footprint: exactly a quarter
-      (void)w->publish(1, buf);              // dies in here
+      std::vector<std::byte> buf(quarter);  // one unit of footprint: exactly a quarter
+      (void)w->publish(1, buf);             // dies in here
       return 2;
     });
     ASSERT_EQ(test::join(victim), 128 + SIGKILL);
   }
-  ASSERT_EQ(s.control().tail.tail.load(), kCapacity) << "a capacity claimed";
+  ASSERT_EQ(s.control().tail.tail.load(), quarter * static_cast<std::uint64_t>(victims));
   int unpublished = 0;
   for (std::uint16_t i = 0; i < s.max_producers(); ++i)
     if (s.producer_slot(i).claim_state.load() == layout::kClaimClaimed) {
       s.producer_slot(i).claim_state.store(layout::kClaimClaiming);
       ++unpublished;
     }
-  ASSERT_EQ(unpublished, 4);
+  ASSERT_EQ(unpublished, victims);
   ASSERT_EQ(s.control().frontier.frontier.load(), 0u);
+}
+
+TEST(RingCrash, AHoleOfAWholeCapacityIsRepairedAsPaddingUnderHalfOfIt) {
+  RingName name("hole-lap");
+  constexpr std::uint64_t kCapacity = 1 << 16, kQuarter = kCapacity / 4;
+  auto s = test::make_ring(name, kCapacity, kQuarter, false, 8);
+  auto reader = RingReader::attach(s).value();
+  kill_quarter_claimers(name, s, 4);
+  if (HasFatalFailure()) return;
   EXPECT_EQ(core::resolve_stall(s), core::StallOutcome::repaired);
   EXPECT_EQ(s.control().frontier.frontier.load(), kCapacity) << "the frontier passed the hole";
   EXPECT_EQ(s.control().repair.abandoned_bytes.load(), kCapacity);
@@ -770,6 +778,37 @@ TEST(RingCrash, AHoleOfAWholeCapacityIsRepairedAsPaddingUnderHalfOfIt) {
   EXPECT_EQ(got, 1u);
   EXPECT_EQ(reader.total_loss().records, 0u);
   EXPECT_EQ(s.reader_slot(reader.id()).laps.load(), 0u);
+}
+
+// A hole of two capacities (eight claimers of a quarter each dead before publishing where): it is
+// repaired a capacity at a time. Before 2026-12-05 one repair padded it all, its third piece's
+// seal written over the first's unit (a position a lap on): the frontier never passed the hole,
+// and every later repair padded it again (found by a review).
+TEST(RingCrash, AHoleOfTwoCapacitiesIsRepairedACapacityAtATime) {
+  RingName name("hole-2lap");
+  constexpr std::uint64_t kCapacity = 1 << 16;
+  auto s = test::make_ring(name, kCapacity, kCapacity / 4, false, 8);
+  auto reader = RingReader::attach(s).value();
+  kill_quarter_claimers(name, s, 8);
+  if (HasFatalFailure()) return;
+  for (std::uint64_t lap = 1; lap <= 2; ++lap) {
+    ASSERT_EQ(core::resolve_stall(s), core::StallOutcome::repaired) << lap;
+    ASSERT_EQ(s.control().frontier.frontier.load(), lap * kCapacity) << "lap " << lap;
+    EXPECT_EQ(reader.poll([](const RecordView&) {}), 0u);
+    EXPECT_EQ(reader.position(), lap * kCapacity);
+  }
+  EXPECT_EQ(core::resolve_stall(s), core::StallOutcome::nothing_in_flight);
+  EXPECT_EQ(s.control().repair.abandoned_bytes.load(), 2 * kCapacity);
+  EXPECT_EQ(s.reader_slot(reader.id()).corrupt.load(), 0u);
+  EXPECT_EQ(reader.total_loss().records, 0u);
+  auto w = RingWriter::attach(s, {.label = "after", .core = -1}).value();
+  std::vector<std::byte> buf(100);
+  CheckedRecord::fill(buf, 0, 0);
+  ASSERT_EQ(w.publish(1, buf), PublishStatus::ok);
+  std::size_t got = 0;
+  while (reader.poll([&](const RecordView& v) { got += CheckedRecord::valid(v.payload); })) {
+  }
+  EXPECT_EQ(got, 1u);
 }
 
 // The repair lock, stolen from a dead holder by a repairer that is then stopped (descheduled)

@@ -368,6 +368,46 @@ INSTANTIATE_TEST_SUITE_P(
       return n;
     });
 
+// The geometry an attach validated is what it goes by: header words damaged after it (a writer of
+// the ring maps them writable) change nothing it does. Before 2026-12-05 they were read from the
+// header at each use: slot loops past the slot arrays (max_producers 0xFFFF), a claim past the
+// capacity (max_record), waiters that never looked at producers' liveness (dead-check 0).
+TEST(Segment, TheGeometryAnAttachValidatedIsKeptWhateverTheHeaderSaysLater) {
+  RingName name("geometry-kept");
+  auto created = test::make_ring(name, 1 << 16);
+  auto s = Segment::attach(name).value();
+  const std::uint32_t max_record = s.max_record();
+  const std::uint16_t producers = s.max_producers(), readers = s.max_readers();
+  const std::uint64_t interval = s.dead_check_interval_ns();
+  const bool exclusive = s.exclusive_producer();
+  const std::uint32_t huge_record = 0xFFFF'FF00u;
+  const std::uint16_t many = 0xFFFF;
+  const std::uint64_t zero = 0;
+  const std::uint32_t all_flags = 0xFFFF'FFFFu;
+  poke(name, 24, &huge_record, 4);
+  poke(name, 28, &many, 2);
+  poke(name, 30, &many, 2);
+  poke(name, 72, &zero, 8);
+  poke(name, 80, &all_flags, 4);
+  ASSERT_EQ(created.header().max_producers, 0xFFFF) << "the header was not damaged";
+  for (const Segment* seg : {&created, &s}) {
+    EXPECT_EQ(seg->max_record(), max_record);
+    EXPECT_EQ(seg->max_producers(), producers);
+    EXPECT_EQ(seg->max_readers(), readers);
+    EXPECT_EQ(seg->dead_check_interval_ns(), interval);
+    EXPECT_EQ(seg->exclusive_producer(), exclusive);
+  }
+  auto w = RingWriter::attach(s, {.label = "w", .core = -1}).value();
+  std::vector<std::byte> big(std::size_t{1} << 17);
+  EXPECT_EQ(w.publish(1, big), PublishStatus::too_large) << "a claim past the capacity";
+  auto reader = RingReader::attach(s).value();
+  std::vector<std::byte> small(100);
+  ASSERT_EQ(w.publish(1, small), PublishStatus::ok);
+  EXPECT_EQ(reader.poll([](const RecordView&) {}), 1u);
+  EXPECT_EQ(core::resolve_stall(s), core::StallOutcome::nothing_in_flight);
+  EXPECT_FALSE(Segment::attach(name)) << "a new attach refuses the damaged header";
+}
+
 // A ring of another layout version is refused, but who created it can still be read, so that a
 // supervisor does not remove a ring another build's running cluster uses.
 TEST(Segment, TheCreatorOfARingOfAnotherVersionCanStillBeRead) {

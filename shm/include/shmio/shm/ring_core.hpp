@@ -151,7 +151,7 @@ class StallWatch {
   // check() starts it.
   explicit StallWatch(const Segment& s, std::uint64_t frontier = ~0ULL,
                       std::uint64_t now = 0) noexcept
-      : s_(s), interval_(s.header().dead_check_interval_ns), seen_(frontier), since_(now) {}
+      : s_(s), interval_(s.dead_check_interval_ns()), seen_(frontier), since_(now) {}
   // Called with the frontier and the time while claims are in flight.
   void check(std::uint64_t frontier, std::uint64_t now) noexcept {
     if (frontier != seen_) {

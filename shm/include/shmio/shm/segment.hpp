@@ -141,18 +141,21 @@ class Segment {
   // smaller than this was truncated under the mapping, whose pages past its end raise SIGBUS.
   std::uint64_t segment_bytes() const noexcept { return offsets_.segment_bytes; }
   std::uint64_t mask() const noexcept { return capacity_ - 1; }
-  std::uint32_t max_record() const noexcept { return header().max_record; }
-  std::uint16_t max_producers() const noexcept { return header().max_producers; }
-  std::uint16_t max_readers() const noexcept { return header().max_readers; }
+  // The geometry as create() set it or attach() validated it, kept in this object: the header's
+  // words are in memory every writer of the ring maps writable, and read there again a damaged
+  // one sent the slot loops past the slot arrays, a claim past the capacity, a record into a
+  // copy buffer sized by an earlier read (before 2026-12-05; found by a review).
+  std::uint32_t max_record() const noexcept { return geometry_.max_record; }
+  std::uint16_t max_producers() const noexcept { return geometry_.max_producers; }
+  std::uint16_t max_readers() const noexcept { return geometry_.max_readers; }
+  std::uint64_t dead_check_interval_ns() const noexcept { return geometry_.dead_check_interval_ns; }
   // Created with RingConfig::exclusive_producer.
   bool exclusive_producer() const noexcept {
-    return (header().flags & layout::kHeaderExclusiveProducer) != 0;
+    return (geometry_.flags & layout::kHeaderExclusiveProducer) != 0;
   }
   // Created with RingConfig::fenced_commits: its producer fences every commit, parkers need no
   // membarrier().
-  bool fenced_commits() const noexcept {
-    return (header().flags & layout::kHeaderFencedCommits) != 0;
-  }
+  bool fenced_commits() const noexcept { return (geometry_.flags & layout::kHeaderFencedCommits) != 0; }
 
   // Views into the mapping. A read-only attach maps PROT_READ: through such a Segment only loads
   // are allowed (a store faults). Record lengths of padding may exceed max_record.
@@ -204,6 +207,12 @@ class Segment {
   std::size_t reserved_bytes_ = 0;
   std::uint64_t capacity_ = 0;
   layout::Offsets offsets_{};
+  struct Geometry {
+    std::uint32_t max_record = 0;
+    std::uint16_t max_producers = 0, max_readers = 0;
+    std::uint32_t flags = 0;
+    std::uint64_t dead_check_interval_ns = 0;
+  } geometry_;  // (see max_record())
   bool writable_ = false;
   std::uint64_t file_dev_ = 0, file_ino_ = 0;  // the mapped file's identity (still_named)
   // Its path, made once at the mapping (still_named runs before every emitter publish: it made

@@ -71,7 +71,9 @@ int main(int argc, char** argv) {
       });
       s->on("to", [&io](const sio::SocketPtr&, sio::Args a, sio::Ack) {
         if (a.values.size() < 2 || !a.values[0].is_string()) return;
-        io.to(std::string(a.values[0].get_string())).emit("to", sio::Args{a.values[1]});
+        const std::string room(a.values[0].get_string());
+        a.values.erase(a.values.begin());  // the rest go on, with the binaries they name
+        io.to(room).emit("to", std::move(a));
       });
     });
     std::fprintf(stderr, "worker %d of %d ready\n", w.index, w.workers);

@@ -882,6 +882,30 @@ TEST_P(Delivery, AnAnyListenerMayAnswerTheEventsAck) {
   EXPECT_EQ(variadic, 3 * 4);
 }
 
+// An ack whose placeholders name binaries it does not carry throws where it is called (and is not
+// sent: the client would drop its connection, "illegal attachments"); the same ack then answers.
+TEST_P(Delivery, AnAckWhosePlaceholdersNameMissingBinariesThrowsAndIsNotSent) {
+  std::string refused;
+  server_->of("/").on_event("q", [&refused](const SocketPtr&, Args, Ack ack) {
+    const Binary bin = std::make_shared<const std::string>("b");
+    try {
+      ack(Args(boost::json::array{boost::json::object{{"_placeholder", true}, {"num", 1}}}, {bin}));
+    } catch (const std::invalid_argument& e) {
+      refused = e.what();
+    }
+    ack(Args{"answered"});
+  });
+  Client& c = connect();
+  c.send_text(R"(425["q"])");
+  std::string frames;
+  drive([&] {
+    for (auto& f : c.frames()) frames += f.payload + "\n";
+    return frames.find("435") != std::string::npos;
+  });
+  EXPECT_NE(refused.find("placeholder"), std::string::npos) << refused;
+  EXPECT_EQ(frames, "435[\"answered\"]\n");
+}
+
 // Catch-all listeners run as they were when the event came (socket.io's _anyListeners.slice()):
 // a one-shot that removes itself does not make the next one skipped, one added meanwhile (or
 // prepended) does not run for that event, and a listener that prepends one each time runs once

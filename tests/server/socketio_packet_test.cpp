@@ -11,6 +11,7 @@
 #include <boost/json/serialize.hpp>
 
 #include "shmio/socketio/packet.hpp"
+#include "shmio/socketio/types.hpp"
 
 namespace json = boost::json;
 
@@ -61,6 +62,26 @@ TEST(SocketIoCodec, EventsAcksAndIds) {
   EXPECT_EQ(p.id, 12u);
   p = decode_one("2[42,\"numeric event names are allowed\"]");
   EXPECT_EQ(p.type, PacketType::event);
+}
+
+// An emit whose placeholders name binaries it does not carry is refused where it is made: every
+// client's parser refused the message ("illegal attachments") and dropped its connection, and with
+// recovery on the packet was replayed at each reconnect (found by a review, 2026-12-05). One
+// value forwarded without its binaries goes as a plain EVENT (a client takes the object as it is).
+TEST(SocketIoCodec, AnEventWhosePlaceholdersNameMissingBinariesIsRefused) {
+  const auto ph = [](int n) { return json::value{{"_placeholder", true}, {"num", n}}; };
+  const Binary bin = std::make_shared<const std::string>("abc");
+  EXPECT_THROW(event_packet("/", "x", Args(json::array{ph(1)}, {bin})), std::invalid_argument);
+  EXPECT_THROW(event_packet("/", "x", Args(json::array{json::object{{"a", json::array{ph(2)}}}},
+                                           {bin, bin})),
+               std::invalid_argument)
+      << "nested";
+  EXPECT_THROW(check_attachments(Args(json::array{ph(-1)}, {bin})), std::invalid_argument);
+  const Packet ok = event_packet("/", "x", Args(json::array{ph(0), "t"}, {bin}));
+  EXPECT_EQ(ok.type, PacketType::binary_event);
+  EXPECT_EQ(ok.attachments.size(), 1u);
+  const Packet plain = event_packet("/", "x", Args(json::array{ph(0)}));
+  EXPECT_EQ(plain.type, PacketType::event);
 }
 
 TEST(SocketIoCodec, DisconnectAndConnectError) {

@@ -123,10 +123,11 @@ inline void setup(sio::Server& io, const WorkerInfo& info) {
     });
     // Not in bench-app.md: io.except(room).emit, for tests.
     nsp.on_event("publish-except", [&io](const sio::SocketPtr&, sio::Args a, sio::Ack ack) {
-      if (a.values.size() >= 2 && a.values[0].is_string())
-        io.of("/")
-            .except(std::string(a.values[0].get_string()))
-            .emit("msg", sio::Args{a.values[1]});
+      if (a.values.size() >= 2 && a.values[0].is_string()) {
+        const std::string room(a.values[0].get_string());
+        a.values.erase(a.values.begin());  // the rest go on, with the binaries they name
+        io.of("/").except(room).emit("msg", std::move(a));
+      }
       if (ack) ack({});
     });
     nsp.on_event("publish", publish(false));

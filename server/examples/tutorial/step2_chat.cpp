@@ -31,7 +31,8 @@ int main(int argc, char** argv) {
       socket->on("to room", [](const sio::SocketPtr& self, sio::Args args, sio::Ack) {
         if (args.values.size() < 2 || !args.values[0].is_string()) return;
         const std::string room(args.values[0].get_string());
-        self->to(room).emit("chat message", sio::Args{args.values[1]});
+        args.values.erase(args.values.begin());  // the rest go on, with the binaries they name
+        self->to(room).emit("chat message", std::move(args));
       });
     });
   });

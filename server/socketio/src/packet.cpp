@@ -558,8 +558,22 @@ void check_listened_event(const std::string& name) {
                               (instead ? std::string("; use ") + instead : std::string()));
 }
 
+void check_attachments(const Args& args) {
+  // (Only with binaries: a message without them goes as a plain EVENT, whose placeholder-shaped
+  // objects a client takes as they are, as socket.io's would.)
+  if (args.binaries.empty()) return;
+  for (const json::value& v : args.values)
+    if (!placeholders_valid(v, args.binaries.size()))
+      throw std::invalid_argument(
+          "an argument's placeholder names an attachment the message does not carry (it has " +
+          std::to_string(args.binaries.size()) +
+          "): every client would drop its connection (\"illegal attachments\"); forward an "
+          "argument with the binaries it names (Args' binaries whole)");
+}
+
 Packet event_packet(const std::string& nsp, const std::string& event, Args args) {
   check_event_name(event);
+  check_attachments(args);
   Packet p;
   p.type = args.binaries.empty() ? PacketType::event : PacketType::binary_event;
   p.nsp = nsp;

@@ -413,8 +413,10 @@ void Socket::on_packet(const Packet& p) {
       if (p.id) {
         auto done = std::make_shared<bool>(false);
         // (It may be called from another thread: detail::from_any_thread.)
-        ack = detail::from_any_thread(
-            nsp_->server().loop_.h, [w = weak_from_this(), id = *p.id, done](Args reply) {
+        // (Its reply checked where it is called, as an emit's: a throw from a posted call would
+        // leave the server's loop.)
+        ack = [send = detail::from_any_thread(
+                   nsp_->server().loop_.h, [w = weak_from_this(), id = *p.id, done](Args reply) {
               auto self = w.lock();
               if (!self || *done || !self->connected_) return;
               *done = true;
@@ -425,7 +427,10 @@ void Socket::on_packet(const Packet& p) {
               a.data = std::move(reply.values);
               a.attachments = std::move(reply.binaries);
               self->send_packet(std::move(a));
-            });
+            })](Args reply) {
+          check_attachments(reply);
+          send(std::move(reply));
+        };
       }
       dispatch(event, Args(std::move(values), p.attachments), std::move(ack));
       break;

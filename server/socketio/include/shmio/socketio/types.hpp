@@ -43,8 +43,15 @@ struct Args {
 // data [event, ...args], the binaries as its attachments.
 // Throws std::invalid_argument for a reserved event name (connect, connect_error, disconnect,
 // disconnecting, newListener, removeListener), as socket.io's emit does: every emit, broadcast and
-// emitter of shmio builds its packet here.
+// emitter of shmio builds its packet here. Throws std::invalid_argument too for args whose
+// binaries are not all that its placeholders name (check_attachments).
 Packet event_packet(const std::string& nsp, const std::string& event, Args args);
+// Throws std::invalid_argument if `args` carries binaries and a placeholder among its values
+// ({"_placeholder":true,"num":N}) names one it does not carry: socket.io's parser in every client
+// refuses such a message and closes the connection ("illegal attachments"). Args an event handler
+// got carry their binaries with them: forward them whole (drop leading values with
+// values.erase(), the binaries stay), not one value without the binaries it names.
+void check_attachments(const Args& args);
 
 struct Handshake {
   using Pairs = engineio::HandshakeRequest::Pairs;  // a view of (name, value) string_views

@@ -1,5 +1,7 @@
 #include "shmio/cluster/msgpack.hpp"
 
+#include "shmio/engineio/packet.hpp"
+
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/string.hpp>
@@ -148,43 +150,6 @@ void put(std::string& out, const json::value& v, const std::vector<socketio::Bin
 }
 
 // --- decoding
-// Whether `s` is UTF-8 (RFC 3629: no overlongs, no surrogates, at most U+10FFFF). What a JS
-// publisher sends always is; anything else could not be written as JSON again.
-bool utf8(std::string_view s) {
-  for (std::size_t i = 0; i < s.size();) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    std::size_t n = 0;
-    std::uint32_t cp = 0;
-    if (c >= 0xc2 && c <= 0xdf) {
-      n = 1;
-      cp = c & 0x1f;
-    } else if (c >= 0xe0 && c <= 0xef) {
-      n = 2;
-      cp = c & 0x0f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-      n = 3;
-      cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (s.size() - i <= n) return false;
-    for (std::size_t k = 1; k <= n; ++k) {
-      const auto b = static_cast<unsigned char>(s[i + k]);
-      if ((b & 0xc0) != 0x80) return false;
-      cp = (cp << 6) | (b & 0x3f);
-    }
-    if ((n == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-        (n == 3 && (cp < 0x10000 || cp > 0x10ffff)))
-      return false;
-    i += n + 1;
-  }
-  return true;
-}
-
 struct Reader {
   std::string_view in;
   std::size_t at = 0;
@@ -215,10 +180,18 @@ struct Reader {
     n = be(bytes);
     return n <= in.size() - at ? true : fail("a length beyond the input");
   }
+  // A string that is not UTF-8 (RFC 3629) is read as Node reads it (notepack's
+  // buffer.toString("utf8")): each ill-formed sequence as U+FFFD. notepack writes such bytes
+  // itself (a short string ending in a lone surrogate: three bytes of U+FFFD and one byte of
+  // uninitialised memory); before 2026-12-05 the whole message was refused here, and a Node
+  // member's broadcast that Node's clients got never reached ours (found by a review).
   bool str(std::size_t n, json::value& v) {
     if (!need(n)) return false;
-    if (!utf8(in.substr(at, n))) return fail("a string that is not UTF-8");
-    v = json::string(in.substr(at, n));
+    const std::string_view bytes = in.substr(at, n);
+    if (auto mended = engineio::mend_utf8(bytes))
+      v = json::string(*mended);
+    else
+      v = json::string(bytes);
     at += n;
     return true;
   }

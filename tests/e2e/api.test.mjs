@@ -436,6 +436,52 @@ test("options set in code out of their flags' bounds: serve returns 2 and says t
   }
 });
 
+// A log hook that throws: the line goes to stderr as without a hook, said once; the worker goes
+// on (before 2026-12-05 the exception ended its log thread, std::terminate the worker, and its
+// successor's first line the same: restarted over and over).
+test("a log hook that throws: the line reaches stderr, said once, and nothing is restarted", async () => {
+  const p = spawn(BIN, ["--port", "0", "--workers", "2", "--no-pin"],
+                  { env: { ...process.env, API_LOG_THROWS: "setup of worker 1" } });
+  let out = "", err = "";
+  p.stdout.on("data", (d) => (out += d));
+  p.stderr.on("data", (d) => (err += d));
+  try {
+    await until(() => err.includes("api[0] setup of worker 0") &&
+                      err.includes("[w1] setup of worker 1"), 20000, "both setups said")
+      .catch((e) => { throw new Error(`${e.message}; stderr: ${err}; stdout: ${out}`); });
+    assert.match(err, /\[w1\] shmio: the log hook threw \(the log hook's own failure\)/);
+  } finally {
+    p.kill("SIGTERM");
+  }
+  const [code] = await within(new Promise((r) => p.once("exit", (...x) => r(x))), 30000, "exit");
+  assert.equal(code, 0, err + out);
+  assert.doesNotMatch(err + out, /restarting|killed by signal/);
+  assert.equal(err.split("the log hook threw").length - 1, 1, err);
+});
+
+// Started with the stop signals blocked (as by a program with a sigwait thread, which exec'd it):
+// the workers still drain on the supervisor's SIGTERM (before 2026-12-05 they kept the blocked
+// mask, never saw it, and were killed at the drain's deadline: exit 1 after 10 s).
+test("started with SIGTERM, SIGINT and SIGHUP blocked: a SIGTERM still drains the workers, exit 0", async () => {
+  const block = "import os, signal, sys; " +
+    "signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}); " +
+    "os.execv(sys.argv[1], sys.argv[1:])";
+  const p = spawn("python3", ["-c", block, BIN, "--port", "0", "--workers", "2", "--no-pin"]);
+  let out = "", err = "";
+  p.stdout.on("data", (d) => (out += d));
+  p.stderr.on("data", (d) => (err += d));
+  try {
+    await until(() => /worker 0 .*listening/.test(out) && /worker 1 .*listening/.test(out), 20000,
+                "both workers listen")
+      .catch((e) => { throw new Error(`${e.message}; stderr: ${err}; stdout: ${out}`); });
+  } finally {
+    p.kill("SIGTERM");
+  }
+  const [code] = await within(new Promise((r) => p.once("exit", (...x) => r(x))), 30000, "exit");
+  assert.equal(code, 0, err + out);
+  assert.doesNotMatch(err + out, /killed|deadline/);
+});
+
 // A log hook that takes a lock of its own (as a logging library does), slow: the supervisor
 // forked while its log thread was inside the hook, holding that lock, and the child inherited it
 // held by a thread it does not have: its first line waited for ever (found in review,

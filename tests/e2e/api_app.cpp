@@ -99,6 +99,17 @@ int main(int argc, char** argv) {
   // MS milliseconds a line; each worker's setup says a line.)
   static std::mutex log_lock;
   static int slow_ms = 0;
+  // (API_LOG_THROWS=TEXT: a log hook that throws on each line holding TEXT.)
+  static std::string throw_on;
+  if (const char* v = std::getenv("API_LOG_THROWS")) {
+    throw_on = v;
+    options.log = [](int worker, std::string_view line) {
+      if (line.find(throw_on) != std::string_view::npos)
+        throw std::runtime_error("the log hook's own failure");
+      ::dprintf(shmio::stderr_fd(), "api[%d] %.*s\n", worker, static_cast<int>(line.size()),
+                line.data());
+    };
+  }
   if (const char* v = std::getenv("API_SLOW_LOG")) {
     slow_ms = std::atoi(v);
     options.log = [](int worker, std::string_view line) {
@@ -130,7 +141,7 @@ int main(int argc, char** argv) {
         std::abort();
       }
     }
-    if (slow_ms > 0) std::fprintf(stderr, "setup of worker %d\n", w.index);
+    if (slow_ms > 0 || !throw_on.empty()) std::fprintf(stderr, "setup of worker %d\n", w.index);
     auto namespaces = std::make_shared<json::array>();
     io.on_new_namespace(
         [namespaces](sio::Namespace& n) { namespaces->push_back(json::string(n.name())); });

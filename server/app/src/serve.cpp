@@ -280,14 +280,30 @@ void route_stderr(int worker, const std::function<void(int, std::string_view)>& 
     const std::string tag = "[w" + std::to_string(worker) + "] ";
     std::string line;
     char buf[4096];
+    // A hook that throws: the line goes to the real stderr as it would without a hook, and that
+    // is said once (before 2026-12-05 the exception ended this thread, and std::terminate the
+    // process: a worker restarted over and over, or the supervisor and its cluster gone).
+    bool hook_threw = false;
     const auto emit = [&] {
       if (log) {
         const std::lock_guard<std::mutex> gate(g_log_gate);
-        log(worker, line);
-      } else {
-        const std::string out = tag + line + "\n";
-        (void)!::write(real, out.data(), out.size());
+        std::string why;
+        try {
+          log(worker, line);
+          return;
+        } catch (const std::exception& e) {
+          why = e.what();
+        } catch (...) {
+          why = "not a std::exception";
+        }
+        if (!std::exchange(hook_threw, true)) {
+          const std::string said = tag + "shmio: the log hook threw (" + why +
+                                   "): this line and any other it throws on go to stderr\n";
+          (void)!::write(real, said.data(), said.size());
+        }
       }
+      const std::string out = tag + line + "\n";
+      (void)!::write(real, out.data(), out.size());
     };
     // A last line without its newline, at the end (it was dropped before 2026-12-04).
     const auto emit_rest = [&] {

@@ -568,6 +568,15 @@ int run_supervisor(const SupervisorOptions& o,
       for (int k = 0; k < 3; ++k)
         if (sigismember(&set, stops[k]) == 1) ::sigaction(stops[k], &old_stop[k], nullptr);
       sigprocmask(SIG_SETMASK, &old, nullptr);
+      // The stop signals reach the worker whatever mask the caller blocked them in (a program
+      // with a sigwait thread blocks them everywhere): the supervisor's drain and the parent-death
+      // signal are SIGTERMs, and a worker that never saw them was killed at the drain's deadline,
+      // its clients untold, or outlived a killed supervisor holding the port (before 2026-12-05;
+      // found by a review).
+      sigset_t stop_set;
+      sigemptyset(&stop_set);
+      for (const int sig : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&stop_set, sig);
+      sigprocmask(SIG_UNBLOCK, &stop_set, nullptr);
       ::sigaction(SIGPIPE, &old_pipe, nullptr);
       // Whatever it throws ends it here: unwound into the supervisor's frames, a child would go
       // on as a second supervisor.

@@ -3140,19 +3140,25 @@ TEST_P(Delivery, AnOfferedSubprotocolIsAnsweredAndABadListRefused) {
     head = head_of(std::string("Sec-WebSocket-Protocol: ") + bad + "\r\n");
     EXPECT_EQ(head.substr(0, 12), "HTTP/1.1 400") << bad << ": " << head;
   }
-  // With permessage-deflate (Beast's accept): the subprotocol and the hooks' headers.
+  // With permessage-deflate (Beast's accept): the subprotocol and the hooks' headers, the hooks
+  // given the request itself (until 2026-12-05 the request was moved into the accept's parameter
+  // in the same call that ran the hooks: a compiler that made the parameter first gave them an
+  // empty request; found by a review).
   ServerOptions o;
   o.per_message_deflate = engineio::PerMessageDeflate{};
-  o.headers = [](engineio::ServerOptions::Headers& h, const engineio::ServerOptions::HttpRequest&) {
-    h.emplace_back("X-Hooked", "yes");
+  o.headers = [](engineio::ServerOptions::Headers& h,
+                 const engineio::ServerOptions::HttpRequest& req) {
+    h.emplace_back("X-Hooked", std::string(req.header("x-probe").value_or("none")) + " " +
+                                   std::string(req.path));
   };
   restart(o);
   head = head_of(
-      "Sec-WebSocket-Extensions: permessage-deflate\r\nSec-WebSocket-Protocol: token.abc\r\n");
+      "Sec-WebSocket-Extensions: permessage-deflate\r\nSec-WebSocket-Protocol: token.abc\r\n"
+      "X-Probe: yes\r\n");
   EXPECT_NE(head.find("101 Switching Protocols"), std::string::npos) << head;
   EXPECT_NE(head.find("permessage-deflate"), std::string::npos) << head;
   EXPECT_NE(head.find("\r\nSec-WebSocket-Protocol: token.abc\r\n"), std::string::npos) << head;
-  EXPECT_NE(head.find("\r\nX-Hooked: yes\r\n"), std::string::npos) << head;
+  EXPECT_NE(head.find("\r\nX-Hooked: yes /socket.io/\r\n"), std::string::npos) << head;
   // A hook that answers the subprotocol itself (the way before) is left to: one such header.
   o.headers = [](engineio::ServerOptions::Headers& h, const engineio::ServerOptions::HttpRequest&) {
     h.emplace_back("sec-websocket-protocol", "chat");
@@ -4071,6 +4077,15 @@ TEST(Http, APollingPayloadIsCompressedUnlessEveryPacketSaysNot) {
   r = http_response(t.io, t.poll);
   EXPECT_NE(r.find("Content-Encoding: gzip"), std::string::npos) << r.substr(0, 300);
   EXPECT_LT(r.size(), big.size()) << "not compressed";
+  // A coding refused by a q=0 after another parameter is refused (before 2026-12-05 only the
+  // first parameter was read: gzip was sent).
+  for (const char* refused : {"gzip;x=1;q=0", "gzip; level=1 ; q=0.0, deflate;a=b;q=0"}) {
+    t.server.of("/").emit("m", Args{big});
+    t.poll.send_raw(t.get(std::string("Accept-Encoding: ") + refused + "\r\n"));
+    r = http_response(t.io, t.poll);
+    EXPECT_EQ(r.find("Content-Encoding"), std::string::npos) << refused << ": " << r.substr(0, 300);
+    EXPECT_NE(r.find(big), std::string::npos) << refused;
+  }
   t.server.close();
   t.io.run_for(50ms);
   // http_compression_threshold 0: never.

@@ -244,12 +244,18 @@ std::string_view accepted_coding(const Request& req) {
       while (!name.empty() && (name.front() == ' ' || name.front() == '\t')) name.remove_prefix(1);
       while (!name.empty() && (name.back() == ' ' || name.back() == '\t')) name.remove_suffix(1);
       int ok = 1;
-      if (semi != std::string_view::npos) {
-        std::string_view params = item.substr(semi + 1);
-        while (!params.empty() && (params.front() == ' ' || params.front() == '\t'))
-          params.remove_prefix(1);
-        if (params.size() >= 2 && (params[0] == 'q' || params[0] == 'Q') && params[1] == '=') {
-          std::string_view num = params.substr(2);
+      // (Every parameter looked at: before 2026-12-05 only the first, and "gzip;x=1;q=0" was
+      // taken for gzip accepted; found by a review.)
+      for (std::string_view params = semi == std::string_view::npos ? std::string_view()
+                                                                     : item.substr(semi + 1);
+           !params.empty();) {
+        const std::size_t next = params.find(';');
+        std::string_view param = params.substr(0, next);
+        params = next == std::string_view::npos ? std::string_view() : params.substr(next + 1);
+        while (!param.empty() && (param.front() == ' ' || param.front() == '\t'))
+          param.remove_prefix(1);
+        if (param.size() >= 2 && (param[0] == 'q' || param[0] == 'Q') && param[1] == '=') {
+          std::string_view num = param.substr(2);
           while (!num.empty() && num.front() == ' ') num.remove_prefix(1);
           // q=0, 0.0, 0.00, 0.000: refused; anything else above it accepted.
           ok = 0;
@@ -809,6 +815,10 @@ void HttpConnection::handle_upgrade(Request& req, const Target& t) {
   auto ws =
       std::make_shared<WsConnection>(stream_.release_socket(), srv_->options.session.max_payload,
                                      *srv_->options.per_message_deflate);
-  ws->accept(std::move(req), added_101(), [ws, attach](beast::error_code ec) { attach(ws, ec); });
+  // (The hooks run first: the request moved into accept's parameter in the same call could be
+  // moved before they ran, the order of a call's parameters being unspecified.)
+  ServerOptions::Headers added = added_101();
+  ws->accept(std::move(req), std::move(added),
+             [ws, attach](beast::error_code ec) { attach(ws, ec); });
 }
 }  // namespace shmio::engineio

@@ -67,11 +67,15 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
 
  private:
   // Idle and slow connections are dropped: no read or write may take longer than this. It is
-  // longer than a held GET can last (pingInterval, then the ping answers it).
+  // longer than a held GET can last: sent as a ping went out, it waits for the pong (pingTimeout,
+  // extended once by pingTimeout by any other packet meanwhile: a busy client's) and then
+  // pingInterval for the next ping, which answers it. (Before 2026-12-05 one pingTimeout was
+  // counted: with the defaults a GET held 65 s met a 60 s timer, and the session closed with
+  // "transport error"; found by a review.)
   std::chrono::milliseconds io_timeout() const {
+    const auto& o = srv_->options.session;
     return std::max<std::chrono::milliseconds>(
-        std::chrono::seconds(60), srv_->options.session.ping_interval +
-                                      srv_->options.session.ping_timeout + std::chrono::seconds(5));
+        std::chrono::seconds(60), o.ping_interval + 2 * o.ping_timeout + std::chrono::seconds(5));
   }
   // The header is read first, so that a POST claims its session before its body arrives (the
   // one-POST rule: a second POST for the session meanwhile is refused and closes the session).

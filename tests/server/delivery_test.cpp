@@ -2978,6 +2978,46 @@ TEST_P(Delivery, AnAsynchronousNamespaceCheckSeesTheAuthAndAnswersLater) {
   EXPECT_EQ(server_->existing("/t3"), nullptr);
 }
 
+// A dynamic namespace's predicate that throws matches nothing: "Invalid namespace", the connection
+// and its other namespaces open (before 2026-12-05 the throw closed the whole connection, with a
+// reason that keeps sessions for recovery). A check that lets go of its next without calling it
+// refuses: "Invalid namespace", and the next CONNECT to the name asks again (before, the CONNECT
+// waited for good, and every later one to that name was let go as a second one).
+TEST_P(Delivery, AThrowingPredicateOrADroppedNextRefusesTheConnectOnly) {
+  server_->of([](const std::string& name) -> bool {
+    if (name.rfind("/room-", 0) == 0) return std::stoi(name.substr(6)) < 1000;  // throws for abc
+    return false;
+  }, [](Namespace&) {});
+  int asked = 0;
+  server_->of(
+      [&asked](const std::string& name, const boost::json::object&,
+               std::function<void(bool)> next) {
+        ++asked;
+        if (name == "/dropped") return;  // next let go
+        next(false);
+      },
+      [](Namespace&) {});
+  Client& c = connect();
+  std::string got;
+  c.send_text("40/room-abc,");
+  drive_until_received(c, got, R"(44/room-abc,{"message":"Invalid namespace"})");
+  EXPECT_NE(got.find(R"(44/room-abc,{"message":"Invalid namespace"})"), std::string::npos) << got;
+  c.send_text("40/room-7,");
+  drive_until_received(c, got, "40/room-7,{\"sid\"");
+  EXPECT_NE(got.find("40/room-7,{\"sid\""), std::string::npos) << got;
+  for (int i = 1; i <= 2; ++i) {
+    c.send_text("40/dropped,");
+    const std::string refused = R"(44/dropped,{"message":"Invalid namespace"})";
+    drive_until_received(c, got, refused);
+    EXPECT_NE(got.find(refused), std::string::npos) << got;
+    got.clear();
+    EXPECT_EQ(asked, 1 + i) << "asked again";  // (the room-abc CONNECT asked it too)
+  }
+  c.send_text(R"(42["echo","still here"])");
+  drive_until_received(c, got, R"(42["echo","still here"])");
+  EXPECT_NE(got.find(R"(42["echo","still here"])"), std::string::npos) << got;
+}
+
 // At most 64 of one client's CONNECTs wait for the app's checks at once (Client::
 // kMaxPendingChecks: each holds its auth and, in the app, a look-up); the 65th is answered
 // "Invalid namespace" at once, without asking the app; once answered, others are asked again.

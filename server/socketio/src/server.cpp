@@ -135,8 +135,20 @@ Namespace& Server::of(const std::string& name) {
 }
 
 Server::Setup Server::dynamic_setup(const std::string& name) const {
-  for (const auto& [pred, setup] : dynamic_)
-    if (pred(name)) return setup;
+  for (const auto& [pred, setup] : dynamic_) {
+    // A predicate that throws matches nothing, as the asynchronous check's throw is a refusal
+    // (before 2026-12-05 it left through the client's packet handler: the whole connection was
+    // closed, with a reason that keeps sessions for recovery, and the client reconnected into
+    // the same throw; found by a review).
+    bool match = false;
+    try {
+      match = pred(name);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "shmio: a dynamic namespace's predicate threw for %s: %s\n",
+                   log_text(name).c_str(), e.what());
+    }
+    if (match) return setup;
+  }
   return nullptr;
 }
 
@@ -228,27 +240,52 @@ struct Server::DynamicAsk {
   std::string name;
   json::object auth;
   std::function<void(Namespace*)> done;
+  std::shared_ptr<detail::LoopHandle> loop;
+  bool answered = false;
+  void answer(Namespace* made) {
+    answered = true;
+    done(made);
+  }
+  DynamicAsk(std::string n, json::object a, std::function<void(Namespace*)> d,
+             std::shared_ptr<detail::LoopHandle> l)
+      : name(std::move(n)), auth(std::move(a)), done(std::move(d)), loop(std::move(l)) {}
+  DynamicAsk(const DynamicAsk&) = delete;
+  DynamicAsk& operator=(const DynamicAsk&) = delete;
+  // A check that let go of its `next` without calling it refuses, as a middleware's chain
+  // dropped does (before 2026-12-05 the CONNECT stayed waiting: every later CONNECT of the
+  // client's to that name was let go as a second one, and it held one of the client's
+  // kMaxPendingChecks; found by a review). Not once the server is going; on its loop's thread
+  // only (where from_any_thread lets a continuation go).
+  ~DynamicAsk() {
+    if (answered || !loop->on_loop().value_or(false)) return;
+    try {
+      answer(nullptr);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "shmio: refusing a CONNECT whose namespace check dropped next(): %s\n",
+                   e.what());
+    }
+  }
 };
 
 void Server::check_dynamic(const std::string& name, const json::object& auth,
                            std::function<void(Namespace*)> done) {
-  ask_dynamic(std::make_shared<DynamicAsk>(DynamicAsk{name, auth, std::move(done)}), 0);
+  ask_dynamic(std::make_shared<DynamicAsk>(name, auth, std::move(done), loop_.h), 0);
 }
 
 // socket.io's _checkNamespace: each registration in turn until one allows; made then (unless
 // made meanwhile, or past max_dynamic_namespaces).
 void Server::ask_dynamic(const std::shared_ptr<DynamicAsk>& ask, std::size_t from) {
-  if (from >= dynamic_checks_.size()) return ask->done(nullptr);
+  if (from >= dynamic_checks_.size()) return ask->answer(nullptr);
   // (Answered once: a second call, or a throw after the call, is ignored — it connected the
   // client twice, or answered it "Invalid namespace" after its CONNECT was answered.)
   auto called = std::make_shared<std::atomic<bool>>(false);
   auto next = detail::from_any_thread(loop_.h, [this, ask, from, called](bool allow) {
     if (called->exchange(true)) return;
     if (!allow) return ask_dynamic(ask, from + 1);
-    if (Namespace* n = existing(ask->name)) return ask->done(n);
+    if (Namespace* n = existing(ask->name)) return ask->answer(n);
     if (options_.max_dynamic_namespaces != 0 && dynamic_made_ >= options_.max_dynamic_namespaces) {
       dynamic_refused(ask->name, false);
-      return ask->done(nullptr);
+      return ask->answer(nullptr);
     }
     Namespace* made = nullptr;
     try {
@@ -260,7 +297,7 @@ void Server::ask_dynamic(const std::shared_ptr<DynamicAsk>& ask, std::size_t fro
                    log_text(ask->name).c_str(), e.what());
       made = nullptr;
     }
-    ask->done(made);
+    ask->answer(made);
   });
   // (A copy: `check` may register another, which would move the list under it.)
   const NamespaceCheck check = dynamic_checks_[from].first;

@@ -220,7 +220,7 @@ class Server {
   // of(name)), and `setup` prepares it (middleware, connection handlers) before the socket
   // connects. A setup that throws leaves no namespace (the client is closed; the next CONNECT
   // runs it again): the Namespace& it and the new-namespace handlers were given is then gone —
-  // keep it nowhere.
+  // keep it nowhere. A predicate that throws matches nothing (said on stderr).
   // Returns the parent namespace: broadcasts to every child made from this registration.
   ParentNamespace of(std::function<bool(const std::string&)> predicate,
                      std::function<void(Namespace&)> setup);
@@ -231,7 +231,8 @@ class Server {
   // client's CONNECT only (of(name) asks the predicates above, as socket.io's of(name) asks its
   // regular expressions only), after every predicate of the form above said no, in registration
   // order, within max_dynamic_namespace_bytes and max_dynamic_namespaces. One that throws counts
-  // as false (said on stderr); a setup that throws, as "Invalid namespace". Since 2026-12-05.
+  // as false (said on stderr); a setup that throws, as "Invalid namespace"; a check that lets
+  // go of `next` (every copy) without calling it, as "Invalid namespace". Since 2026-12-05.
   using NamespaceCheck = std::function<void(
       const std::string& name, const boost::json::object& auth, std::function<void(bool)> next)>;
   ParentNamespace of(NamespaceCheck check, std::function<void(Namespace&)> setup);

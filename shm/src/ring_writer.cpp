@@ -271,7 +271,12 @@ void RingWriter::finish(std::uint64_t first, std::uint64_t end, bool stamped, st
   }
   // Stamped ahead: one CAS passes all our records (it loses only if a helper passed them first).
   if (stamped && core::move_frontier(s, first, end, tail_skips_)) return;
-  core::advance_after_seals(s);
+  // Not moved by us: a claim before ours is unsealed, or a helper moved it. A reader parked
+  // before that claim was made parked for up to a second (its slice) without knowing of it;
+  // woken (if any waits), it finds the claim in flight and watches it, so a dead claimer's hole
+  // is repaired within the dead-check bound (before 2026-12-05 only after that second; found by
+  // a review). No system call while no one is parked at the current epoch (wake_waiters).
+  if (!core::advance_after_seals(s)) core::wake_waiters(s);
 }
 
 void RingWriter::complete_one(const Reserved& r, std::uint64_t fp, std::uint64_t info, bool counted,

@@ -185,6 +185,59 @@ TEST_P(KilledMidClaim, OthersContinueWithinTheBound) {
   }
 }
 
+// A reader parked on a quiet ring (its slice a second long) before a producer claimed and died
+// unsealed: a survivor's commit behind the hole wakes it, it sees the claim in flight and has the
+// hole repaired within the dead-check bound. (Before 2026-12-05 nothing woke it: the survivor's
+// commit did not move the frontier, and the hole was found when the reader's second was up.)
+TEST(RingCrash, AReaderParkedBeforeTheClaimHasTheHoleRepairedWithinTheBound) {
+  RingName name("parked-before-claim");
+  auto s = test::make_ring(name, 1 << 16, 1024);
+  auto reader = RingReader::attach(s).value();
+  auto survivor = RingWriter::attach(s, {.label = "survivor", .core = -1}).value();
+  std::atomic<bool> woke{false};
+  std::thread waiting([&] { woke = reader.wait(std::chrono::seconds(5)); });
+  struct Joined {
+    std::thread& t;
+    ~Joined() {
+      if (t.joinable()) t.join();  // (an assertion failed below: its 5 s, then it returns)
+    }
+  } joined{waiting};
+  // Parked (its count in the ring's waiters), not spinning.
+  while (s.control().wake.waiters.load() == 0) std::this_thread::yield();
+  // (A victim whose first record is the one it dies in: any before would wake the reader.)
+  const pid_t victim = test::spawn([&name] {
+    auto seg = Segment::attach(name);
+    auto w = RingWriter::attach(*seg, {.label = "victim", .core = -1});
+    if (!w) return 3;
+    g_kill_at = core::HookPoint::before_seal;
+    g_kill_countdown = 0;
+    core::set_test_hook(&kill_hook);
+    std::vector<std::byte> buf(100);
+    (void)w->publish(1, buf);  // dies in here
+    return 2;
+  });
+  ASSERT_EQ(test::join(victim), 128 + SIGKILL);
+  EXPECT_EQ(s.control().wake.waiters.load(), 1u) << "the reader still parked";
+  const auto died = std::chrono::steady_clock::now();
+  std::vector<std::byte> buf(100);
+  CheckedRecord::fill(buf, 0, 0);
+  ASSERT_EQ(survivor.publish(1, buf), PublishStatus::ok);
+  waiting.join();
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::steady_clock::now() - died)
+                      .count();
+  std::printf("[ info ] the parked reader woke %lld ms after the death\n",
+              static_cast<long long>(ms));
+  ASSERT_TRUE(woke) << "not woken within its 5 s";
+  // The bound is about 2 x dead_check_interval (10 ms); the reader's slice was a second.
+  EXPECT_LT(ms, 500);
+  std::size_t got = 0;
+  while (reader.poll([&](const RecordView& v) { got += CheckedRecord::valid(v.payload); })) {
+  }
+  EXPECT_EQ(got, 1u);
+  EXPECT_EQ(s.control().repair.repairs.load(), 1u);
+}
+
 INSTANTIATE_TEST_SUITE_P(
     EveryPoint, KilledMidClaim,
     ::testing::Values(core::HookPoint::after_intent, core::HookPoint::after_fetch_add,

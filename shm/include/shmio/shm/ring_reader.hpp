@@ -75,7 +75,9 @@ class RingReader {
   // Copy-out read of up to max_records records; returns how many were delivered to fn. The
   // records are copied into the reader's private buffer, the copies validated once, then handed
   // to fn (its views are valid until the next call on this reader; fn must not call this
-  // reader's poll() or peek(), whose buffers they are).
+  // reader's poll() or peek(), whose buffers they are). The cursor is past them all before fn
+  // runs: an exception from fn leaves poll() and the records after the one it threw on in this
+  // call are not delivered, nor counted as lost (catch inside fn to keep them).
   template <class Fn>
   std::size_t poll(Fn&& fn, std::size_t max_records = 256);
   // One poll() copies at most this many bytes (records' footprints: whole 64-byte units) before

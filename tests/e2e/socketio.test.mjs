@@ -501,6 +501,11 @@ test("a client opening connections without end: past the descriptor bound they a
       }
     })(), 10000, "metrics once descriptors are free");
     assert.equal(m("shmio_descriptor_bound"), 236);
+    // The descriptors open, as the process's listing counts them (the scrape's connection and
+    // the listing's own aside: within a few).
+    const listed = (await import("node:fs")).readdirSync(`/proc/${proc.pid}/fd`).length;
+    assert.ok(Math.abs(m("shmio_open_descriptors") - listed) <= 3,
+              `shmio_open_descriptors ${m("shmio_open_descriptors")}, listed ${listed}`);
     assert.ok(m("shmio_connections_refused_total") >= mustClose,
               `refused ${m("shmio_connections_refused_total")}`);
     const c = connect(`http://127.0.0.1:${port}`, { transports: ["websocket"], forceNew: true, reconnection: false });

@@ -119,8 +119,12 @@ int main(int argc, char** argv) {
                 line.data());
     };
   }
-  // (API_SETUP_THROWS: the setup fails, as an app's whose database is down at start.)
-  const bool setup_throws = std::getenv("API_SETUP_THROWS") != nullptr;
+  // (API_SETUP_THROWS: the setup fails, as an app's whose database is down at start; =int: it
+  // throws an int, not a std::exception.)
+  const char* setup_throws_how = std::getenv("API_SETUP_THROWS");
+  const bool setup_throws = setup_throws_how != nullptr;
+  static bool setup_throws_int = false;
+  setup_throws_int = setup_throws && std::string_view(setup_throws_how) == "int";
   // (API_CHECK_SIGNALS: the program has its own SIGINT handler and SIGPIPE at its default before
   // serve(), and says after it whether they are as it left them: an embedding program goes on.)
   const bool check_signals = std::getenv("API_CHECK_SIGNALS") != nullptr;
@@ -130,6 +134,7 @@ int main(int argc, char** argv) {
   }
   const int rc = shmio::serve(options, [conn_errors, setup_throws](sio::Server& io,
                                                                    const shmio::WorkerInfo& w) {
+    if (setup_throws_int) throw 42;
     if (setup_throws) throw std::runtime_error("the database is down");
     // (API_ABORT_ONCE=FILE: worker 0's first start says two lines, the last without its newline,
     // and aborts, as an app's failed assertion does; its successor, FILE there, serves.)

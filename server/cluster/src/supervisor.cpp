@@ -668,12 +668,25 @@ int run_supervisor(const SupervisorOptions& o,
   std::optional<shm::WorkerBoard> board;
   auto next_watch = Clock::now() + std::chrono::seconds(1);
   std::uint64_t last_watch_ns = 0, watch_from_ns = 0;
+  bool said_no_board = false;
+  int board_failures = 0;  // (in a row: a worker may be making it at the first looks)
   const auto watch = [&] {
     if (!board) {
       shm::BoardConfig bc;
       bc.slots = static_cast<std::uint32_t>(std::max(1, n) + 1);  // (as Node's, one per child)
       auto b = shm::WorkerBoard::open(o.ring, ring_id, bc);
-      if (!b) return;
+      if (!b) {
+        // Said once (tried again every second): the watchdog was off without a word before
+        // 2026-12-05 (a /dev/shm too small for the board, as a container's 64 MiB; found by a
+        // review; reasoned, not tested).
+        if (++board_failures >= 3 && !std::exchange(said_no_board, true))
+          std::fprintf(stderr, "shmio: the watchdog is off until the workers' board opens: %s\n",
+                       b.error().message.c_str());
+        return;
+      }
+      board_failures = 0;
+      if (std::exchange(said_no_board, false))
+        std::fprintf(stderr, "shmio: the workers' board is open: the watchdog is on\n");
       board.emplace(std::move(b.value()));
     }
     const std::uint64_t now_ns = shm::monotonic_ns();

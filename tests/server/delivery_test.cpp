@@ -906,6 +906,43 @@ TEST_P(Delivery, AnAckWhosePlaceholdersNameMissingBinariesThrowsAndIsNotSent) {
   EXPECT_EQ(frames, "435[\"answered\"]\n");
 }
 
+// An event middleware given the event's ack (socket.use's args end with it in socket.io) answers
+// an event it refuses, and the handler does not run; an event it lets on is answered by the
+// handler; one without an ack gives it an empty one (before 2026-12-05 a middleware had no ack:
+// a refused emitWithAck waited for its timeout).
+TEST_P(Delivery, AnEventMiddlewareMayAnswerTheAckOfAnEventItRefuses) {
+  Namespace& nsp = server_->of("/");
+  int handled = 0;
+  std::vector<bool> had_ack;
+  nsp.on_event("q", [&handled](const SocketPtr&, Args, Ack ack) {
+    ++handled;
+    if (ack) ack(Args{"from the handler"});
+  });
+  nsp.on_connection([&had_ack](const SocketPtr& s) {
+    s->use([&had_ack](const SocketPtr&, const std::string&, Args& args, const Ack& ack,
+                      std::function<void(std::optional<std::string>)> next) {
+      had_ack.push_back(static_cast<bool>(ack));
+      if (!args.values.empty() && args.values[0] == "forbidden") {
+        if (ack) ack(Args{boost::json::object{{"error", "unauthorized"}}});
+        return next("unauthorized");
+      }
+      next(std::nullopt);
+    });
+  });
+  Client& c = connect();
+  c.send_text(R"(423["q","forbidden"])");
+  c.send_text(R"(424["q","fine"])");
+  c.send_text(R"(42["q","fine"])");
+  std::string frames;
+  drive([&] {
+    for (auto& f : c.frames()) frames += f.payload + "\n";
+    return frames.find("434") != std::string::npos && handled == 2;
+  });
+  EXPECT_EQ(frames, "433[{\"error\":\"unauthorized\"}]\n434[\"from the handler\"]\n");
+  EXPECT_EQ(handled, 2);
+  EXPECT_EQ(had_ack, (std::vector<bool>{true, true, false}));
+}
+
 // Catch-all listeners run as they were when the event came (socket.io's _anyListeners.slice()):
 // a one-shot that removes itself does not make the next one skipped, one added meanwhile (or
 // prepended) does not run for that event, and a listener that prepends one each time runs once

@@ -461,8 +461,16 @@ void Socket::on_packet(const Packet& p) {
 }
 
 void Socket::use(EventMiddleware m) {
+  if (gone_ || !m) return;
+  use(EventMiddlewareWithAck(
+      [m = std::move(m)](const SocketPtr& s, const std::string& event, Args& args, const Ack&,
+                         std::function<void(std::optional<std::string>)> next) {
+        m(s, event, args, std::move(next));
+      }));
+}
+void Socket::use(EventMiddlewareWithAck m) {
   if (gone_) return;
-  auto fn = std::make_shared<const EventMiddleware>(std::move(m));
+  auto fn = std::make_shared<const EventMiddlewareWithAck>(std::move(m));
   x().use.change([&](auto& l) { l.push_back(std::move(fn)); });
 }
 void Socket::on_error(std::function<void(const SocketPtr&, const std::string&)> h) {
@@ -493,7 +501,7 @@ void Socket::run_middleware(const std::shared_ptr<Chain>& c) {
   if (!connected_) return;  // disconnected meanwhile: dropped
   if (c->next == c->fns->size())
     return run_handlers(c->event, std::move(c->args), std::move(c->ack));
-  const EventMiddleware& fn = *(*c->fns)[c->next++];
+  const EventMiddlewareWithAck& fn = *(*c->fns)[c->next++];
   auto called = std::make_shared<bool>(false);
   // (`next` may be called from another thread: detail::from_any_thread.)
   auto next =
@@ -504,7 +512,7 @@ void Socket::run_middleware(const std::shared_ptr<Chain>& c) {
         c->self->run_middleware(c);
       });
   try {
-    fn(c->self, c->event, c->args, next);
+    fn(c->self, c->event, c->args, c->ack, next);
   } catch (const std::exception& e) {
     if (*called)  // (after next(): the event went on; said, not dropped without a word)
       std::fprintf(stderr, "shmio: event middleware threw after calling next(): %s\n", e.what());

@@ -215,6 +215,15 @@ class Socket : public std::enable_shared_from_this<Socket> {
   using EventMiddleware = std::function<void(const SocketPtr&, const std::string& event, Args& args,
                                              std::function<void(std::optional<std::string>)> next)>;
   void use(EventMiddleware middleware);
+  // The same given the event's ack (empty if the client asked none), as socket.io's middleware
+  // finds it last in its arguments: one that refuses may answer it first, as
+  // socket.use(([ev, ...args], next) => { ack?.({error}); next(err) }) does (the client's
+  // emitWithAck otherwise waits for its timeout, or for good). An ack is answered once: the
+  // handler's later answer is not sent. Since 2026-12-05.
+  using EventMiddlewareWithAck =
+      std::function<void(const SocketPtr&, const std::string& event, Args& args, const Ack& ack,
+                         std::function<void(std::optional<std::string>)> next)>;
+  void use(EventMiddlewareWithAck middleware);
   void on_error(std::function<void(const SocketPtr&, const std::string& message)> handler);
 
   // socket.conn: this client's Engine.IO connection, and the name of its transport now ("polling"
@@ -426,7 +435,7 @@ class Socket : public std::enable_shared_from_this<Socket> {
     std::vector<std::function<void(const SocketPtr&, const std::string&)>> on_disconnecting;
     // (Behind pointers, as the handlers: a snapshot taken per event or per call copies no
     // function, and a mutable one keeps its state.)
-    SnapshotList<std::shared_ptr<const EventMiddleware>> use;
+    SnapshotList<std::shared_ptr<const EventMiddlewareWithAck>> use;
     std::vector<std::shared_ptr<const std::function<void(const SocketPtr&)>>> on_upgrade;
     std::vector<std::shared_ptr<const std::function<void(const SocketPtr&, const std::string&)>>>
         on_error;

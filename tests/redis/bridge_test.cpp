@@ -585,6 +585,47 @@ TEST_F(Bridge, AMembersRequestIsAnsweredBeforeItsOwnTimeoutWhileAWorkerIsSilent)
   }
 }
 
+// A member's broadcast with acks while a worker is alive and silent (stuck, or lapped past the
+// record): the host's count is published by four fifths of the requester's timeout, while it
+// still waits, not at its end (before 2026-12-05 it came as the requester gave up, and its
+// emitWithAck failed with every client's ack in).
+TEST_F(Bridge, AMembersBroadcastWithAcksIsCountedBeforeItsTimeoutWhileAWorkerIsSilent) {
+  RedisServer server(free_port());
+  server.start();
+  auto pub = client(server.url());
+  auto member = client(server.url());
+  member->subscribe("socket.io-response#/#");
+  auto worker = shm::RingWriter::attach(*segment_, {"worker-0", -1});  // alive, never answers
+  ASSERT_TRUE(worker);
+  start_bridge(server.url());
+  ASSERT_TRUE(bridge_subscribed(*pub));
+  ASSERT_TRUE(drive([&] { return subscribers(*pub, "NUMSUB", "socket.io-response#/#") == 2; }));
+  fleet::ClassicRequest r;
+  r.type = fleet::ClassicRequestType::broadcast;
+  r.uid = "nodeA";
+  r.request_id = "acks-while-silent";
+  r.opts.flags.timeout_ms = 2000;
+  r.packet.type = sio::PacketType::event;
+  r.packet.nsp = "/";
+  r.packet.data = json::array{"ask"};
+  r.packet.id = 7;
+  got_.clear();
+  const auto asked = std::chrono::steady_clock::now();
+  pub->command({"PUBLISH", "socket.io-request#/#", fleet::encode_classic_request(r)});
+  std::optional<std::uint64_t> count;
+  ASSERT_TRUE(drive([&] {
+    for (const auto& m : got_)
+      if (auto a = fleet::decode_classic_response(m.payload);
+          a && a->request_id == r.request_id && a->fields.contains("clientCount"))
+        count = a->fields.at("clientCount").to_number<std::uint64_t>();
+    return count.has_value();
+  }));
+  const auto took = std::chrono::steady_clock::now() - asked;
+  EXPECT_EQ(*count, 0u);
+  EXPECT_GE(took, 1200ms) << "did not wait for the silent worker";
+  EXPECT_LT(took, 1900ms) << "not before the requester's 2 s";
+}
+
 // A worker's fetchSockets that the fleet answers with more than the ring holds (2 MB of sockets, a
 // 1 MiB ring): the bridge writes whole parts up to a quarter of the ring and leaves the rest out.
 // (Before, it wrote all of them at once and lapped the ring's readers — a lapped worker

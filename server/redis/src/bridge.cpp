@@ -202,6 +202,12 @@ struct Bridge::Impl {
     std::string sid;        // one socket's look (a join, leave or disconnect of the older form)
     bool counted = false;   // broadcast with acks: the count was sent; acks relayed until deadline
     Clock::time_point deadline;
+    // Broadcast with acks: the count goes by then with the workers' counts that came (four fifths
+    // of the requester's timeout), while the requester still waits for it; acks are relayed
+    // until `deadline`. (Before 2026-12-05 a silent worker held it to the requester's whole
+    // timeout: it came after the requester had given up, and its emitWithAck failed with every
+    // client's ack in; found by a review.)
+    Clock::time_point count_by;
   };
   std::unordered_map<std::uint64_t, Incoming> incoming;
 
@@ -1464,7 +1470,11 @@ struct Bridge::Impl {
     in.redis_id = r.request_id;
     in.requester = r.uid;
     in.waiting = live_workers();
-    in.deadline = Clock::now() + wait_for(r, true);
+    const auto now = Clock::now();
+    in.deadline = now + wait_for(r, true);
+    in.count_by = in.deadline;
+    if (r.type == fleet::ClassicRequestType::broadcast && r.opts.flags.timeout_ms != 0)
+      in.count_by = now + (in.deadline - now) * 4 / 5;
     return in;
   }
   // Whether a worker holds the one socket a request names (the older form): a fetch for the room
@@ -1601,11 +1611,12 @@ struct Bridge::Impl {
         continue;
       }
       if (check_liveness) std::erase_if(in.waiting, [&](const Member& m) { return !is_alive(m); });
-      if (!in.waiting.empty() && !late) {
+      const bool due = now >= in.count_by;  // (the deadline, but for a broadcast's count)
+      if (!in.waiting.empty() && !due) {
         ++it;
         continue;
       }
-      if (late && !in.waiting.empty()) ++stats.request_timeouts;
+      if (due && !in.waiting.empty()) ++stats.request_timeouts;
       using T = fleet::ClassicRequestType;
       switch (in.type) {
         case T::all_rooms:

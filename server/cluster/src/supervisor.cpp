@@ -515,8 +515,12 @@ int run_supervisor(const SupervisorOptions& o,
     int status;
     bool reaped_elsewhere;
   };
-  // (SIGCHLD ignored, or SA_NOCLDWAIT: the caller's children were the kernel's to reap.)
-  const bool caller_reaps_none = kernel_reaps(old_child);
+  // (SIGCHLD ignored, or SA_NOCLDWAIT: the caller's children were the kernel's to reap. Or this
+  // process is PID 1, a container's first process started without an init: every orphan of the
+  // workers' own children — an app's helper process, a double fork — is re-parented here, and
+  // nothing else reaps it; before 2026-12-05 they stayed zombies until the pids ran out; found by
+  // a review; reasoned, not tested: it needs a pid namespace.)
+  const bool caller_reaps_none = kernel_reaps(old_child) || ::getpid() == 1;
 
   const pid_t supervisor = ::getpid();
 

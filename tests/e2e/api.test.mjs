@@ -441,6 +441,27 @@ test("options set in code out of their flags' bounds: serve returns 2 and says t
   }
 });
 
+// One process whose on_stop does not return: a second stop signal ends it (before 2026-12-05 it
+// was queued behind the blocked loop, and only SIGKILL worked).
+test("one process: a second stop signal ends a drain held by an on_stop that does not return", async () => {
+  const p = spawn(BIN, ["--port", "0"], { env: { ...process.env, API_STOP_BLOCKS: "1" } });
+  let out = "", err = "";
+  p.stdout.on("data", (d) => (out += d));
+  p.stderr.on("data", (d) => (err += d));
+  const exited = new Promise((r) => p.once("exit", (...x) => r(x)));
+  try {
+    await until(() => /listening/.test(out), 20000, "listening")
+      .catch((e) => { throw new Error(`${e.message}; stderr: ${err}; stdout: ${out}`); });
+    p.kill("SIGTERM");
+    await until(() => err.includes("on_stop blocks"), 10000, "on_stop called");
+    p.kill("SIGINT");
+    const [code, signal] = await within(exited, 5000, "exit at the second signal");
+    assert.deepEqual([code, signal], [null, "SIGINT"]);
+  } finally {
+    p.kill("SIGKILL");
+  }
+});
+
 // A log hook that throws: the line goes to stderr as without a hook, said once; the worker goes
 // on (before 2026-12-05 the exception ended its log thread, std::terminate the worker, and its
 // successor's first line the same: restarted over and over).

@@ -82,6 +82,13 @@ int main(int argc, char** argv) {
   };
 
   // (API_STOP_THROWS: the app's on_stop fails, as an app's whose last save cannot be written.)
+  // (API_STOP_BLOCKS: the app's on_stop does not return for 30 s, as one waiting on a lost
+  // database.)
+  if (std::getenv("API_STOP_BLOCKS") != nullptr)
+    options.on_stop = [](sio::Server&, const shmio::WorkerInfo&) {
+      std::fprintf(stderr, "on_stop blocks\n");
+      std::this_thread::sleep_for(std::chrono::seconds(30));
+    };
   if (std::getenv("API_STOP_THROWS") != nullptr)
     options.on_stop = [](sio::Server&, const shmio::WorkerInfo&) {
       throw std::runtime_error("the last save could not be written");

@@ -263,8 +263,13 @@ bool RingReader::frontier_due() const noexcept {
 
 bool RingReader::ready() const noexcept {
   const Segment& s = *segment_;
-  if (load_seal(s, cursor_) >= seal_of(cursor_)) return true;  // a record, or lapped
-  if (!frontier_due()) return false;
+  const std::uint64_t seal = load_seal(s, cursor_);
+  if (seal == seal_of(cursor_)) return true;  // a record
+  // Lapped — only if the frontier is past the cursor: no producer writes a later lap's seal here
+  // before (gating), so one seen without it is damage, which the walk finds nothing in; taken as
+  // a record, wait() returned at once, round after round, a reader spinning on a quiet ring
+  // (before 2026-12-05; found by a review). (One frontier load: a lapped reader's case only.)
+  if (seal < seal_of(cursor_) && !frontier_due()) return false;
   return past(s.control().frontier.frontier.load(std::memory_order_acquire), cursor_);
 }
 

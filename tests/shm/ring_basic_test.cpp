@@ -811,6 +811,32 @@ TEST(Ring, PaddingOfACapacityIsCorruptNotALap) {
 // moved the frontier 16 MiB past the tail, gating claims by a frontier over records not yet
 // written. The rest of the damaged record is a hole no claim covers: repaired into padding, and
 // the reader reads on, the damaged record counted as lost.
+// A seal of a later lap at a quiet reader's cursor while the frontier is not past it (damage: no
+// producer writes it there before the frontier passes) does not make wait() return at once: it
+// waits, and a record published there later is read (before 2026-12-05 ready() took any seal at
+// or above the cursor's for a record or a lap, and wait() returned at once round after round
+// while the walk found nothing).
+TEST(Ring, ASealOfALaterLapBeforeTheFrontierDoesNotMakeAReaderSpin) {
+  RingName name("seal-ahead");
+  auto s = test::make_ring(name, 1 << 16, 1000);
+  auto r = RingReader::attach(s).value();
+  ASSERT_EQ(r.position(), 0u);
+  s.meta(0).seal.store(layout::seal_of(s.capacity()));
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_FALSE(r.wait(std::chrono::milliseconds(20))) << "returned at once, try " << i;
+    EXPECT_EQ(r.poll([](const RecordView&) {}), 0u);
+  }
+  auto w = RingWriter::attach(s).value();
+  std::vector<std::byte> buf(100);
+  CheckedRecord::fill(buf, 1, 0);
+  ASSERT_EQ(w.publish(1, buf), PublishStatus::ok);
+  ASSERT_TRUE(r.wait(std::chrono::seconds(5)));
+  std::size_t good = 0;
+  EXPECT_EQ(r.poll([&](const RecordView& v) { good += CheckedRecord::valid(v.payload); }), 1u);
+  EXPECT_EQ(good, 1u);
+  EXPECT_EQ(r.total_loss().records, 0u);
+}
+
 TEST(Ring, AnAdvancerPassesADamagedLengthAsOneUnit) {
   RingName name("advance-damaged");
   auto s = test::make_ring(name, 1 << 16, 1000);

@@ -444,7 +444,7 @@ test("options set in code out of their flags' bounds: serve returns 2 and says t
 // One process whose on_stop does not return: a second stop signal ends it (before 2026-12-05 it
 // was queued behind the blocked loop, and only SIGKILL worked).
 test("one process: a second stop signal ends a drain held by an on_stop that does not return", async () => {
-  const p = spawn(BIN, ["--port", "0"], { env: { ...process.env, API_STOP_BLOCKS: "1" } });
+  const p = spawn(BIN, ["--port", "0"], { env: { ...process.env, API_STOP_BLOCKS: "30000" } });
   let out = "", err = "";
   p.stdout.on("data", (d) => (out += d));
   p.stderr.on("data", (d) => (err += d));
@@ -459,6 +459,30 @@ test("one process: a second stop signal ends a drain held by an on_stop that doe
     assert.deepEqual([code, signal], [null, "SIGINT"]);
   } finally {
     p.kill("SIGKILL");
+  }
+});
+
+// A cluster's process group given a Ctrl-C (every process gets the SIGINT, then the supervisor
+// sends each worker its SIGTERM): each worker's on_stop runs to its end (a worker does not take
+// the second signal at its default action, as one process does), and the cluster exits 0.
+test("a cluster's process group given SIGINT: each worker's on_stop runs to its end", async () => {
+  const p = spawn(BIN, ["--port", "0", "--workers", "2", "--no-pin"],
+                  { env: { ...process.env, API_STOP_BLOCKS: "500" }, detached: true });
+  let out = "", err = "";
+  p.stdout.on("data", (d) => (out += d));
+  p.stderr.on("data", (d) => (err += d));
+  const exited = new Promise((r) => p.once("exit", (...x) => r(x)));
+  try {
+    await until(() => /worker 0 .*listening/.test(out) && /worker 1 .*listening/.test(out), 20000,
+                "both workers listen")
+      .catch((e) => { throw new Error(`${e.message}; stderr: ${err}; stdout: ${out}`); });
+    process.kill(-p.pid, "SIGINT");
+    const [code] = await within(exited, 20000, "exit");
+    assert.equal(code, 0, err + out);
+    assert.match(err, /on_stop done in worker 0/);
+    assert.match(err, /on_stop done in worker 1/);
+  } finally {
+    try { process.kill(-p.pid, "SIGKILL"); } catch {}
   }
 });
 

@@ -82,13 +82,17 @@ int main(int argc, char** argv) {
   };
 
   // (API_STOP_THROWS: the app's on_stop fails, as an app's whose last save cannot be written.)
-  // (API_STOP_BLOCKS: the app's on_stop does not return for 30 s, as one waiting on a lost
-  // database.)
-  if (std::getenv("API_STOP_BLOCKS") != nullptr)
-    options.on_stop = [](sio::Server&, const shmio::WorkerInfo&) {
+  // (API_STOP_BLOCKS=MS: the app's on_stop does not return for MS ms, as one waiting on a lost
+  // database, then says it is done.)
+  static int stop_blocks_ms = 0;
+  if (const char* v = std::getenv("API_STOP_BLOCKS")) {
+    stop_blocks_ms = std::atoi(v);
+    options.on_stop = [](sio::Server&, const shmio::WorkerInfo& w) {
       std::fprintf(stderr, "on_stop blocks\n");
-      std::this_thread::sleep_for(std::chrono::seconds(30));
+      std::this_thread::sleep_for(std::chrono::milliseconds(stop_blocks_ms));
+      std::fprintf(stderr, "on_stop done in worker %d\n", w.index);
     };
+  }
   if (std::getenv("API_STOP_THROWS") != nullptr)
     options.on_stop = [](sio::Server&, const shmio::WorkerInfo&) {
       throw std::runtime_error("the last save could not be written");

@@ -797,7 +797,8 @@ TEST_F(RedisClient, CommandsThatChangeTheConnectionsStateAreRefused) {
   for (std::vector<std::string> args :
        {std::vector<std::string>{"SUBSCRIBE", "ch"}, {"psubscribe", "p*"}, {"select", "3"},
         {"AUTH", "pw"}, {"HELLO", "3"}, {"MONITOR"}, {"RESET"}, {"client", "reply", "off"},
-        {"SUNSUBSCRIBE"}}) {
+        {"SUNSUBSCRIBE"}, {"MULTI"}, {"exec"}, {"DISCARD"}, {"WATCH", "k"}, {"UNWATCH"},
+        {"QUIT"}}) {
     std::optional<redis::Reply> r;
     c->command(args, [&](const redis::Reply& reply) { r = reply; });
     ASSERT_TRUE(r.has_value()) << args[0] << ": not refused at once";
@@ -821,18 +822,24 @@ TEST_F(RedisClient, CommandsTakenBeforeASubscriptionAreWrittenBeforeIt) {
   o.on_message = [&](const std::string&, const std::string&, const std::string&,
                      std::string payload) { got.push_back(std::move(payload)); };
   auto c = client(std::move(o));
-  std::optional<redis::Reply> set, get;
+  std::optional<redis::Reply> set, get, list;
   c->command({"SET", "k", "v"}, [&](const redis::Reply& r) { set = r; });
   c->command({"GET", "k"}, [&](const redis::Reply& r) { get = r; });
+  // (A reply shaped as a push — an array of "message", a channel and a payload — is still the
+  // command's: it comes before the subscription's confirmation.)
+  c->command({"RPUSH", "l", "message", "ch", "not a message"});
+  c->command({"LRANGE", "l", "0", "-1"}, [&](const redis::Reply& r) { list = r; });
   c->subscribe("ch");
   server.start();
-  ASSERT_TRUE(drive([&] { return get.has_value() && c->subscribed("SUBSCRIBE", "ch"); }));
+  ASSERT_TRUE(drive([&] { return list.has_value() && c->subscribed("SUBSCRIBE", "ch"); }));
   EXPECT_EQ(set->str, "OK");
   EXPECT_EQ(get->str, "v");
+  ASSERT_EQ(list->type, redis::Reply::Type::array);
+  EXPECT_EQ(list->elements.size(), 3u);
   auto pub = client({.url = server.url()});
   EXPECT_EQ(call(*pub, {"PUBLISH", "ch", "m"}).integer, 1);
   ASSERT_TRUE(drive([&] { return !got.empty(); }));
-  EXPECT_EQ(got, std::vector<std::string>{"m"});
+  EXPECT_EQ(got, std::vector<std::string>{"m"}) << "the list's reply taken for a message";
 }
 
 // A server that accepts and closes at once (maxclients reached, a proxy whose Redis is down) is

@@ -335,6 +335,9 @@ struct Client::Impl {
     std::string bytes;
     Callback cb;
     bool internal = false;  // AUTH/SELECT of the handshake: a refusal closes the connection
+    // Written ahead of subscriptions (write_queued): its reply comes before any push, and is its
+    // own whatever it looks like (an LRANGE of "message", "a", "b" is not a message).
+    bool before_subs = false;
   };
   std::deque<Command> queued;    // not written yet
   std::size_t queued_bytes = 0;  // their bytes (max_pending_bytes); written ones keep none
@@ -417,10 +420,12 @@ void watch_quiet(const std::shared_ptr<Client>& c, Client::Impl& m);
 
 // The subscriptions asked again on a new connection, once its handshake is answered (their
 // confirmations are pushes, not replies).
-// The commands waiting, into the output (once the handshake is answered).
-void write_queued(Client::Impl& m) {
+// The commands waiting, into the output (once the handshake is answered); `before_subs`: with
+// subscriptions written after them.
+void write_queued(Client::Impl& m, bool before_subs = false) {
   while (!m.queued.empty() && m.handshake_left == 0) {
     Client::Impl::Command& cmd = m.queued.front();
+    cmd.before_subs = before_subs;
     m.queued_bytes -= cmd.bytes.size();
     m.out += cmd.bytes;
     std::string().swap(cmd.bytes);  // (an answer awaited holds its callback only)
@@ -434,7 +439,7 @@ void write_queued(Client::Impl& m) {
 // subscriber takes none — so before each subscription now. Written after them, they reached a
 // connection in subscribe mode and Redis refused them all; before 2026-12-05.)
 void resubscribe(Client::Impl& m) {
-  write_queued(m);
+  write_queued(m, !m.subs.empty());
   m.subs_unconfirmed.clear();
   for (const auto& [kind, name] : m.subs) {
     m.out += format({kind, name});
@@ -472,8 +477,10 @@ void sub_answered(Client::Impl& m) {
 
 void on_reply(const std::shared_ptr<Client>& c, Client::Impl& m, Reply r) {
   // Pub/sub pushes (RESP2 arrays) are not replies to a command of ours — on a connection in
-  // subscribe mode only (elsewhere an array that begins with "message" is some command's reply).
-  if (m.sub_mode && r.type == Reply::Type::array && !r.elements.empty() &&
+  // subscribe mode only (elsewhere an array that begins with "message" is some command's reply),
+  // and not while a command written ahead of the subscriptions awaits its reply (it comes first).
+  const bool reply_first = !m.inflight.empty() && m.inflight.front().before_subs;
+  if (m.sub_mode && !reply_first && r.type == Reply::Type::array && !r.elements.empty() &&
       r.elements[0].type == Reply::Type::string) {
     const std::string& kind = r.elements[0].str;
     if ((kind == "message" || kind == "smessage") && r.elements.size() == 3) {
@@ -521,7 +528,8 @@ void on_reply(const std::shared_ptr<Client>& c, Client::Impl& m, Reply r) {
   // (A PING written in subscribe mode is answered as a plain command, "+PONG", once Redis has
   // left it meanwhile: the last channel unsubscribed, the only pending subscription refused. Its
   // place tells it as well: it was written before anything asked since.)
-  // (In subscribe mode nothing is in flight: the subscriptions go once the handshake's AUTH and
+  // (In subscribe mode nothing is in flight but the commands written ahead of the subscriptions
+  // (before_subs), whose replies come first: the subscriptions go once the handshake's AUTH and
   // SELECT are answered. Reasoned, not tested: the window is between an UNSUBSCRIBE and its
   // reply.)
   if (!m.pings_behind.empty() && m.pings_behind.front() == 0 &&
@@ -914,13 +922,17 @@ void Client::stop() {
 namespace {
 // Commands that change the connection's state behind the client's back: its replies would no
 // longer match its commands (SUBSCRIBE and the rest, MONITOR, HELLO's RESP3, CLIENT REPLY,
-// RESET's leaving pub/sub), or what it set would be lost at the next reconnect (SELECT, AUTH:
-// ClientOptions' URL says those). Null when `args` is none of them, else the refusal.
+// RESET's leaving pub/sub), what it set would be lost at the next reconnect (SELECT, AUTH:
+// ClientOptions' URL says those), a transaction would take in every other caller's commands
+// sent meanwhile on this one shared connection (MULTI, EXEC, DISCARD, WATCH, UNWATCH), or the
+// connection would be closed under them (QUIT). Null when `args` is none of them, else the
+// refusal.
 const char* changes_connection_state(const std::vector<std::string>& args) {
   static constexpr std::string_view kRefused[] = {
       "SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE", "UNSUBSCRIBE", "PUNSUBSCRIBE", "SUNSUBSCRIBE",
       "MONITOR",   "HELLO",      "RESET",      "SELECT",      "AUTH",         "SYNC",
-      "PSYNC"};
+      "PSYNC",     "MULTI",      "EXEC",       "DISCARD",     "WATCH",        "UNWATCH",
+      "QUIT"};
   const auto same = [](std::string_view a, std::string_view b) {
     return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
              return std::toupper(static_cast<unsigned char>(x)) == y;
@@ -929,8 +941,8 @@ const char* changes_connection_state(const std::vector<std::string>& args) {
   for (std::string_view name : kRefused)
     if (same(args[0], name))
       return "ERR shmio: this command changes the connection's state: use subscribe(), "
-             "psubscribe(), ssubscribe() and their unsubscribes, or ClientOptions (the URL's "
-             "database and password)";
+             "psubscribe(), ssubscribe() and their unsubscribes, ClientOptions (the URL's "
+             "database and password), or a script (EVAL) for a transaction";
   if (same(args[0], "CLIENT") && args.size() > 1 && same(args[1], "REPLY"))
     return "ERR shmio: CLIENT REPLY would put replies out of step with commands";
   return nullptr;
@@ -969,7 +981,7 @@ void add_sub(const std::shared_ptr<Client>& c, Client::Impl& m, const char* kind
   if (!m.subs.emplace(kind, name).second) return;
   // (Sent at the next connection, or once this one's handshake is answered.)
   if (!m.up || m.stopped || m.handshake_left > 0) return;
-  write_queued(m);  // (taken before this subscription: see resubscribe)
+  write_queued(m, true);  // (taken before this subscription: see resubscribe)
   m.out += format({kind, name});
   m.subs_unconfirmed.emplace_back(kind, name);
   m.sub_mode = true;

@@ -19,8 +19,12 @@
 // A client that subscribed is a subscriber connection (RESP2): it then refuses other commands with
 // an error reply. command() refuses, with an error reply at once, the commands that would change
 // the connection's state behind the client: (P|S)(UN)SUBSCRIBE (use subscribe() and the rest),
-// MONITOR, HELLO, RESET, CLIENT REPLY, SYNC, PSYNC, and SELECT and AUTH (lost at a reconnect: the
-// URL names the database and password). TLS is not supported.
+// MONITOR, HELLO, RESET, CLIENT REPLY, SYNC, PSYNC, SELECT and AUTH (lost at a reconnect: the
+// URL names the database and password), MULTI, EXEC, DISCARD, WATCH and UNWATCH (a transaction
+// would take in other callers' commands on this shared connection: use EVAL), and QUIT. A
+// blocking command (BLPOP, XREAD BLOCK, WAIT) that blocks longer than ping_interval +
+// ping_timeout makes the quiet-link PING behind it look unanswered: the connection is made
+// again. TLS is not supported.
 // Thread-safety: everything on the io_context's thread.
 #pragma once
 

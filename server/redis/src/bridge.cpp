@@ -208,6 +208,10 @@ struct Bridge::Impl {
     // timeout: it came after the requester had given up, and its emitWithAck failed with every
     // client's ack in; found by a review.)
     Clock::time_point count_by;
+    // Workers whose counts were not in the count sent: their acks are not relayed (the
+    // requester's count has no room for them: they could complete it in the place of counted
+    // ones).
+    std::vector<std::uint16_t> uncounted;
   };
   std::unordered_map<std::uint64_t, Incoming> incoming;
 
@@ -1567,6 +1571,8 @@ struct Bridge::Impl {
         break;
       case MessageType::broadcast_ack: {
         if (body.contains("lost")) return;  // (one answer that will not come: none to relay)
+        if (std::find(in.uncounted.begin(), in.uncounted.end(), producer) != in.uncounted.end())
+          return;
         const json::value* a = body.if_contains("args");
         json::value first =
             a && a->is_array() && !a->get_array().empty() ? a->get_array()[0] : json::value();
@@ -1641,6 +1647,7 @@ struct Bridge::Impl {
           break;
         case T::broadcast:
           respond(in, MessageType::broadcast_client_count, in.client_count);
+          for (const Member& m : in.waiting) in.uncounted.push_back(m.producer);
           if (!late && relaying_in < options.max_pending_requests) {
             in.counted = true;
             ++relaying_in;

@@ -1153,6 +1153,43 @@ TEST_P(ClusterRecoveryTest, ABroadcastAfterAHandlersOwnBroadcastInOneBatchNamesA
   EXPECT_EQ(again[2].substr(0, 5), R"(["e",)");
 }
 
+// A session of a namespace whose name holds "\n" (a dynamic one the client names) is not the
+// session a crafted pid names in another namespace: the key has the name's length first. Before
+// 2026-12-05, pid "Y" in "/\nX" and pid "X\nY" in "/" had one key, and a client recovered the
+// first in "/", past "/"'s middleware (found by a review).
+TEST_P(ClusterRecoveryTest, ASessionIsNotRecoveredInAnotherNamespaceByACraftedPid) {
+  for (auto& w : workers_)
+    w->server->of([](const std::string& name) { return name.find('\n') != std::string::npos; },
+                  [](sio::Namespace&) {});
+  const std::size_t k = open_session(0);
+  clients_[k].client->send_text("40/\nX,");
+  std::string pid;
+  ASSERT_TRUE(drive([&] {
+    for (const std::string& m : clients_[k].messages)
+      if (m.rfind("40/\nX,{", 0) == 0) {
+        const auto o = boost::json::parse(m.substr(6)).as_object();
+        if (o.contains("pid")) pid = o.at("pid").as_string().c_str();
+        return true;
+      }
+    return false;
+  }));
+  ASSERT_FALSE(pid.empty());
+  workers_[1]->server->of("/\nX").emit("a", sio::Args{});
+  std::string offset;
+  ASSERT_TRUE(drive([&] {
+    for (const std::string& m : clients_[k].messages)
+      if (m.rfind("42/\nX,", 0) == 0) offset = offset_of_event(m.substr(6));
+    return !offset.empty();
+  }));
+  drop(k, 0);
+  // "/" with pid "X\nY" (JSON-escaped), from that offset: a fresh session, not the other's.
+  const Joined y = connect_with(1, R"({"pid":"X\n)" + pid + R"(","offset":")" + offset + R"("})");
+  ASSERT_FALSE(y.sid.empty());
+  EXPECT_TRUE(workers_[1]->server->of("/").socket(y.sid) != nullptr);
+  EXPECT_FALSE(workers_[1]->server->of("/").socket(y.sid)->recovered())
+      << "recovered another namespace's session";
+}
+
 // A recovery refused by its offset (malformed here) or by the namespace's middleware leaves the
 // session in the shared table for the client's next attempt, on any worker, as socket.io's
 // in-memory adapter leaves it; before 2026-12-04 each attempt had taken it out, and the next got a

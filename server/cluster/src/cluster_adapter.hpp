@@ -706,7 +706,13 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
                  node_.options.worker, s.pid.c_str(),
                  node_.sessions ? shm::to_string(r) : "no session table");
   }
-  std::string key(const std::string& pid) const { return nsp_->name() + "\n" + pid; }
+  // The namespace's name with its length first: a name may hold "\n" (a dynamic namespace the
+  // client names), and with the two only joined, the session of pid "Y" in "/\nX" was the one
+  // of pid "X\nY" in "/": a client recovered it in "/", skipping that namespace's middleware
+  // (before 2026-12-05; found by a review).
+  std::string key(const std::string& pid) const {
+    return std::to_string(nsp_->name().size()) + ":" + nsp_->name() + "\n" + pid;
+  }
   std::chrono::nanoseconds window() const {
     const auto& r = nsp_->server().options().connection_state_recovery;
     return r ? std::chrono::duration_cast<std::chrono::nanoseconds>(r->max_disconnection_duration)

@@ -782,6 +782,9 @@ TEST_P(ClusterAdapterLargeRingTest, AnAnswerWithTooManyBinaryPartsIsSaidLost) {
   cluster::Emitter em(ring_);
   EXPECT_FALSE(em.of("/").server_side_emit("many", many()));
   EXPECT_EQ(em.last_error(), "over 65536 binary arguments");
+  // (A reserved server-side name is refused too, as Namespace::server_side_emit refuses it.)
+  EXPECT_FALSE(em.of("/").server_side_emit("connection", sio::Args{"x"}));
+  EXPECT_EQ(em.last_error(), "\"connection\" is a reserved event name");
   // One part fewer is published, and answers.
   workers_[1]->server->of("/").on_server_side(
       "fewer", [](sio::Args, std::function<void(sio::Args)> ack) {

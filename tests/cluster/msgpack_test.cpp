@@ -186,6 +186,7 @@ TEST(Msgpack, StringsThatAreNotUtf8AreReadAsNodeReadsThem) {
   EXPECT_EQ(dec("a3eda080"), "\"\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\"") << "a surrogate";
   EXPECT_EQ(dec("a2c0af"), "\"\xEF\xBF\xBD\xEF\xBF\xBD\"") << "an overlong form";
   EXPECT_EQ(dec("81a1ff01"), "{\"\xEF\xBF\xBD\":1}") << "a map key";
+  EXPECT_EQ(dec("82a1ff01a1fe02"), "{\"\xEF\xBF\xBD\":2}") << "two keys made one: the last";
   const std::string letters(31, 'a');
   EXPECT_EQ(dec("91d923" + hex(letters) + "efbfbdff"),
             "[\"" + letters + "\xEF\xBF\xBD\xEF\xBF\xBD\"]")

@@ -5,6 +5,7 @@
 #include "shmio/redis/client.hpp"
 
 #include "redis_server.hpp"
+#include "shmio/cluster/emitter.hpp"
 #include "shmio/redis/emitter.hpp"
 
 #include <arpa/inet.h>
@@ -29,6 +30,7 @@
 using namespace std::chrono_literals;
 namespace redis = shmio::redis;
 namespace sio = shmio::socketio;
+namespace cluster = shmio::cluster;
 using shmio::test::free_port;
 using shmio::test::RedisServer;
 
@@ -1010,6 +1012,32 @@ TEST_F(RedisClient, TheEmittersServerSideEmitCarriesItsBinaries) {
   ASSERT_TRUE(drive([&] { return !got.empty(); }));
   EXPECT_NE(got[0].find(R"(["e","text",{"type":"Buffer","data":[1,2]}])"), std::string::npos)
       << got[0];
+}
+
+// The emitters refuse, returning false with the reason (not an exception, not sent), a server-side
+// event of a reserved name (a Node member ran its connection handlers with the arguments as the
+// socket) and args whose placeholders name binaries they do not carry (event_packet's exception
+// left emit()); before 2026-12-05; found by a review.
+TEST_F(RedisClient, TheEmittersRefuseReservedServerSideNamesAndBadPlaceholders) {
+  RedisServer server(free_port());
+  server.start();
+  redis::Emitter em(server.url());
+  const sio::Args dangling(boost::json::array{sio::placeholder(3)},
+                           {std::make_shared<const std::string>("b")});
+  for (const char* name : {"connect", "connection", "new_namespace"}) {
+    EXPECT_FALSE(em.of("/").server_side_emit(name, sio::Args{"x"})) << name;
+    EXPECT_NE(em.last_error().find("reserved"), std::string::npos) << em.last_error();
+  }
+  EXPECT_FALSE(em.of("/").emit("e", dangling));
+  EXPECT_NE(em.last_error().find("placeholder"), std::string::npos) << em.last_error();
+  EXPECT_FALSE(em.of("/").server_side_emit("e", dangling));
+  EXPECT_NE(em.last_error().find("placeholder"), std::string::npos) << em.last_error();
+  EXPECT_TRUE(em.of("/").server_side_emit("fine", sio::Args{"x"})) << em.last_error();
+  // The ring's emitter alike (refused before it looks for a ring).
+  EXPECT_EQ(cluster::args_refused("connection", sio::Args{}, true),
+            "\"connection\" is a reserved event name");
+  EXPECT_NE(cluster::args_refused("e", dangling, false).find("placeholder"), std::string::npos);
+  EXPECT_EQ(cluster::args_refused("connection", sio::Args{}, false), "");
 }
 
 // The Redis emitter takes several rooms at once (a brace list, a vector), as

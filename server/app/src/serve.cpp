@@ -278,7 +278,8 @@ void route_stderr(int worker, const std::function<void(int, std::string_view)>& 
     ::sigaction(kFatalSignals[k], &fatal, &g_fatal_before[k]);
   }
   g_stderr_thread = new std::thread([in = fds[0], real, worker, log] {
-    const std::string tag = "[w" + std::to_string(worker) + "] ";
+    // (The supervisor's own lines, worker -1, untagged, as without a hook.)
+    const std::string tag = worker < 0 ? std::string() : "[w" + std::to_string(worker) + "] ";
     std::string line;
     char buf[4096];
     // A hook that throws: the line goes to the real stderr as it would without a hook, and that
@@ -287,15 +288,19 @@ void route_stderr(int worker, const std::function<void(int, std::string_view)>& 
     bool hook_threw = false;
     const auto emit = [&] {
       if (log) {
-        const std::lock_guard<std::mutex> gate(g_log_gate);
         std::string why;
-        try {
-          log(worker, line);
-          return;
-        } catch (const std::exception& e) {
-          why = e.what();
-        } catch (...) {
-          why = "not a std::exception";
+        {
+          // (Held around the hook only: the writes below, to a stderr that may be a full pipe,
+          // would hold a fork waiting in before_fork.)
+          const std::lock_guard<std::mutex> gate(g_log_gate);
+          try {
+            log(worker, line);
+            return;
+          } catch (const std::exception& e) {
+            why = e.what();
+          } catch (...) {
+            why = "not a std::exception";
+          }
         }
         if (!std::exchange(hook_threw, true)) {
           const std::string said = tag + "shmio: the log hook threw (" + why +

@@ -93,6 +93,10 @@ bool EmitOperator::emit(const std::string& event, sio::Args args) const {
     return false;
   }
   if (refused({event})) return false;
+  if (std::string why = cluster::args_refused(event, args, false); !why.empty()) {
+    em_->error_ = std::move(why);  // (false, not event_packet's exception: since 2026-12-05)
+    return false;
+  }
   const sio::Packet p = sio::event_packet(nsp_, event, std::move(args));
   const auto ch = fleet::classic_channels(em_->key(), nsp_);
   return em_->publish(ch.publish_channel(opts_),
@@ -147,6 +151,12 @@ bool EmitOperator::disconnect_sockets(bool close) const {
 }
 bool EmitOperator::server_side_emit(const std::string& event, sio::Args args) const {
   if (refused({event})) return false;
+  // (A reserved name: every Node member would run its connection handlers with the arguments as
+  // the socket; sent before 2026-12-05, found by a review.)
+  if (std::string why = cluster::args_refused(event, args, true); !why.empty()) {
+    em_->error_ = std::move(why);
+    return false;
+  }
   fleet::ClassicRequest r;
   r.type = fleet::ClassicRequestType::server_side_emit;
   r.data.emplace_back(event);

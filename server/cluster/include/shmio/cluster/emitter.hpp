@@ -31,6 +31,11 @@ class Emitter;
 // disconnected; "" if none is.
 std::string names_refused(const std::string& nsp, const socketio::BroadcastOptions& opts,
                           std::initializer_list<std::string_view> more = {});
+// Why args an emitter would send are refused (socketio::check_attachments: a placeholder names a
+// binary they do not carry), and with `server_side`, why an event's name is (connect, connection,
+// new_namespace: socket.io's reserved names, whose handlers a Node member would run with the
+// arguments as its socket, as Namespace::server_side_emit refuses them); "" if none is.
+std::string args_refused(const std::string& event, const socketio::Args& args, bool server_side);
 
 // Which sockets an emitter's operation reaches: a namespace, rooms, rooms excepted, and the
 // volatile flag, chained (`em.of("/").to("r").except("x").emit(...)`). Shared by this emitter's

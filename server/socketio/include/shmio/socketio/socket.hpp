@@ -219,7 +219,8 @@ class Socket : public std::enable_shared_from_this<Socket> {
   // finds it last in its arguments: one that refuses may answer it first, as
   // socket.use(([ev, ...args], next) => { ack?.({error}); next(err) }) does (the client's
   // emitWithAck otherwise waits for its timeout, or for good). An ack is answered once: the
-  // handler's later answer is not sent. Since 2026-12-05.
+  // handler's later answer is not sent. Since 2026-12-05. (With the two forms, a lambda taking
+  // `auto&&...` or a bare nullptr names neither: give the parameters' types.)
   using EventMiddlewareWithAck =
       std::function<void(const SocketPtr&, const std::string& event, Args& args, const Ack& ack,
                          std::function<void(std::optional<std::string>)> next)>;

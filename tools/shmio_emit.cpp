@@ -14,6 +14,7 @@
 // message).
 #include <boost/json/parse.hpp>
 #include <charconv>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -41,7 +42,7 @@ const char* kUsage =
     "                makes; neither: $SHMIO_RING, else port-$SHMIO_PORT, as shmio reads them)\n"
     "  --redis URL   every server of a Redis fleet instead (@socket.io/redis-adapter's\n"
     "                classic protocol, as @socket.io/redis-emitter; --redis-key: its key,\n"
-    "                default socket.io)\n"
+    "                default socket.io; none of the above: $SHMIO_REDIS, as shmio reads it)\n"
     "  --nsp NSP     namespace (default /)\n"
     "  --room R      only sockets in room R (repeatable; default: every socket of NSP)\n"
     "  --except R    not sockets in room R (repeatable)\n"
@@ -174,8 +175,13 @@ int main(int argc, char** argv) {
       if (!named)
         return usage(std::string("SHMIO_PORT must be a port number, 1..65535 (got ") + port + ")");
       ring = *named;
+    } else if (const char* url = std::getenv("SHMIO_REDIS"); url != nullptr && *url != '\0') {
+      // (As shmio reads it, where no ring is named: a URL with a password need not be on the
+      // command line, which every local user can read; since 2026-12-05, found by a review.)
+      redis_url = url;
     } else {
-      return usage("give one of --ring, --port or --redis (or SHMIO_RING / SHMIO_PORT)");
+      return usage(
+          "give one of --ring, --port or --redis (or SHMIO_RING / SHMIO_PORT / SHMIO_REDIS)");
     }
   }
   const int actions = has_event + !join.empty() + !leave.empty() + disconnect;
@@ -241,8 +247,11 @@ int main(int argc, char** argv) {
 #endif
   }
   try {
-    // One record and exit: the ring's pages are not all faulted in and touched first.
-    shmio::cluster::Emitter em(ring, "shmio-emit", /*prefault=*/false);
+    // One record and exit: the ring's pages are not all faulted in and touched first, and it
+    // does not wait for a reader far behind (max_hold 0: it waited up to a second after a
+    // large message before 2026-12-05, where docs/cluster.md says it never waits).
+    shmio::cluster::Emitter em(ring, "shmio-emit", /*prefault=*/false,
+                               std::chrono::milliseconds(0));
     if (!act(em.of(nsp))) {
       std::fprintf(stderr, "shmio-emit: not written: %s\n", em.last_error().c_str());
       return 4;

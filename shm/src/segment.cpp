@@ -557,9 +557,8 @@ Result<Segment> Segment::attach(const std::string& name, AttachMode mode) {
     control_bytes = off.control_bytes;
     if (!is_power_of_two(capacity) || capacity < layout::kMinCapacity ||
         capacity > layout::kMaxCapacity || max_producers == 0 ||
-        max_producers > layout::kMaxSlots || max_readers == 0 ||
-        max_readers > layout::kMaxSlots || max_record == 0 || max_record > capacity / 4 ||
-        max_record > 0xFFFFFFFFull - 64 ||
+        max_producers > layout::kMaxSlots || max_readers == 0 || max_readers > layout::kMaxSlots ||
+        max_record == 0 || max_record > capacity / 4 || max_record > 0xFFFFFFFFull - 64 ||
         // (As create() bounds it, 1..60000 ms: 0 made waiters look at producers' liveness without
         // pause, a huge one never; checked since 2026-12-05, found by a review.)
         dead_check == 0 || dead_check > 60000ull * 1000000ull ||

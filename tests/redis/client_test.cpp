@@ -796,11 +796,21 @@ TEST_F(RedisClient, CommandsThatChangeTheConnectionsStateAreRefused) {
   RedisServer server(free_port());
   server.start();
   auto c = client({.url = server.url()});
-  for (std::vector<std::string> args :
-       {std::vector<std::string>{"SUBSCRIBE", "ch"}, {"psubscribe", "p*"}, {"select", "3"},
-        {"AUTH", "pw"}, {"HELLO", "3"}, {"MONITOR"}, {"RESET"}, {"client", "reply", "off"},
-        {"SUNSUBSCRIBE"}, {"MULTI"}, {"exec"}, {"DISCARD"}, {"WATCH", "k"}, {"UNWATCH"},
-        {"QUIT"}}) {
+  for (std::vector<std::string> args : {std::vector<std::string>{"SUBSCRIBE", "ch"},
+                                        {"psubscribe", "p*"},
+                                        {"select", "3"},
+                                        {"AUTH", "pw"},
+                                        {"HELLO", "3"},
+                                        {"MONITOR"},
+                                        {"RESET"},
+                                        {"client", "reply", "off"},
+                                        {"SUNSUBSCRIBE"},
+                                        {"MULTI"},
+                                        {"exec"},
+                                        {"DISCARD"},
+                                        {"WATCH", "k"},
+                                        {"UNWATCH"},
+                                        {"QUIT"}}) {
     std::optional<redis::Reply> r;
     c->command(args, [&](const redis::Reply& reply) { r = reply; });
     ASSERT_TRUE(r.has_value()) << args[0] << ": not refused at once";

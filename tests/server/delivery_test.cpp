@@ -3056,10 +3056,13 @@ TEST_P(Delivery, AnAsynchronousNamespaceCheckSeesTheAuthAndAnswersLater) {
 // refuses: "Invalid namespace", and the next CONNECT to the name asks again (before, the CONNECT
 // waited for good, and every later one to that name was let go as a second one).
 TEST_P(Delivery, AThrowingPredicateOrADroppedNextRefusesTheConnectOnly) {
-  server_->of([](const std::string& name) -> bool {
-    if (name.rfind("/room-", 0) == 0) return std::stoi(name.substr(6)) < 1000;  // throws for abc
-    return false;
-  }, [](Namespace&) {});
+  server_->of(
+      [](const std::string& name) -> bool {
+        if (name.rfind("/room-", 0) == 0)
+          return std::stoi(name.substr(6)) < 1000;  // throws for abc
+        return false;
+      },
+      [](Namespace&) {});
   int asked = 0;
   server_->of(
       [&asked](const std::string& name, const boost::json::object&,

@@ -72,8 +72,8 @@ TEST(SocketIoCodec, AnEventWhosePlaceholdersNameMissingBinariesIsRefused) {
   const auto ph = [](int n) { return json::value{{"_placeholder", true}, {"num", n}}; };
   const Binary bin = std::make_shared<const std::string>("abc");
   EXPECT_THROW(event_packet("/", "x", Args(json::array{ph(1)}, {bin})), std::invalid_argument);
-  EXPECT_THROW(event_packet("/", "x", Args(json::array{json::object{{"a", json::array{ph(2)}}}},
-                                           {bin, bin})),
+  EXPECT_THROW(event_packet("/", "x",
+                            Args(json::array{json::object{{"a", json::array{ph(2)}}}}, {bin, bin})),
                std::invalid_argument)
       << "nested";
   EXPECT_THROW(check_attachments(Args(json::array{ph(-1)}, {bin})), std::invalid_argument);

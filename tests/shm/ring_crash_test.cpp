@@ -222,9 +222,9 @@ TEST(RingCrash, AReaderParkedBeforeTheClaimHasTheHoleRepairedWithinTheBound) {
   CheckedRecord::fill(buf, 0, 0);
   ASSERT_EQ(survivor.publish(1, buf), PublishStatus::ok);
   waiting.join();
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                      std::chrono::steady_clock::now() - died)
-                      .count();
+  const auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - died)
+          .count();
   std::printf("[ info ] the parked reader woke %lld ms after the death\n",
               static_cast<long long>(ms));
   ASSERT_TRUE(woke) << "not woken within its 5 s";

@@ -735,7 +735,8 @@ int serve_one(const ServeOptions& cfg, const Setup& setup, const cluster::Worker
   } catch (...) {
     // (Not a std::exception: the same "cannot start", not an exception out of the worker, which
     // the supervisor took for a crash and restarted every 5 s for good; before 2026-12-05.)
-    return cannot_start("the app's setup failed", "it threw something that is not a std::exception");
+    return cannot_start("the app's setup failed",
+                        "it threw something that is not a std::exception");
   }
   if (cfg.log_sockets) {
     auto log_sockets = [](sio::Namespace& nsp) {
@@ -810,8 +811,9 @@ int serve_one(const ServeOptions& cfg, const Setup& setup, const cluster::Worker
       } catch (const std::exception& e) {
         std::fprintf(stderr, "shmio: the app's on_stop failed: %s\n", e.what());
       } catch (...) {
-        std::fprintf(stderr, "shmio: the app's on_stop failed: it threw something that is not a "
-                             "std::exception\n");
+        std::fprintf(stderr,
+                     "shmio: the app's on_stop failed: it threw something that is not a "
+                     "std::exception\n");
       }
     io.engine().stop_accepting();
     if (node) node->draining();  // (no fresh handshake steered to it from now)

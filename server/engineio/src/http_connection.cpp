@@ -247,7 +247,7 @@ std::string_view accepted_coding(const Request& req) {
       // (Every parameter looked at: before 2026-12-05 only the first, and "gzip;x=1;q=0" was
       // taken for gzip accepted; found by a review.)
       for (std::string_view params = semi == std::string_view::npos ? std::string_view()
-                                                                     : item.substr(semi + 1);
+                                                                    : item.substr(semi + 1);
            !params.empty();) {
         const std::size_t next = params.find(';');
         std::string_view param = params.substr(0, next);

@@ -929,10 +929,10 @@ namespace {
 // refusal.
 const char* changes_connection_state(const std::vector<std::string>& args) {
   static constexpr std::string_view kRefused[] = {
-      "SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE", "UNSUBSCRIBE", "PUNSUBSCRIBE", "SUNSUBSCRIBE",
-      "MONITOR",   "HELLO",      "RESET",      "SELECT",      "AUTH",         "SYNC",
-      "PSYNC",     "MULTI",      "EXEC",       "DISCARD",     "WATCH",        "UNWATCH",
-      "QUIT"};
+      "SUBSCRIBE",    "PSUBSCRIBE", "SSUBSCRIBE", "UNSUBSCRIBE", "PUNSUBSCRIBE",
+      "SUNSUBSCRIBE", "MONITOR",    "HELLO",      "RESET",       "SELECT",
+      "AUTH",         "SYNC",       "PSYNC",      "MULTI",       "EXEC",
+      "DISCARD",      "WATCH",      "UNWATCH",    "QUIT"};
   const auto same = [](std::string_view a, std::string_view b) {
     return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
              return std::toupper(static_cast<unsigned char>(x)) == y;
@@ -955,9 +955,9 @@ void Client::command(std::vector<std::string> args, Callback cb) {
   // one before it; refused since 2026-12-03, as is one that could not be formatted.)
   std::string bytes = args.empty() ? std::string() : format(args);
   const char* refused =
-      m.stopped         ? "ERR shmio: stopped"
-      : args.empty()    ? "ERR shmio: an empty command"
-      : bytes.empty()   ? "ERR shmio: the command could not be formatted"
+      m.stopped                                   ? "ERR shmio: stopped"
+      : args.empty()                              ? "ERR shmio: an empty command"
+      : bytes.empty()                             ? "ERR shmio: the command could not be formatted"
       : changes_connection_state(args) != nullptr ? changes_connection_state(args)
       : !m.subs.empty() ? "ERR shmio: a subscriber connection takes no other command"
       : m.queued.size() + m.inflight.size() >= m.options.max_pending

@@ -3,13 +3,13 @@
 #include "shmio/socketio/server.hpp"
 
 #include <algorithm>
-#include <chrono>
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/json/serialize.hpp>
 #include <cctype>
+#include <chrono>
 #include <cstdio>
 
 #include "client.hpp"
@@ -147,7 +147,8 @@ Server::Setup Server::dynamic_setup(const std::string& name) const {
     } catch (const std::exception& e) {
       // (At most a line a second: a client may send such CONNECTs without end.)
       static std::chrono::steady_clock::time_point said_at{};
-      if (const auto now = std::chrono::steady_clock::now(); now - said_at >= std::chrono::seconds(1)) {
+      if (const auto now = std::chrono::steady_clock::now();
+          now - said_at >= std::chrono::seconds(1)) {
         said_at = now;
         std::fprintf(stderr, "shmio: a dynamic namespace's predicate threw for %s: %s\n",
                      log_text(name).c_str(), e.what());
@@ -270,7 +271,8 @@ struct Server::DynamicAsk {
       std::fprintf(stderr, "shmio: refusing a CONNECT whose namespace check dropped next(): %s\n",
                    e.what());
     } catch (...) {  // (in a destructor: nothing may leave it)
-      std::fprintf(stderr, "shmio: refusing a CONNECT whose namespace check dropped next() threw\n");
+      std::fprintf(stderr,
+                   "shmio: refusing a CONNECT whose namespace check dropped next() threw\n");
     }
   }
 };

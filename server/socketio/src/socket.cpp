@@ -434,17 +434,17 @@ void Socket::on_packet(const Packet& p) {
         // leave the server's loop.)
         ack = [send = detail::from_any_thread(
                    nsp_->server().loop_.h, [w = weak_from_this(), id = *p.id, done](Args reply) {
-              auto self = w.lock();
-              if (!self || *done || !self->connected_) return;
-              *done = true;
-              Packet a;
-              a.type = reply.binaries.empty() ? PacketType::ack : PacketType::binary_ack;
-              a.nsp = self->nsp_->name();
-              a.id = id;
-              a.data = std::move(reply.values);
-              a.attachments = std::move(reply.binaries);
-              self->send_packet(std::move(a));
-            })](Args reply) {
+                     auto self = w.lock();
+                     if (!self || *done || !self->connected_) return;
+                     *done = true;
+                     Packet a;
+                     a.type = reply.binaries.empty() ? PacketType::ack : PacketType::binary_ack;
+                     a.nsp = self->nsp_->name();
+                     a.id = id;
+                     a.data = std::move(reply.values);
+                     a.attachments = std::move(reply.binaries);
+                     self->send_packet(std::move(a));
+                   })](Args reply) {
           check_attachments(reply);
           send(std::move(reply));
         };

@@ -155,7 +155,9 @@ class Segment {
   }
   // Created with RingConfig::fenced_commits: its producer fences every commit, parkers need no
   // membarrier().
-  bool fenced_commits() const noexcept { return (geometry_.flags & layout::kHeaderFencedCommits) != 0; }
+  bool fenced_commits() const noexcept {
+    return (geometry_.flags & layout::kHeaderFencedCommits) != 0;
+  }
 
   // Views into the mapping. A read-only attach maps PROT_READ: through such a Segment only loads
   // are allowed (a store faults). Record lengths of padding may exceed max_record.

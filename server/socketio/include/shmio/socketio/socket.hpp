@@ -405,7 +405,7 @@ class Socket : public std::enable_shared_from_this<Socket> {
   // its namespace: the client removes its sockets before it goes away), whether it is admitted,
   // whether it has outgoing listeners (kept equal to !x_->any_outgoing.empty()).
   engineio::Socket* conn_raw_ = nullptr;
-  bool connected_ = false;  // true once admitted (after the middleware)
+  bool connected_ = false;        // true once admitted (after the middleware)
   bool disconnect_held_ = false;  // a disconnect() waits behind broadcasts (disconnect)
   void disconnect_now(bool close);
   bool outgoing_listeners_ = false;

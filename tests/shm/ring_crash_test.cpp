@@ -806,6 +806,18 @@ void kill_quarter_claimers(const RingName& name, Segment& s, int victims) {
   ASSERT_EQ(s.control().frontier.frontier.load(), 0u);
 }
 
+// After a repair: the ring takes a record again, and `reader` gets it whole.
+void expect_one_record_after_the_repair(Segment& s, RingReader& reader) {
+  auto w = RingWriter::attach(s, {.label = "after", .core = -1}).value();
+  std::vector<std::byte> buf(100);
+  CheckedRecord::fill(buf, 0, 0);
+  ASSERT_EQ(w.publish(1, buf), PublishStatus::ok);
+  std::size_t got = 0;
+  while (reader.poll([&](const RecordView& v) { got += CheckedRecord::valid(v.payload); })) {
+  }
+  EXPECT_EQ(got, 1u);
+}
+
 TEST(RingCrash, AHoleOfAWholeCapacityIsRepairedAsPaddingUnderHalfOfIt) {
   RingName name("hole-lap");
   constexpr std::uint64_t kCapacity = 1 << 16, kQuarter = kCapacity / 4;
@@ -820,14 +832,7 @@ TEST(RingCrash, AHoleOfAWholeCapacityIsRepairedAsPaddingUnderHalfOfIt) {
   EXPECT_EQ(reader.poll([](const RecordView&) {}), 0u);
   EXPECT_EQ(reader.position(), kCapacity) << "the reader did not pass the hole";
   EXPECT_EQ(s.reader_slot(reader.id()).corrupt.load(), 0u) << "the padding taken for damage";
-  auto w = RingWriter::attach(s, {.label = "after", .core = -1}).value();
-  std::vector<std::byte> buf(100);
-  CheckedRecord::fill(buf, 0, 0);
-  ASSERT_EQ(w.publish(1, buf), PublishStatus::ok);
-  std::size_t got = 0;
-  while (reader.poll([&](const RecordView& v) { got += CheckedRecord::valid(v.payload); })) {
-  }
-  EXPECT_EQ(got, 1u);
+  expect_one_record_after_the_repair(s, reader);
   EXPECT_EQ(reader.total_loss().records, 0u);
   EXPECT_EQ(s.reader_slot(reader.id()).laps.load(), 0u);
 }
@@ -853,14 +858,7 @@ TEST(RingCrash, AHoleOfTwoCapacitiesIsRepairedACapacityAtATime) {
   EXPECT_EQ(s.control().repair.abandoned_bytes.load(), 2 * kCapacity);
   EXPECT_EQ(s.reader_slot(reader.id()).corrupt.load(), 0u);
   EXPECT_EQ(reader.total_loss().records, 0u);
-  auto w = RingWriter::attach(s, {.label = "after", .core = -1}).value();
-  std::vector<std::byte> buf(100);
-  CheckedRecord::fill(buf, 0, 0);
-  ASSERT_EQ(w.publish(1, buf), PublishStatus::ok);
-  std::size_t got = 0;
-  while (reader.poll([&](const RecordView& v) { got += CheckedRecord::valid(v.payload); })) {
-  }
-  EXPECT_EQ(got, 1u);
+  expect_one_record_after_the_repair(s, reader);
 }
 
 // The repair lock, stolen from a dead holder by a repairer that is then stopped (descheduled)

@@ -297,11 +297,6 @@ void Namespace::admit(const std::shared_ptr<Client>& c, const SocketPtr& s) {
   s->admitted_ = true;
   sockets_.erase(s->id());  // (none: checked above) an entry's key is a view of its own socket's id
   sockets_.emplace(s->id(), s);
-  // A recovered socket gets what it missed before the CONNECT reply (the client emits those
-  // events before its "connect" event, in order), and before anything its joins below make a
-  // room listener broadcast (a presence notice, newer: before 2026-12-05 it came first, and the
-  // client's last offset was then an older replayed one; found by a review).
-  for (const EncodedPacket& p : missed) p.send_to(*c->conn());
   adapter_->add_all(s->id(), {s->id()});
   // (A room listener may disconnect it as it joins: admitted no further, no CONNECT after its
   // DISCONNECT and no connection handlers for a closed socket.)
@@ -310,6 +305,9 @@ void Namespace::admit(const std::shared_ptr<Client>& c, const SocketPtr& s) {
     adapter_->add_all(s->id(), std::exchange(s->x_->restore_rooms, {}));
   if (!s->connected_) return c->refused(name_);  // (no longer connecting: a CONNECT may come)
   c->add(name_, s);
+  // A recovered socket gets what it missed before the CONNECT reply (the client emits those
+  // events before its "connect" event, in order).
+  for (const EncodedPacket& p : missed) p.send_to(*c->conn());
   c->send(connect_reply(*s));
   // (A copy: a handler may add handlers, which would move these under the one running.)
   const auto handlers = connection_;

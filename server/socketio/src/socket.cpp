@@ -388,23 +388,6 @@ BroadcastOperator Socket::broadcast() {
 
 void Socket::disconnect(bool close) {
   if (!connected_) return;
-  // Behind this worker's own broadcasts not delivered yet (a cluster's ring: this socket's own
-  // emits with recovery on, a broadcast to its room): delivered first, as the in-memory adapter
-  // delivers them before the disconnect (found by a review, 2026-12-05).
-  if (nsp_->adapter().broadcasts_pending()) {
-    if (std::exchange(disconnect_held_, true)) return;  // (one is held already)
-    // (Then at once: what was broadcast after the call is not delivered before it, as there.)
-    nsp_->adapter().after_broadcasts([s = shared_from_this(), close] {
-      s->disconnect_held_ = false;
-      s->disconnect_now(close);
-    });
-    return;
-  }
-  disconnect_now(close);
-}
-
-void Socket::disconnect_now(bool close) {
-  if (!connected_) return;
   auto c = client_.lock();
   if (close && c) {
     c->disconnect_everything();

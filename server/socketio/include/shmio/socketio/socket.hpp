@@ -303,10 +303,7 @@ class Socket : public std::enable_shared_from_this<Socket> {
   BroadcastOperator local() { return broadcast().local(); }
 
   // Disconnects this socket from its namespace ("server namespace disconnect"), or the whole
-  // client (every namespace) with close = true. In a cluster, behind what this worker broadcast
-  // before it that it has not delivered yet (its own records still in the ring: with recovery on,
-  // this socket's own emits too), as a send is: connected() stays true until then (microseconds
-  // to a turn). Before 2026-12-05 emit("kicked") then disconnect() lost "kicked" there.
+  // client (every namespace) with close = true.
   void disconnect(bool close = false);
 
   // Closes the client's connection as a transport failure would ("forced close", a reason that
@@ -405,9 +402,7 @@ class Socket : public std::enable_shared_from_this<Socket> {
   // its namespace: the client removes its sockets before it goes away), whether it is admitted,
   // whether it has outgoing listeners (kept equal to !x_->any_outgoing.empty()).
   engineio::Socket* conn_raw_ = nullptr;
-  bool connected_ = false;        // true once admitted (after the middleware)
-  bool disconnect_held_ = false;  // a disconnect() waits behind broadcasts (disconnect)
-  void disconnect_now(bool close);
+  bool connected_ = false;  // true once admitted (after the middleware)
   bool outgoing_listeners_ = false;
   bool offset_sent_ = false;  // offset_sent()
   Namespace* nsp_;

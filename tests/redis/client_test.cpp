@@ -852,6 +852,16 @@ TEST_F(RedisClient, CommandsTakenBeforeASubscriptionAreWrittenBeforeIt) {
   EXPECT_EQ(call(*pub, {"PUBLISH", "ch", "m"}).integer, 1);
   ASSERT_TRUE(drive([&] { return !got.empty(); }));
   EXPECT_EQ(got, std::vector<std::string>{"m"}) << "the list's reply taken for a message";
+  // On a live connection, a command written at once and then a subscription in the same turn:
+  // its reply is its own too.
+  auto live = client({.url = server.url()});
+  EXPECT_EQ(call(*live, {"PING"}).str, "PONG");
+  std::optional<redis::Reply> again;
+  live->command({"LRANGE", "l", "0", "-1"}, [&](const redis::Reply& r) { again = r; });
+  live->subscribe("ch2");
+  ASSERT_TRUE(drive([&] { return again.has_value() && live->subscribed("SUBSCRIBE", "ch2"); }));
+  ASSERT_EQ(again->type, redis::Reply::Type::array);
+  EXPECT_EQ(again->elements.size(), 3u);
 }
 
 // A server that accepts and closes at once (maxclients reached, a proxy whose Redis is down) is

@@ -796,15 +796,18 @@ int serve_one(const ServeOptions& cfg, const Setup& setup, const cluster::Worker
   boost::asio::steady_timer grace(io_ctx);
   signals.async_wait([&](const boost::system::error_code& ec, int) {
     if (ec) return;
-    // One process: a second stop signal now takes its default action, ending it: the drain
-    // below runs on this loop, and an on_stop or a handler that does not return held it, every
-    // further Ctrl-C or kill queued here unseen until a SIGKILL (before 2026-12-05; found by a
-    // review). Not in a worker: a Ctrl-C reaches the whole group, the supervisor's SIGTERM
-    // follows at once, and would end every worker in its drain; the supervisor's deadline is
-    // the bound there. (A program's own handlers are put back once serve() returns.)
+    // One process: a second SIGINT or SIGTERM now takes its default action, ending it: the
+    // drain below runs on this loop, and an on_stop or a handler that does not return held it,
+    // every further Ctrl-C or kill queued here unseen until a SIGKILL (before 2026-12-05; found
+    // by a review). Not SIGHUP: a terminal's hang-up comes twice (the shell's, then the
+    // kernel's to the foreground group as the shell exits), and the second would end the drain
+    // the first began. Not in a worker: a Ctrl-C reaches the whole group, the supervisor's
+    // SIGTERM follows at once, and would end every worker in its drain; the supervisor's
+    // deadline is the bound there. (A program's own handlers are put back once serve() returns.)
     if (ctx == nullptr) {
       boost::system::error_code ignored;
-      signals.clear(ignored);
+      signals.remove(SIGINT, ignored);
+      signals.remove(SIGTERM, ignored);
     }
     if (cfg.on_stop) try {
         cfg.on_stop(io, info);

@@ -982,6 +982,11 @@ void add_sub(const std::shared_ptr<Client>& c, Client::Impl& m, const char* kind
   // (Sent at the next connection, or once this one's handshake is answered.)
   if (!m.up || m.stopped || m.handshake_left > 0) return;
   write_queued(m, true);  // (taken before this subscription: see resubscribe)
+  // And those written already, awaiting their replies (a command, then a subscribe, in one
+  // turn): theirs come before any push too. (Not in subscribe mode: then a command in flight
+  // was written after an UNSUBSCRIBE, and messages may still come before its reply.)
+  if (!m.sub_mode)
+    for (Client::Impl::Command& cmd : m.inflight) cmd.before_subs = true;
   m.out += format({kind, name});
   m.subs_unconfirmed.emplace_back(kind, name);
   m.sub_mode = true;

@@ -146,10 +146,12 @@ Server::Setup Server::dynamic_setup(const std::string& name) const {
       match = pred(name);
     } catch (const std::exception& e) {
       // (At most a line a second: a client may send such CONNECTs without end.)
-      static std::chrono::steady_clock::time_point said_at{};
-      if (const auto now = std::chrono::steady_clock::now();
-          now - said_at >= std::chrono::seconds(1)) {
-        said_at = now;
+      // (A count of steady seconds, atomic: any server's thread may be here.)
+      static std::atomic<std::int64_t> said_at_s{-1};
+      const std::int64_t now_s = std::chrono::duration_cast<std::chrono::seconds>(
+                                     std::chrono::steady_clock::now().time_since_epoch())
+                                     .count();
+      if (said_at_s.exchange(now_s) != now_s) {
         std::fprintf(stderr, "shmio: a dynamic namespace's predicate threw for %s: %s\n",
                      log_text(name).c_str(), e.what());
       }

@@ -368,9 +368,6 @@ std::string ascii_lower(std::string_view s) {
   return out;
 }
 
-// This process's /metrics exposition: the Engine.IO server's figures, each namespace's, and (in a
-// cluster) the worker's ring and recovery figures. A cluster's /metrics merges every worker's
-// (Node::cluster_metrics_text, over the workers' board in shared memory).
 // The descriptors open in this process, or nullopt where that cannot be read. Linux 6.2 and later
 // give the count as /proc/self/fd's size, at once; before, the directory is listed — about a
 // microsecond a descriptor, on the server's loop once a second (the board) and at each scrape:
@@ -398,6 +395,9 @@ std::optional<std::uint64_t> open_descriptors() {
   return listed;
 }
 
+// This process's /metrics exposition: the Engine.IO server's figures, each namespace's, and (in a
+// cluster) the worker's ring and recovery figures. A cluster's /metrics merges every worker's
+// (Node::cluster_metrics_text, over the workers' board in shared memory).
 std::string local_metrics(sio::Server* server, cluster::Node* node, int worker) {
   std::string out;
   const std::string wl = "worker=\"" + std::to_string(worker) + "\"";

@@ -256,7 +256,7 @@ static bool names_ok(const std::string& nsp, const sio::BroadcastOptions& opts,
 }
 
 std::string args_refused(const std::string& event, const sio::Args& args, bool server_side) {
-  if (server_side && (event == "connect" || event == "connection" || event == "new_namespace"))
+  if (server_side && sio::is_reserved_server_side_event(event))
     return "\"" + event + "\" is a reserved event name";
   try {
     sio::check_attachments(args);
@@ -285,8 +285,14 @@ bool EmitOperator::emit(const std::string& event, sio::Args args) const {
     return false;
   }
   if (!names_ok(nsp_, opts_, {event}, em_->error_)) return false;
-  if (!args_ok(event, args, false, em_->error_)) return false;
-  return em_->publish_broadcast(nsp_, opts_, sio::event_packet(nsp_, event, std::move(args)));
+  sio::Packet p;
+  try {
+    p = sio::event_packet(nsp_, event, std::move(args));  // (it checks the placeholders)
+  } catch (const std::invalid_argument& e) {
+    em_->error_ = e.what();
+    return false;
+  }
+  return em_->publish_broadcast(nsp_, opts_, std::move(p));
 }
 
 namespace {

@@ -418,8 +418,6 @@ void lost(const std::shared_ptr<Client>& c, Client::Impl& m, const std::string& 
 void ready(Client::Impl& m);
 void watch_quiet(const std::shared_ptr<Client>& c, Client::Impl& m);
 
-// The subscriptions asked again on a new connection, once its handshake is answered (their
-// confirmations are pushes, not replies).
 // The commands waiting, into the output (once the handshake is answered); `before_subs`: with
 // subscriptions written after them.
 void write_queued(Client::Impl& m, bool before_subs = false) {
@@ -435,6 +433,8 @@ void write_queued(Client::Impl& m, bool before_subs = false) {
   }
 }
 
+// The subscriptions asked again on a new connection, once its handshake is answered (their
+// confirmations are pushes, not replies).
 // (The commands waiting go first: every one was taken while there was no subscription — a
 // subscriber takes none — so before each subscription now. Written after them, they reached a
 // connection in subscribe mode and Redis refused them all; before 2026-12-05.)
@@ -954,12 +954,13 @@ void Client::command(std::vector<std::string> args, Callback cb) {
   // (An empty command has no reply: queued, it took the next command's, and every later one the
   // one before it; refused since 2026-12-03, as is one that could not be formatted.)
   std::string bytes = args.empty() ? std::string() : format(args);
+  const char* state_changing = args.empty() ? nullptr : changes_connection_state(args);
   const char* refused =
-      m.stopped                                   ? "ERR shmio: stopped"
-      : args.empty()                              ? "ERR shmio: an empty command"
-      : bytes.empty()                             ? "ERR shmio: the command could not be formatted"
-      : changes_connection_state(args) != nullptr ? changes_connection_state(args)
-      : !m.subs.empty() ? "ERR shmio: a subscriber connection takes no other command"
+      m.stopped                   ? "ERR shmio: stopped"
+      : args.empty()              ? "ERR shmio: an empty command"
+      : bytes.empty()             ? "ERR shmio: the command could not be formatted"
+      : state_changing != nullptr ? state_changing
+      : !m.subs.empty()           ? "ERR shmio: a subscriber connection takes no other command"
       : m.queued.size() + m.inflight.size() >= m.options.max_pending
           ? "ERR shmio: command queue full (max_pending)"
       : !m.queued.empty() && m.queued_bytes + bytes.size() > m.options.max_pending_bytes

@@ -93,11 +93,13 @@ bool EmitOperator::emit(const std::string& event, sio::Args args) const {
     return false;
   }
   if (refused({event})) return false;
-  if (std::string why = cluster::args_refused(event, args, false); !why.empty()) {
-    em_->error_ = std::move(why);  // (false, not event_packet's exception: since 2026-12-05)
+  sio::Packet p;
+  try {
+    p = sio::event_packet(nsp_, event, std::move(args));  // (it checks the placeholders)
+  } catch (const std::invalid_argument& e) {
+    em_->error_ = e.what();  // (false, not event_packet's exception: since 2026-12-05)
     return false;
   }
-  const sio::Packet p = sio::event_packet(nsp_, event, std::move(args));
   const auto ch = fleet::classic_channels(em_->key(), nsp_);
   return em_->publish(ch.publish_channel(opts_),
                       fleet::encode_classic_broadcast("emitter", p, opts_));

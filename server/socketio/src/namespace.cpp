@@ -462,7 +462,7 @@ std::uint64_t Namespace::next_ack_id() {
 // would run its connection handlers for them): std::invalid_argument, as serverSideEmit throws;
 // a handler for one would never run. (Before 2026-12-03 they went out; a helper's review.)
 static void check_server_side_event(const std::string& event) {
-  if (event == "connect" || event == "connection" || event == "new_namespace")
+  if (is_reserved_server_side_event(event))
     throw std::invalid_argument("\"" + event + "\" is a reserved event name");
 }
 

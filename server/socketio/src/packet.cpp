@@ -48,6 +48,10 @@ bool is_reserved_event(std::string_view name) noexcept {
          name == "disconnecting" || name == "newListener" || name == "removeListener";
 }
 
+bool is_reserved_server_side_event(std::string_view name) noexcept {
+  return name == "connect" || name == "connection" || name == "new_namespace";
+}
+
 namespace {
 // ECMAScript's Number::toString (radix 10): the shortest digits that read back as `d`, in plain
 // notation for a decimal exponent within (-7, 21), else as d[.ddd]e±n.

@@ -68,6 +68,9 @@ const char* to_string(DecodeError e) noexcept;
 
 // Event names the protocol reserves; an EVENT may not use them.
 bool is_reserved_event(std::string_view name) noexcept;
+// Names a server-side event may not take (socket.io's namespace RESERVED_EVENTS: connect,
+// connection, new_namespace; a Node peer would run its connection handlers for them).
+bool is_reserved_server_side_event(std::string_view name) noexcept;
 // Throws std::invalid_argument for a reserved event name (what socket.io's emit throws).
 void check_event_name(const std::string& name);
 // The same for a handler's event (on, once, on_event): no client sends a reserved one, so such a

@@ -107,7 +107,8 @@ const char* kUsage =
     "  --rebalance-rate N  clients a busy worker asks to reconnect per second at most, with\n"
     "               recovery (default 50; they recover wherever they land)\n"
     "  --workers N  run as a cluster of N worker processes joined by the shared-memory ring\n"
-    "               (auto: one per CPU of the affinity mask); without it: one process, and\n"
+    "               (auto: one per CPU of the affinity mask, no more than a cgroup's CPU\n"
+    "               limit rounded up, as docker --cpus sets it); without it: one process, and\n"
     "               the cluster's --ring, --ring-mb, --ring-huge-pages, --ring-per-worker,\n"
     "               --port-per-worker, --max-sessions, --session-bytes, --cut-log-mb and\n"
     "               --redis* are refused (exit 2)\n"
@@ -1351,7 +1352,9 @@ int serve(ServeOptions cfg, Setup setup) {
 
   // A cluster. All workers must listen on one known port: with port 0 the supervisor picks a free
   // one first (and holds it, bound with SO_REUSEPORT but not listening, while the cluster runs).
-  int n = cfg.workers > 0 ? cfg.workers : static_cast<int>(cluster::affinity_cpus().size());
+  std::string fewer;  // (--workers auto under a cgroup CPU limit: said, so that fewer is seen)
+  int n = cfg.workers > 0 ? cfg.workers : cluster::auto_workers(&fewer);
+  if (!fewer.empty()) std::fprintf(stderr, "shmio: --workers auto: %s\n", fewer.c_str());
   if (n > 960) {  // (auto on a machine past the registry's bound: as many as a cluster can have)
     std::fprintf(stderr,
                  "shmio: --workers auto: %d CPUs, more than a cluster's 960 workers: running 960 "

@@ -12,7 +12,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -304,6 +306,174 @@ std::vector<int> affinity_cpus() {
   return cpus;
 }
 
+namespace {
+
+// A small file's text (a cgroup's control files are a line each), nullopt if it cannot be read.
+std::optional<std::string> read_small(const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "re");
+  if (f == nullptr) return std::nullopt;
+  char buf[256];
+  const std::size_t got = std::fread(buf, 1, sizeof buf, f);
+  std::fclose(f);
+  return std::string(buf, got);
+}
+
+// The whitespace-separated words of a control file's text.
+std::vector<std::string_view> words(std::string_view t) {
+  std::vector<std::string_view> out;
+  std::size_t i = 0;
+  while (i < t.size()) {
+    while (i < t.size() && std::isspace(static_cast<unsigned char>(t[i])) != 0) ++i;
+    std::size_t j = i;
+    while (j < t.size() && std::isspace(static_cast<unsigned char>(t[j])) == 0) ++j;
+    if (j > i) out.push_back(t.substr(i, j - i));
+    i = j;
+  }
+  return out;
+}
+
+// A positive decimal count of at most 18 digits (microseconds of quota or period), else nullopt.
+std::optional<double> positive(std::string_view w) {
+  if (w.empty() || w.size() > 18) return std::nullopt;
+  long long v = 0;
+  for (char c : w) {
+    if (c < '0' || c > '9') return std::nullopt;
+    v = v * 10 + (c - '0');
+  }
+  if (v <= 0) return std::nullopt;
+  return static_cast<double>(v);
+}
+
+// cgroup v2's cpu.max: "max PERIOD" (no limit) or "QUOTA PERIOD".
+std::optional<double> v2_limit(const std::string& dir) {
+  const auto t = read_small(dir + "/cpu.max");
+  if (!t) return std::nullopt;
+  const auto w = words(*t);
+  if (w.size() != 2) return std::nullopt;
+  const auto quota = positive(w[0]);
+  const auto period = positive(w[1]);
+  if (!quota || !period) return std::nullopt;  // ("max", or not a count: no limit said)
+  return *quota / *period;
+}
+
+// cgroup v1's cpu.cfs_quota_us (-1: no limit) over cpu.cfs_period_us.
+std::optional<double> v1_limit(const std::string& dir) {
+  const auto q = read_small(dir + "/cpu.cfs_quota_us");
+  const auto p = read_small(dir + "/cpu.cfs_period_us");
+  if (!q || !p) return std::nullopt;
+  const auto wq = words(*q);
+  const auto wp = words(*p);
+  if (wq.size() != 1 || wp.size() != 1) return std::nullopt;
+  const auto quota = positive(wq[0]);
+  const auto period = positive(wp[0]);
+  if (!quota || !period) return std::nullopt;
+  return *quota / *period;
+}
+
+// A cgroup's path and its ancestors' ("/a/b": "/a/b", "/a", ""), as directories under a mount
+// point. A path this process cannot name (one outside its cgroup namespace, "/../x") is taken as
+// the mount's root only: inside a container that is the container's own cgroup.
+std::vector<std::string> cgroup_dirs(std::string_view path) {
+  std::vector<std::string> out;
+  std::string p(path);
+  while (!p.empty() && (p.back() == '/' || p.back() == '\n' || p.back() == '\r')) p.pop_back();
+  if (p.find("/..") != std::string::npos || (!p.empty() && p.front() != '/')) p.clear();
+  for (;;) {
+    out.push_back(p);
+    if (p.empty()) break;
+    p.resize(p.rfind('/'));
+  }
+  return out;
+}
+
+}  // namespace
+
+std::optional<double> cgroup_cpu_limit(std::string_view proc_cgroup, const std::string& root) {
+  std::optional<double> best;
+  const auto take = [&](std::optional<double> v) {
+    if (v && (!best || *v < *best)) best = v;
+  };
+  // Each line: "ID:CONTROLLERS:PATH" ("0::PATH" for the v2 hierarchy). Where the cgroup's own
+  // directory is not under the mount (a container without its own cgroup namespace sees its
+  // host's path, its own cgroup mounted as the root), the ancestors tried include the root.
+  std::size_t at = 0;
+  while (at < proc_cgroup.size()) {
+    std::size_t end = proc_cgroup.find('\n', at);
+    if (end == std::string_view::npos) end = proc_cgroup.size();
+    const std::string_view line = proc_cgroup.substr(at, end - at);
+    at = end + 1;
+    const std::size_t c1 = line.find(':');
+    const std::size_t c2 = c1 == std::string_view::npos ? c1 : line.find(':', c1 + 1);
+    if (c2 == std::string_view::npos) continue;
+    const std::string_view id = line.substr(0, c1);
+    const std::string_view controllers = line.substr(c1 + 1, c2 - c1 - 1);
+    const std::string_view path = line.substr(c2 + 1);
+    if (id == "0" && controllers.empty()) {
+      // (Mounted at the root, or at "unified" beside v1's controllers on a hybrid system.)
+      std::error_code ec;
+      const bool unified = !std::filesystem::exists(root + "/cgroup.controllers", ec) &&
+                           std::filesystem::is_directory(root + "/unified", ec);
+      const std::string base = unified ? root + "/unified" : root;
+      for (const std::string& d : cgroup_dirs(path)) take(v2_limit(base + d));
+      continue;
+    }
+    bool cpu = false;
+    for (std::size_t i = 0; i <= controllers.size();) {
+      std::size_t j = controllers.find(',', i);
+      if (j == std::string_view::npos) j = controllers.size();
+      if (controllers.substr(i, j - i) == "cpu") cpu = true;
+      i = j + 1;
+    }
+    if (!cpu) continue;
+    for (const char* mount : {"/cpu,cpuacct", "/cpuacct,cpu", "/cpu"}) {
+      std::error_code ec;
+      if (!std::filesystem::is_directory(root + mount, ec)) continue;
+      for (const std::string& d : cgroup_dirs(path)) take(v1_limit(root + mount + d));
+      break;
+    }
+  }
+  return best;
+}
+
+std::optional<double> cgroup_cpu_limit() {
+  // (The whole file: read_small's 256 bytes could cut a deep cgroup's path.)
+  std::FILE* f = std::fopen("/proc/self/cgroup", "re");
+  if (f == nullptr) return std::nullopt;
+  std::string text;
+  char buf[1024];
+  for (std::size_t got; (got = std::fread(buf, 1, sizeof buf, f)) > 0;) text.append(buf, got);
+  std::fclose(f);
+  return cgroup_cpu_limit(text, "/sys/fs/cgroup");
+}
+
+int auto_workers(std::size_t affinity, std::optional<double> limit, std::string* why) {
+  const int cpus = static_cast<int>(std::clamp<std::size_t>(affinity, 1, CPU_SETSIZE));
+  const int n = cpus;
+  if (limit && *limit > 0) {
+    // Rounded up (a limit of 2.5 CPUs: 3 workers, which together may use 2.5), with a
+    // millionth's slack for a quota that is a whole number of periods written in microseconds.
+    const double up = std::ceil(*limit - 1e-6);
+    const int m = up < 1 ? 1 : up > cpus ? cpus : static_cast<int>(up);
+    if (m < n) {
+      if (why != nullptr) {
+        char text[200];
+        std::snprintf(text, sizeof text,
+                      "%d workers: the cgroup's CPU limit is %.2f CPUs, below the affinity "
+                      "mask's %d (cpu.max, or cpu.cfs_quota_us)",
+                      m, *limit, cpus);
+        *why = text;
+      }
+      return m;
+    }
+  }
+  if (why != nullptr) why->clear();
+  return n;
+}
+
+int auto_workers(std::string* why) {
+  return auto_workers(affinity_cpus().size(), cgroup_cpu_limit(), why);
+}
+
 // Whether a SIGCHLD disposition has the kernel reap the children (ignored, or SA_NOCLDWAIT).
 static bool kernel_reaps(const struct sigaction& a) {
   return a.sa_handler == SIG_IGN || (a.sa_flags & SA_NOCLDWAIT) != 0;
@@ -405,7 +575,9 @@ int run_supervisor(const SupervisorOptions& o,
     }
   } restore_stops{stops, old_stop, set};
   const std::vector<int> cpus = affinity_cpus();
-  const int n = o.workers > 0 ? o.workers : static_cast<int>(cpus.size());
+  std::string fewer;  // (workers = 0: why fewer than the affinity mask's CPUs)
+  const int n = o.workers > 0 ? o.workers : auto_workers(cpus.size(), cgroup_cpu_limit(), &fewer);
+  if (!fewer.empty() && n <= kMaxWorkers) std::fprintf(stderr, "shmio: %s\n", fewer.c_str());
   // At most kMaxWorkers (the registry's 1,024 producer slots, 64 kept for emitters and tools;
   // session ids carry a worker's index): shmio's own command line bounds --workers so, and a
   // program calling this directly is told the same (before 2026-12-03 past it the slot counts

@@ -16,9 +16,12 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "shmio/shm/segment.hpp"
@@ -82,6 +85,24 @@ shm::RingConfig worker_ring_config(const std::string& ring, int worker, int work
 
 // The CPUs in this process's affinity mask, in order.
 std::vector<int> affinity_cpus();
+
+// The CPU time this process's cgroup may use, in CPUs (cgroup v2's cpu.max, or v1's
+// cpu.cfs_quota_us / cpu.cfs_period_us): the tightest limit of its cgroup and the cgroup's
+// ancestors, as a container runtime (docker --cpus, a Kubernetes CPU limit) or systemd's
+// CPUQuota= sets it. nullopt where none is set, or none can be read (no cgroup file system, a
+// file that does not parse: such a file is skipped, not an error).
+std::optional<double> cgroup_cpu_limit();
+// The same from given sources (tests): `proc_cgroup` the text of /proc/self/cgroup, `root` the
+// directory the cgroup file systems are mounted under (/sys/fs/cgroup).
+std::optional<double> cgroup_cpu_limit(std::string_view proc_cgroup, const std::string& root);
+
+// How many workers `--workers auto` (workers = 0) runs: one per CPU of the affinity mask, but no
+// more than the cgroup's CPU limit rounded up (at least one): a worker per CPU of a 64-core host
+// inside a 4-CPU container would be throttled by the quota in every period, its clients' latency
+// with it. `why` (if given) says so when the limit lowered the count, empty otherwise.
+int auto_workers(std::string* why = nullptr);
+// The same from given figures (tests): the affinity mask's CPU count and the cgroup's limit.
+int auto_workers(std::size_t affinity, std::optional<double> limit, std::string* why = nullptr);
 
 // A worker's exit status that says its start cannot succeed (it cannot listen on its address: an
 // address not on this host, a port another program holds): at a worker's first start the

@@ -1084,6 +1084,32 @@ TEST_F(RedisClient, TheEmitterTakesSeveralRoomsAtOnce) {
   EXPECT_NE(got[2].find(R"("rooms":["room-v1"])"), std::string::npos) << got[2];
 }
 
+// The Redis emitter's own operations on the main namespace (em.in, em.except, em.volatile_(),
+// em.compress(false), em.sockets_join, ...), as @socket.io/redis-emitter has them beside of():
+// before 2026-12-05 only em.to and em.emit were there, and no compress anywhere.
+TEST_F(RedisClient, TheEmittersOwnOperationsAreTheMainNamespaces) {
+  RedisServer server(free_port());
+  server.start();
+  std::vector<std::string> got;
+  auto sub = listening(server, got, {"socket.io-request#/#", "socket.io#/#"});
+  redis::Emitter em(server.url());
+  // (Two rooms: on the channel of all, where one room's goes to its own channel.)
+  ASSERT_TRUE(em.in({"room-in", "room-in2"}).compress(false).emit("e", sio::Args{1}))
+      << em.last_error();
+  ASSERT_TRUE(em.except("room-ex").volatile_().emit("f", sio::Args{2})) << em.last_error();
+  ASSERT_TRUE(em.sockets_join("room-j")) << em.last_error();
+  ASSERT_TRUE(em.disconnect_sockets(true)) << em.last_error();
+  ASSERT_TRUE(drive([&] { return got.size() == 4; })) << testing::PrintToString(got);
+  // (Broadcasts are msgpack: flags {compress: false} as @socket.io/redis-emitter writes it.)
+  EXPECT_NE(got[0].find("room-in"), std::string::npos);
+  EXPECT_NE(got[0].find(std::string("compress\xc2", 9)), std::string::npos) << "compress false";
+  EXPECT_NE(got[1].find("room-ex"), std::string::npos);
+  EXPECT_NE(got[1].find(std::string("volatile\xc3", 9)), std::string::npos) << "volatile true";
+  EXPECT_EQ(got[1].find("compress"), std::string::npos) << "compress true is the default, unsaid";
+  EXPECT_NE(got[2].find(R"("rooms":["room-j"])"), std::string::npos) << got[2];
+  EXPECT_NE(got[3].find(R"("close":true)"), std::string::npos) << got[3];
+}
+
 // pause_reading (the bridge's flow control): what was read is handed over, then nothing more
 // until resumed, and the quiet-link PING does not take the unread link for a stalled one; after
 // the resume everything published meanwhile comes, in order, on the same connection.

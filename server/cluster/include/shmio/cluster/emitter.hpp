@@ -81,6 +81,12 @@ class EmitTargets {
     opts_.flags.volatile_ = true;
     return std::move(static_cast<Derived&>(*this));
   }
+  // socket.io's compress flag: false sends the event uncompressed to clients with
+  // permessage-deflate (the default is true, as in socket.io).
+  Derived compress(bool on) && {
+    opts_.flags.compress = on;
+    return std::move(static_cast<Derived&>(*this));
+  }
   // (One room or a brace list, for Derived's sockets_join / sockets_leave of a vector.)
   bool sockets_join(const socketio::Room& room) const {
     return self().sockets_join(std::vector<socketio::Room>{room});
@@ -101,6 +107,49 @@ class EmitTargets {
   socketio::BroadcastOptions opts_;
 };
 
+// An emitter's own operations on the main namespace ("/"), as @socket.io/redis-emitter and
+// @socket.io/postgres-emitter have them: `em.to("r").emit(...)`, `em.in`, `em.except`,
+// `em.volatile_()`, `em.compress(false)`, `em.emit`, `em.sockets_join`, `em.sockets_leave`,
+// `em.disconnect_sockets`, `em.server_side_emit` are `em.of("/")`'s. (Before 2026-12-05 only
+// `to` and `emit` were there.) Shared by this emitter and the Redis fleet's.
+template <class Self, class Op>
+class MainNamespaceOps {
+ public:
+  Op to(const socketio::Room& room) { return main().to(room); }
+  Op to(std::initializer_list<socketio::Room> rooms) { return main().to(rooms); }
+  Op to(const std::vector<socketio::Room>& rooms) { return main().to(rooms); }
+  Op in(const socketio::Room& room) { return main().in(room); }
+  Op in(std::initializer_list<socketio::Room> rooms) { return main().in(rooms); }
+  Op in(const std::vector<socketio::Room>& rooms) { return main().in(rooms); }
+  Op except(const socketio::Room& room) { return main().except(room); }
+  Op except(std::initializer_list<socketio::Room> rooms) { return main().except(rooms); }
+  Op except(const std::vector<socketio::Room>& rooms) { return main().except(rooms); }
+  Op volatile_() { return main().volatile_(); }
+  Op compress(bool on) { return main().compress(on); }
+  bool emit(const std::string& event, socketio::Args args = {}) {
+    return main().emit(event, std::move(args));
+  }
+  bool sockets_join(const socketio::Room& room) { return main().sockets_join(room); }
+  bool sockets_join(std::initializer_list<socketio::Room> rooms) {
+    return main().sockets_join(rooms);
+  }
+  bool sockets_join(const std::vector<socketio::Room>& rooms) { return main().sockets_join(rooms); }
+  bool sockets_leave(const socketio::Room& room) { return main().sockets_leave(room); }
+  bool sockets_leave(std::initializer_list<socketio::Room> rooms) {
+    return main().sockets_leave(rooms);
+  }
+  bool sockets_leave(const std::vector<socketio::Room>& rooms) {
+    return main().sockets_leave(rooms);
+  }
+  bool disconnect_sockets(bool close = false) { return main().disconnect_sockets(close); }
+  bool server_side_emit(const std::string& event, socketio::Args args = {}) {
+    return main().server_side_emit(event, std::move(args));
+  }
+
+ private:
+  Op main() { return static_cast<Self&>(*this).of("/"); }
+};
+
 class EmitOperator : public EmitTargets<EmitOperator> {
  public:
   EmitOperator(Emitter& em, std::string nsp) : EmitTargets(std::move(nsp)), em_(&em) {}
@@ -119,7 +168,7 @@ class EmitOperator : public EmitTargets<EmitOperator> {
   Emitter* em_;
 };
 
-class Emitter {
+class Emitter : public MainNamespaceOps<Emitter, EmitOperator> {
  public:
   // Attaches to the ring `ring`; throws std::runtime_error with the reason if it cannot. Before
   // each message it looks whether the ring's file is still the one it attached (one stat()): a
@@ -142,12 +191,7 @@ class Emitter {
   Emitter& operator=(const Emitter&) = delete;
 
   EmitOperator of(const std::string& nsp) { return EmitOperator(*this, nsp); }
-  EmitOperator to(const socketio::Room& room) { return of("/").to(room); }
-  EmitOperator to(std::initializer_list<socketio::Room> rooms) { return of("/").to(rooms); }
-  EmitOperator to(const std::vector<socketio::Room>& rooms) { return of("/").to(rooms); }
-  bool emit(const std::string& event, socketio::Args args = {}) {
-    return of("/").emit(event, std::move(args));
-  }
+  // (to, in, except, volatile_, compress, emit, sockets_join, ...: MainNamespaceOps, of "/".)
   const std::string& last_error() const noexcept { return error_; }
   // Waits for a reader far behind (max_hold), and those that ended at max_hold, since the start
   // (readable from any thread).

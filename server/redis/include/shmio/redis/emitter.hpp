@@ -44,7 +44,7 @@ class EmitOperator : public cluster::EmitTargets<EmitOperator> {
   Emitter* em_;
 };
 
-class Emitter {
+class Emitter : public cluster::MainNamespaceOps<Emitter, EmitOperator> {
  public:
   // Throws std::invalid_argument for a URL redis::parse_url refuses. Connects at the first call.
   explicit Emitter(const std::string& url, std::string key = "socket.io",
@@ -54,12 +54,7 @@ class Emitter {
   Emitter& operator=(const Emitter&) = delete;
 
   EmitOperator of(const std::string& nsp) { return EmitOperator(*this, nsp); }
-  EmitOperator to(const socketio::Room& room) { return of("/").to(room); }
-  EmitOperator to(std::initializer_list<socketio::Room> rooms) { return of("/").to(rooms); }
-  EmitOperator to(const std::vector<socketio::Room>& rooms) { return of("/").to(rooms); }
-  bool emit(const std::string& event, socketio::Args args = {}) {
-    return of("/").emit(event, std::move(args));
-  }
+  // (to, in, except, volatile_, compress, emit, sockets_join, ...: MainNamespaceOps, of "/".)
   const std::string& key() const noexcept { return key_; }
   const std::string& last_error() const noexcept { return error_; }
   // PUBLISH channel payload, waiting for the reply; false (and last_error) if it did not happen.

@@ -14,7 +14,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/json/parse.hpp>
 #include <cerrno>
 #include <chrono>
@@ -37,6 +39,7 @@
 #include "shmio/cluster/wire.hpp"
 #include "shmio/shm/board.hpp"
 #include "shmio/shm/cut_log.hpp"
+#include "shmio/shm/inspect.hpp"
 #include "shmio/shm/process.hpp"
 #include "shmio/shm/ring_reader.hpp"
 #include "shmio/shm/ring_writer.hpp"
@@ -1416,6 +1419,128 @@ TEST_P(ClusterAdapterTest, AnEmitterTakesSeveralRoomsAtOnce) {
   EXPECT_TRUE(has(b.first, "e"));
   EXPECT_FALSE(has(c.first, "e"));
   EXPECT_TRUE(has(a.first, "f"));
+}
+
+// A burst of broadcasts from another worker: a worker woken by the ring reads at most 16
+// batches of each ring a turn and posts the rest behind what the turn queued, the clients'
+// flushes among it, so a client is written to every 1,024 records at most. Before 2026-12-05 the
+// worker read all of it in one turn (however long the burst, while others kept publishing) and
+// queued it for its clients before any flush: a burst over a client's queue bound (4,096
+// packets) closed even a fast client as a slow consumer, and no timer ran meanwhile (found by a
+// review). Here 3,000 records: at least 3 flushes (1 before).
+TEST_P(ClusterAdapterTest, ABurstFromAnotherWorkerIsFlushedAsItIsRead) {
+  const auto a = connect(0);
+  ASSERT_TRUE(drive([&] { return workers_[0]->server->of("/").socket(a.second) != nullptr; }));
+  constexpr int kBurst = 3000;
+  for (int i = 0; i < kBurst; ++i) workers_[1]->server->of("/").to("w0").emit("b", sio::Args{i});
+  const std::uint64_t flushes = workers_[0]->server->engine().stats().flushes;
+  ASSERT_TRUE(drive([&] { return events(a.first).size() >= kBurst; }));
+  EXPECT_EQ(events(a.first).size(), static_cast<std::size_t>(kBurst));
+  EXPECT_GE(workers_[0]->server->engine().stats().flushes - flushes, 3u);
+  EXPECT_GE(workers_[0]->node->stats().drain_yields, 2u);
+}
+
+// A worker lapped by a flood counts what its reader lost once, as the reader's slot counts it:
+// before 2026-12-05 a lap found at a peek and another at its consume counted the first twice
+// (and disconnected every client twice); found by a review.
+TEST_P(ClusterAdapterTest, AFloodsLostRecordsAreCountedOnce) {
+  sio::BroadcastOptions opts;
+  opts.rooms = {"nobody"};
+  const std::string frame = "42[\"x\",\"" + std::string(200, 'p') + "\"]";
+  std::vector<std::byte> rec(cluster::broadcast_size("/", opts, frame.size(), {}));
+  cluster::write_broadcast(rec, "/", opts, cluster::broadcast_flags(opts.flags), 0, frame, {});
+  std::atomic<bool> stop{false};
+  std::thread flood([&] {
+    auto w = shm::RingWriter::attach(*segment_, {"flood", -1});
+    if (!w) return;
+    const auto cap = std::chrono::steady_clock::now() + 4s;
+    while (!stop.load() && std::chrono::steady_clock::now() < cap)
+      for (int i = 0; i < 256; ++i)
+        (void)w.value().publish(static_cast<std::uint16_t>(cluster::MessageType::broadcast), rec);
+  });
+  struct Join {
+    std::atomic<bool>& stop;
+    std::thread& t;
+    ~Join() {
+      stop = true;
+      t.join();
+    }
+  } join{stop, flood};
+  testing::internal::CaptureStderr();
+  const bool lapped = drive(
+      [&] { return workers_[0]->node->stats().laps > 20 && workers_[1]->node->stats().laps > 20; });
+  stop = true;
+  const std::string said = testing::internal::GetCapturedStderr();
+  ASSERT_TRUE(lapped);
+  // (Said once each, not once per lap: at most once per 10 s.)
+  for (const char* w : {"shmio[w0]: lapped by the ring", "shmio[w1]: lapped by the ring"}) {
+    const std::size_t first = said.find(w);
+    EXPECT_NE(first, std::string::npos) << said;
+    EXPECT_EQ(said.find(w, first + 1), std::string::npos) << said.substr(0, 2000);
+  }
+  // Once both have read all of it, each worker's count of lost records is its slot's.
+  ASSERT_TRUE(drive([&] {
+    const auto snap = shm::inspect::snapshot(*segment_);
+    int done = 0;
+    for (const auto& row : shm::inspect::readers(*segment_))
+      if ((row.label == "worker-0" || row.label == "worker-1") && row.position == snap.frontier)
+        ++done;
+    return done == 2;
+  }));
+  for (const auto& row : shm::inspect::readers(*segment_))
+    for (int i = 0; i < 2; ++i) {
+      if (row.label != "worker-" + std::to_string(i)) continue;
+      EXPECT_EQ(workers_[i]->node->stats().lost_records, row.lost_records) << row.label;
+      EXPECT_GT(row.lost_records, 0u);
+    }
+}
+
+// The emitter's own operations on the main namespace (em.in, em.except, em.volatile_(),
+// em.compress(false), em.sockets_join, em.disconnect_sockets, ...), as the Node emitters have them
+// beside of(): before 2026-12-05 only em.to and em.emit were there.
+TEST_P(ClusterAdapterTest, AnEmittersOwnOperationsAreTheMainNamespaces) {
+  cluster::Emitter em(ring_);
+  const auto a = connect(0);
+  const auto b = connect(1);
+  ASSERT_TRUE(em.sockets_join("z")) << em.last_error();
+  ASSERT_TRUE(em.except(b.second).sockets_leave(std::vector<sio::Room>{"z"}));
+  auto on_1 = workers_[1]->server->of("/").socket(b.second);
+  ASSERT_TRUE(on_1);
+  ASSERT_TRUE(drive([&] {
+    auto s = workers_[0]->server->of("/").socket(a.second);
+    return on_1->rooms().count("z") == 1 && s && s->rooms().count("z") == 0;
+  }));
+  ASSERT_TRUE(em.in("z").emit("in-z", sio::Args{1}));
+  ASSERT_TRUE(em.except({b.second}).emit("not-b", sio::Args{2}));
+  ASSERT_TRUE(drive([&] { return has(a.first, "not-b") && has(b.first, "in-z"); }));
+  EXPECT_FALSE(has(a.first, "in-z"));
+  EXPECT_FALSE(has(b.first, "not-b"));
+  // compress(false) and volatile_() are carried in the record's flags. (A volatile event may be
+  // dropped for a client whose transport is busy, as socket.io's: not waited for.)
+  auto reader = shm::RingReader::attach(*segment_, {"flags", -1, shm::StartAt::latest});
+  ASSERT_TRUE(reader) << reader.error().message;
+  ASSERT_TRUE(em.compress(false).emit("plain", sio::Args{4}));
+  ASSERT_TRUE(em.volatile_().compress(true).emit("vol", sio::Args{5}));
+  std::vector<std::uint8_t> flags;
+  reader.value().poll([&](const shm::RecordView& v) {
+    if (v.type == static_cast<std::uint16_t>(cluster::MessageType::broadcast))
+      if (auto bv = cluster::read_broadcast(v.payload)) flags.push_back(bv->flags);
+  });
+  ASSERT_EQ(flags.size(), 2u);
+  EXPECT_EQ(flags[0] & cluster::kFlagCompress, 0) << "compress(false): the compress bit clear";
+  EXPECT_EQ(flags[1], cluster::kFlagVolatile | cluster::kFlagCompress);
+  ASSERT_TRUE(drive([&] { return has(a.first, "plain") && has(b.first, "plain"); }));
+  // disconnect_sockets, and server_side_emit reaching every worker's handler.
+  int heard = 0;
+  for (auto& w : workers_)
+    w->server->of("/").on_server_side("hello", [&heard](sio::Args, auto) { ++heard; });
+  ASSERT_TRUE(em.server_side_emit("hello", sio::Args{"x"}));
+  ASSERT_TRUE(em.in("z").disconnect_sockets());
+  ASSERT_TRUE(drive([&] {
+    return heard == static_cast<int>(workers_.size()) &&
+           !workers_[1]->server->of("/").socket(b.second);
+  }));
+  EXPECT_TRUE(workers_[0]->server->of("/").socket(a.second)) << "not in z";
 }
 
 TEST_P(ClusterRecoveryTest, AnEmittersBroadcastGetsAnOffsetAndIsReplayedOnlyToWhoMissedIt) {

@@ -290,6 +290,10 @@ std::string Node::metrics_text() const {
   line("shmio_lap_disconnects_total", "Clients disconnected because their worker was lapped.",
        "counter", s.lap_disconnects, w);
   line("shmio_ring_bad_records_total", "Records that did not decode.", "counter", s.bad_records, w);
+  line("shmio_ring_drain_yields_total",
+       "Reads of the rings cut at their budget per turn (16 batches a ring), the rest read after "
+       "the turn's other work.",
+       "counter", s.drain_yields, w);
   line("shmio_handoffs_failed_total", "Connections that could not be handed to their worker.",
        "counter", s.handoffs_failed, w);
   line("shmio_handoffs_refused_total",

@@ -275,6 +275,8 @@ struct Node::Impl {
   // loop of too-large emits wrote a line each; the count is shmio_ring_publish_failures_total).
   // Throttled per kind (the message type and why: a loop of one kind does not hide another;
   // the kinds are few, a type's name by a status's).
+  // Whether a line of this kind may be said now: at most once per 10 s each (publish failures,
+  // laps).
   bool say_publish_failure(const std::string& kind) {
     const auto now = std::chrono::steady_clock::now();
     auto [it, fresh] = publish_failure_said.try_emplace(kind, now);
@@ -601,18 +603,28 @@ struct Node::Impl {
   void start_reading() {
     notify.assign(::fcntl(notifier->fd(), F_DUPFD_CLOEXEC, 0));
     wait_notify();
-    drain();
+    drain(kDrainRounds);
   }
   void wait_notify() {
     notify.async_wait(net::posix::descriptor_base::wait_read,
                       [this](const boost::system::error_code& ec) {
                         if (ec || stopped) return;
                         notifier->drain();
-                        drain();
+                        drain(kDrainRounds);
                         wait_notify();
                       });
   }
-  void drain();
+  // Applies what the rings hold now (every record, for the callers that need all of it before
+  // they go on: a recovery's take, a dead responder's requests, keep_up).
+  void drain() { drain(std::numeric_limits<std::size_t>::max()); }
+  // At most `rounds` batches of each ring, the rest posted behind what this turn queued (the
+  // clients' flushes, timers, other sockets' reads): a drain woken by the notifier takes at most
+  // kDrainRounds per turn. Before 2026-12-05 it read on while other workers kept publishing
+  // faster than this one delivered: nothing it delivered was flushed, no timer ran (the board's
+  // post among them: the watchdog then killed a busy worker), until the inflow paused.
+  void drain(std::size_t rounds);
+  // (16 rounds: up to 1,024 records of each ring a turn — a few milliseconds of delivery.)
+  static constexpr std::size_t kDrainRounds = 16;
   // A FETCH_SOCKETS or ALL_ROOMS answer (`t`) of `items` under `key`, to request `rid` of writer
   // `to`, in parts that each fit a ring record ("part" i of "parts" n), the whole bounded by the
   // ring; what is left out is said on stderr, naming the `request` and its `item`.

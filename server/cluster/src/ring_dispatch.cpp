@@ -5,25 +5,37 @@
 
 #include <cstdio>
 #include <limits>
+#include <utility>
 
 namespace shmio::cluster {
 
 // ---------------------------------------------------------------------------------------------
-void Node::Impl::drain() {
+void Node::Impl::drain(std::size_t rounds) {
   // Not re-entered: a callback run while applying a record (e.g. an answer completing a request
   // whose callback admits a recovered socket) must not apply later records before the rest of
   // the batch. Such a nested replay reads up to `applied_end` instead.
   if (stopped || !reader || draining) return;
-  draining = true;
-  struct Reset {
-    bool& flag;
-    ~Reset() { flag = false; }
-  } reset{draining};
-  // (The workers' rings with a ring per worker, then the shared one.)
-  rings.drain(
-      *reader, [this](shm::RingReader& r, WorkerRing* from) { return read_batch(r, from); },
-      [this] { return stopped; });
-  release_held();  // (a lap moves applied_end past what it lost)
+  bool more = false;
+  {
+    draining = true;
+    struct Reset {
+      bool& flag;
+      ~Reset() { flag = false; }
+    } reset{draining};
+    // (The workers' rings with a ring per worker, then the shared one.)
+    more = rings.drain(
+        *reader, [this](shm::RingReader& r, WorkerRing* from) { return read_batch(r, from); },
+        [this] { return stopped; }, rounds);
+    release_held();  // (a lap moves applied_end past what it lost)
+  }
+  if (!more) return;
+  ++stats.drain_yields;
+  if (std::exchange(drain_posted, true)) return;
+  net::post(io, [life = std::weak_ptr<bool>(lifetime), this] {
+    if (life.expired()) return;
+    drain_posted = false;
+    drain(kDrainRounds);
+  });
 }
 
 void Node::Impl::answer_in_parts(MessageType t, std::uint64_t rid, std::uint16_t to,
@@ -74,7 +86,10 @@ bool Node::Impl::read_batch(shm::RingReader& r, WorkerRing* from) {
     on_lapped(lost);
   };
   const std::size_t n = r.peek(views);
-  if (r.last_loss().records != 0) lapped(r.last_loss().records);
+  // (last_loss() adds up the peek's and its consume's: the consume's own is the difference.
+  // Before 2026-12-05 a lap at both counted the peek's twice, and disconnected everyone twice.)
+  const std::uint64_t lost_at_peek = r.last_loss().records;
+  if (lost_at_peek != 0) lapped(lost_at_peek);
   std::uint64_t& applied = from != nullptr ? from->applied : applied_end;
   if (n == 0) {
     applied = r.position();
@@ -107,7 +122,7 @@ bool Node::Impl::read_batch(shm::RingReader& r, WorkerRing* from) {
     batch.push_back(std::move(c));
   }
   if (!r.consume(std::span<const RecordView>(views.data(), n))) {
-    lapped(r.last_loss().records);
+    lapped(r.last_loss().records - lost_at_peek);
     return true;
   }
   const std::uint64_t batch_end = r.position();
@@ -379,9 +394,14 @@ void Node::Impl::on_lapped(std::uint64_t lost) {
   // so that they reconnect and recover (or start afresh if the ring no longer has their range).
   const std::size_t n = server ? server->disconnect_all("forced server close") : 0;
   stats.lap_disconnects += n;
+  // Said at most once per 10 s, with the totals since (a flood that laps a worker again and
+  // again wrote a line per lap before 2026-12-05: hundreds a second).
+  if (!say_publish_failure("lapped")) return;
   std::fprintf(stderr,
                "shmio[w%d]: lapped by the ring: %llu records lost; %zu clients disconnected to "
-               "recover\n",
-               options.worker, static_cast<unsigned long long>(lost), n);
+               "recover (%llu laps, %llu records lost so far; said at most once per 10 s)\n",
+               options.worker, static_cast<unsigned long long>(lost), n,
+               static_cast<unsigned long long>(stats.laps),
+               static_cast<unsigned long long>(stats.lost_records));
 }
 }  // namespace shmio::cluster

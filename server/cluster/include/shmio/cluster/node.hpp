@@ -102,20 +102,21 @@ struct NodeOptions {
 
 // Counters of this worker (monotonic), for /metrics.
 struct NodeStats {
-  std::uint64_t broadcasts_published = 0;    // BROADCAST records written
-  std::uint64_t broadcasts_received = 0;     // BROADCAST records of other workers applied
-  std::uint64_t messages_published = 0;      // all records written
-  std::uint64_t messages_received = 0;       // all records of others read
-  std::uint64_t publish_failures = 0;        // records that could not be written (too large)
-  std::uint64_t laps = 0;                    // times this worker's reader was lapped
-  std::uint64_t lost_records = 0;            // records it lost to laps
-  std::uint64_t lap_disconnects = 0;         // clients disconnected because of a lap
-  std::uint64_t bad_records = 0;             // records that did not decode (skipped)
-  std::uint64_t handoffs_failed = 0;         // connections that could not be handed over
-  std::uint64_t handoffs_refused = 0;        // hand-off connections of another user, bad messages
-  std::uint64_t recoveries = 0;              // sessions restored from the ring
-  std::uint64_t recovery_failures = 0;       // offset no longer in the ring, or unknown session
-  std::uint64_t sessions_not_saved = 0;      // recovery sessions that did not fit the table
+  std::uint64_t broadcasts_published = 0;  // BROADCAST records written
+  std::uint64_t broadcasts_received = 0;   // BROADCAST records of other workers applied
+  std::uint64_t messages_published = 0;    // all records written
+  std::uint64_t messages_received = 0;     // all records of others read
+  std::uint64_t publish_failures = 0;      // records that could not be written (too large)
+  std::uint64_t laps = 0;                  // times this worker's reader was lapped
+  std::uint64_t lost_records = 0;          // records it lost to laps
+  std::uint64_t lap_disconnects = 0;       // clients disconnected because of a lap
+  std::uint64_t drain_yields = 0;        // reads of the rings cut at their budget, the rest posted
+  std::uint64_t bad_records = 0;         // records that did not decode (skipped)
+  std::uint64_t handoffs_failed = 0;     // connections that could not be handed over
+  std::uint64_t handoffs_refused = 0;    // hand-off connections of another user, bad messages
+  std::uint64_t recoveries = 0;          // sessions restored from the ring
+  std::uint64_t recovery_failures = 0;   // offset no longer in the ring, or unknown session
+  std::uint64_t sessions_not_saved = 0;  // recovery sessions that did not fit the table
   std::uint64_t sessions_not_forgotten = 0;  // closed ones left in it (slots held, queue full)
   std::uint64_t rebalance_steered = 0;       // fresh handshakes handed to a less loaded worker
   std::uint64_t rebalance_kept = 0;          // ...whose hand-off failed: served here (not dropped)

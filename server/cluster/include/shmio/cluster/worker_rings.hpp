@@ -20,6 +20,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <span>
@@ -78,18 +79,21 @@ class WorkerRings {
   static void lapped(Ring& r) noexcept { r.announced = false; }
 
   // Reads a batch of each ring in turn — the workers' rings, then the shared one: `read(reader,
-  // ring)`, ring nullptr for `shared`, true if it read anything — until none has more or `stop()`
-  // says so. (A busy ring delays the others by one batch.)
+  // ring)`, ring nullptr for `shared`, true if it read anything — until none has more, `stop()`
+  // says so, or `rounds` rounds were read; true in that last case (some ring may have more).
+  // (A busy ring delays the others by one batch.)
   template <class Read, class Stop>
-  void drain(shm::RingReader& shared, Read read, Stop stop) const {
-    for (;;) {
+  bool drain(shm::RingReader& shared, Read read, Stop stop,
+             std::size_t rounds = std::numeric_limits<std::size_t>::max()) const {
+    for (std::size_t k = 1;; ++k) {
       bool more = false;
       for (const auto& r : rings_) {
         more = read(*r->reader, r.get()) || more;
-        if (stop()) return;
+        if (stop()) return false;
       }
       more = read(shared, nullptr) || more;
-      if (stop() || !more) return;
+      if (stop() || !more) return false;
+      if (k >= rounds) return true;
     }
   }
   // Before a worker's death is applied (its WORKER_DOWN): `worker`'s ring read up to its tail as

@@ -1384,6 +1384,22 @@ TEST_P(Delivery, PastMaxDynamicNamespacesACONNECTToANewOneIsRefused) {
   EXPECT_EQ(server_->namespace_names().size(), 5u);  // ("/" and four)
 }
 
+// The line a refused dynamic namespace is logged with shows a client's name escaped, as every
+// line with client text does (log_text): a name with a newline wrote a second line of the
+// client's choosing before 2026-12-05 (found by a review).
+TEST_P(Delivery, ARefusedDynamicNamespacesNameIsLoggedEscaped) {
+  ServerOptions o;
+  o.max_dynamic_namespaces = 1;
+  restart(o);
+  server_->of([](const std::string& n) { return n.rfind("/dyn-", 0) == 0; }, [](Namespace&) {});
+  ASSERT_NE(server_->find("/dyn-1"), nullptr);
+  testing::internal::CaptureStderr();
+  EXPECT_EQ(server_->find("/dyn-x\nshmio: FORGED LINE"), nullptr);
+  const std::string said = testing::internal::GetCapturedStderr();
+  EXPECT_NE(said.find("/dyn-x\\x0ashmio: FORGED LINE refused"), std::string::npos) << said;
+  EXPECT_EQ(said.find("\nshmio: FORGED"), std::string::npos) << said;
+}
+
 // cleanup_empty_child_namespaces (socket.io's cleanupEmptyChildNamespaces): a dynamic namespace
 // goes once its last socket leaves, or once a CONNECT its middleware refused was its only one;
 // the next CONNECT makes it again, with its setup. So max_dynamic_namespaces bounds those at once,
@@ -2708,6 +2724,46 @@ TEST_P(Delivery, EmittingAReservedEventNameThrowsAndSendsNothing) {
   });
   EXPECT_EQ(got, "42[\"fine\",1]\n") << "nothing else was sent";
   EXPECT_TRUE(s->connected());
+}
+
+// Packets the client sent right behind one whose handler disconnected their namespace's socket
+// (the same batch: here two frames read at once) are dropped, as socket.io ignores packets for a
+// socket gone by the time they are handled; the connection and its other namespaces stay. In a
+// later turn such a packet is still invalid state (the connection closed), as in socket.io.
+// Before 2026-12-05 the batch's packet closed the connection too (found by a review).
+TEST_P(Delivery, PacketsBehindOneThatDisconnectedTheirNamespaceAreDropped) {
+  server_->of("/custom").on_connection([](const SocketPtr& s) {
+    s->on("disconnect-me", [](const SocketPtr& self, Args, auto) { self->disconnect(); });
+  });
+  server_->of("/").on_connection([](const SocketPtr& s) {
+    s->on("echo", [](const SocketPtr& self, Args a, auto) { self->emit("echoed", std::move(a)); });
+  });
+  Client& c = connect();
+  c.send_text("40/custom,");
+  std::string got;
+  drive([&] {
+    for (auto& f : c.frames()) got += f.payload + "\n";
+    return got.find("40/custom,{") != std::string::npos;
+  });
+  c.send_text("42/custom,[\"disconnect-me\"]");
+  c.send_text("42/custom,[\"late\",1]");
+  c.send_text("42[\"echo\",2]");
+  got.clear();
+  drive([&] {
+    for (auto& f : c.frames()) got += f.payload + "\n";
+    return got.find("echoed") != std::string::npos || c.eof();
+  });
+  EXPECT_EQ(got.rfind("41/custom,\n", 0), 0u) << got;
+  EXPECT_NE(got.find("42[\"echoed\",2]\n"), std::string::npos) << got;
+  EXPECT_FALSE(c.eof());
+  // In a later turn: invalid state, the connection closed.
+  io_.run_for(20ms);  // (the turn's end long past)
+  c.send_text("42/custom,[\"later\",1]");
+  drive([&] {
+    c.read_available();
+    return c.eof();
+  });
+  EXPECT_TRUE(c.eof());
 }
 
 // of("chat") is the namespace "/chat", as socket.io's of() adds the slash (a client asking for

@@ -7,6 +7,7 @@
 #include <boost/container/small_vector.hpp>
 #include <boost/json/serialize.hpp>
 #include <cstdio>
+#include <utility>
 
 #include "detail.hpp"
 #include "shmio/socketio/server.hpp"
@@ -104,6 +105,12 @@ class Client : public std::enable_shared_from_this<Client> {
     }
     auto it = find(p.nsp);
     if (it == sockets_.end()) {
+      // A packet for a namespace whose socket left in this turn (the server disconnected it while
+      // handling an earlier packet of the same batch: a polling payload, the frames of one read)
+      // is dropped: socket.io routes a batch's packets to their sockets before any is handled,
+      // and a socket gone by then ignores its packets. (Before 2026-12-05 it closed the whole
+      // connection, every other namespace with it; found by a review.)
+      if (std::find(left_.begin(), left_.end(), p.nsp) != left_.end()) return;
       // A packet for a namespace this client has not joined: invalid state, as in the reference.
       return invalid_state();
     }
@@ -187,7 +194,19 @@ class Client : public std::enable_shared_from_this<Client> {
     if (connecting_.empty()) connecting_.shrink_to_fit();
   }
   void remove(const std::string& nsp) {
-    if (auto it = find(nsp); it != sockets_.end()) sockets_.erase(it);
+    auto it = find(nsp);
+    if (it == sockets_.end()) return;
+    sockets_.erase(it);
+    // (Kept until the turn ends: on_message drops the batch's later packets for it.)
+    left_.push_back(nsp);
+    if (std::exchange(left_posted_, true)) return;
+    net::post(srv_.io(), [w = weak_from_this()] {
+      auto self = w.lock();
+      if (!self) return;
+      self->left_.clear();
+      self->left_.shrink_to_fit();
+      self->left_posted_ = false;
+    });
   }
   // Every socket closed for `reason` (their sessions saved for recovery where it allows), then
   // the connection: a client that reconnects at once finds its sessions saved.
@@ -257,6 +276,8 @@ class Client : public std::enable_shared_from_this<Client> {
                         [&](const SocketPtr& s) { return s->nsp().name() == nsp; });
   }
   std::vector<std::string> connecting_;  // CONNECTs whose middleware has not finished
+  std::vector<std::string> left_;        // namespaces whose socket left in this turn
+  bool left_posted_ = false;             // (their clearing is posted)
 };
 // A pending ack of an emit to one socket (its own timer) or of a broadcast (its collector times
 // it).

@@ -240,9 +240,10 @@ void Server::dynamic_refused(const std::string& name, bool too_long) {
                  static_cast<unsigned long long>(dynamic_refused_));
   else
     std::fprintf(stderr,
-                 "shmio: a CONNECT to dynamic namespace %.100s refused: %zu made already "
+                 "shmio: a CONNECT to dynamic namespace %s refused: %zu made already "
                  "(max_dynamic_namespaces; %llu refused so far)\n",
-                 name.c_str(), dynamic_made_, static_cast<unsigned long long>(dynamic_refused_));
+                 log_text(name).c_str(), dynamic_made_,
+                 static_cast<unsigned long long>(dynamic_refused_));
 }
 
 struct Server::DynamicAsk {

@@ -384,3 +384,19 @@ TEST(ClusterWire, SocketsSplitIntoPartsThatFitARecord) {
   ASSERT_EQ(none.size(), 1u);
   EXPECT_TRUE(none[0].empty());
 }
+
+// The ack ids' stride: the smallest power of two past the workers and the fleet bridge, whose
+// residue (stride - 1) is never a worker's index.
+TEST(AckIdStride, PastEveryWorkerAndTheBridge) {
+  EXPECT_EQ(ack_id_stride(1), 2u);
+  EXPECT_EQ(ack_id_stride(2), 4u);
+  EXPECT_EQ(ack_id_stride(3), 4u);
+  EXPECT_EQ(ack_id_stride(4), 8u);
+  EXPECT_EQ(ack_id_stride(960), 1024u);
+  EXPECT_EQ(ack_id_stride(0), 2u);
+  for (int w = 1; w <= 960; ++w) {
+    const std::uint64_t s = ack_id_stride(w);
+    EXPECT_GT(s - 1, static_cast<std::uint64_t>(w - 1)) << w;  // (the bridge's residue)
+    EXPECT_GE((sio::kMaxAckId - (s - 1)) / s + 1, std::uint64_t{1} << 21) << w;
+  }
+}

@@ -2766,6 +2766,52 @@ TEST_P(Delivery, PacketsBehindOneThatDisconnectedTheirNamespaceAreDropped) {
   EXPECT_TRUE(c.eof());
 }
 
+// Ack ids stay at most 2^31 - 1 (a 32-bit int in socket.io-client-java, whose parser refuses a
+// packet with a larger one; a cluster's workers sent up to 2^43 before 2026-12-05: found by a
+// review), wrapping within base + stride * k; and an id still pending on the socket is passed
+// over when they wrap, not replaced (its callback lost, the answer to it taken for the new one).
+TEST_P(Delivery, AckIdsStayBelow2To31AndAPendingOneIsPassedOverWhenTheyWrap) {
+  ServerOptions o;
+  o.ack_id_base = 5;
+  o.ack_id_stride = std::uint64_t{1} << 20;  // (2,048 ids below 2^31)
+  restart(o);
+  std::set<std::uint64_t> seen;
+  for (int i = 0; i < 5000; ++i) {
+    const std::uint64_t id = server_->of("/").next_ack_id();
+    EXPECT_LE(id, kMaxAckId);
+    EXPECT_EQ(id % o.ack_id_stride, 5u);
+    seen.insert(id);
+  }
+  EXPECT_EQ(seen.size(), 2048u);
+  Client& c = connect();
+  SocketPtr s = server_->of("/").socket(last_sid_);
+  ASSERT_TRUE(s);
+  std::vector<std::string> answers;
+  auto ask = [&](const std::string& tag) {
+    s->emit_with_ack("q", Args{tag}, 60s, [&answers, tag](std::optional<std::string> e, Args a) {
+      answers.push_back(tag + ":" + (e ? *e : boost::json::serialize(a.values)));
+    });
+  };
+  auto id_of = [&](const std::string& tag) {
+    std::string got;
+    drive([&] {
+      for (auto& f : c.frames()) got += f.payload + "\n";
+      return got.find("[\"q\",\"" + tag + "\"]") != std::string::npos;
+    });
+    return got.substr(2, got.find('[') - 2);  // ("42<id>[...]")
+  };
+  ask("first");
+  const std::string first = id_of("first");
+  for (int i = 0; i < 2047; ++i) (void)server_->of("/").next_ack_id();  // (the next is first's)
+  ask("second");
+  const std::string second = id_of("second");
+  EXPECT_NE(first, second);
+  c.send_text("43" + first + "[\"a1\"]");
+  c.send_text("43" + second + "[\"a2\"]");
+  drive([&] { return answers.size() == 2; });
+  EXPECT_EQ(answers, (std::vector<std::string>{"first:[\"a1\"]", "second:[\"a2\"]"}));
+}
+
 // of("chat") is the namespace "/chat", as socket.io's of() adds the slash (a client asking for
 // /chat got "Invalid namespace").
 TEST_P(Delivery, ANamespaceNamedWithoutItsSlashIsTheOneWithIt) {

@@ -136,7 +136,7 @@ Node::Node(net::io_context& io, NodeOptions options, sio::ServerOptions& so)
     return std::make_unique<ClusterAdapter>(nsp, *impl);
   };
   so.ack_id_base = static_cast<std::uint64_t>(m.options.worker);
-  so.ack_id_stride = 4096;
+  so.ack_id_stride = ack_id_stride(m.options.workers);
   so.reuse_port = true;
   if (m.options.workers > 1) {
     so.id_prefix = session_prefix(m.options.worker);

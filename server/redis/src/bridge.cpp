@@ -435,9 +435,15 @@ struct Bridge::Impl {
     return slot.state.load(std::memory_order_acquire) == shm::layout::kSlotActive &&
            shm::registry::owner_of(slot) == m.who && shm::liveness(m.who) == shm::Liveness::alive;
   }
-  // An id for a ring request (< 2^53, so that a client can ack it as a JavaScript number, and
-  // 4095 modulo 4096: never a worker's ack id, which is its index modulo 4096).
-  std::uint64_t ring_id() { return 4095 + 4096 * (next_id++ % (1ULL << 40)); }
+  // An id for a ring request, also the ack id its clients answer: stride - 1 modulo the workers'
+  // stride (cluster::ack_id_stride), never a worker's, which is its index; at most 2^31 - 1, as a
+  // worker's (socketio::kMaxAckId: some clients read ids into a 32-bit int; up to 2^52
+  // before 2026-12-05).
+  std::uint64_t ring_id() {
+    const std::uint64_t stride = cluster::ack_id_stride(options.workers);
+    const std::uint64_t base = stride - 1;
+    return base + stride * (next_id++ % ((socketio::kMaxAckId - base) / stride + 1));
+  }
 
   // ------------------------------------------------------------------------------------------
   // The ring.

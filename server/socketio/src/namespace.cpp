@@ -443,6 +443,14 @@ std::size_t Namespace::deliver_local_with_ack(const EncodedPacket& p, const Broa
         acks.erase(first);
       }
     }
+    // (An entry of the same id — an ack left unanswered while its worker's ids wrapped, below
+    // 2^31 — is told it was evicted, as above, not dropped without a word.)
+    if (auto same = acks.find(id); same != acks.end()) {
+      if (same->second->timer) same->second->timer->cancel();  // (its handler would find ours)
+      net::post(server_->io(),
+                [lost = std::move(same->second)] { lost->settle(std::string("evicted"), Args{}); });
+      acks.erase(same);
+    }
     acks[id] = std::move(pending);
     ++n;
     p.send_to(*it->second->conn_raw_);

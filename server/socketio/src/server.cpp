@@ -22,10 +22,13 @@ namespace json = boost::json;
 namespace net = boost::asio;
 
 std::uint64_t Server::next_ack_id() {
-  // Ids stay below 2^53 (JavaScript numbers; the decoder's 15 digits): k < 2^31 with a stride of
-  // at most 4096 keeps them under 10^13.
-  const std::uint64_t k = next_ack_++ & 0x7FFFFFFFULL;
-  return options_.ack_id_base + options_.ack_id_stride * k;
+  // Ids stay at most 2^31 - 1 (a 32-bit int in some clients: socket.io-client-java's parser
+  // refuses a packet with a larger one; before 2026-12-05 a cluster's worker sent ids up to
+  // 2^43, found by a review): k wraps within what base + stride * k allows.
+  const std::uint64_t stride = std::max<std::uint64_t>(options_.ack_id_stride, 1);
+  const std::uint64_t base = std::min(options_.ack_id_base, kMaxAckId);
+  const std::uint64_t k = next_ack_++ % ((kMaxAckId - base) / stride + 1);
+  return base + stride * k;
 }
 
 bool Server::open(const Client* c) const {

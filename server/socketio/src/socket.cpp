@@ -345,7 +345,22 @@ bool Socket::emit_with_ack(const std::string& event, Args args, std::chrono::mil
 bool Socket::emit_packet(Packet p, std::chrono::milliseconds timeout,
                          std::function<void(std::optional<std::string>, Args)> callback,
                          bool compress, bool send) {
-  const std::uint64_t id = nsp_->next_ack_id();
+  // (An id still pending on this socket is passed over — ids wrap below 2^31, so an ack left
+  // unanswered for that many of its worker's ids would otherwise be replaced, its callback lost —
+  // up to 16 times; then that entry is told it was evicted, as a broadcast's ack past a socket's
+  // 1,024 is.)
+  std::uint64_t id = nsp_->next_ack_id();
+  for (int tries = 0; x_ && x_->acks.count(id) != 0; ++tries) {
+    if (tries == 16) {
+      auto same = x_->acks.find(id);
+      if (same->second->timer) same->second->timer->cancel();  // (its handler would find ours)
+      net::post(nsp_->server().io(),
+                [lost = std::move(same->second)] { lost->settle(std::string("evicted"), Args{}); });
+      x_->acks.erase(same);
+      break;
+    }
+    id = nsp_->next_ack_id();
+  }
   p.id = id;
   auto pending = std::make_shared<PendingAck>();
   pending->callback = std::move(callback);

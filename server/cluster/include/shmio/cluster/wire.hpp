@@ -104,6 +104,16 @@ inline constexpr std::uint8_t kFlagFromFleet = 16;
 inline constexpr std::uint8_t kFlagOffset = 32;
 // The fleet bridge's producer and reader label in the ring's registry.
 inline constexpr char kBridgeLabel[] = "bridge";
+// The stride of a cluster's ack ids (socketio::ServerOptions::ack_id_stride): worker w sends
+// w + stride * k, the fleet bridge stride - 1 + stride * k, so no two processes hand out the same
+// id; the smallest power of two past the workers and the bridge, so that each has as many ids
+// below 2^31 as it can (socketio::kMaxAckId; a stride of 4096, before 2026-12-05, sent
+// ids up to 2^43, which socket.io-client-java refuses).
+inline std::uint64_t ack_id_stride(int workers) {
+  std::uint64_t s = 2;
+  while (s < static_cast<std::uint64_t>(std::max(workers, 1)) + 1) s *= 2;
+  return s;
+}
 inline constexpr std::size_t kBroadcastHeader = 28;
 inline constexpr std::size_t kOffsetDigits = 16;
 inline constexpr std::size_t kWorkerOffsetDigits = 32;

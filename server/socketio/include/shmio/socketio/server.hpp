@@ -136,7 +136,9 @@ struct ServerOptions {
   std::function<std::unique_ptr<Adapter>(Namespace&)> adapter;
   // Ack ids the server sends are ack_id_base + k * ack_id_stride: with one base per worker and a
   // stride >= the number of workers, an id is never used by two workers, so a client can answer a
-  // broadcast from one worker and an emit from another without the answers mixing up.
+  // broadcast from one worker and an emit from another without the answers mixing up. They stay
+  // at most kMaxAckId (k wraps): clients that read an id into a 32-bit int (socket.io-client-java's
+  // Integer.parseInt) refuse a packet with a larger one. (ack_id_base < ack_id_stride.)
   std::uint64_t ack_id_base = 0;
   std::uint64_t ack_id_stride = 1;
   // Passed to the Engine.IO layer (see engineio::ServerOptions).

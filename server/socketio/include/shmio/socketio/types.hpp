@@ -89,6 +89,9 @@ struct Handshake {
   std::string time() const;
 };
 
+// The largest ack id a server sends (2^31 - 1: ServerOptions::ack_id_base).
+inline constexpr std::uint64_t kMaxAckId = 0x7FFFFFFFULL;
+
 struct BroadcastFlags {
   bool volatile_ = false;
   bool local = false;

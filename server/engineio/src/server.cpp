@@ -191,11 +191,11 @@ void WsConnection::do_read() {
     if (self->ws_.got_binary()) {
       p = Packet::bytes(std::string(bytes));
     } else if (decode_text(bytes, p) != DecodeError::none) {
-      self->buffer_.consume(self->buffer_.size());
+      self->release_buffer();
       owner->on_ws_garbage(self.get());
       return;
     }
-    self->buffer_.consume(self->buffer_.size());
+    self->release_buffer();
     owner->on_ws_packet(self.get(), p);
     if (!self->closing_) self->do_read();
   });

@@ -81,6 +81,16 @@ class WsConnection final : public detail::Link, public std::enable_shared_from_t
     });
   }
   void do_read();
+  // After each message: emptied, and its memory given back past 64 KiB. async_read grows the
+  // buffer to the whole message and consume() keeps the capacity, so a connection that once
+  // received a message near max_payload (1 MB) held that much for as long as it stayed open,
+  // idle or not (before 2026-12-05, found by a review; the raw link holds no read buffer while
+  // idle).
+  void release_buffer() {
+    buffer_.consume(buffer_.size());
+    if (buffer_.capacity() > kKeptReadBuffer) buffer_.shrink_to_fit();
+  }
+  static constexpr std::size_t kKeptReadBuffer = 64 << 10;
   void do_close() {
     if (closing_) return;
     closing_ = true;

@@ -424,8 +424,26 @@ int CmdReaders(const shm::Segment& s, const Options& o) {
   const std::vector<ReaderRow> rows = inspect::readers(s);
   const RingSnapshot snap = inspect::snapshot(s);
   const std::uint64_t now = shm::monotonic_ns();
-  auto lag_bytes = [&](const ReaderRow& r) {
+  // A frontier above the tail (a control block damaged by a stray write) has no lag to show: the
+  // slots are listed with none, said on stderr, exit 5 (before 2026-12-05 each lag was computed
+  // from the damaged frontier, a TiB, and the exit status was 0; found by a review).
+  const bool damaged = snap.frontier > snap.tail;
+  auto lag_bytes = [&](const ReaderRow& r) -> std::optional<std::uint64_t> {
+    if (damaged) return std::nullopt;
     return r.position <= snap.frontier ? snap.frontier - r.position : 0;
+  };
+  auto lag_records = [&](const ReaderRow& r) -> std::optional<std::uint64_t> {
+    if (damaged) return std::nullopt;
+    return inspect::records_until_frontier(s, r.position, snap);
+  };
+  auto done = [&] {
+    if (!damaged) return kExitOk;
+    std::fprintf(stderr,
+                 "shm-inspect: %s: inconsistent control block (frontier %llu above tail %llu): "
+                 "the segment is damaged; no lag shown\n",
+                 Printable(s.name()).c_str(), static_cast<unsigned long long>(snap.frontier),
+                 static_cast<unsigned long long>(snap.tail));
+    return kExitCorrupt;
   };
 
   if (o.json) {
@@ -433,8 +451,8 @@ int CmdReaders(const shm::Segment& s, const Options& o) {
     for (const ReaderRow& r : rows) {
       json::object e = SlotJson(r, now);
       e["position"] = r.position;
-      e["lag_bytes"] = lag_bytes(r);
-      e["lag_records"] = OptJson(inspect::records_until_frontier(s, r.position, snap));
+      e["lag_bytes"] = OptJson(lag_bytes(r));
+      e["lag_records"] = OptJson(lag_records(r));
       e["records"] = r.records;
       e["bytes"] = r.bytes;
       e["laps"] = r.laps;
@@ -449,12 +467,12 @@ int CmdReaders(const shm::Segment& s, const Options& o) {
                            {"frontier", snap.frontier},
                            {"tail", snap.tail},
                            {"readers", std::move(list)}});
-    return kExitOk;
+    return done();
   }
 
   if (rows.empty()) {
     std::printf("no readers on ring %s\n", s.name().c_str());
-    return kExitOk;
+    return done();
   }
   if (o.names.size() > 1) std::printf("ring %s\n", s.name().c_str());
   Table t({{"slot"},
@@ -478,13 +496,12 @@ int CmdReaders(const shm::Segment& s, const Options& o) {
   for (const ReaderRow& r : rows) {
     t.Add({U(r.id), r.label.empty() ? "-" : Printable(r.label), StateText(r.state),
            std::to_string(r.pid), AliveText(r.alive), CoreText(r.core), U(r.position),
-           U(lag_bytes(r)), OptText(inspect::records_until_frontier(s, r.position, snap)),
-           U(r.records), U(r.bytes), U(r.laps), U(r.lost_records), U(r.lost_bytes), U(r.wakeups),
-           U(r.corrupt), r.parked != 0 ? "yes" : "no",
-           OptText(inspect::heartbeat_age_ms(r.heartbeat_ns, now))});
+           OptText(lag_bytes(r)), OptText(lag_records(r)), U(r.records), U(r.bytes), U(r.laps),
+           U(r.lost_records), U(r.lost_bytes), U(r.wakeups), U(r.corrupt),
+           r.parked != 0 ? "yes" : "no", OptText(inspect::heartbeat_age_ms(r.heartbeat_ns, now))});
   }
   t.Print();
-  return kExitOk;
+  return done();
 }
 
 std::string ClaimText(const ProducerRow& r) {
@@ -711,12 +728,20 @@ std::string RateText(const std::optional<double>& v) {
 // do).
 void PrintWatchLine(const WatchSample& now, const WatchSample* prev, bool json, bool named) {
   const auto [records_per_s, bytes_per_s] = Rates(now, prev);
-  const std::uint64_t in_flight = now.snap.tail - now.snap.frontier;
+  // (A frontier above the tail: a damaged control block, said on the line, no figures from it;
+  // before 2026-12-05 in_flight wrapped to about 1.8e19.)
+  const bool damaged = now.snap.frontier > now.snap.tail;
+  std::optional<std::uint64_t> in_flight;
+  if (!damaged) in_flight = now.snap.tail - now.snap.frontier;
   std::optional<std::uint64_t> max_lag;
-  std::vector<std::uint64_t> lags;
+  std::vector<std::optional<std::uint64_t>> lags;
   for (const ReaderRow& r : now.readers) {
+    if (damaged) {
+      lags.emplace_back();
+      continue;
+    }
     const std::uint64_t lag = r.position <= now.snap.frontier ? now.snap.frontier - r.position : 0;
-    lags.push_back(lag);
+    lags.emplace_back(lag);
     max_lag = std::max(max_lag.value_or(0), lag);
   }
   const std::string stamp = IsoUtc(shm::realtime_ns());
@@ -726,26 +751,29 @@ void PrintWatchLine(const WatchSample& now, const WatchSample* prev, bool json, 
     for (std::size_t i = 0; i < now.readers.size(); ++i)
       readers.push_back(json::object{{"slot", now.readers[i].id},
                                      {"label", Printable(now.readers[i].label)},
-                                     {"lag_bytes", lags[i]}});
-    PrintJson(json::object{{"time", stamp},
-                           {"name", now.name},
-                           {"frontier", now.snap.frontier},
-                           {"frontier_index", now.snap.frontier_index},
-                           {"records_per_s", RateJson(records_per_s)},
-                           {"bytes_per_s", RateJson(bytes_per_s)},
-                           {"in_flight_bytes", in_flight},
-                           {"max_lag_bytes", OptJson(max_lag)},
-                           {"readers", std::move(readers)}});
+                                     {"lag_bytes", OptJson(lags[i])}});
+    json::object line{{"time", stamp},
+                      {"name", now.name},
+                      {"frontier", now.snap.frontier},
+                      {"frontier_index", now.snap.frontier_index},
+                      {"records_per_s", RateJson(records_per_s)},
+                      {"bytes_per_s", RateJson(bytes_per_s)},
+                      {"in_flight_bytes", OptJson(in_flight)},
+                      {"max_lag_bytes", OptJson(max_lag)},
+                      {"readers", std::move(readers)}};
+    if (damaged) line["damaged"] = "frontier above tail";
+    PrintJson(line);
   } else {
     std::string line = stamp + (named ? "  " + now.name : std::string()) +
                        "  records/s=" + RateText(records_per_s) +
-                       "  bytes/s=" + RateText(bytes_per_s) + "  in_flight=" + U(in_flight) +
-                       "  max_lag=" + (max_lag ? U(*max_lag) : "-");
+                       "  bytes/s=" + RateText(bytes_per_s) + "  in_flight=" + OptText(in_flight) +
+                       "  max_lag=" + (max_lag ? U(*max_lag) : "-") +
+                       (damaged ? "  DAMAGED(frontier above tail)" : "");
     if (!now.readers.empty()) line += "  lag:";
     for (std::size_t i = 0; i < now.readers.size(); ++i) {
       const ReaderRow& r = now.readers[i];
       line += " r" + U(r.id) + (r.label.empty() ? "" : "(" + Printable(r.label) + ")") + "=" +
-              U(lags[i]);
+              OptText(lags[i]);
     }
     std::puts(line.c_str());
   }
@@ -757,9 +785,12 @@ void PrintWatchLine(const WatchSample& now, const WatchSample* prev, bool json, 
 void PrintWatchTotal(const std::vector<WatchSample>& now,
                      const std::vector<const WatchSample*>& prev, bool json) {
   std::optional<double> records_per_s = 0.0, bytes_per_s = 0.0;
-  std::uint64_t in_flight = 0;
+  std::optional<std::uint64_t> in_flight = 0;  // (none if a ring's control block is damaged)
   for (std::size_t i = 0; i < now.size(); ++i) {
-    in_flight += now[i].snap.tail - now[i].snap.frontier;
+    if (now[i].snap.frontier > now[i].snap.tail)
+      in_flight.reset();
+    else if (in_flight)
+      *in_flight += now[i].snap.tail - now[i].snap.frontier;
     const WatchRates r = Rates(now[i], prev[i]);
     if (!r.records_per_s || !r.bytes_per_s) records_per_s = bytes_per_s = std::nullopt;
     if (!records_per_s) continue;
@@ -773,11 +804,11 @@ void PrintWatchTotal(const std::vector<WatchSample>& now,
                            {"rings", now.size()},
                            {"records_per_s", RateJson(records_per_s)},
                            {"bytes_per_s", RateJson(bytes_per_s)},
-                           {"in_flight_bytes", in_flight}});
+                           {"in_flight_bytes", OptJson(in_flight)}});
   } else {
     std::puts((stamp + "  total(" + U(now.size()) +
                " rings)  records/s=" + RateText(records_per_s) +
-               "  bytes/s=" + RateText(bytes_per_s) + "  in_flight=" + U(in_flight))
+               "  bytes/s=" + RateText(bytes_per_s) + "  in_flight=" + OptText(in_flight))
                   .c_str());
   }
   std::fflush(stdout);

@@ -228,9 +228,14 @@ Result<Sidecar> open_sidecar(const std::string& name, std::uint64_t bytes, std::
 Result<Sidecar> map_sidecar_read_only(const std::string& name, const std::string& ring) {
   // (O_NONBLOCK: a FIFO put under the name would block the open until a writer came; it is then
   // refused below as not a file. Found by a review, 2026-12-05: shm-inspect sessions hung.)
-  const int fd = ::shm_open(name.c_str(), O_RDONLY | O_NONBLOCK, 0);
+  // (O_NOFOLLOW: a symbolic link under the name is refused as not shmio's, as Segment::attach
+  // refuses one; not a file, or a link, is a foreign object — shm-inspect's exit status 5 — where
+  // both were a system error, 6, before 2026-12-05.)
+  const int fd = ::shm_open(name.c_str(), O_RDONLY | O_NONBLOCK | O_NOFOLLOW, 0);
   if (fd < 0) {
     const int e = errno;
+    if (e == ELOOP)
+      return Error{Errc::foreign_segment, "/dev/shm/" + name + " is a symbolic link (not shmio's)"};
     return Error{e == ENOENT   ? Errc::not_found
                  : e == EACCES ? Errc::permission_denied
                                : Errc::system_error,
@@ -239,7 +244,7 @@ Result<Sidecar> map_sidecar_read_only(const std::string& name, const std::string
   struct stat st {};
   if (::fstat(fd, &st) == 0 && !S_ISREG(st.st_mode)) {
     ::close(fd);
-    return Error{Errc::system_error, "/dev/shm/" + name + " is not a file (not shmio's)"};
+    return Error{Errc::foreign_segment, "/dev/shm/" + name + " is not a file (not shmio's)"};
   }
   if (::fstat(fd, &st) != 0 || st.st_size <= 0) {
     ::close(fd);

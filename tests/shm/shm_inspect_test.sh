@@ -169,7 +169,14 @@ run timeout 10 "$INSPECT" --name "$RING" sessions
 rm -f "/dev/shm/shmio-sessions.$RING.$created"
 [[ $RC -ne 124 ]] || fail "sessions waited on a FIFO"
 grep -q "is not a file" <<<"$ERR$OUT" || fail "a FIFO as the session table: rc $RC $OUT $ERR"
-pass "a FIFO as a session table is refused at once"
+# (Exit 5, a foreign object, as the usage says: 6 before 2026-12-05. A symbolic link alike.)
+[[ $RC -eq 5 ]] || fail "a FIFO as the session table exited $RC, not 5"
+ln -s "/dev/shm/shmio.$RING" "/dev/shm/shmio-sessions.$RING.$created"
+run timeout 10 "$INSPECT" --name "$RING" sessions
+rm -f "/dev/shm/shmio-sessions.$RING.$created"
+[[ $RC -eq 5 ]] || fail "a link as the session table exited $RC, not 5: $ERR"
+grep -q "symbolic link" <<<"$ERR" || fail "a link as the session table: $ERR"
+pass "a FIFO or a link as a session table is refused at once (exit 5)"
 
 # Read-only: inspecting must not change one byte of the segment.
 before=$(sha256sum <"/dev/shm/shmio.$RING")
@@ -418,8 +425,19 @@ for cmd in stat dump; do
   expect_rc 5 timeout 20 "$INSPECT" --name "$BADCONTROL" "$cmd"
   grep -q 'inconsistent control block' <<<"$ERR" || fail "$cmd on a damaged control block: $ERR"
 done
-expect_rc 0 "$INSPECT" --name "$BADCONTROL" readers
-pass "a control block whose frontier is above its tail exits 5 for stat and dump"
+# readers lists the slots without lags (none can be computed), says so, exits 5; watch says it on
+# its line, no in-flight figure (before 2026-12-05: a lag of a TiB, in_flight 1.8e19, exit 0).
+expect_rc 5 "$INSPECT" --name "$BADCONTROL" readers
+grep -q 'inconsistent control block' <<<"$ERR" || fail "readers on a damaged control block: $ERR"
+expect_rc 5 "$INSPECT" --name "$BADCONTROL" --json readers
+json_check 'o.readers.every(r => r.lag_bytes === null && r.lag_records === null)' <<<"$OUT" ||
+  fail "readers --json on a damaged control block: $OUT"
+expect_rc 0 timeout 20 "$INSPECT" --name "$BADCONTROL" --json watch --interval 50 --count 1
+json_check 'o.damaged === "frontier above tail" && o.in_flight_bytes === null' <<<"$OUT" ||
+  fail "watch on a damaged control block: $OUT"
+expect_rc 0 timeout 20 "$INSPECT" --name "$BADCONTROL" watch --interval 50 --count 1
+grep -q 'DAMAGED' <<<"$OUT" || fail "watch's line on a damaged control block: $OUT"
+pass "a control block whose frontier is above its tail: stat, dump, readers exit 5, watch says it"
 
 # Damaged copies of the ring: header fields at layout.hpp's offsets (8 layout_version, 12 state).
 cp "/dev/shm/shmio.$RING" "/dev/shm/shmio.$BADVER"

@@ -461,34 +461,31 @@ Result<Segment> Segment::attach(const std::string& name, AttachMode mode) {
   const std::string obj = object_name(name);
   const bool writable = mode != AttachMode::read_only;
   const bool populate = mode == AttachMode::read_write;
-  // What the name names, looked at without blocking and without following a link first: a FIFO
-  // planted under a ring's name (/dev/shm is writable by every user) held the opener for ever,
-  // a symbolic link or a directory got a system error's wording (found in review, 2026-12-03).
-  {
-    const std::string path = "/dev/shm/" + obj;
-    const int probe = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
-    if (probe < 0 && errno == ELOOP)
+  // Opened once, without blocking and without following a link, and that very descriptor checked
+  // and mapped: a FIFO planted under a ring's name (/dev/shm is writable by every user) held the
+  // opener for ever, a symbolic link or a directory got a system error's wording (found in
+  // review, 2026-12-03); and a look with one open before a second open to map (until 2026-12-05)
+  // let a FIFO renamed over the name between the two hold the second (found by a review).
+  const std::string path = std::string(kShmDir) + "/" + obj;
+  int fd =
+      ::open(path.c_str(), (writable ? O_RDWR : O_RDONLY) | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) {
+    const int e = errno;
+    if (e == ELOOP)
       return Error{Errc::foreign_segment, path + " is a symbolic link, not a shmio ring"};
-    if (probe >= 0) {
-      struct stat st {};
-      const bool regular = ::fstat(probe, &st) == 0 && S_ISREG(st.st_mode);
-      ::close(probe);
-      if (!regular) return Error{Errc::foreign_segment, path + " is not a file, not a shmio ring"};
-    }
-    // (Any other failure, a missing name or no permission, is said by the open below.)
-  }
-  int fd = -1;
-  try {
-    bip::shared_memory_object shm(bip::open_only, obj.c_str(),
-                                  writable ? bip::read_write : bip::read_only);
-    fd = ::dup(shm.get_mapping_handle().handle);
-    // (Not ours to remove: attach refuses, modifying nothing.)
-    if (fd < 0) return errno_error(errno, "dup of " + obj);
-  } catch (const bip::interprocess_exception& e) {
-    Error err = interprocess_error(e, "opening shared memory /dev/shm/" + obj);
+    if (e == EISDIR)  // (opened for writing)
+      return Error{Errc::foreign_segment, path + " is not a file, not a shmio ring"};
+    Error err = errno_error(e, "opening shared memory " + path);
     if (err.code == Errc::not_found)
       err.message += " (no ring named '" + name + "'; `shm-inspect list` shows the rings)";
     return err;
+  }
+  {
+    struct stat probe {};
+    if (::fstat(fd, &probe) == 0 && !S_ISREG(probe.st_mode)) {
+      ::close(fd);
+      return Error{Errc::foreign_segment, path + " is not a file, not a shmio ring"};
+    }
   }
   struct stat st {};
   if (::fstat(fd, &st) != 0) {

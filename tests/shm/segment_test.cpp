@@ -450,6 +450,30 @@ TEST(Segment, TheCreatorOfARingOfAnotherVersionCanStillBeRead) {
   EXPECT_EQ(Segment::creator(missing).error().code, Errc::not_found);
 }
 
+// What is not a file under a ring's name — a FIFO, a symbolic link, a directory — is refused at
+// once as foreign in every mode, without blocking (a FIFO's open held the opener for ever): the
+// object is opened once, without blocking or following a link, and that descriptor is checked and
+// mapped (since 2026-12-05; before, a first open looked and a second, blocking one mapped, and a
+// FIFO renamed over the name between the two held the second).
+TEST(Segment, AttachRefusesWhatIsNotAFileInEveryMode) {
+  RingName ring("odd-target");
+  { auto s = test::make_ring(ring, 1 << 16); }
+  RingName fifo("odd-fifo"), link("odd-link"), dir("odd-dir");
+  ASSERT_EQ(::mkfifo(shm_path(fifo).c_str(), 0600), 0);
+  ASSERT_EQ(::symlink(shm_path(ring).c_str(), shm_path(link).c_str()), 0);
+  ASSERT_EQ(::mkdir(shm_path(dir).c_str(), 0700), 0);
+  for (const AttachMode mode :
+       {AttachMode::read_only, AttachMode::read_write_lazy, AttachMode::read_write})
+    for (const std::string& name : {fifo.str(), link.str(), dir.str()}) {
+      auto s = Segment::attach(name, mode);
+      ASSERT_FALSE(s) << name;
+      EXPECT_EQ(s.error().code, Errc::foreign_segment) << name << ": " << s.error().message;
+    }
+  ::unlink(shm_path(fifo).c_str());
+  ::unlink(shm_path(link).c_str());
+  ::rmdir(shm_path(dir).c_str());
+}
+
 TEST(Segment, AttachRefusesATruncatedObject) {
   RingName name("trunc");
   { auto s = test::make_ring(name, 1 << 16); }
@@ -721,23 +745,25 @@ TEST(Segment, DeadReadersSlotsAreReclaimed) {
   EXPECT_TRUE(r) << "the dead reader's slot should be reused";
 }
 
-// In a child whose descriptor limit lets it open one more file but not two: shm_open succeeds and
-// the dup() after it fails (EMFILE). Returns the child's exit code: 0 if `fn` returned true.
-int with_one_descriptor_left(const std::function<bool()>& fn) {
+// In a child whose descriptor limit lets it open `left` more files: with one, shm_open succeeds
+// and a dup() after it fails (EMFILE); with none, the open fails. Returns the child's exit code: 0
+// if `fn` returned true.
+int with_descriptors_left(int left, const std::function<bool()>& fn) {
   return test::join(test::spawn([&] {
     const int lowest_free = ::dup(0);
     if (lowest_free < 0) return 2;
     ::close(lowest_free);
     struct rlimit lim {};
     if (::getrlimit(RLIMIT_NOFILE, &lim) != 0) return 3;
-    lim.rlim_cur = static_cast<rlim_t>(lowest_free) + 1;
+    lim.rlim_cur = static_cast<rlim_t>(lowest_free) + static_cast<rlim_t>(left);
     if (::setrlimit(RLIMIT_NOFILE, &lim) != 0) return 4;
     return fn() ? 0 : 1;
   }));
 }
 
-// An attach that fails half-way (out of descriptors after opening the object) leaves the ring
-// alone: attach refuses, modifying nothing — above all, it never removes the ring.
+// An attach that fails (out of descriptors: since 2026-12-05 attach opens the object once and
+// maps that descriptor, no dup() after a first open) leaves the ring alone: attach refuses,
+// modifying nothing — above all, it never removes the ring.
 TEST(Segment, AnAttachOutOfDescriptorsLeavesTheRingAlone) {
   RingName name("nofd");
   RingConfig cfg;
@@ -746,11 +772,15 @@ TEST(Segment, AnAttachOutOfDescriptorsLeavesTheRingAlone) {
   auto created = Segment::create(cfg);
   ASSERT_TRUE(created) << created.error().message;
   const auto before = file_bytes(shm_path(name));
-  EXPECT_EQ(with_one_descriptor_left([&] {
-              auto s = Segment::attach(name);
-              return !s && s.error().message.find("dup of") != std::string::npos;
-            }),
+  EXPECT_EQ(with_descriptors_left(0,
+                                  [&] {
+                                    auto s = Segment::attach(name);
+                                    return !s && s.error().message.find("opening shared memory") !=
+                                                     std::string::npos;
+                                  }),
             0);
+  EXPECT_EQ(with_descriptors_left(1, [&] { return Segment::attach(name).has_value(); }), 0)
+      << "one descriptor is all an attach takes";
   struct stat st {};
   ASSERT_EQ(::stat(shm_path(name).c_str(), &st), 0) << "the failed attach removed the ring";
   EXPECT_EQ(file_bytes(shm_path(name)), before);
@@ -768,10 +798,12 @@ TEST(Segment, ACreateOutOfDescriptorsLeavesNothingBehind) {
     cfg.name = name;
     cfg.capacity = 1 << 16;
     cfg.huge_pages = huge;
-    EXPECT_EQ(with_one_descriptor_left([&] {
-                auto s = Segment::create(cfg);
-                return !s && s.error().message.find("dup of") != std::string::npos;
-              }),
+    EXPECT_EQ(with_descriptors_left(1,
+                                    [&] {
+                                      auto s = Segment::create(cfg);
+                                      return !s &&
+                                             s.error().message.find("dup of") != std::string::npos;
+                                    }),
               0);
     struct stat st {};
     EXPECT_NE(::stat(shm_path(name).c_str(), &st), 0) << "the failed create left its object";

@@ -18,7 +18,7 @@ case "${1:-}" in
 esac
 
 PACKAGES=(
-  g++ cmake ninja-build ccache pkg-config
+  g++ cmake ninja-build ccache pkg-config curl
   libboost1.81-dev libboost-json1.81-dev libboost-program-options1.81-dev
   libconcurrentqueue-dev googletest libgtest-dev libbenchmark-dev liburing-dev
   libhiredis-dev
@@ -33,11 +33,18 @@ for p in "${PACKAGES[@]}"; do
 done
 
 # Node.js runs the end-to-end tests with the real clients: any node >= 18 will do (Debian's
-# nodejs package if none is installed).
+# nodejs package if none is installed; ctest node_engines keeps every pinned package on 18).
 if ! command -v node >/dev/null 2>&1; then
   missing+=(nodejs npm)
 elif ! command -v npm >/dev/null 2>&1; then
   missing+=(npm)  # (a node without its npm: the pinned packages could not be installed)
+fi
+if command -v node >/dev/null 2>&1 &&
+   ! node -e 'process.exit(+process.versions.node.split(".")[0] >= 18 ? 0 : 1)' 2>/dev/null; then
+  echo "setup: node $(node --version 2>/dev/null) is older than 18, which the tests' clients" \
+       "need: remove it (Debian 12's nodejs, 18, is then installed) or put a newer one first" \
+       "on PATH" >&2
+  exit 1
 fi
 
 install_node_packages() {

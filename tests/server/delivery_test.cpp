@@ -2810,6 +2810,14 @@ TEST_P(Delivery, AckIdsStayBelow2To31AndAPendingOneIsPassedOverWhenTheyWrap) {
   c.send_text("43" + second + "[\"a2\"]");
   drive([&] { return answers.size() == 2; });
   EXPECT_EQ(answers, (std::vector<std::string>{"first:[\"a1\"]", "second:[\"a2\"]"}));
+  // (And the form without a timeout, socket.emitWithAck's: 5 s, as the chained form's.)
+  s->emit_with_ack("q", Args{"third"}, [&answers](std::optional<std::string> e, Args a) {
+    answers.push_back("third:" + (e ? *e : boost::json::serialize(a.values)));
+  });
+  const std::string third = id_of("third");
+  c.send_text("43" + third + "[\"a3\"]");
+  drive([&] { return answers.size() == 3; });
+  EXPECT_EQ(answers.back(), "third:[\"a3\"]");
 }
 
 // of("chat") is the namespace "/chat", as socket.io's of() adds the slash (a client asking for

@@ -286,6 +286,13 @@ class Socket : public std::enable_shared_from_this<Socket> {
   // socket.io: an ack cannot be restored elsewhere).
   bool emit_with_ack(const std::string& event, Args args, std::chrono::milliseconds timeout,
                      std::function<void(std::optional<std::string> error, Args)> callback);
+  // socket.emitWithAck's form without a timeout: 5 s, as timeout()'s chain and a broadcast's
+  // (socket.io waits for ever; before 2026-12-05 a Socket had only the form with a timeout).
+  bool emit_with_ack(const std::string& event, Args args,
+                     std::function<void(std::optional<std::string> error, Args)> callback) {
+    return emit_with_ack(event, std::move(args), std::chrono::milliseconds(5000),
+                         std::move(callback));
+  }
 
   // Broadcasts from this socket exclude it (socket.broadcast / socket.to(room)).
   BroadcastOperator to(const Room& room);

@@ -432,8 +432,11 @@ struct Node::Impl {
     for (const sio::SocketId& id : nsp.adapter().targets(sio::BroadcastOptions{})) {
       if (k == 0) break;
       sio::SocketPtr s = nsp.socket(id);
-      // (Only a client that can recover: one sent no offset yet would start afresh.)
-      if (!s || !s->connected() || s->pid().empty() || !s->offset_sent()) continue;
+      // (Only a client that can recover in every namespace it joined: a socket sent no offset yet
+      // would start afresh, and closing the connection closes all of them. Before 2026-12-05 only
+      // the "/" socket was asked, and a client's other namespaces lost their ids, rooms and data;
+      // found by a review.)
+      if (!s || !s->connection_recoverable()) continue;
       s->drop_connection();
       ++stats.rebalance_shed;
       --k;

@@ -193,6 +193,12 @@ class Client : public std::enable_shared_from_this<Client> {
     if (it != connecting_.end()) connecting_.erase(it);
     if (connecting_.empty()) connecting_.shrink_to_fit();
   }
+  // Whether `ok` holds for each of its sockets (none joined: true).
+  template <class Pred>
+  bool all_sockets(Pred ok) const {
+    return std::all_of(sockets_.begin(), sockets_.end(),
+                       [&](const SocketPtr& s) { return ok(*s); });
+  }
   void remove(const std::string& nsp) {
     auto it = find(nsp);
     if (it == sockets_.end()) return;

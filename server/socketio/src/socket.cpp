@@ -266,6 +266,13 @@ void Socket::touch_data() {
   nsp_->adapter().data_changed(id_);
 }
 
+bool Socket::connection_recoverable() const {
+  auto c = client_.lock();
+  if (!c) return false;
+  return c->all_sockets(
+      [](const Socket& s) { return s.connected() && !s.pid().empty() && s.offset_sent(); });
+}
+
 void Socket::drop_connection() {
   auto c = client_.lock();
   if (!c) return;

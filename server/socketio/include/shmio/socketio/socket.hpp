@@ -142,6 +142,10 @@ class Socket : public std::enable_shared_from_this<Socket> {
   // clients to reconnect (before 2026-12-04 one that had no offset yet lost its id, rooms and
   // data).
   bool offset_sent() const noexcept { return offset_sent_ || recovered_; }
+  // Whether every socket of its client's connection (one per namespace joined) is connected with
+  // a session and was sent an offset: only then does closing the connection (drop_connection)
+  // lose none of them — each recovers where the client lands.
+  bool connection_recoverable() const;
 
   void join(const Room& room);
   void join(const std::vector<Room>& rooms);  // several at once (socket.join([...]))

@@ -134,7 +134,9 @@ class Handoff {
         ++opened;  // (counted even if it cannot be made)
       }
       const bool was_patient = patient;
-      const int peer = connect_to(to, attempt > 0, patient, full);
+      bool blocked = false;  // (a wait on this worker happened, whatever its outcome)
+      const int peer = connect_to(to, attempt > 0, patient, full, blocked);
+      if (blocked) waited_[to] = now, patient = false;
       if (peer == kForeign) break;  // (not tried again: its listener is not ours)
       if (peer < 0) {
         if (was_patient && full) waited = true, patient = false;
@@ -149,7 +151,11 @@ class Handoff {
         int queued = -1;
         reads = ::ioctl(peer, SIOCOUTQ, &queued) == 0 && queued == 0;
       }
-      const Sent r = send_on(peer, fd, bytes, patient, &error);
+      const Sent r = send_on(peer, fd, bytes, patient, &error, blocked);
+      // (Any wait counts, also one that ended with room: a worker whose turns are long but under
+      // 200 ms was waited on at every hand-off that found its queue full, stalling this worker's
+      // thread again and again, before 2026-12-05; found by a review.)
+      if (blocked) waited_[to] = now, patient = false;
       if (r == Sent::ok) {
         ::close(fd);
         ++sent_on_[to];
@@ -166,7 +172,7 @@ class Handoff {
       }
       full = full || r == Sent::full;
       failed = r == Sent::failed;
-      if (patient && r == Sent::full) waited = true, patient = false;
+      if (blocked && r == Sent::full) waited = true;
     }
     if (close_on_failure) ::close(fd);
     if (waited) mark(to, "its queue is full");
@@ -235,19 +241,26 @@ class Handoff {
   // A connection to worker `to`'s hand-off socket (the one kept, or with `fresh` a new one);
   // without `patient` a new one does not wait on a full listen backlog. `full` is set when the
   // backlog was full (waited on for 200 ms, or at once).
-  int connect_to(int to, bool fresh, bool patient, bool& full) {
+  int connect_to(int to, bool fresh, bool patient, bool& full, bool& blocked) {
     if (auto it = peers_.find(to); it != peers_.end() && !fresh) return it->second;
     // (A fresh one replaces the one kept only once it is made: a worker whose backlog is full
     // keeps its full connection, so the next hand-off finds it full and counts its fresh try.)
-    const int fd =
-        ::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | (patient ? 0 : SOCK_NONBLOCK), 0);
+    const int fd = ::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0) return -1;
     // A peer that does not take a hand-off within 200 ms is stuck: the connection is dropped
     // (its client retries) rather than blocking this worker longer.
     timeval tv{0, 200000};
     ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
     Address addr = address(to);
+    // Without waiting first; a patient hand-off waits (blocking, its 200 ms) only on a backlog
+    // found full, and says so (`blocked`: the caller does not wait on that worker again for
+    // kWaitAgain, whatever the wait's outcome).
     int r = ::connect(fd, addr.get(), addr.len);
+    if (r != 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && patient) {
+      blocked = true;
+      ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+      r = ::connect(fd, addr.get(), addr.len);
+    }
     if (r != 0 && errno == EINTR) {
       // Interrupted while it waited: tried again without waiting (a retry waited its 200 ms
       // afresh, so that signals every 200 ms held it for ever). (Here a full backlog found so
@@ -290,8 +303,10 @@ class Handoff {
   // ok; full (no room: EAGAIN); broken (the connection is gone: EPIPE, ECONNRESET...); failed
   // (anything else: ETOOMANYREFS, ENOBUFS, a memfd not made, a signal in a patient wait).
   enum class Sent { ok, full, broken, failed };
-  // Sends one hand-off message on `peer`; without `patient` it does not wait for room.
-  static Sent send_on(int peer, int fd, const std::string& bytes, bool patient, int* error) {
+  // Sends one hand-off message on `peer`; without `patient` it does not wait for room. With it,
+  // it waits (up to 200 ms) only on a queue found full, and says so (`blocked`).
+  static Sent send_on(int peer, int fd, const std::string& bytes, bool patient, int* error,
+                      bool& blocked) {
     Header h{kMagic, 0, bytes.size()};
     int fds[2] = {fd, -1};
     int nfds = 1;
@@ -325,7 +340,11 @@ class Handoff {
     cm->cmsg_len = CMSG_LEN(sizeof(int) * static_cast<std::size_t>(nfds));
     std::memcpy(CMSG_DATA(cm), fds, sizeof(int) * static_cast<std::size_t>(nfds));
     // (Interrupted while it waited: tried again without waiting, as connect_to does.)
-    ssize_t n = ::sendmsg(peer, &msg, MSG_NOSIGNAL | (patient ? 0 : MSG_DONTWAIT));
+    ssize_t n = ::sendmsg(peer, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && patient) {
+      blocked = true;
+      n = ::sendmsg(peer, &msg, MSG_NOSIGNAL);
+    }
     const bool interrupted = n < 0 && errno == EINTR;  // (then no verdict: not waited on)
     while (n < 0 && errno == EINTR) n = ::sendmsg(peer, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
     const int e = errno;
@@ -481,7 +500,8 @@ class Handoff {
   // Workers whose hand-off queue was found full (send()), and since when.
   std::unordered_map<int, std::chrono::steady_clock::time_point> stuck_;
   static constexpr std::chrono::seconds kStuckAtLeast{1};
-  // Workers last waited on in vain (send()), and when: not waited on again for kWaitAgain.
+  // Workers last waited on (send(); a wait that ended with room too), and when: not waited on
+  // again for kWaitAgain.
   std::unordered_map<int, std::chrono::steady_clock::time_point> waited_;
   static constexpr std::chrono::seconds kWaitAgain{10};
   // Marks worker `to` stuck (said once per marking) and notes the wait.

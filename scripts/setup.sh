@@ -39,7 +39,7 @@ if ! command -v node >/dev/null 2>&1; then
 elif ! command -v npm >/dev/null 2>&1; then
   missing+=(npm)  # (a node without its npm: the pinned packages could not be installed)
 fi
-if command -v node >/dev/null 2>&1 &&
+if ! $demo && command -v node >/dev/null 2>&1 &&
    ! node -e 'process.exit(+process.versions.node.split(".")[0] >= 18 ? 0 : 1)' 2>/dev/null; then
   echo "setup: node $(node --version 2>/dev/null) is older than 18, which the tests' clients" \
        "need: remove it (Debian 12's nodejs, 18, is then installed) or put a newer one first" \

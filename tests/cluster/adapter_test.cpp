@@ -1988,11 +1988,11 @@ TEST(ClusterHandoff, AWorkerThatTakesNothingIsWaitedOnOnceAndHoldsFewDescriptors
 }
 
 // A worker that reads its hand-offs but late (its turns long, under the 200 ms a wait takes:
-// here it reads for 10 ms every 130 ms) is waited on once per 10 s at most, also when each wait
-// ends with room: before 2026-12-05 such a wait left no trace, and every hand-off that found its
-// queue full waited again, stalling the sender's only thread turn after turn (found by a
-// review). Large hand-offs (30 KB: about 7 fill a queue), sent for 2 s.
-TEST(ClusterHandoff, ALateButLiveOwnerIsWaitedOnOncePer10s) {
+// here it reads for 10 ms every 130 ms) is waited on once a second at most when each wait ends
+// with room: before 2026-12-05 such a wait left no trace, and every hand-off that found its queue
+// full waited again, stalling the sender's only thread turn after turn (found by a review).
+// Large hand-offs (30 KB: about 7 fill a queue), sent for 2.5 s: three waits at most.
+TEST(ClusterHandoff, ALateButLiveOwnerIsWaitedOnOnceASecond) {
   boost::asio::io_context io_owner, io_sender;
   const std::string name = "test-handoff-late-" + std::to_string(::getpid());
   std::uint64_t refused = 0;
@@ -2025,7 +2025,7 @@ TEST(ClusterHandoff, ALateButLiveOwnerIsWaitedOnOncePer10s) {
   const std::string request =
       "POST / HTTP/1.1\r\nContent-Length: 30000\r\n\r\n" + std::string(30000, 'b');
   int waits = 0, sent = 0, tries = 0;
-  for (const auto until = std::chrono::steady_clock::now() + 2s;
+  for (const auto until = std::chrono::steady_clock::now() + 2500ms;
        std::chrono::steady_clock::now() < until; ++tries) {
     int sv[2];
     ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
@@ -2034,9 +2034,9 @@ TEST(ClusterHandoff, ALateButLiveOwnerIsWaitedOnOncePer10s) {
     if (std::chrono::steady_clock::now() - t0 >= 50ms) ++waits;
     ::close(sv[1]);
   }
-  EXPECT_LE(waits, 1) << sent << " of " << tries << " sent";
+  EXPECT_LE(waits, 3) << sent << " of " << tries << " sent";
   EXPECT_GT(sent, 7) << "taken past the first queue's worth";
-  std::printf("[ info ] %d waits, %d of %d hand-offs sent in 2 s\n", waits, sent, tries);
+  std::printf("[ info ] %d waits, %d of %d hand-offs sent in 2.5 s\n", waits, sent, tries);
 }
 
 // A ring whose creator (the cluster's supervisor) is gone was left behind by a cluster killed

@@ -2,13 +2,100 @@
 """ctest node_engines: every npm package pinned in the project's lock files runs on Node 18, the
 nodejs of Debian 12 that scripts/setup.sh installs where no node is (a package whose engines say
 node >= 20, as playwright-core 1.62 and later do, exits on start under it: the browser test failed
-on a fresh machine). Usage: node_engines.py LOCK..."""
+on a fresh machine). Each engines.node range is evaluated, npm's way, against Debian 12's version.
+Usage: node_engines.py LOCK...   (node_engines.py --self-test checks the range reader)"""
 import json
 import pathlib
 import re
 import sys
 
-DEBIAN_NODE = 18
+DEBIAN_NODE = (18, 19, 0)  # bookworm's nodejs at its release (18.20.4 with its security updates)
+
+
+def parse(v):
+    """'18', '18.x', '18.2', '18.2.1', 'v18', '*' -> (major, minor, patch) with None for wild."""
+    v = v.strip().lstrip("v=")
+    if v in ("", "*", "x", "X"):
+        return (None, None, None)
+    parts = (v.split("-")[0].split("+")[0].split(".") + ["x", "x"])[:3]
+    return tuple(None if p in ("x", "X", "*") else int(p) for p in parts)
+
+
+def low(t):
+    return tuple(0 if p is None else p for p in t)
+
+
+def comparator_ok(op, t, ver):
+    if op in ("", "="):
+        if t[0] is None:
+            return True
+        n = sum(p is not None for p in t)
+        return ver[:n] == t[:n]
+    if op == "^":  # same first non-zero part, at least t
+        lo = low(t)
+        if ver < lo:
+            return False
+        if t[0] is None:
+            return True
+        if lo[0] != 0 or t[1] is None:
+            return ver[0] == lo[0]
+        if lo[1] != 0 or t[2] is None:
+            return ver[:2] == lo[:2]
+        return ver == lo
+    if op == "~":  # same major.minor (major only if no minor), at least t
+        lo = low(t)
+        if ver < lo:
+            return False
+        return ver[0] == lo[0] if t[1] is None else ver[:2] == lo[:2]
+    if t[0] is None:
+        return op in (">=", "<=")
+    n = sum(p is not None for p in t)
+    if op == ">=":
+        return ver >= low(t)
+    if op == ">":  # past the whole of a partial version: >18 is >=19
+        return ver[:n] > t[:n]
+    if op == "<":
+        return ver < low(t)
+    if op == "<=":  # up to the whole of a partial version: <=18 takes 18.x
+        return ver[:n] <= t[:n]
+    raise ValueError(op)
+
+
+def satisfies(rng, ver):
+    for alt in rng.split("||"):
+        alt = alt.strip()
+        if alt in ("", "*", "x"):
+            return True
+        m = re.fullmatch(r"(\S+)\s+-\s+(\S+)", alt)  # a hyphen range: a - b
+        if m:
+            if comparator_ok(">=", parse(m.group(1)), ver) and comparator_ok("<=", parse(m.group(2)), ver):
+                return True
+            continue
+        comps = re.findall(r"(>=|<=|>|<|=|\^|~)?\s*(v?[0-9xX*][0-9A-Za-z.*+-]*)", alt)
+        if comps and all(comparator_ok(op, parse(v), ver) for op, v in comps):
+            return True
+    return False
+
+
+def self_test():
+    v = DEBIAN_NODE
+    cases = {">=18": True, ">= 18": True, ">=20": False, "^18.17.0 || >=20": True, "18 || 20": True,
+             "*": True, ">=14 <21": True, "<21": True, "<=20": True, ">=12 <18": False,
+             "^20 || <=16": False, ">=18.20.0": False, ">=18.0.0": True, "^14.17.0 || ^16.10.0 || >=17.0.0": True,
+             "~18.19": True, "~18.20": False, "18.x": True, ">18": False, ">17": True, "<=18": True,
+             "16 - 18": True, "19 - 22": False, ">=10.0.0": True, "^18": True, "^20.11.0": False}
+    bad = [f"{r!r}: {satisfies(r, v)}, expected {want}" for r, want in cases.items()
+           if satisfies(r, v) != want]
+    for b in bad:
+        print(b, file=sys.stderr)
+    print(f"{len(cases)} ranges read, {len(bad)} wrong")
+    return 1 if bad else 0
+
+
+if sys.argv[1:] == ["--self-test"]:
+    sys.exit(self_test())
+if self_test() != 0:
+    sys.exit(1)
 root = pathlib.Path(__file__).resolve().parents[2]
 failures, checked = [], 0
 for lock in sys.argv[1:]:
@@ -19,15 +106,10 @@ for lock in sys.argv[1:]:
         if not isinstance(node, str):
             continue
         checked += 1
-        # The least major version each alternative (||) allows: ">=20", "^20.0.0", "20.x", ...
-        least = []
-        for alt in node.split("||"):
-            m = re.search(r"(\d+)", alt)
-            if m and not re.search(r"<\s*=?\s*\d", alt.split(m.group(1))[0]):
-                least.append(int(m.group(1)))
-        if least and min(least) > DEBIAN_NODE:
+        if not satisfies(node, DEBIAN_NODE):
             failures.append(f"{lock}: {path or '(root)'} needs node {node}")
+ver = ".".join(map(str, DEBIAN_NODE))
 for f in failures:
     print(f, file=sys.stderr)
-print(f"{checked} engine fields checked, {len(failures)} need more than node {DEBIAN_NODE}")
+print(f"{checked} engine fields checked, {len(failures)} do not take node {ver}")
 sys.exit(1 if failures or checked == 0 else 0)

@@ -94,7 +94,8 @@ class Handoff {
   // and every later hand-off to it is tried without waiting and, when it cannot be queued, fails
   // at once. The first hand-off it takes a second or more after the marking, on a connection it
   // has been seen reading (everything sent on it before was read), clears the mark; a worker is
-  // waited on at most once per kWaitAgain whatever its marks.
+  // waited on at most once per kWaitAgain whatever its marks, and once a second
+  // (kWaitAgainAfterRoom) when its waits end with room: a live worker reading late.
   //
   // A connection found full is followed by a fresh one (a hand-off queued there) at most
   // kMaxOverflow times until the worker is seen reading again: each connection a worker does not
@@ -117,9 +118,9 @@ class Handoff {
     int error = 0;  // (the last sendmsg's errno when it failed in a way a retry does not mend)
     const auto now = std::chrono::steady_clock::now();
     const auto marked = stuck_.find(to);
-    const auto last_wait = waited_.find(to);
-    bool patient = marked == stuck_.end() &&
-                   (last_wait == waited_.end() || now - last_wait->second >= kWaitAgain);
+    const auto wait_again = waited_.find(to);
+    bool patient =
+        marked == stuck_.end() && (wait_again == waited_.end() || now >= wait_again->second);
     bool full = false;    // (a queue found full: the peer is alive but not taking)
     bool waited = false;  // (this hand-off's one wait ended with no room)
     bool failed = false;  // (a send failed in a way a fresh connection does not mend)
@@ -136,7 +137,7 @@ class Handoff {
       const bool was_patient = patient;
       bool blocked = false;  // (a wait on this worker happened, whatever its outcome)
       const int peer = connect_to(to, attempt > 0, patient, full, blocked);
-      if (blocked) waited_[to] = now, patient = false;
+      if (blocked) waited_[to] = now + kWaitAgainAfterRoom, patient = false;
       if (peer == kForeign) break;  // (not tried again: its listener is not ours)
       if (peer < 0) {
         if (was_patient && full) waited = true, patient = false;
@@ -155,7 +156,7 @@ class Handoff {
       // (Any wait counts, also one that ended with room: a worker whose turns are long but under
       // 200 ms was waited on at every hand-off that found its queue full, stalling this worker's
       // thread again and again, before 2026-12-05; found by a review.)
-      if (blocked) waited_[to] = now, patient = false;
+      if (blocked) waited_[to] = now + kWaitAgainAfterRoom, patient = false;
       if (r == Sent::ok) {
         ::close(fd);
         ++sent_on_[to];
@@ -254,7 +255,7 @@ class Handoff {
     Address addr = address(to);
     // Without waiting first; a patient hand-off waits (blocking, its 200 ms) only on a backlog
     // found full, and says so (`blocked`: the caller does not wait on that worker again for
-    // kWaitAgain, whatever the wait's outcome).
+    // a second at least (kWaitAgainAfterRoom; kWaitAgain after a wait in vain)).
     int r = ::connect(fd, addr.get(), addr.len);
     if (r != 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && patient) {
       blocked = true;
@@ -500,14 +501,19 @@ class Handoff {
   // Workers whose hand-off queue was found full (send()), and since when.
   std::unordered_map<int, std::chrono::steady_clock::time_point> stuck_;
   static constexpr std::chrono::seconds kStuckAtLeast{1};
-  // Workers last waited on (send(); a wait that ended with room too), and when: not waited on
-  // again for kWaitAgain.
+  // Workers waited on (send(); a wait that ended with room too), and when each may be waited on
+  // again: kWaitAgain after a wait in vain (mark()), kWaitAgainAfterRoom after one with room.
   std::unordered_map<int, std::chrono::steady_clock::time_point> waited_;
   static constexpr std::chrono::seconds kWaitAgain{10};
+  // A wait that ended with room: the worker reads, late. Waited on again a second later at most,
+  // so that a burst for a worker pausing under 200 ms now and then goes through (its hand-offs
+  // fail once its overflow connections are full), while one reading late all the time costs the
+  // sender at most 200 ms a second — every hand-off that found it full waited before 2026-12-05.
+  static constexpr std::chrono::seconds kWaitAgainAfterRoom{1};
   // Marks worker `to` stuck (said once per marking) and notes the wait.
   void mark(int to, const char* why) {
     const auto now = std::chrono::steady_clock::now();
-    waited_[to] = now;
+    waited_[to] = now + kWaitAgain;
     if (!stuck_.emplace(to, now).second) return;
     std::fprintf(stderr,
                  "shmio[w%d]: worker %d takes no hand-offs (%s): hand-offs to it are tried "

@@ -321,15 +321,20 @@ struct Node::Impl {
     if (published_at - std::min(published_at, reader->position()) <= segment->capacity() / 2)
       return;
     if (mutating == 0) return drain();
+    // (A read posted already — keep_up's own, or the rest of a drain cut at its budget — reads
+    // everything once it runs: `full_drain`.)
+    full_drain = true;
     if (std::exchange(drain_posted, true)) return;
     net::post(io, [life = std::weak_ptr<bool>(lifetime), this] {
       if (life.expired()) return;
       drain_posted = false;
+      full_drain = false;
       drain();
     });
   }
   int mutating = 0;  // (adapters changing their rooms now, nested)
   bool drain_posted = false;
+  bool full_drain = false;  // (the posted read is to read everything: keep_up asked)
   std::uint64_t request_id() {
     // Never equal to an ack id (those stay below 2^53; these have bit 62 set), unique across
     // workers and restarts: the pid in bits 32..61, a counter below.

@@ -305,6 +305,22 @@ struct Socket::PendingAck {
       return;
     callback(std::move(err), std::move(a));
   }
+  // Told "evicted" in a later turn (its id given to a newer ack as ids wrapped, or past a socket's
+  // bound: its requester's callback may disconnect this very socket), its timer stopped first; a
+  // callback that throws is said on stderr, not let out of the event loop (as every other
+  // settling's).
+  static void evict(net::io_context& io, std::shared_ptr<PendingAck> a) {
+    if (a->timer) a->timer->cancel();
+    net::post(io, [a = std::move(a)] {
+      try {
+        a->settle(std::string("evicted"), Args{});
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "shmio: ack callback threw: %s\n", e.what());
+      } catch (...) {
+        std::fprintf(stderr, "shmio: ack callback threw an exception of unknown type\n");
+      }
+    });
+  }
 };
 
 }  // namespace shmio::socketio

@@ -436,19 +436,14 @@ std::size_t Namespace::deliver_local_with_ack(const EncodedPacket& p, const Broa
                                         std::tie(first->second->deadline, first->first)))
           first = a;  // (due first; among those of no timeout said, the oldest id)
       if (first != acks.end()) {
-        // (Told after this turn: its requester's callback may disconnect this very socket.)
-        net::post(server_->io(), [lost = std::move(first->second)] {
-          lost->settle(std::string("evicted"), Args{});
-        });
+        Socket::PendingAck::evict(server_->io(), std::move(first->second));
         acks.erase(first);
       }
     }
     // (An entry of the same id — an ack left unanswered while its worker's ids wrapped, below
     // 2^31 — is told it was evicted, as above, not dropped without a word.)
     if (auto same = acks.find(id); same != acks.end()) {
-      if (same->second->timer) same->second->timer->cancel();  // (its handler would find ours)
-      net::post(server_->io(),
-                [lost = std::move(same->second)] { lost->settle(std::string("evicted"), Args{}); });
+      Socket::PendingAck::evict(server_->io(), std::move(same->second));
       acks.erase(same);
     }
     acks[id] = std::move(pending);

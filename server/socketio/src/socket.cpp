@@ -360,9 +360,7 @@ bool Socket::emit_packet(Packet p, std::chrono::milliseconds timeout,
   for (int tries = 0; x_ && x_->acks.count(id) != 0; ++tries) {
     if (tries == 16) {
       auto same = x_->acks.find(id);
-      if (same->second->timer) same->second->timer->cancel();  // (its handler would find ours)
-      net::post(nsp_->server().io(),
-                [lost = std::move(same->second)] { lost->settle(std::string("evicted"), Args{}); });
+      PendingAck::evict(nsp_->server().io(), std::move(same->second));
       x_->acks.erase(same);
       break;
     }
@@ -373,13 +371,17 @@ bool Socket::emit_packet(Packet p, std::chrono::milliseconds timeout,
   pending->callback = std::move(callback);
   pending->timer = std::make_unique<net::steady_timer>(nsp_->server().io());
   pending->timer->expires_after(detail::timer_timeout(timeout));
-  pending->timer->async_wait([w = weak_from_this(), id](const boost::system::error_code& ec) {
+  // (The entry its own: a timer cancelled after it expired still runs its handler, which found by
+  // the id alone an entry given the same id since — an evicted ack's timer timed out its
+  // successor; found by a review.)
+  pending->timer->async_wait([w = weak_from_this(), id, mine = std::weak_ptr<PendingAck>(pending)](
+                                 const boost::system::error_code& ec) {
     auto self = w.lock();
     if (ec || !self) return;
     if (!self->x_) return;
     auto& acks = self->x_->acks;
     auto it = acks.find(id);
-    if (it == acks.end()) return;
+    if (it == acks.end() || it->second != mine.lock()) return;
     auto cb = std::move(it->second->callback);
     acks.erase(it);
     try {

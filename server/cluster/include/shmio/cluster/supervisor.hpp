@@ -41,7 +41,8 @@ struct WorkerContext {
 
 struct SupervisorOptions {
   std::string ring;  // the ring segment's name
-  int workers = 0;   // 0: one per CPU of the affinity mask
+  int workers = 0;   // 0: auto_workers() (one per CPU of the affinity mask, at most the cgroup's
+                     // CPU limit rounded up: size anything per worker from that, not the mask)
   bool pin = true;
   std::uint64_t ring_bytes = 64ULL << 20;
   bool ring_huge_pages = false;  // RingConfig::huge_pages (shm/segment.hpp)

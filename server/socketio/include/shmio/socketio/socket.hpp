@@ -286,7 +286,9 @@ class Socket : public std::enable_shared_from_this<Socket> {
   bool emit(const std::string& event, Args args = {});
   // With an ack: `callback(error, args)`; error is set ("operation has timed out") if no ack came
   // within `timeout`, "socket has been disconnected" if the socket disconnects first or is gone
-  // already (then on the next turn, and emit_with_ack returns false). Not kept for a replay (as
+  // already (then on the next turn, and emit_with_ack returns false), "evicted" if still pending
+  // when its worker's ack ids wrapped back to it (2^31 / the cluster's stride of ids later) and
+  // 16 more ids were pending too. Not kept for a replay (as
   // socket.io: an ack cannot be restored elsewhere).
   bool emit_with_ack(const std::string& event, Args args, std::chrono::milliseconds timeout,
                      std::function<void(std::optional<std::string> error, Args)> callback);

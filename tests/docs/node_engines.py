@@ -13,12 +13,21 @@ DEBIAN_NODE = (18, 19, 0)  # bookworm's nodejs at its release (18.20.4 with its 
 
 
 def parse(v):
-    """'18', '18.x', '18.2', '18.2.1', 'v18', '*' -> (major, minor, patch) with None for wild."""
+    """'18', '18.x', '18.2', '18.2.1', 'v18', '*' -> (major, minor, patch) with None for wild.
+    A pre-release ('18.19.0-rc.1') raises Prerelease: npm lets such a comparator match only
+    pre-releases of that very version, never a release such as Debian's."""
     v = v.strip().lstrip("v=")
     if v in ("", "*", "x", "X"):
         return (None, None, None)
-    parts = (v.split("-")[0].split("+")[0].split(".") + ["x", "x"])[:3]
+    core = v.split("+")[0]
+    if "-" in core:
+        raise Prerelease(v)
+    parts = (core.split(".") + ["x", "x"])[:3]
     return tuple(None if p in ("x", "X", "*") else int(p) for p in parts)
+
+
+class Prerelease(ValueError):
+    pass
 
 
 def low(t):
@@ -42,7 +51,9 @@ def comparator_ok(op, t, ver):
         if lo[1] != 0 or t[2] is None:
             return ver[:2] == lo[:2]
         return ver == lo
-    if op == "~":  # same major.minor (major only if no minor), at least t
+    if op in ("~", "~>"):  # same major.minor (major only if no minor), at least t
+        if t[0] is None:
+            return True
         lo = low(t)
         if ver < lo:
             return False
@@ -62,17 +73,39 @@ def comparator_ok(op, t, ver):
 
 
 def satisfies(rng, ver):
+    """Whether release `ver` satisfies npm range `rng`; a range it cannot read does not."""
+    try:
+        return satisfies_or_raise(rng, ver)
+    except ValueError:
+        return False
+
+
+def satisfies_or_raise(rng, ver):
     for alt in rng.split("||"):
         alt = alt.strip()
         if alt in ("", "*", "x"):
             return True
-        m = re.fullmatch(r"(\S+)\s+-\s+(\S+)", alt)  # a hyphen range: a - b
+        m = re.fullmatch(r"(\S+)\s+-\s+(\S+)", alt)  # a hyphen range: a - b is >=a <=b
         if m:
-            if comparator_ok(">=", parse(m.group(1)), ver) and comparator_ok("<=", parse(m.group(2)), ver):
-                return True
-            continue
-        comps = re.findall(r"(>=|<=|>|<|=|\^|~)?\s*(v?[0-9xX*][0-9A-Za-z.*+-]*)", alt)
-        if comps and all(comparator_ok(op, parse(v), ver) for op, v in comps):
+            comps = [(">=", m.group(1)), ("<=", m.group(2))]
+        else:
+            comps = re.findall(r"(>=|<=|~>|>|<|=|\^|~)?\s*(v?[0-9xX*][0-9A-Za-z.*+-]*)", alt)
+        if not comps:
+            raise ValueError(alt)
+        ok = True
+        for op, v in comps:
+            try:
+                ok = ok and comparator_ok(op, parse(v), ver)
+            except Prerelease:
+                # (A release satisfies >, >= a pre-release of an older version, and <, <= one of a
+                # newer; a pre-release of its own version only by > and >=.)
+                base = tuple(int(x) for x in v.lstrip("v=").split("+")[0].split("-")[0].split("."))
+                if op in ("^", "~", "~>"):  # (from a pre-release of `base` on: as from `base`)
+                    ok = ok and comparator_ok(op, base, ver)
+                else:
+                    ok = ok and ({">": ver >= base, ">=": ver >= base, "<": ver < base,
+                                  "<=": ver < base}.get(op, False))
+        if ok:
             return True
     return False
 
@@ -83,7 +116,12 @@ def self_test():
              "*": True, ">=14 <21": True, "<21": True, "<=20": True, ">=12 <18": False,
              "^20 || <=16": False, ">=18.20.0": False, ">=18.0.0": True, "^14.17.0 || ^16.10.0 || >=17.0.0": True,
              "~18.19": True, "~18.20": False, "18.x": True, ">18": False, ">17": True, "<=18": True,
-             "16 - 18": True, "19 - 22": False, ">=10.0.0": True, "^18": True, "^20.11.0": False}
+             "16 - 18": True, "19 - 22": False, ">=10.0.0": True, "^18": True, "^20.11.0": False,
+             "~>16": False, "^16.0.0 || ~>18.0": False, "~>18": True, "~*": True, "~x": True,
+             ">=16 ~*": True, "<=18.19.0-0": False, "=18.19.0-0": False, "18.19.0-rc.1": False,
+             ">18.19.0-0": True, ">=16.0.0 <17 || >=18.0.0": True, "^18.0.0-0": True,
+             "18.x || >=20": True, ">=v18": True, "~18": True, "18.19.x": True, "<18.19.1": True,
+             "1 - 2 || >= 18": True, "1.2.3beta": False, "<18.20.0-0": True}
     bad = [f"{r!r}: {satisfies(r, v)}, expected {want}" for r, want in cases.items()
            if satisfies(r, v) != want]
     for b in bad:

@@ -137,7 +137,9 @@ class Handoff {
       const bool was_patient = patient;
       bool blocked = false;  // (a wait on this worker happened, whatever its outcome)
       const int peer = connect_to(to, attempt > 0, patient, full, blocked);
-      if (blocked) waited_[to] = now + kWaitAgainAfterRoom, patient = false;
+      // (A wait that got a connection: a second before the next; one that did not, 10 s.)
+      if (blocked)
+        waited_[to] = now + (peer >= 0 ? kWaitAgainAfterRoom : kWaitAgain), patient = false;
       if (peer == kForeign) break;  // (not tried again: its listener is not ours)
       if (peer < 0) {
         if (was_patient && full) waited = true, patient = false;
@@ -156,7 +158,8 @@ class Handoff {
       // (Any wait counts, also one that ended with room: a worker whose turns are long but under
       // 200 ms was waited on at every hand-off that found its queue full, stalling this worker's
       // thread again and again, before 2026-12-05; found by a review.)
-      if (blocked) waited_[to] = now + kWaitAgainAfterRoom, patient = false;
+      if (blocked)
+        waited_[to] = now + (r == Sent::ok ? kWaitAgainAfterRoom : kWaitAgain), patient = false;
       if (r == Sent::ok) {
         ::close(fd);
         ++sent_on_[to];

@@ -182,7 +182,9 @@ class Client : public std::enable_shared_from_this<Client> {
   }
   void add(const std::string& nsp, SocketPtr s) {
     refused(nsp);
-    if (auto it = find(nsp); it != sockets_.end()) {
+    // (With the index, a namespace not joined is not looked for in the vector.)
+    if (auto it = index_ && index_->count(nsp) == 0 ? sockets_.end() : find(nsp);
+        it != sockets_.end()) {
       if (index_) (*index_)[(*it)->nsp().name()] = s;
       *it = std::move(s);
     } else {
@@ -208,6 +210,7 @@ class Client : public std::enable_shared_from_this<Client> {
                        [&](const SocketPtr& s) { return ok(*s); });
   }
   void remove(const std::string& nsp) {
+    if (index_ && index_->count(nsp) == 0) return;
     auto it = find(nsp);
     if (it == sockets_.end()) return;
     sockets_.erase(it);

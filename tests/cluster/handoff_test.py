@@ -370,9 +370,11 @@ try:
         # once. (Before 2026-12-02 each waited 400 ms, in worker 0's only thread: a stuck worker
         # stalled every worker that got requests for its sessions.)
         later = sorted(waited[1:])
-        # (The first usually waits 0.18-0.19 s as measured here; 0.09 s was seen once in ten on
-        # the 2-vCPU machine: the bound only tells a wait from none.)
-        check(len(waited) >= 3 and 0.05 <= waited[0] < 0.35 and later[len(later) // 2] < 0.1,
+        # (The first usually waits 0.14-0.19 s as measured here; on the 2-vCPU machine the
+        # kernel's wait ends early now and then, at 0.04-0.07 s in 1 of 6 runs on 2026-12-05 with
+        # the code of before that day too: the bound only tells a wait from none, 30 ms or more
+        # against the later ones' median, under 20 ms: they fail at once.)
+        check(len(waited) >= 3 and 0.03 <= waited[0] < 0.35 and later[len(later) // 2] < 0.02,
               f"only the first drop waits (the first {waited[0]:.2f} s; the median of the "
               f"later ones {later[len(later) // 2] if later else 0:.2f} s)")
         # (A worker's stderr reaches the log through its log thread: read until it is there,

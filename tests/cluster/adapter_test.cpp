@@ -2819,24 +2819,33 @@ class ClusterShedTest : public ClusterRebalanceTest {
     recovery_ = true;
     ClusterRebalanceTest::SetUp();
   }
+  // 30 clients on worker 0 (steered handshakes stay there: worker 1's hand-off socket gone).
+  void connect_thirty() {
+    ASSERT_EQ(::unlink((handoff_dir_ + "/1").c_str()), 0);
+    for (int i = 0; i < 30; ++i) {
+      joined_.push_back(connect(0));
+      ASSERT_FALSE(joined_.back().second.empty());
+    }
+  }
+  // The odd ones join "o" and are sent an event there: an offset on "/".
+  void send_the_odd_an_offset() {
+    sio::Namespace& nsp = workers_[0]->server->of("/");
+    for (std::size_t i = 1; i < joined_.size(); i += 2) nsp.socket(joined_[i].second)->join("o");
+    nsp.to("o").emit("x", sio::Args{});
+    ASSERT_TRUE(drive([&] {
+      for (std::size_t i = 1; i < joined_.size(); i += 2)
+        if (!has(joined_[i].first, "x")) return false;
+      return true;
+    }));
+  }
+  bool closed(std::size_t i) { return clients_[joined_[i].first].client->eof(); }
+  std::vector<std::pair<std::size_t, std::string>> joined_;  // (client index, sid)
 };
 TEST_P(ClusterShedTest, OnlyClientsSentAnOffsetAreAskedToReconnect) {
-  ASSERT_EQ(::unlink((handoff_dir_ + "/1").c_str()), 0);  // (steered handshakes stay on worker 0)
-  sio::Namespace& nsp = workers_[0]->server->of("/");
-  std::vector<std::pair<std::size_t, std::string>> joined;
-  for (int i = 0; i < 30; ++i) {
-    joined.push_back(connect(0));
-    ASSERT_FALSE(joined.back().second.empty());
-  }
-  for (std::size_t i = 1; i < joined.size(); i += 2) nsp.socket(joined[i].second)->join("o");
-  nsp.to("o").emit("x", sio::Args{});
-  ASSERT_TRUE(drive([&] {
-    for (std::size_t i = 1; i < joined.size(); i += 2)
-      if (clients_[joined[i].first].messages.empty()) return false;
-    return true;
-  }));
+  ASSERT_NO_FATAL_FAILURE(connect_thirty());
+  ASSERT_NO_FATAL_FAILURE(send_the_odd_an_offset());
+  const auto& joined = joined_;
   const auto& stats = workers_[0]->node->stats();
-  const auto closed = [&](std::size_t i) { return clients_[joined[i].first].client->eof(); };
   ASSERT_TRUE(drive([&] {
     if (stats.rebalance_shed < 15) return false;
     for (std::size_t i = 1; i < joined.size(); i += 2)
@@ -2852,17 +2861,11 @@ TEST_P(ClusterShedTest, OnlyClientsSentAnOffsetAreAskedToReconnect) {
 // asked (found by a review). Of 30 clients on worker 0, 15 are sent an offset on "/", and 8 of
 // those also joined "/b", where nothing was sent: the other 7 are asked.
 TEST_P(ClusterShedTest, OnlyClientsWhoseEveryNamespaceCanRecoverAreAskedToReconnect) {
-  ASSERT_EQ(::unlink((handoff_dir_ + "/1").c_str()), 0);  // (steered handshakes stay on worker 0)
   for (auto& w : workers_) w->server->of("/b");
-  sio::Namespace& nsp = workers_[0]->server->of("/");
-  std::vector<std::pair<std::size_t, std::string>> joined;
-  for (int i = 0; i < 30; ++i) {
-    joined.push_back(connect(0));
-    ASSERT_FALSE(joined.back().second.empty());
-  }
+  ASSERT_NO_FATAL_FAILURE(connect_thirty());
+  const auto& joined = joined_;
   const auto in_b = [](std::size_t i) { return i % 4 == 1; };
   for (std::size_t i = 1; i < joined.size(); i += 2) {
-    nsp.socket(joined[i].second)->join("o");
     if (!in_b(i)) continue;
     auto& c = clients_[joined[i].first];
     c.client->send_text("40/b,");
@@ -2871,14 +2874,8 @@ TEST_P(ClusterShedTest, OnlyClientsWhoseEveryNamespaceCanRecoverAreAskedToReconn
                          [](const std::string& m) { return m.rfind("40/b,{", 0) == 0; });
     }));
   }
-  nsp.to("o").emit("x", sio::Args{});
-  ASSERT_TRUE(drive([&] {
-    for (std::size_t i = 1; i < joined.size(); i += 2)
-      if (!has(joined[i].first, "x")) return false;
-    return true;
-  }));
+  ASSERT_NO_FATAL_FAILURE(send_the_odd_an_offset());
   const auto& stats = workers_[0]->node->stats();
-  const auto closed = [&](std::size_t i) { return clients_[joined[i].first].client->eof(); };
   ASSERT_TRUE(drive([&] {
     if (stats.rebalance_shed < 7) return false;
     for (std::size_t i = 3; i < joined.size(); i += 4)

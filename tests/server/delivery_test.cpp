@@ -2741,10 +2741,7 @@ TEST_P(Delivery, PacketsBehindOneThatDisconnectedTheirNamespaceAreDropped) {
   Client& c = connect();
   c.send_text("40/custom,");
   std::string got;
-  drive([&] {
-    for (auto& f : c.frames()) got += f.payload + "\n";
-    return got.find("40/custom,{") != std::string::npos;
-  });
+  drive_until_received(c, got, "40/custom,{");
   c.send_text("42/custom,[\"disconnect-me\"]");
   c.send_text("42/custom,[\"late\",1]");
   c.send_text("42[\"echo\",2]");
@@ -2842,10 +2839,7 @@ TEST_P(Delivery, APacketReachesItsNamespaceWhateverTheNumberJoined) {
   const auto join = [&](int i) {
     const std::string n = "/dyn-" + std::to_string(i);
     c.send_text("40" + n + ",");
-    drive([&] {
-      for (auto& f : c.frames()) got += f.payload + "\n";
-      return got.find("40" + n + ",{") != std::string::npos;
-    });
+    drive_until_received(c, got, "40" + n + ",{");
   };
   const auto hi = [&](std::vector<int> to) {
     heard.clear();

@@ -274,9 +274,7 @@ struct Node::Impl {
   // line per 10 s (each a failure that an app's emit can repeat at its own rate: unthrottled, a
   // loop of too-large emits wrote a line each; the count is shmio_ring_publish_failures_total).
   // Throttled per kind (the message type and why: a loop of one kind does not hide another;
-  // the kinds are few, a type's name by a status's).
-  // Whether a line of this kind may be said now: at most once per 10 s each (publish failures,
-  // laps).
+  // the kinds are few, a type's name by a status's). Laps are said through it too ("lapped").
   bool say_publish_failure(const std::string& kind) {
     const auto now = std::chrono::steady_clock::now();
     auto [it, fresh] = publish_failure_said.try_emplace(kind, now);

@@ -308,14 +308,18 @@ std::vector<int> affinity_cpus() {
 
 namespace {
 
-// A small file's text (a cgroup's control files are a line each), nullopt if it cannot be read.
-std::optional<std::string> read_small(const std::string& path) {
+// A file's text, at most `most` bytes (a cgroup's control files are a line each), nullopt if it
+// cannot be read.
+std::optional<std::string> read_small(const std::string& path, std::size_t most = 256) {
   std::FILE* f = std::fopen(path.c_str(), "re");
   if (f == nullptr) return std::nullopt;
-  char buf[256];
-  const std::size_t got = std::fread(buf, 1, sizeof buf, f);
+  std::string text;
+  char buf[1024];
+  for (std::size_t got; text.size() < most && (got = std::fread(buf, 1, sizeof buf, f)) > 0;)
+    text.append(buf, got);
   std::fclose(f);
-  return std::string(buf, got);
+  if (text.size() > most) text.resize(most);
+  return text;
 }
 
 // The whitespace-separated words of a control file's text.
@@ -436,25 +440,20 @@ std::optional<double> cgroup_cpu_limit(std::string_view proc_cgroup, const std::
 }
 
 std::optional<double> cgroup_cpu_limit() {
-  // (The whole file: read_small's 256 bytes could cut a deep cgroup's path.)
-  std::FILE* f = std::fopen("/proc/self/cgroup", "re");
-  if (f == nullptr) return std::nullopt;
-  std::string text;
-  char buf[1024];
-  for (std::size_t got; (got = std::fread(buf, 1, sizeof buf, f)) > 0;) text.append(buf, got);
-  std::fclose(f);
-  return cgroup_cpu_limit(text, "/sys/fs/cgroup");
+  // (64 KiB: a deep cgroup's path is a few hundred bytes; 256 could cut one.)
+  const auto text = read_small("/proc/self/cgroup", 64 << 10);
+  if (!text) return std::nullopt;
+  return cgroup_cpu_limit(*text, "/sys/fs/cgroup");
 }
 
 int auto_workers(std::size_t affinity, std::optional<double> limit, std::string* why) {
   const int cpus = static_cast<int>(std::clamp<std::size_t>(affinity, 1, CPU_SETSIZE));
-  const int n = cpus;
   if (limit && *limit > 0) {
     // Rounded up (a limit of 2.5 CPUs: 3 workers, which together may use 2.5), with a
     // millionth's slack for a quota that is a whole number of periods written in microseconds.
     const double up = std::ceil(*limit - 1e-6);
     const int m = up < 1 ? 1 : up > cpus ? cpus : static_cast<int>(up);
-    if (m < n) {
+    if (m < cpus) {
       if (why != nullptr) {
         char text[200];
         std::snprintf(text, sizeof text,
@@ -467,7 +466,7 @@ int auto_workers(std::size_t affinity, std::optional<double> limit, std::string*
     }
   }
   if (why != nullptr) why->clear();
-  return n;
+  return cpus;
 }
 
 int auto_workers(std::string* why) {

@@ -1421,6 +1421,19 @@ TEST_P(ClusterAdapterTest, AnEmitterTakesSeveralRoomsAtOnce) {
   EXPECT_TRUE(has(a.first, "f"));
 }
 
+namespace {
+// A thread that runs until `stop`: stopped and joined on every way out of a test (an ASSERT's
+// return included).
+struct StopAndJoin {
+  std::atomic<bool>& stop;
+  std::thread& t;
+  ~StopAndJoin() {
+    stop = true;
+    t.join();
+  }
+};
+}  // namespace
+
 // A burst of broadcasts from another worker: a worker woken by the ring reads at most 16
 // batches of each ring a turn and posts the rest behind what the turn queued, the clients'
 // flushes among it, so a client is written to every 1,024 records at most. Before 2026-12-05 the
@@ -1458,14 +1471,7 @@ TEST_P(ClusterAdapterTest, AFloodsLostRecordsAreCountedOnce) {
       for (int i = 0; i < 256; ++i)
         (void)w.value().publish(static_cast<std::uint16_t>(cluster::MessageType::broadcast), rec);
   });
-  struct Join {
-    std::atomic<bool>& stop;
-    std::thread& t;
-    ~Join() {
-      stop = true;
-      t.join();
-    }
-  } join{stop, flood};
+  const StopAndJoin join{stop, flood};
   testing::internal::CaptureStderr();
   const bool lapped = drive(
       [&] { return workers_[0]->node->stats().laps > 20 && workers_[1]->node->stats().laps > 20; });
@@ -2014,14 +2020,7 @@ TEST(ClusterHandoff, ALateButLiveOwnerIsWaitedOnOnceASecond) {
       std::this_thread::sleep_for(120ms);  // (its long turn: it reads nothing meanwhile)
     }
   });
-  struct Join {
-    std::atomic<bool>& stop;
-    std::thread& t;
-    ~Join() {
-      stop = true;
-      t.join();
-    }
-  } join{stop, busy};
+  const StopAndJoin join{stop, busy};
   const std::string request =
       "POST / HTTP/1.1\r\nContent-Length: 30000\r\n\r\n" + std::string(30000, 'b');
   int waits = 0, sent = 0, tries = 0;

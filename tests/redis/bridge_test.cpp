@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/json/serialize.hpp>
 #include <chrono>
 #include <deque>
@@ -16,6 +17,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "../shm/test_support.hpp"
@@ -1641,4 +1643,33 @@ TEST_F(Bridge, ShardedSubscriptionsComeBackAfterRedisRestarts) {
   ASSERT_TRUE(b);
   EXPECT_EQ(b->frame, R"(42["back",1])");
   EXPECT_GE(bridge_->stats().received, 1u);
+}
+
+// A Bridge destroyed by a handler (the io_context going on) while its own waits have ended in
+// the same turn, its tick due and the rings' notifier readable: their handlers run after it with
+// no error code (stop()'s cancel is too late for a handler already queued) and must not touch
+// it. Before 2026-12-05 they read the freed Bridge (ASan: heap-use-after-free in arm_tick's
+// handler, seen once in .ci/run after a bridge_.reset() in a test). The ASan build's run of this
+// test tells it; the others' run it for a crash.
+TEST_F(Bridge, ItsHandlersDueWhenItIsDestroyedDoNothing) {
+  RedisServer server(free_port());
+  server.start();
+  auto pub = client(server.url());
+  auto worker = shm::RingWriter::attach(*segment_, {"worker-0", -1});
+  ASSERT_TRUE(worker);
+  start_bridge(server.url());
+  ASSERT_TRUE(bridge_subscribed(*pub));  // (connected: it reads the rings)
+  ASSERT_EQ(say_namespaces(*worker, json::array{"/"}), shm::PublishStatus::ok);
+  // No turn runs meanwhile: its 100 ms tick's deadline passes and the notifier's thread makes
+  // its descriptor readable (the sleep is the condition staged, not a wait for another thread's
+  // step: nothing is read until the io_context runs again).
+  std::this_thread::sleep_for(250ms);
+  bool destroyed = false;
+  boost::asio::post(io_, [&] {
+    bridge_.reset();
+    destroyed = true;
+  });
+  // The post is queued before the reactor's next look: the handlers it finds ready come after.
+  ASSERT_TRUE(drive([&] { return destroyed; }));
+  io_.run_for(300ms);  // (what was queued behind it runs)
 }

@@ -361,8 +361,9 @@ class Handoff {
   }
   void accept_loop() {
     listener_.async_wait(
-        net::posix::descriptor_base::wait_read, [this](const boost::system::error_code& ec) {
-          if (ec) return;
+        net::posix::descriptor_base::wait_read,
+        [this, life = std::weak_ptr<bool>(life_)](const boost::system::error_code& ec) {
+          if (ec || life.expired()) return;
           for (;;) {
             const int c = ::accept4(listener_.native_handle(), nullptr, nullptr,
                                     SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -372,9 +373,10 @@ class Handoff {
               // stays queued and the listener readable, so waiting again at
               // once would spin. Look again in 100 ms.
               accept_pause_.expires_after(std::chrono::milliseconds(100));
-              accept_pause_.async_wait([this](const boost::system::error_code& e) {
-                if (!e) accept_loop();
-              });
+              accept_pause_.async_wait(
+                  [this, life = std::weak_ptr<bool>(life_)](const boost::system::error_code& e) {
+                    if (!e && !life.expired()) accept_loop();
+                  });
               return;
             }
             if (c < 0) break;
@@ -392,17 +394,18 @@ class Handoff {
         });
   }
   void read_loop(const std::shared_ptr<net::posix::stream_descriptor>& d) {
-    d->async_wait(net::posix::descriptor_base::wait_read,
-                  [this, d](const boost::system::error_code& ec) {
-                    if (ec) return;
-                    if (!receive(d->native_handle())) {
-                      boost::system::error_code ignored;
-                      d->close(ignored);
-                      conns_.erase(std::remove(conns_.begin(), conns_.end(), d), conns_.end());
-                      return;
-                    }
-                    read_loop(d);
-                  });
+    d->async_wait(
+        net::posix::descriptor_base::wait_read,
+        [this, d, life = std::weak_ptr<bool>(life_)](const boost::system::error_code& ec) {
+          if (ec || life.expired()) return;
+          if (!receive(d->native_handle())) {
+            boost::system::error_code ignored;
+            d->close(ignored);
+            conns_.erase(std::remove(conns_.begin(), conns_.end(), d), conns_.end());
+            return;
+          }
+          read_loop(d);
+        });
   }
   // At most this many bytes travel with one connection: a request is bounded by Beast's header
   // limit and maxHttpBufferSize long before this; a peer announcing more is refused.
@@ -492,6 +495,12 @@ class Handoff {
   net::posix::stream_descriptor listener_;
   net::steady_timer accept_pause_;  // accept_loop()'s pause when accept4 fails for want of fds
   std::vector<std::shared_ptr<net::posix::stream_descriptor>> conns_;
+  // Expires with this object; the handlers look at it first. A timer's wait that had ended when
+  // its owner was destroyed (from a handler run before it in the same turn) runs with no error
+  // code: the Node's and the bridge's timers read their freed owner so. A descriptor's wait is
+  // cancelled at its close even when ready (Asio's reactor completes it later), so these were
+  // not seen to: guarded the same all the same, not leaning on that.
+  std::shared_ptr<bool> life_ = std::make_shared<bool>(true);
   std::unordered_map<int, int> peers_;              // worker index -> connected socket
   std::unordered_map<int, std::uint64_t> sent_on_;  // hand-offs sent on that socket
   // Fresh connections opened to a worker because the last one was full, since it was last seen

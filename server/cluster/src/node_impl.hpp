@@ -109,11 +109,12 @@ struct Node::Impl {
   }
   void arm_board_timer() {
     board_timer.expires_after(std::chrono::seconds(1));
-    board_timer.async_wait([this](const boost::system::error_code& ec) {
-      if (ec || stopped) return;
-      if (local_metrics) post_metrics(with_carried(local_metrics()));
-      arm_board_timer();
-    });
+    board_timer.async_wait(
+        [this, life = std::weak_ptr<bool>(lifetime)](const boost::system::error_code& ec) {
+          if (ec || life.expired() || stopped) return;
+          if (local_metrics) post_metrics(with_carried(local_metrics()));
+          arm_board_timer();
+        });
   }
   // Sessions closed for good (a reason that is not recoverable) leave the table at once. Each
   // erase looks once at each slot on its way (no patience: this thread never waits behind a
@@ -163,13 +164,16 @@ struct Node::Impl {
     if (forget_timer_armed || stopped) return;
     forget_timer_armed = true;
     forget_timer.expires_after(std::chrono::seconds(1));
-    forget_timer.async_wait([this](const boost::system::error_code& ec) {
-      if (ec) return;  // (cancelled by stop(): this Node may be gone by the time it runs)
-      forget_timer_armed = false;
-      if (stopped) return;
-      retry_forgets();
-      if (!forget_later.empty()) arm_forget_timer();
-    });
+    forget_timer.async_wait(
+        [this, life = std::weak_ptr<bool>(lifetime)](const boost::system::error_code& ec) {
+          // (Cancelled by stop(); or already due then, queued with no error behind the handler
+          // that destroyed this Node: `life` says so.)
+          if (ec || life.expired()) return;
+          forget_timer_armed = false;
+          if (stopped) return;
+          retry_forgets();
+          if (!forget_later.empty()) arm_forget_timer();
+        });
   }
   // At stop: one more try of each; what is still held stays (counted, said whatever was said
   // just before).
@@ -409,12 +413,13 @@ struct Node::Impl {
   }
   void arm_load_timer() {
     load_timer.expires_after(std::chrono::seconds(1));
-    load_timer.async_wait([this](const boost::system::error_code& ec) {
-      if (ec || stopped || !server) return;
-      publish_load();
-      if (!closing) shed();
-      arm_load_timer();
-    });
+    load_timer.async_wait(
+        [this, life = std::weak_ptr<bool>(lifetime)](const boost::system::error_code& ec) {
+          if (ec || life.expired() || stopped || !server) return;
+          publish_load();
+          if (!closing) shed();
+          arm_load_timer();
+        });
   }
   // With recovery: while above the cluster's average by the margin, ask at most rebalance_rate
   // recoverable clients (of "/") to reconnect; they recover wherever they land.
@@ -499,6 +504,9 @@ struct Node::Impl {
   void untrack(std::uint64_t rid) { pending.erase(rid); }
   // Expires with this Impl: an answer callback handed to the app (a broadcast's client ack, a
   // server-side emit's ack) may be kept and called after the Node is gone, and then does nothing.
+  // Every timer's and descriptor's handler looks at it first too: one whose wait had already
+  // ended when the Node was destroyed (from a handler run before it in the same turn) runs with
+  // no error code; cancelling it did not reach it.
   std::shared_ptr<bool> lifetime = std::make_shared<bool>(true);
   // An answer that says no answer comes from here: `"lost"`, one this worker could not publish
   // (over a record's size, say): the requester completes without it ("operation has timed out",
@@ -523,35 +531,37 @@ struct Node::Impl {
     if (dead_timer_armed || pending.empty() || stopped) return;
     dead_timer_armed = true;
     dead_timer.expires_after(std::chrono::milliseconds(100));
-    dead_timer.async_wait([this](const boost::system::error_code& ec) {
-      if (ec) return;  // (cancelled by stop(): this Node may be gone by the time it runs)
-      dead_timer_armed = false;
-      if (stopped) return;
-      // Which responders are dead, looked at first; then what is in the rings is read; then the
-      // requests still waiting for those stop. A dead worker wrote nothing after its death, so
-      // every answer it wrote is read by then and counts (as at its WORKER_DOWN, which reads the
-      // dead worker's records first). Before 2026-12-04 a worker that answered and exited could
-      // be found dead before this worker had read the answer, and the request completed without
-      // it. One look per responder a round, whatever the number of requests waiting on it (each
-      // look reads /proc: thousands of broadcasts waiting for acks looked as many times each).
-      // (Finished requests are forgotten first: a walk that finds nobody dead does that.)
-      drop_responders([](const Responder&) { return false; });
-      std::map<std::pair<std::uint16_t, std::uint64_t>, bool> alive;
-      for (const auto& [rid, req] : pending)
-        for (const Responder& r : req.responders) {
-          const auto key = std::make_pair(r.producer, shm::process_tag(r.who));
-          if (alive.find(key) == alive.end()) alive.emplace(key, responder_alive(r));
-        }
-      if (std::any_of(alive.begin(), alive.end(), [](const auto& e) { return !e.second; })) {
-        drain();
-        if (stopped) return;
-        drop_responders([&alive](const Responder& r) {
-          const auto it = alive.find(std::make_pair(r.producer, shm::process_tag(r.who)));
-          return it != alive.end() && !it->second;
+    dead_timer.async_wait(
+        [this, life = std::weak_ptr<bool>(lifetime)](const boost::system::error_code& ec) {
+          if (ec || life.expired()) return;  // (as forget_timer's)
+          dead_timer_armed = false;
+          if (stopped) return;
+          // Which responders are dead, looked at first; then what is in the rings is read; then the
+          // requests still waiting for those stop. A dead worker wrote nothing after its death, so
+          // every answer it wrote is read by then and counts (as at its WORKER_DOWN, which reads
+          // the dead worker's records first). Before 2026-12-04 a worker that answered and exited
+          // could be found dead before this worker had read the answer, and the request completed
+          // without it. One look per responder a round, whatever the number of requests waiting on
+          // it (each look reads /proc: thousands of broadcasts waiting for acks looked as many
+          // times each). (Finished requests are forgotten first: a walk that finds nobody dead does
+          // that.)
+          drop_responders([](const Responder&) { return false; });
+          std::map<std::pair<std::uint16_t, std::uint64_t>, bool> alive;
+          for (const auto& [rid, req] : pending)
+            for (const Responder& r : req.responders) {
+              const auto key = std::make_pair(r.producer, shm::process_tag(r.who));
+              if (alive.find(key) == alive.end()) alive.emplace(key, responder_alive(r));
+            }
+          if (std::any_of(alive.begin(), alive.end(), [](const auto& e) { return !e.second; })) {
+            drain();
+            if (stopped) return;
+            drop_responders([&alive](const Responder& r) {
+              const auto it = alive.find(std::make_pair(r.producer, shm::process_tag(r.who)));
+              return it != alive.end() && !it->second;
+            });
+          }
+          arm_dead_check();
         });
-      }
-      arm_dead_check();
-    });
   }
   void worker_down(pid_t pid) {
     drop_responders([pid](const Responder& r) { return r.who.pid == pid; });
@@ -612,13 +622,14 @@ struct Node::Impl {
     drain(kDrainRounds);
   }
   void wait_notify() {
-    notify.async_wait(net::posix::descriptor_base::wait_read,
-                      [this](const boost::system::error_code& ec) {
-                        if (ec || stopped) return;
-                        notifier->drain();
-                        drain(kDrainRounds);
-                        wait_notify();
-                      });
+    notify.async_wait(
+        net::posix::descriptor_base::wait_read,
+        [this, life = std::weak_ptr<bool>(lifetime)](const boost::system::error_code& ec) {
+          if (ec || life.expired() || stopped) return;
+          notifier->drain();
+          drain(kDrainRounds);
+          wait_notify();
+        });
   }
   // Applies what the rings hold now (every record, for the callers that need all of it before
   // they go on: a recovery's take, a dead responder's requests, keep_up).

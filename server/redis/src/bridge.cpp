@@ -178,6 +178,11 @@ struct Bridge::Impl {
   std::shared_ptr<Client> pub, sub;
   BridgeStats stats;
   bool stopped = false;
+  // Expires with this Impl. The timers' and the notifier's handlers look at it before anything
+  // else: one whose wait had already ended when the Bridge was destroyed (from a handler run
+  // before it in the same turn: the io_context goes on) runs with no error code, stop()'s cancel
+  // too late for it.
+  std::shared_ptr<bool> lifetime = std::make_shared<bool>(true);
   std::set<std::string> namespaces;  // subscribed
   std::uint64_t unsent_said = 0;
   Clock::time_point last_unsent_line{};
@@ -459,13 +464,14 @@ struct Bridge::Impl {
     drain();
   }
   void wait_notify() {
-    notify.async_wait(net::posix::descriptor_base::wait_read,
-                      [this](const boost::system::error_code& ec) {
-                        if (ec || stopped) return;
-                        notifier->drain();
-                        drain();
-                        wait_notify();
-                      });
+    notify.async_wait(
+        net::posix::descriptor_base::wait_read,
+        [this, life = std::weak_ptr<bool>(lifetime)](const boost::system::error_code& ec) {
+          if (ec || life.expired() || stopped) return;
+          notifier->drain();
+          drain();
+          wait_notify();
+        });
   }
   void drain() {
     // (The workers' rings with a ring per worker, then the shared one.)
@@ -1334,8 +1340,9 @@ struct Bridge::Impl {
   }
   void wait_for_readers() {
     hold_timer.expires_after(std::chrono::milliseconds(1));
-    hold_timer.async_wait([this](const boost::system::error_code& ec) {
-      if (ec || stopped) return;
+    hold_timer.async_wait([this, life = std::weak_ptr<bool>(lifetime)](
+                              const boost::system::error_code& ec) {
+      if (ec || life.expired() || stopped) return;
       const auto [slot, behind] = furthest_behind();
       const auto now = Clock::now();
       const bool timed_out = now - hold_since >= options.max_hold;
@@ -1687,8 +1694,9 @@ struct Bridge::Impl {
   // ------------------------------------------------------------------------------------------
   void arm_tick() {
     tick.expires_after(std::chrono::milliseconds(100));
-    tick.async_wait([this](const boost::system::error_code& ec) {
-      if (ec || stopped) return;
+    tick.async_wait([this,
+                     life = std::weak_ptr<bool>(lifetime)](const boost::system::error_code& ec) {
+      if (ec || life.expired() || stopped) return;
       settle(true);
       const auto now = Clock::now();
       if (!refused_subs.empty()) resubscribe_due(now);

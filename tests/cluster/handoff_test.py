@@ -335,6 +335,7 @@ try:
     # shmio_handoffs_failed_total; worker 0 keeps answering. (Before any other hand-off to worker
     # 1: worker 0 has no connection to it yet.)
     failed_before = metric("shmio_handoffs_failed_total") or 0
+    waits_before = metric("shmio_handoff_waits_total")
     os.kill(workers[1], signal.SIGSTOP)
     fillers, dropped, waited = [], 0, []
     try:
@@ -361,6 +362,7 @@ try:
                 dropped += 1
                 waited.append(time.time() - t0)
         failed = metric("shmio_handoffs_failed_total")
+        waits = metric("shmio_handoff_waits_total")
         check(dropped >= 1 and failed is not None and failed - failed_before == dropped,
               f"hand-offs to a stuck worker are dropped and counted ({dropped} dropped, "
               f"shmio_handoffs_failed_total {failed_before} -> {failed})")
@@ -369,14 +371,14 @@ try:
         # Only the first drop waits; worker 1 is then marked stuck and each later one fails at
         # once. (Before 2026-12-02 each waited 400 ms, in worker 0's only thread: a stuck worker
         # stalled every worker that got requests for its sessions.)
-        later = sorted(waited[1:])
-        # (The first usually waits 0.14-0.19 s as measured here; on the 2-vCPU machine the
-        # kernel's wait ends early now and then, at 0.04-0.07 s in 1 of 6 runs on 2026-12-05 with
-        # the code of before that day too: the bound only tells a wait from none, 30 ms or more
-        # against the later ones' median, under 20 ms: they fail at once.)
-        check(len(waited) >= 3 and 0.03 <= waited[0] < 0.35 and later[len(later) // 2] < 0.02,
-              f"only the first drop waits (the first {waited[0]:.2f} s; the median of the "
-              f"later ones {later[len(later) // 2] if later else 0:.2f} s)")
+        # Counted by worker 0 (shmio_handoff_waits_total), not timed: the first usually waits
+        # 0.14-0.19 s as measured here, but on the 2-vCPU machine the kernel's wait ends early
+        # now and then (0.04-0.07 s in 1 of 6 runs on 2026-12-05, with the code of before that
+        # day too), and a later drop's time is this script's scheduling as much as worker 0's.
+        check(len(waited) >= 3 and waited[0] < 0.35 and waits_before is not None
+              and waits is not None and waits - waits_before == 1,
+              f"only the first drop waits (shmio_handoff_waits_total {waits_before} -> {waits}; "
+              f"the first took {waited[0]:.2f} s)")
         # (A worker's stderr reaches the log through its log thread: read until it is there,
         # bounded. The check failed once in a CI run of 2026-12-03, read before the line came.)
         deadline = time.time() + 5

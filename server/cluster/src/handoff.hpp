@@ -75,6 +75,10 @@ class Handoff {
   // Whether worker `to` is marked at all, however long ago (for tests: stuck() forgets a mark
   // after kStuckSteer).
   bool marked(int to) const { return stuck_.count(to) != 0; }
+  // Waits on a full queue begun so far (send(): at most 200 ms each, however they ended), for
+  // shmio_handoff_waits_total: a count the tests read instead of timing each hand-off (the
+  // kernel's wait ends early now and then, and a paused thread looks like a wait).
+  std::uint64_t waits() const noexcept { return waits_; }
   void stop() {
     boost::system::error_code ec;
     accept_pause_.cancel();
@@ -154,7 +158,9 @@ class Handoff {
         int queued = -1;
         reads = ::ioctl(peer, SIOCOUTQ, &queued) == 0 && queued == 0;
       }
-      const Sent r = send_on(peer, fd, bytes, patient, &error, blocked);
+      bool send_blocked = false;
+      const Sent r = send_on(peer, fd, bytes, patient, &error, send_blocked);
+      if (send_blocked) ++waits_, blocked = true;
       // (Any wait counts, also one that ended with room: a worker whose turns are long but under
       // 200 ms was waited on at every hand-off that found its queue full, stalling this worker's
       // thread again and again, before 2026-12-05; found by a review.)
@@ -262,6 +268,7 @@ class Handoff {
     int r = ::connect(fd, addr.get(), addr.len);
     if (r != 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && patient) {
       blocked = true;
+      ++waits_;
       ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
       r = ::connect(fd, addr.get(), addr.len);
     }
@@ -501,6 +508,7 @@ class Handoff {
   // cancelled at its close even when ready (Asio's reactor completes it later), so these were
   // not seen to: guarded the same all the same, not leaning on that.
   std::shared_ptr<bool> life_ = std::make_shared<bool>(true);
+  std::uint64_t waits_ = 0;                         // (waits())
   std::unordered_map<int, int> peers_;              // worker index -> connected socket
   std::unordered_map<int, std::uint64_t> sent_on_;  // hand-offs sent on that socket
   // Fresh connections opened to a worker because the last one was full, since it was last seen

@@ -126,6 +126,7 @@ Node::Node(net::io_context& io, NodeOptions options, sio::ServerOptions& so)
     m.handoff = std::make_unique<Handoff>(
         io, m.options.handoff, m.options.worker,
         [impl](int fd, std::string bytes) {
+          impl->forget_destroyed_server();
           if (impl->server && !impl->stopped)
             impl->server->engine().adopt(fd, std::move(bytes));
           else
@@ -159,6 +160,7 @@ Node::Node(net::io_context& io, NodeOptions options, sio::ServerOptions& so)
           ++impl->stats.rebalance_steered;  // (kept ones too: rebalance_kept is a part of it)
           if (impl->handoff->send(worker, fd, bytes, /*close_on_failure=*/false)) return;
           ++impl->stats.rebalance_kept;
+          impl->forget_destroyed_server();
           if (impl->server && !impl->stopped)
             impl->server->engine().adopt(fd, std::move(bytes), /*handed_over=*/false);
           else
@@ -175,6 +177,7 @@ Node::~Node() {
 
 void Node::start(sio::Server& server) {
   impl_->server = &server;
+  impl_->server_life = server.lifetime();
   impl_->start_reading();
   impl_->announce_namespaces();  // (for the fleet bridge)
   impl_->become_ready();
@@ -258,6 +261,7 @@ void Node::stop() {
 }
 
 const NodeStats& Node::stats() const noexcept {
+  if (impl_->handoff) impl_->stats.handoff_waits = impl_->handoff->waits();  // (its own count)
   return impl_->stats;
 }
 int Node::worker() const noexcept {
@@ -273,7 +277,7 @@ std::string Node::metrics_text() const {
   std::string out;
   auto line = [&](const char* name, const char* help, const char* type, std::uint64_t v,
                   const std::string& labels) { append_metric(out, name, type, help, v, labels); };
-  const auto& s = m.stats;
+  const auto& s = stats();
   line("shmio_broadcasts_published_total", "Broadcasts this worker wrote to the ring.", "counter",
        s.broadcasts_published, w);
   line("shmio_broadcasts_received_total", "Broadcasts of other workers this worker delivered.",
@@ -299,6 +303,9 @@ std::string Node::metrics_text() const {
   line("shmio_handoffs_refused_total",
        "Hand-off connections of another user and malformed hand-off messages, refused.", "counter",
        s.handoffs_refused, w);
+  line("shmio_handoff_waits_total",
+       "Hand-offs that waited (up to 200 ms, on this worker's thread) on a worker's full queue.",
+       "counter", s.handoff_waits, w);
   line("shmio_recoveries_total", "Sessions restored by connection state recovery.", "counter",
        s.recoveries, w);
   line("shmio_recovery_failures_total", "Recoveries refused (unknown session or range gone).",

@@ -112,7 +112,9 @@ struct Node::Impl {
     board_timer.async_wait(
         [this, life = std::weak_ptr<bool>(lifetime)](const boost::system::error_code& ec) {
           if (ec || life.expired() || stopped) return;
-          if (local_metrics) post_metrics(with_carried(local_metrics()));
+          forget_destroyed_server();
+          // (The app's rendering reads its Server: not once it is gone. Its last post stays.)
+          if (local_metrics && server) post_metrics(with_carried(local_metrics()));
           arm_board_timer();
         });
   }
@@ -194,6 +196,20 @@ struct Node::Impl {
   net::steady_timer load_timer;
   std::unique_ptr<Handoff> handoff;
   sio::Server* server = nullptr;
+  std::weak_ptr<const void> server_life;  // (start(): expires with the Server)
+  // A Server destroyed while its Node goes on (its owner let it go first, the io_context running
+  // on): from then on the Node serves none, as before start(), and says it takes no fresh
+  // handshakes, as draining() does (none is steered to it). Looked at where a handler of the
+  // Node's comes in (a ring read, its timers, a hand-off), before `server` is used: before
+  // 2026-12-05 the freed Server was read (its options for each broadcast, its client count each
+  // second; found by a review).
+  void forget_destroyed_server() {
+    if (server == nullptr || !server_life.expired()) return;
+    server = nullptr;
+    if (stopped || closing) return;
+    closing = true;
+    publish_load();
+  }
   // With recovery, how many digits a broadcast's offset placeholder has (its ring position's on
   // one ring; each worker's own with a ring per worker); 0 without recovery (take_broadcast).
   std::size_t offset_digits() const {
@@ -405,7 +421,7 @@ struct Node::Impl {
     if (!said_full && options.rebalance && options.workers > 1 && near_full()) publish_load();
   }
   void publish_load() {
-    if (!server) return;
+    if (!server && !closing) return;
     said_full = near_full();
     const std::uint64_t clients =
         closing || said_full ? std::numeric_limits<std::uint64_t>::max() : server->client_count();
@@ -415,7 +431,9 @@ struct Node::Impl {
     load_timer.expires_after(std::chrono::seconds(1));
     load_timer.async_wait(
         [this, life = std::weak_ptr<bool>(lifetime)](const boost::system::error_code& ec) {
-          if (ec || life.expired() || stopped || !server) return;
+          if (ec || life.expired() || stopped) return;
+          forget_destroyed_server();
+          if (!server && !closing) return;
           publish_load();
           if (!closing) shed();
           arm_load_timer();

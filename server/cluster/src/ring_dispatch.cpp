@@ -15,6 +15,7 @@ void Node::Impl::drain(std::size_t rounds) {
   // whose callback admits a recovered socket) must not apply later records before the rest of
   // the batch. Such a nested replay reads up to `applied_end` instead.
   if (stopped || !reader || draining) return;
+  forget_destroyed_server();
   bool more = false;
   {
     draining = true;

@@ -81,20 +81,29 @@ Server::Server(net::io_context& io, ServerOptions options)
   engineio::Handler h;
   // A session's Client is found through the session's user-data pointer (set here, cleared at
   // its close); clients_ owns them, each knowing its slot (swap-remove).
-  h.on_open = [this](const engineio::SocketPtr& conn) {
+  //
+  // The engine's core, which holds these, may outlive this Server (a session's last step after
+  // its destruction): each looks at life_ first.
+  h.on_open = [this, life = std::weak_ptr<bool>(life_)](const engineio::SocketPtr& conn) {
+    if (life.expired()) return;
     auto c = std::make_shared<Client>(*this, conn);
     c->slot = clients_.size();
     clients_.push_back(c);
     conn->set_user_data(c.get());
     c->start();
   };
-  h.on_message = [](const engineio::SocketPtr& conn, engineio::Packet m) {
+  h.on_message = [life = std::weak_ptr<bool>(life_)](const engineio::SocketPtr& conn,
+                                                     engineio::Packet m) {
+    if (life.expired()) return;
     if (auto* c = static_cast<Client*>(conn->user_data())) c->on_message(std::move(m));
   };
-  h.on_upgrade = [](const engineio::SocketPtr& conn) {
+  h.on_upgrade = [life = std::weak_ptr<bool>(life_)](const engineio::SocketPtr& conn) {
+    if (life.expired()) return;
     if (auto* c = static_cast<Client*>(conn->user_data())) c->upgraded();
   };
-  h.on_close = [this](const engineio::SocketPtr& conn, engineio::CloseReason r) {
+  h.on_close = [this, life = std::weak_ptr<bool>(life_)](const engineio::SocketPtr& conn,
+                                                         engineio::CloseReason r) {
+    if (life.expired()) return;
     auto* raw = static_cast<Client*>(conn->user_data());
     if (raw == nullptr) return;
     conn->set_user_data(nullptr);

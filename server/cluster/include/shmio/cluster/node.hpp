@@ -114,6 +114,7 @@ struct NodeStats {
   std::uint64_t bad_records = 0;         // records that did not decode (skipped)
   std::uint64_t handoffs_failed = 0;     // connections that could not be handed over
   std::uint64_t handoffs_refused = 0;    // hand-off connections of another user, bad messages
+  std::uint64_t handoff_waits = 0;       // hand-offs that waited (up to 200 ms) on a full queue
   std::uint64_t recoveries = 0;          // sessions restored from the ring
   std::uint64_t recovery_failures = 0;   // offset no longer in the ring, or unknown session
   std::uint64_t sessions_not_saved = 0;  // recovery sessions that did not fit the table
@@ -123,6 +124,12 @@ struct NodeStats {
   std::uint64_t rebalance_shed = 0;          // clients asked to reconnect (they recover elsewhere)
 };
 
+// Lifetimes: a Node outlives the socketio::Server it was started for (the Server's adapters and
+// hand-off callbacks refer to it): made first, since its constructor fills the Server's options,
+// it is destroyed last in the usual order. A Server destroyed first while the Node goes on (the
+// io_context running) is let go of: the Node serves none from then on (it reads the ring, says it
+// takes no fresh handshakes, as draining() does, and stops as ever; before 2026-12-05 it read the
+// freed Server). The io_context may run on after both are gone.
 class Node {
  public:
   // Attaches to the ring (throws std::runtime_error with the reason if it cannot) and sets the

@@ -211,6 +211,10 @@ class ParentNamespace {
 class Server {
  public:
   Server(boost::asio::io_context& io, ServerOptions options = {});
+  // Closes every session (their clients' disconnect handlers run here). Not from inside one of
+  // this Server's own handlers (an event's, a middleware's, a route's): the caller's frames are
+  // the Server's; post the destruction (boost::asio::post(io, ...)). The io_context may go on
+  // after it.
   ~Server();
 
   // The namespace of this name, made if it is new (a name a dynamic namespace's predicate
@@ -342,6 +346,9 @@ class Server {
   }
   boost::asio::io_context& io() noexcept { return io_; }
   const ServerOptions& options() const noexcept { return options_; }
+  // Expires when this Server is destroyed: for an object that keeps a reference to it and may
+  // outlive it (a cluster::Node started for it stops serving it then).
+  std::weak_ptr<const void> lifetime() const noexcept { return life_; }
 
  private:
   friend class Client;
@@ -387,7 +394,7 @@ class Server {
   std::map<std::string, Namespace::Stats> carried_;  // carried_stats()
   std::uint64_t removed_ = 0;
   bool sweep_posted_ = false;
-  std::shared_ptr<bool> life_ = std::make_shared<bool>(true);  // (for posted sweeps)
+  std::shared_ptr<bool> life_ = std::make_shared<bool>(true);  // (posted sweeps, lifetime())
   std::vector<std::shared_ptr<Client>> clients_;  // the open ones (a Client knows its slot)
   std::unique_ptr<engineio::Server> engine_;
   std::uint64_t next_ack_ = 0;

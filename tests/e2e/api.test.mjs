@@ -474,7 +474,8 @@ test("a cluster's process group given SIGINT: each worker's on_stop runs to its 
   let out = "", err = "";
   p.stdout.on("data", (d) => (out += d));
   p.stderr.on("data", (d) => (err += d));
-  const exited = new Promise((r) => p.once("exit", (...x) => r(x)));
+  // ("close", not "exit": the pipes read to their end before the stderr is looked at.)
+  const exited = new Promise((r) => p.once("close", (...x) => r(x)));
   try {
     await until(() => /worker 0 .*listening/.test(out) && /worker 1 .*listening/.test(out), 20000,
                 "both workers listen")

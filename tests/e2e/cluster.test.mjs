@@ -1169,7 +1169,8 @@ for (const [how, sig, launch] of [
     assert.doesNotMatch(log, /draining/);
     assert.equal(process.kill(first, 0), true, `the worker that got a ${sig} still runs`);
     p.kill("SIGTERM");
-    const [code, signal] = await within(once(p, "exit"), 15000, "exits on SIGTERM");
+    // ("close", not "exit": its log read to the end before it is looked at.)
+    const [code, signal] = await within(once(p, "close"), 15000, "exits on SIGTERM");
     assert.deepEqual([code, signal], [0, null], log);
     assert.match(log, /draining 2 workers/);
     assert.equal(existsSync(`/dev/shm/shmio.${ring}`), false);

@@ -15,7 +15,9 @@
 
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <functional>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -34,16 +36,34 @@ inline bool run_until(boost::asio::io_context& io, const std::function<bool()>& 
   return true;
 }
 
+// A port nothing listens on now, below the kernel's range for outgoing connections' local ports
+// (ip_local_port_range, 32768-60999 by default): a port the kernel picked for bind(0) is in that
+// range, and an outgoing connect made before the test's server binds it could take it (a
+// redis-server then failed to start, or the test talked to another listener). Random in
+// [10000, the range's low end), tried until one binds (the bind checks it is free now).
 inline std::uint16_t free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
+  unsigned low = 32768;
+  if (FILE* f = std::fopen("/proc/sys/net/ipv4/ip_local_port_range", "r")) {
+    unsigned lo = 0, hi = 0;
+    if (std::fscanf(f, "%u %u", &lo, &hi) == 2 && lo > 11000 && lo <= 65535) low = lo;
+    std::fclose(f);
+  }
+  static std::mt19937 pick(
+      static_cast<unsigned>(::getpid()) ^
+      static_cast<unsigned>(std::chrono::steady_clock::now().time_since_epoch().count()));
+  for (int attempt = 0; attempt < 1000; ++attempt) {
+    const auto port = static_cast<std::uint16_t>(10000 + pick() % (low - 10000));
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    const bool free = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+    ::close(fd);
+    if (free) return port;
+  }
+  ADD_FAILURE() << "no free port below " << low << " in 1,000 tries";
+  return 0;
 }
 
 // A redis-server of its own, on `port` (and a unix socket), optionally with a password.
@@ -70,9 +90,16 @@ class RedisServer {
       ::execvp("redis-server", argv.data());
       ::_exit(127);
     }
-    // Ready once it accepts a connection (at most 10 s).
+    // Ready once it accepts a connection (at most 10 s), while it runs (one that exited, say on
+    // a port taken meanwhile, is said as such: a connection then would be another listener's).
     const auto end = std::chrono::steady_clock::now() + 10s;
     while (std::chrono::steady_clock::now() < end) {
+      int status = 0;
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = 0;
+        ADD_FAILURE() << "redis-server on port " << port_ << " exited (status " << status << ")";
+        return;
+      }
       const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
       sockaddr_in a{};
       a.sin_family = AF_INET;

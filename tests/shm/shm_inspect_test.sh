@@ -237,14 +237,24 @@ expect_rc 0 "$INSPECT" --name "$RING" --json watch --interval 100 --count 2
 while read -r line; do
   json_check 'typeof o.in_flight_bytes === "number"' <<<"$line" || fail "--json watch: $line"
 done <<<"$OUT"
-# Without --count it runs until SIGINT or SIGTERM, then exits 0.
+# Without --count it runs until SIGINT or SIGTERM, then exits 0. (The signal once its second
+# line is out: its handlers are in place before its first. Before 2026-12-05 a 0.3 s sleep stood
+# for that, and a loaded machine could signal it before.)
+first_lines() {
+  local deadline=$((SECONDS + 10)) n
+  while :; do
+    n=$(grep -c 'records/s=' "$1" 2>/dev/null) || true
+    ((${n:-0} >= 2)) && return 0
+    ((SECONDS < deadline)) || return 1
+    sleep 0.02
+  done
+}
 for sig in INT TERM; do
   "$INSPECT" --name "$RING" watch --interval 50 >"$TMP/watch.out" 2>&1 &
   WATCH=$!
-  sleep 0.3
+  first_lines "$TMP/watch.out" || fail "watch printed no second line in 10 s"
   kill -s "$sig" "$WATCH"
   wait "$WATCH" || fail "watch exited $? on SIG$sig"
-  [[ -s $TMP/watch.out ]] || fail "watch printed nothing before SIG$sig"
 done
 pass "watch prints one line per refresh and stops cleanly"
 

@@ -16,8 +16,8 @@ const PING_TIMEOUT = 2000;
 const WAIT = 5000; // the bound on anything that should happen at once
 
 let server; // { proc, port, lines }
-// The same with pings once a minute, for the tests whose held GET must be answered with a noop
-// ("6"): on `server` a ping that came due first answered it ("2"), when the test's requests took
+// The same with pings once a minute, for the tests whose held GET must be answered by what they
+// do (a noop, a close) or stay held: on `server` a ping that came due first answered it ("2"), when the test's requests took
 // more than the session's first 300 ms (a loaded machine; protocol_sio has its own for the same).
 let calm;
 let eio; // the one the helpers below talk to: `server` but in the tests run onCalm()
@@ -299,7 +299,7 @@ test("polling: an invalid packet closes the session; a later GET gets 400", asyn
   assert.equal((await s.get()).status, 400);
 });
 
-test("polling: a second concurrent GET gets 400 (code 3); the first gets a close packet", async () => {
+test("polling: a second concurrent GET gets 400 (code 3); the first gets a close packet", onCalm(async () => {
   const s = await openPolling();
   const first = await rawRequest("GET", pollingQuery(s.sid));
   const second = await fetch(s.url);
@@ -308,15 +308,15 @@ test("polling: a second concurrent GET gets 400 (code 3); the first gets a close
   assert.deepEqual(held, { status: 200, body: "1" });
   assert.equal((await s.get()).status, 400);
   first.sock.destroy();
-});
+}));
 
-test("polling: a GET abandoned by the client closes the session (transport error)", async () => {
+test("polling: a GET abandoned by the client closes the session (transport error)", onCalm(async () => {
   const s = await openPolling();
   const held = await rawRequest("GET", pollingQuery(s.sid));
   held.sock.destroy();
   await closedWith(s.sid, "transport error");
   assert.equal((await s.get()).status, 400);
-});
+}));
 
 // ---- Messages over WebSocket --------------------------------------------------------------------
 

@@ -34,12 +34,14 @@ class Handoff {
   static constexpr std::uint32_t kMagic = 0x48414e44;  // "HAND"
 
   Handoff(net::io_context& io, std::string cluster, int index,
-          std::function<void(int fd, std::string bytes)> adopt, std::uint64_t* refused)
+          std::function<void(int fd, std::string bytes)> adopt, std::uint64_t* refused,
+          std::uint64_t* waits_counted = nullptr)
       : io_(io),
         cluster_(std::move(cluster)),
         index_(index),
         adopt_(std::move(adopt)),
         refused_(refused),
+        waits_counted_(waits_counted),
         listener_(io),
         accept_pause_(io) {
     if (in_directory()) check_directory();
@@ -79,6 +81,10 @@ class Handoff {
   // shmio_handoff_waits_total: a count the tests read instead of timing each hand-off (the
   // kernel's wait ends early now and then, and a paused thread looks like a wait).
   std::uint64_t waits() const noexcept { return waits_; }
+  void count_wait() {
+    ++waits_;
+    if (waits_counted_ != nullptr) ++*waits_counted_;
+  }
   void stop() {
     boost::system::error_code ec;
     accept_pause_.cancel();
@@ -160,7 +166,7 @@ class Handoff {
       }
       bool send_blocked = false;
       const Sent r = send_on(peer, fd, bytes, patient, &error, send_blocked);
-      if (send_blocked) ++waits_, blocked = true;
+      if (send_blocked) count_wait(), blocked = true;
       // (Any wait counts, also one that ended with room: a worker whose turns are long but under
       // 200 ms was waited on at every hand-off that found its queue full, stalling this worker's
       // thread again and again, before 2026-12-05; found by a review.)
@@ -268,7 +274,7 @@ class Handoff {
     int r = ::connect(fd, addr.get(), addr.len);
     if (r != 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && patient) {
       blocked = true;
-      ++waits_;
+      count_wait();
       ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
       r = ::connect(fd, addr.get(), addr.len);
     }
@@ -499,6 +505,7 @@ class Handoff {
   int index_;
   std::function<void(int, std::string)> adopt_;
   std::uint64_t* refused_;
+  std::uint64_t* waits_counted_;  // (the Node's shmio_handoff_waits_total, counted with waits_)
   net::posix::stream_descriptor listener_;
   net::steady_timer accept_pause_;  // accept_loop()'s pause when accept4 fails for want of fds
   std::vector<std::shared_ptr<net::posix::stream_descriptor>> conns_;

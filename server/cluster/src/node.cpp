@@ -132,7 +132,7 @@ Node::Node(net::io_context& io, NodeOptions options, sio::ServerOptions& so)
           else
             ::close(fd);
         },
-        &m.stats.handoffs_refused);
+        &m.stats.handoffs_refused, &m.stats.handoff_waits);
   so.adapter = [impl](sio::Namespace& nsp) -> std::unique_ptr<sio::Adapter> {
     return std::make_unique<ClusterAdapter>(nsp, *impl);
   };
@@ -242,6 +242,7 @@ void Node::when_ready(std::function<void()> f) {
 }
 
 void Node::draining() {
+  impl_->forget_destroyed_server();  // (which says as much, if the Server is gone)
   if (impl_->stopped || impl_->closing) return;
   impl_->closing = true;
   impl_->publish_load();
@@ -261,7 +262,6 @@ void Node::stop() {
 }
 
 const NodeStats& Node::stats() const noexcept {
-  if (impl_->handoff) impl_->stats.handoff_waits = impl_->handoff->waits();  // (its own count)
   return impl_->stats;
 }
 int Node::worker() const noexcept {
@@ -277,7 +277,7 @@ std::string Node::metrics_text() const {
   std::string out;
   auto line = [&](const char* name, const char* help, const char* type, std::uint64_t v,
                   const std::string& labels) { append_metric(out, name, type, help, v, labels); };
-  const auto& s = stats();
+  const auto& s = m.stats;
   line("shmio_broadcasts_published_total", "Broadcasts this worker wrote to the ring.", "counter",
        s.broadcasts_published, w);
   line("shmio_broadcasts_received_total", "Broadcasts of other workers this worker delivered.",

@@ -412,7 +412,7 @@ struct Node::Impl {
   // a session count too (before 2026-12-05 clients only: a polling-heavy worker near its bound
   // was still steered to, and closed what it was handed; found by a review).
   bool near_full() const {
-    if (!server || options.steer_room == 0) return false;
+    if (!server || server_life.expired() || options.steer_room == 0) return false;
     const auto& st = server->engine().stats();
     const std::uint64_t used = std::max<std::uint64_t>(server->client_count(), st.last_descriptor);
     return st.descriptor_bound != 0 && used + options.steer_room >= st.descriptor_bound;
@@ -421,6 +421,7 @@ struct Node::Impl {
     if (!said_full && options.rebalance && options.workers > 1 && near_full()) publish_load();
   }
   void publish_load() {
+    forget_destroyed_server();  // (every caller's way in: none reads a Server gone)
     if (!server && !closing) return;
     said_full = near_full();
     const std::uint64_t clients =

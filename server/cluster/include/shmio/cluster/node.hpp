@@ -114,7 +114,6 @@ struct NodeStats {
   std::uint64_t bad_records = 0;         // records that did not decode (skipped)
   std::uint64_t handoffs_failed = 0;     // connections that could not be handed over
   std::uint64_t handoffs_refused = 0;    // hand-off connections of another user, bad messages
-  std::uint64_t handoff_waits = 0;       // hand-offs that waited (up to 200 ms) on a full queue
   std::uint64_t recoveries = 0;          // sessions restored from the ring
   std::uint64_t recovery_failures = 0;   // offset no longer in the ring, or unknown session
   std::uint64_t sessions_not_saved = 0;  // recovery sessions that did not fit the table
@@ -122,6 +121,7 @@ struct NodeStats {
   std::uint64_t rebalance_steered = 0;       // fresh handshakes handed to a less loaded worker
   std::uint64_t rebalance_kept = 0;          // ...whose hand-off failed: served here (not dropped)
   std::uint64_t rebalance_shed = 0;          // clients asked to reconnect (they recover elsewhere)
+  std::uint64_t handoff_waits = 0;           // hand-offs that waited (up to 200 ms) on a full queue
 };
 
 // Lifetimes: a Node outlives the socketio::Server it was started for (the Server's adapters and
@@ -141,7 +141,8 @@ class Node {
   Node(const Node&) = delete;
   Node& operator=(const Node&) = delete;
 
-  // Starts reading the ring (and accepting hand-offs) for this server.
+  // Starts reading the ring (and accepting hand-offs) for this server. Once: a Node serves one
+  // Server.
   void start(socketio::Server& server);
   // Runs `f` (on the io_context's thread) once this worker is ready for clients: at once after
   // start() (the recovery sessions of every worker are in the shared table from the first

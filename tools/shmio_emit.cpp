@@ -42,7 +42,9 @@ const char* kUsage =
     "                makes; neither: $SHMIO_RING, else port-$SHMIO_PORT, as shmio reads them)\n"
     "  --redis URL   every server of a Redis fleet instead (@socket.io/redis-adapter's\n"
     "                classic protocol, as @socket.io/redis-emitter; --redis-key: its key,\n"
-    "                default socket.io; none of the above: $SHMIO_REDIS, as shmio reads it)\n"
+    "                default $SHMIO_REDIS_KEY, else socket.io; none of the above:\n"
+    "                $SHMIO_REDIS, as shmio reads it; the classic protocol only: refused\n"
+    "                with SHMIO_REDIS_MODE=sharded)\n"
     "  --nsp NSP     namespace (default /)\n"
     "  --room R      only sockets in room R (repeatable; default: every socket of NSP)\n"
     "  --except R    not sockets in room R (repeatable)\n"
@@ -55,7 +57,8 @@ const char* kUsage =
     "2 usage, a bad JSON argument or name; 3 the ring cannot be attached, or its cluster is\n"
     "not running (or the Redis URL is refused); 4 not written: larger than the ring's\n"
     "max_record (its size / 8, at most 16 MiB), or no worker reads it now (all starting or\n"
-    "restarting) (or Redis did not take it).\n";
+    "restarting) (or Redis did not take it, or no server of the key subscribes, or the\n"
+    "fleet's shmio servers would drop it).\n";
 
 // The ring a cluster on port `text` makes (port-P), reading the port as shmio reads it (digits
 // only, 1..65535: "047020" is port-47020); nullopt if it is no port.
@@ -191,6 +194,19 @@ int main(int argc, char** argv) {
   if (close && !disconnect) return usage("--close goes with --disconnect");
   if (vol && !has_event) return usage("--volatile goes with --event");
   if (!redis_key.empty() && redis_url.empty()) return usage("--redis-key goes with --redis");
+  if (!redis_url.empty()) {
+    // The key and the mode as shmio reads them, where the command line gives no key: a shell set
+    // up for a fleet on key "app" published on "socket.io#/#", which no member reads, and said
+    // it was done (before 2026-12-05; found by a review).
+    if (const char* k = std::getenv("SHMIO_REDIS_KEY"); k != nullptr && redis_key.empty()) {
+      if (*k == '\0') return usage("SHMIO_REDIS_KEY is empty (a key, or unset it)");
+      redis_key = k;
+    }
+    if (const char* mode = std::getenv("SHMIO_REDIS_MODE");
+        mode != nullptr && std::string_view(mode) != "classic")
+      return usage(std::string("SHMIO_REDIS_MODE is ") + mode +
+                   ": shmio-emit speaks the classic protocol only (as @socket.io/redis-emitter)");
+  }
   if (redis_key.empty()) redis_key = "socket.io";
   if (shmio::socketio::is_reserved_event(event)) {  // (clients close their connection on one)
     std::fprintf(stderr, "shmio-emit: \"%s\" is a reserved event name\n", event.c_str());
@@ -238,6 +254,15 @@ int main(int argc, char** argv) {
     }
     if (!act(em->of(nsp))) {
       std::fprintf(stderr, "shmio-emit: not published: %s\n", em->last_error().c_str());
+      return 4;
+    }
+    // (PUBLISH's count: as the ring's "no worker reads it now". Node members of the key listen
+    // by pattern, shmio bridges by channel or pattern: each counts.)
+    if (em->last_receivers() == 0) {
+      std::fprintf(stderr,
+                   "shmio-emit: published, but no server of key \"%s\" subscribes: nothing "
+                   "received it\n",
+                   redis_key.c_str());
       return 4;
     }
     return 0;

@@ -6,6 +6,7 @@
 
 #include "redis_server.hpp"
 #include "shmio/cluster/emitter.hpp"
+#include "shmio/cluster/redis_wire.hpp"
 #include "shmio/redis/emitter.hpp"
 
 #include <arpa/inet.h>
@@ -1152,4 +1153,48 @@ TEST_F(RedisClient, APausedReaderReadsNothingMoreUntilResumedAndKeepsItsLink) {
   ASSERT_TRUE(drive([&] { return got.size() == 5; }));
   EXPECT_EQ(got, (std::vector<std::string>{"0", "1", "2", "3", "4"}));
   EXPECT_EQ(sub->stats().connects, 1u);
+}
+
+// The Redis emitter says how many subscribers took its last message (PUBLISH's count: 0 when no
+// member of its key listens; shmio-emit exits 4 then), and refuses what the fleet's shmio members
+// would drop while Node members apply it (their bridges' decoder, read back before it goes: past
+// 65,535 rooms, MessagePack nesting past 64), as the ring's emitter refuses past its record's
+// bounds. Before 2026-12-05 all were published and said done (found by a review).
+TEST_F(RedisClient, TheEmitterSaysItsReceiversAndRefusesWhatShmioMembersWouldDrop) {
+  RedisServer server(free_port());
+  server.start();
+  redis::Emitter em(server.url());
+  ASSERT_TRUE(em.emit("e", sio::Args{1})) << em.last_error();
+  EXPECT_EQ(em.last_receivers(), 0);  // (nobody listens)
+  std::vector<std::string> got;
+  auto sub = listening(server, got, {"socket.io#/#", "socket.io-request#/#"});
+  ASSERT_TRUE(em.emit("e", sio::Args{2})) << em.last_error();
+  EXPECT_EQ(em.last_receivers(), 1);
+  // Past the rooms a shmio member reads (to, and a join's list).
+  std::vector<sio::Room> many;
+  for (int i = 0; i <= 65535; ++i) many.push_back("r" + std::to_string(i));
+  EXPECT_FALSE(em.to(many).emit("e", sio::Args{3}));
+  EXPECT_NE(em.last_error().find("65535 rooms"), std::string::npos) << em.last_error();
+  EXPECT_FALSE(em.of("/").sockets_join(many));
+  EXPECT_NE(em.last_error().find("65535 rooms"), std::string::npos) << em.last_error();
+  many.pop_back();  // (65,535: read)
+  EXPECT_TRUE(em.to(many).emit("e", sio::Args{4})) << em.last_error();
+  // Nested past what a member's MessagePack decoder reads (64 levels with the message's own),
+  // and within it.
+  auto nested = [](int levels) {
+    boost::json::value v = 0;
+    for (int i = 1; i < levels; ++i) v = boost::json::array{std::move(v)};
+    return v;
+  };
+  EXPECT_FALSE(em.emit("e", sio::Args{nested(80)}));
+  EXPECT_NE(em.last_error().find("shmio members would drop it"), std::string::npos)
+      << em.last_error();
+  EXPECT_TRUE(em.emit("e", sio::Args{nested(40)})) << em.last_error();
+  // The ring's emitter's names, alike (refused before it looks for a ring).
+  sio::BroadcastOptions to;
+  to.rooms.insert(std::string(65536, 'a'));
+  EXPECT_NE(cluster::names_refused("/", to).find("65535"), std::string::npos);
+  // What the subscriber got: the four published (1 was before it), each decoded by a member.
+  ASSERT_TRUE(drive([&] { return got.size() == 3; })) << got.size();
+  for (const auto& m : got) EXPECT_TRUE(cluster::fleet::decode_classic_broadcast(m)) << m.size();
 }

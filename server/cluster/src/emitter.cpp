@@ -236,6 +236,12 @@ std::uint64_t Emitter::hold_timeouts() const noexcept {
 std::string names_refused(const std::string& nsp, const sio::BroadcastOptions& opts,
                           std::initializer_list<std::string_view> more) {
   auto bad = [](std::string_view name) { return engineio::mend_utf8(name).has_value(); };
+  // (The record's bounds: past them the ring's emitter refused it only at its write, and the
+  // Redis one sent what every shmio member drops; since 2026-12-05.)
+  if (!broadcast_fits(nsp, opts))
+    return "a namespace or room name over 65535 bytes, or over 65535 rooms (to or except)";
+  for (std::string_view m : more)
+    if (m.size() > kMaxBroadcastNames) return "a name over 65535 bytes (a room's or the event's)";
   if (bad(nsp)) return "the namespace's name is not UTF-8";
   for (const auto& r : opts.rooms)
     if (bad(r)) return "a room's name is not UTF-8";
@@ -300,6 +306,10 @@ namespace {
 std::optional<std::string> rooms_message(const std::string& nsp, const sio::BroadcastOptions& opts,
                                          const std::vector<sio::Room>& rooms, std::string& error) {
   if (!names_ok(nsp, opts, {}, error)) return std::nullopt;
+  if (rooms.size() > kMaxBroadcastNames) {  // (as a fleet's shmio members refuse it)
+    error = "over 65535 rooms to join or leave";
+    return std::nullopt;
+  }
   json::array a;
   for (const sio::Room& r : rooms) {
     if (!names_ok(nsp, opts, {r}, error)) return std::nullopt;

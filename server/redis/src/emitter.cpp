@@ -63,6 +63,7 @@ bool Emitter::publish(const std::string& channel, const std::string& payload) {
     m.io.poll();
   }
   error_.clear();
+  receivers_ = 0;
   std::optional<Reply> reply;
   m.client->command({"PUBLISH", channel, payload}, [&reply](const Reply& r) { reply = r; });
   m.io.restart();
@@ -71,7 +72,8 @@ bool Emitter::publish(const std::string& channel, const std::string& payload) {
     m.io.run_one_for(std::chrono::milliseconds(50));
   if (!reply) {
     error_ = m.said("Redis did not answer within " + std::to_string(m.timeout.count()) + " ms (" +
-                    (m.client->connected() ? "connected" : "not connected") + ")");
+                    (m.client->connected() ? "connected" : "not connected") +
+                    "; it may have been published)");
     // The command stays queued in the client: a fresh client, so that it is not sent later.
     m.client->stop();
     m.io.poll();
@@ -84,6 +86,7 @@ bool Emitter::publish(const std::string& channel, const std::string& payload) {
     error_ = reply->str.rfind("ERR shmio:", 0) == 0 ? m.said(reply->str) : reply->str;
     return false;
   }
+  if (reply->type == Reply::Type::integer) receivers_ = reply->integer;
   return true;
 }
 
@@ -101,8 +104,14 @@ bool EmitOperator::emit(const std::string& event, sio::Args args) const {
     return false;
   }
   const auto ch = fleet::classic_channels(em_->key(), nsp_);
-  return em_->publish(ch.publish_channel(opts_),
-                      fleet::encode_classic_broadcast("emitter", p, opts_));
+  std::string bytes = fleet::encode_classic_broadcast("emitter", p, opts_);
+  // Read back as the fleet's shmio members read it (their bridges' decoder): one they would drop
+  // while Node members apply it is refused (before 2026-12-05 sent; found by a review).
+  if (std::string why; !fleet::decode_classic_broadcast(bytes, &why)) {
+    em_->error_ = "shmio members would drop it: " + why;
+    return false;
+  }
+  return em_->publish(ch.publish_channel(opts_), bytes);
 }
 
 bool EmitOperator::refused(std::initializer_list<std::string_view> more) const {
@@ -114,16 +123,24 @@ bool EmitOperator::refused(std::initializer_list<std::string_view> more) const {
 
 bool EmitOperator::refused(const std::vector<sio::Room>& rooms) const {
   if (refused({})) return true;
+  if (rooms.size() > fleet::kMaxRoomsPerRequest) {
+    em_->error_ = "over 65535 rooms to join or leave";
+    return true;
+  }
   for (const sio::Room& r : rooms)
     if (refused({r})) return true;
   return false;
 }
 
 namespace {
-bool request(Emitter& em, const std::string& nsp, fleet::ClassicRequest r) {
+bool request(Emitter& em, std::string& error, const std::string& nsp, fleet::ClassicRequest r) {
   r.uid = "emitter";
-  return em.publish(fleet::classic_channels(em.key(), nsp).request,
-                    fleet::encode_classic_request(r));
+  std::string bytes = fleet::encode_classic_request(r);
+  if (std::string why; !fleet::decode_classic_request(bytes, &why)) {  // (as emit's)
+    error = "shmio members would drop it: " + why;
+    return false;
+  }
+  return em.publish(fleet::classic_channels(em.key(), nsp).request, bytes);
 }
 }  // namespace
 
@@ -133,7 +150,7 @@ bool EmitOperator::sockets_join(const std::vector<sio::Room>& rooms) const {
   r.type = fleet::ClassicRequestType::remote_join;
   r.opts = opts_;
   r.rooms = {rooms.begin(), rooms.end()};
-  return request(*em_, nsp_, std::move(r));
+  return request(*em_, em_->error_, nsp_, std::move(r));
 }
 bool EmitOperator::sockets_leave(const std::vector<sio::Room>& rooms) const {
   if (refused(rooms)) return false;
@@ -141,7 +158,7 @@ bool EmitOperator::sockets_leave(const std::vector<sio::Room>& rooms) const {
   r.type = fleet::ClassicRequestType::remote_leave;
   r.opts = opts_;
   r.rooms = {rooms.begin(), rooms.end()};
-  return request(*em_, nsp_, std::move(r));
+  return request(*em_, em_->error_, nsp_, std::move(r));
 }
 bool EmitOperator::disconnect_sockets(bool close) const {
   if (refused({})) return false;
@@ -149,7 +166,7 @@ bool EmitOperator::disconnect_sockets(bool close) const {
   r.type = fleet::ClassicRequestType::remote_disconnect;
   r.opts = opts_;
   r.close = close;
-  return request(*em_, nsp_, std::move(r));
+  return request(*em_, em_->error_, nsp_, std::move(r));
 }
 bool EmitOperator::server_side_emit(const std::string& event, sio::Args args) const {
   if (refused({event})) return false;
@@ -164,7 +181,7 @@ bool EmitOperator::server_side_emit(const std::string& event, sio::Args args) co
   r.data.emplace_back(event);
   for (auto& v : args.values) r.data.push_back(std::move(v));
   r.attachments = std::move(args.binaries);  // (dropped before 2026-12-04: each became null)
-  return request(*em_, nsp_, std::move(r));
+  return request(*em_, em_->error_, nsp_, std::move(r));
 }
 
 }  // namespace shmio::redis

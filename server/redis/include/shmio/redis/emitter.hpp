@@ -7,8 +7,12 @@
 //   em.of("/").sockets_join("vip");                       // every socket of the namespace joins
 //
 // Each call publishes one message and waits for Redis to take it (up to `timeout`): it returns
-// false, with the reason in last_error(), when Redis is unreachable or refuses. As with the Node
-// emitter, no acks (serverSideEmit's or a broadcast's) and no fetchSockets.
+// false, with the reason in last_error(), when Redis is unreachable or refuses (after a timeout
+// the message may still have been published), and when the fleet's shmio members would drop it
+// (read back as they read it first: past their bounds, 65,535 rooms or MessagePack nesting 64, a
+// Node member would apply what they refuse). As with the Node emitter, no acks (serverSideEmit's
+// or a broadcast's) and no fetchSockets. last_receivers() says how many subscribers Redis gave
+// the last message to (0: no member of that key listens; the message is gone).
 // Thread-safety: one thread at a time per Emitter.
 #pragma once
 
@@ -59,6 +63,9 @@ class Emitter : public cluster::MainNamespaceOps<Emitter, EmitOperator> {
   const std::string& last_error() const noexcept { return error_; }
   // PUBLISH channel payload, waiting for the reply; false (and last_error) if it did not happen.
   bool publish(const std::string& channel, const std::string& payload);
+  // The subscribers (patterns included) Redis gave the last published message to (PUBLISH's
+  // answer); 0 before any.
+  long long last_receivers() const noexcept { return receivers_; }
 
  private:
   friend class EmitOperator;  // (its refusals set last_error)
@@ -66,6 +73,7 @@ class Emitter : public cluster::MainNamespaceOps<Emitter, EmitOperator> {
   std::unique_ptr<Impl> impl_;
   std::string key_;
   std::string error_;
+  long long receivers_ = 0;
 };
 
 }  // namespace shmio::redis

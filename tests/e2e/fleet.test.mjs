@@ -464,6 +464,20 @@ test("emitters: @socket.io/redis-emitter reaches shmio's clients, shmio-emit --r
       execFile(EMIT, ["--redis", `redis://127.0.0.1:${dead}`, "--event", "x"], { timeout: 20000 },
                (e, out, err) => (e ? reject(Object.assign(e, { err })) : resolve()))),
     (e) => e.code === 4 && /not published/.test(e.err));
+  // The key from SHMIO_REDIS_KEY, as shmio reads it: no member of key "nobody" listens, and
+  // Redis gave the message to no subscriber (PUBLISH's count): exit 4, said (before 2026-12-05
+  // the variable was not read, and a message no one received exited 0). The sharded mode, which
+  // the emitter does not speak, is refused (exit 2).
+  const status = (args, env) => new Promise((resolve) =>
+    execFile(EMIT, args, { env: { ...process.env, ...env }, timeout: 20000 },
+             (e, out, err) => resolve({ code: e ? e.code : 0, err })));
+  const nobody = await status(["--redis", r.url, "--event", "x"], { SHMIO_REDIS_KEY: "nobody" });
+  assert.equal(nobody.code, 4, nobody.err);
+  assert.match(nobody.err, /no server of key "nobody" subscribes/);
+  const listened = await status(["--redis", r.url, "--event", "x"], { SHMIO_REDIS_KEY: "socket.io" });
+  assert.equal(listened.code, 0, listened.err);
+  const sharded = await status(["--redis", r.url, "--event", "x"], { SHMIO_REDIS_MODE: "sharded" });
+  assert.equal(sharded.code, 2, sharded.err);
 });
 
 test("faults: Redis absent at start, killed and restarted under load, malformed messages, the bridge SIGKILLed", async () => {

@@ -465,6 +465,39 @@ test("one process: a second stop signal ends a drain held by an on_stop that doe
   }
 });
 
+// A supervisor SIGKILLed (the OOM killer) while its workers' drains are held (an on_stop that
+// does not return, as a loop stuck in a handler): each worker ends by itself, the drain's timeout
+// (10 s) after the supervisor's death, instead of outliving it with its share of the port (before
+// 2026-12-05 they ran until their on_stop returned, here 120 s; found by a review).
+test("a cluster whose supervisor is SIGKILLed: workers whose drain is held end by themselves", async () => {
+  const p = spawn(BIN, ["--port", "0", "--workers", "2", "--no-pin"],
+                  { env: { ...process.env, API_STOP_BLOCKS: "120000" } });
+  let out = "", err = "";
+  p.stdout.on("data", (d) => (out += d));
+  p.stderr.on("data", (d) => (err += d));
+  const pids = () => [...out.matchAll(/shmio worker \d+ \(pid (\d+)/g)].map((x) => Number(x[1]));
+  // Gone: no such process, or a zombie its new parent has not reaped yet.
+  const gone = (pid) => {
+    try {
+      return /^\d+ \(.*\) Z/.test(fs.readFileSync(`/proc/${pid}/stat`, "utf8"));
+    } catch {
+      return true;
+    }
+  };
+  try {
+    await until(() => pids().length === 2, 20000, "both workers listen")
+      .catch((e) => { throw new Error(`${e.message}; stderr: ${err}; stdout: ${out}`); });
+    p.kill("SIGKILL");
+    // (Their parent-death SIGTERM calls each on_stop, which blocks.)
+    await until(() => (err.match(/on_stop blocks/g) || []).length === 2, 10000, "on_stop called");
+    const killed = Date.now();
+    await until(() => pids().every(gone), 25000, `the workers end by themselves; stderr: ${err}`);
+    assert.ok(Date.now() - killed >= 5000, "not before the drain's timeout");
+  } finally {
+    for (const pid of pids()) try { process.kill(pid, "SIGKILL"); } catch {}
+  }
+});
+
 // A cluster's process group given a Ctrl-C (every process gets the SIGINT, then the supervisor
 // sends each worker its SIGTERM): each worker's on_stop runs to its end (a worker does not take
 // the second signal at its default action, as one process does), and the cluster exits 0.

@@ -1,12 +1,15 @@
 #include "shmio/cluster/supervisor.hpp"
 
 #include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -21,6 +24,8 @@
 #include <filesystem>
 #include <map>
 #include <optional>
+#include <string>
+#include <thread>
 #include <tuple>
 
 #include "shmio/cluster/wire.hpp"
@@ -481,6 +486,43 @@ static bool kernel_reaps(const struct sigaction& a) {
 namespace {
 // A stop signal taken by another thread of the program (run_supervisor's own blocks them).
 volatile sig_atomic_t g_stop_signal = 0;
+
+// A worker's (or the bridge's) guard against its supervisor's death. The parent-death SIGTERM
+// starts its drain, which its own event loop runs: one stuck in a handler, or in the app's
+// on_stop, never ran it, and outlived a killed supervisor (SIGKILL, the OOM killer) holding its
+// share of the port, and the ring (before 2026-12-05; found by a review). A thread of its own,
+// every signal blocked, waits for the supervisor to end (its pidfd; where there is none, its
+// parent's pid looked at twice a second), gives the drain the deadline the supervisor would have
+// given it, then ends the process (exit 1, said). While the supervisor lives it does nothing.
+void end_when_orphaned(pid_t supervisor, std::chrono::milliseconds deadline, const char* who) {
+  try {
+    std::thread([supervisor, deadline, name = std::string(who)] {
+      sigset_t all;
+      sigfillset(&all);
+      ::pthread_sigmask(SIG_BLOCK, &all, nullptr);
+      const int pfd = static_cast<int>(::syscall(SYS_pidfd_open, supervisor, 0));
+      // (Opened before the look at the parent: while it is still this process's parent, the pid
+      // names it, not a successor's.)
+      if (pfd >= 0 && ::getppid() == supervisor) {
+        pollfd p{pfd, POLLIN, 0};
+        while (::poll(&p, 1, -1) < 0 && errno == EINTR) {
+        }
+      } else {
+        while (::getppid() == supervisor)
+          std::this_thread::sleep_for(std::chrono::milliseconds(500));
+      }
+      std::this_thread::sleep_for(deadline);
+      std::fprintf(stderr,
+                   "shmio[%s]: the supervisor is gone and this process did not stop within %lld "
+                   "ms of it: ended\n",
+                   name.c_str(), static_cast<long long>(deadline.count()));
+      std::fflush(stderr);
+      ::_exit(1);
+    }).detach();
+  } catch (const std::exception&) {
+    // (No thread: the parent-death signal alone, as before.)
+  }
+}
 }  // namespace
 
 int run_supervisor(const SupervisorOptions& o,
@@ -761,6 +803,7 @@ int run_supervisor(const SupervisorOptions& o,
         std::snprintf(who, sizeof who, "bridge");
       else
         std::snprintf(who, sizeof who, "w%d", i);
+      end_when_orphaned(supervisor, o.drain_timeout, who);
       int rc = 1;
       try {
         if (i == n) {  // the fleet bridge

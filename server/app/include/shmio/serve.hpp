@@ -123,8 +123,9 @@ struct ServeOptions {
 
 using Setup = std::function<void(socketio::Server&, const WorkerInfo&)>;
 
-// Runs the app until SIGTERM/SIGINT/SIGHUP (SIGHUP unless it was ignored at start, as under
-// nohup; a cluster: until the supervisor stops). Returns the process exit code: 0 after a clean
+// Runs the app until SIGTERM/SIGINT/SIGHUP (SIGINT and SIGHUP unless they were ignored at start,
+// as under nohup or in a shell script's background job; a cluster: until the supervisor
+// stops). Returns the process exit code: 0 after a clean
 // stop, 1 when it could not start (the port is taken, the ring cannot be created, the setup
 // threw, ...: said on stderr), 2 for invalid options — a value of ServeOptions out of its flag's
 // bounds (host, port, workers, ring, ring_mb, max_sessions, session_bytes, cut_log_mb,

@@ -120,12 +120,13 @@ std::vector<int> stop_signals();
 // run_supervisor refuses more (exit status 1, said on stderr).
 inline constexpr int kMaxWorkers = 960;
 
-// Runs the cluster until SIGTERM, SIGINT or SIGHUP (a drain; SIGHUP only if it was not ignored
-// when this was called, as under nohup). worker_main runs in each forked
+// Runs the cluster until SIGTERM, SIGINT or SIGHUP (a drain; SIGINT and SIGHUP only if they were
+// not ignored when this was called, as under nohup or in a shell script's background job).
+// worker_main runs in each forked
 // worker; its return value is the worker's exit status. Returns the supervisor's exit status (1
 // if the ring could not be created, with the reason on stderr). While it runs, SIGPIPE is ignored
 // in this process (a closed stderr pipe must not kill the supervisor and leave its rings behind)
-// and SIGCHLD, SIGTERM, SIGINT and (unless ignored) SIGHUP are blocked from its start (one that
+// and SIGCHLD, SIGTERM, and (unless ignored) SIGINT and SIGHUP are blocked from its start (one that
 // comes while the rings are being created starts the drain once the workers are up); both are
 // restored after.
 int run_supervisor(const SupervisorOptions& options,

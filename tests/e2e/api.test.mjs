@@ -465,6 +465,38 @@ test("one process: a second stop signal ends a drain held by an on_stop that doe
   }
 });
 
+// serve() called a second time by the same program, which sent its stderr elsewhere in between
+// (a log file): the second run's lines (through the app's log hook, to shmio::stderr_fd()) and
+// what the program writes after it go there. Before 2026-12-05 the second run wrote to the first
+// run's stderr, and put it back over the program's redirect when it returned (found by a review).
+test("serve() twice: the second run writes to the stderr the program has then", async () => {
+  const file = path.join(os.tmpdir(), `shmio-api-twice-${process.pid}.log`);
+  const p = spawn(BIN, ["--port", "0", "--workers", "1", "--no-pin"],
+                  { env: { ...process.env, API_SLOW_LOG: "1", API_SERVE_TWICE: file } });
+  let out = "", err = "";
+  p.stdout.on("data", (d) => (out += d));
+  p.stderr.on("data", (d) => (err += d));
+  const closed = new Promise((r) => p.once("close", (...x) => r(x)));
+  const runs = () => (out.match(/listening/g) || []).length;
+  try {
+    await until(() => runs() === 1, 20000, "the first run listens")
+      .catch((e) => { throw new Error(`${e.message}; stderr: ${err}; stdout: ${out}`); });
+    p.kill("SIGTERM");
+    await until(() => runs() === 2, 20000, `the second run listens; stderr: ${err}`);
+    p.kill("SIGTERM");
+    const [code] = await within(closed, 20000, "exit");
+    assert.equal(code, 0, err);
+    const second = fs.readFileSync(file, "utf8");
+    assert.equal((err.match(/api\[0\] setup of worker 0/g) || []).length, 1, err);
+    assert.match(second, /api\[0\] setup of worker 0/);
+    assert.match(second, /after the second run/);
+    assert.doesNotMatch(err, /after the second run/);
+  } finally {
+    p.kill("SIGKILL");
+    fs.rmSync(file, { force: true });
+  }
+});
+
 // A supervisor SIGKILLed (the OOM killer) while its workers' drains are held (an on_stop that
 // does not return, as a loop stuck in a handler): each worker ends by itself, the drain's timeout
 // (10 s) after the supervisor's death, instead of outliving it with its share of the port (before

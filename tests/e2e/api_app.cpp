@@ -4,7 +4,9 @@
 // compress / timeout, the namespace's broadcast operators, for_each_socket, on_new_namespace, the
 // adapter's room events, and Server::close with a completion callback. Runs on shmio::serve (one
 // process).
+#include <fcntl.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <boost/asio/steady_timer.hpp>
 #include <boost/json/serialize.hpp>
@@ -143,8 +145,8 @@ int main(int argc, char** argv) {
     ::signal(SIGINT, on_program_sigint);
     ::signal(SIGPIPE, SIG_DFL);
   }
-  const int rc = shmio::serve(options, [conn_errors, setup_throws](sio::Server& io,
-                                                                   const shmio::WorkerInfo& w) {
+  const shmio::Setup setup = [conn_errors, setup_throws](sio::Server& io,
+                                                         const shmio::WorkerInfo& w) {
     if (setup_throws_int) throw 42;
     if (setup_throws) throw std::runtime_error("the database is down");
     // (API_ABORT_ONCE=FILE: worker 0's first start says two lines, the last without its newline,
@@ -322,7 +324,19 @@ int main(int argc, char** argv) {
         io.close([] { std::fprintf(stderr, "close callback ran\n"); });
       });
     });
-  });
+  };
+  int rc = shmio::serve(options, setup);
+  // (API_SERVE_TWICE=FILE: after the first run the program sends its stderr to FILE, and serves
+  // again: that run's lines, and what the program writes after it, go there.)
+  if (const char* file = std::getenv("API_SERVE_TWICE"); file != nullptr && rc == 0) {
+    const int fd = ::open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0 || ::dup2(fd, 2) < 0) return 1;
+    ::close(fd);
+    std::printf("serving again\n");
+    std::fflush(stdout);
+    rc = shmio::serve(options, setup);
+    std::fprintf(stderr, "after the second run\n");
+  }
   if (check_signals) {
     struct sigaction i {
     }, p{};

@@ -359,6 +359,24 @@ void finish_stderr() {
   ::dup2(g_real_stderr, 2);
   g_stderr_finishing = true;
   g_stderr_thread->join();
+  // Let go, so that a later serve() in this process routes afresh from the stderr the program
+  // has then: it kept the first call's copy, and the dup2 above put that back over a redirect the
+  // program made between the two (before 2026-12-05; found by a review). The pipe's read end,
+  // the copy of the real stderr, the thread, and the fatal signals' handlers (their dispositions
+  // from before back: a later crash of the program is not taken for this run's).
+  for (std::size_t k = 0; k < std::size(kFatalSignals); ++k) {
+    struct sigaction now {};
+    if (::sigaction(kFatalSignals[k], nullptr, &now) == 0 && (now.sa_flags & SA_SIGINFO) != 0 &&
+        now.sa_sigaction == on_fatal_signal)
+      ::sigaction(kFatalSignals[k], &g_fatal_before[k], nullptr);
+  }
+  const int pipe_end = g_stderr_pipe, real = g_real_stderr;
+  g_stderr_pipe = -1;
+  g_real_stderr = -1;
+  ::close(pipe_end);
+  ::close(real);
+  delete g_stderr_thread;  // (joined)
+  g_stderr_thread = nullptr;
 }
 // finish_stderr() on every way out of a scope (a return, an exception).
 struct FinishStderrAtExit {

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "shmio/cluster/emitter.hpp"
+#include "shmio/cluster/wire.hpp"
 #include "shmio/shm/segment.hpp"
 #include "shmio/socketio/packet.hpp"
 #ifdef SHMIO_HAVE_REDIS
@@ -57,8 +58,9 @@ const char* kUsage =
     "2 usage, a bad JSON argument or name; 3 the ring cannot be attached, or its cluster is\n"
     "not running (or the Redis URL is refused); 4 not written: larger than the ring's\n"
     "max_record (its size / 8, at most 16 MiB), or no worker reads it now (all starting or\n"
-    "restarting) (or Redis did not take it, or no server of the key subscribes, or the\n"
-    "fleet's shmio servers would drop it).\n";
+    "restarting) (or Redis did not take it, or the fleet's shmio servers would drop it);\n"
+    "5 published, but Redis counted no subscriber of the key (none listens; a proxy in front\n"
+    "of Redis may count none all the same).\n";
 
 // The ring a cluster on port `text` makes (port-P), reading the port as shmio reads it (digits
 // only, 1..65535: "047020" is port-47020); nullopt if it is no port.
@@ -232,6 +234,9 @@ int main(int argc, char** argv) {
     std::string why = shmio::cluster::names_refused(nsp[0] == '/' ? nsp : "/" + nsp, names,
                                                     {std::string_view(event), join, leave});
     if (!why.empty()) return usage(why);
+    if (join.size() > shmio::cluster::kMaxBroadcastNames ||
+        leave.size() > shmio::cluster::kMaxBroadcastNames)
+      return usage("a room to join or leave over 65535 bytes");
   }
   // The action on the ring's emitter or the Redis one (the same operators).
   auto act = [&](auto op) {
@@ -258,12 +263,14 @@ int main(int argc, char** argv) {
     }
     // (PUBLISH's count: as the ring's "no worker reads it now". Node members of the key listen
     // by pattern, shmio bridges by channel or pattern: each counts.)
+    // (5, not 4: it was published, and behind a proxy the count can be 0 all the same; a script
+    // that sends again on 4 must not send it twice.)
     if (em->last_receivers() == 0) {
       std::fprintf(stderr,
-                   "shmio-emit: published, but no server of key \"%s\" subscribes: nothing "
-                   "received it\n",
+                   "shmio-emit: published, but Redis counted no subscriber of key \"%s\": "
+                   "nothing received it\n",
                    redis_key.c_str());
-      return 4;
+      return 5;
     }
     return 0;
 #else

@@ -525,7 +525,11 @@ test("a cluster whose supervisor is SIGKILLed: workers whose drain is held end b
     const killed = Date.now();
     await until(() => pids().every(gone), 25000, `the workers end by themselves; stderr: ${err}`);
     assert.ok(Date.now() - killed >= 5000, "not before the drain's timeout");
+    // (Said on the stderr as it was, not through the worker's log thread, which _exit outruns.)
+    assert.equal((err.match(/the supervisor is gone and this process did not stop within 10000 ms/g)
+                  || []).length, 2, err);
   } finally {
+    p.kill("SIGKILL");
     for (const pid of pids()) try { process.kill(pid, "SIGKILL"); } catch {}
   }
 });

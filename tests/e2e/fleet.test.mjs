@@ -465,15 +465,15 @@ test("emitters: @socket.io/redis-emitter reaches shmio's clients, shmio-emit --r
                (e, out, err) => (e ? reject(Object.assign(e, { err })) : resolve()))),
     (e) => e.code === 4 && /not published/.test(e.err));
   // The key from SHMIO_REDIS_KEY, as shmio reads it: no member of key "nobody" listens, and
-  // Redis gave the message to no subscriber (PUBLISH's count): exit 4, said (before 2026-12-05
+  // Redis gave the message to no subscriber (PUBLISH's count): exit 5, said (before 2026-12-05
   // the variable was not read, and a message no one received exited 0). The sharded mode, which
   // the emitter does not speak, is refused (exit 2).
   const status = (args, env) => new Promise((resolve) =>
     execFile(EMIT, args, { env: { ...process.env, ...env }, timeout: 20000 },
              (e, out, err) => resolve({ code: e ? e.code : 0, err })));
   const nobody = await status(["--redis", r.url, "--event", "x"], { SHMIO_REDIS_KEY: "nobody" });
-  assert.equal(nobody.code, 4, nobody.err);
-  assert.match(nobody.err, /no server of key "nobody" subscribes/);
+  assert.equal(nobody.code, 5, nobody.err);
+  assert.match(nobody.err, /no subscriber of key "nobody"/);
   const listened = await status(["--redis", r.url, "--event", "x"], { SHMIO_REDIS_KEY: "socket.io" });
   assert.equal(listened.code, 0, listened.err);
   const sharded = await status(["--redis", r.url, "--event", "x"], { SHMIO_REDIS_MODE: "sharded" });

@@ -259,6 +259,7 @@ void route_stderr(int worker, const std::function<void(int, std::string_view)>& 
   ::pthread_sigmask(SIG_SETMASK, &all, &before);
   g_stderr_pid = ::getpid();
   g_stderr_finishing = false;  // (a process that served before, or a worker forked after it)
+  g_stderr_partial_len.store(0, std::memory_order_release);  // (that one's partial line too)
   g_stderr_pipe = fds[0];
   g_stderr_tag_len =
       worker < 0 ? 0
@@ -1489,6 +1490,7 @@ int serve(ServeOptions cfg, Setup setup) {
   so.drain_timeout = std::max(so.drain_timeout, cfg.drain_grace + std::chrono::seconds(5));
   so.pin = cfg.pin;
   so.watchdog = cfg.watchdog_timeout;
+  so.stderr_fd = &stderr_fd;
   so.before_fork = [] { g_log_gate.lock(); };
   so.after_fork = [] { g_log_gate.unlock(); };
   so.ring_bytes = cfg.ring_mb << 20;

@@ -240,8 +240,6 @@ std::string names_refused(const std::string& nsp, const sio::BroadcastOptions& o
   // Redis one sent what every shmio member drops; since 2026-12-05.)
   if (!broadcast_fits(nsp, opts))
     return "a namespace or room name over 65535 bytes, or over 65535 rooms (to or except)";
-  for (std::string_view m : more)
-    if (m.size() > kMaxBroadcastNames) return "a name over 65535 bytes (a room's or the event's)";
   if (bad(nsp)) return "the namespace's name is not UTF-8";
   for (const auto& r : opts.rooms)
     if (bad(r)) return "a room's name is not UTF-8";
@@ -310,6 +308,11 @@ std::optional<std::string> rooms_message(const std::string& nsp, const sio::Broa
     error = "over 65535 rooms to join or leave";
     return std::nullopt;
   }
+  for (const sio::Room& r : rooms)
+    if (r.size() > kMaxBroadcastNames) {  // (no broadcast could name it)
+      error = "a room to join or leave over 65535 bytes";
+      return std::nullopt;
+    }
   json::array a;
   for (const sio::Room& r : rooms) {
     if (!names_ok(nsp, opts, {r}, error)) return std::nullopt;

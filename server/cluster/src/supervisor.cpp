@@ -483,6 +483,10 @@ static bool kernel_reaps(const struct sigaction& a) {
   return a.sa_handler == SIG_IGN || (a.sa_flags & SA_NOCLDWAIT) != 0;
 }
 
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434  // (Linux 5.3; kernel headers before it lack the name)
+#endif
+
 namespace {
 // A stop signal taken by another thread of the program (run_supervisor's own blocks them).
 volatile sig_atomic_t g_stop_signal = 0;
@@ -494,29 +498,38 @@ volatile sig_atomic_t g_stop_signal = 0;
 // every signal blocked, waits for the supervisor to end (its pidfd; where there is none, its
 // parent's pid looked at twice a second), gives the drain the deadline the supervisor would have
 // given it, then ends the process (exit 1, said). While the supervisor lives it does nothing.
-void end_when_orphaned(pid_t supervisor, std::chrono::milliseconds deadline, const char* who) {
+void end_when_orphaned(pid_t supervisor, std::chrono::milliseconds deadline, const char* who,
+                       int (*stderr_fd)() noexcept) {
   try {
-    std::thread([supervisor, deadline, name = std::string(who)] {
+    std::thread([supervisor, deadline, stderr_fd, name = std::string(who)] {
       sigset_t all;
       sigfillset(&all);
       ::pthread_sigmask(SIG_BLOCK, &all, nullptr);
       const int pfd = static_cast<int>(::syscall(SYS_pidfd_open, supervisor, 0));
       // (Opened before the look at the parent: while it is still this process's parent, the pid
       // names it, not a successor's.)
+      bool ended = false;
       if (pfd >= 0 && ::getppid() == supervisor) {
         pollfd p{pfd, POLLIN, 0};
-        while (::poll(&p, 1, -1) < 0 && errno == EINTR) {
+        int r;
+        while ((r = ::poll(&p, 1, -1)) < 0 && errno == EINTR) {
         }
-      } else {
+        ended = r > 0 && (p.revents & POLLIN) != 0;  // (else: looked at as below)
+      }
+      if (!ended)
         while (::getppid() == supervisor)
           std::this_thread::sleep_for(std::chrono::milliseconds(500));
-      }
       std::this_thread::sleep_for(deadline);
-      std::fprintf(stderr,
-                   "shmio[%s]: the supervisor is gone and this process did not stop within %lld "
-                   "ms of it: ended\n",
-                   name.c_str(), static_cast<long long>(deadline.count()));
-      std::fflush(stderr);
+      // (Not through stdio: the stuck thread may hold stderr's lock, in a write to a full pipe.
+      // Written if the descriptor takes it within 100 ms, else not at all.)
+      char line[256];
+      const int n = std::snprintf(line, sizeof line,
+                                  "shmio[%s]: the supervisor is gone and this process did not "
+                                  "stop within %lld ms of it: ended\n",
+                                  name.c_str(), static_cast<long long>(deadline.count()));
+      const int fd = stderr_fd != nullptr ? stderr_fd() : 2;
+      if (pollfd out{fd, POLLOUT, 0}; n > 0 && ::poll(&out, 1, 100) == 1)
+        (void)!::write(fd, line, std::min(static_cast<std::size_t>(n), sizeof line - 1));
       ::_exit(1);
     }).detach();
   } catch (const std::exception&) {
@@ -803,7 +816,7 @@ int run_supervisor(const SupervisorOptions& o,
         std::snprintf(who, sizeof who, "bridge");
       else
         std::snprintf(who, sizeof who, "w%d", i);
-      end_when_orphaned(supervisor, o.drain_timeout, who);
+      end_when_orphaned(supervisor, o.drain_timeout, who, o.stderr_fd);
       int rc = 1;
       try {
         if (i == n) {  // the fleet bridge

@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "shmio/cluster/redis_wire.hpp"
+#include "shmio/cluster/wire.hpp"
 #include "shmio/redis/client.hpp"
 
 namespace shmio::redis {
@@ -127,6 +128,11 @@ bool EmitOperator::refused(const std::vector<sio::Room>& rooms) const {
     em_->error_ = "over 65535 rooms to join or leave";
     return true;
   }
+  for (const sio::Room& r : rooms)
+    if (r.size() > cluster::kMaxBroadcastNames) {  // (no broadcast could name it)
+      em_->error_ = "a room to join or leave over 65535 bytes";
+      return true;
+    }
   for (const sio::Room& r : rooms)
     if (refused({r})) return true;
   return false;

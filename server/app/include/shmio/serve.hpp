@@ -166,7 +166,8 @@ ParseResult parse_args(int argc, const char* const* argv, ServeOptions& options,
 const char* usage_text() noexcept;
 
 // The process's standard error as it was before serve() routed descriptor 2 through the log hook
-// (2 if it has not): where a ServeOptions::log hook writes lines meant for the terminal.
+// (2 if it has not): where a ServeOptions::log hook writes lines meant for the terminal. Asked for
+// each time, not kept: the descriptor is closed when serve() returns (2 is the stderr again).
 int stderr_fd() noexcept;
 
 }  // namespace shmio

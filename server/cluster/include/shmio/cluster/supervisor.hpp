@@ -47,6 +47,10 @@ struct SupervisorOptions {
   std::uint64_t ring_bytes = 64ULL << 20;
   bool ring_huge_pages = false;  // RingConfig::huge_pages (shm/segment.hpp)
   std::chrono::milliseconds drain_timeout{10000};
+  // Where a child says that it ends itself, its supervisor gone and its drain not done within
+  // drain_timeout (called in the child; null: descriptor 2). serve() gives its stderr_fd(): a
+  // worker's descriptor 2 is a pipe to its log thread, which the _exit that follows outruns.
+  int (*stderr_fd)() noexcept = nullptr;
   // The watchdog: a child whose post on the workers' board (shm/board.hpp; a Node posts its
   // figures there every second from its event loop, the fleet bridge too) is older than this is
   // killed (SIGKILL, said on stderr) and restarted as after any death: its loop is stuck (an

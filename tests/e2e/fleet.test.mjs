@@ -478,6 +478,9 @@ test("emitters: @socket.io/redis-emitter reaches shmio's clients, shmio-emit --r
   assert.equal(listened.code, 0, listened.err);
   const sharded = await status(["--redis", r.url, "--event", "x"], { SHMIO_REDIS_MODE: "sharded" });
   assert.equal(sharded.code, 2, sharded.err);
+  const empty = await status(["--redis", r.url, "--event", "x"], { SHMIO_REDIS_KEY: "" });
+  assert.equal(empty.code, 2, empty.err);
+  assert.match(empty.err, /SHMIO_REDIS_KEY is empty/);
 });
 
 test("faults: Redis absent at start, killed and restarted under load, malformed messages, the bridge SIGKILLed", async () => {

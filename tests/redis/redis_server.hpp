@@ -43,6 +43,15 @@ inline bool run_until(boost::asio::io_context& io, const std::function<bool()>& 
 // range, and an outgoing connect made before the test's server binds it could take it (a
 // redis-server then failed to start, or the test talked to another listener). Random in
 // [10000, the range's low end), tried until one binds (the bind checks it is free now).
+// 127.0.0.1:`port`.
+inline sockaddr_in loopback(std::uint16_t port) {
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  return a;
+}
+
 inline std::uint16_t free_port() {
   unsigned low = 32768;
   if (FILE* f = std::fopen("/proc/sys/net/ipv4/ip_local_port_range", "r")) {
@@ -56,11 +65,8 @@ inline std::uint16_t free_port() {
   for (int attempt = 0; attempt < 1000; ++attempt) {
     const auto port = static_cast<std::uint16_t>(10000 + pick() % (low - 10000));
     const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    const bool free = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+    const sockaddr_in a = loopback(port);
+    const bool free = ::bind(fd, reinterpret_cast<const sockaddr*>(&a), sizeof a) == 0;
     ::close(fd);
     if (free) return port;
   }
@@ -109,11 +115,8 @@ class RedisServer {
         return;
       }
       const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-      sockaddr_in a{};
-      a.sin_family = AF_INET;
-      a.sin_port = htons(port_);
-      a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-      const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+      const sockaddr_in a = loopback(port_);
+      const bool ok = ::connect(fd, reinterpret_cast<const sockaddr*>(&a), sizeof a) == 0;
       ::close(fd);
       if (ok) return;
       ::usleep(10000);

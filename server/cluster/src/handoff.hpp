@@ -35,13 +35,13 @@ class Handoff {
 
   Handoff(net::io_context& io, std::string cluster, int index,
           std::function<void(int fd, std::string bytes)> adopt, std::uint64_t* refused,
-          std::uint64_t* waits_counted = nullptr)
+          std::uint64_t* waits = nullptr)
       : io_(io),
         cluster_(std::move(cluster)),
         index_(index),
         adopt_(std::move(adopt)),
         refused_(refused),
-        waits_counted_(waits_counted),
+        waits_(waits),
         listener_(io),
         accept_pause_(io) {
     if (in_directory()) check_directory();
@@ -77,14 +77,6 @@ class Handoff {
   // Whether worker `to` is marked at all, however long ago (for tests: stuck() forgets a mark
   // after kStuckSteer).
   bool marked(int to) const { return stuck_.count(to) != 0; }
-  // Waits on a full queue begun so far (send(): at most 200 ms each, however they ended), for
-  // shmio_handoff_waits_total: a count the tests read instead of timing each hand-off (the
-  // kernel's wait ends early now and then, and a paused thread looks like a wait).
-  std::uint64_t waits() const noexcept { return waits_; }
-  void count_wait() {
-    ++waits_;
-    if (waits_counted_ != nullptr) ++*waits_counted_;
-  }
   void stop() {
     boost::system::error_code ec;
     accept_pause_.cancel();
@@ -505,7 +497,14 @@ class Handoff {
   int index_;
   std::function<void(int, std::string)> adopt_;
   std::uint64_t* refused_;
-  std::uint64_t* waits_counted_;  // (the Node's shmio_handoff_waits_total, counted with waits_)
+  // Waits on a full queue begun (send(): at most 200 ms each, however they ended), counted where
+  // the constructor's `waits` points (the Node's shmio_handoff_waits_total; the tests count them
+  // so instead of timing each hand-off: the kernel's wait ends early now and then, and a paused
+  // thread looks like a wait). Null: not counted.
+  std::uint64_t* waits_;
+  void count_wait() {
+    if (waits_ != nullptr) ++*waits_;
+  }
   net::posix::stream_descriptor listener_;
   net::steady_timer accept_pause_;  // accept_loop()'s pause when accept4 fails for want of fds
   std::vector<std::shared_ptr<net::posix::stream_descriptor>> conns_;
@@ -515,7 +514,6 @@ class Handoff {
   // cancelled at its close even when ready (Asio's reactor completes it later), so these were
   // not seen to: guarded the same all the same, not leaning on that.
   std::shared_ptr<bool> life_ = std::make_shared<bool>(true);
-  std::uint64_t waits_ = 0;                         // (waits())
   std::unordered_map<int, int> peers_;              // worker index -> connected socket
   std::unordered_map<int, std::uint64_t> sent_on_;  // hand-offs sent on that socket
   // Fresh connections opened to a worker because the last one was full, since it was last seen

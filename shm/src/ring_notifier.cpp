@@ -1,5 +1,6 @@
 #include "shmio/shm/ring_notifier.hpp"
 
+#include <signal.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -144,7 +145,18 @@ Result<std::unique_ptr<RingNotifier>> RingNotifier::start(std::span<const Segmen
     if (mode == NotifierMode::io_uring)
       return Error{Errc::system_error, "RingNotifier: no io_uring mode here: " + why};
   }
-  n->thread_ = std::thread([p = n.get()] { p->run(); });
+  // Made with every signal blocked, which it keeps: a process signal meant for the program's own
+  // threads (a SIGTERM that one of them blocks until it has finished its work) must not land here.
+  sigset_t all, before;
+  sigfillset(&all);
+  ::pthread_sigmask(SIG_SETMASK, &all, &before);
+  try {
+    n->thread_ = std::thread([p = n.get()] { p->run(); });
+  } catch (...) {
+    ::pthread_sigmask(SIG_SETMASK, &before, nullptr);
+    throw;
+  }
+  ::pthread_sigmask(SIG_SETMASK, &before, nullptr);
   return n;
 }
 

@@ -5,8 +5,12 @@
 
 #include <gtest/gtest.h>
 #include <algorithm>
+#include <csignal>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <random>
+#include <set>
 #include <thread>
 
 #include "shmio/shm/ring_core.hpp"
@@ -1051,6 +1055,43 @@ TEST(Ring, ANotifiersAutomaticModeFollowsTheKernelAndTheEnvironment) {
   EXPECT_NE(bad.error().message.find("'epoll'"), std::string::npos) << bad.error().message;
   ASSERT_TRUE(explicit_thread);
   EXPECT_EQ((*explicit_thread)->mode(), NotifierMode::thread);
+}
+
+// The thread mode's thread takes no process signal: a SIGTERM the program's own thread blocks
+// until it has finished its work (a worker's drain) landed on it instead, and, with no handler
+// there, ended the process at once (before 2026-12-05; its thread never blocked a signal).
+TEST(Ring, ANotifiersThreadBlocksEverySignal) {
+  RingName name("notify-signals");
+  auto s = test::make_ring(name, 1 << 16);
+  auto tasks = [] {
+    std::set<std::string> out;
+    for (const auto& e : std::filesystem::directory_iterator("/proc/self/task"))
+      out.insert(e.path().filename().string());
+    return out;
+  };
+  const std::set<std::string> before = tasks();
+  auto n = RingNotifier::start(s, {.mode = NotifierMode::thread});
+  ASSERT_TRUE(n) << n.error().message;
+  // (Looked at once it is parked: the C library makes a thread with every signal blocked and puts
+  // the mask it was given back once the thread runs.)
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (s.control().wake.waiters.load() != 1 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::yield();
+  ASSERT_EQ(s.control().wake.waiters.load(), 1u) << "the notifier's thread did not park";
+  int seen = 0;
+  for (const std::string& task : tasks()) {
+    if (before.count(task) != 0) continue;
+    std::ifstream status("/proc/self/task/" + task + "/status");
+    std::string line, blocked;
+    while (std::getline(status, line))
+      if (line.rfind("SigBlk:", 0) == 0) blocked = line.substr(7);
+    ASSERT_FALSE(blocked.empty()) << "no SigBlk line for task " << task;
+    const unsigned long long mask = std::stoull(blocked, nullptr, 16);
+    for (const int sig : {SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGPIPE, SIGUSR1})
+      EXPECT_NE(mask & (1ULL << (sig - 1)), 0u) << "signal " << sig << " not blocked in " << task;
+    ++seen;
+  }
+  EXPECT_EQ(seen, 1) << "the notifier's thread was not found (or more than one came)";
 }
 
 // The io_uring mode's wait belongs to the thread that armed it; when that thread exits the

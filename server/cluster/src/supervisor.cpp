@@ -500,11 +500,15 @@ volatile sig_atomic_t g_stop_signal = 0;
 // given it, then ends the process (exit 1, said). While the supervisor lives it does nothing.
 void end_when_orphaned(pid_t supervisor, std::chrono::milliseconds deadline, const char* who,
                        int (*stderr_fd)() noexcept) {
+  // Every signal blocked before the thread is made, which it inherits: blocked by the thread
+  // itself, a SIGTERM meant for the app's threads (the drain's, with the app's thread blocking it
+  // to finish its work first) could land on it in the moment before, and kill the worker at once,
+  // its clients untold (before 2026-12-05; seen as a worker that was not waited for, under load).
+  sigset_t all, before;
+  sigfillset(&all);
+  ::pthread_sigmask(SIG_SETMASK, &all, &before);
   try {
     std::thread([supervisor, deadline, stderr_fd, name = std::string(who)] {
-      sigset_t all;
-      sigfillset(&all);
-      ::pthread_sigmask(SIG_BLOCK, &all, nullptr);
       const int pfd = static_cast<int>(::syscall(SYS_pidfd_open, supervisor, 0));
       // (Opened before the look at the parent: while it is still this process's parent, the pid
       // names it, not a successor's.)
@@ -535,6 +539,7 @@ void end_when_orphaned(pid_t supervisor, std::chrono::milliseconds deadline, con
   } catch (const std::exception&) {
     // (No thread: the parent-death signal alone, as before.)
   }
+  ::pthread_sigmask(SIG_SETMASK, &before, nullptr);
 }
 }  // namespace
 

@@ -354,7 +354,10 @@ Result<Segment> Segment::create(const RingConfig& config) {
         return undo(interprocess_error(e, "allocating shared memory " + obj));
       }
     }
-    fd = ::dup(handle);
+    // (Close-on-exec: it is held while the mapping is made, seconds for a large ring, and a
+    // program's fork and exec then, on another thread, gave the child a descriptor that kept the
+    // ring's memory after the cluster removed it.)
+    fd = ::fcntl(handle, F_DUPFD_CLOEXEC, 0);
     if (fd < 0) return undo(errno_error(errno, "dup of " + obj));
   } catch (const bip::interprocess_exception& e) {
     // create_only failed: the name is someone else's (or nobody's); nothing to undo.

@@ -605,6 +605,63 @@ test("started with SIGTERM, SIGINT and SIGHUP blocked: a SIGTERM still drains th
   assert.doesNotMatch(err + out, /killed|deadline/);
 });
 
+// A program with an io_context of its own holding a signal_set, run on a thread of its own while
+// it serves a cluster: each worker's signals come through a pipe of its own. (Asio keeps one per
+// process; before 2026-12-05 the workers were forked with the program's, and a worker's drain
+// SIGTERM, written into it, could be read by the program's thread or another worker: that worker
+// never drained and was killed at the deadline.)
+test("a program with a signal_set of its own: each worker's signals have a pipe of their own, and a SIGTERM drains", async () => {
+  const p = spawn(BIN, ["--port", "0", "--workers", "2", "--no-pin"],
+                  { env: { ...process.env, API_PROGRAM_SIGNALS: "1" } });
+  let out = "", err = "";
+  p.stdout.on("data", (d) => (out += d));
+  p.stderr.on("data", (d) => (err += d));
+  const exited = new Promise((r) => p.once("close", (...x) => r(x)));
+  try {
+    await until(() => (out.match(/holds the program's signal pipe/g) || []).length === 2 &&
+                      /worker 0 .*listening/.test(out) && /worker 1 .*listening/.test(out),
+                20000, "both workers set up and listening")
+      .catch((e) => { throw new Error(`${e.message}; stderr: ${err}; stdout: ${out}`); });
+    assert.match(out, /worker 0 holds the program's signal pipe: no/);
+    assert.match(out, /worker 1 holds the program's signal pipe: no/);
+  } finally {
+    p.kill("SIGTERM");
+  }
+  const [code] = await within(exited, 30000, "exit");
+  assert.equal(code, 0, err + out);
+  assert.doesNotMatch(err + out, /killed|did not stop|got SIGUSR2/);
+});
+
+// No thread can be made (a cgroup's pids.max, as reached: a seccomp filter here) when serve()
+// routes stderr to its log hook: the lines go to stderr as they are, said; the calling thread's
+// signals are as they were (before 2026-12-05 every one stayed blocked: no SIGTERM stopped it)
+// and so is its stderr (it was left a pipe nobody read).
+test("no thread to route stderr: said, the lines go straight to stderr, and a SIGTERM stops it", async (t) => {
+  const p = spawn(BIN, ["--port", "0"],
+                  { env: { ...process.env, API_NO_THREADS: "1", API_LOG_THROWS: "never said" } });
+  let out = "", err = "";
+  p.stdout.on("data", (d) => (out += d));
+  p.stderr.on("data", (d) => (err += d));
+  const exited = new Promise((r) => p.once("close", (...x) => r(x)));
+  try {
+    await until(() => /threads (not )?refused/.test(out), 20000, "the filter tried")
+      .catch((e) => { throw new Error(`${e.message}; stderr: ${err}; stdout: ${out}`); });
+    if (/threads not refused/.test(out)) {
+      t.skip("no seccomp filter can be installed here");
+      return;
+    }
+    await until(() => /in setup: /.test(out) && /listening/.test(out), 20000, "set up and listening")
+      .catch((e) => { throw new Error(`${e.message}; stderr: ${err}; stdout: ${out}`); });
+    assert.match(out, /in setup: SIGTERM not blocked, stderr as it was/);
+    assert.match(err, /shmio: no thread to take this process's stderr lines \(.*\): they go to stderr as they are, not to the log hook/);
+    assert.match(err, /^setup of worker 0$/m);
+  } finally {
+    p.kill("SIGTERM");
+  }
+  const [code] = await within(exited, 20000, "exit");
+  assert.equal(code, 0, err + out);
+});
+
 // A log hook that takes a lock of its own (as a logging library does), slow: the supervisor
 // forked while its log thread was inside the hook, holding that lock, and the child inherited it
 // held by a thread it does not have: its first line waited for ever (found in review,

@@ -5,17 +5,29 @@
 // adapter's room events, and Server::close with a completion callback. Runs on shmio::serve (one
 // process).
 #include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sched.h>
 #include <signal.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/json/serialize.hpp>
+#include <cstddef>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -45,6 +57,36 @@ const char* name_of(sio::Adapter::RoomEvent e) {
       return "leave-room";
   }
   return "?";
+}
+
+// What each of this process's descriptors is ("pipe:[N]", "socket:[N]", a path).
+std::map<int, std::string> descriptors() {
+  std::map<int, std::string> out;
+  for (const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) {
+    std::error_code ec;
+    const auto to = std::filesystem::read_symlink(e.path(), ec);
+    if (!ec) out[std::stoi(e.path().filename().string())] = to.string();
+  }
+  return out;
+}
+
+// No thread can be made in this process from here (a cgroup's pids.max, as reached): clone3 is
+// refused as unknown (the C library then tries clone) and clone with CLONE_THREAD as EAGAIN.
+// Processes (fork) are made as before. False where seccomp filters cannot be installed.
+bool refuse_threads() {
+  sock_filter filter[] = {
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_clone3, 0, 1),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_clone, 0, 3),
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, args[0])),
+      BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, CLONE_THREAD, 0, 1),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EAGAIN),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+  };
+  sock_fprog prog{static_cast<unsigned short>(std::size(filter)), filter};
+  return ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 &&
+         ::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) == 0;
 }
 
 }  // namespace
@@ -145,9 +187,58 @@ int main(int argc, char** argv) {
     ::signal(SIGINT, on_program_sigint);
     ::signal(SIGPIPE, SIG_DFL);
   }
+  // (API_PROGRAM_SIGNALS: the program has an io_context of its own with a signal_set, run on a
+  // thread of its own while it serves; each worker's setup says whether it holds the pipe Asio
+  // made for it.)
+  static std::string program_signal_pipe;
+  if (std::getenv("API_PROGRAM_SIGNALS") != nullptr) {
+    const auto before = descriptors();
+    auto* program_io = new boost::asio::io_context;  // (the program's for good: never destroyed)
+    auto* program_signals = new boost::asio::signal_set(*program_io, SIGUSR2);
+    program_signals->async_wait([](const boost::system::error_code& ec, int) {
+      if (!ec) std::fprintf(stderr, "the program got SIGUSR2\n");
+    });
+    for (const auto& [fd, what] : descriptors())
+      if (before.count(fd) == 0 && what.rfind("pipe:", 0) == 0) program_signal_pipe = what;
+    if (program_signal_pipe.empty()) return 3;
+    std::thread([program_io] { program_io->run(); }).detach();
+  }
+  // (API_NO_THREADS: no thread can be made from before serve(); its setup says whether the
+  // thread that called serve() has SIGTERM blocked and whether stderr is what it was.)
+  static struct stat stderr_before {};
+  ::fstat(2, &stderr_before);
+  if (std::getenv("API_NO_THREADS") != nullptr) {
+    bool refused = refuse_threads();
+    if (refused) try {
+        std::thread([] {}).join();
+        refused = false;
+      } catch (const std::system_error&) {
+      }
+    std::printf("threads %s\n", refused ? "refused" : "not refused");
+    std::fflush(stdout);
+    if (!refused) return 0;
+  }
   const shmio::Setup setup = [conn_errors, setup_throws](sio::Server& io,
                                                          const shmio::WorkerInfo& w) {
     if (setup_throws_int) throw 42;
+    if (!program_signal_pipe.empty()) {
+      bool holds = false;
+      for (const auto& [fd, what] : descriptors()) holds = holds || what == program_signal_pipe;
+      std::printf("worker %d holds the program's signal pipe: %s\n", w.index, holds ? "yes" : "no");
+      std::fflush(stdout);
+    }
+    if (std::getenv("API_NO_THREADS") != nullptr) {
+      sigset_t now;
+      ::pthread_sigmask(SIG_BLOCK, nullptr, &now);
+      struct stat err {};
+      ::fstat(2, &err);
+      std::printf("in setup: SIGTERM %s, stderr %s\n",
+                  sigismember(&now, SIGTERM) == 1 ? "blocked" : "not blocked",
+                  err.st_ino == stderr_before.st_ino && err.st_dev == stderr_before.st_dev
+                      ? "as it was"
+                      : "changed");
+      std::fflush(stdout);
+    }
     if (setup_throws) throw std::runtime_error("the database is down");
     // (API_ABORT_ONCE=FILE: worker 0's first start says two lines, the last without its newline,
     // and aborts, as an app's failed assertion does; its successor, FILE there, serves.)

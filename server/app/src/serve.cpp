@@ -230,10 +230,14 @@ void on_fatal_signal(int sig, siginfo_t* info, void*) {
 // stderr), closed: a child kept it open, and a process writing into that pipe (the fleet bridge,
 // whose stderr it is) never got EPIPE once the supervisor was gone, its writes blocking when the
 // pipe filled (before 2026-12-05; a helper's review).
+// (The thread's handle too, let go of, not destroyed: it names a thread of that process, not one
+// of this; had this process's own thread then not been made, its finish_stderr() joined it.)
 void close_inherited_log_pipe() {
-  if (g_stderr_pipe >= 0 && g_stderr_pid != ::getpid()) {
-    ::close(g_stderr_pipe);
+  if (g_stderr_pid != 0 && g_stderr_pid != ::getpid()) {
+    if (g_stderr_pipe >= 0) ::close(g_stderr_pipe);
     g_stderr_pipe = -1;
+    g_stderr_thread = nullptr;
+    g_stderr_pid = 0;
   }
 }
 
@@ -245,41 +249,26 @@ void route_stderr(int worker, const std::function<void(int, std::string_view)>& 
   if (::pipe2(fds, O_CLOEXEC) != 0) return;
   if (g_real_stderr < 0) g_real_stderr = ::fcntl(2, F_DUPFD_CLOEXEC, 3);
   const int real = g_real_stderr;
-  if (real < 0 || ::dup2(fds[1], 2) < 0) {
+  if (real < 0) {
     ::close(fds[0]);
     ::close(fds[1]);
     return;
   }
-  ::close(fds[1]);
   // The thread blocks every signal: a signal sent to the process (SIGTERM to the supervisor,
   // which waits for it with sigtimedwait) must not be delivered to this thread — default action:
   // the process killed, its rings left behind — rather than to the one that waits for it.
   sigset_t all, before;
   sigfillset(&all);
   ::pthread_sigmask(SIG_SETMASK, &all, &before);
-  g_stderr_pid = ::getpid();
   g_stderr_finishing = false;  // (a process that served before, or a worker forked after it)
   g_stderr_partial_len.store(0, std::memory_order_release);  // (that one's partial line too)
-  g_stderr_pipe = fds[0];
-  g_stderr_tag_len =
-      worker < 0 ? 0
-                 : static_cast<std::size_t>(std::max(
-                       0, std::snprintf(g_stderr_tag, sizeof g_stderr_tag, "[w%d] ", worker)));
-  for (std::size_t k = 0; k < std::size(kFatalSignals); ++k) {
-    // (Already this handler — a worker forked from a supervisor that routes its own stderr, or a
-    // second serve() — its disposition from before stays what it was: taken as "before", the
-    // handler gave the signal back to itself and the process raised it for ever.)
-    struct sigaction now {};
-    if (::sigaction(kFatalSignals[k], nullptr, &now) == 0 && (now.sa_flags & SA_SIGINFO) != 0 &&
-        now.sa_sigaction == on_fatal_signal)
-      continue;
-    struct sigaction fatal {};
-    fatal.sa_sigaction = on_fatal_signal;
-    fatal.sa_flags = SA_SIGINFO;
-    sigemptyset(&fatal.sa_mask);
-    ::sigaction(kFatalSignals[k], &fatal, &g_fatal_before[k]);
-  }
-  g_stderr_thread = new std::thread([in = fds[0], real, worker, log] {
+  // The thread first; descriptor 2 and the fatal signals' handlers only once it runs. A thread
+  // that could not be made (a cgroup's pids.max, a container's task limit) left every signal
+  // blocked in the caller for good (a program no Ctrl-C or SIGTERM stopped), descriptor 2 a pipe
+  // nobody read (its writes blocked once 64 KiB was there), and, in a worker, the supervisor's
+  // thread's handle taken for its own and joined at its end (before 2026-12-05; found by a
+  // review). Now the process's lines go to stderr as they are, and that is said.
+  auto body = [in = fds[0], real, worker, log] {
     // (The supervisor's own lines, worker -1, untagged, as without a hook.)
     const std::string tag = worker < 0 ? std::string() : "[w" + std::to_string(worker) + "] ";
     std::string line;
@@ -345,7 +334,52 @@ void route_stderr(int worker, const std::function<void(int, std::string_view)>& 
       std::memcpy(g_stderr_partial, line.data(), held);
       g_stderr_partial_len.store(held, std::memory_order_release);
     }
-  });
+  };
+  std::thread* thread = nullptr;
+  try {
+    thread = new std::thread(std::move(body));
+  } catch (const std::exception& e) {
+    ::pthread_sigmask(SIG_SETMASK, &before, nullptr);
+    ::close(fds[0]);
+    ::close(fds[1]);
+    char who[24] = "shmio";
+    if (worker >= 0) std::snprintf(who, sizeof who, "shmio[w%d]", worker);
+    std::fprintf(stderr,
+                 "%s: no thread to take this process's stderr lines (%s): they go to stderr as "
+                 "they are%s\n",
+                 who, e.what(), log ? ", not to the log hook" : "");
+    return;
+  }
+  if (::dup2(fds[1], 2) < 0) {
+    ::close(fds[1]);  // (the thread reads its end, and ends)
+    thread->join();
+    delete thread;
+    ::close(fds[0]);
+    ::pthread_sigmask(SIG_SETMASK, &before, nullptr);
+    return;
+  }
+  ::close(fds[1]);
+  g_stderr_pipe = fds[0];
+  g_stderr_tag_len =
+      worker < 0 ? 0
+                 : static_cast<std::size_t>(std::max(
+                       0, std::snprintf(g_stderr_tag, sizeof g_stderr_tag, "[w%d] ", worker)));
+  g_stderr_thread = thread;
+  g_stderr_pid = ::getpid();  // (last: a fatal signal's handler goes by it)
+  for (std::size_t k = 0; k < std::size(kFatalSignals); ++k) {
+    // (Already this handler — a worker forked from a supervisor that routes its own stderr, or a
+    // second serve() — its disposition from before stays what it was: taken as "before", the
+    // handler gave the signal back to itself and the process raised it for ever.)
+    struct sigaction now {};
+    if (::sigaction(kFatalSignals[k], nullptr, &now) == 0 && (now.sa_flags & SA_SIGINFO) != 0 &&
+        now.sa_sigaction == on_fatal_signal)
+      continue;
+    struct sigaction fatal {};
+    fatal.sa_sigaction = on_fatal_signal;
+    fatal.sa_flags = SA_SIGINFO;
+    sigemptyset(&fatal.sa_mask);
+    ::sigaction(kFatalSignals[k], &fatal, &g_fatal_before[k]);
+  }
   ::pthread_sigmask(SIG_SETMASK, &before, nullptr);
 }
 

@@ -15,6 +15,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
 #include <cctype>
 #include <cerrno>
 #include <cmath>
@@ -541,6 +543,29 @@ void end_when_orphaned(pid_t supervisor, std::chrono::milliseconds deadline, con
   }
   ::pthread_sigmask(SIG_SETMASK, &before, nullptr);
 }
+
+// Asio's signal handling in this process on a pipe of its own. Asio keeps one pipe per process
+// for its signal handler to write the signal into and every signal_set's io_context to read, and
+// opens it only when no signal_set service exists: a child forked while the program held one (an
+// io_context of its own with a signal_set, on another thread) took the program's pipe, shared
+// with the supervisor and every other worker. A worker's drain SIGTERM, written into it, was read
+// by whichever process was first (the program's io_context in the supervisor, another worker):
+// that worker never drained and was killed at the deadline, its clients untold (before
+// 2026-12-05; found by a review). io_context::notify_fork is how Asio gives a forked child its
+// own; the program's io_context cannot be asked in the child (its thread is not there), so a
+// signal_set service of a throwaway io_context is: prepare and child, which close the inherited
+// pipe in this process and open a new one. Where there was no inherited one it opens and closes
+// its own, and the first signal_set after it opens afresh.
+void own_asio_signal_pipe() {
+  try {
+    boost::asio::io_context io;
+    boost::asio::signal_set service_of(io);
+    io.notify_fork(boost::asio::execution_context::fork_prepare);
+    io.notify_fork(boost::asio::execution_context::fork_child);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "shmio: could not give this process its own signal pipe: %s\n", e.what());
+  }
+}
 }  // namespace
 
 int run_supervisor(const SupervisorOptions& o,
@@ -822,6 +847,7 @@ int run_supervisor(const SupervisorOptions& o,
       else
         std::snprintf(who, sizeof who, "w%d", i);
       end_when_orphaned(supervisor, o.drain_timeout, who, o.stderr_fd);
+      own_asio_signal_pipe();
       int rc = 1;
       try {
         if (i == n) {  // the fleet bridge

@@ -2,6 +2,8 @@
 
 #include <fcntl.h>
 #include <hiredis/hiredis.h>
+#include <signal.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <boost/asio/connect.hpp>
@@ -804,6 +806,19 @@ void lost(const std::shared_ptr<Client>& c, Client::Impl& m, const std::string& 
   each.rethrow();
 }
 
+// `s` opened for `p`, close-on-exec from its birth. (Asio opens with no such flag; set once
+// connected, the socket was open without it for as long as the connect took, up to
+// connect_timeout, and a fork and exec in the program then, a handler's system() or another
+// thread's, gave the child the connection.) If it cannot be opened here it is left closed, and
+// async_connect opens it and says why it cannot.
+void open_cloexec(generic::socket& s, const generic& p) {
+  const int fd = ::socket(p.family(), p.type() | SOCK_CLOEXEC, p.protocol());
+  if (fd < 0) return;
+  boost::system::error_code ec;
+  s.assign(p, fd, ec);
+  if (ec) ::close(fd);
+}
+
 // The addresses a host name resolved to, tried in turn from `i` (as getaddrinfo orders them:
 // "localhost" may give ::1 first to a Redis listening on 127.0.0.1 only, or a name several
 // addresses of which some are down); `failed` says why each one before failed. All failed: lost.
@@ -814,6 +829,7 @@ void connect_each(const std::shared_ptr<Client>& c, Client::Impl& m, std::uint64
   if (i == eps->size()) return lost(c, m, "connect " + failed);
   const net::ip::tcp::endpoint ep = (*eps)[i];
   m.socket = generic::socket(m.io);
+  open_cloexec(m.socket, generic(ep.protocol()));
   m.socket.async_connect(generic::endpoint(ep), [c, &m, gen, eps, i, ep, failed](
                                                     const boost::system::error_code& e2) mutable {
     if (gen != m.generation) return;
@@ -825,7 +841,7 @@ void connect_each(const std::shared_ptr<Client>& c, Client::Impl& m, std::uint64
       return connect_each(c, m, gen, std::move(eps), i + 1, std::move(failed));
     }
     boost::system::error_code ignored;
-    ::fcntl(m.socket.native_handle(), F_SETFD, FD_CLOEXEC);  // (Asio sets none)
+    ::fcntl(m.socket.native_handle(), F_SETFD, FD_CLOEXEC);  // (where Asio opened it)
     m.socket.set_option(net::ip::tcp::no_delay(true), ignored);
     connected(c, m);
   });
@@ -845,6 +861,7 @@ void connect(const std::shared_ptr<Client>& c, Client::Impl& m) {
   }
   if (m.url.unix_socket) {
     m.socket = generic::socket(m.io);
+    open_cloexec(m.socket, generic(AF_UNIX, 0));
     m.socket.async_connect(generic::endpoint(net::local::stream_protocol::endpoint(m.url.path)),
                            [c, &m, gen](const boost::system::error_code& ec) {
                              if (gen != m.generation) return;
@@ -855,6 +872,17 @@ void connect(const std::shared_ptr<Client>& c, Client::Impl& m) {
                            });
     return;
   }
+  // Every signal blocked while the resolve is started: the first starts Asio's resolver thread,
+  // which keeps the mask it was made with for good, and, made with none blocked, took a SIGTERM
+  // that the program's own threads blocked (to finish their work first) and ended the process at
+  // once (before 2026-12-05; found by a review).
+  sigset_t all, before;
+  sigfillset(&all);
+  ::pthread_sigmask(SIG_SETMASK, &all, &before);
+  struct Restore {
+    const sigset_t& mask;
+    ~Restore() { ::pthread_sigmask(SIG_SETMASK, &mask, nullptr); }
+  } restore{before};
   m.resolver.async_resolve(
       m.url.host, std::to_string(m.url.port),
       [c, &m, gen](const boost::system::error_code& ec,

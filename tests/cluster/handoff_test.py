@@ -375,7 +375,8 @@ try:
         # 0.14-0.19 s as measured here, but on the 2-vCPU machine the kernel's wait ends early
         # now and then (0.04-0.07 s in 1 of 6 runs on 2026-12-05, with the code of before that
         # day too), and a later drop's time is this script's scheduling as much as worker 0's.
-        check(len(waited) >= 3 and waited[0] < 0.35 and waits_before is not None
+        # (Its time is not bounded here beyond the 1.2 s above: a loaded machine stretches it.)
+        check(len(waited) >= 3 and waits_before is not None
               and waits is not None and waits - waits_before == 1,
               f"only the first drop waits (shmio_handoff_waits_total {waits_before} -> {waits}; "
               f"the first took {waited[0]:.2f} s)")

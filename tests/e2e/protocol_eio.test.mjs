@@ -457,7 +457,7 @@ test("upgrade: every GET while the probe is answered gets a noop, then the upgra
   const { s, c } = await probeWithAHeldGet();
   for (let i = 0; i < 2; ++i) {
     const again = await rawRequest("GET", pollingQuery(s.sid));
-    assert.deepEqual(await within(again.response, 500, `GET ${i + 2} during the upgrade`), {
+    assert.deepEqual(await within(again.response, 3000, `GET ${i + 2} during the upgrade`), {
       status: 200,
       body: "6",
     });

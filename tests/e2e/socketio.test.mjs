@@ -234,10 +234,11 @@ test("broadcast with acks: completes early when all answered, else at the timeou
   b.on("question", (ack) => ack("b"));
   // c does not answer: the broadcast must end at its timeout with a's and b's answers.
   let t0 = Date.now();
-  let r = await within(a.timeout(10000).emitWithAck("ask-all", 500), 10000, "ask-all");
+  // (2 s: a's and b's answers must be in by then, on a machine that may be loaded.)
+  let r = await within(a.timeout(10000).emitWithAck("ask-all", 2000), 10000, "ask-all");
   assert.equal(r.error, "operation has timed out");
   assert.deepEqual([...r.responses].sort(), ["a", "b"]);
-  assert.ok(Date.now() - t0 >= 450, "not before the timeout");
+  assert.ok(Date.now() - t0 >= 1950, "not before the timeout");
   // Now everyone answers: it completes as soon as the last ack is in, long before the timeout.
   c.on("question", (ack) => ack("c"));
   t0 = Date.now();
@@ -395,7 +396,8 @@ test("a client that stops answering pings is closed (pingTimeout)", async () => 
   const started = Date.now();
   const s = await rawSession("heartbeat");
   await s.post("40");
-  assert.match(await s.get(), /^40/);
+  // (The CONNECT's answer, after the first ping where the POST came late on a loaded machine.)
+  assert.match(await s.get(), /(^|\x1e)40/);
   assert.ok(await pollUntilClosed(s, false), "closed for the missing pong");
   assert.ok(Date.now() - started >= 500, "not before pingInterval + pingTimeout");
 });

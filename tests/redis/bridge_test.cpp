@@ -754,7 +754,7 @@ TEST_F(Bridge, AServerSideEmitAnswerReachesTheWorkerAtOnceWhileAMemberIsSilent) 
   RedisServer server(free_port());
   server.start();
   OneMemberFleet f;
-  ASSERT_NO_FATAL_FAILURE(fleet_of_one_member(server, 1500ms, f));
+  ASSERT_NO_FATAL_FAILURE(fleet_of_one_member(server, 4s, f));  // (long for a loaded machine)
   auto silent = client(server.url());  // (after: the fleet of one counts 2 subscribers first)
   silent->subscribe("socket.io-request#/#");
   ASSERT_TRUE(bridge_subscribed(*f.pub, false, 3)) << "the bridge and both members";
@@ -792,7 +792,7 @@ TEST_F(Bridge, AServerSideEmitAnswerReachesTheWorkerAtOnceWhileAMemberIsSilent) 
     read();
     return answered_at.has_value();
   }));
-  EXPECT_LT(*answered_at - seen, 1s) << "held until the deadline";
+  EXPECT_LT(*answered_at - seen, 2500ms) << "held until the deadline";
   EXPECT_FALSE(count) << "counted before the silent member's deadline";
   ASSERT_TRUE(drive([&] {
     read();
@@ -901,7 +901,7 @@ TEST_F(Bridge, AFleetAckIsRelayedUntilTheRequestersTimeoutAndNotAfter) {
     SCOPED_TRACE(c == member_counts ? "the member counts" : "the member never counts");
     counts = acks = 0;
     sio::BroadcastOptions opts;
-    opts.flags.timeout_ms = 1500;
+    opts.flags.timeout_ms = 3000;  // (the "in time" ack's two Redis hops on a loaded machine)
     got_.clear();
     ASSERT_EQ(ask_broadcast_with_acks(*f.worker, 7 + c, opts), shm::PublishStatus::ok);
     const auto request = fleet_request(fleet::ClassicRequestType::broadcast);
@@ -925,7 +925,7 @@ TEST_F(Bridge, AFleetAckIsRelayedUntilTheRequestersTimeoutAndNotAfter) {
       EXPECT_EQ(counts, 0u) << "the count went before the requester's timeout";
     ASSERT_TRUE(drive([&] {
       read();
-      return counts == 1 && std::chrono::steady_clock::now() > seen + 1600ms;
+      return counts == 1 && std::chrono::steady_clock::now() > seen + 3100ms;
     })) << "no count";
     ack("too late");
     ASSERT_TRUE(read_up_to_a_marker());

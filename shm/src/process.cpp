@@ -159,4 +159,16 @@ bool pin_to_cpu(int cpu) noexcept {
   return ::sched_setaffinity(0, sizeof set, &set) == 0;
 }
 
+ThreadSignalsBlocked::ThreadSignalsBlocked() noexcept {
+  sigset_t blocked;
+  sigfillset(&blocked);
+  for (const int fault : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS, SIGABRT})
+    sigdelset(&blocked, fault);
+  ::pthread_sigmask(SIG_SETMASK, &blocked, &before_);
+}
+
+ThreadSignalsBlocked::~ThreadSignalsBlocked() {
+  ::pthread_sigmask(SIG_SETMASK, &before_, nullptr);
+}
+
 }  // namespace shmio::shm

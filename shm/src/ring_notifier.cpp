@@ -1,6 +1,5 @@
 #include "shmio/shm/ring_notifier.hpp"
 
-#include <signal.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -145,18 +144,11 @@ Result<std::unique_ptr<RingNotifier>> RingNotifier::start(std::span<const Segmen
     if (mode == NotifierMode::io_uring)
       return Error{Errc::system_error, "RingNotifier: no io_uring mode here: " + why};
   }
-  // Made with every signal blocked, which it keeps: a process signal meant for the program's own
-  // threads (a SIGTERM that one of them blocks until it has finished its work) must not land here.
-  sigset_t all, before;
-  sigfillset(&all);
-  ::pthread_sigmask(SIG_SETMASK, &all, &before);
-  try {
-    n->thread_ = std::thread([p = n.get()] { p->run(); });
-  } catch (...) {
-    ::pthread_sigmask(SIG_SETMASK, &before, nullptr);
-    throw;
-  }
-  ::pthread_sigmask(SIG_SETMASK, &before, nullptr);
+  // Made with the process's signals blocked, which it keeps: a process signal meant for the
+  // program's own threads (a SIGTERM that one of them blocks until it has finished its work) must
+  // not land here (ThreadSignalsBlocked).
+  const ThreadSignalsBlocked blocked;
+  n->thread_ = std::thread([p = n.get()] { p->run(); });
   return n;
 }
 

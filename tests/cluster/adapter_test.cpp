@@ -19,6 +19,7 @@
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/json/parse.hpp>
 #include <cerrno>
@@ -1767,6 +1768,14 @@ TEST(ClusterEmitter, ARingReplacedUnderAnEmitterIsAttachedAgainAndARemovedOneRef
   EXPECT_FALSE(em.of(bad).sockets_join("r"));
   EXPECT_FALSE(em.of("/").sockets_leave(bad));
   EXPECT_FALSE(em.of("/").server_side_emit(bad));
+  // Past what a record's names hold (as the fleet's shmio members refuse it too): 65,536 rooms to
+  // join, a room of 65,536 bytes to leave; each refused with why, nothing written.
+  EXPECT_FALSE(em.of("/").sockets_join(std::vector<sio::Room>(65536, "r")));
+  EXPECT_NE(em.last_error().find("over 65535 rooms to join or leave"), std::string::npos)
+      << em.last_error();
+  EXPECT_FALSE(em.of("/").sockets_leave({std::string(65536, 'r')}));
+  EXPECT_NE(em.last_error().find("a room to join or leave over 65535 bytes"), std::string::npos)
+      << em.last_error();
   std::size_t written = 0;
   reader->poll([&](const shm::RecordView&) { ++written; });
   EXPECT_EQ(written, 0u);
@@ -2363,6 +2372,52 @@ TEST(ClusterSupervisor, AWorkerKilledAtTheDrainsDeadlineIsSaid) {
   ::unlink(path);
   EXPECT_NE(said.find("did not stop within 500 ms of the drain: killed"), std::string::npos)
       << said;
+  EXPECT_FALSE(shm::Segment::attach(ring, shm::AttachMode::read_only)) << "the ring was left";
+  (void)shm::Segment::remove(ring);
+}
+
+// A program that gives its forked children their own Asio signal pipe itself (io_context::
+// notify_fork in the before_fork and after_fork hooks, as Asio asks of a program that forks) keeps
+// what it made: its io_context, run in the worker, takes the worker's SIGUSR1. (The supervisor
+// renews only a pipe the child still shares with its parent: renewed here again, the program's
+// new one was closed and its signal_set never fired; found by a review, 2026-12-05.)
+TEST(ClusterSupervisor, AProgramThatGivesItsWorkersTheirOwnSignalPipeKeepsIt) {
+  const std::string ring = "test-asio-fork-" + std::to_string(::getpid());
+  int result[2];
+  ASSERT_EQ(::pipe(result), 0);
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    boost::asio::io_context io;
+    boost::asio::signal_set usr1(io, SIGUSR1);
+    cluster::SupervisorOptions o = one_worker_supervisor(ring, 5s);
+    const pid_t program = ::getpid();
+    o.before_fork = [&] { io.notify_fork(boost::asio::execution_context::fork_prepare); };
+    o.after_fork = [&] {
+      io.notify_fork(::getpid() == program ? boost::asio::execution_context::fork_parent
+                                           : boost::asio::execution_context::fork_child);
+    };
+    const int rc = cluster::run_supervisor(o, [&](const cluster::WorkerContext&) {
+      bool got = false;
+      usr1.async_wait([&](const boost::system::error_code& ec, int) { got = !ec; });
+      ::raise(SIGUSR1);
+      const auto end = std::chrono::steady_clock::now() + 5s;
+      while (!got && std::chrono::steady_clock::now() < end) io.run_one_for(100ms);
+      (void)!::write(result[1], got ? "y" : "n", 1);
+      for (;;) ::pause();  // (SIGTERM at its default action ends it)
+      return 0;
+    });
+    ::_exit(rc);
+  }
+  ::close(result[1]);
+  char got = 0;
+  EXPECT_EQ(::read(result[0], &got, 1), 1);
+  ::close(result[0]);
+  EXPECT_EQ(got, 'y') << "the worker's signal_set never took its SIGUSR1";
+  EXPECT_EQ(::kill(child, SIGTERM), 0);
+  int status = 0;
+  EXPECT_EQ(::waitpid(child, &status, 0), child);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
   EXPECT_FALSE(shm::Segment::attach(ring, shm::AttachMode::read_only)) << "the ring was left";
   (void)shm::Segment::remove(ring);
 }

@@ -14,6 +14,10 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#ifndef __NR_pidfd_open
+#define __NR_pidfd_open 434  // (where older headers lack it: the same number everywhere)
+#endif
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -70,21 +74,26 @@ std::map<int, std::string> descriptors() {
   return out;
 }
 
-// No thread can be made in this process from here (a cgroup's pids.max, as reached): clone3 is
-// refused as unknown (the C library then tries clone) and clone with CLONE_THREAD as EAGAIN.
-// Processes (fork) are made as before. False where seccomp filters cannot be installed.
-bool refuse_threads() {
-  sock_filter filter[] = {
-      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
-      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_clone3, 0, 1),
-      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
-      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_clone, 0, 3),
-      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, args[0])),
-      BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, CLONE_THREAD, 0, 1),
-      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EAGAIN),
-      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-  };
-  sock_fprog prog{static_cast<unsigned short>(std::size(filter)), filter};
+// A seccomp filter on this process and its children from here: where `threads`, no thread can be
+// made (a cgroup's pids.max, as reached: clone3 refused as unknown, the C library then tries
+// clone, and clone with CLONE_THREAD refused as EAGAIN); where `pidfd`, pidfd_open is unknown (a
+// kernel before 5.3). Processes (fork) are made as before. False where no filter can be set.
+bool refuse(bool threads, bool pidfd) {
+  std::vector<sock_filter> f{BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr))};
+  if (pidfd) {
+    f.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_pidfd_open, 0, 1));
+    f.push_back(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS));
+  }
+  if (threads) {  // (last before the allow: its argument load leaves the syscall's number)
+    f.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_clone3, 0, 1));
+    f.push_back(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS));
+    f.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_clone, 0, 3));
+    f.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, args[0])));
+    f.push_back(BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, CLONE_THREAD, 0, 1));
+    f.push_back(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EAGAIN));
+  }
+  f.push_back(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW));
+  sock_fprog prog{static_cast<unsigned short>(f.size()), f.data()};
   return ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 &&
          ::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) == 0;
 }
@@ -203,12 +212,19 @@ int main(int argc, char** argv) {
     if (program_signal_pipe.empty()) return 3;
     std::thread([program_io] { program_io->run(); }).detach();
   }
+  // (API_NO_PIDFD: pidfd_open is unknown here, as on a kernel before 5.3.)
+  if (std::getenv("API_NO_PIDFD") != nullptr) {
+    const bool refused = refuse(false, true) && ::syscall(__NR_pidfd_open, ::getpid(), 0) < 0;
+    std::printf("pidfd_open %s\n", refused ? "refused" : "not refused");
+    std::fflush(stdout);
+    if (!refused) return 0;
+  }
   // (API_NO_THREADS: no thread can be made from before serve(); its setup says whether the
   // thread that called serve() has SIGTERM blocked and whether stderr is what it was.)
   static struct stat stderr_before {};
   ::fstat(2, &stderr_before);
   if (std::getenv("API_NO_THREADS") != nullptr) {
-    bool refused = refuse_threads();
+    bool refused = refuse(true, false);
     if (refused) try {
         std::thread([] {}).join();
         refused = false;

@@ -44,6 +44,7 @@
 #include "shmio/redis/client.hpp"
 #endif
 #include "shmio/engineio/log_text.hpp"
+#include "shmio/shm/process.hpp"
 #include "shmio/shm/ring_notifier.hpp"
 #include "shmio/shm/segment.hpp"
 
@@ -247,19 +248,14 @@ void route_stderr(int worker, const std::function<void(int, std::string_view)>& 
   close_inherited_log_pipe();
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) return;
-  if (g_real_stderr < 0) g_real_stderr = ::fcntl(2, F_DUPFD_CLOEXEC, 3);
+  const bool made_real = g_real_stderr < 0;  // (a worker's is its supervisor's copy)
+  if (made_real) g_real_stderr = ::fcntl(2, F_DUPFD_CLOEXEC, 3);
   const int real = g_real_stderr;
   if (real < 0) {
     ::close(fds[0]);
     ::close(fds[1]);
     return;
   }
-  // The thread blocks every signal: a signal sent to the process (SIGTERM to the supervisor,
-  // which waits for it with sigtimedwait) must not be delivered to this thread — default action:
-  // the process killed, its rings left behind — rather than to the one that waits for it.
-  sigset_t all, before;
-  sigfillset(&all);
-  ::pthread_sigmask(SIG_SETMASK, &all, &before);
   g_stderr_finishing = false;  // (a process that served before, or a worker forked after it)
   g_stderr_partial_len.store(0, std::memory_order_release);  // (that one's partial line too)
   // The thread first; descriptor 2 and the fatal signals' handlers only once it runs. A thread
@@ -337,11 +333,23 @@ void route_stderr(int worker, const std::function<void(int, std::string_view)>& 
   };
   std::thread* thread = nullptr;
   try {
+    // The thread blocks the process's signals: one sent to the process (SIGTERM to the
+    // supervisor, which waits for it with sigtimedwait) must not be delivered to this thread —
+    // default action: the process killed, its rings left behind — rather than to the one that
+    // waits for it.
+    const shm::ThreadSignalsBlocked blocked;
     thread = new std::thread(std::move(body));
   } catch (const std::exception& e) {
-    ::pthread_sigmask(SIG_SETMASK, &before, nullptr);
     ::close(fds[0]);
     ::close(fds[1]);
+    // A worker's descriptor 2 is still its supervisor's pipe (whose thread would tag its lines as
+    // the supervisor's): the real stderr instead, as said. The copy made here, let go of (a later
+    // serve() routes afresh).
+    if (worker >= 0) (void)::dup2(real, 2);
+    if (made_real) {
+      ::close(g_real_stderr);
+      g_real_stderr = -1;
+    }
     char who[24] = "shmio";
     if (worker >= 0) std::snprintf(who, sizeof who, "shmio[w%d]", worker);
     std::fprintf(stderr,
@@ -355,7 +363,10 @@ void route_stderr(int worker, const std::function<void(int, std::string_view)>& 
     thread->join();
     delete thread;
     ::close(fds[0]);
-    ::pthread_sigmask(SIG_SETMASK, &before, nullptr);
+    if (made_real) {
+      ::close(g_real_stderr);
+      g_real_stderr = -1;
+    }
     return;
   }
   ::close(fds[1]);
@@ -380,7 +391,6 @@ void route_stderr(int worker, const std::function<void(int, std::string_view)>& 
     sigemptyset(&fatal.sa_mask);
     ::sigaction(kFatalSignals[k], &fatal, &g_fatal_before[k]);
   }
-  ::pthread_sigmask(SIG_SETMASK, &before, nullptr);
 }
 
 // Before this process exits: the pipe's write end closed (the real stderr back on descriptor 2),

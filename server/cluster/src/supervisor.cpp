@@ -497,18 +497,17 @@ volatile sig_atomic_t g_stop_signal = 0;
 // starts its drain, which its own event loop runs: one stuck in a handler, or in the app's
 // on_stop, never ran it, and outlived a killed supervisor (SIGKILL, the OOM killer) holding its
 // share of the port, and the ring (before 2026-12-05; found by a review). A thread of its own,
-// every signal blocked, waits for the supervisor to end (its pidfd; where there is none, its
-// parent's pid looked at twice a second), gives the drain the deadline the supervisor would have
-// given it, then ends the process (exit 1, said). While the supervisor lives it does nothing.
+// the process's signals blocked, waits for the supervisor to end (its pidfd; where there is none,
+// its parent's pid looked at twice a second), gives the drain the deadline the supervisor would
+// have given it, then ends the process (exit 1, said). While the supervisor lives it does nothing.
 void end_when_orphaned(pid_t supervisor, std::chrono::milliseconds deadline, const char* who,
                        int (*stderr_fd)() noexcept) {
-  // Every signal blocked before the thread is made, which it inherits: blocked by the thread
-  // itself, a SIGTERM meant for the app's threads (the drain's, with the app's thread blocking it
-  // to finish its work first) could land on it in the moment before, and kill the worker at once,
-  // its clients untold (before 2026-12-05; seen as a worker that was not waited for, under load).
-  sigset_t all, before;
-  sigfillset(&all);
-  ::pthread_sigmask(SIG_SETMASK, &all, &before);
+  // The signals blocked before the thread is made, which it inherits (ThreadSignalsBlocked):
+  // blocked by the thread itself, a SIGTERM meant for the app's threads (the drain's, with the
+  // app's thread blocking it to finish its work first) could land on it in the moment before, and
+  // kill the worker at once, its clients untold (before 2026-12-05; seen as a worker that was not
+  // waited for, under load).
+  const shm::ThreadSignalsBlocked blocked;
   try {
     std::thread([supervisor, deadline, stderr_fd, name = std::string(who)] {
       const int pfd = static_cast<int>(::syscall(SYS_pidfd_open, supervisor, 0));
@@ -541,30 +540,45 @@ void end_when_orphaned(pid_t supervisor, std::chrono::milliseconds deadline, con
   } catch (const std::exception&) {
     // (No thread: the parent-death signal alone, as before.)
   }
-  ::pthread_sigmask(SIG_SETMASK, &before, nullptr);
 }
 
-// Asio's signal handling in this process on a pipe of its own. Asio keeps one pipe per process
-// for its signal handler to write the signal into and every signal_set's io_context to read, and
-// opens it only when no signal_set service exists: a child forked while the program held one (an
-// io_context of its own with a signal_set, on another thread) took the program's pipe, shared
-// with the supervisor and every other worker. A worker's drain SIGTERM, written into it, was read
-// by whichever process was first (the program's io_context in the supervisor, another worker):
-// that worker never drained and was killed at the deadline, its clients untold (before
-// 2026-12-05; found by a review). io_context::notify_fork is how Asio gives a forked child its
-// own; the program's io_context cannot be asked in the child (its thread is not there), so a
-// signal_set service of a throwaway io_context is: prepare and child, which close the inherited
-// pipe in this process and open a new one. Where there was no inherited one it opens and closes
-// its own, and the first signal_set after it opens afresh.
-void own_asio_signal_pipe() {
+// The inode of Asio's signal pipe in this process, 0 where none is open. (Asio's own record of
+// it, in its detail namespace: there is no public way to ask. Read without its lock: in the
+// parent a benign race with a signal_set made or destroyed on another thread, and in the child
+// that lock may be a copy held by a thread the child does not have.)
+ino_t asio_signal_pipe() noexcept {
+  const int fd = boost::asio::detail::get_signal_state()->read_descriptor_;
+  struct stat st {};
+  return fd >= 0 && ::fstat(fd, &st) == 0 ? st.st_ino : 0;
+}
+
+// Asio's signal handling in a forked child on a pipe of its own, where it still has its
+// parent's. Asio keeps one pipe per process for its signal handler to write the signal into and
+// every signal_set's io_context to read, and opens it only when no signal_set service exists: a
+// child forked while the program held one (an io_context of its own with a signal_set, on another
+// thread) took the program's pipe, shared with the supervisor and every other worker. A worker's
+// drain SIGTERM, written into it, was read by whichever process was first (the program's
+// io_context in the supervisor, another worker): that worker never drained and was killed at the
+// deadline, its clients untold (before 2026-12-05; found by a review). io_context::notify_fork is
+// how Asio gives a forked child its own; the program's io_context cannot be asked here (its
+// thread is not in the child), so a signal_set service of a throwaway io_context is: prepare and
+// child close the inherited pipe in this process and open a new one, which the child's later
+// signal_sets use. (Only where the pipe is still the parent's: a program that gives its children
+// their own itself, notify_fork in pthread_atfork or in the after_fork hook, is left as it made
+// it; renewed again, the pipe its io_context was given would be closed.) False where no new pipe
+// could be had: the child's signals would go nowhere.
+bool own_asio_signal_pipe(ino_t parents) {
+  if (parents == 0 || asio_signal_pipe() != parents) return true;
   try {
     boost::asio::io_context io;
     boost::asio::signal_set service_of(io);
     io.notify_fork(boost::asio::execution_context::fork_prepare);
     io.notify_fork(boost::asio::execution_context::fork_child);
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "shmio: could not give this process its own signal pipe: %s\n", e.what());
+    std::fprintf(stderr, "shmio: no signal pipe of its own for this process: %s\n", e.what());
   }
+  const ino_t now = asio_signal_pipe();
+  return now != 0 && now != parents;
 }
 }  // namespace
 
@@ -806,6 +820,7 @@ int run_supervisor(const SupervisorOptions& o,
   };
   auto spawn = [&](int i) {
     std::fflush(nullptr);
+    const ino_t asio_pipe = asio_signal_pipe();  // (the program's, if it holds a signal_set)
     if (!hook(o.before_fork, "before_fork")) {
       workers[static_cast<std::size_t>(i)].restart_at = Clock::now() + std::chrono::seconds(1);
       return;
@@ -847,7 +862,12 @@ int run_supervisor(const SupervisorOptions& o,
       else
         std::snprintf(who, sizeof who, "w%d", i);
       end_when_orphaned(supervisor, o.drain_timeout, who, o.stderr_fd);
-      own_asio_signal_pipe();
+      if (!own_asio_signal_pipe(asio_pipe)) {
+        // (Restarted as a crash is: its drain's SIGTERM would never reach its signal_set.)
+        std::fprintf(stderr, "shmio[%s]: no signal pipe of its own: exits\n", who);
+        std::fflush(nullptr);
+        _exit(1);
+      }
       int rc = 1;
       try {
         if (i == n) {  // the fleet bridge

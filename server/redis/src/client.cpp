@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <hiredis/hiredis.h>
-#include <signal.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -18,6 +17,8 @@
 #include <exception>
 #include <memory>
 #include <set>
+
+#include "shmio/shm/process.hpp"
 
 namespace shmio::redis {
 
@@ -872,17 +873,11 @@ void connect(const std::shared_ptr<Client>& c, Client::Impl& m) {
                            });
     return;
   }
-  // Every signal blocked while the resolve is started: the first starts Asio's resolver thread,
+  // The signals blocked while the resolve is started: the first starts Asio's resolver thread,
   // which keeps the mask it was made with for good, and, made with none blocked, took a SIGTERM
   // that the program's own threads blocked (to finish their work first) and ended the process at
   // once (before 2026-12-05; found by a review).
-  sigset_t all, before;
-  sigfillset(&all);
-  ::pthread_sigmask(SIG_SETMASK, &all, &before);
-  struct Restore {
-    const sigset_t& mask;
-    ~Restore() { ::pthread_sigmask(SIG_SETMASK, &mask, nullptr); }
-  } restore{before};
+  const shm::ThreadSignalsBlocked blocked;
   m.resolver.async_resolve(
       m.url.host, std::to_string(m.url.port),
       [c, &m, gen](const boost::system::error_code& ec,

@@ -9,7 +9,9 @@
 // (what waits on a dead one then waits until a look succeeds).
 #pragma once
 
+#include <signal.h>
 #include <sys/types.h>
+
 #include <cstdint>
 #include <vector>
 
@@ -57,5 +59,24 @@ std::uint64_t monotonic_ns() noexcept;
 std::vector<int> affinity_cpus();
 bool pin_to_cpu(int cpu) noexcept;
 std::uint64_t realtime_ns() noexcept;
+
+// While it lives, the calling thread has every signal blocked but those a fault raises in the
+// thread itself (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS, SIGABRT); its mask from before
+// is given back when it goes. A thread made meanwhile keeps that mask for good: how the library
+// makes its threads (stderr's, the orphan watchdog, the ring notifier's, Asio's resolver thread),
+// so that a signal sent to the process (a SIGTERM the program's own thread blocks while it
+// finishes its work) is never taken by one of them at its default action, ending the process.
+// (Not the fault signals: one raised by a thread that blocks it kills the process outright, with
+// no handler run, no crash report.)
+class ThreadSignalsBlocked {
+ public:
+  ThreadSignalsBlocked() noexcept;
+  ~ThreadSignalsBlocked();
+  ThreadSignalsBlocked(const ThreadSignalsBlocked&) = delete;
+  ThreadSignalsBlocked& operator=(const ThreadSignalsBlocked&) = delete;
+
+ private:
+  sigset_t before_;
+};
 
 }  // namespace shmio::shm

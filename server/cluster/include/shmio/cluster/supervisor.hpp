@@ -75,6 +75,12 @@ struct SupervisorOptions {
   // Called just before each fork (before_fork) and just after it, in the supervisor and in the
   // child alike (after_fork): a thread that may hold a lock a child would need (a logging
   // thread inside a hook that takes its own lock) is kept out of it while the process is copied.
+  // A program with an io_context of its own may call its notify_fork here (fork_prepare before;
+  // after, fork_child where getpid() is no longer the supervisor's, else fork_parent): its
+  // children then have their own Asio signal pipe, as it made it. Where it does not, each child
+  // is given one before its worker_main (Asio keeps one pipe per process: shared with the
+  // supervisor, a child's signal could be read by another process), or exits 1 (restarted) where
+  // none could be had.
   std::function<void()> before_fork, after_fork;
 };
 

@@ -9,7 +9,9 @@
 // worker) that a worker ring's records are named by the RING_OWNER record before them, and by
 // nobody once that worker's shared slot is another's.
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -2388,6 +2390,7 @@ TEST(ClusterSupervisor, AProgramThatGivesItsWorkersTheirOwnSignalPipeKeepsIt) {
   const pid_t child = ::fork();
   ASSERT_GE(child, 0);
   if (child == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // (a test killed on a failure takes this one along)
     boost::asio::io_context io;
     boost::asio::signal_set usr1(io, SIGUSR1);
     cluster::SupervisorOptions o = one_worker_supervisor(ring, 5s);
@@ -2411,7 +2414,14 @@ TEST(ClusterSupervisor, AProgramThatGivesItsWorkersTheirOwnSignalPipeKeepsIt) {
   }
   ::close(result[1]);
   char got = 0;
-  EXPECT_EQ(::read(result[0], &got, 1), 1);
+  // (Bounded: a worker that exits before it says is restarted, and would never say.)
+  pollfd said{result[0], POLLIN, 0};
+  if (::poll(&said, 1, 20'000) != 1 || ::read(result[0], &got, 1) != 1) {
+    ::kill(child, SIGKILL);
+    ::waitpid(child, nullptr, 0);
+    (void)shm::Segment::remove(ring);
+    FAIL() << "the worker never said whether its signal_set took its SIGUSR1";
+  }
   ::close(result[0]);
   EXPECT_EQ(got, 'y') << "the worker's signal_set never took its SIGUSR1";
   EXPECT_EQ(::kill(child, SIGTERM), 0);

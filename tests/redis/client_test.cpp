@@ -23,11 +23,14 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/write.hpp>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -335,27 +338,41 @@ TEST(RedisUrl, GoodAndBadUrls) {
       &why));
 }
 
+// A loopback listener whose accept queue is full (never accepted: a backlog of 0 holds one; two
+// more to be sure): the kernel drops further SYNs, and a connect to it stays pending.
+struct FullListener {
+  FullListener() {
+    fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a = shmio::test::loopback(0);
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd, 0) != 0)
+      throw std::runtime_error("a loopback listener: " + std::string(std::strerror(errno)));
+    socklen_t len = sizeof a;
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+    url = "redis://127.0.0.1:" + std::to_string(ntohs(a.sin_port));
+    for (int i = 0; i < 3; ++i) {
+      const int f = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+      (void)::connect(f, reinterpret_cast<sockaddr*>(&a), sizeof a);
+      fillers.push_back(f);
+    }
+  }
+  ~FullListener() {
+    for (int f : fillers) ::close(f);
+    ::close(fd);
+  }
+  FullListener(const FullListener&) = delete;
+  FullListener& operator=(const FullListener&) = delete;
+  int fd = -1;
+  std::vector<int> fillers;
+  std::string url;
+};
+
 // A host that drops the connection's packets (here: a listener whose accept queue is full, so
 // the kernel drops further SYNs): each attempt is abandoned at connect_timeout and retried,
 // instead of waiting for the kernel's SYN retries (about 2 minutes each).
 TEST_F(RedisClient, AConnectThatHangsIsAbandonedAtTheConnectTimeout) {
-  const int lfd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::bind(lfd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-  ASSERT_EQ(::listen(lfd, 0), 0);
-  socklen_t len = sizeof a;
-  ::getsockname(lfd, reinterpret_cast<sockaddr*>(&a), &len);
-  // Fill the accept queue (never accepted): a backlog of 0 holds one; two more to be sure.
-  std::vector<int> fillers;
-  for (int i = 0; i < 3; ++i) {
-    const int f = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-    (void)::connect(f, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    fillers.push_back(f);
-  }
+  const FullListener full;
   redis::ClientOptions o;
-  o.url = "redis://127.0.0.1:" + std::to_string(ntohs(a.sin_port));
+  o.url = full.url;
   o.connect_timeout = 300ms;
   std::vector<std::string> states;
   o.on_state = [&](bool up, const std::string& why) {
@@ -370,8 +387,6 @@ TEST_F(RedisClient, AConnectThatHangsIsAbandonedAtTheConnectTimeout) {
   EXPECT_GE(c->stats().connection_lost, 2u);
   EXPECT_EQ(c->stats().connects, 0u);
   c->stop();
-  for (int f : fillers) ::close(f);
-  ::close(lfd);
 }
 
 // What the client makes in the program is not the program's children's or its signals': the
@@ -402,25 +417,11 @@ TEST_F(RedisClient, ItsThreadTakesNoSignalAndItsPendingConnectIsNotInherited) {
     }
     return out;
   };
-  // A listener whose accept queue is full: the client's connect stays pending.
-  const int lfd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::bind(lfd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-  ASSERT_EQ(::listen(lfd, 0), 0);
-  socklen_t len = sizeof a;
-  ::getsockname(lfd, reinterpret_cast<sockaddr*>(&a), &len);
-  std::vector<int> fillers;
-  for (int i = 0; i < 3; ++i) {
-    const int f = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    (void)::connect(f, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    fillers.push_back(f);
-  }
+  const FullListener full;  // (the client's connect stays pending)
   const std::set<std::string> tasks_before = entries("/proc/self/task");
   const std::set<std::string> fds_before = entries("/proc/self/fd");
   redis::ClientOptions o;
-  o.url = "redis://127.0.0.1:" + std::to_string(ntohs(a.sin_port));
+  o.url = full.url;
   o.connect_timeout = 30s;
   auto c = client(o);
   ASSERT_TRUE(drive([&] { return !new_sockets(fds_before).empty(); }, 10s))
@@ -445,8 +446,6 @@ TEST_F(RedisClient, ItsThreadTakesNoSignalAndItsPendingConnectIsNotInherited) {
   }
   EXPECT_GE(threads, 1) << "no resolver thread was seen";
   c->stop();
-  for (int f : fillers) ::close(f);
-  ::close(lfd);
 }
 
 // A subscription Redis refuses (here an ACL user allowed the channels ok* only): said and dropped,

@@ -246,16 +246,21 @@ void close_inherited_log_pipe() {
 // `log` (or, without one, writes "[wI] line" to the real stderr).
 void route_stderr(int worker, const std::function<void(int, std::string_view)>& log) {
   close_inherited_log_pipe();
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) return;
   const bool made_real = g_real_stderr < 0;  // (a worker's is its supervisor's copy)
   if (made_real) g_real_stderr = ::fcntl(2, F_DUPFD_CLOEXEC, 3);
   const int real = g_real_stderr;
-  if (real < 0) {
-    ::close(fds[0]);
-    ::close(fds[1]);
-    return;
-  }
+  // Not routed (no pipe, no thread): the lines go to stderr as they are. A worker's descriptor 2
+  // is still its supervisor's pipe (whose thread would tag its lines as the supervisor's): the
+  // real stderr instead. The copy made here, let go of (a later serve() routes afresh).
+  auto unrouted = [&] {
+    if (worker >= 0 && real >= 0) (void)::dup2(real, 2);
+    if (made_real && real >= 0) {
+      ::close(real);
+      g_real_stderr = -1;
+    }
+  };
+  int fds[2];
+  if (real < 0 || ::pipe2(fds, O_CLOEXEC) != 0) return unrouted();
   g_stderr_finishing = false;  // (a process that served before, or a worker forked after it)
   g_stderr_partial_len.store(0, std::memory_order_release);  // (that one's partial line too)
   // The thread first; descriptor 2 and the fatal signals' handlers only once it runs. A thread
@@ -342,14 +347,7 @@ void route_stderr(int worker, const std::function<void(int, std::string_view)>& 
   } catch (const std::exception& e) {
     ::close(fds[0]);
     ::close(fds[1]);
-    // A worker's descriptor 2 is still its supervisor's pipe (whose thread would tag its lines as
-    // the supervisor's): the real stderr instead, as said. The copy made here, let go of (a later
-    // serve() routes afresh).
-    if (worker >= 0) (void)::dup2(real, 2);
-    if (made_real) {
-      ::close(g_real_stderr);
-      g_real_stderr = -1;
-    }
+    unrouted();
     char who[24] = "shmio";
     if (worker >= 0) std::snprintf(who, sizeof who, "shmio[w%d]", worker);
     std::fprintf(stderr,
@@ -363,11 +361,7 @@ void route_stderr(int worker, const std::function<void(int, std::string_view)>& 
     thread->join();
     delete thread;
     ::close(fds[0]);
-    if (made_real) {
-      ::close(g_real_stderr);
-      g_real_stderr = -1;
-    }
-    return;
+    return unrouted();
   }
   ::close(fds[1]);
   g_stderr_pipe = fds[0];

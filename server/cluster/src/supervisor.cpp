@@ -543,9 +543,8 @@ void end_when_orphaned(pid_t supervisor, std::chrono::milliseconds deadline, con
 }
 
 // The inode of Asio's signal pipe in this process, 0 where none is open. (Asio's own record of
-// it, in its detail namespace: there is no public way to ask. Read without its lock: in the
-// parent a benign race with a signal_set made or destroyed on another thread, and in the child
-// that lock may be a copy held by a thread the child does not have.)
+// it, in its detail namespace: there is no public way to ask. Read under its lock in the parent,
+// around the fork; in the child with it free.)
 ino_t asio_signal_pipe() noexcept {
   const int fd = boost::asio::detail::get_signal_state()->read_descriptor_;
   struct stat st {};
@@ -820,12 +819,20 @@ int run_supervisor(const SupervisorOptions& o,
   };
   auto spawn = [&](int i) {
     std::fflush(nullptr);
-    const ino_t asio_pipe = asio_signal_pipe();  // (the program's, if it holds a signal_set)
     if (!hook(o.before_fork, "before_fork")) {
       workers[static_cast<std::size_t>(i)].restart_at = Clock::now() + std::chrono::seconds(1);
       return;
     }
+    // Asio's signal lock held across the fork, its pipe looked at under it: a thread of the
+    // program's in the middle of a signal_set's work (an async_wait, a signal handed over) holds
+    // it, and a child copied then would wait for it for ever at its first signal_set; and the pipe
+    // the child inherits is the one looked at. (Given back before the after_fork hook, whose
+    // notify_fork takes it; Asio's signal handler never does.)
+    auto& asio_signals = boost::asio::detail::get_signal_state()->mutex_;
+    asio_signals.lock();
+    const ino_t asio_pipe = asio_signal_pipe();  // (the program's, if it holds a signal_set)
     const pid_t pid = ::fork();
+    asio_signals.unlock();
     // (In the child too: its copy of a lock taken for it.)
     if (!hook(o.after_fork, "after_fork") && pid == 0) {
       std::fflush(nullptr);

@@ -26,7 +26,6 @@
 #include <vector>
 
 #include "shmio/cluster/emitter.hpp"
-#include "shmio/cluster/wire.hpp"
 #include "shmio/shm/segment.hpp"
 #include "shmio/socketio/packet.hpp"
 #ifdef SHMIO_HAVE_REDIS
@@ -231,12 +230,12 @@ int main(int argc, char** argv) {
     shmio::socketio::BroadcastOptions names;
     names.rooms.insert(rooms.begin(), rooms.end());
     names.except.insert(except.begin(), except.end());
-    std::string why = shmio::cluster::names_refused(nsp[0] == '/' ? nsp : "/" + nsp, names,
-                                                    {std::string_view(event), join, leave});
+    const std::string full_nsp = nsp[0] == '/' ? nsp : "/" + nsp;
+    std::string why = shmio::cluster::names_refused(full_nsp, names, {std::string_view(event)});
+    for (const std::string& room : {join, leave})
+      if (why.empty() && !room.empty())
+        why = shmio::cluster::rooms_refused(full_nsp, names, {room});
     if (!why.empty()) return usage(why);
-    if (join.size() > shmio::cluster::kMaxBroadcastNames ||
-        leave.size() > shmio::cluster::kMaxBroadcastNames)
-      return usage("a room to join or leave over 65535 bytes");
   }
   // The action on the ring's emitter or the Redis one (the same operators).
   auto act = [&](auto op) {

@@ -167,7 +167,9 @@ test(`shmio-emit reaches clients on every worker, and rooms through them${mode}`
     // (2026-12-05: an empty value — `--nsp "$NSP"` with NSP unset reached every client of "/".)
     [["--nsp", "", "--event", "x"], /--nsp must not be empty/],
     [["--room", "", "--event", "x"], /--room must not be empty/],
-    [["--join", ""], /--join must not be empty/]]) {
+    [["--join", ""], /--join must not be empty/],
+    // (2026-12-05: past what a record's names hold.)
+    [["--leave", "r".repeat(65536)], /a room to join or leave over 65535 bytes/]]) {
     r = await run(...args);
     assert.equal(r.err?.code, 2, `${args}: ${r.stderr}`);
     assert.match(r.stderr, message);

@@ -250,6 +250,17 @@ std::string names_refused(const std::string& nsp, const sio::BroadcastOptions& o
   return "";
 }
 
+std::string rooms_refused(const std::string& nsp, const sio::BroadcastOptions& opts,
+                          const std::vector<sio::Room>& rooms) {
+  if (std::string why = names_refused(nsp, opts); !why.empty()) return why;
+  if (rooms.size() > kMaxBroadcastNames) return "over 65535 rooms to join or leave";
+  for (const sio::Room& r : rooms)
+    if (r.size() > kMaxBroadcastNames) return "a room to join or leave over 65535 bytes";
+  for (const sio::Room& r : rooms)
+    if (std::string why = names_refused(nsp, opts, {r}); !why.empty()) return why;
+  return "";
+}
+
 // The names' refusal, said in `error`: false then.
 static bool names_ok(const std::string& nsp, const sio::BroadcastOptions& opts,
                      std::initializer_list<std::string_view> more, std::string& error) {
@@ -300,24 +311,15 @@ bool EmitOperator::emit(const std::string& event, sio::Args args) const {
 }
 
 namespace {
-// SOCKETS_JOIN / SOCKETS_LEAVE of `rooms` (each name checked as names_ok checks one).
+// SOCKETS_JOIN / SOCKETS_LEAVE of `rooms` (refused as rooms_refused says, in `error`).
 std::optional<std::string> rooms_message(const std::string& nsp, const sio::BroadcastOptions& opts,
                                          const std::vector<sio::Room>& rooms, std::string& error) {
-  if (!names_ok(nsp, opts, {}, error)) return std::nullopt;
-  if (rooms.size() > kMaxBroadcastNames) {  // (as a fleet's shmio members refuse it)
-    error = "over 65535 rooms to join or leave";
+  if (std::string why = rooms_refused(nsp, opts, rooms); !why.empty()) {
+    error = std::move(why);
     return std::nullopt;
   }
-  for (const sio::Room& r : rooms)
-    if (r.size() > kMaxBroadcastNames) {  // (no broadcast could name it)
-      error = "a room to join or leave over 65535 bytes";
-      return std::nullopt;
-    }
   json::array a;
-  for (const sio::Room& r : rooms) {
-    if (!names_ok(nsp, opts, {r}, error)) return std::nullopt;
-    a.emplace_back(json::string(r));
-  }
+  for (const sio::Room& r : rooms) a.emplace_back(json::string(r));
   return write_message({{"nsp", nsp}, {"opts", options_to_json(opts)}, {"rooms", std::move(a)}});
 }
 }  // namespace

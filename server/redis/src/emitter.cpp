@@ -5,7 +5,6 @@
 #include <stdexcept>
 
 #include "shmio/cluster/redis_wire.hpp"
-#include "shmio/cluster/wire.hpp"
 #include "shmio/redis/client.hpp"
 
 namespace shmio::redis {
@@ -123,19 +122,10 @@ bool EmitOperator::refused(std::initializer_list<std::string_view> more) const {
 }
 
 bool EmitOperator::refused(const std::vector<sio::Room>& rooms) const {
-  if (refused({})) return true;
-  if (rooms.size() > fleet::kMaxRoomsPerRequest) {
-    em_->error_ = "over 65535 rooms to join or leave";
-    return true;
-  }
-  for (const sio::Room& r : rooms)
-    if (r.size() > cluster::kMaxBroadcastNames) {  // (no broadcast could name it)
-      em_->error_ = "a room to join or leave over 65535 bytes";
-      return true;
-    }
-  for (const sio::Room& r : rooms)
-    if (refused({r})) return true;
-  return false;
+  std::string why = cluster::rooms_refused(nsp_, opts_, rooms);
+  if (why.empty()) return false;
+  em_->error_ = std::move(why);
+  return true;
 }
 
 namespace {

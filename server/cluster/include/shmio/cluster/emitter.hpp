@@ -31,6 +31,11 @@ class Emitter;
 // disconnected; "" if none is.
 std::string names_refused(const std::string& nsp, const socketio::BroadcastOptions& opts,
                           std::initializer_list<std::string_view> more = {});
+// Why a join or leave of `rooms` is refused: the names as above (each room's too), over 65,535
+// rooms, or a room over 65,535 bytes (past what a record's names hold: the fleet's shmio members
+// refuse it too, and no broadcast could name such a room); "" if none is.
+std::string rooms_refused(const std::string& nsp, const socketio::BroadcastOptions& opts,
+                          const std::vector<socketio::Room>& rooms);
 // Why args an emitter would send are refused (socketio::check_attachments: a placeholder names a
 // binary they do not carry), and with `server_side`, why an event's name is (connect, connection,
 // new_namespace: socket.io's reserved names, whose handlers a Node member would run with the

@@ -8,6 +8,45 @@
 
 namespace shmio::engineio {
 
+// Beast's request parser, with each field's size checked before it is stored. Beast keeps a
+// field's name and value lengths in 16 bits and throws std::length_error past them, from inside
+// the read: the exception left io_context::run() and ended the process, every session of it
+// with it (before 2026-12-05; found by a review). A chunked body's trailer reaches it past both
+// limits (Beast bounds it by neither the header limit nor the body limit): one POST of 65 KB
+// anywhere on the port did it; so did a header field of 64 KiB where max_header_bytes allows one.
+// Such a field, and a trailer larger in all than the header limit (as Node's HTTP parser bounds
+// it), is refused as a header over the limit: answered 431, the connection closed.
+class RequestParser final : public http::request_parser<http::string_body> {
+ public:
+  // The bound on the header, and on the trailer apart (header_limit() of the base sets only the
+  // header's, in Beast's own count).
+  void limits(std::uint32_t header) {
+    header_limit(header);
+    trailer_left_ = header;
+  }
+
+ private:
+  // Beast's bound on one stored field: its name + 2, its value + 2 within 16 bits.
+  static constexpr std::size_t kMaxField = 65533;
+  void on_field_impl(http::field name, beast::string_view name_string, beast::string_view value,
+                     beast::error_code& ec) override {
+    if (name_string.size() > kMaxField || value.size() > kMaxField) {
+      ec = http::error::header_limit;
+      return;
+    }
+    if (is_header_done()) {  // a trailer field ("name: value\r\n")
+      const std::size_t n = name_string.size() + value.size() + 4;
+      if (n > trailer_left_) {
+        ec = http::error::header_limit;
+        return;
+      }
+      trailer_left_ -= n;
+    }
+    get().insert(name, name_string, value);
+  }
+  std::size_t trailer_left_ = 0;
+};
+
 class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
  public:
   HttpConnection(tcp::socket socket, std::shared_ptr<detail::ServerCore> srv)
@@ -82,7 +121,7 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   void do_read() {
     stream_.expires_after(first_ ? srv_->options.first_request_timeout : io_timeout());
     parser_.emplace();
-    parser_->header_limit(static_cast<std::uint32_t>(
+    parser_->limits(static_cast<std::uint32_t>(
         std::min<std::size_t>(srv_->options.max_header_bytes, 0xFFFFFFFFu)));
     // Requests read ahead while one is answered (pipelining; a held GET) share one maxPayload
     // between their bodies; one over what is left is refused as too large — with a response in
@@ -215,7 +254,7 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   beast::tcp_stream stream_;
   std::shared_ptr<detail::ServerCore> srv_;
   beast::flat_buffer buffer_;
-  std::optional<http::request_parser<http::string_body>> parser_;
+  std::optional<RequestParser> parser_;
   // Requests read while a response is pending (pipelining), each with the sid of another
   // worker's session if it must be handed over (decided once, when it is read), and for a POST
   // the session it claimed, or `overlap` if another connection's POST held that session.

@@ -103,7 +103,8 @@ Options:
   --json               one JSON object instead of tables (watch: one per line)
 
 A ring without a session table or cut logs says so (exit 0): only the shared ring
-of a cluster with --recovery has them.
+of a cluster with --recovery has a session table, and cut logs only with
+--recovery and --ring-per-worker.
 
 Several rings: stat, readers, producers, dump, sessions and cuts show each ring in turn (a
 heading names it; --json: one object per ring, one per line, each with its
@@ -954,8 +955,9 @@ int ExitCodeFor(shm::Errc e);
 
 // A ring's sidecar that is not there (only a cluster's shared ring has them): said, exit 0.
 // Another failure: said, its exit status.
+// `which`: the clusters that have one.
 int SidecarMissing(const shm::Segment& s, const Options& o, const shm::Error& e, const char* key,
-                   const char* what) {
+                   const char* what, const char* which) {
   if (e.code != shm::Errc::not_found) {
     std::fprintf(stderr, "shm-inspect: %s\n", e.message.c_str());
     return ExitCodeFor(e.code);
@@ -963,16 +965,14 @@ int SidecarMissing(const shm::Segment& s, const Options& o, const shm::Error& e,
   if (o.json)
     PrintJson(json::object{{"name", s.name()}, {key, nullptr}});
   else
-    std::printf(
-        "ring %s: no %s (only the shared ring of a cluster started with --recovery has "
-        "one)\n",
-        s.name().c_str(), what);
+    std::printf("ring %s: no %s (made only for the shared ring of a cluster started with %s)\n",
+                s.name().c_str(), what, which);
   return kExitOk;
 }
 
 int CmdSessions(const shm::Segment& s, const Options& o) {
   auto r = shm::SessionStore::summarize(s.name(), s.header().creation_time_ns);
-  if (!r) return SidecarMissing(s, o, r.error(), "sessions", "session table");
+  if (!r) return SidecarMissing(s, o, r.error(), "sessions", "session table", "--recovery");
   const shm::SessionStore::Summary& t = r.value();
   const std::uint64_t now = shm::monotonic_ns();
   auto ago = [now](std::uint64_t at) { return at <= now ? (now - at) / 1'000'000 : 0; };
@@ -1022,7 +1022,8 @@ const char* CutTagText(std::uint32_t tag) {
 
 int CmdCuts(const shm::Segment& s, const Options& o) {
   auto r = shm::CutLog::summarize(s.name(), s.header().creation_time_ns);
-  if (!r) return SidecarMissing(s, o, r.error(), "cuts", "cut logs");
+  if (!r)
+    return SidecarMissing(s, o, r.error(), "cuts", "cut logs", "--recovery and --ring-per-worker");
   const shm::CutLog::Summary& t = r.value();
   auto held = [&t](std::uint64_t next) { return std::min<std::uint64_t>(next, t.entries); };
   if (o.json) {

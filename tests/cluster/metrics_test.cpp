@@ -69,6 +69,28 @@ TEST(Metrics, MergeKeepsEachFamilyOnceWithEveryWorkersSeriesAndTotals) {
   EXPECT_GT(m.find("shmio_ns_sockets{"), type);
 }
 
+// Gauges that count distinct things each worker counts again get no worker="all" total: one
+// namespace "/" on two workers is not 2 namespaces (it was, before 2026-12-05), nor a room both
+// have 2 rooms. Additive gauges still have theirs.
+TEST(Metrics, GaugesOfDistinctThingsHaveNoClusterTotal) {
+  std::vector<std::string> posts;
+  for (int i = 0; i < 2; ++i) {
+    const std::string w = "{worker=\"" + std::to_string(i) + "\"}";
+    std::string out;
+    append_metric(out, "shmio_namespaces", "gauge", "Namespaces.", 1, w);
+    append_metric(out, "shmio_rings", "gauge", "Rings.", 3, w);
+    append_metric(out, "shmio_namespace_rooms", "gauge", "Rooms.", 1,
+                  "{namespace=\"/\",worker=\"" + std::to_string(i) + "\"}");
+    append_metric(out, "shmio_connections", "gauge", "Sessions.", 2, w);
+    posts.push_back(out);
+  }
+  const std::string m = merge_expositions(posts);
+  for (const char* family : {"shmio_namespaces", "shmio_rings", "shmio_namespace_rooms"})
+    EXPECT_EQ(count(m, std::string(family) + "{"), 2u) << family << ": each worker's series\n" << m;
+  EXPECT_EQ(count(m, "worker=\"all\""), 1u) << "the connections' total only\n" << m;
+  EXPECT_EQ(exposition_value(m, "shmio_connections{worker=\"all\"}"), 4);
+}
+
 // A total past 1e15 keeps every digit (it was cut to 9 before 2026-12-04: 1.2e+15 for these two,
 // the cluster's bytes-out after about 9 days at 10 Gbit/s); past 2^53 it is the double's exact
 // value.

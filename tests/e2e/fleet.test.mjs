@@ -569,8 +569,9 @@ test("faults: Redis absent at start, killed and restarted under load, malformed 
 });
 
 test("bad --redis options are refused at start with a message (exit status 2)", async () => {
-  const run = (args) => new Promise((resolve) =>
-    execFile(BIN, ["--app", "bench", "--port", "0", ...args], { timeout: 10000 },
+  const run = (args, env = {}) => new Promise((resolve) =>
+    execFile(BIN, ["--app", "bench", "--port", "0", ...args],
+             { timeout: 10000, env: { ...process.env, ...env } },
              (e, out, err) => resolve({ code: e ? e.code : 0, err })));
   const cases = [
     [["--workers", "1", "--redis", "http://127.0.0.1:6379"], /redis:\/\/ or unix:\/\//],
@@ -582,9 +583,18 @@ test("bad --redis options are refused at start with a message (exit status 2)", 
      /--redis-subscription-mode must be/],
     [["--workers", "1", "--redis", "redis://127.0.0.1:6379", "--redis-key", ""],
      /--redis-key must not be empty/],
+    // The fleet's options without --redis: the cluster ran alone, saying nothing (before
+    // 2026-12-05); and the sharded adapter's subscription mode with the classic adapter.
+    [["--workers", "1", "--no-pin", "--redis-key", "app"], /--redis-key needs --redis/],
+    [["--workers", "1", "--no-pin", "--redis-mode", "sharded"], /--redis-mode needs --redis/],
+    [["--workers", "1", "--no-pin", "--redis-subscription-mode", "static"],
+     /--redis-subscription-mode needs --redis/],
+    [["--workers", "1", "--no-pin"], /SHMIO_REDIS_KEY needs SHMIO_REDIS/, { SHMIO_REDIS_KEY: "app" }],
+    [["--workers", "1", "--redis", "redis://127.0.0.1:6379", "--redis-subscription-mode", "static"],
+     /--redis-subscription-mode needs --redis-mode sharded/],
   ];
-  for (const [args, message] of cases) {
-    const r = await run(args);
+  for (const [args, message, env] of cases) {
+    const r = await run(args, env);
     assert.equal(r.code, 2, `${args.join(" ")}: ${r.err}`);
     assert.match(r.err, message, args.join(" "));
   }

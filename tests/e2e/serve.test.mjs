@@ -180,6 +180,13 @@ test("bad flags and environment: exit code 2 and the flag's rule; --help: exit 0
   r = spawnSync(BIN, ["--cookie", "a;b"], { encoding: "utf8", timeout: 10000 });
   assert.equal(r.status, 2);
   assert.match(r.stderr, /--cookie must be a cookie name/);
+  // A value flag followed by another flag: refused, not taken for its value (2026-12-05: the
+  // ring was named "--ring-per-worker" and the switch lost, the cookie "--log-sockets").
+  for (const args of [["--workers", "1", "--ring", "--ring-per-worker"], ["--cookie", "--log-sockets"]]) {
+    r = spawnSync(BIN, ["--port", "0", ...args], { encoding: "utf8", timeout: 10000 });
+    assert.equal(r.status, 2, `${args}: ${r.stderr}`);
+    assert.match(r.stderr, new RegExp(`${args.at(-2)} needs a value \\(got ${args.at(-1)}\\)`));
+  }
   // A cluster's options without a cluster: refused (they were taken and did nothing).
   for (const args of [["--ring", "x"], ["--ring-mb", "1"], ["--port-per-worker"],
                       ["--max-sessions", "5"], ["--ring-huge-pages"], ["--redis-mode", "sharded"]]) {

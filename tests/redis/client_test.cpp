@@ -793,6 +793,32 @@ TEST_F(RedisClient, AuthAndARefusedPassword) {
   EXPECT_NE(em.last_error().find("WRONGPASS"), std::string::npos) << em.last_error();
 }
 
+// An emit that times out says whether it can have been published: with no connection made in the
+// time (nobody listens) "not published" (before 2026-12-05 "it may have been published", and a
+// script told not to send twice lost the message); with a connection that takes the command and
+// never answers, "it may have been published".
+TEST_F(RedisClient, TheEmittersTimeoutSaysWhetherItMayHaveBeenPublished) {
+  redis::Emitter nobody("redis://127.0.0.1:" + std::to_string(free_port()), "socket.io", 300ms);
+  EXPECT_FALSE(nobody.of("/").emit("x"));
+  EXPECT_NE(nobody.last_error().find("not published: no connection to Redis within 300 ms"),
+            std::string::npos)
+      << nobody.last_error();
+  EXPECT_EQ(nobody.last_error().find("may have been"), std::string::npos) << nobody.last_error();
+  // A listener that never accepts: the kernel completes the connection, nobody answers.
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a = shmio::test::loopback(0);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0) << std::strerror(errno);
+  ASSERT_EQ(::listen(fd, 8), 0) << std::strerror(errno);
+  socklen_t len = sizeof a;
+  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len), 0);
+  redis::Emitter silent("redis://127.0.0.1:" + std::to_string(ntohs(a.sin_port)), "socket.io",
+                        300ms);
+  EXPECT_FALSE(silent.of("/").emit("x"));
+  EXPECT_NE(silent.last_error().find("it may have been published"), std::string::npos)
+      << silent.last_error();
+  ::close(fd);
+}
+
 // Commands given before the connection wait for its handshake's answers: a SELECT refused (a
 // database past the server's) or an AUTH refused leaves them unrun, where they ran on database 0
 // or as the default user, written behind it (before 2026-12-05; found by a review).

@@ -518,8 +518,12 @@ expect_rc 0 env SHMIO_RING="$RING" "$INSPECT" stat
 pass "the default ring name is shmio's"
 # A ring without a session table says which clusters have one.
 expect_rc 0 "$INSPECT" --name "$RING" sessions
-grep -q "started with --recovery" <<<"$OUT" || fail "no session table: $OUT"
-pass "no session table: said with --recovery"
+grep -q "started with --recovery)" <<<"$OUT" || fail "no session table: $OUT"
+# (Cut logs need a ring per worker too: the same words sent an operator of a cluster with
+# --recovery looking for a flag already given, before 2026-12-05.)
+expect_rc 0 "$INSPECT" --name "$RING" cuts
+grep -q "started with --recovery and --ring-per-worker)" <<<"$OUT" || fail "no cut logs: $OUT"
+pass "no session table, no cut logs: each says which clusters have them"
 
 "$DEMO" remove --name "$RING" >/dev/null
 expect_rc 2 "$INSPECT" --name "$RING" stat

@@ -1258,6 +1258,12 @@ ParseResult parse_args(int argc, const char* const* argv, ServeOptions& options,
     const std::string name = a.rfind("--", 0) == 0 ? a.substr(2) : std::string();
     if (is_value_flag(name)) {
       if (i + 1 >= argc) return fail(a + " needs a value");
+      // A value, not the next option: `--ring --ring-per-worker` named the ring
+      // "--ring-per-worker" and lost the switch without a word, `--cookie --log-sockets` the
+      // same (before 2026-12-05; shmio-emit refused it already). No value of this program's
+      // flags starts with "--" (a path that does: ./--name).
+      if (std::strncmp(argv[i + 1], "--", 2) == 0)
+        return fail(a + " needs a value (got " + argv[i + 1] + ")");
       // (Repeatable: the command line's origins replace the environment's and the program's,
       // as any other option's value does; before 2026-12-04 they were added to them, and an
       // origin left in the environment stayed allowed.)
@@ -1358,6 +1364,28 @@ int serve(ServeOptions cfg, Setup setup) {
     for (const auto& [refused, flag, what] : needs)
       if (refused) {
         std::fprintf(stderr, "shmio: %s needs %s (it sizes what only they make)\n", flag, what);
+        return 2;
+      }
+    // The fleet's options without a fleet: a cluster ran alone and said nothing (`--redis-key
+    // app` with SHMIO_REDIS unset, before 2026-12-05); and the sharded adapter's subscription
+    // mode with the classic one, where it means nothing.
+    const bool fleet = !cfg.redis.url.empty();
+    const std::tuple<bool, const char*, const char*> fleet_needs[] = {
+        {given(cfg.redis.mode != d.redis.mode, "--redis-mode") && !fleet, "--redis-mode",
+         "--redis"},
+        {given(cfg.redis.key != d.redis.key, "--redis-key") && !fleet, "--redis-key", "--redis"},
+        {given(cfg.redis.subscription != d.redis.subscription, "--redis-subscription-mode") &&
+             !fleet,
+         "--redis-subscription-mode", "--redis"},
+        {given(cfg.redis.subscription != d.redis.subscription, "--redis-subscription-mode") &&
+             fleet && cfg.redis.mode != "sharded",
+         "--redis-subscription-mode", "--redis-mode sharded"}};
+    for (const auto& [refused, flag, what] : fleet_needs)
+      if (refused) {
+        std::fprintf(
+            stderr, "shmio: %s needs %s (in the environment: %s needs %s)\n", flag, what,
+            env_name(flag + 2).c_str(),
+            std::strcmp(what, "--redis") == 0 ? "SHMIO_REDIS" : "SHMIO_REDIS_MODE=sharded");
         return 2;
       }
   }

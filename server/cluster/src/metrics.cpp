@@ -2,9 +2,11 @@
 
 #include "shmio/shm/board.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <iterator>
 #include <map>
 #include <unordered_map>
 #include <utility>
@@ -155,6 +157,17 @@ void walk_exposition(std::string_view text, Meta on_meta, Series on_series) {
     return true;
   });
 }
+
+// Gauges whose sum over workers means nothing: each worker counts distinct things that other
+// workers count again (the same namespace, the same room, the same rings). Their worker="all"
+// series made 2 namespaces of the one "/" on two workers, and the rings a ring per worker's
+// cluster has, times its workers (before 2026-12-05).
+constexpr std::string_view kNoClusterTotal[] = {"shmio_namespaces", "shmio_namespace_rooms",
+                                                "shmio_rings"};
+bool has_cluster_total(std::string_view family) {
+  return std::find(std::begin(kNoClusterTotal), std::end(kNoClusterTotal), family) ==
+         std::end(kNoClusterTotal);
+}
 }  // namespace
 
 std::string merge_expositions(const std::vector<std::string>& expositions) {
@@ -186,7 +199,7 @@ std::string merge_expositions(const std::vector<std::string>& expositions) {
             return;
           }
           f.series.emplace_back(line);
-          f.add_total(total, value);
+          if (has_cluster_total(fam)) f.add_total(total, value);
         });
   std::string out;
   for (const std::string& name : order) {

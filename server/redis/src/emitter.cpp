@@ -23,6 +23,11 @@ struct Emitter::Impl {
   // an error that only says it was lost: before 2026-12-03 last_error() never told a wrong
   // password from a dead link.
   std::string last_down;
+  // Whether the connection was up at some moment since the last command was given: if not, the
+  // command cannot have been written, and a timeout says "not published" (before 2026-12-05 it
+  // said "it may have been published" with no connection ever made, and a script told not to send
+  // twice lost the message).
+  bool up_since_command = false;
   std::string said(std::string error) const {
     if (!last_down.empty()) error += " (the connection: " + last_down + ")";
     return error;
@@ -34,10 +39,12 @@ Emitter::Emitter(const std::string& url, std::string key, std::chrono::milliseco
   impl_->timeout = timeout;
   impl_->options.url = url;
   impl_->options.on_state = [m = impl_.get()](bool up, const std::string& why) {
-    if (up)
+    if (up) {
       m->last_down.clear();
-    else
+      m->up_since_command = true;
+    } else {
       m->last_down = why;
+    }
   };
   std::string why;
   impl_->client = Client::create(impl_->io, impl_->options, &why);
@@ -65,15 +72,19 @@ bool Emitter::publish(const std::string& channel, const std::string& payload) {
   error_.clear();
   receivers_ = 0;
   std::optional<Reply> reply;
+  m.up_since_command = m.client->connected();
   m.client->command({"PUBLISH", channel, payload}, [&reply](const Reply& r) { reply = r; });
   m.io.restart();
   const auto deadline = std::chrono::steady_clock::now() + m.timeout;
   while (!reply && std::chrono::steady_clock::now() < deadline)
     m.io.run_one_for(std::chrono::milliseconds(50));
   if (!reply) {
-    error_ = m.said("Redis did not answer within " + std::to_string(m.timeout.count()) + " ms (" +
-                    (m.client->connected() ? "connected" : "not connected") +
-                    "; it may have been published)");
+    error_ = m.said(m.up_since_command
+                        ? "Redis did not answer within " + std::to_string(m.timeout.count()) +
+                              " ms (" + (m.client->connected() ? "connected" : "not connected") +
+                              "; it may have been published)"
+                        : "not published: no connection to Redis within " +
+                              std::to_string(m.timeout.count()) + " ms");
     // The command stays queued in the client: a fresh client, so that it is not sent later.
     m.client->stop();
     m.io.poll();

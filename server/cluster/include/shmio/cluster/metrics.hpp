@@ -31,9 +31,11 @@ void append_histogram(std::string& out, const std::string& name, const char* hel
 // exposition: each family once (HELP and TYPE from the first that has them), with every worker's
 // series, then, for each series that carries a `worker` label, the cluster total of that series
 // over the workers as the same series with worker="all" (counters, gauges and histogram buckets,
-// sums and counts alike). A series without a worker label (a ring-wide figure every worker reads
-// alike) is kept once, as the first exposition has it. Lines it cannot parse are dropped. An
-// exposition's retired section (retired_counters) adds to the totals only.
+// sums and counts alike) — except for the gauges that count distinct things each worker counts
+// again (shmio_namespaces, shmio_namespace_rooms, shmio_rings): per worker only. A series without
+// a worker label (a ring-wide figure every worker reads alike) is kept once, as the first
+// exposition has it. Lines it cannot parse are dropped. An exposition's retired section
+// (retired_counters) adds to the totals only.
 std::string merge_expositions(const std::vector<std::string>& expositions);
 
 // A worker's counters that outlive it. A restarted worker takes its predecessor's slot on the

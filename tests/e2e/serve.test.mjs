@@ -177,6 +177,9 @@ test("bad flags and environment: exit code 2 and the flag's rule; --help: exit 0
   assert.match(r.stderr, /--watchdog-timeout must be 0 \(off\) or 2000\.\.86400000 ms/);
   r = spawnSync(BIN, ["--watchdog-timeout", "0", "--help"], { encoding: "utf8", timeout: 10000 });
   assert.equal(r.status, 0, r.stderr);
+  r = spawnSync(BIN, ["--max-json-depth", "1001"], { encoding: "utf8", timeout: 10000 });
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /--max-json-depth must be 1\.\.1000 levels/);
   r = spawnSync(BIN, ["--cookie", "a;b"], { encoding: "utf8", timeout: 10000 });
   assert.equal(r.status, 2);
   assert.match(r.stderr, /--cookie must be a cookie name/);

@@ -650,6 +650,50 @@ TEST_P(Delivery, ABinaryPacketWhoseAttachmentsDoNotComeClosesItsConnection) {
             std::vector<std::string>{"a binary packet's attachments did not all come in time"});
 }
 
+// A client's JSON nesting: at most ServerOptions::max_json_depth levels (32 by default; the
+// outer array counts one), deeper closes its connection ("parse error"). An app raises it (fixed
+// at 32 before 2026-12-05: a client sending an editor's deep document lost its connection, and no
+// option took it); a binary packet as deep as that is taken too (its placeholders' check stopped
+// at 64 levels).
+TEST_P(Delivery, JsonNestingIsBoundedByMaxJsonDepth) {
+  const auto nested = [](int levels) {  // an EVENT whose argument has `levels` - 1 levels
+    std::string arg = "1";
+    for (int i = 1; i < levels; ++i) arg = "[" + arg + "]";
+    return arg;
+  };
+  {
+    Client& c = connect();
+    SocketPtr s = server_->of("/").socket(last_sid_);
+    ASSERT_TRUE(s);
+    int deep = 0;
+    s->on("deep", [&](const SocketPtr&, Args, Ack) { ++deep; });
+    c.send_text("42[\"deep\"," + nested(32) + "]");  // 32 levels: taken
+    drive([&] { return deep == 1; });
+    EXPECT_EQ(deep, 1);
+    c.send_text("42[\"deep\"," + nested(33) + "]");  // 33: the connection closed
+    drive([&] { return !s->connected(); });
+    EXPECT_FALSE(s->connected());
+  }
+  ServerOptions o;
+  o.max_json_depth = 100;
+  restart(o);
+  Client& c = connect();
+  SocketPtr s = server_->of("/").socket(last_sid_);
+  ASSERT_TRUE(s);
+  std::vector<std::size_t> binaries;
+  s->on("deep", [&](const SocketPtr&, Args a, Ack) { binaries.push_back(a.binaries.size()); });
+  c.send_text("42[\"deep\"," + nested(100) + "]");
+  std::string with_binary = "{\"_placeholder\":true,\"num\":0}";
+  for (int i = 2; i < 100; ++i) with_binary = "[" + with_binary + "]";
+  c.send_text("451-[\"deep\"," + with_binary + "]");
+  c.send_raw(Client::frame(0x82, "bin"));
+  drive([&] { return binaries.size() == 2 || !s->connected(); });
+  EXPECT_EQ(binaries, (std::vector<std::size_t>{0, 1}));
+  c.send_text("42[\"deep\"," + nested(101) + "]");
+  drive([&] { return !s->connected(); });
+  EXPECT_FALSE(s->connected());
+}
+
 // A handler for a reserved event name would never run (no client sends one: the decoder refuses
 // it): on, once and on_event throw, naming what to use instead (before 2026-12-03 a port of
 // socket.on("disconnect", cleanup) compiled and its cleanup never ran).
@@ -2624,6 +2668,28 @@ TEST_P(Delivery, PrependedOutgoingListenersRunFirst) {
   EXPECT_EQ(order, (std::vector<std::string>{"b:one", "a:one", "a:two"}));
 }
 
+// An emit whose args are refused (a placeholder naming a binary it does not carry) throws before
+// its outgoing listeners hear it: direct, volatile and with an ack (before 2026-12-05 they heard
+// an emit that was then never sent; found by a review).
+TEST_P(Delivery, OutgoingListenersDoNotHearAnEmitThatIsRefused) {
+  connect();
+  SocketPtr s = server_->of("/").socket(last_sid_);
+  ASSERT_TRUE(s);
+  std::vector<std::string> heard;
+  s->on_any_outgoing(
+      [&](const SocketPtr&, const std::string& event, const Args&) { heard.push_back(event); });
+  const auto dangling = [] {
+    return Args(boost::json::array{placeholder(1)}, {std::make_shared<const std::string>("b")});
+  };
+  EXPECT_THROW(s->emit("direct", dangling()), std::invalid_argument);
+  EXPECT_THROW(s->volatile_().emit("volatile", dangling()), std::invalid_argument);
+  EXPECT_THROW(s->emit_with_ack("acked", dangling(), 1s, [](std::optional<std::string>, Args) {}),
+               std::invalid_argument);
+  EXPECT_TRUE(heard.empty()) << heard.front();
+  s->emit("fine", {1});
+  EXPECT_EQ(heard, std::vector<std::string>{"fine"});
+}
+
 TEST_P(Delivery, OutgoingListenersHearBroadcastsPastAClientsBounds) {
   connect();
   SocketPtr s = server_->of("/").socket(last_sid_);
@@ -2664,13 +2730,23 @@ TEST_P(Delivery, ADynamicNamespaceWhoseSetupThrowsIsNotLeftWithoutItsMiddleware)
     });
     return got;
   };
+  // The first CONNECT is refused, "Invalid namespace", and the client's connection, its "/"
+  // socket with it, goes on (before 2026-12-05 the throw closed the whole connection: "forced
+  // close", a reason that keeps sessions for recovery, and the client reconnected into the same
+  // throw).
   Client& a = open_session();
+  a.send_text("40");
   a.send_text("40/tenant-1,");
+  std::string first;
   drive([&] {
-    a.read_available();
-    return a.eof() || !a.frames().empty();
+    for (auto& f : a.frames()) first += f.payload + "\n";
+    return first.find("44/tenant-1,") != std::string::npos || a.eof();
   });
   EXPECT_EQ(calls, 1);
+  EXPECT_NE(first.find("44/tenant-1,{\"message\":\"Invalid namespace\"}"), std::string::npos)
+      << first;
+  EXPECT_FALSE(a.eof()) << first;
+  EXPECT_EQ(server_->of("/").fetch_sockets().size(), 1u) << "the \"/\" socket stays";
   Client& b = open_session();
   b.send_text("40/tenant-1,");
   const std::string got = answer(b);

@@ -93,6 +93,8 @@ const char* kUsage =
     "               together; a client that sends more is disconnected (parse error)\n"
     "               (default 16777216, or the app's maxHttpBufferSize where that is more;\n"
     "               1..4294967295)\n"
+    "  --max-json-depth N  at most N levels of JSON nesting in a client's packet; deeper, it is\n"
+    "               disconnected (parse error) (default 32; 1..1000)\n"
     "  --recovery   connection state recovery (socket.io's connectionStateRecovery, 2 minutes)\n"
     "  --max-sessions N  with --recovery: entries of the cluster's recovery session table in\n"
     "               shared memory (default 131072; a session that finds no free entry is not "
@@ -925,7 +927,7 @@ constexpr const char* kValueFlags[] = {
     "ping-interval", "ping-timeout",  "connect-timeout", "first-request-timeout",
     "flush-budget",  "read-budget",   "session-bytes",   "cut-log-mb",
     "redis",         "redis-mode",    "redis-key",       "redis-subscription-mode",
-    "max-attachment-bytes", "max-open-sessions", "cookie", "watchdog-timeout"};
+    "max-attachment-bytes", "max-json-depth", "max-open-sessions", "cookie", "watchdog-timeout"};
 // clang-format on
 constexpr const char* kSwitches[] = {"port-per-worker",     "no-pin",          "log-sockets",
                                      "per-message-deflate", "no-io-uring",     "recovery",
@@ -986,6 +988,9 @@ const NumberFlag kNumberFlags[] = {
     {"max-attachment-bytes", false, 1, 4294967295LL, Rule::plain, "",
      [](const ServeOptions& o) { return static_cast<long long>(o.server.max_attachment_bytes); },
      [](ServeOptions& o, long long n) { o.server.max_attachment_bytes = static_cast<std::size_t>(n); }},
+    {"max-json-depth", false, 1, 1000, Rule::plain, " levels",
+     [](const ServeOptions& o) { return static_cast<long long>(o.server.max_json_depth); },
+     [](ServeOptions& o, long long n) { o.server.max_json_depth = static_cast<std::size_t>(n); }},
     {"max-open-sessions", false, 0, 4294967295LL, Rule::plain, "",
      [](const ServeOptions& o) { return static_cast<long long>(o.server.max_open_sessions); },
      [](ServeOptions& o, long long n) { o.server.max_open_sessions = static_cast<std::size_t>(n); }},

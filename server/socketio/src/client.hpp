@@ -47,6 +47,7 @@ class Client : public std::enable_shared_from_this<Client> {
   static DecoderLimits decoder_limits(const ServerOptions& o) {
     DecoderLimits l;
     l.max_attachments = o.max_attachments;
+    l.max_depth = std::clamp<std::size_t>(o.max_json_depth, 1, 1000);
     l.max_attachment_bytes =
         o.max_attachment_bytes != 0
             ? o.max_attachment_bytes
@@ -218,8 +219,11 @@ class Client : public std::enable_shared_from_this<Client> {
       index_->erase(nsp);
       if (sockets_.size() <= kIndexFrom / 2) index_.reset();
     }
-    // (Kept until the turn ends: on_message drops the batch's later packets for it.)
-    left_.push_back(nsp);
+    // (Kept until the turn ends: on_message drops the batch's later packets for it. Each name
+    // once: a batch that joins and leaves one namespace thousands of times listed it as often,
+    // and every later packet of the batch for a namespace left was looked up through them all,
+    // a quadratic stall of the event loop from one POST; before 2026-12-05, found by a review.)
+    if (std::find(left_.begin(), left_.end(), nsp) == left_.end()) left_.push_back(nsp);
     if (std::exchange(left_posted_, true)) return;
     net::post(srv_.io(), [w = weak_from_this()] {
       auto self = w.lock();

@@ -2,6 +2,7 @@
 
 #include "shmio/socketio/types.hpp"  // Args (event_packet)
 
+#include <algorithm>
 #include <boost/json/basic_parser_impl.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -263,16 +264,17 @@ void append_js(std::string& out, const json::value& v) {
 }  // namespace
 
 // Every placeholder must name an attachment that exists.
-bool placeholders_valid(const json::value& v, std::size_t attachments, int depth) {
-  if (depth > 64) return false;
+bool placeholders_valid(const json::value& v, std::size_t attachments, int depth,
+                        std::size_t max_depth) {
+  if (static_cast<std::size_t>(depth) > std::max<std::size_t>(64, max_depth)) return false;
   std::size_t num = 0;
   if (is_placeholder(v, &num)) return num < attachments;
   if (const json::array* a = v.if_array()) {
     for (const json::value& e : *a)
-      if (!placeholders_valid(e, attachments, depth + 1)) return false;
+      if (!placeholders_valid(e, attachments, depth + 1, max_depth)) return false;
   } else if (const json::object* o = v.if_object()) {
     for (const auto& kv : *o)
-      if (!placeholders_valid(kv.value(), attachments, depth + 1)) return false;
+      if (!placeholders_valid(kv.value(), attachments, depth + 1, max_depth)) return false;
   }
   return true;
 }
@@ -518,7 +520,7 @@ Decoder::Status Decoder::finish(Packet& out) {
   // Placeholders mean something only in a packet that carries attachments (as in the reference
   // parser, which reconstructs only then); there each must name one that exists.
   if (expected_ > 0 && pending_->data &&
-      !placeholders_valid(*pending_->data, pending_->attachments.size()))
+      !placeholders_valid(*pending_->data, pending_->attachments.size(), 0, max_depth_))
     return fail(DecodeError::bad_placeholder);
   out = std::move(*pending_);
   pending_.reset();

@@ -397,10 +397,28 @@ Namespace* Server::find(const std::string& name) {
     dynamic_refused(name, too_long);
     return nullptr;
   }
-  Namespace& n = make(name, std::move(setup));
+  // A setup that throws (a database down) refuses this CONNECT, "Invalid namespace", as the
+  // asynchronous check's does (ask_dynamic); before 2026-12-05 the throw left through the
+  // client's packet handler and closed its whole connection, every other namespace of it
+  // too, with a reason that keeps sessions for recovery, and the client reconnected into the
+  // same throw (found by a review). make() has listed nothing; the next CONNECT runs it again.
+  Namespace* n = nullptr;
+  try {
+    n = &make(name, std::move(setup));
+  } catch (const std::exception& e) {
+    // (At most a line a second, as the predicate's: a client may send such CONNECTs without end.)
+    static std::atomic<std::int64_t> said_at_s{-1};
+    const std::int64_t now_s = std::chrono::duration_cast<std::chrono::seconds>(
+                                   std::chrono::steady_clock::now().time_since_epoch())
+                                   .count();
+    if (said_at_s.exchange(now_s) != now_s)
+      std::fprintf(stderr, "shmio: the setup of dynamic namespace %s threw: %s\n",
+                   log_text(name).c_str(), e.what());
+    return nullptr;
+  }
   ++dynamic_made_;
-  n.counted_ = true;
-  return &n;
+  n->counted_ = true;
+  return n;
 }
 
 void Server::retire(Namespace& n) {

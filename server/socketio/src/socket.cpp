@@ -140,6 +140,10 @@ void Socket::off_any_outgoing() {
 
 void Socket::notify_outgoing(const std::string& event, const Args& args) {
   if (!has_outgoing_listeners()) return;
+  // (The emit's arguments checked before its listeners hear it: event_packet, after this, throws
+  // for placeholders that name binaries the args do not carry, and the listeners heard of an
+  // emit never sent; before 2026-12-05, found by a review. With listeners only: checked twice.)
+  check_attachments(args);
   auto self = shared_from_this();
   call_each(x_->any_outgoing.snapshot(), "outgoing listener", id_,
             [&](const auto& l) { (*l.second)(self, event, args, Ack{}); });

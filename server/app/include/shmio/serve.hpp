@@ -139,14 +139,14 @@ int serve(ServeOptions options, Setup setup);
 
 // shmio's command-line flags (the names of `shmio --help`), so that every app has the same ones:
 // --port P --host H --workers N|auto --port-per-worker --no-pin --ring NAME --ring-mb M
-// --log-sockets --per-message-deflate --allow-origin O (repeatable) --cookie NAME --no-io-uring
-// --recovery
+// --ring-per-worker --ring-huge-pages --log-sockets --per-message-deflate
+// --allow-origin O (repeatable) --cookie NAME --no-io-uring --recovery
 // --max-sessions N --session-bytes N --cut-log-mb N --no-rebalance --rebalance-rate N
 // --first-request-timeout MS --max-open-sessions N --watchdog-timeout MS
-// --flush-budget BYTES --read-budget BYTES --ring-huge-pages --redis URL --redis-mode M --redis-key
-// K
-// --redis-subscription-mode M
+// --flush-budget BYTES --read-budget BYTES --max-attachment-bytes BYTES --max-json-depth N
+// --redis URL --redis-mode M --redis-key K --redis-subscription-mode M
 // --ping-interval MS --ping-timeout MS --connect-timeout MS --help.
+// A value flag's value is the next argument, and none starts with "--" (refused: the next flag).
 // Each can also come from the environment: SHMIO_ and the flag's name in capitals with '_' for
 // '-' (SHMIO_PORT=8080, SHMIO_WORKERS=auto; a switch such as SHMIO_NO_PIN with 1, true or yes);
 // the command line wins over the environment.

@@ -169,8 +169,8 @@ struct Message {
   std::vector<socketio::Binary> blobs;
 };
 // The JSON nesting read_message() accepts: beyond what any writer of the ring lets in (a client's
-// packet, socketio::DecoderLimits::max_depth, 32 unless an app raises it; a fleet peer's message,
-// msgpack::kMaxDepth, 64), with the few levels a message wraps around it. Deeper: not read
+// packet, ServerOptions::max_json_depth, 32 unless an app raises it, at most 1000; a fleet peer's
+// message, msgpack::kMaxDepth, 64), with the few levels a message wraps around it. Deeper: not read
 // (nullopt, counted as a bad record).
 inline constexpr std::size_t kMaxMessageDepth = 1024;
 // nullopt if the bytes are not a well-formed message (more than kMaxRecordBinaries blobs too).

@@ -162,6 +162,8 @@ std::string event_name(const boost::json::value& name);
 bool is_placeholder(const boost::json::value& v, std::size_t* num = nullptr) noexcept;
 // Whether every placeholder in `v` names one of `attachments` attachments (false also beyond 64
 // levels of nesting): what a decoded BINARY_EVENT must satisfy before it is sent on.
-bool placeholders_valid(const boost::json::value& v, std::size_t attachments, int depth = 0);
+// (`max_depth`: nesting deeper than it is refused, at least 64.)
+bool placeholders_valid(const boost::json::value& v, std::size_t attachments, int depth = 0,
+                        std::size_t max_depth = 64);
 
 }  // namespace shmio::socketio

@@ -75,6 +75,13 @@ struct ServerOptions {
   // ("parse error"), as for any packet it cannot decode.
   std::size_t max_attachments = 64;
   std::size_t max_attachment_bytes = 0;
+  // A client's packet: at most this many levels of JSON nesting (the outer array counts one).
+  // Boost.JSON's default, a bound on the parser's recursion; socket.io has none, so an app whose
+  // clients send deeper trees (an editor's document, a syntax tree) raises it, up to 1000 (the
+  // ring's readers take 1024, with the levels a record wraps around a packet). Deeper: the
+  // client's connection is closed ("parse error"), as for any packet it cannot decode. (Fixed at
+  // 32 before 2026-12-05.)
+  std::size_t max_json_depth = 32;
   // Dynamic namespaces (of(predicate, setup)) that clients' CONNECTs may make, at most (0: no
   // bound), at once: those removed by cleanup_empty_child_namespaces (below) no longer count.
   // Each is a namespace and its adapter (a few KiB; in a cluster one more name in every

@@ -445,6 +445,44 @@ TEST_F(Bridge, AServerSideEmitWithANumericNameIsWrittenUnderItsText) {
   EXPECT_EQ(bridge_->stats().bad_messages, 0u);
 }
 
+// The flow control counts every record the fleet makes the bridge write, not broadcasts only: a
+// member's flood of serverSideEmits (600 of 4 KB through the 1 MiB ring) waits for a worker
+// behind instead of lapping it (before 2026-12-05 it was not held, and the worker, lapped, would
+// have disconnected its clients; found by a review).
+TEST_F(Bridge, AFloodOfServerSideEmitsWaitsForAWorkerBehindToo) {
+  max_hold_ = 10s;
+  RedisServer server(free_port());
+  server.start();
+  auto pub = client(server.url());
+  start_bridge(server.url());
+  ASSERT_TRUE(bridge_subscribed(*pub));
+  auto slow = shm::RingReader::attach(*segment_, {"worker-0", -1, shm::StartAt::latest});
+  ASSERT_TRUE(slow);
+  constexpr std::int64_t kFlood = 600;
+  for (std::int64_t i = 0; i < kFlood; ++i) {
+    fleet::ClassicRequest r;
+    r.type = fleet::ClassicRequestType::server_side_emit;
+    r.uid = "nodeA";
+    r.data = json::array{"sync", i, std::string(4000, 's')};
+    pub->command({"PUBLISH", "socket.io-request#/#", fleet::encode_classic_request(r)});
+  }
+  ASSERT_TRUE(drive([&] { return bridge_->stats().holds >= 1; }))
+      << "requests in " << bridge_->stats().requests_in;
+  std::vector<std::int64_t> seen;
+  ASSERT_TRUE(drive([&] {
+    slow->poll([&](const shm::RecordView& v) {
+      if (v.type != static_cast<std::uint16_t>(cluster::MessageType::server_side_emit)) return;
+      if (auto m = cluster::read_message(v.payload))
+        seen.push_back(m->body.at("args").as_array().at(0).as_int64());
+    });
+    return seen.size() >= static_cast<std::size_t>(kFlood);
+  })) << seen.size();
+  EXPECT_EQ(slow->total_loss().records, 0u) << "lapped";
+  ASSERT_EQ(seen.size(), static_cast<std::size_t>(kFlood));
+  for (std::int64_t i = 0; i < kFlood; ++i) ASSERT_EQ(seen[static_cast<std::size_t>(i)], i);
+  EXPECT_EQ(bridge_->stats().hold_timeouts, 0u);
+}
+
 // Flow control, Redis -> ring: a member's flood of broadcasts, more than the ring holds, while a
 // worker's reader has not read yet: the bridge stops reading Redis before that reader is lapped,
 // and goes on as it reads (the reader loses nothing). A reader that does not move for max_hold is
@@ -1448,6 +1486,75 @@ TEST_F(Bridge, AShardedFetchAnswersBinaryDataAsBuffers) {
   EXPECT_EQ(json::serialize(*data), R"({"avatar":{"type":"Buffer","data":[1,2,255]}})");
 }
 
+// A fleet member's fetchSockets answer is bounded before its binary data is expanded into Node's
+// Buffers (a JSON value a byte): a socket whose Buffers would not fit a part of the answer — here
+// one 16 KiB attachment named 200 times, 3.2 MB of Buffers, about 50 MB of JSON values — is left
+// out at once, said and counted as a bad message, and the others are answered (before 2026-12-05
+// it was expanded first, then left out: a few such references in one answer made the bridge hold
+// gigabytes; found by a review).
+TEST_F(Bridge, AFetchAnswersBuffersAreBoundedBeforeTheyAreExpanded) {
+  RedisServer server(free_port());
+  server.start();
+  auto member = client(server.url());
+  member->ssubscribe("socket.io#/#");
+  auto pub = client(server.url());
+  start_bridge(server.url(), redis::FleetMode::sharded, redis::ShardedSubscription::static_, 10000,
+               10s);
+  ASSERT_TRUE(bridge_subscribed(*pub, true, 2));
+  auto reader = shm::RingReader::attach(*segment_, {"test", -1, shm::StartAt::latest});
+  ASSERT_TRUE(reader);
+  auto worker = shm::RingWriter::attach(*segment_, {"worker-0", -1});
+  ASSERT_TRUE(worker);
+  ASSERT_EQ(ask_fetch(*worker, 79, {}), shm::PublishStatus::ok);
+  std::optional<fleet::ClusterMessage> asked;
+  ASSERT_TRUE(drive([&] {
+    for (const auto& m : got_)
+      if (auto c = fleet::decode_cluster_message(m.payload);
+          c && m.channel == "socket.io#/#" && c->type == cluster::MessageType::fetch_sockets)
+        asked = c;
+    return asked.has_value();
+  }));
+  const auto socket = [](const std::string& id, json::value data) {
+    return json::object{{"id", id},
+                        {"handshake", json::object{}},
+                        {"rooms", json::array{id}},
+                        {"data", std::move(data)}};
+  };
+  const json::object small{{"_placeholder", true}, {"num", 0}};
+  json::array many;
+  for (int i = 0; i < 200; ++i) many.push_back(json::object{{"_placeholder", true}, {"num", 1}});
+  fleet::ClusterMessage answer;
+  answer.type = cluster::MessageType::fetch_sockets_response;
+  answer.uid = "nodeB";
+  answer.nsp = "/";
+  answer.data = json::object{
+      {"requestId", asked->data.as_object().at("requestId")},
+      {"sockets", json::array{socket("s1", small), socket("s2", many), socket("s3", small)}}};
+  answer.attachments.push_back(std::make_shared<const std::string>(std::string("\x01\x02", 2)));
+  answer.attachments.push_back(std::make_shared<const std::string>(std::string(16 << 10, 'x')));
+  const auto bad_before = bridge_->stats().bad_messages;
+  ::testing::internal::CaptureStderr();
+  pub->command({"SPUBLISH", "socket.io#/#bridgeT#", fleet::encode_cluster_message(answer)});
+  std::vector<std::string> ids;
+  bool answered = false;
+  ASSERT_TRUE(drive([&] {
+    reader->poll([&](const shm::RecordView& v) {
+      if (v.type != static_cast<std::uint16_t>(cluster::MessageType::fetch_sockets_response))
+        return;
+      auto m = cluster::read_message(v.payload);
+      ASSERT_TRUE(m);
+      for (const auto& s : m->body.at("sockets").as_array())
+        ids.emplace_back(s.as_object().at("id").as_string());
+      answered = true;
+    });
+    return answered;
+  }));
+  const std::string said = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(ids, (std::vector<std::string>{"s1", "s3"}));
+  EXPECT_EQ(bridge_->stats().bad_messages, bad_before + 1);
+  EXPECT_NE(said.find("1 of a fleet member's sockets left out"), std::string::npos) << said;
+}
+
 // A worker saying its rooms again (every worker does when one starts) keeps the subscriptions of
 // the rooms it still has: only those it no longer has are dropped (before 2026-12-03 each was
 // dropped and made again, a window where a member's broadcast to the room reached no one here).
@@ -1483,6 +1590,31 @@ TEST_F(Bridge, RoomsSaidAgainKeepTheirSubscriptions) {
   ASSERT_EQ(say({"a"}), shm::PublishStatus::ok);
   ASSERT_TRUE(drive([&] { return subscribed("b") == 0 && subscribed("c") == 0; }));
   EXPECT_EQ(subscribed("a"), 1);
+}
+
+// Sharded, dynamic: a room named as the bridge's uid has the channel of the bridge's own
+// responses; its end leaves that channel subscribed (before 2026-12-05 it was unsubscribed, and
+// the bridge heard no member's answer to its workers' requests until it restarted; found by a
+// review).
+TEST_F(Bridge, ARoomNamedAsTheBridgesUidLeavesItsResponseChannel) {
+  RedisServer server(free_port());
+  server.start();
+  auto pub = client(server.url());
+  start_bridge(server.url(), redis::FleetMode::sharded, redis::ShardedSubscription::dynamic);
+  auto worker = shm::RingWriter::attach(*segment_, {"worker-0", -1});
+  ASSERT_TRUE(worker);
+  auto say = [&](json::array rooms) {
+    return say_namespaces(*worker, {"/"}, json::object{{"/", std::move(rooms)}});
+  };
+  auto subscribed = [&](const std::string& room) {
+    return subscribers(*pub, "SHARDNUMSUB", "socket.io#/#" + room + "#");
+  };
+  ASSERT_TRUE(drive([&] { return subscribed("bridgeT") == 1; })) << "its response channel";
+  ASSERT_EQ(say({"a", "bridgeT"}), shm::PublishStatus::ok);
+  ASSERT_TRUE(drive([&] { return subscribed("a") == 1; }));
+  ASSERT_EQ(say({}), shm::PublishStatus::ok);
+  ASSERT_TRUE(drive([&] { return subscribed("a") == 0; }));
+  EXPECT_EQ(subscribed("bridgeT"), 1) << "the bridge's response channel was unsubscribed";
 }
 
 // Sharded, dynamic: a worker's announcement of a namespace made says "telling" instead of its

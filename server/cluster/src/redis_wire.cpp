@@ -3,9 +3,11 @@
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 
+#include <algorithm>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <cmath>
+#include <limits>
 #include <type_traits>
 
 #include "shmio/cluster/msgpack.hpp"
@@ -455,6 +457,23 @@ json::value with_node_buffers(const json::value& v,
     return out;
   }
   return v;
+}
+std::size_t node_buffer_bytes(const json::value& v,
+                              const std::vector<socketio::Binary>& attachments) {
+  constexpr std::size_t kMax = std::numeric_limits<std::size_t>::max();
+  std::size_t num = 0;
+  if (socketio::is_placeholder(v, &num))
+    return num < attachments.size() && attachments[num] ? attachments[num]->size() : 0;
+  std::size_t sum = 0;
+  const auto add = [&](const json::value& e) {
+    const std::size_t n = node_buffer_bytes(e, attachments);
+    sum = n > kMax - sum ? kMax : sum + n;
+  };
+  if (const json::array* a = v.if_array())
+    for (const auto& e : *a) add(e);
+  else if (const json::object* o = v.if_object())
+    for (const auto& kv : *o) add(kv.value());
+  return sum;
 }
 std::string encode_done_response(std::string_view request_id) {
   return json_text(json::object{{"requestId", json::string(request_id)}});

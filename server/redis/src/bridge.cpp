@@ -229,6 +229,7 @@ struct Bridge::Impl {
     std::optional<std::size_t> expected;  // fleet servers that answer (NUMSUB - 1)
     std::size_t answers = 0;
     json::array sockets;             // fetch
+    std::size_t buffer_bytes = 0;    // fetch: the binary bytes of its sockets, as Buffers
     std::uint64_t client_count = 0;  // broadcast with acks
     bool counted = false;  // broadcast with acks: the count was sent; acks relayed until deadline
     Clock::time_point deadline;
@@ -363,6 +364,15 @@ struct Bridge::Impl {
     else
       ws.erase(worker);
     const std::string channel = shard_channels(nsp).room(room);
+    // A room named as this bridge's uid has its response channel for its own (`${prefix}#${nsp}#
+    // ${uid}#`): left as it is, its route and its subscription, or the room's end unsubscribed it
+    // and the bridge heard no answer to its workers' requests until it restarted (before
+    // 2026-12-05; found by a review; the uid is in every message it publishes). A member's
+    // message to that room is taken for a response there, as a Node member takes it on its own.
+    if (channel == shard_channels(nsp).own_response(options.uid)) {
+      if (ws.empty()) room_workers.erase(key);
+      return;
+    }
     if (!was && !ws.empty()) {
       routes[channel] = {nsp, Carries::shard_message};
       sub->ssubscribe(channel);
@@ -1007,10 +1017,37 @@ struct Bridge::Impl {
         // (A sharded member's answer is MessagePack where a socket's data holds binary: its
         // values, placeholders here, become Node's {"type":"Buffer","data":[...]} as a classic
         // member's JSON carries them; before 2026-12-03 the workers got the placeholders.)
-        if (const json::value* s = r.fields.if_contains("sockets"); s && s->is_array())
-          for (const auto& e : s->get_array())
-            o.sockets.push_back(r.attachments.empty() ? e
-                                                      : fleet::with_node_buffers(e, r.attachments));
+        // Bounded before they are expanded: a byte becomes a JSON value (16 bytes) and up to 4
+        // bytes of text, and a placeholder may name one attachment many times, so a 4 MB answer
+        // naming a 4 MiB attachment a thousand times made the bridge hold about 64 GB (before
+        // 2026-12-05; found by a review). A socket whose Buffers would not fit a part's budget
+        // (finish_outgoing: it would be left out there) is left out here, and so are the sockets
+        // past a sixteenth of the ring's bytes of Buffers in one fetch (their text a quarter of
+        // it: the whole answer's bound); said, counted as bad messages.
+        if (const json::value* s = r.fields.if_contains("sockets"); s && s->is_array()) {
+          const std::size_t part = segment->max_record() / 2 / 4, all = segment->capacity() / 16;
+          std::size_t left_out = 0;
+          for (const auto& e : s->get_array()) {
+            if (r.attachments.empty()) {
+              o.sockets.push_back(e);
+              continue;
+            }
+            const std::size_t bytes = fleet::node_buffer_bytes(e, r.attachments);
+            if (bytes > part || bytes > all - std::min(all, o.buffer_bytes)) {
+              ++left_out;
+              continue;
+            }
+            o.buffer_bytes += bytes;
+            o.sockets.push_back(fleet::with_node_buffers(e, r.attachments));
+          }
+          if (left_out > 0) {
+            stats.bad_messages += left_out;
+            std::fprintf(stderr,
+                         "shmio[bridge]: fetchSockets: %zu of a fleet member's sockets left out: "
+                         "their binary data, as Buffers, over %zu bytes a socket or %zu in all\n",
+                         left_out, part, all);
+          }
+        }
         ++o.answers;
         break;
       case T::server_side_emit: {
@@ -1313,7 +1350,7 @@ struct Bridge::Impl {
     return true;
   }
   // --- flow control, Redis -> ring (BridgeOptions::max_hold)
-  std::uint64_t written_since_look = 0;  // ring bytes of fleet broadcasts since the last look
+  std::uint64_t written_since_look = 0;  // ring bytes the fleet's records took since the last look
   bool holding = false;
   Clock::time_point hold_since{};
   // The reader waited for (shm::registry::ReaderPacing): readers passed over at a hold's end are
@@ -1369,9 +1406,16 @@ struct Bridge::Impl {
   }
   Clock::time_point last_hold_line{};
 
+  // (Every write of the fleet's into the ring counts for the flow control, as a broadcast's: a
+  // member's serverSideEmits, joins and leaves, the fleet's answers. Before 2026-12-05 only
+  // broadcasts did, and a flood of the others lapped a worker behind, which disconnects its
+  // clients; found by a review.)
   bool ring_publish(MessageType t, const std::string& payload) {
-    if (writer->publish(static_cast<std::uint16_t>(t), bytes_of(payload)) == shm::PublishStatus::ok)
+    if (writer->publish(static_cast<std::uint16_t>(t), bytes_of(payload)) ==
+        shm::PublishStatus::ok) {
+      after_fleet_write(payload.size());
       return true;
+    }
     ++stats.ring_failures;
     return false;
   }

@@ -144,6 +144,12 @@ std::string encode_server_side_emit_response(std::string_view request_id, boost:
 // emit, its answer) carry binary data. A placeholder without its attachment becomes null.
 boost::json::value with_node_buffers(const boost::json::value& v,
                                      const std::vector<socketio::Binary>& attachments);
+// The bytes with_node_buffers(v, attachments) would write out as Buffers: each placeholder's
+// attachment as often as it is named (a placeholder may name one many times), saturating. Each
+// byte becomes one JSON value (16 bytes held) and up to 4 bytes of text: what a message from the
+// fleet may make the bridge hold is checked with it before it is expanded.
+std::size_t node_buffer_bytes(const boost::json::value& v,
+                              const std::vector<socketio::Binary>& attachments);
 std::string encode_client_count_response(std::string_view request_id, std::uint64_t count);
 // The answer to a join, leave or disconnect of one socket (the older form): {requestId}.
 std::string encode_done_response(std::string_view request_id);

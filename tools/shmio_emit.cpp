@@ -54,6 +54,7 @@ const char* kUsage =
     "  --join ROOM / --leave ROOM   the matching sockets join / leave ROOM\n"
     "  --disconnect  disconnect the matching sockets (--close: their whole connection)\n"
     "Names (namespace, rooms, event) must be UTF-8. Exit status: 0 written (or published);\n"
+    "1 --help's text not written (stdout);\n"
     "2 usage, a bad JSON argument or name; 3 the ring cannot be attached, or its cluster is\n"
     "not running (or the Redis URL is refused); 4 not written: larger than the ring's\n"
     "max_record (its size / 8, at most 16 MiB), or no worker reads it now (all starting or\n"
@@ -113,7 +114,8 @@ int main(int argc, char** argv) {
     std::string tmp;
     if (a == "-h" || a == "--help") {
       std::fputs(kUsage, stdout);
-      return 0;
+      // (Not written, a full disk or a closed pipe: 1; 0 before 2026-12-05.)
+      return std::fflush(stdout) != 0 || std::ferror(stdout) != 0 ? 1 : 0;
     } else if (a == "--ring" || a == "--port" || a == "--redis") {
       if (!take(tmp)) return usage(bad);
       if (++targets > 1) return usage("give one of --ring, --port or --redis");

@@ -36,7 +36,8 @@ int main(int argc, char** argv) {
     if (std::string_view(argv[i]) == "--help" || std::string_view(argv[i]) == "-h") {
       std::fputs(kUsage, stdout);
       std::fputs(shmio::usage_text(), stdout);
-      return 0;
+      // (Not written, a full disk or a closed pipe: 1, as "could not run"; 0 before 2026-12-05.)
+      return std::fflush(stdout) != 0 || std::ferror(stdout) != 0 ? 1 : 0;
     }
   }
   // The app first: its settings are defaults that the flags override.
@@ -61,7 +62,19 @@ int main(int argc, char** argv) {
   for (std::size_t i = 0; i < parsed.rest.size(); ++i) {
     const std::string& a = parsed.rest[i];
     if ((a == "--app" || a == "--chat-dir") && i + 1 < parsed.rest.size()) {
-      if (a == "--chat-dir") chat_dir = parsed.rest[i + 1];
+      if (a == "--chat-dir") {
+        // (The chat's alone, and a directory: given to another app, or empty, it was taken and
+        // did nothing, or was said as a missing index.html; before 2026-12-05.)
+        if (app != "chat") {
+          std::fprintf(stderr, "shmio: --chat-dir is the chat app's (--app chat)\n");
+          return 2;
+        }
+        if (parsed.rest[i + 1].empty()) {
+          std::fprintf(stderr, "shmio: --chat-dir must not be empty\n");
+          return 2;
+        }
+        chat_dir = parsed.rest[i + 1];
+      }
       ++i;
     } else {
       std::fprintf(stderr, "shmio: unknown or incomplete option %s\n%s", a.c_str(), kUsage);

@@ -24,6 +24,10 @@ int main(int argc, char** argv) {
   for (std::size_t i = 0; i < parsed.rest.size(); ++i) {
     if (parsed.rest[i] == "--chat-dir" && i + 1 < parsed.rest.size()) {
       dir = parsed.rest[++i];
+      if (dir.empty()) {  // (said as a missing index.html before 2026-12-05)
+        std::fprintf(stderr, "shmio-chat: --chat-dir must not be empty\n");
+        return 2;
+      }
     } else {
       std::fprintf(stderr, "shmio-chat: unknown or incomplete option %s\n", parsed.rest[i].c_str());
       return 2;

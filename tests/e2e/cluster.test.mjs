@@ -1191,6 +1191,23 @@ test("options: --redis \"\" refused; a --ring too long for --ring-per-worker nam
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, /--redis must not be empty/);
   }
+  // --help whose text cannot be written (a full disk): 1, not 0, for shmio and shmio-emit (before
+  // 2026-12-05).
+  for (const bin of [BIN, EMIT]) {
+    const full = openSync("/dev/full", "w");
+    const code = await new Promise((resolve) => {
+      const p = spawn(bin, ["--help"], { stdio: ["ignore", full, "ignore"] });
+      p.on("exit", resolve);
+    });
+    closeSync(full);
+    assert.equal(code, 1, bin);
+  }
+  // --chat-dir given to another app than the chat (taken, and it did nothing, before 2026-12-05).
+  {
+    const r = await refused(["--chat-dir", "/tmp"]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /--chat-dir is the chat app's/);
+  }
   // An --allow-origin no browser sends (2026-12-03: each was taken, and every handshake got 403).
   for (const [args, env, why] of [
     [["--allow-origin", ""], {}, /--allow-origin must not be empty/],

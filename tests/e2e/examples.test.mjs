@@ -59,6 +59,16 @@ test("shmio-chat: an unknown option is refused", async () => {
   assert.match(err, /--colour/);
 });
 
+test("shmio-chat: an empty --chat-dir is refused as such", async () => {
+  const proc = spawn(process.env.CHAT_BIN, ["--port", "0", "--chat-dir", ""]);
+  procs.push(proc);
+  let err = "";
+  proc.stderr.on("data", (d) => (err += d));
+  const code = await within(new Promise((r) => proc.on("exit", r)), 10000, "exit");
+  assert.equal(code, 2, err);
+  assert.match(err, /--chat-dir must not be empty/);
+});
+
 test("shmio-bench-app: the bench app's events", async () => {
   const h = await start(process.env.BENCH_BIN);
   const a = client(h.url), b = client(h.url);

@@ -5,6 +5,7 @@
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import { openSync } from "node:fs";
 import { io as connect } from "socket.io-client";
 import { within, until, startWorkers } from "./helpers.mjs";
 
@@ -165,6 +166,9 @@ test("bad flags and environment: exit code 2 and the flag's rule; --help: exit 0
   r = spawnSync(BIN, ["--help"], { encoding: "utf8", timeout: 10000 });
   assert.equal(r.status, 0);
   assert.match(r.stdout, /--workers N/);
+  // --help whose text cannot be written (a full disk): 1, not 0 (before 2026-12-05).
+  r = spawnSync(BIN, ["--help"], { encoding: "utf8", timeout: 10000, stdio: ["ignore", openSync("/dev/full", "w"), "pipe"] });
+  assert.equal(r.status, 1, r.stderr);
   // --help whatever else is there (2026-12-05: a bad variable, or a bad flag before it, made it
   // exit 2).
   r = spawnSync(BIN, ["--help"], { encoding: "utf8", timeout: 10000, env: { ...process.env, SHMIO_RING_MB: "3" } });

@@ -1211,6 +1211,8 @@ ParseResult parse_args(int argc, const char* const* argv, ServeOptions& options,
     if (a == "--help" || a == "-h") {
       r.status = ParseResult::help;
       std::fputs(kUsage, stdout);
+      // (Not written, a full disk or a closed pipe: exit 1, not 0; before 2026-12-05, 0.)
+      r.help_unwritten = std::fflush(stdout) != 0 || std::ferror(stdout) != 0;
       return r;
     }
     const std::string name = a.rfind("--", 0) == 0 ? a.substr(2) : std::string();
@@ -1254,12 +1256,7 @@ ParseResult parse_args(int argc, const char* const* argv, ServeOptions& options,
   }
   bool origins_from_args = false;
   for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (a == "--help" || a == "-h") {
-      r.status = ParseResult::help;
-      std::fputs(kUsage, stdout);
-      return r;
-    }
+    const std::string a = argv[i];  // (--help was seen above, before the environment)
     const std::string name = a.rfind("--", 0) == 0 ? a.substr(2) : std::string();
     if (is_value_flag(name)) {
       if (i + 1 >= argc) return fail(a + " needs a value");

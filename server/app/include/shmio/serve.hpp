@@ -154,8 +154,12 @@ struct ParseResult {
   enum Status { ok, help, error } status = ok;
   std::string message;            // error: what was wrong (usage_text() follows it on stderr)
   std::vector<std::string> rest;  // arguments that are not shmio's, in order (with allow_rest)
-  // What main should return when status != ok: 0 for help (usage printed), 2 for an error.
-  int exit_code() const noexcept { return status == help ? 0 : status == error ? 2 : 0; }
+  bool help_unwritten = false;    // help: the usage could not be written to stdout
+  // What main should return when status != ok: 0 for help (usage printed; 1 if it could not be),
+  // 2 for an error.
+  int exit_code() const noexcept {
+    return status == help ? (help_unwritten ? 1 : 0) : status == error ? 2 : 0;
+  }
 };
 // Applies the environment, then argv[1..], to `options`. With `allow_rest`, arguments that are
 // not shmio's are returned in `rest` for the app (its own flags); without it they are an error.

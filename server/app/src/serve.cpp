@@ -1368,25 +1368,24 @@ int serve(ServeOptions cfg, Setup setup) {
         std::fprintf(stderr, "shmio: %s needs %s (it sizes what only they make)\n", flag, what);
         return 2;
       }
-    // The fleet's options without a fleet: a cluster ran alone and said nothing (`--redis-key
-    // app` with SHMIO_REDIS unset, before 2026-12-05); and the sharded adapter's subscription
-    // mode with the classic one, where it means nothing.
+    // The fleet's options given without a fleet: a cluster ran alone and said nothing
+    // (`--redis-key app` with SHMIO_REDIS unset, before 2026-12-05); and the sharded adapter's
+    // subscription mode with the classic one, where it means nothing. Given as flags or
+    // variables (flags_given) only: an app's code may set its fleet's key as its default and
+    // leave --redis to the operator.
     const bool fleet = !cfg.redis.url.empty();
+    const auto flag = [&](const char* f) { return cfg.flags_given.count(f + 2) != 0; };
     const std::tuple<bool, const char*, const char*> fleet_needs[] = {
-        {given(cfg.redis.mode != d.redis.mode, "--redis-mode") && !fleet, "--redis-mode",
-         "--redis"},
-        {given(cfg.redis.key != d.redis.key, "--redis-key") && !fleet, "--redis-key", "--redis"},
-        {given(cfg.redis.subscription != d.redis.subscription, "--redis-subscription-mode") &&
-             !fleet,
-         "--redis-subscription-mode", "--redis"},
-        {given(cfg.redis.subscription != d.redis.subscription, "--redis-subscription-mode") &&
-             fleet && cfg.redis.mode != "sharded",
+        {flag("--redis-mode") && !fleet, "--redis-mode", "--redis"},
+        {flag("--redis-key") && !fleet, "--redis-key", "--redis"},
+        {flag("--redis-subscription-mode") && !fleet, "--redis-subscription-mode", "--redis"},
+        {flag("--redis-subscription-mode") && fleet && cfg.redis.mode != "sharded",
          "--redis-subscription-mode", "--redis-mode sharded"}};
-    for (const auto& [refused, flag, what] : fleet_needs)
+    for (const auto& [refused, name, what] : fleet_needs)
       if (refused) {
         std::fprintf(
-            stderr, "shmio: %s needs %s (in the environment: %s needs %s)\n", flag, what,
-            env_name(flag + 2).c_str(),
+            stderr, "shmio: %s needs %s (in the environment: %s needs %s)\n", name, what,
+            env_name(name + 2).c_str(),
             std::strcmp(what, "--redis") == 0 ? "SHMIO_REDIS" : "SHMIO_REDIS_MODE=sharded");
         return 2;
       }

@@ -297,6 +297,13 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
   }
 
   std::size_t server_count() const override { return node_.live_workers(true).size(); }
+  // (A request answered and not yet forgotten does not hold its id: done, or its collector gone.)
+  bool ack_id_pending(std::uint64_t id) const override {
+    const auto it = node_.pending.find(id);
+    if (it == node_.pending.end()) return false;
+    const auto c = it->second.collector.lock();
+    return c && !c->done();
+  }
 
   // --- connection state recovery: sessions in shared memory (Node::Impl::sessions)
   void persist_session(sio::SessionState s) override { save(s, /*connected=*/false); }

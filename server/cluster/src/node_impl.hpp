@@ -4,10 +4,12 @@
 
 #include <fcntl.h>
 
+#include <cstring>
 #include <deque>
 #include <functional>
 #include <limits>
 #include <map>
+#include <string_view>
 #include <tuple>
 
 #include "handoff.hpp"
@@ -72,6 +74,13 @@ struct Node::Impl {
   void refuse_record(const char* why, std::uint16_t type, std::uint16_t producer,
                      std::size_t bytes);
   std::chrono::steady_clock::time_point last_refusal_said{};
+  // Whether the shared ring's producer `producer` is the supervisor's writer (its slot's label):
+  // the one that says a worker's death.
+  bool said_by_supervisor(std::uint16_t producer) const {
+    if (producer >= segment->max_producers()) return false;
+    const auto& slot = segment->producer_slot(producer);
+    return std::string_view(slot.label, ::strnlen(slot.label, sizeof slot.label)) == "supervisor";
+  }
   std::unique_ptr<shm::RingNotifier> notifier;
   net::posix::stream_descriptor notify;
   net::steady_timer dead_timer;

@@ -429,7 +429,8 @@ void HttpConnection::handle(Request req, const Target& t) {
           }
           std::fprintf(stderr,
                        "shmio: HTTP route handler's header field refused: a name or value with a "
-                       "line break, an empty or ':' name, or one too long (%zu, %zu bytes)\n",
+                       "line break, an empty name or one that is no token, or one too long (%zu, "
+                       "%zu bytes)\n",
                        name.size(), value.size());
         }
         if (cors_preflight) cors_fields(res);

@@ -121,8 +121,12 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   void do_read() {
     stream_.expires_after(first_ ? srv_->options.first_request_timeout : io_timeout());
     parser_.emplace();
-    parser_->limits(static_cast<std::uint32_t>(
-        std::min<std::size_t>(srv_->options.max_header_bytes, 0xFFFFFFFFu)));
+    // (A request handed over by another worker comes re-serialized, its trailer's fields, if it
+    // had any, among its header's: each was within the bound there, so twice it here.)
+    const std::size_t header = srv_->options.max_header_bytes;
+    parser_->limits(static_cast<std::uint32_t>(std::min<std::size_t>(
+        adopted_ && first_ ? header + std::min<std::size_t>(header, 0xFFFFFFFFu) : header,
+        0xFFFFFFFFu)));
     // Requests read ahead while one is answered (pipelining; a held GET) share one maxPayload
     // between their bodies; one over what is left is refused as too large — with a response in
     // flight, by closing the connection (on_read). (Before 2026-12-02 each had its own: 8

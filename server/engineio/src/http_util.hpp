@@ -22,6 +22,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
 #include <boost/beast/websocket/detail/hybi13.hpp>
+#include <chrono>
 
 #include <cctype>
 #include <cstdio>
@@ -191,12 +192,18 @@ inline ServerOptions::Headers hooked_headers(const ServerOptions& o,
   // A name or value that would split the response, or that Beast cannot hold (a value of 64 KiB:
   // std::length_error out of io.run() at the first polling answer or 101, before 2026-12-05; a
   // review): not written, and said.
+  // (At most a line a second: the hook runs for every response.)
   std::erase_if(h, [](const auto& f) {
     if (!bad_field(f.first, f.second)) return false;
-    std::fprintf(stderr,
-                 "shmio: headers handler's field refused: a name or value with a line break, an "
-                 "empty name or one that is no token, or one too long (%zu, %zu bytes)\n",
-                 f.first.size(), f.second.size());
+    static std::atomic<std::int64_t> said_at_s{-1};
+    const std::int64_t now_s = std::chrono::duration_cast<std::chrono::seconds>(
+                                   std::chrono::steady_clock::now().time_since_epoch())
+                                   .count();
+    if (said_at_s.exchange(now_s) != now_s)
+      std::fprintf(stderr,
+                   "shmio: headers handler's field refused: a name or value with a line break, "
+                   "an empty name or one that is no token, or one too long (%zu, %zu bytes)\n",
+                   f.first.size(), f.second.size());
     return true;
   });
   return h;

@@ -11,6 +11,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/json/serialize.hpp>
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <limits>
@@ -676,7 +677,21 @@ struct Bridge::Impl {
         if (for_me) worker_answer(t, rid, producer, body, m->blobs);
         break;
       case MessageType::worker_down: {
-        const auto pid = static_cast<pid_t>(u64_of(body, "pid"));
+        const std::uint64_t said_pid = u64_of(body, "pid");
+        const auto pid = static_cast<pid_t>(said_pid);
+        // (Said by another writer than the supervisor, or naming a pid out of range or a live
+        // process, it is no death: the supervisor says it once it has reaped the process.
+        // Applied, it dropped a live worker's rooms and answers; before 2026-12-05.)
+        const auto supervisor = [&] {
+          if (producer >= segment->max_producers()) return false;
+          const auto& slot = segment->producer_slot(producer);
+          return std::string_view(slot.label, ::strnlen(slot.label, sizeof slot.label)) ==
+                 "supervisor";
+        };
+        if (!supervisor() || said_pid == 0 ||
+            said_pid > static_cast<std::uint64_t>(std::numeric_limits<pid_t>::max()) ||
+            ::kill(pid, 0) == 0 || errno == EPERM)
+          break;
         // With a ring per worker, what that worker said before it died first (its ring up to its
         // tail now), as on one ring.
         const int worker = static_cast<int>(u64_of(body, "worker"));

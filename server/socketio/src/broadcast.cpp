@@ -46,7 +46,15 @@ void BroadcastOperator::emit_with_ack(const std::string& event, Args args,
                                       AckCallback callback) const {
   auto collector = std::make_shared<AckCollector>(nsp_->server().io(), std::move(callback));
   Packet p = event_packet(nsp_->name(), event, std::move(args));
-  p.id = nsp_->next_ack_id();
+  // (An id a request of this server still waits under is passed over, up to 16 times: ids wrap
+  // below 2^31, every S-th a cluster worker's, shared with every socket's emit_with_ack, so a
+  // broadcast waiting minutes can outlive a wrap; its id taken again, the new broadcast replaced
+  // the old one's tracking, and the answers of each were counted as the other's (before
+  // 2026-12-05; found by a review).)
+  std::uint64_t id = nsp_->next_ack_id();
+  for (int tries = 0; tries < 16 && nsp_->adapter().ack_id_pending(id); ++tries)
+    id = nsp_->next_ack_id();
+  p.id = id;
   BroadcastOptions opts = opts_;
   opts.flags.timeout_ms = static_cast<std::uint32_t>(
       std::clamp<std::chrono::milliseconds::rep>(timeout_.count(), 1, 0xFFFFFFFF));

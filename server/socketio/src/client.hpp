@@ -47,7 +47,8 @@ class Client : public std::enable_shared_from_this<Client> {
   static DecoderLimits decoder_limits(const ServerOptions& o) {
     DecoderLimits l;
     l.max_attachments = o.max_attachments;
-    l.max_depth = std::clamp<std::size_t>(o.max_json_depth, 1, 1000);
+    // (0: the default, 32, as 0 is elsewhere in ServerOptions; past 1000, 1000.)
+    l.max_depth = o.max_json_depth == 0 ? 32 : std::min<std::size_t>(o.max_json_depth, 1000);
     l.max_attachment_bytes =
         o.max_attachment_bytes != 0
             ? o.max_attachment_bytes

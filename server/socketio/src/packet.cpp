@@ -568,8 +568,10 @@ void check_attachments(const Args& args) {
   // (Only with binaries: a message without them goes as a plain EVENT, whose placeholder-shaped
   // objects a client takes as they are, as socket.io's would.)
   if (args.binaries.empty()) return;
+  // (As deep as the ring's readers take a message: an app forwarding a client's args whole, taken
+  // under a raised max_json_depth, is not refused for their depth.)
   for (const json::value& v : args.values)
-    if (!placeholders_valid(v, args.binaries.size()))
+    if (!placeholders_valid(v, args.binaries.size(), 0, 1024))
       throw std::invalid_argument(
           "an argument's placeholder names an attachment the message does not carry (it has " +
           std::to_string(args.binaries.size()) +

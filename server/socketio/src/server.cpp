@@ -140,6 +140,19 @@ Server::~Server() {
   engine_.reset();
 }
 
+namespace {
+// What the exception being handled says (inside a catch (...)).
+std::string thrown_what() {
+  try {
+    throw;
+  } catch (const std::exception& e) {
+    return e.what();
+  } catch (...) {
+    return "an exception that is no std::exception";
+  }
+}
+}  // namespace
+
 Namespace& Server::of(const std::string& name) {
   // As socket.io's of(): "chat" is "/chat" (a client's CONNECT always names it with its slash).
   if (name.empty() || name[0] != '/') return of("/" + name);
@@ -317,9 +330,9 @@ void Server::ask_dynamic(const std::shared_ptr<DynamicAsk>& ask, std::size_t fro
       made = &make(ask->name, dynamic_checks_[from].second);
       ++dynamic_made_;
       made->counted_ = true;
-    } catch (const std::exception& e) {
+    } catch (...) {  // (whatever it threw: make() rethrows anything)
       std::fprintf(stderr, "shmio: the setup of dynamic namespace %s threw: %s\n",
-                   log_text(ask->name).c_str(), e.what());
+                   log_text(ask->name).c_str(), thrown_what().c_str());
       made = nullptr;
     }
     ask->answer(made);
@@ -405,15 +418,16 @@ Namespace* Server::find(const std::string& name) {
   Namespace* n = nullptr;
   try {
     n = &make(name, std::move(setup));
-  } catch (const std::exception& e) {
-    // (At most a line a second, as the predicate's: a client may send such CONNECTs without end.)
+  } catch (...) {
+    // (At most a line a second, as the predicate's: a client may send such CONNECTs without end.
+    // Whatever it threw: make() rethrows anything.)
     static std::atomic<std::int64_t> said_at_s{-1};
     const std::int64_t now_s = std::chrono::duration_cast<std::chrono::seconds>(
                                    std::chrono::steady_clock::now().time_since_epoch())
                                    .count();
     if (said_at_s.exchange(now_s) != now_s)
       std::fprintf(stderr, "shmio: the setup of dynamic namespace %s threw: %s\n",
-                   log_text(name).c_str(), e.what());
+                   log_text(name).c_str(), thrown_what().c_str());
     return nullptr;
   }
   ++dynamic_made_;

@@ -130,7 +130,9 @@ using Setup = std::function<void(socketio::Server&, const WorkerInfo&)>;
 // threw, ...: said on stderr), 2 for invalid options — a value of ServeOptions out of its flag's
 // bounds (host, port, workers, ring, ring_mb, max_sessions, session_bytes, cut_log_mb,
 // rebalance_rate, redis.key; redis.url, mode and subscription when a URL is set: checked by the
-// same rules whether a flag or the app's code set it; the
+// same rules whether a flag or the app's code set it; --redis-mode, --redis-key and
+// --redis-subscription-mode given as flags or variables without a URL, and a subscription mode
+// given with the classic mode, are refused too; the
 // Server's own options, `server`, are the Server's to take), and a cluster's options (ring,
 // ring_mb, ring_huge_pages, ring_per_worker, port_per_worker, max_sessions, session_bytes,
 // cut_log_mb, redis) set for one process (workers < 0), or given as flags (flags_given) at

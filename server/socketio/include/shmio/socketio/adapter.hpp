@@ -248,6 +248,10 @@ class Adapter {
   virtual void server_side_emit(const std::string& event, Args args,
                                 const std::shared_ptr<AckCollector>& collector);
   virtual std::size_t server_count() const { return 1; }
+  // Whether a broadcast with acks (or another request) of this server still waits under ack id
+  // `id`: such an id is passed over for a new broadcast with acks (ids wrap). A cluster's adapter
+  // keys its requests to the other workers by it.
+  virtual bool ack_id_pending(std::uint64_t /*id*/) const { return false; }
   // Sends a packet to one of this process's sockets directly (`send`: an emit with an ack, a
   // volatile emit: neither goes through broadcast() nor carries an offset) after everything
   // broadcast() was given before it has reached this process's sockets. At once by default; an

@@ -160,9 +160,9 @@ boost::json::value placeholder(std::size_t num);
 // never heard 2[1.5].
 std::string event_name(const boost::json::value& name);
 bool is_placeholder(const boost::json::value& v, std::size_t* num = nullptr) noexcept;
-// Whether every placeholder in `v` names one of `attachments` attachments (false also beyond 64
-// levels of nesting): what a decoded BINARY_EVENT must satisfy before it is sent on.
-// (`max_depth`: nesting deeper than it is refused, at least 64.)
+// Whether every placeholder in `v` names one of `attachments` attachments (false also beyond
+// `max_depth` levels of nesting, at least 64): what a decoded BINARY_EVENT must satisfy before it
+// is sent on.
 bool placeholders_valid(const boost::json::value& v, std::size_t attachments, int depth = 0,
                         std::size_t max_depth = 64);
 

@@ -78,9 +78,10 @@ struct ServerOptions {
   // A client's packet: at most this many levels of JSON nesting (the outer array counts one).
   // Boost.JSON's default, a bound on the parser's recursion; socket.io has none, so an app whose
   // clients send deeper trees (an editor's document, a syntax tree) raises it, up to 1000 (the
-  // ring's readers take 1024, with the levels a record wraps around a packet). Deeper: the
-  // client's connection is closed ("parse error"), as for any packet it cannot decode. (Fixed at
-  // 32 before 2026-12-05.)
+  // ring's readers take 1024, with the levels a record wraps around a packet; more is taken as
+  // 1000, 0 as 32). Deeper: the client's connection is closed ("parse error"), as for any packet
+  // it cannot decode. (Fixed at 32 before 2026-12-05.) A fleet's MessagePack takes 64 levels:
+  // deeper data reaches another shmio host through Redis only as JSON (docs/redis.md).
   std::size_t max_json_depth = 32;
   // Dynamic namespaces (of(predicate, setup)) that clients' CONNECTs may make, at most (0: no
   // bound), at once: those removed by cleanup_empty_child_namespaces (below) no longer count.

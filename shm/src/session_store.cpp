@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cstring>
 #include <optional>
@@ -601,9 +602,24 @@ SessionStore::PutStatus SessionStore::put(std::string_view key, std::string_view
   // scratch program. Each other live owner adds one /proc read per sweep.)
   std::optional<std::uint32_t> free_slot = m_->pop_slot();
   if (!free_slot && m_->sweep(max_age, 4096) > 0) free_slot = m_->pop_slot();
+  // A free slot whose lock is held (a sweep's or a dead owner's settling, stopped there: SIGSTOP)
+  // is set aside at once and the next one taken, up to 8; given back after. Waited on, it was
+  // the top of the free stack for every put: each new key waited 50 ms and was not saved while
+  // free and never-used slots were left (before 2026-12-05; found by a review). (A free slot's
+  // holder is never at long work: no patience.)
+  std::array<std::uint32_t, 8> aside{};
+  std::size_t set_aside = 0;
+  while (free_slot && !m_->lock(m_->slot(*free_slot), std::chrono::nanoseconds(0))) {
+    busy = true;
+    aside[set_aside++] = *free_slot;
+    free_slot = set_aside < aside.size() ? m_->pop_slot() : std::nullopt;
+  }
+  const auto give_back_aside = [&] {
+    for (std::size_t k = set_aside; k > 0; --k) m_->push_slot(aside[k - 1]);
+  };
   if (auto i = free_slot) {
     SlotHeader& s = m_->slot(*i);
-    if (m_->lock(s)) {
+    {  // (locked above)
       m_->write(s, h, key, state, connected, since);
       for (std::size_t k = 0; k < kProbe; ++k) {
         std::atomic<std::uint32_t>& e = m_->index(h + k);
@@ -611,17 +627,17 @@ SessionStore::PutStatus SessionStore::put(std::string_view key, std::string_view
         if ((was == 0 || was == kRemoved) &&
             e.compare_exchange_strong(was, entry_tag | (*i + 1), std::memory_order_acq_rel)) {
           Map::unlock(s);
+          give_back_aside();
           return PutStatus::ok;
         }
       }
       s.state = kFree;  // no index entry free near the hash: given back
       s.hash = 0;
       Map::unlock(s);
-    } else {
-      busy = true;  // (a fresh or freed slot is locked only by a stealer that is still at it)
     }
     m_->push_slot(*i);
   }
+  give_back_aside();
   // No free slot (or no free entry near the hash): an expired entry's slot near the hash, reused
   // in place (its index entry now names the new key).
   for (std::size_t k = 0; k < kProbe; ++k) {

@@ -123,8 +123,11 @@ Result<Sidecar> open_once(const std::string& name, std::uint64_t bytes, std::uin
       try {
         shm.truncate(static_cast<bip::offset_t>(bytes));
       } catch (const bip::interprocess_exception& e) {
-        // Not left behind unsized (every opener would wait for a size that never comes).
-        bip::shared_memory_object::remove(name.c_str());
+        // Not left behind unsized (every opener would wait for a size that never comes). Only if
+        // the name still names this object: removed meanwhile (the supervisor's remove_all,
+        // shm-inspect) and made again by another process, that one's live table was removed by
+        // name before 2026-12-05 (found by a review).
+        remove_if_same(name, fd);
         ::close(fd);
         return Error{Errc::system_error, "sizing shared memory " + name + " to " +
                                              std::to_string(bytes) + " bytes: " + e.what() +

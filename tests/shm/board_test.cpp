@@ -128,6 +128,29 @@ TEST(WorkerBoard, AHeaderDamagedAfterOpenIsNotBelieved) {
   EXPECT_FALSE(WorkerBoard::open(n.ring, 7, c)) << "the damaged header, refused at open";
 }
 
+// A copy's seq damaged to a value no writer reaches (a stray write) starts the slot again at its
+// next post: readable from then on (before 2026-12-05 the seq wrapped to 0 at every post, and the
+// slot was never readable again; found by a review).
+TEST(WorkerBoard, ASeqDamagedPastAnyPostStartsTheSlotAgain) {
+  BoardName n;
+  auto b = open_board(n.ring, 2, 4096);
+  ASSERT_TRUE(b.post(0, "before"));
+  const std::string path = "/dev/shm/shmio-board." + n.ring + ".0000000000000007";
+  const int fd = ::open(path.c_str(), O_RDWR);
+  ASSERT_GE(fd, 0) << path;
+  void* base = ::mmap(nullptr, 3 * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  ::close(fd);
+  ASSERT_NE(base, MAP_FAILED);
+  const std::uint64_t damaged = ~std::uint64_t{0};  // slot 0's copy 1: its seq, first
+  std::memcpy(static_cast<char*>(base) + 2 * 4096, &damaged, sizeof damaged);
+  ::munmap(base, 3 * 4096);
+  ASSERT_TRUE(b.post(0, "x"));
+  ASSERT_TRUE(b.post(0, "y"));
+  const auto got = b.read(0);
+  ASSERT_TRUE(got) << "unreadable";
+  EXPECT_EQ(got->blob, "y");
+}
+
 TEST(WorkerBoard, ReadersOverlappingAWriterNeverSeeAMixedPost) {
   BoardName n;
   auto b = open_board(n.ring, 2, 65536);

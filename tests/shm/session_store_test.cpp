@@ -88,6 +88,32 @@ TEST(SessionStore, APutThatCannotLockTheKeysEntryIsBusyNotASecondEntry) {
   EXPECT_EQ(s.take("k", 1min).status, Take::unknown) << "taken twice";
 }
 
+// A free slot whose lock a live process holds (a sweep stopped while it held it) is passed over
+// for the next free one: a put of a new key is saved, and the slot given back (before 2026-12-05
+// every put of a new key waited for it, 50 ms, and was not saved while free slots were left;
+// found by a review).
+TEST(SessionStore, AFreeSlotHeldByAStoppedProcessIsPassedOver) {
+  StoreName n;
+  auto s = open_store(n.ring, 64);
+  ASSERT_EQ(s.put("a", "v", false, 1min), Put::ok);            // slot 0: the first handed out
+  ASSERT_EQ(s.erase("a"), SessionStore::EraseStatus::erased);  // slot 0 on the free stack
+  StoreObject object(n.ring, 64);
+  const pid_t holder = live_child();
+  const std::uint64_t start = shmio::shm::process_start_time(holder);
+  ASSERT_NE(start, 0u);
+  object.slot_zero_lock().store(shmio::shm::process_tag({holder, start}));
+  EXPECT_EQ(s.put("b", "vb", false, 1min), Put::ok);
+  EXPECT_EQ(s.put("c", "vc", false, 1min), Put::ok);
+  object.slot_zero_lock().store(0);
+  kill_child(holder);
+  EXPECT_EQ(s.take("b", 1min).state, "vb");
+  EXPECT_EQ(s.take("c", 1min).state, "vc");
+  // Slot 0 was given back: every one of the 64 slots takes an entry again.
+  for (int i = 0; i < 64; ++i)
+    ASSERT_EQ(s.put("k" + std::to_string(i), "v", false, 1min), Put::ok) << i;
+  EXPECT_EQ(s.count_entries(), 64u);
+}
+
 // An erase that cannot lock the key's slot (held by a live process past the patience) says so:
 // the entry is still there, and a later erase removes it (before, it answered as for a key never
 // saved, and the worker that closed the session for good left its entry behind unknowingly).

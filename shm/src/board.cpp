@@ -143,18 +143,19 @@ bool WorkerBoard::post(std::uint32_t slot, std::string_view blob) {
   // The next post's number from the two copies' seqs (this process is the slot's one writer; an
   // earlier one's, killed in the middle of post n, left 2n - 1: post n is written again, into the
   // same copy, and the other copy's post n - 1 stays whole meanwhile).
-  std::uint64_t last = std::max(m_->copy(slot, 0).seq.load(std::memory_order_relaxed),
-                                m_->copy(slot, 1).seq.load(std::memory_order_relaxed));
-  // A seq no writer reaches (2^62 posts: a stray write into the board) starts the slot again:
-  // both copies' seqs cleared, the other copy's first, so that no reader takes either meanwhile.
-  // (Before 2026-12-05 2n wrapped to 0 there, every later post did the same, and the slot was
-  // never readable again: its worker's metrics gone and the supervisor's watchdog blind to it;
-  // found by a review.)
-  if (last >= (std::uint64_t{1} << 62)) {
-    m_->copy(slot, 1).seq.store(0, std::memory_order_relaxed);
-    m_->copy(slot, 0).seq.store(0, std::memory_order_relaxed);
-    std::atomic_thread_fence(std::memory_order_release);
-    last = 0;
+  // A seq no writer reaches (2^62 posts: a stray write into the board) is cleared, and the posts
+  // go on from the other copy's (never a number used before: a reader that took the sound copy
+  // sees it change if it is written again). (Before 2026-12-05 2n wrapped to 0 there, every later
+  // post did the same, and the slot was never readable again: its worker's metrics gone and the
+  // supervisor's watchdog blind to it; found by a review.)
+  constexpr std::uint64_t kDamaged = std::uint64_t{1} << 62;
+  std::uint64_t last = 0;
+  for (unsigned c = 0; c < 2; ++c) {
+    const std::uint64_t seq = m_->copy(slot, c).seq.load(std::memory_order_relaxed);
+    if (seq >= kDamaged)
+      m_->copy(slot, c).seq.store(0, std::memory_order_relaxed);
+    else
+      last = std::max(last, seq);
   }
   const std::uint64_t n = last / 2 + 1;
   SlotHeader& s = m_->copy(slot, static_cast<unsigned>(n % 2));

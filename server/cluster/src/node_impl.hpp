@@ -525,7 +525,19 @@ struct Node::Impl {
   // when this worker's reader is far behind), and with it answers to this very request, which
   // would be dropped as answers to nothing (found in review, 2026-12-02). untrack() if it cannot
   // be published.
+  // (An id still tracked for a live request — ids wrap, and a new broadcast with acks passes over
+  // at most 16 of them, BroadcastOperator::emit_with_ack — ends that request: its waits on the
+  // others are failed, as at their deaths, on the next turn (not inside the app's call that made
+  // the new one), instead of its answers being taken for the new one's.)
   void track(std::uint64_t rid, PendingRequest req) {
+    if (auto it = pending.find(rid); it != pending.end()) {
+      if (auto c = it->second.collector.lock(); c && !c->done())
+        net::post(dead_timer.get_executor(), [c, responders = std::move(it->second.responders),
+                                              owed = it->second.answers_owed] {
+          for (const Responder& r : responders) c->fail_source(r.producer + 1u, owed);
+        });
+      pending.erase(it);
+    }
     pending[rid] = std::move(req);
     arm_dead_check();
   }

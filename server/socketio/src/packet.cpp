@@ -571,7 +571,7 @@ void check_attachments(const Args& args) {
   // (As deep as the ring's readers take a message: an app forwarding a client's args whole, taken
   // under a raised max_json_depth, is not refused for their depth.)
   for (const json::value& v : args.values)
-    if (!placeholders_valid(v, args.binaries.size(), 0, 1024))
+    if (!placeholders_valid(v, args.binaries.size(), 0, 1000))
       throw std::invalid_argument(
           "an argument's placeholder names an attachment the message does not carry (it has " +
           std::to_string(args.binaries.size()) +

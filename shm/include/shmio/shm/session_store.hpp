@@ -17,7 +17,8 @@
 // not saved: its client gets a fresh session at
 // recovery (an entry the key had is removed with a too_large refusal; one that could not be
 // locked then leaves the put busy, for the caller to erase later). A process killed between taking
-// a free slot and indexing it leaks that slot (at most one per death).
+// a free slot and indexing it leaks that slot, and the free slots it had set aside meanwhile
+// (held by a stopped process: up to 8 more; at most 9 per death).
 //
 // Concurrency: any number of processes and threads. Each slot has a lock word holding its holder's
 // identity (pid and start time); a holder found dead is replaced (a slot it was writing is dropped

@@ -400,13 +400,17 @@ struct SessionStore::Map {
     const std::uint64_t me = process_tag(self);
     const std::uint32_t n = std::min(budget, handed_out);
     std::size_t freed = 0;
-    std::vector<std::pair<std::uint64_t, bool>> owners;  // (tag, alive) looked up in this sweep
+    // (tag, alive) looked up in this sweep, the first 64 owners kept: nothing allocated while a
+    // slot is locked (a bad_alloc there, in this noexcept function, ended the process; before
+    // 2026-12-05, found by a review). Past 64 owners, each further look reads /proc again.
+    std::array<std::pair<std::uint64_t, bool>, 64> owners{};
+    std::size_t known = 0;
     const auto owner_alive = [&](const SlotHeader& s) {
       const std::uint64_t tag = process_tag({static_cast<pid_t>(s.owner_pid), s.owner_start});
-      for (const auto& [t, alive] : owners)
-        if (t == tag) return alive;
+      for (std::size_t o = 0; o < known; ++o)
+        if (owners[o].first == tag) return owners[o].second;
       const bool alive = tag == me || process_tag_alive(tag);
-      owners.emplace_back(tag, alive);
+      if (known < owners.size()) owners[known++] = {tag, alive};
       return alive;
     };
     for (std::uint32_t k = 0; k < n; ++k) {
@@ -673,16 +677,28 @@ SessionStore::Taken SessionStore::take(std::string_view key, std::chrono::nanose
   SlotHeader& s = *f->slot;
   Map::Settle later;
   const std::uint64_t since = m_->disconnected_since(s, later);
+  // (The state's copy may throw, bad_alloc: the slot's lock let go first, the entry left as it
+  // was. Before 2026-12-05 the lock stayed with a live process, and the key answered busy to
+  // every process for as long as it lived; found by a review.)
+  const auto copy_state = [&](std::string& into) {
+    try {
+      into.assign(m_->body(s) + s.key_len, s.state_len);
+    } catch (...) {
+      Map::unlock(s);
+      throw;
+    }
+  };
   if (since == 0) {
     // (Its state too, left in place: the caller may look up the socket it names.)
-    Taken live{TakeStatus::connected_live, std::string(m_->body(s) + s.key_len, s.state_len)};
+    Taken live{TakeStatus::connected_live, {}};
+    copy_state(live.state);
     Map::unlock(s);
     return live;
   }
   const std::uint64_t now = monotonic_ns();
   const bool old = now - std::min(now, since) > static_cast<std::uint64_t>(max_age.count());
   Taken t{old ? TakeStatus::expired : TakeStatus::ok, {}, since};
-  if (!old) t.state.assign(m_->body(s) + s.key_len, s.state_len);
+  if (!old) copy_state(t.state);
   m_->remove(*f);
   later.run(*m_);
   return t;

@@ -41,6 +41,16 @@ WorkerBoard open_board(const std::string& ring, std::uint32_t slots = 16,
   if (!b) throw std::runtime_error(b.error().message);
   return std::move(b.value());
 }
+// A stray write of `n` bytes at `offset` into the board open_board() made for `ring`, as any
+// process of the user can make one.
+bool scribble(const std::string& ring, off_t offset, const void* bytes, std::size_t n) {
+  const std::string path = "/dev/shm/shmio-board." + ring + ".0000000000000007";
+  const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0) return false;
+  const bool written = ::pwrite(fd, bytes, n, offset) == static_cast<ssize_t>(n);
+  ::close(fd);
+  return written;
+}
 }  // namespace
 
 TEST(WorkerBoard, PostsOfOtherProcessesAreReadWithWhoPostedThemAndWhetherItLives) {
@@ -102,16 +112,9 @@ TEST(WorkerBoard, AHeaderDamagedAfterOpenIsNotBelieved) {
   BoardName n;
   auto b = open_board(n.ring, 2, 4096);
   ASSERT_TRUE(b.post(1, "before"));
-  const std::string path = "/dev/shm/shmio-board." + n.ring + ".0000000000000007";
-  const int fd = ::open(path.c_str(), O_RDWR);
-  ASSERT_GE(fd, 0) << path;
-  void* base = ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  ::close(fd);
-  ASSERT_NE(base, MAP_FAILED);
   // (slots at byte 24, slot_bytes at 28: after the sidecar's 24-byte identity)
-  std::uint32_t huge[2] = {65536, 16u << 20};
-  std::memcpy(static_cast<char*>(base) + 24, huge, sizeof huge);
-  ::munmap(base, 4096);
+  const std::uint32_t huge[2] = {65536, 16u << 20};
+  ASSERT_TRUE(scribble(n.ring, 24, huge, sizeof huge));
   const pid_t child = ::fork();
   if (child == 0) {
     const bool ok = b.post(1, "after") && b.read(1) && b.read(1)->blob == "after" &&
@@ -135,15 +138,8 @@ TEST(WorkerBoard, ASeqDamagedPastAnyPostStartsTheSlotAgain) {
   BoardName n;
   auto b = open_board(n.ring, 2, 4096);
   ASSERT_TRUE(b.post(0, "before"));
-  const std::string path = "/dev/shm/shmio-board." + n.ring + ".0000000000000007";
-  const int fd = ::open(path.c_str(), O_RDWR);
-  ASSERT_GE(fd, 0) << path;
-  void* base = ::mmap(nullptr, 3 * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  ::close(fd);
-  ASSERT_NE(base, MAP_FAILED);
   const std::uint64_t damaged = ~std::uint64_t{0};  // slot 0's copy 1: its seq, first
-  std::memcpy(static_cast<char*>(base) + 2 * 4096, &damaged, sizeof damaged);
-  ::munmap(base, 3 * 4096);
+  ASSERT_TRUE(scribble(n.ring, 2 * 4096, &damaged, sizeof damaged));
   ASSERT_TRUE(b.post(0, "x"));
   ASSERT_TRUE(b.post(0, "y"));
   const auto got = b.read(0);

@@ -2,6 +2,7 @@
 // names in lower case, the path check (private to engineio/src).
 #pragma once
 
+#include "shmio/engineio/log_text.hpp"
 #include "shmio/engineio/packet.hpp"
 #include "shmio/engineio/server.hpp"
 
@@ -196,10 +197,7 @@ inline ServerOptions::Headers hooked_headers(const ServerOptions& o,
   std::erase_if(h, [](const auto& f) {
     if (!bad_field(f.first, f.second)) return false;
     static std::atomic<std::int64_t> said_at_s{-1};
-    const std::int64_t now_s = std::chrono::duration_cast<std::chrono::seconds>(
-                                   std::chrono::steady_clock::now().time_since_epoch())
-                                   .count();
-    if (said_at_s.exchange(now_s) != now_s)
+    if (first_this_second(said_at_s))
       std::fprintf(stderr,
                    "shmio: headers handler's field refused: a name or value with a line break, "
                    "an empty name or one that is no token, or one too long (%zu, %zu bytes)\n",

@@ -173,10 +173,7 @@ Server::Setup Server::dynamic_setup(const std::string& name) const {
       // (At most a line a second: a client may send such CONNECTs without end.)
       // (A count of steady seconds, atomic: any server's thread may be here.)
       static std::atomic<std::int64_t> said_at_s{-1};
-      const std::int64_t now_s = std::chrono::duration_cast<std::chrono::seconds>(
-                                     std::chrono::steady_clock::now().time_since_epoch())
-                                     .count();
-      if (said_at_s.exchange(now_s) != now_s) {
+      if (first_this_second(said_at_s)) {
         std::fprintf(stderr, "shmio: a dynamic namespace's predicate threw for %s: %s\n",
                      log_text(name).c_str(), e.what());
       }
@@ -422,10 +419,7 @@ Namespace* Server::find(const std::string& name) {
     // (At most a line a second, as the predicate's: a client may send such CONNECTs without end.
     // Whatever it threw: make() rethrows anything.)
     static std::atomic<std::int64_t> said_at_s{-1};
-    const std::int64_t now_s = std::chrono::duration_cast<std::chrono::seconds>(
-                                   std::chrono::steady_clock::now().time_since_epoch())
-                                   .count();
-    if (said_at_s.exchange(now_s) != now_s)
+    if (first_this_second(said_at_s))
       std::fprintf(stderr, "shmio: the setup of dynamic namespace %s threw: %s\n",
                    log_text(name).c_str(), thrown_what().c_str());
     return nullptr;

@@ -4,11 +4,24 @@
 // client's long name cannot make the log grow by megabytes a line.
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
 namespace shmio {
+
+// Whether a line kept to at most one a second may be said now: `said_at_s` (a static of the
+// caller's, -1 at first) holds the steady second of the last one. Atomic: any thread may ask. For
+// lines a client can cause without end (a refused CONNECT, a hook's bad field on every answer).
+inline bool first_this_second(std::atomic<std::int64_t>& said_at_s) noexcept {
+  const std::int64_t now_s = std::chrono::duration_cast<std::chrono::seconds>(
+                                 std::chrono::steady_clock::now().time_since_epoch())
+                                 .count();
+  return said_at_s.exchange(now_s) != now_s;
+}
 
 inline std::string log_text(std::string_view s, std::size_t max = 100) {
   static constexpr char kHex[] = "0123456789abcdef";

@@ -259,7 +259,12 @@ int main(int argc, char** argv) {
       return 3;
     }
     if (!act(em->of(nsp))) {
-      std::fprintf(stderr, "shmio-emit: not published: %s\n", em->last_error().c_str());
+      // (As it is where it says whether it was published: before 2026-12-05 a timeout read
+      // "not published: ... it may have been published".)
+      const std::string& why = em->last_error();
+      std::fprintf(stderr, "shmio-emit: %s%s\n",
+                   why.find("published") == std::string::npos ? "not published: " : "",
+                   why.c_str());
       return 4;
     }
     // (PUBLISH's count: as the ring's "no worker reads it now". Node members of the key listen

@@ -1,6 +1,7 @@
 #include "shmio/redis/emitter.hpp"
 
 #include <boost/asio/io_context.hpp>
+#include <cstdint>
 #include <optional>
 #include <stdexcept>
 
@@ -28,6 +29,13 @@ struct Emitter::Impl {
   // said "it may have been published" with no connection ever made, and a script told not to send
   // twice lost the message).
   bool up_since_command = false;
+  // Whether a connection was ever made, and the attempts that failed (refused, unreachable, a
+  // refused AUTH or SELECT): until one is made, the first failure ends a command's wait at once
+  // (a wrong port or password is said at once, not after the whole timeout: before 2026-12-05
+  // `shmio-emit --redis` to a port nobody listens on waited its 5 s). Once connected, a lost
+  // connection is waited for (retried with backoff) until the timeout, as before.
+  bool ever_up = false;
+  std::uint64_t downs = 0;
   std::string said(std::string error) const {
     if (!last_down.empty()) error += " (the connection: " + last_down + ")";
     return error;
@@ -42,8 +50,10 @@ Emitter::Emitter(const std::string& url, std::string key, std::chrono::milliseco
     if (up) {
       m->last_down.clear();
       m->up_since_command = true;
+      m->ever_up = true;
     } else {
       m->last_down = why;
+      ++m->downs;
     }
   };
   std::string why;
@@ -73,13 +83,21 @@ bool Emitter::publish(const std::string& channel, const std::string& payload) {
   receivers_ = 0;
   std::optional<Reply> reply;
   m.up_since_command = m.client->connected();
+  const std::uint64_t downs = m.downs;
   m.client->command({"PUBLISH", channel, payload}, [&reply](const Reply& r) { reply = r; });
   m.io.restart();
   const auto deadline = std::chrono::steady_clock::now() + m.timeout;
-  while (!reply && std::chrono::steady_clock::now() < deadline)
+  bool never = false;  // no connection made yet, and an attempt for this command failed
+  while (!reply && std::chrono::steady_clock::now() < deadline) {
     m.io.run_one_for(std::chrono::milliseconds(50));
+    if (!reply && !m.ever_up && m.downs != downs) {
+      never = true;
+      break;
+    }
+  }
   if (!reply) {
-    error_ = m.said(m.up_since_command
+    error_ = m.said(never ? std::string("not published: cannot connect to Redis")
+                    : m.up_since_command
                         ? "Redis did not answer within " + std::to_string(m.timeout.count()) +
                               " ms (" + (m.client->connected() ? "connected" : "not connected") +
                               "; it may have been published)"

@@ -3244,6 +3244,63 @@ TEST_P(Delivery, ADeflateLinkGivesBackALargeMessagesBuffer) {
   EXPECT_LT(after, before + (300u << 10)) << before << " -> " << after << " bytes in use";
 }
 
+// A compressed frame (RSV1) that says it is 2^62 bytes long, on a permessage-deflate connection:
+// closed, and the server goes on. Before 2026-12-05 Beast sized its read by the frame's length
+// (it checks a compressed frame's against no limit), the std::bad_alloc left the handler and the
+// io_context's run, and the process ended with every client (found by a review).
+TEST_P(Delivery, ACompressedFrameOfAHugeLengthClosesItsConnectionOnly) {
+  ServerOptions o;
+  o.per_message_deflate = engineio::PerMessageDeflate{};
+  restart(o);
+  int connected = 0;
+  server_->of("/").on_connection([&connected](const SocketPtr&) { ++connected; });
+  const std::string upgrade =
+      "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\n"
+      "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+      "Sec-WebSocket-Extensions: permessage-deflate\r\n\r\n";
+  auto open = [&] {
+    clients_.push_back(std::make_unique<Client>(port_));
+    Client& c = *clients_.back();
+    c.send_raw(upgrade);
+    drive([&] { return c.in().find("\r\n\r\n") != std::string::npos; });
+    EXPECT_NE(c.in().find("permessage-deflate"), std::string::npos) << c.in();
+    c.in().erase(0, c.in().find("\r\n\r\n") + 4);
+    c.send_text("40");
+    return &c;
+  };
+  Client& bad = *open();
+  Client& good = *open();
+  drive([&] { return connected == 2; });
+  ASSERT_EQ(connected, 2);
+  // FIN|RSV1|text, masked, a 64-bit length of 2^62, a zero mask key, then the start of a deflate
+  // stream: a stored block of two bytes ("40"), which Beast inflates before it reads on for the
+  // rest of the frame; once a read of the rest brings more (a second block), it returns what it
+  // inflated and sizes the next read by what the frame says is left.
+  std::string frame("\xC1\xFF\x40\0\0\0\0\0\0\0\0\0\0\0", 14);
+  const std::string block(
+      "\x00\x02\x00\xfd\xff"
+      "40",
+      7);
+  bad.send_raw(frame + block);
+  io_.run_for(20ms);  // (the server takes what is there: then it waits for more of the frame)
+  bad.send_raw(block);
+  bool closing = false;  // (a close frame, or the connection closed)
+  drive([&] {
+    for (auto& f : bad.frames()) closing = closing || f.op == 8;
+    return closing || bad.eof();
+  });
+  EXPECT_TRUE(closing || bad.eof()) << "the connection of the huge frame stays open";
+  // The server goes on: the other client's CONNECT to a namespace nobody made is answered.
+  std::string seen;
+  good.send_text("40/nobody,");
+  drive([&] {
+    for (auto& f : good.frames()) seen += f.payload + "\n";
+    return seen.find("44/nobody,") != std::string::npos || good.eof();
+  });
+  EXPECT_NE(seen.find("44/nobody,"), std::string::npos) << seen;
+}
+
 // socket.io's asynchronous dynamic namespaces, io.of((name, auth, next) => ...): the CONNECT waits
 // for the app's answer (here given from another thread), which sees the client's auth; a "no"
 // asks the next registration; none left, or one that throws, "Invalid namespace"; the namespace

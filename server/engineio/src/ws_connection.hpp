@@ -2,6 +2,8 @@
 // (private to engineio/src).
 #pragma once
 
+#include <limits>
+
 #include "server_core.hpp"
 
 namespace shmio::engineio {
@@ -11,6 +13,19 @@ class WsConnection final : public detail::Link, public std::enable_shared_from_t
   WsConnection(tcp::socket socket, std::size_t max_message, const PerMessageDeflate& deflate)
       : ws_(std::move(socket)) {
     ws_.read_message_max(max_message);
+    // The read buffer's bound. Beast checks a compressed frame's declared length against no limit
+    // (read_message_max bounds what it inflates to) and sizes each read by what the frame says is
+    // left: a frame saying 2^62 bytes made it ask for that much, and the std::bad_alloc left the
+    // read's handler and the io_context's run, ending the process with every client (before
+    // 2026-12-05; found by a review; Beast fixed it in Boost 1.86). Past this bound the read
+    // fails (buffer_overflow) and the connection is closed. A message in the making holds at most
+    // max_message inflated bytes beside what of its frame is still to come, which deflate makes
+    // at most a little more than the message: twice the message and 64 KiB cover both.
+    constexpr std::size_t kMax = std::numeric_limits<std::size_t>::max();
+    constexpr std::size_t kSlack = 64 << 10;
+    buffer_.max_size(max_message == 0 || max_message > (kMax - kSlack) / 2
+                         ? kMax  // (0: no bound, as Beast's read_message_max takes it)
+                         : 2 * max_message + kSlack);
     websocket::permessage_deflate pmd;
     pmd.server_enable = true;
     pmd.server_max_window_bits = std::clamp(deflate.window_bits, 9, 15);

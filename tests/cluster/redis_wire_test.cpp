@@ -110,6 +110,21 @@ TEST(ClassicRedis, WhatIsNotABroadcastIsRefusedWithAReason) {
   // 2026-12-05 refused, its broadcast lost for shmio's clients.
   EXPECT_EQ(why(mp(R"(["u",{"type":2,"data":[1]},{}])")), "accepted");
   EXPECT_EQ(why(mp(R"(["u",{"type":2,"data":[-1.5,"x"]},{}])")), "accepted");
+  // A reserved name: every client it reached closed its connection (a parse error) and
+  // reconnected; passed on before 2026-12-05. The sharded adapter's JSON the same.
+  for (const char* name : {"disconnect", "connect_error", "connect", "disconnecting", "newListener",
+                           "removeListener"}) {
+    const std::string msg = std::string(R"(["u",{"type":2,"data":[")") + name + R"("]},{}])";
+    EXPECT_EQ(why(mp(msg.c_str())), "the packet's event name is reserved") << name;
+    sio::Packet p;
+    EXPECT_STREQ(
+        fleet::packet_from_json(
+            json::parse(std::string(R"({"type":2,"data":[")") + name + R"(",1]})").as_object(), {},
+            p),
+        "the packet's event name is reserved")
+        << name;
+  }
+  EXPECT_EQ(why(mp(R"(["u",{"type":2,"data":["disconnected"]},{}])")), "accepted");
   EXPECT_EQ(why(mp(R"(["u",{"type":2,"data":["e"],"nsp":5},{}])")),
             "the packet's nsp is not a string");
   EXPECT_EQ(why(mp(R"(["u",{"type":2,"data":["e"]},{"rooms":[{}]}])")),

@@ -136,6 +136,13 @@ const char* packet_from(Object& po, std::vector<socketio::Binary> attachments,
   if (data == nullptr || !data->is_array() || data->get_array().empty() ||
       !named(data->get_array()[0]))
     return "the packet's data is not [event, ...args]";
+  // (A reserved name — "disconnect", "connect_error", ... — makes every socket.io-client that
+  // receives it close its connection with a parse error and reconnect: one message from the
+  // fleet disconnected every client it named. Node members throw on emitting one, and both
+  // emitters here refuse them; before 2026-12-05 the bridge passed one on; found by a review.)
+  if (const json::value& name = data->get_array()[0];
+      name.is_string() && socketio::is_reserved_event(name.get_string()))
+    return "the packet's event name is reserved";
   if (nsp != nullptr && !nsp->is_string() && !nsp->is_null())
     return "the packet's nsp is not a string";
   out.nsp = nsp != nullptr && nsp->is_string() ? std::string(nsp->get_string()) : "/";

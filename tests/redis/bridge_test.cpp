@@ -14,6 +14,7 @@
 #include <chrono>
 #include <deque>
 #include <functional>
+#include <limits>
 #include <optional>
 #include <set>
 #include <string>
@@ -405,7 +406,10 @@ TEST_F(Bridge, FleetBroadcastsAreWrittenIntoTheRingOnceAndOwnOnesNot) {
 
 // A member's broadcast with acks, written into the ring under an ack id of the bridge's: a bridge
 // started again does not hand out its predecessor's ids (sockets may still hold acks of them, up
-// to the asker's timeout; from 1 in every bridge before 2026-12-05).
+// to the asker's timeout; from 1 in every bridge before 2026-12-05). And its clients' acks are
+// waited for in the workers as long as the bridge relays them: none said, the request timeout;
+// 2^32 - 1 ms (49 days), 10 minutes (before 2026-12-05 both went as they were, and a client that
+// never answered held its entry for good).
 TEST_F(Bridge, ABridgeStartedAgainDoesNotReuseItsPredecessorsAckIds) {
   RedisServer server(free_port());
   server.start();
@@ -424,6 +428,7 @@ TEST_F(Bridge, ABridgeStartedAgainDoesNotReuseItsPredecessorsAckIds) {
     r.packet.nsp = "/";
     r.packet.data = json::array{"ask"};
     r.packet.id = 7;
+    if (run == 1) r.opts.flags.timeout_ms = std::numeric_limits<std::uint32_t>::max();
     pub->command({"PUBLISH", "socket.io-request#/#", fleet::encode_classic_request(r)});
     std::string record;
     ASSERT_TRUE(drive([&] {
@@ -440,6 +445,7 @@ TEST_F(Bridge, ABridgeStartedAgainDoesNotReuseItsPredecessorsAckIds) {
     const std::uint64_t stride = cluster::ack_id_stride(workers_);
     EXPECT_EQ(b->ack_id % stride, stride - 1) << "never a worker's";
     EXPECT_LE(b->ack_id, sio::kMaxAckId);
+    EXPECT_EQ(b->timeout_ms, run == 0 ? 2000u : 600000u);
     ids.push_back(b->ack_id);
     bridge_.reset();
     io_.poll();

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -1540,6 +1541,14 @@ struct Bridge::Impl {
         const std::uint64_t id = ring_id();
         ++stats.requests_in;
         incoming.emplace(id, make_incoming(*r, nsp));
+        // The workers' clients' acks are waited for as long as they are relayed (the wait
+        // above: the requester's timeout, at most kMaxAckWait; none said, the request timeout).
+        // Before 2026-12-05 a timeout of 0 (none said) or of weeks went to the workers as it
+        // was, and each client that never answered held the entry for good, up to its
+        // 1,024 (the app's own broadcasts' entries put out first); found by a review.
+        r->opts.flags.timeout_ms = static_cast<std::uint32_t>(std::clamp<long long>(
+            std::chrono::duration_cast<std::chrono::milliseconds>(wait_for(*r, true)).count(), 1,
+            std::numeric_limits<std::uint32_t>::max()));
         if (!ring_broadcast(nsp, std::move(r->packet), r->opts, id, true))
           incoming[id].waiting.clear();
         settle();

@@ -360,6 +360,26 @@ TEST_P(ClusterAdapterTest, BroadcastsReachTheRoomsOfTheOtherWorkerOnceAndInOrder
 // "part" i of "parts" n, each within a record, every room in one of them (before 2026-12-04 one
 // record, refused as too large). Past its bound (a quarter of the ring, shared by the workers
 // writing into it) it leaves rooms out and its last part says "incomplete".
+// A worker whose metrics are more than a board post holds (an app's own series): the whole lines
+// that fit are posted, and with them the stamp the supervisor's watchdog looks at. Before
+// 2026-12-05 nothing was posted, and the watchdog killed the live worker every minute.
+TEST_P(ClusterAdapterTest, MetricsLargerThanABoardPostArePostedInPart) {
+  auto board = shm::WorkerBoard::open(ring_, segment_->header().creation_time_ns);
+  ASSERT_TRUE(board) << board.error().message;
+  const std::size_t capacity = board.value().capacity();
+  std::string text;
+  for (int i = 0; text.size() <= capacity + 1000; ++i)
+    text += "app_big_series{n=\"" + std::to_string(i) + "\"} 1\n";
+  workers_[0]->node->set_local_metrics([&text] { return text; });
+  (void)workers_[0]->node->cluster_metrics_text();
+  const auto post = board.value().read(0);
+  ASSERT_TRUE(post);
+  EXPECT_EQ(post->blob.rfind("app_big_series{n=\"0\"} 1\n", 0), 0u) << post->blob.substr(0, 80);
+  EXPECT_LE(post->blob.size(), capacity);
+  EXPECT_GT(post->blob.size(), capacity - 100);
+  EXPECT_EQ(post->blob.back(), '\n');
+}
+
 TEST_P(ClusterAdapterTest, AWorkersManyRoomsAreToldInParts) {
   const auto [k, sid] = connect(0);
   ASSERT_FALSE(sid.empty());

@@ -105,16 +105,31 @@ struct Node::Impl {
   }
   net::steady_timer board_timer;
   std::chrono::steady_clock::time_point board_refused_logged{};
+  // Larger than a post holds (an app's own series): its whole lines that fit are posted, so that
+  // the post's stamp, which the supervisor's watchdog takes for the worker turning its loop,
+  // moves on (before 2026-12-05 nothing was posted, and the watchdog killed a live worker every
+  // minute; found by a review).
   void post_metrics(const std::string& text) {
     if (!board) return;
-    if (board->post(static_cast<std::uint32_t>(options.worker), text)) return;
+    const auto slot = static_cast<std::uint32_t>(options.worker);
+    if (board->post(slot, text)) return;
+    const std::size_t cut =
+        text.size() > board->capacity() ? text.rfind('\n', board->capacity() - 1) : text.npos;
+    const bool part =
+        cut != text.npos && board->post(slot, std::string_view(text).substr(0, cut + 1));
     const auto now = std::chrono::steady_clock::now();
     if (now - board_refused_logged < std::chrono::minutes(1)) return;
     board_refused_logged = now;
-    std::fprintf(stderr,
-                 "shmio[w%d]: this worker's metrics (%zu bytes) were not posted on the board (a "
-                 "post holds %zu): other workers' /metrics show its earlier post\n",
-                 options.worker, text.size(), board->capacity());
+    if (part)
+      std::fprintf(stderr,
+                   "shmio[w%d]: this worker's metrics (%zu bytes) are more than a post on the "
+                   "board holds (%zu): other workers' /metrics show the first %zu bytes\n",
+                   options.worker, text.size(), board->capacity(), cut + 1);
+    else
+      std::fprintf(stderr,
+                   "shmio[w%d]: this worker's metrics (%zu bytes) were not posted on the board (a "
+                   "post holds %zu): other workers' /metrics show its earlier post\n",
+                   options.worker, text.size(), board->capacity());
   }
   void arm_board_timer() {
     board_timer.expires_after(std::chrono::seconds(1));
@@ -672,8 +687,19 @@ struct Node::Impl {
         });
   }
   // Applies what the rings hold now (every record, for the callers that need all of it before
-  // they go on: a recovery's take, a dead responder's requests, keep_up).
-  void drain() { drain(std::numeric_limits<std::size_t>::max()); }
+  // they go on: a recovery's take, a dead responder's requests, keep_up): as many rounds as it
+  // takes to read a whole ring of the smallest records twice over (a round reads up to 64 records
+  // of each ring that has more, so everything there when it began is read, and as much again
+  // that came meanwhile), the rest posted as any drain's. Before 2026-12-05 it read until the
+  // rings were empty: while other workers published faster than this one delivered, that never
+  // came, and the worker turned no timer and flushed no client until the watchdog killed it
+  // (found by a review).
+  void drain() { drain(full_drain_rounds()); }
+  std::size_t full_drain_rounds() const {
+    std::uint64_t capacity = segment ? segment->capacity() : 0;
+    if (own_segment) capacity = std::max(capacity, own_segment->capacity());
+    return static_cast<std::size_t>(2 * capacity / (shm::layout::kUnit * 64) + 2);
+  }
   // At most `rounds` batches of each ring, the rest posted behind what this turn queued (the
   // clients' flushes, timers, other sockets' reads): a drain woken by the notifier takes at most
   // kDrainRounds per turn. Before 2026-12-05 it read on while other workers kept publishing

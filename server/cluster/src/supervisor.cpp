@@ -262,8 +262,14 @@ void remove_dead_clusters(const std::string& own) {
       if (!cluster || live) continue;
       ring_id = h.creation_time_ns;
       supervisor = h.creator_pid;
+      // Still the ring just judged, at the moment of removing it (a name is removed, not a file):
+      // a supervisor starting on that port meanwhile replaces a stale ring with its own, which
+      // this look found gone with the old one's creator, and a removal by name then took the new
+      // one from under its cluster (before 2026-12-05; found by a review). (The window left is
+      // the few instructions between this look and the unlink.)
+      if (!sg.still_named()) continue;
+      if (!shm::Segment::remove(name)) continue;  // (another's: not removable by this user)
     }
-    if (!shm::Segment::remove(name)) continue;  // (another's: not removable by this user)
     const std::string prefix = name + ".w";
     for (const shm::SegmentInfo& w : shm::Segment::list())
       if (w.name.rfind(prefix, 0) == 0 && w.name.size() > prefix.size() &&

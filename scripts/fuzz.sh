@@ -12,9 +12,9 @@ if [ ! -f "$dir/build.ninja" ]; then
     -DSHMIO_BUILD_TESTS=OFF -DSHMIO_BUILD_BENCH=OFF -DSHMIO_BUILD_TOOLS=OFF
 fi
 ninja -C "$dir" -j "${SHMIO_JOBS:-2}" engineio_decode_fuzz socketio_decode_fuzz cluster_decode_fuzz \
-  msgpack_decode_fuzz
+  msgpack_decode_fuzz server_http_fuzz
 mkdir -p "$dir/corpus/engineio" "$dir/corpus/socketio" "$dir/corpus/cluster" "$dir/corpus/msgpack" \
-  "$dir/artifacts"
+  "$dir/corpus/server_http" "$dir/artifacts"
 i=0
 for s in '0{"sid":"x","upgrades":[],"pingInterval":25000}' '2probe' '3' '4hello' 'bAQIDBA==' \
          $'4a\x1e4b\x1ebAQ==' '6'; do
@@ -38,9 +38,27 @@ printf '\x93\xa6abc123\x83\xa4type\x02\xa4data\x93\xa4chat\x81\xa4text\xa2hi\xc4
   >"$dir/corpus/msgpack/seed-broadcast"
 printf '\x85\xa3uid\xa6abc123\xa9requestId\xa6xyz789\xa4type\x07\xa6packet\x80\xa4opts\x80' \
   >"$dir/corpus/msgpack/seed-request"
+# One client's bytes to a real server ("@@": the id of a session handshaken just before): a
+# long-poll, a POST (by length and chunked, with a trailer), a WebSocket upgrade of that session
+# with its frames (masked with a zero key: the payload as it is), a fresh WebSocket, an app route.
+# (Each seed is a printf format, so that it can hold NUL bytes: \x00.)
+seed() { printf "$2" >"$dir/corpus/server_http/$1"; }
+h='HTTP/1.1\r\nHost: f\r\n'
+ws='Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n'
+zero='\x00\x00\x00\x00'  # (a zero mask key)
+seed get "GET /socket.io/?EIO=4&transport=polling&sid=@@ $h\r\n"
+seed post "POST /socket.io/?EIO=4&transport=polling&sid=@@ ${h}Content-Length: 2\r\n\r\n40"
+seed chunked "POST /socket.io/?EIO=4&transport=polling&sid=@@ ${h}Transfer-Encoding: chunked\r\n\r\n2\r\n40\r\n0\r\nX-T: 1\r\n\r\n"
+seed upgrade "GET /socket.io/?EIO=4&transport=websocket&sid=@@ $h$ws\x81\x86${zero}2probe\x81\x81${zero}5\x81\x82${zero}40\x81\x95${zero}421[\"echo\",{\"a\":[1]}]"
+seed websocket "GET /socket.io/?EIO=4&transport=websocket $h$ws\x81\x82${zero}40\x82\x83${zero}\x01\x02\x03"
+seed deflate "GET /socket.io/?EIO=4&transport=websocket ${h}Sec-WebSocket-Extensions: permessage-deflate\r\n$ws\xc1\x84${zero}\x32\x31\x00\x00"
+seed route "POST /echo ${h}Content-Length: 3\r\n\r\nabc"
 for target in engineio socketio cluster msgpack; do
   echo "fuzz: ${target}_decode_fuzz for ${seconds}s"
   "$dir/tests/fuzz/${target}_decode_fuzz" -max_total_time="$seconds" -max_len=4096 \
     -artifact_prefix="$dir/artifacts/" "$dir/corpus/$target" 2>&1 | tail -n 3
 done
+echo "fuzz: server_http_fuzz for ${seconds}s"
+"$dir/tests/fuzz/server_http_fuzz" -max_total_time="$seconds" -max_len=4096 -timeout=10 \
+  -artifact_prefix="$dir/artifacts/" "$dir/corpus/server_http" 2>&1 | tail -n 3
 echo "fuzz: no crash"

@@ -465,39 +465,6 @@ test("one process: a second stop signal ends a drain held by an on_stop that doe
   }
 });
 
-// A stop signal while the app's setup runs (it waits, as for its database): answered once the
-// setup returns, with the drain (exit 0), where before 2026-12-05 it found its default action and
-// ended the process at once, in one process and in a worker alike (a worker's lines its stderr
-// thread had not handed on were lost). (One process here; a worker runs the same serve_one.)
-test("a stop signal during the app's setup is answered after it, with the drain", async () => {
-  const fifo = path.join(os.tmpdir(), `shmio-api-setup-${process.pid}.fifo`);
-  fs.rmSync(fifo, { force: true });
-  assert.equal(spawnSync("mkfifo", [fifo]).status, 0);
-  const p = spawn(BIN, ["--port", "0"], { env: { ...process.env, API_SETUP_WAITS: fifo } });
-  let out = "", err = "";
-  p.stdout.on("data", (d) => (out += d));
-  p.stderr.on("data", (d) => (err += d));
-  const exited = new Promise((r) => p.once("exit", (...x) => r(x)));
-  try {
-    await until(() => /in setup of worker 0/.test(out), 20000, "in setup")
-      .catch((e) => { throw new Error(`${e.message}; stderr: ${err}; stdout: ${out}`); });
-    p.kill("SIGTERM");
-    // The setup goes on (without blocking here where the process is gone: ENXIO, no reader).
-    try {
-      const fd = fs.openSync(fifo, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
-      fs.writeSync(fd, "go");
-      fs.closeSync(fd);
-    } catch (e) {
-      if (e.code !== "ENXIO" && e.code !== "EPIPE") throw e;
-    }
-    const [code, signal] = await within(exited, 20000, "exit after the setup");
-    assert.deepEqual([code, signal], [0, null], `stderr: ${err}; stdout: ${out}`);
-  } finally {
-    p.kill("SIGKILL");
-    fs.rmSync(fifo, { force: true });
-  }
-});
-
 // serve() called a second time by the same program, which sent its stderr elsewhere in between
 // (a log file): the second run's lines (through the app's log hook, to shmio::stderr_fd()) and
 // what the program writes after it go there. Before 2026-12-05 the second run wrote to the first

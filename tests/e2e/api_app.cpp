@@ -22,11 +22,9 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/json/serialize.hpp>
-#include <cerrno>
 #include <cstddef>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -260,22 +258,6 @@ int main(int argc, char** argv) {
       std::fflush(stdout);
     }
     if (setup_throws) throw std::runtime_error("the database is down");
-    // (API_SETUP_WAITS=FIFO: the setup says "in setup", then waits until the test writes to FIFO
-    // and closes it, as an app's setup that waits for its database.)
-    if (const char* fifo = std::getenv("API_SETUP_WAITS")) {
-      std::printf("in setup of worker %d\n", w.index);
-      std::fflush(stdout);
-      int fd = -1;
-      while ((fd = ::open(fifo, O_RDONLY | O_CLOEXEC)) < 0 && errno == EINTR) {
-      }
-      if (fd < 0) throw std::runtime_error(std::string("API_SETUP_WAITS: ") + std::strerror(errno));
-      char buf[64];
-      for (;;) {  // (until the writer closes it)
-        const ssize_t n = ::read(fd, buf, sizeof buf);
-        if (n == 0 || (n < 0 && errno != EINTR)) break;
-      }
-      ::close(fd);
-    }
     // (API_ABORT_ONCE=FILE: worker 0's first start says two lines, the last without its newline,
     // and aborts, as an app's failed assertion does; its successor, FILE there, serves.)
     if (const char* f = std::getenv("API_ABORT_ONCE"); f != nullptr && w.index == 0) {

@@ -755,19 +755,6 @@ int serve_one(const ServeOptions& cfg, const Setup& setup, const cluster::Worker
   operations(options, server_ptr, node_ptr, worker);
 
   boost::asio::io_context io_ctx;
-  // (SIGHUP too, as the supervisor takes it: a terminal's hang-up reaches every process of the
-  // group, and its default action ended a worker, or a single process, without its drain.)
-  // A process started with SIGHUP ignored (nohup), or SIGINT (a shell script's background job),
-  // keeps ignoring it.
-  // Taken first, before the cluster is joined and the app's setup runs (Asio keeps a signal that
-  // comes before the wait below; it is answered once the loop runs): a stop signal in that time
-  // found its default action and ended the process without its drain, the lines its stderr
-  // thread had not handed on yet lost — the supervisor's drain SIGTERM in the moment after a
-  // worker listened (before 2026-12-05; e2e_api's "serve() twice" lost a worker's setup line in 1
-  // of 25 runs under load), or one that came while the app's setup ran (until 2026-12-05, later).
-  // A setup that waits for something is not interrupted: the signal is answered after it.
-  boost::asio::signal_set signals(io_ctx);
-  for (const int sig : cluster::stop_signals()) signals.add(sig);
   std::unique_ptr<cluster::Node> node;
   if (ctx != nullptr) {
     cluster::NodeOptions no;
@@ -852,6 +839,17 @@ int serve_one(const ServeOptions& cfg, const Setup& setup, const cluster::Worker
       std::printf("shmio (%s) listening on %s:%u\n", cfg.name.c_str(), cfg.host.c_str(), bound);
     std::fflush(stdout);
   };
+  // (SIGHUP too, as the supervisor takes it: a terminal's hang-up reaches every process of the
+  // group, and its default action ended a worker, or a single process, without its drain.)
+  // A process started with SIGHUP ignored (nohup), or SIGINT (a shell script's background job),
+  // keeps ignoring it.
+  // Taken before it listens (Asio keeps a signal that comes before the wait below): a stop signal
+  // right after "listening" found its default action and ended the process without its drain,
+  // its clients untold and the lines its stderr thread had not handed on yet lost — the
+  // supervisor's drain SIGTERM in the moment after a worker listened (before 2026-12-05; e2e_api's
+  // "serve() twice" lost a worker's setup line in 1 of 25 runs under load).
+  boost::asio::signal_set signals(io_ctx);
+  for (const int sig : cluster::stop_signals()) signals.add(sig);
   if (node) {
     try {
       node->start(io);  // (its hand-off socket: a bind that fails throws)

@@ -27,6 +27,7 @@
 #include <algorithm>
 #include <atomic>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <chrono>
@@ -2542,6 +2543,59 @@ TEST_P(Delivery, ARoomListenerThatDisconnectsTheJoiningSocketEndsTheJoin) {
   EXPECT_TRUE(server_->of("/").adapter().socket_rooms(id).empty());
   EXPECT_EQ(server_->to("z-after").emit("m", Args{1}), 0u);
   (void)c;
+}
+
+// The same listener closing the whole connection (disconnect(true)) of a socket being admitted
+// after an asynchronous middleware: the socket is not admitted, and leaves the namespace and
+// its rooms. Before 2026-12-05 the closed client's sockets did not yet include it: it was added
+// to that client and stayed connected in the namespace after the client and its connection were
+// freed, for the next broadcast to write through (found by a review).
+TEST_P(Delivery, ARoomListenerThatClosesTheConnectionOfASocketBeingAdmittedEndsItsAdmission) {
+  const RoomListening room_listening;
+  const std::shared_ptr<bool>& listening = room_listening.flag;
+  Namespace& late = server_->of("/late");
+  late.use([this](const SocketPtr&, Next next) {
+    net::post(io_, [next] { next(std::nullopt); });  // (answered on a later turn)
+  });
+  int kicks = 0, connected = 0;
+  late.on_connection([&connected](const SocketPtr&) { ++connected; });
+  late.adapter().on_room_event(
+      [&, listening](Adapter::RoomEvent e, const Room& room, const SocketId& who) {
+        if (!*listening || e != Adapter::RoomEvent::join_room || room != who) return;
+        ++kicks;
+        if (SocketPtr k = server_->of("/late").socket(who)) k->disconnect(true);
+      });
+  Client& c = open_session();
+  c.send_text("40/late,");
+  drive([&] { return kicks == 1 && late.size() == 0; });
+  EXPECT_EQ(kicks, 1);
+  EXPECT_EQ(late.size(), 0u) << "a socket of a closed connection is still in the namespace";
+  EXPECT_EQ(connected, 0);
+  EXPECT_EQ(late.emit("m", Args{1}), 0u);
+  io_.poll();
+}
+
+// A client's CONNECTs waiting for a middleware's answer are at most 64 at once, whatever kind of
+// namespace they are for: the 65th is answered "Invalid namespace" (until 2026-12-05 only those
+// waiting for an asynchronous dynamic check were counted, and one client could hold a socket and
+// an auth in each of 10,000 dynamic namespaces; found by a review).
+TEST_P(Delivery, AClientsConnectsWaitingForMiddlewaresAreBounded) {
+  std::vector<Next> held;
+  server_->of([](const std::string& n) { return n.rfind("/held-", 0) == 0; },
+              [&held](Namespace& n) {
+                n.use([&held](const SocketPtr&, Next next) { held.push_back(std::move(next)); });
+              });
+  Client& c = open_session();
+  for (int i = 0; i <= 64; ++i) c.send_text("40/held-" + std::to_string(i) + ",");
+  std::string got;
+  drive_until_received(c, got, "44/held-64,");
+  EXPECT_NE(got.find("44/held-64,{\"message\":\"Invalid namespace\"}"), std::string::npos) << got;
+  EXPECT_EQ(held.size(), 64u);
+  EXPECT_EQ(got.find("44/held-63,"), std::string::npos) << got;
+  // Answered, the waiting ones are admitted.
+  for (Next& n : std::exchange(held, {})) n(std::nullopt);
+  drive_until_received(c, got, "40/held-63,");
+  EXPECT_NE(got.find("40/held-0,"), std::string::npos) << got;
 }
 
 // A socket a middleware refuses is freed, though the middleware gave it a handler capturing it

@@ -79,11 +79,13 @@ class Client : public std::enable_shared_from_this<Client> {
       // first answers the client's one socket. (Until 2026-12-05 it closed the whole connection;
       // socket.io makes a second socket, and the client then gets every message twice.)
       if (std::find(connecting_.begin(), connecting_.end(), p.nsp) != connecting_.end()) return;
+      // (At most kMaxPendingChecks of a client's CONNECTs wait for the app's checks or its
+      // middlewares at once, each holding its auth and its socket: more are answered "Invalid
+      // namespace". Until 2026-12-05 only those waiting for a dynamic namespace's check were
+      // counted, and one client could hold as many as the server makes dynamic namespaces, each
+      // CONNECT also looked for in the list of all of them; found by a review.)
+      if (connecting_.size() >= kMaxPendingChecks) return invalid_namespace(p.nsp);
       Namespace* nsp = srv_.find(p.nsp);
-      // (At most kMaxPendingChecks of a client's CONNECTs wait for the app's checks at once, each
-      // holding its auth and, in the app, a look-up: more are answered "Invalid namespace".)
-      if (nsp == nullptr && connecting_.size() >= kMaxPendingChecks)
-        return invalid_namespace(p.nsp);
       if (nsp == nullptr && srv_.asks_dynamic(p.nsp)) {
         // The app's asynchronous checks (Server::of(NamespaceCheck, setup)): the CONNECT waits
         // for their answer, as for a middleware's (a second one meanwhile is let go).

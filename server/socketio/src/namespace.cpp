@@ -297,13 +297,25 @@ void Namespace::admit(const std::shared_ptr<Client>& c, const SocketPtr& s) {
   s->admitted_ = true;
   sockets_.erase(s->id());  // (none: checked above) an entry's key is a view of its own socket's id
   sockets_.emplace(s->id(), s);
-  adapter_->add_all(s->id(), {s->id()});
   // (A room listener may disconnect it as it joins: admitted no further, no CONNECT after its
-  // DISCONNECT and no connection handlers for a closed socket.)
-  if (!s->connected_) return c->refused(name_);  // (no longer connecting: a CONNECT may come)
+  // DISCONNECT and no connection handlers for a closed socket. Or close its whole connection —
+  // disconnect(true), the server's close — whose sockets this one is not yet among: it was then
+  // added to a client already closed, and left connected in the namespace and its rooms after
+  // the client and its connection were freed, for the next broadcast to write through; before
+  // 2026-12-05, found by a review. It leaves as a socket refused does.)
+  auto went = [&] {
+    if (!s->connected_) return c->refused(name_), true;  // (no longer connecting)
+    if (server_->open(c.get())) return false;
+    s->connected_ = false;
+    remove(s->id());
+    abandon(s);
+    return true;
+  };
+  adapter_->add_all(s->id(), {s->id()});
+  if (went()) return;
   if (s->x_ && !s->x_->restore_rooms.empty())
     adapter_->add_all(s->id(), std::exchange(s->x_->restore_rooms, {}));
-  if (!s->connected_) return c->refused(name_);  // (no longer connecting: a CONNECT may come)
+  if (went()) return;
   c->add(name_, s);
   // A recovered socket gets what it missed before the CONNECT reply (the client emits those
   // events before its "connect" event, in order).

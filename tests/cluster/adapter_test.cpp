@@ -355,24 +355,35 @@ TEST_P(ClusterAdapterTest, BroadcastsReachTheRoomsOfTheOtherWorkerOnceAndInOrder
   EXPECT_EQ(events(a.first), (std::vector<std::string>{R"(["everyone"])", R"(["not-w1"])"}));
 }
 
-// A worker asked for all its rooms (a fleet bridge in a sharded dynamic mode) that has more than
-// a ring record holds (4,000 rooms of 24 bytes, 1 MiB rings: 128 KiB records) says them in parts,
-// "part" i of "parts" n, each within a record, every room in one of them (before 2026-12-04 one
-// record, refused as too large). Past its bound (a quarter of the ring, shared by the workers
-// writing into it) it leaves rooms out and its last part says "incomplete".
-// A worker whose metrics are more than a board post holds (an app's own series): the whole lines
-// that fit are posted, and with them the stamp the supervisor's watchdog looks at. Before
+// A worker whose metrics are more than a board post holds (an app's own series): the whole
+// families that fit are posted (a histogram never cut between its buckets; lines where there are
+// no HELP or TYPE lines), and with them the stamp the supervisor's watchdog looks at. Before
 // 2026-12-05 nothing was posted, and the watchdog killed the live worker every minute.
 TEST_P(ClusterAdapterTest, MetricsLargerThanABoardPostArePostedInPart) {
   auto board = shm::WorkerBoard::open(ring_, segment_->header().creation_time_ns);
   ASSERT_TRUE(board) << board.error().message;
   const std::size_t capacity = board.value().capacity();
   std::string text;
-  for (int i = 0; text.size() <= capacity + 1000; ++i)
-    text += "app_big_series{n=\"" + std::to_string(i) + "\"} 1\n";
+  for (int i = 0; text.size() <= capacity + 1000; ++i) {
+    const std::string f = "app_h" + std::to_string(i);
+    text += "# HELP " + f + " a histogram\n# TYPE " + f + " histogram\n";
+    for (const char* le : {"0.1", "1", "+Inf"}) text += f + "_bucket{le=\"" + le + "\"} 1\n";
+    text += f + "_sum 0.5\n" + f + "_count 1\n";
+  }
   workers_[0]->node->set_local_metrics([&text] { return text; });
   (void)workers_[0]->node->cluster_metrics_text();
-  const auto post = board.value().read(0);
+  auto post = board.value().read(0);
+  ASSERT_TRUE(post);
+  ASSERT_LE(post->blob.size(), capacity);
+  EXPECT_GT(post->blob.size(), capacity - 300);
+  EXPECT_EQ(text.compare(0, post->blob.size(), post->blob), 0) << "not the exposition's start";
+  EXPECT_EQ(text.compare(post->blob.size(), 7, "# HELP "), 0) << "cut inside a family";
+  // Series without HELP or TYPE lines: cut at a line.
+  text.clear();
+  for (int i = 0; text.size() <= capacity + 1000; ++i)
+    text += "app_big_series{n=\"" + std::to_string(i) + "\"} 1\n";
+  (void)workers_[0]->node->cluster_metrics_text();
+  post = board.value().read(0);
   ASSERT_TRUE(post);
   EXPECT_EQ(post->blob.rfind("app_big_series{n=\"0\"} 1\n", 0), 0u) << post->blob.substr(0, 80);
   EXPECT_LE(post->blob.size(), capacity);
@@ -380,6 +391,11 @@ TEST_P(ClusterAdapterTest, MetricsLargerThanABoardPostArePostedInPart) {
   EXPECT_EQ(post->blob.back(), '\n');
 }
 
+// A worker asked for all its rooms (a fleet bridge in a sharded dynamic mode) that has more than
+// a ring record holds (4,000 rooms of 24 bytes, 1 MiB rings: 128 KiB records) says them in parts,
+// "part" i of "parts" n, each within a record, every room in one of them (before 2026-12-04 one
+// record, refused as too large). Past its bound (a quarter of the ring, shared by the workers
+// writing into it) it leaves rooms out and its last part says "incomplete".
 TEST_P(ClusterAdapterTest, AWorkersManyRoomsAreToldInParts) {
   const auto [k, sid] = connect(0);
   ASSERT_FALSE(sid.empty());

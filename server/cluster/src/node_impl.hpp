@@ -105,7 +105,20 @@ struct Node::Impl {
   }
   net::steady_timer board_timer;
   std::chrono::steady_clock::time_point board_refused_logged{};
-  // Larger than a post holds (an app's own series): its whole lines that fit are posted, so that
+  // Where an exposition larger than a post is cut: before the first family (its HELP line, or its
+  // TYPE line where it has none) that does not fit whole, so that no histogram is cut between its
+  // buckets (the cluster's totals would then count a part of it); at a line where even the first
+  // family does not fit. The index of the last byte kept ('\n'), npos if none.
+  std::size_t family_cut(const std::string& text) const {
+    const std::size_t last = board->capacity() - 1;
+    const std::size_t help = text.rfind("\n# HELP ", last), type = text.rfind("\n# TYPE ", last);
+    std::size_t at = type;
+    if (help != text.npos &&
+        (type == text.npos || help > type || text.find('\n', help + 1) == type))
+      at = help;  // (a TYPE right after its family's HELP: the family starts at the HELP)
+    return at != text.npos ? at : text.rfind('\n', last);
+  }
+  // Larger than a post holds (an app's own series): its whole families that fit are posted, so that
   // the post's stamp, which the supervisor's watchdog takes for the worker turning its loop,
   // moves on (before 2026-12-05 nothing was posted, and the watchdog killed a live worker every
   // minute; found by a review).
@@ -113,8 +126,7 @@ struct Node::Impl {
     if (!board) return;
     const auto slot = static_cast<std::uint32_t>(options.worker);
     if (board->post(slot, text)) return;
-    const std::size_t cut =
-        text.size() > board->capacity() ? text.rfind('\n', board->capacity() - 1) : text.npos;
+    const std::size_t cut = text.size() > board->capacity() ? family_cut(text) : text.npos;
     const bool part =
         cut != text.npos && board->post(slot, std::string_view(text).substr(0, cut + 1));
     const auto now = std::chrono::steady_clock::now();
@@ -364,7 +376,7 @@ struct Node::Impl {
       return;
     if (mutating == 0) return drain();
     // (A read posted already — keep_up's own, or the rest of a drain cut at its budget — reads
-    // everything once it runs: `full_drain`.)
+    // all its rings hold once it runs, as drain() does: `full_drain`.)
     full_drain = true;
     if (std::exchange(drain_posted, true)) return;
     net::post(io, [life = std::weak_ptr<bool>(lifetime), this] {

@@ -1076,8 +1076,25 @@ int run_supervisor(const SupervisorOptions& o,
       if (!ring_broken && check_rings() == nullptr) {
         const std::string body = write_message(
             {{"pid", static_cast<std::int64_t>(dead)}, {"worker", static_cast<std::int64_t>(i)}});
-        (void)writer->publish(static_cast<std::uint16_t>(MessageType::worker_down),
-                              {reinterpret_cast<const std::byte*>(body.data()), body.size()});
+        // Not into a ring a lap ahead of its frontier: the publish would wait at the gate until
+        // the frontier moves, and it moves not while a producer stopped in the middle of a write
+        // (SIGSTOP, a debugger) holds it — this loop, with its stop signals taken only here, then
+        // waited with it: no restart, no drain, a SIGTERM not answered (before 2026-12-05; found
+        // by a review). The workers find the death by themselves then (their requests' dead
+        // check). (Claims of others between this look and the publish may still make it wait.)
+        const shm::layout::Control& ctl = seg->control();
+        const std::uint64_t tail = ctl.tail.tail.load(std::memory_order_acquire);
+        const std::uint64_t frontier = ctl.frontier.frontier.load(std::memory_order_acquire);
+        if (static_cast<std::int64_t>(tail + shm::layout::footprint(body.size()) - seg->capacity() -
+                                      frontier) > 0)
+          std::fprintf(stderr,
+                       "shmio: the death of worker %zu was not written into the ring: it is full "
+                       "behind a record not finished (a producer stopped in the middle of a "
+                       "write?)\n",
+                       i);
+        else
+          (void)writer->publish(static_cast<std::uint16_t>(MessageType::worker_down),
+                                {reinterpret_cast<const std::byte*>(body.data()), body.size()});
         // Its reader slot freed now, and with it the count of its wait on the ring (a worker
         // killed while it waited: otherwise every later commit would wake no one, in a system
         // call; docs/ring.md "Dead waiters").

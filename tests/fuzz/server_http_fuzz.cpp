@@ -2,11 +2,11 @@
 // v5): the HTTP request parser, the routes, polling handshakes, GETs and POSTs, a WebSocket
 // upgrade and the frames after it (with permessage-deflate where the bytes offer it). Whatever the
 // bytes, the server must not crash, must not throw out of its io_context (its thread would end the
-// process), and must go on answering: before each input a fresh handshake must get its session id
-// (a server wedged by the last input aborts). Each input is one connection, written whole and then
-// half-closed; "@@" in it is replaced by that fresh session's id, so that POSTs, long-polls and
-// upgrades reach a live session. The server's heartbeat is short (100 ms), so sessions an input
-// leaves behind end soon.
+// process), and must go on answering: after each input a fresh handshake must get its session id
+// (a server wedged by the input aborts, that input saved). Each input is one connection, written
+// whole and then half-closed; "@@" in it is replaced by the id of the session handshaken after the
+// input before, so that POSTs, long-polls and upgrades reach a live session. The server's heartbeat
+// is short (100 ms), so sessions an input leaves behind end soon.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -131,20 +131,29 @@ std::string handshake(std::uint16_t port) {
   return to == std::string::npos ? std::string() : in.substr(from, to - from);
 }
 
-}  // namespace
-
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  Fixture& f = fixture();
-  // The server still answers (a few tries: a handshake may meet a moment's load).
+// The server still answers: a fresh session's id (a few tries: a handshake may meet a moment's
+// load), or abort, blaming the input just run.
+std::string alive_or_abort(std::uint16_t port) {
   std::string sid;
-  for (int i = 0; i < 20 && sid.empty(); ++i) sid = handshake(f.port);
+  for (int i = 0; i < 20 && sid.empty(); ++i) sid = handshake(port);
   if (sid.empty()) {
     std::fprintf(stderr, "server_http_fuzz: the server no longer answers a handshake\n");
     std::abort();
   }
+  return sid;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  Fixture& f = fixture();
+  // (The session of the handshake after the last input: checked after each, so that a wedge is
+  // blamed on the input that made it.)
+  static std::string sid = alive_or_abort(f.port);
   std::string in(reinterpret_cast<const char*>(data), size);
   for (std::size_t at = 0; (at = in.find("@@", at)) != std::string::npos; at += sid.size())
     in.replace(at, 2, sid);
   (void)talk(f.port, in);
+  sid = alive_or_abort(f.port);
   return 0;
 }

@@ -17,6 +17,15 @@ if(SHMIO_WERROR)
   target_compile_options(shmio_build_flags INTERFACE -Werror)
 endif()
 
+# The fuzz build (scripts/fuzz.sh): every library instrumented for libFuzzer's coverage and
+# under ASan and UBSan (any UB fatal), as the fuzz targets are; before 2026-12-05 only the targets'
+# own files were, and the fuzzers ran blind to the code they fed (a few dozen edges seen) with
+# no sanitizer in it.
+if(SHMIO_FUZZ)
+  target_compile_options(shmio_build_flags INTERFACE -fsanitize=fuzzer-no-link,address,undefined
+                         -fno-sanitize-recover=undefined)
+  target_link_options(shmio_build_flags INTERFACE -fsanitize=address,undefined)
+endif()
 if(SHMIO_SANITIZE STREQUAL "address")
   target_compile_options(shmio_build_flags INTERFACE -fsanitize=address,undefined
                          -fno-sanitize-recover=all -fno-omit-frame-pointer -O1 -g)

@@ -12,6 +12,14 @@
 namespace shmio::shm {
 using namespace layout;
 
+namespace {
+// The gate: a claim of `bytes` at `p` may be written only once the frontier `f` has passed every
+// record of the lap before that overlaps it, f >= p + bytes - capacity (docs/ring.md).
+bool gated(const Segment& s, std::uint64_t p, std::uint64_t bytes, std::uint64_t f) noexcept {
+  return p + bytes > s.capacity() && static_cast<std::int64_t>(f - (p + bytes - s.capacity())) < 0;
+}
+}  // namespace
+
 const char* to_string(PublishStatus s) noexcept {
   switch (s) {
     case PublishStatus::ok:
@@ -146,8 +154,7 @@ RingWriter::Reserved RingWriter::reserve(std::uint64_t bytes) noexcept {
   // SYNC POINT READ: frontier; pairs with the CAS that moved it here (which follows the stamp of
   // the index at p when it is p).
   std::uint64_t f = c.frontier.frontier.load(std::memory_order_acquire);
-  if (p + bytes > s.capacity() && static_cast<std::int64_t>(f - (p + bytes - s.capacity())) < 0)
-    f = wait_gate(p, bytes, f);
+  if (gated(s, p, bytes, f)) f = wait_gate(p, bytes, f);
   hook(core::HookPoint::after_gate, p);
   core::raise_horizon(s, p + bytes);  // W5: before any byte of the claim is written
   hook(core::HookPoint::before_write, p);
@@ -158,17 +165,21 @@ RingWriter::Reserved RingWriter::reserve(std::uint64_t bytes) noexcept {
   return {p, false, 0};
 }
 
+bool RingWriter::would_wait(std::size_t length) const noexcept {
+  const Segment& s = *segment_;
+  if (exclusive_) return false;
+  const Control& c = s.control();
+  const std::uint64_t p = c.tail.tail.load(std::memory_order_acquire);
+  return gated(s, p, footprint(length), c.frontier.frontier.load(std::memory_order_acquire));
+}
+
 std::uint64_t RingWriter::wait_gate(std::uint64_t p, std::uint64_t bytes,
                                     std::uint64_t f) noexcept {
   const Segment& s = *segment_;
   Control& c = s.control();
-  const std::uint64_t need = p + bytes - s.capacity();
-  auto gated = [&](std::uint64_t frontier) {
-    return static_cast<std::int64_t>(frontier - need) < 0;
-  };
   slot_->gated.fetch_add(1, std::memory_order_relaxed);
   core::StallWatch watch(s, f, monotonic_ns());
-  for (unsigned spins = 0; gated(f); ++spins) {
+  for (unsigned spins = 0; gated(s, p, bytes, f); ++spins) {
     if (spins < 256) {
       core::cpu_relax();
     } else {

@@ -111,6 +111,31 @@ TEST(Ring, ClaimWritesInPlace) {
   EXPECT_EQ(got[0].payload, "abc");
 }
 
+// would_wait(): while a claim not committed holds the frontier, the others write up to a lap
+// past it and then would wait at the gate (what the supervisor looks at before it writes a
+// worker's death); once the claim is committed, they would not.
+TEST(Ring, WouldWaitSaysAClaimWouldWaitAtTheGate) {
+  RingName name("would-wait");
+  auto s = test::make_ring(name, 1 << 16);
+  auto held = RingWriter::attach(s);
+  auto other = RingWriter::attach(s);
+  ASSERT_TRUE(held && other);
+  const std::vector<std::byte> payload(200, std::byte{1});  // (a footprint of 256 bytes)
+  EXPECT_FALSE(other->would_wait(payload.size()));
+  const auto c = held->claim(10, 1);  // (64 bytes, at 0)
+  ASSERT_EQ(c.status, PublishStatus::ok);
+  std::uint64_t written = 0;
+  while (!other->would_wait(payload.size()) && written < 2 * s.capacity()) {
+    ASSERT_EQ(other->publish(1, payload), PublishStatus::ok);
+    written += 256;
+  }
+  // Up to the claim one lap on: 64 + written + 256 > capacity.
+  EXPECT_EQ(written, s.capacity() - 256);
+  EXPECT_FALSE(other->would_wait(10)) << "a record of 64 bytes still fits";
+  EXPECT_EQ(held->commit(), c.position);
+  EXPECT_FALSE(other->would_wait(payload.size()));
+}
+
 TEST(Ring, BadRecordsAreRefusedWithAStatusAndNothingIsPublished) {
   RingName name("bad");
   auto s = test::make_ring(name, 1 << 16, 1000);

@@ -1082,11 +1082,7 @@ int run_supervisor(const SupervisorOptions& o,
         // waited with it: no restart, no drain, a SIGTERM not answered (before 2026-12-05; found
         // by a review). The workers find the death by themselves then (their requests' dead
         // check). (Claims of others between this look and the publish may still make it wait.)
-        const shm::layout::Control& ctl = seg->control();
-        const std::uint64_t tail = ctl.tail.tail.load(std::memory_order_acquire);
-        const std::uint64_t frontier = ctl.frontier.frontier.load(std::memory_order_acquire);
-        if (static_cast<std::int64_t>(tail + shm::layout::footprint(body.size()) - seg->capacity() -
-                                      frontier) > 0)
+        if (writer->would_wait(body.size()))
           std::fprintf(stderr,
                        "shmio: the death of worker %zu was not written into the ring: it is full "
                        "behind a record not finished (a producer stopped in the middle of a "

@@ -304,7 +304,10 @@ void Namespace::admit(const std::shared_ptr<Client>& c, const SocketPtr& s) {
   // the client and its connection were freed, for the next broadcast to write through; before
   // 2026-12-05, found by a review. It leaves as a socket refused does.)
   auto went = [&] {
-    if (!s->connected_) return c->refused(name_), true;  // (no longer connecting)
+    if (!s->connected_) {
+      c->refused(name_);  // (no longer connecting: a CONNECT may come)
+      return true;
+    }
     if (server_->open(c.get())) return false;
     s->connected_ = false;
     remove(s->id());

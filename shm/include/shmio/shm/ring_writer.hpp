@@ -68,6 +68,12 @@ class RingWriter {
   std::uint64_t commit() noexcept;  // returns the committed record's position
   void abort() noexcept;
 
+  // Whether a record of `length` payload bytes claimed now would wait at the gate: the ring is a
+  // lap ahead of its frontier, which a record not finished holds (a producer stopped in the middle
+  // of a write). A look, not a promise: others' claims after it may still make a claim wait.
+  // (Never on an exclusive ring: its one producer's last commit moved the frontier to its tail.)
+  bool would_wait(std::size_t length) const noexcept;
+
   // claim + copy + commit.
   PublishStatus publish(std::uint16_t type, std::span<const std::byte> payload,
                         std::uint64_t* position = nullptr);

@@ -19,8 +19,11 @@ RingSnapshot snapshot(const Segment& s) {
   for (;;) {
     snap.frontier = c.frontier.frontier.load(std::memory_order_acquire);
     snap.frontier_index = core::index_at(s, snap.frontier);
+    // (Exactly f: f's unit is stamped again for f + capacity once the frontier has moved some
+    // three quarters of the ring, so "less than a capacity" let a lap's worth too many records
+    // through; until 2026-12-06, a helper's review.)
     const std::uint64_t again = c.frontier.frontier.load(std::memory_order_acquire);
-    if (again - snap.frontier < s.capacity()) break;
+    if (again == snap.frontier) break;
   }
   snap.tail = c.tail.tail.load(std::memory_order_acquire);
   return snap;
@@ -32,13 +35,15 @@ std::optional<std::uint64_t> records_until_frontier(const Segment& s, std::uint6
   // Ahead of the frontier (a reader goes by the seals) but not past the tail: nothing left.
   if (position > snap.frontier)
     return position <= snap.tail ? std::optional<std::uint64_t>(0) : std::nullopt;
-  if (snap.tail - position > s.capacity()) return std::nullopt;
+  // (At a capacity behind the tail the position's unit is the tail's, which may hold its index
+  // already: strictly within, as find_oldest, resync and seek count; until 2026-12-06 ">".)
+  if (snap.tail - position >= s.capacity()) return std::nullopt;
   const std::uint64_t index = core::index_at(s, position);
   // Seqlock-style validation: the index was still this position's if the tail, read after it,
   // shows that the ring has not lapped the position meanwhile.
   std::atomic_thread_fence(std::memory_order_acquire);
   const std::uint64_t tail = s.control().tail.tail.load(std::memory_order_relaxed);
-  if (tail - position > s.capacity() || index > snap.frontier_index) return std::nullopt;
+  if (tail - position >= s.capacity() || index > snap.frontier_index) return std::nullopt;
   return snap.frontier_index - index;
 }
 

@@ -22,6 +22,21 @@ bool taker_died(std::uint32_t state) noexcept {
 }
 
 namespace {
+// A TAKING slot whose taker died, and which names no live owner, may be taken back. The marker
+// may be a judge's (a repair's book-keeping, a reap, a retiring) that was killed between its mark
+// and its check of the generation: the slot may then have been taken and made ACTIVE by a live
+// process during the judge's /proc read, and it names that process, whose slot it is (before
+// 2026-12-06 it was taken back, and two processes held one slot; a helper's review). A taker
+// killed in its fill leaves its own identity (dead), or a part of it, or, killed in the few
+// instructions before its first store, the slot's last owner's: if that one still lives (it let
+// the slot go), the slot waits for its death.
+template <class Slot>
+bool taken_back(const Slot& slot, std::uint32_t state) noexcept {
+  return taker_died(state) && liveness(owner_of(slot)) != Liveness::alive;
+}
+}  // namespace
+
+namespace {
 
 template <class Slot>
 void fill(Slot& slot, std::string_view label, int core) noexcept {
@@ -64,7 +79,7 @@ Result<std::uint16_t> take(std::uint16_t count, Slot& (*at)(const Segment&, std:
       const bool free = st == kSlotFree || st == kSlotDead;
       bool candidate = free;
       if (!candidate && pass == 1 && reusable(slot, i, st)) candidate = true;
-      if (!candidate && pass == 1 && is_taking(st) && taker_died(st)) candidate = true;
+      if (!candidate && pass == 1 && is_taking(st) && taken_back(slot, st)) candidate = true;
       if (!candidate) continue;
       if (!slot.state.compare_exchange_strong(st, taking, std::memory_order_acq_rel)) continue;
       // A slot judged by its owner's death (a /proc read) may have been taken, filled and made
@@ -307,7 +322,8 @@ std::size_t reap_dead_readers(const Segment& s, std::string_view keep) noexcept 
     const std::uint64_t generation = slot.generation.load(std::memory_order_acquire);
     std::uint32_t st = slot.state.load(std::memory_order_acquire);
     // ACTIVE with a dead owner, or TAKING by a process that died before making it ACTIVE.
-    if (st == kSlotActive ? liveness(owner_of(slot)) != Liveness::dead : !taker_died(st)) continue;
+    if (st == kSlotActive ? liveness(owner_of(slot)) != Liveness::dead : !taken_back(slot, st))
+      continue;
     // Marked ours first, then freed if nobody took and filled it meanwhile (take()'s check).
     if (!slot.state.compare_exchange_strong(st, taking, std::memory_order_acq_rel)) continue;
     if (slot.generation.load(std::memory_order_acquire) != generation) {

@@ -338,8 +338,10 @@ StallOutcome resolve_stall(const Segment& s) noexcept {
   Control& c = s.control();
   const std::uint64_t f = c.frontier.frontier.load(std::memory_order_seq_cst);
   // SYNC POINT READ: tail, then every producer's claim state (below). A producer stores
-  // CLAIMING (seq_cst) before its fetch_add on the tail, so any claim below this tail shows up
-  // as CLAIMING, CLAIMED, or IDLE-after-sealing in the scan.
+  // CLAIMING before its seq_cst fetch_add on the tail (W1), so any claim below this tail shows up
+  // as CLAIMING, CLAIMED, or IDLE-after-sealing in the scan. Its claim's fields are loaded with
+  // acquire: a producer stores them with release, so fields of a claim it made after the one
+  // whose state was read come with that earlier claim's seal (the re-check below sees it).
   const std::uint64_t t = c.tail.tail.load(std::memory_order_seq_cst);
   if (t == f) return StallOutcome::nothing_in_flight;
 
@@ -369,8 +371,8 @@ StallOutcome resolve_stall(const Segment& s) noexcept {
       if (alive) return StallOutcome::owner_alive;  // it may own f; its position is not out yet
       continue;
     }
-    const std::uint64_t pos = p.claim_position.load(std::memory_order_relaxed);
-    const std::uint64_t len = p.claim_length.load(std::memory_order_relaxed);
+    const std::uint64_t pos = p.claim_position.load(std::memory_order_acquire);
+    const std::uint64_t len = p.claim_length.load(std::memory_order_acquire);
     if (pos <= f && f < pos + len) {  // its claim (a batch may be partly sealed) covers f
       if (alive) return StallOutcome::owner_alive;
       owner = i;
@@ -419,8 +421,8 @@ StallOutcome resolve_stall(const Segment& s) noexcept {
     if (p.state.load(std::memory_order_acquire) != kSlotActive) continue;
     const std::uint32_t cs = p.claim_state.load(std::memory_order_acquire);
     if (cs == kClaimIdle) continue;
-    const std::uint64_t pos = p.claim_position.load(std::memory_order_relaxed);
-    const std::uint64_t len = p.claim_length.load(std::memory_order_relaxed);
+    const std::uint64_t pos = p.claim_position.load(std::memory_order_acquire);
+    const std::uint64_t len = p.claim_length.load(std::memory_order_acquire);
     const bool in_hole = cs == kClaimClaiming || (pos < end && f < pos + len);
     if (!in_hole) continue;
     const ProcessIdentity who{p.pid.load(std::memory_order_relaxed),
@@ -436,7 +438,7 @@ StallOutcome resolve_stall(const Segment& s) noexcept {
     }
     p.abandoned.fetch_add(1, std::memory_order_relaxed);
     if (cs == kClaimClaimed)
-      p.abandoned_bytes.fetch_add(p.claim_length.load(std::memory_order_relaxed),
+      p.abandoned_bytes.fetch_add(p.claim_length.load(std::memory_order_acquire),
                                   std::memory_order_relaxed);
     p.claim_state.store(kClaimIdle, std::memory_order_release);
     p.state.store(kSlotDead, std::memory_order_release);

@@ -567,22 +567,29 @@ bool RingReader::seek(std::uint64_t position) {
   const Segment& s = *segment_;
   Control& c = s.control();
   if (position % kUnit != 0) return false;
-  std::uint64_t f = c.frontier.frontier.load(std::memory_order_acquire);
-  // A reader may have delivered a record that the frontier has not passed yet (readers go by the
-  // seals; its committer's CAS may be a moment away, or it died after sealing): everything up to
-  // it is complete, so pass it now rather than refuse it — its index must be stamped (below).
-  if (position > f && position - f <= s.capacity()) {
-    (void)core::advance_frontier(s);
+  std::uint64_t f = 0, idx = 0;
+  // (Twice at most: a position at the frontier that the frontier passes during the look is a
+  // sealed record below it the second time; before 2026-12-06 that was refused, and the Redis
+  // bridge's resume said records were not sent that were; a helper's review.)
+  for (;;) {
     f = c.frontier.frontier.load(std::memory_order_acquire);
+    // A reader may have delivered a record that the frontier has not passed yet (readers go by the
+    // seals; its committer's CAS may be a moment away, or it died after sealing): everything up to
+    // it is complete, so pass it now rather than refuse it — its index must be stamped (below).
+    if (position > f && position - f <= s.capacity()) {
+      (void)core::advance_frontier(s);
+      f = c.frontier.frontier.load(std::memory_order_acquire);
+    }
+    if (position > f) return false;
+    if (position != f && s.meta(position).seal.load(std::memory_order_acquire) != seal_of(position))
+      return false;
+    idx = core::index_at(s, position);
+    std::atomic_thread_fence(std::memory_order_acquire);
+    const std::uint64_t t = c.tail.tail.load(std::memory_order_relaxed);
+    if (position != f && t - position >= s.capacity()) return false;  // see core::find_oldest
+    if (position == f && c.frontier.frontier.load(std::memory_order_acquire) != f) continue;
+    break;
   }
-  if (position > f) return false;
-  if (position != f && s.meta(position).seal.load(std::memory_order_acquire) != seal_of(position))
-    return false;
-  const std::uint64_t idx = core::index_at(s, position);
-  std::atomic_thread_fence(std::memory_order_acquire);
-  const std::uint64_t t = c.tail.tail.load(std::memory_order_relaxed);
-  if (position != f && t - position >= s.capacity()) return false;  // see core::find_oldest
-  if (position == f && c.frontier.frontier.load(std::memory_order_acquire) != f) return false;
   cursor_ = position;
   cursor_index_ = idx;
   peek_count_ = 0;  // (a consume({}) now settles here)

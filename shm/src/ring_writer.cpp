@@ -109,8 +109,12 @@ RingWriter::Reserved RingWriter::reserve_exclusive(std::uint64_t bytes) noexcept
   // that release store to a repairer's tail load (core::resolve_stall), which then finds our
   // claim covering the hole. A repairer that reads the tail from before it finds frontier == tail:
   // nothing in flight (a CLAIMED slot at or past the tail is no claim).
-  slot_->claim_length.store(bytes, std::memory_order_relaxed);
-  slot_->claim_position.store(p, std::memory_order_relaxed);
+  // (Release, as every store of a claim's fields: a repairer that loads one of them (acquire) after
+  // its /proc look sees this producer's earlier seal and frontier stores with it, and so never
+  // takes the next claim's fields with the last claim's state — on a weakly ordered CPU; a plain
+  // store on x86. Relaxed until 2026-12-06; a helper's review.)
+  slot_->claim_length.store(bytes, std::memory_order_release);
+  slot_->claim_position.store(p, std::memory_order_release);
   // (release: a repairer that sees CLAIMED at a position past the frontier it read also sees our
   // earlier seal and frontier stores — on a weakly ordered CPU too.)
   slot_->claim_state.store(kClaimClaimed, std::memory_order_release);
@@ -139,11 +143,11 @@ RingWriter::Reserved RingWriter::reserve(std::uint64_t bytes) noexcept {
   // load reads our fetch_add's value, or a later RMW's, synchronizes with the fetch_add, which is
   // sequenced after this store; a tail read from before our fetch_add does not cover our claim
   // (docs/ring.md, W1).
-  slot_->claim_length.store(bytes, std::memory_order_relaxed);
+  slot_->claim_length.store(bytes, std::memory_order_release);  // (release: reserve_exclusive)
   slot_->claim_state.store(kClaimClaiming, std::memory_order_relaxed);
   hook(core::HookPoint::after_intent, 0);
   const std::uint64_t p = c.tail.tail.fetch_add(bytes, std::memory_order_seq_cst);
-  slot_->claim_position.store(p, std::memory_order_relaxed);
+  slot_->claim_position.store(p, std::memory_order_release);
   slot_->claim_state.store(kClaimClaimed, std::memory_order_release);
   hook(core::HookPoint::after_fetch_add, p);
 

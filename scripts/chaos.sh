@@ -8,6 +8,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-300}
 shift || true
+# (Checked before the set-up and the build: chaos.mjs refuses it too.)
+if ! [[ $seconds =~ ^[0-9]+$ ]] || [ "$seconds" -lt 1 ]; then
+  echo "chaos.sh: SECONDS must be a whole number of seconds, 1 or more (got '$seconds')" >&2
+  exit 2
+fi
 scripts/setup.sh
 scripts/build.sh
 SHMIO_BIN=build/server/shmio exec node tests/chaos/chaos.mjs --seconds "$seconds" "$@"

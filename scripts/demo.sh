@@ -10,14 +10,27 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 port=${1:-${SHMIO_PORT:-3000}}
 host=${SHMIO_HOST:-127.0.0.1}
+host=${host#[}  # (an IPv6 address given in brackets, as in a URL: shmio takes it bare)
+host=${host%]}
+workers=${SHMIO_WORKERS:-auto}
+# (Checked before the set-up and the build, which take minutes the first time; shmio checks them
+# again, with the host's own rule.)
+if ! [[ $port =~ ^[0-9]+$ ]] || [ "$port" -gt 65535 ]; then
+  echo "demo.sh: PORT must be a port number, 0..65535 (got '$port')" >&2; exit 2
+fi
+if ! [[ $workers == auto || $workers =~ ^[1-9][0-9]*$ ]]; then
+  echo "demo.sh: SHMIO_WORKERS must be auto or a number of workers (got '$workers')" >&2; exit 2
+fi
+if ! [[ $host =~ ^[0-9.]+$ || $host == *:* ]]; then
+  echo "demo.sh: SHMIO_HOST must be an IPv4 or IPv6 address (got '$host')" >&2; exit 2
+fi
 scripts/setup.sh --demo
 SHMIO_BUILD_QUIET=1 scripts/build.sh build  # (its output only if it fails)
 case "$host" in  # (an address to open: a wildcard's own machine, an IPv6 one in brackets)
   0.0.0.0) shown=127.0.0.1 ;;
   ::) shown='[::1]' ;;
-  \[*) shown=$host ;;
   *:*) shown="[$host]" ;;
   *) shown=$host ;;
 esac
 echo "demo: built; the chat is at http://$shown:$port/ (open it in two tabs; Ctrl-C stops)"
-exec build/server/shmio --app chat --host "$host" --port "$port" --workers "${SHMIO_WORKERS:-auto}"
+exec build/server/shmio --app chat --host "$host" --port "$port" --workers "$workers"

@@ -5,6 +5,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-20}
+# (libFuzzer reads -max_total_time's leading digits, and 0 is no limit: "abc" fuzzed the first
+# target for ever, its output hidden; "10m" ran 10 seconds.)
+if ! [[ $seconds =~ ^[0-9]+$ ]] || [ "$seconds" -lt 1 ]; then
+  echo "fuzz.sh: SECONDS must be a whole number of seconds, 1 or more (got '$seconds')" >&2
+  exit 2
+fi
 scripts/setup.sh
 dir=build-fuzz
 if [ ! -f "$dir/build.ninja" ]; then

@@ -93,7 +93,7 @@ std::string ParseArgs(int argc, char** argv, Args& a) {
     } else if (opt == "--size") {
       ok = ParseNumber(value, a.size);
     } else if (opt == "--rate") {
-      ok = ParseNumber(value, a.rate);
+      ok = ParseNumber(value, a.rate) && a.rate <= 1'000'000'000;  // (a record a nanosecond)
     } else if (opt == "--timeout-ms") {
       // (At most a day: the deadline is counted in nanoseconds, and a larger one wrapped, timing
       // out at once.)
@@ -134,7 +134,9 @@ int Produce(const Args& a) {
   for (std::uint64_t seq = 0; seq < a.count; ++seq) {
     if (a.rate != 0) {
       // Absolute deadlines, so the average rate holds even when one sleep overshoots.
-      const std::uint64_t due = start + seq * 1'000'000'000ULL / a.rate;
+      // (Whole seconds and the rest apart: seq * 10^9 wrapped past some 1.8e10 records.)
+      const std::uint64_t due =
+          start + seq / a.rate * 1'000'000'000ULL + seq % a.rate * 1'000'000'000ULL / a.rate;
       const timespec ts{static_cast<std::time_t>(due / 1'000'000'000ULL),
                         static_cast<long>(due % 1'000'000'000ULL)};
       while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr) != 0) {

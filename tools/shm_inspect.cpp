@@ -282,6 +282,12 @@ struct Options {
 };
 
 int CmdList(const Options& o) {
+  // (A /dev/shm that cannot be read is said, not listed as empty: "no shmio rings", exit 0, was
+  // a wrong answer given as a success before 2026-12-06; a helper's review.)
+  if (::access("/dev/shm", R_OK | X_OK) != 0) {
+    std::fprintf(stderr, "shm-inspect: cannot read /dev/shm: %s\n", std::strerror(errno));
+    return kExitSystem;
+  }
   std::vector<shm::SegmentInfo> rings = shm::Segment::list();
   std::sort(rings.begin(), rings.end(),
             [](const auto& a, const auto& b) { return a.name < b.name; });

@@ -12,6 +12,7 @@
 // be attached or its cluster is not running (or the Redis URL is refused); 4 the record could not
 // be written: larger than the ring's max_record, or no worker reads it (or Redis did not take the
 // message).
+#include <boost/json/error.hpp>
 #include <boost/json/parse.hpp>
 #include <charconv>
 #include <chrono>
@@ -219,7 +220,14 @@ int main(int argc, char** argv) {
   for (const std::string& text : args) {
     boost::system::error_code ec;
     // (As the server reads a client's JSON: a lone surrogate escape is U+FFFD, not a refusal.)
-    boost::json::value v = shmio::socketio::parse_json(text, ec);
+    // (Up to 1,000 levels, the most a server's --max-json-depth allows a client: the parser's
+    // default of 32 called deeper JSON "not JSON", where the library's emitter and the ring take
+    // it; until 2026-12-06, a helper's review.)
+    boost::json::value v = shmio::socketio::parse_json(text, ec, 1000);
+    if (ec == boost::json::error::too_deep) {
+      std::fprintf(stderr, "shmio-emit: argument is nested deeper than 1000 levels\n");
+      return 2;
+    }
     if (ec) {
       std::fprintf(stderr, "shmio-emit: argument is not JSON: %s (%s)%s\n", text.c_str(),
                    ec.message().c_str(),

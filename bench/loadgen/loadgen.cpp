@@ -77,6 +77,7 @@
 #include <array>
 #include <cctype>
 #include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -1672,6 +1673,19 @@ class LoadGen {
   Histogram bcast_hist_;
 };
 
+// One item of a list option: a whole number in [lo, hi], or exit 2 saying so ("68536" wrapped to
+// port 3000 and "x" read as 0 before 2026-12-06).
+int whole(const std::string& option, const std::string& text, int lo, int hi) {
+  int n = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (ec != std::errc() || end != text.data() + text.size() || n < lo || n > hi) {
+    std::fprintf(stderr, "loadgen: %s: each item must be a whole number in [%d, %d] (got '%s')\n",
+                 option.c_str(), lo, hi, text.c_str());
+    std::exit(2);
+  }
+  return n;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -1686,7 +1700,8 @@ int main(int argc, char** argv) {
       }
       char* end = nullptr;
       const double x = std::strtod(v, &end);
-      if (*end != '\0' || x < lo || x > hi) {
+      // (!(x >= lo): NaN is refused too, which "x < lo || x > hi" let through.)
+      if (end == v || *end != '\0' || !(x >= lo && x <= hi)) {
         std::fprintf(stderr, "loadgen: %s must be in [%g, %g]\n", a.c_str(), lo, hi);
         std::exit(2);
       }
@@ -1698,7 +1713,7 @@ int main(int argc, char** argv) {
     } else if (a == "--ports" && v != nullptr) {
       o.ports.clear();
       std::istringstream ss(v);
-      for (std::string p; std::getline(ss, p, ',');) o.ports.push_back(std::atoi(p.c_str()));
+      for (std::string p; std::getline(ss, p, ',');) o.ports.push_back(whole(a, p, 1, 65535));
       ++i;
     } else if (a == "--clients") {
       o.clients = static_cast<int>(num(0, 1e6));
@@ -1718,7 +1733,8 @@ int main(int argc, char** argv) {
       o.server_pid = static_cast<int>(num(0, 1e9));
     } else if (a == "--also-pids" && v != nullptr) {
       std::stringstream ss(v);
-      for (std::string p; std::getline(ss, p, ',');) o.also_pids.push_back(std::atoi(p.c_str()));
+      for (std::string p; std::getline(ss, p, ',');)
+        o.also_pids.push_back(whole(a, p, 1, 1 << 22));  // (pid_max's ceiling)
       ++i;
     } else if (a == "--per-source") {
       o.max_per_ip = static_cast<int>(num(1, 28000));

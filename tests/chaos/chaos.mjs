@@ -30,13 +30,21 @@ const require = createRequire(new URL("../e2e/package.json", import.meta.url));
 const { io: connect } = require("socket.io-client");
 
 const args = process.argv.slice(2);
-const opt = (name, def) => {
+// A whole number in [min, max], or exit 2 naming the option: "10m" or "abc" read as NaN, and a
+// run of NaN seconds checked nothing and passed (before 2026-12-06; a helper's review).
+const opt = (name, def, min = 1, max = 1e9) => {
   const i = args.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < args.length ? Number(args[i + 1]) : def;
+  if (i < 0) return def;
+  const v = i + 1 < args.length && /^[0-9]+$/.test(args[i + 1]) ? Number(args[i + 1]) : NaN;
+  if (!(v >= min && v <= max)) {
+    console.error(`chaos: --${name} must be a whole number in ${min}..${max} (got ${args[i + 1]})`);
+    process.exit(2);
+  }
+  return v;
 };
 const SECONDS = opt("seconds", 20);
-const WORKERS = opt("workers", 3);
-const CLIENTS = opt("clients", 30);
+const WORKERS = opt("workers", 3, 1, 64);
+const CLIENTS = opt("clients", 30, 1, 5000);
 const PUBLISHERS = 2;
 const RATE = opt("rate", 40); // messages per second per publisher
 // --no-stop: SIGKILLs only, no SIGSTOP/SIGCONT.
@@ -46,7 +54,7 @@ const KINDS = (() => {
   const i = args.indexOf("--kinds");
   return i >= 0 && i + 1 < args.length ? args[i + 1].split(",") : ["websocket", "polling", "upgrade"];
 })();
-let seed = opt("seed", Date.now() % 100000);
+let seed = opt("seed", Date.now() % 100000, 0, 2147483647);
 const SEED = seed;
 const SOAK = (() => {
   const i = args.indexOf("--soak");

@@ -44,6 +44,23 @@ if cmake -S "$tmp/no-such" -B "$tmp/no-such/b" "${gen[@]}" -DCMAKE_PREFIX_PATH="
 fi
 grep -q "no_such_part" "$tmp/no-such.log" || { cat "$tmp/no-such.log"; exit 1; }
 
+# A dependency found at build time and missing now (pkg-config sees nothing here): an optional
+# find_package(shmio QUIET) leaves shmio_FOUND false and the consumer configures on (before
+# 2026-12-06 pkg_check_modules(... REQUIRED) stopped its configure with a FATAL_ERROR).
+if grep -Eq "^SHMIO_WITH_(LIBURING|HIREDIS):INTERNAL=ON" "$build/CMakeCache.txt"; then
+  mkdir -p "$tmp/optional" "$tmp/empty-pc"
+  cat > "$tmp/optional/CMakeLists.txt" <<'CMAKE'
+cmake_minimum_required(VERSION 3.25)
+project(optional LANGUAGES CXX)
+find_package(shmio CONFIG QUIET)
+message(STATUS "shmio_FOUND=${shmio_FOUND}")
+CMAKE
+  PKG_CONFIG_LIBDIR="$tmp/empty-pc" PKG_CONFIG_PATH="" \
+    cmake -S "$tmp/optional" -B "$tmp/optional/b" "${gen[@]}" -DCMAKE_PREFIX_PATH="$tmp/prefix" \
+    >"$tmp/optional.log" 2>&1 || { cat "$tmp/optional.log"; exit 1; }
+  grep -q "shmio_FOUND=\(0\|FALSE\)$" "$tmp/optional.log" || { cat "$tmp/optional.log"; exit 1; }
+fi
+
 echo "== 2. pkg-config shmio"
 cat > "$tmp/ring.cpp" <<'CPP'
 #include <cstdio>

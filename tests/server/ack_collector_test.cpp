@@ -6,6 +6,7 @@
 #include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <initializer_list>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -113,6 +114,16 @@ TEST_F(Collect, AFailedSourceThatOwedAnswersIsTheTimeoutError) {
   ASSERT_TRUE(out.called);
   EXPECT_EQ(out.error, kTimedOut);
   EXPECT_EQ(out.responses.size(), 1u);
+}
+
+// Counts said by a source (a fleet member's too) that add up past 2^64 stay there: wrapped, two
+// halves of it made one answer seem to be all (2026-12-06).
+TEST_F(Collect, CountsThatAddUpPastTheirTypeDoNotWrap) {
+  begin({1}, 10s);
+  c->expect(1, std::numeric_limits<std::size_t>::max());
+  c->expect(1, 2);
+  c->answer(1, Args{1});
+  EXPECT_FALSE(out.called) << "the counts wrapped to 1";
 }
 
 // Armed before the request goes out, started once its sources are all added: it does not finish

@@ -183,7 +183,7 @@ void HttpConnection::next() {
   release_claim(q.claim, true);  // handled now, synchronously
   if (q.overlap) {
     // The one-POST rule was broken (the session is closed already): 400, as the reference.
-    return send(srv_->json_error(q.req, http::status::bad_request, 3, "Bad request"));
+    return send(json_error(q.req, http::status::bad_request, 3, "Bad request"));
   }
   handle(std::move(q.req), q.target);
 }
@@ -383,7 +383,8 @@ void HttpConnection::handle(Request req, const Target& t) {
     return send(std::move(res));
   };
   const bool cors_preflight =
-      req.method() == http::verb::options && (!o.cors_origin.empty() || !o.cors_origins.empty());
+      req.method() == http::verb::options &&
+      (!o.cors_origin.empty() || !o.cors_origins.empty() || o.cors_reflect_origin);
   const auto server_error = [&] {
     Response res{http::status::internal_server_error, req.version()};
     res.set(http::field::content_type, "text/plain; charset=utf-8");
@@ -394,7 +395,7 @@ void HttpConnection::handle(Request req, const Target& t) {
   };
   if (!same_path(t.path, o.path)) {
     if (o.routes) {
-      const ServerOptions::HttpRequest hr = http_request(req);
+      const ServerOptions::HttpRequest hr = http_request(req, remote());
       std::optional<ServerOptions::HttpResponse> out;
       try {
         out = o.routes(hr);
@@ -422,9 +423,19 @@ void HttpConnection::handle(Request req, const Target& t) {
           std::fprintf(stderr,
                        "shmio: HTTP route handler's content type refused (a line break, "
                        "or too long)\n");
-        for (const auto& [name, value] : out->headers) {
+        // (A name said again is another field of that name, as Node's setHeader with an array:
+        // two Set-Cookie lines. The first replaces what the server had set; before 2026-12-06
+        // each replaced the one before, and only the last cookie went; a helper's review.)
+        for (auto h = out->headers.begin(); h != out->headers.end(); ++h) {
+          const auto& [name, value] = *h;
           if (!bad_field(name, value)) {
-            res.set(name, value);
+            const bool again = std::any_of(out->headers.begin(), h, [&](const auto& e) {
+              return beast::iequals(e.first, name) && !bad_field(e.first, e.second);
+            });
+            if (again)
+              res.insert(name, value);
+            else
+              res.set(name, value);
             continue;
           }
           std::fprintf(stderr,
@@ -481,26 +492,23 @@ void HttpConnection::handle(Request req, const Target& t) {
   const bool is_ws = transport != nullptr && *transport == "websocket";
   const bool is_polling = transport != nullptr && *transport == "polling";
   if ((!is_ws && !is_polling) || (is_ws && !o.allow_websocket) || (is_polling && !o.allow_polling))
-    return send(srv_->json_error(req, http::status::bad_request, 0, "Transport unknown"));
+    return send(json_error(req, http::status::bad_request, 0, "Transport unknown"));
   const std::string* eio = q("EIO");
   if (eio == nullptr || *eio != "4")
-    return send(
-        srv_->json_error(req, http::status::bad_request, 5, "Unsupported protocol version"));
+    return send(json_error(req, http::status::bad_request, 5, "Unsupported protocol version"));
   const bool upgrade = websocket::is_upgrade(req);
-  if (upgrade && !is_ws)
-    return send(srv_->json_error(req, http::status::bad_request, 3, "Bad request"));
-  if (!upgrade && is_ws)
-    return send(srv_->json_error(req, http::status::bad_request, 3, "Bad request"));
+  if (upgrade && !is_ws) return send(json_error(req, http::status::bad_request, 3, "Bad request"));
+  if (!upgrade && is_ws) return send(json_error(req, http::status::bad_request, 3, "Bad request"));
   const bool handshake = t.query.count("sid") == 0 && (upgrade || req.method() == http::verb::get);
   if (handshake)
-    if (auto full = srv_->refuse_past_session_bound(req)) return send(std::move(*full));
+    if (auto full = srv_->refuse_past_session_bound(req, remote())) return send(std::move(*full));
   // A handshake waits for allow_request_async's answer (a polling handshake must be a GET: the
   // other methods get their error at once), once allow_request, the cheap one, has let it
   // through (asked here, then not again when the handshake goes on; before 2026-12-02 the async
   // check came first, and a request allow_request refuses cost the app's look-up anyway).
   if (o.allow_request_async && handshake) {
     if (o.allow_request && !ask_allow_request(o, req))
-      return send(srv_->json_error(req, http::status::forbidden, 4, "Forbidden"));
+      return send(json_error(req, http::status::forbidden, 4, "Forbidden"));
     auto held = std::make_shared<Request>(std::move(req));
     auto target = std::make_shared<Target>(t);
     auto once = std::make_shared<std::atomic<bool>>(false);
@@ -544,7 +552,7 @@ void HttpConnection::handle(Request req, const Target& t) {
     auto done = [finish](std::optional<std::string> refusal) { finish(std::move(refusal), true); };
     awaiting_app_ = true;
     try {
-      o.allow_request_async(http_request(*held), done);
+      o.allow_request_async(http_request(*held, remote()), done);
     } catch (const std::exception& e) {
       std::fprintf(stderr, "shmio: allow_request_async threw: %s\n", e.what());
       finish(std::string(e.what()), false);
@@ -562,7 +570,7 @@ void HttpConnection::resume_handshake(Request& req, const Target& t,
   if (srv_->stopped) return shutdown();  // (its read pending: left, it held the io_context)
   if (refusal) {
     if (srv_->options.connection_error) {
-      const ServerOptions::HttpRequest hr = http_request(req);
+      const ServerOptions::HttpRequest hr = http_request(req, remote());
       try {
         srv_->options.connection_error(ServerOptions::ConnectionError{4, *refusal, hr});
       } catch (const std::exception& e) {
@@ -582,7 +590,7 @@ void HttpConnection::resume_handshake(Request& req, const Target& t,
     return send(std::move(res));
   }
   // (Sessions opened while the app looked it up may have reached the bound.)
-  if (auto full = srv_->refuse_past_session_bound(req)) return send(std::move(*full));
+  if (auto full = srv_->refuse_past_session_bound(req, remote())) return send(std::move(*full));
   allowed_ = true;  // (allow_request said yes before the async check: not asked again)
   if (websocket::is_upgrade(req)) return handle_upgrade(req, t);
   handle_polling(req, t);
@@ -593,10 +601,10 @@ void HttpConnection::handle_polling(Request& req, const Target& t) {
   auto sid_it = t.query.find("sid");
   if (sid_it == t.query.end()) {
     if (req.method() != http::verb::get)
-      return send(srv_->json_error(req, http::status::bad_request, 2, "Bad handshake method"));
+      return send(json_error(req, http::status::bad_request, 2, "Bad handshake method"));
     if (srv_->options.allow_request && !allowed) {
       if (!ask_allow_request(srv_->options, req))
-        return send(srv_->json_error(req, http::status::forbidden, 4, "Forbidden"));
+        return send(json_error(req, http::status::forbidden, 4, "Forbidden"));
     }
     auto s = std::make_shared<EngineSocket>(srv_, TransportKind::polling,
                                             handshake_request(req, remote()));
@@ -609,10 +617,10 @@ void HttpConnection::handle_polling(Request& req, const Target& t) {
   }
   auto it = srv_->sessions.find(sid_it->second);
   if (it == srv_->sessions.end())
-    return send(srv_->json_error(req, http::status::bad_request, 1, "Session ID unknown"));
+    return send(json_error(req, http::status::bad_request, 1, "Session ID unknown"));
   std::shared_ptr<EngineSocket> s = it->second;
   if (s->transport() != TransportKind::polling)
-    return send(srv_->json_error(req, http::status::bad_request, 3, "Bad request"));
+    return send(json_error(req, http::status::bad_request, 3, "Bad request"));
   if (req.method() == http::verb::get) {
     held_ = std::move(req);
     held_for_ = s;
@@ -623,7 +631,7 @@ void HttpConnection::handle_polling(Request& req, const Target& t) {
       held_for_.reset();
       s->sm().close(CloseReason::transport_error);
       s->pump();
-      return send(srv_->json_error(r, http::status::bad_request, 3, "Bad request"));
+      return send(json_error(r, http::status::bad_request, 3, "Bad request"));
     }
     return;
   }
@@ -634,7 +642,7 @@ void HttpConnection::handle_polling(Request& req, const Target& t) {
       // v4 payloads are text (binary as base64): "invalid content", as the reference.
       s->sm().close(CloseReason::transport_error);
       s->pump();
-      return send(srv_->json_error(req, http::status::bad_request, 3, "Bad request"));
+      return send(json_error(req, http::status::bad_request, 3, "Bad request"));
     }
     std::vector<Packet> packets;
     // Read as UTF-8, ill-formed sequences as U+FFFD, as the reference reads a POST (before
@@ -663,7 +671,7 @@ void HttpConnection::handle_polling(Request& req, const Target& t) {
     s->pump();
     return send(text(req, "ok"));
   }
-  send(srv_->json_error(req, http::status::bad_request, 3, "Bad request"));
+  send(json_error(req, http::status::bad_request, 3, "Bad request"));
 }
 
 void HttpConnection::handle_upgrade(Request& req, const Target& t) {
@@ -687,7 +695,7 @@ void HttpConnection::handle_upgrade(Request& req, const Target& t) {
   // (A hook that answers the subprotocol itself, as it had to before, is left to: two such
   // headers fail the handshake.)
   const auto added_101 = [&] {
-    ServerOptions::Headers added = hooked_headers(srv_->options, req);
+    ServerOptions::Headers added = hooked_headers(srv_->options, req, remote());
     const bool hooked = std::any_of(added.begin(), added.end(), [](const auto& h) {
       return beast::iequals(h.first, "sec-websocket-protocol");
     });
@@ -737,7 +745,7 @@ void HttpConnection::handle_upgrade(Request& req, const Target& t) {
   if (auto sid_it = t.query.find("sid"); sid_it != t.query.end()) {
     auto it = srv_->sessions.find(sid_it->second);
     if (it == srv_->sessions.end())
-      return send(srv_->json_error(req, http::status::bad_request, 1, "Session ID unknown"));
+      return send(json_error(req, http::status::bad_request, 1, "Session ID unknown"));
     if (const auto now = Clock::now(); it->second->sm().begin_probe(now)) {
       probe_began = now;
       probing = it->second;
@@ -749,7 +757,7 @@ void HttpConnection::handle_upgrade(Request& req, const Target& t) {
     }
   } else if (srv_->options.allow_request && !allowed) {
     if (!ask_allow_request(srv_->options, req))
-      return send(srv_->json_error(req, http::status::forbidden, 4, "Forbidden"));
+      return send(json_error(req, http::status::forbidden, 4, "Forbidden"));
   }
   // The TCP connection now belongs to the WebSocket.
   closed_ = true;

@@ -95,6 +95,10 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   // `compress`: the payload may be compressed (gzip or deflate, by the GET's Accept-Encoding, at
   // ServerOptions::http_compression_threshold bytes or more).
   void respond_poll(std::string payload, bool compress = false);
+  // The engine's JSON error for `r`, the connection_error handler told this peer's address.
+  Response json_error(const Request& r, http::status status, int code, const char* message) {
+    return srv_->json_error(r, status, code, message, remote());
+  }
   const std::string& remote() {
     if (remote_.empty()) {
       beast::error_code ec;
@@ -206,7 +210,8 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
     res.body() = std::move(body);
     res.prepare_payload();
     srv_->add_cors(req, res);
-    for (auto& [name, value] : hooked_headers(srv_->options, req)) res.insert(name, value);
+    for (auto& [name, value] : hooked_headers(srv_->options, req, remote()))
+      res.insert(name, value);
     return res;
   }
   // After a "Connection: close" answer: stop sending, then read and discard what the client is

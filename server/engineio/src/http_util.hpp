@@ -96,18 +96,39 @@ struct Target {
 };
 
 // The application's view of a request (routes, header hooks, connection errors): views into
-// `req`, valid while it lives.
-inline ServerOptions::HttpRequest http_request(const http::request<http::string_body>& req) {
+// `req`, valid while it lives, and the peer's `address` (copied: kept by the request's header
+// function, as a repeated header's joined value is).
+inline ServerOptions::HttpRequest http_request(const http::request<http::string_body>& req,
+                                               std::string_view address = "?") {
   const std::string_view target = req.target();
   const std::size_t qm = target.find('?');
+  struct Kept {
+    std::string address;
+    std::deque<std::string> joined;  // (a deque: the views given out stay where they are)
+  };
+  auto kept = std::make_shared<Kept>();
+  kept->address = address;
+  const std::string_view kept_address = kept->address;
   return ServerOptions::HttpRequest{
-      req.method_string(), target.substr(0, qm),
-      qm == std::string_view::npos ? std::string_view{} : target.substr(qm + 1), req.body(),
-      [&req](std::string_view name) -> std::optional<std::string_view> {
-        auto it = req.find(name);
-        if (it == req.end()) return std::nullopt;
-        return std::string_view(it->value());
-      }};
+      req.method_string(),
+      target.substr(0, qm),
+      qm == std::string_view::npos ? std::string_view{} : target.substr(qm + 1),
+      req.body(),
+      [&req, kept](std::string_view name) -> std::optional<std::string_view> {
+        auto [first, last] = req.equal_range(name);
+        if (first == last) return std::nullopt;
+        std::string lower(name);
+        for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        if (std::next(first) == last || HandshakeRequest::Pairs::node_keeps_first(lower))
+          return std::string_view(first->value());
+        std::string all;
+        for (auto it = first; it != last; ++it) {
+          if (it != first) all += lower == "cookie" ? "; " : ", ";
+          all += std::string_view(it->value());
+        }
+        return std::string_view(kept->joined.emplace_back(std::move(all)));
+      },
+      kept_address};
 }
 
 // A request without a session id in its query: a handshake.
@@ -182,10 +203,11 @@ inline bool bad_field(std::string_view name, std::string_view value) {
 
 // The header hooks' additions for a response to `req`.
 inline ServerOptions::Headers hooked_headers(const ServerOptions& o,
-                                             const http::request<http::string_body>& req) {
+                                             const http::request<http::string_body>& req,
+                                             std::string_view address) {
   ServerOptions::Headers h;
   if (!o.initial_headers && !o.headers) return h;
-  const ServerOptions::HttpRequest hr = http_request(req);
+  const ServerOptions::HttpRequest hr = http_request(req, address);
   try {
     if (o.initial_headers && is_handshake(req)) o.initial_headers(h, hr);
     if (o.headers) o.headers(h, hr);

@@ -219,7 +219,8 @@ bool detail::ServerCore::past_descriptor_bound(int fd, const char* how) {
   return true;
 }
 
-std::optional<Response> detail::ServerCore::refuse_past_session_bound(const Request& req) {
+std::optional<Response> detail::ServerCore::refuse_past_session_bound(const Request& req,
+                                                                      std::string_view address) {
   // (Closed sessions kept for their last GET count: a client can have its own closed by the
   // server — an undecodable packet — and each would be held for 30 s beyond the bound.)
   if (options.max_open_sessions == 0 || sessions.size() < options.max_open_sessions)
@@ -233,7 +234,7 @@ std::optional<Response> detail::ServerCore::refuse_past_session_bound(const Requ
                  sessions.size(), open_sessions(),
                  static_cast<unsigned long long>(stats.sessions_refused));
   }
-  return json_error(req, http::status::service_unavailable, 4, "Too many sessions");
+  return json_error(req, http::status::service_unavailable, 4, "Too many sessions", address);
 }
 
 void detail::ServerCore::accept() {
@@ -276,6 +277,14 @@ void detail::ServerCore::accept() {
 }
 
 void detail::ServerCore::add_cors(const Request& req, Response& res) const {
+  if (options.cors_reflect_origin) {
+    res.set(http::field::vary, "Origin");
+    auto o = req.find(http::field::origin);
+    if (o == req.end()) return;
+    res.set(http::field::access_control_allow_origin, o->value());
+    if (options.cors_credentials) res.set(http::field::access_control_allow_credentials, "true");
+    return;
+  }
   if (options.cors_origin.empty()) {
     if (options.cors_origins.empty()) return;
     res.set(http::field::vary, "Origin");  // (the answer depends on it, allowed or not)
@@ -290,18 +299,15 @@ void detail::ServerCore::add_cors(const Request& req, Response& res) const {
     if (options.cors_credentials) res.set(http::field::access_control_allow_credentials, "true");
     return;
   }
-  std::string origin = options.cors_origin;
-  if (origin == "*")
-    if (auto o = req.find(http::field::origin); o != req.end()) origin = std::string(o->value());
-  res.set(http::field::access_control_allow_origin, origin);
+  res.set(http::field::access_control_allow_origin, options.cors_origin);
   if (options.cors_credentials) res.set(http::field::access_control_allow_credentials, "true");
-  res.set(http::field::vary, "Origin");
+  if (options.cors_origin != "*") res.set(http::field::vary, "Origin");  // (as cors does)
 }
 
 Response detail::ServerCore::json_error(const Request& req, http::status status, int code,
-                                        const char* message) const {
+                                        const char* message, std::string_view address) const {
   if (options.connection_error) {
-    const ServerOptions::HttpRequest hr = http_request(req);
+    const ServerOptions::HttpRequest hr = http_request(req, address);
     try {
       options.connection_error(ServerOptions::ConnectionError{code, message, hr});
     } catch (const std::exception& e) {

@@ -48,10 +48,12 @@ struct detail::ServerCore : std::enable_shared_from_this<detail::ServerCore> {
   // caller closes it).
   bool past_descriptor_bound(int fd, const char* how);
   void add_cors(const Request& req, Response& res) const;
-  Response json_error(const Request& req, http::status status, int code, const char* message) const;
+  // (`address`: the peer's, for the connection_error handler's HttpRequest.)
+  Response json_error(const Request& req, http::status status, int code, const char* message,
+                      std::string_view address) const;
   // A new session's handshake with max_open_sessions open: counted and said every 10 s, and its
   // 503 answer returned; nullopt while there is room.
-  std::optional<Response> refuse_past_session_bound(const Request& req);
+  std::optional<Response> refuse_past_session_bound(const Request& req, std::string_view address);
 
   net::io_context& io;
   std::shared_ptr<AsyncGate> gate = std::make_shared<AsyncGate>();

@@ -8,6 +8,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/json/serialize.hpp>
 #include <cstdio>
+#include <limits>
 
 #include "client.hpp"
 #include "detail.hpp"
@@ -49,7 +50,11 @@ void AckCollector::add_pending_source(std::uint64_t source) {
 void AckCollector::expect(std::uint64_t source, std::size_t answers) {
   Source& s = sources_[source];
   s.counted = true;
-  s.expected += answers;
+  // (Saturating: counts said by other servers, a fleet member's among them, that add up past
+  // 2^64 would wrap to a few and end the wait before the answers came.)
+  s.expected = answers > std::numeric_limits<std::size_t>::max() - s.expected
+                   ? std::numeric_limits<std::size_t>::max()
+                   : s.expected + answers;
   check();
 }
 

@@ -44,7 +44,15 @@ BroadcastOperator BroadcastOperator::timeout(std::chrono::milliseconds t) && {
 
 void BroadcastOperator::emit_with_ack(const std::string& event, Args args,
                                       AckCallback callback) const {
-  auto collector = std::make_shared<AckCollector>(nsp_->server().io(), std::move(callback));
+  // (Its timer may outlive the Server, in an io_context run on after it is gone: then the app is
+  // not called back, as library.md says; before 2026-12-06 it was, told "operation has timed
+  // out", with what it had captured of the Server freed; a helper's review.)
+  auto collector = std::make_shared<AckCollector>(
+      nsp_->server().io(),
+      [life = std::weak_ptr<bool>(nsp_->server().callbacks_life_), cb = std::move(callback)](
+          std::optional<std::string> e, std::vector<Args> rs) {
+        if (!life.expired()) cb(std::move(e), std::move(rs));
+      });
   Packet p = event_packet(nsp_->name(), event, std::move(args));
   // (An id a request of this server still waits under is passed over, up to 16 times: ids wrap
   // below 2^31, every S-th a cluster worker's, shared with every socket's emit_with_ack, so a

@@ -7,6 +7,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/json/serialize.hpp>
 #include <cstdio>
+#include <functional>
 #include <stdexcept>
 #include <tuple>
 
@@ -433,27 +434,36 @@ std::size_t Namespace::deliver_local_with_ack(const EncodedPacket& p, const Broa
     };
     pending->deadline = deadline;
     auto& acks = it->second->x().acks;
+    auto& due = it->second->x().broadcast_due;
     // Broadcast acks have no per-socket timer (their collector times out): a client that never
     // answers (no handler for the event) must not grow this map. Entries past their requester's
-    // timeout are swept whenever the map reaches a power of two from 16 on (so a sweep's cost
-    // is spread over the inserts before it; before 2026-12-02 such entries stayed until 1,024
-    // of them, about 200 KB per silent socket, and each insert then scanned them all); and past
-    // 1024 still pending, the one due first goes, its on_lost called (its requester is told: in
-    // a cluster, on another worker too, by a "lost" answer through the ring).
-    if (const std::size_t size = acks.size(); size >= 16 && (size & (size - 1)) == 0)
-      std::erase_if(acks,
-                    [now](const auto& a) { return !a.second->timer && a.second->deadline <= now; });
-    if (acks.size() >= 1024) {
-      auto first = acks.end();
-      for (auto a = acks.begin(); a != acks.end(); ++a)
-        if (!a->second->timer &&
-            (first == acks.end() || std::tie(a->second->deadline, a->first) <
-                                        std::tie(first->second->deadline, first->first)))
-          first = a;  // (due first; among those of no timeout said, the oldest id)
-      if (first != acks.end()) {
-        Socket::PendingAck::evict(server_->io(), std::move(first->second));
-        acks.erase(first);
-      }
+    // timeout go as the next broadcast's comes, and past 1,024 still pending the one due first
+    // goes, its on_lost called (its requester is told: in a cluster, on another worker too, by a
+    // "lost" answer through the ring). Both found through the heap of their deadlines: before
+    // 2026-12-06 the sweep walked the map at each power of two from 16 on and the bound walked it
+    // on every insert past 1,024 (a silent socket then cost each broadcast with acks 1,024 steps,
+    // from about 34 such broadcasts a second at a 30 s timeout); before 2026-12-02 entries stayed
+    // until 1,024 of them, about 200 KB per silent socket.
+    const auto later = std::greater<>{};
+    const auto live = [&acks](const std::pair<std::chrono::steady_clock::time_point,
+                                              std::uint64_t>& d) {  // (its entry, or end())
+      auto a = acks.find(d.second);
+      return a != acks.end() && !a->second->timer && a->second->deadline == d.first ? a
+                                                                                    : acks.end();
+    };
+    while (!due.empty()) {
+      auto a = live(due.front());
+      if (a != acks.end() && due.front().first > now) break;  // (the top: live, not due)
+      if (a != acks.end()) acks.erase(a);  // (past its requester's timeout: nobody to tell)
+      std::pop_heap(due.begin(), due.end(), later);
+      due.pop_back();
+    }
+    if (acks.size() >= 1024 && !due.empty()) {
+      auto first = live(due.front());  // (due first; among those of no timeout said, the oldest id)
+      Socket::PendingAck::evict(server_->io(), std::move(first->second));
+      acks.erase(first);
+      std::pop_heap(due.begin(), due.end(), later);
+      due.pop_back();
     }
     // (An entry of the same id — an ack left unanswered while its worker's ids wrapped, below
     // 2^31 — is told it was evicted, as above, not dropped without a word.)
@@ -462,6 +472,15 @@ std::size_t Namespace::deliver_local_with_ack(const EncodedPacket& p, const Broa
       acks.erase(same);
     }
     acks[id] = std::move(pending);
+    if (due.size() > 2 * acks.size() + 64) {  // (mostly answered ones: rebuilt)
+      due.clear();
+      for (const auto& [aid, a] : acks)
+        if (!a->timer) due.emplace_back(a->deadline, aid);
+      std::make_heap(due.begin(), due.end(), later);
+    } else {
+      due.emplace_back(deadline, id);
+      std::push_heap(due.begin(), due.end(), later);
+    }
     ++n;
     p.send_to(*it->second->conn_raw_);
     it->second->notify_outgoing(p);
@@ -492,7 +511,12 @@ void Namespace::server_side_emit(const std::string& event, Args args) {
 void Namespace::server_side_emit_with_ack(const std::string& event, Args args,
                                           std::chrono::milliseconds timeout, AckCallback done) {
   check_server_side_event(event);
-  auto collector = std::make_shared<AckCollector>(server_->io(), std::move(done));
+  // (Not called back once the Server is gone: BroadcastOperator::emit_with_ack says why.)
+  auto collector = std::make_shared<AckCollector>(
+      server_->io(), [life = std::weak_ptr<bool>(server_->callbacks_life_), cb = std::move(done)](
+                         std::optional<std::string> e, std::vector<Args> rs) {
+        if (!life.expired()) cb(std::move(e), std::move(rs));
+      });
   collector->arm(timeout);
   adapter_->server_side_emit(event, std::move(args), collector);
   collector->start();

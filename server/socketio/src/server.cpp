@@ -52,6 +52,7 @@ Server::Server(net::io_context& io, ServerOptions options)
   eo.allow_websocket = options_.allow_websocket;
   eo.per_message_deflate = options_.per_message_deflate;
   eo.cors_origin = options_.cors_origin;
+  eo.cors_reflect_origin = options_.cors_reflect_origin;
   eo.cors_origins = options_.cors_origins;
   for (std::string& o : eo.cors_origins)  // (compared with the request's, lower-cased)
     for (char& c : o) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -130,6 +131,7 @@ Server::LoopRef::~LoopRef() {
 }
 
 Server::~Server() {
+  callbacks_life_.reset();  // (the app's ack callbacks: none from here on)
   {
     // (From now on a Next or an Ack called does nothing.)
     const std::lock_guard<std::mutex> held(loop_.h->m);

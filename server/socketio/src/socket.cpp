@@ -210,6 +210,7 @@ void Socket::settle_pending_acks(bool next_turn) {
   if (!x_ || x_->acks.empty()) return;
   decltype(Extras::acks) pending;
   pending.swap(x_->acks);
+  x_->broadcast_due.clear();
   for (auto& [id, a] : pending)
     if (a->timer) a->timer->cancel();
   auto settle = [pending = std::move(pending)] {

@@ -55,8 +55,15 @@ struct ServerOptions {
   // Accept-Encoding allows; not if every packet in it was sent with compress(false)), as
   // engine.io's httpCompression (threshold 1024 by default). 0: never.
   std::size_t http_compression_threshold = 1024;
-  // CORS: empty = no CORS headers. "*" reflects the request's Origin (needed with credentials).
+  // CORS: empty = no CORS headers; else Access-Control-Allow-Origin is this value, "*" included
+  // (as the cors package engine.io uses: a browser makes no credentialed request to "*"; before
+  // 2026-12-06 "*" reflected the request's Origin, which with cors_credentials let every site
+  // make requests with the user's cookies).
   std::string cors_origin;
+  // Every request's Origin reflected, whatever it is (socket.io's cors origin: true): any site's
+  // pages may read the answers, with the user's cookies when cors_credentials is set. Before
+  // cors_origin and cors_origins.
+  bool cors_reflect_origin = false;
   // With cors_origin empty: the request's Origin is reflected when it is one of these (lower
   // case, scheme://host[:port]), as the cors package's origin list; others get no CORS headers.
   std::vector<std::string> cors_origins;
@@ -80,8 +87,15 @@ struct ServerOptions {
     std::string_view path;    // without the query
     std::string_view query;   // after '?', undecoded ("" if none)
     std::string_view body;
-    // A header's value by its name (any case), or nullopt.
+    // A header's value by its name (any case), or nullopt; a repeated one's as Node's
+    // request.headers has it (HandshakeRequest::Pairs::joined: ", " between, "; " for cookie, the
+    // first of host, authorization, user-agent, ...). Before 2026-12-06 the first: a client's
+    // own X-Forwarded-For line where a proxy appends its own after it.
     std::function<std::optional<std::string_view>(std::string_view name)> header;
+    // The peer's IP address (socket.io's req.socket.remoteAddress; "?" if it cannot be read).
+    // Since 2026-12-06. It, and a repeated header's joined value, live as long as this
+    // HttpRequest (or a copy of it); the other views, into the request, as long as the request.
+    std::string_view address;
   };
   struct HttpResponse {
     unsigned status = 200;

@@ -115,8 +115,9 @@ struct ServerOptions {
   bool allow_polling = true;
   bool allow_websocket = true;
   std::optional<engineio::PerMessageDeflate> per_message_deflate;  // perMessageDeflate: off
-  std::string cors_origin;
+  std::string cors_origin;                // (engineio::ServerOptions::cors_origin: "*" is "*")
   std::vector<std::string> cors_origins;  // (engineio::ServerOptions::cors_origins)
+  bool cors_reflect_origin = false;       // (engineio::ServerOptions::cors_reflect_origin)
   // httpCompression's threshold: polling responses of 1 KiB or more compressed (0: off).
   std::size_t http_compression_threshold = 1024;
   bool cors_credentials = false;
@@ -363,6 +364,7 @@ class Server {
   friend class Namespace;
   friend class ParentNamespace;
   friend class Socket;
+  friend class BroadcastOperator;
   // cleanup_empty_child_namespaces: takes `n` out of the namespaces (it stays in retired_ while a
   // Socket or RemoteSocket of it lives: sweep_retired frees those no one holds).
   void retire(Namespace& n);
@@ -403,6 +405,10 @@ class Server {
   std::uint64_t removed_ = 0;
   bool sweep_posted_ = false;
   std::shared_ptr<bool> life_ = std::make_shared<bool>(true);  // (posted sweeps, lifetime())
+  // Expires as this Server's destruction begins: a broadcast's or a server-side emit's ack
+  // callback is not called after it (its collector's timer may outlive the Server, and the
+  // sockets closed as the engine goes lose their answers during the destruction itself).
+  std::shared_ptr<bool> callbacks_life_ = std::make_shared<bool>(true);
   std::vector<std::shared_ptr<Client>> clients_;  // the open ones (a Client knows its slot)
   std::unique_ptr<engineio::Server> engine_;
   std::uint64_t next_ack_ = 0;

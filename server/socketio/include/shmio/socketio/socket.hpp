@@ -3,6 +3,7 @@
 // Thread-safety: everything on the io_context's thread.
 #pragma once
 
+#include <chrono>
 #include <initializer_list>
 #include <type_traits>
 #include <vector>
@@ -130,7 +131,7 @@ class Socket : public std::enable_shared_from_this<Socket> {
   bool connected() const noexcept { return connected_; }
   // Acks this socket's client still owes: its own emits' with a callback (each until its
   // timeout), and broadcasts' with acks (those past their requester's timeout swept as more come;
-  // at most 1,024 of these kept).
+  // past 1,024 pending in all, the broadcast's ack due first is given up; a socket's own are not).
   std::size_t pending_acks() const noexcept { return x_ ? x_->acks.size() : 0; }
   std::set<Room> rooms() const;
   // True if this socket was restored by connection state recovery (same id, rooms, data).
@@ -455,6 +456,11 @@ class Socket : public std::enable_shared_from_this<Socket> {
         on_error;
     std::vector<std::function<void(const SocketPtr&, const std::string&)>> on_disconnect;
     std::unordered_map<std::uint64_t, std::shared_ptr<PendingAck>> acks;
+    // The broadcasts' acks among them (those without a timer) by when they are due: a min-heap
+    // of (deadline, id), so that the sweep of those past due and the bound's "due first" need no
+    // walk of the map. An entry answered or evicted stays here until it comes to the top or the
+    // heap is rebuilt (past twice the map's size and 64 entries).
+    std::vector<std::pair<std::chrono::steady_clock::time_point, std::uint64_t>> broadcast_due;
     std::set<Room> restore_rooms;  // recovered: rejoined when admitted
     std::string restore_offset;    // recovered: replayed from here when admitted
     // Recovered, not admitted yet: the session as take_session() gave it, put back if the socket

@@ -409,6 +409,26 @@ test("/metrics: 100 namespaces of long names (256 bytes of quotes) stay within a
   }
 });
 
+// SHMIO_ALLOW_ORIGIN's origins replace those the program set, as --allow-origin's do (before
+// 2026-12-06 they were added to them: both allowed).
+test("SHMIO_ALLOW_ORIGIN replaces the origins the program allows", async () => {
+  const { p, u } = await startApp(["--port", "0"], {
+    API_ORIGIN_IN_CODE: "http://code.example", SHMIO_ALLOW_ORIGIN: "http://env.example" },
+    () => {}, "api app with origins");
+  try {
+    const status = (origin) => within(new Promise((resolve, reject) => {
+      http.get(`${u}/socket.io/?EIO=4&transport=polling`, { headers: { Origin: origin } }, (res) => {
+        res.resume();
+        resolve(res.statusCode);
+      }).on("error", reject);
+    }), 5000, `handshake from ${origin}`);
+    assert.equal(await status("http://env.example"), 200);
+    assert.equal(await status("http://code.example"), 403);
+  } finally {
+    p.kill("SIGKILL");
+  }
+});
+
 // (And one that throws what is not a std::exception: before 2026-12-05 it left serve() in one
 // process, and a cluster restarted the worker every 5 s for good.)
 test("a setup that throws: serve returns 1, in one process and in a cluster (no restart loop)", () => {

@@ -105,6 +105,8 @@ void on_program_sigint(int) {}
 int main(int argc, char** argv) {
   shmio::ServeOptions options;
   options.name = "api";
+  // Origins the program itself allows (before the flags and the environment are read).
+  if (const char* o = std::getenv("API_ORIGIN_IN_CODE")) options.allowed_origins.insert(o);
   if (auto parsed = shmio::parse_args(argc, argv, options); parsed.status != parsed.ok)
     return parsed.exit_code();
   // The engine's hooks: a cookie on handshakes, a header on every response (and one with a line

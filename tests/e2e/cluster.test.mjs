@@ -148,6 +148,14 @@ test(`shmio-emit reaches clients on every worker, and rooms through them${mode}`
   assert.equal(r.err, null, r.stderr);
   await until(() => gb.length === 3, 5000, "the lone surrogate's emit");
   assert.deepEqual(gb[2], ["\ufffd cut"]);
+  // JSON nested 100 deep is JSON (the parser's default of 32 refused it as "not JSON" before
+  // 2026-12-06); past 1,000 levels it is refused, saying so.
+  r = await run("--room", "news", "--event", "hello", "[".repeat(100) + "]".repeat(100));
+  assert.equal(r.err, null, r.stderr);
+  await until(() => gb.length === 4, 5000, "the deep emit");
+  r = await run("--event", "hello", "[".repeat(1001) + "]".repeat(1001));
+  assert.equal(r.err?.code, 2);
+  assert.match(r.stderr, /nested deeper than 1000 levels/);
   // Bad input: a clear error and exit status, nothing sent.
   r = await run("--event", "hello", "{not json");
   assert.equal(r.err.code, 2);
@@ -1053,6 +1061,43 @@ test("supervisor: refuses a live cluster's ring, replaces a stale one, drains an
   await within(once(again, "exit"), 10000, "exit");
 });
 
+// A ring that is no cluster's (a program of its own made it: here ring-demo) outlives its creator
+// while a reader is on it: a cluster started with --ring NAME refuses it rather than remove it
+// from under that reader (before 2026-12-06 it was "stale": removed, and made anew), and takes it
+// once the reader is gone.
+test("--ring NAME: a ring that is no cluster's, its creator gone and a reader on it, is not taken from the reader", async () => {
+  const ring = `test-${process.pid}-demo-${Math.floor(Math.random() * 1e9)}`;
+  const run = (bin, args) => new Promise((resolve) =>
+    execFile(bin, args, { timeout: 20000 }, (err, stdout, stderr) =>
+      resolve({ code: err ? err.code : 0, stdout, stderr })));
+  assert.equal((await run(process.env.SHMIO_RING_DEMO, ["create", "--name", ring])).code, 0);
+  const reader = spawn(process.env.SHMIO_RING_DEMO,
+                       ["consume", "--name", ring, "--count", "1", "--timeout-ms", "60000"]);
+  try {
+    await untilAsync(async () => {
+      const r = await run(INSPECT, ["--name", ring, "--json", "readers"]);
+      return r.code === 0 && JSON.parse(r.stdout).readers.some((x) => x.pid === reader.pid);
+    }, 10000, "the reader attached");
+    const refused = await run(BIN, ["--app", "bench", "--workers", "1", "--port", "0", "--ring", ring,
+                                    "--no-pin"]);
+    assert.equal(refused.code, 1, refused.stderr);
+    assert.match(refused.stderr, new RegExp(`ring ${ring} is in use \\(by pid ${reader.pid};`));
+    assert.equal(existsSync(`/dev/shm/shmio.${ring}`), true);
+  } finally {
+    reader.kill("SIGKILL");
+  }
+  await within(once(reader, "exit"), 5000, "reader gone");
+  const again = spawn(BIN, ["--app", "bench", "--workers", "1", "--port", "0", "--ring", ring, "--no-pin"]);
+  clusters.push({ proc: again });
+  let log = "";
+  again.stderr.on("data", (x) => (log += x));
+  await within(new Promise((resolve) => again.stdout.on("data", (x) => /listening/.test(String(x)) && resolve())),
+               10000, "started on the ring once its reader was gone");
+  assert.match(log, /removing stale ring/);
+  again.kill("SIGTERM");
+  await within(once(again, "exit"), 10000, "exit");
+});
+
 // Found in review (2026-12-01): each of these left the cluster restarting for ever, dead, or its
 // files behind.
 test("supervisor: a port it cannot listen on stops it (exit 1); bad --host refused; SIGPIPE, SIGHUP and a SIGTERM during ring creation leave no files; a long ring name", async () => {
@@ -1078,6 +1123,17 @@ test("supervisor: a port it cannot listen on stops it (exit 1); bad --host refus
   assert.equal(stuckCode, 1, stuck.log);
   assert.match(stuck.log, /cannot listen on 127\.0\.0\.1:\d+: it is in use/);
   assert.deepEqual(files(ring), []);
+  // Recovery tables larger than /dev/shm has (a 1 TiB session table): the start stops, said,
+  // nothing left (before 2026-12-06 each worker said it had no table and ran without recovery).
+  ring = ringName();
+  const huge = run(["--workers", "2", "--port", "0", "--ring", ring, "--recovery",
+                    "--max-sessions", "16777214", "--session-bytes", "65536"]);
+  const [hugeCode] = await within(once(huge, "exit"), 20000, "tables that do not fit");
+  assert.equal(hugeCode, 1, huge.log);
+  assert.match(huge.log, /cannot start: connection state recovery's tables cannot be made: the session table: .*lower them/);
+  assert.doesNotMatch(huge.log, /shmio worker/);
+  assert.deepEqual(files(ring), []);
+  assert.deepEqual(readdirSync("/dev/shm").filter((f) => f.includes(ring)), [], "no table left");
   // A second cluster on a running cluster's port, under another ring: its workers would have
   // listened beside the first's (SO_REUSEPORT), the port's clients split between two clusters
   // without a word. Refused; the first goes on serving.

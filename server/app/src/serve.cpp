@@ -71,8 +71,9 @@ const char* kUsage =
     "  --log-sockets  one line on stderr per socket connected and disconnected (namespace,\n"
     "               id; the disconnect reason), and per recovery refused\n"
     "  --allow-origin O  accept handshakes only from pages of origin O (scheme://host[:port],\n"
-    "               no path; repeatable, and replacing SHMIO_ALLOW_ORIGIN's); others, and\n"
-    "               clients that send no Origin (but a browser's same-origin page), get 403\n"
+    "               no path; repeatable, and replacing SHMIO_ALLOW_ORIGIN's and the app's);\n"
+    "               others, and clients that send no Origin (but a browser's same-origin\n"
+    "               page), get 403\n"
     "               (socket.io's allowRequest); O's pages get CORS headers\n"
     "  --watchdog-timeout MS  kill and restart a worker whose event loop has not turned for MS\n"
     "               (default 60000; 0: off; 2000..86400000): an endless handler, a deadlock;\n"
@@ -736,7 +737,7 @@ int serve_one(const ServeOptions& cfg, const Setup& setup, const cluster::Worker
     };
     // And the allowed origins' pages get CORS headers (their polling answers were blocked by the
     // browser before 2026-12-05), unless the app set its own.
-    if (options.cors_origin.empty() && options.cors_origins.empty())
+    if (options.cors_origin.empty() && options.cors_origins.empty() && !options.cors_reflect_origin)
       options.cors_origins.assign(origins.begin(), origins.end());
   }
   const int worker = ctx ? ctx->index : 0;
@@ -1243,6 +1244,11 @@ ParseResult parse_args(int argc, const char* const* argv, ServeOptions& options,
         }
       }
       if (values.empty()) values.emplace_back(v);  // (an empty value is refused by apply)
+      // (The variable's origins replace the program's, as its flag's do and as any other
+      // variable's value does: before 2026-12-06 they were added to them, and a program's
+      // "https://app" run with SHMIO_ALLOW_ORIGIN=https://staging allowed both; a helper's
+      // review.)
+      if (std::string_view(f) == "allow-origin") options.allowed_origins.clear();
       for (const std::string& value : values)
         if (std::string err = apply(options, f, value.c_str()); !err.empty())
           return fail(env_name(f) + ": " + err);
@@ -1596,6 +1602,26 @@ int serve(ServeOptions cfg, Setup setup) {
     };
   }
 #endif
+  // The recovery tables, made whole in /dev/shm before any worker starts: tables that do not fit
+  // stop the start, said (before 2026-12-06 each worker said it had none, at each of its starts,
+  // and the cluster ran without recovery, exit 0 at its stop: --max-sessions 16777214
+  // --session-bytes 65536 asked for 1 TiB; a helper's review).
+  if (cfg.server.connection_state_recovery)
+    so.before_workers = [&cfg](std::uint64_t ring_id, int workers) -> std::string {
+      cluster::NodeOptions no;
+      no.ring = cfg.ring;
+      no.workers = workers;
+      no.max_sessions = cfg.max_sessions;
+      no.session_bytes = cfg.session_bytes;
+      no.cut_log_bytes = cfg.cut_log_mb << 20;
+      no.ring_per_worker = cfg.ring_per_worker;
+      std::string why = cluster::make_recovery_tables(no, ring_id);
+      if (!why.empty())
+        why = "connection state recovery's tables cannot be made: " + why +
+              " (--max-sessions x --session-bytes, and --cut-log-mb with --ring-per-worker: "
+              "lower them, or make /dev/shm larger)";
+      return why;
+    };
   so.on_start = [&cfg, fd_limit](int workers) {
     std::printf("shmio cluster (%s): %d workers on %s:%ld%s, ring %s%s\n", cfg.name.c_str(),
                 workers, cfg.host.c_str(), cfg.port, cfg.port_per_worker ? "+i" : "",

@@ -7,6 +7,35 @@
 
 namespace shmio::cluster {
 
+namespace {
+// The recovery tables' sizes, as every worker and make_recovery_tables make them.
+shm::SessionStoreConfig session_store_config(const NodeOptions& o) {
+  shm::SessionStoreConfig sc;
+  sc.slots = static_cast<std::uint32_t>(std::min<std::size_t>(o.max_sessions, 16777214));
+  sc.slot_bytes = o.session_bytes;
+  return sc;
+}
+shm::CutLogConfig cut_log_config(const NodeOptions& o) {
+  shm::CutLogConfig cc;
+  cc.logs = static_cast<std::uint32_t>(std::max(1, o.workers));
+  cc.columns = cc.logs + 1;
+  const std::uint64_t per_entry = 8ULL * (cc.columns + 2) * cc.logs;
+  cc.entries = static_cast<std::uint32_t>(std::clamp<std::uint64_t>(
+      std::min<std::uint64_t>(o.cut_log_entries, o.cut_log_bytes / per_entry), 16, 1u << 28));
+  return cc;
+}
+}  // namespace
+
+std::string make_recovery_tables(const NodeOptions& o, std::uint64_t ring_id) {
+  auto st = shm::SessionStore::open(o.ring, ring_id, session_store_config(o));
+  if (!st) return "the session table: " + st.error().message;
+  if (o.ring_per_worker) {
+    auto cl = shm::CutLog::open(o.ring, ring_id, cut_log_config(o));
+    if (!cl) return "the cut logs: " + cl.error().message;
+  }
+  return {};
+}
+
 std::string session_prefix(int index) {
   return {kIdAlphabet[(index / 64) % 64], kIdAlphabet[index % 64]};
 }
@@ -82,10 +111,8 @@ Node::Node(net::io_context& io, NodeOptions options, sio::ServerOptions& so)
   // The recovery sessions' table: this ring's (created by the first worker that opens it), with
   // recovery only (it is allocated whole: 64 MiB of /dev/shm by default, for nothing without).
   if (so.connection_state_recovery) {
-    shm::SessionStoreConfig sc;
-    sc.slots = static_cast<std::uint32_t>(std::min<std::size_t>(m.options.max_sessions, 16777214));
-    sc.slot_bytes = m.options.session_bytes;
-    auto st = shm::SessionStore::open(m.options.ring, m.segment->header().creation_time_ns, sc);
+    auto st = shm::SessionStore::open(m.options.ring, m.segment->header().creation_time_ns,
+                                      session_store_config(m.options));
     if (st)
       m.sessions.emplace(std::move(st.value()));
     else
@@ -98,13 +125,7 @@ Node::Node(net::io_context& io, NodeOptions options, sio::ServerOptions& so)
   // With a ring per worker and recovery: the workers' cut logs (each worker's, beside the
   // session table; created by the first worker that opens them).
   if (m.options.ring_per_worker && so.connection_state_recovery) {
-    shm::CutLogConfig cc;
-    cc.logs = static_cast<std::uint32_t>(std::max(1, m.options.workers));
-    cc.columns = cc.logs + 1;
-    const std::uint64_t per_entry = 8ULL * (cc.columns + 2) * cc.logs;
-    cc.entries = static_cast<std::uint32_t>(std::clamp<std::uint64_t>(
-        std::min<std::uint64_t>(m.options.cut_log_entries, m.options.cut_log_bytes / per_entry), 16,
-        1u << 28));
+    const shm::CutLogConfig cc = cut_log_config(m.options);
     auto cl = shm::CutLog::open(m.options.ring, m.segment->header().creation_time_ns, cc);
     if (cl && (cl.value().logs() != cc.logs || cl.value().columns() != cc.columns))
       cl = shm::Error{shm::Errc::size_mismatch, "made for " + std::to_string(cl.value().logs()) +

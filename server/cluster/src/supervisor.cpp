@@ -123,8 +123,39 @@ std::pair<std::string, int> make_handoff_dir() {
   return {t, fd};
 }
 
-// Creates the segment, replacing a stale one; nullopt (reason printed) if it cannot.
-std::optional<shm::Segment> create_ring(const shm::RingConfig& cfg) {
+// Who a ring's slots name: whether it is a cluster's (its supervisor's producer slot, alive or
+// not), and a process still attached to it, alive (a producer's or reader's slot whose owner
+// lives, or one being taken: pid 0 then).
+struct RingUsers {
+  bool cluster = false;
+  std::optional<pid_t> live;
+};
+RingUsers ring_users(const shm::Segment& sg) {
+  RingUsers u;
+  auto look = [&](const auto& slot, bool producer) {
+    const std::uint32_t state = slot.state.load(std::memory_order_acquire);
+    if (state == shm::layout::kSlotFree) return;
+    if (producer &&
+        std::string_view(slot.label, ::strnlen(slot.label, sizeof slot.label)) == "supervisor")
+      u.cluster = true;                           // (its slot, whatever became of it)
+    if (state == shm::layout::kSlotDead) return;  // (a repaired dead producer's: nobody)
+    if (u.live && *u.live != 0) return;           // (one named is enough)
+    if (shm::layout::is_taking(state)) {  // (being taken: by someone, unless its taker died)
+      if (!shm::registry::taker_died(state) && !u.live) u.live = 0;
+      return;
+    }
+    // ACTIVE, or OWNING (an exclusive ring's writer taking its word): its owner's.
+    const shm::ProcessIdentity owner = shm::registry::owner_of(slot);
+    if (shm::liveness(owner) != shm::Liveness::dead) u.live = owner.pid;
+  };
+  for (std::uint16_t i = 0; i < sg.max_producers(); ++i) look(sg.producer_slot(i), true);
+  for (std::uint16_t i = 0; i < sg.max_readers(); ++i) look(sg.reader_slot(i), false);
+  return u;
+}
+
+// Creates the segment, replacing a stale one; nullopt (reason printed) if it cannot. `worker_ring`:
+// a cluster's worker ring (NAME.wI), which its supervisor writes nothing into.
+std::optional<shm::Segment> create_ring(const shm::RingConfig& cfg, bool worker_ring) {
   const std::string& name = cfg.name;
   for (int attempt = 0; attempt < 2; ++attempt) {
     auto seg = shm::Segment::create(cfg);
@@ -149,6 +180,21 @@ std::optional<shm::Segment> create_ring(const shm::RingConfig& cfg) {
                      "shmio: ring %s belongs to a running cluster (supervisor pid %d); stop it "
                      "first or pick another --ring / --port\n",
                      name.c_str(), h.creator_pid);
+        return std::nullopt;
+      }
+      // A ring that is no cluster's (made by a program of its own, ring-demo, the library's
+      // example) outlives its creator while others use it: not taken from under them (before
+      // 2026-12-06 `--ring NAME` removed it; a helper's review). A cluster's whose supervisor is
+      // gone is replaced even while its workers drain (they end by themselves), and so are its
+      // worker rings.
+      if (const RingUsers users = ring_users(old.value());
+          !worker_ring && !users.cluster && users.live) {
+        const std::string by = *users.live != 0 ? "pid " + std::to_string(*users.live)
+                                                : std::string("a process attaching");
+        std::fprintf(stderr,
+                     "shmio: ring %s is in use (by %s; its creator, pid %d, is gone) and is no "
+                     "cluster's; stop its users first or pick another --ring / --port\n",
+                     name.c_str(), by.c_str(), h.creator_pid);
         return std::nullopt;
       }
       std::fprintf(stderr, "shmio: removing stale ring %s (its supervisor, pid %d, is gone)\n",
@@ -243,23 +289,7 @@ void remove_dead_clusters(const std::string& own) {
       const shm::Segment& sg = seg.value();
       const auto& h = sg.header();
       if (shm::liveness({h.creator_pid, h.creator_start_time}) != shm::Liveness::dead) continue;
-      bool cluster = false, live = false;
-      auto look = [&](const auto& slot, bool producer) {
-        const std::uint32_t state = slot.state.load(std::memory_order_acquire);
-        if (state == shm::layout::kSlotFree) return;
-        if (state != shm::layout::kSlotActive) {
-          live = true;  // (being taken: someone is there)
-          return;
-        }
-        if (producer &&
-            std::string_view(slot.label, ::strnlen(slot.label, sizeof slot.label)) == "supervisor")
-          cluster = true;
-        if (shm::liveness(shm::registry::owner_of(slot)) != shm::Liveness::dead) live = true;
-      };
-      for (std::uint16_t i = 0; i < sg.max_producers() && !live; ++i)
-        look(sg.producer_slot(i), true);
-      for (std::uint16_t i = 0; i < sg.max_readers() && !live; ++i) look(sg.reader_slot(i), false);
-      if (!cluster || live) continue;
+      if (const RingUsers users = ring_users(sg); !users.cluster || users.live) continue;
       ring_id = h.creation_time_ns;
       supervisor = h.creator_pid;
       // Still the ring just judged, at the moment of removing it (a name is removed, not a file):
@@ -711,7 +741,7 @@ int run_supervisor(const SupervisorOptions& o,
     for (int i = 0; i < n; ++i)
       configs.push_back(worker_ring_config(o.ring, i, n, o.ring_bytes, o.ring_huge_pages));
   for (const shm::RingConfig& cfg : configs) {
-    auto seg = create_ring(cfg);
+    auto seg = create_ring(cfg, cfg.name != o.ring);
     if (!seg) {
       rings.clear();
       if (cfg.name != o.ring) {  // a worker's ring: the shared one (ours) and those made go too
@@ -759,6 +789,15 @@ int run_supervisor(const SupervisorOptions& o,
     }
   } handoff_dir;
   if (o.handoff_sockets) std::tie(handoff_dir.path, handoff_dir.lock) = make_handoff_dir();
+  if (o.before_workers)
+    if (const std::string why = o.before_workers(ring_id, n); !why.empty()) {
+      std::fprintf(stderr, "shmio: cannot start: %s\n", why.c_str());
+      writer.reset();
+      rings.clear();
+      (void)shm::Segment::remove(o.ring);
+      remove_rings(o.ring, worker_rings);
+      return 1;
+    }
   if (o.on_start) o.on_start(n);
   // The rings' files, checked once a second: removed (an operator's rm in /dev/shm), replaced by
   // another file, or a header overwritten. Restarted workers attach by name, so a cluster whose

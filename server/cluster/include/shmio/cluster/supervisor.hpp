@@ -60,6 +60,11 @@ struct SupervisorOptions {
   std::chrono::milliseconds watchdog{60000};
   // Called in the supervisor once the ring exists and before workers start (e.g. to print).
   std::function<void(int workers)> on_start;
+  // Called in the supervisor once the rings exist (`ring_id`: the shared ring's creation time,
+  // which names its tables), before on_start and the workers: what it returns, if not empty, is
+  // said ("shmio: cannot start: ...") and the start stops (exit 1, the rings removed). serve()
+  // makes the recovery tables there (make_recovery_tables).
+  std::function<std::string(std::uint64_t ring_id, int workers)> before_workers;
   // A ring per worker (NodeOptions::ring_per_worker, docs/ring-per-worker.md): the supervisor
   // also creates worker i's ring (worker_ring_name, worker_ring_config: ring_bytes each), checks
   // it with the shared one, frees a dead worker's reader slots on every ring, and removes them all

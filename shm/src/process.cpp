@@ -74,7 +74,7 @@ ProcessLook look_up_process(pid_t pid) noexcept {
       break;
   }
   if (f.state == 'Z' || f.state == 'X' || f.state == 'x') return {ProcessLook::Is::gone, 0};
-  return {ProcessLook::Is::alive, f.start_time};
+  return {ProcessLook::Is::alive, f.start_time, f.state};
 }
 
 std::uint64_t process_start_time(pid_t pid) noexcept {

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cerrno>
 #include <climits>
+#include <cstring>
 #include <ctime>
 
 #include "shmio/shm/process.hpp"
@@ -446,6 +447,35 @@ StallOutcome resolve_stall(const Segment& s) noexcept {
   unlock_repair(s);
   advance_frontier(s);
   return StallOutcome::repaired;
+}
+
+std::optional<FrontierHolder> frontier_holder(const Segment& s) {
+  Control& c = s.control();
+  const std::uint64_t f = c.frontier.frontier.load(std::memory_order_seq_cst);
+  const std::uint64_t t = c.tail.tail.load(std::memory_order_seq_cst);
+  if (t == f) return std::nullopt;
+  std::optional<FrontierHolder> found;
+  for (std::uint16_t i = 0; i < s.max_producers(); ++i) {
+    ProducerSlot& p = s.producer_slot(i);
+    const std::uint32_t st = p.state.load(std::memory_order_acquire);
+    if (st != kSlotActive && st != layout::kSlotOwning) continue;
+    const std::uint32_t cs = p.claim_state.load(std::memory_order_seq_cst);
+    if (cs == kClaimIdle) continue;
+    if (cs == kClaimClaimed) {
+      const std::uint64_t pos = p.claim_position.load(std::memory_order_acquire);
+      const std::uint64_t len = p.claim_length.load(std::memory_order_acquire);
+      if (!(pos <= f && f < pos + len)) continue;
+    }
+    const ProcessIdentity who{p.pid.load(std::memory_order_relaxed),
+                              p.start_time.load(std::memory_order_relaxed)};
+    const ProcessLook look = look_up_process(who.pid);
+    if (look.is != ProcessLook::Is::alive || look.start_time != who.start_time) continue;
+    FrontierHolder h{who.pid, look.state, i,
+                     std::string(p.label, ::strnlen(p.label, sizeof p.label))};
+    if (look.state == 'T' || look.state == 't') return h;  // (a stopped one first)
+    if (!found) found = std::move(h);
+  }
+  return found;
 }
 
 }  // namespace shmio::shm::core

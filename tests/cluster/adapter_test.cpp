@@ -14,6 +14,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -2330,6 +2331,64 @@ TEST(ClusterSupervisor, AStopSignalTakenByAnotherThreadDrains) {
                                  << (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
   EXPECT_EQ(WIFEXITED(status) ? WEXITSTATUS(status) : -1, 0);
   EXPECT_FALSE(shm::Segment::attach(ring, shm::AttachMode::read_only)) << "the ring was left";
+  (void)shm::Segment::remove(ring);
+}
+
+// A producer stopped in the middle of a write (here an emitter-like process of its own: claimed,
+// then SIGSTOP) holds the ring's readers for good, since a live producer's claim is never
+// repaired over: the supervisor continues it (SIGCONT) once the frontier has stood behind it for
+// continue_stopped_after, and the record arrives. (Before 2026-12-06 nothing did: a stopped
+// shmio-emit held the cluster until it was continued by hand.)
+TEST(ClusterSupervisor, AProducerStoppedInTheMiddleOfAWriteIsContinued) {
+  const std::string ring = "test-stopped-holder-" + std::to_string(::getpid());
+  int ready[2];
+  ASSERT_EQ(::pipe(ready), 0);
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    cluster::SupervisorOptions o = one_worker_supervisor(ring, 5s);
+    o.continue_stopped_after = 200ms;
+    o.on_start = [&](int) { (void)!::write(ready[1], "r", 1); };
+    const int rc = cluster::run_supervisor(o, [&](const cluster::WorkerContext&) {
+      ::pause();
+      return 0;
+    });
+    ::_exit(rc);
+  }
+  ::close(ready[1]);
+  char r = 0;
+  ASSERT_EQ(::read(ready[0], &r, 1), 1) << "not ready";
+  auto seg = shm::Segment::attach(ring);
+  ASSERT_TRUE(seg) << seg.error().message;
+  const pid_t producer = shmio::test::spawn([&] {
+    auto w = shm::RingWriter::attach(*seg, {.label = "stopped-emitter", .core = -1});
+    if (!w) return 3;
+    auto c = w->claim(64, 7);
+    if (c.status != shm::PublishStatus::ok) return 4;
+    ::raise(SIGSTOP);  // (claimed, not committed: the frontier waits at it)
+    w->commit();
+    return 0;
+  });
+  int status = 0;
+  ASSERT_EQ(::waitpid(producer, &status, WUNTRACED), producer);
+  ASSERT_TRUE(WIFSTOPPED(status));
+  // Continued within the supervisor's look (once a second) past the 200 ms: it commits and exits
+  // (its pidfd readable then; 10 s the bound).
+  const int pfd = static_cast<int>(::syscall(SYS_pidfd_open, producer, 0));
+  ASSERT_GE(pfd, 0) << std::strerror(errno);
+  pollfd exited{pfd, POLLIN, 0};
+  const int n = ::poll(&exited, 1, 10000);
+  ::close(pfd);
+  if (n != 1) ::kill(producer, SIGKILL);
+  EXPECT_EQ(n, 1) << "not continued within 10 s";
+  ASSERT_EQ(::waitpid(producer, &status, 0), producer);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  const auto& c = seg->control();
+  EXPECT_EQ(c.frontier.frontier.load(), c.tail.tail.load()) << "its record committed";
+  EXPECT_EQ(::kill(child, SIGTERM), 0);
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  ::close(ready[0]);
   (void)shm::Segment::remove(ring);
 }
 

@@ -1206,6 +1206,54 @@ TEST(RingCrash, AnExclusiveRingIsNotTakenFromALiveHolderStoppedMidClaim) {
   EXPECT_TRUE(RingWriter::attach(s, {.label = "next", .core = -1}));
 }
 
+// What a supervisor looks at (SupervisorOptions::continue_stopped_after): the live producer whose
+// claim holds the frontier, a stopped one found as such ('T'); none once it went on, none for a
+// quiet ring, none for a dead one's claim (resolve_stall's).
+TEST(RingCrash, TheFrontierHolderIsTheProducerStoppedInTheMiddleOfAWrite) {
+  for (const bool exclusive : {false, true}) {
+    RingName name(exclusive ? "holdx" : "hold");
+    auto s = test::make_ring(name, 1 << 16, 1024, exclusive);
+    EXPECT_FALSE(core::frontier_holder(s)) << "a quiet ring";
+    pid_t holder = test::spawn([&] {
+      auto seg = Segment::attach(name);
+      auto w = RingWriter::attach(*seg, {.label = "stopped", .core = -1});
+      if (!w) return 3;
+      auto c = w->claim(100, 1);
+      if (c.status != PublishStatus::ok) return 4;
+      CheckedRecord::fill(c.payload, 1, 0);
+      ::raise(SIGSTOP);  // (in the middle of its write: claimed, not committed)
+      w->commit();
+      return 0;
+    });
+    int status = 0;
+    ASSERT_EQ(::waitpid(holder, &status, WUNTRACED), holder);
+    ASSERT_TRUE(WIFSTOPPED(status));
+    auto h = core::frontier_holder(s);
+    ASSERT_TRUE(h) << "exclusive " << exclusive;
+    EXPECT_EQ(h->pid, holder);
+    EXPECT_EQ(h->state, 'T');
+    EXPECT_EQ(h->label, "stopped");
+    EXPECT_EQ(core::resolve_stall(s), core::StallOutcome::owner_alive) << "never repaired over";
+    ::kill(holder, SIGCONT);
+    EXPECT_EQ(test::join(holder), 0);
+    EXPECT_FALSE(core::frontier_holder(s)) << "it went on: nothing in flight";
+  }
+  // A dead producer's claim holds nobody for long: not a holder (its repair's).
+  RingName name("holddead");
+  auto s = test::make_ring(name, 1 << 16, 1024);
+  pid_t dead = test::spawn([&] {
+    auto seg = Segment::attach(name);
+    auto w = RingWriter::attach(*seg, {.label = "dies", .core = -1});
+    if (!w) return 3;
+    (void)w->claim(100, 1);
+    ::kill(::getpid(), SIGKILL);
+    return 0;
+  });
+  (void)test::join(dead);
+  EXPECT_NE(s.control().tail.tail.load(), s.control().frontier.frontier.load());
+  EXPECT_FALSE(core::frontier_holder(s));
+}
+
 TEST(RingCrash, AProducerGatedBehindADeadClaimRepairsItWithoutAnyReader) {
   RingName name("gated");
   auto s = test::make_ring(name, 1 << 16, 4096);

@@ -36,6 +36,7 @@
 #include "shmio/shm/layout.hpp"
 #include "shmio/shm/process.hpp"
 #include "shmio/shm/registry.hpp"
+#include "shmio/shm/ring_core.hpp"
 #include "shmio/shm/ring_writer.hpp"
 #include "shmio/shm/segment.hpp"
 #include "shmio/shm/session_store.hpp"
@@ -975,6 +976,48 @@ int run_supervisor(const SupervisorOptions& o,
     exit_code = 1;
     return "hand-off directory gone";
   };
+  // (SupervisorOptions::continue_stopped_after: per ring, the frontier last seen and since when.)
+  struct Stall {
+    std::uint64_t frontier = ~0ULL;
+    Clock::time_point since{};
+    pid_t said = 0;  // (a debugger's stop, said once)
+  };
+  std::vector<Stall> stalls(rings.size());
+  auto continue_stopped_holders = [&] {
+    if (o.continue_stopped_after.count() <= 0 || ring_broken) return;
+    const auto now = Clock::now();
+    for (std::size_t k = 0; k < rings.size(); ++k) {
+      const shm::Segment& sg = rings[k].segment;
+      const std::uint64_t f = sg.control().frontier.frontier.load(std::memory_order_acquire);
+      const std::uint64_t t = sg.control().tail.tail.load(std::memory_order_acquire);
+      Stall& st = stalls[k];
+      if (f == t || f != st.frontier) {
+        st = {f, now, 0};
+        continue;
+      }
+      if (now - st.since < o.continue_stopped_after) continue;
+      const auto h = shm::core::frontier_holder(sg);
+      if (!h || (h->state != 'T' && h->state != 't')) continue;
+      const long long held =
+          std::chrono::duration_cast<std::chrono::milliseconds>(now - st.since).count();
+      if (h->state == 'T') {
+        const int failed = ::kill(h->pid, SIGCONT) == 0 ? 0 : errno;
+        std::fprintf(stderr,
+                     "shmio: ring %s: pid %d ('%s') was stopped in the middle of a write, holding "
+                     "the ring's readers for %lld ms: %s%s\n",
+                     rings[k].name.c_str(), static_cast<int>(h->pid), h->label.c_str(), held,
+                     failed == 0 ? "continued (SIGCONT)" : "could not continue it: ",
+                     failed == 0 ? "" : std::strerror(failed));
+        st.since = now;
+      } else if (st.said != h->pid) {
+        std::fprintf(stderr,
+                     "shmio: ring %s: pid %d ('%s') is stopped by a debugger in the middle of a "
+                     "write: the ring's readers wait until it goes on\n",
+                     rings[k].name.c_str(), static_cast<int>(h->pid), h->label.c_str());
+        st.said = h->pid;
+      }
+    }
+  };
   auto check_rings = [&]() -> const char* {
     if (ring_broken) return nullptr;
     const char* trouble = ring_trouble();
@@ -1060,6 +1103,7 @@ int run_supervisor(const SupervisorOptions& o,
       next_ring_check = Clock::now() + std::chrono::seconds(1);
       trouble = check_rings();
       if (trouble == nullptr) trouble = check_handoff_dir();
+      if (trouble == nullptr) continue_stopped_holders();
     }
     if ((sig == SIGTERM || sig == SIGINT || sig == SIGHUP || g_stop_signal != 0 ||
          trouble != nullptr) &&

@@ -31,6 +31,8 @@ enum class Liveness { alive, dead };
 struct ProcessLook {
   enum class Is { alive, gone, unknown } is = Is::unknown;
   std::uint64_t start_time = 0;
+  char state =
+      0;  // /proc/<pid>/stat's state of one alive: 'R', 'S', 'T' (stopped), 't' (traced)...
 };
 ProcessLook look_up_process(pid_t pid) noexcept;
 

@@ -58,6 +58,14 @@ struct SupervisorOptions {
   // since it started is watched (one that never posts never is), and none while draining.
   // 0: off. (A stopped process — SIGSTOP, a debugger's breakpoint — is killed too once past it.)
   std::chrono::milliseconds watchdog{60000};
+  // A producer stopped (SIGSTOP, Ctrl-Z: /proc state T) in the middle of a write to one of the
+  // cluster's rings — a worker, an emitter (shmio-emit, an app's cluster::Emitter) — holds every
+  // reader, and every producer a lap on, for as long as it stays stopped: a live producer's claim
+  // is never repaired over (docs/ring.md). Once a ring's frontier has stood behind claims in flight
+  // for this long with such a producer holding it, the supervisor continues it (SIGCONT), said on
+  // stderr; one stopped by a debugger ('t') is said once, not touched. Looked at once a second
+  // while the cluster runs. 0: never.
+  std::chrono::milliseconds continue_stopped_after{5000};
   // Called in the supervisor once the ring exists and before workers start (e.g. to print).
   std::function<void(int workers)> on_start;
   // Called in the supervisor once the rings exist (`ring_id`: the shared ring's creation time,

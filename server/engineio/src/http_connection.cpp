@@ -427,7 +427,9 @@ void HttpConnection::handle(Request req, const Target& t) {
         // two Set-Cookie lines. The first replaces what the server had set; before 2026-12-06
         // each replaced the one before, and only the last cookie went; a helper's review.)
         for (auto h = out->headers.begin(); h != out->headers.end(); ++h) {
-          const auto& [name, value] = *h;
+          // (Not a structured binding: clang 14 cannot capture one in the lambda below.)
+          const std::string& name = h->first;
+          const std::string& value = h->second;
           if (!bad_field(name, value)) {
             const bool again = std::any_of(out->headers.begin(), h, [&](const auto& e) {
               return beast::iequals(e.first, name) && !bad_field(e.first, e.second);

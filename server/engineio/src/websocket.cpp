@@ -143,6 +143,9 @@ class RawWebSocket final : public Link, public std::enable_shared_from_this<RawW
       } while (r < 0 && errno == EINTR);
       const Written w = written(r < 0 ? -errno : r, total);
       if (w != Written::all) return w == Written::more;
+      // (A flush within written() — its queue drained, the close frame queued — may have met
+      // EAGAIN and armed the wait for writability: one wait at a time.)
+      if (waiting_write_ || dead_) return false;
       if (total >= budget) return !nothing_to_write();  // the rest next turn
       budget -= total;
     }

@@ -419,6 +419,7 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
         return v.position == *pos && v.type == static_cast<std::uint16_t>(MessageType::broadcast);
       }
       if (v.type != static_cast<std::uint16_t>(MessageType::broadcast)) return true;
+      if (!replays_to(v.payload, rooms)) return true;
       bool added = false;  // (an Emitter's broadcast: its offset, as delivered live)
       auto b = take_broadcast(v.payload, kOffsetDigits, &added);
       if (!b || b->nsp != nsp_->name() || (b->flags & (kFlagAck | kFlagVolatile)) != 0) return true;
@@ -429,6 +430,20 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
     if (!whole || first) return std::nullopt;
     ++node_.stats.recoveries;
     return out;
+  }
+  // Whether a replay to a socket in `rooms` of this namespace delivers the broadcast record
+  // `payload`: looked at on the record's view, before take_broadcast copies its frame and
+  // attachments (as the checks after it, sio::reaches on the names). A replay over a busy ring
+  // copied every broadcast since the offset, for whichever room, before 2026-12-06 (a helper's
+  // review). (Read tentatively, as the record is: the range is checked whole after it.)
+  bool replays_to(std::span<const std::byte> payload, const std::set<sio::Room>& rooms) const {
+    const auto b = read_broadcast(payload);
+    if (!b || b->nsp != nsp_->name() || (b->flags & (kFlagAck | kFlagVolatile)) != 0) return false;
+    const auto named = [&rooms](const std::vector<std::string_view>& names) {
+      return std::any_of(names.begin(), names.end(),
+                         [&rooms](std::string_view r) { return rooms.count(sio::Room(r)) != 0; });
+    };
+    return (b->rooms.empty() || named(b->rooms)) && !named(b->except);
   }
   // The records of `rd` from its position up to `end`, each handed to `take(view, batch)`, which
   // adds to `batch` what the record makes (moved to `out` once the records it came from are
@@ -645,6 +660,7 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
       if (!r || !r->seek(s.cut[k])) return std::nullopt;
       const bool whole = read_range(*r, mine[k], out, why, [&](const RecordView& v, auto& batch) {
         if (v.type != static_cast<std::uint16_t>(MessageType::broadcast)) return true;
+        if (!replays_to(v.payload, rooms)) return true;
         auto b = take_broadcast(v.payload, kWorkerOffsetDigits);  // (an Emitter's: one added)
         if (!b || b->nsp != nsp_->name() || (b->flags & (kFlagAck | kFlagVolatile)) != 0)
           return true;

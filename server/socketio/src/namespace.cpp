@@ -311,6 +311,12 @@ void Namespace::admit(const std::shared_ptr<Client>& c, const SocketPtr& s) {
     }
     if (server_->open(c.get())) return false;
     s->connected_ = false;
+    // Its session, saved as connected by its first join (a cluster's table), is forgotten: a
+    // fresh socket's client never had its pid, and a recovered one's session was taken (used)
+    // and its next attempt starts afresh, as before. Before 2026-12-06 the entry stayed
+    // "connected" for this live worker, for good (no test: a cluster's table, by reading; a
+    // helper's review).
+    if (!s->pid().empty()) adapter_->forget_session(s->pid());
     remove(s->id());
     abandon(s);
     return true;

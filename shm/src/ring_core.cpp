@@ -454,7 +454,9 @@ std::optional<FrontierHolder> frontier_holder(const Segment& s) {
   const std::uint64_t f = c.frontier.frontier.load(std::memory_order_seq_cst);
   const std::uint64_t t = c.tail.tail.load(std::memory_order_seq_cst);
   if (t == f) return std::nullopt;
-  std::optional<FrontierHolder> found;
+  // The live producer whose CLAIMED claim covers f holds it, whatever its state; failing one,
+  // a live one CLAIMING (its position not out yet: it may own f), a stopped one first.
+  std::optional<FrontierHolder> claiming;
   for (std::uint16_t i = 0; i < s.max_producers(); ++i) {
     ProducerSlot& p = s.producer_slot(i);
     const std::uint32_t st = p.state.load(std::memory_order_acquire);
@@ -472,10 +474,12 @@ std::optional<FrontierHolder> frontier_holder(const Segment& s) {
     if (look.is != ProcessLook::Is::alive || look.start_time != who.start_time) continue;
     FrontierHolder h{who.pid, look.state, i,
                      std::string(p.label, ::strnlen(p.label, sizeof p.label))};
-    if (look.state == 'T' || look.state == 't') return h;  // (a stopped one first)
-    if (!found) found = std::move(h);
+    if (cs == kClaimClaimed) return h;
+    const bool stopped = look.state == 'T' || look.state == 't';
+    if (!claiming || (stopped && claiming->state != 'T' && claiming->state != 't'))
+      claiming = std::move(h);
   }
-  return found;
+  return claiming;
 }
 
 }  // namespace shmio::shm::core

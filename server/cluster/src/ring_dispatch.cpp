@@ -90,10 +90,6 @@ bool Node::Impl::read_batch(shm::RingReader& r, WorkerRing* from) {
   auto lapped = [&](std::uint64_t lost) {
     if (from != nullptr) WorkerRings::lapped(*from);
     on_lapped(lost);
-    // (The last cut-log entry names positions from before the lap: the next batch takes one of
-    // its own. Reused, every offset given under it was refused until another ring's record came;
-    // before 2026-12-06, a helper's review. No test: a lap of a ring per worker with recovery.)
-    cut_ring = -1;
   };
   const std::size_t n = r.peek(views);
   // (last_loss() adds up the peek's and its consume's: the consume's own is the difference.

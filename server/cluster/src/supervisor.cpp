@@ -991,7 +991,11 @@ int run_supervisor(const SupervisorOptions& o,
       const std::uint64_t f = sg.control().frontier.frontier.load(std::memory_order_acquire);
       const std::uint64_t t = sg.control().tail.tail.load(std::memory_order_acquire);
       Stall& st = stalls[k];
-      if (f == t || f != st.frontier) {
+      if (f == t) {  // (quiet: a claim made after this look is timed from the look that sees it)
+        st = Stall{};
+        continue;
+      }
+      if (f != st.frontier) {
         st = {f, now, 0};
         continue;
       }
@@ -1002,13 +1006,15 @@ int run_supervisor(const SupervisorOptions& o,
           std::chrono::duration_cast<std::chrono::milliseconds>(now - st.since).count();
       if (h->state == 'T') {
         const int failed = ::kill(h->pid, SIGCONT) == 0 ? 0 : errno;
+        st.since = now;
+        if (failed != 0 && st.said == h->pid) continue;  // (a refusal said once: EPERM, ...)
+        if (failed != 0) st.said = h->pid;
         std::fprintf(stderr,
                      "shmio: ring %s: pid %d ('%s') was stopped in the middle of a write, holding "
                      "the ring's readers for %lld ms: %s%s\n",
                      rings[k].name.c_str(), static_cast<int>(h->pid), h->label.c_str(), held,
                      failed == 0 ? "continued (SIGCONT)" : "could not continue it: ",
                      failed == 0 ? "" : std::strerror(failed));
-        st.since = now;
       } else if (st.said != h->pid) {
         std::fprintf(stderr,
                      "shmio: ring %s: pid %d ('%s') is stopped by a debugger in the middle of a "

@@ -292,7 +292,8 @@ void Namespace::admit(const std::shared_ptr<Client>& c, const SocketPtr& s) {
       return connect(c, s->handshake().auth, false);
     }
     missed = std::move(*replayed);
-    s->x().taken.reset();  // used
+    // (Its taken session is let go once the socket is in its rooms, below: a connection closed
+    // while it joins them puts it back, as abandon() does for one that left before admission.)
   }
   s->connected_ = true;
   s->admitted_ = true;
@@ -311,12 +312,12 @@ void Namespace::admit(const std::shared_ptr<Client>& c, const SocketPtr& s) {
     }
     if (server_->open(c.get())) return false;
     s->connected_ = false;
-    // Its session, saved as connected by its first join (a cluster's table), is forgotten: a
-    // fresh socket's client never had its pid, and a recovered one's session was taken (used)
-    // and its next attempt starts afresh, as before. Before 2026-12-06 the entry stayed
-    // "connected" for this live worker, for good (no test: a cluster's table, by reading; a
-    // helper's review).
-    if (!s->pid().empty()) adapter_->forget_session(s->pid());
+    // Its session, saved as connected by its first join (a cluster's table): a recovered one's
+    // put back as it was taken (abandon), for the client's next attempt; a fresh one's
+    // forgotten (its client never had its pid). Before 2026-12-06 the entry stayed "connected"
+    // for this live worker, for good, and a recovered client's next attempt started afresh (no
+    // test: a cluster's table, by reading; a helper's review).
+    if (!(s->x_ && s->x_->taken) && !s->pid().empty()) adapter_->forget_session(s->pid());
     remove(s->id());
     abandon(s);
     return true;
@@ -326,6 +327,7 @@ void Namespace::admit(const std::shared_ptr<Client>& c, const SocketPtr& s) {
   if (s->x_ && !s->x_->restore_rooms.empty())
     adapter_->add_all(s->id(), std::exchange(s->x_->restore_rooms, {}));
   if (went()) return;
+  if (s->x_) s->x_->taken.reset();  // (a recovered socket's session: used)
   c->add(name_, s);
   // A recovered socket gets what it missed before the CONNECT reply (the client emits those
   // events before its "connect" event, in order).

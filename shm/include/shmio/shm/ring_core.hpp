@@ -144,12 +144,12 @@ inline std::uint64_t index_at(const Segment& s, std::uint64_t position) noexcept
 enum class StallOutcome { moved, owner_alive, repaired, nothing_in_flight, busy };
 StallOutcome resolve_stall(const Segment& s) noexcept;
 
-// The live producer whose claim holds the frontier while claims are in flight (one CLAIMED over
-// it, or one CLAIMING: its position not out yet), a stopped one ('T', or 't' under a debugger)
-// before another: nullopt if none (the frontier is moving or nothing is in flight, or the claim
-// is a dead producer's, which resolve_stall repairs). A live producer is never repaired over, so
-// one stopped in the middle of a write holds every reader, and every producer a lap on, until it
-// goes on: what a supervisor looks at (SupervisorOptions::continue_stopped_after).
+// The live producer whose claim holds the frontier while claims are in flight (the one CLAIMED
+// over it; failing one, one CLAIMING — its position not out yet —, a stopped one first), with its
+// /proc state ('T' stopped, 't' under a debugger): nullopt if none (nothing in flight at the
+// look, or the claim is a dead producer's, which resolve_stall repairs). A live producer is never
+// repaired over, so one stopped in the middle of a write holds every reader, and every producer a
+// lap on, until it goes on: what a supervisor looks at (SupervisorOptions::continue_stopped_after).
 struct FrontierHolder {
   pid_t pid = 0;
   char state = 0;          // /proc state: 'T' stopped, 't' stopped by a tracer, else running

@@ -95,6 +95,12 @@ struct Target {
   std::unordered_map<std::string, std::string> query;
 };
 
+inline std::string lower(std::string_view v) {
+  std::string out(v);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
 // The application's view of a request (routes, header hooks, connection errors): views into
 // `req`, valid while it lives, and the peer's `address` (copied: kept by the request's header
 // function, as a repeated header's joined value is).
@@ -117,13 +123,12 @@ inline ServerOptions::HttpRequest http_request(const http::request<http::string_
       [&req, kept](std::string_view name) -> std::optional<std::string_view> {
         auto [first, last] = req.equal_range(name);
         if (first == last) return std::nullopt;
-        std::string lower(name);
-        for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        if (std::next(first) == last || HandshakeRequest::Pairs::node_keeps_first(lower))
+        const std::string lowered = lower(name);
+        if (std::next(first) == last || HandshakeRequest::Pairs::node_keeps_first(lowered))
           return std::string_view(first->value());
         std::string all;
         for (auto it = first; it != last; ++it) {
-          if (it != first) all += lower == "cookie" ? "; " : ", ";
+          if (it != first) all += lowered == "cookie" ? "; " : ", ";
           all += std::string_view(it->value());
         }
         return std::string_view(kept->joined.emplace_back(std::move(all)));
@@ -254,12 +259,6 @@ inline Target parse_target(std::string_view target) {
   for_each_query_pair(target,
                       [&](std::string k, std::string v) { t.query[std::move(k)] = std::move(v); });
   return t;
-}
-
-inline std::string lower(std::string_view v) {
-  std::string out(v);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
 }
 
 inline std::vector<std::pair<std::string, std::string>> lower_case_headers(const Request& req) {

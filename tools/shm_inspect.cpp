@@ -1022,6 +1022,8 @@ const char* CutTagText(std::uint32_t tag) {
       return "replay-from";
     case 3:
       return "replay-to";
+    case 4:
+      return "session-start";
   }
   return "?";
 }

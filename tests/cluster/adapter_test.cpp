@@ -1345,6 +1345,30 @@ TEST_P(ClusterRecoveryTest, ARefusedRecoveryLeavesTheSessionForTheNextAttempt) {
   EXPECT_TRUE(has(y.k, "b")) << "what it missed, replayed";
 }
 
+// socket.io-client keeps the last offset it was given across a fresh session and sends it with
+// the new session's pid. A replay from such an offset (here on another worker) starts where the
+// session began: what was broadcast before it is not sent (with a ring per worker, from the
+// admitting worker's kCutStart entry). Before 2026-12-06 it was, from the offset on.
+TEST_P(ClusterRecoveryTest, AnOffsetOlderThanItsSessionReplaysNothingFromBeforeIt) {
+  const Joined x = connect_with(0, "");
+  workers_[1]->server->of("/").emit("a", sio::Args{});
+  ASSERT_TRUE(drive([&] { return events(x.k).size() == 1; }));
+  const std::string old_offset = offset_of_event(events(x.k)[0]);
+  ASSERT_FALSE(old_offset.empty());
+  workers_[1]->server->of("/").emit("b", sio::Args{});  // before the next session began
+  ASSERT_TRUE(drive([&] { return events(x.k).size() == 2; }));
+  const Joined y = connect_with(0, "");
+  ASSERT_FALSE(y.pid.empty());
+  drop(y.k, 0);
+  workers_[1]->server->of("/").emit("c", sio::Args{});  // missed while away
+  ASSERT_TRUE(drive([&] { return events(x.k).size() == 3; }));
+  const Joined z = connect_with(1, auth(y.pid, old_offset));
+  EXPECT_EQ(z.sid, y.sid) << "recovered";
+  ASSERT_TRUE(drive([&] { return has(z.k, "c"); }));
+  EXPECT_FALSE(has(z.k, "b")) << "replayed what was broadcast before its session began";
+  EXPECT_FALSE(has(z.k, "a"));
+}
+
 // A session whose data holds a non-finite number, or that is in a room named with bytes that are
 // not UTF-8, is saved and recovered on another worker (the number as null, as JSON.stringify
 // writes it; the room with its bytes). Before 2026-12-04 its saved state could not be read back

@@ -1934,6 +1934,35 @@ TEST_P(Delivery, ASessionIsRecoveredByItsOffsetOnlyWhileBothAreKept) {
   EXPECT_EQ(e_connect.find("\"" + pid2 + "\""), std::string::npos) << "a fresh session";
 }
 
+// socket.io-client keeps the last offset it was given across a fresh session and sends it with
+// the new session's pid. A replay from such an offset starts where the session began: what was
+// broadcast before it (to the rooms it joined since) is not sent. Before 2026-12-06 it was, from
+// the offset on.
+TEST_P(Delivery, AnOffsetOlderThanItsSessionReplaysNothingFromBeforeIt) {
+  ServerOptions o;
+  RecoveryOptions r;
+  r.max_disconnection_duration = 60s;
+  o.connection_state_recovery = r;
+  restart(o);
+  auto [a, a_connect] = join_with("");
+  const std::string old_offset = broadcast_offset(*a, "all", 1);
+  ASSERT_FALSE(old_offset.empty());
+  server_->to("all").emit("m", Args{2});  // before the next session began
+  auto [b, b_connect] = join_with("");
+  const std::string pid = field(b_connect, "pid"), sid = field(b_connect, "sid");
+  ASSERT_FALSE(pid.empty());
+  const std::size_t before = server_->client_count();
+  b->reset();
+  drive([&] { return server_->client_count() < before; });
+  ASSERT_LT(server_->client_count(), before);
+  server_->to("all").emit("m", Args{3});  // missed while away
+  auto [c, c_connect] = join_with(R"({"pid":")" + pid + R"(","offset":")" + old_offset + R"("})");
+  EXPECT_EQ(field(c_connect, "sid"), sid) << "recovered: " << c_connect;
+  EXPECT_NE(c_connect.find(R"(["m",3,)"), std::string::npos) << c_connect;
+  EXPECT_EQ(c_connect.find(R"(["m",2,)"), std::string::npos)
+      << "replayed what was broadcast before its session began: " << c_connect;
+}
+
 // With recovery on, a direct emit carries an offset, as socket.io's socket.emit does (it goes
 // through the adapter's broadcast then). socket.io-client takes the last argument of any event,
 // when a string, for its offset: sent without one, an emit ending in a string became the
@@ -2010,9 +2039,10 @@ TEST_P(Delivery, ARecoveryWhoseReplayFailsStartsAFreshSessionThroughTheMiddlewar
   struct FailingReplay : InMemoryAdapter {
     explicit FailingReplay(Namespace& n, const bool& fail) : InMemoryAdapter(n), fail_(&fail) {}
     std::optional<std::vector<EncodedPacket>> replay(const std::string& offset,
-                                                     const std::set<Room>& rooms) override {
+                                                     const std::set<Room>& rooms,
+                                                     std::uint64_t start) override {
       if (*fail_) return std::nullopt;
-      return InMemoryAdapter::replay(offset, rooms);
+      return InMemoryAdapter::replay(offset, rooms, start);
     }
     const bool* fail_;
   };

@@ -335,28 +335,27 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
       refused = "no session table (it could not be opened at start)";
     } else {
       auto t = node_.sessions->take(key(pid), window());
+      const bool taken = t.status == shm::SessionStore::TakeStatus::ok;
+      if (taken) st = state_of(pid, t.state);
       if (t.status == shm::SessionStore::TakeStatus::connected_live && held_here(t.state))
         refused =
             "its socket is still connected on a live worker (this one: the old "
             "connection's end not seen yet)";
-      else if (t.status != shm::SessionStore::TakeStatus::ok)
+      else if (!taken)
         refused = shm::to_string(t.status);
+      else if (!st)
+        refused = "its saved state is not readable";  // (it goes)
       else if (node_.own_writer)
         refused = start_of(offset).refused;
       else if (!pos)
         refused = "malformed offset";
-      else if (!replayable(*pos))
+      else if (!replayable(replay_from(*pos, st->start).first))
         refused = "the offset is no longer in the ring";
-      const bool taken = t.status == shm::SessionStore::TakeStatus::ok;
-      if (taken && (refused != nullptr || !(st = state_of(pid, t.state)))) {
+      if (st && refused != nullptr) {
         // Taken, but not to be used now: by its offset, it stays for the client's next attempt
-        // with a kept one (socket.io's in-memory adapter leaves it too); unreadable, it goes.
-        if (refused != nullptr) {
-          if (auto back = state_of(pid, t.state))
-            save(*back, /*connected=*/false, t.disconnected_since_ns);
-        } else {
-          refused = "its saved state is not readable";
-        }
+        // with a kept one (socket.io's in-memory adapter leaves it too).
+        save(*st, /*connected=*/false, t.disconnected_since_ns);
+        st.reset();
       }
       if (st)
         st->disconnected_at = std::chrono::steady_clock::time_point(
@@ -375,10 +374,31 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
 
   void forget_session(const std::string& pid) override { node_.forget_session(key(pid)); }
 
+  // A session admitted now begins (SessionState::start): on the shared ring one past the
+  // position below which this worker has applied every record (what it reads from there reaches
+  // the session's socket live, once it is in its rooms); with a ring per worker, this worker and
+  // the kCutStart entry of its cut log that holds its applied cut. 0: none (no cut log).
+  std::uint64_t session_start() override {
+    if (!node_.own_writer) return node_.applied_end + 1;
+    const auto e = node_.cuts ? node_.cut_for_start() : std::nullopt;
+    if (!e || *e >= kStartEntryBound) return 0;
+    return (static_cast<std::uint64_t>(node_.options.worker) + 1) << kStartWorkerShift | *e;
+  }
+  static constexpr int kStartWorkerShift = 48;
+  static constexpr std::uint64_t kStartEntryBound = std::uint64_t{1} << kStartWorkerShift;
+  // On the shared ring, where a replay from the record at `pos` (which the client has) to a
+  // session that began at `start` walks from, and whether that is the named record (true) or,
+  // for an offset older than the session, the session's start (false: nothing before it).
+  static std::pair<std::uint64_t, bool> replay_from(std::uint64_t pos, std::uint64_t start) {
+    if (start != 0 && start - 1 > pos) return {start - 1, false};
+    return {pos, true};
+  }
+
   std::optional<std::vector<sio::EncodedPacket>> replay(const std::string& offset,
-                                                        const std::set<sio::Room>& rooms) override {
+                                                        const std::set<sio::Room>& rooms,
+                                                        std::uint64_t start) override {
     const char* why = "its range could not be read whole (overwritten, or lapped while read)";
-    auto r = replay_range(offset, rooms, &why);
+    auto r = replay_range(offset, rooms, start, &why);
     if (!r) replay_failed(offset, why);
     return r;
   }
@@ -401,18 +421,24 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
   // (`why`: set to the reason when one is known beyond the default's)
   std::optional<std::vector<sio::EncodedPacket>> replay_range(const std::string& offset,
                                                               const std::set<sio::Room>& rooms,
+                                                              std::uint64_t start,
                                                               const char** why) {
     node_.drain();
-    if (node_.own_writer) return replay_rings(offset, rooms, why);
+    if (node_.own_writer) return replay_rings(offset, rooms, start, why);
     const auto pos = position_of(offset);
     if (!pos) return std::nullopt;
     auto r = shm::RingReader::attach(*node_.segment, {"replay", -1, shm::StartAt::latest});
     if (!r) return std::nullopt;
     shm::RingReader& rd = r.value();
-    if (!rd.seek(*pos)) return std::nullopt;
+    const auto [from, named] = replay_from(*pos, start);
+    if (!rd.seek(from)) return std::nullopt;
     const std::uint64_t end = node_.applied_end;
+    if (!named && from > end) {  // (this worker has not applied all that was before the session)
+      *why = "its session began past what this worker has applied of the ring";
+      return std::nullopt;
+    }
     std::vector<sio::EncodedPacket> out;
-    bool first = true;
+    bool first = named;
     const bool whole = read_range(rd, end, out, why, [&](const RecordView& v, auto& batch) {
       if (first) {  // the record the client already has: it must be the one it named
         first = false;
@@ -642,13 +668,28 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
   // its cut log (the start, the end) that a later recovery from one of them reads.
   std::optional<std::vector<sio::EncodedPacket>> replay_rings(const std::string& offset,
                                                               const std::set<sio::Room>& rooms,
+                                                              std::uint64_t start,
                                                               const char** why) {
     Start s = start_of(offset);
     if (s.refused != nullptr) {
       *why = s.refused;
       return std::nullopt;
     }
+    // Nothing from before the session began: each ring from no earlier than the cut its
+    // admitting worker had applied then (its kCutStart entry). An entry overwritten since (the
+    // log holds minutes of a busy worker's entries) bounds nothing: the offset's range as it is.
+    if (start != 0) {
+      const auto worker = static_cast<std::uint32_t>((start >> kStartWorkerShift) - 1);
+      const auto e = node_.cuts->read(worker, start & (kStartEntryBound - 1));
+      if (e && e->tag == Node::Impl::kCutStart && e->cut.size() == s.cut.size())
+        for (std::size_t k = 0; k < s.cut.size(); ++k) s.cut[k] = std::max(s.cut[k], e->cut[k]);
+    }
     const auto mine = node_.applied_cut();
+    for (std::size_t k = 0; k < s.cut.size(); ++k)
+      if (s.cut[k] > mine[k]) {  // (raised by the start past what this worker has applied)
+        *why = "its session began past what this worker has applied of a ring";
+        return std::nullopt;
+      }
     const std::uint32_t self = static_cast<std::uint32_t>(node_.options.worker);
     const auto from = node_.cuts->append(self, Node::Impl::kCutReplayFrom, s.cut);
     if (!from || !node_.cuts->append(self, Node::Impl::kCutReplayTo, mine)) return std::nullopt;
@@ -696,7 +737,10 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
     if (!nsp_->server().options().connection_state_recovery) return;
     sio::SocketPtr s = nsp_->socket(id);
     if (!s || !s->connected() || s->pid().empty()) return;
-    save(sio::SessionState{s->id(), s->pid(), socket_rooms(id), std::as_const(*s).data()}, true);
+    save(
+        sio::SessionState{
+            s->id(), s->pid(), socket_rooms(id), std::as_const(*s).data(), {}, s->session_start()},
+        true);
     s->data_saved();
   }
   // (`since_ns`: disconnected since then, monotonic_ns()'s clock; 0: now)
@@ -706,8 +750,9 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
     // JSON.stringify writes them, and strings with their bytes, UTF-8 or not. With Boost.JSON's
     // own NaN / Infinity, or a room named with bytes that are not UTF-8, the state could not be
     // read back and the session was lost; before 2026-12-04, found by a review.)
-    const std::string state = sio::to_json_text(
-        json::object{{"id", s.id}, {"rooms", rooms_json(s.rooms)}, {"data", s.data}});
+    json::object o{{"id", s.id}, {"rooms", rooms_json(s.rooms)}, {"data", s.data}};
+    if (s.start != 0) o["start"] = s.start;
+    const std::string state = sio::to_json_text(o);
     const auto r = node_.sessions
                        ? node_.sessions->put(key(s.pid), state, connected, window(), since_ns)
                        : shm::SessionStore::PutStatus::full;
@@ -751,8 +796,15 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
     if (ec || !v.is_object()) return std::nullopt;
     const json::object& o = v.get_object();
     const json::value* data = o.if_contains("data");
-    return sio::SessionState{str_of(o, "id"), pid, rooms_from(o.if_contains("rooms")),
-                             data ? *data : json::value()};
+    sio::SessionState st{str_of(o, "id"), pid, rooms_from(o.if_contains("rooms")),
+                         data ? *data : json::value()};
+    // (Written as an unsigned number; read back as int64 where it fits.)
+    if (const json::value* start = o.if_contains("start")) {
+      if (start->is_uint64()) st.start = start->get_uint64();
+      if (start->is_int64() && start->get_int64() > 0)
+        st.start = static_cast<std::uint64_t>(start->get_int64());
+    }
+    return st;
   }
 
   Node::Impl& node_;

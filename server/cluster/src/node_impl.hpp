@@ -286,7 +286,14 @@ struct Node::Impl {
   // state recovery over N rings"): this worker's cut log. Rings are numbered as in the offsets:
   // the workers' rings 0..workers-1, then the shared one (workers).
   // (shm-inspect cuts names them: tools/shm_inspect.cpp, CutTagText.)
-  enum CutTag : std::uint32_t { kCutBatch = 1, kCutReplayFrom = 2, kCutReplayTo = 3 };
+  // kCutStart: what this worker had applied when it admitted a fresh session (a replay to that
+  // session starts no earlier); named by no offset.
+  enum CutTag : std::uint32_t {
+    kCutBatch = 1,
+    kCutReplayFrom = 2,
+    kCutReplayTo = 3,
+    kCutStart = 4
+  };
   std::optional<shm::CutLog> cuts;
   int cut_ring = -1;  // the ring of the last batch entry, -1 if another ring moved since
   std::uint64_t cut_entry = 0;
@@ -305,6 +312,18 @@ struct Node::Impl {
     }
     c[options.workers] = applied_end;
     return c;
+  }
+  // A session admitted now begins at this worker's applied cut: the kCutStart entry that holds
+  // it, made if the cut moved since the last one (sessions admitted between two broadcasts share
+  // one entry). nullopt if the log refused it.
+  std::vector<std::uint64_t> start_cut;
+  std::optional<std::uint64_t> start_entry;
+  std::optional<std::uint64_t> cut_for_start() {
+    auto c = applied_cut();
+    if (start_entry && c == start_cut) return start_entry;
+    start_entry = cuts->append(static_cast<std::uint32_t>(options.worker), kCutStart, c);
+    start_cut = std::move(c);
+    return start_entry;
   }
   // The entry under which this worker delivers records of `ring` now: the last one if it was for
   // that ring and nothing else moved since (only that ring's column differs, which a recovery

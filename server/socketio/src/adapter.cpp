@@ -502,11 +502,24 @@ std::optional<SessionState> InMemoryAdapter::take_session(const std::string& pid
 }
 
 std::optional<std::vector<EncodedPacket>> InMemoryAdapter::replay(const std::string& offset,
-                                                                  const std::set<Room>& rooms) {
+                                                                  const std::set<Room>& rooms,
+                                                                  std::uint64_t start) {
   auto from = stored_at(offset);
   if (from == stored_.end()) return std::nullopt;
+  // Numbers are consecutive from the front's: an offset older than the session's start steps to
+  // the first packet broadcast after it began (still kept: the named one, older, is).
+  const std::uint64_t named = static_cast<std::uint64_t>(from - stored_.begin());
+  auto p = std::next(from);
+  if (start != 0) {
+    std::uint64_t front = 0;
+    const std::string& f = stored_.front().offset;
+    std::from_chars(f.data() + offset_prefix_.size(), f.data() + f.size(), front);
+    if (start - 1 > front + named)
+      p = stored_.begin() +
+          static_cast<std::ptrdiff_t>(std::min<std::uint64_t>(start - 1 - front, stored_.size()));
+  }
   std::vector<EncodedPacket> out;
-  for (auto p = std::next(from); p != stored_.end(); ++p)
+  for (; p != stored_.end(); ++p)
     if (reaches(p->opts, rooms)) out.push_back(p->packet);
   return out;
 }

@@ -255,7 +255,8 @@ void Namespace::admit(const std::shared_ptr<Client>& c, const SocketPtr& s) {
     // What the socket missed, computed now (after any middleware) so that nothing broadcast
     // meanwhile falls between the replay and the join. If the log lost part of it, the socket
     // starts a fresh session instead: never a partial replay.
-    auto replayed = adapter_->replay(s->x().restore_offset, s->x().restore_rooms);
+    auto replayed =
+        adapter_->replay(s->x().restore_offset, s->x().restore_rooms, s->session_start_);
     // (The replay may read the ring, and what it reads may close this client: a cluster worker
     // lapped by the ring disconnects its clients. Admitted then, the socket would stay in the
     // namespace of a client that is gone.) A replay that succeeded and is not used is said so
@@ -292,6 +293,8 @@ void Namespace::admit(const std::shared_ptr<Client>& c, const SocketPtr& s) {
       return connect(c, s->handshake().auth, false);
     }
     missed = std::move(*replayed);
+  } else if (!s->pid().empty()) {
+    s->session_start_ = adapter_->session_start();  // (before its first join saves the session)
     // (Its taken session is let go once the socket is in its rooms, below: a connection closed
     // while it joins them puts it back, as abandon() does for one that left before admission.)
   }
@@ -347,7 +350,8 @@ void Namespace::admit(const std::shared_ptr<Client>& c, const SocketPtr& s) {
 }
 
 void Namespace::persist(const Socket& s) {
-  adapter_->persist_session(SessionState{s.id(), s.pid(), adapter_->socket_rooms(s.id()), s.data_});
+  adapter_->persist_session(
+      SessionState{s.id(), s.pid(), adapter_->socket_rooms(s.id()), s.data_, {}, s.session_start_});
 }
 
 bool Namespace::restore(const std::shared_ptr<Client>& client, const json::object& auth) {
@@ -364,6 +368,7 @@ bool Namespace::restore(const std::shared_ptr<Client>& client, const json::objec
   hs.issued_ms = now_ms();
   auto s = std::make_shared<Socket>(*this, client, session->id, std::move(hs), session->pid);
   s->recovered_ = true;
+  s->session_start_ = session->start;
   s->data_ = session->data;
   s->x().restore_rooms = session->rooms;
   s->x().restore_offset = std::string(offset->get_string());

@@ -93,6 +93,10 @@ struct SessionState {
   // put_back_session(), so that a client whose attempts are refused cannot keep its session past
   // max_disconnection_duration. (Unset in what persist_session() gets: saved as of now.)
   std::chrono::steady_clock::time_point disconnected_at{};
+  // Where the session began in the adapter's log of broadcasts (Adapter::session_start() when its
+  // first socket was admitted; a recovered socket keeps it); 0: not known. A replay never goes
+  // back before it, whatever offset the client names.
+  std::uint64_t start = 0;
 };
 
 // A socket as fetch_sockets(callback) returns it, on this process or another worker: a snapshot
@@ -274,10 +278,19 @@ class Adapter {
   // disconnected_at with it), for the client's next attempt: socket.io restores a session without
   // removing it, so a refused attempt does not lose it there either. Default: persist_session().
   virtual void put_back_session(SessionState s) { persist_session(std::move(s)); }
+  // A mark of where a session whose socket is admitted now begins in this adapter's log of
+  // broadcasts, kept with the session (SessionState::start) and handed back to replay(); 0 (the
+  // default) if the adapter keeps none.
+  virtual std::uint64_t session_start() { return 0; }
   // The broadcasts after `offset` that a socket in `rooms` would have received, in order; nullopt
-  // if some of them are no longer kept (never a partial replay).
+  // if some of them are no longer kept (never a partial replay). None from before `start` (the
+  // session's SessionState::start; 0: no such bound): socket.io-client keeps the last offset it
+  // was given across a fresh session, and sends it with the new session's pid, so an offset can
+  // be older than the session it recovers; from there the client would be sent what was
+  // broadcast before its session began, to rooms it joined since.
   virtual std::optional<std::vector<EncodedPacket>> replay(const std::string& offset,
-                                                           const std::set<Room>& rooms) = 0;
+                                                           const std::set<Room>& rooms,
+                                                           std::uint64_t start) = 0;
   // A replay() that succeeded was not used after all (`why`: it is more than the session's queue
   // takes at once, the connection closed during the replay, a connected socket has the id): an
   // adapter that counted it as a recovery counts it as refused. Default: nothing.
@@ -342,8 +355,11 @@ class InMemoryAdapter : public Adapter {
   std::optional<SessionState> take_session(const std::string& pid,
                                            const std::string& offset) override;
   void put_back_session(SessionState s) override;
+  // (The number the next broadcast's offset will have, plus one.)
+  std::uint64_t session_start() override { return next_offset_ + 1; }
   std::optional<std::vector<EncodedPacket>> replay(const std::string& offset,
-                                                   const std::set<Room>& rooms) override;
+                                                   const std::set<Room>& rooms,
+                                                   std::uint64_t start) override;
 
  private:
   struct StoredPacket {

@@ -137,6 +137,9 @@ class Socket : public std::enable_shared_from_this<Socket> {
   // True if this socket was restored by connection state recovery (same id, rooms, data).
   bool recovered() const noexcept { return recovered_; }
   const std::string& pid() const noexcept { return pid_; }
+  // Where its session began in its adapter's log of broadcasts (Adapter::session_start(), taken
+  // when its first socket was admitted); saved with the session (SessionState::start).
+  std::uint64_t session_start() const noexcept { return session_start_; }
   // Whether its client was sent a recovery offset (a broadcast carrying one reached it, or it
   // recovered from one): only then can it recover — socket.io-client sends its pid with the last
   // offset it got, and without one it starts afresh. A cluster's rebalancing asks only such
@@ -423,6 +426,7 @@ class Socket : public std::enable_shared_from_this<Socket> {
   std::weak_ptr<Client> client_;
   SocketId id_;
   std::string pid_;
+  std::uint64_t session_start_ = 0;  // session_start()
   Handshake handshake_;
   boost::json::value data_ = boost::json::object();  // socket.io's `{}` (no allocation while empty)
   bool recovered_ = false;

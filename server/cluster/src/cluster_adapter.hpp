@@ -345,12 +345,16 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
         refused = shm::to_string(t.status);
       else if (!st)
         refused = "its saved state is not readable";  // (it goes)
-      else if (node_.own_writer)
-        refused = start_of(offset).refused;
-      else if (!pos)
+      else if (node_.own_writer) {
+        Start from = start_of(offset);
+        refused = from.refused != nullptr ? from.refused : raise_to_start(from, st->start);
+      } else if (!pos) {
         refused = "malformed offset";
-      else if (!replayable(replay_from(*pos, st->start).first))
+      } else if (const auto from = replay_from(*pos, st->start); !replayable(from.first)) {
         refused = "the offset is no longer in the ring";
+      } else if (!from.second && from.first > node_.applied_end) {
+        refused = kBeganPast;  // (refused here, the session is put back: see replay_range)
+      }
       if (st && refused != nullptr) {
         // Taken, but not to be used now: by its offset, it stays for the client's next attempt
         // with a kept one (socket.io's in-memory adapter leaves it too).
@@ -433,8 +437,8 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
     const auto [from, named] = replay_from(*pos, start);
     if (!rd.seek(from)) return std::nullopt;
     const std::uint64_t end = node_.applied_end;
-    if (!named && from > end) {  // (this worker has not applied all that was before the session)
-      *why = "its session began past what this worker has applied of the ring";
+    if (!named && from > end) {  // (take_session refused it: not reached after its drain)
+      *why = kBeganPast;
       return std::nullopt;
     }
     std::vector<sio::EncodedPacket> out;
@@ -675,21 +679,11 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
       *why = s.refused;
       return std::nullopt;
     }
-    // Nothing from before the session began: each ring from no earlier than the cut its
-    // admitting worker had applied then (its kCutStart entry). An entry overwritten since (the
-    // log holds minutes of a busy worker's entries) bounds nothing: the offset's range as it is.
-    if (start != 0) {
-      const auto worker = static_cast<std::uint32_t>((start >> kStartWorkerShift) - 1);
-      const auto e = node_.cuts->read(worker, start & (kStartEntryBound - 1));
-      if (e && e->tag == Node::Impl::kCutStart && e->cut.size() == s.cut.size())
-        for (std::size_t k = 0; k < s.cut.size(); ++k) s.cut[k] = std::max(s.cut[k], e->cut[k]);
+    if (const char* past = raise_to_start(s, start)) {  // (take_session refused it: not reached)
+      *why = past;
+      return std::nullopt;
     }
     const auto mine = node_.applied_cut();
-    for (std::size_t k = 0; k < s.cut.size(); ++k)
-      if (s.cut[k] > mine[k]) {  // (raised by the start past what this worker has applied)
-        *why = "its session began past what this worker has applied of a ring";
-        return std::nullopt;
-      }
     const std::uint32_t self = static_cast<std::uint32_t>(node_.options.worker);
     const auto from = node_.cuts->append(self, Node::Impl::kCutReplayFrom, s.cut);
     if (!from || !node_.cuts->append(self, Node::Impl::kCutReplayTo, mine)) return std::nullopt;
@@ -716,6 +710,25 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
     return out;
   }
 
+  // Nothing from before the session began (`start`, its SessionState::start): each ring of `s`
+  // from no earlier than the cut its admitting worker had applied then (its kCutStart entry). An
+  // entry overwritten since (the log holds minutes of a busy worker's entries) bounds nothing:
+  // the offset's range as it is. Refused (the reason) if that is past what this worker has
+  // applied of a ring: it would deliver live what came before the session.
+  const char* raise_to_start(Start& s, std::uint64_t start) {
+    if (start == 0) return nullptr;
+    const auto worker = static_cast<std::uint32_t>((start >> kStartWorkerShift) - 1);
+    const auto e = node_.cuts->read(worker, start & (kStartEntryBound - 1));
+    if (!e || e->tag != Node::Impl::kCutStart || e->cut.size() != s.cut.size()) return nullptr;
+    const auto mine = node_.applied_cut();
+    for (std::size_t k = 0; k < s.cut.size(); ++k) {
+      s.cut[k] = std::max(s.cut[k], e->cut[k]);
+      if (s.cut[k] > mine[k]) return kBeganPast;
+    }
+    return nullptr;
+  }
+  static constexpr const char* kBeganPast =
+      "its session began past what this worker has applied of the ring";
   // Whether the record at `pos` can still be read (it and everything after it).
   bool replayable(std::uint64_t pos) {
     auto r = shm::RingReader::attach(*node_.segment, {"replay", -1, shm::StartAt::latest});

@@ -320,7 +320,10 @@ struct Node::Impl {
   std::optional<std::uint64_t> start_entry;
   std::optional<std::uint64_t> cut_for_start() {
     auto c = applied_cut();
-    if (start_entry && c == start_cut) return start_entry;
+    // (The entry reused while the log still holds it.)
+    if (start_entry && c == start_cut &&
+        cuts->read(static_cast<std::uint32_t>(options.worker), *start_entry))
+      return start_entry;
     start_entry = cuts->append(static_cast<std::uint32_t>(options.worker), kCutStart, c);
     start_cut = std::move(c);
     return start_entry;

@@ -293,10 +293,10 @@ void Namespace::admit(const std::shared_ptr<Client>& c, const SocketPtr& s) {
       return connect(c, s->handshake().auth, false);
     }
     missed = std::move(*replayed);
-  } else if (!s->pid().empty()) {
-    s->session_start_ = adapter_->session_start();  // (before its first join saves the session)
     // (Its taken session is let go once the socket is in its rooms, below: a connection closed
     // while it joins them puts it back, as abandon() does for one that left before admission.)
+  } else if (!s->pid().empty()) {
+    s->session_start_ = adapter_->session_start();  // (before its first join saves the session)
   }
   s->connected_ = true;
   s->admitted_ = true;

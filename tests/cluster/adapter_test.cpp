@@ -3240,6 +3240,64 @@ TEST_P(ClusterShedTest, OnlyClientsWhoseEveryNamespaceCanRecoverAreAskedToReconn
     }
   }
 }
+// A recovered socket joins its own room, then its session's rooms, after its replay was read. A
+// worker near its descriptor bound said so at once at a join (a LOAD record), and that publish
+// drained the ring when the worker's reader was half a ring behind (keep_up): broadcasts to the
+// session's rooms applied there reached no one — not in the replay, read before them, nor live,
+// the socket in none of its rooms yet. The LOAD is posted since 2026-12-06.
+TEST_P(ClusterShedTest, ABroadcastReadWhileARecoveredSocketJoinsItsRoomsReachesIt) {
+  const std::uint64_t bound = workers_[1]->server->engine().stats().descriptor_bound;
+  if (bound < 64) GTEST_SKIP() << "no descriptor bound (RLIMIT_NOFILE)";
+  const Joined x = connect_with(0, "");
+  ASSERT_TRUE(workers_[0]->server->of("/").socket(x.sid));
+  workers_[0]->server->of("/").socket(x.sid)->join("r");
+  workers_[0]->server->of("/").to("r").emit("a", sio::Args{});
+  ASSERT_TRUE(drive([&] { return events(x.k).size() == 1; }));
+  const std::string offset = offset_of_event(events(x.k)[0]);
+  ASSERT_FALSE(offset.empty());
+  drop(x.k, 0);
+  stop(*workers_[1]);
+  workers_[1].reset();
+  steer_room_1_ = bound;  // (always near its bound: its first client says so)
+  start(1);
+  // At the recovered socket's first join, another writer puts over half a ring of records behind
+  // worker 1's reader, the last a broadcast to "r".
+  sio::BroadcastOptions to_r;
+  to_r.rooms = {"r"};
+  const std::string frame = R"(42["late"])";
+  std::vector<std::byte> late(cluster::broadcast_size("/", to_r, frame.size(), {}));
+  cluster::write_broadcast(late, "/", to_r, cluster::broadcast_flags(to_r.flags), 0, frame, {});
+  sio::BroadcastOptions to_nobody;
+  to_nobody.rooms = {"nobody"};
+  const std::string filler_frame = "42[\"x\",\"" + std::string(1000, 'p') + "\"]";
+  std::vector<std::byte> filler(cluster::broadcast_size("/", to_nobody, filler_frame.size(), {}));
+  cluster::write_broadcast(filler, "/", to_nobody, cluster::broadcast_flags(to_nobody.flags), 0,
+                           filler_frame, {});
+  auto w = shm::RingWriter::attach(*segment_, {"stand-in", -1});
+  ASSERT_TRUE(w);
+  bool filled = false;
+  workers_[1]->server->of("/").adapter().on_room_event(
+      [&](sio::Adapter::RoomEvent e, const sio::Room& room, const sio::SocketId&) {
+        if (e != sio::Adapter::RoomEvent::create_room || room != x.sid || filled) return;
+        filled = true;
+        std::uint64_t first = 0, at = 0;
+        for (int i = 0; at - first < segment_->capacity() * 5 / 8; ++i) {
+          ASSERT_EQ(w.value().publish(static_cast<std::uint16_t>(cluster::MessageType::broadcast),
+                                      filler, &at),
+                    shm::PublishStatus::ok);
+          if (i == 0) first = at;
+        }
+        ASSERT_EQ(
+            w.value().publish(static_cast<std::uint16_t>(cluster::MessageType::broadcast), late),
+            shm::PublishStatus::ok);
+      });
+  const Joined y = connect_with(1, auth(x.pid, offset));
+  ASSERT_EQ(y.sid, x.sid) << "recovered";
+  EXPECT_TRUE(filled);
+  EXPECT_TRUE(drive([&] { return has(y.k, "late"); }))
+      << "a broadcast to its room, read while it joined its rooms, did not reach it";
+}
+
 INSTANTIATE_TEST_SUITE_P(Rings, ClusterShedTest, ::testing::Values(false),
                          [](const ::testing::TestParamInfo<bool>&) { return "SharedRing"; });
 

@@ -475,8 +475,19 @@ struct Node::Impl {
     const std::uint64_t used = std::max<std::uint64_t>(server->client_count(), st.last_descriptor);
     return st.descriptor_bound != 0 && used + options.steer_room >= st.descriptor_bound;
   }
+  // (Posted, not published in the join: a publish may drain the ring (keep_up), and a drain
+  // between a recovered socket's replay and its joins applied broadcasts to its rooms while it
+  // was in none of them — lost to it. Before 2026-12-06; found by a review.)
+  bool load_posted = false;
   void client_came() {
-    if (!said_full && options.rebalance && options.workers > 1 && near_full()) publish_load();
+    if (said_full || load_posted || !options.rebalance || options.workers <= 1 || !near_full())
+      return;
+    load_posted = true;
+    net::post(io, [life = std::weak_ptr<bool>(lifetime), this] {
+      if (life.expired()) return;
+      load_posted = false;
+      if (!stopped && !said_full && near_full()) publish_load();
+    });
   }
   void publish_load() {
     forget_destroyed_server();  // (every caller's way in: none reads a Server gone)

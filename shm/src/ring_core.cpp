@@ -473,7 +473,7 @@ std::optional<FrontierHolder> frontier_holder(const Segment& s) {
     const ProcessLook look = look_up_process(who.pid);
     if (look.is != ProcessLook::Is::alive || look.start_time != who.start_time) continue;
     FrontierHolder h{who.pid, look.state, i,
-                     std::string(p.label, ::strnlen(p.label, sizeof p.label))};
+                     std::string(p.label, ::strnlen(p.label, sizeof p.label)), who.start_time};
     if (cs == kClaimClaimed) return h;
     const bool stopped = look.state == 'T' || look.state == 't';
     if (!claiming || (stopped && claiming->state != 'T' && claiming->state != 't'))

@@ -4,6 +4,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -18,6 +19,7 @@
 #include <sstream>
 #include <thread>
 
+#include "shmio/shm/process.hpp"
 #include "test_support.hpp"
 
 namespace shmio::shm {
@@ -83,6 +85,30 @@ TEST(Result, TheWrongSideThrowsBadResultAccessWithTheError) {
   const Result<void> refused(Error{Errc::invalid_argument, "capacity 3 is not a power of two"});
   EXPECT_THROW(refused.value(), BadResultAccess);
   EXPECT_THROW((void)Result<std::string>(Error{Errc::not_ready, {}}).value(), std::logic_error);
+}
+
+// signal_process reaches the process its identity names and no other that has its pid since: a
+// stopped child is not continued through an identity with another start time (as after the pid's
+// reuse), and is through its own. (The supervisor continues a producer stopped in the middle of a
+// write this way; before 2026-12-06 by kill() on the pid of a look made before.)
+TEST(Process, ASignalGoesOnlyToTheProcessItsIdentityNames) {
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    ::raise(SIGSTOP);
+    ::_exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, WUNTRACED), child);
+  ASSERT_TRUE(WIFSTOPPED(status));
+  const shm::ProcessIdentity who{child, shm::process_start_time(child)};
+  ASSERT_NE(who.start_time, 0u);
+  EXPECT_EQ(shm::signal_process({child, who.start_time + 1}, SIGCONT), ESRCH);
+  EXPECT_EQ(shm::look_up_process(child).state, 'T') << "continued through another's identity";
+  EXPECT_EQ(shm::signal_process(who, SIGCONT), 0);
+  ASSERT_EQ(::waitpid(child, &status, 0), child);  // (it went on, and exited)
+  EXPECT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(shm::signal_process(who, SIGCONT), ESRCH) << "a process gone";
 }
 
 TEST(Segment, CreateWritesTheHeaderAndAttachReadsIt) {

@@ -1005,7 +1005,7 @@ int run_supervisor(const SupervisorOptions& o,
       const long long held =
           std::chrono::duration_cast<std::chrono::milliseconds>(now - st.since).count();
       if (h->state == 'T') {
-        const int failed = ::kill(h->pid, SIGCONT) == 0 ? 0 : errno;
+        const int failed = shm::signal_process({h->pid, h->start_time}, SIGCONT);
         st.since = now;
         if (failed != 0 && st.said == h->pid) continue;  // (a refusal said once: EPERM, ...)
         if (failed != 0) st.said = h->pid;

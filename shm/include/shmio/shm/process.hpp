@@ -44,6 +44,12 @@ std::uint64_t process_start_time(pid_t pid) noexcept;
 // Dead: no entry, a zombie, or another start time (the pid reused). Alive otherwise, also when
 // the entry could not be read (above).
 Liveness liveness(const ProcessIdentity& who) noexcept;
+// Sends `sig` to the process `who` names, not to another that took its pid since: through a
+// pidfd opened before the pid's start time is looked at again (the pidfd then names that process,
+// whatever becomes of the pid); where pidfds are refused (before Linux 5.3, a seccomp filter),
+// the look just before kill() (a window of a few instructions). 0, or the errno (ESRCH: gone, or
+// the pid another process's now).
+int signal_process(const ProcessIdentity& who, int sig) noexcept;
 // A process's identity in one 64-bit word, for a lock that must be taken and judged in one atomic
 // step (the ring's repair lock, the session table's slots): pid << 32 | the low 32 bits of its
 // start time (clock ticks: about 497 days at 100 Hz before they wrap). 0 names no process.

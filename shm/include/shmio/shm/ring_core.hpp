@@ -155,6 +155,7 @@ struct FrontierHolder {
   char state = 0;          // /proc state: 'T' stopped, 't' stopped by a tracer, else running
   std::uint16_t slot = 0;  // its producer slot
   std::string label;
+  std::uint64_t start_time = 0;  // its /proc start time (ProcessIdentity): who the pid named
 };
 std::optional<FrontierHolder> frontier_holder(const Segment& s);
 

@@ -46,6 +46,7 @@ namespace {
 
 struct Message {
   std::string kind, channel, payload;
+  std::chrono::steady_clock::time_point at;  // when it was received
 };
 
 class Bridge : public ::testing::Test {
@@ -92,7 +93,7 @@ class Bridge : public ::testing::Test {
     o.backoff_min = 20ms;
     o.on_message = [this](const std::string& kind, const std::string&, const std::string& channel,
                           std::string payload) {
-      got_.push_back({kind, channel, std::move(payload)});
+      got_.push_back({kind, channel, std::move(payload), std::chrono::steady_clock::now()});
     };
     auto c = redis::Client::create(io_, o);
     c->start();
@@ -741,6 +742,59 @@ TEST_F(Bridge, AMembersBroadcastWithAcksIsCountedBeforeItsTimeoutWhileAWorkerIsS
     return marker;
   }));
   EXPECT_FALSE(relayed) << "an ack of a worker the count left out was relayed";
+}
+
+// Each member's broadcast with acks is counted at its own time (four fifths of its requester's
+// timeout, a worker silent), not at the bridge's next 100 ms tick: six requests asked 17 ms apart
+// each get their count within 60 ms of its time. With the tick alone, one of them (due within
+// 17 ms after a tick) waited 83 ms or more, and a count due at 4/5 of a timeout under 500 ms could
+// come after its requester gave up (before 2026-12-06).
+TEST_F(Bridge, EachCountIsSentAtItsOwnTimeNotAtTheNextTick) {
+  RedisServer server(free_port());
+  server.start();
+  auto pub = client(server.url());
+  auto member = client(server.url());
+  member->subscribe("socket.io-response#/#");
+  member->subscribe("socket.io#/#");
+  auto worker = shm::RingWriter::attach(*segment_, {"worker-0", -1});  // alive, never answers
+  ASSERT_TRUE(worker);
+  start_bridge(server.url());
+  ASSERT_TRUE(bridge_subscribed(*pub));
+  ASSERT_TRUE(drive([&] { return subscribers(*pub, "NUMSUB", "socket.io-response#/#") == 2; }));
+  constexpr int kRequests = 6;
+  constexpr auto kTimeout = 1000ms;
+  const auto count_by = kTimeout * 4 / 5;
+  got_.clear();
+  std::vector<std::chrono::steady_clock::time_point> asked;
+  for (int i = 0; i < kRequests; ++i) {
+    fleet::ClassicRequest r;
+    r.type = fleet::ClassicRequestType::broadcast;
+    r.uid = "nodeA";
+    r.request_id = "at-its-time-" + std::to_string(i);
+    r.opts.flags.timeout_ms = static_cast<std::uint32_t>(kTimeout.count());
+    r.packet.type = sio::PacketType::event;
+    r.packet.nsp = "/";
+    r.packet.data = json::array{"ask"};
+    r.packet.id = 7;
+    asked.push_back(std::chrono::steady_clock::now());
+    pub->command({"PUBLISH", "socket.io-request#/#", fleet::encode_classic_request(r)});
+    io_.run_for(17ms);  // (the spacing under test: the requests' times fall between the ticks)
+  }
+  std::map<int, std::chrono::steady_clock::time_point> counted;
+  ASSERT_TRUE(drive([&] {
+    for (const auto& m : got_)
+      if (auto a = fleet::decode_classic_response(m.payload);
+          a && a->fields.contains("clientCount") && a->request_id.rfind("at-its-time-", 0) == 0)
+        counted.emplace(std::stoi(a->request_id.substr(12)), m.at);
+    return counted.size() == kRequests;
+  }));
+  for (int i = 0; i < kRequests; ++i) {
+    const auto late = counted[i] - (asked[i] + count_by);
+    EXPECT_GE(late, -5ms) << "request " << i << " counted before its time";
+    EXPECT_LT(late, 60ms) << "request " << i << " counted "
+                          << std::chrono::duration_cast<std::chrono::milliseconds>(late).count()
+                          << " ms after its time";
+  }
 }
 
 // A worker's fetchSockets that the fleet answers with more than the ring holds (2 MB of sockets, a

@@ -164,7 +164,7 @@ struct Member {
 // ---------------------------------------------------------------------------------------------
 struct Bridge::Impl {
   Impl(net::io_context& ctx, BridgeOptions o)
-      : io(ctx), options(std::move(o)), notify(ctx), tick(ctx), hold_timer(ctx) {}
+      : io(ctx), options(std::move(o)), notify(ctx), tick(ctx), hold_timer(ctx), due_timer(ctx) {}
 
   net::io_context& io;
   BridgeOptions options;
@@ -181,6 +181,22 @@ struct Bridge::Impl {
   net::posix::stream_descriptor notify;
   net::steady_timer tick;        // once a second: metrics, the unsent line; every 100 ms: liveness
   net::steady_timer hold_timer;  // flow control: every millisecond while Redis is not read
+  // When requests fall due (an incoming one's count_by and deadline, an outgoing one's deadline):
+  // a min-heap of (time, incoming id or outgoing id), the timer armed at its top. An entry of a
+  // request settled before its time stays until it comes to the top, or the heap is rebuilt
+  // (past twice the requests pending and 64 entries); one whose id was taken again by a newer
+  // request settles that one only if it is due (settle_incoming looks). Before 2026-12-06 only
+  // the 100 ms tick completed requests at their time: a broadcast's count due at four fifths of
+  // a requester's timeout under about 500 ms could come after the requester gave up.
+  struct Due {
+    Clock::time_point at;
+    std::uint64_t in = 0;  // an incoming request's ring id, or
+    std::string out;       // an outgoing one's Redis id
+    bool operator>(const Due& o) const { return at > o.at; }
+  };
+  std::vector<Due> dues;
+  Clock::time_point due_armed = Clock::time_point::max();
+  net::steady_timer due_timer;
   std::optional<shm::WorkerBoard> board;
   std::string retired;            // earlier bridges' counters (cluster::retired_counters)
   bool carried_cut_said = false;  // (those cut to fit its post: said once)
@@ -912,7 +928,9 @@ struct Bridge::Impl {
     }
     r.request_id = engineio::random_id(6) + std::to_string(next_id++);
     const std::string id = r.request_id;
+    const auto deadline = o.deadline;
     outgoing.emplace(id, std::move(o));
+    due_at(deadline, 0, id);
     const std::string counted = sharded() ? shard_channels(nsp).main : channels(nsp).request;
     // Whether Redis counts this bridge among the channel's subscribers: only while its
     // subscriber link is up with the channel's subscription confirmed on it (before 2026-12-04
@@ -936,6 +954,7 @@ struct Bridge::Impl {
           if (rep.is_error()) {
             it->second.deadline =
                 std::min(it->second.deadline, Clock::now() + options.request_timeout);
+            due_at(it->second.deadline, 0, id);
             const auto now = Clock::now();
             if (!count_refusal_said || now - *count_refusal_said >= std::chrono::minutes(1)) {
               count_refusal_said = now;
@@ -1548,6 +1567,7 @@ struct Bridge::Impl {
         const std::uint64_t id = ring_id();
         ++stats.requests_in;
         incoming.emplace(id, make_incoming(*r, nsp));
+        incoming_due(id);
         // The workers' clients' acks are waited for as long as they are relayed (the wait
         // above: the requester's timeout, at most kMaxAckWait; none said, the request timeout).
         // Before 2026-12-05 a timeout of 0 (none said) or of weeks went to the workers as it
@@ -1588,6 +1608,7 @@ struct Bridge::Impl {
     Incoming in = make_incoming(r, nsp);
     in.sid = r.opts.rooms.empty() ? std::string() : *r.opts.rooms.begin();
     incoming.emplace(id, std::move(in));
+    incoming_due(id);
     if (!ring_publish(MessageType::fetch_sockets, cluster::write_message(body)))
       incoming[id].waiting.clear();
     settle_request(id);
@@ -1597,6 +1618,7 @@ struct Bridge::Impl {
                    MessageType t, const json::object& body,
                    const std::vector<sio::Binary>& blobs = {}) {
     incoming.emplace(id, make_incoming(r, nsp));
+    incoming_due(id);
     if (!ring_publish(t, cluster::write_message(body, blobs))) incoming[id].waiting.clear();
     settle_request(id);
   }
@@ -1690,6 +1712,46 @@ struct Bridge::Impl {
   void settle_request(std::uint64_t id) {
     if (auto it = incoming.find(id); it != incoming.end()) (void)settle_incoming(it, Clock::now());
   }
+  void due_at(Clock::time_point at, std::uint64_t in, std::string out = {}) {
+    if (dues.size() > 64 && dues.size() > 2 * (incoming.size() + outgoing.size())) {
+      std::erase_if(dues, [&](const Due& d) {
+        return d.out.empty() ? incoming.count(d.in) == 0 : outgoing.count(d.out) == 0;
+      });
+      std::make_heap(dues.begin(), dues.end(), std::greater<>());
+    }
+    dues.push_back(Due{at, in, std::move(out)});
+    std::push_heap(dues.begin(), dues.end(), std::greater<>());
+    arm_due();
+  }
+  void incoming_due(std::uint64_t id) {
+    const auto it = incoming.find(id);
+    if (it == incoming.end()) return;
+    due_at(it->second.count_by, id);
+    if (it->second.deadline != it->second.count_by) due_at(it->second.deadline, id);
+  }
+  void arm_due() {
+    if (stopped || dues.empty() || dues.front().at >= due_armed) return;
+    due_armed = dues.front().at;
+    due_timer.expires_at(due_armed);
+    due_timer.async_wait(
+        [this, life = std::weak_ptr<bool>(lifetime)](const boost::system::error_code& ec) {
+          if (ec || life.expired() || stopped) return;  // (aborted: armed again, earlier)
+          due_armed = Clock::time_point::max();
+          const auto now = Clock::now();
+          while (!dues.empty() && dues.front().at <= now) {
+            std::pop_heap(dues.begin(), dues.end(), std::greater<>());
+            Due d = std::move(dues.back());
+            dues.pop_back();
+            if (d.out.empty()) {
+              if (auto it = incoming.find(d.in); it != incoming.end())
+                (void)settle_incoming(it, now);
+            } else if (auto it = outgoing.find(d.out); it != outgoing.end()) {
+              (void)settle_outgoing(it, now);
+            }
+          }
+          arm_due();
+        });
+  }
   // Settles one incoming request if it is due (every worker answered, or its time is up): the
   // next entry.
   std::unordered_map<std::uint64_t, Incoming>::iterator settle_incoming(
@@ -1744,8 +1806,8 @@ struct Bridge::Impl {
 
   // Completes the fleet requests whose workers all answered (or died, or whose time is up), and
   // ends the bridge's own requests to the fleet whose time is up: on the 100 ms tick and when a
-  // worker dies. Liveness (a look at /proc per waiting worker) only on the tick: an answer or a
-  // WORKER_DOWN record settles without it.
+  // worker dies (each request also at its own time: due_timer). Liveness (a look at /proc per
+  // waiting worker) only on the tick: an answer or a WORKER_DOWN record settles without it.
   void settle(bool check_liveness = false) {
     const auto now = Clock::now();
     // Each worker looked at once per tick, whatever the number of requests waiting for it: one
@@ -1767,21 +1829,21 @@ struct Bridge::Impl {
         std::erase_if(it->second.waiting, [&](const Member& m) { return !is_alive(m); });
       it = settle_incoming(it, now);
     }
-    for (auto it = outgoing.begin(); it != outgoing.end();) {
-      if (now < it->second.deadline) {
-        ++it;
-        continue;
-      }
-      // (A broadcast's count that goes now is past its requester's timeout too: nothing is
-      // relayed after it.)
-      if (!it->second.counted) {
-        ++stats.request_timeouts;
-        finish_outgoing(it->second);
-      } else {
-        --relaying_out;
-      }
-      it = outgoing.erase(it);
+    for (auto it = outgoing.begin(); it != outgoing.end();) it = settle_outgoing(it, now);
+  }
+  // Ends one of the bridge's own requests to the fleet if its time is up: the next entry.
+  std::unordered_map<std::string, Outgoing>::iterator settle_outgoing(
+      std::unordered_map<std::string, Outgoing>::iterator it, Clock::time_point now) {
+    if (now < it->second.deadline) return std::next(it);
+    // (A broadcast's count that goes now is past its requester's timeout too: nothing is
+    // relayed after it.)
+    if (!it->second.counted) {
+      ++stats.request_timeouts;
+      finish_outgoing(it->second);
+    } else {
+      --relaying_out;
     }
+    return outgoing.erase(it);
   }
 
   // ------------------------------------------------------------------------------------------
@@ -2043,6 +2105,7 @@ void Bridge::stop() {
   m.notify.close(ec);
   m.tick.cancel();
   m.hold_timer.cancel();
+  m.due_timer.cancel();
   if (m.pub) m.pub->stop();
   if (m.sub) m.sub->stop();
 }

@@ -124,17 +124,19 @@ Liveness liveness(const ProcessIdentity& who) noexcept {
 #endif
 
 int signal_process(const ProcessIdentity& who, int sig) noexcept {
-  if (who.pid <= 0) return ESRCH;
+  if (who.pid <= 0 || who.start_time == 0) return EINVAL;  // (no identity to check it by)
   const int pfd = static_cast<int>(::syscall(SYS_pidfd_open, who.pid, 0));
-  if (process_start_time(who.pid) != who.start_time) {
+  const ProcessLook look = look_up_process(who.pid);
+  if (look.is != ProcessLook::Is::alive || look.start_time != who.start_time) {
     if (pfd >= 0) ::close(pfd);
-    return ESRCH;
+    return look.is == ProcessLook::Is::unknown ? EAGAIN : ESRCH;  // (unknown: /proc unreadable)
   }
   if (pfd >= 0) {
     const long r = ::syscall(SYS_pidfd_send_signal, pfd, sig, nullptr, 0);
     const int failed = r == 0 ? 0 : errno;
     ::close(pfd);
-    if (failed != ENOSYS) return failed;  // (else: refused by a filter that let pidfd_open by)
+    // (ENOSYS, EPERM: perhaps a filter that let pidfd_open by; kill() says EPERM again if not.)
+    if (failed != ENOSYS && failed != EPERM) return failed;
   }
   return ::kill(who.pid, sig) == 0 ? 0 : errno;
 }

@@ -764,37 +764,48 @@ TEST_F(Bridge, EachCountIsSentAtItsOwnTimeNotAtTheNextTick) {
   constexpr int kRequests = 6;
   constexpr auto kTimeout = 1000ms;
   const auto count_by = kTimeout * 4 / 5;
-  got_.clear();
-  std::vector<std::chrono::steady_clock::time_point> asked;
-  for (int i = 0; i < kRequests; ++i) {
-    fleet::ClassicRequest r;
-    r.type = fleet::ClassicRequestType::broadcast;
-    r.uid = "nodeA";
-    r.request_id = "at-its-time-" + std::to_string(i);
-    r.opts.flags.timeout_ms = static_cast<std::uint32_t>(kTimeout.count());
-    r.packet.type = sio::PacketType::event;
-    r.packet.nsp = "/";
-    r.packet.data = json::array{"ask"};
-    r.packet.id = 7;
-    asked.push_back(std::chrono::steady_clock::now());
-    pub->command({"PUBLISH", "socket.io-request#/#", fleet::encode_classic_request(r)});
-    io_.run_for(17ms);  // (the spacing under test: the requests' times fall between the ticks)
-  }
-  std::map<int, std::chrono::steady_clock::time_point> counted;
-  ASSERT_TRUE(drive([&] {
-    for (const auto& m : got_)
-      if (auto a = fleet::decode_classic_response(m.payload);
-          a && a->fields.contains("clientCount") && a->request_id.rfind("at-its-time-", 0) == 0)
-        counted.emplace(std::stoi(a->request_id.substr(12)), m.at);
-    return counted.size() == kRequests;
-  }));
-  for (int i = 0; i < kRequests; ++i) {
-    const auto late = counted[i] - (asked[i] + count_by);
-    EXPECT_GE(late, -5ms) << "request " << i << " counted before its time";
-    EXPECT_LT(late, 60ms) << "request " << i << " counted "
-                          << std::chrono::duration_cast<std::chrono::milliseconds>(late).count()
-                          << " ms after its time";
-  }
+  // How late the latest of a round's counts came after its time. (Up to three rounds, the best
+  // kept: a loaded machine may stall the test's own loop in one; with the tick alone every round
+  // has one at least 83 ms late.)
+  auto round = [&](int k) {
+    got_.clear();
+    std::vector<std::chrono::steady_clock::time_point> asked;
+    const std::string prefix = "at-its-time-" + std::to_string(k) + "-";
+    for (int i = 0; i < kRequests; ++i) {
+      fleet::ClassicRequest r;
+      r.type = fleet::ClassicRequestType::broadcast;
+      r.uid = "nodeA";
+      r.request_id = prefix + std::to_string(i);
+      r.opts.flags.timeout_ms = static_cast<std::uint32_t>(kTimeout.count());
+      r.packet.type = sio::PacketType::event;
+      r.packet.nsp = "/";
+      r.packet.data = json::array{"ask"};
+      r.packet.id = 7;
+      asked.push_back(std::chrono::steady_clock::now());
+      pub->command({"PUBLISH", "socket.io-request#/#", fleet::encode_classic_request(r)});
+      io_.run_for(17ms);  // (the spacing under test: the requests' times fall between the ticks)
+    }
+    std::map<int, std::chrono::steady_clock::time_point> counted;
+    EXPECT_TRUE(drive([&] {
+      for (const auto& m : got_)
+        if (auto a = fleet::decode_classic_response(m.payload);
+            a && a->fields.contains("clientCount") && a->request_id.rfind(prefix, 0) == 0)
+          counted.emplace(std::stoi(a->request_id.substr(prefix.size())), m.at);
+      return counted.size() == kRequests;
+    }));
+    auto latest = std::chrono::steady_clock::duration::min();
+    for (int i = 0; i < kRequests; ++i) {
+      if (counted.count(i) == 0) return std::chrono::steady_clock::duration::max();
+      EXPECT_GE(counted[i], asked[i] + count_by) << "request " << i << " counted before its time";
+      latest = std::max(latest, counted[i] - (asked[i] + count_by));
+    }
+    return latest;
+  };
+  auto best = std::chrono::steady_clock::duration::max();
+  for (int k = 0; k < 3 && best >= 60ms; ++k) best = std::min(best, round(k));
+  EXPECT_LT(best, 60ms) << "a count came "
+                        << std::chrono::duration_cast<std::chrono::milliseconds>(best).count()
+                        << " ms after its time in the best of three rounds";
 }
 
 // A worker's fetchSockets that the fleet answers with more than the ring holds (2 MB of sockets, a

@@ -98,6 +98,17 @@ TEST(Process, ASignalGoesOnlyToTheProcessItsIdentityNames) {
     ::raise(SIGSTOP);
     ::_exit(0);
   }
+  // (Killed and reaped on an early return: a stopped child would outlive the test.)
+  bool reaped = false;
+  struct Reap {
+    pid_t pid;
+    bool& done;
+    ~Reap() {
+      if (done) return;
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+    }
+  } reap{child, reaped};
   int status = 0;
   ASSERT_EQ(::waitpid(child, &status, WUNTRACED), child);
   ASSERT_TRUE(WIFSTOPPED(status));
@@ -105,8 +116,10 @@ TEST(Process, ASignalGoesOnlyToTheProcessItsIdentityNames) {
   ASSERT_NE(who.start_time, 0u);
   EXPECT_EQ(shm::signal_process({child, who.start_time + 1}, SIGCONT), ESRCH);
   EXPECT_EQ(shm::look_up_process(child).state, 'T') << "continued through another's identity";
-  EXPECT_EQ(shm::signal_process(who, SIGCONT), 0);
+  EXPECT_EQ(shm::signal_process({child, 0}, SIGCONT), EINVAL) << "no start time to check by";
+  ASSERT_EQ(shm::signal_process(who, SIGCONT), 0);
   ASSERT_EQ(::waitpid(child, &status, 0), child);  // (it went on, and exited)
+  reaped = true;
   EXPECT_TRUE(WIFEXITED(status));
   EXPECT_EQ(shm::signal_process(who, SIGCONT), ESRCH) << "a process gone";
 }

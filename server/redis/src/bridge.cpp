@@ -184,7 +184,7 @@ struct Bridge::Impl {
   // When requests fall due (an incoming one's count_by and deadline, an outgoing one's deadline):
   // a min-heap of (time, incoming id or outgoing id), the timer armed at its top. An entry of a
   // request settled before its time stays until it comes to the top, or the heap is rebuilt
-  // (past twice the requests pending and 64 entries); one whose id was taken again by a newer
+  // (past four entries per request pending and 64 entries); one whose id was taken again by a newer
   // request settles that one only if it is due (settle_incoming looks). Before 2026-12-06 only
   // the 100 ms tick completed requests at their time: a broadcast's count due at four fifths of
   // a requester's timeout under about 500 ms could come after the requester gave up.
@@ -952,9 +952,10 @@ struct Bridge::Impl {
           // as no member, it ended at once, and a serverSideEmit's callback was told it
           // had every answer. An ACL without PUBSUB: said once a minute.)
           if (rep.is_error()) {
-            it->second.deadline =
-                std::min(it->second.deadline, Clock::now() + options.request_timeout);
-            due_at(it->second.deadline, 0, id);
+            if (const auto by = Clock::now() + options.request_timeout; by < it->second.deadline) {
+              it->second.deadline = by;
+              due_at(by, 0, id);
+            }
             const auto now = Clock::now();
             if (!count_refusal_said || now - *count_refusal_said >= std::chrono::minutes(1)) {
               count_refusal_said = now;
@@ -1713,7 +1714,8 @@ struct Bridge::Impl {
     if (auto it = incoming.find(id); it != incoming.end()) (void)settle_incoming(it, Clock::now());
   }
   void due_at(Clock::time_point at, std::uint64_t in, std::string out = {}) {
-    if (dues.size() > 64 && dues.size() > 2 * (incoming.size() + outgoing.size())) {
+    // (A request has at most two entries due: past four per request, half of them are stale.)
+    if (dues.size() > 64 && dues.size() > 4 * (incoming.size() + outgoing.size())) {
       std::erase_if(dues, [&](const Due& d) {
         return d.out.empty() ? incoming.count(d.in) == 0 : outgoing.count(d.out) == 0;
       });
@@ -1738,7 +1740,7 @@ struct Bridge::Impl {
           if (ec || life.expired() || stopped) return;  // (aborted: armed again, earlier)
           due_armed = Clock::time_point::max();
           const auto now = Clock::now();
-          while (!dues.empty() && dues.front().at <= now) {
+          while (!stopped && !dues.empty() && dues.front().at <= now) {
             std::pop_heap(dues.begin(), dues.end(), std::greater<>());
             Due d = std::move(dues.back());
             dues.pop_back();

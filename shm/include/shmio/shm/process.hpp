@@ -47,8 +47,9 @@ Liveness liveness(const ProcessIdentity& who) noexcept;
 // Sends `sig` to the process `who` names, not to another that took its pid since: through a
 // pidfd opened before the pid's start time is looked at again (the pidfd then names that process,
 // whatever becomes of the pid); where pidfds are refused (before Linux 5.3, a seccomp filter),
-// the look just before kill() (a window of a few instructions). 0, or the errno (ESRCH: gone, or
-// the pid another process's now).
+// the look just before kill() (a close() and the kill). 0, or the errno: ESRCH (gone, or the pid
+// another process's now), EAGAIN (its /proc entry could not be read: out of descriptors, hidepid),
+// EINVAL (no start time to check by), or kill()'s.
 int signal_process(const ProcessIdentity& who, int sig) noexcept;
 // A process's identity in one 64-bit word, for a lock that must be taken and judged in one atomic
 // step (the ring's repair lock, the session table's slots): pid << 32 | the low 32 bits of its

@@ -517,6 +517,61 @@ TEST_F(RedisClient, ARefusedSubscriptionIsSaidAndDroppedTheOthersGoOn) {
   sub->stop();
 }
 
+// Commands taken once every subscription was dropped wait for the last UNSUBSCRIBE's answer:
+// here a subscription Redis refuses is in flight with it (an ACL user allowed ok* only), and its
+// refusal is not a command's reply. Before 2026-12-06 the commands were written at once: SET got
+// the NOPERM, GET got SET's "OK", and every reply after went to the command before.
+TEST_F(RedisClient, CommandsAfterTheLastUnsubscribeGetTheirOwnReplies) {
+  RedisServer server(free_port());
+  server.start();
+  auto admin = client({.url = server.url()});
+  const redis::Reply set =
+      call(*admin, {"ACL", "SETUSER", "some", "on", ">pw", "~*", "resetchannels", "&ok*", "+@all"});
+  ASSERT_EQ(set.str, "OK") << set.str;
+  std::vector<std::string> got;
+  auto sub =
+      client({.url = "redis://some:pw@" + server.url().substr(8),
+              .on_message = [&](const std::string&, const std::string&, const std::string& channel,
+                                std::string payload) { got.push_back(channel + ":" + payload); }});
+  ASSERT_TRUE(drive([&] { return sub->connected(); }));
+  sub->subscribe("ok1");
+  ASSERT_TRUE(drive([&] {
+    if (!got.empty()) return true;
+    admin->command({"PUBLISH", "ok1", "x"});
+    return false;
+  }));
+  sub->subscribe("no1");  // (refused)
+  sub->unsubscribe("ok1");
+  sub->unsubscribe("no1");
+  std::vector<std::string> replies;
+  sub->command({"SET", "k", "v"}, [&](const redis::Reply& r) { replies.push_back(r.str); });
+  sub->command({"GET", "k"}, [&](const redis::Reply& r) { replies.push_back(r.str); });
+  ASSERT_TRUE(drive([&] { return replies.size() == 2; }));
+  EXPECT_EQ(replies, (std::vector<std::string>{"OK", "v"}));
+  EXPECT_EQ(sub->stats().subscriptions_refused, 1u);
+  EXPECT_EQ(sub->stats().connection_lost, 0u);
+  // And the link goes on answering in order.
+  EXPECT_EQ(call(*sub, {"GET", "k"}).str, "v");
+  sub->stop();
+}
+
+// A command larger than kMaxCommandBytes is refused with an error, not formatted (hiredis adds
+// the length up in an int: past 4 GiB it wrote past its buffer).
+TEST_F(RedisClient, ACommandOverTheBoundIsRefused) {
+  RedisServer server(free_port());
+  server.start();
+  auto c = client({.url = server.url()});
+  std::optional<redis::Reply> got;
+  std::vector<std::string> args{"SET", "k"};
+  args.emplace_back(redis::kMaxCommandBytes, 'x');  // (1 GiB, made once: moved in)
+  c->command(std::move(args), [&](const redis::Reply& r) { got = r; });
+  ASSERT_TRUE(got.has_value()) << "refused at once";
+  EXPECT_TRUE(got->is_error());
+  EXPECT_NE(got->str.find("could not be formatted"), std::string::npos) << got->str;
+  EXPECT_EQ(call(*c, {"PING"}).str, "PONG");
+  c->stop();
+}
+
 // A subscriber whose user may not PING (an ACL of +@pubsub only, the least a fleet member needs):
 // the quiet-link PING's refusal is its answer, the link alive, and a subscription asked behind
 // it is still told apart (refused here, then allowed). Before 2026-12-05 the refusal was taken for

@@ -265,10 +265,16 @@ void free_reply(void* reply) {
 redisReplyObjectFunctions g_reply_functions{create_string, create_array, create_integer, create_nil,
                                             free_reply};
 
+// A command's bytes; empty if it cannot be formatted: more arguments or bytes than
+// kMaxCommandBytes (hiredis adds the length up in an int: past 2 GiB it overflowed, and past
+// 4 GiB it wrote past the buffer it had allocated; before 2026-12-06, found by a review).
 std::string format(const std::vector<std::string>& args) {
   std::vector<const char*> argv;
   std::vector<std::size_t> lens;
+  std::size_t total = 0;
   for (const auto& a : args) {
+    total += a.size() + 32;  // (with its "$<length>\r\n" and "\r\n")
+    if (total > kMaxCommandBytes) return {};
     argv.push_back(a.data());
     lens.push_back(a.size());
   }
@@ -314,8 +320,15 @@ struct Client::Impl {
   // dropped as refused; found by a review.)
   std::deque<std::size_t> pings_behind;
   // Whether this connection is in subscribe mode (a SUBSCRIBE written on it, until a confirmation
-  // says none is left): its pushes are told from replies by it.
+  // says none is left): its pushes are told from replies by it. Commands are not written while it
+  // is (those taken once the last subscription was dropped wait for its UNSUBSCRIBE's answer):
+  // a reply to one was otherwise told from the answers still due by its place alone, and an
+  // error for a subscription refused meanwhile went to the command's callback, every reply after
+  // it to the command before (before 2026-12-06; found by a review).
   bool sub_mode = false;
+  // UNSUBSCRIBE (PUNSUBSCRIBE, SUNSUBSCRIBE) written and not answered yet: each is answered by one
+  // push, also once Redis has left subscribe mode.
+  std::size_t unsubs_pending = 0;
   // Bytes fed since the last complete reply: the reply arriving (max_reply_bytes; an array's
   // parsed elements leave the reader's buffer, so its remainder alone would not bound one).
   std::size_t reply_bytes = 0;
@@ -424,7 +437,7 @@ void watch_quiet(const std::shared_ptr<Client>& c, Client::Impl& m);
 // The commands waiting, into the output (once the handshake is answered); `before_subs`: with
 // subscriptions written after them.
 void write_queued(Client::Impl& m, bool before_subs = false) {
-  while (!m.queued.empty() && m.handshake_left == 0) {
+  while (!m.queued.empty() && m.handshake_left == 0 && (before_subs || !m.sub_mode)) {
     Client::Impl::Command& cmd = m.queued.front();
     cmd.before_subs = before_subs;
     m.queued_bytes -= cmd.bytes.size();
@@ -483,8 +496,8 @@ void on_reply(const std::shared_ptr<Client>& c, Client::Impl& m, Reply r) {
   // subscribe mode only (elsewhere an array that begins with "message" is some command's reply),
   // and not while a command written ahead of the subscriptions awaits its reply (it comes first).
   const bool reply_first = !m.inflight.empty() && m.inflight.front().before_subs;
-  if (m.sub_mode && !reply_first && r.type == Reply::Type::array && !r.elements.empty() &&
-      r.elements[0].type == Reply::Type::string) {
+  if ((m.sub_mode || m.unsubs_pending > 0) && !reply_first && r.type == Reply::Type::array &&
+      !r.elements.empty() && r.elements[0].type == Reply::Type::string) {
     const std::string& kind = r.elements[0].str;
     if ((kind == "message" || kind == "smessage") && r.elements.size() == 3) {
       ++m.stats.messages;
@@ -514,9 +527,13 @@ void on_reply(const std::shared_ptr<Client>& c, Client::Impl& m, Reply r) {
     }
     if (kind == "unsubscribe" || kind == "punsubscribe" || kind == "sunsubscribe") {
       // Its count: the subscriptions left (shard channels counted apart, by Redis as here).
-      if (r.elements.size() == 3 && r.elements[2].type == Reply::Type::integer &&
-          r.elements[2].integer == 0 && m.subs.empty() && m.subs_unconfirmed.empty())
+      if (m.unsubs_pending > 0) --m.unsubs_pending;
+      if (m.sub_mode && r.elements.size() == 3 && r.elements[2].type == Reply::Type::integer &&
+          r.elements[2].integer == 0 && m.subs.empty() && m.subs_unconfirmed.empty() &&
+          m.unsubs_pending == 0) {
         m.sub_mode = false;
+        flush(c, m);  // (the commands taken since)
+      }
       return;
     }
     if (kind == "pong") {  // a subscriber's answer to the quiet-link PING
@@ -559,7 +576,10 @@ void on_reply(const std::shared_ptr<Client>& c, Client::Impl& m, Reply r) {
     sub_answered(m);
     m.subs.erase({kind, name});
     ++m.stats.subscriptions_refused;
-    if (m.subs.empty() && m.subs_unconfirmed.empty()) m.sub_mode = false;
+    if (m.subs.empty() && m.subs_unconfirmed.empty() && m.unsubs_pending == 0) {
+      m.sub_mode = false;
+      flush(c, m);  // (the commands taken since)
+    }
     if (m.options.on_refused_subscription) m.options.on_refused_subscription(kind, name, r.str);
     return;
   }
@@ -691,6 +711,7 @@ void connected(const std::shared_ptr<Client>& c, Client::Impl& m) {
   // without one).
   m.subs_unconfirmed.clear();
   m.sub_mode = false;
+  m.unsubs_pending = 0;
   if (m.handshake_left == 0) resubscribe(m);
   m.reply_bytes = 0;
   m.last_read = std::chrono::steady_clock::now();
@@ -981,7 +1002,7 @@ void Client::command(std::vector<std::string> args, Callback cb) {
   const char* refused =
       m.stopped                   ? "ERR shmio: stopped"
       : args.empty()              ? "ERR shmio: an empty command"
-      : bytes.empty()             ? "ERR shmio: the command could not be formatted"
+      : bytes.empty()             ? "ERR shmio: the command could not be formatted (at most 1 GiB)"
       : state_changing != nullptr ? state_changing
       : !m.subs.empty()           ? "ERR shmio: a subscriber connection takes no other command"
       : m.queued.size() + m.inflight.size() >= m.options.max_pending
@@ -1005,6 +1026,23 @@ void add_sub(const std::shared_ptr<Client>& c, Client::Impl& m, const char* kind
   if (!m.subs.emplace(kind, name).second) return;
   // (Sent at the next connection, or once this one's handshake is answered.)
   if (!m.up || m.stopped || m.handshake_left > 0) return;
+  if (m.sub_mode && !m.queued.empty()) {
+    // Commands taken after the last UNSUBSCRIBE and held for its answer: with a SUBSCRIBE behind
+    // them, their replies could not be told from that answer. Refused.
+    auto held = std::move(m.queued);
+    m.queued.clear();
+    m.queued_bytes = 0;
+    m.stats.refused += held.size();
+    EachCallback each;
+    for (auto& cmd : held)
+      if (cmd.cb)
+        each([&] {
+          cmd.cb(Reply::error(
+              "ERR shmio: a subscriber connection takes no other command (subscribed again "
+              "before it was written)"));
+        });
+    each.rethrow();
+  }
   write_queued(m, true);  // (taken before this subscription: see resubscribe)
   // And those written already, awaiting their replies (a command, then a subscribe, in one
   // turn): theirs come before any push too. (Not in subscribe mode: then a command in flight
@@ -1033,6 +1071,7 @@ void del_sub(const std::shared_ptr<Client>& c, Client::Impl& m, const char* kind
   // (Not yet asked again on this connection while its handshake is answered: nothing to undo.)
   if (m.subs.erase({kind, name}) == 0 || !m.up || m.stopped || m.handshake_left > 0) return;
   m.out += format({command, name});
+  ++m.unsubs_pending;
   flush(c, m);
 }
 }  // namespace

@@ -71,6 +71,10 @@ struct Reply {
   }
 };
 
+// The most bytes one command may take on the wire (its arguments with their framing): Redis's own
+// client-query-buffer-limit by default. A larger one is refused (its callback gets an error).
+inline constexpr std::size_t kMaxCommandBytes = std::size_t{1} << 30;
+
 struct ClientOptions {
   std::string url = "redis://127.0.0.1:6379";
   std::chrono::milliseconds backoff_min{100};

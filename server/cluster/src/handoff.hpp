@@ -320,12 +320,19 @@ class Handoff {
     int fds[2] = {fd, -1};
     int nfds = 1;
     if (bytes.size() > kInline) {
+      // (The errno said with the failure: before 2026-12-06 it said "Success", EMFILE or
+      // ENOMEM hidden; a review.)
       const int mfd = ::memfd_create("shmio-handoff", MFD_CLOEXEC);
-      if (mfd < 0) return Sent::failed;
+      if (mfd < 0) {
+        if (error != nullptr) *error = errno;
+        return Sent::failed;
+      }
       std::size_t off = 0;
       while (off < bytes.size()) {
         const ssize_t n = ::write(mfd, bytes.data() + off, bytes.size() - off);
+        if (n < 0 && errno == EINTR) continue;
         if (n <= 0) {
+          if (error != nullptr) *error = n < 0 ? errno : EIO;
           ::close(mfd);
           return Sent::failed;
         }

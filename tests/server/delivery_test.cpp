@@ -4336,6 +4336,34 @@ TEST(Http, CorsStarIsAStarAndReflectingEveryOriginIsAskedForByName) {
   }
 }
 
+// An empty sid is no session id (engine.io's `if (sid)`): a handshake, with the handshake's
+// cookie; "sid" spelt with an escape is one. Before 2026-12-06 "sid=" was looked up ("Session ID
+// unknown"), and the cookie and initial_headers went by the raw text.
+TEST(Http, AnEmptySidIsAHandshakeAndAnEscapedOneASessionsRequest) {
+  net::io_context io;
+  ServerOptions o;
+  o.cookie = engineio::ServerOptions::Cookie{};
+  Server server(io, o);
+  const std::uint16_t port = server.listen("127.0.0.1", 0);
+  Client c(port);
+  c.send_raw("GET /socket.io/?EIO=4&transport=polling&sid= HTTP/1.1\r\nHost: x\r\n\r\n");
+  std::string r = http_response(io, c);
+  EXPECT_EQ(r.rfind("HTTP/1.1 200", 0), 0u) << r;
+  EXPECT_NE(r.find("\"sid\""), std::string::npos) << r;
+  EXPECT_NE(r.find("Set-Cookie: io="), std::string::npos) << r;
+  const std::size_t at = r.find("\"sid\":\"") + 7;
+  const std::string sid = r.substr(at, r.find('"', at) - at);
+  Client d(port);
+  d.send_raw("POST /socket.io/?EIO=4&transport=polling&%73id=" + sid +
+             " HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n40");
+  r = http_response(io, d);
+  EXPECT_EQ(r.rfind("HTTP/1.1 200", 0), 0u) << r;
+  EXPECT_EQ(r.find("Set-Cookie"), std::string::npos)
+      << "a session's request got the handshake's cookie: " << r;
+  server.close();
+  io.run_for(50ms);
+}
+
 // An app's route, static files and allow_request handlers cannot split a response or stop the
 // server: a header field with a line break, or one too long for Beast (it threw length_error out
 // of io.run()), is left out and said; static_files and allow_request throwing are a 500 and a

@@ -275,9 +275,12 @@ class EngineSocket final : public Socket,
         // At most one "3probe" waits unwritten: a client that sends "2probe" after "2probe" and
         // reads none (the probe link is outside the session's output bounds) cannot grow its
         // queue by a frame each (before 2026-12-05 it could, for the upgrade's 10 s; found by a
-        // review). Those not answered meanwhile are answered by the one waiting.
+        // review). Those not answered meanwhile are answered by the one waiting. (Looked for by
+        // its text: before 2026-12-06 any frame queued — a pong to the client's WebSocket ping
+        // waiting on a full socket buffer — dropped the answer, and the upgrade waited out its
+        // timeout; a review.)
         for (const Packet& p : sm_.take_probe_packets())
-          if (rare_->probe->queued() == 0) rare_->probe->push(p.to_frame());
+          if (!rare_->probe->holds_text("3probe")) rare_->probe->push(p.to_frame());
         rare_->probe->flush();
         if (!sm_.upgrading() && sm_.transport() == TransportKind::polling) {
           rare_->probe->close_after_writes();  // abandoned probe

@@ -90,6 +90,9 @@ inline std::string url_decode(std::string_view s) {
   return out;
 }
 
+// (Below: a request without a session id in its query.)
+inline bool is_handshake(const http::request<http::string_body>& req);
+
 struct Target {
   std::string path;
   std::unordered_map<std::string, std::string> query;
@@ -134,15 +137,6 @@ inline ServerOptions::HttpRequest http_request(const http::request<http::string_
         return std::string_view(kept->joined.emplace_back(std::move(all)));
       },
       kept_address};
-}
-
-// A request without a session id in its query: a handshake.
-inline bool is_handshake(const http::request<http::string_body>& req) {
-  const std::string_view target = req.target();
-  const std::size_t qm = target.find('?');
-  if (qm == std::string_view::npos) return true;
-  const std::string_view q = target.substr(qm);
-  return q.find("?sid=") == std::string_view::npos && q.find("&sid=") == std::string_view::npos;
 }
 
 // The subprotocol a WebSocket upgrade is answered with: one the client offered in
@@ -253,12 +247,26 @@ void for_each_query_pair(std::string_view target, F&& f) {
   }
 }
 
+// (An empty sid is no session id, as engine.io's `if (sid)` takes it: a handshake. Before
+// 2026-12-06 "sid=" was looked up, and answered "Session ID unknown"; a review.)
 inline Target parse_target(std::string_view target) {
   Target t;
   t.path = std::string(target.substr(0, target.find('?')));
-  for_each_query_pair(target,
-                      [&](std::string k, std::string v) { t.query[std::move(k)] = std::move(v); });
+  for_each_query_pair(target, [&](std::string k, std::string v) {
+    if (!(v.empty() && k == "sid")) t.query[std::move(k)] = std::move(v);
+  });
   return t;
+}
+
+// A request without a session id in its query: a handshake. (Decoded, as parse_target reads it:
+// the raw text's "sid=" was looked for before 2026-12-06, so "%73id=<sid>" was a session's
+// request to the engine and a handshake to initial_headers and the cookie; "sid=" the reverse.)
+inline bool is_handshake(const http::request<http::string_body>& req) {
+  bool sid = false;
+  for_each_query_pair(req.target(), [&](const std::string& k, const std::string& v) {
+    if (k == "sid" && !v.empty()) sid = true;
+  });
+  return !sid;
 }
 
 inline std::vector<std::pair<std::string, std::string>> lower_case_headers(const Request& req) {

@@ -81,6 +81,13 @@ class Link {
     if (!sealed_) src_->push_back(std::move(f));
   }
   std::size_t queued() const noexcept { return src_->size(); }
+  // Whether a text frame of `payload` is queued (not written whole yet). A walk: for links whose
+  // queue is short (a probe's).
+  bool holds_text(std::string_view payload) const noexcept {
+    for (std::size_t i = 0; i < src_->size(); ++i)
+      if ((*src_)[i].kind() == Frame::Kind::text && (*src_)[i].payload() == payload) return true;
+    return false;
+  }
   // What a batched flush reads of a link (prepare_write, complete_write) lies in its first
   // kHotBytes (a WebSocket link orders its fields so): asked of the memory system ahead of time.
   static constexpr std::size_t kHotBytes = 80;

@@ -366,6 +366,19 @@ struct FullListener {
   std::string url;
 };
 
+// A backoff_min of 0 is taken as 1 ms (and doubles): a Redis that refuses connections is not
+// retried in a loop at a whole core (before 2026-12-06: thousands of attempts a second).
+TEST_F(RedisClient, AZeroBackoffIsTakenAsOneMillisecondAndDoubles) {
+  const std::uint16_t port = free_port();  // (nothing listens there)
+  auto c = client({.url = "redis://127.0.0.1:" + std::to_string(port),
+                   .backoff_min = std::chrono::milliseconds(0)});
+  io_.run_for(300ms);
+  // 1, 2, 4 ... 128 ms: about 9 attempts in 300 ms.
+  EXPECT_GE(c->stats().connection_lost, 3u);
+  EXPECT_LT(c->stats().connection_lost, 30u) << "retried without a backoff";
+  c->stop();
+}
+
 // A host that drops the connection's packets (here: a listener whose accept queue is full, so
 // the kernel drops further SYNs): each attempt is abandoned at connect_timeout and retried,
 // instead of waiting for the kernel's SYN retries (about 2 minutes each).

@@ -770,9 +770,13 @@ void watch_quiet(const std::shared_ptr<Client>& c, Client::Impl& m) {
   });
 }
 
+// (A backoff_min of 0 or less is taken as 1 ms, a backoff_max below it as backoff_min: with 0 a
+// Redis that is down was retried in a loop at a whole core, for ever; before 2026-12-06, a
+// review.)
 void retry(const std::shared_ptr<Client>& c, Client::Impl& m) {
-  m.backoff = m.backoff.count() == 0 ? m.options.backoff_min
-                                     : std::min(m.backoff * 2, m.options.backoff_max);
+  const auto least = std::max(m.options.backoff_min, std::chrono::milliseconds(1));
+  const auto most = std::max(m.options.backoff_max, least);
+  m.backoff = m.backoff.count() == 0 ? least : std::clamp(m.backoff * 2, least, most);
   m.timer.expires_after(m.backoff);
   m.timer.async_wait([c, &m](const boost::system::error_code& ec) {
     if (ec || m.stopped) return;
@@ -951,6 +955,9 @@ void Client::stop() {
   boost::system::error_code ignored;
   m.socket.close(ignored);
   m.up = false;
+  // (Its disconnected time counts from a stop of a connected client, not from its last loss:
+  // the whole time it was up was added to disconnected_ms before 2026-12-06; a review.)
+  if (m.ready) m.down_since = std::chrono::steady_clock::now();
   m.ready = false;
   auto waiting = std::move(m.inflight);
   for (auto& q : m.queued) waiting.push_back(std::move(q));

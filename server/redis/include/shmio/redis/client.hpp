@@ -77,8 +77,8 @@ inline constexpr std::size_t kMaxCommandBytes = std::size_t{1} << 30;
 
 struct ClientOptions {
   std::string url = "redis://127.0.0.1:6379";
-  std::chrono::milliseconds backoff_min{100};
-  std::chrono::milliseconds backoff_max{5000};
+  std::chrono::milliseconds backoff_min{100};   // (at least 1 ms is waited)
+  std::chrono::milliseconds backoff_max{5000};  // (at least backoff_min)
   // A connection attempt (the name resolved, the TCP or unix-socket connect) not done within this
   // is abandoned ("no answer in N ms") and retried after the backoff: a host that drops packets
   // would otherwise hold each attempt for the kernel's SYN retries (about 2 minutes). 0: never.

@@ -542,6 +542,8 @@ static bool kernel_reaps(const struct sigaction& a) {
 namespace {
 // A stop signal taken by another thread of the program (run_supervisor's own blocks them).
 volatile sig_atomic_t g_stop_signal = 0;
+// A SIGCHLD taken by another thread of the program (run_supervisor's own blocks it).
+volatile sig_atomic_t g_child_signal = 0;
 
 // A worker's (or the bridge's) guard against its supervisor's death. The parent-death SIGTERM
 // starts its drain, which its own event loop runs: one stuck in a handler, or in the app's
@@ -640,9 +642,15 @@ int run_supervisor(const SupervisorOptions& o,
   // Children must be reapable even if SIGCHLD came in ignored; its disposition is restored when
   // this returns, and in each worker (an app there may rely on SIGCHLD ignored to reap its own
   // helpers: it was left at SIG_DFL in both before 2026-12-03).
+  // (A handler that notes it, not SIG_DFL: blocked in this thread only, a SIGCHLD another thread
+  // of the program took was dropped at SIG_DFL, and a worker's death was seen at the once-a-second
+  // look, its restart and WORKER_DOWN up to a second late; before 2026-12-06, a review.)
   struct sigaction child_default {
   }, old_child{};
-  child_default.sa_handler = SIG_DFL;
+  child_default.sa_handler = [](int) { g_child_signal = 1; };
+  child_default.sa_flags = SA_RESTART;
+  sigemptyset(&child_default.sa_mask);
+  g_child_signal = 0;
   ::sigaction(SIGCHLD, &child_default, &old_child);
   sigset_t set, old;
   sigemptyset(&set);
@@ -1113,7 +1121,11 @@ int run_supervisor(const SupervisorOptions& o,
   for (;;) {
     timespec ts{0, 100'000'000};
     siginfo_t info;
-    const int sig = sigtimedwait(&set, &info, &ts);
+    int sig = sigtimedwait(&set, &info, &ts);
+    if (sig <= 0 && g_child_signal != 0) {  // (taken by another thread; with another signal
+      g_child_signal = 0;                   // this turn: looked at in the next)
+      sig = SIGCHLD;
+    }
     const char* trouble = nullptr;
     // (Also at once when a child died: it may have died of the ring's trouble — a truncated ring
     // is SIGBUS in whoever touches it — and its death is published into that ring below, which
@@ -1137,7 +1149,7 @@ int run_supervisor(const SupervisorOptions& o,
     // its status (reaped with waitpid(-1) before 2026-12-03: the program's own waitpid for it then
     // failed with ECHILD, its status lost). A caller that came with SIGCHLD ignored (or
     // SA_NOCLDWAIT) asked the kernel to reap its children and waits for none: those are reaped
-    // here too, as the kernel would have (the disposition is SIG_DFL while this runs).
+    // here too, as the kernel would have (the disposition is a handler while this runs).
     // (A pass when a child's SIGCHLD came, once a second, and while draining: not one waitpid per
     // worker every 100 ms on a host of many cores.)
     std::vector<Dead> dead_now;

@@ -23,8 +23,8 @@ after(() => {
 
 
 // `shmio --workers n` (helpers.mjs), registered for the cleanup.
-const cluster = (app, n, extra = [], perWorker = true, env = undefined) =>
-  startCluster(BIN, app, n, extra, perWorker, clusters, env);
+const cluster = (app, n, extra = [], perWorker = true) =>
+  startCluster(BIN, app, n, extra, perWorker, clusters);
 
 function client(url, opts = {}) {
   const s = connect(url, { reconnection: false, forceNew: true, transports: ["websocket"], ...opts });
@@ -1395,19 +1395,6 @@ test("the hand-off directory removed under a running cluster: said, and it stops
   assert.match(c.log, /the hand-off directory \S+ was removed or replaced under the running cluster: stopping cleanly/);
   assert.doesNotMatch(c.log, /restarting/, "no worker restarted (no crash loop)");
   assert.equal(existsSync(`/dev/shm/shmio.${c.ring}`), false, "its ring removed");
-});
-
-// A TMPDIR where no directory can be made (stale, read-only): the hand-off sockets' directory is
-// made in /tmp, said. Before 2026-12-06 the workers fell back to abstract addresses at once, names
-// any local user can take first (a worker whose name is taken cannot start).
-test("a TMPDIR where the hand-off directory cannot be made: made in /tmp, said", async () => {
-  const c = await cluster("bench", 2, [], false, { TMPDIR: "/nonexistent-shmio-tmpdir" });
-  const s = client(c.url(0));
-  await within(once(s, "connect"), 5000, "connect");
-  assert.match(c.log, /no directory for the hand-off sockets in \/nonexistent-shmio-tmpdir \([^)]*\): made in \/tmp/);
-  assert.doesNotMatch(c.log, /abstract addresses/);
-  assert.ok(readdirSync("/tmp").some((f) => f.startsWith(`shmio-handoff.${c.proc.pid}-`)),
-            "the cluster's hand-off directory in /tmp");
 });
 
 for (const [mode, extra] of MODES)

@@ -159,15 +159,13 @@ export async function freePorts(n) {
 // workers: Map(index -> {pid, port}), log (its stderr so far), url(i) }. `registry` (an array)
 // gets it, for the test's cleanup.
 // (perWorker "fixed": every worker on one free port given by --port, none picked.)
-// (`env`: variables set for the cluster beside the test's own.)
-export async function startCluster(bin, app, n, extra = [], perWorker = true, registry = [], env = undefined) {
+export async function startCluster(bin, app, n, extra = [], perWorker = true, registry = []) {
   const fixed = perWorker === "fixed";
   if (fixed) perWorker = false;
   const base = perWorker ? await freePorts(n) : fixed ? await freePorts(1) : 0;
   const ring = `test-${process.pid}-${registry.length}-${Math.floor(Math.random() * 1e6)}`;
   const proc = spawn(bin, ["--app", app, "--workers", String(n), "--port", String(base), "--ring", ring,
-                           ...(perWorker ? ["--port-per-worker"] : []), "--no-pin", ...extra],
-                     env ? { env: { ...process.env, ...env } } : {});
+                           ...(perWorker ? ["--port-per-worker"] : []), "--no-pin", ...extra]);
   const c = { proc, ring, workers: new Map(), log: "" };
   registry.push(c);
   proc.stderr.on("data", (d) => (c.log += d));

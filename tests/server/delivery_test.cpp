@@ -4351,6 +4351,7 @@ TEST(Http, AnEmptySidIsAHandshakeAndAnEscapedOneASessionsRequest) {
   EXPECT_EQ(r.rfind("HTTP/1.1 200", 0), 0u) << r;
   EXPECT_NE(r.find("\"sid\""), std::string::npos) << r;
   EXPECT_NE(r.find("Set-Cookie: io="), std::string::npos) << r;
+  ASSERT_NE(r.find("\"sid\":\""), std::string::npos) << r;
   const std::size_t at = r.find("\"sid\":\"") + 7;
   const std::string sid = r.substr(at, r.find('"', at) - at);
   Client d(port);

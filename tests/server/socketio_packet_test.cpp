@@ -64,6 +64,29 @@ TEST(SocketIoCodec, EventsAcksAndIds) {
   EXPECT_EQ(p.type, PacketType::event);
 }
 
+// Forms socket.io-parser takes that were refused before 2026-12-06 (the connection closed): an ACK
+// without a payload (an answer of no arguments), an ack id with leading zeros past 16 digits, a
+// placeholder's num written as a decimal. A fractional num is still refused.
+TEST(SocketIoCodec, FormsTheReferenceParserTakesAreTaken) {
+  Packet p = decode_one("31");
+  EXPECT_EQ(p.type, PacketType::ack);
+  EXPECT_EQ(p.id, 1u);
+  ASSERT_TRUE(p.data);
+  EXPECT_EQ(json::serialize(*p.data), "[]");
+  p = decode_one("20000000000000000012[\"a\"]");
+  EXPECT_EQ(p.id, 12u);
+  Decoder d;
+  for (const char* whole : {R"(51-["a",{"_placeholder":true,"num":0.0}])",
+                            R"(51-["a",{"_placeholder":true,"num":0e0}])"}) {
+    ASSERT_EQ(d.feed_text(whole, p), Decoder::Status::need_more) << whole;
+    EXPECT_EQ(d.feed_binary("x", p), Decoder::Status::packet) << whole;
+  }
+  ASSERT_EQ(d.feed_text(R"(51-["a",{"_placeholder":true,"num":0.5}])", p),
+            Decoder::Status::need_more);
+  EXPECT_EQ(d.feed_binary("x", p), Decoder::Status::error);
+  EXPECT_EQ(d.error(), DecodeError::bad_placeholder);
+}
+
 // An emit whose placeholders name binaries it does not carry is refused where it is made: every
 // client's parser refused the message ("illegal attachments") and dropped its connection, and with
 // recovery on the packet was replayed at each reconnect (found by a review, 2026-12-05). One
@@ -208,9 +231,9 @@ TEST(SocketIoCodec, MalformedPacketsAreParseErrors) {
        {"connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"})
     EXPECT_EQ(decode_error(std::string("2[\"") + reserved + "\"]"), DecodeError::invalid_payload)
         << reserved;
-  // ACK: an array.
+  // ACK: an array (or none: FormsTheReferenceParserTakesAreTaken); BINARY_ACK: an array.
   EXPECT_EQ(decode_error("31{}"), DecodeError::invalid_payload);
-  EXPECT_EQ(decode_error("31"), DecodeError::invalid_payload);
+  EXPECT_EQ(decode_error("61-1"), DecodeError::invalid_payload);
   // CONNECT_ERROR: a string or an object.
   EXPECT_EQ(decode_error("4[]"), DecodeError::invalid_payload);
   // JSON.

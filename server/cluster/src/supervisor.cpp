@@ -101,40 +101,27 @@ void sweep_handoff_dirs(const std::string& base) {
 // The directory for this cluster's hand-off sockets, made and locked; {"", -1} if it cannot be
 // (said: the workers then use abstract addresses).
 std::pair<std::string, int> make_handoff_dir() {
-  // (TMPDIR's first; where a directory cannot be made there — a stale or read-only TMPDIR —
-  // /tmp's: abstract addresses are names any local user can take first, and a worker whose name
-  // was taken cannot start. Before 2026-12-06 such a TMPDIR went straight to them; a review.)
-  const std::string first = handoff_base();
-  std::string tried, why_all;
-  for (const std::string& base : {first, std::string("/tmp")}) {
-    if (base == tried) continue;
-    tried = base;
-    sweep_handoff_dirs(base);
-    std::string t = base + "/shmio-handoff." + std::to_string(::getpid()) + "-XXXXXX";
-    const char* why = nullptr;
-    int fd = -1;
-    if (::mkdtemp(t.data()) == nullptr) {
-      why = std::strerror(errno);
-    } else if ((fd = ::open(t.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
-               ::flock(fd, LOCK_SH) != 0) {
-      why = std::strerror(errno);
-      if (fd >= 0) ::close(fd);
-      ::rmdir(t.c_str());
-    }
-    if (why == nullptr) {
-      if (base != first)
-        std::fprintf(stderr,
-                     "shmio: no directory for the hand-off sockets in %s (%s): made in %s\n",
-                     first.c_str(), why_all.c_str(), base.c_str());
-      return {t, fd};
-    }
-    why_all += (why_all.empty() ? "" : "; ") + std::string(why);
+  const std::string base = handoff_base();
+  sweep_handoff_dirs(base);
+  std::string t = base + "/shmio-handoff." + std::to_string(::getpid()) + "-XXXXXX";
+  const char* why = nullptr;
+  int fd = -1;
+  if (::mkdtemp(t.data()) == nullptr) {
+    why = std::strerror(errno);
+  } else if ((fd = ::open(t.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
+             ::flock(fd, LOCK_SH) != 0) {
+    why = std::strerror(errno);
+    if (fd >= 0) ::close(fd);
+    ::rmdir(t.c_str());
   }
-  std::fprintf(stderr,
-               "shmio: no directory for the hand-off sockets in %s or /tmp (%s): the workers use "
-               "abstract addresses\n",
-               first.c_str(), why_all.c_str());
-  return {std::string(), -1};
+  if (why != nullptr) {
+    std::fprintf(stderr,
+                 "shmio: no directory for the hand-off sockets in %s (%s): the workers use "
+                 "abstract addresses\n",
+                 base.c_str(), why);
+    return {std::string(), -1};
+  }
+  return {t, fd};
 }
 
 // Who a ring's slots name: whether it is a cluster's (its supervisor's producer slot, alive or

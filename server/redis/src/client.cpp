@@ -274,7 +274,9 @@ std::string format(const std::vector<std::string>& args) {
   std::size_t total = 0;
   for (const auto& a : args) {
     total += a.size() + 32;  // (with its "$<length>\r\n" and "\r\n")
-    if (total > kMaxCommandBytes) return {};
+    // (And each argument at most Redis's proto-max-bulk-len, 512 MiB by default: it closes the
+    // connection on a longer one, every command in flight failed.)
+    if (total > kMaxCommandBytes || a.size() > kMaxCommandBytes / 2) return {};
     argv.push_back(a.data());
     lens.push_back(a.size());
   }
@@ -1033,22 +1035,15 @@ void add_sub(const std::shared_ptr<Client>& c, Client::Impl& m, const char* kind
   if (!m.subs.emplace(kind, name).second) return;
   // (Sent at the next connection, or once this one's handshake is answered.)
   if (!m.up || m.stopped || m.handshake_left > 0) return;
-  if (m.sub_mode && !m.queued.empty()) {
-    // Commands taken after the last UNSUBSCRIBE and held for its answer: with a SUBSCRIBE behind
-    // them, their replies could not be told from that answer. Refused.
-    auto held = std::move(m.queued);
+  // Commands taken after the last UNSUBSCRIBE and held for its answer: with a SUBSCRIBE behind
+  // them, their replies could not be told from that answer. Refused, once the subscription is
+  // written (their callbacks may throw, or call the client).
+  std::deque<Client::Impl::Command> held;
+  if (m.sub_mode) {
+    held = std::move(m.queued);
     m.queued.clear();
     m.queued_bytes = 0;
     m.stats.refused += held.size();
-    EachCallback each;
-    for (auto& cmd : held)
-      if (cmd.cb)
-        each([&] {
-          cmd.cb(Reply::error(
-              "ERR shmio: a subscriber connection takes no other command (subscribed again "
-              "before it was written)"));
-        });
-    each.rethrow();
   }
   write_queued(m, true);  // (taken before this subscription: see resubscribe)
   // And those written already, awaiting their replies (a command, then a subscribe, in one
@@ -1060,6 +1055,16 @@ void add_sub(const std::shared_ptr<Client>& c, Client::Impl& m, const char* kind
   m.subs_unconfirmed.emplace_back(kind, name);
   m.sub_mode = true;
   flush(c, m);
+  if (held.empty()) return;
+  EachCallback each;
+  for (auto& cmd : held)
+    if (cmd.cb)
+      each([&] {
+        cmd.cb(Reply::error(
+            "ERR shmio: a subscriber connection takes no other command (subscribed again before "
+            "it was written)"));
+      });
+  each.rethrow();
 }
 }  // namespace
 

@@ -132,6 +132,12 @@ bool is_placeholder(const json::value& v, std::size_t* num) noexcept {
       *num = static_cast<std::size_t>(n->get_uint64());
     } else if (n->is_int64() && n->get_int64() >= 0) {
       *num = static_cast<std::size_t>(n->get_int64());
+    } else if (n->is_double() && n->get_double() >= 0 && n->get_double() < 1e15 &&
+               n->get_double() == std::floor(n->get_double())) {
+      // (A whole number written as a decimal, "0.0" or "0e0", as some JSON libraries write every
+      // number: socket.io-parser takes any number as an index. A fraction is still refused.
+      // Before 2026-12-06 refused; a review.)
+      *num = static_cast<std::size_t>(n->get_double());
     } else {
       *num = static_cast<std::size_t>(-1);  // present but not a valid index
     }
@@ -157,7 +163,8 @@ bool valid_payload(PacketType type, const std::optional<json::value>& data) {
       if (name.is_number()) return !name.is_double() || std::isfinite(name.get_double());
       return name.is_string() && !is_reserved_event(name.get_string());
     }
-    case PacketType::ack:
+    case PacketType::ack:  // (without a payload: an answer of no arguments, below)
+      return !data || data->is_array();
     case PacketType::binary_ack:
       return data && data->is_array();
   }
@@ -477,10 +484,13 @@ Decoder::Status Decoder::feed_text(std::string_view s, Packet& out) {
   if (i < s.size() && is_digit(s[i])) {
     std::size_t end = i;
     while (end < s.size() && is_digit(s[end])) ++end;
-    // Up to JS's largest safe integer, 2^53 - 1 (16 digits: before 2026-12-04 refused from 10^15).
+    // Up to JS's largest safe integer, 2^53 - 1 (16 digits: before 2026-12-04 refused from 10^15;
+    // leading zeros not counted since 2026-12-06, as Number() reads them).
     std::uint64_t id = 0;
-    if (end - i > 16) return fail(DecodeError::bad_ack_id);
-    std::from_chars(s.data() + i, s.data() + end, id);
+    std::size_t first = i;
+    while (first + 1 < end && s[first] == '0') ++first;
+    if (end - first > 16) return fail(DecodeError::bad_ack_id);
+    std::from_chars(s.data() + first, s.data() + end, id);
     if (id > (std::uint64_t{1} << 53) - 1) return fail(DecodeError::bad_ack_id);
     p.id = id;
     i = end;
@@ -492,6 +502,10 @@ Decoder::Status Decoder::feed_text(std::string_view s, Packet& out) {
     p.data = std::move(v);
   }
   if (!valid_payload(p.type, p.data)) return fail(DecodeError::invalid_payload);
+  // An ACK without a payload ("31"): socket.io-parser decodes it without data, and socket.io
+  // calls the ack's callback with no arguments (`packet.data` spread); it closed the connection
+  // before 2026-12-06, the callback never called.
+  if (p.type == PacketType::ack && !p.data) p.data = json::array();
   if (binary && attachments > 0) {
     pending_ = std::make_unique<Packet>(std::move(p));
     pending_bytes_ = 0;

@@ -72,7 +72,8 @@ struct Reply {
 };
 
 // The most bytes one command may take on the wire (its arguments with their framing): Redis's own
-// client-query-buffer-limit by default. A larger one is refused (its callback gets an error).
+// client-query-buffer-limit by default; one argument at most half of it (proto-max-bulk-len). A
+// larger one is refused (its callback gets an error).
 inline constexpr std::size_t kMaxCommandBytes = std::size_t{1} << 30;
 
 struct ClientOptions {

@@ -77,9 +77,12 @@ TEST(SocketIoCodec, FormsTheReferenceParserTakesAreTaken) {
   EXPECT_EQ(p.id, 12u);
   Decoder d;
   for (const char* whole : {R"(51-["a",{"_placeholder":true,"num":0.0}])",
-                            R"(51-["a",{"_placeholder":true,"num":0e0}])"}) {
+                            R"(51-["a",{"_placeholder":true,"num":0e0}])",
+                            R"(51-["a",{"_placeholder":true,"num":0,"x":1}])"}) {
     ASSERT_EQ(d.feed_text(whole, p), Decoder::Status::need_more) << whole;
     EXPECT_EQ(d.feed_binary("x", p), Decoder::Status::packet) << whole;
+    // (In the form this server writes, for the parts after the decoder: the fleet's MessagePack.)
+    EXPECT_EQ(json::serialize(*p.data), R"(["a",{"_placeholder":true,"num":0}])") << whole;
   }
   ASSERT_EQ(d.feed_text(R"(51-["a",{"_placeholder":true,"num":0.5}])", p),
             Decoder::Status::need_more);

@@ -634,8 +634,10 @@ int run_supervisor(const SupervisorOptions& o,
   // look, its restart and WORKER_DOWN up to a second late; before 2026-12-06, a review.)
   struct sigaction child_default {
   }, old_child{};
+  // (SA_NOCLDSTOP: a worker stopped or continued is no death. The program's other threads may see
+  // EINTR from a call SA_RESTART does not restart — poll, nanosleep — when a worker dies.)
   child_default.sa_handler = [](int) { g_child_signal = 1; };
-  child_default.sa_flags = SA_RESTART;
+  child_default.sa_flags = SA_RESTART | SA_NOCLDSTOP;
   sigemptyset(&child_default.sa_mask);
   g_child_signal = 0;
   ::sigaction(SIGCHLD, &child_default, &old_child);
@@ -1142,6 +1144,7 @@ int run_supervisor(const SupervisorOptions& o,
     std::vector<Dead> dead_now;
     if (sig == SIGCHLD || draining || Clock::now() >= next_reap) {
       next_reap = Clock::now() + std::chrono::seconds(1);
+      g_child_signal = 0;  // (this pass reaps what it stood for)
       if (caller_reaps_none) {
         for (;;) {
           int status = 0;

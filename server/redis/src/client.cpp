@@ -1009,9 +1009,10 @@ void Client::command(std::vector<std::string> args, Callback cb) {
   std::string bytes = args.empty() ? std::string() : format(args);
   const char* state_changing = args.empty() ? nullptr : changes_connection_state(args);
   const char* refused =
-      m.stopped                   ? "ERR shmio: stopped"
-      : args.empty()              ? "ERR shmio: an empty command"
-      : bytes.empty()             ? "ERR shmio: the command could not be formatted (at most 1 GiB)"
+      m.stopped      ? "ERR shmio: stopped"
+      : args.empty() ? "ERR shmio: an empty command"
+      : bytes.empty()
+          ? "ERR shmio: the command could not be formatted (at most 1 GiB, 512 MiB an argument)"
       : state_changing != nullptr ? state_changing
       : !m.subs.empty()           ? "ERR shmio: a subscriber connection takes no other command"
       : m.queued.size() + m.inflight.size() >= m.options.max_pending

@@ -287,6 +287,24 @@ bool placeholders_valid(const json::value& v, std::size_t attachments, int depth
 }
 
 namespace {
+// Each placeholder of `v` (already checked: placeholders_valid) in the form this server writes,
+// {"_placeholder":true,"num":N} with N an integer: a client's may have a third key or a decimal
+// num ("0.0"), which the reference parser takes too, and the parts after the decoder (the
+// MessagePack encoder of the fleet, which knows only that form) must not see another. (Before
+// 2026-12-06 such an object went to a Redis emitter as a plain map, its binary lost; a review.)
+void canonical_placeholders(json::value& v) {
+  std::size_t num = 0;
+  if (is_placeholder(v, &num)) {
+    v = json::object{{"_placeholder", true}, {"num", static_cast<std::uint64_t>(num)}};
+    return;
+  }
+  if (json::array* a = v.if_array()) {
+    for (json::value& e : *a) canonical_placeholders(e);
+  } else if (json::object* o = v.if_object()) {
+    for (auto& kv : *o) canonical_placeholders(kv.value());
+  }
+}
+
 // `text` with each lone surrogate escape replaced by \ufffd; nullopt if it has none. Escapes are
 // read pairwise from each backslash, so an escaped backslash before "ud83d" is not one.
 std::optional<std::string> mend_lone_surrogates(std::string_view text) {
@@ -536,6 +554,7 @@ Decoder::Status Decoder::finish(Packet& out) {
   if (expected_ > 0 && pending_->data &&
       !placeholders_valid(*pending_->data, pending_->attachments.size(), 0, max_depth_))
     return fail(DecodeError::bad_placeholder);
+  if (expected_ > 0 && pending_->data) canonical_placeholders(*pending_->data);
   out = std::move(*pending_);
   pending_.reset();
   error_ = DecodeError::none;

@@ -199,6 +199,36 @@ class Bridge : public ::testing::Test {
     ASSERT_TRUE(w);
     f.worker.emplace(std::move(w.value()));
   }
+  // A Node member listening for the bridge's answers and broadcasts (its response channel, the
+  // namespace's), beside a worker that is alive and never answers, and a reader of the ring.
+  void member_beside_a_silent_worker(RedisServer& server, OneMemberFleet& f) {
+    f.pub = client(server.url());
+    f.member = client(server.url());
+    f.member->subscribe("socket.io-response#/#");
+    f.member->subscribe("socket.io#/#");
+    auto w = shm::RingWriter::attach(*segment_, {"worker-0", -1});
+    ASSERT_TRUE(w);
+    f.worker.emplace(std::move(w.value()));
+    auto r = shm::RingReader::attach(*segment_, {"test", -1, shm::StartAt::latest});
+    ASSERT_TRUE(r);
+    f.reader.emplace(std::move(r.value()));
+    start_bridge(server.url());
+    ASSERT_TRUE(bridge_subscribed(*f.pub));
+    ASSERT_TRUE(drive([&] { return subscribers(*f.pub, "NUMSUB", "socket.io-response#/#") == 2; }));
+  }
+  // A member's broadcast of "ask" with acks (ack id 7), its requester's timeout `timeout_ms`.
+  static fleet::ClassicRequest broadcast_with_acks(std::string id, std::uint32_t timeout_ms) {
+    fleet::ClassicRequest r;
+    r.type = fleet::ClassicRequestType::broadcast;
+    r.uid = "nodeA";
+    r.request_id = std::move(id);
+    r.opts.flags.timeout_ms = timeout_ms;
+    r.packet.type = sio::PacketType::event;
+    r.packet.nsp = "/";
+    r.packet.data = json::array{"ask"};
+    r.packet.id = 7;
+    return r;
+  }
   // Worker 0's fetchSockets request `rid` with `opts`, into the ring.
   static shm::PublishStatus ask_fetch(shm::RingWriter& worker, std::uint64_t rid,
                                       const sio::BroadcastOptions& opts) {
@@ -674,26 +704,12 @@ TEST_F(Bridge, AMembersRequestIsAnsweredBeforeItsOwnTimeoutWhileAWorkerIsSilent)
 TEST_F(Bridge, AMembersBroadcastWithAcksIsCountedBeforeItsTimeoutWhileAWorkerIsSilent) {
   RedisServer server(free_port());
   server.start();
-  auto pub = client(server.url());
-  auto member = client(server.url());
-  member->subscribe("socket.io-response#/#");
-  member->subscribe("socket.io#/#");
-  auto worker = shm::RingWriter::attach(*segment_, {"worker-0", -1});  // alive, never answers
-  ASSERT_TRUE(worker);
-  auto reader = shm::RingReader::attach(*segment_, {"test", -1, shm::StartAt::latest});
-  ASSERT_TRUE(reader);
-  start_bridge(server.url());
-  ASSERT_TRUE(bridge_subscribed(*pub));
-  ASSERT_TRUE(drive([&] { return subscribers(*pub, "NUMSUB", "socket.io-response#/#") == 2; }));
-  fleet::ClassicRequest r;
-  r.type = fleet::ClassicRequestType::broadcast;
-  r.uid = "nodeA";
-  r.request_id = "acks-while-silent";
-  r.opts.flags.timeout_ms = 4000;
-  r.packet.type = sio::PacketType::event;
-  r.packet.nsp = "/";
-  r.packet.data = json::array{"ask"};
-  r.packet.id = 7;
+  OneMemberFleet f;
+  ASSERT_NO_FATAL_FAILURE(member_beside_a_silent_worker(server, f));
+  auto& pub = f.pub;
+  auto& worker = f.worker;
+  auto& reader = f.reader;
+  const fleet::ClassicRequest r = broadcast_with_acks("acks-while-silent", 4000);
   got_.clear();
   const auto asked = std::chrono::steady_clock::now();
   pub->command({"PUBLISH", "socket.io-request#/#", fleet::encode_classic_request(r)});
@@ -752,15 +768,9 @@ TEST_F(Bridge, AMembersBroadcastWithAcksIsCountedBeforeItsTimeoutWhileAWorkerIsS
 TEST_F(Bridge, EachCountIsSentAtItsOwnTimeNotAtTheNextTick) {
   RedisServer server(free_port());
   server.start();
-  auto pub = client(server.url());
-  auto member = client(server.url());
-  member->subscribe("socket.io-response#/#");
-  member->subscribe("socket.io#/#");
-  auto worker = shm::RingWriter::attach(*segment_, {"worker-0", -1});  // alive, never answers
-  ASSERT_TRUE(worker);
-  start_bridge(server.url());
-  ASSERT_TRUE(bridge_subscribed(*pub));
-  ASSERT_TRUE(drive([&] { return subscribers(*pub, "NUMSUB", "socket.io-response#/#") == 2; }));
+  OneMemberFleet f;
+  ASSERT_NO_FATAL_FAILURE(member_beside_a_silent_worker(server, f));
+  auto& pub = f.pub;
   constexpr int kRequests = 6;
   constexpr auto kTimeout = 1000ms;
   const auto count_by = kTimeout * 4 / 5;
@@ -772,15 +782,8 @@ TEST_F(Bridge, EachCountIsSentAtItsOwnTimeNotAtTheNextTick) {
     std::vector<std::chrono::steady_clock::time_point> asked;
     const std::string prefix = "at-its-time-" + std::to_string(k) + "-";
     for (int i = 0; i < kRequests; ++i) {
-      fleet::ClassicRequest r;
-      r.type = fleet::ClassicRequestType::broadcast;
-      r.uid = "nodeA";
-      r.request_id = prefix + std::to_string(i);
-      r.opts.flags.timeout_ms = static_cast<std::uint32_t>(kTimeout.count());
-      r.packet.type = sio::PacketType::event;
-      r.packet.nsp = "/";
-      r.packet.data = json::array{"ask"};
-      r.packet.id = 7;
+      const fleet::ClassicRequest r = broadcast_with_acks(
+          prefix + std::to_string(i), static_cast<std::uint32_t>(kTimeout.count()));
       asked.push_back(std::chrono::steady_clock::now());
       pub->command({"PUBLISH", "socket.io-request#/#", fleet::encode_classic_request(r)});
       io_.run_for(17ms);  // (the spacing under test: the requests' times fall between the ticks)

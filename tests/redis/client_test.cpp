@@ -57,6 +57,16 @@ class RedisClient : public ::testing::Test {
     c->start();
     return c;
   }
+  // An ACL user "some" (password "pw") that may use the channels ok* only, made through `admin`,
+  // and the URL that connects as it.
+  void allow_ok_channels_only(redis::Client& admin) {
+    const redis::Reply set = call(
+        admin, {"ACL", "SETUSER", "some", "on", ">pw", "~*", "resetchannels", "&ok*", "+@all"});
+    ASSERT_EQ(set.str, "OK") << set.str;
+  }
+  static std::string ok_only_url(const RedisServer& server) {
+    return "redis://some:pw@" + server.url().substr(8);
+  }
   // A command's reply, waited for.
   redis::Reply call(redis::Client& c, std::vector<std::string> args) {
     std::optional<redis::Reply> got;
@@ -475,12 +485,10 @@ TEST_F(RedisClient, ARefusedSubscriptionIsSaidAndDroppedTheOthersGoOn) {
   RedisServer server(free_port());
   server.start();
   auto admin = client({.url = server.url()});
-  const redis::Reply set =
-      call(*admin, {"ACL", "SETUSER", "some", "on", ">pw", "~*", "resetchannels", "&ok*", "+@all"});
-  ASSERT_EQ(set.str, "OK") << set.str;
+  ASSERT_NO_FATAL_FAILURE(allow_ok_channels_only(*admin));
   std::vector<std::string> states, refused, got;
   auto sub =
-      client({.url = "redis://some:pw@" + server.url().substr(8),
+      client({.url = ok_only_url(server),
               .on_message = [&](const std::string&, const std::string&, const std::string& channel,
                                 std::string payload) { got.push_back(channel + ":" + payload); },
               .on_state =
@@ -544,12 +552,10 @@ TEST_F(RedisClient, CommandsAfterTheLastUnsubscribeGetTheirOwnReplies) {
   RedisServer server(free_port());
   server.start();
   auto admin = client({.url = server.url()});
-  const redis::Reply set =
-      call(*admin, {"ACL", "SETUSER", "some", "on", ">pw", "~*", "resetchannels", "&ok*", "+@all"});
-  ASSERT_EQ(set.str, "OK") << set.str;
+  ASSERT_NO_FATAL_FAILURE(allow_ok_channels_only(*admin));
   std::vector<std::string> got;
   auto sub =
-      client({.url = "redis://some:pw@" + server.url().substr(8),
+      client({.url = ok_only_url(server),
               .on_message = [&](const std::string&, const std::string&, const std::string& channel,
                                 std::string payload) { got.push_back(channel + ":" + payload); }});
   ASSERT_TRUE(drive([&] { return sub->connected(); }));

@@ -320,9 +320,9 @@ struct Node::Impl {
   std::optional<std::uint64_t> start_entry;
   std::optional<std::uint64_t> cut_for_start() {
     auto c = applied_cut();
-    // (The entry reused while the log still holds it.)
+    // (The entry reused while the log still holds it: fewer than its length appended since.)
     if (start_entry && c == start_cut &&
-        cuts->read(static_cast<std::uint32_t>(options.worker), *start_entry))
+        cuts->next(static_cast<std::uint32_t>(options.worker)) - *start_entry < cuts->entries())
       return start_entry;
     start_entry = cuts->append(static_cast<std::uint32_t>(options.worker), kCutStart, c);
     start_cut = std::move(c);

@@ -498,8 +498,10 @@ void on_reply(const std::shared_ptr<Client>& c, Client::Impl& m, Reply r) {
   // subscribe mode only (elsewhere an array that begins with "message" is some command's reply),
   // and not while a command written ahead of the subscriptions awaits its reply (it comes first).
   const bool reply_first = !m.inflight.empty() && m.inflight.front().before_subs;
-  if ((m.sub_mode || m.unsubs_pending > 0) && !reply_first && r.type == Reply::Type::array &&
-      !r.elements.empty() && r.elements[0].type == Reply::Type::string) {
+  // (An UNSUBSCRIBE is written only in subscribe mode, and the mode ends only once every one is
+  // answered: unsubs_pending is 0 outside it.)
+  if (m.sub_mode && !reply_first && r.type == Reply::Type::array && !r.elements.empty() &&
+      r.elements[0].type == Reply::Type::string) {
     const std::string& kind = r.elements[0].str;
     if ((kind == "message" || kind == "smessage") && r.elements.size() == 3) {
       ++m.stats.messages;

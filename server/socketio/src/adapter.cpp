@@ -427,6 +427,14 @@ void InMemoryAdapter::prune(std::chrono::steady_clock::time_point now) {
   }
 }
 
+std::uint64_t InMemoryAdapter::front_number() const {
+  // (Its offset was made as every offset here: the prefix, then the number.)
+  std::uint64_t front = 0;
+  const std::string& f = stored_.front().offset;
+  std::from_chars(f.data() + offset_prefix_.size(), f.data() + f.size(), front);
+  return front;
+}
+
 std::deque<InMemoryAdapter::StoredPacket>::iterator InMemoryAdapter::stored_at(
     const std::string& offset) {
   if (stored_.empty() || offset.size() <= offset_prefix_.size() ||
@@ -437,10 +445,8 @@ std::deque<InMemoryAdapter::StoredPacket>::iterator InMemoryAdapter::stored_at(
   const char* last = offset.data() + offset.size();
   const auto [end, ec] = std::from_chars(first, last, n);
   if (ec != std::errc() || end != last) return stored_.end();
-  // The front's number (its offset was made the same way), then an index.
-  std::uint64_t front = 0;
-  const std::string& f = stored_.front().offset;
-  std::from_chars(f.data() + offset_prefix_.size(), f.data() + f.size(), front);
+  // The front's number, then an index.
+  const std::uint64_t front = front_number();
   if (n < front || n - front >= stored_.size()) return stored_.end();
   auto it = stored_.begin() + static_cast<std::ptrdiff_t>(n - front);
   return it->offset == offset ? it : stored_.end();
@@ -511,9 +517,7 @@ std::optional<std::vector<EncodedPacket>> InMemoryAdapter::replay(const std::str
   const std::uint64_t named = static_cast<std::uint64_t>(from - stored_.begin());
   auto p = std::next(from);
   if (start != 0) {
-    std::uint64_t front = 0;
-    const std::string& f = stored_.front().offset;
-    std::from_chars(f.data() + offset_prefix_.size(), f.data() + f.size(), front);
+    const std::uint64_t front = front_number();
     if (start - 1 > front + named)
       p = stored_.begin() +
           static_cast<std::ptrdiff_t>(std::min<std::uint64_t>(start - 1 - front, stored_.size()));

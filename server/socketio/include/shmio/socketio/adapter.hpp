@@ -379,6 +379,7 @@ class InMemoryAdapter : public Adapter {
   // The stored packet of an offset this adapter gave (found by its number: the store holds
   // consecutive ones, oldest first), or stored_.end().
   std::deque<StoredPacket>::iterator stored_at(const std::string& offset);
+  std::uint64_t front_number() const;  // the oldest stored packet's number (stored_ not empty)
   // The rooms index: every socket id with its rooms and, once the socket is admitted, its handle;
   // each room a dense array of its members (a broadcast walks contiguous pointers, not a hash
   // set's nodes) and reaches sockets through their handles: no id is hashed or copied per

@@ -475,9 +475,7 @@ std::optional<FrontierHolder> frontier_holder(const Segment& s) {
     FrontierHolder h{who.pid, look.state, i,
                      std::string(p.label, ::strnlen(p.label, sizeof p.label)), who.start_time};
     if (cs == kClaimClaimed) return h;
-    const bool stopped = look.state == 'T' || look.state == 't';
-    if (!claiming || (stopped && claiming->state != 'T' && claiming->state != 't'))
-      claiming = std::move(h);
+    if (!claiming || (h.stopped() && !claiming->stopped())) claiming = std::move(h);
   }
   return claiming;
 }

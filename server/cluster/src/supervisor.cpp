@@ -1011,7 +1011,7 @@ int run_supervisor(const SupervisorOptions& o,
       }
       if (now - st.since < o.continue_stopped_after) continue;
       const auto h = shm::core::frontier_holder(sg);
-      if (!h || (h->state != 'T' && h->state != 't')) continue;
+      if (!h || !h->stopped()) continue;
       const long long held =
           std::chrono::duration_cast<std::chrono::milliseconds>(now - st.since).count();
       if (h->state == 'T') {

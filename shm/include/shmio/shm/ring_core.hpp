@@ -156,6 +156,7 @@ struct FrontierHolder {
   std::uint16_t slot = 0;  // its producer slot
   std::string label;
   std::uint64_t start_time = 0;  // its /proc start time (ProcessIdentity): who the pid named
+  bool stopped() const noexcept { return state == 'T' || state == 't'; }
 };
 std::optional<FrontierHolder> frontier_holder(const Segment& s);
 

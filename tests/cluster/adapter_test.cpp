@@ -8,6 +8,7 @@
 // that a worker's death is applied only after everything it said before it, and (a ring per
 // worker) that a worker ring's records are named by the RING_OWNER record before them, and by
 // nobody once that worker's shared slot is another's.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
@@ -18,6 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -2184,6 +2186,69 @@ TEST(ClusterHandoff, ALateButLiveOwnerIsWaitedOnOnceASecond) {
   EXPECT_GT(sent, 7) << "taken past the first queue's worth";
   std::printf("[ info ] %llu waits, %d of %d hand-offs sent in 2.5 s\n",
               static_cast<unsigned long long>(waits), sent, tries);
+}
+
+// A worker out of descriptors leaves its hand-offs queued and takes them once descriptors are
+// free again: before 2026-12-06 it read each message, the kernel closed the descriptors it could
+// not install (MSG_CTRUNC), and the connection was lost. Two small hand-offs and one in a memfd
+// (two descriptors); the receiver's table full but for the one its accept takes.
+TEST(ClusterHandoff, HandOffsWaitWhileTheWorkerHasNoDescriptorFreeAndAreTakenAfter) {
+  boost::asio::io_context io;
+  const std::string name = "test-handoff-nofd-" + std::to_string(::getpid());
+  std::uint64_t refused = 0;
+  std::vector<std::size_t> adopted;  // (the bytes of each, in order)
+  cluster::Handoff receiver(
+      io, name, 1,
+      [&adopted](int fd, std::string bytes) {
+        adopted.push_back(bytes.size());
+        ::close(fd);
+      },
+      &refused);
+  cluster::Handoff sender(
+      io, name, 0, [](int fd, std::string) { ::close(fd); }, &refused);
+  const std::string big =
+      "POST / HTTP/1.1\r\nContent-Length: 40000\r\n\r\n" + std::string(40000, 'b');
+  ASSERT_GT(big.size(), cluster::Handoff::kInline);
+  const std::string requests[3] = {"GET /1 HTTP/1.1\r\n\r\n", big, "GET /22 HTTP/1.1\r\n\r\n"};
+  for (const std::string& r : requests) {
+    int sv[2];
+    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    ASSERT_TRUE(sender.send(1, sv[0], r));
+    ::close(sv[1]);
+  }
+  // The table filled under a lowered soft bound (restored whatever happens), one slot left.
+  rlimit before{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &before), 0);
+  rlimit low = before;
+  low.rlim_cur = std::min<rlim_t>(before.rlim_cur, 1024);
+  std::vector<int> fillers;
+  struct Restore {
+    rlimit& rl;
+    std::vector<int>& fds;
+    ~Restore() {
+      for (int fd : fds) ::close(fd);
+      fds.clear();
+      (void)::setrlimit(RLIMIT_NOFILE, &rl);
+    }
+  } restore{before, fillers};
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &low), 0);
+  for (int fd; (fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0;) fillers.push_back(fd);
+  ASSERT_EQ(errno, EMFILE);
+  ASSERT_FALSE(fillers.empty());
+  ::close(fillers.back());
+  fillers.pop_back();
+  receiver.start();
+  io.run_for(350ms);  // (its accept, a read stopped for want of descriptors, three looks again)
+  EXPECT_TRUE(adopted.empty()) << "adopted without a descriptor free?";
+  EXPECT_EQ(refused, 0u) << "a hand-off lost for want of descriptors";
+  for (int fd : fillers) ::close(fd);
+  fillers.clear();
+  for (const auto until = std::chrono::steady_clock::now() + 5s;
+       adopted.size() < 3 && std::chrono::steady_clock::now() < until;)
+    io.run_for(10ms);
+  ASSERT_EQ(adopted.size(), 3u) << "refused " << refused;
+  for (std::size_t i = 0; i < 3; ++i) EXPECT_EQ(adopted[i], requests[i].size()) << i;
+  EXPECT_EQ(refused, 0u);
 }
 
 // A ring whose creator (the cluster's supervisor) is gone was left behind by a cluster killed

@@ -468,23 +468,31 @@ try:
         spent = (cpu_ticks(w1) - before) / os.sysconf("SC_CLK_TCK")
         check(spent < 0.3, f"a worker out of descriptors does not spin on a queued hand-off "
                            f"connection ({spent:.2f} s of CPU in 1 s)")
-        # A hand-off on the connection it had taken: the kernel cannot give it the descriptor
-        # (MSG_CTRUNC), the client's connection is closed, and that is what is said (before
-        # 2026-12-03: "a malformed hand-off message").
+        # A hand-off on the connection it had taken waits, queued, said as such (before
+        # 2026-12-06 the worker read it, the kernel could not give it the descriptor, MSG_CTRUNC,
+        # and the client's connection was closed), and its wait does not spin either.
         a, b = tcp_pair()
         send(accepted, REQUEST, b.fileno())
         b.close()
-        data, eof = reply_or_eof(a)
-        a.close()
         deadline = time.time() + 5
-        while not stderr_has("has no descriptor free") and time.time() < deadline:
+        while not stderr_has("hand-offs wait") and time.time() < deadline:
             time.sleep(0.02)
-        check(eof and data == b"" and stderr_has("has no descriptor free"),
-              "a hand-off that comes with no descriptor free is said as such, its client closed")
+        check(stderr_has("hand-offs wait: this worker has no descriptor free"),
+              "a hand-off that comes with no descriptor free waits, said as such")
+        before = cpu_ticks(w1)
+        data, eof = reply_or_eof(a, timeout=1.0)
+        spent = (cpu_ticks(w1) - before) / os.sysconf("SC_CLK_TCK")
+        check(data == b"" and not eof, "its client is neither answered nor closed meanwhile")
+        check(spent < 0.3, f"a worker out of descriptors does not spin on a queued hand-off "
+                           f"({spent:.2f} s of CPU in 1 s)")
     finally:
-        accepted.close()
         resource.prlimit(w1, resource.RLIMIT_NOFILE, (soft, hard))
-    # Given descriptors again, it takes the connection: a hand-off on it is adopted and answered.
+    # Given descriptors again, it takes the hand-off that waited (its client answered) and the
+    # queued connection (a hand-off on it is adopted and answered).
+    data, eof = reply_or_eof(a, timeout=5.0)
+    a.close()
+    accepted.close()
+    check(data.startswith(b"HTTP/1.1 200"), f"the hand-off that waited is answered: {data[:40]!r}")
     data = good_handoff(queued)
     queued.close()
     check(b'"worker":1' in data, "the queued connection is taken once descriptors are back")

@@ -80,6 +80,8 @@ class Handoff {
   void stop() {
     boost::system::error_code ec;
     accept_pause_.cancel();
+    for (auto& p : pauses_) p->cancel();
+    pauses_.clear();
     listener_.close(ec);
     for (auto& c : conns_) c->close(ec);
     conns_.clear();
@@ -410,13 +412,30 @@ class Handoff {
         net::posix::descriptor_base::wait_read,
         [this, d, life = std::weak_ptr<bool>(life_)](const boost::system::error_code& ec) {
           if (ec || life.expired()) return;
-          if (!receive(d->native_handle())) {
-            boost::system::error_code ignored;
-            d->close(ignored);
-            conns_.erase(std::remove(conns_.begin(), conns_.end(), d), conns_.end());
-            return;
+          switch (receive(d->native_handle())) {
+            case Received::gone: {
+              boost::system::error_code ignored;
+              d->close(ignored);
+              conns_.erase(std::remove(conns_.begin(), conns_.end(), d), conns_.end());
+              return;
+            }
+            case Received::all:
+              read_loop(d);
+              return;
+            case Received::no_room: {
+              // The rest stays queued (the connection readable: waiting again at once would
+              // spin). Looked at again in 100 ms, as accept_loop() does.
+              auto pause = std::make_shared<net::steady_timer>(io_, std::chrono::milliseconds(100));
+              pauses_.push_back(pause);
+              pause->async_wait([this, d, pause, life = std::weak_ptr<bool>(life_)](
+                                    const boost::system::error_code& e) {
+                if (e || life.expired()) return;
+                pauses_.erase(std::remove(pauses_.begin(), pauses_.end(), pause), pauses_.end());
+                read_loop(d);
+              });
+              return;
+            }
           }
-          read_loop(d);
         });
   }
   // At most this many bytes travel with one connection: a request is bounded by Beast's header
@@ -432,9 +451,27 @@ class Handoff {
     return ::getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 && cred.uid == ::geteuid();
   }
 
-  // Reads every queued message; false when the peer has gone.
-  bool receive(int sock) {
+  // Whether two descriptors can be installed now (a message carries at most two): the kernel
+  // installs what SCM_RIGHTS carries at recvmsg, and one it cannot install (EMFILE) is closed
+  // with the message consumed: the connection lost. Asked by taking two (F_DUPFD) and giving them
+  // back; this worker's thread is the only one that takes descriptors meanwhile.
+  static bool room_for_two(int sock) {
+    const int a = ::fcntl(sock, F_DUPFD_CLOEXEC, 0);
+    const int b = a < 0 ? -1 : ::fcntl(sock, F_DUPFD_CLOEXEC, 0);
+    if (a >= 0) ::close(a);
+    if (b >= 0) ::close(b);
+    return b >= 0;
+  }
+
+  enum class Received { all, gone, no_room };
+  // Reads every queued message: all read, the peer gone, or stopped for want of descriptors
+  // (the rest left queued: before 2026-12-06 each was read and its connection lost at EMFILE).
+  Received receive(int sock) {
     for (;;) {
+      if (!room_for_two(sock)) {
+        say("hand-offs wait: this worker has no descriptor free for them (RLIMIT_NOFILE)");
+        return Received::no_room;
+      }
       Header h{};
       std::string inline_bytes(kInline, '\0');
       iovec iov[2] = {{&h, sizeof h}, {inline_bytes.data(), inline_bytes.size()}};
@@ -445,7 +482,9 @@ class Handoff {
       msg.msg_control = control;
       msg.msg_controllen = sizeof control;
       const ssize_t n = ::recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
-      if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
+      if (n < 0)
+        return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? Received::all
+                                                                         : Received::gone;
       // The descriptors first: a message of no bytes may carry some (the kernel has installed
       // them already), and is malformed, not the end of the connection (before, taken for the
       // end, its descriptors stayed open in this worker for good).
@@ -456,7 +495,7 @@ class Handoff {
         nfds = std::min<std::size_t>(2, (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
         std::memcpy(fds, CMSG_DATA(cm), nfds * sizeof(int));
       }
-      if (n == 0 && nfds == 0) return false;
+      if (n == 0 && nfds == 0) return Received::gone;
       struct stat st {};
       const bool ok = static_cast<std::size_t>(n) >= sizeof h && h.magic == kMagic && nfds >= 1 &&
                       h.length <= kMaxBytes &&
@@ -515,6 +554,7 @@ class Handoff {
   net::posix::stream_descriptor listener_;
   net::steady_timer accept_pause_;  // accept_loop()'s pause when accept4 fails for want of fds
   std::vector<std::shared_ptr<net::posix::stream_descriptor>> conns_;
+  std::vector<std::shared_ptr<net::steady_timer>> pauses_;  // read_loop()'s, for want of fds
   // Expires with this object; the handlers look at it first. A timer's wait that had ended when
   // its owner was destroyed (from a handler run before it in the same turn) runs with no error
   // code: the Node's and the bridge's timers read their freed owner so. A descriptor's wait is

@@ -471,6 +471,24 @@ test("upgrade: every GET while the probe is answered gets a noop, then the upgra
   await c.waitClosed("close");
 }));
 
+// A "5" with no "2probe" before it upgrades, as engine.io's Socket.maybeUpgrade takes it; the
+// held GET is released with a noop (before 2026-12-06 the probe was dropped and the session
+// stayed on polling).
+test("upgrade: a 5 without a probe upgrades and releases the held GET", onCalm(async () => {
+  const s = await openPolling();
+  const held = await rawRequest("GET", pollingQuery(s.sid));
+  const c = openWs(`?EIO=4&transport=websocket&sid=${s.sid}`);
+  await c.waitOpen();
+  c.send("5");
+  c.send("4hello");
+  assert.equal(await c.next("echo over WebSocket"), "4hello");
+  assert.deepEqual(await within(held.response, WAIT, "the held GET"), { status: 200, body: "6" });
+  held.sock.destroy();
+  assert.equal((await s.get()).status, 400, "polling is over once upgraded");
+  c.ws.close();
+  await c.waitClosed("close");
+}));
+
 // ---- Rules of the reference server --------------------------------------------------------------
 
 test("one POST at a time: a POST while another's body is still arriving gets 400 and closes the session", async () => {

@@ -153,13 +153,29 @@ TEST_F(EngineIoSession, AnUnfinishedProbeTimesOutAndTheSessionStaysOnPolling) {
 TEST_F(EngineIoSession, ProbeMisbehaviourOrLossAbandonsOnlyTheProbe) {
   Session s("a", TransportKind::polling, opts, t0);
   ASSERT_TRUE(s.begin_probe(t0));
-  s.receive(TransportKind::websocket, Packet::text(PacketType::upgrade), t0);  // "5" before probe
+  s.receive(TransportKind::websocket, Packet::text(PacketType::message, "x"), t0);  // not 2probe
   EXPECT_FALSE(s.upgrading());
   EXPECT_FALSE(s.closed());
+  EXPECT_TRUE(s.take_messages().empty()) << "a probe's message is not the session's";
   ASSERT_TRUE(s.begin_probe(t0));
   s.transport_closed(TransportKind::websocket, true);
   EXPECT_FALSE(s.upgrading());
   EXPECT_FALSE(s.closed());
+}
+
+// A "5" without a "2probe" before it upgrades, as engine.io's Socket.maybeUpgrade takes it (the
+// client skipped its own check of the WebSocket); before 2026-12-06 it dropped the probe.
+TEST_F(EngineIoSession, AnUpgradeWithoutAProbeUpgrades) {
+  Session s("a", TransportKind::polling, opts, t0);
+  s.send(Packet::text(PacketType::message, "before"));
+  ASSERT_TRUE(s.begin_probe(t0));
+  s.receive(TransportKind::websocket, Packet::text(PacketType::upgrade), t0);
+  EXPECT_EQ(s.transport(), TransportKind::websocket);
+  EXPECT_FALSE(s.upgrading());
+  EXPECT_TRUE(s.take_probe_packets().empty()) << "no 3probe: none was asked";
+  auto out = s.take_websocket_packets();
+  ASSERT_EQ(out.size(), 1u) << "what was queued goes on the new transport";
+  EXPECT_EQ(out[0].data, "before");
 }
 
 TEST_F(EngineIoSession, LosingTheCurrentTransportClosesWithTheRightReason) {

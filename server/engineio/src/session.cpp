@@ -87,7 +87,9 @@ void Session::receive(TransportKind via, const Packet& p, TimePoint now) {
       noop_due_ = transport_ == TransportKind::polling;  // release the pending GET
       return;
     }
-    if (p.type == PacketType::upgrade && probe_acked_) {
+    // The "5" ends the upgrade with or without a "2probe" before it, as engine.io 6.6's
+    // Socket.maybeUpgrade takes it (before 2026-12-06 one without a probe dropped the probe).
+    if (p.type == PacketType::upgrade) {
       transport_ = TransportKind::websocket;
       probe_started_.reset();
       probe_acked_ = false;

@@ -87,16 +87,21 @@ ProcessIdentity self_identity() noexcept {
   // Cached for the process (every thread, after the first read anywhere in it; a forked child,
   // whose pid differs, reads its own): a thread started while descriptors run out must not read
   // a start time of 0 that others would take for another process's. A failed read is not cached.
-  static std::atomic<std::uint64_t> cached_pid{0}, cached_start{0};
+  // One word holds both, pid above kStartBits bits of start time (a pid is below 2^22,
+  // PID_MAX_LIMIT; a start time in clock ticks below 2^42 for ages): read whole, never one half
+  // of each process's. (Before 2026-12-06 they were two words: in a forked child with two
+  // threads, one could read the parent's start time beside the child's pid while the other
+  // rewrote them, and name the process by an identity other processes judge dead; a review.)
+  constexpr int kStartBits = 42;
+  static std::atomic<std::uint64_t> cached{0};
   const pid_t pid = ::getpid();
-  const std::uint64_t start = cached_start.load(std::memory_order_acquire);
-  if (start != 0 && cached_pid.load(std::memory_order_relaxed) == static_cast<std::uint64_t>(pid))
-    return ProcessIdentity{pid, start};
+  const std::uint64_t c = cached.load(std::memory_order_relaxed);
+  if (c != 0 && (c >> kStartBits) == static_cast<std::uint64_t>(pid))
+    return ProcessIdentity{pid, c & ((std::uint64_t{1} << kStartBits) - 1)};
   const std::uint64_t fresh = process_start_time(pid);
   if (fresh == 0) return ProcessIdentity{pid, 0};  // (read again next time; callers refuse 0)
-  cached_start.store(0, std::memory_order_relaxed);
-  cached_pid.store(static_cast<std::uint64_t>(pid), std::memory_order_relaxed);
-  cached_start.store(fresh, std::memory_order_release);
+  if (fresh >> kStartBits == 0 && static_cast<std::uint64_t>(pid) >> (64 - kStartBits) == 0)
+    cached.store(static_cast<std::uint64_t>(pid) << kStartBits | fresh, std::memory_order_relaxed);
   return ProcessIdentity{pid, fresh};
 }
 

@@ -305,13 +305,13 @@ struct SessionStore::Map {
   }
   // Every connected entry of the dead process(es) with pid `pid` written before its death at
   // `at`, made disconnected since then in place (settle_dead): those no lookup meets before 64
-  // later deaths overwrite its record keep their age. By the one that noted the death (every
-  // worker hears of it; a lookup may note it first): one look at each slot handed out, and under
-  // its lock at each of pid's, once per death (a full table of 131,072 slots, the dead one's
-  // 16,384 of them as one of 8 workers: 2.5-3.1 ms, 25-37 ms when every slot was locked;
-  // 2026-12-04, the 2-vCPU dev VM, a scratch program); a slot held by a live process is passed
-  // over after one round of the lock's spin, a dead holder's taken over (its holder settles a
-  // slot passed over if it judges it: take and put's reuse do). The owner's liveness is read once
+  // later deaths overwrite its record keep their age. By every worker that hears of it
+  // (worker_died), and by a lookup that noted it first: one look at each slot handed out, and
+  // under its lock at each of pid's still connected, once per death (a full table of 131,072 slots,
+  // the dead one's 16,384 of them as one of 8 workers: 2.5-3.1 ms, 25-37 ms when every slot was
+  // locked; 2026-12-04, the 2-vCPU dev VM, a scratch program); a slot held by a live process is
+  // passed over after one round of the lock's spin, a dead holder's taken over (its holder settles
+  // a slot passed over if it judges it: take and put's reuse do). The owner's liveness is read once
   // per process of that pid, not once per entry.
   void settle_owner(std::uint64_t pid, std::uint64_t at) noexcept {
     std::uint64_t start_seen = 0;
@@ -329,6 +329,10 @@ struct SessionStore::Map {
       // by another process meanwhile becomes that process's, so passing over it is right either
       // way; one that looks like pid's is looked at again under the lock.)
       if (std::atomic_ref<std::uint64_t>(s.owner_pid).load(std::memory_order_relaxed) != pid)
+        continue;
+      // (Nor is one of pid's that is disconnected, settled by an earlier scan: every worker scans
+      // at each death since 2026-12-06, and only the first finds any to settle.)
+      if ((std::atomic_ref<std::uint32_t>(s.flags).load(std::memory_order_relaxed) & 1) == 0)
         continue;
       if (!lock_as(s, me, std::chrono::nanoseconds(0))) continue;
       if (s.state == kEntry && s.hash != 0 && (s.flags & 1) != 0 && s.owner_pid == pid &&
@@ -717,9 +721,13 @@ void SessionStore::worker_died(pid_t pid, std::uint64_t at_ns) {
   // A record of this pid up to 10 s before is this death's, noted by another (the supervisor,
   // each worker at WORKER_DOWN); an older one is an earlier process's with the same pid.
   constexpr std::uint64_t kSameDeath = 10'000'000'000ULL;
-  // (Its entries settled by whoever noted it: here, or a lookup that met one first.)
-  if (!m_->note_death(static_cast<std::uint64_t>(pid), at_ns, at_ns - std::min(at_ns, kSameDeath)))
-    return;
+  (void)m_->note_death(static_cast<std::uint64_t>(pid), at_ns, at_ns - std::min(at_ns, kSameDeath));
+  // Its entries settled by every caller, not only the one that noted the death (or a lookup that
+  // met one first): a noter killed in the middle of its scan left the rest connected, judged by a
+  // record that 64 later deaths overwrite, and recovered past their window after that (before
+  // 2026-12-06; a review). Entries settled already are passed over without their lock, so a
+  // later scan looks at each slot handed out and locks none (less than the first's 2.5-3.1 ms
+  // for a full table: settle_owner), once per worker per death.
   m_->settle_owner(static_cast<std::uint64_t>(pid), at_ns);
 }
 

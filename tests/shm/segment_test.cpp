@@ -124,6 +124,43 @@ TEST(Process, ASignalGoesOnlyToTheProcessItsIdentityNames) {
   EXPECT_EQ(shm::signal_process(who, SIGCONT), ESRCH) << "a process gone";
 }
 
+// A forked child's threads each read the child's own identity, never the parent's start time
+// beside the child's pid: before 2026-12-06 the cached pid and start time were two words, and a
+// thread could read one of each while another thread of the child rewrote them (other processes
+// then took the child for dead). 200 children, two threads each asking at once.
+TEST(Process, AForkedChildsThreadsEachReadItsOwnIdentity) {
+  const ProcessIdentity parent = self_identity();  // (cached here: the child starts with it)
+  ASSERT_NE(parent.start_time, 0u);
+  int wrong = 0, failed = 0;
+  for (int i = 0; i < 200; ++i) {
+    const pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      const std::uint64_t own = process_start_time(::getpid());
+      std::atomic<bool> go{false};
+      std::atomic<int> bad{0};
+      auto ask = [&] {
+        while (!go.load()) {
+        }
+        const ProcessIdentity me = self_identity();
+        if (me.pid != ::getpid() || me.start_time != own) bad.fetch_add(1);
+      };
+      std::thread a(ask), b(ask);
+      go = true;
+      a.join();
+      b.join();
+      ::_exit(own == 0 ? 2 : bad.load() != 0 ? 1 : 0);
+    }
+    int status = 0;
+    ASSERT_EQ(::waitpid(child, &status, 0), child);
+    ASSERT_TRUE(WIFEXITED(status));
+    wrong += WEXITSTATUS(status) == 1;
+    failed += WEXITSTATUS(status) == 2;
+  }
+  EXPECT_EQ(wrong, 0) << "children whose threads read another process's identity";
+  EXPECT_EQ(failed, 0) << "children that could not read their start time";
+}
+
 TEST(Segment, CreateWritesTheHeaderAndAttachReadsIt) {
   RingName name("seg");
   RingConfig cfg;

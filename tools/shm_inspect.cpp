@@ -308,6 +308,28 @@ int CmdList(const Options& o) {
   return kExitOk;
 }
 
+// Why a ring's control block cannot be right (a stray write damaged it), or null. The frontier
+// never passes the tail, and the tail is never more than a lap and every producer's largest claim
+// beyond the frontier (a claim waits at its gate a lap behind the frontier; docs/ring.md). Past
+// either, no figure computed from the two means anything (before 2026-12-05 a frontier above the
+// tail gave lags of a TiB; before 2026-12-06 a tail 2^40 bytes on said 1 TiB in flight and "no
+// records below the frontier", exit 0; a review).
+const char* ControlDamage(const shm::Segment& s, const RingSnapshot& snap) {
+  if (snap.frontier > snap.tail) return "frontier above tail";
+  const std::uint64_t most =
+      s.capacity() + std::uint64_t{s.max_producers()} * layout::footprint(s.max_record());
+  if (snap.tail - snap.frontier > most) return "tail more than a lap beyond the frontier";
+  return nullptr;
+}
+void SayDamage(const std::string& name, const RingSnapshot& snap, const char* why,
+               const char* after) {
+  std::fprintf(stderr,
+               "shm-inspect: %s: inconsistent control block (frontier %llu, tail %llu: %s): "
+               "the segment is damaged%s\n",
+               Printable(name).c_str(), static_cast<unsigned long long>(snap.frontier),
+               static_cast<unsigned long long>(snap.tail), why, after);
+}
+
 int CmdStat(const shm::Segment& s, const Options& o) {
   const layout::SegmentHeader& h = s.header();
   const layout::Control& c = s.control();
@@ -434,7 +456,8 @@ int CmdReaders(const shm::Segment& s, const Options& o) {
   // A frontier above the tail (a control block damaged by a stray write) has no lag to show: the
   // slots are listed with none, said on stderr, exit 5 (before 2026-12-05 each lag was computed
   // from the damaged frontier, a TiB, and the exit status was 0; found by a review).
-  const bool damaged = snap.frontier > snap.tail;
+  const char* const why = ControlDamage(s, snap);
+  const bool damaged = why != nullptr;
   auto lag_bytes = [&](const ReaderRow& r) -> std::optional<std::uint64_t> {
     if (damaged) return std::nullopt;
     return r.position <= snap.frontier ? snap.frontier - r.position : 0;
@@ -445,11 +468,7 @@ int CmdReaders(const shm::Segment& s, const Options& o) {
   };
   auto done = [&] {
     if (!damaged) return kExitOk;
-    std::fprintf(stderr,
-                 "shm-inspect: %s: inconsistent control block (frontier %llu above tail %llu): "
-                 "the segment is damaged; no lag shown\n",
-                 Printable(s.name()).c_str(), static_cast<unsigned long long>(snap.frontier),
-                 static_cast<unsigned long long>(snap.tail));
+    SayDamage(s.name(), snap, why, "; no lag shown");
     return kExitCorrupt;
   };
 
@@ -698,6 +717,7 @@ struct WatchSample {
   std::uint64_t mono_ns = 0;
   RingSnapshot snap;
   std::vector<ReaderRow> readers;  // active ones
+  const char* damage = nullptr;    // ControlDamage's reason, if the control block is damaged
 };
 
 WatchSample TakeSample(const shm::Segment& s) {
@@ -706,6 +726,7 @@ WatchSample TakeSample(const shm::Segment& s) {
   for (ReaderRow& r : inspect::readers(s))
     if (r.state == layout::kSlotActive) w.readers.push_back(std::move(r));
   w.snap = inspect::snapshot(s);
+  w.damage = ControlDamage(s, w.snap);
   w.mono_ns = shm::monotonic_ns();
   return w;
 }
@@ -735,9 +756,9 @@ std::string RateText(const std::optional<double>& v) {
 // do).
 void PrintWatchLine(const WatchSample& now, const WatchSample* prev, bool json, bool named) {
   const auto [records_per_s, bytes_per_s] = Rates(now, prev);
-  // (A frontier above the tail: a damaged control block, said on the line, no figures from it;
-  // before 2026-12-05 in_flight wrapped to about 1.8e19.)
-  const bool damaged = now.snap.frontier > now.snap.tail;
+  // (A damaged control block, ControlDamage: said on the line, no figures from it; before
+  // 2026-12-05 in_flight wrapped to about 1.8e19 for a frontier above the tail.)
+  const bool damaged = now.damage != nullptr;
   std::optional<std::uint64_t> in_flight;
   if (!damaged) in_flight = now.snap.tail - now.snap.frontier;
   std::optional<std::uint64_t> max_lag;
@@ -768,14 +789,14 @@ void PrintWatchLine(const WatchSample& now, const WatchSample* prev, bool json, 
                       {"in_flight_bytes", OptJson(in_flight)},
                       {"max_lag_bytes", OptJson(max_lag)},
                       {"readers", std::move(readers)}};
-    if (damaged) line["damaged"] = "frontier above tail";
+    if (damaged) line["damaged"] = now.damage;
     PrintJson(line);
   } else {
     std::string line = stamp + (named ? "  " + now.name : std::string()) +
                        "  records/s=" + RateText(records_per_s) +
                        "  bytes/s=" + RateText(bytes_per_s) + "  in_flight=" + OptText(in_flight) +
                        "  max_lag=" + (max_lag ? U(*max_lag) : "-") +
-                       (damaged ? "  DAMAGED(frontier above tail)" : "");
+                       (damaged ? "  DAMAGED(" + std::string(now.damage) + ")" : "");
     if (!now.readers.empty()) line += "  lag:";
     for (std::size_t i = 0; i < now.readers.size(); ++i) {
       const ReaderRow& r = now.readers[i];
@@ -794,7 +815,7 @@ void PrintWatchTotal(const std::vector<WatchSample>& now,
   std::optional<double> records_per_s = 0.0, bytes_per_s = 0.0;
   std::optional<std::uint64_t> in_flight = 0;  // (none if a ring's control block is damaged)
   for (std::size_t i = 0; i < now.size(); ++i) {
-    if (now[i].snap.frontier > now[i].snap.tail)
+    if (now[i].damage != nullptr)
       in_flight.reset();
     else if (in_flight)
       *in_flight += now[i].snap.tail - now[i].snap.frontier;
@@ -1292,12 +1313,8 @@ int Run(int argc, char** argv) {
     // go on for hours; before 2026-12-04 they hung on it.)
     if (o.command == "stat" || o.command == "dump") {
       const RingSnapshot snap = inspect::snapshot(s);
-      if (snap.frontier > snap.tail) {
-        std::fprintf(stderr,
-                     "shm-inspect: %s: inconsistent control block (frontier %llu above tail "
-                     "%llu): the segment is damaged\n",
-                     Printable(names[i]).c_str(), static_cast<unsigned long long>(snap.frontier),
-                     static_cast<unsigned long long>(snap.tail));
+      if (const char* why = ControlDamage(s, snap)) {
+        SayDamage(names[i], snap, why, "");
         if (status == kExitOk) status = kExitCorrupt;
         continue;
       }

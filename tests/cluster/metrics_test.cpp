@@ -81,11 +81,13 @@ TEST(Metrics, GaugesOfDistinctThingsHaveNoClusterTotal) {
     append_metric(out, "shmio_rings", "gauge", "Rings.", 3, w);
     append_metric(out, "shmio_namespace_rooms", "gauge", "Rooms.", 1,
                   "{namespace=\"/\",worker=\"" + std::to_string(i) + "\"}");
+    append_metric(out, "shmio_descriptor_bound", "gauge", "Bound.", 19936, w);
     append_metric(out, "shmio_connections", "gauge", "Sessions.", 2, w);
     posts.push_back(out);
   }
   const std::string m = merge_expositions(posts);
-  for (const char* family : {"shmio_namespaces", "shmio_rings", "shmio_namespace_rooms"})
+  for (const char* family :
+       {"shmio_namespaces", "shmio_rings", "shmio_namespace_rooms", "shmio_descriptor_bound"})
     EXPECT_EQ(count(m, std::string(family) + "{"), 2u) << family << ": each worker's series\n" << m;
   EXPECT_EQ(count(m, "worker=\"all\""), 1u) << "the connections' total only\n" << m;
   EXPECT_EQ(exposition_value(m, "shmio_connections{worker=\"all\"}"), 4);
@@ -197,12 +199,30 @@ TEST(Metrics, RetiredCountersStayWithinTheirBoundInWholeFamilies) {
   EXPECT_EQ(left_out, 5u) << "three buckets, the sum and the count";
   EXPECT_EQ(r.find("shmio_turn_seconds"), std::string::npos) << "a histogram cut: " << r;
   EXPECT_EQ(r, all.substr(0, r.size())) << "a prefix of the whole, cut between families";
-  // Smaller: the first families only, then nothing after the first that does not fit.
+  // Smaller: the smallest families, whole.
   const std::string few = retired_counters(post, 400, &left_out);
   EXPECT_LE(few.size(), 400u);
   EXPECT_GT(left_out, 5u);
   EXPECT_EQ(few, all.substr(0, few.size()));
   EXPECT_EQ(exposition_value(few, "shmio_f0_total{worker=\"all\"}"), 1);
+  // A large family (a namespace's, 100 long names) before small ones, over the bound: it alone is
+  // left out, the small ones after it carried (before 2026-12-06 everything after it was dropped,
+  // the node's own counters with it, and their totals fell).
+  std::string wide;
+  for (int i = 0; i < 100; ++i)
+    append_metric(
+        wide, "shmio_namespace_sockets_total", "counter", "Per namespace.", 1,
+        "{worker=\"0\",namespace=\"/" + std::string(150, 'n') + std::to_string(i) + "\"}");
+  append_metric(wide, "shmio_broadcasts_published_total", "counter", "Published.", 123456,
+                "{worker=\"0\"}");
+  append_metric(wide, "shmio_recoveries_total", "counter", "Recovered.", 42, "{worker=\"0\"}");
+  const std::string kept = retired_counters(wide, 4096, &left_out);
+  EXPECT_LE(kept.size(), 4096u);
+  EXPECT_EQ(left_out, 100u) << kept;
+  EXPECT_EQ(kept.find("shmio_namespace_sockets_total"), std::string::npos);
+  EXPECT_EQ(exposition_value(kept, "shmio_broadcasts_published_total{worker=\"all\"}"), 123456)
+      << kept;
+  EXPECT_EQ(exposition_value(kept, "shmio_recoveries_total{worker=\"all\"}"), 42);
 }
 
 // Carried values keep every bit: re-carried at each restart, a sum rounded to 9 digits could

@@ -449,6 +449,25 @@ expect_rc 0 timeout 20 "$INSPECT" --name "$BADCONTROL" watch --interval 50 --cou
 grep -q 'DAMAGED' <<<"$OUT" || fail "watch's line on a damaged control block: $OUT"
 pass "a control block whose frontier is above its tail: stat, dump, readers exit 5, watch says it"
 
+# The mirror case: the tail (the control block's first 128-byte block, byte 512) 2^40 bytes on,
+# more than a lap and every producer's largest claim beyond the frontier. Before 2026-12-06: stat
+# said 1 TiB in flight, dump "no records below the frontier", watch no damage, each exit 0.
+cp "/dev/shm/shmio.$RING" "/dev/shm/shmio.$BADCONTROL"
+expect_rc 0 "$INSPECT" --name "$BADCONTROL" --json stat
+json_check "o.tail === $(od -An -t u8 -j 512 -N 8 "/dev/shm/shmio.$BADCONTROL" | tr -d ' ')" <<<"$OUT" ||
+  fail "the tail is not at byte 512 (layout.hpp changed?): $OUT"
+printf '\x00\x00\x00\x00\x00\x01\x00\x00' |
+  dd of="/dev/shm/shmio.$BADCONTROL" bs=1 seek=512 conv=notrunc status=none
+for cmd in stat dump readers; do
+  expect_rc 5 timeout 20 "$INSPECT" --name "$BADCONTROL" "$cmd"
+  grep -q 'inconsistent control block.*tail more than a lap beyond the frontier' <<<"$ERR" ||
+    fail "$cmd on a tail far past the frontier: $ERR"
+done
+expect_rc 0 timeout 20 "$INSPECT" --name "$BADCONTROL" --json watch --interval 50 --count 1
+json_check 'o.damaged === "tail more than a lap beyond the frontier" && o.in_flight_bytes === null' <<<"$OUT" ||
+  fail "watch on a tail far past the frontier: $OUT"
+pass "a control block whose tail is far past its frontier: stat, dump, readers exit 5, watch says it"
+
 # Damaged copies of the ring: header fields at layout.hpp's offsets (8 layout_version, 12 state).
 cp "/dev/shm/shmio.$RING" "/dev/shm/shmio.$BADVER"
 printf '\x63' | dd of="/dev/shm/shmio.$BADVER" bs=1 seek=8 conv=notrunc status=none

@@ -162,8 +162,10 @@ void walk_exposition(std::string_view text, Meta on_meta, Series on_series) {
 // workers count again (the same namespace, the same room, the same rings). Their worker="all"
 // series made 2 namespaces of the one "/" on two workers, and the rings a ring per worker's
 // cluster has, times its workers (before 2026-12-05).
+// (shmio_descriptor_bound: each worker's own bound, not a capacity to add up; summed before
+// 2026-12-06, its worker="all" series said twice a worker's bound for two; a review.)
 constexpr std::string_view kNoClusterTotal[] = {"shmio_namespaces", "shmio_namespace_rooms",
-                                                "shmio_rings"};
+                                                "shmio_rings", "shmio_descriptor_bound"};
 bool has_cluster_total(std::string_view family) {
   return std::find(std::begin(kNoClusterTotal), std::end(kNoClusterTotal), family) ==
          std::end(kNoClusterTotal);
@@ -235,23 +237,37 @@ std::string retired_counters(std::string_view post, std::size_t max_bytes, std::
         }
         it->second.add_total(total, value);
       });
-  // Whole families, in their order, up to the first that does not fit (a histogram cut between
-  // its buckets would not be cumulative), each value to the last bit (what is carried through
-  // many restarts must not be rounded at each).
+  // Whole families (a histogram cut between its buckets would not be cumulative), each value to
+  // the last bit (what is carried through many restarts must not be rounded at each). Over the
+  // bound, the smallest families are kept first and a family that does not fit is left out alone,
+  // in their order otherwise: before 2026-12-06 every family after the first that did not fit was
+  // dropped, so per-namespace families that grow with each generation's names pushed out the
+  // node's own small counters (shmio_broadcasts_*, shmio_ring_*), whose totals then fell (a
+  // review).
+  std::vector<std::string> parts(order.size());
+  for (std::size_t i = 0; i < order.size(); ++i) {
+    const Family& f = families[order[i]];
+    parts[i] = "# TYPE " + order[i] + " " + f.type + "\n";
+    for (const std::string& k : f.total_order) parts[i] += k + " " + exact(f.total.at(k)) + "\n";
+  }
+  std::vector<std::size_t> by_size(order.size());
+  for (std::size_t i = 0; i < by_size.size(); ++i) by_size[i] = i;
+  std::stable_sort(by_size.begin(), by_size.end(),
+                   [&](std::size_t a, std::size_t b) { return parts[a].size() < parts[b].size(); });
+  std::vector<bool> kept(order.size(), false);
+  std::size_t size = kRetiredMarker.size() + 1, dropped = 0;
+  for (const std::size_t i : by_size) {
+    if (size + parts[i].size() > max_bytes) {
+      dropped += families[order[i]].total_order.size();
+      continue;
+    }
+    size += parts[i].size();
+    kept[i] = true;
+  }
   std::string out(kRetiredMarker);
   out += '\n';
-  std::size_t dropped = 0;
-  bool full = false;
-  for (const std::string& name : order) {
-    const Family& f = families[name];
-    std::string part = "# TYPE " + name + " " + f.type + "\n";
-    for (const std::string& k : f.total_order) part += k + " " + exact(f.total.at(k)) + "\n";
-    full = full || out.size() + part.size() > max_bytes;
-    if (full)
-      dropped += f.total_order.size();
-    else
-      out += part;
-  }
+  for (std::size_t i = 0; i < order.size(); ++i)
+    if (kept[i]) out += parts[i];
   if (left_out != nullptr) *left_out = dropped;
   return out;
 }

@@ -388,6 +388,37 @@ TEST_F(Bridge, BroadcastsBeyondAClientsBoundsArePublished) {
   EXPECT_EQ(bridge_->stats().unsent, 0u);
 }
 
+// A broadcast whose placeholders name one attachment over and over (a client may send such a
+// packet, and an app relay it) is not published: the fleet would get the attachment as many times
+// (here 2,000 x 16 KiB, 32 MB, from a 76 KB record), over the ring's largest record; counted
+// unsent, and the bridge goes on (before 2026-12-06 it built such messages whatever their size,
+// gigabytes from a 1 MB packet; a review). A broadcast after it is published.
+TEST_F(Bridge, ABroadcastWhosePlaceholdersMultiplyItsBinaryDataIsNotPublished) {
+  RedisServer server(free_port());
+  server.start();
+  auto sub = client(server.url());
+  sub->psubscribe("socket.io#/#*");
+  auto cmd = client(server.url());
+  start_bridge(server.url());
+  ASSERT_TRUE(bridge_subscribed(*cmd));
+  cluster::Emitter em(ring_);
+  json::array same;
+  for (int i = 0; i < 2000; ++i) same.push_back(sio::placeholder(0));
+  ASSERT_TRUE(em.of("/").emit(
+      "big", sio::Args(json::array{same},
+                       {std::make_shared<const std::string>(std::string(16 << 10, 'b'))})))
+      << em.last_error();
+  ASSERT_TRUE(em.of("/").emit("after", sio::Args{json::value(1)}));
+  ASSERT_TRUE(drive([&] { return !got_.empty(); }));
+  std::string why;
+  auto b = fleet::decode_classic_broadcast(got_[0].payload, &why);
+  ASSERT_TRUE(b) << why;
+  EXPECT_EQ(b->packet.data->as_array()[0], json::value("after"));
+  EXPECT_EQ(got_.size(), 1u);
+  EXPECT_EQ(bridge_->stats().unsent, 1u);
+  EXPECT_EQ(bridge_->stats().published, 1u);
+}
+
 TEST_F(Bridge, FleetBroadcastsAreWrittenIntoTheRingOnceAndOwnOnesNot) {
   RedisServer server(free_port());
   server.start();
@@ -1675,6 +1706,60 @@ TEST_F(Bridge, RoomsSaidAgainKeepTheirSubscriptions) {
   ASSERT_EQ(say({}), shm::PublishStatus::ok);
   ASSERT_TRUE(drive([&] { return subscribed("a") == 0; }));
   EXPECT_EQ(subscribed("bridgeT"), 1) << "the bridge's response channel was unsubscribed";
+}
+
+// Sharded, dynamic: room "b" of "/" and the namespace "/#b" share a channel, `socket.io#/#b#`
+// (as in Node). A member's broadcast of either namespace on it comes in, and the end of one leaves
+// the channel to the other (before 2026-12-06 one route per channel: the later holder's alone,
+// the other's broadcasts refused as "another namespace", and the namespace's end unsubscribed the
+// room's channel; a review).
+TEST_F(Bridge, ARoomAndANamespaceOfOneChannelEachGetTheirBroadcasts) {
+  RedisServer server(free_port());
+  server.start();
+  auto pub = client(server.url());
+  start_bridge(server.url(), redis::FleetMode::sharded, redis::ShardedSubscription::dynamic);
+  auto worker = shm::RingWriter::attach(*segment_, {"worker-0", -1});
+  ASSERT_TRUE(worker);
+  auto reader = shm::RingReader::attach(*segment_, {"test", -1, shm::StartAt::latest});
+  ASSERT_TRUE(reader);
+  const std::string shared = "socket.io#/#b#";
+  ASSERT_EQ(say_namespaces(*worker, {"/", "/#b"}, json::object{{"/", json::array{"b"}}}),
+            shm::PublishStatus::ok);
+  ASSERT_TRUE(drive([&] {
+    return subscribers(*pub, "SHARDNUMSUB", shared) == 1 &&
+           subscribers(*pub, "SHARDNUMSUB", "socket.io#/#b#bridgeT#") == 1;
+  }));
+  auto broadcast_of = [](const std::string& nsp, const std::string& word) {
+    fleet::ClusterMessage in;
+    in.type = cluster::MessageType::broadcast;
+    in.uid = "nodeB";
+    in.nsp = nsp;
+    in.data = json::object{
+        {"packet", json::object{{"type", 2}, {"data", json::array{word}}, {"nsp", nsp}}},
+        {"opts", json::object{{"rooms", nsp == "/" ? json::array{"b"} : json::array{}},
+                              {"except", json::array{}}}}};
+    return fleet::encode_cluster_message(in);
+  };
+  auto comes_in = [&](const std::string& nsp, const std::string& word) {
+    pub->command({"SPUBLISH", shared, broadcast_of(nsp, word)});
+    std::string bytes;
+    auto b = next_broadcast(*reader, bytes);
+    return b && std::string(b->nsp) == nsp && b->frame.find(word) != std::string_view::npos;
+  };
+  EXPECT_TRUE(comes_in("/", "to-the-room"));
+  EXPECT_TRUE(comes_in("/#b", "to-the-namespace"));
+  // The namespace goes (no worker has it): its own response channel is let go, the shared one
+  // kept for the room.
+  ASSERT_EQ(say_namespaces(*worker, {"/"}, json::object{{"/", json::array{"b"}}}),
+            shm::PublishStatus::ok);
+  ASSERT_TRUE(
+      drive([&] { return subscribers(*pub, "SHARDNUMSUB", "socket.io#/#b#bridgeT#") == 0; }));
+  EXPECT_EQ(subscribers(*pub, "SHARDNUMSUB", shared), 1) << "the room's channel let go";
+  EXPECT_TRUE(comes_in("/", "still-to-the-room"));
+  // The room goes too: the channel is let go.
+  ASSERT_EQ(say_namespaces(*worker, {"/"}, json::object{{"/", json::array{}}}),
+            shm::PublishStatus::ok);
+  ASSERT_TRUE(drive([&] { return subscribers(*pub, "SHARDNUMSUB", shared) == 0; }));
 }
 
 // Sharded, dynamic: a worker's announcement of a namespace made says "telling" instead of its

@@ -245,16 +245,20 @@ struct Reader {
         key = std::to_string(k.get_uint64());
       else
         return fail("a map key that is neither a string nor an integer");
-      // (Two keys that became one as U+FFFD, each ill-formed: the last kept, as Node keeps it.)
-      if (o.contains(key) && key.find("\xEF\xBF\xBD") == std::string::npos)
-        return fail("a repeated map key");
+      // A repeated key keeps its last value, as notepack's decoder (a JS object) keeps it: keys
+      // that became one as U+FFFD, or a string key and an integer one, or two keys notepack
+      // wrote alike (a lone surrogate in a short string takes a whole 4-byte sequence; before
+      // 2026-12-06 such a message was refused here and delivered by every Node member).
       --owed;
       // (notepack 2's undefined, d4 00 xx, as a value: the key left out, as JSON.stringify
       // leaves it.)
       const bool undefined =
           in.size() - at >= 2 && static_cast<unsigned char>(in[at]) == 0xd4 && in[at + 1] == 0;
       if (!value(e, depth + 1)) return false;
-      if (undefined) continue;
+      if (undefined) {
+        o.erase(key);  // (a later undefined hides an earlier value: JSON.stringify leaves it out)
+        continue;
+      }
       o[key] = std::move(e);
     }
     v = std::move(o);

@@ -292,14 +292,40 @@ struct Bridge::Impl {
     Carries carries;
   };
   std::unordered_map<std::string, Route> routes;
+  // Sharded: the namespaces whose messages each channel carries. One channel may be two
+  // namespaces': room R of namespace N and the main channel of namespace "N#R" are both
+  // `${prefix}#N#R#` (as in Node, whose adapters each take from it their own namespace's
+  // messages). Subscribed while any holds it; a message is taken for the namespace it names if
+  // that one holds the channel (before 2026-12-06 one route per channel: the later holder took
+  // it, the other's messages were refused as another namespace's, and either one's end
+  // unsubscribed the channel the other still needed; a review).
+  std::unordered_map<std::string, std::set<std::string>> shard_holders;
+  void hold_shard(const std::string& channel, const std::string& nsp) {
+    auto& holders = shard_holders[channel];
+    const bool first = holders.empty();
+    holders.insert(nsp);
+    if (!first) return;
+    routes.try_emplace(channel, Route{nsp, Carries::shard_message});
+    sub->ssubscribe(channel);
+  }
+  void release_shard(const std::string& channel, const std::string& nsp) {
+    auto it = shard_holders.find(channel);
+    if (it == shard_holders.end() || it->second.erase(nsp) == 0 || !it->second.empty()) return;
+    shard_holders.erase(it);
+    // (A channel that is also a namespace's own response channel stays: its route is that.)
+    auto r = routes.find(channel);
+    if (r != routes.end() && r->second.carries != Carries::shard_message) return;
+    if (r != routes.end()) routes.erase(r);
+    sub->sunsubscribe(channel);
+    refused_subs.erase({"SSUBSCRIBE", channel});  // (not asked again for a channel let go)
+  }
   void subscribe(const std::string& nsp) {
     if (!namespaces.insert(nsp).second) return;
     if (sharded()) {
       const auto ch = shard_channels(nsp);
-      routes[ch.main] = {nsp, Carries::shard_message};
       routes[ch.own_response(options.uid)] = {nsp, Carries::shard_response};
-      sub->ssubscribe(ch.main);
       sub->ssubscribe(ch.own_response(options.uid));
+      hold_shard(ch.main, nsp);
       return;
     }
     const auto ch = channels(nsp);
@@ -355,10 +381,9 @@ struct Bridge::Impl {
     };
     if (sharded()) {
       const auto ch = shard_channels(nsp);
-      for (const std::string& c : {ch.main, ch.own_response(options.uid)}) {
-        sub->sunsubscribe(c);
-        drop("SSUBSCRIBE", c);
-      }
+      release_shard(ch.main, nsp);
+      sub->sunsubscribe(ch.own_response(options.uid));
+      drop("SSUBSCRIBE", ch.own_response(options.uid));
       return;
     }
     const auto ch = channels(nsp);
@@ -398,16 +423,9 @@ struct Bridge::Impl {
       if (ws.empty()) room_workers.erase(key);
       return;
     }
-    if (!was && !ws.empty()) {
-      routes[channel] = {nsp, Carries::shard_message};
-      sub->ssubscribe(channel);
-    }
+    if (!was && !ws.empty()) hold_shard(channel, nsp);
     if (ws.empty()) {
-      if (was) {
-        sub->sunsubscribe(channel);
-        routes.erase(channel);
-        refused_subs.erase({"SSUBSCRIBE", channel});  // (not asked again for a room gone)
-      }
+      if (was) release_shard(channel, nsp);
       room_workers.erase(key);
     }
   }
@@ -566,7 +584,44 @@ struct Bridge::Impl {
     return n != 0;
   }
 
+  // A record of the ring, handled; one whose handling throws (out of memory where the address
+  // space is limited, a container's length error) is said and not published, and the records
+  // after it in the batch are handled (before 2026-12-06 the exception left through the ring's
+  // poll and ended the bridge, the rest of the batch lost; a review).
   void on_record(std::uint16_t type, std::uint16_t producer, std::span<const std::byte> payload) {
+    try {
+      handle_record(type, producer, payload);
+    } catch (const std::exception& e) {
+      refuse_out("a record of the ring", std::string("its handling failed: ") + e.what());
+    }
+  }
+  // What goes out to the fleet with binary data may name each attachment at most as often as
+  // makes the ring's largest record's bytes in all (fleet::node_buffer_bytes: as msgpack binaries
+  // or JSON Buffers, each placeholder its attachment's bytes again): a message whose attachments
+  // are each named once came in one record and fits; a client's packet that names one attachment
+  // thousands of times (the Socket.IO parser takes it, as socket.io-parser does) made the bridge
+  // build gigabytes before 2026-12-06 (a review). Over it, not published (counted unsent, said).
+  bool fits_fleet(const json::value& v, const std::vector<sio::Binary>& attachments,
+                  const char* what) {
+    if (attachments.empty()) return true;
+    const std::size_t bytes = fleet::node_buffer_bytes(v, attachments);
+    if (bytes <= segment->max_record()) return true;
+    refuse_out(what, "its placeholders name " + std::to_string(bytes) +
+                         " bytes of binary data, over the ring's largest record (" +
+                         std::to_string(segment->max_record()) + ")");
+    return false;
+  }
+  void refuse_out(const std::string& what, const std::string& why) {
+    ++stats.unsent;
+    const auto now = Clock::now();
+    if (now - last_refused_out_line < std::chrono::seconds(1)) return;
+    last_refused_out_line = now;
+    std::fprintf(stderr, "shmio[bridge]: %s not published: %s\n", what.c_str(), why.c_str());
+  }
+  Clock::time_point last_refused_out_line{};
+
+  void handle_record(std::uint16_t type, std::uint16_t producer,
+                     std::span<const std::byte> payload) {
     const auto t = static_cast<MessageType>(type);
     if (t == MessageType::broadcast) {
       auto b = cluster::read_broadcast(payload);
@@ -685,6 +740,7 @@ struct Bridge::Impl {
         if (const json::value* a = body.if_contains("args"); a && a->is_array())
           for (const auto& e : a->get_array()) r.data.push_back(e);
         r.attachments = m->blobs;  // (binary arguments: before 2026-12-03 left behind)
+        if (!fits_fleet(json::value(r.data), r.attachments, "a server-side emit")) break;
         if (rid == 0) {
           if (send_request(nsp, r)) ++stats.requests_out;
         } else {
@@ -779,6 +835,10 @@ struct Bridge::Impl {
     if ((b.flags & (cluster::kFlagOffset | cluster::kFlagOwnInRingOrder)) != 0 &&
         !p.data->as_array().empty())
       p.data->as_array().pop_back();
+    if (!fits_fleet(*p.data, p.attachments, "a broadcast")) {
+      // (One with acks: the fleet's count goes as none; its requester times out on the rest.)
+      return;
+    }
     p.nsp = std::string(b.nsp);
     sio::BroadcastOptions opts;
     for (auto r : b.rooms) opts.rooms.emplace(r);
@@ -1164,9 +1224,15 @@ struct Bridge::Impl {
         auto m = fleet::decode_cluster_message(payload, &why);
         if (!m) return bad("a message on " + channel, why);
         if (m->uid == options.uid) return;
-        if (m->nsp != nsp) return bad("a message on " + channel, "it names another namespace");
-        if (carries == Carries::shard_response) return shard_response(std::move(*m));
-        return shard_request(nsp, std::move(*m));
+        if (carries == Carries::shard_response) {
+          if (m->nsp != nsp) return bad("a message on " + channel, "it names another namespace");
+          return shard_response(std::move(*m));
+        }
+        const auto h = shard_holders.find(channel);
+        if (h == shard_holders.end() || h->second.count(m->nsp) == 0)
+          return bad("a message on " + channel, "it names another namespace");
+        const std::string own = m->nsp;
+        return shard_request(own, std::move(*m));
       }
     }
   }
@@ -1278,6 +1344,9 @@ struct Bridge::Impl {
   // response channel (every member reads it), sharded on the requester's own channel.
   void respond(const Incoming& in, MessageType t, json::value value,
                std::vector<sio::Binary> attachments = {}) {
+    // (A client's ack, an answer to a server-side emit: binary data a client sent. Not published
+    // over the bound: the requester counts it as missing at its timeout.)
+    if (!fits_fleet(value, attachments, "an answer to a fleet member")) return;
     if (sharded()) {
       fleet::ClusterMessage m;
       m.type = t;

@@ -2622,6 +2622,48 @@ TEST_P(Delivery, ARoomListenerThatThrowsLeavesTheRoomsWhole) {
   EXPECT_NE(got.find("42[\"m\",1]"), std::string::npos) << got;
 }
 
+// Listeners that add listeners while they run: a room listener that adds twenty on its first
+// event (the vector reallocated under the loop calling it: before 2026-12-06 the listener running
+// was moved away, undefined behaviour that ASan reports), and a server-side handler that adds one
+// for its own event at each call (before, the new one ran in the same call, and one that always
+// adds never ended). Those added hear the next event, not the one being told.
+TEST_P(Delivery, ListenersThatAddListenersWhileTheyRunHearFromTheNextEvent) {
+  const RoomListening room_listening;
+  const std::shared_ptr<bool>& listening = room_listening.flag;
+  Adapter& adapter = server_->of("/").adapter();
+  int added_heard = 0;
+  bool grown = false;
+  adapter.on_room_event([&, listening](Adapter::RoomEvent e, const Room& room, const SocketId&) {
+    if (!*listening || e != Adapter::RoomEvent::create_room || room != "grow" || grown) return;
+    grown = true;
+    for (int i = 0; i < 20; ++i)
+      adapter.on_room_event([&, listening](Adapter::RoomEvent e2, const Room& r2, const SocketId&) {
+        if (*listening && e2 == Adapter::RoomEvent::create_room && r2 == "after") ++added_heard;
+      });
+  });
+  connect();
+  SocketPtr s = server_->of("/").socket(last_sid_);
+  ASSERT_TRUE(s);
+  s->join("grow");
+  EXPECT_TRUE(grown);
+  EXPECT_EQ(added_heard, 0);
+  s->join("after");
+  EXPECT_EQ(added_heard, 20);
+
+  Namespace& nsp = server_->of("/");
+  int calls = 0;
+  std::function<void(Args, std::function<void(Args)>)> adds;
+  adds = [&](Args, std::function<void(Args)>) {
+    ++calls;
+    nsp.on_server_side("grows", adds);
+  };
+  nsp.on_server_side("grows", adds);
+  nsp.handle_server_side("grows", Args{}, nullptr);
+  EXPECT_EQ(calls, 1) << "a handler added during the call ran in it";
+  nsp.handle_server_side("grows", Args{}, nullptr);
+  EXPECT_EQ(calls, 3) << "the two there when it came";
+}
+
 // A room listener that disconnects the socket joining (against Adapter::on_room_event's rule,
 // but socket.io allows it): the join stops there, the socket leaves every room, nothing is
 // written through the erased member (before 2026-12-04 the join went on through it; ASan).
@@ -2822,6 +2864,75 @@ TEST_P(Delivery, PrependedOutgoingListenersRunFirst) {
   s->off_any_outgoing(b);
   s->emit("two", {2});
   EXPECT_EQ(order, (std::vector<std::string>{"b:one", "a:one", "a:two"}));
+}
+
+// A broadcast with acks tells its targets' outgoing listeners once it is queued for every target,
+// as one without acks does: here each of two targets' listeners emits "x" to the other, and each
+// client gets the broadcast before the "x" (before 2026-12-06 the first target's listener ran
+// before the second had it, and its "x" came first there; a review).
+TEST_P(Delivery, ABroadcastWithAcksTellsOutgoingListenersOnceQueuedForEveryTarget) {
+  Client& ca = connect();
+  SocketPtr a = server_->of("/").socket(last_sid_);
+  Client& cb = connect();
+  SocketPtr b = server_->of("/").socket(last_sid_);
+  ASSERT_TRUE(a && b);
+  a->join("r");
+  b->join("r");
+  const auto tell = [](SocketPtr other) {
+    return [other](const SocketPtr&, const std::string& event, const Args&) {
+      if (event == "b") other->emit("x", {1});
+    };
+  };
+  a->on_any_outgoing(tell(b));
+  b->on_any_outgoing(tell(a));
+  server_->to("r").timeout(1s).emit_with_ack("b", {2},
+                                             [](std::optional<std::string>, std::vector<Args>) {});
+  for (Client* c : {&ca, &cb}) {
+    std::string got;
+    drive_until_received(*c, got, "42[\"x\",1]");
+    const auto broadcast = got.find("[\"b\",2]"), x = got.find("42[\"x\",1]");
+    ASSERT_NE(broadcast, std::string::npos) << got;
+    EXPECT_LT(broadcast, x) << "the listener's emit came first: " << got;
+  }
+}
+
+// An outgoing listener that disconnects its socket during an emit with an ack: nothing is sent
+// after the DISCONNECT, and the callback is told "socket has been disconnected" on the next turn,
+// directly and through the emitter (timeout(...).emit_with_ack). Before 2026-12-06 the ack was
+// registered on the closed socket, its EVENT written after the DISCONNECT, and the callback told
+// "operation has timed out" at the timeout (a review).
+TEST_P(Delivery, AnAckedEmitWhoseOutgoingListenerDisconnectsIsToldSo) {
+  for (const bool through_emitter : {false, true}) {
+    SCOPED_TRACE(through_emitter ? "timeout(...).emit_with_ack" : "emit_with_ack");
+    Client& c = connect();
+    SocketPtr s = server_->of("/").socket(last_sid_);
+    ASSERT_TRUE(s);
+    s->on_any_outgoing(
+        [](const SocketPtr& self, const std::string&, const Args&) { self->disconnect(false); });
+    std::optional<std::string> told = "not called";
+    const auto cb = [&told](std::optional<std::string> e, Args) { told = std::move(e); };
+    const bool sent = through_emitter ? s->timeout(5s).emit_with_ack("q", {1}, cb)
+                                      : s->emit_with_ack("q", {1}, 5s, cb);
+    EXPECT_FALSE(sent);
+    EXPECT_EQ(told, std::optional<std::string>("not called")) << "called within the emit";
+    io_.poll();
+    EXPECT_EQ(told, std::optional<std::string>("socket has been disconnected"));
+    // (The namespace's DISCONNECT, "41", is the last frame the socket writes: the old code's
+    // EVENT came right after it, in the same flush.)
+    std::vector<Client::Frame> got;
+    const auto disconnected = [&] {
+      for (auto& f : c.frames()) got.push_back(f);
+      for (const auto& f : got)
+        if (f.payload == "41") return true;
+      return c.eof();
+    };
+    drive(disconnected);
+    io_.poll();
+    c.read_available();
+    for (auto& f : c.frames()) got.push_back(f);
+    for (const auto& f : got)
+      EXPECT_EQ(f.payload.find("\"q\""), std::string::npos) << "sent: " << f.payload;
+  }
 }
 
 // An emit whose args are refused (a placeholder naming a binary it does not carry) throws before

@@ -128,7 +128,11 @@ void Adapter::server_side_emit(const std::string&, Args,
 }
 
 void Adapter::notify(RoomEvent e, const Room& room, const SocketId& id) const {
-  for (const RoomListener& l : room_listeners_) {
+  // By index, each listener copied before its call: one that adds a listener (on_room_event)
+  // grows the vector under the loop (before 2026-12-06 a range-for, and the listener running was
+  // moved away by the reallocation; a review). One added meanwhile hears the next event.
+  for (std::size_t i = 0, n = room_listeners_.size(); i < n; ++i) {
+    const RoomListener l = room_listeners_[i];
     try {
       l(e, room, id);
     } catch (const std::exception& ex) {

@@ -427,6 +427,7 @@ std::size_t Namespace::deliver_local_with_ack(const EncodedPacket& p, const Broa
   const auto answer = std::make_shared<std::pair<std::function<void(Args)>, std::function<void()>>>(
       std::move(on_ack), std::move(on_lost));
   std::size_t dropped = 0;
+  std::vector<SocketPtr> listening;  // (targets with outgoing listeners: told after the walk)
   for (const SocketId& sid : adapter_->targets(opts)) {
     auto it = sockets_.find(sid);
     if (it == sockets_.end() || !it->second->connected_) continue;
@@ -496,11 +497,16 @@ std::size_t Namespace::deliver_local_with_ack(const EncodedPacket& p, const Broa
     }
     ++n;
     p.send_to(*it->second->conn_raw_);
-    it->second->notify_outgoing(p);
+    if (it->second->has_outgoing_listeners()) [[unlikely]]
+      listening.push_back(it->second);
   }
   stats_.messages_out += n;
   stats_.bytes_out += n * p.bytes();
   stats_.volatile_dropped += dropped;
+  // (Once it is queued for every target, as deliver_local tells them: before 2026-12-06 each
+  // target's listeners ran before the next target had it, so what a listener emitted to a later
+  // target reached it first, and a later target it disconnected missed the broadcast; a review.)
+  for (const SocketPtr& s : listening) s->notify_outgoing(p);
   return n;
 }
 
@@ -543,10 +549,15 @@ void Namespace::on_server_side(const std::string& event,
 
 void Namespace::handle_server_side(const std::string& event, Args args,
                                    std::function<void(Args)> ack) {
+  // The handlers as they are now, copied: one that adds a handler for the same event
+  // (on_server_side) inserted it inside the range being walked, which then ran it in this same
+  // call, and one that adds another each time never ended (before 2026-12-06; a review).
+  std::vector<std::function<void(Args, std::function<void(Args)>)>> handlers;
   auto [first, last] = server_side_.equal_range(event);
-  for (auto it = first; it != last; ++it) {
+  for (auto it = first; it != last; ++it) handlers.push_back(it->second);
+  for (const auto& h : handlers) {
     try {
-      it->second(
+      h(
           args, ack ? ack : [](Args) {});
     } catch (const std::exception& e) {
       std::fprintf(stderr, "shmio: server-side handler for '%s' threw: %s\n",

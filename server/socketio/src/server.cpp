@@ -163,7 +163,10 @@ Namespace& Server::of(const std::string& name) {
 }
 
 Server::Setup Server::dynamic_setup(const std::string& name) const {
-  for (const auto& [pred, setup] : dynamic_) {
+  // (A copy: a predicate that calls of(predicate, setup) adds to dynamic_ under the loop; before
+  // 2026-12-06 the range-for read a reallocated vector; a review.)
+  const auto dynamic = dynamic_;
+  for (const auto& [pred, setup] : dynamic) {
     // A predicate that throws matches nothing, as the asynchronous check's throw is a refusal
     // (before 2026-12-05 it left through the client's packet handler: the whole connection was
     // closed, with a reason that keeps sessions for recovery, and the client reconnected into

@@ -258,6 +258,9 @@ bool Socket::Emitter::emit_with_ack(
   // timeout, as socket.io's timer tells it (before 2026-12-03 it was never called).
   const bool send = !dropped();
   if (send) s_->notify_outgoing(event, args);
+  // (A listener that disconnected the socket: its callback told so, as before one; see
+  // Socket::emit_with_ack.)
+  if (send && !s_->connected_ && !s_->early()) return s_->refuse_ack(std::move(callback));
   s_->emit_packet(event_packet(s_->nsp_->name(), event, std::move(args)), timeout_,
                   std::move(callback), compress_, send);
   return send;
@@ -350,6 +353,11 @@ bool Socket::emit_with_ack(const std::string& event, Args args, std::chrono::mil
   check_event_name(event);
   if (!connected_ && !early()) return refuse_ack(std::move(callback));
   notify_outgoing(event, args);
+  // An outgoing listener that disconnected the socket: its callback is told "socket has been
+  // disconnected" and nothing is sent (before 2026-12-06 the ack was registered on the closed
+  // socket, its extras made again, the EVENT written after the DISCONNECT, and the callback told
+  // "operation has timed out" at the timeout; a review).
+  if (!connected_ && !early()) return refuse_ack(std::move(callback));
   return emit_packet(event_packet(nsp_->name(), event, std::move(args)), timeout,
                      std::move(callback), true);
 }

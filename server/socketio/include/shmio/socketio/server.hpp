@@ -233,10 +233,11 @@ class Server {
   Namespace& of(const std::string& name);
   // Dynamic namespaces: a CONNECT to an unknown name matching the predicate creates it (so does
   // of(name)), and `setup` prepares it (middleware, connection handlers) before the socket
-  // connects. A setup that throws leaves no namespace (the client is closed; the next CONNECT
-  // runs it again): the Namespace& it and the new-namespace handlers were given is then gone —
-  // keep it nowhere. A predicate that throws matches nothing (said on stderr).
-  // Returns the parent namespace: broadcasts to every child made from this registration.
+  // connects. A setup that throws leaves no namespace (the client's CONNECT is answered with a
+  // CONNECT_ERROR "Invalid namespace", its connection kept; the next CONNECT runs it again): the
+  // Namespace& it and the new-namespace handlers were given is then gone — keep it nowhere. A
+  // predicate that throws matches nothing (said on stderr). Returns the parent namespace:
+  // broadcasts to every child made from this registration.
   ParentNamespace of(std::function<bool(const std::string&)> predicate,
                      std::function<void(Namespace&)> setup);
   // The same with socket.io's asynchronous form, io.of((name, auth, next) => ...): `check` gets

@@ -33,7 +33,14 @@ const char* kUsage =
 
 int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
-    if (std::string_view(argv[i]) == "--help" || std::string_view(argv[i]) == "-h") {
+    const std::string_view a = argv[i];
+    // (A flag's value is passed over: "--ring -h" names a ring, it printed the help and exited 0
+    // before 2026-12-06; a review.)
+    if (a == "--app" || a == "--chat-dir" || shmio::flag_takes_value(a)) {
+      ++i;
+      continue;
+    }
+    if (a == "--help" || a == "-h") {
       std::fputs(kUsage, stdout);
       std::fputs(shmio::usage_text(), stdout);
       // (Not written, a full disk or a closed pipe: 1, as "could not run"; 0 before 2026-12-05.)

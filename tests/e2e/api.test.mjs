@@ -780,11 +780,11 @@ test("a log hook hears a cluster's refusal to start (a port in use) once", async
 });
 
 // A worker that cannot join its cluster at its first start (here: its ring notifier refused, a
-// variable set wrong) stops the cluster with why, as one that cannot listen does: it was taken
-// for a crash and restarted for ever (before 2026-12-03).
+// variable set wrong in the workers alone: API_BREAK_WORKERS) stops the cluster with why, as one
+// that cannot listen does: it was taken for a crash and restarted for ever (before 2026-12-03).
 test("a worker that cannot join its cluster at its first start stops the cluster (exit 1)", async () => {
   const r = spawnSync(BIN, ["--port", "0", "--workers", "2", "--no-pin"],
-                      { env: { ...process.env, SHMIO_RING_NOTIFIER: "bogus" }, encoding: "utf8", timeout: 30000 });
+                      { env: { ...process.env, API_BREAK_WORKERS: "1" }, encoding: "utf8", timeout: 30000 });
   assert.equal(r.status, 1, r.stderr);
   assert.match(r.stderr, /worker \d cannot join the cluster: .*SHMIO_RING_NOTIFIER is 'bogus'/);
   assert.match(r.stderr, /cannot start; stopping the cluster/);
@@ -840,8 +840,9 @@ test("close(done): every client is disconnected and the callback runs", async ()
 
 // A program that embeds serve() and goes on after it keeps its own signal handlers: serve() gives
 // SIGINT, SIGTERM, SIGHUP and SIGPIPE back as it found them (before 2026-12-04 Asio's signal_set
-// left SIGINT at its default and SIGPIPE stayed ignored).
-test("serve() gives the program's signal dispositions back when it returns", async () => {
+// left SIGINT at its default and SIGPIPE stayed ignored), and its soft descriptor limit, which
+// serve() raises while it runs (before 2026-12-06 left raised).
+test("serve() gives the program's signal dispositions and descriptor limit back when it returns", async () => {
   const { p, u } = await startApp(["--port", "0"], { API_CHECK_SIGNALS: "1" }, () => {}, "start");
   let out = "";
   p.stdout.on("data", (d) => (out += d));
@@ -852,4 +853,5 @@ test("serve() gives the program's signal dispositions back when it returns", asy
   p.kill("SIGTERM");
   assert.equal(await within(exited, 20000, "exit"), 0);
   assert.match(out, /signals after serve: as the program left them/);
+  assert.match(out, /descriptor limit after serve: as the program left it/);
 });

@@ -7,9 +7,11 @@
 #include <fcntl.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -18,6 +20,7 @@
 #define __NR_pidfd_open 434  // (where older headers lack it: the same number everywhere)
 #endif
 
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -103,6 +106,11 @@ bool refuse(bool threads, bool pidfd) {
 void on_program_sigint(int) {}
 
 int main(int argc, char** argv) {
+  // (API_BREAK_WORKERS: each forked worker gets SHMIO_RING_NOTIFIER=bogus, which its ring
+  // notifier refuses: a worker that cannot join its cluster. Set in the children only: serve()
+  // refuses that value in the environment before it starts a cluster.)
+  if (std::getenv("API_BREAK_WORKERS") != nullptr)
+    ::pthread_atfork(nullptr, nullptr, [] { ::setenv("SHMIO_RING_NOTIFIER", "bogus", 1); });
   shmio::ServeOptions options;
   options.name = "api";
   // Origins the program itself allows (before the flags and the environment are read).
@@ -194,9 +202,15 @@ int main(int argc, char** argv) {
   // (API_CHECK_SIGNALS: the program has its own SIGINT handler and SIGPIPE at its default before
   // serve(), and says after it whether they are as it left them: an embedding program goes on.)
   const bool check_signals = std::getenv("API_CHECK_SIGNALS") != nullptr;
+  // (And its descriptor limit: the soft one below the hard one, which serve() raises.)
+  rlimit program_fd_limit{};
   if (check_signals) {
     ::signal(SIGINT, on_program_sigint);
     ::signal(SIGPIPE, SIG_DFL);
+    if (::getrlimit(RLIMIT_NOFILE, &program_fd_limit) == 0 && program_fd_limit.rlim_max > 256) {
+      program_fd_limit.rlim_cur = std::min<rlim_t>(program_fd_limit.rlim_max - 1, 1000);
+      (void)::setrlimit(RLIMIT_NOFILE, &program_fd_limit);
+    }
   }
   // (API_PROGRAM_SIGNALS: the program has an io_context of its own with a signal_set, run on a
   // thread of its own while it serves; each worker's setup says whether it holds the pipe Asio
@@ -457,6 +471,12 @@ int main(int argc, char** argv) {
                 i.sa_handler == on_program_sigint && p.sa_handler == SIG_DFL
                     ? "as the program left them"
                     : "changed");
+    rlimit now{};
+    (void)::getrlimit(RLIMIT_NOFILE, &now);
+    std::printf("descriptor limit after serve: %s (%llu, the program's %llu)\n",
+                now.rlim_cur == program_fd_limit.rlim_cur ? "as the program left it" : "changed",
+                static_cast<unsigned long long>(now.rlim_cur),
+                static_cast<unsigned long long>(program_fd_limit.rlim_cur));
   }
   return rc;
 }

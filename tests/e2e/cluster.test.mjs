@@ -1247,6 +1247,21 @@ test("options: --redis \"\" refused; a --ring too long for --ring-per-worker nam
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, /--redis must not be empty/);
   }
+  // A flag's value that looks like -h is the flag's, not a --help (2026-12-06: the launcher
+  // printed the help and exited 0): here the run goes on to the refusal of --redis "".
+  {
+    const r = await refused(["--workers", "2", "--ring", "-h", "--redis", ""]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /--redis must not be empty/);
+  }
+  // A bad SHMIO_RING_NOTIFIER is refused before the cluster starts (2026-12-06: each worker
+  // refused it once started, the cluster stopped, exit 1).
+  {
+    const r = await refused(["--workers", "2"], { SHMIO_RING_NOTIFIER: "bogus" });
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /SHMIO_RING_NOTIFIER is 'bogus': thread, io_uring or unset/);
+    assert.doesNotMatch(r.stderr, /workers/);
+  }
   // --help whose text cannot be written (a full disk): 1, not 0, for shmio and shmio-emit (before
   // 2026-12-05).
   for (const bin of [BIN, EMIT]) {

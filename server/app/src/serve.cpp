@@ -140,19 +140,33 @@ const char* kUsage =
     "  Each flag also from the environment: SHMIO_PORT=8080, SHMIO_WORKERS=auto, SHMIO_NO_PIN=1\n"
     "  (a switch: 1, true, yes, or 0, false, no, empty; a flag's value may not be empty);\n"
     "  SHMIO_ALLOW_ORIGIN takes several origins, separated by spaces or commas.\n"
+    "  SHMIO_RING_NOTIFIER=thread|io_uring: how a cluster's workers wait on the ring (default:\n"
+    "  io_uring where the kernel allows it, else a thread; docs/ring.md).\n"
     "  GET /health and GET /metrics are served by every worker.\n";
 
-// Raises RLIMIT_NOFILE's soft limit to its hard limit; returns the limit now in force.
-std::uint64_t raise_fd_limit() {
-  rlimit rl{};
-  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0) return 0;
-  if (rl.rlim_cur < rl.rlim_max) {
-    rlimit up = rl;
-    up.rlim_cur = rl.rlim_max;
-    if (::setrlimit(RLIMIT_NOFILE, &up) == 0) rl = up;
+// Raises RLIMIT_NOFILE's soft limit to its hard limit while it lives (`now`: the limit in force),
+// and gives the program its own back when serve() returns (before 2026-12-06 it stayed raised: a
+// program that embeds serve() and goes on, or lowered it for a child of its own, found it moved).
+struct RaisedFdLimit {
+  rlimit before{};
+  bool raised = false;
+  std::uint64_t now = 0;
+  RaisedFdLimit() {
+    if (::getrlimit(RLIMIT_NOFILE, &before) != 0) return;
+    now = static_cast<std::uint64_t>(before.rlim_cur);
+    if (before.rlim_cur < before.rlim_max) {
+      rlimit up = before;
+      up.rlim_cur = before.rlim_max;
+      raised = ::setrlimit(RLIMIT_NOFILE, &up) == 0;
+      if (raised) now = static_cast<std::uint64_t>(up.rlim_cur);
+    }
   }
-  return static_cast<std::uint64_t>(rl.rlim_cur);
-}
+  RaisedFdLimit(const RaisedFdLimit&) = delete;
+  RaisedFdLimit& operator=(const RaisedFdLimit&) = delete;
+  ~RaisedFdLimit() {
+    if (raised) (void)::setrlimit(RLIMIT_NOFILE, &before);
+  }
+};
 
 // The process's stderr before route_stderr replaced descriptor 2 (kept across fork: a worker
 // writes where its supervisor would have written, not into the supervisor's pipe).
@@ -1085,6 +1099,12 @@ std::string options_error(const ServeOptions& o) {
   for (const NumberFlag& f : kNumberFlags)
     if (f.own && !obeys(f, f.get(o))) return bound_of(f);
   if (o.redis.key.empty()) return "--redis-key must not be empty";
+  // (Read by each worker's ring notifier, which refuses another value: before 2026-12-06 only
+  // there, the cluster started and then stopped, exit 1; a review.)
+  if (const char* n = std::getenv("SHMIO_RING_NOTIFIER");
+      o.workers >= 0 && n != nullptr && *n != '\0' && std::string_view(n) != "thread" &&
+      std::string_view(n) != "io_uring")
+    return "SHMIO_RING_NOTIFIER is '" + std::string(n) + "': thread, io_uring or unset";
   return "";
 }
 
@@ -1190,6 +1210,10 @@ std::string env_name(std::string flag) {
 
 const char* usage_text() noexcept {
   return kUsage;
+}
+
+bool flag_takes_value(std::string_view arg) {
+  return arg.size() > 2 && arg.substr(0, 2) == "--" && is_value_flag(std::string(arg.substr(2)));
 }
 
 int stderr_fd() noexcept {
@@ -1442,7 +1466,8 @@ int serve(ServeOptions cfg, Setup setup) {
   // Every connection is a descriptor: the soft limit goes up to the hard one (often 1024 ->
   // much more), and the capacity is said once, so that a limit is known before it is hit (a
   // worker at the limit pauses accepting and says so: engineio's accept).
-  const std::uint64_t fd_limit = raise_fd_limit();
+  const RaisedFdLimit raised_fd_limit;
+  const std::uint64_t fd_limit = raised_fd_limit.now;
   if (cfg.workers < 0) {
     std::fprintf(stderr, "shmio: up to %llu descriptors (RLIMIT_NOFILE): about %llu connections\n",
                  static_cast<unsigned long long>(fd_limit),

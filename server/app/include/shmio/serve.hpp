@@ -170,6 +170,10 @@ ParseResult parse_args(int argc, const char* const* argv, ServeOptions& options,
                        bool allow_rest = false);
 // The flags' help text (what parse_args prints).
 const char* usage_text() noexcept;
+// Whether `arg` is one of shmio's flags that takes a value, the next argument ("--port"; not
+// "--no-pin", nor "--port=1"): for an app that looks through argv before parse_args (its own
+// --help, say) and must pass over a flag's value ("--ring -h" names a ring).
+bool flag_takes_value(std::string_view arg);
 
 // The process's standard error as it was before serve() routed descriptor 2 through the log hook
 // (2 if it has not): where a ServeOptions::log hook writes lines meant for the terminal. Asked for

@@ -146,7 +146,9 @@ inline constexpr int kMaxWorkers = 960;
 // Runs the cluster until SIGTERM, SIGINT or SIGHUP (a drain; SIGINT and SIGHUP only if they were
 // not ignored when this was called, as under nohup or in a shell script's background job).
 // worker_main runs in each forked
-// worker; its return value is the worker's exit status. Returns the supervisor's exit status (1
+// worker (a fork without exec: it holds every descriptor this process had open, close-on-exec or
+// not, and none of its other threads; docs/library.md, "threads"); its return value is the
+// worker's exit status. Returns the supervisor's exit status (1
 // if the ring could not be created, with the reason on stderr). While it runs, SIGPIPE is ignored
 // in this process (a closed stderr pipe must not kill the supervisor and leave its rings behind)
 // and SIGCHLD, SIGTERM, and (unless ignored) SIGINT and SIGHUP are blocked from its start (one that

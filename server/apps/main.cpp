@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "apps/bench.hpp"
 #include "apps/chat.hpp"
@@ -32,12 +33,22 @@ const char* kUsage =
 }  // namespace
 
 int main(int argc, char** argv) {
+  // The launcher's own flags (--app, --chat-dir) are taken out first, each with its value, and
+  // the rest given to parse_args: a value that looks like -h is its flag's ("--chat-dir -h",
+  // "--ring -h"; each printed the help and exited 0 before 2026-12-06; a review).
+  std::vector<char*> rest{argv[0]};
+  std::string app, chat_dir;
+  bool chat_dir_given = false;
   for (int i = 1; i < argc; ++i) {
     const std::string_view a = argv[i];
-    // (A flag's value is passed over: "--ring -h" names a ring, it printed the help and exited 0
-    // before 2026-12-06; a review.)
-    if (a == "--app" || a == "--chat-dir" || shmio::flag_takes_value(a)) {
-      ++i;
+    if ((a == "--app" || a == "--chat-dir") && i + 1 < argc) {
+      (a == "--app" ? app : chat_dir) = argv[++i];
+      if (a == "--chat-dir") chat_dir_given = true;
+      continue;
+    }
+    rest.push_back(argv[i]);
+    if (shmio::flag_takes_value(a) && i + 1 < argc) {
+      rest.push_back(argv[++i]);
       continue;
     }
     if (a == "--help" || a == "-h") {
@@ -49,12 +60,23 @@ int main(int argc, char** argv) {
   }
   // The app first: its settings are defaults that the flags override.
   namespace ex = shmio::examples;
-  std::string app, chat_dir = ex::chat::default_dir();
-  for (int i = 1; i + 1 < argc; ++i)
-    if (std::string_view(argv[i]) == "--app") app = argv[i + 1];
   if (app != "chat" && app != "conformance" && app != "bench") {
     std::fprintf(stderr, "shmio: --app must be chat, conformance or bench\n%s", kUsage);
     return 2;
+  }
+  if (chat_dir_given) {
+    // (The chat's alone, and a directory: given to another app, or empty, it was taken and did
+    // nothing, or was said as a missing index.html; before 2026-12-05.)
+    if (app != "chat") {
+      std::fprintf(stderr, "shmio: --chat-dir is the chat app's (--app chat)\n");
+      return 2;
+    }
+    if (chat_dir.empty()) {
+      std::fprintf(stderr, "shmio: --chat-dir must not be empty\n");
+      return 2;
+    }
+  } else {
+    chat_dir = ex::chat::default_dir();
   }
   shmio::ServeOptions options;
   if (app == "conformance") {
@@ -64,29 +86,13 @@ int main(int argc, char** argv) {
   } else {
     ex::bench::defaults(options);
   }
-  const shmio::ParseResult parsed = shmio::parse_args(argc, argv, options, /*allow_rest=*/true);
+  const shmio::ParseResult parsed =
+      shmio::parse_args(static_cast<int>(rest.size()), rest.data(), options, /*allow_rest=*/true);
   if (parsed.status != shmio::ParseResult::ok) return parsed.exit_code();
-  for (std::size_t i = 0; i < parsed.rest.size(); ++i) {
-    const std::string& a = parsed.rest[i];
-    if ((a == "--app" || a == "--chat-dir") && i + 1 < parsed.rest.size()) {
-      if (a == "--chat-dir") {
-        // (The chat's alone, and a directory: given to another app, or empty, it was taken and
-        // did nothing, or was said as a missing index.html; before 2026-12-05.)
-        if (app != "chat") {
-          std::fprintf(stderr, "shmio: --chat-dir is the chat app's (--app chat)\n");
-          return 2;
-        }
-        if (parsed.rest[i + 1].empty()) {
-          std::fprintf(stderr, "shmio: --chat-dir must not be empty\n");
-          return 2;
-        }
-        chat_dir = parsed.rest[i + 1];
-      }
-      ++i;
-    } else {
-      std::fprintf(stderr, "shmio: unknown or incomplete option %s\n%s", a.c_str(), kUsage);
-      return 2;
-    }
+  if (!parsed.rest.empty()) {
+    std::fprintf(stderr, "shmio: unknown or incomplete option %s\n%s", parsed.rest[0].c_str(),
+                 kUsage);
+    return 2;
   }
   if (app == "chat" && !ex::chat::load(options.server, chat_dir)) return 1;
   return shmio::serve(std::move(options), app == "conformance" ? ex::conformance::setup

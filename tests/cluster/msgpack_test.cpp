@@ -194,6 +194,7 @@ TEST(Msgpack, StringsThatAreNotUtf8AreReadAsNodeReadsThem) {
   EXPECT_EQ(dec("82a16101a16102"), "{\"a\":2}") << "any repeated key";
   EXPECT_EQ(dec("82a131010102"), "{\"1\":2}") << "a string key and an integer one";
   EXPECT_EQ(dec("82a16101a161d40000"), "{}") << "a later undefined hides the earlier value";
+  EXPECT_EQ(dec("84a16101a16202a16303a161d40000"), "{\"b\":2,\"c\":3}") << "the keys in order";
   const std::string letters(31, 'a');
   EXPECT_EQ(dec("91d923" + hex(letters) + "efbfbdff"),
             "[\"" + letters + "\xEF\xBF\xBD\xEF\xBF\xBD\"]")

@@ -256,7 +256,9 @@ struct Reader {
           in.size() - at >= 2 && static_cast<unsigned char>(in[at]) == 0xd4 && in[at + 1] == 0;
       if (!value(e, depth + 1)) return false;
       if (undefined) {
-        o.erase(key);  // (a later undefined hides an earlier value: JSON.stringify leaves it out)
+        // (A later undefined hides an earlier value: JSON.stringify leaves it out. stable_erase:
+        // erase() moves the last key into its place, and the keys' order is Node's.)
+        o.stable_erase(key);
         continue;
       }
       o[key] = std::move(e);

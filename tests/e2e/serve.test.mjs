@@ -148,6 +148,15 @@ test("bad flags and environment: exit code 2 and the flag's rule; --help: exit 0
   r = spawnSync(BIN, ["--unknown"], { encoding: "utf8", timeout: 10000 });
   assert.equal(r.status, 2);
   assert.match(r.stderr, /unknown option --unknown/);
+  // A variable two edits from one of shmio's is said (read by nothing, without a word, before
+  // 2026-12-06); other programs' SHMIO_ variables, far from every flag's, are not.
+  r = spawnSync(BIN, ["--workers", "0"], { encoding: "utf8", timeout: 10000,
+                                           env: { ...process.env, SHMIO_WROKERS: "2", SHMIO_RING_MBS: "8",
+                                                  SHMIO_BIN: "x", SHMIO_JOBS: "2" } });
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /SHMIO_WROKERS is not one of shmio's variables \(read by nothing\): SHMIO_WORKERS\?/);
+  assert.match(r.stderr, /SHMIO_RING_MBS is not one of shmio's variables \(read by nothing\): SHMIO_RING_MB\?/);
+  assert.doesNotMatch(r.stderr, /SHMIO_(BIN|JOBS) is not/);
   r = spawnSync(BIN, [], { encoding: "utf8", timeout: 10000, env: { ...process.env, SHMIO_RING_MB: "3" } });
   assert.equal(r.status, 2);
   assert.match(r.stderr, /SHMIO_RING_MB: --ring-mb must be a power of two/);

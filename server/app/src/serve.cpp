@@ -1206,6 +1206,49 @@ std::string env_name(std::string flag) {
   return "SHMIO_" + flag;
 }
 
+// Edits (insertions, deletions, substitutions, a swap of two neighbours) from a to b, counted up
+// to 3 (more is "far").
+std::size_t edits(std::string_view a, std::string_view b) {
+  if (a.size() > b.size() + 3 || b.size() > a.size() + 3) return 3;
+  std::vector<std::vector<std::size_t>> d(a.size() + 1, std::vector<std::size_t>(b.size() + 1));
+  for (std::size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
+  for (std::size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i)
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      d[i][j] = std::min(
+          {d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
+        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+    }
+  return std::min<std::size_t>(d[a.size()][b.size()], 3);
+}
+
+// A variable of the environment named like one of shmio's but not one (SHMIO_PROT,
+// SHMIO_WORKER), said on stderr with the one it is nearest to, an edit or two away: it was
+// read by nothing, without a word (before 2026-12-06). A warning, not a refusal: other programs'
+// SHMIO_ variables (a test harness's SHMIO_BIN) are far from every flag's and said nothing.
+void warn_misspelt_variables(const std::string& prog) {
+  std::vector<std::string> known;
+  for (const char* f : kValueFlags) known.push_back(env_name(f));
+  for (const char* f : kSwitches) known.push_back(env_name(f));
+  known.emplace_back("SHMIO_RING_NOTIFIER");
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    const std::string_view entry(*e);
+    const std::string_view name = entry.substr(0, entry.find('='));
+    if (name.rfind("SHMIO_", 0) != 0 || std::find(known.begin(), known.end(), name) != known.end())
+      continue;
+    // (One edit away, or two from a name of 8 characters or more after SHMIO_: SHMIO_BIN, a
+    // test harness's, is two from SHMIO_RING.)
+    const std::string* nearest = nullptr;
+    std::size_t best = name.size() >= 14 ? 3 : 2;
+    for (const std::string& k : known)
+      if (const std::size_t n = edits(name, k); n < best) best = n, nearest = &k;
+    if (nearest != nullptr)
+      std::fprintf(stderr, "%s: %.*s is not one of shmio's variables (read by nothing): %s?\n",
+                   prog.c_str(), static_cast<int>(name.size()), name.data(), nearest->c_str());
+  }
+}
+
 }  // namespace
 
 const char* usage_text() noexcept {
@@ -1289,6 +1332,8 @@ ParseResult parse_args(int argc, const char* const* argv, ServeOptions& options,
       }
     }
   }
+  warn_misspelt_variables(argc > 0 ? std::filesystem::path(argv[0]).filename().string()
+                                   : std::string("shmio"));
   bool origins_from_args = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];  // (--help was seen above, before the environment)

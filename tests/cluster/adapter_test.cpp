@@ -1503,6 +1503,39 @@ TEST_P(ClusterRecoveryTest, RoomChangesAndDisconnectsDoNotOvertakeWhatWasEmitted
   for (const auto& c : {a, b}) EXPECT_TRUE(has(c.first, "last")) << c.second;
 }
 
+// A broadcast with acks reaches this worker's own sockets after what it emitted before it, and
+// after its room changes made before it, as every other worker applies them in ring order; so
+// does fetchSockets' look at this worker's own sockets. Before 2026-12-06 both were taken at once
+// here: x got "b" before "a", x missed "d" (its join still held), and the fetch found y's joined
+// socket but not x's (a review).
+TEST_P(ClusterRecoveryTest, ABroadcastWithAcksAndAFetchDoNotOvertakeWhatWasEmittedBefore) {
+  const Joined x = connect_with(0, "");
+  const auto y = connect(1);
+  auto& io0 = workers_[0]->server->of("/");
+  const auto ignore = [](std::optional<std::string>, std::vector<sio::Args>) {};
+  io0.emit("a", sio::Args{1});
+  io0.timeout(5s).emit_with_ack("b", sio::Args{1}, ignore);
+  io0.emit("c", sio::Args{1});
+  io0.sockets_join("s");
+  io0.to("s").timeout(5s).emit_with_ack("d", sio::Args{1}, ignore);
+  std::optional<std::size_t> fetched;
+  io0.in("s").fetch_sockets([&](std::vector<sio::RemoteSocket> v) { fetched = v.size(); });
+  io0.emit("z", sio::Args{1});
+  ASSERT_TRUE(drive([&] { return has(x.k, "z") && has(y.first, "z") && fetched; }));
+  std::string order;
+  for (const std::string& e : events(x.k)) {  // (an ack id before the array: "b"'s, "d"'s)
+    const std::size_t open = e.find('[');
+    ASSERT_NE(open, std::string::npos) << e;
+    order += e.substr(open + 2, 1);
+  }
+  EXPECT_EQ(order, "abcdz") << "worker 0's client";
+  const auto acked = events(y.first);  // (has() takes no ack id before the array)
+  EXPECT_TRUE(std::any_of(acked.begin(), acked.end(), [](const std::string& e) {
+    return e.find("[\"d\"") != std::string::npos;
+  })) << "worker 1's client";
+  EXPECT_EQ(*fetched, 2u) << "the sockets in s";
+}
+
 // What is held for a socket (its volatile emit, its emit with an ack) is not sent if the socket
 // disconnects meanwhile: its DISCONNECT went out at once, and socket.io-client keeps what comes for
 // a namespace it left for its next connect (before 2026-12-05 it was sent after the DISCONNECT;

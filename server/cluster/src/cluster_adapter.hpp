@@ -180,8 +180,23 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
           [&] { return write(opts, flags, id, frame, p.attachments, false, nullptr); },
           /*answers_owed=*/true);
     }
-    ack_locally(sio::EncodedPacket::from(frame, p.attachments, opts.flags.compress), opts, id,
-                collector);
+    // This worker's sockets get it after this worker's own broadcasts still waiting in the
+    // shared ring (Node::Impl::held), as every other worker does in ring order, and as a
+    // socket's emit with an ack does: before 2026-12-06 it went to them at once, ahead of an
+    // `io.emit("a")` made before it, and missed the sockets of an `io.socketsJoin(...)` made
+    // before it (a review). Its local answers stay owed (source 0, pending) until then.
+    auto encoded = sio::EncodedPacket::from(frame, p.attachments, opts.flags.compress);
+    if (!node_.holding()) return ack_locally(encoded, opts, id, collector);
+    collector->add_pending_source(0);
+    node_.hold([this, alive = std::weak_ptr<int>(alive_),
+                w = std::weak_ptr<sio::AckCollector>(collector), encoded = std::move(encoded), opts,
+                id] {
+      if (alive.expired()) return;
+      if (auto c = w.lock())
+        ack_locally(encoded, opts, id, c);
+      else
+        nsp_->deliver_local(encoded, opts);  // (its requester gone: delivered all the same)
+    });
   }
 
   // socketsJoin / socketsLeave / disconnectSockets: applied to this worker's sockets after this
@@ -266,8 +281,14 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
         return node_.publish(MessageType::fetch_sockets, sio_message(opts, {{"requestId", rid}}));
       });
     }
-    collector->expect(0, 1);
-    collector->answer(0, sio::Args{json::value(local_sockets(opts))});
+    // This worker's own sockets as they are once its own broadcasts and room changes still
+    // waiting in the shared ring are applied, as every other worker answers after applying them
+    // in ring order (before 2026-12-06 taken at once: `io.socketsJoin("s")` then
+    // `io.in("s").fetchSockets()` had every worker's joined sockets but this one's; a review).
+    after_own_broadcasts([this, collector, opts] {
+      collector->expect(0, 1);
+      collector->answer(0, sio::Args{json::value(local_sockets(opts))});
+    });
     collector->start();
   }
 

@@ -9,6 +9,8 @@
 #include <functional>
 #include <limits>
 #include <map>
+#include <random>
+#include <set>
 #include <string_view>
 #include <tuple>
 
@@ -256,7 +258,10 @@ struct Node::Impl {
   NodeStats stats;
   std::map<std::string, ClusterAdapter*> adapters;
   std::unordered_map<std::uint64_t, PendingRequest> pending;
-  std::uint64_t next_request = 1;
+  // (From a random start: a Node made again in the same process — same pid, most likely the
+  // same producer slot — numbered its requests from 1 again, and an answer owed to its
+  // predecessor's request was taken for its own of the same id before 2026-12-06; a review.)
+  std::uint64_t next_request = std::random_device{}();
   bool draining = false;
   // Every record below this position has been applied here (own records: when published, or
   // when read for broadcasts delivered in ring order).
@@ -413,7 +418,8 @@ struct Node::Impl {
   bool full_drain = false;  // (the posted read is to read everything: keep_up asked)
   std::uint64_t request_id() {
     // Never equal to an ack id (those stay below 2^53; these have bit 62 set), unique across
-    // workers and restarts: the pid in bits 32..61, a counter below.
+    // workers and restarts: the pid in bits 32..61, a counter below (from a random start: a Node
+    // made again in the same process meets its predecessor's ids only by chance, 1 in 2^32).
     return (1ULL << 62) | (static_cast<std::uint64_t>(::getpid()) << 32) |
            (next_request++ & 0xFFFFFFFFULL);
   }
@@ -591,6 +597,7 @@ struct Node::Impl {
   // the new one), instead of its answers being taken for the new one's.)
   void track(std::uint64_t rid, PendingRequest req) {
     if (auto it = pending.find(rid); it != pending.end()) {
+      unref(it->second.responders);
       if (auto c = it->second.collector.lock(); c && !c->done())
         net::post(dead_timer.get_executor(), [c, responders = std::move(it->second.responders),
                                               owed = it->second.answers_owed] {
@@ -598,10 +605,44 @@ struct Node::Impl {
         });
       pending.erase(it);
     }
+    ref(req.responders);
     pending[rid] = std::move(req);
     arm_dead_check();
   }
-  void untrack(std::uint64_t rid) { pending.erase(rid); }
+  void untrack(std::uint64_t rid) {
+    if (auto it = pending.find(rid); it != pending.end()) forget(it);
+  }
+  // The responders pending requests wait on, each once (producer slot and process), with how
+  // many requests wait on it: what the dead check looks at, once per responder a round, without
+  // a walk over every request's responders (before 2026-12-06 each round walked them all, twice:
+  // with 30,000 broadcasts waiting for acks in a cluster of 64, some two million steps every
+  // 100 ms on the worker's only thread; a review).
+  using ResponderKey = std::pair<std::uint16_t, std::uint64_t>;
+  static ResponderKey key_of(const Responder& r) { return {r.producer, shm::process_tag(r.who)}; }
+  std::map<ResponderKey, std::pair<Responder, std::size_t>> waited_on;
+  void ref(const std::vector<Responder>& rs) {
+    for (const Responder& r : rs) ++waited_on.try_emplace(key_of(r), r, 0).first->second.second;
+  }
+  void unref(const Responder& r) {
+    if (auto it = waited_on.find(key_of(r)); it != waited_on.end() && --it->second.second == 0)
+      waited_on.erase(it);
+  }
+  void unref(const std::vector<Responder>& rs) {
+    for (const Responder& r : rs) unref(r);
+  }
+  // Erases a pending request (and its count in waited_on).
+  std::unordered_map<std::uint64_t, PendingRequest>::iterator forget(
+      std::unordered_map<std::uint64_t, PendingRequest>::iterator it) {
+    unref(it->second.responders);
+    return pending.erase(it);
+  }
+  // Forgets the requests that are finished (their collectors done or gone): one look each.
+  void forget_finished() {
+    for (auto it = pending.begin(); it != pending.end();) {
+      auto c = it->second.collector.lock();
+      it = !c || c->done() ? forget(it) : std::next(it);
+    }
+  }
   // Expires with this Impl: an answer callback handed to the app (a broadcast's client ack, a
   // server-side emit's ack) may be kept and called after the Node is gone, and then does nothing.
   // Every timer's and descriptor's handler looks at it first too: one whose wait had already
@@ -643,22 +684,15 @@ struct Node::Impl {
           // could be found dead before this worker had read the answer, and the request completed
           // without it. One look per responder a round, whatever the number of requests waiting on
           // it (each look reads /proc: thousands of broadcasts waiting for acks looked as many
-          // times each). (Finished requests are forgotten first: a walk that finds nobody dead does
-          // that.)
-          drop_responders([](const Responder&) { return false; });
-          std::map<std::pair<std::uint16_t, std::uint64_t>, bool> alive;
-          for (const auto& [rid, req] : pending)
-            for (const Responder& r : req.responders) {
-              const auto key = std::make_pair(r.producer, shm::process_tag(r.who));
-              if (alive.find(key) == alive.end()) alive.emplace(key, responder_alive(r));
-            }
-          if (std::any_of(alive.begin(), alive.end(), [](const auto& e) { return !e.second; })) {
+          // times each), through waited_on. (Finished requests are forgotten first.)
+          forget_finished();
+          std::set<ResponderKey> dead;
+          for (const auto& [key, entry] : waited_on)
+            if (!responder_alive(entry.first)) dead.insert(key);
+          if (!dead.empty()) {
             drain();
             if (stopped) return;
-            drop_responders([&alive](const Responder& r) {
-              const auto it = alive.find(std::make_pair(r.producer, shm::process_tag(r.who)));
-              return it != alive.end() && !it->second;
-            });
+            drop_responders([&dead](const Responder& r) { return dead.count(key_of(r)) != 0; });
           }
           arm_dead_check();
         });
@@ -677,7 +711,7 @@ struct Node::Impl {
     for (auto it = pending.begin(); it != pending.end();) {
       auto c = it->second.collector.lock();
       if (!c || c->done()) {
-        it = pending.erase(it);
+        it = forget(it);
         continue;
       }
       auto& rs = it->second.responders;
@@ -687,6 +721,7 @@ struct Node::Impl {
           continue;
         }
         failed.emplace_back(c, r->producer + 1u, it->second.answers_owed);
+        unref(*r);
         r = rs.erase(r);
       }
       ++it;
@@ -709,7 +744,7 @@ struct Node::Impl {
     if (it == pending.end()) return nullptr;
     auto c = it->second.collector.lock();
     if (!c || c->done()) {
-      pending.erase(it);
+      forget(it);
       return nullptr;
     }
     return c;

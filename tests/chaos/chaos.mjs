@@ -56,6 +56,9 @@ const KINDS = (() => {
 })();
 let seed = opt("seed", Date.now() % 100000, 0, 2147483647);
 const SEED = seed;
+// (Said first: a run that throws, hangs or is killed by ctest's timeout never reached the
+// summary that said it, and could not be replayed; a review, 2026-12-06.)
+console.error(`chaos: --seed ${SEED}`);
 const SOAK = (() => {
   const i = args.indexOf("--soak");
   return i >= 0 && i + 1 < args.length ? args[i + 1] : null;

@@ -438,7 +438,7 @@ int main(int argc, char** argv) {
               json::object{{"volatile", v}, {"local", l}, {"compress", c}, {"sockets", counted}}});
       });
       s->on("ns-timeout", [&io](const sio::SocketPtr&, sio::Args, sio::Ack ack) {
-        io.of("/").timeout(300ms).emit_with_ack(
+        io.of("/").timeout(2000ms).emit_with_ack(
             "nt", {}, [ack](std::optional<std::string> err, std::vector<sio::Args> rs) {
               if (ack)
                 ack(sio::Args{json::object{{"error", err ? json::value(*err) : json::value()},

@@ -359,10 +359,12 @@ test(`connection state recovery across workers: away on worker 0, back on worker
 
   // What an operator sees of it (shm-inspect, read-only): the session table of the shared ring
   // with both clients' entries, and with a ring per worker the workers' cut logs.
-  const inspect = (name, what) => new Promise((resolve) =>
+  // (Asserted in the test's own promise: a throw in execFile's callback was not the test's, and
+  // the file waited for ctest's timeout; a review.)
+  const inspect = (name, what) => new Promise((resolve, reject) =>
     execFile(INSPECT, ["--name", name, "--json", what], (err, stdout, stderr) => {
-      assert.equal(err, null, stderr);
-      resolve(JSON.parse(stdout));
+      if (err) reject(new Error(`shm-inspect ${what}: ${err.message}: ${stderr}`));
+      else resolve(JSON.parse(stdout));
     }));
   const { sessions } = await inspect(c.ring, "sessions");
   assert.ok(sessions.entries >= 2 && sessions.handed_out >= sessions.entries, JSON.stringify(sessions));
@@ -445,9 +447,12 @@ test(`SIGKILL a worker under load: restarted, others lose nothing, its clients r
   });
   process.kill(oldPid, "SIGKILL");
   const pump = setInterval(() => { for (let i = 0; i < 10; ++i) send(); }, 20);
-  await within(restarted, 10000, "worker 1 restarted");
-  await within(once(victim, "connect"), 15000, "victim reconnects");
-  clearInterval(pump);
+  try {  // (cleared whatever happens: left running, a failed wait held the file to ctest's timeout)
+    await within(restarted, 10000, "worker 1 restarted");
+    await within(once(victim, "connect"), 15000, "victim reconnects");
+  } finally {
+    clearInterval(pump);
+  }
   await ack(sender, "chat message", seq++);
   assert.equal(victim.recovered, true, "the victim's session was recovered");
   assert.equal(victim.id, victimId);
@@ -488,22 +493,27 @@ test("a fixed --port stays the cluster's while every worker is down at once", as
   let out = "";
   c.proc.stdout.on("data", (d) => (out += d));
   const back = () => [...out.matchAll(/shmio worker \d+ \(pid (\d+)/g)].length >= 2;
-  pids.forEach((pid) => process.kill(pid, "SIGKILL"));
-  const gone = (pid) => { try { return readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1][0] === "Z"; } catch { return true; } };
-  await until(() => pids.every(gone), 5000, "both workers dead");
-  // Until both are back: every bind without SO_REUSEPORT, on any address, is refused.
-  let tries = 0;
-  while (!back()) {
-    for (const host of ["127.0.0.1", "0.0.0.0"]) {
-      const s = net.createServer();
-      const err = await new Promise((res) => { s.once("error", res).listen(port, host, () => res(null)); });
-      if (err === null) await new Promise((r) => s.close(r));
-      assert.equal(err?.code, "EADDRINUSE", `bound ${host}:${port} while the workers were down (try ${tries})`);
-      ++tries;
-    }
-    await new Promise((r) => setTimeout(r, 2));
+  // The supervisor stopped while the workers are down (SIGSTOP): it cannot start them again, so
+  // the window is the test's, not the 100 ms of its restart backoff (a loaded machine could miss
+  // that, and a bind refused once the workers were back proved nothing of the supervisor; before
+  // 2026-12-06; a review).
+  process.kill(c.proc.pid, "SIGSTOP");
+  try {
+    pids.forEach((pid) => process.kill(pid, "SIGKILL"));
+    const gone = (pid) => { try { return readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1][0] === "Z"; } catch { return true; } };
+    await until(() => pids.every(gone), 5000, "both workers dead");
+    // Every bind without SO_REUSEPORT, on any address, is refused.
+    for (let tries = 0; tries < 5; ++tries)
+      for (const host of ["127.0.0.1", "0.0.0.0"]) {
+        const s = net.createServer();
+        const err = await new Promise((res) => { s.once("error", res).listen(port, host, () => res(null)); });
+        if (err === null) await new Promise((r) => s.close(r));
+        assert.equal(err?.code, "EADDRINUSE", `bound ${host}:${port} while the workers were down (try ${tries})`);
+      }
+  } finally {
+    process.kill(c.proc.pid, "SIGCONT");
   }
-  assert.ok(tries > 0);
+  await until(back, 10000, "both workers back");
   const s = client(`http://127.0.0.1:${port}`);
   await within(once(s, "connect"), 5000, "a client of the restarted workers");
 });
@@ -766,10 +776,13 @@ test(`a client that never answers broadcast acks holds at most 1024 of them: pas
   asker.on("question", (cb) => cb("asker"));
   const N = 1030;
   const asks = [];
-  for (let i = 0; i < N; ++i) asks.push(asker.timeout(30000).emitWithAck("ask-all", 4000));
+  // (Each broadcast's own timeout, 12 s, past the 10 s the questions may take to reach the
+  // holder on a loaded machine: 4 s before 2026-12-06, and a slow delivery timed out the newest
+  // too; a review.)
+  for (let i = 0; i < N; ++i) asks.push(asker.timeout(40000).emitWithAck("ask-all", 12000));
   await until(() => held.length === N, 10000, "every question at the holder");
   held.forEach((cb) => cb("holder"));  // all at once, oldest first
-  const results = await within(Promise.all(asks), 20000, "every broadcast completes");
+  const results = await within(Promise.all(asks), 30000, "every broadcast completes");
   const answered = results.map((r) => r.responses.includes("holder"));
   assert.deepEqual(answered.slice(0, N - 1024), Array(N - 1024).fill(false),
                    "the oldest acks were dropped: their answers are not taken");
@@ -808,9 +821,13 @@ test(`rebalancing: after a restart, clients of the busy worker move to the resta
   };
   let seq = 0;
   let publishing = true;
+  const acked = new Set();  // (the messages the server took: each must reach every subscriber)
   const stream = (async () => {
     while (publishing) {
-      if (pub.connected) await pub.timeout(10000).emitWithAck("publish", "r", seq++).catch(() => {});
+      if (pub.connected) {
+        const n = seq++;
+        await pub.timeout(10000).emitWithAck("publish", "r", n).then(() => acked.add(n), () => {});
+      }
       await new Promise((r) => setTimeout(r, 20));
     }
   })();
@@ -846,10 +863,15 @@ test(`rebalancing: after a restart, clients of the busy worker move to the resta
       throw new Error(`${e.message}; recoveries refused: ${why() || "none"}; ${JSON.stringify(missing)} last ${last}\n${c.log.slice(-3000)}`);
     });
   assert.deepEqual(fresh, subs.map(() => 0), `every reconnect recovered; refused: ${why()}`);
-  for (const g of got) {
+  for (const [i, g] of got.entries()) {
     const ms = g.map(([m]) => m);
     assert.deepEqual(ms, [...new Set(ms)], "nothing twice");
     assert.deepEqual(ms, [...ms].sort((x, y) => x - y), "in order");
+    // Nothing lost: every message the server took after the subscriber's first reached it (the
+    // test claimed this before 2026-12-06 without checking it; a review).
+    const have = new Set(ms);
+    const lost = [...acked].filter((n) => n > ms[0] && !have.has(n));
+    assert.deepEqual(lost, [], `subscriber ${i} lost messages the server took`);
   }
   console.log(`rebalanced ${before} -> ${split} in ${Date.now() - t0} ms`);
 });
@@ -946,10 +968,10 @@ test("a ring per worker: each worker writes its own ring, a SIGKILLed worker's s
       .match(new RegExp(`^${name}\\{worker="${i}"\\} (\\d+)$`, "m"))[1]);
   assert.equal(await metric(0, "shmio_rings"), 3, "the shared ring and both workers'");
   // The workers' records go to their own rings: the shared one holds none of theirs.
-  const inspect = (name) => new Promise((resolve) =>
+  const inspect = (name) => new Promise((resolve, reject) =>
     execFile(INSPECT, ["--name", name, "--json", "stat"], (err, stdout, stderr) => {
-      assert.equal(err, null, stderr);
-      resolve(JSON.parse(stdout));
+      if (err) reject(new Error(`shm-inspect stat: ${err.message}: ${stderr}`));
+      else resolve(JSON.parse(stdout));
     }));
   const a = client(c.url(0)), b = client(c.url(1));
   await Promise.all([a, b].map((s) => within(once(s, "connect"), 5000, "connect")));
@@ -971,10 +993,13 @@ test("a ring per worker: each worker writes its own ring, a SIGKILLed worker's s
     });
   });
   const pump = setInterval(() => { if (b.connected) for (let i = 0; i < 20; ++i) b.emit("publish", null, { n: -1 }); }, 5);
-  await until(() => ga.length > 100, 5000, "worker 1 publishing");
-  process.kill(c.workers.get(1).pid, "SIGKILL");
-  await within(restarted, 10000, "worker 1 restarted");
-  clearInterval(pump);
+  try {  // (cleared whatever happens, as above)
+    await until(() => ga.length > 100, 5000, "worker 1 publishing");
+    process.kill(c.workers.get(1).pid, "SIGKILL");
+    await within(restarted, 10000, "worker 1 restarted");
+  } finally {
+    clearInterval(pump);
+  }
   await until(() => c.workers.get(1).pid !== undefined, 1000, "its pid");
   const b2 = client(c.url(1));
   await within(once(b2, "connect"), 5000, "connect to the successor");
@@ -1000,6 +1025,7 @@ test("a ring per worker: each worker writes its own ring, a SIGKILLed worker's s
      /--ring-per-worker takes at most 127 workers with --redis|no fleet bridge/],
     [["--app", "bench"], /--ring-per-worker needs a cluster/]]) {
     const p = spawn(BIN, ["--port", "0", "--ring-per-worker", ...args]);
+    clusters.push({ proc: p });  // (stopped at the end if it ran: what this refusal guards against)
     let err = "";
     p.stderr.on("data", (d) => (err += d));
     const [code] = await within(once(p, "exit"), 5000, "refused");
@@ -1029,6 +1055,7 @@ test("a ring per worker: each worker writes its own ring, a SIGKILLed worker's s
 test("supervisor: refuses a live cluster's ring, replaces a stale one, drains and removes the ring", async () => {
   const c = await cluster("bench", 2);
   const second = spawn(BIN, ["--app", "bench", "--workers", "1", "--port", "0", "--ring", c.ring]);
+  clusters.push({ proc: second });  // (stopped at the end if it ran: what this refusal guards against)
   let err = "";
   second.stderr.on("data", (d) => (err += d));
   const [code] = await within(once(second, "exit"), 5000, "second cluster exits");

@@ -172,7 +172,11 @@ async function fleetChecks(x, x2, y, xName, yName, sharded = false) {
     assert.match(String(s.host), /^127\.0\.0\.1:\d+$/, JSON.stringify(s));
     assert.equal(s.eio, "4", JSON.stringify(s));
   }
-  if ("data" in seen) {  // (y a Node member: the socket.io fields of a shmio socket)
+  // (y a Node member: the socket.io fields of a shmio socket. Told by the member, not by the
+  // field checked: guarded by `"data" in seen` before 2026-12-06, a bridge that stopped sending
+  // data skipped every check here; a review.)
+  if (yName === "node") {
+    assert.ok("data" in seen, JSON.stringify(seen));
     assert.deepEqual(seen.data, {}, JSON.stringify(seen));
     assert.equal(seen.time, "string", JSON.stringify(seen));
     assert.equal(seen.xdomain, "boolean", JSON.stringify(seen));
@@ -260,14 +264,15 @@ test("mixed fleet: a 2-worker shmio host and a Node server with the classic Redi
   const rooms = await ack(y, "all-rooms");
   assert.ok(rooms.includes(x.id) && rooms.includes(x2.id) && rooms.includes("r1"), rooms.join());
 
-  // Acks that come after the bridge's request timeout (5 s) but within the asker's (8 s): relayed
-  // both ways, as long as the asker waits (its timeout travels with the request; before
-  // 2026-12-02 the bridge stopped relaying at 5 s whatever the asker had said).
+  // Acks that come after the bridge's request timeout (5 s) but within the asker's (15 s):
+  // relayed both ways, as long as the asker waits (its timeout travels with the request; before
+  // 2026-12-02 the bridge stopped relaying at 5 s whatever the asker had said). (8 s before
+  // 2026-12-06: 2 s for the answers' way back through Redis on a loaded machine.)
   for (const [s, name] of [[x, "x"], [x2, "x2"], [y, "y"]]) {
     s.off("question");
     s.on("question", (cb) => setTimeout(() => cb(name), 6000));
   }
-  const slow = await Promise.all([ack(x, "ask-all", 8000), ack(y, "ask-all", 8000)]);
+  const slow = await Promise.all([ack(x, "ask-all", 15000), ack(y, "ask-all", 15000)]);
   for (const asked of slow) {
     assert.equal(asked.error, null, JSON.stringify(asked));
     assert.deepEqual(asked.responses.sort(), ["x", "x2", "y"]);
@@ -532,17 +537,21 @@ test("faults: Redis absent at start, killed and restarted under load, malformed 
       await new Promise((res) => setTimeout(res, 10));
     }
   })();
-  await until(() => gy.length >= 20, 10000, "cross-host delivery under load");
-  await killRedis(r);
-  const killedAt = seq;
-  await until(() => seq >= killedAt + 50, 10000, "publishing on without Redis");
-  r = await startRedis(port);
-  const restartedAt = seq;
-  await untilAsync(async () => (await members(rc).catch(() => 0)) === 2, 20000,
-                   "the bridge and Node resubscribed after the restart");
-  await until(() => gy.some(([m]) => m.seq > restartedAt + 20), 15000,
-              "cross-host delivery resumed by itself");
-  stop = true;
+  publisher.catch(() => {});  // (its failure is the await's below; a wait that fails first is the test's)
+  try {
+    await until(() => gy.length >= 20, 10000, "cross-host delivery under load");
+    await killRedis(r);
+    const killedAt = seq;
+    await until(() => seq >= killedAt + 50, 10000, "publishing on without Redis");
+    r = await startRedis(port);
+    const restartedAt = seq;
+    await untilAsync(async () => (await members(rc).catch(() => 0)) === 2, 20000,
+                     "the bridge and Node resubscribed after the restart");
+    await until(() => gy.some(([m]) => m.seq > restartedAt + 20), 15000,
+                "cross-host delivery resumed by itself");
+  } finally {
+    stop = true;  // (before 2026-12-06 a failed wait left the loop publishing for good)
+  }
   await publisher;
   // Inside the host nothing stopped: every message reached the other worker, in order.
   await until(() => gx2.length === seq, 5000, "local delivery of everything");

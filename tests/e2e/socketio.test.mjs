@@ -5,7 +5,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { io as connect } from "socket.io-client";
 import net from "node:net";
-import { once, within, until, startListening } from "./helpers.mjs";
+import { once, within, until, untilAsync, startListening } from "./helpers.mjs";
 
 const BIN = process.env.SHMIO_BIN;
 const servers = {};
@@ -25,7 +25,9 @@ before(async () => {
   await start("bench", "acks");
   // Default heartbeats with a 1 s connectTimeout: only the connect timeout can end an idle client.
   await start("bench", "connect-timeout", ["--connect-timeout", "1000"]);
-  await start("bench", "heartbeat", ["--ping-interval", "300", "--ping-timeout", "300"]);
+  // (A pong timeout of 2 s, as the protocol suites': with 300 ms the handshake, the CONNECT's
+  // POST and its GET had to come within 600 ms of the session's open on a loaded machine.)
+  await start("bench", "heartbeat", ["--ping-interval", "300", "--ping-timeout", "2000"]);
   // (An origin left in the environment: the command line's replace it.)
   await start("conformance", "origin",
               ["--allow-origin", "http://good.example", "--allow-origin", "HTTPS://Upper.Example:8443"],
@@ -239,13 +241,12 @@ test("broadcast with acks: completes early when all answered, else at the timeou
   assert.equal(r.error, "operation has timed out");
   assert.deepEqual([...r.responses].sort(), ["a", "b"]);
   assert.ok(Date.now() - t0 >= 1950, "not before the timeout");
-  // Now everyone answers: it completes as soon as the last ack is in, long before the timeout.
+  // Now everyone answers: it completes as soon as the last ack is in, before the timeout (no
+  // error: at the timeout it would have one; a wall-clock bound beside it could only flake).
   c.on("question", (ack) => ack("c"));
-  t0 = Date.now();
   r = await within(a.timeout(10000).emitWithAck("ask-all", 5000), 10000, "ask-all");
   assert.equal(r.error, null);
   assert.deepEqual([...r.responses].sort(), ["a", "b", "c"]);
-  assert.ok(Date.now() - t0 < 4000, "completed early");
 });
 
 test("except(room): everyone but the sockets in that room", async () => {
@@ -399,7 +400,7 @@ test("a client that stops answering pings is closed (pingTimeout)", async () => 
   // (The CONNECT's answer, after the first ping where the POST came late on a loaded machine.)
   assert.match(await s.get(), /(^|\x1e)40/);
   assert.ok(await pollUntilClosed(s, false), "closed for the missing pong");
-  assert.ok(Date.now() - started >= 500, "not before pingInterval + pingTimeout");
+  assert.ok(Date.now() - started >= 2250, "not before pingInterval + pingTimeout");
 });
 
 test("allowRequest: a refused handshake gets 403 {code 4}; clients of the allowed origin connect", async () => {
@@ -506,10 +507,22 @@ test("a client opening connections without end: past the descriptor bound they a
     })(), 10000, "metrics once descriptors are free");
     assert.equal(m("shmio_descriptor_bound"), 236);
     // The descriptors open, as the process's listing counts them (the scrape's connection and
-    // the listing's own aside: within a few).
-    const listed = (await import("node:fs")).readdirSync(`/proc/${proc.pid}/fd`).length;
-    assert.ok(Math.abs(m("shmio_open_descriptors") - listed) <= 3,
-              `shmio_open_descriptors ${m("shmio_open_descriptors")}, listed ${listed}`);
+    // the listing's own aside: within a few), once the closes of the connections just destroyed
+    // are done: a scrape and a listing taken again until they agree (one look before
+    // 2026-12-06, while the count still fell; a review).
+    const { readdirSync } = await import("node:fs");
+    let open = 0, listed = 0;
+    await untilAsync(async () => {
+      try {
+        open = (await metricsOf(port))("shmio_open_descriptors");
+      } catch {
+        return false;  // (a scrape that met the bound: looked again)
+      }
+      listed = readdirSync(`/proc/${proc.pid}/fd`).length;
+      return Math.abs(open - listed) <= 3;
+    }, 10000, `shmio_open_descriptors as listed (last: ${open}, listed ${listed})`).catch((e) => {
+      throw new Error(`${e.message}: shmio_open_descriptors ${open}, listed ${listed}`);
+    });
     assert.ok(m("shmio_connections_refused_total") >= mustClose,
               `refused ${m("shmio_connections_refused_total")}`);
     const c = connect(`http://127.0.0.1:${port}`, { transports: ["websocket"], forceNew: true, reconnection: false });

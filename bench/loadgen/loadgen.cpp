@@ -1,7 +1,7 @@
 // shmio-loadgen: a Socket.IO load generator that is a real client (Engine.IO v4 / Socket.IO v5 over
 // WebSocket: handshake, ping/pong, CONNECT, EVENT, ACK) on one epoll thread, for the end-to-end
-// benchmark (bench/e2e). It talks to any server running the bench app (shared/bench-app.md):
-// shmio and the Node peers alike.
+// benchmark (bench/e2e). It talks to any server running the bench app (docs/benchmarks.md, "The app
+// every server runs"): shmio and the Node peers alike.
 //
 //   shmio-loadgen --port P [--ports P1,P2..] --clients N --rooms R --publishers K --rate MSG/S
 //                 --duration S --payload BYTES --mode fanout|rooms|echo|idle|hold|self-test

@@ -1,4 +1,4 @@
-// The bench app (../../../shared/bench-app.md, also docs/benchmarks.md) on Node socket.io, as the
+// The bench app (docs/benchmarks.md, "The app every server runs") on Node socket.io, as the
 // end-to-end benchmark's peers run it:
 //   node server.js --port P                          one process
 //   node server.js --port P --workers N              N workers with @socket.io/cluster-adapter;
@@ -45,9 +45,15 @@ function app(io, worker) {
       const ack = a.pop();
       if (typeof ack === "function") ack(...a);
     });
-    socket.on("publish", (room, payload) => (room ? io.to(room) : io).emit("msg", payload));
-    socket.on("publish-others", (room, payload) =>
-      (room ? socket.to(room) : socket.broadcast).emit("msg", payload));
+    // (Acknowledged when asked, as shmio's bench app does: the load generator never asks.)
+    socket.on("publish", (room, payload, ack) => {
+      (room ? io.to(room) : io).emit("msg", payload);
+      if (typeof ack === "function") ack();
+    });
+    socket.on("publish-others", (room, payload, ack) => {
+      (room ? socket.to(room) : socket.broadcast).emit("msg", payload);
+      if (typeof ack === "function") ack();
+    });
     socket.on("count", async (ack) => {
       const all = await io.fetchSockets();
       if (typeof ack === "function") ack(all.length);

@@ -5,7 +5,7 @@
 //
 // chat: the Socket.IO tutorial's chat (apps/chat.hpp). conformance: the configuration the
 // Socket.IO v5 protocol document's test suite expects (apps/conformance.hpp). bench: the app every
-// benchmarked server runs (apps/bench.hpp, ../shared/bench-app.md).
+// benchmarked server runs (apps/bench.hpp, docs/benchmarks.md).
 //
 // With --workers N the app runs as a cluster (issue #4): a supervisor process owns the ring and
 // forks N workers, each pinned to a CPU, all serving the port (SO_REUSEPORT), joined by the ring
@@ -26,7 +26,9 @@ const char* kUsage =
     "  chat         the Socket.IO tutorial's chat demo (open http://H:P/ in two browsers)\n"
     "  conformance  the Socket.IO protocol test suite's server configuration (pingInterval 300,\n"
     "               pingTimeout 200, connectTimeout 1000, CORS *; the flags override them)\n"
-    "  bench        the benchmark app (join/leave/whoami/echo/publish/publish-others/count)\n"
+    "  bench        the benchmark app (join/leave/whoami/echo/publish/publish-others/count,\n"
+    "               docs/benchmarks.md) and the tests' events, which let any client drive the\n"
+    "               whole cluster: not for clients you do not control\n"
     "  --chat-dir D the chat's files (default: server/apps/chat of the source tree, or\n"
     "               share/shmio/chat of an installed shmio)\n";
 

@@ -1,6 +1,6 @@
-// shmio-bench-app: the benchmark app (apps/bench.hpp: ../shared/bench-app.md's events) as a program
-// of its own, on shmio's public API only. One process, or a cluster with --workers N; every flag of
-// `shmio --help`.
+// shmio-bench-app: the benchmark app (apps/bench.hpp: the events of docs/benchmarks.md, "The app
+// every server runs") as a program of its own, on shmio's public API only. One process, or a
+// cluster with --workers N; every flag of `shmio --help`.
 #include "apps/bench.hpp"
 #include "apps/run.hpp"
 

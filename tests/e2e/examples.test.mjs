@@ -69,6 +69,20 @@ test("shmio-chat: an empty --chat-dir is refused as such", async () => {
   assert.match(err, /--chat-dir must not be empty/);
 });
 
+// A flag's value that looks like -h is the flag's: "--chat-dir -h" names a directory (with no
+// index.html: exit 1, said), not a --help (it printed the help and exited 0 before 2026-12-06).
+test("shmio-chat: --chat-dir -h names a directory, not the help", async () => {
+  const proc = spawn(process.env.CHAT_BIN, ["--port", "0", "--chat-dir", "-h"]);
+  procs.push(proc);
+  let out = "", err = "";
+  proc.stdout.on("data", (d) => (out += d));
+  proc.stderr.on("data", (d) => (err += d));
+  const code = await within(new Promise((r) => proc.on("exit", r)), 10000, "exit");
+  assert.equal(code, 1, err);
+  assert.doesNotMatch(out, /usage:/);
+  assert.match(err, /-h/);
+});
+
 test("shmio-bench-app: the bench app's events", async () => {
   const h = await start(process.env.BENCH_BIN);
   const a = client(h.url), b = client(h.url);

@@ -1,7 +1,7 @@
-// The app every benchmarked server runs (../shared/bench-app.md: join, leave, whoami, echo,
-// publish, publish-others, count), with a few events of its own for the tests (marked below).
-// Written only against shmio's public headers; run by examples/bench.cpp (shmio-bench-app) and
-// `shmio --app bench`.
+// The app every benchmarked server runs (docs/benchmarks.md, "The app every server runs": join,
+// leave, whoami, echo, publish, publish-others, count), with a few events of its own for the tests
+// (marked below). Written only against shmio's public headers; run by examples/bench.cpp
+// (shmio-bench-app) and `shmio --app bench`.
 #pragma once
 
 #include <utility>
@@ -30,7 +30,7 @@ inline void defaults(ServeOptions& options) {
 inline void setup(sio::Server& io, const WorkerInfo& info) {
   const int worker = info.index;
   const json::value pid = static_cast<std::int64_t>(::getpid());
-  // Not in bench-app.md: a server-side event, answered by every other worker (for tests).
+  // Not in the benchmark's events: a server-side event, answered by every other worker (for tests).
   io.of("/").on_server_side("ping-workers",
                             [worker](sio::Args, std::function<void(sio::Args)> ack) {
                               ack(sio::Args{json::value(worker)});
@@ -73,10 +73,13 @@ inline void setup(sio::Server& io, const WorkerInfo& info) {
       // Acknowledged when asked (the chaos suite's publishers: published to the ring when the
       // ack comes).
       return [&io, others](const sio::SocketPtr& s2, sio::Args a, sio::Ack ack) {
-        if (a.values.size() < 2) return;
-        const json::value room = a.values[0];
-        sio::Args payload(json::array{a.values[1]}, std::move(a.binaries));
-        if (room.is_string()) {
+        // As the contract's `room ? io.to(room) : io`: a room only when a non-empty string, and
+        // a payload left out sent as null, as Node sends undefined (before 2026-12-06 "" was a
+        // room here and a publish without a payload did nothing; a review).
+        const json::value room = a.values.empty() ? json::value() : a.values[0];
+        sio::Args payload(json::array{a.values.size() > 1 ? a.values[1] : json::value()},
+                          std::move(a.binaries));
+        if (room.is_string() && !room.get_string().empty()) {
           const std::string r(room.get_string());
           if (others)
             s2->to(r).emit("msg", std::move(payload));
@@ -91,7 +94,8 @@ inline void setup(sio::Server& io, const WorkerInfo& info) {
         if (ack) ack({});
       };
     };
-    // Not in bench-app.md: n volatile (or plain) broadcasts to everyone in a burst, for tests.
+    // Not in the benchmark's events: n volatile (or plain) broadcasts to everyone in a burst, for
+    // tests.
     nsp.on_event("burst", [&io](const sio::SocketPtr&, sio::Args a, sio::Ack ack) {
       const std::int64_t n =
           a.values.size() > 0 && a.values[0].is_int64() ? a.values[0].get_int64() : 0;
@@ -104,8 +108,8 @@ inline void setup(sio::Server& io, const WorkerInfo& info) {
       }
       if (ack) ack({});
     });
-    // Not in bench-app.md: a broadcast with acks to every socket (for tests); answers the caller
-    // with {error, responses}.
+    // Not in the benchmark's events: a broadcast with acks to every socket (for tests); answers the
+    // caller with {error, responses}.
     nsp.on_event("ask-all", [&io](const sio::SocketPtr&, sio::Args a, sio::Ack ack) {
       const std::int64_t ms =
           !a.values.empty() && a.values[0].is_int64() ? a.values[0].get_int64() : 1000;
@@ -121,7 +125,7 @@ inline void setup(sio::Server& io, const WorkerInfo& info) {
                                              {"responses", std::move(responses)}}});
               });
     });
-    // Not in bench-app.md: io.except(room).emit, for tests.
+    // Not in the benchmark's events: io.except(room).emit, for tests.
     nsp.on_event("publish-except", [&io](const sio::SocketPtr&, sio::Args a, sio::Ack ack) {
       if (a.values.size() >= 2 && a.values[0].is_string()) {
         const std::string room(a.values[0].get_string());
@@ -138,7 +142,7 @@ inline void setup(sio::Server& io, const WorkerInfo& info) {
             if (ack) ack(sio::Args{static_cast<std::uint64_t>(all.size())});
           });
     });
-    // Not in bench-app.md (for tests): the cluster-wide operations.
+    // Not in the benchmark's events (for tests): the cluster-wide operations.
     nsp.on_event("fetch", [&io](const sio::SocketPtr&, sio::Args a, sio::Ack ack) {
       sio::BroadcastOperator op(io.of("/"), {});
       if (!a.values.empty() && a.values[0].is_string())

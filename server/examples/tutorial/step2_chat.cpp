@@ -4,9 +4,38 @@
 namespace sio = shmio::socketio;
 namespace json = boost::json;
 
+// Step 1's page with the chat's client side: the form emits "chat message", and every
+// "chat message" the server sends is added to the list (as text: never as HTML).
+const char* kPage = R"(<!doctype html>
+<html><body>
+  <ul id="messages"></ul>
+  <form id="form"><input id="input" autocomplete="off"><button>Send</button></form>
+  <script src="https://cdn.socket.io/4.8.4/socket.io.min.js"></script>
+  <script>
+    const socket = io();
+    const form = document.getElementById("form");
+    const input = document.getElementById("input");
+    form.addEventListener("submit", (e) => {
+      e.preventDefault();
+      if (input.value) socket.emit("chat message", input.value);
+      input.value = "";
+    });
+    socket.on("chat message", (msg) => {
+      const item = document.createElement("li");
+      item.textContent = msg;
+      document.getElementById("messages").appendChild(item);
+    });
+  </script>
+</body></html>)";
+
 int main(int argc, char** argv) {
   shmio::ServeOptions options;
   options.name = "tutorial";
+  options.server.routes = [](const shmio::engineio::ServerOptions::HttpRequest& r)
+      -> std::optional<shmio::engineio::ServerOptions::HttpResponse> {
+    if (r.method == "GET" && r.path == "/") return {{200, "text/html; charset=utf-8", kPage, {}}};
+    return std::nullopt;
+  };
   if (auto parsed = shmio::parse_args(argc, argv, options); parsed.status != parsed.ok)
     return parsed.exit_code();
 

@@ -226,7 +226,10 @@ test("volatile broadcasts are dropped for a client that cannot take them at once
   got = 0;
   await s.timeout(10000).emitWithAck("burst", 2000, true);
   await s.timeout(10000).emitWithAck("echo", 0);
-  assert.ok(got < 2000, `volatile: ${got} of 2000 arrived (at most the first few, not all)`);
+  // (The burst is emitted in one turn: the first frame queued, the connection is not writable
+  // until the turn's flush, and the rest are dropped. "< 2000" before 2026-12-06: one dropped of
+  // 2000 passed; a review.)
+  assert.ok(got <= 10, `volatile: ${got} of 2000 arrived (at most the first few, not all)`);
 });
 
 test("broadcast with acks: completes early when all answered, else at the timeout with what came", async () => {

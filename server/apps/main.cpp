@@ -44,6 +44,11 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     const std::string_view a = argv[i];
     if ((a == "--app" || a == "--chat-dir") && i + 1 < argc) {
+      // (A value, not the next option, as parse_args rules for its own flags.)
+      if (std::string_view(argv[i + 1]).rfind("--", 0) == 0) {
+        std::fprintf(stderr, "shmio: %s needs a value (got %s)\n%s", argv[i], argv[i + 1], kUsage);
+        return 2;
+      }
       (a == "--app" ? app : chat_dir) = argv[++i];
       if (a == "--chat-dir") chat_dir_given = true;
       continue;

@@ -21,6 +21,11 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     const std::string_view a = argv[i];
     if (a == "--chat-dir" && i + 1 < argc) {
+      // (A value, not the next option, as parse_args rules for its own flags.)
+      if (std::string_view(argv[i + 1]).rfind("--", 0) == 0) {
+        std::fprintf(stderr, "shmio-chat: --chat-dir needs a value (got %s)\n", argv[i + 1]);
+        return 2;
+      }
       dir = argv[++i];
       if (dir.empty()) {  // (said as a missing index.html before 2026-12-05)
         std::fprintf(stderr, "shmio-chat: --chat-dir must not be empty\n");

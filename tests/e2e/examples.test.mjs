@@ -59,6 +59,16 @@ test("shmio-chat: an unknown option is refused", async () => {
   assert.match(err, /--colour/);
 });
 
+test("shmio-chat: --chat-dir followed by another option is refused (needs a value)", async () => {
+  const proc = spawn(process.env.CHAT_BIN, ["--port", "0", "--chat-dir", "--recovery"]);
+  procs.push(proc);
+  let err = "";
+  proc.stderr.on("data", (d) => (err += d));
+  const code = await within(new Promise((r) => proc.on("exit", r)), 10000, "exit");
+  assert.equal(code, 2, err);
+  assert.match(err, /--chat-dir needs a value \(got --recovery\)/);
+});
+
 test("shmio-chat: an empty --chat-dir is refused as such", async () => {
   const proc = spawn(process.env.CHAT_BIN, ["--port", "0", "--chat-dir", ""]);
   procs.push(proc);

@@ -191,7 +191,10 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
     node_.hold([this, alive = std::weak_ptr<int>(alive_),
                 w = std::weak_ptr<sio::AckCollector>(collector), encoded = std::move(encoded), opts,
                 id] {
-      if (alive.expired()) return;
+      if (alive.expired()) {  // (its namespace gone: none of its sockets answers)
+        if (auto c = w.lock()) c->expect(0, 0);
+        return;
+      }
       if (auto c = w.lock())
         ack_locally(encoded, opts, id, c);
       else

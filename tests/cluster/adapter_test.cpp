@@ -2226,6 +2226,12 @@ TEST(ClusterHandoff, ALateButLiveOwnerIsWaitedOnOnceASecond) {
 // not install (MSG_CTRUNC), and the connection was lost. Two small hand-offs and one in a memfd
 // (two descriptors); the receiver's table full but for the one its accept takes.
 TEST(ClusterHandoff, HandOffsWaitWhileTheWorkerHasNoDescriptorFreeAndAreTakenAfter) {
+#if defined(__SANITIZE_ADDRESS__)
+  // (The sanitizers' runtime takes descriptors of its own while the table is full: UBSan's vptr
+  // check tests memory through a pipe, fails with EMFILE, and reports an invalid vptr. The
+  // Release build runs this test; cluster_handoff runs the same case in a worker process.)
+  GTEST_SKIP() << "the sanitizers need descriptors of their own (UBSan's vptr check opens a pipe)";
+#endif
   boost::asio::io_context io;
   const std::string name = "test-handoff-nofd-" + std::to_string(::getpid());
   std::uint64_t refused = 0;

@@ -134,6 +134,18 @@ class Bridge : public ::testing::Test {
   // Subscribers on the channels a Redis member counts: the bridge's subscriptions are in place
   // once PUBSUB NUMSUB (or SHARDNUMSUB) of the request (main) channel says 1 (`members` with
   // other subscribers of the test's).
+  // The bridge (classic) on `server`, and a subscriber to every broadcast channel of "/" whose
+  // messages land in got_; `cmd` for commands. Started once the bridge is subscribed.
+  struct Watched {
+    std::shared_ptr<redis::Client> sub, cmd;
+  };
+  Watched bridge_with_a_broadcast_watcher(const RedisServer& server) {
+    Watched w{client(server.url()), nullptr};
+    w.sub->psubscribe("socket.io#/#*");
+    w.cmd = client(server.url());
+    start_bridge(server.url());
+    return w;
+  }
   bool bridge_subscribed(redis::Client& cmd, bool sharded = false, long long members = 1) {
     return drive([&] {
       return subscribers(cmd, sharded ? "SHARDNUMSUB" : "NUMSUB",
@@ -325,11 +337,8 @@ class Bridge : public ::testing::Test {
 TEST_F(Bridge, RingBroadcastsArePublishedAsTheClassicAdapterPublishes) {
   RedisServer server(free_port());
   server.start();
-  auto sub = client(server.url());
-  sub->psubscribe("socket.io#/#*");
-  auto cmd = client(server.url());
-  start_bridge(server.url());
-  ASSERT_TRUE(bridge_subscribed(*cmd));
+  const Watched w = bridge_with_a_broadcast_watcher(server);
+  ASSERT_TRUE(bridge_subscribed(*w.cmd));
   // A producer on the ring (as a worker's adapter or shmio-emit): to a room, with binary.
   cluster::Emitter em(ring_);
   sio::Args args(json::array{json::object{{"k", 1}}, sio::placeholder(0)},
@@ -360,11 +369,8 @@ TEST_F(Bridge, RingBroadcastsArePublishedAsTheClassicAdapterPublishes) {
 TEST_F(Bridge, BroadcastsBeyondAClientsBoundsArePublished) {
   RedisServer server(free_port());
   server.start();
-  auto sub = client(server.url());
-  sub->psubscribe("socket.io#/#*");
-  auto cmd = client(server.url());
-  start_bridge(server.url());
-  ASSERT_TRUE(bridge_subscribed(*cmd));
+  const Watched w = bridge_with_a_broadcast_watcher(server);
+  ASSERT_TRUE(bridge_subscribed(*w.cmd));
   cluster::Emitter em(ring_);
   json::array many;
   std::vector<sio::Binary> bins;
@@ -396,11 +402,8 @@ TEST_F(Bridge, BroadcastsBeyondAClientsBoundsArePublished) {
 TEST_F(Bridge, ABroadcastWhosePlaceholdersMultiplyItsBinaryDataIsNotPublished) {
   RedisServer server(free_port());
   server.start();
-  auto sub = client(server.url());
-  sub->psubscribe("socket.io#/#*");
-  auto cmd = client(server.url());
-  start_bridge(server.url());
-  ASSERT_TRUE(bridge_subscribed(*cmd));
+  const Watched w = bridge_with_a_broadcast_watcher(server);
+  ASSERT_TRUE(bridge_subscribed(*w.cmd));
   cluster::Emitter em(ring_);
   json::array same;
   for (int i = 0; i < 2000; ++i) same.push_back(sio::placeholder(0));

@@ -1963,6 +1963,29 @@ TEST_P(Delivery, AnOffsetOlderThanItsSessionReplaysNothingFromBeforeIt) {
       << "replayed what was broadcast before its session began: " << c_connect;
 }
 
+// A window of "for ever" (milliseconds::max()) keeps sessions: its nanoseconds overflowed, and
+// every session was dropped at once, before 2026-12-06 (a helper's review).
+TEST_P(Delivery, ARecoveryWindowOfForeverKeepsTheSession) {
+  ServerOptions o;
+  RecoveryOptions r;
+  r.max_disconnection_duration = std::chrono::milliseconds::max();
+  o.connection_state_recovery = r;
+  restart(o);
+  auto [a, a_connect] = join_with("");
+  const std::string pid = field(a_connect, "pid"), sid = field(a_connect, "sid");
+  ASSERT_FALSE(pid.empty());
+  const std::string offset = broadcast_offset(*a, "all", 1);
+  ASSERT_FALSE(offset.empty());
+  const std::size_t before = server_->client_count();
+  a->reset();
+  drive([&] { return server_->client_count() < before; });
+  ASSERT_LT(server_->client_count(), before);
+  server_->to("all").emit("m", Args{2});  // missed while away
+  auto [b, b_connect] = join_with(R"({"pid":")" + pid + R"(","offset":")" + offset + R"("})");
+  EXPECT_EQ(field(b_connect, "sid"), sid) << "recovered: " << b_connect;
+  EXPECT_NE(b_connect.find(R"(["m",2,)"), std::string::npos) << b_connect;
+}
+
 // With recovery on, a direct emit carries an offset, as socket.io's socket.emit does (it goes
 // through the adapter's broadcast then). socket.io-client takes the last argument of any event,
 // when a string, for its offset: sent without one, an emit ending in a string became the
@@ -4500,11 +4523,21 @@ TEST(Http, AppHandlersCannotSplitAResponseOrStopTheServer) {
     if (r.path == "/cookies")  // (a name said again: another field, not a replacement)
       return engineio::ServerOptions::HttpResponse{
           200, "text/plain", "two", {{"Set-Cookie", "a=1"}, {"set-cookie", "b=2"}}};
+    // (A 304 or 204 with a body: Beast threw invalid_argument out of io.run(), and a 1xx went
+    // out as the answer, before 2026-12-06.)
+    if (r.path == "/not-modified")
+      return engineio::ServerOptions::HttpResponse{304, "text/plain", "a body for a 304", {}};
+    if (r.path == "/no-content")
+      return engineio::ServerOptions::HttpResponse{204, "text/plain", "a body for a 204", {}};
+    if (r.path == "/informational")
+      return engineio::ServerOptions::HttpResponse{103, "text/plain", "", {}};
     return std::nullopt;
   };
   o.static_files =
       [](const std::string& path) -> std::optional<engineio::ServerOptions::StaticResponse> {
     if (path == "/throws") throw std::runtime_error("cannot read the file");
+    if (path == "/no-body")  // (a null body: read through before 2026-12-06)
+      return engineio::ServerOptions::StaticResponse{"text/plain", nullptr};
     return std::nullopt;
   };
   o.allow_request = [](const auto& headers) -> bool {
@@ -4536,6 +4569,21 @@ TEST(Http, AppHandlersCannotSplitAResponseOrStopTheServer) {
   c.send_raw("GET /throws HTTP/1.1\r\nHost: x\r\n\r\n");
   r = http_response(io, c);
   EXPECT_NE(r.find("HTTP/1.1 500"), std::string::npos) << r;
+  c.send_raw("GET /not-modified HTTP/1.1\r\nHost: x\r\n\r\n");
+  r = http_response(io, c);
+  EXPECT_EQ(r.rfind("HTTP/1.1 304", 0), 0u) << r;
+  EXPECT_EQ(r.find("a body"), std::string::npos) << r;
+  c.send_raw("GET /no-content HTTP/1.1\r\nHost: x\r\n\r\n");
+  r = http_response(io, c);
+  EXPECT_EQ(r.rfind("HTTP/1.1 204", 0), 0u) << r;
+  EXPECT_EQ(r.find("a body"), std::string::npos) << r;
+  c.send_raw("GET /informational HTTP/1.1\r\nHost: x\r\n\r\n");
+  r = http_response(io, c);
+  EXPECT_EQ(r.rfind("HTTP/1.1 500", 0), 0u) << r;
+  c.send_raw("GET /no-body HTTP/1.1\r\nHost: x\r\n\r\n");
+  r = http_response(io, c);
+  EXPECT_EQ(r.rfind("HTTP/1.1 200", 0), 0u) << r;
+  EXPECT_NE(r.find("Content-Length: 0"), std::string::npos) << r;
   Client d(port);
   d.send_raw("GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\nX-Throw: 1\r\n\r\n");
   r = http_response(io, d);

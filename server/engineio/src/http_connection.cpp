@@ -405,7 +405,10 @@ void HttpConnection::handle(Request req, const Target& t) {
             500, "text/plain; charset=utf-8", "Internal Server Error", {}};
       }
       if (out) {
-        if (out->status < 100 || out->status > 599) {  // not an HTTP status: the handler's bug
+        // Not an HTTP status, or not a final one (1xx: the client would wait on for the real
+        // answer): the handler's bug, a 500 (a 1xx went out as the answer, and the client hung,
+        // before 2026-12-06; a helper's review).
+        if (out->status < 200 || out->status > 599) {
           std::fprintf(stderr, "shmio: HTTP route handler returned status %u\n", out->status);
           out = ServerOptions::HttpResponse{
               500, "text/plain; charset=utf-8", "Internal Server Error", {}};
@@ -448,7 +451,13 @@ void HttpConnection::handle(Request req, const Target& t) {
         }
         if (cors_preflight) cors_fields(res);
         res.keep_alive(req.keep_alive());
-        res.body() = std::move(out->body);
+        // A 204 or 304 has no body (RFC 9110 15.3.5, 15.4.5): one given is left out, as Node's
+        // response does (Beast's prepare_payload threw invalid_argument out of io.run(), and the
+        // process ended, before 2026-12-06; a helper's review).
+        if (out->status != 204 && out->status != 304)
+          res.body() = std::move(out->body);
+        else if (!out->body.empty())
+          std::fprintf(stderr, "shmio: HTTP route handler's body for a %u left out\n", out->status);
         res.prepare_payload();
         return send(std::move(res));
       }
@@ -472,7 +481,8 @@ void HttpConnection::handle(Request req, const Target& t) {
         Response res{http::status::ok, req.version()};
         res.set(http::field::content_type, file->content_type);
         res.keep_alive(req.keep_alive());
-        res.body() = *file->body;
+        // (No body, a null pointer: an empty one. It was read through, before 2026-12-06.)
+        if (file->body) res.body() = *file->body;
         res.prepare_payload();
         return send(std::move(res));
       }

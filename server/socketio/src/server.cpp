@@ -38,6 +38,13 @@ bool Server::open(const Client* c) const {
 Server::Server(net::io_context& io, ServerOptions options)
     : io_(io), loop_{std::make_shared<detail::LoopHandle>()}, options_(std::move(options)) {
   loop_.h->io = &io_;
+  // A recovery window of "for ever" (milliseconds::max()) is a century, as an ack's timeout
+  // (detail::timer_timeout), and one below zero none: the window is added to the clock and
+  // compared in nanoseconds, where max() overflowed (undefined; in practice about -1 ms: every
+  // session dropped at once, no client ever recovered) before 2026-12-06 (a helper's review).
+  if (auto& r = options_.connection_state_recovery)
+    r->max_disconnection_duration = std::max(std::chrono::milliseconds(0),
+                                             detail::timer_timeout(r->max_disconnection_duration));
   // 120 random bits; 30 of them start the ack counter, so that a restarted worker's ids are not
   // its predecessor's (an answer to one of those still on its way through the ring would be
   // counted for the new broadcast of the same id).

@@ -74,7 +74,7 @@ struct ServerOptions {
   // Requests outside `path` (GET/HEAD only): a static response, or nullopt for 404.
   struct StaticResponse {
     std::string content_type;
-    std::shared_ptr<const std::string> body;
+    std::shared_ptr<const std::string> body;  // (null: an empty body)
   };
   std::function<std::optional<StaticResponse>(const std::string& path)> static_files;
   // An application's own HTTP endpoints outside `path`, any method, asked before static_files:
@@ -98,7 +98,7 @@ struct ServerOptions {
     std::string_view address;
   };
   struct HttpResponse {
-    unsigned status = 200;
+    unsigned status = 200;  // 200-599 (another: a 500); a 204's or 304's body is left out
     std::string content_type = "text/plain; charset=utf-8";
     std::string body;
     std::vector<std::pair<std::string, std::string>> headers;  // extra headers

@@ -44,7 +44,7 @@ struct LoopHandle;  // (private: socketio/src/detail.hpp)
 // reconnects within max_disconnection_duration gets its id, rooms and data back, and every
 // broadcast it missed, before the CONNECT reply.
 struct RecoveryOptions {
-  std::chrono::milliseconds max_disconnection_duration{120000};
+  std::chrono::milliseconds max_disconnection_duration{120000};  // (at most a century)
   bool skip_middlewares = true;
   // Broadcasts kept for replay, per namespace, at most (older ones are also dropped after
   // max_disconnection_duration). 65536 chat-sized packets are a few MiB; a reconnect needing an

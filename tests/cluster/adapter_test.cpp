@@ -1589,6 +1589,19 @@ TEST_P(ClusterAdapterTest, AnEmitterTakesSeveralRoomsAtOnce) {
   EXPECT_TRUE(has(b.first, "e"));
   EXPECT_FALSE(has(c.first, "e"));
   EXPECT_TRUE(has(a.first, "f"));
+  // An operator kept in a variable chains into new ones and stays as it was (the Node emitter's
+  // operators are immutable; until 2026-12-06 this did not compile).
+  const auto all = em.of("/");
+  ASSERT_TRUE(all.except(b.second).volatile_().compress(false).emit("g", sio::Args{1}));
+  ASSERT_TRUE(all.to({"y"}).in(std::vector<sio::Room>{"x"}).emit("h", sio::Args{1}));
+  ASSERT_TRUE(all.emit("i", sio::Args{1}));
+  ASSERT_TRUE(drive([&] { return has(a.first, "i") && has(b.first, "i") && has(c.first, "i"); }));
+  EXPECT_TRUE(has(a.first, "g"));
+  EXPECT_FALSE(has(b.first, "g"));
+  EXPECT_TRUE(has(c.first, "g"));
+  EXPECT_TRUE(has(a.first, "h"));  // (in "x")
+  EXPECT_TRUE(has(b.first, "h"));  // (in "x" and "y")
+  EXPECT_TRUE(has(c.first, "h"));
 }
 
 namespace {

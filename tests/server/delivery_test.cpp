@@ -1085,6 +1085,33 @@ TEST_P(Delivery, LeaveRoomIsToldOnceTheSocketIsOutOfTheRoom) {
   EXPECT_EQ(told, (std::vector<std::string>{"leave " + own + " by 0:", "delete " + own}));
 }
 
+// A room listener that joins every socket to a room while one leaves its rooms at its disconnect
+// does not make the leaving one a member again: its entry outlived it in the room's list (freed
+// memory at the room's next broadcast) before 2026-12-06 (a helper's review).
+TEST_P(Delivery, ARoomListenerJoiningEverySocketAtADisconnectDoesNotKeepTheLeavingOne) {
+  std::vector<SocketPtr> s;
+  for (int i = 0; i < 2; ++i) {
+    connect();
+    s.push_back(server_->of("/").socket(last_sid_));
+    ASSERT_TRUE(s.back());
+  }
+  const RoomListening room_listening;
+  const std::shared_ptr<bool>& listening = room_listening.flag;
+  Namespace& nsp = server_->of("/");
+  nsp.adapter().on_room_event(
+      [&nsp, listening](Adapter::RoomEvent e, const Room&, const SocketId&) {
+        if (*listening && e == Adapter::RoomEvent::delete_room) nsp.sockets_join("lobby");
+      });
+  const SocketId leaving = s[0]->id();
+  s[0]->disconnect();
+  EXPECT_EQ(nsp.adapter().socket_rooms(leaving), std::set<Room>{});
+  EXPECT_EQ(nsp.in("lobby").fetch_sockets(), std::vector<SocketPtr>{s[1]});
+  BroadcastOptions lobby;
+  lobby.rooms = {"lobby"};
+  EXPECT_EQ(nsp.adapter().targets(lobby), std::vector<SocketId>{s[1]->id()});
+  EXPECT_EQ(nsp.to("lobby").emit("e", Args{1}), 1u);
+}
+
 // A socket's own room and a room of the same name that other sockets joined (a socket id joined
 // as a room) are one room for the room events: made once, deleted once neither holds it. (Before
 // 2026-12-04 each said its own "create-room" and "delete-room": a socket that joined another's id
@@ -1961,6 +1988,38 @@ TEST_P(Delivery, AnOffsetOlderThanItsSessionReplaysNothingFromBeforeIt) {
   EXPECT_NE(c_connect.find(R"(["m",3,)"), std::string::npos) << c_connect;
   EXPECT_EQ(c_connect.find(R"(["m",2,)"), std::string::npos)
       << "replayed what was broadcast before its session began: " << c_connect;
+}
+
+// A recovered socket gets what it missed before what a room listener broadcasts as it joins its
+// rooms again (a presence event): in the order of their offsets. Before 2026-12-06 the presence
+// came first, and the client's last offset was then the older replayed one's (a helper's review).
+TEST_P(Delivery, ARecoveredSocketGetsItsReplayBeforeWhatItsJoinsBroadcast) {
+  ServerOptions o;
+  o.connection_state_recovery = RecoveryOptions{};
+  restart(o);
+  Namespace& nsp = server_->of("/");
+  const RoomListening room_listening;
+  const std::shared_ptr<bool>& listening = room_listening.flag;
+  nsp.adapter().on_room_event(
+      [&nsp, listening](Adapter::RoomEvent e, const Room& room, const SocketId& id) {
+        if (*listening && e == Adapter::RoomEvent::join_room && room == "chat")
+          nsp.to("chat").emit("presence", Args{id});
+      });
+  auto [a, a_connect] = join_with("");
+  const std::string pid = field(a_connect, "pid"), sid = field(a_connect, "sid");
+  ASSERT_TRUE(nsp.socket(sid));
+  nsp.socket(sid)->join("chat");
+  const std::string offset = broadcast_offset(*a, "chat", 1);
+  ASSERT_FALSE(offset.empty());
+  leave_server(*a);
+  nsp.to("chat").emit("m", Args{2});  // missed while away
+  auto [b, b_connect] = join_with(R"({"pid":")" + pid + R"(","offset":")" + offset + R"("})");
+  ASSERT_EQ(field(b_connect, "sid"), sid) << "recovered: " << b_connect;
+  const std::size_t missed = b_connect.find(R"(["m",2,)");
+  const std::size_t presence = b_connect.find(R"(["presence",")" + sid);
+  ASSERT_NE(missed, std::string::npos) << b_connect;
+  ASSERT_NE(presence, std::string::npos) << b_connect;
+  EXPECT_LT(missed, presence) << b_connect;
 }
 
 // A window of "for ever" (milliseconds::max()) keeps sessions: its nanoseconds overflowed, and

@@ -86,9 +86,12 @@ void Adapter::ack_locally(const EncodedPacket& e, const BroadcastOptions& opts, 
   collector->expect(0, n);
 }
 
+// (Not a socket leaving its rooms at its disconnect: a room listener that joins every socket to
+// a room as one leaves made it a member again, and its entry outlived it in that room's list —
+// freed memory at the room's next broadcast — before 2026-12-06; a helper's review.)
 void Adapter::add_sockets(const BroadcastOptions& opts, const std::set<Room>& rooms) {
   for (const SocketId& id : targets(opts))
-    if (nsp_->socket(id)) add_all(id, rooms);
+    if (const SocketPtr s = nsp_->socket(id); s && !s->gone_) add_all(id, rooms);
 }
 
 void Adapter::del_sockets(const BroadcastOptions& opts, const std::set<Room>& rooms) {
@@ -280,18 +283,27 @@ void InMemoryAdapter::del(const SocketId& id, const Room& room) {
   left(room, id, unlink(room, index));
 }
 
+// (The member found again at each step: a room listener may change the index meanwhile, even
+// join this socket to a room again through the adapter, which is then left too.)
 void InMemoryAdapter::del_all(const SocketId& id) {
-  auto it = sids_.find(id);
-  if (it == sids_.end()) return;
-  Member& m = it->second;
-  while (!m.rooms.empty()) {
-    const Room room = std::move(m.rooms.back().first);  // the last first: no element moves
-    const std::size_t index = m.rooms.back().second;
-    m.rooms.pop_back();
-    left(room, id, unlink(room, index));
+  for (;;) {
+    auto it = sids_.find(id);
+    if (it == sids_.end()) return;
+    Member& m = it->second;
+    if (!m.rooms.empty()) {
+      const Room room = std::move(m.rooms.back().first);  // the last first: no element moves
+      const std::size_t index = m.rooms.back().second;
+      m.rooms.pop_back();
+      left(room, id, unlink(room, index));
+      continue;
+    }
+    if (std::exchange(m.own_room, false)) {
+      left(id, id, true);
+      continue;
+    }
+    sids_.erase(it);
+    return;
   }
-  if (std::exchange(m.own_room, false)) left(id, id, true);
-  sids_.erase(it);
 }
 
 std::set<Room> InMemoryAdapter::socket_rooms(const SocketId& id) const {

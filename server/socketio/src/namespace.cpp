@@ -325,6 +325,14 @@ void Namespace::admit(const std::shared_ptr<Client>& c, const SocketPtr& s) {
     abandon(s);
     return true;
   };
+  // A recovered socket gets what it missed before the CONNECT reply (the client emits those
+  // events before its "connect" event, in order), and before it joins its rooms: what a room
+  // listener broadcasts as it joins (a presence event) comes after the replay, in the order of
+  // the offsets. (Before 2026-12-06 it came first: the client's last offset was then the last
+  // replayed one, older than that event's, which its next recovery replayed again; a helper's
+  // review.) A listener that disconnects it as it joins leaves these events with no CONNECT:
+  // the client drops them with the socket.
+  for (const EncodedPacket& p : missed) p.send_to(*c->conn());
   adapter_->add_all(s->id(), {s->id()});
   if (went()) return;
   if (s->x_ && !s->x_->restore_rooms.empty())
@@ -332,9 +340,6 @@ void Namespace::admit(const std::shared_ptr<Client>& c, const SocketPtr& s) {
   if (went()) return;
   if (s->x_) s->x_->taken.reset();  // (a recovered socket's session: used)
   c->add(name_, s);
-  // A recovered socket gets what it missed before the CONNECT reply (the client emits those
-  // events before its "connect" event, in order).
-  for (const EncodedPacket& p : missed) p.send_to(*c->conn());
   c->send(connect_reply(*s));
   // (A copy: a handler may add handlers, which would move these under the one running.)
   const auto handlers = connection_;

@@ -92,6 +92,28 @@ class EmitTargets {
     opts_.flags.compress = on;
     return std::move(static_cast<Derived&>(*this));
   }
+  // The same on an operator kept in a variable: a new one, this one unchanged, as the Node
+  // emitter's operators are (`const op = em.of("/"); op.except("x").emit(...); op.emit(...)`).
+  // (Until 2026-12-06 only a temporary could be chained; a helper's review.)
+  Derived to(const socketio::Room& room) const& { return Derived(self()).to(room); }
+  Derived to(std::initializer_list<socketio::Room> rooms) const& {
+    return Derived(self()).to(rooms);
+  }
+  Derived to(const std::vector<socketio::Room>& rooms) const& { return Derived(self()).to(rooms); }
+  Derived in(const socketio::Room& room) const& { return Derived(self()).to(room); }
+  Derived in(std::initializer_list<socketio::Room> rooms) const& {
+    return Derived(self()).to(rooms);
+  }
+  Derived in(const std::vector<socketio::Room>& rooms) const& { return Derived(self()).to(rooms); }
+  Derived except(const socketio::Room& room) const& { return Derived(self()).except(room); }
+  Derived except(std::initializer_list<socketio::Room> rooms) const& {
+    return Derived(self()).except(rooms);
+  }
+  Derived except(const std::vector<socketio::Room>& rooms) const& {
+    return Derived(self()).except(rooms);
+  }
+  Derived volatile_() const& { return Derived(self()).volatile_(); }
+  Derived compress(bool on) const& { return Derived(self()).compress(on); }
   // (One room or a brace list, for Derived's sockets_join / sockets_leave of a vector.)
   bool sockets_join(const socketio::Room& room) const {
     return self().sockets_join(std::vector<socketio::Room>{room});

@@ -1260,6 +1260,64 @@ TEST_F(Bridge, AFleetCountRefusedEndsRequestsAtTheRequestTimeout) {
   EXPECT_EQ(said.find(":pw@"), std::string::npos) << said;
 }
 
+// A worker's request whose PUBLISH Redis refuses (an ACL user without PUBLISH) reached no member:
+// the worker is answered at once (a serverSideEmit's answer said lost) and it is counted unsent,
+// not sent. Before 2026-12-06 nothing saw the refusal: the worker waited out the request timeout
+// (10 s here) and the request was counted published (a helper's review).
+TEST_F(Bridge, AWorkersRequestRedisRefusesIsAnsweredAtOnceAndCountedUnsent) {
+  RedisServer server(free_port());
+  server.start();
+  auto admin = client(server.url());
+  std::optional<redis::Reply> set;
+  admin->command({"ACL", "SETUSER", "mute", "on", ">pw", "~*", "allchannels", "+@all", "-publish"},
+                 [&](const redis::Reply& r) { set = r; });
+  ASSERT_TRUE(drive([&] { return set.has_value(); }, 5s));
+  ASSERT_EQ(set->str, "OK");
+  auto member = client(server.url());  // (a member that never answers: counted, so waited for)
+  member->subscribe("socket.io-request#/#");
+  ::testing::internal::CaptureStderr();
+  start_bridge("redis://mute:pw@" + server.url().substr(8), redis::FleetMode::classic,
+               redis::ShardedSubscription::dynamic, 10000, 10s);
+  const bool both = bridge_subscribed(*admin, false, 2);
+  auto reader = shm::RingReader::attach(*segment_, {"test", -1, shm::StartAt::latest});
+  auto worker = shm::RingWriter::attach(*segment_, {"worker-0", -1});
+  bool answered = false;
+  std::chrono::steady_clock::time_point asked;
+  if (both && reader && worker) {
+    const std::string ask = cluster::write_message(
+        {{"nsp", "/"}, {"event", "q"}, {"args", json::array{}}, {"requestId", 9}});
+    asked = std::chrono::steady_clock::now();
+    ASSERT_EQ(worker->publish(static_cast<std::uint16_t>(cluster::MessageType::server_side_emit),
+                              {reinterpret_cast<const std::byte*>(ask.data()), ask.size()}),
+              shm::PublishStatus::ok);
+    answered = drive(
+        [&] {
+          bool lost = false;
+          reader->poll([&](const shm::RecordView& v) {
+            auto m = cluster::read_message(v.payload);
+            if (m &&
+                v.type ==
+                    static_cast<std::uint16_t>(cluster::MessageType::server_side_emit_response) &&
+                m->body.contains("requestId") &&
+                m->body.at("requestId").to_number<std::uint64_t>() == 9u &&
+                m->body.contains("lost"))
+              lost = true;
+          });
+          return lost;
+        },
+        8s);
+  }
+  const auto took = std::chrono::steady_clock::now() - asked;
+  const std::string said = ::testing::internal::GetCapturedStderr();
+  ASSERT_TRUE(both) << "the bridge and the member subscribed";
+  ASSERT_TRUE(reader && worker);
+  ASSERT_TRUE(answered) << "said lost before the request timeout (10 s)";
+  EXPECT_LT(took, 5s);
+  EXPECT_EQ(bridge_->stats().requests_out, 0u);
+  EXPECT_GE(bridge_->stats().unsent, 1u);
+  EXPECT_NE(said.find("a worker's request to the fleet not published"), std::string::npos) << said;
+}
+
 // The fleet is counted (PUBSUB NUMSUB of the request channel) less the bridge only where Redis
 // counts the bridge: with its subscriber link down (Redis closed it; here killed, and kept from
 // coming back by maxclients), a worker's serverSideEmit to a fleet of one member waits for that

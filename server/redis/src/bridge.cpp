@@ -619,6 +619,10 @@ struct Bridge::Impl {
       return fits_fleet(json::value(r.data), r.attachments, "a server-side emit");
     return true;
   }
+  // (The client's error for a command lost with its connection, written or not.)
+  static bool lost_link(const Reply& r) {
+    return r.is_error() && r.str.rfind("ERR shmio: connection lost", 0) == 0;
+  }
   void refuse_out(const std::string& what, const std::string& why) {
     ++stats.unsent;
     const auto now = Clock::now();
@@ -1027,6 +1031,9 @@ struct Bridge::Impl {
               it->second.deadline = by;
               due_at(by, 0, id);
             }
+            // (The link lost: the request's PUBLISH, behind, fails too and ends it, below; no
+            // refusal of PUBSUB to say.)
+            if (lost_link(rep)) return;
             const auto now = Clock::now();
             if (!count_refusal_said || now - *count_refusal_said >= std::chrono::minutes(1)) {
               count_refusal_said = now;
@@ -1044,11 +1051,27 @@ struct Bridge::Impl {
           it->second.expected = self_counted && n > 0 ? n - 1 : n;
           check_outgoing(id);
         });
+    // Its PUBLISH failed (the link lost with it written or queued, the queue full, refused by an
+    // ACL): no member has it, so the worker is answered at once with what came (nothing) and it
+    // is counted unsent, as a broadcast's failed publish is. Before 2026-12-06 nothing saw it:
+    // the worker waited out its timeout and it was counted sent (a helper's review).
+    // (Counted published once Redis took it.)
+    auto published = [this, id](const Reply& rep) {
+      if (!rep.is_error()) {
+        ++stats.requests_out;
+        return;
+      }
+      auto it = outgoing.find(id);
+      if (it == outgoing.end() || it->second.counted) return;
+      refuse_out("a worker's request to the fleet", "Redis did not take it: " + rep.str);
+      finish_outgoing(it->second);
+      outgoing.erase(it);
+    };
     if (sharded())
-      pub->command({"SPUBLISH", counted, fleet::encode_cluster_message(to_cluster(r, nsp))});
+      pub->command({"SPUBLISH", counted, fleet::encode_cluster_message(to_cluster(r, nsp))},
+                   published);
     else
-      pub->command({"PUBLISH", counted, fleet::encode_classic_request(r)});
-    ++stats.requests_out;
+      pub->command({"PUBLISH", counted, fleet::encode_classic_request(r)}, published);
   }
   void check_outgoing(const std::string& id) {
     auto it = outgoing.find(id);

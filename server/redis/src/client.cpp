@@ -729,14 +729,20 @@ void connected(const std::shared_ptr<Client>& c, Client::Impl& m) {
   if (m.handshake_left == 0) ready(m);
 }
 
-// The quiet-link check: every ping_interval, a connection from which nothing was read for that
-// long gets a PING (written as a subscriber's or as a command with no callback: its reply is
-// taken like any other); one unanswered after ping_timeout is lost.
+// The quiet-link check: a connection from which nothing was read for ping_interval gets a PING
+// (written as a subscriber's or as a command with no callback: its reply is taken like any
+// other); one unanswered after ping_timeout is lost. The check wakes when the next of these is
+// due (at least 10 ms on, at most ping_interval): before 2026-12-06 it woke every
+// min(interval, timeout), and a read just after a wake put the PING and its loss a wake later
+// each, up to 2 x interval + timeout after the last read (a helper's review).
 void watch_quiet(const std::shared_ptr<Client>& c, Client::Impl& m) {
   if (m.options.ping_interval.count() <= 0) return;
   const std::uint64_t gen = m.generation;
-  const auto step = std::min(m.options.ping_interval,
-                             std::max(m.options.ping_timeout, std::chrono::milliseconds(10)));
+  const auto due =
+      m.ping_sent ? *m.ping_sent + m.options.ping_timeout : m.last_read + m.options.ping_interval;
+  const auto step = std::clamp<std::chrono::steady_clock::duration>(
+      due - std::chrono::steady_clock::now(), std::chrono::milliseconds(10),
+      std::max(m.options.ping_interval, std::chrono::milliseconds(10)));
   m.ping_timer.expires_after(step);
   m.ping_timer.async_wait([c, &m, gen](const boost::system::error_code& ec) {
     if (ec || gen != m.generation || !m.up || m.stopped) return;

@@ -89,7 +89,7 @@ struct BridgeOptions {
 struct BridgeStats {
   std::uint64_t published = 0;         // broadcasts published to the fleet
   std::uint64_t received = 0;          // broadcasts of the fleet written into the ring
-  std::uint64_t requests_out = 0;      // requests published for the workers
+  std::uint64_t requests_out = 0;      // requests published for the workers (Redis took them)
   std::uint64_t requests_in = 0;       // the fleet's requests answered or applied
   std::uint64_t request_timeouts = 0;  // requests completed by the timeout
   std::uint64_t requests_refused = 0;  // over max_pending_requests

@@ -385,6 +385,22 @@ TEST(ClusterWire, SocketsSplitIntoPartsThatFitARecord) {
   EXPECT_TRUE(none[0].empty());
 }
 
+// An answer bounded for a ring (bounded_socket_parts) keeps to its total even where a part's
+// budget is larger (more than 8 workers on the shared ring: each one's share under half a
+// record). Before 2026-12-06 the first part was kept whatever its size: up to the budget.
+TEST(ClusterWire, AnAnswersPartsKeepToItsTotalWhenTheBudgetIsLarger) {
+  namespace json = boost::json;
+  json::array sockets;
+  for (int i = 0; i < 10; ++i) sockets.push_back(json::object{{"id", std::string(20, 'a' + i)}});
+  const std::size_t one = json::serialize(sockets[0]).size() + 1;
+  std::size_t left_out = 0;
+  auto parts = bounded_socket_parts(sockets, 8 * one, 3 * one, left_out);
+  std::size_t kept = 0;
+  for (const auto& p : parts) kept += p.size();
+  EXPECT_EQ(kept, 3u);
+  EXPECT_EQ(left_out, 7u);
+}
+
 // The ack ids' stride: the smallest power of two past the workers and the fleet bridge, whose
 // residue (stride - 1) is never a worker's index.
 TEST(AckIdStride, PastEveryWorkerAndTheBridge) {

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <boost/asio/post.hpp>
+#include <unordered_set>
 #include <utility>
 
 #include "node_impl.hpp"
@@ -90,6 +91,15 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
   void del_all(const sio::SocketId& id) override {
     const Mutating m(node_);
     InMemoryAdapter::del_all(id);
+    unsaved_.erase(id);  // (its last save's failure no longer matters: it is gone)
+  }
+  // Whether a connected socket's session, as last saved, is in the session table: not where
+  // there is no table, or its last save failed (its rooms and data over --session-bytes, the
+  // table full). Rebalancing asks only clients whose every socket is (before 2026-12-06 it shed
+  // such clients too, and each came back to "unknown session" and a fresh one; a helper's
+  // review).
+  bool session_kept(const sio::SocketId& id) const override {
+    return node_.sessions && !unsaved_.contains(id);
   }
 
   std::size_t broadcast(sio::Packet p, const sio::BroadcastOptions& opts) override {
@@ -774,15 +784,21 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
     if (!nsp_->server().options().connection_state_recovery) return;
     sio::SocketPtr s = nsp_->socket(id);
     if (!s || !s->connected() || s->pid().empty()) return;
-    save(
-        sio::SessionState{
-            s->id(), s->pid(), socket_rooms(id), std::as_const(*s).data(), {}, s->session_start()},
-        true);
+    if (save(sio::SessionState{s->id(),
+                               s->pid(),
+                               socket_rooms(id),
+                               std::as_const(*s).data(),
+                               {},
+                               s->session_start()},
+             true))
+      unsaved_.erase(id);
+    else
+      unsaved_.insert(id);
     s->data_saved();
   }
-  // (`since_ns`: disconnected since then, monotonic_ns()'s clock; 0: now)
-  void save(const sio::SessionState& s, bool connected, std::uint64_t since_ns = 0) {
-    if (s.pid.empty()) return;
+  // (`since_ns`: disconnected since then, monotonic_ns()'s clock; 0: now.) Whether it was saved.
+  bool save(const sio::SessionState& s, bool connected, std::uint64_t since_ns = 0) {
+    if (s.pid.empty()) return false;
     // (As the ring's messages are written and read, wire.cpp: non-finite numbers as null, as
     // JSON.stringify writes them, and strings with their bytes, UTF-8 or not. With Boost.JSON's
     // own NaN / Infinity, or a room named with bytes that are not UTF-8, the state could not be
@@ -797,7 +813,7 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
       // (An erase of it still queued from an earlier failed save must not remove this one — or
       // another worker's, saved after it for the same pid.)
       if (!node_.forget_later.empty()) std::erase(node_.forget_later, key(s.pid));
-      return;
+      return true;
     }
     ++node_.stats.sessions_not_saved;
     // No older state of it may stay either (one saved before its rooms outgrew a slot, or in a
@@ -805,11 +821,12 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
     if (node_.sessions) node_.forget_session(key(s.pid));
     // One line per second at most (a full table would say it for every connection).
     const auto now = std::chrono::steady_clock::now();
-    if (now - last_not_saved_log_ < std::chrono::seconds(1)) return;
+    if (now - last_not_saved_log_ < std::chrono::seconds(1)) return false;
     last_not_saved_log_ = now;
     std::fprintf(stderr, "shmio[w%d]: session %s not saved for recovery: %s\n",
                  node_.options.worker, s.pid.c_str(),
                  node_.sessions ? shm::to_string(r) : "no session table");
+    return false;
   }
   // The namespace's name with its length first: a name may hold "\n" (a dynamic namespace the
   // client names), and with the two only joined, the session of pid "Y" in "/\nX" was the one
@@ -847,6 +864,8 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
   Node::Impl& node_;
   bool telling_rooms_ = false;
   std::chrono::steady_clock::time_point last_not_saved_log_{};
+  // Connected sockets whose last save failed (session_kept).
+  std::unordered_set<sio::SocketId> unsaved_;
   std::vector<sio::SocketId> data_pending_;  // sockets whose data a turn reached
   // (The posted save's guard: the base Adapter's alive_.)
 };

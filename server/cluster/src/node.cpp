@@ -332,8 +332,9 @@ std::string Node::metrics_text() const {
   line("shmio_recovery_failures_total", "Recoveries refused (unknown session or range gone).",
        "counter", s.recovery_failures, w);
   line("shmio_rebalance_steered_total",
-       "Fresh handshakes handed to a less loaded worker (rebalancing).", "counter",
-       s.rebalance_steered, w);
+       "Fresh handshakes steered to a less loaded worker (rebalancing; those whose hand-off "
+       "failed too, counted again in shmio_rebalance_kept_total).",
+       "counter", s.rebalance_steered, w);
   line("shmio_rebalance_kept_total",
        "Fresh handshakes steered to another worker whose hand-off failed: served here instead.",
        "counter", s.rebalance_kept, w);

@@ -53,10 +53,11 @@ void Node::Impl::answer_in_parts(MessageType t, std::uint64_t rid, std::uint16_t
   // lap it (and a lapped worker disconnects its clients). Parts past it are left out, and that is
   // said. (The fleet bridge's answer from the fleet, in the shared ring too, takes at most a
   // quarter more.)
-  const std::size_t budget = out_segment().max_record() / 2;
   const std::size_t writers =
       own_segment ? 1 : static_cast<std::size_t>(std::max(1, options.workers));
   const std::size_t total = out_segment().capacity() / 2 / writers;
+  const std::size_t budget =
+      std::min<std::size_t>(out_segment().max_record() / 2, total);  // (as split)
   std::size_t left_out = 0;
   std::vector<json::array> parts =
       bounded_socket_parts(std::move(items), budget, total, left_out, [&](std::size_t n) {

@@ -432,6 +432,10 @@ std::vector<json::array> split_sockets(json::array sockets, std::size_t budget,
 std::vector<json::array> bounded_socket_parts(json::array sockets, std::size_t budget,
                                               std::size_t total, std::size_t& left_out,
                                               const std::function<void(std::size_t)>& too_large) {
+  // (A part no larger than the whole: the first is kept whatever its size, and with a share of
+  // the ring smaller than half a record — more than 8 workers on the shared ring — it was up to
+  // twice the share, 60 times with 960 workers, before 2026-12-06; a helper's review.)
+  budget = std::min(budget, total);
   std::vector<std::size_t> part_bytes;
   std::vector<json::array> parts =
       split_sockets(std::move(sockets), budget, too_large, &part_bytes);

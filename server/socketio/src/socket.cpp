@@ -277,8 +277,10 @@ void Socket::touch_data() {
 bool Socket::connection_recoverable() const {
   auto c = client_.lock();
   if (!c) return false;
-  return c->all_sockets(
-      [](const Socket& s) { return s.connected() && !s.pid().empty() && s.offset_sent(); });
+  return c->all_sockets([](const Socket& s) {
+    return s.connected() && !s.pid().empty() && s.offset_sent() &&
+           s.nsp_->adapter().session_kept(s.id());
+  });
 }
 
 void Socket::drop_connection() {

@@ -184,10 +184,10 @@ std::vector<boost::json::array> split_sockets(
     boost::json::array sockets, std::size_t budget,
     const std::function<void(std::size_t bytes)>& too_large = {},
     std::vector<std::size_t>* part_bytes = nullptr);
-// The same answer as it goes into a ring: split_sockets' parts, then only as many of them, in
-// order, as fit `total` bytes together (the first always): an answer written at once must not lap
-// the ring's readers (a worker lapped disconnects its clients). The sockets of the parts left out
-// are counted in `left_out`.
+// The same answer as it goes into a ring: split_sockets' parts of at most min(budget, total)
+// bytes, then only as many of them, in order, as fit `total` bytes together (the first always):
+// an answer written at once must not lap the ring's readers (a worker lapped disconnects its
+// clients). The sockets of the parts left out are counted in `left_out`.
 std::vector<boost::json::array> bounded_socket_parts(
     boost::json::array sockets, std::size_t budget, std::size_t total, std::size_t& left_out,
     const std::function<void(std::size_t bytes)>& too_large = {});

@@ -298,6 +298,10 @@ class Adapter {
   // A socket with a session closed for a reason that does not allow recovery (a clean
   // disconnect): no server may restore it.
   virtual void forget_session(const std::string& /*pid*/) {}
+  // Whether a connected socket's session would be found if its client reconnected now: an
+  // adapter that saves sessions while they are connected (a cluster's table) says false where
+  // its last save failed. Default: true (sessions are saved at their disconnect).
+  virtual bool session_kept(const SocketId& /*id*/) const { return true; }
   // A connected socket's data was reached to be changed (Socket::data()), with recovery on: an
   // adapter that saves sessions while they are connected saves it again (then calls
   // Socket::data_saved()). Default: nothing (sessions are saved at their disconnect).

@@ -147,8 +147,9 @@ class Socket : public std::enable_shared_from_this<Socket> {
   // data).
   bool offset_sent() const noexcept { return offset_sent_ || recovered_; }
   // Whether every socket of its client's connection (one per namespace joined) is connected with
-  // a session and was sent an offset: only then does closing the connection (drop_connection)
-  // lose none of them — each recovers where the client lands.
+  // a session, was sent an offset and has its session kept by its adapter (session_kept): only
+  // then does closing the connection (drop_connection) lose none of them — each recovers where
+  // the client lands.
   bool connection_recoverable() const;
 
   void join(const Room& room);

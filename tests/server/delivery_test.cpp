@@ -4805,6 +4805,34 @@ TEST(Http, AChunkLineThatNeverEndsIsCutOff) {
   io.run_for(50ms);
 }
 
+// A session's transport error on polling (here a POST with a binary content type) is a bare 400,
+// no body, and no connection_error: that is for refused handshakes (socket.io's
+// io.engine.on("connection_error")). Before 2026-12-06 it was a JSON body and told there (a
+// helper's review), as a second concurrent GET and an overlapping POST were.
+TEST(Http, ASessionsTransportErrorIsABare400AndNoConnectionError) {
+  net::io_context io;
+  ServerOptions o;
+  std::vector<int> errors;
+  o.connection_error = [&](const engineio::ServerOptions::ConnectionError& e) {
+    errors.push_back(e.code);
+  };
+  Server server(io, o);
+  const std::uint16_t port = server.listen("127.0.0.1", 0);
+  Client c(port);
+  const std::string sid = polling_sid(io, c);
+  ASSERT_FALSE(sid.empty());
+  c.send_raw("POST /socket.io/?EIO=4&transport=polling&sid=" + sid +
+             " HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\n"
+             "Content-Length: 2\r\n\r\n40");
+  const std::string r = http_response(io, c);
+  EXPECT_EQ(r.rfind("HTTP/1.1 400", 0), 0u) << r;
+  EXPECT_NE(r.find("Content-Length: 0\r\n"), std::string::npos) << r;
+  EXPECT_EQ(r.find("application/json"), std::string::npos) << r;
+  EXPECT_EQ(errors, std::vector<int>{});
+  server.close();
+  io.run_for(50ms);
+}
+
 // At max_open_sessions sessions held a new handshake, polling or WebSocket, is answered 503 and
 // counted (a polling session holds no descriptor, so nothing else bounds how many one client
 // opens by GETs on one kept-alive connection); the open sessions go on, a session's own requests

@@ -182,8 +182,10 @@ void HttpConnection::next() {
   if (q.foreign || q.steer_to >= 0) return hand_off(std::move(q.req), q.foreign, q.steer_to);
   release_claim(q.claim, true);  // handled now, synchronously
   if (q.overlap) {
-    // The one-POST rule was broken (the session is closed already): 400, as the reference.
-    return send(json_error(q.req, http::status::bad_request, 3, "Bad request"));
+    // The one-POST rule was broken (the session is closed already): a bare 400, as the
+    // reference's (before 2026-12-06 a JSON body, and connection_error told, as for a refused
+    // handshake; a helper's review).
+    return send(srv_->bare_400(q.req));
   }
   handle(std::move(q.req), q.target);
 }
@@ -643,7 +645,7 @@ void HttpConnection::handle_polling(Request& req, const Target& t) {
       held_for_.reset();
       s->sm().close(CloseReason::transport_error);
       s->pump();
-      return send(json_error(r, http::status::bad_request, 3, "Bad request"));
+      return send(srv_->bare_400(r));
     }
     return;
   }
@@ -654,7 +656,7 @@ void HttpConnection::handle_polling(Request& req, const Target& t) {
       // v4 payloads are text (binary as base64): "invalid content", as the reference.
       s->sm().close(CloseReason::transport_error);
       s->pump();
-      return send(json_error(req, http::status::bad_request, 3, "Bad request"));
+      return send(srv_->bare_400(req));
     }
     std::vector<Packet> packets;
     // Read as UTF-8, ill-formed sequences as U+FFFD, as the reference reads a POST (before

@@ -323,6 +323,14 @@ Response detail::ServerCore::json_error(const Request& req, http::status status,
   return res;
 }
 
+Response detail::ServerCore::bare_400(const Request& req) const {
+  Response res{http::status::bad_request, req.version()};
+  res.keep_alive(req.keep_alive());
+  res.prepare_payload();
+  add_cors(req, res);
+  return res;
+}
+
 // The session id prefix: short, and of the id's own characters (it goes into query strings as it
 // is). A prefix as long as the id (20 characters) made every id the same: every later session
 // answered with the first one's id (before 2026-12-03, found by a helper's review).

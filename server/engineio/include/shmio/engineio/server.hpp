@@ -195,7 +195,7 @@ struct ServerOptions {
   //   cannot take the last descriptors; 0: no bound but the limit itself (EMFILE at accept);
   // - a new connection must send its first request header within `first_request_timeout`
   //   (then it is closed, ServerStats::request_timeouts); later requests on a kept-alive
-  //   connection get max(60 s, pingInterval + pingTimeout + 5 s).
+  //   connection get max(60 s, pingInterval + 2 x pingTimeout + 5 s).
   // - a request's header (its line and fields) is at most `max_header_bytes`: 16 KiB, Node's
   //   default (--max-http-header-size), so that a browser with many cookies gets through as it
   //   does to the reference server; past it the request is answered 431 and the connection

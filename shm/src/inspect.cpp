@@ -152,10 +152,14 @@ std::optional<std::uint64_t> heartbeat_age_ms(std::uint64_t heartbeat_ns, std::u
 }
 
 bool lapped(const Segment& s, std::uint64_t position) {
-  // A claim covering position + capacity (tail beyond it) is the first that may write over it.
-  // The fence orders our copies before the tail load (a producer's fetch_add precedes its writes).
+  // A claim covering position + capacity (tail beyond it) is the first that may write over its
+  // record; one ending exactly there (tail == position + capacity) stamps its successor's index
+  // into the same unit, so an index read there is stale from then on: lapped at a whole
+  // capacity, as core::find_oldest's strict bound has it (before 2026-12-06 only past it: a
+  // dump could show a lap-later index; a review). The fence orders our copies before the tail
+  // load (a producer's fetch_add precedes its writes).
   std::atomic_thread_fence(std::memory_order_acquire);
-  return s.control().tail.tail.load(std::memory_order_relaxed) - position > s.capacity();
+  return s.control().tail.tail.load(std::memory_order_relaxed) - position >= s.capacity();
 }
 
 bool walk(const Segment& s, std::uint64_t n, Walk& w) {

@@ -178,10 +178,13 @@ void RingReader::resync(std::uint64_t tail, bool from_oldest) noexcept {
   // Skipping one horizon granule more (capacity/16: 64 KiB of a 1 MiB ring) gives it that much
   // room before the next lap, and keeps it out of intact()'s exact (tail) test, which it would
   // otherwise take on every batch. Only when it shows it is needed: lapped again before it read a
-  // granule past its last resync, or overtaken while it looks (below). Never for a reader
-  // attaching at the oldest record (from_oldest), which asked for exactly that. (So the slack is
-  // only ever added for a lapped reader, whose tail is more than a capacity past 0: tail + slack -
-  // capacity is then a position in the ring a granule past the oldest, never a wrapped value.)
+  // granule past its last resync, or overtaken while it looks (below). A reader attaching at the
+  // oldest record (from_oldest), which asked for exactly that, takes it only once overtaken while
+  // it looks: with producers claiming without a pause the oldest record moves on at every claim,
+  // and a look that no claim passed may never come (before 2026-12-06 such an attach spun as
+  // long as they claimed; a review). (So the slack is only ever added for a reader whose tail is
+  // more than a capacity past 0 — lapped, or overtaken — : tail + slack - capacity is then a
+  // position in the ring a granule past the oldest, never a wrapped value.)
   const std::uint64_t granule = horizon_granule(s.capacity());
   std::uint64_t slack = !from_oldest && resynced_ && cursor_ - resynced_at_ < granule ? granule : 0;
   std::uint64_t r = 0, idx = 0;
@@ -198,7 +201,7 @@ void RingReader::resync(std::uint64_t tail, bool from_oldest) noexcept {
       if (c.frontier.frontier.load(std::memory_order_acquire) == f) break;
     } else if (t2 - r < s.capacity()) {  // strictly: see core::find_oldest
       break;
-    } else if (!from_oldest) {
+    } else {
       slack = granule;  // overtaken while it looked: the producers are outrunning this reader
     }
     tail = t2;

@@ -19,8 +19,10 @@ Result<RingSetReader> RingSetReader::attach(std::span<const Segment* const> segm
     const Segment* s = segments[i];
     if (s == nullptr)
       return Error{Errc::invalid_argument, "RingSetReader: ring " + std::to_string(i) + " is null"};
-    // (Two readers on one ring would deliver its records twice.)
-    if (std::find(set.segments_.begin(), set.segments_.end(), s) != set.segments_.end())
+    // (Two readers on one ring would deliver its records twice: the same Segment, or another
+    // attached to the same file; before 2026-12-06 only the first was refused, a review.)
+    if (std::any_of(set.segments_.begin(), set.segments_.end(),
+                    [s](const Segment* t) { return t == s || t->same_file(*s); }))
       return Error{Errc::invalid_argument,
                    "RingSetReader: ring " + std::to_string(i) + " is given twice"};
     auto r = RingReader::attach(*s, options);

@@ -120,3 +120,18 @@ TEST(Inspect, AWrappedRingIsWalkedFromItsOldestRecordAndPreviewsAreCut) {
   EXPECT_FALSE(inspect::lapped(s, walk.oldest));
   EXPECT_TRUE(inspect::lapped(s, 0));
 }
+
+// A position exactly one capacity behind the tail is lapped: the claim that ended there stamped
+// its successor's index into the position's unit (record 0's index now reads 64). Before
+// 2026-12-06 only a position past a capacity was (a review).
+TEST(Inspect, APositionAWholeCapacityBehindTheTailIsLapped) {
+  RingName name("inspect-lap-edge");
+  auto s = shmio::test::make_ring(name, 1 << 16);  // 64 KiB
+  auto w = RingWriter::attach(s, {.label = "w"});
+  ASSERT_TRUE(w);
+  const std::string big(1000, 'x');  // 1,024 bytes a record: 64 fill the ring exactly
+  for (int i = 0; i < 64; ++i) ASSERT_EQ(w->publish(1, payload(big)), PublishStatus::ok);
+  ASSERT_EQ(s.control().tail.tail.load(), s.capacity());
+  EXPECT_TRUE(inspect::lapped(s, 0));
+  EXPECT_FALSE(inspect::lapped(s, 1024));
+}

@@ -1302,10 +1302,13 @@ TEST(RingCrash, TheRepairOfAHoleRaisesTheHorizonForItsPadding) {
   EXPECT_EQ(s.control().horizon.horizon.load(), 0u) << "the 31 records end below the granule";
   // The reader reads the 31 records, then waits at the hole until it checks the owner: dead.
   std::size_t got = 0;
-  while (s.control().repair.repairs.load() == 0 || reader.ready()) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while ((s.control().repair.repairs.load() == 0 || reader.ready()) &&
+         std::chrono::steady_clock::now() < deadline) {
     reader.wait(std::chrono::milliseconds(50));
     got += reader.poll([](const RecordView&) {});
   }
+  ASSERT_NE(s.control().repair.repairs.load(), 0u) << "no repair in 20 s";
   EXPECT_EQ(got, 31u);
   EXPECT_EQ(s.control().frontier.frontier.load(), kGranule) << "past the padding";
   EXPECT_EQ(s.control().horizon.horizon.load(), kGranule);

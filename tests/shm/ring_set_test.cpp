@@ -318,6 +318,11 @@ TEST(RingSet, RefusesNoRingsTooManyANullOneAndTheSameRingTwice) {
   refused(with_null, "ring 1 is null");
   const Segment* twice[] = {&a, &b, &a};
   refused(twice, "ring 2 is given twice");
+  // (The same ring attached again: another Segment of one file. Taken before 2026-12-06.)
+  auto a_again = Segment::attach(n0.str());
+  ASSERT_TRUE(a_again);
+  const Segment* attached_twice[] = {&a, &b, &a_again.value()};
+  refused(attached_twice, "ring 2 is given twice");
   // The readers a refused set had attached are released: a ring with one reader slot takes the
   // next reader.
   RingName n2("set-bad-2");

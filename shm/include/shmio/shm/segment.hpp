@@ -115,6 +115,11 @@ class Segment {
   bool is_file(std::uint64_t dev, std::uint64_t ino) const noexcept {
     return dev == file_dev_ && ino == file_ino_;
   }
+  // Whether `o` maps the same file as this one (one ring attached twice; false where the file's
+  // identity could not be read).
+  bool same_file(const Segment& o) const noexcept {
+    return file_ino_ != 0 && o.file_dev_ == file_dev_ && o.file_ino_ == file_ino_;
+  }
   static Result<void> validate_name(const std::string& name);
 
   Segment(Segment&& other) noexcept;

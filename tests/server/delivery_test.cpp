@@ -2022,6 +2022,28 @@ TEST_P(Delivery, ARecoveredSocketGetsItsReplayBeforeWhatItsJoinsBroadcast) {
   EXPECT_LT(missed, presence) << b_connect;
 }
 
+// The recovery log and the disconnected sessions are let go once their window has passed even
+// if the namespace goes quiet: before 2026-12-06 only a later broadcast or save dropped them, and
+// a namespace quiet after a burst kept up to max_stored_bytes for good (a review).
+TEST_P(Delivery, TheRecoveryLogOfAQuietNamespaceIsLetGoAfterItsWindow) {
+  ServerOptions o;
+  RecoveryOptions r;
+  r.max_disconnection_duration = 50ms;
+  o.connection_state_recovery = r;
+  restart(o);
+  auto [a, a_connect] = join_with("");
+  ASSERT_FALSE(field(a_connect, "pid").empty());
+  for (int i = 0; i < 100; ++i) server_->to("all").emit("m", Args{std::string(1000, 'x')});
+  leave_server(*a);
+  auto& log = dynamic_cast<InMemoryAdapter&>(server_->of("/").adapter());
+  EXPECT_GT(log.stored_bytes(), 100'000u);
+  EXPECT_EQ(log.saved_sessions(), 1u);
+  drive([&] { return log.stored_bytes() == 0 && log.saved_sessions() == 0; });
+  EXPECT_EQ(log.stored_packets(), 0u);
+  EXPECT_EQ(log.stored_bytes(), 0u);
+  EXPECT_EQ(log.saved_sessions(), 0u);
+}
+
 // A window of "for ever" (milliseconds::max()) keeps sessions: its nanoseconds overflowed, and
 // every session was dropped at once, before 2026-12-06 (a helper's review).
 TEST_P(Delivery, ARecoveryWindowOfForeverKeepsTheSession) {
@@ -2538,6 +2560,44 @@ TEST_P(Delivery, RequestsAnsweredAtOnceCallBackOnTheNextTurn) {
   EXPECT_EQ(calls, 4);
   EXPECT_EQ(gone, std::optional<std::string>("socket has been disconnected"));
   EXPECT_EQ(within, 0) << "called within the call";
+}
+
+// A remote socket's emit with an ack whose socket disconnects before answering says "socket has
+// been disconnected" at once, as Socket::emit_with_ack does; "operation has timed out" only at
+// the timeout. Before 2026-12-06 it said the timeout at once (a review).
+TEST_P(Delivery, ARemoteSocketsAckWhoseSocketLeavesSaysItDisconnected) {
+  connect();
+  const SocketId id = last_sid_;
+  SocketPtr s = server_->of("/").socket(id);
+  ASSERT_TRUE(s);
+  std::optional<std::string> error;
+  bool called = false;
+  RemoteSocket(server_->of("/"), id, Handshake{}, {}, {})
+      .timeout(10s)
+      .emit_with_ack("q", {}, [&](std::optional<std::string> e, Args) {
+        error = std::move(e);
+        called = true;
+      });
+  io_.poll();
+  ASSERT_FALSE(called) << "the client has not answered";
+  const auto left = std::chrono::steady_clock::now();
+  s->disconnect();
+  drive([&] { return called; });
+  ASSERT_TRUE(called);
+  EXPECT_LT(std::chrono::steady_clock::now() - left, 5s);
+  EXPECT_EQ(error, std::optional<std::string>("socket has been disconnected"));
+  // And one that does not answer within its timeout times out.
+  connect();
+  called = false;
+  RemoteSocket(server_->of("/"), last_sid_, Handshake{}, {}, {})
+      .timeout(100ms)
+      .emit_with_ack("q", {}, [&](std::optional<std::string> e, Args) {
+        error = std::move(e);
+        called = true;
+      });
+  drive([&] { return called; });
+  ASSERT_TRUE(called);
+  EXPECT_EQ(error, std::optional<std::string>("operation has timed out"));
 }
 
 // fetch_sockets' answer, due on the next turn, is dropped if its server is gone by then: its
@@ -4828,6 +4888,14 @@ TEST(Http, ASessionsTransportErrorIsABare400AndNoConnectionError) {
   EXPECT_EQ(r.rfind("HTTP/1.1 400", 0), 0u) << r;
   EXPECT_NE(r.find("Content-Length: 0\r\n"), std::string::npos) << r;
   EXPECT_EQ(r.find("application/json"), std::string::npos) << r;
+  // A method neither GET nor POST on a session: a bare 500, as the reference's polling transport.
+  const std::string other = polling_sid(io, c);
+  ASSERT_FALSE(other.empty());
+  c.send_raw("PUT /socket.io/?EIO=4&transport=polling&sid=" + other +
+             " HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n");
+  const std::string put = http_response(io, c);
+  EXPECT_EQ(put.rfind("HTTP/1.1 500", 0), 0u) << put;
+  EXPECT_EQ(put.find("application/json"), std::string::npos) << put;
   EXPECT_EQ(errors, std::vector<int>{});
   server.close();
   io.run_for(50ms);

@@ -185,7 +185,7 @@ void HttpConnection::next() {
     // The one-POST rule was broken (the session is closed already): a bare 400, as the
     // reference's (before 2026-12-06 a JSON body, and connection_error told, as for a refused
     // handshake; a helper's review).
-    return send(srv_->bare_400(q.req));
+    return send(srv_->bare_error(q.req, http::status::bad_request));
   }
   handle(std::move(q.req), q.target);
 }
@@ -645,7 +645,7 @@ void HttpConnection::handle_polling(Request& req, const Target& t) {
       held_for_.reset();
       s->sm().close(CloseReason::transport_error);
       s->pump();
-      return send(srv_->bare_400(r));
+      return send(srv_->bare_error(r, http::status::bad_request));
     }
     return;
   }
@@ -656,7 +656,7 @@ void HttpConnection::handle_polling(Request& req, const Target& t) {
       // v4 payloads are text (binary as base64): "invalid content", as the reference.
       s->sm().close(CloseReason::transport_error);
       s->pump();
-      return send(srv_->bare_400(req));
+      return send(srv_->bare_error(req, http::status::bad_request));
     }
     std::vector<Packet> packets;
     // Read as UTF-8, ill-formed sequences as U+FFFD, as the reference reads a POST (before
@@ -685,7 +685,9 @@ void HttpConnection::handle_polling(Request& req, const Target& t) {
     s->pump();
     return send(text(req, "ok"));
   }
-  send(json_error(req, http::status::bad_request, 3, "Bad request"));
+  // Neither GET nor POST: a bare 500, as the reference's polling transport answers it (a JSON
+  // 400 and connection_error before 2026-12-06; a review).
+  send(srv_->bare_error(req, http::status::internal_server_error));
 }
 
 void HttpConnection::handle_upgrade(Request& req, const Target& t) {

@@ -323,8 +323,8 @@ Response detail::ServerCore::json_error(const Request& req, http::status status,
   return res;
 }
 
-Response detail::ServerCore::bare_400(const Request& req) const {
-  Response res{http::status::bad_request, req.version()};
+Response detail::ServerCore::bare_error(const Request& req, http::status status) const {
+  Response res{status, req.version()};
   res.keep_alive(req.keep_alive());
   res.prepare_payload();
   add_cors(req, res);

@@ -52,9 +52,10 @@ struct detail::ServerCore : std::enable_shared_from_this<detail::ServerCore> {
   Response json_error(const Request& req, http::status status, int code, const char* message,
                       std::string_view address) const;
   // A session's transport error on polling (a second GET at once, a POST overlapping another,
-  // a binary content type): a bare 400, no body and no connection_error (it is no refused
-  // handshake), as the reference's polling transport answers them.
-  Response bare_400(const Request& req) const;
+  // a binary content type: 400; a method neither GET nor POST: 500): bare, no body and no
+  // connection_error (it is no refused handshake), as the reference's polling transport answers
+  // them.
+  Response bare_error(const Request& req, http::status status) const;
   // A new session's handshake with max_open_sessions open: counted and said every 10 s, and its
   // 503 answer returned; nullopt while there is room.
   std::optional<Response> refuse_past_session_bound(const Request& req, std::string_view address);

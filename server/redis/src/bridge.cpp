@@ -464,15 +464,19 @@ struct Bridge::Impl {
   }
   // PUBLISH, or counted as unsent while Redis is unreachable (not queued: a broadcast delivered
   // seconds late is worse than one counted as lost).
-  bool publish(const std::string& channel, std::string payload) {
+  // (`taken`: a counter of what Redis took, counted at its reply.)
+  bool publish(const std::string& channel, std::string payload, std::uint64_t* taken = nullptr) {
     if (!pub->connected()) {
       ++stats.unsent;
       return false;
     }
     // Sent but lost with the connection (its reply an error): counted too.
     pub->command({sharded() ? "SPUBLISH" : "PUBLISH", channel, std::move(payload)},
-                 [this](const Reply& r) {
-                   if (r.is_error()) ++stats.unsent;
+                 [this, taken](const Reply& r) {
+                   if (r.is_error())
+                     ++stats.unsent;
+                   else if (taken != nullptr)
+                     ++*taken;
                  });
     return true;
   }
@@ -741,7 +745,7 @@ struct Bridge::Impl {
         r.rooms = rooms_of(body.if_contains("rooms"));
         if (const json::value* c = body.if_contains("close"); c && c->is_bool())
           r.close = c->get_bool();
-        if (send_request(nsp, r)) ++stats.requests_out;
+        send_request(nsp, r);
         break;
       }
       case MessageType::server_side_emit: {
@@ -753,7 +757,7 @@ struct Bridge::Impl {
           for (const auto& e : a->get_array()) r.data.push_back(e);
         r.attachments = m->blobs;  // (binary arguments: before 2026-12-03 left behind)
         if (rid == 0) {
-          if (fits_out(r) && send_request(nsp, r)) ++stats.requests_out;
+          if (fits_out(r)) send_request(nsp, r);
         } else {
           request_fleet(std::move(r), nsp, rid, producer);
         }
@@ -928,10 +932,12 @@ struct Bridge::Impl {
     return m;
   }
   // A request that wants no answer (joins, leaves, disconnects, a server-side emit).
+  // (Counted in requests_out once Redis took it; unsent if not.)
   bool send_request(const std::string& nsp, const fleet::ClassicRequest& r) {
     if (sharded())
-      return publish(shard_channels(nsp).main, fleet::encode_cluster_message(to_cluster(r, nsp)));
-    return publish(channels(nsp).request, fleet::encode_classic_request(r));
+      return publish(shard_channels(nsp).main, fleet::encode_cluster_message(to_cluster(r, nsp)),
+                     &stats.requests_out);
+    return publish(channels(nsp).request, fleet::encode_classic_request(r), &stats.requests_out);
   }
 
   // How long a request's answers are waited for and relayed: a broadcast with acks as long as its
@@ -1051,16 +1057,18 @@ struct Bridge::Impl {
           it->second.expected = self_counted && n > 0 ? n - 1 : n;
           check_outgoing(id);
         });
-    // Its PUBLISH failed (the link lost with it written or queued, the queue full, refused by an
-    // ACL): no member has it, so the worker is answered at once with what came (nothing) and it
-    // is counted unsent, as a broadcast's failed publish is. Before 2026-12-06 nothing saw it:
-    // the worker waited out its timeout and it was counted sent (a helper's review).
-    // (Counted published once Redis took it.)
+    // Its PUBLISH not sent (the link lost with it queued, the queue full) or refused (an ACL): no
+    // member has it, so the worker is answered at once with what came (nothing) and it is counted
+    // unsent, as a broadcast's failed publish is. Before 2026-12-06 nothing saw it: the worker
+    // waited out its timeout and it was counted sent (a helper's review). Written and then lost
+    // with the link, members may have it and answer on the subscriber link: it ends at its
+    // deadline, as the count's failure made it (above). (Counted published once Redis took it.)
     auto published = [this, id](const Reply& rep) {
       if (!rep.is_error()) {
         ++stats.requests_out;
         return;
       }
+      if (lost_link(rep) && rep.str.find("(not sent)") == std::string::npos) return;
       auto it = outgoing.find(id);
       if (it == outgoing.end() || it->second.counted) return;
       refuse_out("a worker's request to the fleet", "Redis did not take it: " + rep.str);

@@ -169,15 +169,18 @@ void RemoteSocket::disconnect(bool close) const {
 }
 void RemoteSocket::emit_with_ack(const std::string& event, Args args,
                                  AnswerCallback callback) const {
+  const auto asked = std::chrono::steady_clock::now();
   BroadcastOperator(*nsp_, {}).to(id_).timeout(timeout_).emit_with_ack(
       event, std::move(args),
-      [callback = std::move(callback)](std::optional<std::string> error,
-                                       std::vector<Args> responses) {
+      [callback = std::move(callback), asked, timeout = timeout_](std::optional<std::string> error,
+                                                                  std::vector<Args> responses) {
         // (One socket has the id: at most one answer. Given, it is the answer, whatever else the
         // broadcast heard: another worker that died or timed out had nothing of this socket's.)
+        // An error before the timeout: its answer will never come (the socket disconnected, or
+        // its worker died), said as Socket::emit_with_ack says it.
         if (!responses.empty())
           callback(std::nullopt, std::move(responses.front()));
-        else if (error)
+        else if (error && std::chrono::steady_clock::now() - asked >= timeout)
           callback(std::move(error), Args{});
         else
           callback(std::string("socket has been disconnected"), Args{});
@@ -189,6 +192,9 @@ InMemoryAdapter::InMemoryAdapter(Namespace& nsp)
     : Adapter(nsp), offset_prefix_(random_id().substr(0, 8) + "-") {}
 
 void InMemoryAdapter::add_all(const SocketId& id, const std::set<Room>& rooms) {
+  // (Not a socket leaving its rooms at its disconnect: a room listener joining it again as it
+  // leaves would keep del_all going for ever.)
+  if (const Socket* s = nsp_->find_socket(id); s != nullptr && s->gone_) return;
   auto [pos, added] = sids_.try_emplace(id);
   Member& m = pos->second;
   if (added) m.id = &pos->first;
@@ -423,9 +429,27 @@ std::size_t InMemoryAdapter::broadcast(Packet p, const BroadcastOptions& opts) {
   stored_bytes_ += bytes;
   stored_.push_back({std::move(offset), opts, e, bytes, now});
   prune(now);
+  arm_prune();
   BroadcastOptions with = opts;
   with.flags.offset = true;
   return nsp_->deliver_local(e, with);
+}
+
+void InMemoryAdapter::arm_prune() {
+  if (prune_armed_ || (stored_.empty() && saved_.empty())) return;
+  const auto& r = nsp_->server().options().connection_state_recovery;
+  if (!r) return;
+  if (!prune_timer_) prune_timer_ = std::make_unique<net::steady_timer>(nsp_->server().io());
+  prune_armed_ = true;
+  prune_timer_->expires_after(std::clamp<std::chrono::steady_clock::duration>(
+      r->max_disconnection_duration, std::chrono::seconds(1), std::chrono::minutes(1)));
+  prune_timer_->async_wait(
+      [this, alive = std::weak_ptr<int>(alive_)](const boost::system::error_code& ec) {
+        if (ec || alive.expired()) return;
+        prune_armed_ = false;
+        prune(std::chrono::steady_clock::now());
+        arm_prune();
+      });
 }
 
 void InMemoryAdapter::prune(std::chrono::steady_clock::time_point now) {
@@ -507,6 +531,7 @@ void InMemoryAdapter::save(SessionState st, std::chrono::steady_clock::time_poin
   // as the bound, so that it holds at most twice the bound, without dropping a live session.
   if (saved_order_.size() > 2 * most)
     std::erase_if(saved_order_, [&](const auto& e) { return !live(e); });
+  arm_prune();
 }
 
 std::optional<SessionState> InMemoryAdapter::take_session(const std::string& pid,

@@ -330,8 +330,10 @@ void Namespace::admit(const std::shared_ptr<Client>& c, const SocketPtr& s) {
   // listener broadcasts as it joins (a presence event) comes after the replay, in the order of
   // the offsets. (Before 2026-12-06 it came first: the client's last offset was then the last
   // replayed one, older than that event's, which its next recovery replayed again; a helper's
-  // review.) A listener that disconnects it as it joins leaves these events with no CONNECT:
-  // the client drops them with the socket.
+  // review.) Left: a room listener that disconnects it as it joins leaves these events with a
+  // DISCONNECT and no CONNECT, and socket.io-client keeps such events buffered (only a CONNECT
+  // emits them): at the app's next connect() they come before that session's own (no CONNECT
+  // came before this change; rare: a listener refusing a socket as it rejoins its rooms).
   for (const EncodedPacket& p : missed) p.send_to(*c->conn());
   adapter_->add_all(s->id(), {s->id()});
   if (went()) return;

@@ -118,10 +118,10 @@ struct NodeStats {
   std::uint64_t recovery_failures = 0;   // offset no longer in the ring, or unknown session
   std::uint64_t sessions_not_saved = 0;  // recovery sessions that did not fit the table
   std::uint64_t sessions_not_forgotten = 0;  // closed ones left in it (slots held, queue full)
-  std::uint64_t rebalance_steered = 0;       // fresh handshakes handed to a less loaded worker
-  std::uint64_t rebalance_kept = 0;          // ...whose hand-off failed: served here (not dropped)
-  std::uint64_t rebalance_shed = 0;          // clients asked to reconnect (they recover elsewhere)
-  std::uint64_t handoff_waits = 0;           // hand-offs that waited (up to 200 ms) on a full queue
+  std::uint64_t rebalance_steered = 0;  // fresh handshakes steered (hand-off tried; kept ones too)
+  std::uint64_t rebalance_kept = 0;     // ...whose hand-off failed: served here (not dropped)
+  std::uint64_t rebalance_shed = 0;     // clients asked to reconnect (they recover elsewhere)
+  std::uint64_t handoff_waits = 0;      // hand-offs that waited (up to 200 ms) on a full queue
 };
 
 // Lifetimes: a Node outlives the socketio::Server it was started for (the Server's adapters and

@@ -128,11 +128,13 @@ class RemoteSocket {
   void disconnect(bool close = false) const;
   // remoteSocket.timeout(ms).emit(event, ..., callback) (emitWithAck): the socket's answer,
   // wherever it lives, as Socket::emit_with_ack gives it: `callback(error, args)` with error empty
-  // and the client's answer; or error "operation has timed out" (no answer within the timeout, or
-  // the socket disconnected before answering); or "socket has been disconnected" if the emit
-  // reached no socket (it left after fetch_sockets; socket.io calls back with neither an error
-  // nor an answer there). The callback runs on a later turn, never within the call. timeout()
-  // sets the wait (default 5 s, as a broadcast operator's) on a copy.
+  // and the client's answer; or error "operation has timed out" (no answer within the timeout);
+  // or "socket has been disconnected" if the emit reached no socket (it left after
+  // fetch_sockets; socket.io calls back with neither an error nor an answer there) or the socket
+  // disconnected (or its worker died) before answering — at once, where socket.io says "operation
+  // has timed out" at the timeout (before 2026-12-06 this said that at once, a review). The
+  // callback runs on a later turn, never within the call. timeout() sets the wait (default 5 s, as
+  // a broadcast operator's) on a copy.
   using AnswerCallback = std::function<void(std::optional<std::string> error, Args args)>;
   RemoteSocket timeout(std::chrono::milliseconds t) const& {
     RemoteSocket r(*this);
@@ -364,6 +366,10 @@ class InMemoryAdapter : public Adapter {
   std::optional<std::vector<EncodedPacket>> replay(const std::string& offset,
                                                    const std::set<Room>& rooms,
                                                    std::uint64_t start) override;
+  // The recovery log's broadcasts and bytes, and the disconnected sessions kept.
+  std::size_t stored_packets() const noexcept { return stored_.size(); }
+  std::size_t stored_bytes() const noexcept { return stored_bytes_; }
+  std::size_t saved_sessions() const noexcept { return saved_.size(); }
 
  private:
   struct StoredPacket {
@@ -378,6 +384,13 @@ class InMemoryAdapter : public Adapter {
     std::chrono::steady_clock::time_point at;
   };
   void prune(std::chrono::steady_clock::time_point now);
+  // While anything is kept, prune() runs once per max_disconnection_duration (at least 1 s
+  // apart, at most a minute, as socket.io's session-aware adapter prunes every minute) without a
+  // broadcast or a save to run it: before 2026-12-06 a namespace gone quiet after a burst kept its
+  // log (up to max_stored_bytes) and its expired sessions for good (a review).
+  void arm_prune();
+  std::unique_ptr<boost::asio::steady_timer> prune_timer_;
+  bool prune_armed_ = false;
   // Saves `st` as disconnected at `at` (its place in the expiry queue by that time).
   void save(SessionState st, std::chrono::steady_clock::time_point at);
   // The stored packet of an offset this adapter gave (found by its number: the store holds

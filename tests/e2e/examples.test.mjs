@@ -46,6 +46,12 @@ test("shmio-chat: the page, the client bundle, a message to everyone, on 2 worke
   await ack(a, "chat message", "hello");
   await until(() => got.length === 1, 5000, "the message to everyone");
   assert.equal(got[0], "hello");
+  // A message with nothing in it sends nothing, and its acknowledgement is answered all the same
+  // (it was left waiting before 2026-12-06).
+  await ack(a, "chat message");
+  await ack(a, "chat message", "after");
+  await until(() => got.length === 2, 5000, "the next message");
+  assert.equal(got[1], "after");
   await stop(h);
 });
 

@@ -81,9 +81,10 @@ inline bool load(sio::ServerOptions& options, const std::string& dir) {
 inline void setup(sio::Server& io, const WorkerInfo&) {
   io.on_connection([&io](const sio::SocketPtr& s) {
     s->on("chat message", [&io](const sio::SocketPtr&, sio::Args args, sio::Ack ack) {
-      if (args.values.empty()) return;
-      // Forward the message as it came, binary attachments included.
-      io.emit("chat message", sio::Args(json::array{args.values[0]}, std::move(args.binaries)));
+      // Forward the message as it came, binary attachments included (none: nothing to send, but
+      // a client waiting on its acknowledgement is answered all the same).
+      if (!args.values.empty())
+        io.emit("chat message", sio::Args(json::array{args.values[0]}, std::move(args.binaries)));
       if (ack) ack({});
     });
   });

@@ -51,11 +51,12 @@ int main(int argc, char** argv) {
         if (ack) ack(sio::Args{"ok"});
       });
 
-      // Rooms: join one, then broadcast to it, except to the sender.
+      // Rooms: join one, then broadcast to it, except to the sender. (The acknowledgement
+      // says whether it joined: a client waiting on it is always answered.)
       socket->on("join", [](const sio::SocketPtr& self, sio::Args args, sio::Ack ack) {
-        if (args.values.empty() || !args.values[0].is_string()) return;
-        self->join(std::string(args.values[0].get_string()));
-        if (ack) ack(sio::Args{true});
+        const bool named = !args.values.empty() && args.values[0].is_string();
+        if (named) self->join(std::string(args.values[0].get_string()));
+        if (ack) ack(sio::Args{named});
       });
       socket->on("to room", [](const sio::SocketPtr& self, sio::Args args, sio::Ack) {
         if (args.values.size() < 2 || !args.values[0].is_string()) return;

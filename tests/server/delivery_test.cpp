@@ -4901,6 +4901,36 @@ TEST(Http, ASessionsTransportErrorIsABare400AndNoConnectionError) {
   io.run_for(50ms);
 }
 
+// A polling POST whose body stalls is answered 408 after http_request_body_timeout and its session
+// closed ("transport error"), as engine.io's httpRequestBodyTimeout does: before 2026-12-06 the
+// connection was dropped without an answer at its read timeout (70 s by default), the session's
+// one POST held until then (a review).
+TEST(Http, APostWhoseBodyStallsGets408AndClosesItsSession) {
+  net::io_context io;
+  ServerOptions o;
+  o.engine.http_request_body_timeout = 200ms;
+  Server server(io, o);
+  const std::uint16_t port = server.listen("127.0.0.1", 0);
+  Client c(port);
+  const std::string sid = polling_sid(io, c);
+  ASSERT_FALSE(sid.empty());
+  const auto sent = std::chrono::steady_clock::now();
+  c.send_raw("POST /socket.io/?EIO=4&transport=polling&sid=" + sid +
+             " HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 10\r\n"
+             "\r\n40abc");
+  const std::string r = http_response(io, c);
+  EXPECT_EQ(r.rfind("HTTP/1.1 408", 0), 0u) << r;
+  EXPECT_LT(std::chrono::steady_clock::now() - sent, 4s) << "at the body timeout, not the read's";
+  Client d(port);
+  d.send_raw("GET /socket.io/?EIO=4&transport=polling&sid=" + sid + " HTTP/1.1\r\nHost: x\r\n\r\n");
+  const std::string after = http_response(io, d);
+  // (Closed: its last GET gets the close packet, or it is gone already: 400.)
+  EXPECT_TRUE(after.find("\r\n\r\n1") != std::string::npos || after.rfind("HTTP/1.1 400", 0) == 0)
+      << after;
+  server.close();
+  io.run_for(50ms);
+}
+
 // At max_open_sessions sessions held a new handshake, polling or WebSocket, is answered 503 and
 // counted (a polling session holds no descriptor, so nothing else bounds how many one client
 // opens by GETs on one kept-alive connection); the open sessions go on, a session's own requests

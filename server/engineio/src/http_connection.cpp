@@ -50,6 +50,20 @@ void HttpConnection::on_header(beast::error_code ec) {
     if (n > 0 && static_cast<std::size_t>(n) < sizeof kContinue - 1) return shutdown();
   }
   stream_.expires_after(io_timeout());
+  // A POST that claimed its session: its body within http_request_body_timeout, or the read is
+  // cancelled and answered 408 (on_read). (Not the stream's own expiry: that closes the socket,
+  // and nothing could be answered.)
+  if (const Millis body = srv_->options.session.http_request_body_timeout;
+      !reading_claim_.expired() && body.count() > 0 && body < io_timeout()) {
+    if (!body_timer_) body_timer_ = std::make_unique<net::steady_timer>(stream_.get_executor());
+    body_timer_->expires_after(body);
+    body_timer_->async_wait([w = weak_from_this()](const boost::system::error_code& e) {
+      auto self = w.lock();
+      if (e || !self || !self->reading_) return;
+      self->body_timed_out_ = true;
+      self->stream_.cancel();
+    });
+  }
   http::async_read(
       stream_, buffer_, *parser_,
       [self = shared_from_this()](beast::error_code e, std::size_t) { self->on_read(e); });
@@ -62,6 +76,8 @@ void HttpConnection::release_claim(std::weak_ptr<EngineSocket>& claim, bool comp
 
 void HttpConnection::on_read(beast::error_code ec) {
   reading_ = false;
+  if (body_timer_) body_timer_->cancel();
+  const bool body_timed_out = std::exchange(body_timed_out_, false);
   if (closed_) {  // answered with "Connection: close" meanwhile (graceful_close)
     // (operation_aborted: graceful_close cancelled this read, whose timer was the request's.)
     if ((!ec || ec == net::error::operation_aborted) && drain_left_ > 0 &&
@@ -118,6 +134,18 @@ void HttpConnection::on_read(beast::error_code ec) {
     srv_->add_cors(req, res);
     send(std::move(res));
     return;
+  }
+  // A POST's body not whole within http_request_body_timeout (or the read timeout): 408, its
+  // session closed ("transport error", as the reference's polling transport) and the connection
+  // closed. Before 2026-12-06 the connection was dropped without an answer at the read timeout
+  // (70 s by default) and the POST held the session's one-POST claim until then (a review).
+  if (body_timed_out && ec == net::error::operation_aborted && !reading_claim_.expired()) {
+    release_claim(reading_claim_, false);
+    if (busy_) {  // a response is in flight: never a second write; just drop the connection
+      shutdown();
+      return;
+    }
+    return answer_and_close(http::status::request_timeout);
   }
   if (ec == http::error::header_limit) {
     // A header over max_header_bytes: 431, as the reference's HTTP server answers it, and the

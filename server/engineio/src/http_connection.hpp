@@ -158,6 +158,10 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   }
   void on_header(beast::error_code ec);
   void on_read(beast::error_code ec);
+  // A claimed POST's body timeout (SessionOptions::http_request_body_timeout), and whether it
+  // cancelled the read.
+  std::unique_ptr<net::steady_timer> body_timer_;
+  bool body_timed_out_ = false;
   // A request not read whole (over a bound, or not HTTP): `status` with no body, and the
   // connection closed after it. Nothing may be in flight (busy_).
   void answer_and_close(http::status status) {

@@ -45,6 +45,12 @@ struct SessionOptions {
   // over them already.)
   std::size_t max_queued_bytes = 16u << 20;
   bool allow_upgrades = true;
+  // A polling POST's body must have come whole this long after its header (engine.io's
+  // httpRequestBodyTimeout, 30 s): then it is answered 408, its connection closed and its
+  // session closed ("transport error"), so that a client that stalls mid-body does not hold the
+  // session's one POST for the connection's whole read timeout. 0: no timeout of its own (the
+  // connection's read timeout only).
+  Millis http_request_body_timeout{30000};
 };
 
 enum class TransportKind { polling, websocket };

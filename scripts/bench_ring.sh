@@ -30,6 +30,9 @@ if [ "${1:-}" != "${1:+${1#--pingpong-below=}}" ]; then
   esac
 fi
 
+# (What the build needs, on a fresh Debian 12 machine too: cmake, ninja, Google Benchmark,
+# moodycamel's queue. It said "cmake: command not found" there before 2026-12-06; a review.)
+scripts/setup.sh
 if [ ! -f "$dir/build.ninja" ]; then
   cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSHMIO_WERROR=ON
 fi

@@ -15,7 +15,9 @@ host=${host%]}
 workers=${SHMIO_WORKERS:-auto}
 # (Checked before the set-up and the build, which take minutes the first time; shmio checks them
 # again, with the host's own rule.)
-if ! [[ $port =~ ^[0-9]+$ ]] || [ "$port" -gt 65535 ]; then
+# (At most 5 digits before the comparison: test's -gt fails on numbers past its range, and that
+# failure read as "in range".)
+if ! [[ $port =~ ^[0-9]{1,5}$ ]] || ((10#$port > 65535)); then
   echo "demo.sh: PORT must be a port number, 0..65535 (got '$port')" >&2; exit 2
 fi
 if ! [[ $workers == auto || $workers =~ ^[1-9][0-9]*$ ]]; then

@@ -10,6 +10,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 minutes=${1:-30}
 shift || true
+# (Checked before the set-up and the build: "abc" became a run of 0 s after them, "1.5" an
+# arithmetic error.)
+if ! [[ $minutes =~ ^[0-9]{1,6}$ ]] || ((10#$minutes == 0)); then
+  echo "soak.sh: MINUTES must be a whole number of minutes, 1 or more (got '$minutes')" >&2
+  exit 2
+fi
+minutes=$((10#$minutes))
 scripts/setup.sh
 scripts/build.sh
 out=${SOAK_OUT:-build/soak}

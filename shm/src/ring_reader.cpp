@@ -164,6 +164,10 @@ void RingReader::publish_progress() noexcept {
   if ((batches_++ & 63) == 0) slot_->heartbeat_ns.store(monotonic_ns(), std::memory_order_relaxed);
 }
 
+void RingReader::heartbeat() noexcept {
+  slot_->heartbeat_ns.store(monotonic_ns(), std::memory_order_relaxed);
+}
+
 LossReport RingReader::total_loss() const noexcept {
   return {slot_->lost_records.load(std::memory_order_relaxed),
           slot_->lost_bytes.load(std::memory_order_relaxed)};

@@ -82,12 +82,13 @@ TEST(Metrics, GaugesOfDistinctThingsHaveNoClusterTotal) {
     append_metric(out, "shmio_namespace_rooms", "gauge", "Rooms.", 1,
                   "{namespace=\"/\",worker=\"" + std::to_string(i) + "\"}");
     append_metric(out, "shmio_descriptor_bound", "gauge", "Bound.", 19936, w);
+    append_metric(out, "shmio_ring_notifier_io_uring", "gauge", "A flag.", 1, w);
     append_metric(out, "shmio_connections", "gauge", "Sessions.", 2, w);
     posts.push_back(out);
   }
   const std::string m = merge_expositions(posts);
-  for (const char* family :
-       {"shmio_namespaces", "shmio_rings", "shmio_namespace_rooms", "shmio_descriptor_bound"})
+  for (const char* family : {"shmio_namespaces", "shmio_rings", "shmio_namespace_rooms",
+                             "shmio_descriptor_bound", "shmio_ring_notifier_io_uring"})
     EXPECT_EQ(count(m, std::string(family) + "{"), 2u) << family << ": each worker's series\n" << m;
   EXPECT_EQ(count(m, "worker=\"all\""), 1u) << "the connections' total only\n" << m;
   EXPECT_EQ(exposition_value(m, "shmio_connections{worker=\"all\"}"), 4);

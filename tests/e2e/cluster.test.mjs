@@ -853,6 +853,13 @@ test(`rebalancing: after a restart, clients of the busy worker move to the resta
     publishing = false;
     await stream;
   }
+  // Rebalancing did it: the busy worker steered handshakes or asked clients to move. (Clients
+  // that reconnect by themselves can spread over the shared port alone: the split above would
+  // then pass without either; the test did not look before 2026-12-06, a review.)
+  const total = async (name) => Number((await request(c.workers.get(0).port, "GET", "/metrics")).body
+    .match(new RegExp(`^${name}\\{worker="all"\\} (\\d+)$`, "m"))?.[1] ?? NaN);
+  const moved = (await total("shmio_rebalance_shed_total")) + (await total("shmio_rebalance_steered_total"));
+  assert.ok(moved > 0, `rebalancing shed or steered no one (split ${before} -> ${split})`);
   const last = seq++;
   await ack(pub, "publish", "r", last);
   await until(() => got.every((g) => g.some(([m]) => m === last)), 10000, "the last message")
@@ -957,6 +964,26 @@ test(`a broadcast with acks whose worker dies owing its clients' answers ends in
   const took = Date.now() - t0;
   assert.deepEqual(r, { error: "operation has timed out", responses: ["a"] });
   assert.ok(took < 5000, `took ${took} ms: waited for the timeout`);
+});
+
+// An idle cluster's workers look alive to an operator: their reader and producer slots'
+// heartbeats stay fresh (a worker waits for the ring through a notifier, not RingReader::wait,
+// and its writer refreshed its own every 256 commits: before 2026-12-06 an idle worker's ages
+// grew without end and it looked hung in shm-inspect; a review).
+test("an idle cluster's workers show fresh heartbeats in shm-inspect", async () => {
+  const c = await cluster("bench", 2);
+  const look = (what) => new Promise((resolve, reject) =>
+    execFile(INSPECT, ["--name", c.ring, "--json", what], (err, stdout, stderr) => {
+      if (err) reject(new Error(`shm-inspect ${what}: ${err.message}: ${stderr}`));
+      else resolve(JSON.parse(stdout));
+    }));
+  await new Promise((r) => setTimeout(r, 4000));  // idle: the interval under test, not a wait
+  const slots = [...(await look("readers")).readers, ...(await look("producers")).producers]
+    .filter((s) => s.alive && /^worker-/.test(s.label));
+  assert.ok(slots.length >= 4, `each worker's reader and writer: ${JSON.stringify(slots)}`);
+  for (const s of slots)
+    assert.ok(s.heartbeat_age_ms !== null && s.heartbeat_age_ms < 2500,
+      `${s.label} (slot ${s.slot}): ${s.heartbeat_age_ms} ms`);
 });
 
 test("a ring per worker: each worker writes its own ring, a SIGKILLed worker's successor takes it over mid-load, the rings go with the cluster; bad combinations refused", async () => {

@@ -153,22 +153,24 @@ class Bridge : public ::testing::Test {
     });
   }
   // PUBSUB NUMSUB or SHARDNUMSUB (`which`) of one channel: its subscribers (-1: no answer in 2 s).
+  // (The answer's place shared with its callback: one that comes after the 2 s, or the client's
+  // "stopped" at its end, must not write into this returned frame.)
   long long subscribers(redis::Client& cmd, const char* which, const std::string& channel) {
-    std::optional<long long> n;
-    cmd.command({"PUBSUB", which, channel}, [&](const redis::Reply& r) {
-      n = r.elements.size() == 2 ? r.elements[1].integer : -1;
+    auto n = std::make_shared<std::optional<long long>>();
+    cmd.command({"PUBSUB", which, channel}, [n](const redis::Reply& r) {
+      *n = r.elements.size() == 2 ? r.elements[1].integer : -1;
     });
-    drive([&] { return n.has_value(); }, 2s);
-    return n.value_or(-1);
+    drive([&] { return n->has_value(); }, 2s);
+    return n->value_or(-1);
   }
   // The integer a command answers (-1: no answer, or another kind).
   long long integer_of(redis::Client& cmd, std::vector<std::string> args) {
-    std::optional<long long> n;
-    cmd.command(std::move(args), [&](const redis::Reply& r) {
-      n = r.type == redis::Reply::Type::integer ? r.integer : -1;
+    auto n = std::make_shared<std::optional<long long>>();
+    cmd.command(std::move(args), [n](const redis::Reply& r) {
+      *n = r.type == redis::Reply::Type::integer ? r.integer : -1;
     });
-    drive([&] { return n.has_value(); }, 2s);
-    return n.value_or(-1);
+    drive([&] { return n->has_value(); }, 2s);
+    return n->value_or(-1);
   }
   // Worker `w`'s NAMESPACES record (its namespaces, and its rooms if `rooms` is an object, or
   // "telling" if `telling`), as a worker announces them, into the ring.
@@ -1174,10 +1176,10 @@ TEST_F(Bridge, RefusedSubscriptionsAreAskedAgain) {
   server.start();
   auto admin = client(server.url());
   auto call = [&](std::vector<std::string> args) {
-    std::optional<redis::Reply> got;
-    admin->command(std::move(args), [&](const redis::Reply& r) { got = r; });
-    drive([&] { return got.has_value(); }, 5s);
-    return got ? got->str : std::string("no answer");
+    auto got = std::make_shared<std::optional<redis::Reply>>();
+    admin->command(std::move(args), [got](const redis::Reply& r) { *got = r; });
+    drive([&] { return got->has_value(); }, 5s);
+    return *got ? (*got)->str : std::string("no answer");
   };
   ASSERT_EQ(call({"ACL", "SETUSER", "deaf", "on", ">s3cret", "~*", "resetchannels", "+@all"}),
             "OK");
@@ -1392,14 +1394,7 @@ TEST_F(Bridge, ShardedBroadcastsBothWays) {
   auto pub = client(server.url());
   start_bridge(server.url(), redis::FleetMode::sharded, redis::ShardedSubscription::static_);
   // (the bridge and the test's subscriber)
-  ASSERT_TRUE(drive([&] {
-    std::optional<long long> n;
-    pub->command({"PUBSUB", "SHARDNUMSUB", "socket.io#/#"}, [&](const redis::Reply& r) {
-      n = r.elements.size() == 2 ? r.elements[1].integer : -1;
-    });
-    drive([&] { return n.has_value(); }, 2s);
-    return n && *n == 2;
-  }));
+  ASSERT_TRUE(drive([&] { return subscribers(*pub, "SHARDNUMSUB", "socket.io#/#") == 2; }));
   auto reader = shm::RingReader::attach(*segment_, {"test", -1, shm::StartAt::latest});
   ASSERT_TRUE(reader);
   // Out: the ClusterAdapter envelope on the main channel (static mode: rooms too).
@@ -1777,14 +1772,14 @@ TEST_F(Bridge, RoomsSaidAgainKeepTheirSubscriptions) {
     return subscribers(*pub, "SHARDNUMSUB", "socket.io#/#" + room + "#");
   };
   auto calls = [&](const std::string& command) {
-    std::optional<long long> n;
-    pub->command({"INFO", "commandstats"}, [&](const redis::Reply& r) {
+    auto n = std::make_shared<std::optional<long long>>();
+    pub->command({"INFO", "commandstats"}, [n, command](const redis::Reply& r) {
       const std::string key = "cmdstat_" + command + ":calls=";
       const std::size_t at = r.str.find(key);
-      n = at == std::string::npos ? 0 : std::stoll(r.str.substr(at + key.size()));
+      *n = at == std::string::npos ? 0 : std::stoll(r.str.substr(at + key.size()));
     });
-    drive([&] { return n.has_value(); }, 2s);
-    return n.value_or(-1);
+    drive([&] { return n->has_value(); }, 2s);
+    return n->value_or(-1);
   };
   ASSERT_EQ(say({"a", "b"}), shm::PublishStatus::ok);
   ASSERT_TRUE(drive([&] { return subscribed("a") == 1 && subscribed("b") == 1; }));

@@ -3,6 +3,7 @@
 
 #include <sys/wait.h>
 #include <unistd.h>
+#include <cerrno>
 
 #include <cstdint>
 #include <cstring>
@@ -163,10 +164,13 @@ inline pid_t spawn(const std::function<int()>& fn) {
   return pid;
 }
 
-// Waits for a child; returns its exit code, or 128 + signal.
+// Waits for a child; returns its exit code, or 128 + signal; -1 if it cannot be waited for (no
+// such child: a failed spawn's -1, one reaped already). (It looped for ever on such an error
+// before 2026-12-06, and the test hung until ctest's timeout.)
 inline int join(pid_t pid) {
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR) return -1;
   }
   if (WIFEXITED(status)) return WEXITSTATUS(status);
   if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);

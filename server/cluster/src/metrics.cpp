@@ -164,8 +164,11 @@ void walk_exposition(std::string_view text, Meta on_meta, Series on_series) {
 // cluster has, times its workers (before 2026-12-05).
 // (shmio_descriptor_bound: each worker's own bound, not a capacity to add up; summed before
 // 2026-12-06, its worker="all" series said twice a worker's bound for two; a review.)
+// (shmio_ring_notifier_io_uring: a flag, 1 or 0; its sum said 2 for two workers, against its
+// HELP, before 2026-12-06; a review.)
 constexpr std::string_view kNoClusterTotal[] = {"shmio_namespaces", "shmio_namespace_rooms",
-                                                "shmio_rings", "shmio_descriptor_bound"};
+                                                "shmio_rings", "shmio_descriptor_bound",
+                                                "shmio_ring_notifier_io_uring"};
 bool has_cluster_total(std::string_view family) {
   return std::find(std::begin(kNoClusterTotal), std::end(kNoClusterTotal), family) ==
          std::end(kNoClusterTotal);

@@ -205,7 +205,7 @@ void Node::start(sio::Server& server) {
   if (impl_->options.rebalance && impl_->options.workers > 1 && impl_->handoff)
     impl_->arm_load_timer();
   if (impl_->handoff) impl_->handoff->start();
-  if (impl_->board) impl_->arm_board_timer();
+  impl_->arm_board_timer();
 }
 
 void Node::set_local_metrics(std::function<std::string()> render) {

@@ -145,14 +145,20 @@ struct Node::Impl {
                    "post holds %zu): other workers' /metrics show its earlier post\n",
                    options.worker, text.size(), board->capacity());
   }
+  // (Armed with or without a board: it keeps the heartbeats too.)
   void arm_board_timer() {
     board_timer.expires_after(std::chrono::seconds(1));
     board_timer.async_wait(
         [this, life = std::weak_ptr<bool>(lifetime)](const boost::system::error_code& ec) {
           if (ec || life.expired() || stopped) return;
           forget_destroyed_server();
+          // The heartbeats shm-inspect shows, once a second: this worker waits for its rings
+          // through a notifier, not RingReader::wait, and its writer refreshes its own every 256
+          // commits, so an idle worker's aged without end and looked hung (before 2026-12-06; a
+          // review).
+          heartbeat();
           // (The app's rendering reads its Server: not once it is gone. Its last post stays.)
-          if (local_metrics && server) post_metrics(with_carried(local_metrics()));
+          if (board && local_metrics && server) post_metrics(with_carried(local_metrics()));
           arm_board_timer();
         });
   }
@@ -502,6 +508,13 @@ struct Node::Impl {
     const std::uint64_t clients =
         closing || said_full ? std::numeric_limits<std::uint64_t>::max() : server->client_count();
     publish(MessageType::load, write_message({{"worker", options.worker}, {"clients", clients}}));
+  }
+  void heartbeat() noexcept {
+    if (writer) writer->heartbeat();
+    if (reader) reader->heartbeat();
+    if (own_writer) own_writer->heartbeat();
+    for (const auto& r : rings.all())
+      if (r->reader) r->reader->heartbeat();
   }
   void arm_load_timer() {
     load_timer.expires_after(std::chrono::seconds(1));

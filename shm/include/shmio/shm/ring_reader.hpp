@@ -119,6 +119,10 @@ class RingReader {
   std::uint64_t next_index() const noexcept { return cursor_index_; }
   // Losses found by the last peek()/poll() call and its consume() (added up).
   const LossReport& last_loss() const noexcept { return last_loss_; }
+  // Refreshes the heartbeat shown by shm-inspect (a poll refreshes it every 64 batches, wait()
+  // once a second): for a reader that waits by other means (a notifier), so that a healthy idle
+  // one does not look hung.
+  void heartbeat() noexcept;
   LossReport total_loss() const noexcept;
   std::uint16_t id() const noexcept { return id_; }
   const Segment& segment() const noexcept { return *segment_; }

@@ -57,12 +57,15 @@ void HttpConnection::on_header(beast::error_code ec) {
       !reading_claim_.expired() && body.count() > 0 && body < io_timeout()) {
     if (!body_timer_) body_timer_ = std::make_unique<net::steady_timer>(stream_.get_executor());
     body_timer_->expires_after(body);
-    body_timer_->async_wait([w = weak_from_this()](const boost::system::error_code& e) {
-      auto self = w.lock();
-      if (e || !self || !self->reading_) return;
-      self->body_timed_out_ = true;
-      self->stream_.cancel();
-    });
+    // (The read it was armed for only: one that ended in the same turn as the timer, its
+    // handler already queued, must not cancel the next request's read.)
+    body_timer_->async_wait(
+        [w = weak_from_this(), read = body_reads_](const boost::system::error_code& e) {
+          auto self = w.lock();
+          if (e || !self || !self->reading_ || self->body_reads_ != read) return;
+          self->body_timed_out_ = true;
+          self->stream_.cancel();
+        });
   }
   http::async_read(
       stream_, buffer_, *parser_,
@@ -76,6 +79,7 @@ void HttpConnection::release_claim(std::weak_ptr<EngineSocket>& claim, bool comp
 
 void HttpConnection::on_read(beast::error_code ec) {
   reading_ = false;
+  ++body_reads_;
   if (body_timer_) body_timer_->cancel();
   const bool body_timed_out = std::exchange(body_timed_out_, false);
   if (closed_) {  // answered with "Connection: close" meanwhile (graceful_close)

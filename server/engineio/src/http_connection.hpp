@@ -162,6 +162,7 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   // cancelled the read.
   std::unique_ptr<net::steady_timer> body_timer_;
   bool body_timed_out_ = false;
+  std::uint64_t body_reads_ = 0;  // reads ended (a timer armed for an earlier one does nothing)
   // A request not read whole (over a bound, or not HTTP): `status` with no body, and the
   // connection closed after it. Nothing may be in flight (busy_).
   void answer_and_close(http::status status) {

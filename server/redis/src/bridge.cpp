@@ -1061,16 +1061,24 @@ struct Bridge::Impl {
     // member has it, so the worker is answered at once with what came (nothing) and it is counted
     // unsent, as a broadcast's failed publish is. Before 2026-12-06 nothing saw it: the worker
     // waited out its timeout and it was counted sent (a helper's review). Written and then lost
-    // with the link, members may have it and answer on the subscriber link: it ends at its
-    // deadline, as the count's failure made it (above). (Counted published once Redis took it.)
+    // with the link, members may have it and answer on the subscriber link: counted unsent too
+    // (as publish() counts it), and it ends by the request timeout at the latest (a broadcast
+    // with acks waited up to its own, minutes). (Counted published once Redis took it.)
     auto published = [this, id](const Reply& rep) {
       if (!rep.is_error()) {
         ++stats.requests_out;
         return;
       }
-      if (lost_link(rep) && rep.str.find("(not sent)") == std::string::npos) return;
       auto it = outgoing.find(id);
       if (it == outgoing.end() || it->second.counted) return;
+      if (lost_link(rep) && rep.str.find("(not sent)") == std::string::npos) {
+        ++stats.unsent;
+        if (const auto by = Clock::now() + options.request_timeout; by < it->second.deadline) {
+          it->second.deadline = by;
+          due_at(by, 0, id);
+        }
+        return;
+      }
       refuse_out("a worker's request to the fleet", "Redis did not take it: " + rep.str);
       finish_outgoing(it->second);
       outgoing.erase(it);

@@ -494,6 +494,8 @@ void Server::close() {
   auto clients = clients_;
   for (auto& c : clients) c->close_all("server shutting down");
   engine_->stop();
+  for (auto& [name, n] : namespaces_) n->adapter().server_closed();
+  for (auto& n : retired_) n->adapter().server_closed();
 }
 
 void Server::close(std::function<void()> done) {

@@ -128,11 +128,11 @@ class RemoteSocket {
   void disconnect(bool close = false) const;
   // remoteSocket.timeout(ms).emit(event, ..., callback) (emitWithAck): the socket's answer,
   // wherever it lives, as Socket::emit_with_ack gives it: `callback(error, args)` with error empty
-  // and the client's answer; or error "operation has timed out" (no answer within the timeout);
-  // or "socket has been disconnected" if the emit reached no socket (it left after
-  // fetch_sockets; socket.io calls back with neither an error nor an answer there) or the socket
-  // disconnected (or its worker died) before answering — at once, where socket.io says "operation
-  // has timed out" at the timeout (before 2026-12-06 this said that at once, a review). The
+  // and the client's answer; or error "operation has timed out" (no answer within the timeout,
+  // or — at once, where socket.io waits out the timeout — none can come: the socket disconnected
+  // or its worker died before answering, or its answer was lost on the way); or "socket has been
+  // disconnected" if the emit reached no socket (it left after fetch_sockets; socket.io calls
+  // back with neither an error nor an answer there). The
   // callback runs on a later turn, never within the call. timeout() sets the wait (default 5 s, as
   // a broadcast operator's) on a copy.
   using AnswerCallback = std::function<void(std::optional<std::string> error, Args args)>;
@@ -314,6 +314,9 @@ class Adapter {
   // elsewhere (a cluster's) stops; what it is still asked to send goes out as before. Called
   // once; the adapter lives on while a Socket or RemoteSocket of the namespace does.
   virtual void close() {}
+  // The server closed (Server::close()): timers of the adapter's own are stopped and armed no
+  // more, so that the io_context runs out of work. Default: nothing.
+  virtual void server_closed() {}
 
   // The adapter's events (socket.io's adapter.on("create-room" | "delete-room" | "join-room" |
   // "leave-room")), for this process's rooms index: a room created by its first member (a
@@ -391,6 +394,12 @@ class InMemoryAdapter : public Adapter {
   void arm_prune();
   std::unique_ptr<boost::asio::steady_timer> prune_timer_;
   bool prune_armed_ = false;
+  bool server_closed_ = false;  // (no prune armed after Server::close(): server_closed)
+
+ public:
+  void server_closed() override;
+
+ private:
   // Saves `st` as disconnected at `at` (its place in the expiry queue by that time).
   void save(SessionState st, std::chrono::steady_clock::time_point at);
   // The stored packet of an offset this adapter gave (found by its number: the store holds

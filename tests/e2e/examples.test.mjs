@@ -55,32 +55,31 @@ test("shmio-chat: the page, the client bundle, a message to everyone, on 2 worke
   await stop(h);
 });
 
-test("shmio-chat: an unknown option is refused", async () => {
-  const proc = spawn(process.env.CHAT_BIN, ["--port", "0", "--colour", "blue"]);
+// shmio-chat run with `args` until it exits: its status and what it wrote.
+async function chatExit(args) {
+  const proc = spawn(process.env.CHAT_BIN, args);
   procs.push(proc);
-  let err = "";
+  let out = "", err = "";
+  proc.stdout.on("data", (d) => (out += d));
   proc.stderr.on("data", (d) => (err += d));
   const code = await within(new Promise((r) => proc.on("exit", r)), 10000, "exit");
+  return { code, out, err };
+}
+
+test("shmio-chat: an unknown option is refused", async () => {
+  const { code, err } = await chatExit(["--port", "0", "--colour", "blue"]);
   assert.equal(code, 2);
   assert.match(err, /--colour/);
 });
 
 test("shmio-chat: --chat-dir followed by another option is refused (needs a value)", async () => {
-  const proc = spawn(process.env.CHAT_BIN, ["--port", "0", "--chat-dir", "--recovery"]);
-  procs.push(proc);
-  let err = "";
-  proc.stderr.on("data", (d) => (err += d));
-  const code = await within(new Promise((r) => proc.on("exit", r)), 10000, "exit");
+  const { code, err } = await chatExit(["--port", "0", "--chat-dir", "--recovery"]);
   assert.equal(code, 2, err);
   assert.match(err, /--chat-dir needs a value \(got --recovery\)/);
 });
 
 test("shmio-chat: an empty --chat-dir is refused as such", async () => {
-  const proc = spawn(process.env.CHAT_BIN, ["--port", "0", "--chat-dir", ""]);
-  procs.push(proc);
-  let err = "";
-  proc.stderr.on("data", (d) => (err += d));
-  const code = await within(new Promise((r) => proc.on("exit", r)), 10000, "exit");
+  const { code, err } = await chatExit(["--port", "0", "--chat-dir", ""]);
   assert.equal(code, 2, err);
   assert.match(err, /--chat-dir must not be empty/);
 });
@@ -88,12 +87,7 @@ test("shmio-chat: an empty --chat-dir is refused as such", async () => {
 // A flag's value that looks like -h is the flag's: "--chat-dir -h" names a directory (with no
 // index.html: exit 1, said), not a --help (it printed the help and exited 0 before 2026-12-06).
 test("shmio-chat: --chat-dir -h names a directory, not the help", async () => {
-  const proc = spawn(process.env.CHAT_BIN, ["--port", "0", "--chat-dir", "-h"]);
-  procs.push(proc);
-  let out = "", err = "";
-  proc.stdout.on("data", (d) => (out += d));
-  proc.stderr.on("data", (d) => (err += d));
-  const code = await within(new Promise((r) => proc.on("exit", r)), 10000, "exit");
+  const { code, out, err } = await chatExit(["--port", "0", "--chat-dir", "-h"]);
   assert.equal(code, 1, err);
   assert.doesNotMatch(out, /usage:/);
   assert.match(err, /-h/);

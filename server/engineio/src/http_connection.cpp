@@ -145,10 +145,6 @@ void HttpConnection::on_read(beast::error_code ec) {
   // (70 s by default) and the POST held the session's one-POST claim until then (a review).
   if (body_timed_out && ec == net::error::operation_aborted && !reading_claim_.expired()) {
     release_claim(reading_claim_, false);
-    if (busy_) {  // a response is in flight: never a second write; just drop the connection
-      shutdown();
-      return;
-    }
     return answer_and_close(http::status::request_timeout);
   }
   if (ec == http::error::header_limit) {
@@ -157,10 +153,6 @@ void HttpConnection::on_read(beast::error_code ec) {
     // trailer over it, or a field past what Beast stores (RequestParser): a POST's claim on its
     // session let go of, as the 400's below.
     release_claim(reading_claim_, false);
-    if (busy_) {  // a response is in flight: never a second write; just drop the connection
-      shutdown();
-      return;
-    }
     return answer_and_close(http::status::request_header_fields_too_large);
   }
   // A request that does not parse gets 400 and the connection closed, as Node's HTTP server

@@ -164,8 +164,10 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   bool body_timed_out_ = false;
   std::uint64_t body_reads_ = 0;  // reads ended (a timer armed for an earlier one does nothing)
   // A request not read whole (over a bound, or not HTTP): `status` with no body, and the
-  // connection closed after it. Nothing may be in flight (busy_).
+  // connection closed after it; with a response in flight (busy_) the connection is only
+  // dropped (never a second write).
   void answer_and_close(http::status status) {
+    if (busy_) return shutdown();
     busy_ = true;
     Response res{status, 11};
     res.keep_alive(false);

@@ -623,9 +623,13 @@ struct Bridge::Impl {
       return fits_fleet(json::value(r.data), r.attachments, "a server-side emit");
     return true;
   }
-  // (The client's error for a command lost with its connection, written or not.)
-  static bool lost_link(const Reply& r) {
-    return r.is_error() && r.str.rfind("ERR shmio: connection lost", 0) == 0;
+  // An outgoing request ends by the request timeout at the latest (its count or its PUBLISH lost
+  // with the link: what came by then is the answer).
+  void end_by_request_timeout(const std::string& id, Outgoing& o) {
+    if (const auto by = Clock::now() + options.request_timeout; by < o.deadline) {
+      o.deadline = by;
+      due_at(by, 0, id);
+    }
   }
   void refuse_out(const std::string& what, const std::string& why) {
     ++stats.unsent;
@@ -1033,13 +1037,10 @@ struct Bridge::Impl {
           // as no member, it ended at once, and a serverSideEmit's callback was told it
           // had every answer. An ACL without PUBSUB: said once a minute.)
           if (rep.is_error()) {
-            if (const auto by = Clock::now() + options.request_timeout; by < it->second.deadline) {
-              it->second.deadline = by;
-              due_at(by, 0, id);
-            }
+            end_by_request_timeout(id, it->second);
             // (The link lost: the request's PUBLISH, behind, fails too and ends it, below; no
             // refusal of PUBSUB to say.)
-            if (lost_link(rep)) return;
+            if (rep.lost()) return;
             const auto now = Clock::now();
             if (!count_refusal_said || now - *count_refusal_said >= std::chrono::minutes(1)) {
               count_refusal_said = now;
@@ -1071,12 +1072,9 @@ struct Bridge::Impl {
       }
       auto it = outgoing.find(id);
       if (it == outgoing.end() || it->second.counted) return;
-      if (lost_link(rep) && rep.str.find("(not sent)") == std::string::npos) {
+      if (rep.lost() && !rep.lost_unsent()) {
         ++stats.unsent;
-        if (const auto by = Clock::now() + options.request_timeout; by < it->second.deadline) {
-          it->second.deadline = by;
-          due_at(by, 0, id);
-        }
+        end_by_request_timeout(id, it->second);
         return;
       }
       refuse_out("a worker's request to the fleet", "Redis did not take it: " + rep.str);

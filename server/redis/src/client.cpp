@@ -835,9 +835,9 @@ void lost(const std::shared_ptr<Client>& c, Client::Impl& m, const std::string& 
   }
   EachCallback each;
   for (auto& cmd : inflight)
-    if (cmd.cb) each([&] { cmd.cb(Reply::error("ERR shmio: connection lost")); });
+    if (cmd.cb) each([&] { cmd.cb(Reply::error(std::string(Reply::kLost))); });
   for (auto& cmd : unsent)
-    if (cmd.cb) each([&] { cmd.cb(Reply::error("ERR shmio: connection lost (not sent)")); });
+    if (cmd.cb) each([&] { cmd.cb(Reply::error(std::string(Reply::kLostUnsent))); });
   if (m.options.on_state) each([&] { m.options.on_state(false, why); });
   each.rethrow();
 }

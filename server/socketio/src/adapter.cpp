@@ -191,12 +191,13 @@ InMemoryAdapter::InMemoryAdapter(Namespace& nsp)
 void InMemoryAdapter::add_all(const SocketId& id, const std::set<Room>& rooms) {
   // (Not a socket leaving its rooms at its disconnect: a room listener joining it again as it
   // leaves would keep del_all going for ever.)
-  if (const Socket* s = nsp_->find_socket(id); s != nullptr && s->gone_) return;
+  Socket* const socket = nsp_->find_socket(id);  // (one look-up for both uses)
+  if (socket != nullptr && socket->gone_) return;
   auto [pos, added] = sids_.try_emplace(id);
   Member& m = pos->second;
   if (added) m.id = &pos->first;
   if (m.socket == nullptr) {  // admitted: its handle, once (and in the rooms it is in already)
-    m.socket = nsp_->find_socket(id);
+    m.socket = socket;
     if (m.socket != nullptr)
       for (const auto& [r, index] : m.rooms) rooms_.find(r)->second[index].socket = m.socket;
   }

@@ -63,6 +63,12 @@ struct Reply {
   std::string str;  // status, error and string replies
   std::vector<Reply> elements;
   bool is_error() const noexcept { return type == Type::error; }
+  // The client's own error for a command its connection lost: kLost (written and unanswered: it
+  // may or may not have run) or kLostUnsent (never written).
+  static constexpr std::string_view kLost = "ERR shmio: connection lost";
+  static constexpr std::string_view kLostUnsent = "ERR shmio: connection lost (not sent)";
+  bool lost() const noexcept { return is_error() && (str == kLost || str == kLostUnsent); }
+  bool lost_unsent() const noexcept { return is_error() && str == kLostUnsent; }
   static Reply error(std::string what) {
     Reply r;
     r.type = Type::error;

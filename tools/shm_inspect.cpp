@@ -1020,6 +1020,7 @@ int CmdSessions(const shm::Segment& s, const Options& o) {
                                   {"slot_bytes", t.slot_bytes},
                                   {"handed_out", t.handed_out},
                                   {"entries", t.indexed},
+                                  {"taken", t.taken},
                                   {"deaths", std::move(deaths)}}}});
     return kExitOk;
   }
@@ -1034,6 +1035,7 @@ int CmdSessions(const shm::Segment& s, const Options& o) {
                     HumanBytes(std::uint64_t{t.slots} * t.slot_bytes) + ")"},
       {"handed out", U(t.handed_out) + " (slots used at least once)"},
       {"entries", U(t.indexed) + " (saved sessions a recovery can find, counted without locks)"},
+      {"taken", U(t.taken) + " (by a live worker admitting their sockets)"},
       {"deaths noted", U(t.deaths.size()) + " (last: " + last + ")"},
   });
   return kExitOk;

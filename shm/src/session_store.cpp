@@ -10,9 +10,10 @@
 //                         free stack: pages are touched as entries are written, not by hash):
 //     lock   u64 atomic   0 free; else the holder (pid << 32 | low 32 bits of its start time)
 //     state  u32          0 never used, 1 entry, 2 free again (taken, erased, or torn)
-//     flags  u32          bit 0: connected
+//     flags  u32          bit 0: connected; bit 1: taken (a worker is admitting its socket)
 //     hash   u64          FNV-1a of the key (0 while being written)
-//     owner  pid u64, start u64: the process whose socket it is (connected) or was
+//     owner  pid u64, start u64: the process whose socket it is (connected) or was; of a taken
+//                         entry, its taker
 //     since  u64          CLOCK_MONOTONIC ns of the last write (disconnected since then)
 //     key_len u32, state_len u32, next_free u32 atomic, then key bytes and state bytes
 //
@@ -24,11 +25,15 @@
 // another key except a torn one, which the first lookup to meet it removes. Lookups probe the
 // index linearly from the key's hash over kProbe entries and stop at a never-used one. One key is
 // only ever put by one process at a time (its socket's worker): the taker removes it only once
-// that worker disconnected it or died. A process killed between taking a slot off the free stack
-// and indexing it, or between removing an entry and pushing its slot back, leaks that one slot
-// (bounded by the number of deaths; said in docs/cluster.md). The geometry (slots, slot_bytes,
-// index size) is read once at open and checked; slot numbers and lengths read from the table are
-// checked before use, so a damaged table loses entries but crashes nobody.
+// that worker disconnected it or died. A taken entry stays where it is, marked with its taker,
+// until the taker writes it again (its socket admitted: connected; or given back) or erases it;
+// a taker found dead leaves it to the next taker as the disconnected entry it was (before
+// 2026-12-06 take removed it, and a worker killed between the take and the socket's admission --
+// its middleware waiting on the app -- lost the session). A process killed between taking a slot
+// off the free stack and indexing it, or between removing an entry and pushing its slot back, leaks
+// that one slot (bounded by the number of deaths; said in docs/cluster.md). The geometry (slots,
+// slot_bytes, index size) is read once at open and checked; slot numbers and lengths read from the
+// table are checked before use, so a damaged table loses entries but crashes nobody.
 #include "shmio/shm/session_store.hpp"
 
 #include <sched.h>
@@ -37,6 +42,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <cstddef>
 #include <cstring>
 #include <optional>
 #include <thread>
@@ -48,12 +54,13 @@ namespace shmio::shm {
 
 namespace {
 constexpr std::uint64_t kMagic = 0x53484D494F534553ULL;  // "SHMIOSES"
-constexpr std::uint32_t kVersion = 2;
+constexpr std::uint32_t kVersion = 3;                    // 3: flags bit 1, taken (2026-12-06)
 constexpr std::size_t kHeaderBytes = 4096;
 constexpr std::size_t kDeaths = 64;
 constexpr std::uint32_t kNeverUsed = 0, kEntry = 1, kFree = 2;
-constexpr std::uint32_t kRemoved = 0xFFFFFFFFu;   // an index entry whose slot was taken
-constexpr std::uint32_t kSlotMask = 0x00FFFFFFu;  // (slot + 1) in an index entry
+constexpr std::uint32_t kConnected = 1, kTaken = 2;  // SlotHeader::flags
+constexpr std::uint32_t kRemoved = 0xFFFFFFFFu;      // an index entry whose slot was taken
+constexpr std::uint32_t kSlotMask = 0x00FFFFFFu;     // (slot + 1) in an index entry
 constexpr std::uint32_t kMaxSlots = kSlotMask - 1;
 constexpr const char* kPrefix = "shmio-sessions.";
 
@@ -91,6 +98,8 @@ struct SlotHeader {
   std::uint32_t pad;
 };
 constexpr std::size_t kSlotHeader = sizeof(SlotHeader);  // 64
+static_assert(offsetof(SlotHeader, flags) == 12 && offsetof(SlotHeader, owner_pid) == 24 &&
+              offsetof(SlotHeader, owner_start) == 32);
 
 std::uint64_t fnv1a(std::string_view s) noexcept {
   std::uint64_t h = 0xcbf29ce484222325ULL;
@@ -253,7 +262,7 @@ struct SessionStore::Map {
     // them for other CPUs.)
     std::atomic_signal_fence(std::memory_order_seq_cst);
     s.state = kEntry;
-    s.flags = connected ? 1 : 0;
+    s.flags = connected ? kConnected : 0;
     s.owner_pid = static_cast<std::uint64_t>(self.pid);
     s.owner_start = self.start_time;
     s.since_ns = connected || since == 0 ? monotonic_ns() : since;
@@ -301,7 +310,7 @@ struct SessionStore::Map {
   static void settle_dead(SlotHeader& s, std::uint64_t at) noexcept {
     s.since_ns = at;
     std::atomic_signal_fence(std::memory_order_seq_cst);
-    s.flags &= ~1u;
+    s.flags &= ~kConnected;
   }
   // Every connected entry of the dead process(es) with pid `pid` written before its death at
   // `at`, made disconnected since then in place (settle_dead): those no lookup meets before 64
@@ -332,10 +341,11 @@ struct SessionStore::Map {
         continue;
       // (Nor is one of pid's that is disconnected, settled by an earlier scan: every worker scans
       // at each death since 2026-12-06, and only the first finds any to settle.)
-      if ((std::atomic_ref<std::uint32_t>(s.flags).load(std::memory_order_relaxed) & 1) == 0)
+      if ((std::atomic_ref<std::uint32_t>(s.flags).load(std::memory_order_relaxed) & kConnected) ==
+          0)
         continue;
       if (!lock_as(s, me, std::chrono::nanoseconds(0))) continue;
-      if (s.state == kEntry && s.hash != 0 && (s.flags & 1) != 0 && s.owner_pid == pid &&
+      if (s.state == kEntry && s.hash != 0 && (s.flags & kConnected) != 0 && s.owner_pid == pid &&
           s.since_ns <= at) {
         if (s.owner_start != start_seen || start_seen == 0) {
           start_seen = s.owner_start;
@@ -360,7 +370,7 @@ struct SessionStore::Map {
   };
   // Since when a held entry is disconnected (0: connected on a live worker).
   std::uint64_t disconnected_since(SlotHeader& s, Settle& later) noexcept {
-    if ((s.flags & 1) == 0) return s.since_ns;
+    if ((s.flags & kConnected) == 0) return s.since_ns;
     const std::uint64_t who = process_tag({static_cast<pid_t>(s.owner_pid), s.owner_start});
     if (who == process_tag(self_identity()) || process_tag_alive(who)) return 0;
     // A death noted before this entry was written is an earlier process's with the same pid.
@@ -372,6 +382,22 @@ struct SessionStore::Map {
     }
     settle_dead(s, at);
     return at;
+  }
+  // Whether a held entry is taken by a process that lives (this one included, whose tag is
+  // `me`): its socket is being admitted there, and no one else takes it.
+  static bool taken_by_live(const SlotHeader& s, std::uint64_t me) noexcept {
+    if ((s.flags & kTaken) == 0) return false;
+    const std::uint64_t taker = process_tag({static_cast<pid_t>(s.owner_pid), s.owner_start});
+    return taker == me || process_tag_alive(taker);
+  }
+  // A held disconnected entry marked taken by `self` (its `since` kept). The taker first, then the
+  // flag: a holder killed between the two leaves the disconnected entry it was (the owner of a
+  // disconnected entry is never looked at).
+  static void mark_taken(SlotHeader& s, const ProcessIdentity& self) noexcept {
+    s.owner_pid = static_cast<std::uint64_t>(self.pid);
+    s.owner_start = self.start_time;
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    s.flags = kTaken;
   }
   bool expired(SlotHeader& s, std::chrono::nanoseconds max_age, Settle& later) noexcept {
     const std::uint64_t since = disconnected_since(s, later);
@@ -425,8 +451,8 @@ struct SessionStore::Map {
       std::optional<Found> f;
       // (A connected entry of a live owner is not expired: passed over without expired()'s look.
       // Its index entry names it as long as this lock is held: only the slot's holder changes it.)
-      if (s.state == kEntry && s.hash != 0 && fits(s) && !((s.flags & 1) != 0 && owner_alive(s)) &&
-          expired(s, max_age, later)) {
+      if (s.state == kEntry && s.hash != 0 && fits(s) &&
+          !((s.flags & kConnected) != 0 && owner_alive(s)) && expired(s, max_age, later)) {
         const std::uint32_t named = index_tag(s.hash) | (i + 1);
         for (std::size_t p = 0; p < kProbe && !f; ++p)
           if (index(s.hash + p).load(std::memory_order_acquire) == named)
@@ -541,9 +567,24 @@ Result<SessionStore::Summary> SessionStore::summarize(const std::string& ring,
   // the mapping allocates nothing in /dev/shm.)
   const auto* index =
       reinterpret_cast<const std::atomic<std::uint32_t>*>(sc.value().base + kHeaderBytes);
+  // (A slot's words read as its lookups would, without its lock: a taken entry's taker is looked
+  // up, and one found dead counts with the entries a recovery finds, as take() judges it.)
+  const std::byte* slots = sc.value().base + kHeaderBytes + index_bytes(g.index_entries);
+  const auto word = [&](std::uint64_t slot, std::size_t at, auto zero) {
+    return reinterpret_cast<const std::atomic<decltype(zero)>*>(slots + slot * g.slot_bytes + at)
+        ->load(std::memory_order_relaxed);
+  };
   for (std::uint32_t i = 0; i < g.index_entries; ++i) {
     const std::uint32_t e = index[i].load(std::memory_order_relaxed);
-    if (e != 0 && e != kRemoved && (e & kSlotMask) - 1ULL < out.slots) ++out.indexed;
+    if (e == 0 || e == kRemoved || (e & kSlotMask) - 1ULL >= out.slots) continue;
+    const std::uint64_t slot = (e & kSlotMask) - 1ULL;
+    if ((word(slot, offsetof(SlotHeader, flags), std::uint32_t{0}) & kTaken) != 0 &&
+        process_tag_alive(process_tag(
+            {static_cast<pid_t>(word(slot, offsetof(SlotHeader, owner_pid), std::uint64_t{0})),
+             word(slot, offsetof(SlotHeader, owner_start), std::uint64_t{0})})))
+      ++out.taken;
+    else
+      ++out.indexed;
   }
   // (Each death as death_of reads it: `who` again after the time, or the record is passed over.)
   for (const Death& d : h.deaths) {
@@ -679,6 +720,14 @@ SessionStore::Taken SessionStore::take(std::string_view key, std::chrono::nanose
   auto f = m_->find(key, h, busy);
   if (!f) return {busy ? TakeStatus::busy : TakeStatus::unknown, {}};
   SlotHeader& s = *f->slot;
+  // Taken by a worker still admitting its socket (or by this process): not a second time. One
+  // whose taker died before it admitted the socket or gave the entry back is taken again below,
+  // as the disconnected entry it was (its time kept).
+  const ProcessIdentity self = self_identity();
+  if (Map::taken_by_live(s, process_tag(self))) {
+    Map::unlock(s);
+    return {TakeStatus::unknown, {}};
+  }
   Map::Settle later;
   const std::uint64_t since = m_->disconnected_since(s, later);
   // (The state's copy may throw, bad_alloc: the slot's lock let go first, the entry left as it
@@ -702,8 +751,13 @@ SessionStore::Taken SessionStore::take(std::string_view key, std::chrono::nanose
   const std::uint64_t now = monotonic_ns();
   const bool old = now - std::min(now, since) > static_cast<std::uint64_t>(max_age.count());
   Taken t{old ? TakeStatus::expired : TakeStatus::ok, {}, since};
-  if (!old) copy_state(t.state);
-  m_->remove(*f);
+  if (old) {
+    m_->remove(*f);
+  } else {
+    copy_state(t.state);
+    Map::mark_taken(s, self);
+    Map::unlock(s);
+  }
   later.run(*m_);
   return t;
 }
@@ -735,13 +789,14 @@ std::size_t SessionStore::count_entries() const {
   // Through the index: an entry is counted if a lookup could find it (a slot leaked by a writer
   // killed between writing and indexing it holds an entry nobody can reach: not counted).
   std::size_t n = 0;
+  const std::uint64_t me = process_tag(self_identity());
   for (std::uint64_t i = 0; i < m_->index_entries_; ++i) {
     const std::uint32_t e = m_->index(i).load(std::memory_order_acquire);
     if (e == 0 || e == kRemoved || !m_->valid((e & kSlotMask) - 1ULL)) continue;
     SlotHeader& s = m_->slot((e & kSlotMask) - 1);
     if (!m_->lock(s)) continue;
     if (m_->index(i).load(std::memory_order_acquire) == e && s.state == kEntry && s.hash != 0 &&
-        index_tag(s.hash) == (e & ~kSlotMask))
+        index_tag(s.hash) == (e & ~kSlotMask) && !Map::taken_by_live(s, me))
       ++n;
     Map::unlock(s);
   }
@@ -767,7 +822,8 @@ const char* to_string(SessionStore::TakeStatus s) noexcept {
     case SessionStore::TakeStatus::ok:
       return "ok";
     case SessionStore::TakeStatus::unknown:
-      return "unknown session (never saved, taken already, or expired and its slot reused)";
+      return "unknown session (never saved, taken by a worker admitting it, or expired and its "
+             "slot reused)";
     case SessionStore::TakeStatus::expired:
       return "disconnected longer than the recovery window";
     case SessionStore::TakeStatus::connected_live:

@@ -9,7 +9,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { io as connect, Manager } from "socket.io-client";
-import { within, until, untilAsync } from "./helpers.mjs";
+import { within, until, untilAsync, startCluster } from "./helpers.mjs";
 
 const BIN = process.env.API_BIN;
 let proc, url, log = "";
@@ -861,4 +861,50 @@ test("serve() gives the program's signal dispositions and descriptor limit back 
   }
   assert.match(out, /signals after serve: as the program left them/);
   assert.match(out, /descriptor limit after serve: as the program left it/);
+});
+
+// A worker killed while its app's middleware decides on a recovered socket (here one that never
+// answers, as a look-up to a lost database) does not lose the session: the client's next attempt,
+// on another worker, recovers it, with its id and what it missed. Before 2026-12-06 the worker had
+// taken the entry out of the shared session table at the attempt, and with it gone the next
+// attempt got a fresh session ("unknown session").
+test("a worker killed while its middleware holds a recovered socket leaves the session for the next attempt", async () => {
+  const clusters = [];
+  const c = await startCluster(BIN, null, 2, ["--recovery", "--log-sockets"], true, clusters,
+                               { API_HOLD_RECOVERED: "1" });
+  const sub = connect(`${c.url(0)}/held`, { forceNew: true, transports: ["websocket"],
+                                            reconnectionDelay: 300, randomizationFactor: 0 });
+  const pub = connect(`${c.url(0)}/held`, { forceNew: true, reconnection: false, transports: ["websocket"] });
+  try {
+    await until(() => sub.connected && pub.connected, 5000, "connected");
+    const got = [];
+    sub.on("shout", (m) => got.push(m));
+    await ack(pub, "shout", "m0");
+    await until(() => got.length === 1, 5000, "m0");
+    const id = sub.id, pid = sub._pid;
+    assert.ok(pid, "recovery on: the CONNECT answer has a pid");
+    // Away; its next attempt goes to worker 1, whose middleware holds it.
+    sub.io.uri = c.url(1);
+    sub.auth = { hold: true };
+    const dropped = new Promise((r) => sub.once("disconnect", r));
+    sub.io.engine.close();
+    await within(dropped, 5000, "disconnect");
+    await ack(pub, "shout", "m1");  // missed while away
+    await until(() => c.log.includes(`holding ${pid}`), 10000, `worker 1 holds it; stderr: ${c.log}`);
+    // Worker 1 dies with it; the attempt after goes to worker 0, which holds nothing.
+    sub.io.uri = c.url(0);
+    sub.auth = {};
+    process.kill(c.workers.get(1).pid, "SIGKILL");
+    await until(() => sub.connected, 15000, `reconnected; stderr: ${c.log}`);
+    assert.equal(sub.recovered, true,
+                 c.log.split("\n").filter((l) => l.includes("not recovered")).join("\n"));
+    assert.equal(sub.id, id);
+    assert.deepEqual(got, ["m0", "m1"]);
+  } finally {
+    sub.disconnect();
+    pub.disconnect();
+    const exited = new Promise((r) => c.proc.once("exit", r));
+    c.proc.kill("SIGTERM");  // (drained: the ring and its table removed)
+    await within(exited, 15000, "the cluster's exit").catch(() => c.proc.kill("SIGKILL"));
+  }
 });

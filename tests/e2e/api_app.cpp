@@ -117,6 +117,9 @@ int main(int argc, char** argv) {
   if (const char* o = std::getenv("API_ORIGIN_IN_CODE")) options.allowed_origins.insert(o);
   if (auto parsed = shmio::parse_args(argc, argv, options); parsed.status != parsed.ok)
     return parsed.exit_code();
+  // (API_HOLD_RECOVERED: recovered sockets go through the namespaces' middleware, for "/held".)
+  if (std::getenv("API_HOLD_RECOVERED") != nullptr && options.server.connection_state_recovery)
+    options.server.connection_state_recovery->skip_middlewares = false;
   // The engine's hooks: a cookie on handshakes, a header on every response (and one with a line
   // break, which must not be written), the requests refused with an Engine.IO error.
   using EO = shmio::engineio::ServerOptions;
@@ -285,6 +288,29 @@ int main(int argc, char** argv) {
       }
     }
     if (slow_ms > 0 || !throw_on.empty()) std::fprintf(stderr, "setup of worker %d\n", w.index);
+    // "/held" (API_HOLD_RECOVERED only: the other tests count the namespaces): a recovered socket
+    // whose auth says {hold: true} is held by the middleware for good (an app waiting on a look-up
+    // that never answers), said on stderr with its pid; any other passes. "shout" is broadcast to
+    // the namespace.
+    if (std::getenv("API_HOLD_RECOVERED") != nullptr) {
+      sio::Namespace& held = io.of("/held");
+      auto holding = std::make_shared<std::vector<sio::Next>>();
+      held.use([holding](const sio::SocketPtr& s, sio::Next next) {
+        const json::value* hold = s->handshake().auth.if_contains("hold");
+        if (s->recovered() && hold != nullptr && hold->is_bool() && hold->get_bool()) {
+          std::fprintf(stderr, "holding %s\n", s->pid().c_str());
+          holding->push_back(std::move(next));
+          return;
+        }
+        next(std::nullopt);
+      });
+      held.on_connection([&held](const sio::SocketPtr& s) {
+        s->on("shout", [&held](const sio::SocketPtr&, sio::Args a, sio::Ack ack) {
+          held.emit("shout", std::move(a));
+          if (ack) ack(sio::Args{});
+        });
+      });
+    }
     auto namespaces = std::make_shared<json::array>();
     io.on_new_namespace(
         [namespaces](sio::Namespace& n) { namespaces->push_back(json::string(n.name())); });

@@ -158,14 +158,17 @@ export async function freePorts(n) {
 // worker i on the i-th of n free ports); resolves once every worker listens, with { proc, ring,
 // workers: Map(index -> {pid, port}), log (its stderr so far), url(i) }. `registry` (an array)
 // gets it, for the test's cleanup.
-// (perWorker "fixed": every worker on one free port given by --port, none picked.)
-export async function startCluster(bin, app, n, extra = [], perWorker = true, registry = []) {
+// (perWorker "fixed": every worker on one free port given by --port, none picked. app null: no
+// --app, for a program of its own on shmio::serve; env added to the environment.)
+export async function startCluster(bin, app, n, extra = [], perWorker = true, registry = [], env = {}) {
   const fixed = perWorker === "fixed";
   if (fixed) perWorker = false;
   const base = perWorker ? await freePorts(n) : fixed ? await freePorts(1) : 0;
   const ring = `test-${process.pid}-${registry.length}-${Math.floor(Math.random() * 1e6)}`;
-  const proc = spawn(bin, ["--app", app, "--workers", String(n), "--port", String(base), "--ring", ring,
-                           ...(perWorker ? ["--port-per-worker"] : []), "--no-pin", ...extra]);
+  const proc = spawn(bin, [...(app === null ? [] : ["--app", app]), "--workers", String(n),
+                           "--port", String(base), "--ring", ring,
+                           ...(perWorker ? ["--port-per-worker"] : []), "--no-pin", ...extra],
+                     { env: { ...process.env, ...env } });
   const c = { proc, ring, workers: new Map(), log: "" };
   registry.push(c);
   proc.stderr.on("data", (d) => (c.log += d));

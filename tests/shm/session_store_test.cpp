@@ -108,6 +108,9 @@ TEST(SessionStore, AFreeSlotHeldByAStoppedProcessIsPassedOver) {
   kill_child(holder);
   EXPECT_EQ(s.take("b", 1min).state, "vb");
   EXPECT_EQ(s.take("c", 1min).state, "vc");
+  // (A taken entry keeps its slot until its taker writes or erases it.)
+  ASSERT_EQ(s.erase("b"), SessionStore::EraseStatus::erased);
+  ASSERT_EQ(s.erase("c"), SessionStore::EraseStatus::erased);
   // Slot 0 was given back: every one of the 64 slots takes an entry again.
   for (int i = 0; i < 64; ++i)
     ASSERT_EQ(s.put("k" + std::to_string(i), "v", false, 1min), Put::ok) << i;
@@ -132,6 +135,58 @@ TEST(SessionStore, AnEraseThatCannotLockTheKeysEntryIsBusyAndLeavesIt) {
   EXPECT_EQ(s.count_entries(), 1u) << "the entry is still there";
   EXPECT_EQ(s.erase("k"), SessionStore::EraseStatus::erased);
   EXPECT_EQ(s.count_entries(), 0u);
+}
+
+// A taken entry stays in the table marked with its taker: nobody takes it again while the taker
+// lives (a worker whose app's middleware is still deciding on the socket), and once the taker is
+// dead — killed before it admitted the socket or gave the session back — the next take gets it
+// with the time it was disconnected since. Before 2026-12-06 take removed the entry, and the
+// taker's death lost the session (the client's next attempt: "unknown session").
+TEST(SessionStore, AnEntryWhoseTakerDiedBeforeAdmittingItIsTakenAgain) {
+  StoreName n;
+  auto s = open_store(n.ring);
+  const std::uint64_t since = shmio::shm::monotonic_ns() - 2'000'000'000ULL;  // 2 s ago
+  ASSERT_EQ(s.put("k", "state", false, 1min, since), Put::ok);
+  int taken[2];
+  ASSERT_EQ(::pipe(taken), 0);
+  const pid_t taker = ::fork();
+  if (taker == 0) {
+    auto c = open_store(n.ring);
+    const auto t = c.take("k", 1min);
+    const bool ok = t.status == Take::ok && t.state == "state" && t.disconnected_since_ns == since;
+    (void)!::write(taken[1], ok ? "y" : "n", 1);
+    for (;;) ::pause();  // (a worker waiting on its app's middleware)
+  }
+  ::close(taken[1]);
+  char ok = 0;
+  ASSERT_EQ(::read(taken[0], &ok, 1), 1);
+  ::close(taken[0]);
+  EXPECT_EQ(ok, 'y') << "the child's take";
+  EXPECT_EQ(s.take("k", 1min).status, Take::unknown) << "taken twice while its taker lives";
+  EXPECT_EQ(s.count_entries(), 0u) << "a live taker's entry counted as one to take";
+  auto sum = SessionStore::summarize(n.ring, 42);
+  ASSERT_TRUE(sum) << sum.error().message;
+  EXPECT_EQ(sum->indexed, 0u);
+  EXPECT_EQ(sum->taken, 1u);
+  kill_child(taker);
+  EXPECT_EQ(s.count_entries(), 1u) << "its taker dead: the entry is one to take again";
+  sum = SessionStore::summarize(n.ring, 42);
+  ASSERT_TRUE(sum) << sum.error().message;
+  EXPECT_EQ(sum->indexed, 1u);
+  EXPECT_EQ(sum->taken, 0u);
+  const auto t = s.take("k", 1min);
+  ASSERT_EQ(t.status, Take::ok) << "lost with its taker";
+  EXPECT_EQ(t.state, "state");
+  EXPECT_EQ(t.disconnected_since_ns, since) << "its age restarted";
+  EXPECT_EQ(s.take("k", 1min).status, Take::unknown) << "taken twice by this process";
+  // Its socket admitted here: written again, connected; then disconnected, and taken as usual.
+  ASSERT_EQ(s.put("k", "admitted", true, 1min), Put::ok);
+  EXPECT_EQ(s.take("k", 1min).status, Take::connected_live);
+  ASSERT_EQ(s.put("k", "gone", false, 1min), Put::ok);
+  EXPECT_EQ(s.take("k", 1min).state, "gone");
+  // A taken entry erased by its taker (a session not to be used) is gone for everyone.
+  EXPECT_EQ(s.erase("k"), SessionStore::EraseStatus::erased);
+  EXPECT_EQ(s.take("k", 1min).status, Take::unknown);
 }
 
 // A process out of file descriptors cannot read /proc: that judges nothing. A live worker's
@@ -671,6 +726,7 @@ TEST(SessionStore, ASummaryReadsTheTableWithoutWritingIt) {
   EXPECT_EQ(sum->slot_bytes, 512u);
   EXPECT_EQ(sum->handed_out, 3u);
   EXPECT_EQ(sum->indexed, 2u) << "a and c; b taken";
+  EXPECT_EQ(sum->taken, 1u) << "b, by this live process";
   ASSERT_EQ(sum->deaths.size(), 2u);
   EXPECT_EQ(sum->deaths[0].pid, 4242u);
   EXPECT_EQ(sum->deaths[1].at_ns, 200u);

@@ -378,7 +378,7 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
       else if (!taken)
         refused = shm::to_string(t.status);
       else if (!st)
-        refused = "its saved state is not readable";  // (it goes)
+        refused = "its saved state is not readable";  // (it goes: erased below)
       else if (node_.own_writer) {
         Start from = start_of(offset);
         refused = from.refused != nullptr ? from.refused : raise_to_start(from, st->start);
@@ -394,6 +394,9 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
         // with a kept one (socket.io's in-memory adapter leaves it too).
         save(*st, /*connected=*/false, t.disconnected_since_ns);
         st.reset();
+      } else if (taken && !st) {
+        // (Taken, the entry stays marked with its taker until this worker writes or erases it.)
+        node_.forget_session(key(pid));
       }
       if (st)
         st->disconnected_at = std::chrono::steady_clock::time_point(

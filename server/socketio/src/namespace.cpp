@@ -368,7 +368,11 @@ bool Namespace::restore(const std::shared_ptr<Client>& client, const json::objec
     return false;
   auto session =
       adapter_->take_session(std::string(pid->get_string()), std::string(offset->get_string()));
-  if (!session || sockets_.count(session->id) != 0) return false;
+  if (!session) return false;
+  if (sockets_.count(session->id) != 0) {  // (its socket here after all: given back, unused)
+    adapter_->put_back_session(std::move(*session));
+    return false;
+  }
   Handshake hs;
   hs.auth = auth;  // (whole, as for a fresh socket)
   hs.request = client->conn()->shared_request();

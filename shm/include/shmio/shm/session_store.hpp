@@ -5,8 +5,12 @@
 // One entry per recoverable Socket.IO session, keyed by its namespace and private id (pid): the
 // worker whose socket it is writes it when the socket connects and whenever its rooms change
 // (connected), and at its disconnect (with the final data, disconnected since then). A worker that
-// gets a client's recovery request takes the entry out (take()), whichever worker wrote it and
-// whether that worker is alive, dead or restarted since: nothing is asked of a live peer.
+// gets a client's recovery request takes the entry (take()), whichever worker wrote it and
+// whether that worker is alive, dead or restarted since: nothing is asked of a live peer. A taken
+// entry stays in the table marked with its taker until the taker writes it again (put: its socket
+// admitted, or the session given back) or erases it; no one else takes it while the taker lives,
+// and the next taker after the taker's death gets it as it was (a worker killed while an app's
+// middleware decided on the socket lost the session before 2026-12-06).
 //
 // Bounds: `slots` entries of `slot_bytes` each (defaults 131,072 x 512 B: 64 MiB of shared memory,
 // plus an index of 4 bytes per 2 entries; slots are handed out densely, so pages are touched in
@@ -71,8 +75,10 @@ class SessionStore {
     std::uint32_t slots = 0, slot_bytes = 0;
     std::uint32_t handed_out = 0;  // slots handed out at least once (their pages touched)
     // Index entries naming a slot: the entries a lookup finds, counted at one moment without the
-    // slots' locks (one being put or taken may be in or out).
+    // slots' locks (one being put or taken may be in or out); those taken by a live worker (its
+    // socket being admitted there) counted apart, in `taken`.
     std::uint64_t indexed = 0;
+    std::uint64_t taken = 0;
     struct Death {
       std::uint64_t pid;
       std::uint64_t at_ns;  // CLOCK_MONOTONIC
@@ -101,8 +107,9 @@ class SessionStore {
                 std::chrono::nanoseconds max_age, std::uint64_t disconnected_since_ns = 0);
 
   enum class TakeStatus {
-    ok,              // taken out: `state` is its state
-    unknown,         // no such entry (never saved, taken already, expired and reused)
+    ok,              // taken: `state` is its state; the entry stays, marked taken by this process,
+                     // until this process puts or erases it (or dies: then the next take gets it)
+    unknown,         // no such entry (never saved, taken by a live process, expired and reused)
     expired,         // disconnected longer than max_age (removed)
     connected_live,  // its socket is still connected on a live worker (left in place; `state`
                      // is its state as saved at the connect)
@@ -131,8 +138,8 @@ class SessionStore {
   // process, whose entries are never looked up as dead.)
   void worker_died(pid_t pid, std::uint64_t at_ns = monotonic_ns());
 
-  // Entries a lookup can find (saved, not taken), counted over the index: for tests and
-  // diagnostics, not for a hot path.
+  // Entries a lookup can find and take (saved, not taken by a live process: one whose taker died
+  // counts), counted over the index: for tests and diagnostics, not for a hot path.
   std::size_t count_entries() const;
 
  private:

@@ -868,8 +868,10 @@ test("serve() gives the program's signal dispositions and descriptor limit back 
 // on another worker, recovers it, with its id and what it missed. Before 2026-12-06 the worker had
 // taken the entry out of the shared session table at the attempt, and with it gone the next
 // attempt got a fresh session ("unknown session").
+// (A cluster is stopped by its test; one whose start failed, by this, the ring with it.)
+const clusters = [];
+after(() => clusters.forEach((c) => c.proc.exitCode === null && c.proc.kill("SIGTERM")));
 test("a worker killed while its middleware holds a recovered socket leaves the session for the next attempt", async () => {
-  const clusters = [];
   const c = await startCluster(BIN, null, 2, ["--recovery", "--log-sockets"], true, clusters,
                                { API_HOLD_RECOVERED: "1" });
   const sub = connect(`${c.url(0)}/held`, { forceNew: true, transports: ["websocket"],
@@ -905,6 +907,9 @@ test("a worker killed while its middleware holds a recovered socket leaves the s
     pub.disconnect();
     const exited = new Promise((r) => c.proc.once("exit", r));
     c.proc.kill("SIGTERM");  // (drained: the ring and its table removed)
-    await within(exited, 15000, "the cluster's exit").catch(() => c.proc.kill("SIGKILL"));
+    await within(exited, 15000, "the cluster's exit").catch(() => {
+      c.proc.kill("SIGKILL");  // (its files then removed here)
+      for (const f of fs.readdirSync("/dev/shm")) if (f.includes(c.ring)) fs.rmSync(`/dev/shm/${f}`, { force: true });
+    });
   }
 });

@@ -337,6 +337,30 @@ test("WebSocket: a text message is echoed as text, a binary one as binary", asyn
   await c.waitClosed("close");
 });
 
+// engine.io-client's forceBase64 asks with b64 in the WebSocket's query (for a WebSocket that
+// cannot take binary frames): engine.io then sends a binary message as the text frame "b" +
+// base64, and so does this server since 2026-12-06 (before, b64 was not read and binary frames
+// went out). "b64=" with no value asks nothing, as engine.io reads the query.
+test("WebSocket with b64=1: a binary message goes out as b + base64 text; b64= without a value: binary", async () => {
+  const c = openWs("?EIO=4&transport=websocket&b64=1");
+  assert.equal((await c.next("open packet"))[0], "0");
+  c.send(Buffer.from([0, 1, 2, 250]));
+  assert.equal(await c.next("binary echo"), "b" + Buffer.from([0, 1, 2, 250]).toString("base64"));
+  c.send("b" + Buffer.from([7, 8]).toString("base64"));  // (what such a client sends)
+  assert.equal(await c.next("base64 echo"), "b" + Buffer.from([7, 8]).toString("base64"));
+  c.send("4text");
+  assert.equal(await c.next("text echo"), "4text");
+  c.ws.close();
+  await c.waitClosed("close");
+  const d = openWs("?EIO=4&transport=websocket&b64=");
+  assert.equal((await d.next("open packet"))[0], "0");
+  d.send(Buffer.from([5]));
+  const bin = await d.next("binary echo");
+  assert.ok(Buffer.isBuffer(bin), "a binary frame");
+  d.ws.close();
+  await d.waitClosed("close");
+});
+
 test("WebSocket: an invalid packet closes the connection (parse error)", async () => {
   const c = await openWsSession();
   c.send("abc");
@@ -451,6 +475,23 @@ test("upgrade from polling to WebSocket: probe, noop to the held GET, upgrade, t
   assert.equal(dup.status, 101, "the second WebSocket's handshake completed");
   c.send("4again");
   assert.equal(await c.next("the first WebSocket still echoes"), "4again");
+  c.ws.close();
+  await c.waitClosed("close");
+}));
+
+// An upgrade whose probe asked b64=1: a binary message queued while polling (echoed to a POST,
+// no GET held) goes out on the WebSocket after the "5" as base64 text, as everything after it.
+test("upgrade with b64=1: binary queued before the upgrade and sent after it goes out as base64 text", onCalm(async () => {
+  const s = await openPolling();
+  const c = openWs(`?EIO=4&transport=websocket&sid=${s.sid}&b64=1`);
+  await c.waitOpen();
+  c.send("2probe");
+  assert.equal(await c.next("pong probe"), "3probe");
+  assert.equal((await s.post("b" + Buffer.from([1, 2, 3]).toString("base64"))).status, 200);
+  c.send("5");
+  assert.equal(await c.next("the queued echo"), "b" + Buffer.from([1, 2, 3]).toString("base64"));
+  c.send(Buffer.from([4]));
+  assert.equal(await c.next("an echo after the upgrade"), "b" + Buffer.from([4]).toString("base64"));
   c.ws.close();
   await c.waitClosed("close");
 }));

@@ -150,6 +150,13 @@ TEST(SessionStore, AnEntryWhoseTakerDiedBeforeAdmittingItIsTakenAgain) {
   int taken[2];
   ASSERT_EQ(::pipe(taken), 0);
   const pid_t taker = ::fork();
+  ASSERT_GE(taker, 0);
+  struct Reap {  // (on an early return too: no paused child left behind)
+    pid_t pid;
+    ~Reap() {
+      if (pid > 0 && ::kill(pid, SIGKILL) == 0) ::waitpid(pid, nullptr, 0);
+    }
+  } reap{taker};
   if (taker == 0) {
     auto c = open_store(n.ring);
     const auto t = c.take("k", 1min);
@@ -169,6 +176,7 @@ TEST(SessionStore, AnEntryWhoseTakerDiedBeforeAdmittingItIsTakenAgain) {
   EXPECT_EQ(sum->indexed, 0u);
   EXPECT_EQ(sum->taken, 1u);
   kill_child(taker);
+  reap.pid = -1;
   EXPECT_EQ(s.count_entries(), 1u) << "its taker dead: the entry is one to take again";
   sum = SessionStore::summarize(n.ring, 42);
   ASSERT_TRUE(sum) << sum.error().message;
@@ -671,10 +679,12 @@ TEST(SessionStore, WritersKilledMidWayLeaveNoTornEntryAndNoStuckSlot) {
     if (t.status == Take::ok) {
       ASSERT_EQ(t.state.size(), 900u);
       EXPECT_EQ(t.state, std::string(900, t.state[0])) << "torn";
+      ASSERT_EQ(s.erase("key" + std::to_string(i)), SessionStore::EraseStatus::erased);
     }
   }
-  // Every slot usable again, but one per writer killed between taking a slot off the free stack
-  // and indexing it (the documented leak: at most one slot per death).
+  // Every slot usable again (the taken entries erased, as their taker would write or erase them),
+  // but one per writer killed between taking a slot off the free stack and indexing it (the
+  // documented leak: at most one slot per death).
   int ok = 0;
   for (int i = 0; i < 64; ++i) {
     const Put r = s.put("after" + std::to_string(i), "v", false, 1min);

@@ -803,8 +803,13 @@ void HttpConnection::handle_upgrade(Request& req, const Target& t) {
   closed_ = true;
   auto srv = srv_;
   auto hs = handshake_request(req, remote());
-  auto attach = [srv, probing, probe_began, hs, refuse](const std::shared_ptr<detail::Link>& ws,
-                                                        beast::error_code ec) {
+  // b64 in the query, with a value (engine.io reads it as JavaScript does: "0" asks too, an empty
+  // one does not): binary frames go to this WebSocket as base64 text
+  // (Session::set_websocket_base64).
+  const auto b64_it = t.query.find("b64");
+  const bool b64 = b64_it != t.query.end() && !b64_it->second.empty();
+  auto attach = [srv, probing, probe_began, hs, refuse, b64](
+                    const std::shared_ptr<detail::Link>& ws, beast::error_code ec) {
     if (!ec && refuse) {
       ws->close_after_writes();
       return;
@@ -835,10 +840,12 @@ void HttpConnection::handle_upgrade(Request& req, const Target& t) {
       }
       ws->start(probing);
       probing->set_ws(ws, /*probe=*/true);
+      probing->sm().set_websocket_base64(b64);
       return;
     }
     auto s = std::make_shared<EngineSocket>(srv, TransportKind::websocket, hs);
     srv->sessions.emplace(s->id(), s);
+    s->sm().set_websocket_base64(b64);
     ws->start(s);
     s->set_ws(ws, /*probe=*/false);
     s->open();

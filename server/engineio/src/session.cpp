@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <iterator>
 #include <stdexcept>
 #include <utility>
@@ -91,6 +92,7 @@ void Session::receive(TransportKind via, const Packet& p, TimePoint now) {
     // Socket.maybeUpgrade takes it (before 2026-12-06 one without a probe dropped the probe).
     if (p.type == PacketType::upgrade) {
       transport_ = TransportKind::websocket;
+      if (ws_base64_) base64_queued();
       probe_started_.reset();
       probe_acked_ = false;
       noop_due_ = false;
@@ -140,6 +142,36 @@ Session::SendResult Session::send(FrameRef f) {
   return send_message(std::move(f), {});
 }
 
+namespace {
+// A binary frame as the text frame "b" + base64 of its bytes (engine.io-parser's encodePacket for
+// a transport without binary support).
+FrameRef base64_text(const Frame& f) {
+  const std::string b = base64_encode(f.payload());
+  return Frame::build(
+      Frame::Kind::text, 1 + b.size(),
+      [&b](char* d) {
+        d[0] = 'b';
+        std::memcpy(d + 1, b.data(), b.size());
+      },
+      f.compress());
+}
+}  // namespace
+
+void Session::set_websocket_base64(bool on) {
+  ws_base64_ = on;
+  if (on && transport_ == TransportKind::websocket) base64_queued();
+}
+
+void Session::base64_queued() {
+  bool any = false;
+  for (std::size_t i = 0; i < queue_.size() && !any; ++i) any = queue_[i].binary();
+  if (!any) return;
+  for (std::size_t n = queue_.size(); n > 0; --n) {  // (each frame round the queue once, in order)
+    FrameRef f = queue_.pop_front();
+    queue_.push_back(f->binary() ? base64_text(*f) : std::move(f));
+  }
+}
+
 Session::SendResult Session::send_message(FrameRef head, std::span<const FrameRef> rest) {
   if (closed()) return SendResult::closed;
   // (The bounds are on what is queued already: a message is taken while that is within them, so
@@ -152,6 +184,11 @@ Session::SendResult Session::send_message(FrameRef head, std::span<const FrameRe
       queue_.bytes() > options_->max_queued_bytes) {
     close(CloseReason::transport_error);
     return SendResult::overflow;
+  }
+  if (ws_base64_ && transport_ == TransportKind::websocket) [[unlikely]] {
+    queue_.push_back(head->binary() ? base64_text(*head) : std::move(head));
+    for (const FrameRef& f : rest) queue_.push_back(f->binary() ? base64_text(*f) : f);
+    return SendResult::queued;
   }
   queue_.push_back(std::move(head));
   for (const FrameRef& f : rest) queue_.push_back(f);

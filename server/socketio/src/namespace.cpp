@@ -284,12 +284,16 @@ void Namespace::admit(const std::shared_ptr<Client>& c, const SocketPtr& s) {
       // auth check, and none of the data a middleware sets), and without, what the middleware
       // had done to it as a recovered socket (rooms joined under its old id) stayed behind.
       // (Its rooms go, unless a live socket has its id: they are that socket's. Its session is
-      // not put back: what it missed cannot be replayed.)
+      // not put back: what it missed cannot be replayed. It is forgotten, unless a live socket
+      // has its id: a cluster's table keeps a taken entry, marked with its taker, until the taker
+      // writes or erases it, and that entry is now the live socket's.)
       s->x().taken.reset();
-      if (sockets_.count(s->id()) == 0)
+      if (sockets_.count(s->id()) == 0) {
+        adapter_->forget_session(s->pid());
         abandon(s);
-      else
+      } else {
         s->gone_ = true;
+      }
       return connect(c, s->handshake().auth, false);
     }
     missed = std::move(*replayed);

@@ -53,7 +53,7 @@ struct SessionOptions {
   Millis http_request_body_timeout{30000};
 };
 
-enum class TransportKind { polling, websocket };
+enum class TransportKind : std::uint8_t { polling, websocket };
 
 enum class CloseReason {
   none,
@@ -154,6 +154,14 @@ class Session {
     next_noop_ = now + kNoopInterval;
   }
 
+  // Whether binary frames go to the client's WebSocket as text, "b" + base64: its handshake's
+  // query had b64 (engine.io-client's forceBase64, for a WebSocket that cannot take binary
+  // frames), as engine.io's transport does (supportsBinary false). Said for the WebSocket the
+  // session starts on, or the one it probes with; in effect while the session is on WebSocket
+  // (the frames queued when it gets there are converted then). A polling payload carries binary
+  // as base64 whatever the query says (Engine.IO v4).
+  void set_websocket_base64(bool on);
+
   // A WebSocket arrived with this session's sid. False if it must be refused (closed, already on
   // WebSocket, a probe in progress, or upgrades disabled).
   bool begin_probe(TimePoint now);
@@ -175,10 +183,13 @@ class Session {
 
  private:
   void schedule_ping(TimePoint now) { next_ping_ = now + options_->ping_interval; }
+  // The queued binary frames as base64 text frames, in their places (set_websocket_base64).
+  void base64_queued();
 
   // What send() and a flush read, first (56 bytes: one cache line with the owner's hot fields
   // before it, two at worst); the sid after them.
   TransportKind transport_;
+  bool ws_base64_ = false;  // set_websocket_base64 (beside transport_: no byte more)
   CloseReason reason_ = CloseReason::none;
   const SessionOptions* options_;
   FrameQueue queue_;  // to the client on the current transport (bytes(): the byte bound)

@@ -271,8 +271,11 @@ class Adapter {
   // Connection state recovery. The defaults keep a bounded log in this process.
   virtual void persist_session(SessionState s) = 0;
   // The session of `pid`, if it is known and every packet after `offset` can still be replayed;
-  // removes it (so that two connections cannot both restore it). A session whose offset is no
-  // longer kept stays, as socket.io's in-memory adapter keeps it.
+  // taken, so that two connections cannot both restore it (removed, or, in a cluster's shared
+  // table, kept marked with this worker until it is written again: the caller then either admits
+  // the socket, whose first join saves it, or puts it back (put_back_session) or forgets it
+  // (forget_session)). A session whose offset is no longer kept stays, as socket.io's in-memory
+  // adapter keeps it.
   virtual std::optional<SessionState> take_session(const std::string& pid,
                                                    const std::string& offset) = 0;
   // A session take_session() gave that was not used: the namespace's middleware refused the

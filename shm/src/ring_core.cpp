@@ -273,15 +273,27 @@ bool advance_after_seals(const Segment& s) noexcept {
 
 std::uint64_t find_oldest(const Segment& s, std::uint64_t tail, std::uint64_t frontier) noexcept {
   const std::uint64_t cap = s.capacity();
-  // Strictly above tail - capacity: the unit of the position exactly one capacity back is also
-  // the unit of the frontier's position (the frontier <= tail), whose index is stamped before any
-  // record is claimed there.
-  std::uint64_t lower = tail >= cap ? tail - cap + 1 : 0;
-  lower = align_up(lower, kUnit);
-  for (std::uint64_t p = lower; p < frontier; p += kUnit) {
-    if (s.meta(p).seal.load(std::memory_order_acquire) == seal_of(p)) return p;
-  }
-  return frontier;
+  const auto look = [&](std::uint64_t top) {
+    // Strictly above top - capacity: the unit of the position exactly one capacity back is also
+    // the unit of the frontier's position (the frontier <= tail), whose index is stamped before
+    // any record is claimed there.
+    std::uint64_t lower = top >= cap ? top - cap + 1 : 0;
+    lower = align_up(lower, kUnit);
+    // (A capacity at most: a frontier far above the tail, damage, made this a walk of up to 2^58
+    // looks before 2026-12-06.)
+    const std::uint64_t end =
+        frontier <= lower ? lower : (frontier - lower > cap ? lower + cap : frontier);
+    for (std::uint64_t p = lower; p < end; p += kUnit) {
+      if (s.meta(p).seal.load(std::memory_order_acquire) == seal_of(p)) return p;
+    }
+    return frontier;
+  };
+  const std::uint64_t oldest = look(tail);
+  // A tail behind the frontier is a stale load, or damage (the tail never falls behind it): when
+  // nothing was found from it, from the frontier too (a tail damaged low, a lap or more behind,
+  // had nothing of this lap within reach, and every record left was taken for lost).
+  if (oldest == frontier && tail < frontier) return look(frontier);
+  return oldest;
 }
 
 namespace {

@@ -113,6 +113,7 @@ RingReader::RingReader(RingReader&& o) noexcept
       resynced_(o.resynced_),
       stall_seen_(o.stall_seen_),
       stall_since_(o.stall_since_),
+      stuck_at_(o.stuck_at_),
       copy_(std::move(o.copy_)),
       taken_(std::move(o.taken_)),
       taken_index_(o.taken_index_) {}
@@ -139,6 +140,7 @@ RingReader& RingReader::operator=(RingReader&& o) noexcept {
     resynced_ = o.resynced_;
     stall_seen_ = o.stall_seen_;
     stall_since_ = o.stall_since_;
+    stuck_at_ = o.stuck_at_;
     copy_ = std::move(o.copy_);
     taken_ = std::move(o.taken_);
     taken_index_ = o.taken_index_;
@@ -173,6 +175,8 @@ LossReport RingReader::total_loss() const noexcept {
           slot_->lost_bytes.load(std::memory_order_relaxed)};
 }
 
+static bool past(std::uint64_t f, std::uint64_t cursor) noexcept;  // (below)
+
 void RingReader::resync(std::uint64_t tail, bool from_oldest) noexcept {
   const Segment& s = *segment_;
   Control& c = s.control();
@@ -204,6 +208,19 @@ void RingReader::resync(std::uint64_t tail, bool from_oldest) noexcept {
       // Nothing complete is older than the frontier; its index is stable while it stays put.
       if (c.frontier.frontier.load(std::memory_order_acquire) == f) break;
     } else if (t2 - r < s.capacity()) {  // strictly: see core::find_oldest
+      break;
+    } else if (past(r, t2) || past(f, t2)) {
+      // The tail, loaded after the frontier, behind it or behind a sealed record below it: a
+      // damaged control block (a stray write). Looking again would find the same for ever (before
+      // 2026-12-06 a reader lapped on such a ring spun here): the record found is taken — a
+      // granule on from the oldest by the frontier where the tail is the damaged word, as a
+      // lapped reader's slack: settle()'s exact test reads the tail, and took every batch of a
+      // reader within a granule of the lap for lapped.
+      if (past(r, t2)) {
+        const std::uint64_t on = core::find_oldest(s, f + granule, f);
+        if (on != f) r = on;
+        idx = core::index_at(s, r);
+      }
       break;
     } else {
       slack = granule;  // overtaken while it looked: the producers are outrunning this reader
@@ -277,7 +294,20 @@ bool RingReader::ready() const noexcept {
   // a record, wait() returned at once, round after round, a reader spinning on a quiet ring
   // (before 2026-12-05; found by a review). (One frontier load: a lapped reader's case only.)
   if (seal < seal_of(cursor_) && !frontier_due()) return false;
-  return past(s.control().frontier.frontier.load(std::memory_order_acquire), cursor_);
+  const std::uint64_t f = s.control().frontier.frontier.load(std::memory_order_acquire);
+  return past(f, cursor_) && !damaged(f);
+}
+
+bool RingReader::damaged(std::uint64_t f) const noexcept {
+  if (f == stuck_at_) return true;
+  // A lap or more ahead: lapped, or a frontier damaged above the tail (loaded after it, the tail
+  // is never behind it), which the walk finds nothing below: taken for ready, it made wait()
+  // return at once, round after round (before 2026-12-06).
+  if (f - cursor_ <= segment_->capacity() ||
+      !past(f, segment_->control().tail.tail.load(std::memory_order_acquire)))
+    return false;
+  stuck(f);
+  return true;
 }
 
 // What the walk hands records to. take() is given the n-th complete record (its position, index,
@@ -383,7 +413,10 @@ std::size_t RingReader::walk(Sink sink) {
       // beyond the frontier is caught by settle(), which validates against the tail; not loading
       // the tail here keeps its cache line out of the readers' way once per batch.)
       if (f - cursor_ > s.capacity()) {
+        if (f == stuck_at_) return 0;
+        const std::uint64_t at = cursor_;
         resync(c.tail.tail.load(std::memory_order_acquire));
+        if (cursor_ == at) return stuck(f);  // nothing to resync to: the frontier is damage
         continue;
       }
     }
@@ -476,8 +509,15 @@ std::size_t RingReader::walk(Sink sink) {
     std::atomic_thread_fence(std::memory_order_acquire);
     const std::uint64_t t2 = c.tail.tail.load(std::memory_order_relaxed);
     f = c.frontier.frontier.load(std::memory_order_acquire);
+    if (f == stuck_at_) return 0;
+    // A frontier above the tail (loaded again after it: the tail never falls behind the frontier)
+    // is damage; skipping towards it would count what lies between as lost, records to come
+    // included.
+    if (past(f, t2) && past(f, c.tail.tail.load(std::memory_order_acquire))) return stuck(f);
     if (t2 - cursor_ > s.capacity() && past(f, cursor_)) {
+      const std::uint64_t at = cursor_;
       resync(t2);
+      if (cursor_ == at) return stuck(f);
       continue;
     }
     // Corrupt: skip to the next sealed record below the frontier. None yet: the frontier is not
@@ -494,10 +534,18 @@ std::size_t RingReader::walk(Sink sink) {
   }
 }
 
+std::size_t RingReader::stuck(std::uint64_t frontier) const noexcept {
+  stuck_at_ = frontier;
+  slot_->corrupt.fetch_add(1, std::memory_order_relaxed);
+  return 0;
+}
+
 void RingReader::skip_corrupt(std::uint64_t frontier) noexcept {
   const Segment& s = *segment_;
   std::uint64_t p = cursor_ + kUnit;
-  while (p < frontier && s.meta(p).seal.load(std::memory_order_acquire) != seal_of(p)) p += kUnit;
+  // (At most a capacity on: past it nothing is this lap's.)
+  const std::uint64_t end = std::min(frontier, cursor_ + s.capacity());
+  while (p < end && s.meta(p).seal.load(std::memory_order_acquire) != seal_of(p)) p += kUnit;
   const std::uint64_t idx = core::index_at(s, p);
   const std::uint64_t lost_records = idx > cursor_index_ ? idx - cursor_index_ : 0;
   last_loss_.records += lost_records;
@@ -632,7 +680,7 @@ bool RingReader::look_before_park(std::uint64_t now, std::uint64_t& frontier,
     f = c.frontier.frontier.load(std::memory_order_acquire);
   }
   // (ready() looks at the frontier only now and then; before parking on it, look exactly.)
-  if (past(f, cursor_)) return true;
+  if (past(f, cursor_) && !damaged(f)) return true;
   const std::uint64_t t = c.tail.tail.load(std::memory_order_acquire);
   slot_->heartbeat_ns.store(now, std::memory_order_relaxed);
   if (t != f) {

@@ -463,6 +463,64 @@ TEST(Ring, ALappedReaderLearnsExactlyWhatItLostAndResyncs) {
   EXPECT_EQ(s.reader_slot(r->id()).lost_records.load(), lost.records);
 }
 
+// A control block damaged by a stray write makes no call of a lapped reader loop: the tail set
+// below the frontier (before 2026-12-06 resync looked again for ever, the tail never a capacity
+// ahead of what it found), or the frontier set a TiB above the tail (find_oldest walked towards it,
+// 2^34 looks, and each walk after it resynced to where it was). Each call returns, a wait times
+// out rather than spinning, and the damage counts as corrupt once per damaged frontier; with the
+// frontier damaged, records published after it still arrive (by their seals). Each case in a
+// child that an alarm ends if a call loops.
+TEST(Ring, ADamagedControlBlockMakesNoReaderCallLoop) {
+  for (const bool frontier_damaged : {false, true}) {
+    SCOPED_TRACE(frontier_damaged ? "frontier a TiB above the tail" : "tail below the frontier");
+    RingName name("damaged-control");
+    auto s = test::make_ring(name, 1 << 16);
+    const int rc = test::join(test::spawn([&]() -> int {
+      ::alarm(20);  // (SIGALRM: 128 + 14)
+      auto w = RingWriter::attach(s);
+      auto r = RingReader::attach(s);  // lapped below
+      if (!w || !r) return 1;
+      std::vector<std::byte> buf(500);
+      std::uint64_t seq = 0;
+      for (; seq < 300; ++seq) {  // ~2.3 laps of 512-byte footprints
+        CheckedRecord::fill(buf, 0, seq);
+        if (w->publish(1, buf) != PublishStatus::ok) return 2;
+      }
+      layout::Control& c = s.control();
+      if (frontier_damaged)
+        c.frontier.frontier.store(c.tail.tail.load() + (std::uint64_t{1} << 40));
+      else
+        c.tail.tail.store(64);
+      std::uint64_t got = 0;
+      bool ordered = true;
+      std::uint64_t last = 0;
+      const auto read = [&](const RecordView& v) {
+        const std::uint64_t q = CheckedRecord::seq(v.payload);
+        ordered = ordered && CheckedRecord::valid(v.payload) && (got == 0 || q == last + 1);
+        last = q;
+        ++got;
+      };
+      for (int i = 0; i < 8; ++i) (void)r->poll(read);  // (a resync, the rest, then nothing)
+      if (got == 0 || !ordered || last != seq - 1) return 3;
+      if (r->poll(read) != 0) return 4;
+      // (A quiet reader looks at the frontier now and then: one wait may still return for the
+      // walk to find the damage there.)
+      if (r->wait(std::chrono::milliseconds(50)) && r->poll(read) != 0) return 5;
+      const auto t0 = std::chrono::steady_clock::now();
+      if (r->wait(std::chrono::milliseconds(50))) return 6;  // nothing to read: not ready
+      if (std::chrono::steady_clock::now() - t0 < std::chrono::milliseconds(50)) return 7;
+      if (frontier_damaged) {
+        if (s.reader_slot(r->id()).corrupt.load() != 1) return 8;
+        CheckedRecord::fill(buf, 0, seq);
+        if (w->publish(1, buf) != PublishStatus::ok) return 9;
+        if (!r->wait(std::chrono::seconds(5)) || r->poll(read) != 1 || last != seq) return 10;
+      }
+      return 0;
+    }));
+    EXPECT_EQ(rc, 0) << (rc == 128 + SIGALRM ? "a call looped" : "see the step that returned it");
+  }
+}
+
 // A reader lapped once resumes at the oldest record still in the ring; lapped again before it has
 // read a horizon granule further (the producer outruns it), it resumes a granule later, so that it
 // is not overwritten again at once; having read more than a granule, at the oldest again. The

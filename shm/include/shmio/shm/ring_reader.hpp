@@ -163,6 +163,11 @@ class RingReader {
   // "Readers: laps"). `from_oldest`: a reader attaching at the oldest record, never lapped.
   void resync(std::uint64_t tail, bool from_oldest = false) noexcept;
   void skip_corrupt(std::uint64_t frontier) noexcept;
+  // The walk found the control block damaged at `frontier` (stuck_at_): counted as corrupt once,
+  // 0 records.
+  std::size_t stuck(std::uint64_t frontier) const noexcept;
+  // Whether the frontier `f` past the cursor is damage (stuck_at_, or found so now: stuck()).
+  bool damaged(std::uint64_t f) const noexcept;
   bool frontier_due() const noexcept;
   // Whether what was read since the cursor is intact, i.e. no later lap wrote over it meanwhile
   // (R2, docs/ring.md).
@@ -211,6 +216,10 @@ class RingReader {
   // check_stall()'s watch: the frontier it last saw with a claim in flight, and since when.
   std::uint64_t stall_seen_ = ~0ULL;
   std::uint64_t stall_since_ = 0;
+  // A frontier the walk found the control block damaged at (above the tail, or a lap ahead with
+  // nothing to resync to: a stray write; stuck()): ready() takes it for nothing to read, and the
+  // walk does not look below it again, until the frontier moves. ~0: none.
+  mutable std::uint64_t stuck_at_ = ~0ULL;
   std::vector<std::byte> copy_;  // poll()'s private copies, each record's footprint in turn
   // poll()'s records: each one's position and its header's info (pack_info), the index of the
   // first (the others follow it one by one: padding is not taken).

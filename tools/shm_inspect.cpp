@@ -7,6 +7,7 @@
 //
 // The ring is live: every figure is a snapshot that may be stale by the time it is printed.
 
+#include <dirent.h>
 #include <fnmatch.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -27,6 +28,7 @@
 #include <cstring>
 #include <ctime>
 #include <deque>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -72,7 +74,9 @@ Read-only view of shmio shared-memory rings (/dev/shm/shmio.NAME). Segments are
 mapped read-only: shm-inspect never creates or modifies one.
 
 Commands:
-  list                 rings in /dev/shm and their sizes
+  list                 rings in /dev/shm and their sizes, and the objects a cluster
+                       keeps beside them (session tables, cut logs, boards), each
+                       with whether its ring is there ("left over" if not)
   stat                 header and ring state: tail, frontier, fill, repair counters
   readers              reader slots: position, lag, losses, wakeups, heartbeat
   producers            producer slots: counters, claim in flight, heartbeat
@@ -281,6 +285,72 @@ struct Options {
   std::uint64_t count = 0;  // 0: until a signal
 };
 
+// An object a cluster keeps beside a ring: /dev/shm/PREFIX.RING.ID, ID its ring's creation time
+// in 16 hex digits (sidecar.cpp). One whose ring is gone, or was made anew since, is left over
+// (its cluster's supervisor killed, or its ring removed by hand): its memory stays held until it
+// is removed, or a cluster on that ring name starts (a supervisor removes its ring's objects when
+// it makes the ring). Before 2026-12-06 nothing showed them.
+struct Beside {
+  std::string object, kind, ring;
+  std::uint64_t bytes = 0;
+  std::string state;
+  bool orphan = false;
+};
+std::vector<Beside> ListBeside() {
+  static constexpr std::pair<std::string_view, const char*> kKinds[] = {
+      {"shmio-sessions.", "session table"},
+      {"shmio-cuts.", "cut logs"},
+      {"shmio-board.", "workers' board"}};
+  std::vector<Beside> out;
+  DIR* d = ::opendir("/dev/shm");
+  if (d == nullptr) return out;
+  std::map<std::string, std::optional<std::uint64_t>> ids;  // ring -> its id (none: not there)
+  std::map<std::string, std::string> unreadable;            // ring -> why it cannot be read
+  while (const dirent* e = ::readdir(d)) {
+    const std::string name = e->d_name;
+    for (const auto& [prefix, kind] : kKinds) {
+      if (name.compare(0, prefix.size(), prefix) != 0) continue;
+      const std::string rest = name.substr(prefix.size());
+      const std::size_t dot = rest.rfind('.');
+      std::uint64_t id = 0;
+      if (dot == std::string::npos || dot == 0 || rest.size() - dot - 1 != 16) break;
+      const char* hex = rest.data() + dot + 1;
+      if (auto [end, ec] = std::from_chars(hex, hex + 16, id, 16);
+          ec != std::errc() || end != hex + 16)
+        break;
+      struct stat st {};
+      if (::lstat(("/dev/shm/" + name).c_str(), &st) != 0 || !S_ISREG(st.st_mode)) break;
+      Beside b{name, kind, rest.substr(0, dot), static_cast<std::uint64_t>(st.st_size), {}, false};
+      if (ids.count(b.ring) == 0 && unreadable.count(b.ring) == 0) {
+        auto seg = shm::Segment::attach(b.ring, shm::AttachMode::read_only);
+        if (seg)
+          ids[b.ring] = seg.value().header().creation_time_ns;
+        else if (seg.error().code == shm::Errc::not_found)
+          ids[b.ring] = std::nullopt;
+        else
+          unreadable[b.ring] = seg.error().message;
+      }
+      if (auto u = unreadable.find(b.ring); u != unreadable.end()) {
+        b.state = "its ring cannot be read: " + u->second;
+      } else if (!ids[b.ring]) {
+        b.state = "left over: no such ring";
+        b.orphan = true;
+      } else if (*ids[b.ring] != id) {
+        b.state = "left over: its ring was made anew since";
+        b.orphan = true;
+      } else {
+        b.state = "its ring's";
+      }
+      out.push_back(std::move(b));
+      break;
+    }
+  }
+  ::closedir(d);
+  std::sort(out.begin(), out.end(),
+            [](const Beside& a, const Beside& b) { return a.object < b.object; });
+  return out;
+}
+
 int CmdList(const Options& o) {
   // (A /dev/shm that cannot be read is said, not listed as empty: "no shmio rings", exit 0, was
   // a wrong answer given as a success before 2026-12-06; a helper's review.)
@@ -291,20 +361,36 @@ int CmdList(const Options& o) {
   std::vector<shm::SegmentInfo> rings = shm::Segment::list();
   std::sort(rings.begin(), rings.end(),
             [](const auto& a, const auto& b) { return a.name < b.name; });
+  const std::vector<Beside> beside = ListBeside();
   if (o.json) {
-    json::array list;
+    json::array list, objects;
     for (const auto& r : rings)
       list.push_back(json::object{{"name", Printable(r.name)}, {"bytes", r.bytes}});
-    PrintJson(json::object{{"rings", std::move(list)}});
+    for (const auto& b : beside)
+      objects.push_back(json::object{{"object", Printable(b.object)},
+                                     {"kind", b.kind},
+                                     {"ring", Printable(b.ring)},
+                                     {"bytes", b.bytes},
+                                     {"left_over", b.orphan},
+                                     {"state", Printable(b.state)}});
+    PrintJson(json::object{{"rings", std::move(list)}, {"beside", std::move(objects)}});
     return kExitOk;
   }
   if (rings.empty()) {
     std::puts("no shmio rings in /dev/shm");
-    return kExitOk;
+  } else {
+    Table t({{"name", true}, {"bytes"}, {"size", true}});
+    for (const auto& r : rings) t.Add({Printable(r.name), U(r.bytes), HumanBytes(r.bytes)});
+    t.Print();
   }
-  Table t({{"name", true}, {"bytes"}, {"size", true}});
-  for (const auto& r : rings) t.Add({Printable(r.name), U(r.bytes), HumanBytes(r.bytes)});
-  t.Print();
+  if (!beside.empty()) {
+    std::puts(
+        "\nbeside the rings (a left-over one holds its memory until removed: rm /dev/shm/OBJECT):");
+    Table t({{"object", true}, {"ring", true}, {"size", true}, {"state", true}});
+    for (const auto& b : beside)
+      t.Add({Printable(b.object), Printable(b.ring), HumanBytes(b.bytes), Printable(b.state)});
+    t.Print();
+  }
   return kExitOk;
 }
 

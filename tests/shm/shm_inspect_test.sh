@@ -42,6 +42,7 @@ cleanup() {
     rm -f "/dev/shm/shmio.$name"
   done
   rmdir "/dev/shm/shmio.$ODD" 2>/dev/null || true
+  rm -f "/dev/shm/shmio-sessions.$RING."* "/dev/shm/shmio-cuts.$RING."* "/dev/shm/shmio-board.gone-$$."*
   rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -150,6 +151,29 @@ grep -q "^$RING " <<<"$OUT" || fail "list does not show $RING: $OUT"
 expect_rc 0 "$INSPECT" --json list
 json_check "o.rings.some(r => r.name === '$RING')" <<<"$OUT" || fail "--json list: $OUT"
 pass "list shows the ring"
+
+# The objects beside rings, each with whether its ring is there: the ring's own (its id), one of
+# an earlier ring of the same name (another id), one of a ring that is gone.
+expect_rc 0 "$INSPECT" --name "$RING" --json stat
+# (From the text: a JSON number of 19 digits loses its last ones in JavaScript.)
+NS=$(grep -o '"creation_time_ns":[0-9]*' <<<"$OUT" | cut -d: -f2)
+ID=$(printf '%016x' "${NS:-0}")
+[[ -n $NS && ${#ID} -eq 16 ]] || fail "no creation time in stat --json: $OUT"
+head -c 8192 /dev/zero >"/dev/shm/shmio-sessions.$RING.$ID"
+head -c 4096 /dev/zero >"/dev/shm/shmio-cuts.$RING.0000000000000001"
+head -c 4096 /dev/zero >"/dev/shm/shmio-board.gone-$$.00000000000000ff"
+expect_rc 0 "$INSPECT" list
+grep -q "^shmio-sessions.$RING.$ID  *$RING  *8.0 KiB  *its ring's" <<<"$OUT" || fail "list, its ring's: $OUT"
+grep -q "^shmio-cuts.$RING.0000000000000001 .*left over: its ring was made anew since" <<<"$OUT" ||
+  fail "list, an earlier ring's: $OUT"
+grep -q "^shmio-board.gone-$$.00000000000000ff  *gone-$$ .*left over: no such ring" <<<"$OUT" ||
+  fail "list, a gone ring's: $OUT"
+expect_rc 0 "$INSPECT" --json list
+json_check "o.beside.filter(b => b.ring === '$RING' || b.ring === 'gone-$$').map(b => [b.kind, b.left_over].join()).join(';') === 'workers\' board,true;cut logs,true;session table,false'" <<<"$OUT" ||
+  fail "--json list, beside: $OUT"
+rm -f "/dev/shm/shmio-sessions.$RING.$ID" "/dev/shm/shmio-cuts.$RING.0000000000000001" \
+  "/dev/shm/shmio-board.gone-$$.00000000000000ff"
+pass "list shows the objects beside rings, and those left over"
 
 # A ring with no session table or cut logs beside it (only a cluster's shared ring has them;
 # e2e_cluster reads a cluster's): said, exit 0, null in JSON; nothing created.

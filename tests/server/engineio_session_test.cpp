@@ -138,6 +138,39 @@ TEST_F(EngineIoSession, UpgradeProbeNoopThenSwitch) {
   EXPECT_FALSE(s.closed()) << "the discarded polling transport does not close the session";
 }
 
+// b64 on the WebSocket (engine.io-client's forceBase64): a binary message's frames go out as text
+// frames "b" + base64, its text header as it is, all of it or none; a session whose b64 probe was
+// abandoned and whose next probe asked nothing sends binary again. (The queue's bytes are the
+// polling form's, which is the same for both.)
+TEST_F(EngineIoSession, AWebSocketThatAskedBase64GetsBinaryAsBase64Text) {
+  Session ws("a", TransportKind::websocket, opts, t0);
+  ws.set_websocket_base64(true);
+  const FrameRef head =
+      Frame::make(Frame::Kind::text, "451-[\"x\",{\"_placeholder\":true,\"num\":0}]");
+  const FrameRef bytes = Frame::make(Frame::Kind::binary, std::string("\x01\x02\xff", 3));
+  const std::size_t before = ws.out().bytes();
+  ASSERT_EQ(ws.send_message(head, std::span<const FrameRef>(&bytes, 1)),
+            Session::SendResult::queued);
+  ASSERT_EQ(ws.out().size(), 2u);
+  EXPECT_EQ(ws.out()[0].payload(), head->payload());
+  EXPECT_FALSE(ws.out()[1].binary());
+  EXPECT_EQ(ws.out()[1].payload(), "bAQL/");
+  EXPECT_EQ(ws.out().bytes() - before, head->polling_size() + bytes->polling_size());
+  EXPECT_TRUE(bytes->binary()) << "the shared frame itself is left as it was";
+
+  Session p("b", TransportKind::polling, opts, t0);
+  ASSERT_TRUE(p.begin_probe(t0));
+  p.set_websocket_base64(true);
+  p.abandon_probe();
+  ASSERT_TRUE(p.begin_probe(t0 + 1ms));
+  p.set_websocket_base64(false);
+  ASSERT_EQ(p.send(FrameRef(bytes)), Session::SendResult::queued);
+  p.receive(TransportKind::websocket, Packet::text(PacketType::upgrade), t0 + 2ms);
+  ASSERT_EQ(p.transport(), TransportKind::websocket);
+  ASSERT_EQ(p.out().size(), 1u);
+  EXPECT_TRUE(p.out()[0].binary()) << "its second probe asked for binary";
+}
+
 TEST_F(EngineIoSession, AnUnfinishedProbeTimesOutAndTheSessionStaysOnPolling) {
   Session s("a", TransportKind::polling, opts, t0);
   ASSERT_TRUE(s.begin_probe(t0));

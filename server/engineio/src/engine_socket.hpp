@@ -331,7 +331,11 @@ class EngineSocket final : public Socket,
   // came).
   void upgrade_after_close() {
     std::shared_ptr<detail::Link> link = std::move(rare_->probe);
-    for (FrameRef& f : rare_->upgrade_tail) link->push(std::move(f));
+    // (Binary as base64 text where the probe asked it: these frames never went through the
+    // session's queue on WebSocket.)
+    const bool b64 = sm_.websocket_base64();
+    for (FrameRef& f : rare_->upgrade_tail)
+      link->push(b64 && f->binary() ? base64_text(*f) : std::move(f));
     link->push(Packet::text(PacketType::close).to_frame());
     link->close_after_writes();
     forget();  // (the payload kept for a GET is delivered: the session is done)

@@ -142,9 +142,6 @@ Session::SendResult Session::send(FrameRef f) {
   return send_message(std::move(f), {});
 }
 
-namespace {
-// A binary frame as the text frame "b" + base64 of its bytes (engine.io-parser's encodePacket for
-// a transport without binary support).
 FrameRef base64_text(const Frame& f) {
   const std::string b = base64_encode(f.payload());
   return Frame::build(
@@ -155,7 +152,6 @@ FrameRef base64_text(const Frame& f) {
       },
       f.compress());
 }
-}  // namespace
 
 void Session::set_websocket_base64(bool on) {
   ws_base64_ = on;
@@ -186,8 +182,13 @@ Session::SendResult Session::send_message(FrameRef head, std::span<const FrameRe
     return SendResult::overflow;
   }
   if (ws_base64_ && transport_ == TransportKind::websocket) [[unlikely]] {
-    queue_.push_back(head->binary() ? base64_text(*head) : std::move(head));
-    for (const FrameRef& f : rest) queue_.push_back(f->binary() ? base64_text(*f) : f);
+    // (Every frame converted before any is queued: a conversion that throws, out of memory,
+    // leaves none of the message, as the bounds do.)
+    std::vector<FrameRef> frames;
+    frames.reserve(1 + rest.size());
+    frames.push_back(head->binary() ? base64_text(*head) : std::move(head));
+    for (const FrameRef& f : rest) frames.push_back(f->binary() ? base64_text(*f) : f);
+    for (FrameRef& f : frames) queue_.push_back(std::move(f));
     return SendResult::queued;
   }
   queue_.push_back(std::move(head));

@@ -81,6 +81,10 @@ constexpr bool is_id_char(char c) noexcept {
 // connection").
 std::string random_id(std::size_t chars = 20);
 
+// A binary frame as the text frame "b" + base64 of its bytes (engine.io-parser's encodePacket for
+// a transport without binary support: Session::set_websocket_base64).
+FrameRef base64_text(const Frame& f);
+
 class Session {
  public:
   // `options` is not copied (every session of a server shares its options): it must outlive
@@ -161,6 +165,7 @@ class Session {
   // (the frames queued when it gets there are converted then). A polling payload carries binary
   // as base64 whatever the query says (Engine.IO v4).
   void set_websocket_base64(bool on);
+  bool websocket_base64() const noexcept { return ws_base64_; }
 
   // A WebSocket arrived with this session's sid. False if it must be refused (closed, already on
   // WebSocket, a probe in progress, or upgrades disabled).

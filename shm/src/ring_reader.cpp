@@ -205,6 +205,12 @@ void RingReader::resync(std::uint64_t tail, bool from_oldest) noexcept {
     std::atomic_thread_fence(std::memory_order_acquire);
     const std::uint64_t t2 = c.tail.tail.load(std::memory_order_relaxed);
     if (r == f) {
+      // Nothing complete below a frontier above the tail (loaded after it: damage, a stray
+      // write): the cursor stays (moved there, a reader waited past the tail for good).
+      if (past(f, t2)) {
+        r = cursor_;
+        break;
+      }
       // Nothing complete is older than the frontier; its index is stable while it stays put.
       if (c.frontier.frontier.load(std::memory_order_acquire) == f) break;
     } else if (t2 - r < s.capacity()) {  // strictly: see core::find_oldest
@@ -299,13 +305,19 @@ bool RingReader::ready() const noexcept {
 }
 
 bool RingReader::damaged(std::uint64_t f) const noexcept {
-  if (f == stuck_at_) return true;
   // A lap or more ahead: lapped, or a frontier damaged above the tail (loaded after it, the tail
-  // is never behind it), which the walk finds nothing below: taken for ready, it made wait()
-  // return at once, round after round (before 2026-12-06).
-  if (f - cursor_ <= segment_->capacity() ||
-      !past(f, segment_->control().tail.tail.load(std::memory_order_acquire)))
-    return false;
+  // is never behind it) with nothing complete below it, which the walk finds nothing to read
+  // under: taken for ready, it made wait() return at once, round after round (before
+  // 2026-12-06). Not damage for this reader: a tail a lap past the cursor (lapped: the resync
+  // finds the records the producers write there), or records sealed below the frontier (then the
+  // tail is the damaged word, and the resync takes them). The verdict is kept (stuck_at_) until
+  // the frontier moves, or the tail laps the cursor.
+  const Segment& s = *segment_;
+  if (f - cursor_ <= s.capacity()) return false;
+  const std::uint64_t t = s.control().tail.tail.load(std::memory_order_acquire);
+  if (!past(f, t) || (past(t, cursor_) && t - cursor_ > s.capacity())) return false;
+  if (f == stuck_at_) return true;
+  if (core::find_oldest(s, f, f) != f) return false;
   stuck(f);
   return true;
 }
@@ -413,7 +425,7 @@ std::size_t RingReader::walk(Sink sink) {
       // beyond the frontier is caught by settle(), which validates against the tail; not loading
       // the tail here keeps its cache line out of the readers' way once per batch.)
       if (f - cursor_ > s.capacity()) {
-        if (f == stuck_at_) return 0;
+        if (damaged(f)) return 0;
         const std::uint64_t at = cursor_;
         resync(c.tail.tail.load(std::memory_order_acquire));
         if (cursor_ == at) return stuck(f);  // nothing to resync to: the frontier is damage
@@ -509,15 +521,19 @@ std::size_t RingReader::walk(Sink sink) {
     std::atomic_thread_fence(std::memory_order_acquire);
     const std::uint64_t t2 = c.tail.tail.load(std::memory_order_relaxed);
     f = c.frontier.frontier.load(std::memory_order_acquire);
-    if (f == stuck_at_) return 0;
-    // A frontier above the tail (loaded again after it: the tail never falls behind the frontier)
-    // is damage; skipping towards it would count what lies between as lost, records to come
-    // included.
-    if (past(f, t2) && past(f, c.tail.tail.load(std::memory_order_acquire))) return stuck(f);
-    if (t2 - cursor_ > s.capacity() && past(f, cursor_)) {
+    // (A tail behind the cursor laps nothing: damage. Healthy, the cursor never passes the tail.)
+    if (past(t2, cursor_) && t2 - cursor_ > s.capacity() && past(f, cursor_)) {
       const std::uint64_t at = cursor_;
       resync(t2);
       if (cursor_ == at) return stuck(f);
+      continue;
+    }
+    // A frontier above the tail (loaded again after it: the tail never falls behind the frontier)
+    // is damage, and either word may be the damaged one: the skip goes only as far as a sealed
+    // record it finds (towards a frontier damaged high it would count what lies beyond the tail
+    // as lost, records to come included); none within a capacity, no skip.
+    if (past(f, t2) && past(f, c.tail.tail.load(std::memory_order_acquire))) {
+      if (!skip_corrupt(f, /*to_a_record=*/true)) return stuck(f);
       continue;
     }
     // Corrupt: skip to the next sealed record below the frontier. None yet: the frontier is not
@@ -535,17 +551,18 @@ std::size_t RingReader::walk(Sink sink) {
 }
 
 std::size_t RingReader::stuck(std::uint64_t frontier) const noexcept {
+  if (frontier != stuck_at_) slot_->corrupt.fetch_add(1, std::memory_order_relaxed);
   stuck_at_ = frontier;
-  slot_->corrupt.fetch_add(1, std::memory_order_relaxed);
   return 0;
 }
 
-void RingReader::skip_corrupt(std::uint64_t frontier) noexcept {
+bool RingReader::skip_corrupt(std::uint64_t frontier, bool to_a_record) noexcept {
   const Segment& s = *segment_;
   std::uint64_t p = cursor_ + kUnit;
   // (At most a capacity on: past it nothing is this lap's.)
   const std::uint64_t end = std::min(frontier, cursor_ + s.capacity());
   while (p < end && s.meta(p).seal.load(std::memory_order_acquire) != seal_of(p)) p += kUnit;
+  if (to_a_record && p >= end) return false;
   const std::uint64_t idx = core::index_at(s, p);
   const std::uint64_t lost_records = idx > cursor_index_ ? idx - cursor_index_ : 0;
   last_loss_.records += lost_records;
@@ -556,6 +573,7 @@ void RingReader::skip_corrupt(std::uint64_t frontier) noexcept {
   cursor_ = p;
   cursor_index_ = idx;
   publish_progress();
+  return true;
 }
 
 bool RingReader::intact() noexcept {

@@ -514,11 +514,48 @@ TEST(Ring, ADamagedControlBlockMakesNoReaderCallLoop) {
         CheckedRecord::fill(buf, 0, seq);
         if (w->publish(1, buf) != PublishStatus::ok) return 9;
         if (!r->wait(std::chrono::seconds(5)) || r->poll(read) != 1 || last != seq) return 10;
+        // Lapped after it (the frontier still damaged): it reads on from the oldest record the
+        // tail shows, as any lapped reader.
+        for (int i = 0; i < 300; ++i) {
+          CheckedRecord::fill(buf, 0, ++seq);
+          if (w->publish(1, buf) != PublishStatus::ok) return 11;
+        }
+        got = 0;  // (a jump in the sequence at the lap)
+        for (int i = 0; i < 100 && last != seq && r->wait(std::chrono::seconds(5)); ++i)
+          (void)r->poll(read);
+        if (!ordered || last != seq) return 12;
       }
       return 0;
     }));
     EXPECT_EQ(rc, 0) << (rc == 128 + SIGALRM ? "a call looped" : "see the step that returned it");
   }
+  // A frontier damaged a TiB on before anything was published: readers attached before and after
+  // it (at the oldest record: there is none) stay where they are and read what comes by its
+  // seals (a resync that found nothing moved them to that frontier, past the tail for good).
+  RingName name("damaged-fresh");
+  auto s = test::make_ring(name, 1 << 16);
+  const int rc = test::join(test::spawn([&]() -> int {
+    ::alarm(20);
+    auto before = RingReader::attach(s);
+    layout::Control& c = s.control();
+    c.frontier.frontier.store(c.tail.tail.load() + (std::uint64_t{1} << 40));
+    auto after = RingReader::attach(s, {.start = StartAt::oldest});
+    auto w = RingWriter::attach(s);
+    if (!before || !after || !w) return 1;
+    std::vector<std::byte> buf(100);
+    for (std::uint64_t q = 0; q < 3; ++q) {
+      CheckedRecord::fill(buf, 0, q);
+      if (w->publish(1, buf) != PublishStatus::ok) return 2;
+    }
+    for (RingReader* r : {&before.value(), &after.value()}) {
+      std::size_t n = 0;
+      for (int i = 0; i < 10 && n < 3 && r->wait(std::chrono::seconds(5)); ++i)
+        n += r->poll([](const RecordView&) {});
+      if (n != 3 || r->total_loss().records != 0) return 3;
+    }
+    return 0;
+  }));
+  EXPECT_EQ(rc, 0) << (rc == 128 + SIGALRM ? "a call looped" : "see the step that returned it");
 }
 
 // A reader lapped once resumes at the oldest record still in the ring; lapped again before it has

@@ -129,7 +129,9 @@ bool park_any(std::span<const Segment* const> rings, std::span<const std::uint64
               std::span<std::atomic<std::uint32_t>* const> slots = {}) noexcept;
 
 // The oldest record still fully in the ring, given a tail read just before: the first sealed
-// record start after tail - capacity, or the frontier if there is none.
+// record start after tail - capacity and below the frontier, a capacity looked at at most, or the
+// frontier if there is none; with a tail behind the frontier (stale, or damaged) and none found,
+// the first after frontier - capacity.
 std::uint64_t find_oldest(const Segment& s, std::uint64_t tail, std::uint64_t frontier) noexcept;
 
 // The number of non-padding records before the record at `position` (which must be a record

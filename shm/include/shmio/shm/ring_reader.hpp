@@ -162,7 +162,9 @@ class RingReader {
   // once), or whose first try is overtaken, resumes a granule further on instead (docs/ring.md,
   // "Readers: laps"). `from_oldest`: a reader attaching at the oldest record, never lapped.
   void resync(std::uint64_t tail, bool from_oldest = false) noexcept;
-  void skip_corrupt(std::uint64_t frontier) noexcept;
+  // (`to_a_record`: only to a sealed record found before the frontier, within a capacity;
+  // false, the cursor left, if there is none. Otherwise to the frontier if none: true.)
+  bool skip_corrupt(std::uint64_t frontier, bool to_a_record = false) noexcept;
   // The walk found the control block damaged at `frontier` (stuck_at_): counted as corrupt once,
   // 0 records.
   std::size_t stuck(std::uint64_t frontier) const noexcept;

@@ -3,8 +3,8 @@
 # installs nothing. Used by scripts/demo.sh and scripts/test.sh; safe to run by hand.
 # Usage: scripts/setup.sh [--demo]
 #   --demo  only what building and running the chat demo takes (scripts/demo.sh): not the test
-#           tools (clang's sanitizer runtimes, Chromium, redis-server, python3), nor the e2e
-#           tests' npm packages.
+#           tools (clang's sanitizer runtimes, Chromium, redis-server, python3 and the Python
+#           Socket.IO client), nor the e2e tests' npm packages.
 # redis-server is installed for its binary (the tests start their own on a free port): where this
 # script installs it on a machine run by systemd, the service Debian's package starts and enables
 # is stopped and disabled again; one that was installed before is left as it was.
@@ -23,7 +23,9 @@ PACKAGES=(
   libconcurrentqueue-dev googletest libgtest-dev libbenchmark-dev liburing-dev
   libhiredis-dev
 )
-$demo || PACKAGES+=(redis-server clang libclang-rt-14-dev chromium python3)
+# (python3-socketio with the two its client's transports need: the Python client test.)
+$demo || PACKAGES+=(redis-server clang libclang-rt-14-dev chromium python3 python3-socketio
+                    python3-requests python3-websocket)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -356,7 +356,9 @@ StallOutcome resolve_stall(const Segment& s) noexcept {
   // acquire: a producer stores them with release, so fields of a claim it made after the one
   // whose state was read come with that earlier claim's seal (the re-check below sees it).
   const std::uint64_t t = c.tail.tail.load(std::memory_order_seq_cst);
-  if (t == f) return StallOutcome::nothing_in_flight;
+  // (A tail behind the frontier is damage, a stray write: nothing to repair there; before
+  // 2026-12-06 each look counted a repair and added the wrapped difference to abandoned_bytes.)
+  if (t == f || static_cast<std::int64_t>(f - t) > 0) return StallOutcome::nothing_in_flight;
 
   // Who owns the hole at f? Live owners are left alone, however slow: only the dead are repaired.
   // (At most a capacity of it at a time: its padding's units past f + capacity are f's own and

@@ -114,6 +114,8 @@ RingReader::RingReader(RingReader&& o) noexcept
       stall_seen_(o.stall_seen_),
       stall_since_(o.stall_since_),
       stuck_at_(o.stuck_at_),
+      stuck_cursor_(o.stuck_cursor_),
+      stuck_tail_(o.stuck_tail_),
       copy_(std::move(o.copy_)),
       taken_(std::move(o.taken_)),
       taken_index_(o.taken_index_) {}
@@ -141,6 +143,8 @@ RingReader& RingReader::operator=(RingReader&& o) noexcept {
     stall_seen_ = o.stall_seen_;
     stall_since_ = o.stall_since_;
     stuck_at_ = o.stuck_at_;
+    stuck_cursor_ = o.stuck_cursor_;
+    stuck_tail_ = o.stuck_tail_;
     copy_ = std::move(o.copy_);
     taken_ = std::move(o.taken_);
     taken_index_ = o.taken_index_;
@@ -294,7 +298,9 @@ bool RingReader::frontier_due() const noexcept {
 bool RingReader::ready() const noexcept {
   const Segment& s = *segment_;
   const std::uint64_t seal = load_seal(s, cursor_);
-  if (seal == seal_of(cursor_)) return true;  // a record
+  // A record; unless the walk found the control block damaged with the cursor here, and nothing
+  // was claimed since (a sealed record whose header is damaged too: wait() returned at once).
+  if (seal == seal_of(cursor_)) return cursor_ != stuck_cursor_ || !still_stuck();
   // Lapped — only if the frontier is past the cursor: no producer writes a later lap's seal here
   // before (gating), so one seen without it is damage, which the walk finds nothing in; taken as
   // a record, wait() returned at once, round after round, a reader spinning on a quiet ring
@@ -313,6 +319,7 @@ bool RingReader::damaged(std::uint64_t f) const noexcept {
   // tail is the damaged word, and the resync takes them). The verdict is kept (stuck_at_) until
   // the frontier moves, or the tail laps the cursor.
   const Segment& s = *segment_;
+  if (f == stuck_at_ && cursor_ == stuck_cursor_ && still_stuck()) return true;
   if (f - cursor_ <= s.capacity()) return false;
   const std::uint64_t t = s.control().tail.tail.load(std::memory_order_acquire);
   if (!past(f, t) || (past(t, cursor_) && t - cursor_ > s.capacity())) return false;
@@ -532,7 +539,8 @@ std::size_t RingReader::walk(Sink sink) {
     // is damage, and either word may be the damaged one: the skip goes only as far as a sealed
     // record it finds (towards a frontier damaged high it would count what lies beyond the tail
     // as lost, records to come included); none within a capacity, no skip.
-    if (past(f, t2) && past(f, c.tail.tail.load(std::memory_order_acquire))) {
+    if (past(f, t2) && past(f, c.tail.tail.load(std::memory_order_acquire)) &&
+        f - cursor_ > s.capacity()) {
       if (!skip_corrupt(f, /*to_a_record=*/true)) return stuck(f);
       continue;
     }
@@ -553,7 +561,15 @@ std::size_t RingReader::walk(Sink sink) {
 std::size_t RingReader::stuck(std::uint64_t frontier) const noexcept {
   if (frontier != stuck_at_) slot_->corrupt.fetch_add(1, std::memory_order_relaxed);
   stuck_at_ = frontier;
+  stuck_cursor_ = cursor_;
+  stuck_tail_ = segment_->control().tail.tail.load(std::memory_order_acquire);
   return 0;
+}
+
+bool RingReader::still_stuck() const noexcept {
+  const Control& c = segment_->control();
+  return c.frontier.frontier.load(std::memory_order_acquire) == stuck_at_ &&
+         c.tail.tail.load(std::memory_order_acquire) == stuck_tail_;
 }
 
 bool RingReader::skip_corrupt(std::uint64_t frontier, bool to_a_record) noexcept {

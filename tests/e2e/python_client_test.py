@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """The Python Socket.IO client against a shmio cluster: Debian 12's python3-socketio (5.7.2, with
 python3-requests and python3-websocket; scripts/setup.sh installs them) connects unchanged, over
 WebSocket, polling, and polling upgraded to WebSocket, to a cluster of two workers running the
@@ -7,12 +7,15 @@ bench app (docs/bench-app.md), one client on each worker.
 Checked for each transport: the CONNECT (the client's sid is the server's socket id), acks both
 ways (the client's call() of a server event, and the server's broadcast with acks answered by the
 client's handler), rooms across the workers (a publish on worker 1 to a room reaches the member on
-worker 0 and not the one outside it), binary data both ways (bytes echoed as bytes), the
-namespace's middleware refusing a CONNECT with data (the conformance app's /secure), and a clean
-disconnect. Then SIGTERM: the cluster drains and exits 0.
+worker 0 and not the one outside it), binary data both ways (bytes echoed as bytes), and that the
+clients' disconnects leave no socket behind (the cluster counts none before the next round). Over
+WebSocket: the namespace's middleware refusing a CONNECT with data (the conformance app's
+/secure), the auth payload, several arguments. Then SIGTERM: the cluster drains, exits 0 and
+removes its ring.
 
 Run by ctest (e2e_python_client) with Debian's /usr/bin/python3 (the one python3-socketio is
-installed for): SHMIO_BIN is the shmio binary.
+installed for; -I, so that no other socketio on the user's path is taken): SHMIO_BIN is the
+shmio binary.
 """
 import os
 import random
@@ -66,19 +69,27 @@ class Cluster:
         self.proc = subprocess.Popen(
             [BIN, "--app", app, "--workers", str(workers), "--port", str(self.base),
              "--port-per-worker", "--ring", self.ring, "--no-pin", *extra],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="replace")
         self.log = []
         threading.Thread(target=self._drain, args=(self.proc.stderr,), daemon=True).start()
-        listening = set()
-        deadline = time.monotonic() + 20
-        while len(listening) < workers:
-            line = self.proc.stdout.readline()
-            if not line:
-                fail("%s exited with %s: %s" % (BIN, self.proc.wait(), "".join(self.log)))
-            if " listening on " in line and line.startswith("shmio worker "):
-                listening.add(int(line.split()[2]))
-            if time.monotonic() > deadline:
-                fail("the cluster did not start: %s" % "".join(self.log))
+        # (The start's deadline holds even if the cluster says nothing: a timer kills it.)
+        timer = threading.Timer(20, self.proc.kill)
+        timer.start()
+        try:
+            listening = set()
+            while len(listening) < workers:
+                line = self.proc.stdout.readline()
+                if not line:
+                    fail("%s exited with %s: %s" % (BIN, self.proc.wait(), "".join(self.log)))
+                if " listening on " in line and line.startswith("shmio worker "):
+                    listening.add(int(line.split()[2]))
+        except BaseException:
+            self.proc.kill()
+            self.proc.wait()
+            self._remove_ring()
+            raise
+        finally:
+            timer.cancel()
         threading.Thread(target=self._drain, args=(self.proc.stdout,), daemon=True).start()
 
     def _drain(self, stream):
@@ -88,8 +99,17 @@ class Cluster:
     def url(self, worker):
         return "http://127.0.0.1:%d" % (self.base + worker)
 
-    def stop(self):
-        """SIGTERM: drained, exit 0 (the ring removed)."""
+    def _remove_ring(self):
+        for name in os.listdir("/dev/shm"):
+            if self.ring in name:
+                try:
+                    os.remove(os.path.join("/dev/shm", name))
+                except OSError:
+                    pass
+
+    def stop(self, check=True):
+        """SIGTERM: drained, exit 0, the ring removed (checked unless `check` is false: a test
+        that failed already). A cluster that must be killed has its files removed here."""
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
         try:
@@ -97,9 +117,17 @@ class Cluster:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
-            fail("the cluster did not stop on SIGTERM")
+            self._remove_ring()
+            if check:
+                fail("the cluster did not stop on SIGTERM")
+            return
+        if not check:
+            self._remove_ring()
+            return
         if rc != 0:
             fail("the cluster exited %s: %s" % (rc, "".join(self.log)))
+        if os.path.exists("/dev/shm/shmio." + self.ring):
+            fail("the cluster left its ring behind")
 
 
 class Inbox:
@@ -127,8 +155,28 @@ def connect(url, transports, **kwargs):
     return c, lambda: c.connect(url, transports=transports, wait_timeout=WAIT, **kwargs)
 
 
+def wait_for_count(cluster, n, what):
+    """Until the cluster counts n sockets (fetchSockets over both workers), asked from a client of
+    its own, bounded."""
+    c = socketio.Client(reconnection=False)
+    c.connect(cluster.url(0), transports=["websocket"], wait_timeout=WAIT)
+    try:
+        deadline = time.monotonic() + WAIT
+        while True:
+            count = c.call("count", timeout=WAIT) - 1  # (less the asking client)
+            if count == n:
+                return
+            if time.monotonic() > deadline:
+                fail("%s: the cluster counts %d sockets, not %d" % (what, count, n))
+            time.sleep(0.1)  # (a socket left behind goes at its ping timeout: polled, bounded)
+    finally:
+        c.disconnect()
+
+
 def check_transport(cluster, transports):
     name = "+".join(transports)
+    # What the last round's clients left: nothing (their disconnects reached the server).
+    wait_for_count(cluster, 0, "%s: before" % name)
     a, connect_a = connect(cluster.url(0), transports)
     b, connect_b = connect(cluster.url(1), transports)
     a_msgs, b_msgs = Inbox(a, "msg"), Inbox(b, "msg")
@@ -145,14 +193,10 @@ def check_transport(cluster, transports):
         if who_a.get("id") != a.get_sid():
             fail("%s: the server's socket id %r is not the client's sid %r"
                  % (name, who_a.get("id"), a.get_sid()))
-        if transports == ["polling", "websocket"]:
-            deadline = time.monotonic() + WAIT
-            while a.transport() != "websocket" and time.monotonic() < deadline:
-                time.sleep(0.05)  # (the client upgrades on a thread of its own; polled, bounded)
-            if a.transport() != "websocket":
-                fail("%s: not upgraded (%s)" % (name, a.transport()))
-        elif a.transport() != transports[0]:
-            fail("%s: on %s" % (name, a.transport()))
+        # (python-engineio upgrades within connect(), before it returns.)
+        for c in (a, b):
+            if c.transport() != transports[-1]:
+                fail("%s: on %s" % (name, c.transport()))
         # Rooms across the workers: a publish on worker 1 to "py-room", where only a is a member.
         if a.call("join", "py-room", timeout=WAIT).get("worker") != 0:
             fail("%s: join answered by the wrong worker" % name)
@@ -166,9 +210,17 @@ def check_transport(cluster, transports):
             fail("%s: b got %r (the room's message reached it?)" % (name, b_msgs.items))
         if a_msgs.wait_for(2, "%s: the broadcast on worker 0" % name)[1] != "all":
             fail("%s: a got %r" % (name, a_msgs.items))
-        # Binary data both ways.
+        # Binary data both ways. (Three tries: python-engineio 4.3 hands each message to a thread
+        # of its own, and an attachment handled before its header is dropped by python-socketio,
+        # "Unexpected binary attachment", python-socketio issue 436: the ack then never comes.)
         data = bytes([0, 1, 2, 255]) * 64
-        echoed = b.call("echo", data, timeout=WAIT)
+        for attempt in range(3):
+            try:
+                echoed = b.call("echo", data, timeout=WAIT / 2)
+                break
+            except socketio.exceptions.TimeoutError:
+                if attempt == 2:
+                    raise
         if echoed != data:
             fail("%s: binary echo: %r" % (name, echoed))
         # The server's broadcast with acks, across both workers: every client's answer.
@@ -178,19 +230,24 @@ def check_transport(cluster, transports):
     finally:
         a.disconnect()
         b.disconnect()
-    print("ok - %s: connect, acks both ways, rooms across workers, binary, disconnect" % name)
+    print("ok - %s: connect, acks both ways, rooms across workers, binary" % name)
 
 
 def check_refusal(cluster):
     """A namespace middleware's refusal with data reaches the client's connect_error."""
     c = socketio.Client(reconnection=False)
     errors = []
-    c.on("connect_error", lambda data: errors.append(data), namespace="/secure")
+    refused = threading.Event()
+
+    def on_error(data):
+        errors.append(data)
+        refused.set()
+
+    c.on("connect_error", on_error, namespace="/secure")
     try:
         c.connect(cluster.url(0), namespaces=["/secure"], auth={"token": "nope"},
-                  transports=["websocket"], wait_timeout=WAIT)
-    except socketio.exceptions.ConnectionError:
-        pass
+                  transports=["websocket"], wait=False)
+        refused.wait(WAIT)
     finally:
         c.disconnect()
     if not errors:
@@ -215,19 +272,30 @@ def check_refusal(cluster):
     print("ok - a middleware's refusal with data, the auth payload, several arguments")
 
 
+# (Heartbeats of a few seconds: a socket a client left behind goes within them. The conformance
+# app's own, the protocol suite's 300/200 ms, are too tight for a Python client's two threads on a
+# loaded machine.)
+PINGS = ("--ping-interval", "2000", "--ping-timeout", "5000")
+
+
 def main():
-    bench = Cluster("bench", 2)
+    bench = Cluster("bench", 2, PINGS)
+    ok = False
     try:
         for transports in (["websocket"], ["polling"], ["polling", "websocket"]):
             check_transport(bench, transports)
+        wait_for_count(bench, 0, "after the last round")
+        ok = True
     finally:
-        bench.stop()
-    print("ok - the bench cluster drained on SIGTERM, exit 0")
-    conformance = Cluster("conformance", 2)
+        bench.stop(check=ok)
+    print("ok - the bench cluster drained on SIGTERM, exit 0, its ring removed")
+    conformance = Cluster("conformance", 2, PINGS)
+    ok = False
     try:
         check_refusal(conformance)
+        ok = True
     finally:
-        conformance.stop()
+        conformance.stop(check=ok)
 
 
 if __name__ == "__main__":

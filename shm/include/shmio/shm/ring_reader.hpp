@@ -170,6 +170,8 @@ class RingReader {
   std::size_t stuck(std::uint64_t frontier) const noexcept;
   // Whether the frontier `f` past the cursor is damage (stuck_at_, or found so now: stuck()).
   bool damaged(std::uint64_t f) const noexcept;
+  // Whether the frontier is still the one found damaged (stuck_at_) and nothing was claimed since.
+  bool still_stuck() const noexcept;
   bool frontier_due() const noexcept;
   // Whether what was read since the cursor is intact, i.e. no later lap wrote over it meanwhile
   // (R2, docs/ring.md).
@@ -222,6 +224,8 @@ class RingReader {
   // nothing to resync to: a stray write; stuck()): ready() takes it for nothing to read, and the
   // walk does not look below it again, until the frontier moves. ~0: none.
   mutable std::uint64_t stuck_at_ = ~0ULL;
+  mutable std::uint64_t stuck_cursor_ = ~0ULL;  // where the cursor was then...
+  mutable std::uint64_t stuck_tail_ = 0;        // ...and the tail (a claim since: look again)
   std::vector<std::byte> copy_;  // poll()'s private copies, each record's footprint in turn
   // poll()'s records: each one's position and its header's info (pack_info), the index of the
   // first (the others follow it one by one: padding is not taken).

@@ -325,7 +325,7 @@ bool RingReader::damaged(std::uint64_t f) const noexcept {
   if (!past(f, t) || (past(t, cursor_) && t - cursor_ > s.capacity())) return false;
   if (f == stuck_at_) return true;
   if (core::find_oldest(s, f, f) != f) return false;
-  stuck(f);
+  stuck(f, t);
   return true;
 }
 
@@ -434,8 +434,9 @@ std::size_t RingReader::walk(Sink sink) {
       if (f - cursor_ > s.capacity()) {
         if (damaged(f)) return 0;
         const std::uint64_t at = cursor_;
-        resync(c.tail.tail.load(std::memory_order_acquire));
-        if (cursor_ == at) return stuck(f);  // nothing to resync to: the frontier is damage
+        const std::uint64_t t = c.tail.tail.load(std::memory_order_acquire);
+        resync(t);
+        if (cursor_ == at) return stuck(f, t);  // nothing to resync to: the frontier is damage
         continue;
       }
     }
@@ -532,17 +533,19 @@ std::size_t RingReader::walk(Sink sink) {
     if (past(t2, cursor_) && t2 - cursor_ > s.capacity() && past(f, cursor_)) {
       const std::uint64_t at = cursor_;
       resync(t2);
-      if (cursor_ == at) return stuck(f);
+      if (cursor_ == at) return stuck(f, t2);
       continue;
     }
     // A frontier above the tail (loaded again after it: the tail never falls behind the frontier)
     // is damage, and either word may be the damaged one: the skip goes only as far as a sealed
     // record it finds (towards a frontier damaged high it would count what lies beyond the tail
     // as lost, records to come included); none within a capacity, no skip.
-    if (past(f, t2) && past(f, c.tail.tail.load(std::memory_order_acquire)) &&
-        f - cursor_ > s.capacity()) {
-      if (!skip_corrupt(f, /*to_a_record=*/true)) return stuck(f);
-      continue;
+    if (past(f, t2) && f - cursor_ > s.capacity()) {
+      const std::uint64_t t3 = c.tail.tail.load(std::memory_order_acquire);
+      if (past(f, t3)) {
+        if (!skip_corrupt(f, /*to_a_record=*/true)) return stuck(f, t3);
+        continue;
+      }
     }
     // Corrupt: skip to the next sealed record below the frontier. None yet: the frontier is not
     // past the cursor. Everything below the cursor is sealed (read by the seals), so pass it
@@ -558,11 +561,11 @@ std::size_t RingReader::walk(Sink sink) {
   }
 }
 
-std::size_t RingReader::stuck(std::uint64_t frontier) const noexcept {
+std::size_t RingReader::stuck(std::uint64_t frontier, std::uint64_t tail) const noexcept {
   if (frontier != stuck_at_) slot_->corrupt.fetch_add(1, std::memory_order_relaxed);
   stuck_at_ = frontier;
   stuck_cursor_ = cursor_;
-  stuck_tail_ = segment_->control().tail.tail.load(std::memory_order_acquire);
+  stuck_tail_ = tail;  // (the verdict's: a claim after it makes the walk look again)
   return 0;
 }
 

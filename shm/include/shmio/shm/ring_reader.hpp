@@ -167,7 +167,8 @@ class RingReader {
   bool skip_corrupt(std::uint64_t frontier, bool to_a_record = false) noexcept;
   // The walk found the control block damaged at `frontier` (stuck_at_): counted as corrupt once,
   // 0 records.
-  std::size_t stuck(std::uint64_t frontier) const noexcept;
+  // (`tail`: the one the verdict was made with.)
+  std::size_t stuck(std::uint64_t frontier, std::uint64_t tail) const noexcept;
   // Whether the frontier `f` past the cursor is damage (stuck_at_, or found so now: stuck()).
   bool damaged(std::uint64_t f) const noexcept;
   // Whether the frontier is still the one found damaged (stuck_at_) and nothing was claimed since.

@@ -69,6 +69,22 @@ for (const transports of [["websocket"], ["polling"], ["polling", "websocket"]])
   });
 }
 
+// engine.io-client's forceBase64 (a WebSocket that cannot take binary frames): it sends binary
+// as base64 text and asks for the same with b64=1; the binary round trip still holds.
+test("forceBase64 over WebSocket: binary both ways as base64 text", async () => {
+  const s = client("conformance", "", { transports: ["websocket"], forceBase64: true });
+  await within(once(s, "auth"), 5000, "auth event");
+  const frames = [];
+  s.io.engine.transport.ws.addEventListener("message", (e) => frames.push(e.data));
+  s.emit("message", Buffer.from([1, 2, 255]), "after-binary");
+  const [bin, after] = await within(once(s, "message-back"), 5000, "binary back");
+  assert.deepEqual([...new Uint8Array(bin)], [1, 2, 255]);
+  assert.equal(after, "after-binary");
+  assert.ok(frames.includes("b" + Buffer.from([1, 2, 255]).toString("base64")),
+            `the attachment as base64 text: ${JSON.stringify(frames)}`);
+  s.disconnect();
+});
+
 test("custom namespace, invalid namespace, middleware refusal with data", async () => {
   const custom = client("conformance", "/custom", { auth: { who: "me" } });
   const [auth] = await within(once(custom, "auth"), 5000, "custom auth");

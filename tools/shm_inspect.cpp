@@ -8,6 +8,7 @@
 // The ring is live: every figure is a snapshot that may be stale by the time it is printed.
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <fnmatch.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -22,6 +23,7 @@
 #include <cmath>
 #include <csignal>
 #include <cstdarg>
+#include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -291,51 +293,78 @@ struct Options {
 // is removed, or a cluster on that ring name starts (a supervisor removes its ring's objects when
 // it makes the ring). Before 2026-12-06 nothing showed them.
 struct Beside {
-  std::string object, kind, ring;
+  std::string object;
+  const char* kind;  // sessions, cuts, board
+  std::string ring;
   std::uint64_t bytes = 0;
-  std::string state;
+  const char* ring_state;  // present, gone, remade, unreadable
+  std::string state;       // said
   bool orphan = false;
 };
+// The id a ring's header holds (its creation time), read from its file without mapping it and
+// whatever its layout version or state (the fields at the start of the header are every
+// version's: shm::Segment::creator reads the same way); none if there is no such ring; the reason
+// if the file is no shmio ring or cannot be read.
+struct RingId {
+  std::optional<std::uint64_t> id;
+  std::string unreadable;
+};
+RingId ReadRingId(const std::string& ring) {
+  const std::string path = shm::Segment::object_path(ring);
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+  if (fd < 0) {
+    if (errno == ENOENT) return {};
+    return {std::nullopt, std::strerror(errno)};
+  }
+  struct stat st {};
+  std::byte head[56] = {};
+  ssize_t n = -1;
+  if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) n = ::pread(fd, head, sizeof head, 0);
+  ::close(fd);
+  std::uint64_t magic = 0, created = 0;
+  if (n == static_cast<ssize_t>(sizeof head)) {
+    std::memcpy(&magic, head + offsetof(layout::SegmentHeader, magic), 8);
+    std::memcpy(&created, head + offsetof(layout::SegmentHeader, creation_time_ns), 8);
+  }
+  if (magic != layout::kMagic) return {std::nullopt, "not a shmio ring"};
+  return {created, {}};
+}
 std::vector<Beside> ListBeside() {
   static constexpr std::pair<std::string_view, const char*> kKinds[] = {
-      {"shmio-sessions.", "session table"},
-      {"shmio-cuts.", "cut logs"},
-      {"shmio-board.", "workers' board"}};
+      {"shmio-sessions.", "sessions"}, {"shmio-cuts.", "cuts"}, {"shmio-board.", "board"}};
   std::vector<Beside> out;
   DIR* d = ::opendir("/dev/shm");
   if (d == nullptr) return out;
-  std::map<std::string, std::optional<std::uint64_t>> ids;  // ring -> its id (none: not there)
-  std::map<std::string, std::string> unreadable;            // ring -> why it cannot be read
+  std::map<std::string, RingId> ids;  // ring -> what its header says
   while (const dirent* e = ::readdir(d)) {
     const std::string name = e->d_name;
     for (const auto& [prefix, kind] : kKinds) {
       if (name.compare(0, prefix.size(), prefix) != 0) continue;
+      // PREFIX RING . 16 lower-case hex digits (sidecar.cpp), RING a ring's name (it may hold
+      // dots: the last one comes before the id). Anything else is no cluster's.
       const std::string rest = name.substr(prefix.size());
       const std::size_t dot = rest.rfind('.');
-      std::uint64_t id = 0;
-      if (dot == std::string::npos || dot == 0 || rest.size() - dot - 1 != 16) break;
-      const char* hex = rest.data() + dot + 1;
-      if (auto [end, ec] = std::from_chars(hex, hex + 16, id, 16);
-          ec != std::errc() || end != hex + 16)
+      if (dot == std::string::npos || rest.size() - dot - 1 != 16) break;
+      const std::string ring = rest.substr(0, dot), hex = rest.substr(dot + 1);
+      if (hex.find_first_not_of("0123456789abcdef") != std::string::npos ||
+          !shm::Segment::validate_name(ring))
         break;
+      std::uint64_t id = 0;
+      std::from_chars(hex.data(), hex.data() + hex.size(), id, 16);
       struct stat st {};
       if (::lstat(("/dev/shm/" + name).c_str(), &st) != 0 || !S_ISREG(st.st_mode)) break;
-      Beside b{name, kind, rest.substr(0, dot), static_cast<std::uint64_t>(st.st_size), {}, false};
-      if (ids.count(b.ring) == 0 && unreadable.count(b.ring) == 0) {
-        auto seg = shm::Segment::attach(b.ring, shm::AttachMode::read_only);
-        if (seg)
-          ids[b.ring] = seg.value().header().creation_time_ns;
-        else if (seg.error().code == shm::Errc::not_found)
-          ids[b.ring] = std::nullopt;
-        else
-          unreadable[b.ring] = seg.error().message;
-      }
-      if (auto u = unreadable.find(b.ring); u != unreadable.end()) {
-        b.state = "its ring cannot be read: " + u->second;
-      } else if (!ids[b.ring]) {
+      Beside b{name, kind, ring, static_cast<std::uint64_t>(st.st_size), "present", {}, false};
+      if (ids.count(ring) == 0) ids[ring] = ReadRingId(ring);
+      const RingId& r = ids[ring];
+      if (!r.unreadable.empty()) {
+        b.ring_state = "unreadable";
+        b.state = "its ring cannot be read: " + r.unreadable;
+      } else if (!r.id) {
+        b.ring_state = "gone";
         b.state = "left over: no such ring";
         b.orphan = true;
-      } else if (*ids[b.ring] != id) {
+      } else if (*r.id != id) {
+        b.ring_state = "remade";
         b.state = "left over: its ring was made anew since";
         b.orphan = true;
       } else {
@@ -372,6 +401,7 @@ int CmdList(const Options& o) {
                                      {"ring", Printable(b.ring)},
                                      {"bytes", b.bytes},
                                      {"left_over", b.orphan},
+                                     {"ring_state", b.ring_state},
                                      {"state", Printable(b.state)}});
     PrintJson(json::object{{"rings", std::move(list)}, {"beside", std::move(objects)}});
     return kExitOk;
@@ -386,9 +416,10 @@ int CmdList(const Options& o) {
   if (!beside.empty()) {
     std::puts(
         "\nbeside the rings (a left-over one holds its memory until removed: rm /dev/shm/OBJECT):");
-    Table t({{"object", true}, {"ring", true}, {"size", true}, {"state", true}});
+    Table t({{"object", true}, {"kind", true}, {"ring", true}, {"size", true}, {"state", true}});
     for (const auto& b : beside)
-      t.Add({Printable(b.object), Printable(b.ring), HumanBytes(b.bytes), Printable(b.state)});
+      t.Add({Printable(b.object), b.kind, Printable(b.ring), HumanBytes(b.bytes),
+             Printable(b.state)});
     t.Print();
   }
   return kExitOk;

@@ -42,7 +42,8 @@ cleanup() {
     rm -f "/dev/shm/shmio.$name"
   done
   rmdir "/dev/shm/shmio.$ODD" 2>/dev/null || true
-  rm -f "/dev/shm/shmio-sessions.$RING."* "/dev/shm/shmio-cuts.$RING."* "/dev/shm/shmio-board.gone-$$."*
+  rm -f "/dev/shm/shmio-sessions.$RING."* "/dev/shm/shmio-cuts.$RING."* "/dev/shm/shmio-board.gone-$$."* \
+    "/dev/shm/shmio-board.$RING."* "/dev/shm/shmio-cuts.$FOREIGN."*
   rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -162,17 +163,24 @@ ID=$(printf '%016x' "${NS:-0}")
 head -c 8192 /dev/zero >"/dev/shm/shmio-sessions.$RING.$ID"
 head -c 4096 /dev/zero >"/dev/shm/shmio-cuts.$RING.0000000000000001"
 head -c 4096 /dev/zero >"/dev/shm/shmio-board.gone-$$.00000000000000ff"
+head -c 4096 /dev/zero >"/dev/shm/shmio-board.$RING.w0.0000000000000003"  # (a dotted ring name)
+head -c 4096 /dev/zero >"/dev/shm/shmio-board.$RING.00000000000000FF"     # (no cluster's: upper case)
 expect_rc 0 "$INSPECT" list
-grep -q "^shmio-sessions.$RING.$ID  *$RING  *8.0 KiB  *its ring's" <<<"$OUT" || fail "list, its ring's: $OUT"
+grep -q "^shmio-board.$RING.w0.0000000000000003  *board  *$RING.w0 .*left over: no such ring" <<<"$OUT" ||
+  fail "list, a dotted ring name: $OUT"
+! grep -q "00000000000000FF" <<<"$OUT" || fail "list shows an object that is no cluster's: $OUT"
+grep -q "^shmio-sessions.$RING.$ID  *sessions  *$RING  *8.0 KiB  *its ring's" <<<"$OUT" ||
+  fail "list, its ring's: $OUT"
 grep -q "^shmio-cuts.$RING.0000000000000001 .*left over: its ring was made anew since" <<<"$OUT" ||
   fail "list, an earlier ring's: $OUT"
-grep -q "^shmio-board.gone-$$.00000000000000ff  *gone-$$ .*left over: no such ring" <<<"$OUT" ||
+grep -q "^shmio-board.gone-$$.00000000000000ff  *board  *gone-$$ .*left over: no such ring" <<<"$OUT" ||
   fail "list, a gone ring's: $OUT"
 expect_rc 0 "$INSPECT" --json list
-json_check "o.beside.filter(b => b.ring === '$RING' || b.ring === 'gone-$$').map(b => [b.kind, b.left_over].join()).join(';') === 'workers\' board,true;cut logs,true;session table,false'" <<<"$OUT" ||
+json_check "o.beside.filter(b => b.ring === '$RING' || b.ring === 'gone-$$').map(b => [b.kind, b.left_over, b.ring_state].join()).join(';') === 'board,true,gone;cuts,true,remade;sessions,false,present'" <<<"$OUT" ||
   fail "--json list, beside: $OUT"
 rm -f "/dev/shm/shmio-sessions.$RING.$ID" "/dev/shm/shmio-cuts.$RING.0000000000000001" \
-  "/dev/shm/shmio-board.gone-$$.00000000000000ff"
+  "/dev/shm/shmio-board.gone-$$.00000000000000ff" "/dev/shm/shmio-board.$RING.w0.0000000000000003" \
+  "/dev/shm/shmio-board.$RING.00000000000000FF"
 pass "list shows the objects beside rings, and those left over"
 
 # A ring with no session table or cut logs beside it (only a cluster's shared ring has them;
@@ -442,6 +450,13 @@ pass "a missing ring exits 2"
 
 head -c 8192 /dev/urandom >"/dev/shm/shmio.$FOREIGN"
 before=$(sha256sum <"/dev/shm/shmio.$FOREIGN")
+# An object beside it: its ring cannot be read (not left over: the file under its name is no
+# shmio ring, and may be someone's).
+head -c 4096 /dev/zero >"/dev/shm/shmio-cuts.$FOREIGN.0000000000000002"
+expect_rc 0 "$INSPECT" --json list
+json_check "o.beside.some(b => b.ring === '$FOREIGN' && b.ring_state === 'unreadable' && !b.left_over)" <<<"$OUT" ||
+  fail "--json list, beside a foreign file: $OUT"
+rm -f "/dev/shm/shmio-cuts.$FOREIGN.0000000000000002"
 expect_rc 5 "$INSPECT" --name "$FOREIGN" stat
 [[ $(sha256sum <"/dev/shm/shmio.$FOREIGN") == "$before" ]] || fail "the foreign file was modified"
 pass "a foreign segment exits 5 and is left unchanged"

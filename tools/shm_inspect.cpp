@@ -8,7 +8,6 @@
 // The ring is live: every figure is a snapshot that may be stale by the time it is printed.
 
 #include <dirent.h>
-#include <fcntl.h>
 #include <fnmatch.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -23,7 +22,6 @@
 #include <cmath>
 #include <csignal>
 #include <cstdarg>
-#include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -301,33 +299,18 @@ struct Beside {
   std::string state;       // said
   bool orphan = false;
 };
-// The id a ring's header holds (its creation time), read from its file without mapping it and
-// whatever its layout version or state (the fields at the start of the header are every
-// version's: shm::Segment::creator reads the same way); none if there is no such ring; the reason
-// if the file is no shmio ring or cannot be read.
+// What a ring's header says of its identity (shm::Segment::identity: read from its file without
+// mapping it, whatever its layout version), none if there is no such ring, or why it cannot be
+// read.
 struct RingId {
   std::optional<std::uint64_t> id;
   std::string unreadable;
 };
 RingId ReadRingId(const std::string& ring) {
-  const std::string path = shm::Segment::object_path(ring);
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-  if (fd < 0) {
-    if (errno == ENOENT) return {};
-    return {std::nullopt, std::strerror(errno)};
-  }
-  struct stat st {};
-  std::byte head[56] = {};
-  ssize_t n = -1;
-  if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) n = ::pread(fd, head, sizeof head, 0);
-  ::close(fd);
-  std::uint64_t magic = 0, created = 0;
-  if (n == static_cast<ssize_t>(sizeof head)) {
-    std::memcpy(&magic, head + offsetof(layout::SegmentHeader, magic), 8);
-    std::memcpy(&created, head + offsetof(layout::SegmentHeader, creation_time_ns), 8);
-  }
-  if (magic != layout::kMagic) return {std::nullopt, "not a shmio ring"};
-  return {created, {}};
+  auto r = shm::Segment::identity(ring);
+  if (r) return {r.value().creation_time_ns, {}};
+  if (r.error().code == shm::Errc::not_found) return {};
+  return {std::nullopt, r.error().message};
 }
 std::vector<Beside> ListBeside() {
   static constexpr std::pair<std::string_view, const char*> kKinds[] = {

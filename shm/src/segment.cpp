@@ -422,13 +422,19 @@ Result<Segment> Segment::create(const RingConfig& config) {
 }
 
 Result<ProcessIdentity> Segment::creator(const std::string& name) {
+  auto id = identity(name);
+  if (!id) return id.error();
+  return id.value().creator;
+}
+
+Result<Segment::Identity> Segment::identity(const std::string& name) {
   if (auto ok = validate_name(name); !ok) return ok.error();
   const std::string path = shm_path(object_name(name));
   // (As shm_open opens it: never through a symbolic link.)
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
   if (fd < 0) return errno_error(errno, "opening " + path);
   struct stat st {};
-  std::byte head[48] = {};
+  std::byte head[56] = {};
   ssize_t n = -1;
   int saved = 0;
   if (::fstat(fd, &st) != 0) {
@@ -443,11 +449,12 @@ Result<ProcessIdentity> Segment::creator(const std::string& name) {
   if (n < static_cast<ssize_t>(sizeof head))
     return Error{Errc::size_mismatch, path + " is too small to be a shmio ring"};
   // The fields every layout version keeps at these offsets (layout.hpp).
-  std::uint64_t magic = 0, start_time = 0;
+  std::uint64_t magic = 0, start_time = 0, created = 0;
   std::int32_t pid = 0;
   std::memcpy(&magic, head + 0, 8);
   std::memcpy(&pid, head + 32, 4);
   std::memcpy(&start_time, head + 40, 8);
+  std::memcpy(&created, head + 48, 8);
   if (magic == 0 || (magic == layout::kMagic && pid == 0)) {
     // create() writes these right after creating the object: a moment ago, it is being created;
     // long ago, its creator died in that moment (or it is not a ring).
@@ -456,7 +463,7 @@ Result<ProcessIdentity> Segment::creator(const std::string& name) {
   }
   if (magic != layout::kMagic)
     return Error{Errc::foreign_segment, path + " is not a shmio ring (bad magic number)"};
-  return ProcessIdentity{pid, start_time};
+  return Identity{ProcessIdentity{pid, start_time}, created};
 }
 
 Result<Segment> Segment::attach(const std::string& name, AttachMode mode) {

@@ -3305,15 +3305,20 @@ class ClusterShedTest : public ClusterRebalanceTest {
   bool closed(std::size_t i) { return clients_[joined_[i].first].client->eof(); }
   // The 7 odd clients 3, 7, ..., 27 are asked to reconnect, and no one else (the other 8 odd
   // ones, 1, 5, ..., 29, each kept back by the test's own reason).
-  void only_the_odd_but_every_fourth_are_asked() {
+  // Until `n` clients are shed and every one of first, first + step, ... is closed.
+  void until_shed(std::uint64_t n, std::size_t first, std::size_t step) {
     const auto& stats = workers_[0]->node->stats();
     ASSERT_TRUE(drive([&] {
-      if (stats.rebalance_shed < 7) return false;
-      for (std::size_t i = 3; i < joined_.size(); i += 4)
+      if (stats.rebalance_shed < n) return false;
+      for (std::size_t i = first; i < joined_.size(); i += step)
         if (!closed(i)) return false;
       return true;
     })) << stats.rebalance_shed
         << " shed";
+  }
+  void only_the_odd_but_every_fourth_are_asked() {
+    ASSERT_NO_FATAL_FAILURE(until_shed(7, 3, 4));
+    const auto& stats = workers_[0]->node->stats();
     // (Rebalancing runs once a second: two more rounds find no one else to ask.)
     const auto until = std::chrono::steady_clock::now() + 2500ms;
     drive([&] { return std::chrono::steady_clock::now() > until; });
@@ -3329,17 +3334,9 @@ class ClusterShedTest : public ClusterRebalanceTest {
 TEST_P(ClusterShedTest, OnlyClientsSentAnOffsetAreAskedToReconnect) {
   ASSERT_NO_FATAL_FAILURE(connect_thirty());
   ASSERT_NO_FATAL_FAILURE(send_the_odd_an_offset());
-  const auto& joined = joined_;
-  const auto& stats = workers_[0]->node->stats();
-  ASSERT_TRUE(drive([&] {
-    if (stats.rebalance_shed < 15) return false;
-    for (std::size_t i = 1; i < joined.size(); i += 2)
-      if (!closed(i)) return false;
-    return true;
-  })) << stats.rebalance_shed
-      << " shed";
-  EXPECT_EQ(stats.rebalance_shed, 15u);
-  for (std::size_t i = 0; i < joined.size(); i += 2) EXPECT_FALSE(closed(i)) << "client " << i;
+  ASSERT_NO_FATAL_FAILURE(until_shed(15, 1, 2));
+  EXPECT_EQ(workers_[0]->node->stats().rebalance_shed, 15u);
+  for (std::size_t i = 0; i < joined_.size(); i += 2) EXPECT_FALSE(closed(i)) << "client " << i;
 }
 // ... and only if every namespace the client joined can recover: closing its connection closes
 // them all, and one sent no offset yet starts afresh. Before 2026-12-05 only the "/" socket was

@@ -127,10 +127,11 @@ static_assert(sizeof(SegmentHeader) == 512);
 static_assert(offsetof(SegmentHeader, state) == 12);
 static_assert(offsetof(SegmentHeader, capacity) == 16);
 static_assert(offsetof(SegmentHeader, max_record) == 24);
-// magic, layout_version, creator_pid and creator_start_time keep these offsets in every layout
-// version: Segment::creator() reads them from a ring of any version.
+// magic, layout_version, creator_pid, creator_start_time and creation_time_ns keep these offsets
+// in every layout version: Segment::identity() reads them from a ring of any version.
 static_assert(offsetof(SegmentHeader, creator_pid) == 32);
 static_assert(offsetof(SegmentHeader, creator_start_time) == 40);
+static_assert(offsetof(SegmentHeader, creation_time_ns) == 48);
 static_assert(offsetof(SegmentHeader, segment_bytes) == 56);
 static_assert(offsetof(SegmentHeader, dead_check_interval_ns) == 72);
 static_assert(offsetof(SegmentHeader, flags) == 80);

@@ -97,6 +97,13 @@ class Segment {
   // creator's pid and start time sit at the same offsets in every layout version, so this also
   // answers for a ring attach() refuses as another version's (is it still in use?).
   static Result<ProcessIdentity> creator(const std::string& name);
+  // The same, with the ring's creation time (its header's creation_time_ns: the id the objects a
+  // cluster keeps beside it are named with).
+  struct Identity {
+    ProcessIdentity creator;
+    std::uint64_t creation_time_ns = 0;
+  };
+  static Result<Identity> identity(const std::string& name);
   // Removes the name (mappings that exist stay valid until unmapped).
   static Result<void> remove(const std::string& name);
   // Segments named shmio.* in /dev/shm.

@@ -6,6 +6,7 @@ import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { openSync } from "node:fs";
+import http from "node:http";
 import { io as connect } from "socket.io-client";
 import { within, until, startWorkers } from "./helpers.mjs";
 
@@ -141,6 +142,25 @@ test("--cookie NAME: the polling handshake's answer sets NAME to its session id 
   h.proc.kill("SIGTERM");
 });
 
+test("a flag given twice takes its last value; --allow-origin repeats, each one allowed", async () => {
+  // (A wrapper's defaults, then the caller's: the tests' own cluster helper passes --ring and a
+  // test its own after it.)
+  const h = await start(["--cookie", "first", "--allow-origin", "https://a.example", "--cookie", "second",
+                         "--allow-origin", "https://b.example", "--log-sockets", "--log-sockets"], 1);
+  for (const [origin, status] of [["https://a.example", 200], ["https://b.example", 200],
+                                  ["https://c.example", 403]]) {
+    const got = await within(new Promise((resolve, reject) => {
+      http.get(`${h.url}/socket.io/?EIO=4&transport=polling`, { headers: { Origin: origin } }, (res) => {
+        res.resume();
+        resolve([res.statusCode, res.headers["set-cookie"]]);
+      }).on("error", reject);
+    }), 5000, `handshake from ${origin}`);
+    assert.equal(got[0], status, origin);
+    if (status === 200) assert.match(String(got[1]), /^second=/, "the last --cookie's name");
+  }
+  h.proc.kill("SIGTERM");
+});
+
 test("bad flags and environment: exit code 2 and the flag's rule; --help: exit 0", () => {
   let r = spawnSync(BIN, ["--workers", "0"], { encoding: "utf8", timeout: 10000 });
   assert.equal(r.status, 2);
@@ -148,6 +168,9 @@ test("bad flags and environment: exit code 2 and the flag's rule; --help: exit 0
   r = spawnSync(BIN, ["--unknown"], { encoding: "utf8", timeout: 10000 });
   assert.equal(r.status, 2);
   assert.match(r.stderr, /unknown option --unknown/);
+  // A flag given twice takes its last value, and --help says so (the test before).
+  r = spawnSync(BIN, ["--help"], { encoding: "utf8", timeout: 10000 });
+  assert.match(r.stdout, /A flag given twice takes its last value/);
   // A variable two edits from one of shmio's is said (read by nothing, without a word, before
   // 2026-12-06); other programs' SHMIO_ variables, far from every flag's, are not.
   r = spawnSync(BIN, ["--workers", "0"], { encoding: "utf8", timeout: 10000,

@@ -137,6 +137,8 @@ const char* kUsage =
     "  --redis-subscription-mode static|dynamic|dynamic-private  the sharded adapter's\n"
     "               subscriptionMode (default dynamic)\n"
     "  --redis-key K  the adapter's key, or the sharded one's channelPrefix (default socket.io)\n"
+    "  A flag given twice takes its last value (a wrapper's defaults, then yours); each\n"
+    "  --allow-origin adds one origin. On the command line, a flag replaces its variable's value.\n"
     "  Each flag also from the environment: SHMIO_PORT=8080, SHMIO_WORKERS=auto, SHMIO_NO_PIN=1\n"
     "  (a switch: 1, true, yes, or 0, false, no, empty; a flag's value may not be empty);\n"
     "  SHMIO_ALLOW_ORIGIN takes several origins, separated by spaces or commas.\n"

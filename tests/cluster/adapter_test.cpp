@@ -1070,6 +1070,9 @@ TEST_P(ClusterAdapterTest, NamespacesMadeInOneTurnAreAnnouncedOnce) {
   auto reader = shm::RingReader::attach(GetParam() ? worker_rings_[0] : *segment_,
                                         {"test", -1, shm::StartAt::latest});
   ASSERT_TRUE(reader) << reader.error().message;
+  // (Announced only while a fleet bridge holds a slot: the next test.)
+  auto bridge = shm::RingWriter::attach(*segment_, {cluster::kBridgeLabel, -1});
+  ASSERT_TRUE(bridge) << bridge.error().message;
   for (int i = 0; i < 200; ++i) workers_[0]->server->of("/dyn-" + std::to_string(i));
   int records = 0;  // (worker 0's announcements)
   std::size_t names = 0;
@@ -1089,6 +1092,54 @@ TEST_P(ClusterAdapterTest, NamespacesMadeInOneTurnAreAnnouncedOnce) {
   for (int i = 0; i < 10; ++i) io_.poll();  // (any later one)
   read();
   EXPECT_EQ(records, 1);
+}
+
+// Without a fleet bridge on the ring, namespaces made and removed are not announced: every other
+// worker read and parsed each announcement to no end, and a client CONNECTing to dynamic
+// namespaces one a turn made that a square of their count on every worker (a review,
+// 2026-12-06). A bridge that attaches then asks, and hears every name; from then on each one
+// made is announced.
+TEST_P(ClusterAdapterTest, NamespacesAreAnnouncedOnlyWhileAFleetBridgeIsAttached) {
+  auto reader = shm::RingReader::attach(GetParam() ? worker_rings_[0] : *segment_,
+                                        {"test", -1, shm::StartAt::latest});
+  ASSERT_TRUE(reader) << reader.error().message;
+  int records = 0;  // (worker 0's announcements)
+  std::size_t names = 0;
+  bool late = false;
+  const auto read = [&] {
+    reader.value().poll([&](const shm::RecordView& v) {
+      if (v.type != static_cast<std::uint16_t>(cluster::MessageType::namespaces)) return;
+      const auto body = cluster::read_message(v.payload)->body;
+      if (body.at("worker").to_number<int>() != 0) return;
+      ++records;
+      names = body.at("nsps").as_array().size();
+      for (const auto& n : body.at("nsps").as_array()) late = late || n.as_string() == "/late";
+    });
+  };
+  for (int turn = 0; turn < 20; ++turn) {  // (one a turn, as such a client makes them)
+    workers_[0]->server->of("/dyn-" + std::to_string(turn));
+    io_.poll();
+  }
+  for (int i = 0; i < 10; ++i) io_.poll();  // (any announcement posted has run)
+  read();
+  EXPECT_EQ(records, 0) << "announced with no bridge to hear it";
+  auto bridge = shm::RingWriter::attach(*segment_, {cluster::kBridgeLabel, -1});
+  ASSERT_TRUE(bridge) << bridge.error().message;
+  const std::string ask = cluster::write_message({});
+  ASSERT_EQ(bridge->publish(static_cast<std::uint16_t>(cluster::MessageType::namespaces_request),
+                            {reinterpret_cast<const std::byte*>(ask.data()), ask.size()}),
+            shm::PublishStatus::ok);
+  ASSERT_TRUE(drive([&] {
+    read();
+    return names == 21;  // ("/" and the 20)
+  })) << records
+      << " announcements, the last with " << names << " names";
+  workers_[0]->server->of("/late");
+  ASSERT_TRUE(drive([&] {
+    read();
+    return late;
+  }));
+  EXPECT_EQ(names, 22u);
 }
 
 // A worker's death (the supervisor's WORKER_DOWN, on the shared ring) comes after everything that
@@ -2966,6 +3017,9 @@ TEST_P(ClusterCleanupTest, ARemovedNamespaceLeavesTheAnnouncementAndOneMadeAgain
   auto reader = shm::RingReader::attach(GetParam() ? worker_rings_[0] : *segment_,
                                         {"test", -1, shm::StartAt::latest});
   ASSERT_TRUE(reader) << reader.error().message;
+  // (Announced only while a fleet bridge holds a slot.)
+  auto bridge = shm::RingWriter::attach(*segment_, {cluster::kBridgeLabel, -1});
+  ASSERT_TRUE(bridge) << bridge.error().message;
   std::vector<sio::SocketPtr> kept;  // (worker 0's app keeps the sockets of "keep")
   for (int i = 0; i < 2; ++i)
     workers_[i]->server->of([](const std::string& n) { return n.rfind("/dyn-", 0) == 0; },

@@ -63,7 +63,7 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
       net::post(node_.io, [life = std::weak_ptr<bool>(node_.lifetime), n = &node_] {
         if (life.expired()) return;
         n->announce_posted = false;
-        n->announce_namespaces(false);
+        if (n->bridge_attached()) n->announce_namespaces(false);
       });
     }
   }

@@ -200,7 +200,7 @@ void Node::start(sio::Server& server) {
   impl_->server = &server;
   impl_->server_life = server.lifetime();
   impl_->start_reading();
-  impl_->announce_namespaces();  // (for the fleet bridge)
+  if (impl_->bridge_attached()) impl_->announce_namespaces();  // (for the fleet bridge)
   impl_->become_ready();
   if (impl_->options.rebalance && impl_->options.workers > 1 && impl_->handoff)
     impl_->arm_load_timer();

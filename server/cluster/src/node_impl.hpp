@@ -589,6 +589,21 @@ struct Node::Impl {
   // room per socket, a record of all its sockets' ids at each dynamic namespace made).
   void announce_namespaces(bool with_rooms = true);
   bool announce_posted = false;  // (one announcement posted for the namespaces made this turn)
+  // Whether a fleet bridge holds a producer slot of the shared ring: only then are namespaces
+  // announced as they are made and removed, and at start (one record listing every name, read and
+  // parsed by every other worker to no end without a bridge: a client CONNECTing to dynamic
+  // namespaces one a turn made that a square of their count on every worker, found by a review,
+  // 2026-12-06). A bridge that attaches later asks (NAMESPACES_REQUEST, after its slot is taken)
+  // and hears every name then: a worker that saw no bridge here reads that request after it.
+  bool bridge_attached() const {
+    for (std::uint16_t i = 0; i < segment->max_producers(); ++i) {
+      const auto& slot = segment->producer_slot(i);
+      if (slot.state.load(std::memory_order_acquire) == shm::layout::kSlotActive &&
+          std::strncmp(slot.label, kBridgeLabel, sizeof slot.label) == 0)
+        return true;
+    }
+    return false;
+  }
   void room_changed(const std::string& nsp, const std::string& room, bool created) {
     if (stopped || !writer || !room_told(room)) return;
     publish(MessageType::room_changed,

@@ -85,8 +85,9 @@ struct ServerOptions {
   std::size_t max_json_depth = 32;
   // Dynamic namespaces (of(predicate, setup)) that clients' CONNECTs may make, at most (0: no
   // bound), at once: those removed by cleanup_empty_child_namespaces (below) no longer count.
-  // Each is a namespace and its adapter (a few KiB; in a cluster one more name in every
-  // announcement, in a Redis fleet four subscriptions): without a bound a client CONNECTing to
+  // Each is a namespace and its adapter (a few KiB; in a cluster with a fleet bridge one more
+  // name in every announcement, in a Redis fleet four subscriptions): without a bound a client
+  // CONNECTing to
   // /dyn-1, /dyn-2, ... grew the process (socket.io has no bound; a helper's review,
   // 2026-12-03). Past it a CONNECT to a new one is answered as for a namespace that does not
   // exist (CONNECT_ERROR "Invalid namespace"), said on stderr at most once a minute, and counted
@@ -108,9 +109,12 @@ struct ServerOptions {
   // the app does not: take one from of(name) when it is needed. Off by default, as in socket.io.
   bool cleanup_empty_child_namespaces = false;
   // And their names at most this many bytes (a CONNECT's name may be as long as a message), so
-  // that the bound above bounds their memory, and a cluster's announcement of every name fits a
-  // ring record; past it refused and counted as above, before the predicates are asked (0: no
-  // bound).
+  // that the bound above bounds their memory, and a cluster's announcement of every name to its
+  // fleet bridge (one ring record, each name JSON-escaped) fits the default ring's largest record
+  // (8 MiB: 10,000 names of 256 bytes, 2.6 MB, or of a third of that in control characters,
+  // escaped to 6 bytes each); on a ring of 16 MiB or less, or with such names, it may not, and
+  // the bridge then learns no namespace made after it (docs/redis.md). Past it refused and
+  // counted as above, before the predicates are asked (0: no bound).
   std::size_t max_dynamic_namespace_bytes = 256;
   bool allow_polling = true;
   bool allow_websocket = true;

@@ -4924,6 +4924,7 @@ TEST(Http, APostWhoseBodyStallsGets408AndClosesItsSession) {
   net::io_context io;
   ServerOptions o;
   o.engine.http_request_body_timeout = 200ms;
+  o.cors_origin = "https://app.example";
   Server server(io, o);
   const std::uint16_t port = server.listen("127.0.0.1", 0);
   Client c(port);
@@ -4931,10 +4932,12 @@ TEST(Http, APostWhoseBodyStallsGets408AndClosesItsSession) {
   ASSERT_FALSE(sid.empty());
   const auto sent = std::chrono::steady_clock::now();
   c.send_raw("POST /socket.io/?EIO=4&transport=polling&sid=" + sid +
-             " HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 10\r\n"
-             "\r\n40abc");
+             " HTTP/1.1\r\nHost: x\r\nOrigin: https://app.example\r\n"
+             "Content-Type: text/plain\r\nContent-Length: 10\r\n\r\n40abc");
   const std::string r = http_response(io, c);
   EXPECT_EQ(r.rfind("HTTP/1.1 408", 0), 0u) << r;
+  // (With its CORS fields, as the 413's: a browser's page sees the 408, not a CORS failure.)
+  EXPECT_NE(r.find("Access-Control-Allow-Origin: https://app.example"), std::string::npos) << r;
   EXPECT_LT(std::chrono::steady_clock::now() - sent, 4s) << "at the body timeout, not the read's";
   Client d(port);
   d.send_raw("GET /socket.io/?EIO=4&transport=polling&sid=" + sid + " HTTP/1.1\r\nHost: x\r\n\r\n");

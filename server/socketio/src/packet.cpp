@@ -487,8 +487,10 @@ Decoder::Status Decoder::feed_text(std::string_view s, Packet& out) {
     for (std::size_t k = i; k < dash; ++k)
       if (!is_digit(s[k])) return fail(DecodeError::illegal_attachments);
     std::from_chars(s.data() + i, s.data() + dash, attachments);
-    // (At least one, as socket.io-parser: "50-[...]" was taken whole before 2026-12-03, its
-    // placeholders never checked against attachments.)
+    // (At least one: "50-[...]" was taken whole before 2026-12-03, its placeholders never
+    // checked against attachments. socket.io-parser takes "50-" with none as a packet, but then
+    // still waits for attachments and fails at the client's next text packet: the connection
+    // ends either way, here one packet sooner.)
     if (attachments == 0 || attachments > max_attachments_)
       return fail(DecodeError::illegal_attachments);
     i = dash + 1;

@@ -1142,6 +1142,61 @@ TEST_P(ClusterAdapterTest, NamespacesAreAnnouncedOnlyWhileAFleetBridgeIsAttached
   EXPECT_EQ(names, 22u);
 }
 
+// Names more than a ring record as JSON (1,200 names of ~110 bytes, each with a control
+// character escaped to 6 bytes: 140 KB, on a 1 MiB ring, whose largest record is 128 KiB; 64 KiB
+// a part) are announced in parts, "part" i
+// of "parts" n, each within a record, every name in one of them; and so when the bridge asks
+// with the rooms (the names' parts first, the rooms' after). Before 2026-12-06 one record held
+// them all, past the largest record not published (a review).
+TEST_P(ClusterAdapterTest, ManyNamesAreAnnouncedInParts) {
+  auto reader = shm::RingReader::attach(GetParam() ? worker_rings_[0] : *segment_,
+                                        {"test", -1, shm::StartAt::latest});
+  ASSERT_TRUE(reader) << reader.error().message;
+  auto bridge = shm::RingWriter::attach(*segment_, {cluster::kBridgeLabel, -1});
+  ASSERT_TRUE(bridge) << bridge.error().message;
+  std::set<std::string> made{"/"};
+  for (int i = 0; i < 1200; ++i) {
+    const std::string name = "/n-" + std::to_string(i) + "-" + std::string(100, 'a') + "\x01";
+    workers_[0]->server->of(name);
+    made.insert(name);
+  }
+  struct Told {
+    std::set<std::string> names;
+    std::uint64_t parts = 0, seen = 0;
+  };
+  const std::size_t max_record = (GetParam() ? worker_rings_[0] : *segment_).max_record();
+  const auto told = [&](Told& t, bool rooms) {
+    return drive([&] {
+      reader->poll([&](const shm::RecordView& v) {
+        if (v.type != static_cast<std::uint16_t>(cluster::MessageType::namespaces)) return;
+        const auto body = cluster::read_message(v.payload)->body;
+        if (body.at("worker").to_number<int>() != 0 || body.contains("rooms") != rooms) return;
+        EXPECT_LE(v.payload.size(), max_record);
+        const std::uint64_t part =
+            body.contains("part") ? body.at("part").to_number<std::uint64_t>() : 0;
+        EXPECT_EQ(part, t.seen) << "in order";
+        t.parts = body.contains("parts") ? body.at("parts").to_number<std::uint64_t>() : 1;
+        ++t.seen;
+        if (const auto* n = body.if_contains("nsps"))
+          for (const auto& e : n->as_array()) t.names.emplace(e.as_string().c_str());
+      });
+      return t.parts != 0 && t.seen == t.parts;
+    });
+  };
+  Told plain;
+  ASSERT_TRUE(told(plain, false)) << plain.seen << " of " << plain.parts;
+  EXPECT_GE(plain.parts, 2u);
+  EXPECT_EQ(plain.names, made);
+  const std::string ask = cluster::write_message({{"rooms", "all"}});
+  ASSERT_EQ(bridge->publish(static_cast<std::uint16_t>(cluster::MessageType::namespaces_request),
+                            {reinterpret_cast<const std::byte*>(ask.data()), ask.size()}),
+            shm::PublishStatus::ok);
+  Told with_rooms;
+  ASSERT_TRUE(told(with_rooms, true)) << with_rooms.seen << " of " << with_rooms.parts;
+  EXPECT_GE(with_rooms.parts, 2u);
+  EXPECT_EQ(with_rooms.names, made);
+}
+
 // A worker's death (the supervisor's WORKER_DOWN, on the shared ring) comes after everything that
 // worker said: its answer to a request counts even when it is far behind in its ring. (With a
 // ring per worker the two are on different rings: the dead worker's ring is read to its end

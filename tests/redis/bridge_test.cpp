@@ -1571,6 +1571,42 @@ TEST_F(Bridge, ANamespaceNoWorkerHasAnyMoreIsUnsubscribed) {
   }
 }
 
+// A worker's names said in parts (more than half a ring record of them) are taken together at
+// the last part: the names of every part subscribed, those of none unsubscribed; a part out of
+// order (one lost to a lap) is not taken. (Before 2026-12-06 the names came in one record, past
+// the largest of which none was published.)
+TEST_F(Bridge, NamesSaidInPartsAreTakenTogetherAtTheLast) {
+  RedisServer server(free_port());
+  server.start();
+  auto pub = client(server.url());
+  start_bridge(server.url(), redis::FleetMode::classic);
+  auto w0 = shm::RingWriter::attach(*segment_, {"worker-0", -1});
+  ASSERT_TRUE(w0);
+  const auto subscribed = [&](const std::string& nsp) {
+    return subscribers(*pub, "NUMSUB", "socket.io-request#" + nsp + "#");
+  };
+  const auto say_part = [&](json::array nsps, std::uint64_t part, std::uint64_t parts) {
+    json::object body{{"worker", 0}, {"nsps", std::move(nsps)}, {"part", part}, {"parts", parts}};
+    ASSERT_EQ(put(*w0, cluster::MessageType::namespaces, body), shm::PublishStatus::ok);
+  };
+  ASSERT_EQ(say_namespaces(*w0, {"/", "/old"}), shm::PublishStatus::ok);
+  ASSERT_TRUE(drive([&] { return subscribed("/old") == 1; }));
+  say_part({"/", "/a"}, 0, 3);
+  say_part({"/b"}, 1, 3);
+  say_part({"/c"}, 2, 3);
+  ASSERT_TRUE(drive([&] { return subscribed("/a") == 1 && subscribed("/c") == 1; }));
+  EXPECT_EQ(subscribed("/b"), 1);
+  ASSERT_TRUE(drive([&] { return subscribed("/old") == 0; })) << "said in no part";
+  // A part out of order (its part 0 lost) takes nothing: the parts after it neither, until a
+  // part 0 starts again.
+  say_part({"/x"}, 1, 2);
+  say_part({"/", "/a", "/b", "/c", "/d"}, 0, 2);
+  say_part({"/e"}, 1, 2);
+  ASSERT_TRUE(drive([&] { return subscribed("/d") == 1 && subscribed("/e") == 1; }));
+  EXPECT_EQ(subscribed("/x"), 0);
+  EXPECT_EQ(subscribed("/a"), 1);
+}
+
 // A namespace said without a worker index the bridge knows (an older writer) stays subscribed
 // whatever the workers say later; one no worker has while the bridge still waits for the fleet's
 // answers to a request in it (on its response channels) is unsubscribed once the request ends,

@@ -875,31 +875,50 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
 
 inline void Node::Impl::announce_namespaces(bool with_rooms) {
   if (stopped || !writer) return;
-  json::array names;
   with_rooms = with_rooms && tell_rooms != TellRooms::no;
-  for (const auto& [name, a] : adapters) names.emplace_back(name);
+  // The names, in parts that each fit half a ring record (as JSON: a name of control characters
+  // takes 6 bytes each), "part" i of "parts" n: the bridge gathers them and takes them together
+  // at the last. (Before 2026-12-06 one record: 10,000 dynamic names of 256 bytes were over the
+  // largest record of a 16 MiB ring, and the announcement was not published; a review.)
+  const std::size_t budget = out_segment().max_record() / 2;
+  std::vector<json::array> name_parts(1);
+  std::size_t names_size = 64;
+  for (const auto& [name, a] : adapters) {
+    const std::size_t cost = json::serialize(json::string_view(name)).size() + 1;
+    if (names_size + cost > budget && !name_parts.back().empty()) {
+      name_parts.emplace_back();
+      names_size = 64;
+    }
+    name_parts.back().emplace_back(name);
+    names_size += cost;
+  }
   if (!with_rooms) {
-    json::object body{{"worker", options.worker}, {"nsps", std::move(names)}};
-    if (tell_rooms != TellRooms::no) body["telling"] = true;
-    publish(MessageType::namespaces, write_message(body));
+    for (std::size_t i = 0; i < name_parts.size(); ++i) {
+      json::object body{{"worker", options.worker}, {"nsps", std::move(name_parts[i])}};
+      if (tell_rooms != TellRooms::no) body["telling"] = true;
+      if (name_parts.size() > 1) {
+        body["part"] = i;
+        body["parts"] = name_parts.size();
+      }
+      if (!publish(MessageType::namespaces, write_message(body))) return;
+    }
     return;
   }
   // Every room of every namespace (a fleet bridge in a sharded dynamic mode asked): in parts that
-  // each fit half a ring record, "part" i of "parts" n, the names in the first; the bridge takes
-  // them together once the last has come. (Before 2026-12-04 one record: with a room per socket
-  // it was over a record's size past about 115,000 sockets on a 16 MiB ring, refused, and the
-  // bridge learned none of the rooms it did not hold already.) All of them at most a quarter of
-  // the ring, shared by the workers that write into it (every worker answers at once, and
-  // more than the ring holds before the bridge reads again would lap it): rooms past it are left
-  // out, that is said, and the last part says "incomplete" (the bridge then adds what it is told
-  // and drops nothing: it keeps the channels of rooms it learned as they were made).
-  const std::size_t budget = out_segment().max_record() / 2;
+  // each fit half a ring record, after the names' parts (the last of which shares the first
+  // rooms' part), numbered together; the bridge takes them together once the last has come. (Before
+  // 2026-12-04 one record: with a room per socket it was over a record's size past about 115,000
+  // sockets on a 16 MiB ring, refused, and the bridge learned none of the rooms it did not hold
+  // already.) All of them at most a quarter of the ring, shared by the workers that write into it
+  // (every worker answers at once, and more than the ring holds before the bridge reads again would
+  // lap it): rooms past it are left out, that is said, and the last part says "incomplete" (the
+  // bridge then adds what it is told and drops nothing: it keeps the channels of rooms it learned
+  // as they were made).
   const std::size_t writers =
       own_segment ? 1 : static_cast<std::size_t>(std::max(1, options.workers));
   const std::size_t total_bound = out_segment().capacity() / 4 / writers;
   std::vector<json::object> parts(1);
-  std::size_t size = 64, total = 0, left_out = 0;
-  for (const auto& n : names) size += n.get_string().size() + 4;
+  std::size_t size = names_size, total = 0, left_out = 0;
   for (const auto& [name, a] : adapters) {
     for (const sio::Room& r : a->rooms()) {
       if (!room_told(r)) continue;
@@ -929,14 +948,18 @@ inline void Node::Impl::announce_namespaces(bool with_rooms) {
         "by the workers that write into it): %zu of them were not told to the fleet "
         "bridge (it keeps what it holds)\n",
         options.worker, total_bound, left_out);
-  for (std::size_t i = 0; i < parts.size(); ++i) {
-    json::object body{{"worker", options.worker}, {"rooms", std::move(parts[i])}};
-    if (i == 0) body["nsps"] = names;
-    if (parts.size() > 1) {
+  // Records: the names' parts but the last (with no rooms: an empty object, as a part of rooms),
+  // then the rooms' parts, the first with the names' last part.
+  const std::size_t k = name_parts.size() - 1, count = k + parts.size();
+  for (std::size_t i = 0; i < count; ++i) {
+    json::object body{{"worker", options.worker},
+                      {"rooms", i < k ? json::object() : std::move(parts[i - k])}};
+    if (i <= k) body["nsps"] = std::move(name_parts[i]);
+    if (count > 1) {
       body["part"] = i;
-      body["parts"] = parts.size();
+      body["parts"] = count;
     }
-    if (left_out > 0 && i + 1 == parts.size()) body["incomplete"] = true;
+    if (left_out > 0 && i + 1 == count) body["incomplete"] = true;
     if (!publish(MessageType::namespaces, write_message(body))) return;
   }
 }

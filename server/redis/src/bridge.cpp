@@ -437,6 +437,11 @@ struct Bridge::Impl {
     std::set<std::pair<std::string, std::string>> rooms;
   };
   std::map<int, RoomParts> room_parts;
+  struct NameParts {
+    std::uint64_t parts = 0, next = 0;
+    std::set<std::string> names;
+  };
+  std::map<int, NameParts> name_parts;  // (a worker's names said in parts: gathered to the last)
   Clock::time_point asked_after_lap{};
   bool ask_after_lap_due = false;
   void ask_after_lap() {
@@ -660,14 +665,37 @@ struct Bridge::Impl {
     const std::uint64_t rid = u64_of(body, "requestId");
     switch (t) {
       case MessageType::namespaces: {
-        if (const json::value* n = body.if_contains("nsps"); n && n->is_array()) {
-          std::set<std::string> names;
+        // (In parts, "part" i of "parts" n, when the names, or the names and the rooms, are more
+        // than half a record: the names are gathered from every part that has some and taken
+        // together at the last, as the rooms below. A part out of order — one lost to a lap,
+        // which asks again — drops what was gathered. Before 2026-12-06 the names came in one
+        // record, the first: past the ring's largest record none was published.)
+        const std::uint64_t parts = body.contains("parts") ? u64_of(body, "parts") : 1;
+        const std::uint64_t part = body.contains("part") ? u64_of(body, "part") : 0;
+        const json::value* n = body.if_contains("nsps");
+        const json::value* who = body.if_contains("worker");
+        const bool known = who != nullptr && who->is_int64() && who->get_int64() >= 0 &&
+                           who->get_int64() < std::max(1, options.workers);
+        std::set<std::string> names;
+        if (n != nullptr && n->is_array())
           for (const auto& e : n->get_array())
             if (e.is_string()) names.emplace(e.get_string());
-          const json::value* w = body.if_contains("worker");
-          if (w != nullptr && w->is_int64() && w->get_int64() >= 0 &&
-              w->get_int64() < std::max(1, options.workers))
-            namespaces_said(static_cast<int>(w->get_int64()), std::move(names));
+        if (known && parts > 1) {
+          const int w = static_cast<int>(who->get_int64());
+          NameParts& g = name_parts[w];
+          if (part == 0) g = NameParts{parts, 0, {}};
+          if (g.parts != parts || g.next != part) {
+            name_parts.erase(w);
+          } else {
+            g.names.merge(names);
+            if (++g.next == parts) {
+              namespaces_said(w, std::move(g.names));
+              name_parts.erase(w);
+            }
+          }
+        } else if (n != nullptr && n->is_array()) {
+          if (known)
+            namespaces_said(static_cast<int>(who->get_int64()), std::move(names));
           else
             for (const std::string& name : names) {
               pinned_namespaces.insert(name);
@@ -684,8 +712,9 @@ struct Bridge::Impl {
           if (const json::value* telling = body.if_contains("telling");
               telling && telling->is_bool() && telling->get_bool())
             break;
-          // A worker that started after the bridge asked (or restarted): asked again.
-          ask_namespaces();
+          // A worker that started after the bridge asked (or restarted): asked again (once, at
+          // the last of its parts).
+          if (part + 1 >= parts) ask_namespaces();
           break;
         }
         // Its rooms now: those new held first, then those it no longer has let go, so that a
@@ -694,11 +723,7 @@ struct Bridge::Impl {
         // deliver a member's broadcast to no one here; at every worker's start, every worker
         // says its rooms again).
         std::set<std::pair<std::string, std::string>> now;
-        // (In parts, "part" i of "parts" n, when they are many: gathered until the last, then
-        // taken together. A part out of order — one lost to a lap, which asks again — drops
-        // what was gathered.)
-        const std::uint64_t parts = body.contains("parts") ? u64_of(body, "parts") : 1;
-        const std::uint64_t part = body.contains("part") ? u64_of(body, "part") : 0;
+        // (In parts, as the names above: gathered until the last, then taken together.)
         if (parts > 1) {
           RoomParts& g = room_parts[w];
           if (part == 0) g = RoomParts{parts, 0, {}};

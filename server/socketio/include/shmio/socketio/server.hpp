@@ -110,11 +110,8 @@ struct ServerOptions {
   bool cleanup_empty_child_namespaces = false;
   // And their names at most this many bytes (a CONNECT's name may be as long as a message), so
   // that the bound above bounds their memory, and a cluster's announcement of every name to its
-  // fleet bridge (one ring record, each name JSON-escaped) fits the default ring's largest record
-  // (8 MiB: 10,000 names of 256 bytes, 2.6 MB, or of a third of that in control characters,
-  // escaped to 6 bytes each); on a ring of 16 MiB or less, or with such names, it may not, and
-  // the bridge then learns no namespace made after it (docs/redis.md). Past it refused and
-  // counted as above, before the predicates are asked (0: no bound).
+  // fleet bridge (in parts of half a ring record each, docs/redis.md) its size. Past it refused
+  // and counted as above, before the predicates are asked (0: no bound).
   std::size_t max_dynamic_namespace_bytes = 256;
   bool allow_polling = true;
   bool allow_websocket = true;

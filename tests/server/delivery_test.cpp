@@ -4924,7 +4924,7 @@ TEST(Http, APostWhoseBodyStallsGets408AndClosesItsSession) {
   net::io_context io;
   ServerOptions o;
   o.engine.http_request_body_timeout = 200ms;
-  o.cors_origin = "https://app.example";
+  o.cors_origins = {"https://other.example", "https://app.example"};  // (the request's chosen)
   Server server(io, o);
   const std::uint16_t port = server.listen("127.0.0.1", 0);
   Client c(port);

@@ -880,17 +880,42 @@ inline void Node::Impl::announce_namespaces(bool with_rooms) {
   // takes 6 bytes each), "part" i of "parts" n: the bridge gathers them and takes them together
   // at the last. (Before 2026-12-06 one record: 10,000 dynamic names of 256 bytes were over the
   // largest record of a 16 MiB ring, and the announcement was not published; a review.)
+  // All of them at most a quarter of the ring, shared by the workers that write into it, as the
+  // rooms below (every worker answers a bridge's request at once: more than the ring holds before
+  // the bridge reads again laps it, and it asks again a second later); names past it are left
+  // out, that is said, and the last part says "nsps_incomplete" (the bridge adds what it is told
+  // and lets none go).
   const std::size_t budget = out_segment().max_record() / 2;
+  const std::size_t writers =
+      own_segment ? 1 : static_cast<std::size_t>(std::max(1, options.workers));
+  const std::size_t total_bound = out_segment().capacity() / 4 / writers;
   std::vector<json::array> name_parts(1);
-  std::size_t names_size = 64;
+  std::size_t names_size = 64, names_total = 0, names_left_out = 0;
   for (const auto& [name, a] : adapters) {
     const std::size_t cost = json::serialize(json::string_view(name)).size() + 1;
+    if (names_total + cost > total_bound) {
+      ++names_left_out;
+      continue;
+    }
+    names_total += cost;
     if (names_size + cost > budget && !name_parts.back().empty()) {
       name_parts.emplace_back();
       names_size = 64;
     }
     name_parts.back().emplace_back(name);
     names_size += cost;
+  }
+  if (names_left_out > 0) {
+    const auto now = std::chrono::steady_clock::now();
+    if (now - names_left_out_said >= std::chrono::seconds(10)) {
+      names_left_out_said = now;
+      std::fprintf(stderr,
+                   "shmio[w%d]: this worker's namespace names are over %zu bytes (a quarter of "
+                   "the ring, shared by the workers that write into it): %zu of them were not "
+                   "told to the fleet bridge (broadcasts from other hosts to them do not reach "
+                   "this one)\n",
+                   options.worker, total_bound, names_left_out);
+    }
   }
   if (!with_rooms) {
     for (std::size_t i = 0; i < name_parts.size(); ++i) {
@@ -900,6 +925,7 @@ inline void Node::Impl::announce_namespaces(bool with_rooms) {
         body["part"] = i;
         body["parts"] = name_parts.size();
       }
+      if (names_left_out > 0 && i + 1 == name_parts.size()) body["nsps_incomplete"] = true;
       if (!publish(MessageType::namespaces, write_message(body))) return;
     }
     return;
@@ -914,11 +940,8 @@ inline void Node::Impl::announce_namespaces(bool with_rooms) {
   // lap it): rooms past it are left out, that is said, and the last part says "incomplete" (the
   // bridge then adds what it is told and drops nothing: it keeps the channels of rooms it learned
   // as they were made).
-  const std::size_t writers =
-      own_segment ? 1 : static_cast<std::size_t>(std::max(1, options.workers));
-  const std::size_t total_bound = out_segment().capacity() / 4 / writers;
   std::vector<json::object> parts(1);
-  std::size_t size = names_size, total = 0, left_out = 0;
+  std::size_t size = names_size, total = names_total, left_out = 0;
   for (const auto& [name, a] : adapters) {
     for (const sio::Room& r : a->rooms()) {
       if (!room_told(r)) continue;
@@ -960,6 +983,7 @@ inline void Node::Impl::announce_namespaces(bool with_rooms) {
       body["parts"] = count;
     }
     if (left_out > 0 && i + 1 == count) body["incomplete"] = true;
+    if (names_left_out > 0 && i + 1 == count) body["nsps_incomplete"] = true;
     if (!publish(MessageType::namespaces, write_message(body))) return;
   }
 }

@@ -589,18 +589,28 @@ struct Node::Impl {
   // room per socket, a record of all its sockets' ids at each dynamic namespace made).
   void announce_namespaces(bool with_rooms = true);
   bool announce_posted = false;  // (one announcement posted for the namespaces made this turn)
+  std::chrono::steady_clock::time_point names_left_out_said{};  // (said at most once per 10 s)
   // Whether a fleet bridge holds a producer slot of the shared ring: only then are namespaces
   // announced as they are made and removed, and at start (one record listing every name, read and
   // parsed by every other worker to no end without a bridge: a client CONNECTing to dynamic
   // namespaces one a turn made that a square of their count on every worker, found by a review,
   // 2026-12-06). A bridge that attaches later asks (NAMESPACES_REQUEST, after its slot is taken)
   // and hears every name then: a worker that saw no bridge here reads that request after it.
+  // (A slot labelled so and taken, or being taken, counts — one seen mid-take, by a repair's look
+  // or a taker's second pass, may be a live bridge's, and announcing for nobody costs less than
+  // a name the bridge never hears —, but not one whose owner is known dead: a SIGKILLed bridge's
+  // slot stays taken until it is repaired or taken again; a review.)
   bool bridge_attached() const {
     for (std::uint16_t i = 0; i < segment->max_producers(); ++i) {
       const auto& slot = segment->producer_slot(i);
-      if (slot.state.load(std::memory_order_acquire) == shm::layout::kSlotActive &&
-          std::strncmp(slot.label, kBridgeLabel, sizeof slot.label) == 0)
-        return true;
+      const std::uint32_t state = slot.state.load(std::memory_order_acquire);
+      if (state == shm::layout::kSlotFree || state == shm::layout::kSlotDead ||
+          std::strncmp(slot.label, kBridgeLabel, sizeof slot.label) != 0)
+        continue;
+      if (state == shm::layout::kSlotActive &&
+          shm::liveness(shm::registry::owner_of(slot)) == shm::Liveness::dead)
+        continue;
+      return true;
     }
     return false;
   }

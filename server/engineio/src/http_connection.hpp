@@ -174,7 +174,8 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
     res.prepare_payload();
     // With its CORS fields where the request's header was read whole (a POST whose body stalled:
     // 408), as the 413's: a browser otherwise sees a CORS failure, not the status (before
-    // 2026-12-06 none had them; a review). A 400 or 431 has no header to take the Origin from.
+    // 2026-12-06 none had them; a review); so a 400 or 431 after the header (a bad chunk, a trailer
+    // too large). One for a request whose header could not be read has no Origin to answer.
     if (parser_ && parser_->is_header_done()) srv_->add_cors(parser_->get(), res);
     send(std::move(res));
   }

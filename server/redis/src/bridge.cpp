@@ -355,8 +355,14 @@ struct Bridge::Impl {
       if (names.count(n) != 0) return true;
     return false;
   }
-  void namespaces_said(int worker, std::set<std::string> now) {
+  // `complete` false: the worker left names out of its announcement (over its bound in the
+  // ring): those said are added, and none it said before is let go.
+  void namespaces_said(int worker, std::set<std::string> now, bool complete = true) {
     for (const std::string& n : now) subscribe(n);
+    if (!complete) {
+      worker_namespaces[worker].merge(now);
+      return;
+    }
     std::set<std::string> before = std::exchange(worker_namespaces[worker], std::move(now));
     for (const std::string& n : before)
       if (!namespace_held(n)) unsubscribe(n);
@@ -587,7 +593,11 @@ struct Bridge::Impl {
       // that worker next made a namespace or restarted, and in classic and static modes (not
       // asked then) so did a namespace's channels.) At most once a second: the answers are
       // records too (rooms: up to a quarter of the ring), and a bridge lapped again while they
-      // come would ask again at once.
+      // come would ask again at once. What was gathered of announcements in parts is dropped:
+      // their lost parts may be among them, and a later announcement's part could otherwise
+      // continue an earlier one's (a review, 2026-12-06).
+      name_parts.clear();
+      room_parts.clear();
       ask_after_lap();
     }
     return n != 0;
@@ -674,6 +684,8 @@ struct Bridge::Impl {
         const std::uint64_t part = body.contains("part") ? u64_of(body, "part") : 0;
         const json::value* n = body.if_contains("nsps");
         const json::value* who = body.if_contains("worker");
+        const json::value* left_out = body.if_contains("nsps_incomplete");
+        const bool complete = left_out == nullptr || !left_out->is_bool() || !left_out->get_bool();
         const bool known = who != nullptr && who->is_int64() && who->get_int64() >= 0 &&
                            who->get_int64() < std::max(1, options.workers);
         std::set<std::string> names;
@@ -689,13 +701,13 @@ struct Bridge::Impl {
           } else {
             g.names.merge(names);
             if (++g.next == parts) {
-              namespaces_said(w, std::move(g.names));
+              namespaces_said(w, std::move(g.names), complete);
               name_parts.erase(w);
             }
           }
         } else if (n != nullptr && n->is_array()) {
           if (known)
-            namespaces_said(static_cast<int>(who->get_int64()), std::move(names));
+            namespaces_said(static_cast<int>(who->get_int64()), std::move(names), complete);
           else
             for (const std::string& name : names) {
               pinned_namespaces.insert(name);
@@ -836,6 +848,9 @@ struct Bridge::Impl {
             },
             [this] { return stopped; });
         if (stopped) return;
+        // (What it said in parts and did not finish is dropped: its successor starts again.)
+        name_parts.erase(worker);
+        room_parts.erase(worker);
         // (Its rooms, unless a successor has said its own since: a ring per worker.)
         if (room_channels()) {
           auto said = rooms_said_by.find(worker);

@@ -66,8 +66,10 @@ enum class MessageType : std::uint16_t {
   sessions_sync_request = 35,
   sessions_sync = 36,
   load = 37,  // a worker's client count, once a second (rebalancing)
-  // The fleet bridge (docs/redis.md): a worker's namespaces ({"worker", "nsps"}: at its start,
-  // when it creates one, and when asked), the bridge's question for them, and the rooms of a
+  // The fleet bridge (docs/redis.md): a worker's namespaces ({"worker", "nsps"}, and "telling",
+  // "rooms", "incomplete", "nsps_incomplete", "part" i of "parts" n: in parts of half a record
+  // each when they are many; at its start and when it creates or removes one, both only while a
+  // bridge holds a slot, and when asked), the bridge's question for them, and the rooms of a
   // namespace for a fleet's allRooms ({"requestId", "nsp"} -> {"requestId", "to", "part",
   // "parts", "rooms"}: in parts that each fit a record, the first saying how many).
   namespaces = 38,

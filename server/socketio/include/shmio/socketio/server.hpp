@@ -109,8 +109,8 @@ struct ServerOptions {
   // the app does not: take one from of(name) when it is needed. Off by default, as in socket.io.
   bool cleanup_empty_child_namespaces = false;
   // And their names at most this many bytes (a CONNECT's name may be as long as a message), so
-  // that the bound above bounds their memory, and a cluster's announcement of every name to its
-  // fleet bridge (in parts of half a ring record each, docs/redis.md) its size. Past it refused
+  // that the bound above bounds their memory, and the size of a cluster's announcement of every
+  // name to its fleet bridge (docs/redis.md). Past it refused
   // and counted as above, before the predicates are asked (0: no bound).
   std::size_t max_dynamic_namespace_bytes = 256;
   bool allow_polling = true;

@@ -1573,16 +1573,18 @@ TEST_F(Bridge, ANamespaceNoWorkerHasAnyMoreIsUnsubscribed) {
 
 // A worker's names said in parts (more than half a ring record of them) are taken together at
 // the last part: the names of every part subscribed, those of none unsubscribed; a part out of
-// order (one lost to a lap) is not taken; a worker that left names out ("nsps_incomplete") has
-// those it said added, none let go. (Before 2026-12-06 the names came in one record, past the
-// largest of which none was published.)
+// order (one lost to a lap) is not taken; a worker that left names out ("nsps_incomplete": it
+// tells the first of its names in their order) keeps those after the last told. (Before
+// 2026-12-06 the names came in one record, past the largest of which none was published.)
 TEST_F(Bridge, NamesSaidInPartsAreTakenTogetherAtTheLast) {
   RedisServer server(free_port());
   server.start();
   auto pub = client(server.url());
+  workers_ = 2;
   start_bridge(server.url(), redis::FleetMode::classic);
   auto w0 = shm::RingWriter::attach(*segment_, {"worker-0", -1});
-  ASSERT_TRUE(w0);
+  auto w1 = shm::RingWriter::attach(*segment_, {"worker-1", -1});
+  ASSERT_TRUE(w0 && w1);
   const auto subscribed = [&](const std::string& nsp) {
     return subscribers(*pub, "NUMSUB", "socket.io-request#" + nsp + "#");
   };
@@ -1606,16 +1608,27 @@ TEST_F(Bridge, NamesSaidInPartsAreTakenTogetherAtTheLast) {
   ASSERT_TRUE(drive([&] { return subscribed("/d") == 1 && subscribed("/e") == 1; }));
   EXPECT_EQ(subscribed("/x"), 0);
   EXPECT_EQ(subscribed("/a"), 1);
-  // Names left out (over the worker's bound: "nsps_incomplete"): those said are added, none let
-  // go; a complete announcement then lets go of the rest.
-  json::object partial{{"worker", 0}, {"nsps", json::array{"/", "/f"}}, {"nsps_incomplete", true}};
+  // Names left out (over the worker's bound: "nsps_incomplete", in two parts here): the worker
+  // told the first of its names in their order, so those it held after the last told ("/d",
+  // "/e") are kept, and those before it not told ("/a") let go. (Worker 1's announcement after
+  // it: the bridge has read that far.)
+  say_part({"/", "/b"}, 0, 2);
+  json::object partial{{"worker", 0},
+                       {"nsps", json::array{"/c"}},
+                       {"part", 1},
+                       {"parts", 2},
+                       {"nsps_incomplete", true}};
   ASSERT_EQ(put(*w0, cluster::MessageType::namespaces, partial), shm::PublishStatus::ok);
-  ASSERT_TRUE(drive([&] { return subscribed("/f") == 1; }));
-  EXPECT_EQ(subscribed("/a"), 1);
+  ASSERT_EQ(say_namespaces(*w1, {"/", "/one"}, nullptr, 1), shm::PublishStatus::ok);
+  ASSERT_TRUE(drive([&] { return subscribed("/one") == 1 && subscribed("/a") == 0; }));
+  EXPECT_EQ(subscribed("/b"), 1);
+  EXPECT_EQ(subscribed("/c"), 1);
+  EXPECT_EQ(subscribed("/d"), 1);
   EXPECT_EQ(subscribed("/e"), 1);
-  ASSERT_EQ(say_namespaces(*w0, {"/", "/f"}), shm::PublishStatus::ok);
-  ASSERT_TRUE(drive([&] { return subscribed("/a") == 0 && subscribed("/e") == 0; }));
-  EXPECT_EQ(subscribed("/f"), 1);
+  // A complete announcement then lets go of the rest.
+  ASSERT_EQ(say_namespaces(*w0, {"/", "/c"}), shm::PublishStatus::ok);
+  ASSERT_TRUE(drive([&] { return subscribed("/b") == 0 && subscribed("/e") == 0; }));
+  EXPECT_EQ(subscribed("/c"), 1);
 }
 
 // A worker that dies in the middle of an announcement in parts leaves nothing gathered: its
@@ -1640,8 +1653,10 @@ TEST_F(Bridge, AWorkersDeathDropsWhatItSaidInPartsUnfinished) {
     ASSERT_EQ(put(*w0, cluster::MessageType::namespaces, body), shm::PublishStatus::ok);
   };
   part({"/", "/dead"}, 0);
-  ASSERT_EQ(put(*supervisor, cluster::MessageType::worker_down, {{"pid", 999999}, {"worker", 0}}),
-            shm::PublishStatus::ok);
+  // (Its pid the writer's, this process's: the parts begun by that process are dropped.)
+  ASSERT_EQ(
+      put(*supervisor, cluster::MessageType::worker_down, {{"pid", ::getpid()}, {"worker", 0}}),
+      shm::PublishStatus::ok);
   part({"/successor"}, 1);  // (its part 0 lost: nothing to continue)
   ASSERT_EQ(say_namespaces(*w1, {"/", "/one"}, nullptr, 1), shm::PublishStatus::ok);
   ASSERT_TRUE(drive([&] { return subscribed("/one") == 1; }));

@@ -891,9 +891,18 @@ inline void Node::Impl::announce_namespaces(bool with_rooms) {
   const std::size_t total_bound = out_segment().capacity() / 4 / writers;
   std::vector<json::array> name_parts(1);
   std::size_t names_size = 64, names_total = 0, names_left_out = 0;
+  bool names_cut = false;
+  // (The names in their order, up to the bound: the bridge takes those after the last told as
+  // left out, and lets go of those before it it is not told. A name too large for a part on its
+  // own is skipped: never told, it could only stop every announcement, its record refused.)
   for (const auto& [name, a] : adapters) {
     const std::size_t cost = json::serialize(json::string_view(name)).size() + 1;
-    if (names_total + cost > total_bound) {
+    if (cost + 128 > budget) {
+      ++names_left_out;
+      continue;
+    }
+    if (names_cut || names_total + cost > total_bound) {
+      names_cut = true;
       ++names_left_out;
       continue;
     }
@@ -965,12 +974,11 @@ inline void Node::Impl::announce_namespaces(bool with_rooms) {
     }
   }
   if (left_out > 0)
-    std::fprintf(
-        stderr,
-        "shmio[w%d]: this worker's rooms are over %zu bytes (a quarter of the ring, shared "
-        "by the workers that write into it): %zu of them were not told to the fleet "
-        "bridge (it keeps what it holds)\n",
-        options.worker, total_bound, left_out);
+    std::fprintf(stderr,
+                 "shmio[w%d]: this worker's rooms (with its namespace names) are over %zu bytes (a "
+                 "quarter of the ring, shared by the workers that write into it): %zu of them were "
+                 "not told to the fleet bridge (it keeps what it holds)\n",
+                 options.worker, total_bound, left_out);
   // Records: the names' parts but the last (with no rooms: an empty object, as a part of rooms),
   // then the rooms' parts, the first with the names' last part.
   const std::size_t k = name_parts.size() - 1, count = k + parts.size();

@@ -610,6 +610,11 @@ struct Node::Impl {
       if (state == shm::layout::kSlotActive &&
           shm::liveness(shm::registry::owner_of(slot)) == shm::Liveness::dead)
         continue;
+      // (Being taken by a process that died in the taking, and naming no live owner: nobody's
+      // until another take, which comes only when no slot is free.)
+      if (state != shm::layout::kSlotActive && shm::registry::taker_died(state) &&
+          shm::liveness(shm::registry::owner_of(slot)) != shm::Liveness::alive)
+        continue;
       return true;
     }
     return false;

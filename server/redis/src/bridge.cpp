@@ -356,12 +356,18 @@ struct Bridge::Impl {
     return false;
   }
   // `complete` false: the worker left names out of its announcement (over its bound in the
-  // ring): those said are added, and none it said before is let go.
+  // ring), which then holds the first of its names in their order (those after the last said
+  // left out; a name too large for a record, never said, skipped): those said are taken, those
+  // it said before that come after the last said are kept, the others let go as gone. (Kept
+  // whole, a worker over its bound for good, its dynamic namespaces coming and going, grew the
+  // subscriptions without end; a review.)
   void namespaces_said(int worker, std::set<std::string> now, bool complete = true) {
     for (const std::string& n : now) subscribe(n);
     if (!complete) {
-      worker_namespaces[worker].merge(now);
-      return;
+      const std::set<std::string>& had = worker_namespaces[worker];
+      for (auto it = now.empty() ? had.begin() : had.upper_bound(*now.rbegin()); it != had.end();
+           ++it)
+        now.insert(*it);
     }
     std::set<std::string> before = std::exchange(worker_namespaces[worker], std::move(now));
     for (const std::string& n : before)
@@ -407,9 +413,13 @@ struct Bridge::Impl {
   // drops its rooms only if they are still that process's — with a ring per worker, a successor's
   // rooms may be read before its predecessor's WORKER_DOWN.
   std::map<int, pid_t> rooms_said_by;
+  pid_t pid_of(std::uint16_t producer) const {
+    return producer < segment->max_producers()
+               ? shm::registry::owner_of(segment->producer_slot(producer)).pid
+               : 0;
+  }
   void rooms_said(int worker, std::uint16_t producer) {
-    if (producer < segment->max_producers())
-      rooms_said_by[worker] = shm::registry::owner_of(segment->producer_slot(producer)).pid;
+    if (producer < segment->max_producers()) rooms_said_by[worker] = pid_of(producer);
   }
   void room_held(const std::string& nsp, const std::string& room, int worker, bool held) {
     const auto key = std::make_pair(nsp, room);
@@ -438,14 +448,18 @@ struct Bridge::Impl {
   // Every worker says its namespaces (and, for a dynamic sharded bridge, its rooms, and from
   // then on each room it creates or deletes).
   // A worker's rooms said in parts (announce_namespaces), gathered until the last.
+  // (`pid`: the process whose announcement it is, so that a worker's death drops its own and
+  // not a successor's, which with a ring per worker may already have begun.)
   struct RoomParts {
     std::uint64_t parts = 0, next = 0;
     std::set<std::pair<std::string, std::string>> rooms;
+    pid_t pid = 0;
   };
   std::map<int, RoomParts> room_parts;
   struct NameParts {
     std::uint64_t parts = 0, next = 0;
     std::set<std::string> names;
+    pid_t pid = 0;
   };
   std::map<int, NameParts> name_parts;  // (a worker's names said in parts: gathered to the last)
   Clock::time_point asked_after_lap{};
@@ -565,10 +579,22 @@ struct Bridge::Impl {
     // A lap loses what the ring's last RING_OWNER said: forgotten before this batch's records
     // are named (poll() says its losses before it hands over the first record).
     bool looked = false;
+    // And what was gathered of announcements in parts from that ring is dropped: their lost parts
+    // may be among the losses, and a later announcement's part could otherwise continue an
+    // earlier one's (a review, 2026-12-06). (A worker's own ring: that worker's; the shared
+    // ring: every worker's, unless each writes into a ring of its own.)
     auto lap_seen = [&] {
       if (looked) return;
       looked = true;
-      if (from != nullptr && r.last_loss().records != 0) cluster::WorkerRings::lapped(*from);
+      if (r.last_loss().records == 0) return;
+      if (from != nullptr) {
+        cluster::WorkerRings::lapped(*from);
+        name_parts.erase(from->worker);
+        room_parts.erase(from->worker);
+      } else if (!options.ring_per_worker) {
+        name_parts.clear();
+        room_parts.clear();
+      }
     };
     const std::size_t n = r.poll([&](const shm::RecordView& v) {
       lap_seen();
@@ -593,11 +619,7 @@ struct Bridge::Impl {
       // that worker next made a namespace or restarted, and in classic and static modes (not
       // asked then) so did a namespace's channels.) At most once a second: the answers are
       // records too (rooms: up to a quarter of the ring), and a bridge lapped again while they
-      // come would ask again at once. What was gathered of announcements in parts is dropped:
-      // their lost parts may be among them, and a later announcement's part could otherwise
-      // continue an earlier one's (a review, 2026-12-06).
-      name_parts.clear();
-      room_parts.clear();
+      // come would ask again at once.
       ask_after_lap();
     }
     return n != 0;
@@ -695,7 +717,7 @@ struct Bridge::Impl {
         if (known && parts > 1) {
           const int w = static_cast<int>(who->get_int64());
           NameParts& g = name_parts[w];
-          if (part == 0) g = NameParts{parts, 0, {}};
+          if (part == 0) g = NameParts{parts, 0, {}, pid_of(producer)};
           if (g.parts != parts || g.next != part) {
             name_parts.erase(w);
           } else {
@@ -738,7 +760,7 @@ struct Bridge::Impl {
         // (In parts, as the names above: gathered until the last, then taken together.)
         if (parts > 1) {
           RoomParts& g = room_parts[w];
-          if (part == 0) g = RoomParts{parts, 0, {}};
+          if (part == 0) g = RoomParts{parts, 0, {}, pid_of(producer)};
           if (g.parts != parts || g.next != part) {
             room_parts.erase(w);
             break;
@@ -848,9 +870,12 @@ struct Bridge::Impl {
             },
             [this] { return stopped; });
         if (stopped) return;
-        // (What it said in parts and did not finish is dropped: its successor starts again.)
-        name_parts.erase(worker);
-        room_parts.erase(worker);
+        // (What it said in parts and did not finish is dropped: its successor starts again. Not
+        // a successor's, which with a ring per worker may have begun already.)
+        if (auto it = name_parts.find(worker); it != name_parts.end() && it->second.pid == pid)
+          name_parts.erase(it);
+        if (auto it = room_parts.find(worker); it != room_parts.end() && it->second.pid == pid)
+          room_parts.erase(it);
         // (Its rooms, unless a successor has said its own since: a ring per worker.)
         if (room_channels()) {
           auto said = rooms_said_by.find(worker);

@@ -95,12 +95,13 @@ bool register_expedited_barrier() noexcept {
 }
 
 bool expedited_barrier() noexcept {
-  // MEMBARRIER_CMD_GLOBAL_EXPEDITED interrupts the CPUs whose runqueue says it runs a registered
-  // process, a state the kernel refreshes when a CPU switches between processes: one that was
-  // idle on the producer's memory map (lazily, as idle CPUs keep the last one) when the producer
-  // registered, and has run only that process since, is skipped — no barrier on the producer,
-  // and a lost wake (found 2026-12-06 by Waits/AWaiterRacingACommit in the whole test binary,
-  // one run in three: its rounds ran ten times faster than alone, no IPI being sent). The
+  // MEMBARRIER_CMD_GLOBAL_EXPEDITED skipped the producer's CPU: no barrier on the producer, and a
+  // lost wake (found 2026-12-06 by Waits/AWaiterRacingACommit in the whole test binary, one run
+  // in three: its rounds ran ten times faster than alone, no IPI being sent). Most likely (by the
+  // kernel's design; not traced in its source here) because the command interrupts the CPUs
+  // whose runqueue is marked as running a registered process, a mark refreshed when a CPU
+  // switches between processes: one idle on the producer's memory map (lazily) when the producer
+  // registered, and running only that process since, stays unmarked. The
   // private command looks at each CPU's current process instead: it covers every producer thread
   // of this process. (Producers in other processes: still the global command's; docs/ring.md
   // "Open issues".)

@@ -1063,6 +1063,17 @@ TEST_P(ClusterAdapterTest, AWorkerStartedAgainTakesItsPlaceAndItsRing) {
   }
 }
 
+// Calls fn(body) for each of worker 0's NAMESPACES records (its announcements to the fleet
+// bridge) that `reader` has now.
+static void worker0_announcements(shm::RingReader& reader,
+                                  const std::function<void(const boost::json::object&)>& fn) {
+  reader.poll([&](const shm::RecordView& v) {
+    if (v.type != static_cast<std::uint16_t>(cluster::MessageType::namespaces)) return;
+    const auto body = cluster::read_message(v.payload)->body;
+    if (body.at("worker").to_number<int>() == 0) fn(body);
+  });
+}
+
 // Namespaces made in one turn (here 200, as a client CONNECTing to many dynamic ones makes them)
 // are announced to the fleet bridge in one record, not one each listing every name (a square of
 // their count in the ring, before 2026-12-03; a helper's review).
@@ -1077,10 +1088,7 @@ TEST_P(ClusterAdapterTest, NamespacesMadeInOneTurnAreAnnouncedOnce) {
   int records = 0;  // (worker 0's announcements)
   std::size_t names = 0;
   const auto read = [&] {
-    reader.value().poll([&](const shm::RecordView& v) {
-      if (v.type != static_cast<std::uint16_t>(cluster::MessageType::namespaces)) return;
-      const auto body = cluster::read_message(v.payload)->body;
-      if (body.at("worker").to_number<int>() != 0) return;
+    worker0_announcements(reader.value(), [&](const boost::json::object& body) {
       ++records;
       names = body.at("nsps").as_array().size();
     });
@@ -1107,10 +1115,7 @@ TEST_P(ClusterAdapterTest, NamespacesAreAnnouncedOnlyWhileAFleetBridgeIsAttached
   std::size_t names = 0;
   bool late = false;
   const auto read = [&] {
-    reader.value().poll([&](const shm::RecordView& v) {
-      if (v.type != static_cast<std::uint16_t>(cluster::MessageType::namespaces)) return;
-      const auto body = cluster::read_message(v.payload)->body;
-      if (body.at("worker").to_number<int>() != 0) return;
+    worker0_announcements(reader.value(), [&](const boost::json::object& body) {
       ++records;
       names = body.at("nsps").as_array().size();
       for (const auto& n : body.at("nsps").as_array()) late = late || n.as_string() == "/late";
@@ -1196,10 +1201,8 @@ TEST_P(ClusterAdapterTest, ManyNamesAreAnnouncedInParts) {
   };
   const auto told = [&](Told& t, bool rooms) {
     return drive([&] {
-      reader->poll([&](const shm::RecordView& v) {
-        if (v.type != static_cast<std::uint16_t>(cluster::MessageType::namespaces)) return;
-        const auto body = cluster::read_message(v.payload)->body;
-        if (body.at("worker").to_number<int>() != 0 || body.contains("rooms") != rooms) return;
+      worker0_announcements(*reader, [&](const boost::json::object& body) {
+        if (body.contains("rooms") != rooms) return;
         const std::uint64_t part =
             body.contains("part") ? body.at("part").to_number<std::uint64_t>() : 0;
         EXPECT_EQ(part, t.seen) << "in order";
@@ -3156,10 +3159,7 @@ TEST_P(ClusterCleanupTest, ARemovedNamespaceLeavesTheAnnouncementAndOneMadeAgain
                             });
   std::optional<bool> announced;  // (worker 0's last announcement has "/dyn-1")
   const auto read = [&] {
-    reader.value().poll([&](const shm::RecordView& v) {
-      if (v.type != static_cast<std::uint16_t>(cluster::MessageType::namespaces)) return;
-      const auto body = cluster::read_message(v.payload)->body;
-      if (body.at("worker").to_number<int>() != 0) return;
+    worker0_announcements(reader.value(), [&](const boost::json::object& body) {
       bool has = false;
       for (const auto& n : body.at("nsps").as_array()) has = has || n.as_string() == "/dyn-1";
       announced = has;

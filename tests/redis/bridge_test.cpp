@@ -181,6 +181,16 @@ class Bridge : public ::testing::Test {
     return worker.publish(static_cast<std::uint16_t>(t),
                           {reinterpret_cast<const std::byte*>(said.data()), said.size()});
   }
+  // Worker 0's names in part `part` of `parts` of one announcement (announce_namespaces).
+  static shm::PublishStatus say_names_part(shm::RingWriter& worker, json::array nsps,
+                                           std::uint64_t part, std::uint64_t parts) {
+    return put(worker, cluster::MessageType::namespaces,
+               {{"worker", 0}, {"nsps", std::move(nsps)}, {"part", part}, {"parts", parts}});
+  }
+  // Subscribers of namespace `nsp`'s request channel (classic mode): 1 while the bridge has it.
+  long long request_subscribers(redis::Client& pub, const std::string& nsp) {
+    return subscribers(pub, "NUMSUB", "socket.io-request#" + nsp + "#");
+  }
   static shm::PublishStatus say_namespaces(shm::RingWriter& worker, json::array nsps,
                                            json::value rooms = nullptr, int w = 0,
                                            bool telling = false) {
@@ -1585,12 +1595,9 @@ TEST_F(Bridge, NamesSaidInPartsAreTakenTogetherAtTheLast) {
   auto w0 = shm::RingWriter::attach(*segment_, {"worker-0", -1});
   auto w1 = shm::RingWriter::attach(*segment_, {"worker-1", -1});
   ASSERT_TRUE(w0 && w1);
-  const auto subscribed = [&](const std::string& nsp) {
-    return subscribers(*pub, "NUMSUB", "socket.io-request#" + nsp + "#");
-  };
+  const auto subscribed = [&](const std::string& nsp) { return request_subscribers(*pub, nsp); };
   const auto say_part = [&](json::array nsps, std::uint64_t part, std::uint64_t parts) {
-    json::object body{{"worker", 0}, {"nsps", std::move(nsps)}, {"part", part}, {"parts", parts}};
-    ASSERT_EQ(put(*w0, cluster::MessageType::namespaces, body), shm::PublishStatus::ok);
+    ASSERT_EQ(say_names_part(*w0, std::move(nsps), part, parts), shm::PublishStatus::ok);
   };
   ASSERT_EQ(say_namespaces(*w0, {"/", "/old"}), shm::PublishStatus::ok);
   ASSERT_TRUE(drive([&] { return subscribed("/old") == 1; }));
@@ -1645,12 +1652,9 @@ TEST_F(Bridge, AWorkersDeathDropsWhatItSaidInPartsUnfinished) {
   auto w1 = shm::RingWriter::attach(*segment_, {"worker-1", -1});
   auto supervisor = shm::RingWriter::attach(*segment_, {"supervisor", -1});
   ASSERT_TRUE(w0 && w1 && supervisor);
-  const auto subscribed = [&](const std::string& nsp) {
-    return subscribers(*pub, "NUMSUB", "socket.io-request#" + nsp + "#");
-  };
+  const auto subscribed = [&](const std::string& nsp) { return request_subscribers(*pub, nsp); };
   const auto part = [&](json::array nsps, std::uint64_t i) {
-    json::object body{{"worker", 0}, {"nsps", std::move(nsps)}, {"part", i}, {"parts", 2}};
-    ASSERT_EQ(put(*w0, cluster::MessageType::namespaces, body), shm::PublishStatus::ok);
+    ASSERT_EQ(say_names_part(*w0, std::move(nsps), i, 2), shm::PublishStatus::ok);
   };
   part({"/", "/dead"}, 0);
   // (Its pid the writer's, this process's: the parts begun by that process are dropped.)

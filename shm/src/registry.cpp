@@ -164,13 +164,9 @@ bool settle(const Segment& s) noexcept {
   return false;
 }
 
-// The owner word: the slot + 1 in the low 16 bits, the low 16 bits of that slot's generation in
-// the high 16, so that a slot taken again by another process never reads as its previous owner.
-constexpr std::uint32_t kOwnerSlotMask = 0xFFFF;
+// The owner word of slot `id` as its generation stands (layout::owner_word).
 std::uint32_t owner_value(const ProducerSlot& slot, std::uint16_t id) noexcept {
-  const auto generation =
-      static_cast<std::uint32_t>(slot.generation.load(std::memory_order_acquire));
-  return (generation << 16) | (static_cast<std::uint32_t>(id) + 1);
+  return owner_word(slot.generation.load(std::memory_order_acquire), id);
 }
 
 // Makes slot `id` (taken, filled with our identity) the ring's one producer, or says who holds it.

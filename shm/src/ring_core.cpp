@@ -111,17 +111,42 @@ bool expedited_barrier() noexcept {
   return ::syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL_EXPEDITED, 0, 0) == 0;
 }
 
+ParkingCover parking_cover(const Segment& s) noexcept {
+  if (!s.exclusive_producer() || s.fenced_commits()) return {};
+  Control& c = s.control();
+  // SYNC POINT READ [X6]: the owner word after our announcement (P1, seq_cst). A producer that
+  // takes the ring after this load took it with a CAS later in the single total order than our
+  // increment, and its commits' waiters loads (seq_cst) follow that CAS: they see our count.
+  const std::uint32_t owner = c.repair.exclusive_owner.load(std::memory_order_seq_cst);
+  const std::uint32_t held = owner & kOwnerSlotMask;
+  if (held == 0 || held > s.max_producers()) return {};
+  // The owner fences every commit since its answer, whose release store follows its stores of the
+  // frontier before it: the acquire here makes those visible to our re-check, and each commit
+  // after it pairs with us by its own fence (the symmetric Dekker pair).
+  if (c.wake.fence_acked.load(std::memory_order_seq_cst) == owner) return {};
+  // (The slot's pid was written before its owner took the word, which we read above. If the slot
+  // changed hands since, so did the word: a later owner is covered as above.)
+  if (s.producer_slot(static_cast<std::uint16_t>(held - 1)).pid.load(std::memory_order_acquire) ==
+      ::getpid())
+    return {true, false};
+  if (c.wake.fence_asked.load(std::memory_order_relaxed) == 0)
+    c.wake.fence_asked.store(1, std::memory_order_seq_cst);
+  return {true, true};
+}
+
 bool park(const Segment& s, std::uint64_t frontier_seen, std::chrono::nanoseconds timeout,
           std::atomic<std::uint32_t>* slot) noexcept {
   WakeBlock& w = s.control().wake;
   FrontierBlock& f = s.control().frontier;
   announce_waiter(s, slot);                // P1
   const std::uint32_t word = arm_wait(s);  // P1b: the word, then the epoch we arm at
-  // An exclusive producer stores the frontier and loads the waiter count with no fence between:
-  // this barrier, run on its CPU, is that fence (the asymmetric Dekker pair, docs/ring.md,
-  // "Exclusive producers"). Without it we may miss a wake: sleep a bounded slice only.
-  // (Not on a ring made with fenced commits: its producer fences each commit itself.)
-  if (s.exclusive_producer() && !s.fenced_commits() && !expedited_barrier())
+  // An exclusive producer stores the frontier and loads the waiter count with no fence between
+  // (until it fences on request): the barrier, run on its CPU, is that fence (the asymmetric
+  // Dekker pair, docs/ring.md, "Exclusive producers"). Without it, or where the barrier cannot
+  // be trusted to reach the producer, we may miss a wake: sleep a bounded slice only. (Not on a
+  // ring made with fenced commits: its producer fences each commit itself.)
+  const ParkingCover cover = parking_cover(s);
+  if (cover.bounded || (cover.barrier && !expedited_barrier()))
     timeout = std::min(timeout, std::chrono::nanoseconds(kUnsureParkNs));
   // SYNC POINT READ [P2]: frontier re-checked after announcing ourselves. Either this load sees
   // the advancer's CAS, or the advancer's loads (wake_waiters) see our increment and our epoch.
@@ -148,16 +173,18 @@ bool park_any(std::span<const Segment* const> rings, std::span<const std::uint64
   // Announce ourselves on every ring first (and arm: its word, then its epoch), then one barrier
   // for every exclusive ring among them (membarrier() runs a full barrier on every CPU: one call
   // covers them all), then re-check each frontier: per ring, the Dekker pair of park().
-  bool barrier = false;
+  bool barrier = false, bounded = false;
   futex_waitv waiters[kParkAnyMax];
   for (std::size_t i = 0; i < n; ++i) {
     announce_waiter(*rings[i], slot(i));
     waiters[i] = futex_waitv{arm_wait(*rings[i]),
                              reinterpret_cast<std::uint64_t>(&rings[i]->control().wake.futex_word),
                              FUTEX_32, 0};
-    barrier = barrier || (rings[i]->exclusive_producer() && !rings[i]->fenced_commits());
+    const ParkingCover cover = parking_cover(*rings[i]);
+    barrier = barrier || cover.barrier;
+    bounded = bounded || cover.bounded;
   }
-  if (barrier && !expedited_barrier())
+  if (bounded || (barrier && !expedited_barrier()))
     timeout = std::min(timeout, std::chrono::nanoseconds(kUnsureParkNs));
   bool changed = false;
   for (std::size_t i = 0; i < n; ++i) {

@@ -226,16 +226,18 @@ void RingNotifier::arm() noexcept {
   // passed on (the Dekker pair: a commit either is seen here or sees our count and our epoch and
   // wakes the word, which completes the wait; docs/ring.md "Wake epochs"). The wait itself is the
   // io_uring request, in place of the blocking futex call.
-  bool moved = false, barrier = false;
+  bool moved = false, barrier = false, bounded = false;
   std::uint32_t words[kMaxRings];
   for (std::size_t i = 0; i < rings_.size(); ++i) {
     if (armed_[i]) continue;
     const Segment& s = *rings_[i];
     core::announce_waiter(s, slots_[i]);
     words[i] = core::arm_wait(s);  // (the word, then the epoch it arms at)
-    barrier = barrier || (s.exclusive_producer() && !s.fenced_commits());
+    const core::ParkingCover cover = core::parking_cover(s);
+    barrier = barrier || cover.barrier;
+    bounded = bounded || cover.bounded;
   }
-  const bool unsure = barrier && !core::expedited_barrier();
+  const bool unsure = bounded || (barrier && !core::expedited_barrier());
   for (std::size_t i = 0; i < rings_.size(); ++i) {
     if (armed_[i]) continue;
     layout::Control& c = rings_[i]->control();

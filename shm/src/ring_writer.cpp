@@ -50,6 +50,12 @@ Result<RingWriter> RingWriter::attach(const Segment& segment, WriterOptions opti
     // (A ring made with fenced commits: always fence, parkers do not call membarrier(). Otherwise
     // fence only where this process cannot register for it.)
     w.fence_ = segment.fenced_commits() || !core::register_expedited_barrier();
+    w.owner_ = layout::owner_word(w.slot_->generation.load(std::memory_order_acquire), id.value());
+    // A ring whose parkers in other processes asked a producer before us to fence (or this
+    // process cannot register): fence from the first commit on, and say so (X6).
+    if (!segment.fenced_commits() &&
+        (w.fence_ || segment.control().wake.fence_asked.load(std::memory_order_seq_cst) != 0))
+      w.answer_fence_request();
     w.tail_ = segment.control().tail.tail.load(std::memory_order_acquire);
     w.next_index_ = core::index_at(segment, w.tail_);
   }
@@ -67,6 +73,7 @@ RingWriter::RingWriter(RingWriter&& o) noexcept
       commits_(o.commits_),
       exclusive_(o.exclusive_),
       fence_(o.fence_),
+      owner_(o.owner_),
       tail_(o.tail_),
       next_index_(o.next_index_),
       tail_skips_(o.tail_skips_) {}
@@ -84,6 +91,7 @@ RingWriter& RingWriter::operator=(RingWriter&& o) noexcept {
     commits_ = o.commits_;
     exclusive_ = o.exclusive_;
     fence_ = o.fence_;
+    owner_ = o.owner_;
     tail_ = o.tail_;
     next_index_ = o.next_index_;
     tail_skips_ = o.tail_skips_;
@@ -273,13 +281,20 @@ void RingWriter::finish(std::uint64_t first, std::uint64_t end, bool stamped, st
     // follows this store, so none moves it past `end` before it, nor can it go back.
     c.frontier.frontier.store(end, std::memory_order_release);
     // SYNC POINT: the Dekker pair with a parker (core::park) — our frontier store before our
-    // waiters load, its waiters increment before its frontier re-check. Its side calls
-    // membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED), which runs a full barrier on our CPU, so ours
-    // needs only the compiler's order — unless this process could not register (fence_).
+    // waiters load, its waiters increment before its frontier re-check. A parker in our process
+    // calls membarrier(), which runs a full barrier on our CPU, so ours needs only the compiler's
+    // order — unless this process could not register, or a parker in another process asked us
+    // to fence (fence_; core::parking_cover).
     if (fence_) {
       std::atomic_thread_fence(std::memory_order_seq_cst);
     } else {
       std::atomic_signal_fence(std::memory_order_seq_cst);
+      // A parker in another process asked us to fence (its membarrier() can miss our CPU: X6).
+      // Answered after this commit's frontier store, and fenced from this commit on.
+      if (c.wake.fence_asked.load(std::memory_order_relaxed) != 0) [[unlikely]] {
+        answer_fence_request();
+        std::atomic_thread_fence(std::memory_order_seq_cst);
+      }
     }
     core::wake_waiters(s);
     return;
@@ -292,6 +307,13 @@ void RingWriter::finish(std::uint64_t first, std::uint64_t end, bool stamped, st
   // is repaired within the dead-check bound (before 2026-12-05 only after that second; found by
   // a review). No system call while no one is parked at the current epoch (wake_waiters).
   if (!core::advance_after_seals(s)) core::wake_waiters(s);
+}
+
+void RingWriter::answer_fence_request() noexcept {
+  fence_ = true;
+  // SYNC POINT WRITE [X6]: our owner word, after every frontier store so far (release), before
+  // every commit's fence from now on. A parker that reads it here skips membarrier() for us.
+  segment_->control().wake.fence_acked.store(owner_, std::memory_order_seq_cst);
 }
 
 void RingWriter::complete_one(const Reserved& r, std::uint64_t fp, std::uint64_t info, bool counted,

@@ -1,6 +1,7 @@
 // Single-threaded behaviour of the ring: what a writer publishes, a reader sees, in order, intact.
 #include <poll.h>
 #include <sched.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 
@@ -10,6 +11,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <random>
 #include <set>
 #include <thread>
@@ -1610,22 +1612,63 @@ TEST(Ring, ParkAnyReturnsOnACommitToAnyRingAndTimesOutOtherwise) {
 }
 
 // A waiter and a commit on a ring made for one producer, racing (docs/ring.md "Exclusive
-// producers", X4/X5): the producer stores the frontier and loads the waiter count with no fence
+// producers", X4-X6): the producer stores the frontier and loads the waiter count with no fence
 // between them, so the waiter's membarrier() is what keeps it from missing the commit while its
-// own re-check misses the frontier; on a ring made with fenced commits, the producer's fence. The
-// waiter announces itself, the producer publishes 0-40 pauses after it saw the waiter about to,
-// 100,000 times (or for 20 s): park() on that ring, park_any() on it and a shared ring, and park()
-// on a ring with fenced commits. A 300 ms wait that runs out with the record published 100 ms or
-// more before its end is a lost wake (a producer not run for that long is a loaded machine's
-// doing, and its record is then not there for long). Without the membarrier (the first two cases)
-// or the fence (the third) each case lost a wake within its first 10,000 rounds in three runs
-// on the dev VM (mutants run 2026-12-06); with them none did. (A notifier's io_uring arming has
-// the same pair, but its caller reads the rings after each drain(), which then finds such a
-// commit: no wait to lose that a test could see. NoWakeIsLostOnSeveralRings covers its arming.)
+// own re-check misses the frontier; on a ring made with fenced commits, the producer's fence; with
+// the producer in another process, the producer's fence on the waiter's request. The waiter
+// announces itself, the producer publishes 0-40 pauses after it saw the waiter about to, 100,000
+// times (or for 20 s): park() on that ring, park_any() on it and a shared ring, park() on a ring
+// with fenced commits, and park() with the producer in a forked process. A wait that returns at
+// its timeout with the record published 100 ms or more before is a lost wake (a producer not run
+// for that long is a loaded machine's doing, and its record is then not there for long; a wait
+// bounded to 1 ms until the producer answers the request cannot be one). Without the membarrier
+// (the first two cases) or the fence (the third) each case lost a wake within its first 10,000
+// rounds in three runs on the dev VM (mutants run 2026-12-06); with them none did. The fourth
+// lost one within its first rounds with neither the request nor the membarrier, and none with the
+// request alone (mutants run 2026-12-06). (A notifier's io_uring arming has the same pair, but its
+// caller reads the rings after each drain(), which then finds such a commit: no wait to lose that
+// a test could see. NoWakeIsLostOnSeveralRings covers its arming.)
 class AWaiterRacingACommit : public ::testing::TestWithParam<int> {};
 
+// What the waiter and the producer share (in memory both processes map when the producer is a
+// forked child).
+struct Race {
+  std::atomic<std::uint64_t> turn{0};            // the round the waiter is about to wait in
+  std::atomic<std::uint64_t> published_ns{0};    // when the publish of round published_turn
+  std::atomic<std::uint64_t> published_turn{0};  // returned
+  std::atomic<bool> done{false}, stop{false};    // (stop: the producer failed)
+  std::atomic<bool> ready{false};                // the forked producer has attached
+};
+
+// The producer's side: publishes once per round the waiter enters, until done. False if a publish
+// failed (stop is then set, which ends the waiter).
+bool race_producer(RingWriter& w, Race& r) {
+  std::mt19937 rng(5);
+  const std::byte payload[64] = {};
+  for (std::uint64_t last = 0, idle = 0; !r.done.load();) {
+    const std::uint64_t t = r.turn.load();
+    if (t == last) {
+      // (A yield now and then: on a loaded machine the waiter may need this CPU.)
+      if ((++idle & 4095) == 0) std::this_thread::yield();
+      core::cpu_relax();
+      continue;
+    }
+    last = t;
+    for (unsigned k = rng() % 40; k > 0; --k) core::cpu_relax();
+    if (w.publish(1, payload) != PublishStatus::ok) {
+      r.stop = true;
+      return false;
+    }
+    r.published_ns.store(monotonic_ns());
+    r.published_turn.store(t);
+  }
+  return true;
+}
+
 TEST_P(AWaiterRacingACommit, IsWokenByIt) {
-  const int how = GetParam();  // 0: park(); 1: park_any() on two rings; 2: park(), fenced commits
+  // 0: park(); 1: park_any() on two rings; 2: park(), fenced commits; 3: park(), the producer in
+  // another process
+  const int how = GetParam();
   if (!core::register_expedited_barrier())
     GTEST_SKIP() << "membarrier() refused here: the producer fences, and parks last 1 ms";
   if (how == 1 && !futex_waitv_available()) GTEST_SKIP() << "no futex_waitv here";
@@ -1635,59 +1678,73 @@ TEST_P(AWaiterRacingACommit, IsWokenByIt) {
   rings.push_back(test::make_ring(n1, 1 << 20));
   const Segment* both[] = {&rings[0], &rings[1]};
   const std::span<const Segment* const> set(both, how == 1 ? 2 : 1);
-  auto w = RingWriter::attach(rings[0]).value();
   const layout::Control& c = rings[0].control();
+  void* shared =
+      ::mmap(nullptr, sizeof(Race), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(shared, MAP_FAILED);
+  Race& race = *new (shared) Race{};
+  std::optional<RingWriter> w;
+  pid_t producer = -1;
+  if (how == 3) {
+    // (Forked before any thread of this test starts.)
+    producer = test::spawn([&] {
+      auto mine = RingWriter::attach(rings[0]);
+      if (!mine) return 2;
+      race.ready = true;
+      return race_producer(*mine, race) ? 0 : 1;
+    });
+    ASSERT_GT(producer, 0);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!race.ready.load() && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::yield();
+    if (!race.ready.load()) race.stop = true;  // (the waiter below then ends at once)
+    EXPECT_TRUE(race.ready.load()) << "the producer process did not attach";
+  } else {
+    w.emplace(RingWriter::attach(rings[0]).value());
+  }
   constexpr std::uint64_t kRounds = 100'000;
   const std::uint64_t until_ns = monotonic_ns() + 20'000'000'000ULL;
-  std::atomic<std::uint64_t> turn{0};            // the round the waiter is about to wait in
-  std::atomic<std::uint64_t> published_ns{0};    // when the publish of round published_turn
-  std::atomic<std::uint64_t> published_turn{0};  // returned
-  std::atomic<bool> done{false}, stop{false};    // (stop: the producer failed)
   std::atomic<int> lost{0};
   std::thread waiting([&] {
     for (std::uint64_t t = 1;
-         t <= kRounds && lost.load() == 0 && !stop.load() && monotonic_ns() < until_ns; ++t) {
+         t <= kRounds && lost.load() == 0 && !race.stop.load() && monotonic_ns() < until_ns; ++t) {
       const std::uint64_t seen[] = {c.frontier.frontier.load(),
                                     rings[1].control().frontier.frontier.load()};
-      turn.store(t);
-      while (c.frontier.frontier.load() == seen[0] && !stop.load()) {
-        const std::uint64_t end = monotonic_ns() + 300'000'000;
+      race.turn.store(t);
+      while (c.frontier.frontier.load() == seen[0] && !race.stop.load()) {
         const bool woke = how == 1 ? core::park_any(set, seen, std::chrono::milliseconds(300))
                                    : core::park(rings[0], seen[0], std::chrono::milliseconds(300));
-        if (!woke && published_turn.load() == t && published_ns.load() + 100'000'000 <= end) ++lost;
+        if (!woke && race.published_turn.load() == t &&
+            race.published_ns.load() + 100'000'000 <= monotonic_ns())
+          ++lost;
       }
     }
-    done = true;
+    race.done = true;
   });
-  std::mt19937 rng(5);
-  const std::byte payload[64] = {};
-  for (std::uint64_t last = 0, idle = 0; !done.load();) {
-    const std::uint64_t t = turn.load();
-    if (t == last) {
-      // (A yield now and then: on a loaded machine the waiter may need this CPU.)
-      if ((++idle & 4095) == 0) std::this_thread::yield();
-      core::cpu_relax();
-      continue;
-    }
-    last = t;
-    for (unsigned k = rng() % 40; k > 0; --k) core::cpu_relax();
-    if (const PublishStatus st = w.publish(1, payload); st != PublishStatus::ok) {
-      ADD_FAILURE() << "publish: " << to_string(st);  // (not ASSERT: the waiter must be joined)
-      stop = true;
-      break;
-    }
-    published_ns.store(monotonic_ns());
-    published_turn.store(t);
+  if (how == 3) {
+    waiting.join();
+    EXPECT_EQ(test::join(producer), 0) << "the producer process failed";
+    // It answered the waiter's request: its owner word is in fence_acked (its commits fenced).
+    EXPECT_EQ(c.wake.fence_asked.load(), 1u);
+    EXPECT_NE(c.wake.fence_acked.load(), 0u);
+  } else {
+    if (!race_producer(*w, race)) ADD_FAILURE() << "a publish failed";  // (the waiter is joined)
+    waiting.join();
+    // A producer in this process is never asked (the parker's membarrier covers it).
+    EXPECT_EQ(c.wake.fence_asked.load(), 0u);
   }
-  waiting.join();
   EXPECT_EQ(lost.load(), 0) << "a wake was lost";
   for (const Segment& s : rings) EXPECT_EQ(s.control().wake.waiters.load(), 0u);
+  ::munmap(shared, sizeof(Race));
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Waits, AWaiterRacingACommit, ::testing::Values(0, 1, 2), [](const auto& p) {
-      return std::string(p.param == 0 ? "park" : p.param == 1 ? "park_any" : "park_fenced_commits");
-    });
+INSTANTIATE_TEST_SUITE_P(Waits, AWaiterRacingACommit, ::testing::Values(0, 1, 2, 3),
+                         [](const auto& p) {
+                           return std::string(p.param == 0   ? "park"
+                                              : p.param == 1 ? "park_any"
+                                              : p.param == 2 ? "park_fenced_commits"
+                                                             : "park_producer_in_another_process");
+                         });
 
 }  // namespace
 }  // namespace shmio::shm

@@ -3,10 +3,12 @@
 // indices and loss counts, parking. (Its crash cases: ring_crash_test.cpp,
 // KilledMidExclusiveClaim.)
 #include <poll.h>
+#include <unistd.h>
 
 #include <gtest/gtest.h>
 #include <random>
 #include <thread>
+#include <utility>
 
 #include "test_support.hpp"
 
@@ -145,6 +147,116 @@ TEST(RingExclusive, AParkedWaiterIsWokenByEveryCommit) {
 // RingConfig::fenced_commits: the producer fences each commit and parkers skip membarrier().
 TEST(RingExclusive, AParkedWaiterIsWokenByEveryFencedCommit) {
   parked_waiter_is_woken_by_every_commit(true);
+}
+
+// A parker whose ring's producer is in another process cannot trust membarrier() to reach that
+// producer's CPU (the global command can skip it: docs/ring.md "Exclusive producers", X4-X6), so
+// it asks the producer to fence its commits, and sleeps 1 ms at a time until the producer answers
+// (its owner word in fence_acked), which it does at its next commit, and at attach where a parker
+// asked before it; from then on a parker needs no membarrier(). A producer in the parker's own
+// process is never asked (the private command reaches it), nor is anyone while the ring has no
+// producer (one that takes it later sees the count). Step by step, with producers in forked
+// processes taking commands through a pipe.
+class Commanded {  // a producer in a child process: attaches, says so, publishes on each 'p'
+ public:
+  explicit Commanded(const Segment& s) {
+    if (::pipe(to_) != 0 || ::pipe(from_) != 0) throw std::runtime_error("pipe");
+    pid_ = test::spawn([&] {
+      ::close(to_[1]);
+      ::close(from_[0]);
+      auto w = RingWriter::attach(s);
+      if (!w) return 2;
+      std::vector<std::byte> buf(64);
+      const char said = 'a';
+      char c = 0;
+      for (std::uint64_t i = 0; ::write(from_[1], &said, 1) == 1 && ::read(to_[0], &c, 1) == 1;
+           ++i) {
+        CheckedRecord::fill(buf, 0, i);
+        if (c != 'p' || w->publish(1, buf) != PublishStatus::ok) return 3;
+      }
+      return 0;  // (the parent closed the pipe: done)
+    });
+    ::close(to_[0]);
+    ::close(from_[1]);
+  }
+  ~Commanded() { finish(); }
+  // Waits for the child's word: attached, or published.
+  bool heard() {
+    char c = 0;
+    return ::read(from_[0], &c, 1) == 1 && c == 'a';
+  }
+  bool publish() {
+    const char c = 'p';
+    return ::write(to_[1], &c, 1) == 1 && heard();
+  }
+  int finish() {
+    if (to_[1] >= 0) ::close(std::exchange(to_[1], -1));
+    if (from_[0] >= 0) ::close(std::exchange(from_[0], -1));
+    if (pid_ > 0) rc_ = test::join(std::exchange(pid_, -1));
+    return rc_;
+  }
+
+ private:
+  int to_[2] = {-1, -1}, from_[2] = {-1, -1};
+  pid_t pid_ = -1;
+  int rc_ = -1;
+};
+
+TEST(RingExclusive, AParkerInAnotherProcessAsksTheProducerToFenceItsCommits) {
+  if (!core::register_expedited_barrier())
+    GTEST_SKIP() << "membarrier() refused here: every producer fences, and answers at attach";
+  RingName name("excl-ask");
+  auto s = test::make_ring(name, 1 << 16, 0, true);
+  const layout::Control& c = s.control();
+  auto cover = [&] {
+    const core::ParkingCover k = core::parking_cover(s);
+    return std::pair{k.barrier, k.bounded};
+  };
+  using Cover = std::pair<bool, bool>;
+  EXPECT_EQ(cover(), (Cover{false, false})) << "no producer: nothing to do";
+  {
+    auto mine = RingWriter::attach(s);
+    ASSERT_TRUE(mine);
+    EXPECT_EQ(cover(), (Cover{true, false})) << "a producer in this process: the barrier";
+  }
+  EXPECT_EQ(c.wake.fence_asked.load(), 0u);
+
+  Commanded first(s);
+  ASSERT_TRUE(first.heard());
+  EXPECT_EQ(cover(), (Cover{true, true})) << "in another process, not answered: asked, bounded";
+  EXPECT_EQ(c.wake.fence_asked.load(), 1u);
+  EXPECT_EQ(c.wake.fence_acked.load(), 0u);
+  EXPECT_EQ(cover(), (Cover{true, true})) << "still unanswered before its next commit";
+  ASSERT_TRUE(first.publish());
+  const std::uint32_t first_owner = c.repair.exclusive_owner.load();
+  EXPECT_NE(first_owner, 0u);
+  EXPECT_EQ(c.wake.fence_acked.load(), first_owner) << "answered at its commit";
+  EXPECT_EQ(cover(), (Cover{false, false})) << "it fences every commit now";
+  ASSERT_TRUE(first.publish());
+  EXPECT_EQ(first.finish(), 0);
+  EXPECT_EQ(c.repair.exclusive_owner.load(), 0u);
+  EXPECT_EQ(cover(), (Cover{false, false}));
+
+  // The request lasts: the next producer answers at attach, before any commit.
+  Commanded second(s);
+  ASSERT_TRUE(second.heard());
+  const std::uint32_t second_owner = c.repair.exclusive_owner.load();
+  EXPECT_NE(second_owner, 0u);
+  EXPECT_NE(second_owner, first_owner) << "a new generation of the slot";
+  EXPECT_EQ(c.wake.fence_acked.load(), second_owner);
+  EXPECT_EQ(cover(), (Cover{false, false}));
+  ASSERT_TRUE(second.publish());
+  EXPECT_EQ(second.finish(), 0);
+
+  // What both published, in order.
+  auto r = RingReader::attach(s, ReaderOptions{"check", -1, StartAt::oldest});
+  ASSERT_TRUE(r);
+  std::vector<std::uint64_t> seqs;
+  r->poll([&](const RecordView& v) {
+    EXPECT_TRUE(CheckedRecord::valid(v.payload));
+    seqs.push_back(CheckedRecord::seq(v.payload));
+  });
+  EXPECT_EQ(seqs, (std::vector<std::uint64_t>{0, 1, 0}));
 }
 
 // The same through RingReader::wait() with no spin: every record arrives (on a ring made with

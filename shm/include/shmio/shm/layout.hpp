@@ -59,8 +59,10 @@ inline constexpr std::uint64_t kMagic = 0x474e52'4f494d4853ULL;  // "SHMIORNG" l
 // 2: Control's horizon; 3: seals, indices apart; 4: exclusive-producer rings (the header flag and
 // the owner word, which older builds would ignore); 5: record headers beside the seals; 6: the wake
 // epochs (an older build's commits would not bump the epoch, and its waiters not arm at it); 7: the
-// repair lock in one word (pid and start time: an older build would take it as two)
-inline constexpr std::uint32_t kLayoutVersion = 7;
+// repair lock in one word (pid and start time: an older build would take it as two); 8: the
+// fence request of a ring made for one producer (an older build's producer would never answer it,
+// and its parkers in other processes would not ask)
+inline constexpr std::uint32_t kLayoutVersion = 8;
 
 inline constexpr std::size_t kUnit = 64;  // record alignment, one seal entry and one index per unit
 inline constexpr std::size_t kBlock = 128;  // a hot counter's own block (adjacent-line prefetch)
@@ -147,7 +149,10 @@ static_assert(offsetof(SegmentHeader, flags) == 80);
 //   block 2  wake      : futex word (u32) bumped when the frontier moves and someone is parked,
 //                        the count of parked waiters, and the wake epoch (u64, bumped before
 //                        the word by each wake) beside the highest epoch a waiter armed at
-//                        (layout version 6, docs/ring.md "Wake epochs").
+//                        (layout version 6, docs/ring.md "Wake epochs"); on a ring made for
+//                        one producer, the fence request of parkers in other processes and the
+//                        owner word of the producer that answered it (layout version 8,
+//                        docs/ring.md "Exclusive producers", X4/X5).
 //   block 3  repair    : the repair lock (0 = free; else the repairer's process_tag: its pid and
 //                        the low half of its start time, one word since layout version 7), the
 //                        exclusive producer's
@@ -170,6 +175,12 @@ struct alignas(kBlock) WakeBlock {
   std::atomic<std::uint32_t> waiters;
   std::atomic<std::uint64_t> epoch;        // wakes so far (each bumps it, then the word)
   std::atomic<std::uint64_t> armed_epoch;  // the highest epoch a waiter read when it armed
+  // Rings made for one producer without fenced commits: 1 once a parker in a process other than
+  // the producer's asked the producer to fence its commits (for the ring's life), 0 before.
+  std::atomic<std::uint32_t> fence_asked;
+  // The owner word (RepairBlock::exclusive_owner) of the producer that fences every commit since
+  // it stored it here (it saw fence_asked, or could not register for membarrier()); 0: none yet.
+  std::atomic<std::uint32_t> fence_acked;
 };
 struct alignas(kBlock) RepairBlock {
   // 0 = free; else the repairer's process_tag (shm/process.hpp): taken, and stolen from a dead
@@ -177,12 +188,21 @@ struct alignas(kBlock) RepairBlock {
   // time in two words: a thief stopped between its two stores was judged dead by the next one).
   std::atomic<std::uint64_t> lock;
   // Exclusive-producer rings: the one producer's slot + 1 in the low 16 bits and that slot's
-  // generation (low 16 bits) in the high 16; 0 = none. Taken with a CAS (registry.cpp).
+  // generation (low 16 bits) in the high 16 (owner_word); 0 = none. Taken with a CAS
+  // (registry.cpp).
   std::atomic<std::uint32_t> exclusive_owner;
   std::atomic<std::uint64_t> repairs;          // holes turned into padding by a repair
   std::atomic<std::uint64_t> abandoned_bytes;  // bytes of dead producers' claims made padding
   std::atomic<std::uint64_t> aborted_claims;   // claims their live producer gave back
 };
+// The owner word of producer slot `id` taken at `generation`: the slot + 1 in the low 16 bits,
+// the low 16 bits of the generation in the high 16, so that a slot taken again by another process
+// never reads as its previous owner.
+inline constexpr std::uint32_t kOwnerSlotMask = 0xFFFF;
+constexpr std::uint32_t owner_word(std::uint64_t generation, std::uint16_t id) {
+  return (static_cast<std::uint32_t>(generation) << 16) | (static_cast<std::uint32_t>(id) + 1);
+}
+static_assert(owner_word(0x12345, 0) == 0x23450001u);
 struct alignas(kBlock) HorizonBlock {
   std::atomic<std::uint64_t> horizon;
 };

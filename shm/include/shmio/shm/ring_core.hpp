@@ -72,6 +72,23 @@ bool register_expedited_barrier() noexcept;
 bool expedited_barrier() noexcept;
 inline constexpr std::uint64_t kUnsureParkNs = 1'000'000;  // 1 ms
 
+// What a parker on ring `s` does, after announcing itself and before its frontier re-check, so
+// that the producer's next commit either is seen by that re-check or sees the announcement (the
+// Dekker pair of parking; docs/ring.md "Exclusive producers", X4/X5). Only rings made for one
+// producer without fenced commits need anything:
+// - no producer, or one that fences every commit since it answered the fence request (its owner
+//   word in fence_acked): nothing;
+// - a producer in this process: `barrier` (expedited_barrier(), whose private command covers it);
+// - a producer in another process that has not answered: the request is made (fence_asked; the
+//   producer answers at its next commit, and fences from then on), and until then the parker
+//   runs the barrier and is `bounded`: it sleeps at most kUnsureParkNs at a time, since the global
+//   command can skip that producer's CPU (docs/ring.md "Open issues" until 2026-12-06).
+struct ParkingCover {
+  bool barrier = false;
+  bool bounded = false;
+};
+ParkingCover parking_cover(const Segment& s) noexcept;
+
 // A waiter's count in the ring's `waiters` is kept in a slot of its process as well (a reader
 // slot's `parked`), so that whoever frees the slot of a process that died waiting takes the count
 // back (registry::take_reader, registry::reap_dead_readers; docs/ring.md "Dead waiters").

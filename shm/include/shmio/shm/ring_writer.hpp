@@ -152,6 +152,12 @@ class RingWriter {
   // interrupt us).
   bool exclusive_ = false;
   bool fence_ = false;
+  // Exclusive-producer rings: our owner word (layout::owner_word). Stored in the ring's
+  // fence_acked by answer_fence_request(), which makes every commit after it fence (docs/ring.md
+  // "Exclusive producers", X6): asked by a parker in another process, whose membarrier() cannot
+  // be trusted to reach our CPU.
+  std::uint32_t owner_ = 0;
+  void answer_fence_request() noexcept;
   std::uint64_t tail_ = 0;
   std::uint64_t next_index_ = 0;
   // Shared rings: the commits left before the frontier's move looks at the tail again

@@ -196,8 +196,14 @@ Result<void> take_exclusive(const Segment& s, std::uint16_t id) {
                          " (pid " + std::to_string(who.pid) + ", writer '" + label + "')"};
       }
     }
-    // No holder, or a dead one: the word is ours if nobody changed it meanwhile.
-    if (!owner.compare_exchange_strong(cur, mine, std::memory_order_acq_rel)) continue;
+    // No holder, or a dead one: the word is ours if nobody changed it meanwhile. An answer to the
+    // fence request equal to our word is an owner's of 65,536 generations ago (the word carries 16
+    // bits of the slot's): cleared before we take the word, so that no parker takes it for ours
+    // (core::parking_cover; we answer again at attach if asked). seq_cst: a parker that loaded the
+    // word before this CAS announced itself earlier in the single total order (docs/ring.md X6).
+    std::uint32_t stale = mine;
+    s.control().wake.fence_acked.compare_exchange_strong(stale, 0, std::memory_order_seq_cst);
+    if (!owner.compare_exchange_strong(cur, mine, std::memory_order_seq_cst)) continue;
     // Complete or repair what a dead holder left, then retire its slot — unless it has been taken
     // since (a new generation; whoever took it will be refused: the word is ours). A repair of a
     // hole retires it already, counting the abandoned claim; a holder that died between its own

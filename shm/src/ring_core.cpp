@@ -103,32 +103,41 @@ bool expedited_barrier() noexcept {
   // switches between processes: one idle on the producer's memory map (lazily) when the producer
   // registered, and running only that process since, stays unmarked. The
   // private command looks at each CPU's current process instead: it covers every producer thread
-  // of this process. (Producers in other processes: still the global command's; docs/ring.md
-  // "Open issues".)
+  // of this process, and a failure of it is a failure of the barrier. (Producers in other
+  // processes are asked to fence instead: parking_cover, X6.)
   static const bool private_registered =
       ::syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
-  if (private_registered) (void)::syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
-  return ::syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL_EXPEDITED, 0, 0) == 0;
+  const bool private_done =
+      private_registered && ::syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0;
+  const bool global_done = ::syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL_EXPEDITED, 0, 0) == 0;
+  return private_done && global_done;
 }
 
 ParkingCover parking_cover(const Segment& s) noexcept {
   if (!s.exclusive_producer() || s.fenced_commits()) return {};
   Control& c = s.control();
   // SYNC POINT READ [X6]: the owner word after our announcement (P1, seq_cst). A producer that
-  // takes the ring after this load took it with a CAS later in the single total order than our
-  // increment, and its commits' waiters loads (seq_cst) follow that CAS: they see our count.
+  // takes the ring after this load took it with a seq_cst CAS (registry.cpp, take_exclusive)
+  // later in the single total order than our increment, and its commits' waiters loads (seq_cst)
+  // follow that CAS: they see our count.
   const std::uint32_t owner = c.repair.exclusive_owner.load(std::memory_order_seq_cst);
   const std::uint32_t held = owner & kOwnerSlotMask;
   if (held == 0 || held > s.max_producers()) return {};
   // The owner fences every commit since its answer, whose release store follows its stores of the
   // frontier before it: the acquire here makes those visible to our re-check, and each commit
-  // after it pairs with us by its own fence (the symmetric Dekker pair).
+  // after it pairs with us by its own fence (the symmetric Dekker pair). (No earlier owner's
+  // answer reads as this one's: take_exclusive clears an answer equal to the word it takes.)
   if (c.wake.fence_acked.load(std::memory_order_seq_cst) == owner) return {};
   // (The slot's pid was written before its owner took the word, which we read above. If the slot
   // changed hands since, so did the word: a later owner is covered as above.)
-  if (s.producer_slot(static_cast<std::uint16_t>(held - 1)).pid.load(std::memory_order_acquire) ==
-      ::getpid())
-    return {true, false};
+  const layout::ProducerSlot& slot = s.producer_slot(static_cast<std::uint16_t>(held - 1));
+  const ProcessIdentity who{slot.pid.load(std::memory_order_acquire),
+                            slot.start_time.load(std::memory_order_acquire)};
+  if (who.pid == self_identity().pid) return {true, false};
+  // A dead owner commits nothing more (and whoever takes the ring from it sees our count, as
+  // above): no request, no bound — else its parkers would wake every millisecond until someone
+  // takes the ring. (A /proc look, only while a live owner in another process has not answered.)
+  if (liveness(who) == Liveness::dead) return {};
   if (c.wake.fence_asked.load(std::memory_order_relaxed) == 0)
     c.wake.fence_asked.store(1, std::memory_order_seq_cst);
   return {true, true};
@@ -146,7 +155,8 @@ bool park(const Segment& s, std::uint64_t frontier_seen, std::chrono::nanosecond
   // be trusted to reach the producer, we may miss a wake: sleep a bounded slice only. (Not on a
   // ring made with fenced commits: its producer fences each commit itself.)
   const ParkingCover cover = parking_cover(s);
-  if (cover.bounded || (cover.barrier && !expedited_barrier()))
+  const bool barrier_done = !cover.barrier || expedited_barrier();
+  if (cover.bounded || !barrier_done)
     timeout = std::min(timeout, std::chrono::nanoseconds(kUnsureParkNs));
   // SYNC POINT READ [P2]: frontier re-checked after announcing ourselves. Either this load sees
   // the advancer's CAS, or the advancer's loads (wake_waiters) see our increment and our epoch.
@@ -184,7 +194,8 @@ bool park_any(std::span<const Segment* const> rings, std::span<const std::uint64
     barrier = barrier || cover.barrier;
     bounded = bounded || cover.bounded;
   }
-  if (bounded || (barrier && !expedited_barrier()))
+  const bool barrier_done = !barrier || expedited_barrier();
+  if (bounded || !barrier_done)
     timeout = std::min(timeout, std::chrono::nanoseconds(kUnsureParkNs));
   bool changed = false;
   for (std::size_t i = 0; i < n; ++i) {

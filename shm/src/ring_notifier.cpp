@@ -237,7 +237,8 @@ void RingNotifier::arm() noexcept {
     barrier = barrier || cover.barrier;
     bounded = bounded || cover.bounded;
   }
-  const bool unsure = bounded || (barrier && !core::expedited_barrier());
+  const bool barrier_done = !barrier || core::expedited_barrier();
+  const bool unsure = bounded || !barrier_done;
   for (std::size_t i = 0; i < rings_.size(); ++i) {
     if (armed_[i]) continue;
     layout::Control& c = rings_[i]->control();

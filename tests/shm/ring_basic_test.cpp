@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <optional>
 #include <random>
 #include <set>
@@ -1682,6 +1683,8 @@ TEST_P(AWaiterRacingACommit, IsWokenByIt) {
   void* shared =
       ::mmap(nullptr, sizeof(Race), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   ASSERT_NE(shared, MAP_FAILED);
+  const std::unique_ptr<void, void (*)(void*)> unmap(shared,
+                                                     [](void* p) { ::munmap(p, sizeof(Race)); });
   Race& race = *new (shared) Race{};
   std::optional<RingWriter> w;
   pid_t producer = -1;
@@ -1704,7 +1707,11 @@ TEST_P(AWaiterRacingACommit, IsWokenByIt) {
   }
   constexpr std::uint64_t kRounds = 100'000;
   const std::uint64_t until_ns = monotonic_ns() + 20'000'000'000ULL;
+  // (A producer that died mid-round, a forked one killed say, publishes no more: the waiter gives
+  // up 10 s after the rounds' time and fails, instead of waiting until ctest's timeout.)
+  const std::uint64_t give_up_ns = until_ns + 10'000'000'000ULL;
   std::atomic<int> lost{0};
+  std::atomic<bool> gave_up{false};
   std::thread waiting([&] {
     for (std::uint64_t t = 1;
          t <= kRounds && lost.load() == 0 && !race.stop.load() && monotonic_ns() < until_ns; ++t) {
@@ -1712,6 +1719,11 @@ TEST_P(AWaiterRacingACommit, IsWokenByIt) {
                                     rings[1].control().frontier.frontier.load()};
       race.turn.store(t);
       while (c.frontier.frontier.load() == seen[0] && !race.stop.load()) {
+        if (monotonic_ns() > give_up_ns) {
+          gave_up = true;
+          race.stop = true;
+          break;
+        }
         const bool woke = how == 1 ? core::park_any(set, seen, std::chrono::milliseconds(300))
                                    : core::park(rings[0], seen[0], std::chrono::milliseconds(300));
         if (!woke && race.published_turn.load() == t &&
@@ -1734,8 +1746,8 @@ TEST_P(AWaiterRacingACommit, IsWokenByIt) {
     EXPECT_EQ(c.wake.fence_asked.load(), 0u);
   }
   EXPECT_EQ(lost.load(), 0) << "a wake was lost";
+  EXPECT_FALSE(gave_up.load()) << "the producer stopped publishing";
   for (const Segment& s : rings) EXPECT_EQ(s.control().wake.waiters.load(), 0u);
-  ::munmap(shared, sizeof(Race));
 }
 
 INSTANTIATE_TEST_SUITE_P(Waits, AWaiterRacingACommit, ::testing::Values(0, 1, 2, 3),

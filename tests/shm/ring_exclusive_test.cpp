@@ -5,6 +5,8 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <csignal>
+
 #include <gtest/gtest.h>
 #include <random>
 #include <thread>
@@ -160,7 +162,12 @@ TEST(RingExclusive, AParkedWaiterIsWokenByEveryFencedCommit) {
 class Commanded {  // a producer in a child process: attaches, says so, publishes on each 'p'
  public:
   explicit Commanded(const Segment& s) {
-    if (::pipe(to_) != 0 || ::pipe(from_) != 0) throw std::runtime_error("pipe");
+    if (::pipe(to_) != 0) throw std::runtime_error("pipe");
+    if (::pipe(from_) != 0) {
+      ::close(to_[0]);
+      ::close(to_[1]);
+      throw std::runtime_error("pipe");
+    }
     pid_ = test::spawn([&] {
       ::close(to_[1]);
       ::close(from_[0]);
@@ -188,6 +195,11 @@ class Commanded {  // a producer in a child process: attaches, says so, publishe
   bool publish() {
     const char c = 'p';
     return ::write(to_[1], &c, 1) == 1 && heard();
+  }
+  // SIGKILLs it (holding the ring, its slot left ACTIVE) and reaps it.
+  void kill() {
+    if (pid_ > 0) ::kill(pid_, SIGKILL);
+    finish();
   }
   int finish() {
     if (to_[1] >= 0) ::close(std::exchange(to_[1], -1));
@@ -247,6 +259,40 @@ TEST(RingExclusive, AParkerInAnotherProcessAsksTheProducerToFenceItsCommits) {
   EXPECT_EQ(cover(), (Cover{false, false}));
   ASSERT_TRUE(second.publish());
   EXPECT_EQ(second.finish(), 0);
+
+  // A dead owner that never answered: nothing to do (it commits no more), and nothing asked.
+  RingName name2("excl-ask-dead");
+  auto quiet = test::make_ring(name2, 1 << 16, 0, true);
+  Commanded doomed(quiet);
+  ASSERT_TRUE(doomed.heard());
+  {
+    const core::ParkingCover k = core::parking_cover(quiet);
+    EXPECT_TRUE(k.barrier && k.bounded) << "alive: asked";
+    quiet.control().wake.fence_asked.store(0);  // (as if not asked yet)
+  }
+  doomed.kill();
+  EXPECT_NE(quiet.control().repair.exclusive_owner.load(), 0u) << "still names the dead one";
+  {
+    const core::ParkingCover k = core::parking_cover(quiet);
+    EXPECT_FALSE(k.barrier || k.bounded) << "a dead owner: every millisecond for nothing";
+    EXPECT_EQ(quiet.control().wake.fence_asked.load(), 0u);
+  }
+
+  // An answer left by an owner of the same word 65,536 generations of its slot ago is not taken
+  // for the new owner's: the taker clears it (here the next owner's word, written in its place).
+  RingName name3("excl-ask-wrap");
+  auto wrapped = test::make_ring(name3, 1 << 16, 0, true);
+  const std::uint64_t next_generation = wrapped.producer_slot(0).generation.load() + 1;
+  wrapped.control().wake.fence_acked.store(layout::owner_word(next_generation, 0));
+  {
+    auto mine = RingWriter::attach(wrapped);
+    ASSERT_TRUE(mine);
+    ASSERT_EQ(wrapped.control().repair.exclusive_owner.load(),
+              layout::owner_word(next_generation, 0));
+    EXPECT_EQ(wrapped.control().wake.fence_acked.load(), 0u);
+    const core::ParkingCover k = core::parking_cover(wrapped);
+    EXPECT_TRUE(k.barrier) << "the producer is in this process and did not answer";
+  }
 
   // What both published, in order.
   auto r = RingReader::attach(s, ReaderOptions{"check", -1, StartAt::oldest});

@@ -152,7 +152,7 @@ static_assert(offsetof(SegmentHeader, flags) == 80);
 //                        (layout version 6, docs/ring.md "Wake epochs"); on a ring made for
 //                        one producer, the fence request of parkers in other processes and the
 //                        owner word of the producer that answered it (layout version 8,
-//                        docs/ring.md "Exclusive producers", X4/X5).
+//                        docs/ring.md "Exclusive producers", X6).
 //   block 3  repair    : the repair lock (0 = free; else the repairer's process_tag: its pid and
 //                        the low half of its start time, one word since layout version 7), the
 //                        exclusive producer's

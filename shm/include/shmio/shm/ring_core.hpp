@@ -64,10 +64,12 @@ void wake_all(const Segment& s) noexcept;  // (wake_waiters' system call)
 
 // Exclusive-producer rings (docs/ring.md, "Exclusive producers"). A producer registers its
 // process once for membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED) and then commits without a CPU
-// fence; a parker runs that barrier between its waiters increment and its frontier re-check.
+// fence; a parker in the producer's process runs the barrier (the private command, and the
+// global one) between its waiters increment and its frontier re-check, one in another process
+// asks the producer to fence (parking_cover).
 // register_expedited_barrier(): false where the kernel (before 4.16) or a seccomp profile refuses.
-// expedited_barrier(): false where the call fails in this process; then park() bounds its sleep
-// (kUnsureParkNs), since it cannot be sure the producer sees it.
+// expedited_barrier(): false where either command fails in this process; then park() bounds its
+// sleep (kUnsureParkNs), since it cannot be sure the producer sees it.
 bool register_expedited_barrier() noexcept;
 bool expedited_barrier() noexcept;
 inline constexpr std::uint64_t kUnsureParkNs = 1'000'000;  // 1 ms
@@ -79,10 +81,13 @@ inline constexpr std::uint64_t kUnsureParkNs = 1'000'000;  // 1 ms
 // - no producer, or one that fences every commit since it answered the fence request (its owner
 //   word in fence_acked): nothing;
 // - a producer in this process: `barrier` (expedited_barrier(), whose private command covers it);
-// - a producer in another process that has not answered: the request is made (fence_asked; the
-//   producer answers at its next commit, and fences from then on), and until then the parker
+// - a live producer in another process that has not answered: the request is made (fence_asked;
+//   the producer answers at its next commit, and fences from then on), and until then the parker
 //   runs the barrier and is `bounded`: it sleeps at most kUnsureParkNs at a time, since the global
-//   command can skip that producer's CPU (docs/ring.md "Open issues" until 2026-12-06).
+//   command can skip that producer's CPU (docs/ring.md "Exclusive producers", X6);
+// - a dead producer: nothing (it commits no more; one that takes the ring after it sees us).
+// The caller runs the barrier if `barrier`, and bounds its sleep if `bounded` or the barrier
+// failed; with several rings, once for all of them.
 struct ParkingCover {
   bool barrier = false;
   bool bounded = false;

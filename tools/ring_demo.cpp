@@ -1,6 +1,6 @@
 // ring-demo: a small driver for a shmio ring, for demos and for the shm-inspect CLI test.
 //
-//   ring-demo create  --name N [--capacity BYTES]
+//   ring-demo create  --name N [--capacity BYTES] [--exclusive]
 //   ring-demo produce --name N --count K --size S [--rate R] [--label L]
 //   ring-demo consume --name N --count K [--label L] [--timeout-ms T]
 //   ring-demo remove  --name N
@@ -46,7 +46,8 @@ constexpr std::uint16_t kRecordType = 1;
 constexpr std::size_t kSeqBytes = 8;
 
 constexpr const char* kUsage = R"(Usage:
-  ring-demo create  --name N [--capacity BYTES]        (default 1048576)
+  ring-demo create  --name N [--capacity BYTES] [--exclusive]   (default 1048576; --exclusive:
+                                                      a ring made for one producer at a time)
   ring-demo produce --name N --count K --size S [--rate R] [--label L]
   ring-demo consume --name N --count K [--label L] [--timeout-ms T]   (default 10000, at most 86400000)
   ring-demo remove  --name N
@@ -66,6 +67,7 @@ struct Args {
   std::uint64_t size = 0;
   std::uint64_t rate = 0;
   std::uint64_t timeout_ms = 10000;
+  bool exclusive = false;  // create: RingConfig::exclusive_producer
 };
 
 bool ParseNumber(std::string_view text, std::uint64_t& out) {
@@ -79,6 +81,10 @@ std::string ParseArgs(int argc, char** argv, Args& a) {
   a.command = argv[1];
   for (int i = 2; i < argc; ++i) {
     const std::string_view opt = argv[i];
+    if (opt == "--exclusive") {  // (the one option without a value)
+      a.exclusive = true;
+      continue;
+    }
     if (i + 1 >= argc) return "option " + std::string(opt) + " needs a value";
     const std::string_view value = argv[++i];
     bool ok = true;
@@ -104,6 +110,7 @@ std::string ParseArgs(int argc, char** argv, Args& a) {
     if (!ok) return "bad number for " + std::string(opt) + ": " + std::string(value);
   }
   if (a.name.empty()) return "--name is required";
+  if (a.exclusive && a.command != "create") return "--exclusive applies to create only";
   return {};
 }
 
@@ -111,10 +118,12 @@ int Create(const Args& a) {
   shm::RingConfig config;
   config.name = a.name;
   config.capacity = a.capacity;
+  config.exclusive_producer = a.exclusive;
   auto seg = shm::Segment::create(config);
   if (!seg) return Fail(seg.error().message);
-  std::printf("created ring %s, capacity %llu\n", a.name.c_str(),
-              static_cast<unsigned long long>(a.capacity));
+  std::printf("created ring %s, capacity %llu%s\n", a.name.c_str(),
+              static_cast<unsigned long long>(a.capacity),
+              a.exclusive ? ", for one producer at a time" : "");
   return kExitOk;
 }
 

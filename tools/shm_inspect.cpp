@@ -456,6 +456,14 @@ int CmdStat(const shm::Segment& s, const Options& o) {
   // (The lock word is the holder's process_tag: its pid in the high half.)
   const auto repair_lock = static_cast<std::int32_t>(c.repair.lock.load(kRelaxed) >> 32);
   const std::uint32_t waiters = c.wake.waiters.load(kRelaxed);
+  // A ring made for one producer: whether a parker in another process asked its producer to fence
+  // every commit, and whether the producer holding it now answered (docs/ring.md "Exclusive
+  // producers", X6). (Not on a ring made with fenced commits: its producers fence anyway.)
+  const bool by_request = s.exclusive_producer() && !s.fenced_commits();
+  const bool fence_asked = by_request && c.wake.fence_asked.load(kRelaxed) != 0;
+  const std::uint32_t owner = c.repair.exclusive_owner.load(kRelaxed);
+  const bool fenced_on_request =
+      fence_asked && owner != 0 && c.wake.fence_acked.load(kRelaxed) == owner;
   const std::uint64_t horizon = c.horizon.horizon.load(kRelaxed);
   const std::uint64_t granule = layout::horizon_granule(s.capacity());
 
@@ -486,6 +494,8 @@ int CmdStat(const shm::Segment& s, const Options& o) {
                            {"dead_check_interval_ns", h.dead_check_interval_ns},
                            {"exclusive_producer", s.exclusive_producer()},
                            {"fenced_commits", s.fenced_commits()},
+                           {"fence_asked", fence_asked},
+                           {"fenced_on_request", fenced_on_request},
                            {"tail", snap.tail},
                            {"frontier", snap.frontier},
                            {"frontier_index", snap.frontier_index},
@@ -518,10 +528,14 @@ int CmdStat(const shm::Segment& s, const Options& o) {
       {"max record", U(h.max_record) + " (" + HumanBytes(h.max_record) + ")"},
       {"slots",
        U(h.max_producers) + " producers, " + U(h.max_readers) + " readers" +
-           (s.exclusive_producer()
-                ? (s.fenced_commits() ? " (one producer at a time: exclusive, commits fenced)"
-                                      : " (one producer at a time: exclusive)")
-                : "")},
+           (!s.exclusive_producer() ? ""
+            : s.fenced_commits()    ? " (one producer at a time: exclusive, commits fenced)"
+            : fenced_on_request
+                ? " (one producer at a time: exclusive, commits fenced at the request of a reader "
+                  "in another process)"
+            : fence_asked ? " (one producer at a time: exclusive; a reader in another process "
+                            "asked for fenced commits, the producer has not answered)"
+                          : " (one producer at a time: exclusive)")},
       {"segment bytes", U(h.segment_bytes) + " (" + HumanBytes(h.segment_bytes) + ")"},
       {"creator", "pid " + std::to_string(h.creator_pid) + " (" + AliveText(creator_alive) + ")"},
       {"created", IsoUtc(h.creation_time_ns)},

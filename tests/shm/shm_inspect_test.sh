@@ -27,8 +27,9 @@ FOLLOW1=inspect-follow-$$-1
 FOLLOW2=inspect-follow-$$-2
 ODD=inspect-odd-$$
 BADCONTROL=inspect-badcontrol-$$
+EXCL=inspect-excl-$$
 OBJECTS=("$RING" "$LIVE" "$PERM" "$BADVER" "$NOTREADY" "$SHORT" "$FOREIGN" "$SET1" "$SET2" "$SET3"
-  "$FOLLOW1" "$FOLLOW2" "$FOLLOW1-new" "$ODD" "$BADCONTROL")
+  "$FOLLOW1" "$FOLLOW2" "$FOLLOW1-new" "$ODD" "$BADCONTROL" "$EXCL")
 
 TMP=$(mktemp -d)
 PIDS=()
@@ -259,6 +260,42 @@ grep -q "^consumed 1100 records, lost 0 records$" "$TMP/consume.out" ||
   fail "consumer: $(cat "$TMP/consume.out")"
 PIDS=()
 pass "readers and producers show live slots"
+
+# --- a ring made for one producer: the fence request (docs/ring.md "Exclusive producers", X6) ---
+# A reader in another process that parks between records (20 a second) asks the producer to
+# fence its commits; the producer answers at its next commit, and stat says so while it holds
+# the ring.
+expect_rc 1 "$DEMO" produce --name "$EXCL" --count 1 --size 8 --exclusive
+grep -q -- "--exclusive applies to create only" <<<"$ERR" || fail "produce --exclusive: $ERR"
+expect_rc 0 "$DEMO" create --name "$EXCL" --exclusive
+[[ $OUT == *"for one producer at a time"* ]] || fail "create --exclusive: $OUT"
+expect_rc 0 "$INSPECT" --name "$EXCL" --json stat
+json_check 'o.exclusive_producer && !o.fence_asked && !o.fenced_on_request' <<<"$OUT" ||
+  fail "--json stat of a new exclusive ring: $OUT"
+"$DEMO" consume --name "$EXCL" --count 60 --label excl-reader --timeout-ms 20000 \
+  >"$TMP/excl-consume.out" 2>&1 &
+CONSUMER=$!
+PIDS+=("$CONSUMER")
+"$DEMO" produce --name "$EXCL" --count 60 --size 64 --rate 20 --label excl-producer >/dev/null &
+PRODUCER=$!
+PIDS+=("$PRODUCER")
+wait_for "the producer to answer the fence request" \
+  bash -c "'$INSPECT' --name '$EXCL' stat | grep -q 'commits fenced at the request of a reader'"
+expect_rc 0 "$INSPECT" --name "$EXCL" --json stat
+json_check 'o.fence_asked && o.fenced_on_request && !o.fenced_commits' <<<"$OUT" ||
+  fail "--json stat while fenced on request: $OUT"
+wait "$PRODUCER" || fail "the exclusive ring's producer failed"
+wait "$CONSUMER" || fail "the exclusive ring's consumer failed: $(cat "$TMP/excl-consume.out")"
+grep -q "^consumed 60 records, lost 0 records$" "$TMP/excl-consume.out" ||
+  fail "exclusive consumer: $(cat "$TMP/excl-consume.out")"
+PIDS=()
+# The request lasts the ring's life; with no producer holding it, none has answered.
+expect_rc 0 "$INSPECT" --name "$EXCL" --json stat
+json_check 'o.fence_asked && !o.fenced_on_request' <<<"$OUT" ||
+  fail "--json stat after the producer left: $OUT"
+grep -q "asked for fenced commits, the producer has not answered" \
+  <<<"$("$INSPECT" --name "$EXCL" stat)" || fail "stat after the producer left"
+pass "stat shows an exclusive ring's fence request and its producer's answer"
 
 # --- watch -----------------------------------------------------------------------------------
 expect_rc 0 "$INSPECT" --name "$RING" watch --interval 100 --count 2

@@ -114,6 +114,7 @@ class ClusterAdapterTest : public ::testing::TestWithParam<bool> {
     no.rebalance = !handoff_dir_.empty();
     no.handoff = handoff_dir_;
     no.steer_room = i == 1 && steer_room_1_ ? *steer_room_1_ : no.steer_room;
+    no.max_held_sends = i == 0 && max_held_sends_0_ ? *max_held_sends_0_ : no.max_held_sends;
     no.ring_per_worker = GetParam();
     if (recovery_) {
       w->options.connection_state_recovery = sio::RecoveryOptions{};
@@ -281,7 +282,8 @@ class ClusterAdapterTest : public ::testing::TestWithParam<bool> {
   std::uint64_t ring_bytes_ = 1 << 20;  // each ring's (a test's fixture may make them larger)
   bool cleanup_ = false;                // (and cleanup_empty_child_namespaces)
   std::string handoff_dir_;             // (and hand-offs through this folder, with rebalancing)
-  std::optional<std::size_t> steer_room_1_;  // (worker 1's NodeOptions::steer_room)
+  std::optional<std::size_t> steer_room_1_;      // (worker 1's NodeOptions::steer_room)
+  std::optional<std::size_t> max_held_sends_0_;  // (worker 0's NodeOptions::max_held_sends)
   bool skip_middlewares_ = true;  // (recovery's option for the workers started from then on)
   std::uint32_t cut_log_entries_ = 1u << 18;    // (and the cut logs' size)
   std::optional<std::uint64_t> ack_id_stride_;  // (the workers' ack id stride, past the Node's)
@@ -1742,6 +1744,51 @@ TEST_P(ClusterRecoveryTest, WhatIsHeldForASocketThatDisconnectsMeanwhileIsNotSen
   for (auto it = bye; it != got.end(); ++it)
     EXPECT_NE(it->rfind("42", 0), 0u) << "after its DISCONNECT: " << *it;
 }
+
+// NodeOptions::max_held_sends: while another producer's claim, in flight and not dead (a process
+// stopped in a debugger), keeps worker 0's reader from its own broadcast "a", what it sends its
+// own sockets directly waits behind "a" — at most 4 sends here: past them the oldest go out at
+// once, ahead of "a", counted. Before 2026-12-06 every one waited, without bound, for as long as
+// the claim stayed (a bug hunt). Once the claim is committed, "a" and the rest follow in order.
+class ClusterHeldSendsTest : public ClusterRecoveryTest {
+ protected:
+  void SetUp() override {
+    max_held_sends_0_ = 4;
+    ClusterRecoveryTest::SetUp();
+  }
+};
+
+TEST_P(ClusterHeldSendsTest, PastTheBoundTheOldestHeldSendsGoOutAheadOfTheirTurn) {
+  const Joined x = connect_with(0, "");
+  sio::SocketPtr s = workers_[0]->server->of("/").socket(x.sid);
+  ASSERT_TRUE(s);
+  auto& io0 = workers_[0]->server->of("/");
+  auto stalled = shm::RingWriter::attach(*segment_);
+  ASSERT_TRUE(stalled) << stalled.error().message;
+  ASSERT_EQ(stalled->claim(64, 7).status, shm::PublishStatus::ok);  // (kept in flight)
+  s->emit("a", sio::Args{1});  // (published after the claim: worker 0's reader cannot reach it)
+  for (int i = 0; i < 10; ++i) io0.local().emit("l" + std::to_string(i), sio::Args{1});
+  EXPECT_EQ(workers_[0]->node->stats().held_sends_released_early, 6u);
+  ASSERT_TRUE(drive([&] { return has(x.k, "l5"); }));
+  auto names = [&] {
+    std::string out;
+    for (const std::string& e : events(x.k)) {
+      const std::size_t open = e.find('[');
+      if (open != std::string::npos) out += e.substr(open + 2, 2) + " ";
+    }
+    return out;
+  };
+  EXPECT_EQ(names(), "l0 l1 l2 l3 l4 l5 ") << "the six oldest, ahead of \"a\"; four still held";
+  stalled->commit();
+  ASSERT_TRUE(drive([&] { return has(x.k, "l9"); }));
+  EXPECT_EQ(names(), "l0 l1 l2 l3 l4 l5 a\" l6 l7 l8 l9 ");
+  EXPECT_EQ(workers_[0]->node->stats().held_sends_released_early, 6u);
+  EXPECT_NE(workers_[0]->node->metrics_text().find("shmio_held_sends_released_early_total"),
+            std::string::npos);
+}
+
+INSTANTIATE_TEST_SUITE_P(Rings, ClusterHeldSendsTest, ::testing::Values(false),
+                         [](const ::testing::TestParamInfo<bool>&) { return "SharedRing"; });
 
 // Several rooms at once through the emitter, as a brace list or a vector (@socket.io/redis-
 // emitter's arrays): before 2026-12-05 a brace list of two names compiled as std::string's

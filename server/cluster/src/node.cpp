@@ -327,6 +327,10 @@ std::string Node::metrics_text() const {
   line("shmio_handoff_waits_total",
        "Hand-offs that waited (up to 200 ms, on this worker's thread) on a worker's full queue.",
        "counter", s.handoff_waits, w);
+  line("shmio_held_sends_released_early_total",
+       "Sends to this worker's own sockets held behind its own broadcasts (one shared ring with "
+       "recovery) and sent ahead of them, past NodeOptions::max_held_sends.",
+       "counter", s.held_sends_released_early, w);
   line("shmio_recoveries_total", "Sessions restored by connection state recovery.", "counter",
        s.recoveries, w);
   line("shmio_recovery_failures_total", "Recoveries refused (unknown session or range gone).",

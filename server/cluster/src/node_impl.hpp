@@ -282,7 +282,34 @@ struct Node::Impl {
   std::uint64_t own_ordered_end = 0;
   std::deque<std::pair<std::uint64_t, std::function<void()>>> held;
   bool holding() const { return !stopped && (own_ordered_end > applied_end || !held.empty()); }
-  void hold(std::function<void()> send) { held.emplace_back(own_ordered_end, std::move(send)); }
+  // At most NodeOptions::max_held_sends held: past it the oldest is sent now, ahead of the
+  // broadcasts it waited for (counted, said at most once per 10 s). Found by a bug hunt
+  // (2026-12-06): while a producer stopped in a debugger keeps this worker's reader from its own
+  // broadcasts, every direct send was held, without bound, for as long as the stop lasted.
+  void hold(std::function<void()> send) {
+    std::function<void()> early;
+    if (options.max_held_sends != 0 && held.size() >= options.max_held_sends) {
+      early = std::move(held.front().second);
+      held.pop_front();
+      ++stats.held_sends_released_early;
+      const auto now = std::chrono::steady_clock::now();
+      if (held_early_said == std::chrono::steady_clock::time_point{} ||
+          now - held_early_said >= std::chrono::seconds(10)) {
+        held_early_said = now;
+        std::fprintf(stderr,
+                     "shmio[w%d]: %zu sends held behind this worker's own broadcasts, which its "
+                     "reader has not reached (a producer stopped in the ring?): the oldest go out "
+                     "now, ahead of them (%llu so far, shmio_held_sends_released_early_total; "
+                     "said at most once per 10 s)\n",
+                     options.worker, options.max_held_sends,
+                     static_cast<unsigned long long>(stats.held_sends_released_early));
+      }
+    }
+    held.emplace_back(own_ordered_end, std::move(send));
+    // (After the new one is in: a send that holds again goes behind it.)
+    if (early) early();
+  }
+  std::chrono::steady_clock::time_point held_early_said{};
   // The held sends whose broadcasts are all applied (all of them once stopped: nothing is read
   // any more), in order; one that sends holds behind those still held.
   void release_held() {

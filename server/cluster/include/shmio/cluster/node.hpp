@@ -98,6 +98,17 @@ struct NodeOptions {
   // shmio_recovery_failures_total), as one whose records the ring overwrote.
   std::uint32_t cut_log_entries = 1u << 18;
   std::size_t cut_log_bytes = std::size_t{256} << 20;
+  // One shared ring with connection state recovery: what reaches this worker's own sockets
+  // without going through the ring (a volatile or local emit, an emit with an ack, a room change,
+  // fetchSockets' own look) waits until its reader has delivered this worker's own broadcasts
+  // made before it, as in socket.io. At most this many such sends wait; past it the oldest is sent
+  // at once, ahead of the broadcasts it waited for (counted in
+  // shmio_held_sends_released_early_total, said on stderr at most once per 10 s). Default 65,536:
+  // a busy worker's reader is normally a batch behind its own writes (a few hundred sends at most),
+  // and this is over a second of its sends at 50,000 a second; only a reader held up for long (a
+  // producer stopped in the ring, as in a debugger, keeps every reader from what follows its
+  // claim) reaches it, and the memory it held grew with the stop until then. 0: no bound.
+  std::size_t max_held_sends = 65536;
 };
 
 // Counters of this worker (monotonic), for /metrics.
@@ -122,6 +133,7 @@ struct NodeStats {
   std::uint64_t rebalance_kept = 0;     // ...whose hand-off failed: served here (not dropped)
   std::uint64_t rebalance_shed = 0;     // clients asked to reconnect (they recover elsewhere)
   std::uint64_t handoff_waits = 0;      // hand-offs that waited (up to 200 ms) on a full queue
+  std::uint64_t held_sends_released_early = 0;  // past max_held_sends: sent before their turn
 };
 
 // Lifetimes: a Node outlives the socketio::Server it was started for (the Server's adapters and

@@ -1169,6 +1169,9 @@ int run_supervisor(const SupervisorOptions& o,
           dead_now.push_back({i, 0, true});
       }
     }
+    // (Deaths reaped in the pass that starts a drain — a worker that cannot start, a broken ring —
+    // came before it: said so, not "during the drain"; a bug hunt, 2026-12-06.)
+    const char* const when = draining ? "during the drain" : "before the drain began";
     for (const Dead& d : dead_now) {
       const std::size_t i = d.index;
       const int status = d.status;
@@ -1228,13 +1231,13 @@ int run_supervisor(const SupervisorOptions& o,
                        name_of(i).c_str(), dead, static_cast<long long>(o.drain_timeout.count()));
           exit_code = 1;
         } else if (!d.reaped_elsewhere && WIFSIGNALED(status) && !stop_signal) {
-          std::fprintf(stderr, "shmio: %s (pid %d) killed by signal %d during the drain\n",
-                       name_of(i).c_str(), dead, WTERMSIG(status));
+          std::fprintf(stderr, "shmio: %s (pid %d) killed by signal %d %s\n", name_of(i).c_str(),
+                       dead, WTERMSIG(status), when);
           exit_code = 1;
         } else if (WIFEXITED(status) && WEXITSTATUS(status) != 0 && exit_code == 0 &&
                    !ring_broken) {
-          std::fprintf(stderr, "shmio: %s (pid %d) exited with %d during the drain\n",
-                       name_of(i).c_str(), dead, WEXITSTATUS(status));
+          std::fprintf(stderr, "shmio: %s (pid %d) exited with %d %s\n", name_of(i).c_str(), dead,
+                       WEXITSTATUS(status), when);
           exit_code = 1;
         }
         continue;

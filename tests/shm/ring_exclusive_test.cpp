@@ -360,6 +360,37 @@ TEST(RingExclusive, TheNotifierSignalsEveryCommit) {
   }
 }
 
+// The same with the producer in another process: the notifier (its thread's park, or its io_uring
+// arming) asks the producer to fence, the producer answers at its next commit, and every commit
+// is signalled, before the answer and after it (docs/ring.md "Exclusive producers", X6).
+class NotifierAcrossProcesses : public ::testing::TestWithParam<NotifierMode> {};
+
+TEST_P(NotifierAcrossProcesses, IsSignalledByEveryCommitAndAsksForFences) {
+  if (!core::register_expedited_barrier()) GTEST_SKIP() << "membarrier() refused here";
+  if (!RingNotifier::supports(GetParam())) GTEST_SKIP() << "no such notifier here";
+  RingName name("excl-notify-xproc");
+  auto s = test::make_ring(name, 1 << 16, 0, true);
+  Commanded producer(s);  // (forked before the notifier's thread starts)
+  ASSERT_TRUE(producer.heard());
+  auto n = RingNotifier::start(s, NotifierOptions{.mode = GetParam()});
+  ASSERT_TRUE(n) << n.error().message;
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_TRUE(producer.publish()) << "commit " << i;
+    pollfd p{n.value()->fd(), POLLIN, 0};
+    ASSERT_EQ(::poll(&p, 1, 10'000), 1) << "commit " << i << " not signalled";
+    EXPECT_GT(n.value()->drain(), 0u);
+  }
+  EXPECT_EQ(s.control().wake.fence_asked.load(), 1u);
+  EXPECT_EQ(s.control().wake.fence_acked.load(), s.control().repair.exclusive_owner.load())
+      << "the producer answered";
+  n.value().reset();
+  EXPECT_EQ(producer.finish(), 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(RingExclusive, NotifierAcrossProcesses,
+                         ::testing::Values(NotifierMode::thread, NotifierMode::io_uring),
+                         [](const auto& p) { return std::string(to_string(p.param)); });
+
 // One producer thread and three reader threads (this is what the TSan build checks on exclusive
 // rings): a ring a few records long, readers lapped now and then; every delivered record is intact
 // and in order, and delivered + lost is exactly what was published, for each reader.

@@ -42,6 +42,7 @@
 #include "shmio/shm/inspect.hpp"
 #include "shmio/shm/layout.hpp"
 #include "shmio/shm/process.hpp"
+#include "shmio/shm/registry.hpp"
 #include "shmio/shm/result.hpp"
 #include "shmio/shm/ring_core.hpp"
 #include "shmio/shm/ring_reader.hpp"
@@ -457,13 +458,19 @@ int CmdStat(const shm::Segment& s, const Options& o) {
   const auto repair_lock = static_cast<std::int32_t>(c.repair.lock.load(kRelaxed) >> 32);
   const std::uint32_t waiters = c.wake.waiters.load(kRelaxed);
   // A ring made for one producer: whether a parker in another process asked its producer to fence
-  // every commit, and whether the producer holding it now answered (docs/ring.md "Exclusive
-  // producers", X6). (Not on a ring made with fenced commits: its producers fence anyway.)
+  // every commit, and whether the live producer holding it does (it answered that request, or
+  // fences anyway: its process could not register for membarrier(); docs/ring.md "Exclusive
+  // producers", X6). (A ring made with fenced commits: every producer fences, nobody asks.)
   const bool by_request = s.exclusive_producer() && !s.fenced_commits();
   const bool fence_asked = by_request && c.wake.fence_asked.load(kRelaxed) != 0;
   const std::uint32_t owner = c.repair.exclusive_owner.load(kRelaxed);
-  const bool fenced_on_request =
-      fence_asked && owner != 0 && c.wake.fence_acked.load(kRelaxed) == owner;
+  const std::uint32_t held_slot = owner & layout::kOwnerSlotMask;
+  const bool holder_alive =
+      held_slot != 0 && held_slot <= h.max_producers &&
+      shm::liveness(shm::registry::owner_of(
+          s.producer_slot(static_cast<std::uint16_t>(held_slot - 1)))) == shm::Liveness::alive;
+  const bool producer_fences = s.fenced_commits() || (by_request && holder_alive &&
+                                                      c.wake.fence_acked.load(kRelaxed) == owner);
   const std::uint64_t horizon = c.horizon.horizon.load(kRelaxed);
   const std::uint64_t granule = layout::horizon_granule(s.capacity());
 
@@ -495,7 +502,7 @@ int CmdStat(const shm::Segment& s, const Options& o) {
                            {"exclusive_producer", s.exclusive_producer()},
                            {"fenced_commits", s.fenced_commits()},
                            {"fence_asked", fence_asked},
-                           {"fenced_on_request", fenced_on_request},
+                           {"producer_fences", producer_fences},
                            {"tail", snap.tail},
                            {"frontier", snap.frontier},
                            {"frontier_index", snap.frontier_index},
@@ -530,12 +537,16 @@ int CmdStat(const shm::Segment& s, const Options& o) {
        U(h.max_producers) + " producers, " + U(h.max_readers) + " readers" +
            (!s.exclusive_producer() ? ""
             : s.fenced_commits()    ? " (one producer at a time: exclusive, commits fenced)"
-            : fenced_on_request
-                ? " (one producer at a time: exclusive, commits fenced at the request of a reader "
-                  "in another process)"
-            : fence_asked ? " (one producer at a time: exclusive; a reader in another process "
-                            "asked for fenced commits, the producer has not answered)"
-                          : " (one producer at a time: exclusive)")},
+            : producer_fences
+                ? (fence_asked ? " (one producer at a time: exclusive; its producer fences every "
+                                 "commit, as a reader in another process asked)"
+                               : " (one producer at a time: exclusive; its producer fences every "
+                                 "commit: it cannot use membarrier())")
+            : !fence_asked ? " (one producer at a time: exclusive)"
+            : holder_alive ? " (one producer at a time: exclusive; a reader in another process "
+                             "asked for fenced commits, its producer has not answered yet)"
+                           : " (one producer at a time: exclusive; a reader in another process "
+                             "asked for fenced commits: the next producer fences every commit)")},
       {"segment bytes", U(h.segment_bytes) + " (" + HumanBytes(h.segment_bytes) + ")"},
       {"creator", "pid " + std::to_string(h.creator_pid) + " (" + AliveText(creator_alive) + ")"},
       {"created", IsoUtc(h.creation_time_ns)},

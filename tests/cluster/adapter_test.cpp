@@ -1787,6 +1787,25 @@ TEST_P(ClusterHeldSendsTest, PastTheBoundTheOldestHeldSendsGoOutAheadOfTheirTurn
             std::string::npos);
 }
 
+// A burst past the bound with no stall: the worker reads its own broadcast back first, and
+// everything goes out in order, none early.
+TEST_P(ClusterHeldSendsTest, ABurstPastTheBoundIsReadBackInOrderFirst) {
+  const Joined x = connect_with(0, "");
+  sio::SocketPtr s = workers_[0]->server->of("/").socket(x.sid);
+  ASSERT_TRUE(s);
+  auto& io0 = workers_[0]->server->of("/");
+  s->emit("a", sio::Args{1});
+  for (int i = 0; i < 10; ++i) io0.local().emit("l" + std::to_string(i), sio::Args{1});
+  EXPECT_EQ(workers_[0]->node->stats().held_sends_released_early, 0u);
+  ASSERT_TRUE(drive([&] { return has(x.k, "l9"); }));
+  std::string order;
+  for (const std::string& e : events(x.k)) {
+    const std::size_t open = e.find('[');
+    if (open != std::string::npos) order += e.substr(open + 2, 2) + " ";
+  }
+  EXPECT_EQ(order, "a\" l0 l1 l2 l3 l4 l5 l6 l7 l8 l9 ");
+}
+
 INSTANTIATE_TEST_SUITE_P(Rings, ClusterHeldSendsTest, ::testing::Values(false),
                          [](const ::testing::TestParamInfo<bool>&) { return "SharedRing"; });
 

@@ -282,32 +282,49 @@ struct Node::Impl {
   std::uint64_t own_ordered_end = 0;
   std::deque<std::pair<std::uint64_t, std::function<void()>>> held;
   bool holding() const { return !stopped && (own_ordered_end > applied_end || !held.empty()); }
-  // At most NodeOptions::max_held_sends held: past it the oldest is sent now, ahead of the
-  // broadcasts it waited for (counted, said at most once per 10 s). Found by a bug hunt
-  // (2026-12-06): while a producer stopped in a debugger keeps this worker's reader from its own
-  // broadcasts, every direct send was held, without bound, for as long as the stop lasted.
+  // At most NodeOptions::max_held_sends held. Past it, first everything the reader can read now
+  // (a burst of this turn's own writes: what is due then goes out in order), then the oldest still
+  // held are sent now, ahead of the broadcasts they wait for (counted, said at most once per
+  // 10 s). Found by a bug hunt (2026-12-06): while a producer stopped in a debugger keeps this
+  // worker's reader from its own broadcasts, every direct send was held, without bound, for as
+  // long as the stop lasted. Not nested: a send run here that holds again only queues (the
+  // outermost call goes on releasing), and nothing is released while an adapter is in the middle
+  // of changing its rooms (the next hold after it does; a review).
   void hold(std::function<void()> send) {
-    std::function<void()> early;
-    if (options.max_held_sends != 0 && held.size() >= options.max_held_sends) {
-      early = std::move(held.front().second);
-      held.pop_front();
-      ++stats.held_sends_released_early;
-      const auto now = std::chrono::steady_clock::now();
-      if (held_early_said == std::chrono::steady_clock::time_point{} ||
-          now - held_early_said >= std::chrono::seconds(10)) {
-        held_early_said = now;
-        std::fprintf(stderr,
-                     "shmio[w%d]: %zu sends held behind this worker's own broadcasts, which its "
-                     "reader has not reached (a producer stopped in the ring?): the oldest go out "
-                     "now, ahead of them (%llu so far, shmio_held_sends_released_early_total; "
-                     "said at most once per 10 s)\n",
-                     options.worker, options.max_held_sends,
-                     static_cast<unsigned long long>(stats.held_sends_released_early));
-      }
-    }
     held.emplace_back(own_ordered_end, std::move(send));
-    // (After the new one is in: a send that holds again goes behind it.)
-    if (early) early();
+    if (options.max_held_sends == 0 || held.size() <= options.max_held_sends || releasing_early ||
+        mutating > 0 || stopped)
+      return;
+    releasing_early = true;
+    struct Reset {
+      bool& flag;
+      ~Reset() { flag = false; }
+    } reset{releasing_early};
+    drain();  // (not while draining already: a handler of a record being applied holds)
+    while (held.size() > options.max_held_sends && !stopped) {
+      auto [end, early] = std::move(held.front());
+      held.pop_front();
+      if (end > applied_end) {  // (one already due is in order: not counted)
+        ++stats.held_sends_released_early;
+        say_held_early();
+      }
+      early();
+    }
+  }
+  bool releasing_early = false;
+  void say_held_early() {
+    const auto now = std::chrono::steady_clock::now();
+    if (held_early_said != std::chrono::steady_clock::time_point{} &&
+        now - held_early_said < std::chrono::seconds(10))
+      return;
+    held_early_said = now;
+    std::fprintf(stderr,
+                 "shmio[w%d]: over %zu sends held behind this worker's own broadcasts, which its "
+                 "reader cannot reach (a producer stopped in the ring?): the oldest go out now, "
+                 "ahead of them (%llu so far, shmio_held_sends_released_early_total; said at most "
+                 "once per 10 s)\n",
+                 options.worker, options.max_held_sends,
+                 static_cast<unsigned long long>(stats.held_sends_released_early));
   }
   std::chrono::steady_clock::time_point held_early_said{};
   // The held sends whose broadcasts are all applied (all of them once stopped: nothing is read

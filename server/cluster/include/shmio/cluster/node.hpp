@@ -101,13 +101,14 @@ struct NodeOptions {
   // One shared ring with connection state recovery: what reaches this worker's own sockets
   // without going through the ring (a volatile or local emit, an emit with an ack, a room change,
   // fetchSockets' own look) waits until its reader has delivered this worker's own broadcasts
-  // made before it, as in socket.io. At most this many such sends wait; past it the oldest is sent
-  // at once, ahead of the broadcasts it waited for (counted in
-  // shmio_held_sends_released_early_total, said on stderr at most once per 10 s). Default 65,536:
-  // a busy worker's reader is normally a batch behind its own writes (a few hundred sends at most),
-  // and this is over a second of its sends at 50,000 a second; only a reader held up for long (a
-  // producer stopped in the ring, as in a debugger, keeps every reader from what follows its
-  // claim) reaches it, and the memory it held grew with the stop until then. 0: no bound.
+  // made before it, as in socket.io. At most this many such sends wait; past it the worker first
+  // reads what its rings hold (a burst of its own writes in one turn is then delivered, and what
+  // waited on it goes out, in order), then the oldest still waiting is sent at once, ahead of the
+  // broadcasts it waited for (counted in shmio_held_sends_released_early_total, said on stderr at
+  // most once per 10 s). Default 65,536: over a second of a worker's sends at 50,000 a second;
+  // only a reader that cannot reach its own broadcasts (a producer stopped inside a claim, as in a
+  // debugger, keeps every reader from what follows it) gets there, and the memory held grew with
+  // the stop until 2026-12-06. Counted in sends, not bytes. 0: no bound.
   std::size_t max_held_sends = 65536;
 };
 

@@ -2988,6 +2988,34 @@ TEST_P(Delivery, ABinaryMessageIsAdmittedAsOneMessage) {
   for (const auto& f : got) EXPECT_NE(f.payload.rfind("452-", 0), 0u) << "a header went out";
 }
 
+// A broadcast's frame that is not this server's own (a record another process wrote into the
+// ring, delivered through deliver_local) with a placeholder nested deeper than check_attachments
+// looks (1,000) but within what the decoder of its outgoing listeners takes (1,024): its outgoing
+// listeners are not told, and the delivery does not throw (check_attachments threw out of it,
+// through the worker's read of the ring, and ended the worker before 2026-12-06; a bug hunt). One
+// less deep is told as ever.
+TEST_P(Delivery, AForeignFrameNestedPastTheAttachmentsCheckIsNotToldAndDoesNotThrow) {
+  connect();
+  SocketPtr s = server_->of("/").socket(last_sid_);
+  ASSERT_TRUE(s);
+  std::vector<std::string> told;
+  s->on_any_outgoing(
+      [&](const SocketPtr&, const std::string& event, const Args&) { told.push_back(event); });
+  const auto frame = [](const std::string& event, int depth) {
+    std::string f = "451-[\"" + event + "\",";
+    for (int i = 0; i < depth; ++i) f += "[";
+    f += R"({"_placeholder":true,"num":0})";
+    for (int i = 0; i < depth; ++i) f += "]";
+    return f + "]";
+  };
+  const std::vector<Binary> one{std::make_shared<const std::string>("x")};
+  EXPECT_NO_THROW(server_->of("/").deliver_local(
+      EncodedPacket::from(frame("deep", 1010), one, false), BroadcastOptions{}));
+  EXPECT_NO_THROW(server_->of("/").deliver_local(
+      EncodedPacket::from(frame("fine", 900), one, false), BroadcastOptions{}));
+  EXPECT_EQ(told, std::vector<std::string>{"fine"});
+}
+
 // prepend_any_outgoing (socket.prependAnyOutgoing) runs before the outgoing listeners already
 // added; off_any_outgoing(id) removes that one alone.
 TEST_P(Delivery, PrependedOutgoingListenersRunFirst) {

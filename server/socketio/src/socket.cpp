@@ -172,7 +172,19 @@ void Socket::notify_outgoing(const EncodedPacket& p) {
   json::array values = std::move(out.data->get_array());
   json::value name = std::move(values[0]);
   values.erase(values.begin());
-  notify_outgoing(event_name(name), Args(std::move(values), out.attachments));
+  Args args(std::move(values), out.attachments);
+  // Placeholders that check_attachments refuses (nested past its 1,000 levels, which the decoder
+  // above takes up to 1,024): not told. Such a frame is not this server's (a record another
+  // process wrote into the ring), and the check threw out of the delivery, through the worker's
+  // read of the ring, and ended the worker (a bug hunt, 2026-12-06).
+  if (!args.binaries.empty()) {
+    try {
+      check_attachments(args);
+    } catch (const std::invalid_argument&) {
+      return;
+    }
+  }
+  notify_outgoing(event_name(name), args);
 }
 
 void Socket::on_upgrade(std::function<void(const SocketPtr&)> h) {

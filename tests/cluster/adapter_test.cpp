@@ -1809,6 +1809,33 @@ TEST_P(ClusterHeldSendsTest, ABurstPastTheBoundIsReadBackInOrderFirst) {
 INSTANTIATE_TEST_SUITE_P(Rings, ClusterHeldSendsTest, ::testing::Values(false),
                          [](const ::testing::TestParamInfo<bool>&) { return "SharedRing"; });
 
+// An emitter may not go by a label of the cluster's own writers: workers count a live
+// "worker-..." slot as a peer that answers requests (an emitter so named made fetchSockets wait
+// for it until its timeout), "bridge" as the fleet bridge, "supervisor" as the source of
+// WORKER_DOWN. Refused at construction, with why; another label is taken (a bug hunt, 2026-12-06).
+TEST_P(ClusterAdapterTest, AnEmitterMayNotTakeTheClustersOwnLabels) {
+  for (const char* label : {"worker-jobs", "worker-0", "bridge", "supervisor"}) {
+    try {
+      cluster::Emitter em(ring_, label);
+      ADD_FAILURE() << "label '" << label << "' taken";
+    } catch (const std::runtime_error& e) {
+      EXPECT_NE(std::string(e.what()).find("reserved"), std::string::npos) << e.what();
+    }
+  }
+  const auto a = connect(0);
+  cluster::Emitter jobs(ring_, "jobs-worker");
+  ASSERT_TRUE(jobs.of("/").emit("hi", sio::Args{1})) << jobs.last_error();
+  ASSERT_TRUE(drive([&] { return has(a.first, "hi"); }));
+  // A fetch over the cluster completes with the workers' answers, not at its timeout.
+  std::optional<std::size_t> fetched;
+  const auto t0 = std::chrono::steady_clock::now();
+  workers_[0]->server->of("/").timeout(5s).fetch_sockets(
+      [&](std::vector<sio::RemoteSocket> v) { fetched = v.size(); });
+  ASSERT_TRUE(drive([&] { return fetched.has_value(); }));
+  EXPECT_EQ(*fetched, 1u);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 4s) << "it waited for the emitter";
+}
+
 // Several rooms at once through the emitter, as a brace list or a vector (@socket.io/redis-
 // emitter's arrays): before 2026-12-05 a brace list of two names compiled as std::string's
 // iterator-pair constructor (undefined behaviour).

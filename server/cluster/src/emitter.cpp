@@ -175,6 +175,14 @@ struct Emitter::Impl {
 Emitter::Emitter(const std::string& ring, const std::string& label, bool prefault,
                  std::chrono::milliseconds max_hold)
     : impl_(std::make_unique<Impl>()) {
+  // The labels the cluster's own writers go by: workers count a live "worker-..." slot as a worker
+  // that answers requests (an emitter so named made every fetchSockets and serverSideEmitWithAck
+  // wait for its answer until their timeout), "bridge" as the fleet bridge, "supervisor" as the
+  // one whose WORKER_DOWN records they take (a bug hunt, 2026-12-06).
+  if (label.rfind("worker-", 0) == 0 || label == kBridgeLabel || label == "supervisor")
+    throw std::runtime_error("emitter label '" + label +
+                             "' is reserved for the cluster's own processes (worker-..., " +
+                             kBridgeLabel + ", supervisor): choose another");
   impl_->ring = ring;
   impl_->label = label;
   impl_->prefault = prefault;

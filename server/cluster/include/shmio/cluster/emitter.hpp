@@ -210,6 +210,8 @@ class Emitter : public MainNamespaceOps<Emitter, EmitOperator> {
   // that reader is within a quarter of it, for at most max_hold; then it writes on, and does not
   // wait for that reader again until it catches up (as the fleet bridge does, docs/redis.md).
   // 0: never wait.
+  // `label`: shown by shm-inspect; not "worker-..." nor "bridge" nor "supervisor", the labels the
+  // workers go by to tell their peers, the fleet bridge and the supervisor (refused: thrown).
   explicit Emitter(const std::string& ring, const std::string& label = "emitter",
                    bool prefault = true,
                    std::chrono::milliseconds max_hold = std::chrono::seconds(1));

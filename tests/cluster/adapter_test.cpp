@@ -1273,6 +1273,53 @@ TEST_P(ClusterAdapterTest, ManyNamesAreAnnouncedInParts) {
   EXPECT_TRUE(std::equal(over.names.begin(), over.names.end(), made.begin())) << "not a prefix";
 }
 
+// Rooms whose names are long as JSON (here 1,600 rooms of 30 control characters, each 6 bytes
+// escaped: 300 KB, where their bytes are 64 KB) are sized as JSON: every part of the answer to a
+// bridge's request fits a record, and past the bound (a quarter of the ring, shared by the workers
+// writing into it) the rest are left out and the last part says "incomplete". Before 2026-12-06 a
+// room counted its bytes and 4: the first rooms' part was over a record, refused, and no part
+// after it was published — the bridge learned none of the rooms (a bug hunt).
+TEST_P(ClusterAdapterTest, RoomsAreSizedAsJsonInTheirParts) {
+  auto reader = shm::RingReader::attach(GetParam() ? worker_rings_[0] : *segment_,
+                                        {"test", -1, shm::StartAt::latest});
+  ASSERT_TRUE(reader) << reader.error().message;
+  auto bridge = shm::RingWriter::attach(*segment_, {cluster::kBridgeLabel, -1});
+  ASSERT_TRUE(bridge) << bridge.error().message;
+  const auto [k, sid] = connect(0);
+  sio::SocketPtr s = workers_[0]->server->of("/").socket(sid);
+  ASSERT_TRUE(s);
+  std::set<std::string> joined;
+  for (int i = 0; i < 1600; ++i) {
+    const std::string room = "r" + std::to_string(i) + std::string(30, '\x01');
+    s->join(sio::Room(room));
+    joined.insert(room);
+  }
+  const std::string said = cluster::write_message({{"rooms", "all"}});
+  ASSERT_EQ(bridge->publish(static_cast<std::uint16_t>(cluster::MessageType::namespaces_request),
+                            {reinterpret_cast<const std::byte*>(said.data()), said.size()}),
+            shm::PublishStatus::ok);
+  std::set<std::string> rooms;
+  std::uint64_t parts = 0, seen = 0;
+  bool incomplete = false;
+  ASSERT_TRUE(drive([&] {
+    worker0_announcements(*reader, [&](const boost::json::object& body) {
+      if (!body.contains("rooms")) return;
+      parts = body.contains("parts") ? body.at("parts").to_number<std::uint64_t>() : 1;
+      ++seen;
+      incomplete = body.contains("incomplete");
+      if (const auto* l = body.at("rooms").as_object().if_contains("/"))
+        for (const auto& r : l->as_array()) rooms.emplace(r.as_string());
+    });
+    return parts != 0 && seen == parts;
+  })) << seen
+      << " of " << parts << " parts";
+  EXPECT_TRUE(incomplete) << "300 KB of rooms over the bound";
+  std::size_t told = 0;
+  for (const std::string& r : rooms) told += joined.count(r);
+  EXPECT_GT(told, 300u);
+  EXPECT_LT(told, joined.size());
+}
+
 // A worker's death (the supervisor's WORKER_DOWN, on the shared ring) comes after everything that
 // worker said: its answer to a request counts even when it is far behind in its ring. (With a
 // ring per worker the two are on different rings: the dead worker's ring is read to its end

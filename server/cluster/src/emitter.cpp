@@ -1,7 +1,9 @@
 #include "shmio/cluster/emitter.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstring>
 #include <optional>
 #include <stdexcept>
 #include <thread>
@@ -179,8 +181,11 @@ Emitter::Emitter(const std::string& ring, const std::string& label, bool prefaul
   // that answers requests (an emitter so named made every fetchSockets and serverSideEmitWithAck
   // wait for its answer until their timeout), "bridge" as the fleet bridge, "supervisor" as the
   // one whose WORKER_DOWN records they take (a bug hunt, 2026-12-06).
-  if (label.rfind("worker-", 0) == 0 || label == kBridgeLabel || label == "supervisor")
-    throw std::runtime_error("emitter label '" + label +
+  // (As the slot will hold it: up to a NUL, at most kLabelBytes - 1 bytes.)
+  const std::string held(label.c_str(),
+                         std::min(std::strlen(label.c_str()), shm::layout::kLabelBytes - 1));
+  if (held.rfind("worker-", 0) == 0 || held == kBridgeLabel || held == "supervisor")
+    throw std::runtime_error("emitter label '" + held +
                              "' is reserved for the cluster's own processes (worker-..., " +
                              kBridgeLabel + ", supervisor): choose another");
   impl_->ring = ring;

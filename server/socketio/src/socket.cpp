@@ -158,7 +158,8 @@ void Socket::notify_outgoing(const EncodedPacket& p) {
   text.remove_prefix(1);  // the Engine.IO message type
   // (The server's own frame: not a client's bounds. A broadcast with more than 64 binaries, or
   // nested deeper than 32, was not told to the listeners before 2026-12-03. One nested deeper than
-  // 1,024, or a binary one deeper than 64 (the placeholders' check stops there), still is not.)
+  // 1,024, or a binary one with an argument nested deeper than 1,000 (check_attachments, below),
+  // still is not.)
   Decoder d(DecoderLimits{.max_attachments = std::numeric_limits<std::size_t>::max(),
                           .max_attachment_bytes = std::numeric_limits<std::size_t>::max(),
                           .max_depth = 1024});

@@ -1321,6 +1321,41 @@ TEST_P(ClusterAdapterTest, RoomsAreSizedAsJsonInTheirParts) {
   EXPECT_LT(told, joined.size());
 }
 
+// LOAD records that name no worker of the cluster (an index past it, one that wraps an int, a
+// negative one, none) and, on a worker's ring, a RING_OWNER that names no worker of that ring are
+// refused and counted (shmio_ring_bad_records_total). Before 2026-12-06 4294967297 was taken as
+// worker 1's load, the others and the RING_OWNER dropped without a count (a bug hunt).
+TEST_P(ClusterAdapterTest, LoadAndRingOwnerRecordsNamingNoWorkerAreRefusedAndCounted) {
+  stop(*workers_[1]);
+  workers_[1].reset();
+  StandIn fake;
+  ASSERT_NO_FATAL_FAILURE(
+      stand_in_for_worker_1(fake, *segment_, GetParam() ? &worker_rings_[1] : nullptr));
+  shm::RingWriter& says = fake.own ? *fake.own : *fake.shared;
+  const std::uint64_t before = workers_[0]->node->stats().bad_records;
+  for (const boost::json::object& body :
+       {boost::json::object{{"worker", 4294967297ULL}, {"clients", 7}},
+        boost::json::object{{"worker", -1}, {"clients", 7}},
+        boost::json::object{{"worker", 2}, {"clients", 7}}, boost::json::object{{"clients", 7}},
+        boost::json::object{{"worker", 1}, {"clients", 7}}})  // (the last one is worker 1's)
+    ASSERT_EQ(say(says, cluster::MessageType::load, body), shm::PublishStatus::ok);
+  std::uint64_t expected = 4;
+  if (fake.own) {
+    ASSERT_EQ(say(says, cluster::MessageType::ring_owner, {{"worker", 0}, {"id", 3}}),
+              shm::PublishStatus::ok);
+    ++expected;
+  }
+  ASSERT_TRUE(drive([&] { return workers_[0]->node->stats().bad_records >= before + expected; }))
+      << workers_[0]->node->stats().bad_records - before << " refused";
+  // (A marker read after them: nothing else was refused.)
+  const auto a = connect(0);
+  ASSERT_EQ(say(*fake.shared, cluster::MessageType::load, {{"worker", 1}, {"clients", 1}}),
+            shm::PublishStatus::ok);
+  workers_[0]->server->of("/").emit("marker", sio::Args{});
+  ASSERT_TRUE(drive([&] { return has(a.first, "marker"); }));
+  EXPECT_EQ(workers_[0]->node->stats().bad_records, before + expected);
+}
+
 // A worker's death (the supervisor's WORKER_DOWN, on the shared ring) comes after everything that
 // worker said: its answer to a request counts even when it is far behind in its ring. (With a
 // ring per worker the two are on different rings: the dead worker's ring is read to its end

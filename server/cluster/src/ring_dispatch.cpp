@@ -138,7 +138,11 @@ bool Node::Impl::read_batch(shm::RingReader& r, WorkerRing* from) {
       // A worker ring's records name their worker by its identity on the shared ring, as its
       // last RING_OWNER said (in ring order: one in this batch counts from there on).
       if (c.type == static_cast<std::uint16_t>(MessageType::ring_owner)) {
-        WorkerRings::owner_said(*from, c.producer, as_bytes(c.bytes));
+        // (One that names nobody counted as refused: until 2026-12-06 silently dropped; a bug
+        // hunt.)
+        if (!WorkerRings::owner_said(*from, c.producer, as_bytes(c.bytes)))
+          refuse_record("a ring owner record that names no worker of this ring", c.type, c.producer,
+                        c.bytes.size());
         continue;
       }
       if (c.type == static_cast<std::uint16_t>(MessageType::worker_down)) {
@@ -336,8 +340,19 @@ void Node::Impl::apply(std::uint16_t type, std::uint16_t producer,
     case MessageType::room_changed:
       break;  // (for the fleet bridge)
     case MessageType::load: {
-      const auto w = static_cast<int>(u64_of(body, "worker"));
-      if (w == options.worker || w < 0 || w >= options.workers) break;
+      // (Checked before it is cut to an int: 4294967297 was taken as worker 1's load; a bug
+      // hunt, 2026-12-06. A worker's index out of range, or none, is refused, counted.)
+      const json::value* said = body.if_contains("worker");
+      const bool whole =
+          said != nullptr && (said->is_uint64() || (said->is_int64() && said->get_int64() >= 0));
+      const std::uint64_t w64 = u64_of(body, "worker");
+      if (!whole || w64 >= static_cast<std::uint64_t>(options.workers)) {
+        refuse_record("a load record naming no worker of this cluster", type, producer,
+                      payload.size());
+        break;
+      }
+      const auto w = static_cast<int>(w64);
+      if (w == options.worker) break;
       if (producer >= segment->max_producers()) break;  // (nobody: WorkerRings::writer_of)
       Load& l = loads[w];
       l.clients = u64_of(body, "clients");

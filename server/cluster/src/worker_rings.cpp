@@ -71,12 +71,12 @@ std::uint16_t WorkerRings::writer_of(const shm::Segment& shared, Ring& r,
   return r.id;
 }
 
-void WorkerRings::owner_said(Ring& r, std::uint16_t slot, std::span<const std::byte> payload) {
+bool WorkerRings::owner_said(Ring& r, std::uint16_t slot, std::span<const std::byte> payload) {
   // {"worker": this ring's worker, "id": a slot id, "generation"}, all unsigned; anything else
   // names nobody until the next one (writer_of then looks the writer up).
   r.announced = false;
   auto m = read_message(payload);
-  if (!m) return;
+  if (!m) return false;
   auto unsigned_of = [&](const char* k) -> std::optional<std::uint64_t> {
     const auto* v = m->body.if_contains(k);
     if (v == nullptr) return std::nullopt;
@@ -88,11 +88,12 @@ void WorkerRings::owner_said(Ring& r, std::uint16_t slot, std::span<const std::b
              generation = unsigned_of("generation");
   if (!worker || !id || !generation || *worker != static_cast<std::uint64_t>(r.worker) ||
       *id >= kNobody)
-    return;
+    return false;
   r.announced = true;
   r.announced_slot = slot;
   r.announced_id = static_cast<std::uint16_t>(*id);
   r.announced_generation = *generation;
+  return true;
 }
 
 shm::Result<std::unique_ptr<shm::RingNotifier>> WorkerRings::notifier(

@@ -73,8 +73,9 @@ class WorkerRings {
   // kNobody (above).
   std::uint16_t writer_of(const shm::Segment& shared, Ring& r, std::uint16_t slot) const;
   // A RING_OWNER record read from `r` in its slot `slot` (its payload, validated): the records
-  // after it there are that worker's.
-  static void owner_said(Ring& r, std::uint16_t slot, std::span<const std::byte> payload);
+  // after it there are that worker's. False for one that names nobody (malformed, or another
+  // worker's): the records after it name nobody until the next (the caller counts it refused).
+  static bool owner_said(Ring& r, std::uint16_t slot, std::span<const std::byte> payload);
   // `r`'s reader was lapped: what its last RING_OWNER said may have been overwritten since.
   static void lapped(Ring& r) noexcept { r.announced = false; }
 

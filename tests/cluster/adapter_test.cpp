@@ -251,6 +251,17 @@ class ClusterAdapterTest : public ::testing::TestWithParam<bool> {
       if (m.rfind("42", 0) == 0) out.push_back(m.substr(2));
     return out;
   }
+  // The names of those events, in order, each followed by a space (an ack id before the array
+  // passed over).
+  std::string event_names(std::size_t k) {
+    std::string out;
+    for (const std::string& e : events(k)) {
+      const std::size_t open = e.find("[\"");
+      const std::size_t end = open == std::string::npos ? open : e.find('"', open + 2);
+      if (end != std::string::npos) out += e.substr(open + 2, end - open - 2) + " ";
+    }
+    return out;
+  }
 
   // Worker 0 asks every other worker (serverSideEmit "ping" with an ack, 3 s); the request's id is
   // read from the ring worker 0 writes.
@@ -1787,13 +1798,7 @@ TEST_P(ClusterRecoveryTest, ABroadcastWithAcksAndAFetchDoNotOvertakeWhatWasEmitt
   io0.in("s").fetch_sockets([&](std::vector<sio::RemoteSocket> v) { fetched = v.size(); });
   io0.emit("z", sio::Args{1});
   ASSERT_TRUE(drive([&] { return has(x.k, "z") && has(y.first, "z") && fetched; }));
-  std::string order;
-  for (const std::string& e : events(x.k)) {  // (an ack id before the array: "b"'s, "d"'s)
-    const std::size_t open = e.find('[');
-    ASSERT_NE(open, std::string::npos) << e;
-    order += e.substr(open + 2, 1);
-  }
-  EXPECT_EQ(order, "abcdz") << "worker 0's client";
+  EXPECT_EQ(event_names(x.k), "a b c d z ") << "worker 0's client";
   const auto acked = events(y.first);  // (has() takes no ack id before the array)
   EXPECT_TRUE(std::any_of(acked.begin(), acked.end(), [](const std::string& e) {
     return e.find("[\"d\"") != std::string::npos;
@@ -1853,18 +1858,11 @@ TEST_P(ClusterHeldSendsTest, PastTheBoundTheOldestHeldSendsGoOutAheadOfTheirTurn
   for (int i = 0; i < 10; ++i) io0.local().emit("l" + std::to_string(i), sio::Args{1});
   EXPECT_EQ(workers_[0]->node->stats().held_sends_released_early, 6u);
   ASSERT_TRUE(drive([&] { return has(x.k, "l5"); }));
-  auto names = [&] {
-    std::string out;
-    for (const std::string& e : events(x.k)) {
-      const std::size_t open = e.find('[');
-      if (open != std::string::npos) out += e.substr(open + 2, 2) + " ";
-    }
-    return out;
-  };
-  EXPECT_EQ(names(), "l0 l1 l2 l3 l4 l5 ") << "the six oldest, ahead of \"a\"; four still held";
+  EXPECT_EQ(event_names(x.k), "l0 l1 l2 l3 l4 l5 ")
+      << "the six oldest, ahead of \"a\"; four still held";
   stalled->commit();
   ASSERT_TRUE(drive([&] { return has(x.k, "l9"); }));
-  EXPECT_EQ(names(), "l0 l1 l2 l3 l4 l5 a\" l6 l7 l8 l9 ");
+  EXPECT_EQ(event_names(x.k), "l0 l1 l2 l3 l4 l5 a l6 l7 l8 l9 ");
   EXPECT_EQ(workers_[0]->node->stats().held_sends_released_early, 6u);
   EXPECT_NE(workers_[0]->node->metrics_text().find("shmio_held_sends_released_early_total"),
             std::string::npos);
@@ -1881,12 +1879,7 @@ TEST_P(ClusterHeldSendsTest, ABurstPastTheBoundIsReadBackInOrderFirst) {
   for (int i = 0; i < 10; ++i) io0.local().emit("l" + std::to_string(i), sio::Args{1});
   EXPECT_EQ(workers_[0]->node->stats().held_sends_released_early, 0u);
   ASSERT_TRUE(drive([&] { return has(x.k, "l9"); }));
-  std::string order;
-  for (const std::string& e : events(x.k)) {
-    const std::size_t open = e.find('[');
-    if (open != std::string::npos) order += e.substr(open + 2, 2) + " ";
-  }
-  EXPECT_EQ(order, "a\" l0 l1 l2 l3 l4 l5 l6 l7 l8 l9 ");
+  EXPECT_EQ(event_names(x.k), "a l0 l1 l2 l3 l4 l5 l6 l7 l8 l9 ");
 }
 
 INSTANTIATE_TEST_SUITE_P(Rings, ClusterHeldSendsTest, ::testing::Values(false),

@@ -1624,7 +1624,9 @@ TEST(Ring, ParkAnyReturnsOnACommitToAnyRingAndTimesOutOtherwise) {
 // for that long is a loaded machine's doing, and its record is then not there for long; a wait
 // bounded to 1 ms until the producer answers the request cannot be one). Without the membarrier
 // (the first two cases) or the fence (the third) each case lost a wake within its first 10,000
-// rounds in three runs on the dev VM (mutants run 2026-12-06); with them none did. The fourth
+// rounds in three runs on the dev VM (mutants run 2026-12-06; a later pair of runs of the first
+// two without the membarrier lost one in one run of two: the race is likely, not certain); with
+// them none did. The fourth
 // lost one within its first rounds with neither the request nor the membarrier, and none with the
 // request alone (mutants run 2026-12-06). (A notifier's io_uring arming has the same pair, but its
 // caller reads the rings after each drain(), which then finds such a commit: no wait to lose that

@@ -1402,6 +1402,55 @@ TEST_P(ClusterAdapterTest, AWorkersDeathIsAppliedAfterEverythingItSaidBeforeIt) 
   EXPECT_EQ(q->answers[0].values.at(0), 42);
 }
 
+// With a ring per worker, what a dead worker left unread in its ring is read before its death is
+// applied, as any ring is: at most 16 rounds of batches a turn, the clients flushed between, and
+// the shared ring's records after the death wait for it. Until 2026-12-07 the whole rest was read
+// in the turn that read the death (up to a ring's worth, queued for the clients before any flush:
+// past a client's queue bound even a fast client was closed as a slow consumer; a bug hunt).
+// Here 3,000 broadcasts to worker 0's client in the dead worker's ring, its death, and after it
+// on the shared ring one more: all arrive, in order, the death's rest read over several turns.
+TEST_P(ClusterAdapterTest, TheRestOfADeadWorkersRingIsFlushedAsItIsRead) {
+  if (!GetParam()) GTEST_SKIP() << "a ring per worker only";
+  const auto a = connect(0);
+  ASSERT_TRUE(drive([&] { return workers_[0]->server->of("/").socket(a.second) != nullptr; }));
+  stop(*workers_[1]);
+  workers_[1].reset();
+  StandIn fake;
+  ASSERT_NO_FATAL_FAILURE(stand_in_for_worker_1(fake, *segment_, &worker_rings_[1]));
+  sio::BroadcastOptions to_w0;
+  to_w0.rooms = {"w0"};
+  const auto record = [&](const std::string& frame) {
+    std::vector<std::byte> rec(cluster::broadcast_size("/", to_w0, frame.size(), {}));
+    cluster::write_broadcast(rec, "/", to_w0, cluster::broadcast_flags(to_w0.flags), 0, frame, {});
+    return rec;
+  };
+  constexpr int kRest = 3000;
+  const auto type = static_cast<std::uint16_t>(cluster::MessageType::broadcast);
+  for (int i = 0; i < kRest; ++i)
+    ASSERT_EQ(fake.own->publish(type, record("42[\"d\"," + std::to_string(i) + "]")),
+              shm::PublishStatus::ok);
+  const pid_t dead = ::fork();
+  if (dead == 0) ::_exit(0);
+  ASSERT_GT(dead, 0);
+  ASSERT_EQ(::waitpid(dead, nullptr, 0), dead);
+  auto supervisor = shm::RingWriter::attach(*segment_, {"supervisor", -1});
+  ASSERT_TRUE(supervisor) << supervisor.error().message;
+  ASSERT_EQ(
+      say(supervisor.value(), cluster::MessageType::worker_down, {{"pid", dead}, {"worker", 1}}),
+      shm::PublishStatus::ok);
+  ASSERT_EQ(fake.shared->publish(type, record(R"(42["after"])")), shm::PublishStatus::ok);
+  const std::uint64_t yields = workers_[0]->node->stats().drain_yields;
+  ASSERT_TRUE(drive([&] { return has(a.first, "after"); }));
+  const std::vector<std::string> got = events(a.first);
+  ASSERT_EQ(got.size(), static_cast<std::size_t>(kRest) + 1);
+  for (int i = 0; i < kRest; ++i)
+    ASSERT_EQ(got[static_cast<std::size_t>(i)], "[\"d\"," + std::to_string(i) + "]") << i;
+  EXPECT_EQ(got.back(), R"(["after"])");
+  // (3,000 records at 1,024 a turn: cut at the budget at least twice; none before. With 5,000,
+  // over a client's queue bound, the old code closed the client as a slow consumer: 0 arrived.)
+  EXPECT_GE(workers_[0]->node->stats().drain_yields - yields, 2u);
+}
+
 // Records of a worker ring whose writer's shared slot was taken again since its RING_OWNER said
 // it (a dead worker's last records, once another process has its slot) name nobody: its LOAD is
 // ignored, and its count for a request does not make that request wait for it.

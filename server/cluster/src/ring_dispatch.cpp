@@ -80,13 +80,13 @@ void Node::Impl::answer_in_parts(MessageType t, std::uint64_t rid, std::uint16_t
 }
 
 bool Node::Impl::read_batch(shm::RingReader& r, WorkerRing* from) {
+  // (While a death waits for the rest of its worker's ring, the shared ring is not read on.)
+  if (from == nullptr && death_waiting) {
+    step_death();
+    return true;
+  }
   std::array<RecordView, 64> views;
-  struct Copied {
-    std::uint16_t type, producer;  // (a worker ring's: the writer's slot in that ring)
-    std::uint64_t position, end;
-    std::optional<TakenBroadcast> broadcast;  // a BROADCAST (nullopt: it did not decode)
-    std::string bytes;                        // any other message
-  };
+  using Copied = CopiedRecord;
   // A lap loses what a worker ring's last RING_OWNER said: looked up again until the next.
   auto lapped = [&](std::uint64_t lost) {
     if (from != nullptr) WorkerRings::lapped(*from);
@@ -98,6 +98,8 @@ bool Node::Impl::read_batch(shm::RingReader& r, WorkerRing* from) {
   const std::uint64_t lost_at_peek = r.last_loss().records;
   if (lost_at_peek != 0) lapped(lost_at_peek);
   std::uint64_t& applied = from != nullptr ? from->applied : applied_end;
+  if (from != nullptr && death_waiting && from->worker == death_waiting->worker)
+    death_waiting->dead_read_nothing = n == 0;
   if (n == 0) {
     applied = r.position();
     return false;
@@ -132,8 +134,15 @@ bool Node::Impl::read_batch(shm::RingReader& r, WorkerRing* from) {
     lapped(r.last_loss().records - lost_at_peek);
     return true;
   }
-  const std::uint64_t batch_end = r.position();
-  for (Copied& c : batch) {
+  apply_copied(batch, 0, r.position(), from);
+  return true;
+}
+
+bool Node::Impl::apply_copied(std::vector<CopiedRecord>& batch, std::size_t i,
+                              std::uint64_t batch_end, WorkerRing* from) {
+  std::uint64_t& applied = from != nullptr ? from->applied : applied_end;
+  for (; i < batch.size(); ++i) {
+    CopiedRecord& c = batch[i];
     if (from != nullptr) {
       // A worker ring's records name their worker by its identity on the shared ring, as its
       // last RING_OWNER said (in ring order: one in this batch counts from there on).
@@ -168,12 +177,45 @@ bool Node::Impl::read_batch(shm::RingReader& r, WorkerRing* from) {
         refuse_record("a broadcast that does not decode", c.type, c.producer, 0);
     } else {
       apply(c.type, c.producer, as_bytes(c.bytes));
+      if (death_waiting && death_waiting->record_end == 0) {
+        // (apply() found the dead worker's ring not read to its end: the death and what comes
+        // after it wait; the death counts as not applied yet.)
+        applied = c.position;
+        death_waiting->record_end = c.end != 0 ? c.end : batch_end;
+        death_waiting->rest.assign(
+            std::make_move_iterator(batch.begin() + static_cast<std::ptrdiff_t>(i + 1)),
+            std::make_move_iterator(batch.end()));
+        death_waiting->batch_end = batch_end;
+        return false;
+      }
     }
     if (from == nullptr && !held.empty()) release_held();
-    if (stopped) return true;
+    if (stopped) return false;
   }
   applied = batch_end;
   return true;
+}
+
+void Node::Impl::step_death() {
+  const DeathWaiting& d = *death_waiting;
+  // (The dead worker's ring is read in each round before the shared one, as every ring is.)
+  if (const WorkerRing* dead = rings.of(d.worker);
+      dead != nullptr && dead->reader->position() < d.dead_end && !d.dead_read_nothing)
+    return;
+  DeathWaiting done = std::move(*death_waiting);
+  death_waiting.reset();
+  apply_death(done.pid);
+  applied_end = done.record_end;
+  if (!held.empty()) release_held();
+  if (stopped) return;
+  apply_copied(done.rest, 0, done.batch_end, nullptr);
+}
+
+void Node::Impl::apply_death(pid_t pid) {
+  worker_down(pid);
+  // Its connected sessions count as disconnected from now (the recovery window runs).
+  if (sessions) sessions->worker_died(pid);
+  std::erase_if(loads, [pid](const auto& e) { return e.second.who.pid == pid; });
 }
 
 bool Node::Impl::own_in_ring_order(const RecordView& v) {
@@ -385,16 +427,22 @@ void Node::Impl::apply(std::uint16_t type, std::uint16_t producer,
       // successor restarted meanwhile may have written after it, and the last batch may take
       // some of that too — or a worker ring read before the shared one may have: what WORKER_DOWN
       // then does is keyed by the dead worker's pid, which the successor's records do not
-      // share.)
-      rings.read_before_death(
-          static_cast<int>(u64_of(body, "worker")),
-          [this](shm::RingReader& rd, WorkerRing* w) { return read_batch(rd, w); },
-          [this] { return stopped; });
-      if (stopped) return;
-      worker_down(pid);
-      // Its connected sessions count as disconnected from now (the recovery window runs).
-      if (sessions) sessions->worker_died(pid);
-      std::erase_if(loads, [pid](const auto& e) { return e.second.who.pid == pid; });
+      // share.) Read over the next turns if it is not read yet (DeathWaiting).
+      const std::uint64_t said_worker = u64_of(body, "worker");
+      WorkerRing* dead = said_worker < static_cast<std::uint64_t>(options.workers)
+                             ? rings.of(static_cast<int>(said_worker))
+                             : nullptr;
+      if (dead != nullptr) {
+        const std::uint64_t end = dead->segment.control().tail.tail.load(std::memory_order_acquire);
+        if (dead->reader->position() < end) {
+          death_waiting.emplace();
+          death_waiting->pid = pid;
+          death_waiting->worker = static_cast<int>(said_worker);
+          death_waiting->dead_end = end;
+          break;  // (apply_copied keeps the rest)
+        }
+      }
+      apply_death(pid);
       break;
     }
     default:

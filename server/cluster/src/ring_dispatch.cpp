@@ -204,8 +204,8 @@ void Node::Impl::step_death() {
     return;
   DeathWaiting done = std::move(*death_waiting);
   death_waiting.reset();
+  applied_end = done.record_end;  // (as for any record: before it is applied)
   apply_death(done.pid);
-  applied_end = done.record_end;
   if (!held.empty()) release_held();
   if (stopped) return;
   apply_copied(done.rest, 0, done.batch_end, nullptr);

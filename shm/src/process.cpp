@@ -2,6 +2,7 @@
 
 #include <sched.h>
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -28,9 +29,16 @@ enum class Read { ok, gone, unknown };
 // Reads /proc/<pid>/stat. The command name (field 2) is in parentheses and may itself contain
 // spaces or parentheses, so fields are counted from the last ')'. gone: no such entry (ENOENT;
 // ESRCH while the process is being reaped); unknown: open() or read() failed otherwise.
+Read read_stat_at(const char* path, pid_t pid, StatFields& out) noexcept;
+
 Read read_stat(pid_t pid, StatFields& out) noexcept {
   char path[64];
   std::snprintf(path, sizeof path, "/proc/%d/stat", static_cast<int>(pid));
+  return read_stat_at(path, pid, out);
+}
+
+// (`path` is /proc/<pid>/stat or one of its threads' /proc/<pid>/task/<tid>/stat.)
+Read read_stat_at(const char* path, pid_t pid, StatFields& out) noexcept {
   int fd = ::open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     if (errno == ENOENT || errno == ESRCH) return Read::gone;
@@ -119,6 +127,38 @@ Liveness liveness(const ProcessIdentity& who) noexcept {
   if (f.start_time != who.start_time) return Liveness::dead;  // the pid was reused
   if (f.state == 'Z' || f.state == 'X' || f.state == 'x') return Liveness::dead;
   return Liveness::alive;
+}
+
+bool no_thread_running(const ProcessIdentity& who) noexcept {
+  if (who.pid <= 0 || who.start_time == 0) return false;
+  char dir_path[64];
+  std::snprintf(dir_path, sizeof dir_path, "/proc/%d/task", static_cast<int>(who.pid));
+  DIR* dir = ::opendir(dir_path);
+  if (dir == nullptr) return false;
+  std::size_t seen = 0;
+  bool running = false;
+  while (const dirent* e = ::readdir(dir)) {
+    char* end = nullptr;
+    const unsigned long tid = std::strtoul(e->d_name, &end, 10);
+    if (end == e->d_name || *end != '\0' || tid == 0) continue;  // (".", "..")
+    char path[96];
+    std::snprintf(path, sizeof path, "/proc/%d/task/%lu/stat", static_cast<int>(who.pid), tid);
+    StatFields f;
+    const Read r = read_stat_at(path, static_cast<pid_t>(tid), f);
+    if (r == Read::gone) continue;  // (a thread that ended: its stores were made visible then)
+    // Runnable ('R': running, or preempted with its stores perhaps not yet visible) or waking
+    // ('W', kernels before 3.14), or a look that failed: not judged.
+    if (r == Read::unknown || f.state == 'R' || f.state == 'W') {
+      running = true;
+      break;
+    }
+    ++seen;
+  }
+  ::closedir(dir);
+  // (After the look: the pid still names `who`, so the threads seen were its.)
+  if (running || seen == 0) return false;
+  const ProcessLook look = look_up_process(who.pid);
+  return look.is == ProcessLook::Is::alive && look.start_time == who.start_time;
 }
 
 #ifndef SYS_pidfd_open

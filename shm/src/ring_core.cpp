@@ -127,7 +127,8 @@ ParkingCover parking_cover(const Segment& s) noexcept {
   // frontier before it: the acquire here makes those visible to our re-check, and each commit
   // after it pairs with us by its own fence (the symmetric Dekker pair). (No earlier owner's
   // answer reads as this one's: take_exclusive clears an answer equal to the word it takes.)
-  if (c.wake.fence_acked.load(std::memory_order_seq_cst) == owner) return {};
+  std::uint32_t acked = c.wake.fence_acked.load(std::memory_order_seq_cst);
+  if (acked == owner) return {};
   // (The slot's pid was written before its owner took the word, which we read above. If the slot
   // changed hands since, so did the word: a later owner is covered as above.)
   const layout::ProducerSlot& slot = s.producer_slot(static_cast<std::uint16_t>(held - 1));
@@ -140,6 +141,24 @@ ParkingCover parking_cover(const Segment& s) noexcept {
   if (liveness(who) == Liveness::dead) return {};
   if (c.wake.fence_asked.load(std::memory_order_relaxed) == 0)
     c.wake.fence_asked.store(1, std::memory_order_seq_cst);
+#if defined(__x86_64__) || defined(__i386__)
+  // X7: an owner none of whose threads is runnable now, seen after the request was visible to
+  // every CPU (our seq_cst store, or a load that saw an earlier one: x86 stores are seen by all
+  // CPUs at once), is answered for here. Each of its threads blocked after its last commit's
+  // stores and ran the scheduler's full barrier, so those are visible (and x86 makes a thread's
+  // stores visible in order: its state, read through /proc, after them); each commit it makes
+  // from now on starts after that look and loads fence_asked as 1, so it fences. Without it an
+  // idle owner never answered, and its parkers woke every millisecond until its next commit.
+  // (At most one look per kFenceLookNs per thread: a few tens of microseconds.)
+  static thread_local std::uint64_t next_look = 0;
+  if (const std::uint64_t now = monotonic_ns(); now >= next_look) {
+    next_look = now + kFenceLookNs;
+    if (no_thread_running(who) &&
+        (c.wake.fence_acked.compare_exchange_strong(acked, owner, std::memory_order_seq_cst) ||
+         acked == owner))
+      return {};
+  }
+#endif
   return {true, true};
 }
 

@@ -2,9 +2,14 @@
 // commits without locked instructions, and everything a reader relies on unchanged — order, exact
 // indices and loss counts, parking. (Its crash cases: ring_crash_test.cpp,
 // KilledMidExclusiveClaim.)
+#include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <cerrno>
+#include <chrono>
 #include <csignal>
 
 #include <gtest/gtest.h>
@@ -159,9 +164,11 @@ TEST(RingExclusive, AParkedWaiterIsWokenByEveryFencedCommit) {
 // process is never asked (the private command reaches it), nor is anyone while the ring has no
 // producer (one that takes it later sees the count). Step by step, with producers in forked
 // processes taking commands through a pipe.
+// (A busy one polls its pipe without blocking, so that its thread is always runnable: a parker
+// cannot answer for it (X7) and waits for its own answer. An idle one blocks in read().)
 class Commanded {  // a producer in a child process: attaches, says so, publishes on each 'p'
  public:
-  explicit Commanded(const Segment& s) {
+  explicit Commanded(const Segment& s, bool busy = true) {
     if (::pipe(to_) != 0) throw std::runtime_error("pipe");
     if (::pipe(from_) != 0) {
       ::close(to_[0]);
@@ -176,8 +183,15 @@ class Commanded {  // a producer in a child process: attaches, says so, publishe
       std::vector<std::byte> buf(64);
       const char said = 'a';
       char c = 0;
-      for (std::uint64_t i = 0; ::write(from_[1], &said, 1) == 1 && ::read(to_[0], &c, 1) == 1;
-           ++i) {
+      if (busy && ::fcntl(to_[0], F_SETFL, O_NONBLOCK) != 0) return 4;
+      auto next = [&] {
+        for (;;) {
+          const ssize_t n = ::read(to_[0], &c, 1);
+          if (n >= 0 || errno != EAGAIN) return n == 1;
+          ::sched_yield();  // (runnable all the same)
+        }
+      };
+      for (std::uint64_t i = 0; ::write(from_[1], &said, 1) == 1 && next(); ++i) {
         CheckedRecord::fill(buf, 0, i);
         if (c != 'p' || w->publish(1, buf) != PublishStatus::ok) return 3;
       }
@@ -303,6 +317,78 @@ TEST(RingExclusive, AParkerInAnotherProcessAsksTheProducerToFenceItsCommits) {
     seqs.push_back(CheckedRecord::seq(v.payload));
   });
   EXPECT_EQ(seqs, (std::vector<std::uint64_t>{0, 1, 0}));
+}
+
+// X7: a producer in another process none of whose threads is runnable (an idle one, blocked in a
+// system call) is answered for by a parker (on x86), which then needs no barrier and no bounded
+// sleep: until 2026-12-07 such a producer never answered before its next commit, and its parkers
+// woke every millisecond meanwhile. A busy one (runnable) is not answered for. Its next commit
+// fences (it sees the request) and wakes a parker that parked after the answer.
+TEST(RingExclusive, AParkerAnswersForAnIdleProducerInAnotherProcess) {
+#if !defined(__x86_64__) && !defined(__i386__)
+  GTEST_SKIP() << "x86 only (docs/ring.md X7)";
+#endif
+  if (!core::register_expedited_barrier())
+    GTEST_SKIP() << "membarrier() refused here: every producer fences, and answers at attach";
+  RingName name("excl-idle");
+  auto s = test::make_ring(name, 1 << 16, 0, true);
+  const layout::Control& c = s.control();
+  auto cover = [&] {
+    const core::ParkingCover k = core::parking_cover(s);
+    return std::pair{k.barrier, k.bounded};
+  };
+  using Cover = std::pair<bool, bool>;
+  {
+    Commanded busy(s, true);
+    ASSERT_TRUE(busy.heard());
+    ASSERT_TRUE(busy.publish());
+    // (Three looks at least, kFenceLookNs apart.)
+    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(20);
+    while (std::chrono::steady_clock::now() < until) {
+      EXPECT_EQ(cover(), (Cover{true, true})) << "a runnable producer is not answered for";
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    EXPECT_EQ(c.wake.fence_asked.load(), 1u);
+    EXPECT_EQ(c.wake.fence_acked.load(), 0u);
+    ASSERT_TRUE(busy.publish());
+    EXPECT_EQ(c.wake.fence_acked.load(), c.repair.exclusive_owner.load()) << "its own answer";
+    EXPECT_EQ(busy.finish(), 0);
+  }
+  // A fresh ring, not asked yet; its producer blocks in read() once it has said it attached.
+  RingName name2("excl-idle2");
+  auto quiet = test::make_ring(name2, 1 << 16, 0, true);
+  const layout::Control& q = quiet.control();
+  Commanded idle(quiet, false);
+  ASSERT_TRUE(idle.heard());
+  const std::uint32_t owner = q.repair.exclusive_owner.load();
+  ASSERT_NE(owner, 0u);
+  // (Polled until its thread is seen blocked: it may still be on its way into read().)
+  core::ParkingCover k = core::parking_cover(quiet);
+  EXPECT_EQ(q.wake.fence_asked.load(), 1u) << "asked at the first look";
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while ((k.barrier || k.bounded) && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    k = core::parking_cover(quiet);
+  }
+  EXPECT_FALSE(k.barrier || k.bounded) << "an idle producer was not answered for";
+  EXPECT_EQ(q.wake.fence_asked.load(), 1u);
+  EXPECT_EQ(q.wake.fence_acked.load(), owner) << "answered for it, before any commit of its";
+  // Parked now with nothing to do, it is woken by the producer's next commit (fenced: it saw the
+  // request), well before its 10 s.
+  std::atomic<bool> woke{false};
+  std::thread parker([&] {
+    const std::uint64_t f = q.frontier.frontier.load();
+    bool in_time = true;
+    while (in_time && q.frontier.frontier.load() == f)  // (a wake finding it unchanged: again)
+      in_time = core::park(quiet, f, std::chrono::seconds(10));
+    woke = in_time;
+  });
+  while (q.wake.waiters.load() == 0) std::this_thread::yield();
+  ASSERT_TRUE(idle.publish());
+  parker.join();
+  EXPECT_TRUE(woke.load()) << "the commit after the answer did not wake the parker";
+  EXPECT_EQ(q.wake.fence_acked.load(), owner);
+  EXPECT_EQ(idle.finish(), 0);
 }
 
 // The same through RingReader::wait() with no spin: every record arrives (on a ring made with

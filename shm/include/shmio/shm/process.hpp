@@ -44,6 +44,13 @@ std::uint64_t process_start_time(pid_t pid) noexcept;
 // Dead: no entry, a zombie, or another start time (the pid reused). Alive otherwise, also when
 // the entry could not be read (above).
 Liveness liveness(const ProcessIdentity& who) noexcept;
+// Whether every thread of the process `who` names was seen not runnable (its state in
+// /proc/<pid>/task/<tid>/stat other than 'R' or 'W'), each at one moment during the call, with the
+// pid still naming `who` after the look. False where a thread is runnable (on a CPU or
+// preempted), where the look fails (out of descriptors, /proc mounted hidepid), and for a process
+// not alive. (A thread that blocked ran the scheduler's full barrier after its last store:
+// core::parking_cover, docs/ring.md "Exclusive producers", X7.)
+bool no_thread_running(const ProcessIdentity& who) noexcept;
 // Sends `sig` to the process `who` names, not to another that took its pid since: through a
 // pidfd opened before the pid's start time is looked at again (the pidfd then names that process,
 // whatever becomes of the pid); where pidfds are refused (before Linux 5.3, a seccomp filter),

@@ -84,7 +84,9 @@ inline constexpr std::uint64_t kUnsureParkNs = 1'000'000;  // 1 ms
 // - a live producer in another process that has not answered: the request is made (fence_asked;
 //   the producer answers at its next commit, and fences from then on), and until then the parker
 //   runs the barrier and is `bounded`: it sleeps at most kUnsureParkNs at a time, since the global
-//   command can skip that producer's CPU (docs/ring.md "Exclusive producers", X6);
+//   command can skip that producer's CPU (docs/ring.md "Exclusive producers", X6) — unless none
+//   of the producer's threads is runnable (on x86, looked at through /proc at most once per
+//   kFenceLookNs per thread): the parker then answers for it (X7) and needs nothing;
 // - a dead producer: nothing (it commits no more; one that takes the ring after it sees us).
 // The caller runs the barrier if `barrier`, and bounds its sleep if `bounded` or the barrier
 // failed; with several rings, once for all of them.
@@ -93,6 +95,7 @@ struct ParkingCover {
   bool bounded = false;
 };
 ParkingCover parking_cover(const Segment& s) noexcept;
+inline constexpr std::uint64_t kFenceLookNs = 4'000'000;  // 4 ms
 
 // A waiter's count in the ring's `waiters` is kept in a slot of its process as well (a reader
 // slot's `parked`), so that whoever frees the slot of a process that died waiting takes the count

@@ -69,6 +69,47 @@ Read read_stat_at(const char* path, pid_t pid, StatFields& out) noexcept {
   return Read::ok;
 }
 
+// Whether a process whose /proc/<pid>/stat says zombie ('Z') still has a live thread: its main
+// thread called pthread_exit() and the others run on (the leader stays a zombie until the last
+// one ends). Judged alive (true) where the listing cannot be read for another reason than the
+// process being gone, as every look here. (Before 2026-12-07 such a process was taken for dead:
+// its ring slots repaired, its locks taken, while its threads still wrote; a review.)
+bool threads_outlive_leader(pid_t pid) noexcept {
+  char dir_path[64];
+  std::snprintf(dir_path, sizeof dir_path, "/proc/%d/task", static_cast<int>(pid));
+  DIR* dir = ::opendir(dir_path);
+  if (dir == nullptr) return errno != ENOENT && errno != ESRCH;
+  bool live = false;
+  for (;;) {
+    errno = 0;
+    const dirent* e = ::readdir(dir);
+    if (e == nullptr) {
+      live = errno != 0;
+      break;
+    }
+    char* end = nullptr;
+    const unsigned long tid = std::strtoul(e->d_name, &end, 10);
+    if (end == e->d_name || *end != '\0' || tid == 0 || tid == static_cast<unsigned long>(pid))
+      continue;
+    char path[96];
+    std::snprintf(path, sizeof path, "/proc/%d/task/%lu/stat", static_cast<int>(pid), tid);
+    StatFields f;
+    const Read r = read_stat_at(path, static_cast<pid_t>(tid), f);
+    if (r == Read::gone) continue;
+    if (r == Read::unknown || (f.state != 'Z' && f.state != 'X' && f.state != 'x')) {
+      live = true;
+      break;
+    }
+  }
+  ::closedir(dir);
+  return live;
+}
+
+// A state in /proc/<pid>/stat that says the process will run no more.
+bool ended(pid_t pid, char state) noexcept {
+  return state == 'X' || state == 'x' || (state == 'Z' && !threads_outlive_leader(pid));
+}
+
 }  // namespace
 
 ProcessLook look_up_process(pid_t pid) noexcept {
@@ -82,7 +123,7 @@ ProcessLook look_up_process(pid_t pid) noexcept {
     case Read::ok:
       break;
   }
-  if (f.state == 'Z' || f.state == 'X' || f.state == 'x') return {ProcessLook::Is::gone, 0};
+  if (ended(pid, f.state)) return {ProcessLook::Is::gone, 0};
   return {ProcessLook::Is::alive, f.start_time, f.state};
 }
 
@@ -125,7 +166,7 @@ Liveness liveness(const ProcessIdentity& who) noexcept {
       break;
   }
   if (f.start_time != who.start_time) return Liveness::dead;  // the pid was reused
-  if (f.state == 'Z' || f.state == 'X' || f.state == 'x') return Liveness::dead;
+  if (ended(who.pid, f.state)) return Liveness::dead;
   return Liveness::alive;
 }
 
@@ -137,7 +178,13 @@ bool no_thread_running(const ProcessIdentity& who) noexcept {
   if (dir == nullptr) return false;
   std::size_t seen = 0;
   bool running = false;
-  while (const dirent* e = ::readdir(dir)) {
+  for (;;) {
+    errno = 0;
+    const dirent* e = ::readdir(dir);
+    if (e == nullptr) {
+      running = errno != 0;  // (a listing cut short judges nothing)
+      break;
+    }
     char* end = nullptr;
     const unsigned long tid = std::strtoul(e->d_name, &end, 10);
     if (end == e->d_name || *end != '\0' || tid == 0) continue;  // (".", "..")

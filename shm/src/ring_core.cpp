@@ -142,21 +142,42 @@ ParkingCover parking_cover(const Segment& s) noexcept {
   if (c.wake.fence_asked.load(std::memory_order_relaxed) == 0)
     c.wake.fence_asked.store(1, std::memory_order_seq_cst);
 #if defined(__x86_64__) || defined(__i386__)
-  // X7: an owner none of whose threads is runnable now, seen after the request was visible to
-  // every CPU (our seq_cst store, or a load that saw an earlier one: x86 stores are seen by all
-  // CPUs at once), is answered for here. Each of its threads blocked after its last commit's
-  // stores and ran the scheduler's full barrier, so those are visible (and x86 makes a thread's
-  // stores visible in order: its state, read through /proc, after them); each commit it makes
-  // from now on starts after that look and loads fence_asked as 1, so it fences. Without it an
-  // idle owner never answered, and its parkers woke every millisecond until its next commit.
-  // (At most one look per kFenceLookNs per thread: a few tens of microseconds.)
-  static thread_local std::uint64_t next_look = 0;
-  if (const std::uint64_t now = monotonic_ns(); now >= next_look) {
-    next_look = now + kFenceLookNs;
-    if (no_thread_running(who) &&
-        (c.wake.fence_acked.compare_exchange_strong(acked, owner, std::memory_order_seq_cst) ||
-         acked == owner))
+  // X7: an owner none of whose threads is runnable, seen so in two looks at least kFenceLookNs
+  // apart after the request was visible to every CPU (our seq_cst store, or a load that saw an
+  // earlier one: x86 stores are seen by all CPUs at once), is answered for here. A thread seen
+  // blocked stored its state (a full barrier, and x86 makes a thread's stores visible in order)
+  // after its last commit's stores, so those are visible; each commit it makes after it blocked
+  // loads fence_asked as 1, so it fences — unless it set itself running again without sleeping
+  // and that store was still unseen when we looked (a window of a store buffer's drain, which the
+  // second look, milliseconds later, leaves no room for: docs/ring.md X7). Without it an idle
+  // owner never answered, and its parkers woke every millisecond until its next commit. (At most
+  // one look per kFenceLookNs per thread, longer after a slow one: a few tens of microseconds.)
+  struct Look {
+    std::uint64_t next = 0;         // the earliest time of the next look
+    const Control* ring = nullptr;  // the owner found idle by the last look, and when
+    std::uint32_t owner = 0;
+    std::uint64_t at = 0;
+  };
+  static thread_local Look look;
+  if (const std::uint64_t now = monotonic_ns(); now >= look.next) {
+    const bool idle = no_thread_running(who);
+    const std::uint64_t done = monotonic_ns();
+    look.next = done + std::max<std::uint64_t>(kFenceLookNs, 16 * (done - now));
+    const bool again = idle && look.ring == &c && look.owner == owner;
+    if (!idle) {
+      look.ring = nullptr;
+    } else if (!again) {
+      look = Look{look.next, &c, owner, done};
+    } else if (now - look.at >= kFenceLookNs &&
+               // (Still that owner after the look: a successor may have answered meanwhile, and
+               // its answer is not overwritten with this word.)
+               c.repair.exclusive_owner.load(std::memory_order_seq_cst) == owner &&
+               (c.wake.fence_acked.compare_exchange_strong(acked, owner,
+                                                           std::memory_order_seq_cst) ||
+                acked == owner)) {
+      look.ring = nullptr;
       return {};
+    }
   }
 #endif
   return {true, true};

@@ -74,6 +74,7 @@ RingWriter::RingWriter(RingWriter&& o) noexcept
       exclusive_(o.exclusive_),
       fence_(o.fence_),
       owner_(o.owner_),
+      answered_(o.answered_),
       tail_(o.tail_),
       next_index_(o.next_index_),
       tail_skips_(o.tail_skips_) {}
@@ -91,6 +92,7 @@ RingWriter& RingWriter::operator=(RingWriter&& o) noexcept {
     commits_ = o.commits_;
     exclusive_ = o.exclusive_;
     fence_ = o.fence_;
+    answered_ = o.answered_;
     owner_ = o.owner_;
     tail_ = o.tail_;
     next_index_ = o.next_index_;
@@ -287,6 +289,11 @@ void RingWriter::finish(std::uint64_t first, std::uint64_t end, bool stamped, st
     // to fence (fence_; core::parking_cover).
     if (fence_) {
       std::atomic_thread_fence(std::memory_order_seq_cst);
+      // (Our answer given again where it is gone: a parker that answered for an owner before
+      // us, idle, can store that word over ours if we took the ring during its look, X7. One
+      // load of the line wake_waiters loads next.)
+      if (answered_ && c.wake.fence_acked.load(std::memory_order_relaxed) != owner_) [[unlikely]]
+        answer_fence_request();
     } else {
       std::atomic_signal_fence(std::memory_order_seq_cst);
       // A parker in another process asked us to fence (its membarrier() can miss our CPU: X6).
@@ -311,6 +318,7 @@ void RingWriter::finish(std::uint64_t first, std::uint64_t end, bool stamped, st
 
 void RingWriter::answer_fence_request() noexcept {
   fence_ = true;
+  answered_ = true;
   // SYNC POINT WRITE [X6]: our owner word, after every frontier store so far (release), before
   // every commit's fence from now on. A parker that reads it here skips membarrier() for us.
   segment_->control().wake.fence_acked.store(owner_, std::memory_order_seq_cst);

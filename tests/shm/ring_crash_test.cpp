@@ -2,10 +2,17 @@
 // documented bound, the hole becomes padding and is counted, and every other record arrives.
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <gtest/gtest.h>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
 #include <map>
 #include <random>
 #include <thread>
@@ -859,6 +866,62 @@ TEST(RingCrash, AHoleOfTwoCapacitiesIsRepairedACapacityAtATime) {
   EXPECT_EQ(s.reader_slot(reader.id()).corrupt.load(), 0u);
   EXPECT_EQ(reader.total_loss().records, 0u);
   expect_one_record_after_the_repair(s, reader);
+}
+
+// A process whose main thread called pthread_exit() while another thread runs on shows as a zombie
+// in /proc/<pid>/stat: until 2026-12-07 it was taken for dead (its ring slots repaired, its locks
+// taken, while that thread still wrote; found by a review). Alive until its last thread ends.
+TEST(RingCrash, AProcessWhoseMainThreadEndedLivesWhileAnotherThreadRuns) {
+  int hold[2];
+  ASSERT_EQ(::pipe(hold), 0);
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    ::close(hold[1]);
+    pthread_t t;
+    // (Its one thread waits for the parent to close the pipe, then ends the process.)
+    if (::pthread_create(
+            &t, nullptr,
+            [](void* fd) -> void* {
+              char c;
+              (void)::read(*static_cast<int*>(fd), &c, 1);
+              return nullptr;
+            },
+            &hold[0]) != 0)
+      ::_exit(2);
+    // (Its main thread ends as pthread_exit() ends it, without the unwinding, which the test
+    // framework's catch-all would stop: the exit system call ends the calling thread only.)
+    ::syscall(SYS_exit, 0);
+  }
+  ::close(hold[0]);
+  const ProcessIdentity who{child, process_start_time(child)};
+  ASSERT_NE(who.start_time, 0u);
+  // (Polled until its main thread has ended: /proc says 'Z' for it.)
+  auto state = [&] {
+    const std::string path = "/proc/" + std::to_string(child) + "/stat";
+    std::FILE* f = std::fopen(path.c_str(), "r");
+    if (f == nullptr) return '?';
+    char buf[512] = {};
+    const std::size_t n = std::fread(buf, 1, sizeof buf - 1, f);
+    std::fclose(f);
+    const char* p = std::strrchr(buf, ')');
+    return n > 0 && p != nullptr && p[1] == ' ' ? p[2] : '?';
+  };
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (state() != 'Z' && std::chrono::steady_clock::now() < give_up)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  ASSERT_EQ(state(), 'Z') << "its main thread did not end";
+  EXPECT_EQ(liveness(who), Liveness::alive);
+  EXPECT_EQ(look_up_process(child).is, ProcessLook::Is::alive);
+  EXPECT_TRUE(process_tag_alive(process_tag(who)));
+  ::close(hold[1]);  // its thread ends, and with it the process
+  while (liveness(who) == Liveness::alive && std::chrono::steady_clock::now() < give_up)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  EXPECT_EQ(liveness(who), Liveness::dead) << "dead once its last thread ended (a zombie)";
+  EXPECT_FALSE(process_tag_alive(process_tag(who)));
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
 }
 
 // The repair lock, stolen from a dead holder by a repairer that is then stopped (descheduled)

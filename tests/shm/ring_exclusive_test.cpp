@@ -342,7 +342,7 @@ TEST(RingExclusive, AParkerAnswersForAnIdleProducerInAnotherProcess) {
     Commanded busy(s, true);
     ASSERT_TRUE(busy.heard());
     ASSERT_TRUE(busy.publish());
-    // (Three looks at least, kFenceLookNs apart.)
+    // (Several looks, kFenceLookNs apart at least, each finding it runnable.)
     const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(20);
     while (std::chrono::steady_clock::now() < until) {
       EXPECT_EQ(cover(), (Cover{true, true})) << "a runnable producer is not answered for";
@@ -362,7 +362,8 @@ TEST(RingExclusive, AParkerAnswersForAnIdleProducerInAnotherProcess) {
   ASSERT_TRUE(idle.heard());
   const std::uint32_t owner = q.repair.exclusive_owner.load();
   ASSERT_NE(owner, 0u);
-  // (Polled until its thread is seen blocked: it may still be on its way into read().)
+  // (Polled until it is answered for: two looks 4 ms apart at least must find its thread
+  // blocked, and it may still be on its way into read() at the first.)
   core::ParkingCover k = core::parking_cover(quiet);
   EXPECT_EQ(q.wake.fence_asked.load(), 1u) << "asked at the first look";
   const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);

@@ -3,10 +3,12 @@
 // Liveness is decided from /proc/<pid>/stat: the process is alive if that file exists, its start
 // time equals the recorded one, and its state is not zombie ('Z') or dead ('X'). A killed process
 // that its parent has not reaped yet is therefore already dead here, as it should be: it will never
-// run another instruction. A look that fails for another reason than the entry's absence (out of
-// file descriptors: EMFILE, ENFILE; no memory) judges nothing: the process counts as alive, so a
-// lock, a slot or a session is never taken from a live process because /proc could not be read
-// (what waits on a dead one then waits until a look succeeds).
+// run another instruction. (A zombie whose other threads still run — its main thread called
+// pthread_exit() — is alive: /proc/<pid>/task is looked at then.) A look that fails for another
+// reason than the entry's absence (out of file descriptors: EMFILE, ENFILE; no memory) judges
+// nothing: the process counts as alive, so a lock, a slot or a session is never taken from a live
+// process because /proc could not be read (what waits on a dead one then waits until a look
+// succeeds).
 #pragma once
 
 #include <signal.h>

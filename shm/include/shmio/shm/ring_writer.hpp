@@ -157,6 +157,7 @@ class RingWriter {
   // "Exclusive producers", X6): asked by a parker in another process, whose membarrier() cannot
   // be trusted to reach our CPU.
   std::uint32_t owner_ = 0;
+  bool answered_ = false;  // (we stored owner_ in fence_acked: kept there, X7)
   void answer_fence_request() noexcept;
   std::uint64_t tail_ = 0;
   std::uint64_t next_index_ = 0;

@@ -395,7 +395,7 @@ TEST_P(Delivery, ASlowConsumerIsDisconnectedAtItsBoundWhileTheOthersGetEverythin
 
 // A slow consumer's session is closed while a frame is half written (the kernel's buffer took
 // part of it): what is queued behind it is dropped, but that frame is finished before the close
-// packet and the close frame, so a client that reads afterwards gets a whole stream. Before, the
+// frame, so a client that reads afterwards gets a whole stream. Before, the
 // half-written frame was dropped with the queue and the write went on at its offset into the
 // next frame: a stream cut mid-frame (or bytes spliced), an out-of-range prefix underneath.
 TEST_P(Delivery, ASlowConsumerClosedMidFrameGetsAWholeStreamThenTheClose) {
@@ -419,7 +419,7 @@ TEST_P(Delivery, ASlowConsumerClosedMidFrameGetsAWholeStreamThenTheClose) {
   EXPECT_TRUE(slow.in().empty()) << slow.in().size() << " bytes of a frame cut short";
   ASSERT_GE(got.size(), 2u);
   int prev = -1;
-  for (std::size_t i = 0; i + 2 < got.size(); ++i) {  // every message whole and in order
+  for (std::size_t i = 0; i + 1 < got.size(); ++i) {  // every message whole and in order
     ASSERT_EQ(got[i].op, 1u);
     ASSERT_EQ(got[i].payload.rfind("42[\"m\",", 0), 0u) << got[i].payload.substr(0, 40);
     const int n = std::stoi(got[i].payload.substr(7));
@@ -427,8 +427,8 @@ TEST_P(Delivery, ASlowConsumerClosedMidFrameGetsAWholeStreamThenTheClose) {
     prev = n;
     EXPECT_EQ(got[i].payload.size(), 7 + std::to_string(n).size() + 2 + big.size() + 2);
   }
-  EXPECT_EQ(got[got.size() - 2].op, 1u);
-  EXPECT_EQ(got[got.size() - 2].payload, "1") << "the close packet";
+  // Then the close frame, with no Engine.IO close packet before it, as engine.io closes a
+  // WebSocket (a "1" made python-socketio's client give up reconnecting: until 2026-12-07).
   EXPECT_EQ(got.back().op, 8u) << "the close frame";
 }
 

@@ -171,7 +171,7 @@ class EngineSocket final : public Socket,
     if (announced_) {  // closed already (e.g. by the open handler)
       if (lingering() && !rare_->lingering->empty()) {
         c->respond_poll(std::exchange(*rare_->lingering, std::string()));  // what was queued
-        rare_->upgrade_tail.clear();  // (delivered: a probe kept gets only the close packet)
+        rare_->upgrade_tail.clear();  // (delivered: a probe kept gets only the close frame)
         return true;                  // the close packet at the next GET
       }
       if (lingering()) forget();
@@ -324,7 +324,7 @@ class EngineSocket final : public Socket,
   }
   // The "5" of an upgrade the session was closed during (by the server, its probe answered: the
   // client stopped polling and waits for nothing more on it): what the session left queued goes
-  // on the new WebSocket, then the close packet and the close frame, as engine.io's upgrade of a
+  // on the new WebSocket, then the close frame, as engine.io's upgrade of a
   // closing socket flushes its buffer on the new transport. Until 2026-12-05 the probe was closed
   // with the session: the client saw its upgrade's WebSocket close ("transport close") and
   // reconnected, where the app had disconnected it (its DISCONNECT waited for a GET that never
@@ -336,8 +336,7 @@ class EngineSocket final : public Socket,
     const bool b64 = sm_.websocket_base64();
     for (FrameRef& f : rare_->upgrade_tail)
       link->push(b64 && f->binary() ? base64_text(*f) : std::move(f));
-    link->push(Packet::text(PacketType::close).to_frame());
-    link->close_after_writes();
+    link->close_after_writes();  // (no close packet on a WebSocket: finish_close says why)
     forget();  // (the payload kept for a GET is delivered: the session is done)
   }
   void respond_get(std::string payload, bool compress = false) {
@@ -388,8 +387,12 @@ class EngineSocket final : public Socket,
       respond_get("1");
     }
     if (ws_) {
-      // What is queued (kept by a forced close), then the close packet, then the close frame.
-      ws_->push(Packet::text(PacketType::close).to_frame());
+      // What is queued (kept by a forced close), then the close frame: no close packet on a
+      // WebSocket, as engine.io's transport closes it. (Until 2026-12-07 a "1" came first:
+      // python-engineio takes that for a close asked by the server and python-socketio then never
+      // reconnects — after a server's close, a ping timeout or a slow consumer's — where engine.io
+      // leaves it to reconnect; found by a bug hunt. engine.io-client ignores "1" on a
+      // WebSocket.)
       ws_->close_after_writes();
       ws_.reset();
     }

@@ -353,6 +353,31 @@ TEST(ClassicRedis, ResponsesAndTheBadOnes) {
   EXPECT_FALSE(fleet::decode_classic_response("\xc1", &why));
 }
 
+// A response's request id read without parsing it, where Node's classic adapter writes it (each
+// of its responses: requestId first, or after "type"), and nothing where it cannot be told so.
+TEST(ClassicRedis, AResponsesRequestIdIsPeekedWhereNodeWritesIt) {
+  using fleet::peek_classic_request_id;
+  EXPECT_EQ(peek_classic_request_id(fleet::encode_all_rooms_response("r1", {"a"})), "r1");
+  EXPECT_EQ(peek_classic_request_id(fleet::encode_fetch_response("Ab3xYz", json::array{})),
+            "Ab3xYz");
+  EXPECT_EQ(peek_classic_request_id(fleet::encode_server_side_emit_response("e", "x")), "e");
+  EXPECT_EQ(peek_classic_request_id(fleet::encode_client_count_response("b", 7)), "b");
+  // The rest is not looked at: an answer cut short still names its request.
+  EXPECT_EQ(peek_classic_request_id(R"({"requestId":"zz","sockets":[{"id":)"), "zz");
+  // Not told: MessagePack, no such key in the first bytes, one inside another object or after
+  // an array, escapes, an empty id.
+  EXPECT_FALSE(
+      peek_classic_request_id(fleet::encode_broadcast_ack_response("b", sio::Args{json::array{}})));
+  EXPECT_FALSE(peek_classic_request_id(R"({"rooms":[]})"));
+  EXPECT_FALSE(peek_classic_request_id(R"({"data":{"requestId":"inner"},"requestId":"x"})"));
+  EXPECT_FALSE(peek_classic_request_id(R"({"data":[1],"requestId":"x"})"));
+  EXPECT_FALSE(peek_classic_request_id(R"({"requestId":"a\"b"})"));
+  EXPECT_FALSE(peek_classic_request_id(R"({"requestId":""})"));
+  EXPECT_FALSE(peek_classic_request_id("{\"data\":\"" + std::string(fleet::kPeekBytes, 'p') +
+                                       "\",\"requestId\":\"x\"}"));
+  EXPECT_FALSE(peek_classic_request_id(""));
+}
+
 // A server-side emit's binary arguments and its answer's: the classic adapter's messages are JSON,
 // a Node Buffer in them what JSON.stringify writes ({"type":"Buffer","data":[...]}); the sharded
 // adapter's envelope is MessagePack, binary as bin. (Before 2026-12-03 the bytes were left behind:

@@ -1157,6 +1157,27 @@ TEST_F(Bridge, AFleetAckIsRelayedUntilTheRequestersTimeoutAndNotAfter) {
   }
 }
 
+// Answers on the shared response channel to requests that are not the bridge's (another member's)
+// are dropped unread, as Node's adapter drops them: until 2026-12-07 each was parsed, and one of a
+// member with some 80,000 sockets (past kMaxJsonValues) was counted as a bad message on every
+// host, as was one cut short. One of the bridge's own still is parsed (the last, counted).
+TEST_F(Bridge, AnswersToOtherMembersRequestsAreNotParsed) {
+  RedisServer server(free_port());
+  server.start();
+  auto pub = client(server.url());
+  start_bridge(server.url());
+  ASSERT_TRUE(bridge_subscribed(*pub));
+  const auto before = bridge_->stats().bad_messages;
+  std::string huge = R"({"requestId":"other1","sockets":[)";
+  for (std::size_t i = 0; i <= fleet::kMaxJsonValues; ++i) huge += i == 0 ? "0" : ",0";
+  huge += "]}";
+  pub->command({"PUBLISH", "socket.io-response#/#", huge});
+  pub->command({"PUBLISH", "socket.io-response#/#", R"({"requestId":"other2","sockets":[)"});
+  pub->command({"PUBLISH", "socket.io-response#/#", "[]"});  // (no request id: parsed, refused)
+  ASSERT_TRUE(drive([&] { return bridge_->stats().bad_messages > before; }));
+  EXPECT_EQ(bridge_->stats().bad_messages, before + 1) << "another member's answer was parsed";
+}
+
 TEST_F(Bridge, MalformedMessagesAreRefusedAndCounted) {
   RedisServer server(free_port());
   server.start();

@@ -426,6 +426,23 @@ std::optional<ClassicResponse> decode_classic_response(std::string_view bytes, s
   return r;
 }
 
+std::optional<std::string_view> peek_classic_request_id(std::string_view bytes) {
+  if (bytes.empty() || bytes[0] != '{') return std::nullopt;
+  constexpr std::string_view key = "\"requestId\":\"";
+  const std::string_view head = bytes.substr(0, kPeekBytes);
+  const std::size_t at = head.find(key);
+  if (at == std::string_view::npos) return std::nullopt;
+  // (Nothing before it opens another object or array, nor escapes: the key is the top level's.
+  // A string before it that holds a brace or a bracket only sends the response to the parser.)
+  if (head.substr(1, at - 1).find_first_of("{[\\") != std::string_view::npos) return std::nullopt;
+  const std::size_t from = at + key.size();
+  const std::size_t to = head.find('"', from);
+  if (to == std::string_view::npos || to == from) return std::nullopt;
+  const std::string_view id = head.substr(from, to - from);
+  if (id.find('\\') != std::string_view::npos) return std::nullopt;
+  return id;
+}
+
 std::string encode_all_rooms_response(std::string_view request_id,
                                       const std::set<socketio::Room>& rooms) {
   return json_text(

@@ -131,6 +131,14 @@ struct ClassicResponse {
 };
 std::optional<ClassicResponse> decode_classic_response(std::string_view bytes,
                                                        std::string* error = nullptr);
+// The request id of a JSON response as Node's classic adapter writes it (its "requestId" a string
+// among the top-level object's first fields, within kPeekBytes, no other object or array opened
+// before it), read without parsing the rest; nullopt where it cannot be told so (MessagePack,
+// escapes, another order): the response is then parsed. Every member gets every response on the
+// shared channel, and Node's adapter drops those of requests not its own; so does the bridge,
+// without parsing them (a member's answer of 80,000 sockets is past kMaxJsonValues).
+inline constexpr std::size_t kPeekBytes = 256;
+std::optional<std::string_view> peek_classic_request_id(std::string_view bytes);
 // The responses a server sends (what the Node adapter's requester expects of each).
 std::string encode_all_rooms_response(std::string_view request_id,
                                       const std::set<socketio::Room>& rooms);

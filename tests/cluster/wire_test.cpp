@@ -385,6 +385,26 @@ TEST(ClusterWire, SocketsSplitIntoPartsThatFitARecord) {
   EXPECT_TRUE(none[0].empty());
 }
 
+// A socket is measured as write_message writes it (JavaScript's number format): a double of 1e20
+// is 21 bytes there, 4 in Boost.JSON's own format, by which a part of such sockets measured half a
+// record could pass a whole one (until 2026-12-07).
+TEST(ClusterWire, SocketsAreMeasuredAsTheyAreWritten) {
+  namespace json = boost::json;
+  json::array data;
+  for (int i = 0; i < 100; ++i) data.push_back(1e20);
+  json::array sockets{json::object{{"id", "s"}, {"data", data}}};
+  const std::string written = write_message(json::object{{"sockets", sockets}});
+  std::vector<std::size_t> bytes;
+  const auto parts = split_sockets(sockets, 1 << 20, {}, &bytes);
+  ASSERT_EQ(bytes.size(), 1u);
+  EXPECT_GT(bytes[0], 100 * std::string_view("100000000000000000000").size());
+  EXPECT_LE(bytes[0], written.size());  // (the record: its envelope and this socket)
+  std::vector<std::size_t> refused;
+  // A budget between the two measures: the socket does not fit, and is said.
+  (void)split_sockets(sockets, 100 * 10, [&](std::size_t n) { refused.push_back(n); });
+  EXPECT_EQ(refused.size(), 1u);
+}
+
 // An answer bounded for a ring (bounded_socket_parts) keeps to its total even where a part's
 // budget is larger (more than 8 workers on the shared ring: each one's share under half a
 // record). Before 2026-12-06 the first part was kept whatever its size: up to the budget.

@@ -412,7 +412,11 @@ std::vector<json::array> split_sockets(json::array sockets, std::size_t budget,
   std::size_t bytes = 0;
   if (part_bytes) part_bytes->assign(1, 0);
   for (json::value& v : sockets) {
-    const std::size_t n = json::serialize(v).size() + 1;
+    // (Measured as write_message writes it, in JavaScript's number format: Boost.JSON's writes a
+    // double of 1e20 as 1E20, 4 bytes of the 21 written, and a part of such sockets measured
+    // half a record went past a whole one and was never written: the requester waited its whole
+    // timeout. Until 2026-12-07; a bug hunt.)
+    const std::size_t n = socketio::to_json_text(v).size() + 1;
     if (n > budget) {
       if (too_large) too_large(n);
       continue;

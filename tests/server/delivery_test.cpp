@@ -2903,6 +2903,31 @@ TEST_P(Delivery, ARefusedSocketIsFreedThoughAHandlerCapturesIt) {
   EXPECT_TRUE(refused.expired()) << "the refused socket is still held";
 }
 
+// The app's disconnect(true) on a WebSocket: the DISCONNECT, then an Engine.IO close packet, then
+// the close frame, so that no client takes it for a lost connection (python-socketio would then
+// reconnect); the server's other closes send the close frame alone, as engine.io (a slow
+// consumer's: ASlowConsumerClosedMidFrameGetsAWholeStreamThenTheClose).
+TEST_P(Delivery, AnAppsDisconnectOfTheConnectionSaysCloseBeforeTheCloseFrame) {
+  server_->of("/bye").on_connection([](const SocketPtr& s) { s->disconnect(true); });
+  Client& c = open_session();
+  c.send_text("40/bye,");
+  std::vector<Client::Frame> got;
+  const auto until = std::chrono::steady_clock::now() + 10s;
+  while (!c.eof() && std::chrono::steady_clock::now() < until) {
+    io_.run_for(1ms);
+    c.read_available();
+    for (auto& f : c.frames()) got.push_back(std::move(f));
+  }
+  ASSERT_TRUE(c.eof());
+  std::vector<std::string> texts;
+  for (const auto& f : got)
+    if (f.op == 1u && f.payload != "2") texts.push_back(f.payload);
+  ASSERT_GE(texts.size(), 3u);
+  EXPECT_EQ(texts[texts.size() - 2], "41/bye,");
+  EXPECT_EQ(texts.back(), "1");
+  EXPECT_EQ(got.back().op, 8u) << "the close frame";
+}
+
 // The same for a socket its connection handler disconnects and then gives handlers capturing it
 // (as socket.io, the other connection handlers run after a disconnect; a check failing in the
 // first and a second registering its events): the socket is freed (before 2026-12-04 the

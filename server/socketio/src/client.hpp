@@ -248,10 +248,17 @@ class Client : public std::enable_shared_from_this<Client> {
     index_.reset();
     for (auto& s : sockets) s->closed(reason);
   }
-  // socket.disconnect(true): every namespace, then the connection.
+  // socket.disconnect(true): every namespace, then the connection — on a WebSocket with an
+  // Engine.IO close packet before its close frame, which engine.io does not send: a client the
+  // app disconnected is not to reconnect, and python-engineio reads its "41" on a thread of its
+  // own while its read loop goes on to the close frame, which without the "1" (the server's other
+  // closes, since 2026-12-07) it may take for a lost connection first, and reconnect.
+  // engine.io-client ignores a "1" on a WebSocket. (A review's finding.)
   void disconnect_everything() {
     auto sockets = sockets_;
     for (auto& s : sockets) s->disconnect(false);
+    if (conn_->transport() == engineio::TransportKind::websocket)
+      conn_->send(engineio::Packet::text(engineio::PacketType::close));
     conn_->close();
   }
 

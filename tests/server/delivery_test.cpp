@@ -3784,6 +3784,44 @@ TEST_P(Delivery, ACompressedFrameOfAHugeLengthClosesItsConnectionOnly) {
 // asks the next registration; none left, or one that throws, "Invalid namespace"; the namespace
 // made by the registration that said yes, with its setup (until 2026-12-05 a predicate saw only
 // the name and answered at once).
+// A dynamic namespace an asynchronous check makes after the client that asked for it has gone:
+// no socket ever joins it, and with cleanup_empty_child_namespaces it is removed at once (as
+// socket.io, whose client then connects anyway, finds its connection closed and cleans the socket
+// up, which removes the child). Until 2026-12-07 it stayed for good, and held one of
+// max_dynamic_namespaces: clients that left while their check ran locked every new dynamic
+// namespace out ("Invalid namespace"; a bug hunt).
+TEST_P(Delivery, ANamespaceMadeByALateCheckForAClientGoneIsRemoved) {
+  ServerOptions o;
+  o.max_dynamic_namespaces = 1;
+  o.cleanup_empty_child_namespaces = true;
+  restart(o);
+  std::function<void(bool)> pending;
+  server_->of(
+      [&](const std::string& name, const boost::json::object&, std::function<void(bool)> next) {
+        if (name == "/late")
+          pending = std::move(next);
+        else
+          next(true);
+      },
+      [](Namespace&) {});
+  Client& gone = open_session();
+  gone.send_text("40/late,");
+  drive([&] { return static_cast<bool>(pending); });
+  ASSERT_TRUE(pending) << "the check was not asked";
+  leave_server(gone);
+  const auto removed = server_->namespaces_removed();
+  pending(true);
+  drive([&] { return server_->namespaces_removed() > removed; });
+  EXPECT_FALSE(has_namespace("/late")) << "made for no one, and kept";
+  EXPECT_EQ(server_->namespaces_removed(), removed + 1);
+  // The bound of one is free again: another name is made.
+  Client& c = open_session();
+  std::string got;
+  c.send_text("40/other,");
+  drive_until_received(c, got, "40/other,{");
+  EXPECT_NE(got.find("40/other,{\"sid\""), std::string::npos) << got;
+}
+
 TEST_P(Delivery, AnAsynchronousNamespaceCheckSeesTheAuthAndAnswersLater) {
   std::vector<std::string> asked;
   server_->of(

@@ -2928,6 +2928,42 @@ TEST_P(Delivery, AnAppsDisconnectOfTheConnectionSaysCloseBeforeTheCloseFrame) {
   EXPECT_EQ(got.back().op, 8u) << "the close frame";
 }
 
+// The same with the session's queue one frame short of its bound: the DISCONNECT takes the last
+// place, and the close packet goes past the bound, as a ping does. (Sent as a message, it closed
+// the session as a slow consumer's, the DISCONNECT dropped with the queue: a review.)
+TEST_P(Delivery, AnAppsDisconnectSaysClosePastAFullQueue) {
+  ServerOptions o;
+  o.engine.max_queued_packets = 16;
+  restart(o);
+  SocketPtr kept;
+  server_->of("/full").on_connection([&](const SocketPtr& s) { kept = s; });
+  Client& c = open_session();
+  std::string seen;
+  c.send_text("40/full,");
+  drive_until_received(c, seen, "40/full,{");
+  ASSERT_TRUE(kept);
+  const auto closes = server_->engine().stats().slow_consumer_closes;
+  for (int i = 0; i < 15; ++i) kept->emit("m", Args{i});  // (in one turn: none written yet)
+  kept->disconnect(true);
+  std::vector<std::string> texts;
+  bool closed_frame = false;
+  const auto until = std::chrono::steady_clock::now() + 10s;
+  while (!c.eof() && std::chrono::steady_clock::now() < until) {
+    io_.run_for(1ms);
+    c.read_available();
+    for (auto& f : c.frames()) {
+      if (f.op == 8u) closed_frame = true;
+      if (f.op == 1u && f.payload != "2") texts.push_back(f.payload);
+    }
+  }
+  EXPECT_EQ(server_->engine().stats().slow_consumer_closes, closes) << "closed as a slow consumer";
+  ASSERT_EQ(texts.size(), 17u);
+  EXPECT_EQ(texts[0], R"(42/full,["m",0])");
+  EXPECT_EQ(texts[15], "41/full,");
+  EXPECT_EQ(texts[16], "1");
+  EXPECT_TRUE(closed_frame);
+}
+
 // The same for a socket its connection handler disconnects and then gives handlers capturing it
 // (as socket.io, the other connection handlers run after a disconnect; a check failing in the
 // first and a second registering its events): the socket is freed (before 2026-12-04 the
@@ -3779,11 +3815,6 @@ TEST_P(Delivery, ACompressedFrameOfAHugeLengthClosesItsConnectionOnly) {
   EXPECT_NE(seen.find("44/nobody,"), std::string::npos) << seen;
 }
 
-// socket.io's asynchronous dynamic namespaces, io.of((name, auth, next) => ...): the CONNECT waits
-// for the app's answer (here given from another thread), which sees the client's auth; a "no"
-// asks the next registration; none left, or one that throws, "Invalid namespace"; the namespace
-// made by the registration that said yes, with its setup (until 2026-12-05 a predicate saw only
-// the name and answered at once).
 // A dynamic namespace an asynchronous check makes after the client that asked for it has gone:
 // no socket ever joins it, and with cleanup_empty_child_namespaces it is removed at once (as
 // socket.io, whose client then connects anyway, finds its connection closed and cleans the socket
@@ -3822,6 +3853,11 @@ TEST_P(Delivery, ANamespaceMadeByALateCheckForAClientGoneIsRemoved) {
   EXPECT_NE(got.find("40/other,{\"sid\""), std::string::npos) << got;
 }
 
+// socket.io's asynchronous dynamic namespaces, io.of((name, auth, next) => ...): the CONNECT waits
+// for the app's answer (here given from another thread), which sees the client's auth; a "no"
+// asks the next registration; none left, or one that throws, "Invalid namespace"; the namespace
+// made by the registration that said yes, with its setup (until 2026-12-05 a predicate saw only
+// the name and answered at once).
 TEST_P(Delivery, AnAsynchronousNamespaceCheckSeesTheAuthAndAnswersLater) {
   std::vector<std::string> asked;
   server_->of(

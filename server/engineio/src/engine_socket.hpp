@@ -65,6 +65,10 @@ class EngineSocket final : public Socket,
     sm_.close(CloseReason::forced_close);
     pump();
   }
+  void close_saying_so() override {
+    if (!sm_.closed() && sm_.transport() == TransportKind::websocket) sm_.queue_close_packet();
+    close();
+  }
 
   Session& sm() { return sm_; }
 
@@ -337,7 +341,7 @@ class EngineSocket final : public Socket,
     for (FrameRef& f : rare_->upgrade_tail)
       link->push(b64 && f->binary() ? base64_text(*f) : std::move(f));
     link->close_after_writes();  // (no close packet on a WebSocket: finish_close says why)
-    forget();  // (the payload kept for a GET is delivered: the session is done)
+    forget();                    // (the payload kept for a GET is delivered: the session is done)
   }
   void respond_get(std::string payload, bool compress = false) {
     auto c = std::move(rare_->get);

@@ -314,6 +314,12 @@ void Session::on_timer(TimePoint now) {
   }
 }
 
+void Session::queue_close_packet() {
+  if (closed()) return;
+  thread_local const FrameRef close_packet = Frame::make(Frame::Kind::text, "1");
+  queue_.push_back(close_packet);
+}
+
 std::vector<Packet> Session::take_messages() {
   return std::exchange(inbox_, {});
 }

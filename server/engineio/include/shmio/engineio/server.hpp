@@ -394,6 +394,10 @@ class Socket {
     return true;
   }
   virtual void close() = 0;  // "forced close"
+  // The same, and on a WebSocket an Engine.IO close packet before the close frame, past the
+  // queue's bound as a ping is (engine.io's WebSocket transport sends none): socket.io's
+  // disconnect(true), whose client is not to reconnect (socketio::Client::disconnect_everything).
+  virtual void close_saying_so() { close(); }
   virtual std::string_view remote_address() const noexcept = 0;
   virtual const HandshakeRequest& request() const noexcept = 0;
   // The same, shared: the Socket.IO layer keeps this pointer rather than a copy (one copy of the

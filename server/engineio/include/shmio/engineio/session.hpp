@@ -178,6 +178,9 @@ class Session {
   // The server closes the session. A forced close keeps what is queued, so that the transport
   // layer can still write it (take_* below) before the close packet, as the reference does.
   void close(CloseReason r) noexcept;
+  // A close packet queued after what is queued, past the bound as a ping is (a forced close
+  // after it keeps it): EngineSocket::close_saying_so.
+  void queue_close_packet();
 
   // Timers: call on_timer(now) at next_deadline() (or later).
   TimePoint next_deadline() const noexcept;

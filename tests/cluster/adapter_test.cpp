@@ -131,6 +131,7 @@ class ClusterAdapterTest : public ::testing::TestWithParam<bool> {
       s->join("w" + std::to_string(i));
       s->join("all");
     });
+    if (local_metrics_) w->node->set_local_metrics(local_metrics_);  // (as serve() does: first)
     w->node->start(*w->server);
     w->port = w->server->listen("127.0.0.1", 0);
     if (workers_.size() <= static_cast<std::size_t>(i)) workers_.resize(i + 1);
@@ -291,8 +292,9 @@ class ClusterAdapterTest : public ::testing::TestWithParam<bool> {
 
   bool recovery_ = false;  // (set before SetUp: connection state recovery on every worker)
   std::uint64_t ring_bytes_ = 1 << 20;  // each ring's (a test's fixture may make them larger)
-  bool cleanup_ = false;                // (and cleanup_empty_child_namespaces)
-  std::string handoff_dir_;             // (and hand-offs through this folder, with rebalancing)
+  std::function<std::string()> local_metrics_;  // set on each Node started (set_local_metrics)
+  bool cleanup_ = false;                        // (and cleanup_empty_child_namespaces)
+  std::string handoff_dir_;  // (and hand-offs through this folder, with rebalancing)
   std::optional<std::size_t> steer_room_1_;      // (worker 1's NodeOptions::steer_room)
   std::optional<std::size_t> max_held_sends_0_;  // (worker 0's NodeOptions::max_held_sends)
   bool skip_middlewares_ = true;  // (recovery's option for the workers started from then on)
@@ -374,6 +376,26 @@ TEST_P(ClusterAdapterTest, BroadcastsReachTheRoomsOfTheOtherWorkerOnceAndInOrder
 // families that fit are posted (a histogram never cut between its buckets; lines where there are
 // no HELP or TYPE lines), and with them the stamp the supervisor's watchdog looks at. Before
 // 2026-12-05 nothing was posted, and the watchdog killed the live worker every minute.
+// A worker posts on the board before it listens, so that the supervisor's watchdog watches it
+// from the start: until 2026-12-07 its first post came a second after it listened, and a worker
+// stuck within that second was never watched (a bug hunt). Posted by start(), before any turn of
+// the loop.
+TEST_P(ClusterAdapterTest, AWorkerPostsOnTheBoardBeforeItListens) {
+  auto board = shm::WorkerBoard::open(ring_, segment_->header().creation_time_ns);
+  ASSERT_TRUE(board) << board.error().message;
+  stop(*workers_[1]);
+  workers_[1].reset();
+  local_metrics_ = [] { return std::string("app_up 1\n"); };
+  const std::uint64_t before = shm::monotonic_ns();
+  start(1);  // (no turn of io_ since: the timer's posts need one)
+  const auto stamp = board.value().stamp(1);
+  ASSERT_TRUE(stamp) << "no post";
+  EXPECT_GE(stamp->posted_ns, before) << "the post is the previous worker's";
+  const auto post = board.value().read(1);
+  ASSERT_TRUE(post);
+  EXPECT_NE(post->blob.find("app_up 1"), std::string::npos) << post->blob;
+}
+
 TEST_P(ClusterAdapterTest, MetricsLargerThanABoardPostArePostedInPart) {
   auto board = shm::WorkerBoard::open(ring_, segment_->header().creation_time_ns);
   ASSERT_TRUE(board) << board.error().message;

@@ -201,6 +201,11 @@ void Node::start(sio::Server& server) {
   impl_->server_life = server.lifetime();
   impl_->start_reading();
   if (impl_->bridge_attached()) impl_->announce_namespaces();  // (for the fleet bridge)
+  // A first post before it listens: the watchdog watches a worker from its first post on, and
+  // until 2026-12-07 the first came a second after it listened — one stuck within that second
+  // (the successor of a worker the watchdog killed, meeting the same input again) was never
+  // watched, and kept its share of new connections unserved (a bug hunt).
+  impl_->post_board();
   impl_->become_ready();
   if (impl_->options.rebalance && impl_->options.workers > 1 && impl_->handoff)
     impl_->arm_load_timer();

@@ -146,6 +146,11 @@ struct Node::Impl {
                    "post holds %zu): other workers' /metrics show its earlier post\n",
                    options.worker, text.size(), board->capacity());
   }
+  // This worker's metrics on the board, where the supervisor's watchdog reads their stamp. (The
+  // app's rendering reads its Server: not once it is gone. Its last post stays.)
+  void post_board() {
+    if (board && local_metrics && server) post_metrics(with_carried(local_metrics()));
+  }
   // (Armed with or without a board: it keeps the heartbeats too.)
   void arm_board_timer() {
     board_timer.expires_after(std::chrono::seconds(1));
@@ -158,8 +163,7 @@ struct Node::Impl {
           // commits, so an idle worker's aged without end and looked hung (before 2026-12-06; a
           // review).
           heartbeat();
-          // (The app's rendering reads its Server: not once it is gone. Its last post stays.)
-          if (board && local_metrics && server) post_metrics(with_carried(local_metrics()));
+          post_board();
           arm_board_timer();
         });
   }

@@ -2897,6 +2897,60 @@ TEST(ClusterSupervisor, AStopSignalTakenByAnotherThreadDrains) {
   (void)shm::Segment::remove(ring);
 }
 
+// SIGUSR1 or SIGUSR2 (a log rotation's habitual `kill -USR1`) sent to the supervisor is said and
+// ignored; SIGTERM then drains as ever: exit status 0, the ring removed. Until 2026-12-07 their
+// default action ended the supervisor without its drain, its files left in /dev/shm (a bug hunt).
+TEST(ClusterSupervisor, AUserSignalIsSaidAndIgnored) {
+  const std::string ring = "test-usr1-" + std::to_string(::getpid());
+  int ready[2], err[2];
+  ASSERT_EQ(::pipe(ready), 0);
+  ASSERT_EQ(::pipe(err), 0);
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    ::dup2(err[1], 2);
+    ::close(err[0]);
+    cluster::SupervisorOptions o = one_worker_supervisor(ring, 5s);
+    o.on_start = [&](int) { (void)!::write(ready[1], "r", 1); };
+    const int rc = cluster::run_supervisor(o, [&](const cluster::WorkerContext&) {
+      ::pause();
+      return 0;
+    });
+    ::_exit(rc);
+  }
+  ::close(ready[1]);
+  ::close(err[1]);
+  char r = 0;
+  ASSERT_EQ(::read(ready[0], &r, 1), 1) << "not ready";
+  ::close(ready[0]);
+  ASSERT_EQ(::kill(child, SIGUSR1), 0);
+  ASSERT_EQ(::kill(child, SIGUSR2), 0);
+  // (Its stderr read until both are said, or it ends: then what it said is in `said`.)
+  std::string said;
+  const auto until = std::chrono::steady_clock::now() + 10s;
+  while ((said.find("SIGUSR1 ignored") == std::string::npos ||
+          said.find("SIGUSR2 ignored") == std::string::npos) &&
+         std::chrono::steady_clock::now() < until) {
+    pollfd p{err[0], POLLIN, 0};
+    if (::poll(&p, 1, 100) <= 0) continue;
+    char buf[512];
+    const ssize_t n = ::read(err[0], buf, sizeof buf);
+    if (n <= 0) break;
+    said.append(buf, static_cast<std::size_t>(n));
+  }
+  EXPECT_NE(said.find("SIGUSR1 ignored"), std::string::npos) << said;
+  EXPECT_NE(said.find("SIGUSR2 ignored"), std::string::npos) << said;
+  ::kill(child, SIGTERM);
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ::close(err[0]);
+  EXPECT_TRUE(WIFEXITED(status)) << "killed by signal "
+                                 << (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+  EXPECT_EQ(WIFEXITED(status) ? WEXITSTATUS(status) : -1, 0);
+  EXPECT_FALSE(shm::Segment::attach(ring, shm::AttachMode::read_only)) << "the ring was left";
+  (void)shm::Segment::remove(ring);
+}
+
 // A producer stopped in the middle of a write (here an emitter-like process of its own: claimed,
 // then SIGSTOP) holds the ring's readers for good, since a live producer's claim is never
 // repaired over: the supervisor continues it (SIGCONT) once the frontier has stood behind it for

@@ -529,6 +529,9 @@ static bool kernel_reaps(const struct sigaction& a) {
 namespace {
 // A stop signal taken by another thread of the program (run_supervisor's own blocks them).
 volatile sig_atomic_t g_stop_signal = 0;
+// SIGUSR1 and SIGUSR2 taken at the supervisor's handler (they came in at their default action):
+// said, and otherwise ignored. (One note each: both may come before the loop looks.)
+volatile sig_atomic_t g_ignored_usr1 = 0, g_ignored_usr2 = 0;
 // A SIGCHLD taken by another thread of the program (run_supervisor's own blocks it).
 volatile sig_atomic_t g_child_signal = 0;
 
@@ -668,6 +671,40 @@ int run_supervisor(const SupervisorOptions& o,
     sigemptyset(&note.sa_mask);
     ::sigaction(stops[k], &note, &old_stop[k]);
   }
+  // SIGUSR1 and SIGUSR2 at their default action ended the supervisor at once, without its drain:
+  // a --ring named ring, the session table, the board and the cut logs were left in /dev/shm until
+  // that name started again (a log rotation's habitual `kill -USR1`; until 2026-12-07, found by a
+  // bug hunt). Where they come in at it (a program with a handler of its own keeps it) they are
+  // noted, said in the loop, and otherwise ignored; a worker gets its disposition back.
+  const int user_signals[] = {SIGUSR1, SIGUSR2};
+  struct sigaction old_user[2] = {};
+  bool user_noted[2] = {false, false};
+  g_ignored_usr1 = 0;
+  g_ignored_usr2 = 0;
+  for (int k = 0; k < 2; ++k) {
+    if (::sigaction(user_signals[k], nullptr, &old_user[k]) != 0 ||
+        old_user[k].sa_handler != SIG_DFL || (old_user[k].sa_flags & SA_SIGINFO) != 0)
+      continue;
+    struct sigaction note {};
+    note.sa_handler = [](int sig) {
+      if (sig == SIGUSR1)
+        g_ignored_usr1 = 1;
+      else
+        g_ignored_usr2 = 1;
+    };
+    note.sa_flags = SA_RESTART;
+    sigemptyset(&note.sa_mask);
+    user_noted[k] = ::sigaction(user_signals[k], &note, nullptr) == 0;
+  }
+  struct RestoreUser {
+    const int* which;
+    struct sigaction* before;
+    const bool* noted;
+    ~RestoreUser() {
+      for (int k = 0; k < 2; ++k)
+        if (noted[k]) ::sigaction(which[k], &before[k], nullptr);
+    }
+  } restore_user{user_signals, old_user, user_noted};
   struct sigaction ignore_pipe {
   }, old_pipe{};
   ignore_pipe.sa_handler = SIG_IGN;
@@ -905,6 +942,8 @@ int run_supervisor(const SupervisorOptions& o,
       ::sigaction(SIGCHLD, &old_child, nullptr);
       for (int k = 0; k < 3; ++k)
         if (sigismember(&set, stops[k]) == 1) ::sigaction(stops[k], &old_stop[k], nullptr);
+      for (int k = 0; k < 2; ++k)
+        if (user_noted[k]) ::sigaction(user_signals[k], &old_user[k], nullptr);
       sigprocmask(SIG_SETMASK, &old, nullptr);
       // The stop signals reach the worker whatever mask the caller blocked them in (a program
       // with a sigwait thread blocks them everywhere): the supervisor's drain and the parent-death
@@ -1129,6 +1168,14 @@ int run_supervisor(const SupervisorOptions& o,
          trouble != nullptr) &&
         !draining)
       start_drain();
+    for (volatile sig_atomic_t* noted : {&g_ignored_usr1, &g_ignored_usr2}) {
+      if (*noted == 0) continue;
+      *noted = 0;
+      std::fprintf(stderr,
+                   "shmio: %s ignored (the supervisor has no use for it; SIGTERM, SIGINT or "
+                   "SIGHUP drain the cluster)\n",
+                   noted == &g_ignored_usr1 ? "SIGUSR1" : "SIGUSR2");
+    }
     if (!draining && o.watchdog.count() > 0 && Clock::now() >= next_watch) {
       next_watch = Clock::now() + std::chrono::seconds(1);
       watch();

@@ -372,10 +372,6 @@ TEST_P(ClusterAdapterTest, BroadcastsReachTheRoomsOfTheOtherWorkerOnceAndInOrder
   EXPECT_EQ(events(a.first), (std::vector<std::string>{R"(["everyone"])", R"(["not-w1"])"}));
 }
 
-// A worker whose metrics are more than a board post holds (an app's own series): the whole
-// families that fit are posted (a histogram never cut between its buckets; lines where there are
-// no HELP or TYPE lines), and with them the stamp the supervisor's watchdog looks at. Before
-// 2026-12-05 nothing was posted, and the watchdog killed the live worker every minute.
 // A worker posts on the board before it listens, so that the supervisor's watchdog watches it
 // from the start: until 2026-12-07 its first post came a second after it listened, and a worker
 // stuck within that second was never watched (a bug hunt). Posted by start(), before any turn of
@@ -396,6 +392,10 @@ TEST_P(ClusterAdapterTest, AWorkerPostsOnTheBoardBeforeItListens) {
   EXPECT_NE(post->blob.find("app_up 1"), std::string::npos) << post->blob;
 }
 
+// A worker whose metrics are more than a board post holds (an app's own series): the whole
+// families that fit are posted (a histogram never cut between its buckets; lines where there are
+// no HELP or TYPE lines), and with them the stamp the supervisor's watchdog looks at. Before
+// 2026-12-05 nothing was posted, and the watchdog killed the live worker every minute.
 TEST_P(ClusterAdapterTest, MetricsLargerThanABoardPostArePostedInPart) {
   auto board = shm::WorkerBoard::open(ring_, segment_->header().creation_time_ns);
   ASSERT_TRUE(board) << board.error().message;

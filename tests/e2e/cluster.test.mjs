@@ -483,6 +483,20 @@ test("--watchdog-timeout: a worker whose loop does not turn is killed and restar
   assert.doesNotMatch(c.log, /worker 0 \(pid \d+\) has not turned/, "the other was left alone");
 });
 
+// SIGUSR1 and SIGUSR2 (a log rotation's habitual `kill -USR1`) are said and ignored by the
+// supervisor and by a worker: the cluster goes on serving, nothing restarted. Until 2026-12-07
+// either process ended at the signal's default action, without its drain.
+test("SIGUSR1 and SIGUSR2 are said and ignored by the supervisor and the workers", async () => {
+  const c = await cluster("chat", 2);
+  process.kill(c.proc.pid, "SIGUSR1");
+  process.kill(c.workers.get(1).pid, "SIGUSR2");
+  await until(() => /shmio: SIGUSR1 ignored/.test(c.log) && /shmio\[w1\]: SIGUSR2 ignored/.test(c.log),
+              10000, "both said");
+  const s = client(c.url(1));
+  await within(once(s, "connect"), 5000, "worker 1 still serves");
+  assert.doesNotMatch(c.log, /killed by signal|restarting/);
+});
+
 // A fixed --port stays the cluster's while every worker is down at once: the supervisor holds it
 // bound (not listening), so that no other program can bind it before the workers are back (then
 // they could not listen there again). Before 2026-12-05 only a picked port (--port 0) was held.

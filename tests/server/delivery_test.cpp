@@ -2956,6 +2956,7 @@ TEST_P(Delivery, AnAppsDisconnectSaysClosePastAFullQueue) {
       if (f.op == 1u && f.payload != "2") texts.push_back(f.payload);
     }
   }
+  ASSERT_TRUE(c.eof());
   EXPECT_EQ(server_->engine().stats().slow_consumer_closes, closes) << "closed as a slow consumer";
   ASSERT_EQ(texts.size(), 17u);
   EXPECT_EQ(texts[0], R"(42/full,["m",0])");

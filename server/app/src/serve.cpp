@@ -878,6 +878,27 @@ int serve_one(const ServeOptions& cfg, const Setup& setup, const cluster::Worker
     listen();
     if (rc != 0) return rc;
   }
+  // SIGUSR1 and SIGUSR2 at their default action ended the process without its drain — a worker
+  // its clients cut off, a single process all of it — on a log rotation's habitual `pkill -USR1`:
+  // while serve() runs, where they came in at their default action, said and ignored (until
+  // 2026-12-07; the supervisor does the same: docs/cluster.md). A program's own handler is left.
+  boost::asio::signal_set user_signals(io_ctx);
+  for (const int sig : {SIGUSR1, SIGUSR2})
+    if (struct sigaction now{}; ::sigaction(sig, nullptr, &now) == 0 && now.sa_handler == SIG_DFL &&
+                                (now.sa_flags & SA_SIGINFO) == 0)
+      user_signals.add(sig);
+  std::function<void()> hear_user_signals = [&] {
+    user_signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+      if (ec) return;
+      const char* name = sig == SIGUSR1 ? "SIGUSR1" : "SIGUSR2";
+      if (ctx != nullptr)
+        std::fprintf(stderr, "shmio[w%d]: %s ignored (SIGTERM drains)\n", worker, name);
+      else
+        std::fprintf(stderr, "shmio: %s ignored (SIGTERM drains)\n", name);
+      hear_user_signals();
+    });
+  };
+  hear_user_signals();
   // On SIGINT/SIGTERM/SIGHUP every client gets "server shutting down"; the close packets are
   // written before the loop stops (a short, bounded grace period).
   boost::asio::steady_timer grace(io_ctx);
@@ -907,6 +928,10 @@ int serve_one(const ServeOptions& cfg, const Setup& setup, const cluster::Worker
       }
     io.engine().stop_accepting();
     if (node) node->draining();  // (no fresh handshake steered to it from now)
+    {
+      boost::system::error_code ignored;
+      user_signals.cancel(ignored);  // (the drain's loop stops by the grace timer alone)
+    }
     io.close();
     grace.expires_after(cfg.drain_grace);
     grace.async_wait([&](const boost::system::error_code&) { io_ctx.stop(); });

@@ -164,7 +164,10 @@ class Node {
   void when_ready(std::function<void()> f);
   // Cluster-wide /metrics (docs/cluster.md, "Metrics for the whole cluster"): `render` writes
   // this worker's exposition (its series labelled worker="i"); it is posted on the workers' board
-  // in shared memory once a second and at every scrape. cluster_metrics_text() posts this
+  // in shared memory once a second, at every scrape, and in start() before it returns (set it
+  // first: the supervisor's watchdog watches a worker from its first post, and kills one whose
+  // last post is older than its timeout — so a program that calls start() should turn its loop
+  // soon after). cluster_metrics_text() posts this
   // worker's, then merges every live worker's last post into one exposition with cluster totals
   // (worker="all"). Without a board (it could not be opened: said at start), this worker's only.
   void set_local_metrics(std::function<std::string()> render);

@@ -2850,6 +2850,14 @@ cluster::SupervisorOptions one_worker_supervisor(const std::string& ring,
   o.drain_timeout = drain_timeout;
   return o;
 }
+// In a forked child: runs the supervisor `o`, its workers waiting for their stop (pause()), and
+// ends the child with the supervisor's exit status.
+[[noreturn]] void exit_with_a_paused_cluster(const cluster::SupervisorOptions& o) {
+  ::_exit(cluster::run_supervisor(o, [](const cluster::WorkerContext&) {
+    ::pause();
+    return 0;
+  }));
+}
 // Once the child's `ready` pipe says so, SIGTERM to the child, then its wait status.
 int stop_when_ready(pid_t child, int ready) {
   char r = 0;
@@ -2912,11 +2920,7 @@ TEST(ClusterSupervisor, AUserSignalIsSaidAndIgnored) {
     ::close(err[0]);
     cluster::SupervisorOptions o = one_worker_supervisor(ring, 5s);
     o.on_start = [&](int) { (void)!::write(ready[1], "r", 1); };
-    const int rc = cluster::run_supervisor(o, [&](const cluster::WorkerContext&) {
-      ::pause();
-      return 0;
-    });
-    ::_exit(rc);
+    exit_with_a_paused_cluster(o);
   }
   ::close(ready[1]);
   ::close(err[1]);
@@ -2966,11 +2970,7 @@ TEST(ClusterSupervisor, AProducerStoppedInTheMiddleOfAWriteIsContinued) {
     cluster::SupervisorOptions o = one_worker_supervisor(ring, 5s);
     o.continue_stopped_after = 200ms;
     o.on_start = [&](int) { (void)!::write(ready[1], "r", 1); };
-    const int rc = cluster::run_supervisor(o, [&](const cluster::WorkerContext&) {
-      ::pause();
-      return 0;
-    });
-    ::_exit(rc);
+    exit_with_a_paused_cluster(o);
   }
   ::close(ready[1]);
   pid_t producer = -1;

@@ -228,17 +228,20 @@ class Commanded {  // a producer in a child process: attaches, says so, publishe
   int rc_ = -1;
 };
 
+// What core::parking_cover() says a parker of `s` must do: {barrier, bounded}.
+using Cover = std::pair<bool, bool>;
+Cover cover_of(const Segment& s) {
+  const core::ParkingCover k = core::parking_cover(s);
+  return {k.barrier, k.bounded};
+}
+
 TEST(RingExclusive, AParkerInAnotherProcessAsksTheProducerToFenceItsCommits) {
   if (!core::register_expedited_barrier())
     GTEST_SKIP() << "membarrier() refused here: every producer fences, and answers at attach";
   RingName name("excl-ask");
   auto s = test::make_ring(name, 1 << 16, 0, true);
   const layout::Control& c = s.control();
-  auto cover = [&] {
-    const core::ParkingCover k = core::parking_cover(s);
-    return std::pair{k.barrier, k.bounded};
-  };
-  using Cover = std::pair<bool, bool>;
+  auto cover = [&] { return cover_of(s); };
   EXPECT_EQ(cover(), (Cover{false, false})) << "no producer: nothing to do";
   {
     auto mine = RingWriter::attach(s);
@@ -333,11 +336,7 @@ TEST(RingExclusive, AParkerAnswersForAnIdleProducerInAnotherProcess) {
   RingName name("excl-idle");
   auto s = test::make_ring(name, 1 << 16, 0, true);
   const layout::Control& c = s.control();
-  auto cover = [&] {
-    const core::ParkingCover k = core::parking_cover(s);
-    return std::pair{k.barrier, k.bounded};
-  };
-  using Cover = std::pair<bool, bool>;
+  auto cover = [&] { return cover_of(s); };
   {
     Commanded busy(s, true);
     ASSERT_TRUE(busy.heard());

@@ -42,6 +42,33 @@ struct PendingRequest {
   bool answers_owed = false;
 };
 
+// A record copied out of a ring by Node::Impl::read_batch, to be applied. (These two at namespace
+// scope, not in Node::Impl: clang 14 takes a nested struct with default member initializers for
+// not default-constructible in std::optional::emplace() before the enclosing class is complete.)
+struct CopiedRecord {
+  std::uint16_t type, producer;             // (a worker ring's: the writer's slot in that ring)
+  std::uint64_t position, end;              // (end 0: the batch's)
+  std::optional<TakenBroadcast> broadcast;  // a BROADCAST (nullopt: it did not decode)
+  std::string bytes;                        // any other message
+};
+// With a ring per worker, a worker's death (the supervisor's WORKER_DOWN, on the shared ring)
+// is applied once this worker has read the dead worker's ring up to its tail as it was when
+// the death was read (everything it said before it died: answers to requests among them). That
+// rest is read as any ring is, kDrainRounds batches a turn, with flushes and timers between;
+// meanwhile the shared ring's records after the death wait, here, already copied out of it. (Up
+// to 2026-12-07 the rest was read in one turn: up to a ring's worth delivered to the clients
+// before any flush, which could close fast clients as slow consumers; found by a bug hunt.)
+struct DeathWaiting {
+  pid_t pid = 0;
+  int worker = -1;
+  std::uint64_t dead_end = 0;      // the dead worker's ring is read up to here
+  bool dead_read_nothing = false;  // or until a read there finds nothing (a claim it left)
+  std::uint64_t record_end = 0;    // the shared ring's position after the WORKER_DOWN (0: not
+                                   // yet kept by apply_copied)
+  std::vector<CopiedRecord> rest;  // the shared ring's records after it in its batch
+  std::uint64_t batch_end = 0;     // and where that batch ended
+};
+
 struct Node::Impl {
   Impl(net::io_context& ctx, NodeOptions o)
       : io(ctx),
@@ -888,34 +915,10 @@ struct Node::Impl {
   // One batch of `r` (`from`: the worker ring it reads, nullptr for the shared ring): false if
   // there was nothing to read.
   bool read_batch(shm::RingReader& r, WorkerRing* from);
-  // A record copied out of a ring by read_batch, to be applied.
-  struct CopiedRecord {
-    std::uint16_t type, producer;             // (a worker ring's: the writer's slot in that ring)
-    std::uint64_t position, end;              // (end 0: the batch's)
-    std::optional<TakenBroadcast> broadcast;  // a BROADCAST (nullopt: it did not decode)
-    std::string bytes;                        // any other message
-  };
   // Applies batch[i...] (read from `from`, ending at `batch_end`), in order; false if the node
   // stopped or a death must wait (below), the rest then kept in `death_waiting`.
   bool apply_copied(std::vector<CopiedRecord>& batch, std::size_t i, std::uint64_t batch_end,
                     WorkerRing* from);
-  // With a ring per worker, a worker's death (the supervisor's WORKER_DOWN, on the shared ring)
-  // is applied once this worker has read the dead worker's ring up to its tail as it was when
-  // the death was read (everything it said before it died: answers to requests among them). That
-  // rest is read as any ring is, kDrainRounds batches a turn, with flushes and timers between;
-  // meanwhile the shared ring's records after the death wait, here, already copied out of it. (Up
-  // to 2026-12-07 the rest was read in one turn: up to a ring's worth delivered to the clients
-  // before any flush, which could close fast clients as slow consumers; found by a bug hunt.)
-  struct DeathWaiting {
-    pid_t pid = 0;
-    int worker = -1;
-    std::uint64_t dead_end = 0;      // the dead worker's ring is read up to here
-    bool dead_read_nothing = false;  // or until a read there finds nothing (a claim it left)
-    std::uint64_t record_end = 0;    // the shared ring's position after the WORKER_DOWN (0: not
-                                     // yet kept by apply_copied)
-    std::vector<CopiedRecord> rest;  // the shared ring's records after it in its batch
-    std::uint64_t batch_end = 0;     // and where that batch ended
-  };
   std::optional<DeathWaiting> death_waiting;
   // A death said by the supervisor, applied (worker_down, the sessions, the loads).
   void apply_death(pid_t pid);

@@ -70,9 +70,14 @@ struct Worker {
   std::uint16_t port = 0;
 };
 
+struct StandIn;
+
 // The parameter: a ring per worker (the rings as the supervisor makes them) or one shared ring.
 class ClusterAdapterTest : public ::testing::TestWithParam<bool> {
  protected:
+  // Worker 1 stopped and gone, and `fake` standing in for it (below): in its shared-ring slot and,
+  // with a ring per worker, its own ring.
+  void replace_worker_1(StandIn& fake);
   void SetUp() override {
     static int n = 0;
     ring_ = "test-adapter-" + std::to_string(::getpid()) + "-" + std::to_string(n++);
@@ -354,6 +359,13 @@ void stand_in_for_worker_1(StandIn& out, const shm::Segment& shared, const shm::
             shm::PublishStatus::ok);
 }
 }  // namespace
+
+void ClusterAdapterTest::replace_worker_1(StandIn& fake) {
+  stop(*workers_[1]);
+  workers_[1].reset();
+  ASSERT_NO_FATAL_FAILURE(
+      stand_in_for_worker_1(fake, *segment_, GetParam() ? &worker_rings_[1] : nullptr));
+}
 
 TEST_P(ClusterAdapterTest, BroadcastsReachTheRoomsOfTheOtherWorkerOnceAndInOrder) {
   const auto a = connect(0);
@@ -1048,11 +1060,8 @@ TEST_P(ClusterAdapterTest, ARequestWhoseOtherWorkerStopsCompletesWithWhatCame) {
 // with what came.
 TEST_P(ClusterAdapterTest, FetchSocketsWaitsForItsOperatorsTimeout) {
   connect(0);
-  stop(*workers_[1]);
-  workers_[1].reset();
   StandIn silent;
-  ASSERT_NO_FATAL_FAILURE(
-      stand_in_for_worker_1(silent, *segment_, GetParam() ? &worker_rings_[1] : nullptr));
+  ASSERT_NO_FATAL_FAILURE(replace_worker_1(silent));
   ASSERT_TRUE(drive([&] { return workers_[0]->server->of("/").server_count() == 2; }));
   std::optional<std::size_t> count;
   const auto asked = std::chrono::steady_clock::now();
@@ -1359,11 +1368,8 @@ TEST_P(ClusterAdapterTest, RoomsAreSizedAsJsonInTheirParts) {
 // refused and counted (shmio_ring_bad_records_total). Before 2026-12-06 4294967297 was taken as
 // worker 1's load, the others and the RING_OWNER dropped without a count (a bug hunt).
 TEST_P(ClusterAdapterTest, LoadAndRingOwnerRecordsNamingNoWorkerAreRefusedAndCounted) {
-  stop(*workers_[1]);
-  workers_[1].reset();
   StandIn fake;
-  ASSERT_NO_FATAL_FAILURE(
-      stand_in_for_worker_1(fake, *segment_, GetParam() ? &worker_rings_[1] : nullptr));
+  ASSERT_NO_FATAL_FAILURE(replace_worker_1(fake));
   shm::RingWriter& says = fake.own ? *fake.own : *fake.shared;
   const std::uint64_t before = workers_[0]->node->stats().bad_records;
   for (const boost::json::object& body :
@@ -1396,11 +1402,8 @@ TEST_P(ClusterAdapterTest, LoadAndRingOwnerRecordsNamingNoWorkerAreRefusedAndCou
 // records, the answer after them — past what one batch of worker 0's reads takes — and then its
 // death.)
 TEST_P(ClusterAdapterTest, AWorkersDeathIsAppliedAfterEverythingItSaidBeforeIt) {
-  stop(*workers_[1]);
-  workers_[1].reset();
   StandIn fake;
-  ASSERT_NO_FATAL_FAILURE(
-      stand_in_for_worker_1(fake, *segment_, GetParam() ? &worker_rings_[1] : nullptr));
+  ASSERT_NO_FATAL_FAILURE(replace_worker_1(fake));
   shm::RingWriter& says = fake.own ? *fake.own : *fake.shared;
   const auto q = ask();
   ASSERT_NE(q->rid, 0u) << "worker 0's request was not in its ring";
@@ -1435,10 +1438,8 @@ TEST_P(ClusterAdapterTest, TheRestOfADeadWorkersRingIsFlushedAsItIsRead) {
   if (!GetParam()) GTEST_SKIP() << "a ring per worker only";
   const auto a = connect(0);
   ASSERT_TRUE(drive([&] { return workers_[0]->server->of("/").socket(a.second) != nullptr; }));
-  stop(*workers_[1]);
-  workers_[1].reset();
   StandIn fake;
-  ASSERT_NO_FATAL_FAILURE(stand_in_for_worker_1(fake, *segment_, &worker_rings_[1]));
+  ASSERT_NO_FATAL_FAILURE(replace_worker_1(fake));  // (a ring per worker: its own ring too)
   sio::BroadcastOptions to_w0;
   to_w0.rooms = {"w0"};
   const auto record = [&](const std::string& frame) {

@@ -12,9 +12,11 @@
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -3078,6 +3080,9 @@ TEST(ClusterSupervisor, TheRingsOfAClusterThatIsGoneAreRemovedAtTheNextStart) {
   const std::string dead = "port-" + std::to_string(700000000 + ::getpid());
   const std::string alive = "port-" + std::to_string(800000000 + ::getpid());
   const std::string named = "test-gone-" + std::to_string(::getpid());
+  // Made by a process gone from this one's sight, and locked by one that lives, as a cluster in
+  // another pid namespace sharing /dev/shm leaves its ring (this process holds the lock here).
+  const std::string foreign = "port-" + std::to_string(900000000 + ::getpid());
   auto board_files = [](const std::string& ring) {
     std::size_t n = 0;
     for (const auto& e : std::filesystem::directory_iterator("/dev/shm"))
@@ -3100,7 +3105,7 @@ TEST(ClusterSupervisor, TheRingsOfAClusterThatIsGoneAreRemovedAtTheNextStart) {
     return static_cast<bool>(shm::Segment::create(wr));
   };
   // Made by processes that are gone (as a supervisor killed leaves them), and by this one.
-  for (const std::string& name : {dead, named}) {
+  for (const std::string& name : {dead, named, foreign}) {
     const pid_t maker = ::fork();
     ASSERT_GE(maker, 0);
     if (maker == 0) ::_exit(cluster_ring(name, true) ? 0 : 1);
@@ -3110,6 +3115,9 @@ TEST(ClusterSupervisor, TheRingsOfAClusterThatIsGoneAreRemovedAtTheNextStart) {
   }
   ASSERT_TRUE(cluster_ring(alive, false));
   ASSERT_EQ(board_files(dead), 1u);
+  const int foreign_lock = ::open(shm::Segment::object_path(foreign).c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(foreign_lock, 0);
+  ASSERT_EQ(::flock(foreign_lock, LOCK_SH), 0);
   // A supervisor starts and stops.
   const std::string ring = "test-sweep-" + std::to_string(::getpid());
   int ready[2];
@@ -3132,11 +3140,123 @@ TEST(ClusterSupervisor, TheRingsOfAClusterThatIsGoneAreRemovedAtTheNextStart) {
   EXPECT_EQ(board_files(dead), 0u);
   EXPECT_TRUE(shm::Segment::attach(alive, shm::AttachMode::read_only)) << "its creator lives";
   EXPECT_TRUE(shm::Segment::attach(named, shm::AttachMode::read_only)) << "not a port's name";
-  for (const std::string& name : {dead, alive, named}) {
+  EXPECT_TRUE(shm::Segment::attach(foreign, shm::AttachMode::read_only)) << "locked: it lives";
+  EXPECT_TRUE(shm::Segment::attach(foreign + ".w0", shm::AttachMode::read_only));
+  EXPECT_EQ(board_files(foreign), 1u);
+  ::close(foreign_lock);
+  for (const std::string& name : {dead, alive, named, foreign}) {
     (void)shm::Segment::remove(name);
     (void)shm::Segment::remove(name + ".w0");
     shm::WorkerBoard::remove_all(name);
   }
+}
+
+// A cluster's rings are locked by its supervisor and its workers, also after the supervisor's
+// death; a ring whose creator and users are gone from this process's sight but that is locked (a
+// cluster in another pid namespace sharing /dev/shm: here this process holds the lock) is not
+// taken for a stale one: a supervisor on its name refuses it, and takes it once the lock is gone.
+// (Before 2026-12-07 such a ring was removed and made anew from under its cluster.)
+TEST(ClusterSupervisor, ALockedRingIsALiveClustersWhoeverCanSeeIt) {
+  const std::string ring = "test-locked-" + std::to_string(::getpid());
+  const std::string path = shm::Segment::object_path(ring);
+  auto locked = [&] {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return false;
+    const bool held = ::flock(fd, LOCK_EX | LOCK_NB) != 0;
+    ::close(fd);
+    return held;
+  };
+  // A cluster whose worker writes its pid into `out` once it runs. `deaf`: the worker blocks
+  // SIGTERM (the signal a worker gets at its supervisor's death), so that it outlives its
+  // supervisor until this test kills it, as one still draining does.
+  auto start = [&](int out, bool deaf) {
+    const pid_t child = ::fork();
+    if (child == 0) {
+      cluster::SupervisorOptions o = one_worker_supervisor(ring, 5s);
+      o.ring_per_worker = true;
+      ::_exit(cluster::run_supervisor(o, [out, deaf](const cluster::WorkerContext&) {
+        if (deaf) {
+          sigset_t term;
+          sigemptyset(&term);
+          sigaddset(&term, SIGTERM);
+          ::sigprocmask(SIG_BLOCK, &term, nullptr);
+        }
+        const pid_t self = ::getpid();
+        (void)!::write(out, &self, sizeof self);
+        ::pause();
+        return 0;
+      }));
+    }
+    return child;
+  };
+  // A cluster's rings are locked while it runs, by its worker too once the supervisor is killed.
+  int pids[2];
+  ASSERT_EQ(::pipe(pids), 0);
+  const pid_t first = start(pids[1], true);
+  ASSERT_GE(first, 0);
+  pid_t worker = 0;
+  ASSERT_EQ(::read(pids[0], &worker, sizeof worker), static_cast<ssize_t>(sizeof worker));
+  const shm::ProcessIdentity worker_identity{worker, shm::process_start_time(worker)};
+  ASSERT_NE(worker_identity.start_time, 0u);
+  EXPECT_TRUE(locked()) << "the shared ring, while its cluster runs";
+  const std::string worker_ring = cluster::worker_ring_name(ring, 0);
+  {
+    const int fd = ::open(shm::Segment::object_path(worker_ring).c_str(), O_RDONLY | O_CLOEXEC);
+    ASSERT_GE(fd, 0);
+    EXPECT_NE(::flock(fd, LOCK_EX | LOCK_NB), 0) << "the worker's ring, while its cluster runs";
+    ::close(fd);
+  }
+  ASSERT_EQ(::kill(first, SIGKILL), 0);
+  int status = 0;
+  ASSERT_EQ(::waitpid(first, &status, 0), first);
+  EXPECT_TRUE(locked()) << "the worker holds it after its supervisor's death";
+  // The worker, orphaned, is this test's to end (it is no child of this process).
+  ASSERT_EQ(::kill(worker, SIGKILL), 0);
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (shm::liveness(worker_identity) != shm::Liveness::dead &&
+         std::chrono::steady_clock::now() < deadline)
+    std::this_thread::yield();
+  ASSERT_EQ(shm::liveness(worker_identity), shm::Liveness::dead);
+  EXPECT_FALSE(locked()) << "nobody's once its cluster is gone";
+  // Now this process holds its lock, as a live cluster it cannot see would: refused.
+  const int held = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(held, 0);
+  ASSERT_EQ(::flock(held, LOCK_SH), 0);
+  struct stat before {};
+  ASSERT_EQ(::stat(path.c_str(), &before), 0);
+  char log_path[] = "/tmp/shmio-locked-ring-XXXXXX";
+  const int log = ::mkstemp(log_path);
+  ASSERT_GE(log, 0);
+  const pid_t refused = ::fork();
+  ASSERT_GE(refused, 0);
+  if (refused == 0) {
+    ::dup2(log, 2);
+    cluster::SupervisorOptions o = one_worker_supervisor(ring, 5s);
+    o.ring_per_worker = true;
+    o.on_start = [](int) { ::_exit(7); };  // (started: the ring taken, what this test guards)
+    exit_with_a_paused_cluster(o);
+  }
+  ASSERT_EQ(::waitpid(refused, &status, 0), refused);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1) << status;
+  std::string said(4096, '\0');
+  said.resize(
+      static_cast<std::size_t>(std::max<ssize_t>(0, ::pread(log, said.data(), said.size(), 0))));
+  ::close(log);
+  ::unlink(log_path);
+  EXPECT_NE(said.find("belongs to a running cluster (its lock is held"), std::string::npos) << said;
+  struct stat after {};
+  ASSERT_EQ(::stat(path.c_str(), &after), 0) << "removed";
+  EXPECT_EQ(after.st_ino, before.st_ino) << "made anew";
+  // Once the lock is let go, the ring is a gone cluster's: replaced by the next supervisor.
+  ::close(held);
+  const pid_t again = start(pids[1], false);
+  ASSERT_GE(again, 0);
+  ::close(pids[1]);
+  status = stop_when_ready(again, pids[0]);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  EXPECT_FALSE(shm::Segment::attach(ring, shm::AttachMode::read_only)) << "removed at its stop";
+  (void)shm::Segment::remove(ring);
+  (void)shm::Segment::remove(worker_ring);
 }
 
 // A worker that does not stop within the drain's time is killed, and the stop says so: a line on

@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -18,6 +19,7 @@
 #include <initializer_list>
 #include <new>
 #include <optional>
+#include <utility>
 
 #include "shm_file.hpp"
 #include "shmio/shm/process.hpp"
@@ -254,6 +256,22 @@ std::string Segment::object_path(const std::string& name) {
   return shm_path(object_name(name));
 }
 
+bool Segment::held(const std::string& name, const Segment* same) {
+  if (!validate_name(name)) return false;
+  const int fd = ::open(object_path(name).c_str(), O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return false;
+  struct stat st {};
+  bool held = false;
+  if (same != nullptr &&
+      (::fstat(fd, &st) != 0 || !same->is_file(static_cast<std::uint64_t>(st.st_dev),
+                                               static_cast<std::uint64_t>(st.st_ino))))
+    held = true;
+  else
+    held = ::flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+  ::close(fd);  // (lets go of the look's lock if it took it)
+  return held;
+}
+
 bool Segment::still_named() const noexcept {
   struct stat now {};
   if (::stat(path_.c_str(), &now) != 0) return false;
@@ -370,6 +388,14 @@ Result<Segment> Segment::create(const RingConfig& config) {
   };
   // shm_open applies the umask; set the bits the caller asked for.
   if (::fchmod(fd, config.mode) != 0) return fail(errno_error(errno, "fchmod " + obj));
+  // Locked before the creator is written (below): a looker that finds the file not held finds it
+  // either nobody's yet ("being created", by the header) or its creator's. (A looker's exclusive
+  // look, a few instructions, is waited out; a signal retries.)
+  if (config.hold_lock) {
+    int rc = ::flock(fd, LOCK_SH);
+    while (rc != 0 && errno == EINTR) rc = ::flock(fd, LOCK_SH);
+    if (rc != 0) return fail(errno_error(errno, "locking " + obj));
+  }
   // Who is creating it, at once (the mapping below may take long: MAP_POPULATE of a large ring):
   // a supervisor that finds the name taken asks creator() whether the ring is in use, and must
   // not take a ring being created for a stale one. (`state` stays 0, not READY: attach refuses it.)
@@ -387,8 +413,11 @@ Result<Segment> Segment::create(const RingConfig& config) {
   auto mapped = map(fd, config.name, off.control_bytes, config.capacity, true, config.populate,
                     config.huge_pages, !huge_first_touch);
   if (!mapped) return fail(mapped.error());
-  ::close(fd);
   Segment s = std::move(mapped).value();
+  if (config.hold_lock)
+    s.lock_fd_ = fd;
+  else
+    ::close(fd);
   s.offsets_ = off;
 
   // The object is zero-filled by ftruncate: every seal and counter starts at 0 (a zero seal never
@@ -637,6 +666,7 @@ Segment::Segment(Segment&& o) noexcept
       writable_(o.writable_),
       file_dev_(o.file_dev_),
       file_ino_(o.file_ino_),
+      lock_fd_(std::exchange(o.lock_fd_, -1)),
       path_(std::move(o.path_)) {
   o.base_ = nullptr;
   o.data_ = nullptr;
@@ -655,6 +685,8 @@ Segment& Segment::operator=(Segment&& o) noexcept {
     writable_ = o.writable_;
     file_dev_ = o.file_dev_;
     file_ino_ = o.file_ino_;
+    if (lock_fd_ >= 0) ::close(lock_fd_);
+    lock_fd_ = std::exchange(o.lock_fd_, -1);
     path_ = std::move(o.path_);
     o.base_ = nullptr;
     o.data_ = nullptr;
@@ -664,6 +696,8 @@ Segment& Segment::operator=(Segment&& o) noexcept {
 
 Segment::~Segment() {
   release();
+  // (Closed, not unlocked: a process forked meanwhile holds the lock on with its copy.)
+  if (lock_fd_ >= 0) ::close(lock_fd_);
 }
 
 }  // namespace shmio::shm

@@ -3081,12 +3081,33 @@ TEST(ClusterSupervisor, TheRingsOfAClusterThatIsGoneAreRemovedAtTheNextStart) {
   const std::string alive = "port-" + std::to_string(800000000 + ::getpid());
   const std::string named = "test-gone-" + std::to_string(::getpid());
   // Made by a process gone from this one's sight, and locked by one that lives, as a cluster in
-  // another pid namespace sharing /dev/shm leaves its ring (this process holds the lock here).
+  // another pid namespace sharing /dev/shm leaves its ring (this process holds the lock here):
+  // the whole cluster's, and of another only its worker ring (the shared one is removed).
   const std::string foreign = "port-" + std::to_string(900000000 + ::getpid());
-  auto board_files = [](const std::string& ring) {
+  const std::string foreign_worker = "port-" + std::to_string(600000000 + ::getpid());
+  // The starting cluster's, and worker rings of its name left by a gone one: .w3 locked, .w4 not.
+  const std::string ring = "test-sweep-" + std::to_string(::getpid());
+  struct Cleanup {
+    std::vector<std::string> names;
+    std::vector<int> locks;
+    ~Cleanup() {
+      for (int fd : locks) ::close(fd);
+      for (const std::string& name : names) {
+        (void)shm::Segment::remove(name);
+        (void)shm::Segment::remove(name + ".w0");
+        shm::WorkerBoard::remove_all(name);
+      }
+    }
+  } cleanup{{dead, alive, named, foreign, foreign_worker, ring, ring + ".w3", ring + ".w4"}, {}};
+  auto lock = [&](const std::string& name) {
+    const int fd = ::open(shm::Segment::object_path(name).c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) cleanup.locks.push_back(fd);
+    return fd >= 0 && ::flock(fd, LOCK_SH) == 0;
+  };
+  auto board_files = [](const std::string& of) {
     std::size_t n = 0;
     for (const auto& e : std::filesystem::directory_iterator("/dev/shm"))
-      if (e.path().filename().string().rfind("shmio-board." + ring + ".", 0) == 0) ++n;
+      if (e.path().filename().string().rfind("shmio-board." + of + ".", 0) == 0) ++n;
     return n;
   };
   auto cluster_ring = [](const std::string& name, bool with_board) {
@@ -3105,7 +3126,7 @@ TEST(ClusterSupervisor, TheRingsOfAClusterThatIsGoneAreRemovedAtTheNextStart) {
     return static_cast<bool>(shm::Segment::create(wr));
   };
   // Made by processes that are gone (as a supervisor killed leaves them), and by this one.
-  for (const std::string& name : {dead, named, foreign}) {
+  for (const std::string& name : {dead, named, foreign, foreign_worker}) {
     const pid_t maker = ::fork();
     ASSERT_GE(maker, 0);
     if (maker == 0) ::_exit(cluster_ring(name, true) ? 0 : 1);
@@ -3113,13 +3134,27 @@ TEST(ClusterSupervisor, TheRingsOfAClusterThatIsGoneAreRemovedAtTheNextStart) {
     ASSERT_EQ(::waitpid(maker, &st, 0), maker);
     ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
   }
+  {
+    const pid_t maker = ::fork();
+    ASSERT_GE(maker, 0);
+    if (maker == 0) {
+      shm::RingConfig cfg;
+      cfg.capacity = 1 << 16;
+      cfg.name = ring + ".w3";
+      const bool ok = static_cast<bool>(shm::Segment::create(cfg));
+      cfg.name = ring + ".w4";
+      ::_exit(ok && shm::Segment::create(cfg) ? 0 : 1);
+    }
+    int st = 0;
+    ASSERT_EQ(::waitpid(maker, &st, 0), maker);
+    ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  }
   ASSERT_TRUE(cluster_ring(alive, false));
   ASSERT_EQ(board_files(dead), 1u);
-  const int foreign_lock = ::open(shm::Segment::object_path(foreign).c_str(), O_RDONLY | O_CLOEXEC);
-  ASSERT_GE(foreign_lock, 0);
-  ASSERT_EQ(::flock(foreign_lock, LOCK_SH), 0);
+  ASSERT_TRUE(lock(foreign));
+  ASSERT_TRUE(lock(foreign_worker + ".w0"));
+  ASSERT_TRUE(lock(ring + ".w3"));
   // A supervisor starts and stops.
-  const std::string ring = "test-sweep-" + std::to_string(::getpid());
   int ready[2];
   ASSERT_EQ(::pipe(ready), 0);
   const pid_t child = ::fork();
@@ -3143,29 +3178,35 @@ TEST(ClusterSupervisor, TheRingsOfAClusterThatIsGoneAreRemovedAtTheNextStart) {
   EXPECT_TRUE(shm::Segment::attach(foreign, shm::AttachMode::read_only)) << "locked: it lives";
   EXPECT_TRUE(shm::Segment::attach(foreign + ".w0", shm::AttachMode::read_only));
   EXPECT_EQ(board_files(foreign), 1u);
-  ::close(foreign_lock);
-  for (const std::string& name : {dead, alive, named, foreign}) {
-    (void)shm::Segment::remove(name);
-    (void)shm::Segment::remove(name + ".w0");
-    shm::WorkerBoard::remove_all(name);
-  }
+  EXPECT_FALSE(shm::Segment::attach(foreign_worker, shm::AttachMode::read_only)) << "not locked";
+  EXPECT_TRUE(shm::Segment::attach(foreign_worker + ".w0", shm::AttachMode::read_only))
+      << "a locked worker ring of a gone cluster's";
+  EXPECT_TRUE(shm::Segment::attach(ring + ".w3", shm::AttachMode::read_only))
+      << "a locked worker ring of the starting cluster's name";
+  EXPECT_FALSE(shm::Segment::attach(ring + ".w4", shm::AttachMode::read_only)) << "not locked";
 }
 
-// A cluster's rings are locked by its supervisor and its workers, also after the supervisor's
-// death; a ring whose creator and users are gone from this process's sight but that is locked (a
-// cluster in another pid namespace sharing /dev/shm: here this process holds the lock) is not
-// taken for a stale one: a supervisor on its name refuses it, and takes it once the lock is gone.
-// (Before 2026-12-07 such a ring was removed and made anew from under its cluster.)
-TEST(ClusterSupervisor, ALockedRingIsALiveClustersWhoeverCanSeeIt) {
-  const std::string ring = "test-locked-" + std::to_string(::getpid());
+// A cluster's rings are held (locked) by its supervisor and its workers, also after the
+// supervisor's death; a ring whose creator and users are gone from this process's sight but that
+// is held (a cluster in another pid namespace sharing /dev/shm: here this process holds the lock)
+// is not taken for a stale one: a supervisor on its name refuses it, and takes it once the lock is
+// gone. (Before 2026-12-07 such a ring was removed and made anew from under its cluster.)
+TEST(ClusterSupervisor, AHeldRingIsALiveClustersWhoeverCanSeeIt) {
+  const std::string ring = "test-held-" + std::to_string(::getpid());
+  const std::string worker_ring = cluster::worker_ring_name(ring, 0);
   const std::string path = shm::Segment::object_path(ring);
-  auto locked = [&] {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return false;
-    const bool held = ::flock(fd, LOCK_EX | LOCK_NB) != 0;
-    ::close(fd);
-    return held;
-  };
+  struct Cleanup {
+    std::string ring, worker_ring;
+    pid_t worker = 0;
+    std::vector<int> fds;
+    ~Cleanup() {
+      if (worker > 0) ::kill(worker, SIGKILL);
+      for (int fd : fds) ::close(fd);
+      (void)shm::Segment::remove(ring);
+      (void)shm::Segment::remove(worker_ring);
+      shm::WorkerBoard::remove_all(ring);
+    }
+  } cleanup{ring, worker_ring, 0, {}};
   // A cluster whose worker writes its pid into `out` once it runs. `deaf`: the worker blocks
   // SIGTERM (the signal a worker gets at its supervisor's death), so that it outlives its
   // supervisor until this test kills it, as one still draining does.
@@ -3189,27 +3230,26 @@ TEST(ClusterSupervisor, ALockedRingIsALiveClustersWhoeverCanSeeIt) {
     }
     return child;
   };
-  // A cluster's rings are locked while it runs, by its worker too once the supervisor is killed.
+  // Held while the cluster runs, by its worker too once the supervisor is killed.
   int pids[2];
   ASSERT_EQ(::pipe(pids), 0);
+  cleanup.fds = {pids[0], pids[1]};
   const pid_t first = start(pids[1], true);
   ASSERT_GE(first, 0);
+  pollfd pf{pids[0], POLLIN, 0};
+  ASSERT_EQ(::poll(&pf, 1, 20000), 1) << "the first cluster's worker did not start";
   pid_t worker = 0;
   ASSERT_EQ(::read(pids[0], &worker, sizeof worker), static_cast<ssize_t>(sizeof worker));
+  cleanup.worker = worker;
   const shm::ProcessIdentity worker_identity{worker, shm::process_start_time(worker)};
   ASSERT_NE(worker_identity.start_time, 0u);
-  EXPECT_TRUE(locked()) << "the shared ring, while its cluster runs";
-  const std::string worker_ring = cluster::worker_ring_name(ring, 0);
-  {
-    const int fd = ::open(shm::Segment::object_path(worker_ring).c_str(), O_RDONLY | O_CLOEXEC);
-    ASSERT_GE(fd, 0);
-    EXPECT_NE(::flock(fd, LOCK_EX | LOCK_NB), 0) << "the worker's ring, while its cluster runs";
-    ::close(fd);
-  }
+  EXPECT_TRUE(shm::Segment::held(ring)) << "the shared ring, while its cluster runs";
+  EXPECT_TRUE(shm::Segment::held(worker_ring)) << "the worker's ring, while its cluster runs";
   ASSERT_EQ(::kill(first, SIGKILL), 0);
   int status = 0;
   ASSERT_EQ(::waitpid(first, &status, 0), first);
-  EXPECT_TRUE(locked()) << "the worker holds it after its supervisor's death";
+  EXPECT_TRUE(shm::Segment::held(ring)) << "the worker holds it after its supervisor's death";
+  EXPECT_TRUE(shm::Segment::held(worker_ring));
   // The worker, orphaned, is this test's to end (it is no child of this process).
   ASSERT_EQ(::kill(worker, SIGKILL), 0);
   const auto deadline = std::chrono::steady_clock::now() + 10s;
@@ -3217,16 +3257,20 @@ TEST(ClusterSupervisor, ALockedRingIsALiveClustersWhoeverCanSeeIt) {
          std::chrono::steady_clock::now() < deadline)
     std::this_thread::yield();
   ASSERT_EQ(shm::liveness(worker_identity), shm::Liveness::dead);
-  EXPECT_FALSE(locked()) << "nobody's once its cluster is gone";
+  cleanup.worker = 0;
+  EXPECT_FALSE(shm::Segment::held(ring)) << "nobody's once its cluster is gone";
   // Now this process holds its lock, as a live cluster it cannot see would: refused.
   const int held = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   ASSERT_GE(held, 0);
+  cleanup.fds.push_back(held);
   ASSERT_EQ(::flock(held, LOCK_SH), 0);
   struct stat before {};
   ASSERT_EQ(::stat(path.c_str(), &before), 0);
-  char log_path[] = "/tmp/shmio-locked-ring-XXXXXX";
+  char log_path[] = "/tmp/shmio-held-ring-XXXXXX";
   const int log = ::mkstemp(log_path);
   ASSERT_GE(log, 0);
+  ::unlink(log_path);
+  cleanup.fds.push_back(log);
   const pid_t refused = ::fork();
   ASSERT_GE(refused, 0);
   if (refused == 0) {
@@ -3241,22 +3285,22 @@ TEST(ClusterSupervisor, ALockedRingIsALiveClustersWhoeverCanSeeIt) {
   std::string said(4096, '\0');
   said.resize(
       static_cast<std::size_t>(std::max<ssize_t>(0, ::pread(log, said.data(), said.size(), 0))));
-  ::close(log);
-  ::unlink(log_path);
   EXPECT_NE(said.find("belongs to a running cluster (its lock is held"), std::string::npos) << said;
   struct stat after {};
   ASSERT_EQ(::stat(path.c_str(), &after), 0) << "removed";
   EXPECT_EQ(after.st_ino, before.st_ino) << "made anew";
   // Once the lock is let go, the ring is a gone cluster's: replaced by the next supervisor.
   ::close(held);
+  cleanup.fds.pop_back();  // (the log's)
+  cleanup.fds.pop_back();  // (held's, closed)
+  ::close(log);
   const pid_t again = start(pids[1], false);
   ASSERT_GE(again, 0);
-  ::close(pids[1]);
+  ASSERT_EQ(::poll(&pf, 1, 20000), 1) << "the second cluster's worker did not start";
   status = stop_when_ready(again, pids[0]);
+  cleanup.fds = {pids[1]};
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
   EXPECT_FALSE(shm::Segment::attach(ring, shm::AttachMode::read_only)) << "removed at its stop";
-  (void)shm::Segment::remove(ring);
-  (void)shm::Segment::remove(worker_ring);
 }
 
 // A worker that does not stop within the drain's time is killed, and the stop says so: a line on

@@ -16,6 +16,7 @@
 #include <fstream>
 #include <functional>
 #include <iterator>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -208,6 +209,63 @@ TEST(Segment, StillNamedUntilTheNameIsRemovedOrMadeAnew) {
   // Truncated under its name: not the ring whole (its pages past the new end are a SIGBUS).
   ASSERT_EQ(::truncate(shm::Segment::object_path(name).c_str(), 4096), 0);
   EXPECT_FALSE(moved.still_named()) << "truncated";
+}
+
+// RingConfig::hold_lock: the ring's file is held (Segment::held) while the Segment its maker
+// got lives, in that process or in one forked from it meanwhile, whoever looks; not once every
+// such process let it go; never without hold_lock. `same`: a file other than the one a segment
+// maps is told held (not the looker's to judge).
+TEST(Segment, AHeldRingIsToldHeldWhileItsMakerOrAForkedChildLives) {
+  RingName name("held");
+  RingConfig cfg;
+  cfg.name = name;
+  cfg.capacity = 1 << 16;
+  EXPECT_FALSE(Segment::held(name)) << "no such ring";
+  {
+    auto plain = Segment::create(cfg);
+    ASSERT_TRUE(plain) << plain.error().message;
+    EXPECT_FALSE(Segment::held(name)) << "made without hold_lock";
+    EXPECT_FALSE(Segment::held(name, &plain.value()));
+    ASSERT_TRUE(Segment::remove(name));
+  }
+  cfg.hold_lock = true;
+  int go[2];
+  ASSERT_EQ(::pipe(go), 0);
+  std::optional<Segment> made;
+  {
+    auto seg = Segment::create(cfg);
+    ASSERT_TRUE(seg) << seg.error().message;
+    made.emplace(std::move(seg.value()));
+  }
+  EXPECT_TRUE(Segment::held(name)) << "its maker's Segment lives";
+  EXPECT_TRUE(Segment::held(name)) << "a look lets go of what it took";
+  auto attached = Segment::attach(name, AttachMode::read_only);
+  ASSERT_TRUE(attached) << attached.error().message;
+  Segment moved = std::move(*made);
+  made.reset();
+  EXPECT_TRUE(Segment::held(name, &attached.value())) << "the lock moves with the segment";
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {  // (holds the maker's descriptor, as a forked worker does)
+    char c = 0;
+    ::_exit(::read(go[0], &c, 1) == 1 ? 0 : 1);
+  }
+  ::close(go[0]);
+  { Segment gone = std::move(moved); }  // (the maker's Segment destroyed)
+  EXPECT_TRUE(Segment::held(name)) << "a child forked meanwhile holds it";
+  ASSERT_EQ(::write(go[1], "x", 1), 1);
+  ::close(go[1]);
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  EXPECT_FALSE(Segment::held(name)) << "everyone let go";
+  // Another file under the name than the one a segment maps: told held to that segment's looker.
+  ASSERT_TRUE(Segment::remove(name));
+  cfg.hold_lock = false;
+  auto other = Segment::create(cfg);
+  ASSERT_TRUE(other) << other.error().message;
+  EXPECT_FALSE(Segment::held(name));
+  EXPECT_TRUE(Segment::held(name, &attached.value())) << "not the file it maps";
+  EXPECT_FALSE(Segment::held(name, &other.value()));
 }
 
 TEST(Segment, MirrorMappingMakesTheEndContiguous) {

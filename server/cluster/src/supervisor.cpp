@@ -125,51 +125,13 @@ std::pair<std::string, int> make_handoff_dir() {
   return {t, fd};
 }
 
-// A cluster's rings are locked shared (flock) by their supervisor from their making on; its
-// workers hold the locks too (the descriptors are theirs across fork), also while they drain after
-// the supervisor's death. Whether a ring's creator and users live is judged by pid, which says
-// nothing of a process in another pid namespace: two containers sharing /dev/shm but not their
-// pids took each other's rings for dead clusters' and removed them (each cluster then stopped:
-// "was removed"; before 2026-12-07). A lock is the kernel's, whoever looks: a ring that is locked
-// is a live cluster's wherever it runs, and no ring is judged stale while it is. A lock taken on
-// a file opened as attach() opens one, and only if it is still the file `seg` maps; -1 (said) if
-// it cannot be (the ring then relies on pids alone, as before).
-int lock_ring_file(const shm::Segment& seg) {
-  const std::string path = shm::Segment::object_path(seg.name());
-  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
-  struct stat st {};
-  const char* why = nullptr;
-  if (fd < 0 || ::fstat(fd, &st) != 0) {
-    why = std::strerror(errno);
-  } else if (!seg.is_file(static_cast<std::uint64_t>(st.st_dev),
-                          static_cast<std::uint64_t>(st.st_ino))) {
-    why = "its name names another file";
-  } else {
-    // A sweeper's look (try_lock_ring_file) holds it exclusive for a few instructions: a
-    // blocking shared lock waits those out. (Interrupted by a signal: tried once more.)
-    int rc = ::flock(fd, LOCK_SH);
-    if (rc != 0 && errno == EINTR) rc = ::flock(fd, LOCK_SH);
-    if (rc != 0) why = std::strerror(errno);
-  }
-  if (why == nullptr) return fd;
-  if (fd >= 0) ::close(fd);
-  std::fprintf(stderr,
-               "shmio: cannot lock ring %s (%s): whether it is in use is told by pids alone\n",
-               seg.name().c_str(), why);
-  return -1;
-}
-
-// Whether the ring `name` is locked by a live cluster's process (lock_ring_file), seen or not by
-// this one: a look with an exclusive lock that is let go at once. (A file that cannot be opened
-// is not told locked: its removal is refused or fails as before.)
-bool ring_locked(const std::string& name) {
-  const int fd = ::open(shm::Segment::object_path(name).c_str(),
-                        O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0) return false;
-  const bool locked = ::flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK;
-  ::close(fd);  // (lets go of the lock if it was taken)
-  return locked;
-}
+// A cluster's rings are made held (RingConfig::hold_lock: locked shared from their making on,
+// before the creator's pid is in them) by the supervisor, and its workers hold them too (the
+// descriptors are theirs across fork), also while they drain after the supervisor's death.
+// Whether a ring's creator and users live is judged by pid, which says nothing of a process in
+// another pid namespace: two containers sharing /dev/shm but not their pids took each other's
+// rings for dead clusters' and removed them (each cluster then stopped: "was removed"; before
+// 2026-12-07). A lock is the kernel's, whoever looks: no ring that is held is judged stale.
 
 // Who a ring's slots name: whether it is a cluster's (its supervisor's producer slot, alive or
 // not), and a process still attached to it, alive (a producer's or reader's slot whose owner
@@ -203,8 +165,9 @@ RingUsers ring_users(const shm::Segment& sg) {
 
 // Creates the segment, replacing a stale one; nullopt (reason printed) if it cannot. `worker_ring`:
 // a cluster's worker ring (NAME.wI), which its supervisor writes nothing into.
-std::optional<shm::Segment> create_ring(const shm::RingConfig& cfg, bool worker_ring) {
+std::optional<shm::Segment> create_ring(shm::RingConfig cfg, bool worker_ring) {
   const std::string& name = cfg.name;
+  cfg.hold_lock = true;  // (above)
   for (int attempt = 0; attempt < 2; ++attempt) {
     auto seg = shm::Segment::create(cfg);
     if (seg) {
@@ -219,11 +182,11 @@ std::optional<shm::Segment> create_ring(const shm::RingConfig& cfg, bool worker_
                    seg.error().message.c_str());
       return std::nullopt;
     }
-    if (ring_locked(name)) {
+    if (shm::Segment::held(name)) {
       std::fprintf(stderr,
-                   "shmio: ring %s belongs to a running cluster (its lock is held by a process "
-                   "this one cannot see: in another pid namespace?); stop it first or pick "
-                   "another --ring / --port\n",
+                   "shmio: ring %s belongs to a running cluster (its lock is held: by a cluster in "
+                   "another pid namespace, or a process forked from one of its workers that "
+                   "lives on); stop it first or pick another --ring / --port\n",
                    name.c_str());
       return std::nullopt;
     }
@@ -315,8 +278,8 @@ void remove_stale_worker_rings(const std::string& ring, int keep) {
     auto who = shm::Segment::creator(info.name);
     if (who ? shm::liveness(who.value()) == shm::Liveness::alive
             : who.error().code == shm::Errc::not_ready)
-      continue;                            // in use, or being created: not ours to remove
-    if (ring_locked(info.name)) continue;  // (a live cluster's this process cannot see)
+      continue;                                   // in use, or being created: not ours to remove
+    if (shm::Segment::held(info.name)) continue;  // (a live cluster's this one cannot see)
     std::fprintf(stderr, "shmio: removing stale ring %s (left by an earlier cluster)\n",
                  info.name.c_str());
     (void)shm::Segment::remove(info.name);
@@ -347,7 +310,7 @@ void remove_dead_clusters(const std::string& own) {
       const auto& h = sg.header();
       if (shm::liveness({h.creator_pid, h.creator_start_time}) != shm::Liveness::dead) continue;
       if (const RingUsers users = ring_users(sg); !users.cluster || users.live) continue;
-      if (ring_locked(name)) continue;  // (its cluster lives where this process cannot see it)
+      if (shm::Segment::held(name, &sg)) continue;  // (its cluster lives where this one cannot see)
       ring_id = h.creation_time_ns;
       supervisor = h.creator_pid;
       // Still the ring just judged, at the moment of removing it (a name is removed, not a file):
@@ -364,7 +327,7 @@ void remove_dead_clusters(const std::string& own) {
           std::all_of(w.name.begin() + static_cast<std::ptrdiff_t>(prefix.size()), w.name.end(),
                       [](char c) { return c >= '0' && c <= '9'; })) {
         auto who = shm::Segment::creator(w.name);
-        if (who && shm::liveness(who.value()) == shm::Liveness::dead && !ring_locked(w.name))
+        if (who && shm::liveness(who.value()) == shm::Liveness::dead && !shm::Segment::held(w.name))
           (void)shm::Segment::remove(w.name);
       }
     shm::SessionStore::remove_all(name, ring_id);
@@ -834,22 +797,6 @@ int run_supervisor(const SupervisorOptions& o,
     std::string path;  // its file, checked once a second (below)
     struct stat at_start {};
     bool stat_ok = false;
-    int lock = -1;  // (lock_ring_file; closed when this returns, kept by the workers)
-    Ring(shm::Segment s, std::string n, std::string p)
-        : segment(std::move(s)), name(std::move(n)), path(std::move(p)) {}
-    Ring(Ring&& r) noexcept
-        : segment(std::move(r.segment)),
-          name(std::move(r.name)),
-          path(std::move(r.path)),
-          at_start(r.at_start),
-          stat_ok(r.stat_ok),
-          lock(std::exchange(r.lock, -1)) {}
-    Ring(const Ring&) = delete;
-    Ring& operator=(const Ring&) = delete;
-    Ring& operator=(Ring&&) = delete;
-    ~Ring() {
-      if (lock >= 0) ::close(lock);  // (closed, not unlocked: a worker's copy keeps it)
-    }
     // Whether `now` (a stat of its path) is still the file made at the start (or cannot tell).
     bool same_file(const struct stat& now) const {
       return !stat_ok || (now.st_ino == at_start.st_ino && now.st_dev == at_start.st_dev);
@@ -872,9 +819,8 @@ int run_supervisor(const SupervisorOptions& o,
       return 1;
     }
     if (cfg.name != o.ring) worker_rings.push_back(cfg.name);
-    rings.emplace_back(std::move(*seg), cfg.name, shm::Segment::object_path(cfg.name));
+    rings.push_back({std::move(*seg), cfg.name, shm::Segment::object_path(cfg.name)});
     rings.back().stat_ok = ::stat(rings.back().path.c_str(), &rings.back().at_start) == 0;
-    rings.back().lock = lock_ring_file(rings.back().segment);
   }
   remove_stale_worker_rings(o.ring, o.ring_per_worker ? n : 0);
   remove_dead_clusters(o.ring);

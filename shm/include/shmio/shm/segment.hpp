@@ -71,6 +71,13 @@ struct RingConfig {
   // dev VM, and a parked reader's p90 rose from 16-20 to 43-47 us — at the price of the fence on
   // every publish. Refused without exclusive_producer. docs/ring.md, "Exclusive producers".
   bool fenced_commits = false;
+  // The ring's file locked shared (flock) from its making — before its creator's pid is written
+  // into it — for as long as the Segment create() returns lives, and in every process forked from
+  // this one meanwhile (the descriptor is theirs; close-on-exec: not an exec'd program's).
+  // Segment::held() tells it, seen or not by the looker: a cluster's rings are made so, and no
+  // supervisor takes a ring that is held for a stale one, also where its creator's pid says
+  // nothing (a cluster in another pid namespace sharing /dev/shm). docs/cluster.md, "Supervisor".
+  bool hold_lock = false;
 };
 
 // read_write: writable, and pre-faulted and touched page by page (as create() with `populate`):
@@ -106,6 +113,12 @@ class Segment {
   static Result<Identity> identity(const std::string& name);
   // Removes the name (mappings that exist stay valid until unmapped).
   static Result<void> remove(const std::string& name);
+  // Whether the ring's file is locked by a process that made it with RingConfig::hold_lock (or
+  // one forked from such a process since, still alive), whoever can see that process: a look
+  // with an exclusive lock, not waited for and let go at once. `same`: the file must be the one
+  // it maps, else it is told held (another file now has the name: not the looker's to judge).
+  // A file that cannot be opened is not held.
+  static bool held(const std::string& name, const Segment* same = nullptr);
   // Segments named shmio.* in /dev/shm.
   static std::vector<SegmentInfo> list();
   // The object name used for a ring name ("shmio.<name>"), and its file (/dev/shm/shmio.<name>).
@@ -229,6 +242,7 @@ class Segment {
   } geometry_;  // (see max_record())
   bool writable_ = false;
   std::uint64_t file_dev_ = 0, file_ino_ = 0;  // the mapped file's identity (still_named)
+  int lock_fd_ = -1;  // (RingConfig::hold_lock: the locked descriptor, closed with the Segment)
   // Its path, made once at the mapping (still_named runs before every emitter publish: it made
   // two strings, one of them a heap allocation, per message).
   std::string path_;

@@ -2928,41 +2928,84 @@ TEST_P(Delivery, AnAppsDisconnectOfTheConnectionSaysCloseBeforeTheCloseFrame) {
   EXPECT_EQ(got.back().op, 8u) << "the close frame";
 }
 
-// The same with the session's queue one frame short of its bound: the DISCONNECT takes the last
-// place, and the close packet goes past the bound, as a ping does. (Sent as a message, it closed
-// the session as a slow consumer's, the DISCONNECT dropped with the queue: a review.)
+// The same with the session's queue one frame short of its bound, and at it: the DISCONNECT and
+// the close packet go past the bound, as a ping does. (Sent as messages, the close packet closed
+// the session as a slow consumer's one short of it, the DISCONNECT dropped with the queue (a
+// review); at the bound the DISCONNECT did (before 2026-12-07): no DISCONNECT, no "1".)
 TEST_P(Delivery, AnAppsDisconnectSaysClosePastAFullQueue) {
+  for (const int queued : {15, 16}) {
+    SCOPED_TRACE(queued);
+    ServerOptions o;
+    o.engine.max_queued_packets = 16;
+    restart(o);
+    SocketPtr kept;
+    server_->of("/full").on_connection([&](const SocketPtr& s) { kept = s; });
+    Client& c = open_session();
+    std::string seen;
+    c.send_text("40/full,");
+    drive_until_received(c, seen, "40/full,{");
+    ASSERT_TRUE(kept);
+    const auto closes = server_->engine().stats().slow_consumer_closes;
+    for (int i = 0; i < queued; ++i) kept->emit("m", Args{i});  // (in one turn: none written yet)
+    kept->disconnect(true);
+    std::vector<std::string> texts;
+    bool closed_frame = false;
+    const auto until = std::chrono::steady_clock::now() + 10s;
+    while (!c.eof() && std::chrono::steady_clock::now() < until) {
+      io_.run_for(1ms);
+      c.read_available();
+      for (auto& f : c.frames()) {
+        if (f.op == 8u) closed_frame = true;
+        if (f.op == 1u && f.payload != "2") texts.push_back(f.payload);
+      }
+    }
+    ASSERT_TRUE(c.eof());
+    EXPECT_EQ(server_->engine().stats().slow_consumer_closes, closes)
+        << "closed as a slow consumer";
+    const auto n = static_cast<std::size_t>(queued);
+    ASSERT_EQ(texts.size(), n + 2);
+    EXPECT_EQ(texts[0], R"(42/full,["m",0])");
+    EXPECT_EQ(texts[n], "41/full,");
+    EXPECT_EQ(texts[n + 1], "1");
+    EXPECT_TRUE(closed_frame);
+  }
+}
+
+// A namespace's disconnect (not the connection's) on a session whose queue is at its bound: its
+// DISCONNECT goes past the bound, the session stays (a slow consumer is closed at its next
+// message), and the client's other namespace is still joined. (Before 2026-12-07 the session
+// was closed as a slow consumer's, every namespace with it, the DISCONNECT dropped.)
+TEST_P(Delivery, ANamespacesDisconnectGoesPastAFullQueue) {
   ServerOptions o;
   o.engine.max_queued_packets = 16;
   restart(o);
   SocketPtr kept;
+  std::string other_reason;
   server_->of("/full").on_connection([&](const SocketPtr& s) { kept = s; });
+  server_->of("/other").on_connection([&](const SocketPtr& s) {
+    s->on_disconnect([&](const SocketPtr&, const std::string& r) { other_reason = r; });
+    s->on("ping", [](const SocketPtr& me, Args, Ack) { me->emit("pong", Args{}); });
+  });
   Client& c = open_session();
   std::string seen;
   c.send_text("40/full,");
   drive_until_received(c, seen, "40/full,{");
+  c.send_text("40/other,");
+  drive_until_received(c, seen, "40/other,{");
   ASSERT_TRUE(kept);
   const auto closes = server_->engine().stats().slow_consumer_closes;
-  for (int i = 0; i < 15; ++i) kept->emit("m", Args{i});  // (in one turn: none written yet)
-  kept->disconnect(true);
-  std::vector<std::string> texts;
-  bool closed_frame = false;
-  const auto until = std::chrono::steady_clock::now() + 10s;
-  while (!c.eof() && std::chrono::steady_clock::now() < until) {
-    io_.run_for(1ms);
-    c.read_available();
-    for (auto& f : c.frames()) {
-      if (f.op == 8u) closed_frame = true;
-      if (f.op == 1u && f.payload != "2") texts.push_back(f.payload);
-    }
-  }
-  ASSERT_TRUE(c.eof());
+  for (int i = 0; i < 16; ++i) kept->emit("m", Args{i});  // (in one turn: the queue at its bound)
+  kept->disconnect(false);
+  std::string got;
+  drive_until_received(c, got, "41/full,");
+  EXPECT_NE(got.find(R"(42/full,["m",15])"), std::string::npos) << got;
+  EXPECT_NE(got.find("41/full,"), std::string::npos) << got;
   EXPECT_EQ(server_->engine().stats().slow_consumer_closes, closes) << "closed as a slow consumer";
-  ASSERT_EQ(texts.size(), 17u);
-  EXPECT_EQ(texts[0], R"(42/full,["m",0])");
-  EXPECT_EQ(texts[15], "41/full,");
-  EXPECT_EQ(texts[16], "1");
-  EXPECT_TRUE(closed_frame);
+  EXPECT_TRUE(other_reason.empty()) << other_reason;
+  c.send_text("42/other,[\"ping\"]");  // (the session and its other namespace still there)
+  drive_until_received(c, got, R"(42/other,["pong"])");
+  EXPECT_NE(got.find(R"(42/other,["pong"])"), std::string::npos) << got;
+  EXPECT_TRUE(other_reason.empty()) << other_reason;
 }
 
 // The same for a socket its connection handler disconnects and then gives handlers capturing it

@@ -61,6 +61,14 @@ class EngineSocket final : public Socket,
     if (r != Session::SendResult::closed) srv_->cork(this);
     return r == Session::SendResult::queued;
   }
+  bool send_past_bound(FrameRef f) override {
+    const std::size_t bytes = f->payload().size();
+    if (sm_.send_past_bound(std::move(f)) != Session::SendResult::queued) return false;
+    srv_->stats.packets_out += 1;
+    srv_->stats.bytes_out += bytes;
+    srv_->cork(this);
+    return true;
+  }
   void close() override {
     sm_.close(CloseReason::forced_close);
     pump();

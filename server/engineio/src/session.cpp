@@ -196,6 +196,14 @@ Session::SendResult Session::send_message(FrameRef head, std::span<const FrameRe
   return SendResult::queued;
 }
 
+Session::SendResult Session::send_past_bound(FrameRef f) {
+  if (closed()) return SendResult::closed;
+  if (f->binary() && ws_base64_ && transport_ == TransportKind::websocket) [[unlikely]]
+    f = base64_text(*f);
+  queue_.push_back(std::move(f));
+  return SendResult::queued;
+}
+
 std::string Session::take_polling_payload(std::size_t max_bytes, bool* compress) {
   std::string out;
   if (compress != nullptr) *compress = false;

@@ -162,6 +162,15 @@ class Client : public std::enable_shared_from_this<Client> {
     engineio::Packet m = engineio::Packet::text(engineio::PacketType::message, encode(p));
     m.compress = compress;
     std::size_t bytes = m.data.size();
+    if (p.type == PacketType::disconnect) {
+      // The server's word that a namespace is left (the app's disconnect, a namespace's
+      // removal): past the queue's bound, as a ping is — one per namespace joined, a name's
+      // bytes each. Sent as a message, a queue the app had filled closed the session as a slow
+      // consumer's and dropped it (socket.disconnect(true): no DISCONNECT, no close packet, and
+      // a Python client reconnected; before 2026-12-07).
+      conn_->send_past_bound(m.to_frame());
+      return bytes;
+    }
     if (p.attachments.empty()) {
       conn_->send(std::move(m));
       return bytes;

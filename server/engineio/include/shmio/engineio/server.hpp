@@ -393,6 +393,11 @@ class Socket {
       if (!send_frame(f)) return false;
     return true;
   }
+  // A protocol packet of the layer above (Socket.IO's DISCONNECT), queued past the session's
+  // bounds as a ping is: the server's word that a client is sent away is not dropped with a queue
+  // the app filled (the bounds close a session that does not read at its next message, not at
+  // the word that ends it). false if the session is closed. The default sends it as a frame.
+  virtual bool send_past_bound(FrameRef f) { return send_frame(std::move(f)); }
   virtual void close() = 0;  // "forced close"
   // The same, and on a WebSocket an Engine.IO close packet before the close frame, past the
   // queue's bound as a ping is (engine.io's WebSocket transport sends none): socket.io's

@@ -128,6 +128,9 @@ class Session {
   // one-frame message, and either every frame is queued or none (an overflow closes the session
   // with nothing of the message queued). A client never gets a header without its attachments.
   SendResult send_message(FrameRef head, std::span<const FrameRef> rest);
+  // A text frame queued whatever the bounds, as a ping is (Socket::send_past_bound): queued, or
+  // closed.
+  SendResult send_past_bound(FrameRef f);
 
   // What the current transport should write now. For polling: one payload of at most max_bytes
   // (at least one packet), or empty if nothing waits (hold the GET). For WebSocket, the transport

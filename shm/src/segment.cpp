@@ -389,11 +389,16 @@ Result<Segment> Segment::create(const RingConfig& config) {
   // shm_open applies the umask; set the bits the caller asked for.
   if (::fchmod(fd, config.mode) != 0) return fail(errno_error(errno, "fchmod " + obj));
   // Locked before the creator is written (below): a looker that finds the file not held finds it
-  // either nobody's yet ("being created", by the header) or its creator's. (A looker's exclusive
-  // look, a few instructions, is waited out; a signal retries.)
+  // either nobody's yet ("being created", by the header) or its creator's. A looker's exclusive
+  // look (held()) lasts a few instructions: waited out, a millisecond at a time for at most a
+  // second — not for good, should the looker be stopped in it (SIGSTOP, a frozen container).
   if (config.hold_lock) {
-    int rc = ::flock(fd, LOCK_SH);
-    while (rc != 0 && errno == EINTR) rc = ::flock(fd, LOCK_SH);
+    int rc = ::flock(fd, LOCK_SH | LOCK_NB);
+    for (int tries = 0; rc != 0 && (errno == EWOULDBLOCK || errno == EINTR) && tries < 1000;
+         ++tries) {
+      ::usleep(1000);
+      rc = ::flock(fd, LOCK_SH | LOCK_NB);
+    }
     if (rc != 0) return fail(errno_error(errno, "locking " + obj));
   }
   // Who is creating it, at once (the mapping below may take long: MAP_POPULATE of a large ring):

@@ -3008,6 +3008,34 @@ TEST_P(Delivery, ANamespacesDisconnectGoesPastAFullQueue) {
   EXPECT_TRUE(other_reason.empty()) << other_reason;
 }
 
+// Past the bound only for a namespace joined: a socket a room listener sends away as it joins
+// (its CONNECT never queued) gets its DISCONNECT through the bound, so that a client that does
+// not read, asking again and again, is closed as a slow consumer once past it rather than
+// queued without end (a review of the DISCONNECTs past the bound).
+TEST_P(Delivery, ADisconnectOfASocketNotYetJoinedGoesThroughTheBound) {
+  ServerOptions o;
+  o.engine.max_queued_packets = 4;
+  restart(o);
+  Namespace& kick = server_->of("/kick");
+  const RoomListening room_listening;
+  kick.adapter().on_room_event([&, listening = room_listening.flag](
+                                   Adapter::RoomEvent e, const Room& room, const SocketId& id) {
+    if (!*listening || e != Adapter::RoomEvent::join_room || room != id) return;
+    if (SocketPtr s = kick.socket(id)) s->disconnect();
+  });
+  Client& c = open_session();
+  const auto closes = server_->engine().stats().slow_consumer_closes;
+  for (int i = 0; i < 12; ++i) c.send_text("40/kick,");  // (read by the server in one turn)
+  const auto until = std::chrono::steady_clock::now() + 10s;
+  while (!c.eof() && std::chrono::steady_clock::now() < until) {
+    io_.run_for(1ms);
+    c.read_available();
+    (void)c.frames();
+  }
+  EXPECT_TRUE(c.eof()) << "queued past the bound";
+  EXPECT_EQ(server_->engine().stats().slow_consumer_closes, closes + 1);
+}
+
 // The same for a socket its connection handler disconnects and then gives handlers capturing it
 // (as socket.io, the other connection handlers run after a disconnect; a check failing in the
 // first and a second registering its events): the socket is freed (before 2026-12-04 the

@@ -247,6 +247,7 @@ TEST(Segment, AHeldRingIsToldHeldWhileItsMakerOrAForkedChildLives) {
   const pid_t child = ::fork();
   ASSERT_GE(child, 0);
   if (child == 0) {  // (holds the maker's descriptor, as a forked worker does)
+    ::close(go[1]);
     char c = 0;
     ::_exit(::read(go[0], &c, 1) == 1 ? 0 : 1);
   }

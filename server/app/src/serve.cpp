@@ -883,10 +883,7 @@ int serve_one(const ServeOptions& cfg, const Setup& setup, const cluster::Worker
   // while serve() runs, where they came in at their default action, said and ignored (until
   // 2026-12-07; the supervisor does the same: docs/cluster.md). A program's own handler is left.
   boost::asio::signal_set user_signals(io_ctx);
-  for (const int sig : {SIGUSR1, SIGUSR2})
-    if (struct sigaction now{}; ::sigaction(sig, nullptr, &now) == 0 && now.sa_handler == SIG_DFL &&
-                                (now.sa_flags & SA_SIGINFO) == 0)
-      user_signals.add(sig);
+  for (const int sig : cluster::user_signals_at_default()) user_signals.add(sig);
   std::function<void()> hear_user_signals = [&] {
     user_signals.async_wait([&](const boost::system::error_code& ec, int sig) {
       if (ec) return;

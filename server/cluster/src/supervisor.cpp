@@ -163,6 +163,26 @@ RingUsers ring_users(const shm::Segment& sg) {
   return u;
 }
 
+// Whether a ring whose creator this process found gone is a live cluster's out of its sight:
+// held (above), and no process attached to it that this one can see lives. A cluster whose
+// supervisor was killed here is seen — its workers, draining, hold the lock too — and for it the
+// rules by pid stand: its rings are replaced, or swept, as before the lock (a restart on its name
+// right after the kill was refused while they drained; found by a review). `seg`: the ring as
+// attached, if it was (else attached here; one that cannot be is judged by its lock alone).
+bool held_out_of_sight(const std::string& name, const shm::Segment* seg = nullptr) {
+  if (!shm::Segment::held(name, seg)) return false;
+  if (seg != nullptr && !seg->still_named()) return true;  // (another file now: not ours to judge)
+  std::optional<shm::Segment> own;
+  if (seg == nullptr) {
+    auto attached = shm::Segment::attach(name, shm::AttachMode::read_only);
+    if (!attached) return true;
+    own.emplace(std::move(attached.value()));
+    seg = &*own;
+  }
+  const RingUsers users = ring_users(*seg);
+  return !(users.live && *users.live != 0);
+}
+
 // Creates the segment, replacing a stale one; nullopt (reason printed) if it cannot. `worker_ring`:
 // a cluster's worker ring (NAME.wI), which its supervisor writes nothing into.
 std::optional<shm::Segment> create_ring(shm::RingConfig cfg, bool worker_ring) {
@@ -182,14 +202,15 @@ std::optional<shm::Segment> create_ring(shm::RingConfig cfg, bool worker_ring) {
                    seg.error().message.c_str());
       return std::nullopt;
     }
-    if (shm::Segment::held(name)) {
+    auto held_elsewhere = [&] {
       std::fprintf(stderr,
-                   "shmio: ring %s belongs to a running cluster (its lock is held: by a cluster in "
-                   "another pid namespace, or a process forked from one of its workers that "
-                   "lives on); stop it first or pick another --ring / --port\n",
+                   "shmio: ring %s belongs to a running cluster (its lock is held, and no process "
+                   "on it that this one can see lives: a cluster in another pid namespace, or a "
+                   "process forked from one of its workers that lives on); stop it first or pick "
+                   "another --ring / --port\n",
                    name.c_str());
       return std::nullopt;
-    }
+    };
     auto old = shm::Segment::attach(name, shm::AttachMode::read_only);
     if (old) {
       const auto& h = old.value().header();
@@ -216,6 +237,7 @@ std::optional<shm::Segment> create_ring(shm::RingConfig cfg, bool worker_ring) {
                      name.c_str(), by.c_str(), h.creator_pid);
         return std::nullopt;
       }
+      if (held_out_of_sight(name, &old.value())) return held_elsewhere();
       std::fprintf(stderr, "shmio: removing stale ring %s (its supervisor, pid %d, is gone)\n",
                    name.c_str(), h.creator_pid);
     } else if (auto who = shm::Segment::creator(name);
@@ -231,6 +253,8 @@ std::optional<shm::Segment> create_ring(shm::RingConfig cfg, bool worker_ring) {
                    "process (pid %d); stop it first or pick another --ring / --port\n",
                    name.c_str(), old.error().message.c_str(), who.value().pid);
       return std::nullopt;
+    } else if (shm::Segment::held(name)) {  // (its users cannot be read: the lock alone)
+      return held_elsewhere();
     } else {
       std::fprintf(stderr, "shmio: removing unusable ring %s (%s)\n", name.c_str(),
                    old.error().message.c_str());
@@ -278,8 +302,8 @@ void remove_stale_worker_rings(const std::string& ring, int keep) {
     auto who = shm::Segment::creator(info.name);
     if (who ? shm::liveness(who.value()) == shm::Liveness::alive
             : who.error().code == shm::Errc::not_ready)
-      continue;                                   // in use, or being created: not ours to remove
-    if (shm::Segment::held(info.name)) continue;  // (a live cluster's this one cannot see)
+      continue;                                  // in use, or being created: not ours to remove
+    if (held_out_of_sight(info.name)) continue;  // (a live cluster's this one cannot see)
     std::fprintf(stderr, "shmio: removing stale ring %s (left by an earlier cluster)\n",
                  info.name.c_str());
     (void)shm::Segment::remove(info.name);
@@ -310,7 +334,7 @@ void remove_dead_clusters(const std::string& own) {
       const auto& h = sg.header();
       if (shm::liveness({h.creator_pid, h.creator_start_time}) != shm::Liveness::dead) continue;
       if (const RingUsers users = ring_users(sg); !users.cluster || users.live) continue;
-      if (shm::Segment::held(name, &sg)) continue;  // (its cluster lives where this one cannot see)
+      if (held_out_of_sight(name, &sg)) continue;  // (its cluster lives where this one cannot see)
       ring_id = h.creation_time_ns;
       supervisor = h.creator_pid;
       // Still the ring just judged, at the moment of removing it (a name is removed, not a file):
@@ -327,7 +351,7 @@ void remove_dead_clusters(const std::string& own) {
           std::all_of(w.name.begin() + static_cast<std::ptrdiff_t>(prefix.size()), w.name.end(),
                       [](char c) { return c >= '0' && c <= '9'; })) {
         auto who = shm::Segment::creator(w.name);
-        if (who && shm::liveness(who.value()) == shm::Liveness::dead && !shm::Segment::held(w.name))
+        if (who && shm::liveness(who.value()) == shm::Liveness::dead && !held_out_of_sight(w.name))
           (void)shm::Segment::remove(w.name);
       }
     shm::SessionStore::remove_all(name, ring_id);
@@ -1387,6 +1411,15 @@ int run_supervisor(const SupervisorOptions& o,
   else
     std::fprintf(stderr, "shmio: stopped\n");
   return exit_code;
+}
+
+std::vector<int> user_signals_at_default() {
+  std::vector<int> out;
+  for (const int sig : {SIGUSR1, SIGUSR2})
+    if (struct sigaction now{}; ::sigaction(sig, nullptr, &now) == 0 && now.sa_handler == SIG_DFL &&
+                                (now.sa_flags & SA_SIGINFO) == 0)
+      out.push_back(sig);
+  return out;
 }
 
 std::vector<int> stop_signals() {

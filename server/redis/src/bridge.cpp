@@ -15,6 +15,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <limits>
 #include <map>
 #include <optional>
@@ -2312,6 +2313,20 @@ std::string Bridge::metrics_text() const {
 
 int run_bridge(const BridgeOptions& options) {
   net::io_context io;
+  // SIGUSR1 and SIGUSR2 at their default action ended the bridge without its drain (the
+  // supervisor restarted it; before 2026-12-07): said and ignored from its start, as the
+  // supervisor and the workers do.
+  net::signal_set user_signals(io);
+  for (const int sig : cluster::user_signals_at_default()) user_signals.add(sig);
+  std::function<void()> hear_user_signals = [&] {
+    user_signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+      if (ec) return;
+      std::fprintf(stderr, "shmio[bridge]: %s ignored (SIGTERM drains)\n",
+                   sig == SIGUSR1 ? "SIGUSR1" : "SIGUSR2");
+      hear_user_signals();
+    });
+  };
+  hear_user_signals();
   std::unique_ptr<Bridge> bridge;
   try {
     bridge = std::make_unique<Bridge>(io, options);

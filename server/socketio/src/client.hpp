@@ -162,12 +162,15 @@ class Client : public std::enable_shared_from_this<Client> {
     engineio::Packet m = engineio::Packet::text(engineio::PacketType::message, encode(p));
     m.compress = compress;
     std::size_t bytes = m.data.size();
-    if (p.type == PacketType::disconnect) {
+    if (p.type == PacketType::disconnect && joined(p.nsp)) {
       // The server's word that a namespace is left (the app's disconnect, a namespace's
       // removal): past the queue's bound, as a ping is — one per namespace joined, a name's
       // bytes each. Sent as a message, a queue the app had filled closed the session as a slow
       // consumer's and dropped it (socket.disconnect(true): no DISCONNECT, no close packet, and
-      // a Python client reconnected; before 2026-12-07).
+      // a Python client reconnected; before 2026-12-07). Only for a namespace joined (its
+      // CONNECT went through the bound): a socket sent away while it joins (a room listener's
+      // disconnect at its first room) is not yet, and a client that does not read, asking again
+      // and again, would otherwise grow the queue past it without end (a review).
       conn_->send_past_bound(m.to_frame());
       return bytes;
     }

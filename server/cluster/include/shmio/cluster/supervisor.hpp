@@ -139,6 +139,11 @@ inline constexpr int kWorkerCannotStart = 78;  // (EX_CONFIG of sysexits.h)
 // as they are now (ask before installing handlers of one's own). The supervisor, its workers and
 // the fleet bridge take the same.
 std::vector<int> stop_signals();
+// SIGUSR1 and SIGUSR2 where they are at their default action now, which ends a process without its
+// drain (a program's own handler, or an ignore, is left to it): the ones a shmio process — the
+// supervisor, a worker, the fleet bridge, a single process — says and otherwise ignores while it
+// runs, so that a log rotation's habitual `kill -USR1` does not end it.
+std::vector<int> user_signals_at_default();
 // The most workers a cluster has: the ring's 1,024 producer slots, 64 kept for emitters and tools.
 // run_supervisor refuses more (exit status 1, said on stderr).
 inline constexpr int kMaxWorkers = 960;

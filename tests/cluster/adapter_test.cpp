@@ -3259,11 +3259,25 @@ TEST(ClusterSupervisor, AHeldRingIsALiveClustersWhoeverCanSeeIt) {
   ASSERT_EQ(shm::liveness(worker_identity), shm::Liveness::dead);
   cleanup.worker = 0;
   EXPECT_FALSE(shm::Segment::held(ring)) << "nobody's once its cluster is gone";
-  // Now this process holds its lock, as a live cluster it cannot see would: refused.
+  // Now this process holds its lock, as a live cluster it cannot see would: refused — also with
+  // a program of this namespace on it (here this process, a writer and a reader of its own: not
+  // the cluster's processes, whose slots say "worker-" or "bridge").
   const int held = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   ASSERT_GE(held, 0);
   cleanup.fds.push_back(held);
   ASSERT_EQ(::flock(held, LOCK_SH), 0);
+  auto mapped = shm::Segment::attach(ring);
+  ASSERT_TRUE(mapped) << mapped.error().message;
+  std::optional<shm::RingWriter> own_writer;
+  std::optional<shm::RingReader> own_reader;
+  {
+    auto w = shm::RingWriter::attach(mapped.value(), {"sidecar", -1});
+    ASSERT_TRUE(w) << w.error().message;
+    own_writer.emplace(std::move(w.value()));
+    auto r = shm::RingReader::attach(mapped.value());
+    ASSERT_TRUE(r) << r.error().message;
+    own_reader.emplace(std::move(r.value()));
+  }
   struct stat before {};
   ASSERT_EQ(::stat(path.c_str(), &before), 0);
   char log_path[] = "/tmp/shmio-held-ring-XXXXXX";
@@ -3290,6 +3304,8 @@ TEST(ClusterSupervisor, AHeldRingIsALiveClustersWhoeverCanSeeIt) {
   ASSERT_EQ(::stat(path.c_str(), &after), 0) << "removed";
   EXPECT_EQ(after.st_ino, before.st_ino) << "made anew";
   // Once the lock is let go, the ring is a gone cluster's: replaced by the next supervisor.
+  own_reader.reset();
+  own_writer.reset();
   ::close(held);
   cleanup.fds.pop_back();  // (the log's)
   cleanup.fds.pop_back();  // (held's, closed)

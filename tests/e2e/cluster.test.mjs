@@ -532,6 +532,36 @@ test("a fixed --port stays the cluster's while every worker is down at once", as
   await within(once(s, "connect"), 5000, "a client of the restarted workers");
 });
 
+// The same for --port-per-worker: each worker's port is held while that worker is down (until
+// 2026-12-07 its worker listened without SO_REUSEPORT and nothing held it: another program could
+// take it during the restart backoff, and the worker was then restarted every 5 s).
+test("--port-per-worker: a dead worker's port stays the cluster's", async () => {
+  const c = await cluster("bench", 2);
+  const port = c.workers.get(1).port;
+  assert.equal(port, c.workers.get(0).port + 1);
+  const pid = c.workers.get(1).pid;
+  let out = "";
+  c.proc.stdout.on("data", (d) => (out += d));
+  process.kill(c.proc.pid, "SIGSTOP");  // (the window is the test's: see above)
+  try {
+    process.kill(pid, "SIGKILL");
+    const gone = () => { try { return readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1][0] === "Z"; } catch { return true; } };
+    await until(gone, 5000, "worker 1 dead");
+    for (const host of ["127.0.0.1", "0.0.0.0"]) {
+      const s = net.createServer();
+      const err = await new Promise((res) => { s.once("error", res).listen(port, host, () => res(null)); });
+      if (err === null) await new Promise((r) => s.close(r));
+      assert.equal(err?.code, "EADDRINUSE", `bound ${host}:${port} while its worker was down`);
+    }
+  } finally {
+    process.kill(c.proc.pid, "SIGCONT");
+  }
+  await until(() => /shmio worker 1 \(pid \d+/.test(out), 10000, "worker 1 back");
+  const s = client(`http://127.0.0.1:${port}`);
+  await within(once(s, "connect"), 5000, "a client of the restarted worker");
+  assert.equal((await ack(s, "whoami")).worker, 1);
+});
+
 // Waits for a worker's counter in /metrics to reach `min` (asking again every 50 ms).
 async function metricAtLeast(port, name, min, ms) {
   const end = Date.now() + ms;

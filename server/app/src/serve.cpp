@@ -795,7 +795,6 @@ int serve_one(const ServeOptions& cfg, const Setup& setup, const cluster::Worker
       return cannot_start(cannot_join, e.what());
     }
     node_ptr = node.get();
-    if (cfg.port_per_worker) options.reuse_port = false;
   }
   // (Options set in code are the Server's own to check.)
   std::optional<sio::Server> made;
@@ -1583,7 +1582,8 @@ int serve(ServeOptions cfg, Setup setup) {
     std::fprintf(stderr, "shmio: --port-per-worker needs ports P..P+%d within 1..65535\n", n - 1);
     return 2;
   }
-  int holder = -1;
+  // The ports' holders (below): the supervisor's, closed in every child it starts.
+  std::vector<int> holders;
   // The host's address with `port` (its family checked at parse: IPv4 or IPv6).
   sockaddr_storage addr{};
   socklen_t len = 0;
@@ -1606,7 +1606,17 @@ int serve(ServeOptions cfg, Setup setup) {
     v6->sin6_port = htons(static_cast<std::uint16_t>(cfg.port));
     len = sizeof *v6;
   }
-  if (cfg.port != 0 && !cfg.port_per_worker) {
+  // Each port the workers listen on (P, or P..P+n-1 with --port-per-worker), probed and held.
+  auto set_port = [&](long port) {
+    if (addr.ss_family == AF_INET)
+      v4->sin_port = htons(static_cast<std::uint16_t>(port));
+    else
+      v6->sin6_port = htons(static_cast<std::uint16_t>(port));
+  };
+  const long ports = cfg.port == 0 ? 0 : cfg.port_per_worker ? n : 1;
+  for (long i = 0; i < ports; ++i) {
+    const long port = cfg.port + i;
+    set_port(port);
     // The workers listen with SO_REUSEPORT, which the kernel also grants beside another
     // cluster's workers (another --ring on the same --port): the two would split the port's
     // clients between them without a word. So the port must be free of listeners first: a bind
@@ -1617,34 +1627,41 @@ int serve(ServeOptions cfg, Setup setup) {
                    "shmio: cannot listen on %s:%ld: it is in use (another cluster or server "
                    "listens there; a cluster's workers would share it with another's and split "
                    "its clients); stop it first or pick another --port\n",
-                   cfg.host.c_str(), cfg.port);
+                   cfg.host.c_str(), port);
+      for (const int h : holders) ::close(h);
       return 1;
     }
     if (probe >= 0) ::close(probe);
     // And held while the cluster runs, bound without listening (as a picked port's below): while
-    // every worker is down at once (all killed together, restarting after their backoff) another
-    // program could bind the port without SO_REUSEPORT, and the restarted workers could not
-    // listen there again (restarted for ever, that program taking the port's clients). Before
-    // 2026-12-05 the port was held for --port 0 only (found by a review).
+    // every worker on it is down (all killed together, or with --port-per-worker its one worker,
+    // restarting after their backoff) another program could bind the port without SO_REUSEPORT,
+    // and the restarted workers could not listen there again (restarted for ever, that program
+    // taking the port's clients). Before 2026-12-05 the port was held for --port 0 only, and a
+    // --port-per-worker worker's until 2026-12-07 (its worker listened without SO_REUSEPORT;
+    // both found by reviews).
     // (It may be refused where the probe was not: connections of a listener without
     // SO_REUSEPORT still closing (TIME_WAIT) count against a bind without SO_REUSEADDR, which the
     // holder must not have — with it another such program could bind beside it. The workers'
-    // binds have it: the cluster then runs without a holder, said.)
-    holder = bound_socket(addr, len, SO_REUSEPORT);
+    // binds have it: the cluster then runs without a holder there, said.)
+    const int holder = bound_socket(addr, len, SO_REUSEPORT);
     if (holder < 0 && errno != EADDRINUSE) {
-      std::fprintf(stderr, "shmio: cannot listen on %s:%ld: %s\n", cfg.host.c_str(), cfg.port,
+      std::fprintf(stderr, "shmio: cannot listen on %s:%ld: %s\n", cfg.host.c_str(), port,
                    std::strerror(errno));
+      for (const int h : holders) ::close(h);
       return 1;
     }
     if (holder < 0)
       std::fprintf(stderr,
-                   "shmio: %s:%ld is not held while every worker is down (%s: connections of "
+                   "shmio: %s:%ld is not held while its workers are down (%s: connections of "
                    "an earlier listener still closing); the workers listen there as ever\n",
-                   cfg.host.c_str(), cfg.port, std::strerror(errno));
+                   cfg.host.c_str(), port, std::strerror(errno));
+    else
+      holders.push_back(holder);
   }
   if (cfg.port == 0) {
     // A port picked on the host's own address family.
-    holder = bound_socket(addr, len, SO_REUSEPORT);
+    const int holder = bound_socket(addr, len, SO_REUSEPORT);
+    if (holder >= 0) holders.push_back(holder);
     if (holder < 0 || ::getsockname(holder, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
       std::fprintf(stderr, "shmio: cannot pick a port on %s: %s\n", cfg.host.c_str(),
                    std::strerror(errno));
@@ -1689,8 +1706,8 @@ int serve(ServeOptions cfg, Setup setup) {
     // (The port's holder is the supervisor's: closed in the bridge as in the workers, else a
     // bridge still draining after the supervisor died kept the port bound and a new shmio on it
     // refused to start.)
-    so.bridge_main = [bo, holder] {
-      if (holder >= 0) ::close(holder);
+    so.bridge_main = [bo, holders] {
+      for (const int h : holders) ::close(h);
       close_inherited_log_pipe();
       return redis::run_bridge(bo);
     };
@@ -1729,14 +1746,14 @@ int serve(ServeOptions cfg, Setup setup) {
                  workers);
   };
   const int rc =
-      cluster::run_supervisor(so, [&cfg, &setup, holder](const cluster::WorkerContext& ctx) {
-        if (holder >= 0) ::close(holder);
+      cluster::run_supervisor(so, [&cfg, &setup, &holders](const cluster::WorkerContext& ctx) {
+        for (const int h : holders) ::close(h);
         // (Its last lines written before it exits, an exception's way out included: the
         // supervisor's catch then says what() on the real stderr.)
         const FinishStderrAtExit finish_workers_at_return;
         return serve_one(cfg, setup, &ctx);
       });
-  if (holder >= 0) ::close(holder);
+  for (const int h : holders) ::close(h);
   return rc;
 }
 

@@ -131,7 +131,8 @@ std::pair<std::string, int> make_handoff_dir() {
 // Whether a ring's creator and users live is judged by pid, which says nothing of a process in
 // another pid namespace: two containers sharing /dev/shm but not their pids took each other's
 // rings for dead clusters' and removed them (each cluster then stopped: "was removed"; before
-// 2026-12-07). A lock is the kernel's, whoever looks: no ring that is held is judged stale.
+// 2026-12-07). A lock is the kernel's, whoever looks: no ring that is held by a cluster out of
+// this process's sight is judged stale (held_out_of_sight, below).
 
 // Who a ring's slots name: whether it is a cluster's (its supervisor's producer slot, alive or
 // not), and a process still attached to it, alive (a producer's or reader's slot whose owner
@@ -164,11 +165,28 @@ RingUsers ring_users(const shm::Segment& sg) {
 }
 
 // Whether a ring whose creator this process found gone is a live cluster's out of its sight:
-// held (above), and no process attached to it that this one can see lives. A cluster whose
-// supervisor was killed here is seen — its workers, draining, hold the lock too — and for it the
-// rules by pid stand: its rings are replaced, or swept, as before the lock (a restart on its name
-// right after the kill was refused while they drained; found by a review). `seg`: the ring as
-// attached, if it was (else attached here; one that cannot be is judged by its lock alone).
+// held (above), and none of the cluster's own processes on it — a producer slot labelled as a
+// worker's or the fleet bridge's, the processes that hold the lock with the supervisor — lives as
+// this process sees it. A cluster whose supervisor was killed here is seen (its workers, draining,
+// hold the lock too) and for it the rules by pid stand: its rings are replaced, or swept, as
+// before the lock (a restart on its name right after the kill was refused while they drained;
+// found by a review). Another program of this namespace attached to a foreign cluster's ring (a
+// reader of its own, ring-demo) does not make that ring seen. `seg`: the ring as attached, if it
+// was (else attached here; one that cannot be is judged by its lock alone).
+bool cluster_process_seen(const shm::Segment& sg) {
+  for (std::uint16_t i = 0; i < sg.max_producers(); ++i) {
+    const auto& slot = sg.producer_slot(i);
+    const std::uint32_t state = slot.state.load(std::memory_order_acquire);
+    if (state == shm::layout::kSlotFree || state == shm::layout::kSlotDead ||
+        shm::layout::is_taking(state))
+      continue;
+    const std::string_view label(slot.label, ::strnlen(slot.label, sizeof slot.label));
+    if ((label.rfind("worker-", 0) == 0 || label == kBridgeLabel) &&
+        shm::liveness(shm::registry::owner_of(slot)) != shm::Liveness::dead)
+      return true;
+  }
+  return false;
+}
 bool held_out_of_sight(const std::string& name, const shm::Segment* seg = nullptr) {
   if (!shm::Segment::held(name, seg)) return false;
   if (seg != nullptr && !seg->still_named()) return true;  // (another file now: not ours to judge)
@@ -179,8 +197,7 @@ bool held_out_of_sight(const std::string& name, const shm::Segment* seg = nullpt
     own.emplace(std::move(attached.value()));
     seg = &*own;
   }
-  const RingUsers users = ring_users(*seg);
-  return !(users.live && *users.live != 0);
+  return !cluster_process_seen(*seg);
 }
 
 // Creates the segment, replacing a stale one; nullopt (reason printed) if it cannot. `worker_ring`:
@@ -204,10 +221,11 @@ std::optional<shm::Segment> create_ring(shm::RingConfig cfg, bool worker_ring) {
     }
     auto held_elsewhere = [&] {
       std::fprintf(stderr,
-                   "shmio: ring %s belongs to a running cluster (its lock is held, and no process "
-                   "on it that this one can see lives: a cluster in another pid namespace, or a "
-                   "process forked from one of its workers that lives on); stop it first or pick "
-                   "another --ring / --port\n",
+                   "shmio: ring %s belongs to a running cluster (its lock is held, and no worker "
+                   "of it that this process can see lives: a cluster in another pid namespace, a "
+                   "process forked from one of its workers that lives on, or a worker of a "
+                   "cluster killed just now still ending); stop it first or pick another --ring "
+                   "/ --port\n",
                    name.c_str());
       return std::nullopt;
     };
@@ -237,6 +255,7 @@ std::optional<shm::Segment> create_ring(shm::RingConfig cfg, bool worker_ring) {
                      name.c_str(), by.c_str(), h.creator_pid);
         return std::nullopt;
       }
+      if (!old.value().still_named()) continue;  // (made anew or removed meanwhile: again)
       if (held_out_of_sight(name, &old.value())) return held_elsewhere();
       std::fprintf(stderr, "shmio: removing stale ring %s (its supervisor, pid %d, is gone)\n",
                    name.c_str(), h.creator_pid);

@@ -75,8 +75,9 @@ struct RingConfig {
   // into it — for as long as the Segment create() returns lives, and in every process forked from
   // this one meanwhile (the descriptor is theirs; close-on-exec: not an exec'd program's).
   // Segment::held() tells it, seen or not by the looker: a cluster's rings are made so, and no
-  // supervisor takes a ring that is held for a stale one, also where its creator's pid says
-  // nothing (a cluster in another pid namespace sharing /dev/shm). docs/cluster.md, "Supervisor".
+  // supervisor takes a ring held by a cluster out of its sight for a stale one, also where its
+  // creator's pid says nothing (a cluster in another pid namespace sharing /dev/shm).
+  // docs/cluster.md, "Supervisor".
   bool hold_lock = false;
 };
 

@@ -442,6 +442,11 @@ int CmdStat(const shm::Segment& s, const Options& o) {
   const layout::Control& c = s.control();
   const bool creator_alive = shm::liveness(shm::ProcessIdentity{
                                  h.creator_pid, h.creator_start_time}) == shm::Liveness::alive;
+  // Whether the ring's file is held (RingConfig::hold_lock: a cluster's supervisor, its workers
+  // and its bridge hold it) by a live process, whether or not this one can see it: a creator
+  // shown dead with the file held is a cluster in another pid namespace, or its processes still
+  // ending (docs/cluster.md, "Supervisor").
+  const bool file_held = shm::Segment::held(s.name(), &s);
 
   const RingSnapshot snap = inspect::snapshot(s);
   const std::uint64_t oldest = core::find_oldest(s, snap.tail, snap.frontier);
@@ -495,6 +500,7 @@ int CmdStat(const shm::Segment& s, const Options& o) {
                            {"segment_bytes", h.segment_bytes},
                            {"creator_pid", h.creator_pid},
                            {"creator_alive", creator_alive},
+                           {"held", file_held},
                            {"creation_time", IsoUtc(h.creation_time_ns)},
                            {"creation_time_ns", h.creation_time_ns},
                            {"mode", mode},
@@ -548,7 +554,11 @@ int CmdStat(const shm::Segment& s, const Options& o) {
                            : " (one producer at a time: exclusive; a reader in another process "
                              "asked for fenced commits: the next producer fences every commit)")},
       {"segment bytes", U(h.segment_bytes) + " (" + HumanBytes(h.segment_bytes) + ")"},
-      {"creator", "pid " + std::to_string(h.creator_pid) + " (" + AliveText(creator_alive) + ")"},
+      {"creator", "pid " + std::to_string(h.creator_pid) + " (" + AliveText(creator_alive) + ")" +
+                      (file_held ? (creator_alive ? "; the file is held by the cluster"
+                                                  : "; the file is held: a cluster's process lives "
+                                                    "(in another pid namespace, or ending)")
+                                 : "")},
       {"created", IsoUtc(h.creation_time_ns)},
       {"mode", mode},
       {"dead check", U(h.dead_check_interval_ns / 1'000'000ULL) + " ms"},

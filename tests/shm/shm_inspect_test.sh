@@ -139,6 +139,23 @@ json_check 'o.horizon_granule === o.capacity / 16 && o.horizon === o.tail - o.ta
   fail "--json stat's horizon: $OUT"
 pass "--json stat is valid JSON"
 
+# A ring's file held (as a cluster's processes hold theirs: RingConfig::hold_lock), here by flock(1):
+# stat says so, whoever holds it; a ring made by ring-demo is not held.
+json_check 'o.held === false' <<<"$OUT" || fail "--json stat: held without a holder: $OUT"
+if command -v flock >/dev/null; then
+  # (The holder's own descriptor, locked, then the same process sleeps: killed, it lets go.)
+  bash -c 'exec 9<"$1" && flock -s 9 && exec sleep 60' _ "/dev/shm/shmio.$RING" &
+  HOLDER=$!
+  wait_for "the file held" bash -c "! flock -n -x /dev/shm/shmio.$RING true"
+  expect_rc 0 "$INSPECT" --name "$RING" --json stat
+  json_check 'o.held === true' <<<"$OUT" || fail "--json stat: not held: $OUT"
+  expect_rc 0 "$INSPECT" --name "$RING" stat
+  grep -q "the file is held" <<<"$OUT" || fail "stat does not say the file is held: $OUT"
+  kill "$HOLDER"
+  wait "$HOLDER" 2>/dev/null || true
+  pass "stat says whether the ring's file is held"
+fi
+
 expect_rc 0 "$INSPECT" --name "$RING" dump --last 3
 [[ $(grep -c '^record @' <<<"$OUT") -eq 3 ]] || fail "dump --last 3 did not show 3 records: $OUT"
 # The last record is sequence number 999 = 0x3e7, little-endian.

@@ -3085,7 +3085,9 @@ TEST(ClusterSupervisor, TheRingsOfAClusterThatIsGoneAreRemovedAtTheNextStart) {
   // the whole cluster's, and of another only its worker ring (the shared one is removed).
   const std::string foreign = "port-" + std::to_string(900000000 + ::getpid());
   const std::string foreign_worker = "port-" + std::to_string(600000000 + ::getpid());
-  // The starting cluster's, and worker rings of its name left by a gone one: .w3 locked, .w4 not.
+  // The starting cluster's, and worker rings of its name left by a gone one: .w3 locked, .w4 not,
+  // .w5 locked and read by a live process labelled as a worker (a cluster this process sees, one
+  // of its workers draining on: its ring is judged by pids, as before the lock).
   const std::string ring = "test-sweep-" + std::to_string(::getpid());
   struct Cleanup {
     std::vector<std::string> names;
@@ -3098,7 +3100,9 @@ TEST(ClusterSupervisor, TheRingsOfAClusterThatIsGoneAreRemovedAtTheNextStart) {
         shm::WorkerBoard::remove_all(name);
       }
     }
-  } cleanup{{dead, alive, named, foreign, foreign_worker, ring, ring + ".w3", ring + ".w4"}, {}};
+  } cleanup{
+      {dead, alive, named, foreign, foreign_worker, ring, ring + ".w3", ring + ".w4", ring + ".w5"},
+      {}};
   auto lock = [&](const std::string& name) {
     const int fd = ::open(shm::Segment::object_path(name).c_str(), O_RDONLY | O_CLOEXEC);
     if (fd >= 0) cleanup.locks.push_back(fd);
@@ -3143,7 +3147,9 @@ TEST(ClusterSupervisor, TheRingsOfAClusterThatIsGoneAreRemovedAtTheNextStart) {
       cfg.name = ring + ".w3";
       const bool ok = static_cast<bool>(shm::Segment::create(cfg));
       cfg.name = ring + ".w4";
-      ::_exit(ok && shm::Segment::create(cfg) ? 0 : 1);
+      const bool ok4 = static_cast<bool>(shm::Segment::create(cfg));
+      cfg.name = ring + ".w5";
+      ::_exit(ok && ok4 && shm::Segment::create(cfg) ? 0 : 1);
     }
     int st = 0;
     ASSERT_EQ(::waitpid(maker, &st, 0), maker);
@@ -3154,6 +3160,13 @@ TEST(ClusterSupervisor, TheRingsOfAClusterThatIsGoneAreRemovedAtTheNextStart) {
   ASSERT_TRUE(lock(foreign));
   ASSERT_TRUE(lock(foreign_worker + ".w0"));
   ASSERT_TRUE(lock(ring + ".w3"));
+  ASSERT_TRUE(lock(ring + ".w5"));
+  auto w5 = shm::Segment::attach(ring + ".w5");
+  ASSERT_TRUE(w5) << w5.error().message;
+  shm::ReaderOptions draining;
+  draining.label = "worker-1";
+  auto w5_reader = shm::RingReader::attach(w5.value(), draining);
+  ASSERT_TRUE(w5_reader) << w5_reader.error().message;
   // A supervisor starts and stops.
   int ready[2];
   ASSERT_EQ(::pipe(ready), 0);
@@ -3184,6 +3197,8 @@ TEST(ClusterSupervisor, TheRingsOfAClusterThatIsGoneAreRemovedAtTheNextStart) {
   EXPECT_TRUE(shm::Segment::attach(ring + ".w3", shm::AttachMode::read_only))
       << "a locked worker ring of the starting cluster's name";
   EXPECT_FALSE(shm::Segment::attach(ring + ".w4", shm::AttachMode::read_only)) << "not locked";
+  EXPECT_FALSE(shm::Segment::attach(ring + ".w5", shm::AttachMode::read_only))
+      << "held by a cluster in sight (a live reader labelled as a worker's)";
 }
 
 // A cluster's rings are held (locked) by its supervisor and its workers, also after the

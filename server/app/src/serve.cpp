@@ -1582,8 +1582,15 @@ int serve(ServeOptions cfg, Setup setup) {
     std::fprintf(stderr, "shmio: --port-per-worker needs ports P..P+%d within 1..65535\n", n - 1);
     return 2;
   }
-  // The ports' holders (below): the supervisor's, closed in every child it starts.
+  // The ports' holders (below): the supervisor's, closed in every child it starts (each leaves by
+  // _exit, without unwinding) and here when serve() returns, however it does.
   std::vector<int> holders;
+  struct CloseHolders {
+    std::vector<int>& fds;
+    ~CloseHolders() {
+      for (const int fd : fds) ::close(fd);
+    }
+  } close_holders{holders};
   // The host's address with `port` (its family checked at parse: IPv4 or IPv6).
   sockaddr_storage addr{};
   socklen_t len = 0;
@@ -1628,7 +1635,6 @@ int serve(ServeOptions cfg, Setup setup) {
                    "listens there; a cluster's workers would share it with another's and split "
                    "its clients); stop it first or pick another --port\n",
                    cfg.host.c_str(), port);
-      for (const int h : holders) ::close(h);
       return 1;
     }
     if (probe >= 0) ::close(probe);
@@ -1643,18 +1649,21 @@ int serve(ServeOptions cfg, Setup setup) {
     // SO_REUSEPORT still closing (TIME_WAIT) count against a bind without SO_REUSEADDR, which the
     // holder must not have — with it another such program could bind beside it. The workers'
     // binds have it: the cluster then runs without a holder there, said.)
+    // (Out of descriptors — 960 ports held where the hard limit is 1,024 — likewise: not held,
+    // said; the cluster runs as before the holders.)
     const int holder = bound_socket(addr, len, SO_REUSEPORT);
-    if (holder < 0 && errno != EADDRINUSE) {
+    const int why = errno;
+    if (holder < 0 && why != EADDRINUSE && why != EMFILE && why != ENFILE) {
       std::fprintf(stderr, "shmio: cannot listen on %s:%ld: %s\n", cfg.host.c_str(), port,
-                   std::strerror(errno));
-      for (const int h : holders) ::close(h);
+                   std::strerror(why));
       return 1;
     }
     if (holder < 0)
       std::fprintf(stderr,
-                   "shmio: %s:%ld is not held while its workers are down (%s: connections of "
-                   "an earlier listener still closing); the workers listen there as ever\n",
-                   cfg.host.c_str(), port, std::strerror(errno));
+                   "shmio: %s:%ld is not held while its workers are down (%s%s); the workers "
+                   "listen there as ever\n",
+                   cfg.host.c_str(), port, std::strerror(why),
+                   why == EADDRINUSE ? ": connections of an earlier listener still closing" : "");
     else
       holders.push_back(holder);
   }
@@ -1753,8 +1762,7 @@ int serve(ServeOptions cfg, Setup setup) {
         const FinishStderrAtExit finish_workers_at_return;
         return serve_one(cfg, setup, &ctx);
       });
-  for (const int h : holders) ::close(h);
-  return rc;
+  return rc;  // (the holders closed by close_holders)
 }
 
 }  // namespace shmio

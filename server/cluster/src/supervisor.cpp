@@ -165,26 +165,30 @@ RingUsers ring_users(const shm::Segment& sg) {
 }
 
 // Whether a ring whose creator this process found gone is a live cluster's out of its sight:
-// held (above), and none of the cluster's own processes on it — a producer slot labelled as a
-// worker's or the fleet bridge's, the processes that hold the lock with the supervisor — lives as
-// this process sees it. A cluster whose supervisor was killed here is seen (its workers, draining,
-// hold the lock too) and for it the rules by pid stand: its rings are replaced, or swept, as
-// before the lock (a restart on its name right after the kill was refused while they drained;
+// held (above), and none of the cluster's own processes on it — a producer or reader slot labelled
+// as a worker's or the fleet bridge's, the processes that hold the lock with the supervisor — lives
+// as this process sees it. A cluster whose supervisor was killed here is seen (its workers,
+// draining, hold the lock too) and for it the rules by pid stand: its rings are replaced, or swept,
+// as before the lock (a restart on its name right after the kill was refused while they drained;
 // found by a review). Another program of this namespace attached to a foreign cluster's ring (a
 // reader of its own, ring-demo) does not make that ring seen. `seg`: the ring as attached, if it
 // was (else attached here; one that cannot be is judged by its lock alone).
 bool cluster_process_seen(const shm::Segment& sg) {
-  for (std::uint16_t i = 0; i < sg.max_producers(); ++i) {
-    const auto& slot = sg.producer_slot(i);
+  // (Producer and reader slots: with a ring per worker, worker j and the bridge hold worker i's
+  // ring's lock with a reader slot there, and may drain on after worker i has gone.)
+  auto seen = [](const auto& slot) {
     const std::uint32_t state = slot.state.load(std::memory_order_acquire);
     if (state == shm::layout::kSlotFree || state == shm::layout::kSlotDead ||
         shm::layout::is_taking(state))
-      continue;
+      return false;
     const std::string_view label(slot.label, ::strnlen(slot.label, sizeof slot.label));
-    if ((label.rfind("worker-", 0) == 0 || label == kBridgeLabel) &&
-        shm::liveness(shm::registry::owner_of(slot)) != shm::Liveness::dead)
-      return true;
-  }
+    return (label.rfind("worker-", 0) == 0 || label == kBridgeLabel) &&
+           shm::liveness(shm::registry::owner_of(slot)) != shm::Liveness::dead;
+  };
+  for (std::uint16_t i = 0; i < sg.max_producers(); ++i)
+    if (seen(sg.producer_slot(i))) return true;
+  for (std::uint16_t i = 0; i < sg.max_readers(); ++i)
+    if (seen(sg.reader_slot(i))) return true;
   return false;
 }
 bool held_out_of_sight(const std::string& name, const shm::Segment* seg = nullptr) {

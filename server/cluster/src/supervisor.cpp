@@ -171,8 +171,7 @@ RingUsers ring_users(const shm::Segment& sg) {
 // draining, hold the lock too) and for it the rules by pid stand: its rings are replaced, or swept,
 // as before the lock (a restart on its name right after the kill was refused while they drained;
 // found by a review). Another program of this namespace attached to a foreign cluster's ring (a
-// reader of its own, ring-demo) does not make that ring seen. `seg`: the ring as attached, if it
-// was (else attached here; one that cannot be is judged by its lock alone).
+// reader of its own, ring-demo) does not make that ring seen.
 bool cluster_process_seen(const shm::Segment& sg) {
   // (Producer and reader slots: with a ring per worker, worker j and the bridge hold worker i's
   // ring's lock with a reader slot there, and may drain on after worker i has gone.)
@@ -191,6 +190,8 @@ bool cluster_process_seen(const shm::Segment& sg) {
     if (seen(sg.reader_slot(i))) return true;
   return false;
 }
+// `seg`: the ring as attached, if it was (else attached here; one that cannot be is judged by its
+// lock alone).
 bool held_out_of_sight(const std::string& name, const shm::Segment* seg = nullptr) {
   if (!shm::Segment::held(name, seg)) return false;
   if (seg != nullptr && !seg->still_named()) return true;  // (another file now: not ours to judge)

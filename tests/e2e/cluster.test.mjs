@@ -1267,6 +1267,17 @@ test("supervisor: a port it cannot listen on stops it (exit 1); bad --host refus
   const [noIfCode] = await within(once(noIf, "exit"), 5000, "--host with an unknown interface");
   assert.equal(noIfCode, 2, noIf.log);
   assert.match(noIf.log, /--host fe80::1%shmio-no-such-if: this host has no network interface "shmio-no-such-if"/);
+  // A scope by number naming no interface (0, or one this host lacks), and one on an address that
+  // is not link-local (which the listener dropped): refused at parse too (before 2026-12-07 the
+  // first two failed every worker's bind, exit 1; the last was taken and ignored).
+  for (const [host, why] of [["fe80::1%0", /this host has no network interface "0"/],
+                             ["fe80::1%4000000000", /this host has no network interface "4000000000"/],
+                             ["::1%lo", /a scope \(%interface\) belongs to a link-local address/]]) {
+    const p = run(["--workers", "2", "--port", "0", "--host", host]);
+    const [code] = await within(once(p, "exit"), 5000, `--host ${host}`);
+    assert.equal(code, 2, p.log);
+    assert.match(p.log, why);
+  }
   // Its log pipe closed under it, then a worker killed (the supervisor writes "restarting") and a
   // SIGTERM: it drains and removes its ring (before: killed by SIGPIPE, its files left).
   ring = ringName();

@@ -257,4 +257,20 @@ test("bad flags and environment: exit code 2 and the flag's rule; --help: exit 0
   r = spawnSync(BIN, ["--port", "0", "--workers", "2", "--cut-log-mb", "8"], { encoding: "utf8", timeout: 10000 });
   assert.equal(r.status, 2, r.stderr);
   assert.ok(r.stderr.includes("--cut-log-mb needs --recovery and --ring-per-worker"), r.stderr);
+  // A switch's variable at 0 (false, no) turns it off over the program's own setting: this app's
+  // recovery, which SHMIO_RECOVERY=0 left on before 2026-12-07 (a bug hunt): the session table's
+  // size is then refused as without recovery.
+  for (const off of ["0", "false", "no"]) {
+    r = spawnSync(BIN, ["--port", "0", "--workers", "2", "--max-sessions", "5"],
+                  { encoding: "utf8", timeout: 10000, env: { ...process.env, SHMIO_RECOVERY: off } });
+    assert.equal(r.status, 2, `SHMIO_RECOVERY=${off}: ${r.stderr}`);
+    assert.ok(r.stderr.includes("--max-sessions needs --recovery"), r.stderr);
+  }
+  // --rebalance-rate where nothing is rebalanced (taken and used for nothing before 2026-12-07).
+  for (const [args, env] of [[["--no-rebalance"], {}], [["--port-per-worker"], {}], [[], { SHMIO_RECOVERY: "0" }]]) {
+    r = spawnSync(BIN, ["--port", "0", "--workers", "2", "--rebalance-rate", "10", ...args],
+                  { encoding: "utf8", timeout: 10000, env: { ...process.env, ...env } });
+    assert.equal(r.status, 2, `${args} ${JSON.stringify(env)}: ${r.stderr}`);
+    assert.ok(r.stderr.includes("--rebalance-rate needs --recovery and workers on one port"), r.stderr);
+  }
 });

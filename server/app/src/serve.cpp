@@ -140,7 +140,8 @@ const char* kUsage =
     "  A flag given twice takes its last value (a wrapper's defaults, then yours); each\n"
     "  --allow-origin adds one origin. On the command line, a flag replaces its variable's value.\n"
     "  Each flag also from the environment: SHMIO_PORT=8080, SHMIO_WORKERS=auto, SHMIO_NO_PIN=1\n"
-    "  (a switch: 1, true, yes, or 0, false, no, empty; a flag's value may not be empty);\n"
+    "  (a switch: 1, true or yes turns it on; 0, false or no off, over the program's own\n"
+    "  setting; empty: not given; a flag's value may not be empty);\n"
     "  SHMIO_ALLOW_ORIGIN takes several origins, separated by spaces or commas.\n"
     "  SHMIO_RING_NOTIFIER=thread|io_uring: how a cluster's workers wait on the ring (default:\n"
     "  io_uring where the kernel allows it, else a thread; docs/ring.md).\n"
@@ -1066,10 +1067,20 @@ std::string host_error(const char* v) {
   if (::inet_pton(AF_INET, v, &any) != 1 && ::inet_pton(AF_INET6, addr.c_str(), &any) != 1)
     return "--host must be an IPv4 or IPv6 address (such as 127.0.0.1, 0.0.0.0 or ::1)";
   if (const char* scope = std::strchr(v, '%'); scope != nullptr) {
+    // (A number names an interface too, but only one this host has: an unknown one, or 0, was
+    // taken and every worker's first bind then failed, exit 1, "No such device"; a scope on an
+    // address that is not link-local was dropped by the listener without a word. Before
+    // 2026-12-07; a bug hunt.)
     long long index = 0;
-    if (::if_nametoindex(scope + 1) == 0 && !whole(scope + 1, 0, UINT32_MAX, index))
+    char name[IF_NAMESIZE] = {};
+    if (::if_nametoindex(scope + 1) == 0 &&
+        !(whole(scope + 1, 1, UINT32_MAX, index) &&
+          ::if_indextoname(static_cast<unsigned>(index), name) != nullptr))
       return std::string("--host ") + v + ": this host has no network interface \"" + (scope + 1) +
              "\"";
+    if (!IN6_IS_ADDR_LINKLOCAL(&any))  // (an IPv6 address: an IPv4 one with a scope is none)
+      return std::string("--host ") + v +
+             ": a scope (%interface) belongs to a link-local address (fe80::/10) only";
   }
   return "";
 }
@@ -1215,6 +1226,20 @@ std::string apply_value(ServeOptions& o, const std::string& name, const char* v)
   return "";
 }
 
+// A switch's variable set to 0, false or no: the switch off (for a "no-..." switch, what it
+// turns off stays on).
+void switch_off(ServeOptions& o, std::string_view name) {
+  if (name == "port-per-worker") o.port_per_worker = false;
+  if (name == "no-pin") o.pin = true;
+  if (name == "log-sockets") o.log_sockets = false;
+  if (name == "per-message-deflate") o.server.per_message_deflate.reset();
+  if (name == "no-io-uring") o.server.io_uring = true;
+  if (name == "recovery") o.server.connection_state_recovery.reset();
+  if (name == "no-rebalance") o.rebalance = true;
+  if (name == "ring-huge-pages") o.ring_huge_pages = false;
+  if (name == "ring-per-worker") o.ring_per_worker = false;
+}
+
 bool is_value_flag(const std::string& n) {
   return std::find_if(std::begin(kValueFlags), std::end(kValueFlags),
                       [&](const char* f) { return n == f; }) != std::end(kValueFlags);
@@ -1350,7 +1375,12 @@ ParseResult parse_args(int argc, const char* const* argv, ServeOptions& options,
       const std::string s = v;
       if (s == "1" || s == "true" || s == "yes") {
         apply(options, f, v);
-      } else if (!(s.empty() || s == "0" || s == "false" || s == "no")) {
+      } else if (s == "0" || s == "false" || s == "no") {
+        // Off, whatever the program's code set (as a flag replaces it): SHMIO_RECOVERY=0 left
+        // on the recovery an app's code turned on, without a word (before 2026-12-07; a bug
+        // hunt). Empty: not given.
+        switch_off(options, f);
+      } else if (!s.empty()) {
         return fail(env_name(f) + " must be 1, true, yes, 0, false or no");
       }
     }
@@ -1465,10 +1495,18 @@ int serve(ServeOptions cfg, Setup setup) {
          "--session-bytes", "--recovery"},
         {given(cfg.cut_log_mb != d.cut_log_mb, "--cut-log-mb") &&
              !(recovery && cfg.ring_per_worker),
-         "--cut-log-mb", "--recovery and --ring-per-worker"}};
+         "--cut-log-mb", "--recovery and --ring-per-worker"},
+        // (Only recovering clients are asked to reconnect elsewhere, and only where the workers
+        // share a port: before 2026-12-07 it was taken and did nothing; a bug hunt.)
+        {given(cfg.rebalance_rate != d.rebalance_rate, "--rebalance-rate") &&
+             !(recovery && cfg.rebalance && !cfg.port_per_worker),
+         "--rebalance-rate",
+         "--recovery and workers on one port that rebalance (not --port-per-worker nor "
+         "--no-rebalance)"}};
     for (const auto& [refused, flag, what] : needs)
       if (refused) {
-        std::fprintf(stderr, "shmio: %s needs %s (it sizes what only they make)\n", flag, what);
+        std::fprintf(stderr, "shmio: %s needs %s (what it sizes or tunes only they make)\n", flag,
+                     what);
         return 2;
       }
     // The fleet's options given without a fleet: a cluster ran alone and said nothing

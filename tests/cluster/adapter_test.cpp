@@ -3214,14 +3214,19 @@ TEST(ClusterSupervisor, AHeldRingIsALiveClustersWhoeverCanSeeIt) {
     std::string ring, worker_ring;
     pid_t worker = 0;
     std::vector<int> fds;
+    std::vector<pid_t> supervisors;  // (those not waited for yet: on a failure, ended here)
     ~Cleanup() {
+      for (const pid_t p : supervisors) {
+        ::kill(p, SIGKILL);
+        (void)::waitpid(p, nullptr, 0);
+      }
       if (worker > 0) ::kill(worker, SIGKILL);
       for (int fd : fds) ::close(fd);
       (void)shm::Segment::remove(ring);
       (void)shm::Segment::remove(worker_ring);
       shm::WorkerBoard::remove_all(ring);
     }
-  } cleanup{ring, worker_ring, 0, {}};
+  } cleanup{ring, worker_ring, 0, {}, {}};
   // A cluster whose worker writes its pid into `out` once it runs. `deaf`: the worker blocks
   // SIGTERM (the signal a worker gets at its supervisor's death), so that it outlives its
   // supervisor until this test kills it, as one still draining does.
@@ -3251,6 +3256,7 @@ TEST(ClusterSupervisor, AHeldRingIsALiveClustersWhoeverCanSeeIt) {
   cleanup.fds = {pids[0], pids[1]};
   const pid_t first = start(pids[1], true);
   ASSERT_GE(first, 0);
+  cleanup.supervisors.push_back(first);
   pollfd pf{pids[0], POLLIN, 0};
   ASSERT_EQ(::poll(&pf, 1, 20000), 1) << "the first cluster's worker did not start";
   pid_t worker = 0;
@@ -3263,6 +3269,7 @@ TEST(ClusterSupervisor, AHeldRingIsALiveClustersWhoeverCanSeeIt) {
   ASSERT_EQ(::kill(first, SIGKILL), 0);
   int status = 0;
   ASSERT_EQ(::waitpid(first, &status, 0), first);
+  cleanup.supervisors.clear();
   EXPECT_TRUE(shm::Segment::held(ring)) << "the worker holds it after its supervisor's death";
   EXPECT_TRUE(shm::Segment::held(worker_ring));
   // The worker, orphaned, is this test's to end (it is no child of this process).
@@ -3327,8 +3334,10 @@ TEST(ClusterSupervisor, AHeldRingIsALiveClustersWhoeverCanSeeIt) {
   ::close(log);
   const pid_t again = start(pids[1], false);
   ASSERT_GE(again, 0);
+  cleanup.supervisors.push_back(again);
   ASSERT_EQ(::poll(&pf, 1, 20000), 1) << "the second cluster's worker did not start";
   status = stop_when_ready(again, pids[0]);
+  cleanup.supervisors.clear();
   cleanup.fds = {pids[1]};
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
   EXPECT_FALSE(shm::Segment::attach(ring, shm::AttachMode::read_only)) << "removed at its stop";

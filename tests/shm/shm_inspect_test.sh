@@ -146,6 +146,7 @@ if command -v flock >/dev/null; then
   # (The holder's own descriptor, locked, then the same process sleeps: killed, it lets go.)
   bash -c 'exec 9<"$1" && flock -s 9 && exec sleep 60' _ "/dev/shm/shmio.$RING" &
   HOLDER=$!
+  PIDS+=("$HOLDER")
   wait_for "the file held" bash -c "! flock -n -x /dev/shm/shmio.$RING true"
   expect_rc 0 "$INSPECT" --name "$RING" --json stat
   json_check 'o.held === true' <<<"$OUT" || fail "--json stat: not held: $OUT"

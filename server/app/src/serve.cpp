@@ -1485,9 +1485,11 @@ int serve(ServeOptions cfg, Setup setup) {
     // without a word before 2026-12-03, and used for nothing (a helper's review).
     const ServeOptions d;
     const bool recovery = cfg.server.connection_state_recovery.has_value();
-    const auto given = [&](bool set, const char* flag) {
-      return set || cfg.flags_given.count(flag + 2) != 0;
-    };
+    // (Given by the operator, as a flag or its variable: a value the program's code set is its
+    // default, kept whatever the run's switches say — an app that sets its session table's size
+    // and turns recovery on may be run with SHMIO_RECOVERY=0, which since 2026-12-07 turns it off.
+    // A review.)
+    const auto given = [&](bool, const char* flag) { return cfg.flags_given.count(flag + 2) != 0; };
     const std::tuple<bool, const char*, const char*> needs[] = {
         {given(cfg.max_sessions != d.max_sessions, "--max-sessions") && !recovery, "--max-sessions",
          "--recovery"},

@@ -261,7 +261,17 @@ std::optional<shm::Segment> create_ring(shm::RingConfig cfg, bool worker_ring) {
         return std::nullopt;
       }
       if (!old.value().still_named()) continue;  // (made anew or removed meanwhile: again)
-      if (held_out_of_sight(name, &old.value())) return held_elsewhere();
+      // A worker of a cluster killed just now, between the end of its Node and its exit, holds
+      // the lock with no slot: looked at again for up to 2 s (every 50 ms) before the refusal,
+      // so that a restart at once after a SIGKILL is not refused for that instant (a review). A
+      // cluster out of sight holds it for good: its refusal comes 2 s later.
+      bool out_of_sight = held_out_of_sight(name, &old.value());
+      for (int look = 0; out_of_sight && look < 40; ++look) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        out_of_sight = old.value().still_named() && held_out_of_sight(name, &old.value());
+      }
+      if (!old.value().still_named()) continue;
+      if (out_of_sight) return held_elsewhere();
       std::fprintf(stderr, "shmio: removing stale ring %s (its supervisor, pid %d, is gone)\n",
                    name.c_str(), h.creator_pid);
     } else if (auto who = shm::Segment::creator(name);

@@ -2980,10 +2980,12 @@ TEST_P(Delivery, ANamespacesDisconnectGoesPastAFullQueue) {
   o.engine.max_queued_packets = 16;
   restart(o);
   SocketPtr kept;
-  std::string other_reason;
+  // (Shared with the handler: the server's close at the fixture's TearDown tells "/other"'s
+  // socket after this body's locals are gone.)
+  const auto other_reason = std::make_shared<std::string>();
   server_->of("/full").on_connection([&](const SocketPtr& s) { kept = s; });
   server_->of("/other").on_connection([&](const SocketPtr& s) {
-    s->on_disconnect([&](const SocketPtr&, const std::string& r) { other_reason = r; });
+    s->on_disconnect([other_reason](const SocketPtr&, const std::string& r) { *other_reason = r; });
     s->on("ping", [](const SocketPtr& me, Args, Ack) { me->emit("pong", Args{}); });
   });
   Client& c = open_session();
@@ -3001,11 +3003,11 @@ TEST_P(Delivery, ANamespacesDisconnectGoesPastAFullQueue) {
   EXPECT_NE(got.find(R"(42/full,["m",15])"), std::string::npos) << got;
   EXPECT_NE(got.find("41/full,"), std::string::npos) << got;
   EXPECT_EQ(server_->engine().stats().slow_consumer_closes, closes) << "closed as a slow consumer";
-  EXPECT_TRUE(other_reason.empty()) << other_reason;
+  EXPECT_TRUE(other_reason->empty()) << *other_reason;
   c.send_text("42/other,[\"ping\"]");  // (the session and its other namespace still there)
   drive_until_received(c, got, R"(42/other,["pong"])");
   EXPECT_NE(got.find(R"(42/other,["pong"])"), std::string::npos) << got;
-  EXPECT_TRUE(other_reason.empty()) << other_reason;
+  EXPECT_TRUE(other_reason->empty()) << *other_reason;
 }
 
 // Past the bound only for a namespace joined: a socket a room listener sends away as it joins

@@ -1483,25 +1483,20 @@ int serve(ServeOptions cfg, Setup setup) {
   if (cfg.workers >= 0) {
     // And in a cluster, what sizes a part only --recovery (and a ring per worker) makes: taken
     // without a word before 2026-12-03, and used for nothing (a helper's review).
-    const ServeOptions d;
     const bool recovery = cfg.server.connection_state_recovery.has_value();
     // (Given by the operator, as a flag or its variable: a value the program's code set is its
     // default, kept whatever the run's switches say — an app that sets its session table's size
     // and turns recovery on may be run with SHMIO_RECOVERY=0, which since 2026-12-07 turns it off.
     // A review.)
-    const auto given = [&](bool, const char* flag) { return cfg.flags_given.count(flag + 2) != 0; };
+    const auto given = [&](const char* flag) { return cfg.flags_given.count(flag + 2) != 0; };
     const std::tuple<bool, const char*, const char*> needs[] = {
-        {given(cfg.max_sessions != d.max_sessions, "--max-sessions") && !recovery, "--max-sessions",
-         "--recovery"},
-        {given(cfg.session_bytes != d.session_bytes, "--session-bytes") && !recovery,
-         "--session-bytes", "--recovery"},
-        {given(cfg.cut_log_mb != d.cut_log_mb, "--cut-log-mb") &&
-             !(recovery && cfg.ring_per_worker),
-         "--cut-log-mb", "--recovery and --ring-per-worker"},
+        {given("--max-sessions") && !recovery, "--max-sessions", "--recovery"},
+        {given("--session-bytes") && !recovery, "--session-bytes", "--recovery"},
+        {given("--cut-log-mb") && !(recovery && cfg.ring_per_worker), "--cut-log-mb",
+         "--recovery and --ring-per-worker"},
         // (Only recovering clients are asked to reconnect elsewhere, and only where the workers
         // share a port: before 2026-12-07 it was taken and did nothing; a bug hunt.)
-        {given(cfg.rebalance_rate != d.rebalance_rate, "--rebalance-rate") &&
-             !(recovery && cfg.rebalance && !cfg.port_per_worker),
+        {given("--rebalance-rate") && !(recovery && cfg.rebalance && !cfg.port_per_worker),
          "--rebalance-rate",
          "--recovery and workers on one port that rebalance (not --port-per-worker nor "
          "--no-rebalance)"}};

@@ -1236,6 +1236,17 @@ test("supervisor: a port it cannot listen on stops it (exit 1); bad --host refus
   assert.doesNotMatch(huge.log, /shmio worker/);
   assert.deepEqual(files(ring), []);
   assert.deepEqual(readdirSync("/dev/shm").filter((f) => f.includes(ring)), [], "no table left");
+  // Cut logs that --cut-log-mb cannot hold at their least (16 entries a worker: 90 workers need
+  // 2 MiB): refused, said, nothing left (before 2026-12-07 they were made past the bound, unsaid).
+  ring = ringName();
+  const small = run(["--workers", "90", "--port", "0", "--ring", ring, "--recovery",
+                     "--ring-per-worker", "--ring-mb", "1", "--cut-log-mb", "1"]);
+  const [smallCode] = await within(once(small, "exit"), 60000, "cut logs past their bound");
+  assert.equal(smallCode, 1, small.log);
+  assert.match(small.log, /cannot start: connection state recovery's tables cannot be made: the cut logs: 90 workers' cut logs need at least 2 MiB \(16 entries each\), more than the 1048576 bytes allowed/);
+  assert.doesNotMatch(small.log, /shmio worker/);
+  assert.deepEqual(files(ring), []);
+  assert.deepEqual(readdirSync("/dev/shm").filter((f) => f.includes(ring)), [], "no table left");
   // A second cluster on a running cluster's port, under another ring: its workers would have
   // listened beside the first's (SO_REUSEPORT), the port's clients split between two clusters
   // without a word. Refused; the first goes on serving.

@@ -15,13 +15,26 @@ shm::SessionStoreConfig session_store_config(const NodeOptions& o) {
   sc.slot_bytes = o.session_bytes;
   return sc;
 }
-shm::CutLogConfig cut_log_config(const NodeOptions& o) {
+// The logs' size: cut_log_entries per worker, fewer where the logs together would pass
+// cut_log_bytes; never fewer than kMinCutLogEntries (a log of fewer keeps too little to recover
+// from). A bound too small for that many is refused, said (before 2026-12-07 the logs were made
+// at the minimum anyway, past the bound, without a word: 1 MiB asked with 512 workers made 34 MiB).
+constexpr std::uint64_t kMinCutLogEntries = 16;
+shm::Result<shm::CutLogConfig> cut_log_config(const NodeOptions& o) {
   shm::CutLogConfig cc;
   cc.logs = static_cast<std::uint32_t>(std::max(1, o.workers));
   cc.columns = cc.logs + 1;
   const std::uint64_t per_entry = 8ULL * (cc.columns + 2) * cc.logs;
+  const std::uint64_t fit = o.cut_log_bytes / per_entry;
+  if (fit < kMinCutLogEntries)
+    return shm::Error{shm::Errc::invalid_argument,
+                      std::to_string(cc.logs) + " workers' cut logs need at least " +
+                          std::to_string((kMinCutLogEntries * per_entry + (1u << 20) - 1) >> 20) +
+                          " MiB (" + std::to_string(kMinCutLogEntries) +
+                          " entries each), more than the " + std::to_string(o.cut_log_bytes) +
+                          " bytes allowed (cut_log_bytes, --cut-log-mb)"};
   cc.entries = static_cast<std::uint32_t>(std::clamp<std::uint64_t>(
-      std::min<std::uint64_t>(o.cut_log_entries, o.cut_log_bytes / per_entry), 16, 1u << 28));
+      std::min<std::uint64_t>(o.cut_log_entries, fit), kMinCutLogEntries, 1u << 28));
   return cc;
 }
 }  // namespace
@@ -30,7 +43,9 @@ std::string make_recovery_tables(const NodeOptions& o, std::uint64_t ring_id) {
   auto st = shm::SessionStore::open(o.ring, ring_id, session_store_config(o));
   if (!st) return "the session table: " + st.error().message;
   if (o.ring_per_worker) {
-    auto cl = shm::CutLog::open(o.ring, ring_id, cut_log_config(o));
+    const auto cc = cut_log_config(o);
+    if (!cc) return "the cut logs: " + cc.error().message;
+    auto cl = shm::CutLog::open(o.ring, ring_id, cc.value());
     if (!cl) return "the cut logs: " + cl.error().message;
   }
   return {};
@@ -125,11 +140,14 @@ Node::Node(net::io_context& io, NodeOptions options, sio::ServerOptions& so)
   // With a ring per worker and recovery: the workers' cut logs (each worker's, beside the
   // session table; created by the first worker that opens them).
   if (m.options.ring_per_worker && so.connection_state_recovery) {
-    const shm::CutLogConfig cc = cut_log_config(m.options);
-    auto cl = shm::CutLog::open(m.options.ring, m.segment->header().creation_time_ns, cc);
-    if (cl && (cl.value().logs() != cc.logs || cl.value().columns() != cc.columns))
+    const auto cc = cut_log_config(m.options);
+    auto cl = cc ? shm::CutLog::open(m.options.ring, m.segment->header().creation_time_ns,
+                                     cc.value())
+                 : shm::Result<shm::CutLog>(cc.error());
+    if (cl && (cl.value().logs() != cc.value().logs || cl.value().columns() != cc.value().columns))
       cl = shm::Error{shm::Errc::size_mismatch, "made for " + std::to_string(cl.value().logs()) +
-                                                    " workers, not " + std::to_string(cc.logs)};
+                                                    " workers, not " +
+                                                    std::to_string(cc.value().logs)};
     if (cl)
       m.cuts.emplace(std::move(cl.value()));
     else

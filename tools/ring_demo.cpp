@@ -75,18 +75,50 @@ bool ParseNumber(std::string_view text, std::uint64_t& out) {
   return ec == std::errc() && end == text.data() + text.size();
 }
 
+// Which options each command takes (an option another command takes is refused, not ignored:
+// before 2026-12-07 `ring-demo remove --name r --count 5` removed the ring without a word).
+struct CommandOptions {
+  std::string_view command;
+  std::string_view options;  // " --name --count ... " (each with a space either side)
+};
+constexpr CommandOptions kCommands[] = {
+    {"create", " --name --capacity --exclusive "},
+    {"produce", " --name --label --count --size --rate "},
+    {"consume", " --name --label --count --timeout-ms "},
+    {"remove", " --name "},
+};
+
+bool Takes(std::string_view options, std::string_view opt) {
+  const std::size_t at = options.find(opt);
+  return at != std::string_view::npos && options[at - 1] == ' ' &&
+         options[at + opt.size()] == ' ';
+}
+
 // Returns an empty string on success, else what was wrong.
 std::string ParseArgs(int argc, char** argv, Args& a) {
   if (argc < 2) return "missing command";
   a.command = argv[1];
+  std::string_view takes;
+  for (const CommandOptions& c : kCommands)
+    if (c.command == a.command) takes = c.options;
+  if (takes.empty()) return "unknown command '" + a.command + "'";
   for (int i = 2; i < argc; ++i) {
     const std::string_view opt = argv[i];
+    const bool known = Takes(" --name --label --capacity --count --size --rate --timeout-ms "
+                             "--exclusive ",
+                             opt);
+    if (!known) return "unknown option " + std::string(opt);
+    if (!Takes(takes, opt)) return a.command + " takes no " + std::string(opt);
     if (opt == "--exclusive") {  // (the one option without a value)
       a.exclusive = true;
       continue;
     }
     if (i + 1 >= argc) return "option " + std::string(opt) + " needs a value";
     const std::string_view value = argv[++i];
+    // (A value that is an option is the value left out: `--name --count 5` named no ring "--count".)
+    if (value.size() > 1 && value[0] == '-' && value[1] == '-')
+      return "option " + std::string(opt) + " needs a value (" + std::string(value) +
+             " is an option)";
     bool ok = true;
     if (opt == "--name") {
       a.name = value;
@@ -100,17 +132,14 @@ std::string ParseArgs(int argc, char** argv, Args& a) {
       ok = ParseNumber(value, a.size);
     } else if (opt == "--rate") {
       ok = ParseNumber(value, a.rate) && a.rate <= 1'000'000'000;  // (a record a nanosecond)
-    } else if (opt == "--timeout-ms") {
+    } else {  // --timeout-ms
       // (At most a day: the deadline is counted in nanoseconds, and a larger one wrapped, timing
       // out at once.)
       ok = ParseNumber(value, a.timeout_ms) && a.timeout_ms <= 86'400'000;
-    } else {
-      return "unknown option " + std::string(opt);
     }
     if (!ok) return "bad number for " + std::string(opt) + ": " + std::string(value);
   }
   if (a.name.empty()) return "--name is required";
-  if (a.exclusive && a.command != "create") return "--exclusive applies to create only";
   return {};
 }
 
@@ -243,10 +272,12 @@ int Remove(const Args& a) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc >= 2 && (std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0)) {
-    std::fputs(kUsage, stdout);
-    return kExitOk;
-  }
+  // --help anywhere (before 2026-12-07 only first: `ring-demo produce --help` was an error).
+  for (int i = 1; i < argc; ++i)
+    if (std::strcmp(argv[i], "--help") == 0 || std::strcmp(argv[i], "-h") == 0) {
+      std::fputs(kUsage, stdout);
+      return kExitOk;
+    }
   Args a;
   if (const std::string err = ParseArgs(argc, argv, a); !err.empty()) {
     std::fprintf(stderr, "ring-demo: %s\n%s", err.c_str(), kUsage);
@@ -255,7 +286,5 @@ int main(int argc, char** argv) {
   if (a.command == "create") return Create(a);
   if (a.command == "produce") return Produce(a);
   if (a.command == "consume") return Consume(a);
-  if (a.command == "remove") return Remove(a);
-  std::fprintf(stderr, "ring-demo: unknown command '%s'\n%s", a.command.c_str(), kUsage);
-  return kExitError;
+  return Remove(a);  // (ParseArgs refused every other command)
 }

@@ -1262,10 +1262,17 @@ int ParseArgs(int argc, char** argv, Options& o) {
         has_inline_value = true;
       }
     }
-    // Fetches the option's value: "--opt=value" or "--opt value".
+    // Fetches the option's value: "--opt=value" or "--opt value". An option where the value
+    // should be is the value left out, said (before 2026-12-07 `--name --json stat` looked for a
+    // ring named "--json"; "--name=--json" still names it).
+    std::string missing;  // (" (--json is an option)")
     auto take_value = [&]() -> bool {
       if (has_inline_value) return true;
       if (i + 1 >= argc) return false;
+      if (std::strncmp(argv[i + 1], "--", 2) == 0) {
+        missing = " (" + Printable(argv[i + 1]) + " is an option)";
+        return false;
+      }
       value = argv[++i];
       return true;
     };
@@ -1276,19 +1283,19 @@ int ParseArgs(int argc, char** argv, Options& o) {
       if (has_inline_value) return Usage("--json takes no value");
       o.json = true;
     } else if (arg == "--name") {
-      if (!take_value() || value.empty()) return Usage("--name needs a ring name or pattern");
+      if (!take_value() || value.empty()) return Usage("--name needs a ring name or pattern" + missing);
       o.names.push_back(value);
     } else if (arg == "--last") {
       if (!take_value() || !ParseNumber(value, 1, 100'000, o.last))
-        return Usage("--last needs a number of records, 1..100000");
+        return Usage("--last needs a number of records, 1..100000" + missing);
       seen_last = true;
     } else if (arg == "--interval") {
       if (!take_value() || !ParseNumber(value, 10, 3'600'000, o.interval_ms))
-        return Usage("--interval needs milliseconds, 10..3600000");
+        return Usage("--interval needs milliseconds, 10..3600000" + missing);
       seen_interval = true;
     } else if (arg == "--count") {
       if (!take_value() || !ParseNumber(value, 1, UINT32_MAX, o.count))
-        return Usage("--count needs a number of refreshes, 1..4294967295");
+        return Usage("--count needs a number of refreshes, 1..4294967295" + missing);
       seen_count = true;
     } else if (!arg.empty() && arg[0] == '-') {
       return Usage("unknown option '" + Printable(arg) + "'");

@@ -586,6 +586,25 @@ test("bad numbers on shmio's command line are refused with exit code 2 and the f
     assert.equal(r.status, 2, `${flag} ${value}`);
     assert.match(r.stderr, new RegExp(`^shmio: ${flag} must be ${range.replace(/\./g, "\\.")}`));
   }
+  // --help states each number flag's range in the flag's own entry (some left it out before
+  // 2026-12-07: --port, --workers, --ring-mb, --max-sessions, --rebalance-rate, ...).
+  const help = spawnSync(BIN, ["--help"], { encoding: "utf8", timeout: 10000 });
+  assert.equal(help.status, 0, help.stderr);
+  const entries = help.stdout.split(/\n(?=  --)/);
+  for (const [flag, range] of [
+    ["--port", "0..65535"], ["--first-request-timeout", "1..3600000"],
+    ["--max-open-sessions", "0..4294967295"], ["--ping-interval", "1..3600000"],
+    ["--ping-timeout", "1..3600000"], ["--connect-timeout", "1..3600000"],
+    ["--watchdog-timeout", "2000..86400000"], ["--flush-budget", "4096..1073741824"],
+    ["--read-budget", "4096..1073741824"], ["--max-attachment-bytes", "1..4294967295"],
+    ["--max-json-depth", "1..1000"], ["--max-sessions", "1..16777214"],
+    ["--session-bytes", "256..65536"], ["--cut-log-mb", "1..65536"],
+    ["--rebalance-rate", "1..1000000"], ["--workers", "1..960"], ["--ring-mb", "1..65536"],
+  ]) {
+    const entry = entries.find((e) => new RegExp(`^  (--[a-z-]+ [A-Z]+, )*${flag} `).test(e));
+    assert.ok(entry, `--help has no entry for ${flag}`);
+    assert.ok(entry.includes(range), `--help's ${flag} does not say ${range}: ${entry}`);
+  }
   // In a cluster, what only --recovery (and a ring per worker) makes is refused without them,
   // before anything starts (taken and used for nothing before 2026-12-03).
   for (const [args, needs] of [[["--max-sessions", "5"], "--recovery"],

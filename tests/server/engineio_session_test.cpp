@@ -118,13 +118,17 @@ TEST_F(EngineIoSession, UpgradeProbeNoopThenSwitch) {
   s.on_timer(t0 + 100ms);
   EXPECT_TRUE(s.polling_needs_noop()) << "a GET held now is released";
   s.noop_sent(t0 + 100ms);
-  // A repeated probe is answered again (the reference answers each), and the probe goes on.
-  s.receive(TransportKind::websocket, Packet::text(PacketType::ping, "probe"), t0 + 5ms);
+  // A repeated probe is answered again (the reference answers each), and the probe goes on; it
+  // does not make a noop due before the interval is up (each one did before 2026-12-07).
+  s.receive(TransportKind::websocket, Packet::text(PacketType::ping, "probe"), t0 + 105ms);
   probe = s.take_probe_packets();
   ASSERT_EQ(probe.size(), 1u);
   EXPECT_EQ(encode_text(probe[0]), "3probe");
   EXPECT_TRUE(s.upgrading());
-  s.receive(TransportKind::websocket, Packet::text(PacketType::upgrade), t0 + 10ms);
+  EXPECT_FALSE(s.polling_needs_noop()) << "a repeated probe made a noop due within the interval";
+  s.on_timer(t0 + 200ms);
+  EXPECT_TRUE(s.polling_needs_noop()) << "the next at its interval";
+  s.receive(TransportKind::websocket, Packet::text(PacketType::upgrade), t0 + 210ms);
   EXPECT_EQ(s.transport(), TransportKind::websocket);
   EXPECT_FALSE(s.upgrading());
   auto out = s.take_websocket_packets();

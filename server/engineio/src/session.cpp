@@ -85,7 +85,11 @@ void Session::receive(TransportKind via, const Packet& p, TimePoint now) {
     if (p.type == PacketType::ping && p.data == "probe") {
       probe_answer_due_ = true;
       probe_acked_ = true;
-      noop_due_ = transport_ == TransportKind::polling;  // release the pending GET
+      // Release the pending GET — unless a noop went out within kNoopInterval: the next is then
+      // due at its interval (on_timer), not now (before 2026-12-07 each repeated "2probe" made
+      // one due at once: a client sending them in a loop had its GETs answered "6" as fast as
+      // it polled, the spin the interval is there to stop).
+      if (transport_ == TransportKind::polling && !next_noop_) noop_due_ = true;
       return;
     }
     // The "5" ends the upgrade with or without a "2probe" before it, as engine.io 6.6's

@@ -7,7 +7,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <pthread.h>
+
 #include <algorithm>
+#include <atomic>
 #include <boost/interprocess/exceptions.hpp>
 #include <boost/interprocess/permissions.hpp>
 #include <boost/interprocess/shared_memory_object.hpp>
@@ -17,6 +20,7 @@
 #include <cstring>
 #include <ctime>
 #include <initializer_list>
+#include <mutex>
 #include <new>
 #include <optional>
 #include <utility>
@@ -27,6 +31,58 @@
 namespace bip = boost::interprocess;
 
 namespace shmio::shm {
+
+namespace {
+// The locked descriptors of this process's Segments (RingConfig::hold_lock), each plus one (0:
+// a free entry, as static storage starts), and
+// how many KeepRingLocksAcrossFork live: read by the fork handler in the child, where only
+// async-signal-safe calls may be made (open, dup2, close), so a fixed table of atomics.
+std::atomic<int> g_lock_fds[kMaxHeldRingLocks];
+std::atomic<int> g_keep_locks{0};
+std::once_flag g_fork_handler_once;
+
+void drop_locks_in_child() noexcept {
+  if (g_keep_locks.exchange(0, std::memory_order_relaxed) > 0) return;  // (kept; not in its forks)
+  int null_fd = -1;
+  for (auto& slot : g_lock_fds) {
+    const int fd = slot.load(std::memory_order_relaxed) - 1;
+    if (fd < 0) continue;
+    if (null_fd < 0) null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (null_fd < 0) return;  // (none to point them at: kept, as before)
+    // (The descriptor's number stays valid, as the Segment copied into this process closes it
+    // at its end: it no longer names the locked file, whose lock the parent holds on.)
+    if (::dup3(null_fd, fd, O_CLOEXEC) == fd) slot.store(0, std::memory_order_relaxed);
+  }
+  if (null_fd >= 0) ::close(null_fd);
+}
+
+void note_lock_fd(int fd) noexcept {
+  std::call_once(g_fork_handler_once,
+                 [] { (void)::pthread_atfork(nullptr, nullptr, &drop_locks_in_child); });
+  for (auto& slot : g_lock_fds) {
+    int free_slot = 0;
+    if (slot.compare_exchange_strong(free_slot, fd + 1, std::memory_order_relaxed)) return;
+  }
+  // (The table full: this lock is kept in forks, as every one was before 2026-12-07.)
+}
+
+void forget_lock_fd(int fd) noexcept {
+  for (auto& slot : g_lock_fds) {
+    int held = fd + 1;
+    if (slot.compare_exchange_strong(held, 0, std::memory_order_relaxed)) return;
+  }
+}
+}  // namespace
+
+KeepRingLocksAcrossFork::KeepRingLocksAcrossFork() noexcept {
+  g_keep_locks.fetch_add(1, std::memory_order_relaxed);
+}
+KeepRingLocksAcrossFork::~KeepRingLocksAcrossFork() {
+  // (In a child forked inside the scope the count is 0 already: never below it.)
+  int n = g_keep_locks.load(std::memory_order_relaxed);
+  while (n > 0 && !g_keep_locks.compare_exchange_weak(n, n - 1, std::memory_order_relaxed)) {
+  }
+}
 
 std::string_view to_string(Errc e) noexcept {
   switch (e) {
@@ -381,23 +437,36 @@ Result<Segment> Segment::create(const RingConfig& config) {
     // create_only failed: the name is someone else's (or nobody's); nothing to undo.
     return interprocess_error(e, "creating shared memory " + obj);
   }
+  int lock_fd = -1;  // (hold_lock)
   auto fail = [&](Error err) {
     remove_if_same(obj, fd);
     ::close(fd);
+    if (lock_fd >= 0 && lock_fd != fd) ::close(lock_fd);
     return err;
   };
   // shm_open applies the umask; set the bits the caller asked for.
   if (::fchmod(fd, config.mode) != 0) return fail(errno_error(errno, "fchmod " + obj));
+  // The lock is taken on an open file of its own (the file opened again through /proc): a lock
+  // lasts as long as its open file does, and a mapping holds the open file it was made from, so
+  // locked through `fd` (the mapping's) it was held by every process with a copy of the mapping
+  // — a child forked without keeping the locks too (KeepRingLocksAcrossFork), after it let go of
+  // its descriptor. Where /proc cannot reopen it, through `fd` itself, as before 2026-12-07.
+  if (config.hold_lock) {
+    char again[40];
+    std::snprintf(again, sizeof again, "/proc/self/fd/%d", fd);
+    lock_fd = ::open(again, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (lock_fd < 0) lock_fd = fd;
+  }
   // Locked before the creator is written (below): a looker that finds the file not held finds it
   // either nobody's yet ("being created", by the header) or its creator's. A looker's exclusive
   // look (held()) lasts a few instructions: waited out, a millisecond at a time for at most a
   // second — not for good, should the looker be stopped in it (SIGSTOP, a frozen container).
   if (config.hold_lock) {
-    int rc = ::flock(fd, LOCK_SH | LOCK_NB);
+    int rc = ::flock(lock_fd, LOCK_SH | LOCK_NB);
     for (int tries = 0; rc != 0 && (errno == EWOULDBLOCK || errno == EINTR) && tries < 1000;
          ++tries) {
       ::usleep(1000);
-      rc = ::flock(fd, LOCK_SH | LOCK_NB);
+      rc = ::flock(lock_fd, LOCK_SH | LOCK_NB);
     }
     if (rc != 0) return fail(errno_error(errno, "locking " + obj));
   }
@@ -419,10 +488,11 @@ Result<Segment> Segment::create(const RingConfig& config) {
                     config.huge_pages, !huge_first_touch);
   if (!mapped) return fail(mapped.error());
   Segment s = std::move(mapped).value();
-  if (config.hold_lock)
-    s.lock_fd_ = fd;
-  else
-    ::close(fd);
+  if (config.hold_lock) {
+    s.lock_fd_ = lock_fd;
+    note_lock_fd(lock_fd);
+  }
+  if (lock_fd != fd) ::close(fd);
   s.offsets_ = off;
 
   // The object is zero-filled by ftruncate: every seal and counter starts at 0 (a zero seal never
@@ -690,7 +760,10 @@ Segment& Segment::operator=(Segment&& o) noexcept {
     writable_ = o.writable_;
     file_dev_ = o.file_dev_;
     file_ino_ = o.file_ino_;
-    if (lock_fd_ >= 0) ::close(lock_fd_);
+    if (lock_fd_ >= 0) {
+      forget_lock_fd(lock_fd_);
+      ::close(lock_fd_);
+    }
     lock_fd_ = std::exchange(o.lock_fd_, -1);
     path_ = std::move(o.path_);
     o.base_ = nullptr;
@@ -701,8 +774,12 @@ Segment& Segment::operator=(Segment&& o) noexcept {
 
 Segment::~Segment() {
   release();
-  // (Closed, not unlocked: a process forked meanwhile holds the lock on with its copy.)
-  if (lock_fd_ >= 0) ::close(lock_fd_);
+  // (Closed, not unlocked: a process forked meanwhile, keeping the locks, holds it on with its
+  // copy.)
+  if (lock_fd_ >= 0) {
+    forget_lock_fd(lock_fd_);
+    ::close(lock_fd_);
+  }
 }
 
 }  // namespace shmio::shm

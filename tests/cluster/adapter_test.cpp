@@ -3205,14 +3205,16 @@ TEST(ClusterSupervisor, TheRingsOfAClusterThatIsGoneAreRemovedAtTheNextStart) {
 // supervisor's death; a ring whose creator and users are gone from this process's sight but that
 // is held (a cluster in another pid namespace sharing /dev/shm: here this process holds the lock)
 // is not taken for a stale one: a supervisor on its name refuses it, and takes it once the lock is
-// gone. (Before 2026-12-07 such a ring was removed and made anew from under its cluster.)
+// gone. (Before 2026-12-07 such a ring was removed and made anew from under its cluster.) A
+// helper a worker forks without exec, left running, does not hold them (it did, and every start
+// on the rings' names was refused for as long as it lived: shm::KeepRingLocksAcrossFork).
 TEST(ClusterSupervisor, AHeldRingIsALiveClustersWhoeverCanSeeIt) {
   const std::string ring = "test-held-" + std::to_string(::getpid());
   const std::string worker_ring = cluster::worker_ring_name(ring, 0);
   const std::string path = shm::Segment::object_path(ring);
   struct Cleanup {
     std::string ring, worker_ring;
-    pid_t worker = 0;
+    pid_t worker = 0, helper = 0;
     std::vector<int> fds;
     std::vector<pid_t> supervisors;  // (those not waited for yet: on a failure, ended here)
     ~Cleanup() {
@@ -3221,15 +3223,17 @@ TEST(ClusterSupervisor, AHeldRingIsALiveClustersWhoeverCanSeeIt) {
         (void)::waitpid(p, nullptr, 0);
       }
       if (worker > 0) ::kill(worker, SIGKILL);
+      if (helper > 0) ::kill(helper, SIGKILL);
       for (int fd : fds) ::close(fd);
       (void)shm::Segment::remove(ring);
       (void)shm::Segment::remove(worker_ring);
       shm::WorkerBoard::remove_all(ring);
     }
-  } cleanup{ring, worker_ring, 0, {}, {}};
+  } cleanup{ring, worker_ring, 0, 0, {}, {}};
   // A cluster whose worker writes its pid into `out` once it runs. `deaf`: the worker blocks
   // SIGTERM (the signal a worker gets at its supervisor's death), so that it outlives its
-  // supervisor until this test kills it, as one still draining does.
+  // supervisor until this test kills it, as one still draining does; and it forks a helper (no
+  // exec) that waits for good, whose pid it writes after its own.
   auto start = [&](int out, bool deaf) {
     const pid_t child = ::fork();
     if (child == 0) {
@@ -3244,6 +3248,12 @@ TEST(ClusterSupervisor, AHeldRingIsALiveClustersWhoeverCanSeeIt) {
         }
         const pid_t self = ::getpid();
         (void)!::write(out, &self, sizeof self);
+        if (deaf) {
+          const pid_t helper = ::fork();
+          if (helper == 0)
+            for (;;) ::pause();
+          (void)!::write(out, &helper, sizeof helper);
+        }
         ::pause();
         return 0;
       }));
@@ -3262,6 +3272,10 @@ TEST(ClusterSupervisor, AHeldRingIsALiveClustersWhoeverCanSeeIt) {
   pid_t worker = 0;
   ASSERT_EQ(::read(pids[0], &worker, sizeof worker), static_cast<ssize_t>(sizeof worker));
   cleanup.worker = worker;
+  pid_t helper = 0;
+  ASSERT_EQ(::read(pids[0], &helper, sizeof helper), static_cast<ssize_t>(sizeof helper));
+  ASSERT_GT(helper, 0) << "the worker's fork failed";
+  cleanup.helper = helper;
   const shm::ProcessIdentity worker_identity{worker, shm::process_start_time(worker)};
   ASSERT_NE(worker_identity.start_time, 0u);
   EXPECT_TRUE(shm::Segment::held(ring)) << "the shared ring, while its cluster runs";
@@ -3280,7 +3294,10 @@ TEST(ClusterSupervisor, AHeldRingIsALiveClustersWhoeverCanSeeIt) {
     std::this_thread::yield();
   ASSERT_EQ(shm::liveness(worker_identity), shm::Liveness::dead);
   cleanup.worker = 0;
-  EXPECT_FALSE(shm::Segment::held(ring)) << "nobody's once its cluster is gone";
+  ASSERT_EQ(::kill(helper, 0), 0) << "the worker's helper still runs";
+  EXPECT_FALSE(shm::Segment::held(ring)) << "nobody's once its cluster is gone (its worker's "
+                                            "helper, forked without exec, holds nothing)";
+  EXPECT_FALSE(shm::Segment::held(worker_ring));
   // Now this process holds its lock, as a live cluster it cannot see would: refused — also with
   // a program of this namespace on it (here this process, a writer and a reader of its own: not
   // the cluster's processes, whose slots say "worker-" or "bridge").

@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 #include <atomic>
 #include <cerrno>
+#include <csignal>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -244,20 +245,52 @@ TEST(Segment, AHeldRingIsToldHeldWhileItsMakerOrAForkedChildLives) {
   Segment moved = std::move(*made);
   made.reset();
   EXPECT_TRUE(Segment::held(name, &attached.value())) << "the lock moves with the segment";
-  const pid_t child = ::fork();
-  ASSERT_GE(child, 0);
-  if (child == 0) {  // (holds the maker's descriptor, as a forked worker does)
-    ::close(go[1]);
-    char c = 0;
-    ::_exit(::read(go[0], &c, 1) == 1 ? 0 : 1);
+  // A child forked without KeepRingLocksAcrossFork (a helper an app forks and leaves running)
+  // lets go of it at once; one forked inside it (a cluster's worker) holds it; that one's own
+  // fork lets go again. Each waits until the pipe says go (or is closed).
+  auto fork_waiting = [&go](auto in_child) {
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+      ::close(go[1]);
+      in_child();
+      char c = 0;
+      ::_exit(::read(go[0], &c, 1) == 1 ? 0 : 1);
+    }
+    return pid;
+  };
+  int told[2];  // (the kept child's fork says it is forked: a byte)
+  ASSERT_EQ(::pipe(told), 0);
+  const pid_t helper = fork_waiting([] {});
+  ASSERT_GE(helper, 0);
+  pid_t child = -1;
+  {
+    const KeepRingLocksAcrossFork keep;
+    child = fork_waiting([&] {  // (its own helper: forked without keeping)
+      const pid_t grandchild = ::fork();
+      if (grandchild == 0) {
+        char c = 0;
+        ::_exit(::read(go[0], &c, 1) == 1 ? 0 : 1);
+      }
+      (void)!::write(told[1], grandchild > 0 ? "g" : "x", 1);
+    });
   }
+  ASSERT_GE(child, 0);
+  char c = 0;
+  ASSERT_EQ(::read(told[0], &c, 1), 1);
+  ASSERT_EQ(c, 'g');
   ::close(go[0]);
   { Segment gone = std::move(moved); }  // (the maker's Segment destroyed)
-  EXPECT_TRUE(Segment::held(name)) << "a child forked meanwhile holds it";
-  ASSERT_EQ(::write(go[1], "x", 1), 1);
-  ::close(go[1]);
+  EXPECT_TRUE(Segment::held(name)) << "a child forked keeping the locks holds it";
+  ::kill(child, SIGKILL);
   int status = 0;
   ASSERT_EQ(::waitpid(child, &status, 0), child);
+  EXPECT_FALSE(Segment::held(name))
+      << "held by a child forked without keeping the locks, or by the kept child's own fork";
+  ASSERT_EQ(::write(go[1], "xx", 2), 2);
+  ::close(go[1]);
+  ::close(told[0]);
+  ::close(told[1]);
+  ASSERT_EQ(::waitpid(helper, &status, 0), helper);
   EXPECT_FALSE(Segment::held(name)) << "everyone let go";
   // Another file under the name than the one a segment maps: told held to that segment's looker.
   ASSERT_TRUE(Segment::remove(name));

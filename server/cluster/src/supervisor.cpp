@@ -227,9 +227,9 @@ std::optional<shm::Segment> create_ring(shm::RingConfig cfg, bool worker_ring) {
     auto held_elsewhere = [&] {
       std::fprintf(stderr,
                    "shmio: ring %s belongs to a running cluster (its lock is held, and no worker "
-                   "of it that this process can see lives: a cluster in another pid namespace, a "
-                   "process forked from one of its workers that lives on, or a worker of a "
-                   "cluster killed just now still ending); stop it first or pick another --ring "
+                   "of it that this process can see lives: a cluster in another pid namespace, "
+                   "or a worker of a cluster killed just now still ending); stop it first or "
+                   "pick another --ring "
                    "/ --port\n",
                    name.c_str());
       return std::nullopt;
@@ -1002,7 +1002,12 @@ int run_supervisor(const SupervisorOptions& o,
     auto& asio_signals = boost::asio::detail::get_signal_state()->mutex_;
     asio_signals.lock();
     const ino_t asio_pipe = asio_signal_pipe();  // (the program's, if it holds a signal_set)
-    const pid_t pid = ::fork();
+    // (The workers and the bridge hold the cluster's rings' locks with the supervisor: kept in
+    // them; their own forks let go of them: shm::KeepRingLocksAcrossFork.)
+    const pid_t pid = [] {
+      const shm::KeepRingLocksAcrossFork keep;
+      return ::fork();
+    }();
     asio_signals.unlock();
     // (In the child too: its copy of a lock taken for it.)
     if (!hook(o.after_fork, "after_fork") && pid == 0) {

@@ -73,7 +73,9 @@ struct RingConfig {
   bool fenced_commits = false;
   // The ring's file locked shared (flock) from its making — before its creator's pid is written
   // into it — for as long as the Segment create() returns lives, and in every process forked from
-  // this one meanwhile (the descriptor is theirs; close-on-exec: not an exec'd program's).
+  // this one meanwhile inside a KeepRingLocksAcrossFork scope (the descriptor is theirs); a
+  // process forked outside one lets go of it at once, an exec'd program never has it
+  // (close-on-exec).
   // Segment::held() tells it, seen or not by the looker: a cluster's rings are made so, and no
   // supervisor takes a ring held by a cluster out of its sight for a stale one, also where its
   // creator's pid says nothing (a cluster in another pid namespace sharing /dev/shm).
@@ -247,6 +249,25 @@ class Segment {
   // Its path, made once at the mapping (still_named runs before every emitter publish: it made
   // two strings, one of them a heap allocation, per message).
   std::string path_;
+};
+
+// The ring locks (RingConfig::hold_lock) this process holds are let go of in a process forked
+// from it without exec (a fork handler points each locked descriptor at /dev/null in the child;
+// the parent's lock is untouched), unless it is forked while a KeepRingLocksAcrossFork lives in
+// the forking process: a cluster's supervisor keeps them for its workers and its bridge, which
+// hold the cluster's rings with it. A process forked so lets go of them in its own forks, unless
+// it too keeps them. Why: a helper daemon an app forks from a worker (and leaves running) held a
+// killed cluster's rings as long as it lived, and every start on their names was refused (before
+// 2026-12-07). At most kMaxHeldRingLocks locks a process are let go of so; one held past that is
+// kept in forks, as before. A fork made by another thread while a KeepRingLocksAcrossFork lives
+// keeps them too.
+inline constexpr int kMaxHeldRingLocks = 1024;
+class KeepRingLocksAcrossFork {
+ public:
+  KeepRingLocksAcrossFork() noexcept;
+  ~KeepRingLocksAcrossFork();
+  KeepRingLocksAcrossFork(const KeepRingLocksAcrossFork&) = delete;
+  KeepRingLocksAcrossFork& operator=(const KeepRingLocksAcrossFork&) = delete;
 };
 
 }  // namespace shmio::shm

@@ -68,6 +68,7 @@ struct Args {
   std::uint64_t rate = 0;
   std::uint64_t timeout_ms = 10000;
   bool exclusive = false;  // create: RingConfig::exclusive_producer
+  bool help = false;       // --help or -h where an option may be
 };
 
 bool ParseNumber(std::string_view text, std::uint64_t& out) {
@@ -88,10 +89,13 @@ constexpr CommandOptions kCommands[] = {
     {"remove", " --name "},
 };
 
+// Whether `options` (" --a --b ") names `opt` whole.
 bool Takes(std::string_view options, std::string_view opt) {
-  const std::size_t at = options.find(opt);
-  return at != std::string_view::npos && options[at - 1] == ' ' &&
-         options[at + opt.size()] == ' ';
+  if (opt.size() < 3 || opt.find(' ') != std::string_view::npos) return false;
+  for (std::size_t at = options.find(opt); at != std::string_view::npos;
+       at = options.find(opt, at + 1))
+    if (options[at - 1] == ' ' && options[at + opt.size()] == ' ') return true;
+  return false;
 }
 
 // Returns an empty string on success, else what was wrong.
@@ -104,10 +108,13 @@ std::string ParseArgs(int argc, char** argv, Args& a) {
   if (takes.empty()) return "unknown command '" + a.command + "'";
   for (int i = 2; i < argc; ++i) {
     const std::string_view opt = argv[i];
-    const bool known = Takes(" --name --label --capacity --count --size --rate --timeout-ms "
-                             "--exclusive ",
-                             opt);
-    if (!known) return "unknown option " + std::string(opt);
+    if (opt == "--help" || opt == "-h") {  // (where an option may be: after the command too)
+      a.help = true;
+      continue;
+    }
+    constexpr std::string_view kAll =
+        " --name --label --capacity --count --size --rate --timeout-ms --exclusive ";
+    if (!Takes(kAll, opt)) return "unknown option " + std::string(opt);
     if (!Takes(takes, opt)) return a.command + " takes no " + std::string(opt);
     if (opt == "--exclusive") {  // (the one option without a value)
       a.exclusive = true;
@@ -115,8 +122,9 @@ std::string ParseArgs(int argc, char** argv, Args& a) {
     }
     if (i + 1 >= argc) return "option " + std::string(opt) + " needs a value";
     const std::string_view value = argv[++i];
-    // (A value that is an option is the value left out: `--name --count 5` named no ring "--count".)
-    if (value.size() > 1 && value[0] == '-' && value[1] == '-')
+    // (A value that is one of the options is the value left out: `--name --count 5` named no
+    // ring "--count". Another value that starts with "--" is taken.)
+    if (Takes(kAll, value) || value == "--help" || value == "-h")
       return "option " + std::string(opt) + " needs a value (" + std::string(value) +
              " is an option)";
     bool ok = true;
@@ -139,6 +147,7 @@ std::string ParseArgs(int argc, char** argv, Args& a) {
     }
     if (!ok) return "bad number for " + std::string(opt) + ": " + std::string(value);
   }
+  if (a.help) return {};
   if (a.name.empty()) return "--name is required";
   return {};
 }
@@ -272,16 +281,19 @@ int Remove(const Args& a) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  // --help anywhere (before 2026-12-07 only first: `ring-demo produce --help` was an error).
-  for (int i = 1; i < argc; ++i)
-    if (std::strcmp(argv[i], "--help") == 0 || std::strcmp(argv[i], "-h") == 0) {
-      std::fputs(kUsage, stdout);
-      return kExitOk;
-    }
+  if (argc >= 2 && (std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0)) {
+    std::fputs(kUsage, stdout);
+    return kExitOk;
+  }
   Args a;
   if (const std::string err = ParseArgs(argc, argv, a); !err.empty()) {
     std::fprintf(stderr, "ring-demo: %s\n%s", err.c_str(), kUsage);
     return kExitError;
+  }
+  // (After the command too: before 2026-12-07 `ring-demo produce --help` was an error.)
+  if (a.help) {
+    std::fputs(kUsage, stdout);
+    return kExitOk;
   }
   if (a.command == "create") return Create(a);
   if (a.command == "produce") return Produce(a);

@@ -72,6 +72,20 @@ void forget_lock_fd(int fd) noexcept {
     if (slot.compare_exchange_strong(held, 0, std::memory_order_relaxed)) return;
   }
 }
+
+// Closes a locked descriptor of this process: first pointed at /dev/null (which lets go of this
+// process's hold on the lock), then taken off the list, then closed. A fork by another thread at
+// any step gives its child a listed descriptor or one that names /dev/null, never an unlisted
+// copy of the lock; and the number is not free for reuse while it is listed.
+void let_go_of_lock_fd(int fd) noexcept {
+  const int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (null_fd >= 0) {
+    (void)::dup3(null_fd, fd, O_CLOEXEC);
+    ::close(null_fd);
+  }
+  forget_lock_fd(fd);
+  ::close(fd);
+}
 }  // namespace
 
 KeepRingLocksAcrossFork::KeepRingLocksAcrossFork() noexcept {
@@ -440,8 +454,8 @@ Result<Segment> Segment::create(const RingConfig& config) {
   int lock_fd = -1;  // (hold_lock)
   auto fail = [&](Error err) {
     remove_if_same(obj, fd);
-    ::close(fd);
-    if (lock_fd >= 0 && lock_fd != fd) ::close(lock_fd);
+    if (lock_fd >= 0) let_go_of_lock_fd(lock_fd);
+    if (lock_fd != fd) ::close(fd);
     return err;
   };
   // shm_open applies the umask; set the bits the caller asked for.
@@ -456,6 +470,9 @@ Result<Segment> Segment::create(const RingConfig& config) {
     std::snprintf(again, sizeof again, "/proc/self/fd/%d", fd);
     lock_fd = ::open(again, O_RDONLY | O_CLOEXEC | O_NOCTTY);
     if (lock_fd < 0) lock_fd = fd;
+    // (Listed before it is locked: a fork by another thread while the ring is mapped — seconds
+    // for a large one — lets go of it too.)
+    note_lock_fd(lock_fd);
   }
   // Locked before the creator is written (below): a looker that finds the file not held finds it
   // either nobody's yet ("being created", by the header) or its creator's. A looker's exclusive
@@ -488,10 +505,7 @@ Result<Segment> Segment::create(const RingConfig& config) {
                     config.huge_pages, !huge_first_touch);
   if (!mapped) return fail(mapped.error());
   Segment s = std::move(mapped).value();
-  if (config.hold_lock) {
-    s.lock_fd_ = lock_fd;
-    note_lock_fd(lock_fd);
-  }
+  if (config.hold_lock) s.lock_fd_ = lock_fd;
   if (lock_fd != fd) ::close(fd);
   s.offsets_ = off;
 
@@ -760,10 +774,7 @@ Segment& Segment::operator=(Segment&& o) noexcept {
     writable_ = o.writable_;
     file_dev_ = o.file_dev_;
     file_ino_ = o.file_ino_;
-    if (lock_fd_ >= 0) {
-      forget_lock_fd(lock_fd_);
-      ::close(lock_fd_);
-    }
+    if (lock_fd_ >= 0) let_go_of_lock_fd(lock_fd_);
     lock_fd_ = std::exchange(o.lock_fd_, -1);
     path_ = std::move(o.path_);
     o.base_ = nullptr;
@@ -776,10 +787,7 @@ Segment::~Segment() {
   release();
   // (Closed, not unlocked: a process forked meanwhile, keeping the locks, holds it on with its
   // copy.)
-  if (lock_fd_ >= 0) {
-    forget_lock_fd(lock_fd_);
-    ::close(lock_fd_);
-  }
+  if (lock_fd_ >= 0) let_go_of_lock_fd(lock_fd_);
 }
 
 }  // namespace shmio::shm

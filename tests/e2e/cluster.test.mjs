@@ -1243,7 +1243,7 @@ test("supervisor: a port it cannot listen on stops it (exit 1); bad --host refus
                      "--ring-per-worker", "--ring-mb", "1", "--cut-log-mb", "1"]);
   const [smallCode] = await within(once(small, "exit"), 60000, "cut logs past their bound");
   assert.equal(smallCode, 1, small.log);
-  assert.match(small.log, /cannot start: connection state recovery's tables cannot be made: the cut logs: 90 workers' cut logs need at least 2 MiB \(16 entries each\), more than the 1048576 bytes allowed/);
+  assert.match(small.log, /cannot start: connection state recovery's tables cannot be made: the cut logs: 90 workers' cut logs need at least 2 MiB \(16 entries each\), more than the 1048576 bytes allowed .*\(raise --cut-log-mb, or run fewer workers\)/);
   assert.doesNotMatch(small.log, /shmio worker/);
   assert.deepEqual(files(ring), []);
   assert.deepEqual(readdirSync("/dev/shm").filter((f) => f.includes(ring)), [], "no table left");

@@ -132,6 +132,10 @@ expect_rc 1 "$DEMO" frobnicate --name "$RING"
 grep -q -- "unknown command 'frobnicate'" <<<"$ERR" || fail "ring-demo frobnicate: $ERR"
 expect_rc 0 "$DEMO" produce --help
 [[ $OUT == Usage:* ]] || fail "ring-demo produce --help: $OUT"
+expect_rc 1 "$DEMO" produce --name "$RING" ""
+grep -q -- "unknown option $" <<<"$ERR" || fail "ring-demo with an empty argument: $ERR"
+expect_rc 1 "$DEMO" consume --name "$RING" --label --help
+grep -q -- "option --label needs a value (--help is an option)" <<<"$ERR" || fail "ring-demo --label --help: $ERR"
 pass "usage errors exit 1, --help exits 0"
 
 # --- a ring with 1000 records ----------------------------------------------------------------

@@ -1772,7 +1772,11 @@ int serve(ServeOptions cfg, Setup setup) {
       no.cut_log_bytes = cfg.cut_log_mb << 20;
       no.ring_per_worker = cfg.ring_per_worker;
       std::string why = cluster::make_recovery_tables(no, ring_id);
-      if (!why.empty())
+      // (Cut logs too large for their bound, or tables too large for /dev/shm: opposite cures.)
+      if (why.find("cut logs need at least") != std::string::npos)
+        why = "connection state recovery's tables cannot be made: " + why +
+              " (raise --cut-log-mb, or run fewer workers)";
+      else if (!why.empty())
         why = "connection state recovery's tables cannot be made: " + why +
               " (--max-sessions x --session-bytes, and --cut-log-mb with --ring-per-worker: "
               "lower them, or make /dev/shm larger)";

@@ -117,7 +117,8 @@ class Segment {
   // Removes the name (mappings that exist stay valid until unmapped).
   static Result<void> remove(const std::string& name);
   // Whether the ring's file is locked by a process that made it with RingConfig::hold_lock (or
-  // one forked from such a process since, still alive), whoever can see that process: a look
+  // one forked from such a process since inside a KeepRingLocksAcrossFork, still alive), whoever
+  // can see that process: a look
   // with an exclusive lock, not waited for and let go at once. `same`: the file must be the one
   // it maps, else it is told held (another file now has the name: not the looker's to judge).
   // A file that cannot be opened is not held.

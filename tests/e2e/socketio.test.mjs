@@ -344,6 +344,21 @@ test("a packet's attachments over --max-attachment-bytes together close the conn
   }
 });
 
+test("a packet of more than 10 attachments closes the connection, as socket.io's decoder; 10 pass", async () => {
+  // (64 were taken before 2026-12-07: an app that forwarded such a packet, as the chat demo does,
+  // sent socket.io-clients one their decoder refuses, and with recovery they reconnected into it.)
+  const s = client("attachments", "", { transports: ["websocket"] });
+  await within(once(s, "auth"), 5000, "auth event");
+  s.emit("message", ...Array.from({ length: 10 }, (_, i) => Buffer.alloc(10, i)));
+  const back = await within(once(s, "message-back"), 5000, "message-back");
+  assert.equal(back.length, 10);
+  assert.equal(new Uint8Array(back[9])[0], 9);
+  const closed = once(s, "disconnect");
+  s.emit("message", ...Array.from({ length: 11 }, (_, i) => Buffer.alloc(10, i)));
+  const [reason] = await within(closed, 5000, "disconnect at 11 attachments");
+  assert.equal(reason, "transport close");
+});
+
 // Raw TCP to one of the servers, and what it answers.
 async function tcp(server, opts = {}) {
   const { port } = new URL(servers[server].url);

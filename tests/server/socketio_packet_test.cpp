@@ -256,6 +256,14 @@ TEST(SocketIoCodec, MalformedPacketsAreParseErrors) {
   EXPECT_EQ(decode_error("5x-[\"a\"]"), DecodeError::illegal_attachments);
   EXPECT_EQ(decode_error("5-[\"a\"]"), DecodeError::illegal_attachments);
   EXPECT_EQ(decode_error("51000-[\"a\"]"), DecodeError::illegal_attachments) << "over the limit";
+  // At most 10 by default, as socket.io-parser's decoder (64 before 2026-12-07: an app that
+  // forwarded such a packet sent socket.io-clients one they cannot decode).
+  EXPECT_EQ(decode_error("511-[\"a\"]"), DecodeError::illegal_attachments) << "11 attachments";
+  {
+    Decoder d;
+    Packet p;
+    EXPECT_EQ(d.feed_text("510-[\"a\"]", p), Decoder::Status::need_more) << "10 attachments";
+  }
   // None announced (socket.io-parser: "Illegal attachments" below 1): before 2026-12-03 taken as
   // a whole binary packet, its placeholders unchecked (one naming attachment 7 reached the app).
   EXPECT_EQ(decode_error("50-[\"a\",{\"_placeholder\":true,\"num\":7}]"),

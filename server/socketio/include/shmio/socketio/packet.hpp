@@ -79,9 +79,12 @@ void check_listened_event(const std::string& name);
 
 struct DecoderLimits {
   // Attachments one packet may announce (at least one): bounds the memory a client can make us
-  // hold before its packet is complete. socket.io-parser's decoder refuses more than 10 by
-  // default (maxAttachments, which socket.io does not set); 64 here takes every packet it takes.
-  std::size_t max_attachments = 64;
+  // hold before its packet is complete. 10, as socket.io-parser's decoder (maxAttachments, which
+  // socket.io does not set): a packet with more is refused there, and so here, also because an
+  // app that forwards it would send every socket.io-client it reaches a packet that client
+  // cannot decode ("too many attachments": it reconnects, and with recovery gets the packet
+  // again, in a loop). 64 before 2026-12-07.
+  std::size_t max_attachments = 10;
   // The bytes of one packet's attachments together. Each is one Engine.IO message, bounded by
   // maxHttpBufferSize alone; 64 of them were 64 times that (64 MB by default) held per connection
   // before its packet completes. ServerOptions::max_attachment_bytes sets it for a server's

@@ -68,12 +68,14 @@ struct ServerOptions {
   std::optional<RecoveryOptions> connection_state_recovery;
   engineio::SessionOptions engine;  // pingInterval, pingTimeout, upgradeTimeout, maxPayload
   std::chrono::milliseconds connect_timeout{45000};  // no namespace joined by then: closed
-  // A client's binary packet: at most this many attachments (socket.io-parser's default is 10;
-  // each one an Engine.IO message held until the packet completes), and at most this many bytes of
+  // A client's binary packet: at most this many attachments (socket.io-parser's default, 10, which
+  // socket.io's server decodes with: a packet with more, forwarded by an app, would be one that
+  // socket.io-client's decoder refuses; each one an Engine.IO message held until the packet
+  // completes; 64 before 2026-12-07), and at most this many bytes of
   // them together (0: 16 MiB, or engine.max_payload where that is more, so that one attachment as
   // large as a message may be is always taken). Over either, the client's connection is closed
   // ("parse error"), as for any packet it cannot decode.
-  std::size_t max_attachments = 64;
+  std::size_t max_attachments = 10;
   std::size_t max_attachment_bytes = 0;
   // A client's packet: at most this many levels of JSON nesting (the outer array counts one).
   // Boost.JSON's default, a bound on the parser's recursion; socket.io has none, so an app whose

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <memory>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 
 #include "detail.hpp"
@@ -116,7 +117,7 @@ class Client : public std::enable_shared_from_this<Client> {
       // is dropped: socket.io routes a batch's packets to their sockets before any is handled,
       // and a socket gone by then ignores its packets. (Before 2026-12-05 it closed the whole
       // connection, every other namespace with it; found by a review.)
-      if (std::find(left_.begin(), left_.end(), p.nsp) != left_.end()) return;
+      if (left_.count(p.nsp) != 0) return;
       // A packet for a namespace this client has not joined: invalid state, as in the reference.
       return invalid_state();
     }
@@ -237,14 +238,15 @@ class Client : public std::enable_shared_from_this<Client> {
     // (Kept until the turn ends: on_message drops the batch's later packets for it. Each name
     // once: a batch that joins and leaves one namespace thousands of times listed it as often,
     // and every later packet of the batch for a namespace left was looked up through them all,
-    // a quadratic stall of the event loop from one POST; before 2026-12-05, found by a review.)
-    if (std::find(left_.begin(), left_.end(), nsp) == left_.end()) left_.push_back(nsp);
+    // a quadratic stall of the event loop from one POST; before 2026-12-05, found by a review. A
+    // set: a client that left thousands of dynamic namespaces in one batch had each later packet
+    // looked up through them all, and each leave too; before 2026-12-07, a bug hunt.)
+    left_.insert(nsp);
     if (std::exchange(left_posted_, true)) return;
     net::post(srv_.io(), [w = weak_from_this()] {
       auto self = w.lock();
       if (!self) return;
-      self->left_.clear();
-      self->left_.shrink_to_fit();
+      self->left_ = {};  // (its memory too)
       self->left_posted_ = false;
     });
   }
@@ -337,7 +339,7 @@ class Client : public std::enable_shared_from_this<Client> {
   static constexpr std::size_t kIndexFrom = 16;
   std::unique_ptr<std::unordered_map<std::string, SocketPtr>> index_;
   std::vector<std::string> connecting_;  // CONNECTs whose middleware has not finished
-  std::vector<std::string> left_;        // namespaces whose socket left in this turn
+  std::unordered_set<std::string> left_;  // namespaces whose socket left in this turn
   bool left_posted_ = false;             // (their clearing is posted)
 };
 // A pending ack of an emit to one socket (its own timer) or of a broadcast (its collector times

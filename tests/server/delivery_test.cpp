@@ -5059,6 +5059,44 @@ TEST(Http, AFieldBeastCannotHoldIsRefusedAndTheServerGoesOn) {
   io.run_for(50ms);
 }
 
+// A chunked request's trailer is no header: counted against the bound, not added to the header's
+// fields (Node keeps it apart, in req.trailers). Before 2026-12-07 its fields joined them: an
+// X-Forwarded-For there was appended after the proxy's own, and a "Connection: upgrade" and
+// "Upgrade: websocket" there made a GET an upgrade (found by a bug hunt).
+TEST(Http, ATrailersFieldsAreNotTheRequestsHeaders) {
+  net::io_context io;
+  ServerOptions o;
+  std::vector<std::string> seen;  // (the X-Forwarded-For the headers hook saw, per request)
+  o.headers = [&seen](engineio::ServerOptions::Headers&,
+                      const engineio::ServerOptions::HttpRequest& req) {
+    seen.emplace_back(req.header("x-forwarded-for").value_or("(none)"));
+  };
+  Server server(io, o);
+  const std::uint16_t port = server.listen("127.0.0.1", 0);
+  {
+    Client c(port);
+    c.send_raw("GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\n"
+               "X-Forwarded-For: 1.1.1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+               "0\r\nX-Forwarded-For: 6.6.6.6\r\n\r\n");
+    const std::string r = http_response(io, c);
+    EXPECT_NE(r.find("\"sid\""), std::string::npos) << r.substr(0, 300);
+  }
+  ASSERT_FALSE(seen.empty());
+  EXPECT_EQ(seen.back(), "1.1.1.1") << "the trailer's field taken for a header's";
+  {  // the upgrade's fields in the trailer: no upgrade
+    Client c(port);
+    c.send_raw("GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\n"
+               "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+               "Transfer-Encoding: chunked\r\n\r\n"
+               "0\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n");
+    const std::string r = http_response(io, c);
+    EXPECT_EQ(r.rfind("HTTP/1.1 101", 0), std::string::npos) << r.substr(0, 200);
+    EXPECT_EQ(r.rfind("HTTP/1.1 400", 0), 0u) << r.substr(0, 200);
+  }
+  server.close();
+  io.run_for(50ms);
+}
+
 TEST(Http, AChunkLineThatNeverEndsIsCutOff) {
   net::io_context io;
   Server server(io, ServerOptions());

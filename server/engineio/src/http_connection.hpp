@@ -41,6 +41,11 @@ class RequestParser final : public http::request_parser<http::string_body> {
         return;
       }
       trailer_left_ -= n;
+      // Counted, not kept: a trailer is no header (Node keeps it apart, in req.trailers, and
+      // socket.io's handshake headers never see it). Before 2026-12-07 its fields were added to
+      // the header's: an "X-Forwarded-For" there was appended to the proxy's own, and a
+      // "Connection: upgrade" and "Upgrade: websocket" there made a GET an upgrade (a bug hunt).
+      return;
     }
     get().insert(name, name_string, value);
   }
@@ -125,8 +130,9 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   void do_read() {
     stream_.expires_after(first_ ? srv_->options.first_request_timeout : io_timeout());
     parser_.emplace();
-    // (A request handed over by another worker comes re-serialized, its trailer's fields, if it
-    // had any, among its header's: each was within the bound there, so twice it here.)
+    // (A request handed over by another worker comes re-serialized: within the bound there, so
+    // within twice it here. Its trailer's fields were dropped there; before 2026-12-07 they came
+    // among its header's.)
     const std::size_t header = srv_->options.max_header_bytes;
     parser_->limits(static_cast<std::uint32_t>(std::min<std::size_t>(
         adopted_ && first_ ? header + std::min<std::size_t>(header, 0xFFFFFFFFu) : header,

@@ -931,7 +931,6 @@ struct Bridge::Impl {
     if ((b.flags & cluster::kFlagAck) == 0) {
       p.id.reset();
       if (!fits_fleet(*p.data, p.attachments, "a broadcast")) return;
-      bool sent = false;
       if (sharded()) {
         fleet::ClusterMessage m;
         m.type = MessageType::broadcast;
@@ -940,14 +939,15 @@ struct Bridge::Impl {
         m.data = json::object{{"packet", fleet::packet_to_json(p)},
                               {"opts", fleet::options_to_json(opts)}};
         m.attachments = p.attachments;
-        sent = publish(shard_channels(nsp).publish_channel(MessageType::broadcast, false, opts,
-                                                           subscription()),
-                       fleet::encode_cluster_message(m));
+        // (Counted published once Redis took it: counted at the send, one lost with the
+        // connection was counted both published and unsent before 2026-12-07; a bug hunt.)
+        (void)publish(shard_channels(nsp).publish_channel(MessageType::broadcast, false, opts,
+                                                          subscription()),
+                      fleet::encode_cluster_message(m), &stats.published);
       } else {
-        sent = publish(channels(nsp).publish_channel(opts),
-                       fleet::encode_classic_broadcast(options.uid, p, opts));
+        (void)publish(channels(nsp).publish_channel(opts),
+                      fleet::encode_classic_broadcast(options.uid, p, opts), &stats.published);
       }
-      if (sent) ++stats.published;
       return;
     }
     // With acks: the worker counts the bridge as one responder (its client count is the fleet's).
@@ -1025,12 +1025,21 @@ struct Bridge::Impl {
   // fetchSockets); a member's (`from_member`), the request timeout, which the operator sets to the
   // members' requestsTimeout. (Before 2026-12-03 the full request timeout, so that with one
   // member or worker slow the partial answer came after the requester had given up.)
+  // A member's own wait where its request says none: the classic adapter's requestsTimeout, which
+  // the operator gives as the request timeout; the sharded adapter's is fixed, 5 s
+  // (socket.io-adapter's ClusterAdapter, DEFAULT_TIMEOUT), whatever the request timeout says.
+  // (Before 2026-12-07 the request timeout in both modes: set to 10 s, a sharded member's
+  // fetchSockets was answered at 8 s, after the member had given up; a bug hunt.)
+  static constexpr std::chrono::milliseconds kShardedMemberTimeout{5000};
+  Clock::duration member_timeout() const {
+    return sharded() ? Clock::duration(kShardedMemberTimeout) : options.request_timeout;
+  }
   Clock::duration wait_for(const fleet::ClassicRequest& r, bool from_member) const {
     const std::chrono::milliseconds said(r.opts.flags.timeout_ms);
     if (r.type == fleet::ClassicRequestType::remote_fetch) {
       if (said.count() != 0)
         return std::min<Clock::duration>(options.request_timeout, said * 4 / 5);
-      if (from_member) return options.request_timeout * 4 / 5;
+      if (from_member) return member_timeout() * 4 / 5;
       return std::min<Clock::duration>(options.request_timeout, std::chrono::milliseconds(4000));
     }
     // A member's allRooms and allSockets, whose partial answer is published at the deadline, are
@@ -1040,8 +1049,9 @@ struct Bridge::Impl {
     // for them at the deadline, and an answer between it and the member's timeout still counts.
     if (from_member && (r.type == fleet::ClassicRequestType::all_rooms ||
                         r.type == fleet::ClassicRequestType::sockets))
-      return options.request_timeout * 4 / 5;
-    if (r.type != fleet::ClassicRequestType::broadcast) return options.request_timeout;
+      return member_timeout() * 4 / 5;
+    if (r.type != fleet::ClassicRequestType::broadcast)
+      return from_member ? member_timeout() : options.request_timeout;
     if (said.count() == 0) return options.request_timeout;
     return std::min<Clock::duration>(said, kMaxAckWait);
   }

@@ -87,7 +87,7 @@ struct BridgeOptions {
 };
 
 struct BridgeStats {
-  std::uint64_t published = 0;         // broadcasts published to the fleet
+  std::uint64_t published = 0;         // broadcasts published to the fleet (Redis took them)
   std::uint64_t received = 0;          // broadcasts of the fleet written into the ring
   std::uint64_t requests_out = 0;      // requests published for the workers (Redis took them)
   std::uint64_t requests_in = 0;       // the fleet's requests answered or applied

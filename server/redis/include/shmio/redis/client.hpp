@@ -15,7 +15,11 @@
 //   shmio: connection lost" (it may or may not have run); commands not sent yet go out on the next
 //   connection.
 // - AUTH or SELECT refused: said through on_state, the connection closed and retried with backoff.
-// - A protocol error (bytes that are not RESP): the connection is closed and retried.
+// - A protocol error (bytes that are not RESP): the connection is closed and retried. So is a
+//   reply nested more than 7 arrays deep, which hiredis 0.14's reader refuses as one ("No
+//   support for nested multi bulk replies with depth > 7"): an EVAL returning such a table has
+//   run, and it and every command pipelined with it get "connection lost". Nothing the fleet
+//   bridge sends is answered so; a program of its own that may be, flattens its replies.
 // A client that subscribed is a subscriber connection (RESP2): it then refuses other commands with
 // an error reply. command() refuses, with an error reply at once, the commands that would change
 // the connection's state behind the client: (P|S)(UN)SUBSCRIBE (use subscribe() and the rest),

@@ -1327,6 +1327,30 @@ TEST_P(Delivery, AMiddlewareThatThrowsAfterNextLeavesTheSocketConnected) {
   EXPECT_EQ(nsp.size(), 1u);
 }
 
+// A middleware that throws before next(): refused with "Internal error", what it threw said on
+// stderr and not sent (before 2026-12-07 its text went to the client in the CONNECT_ERROR: a
+// database's address, a path; found by a bug hunt). A ConnectError's message is what a client reads.
+TEST_P(Delivery, AMiddlewareThatThrowsBeforeNextRefusesWithoutItsText) {
+  Namespace& nsp = server_->of("/private");
+  nsp.use([](const SocketPtr&, Next) {
+    throw std::runtime_error("could not connect to 10.1.2.3:5432");
+  });
+  Client& c = connect();  // (on "/")
+  ::testing::internal::CaptureStderr();
+  c.send_text("40/private,");
+  std::string got;
+  drive([&] {
+    for (auto& f : c.frames()) got += f.payload + "\n";
+    return got.find("44/private,") != std::string::npos || c.eof();
+  });
+  const std::string said = ::testing::internal::GetCapturedStderr();
+  EXPECT_NE(got.find(R"(44/private,{"message":"Internal error"})"), std::string::npos) << got;
+  EXPECT_EQ(got.find("10.1.2.3"), std::string::npos) << got;
+  EXPECT_NE(said.find("middleware of /private threw: could not connect to 10.1.2.3:5432"),
+            std::string::npos)
+      << said;
+}
+
 // An ack callback that throws disconnects its socket whether the client answered or the ack
 // timed out (at the timeout the socket was left connected: the same failure had two outcomes by
 // when the client answered).

@@ -210,7 +210,13 @@ void Namespace::connect(const std::shared_ptr<Client>& client, json::object auth
         return;
       }
       *called = true;
-      refuse(ConnectError{ex.what(), std::nullopt});
+      // Refused as next(error) would, but its text said here, not sent: an exception's text is
+      // the program's (a database's address, a path), not meant for any client (before
+      // 2026-12-07 it went out in the CONNECT_ERROR; a bug hunt). next(ConnectError) says what
+      // the client is to read.
+      std::fprintf(stderr, "shmio: middleware of %s threw: %s (refused: \"Internal error\")\n",
+                   log_text(name_).c_str(), ex.what());
+      refuse(ConnectError{"Internal error", std::nullopt});
     }
   };
   (*run)(0);

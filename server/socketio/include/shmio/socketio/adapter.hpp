@@ -46,6 +46,9 @@ struct ConnectError {
 // when called elsewhere, or while the server's loop is not running); once the Server is gone, it
 // does nothing.
 using Next = std::function<void(std::optional<ConnectError>)>;
+// A middleware that throws (a std::exception) before it calls next refuses the socket with the
+// message "Internal error"; what it threw is said on stderr, not sent (the client reads only what
+// a ConnectError says). One that throws after next is said, and otherwise ignored.
 using Middleware = std::function<void(const SocketPtr&, Next)>;
 
 // A packet in its wire form, shared by every receiver: the Engine.IO text frame ("4" + the

@@ -9,7 +9,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { io as connect, Manager } from "socket.io-client";
-import { within, until, untilAsync, startCluster } from "./helpers.mjs";
+import { once, within, until, untilAsync, startCluster } from "./helpers.mjs";
 
 const BIN = process.env.API_BIN;
 let proc, url, log = "";
@@ -40,6 +40,20 @@ before(async () => {
 after(() => {
   opened.forEach((s) => s.disconnect());
   if (proc.exitCode === null) proc.kill("SIGKILL");
+});
+
+test("--log-sockets logs the disconnect of a socket its connection handler sends away", async () => {
+  // (The log's handlers were registered after the app's setup, so they ran after the app's
+  // connection handler: a socket it disconnected there was logged connected, never disconnected;
+  // before 2026-12-07, a bug hunt.)
+  const s = connect(`${url}/dyn-bye`, { reconnection: false, forceNew: true, transports: ["websocket"] });
+  opened.push(s);
+  const [reason] = await within(once(s, "disconnect"), 5000, "sent away");
+  assert.equal(reason, "io server disconnect");
+  await until(() => /^socket disconnect \/dyn-bye \S+ server namespace disconnect$/m.test(log), 5000,
+              `the disconnect's log line: ${log.split("\n").filter((l) => l.includes("dyn-bye")).join("\n")}`);
+  const [, id] = log.match(/^socket disconnect \/dyn-bye (\S+) /m);
+  assert.match(log, new RegExp(`^socket connect /dyn-bye ${id}$`, "m"));
 });
 
 function client(opts = {}) {

@@ -315,9 +315,13 @@ int main(int argc, char** argv) {
     io.on_new_namespace(
         [namespaces](sio::Namespace& n) { namespaces->push_back(json::string(n.name())); });
     // (Each socket of one greeted: an event the namespace's counters count.)
+    // ("/dyn-bye": each socket sent away by its connection handler, as an app's check there does.)
     io.of([](const std::string& n) { return n.rfind("/dyn-", 0) == 0; },
           [](sio::Namespace& n) {
-            n.on_connection([](const sio::SocketPtr& s) { s->emit("dyn-hello"); });
+            n.on_connection([](const sio::SocketPtr& s) {
+              if (s->nsp().name() == "/dyn-bye") return s->disconnect();
+              s->emit("dyn-hello");
+            });
           });
 
     // The adapter's events for rooms whose names start with "t-", and for sockets' own rooms.

@@ -5,6 +5,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { io as connect } from "socket.io-client";
 import net from "node:net";
+import http from "node:http";
 import { once, within, until, untilAsync, startListening } from "./helpers.mjs";
 
 const BIN = process.env.SHMIO_BIN;
@@ -468,6 +469,22 @@ test("allowRequest: a refused handshake gets 403 {code 4}; clients of the allowe
   assert.equal(same.status, 200);
   const cross = await fetch(url, { headers: { "sec-fetch-site": "cross-site" } });
   assert.equal(cross.status, 403);
+  // A page over plain http from an address that is not localhost (a LAN address) sends neither
+  // Origin nor Sec-Fetch-Site on that GET: taken when its Host is an allowed origin's host and
+  // port (refused before 2026-12-07); another Host, or a cross-site one, refused.
+  const withHost = (headers) => new Promise((resolve, reject) => {
+    const u = new URL(url);
+    http.get({ host: "127.0.0.1", port: u.port, path: u.pathname + u.search, headers }, (r) => {
+      r.resume();
+      r.on("end", () => resolve(r.statusCode));
+    }).on("error", reject);
+  });
+  assert.equal(await withHost({ host: "good.example" }), 200);
+  assert.equal(await withHost({ host: "GOOD.example:80" }), 200, "the default port written");
+  assert.equal(await withHost({ host: "upper.example:8443" }), 200);
+  assert.equal(await withHost({ host: "upper.example" }), 403, "https's default port is not 8443");
+  assert.equal(await withHost({ host: "evil.example" }), 403);
+  assert.equal(await withHost({ host: "good.example", "sec-fetch-site": "cross-site" }), 403);
   // An origin given in upper case matches what a browser sends (lower case; since 2026-12-03).
   const upper = await fetch(url, { headers: { origin: "https://upper.example:8443" } });
   assert.equal(upper.status, 200);

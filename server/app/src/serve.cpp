@@ -69,7 +69,7 @@ const char* kUsage =
     "               override the app's heartbeat and connect timeout (socket.io's defaults:\n"
     "               25000, 20000, 45000; each 1..3600000)\n"
     "  --log-sockets  one line on stderr per socket connected and disconnected (namespace,\n"
-    "               id; the disconnect reason), and per recovery refused\n"
+    "               id; the disconnect reason), and in a cluster per recovery refused\n"
     "  --allow-origin O  accept handshakes only from pages of origin O (scheme://host[:port],\n"
     "               no path; repeatable, and replacing SHMIO_ALLOW_ORIGIN's and the app's);\n"
     "               others, and clients that send no Origin (but a browser's same-origin\n"
@@ -726,6 +726,24 @@ void operations(sio::ServerOptions& options, sio::Server*& server, cluster::Node
   };
 }
 
+// A host[:port] (a Host header's value, an origin's authority) split into its host, in lower
+// case, and its port (`default_port` where none is written); an IPv6 host keeps its brackets.
+std::pair<std::string, std::string> host_and_port(std::string_view hp,
+                                                  std::string_view default_port) {
+  std::string_view host = hp, port = default_port;
+  if (!hp.empty() && hp.front() == '[') {
+    const std::size_t close = hp.find(']');
+    if (close != std::string_view::npos) {
+      host = hp.substr(0, close + 1);
+      if (hp.size() > close + 2 && hp[close + 1] == ':') port = hp.substr(close + 2);
+    }
+  } else if (const std::size_t colon = hp.rfind(':'); colon != std::string_view::npos) {
+    host = hp.substr(0, colon);
+    port = hp.substr(colon + 1);
+  }
+  return {ascii_lower(host), std::string(port)};
+}
+
 // One server process: the whole app (no cluster), or one worker of a cluster.
 int serve_one(const ServeOptions& cfg, const Setup& setup, const cluster::WorkerContext* ctx) {
   if (ctx != nullptr) route_stderr(ctx->index, cfg.log);  // (one process: serve() did it)
@@ -738,20 +756,46 @@ int serve_one(const ServeOptions& cfg, const Setup& setup, const cluster::Worker
     // none on a same-origin GET (a polling handshake), and says where the request comes from in
     // Sec-Fetch-Site (before 2026-12-05 the server's own page, the chat demo's, could not connect
     // by polling). Others without Origin (not from a browser, or a cross-site "no-cors" GET) stay
-    // refused.
+    // refused. A browser sends Sec-Fetch-Site only to a potentially trustworthy URL (https,
+    // localhost): a page served over plain http from any other address (a LAN address: the chat
+    // demo with SHMIO_HOST=0.0.0.0) sends neither on its polling handshake, and was refused
+    // (before 2026-12-07; a bug hunt). So a request with neither, whose Host is an allowed
+    // origin's host and port, is taken too (a cross-site "no-cors" GET to such a page's address
+    // then makes a session whose answer it cannot read; one with Sec-Fetch-Site other than
+    // same-origin stays refused).
     std::set<std::string> origins;
-    for (const std::string& o : cfg.allowed_origins) origins.insert(ascii_lower(o));
-    options.allow_request = [origins, app = cfg.server.allow_request](const auto& headers) {
-      bool known = false, has_origin = false, same_origin = false;
+    // (Each allowed origin's authority: its host and port, and its scheme's default port.)
+    std::vector<std::tuple<std::string, std::string, std::string>> hosts;
+    for (const std::string& o : cfg.allowed_origins) {
+      origins.insert(ascii_lower(o));
+      const std::size_t sep = o.find("://");
+      if (sep == std::string::npos) continue;  // ("null")
+      const std::string dflt = ascii_lower(o.substr(0, sep)) == "https" ? "443" : "80";
+      auto [host, port] = host_and_port(std::string_view(o).substr(sep + 3), dflt);
+      hosts.emplace_back(std::move(host), std::move(port), dflt);
+    }
+    options.allow_request = [origins, hosts, app = cfg.server.allow_request](const auto& headers) {
+      bool known = false, has_origin = false, same_origin = false, has_fetch_site = false;
+      std::string_view host_header;
       for (const auto& [name, value] : headers) {
         if (name == "origin") {
           has_origin = true;
           known = origins.count(ascii_lower(value)) != 0;
         } else if (name == "sec-fetch-site") {
+          has_fetch_site = true;
           same_origin = value == "same-origin";
+        } else if (name == "host") {
+          host_header = value;
         }
       }
-      return (known || (!has_origin && same_origin)) && (!app || app(headers));
+      const auto own_host = [&] {
+        for (const auto& [host, port, dflt] : hosts)
+          if (host_and_port(host_header, dflt) == std::pair(host, port)) return true;
+        return false;
+      };
+      const bool from_own_page =
+          !has_origin && (same_origin || (!has_fetch_site && !host_header.empty() && own_host()));
+      return (known || from_own_page) && (!app || app(headers));
     };
     // And the allowed origins' pages get CORS headers (their polling answers were blocked by the
     // browser before 2026-12-05), unless the app set its own.
@@ -810,6 +854,27 @@ int serve_one(const ServeOptions& cfg, const Setup& setup, const cluster::Worker
   if (node)  // this worker's figures, posted on the workers' board once a second and at a scrape
     node->set_local_metrics(
         [&io, n = node.get(), worker] { return local_metrics(&io, n, worker); });
+  // (Each namespace's first connection handler, so that the log's run before the app's: an app
+  // whose connection handler disconnects the socket had its connect logged and never its
+  // disconnect before 2026-12-07, a bug hunt. Registered before the app's setup, for the
+  // namespaces it makes; a dynamic namespace's setup runs before the new_namespace handlers, as
+  // socket.io's createChild: prepended.)
+  if (cfg.log_sockets) {
+    auto log_sockets = [](sio::Namespace& nsp) {
+      nsp.prepend_connection([](const sio::SocketPtr& s) {
+        std::fprintf(stderr, "socket connect %s %s\n", log_text(s->nsp().name()).c_str(),
+                     s->id().c_str());
+        s->on_disconnect([](const sio::SocketPtr& s2, const std::string& reason) {
+          std::fprintf(stderr, "socket disconnect %s %s %s\n", log_text(s2->nsp().name()).c_str(),
+                       s2->id().c_str(), reason.c_str());
+        });
+      });
+    };
+    for (const std::string& n : io.namespace_names()) log_sockets(io.of(n));
+    // And every namespace made later (the setup's, a dynamic one a client's CONNECT creates): only
+    // those the setup had made were logged before 2026-12-05.
+    io.on_new_namespace(log_sockets);
+  }
   const WorkerInfo info{worker, ctx ? ctx->workers : 1, ctx ? ctx->core : -1, ctx != nullptr};
   try {
     if (setup) setup(io, info);
@@ -820,22 +885,6 @@ int serve_one(const ServeOptions& cfg, const Setup& setup, const cluster::Worker
     // the supervisor took for a crash and restarted every 5 s for good; before 2026-12-05.)
     return cannot_start("the app's setup failed",
                         "it threw something that is not a std::exception");
-  }
-  if (cfg.log_sockets) {
-    auto log_sockets = [](sio::Namespace& nsp) {
-      nsp.on_connection([](const sio::SocketPtr& s) {
-        std::fprintf(stderr, "socket connect %s %s\n", log_text(s->nsp().name()).c_str(),
-                     s->id().c_str());
-        s->on_disconnect([](const sio::SocketPtr& s2, const std::string& reason) {
-          std::fprintf(stderr, "socket disconnect %s %s %s\n", log_text(s2->nsp().name()).c_str(),
-                       s2->id().c_str(), reason.c_str());
-        });
-      });
-    };
-    for (const std::string& n : io.namespace_names()) log_sockets(io.of(n));
-    // And every namespace made later (a dynamic one a client's CONNECT creates): only those the
-    // setup had made were logged.
-    io.on_new_namespace(log_sockets);
   }
   const long port = cfg.port_per_worker && ctx ? cfg.port + worker : cfg.port;
   int rc = 0;

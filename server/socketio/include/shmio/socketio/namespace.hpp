@@ -23,6 +23,14 @@ class Namespace {
     connection_.push_back(
         std::make_shared<const std::function<void(const SocketPtr&)>>(std::move(handler)));
   }
+  // A connection handler that runs before those already added (Node's
+  // nsp.prependListener("connection", fn)): an observer that must see each socket before the
+  // app's handlers can send it away (shmio's --log-sockets).
+  void prepend_connection(std::function<void(const SocketPtr&)> handler) {
+    connection_.insert(
+        connection_.begin(),
+        std::make_shared<const std::function<void(const SocketPtr&)>>(std::move(handler)));
+  }
   // Event handlers for every socket of this namespace, registered once: the same as calling
   // socket->on(event, handler) in a connection handler, without a copy of the handler table per
   // socket (a shmio extension; with a fixed set of events and many connections it is most of an

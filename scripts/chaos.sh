@@ -9,8 +9,10 @@ cd "$(dirname "$0")/.."
 seconds=${1:-300}
 shift || true
 # (Checked before the set-up and the build: chaos.mjs refuses it too.)
-if ! [[ $seconds =~ ^[0-9]+$ ]] || [ "$seconds" -lt 1 ]; then
-  echo "chaos.sh: SECONDS must be a whole number of seconds, 1 or more (got '$seconds')" >&2
+# (At most 9 digits before the comparison: test's -lt fails on numbers past its range, and that
+# failure read as "in range".)
+if ! [[ $seconds =~ ^[0-9]{1,9}$ ]] || ((10#$seconds < 1)); then
+  echo "chaos.sh: SECONDS must be a whole number of seconds, 1..999999999 (got '$seconds')" >&2
   exit 2
 fi
 scripts/setup.sh

@@ -17,8 +17,9 @@ workers=${SHMIO_WORKERS:-auto}
 # again, with the host's own rule.)
 # (At most 5 digits before the comparison: test's -gt fails on numbers past its range, and that
 # failure read as "in range".)
-if ! [[ $port =~ ^[0-9]{1,5}$ ]] || ((10#$port > 65535)); then
-  echo "demo.sh: PORT must be a port number, 0..65535 (got '$port')" >&2; exit 2
+# (Not 0: the address said below is the one to open; shmio would pick a port and say it later.)
+if ! [[ $port =~ ^[0-9]{1,5}$ ]] || ((10#$port > 65535 || 10#$port < 1)); then
+  echo "demo.sh: PORT must be a port number, 1..65535 (got '$port')" >&2; exit 2
 fi
 if ! [[ $workers == auto || $workers =~ ^[1-9][0-9]*$ ]]; then
   echo "demo.sh: SHMIO_WORKERS must be auto or a number of workers (got '$workers')" >&2; exit 2

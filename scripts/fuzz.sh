@@ -7,8 +7,10 @@ cd "$(dirname "$0")/.."
 seconds=${1:-20}
 # (libFuzzer reads -max_total_time's leading digits, and 0 is no limit: "abc" fuzzed the first
 # target for ever, its output hidden; "10m" ran 10 seconds.)
-if ! [[ $seconds =~ ^[0-9]+$ ]] || [ "$seconds" -lt 1 ]; then
-  echo "fuzz.sh: SECONDS must be a whole number of seconds, 1 or more (got '$seconds')" >&2
+# (At most 9 digits before the comparison: test's -lt fails on numbers past its range, and that
+# failure read as "in range": 99999999999999999999 fuzzed the first target for ever.)
+if ! [[ $seconds =~ ^[0-9]{1,9}$ ]] || ((10#$seconds < 1)); then
+  echo "fuzz.sh: SECONDS must be a whole number of seconds, 1..999999999 (got '$seconds')" >&2
   exit 2
 fi
 scripts/setup.sh

@@ -7,6 +7,7 @@
 # 1 ms slices).
 #   scripts/idle_parker_wakes.sh [BUILD_DIR] [RECORDS]   (default build, 4)
 set -euo pipefail
+cd "$(dirname "$0")/.."  # (BUILD_DIR relative to the repository, as every script's)
 build=${1:-build}
 records=${2:-4}
 demo="$build/tools/ring-demo"

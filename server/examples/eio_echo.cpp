@@ -7,6 +7,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <cerrno>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -79,6 +80,15 @@ int main(int argc, char** argv) {
     };
   }
   eio::Server server(io, options, handler);
+  // The stop signals taken before "listening" is said (a harness that stops it at once after the
+  // line found the default action: killed, not stopped; before 2026-12-07), and a write to a
+  // closed stdout (--log-sessions into a pipe whose reader left) is an error, not the end.
+  std::signal(SIGPIPE, SIG_IGN);
+  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code&, int) {
+    server.stop();
+    io.stop();
+  });
   std::uint16_t bound = 0;
   try {
     bound = server.listen(host, static_cast<std::uint16_t>(port));
@@ -88,11 +98,6 @@ int main(int argc, char** argv) {
   }
   std::printf("eio-echo listening on %s:%u\n", host.c_str(), bound);
   std::fflush(stdout);
-  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
-  signals.async_wait([&](const boost::system::error_code&, int) {
-    server.stop();
-    io.stop();
-  });
   io.run();
   return 0;
 }

@@ -274,3 +274,21 @@ test("bad flags and environment: exit code 2 and the flag's rule; --help: exit 0
     assert.ok(r.stderr.includes("--rebalance-rate needs --recovery and workers on one port"), r.stderr);
   }
 });
+
+test("the scripts a user runs refuse bad arguments at once, before their set-up and build (exit 2)", () => {
+  // (Before 2026-12-07 a number past test's range read as in range: fuzz.sh fuzzed its first
+  // target for ever, chaos.sh set up and built for minutes first; demo.sh 0 said an address no
+  // browser could open.)
+  const root = new URL("../..", import.meta.url).pathname;
+  for (const [script, arg, said] of [
+    ["scripts/fuzz.sh", "99999999999999999999", "SECONDS must be a whole number of seconds, 1..999999999"],
+    ["scripts/chaos.sh", "99999999999999999999", "SECONDS must be a whole number of seconds, 1..999999999"],
+    ["scripts/chaos.sh", "0", "SECONDS must be a whole number of seconds, 1..999999999"],
+    ["scripts/demo.sh", "0", "PORT must be a port number, 1..65535"],
+    ["scripts/demo.sh", "99999999999999999999", "PORT must be a port number, 1..65535"],
+  ]) {
+    const r = spawnSync(script, [arg], { cwd: root, encoding: "utf8", timeout: 10000 });
+    assert.equal(r.status, 2, `${script} ${arg}: ${r.stderr}`);
+    assert.ok(r.stderr.includes(said), `${script} ${arg}: ${r.stderr}`);
+  }
+});

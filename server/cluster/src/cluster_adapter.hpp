@@ -98,8 +98,11 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
   // table full). Rebalancing asks only clients whose every socket is (before 2026-12-06 it shed
   // such clients too, and each came back to "unknown session" and a fresh one; a helper's
   // review).
+  // Nor with a ring per worker where this worker has no cut log (it could not be made: "no cut
+  // log"): every recovery is then refused, and a client shed came back to a fresh session
+  // (before 2026-12-07; a bug hunt).
   bool session_kept(const sio::SocketId& id) const override {
-    return node_.sessions && !unsaved_.contains(id);
+    return node_.sessions && (!node_.own_writer || node_.cuts) && !unsaved_.contains(id);
   }
 
   std::size_t broadcast(sio::Packet p, const sio::BroadcastOptions& opts) override {

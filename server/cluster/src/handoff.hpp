@@ -400,7 +400,18 @@ class Handoff {
               ::close(c);
               continue;
             }
-            auto d = std::make_shared<net::posix::stream_descriptor>(io_, c);
+            // (Assigned, not constructed with it: the constructor throws where the descriptor
+            // cannot be registered with epoll, out of memory or of max_user_watches, and the
+            // exception left the handler and the worker's event loop; a bug hunt, 2026-12-07.
+            // Such a connection is closed: its sender hands the client over again or drops it.)
+            auto d = std::make_shared<net::posix::stream_descriptor>(io_);
+            boost::system::error_code assigned;
+            d->assign(c, assigned);
+            if (assigned) {
+              ::close(c);
+              say("a hand-off connection could not be watched: " + assigned.message());
+              continue;
+            }
             conns_.push_back(d);
             read_loop(d);
           }

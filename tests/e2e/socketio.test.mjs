@@ -470,8 +470,9 @@ test("allowRequest: a refused handshake gets 403 {code 4}; clients of the allowe
   const cross = await fetch(url, { headers: { "sec-fetch-site": "cross-site" } });
   assert.equal(cross.status, 403);
   // A page over plain http from an address that is not localhost (a LAN address) sends neither
-  // Origin nor Sec-Fetch-Site on that GET: taken when its Host is an allowed origin's host and
-  // port (refused before 2026-12-07); another Host, or a cross-site one, refused.
+  // Origin nor Sec-Fetch-Site on that GET: taken when its Host is an allowed plain-http origin's
+  // host and port (refused before 2026-12-07); another Host, a cross-site one, or an https
+  // origin's (a browser sends Sec-Fetch-Site there) refused.
   const withHost = (headers) => new Promise((resolve, reject) => {
     const u = new URL(url);
     http.get({ host: "127.0.0.1", port: u.port, path: u.pathname + u.search, headers }, (r) => {
@@ -481,8 +482,7 @@ test("allowRequest: a refused handshake gets 403 {code 4}; clients of the allowe
   });
   assert.equal(await withHost({ host: "good.example" }), 200);
   assert.equal(await withHost({ host: "GOOD.example:80" }), 200, "the default port written");
-  assert.equal(await withHost({ host: "upper.example:8443" }), 200);
-  assert.equal(await withHost({ host: "upper.example" }), 403, "https's default port is not 8443");
+  assert.equal(await withHost({ host: "upper.example:8443" }), 403, "an https origin's");
   assert.equal(await withHost({ host: "evil.example" }), 403);
   assert.equal(await withHost({ host: "good.example", "sec-fetch-site": "cross-site" }), 403);
   // An origin given in upper case matches what a browser sends (lower case; since 2026-12-03).

@@ -513,8 +513,12 @@ TEST_F(Bridge, FleetBroadcastsAreWrittenIntoTheRingOnceAndOwnOnesNot) {
   ASSERT_EQ(b.except.size(), 1u);
   EXPECT_EQ(b.except[0], "muted");
   EXPECT_EQ(bridge_->stats().received, 2u);
-  // And the bridge does not publish what it wrote (read back from the ring: skipped).
-  EXPECT_EQ(bridge_->stats().published, 0u);
+  // And the bridge does not publish what it wrote (read back from the ring: skipped). (Counted
+  // when Redis answers, in order: once a worker's broadcast after them is counted, so would they.)
+  cluster::Emitter em(ring_);
+  ASSERT_TRUE(em.of("/").emit("own", sio::Args{json::value(1)}));
+  ASSERT_TRUE(drive([&] { return bridge_->stats().published >= 1; }));
+  EXPECT_EQ(bridge_->stats().published, 1u) << "the fleet's broadcasts published back";
 }
 
 // A member's broadcast with acks, written into the ring under an ack id of the bridge's: a bridge

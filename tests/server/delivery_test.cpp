@@ -1349,6 +1349,20 @@ TEST_P(Delivery, AMiddlewareThatThrowsBeforeNextRefusesWithoutItsText) {
   EXPECT_NE(said.find("middleware of /private threw: could not connect to 10.1.2.3:5432"),
             std::string::npos)
       << said;
+  // One that throws what is no std::exception: the same (it left the event loop before).
+  Namespace& other = server_->of("/other");
+  other.use([](const SocketPtr&, Next) { throw 42; });
+  ::testing::internal::CaptureStderr();
+  c.send_text("40/other,");
+  drive([&] {
+    for (auto& f : c.frames()) got += f.payload + "\n";
+    return got.find("44/other,") != std::string::npos || c.eof();
+  });
+  const std::string said2 = ::testing::internal::GetCapturedStderr();
+  EXPECT_NE(got.find(R"(44/other,{"message":"Internal error"})"), std::string::npos) << got;
+  EXPECT_NE(said2.find("middleware of /other threw: an exception that is no std::exception"),
+            std::string::npos)
+      << said2;
 }
 
 // An ack callback that throws disconnects its socket whether the client answered or the ack

@@ -73,7 +73,7 @@ const char* kUsage =
     "  --allow-origin O  accept handshakes only from pages of origin O (scheme://host[:port],\n"
     "               no path; repeatable, and replacing SHMIO_ALLOW_ORIGIN's and the app's);\n"
     "               others, and clients that send no Origin (but a browser's same-origin\n"
-    "               page), get 403\n"
+    "               page: by its Sec-Fetch-Site, or over plain http by its Host), get 403\n"
     "               (socket.io's allowRequest); O's pages get CORS headers\n"
     "  --watchdog-timeout MS  kill and restart a worker whose event loop has not turned for MS\n"
     "               (default 60000; 0: off; 2000..86400000): an endless handler, a deadlock;\n"
@@ -756,23 +756,27 @@ int serve_one(const ServeOptions& cfg, const Setup& setup, const cluster::Worker
     // none on a same-origin GET (a polling handshake), and says where the request comes from in
     // Sec-Fetch-Site (before 2026-12-05 the server's own page, the chat demo's, could not connect
     // by polling). Others without Origin (not from a browser, or a cross-site "no-cors" GET) stay
-    // refused. A browser sends Sec-Fetch-Site only to a potentially trustworthy URL (https,
-    // localhost): a page served over plain http from any other address (a LAN address: the chat
-    // demo with SHMIO_HOST=0.0.0.0) sends neither on its polling handshake, and was refused
-    // (before 2026-12-07; a bug hunt). So a request with neither, whose Host is an allowed
-    // origin's host and port, is taken too (a cross-site "no-cors" GET to such a page's address
-    // then makes a session whose answer it cannot read; one with Sec-Fetch-Site other than
-    // same-origin stays refused).
+    // refused — but one: a browser sends Sec-Fetch-Site only to a potentially trustworthy URL
+    // (https, localhost), so a page served over plain http from any other address (a LAN
+    // address: the chat demo with SHMIO_HOST=0.0.0.0) sends neither on its polling handshake,
+    // and was refused (before 2026-12-07; a bug hunt). So a request with neither, whose Host is
+    // an allowed plain-http, non-loopback origin's host and port, is taken too (a cross-site
+    // "no-cors" GET to such a page's address then makes a session whose answer it cannot read;
+    // one with Sec-Fetch-Site other than same-origin stays refused).
     std::set<std::string> origins;
     // (Each allowed origin's authority: its host and port, and its scheme's default port.)
     std::vector<std::tuple<std::string, std::string, std::string>> hosts;
     for (const std::string& o : cfg.allowed_origins) {
       origins.insert(ascii_lower(o));
+      // (Only plain http origins that are not loopback: a browser sends Sec-Fetch-Site to every
+      // other page, and one that does not, an older one, is then not let in without Origin.)
       const std::size_t sep = o.find("://");
-      if (sep == std::string::npos) continue;  // ("null")
-      const std::string dflt = ascii_lower(o.substr(0, sep)) == "https" ? "443" : "80";
-      auto [host, port] = host_and_port(std::string_view(o).substr(sep + 3), dflt);
-      hosts.emplace_back(std::move(host), std::move(port), dflt);
+      if (sep == std::string::npos || ascii_lower(o.substr(0, sep)) != "http") continue;
+      auto [host, port] = host_and_port(std::string_view(o).substr(sep + 3), "80");
+      const bool loopback = host == "localhost" ||
+                            (host.size() > 10 && host.ends_with(".localhost")) ||
+                            host.rfind("127.", 0) == 0 || host == "[::1]";
+      if (!loopback) hosts.emplace_back(std::move(host), std::move(port), "80");
     }
     options.allow_request = [origins, hosts, app = cfg.server.allow_request](const auto& headers) {
       bool known = false, has_origin = false, same_origin = false, has_fetch_site = false;

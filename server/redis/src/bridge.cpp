@@ -898,7 +898,7 @@ struct Bridge::Impl {
   // A broadcast of a worker (or a ring emitter) to the fleet.
   void out_broadcast(const cluster::BroadcastView& b, std::uint16_t producer) {
     sio::Packet p;
-    // (The server's own frame, read back: not with a client's bounds, 64 attachments and depth
+    // (The server's own frame, read back: not with a client's bounds, 10 attachments and depth
     // 32, under which a broadcast the workers delivered never reached the fleet; as the outgoing
     // listeners read it.)
     sio::Decoder dec(

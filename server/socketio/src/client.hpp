@@ -246,7 +246,7 @@ class Client : public std::enable_shared_from_this<Client> {
     net::post(srv_.io(), [w = weak_from_this()] {
       auto self = w.lock();
       if (!self) return;
-      self->left_ = {};  // (its memory too)
+      std::unordered_set<std::string>().swap(self->left_);  // (its buckets too)
       self->left_posted_ = false;
     });
   }

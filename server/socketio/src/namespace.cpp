@@ -200,13 +200,22 @@ void Namespace::connect(const std::shared_ptr<Client>& client, json::object auth
             auto chain = run;  // the caller may destroy this Next while it runs
             (*chain)(i + 1);
           }));
-    } catch (const std::exception& ex) {
+    } catch (...) {  // (one that is no std::exception too: it left the event loop before)
+      const std::string what = [] {
+        try {
+          throw;
+        } catch (const std::exception& e) {
+          return std::string(e.what());
+        } catch (...) {
+          return std::string("an exception that is no std::exception");
+        }
+      }();
       // Thrown after it called next(): the socket is on its way (or admitted already), and a
       // CONNECT_ERROR after its CONNECT would leave the client's socket destroyed and ours
       // connected. Said, and otherwise ignored.
       if (*called) {
         std::fprintf(stderr, "shmio: middleware of %s threw after calling next(): %s\n",
-                     log_text(name_).c_str(), ex.what());
+                     log_text(name_).c_str(), what.c_str());
         return;
       }
       *called = true;
@@ -215,7 +224,7 @@ void Namespace::connect(const std::shared_ptr<Client>& client, json::object auth
       // 2026-12-07 it went out in the CONNECT_ERROR; a bug hunt). next(ConnectError) says what
       // the client is to read.
       std::fprintf(stderr, "shmio: middleware of %s threw: %s (refused: \"Internal error\")\n",
-                   log_text(name_).c_str(), ex.what());
+                   log_text(name_).c_str(), what.c_str());
       refuse(ConnectError{"Internal error", std::nullopt});
     }
   };

@@ -46,7 +46,7 @@ struct ConnectError {
 // when called elsewhere, or while the server's loop is not running); once the Server is gone, it
 // does nothing.
 using Next = std::function<void(std::optional<ConnectError>)>;
-// A middleware that throws (a std::exception) before it calls next refuses the socket with the
+// A middleware that throws (anything) before it calls next refuses the socket with the
 // message "Internal error"; what it threw is said on stderr, not sent (the client reads only what
 // a ConnectError says). One that throws after next is said, and otherwise ignored.
 using Middleware = std::function<void(const SocketPtr&, Next)>;

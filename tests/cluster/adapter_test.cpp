@@ -3233,7 +3233,7 @@ TEST(ClusterSupervisor, AHeldRingIsALiveClustersWhoeverCanSeeIt) {
   // A cluster whose worker writes its pid into `out` once it runs. `deaf`: the worker blocks
   // SIGTERM (the signal a worker gets at its supervisor's death), so that it outlives its
   // supervisor until this test kills it, as one still draining does; and it forks a helper (no
-  // exec) that waits for good, whose pid it writes after its own.
+  // exec) that waits for good and writes its own pid after the worker's.
   auto start = [&](int out, bool deaf) {
     const pid_t child = ::fork();
     if (child == 0) {
@@ -3249,10 +3249,12 @@ TEST(ClusterSupervisor, AHeldRingIsALiveClustersWhoeverCanSeeIt) {
         const pid_t self = ::getpid();
         (void)!::write(out, &self, sizeof self);
         if (deaf) {
-          const pid_t helper = ::fork();
-          if (helper == 0)
+          // (The helper writes its own pid: once it runs, the fork handler has run in it.)
+          if (::fork() == 0) {
+            const pid_t me = ::getpid();
+            (void)!::write(out, &me, sizeof me);
             for (;;) ::pause();
-          (void)!::write(out, &helper, sizeof helper);
+          }
         }
         ::pause();
         return 0;
@@ -3273,8 +3275,9 @@ TEST(ClusterSupervisor, AHeldRingIsALiveClustersWhoeverCanSeeIt) {
   ASSERT_EQ(::read(pids[0], &worker, sizeof worker), static_cast<ssize_t>(sizeof worker));
   cleanup.worker = worker;
   pid_t helper = 0;
+  ASSERT_EQ(::poll(&pf, 1, 20000), 1) << "the worker's helper did not start";
   ASSERT_EQ(::read(pids[0], &helper, sizeof helper), static_cast<ssize_t>(sizeof helper));
-  ASSERT_GT(helper, 0) << "the worker's fork failed";
+  ASSERT_GT(helper, 0);
   cleanup.helper = helper;
   const shm::ProcessIdentity worker_identity{worker, shm::process_start_time(worker)};
   ASSERT_NE(worker_identity.start_time, 0u);

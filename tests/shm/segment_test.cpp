@@ -1,6 +1,7 @@
 // Segment creation and the refusals of attach(): wrong magic, version, size, state, permissions.
 // A refused attach must leave the object byte-for-byte unchanged.
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -8,6 +9,7 @@
 #include <unistd.h>
 
 #include <gtest/gtest.h>
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <csignal>
@@ -247,19 +249,23 @@ TEST(Segment, AHeldRingIsToldHeldWhileItsMakerOrAForkedChildLives) {
   EXPECT_TRUE(Segment::held(name, &attached.value())) << "the lock moves with the segment";
   // A child forked without KeepRingLocksAcrossFork (a helper an app forks and leaves running)
   // lets go of it at once; one forked inside it (a cluster's worker) holds it; that one's own
-  // fork lets go again. Each waits until the pipe says go (or is closed).
-  auto fork_waiting = [&go](auto in_child) {
+  // fork lets go again. Each waits until the pipe says go (or is closed), and first says on
+  // `told` that it runs: the fork handler has run by then (it runs in the child before fork()
+  // returns there, not before it returns in the parent: a look at once found the helper still
+  // holding its copy under TSan, which slows a child's start).
+  int told[2];
+  ASSERT_EQ(::pipe(told), 0);
+  auto fork_waiting = [&go, &told](auto in_child) {
     const pid_t pid = ::fork();
     if (pid == 0) {
       ::close(go[1]);
+      (void)!::write(told[1], "s", 1);
       in_child();
       char c = 0;
       ::_exit(::read(go[0], &c, 1) == 1 ? 0 : 1);
     }
     return pid;
   };
-  int told[2];  // (the kept child's fork says it is forked: a byte)
-  ASSERT_EQ(::pipe(told), 0);
   const pid_t helper = fork_waiting([] {});
   ASSERT_GE(helper, 0);
   pid_t child = -1;
@@ -268,6 +274,7 @@ TEST(Segment, AHeldRingIsToldHeldWhileItsMakerOrAForkedChildLives) {
     child = fork_waiting([&] {  // (its own helper: forked without keeping)
       const pid_t grandchild = ::fork();
       if (grandchild == 0) {
+        (void)!::write(told[1], "c", 1);
         char c = 0;
         ::_exit(::read(go[0], &c, 1) == 1 ? 0 : 1);
       }
@@ -275,9 +282,16 @@ TEST(Segment, AHeldRingIsToldHeldWhileItsMakerOrAForkedChildLives) {
     });
   }
   ASSERT_GE(child, 0);
-  char c = 0;
-  ASSERT_EQ(::read(told[0], &c, 1), 1);
-  ASSERT_EQ(c, 'g');
+  std::string started;  // (the helper's "s", the kept child's "s" and "g", the grandchild's "c")
+  while (started.size() < 4) {
+    pollfd pf{told[0], POLLIN, 0};
+    ASSERT_EQ(::poll(&pf, 1, 10000), 1) << "started: " << started;
+    char c = 0;
+    ASSERT_EQ(::read(told[0], &c, 1), 1);
+    started += c;
+  }
+  std::sort(started.begin(), started.end());
+  ASSERT_EQ(started, "cgss");
   ::close(go[0]);
   { Segment gone = std::move(moved); }  // (the maker's Segment destroyed)
   EXPECT_TRUE(Segment::held(name)) << "a child forked keeping the locks holds it";

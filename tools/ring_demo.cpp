@@ -140,7 +140,8 @@ std::string ParseArgs(int argc, char** argv, Args& a) {
       ok = ParseNumber(value, a.size);
     } else if (opt == "--rate") {
       ok = ParseNumber(value, a.rate) && a.rate <= 1'000'000'000;  // (a record a nanosecond)
-    } else {  // --timeout-ms
+    } else {
+      // (--timeout-ms)
       // (At most a day: the deadline is counted in nanoseconds, and a larger one wrapped, timing
       // out at once.)
       ok = ParseNumber(value, a.timeout_ms) && a.timeout_ms <= 86'400'000;

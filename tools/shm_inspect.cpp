@@ -1283,7 +1283,8 @@ int ParseArgs(int argc, char** argv, Options& o) {
       if (has_inline_value) return Usage("--json takes no value");
       o.json = true;
     } else if (arg == "--name") {
-      if (!take_value() || value.empty()) return Usage("--name needs a ring name or pattern" + missing);
+      if (!take_value() || value.empty())
+        return Usage("--name needs a ring name or pattern" + missing);
       o.names.push_back(value);
     } else if (arg == "--last") {
       if (!take_value() || !ParseNumber(value, 1, 100'000, o.last))

@@ -802,10 +802,10 @@ TEST_F(Bridge, AShardedMembersFetchIsAnsweredBeforeItsFiveSecondsWhileAWorkerIsS
   ask.type = cluster::MessageType::fetch_sockets;
   ask.uid = "nodeA";
   ask.nsp = "/";
-  ask.data = json::object{
-      {"requestId", "slowS"},
-      {"opts", json::object{{"rooms", json::array{}}, {"except", json::array{}},
-                            {"flags", json::object{}}}}};
+  ask.data = json::object{{"requestId", "slowS"},
+                          {"opts", json::object{{"rooms", json::array{}},
+                                                {"except", json::array{}},
+                                                {"flags", json::object{}}}}};
   got_.clear();
   const auto asked = std::chrono::steady_clock::now();
   pub->command({"SPUBLISH", "socket.io#/#", fleet::encode_cluster_message(ask)});

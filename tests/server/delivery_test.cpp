@@ -1329,7 +1329,8 @@ TEST_P(Delivery, AMiddlewareThatThrowsAfterNextLeavesTheSocketConnected) {
 
 // A middleware that throws before next(): refused with "Internal error", what it threw said on
 // stderr and not sent (before 2026-12-07 its text went to the client in the CONNECT_ERROR: a
-// database's address, a path; found by a bug hunt). A ConnectError's message is what a client reads.
+// database's address, a path; found by a bug hunt). A ConnectError's message is what a client
+// reads.
 TEST_P(Delivery, AMiddlewareThatThrowsBeforeNextRefusesWithoutItsText) {
   Namespace& nsp = server_->of("/private");
   nsp.use([](const SocketPtr&, Next) {
@@ -5113,9 +5114,10 @@ TEST(Http, ATrailersFieldsAreNotTheRequestsHeaders) {
   const std::uint16_t port = server.listen("127.0.0.1", 0);
   {
     Client c(port);
-    c.send_raw("GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\n"
-               "X-Forwarded-For: 1.1.1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
-               "0\r\nX-Forwarded-For: 6.6.6.6\r\n\r\n");
+    c.send_raw(
+        "GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\n"
+        "X-Forwarded-For: 1.1.1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "0\r\nX-Forwarded-For: 6.6.6.6\r\n\r\n");
     const std::string r = http_response(io, c);
     EXPECT_NE(r.find("\"sid\""), std::string::npos) << r.substr(0, 300);
   }
@@ -5123,10 +5125,11 @@ TEST(Http, ATrailersFieldsAreNotTheRequestsHeaders) {
   EXPECT_EQ(seen.back(), "1.1.1.1") << "the trailer's field taken for a header's";
   {  // the upgrade's fields in the trailer: no upgrade
     Client c(port);
-    c.send_raw("GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\n"
-               "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-               "Transfer-Encoding: chunked\r\n\r\n"
-               "0\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n");
+    c.send_raw(
+        "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\n"
+        "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        "Transfer-Encoding: chunked\r\n\r\n"
+        "0\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n");
     const std::string r = http_response(io, c);
     EXPECT_EQ(r.rfind("HTTP/1.1 101", 0), std::string::npos) << r.substr(0, 200);
     EXPECT_EQ(r.rfind("HTTP/1.1 400", 0), 0u) << r.substr(0, 200);

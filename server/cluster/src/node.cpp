@@ -142,9 +142,9 @@ Node::Node(net::io_context& io, NodeOptions options, sio::ServerOptions& so)
   // session table; created by the first worker that opens them).
   if (m.options.ring_per_worker && so.connection_state_recovery) {
     const auto cc = cut_log_config(m.options);
-    auto cl = cc ? shm::CutLog::open(m.options.ring, m.segment->header().creation_time_ns,
-                                     cc.value())
-                 : shm::Result<shm::CutLog>(cc.error());
+    auto cl =
+        cc ? shm::CutLog::open(m.options.ring, m.segment->header().creation_time_ns, cc.value())
+           : shm::Result<shm::CutLog>(cc.error());
     if (cl && (cl.value().logs() != cc.value().logs || cl.value().columns() != cc.value().columns))
       cl = shm::Error{shm::Errc::size_mismatch, "made for " + std::to_string(cl.value().logs()) +
                                                     " workers, not " +

@@ -117,7 +117,7 @@ class Client : public std::enable_shared_from_this<Client> {
       // is dropped: socket.io routes a batch's packets to their sockets before any is handled,
       // and a socket gone by then ignores its packets. (Before 2026-12-05 it closed the whole
       // connection, every other namespace with it; found by a review.)
-      if (left_.count(p.nsp) != 0) return;
+      if (left_ && left_->count(p.nsp) != 0) return;
       // A packet for a namespace this client has not joined: invalid state, as in the reference.
       return invalid_state();
     }
@@ -241,14 +241,14 @@ class Client : public std::enable_shared_from_this<Client> {
     // a quadratic stall of the event loop from one POST; before 2026-12-05, found by a review. A
     // set: a client that left thousands of dynamic namespaces in one batch had each later packet
     // looked up through them all, and each leave too; before 2026-12-07, a bug hunt.)
-    left_.insert(nsp);
-    if (std::exchange(left_posted_, true)) return;
-    net::post(srv_.io(), [w = weak_from_this()] {
-      auto self = w.lock();
-      if (!self) return;
-      std::unordered_set<std::string>().swap(self->left_);  // (its buckets too)
-      self->left_posted_ = false;
-    });
+    // (Made at the turn's first leave, its clearing posted then; none held between turns.)
+    if (!left_) {
+      left_ = std::make_unique<std::unordered_set<std::string>>();
+      net::post(srv_.io(), [w = weak_from_this()] {
+        if (auto self = w.lock()) self->left_.reset();
+      });
+    }
+    left_->insert(nsp);
   }
   // Every socket closed for `reason` (their sessions saved for recovery where it allows), then
   // the connection: a client that reconnects at once finds its sessions saved.
@@ -339,8 +339,9 @@ class Client : public std::enable_shared_from_this<Client> {
   static constexpr std::size_t kIndexFrom = 16;
   std::unique_ptr<std::unordered_map<std::string, SocketPtr>> index_;
   std::vector<std::string> connecting_;  // CONNECTs whose middleware has not finished
-  std::unordered_set<std::string> left_;  // namespaces whose socket left in this turn
-  bool left_posted_ = false;             // (their clearing is posted)
+  // Namespaces whose socket left in this turn (null in between: a pointer, not a set in every
+  // connection).
+  std::unique_ptr<std::unordered_set<std::string>> left_;
 };
 // A pending ack of an emit to one socket (its own timer) or of a broadcast (its collector times
 // it).

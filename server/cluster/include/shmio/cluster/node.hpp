@@ -92,11 +92,11 @@ struct NodeOptions {
   // 2 workers (20 MiB in all), 56 MiB in all with 4, the 256 MiB cap from 8 workers on (16
   // workers: 110,376 entries each). Never fewer than 16 a worker: a `cut_log_bytes` too small
   // for that many is refused (make_recovery_tables says why; a worker that would make the logs
-  // says "no cut log" and refuses recovery, as for logs /dev/shm cannot hold). An entry is taken when a worker delivers a broadcast of
-  // another ring than the last broadcast it delivered: in practice one per batch read (64
-  // records) or per run of its own broadcasts; at 1,000 such runs a second 2^18 entries last
-  // about 4 minutes (socket.io's default window is 2). A recovery whose offset names an entry
-  // overwritten since is refused (a fresh session, counted in
+  // says "no cut log" and refuses recovery, as for logs /dev/shm cannot hold). An entry is taken
+  // when a worker delivers a broadcast of another ring than the last broadcast it delivered: in
+  // practice one per batch read (64 records) or per run of its own broadcasts; at 1,000 such runs a
+  // second 2^18 entries last about 4 minutes (socket.io's default window is 2). A recovery whose
+  // offset names an entry overwritten since is refused (a fresh session, counted in
   // shmio_recovery_failures_total), as one whose records the ring overwrote.
   std::uint32_t cut_log_entries = 1u << 18;
   std::size_t cut_log_bytes = std::size_t{256} << 20;

@@ -228,7 +228,8 @@ test("bad flags and environment: exit code 2 and the flag's rule; --help: exit 0
   }
   // A cluster's options without a cluster: refused (they were taken and did nothing).
   for (const args of [["--ring", "x"], ["--ring-mb", "1"], ["--port-per-worker"],
-                      ["--max-sessions", "5"], ["--ring-huge-pages"], ["--redis-mode", "sharded"]]) {
+                      ["--max-sessions", "5"], ["--ring-huge-pages"], ["--redis-mode", "sharded"],
+                      ["--max-held-sends", "10"]]) {
     r = spawnSync(BIN, ["--port", "0", ...args], { encoding: "utf8", timeout: 10000 });
     assert.equal(r.status, 2, `${args}: ${r.stderr}`);
     assert.match(r.stderr, new RegExp(`${args[0]} needs a cluster`));

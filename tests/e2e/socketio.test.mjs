@@ -613,6 +613,7 @@ test("bad numbers on shmio's command line are refused with exit code 2 and the f
     ["--ping-interval", "-5", "1..3600000 ms"],
     ["--max-attachment-bytes", "0", "1..4294967295"],
     ["--max-open-sessions", "4294967296", "0..4294967295"],
+    ["--max-held-sends", "-1", "0..4294967295"],
   ]) {
     const r = spawnSync(BIN, ["--app", "bench", flag, value], { encoding: "utf8", timeout: 10000 });
     assert.equal(r.status, 2, `${flag} ${value}`);
@@ -632,6 +633,7 @@ test("bad numbers on shmio's command line are refused with exit code 2 and the f
     ["--max-json-depth", "1..1000"], ["--max-sessions", "1..16777214"],
     ["--session-bytes", "256..65536"], ["--cut-log-mb", "1..65536"],
     ["--rebalance-rate", "1..1000000"], ["--workers", "1..960"], ["--ring-mb", "1..65536"],
+    ["--max-held-sends", "0..4294967295"],
   ]) {
     const entry = entries.find((e) => new RegExp(`^  (--[a-z-]+ [A-Z]+, )*${flag} `).test(e));
     assert.ok(entry, `--help has no entry for ${flag}`);
@@ -641,7 +643,10 @@ test("bad numbers on shmio's command line are refused with exit code 2 and the f
   // before anything starts (taken and used for nothing before 2026-12-03).
   for (const [args, needs] of [[["--max-sessions", "5"], "--recovery"],
                                [["--session-bytes", "1024"], "--recovery"],
-                               [["--cut-log-mb", "8", "--recovery"], "--recovery and --ring-per-worker"]]) {
+                               [["--cut-log-mb", "8", "--recovery"], "--recovery and --ring-per-worker"],
+                               [["--max-held-sends", "10"], "--recovery with one shared ring"],
+                               [["--max-held-sends", "10", "--recovery", "--ring-per-worker"],
+                                "--recovery with one shared ring"]]) {
     const r = spawnSync(BIN, ["--app", "bench", "--port", "0", "--workers", "2", ...args],
                         { encoding: "utf8", timeout: 10000 });
     assert.equal(r.status, 2, `${args}: ${r.stderr}`);

@@ -106,6 +106,10 @@ const char* kUsage =
     "               cut logs together (default 256, 1..65536; each keeps at most 262144\n"
     "               entries: a recovery from an entry overwritten since starts afresh; too\n"
     "               little for 16 entries a worker, 8 x (workers + 3) bytes each: refused)\n"
+    "  --max-held-sends N  with --recovery and one shared ring: at most N sends to a worker's\n"
+    "               own sockets (an emit with an ack, a volatile one) wait for its broadcasts\n"
+    "               made before them (default 65536; 0: no bound; 0..4294967295); past it the\n"
+    "               oldest go out ahead of them (shmio_held_sends_released_early_total)\n"
     "  --no-rebalance  with workers on one port: do not hand fresh connections to a less\n"
     "               loaded worker, nor ask clients of a busy worker to reconnect\n"
     "  --rebalance-rate N  clients a busy worker asks to reconnect per second at most, with\n"
@@ -115,8 +119,8 @@ const char* kUsage =
     "               a cgroup's CPU limit rounded up, as docker --cpus sets it); without it:\n"
     "               one process, and\n"
     "               the cluster's --ring, --ring-mb, --ring-huge-pages, --ring-per-worker,\n"
-    "               --port-per-worker, --max-sessions, --session-bytes, --cut-log-mb and\n"
-    "               --redis* are refused (exit 2)\n"
+    "               --port-per-worker, --max-sessions, --session-bytes, --cut-log-mb,\n"
+    "               --max-held-sends and --redis* are refused (exit 2)\n"
     "  --port-per-worker  worker i listens on P+i instead of all on P (SO_REUSEPORT)\n"
     "  --no-pin     do not pin worker i to the i-th CPU\n"
     "  --ring NAME  the ring's name (default port-P; /dev/shm/shmio.NAME)\n"
@@ -833,6 +837,7 @@ int serve_one(const ServeOptions& cfg, const Setup& setup, const cluster::Worker
     no.max_sessions = cfg.max_sessions;
     no.session_bytes = cfg.session_bytes;
     no.cut_log_bytes = cfg.cut_log_mb << 20;
+    no.max_held_sends = cfg.max_held_sends;
     no.rebalance = cfg.rebalance;
     no.rebalance_rate = cfg.rebalance_rate;
     no.ring_per_worker = cfg.ring_per_worker;
@@ -1025,7 +1030,8 @@ constexpr const char* kValueFlags[] = {
     "ping-interval", "ping-timeout",  "connect-timeout", "first-request-timeout",
     "flush-budget",  "read-budget",   "session-bytes",   "cut-log-mb",
     "redis",         "redis-mode",    "redis-key",       "redis-subscription-mode",
-    "max-attachment-bytes", "max-json-depth", "max-open-sessions", "cookie", "watchdog-timeout"};
+    "max-attachment-bytes", "max-json-depth", "max-open-sessions", "cookie", "watchdog-timeout",
+    "max-held-sends"};
 // clang-format on
 constexpr const char* kSwitches[] = {"port-per-worker",     "no-pin",          "log-sockets",
                                      "per-message-deflate", "no-io-uring",     "recovery",
@@ -1062,6 +1068,9 @@ const NumberFlag kNumberFlags[] = {
     {"cut-log-mb", true, 1, 65536, Rule::plain, "",
      [](const ServeOptions& o) { return static_cast<long long>(o.cut_log_mb); },
      [](ServeOptions& o, long long n) { o.cut_log_mb = static_cast<std::size_t>(n); }},
+    {"max-held-sends", true, 0, 4294967295LL, Rule::plain, "",
+     [](const ServeOptions& o) { return static_cast<long long>(o.max_held_sends); },
+     [](ServeOptions& o, long long n) { o.max_held_sends = static_cast<std::size_t>(n); }},
     {"rebalance-rate", true, 1, 1'000'000, Rule::plain, "",
      [](const ServeOptions& o) { return static_cast<long long>(o.rebalance_rate); },
      [](ServeOptions& o, long long n) { o.rebalance_rate = static_cast<std::size_t>(n); }},
@@ -1521,6 +1530,7 @@ int serve(ServeOptions cfg, Setup setup) {
         {cfg.max_sessions != d.max_sessions, "--max-sessions"},
         {cfg.session_bytes != d.session_bytes, "--session-bytes"},
         {cfg.cut_log_mb != d.cut_log_mb, "--cut-log-mb"},
+        {cfg.max_held_sends != d.max_held_sends, "--max-held-sends"},
         {cfg.redis.mode != d.redis.mode, "--redis-mode"},
         {cfg.redis.subscription != d.redis.subscription, "--redis-subscription-mode"},
         {cfg.redis.key != d.redis.key, "--redis-key"}};
@@ -1548,6 +1558,10 @@ int serve(ServeOptions cfg, Setup setup) {
         {given("--session-bytes") && !recovery, "--session-bytes", "--recovery"},
         {given("--cut-log-mb") && !(recovery && cfg.ring_per_worker), "--cut-log-mb",
          "--recovery and --ring-per-worker"},
+        // (Sends wait for a worker's own broadcasts only where those carry an offset through
+        // the one shared ring.)
+        {given("--max-held-sends") && !(recovery && !cfg.ring_per_worker), "--max-held-sends",
+         "--recovery with one shared ring (not --ring-per-worker)"},
         // (Only recovering clients are asked to reconnect elsewhere, and only where the workers
         // share a port: before 2026-12-07 it was taken and did nothing; a bug hunt.)
         {given("--rebalance-rate") && !(recovery && cfg.rebalance && !cfg.port_per_worker),
@@ -1824,16 +1838,20 @@ int serve(ServeOptions cfg, Setup setup) {
       no.session_bytes = cfg.session_bytes;
       no.cut_log_bytes = cfg.cut_log_mb << 20;
       no.ring_per_worker = cfg.ring_per_worker;
-      std::string why = cluster::make_recovery_tables(no, ring_id);
+      const cluster::RecoveryTables made = cluster::make_recovery_tables(no, ring_id);
       // (Cut logs too large for their bound, or tables too large for /dev/shm: opposite cures.)
-      if (why.find("cut logs need at least") != std::string::npos)
-        why = "connection state recovery's tables cannot be made: " + why +
-              " (raise --cut-log-mb, or run fewer workers)";
-      else if (!why.empty())
-        why = "connection state recovery's tables cannot be made: " + why +
-              " (--max-sessions x --session-bytes, and --cut-log-mb with --ring-per-worker: "
-              "lower them, or make /dev/shm larger)";
-      return why;
+      switch (made.refused) {
+        case cluster::RecoveryTables::Refused::no:
+          return {};
+        case cluster::RecoveryTables::Refused::cut_log_bound:
+          return "connection state recovery's tables cannot be made: " + made.why +
+                 " (raise --cut-log-mb, or run fewer workers)";
+        case cluster::RecoveryTables::Refused::not_made:
+          break;
+      }
+      return "connection state recovery's tables cannot be made: " + made.why +
+             " (--max-sessions x --session-bytes, and --cut-log-mb with --ring-per-worker: "
+             "lower them, or make /dev/shm larger)";
     };
   so.on_start = [&cfg, fd_limit](int workers) {
     std::printf("shmio cluster (%s): %d workers on %s:%ld%s, ring %s%s\n", cfg.name.c_str(),

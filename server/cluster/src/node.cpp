@@ -39,15 +39,16 @@ shm::Result<shm::CutLogConfig> cut_log_config(const NodeOptions& o) {
 }
 }  // namespace
 
-std::string make_recovery_tables(const NodeOptions& o, std::uint64_t ring_id) {
+RecoveryTables make_recovery_tables(const NodeOptions& o, std::uint64_t ring_id) {
+  using R = RecoveryTables::Refused;
   // (The cut logs' bound looked at first: refused, nothing is made.)
   const auto cc = cut_log_config(o);
-  if (o.ring_per_worker && !cc) return "the cut logs: " + cc.error().message;
+  if (o.ring_per_worker && !cc) return {R::cut_log_bound, "the cut logs: " + cc.error().message};
   auto st = shm::SessionStore::open(o.ring, ring_id, session_store_config(o));
-  if (!st) return "the session table: " + st.error().message;
+  if (!st) return {R::not_made, "the session table: " + st.error().message};
   if (o.ring_per_worker) {
     auto cl = shm::CutLog::open(o.ring, ring_id, cc.value());
-    if (!cl) return "the cut logs: " + cl.error().message;
+    if (!cl) return {R::not_made, "the cut logs: " + cl.error().message};
   }
   return {};
 }

@@ -58,7 +58,11 @@ struct ServeOptions {
   std::size_t max_sessions = 1u << 17;  // entries of the recovery session table (shared memory)
   std::uint32_t session_bytes = 512;    // bytes per entry (--session-bytes)
   std::size_t cut_log_mb = 256;  // the workers' cut logs (--cut-log-mb; ring per worker + recovery)
-  bool rebalance = true;         // steer and shed clients towards less loaded workers
+  // With --recovery and one shared ring: at most this many sends to a worker's own sockets wait
+  // for its own broadcasts published before them (cluster::NodeOptions::max_held_sends; 0: no
+  // bound). --max-held-sends.
+  std::size_t max_held_sends = 65536;
+  bool rebalance = true;            // steer and shed clients towards less loaded workers
   std::size_t rebalance_rate = 50;  // clients a busy worker asks to reconnect per second
   // A worker (or the fleet bridge) whose event loop has not turned for this long — its figures,
   // posted on the workers' board every second, are this old: an app handler in an endless loop,
@@ -129,21 +133,22 @@ using Setup = std::function<void(socketio::Server&, const WorkerInfo&)>;
 // stop, 1 when it could not start (the port is taken, the ring cannot be created, the setup
 // threw, ...: said on stderr), 2 for invalid options — a value of ServeOptions out of its flag's
 // bounds (host, port, workers, ring, ring_mb, max_sessions, session_bytes, cut_log_mb,
-// rebalance_rate, redis.key; redis.url, mode and subscription when a URL is set: checked by the
-// same rules whether a flag or the app's code set it; --redis-mode, --redis-key and
+// rebalance_rate, max_held_sends, redis.key; redis.url, mode and subscription when a URL is set:
+// checked by the same rules whether a flag or the app's code set it; --redis-mode, --redis-key and
 // --redis-subscription-mode given as flags or variables without a URL, and a subscription mode
 // given with the classic mode, are refused too; the
 // Server's own options, `server`, are the Server's to take), and a cluster's options (ring,
 // ring_mb, ring_huge_pages, ring_per_worker, port_per_worker, max_sessions, session_bytes,
-// cut_log_mb, redis) set for one process (workers < 0), or given as flags (flags_given) at
-// whatever value.
+// cut_log_mb, max_held_sends, redis) set for one process (workers < 0), or given as flags
+// (flags_given) at whatever value.
 int serve(ServeOptions options, Setup setup);
 
 // shmio's command-line flags (the names of `shmio --help`), so that every app has the same ones:
 // --port P --host H --workers N|auto --port-per-worker --no-pin --ring NAME --ring-mb M
 // --ring-per-worker --ring-huge-pages --log-sockets --per-message-deflate
 // --allow-origin O (repeatable) --cookie NAME --no-io-uring --recovery
-// --max-sessions N --session-bytes N --cut-log-mb N --no-rebalance --rebalance-rate N
+// --max-sessions N --session-bytes N --cut-log-mb N --max-held-sends N --no-rebalance
+// --rebalance-rate N
 // --first-request-timeout MS --max-open-sessions N --watchdog-timeout MS
 // --flush-budget BYTES --read-budget BYTES --max-attachment-bytes BYTES --max-json-depth N
 // --redis URL --redis-mode M --redis-key K --redis-subscription-mode M

@@ -223,7 +223,17 @@ std::string session_prefix(int index);
 // /dev/shm: what cannot be made, said ("" when all were). A supervisor calls it before its
 // workers start, so that tables that do not fit stop the start (each worker would say it and go
 // on without recovery). The tables stay; the workers open them.
-std::string make_recovery_tables(const NodeOptions& o, std::uint64_t ring_id);
+struct RecoveryTables {
+  enum class Refused {
+    no,             // every table was made
+    cut_log_bound,  // the cut logs' bound (cut_log_bytes) holds too few entries a worker: nothing
+                    // was made (the cure: a larger bound, or fewer workers)
+    not_made,       // a table could not be made (its size, /dev/shm's room, a permission)
+  };
+  Refused refused = Refused::no;
+  std::string why;  // what could not be made, and why ("" when all were)
+};
+RecoveryTables make_recovery_tables(const NodeOptions& o, std::uint64_t ring_id);
 // The worker that created a session id, or -1.
 int session_owner(const std::string& sid);
 

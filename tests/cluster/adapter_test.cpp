@@ -2110,6 +2110,94 @@ TEST_P(ClusterAdapterTest, AFloodsLostRecordsAreCountedOnce) {
     }
 }
 
+// Worker 0 writes more than a ring's worth (broadcasts to a room nobody is in) into the ring
+// that carries its requests (the shared one, or its own) while worker 1 reads nothing: worker 1
+// is lapped. (Worker 0's own reader keeps up: a publish drains it, Node::Impl::keep_up.)
+static void flood_from_worker_0(std::vector<std::unique_ptr<Worker>>& workers,
+                                std::uint64_t ring_bytes) {
+  const std::string text(200, 'p');
+  for (std::uint64_t i = 0; i < ring_bytes * 3 / 2 / 256; ++i)
+    workers[0]->server->of("/").to("nobody").emit("x", sio::Args{text});
+}
+
+// A request whose record the ring overwrote before a worker read it: that worker, lapped, says
+// what it lost (LAPPED), and the request completes without its answer at once, as for a dead
+// worker (it never ran it, and its clients were disconnected at the lap), not at its 60 s
+// timeout. Before 2026-12-07 it waited for the timeout.
+TEST_P(ClusterAdapterTest, ARequestALappedWorkerNeverReadCompletesWithoutItsAnswer) {
+  const auto a = connect(0);
+  const auto b = connect(1);
+  std::vector<sio::RemoteSocket> got;
+  bool done = false;
+  workers_[0]->server->of("/").timeout(60s).fetch_sockets([&](std::vector<sio::RemoteSocket> all) {
+    got = std::move(all);
+    done = true;
+  });
+  flood_from_worker_0(workers_, ring_bytes_);
+  ASSERT_TRUE(drive([&] { return done; })) << "waited for worker 1's answer";
+  EXPECT_GT(workers_[1]->node->stats().laps, 0u);
+  ASSERT_EQ(got.size(), 1u);  // (worker 1's clients, b among them, were disconnected at its lap)
+  EXPECT_EQ(got.front().id(), a.second);
+  (void)b;
+}
+
+// A lap that did not cover a request keeps it waiting for that worker's answer: worker 1 read
+// the request (its handler holds the ack) before it was lapped; its answer, given after worker
+// 0 has read its LAPPED, is in the result.
+TEST_P(ClusterAdapterTest, ALapAfterARequestWasReadKeepsItWaitingForTheAnswer) {
+  std::function<void(sio::Args)> held;
+  workers_[1]->server->of("/").on_server_side(
+      "hold", [&held](sio::Args, std::function<void(sio::Args)> ack) { held = std::move(ack); });
+  workers_[1]->server->of("/").on_server_side(
+      "ping", [](sio::Args, std::function<void(sio::Args)> ack) { ack(sio::Args{"pong"}); });
+  std::optional<std::string> error = "not called";
+  std::vector<sio::Args> answers;
+  workers_[0]->server->of("/").server_side_emit_with_ack(
+      "hold", sio::Args{}, 60s, [&](std::optional<std::string> e, std::vector<sio::Args> r) {
+        error = std::move(e);
+        answers = std::move(r);
+      });
+  ASSERT_TRUE(drive([&] { return static_cast<bool>(held); }));
+  const std::uint64_t laps = workers_[1]->node->stats().laps;
+  flood_from_worker_0(workers_, ring_bytes_);
+  ASSERT_TRUE(drive([&] { return workers_[1]->node->stats().laps > laps; }));
+  // A round trip after it: worker 1 answers "ping" after it said its lap, in its ring order, so
+  // worker 0 has read the LAPPED when the answer comes.
+  bool pinged = false;
+  workers_[0]->server->of("/").server_side_emit_with_ack(
+      "ping", sio::Args{}, 60s,
+      [&](std::optional<std::string>, std::vector<sio::Args>) { pinged = true; });
+  ASSERT_TRUE(drive([&] { return pinged; }));
+  EXPECT_EQ(error, std::optional<std::string>("not called")) << "ended by a lap that missed it";
+  held(sio::Args{"held"});
+  ASSERT_TRUE(drive([&] { return error != std::optional<std::string>("not called"); }));
+  EXPECT_FALSE(error) << *error;
+  ASSERT_EQ(answers.size(), 1u);
+  EXPECT_EQ(answers[0].values.at(0), "held");
+}
+
+// A LAPPED record without its ring and range, or naming no worker's ring, is refused (counted,
+// said), and ends nothing.
+TEST_P(ClusterAdapterTest, ALapSaidWithoutItsRangeIsRefused) {
+  auto w = shm::RingWriter::attach(*segment_, {"stray", -1});
+  ASSERT_TRUE(w) << w.error().message;
+  testing::internal::CaptureStderr();
+  const std::uint64_t bad = workers_[0]->node->stats().bad_records;
+  for (const char* body : {R"({"ring":-1,"from":0})", R"({"ring":7,"from":0,"to":10})",
+                           R"({"ring":-2,"from":0,"to":10})", R"({"ring":-1,"from":-5,"to":10})",
+                           R"({"ring":"x","from":0,"to":10})"}) {
+    const std::string m = cluster::write_message(boost::json::parse(body).as_object());
+    ASSERT_EQ(w.value().publish(static_cast<std::uint16_t>(cluster::MessageType::lapped),
+                                {reinterpret_cast<const std::byte*>(m.data()), m.size()}),
+              shm::PublishStatus::ok);
+  }
+  const bool counted = drive([&] { return workers_[0]->node->stats().bad_records >= bad + 5; });
+  const std::string said = testing::internal::GetCapturedStderr();
+  ASSERT_TRUE(counted);
+  EXPECT_EQ(workers_[0]->node->stats().bad_records, bad + 5);
+  EXPECT_NE(said.find("a lap said without its ring and range"), std::string::npos) << said;
+}
+
 // The emitter's own operations on the main namespace (em.in, em.except, em.volatile_(),
 // em.compress(false), em.sockets_join, em.disconnect_sockets, ...), as the Node emitters have them
 // beside of(): before 2026-12-05 only em.to and em.emit were there.

@@ -782,6 +782,108 @@ TEST_F(Bridge, AMembersRequestIsAnsweredBeforeItsOwnTimeoutWhileAWorkerIsSilent)
   }
 }
 
+// A worker lapped over the bridge's request for a member (its LAPPED names a range holding the
+// request's position: it never read it) is not waited for: the member's fetchSockets is answered
+// at once, not at four fifths of its 60 s. A LAPPED whose range does not hold it, or that names
+// no ring of the cluster, changes nothing (the second counted as a bad message). Before
+// 2026-12-07 the bridge waited for the lapped worker until the deadline.
+TEST_F(Bridge, AWorkerLappedOverAMembersRequestIsNotWaitedFor) {
+  RedisServer server(free_port());
+  server.start();
+  auto pub = client(server.url());
+  auto member = client(server.url());
+  member->subscribe("socket.io-response#/#");
+  member->subscribe("socket.io#/#");
+  auto worker = shm::RingWriter::attach(*segment_, {"worker-0", -1});  // alive, never answers
+  ASSERT_TRUE(worker);
+  auto reader = shm::RingReader::attach(*segment_, {"test", -1, shm::StartAt::latest});
+  ASSERT_TRUE(reader);
+  start_bridge(server.url(), redis::FleetMode::classic, redis::ShardedSubscription::dynamic, 10000,
+               60s);
+  ASSERT_TRUE(bridge_subscribed(*pub));
+  ASSERT_TRUE(drive([&] { return subscribers(*pub, "NUMSUB", "socket.io-response#/#") == 2; }));
+  ASSERT_TRUE(drive([&] { return subscribers(*pub, "NUMSUB", "socket.io#/#") == 1; }));
+  got_.clear();
+  fleet::ClassicRequest r;
+  r.type = fleet::ClassicRequestType::sockets;
+  r.uid = "nodeA";
+  r.request_id = "lapped";
+  pub->command({"PUBLISH", "socket.io-request#/#", fleet::encode_classic_request(r)});
+  std::optional<std::uint64_t> at;
+  ASSERT_TRUE(drive([&] {
+    reader->poll([&](const shm::RecordView& v) {
+      if (v.type == static_cast<std::uint16_t>(cluster::MessageType::fetch_sockets))
+        at = v.position;
+    });
+    return at.has_value();
+  }));
+  const auto answered = [&] {
+    for (const auto& m : got_)
+      if (auto a = fleet::decode_classic_response(m.payload); a && a->request_id == "lapped")
+        return true;
+    return false;
+  };
+  const std::uint64_t bad = bridge_->stats().bad_messages;
+  ASSERT_EQ(put(*worker, cluster::MessageType::lapped, {{"ring", -1}, {"from", 0}, {"to", *at}}),
+            shm::PublishStatus::ok);
+  ASSERT_EQ(put(*worker, cluster::MessageType::lapped, {{"ring", 5}, {"from", 0}, {"to", *at + 1}}),
+            shm::PublishStatus::ok);
+  // Then a broadcast of the worker's, a marker: the bridge reads the ring in order and publishes
+  // on one connection, so an answer the LAPPEDs made would come before it.
+  const std::string frame = R"(42["marker"])";
+  std::vector<std::byte> bytes(cluster::broadcast_size("/", {}, frame.size(), {}));
+  cluster::write_broadcast(bytes, "/", {}, 0, 0, frame, {});
+  ASSERT_EQ(worker->publish(static_cast<std::uint16_t>(cluster::MessageType::broadcast), bytes),
+            shm::PublishStatus::ok);
+  ASSERT_TRUE(drive([&] {
+    for (const auto& m : got_)
+      if (m.channel == "socket.io#/#" && m.payload.find("marker") != std::string::npos) return true;
+    return false;
+  }));
+  EXPECT_EQ(bridge_->stats().bad_messages, bad + 1);
+  EXPECT_FALSE(answered()) << "answered after a lap that missed the request";
+  ASSERT_EQ(
+      put(*worker, cluster::MessageType::lapped, {{"ring", -1}, {"from", *at}, {"to", *at + 1}}),
+      shm::PublishStatus::ok);
+  ASSERT_TRUE(drive([&] { return answered(); })) << "waited for the lapped worker";
+}
+
+// The bridge lapped by the ring says what it lost (LAPPED, the shared ring's range [from, to)),
+// so that the workers' requests in it do not wait for it (ClusterAdapterTest.
+// ARequestALappedWorkerNeverReadCompletesWithoutItsAnswer for a worker).
+TEST_F(Bridge, ALappedBridgeSaysWhatItLost) {
+  RedisServer server(free_port());
+  server.start();
+  auto pub = client(server.url());
+  start_bridge(server.url());
+  ASSERT_TRUE(bridge_subscribed(*pub));
+  auto worker = shm::RingWriter::attach(*segment_, {"worker-0", -1});
+  ASSERT_TRUE(worker);
+  auto reader = shm::RingReader::attach(*segment_, {"test", -1, shm::StartAt::latest});
+  ASSERT_TRUE(reader);
+  const std::uint64_t first = reader->position();
+  // More than the ring (1 MiB) written while the bridge does not run.
+  const std::string filler =
+      cluster::write_message({{"worker", 0}, {"clients", 0}, {"pad", std::string(4000, 'x')}});
+  for (int i = 0; i < 400; ++i)
+    ASSERT_EQ(worker->publish(static_cast<std::uint16_t>(cluster::MessageType::load),
+                              {reinterpret_cast<const std::byte*>(filler.data()), filler.size()}),
+              shm::PublishStatus::ok);
+  std::optional<json::object> said;
+  ASSERT_TRUE(drive([&] {
+    reader->poll([&](const shm::RecordView& v) {
+      if (v.type == static_cast<std::uint16_t>(cluster::MessageType::lapped))
+        said = cluster::read_message(v.payload)->body;
+    });
+    return said.has_value();
+  })) << "no LAPPED from the lapped bridge";
+  EXPECT_EQ(said->at("ring"), -1);
+  const auto from = said->at("from").to_number<std::uint64_t>();
+  const auto to = said->at("to").to_number<std::uint64_t>();
+  EXPECT_LE(first, from);
+  EXPECT_GT(to, from + (1u << 20) / 2) << "less than the records it cannot have read";
+}
+
 // The same in sharded mode, whose members (socket.io-adapter's ClusterAdapter) wait a fixed 5 s
 // for a fetchSockets that says no timeout, whatever the bridge's request timeout (here 10 s):
 // answered at four fifths of 5 s (before 2026-12-07 at four fifths of the request timeout, 8 s,

@@ -40,6 +40,12 @@ struct PendingRequest {
   // does (its answers never come: its timer fires). A fetchSockets or serverSideEmit instead
   // completes with the live workers' answers, no error (socket.io's removeNode for those).
   bool answers_owed = false;
+  // Where the request was published: the ring (the owner worker's index; -1: the shared ring)
+  // and its position there (placed: known once the publish returned). A responder lapped over
+  // it (its LAPPED names a range of that ring holding the position) never read it.
+  int ring = -1;
+  std::uint64_t position = 0;
+  bool placed = false;
 };
 
 // A record copied out of a ring by Node::Impl::read_batch, to be applied. (These two at namespace
@@ -448,6 +454,8 @@ struct Node::Impl {
     return true;
   }
   std::map<std::string, std::chrono::steady_clock::time_point> publish_failure_said;
+  // Where this worker's last record went in its ring (out()): publish_tracked notes it.
+  std::uint64_t last_published = 0;
   bool publish(MessageType t, const std::string& payload) {
     std::uint64_t at = 0;
     // (More binary parts than a reader takes: refused here, as a record too large is, not
@@ -467,6 +475,7 @@ struct Node::Impl {
       return false;
     }
     ++stats.messages_published;
+    last_published = at;
     keep_up(at);
     return true;
   }
@@ -782,7 +791,15 @@ struct Node::Impl {
                        const std::vector<Responder>& responders, Send send,
                        bool answers_owed = false) {
     track(rid, PendingRequest{collector, responders, answers_owed});
-    if (send()) return;
+    if (send()) {
+      // (The publish may have read the ring, and the answers with it: the request may be done.)
+      if (auto it = pending.find(rid); it != pending.end()) {
+        it->second.ring = own_writer ? options.worker : -1;
+        it->second.position = last_published;
+        it->second.placed = true;
+      }
+      return;
+    }
     untrack(rid);
     for (const Responder& r : responders) collector->fail_source(r.producer + 1u, true);
   }
@@ -819,18 +836,42 @@ struct Node::Impl {
   void worker_down(pid_t pid) {
     drop_responders([pid](const Responder& r) { return r.who.pid == pid; });
   }
+  // Another worker (shared-ring producer `producer`) says it never read [from, to) of `ring`
+  // (LAPPED): the requests published there stop waiting for it, as for a dead worker's answers
+  // (it never ran them; its clients were disconnected at the lap).
+  void peer_lapped(std::uint16_t producer, int ring, std::uint64_t from, std::uint64_t to) {
+    drop_responders([producer](const Responder& r) { return r.producer == producer; },
+                    [ring, from, to](const PendingRequest& q) {
+                      return q.placed && q.ring == ring && q.position >= from && q.position < to;
+                    });
+  }
+  // This worker's reader lost [from, to) of `ring` (-1: the shared ring): said to the others
+  // (LAPPED), after the read that found it (a publish may read the rings: not inside one).
+  void say_lapped(int ring, std::uint64_t from, std::uint64_t to) {
+    if (to <= from) return;
+    net::post(io, [life = std::weak_ptr<bool>(lifetime), this, ring, from, to] {
+      if (life.expired() || stopped) return;
+      publish(MessageType::lapped, write_message({{"ring", ring}, {"from", from}, {"to", to}}));
+    });
+  }
   // Every pending request stops waiting for the responders `dead` names: it completes with the
   // live workers' answers (no error for the dead one's; a broadcast's acks one owed: "operation
   // has timed out", PendingRequest::answers_owed), and forgets finished requests.
   // fail_source() may complete a request and run its callback, which may start or end other
   // requests (changing `pending`): the callbacks run only after the walk.
-  template <class Pred>
-  void drop_responders(Pred dead) {
+  // (`of`: only the requests it takes.)
+  template <class Pred, class Of = bool (*)(const PendingRequest&)>
+  void drop_responders(
+      Pred dead, Of of = [](const PendingRequest&) { return true; }) {
     std::vector<std::tuple<std::shared_ptr<sio::AckCollector>, std::uint64_t, bool>> failed;
     for (auto it = pending.begin(); it != pending.end();) {
       auto c = it->second.collector.lock();
       if (!c || c->done()) {
         it = forget(it);
+        continue;
+      }
+      if (!of(it->second)) {
+        ++it;
         continue;
       }
       auto& rs = it->second.responders;

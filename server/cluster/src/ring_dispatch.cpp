@@ -88,8 +88,11 @@ bool Node::Impl::read_batch(shm::RingReader& r, WorkerRing* from) {
   std::array<RecordView, 64> views;
   using Copied = CopiedRecord;
   // A lap loses what a worker ring's last RING_OWNER said: looked up again until the next.
+  // What was lost is said to the others too: [where the reader was, where it resumed).
+  std::uint64_t was_at = r.position();
   auto lapped = [&](std::uint64_t lost) {
     if (from != nullptr) WorkerRings::lapped(*from);
+    say_lapped(from != nullptr ? from->worker : -1, was_at, r.position());
     on_lapped(lost);
   };
   const std::size_t n = r.peek(views);
@@ -97,6 +100,7 @@ bool Node::Impl::read_batch(shm::RingReader& r, WorkerRing* from) {
   // Before 2026-12-05 a lap at both counted the peek's twice, and disconnected everyone twice.)
   const std::uint64_t lost_at_peek = r.last_loss().records;
   if (lost_at_peek != 0) lapped(lost_at_peek);
+  was_at = r.position();  // (a consume that finds the views overwritten loses from here)
   std::uint64_t& applied = from != nullptr ? from->applied : applied_end;
   if (from != nullptr && death_waiting && from->worker == death_waiting->worker)
     death_waiting->dead_read_nothing = n == 0;
@@ -443,6 +447,22 @@ void Node::Impl::apply(std::uint16_t type, std::uint16_t producer,
         }
       }
       apply_death(pid);
+      break;
+    }
+    case MessageType::lapped: {
+      // (A ring of a worker, or -1, and two positions: anything else is refused, counted.)
+      const auto whole = [&body](const char* k) {
+        const json::value* v = body.if_contains(k);
+        return v != nullptr && (v->is_uint64() || (v->is_int64() && v->get_int64() >= 0));
+      };
+      const json::value* ring = body.if_contains("ring");
+      if (ring == nullptr || !ring->is_int64() || ring->get_int64() < -1 ||
+          ring->get_int64() >= options.workers || !whole("from") || !whole("to")) {
+        refuse_record("a lap said without its ring and range", type, producer, payload.size());
+        break;
+      }
+      peer_lapped(producer, static_cast<int>(ring->get_int64()), u64_of(body, "from"),
+                  u64_of(body, "to"));
       break;
     }
     default:

@@ -44,6 +44,8 @@ const char* to_string(MessageType t) noexcept {
       return "SESSION_TAKEN";
     case MessageType::worker_down:
       return "WORKER_DOWN";
+    case MessageType::lapped:
+      return "LAPPED";
     case MessageType::sessions_sync_request:
       return "SESSIONS_SYNC_REQUEST";
     case MessageType::sessions_sync:

@@ -243,8 +243,20 @@ struct Bridge::Impl {
     // requester's count has no room for them: they could complete it in the place of counted
     // ones).
     std::vector<std::uint16_t> uncounted;
+    // Where its request went in the shared ring (placed: once written): a worker lapped over
+    // that position (its LAPPED) never read it, and is not waited for.
+    std::uint64_t position = 0;
+    bool placed = false;
   };
   std::unordered_map<std::uint64_t, Incoming> incoming;
+  // Where the bridge's last record went in the shared ring (place() notes it for a request).
+  std::uint64_t last_published = 0;
+  void place(std::uint64_t id) {
+    if (auto it = incoming.find(id); it != incoming.end()) {
+      it->second.position = last_published;
+      it->second.placed = true;
+    }
+  }
 
   // --- a worker's request relayed to the fleet (Redis request id -> its state)
   struct Outgoing {
@@ -597,8 +609,13 @@ struct Bridge::Impl {
         room_parts.clear();
       }
     };
+    // What was lost is said to the workers too (LAPPED): [where the reader was, where it
+    // resumed), so that their requests written there wait for no answer of the bridge's.
+    const std::uint64_t was_at = r.position();
+    std::optional<std::uint64_t> resumed;  // (the first record read in this call)
     const std::size_t n = r.poll([&](const shm::RecordView& v) {
       lap_seen();
+      if (!resumed) resumed = v.position;
       if (from == nullptr) {
         if (v.producer != writer->id()) on_record(v.type, v.producer, v.payload);
       } else if (v.type == static_cast<std::uint16_t>(MessageType::ring_owner)) {
@@ -610,6 +627,12 @@ struct Bridge::Impl {
     });
     if (r.last_loss().records != 0) {
       lap_seen();
+      const std::uint64_t to = resumed ? *resumed : r.position();
+      if (to > was_at)
+        (void)ring_publish(
+            MessageType::lapped,
+            cluster::write_message(
+                {{"ring", from != nullptr ? from->worker : -1}, {"from", was_at}, {"to", to}}));
       stats.unsent += r.last_loss().records;
       std::fprintf(stderr, "shmio[bridge]: lapped by %s: %llu records not published\n",
                    from == nullptr ? "the ring" : "a worker's ring",
@@ -888,6 +911,31 @@ struct Bridge::Impl {
         for (auto& [id, in] : incoming)
           std::erase_if(in.waiting, [pid](const Member& w) { return w.who.pid == pid; });
         settle();
+        break;
+      }
+      case MessageType::lapped: {
+        // A worker that never read [from, to) of a ring (cluster's LAPPED): the fleet requests
+        // the bridge wrote there (the shared ring, "ring": -1) wait for nothing of it, as for a
+        // dead one's. (Malformed: counted as a bad message.)
+        const json::value* ring = body.if_contains("ring");
+        const auto whole = [&body](const char* k) {
+          const json::value* v = body.if_contains(k);
+          return v != nullptr && (v->is_uint64() || (v->is_int64() && v->get_int64() >= 0));
+        };
+        if (ring == nullptr || !ring->is_int64() || ring->get_int64() < -1 ||
+            ring->get_int64() >= options.workers || !whole("from") || !whole("to")) {
+          ++stats.bad_messages;
+          break;
+        }
+        if (ring->get_int64() != -1) break;
+        const std::uint64_t from = u64_of(body, "from"), to = u64_of(body, "to");
+        bool dropped = false;
+        for (auto& [id, in] : incoming)
+          if (in.placed && in.position >= from && in.position < to)
+            dropped |= std::erase_if(in.waiting, [producer](const Member& w) {
+                         return w.producer == producer;
+                       }) != 0;
+        if (dropped) settle();
         break;
       }
       default:
@@ -1598,6 +1646,7 @@ struct Bridge::Impl {
                   cluster::kOffsetDigits);
     }
     writer->commit();
+    last_published = claim.position;
     after_fleet_write(size);
     return true;
   }
@@ -1663,7 +1712,7 @@ struct Bridge::Impl {
   // broadcasts did, and a flood of the others lapped a worker behind, which disconnects its
   // clients; found by a review.)
   bool ring_publish(MessageType t, const std::string& payload) {
-    if (writer->publish(static_cast<std::uint16_t>(t), bytes_of(payload)) ==
+    if (writer->publish(static_cast<std::uint16_t>(t), bytes_of(payload), &last_published) ==
         shm::PublishStatus::ok) {
       after_fleet_write(payload.size());
       return true;
@@ -1778,6 +1827,8 @@ struct Bridge::Impl {
             std::numeric_limits<std::uint32_t>::max()));
         if (!ring_broadcast(nsp, std::move(r->packet), r->opts, id, true))
           incoming[id].waiting.clear();
+        else
+          place(id);
         settle_request(id);
         return;
       }
@@ -1811,6 +1862,8 @@ struct Bridge::Impl {
     incoming_due(id);
     if (!ring_publish(MessageType::fetch_sockets, cluster::write_message(body)))
       incoming[id].waiting.clear();
+    else
+      place(id);
     settle_request(id);
     return id;
   }
@@ -1819,7 +1872,10 @@ struct Bridge::Impl {
                    const std::vector<sio::Binary>& blobs = {}) {
     incoming.emplace(id, make_incoming(r, nsp));
     incoming_due(id);
-    if (!ring_publish(t, cluster::write_message(body, blobs))) incoming[id].waiting.clear();
+    if (!ring_publish(t, cluster::write_message(body, blobs)))
+      incoming[id].waiting.clear();
+    else
+      place(id);
     settle_request(id);
   }
 

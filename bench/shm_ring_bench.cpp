@@ -50,9 +50,11 @@
 //                                  one shared ring (1 MiB each), the producer publishing to them
 //                                  in turn; reader_cpu_ns: the reader's process's CPU time (user
 //                                  + system, all its threads: the notifier's too) per record.
-//   ring_read/64B/ring=1MiB[/exclusive], base_moodycamel_read/64B
-//                                  one thread taking 512 records out of a ring / a moodycamel
-//                                  queue, in the cache: each reader's own cost per record.
+//   ring_read/64B/ring=1MiB[/exclusive][/peek], base_moodycamel_read/64B
+//                                  one thread taking 512 records out of a ring (by poll(), or
+//                                  by peek() and consume(), as the cluster's workers read) / a
+//                                  moodycamel queue, in the cache: each reader's own cost per
+//                                  record.
 //   base_moodycamel_1p1c/64B[/pool=1MiB]
 //                                  moodycamel::ConcurrentQueue, 2 threads of one process (initial
 //                                  pool 4 MiB, or 1 MiB: a 1 MiB ring's footprint).
@@ -1143,15 +1145,16 @@ void BM_Moodycamel(benchmark::State& state, std::uint64_t items, std::size_t ini
   });
 }
 
-// ring_read/64B/ring=1MiB[/exclusive] vs base_moodycamel_read/64B: what reading costs one thread
-// with nothing shared — each iteration puts 512 64 B records in (untimed; 32 KiB of data, with
-// its metadata within the L2), then times one thread taking them all out (poll of up to 256 with
-// a callback that reads the sequence number; try_dequeue_bulk of 256 into an array). No other
+// ring_read/64B/ring=1MiB[/exclusive][/peek] vs base_moodycamel_read/64B: what reading costs one
+// thread with nothing shared — each iteration puts 512 64 B records in (untimed; 32 KiB of data,
+// with its metadata within the L2), then times one thread taking them all out (poll of up to 256
+// with a callback that reads the sequence number; /peek: peek() of up to 256 views, the sequence
+// numbers read from the ring, consume(); try_dequeue_bulk of 256 into an array). No other
 // core touches them: the figure is each reader's own instructions per record, the part of
 // 1P -> 1R that no cache line transfer explains.
 constexpr std::uint64_t kReadBatch = 512;
 
-void BM_RingRead(benchmark::State& state, bool exclusive) {
+void BM_RingRead(benchmark::State& state, bool exclusive, bool zero_copy) {
   guarded(state, [&] {
     const int cpu = sb::cpu_for(0);
     sb::ScopedPin pin(cpu);
@@ -1161,6 +1164,7 @@ void BM_RingRead(benchmark::State& state, bool exclusive) {
     auto reader = RingReader::attach(ring.segment(), ReaderOptions{"bench-read", cpu});
     if (!reader) throw std::runtime_error("RingReader::attach: " + reader.error().message);
     std::vector<std::byte> payload(64, std::byte{0x5a});
+    std::vector<RecordView> views(256);
     std::uint64_t seq = 0, next = 0, bad = 0;
     for (auto _ : state) {
       for (std::uint64_t i = 0; i < kReadBatch; ++i, ++seq) {
@@ -1172,13 +1176,31 @@ void BM_RingRead(benchmark::State& state, bool exclusive) {
       }
       const std::uint64_t t0 = sb::now_ns();
       for (std::uint64_t got = 0; got < kReadBatch;) {
-        const std::size_t n = reader->poll(
-            [&](const RecordView& v) {
-              std::uint64_t x = 0;
-              std::memcpy(&x, v.payload.data(), sizeof x);
-              bad += x != next++;
-            },
-            256);
+        std::size_t n = 0;
+        if (zero_copy) {
+          // peek() / consume(), as the cluster's workers read: the views into the ring, the
+          // sequence numbers read from them, then validated (none is overwritten here).
+          n = reader->peek(views);
+          std::uint64_t expect = next;
+          for (std::size_t i = 0; i < n; ++i) {
+            std::uint64_t x = 0;
+            std::memcpy(&x, views[i].payload.data(), sizeof x);
+            bad += x != expect++;
+          }
+          if (!reader->consume(std::span<const RecordView>(views.data(), n))) {
+            state.SkipWithError("consume() found the records overwritten");
+            return;
+          }
+          next = expect;
+        } else {
+          n = reader->poll(
+              [&](const RecordView& v) {
+                std::uint64_t x = 0;
+                std::memcpy(&x, v.payload.data(), sizeof x);
+                bad += x != next++;
+              },
+              256);
+        }
         if (n == 0) {
           state.SkipWithError("the reader found fewer records than were published");
           return;
@@ -1814,6 +1836,9 @@ void print_ratios(std::FILE* out, const CapturingReporter& r) {
   print_ratio(out, r, "",
               {"ring(exclusive)", "ring_read/64B/ring=1MiB/exclusive", "items_per_second"}, mc_read,
               fmt_rate);
+  print_ratio(
+      out, r, "the same by peek() and consume() (zero-copy, as the cluster's workers read):",
+      {"ring(peek)", "ring_read/64B/ring=1MiB/peek", "items_per_second"}, mc_read, fmt_rate);
   print_ratio(out, r,
               "parked reader one-way p90, exclusive ring with fenced commits vs exclusive ring "
               "(its reader in another process: its producer fences on the reader's request), "
@@ -2088,12 +2113,14 @@ void register_benchmarks() {
     }
   }
 
-  for (bool exclusive : {false, true})
-    benchmark::RegisterBenchmark(
-        exclusive ? "ring_read/64B/ring=1MiB/exclusive" : "ring_read/64B/ring=1MiB", BM_RingRead,
-        exclusive)
-        ->Iterations(scaled<std::int64_t>(4000, 20))
-        ->UseManualTime();
+  for (bool zero_copy : {false, true})
+    for (bool exclusive : {false, true})
+      benchmark::RegisterBenchmark((std::string("ring_read/64B/ring=1MiB") +
+                                    (exclusive ? "/exclusive" : "") + (zero_copy ? "/peek" : ""))
+                                       .c_str(),
+                                   BM_RingRead, exclusive, zero_copy)
+          ->Iterations(scaled<std::int64_t>(4000, 20))
+          ->UseManualTime();
   benchmark::RegisterBenchmark("base_moodycamel_read/64B", BM_MoodycamelRead)
       ->Iterations(scaled<std::int64_t>(4000, 20))
       ->UseManualTime();

@@ -2120,25 +2120,62 @@ static void flood_from_worker_0(std::vector<std::unique_ptr<Worker>>& workers,
     workers[0]->server->of("/").to("nobody").emit("x", sio::Args{text});
 }
 
-// A request whose record the ring overwrote before a worker read it: that worker, lapped, says
-// what it lost (LAPPED), and the request completes without its answer at once, as for a dead
-// worker (it never ran it, and its clients were disconnected at the lap), not at its 60 s
-// timeout. Before 2026-12-07 it waited for the timeout.
+// Requests whose records the ring overwrote before a worker read them: that worker, lapped,
+// says what it lost (LAPPED: exactly the bytes its reader skipped), and the requests complete at
+// once with the outcome of their timeout, without its answer, not at their 60 s: a fetchSockets
+// with the others' sockets (worker 1's clients were disconnected at its lap anyway), a
+// serverSideEmitWithAck with "operation has timed out" (its handler never ran there). Before
+// 2026-12-07 both waited for their timeout.
 TEST_P(ClusterAdapterTest, ARequestALappedWorkerNeverReadCompletesWithoutItsAnswer) {
   const auto a = connect(0);
   const auto b = connect(1);
+  workers_[1]->server->of("/").on_server_side(
+      "ping", [](sio::Args, std::function<void(sio::Args)> ack) { ack(sio::Args{"pong"}); });
+  // What worker 1 writes, from now on.
+  auto said = shm::RingReader::attach(GetParam() ? worker_rings_[1] : *segment_,
+                                      {"test", -1, shm::StartAt::latest});
+  ASSERT_TRUE(said) << said.error().message;
   std::vector<sio::RemoteSocket> got;
   bool done = false;
   workers_[0]->server->of("/").timeout(60s).fetch_sockets([&](std::vector<sio::RemoteSocket> all) {
     got = std::move(all);
     done = true;
   });
+  std::optional<std::string> error = "not called";
+  std::vector<sio::Args> answers;
+  workers_[0]->server->of("/").server_side_emit_with_ack(
+      "ping", sio::Args{}, 60s, [&](std::optional<std::string> e, std::vector<sio::Args> r) {
+        error = std::move(e);
+        answers = std::move(r);
+      });
   flood_from_worker_0(workers_, ring_bytes_);
-  ASSERT_TRUE(drive([&] { return done; })) << "waited for worker 1's answer";
+  ASSERT_TRUE(drive([&] { return done && error != std::optional<std::string>("not called"); }))
+      << "waited for worker 1's answers";
   EXPECT_GT(workers_[1]->node->stats().laps, 0u);
   ASSERT_EQ(got.size(), 1u);  // (worker 1's clients, b among them, were disconnected at its lap)
   EXPECT_EQ(got.front().id(), a.second);
+  EXPECT_EQ(error, std::optional<std::string>("operation has timed out"));
+  EXPECT_TRUE(answers.empty());
   (void)b;
+  // What it said it lost is what its reader of that ring skipped, byte for byte.
+  // (Only worker 1 is lapped: worker 0's publishes keep its reader up. On the shared ring this
+  // reader is lapped by the flood too, and reads on from the oldest record, in calls of 256.)
+  std::uint64_t said_lost = 0;
+  while (said.value().poll([&](const shm::RecordView& v) {
+    if (v.type != static_cast<std::uint16_t>(cluster::MessageType::lapped)) return;
+    const auto m = cluster::read_message(v.payload);
+    ASSERT_TRUE(m);
+    EXPECT_EQ(m->body.at("ring").to_number<int>(), GetParam() ? 0 : -1);
+    said_lost +=
+        m->body.at("to").to_number<std::uint64_t>() - m->body.at("from").to_number<std::uint64_t>();
+  }) != 0 ||
+         said.value().last_loss().records != 0) {
+  }
+  std::uint64_t skipped = 0;
+  for (const auto& row : shm::inspect::readers(GetParam() ? worker_rings_[0] : *segment_))
+    if (row.label == "worker-1") skipped += row.lost_bytes;
+  EXPECT_GT(skipped, 0u);
+  EXPECT_EQ(said_lost, skipped);
 }
 
 // A lap that did not cover a request keeps it waiting for that worker's answer: worker 1 read
@@ -2176,25 +2213,27 @@ TEST_P(ClusterAdapterTest, ALapAfterARequestWasReadKeepsItWaitingForTheAnswer) {
   EXPECT_EQ(answers[0].values.at(0), "held");
 }
 
-// A LAPPED record without its ring and range, or naming no worker's ring, is refused (counted,
-// said), and ends nothing.
+// A LAPPED record without its ring and range, or naming no worker's ring (any ring but -1 on
+// one shared ring), is refused (counted, said), and ends nothing.
 TEST_P(ClusterAdapterTest, ALapSaidWithoutItsRangeIsRefused) {
   auto w = shm::RingWriter::attach(*segment_, {"stray", -1});
   ASSERT_TRUE(w) << w.error().message;
   testing::internal::CaptureStderr();
   const std::uint64_t bad = workers_[0]->node->stats().bad_records;
-  for (const char* body : {R"({"ring":-1,"from":0})", R"({"ring":7,"from":0,"to":10})",
-                           R"({"ring":-2,"from":0,"to":10})", R"({"ring":-1,"from":-5,"to":10})",
-                           R"({"ring":"x","from":0,"to":10})"}) {
+  for (const char* body :
+       {R"({"ring":-1,"from":0})", R"({"ring":7,"from":0,"to":10})",
+        R"({"ring":-2,"from":0,"to":10})", R"({"ring":-1,"from":-5,"to":10})",
+        R"({"ring":"x","from":0,"to":10})",
+        GetParam() ? R"({"ring":2,"from":0,"to":10})" : R"({"ring":0,"from":0,"to":10})"}) {
     const std::string m = cluster::write_message(boost::json::parse(body).as_object());
     ASSERT_EQ(w.value().publish(static_cast<std::uint16_t>(cluster::MessageType::lapped),
                                 {reinterpret_cast<const std::byte*>(m.data()), m.size()}),
               shm::PublishStatus::ok);
   }
-  const bool counted = drive([&] { return workers_[0]->node->stats().bad_records >= bad + 5; });
+  const bool counted = drive([&] { return workers_[0]->node->stats().bad_records >= bad + 6; });
   const std::string said = testing::internal::GetCapturedStderr();
   ASSERT_TRUE(counted);
-  EXPECT_EQ(workers_[0]->node->stats().bad_records, bad + 5);
+  EXPECT_EQ(workers_[0]->node->stats().bad_records, bad + 6);
   EXPECT_NE(said.find("a lap said without its ring and range"), std::string::npos) << said;
 }
 

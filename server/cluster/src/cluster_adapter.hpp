@@ -625,7 +625,7 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
     }
     node_.out().commit();
     if (position != nullptr) *position = claim.position;
-    node_.last_published = claim.position;
+    node_.committed(claim.position);
     ++node_.stats.broadcasts_published;
     ++node_.stats.messages_published;
     node_.keep_up(claim.position);

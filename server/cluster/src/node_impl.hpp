@@ -454,9 +454,22 @@ struct Node::Impl {
     return true;
   }
   std::map<std::string, std::chrono::steady_clock::time_point> publish_failure_said;
-  // Where this worker's last record went in its ring (out()): publish_tracked notes it.
-  std::uint64_t last_published = 0;
-  bool publish(MessageType t, const std::string& payload) {
+  // The request publish_tracked is publishing (its record the next one committed): placed at
+  // that record's position as soon as it is committed, before keep_up's drain, which may
+  // publish answers of its own and apply a LAPPED that covers the request (a review).
+  std::optional<std::uint64_t> placing;
+  void committed(std::uint64_t at) {
+    if (!placing) return;
+    if (auto it = pending.find(*placing); it != pending.end()) {
+      it->second.ring = own_writer ? options.worker : -1;
+      it->second.position = at;
+      it->second.placed = true;
+    }
+    placing.reset();
+  }
+  // (`keep`: false for a LAPPED, a few dozen bytes that cannot lap this worker's reader: said
+  // right after a lap, its keep_up would read some two rings' worth in that one turn.)
+  bool publish(MessageType t, const std::string& payload, bool keep = true) {
     std::uint64_t at = 0;
     // (More binary parts than a reader takes: refused here, as a record too large is, not
     // published for every reader to skip as a bad record.)
@@ -475,8 +488,8 @@ struct Node::Impl {
       return false;
     }
     ++stats.messages_published;
-    last_published = at;
-    keep_up(at);
+    committed(at);
+    if (keep) keep_up(at);
     return true;
   }
   // A worker must never be lapped by its own records: one turn can publish many (a read of many
@@ -791,15 +804,10 @@ struct Node::Impl {
                        const std::vector<Responder>& responders, Send send,
                        bool answers_owed = false) {
     track(rid, PendingRequest{collector, responders, answers_owed});
-    if (send()) {
-      // (The publish may have read the ring, and the answers with it: the request may be done.)
-      if (auto it = pending.find(rid); it != pending.end()) {
-        it->second.ring = own_writer ? options.worker : -1;
-        it->second.position = last_published;
-        it->second.placed = true;
-      }
-      return;
-    }
+    placing = rid;
+    const bool sent = send();
+    placing.reset();
+    if (sent) return;
     untrack(rid);
     for (const Responder& r : responders) collector->fail_source(r.producer + 1u, true);
   }
@@ -836,14 +844,19 @@ struct Node::Impl {
   void worker_down(pid_t pid) {
     drop_responders([pid](const Responder& r) { return r.who.pid == pid; });
   }
-  // Another worker (shared-ring producer `producer`) says it never read [from, to) of `ring`
-  // (LAPPED): the requests published there stop waiting for it, as for a dead worker's answers
-  // (it never ran them; its clients were disconnected at the lap).
+  // Another worker (shared-ring producer `producer`: a worker or the fleet bridge) says it
+  // never read [from, to) of `ring` (LAPPED): the requests published there stop waiting for it
+  // at once, with the outcome of their timeout, whose answers would not have come from it either
+  // — its answers missing ("operation has timed out" with the others' answers; a fetchSockets
+  // completes with the others' sockets). Not as for a dead worker, whose part completes with no
+  // error: a lapped one is alive, and the request never ran there (a serverSideEmit's handler,
+  // the fleet behind a lapped bridge; a review).
   void peer_lapped(std::uint16_t producer, int ring, std::uint64_t from, std::uint64_t to) {
     drop_responders([producer](const Responder& r) { return r.producer == producer; },
                     [ring, from, to](const PendingRequest& q) {
                       return q.placed && q.ring == ring && q.position >= from && q.position < to;
-                    });
+                    },
+                    /*missing=*/true);
   }
   // This worker's reader lost [from, to) of `ring` (-1: the shared ring): said to the others
   // (LAPPED), after the read that found it (a publish may read the rings: not inside one).
@@ -851,7 +864,8 @@ struct Node::Impl {
     if (to <= from) return;
     net::post(io, [life = std::weak_ptr<bool>(lifetime), this, ring, from, to] {
       if (life.expired() || stopped) return;
-      publish(MessageType::lapped, write_message({{"ring", ring}, {"from", from}, {"to", to}}));
+      publish(MessageType::lapped, write_message({{"ring", ring}, {"from", from}, {"to", to}}),
+              /*keep=*/false);
     });
   }
   // Every pending request stops waiting for the responders `dead` names: it completes with the
@@ -859,10 +873,11 @@ struct Node::Impl {
   // has timed out", PendingRequest::answers_owed), and forgets finished requests.
   // fail_source() may complete a request and run its callback, which may start or end other
   // requests (changing `pending`): the callbacks run only after the walk.
-  // (`of`: only the requests it takes.)
+  // (`of`: only the requests it takes; `missing`: their answers count as missing whatever the
+  // request, as at its timeout.)
   template <class Pred, class Of = bool (*)(const PendingRequest&)>
   void drop_responders(
-      Pred dead, Of of = [](const PendingRequest&) { return true; }) {
+      Pred dead, Of of = [](const PendingRequest&) { return true; }, bool missing = false) {
     std::vector<std::tuple<std::shared_ptr<sio::AckCollector>, std::uint64_t, bool>> failed;
     for (auto it = pending.begin(); it != pending.end();) {
       auto c = it->second.collector.lock();
@@ -880,7 +895,7 @@ struct Node::Impl {
           ++r;
           continue;
         }
-        failed.emplace_back(c, r->producer + 1u, it->second.answers_owed);
+        failed.emplace_back(c, r->producer + 1u, it->second.answers_owed || missing);
         unref(*r);
         r = rs.erase(r);
       }

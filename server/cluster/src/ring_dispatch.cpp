@@ -457,7 +457,8 @@ void Node::Impl::apply(std::uint16_t type, std::uint16_t producer,
       };
       const json::value* ring = body.if_contains("ring");
       if (ring == nullptr || !ring->is_int64() || ring->get_int64() < -1 ||
-          ring->get_int64() >= options.workers || !whole("from") || !whole("to")) {
+          ring->get_int64() >= (options.ring_per_worker ? options.workers : 0) || !whole("from") ||
+          !whole("to")) {
         refuse_record("a lap said without its ring and range", type, producer, payload.size());
         break;
       }

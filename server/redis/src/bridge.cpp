@@ -923,7 +923,8 @@ struct Bridge::Impl {
           return v != nullptr && (v->is_uint64() || (v->is_int64() && v->get_int64() >= 0));
         };
         if (ring == nullptr || !ring->is_int64() || ring->get_int64() < -1 ||
-            ring->get_int64() >= options.workers || !whole("from") || !whole("to")) {
+            ring->get_int64() >= (options.ring_per_worker ? options.workers : 0) ||
+            !whole("from") || !whole("to")) {
           ++stats.bad_messages;
           break;
         }

@@ -220,9 +220,9 @@ std::string session_prefix(int index);
 // Makes the recovery tables of the cluster whose shared ring is `o.ring` (made at `ring_id`) as
 // its workers would make them with connection state recovery (NodeOptions: max_sessions,
 // session_bytes, and with ring_per_worker the cut logs for `o.workers` workers), whole in
-// /dev/shm: what cannot be made, said ("" when all were). A supervisor calls it before its
-// workers start, so that tables that do not fit stop the start (each worker would say it and go
-// on without recovery). The tables stay; the workers open them.
+// /dev/shm: what cannot be made, said with its cause (RecoveryTables::Refused::no when all were). A
+// supervisor calls it before its workers start, so that tables that do not fit stop the start (each
+// worker would say it and go on without recovery). The tables stay; the workers open them.
 struct RecoveryTables {
   enum class Refused {
     no,             // every table was made

@@ -2178,6 +2178,66 @@ TEST_P(ClusterAdapterTest, ARequestALappedWorkerNeverReadCompletesWithoutItsAnsw
   EXPECT_EQ(said_lost, skipped);
 }
 
+// A request's position is its own record's even when its publish reads the ring (keep_up: this
+// worker's reader over half a ring behind what it just wrote) and answers, in that read, a
+// request written before it: the answer's record comes after the request's, and a LAPPED naming
+// the request's position alone ends the wait for its sender. (Before a review of 2026-12-07 the
+// position noted was that of the last record the publish call wrote: the answer's.) Only one
+// shared ring: with a ring per worker a publish does not read.
+TEST_P(ClusterAdapterTest, ARequestsPositionIsItsOwnRecordsWhenItsPublishReadsTheRing) {
+  if (GetParam()) GTEST_SKIP() << "with a ring per worker a worker's publish does not read";
+  StandIn fake;
+  ASSERT_NO_FATAL_FAILURE(replace_worker_1(fake));
+  // (Worker 0 has read all there is: its reader is then behind by what the stand-in writes.)
+  ASSERT_TRUE(drive([&] {
+    const auto snap = shm::inspect::snapshot(*segment_);
+    for (const auto& row : shm::inspect::readers(*segment_))
+      if (row.label == "worker-0") return row.position == snap.frontier;
+    return false;
+  }));
+  auto look = shm::RingReader::attach(*segment_, {"test", -1, shm::StartAt::latest});
+  ASSERT_TRUE(look) << look.error().message;
+  // The stand-in asks worker 0 for its sockets, then writes over half a ring, while worker 0 has
+  // no turn to read.
+  sio::BroadcastOptions none;
+  ASSERT_EQ(say(*fake.shared, cluster::MessageType::fetch_sockets,
+                {{"requestId", 4242}, {"nsp", "/"}, {"opts", cluster::options_to_json(none)}}),
+            shm::PublishStatus::ok);
+  sio::BroadcastOptions nobody;
+  nobody.rooms = {"nobody"};
+  const std::string frame = "42[\"x\",\"" + std::string(200, 'p') + "\"]";
+  std::vector<std::byte> rec(cluster::broadcast_size("/", nobody, frame.size(), {}));
+  cluster::write_broadcast(rec, "/", nobody, cluster::broadcast_flags(nobody.flags), 0, frame, {});
+  for (std::uint64_t written = 0; written < ring_bytes_ * 8 / 10;
+       written += shm::layout::footprint(rec.size()))
+    ASSERT_EQ(
+        fake.shared->publish(static_cast<std::uint16_t>(cluster::MessageType::broadcast), rec),
+        shm::PublishStatus::ok);
+  std::optional<std::string> error = "not called";
+  workers_[0]->server->of("/").server_side_emit_with_ack(
+      "q", sio::Args{}, 60s,
+      [&](std::optional<std::string> e, std::vector<sio::Args>) { error = std::move(e); });
+  // Where the request went, and that worker 0's answer to the stand-in came after it, in the
+  // same call (its read of the ring).
+  std::optional<std::uint64_t> request, answer;
+  while (look.value().poll([&](const shm::RecordView& v) {
+    if (v.type == static_cast<std::uint16_t>(cluster::MessageType::server_side_emit))
+      request = v.position;
+    if (v.type == static_cast<std::uint16_t>(cluster::MessageType::fetch_sockets_response))
+      answer = v.position;
+  }) != 0) {
+  }
+  ASSERT_TRUE(request && answer) << "worker 0's publish did not read the ring";
+  ASSERT_GT(*answer, *request);
+  EXPECT_EQ(error, std::optional<std::string>("not called"));
+  ASSERT_EQ(say(*fake.shared, cluster::MessageType::lapped,
+                {{"ring", -1}, {"from", *request}, {"to", *request + 1}}),
+            shm::PublishStatus::ok);
+  ASSERT_TRUE(drive([&] { return error != std::optional<std::string>("not called"); }))
+      << "the LAPPED naming the request's position did not end the wait for the stand-in";
+  EXPECT_EQ(error, std::optional<std::string>("operation has timed out"));
+}
+
 // A lap that did not cover a request keeps it waiting for that worker's answer: worker 1 read
 // the request (its handler holds the ack) before it was lapped; its answer, given after worker
 // 0 has read its LAPPED, is in the result.

@@ -41,8 +41,9 @@ struct PendingRequest {
   // completes with the live workers' answers, no error (socket.io's removeNode for those).
   bool answers_owed = false;
   // Where the request was published: the ring (the owner worker's index; -1: the shared ring)
-  // and its position there (placed: known once the publish returned). A responder lapped over
-  // it (its LAPPED names a range of that ring holding the position) never read it.
+  // and its position there (placed: noted as its record was committed, Node::Impl::committed). A
+  // responder lapped over it (its LAPPED names a range of that ring holding the position) never
+  // read it.
   int ring = -1;
   std::uint64_t position = 0;
   bool placed = false;
@@ -805,7 +806,14 @@ struct Node::Impl {
                        bool answers_owed = false) {
     track(rid, PendingRequest{collector, responders, answers_owed});
     placing = rid;
-    const bool sent = send();
+    bool sent = false;
+    try {
+      sent = send();
+    } catch (...) {  // (out of memory making the record: nothing was committed)
+      placing.reset();
+      untrack(rid);
+      throw;
+    }
     placing.reset();
     if (sent) return;
     untrack(rid);

@@ -89,9 +89,10 @@ enum class MessageType : std::uint16_t {
   ring_owner = 43,
   // A worker's reader was lapped ({"ring": the owner worker's index of the ring it lost records
   // of, -1 for the shared ring; "from", "to": the positions [from, to) of that ring it never
-  // read}): a request of another worker published there waits for no answer of it (it never
-  // read the request), and completes without it at once (Node::Impl::peer_lapped). Since
-  // 2026-12-07: before, such a request waited for its whole timeout.
+  // read}): a request of another worker published there gets no answer from it (it never read
+  // the request), and ends its wait for it at once, as at the request's timeout, its answers
+  // missing (Node::Impl::peer_lapped). Since 2026-12-07: before, such a request waited for its
+  // whole timeout.
   lapped = 44,
 };
 const char* to_string(MessageType t) noexcept;

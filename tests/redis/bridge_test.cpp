@@ -786,7 +786,7 @@ TEST_F(Bridge, AMembersRequestIsAnsweredBeforeItsOwnTimeoutWhileAWorkerIsSilent)
 // A worker lapped over the bridge's request for a member (its LAPPED names a range holding the
 // request's position: it never read it) is not waited for: the member's fetchSockets is answered
 // at once, not at four fifths of its 60 s. A LAPPED whose range does not hold it, or that names
-// no ring of the cluster, changes nothing (the second counted as a bad message). Before
+// a ring the cluster does not have (counted as bad messages), changes nothing. Before
 // 2026-12-07 the bridge waited for the lapped worker until the deadline.
 TEST_F(Bridge, AWorkerLappedOverAMembersRequestIsNotWaitedFor) {
   RedisServer server(free_port());

@@ -2238,6 +2238,55 @@ TEST_P(ClusterAdapterTest, ARequestsPositionIsItsOwnRecordsWhenItsPublishReadsTh
   EXPECT_EQ(error, std::optional<std::string>("operation has timed out"));
 }
 
+// A worker's death said with its start time (WORKER_DOWN's "start", as the supervisor says it)
+// ends the waits for that process only: a process of the same pid with another start time (the
+// pid taken again since, before this worker read the death) is still waited for. (By the pid
+// alone before 2026-12-07.) Both workers here are one process: the deaths name its pid. One
+// shared ring: the answer after the death is then read after it.
+TEST_P(ClusterAdapterTest, ADeathSaidWithItsStartTimeIsNotTakenForAnotherProcessOfItsPid) {
+  if (GetParam()) GTEST_SKIP() << "the same matching; one shared ring orders the answer after it";
+  std::function<void(sio::Args)> held;
+  workers_[1]->server->of("/").on_server_side(
+      "hold", [&held](sio::Args, std::function<void(sio::Args)> ack) { held = std::move(ack); });
+  auto supervisor = shm::RingWriter::attach(*segment_, {"supervisor", -1});
+  ASSERT_TRUE(supervisor) << supervisor.error().message;
+  const std::uint64_t start = shm::process_start_time(::getpid());
+  ASSERT_NE(start, 0u);
+  struct Wait {
+    std::optional<std::string> error = "not called";
+    std::vector<sio::Args> answers;
+    bool done() const { return error != std::optional<std::string>("not called"); }
+  };
+  auto ask = [&](Wait& into) {
+    held = nullptr;
+    workers_[0]->server->of("/").server_side_emit_with_ack(
+        "hold", sio::Args{}, 60s, [&into](std::optional<std::string> e, std::vector<sio::Args> r) {
+          into.error = std::move(e);
+          into.answers = std::move(r);
+        });
+    return drive([&] { return static_cast<bool>(held); });
+  };
+  Wait first;
+  ASSERT_TRUE(ask(first));
+  ASSERT_EQ(say(supervisor.value(), cluster::MessageType::worker_down,
+                {{"pid", ::getpid()}, {"worker", 1}, {"start", start + 1}}),
+            shm::PublishStatus::ok);
+  held(sio::Args{"held"});
+  ASSERT_TRUE(drive([&] { return first.done(); }));
+  EXPECT_FALSE(first.error) << *first.error;
+  ASSERT_EQ(first.answers.size(), 1u) << "another process of that pid taken for the dead one";
+  EXPECT_EQ(first.answers[0].values.at(0), "held");
+  // The same death with the process's own start time ends the wait for it at once, no error.
+  Wait second;
+  ASSERT_TRUE(ask(second));
+  ASSERT_EQ(say(supervisor.value(), cluster::MessageType::worker_down,
+                {{"pid", ::getpid()}, {"worker", 1}, {"start", start}}),
+            shm::PublishStatus::ok);
+  ASSERT_TRUE(drive([&] { return second.done(); }));
+  EXPECT_FALSE(second.error) << *second.error;
+  EXPECT_TRUE(second.answers.empty());
+}
+
 // A lap that did not cover a request keeps it waiting for that worker's answer: worker 1 read
 // the request (its handler holds the ack) before it was lapped; its answer, given after worker
 // 0 has read its LAPPED, is in the result.

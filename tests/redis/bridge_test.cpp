@@ -29,6 +29,7 @@
 #include "shmio/redis/client.hpp"
 #include "shmio/shm/board.hpp"
 #include "shmio/shm/inspect.hpp"
+#include "shmio/shm/process.hpp"
 #include "shmio/shm/ring_reader.hpp"
 #include "shmio/shm/ring_writer.hpp"
 #include "shmio/shm/segment.hpp"
@@ -849,6 +850,63 @@ TEST_F(Bridge, AWorkerLappedOverAMembersRequestIsNotWaitedFor) {
       put(*worker, cluster::MessageType::lapped, {{"ring", -1}, {"from", *at}, {"to", *at + 1}}),
       shm::PublishStatus::ok);
   ASSERT_TRUE(drive([&] { return answered(); })) << "waited for the lapped worker";
+}
+
+// A worker's death said with its start time ends the bridge's wait for that process only: one
+// of the same pid and another start time (the pid taken again since) is still waited for, and
+// the member is not answered before it (or the deadline); with the worker's own start time, at
+// once. (By the pid alone before 2026-12-07.) The worker here is this process: the deaths name
+// its pid.
+TEST_F(Bridge, ADeathSaidWithItsStartTimeIsNotTakenForAnotherProcessOfItsPid) {
+  RedisServer server(free_port());
+  server.start();
+  auto pub = client(server.url());
+  auto member = client(server.url());
+  member->subscribe("socket.io-response#/#");
+  member->subscribe("socket.io#/#");
+  auto worker = shm::RingWriter::attach(*segment_, {"worker-0", -1});  // alive, never answers
+  auto supervisor = shm::RingWriter::attach(*segment_, {"supervisor", -1});
+  ASSERT_TRUE(worker && supervisor);
+  const std::uint64_t start = shm::process_start_time(::getpid());
+  ASSERT_NE(start, 0u);
+  start_bridge(server.url(), redis::FleetMode::classic, redis::ShardedSubscription::dynamic, 10000,
+               60s);
+  ASSERT_TRUE(bridge_subscribed(*pub));
+  ASSERT_TRUE(drive([&] { return subscribers(*pub, "NUMSUB", "socket.io-response#/#") == 2; }));
+  ASSERT_TRUE(drive([&] { return subscribers(*pub, "NUMSUB", "socket.io#/#") == 1; }));
+  got_.clear();
+  fleet::ClassicRequest r;
+  r.type = fleet::ClassicRequestType::sockets;
+  r.uid = "nodeA";
+  r.request_id = "death";
+  const std::uint64_t asked = bridge_->stats().requests_in;
+  pub->command({"PUBLISH", "socket.io-request#/#", fleet::encode_classic_request(r)});
+  ASSERT_TRUE(drive([&] { return bridge_->stats().requests_in > asked; }));
+  const auto answered = [&] {
+    for (const auto& m : got_)
+      if (auto a = fleet::decode_classic_response(m.payload); a && a->request_id == "death")
+        return true;
+    return false;
+  };
+  ASSERT_EQ(put(*supervisor, cluster::MessageType::worker_down,
+                {{"pid", ::getpid()}, {"worker", 0}, {"start", start + 1}}),
+            shm::PublishStatus::ok);
+  // A marker after it (the bridge reads the ring in order and publishes on one connection).
+  const std::string frame = R"(42["marker"])";
+  std::vector<std::byte> bytes(cluster::broadcast_size("/", {}, frame.size(), {}));
+  cluster::write_broadcast(bytes, "/", {}, 0, 0, frame, {});
+  ASSERT_EQ(worker->publish(static_cast<std::uint16_t>(cluster::MessageType::broadcast), bytes),
+            shm::PublishStatus::ok);
+  ASSERT_TRUE(drive([&] {
+    for (const auto& m : got_)
+      if (m.channel == "socket.io#/#" && m.payload.find("marker") != std::string::npos) return true;
+    return false;
+  }));
+  EXPECT_FALSE(answered()) << "another process of that pid taken for the dead worker";
+  ASSERT_EQ(put(*supervisor, cluster::MessageType::worker_down,
+                {{"pid", ::getpid()}, {"worker", 0}, {"start", start}}),
+            shm::PublishStatus::ok);
+  ASSERT_TRUE(drive([&] { return answered(); })) << "waited for the dead worker";
 }
 
 // The bridge lapped by the ring says what it lost (LAPPED, the shared ring's range [from, to)),

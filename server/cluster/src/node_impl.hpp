@@ -67,6 +67,7 @@ struct CopiedRecord {
 // before any flush, which could close fast clients as slow consumers; found by a bug hunt.)
 struct DeathWaiting {
   pid_t pid = 0;
+  std::uint64_t start = 0;  // (its start time; 0: not said)
   int worker = -1;
   std::uint64_t dead_end = 0;      // the dead worker's ring is read up to here
   bool dead_read_nothing = false;  // or until a read there finds nothing (a claim it left)
@@ -849,8 +850,14 @@ struct Node::Impl {
           arm_dead_check();
         });
   }
-  void worker_down(pid_t pid) {
-    drop_responders([pid](const Responder& r) { return r.who.pid == pid; });
+  // (`start`: the dead process's start time, 0 where the supervisor could not read it: then
+  // by pid alone, as before 2026-12-07, when a process that took the same pid since was taken
+  // for the dead one by a worker that read the death late.)
+  static bool is_dead(const shm::ProcessIdentity& who, pid_t pid, std::uint64_t start) {
+    return who.pid == pid && (start == 0 || who.start_time == start);
+  }
+  void worker_down(pid_t pid, std::uint64_t start) {
+    drop_responders([pid, start](const Responder& r) { return is_dead(r.who, pid, start); });
   }
   // Another worker (shared-ring producer `producer`: a worker or the fleet bridge) says it
   // never read [from, to) of `ring` (LAPPED): the requests published there stop waiting for it
@@ -985,7 +992,7 @@ struct Node::Impl {
                     WorkerRing* from);
   std::optional<DeathWaiting> death_waiting;
   // A death said by the supervisor, applied (worker_down, the sessions, the loads).
-  void apply_death(pid_t pid);
+  void apply_death(pid_t pid, std::uint64_t start);
   // With a death waiting: once the dead worker's ring is read up to where the death was said
   // (or a read there found nothing: a claim it left unfinished), the death and the shared ring's
   // records after it.

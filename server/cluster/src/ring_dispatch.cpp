@@ -209,17 +209,17 @@ void Node::Impl::step_death() {
   DeathWaiting done = std::move(*death_waiting);
   death_waiting.reset();
   applied_end = done.record_end;  // (as for any record: before it is applied)
-  apply_death(done.pid);
+  apply_death(done.pid, done.start);
   if (!held.empty()) release_held();
   if (stopped) return;
   apply_copied(done.rest, 0, done.batch_end, nullptr);
 }
 
-void Node::Impl::apply_death(pid_t pid) {
-  worker_down(pid);
+void Node::Impl::apply_death(pid_t pid, std::uint64_t start) {
+  worker_down(pid, start);
   // Its connected sessions count as disconnected from now (the recovery window runs).
   if (sessions) sessions->worker_died(pid);
-  std::erase_if(loads, [pid](const auto& e) { return e.second.who.pid == pid; });
+  std::erase_if(loads, [pid, start](const auto& e) { return is_dead(e.second.who, pid, start); });
 }
 
 bool Node::Impl::own_in_ring_order(const RecordView& v) {
@@ -441,12 +441,13 @@ void Node::Impl::apply(std::uint16_t type, std::uint16_t producer,
         if (dead->reader->position() < end) {
           death_waiting.emplace();
           death_waiting->pid = pid;
+          death_waiting->start = u64_of(body, "start");
           death_waiting->worker = static_cast<int>(said_worker);
           death_waiting->dead_end = end;
           break;  // (apply_copied keeps the rest)
         }
       }
-      apply_death(pid);
+      apply_death(pid, u64_of(body, "start"));
       break;
     }
     case MessageType::lapped: {

@@ -1311,8 +1311,13 @@ int run_supervisor(const SupervisorOptions& o,
       // (Looked at again before anything is written: while draining the periodic look stops,
       // and a SIGCHLD may have come behind a SIGTERM.)
       if (!ring_broken && check_rings() == nullptr) {
-        const std::string body = write_message(
-            {{"pid", static_cast<std::int64_t>(dead)}, {"worker", static_cast<std::int64_t>(i)}});
+        // (With its start time where it was read at its start: a process that took the same pid
+        // since, before a worker reads this, is not taken for the dead one.)
+        const std::uint64_t start =
+            w.identity && w.identity->pid == dead ? w.identity->start_time : 0;
+        const std::string body = write_message({{"pid", static_cast<std::int64_t>(dead)},
+                                                {"worker", static_cast<std::int64_t>(i)},
+                                                {"start", start}});
         // Not into a ring a lap ahead of its frontier: the publish would wait at the gate until
         // the frontier moves, and it moves not while a producer stopped in the middle of a write
         // (SIGSTOP, a debugger) holds it — this loop, with its stop signals taken only here, then

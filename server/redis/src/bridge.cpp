@@ -908,8 +908,13 @@ struct Bridge::Impl {
             rooms_said_by.erase(worker);
           }
         }
+        // (By its start time too where the supervisor said it: a process that took the same pid
+        // since is not the dead one.)
+        const std::uint64_t start = u64_of(body, "start");
         for (auto& [id, in] : incoming)
-          std::erase_if(in.waiting, [pid](const Member& w) { return w.who.pid == pid; });
+          std::erase_if(in.waiting, [pid, start](const Member& w) {
+            return w.who.pid == pid && (start == 0 || w.who.start_time == start);
+          });
         settle();
         break;
       }

@@ -51,6 +51,7 @@
 #include "shmio/shm/cut_log.hpp"
 #include "shmio/shm/inspect.hpp"
 #include "shmio/shm/process.hpp"
+#include "shmio/shm/registry.hpp"
 #include "shmio/shm/ring_reader.hpp"
 #include "shmio/shm/ring_writer.hpp"
 #include "shmio/shm/segment.hpp"
@@ -3638,6 +3639,67 @@ TEST(ClusterSupervisor, AWorkerKilledAtTheDrainsDeadlineIsSaid) {
       << said;
   EXPECT_FALSE(shm::Segment::attach(ring, shm::AttachMode::read_only)) << "the ring was left";
   (void)shm::Segment::remove(ring);
+}
+
+// The supervisor says a worker's death with the start time the worker's slot names it by (its
+// WORKER_DOWN's "start"), which workers and the fleet bridge match it by (before 2026-12-07 by
+// the pid alone): the worker attaches a writer as a Node does, says its slot's identity, and
+// dies when told.
+TEST(ClusterSupervisor, AWorkersDeathIsSaidWithItsStartTime) {
+  const std::string ring = "test-death-start-" + std::to_string(::getpid());
+  int said[2], go[2];
+  ASSERT_EQ(::pipe(said), 0);
+  ASSERT_EQ(::pipe(go), 0);
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // (a test killed on a failure takes this one along)
+    ::close(said[0]);
+    ::close(go[1]);
+    const cluster::SupervisorOptions o = one_worker_supervisor(ring, 5s);
+    const int rc = cluster::run_supervisor(o, [&](const cluster::WorkerContext& ctx) {
+      auto seg = shm::Segment::attach(ctx.ring);
+      if (!seg) return 3;
+      auto w = shm::RingWriter::attach(*seg, {"worker-0", -1});
+      if (!w) return 4;
+      const shm::ProcessIdentity me = shm::registry::owner_of(seg->producer_slot(w.value().id()));
+      (void)!::write(said[1], &me, sizeof me);
+      char c = 0;
+      (void)!::read(go[0], &c, 1);  // (a restarted one: at the test's end, EOF)
+      return 1;                     // (dies)
+    });
+    ::_exit(rc);
+  }
+  ::close(said[1]);
+  ::close(go[0]);
+  struct Stop {
+    pid_t child;
+    ~Stop() {
+      if (::kill(child, SIGTERM) == 0) ::waitpid(child, nullptr, 0);
+    }
+  } stop{child};
+  shm::ProcessIdentity worker{};
+  ASSERT_EQ(::read(said[0], &worker, sizeof worker), static_cast<ssize_t>(sizeof worker));
+  ASSERT_NE(worker.start_time, 0u);
+  auto seg = shm::Segment::attach(ring);
+  ASSERT_TRUE(seg) << seg.error().message;
+  auto reader = shm::RingReader::attach(*seg, {"test", -1, shm::StartAt::latest});
+  ASSERT_TRUE(reader) << reader.error().message;
+  ASSERT_EQ(::write(go[1], "d", 1), 1);
+  std::optional<boost::json::object> death;
+  for (int i = 0; i < 100 && !death; ++i) {
+    (void)reader.value().wait(100ms);
+    reader.value().poll([&](const shm::RecordView& v) {
+      if (v.type == static_cast<std::uint16_t>(cluster::MessageType::worker_down))
+        death = cluster::read_message(v.payload)->body;
+    });
+  }
+  ::close(go[1]);
+  ::close(said[0]);
+  ASSERT_TRUE(death) << "no WORKER_DOWN within 10 s";
+  EXPECT_EQ(death->at("pid").to_number<pid_t>(), worker.pid);
+  EXPECT_EQ(death->at("start").to_number<std::uint64_t>(), worker.start_time);
+  EXPECT_EQ(death->at("worker").to_number<int>(), 0);
 }
 
 // A program that gives its forked children their own Asio signal pipe itself (io_context::

@@ -182,7 +182,21 @@ class Bridge : public ::testing::Test {
     const std::string said = cluster::write_message(body);
     return worker.publish(static_cast<std::uint16_t>(t),
                           {reinterpret_cast<const std::byte*>(said.data()), said.size()});
+  }  // A plain broadcast of `worker`'s, "marker": the bridge reads the ring in order and publishes
+  // on one connection, so what it published for the records before it comes before it.
+  static shm::PublishStatus put_marker(shm::RingWriter& worker) {
+    const std::string frame = R"(42["marker"])";
+    std::vector<std::byte> bytes(cluster::broadcast_size("/", {}, frame.size(), {}));
+    cluster::write_broadcast(bytes, "/", {}, 0, 0, frame, {});
+    return worker.publish(static_cast<std::uint16_t>(cluster::MessageType::broadcast), bytes);
   }
+  // Whether the marker came on the fleet's channel.
+  bool marker_came() const {
+    for (const auto& m : got_)
+      if (m.channel == "socket.io#/#" && m.payload.find("marker") != std::string::npos) return true;
+    return false;
+  }
+
   // Worker 0's names in part `part` of `parts` of one announcement (announce_namespaces).
   static shm::PublishStatus say_names_part(shm::RingWriter& worker, json::array nsps,
                                            std::uint64_t part, std::uint64_t parts) {
@@ -834,16 +848,8 @@ TEST_F(Bridge, AWorkerLappedOverAMembersRequestIsNotWaitedFor) {
             shm::PublishStatus::ok);  // (one shared ring: it has no worker ring 0)
   // Then a broadcast of the worker's, a marker: the bridge reads the ring in order and publishes
   // on one connection, so an answer the LAPPEDs made would come before it.
-  const std::string frame = R"(42["marker"])";
-  std::vector<std::byte> bytes(cluster::broadcast_size("/", {}, frame.size(), {}));
-  cluster::write_broadcast(bytes, "/", {}, 0, 0, frame, {});
-  ASSERT_EQ(worker->publish(static_cast<std::uint16_t>(cluster::MessageType::broadcast), bytes),
-            shm::PublishStatus::ok);
-  ASSERT_TRUE(drive([&] {
-    for (const auto& m : got_)
-      if (m.channel == "socket.io#/#" && m.payload.find("marker") != std::string::npos) return true;
-    return false;
-  }));
+  ASSERT_EQ(put_marker(*worker), shm::PublishStatus::ok);
+  ASSERT_TRUE(drive([&] { return marker_came(); }));
   EXPECT_EQ(bridge_->stats().bad_messages, bad + 2);
   EXPECT_FALSE(answered()) << "answered after a lap that missed the request";
   ASSERT_EQ(
@@ -892,16 +898,8 @@ TEST_F(Bridge, ADeathSaidWithItsStartTimeIsNotTakenForAnotherProcessOfItsPid) {
                 {{"pid", ::getpid()}, {"worker", 0}, {"start", start + 1}}),
             shm::PublishStatus::ok);
   // A marker after it (the bridge reads the ring in order and publishes on one connection).
-  const std::string frame = R"(42["marker"])";
-  std::vector<std::byte> bytes(cluster::broadcast_size("/", {}, frame.size(), {}));
-  cluster::write_broadcast(bytes, "/", {}, 0, 0, frame, {});
-  ASSERT_EQ(worker->publish(static_cast<std::uint16_t>(cluster::MessageType::broadcast), bytes),
-            shm::PublishStatus::ok);
-  ASSERT_TRUE(drive([&] {
-    for (const auto& m : got_)
-      if (m.channel == "socket.io#/#" && m.payload.find("marker") != std::string::npos) return true;
-    return false;
-  }));
+  ASSERT_EQ(put_marker(*worker), shm::PublishStatus::ok);
+  ASSERT_TRUE(drive([&] { return marker_came(); }));
   EXPECT_FALSE(answered()) << "another process of that pid taken for the dead worker";
   ASSERT_EQ(put(*supervisor, cluster::MessageType::worker_down,
                 {{"pid", ::getpid()}, {"worker", 0}, {"start", start}}),
@@ -1042,22 +1040,13 @@ TEST_F(Bridge, AMembersBroadcastWithAcksIsCountedBeforeItsTimeoutWhileAWorkerIsS
   ASSERT_EQ(put(*worker, cluster::MessageType::broadcast_ack,
                 {{"requestId", b->ack_id}, {"to", bridge}, {"args", json::array{"late"}}}),
             shm::PublishStatus::ok);
-  const std::string frame = R"(42["marker"])";
-  std::vector<std::byte> bytes(cluster::broadcast_size("/", {}, frame.size(), {}));
-  cluster::write_broadcast(bytes, "/", {}, 0, 0, frame, {});
-  ASSERT_EQ(worker->publish(static_cast<std::uint16_t>(cluster::MessageType::broadcast), bytes),
-            shm::PublishStatus::ok);
-  bool marker = false, relayed = false;
-  ASSERT_TRUE(drive([&] {
-    for (const auto& m : got_) {
-      if (m.channel == "socket.io#/#" && m.payload.find("marker") != std::string::npos)
-        marker = true;
-      if (auto a = fleet::decode_classic_response(m.payload);
-          a && a->request_id == r.request_id && a->fields.contains("packet"))
-        relayed = true;
-    }
-    return marker;
-  }));
+  ASSERT_EQ(put_marker(*worker), shm::PublishStatus::ok);
+  ASSERT_TRUE(drive([&] { return marker_came(); }));
+  bool relayed = false;
+  for (const auto& m : got_)
+    if (auto a = fleet::decode_classic_response(m.payload);
+        a && a->request_id == r.request_id && a->fields.contains("packet"))
+      relayed = true;
   EXPECT_FALSE(relayed) << "an ack of a worker the count left out was relayed";
 }
 

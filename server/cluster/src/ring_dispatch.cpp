@@ -451,20 +451,12 @@ void Node::Impl::apply(std::uint16_t type, std::uint16_t producer,
       break;
     }
     case MessageType::lapped: {
-      // (A ring of a worker, or -1, and two positions: anything else is refused, counted.)
-      const auto whole = [&body](const char* k) {
-        const json::value* v = body.if_contains(k);
-        return v != nullptr && (v->is_uint64() || (v->is_int64() && v->get_int64() >= 0));
-      };
-      const json::value* ring = body.if_contains("ring");
-      if (ring == nullptr || !ring->is_int64() || ring->get_int64() < -1 ||
-          ring->get_int64() >= (options.ring_per_worker ? options.workers : 0) || !whole("from") ||
-          !whole("to")) {
+      const auto lap = read_lapped(body, options.ring_per_worker, options.workers);
+      if (!lap) {
         refuse_record("a lap said without its ring and range", type, producer, payload.size());
         break;
       }
-      peer_lapped(producer, static_cast<int>(ring->get_int64()), u64_of(body, "from"),
-                  u64_of(body, "to"));
+      peer_lapped(producer, lap->ring, lap->from, lap->to);
       break;
     }
     default:

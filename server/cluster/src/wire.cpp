@@ -68,6 +68,23 @@ const char* to_string(MessageType t) noexcept {
   return "?";
 }
 
+std::optional<LapSaid> read_lapped(const boost::json::object& body, bool ring_per_worker,
+                                   int workers) {
+  const auto whole = [&body](const char* k) -> std::optional<std::uint64_t> {
+    const boost::json::value* v = body.if_contains(k);
+    if (v != nullptr && v->is_uint64()) return v->get_uint64();
+    if (v != nullptr && v->is_int64() && v->get_int64() >= 0)
+      return static_cast<std::uint64_t>(v->get_int64());
+    return std::nullopt;
+  };
+  const boost::json::value* ring = body.if_contains("ring");
+  const auto from = whole("from"), to = whole("to");
+  if (ring == nullptr || !ring->is_int64() || ring->get_int64() < -1 ||
+      ring->get_int64() >= (ring_per_worker ? workers : 0) || !from || !to)
+    return std::nullopt;
+  return LapSaid{static_cast<int>(ring->get_int64()), *from, *to};
+}
+
 namespace {
 
 template <class T>

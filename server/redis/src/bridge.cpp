@@ -922,22 +922,15 @@ struct Bridge::Impl {
         // A worker that never read [from, to) of a ring (cluster's LAPPED): the fleet requests
         // the bridge wrote there (the shared ring, "ring": -1) wait for nothing of it, as for a
         // dead one's. (Malformed: counted as a bad message.)
-        const json::value* ring = body.if_contains("ring");
-        const auto whole = [&body](const char* k) {
-          const json::value* v = body.if_contains(k);
-          return v != nullptr && (v->is_uint64() || (v->is_int64() && v->get_int64() >= 0));
-        };
-        if (ring == nullptr || !ring->is_int64() || ring->get_int64() < -1 ||
-            ring->get_int64() >= (options.ring_per_worker ? options.workers : 0) ||
-            !whole("from") || !whole("to")) {
+        const auto lap = cluster::read_lapped(body, options.ring_per_worker, options.workers);
+        if (!lap) {
           ++stats.bad_messages;
           break;
         }
-        if (ring->get_int64() != -1) break;
-        const std::uint64_t from = u64_of(body, "from"), to = u64_of(body, "to");
+        if (lap->ring != -1) break;
         bool dropped = false;
         for (auto& [id, in] : incoming)
-          if (in.placed && in.position >= from && in.position < to)
+          if (in.placed && in.position >= lap->from && in.position < lap->to)
             dropped |= std::erase_if(in.waiting, [producer](const Member& w) {
                          return w.producer == producer;
                        }) != 0;

@@ -97,6 +97,16 @@ enum class MessageType : std::uint16_t {
 };
 const char* to_string(MessageType t) noexcept;
 
+// A LAPPED record's body, read: the ring (-1: the shared ring; else a worker's, which only a
+// cluster with a ring per worker of `workers` has) and the positions [from, to) never read.
+// nullopt when a field is missing, not a whole number, or names a ring the cluster lacks.
+struct LapSaid {
+  int ring = -1;
+  std::uint64_t from = 0, to = 0;
+};
+std::optional<LapSaid> read_lapped(const boost::json::object& body, bool ring_per_worker,
+                                   int workers);
+
 inline constexpr std::uint8_t kFlagVolatile = 1, kFlagCompress = 2, kFlagAck = 4;
 // The publishing worker delivers this broadcast to its own sockets when its reader reaches the
 // record, like every other worker, not when it publishes it: set on broadcasts that carry a

@@ -2111,14 +2111,33 @@ TEST_P(ClusterAdapterTest, AFloodsLostRecordsAreCountedOnce) {
     }
 }
 
-// Worker 0 writes more than a ring's worth (broadcasts to a room nobody is in) into the ring
-// that carries its requests (the shared one, or its own) while worker 1 reads nothing: worker 1
-// is lapped. (Worker 0's own reader keeps up: a publish drains it, Node::Impl::keep_up.)
-static void flood_from_worker_0(std::vector<std::unique_ptr<Worker>>& workers,
-                                std::uint64_t ring_bytes) {
+// Worker `from` writes more than a ring's worth (broadcasts to a room nobody is in) into the
+// ring that carries its requests and answers (the shared one, or its own) while the other worker
+// reads nothing: the other is lapped. (The writer's own reader keeps up: a publish drains it,
+// Node::Impl::keep_up.)
+// What a request with acks called back with (nothing yet: "not called").
+struct Wait {
+  std::optional<std::string> error = "not called";
+  std::vector<sio::Args> answers;
+  bool done() const { return error != std::optional<std::string>("not called"); }
+  // The callback that fills it (it must outlive the request).
+  sio::AckCallback taker() {
+    return [this](std::optional<std::string> e, std::vector<sio::Args> r) {
+      error = std::move(e);
+      answers = std::move(r);
+    };
+  }
+};
+
+static void flood_from(std::vector<std::unique_ptr<Worker>>& workers, int from,
+                       std::uint64_t ring_bytes) {
   const std::string text(200, 'p');
   for (std::uint64_t i = 0; i < ring_bytes * 3 / 2 / 256; ++i)
-    workers[0]->server->of("/").to("nobody").emit("x", sio::Args{text});
+    workers[from]->server->of("/").to("nobody").emit("x", sio::Args{text});
+}
+static void flood_from_worker_0(std::vector<std::unique_ptr<Worker>>& workers,
+                                std::uint64_t ring_bytes) {
+  flood_from(workers, 0, ring_bytes);
 }
 
 // Requests whose records the ring overwrote before a worker read them: that worker, lapped,
@@ -2253,18 +2272,9 @@ TEST_P(ClusterAdapterTest, ADeathSaidWithItsStartTimeIsNotTakenForAnotherProcess
   ASSERT_TRUE(supervisor) << supervisor.error().message;
   const std::uint64_t start = shm::process_start_time(::getpid());
   ASSERT_NE(start, 0u);
-  struct Wait {
-    std::optional<std::string> error = "not called";
-    std::vector<sio::Args> answers;
-    bool done() const { return error != std::optional<std::string>("not called"); }
-  };
   auto ask = [&](Wait& into) {
     held = nullptr;
-    workers_[0]->server->of("/").server_side_emit_with_ack(
-        "hold", sio::Args{}, 60s, [&into](std::optional<std::string> e, std::vector<sio::Args> r) {
-          into.error = std::move(e);
-          into.answers = std::move(r);
-        });
+    workers_[0]->server->of("/").server_side_emit_with_ack("hold", sio::Args{}, 60s, into.taker());
     return drive([&] { return static_cast<bool>(held); });
   };
   Wait first;
@@ -2321,6 +2331,249 @@ TEST_P(ClusterAdapterTest, ALapAfterARequestWasReadKeepsItWaitingForTheAnswer) {
   EXPECT_FALSE(error) << *error;
   ASSERT_EQ(answers.size(), 1u);
   EXPECT_EQ(answers[0].values.at(0), "held");
+}
+
+// A requester lapped over an answer it was given: it cannot tell the answer lost from one still
+// to come, so it asks (ANSWERS_CHECK); worker 1 owes nothing more, and its reply comes after the
+// answer it gave, in the ring the answer went into: the request ends its wait for worker 1 at
+// once, as at its timeout ("operation has timed out", no answers), not at its 60 s. Before
+// 2026-12-07 it waited for its whole timeout.
+TEST_P(ClusterAdapterTest, ALappedRequesterEndsItsWaitForAnswersItLost) {
+  std::function<void(sio::Args)> held;
+  workers_[1]->server->of("/").on_server_side(
+      "hold", [&held](sio::Args, std::function<void(sio::Args)> ack) { held = std::move(ack); });
+  Wait w;
+  workers_[0]->server->of("/").server_side_emit_with_ack("hold", sio::Args{}, 60s, w.taker());
+  ASSERT_TRUE(drive([&] { return static_cast<bool>(held); }));
+  // The answer, then more than a ring's worth after it, before worker 0 has a turn to read.
+  held(sio::Args{"lost"});
+  const std::uint64_t laps = workers_[0]->node->stats().laps;
+  flood_from(workers_, 1, ring_bytes_);
+  ASSERT_TRUE(drive([&] { return w.done(); })) << "waited for the answer it lost";
+  EXPECT_GT(workers_[0]->node->stats().laps, laps);
+  EXPECT_GT(workers_[0]->node->stats().answer_checks, 0u);
+  EXPECT_EQ(workers_[0]->node->stats().answers_found_lost, 1u);
+  EXPECT_EQ(w.error, std::optional<std::string>("operation has timed out"));
+  EXPECT_TRUE(w.answers.empty());
+}
+
+// A requester lapped while another worker still owes it answers (a serverSideEmit whose handler
+// holds its ack, a broadcast whose client has not acked yet) is told so, and waits for them: they
+// come after the reply, and are in the results.
+TEST_P(ClusterAdapterTest, ALappedRequesterWaitsForTheAnswersStillOwed) {
+  const auto [c, sid] = connect(1);
+  std::function<void(sio::Args)> held;
+  workers_[1]->server->of("/").on_server_side(
+      "hold", [&held](sio::Args, std::function<void(sio::Args)> ack) { held = std::move(ack); });
+  workers_[1]->server->of("/").on_server_side(
+      "ping", [](sio::Args, std::function<void(sio::Args)> ack) { ack(sio::Args{"pong"}); });
+  Wait emitted, broadcast;
+  workers_[0]->server->of("/").server_side_emit_with_ack("hold", sio::Args{}, 60s, emitted.taker());
+  workers_[0]->server->of("/").timeout(60s).emit_with_ack("q", sio::Args{}, broadcast.taker());
+  ASSERT_TRUE(drive([&] { return static_cast<bool>(held) && !events(c).empty(); }));
+  const std::uint64_t checks = workers_[0]->node->stats().answer_checks;
+  flood_from(workers_, 1, ring_bytes_);
+  ASSERT_TRUE(drive([&] { return workers_[0]->node->stats().answer_checks > checks; }));
+  // A round trip after the check: worker 1 answers "ping" after its reply to the check, in the
+  // same ring, so worker 0 has read the reply when the answer comes.
+  bool pinged = false;
+  workers_[0]->server->of("/").server_side_emit_with_ack(
+      "ping", sio::Args{}, 60s,
+      [&](std::optional<std::string>, std::vector<sio::Args>) { pinged = true; });
+  ASSERT_TRUE(drive([&] { return pinged; }));
+  EXPECT_FALSE(emitted.done()) << "ended though worker 1 still owed its answer";
+  EXPECT_FALSE(broadcast.done()) << "ended though worker 1's client had not answered";
+  EXPECT_EQ(workers_[0]->node->stats().answers_found_lost, 0u);
+  held(sio::Args{"held"});
+  const std::string& m = clients_[c].messages.back();
+  const std::string id = m.substr(2, m.find('[') - 2);
+  ASSERT_FALSE(id.empty()) << m;
+  clients_[c].client->send_text("43" + id + R"(["acked"])");
+  ASSERT_TRUE(drive([&] { return emitted.done() && broadcast.done(); }));
+  EXPECT_FALSE(emitted.error) << *emitted.error;
+  ASSERT_EQ(emitted.answers.size(), 1u);
+  EXPECT_EQ(emitted.answers[0].values.at(0), "held");
+  EXPECT_FALSE(broadcast.error) << *broadcast.error;
+  ASSERT_EQ(broadcast.answers.size(), 1u);
+  EXPECT_EQ(broadcast.answers[0].values.at(0), "acked");
+}
+
+// What a reply to a check says of a broadcast with acks still owed is taken: the client count it
+// said (lost with the lap here: the requester counts it from the reply, and completes once that
+// many acks came), and the answers given before the reply (fewer of them come: the rest were
+// lost, and the request ends its wait for that worker at once, as at its timeout). A stand-in for
+// worker 1 writes what a worker would.
+TEST_P(ClusterAdapterTest, AReplyToACheckSaysTheCountAndTheAnswersGiven) {
+  StandIn fake;
+  ASSERT_NO_FATAL_FAILURE(replace_worker_1(fake));
+  shm::RingWriter& out = GetParam() ? *fake.own : *fake.shared;
+  auto look = shm::RingReader::attach(GetParam() ? worker_rings_[0] : *segment_,
+                                      {"test", -1, shm::StartAt::latest});
+  ASSERT_TRUE(look) << look.error().message;
+  const int w0 = slot_labelled(*segment_, "worker-0");
+  ASSERT_GE(w0, 0);
+  Wait counted, short_of;
+  for (Wait* w : {&counted, &short_of})
+    workers_[0]->server->of("/").timeout(60s).emit_with_ack("q", sio::Args{}, w->taker());
+  std::vector<std::uint64_t> ids;
+  std::optional<std::uint64_t> check;
+  auto read_out = [&] {
+    while (look.value().poll([&](const shm::RecordView& v) {
+      if (v.type == static_cast<std::uint16_t>(cluster::MessageType::broadcast)) {
+        const auto b = cluster::read_broadcast(v.payload);
+        if (b && b->ack_id != 0) ids.push_back(b->ack_id);
+      } else if (v.type == static_cast<std::uint16_t>(cluster::MessageType::answers_check)) {
+        check = cluster::read_message(v.payload)->body.at("check").to_number<std::uint64_t>();
+      }
+    }) != 0) {
+    }
+  };
+  ASSERT_TRUE(drive([&] {
+    read_out();
+    return ids.size() == 2;
+  }));
+  // More than a ring's worth from the stand-in, while worker 0 has no turn: it is lapped, and
+  // asks.
+  sio::BroadcastOptions nobody;
+  nobody.rooms = {"nobody"};
+  const std::string frame = "42[\"x\",\"" + std::string(200, 'p') + "\"]";
+  std::vector<std::byte> rec(cluster::broadcast_size("/", nobody, frame.size(), {}));
+  cluster::write_broadcast(rec, "/", nobody, cluster::broadcast_flags(nobody.flags), 0, frame, {});
+  for (std::uint64_t written = 0; written < ring_bytes_ * 3 / 2;
+       written += shm::layout::footprint(rec.size()))
+    ASSERT_EQ(out.publish(static_cast<std::uint16_t>(cluster::MessageType::broadcast), rec),
+              shm::PublishStatus::ok);
+  ASSERT_TRUE(drive([&] {
+    read_out();
+    return check.has_value();
+  })) << "worker 0 did not ask after its lap";
+  boost::json::array owed{boost::json::object{{"requestId", ids[0]}, {"clients", 2}, {"given", 0}},
+                          boost::json::object{{"requestId", ids[1]}, {"clients", 2}, {"given", 1}}};
+  ASSERT_EQ(
+      say(out, cluster::MessageType::answers_owed, {{"to", w0}, {"check", *check}, {"owed", owed}}),
+      shm::PublishStatus::ok);
+  ASSERT_TRUE(drive([&] { return workers_[0]->node->stats().answers_found_lost == 1; }));
+  EXPECT_FALSE(short_of.done()) << "its second client's ack may still come";
+  EXPECT_FALSE(counted.done());
+  // The acks still to come: each request completes with them, the one short of an ack lost
+  // with "operation has timed out", as a "lost" marker ends it.
+  ASSERT_EQ(say(out, cluster::MessageType::broadcast_ack,
+                {{"requestId", ids[1]}, {"to", w0}, {"args", boost::json::array{"late"}}}),
+            shm::PublishStatus::ok);
+  for (const char* a : {"one", "two"})
+    ASSERT_EQ(say(out, cluster::MessageType::broadcast_ack,
+                  {{"requestId", ids[0]}, {"to", w0}, {"args", boost::json::array{a}}}),
+              shm::PublishStatus::ok);
+  ASSERT_TRUE(drive([&] { return counted.done() && short_of.done(); }))
+      << "the count said in the reply not taken";
+  EXPECT_FALSE(counted.error) << *counted.error;
+  ASSERT_EQ(counted.answers.size(), 2u);
+  EXPECT_EQ(short_of.error, std::optional<std::string>("operation has timed out"));
+  ASSERT_EQ(short_of.answers.size(), 1u);
+  EXPECT_EQ(short_of.answers[0].values.at(0), "late");
+}
+
+// A check names at most as many requests as a reply naming all of them as owed fits in an
+// answer's share of the ring (half a record, and half the ring shared by the workers writing
+// into it, 96 bytes an entry): the oldest waiting, in the order they were published. The rest
+// wait for their answers, as before checks existed.
+TEST_P(ClusterAdapterTest, ACheckNamesTheOldestRequestsItsReplyHasRoomFor) {
+  std::vector<std::function<void(sio::Args)>> held;
+  workers_[1]->server->of("/").on_server_side(
+      "hold",
+      [&held](sio::Args, std::function<void(sio::Args)> ack) { held.push_back(std::move(ack)); });
+  const shm::Segment& out0 = GetParam() ? worker_rings_[0] : *segment_;
+  const std::size_t writers = GetParam() ? 1 : 2;
+  const std::size_t cap =
+      std::min<std::size_t>(out0.max_record() / 2, out0.capacity() / 2 / writers) / 96;
+  ASSERT_GT(cap, 1u);
+  ASSERT_LT(cap, 1024u);
+  auto look = shm::RingReader::attach(out0, {"test", -1, shm::StartAt::latest});
+  ASSERT_TRUE(look) << look.error().message;
+  std::size_t done = 0;
+  for (std::size_t i = 0; i < cap + 10; ++i)
+    workers_[0]->server->of("/").server_side_emit_with_ack(
+        "hold", sio::Args{}, 60s,
+        [&done](std::optional<std::string>, std::vector<sio::Args>) { ++done; });
+  std::vector<std::uint64_t> asked;  // (the requests' ids, in the order published)
+  std::optional<std::vector<std::uint64_t>> named;
+  auto read_out = [&] {
+    while (look.value().poll([&](const shm::RecordView& v) {
+      const auto t = static_cast<cluster::MessageType>(v.type);
+      if (t != cluster::MessageType::server_side_emit && t != cluster::MessageType::answers_check)
+        return;
+      const auto m = cluster::read_message(v.payload);
+      ASSERT_TRUE(m);
+      if (t == cluster::MessageType::server_side_emit) {
+        asked.push_back(m->body.at("requestId").to_number<std::uint64_t>());
+        return;
+      }
+      named.emplace();
+      for (const auto& r : m->body.at("requests").as_array())
+        named->push_back(r.to_number<std::uint64_t>());
+    }) != 0) {
+    }
+  };
+  ASSERT_TRUE(drive([&] {
+    read_out();
+    return held.size() == cap + 10 && asked.size() == cap + 10;
+  }));
+  flood_from(workers_, 1, ring_bytes_);
+  ASSERT_TRUE(drive([&] {
+    read_out();
+    return named.has_value();
+  })) << "no check after worker 0's lap";
+  EXPECT_EQ(*named, std::vector<std::uint64_t>(asked.begin(), asked.begin() + cap));
+  EXPECT_EQ(done, 0u) << "a request still owed was ended";
+}
+
+// A check without its id or its list of requests is refused (counted, said) and not answered;
+// so is a reply to one (to worker 0) without its id or list, or with an entry not of whole
+// numbers (a count misread as 0 would end a wait with no error): counted (refusals are said at
+// most one line a second).
+TEST_P(ClusterAdapterTest, ACheckWithoutItsIdOrRequestsIsRefused) {
+  auto w = shm::RingWriter::attach(*segment_, {"stray", -1});
+  ASSERT_TRUE(w) << w.error().message;
+  // What the workers write from now on (their replies would be there).
+  std::vector<shm::RingReader> outs;
+  for (int i = 0; i < (GetParam() ? 2 : 1); ++i) {
+    auto r = shm::RingReader::attach(GetParam() ? worker_rings_[i] : *segment_,
+                                     {"test", -1, shm::StartAt::latest});
+    ASSERT_TRUE(r) << r.error().message;
+    outs.push_back(std::move(r.value()));
+  }
+  const int w0 = slot_labelled(*segment_, "worker-0");
+  ASSERT_GE(w0, 0);
+  testing::internal::CaptureStderr();
+  const std::uint64_t bad = workers_[0]->node->stats().bad_records;
+  auto put = [&](cluster::MessageType t, const std::string& body) {
+    const std::string m = cluster::write_message(boost::json::parse(body).as_object());
+    return w.value().publish(static_cast<std::uint16_t>(t),
+                             {reinterpret_cast<const std::byte*>(m.data()), m.size()});
+  };
+  for (const char* body : {R"({"requests":[1]})", R"({"check":1})", R"({"check":-1,"requests":[]})",
+                           R"({"check":1,"requests":{"a":1}})"})
+    ASSERT_EQ(put(cluster::MessageType::answers_check, body), shm::PublishStatus::ok);
+  const std::string to = std::to_string(w0);
+  for (const std::string& body :
+       {R"({"to":)" + to + R"(,"owed":[]})", R"({"to":)" + to + R"(,"check":1,"owed":{}})",
+        R"({"to":)" + to + R"(,"check":1,"owed":[{"requestId":1,"clients":"2"}]})",
+        R"({"to":)" + to + R"(,"check":1,"owed":[{"clients":2}]})",
+        R"({"to":)" + to + R"(,"check":1,"owed":[{"requestId":1,"given":-1}]})"})
+    ASSERT_EQ(put(cluster::MessageType::answers_owed, body), shm::PublishStatus::ok);
+  const bool counted = drive([&] { return workers_[0]->node->stats().bad_records >= bad + 9; });
+  const std::string said = testing::internal::GetCapturedStderr();
+  ASSERT_TRUE(counted);
+  EXPECT_EQ(workers_[0]->node->stats().bad_records, bad + 9);
+  EXPECT_NE(said.find("a check of answers without its id and requests"), std::string::npos) << said;
+  for (auto& r : outs)
+    while (r.poll([&](const shm::RecordView& v) {
+      // (Not the replies written above.)
+      EXPECT_FALSE(v.producer != w.value().id() &&
+                   v.type == static_cast<std::uint16_t>(cluster::MessageType::answers_owed))
+          << "a refused check answered";
+    }) != 0) {
+    }
 }
 
 // A LAPPED record without its ring and range, or naming no worker's ring (any ring but -1 on

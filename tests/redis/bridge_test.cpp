@@ -1235,6 +1235,81 @@ TEST_F(Bridge, AServerSideEmitAnswerReachesTheWorkerAtOnceWhileAMemberIsSilent) 
   EXPECT_EQ(answers, (std::vector<std::string>{R"(["pong"])", "lost"}));
 }
 
+// A lapped worker's check of its requests' answers (ANSWERS_CHECK, docs/cluster.md) is answered
+// by the bridge as by a worker (ANSWERS_OWED): a request it relayed to the fleet and still waits
+// on is owed, with the answers relayed so far; once it is finished (its count sent), not owed; a
+// request it never had, not owed. A check without its id or list is refused, counted.
+TEST_F(Bridge, ALappedWorkersCheckIsAnsweredWithWhatTheBridgeStillOwes) {
+  RedisServer server(free_port());
+  server.start();
+  OneMemberFleet f;
+  ASSERT_NO_FATAL_FAILURE(fleet_of_one_member(server, 4s, f));  // (long for a loaded machine)
+  auto silent = client(server.url());  // (after: the fleet of one counts 2 subscribers first)
+  silent->subscribe("socket.io-request#/#");
+  ASSERT_TRUE(bridge_subscribed(*f.pub, false, 3)) << "the bridge and both members";
+  got_.clear();
+  auto put = [&](cluster::MessageType t, const json::object& body) {
+    const std::string m = cluster::write_message(body);
+    return f.worker->publish(static_cast<std::uint16_t>(t),
+                             {reinterpret_cast<const std::byte*>(m.data()), m.size()});
+  };
+  ASSERT_EQ(put(cluster::MessageType::server_side_emit,
+                {{"nsp", "/"}, {"event", "q"}, {"args", json::array{1}}, {"requestId", 55}}),
+            shm::PublishStatus::ok);
+  const auto request = fleet_request(fleet::ClassicRequestType::server_side_emit);
+  ASSERT_TRUE(request);
+  f.pub->command({"PUBLISH", "socket.io-response#/#",
+                  fleet::encode_server_side_emit_response(request->request_id, "pong")});
+  bool answered = false, counted = false;
+  std::map<std::uint64_t, json::array> owed;  // (by check id)
+  auto read = [&] {
+    f.reader->poll([&](const shm::RecordView& v) {
+      const auto t = static_cast<cluster::MessageType>(v.type);
+      auto m = cluster::read_message(v.payload);
+      if (!m) return;
+      if (t == cluster::MessageType::server_side_emit_response) answered = true;
+      if (t == cluster::MessageType::broadcast_client_count) counted = true;
+      if (t == cluster::MessageType::answers_owed &&
+          m->body.at("to").to_number<std::uint64_t>() == f.worker->id())
+        owed[m->body.at("check").to_number<std::uint64_t>()] = m->body.at("owed").as_array();
+    });
+  };
+  ASSERT_TRUE(drive([&] {
+    read();
+    return answered;
+  }));
+  ASSERT_FALSE(counted);
+  ASSERT_EQ(put(cluster::MessageType::answers_check, {{"check", 7}, {"requests", {55, 56}}}),
+            shm::PublishStatus::ok);
+  ASSERT_TRUE(drive([&] {
+    read();
+    return owed.count(7) != 0;
+  }));
+  ASSERT_EQ(owed[7].size(), 1u) << json::serialize(owed[7]);
+  EXPECT_EQ(owed[7][0].at("requestId").to_number<std::uint64_t>(), 55u);
+  EXPECT_EQ(owed[7][0].at("given").to_number<std::uint64_t>(), 1u);
+  EXPECT_FALSE(owed[7][0].as_object().contains("clients"));
+  // The silent member's deadline: the count is sent, and nothing is owed any more.
+  ASSERT_TRUE(drive([&] {
+    read();
+    return counted;
+  }));
+  ASSERT_EQ(put(cluster::MessageType::answers_check, {{"check", 8}, {"requests", {55}}}),
+            shm::PublishStatus::ok);
+  ASSERT_TRUE(drive([&] {
+    read();
+    return owed.count(8) != 0;
+  }));
+  EXPECT_TRUE(owed[8].empty()) << json::serialize(owed[8]);
+  const std::uint64_t bad = bridge_->stats().bad_messages;
+  ASSERT_EQ(put(cluster::MessageType::answers_check, {{"requests", {55}}}), shm::PublishStatus::ok);
+  ASSERT_TRUE(drive([&] {
+    read();
+    return bridge_->stats().bad_messages > bad;
+  }));
+  EXPECT_EQ(owed.size(), 2u);
+}
+
 // A fleet member's answer too large for a ring record (a client's ack of a worker's broadcast, a
 // server-side emit's answer) is said lost to the worker that asked (as a worker says its own), so
 // that its request completes at once instead of at its timeout.

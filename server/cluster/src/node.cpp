@@ -302,6 +302,7 @@ void Node::stop() {
   impl_->dead_timer.cancel();
   impl_->load_timer.cancel();
   impl_->board_timer.cancel();
+  impl_->check_timer.cancel();
   impl_->stop_forgetting();
   if (impl_->handoff) impl_->handoff->stop();
   impl_->release_held();
@@ -337,6 +338,14 @@ std::string Node::metrics_text() const {
   line("shmio_ring_laps_total", "Times this worker's reader was lapped.", "counter", s.laps, w);
   line("shmio_ring_lost_records_total", "Records this worker lost to laps.", "counter",
        s.lost_records, w);
+  line("shmio_answer_checks_total",
+       "Times this worker, lapped, asked the others which of its waiting requests they still owe "
+       "answers to.",
+       "counter", s.answer_checks, w);
+  line("shmio_answers_found_lost_total",
+       "Requests whose answers from a worker this worker found lost to a lap (ended then, as at "
+       "their timeout).",
+       "counter", s.answers_found_lost, w);
   line("shmio_lap_disconnects_total", "Clients disconnected because their worker was lapped.",
        "counter", s.lap_disconnects, w);
   line("shmio_ring_bad_records_total", "Records that did not decode.", "counter", s.bad_records, w);

@@ -85,7 +85,8 @@ struct Node::Impl {
         dead_timer(ctx),
         board_timer(ctx),
         forget_timer(ctx),
-        load_timer(ctx) {}
+        load_timer(ctx),
+        check_timer(ctx) {}
 
   net::io_context& io;
   NodeOptions options;
@@ -867,21 +868,183 @@ struct Node::Impl {
   // error: a lapped one is alive, and the request never ran there (a serverSideEmit's handler,
   // the fleet behind a lapped bridge; a review).
   void peer_lapped(std::uint16_t producer, int ring, std::uint64_t from, std::uint64_t to) {
-    drop_responders([producer](const Responder& r) { return r.producer == producer; },
+    // (The process that holds the slot now: a worker that died and whose slot was taken again
+    // before this was read is not the one lapped.)
+    if (producer >= segment->max_producers()) return;
+    const shm::ProcessIdentity lapped = shm::registry::owner_of(segment->producer_slot(producer));
+    drop_responders([producer, lapped](
+                        const Responder& r) { return r.producer == producer && r.who == lapped; },
                     [ring, from, to](const PendingRequest& q) {
                       return q.placed && q.ring == ring && q.position >= from && q.position < to;
                     },
                     /*missing=*/true);
   }
   // This worker's reader lost [from, to) of `ring` (-1: the shared ring): said to the others
-  // (LAPPED), after the read that found it (a publish may read the rings: not inside one).
+  // (LAPPED), after the read that found it (a publish may read the rings: not inside one); and
+  // the answers to its own requests it may have lost with it are asked about (check_answers).
   void say_lapped(int ring, std::uint64_t from, std::uint64_t to) {
     if (to <= from) return;
     net::post(io, [life = std::weak_ptr<bool>(lifetime), this, ring, from, to] {
       if (life.expired() || stopped) return;
       publish(MessageType::lapped, write_message({{"ring", ring}, {"from", from}, {"to", to}}),
               /*keep=*/false);
+      want_check();
     });
+  }
+
+  // --- answers a lapped requester may have lost (ANSWERS_CHECK / ANSWERS_OWED, wire.hpp)
+  // What this worker still owes other workers' requests, by (requester, request id): an Owing
+  // for each answer callback still alive (a serverSideEmit's ack not yet called; a broadcast's,
+  // shared by its clients' entries while any of their acks is awaited), with, for a broadcast with
+  // acks, the client count it said and the answers it has given since (acks, and "lost" markers).
+  // It lets go when the callback is done (released) or destroyed. (Several for one key: an ack id
+  // wrapped while a request of the same id was still owed here; the newest is said.)
+  using OwingKey = std::pair<std::uint16_t, std::uint64_t>;
+  struct Owing;
+  std::multimap<OwingKey, Owing*> owing;
+  struct Owing {
+    Impl* node;
+    std::weak_ptr<bool> life;
+    std::multimap<OwingKey, Owing*>::iterator at;
+    bool held = true;
+    bool counted = false;  // a broadcast's: its client count said
+    std::uint64_t clients = 0, given = 0;
+    Owing(Impl* n, OwingKey k) : node(n), life(n->lifetime), at(n->owing.emplace(k, this)) {}
+    Owing(const Owing&) = delete;
+    Owing& operator=(const Owing&) = delete;
+    void release() {
+      if (std::exchange(held, false) && !life.expired()) node->owing.erase(at);
+    }
+    ~Owing() { release(); }
+  };
+  std::shared_ptr<Owing> owe(std::uint16_t requester, std::uint64_t rid) {
+    return std::make_shared<Owing>(this, OwingKey{requester, rid});
+  }
+  // The checks this worker sent, by id: the requests each named (the newest kMaxChecks kept; a
+  // reply to an older one is not read).
+  std::map<std::uint64_t, std::vector<std::uint64_t>> checks;
+  static constexpr std::size_t kMaxChecks = 8;
+  // At most one check per kCheckInterval: a flood that laps this worker again and again makes
+  // one check per interval, not one per lap (a lap may come at a batch's peek and again at its
+  // consume), each asking every worker for a reply. One due within it is sent at its end.
+  static constexpr std::chrono::milliseconds kCheckInterval{100};
+  std::chrono::steady_clock::time_point last_check{};
+  net::steady_timer check_timer;
+  bool check_timer_armed = false;
+  void want_check() {
+    if (check_timer_armed || stopped) return;
+    const auto due = last_check + kCheckInterval;
+    if (last_check == std::chrono::steady_clock::time_point{} ||
+        std::chrono::steady_clock::now() >= due)
+      return check_answers();
+    check_timer_armed = true;
+    check_timer.expires_at(due);
+    check_timer.async_wait(
+        [this, life = std::weak_ptr<bool>(lifetime)](const boost::system::error_code& ec) {
+          if (ec || life.expired()) return;
+          check_timer_armed = false;
+          if (!stopped) check_answers();
+        });
+  }
+  // A check names at most as many requests as a reply naming all of them as owed fits in the
+  // share of the ring an answer may take (answer_in_parts': half a record, and half the ring
+  // shared by the workers writing into it; kReplyEntryBytes each at most), and never over
+  // kMaxCheckedRequests: the oldest waiting first (by the position their records went to). The
+  // rest wait for their answers or their timeout, as before checks existed.
+  static constexpr std::size_t kMaxCheckedRequests = 1024;
+  static constexpr std::size_t kReplyEntryBytes = 96;
+  std::size_t checked_at_most() const {
+    const std::size_t writers =
+        own_segment ? 1 : static_cast<std::size_t>(std::max(1, options.workers));
+    const std::size_t budget = std::min<std::size_t>(out_segment().max_record() / 2,
+                                                     out_segment().capacity() / 2 / writers);
+    return std::clamp<std::size_t>(budget / kReplyEntryBytes, 1, kMaxCheckedRequests);
+  }
+  // After this worker's reader was lapped: the requests still waiting for others are named to
+  // them all (ANSWERS_CHECK). Nothing is sent when none waits.
+  void check_answers() {
+    forget_finished();
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> waiting;  // (position, request id)
+    for (const auto& [rid, q] : pending)
+      if (!q.responders.empty())
+        waiting.emplace_back(q.placed ? q.position : std::numeric_limits<std::uint64_t>::max(),
+                             rid);
+    if (waiting.empty()) return;
+    std::sort(waiting.begin(), waiting.end());
+    if (waiting.size() > checked_at_most()) waiting.resize(checked_at_most());
+    std::vector<std::uint64_t> rids;
+    for (const auto& [at, rid] : waiting) rids.push_back(rid);
+    const std::uint64_t id = next_request++;
+    last_check = std::chrono::steady_clock::now();
+    const std::string body =
+        write_message({{"check", id}, {"requests", json::array(rids.begin(), rids.end())}});
+    // (Kept before it is published: the publish's own read of the rings, keep_up, may read a
+    // reply already.)
+    checks.emplace(id, std::move(rids));
+    while (checks.size() > kMaxChecks) checks.erase(checks.begin());
+    if (!publish(MessageType::answers_check, body)) {
+      checks.erase(id);
+      return;
+    }
+    ++stats.answer_checks;
+  }
+  // A reply (`producer`: a worker or the fleet bridge) to this worker's check `id`, its `owed`
+  // list read. It comes after every answer that process gave, in the ring they went into: of a
+  // request the check named, answers from it that have not come by now were lost. One it owes
+  // nothing more ends its wait for it at once, as at its timeout (answers missing); one it still
+  // owes (a broadcast's acks) is told those of the answers it gave that did not come are lost
+  // (as its "lost" markers tell: it completes with "operation has timed out" and every ack that
+  // comes), and the client count it said, if that was lost too. Only for the process that holds
+  // the slot now: a worker that died and whose slot was taken again is not the one replying.
+  struct OwedSaid {
+    bool counted = false;
+    std::uint64_t clients = 0, given = 0;
+  };
+  void take_answers_owed(std::uint16_t producer, std::uint64_t id,
+                         const std::map<std::uint64_t, OwedSaid>& still) {
+    auto c = checks.find(id);
+    if (c == checks.end() || producer >= segment->max_producers()) return;
+    const shm::ProcessIdentity replying = shm::registry::owner_of(segment->producer_slot(producer));
+    auto is_it = [producer, replying](const Responder& r) {
+      return r.producer == producer && r.who == replying;
+    };
+    std::set<const PendingRequest*> ended;
+    std::vector<
+        std::tuple<std::shared_ptr<sio::AckCollector>, std::uint64_t, std::optional<std::uint64_t>>>
+        told;  // (collector, answers lost, count to expect)
+    for (const std::uint64_t rid : c->second) {
+      auto q = pending.find(rid);
+      if (q == pending.end() ||
+          std::none_of(q->second.responders.begin(), q->second.responders.end(), is_it))
+        continue;
+      auto collector = q->second.collector.lock();
+      if (!collector || collector->done()) continue;
+      const auto heard = collector->heard(producer + 1u);
+      if (!heard) continue;
+      auto s = still.find(rid);
+      if (s == still.end()) {
+        if (!heard->complete()) ended.insert(&q->second);
+        continue;
+      }
+      const std::uint64_t lost =
+          s->second.given > heard->heard ? s->second.given - heard->heard : 0;
+      std::optional<std::uint64_t> count;
+      if (s->second.counted && !heard->counted) count = s->second.clients;
+      if (lost != 0 || count) told.emplace_back(collector, lost, count);
+    }
+    stats.answers_found_lost +=
+        ended.size() +
+        static_cast<std::uint64_t>(std::count_if(
+            told.begin(), told.end(), [](const auto& t) { return std::get<1>(t) != 0; }));
+    // (User code — a request's callback — runs only after these walks: ended's pointers stay good.)
+    if (!ended.empty())
+      drop_responders(
+          is_it, [&ended](const PendingRequest& q) { return ended.count(&q) != 0; },
+          /*missing=*/true);
+    for (auto& [collector, lost, count] : told) {
+      for (std::uint64_t i = 0; i < lost && !collector->done(); ++i) collector->lose(producer + 1u);
+      if (count && !collector->done()) collector->expect(producer + 1u, *count);
+    }
   }
   // Every pending request stops waiting for the responders `dead` names: it completes with the
   // live workers' answers (no error for the dead one's; a broadcast's acks one owed: "operation

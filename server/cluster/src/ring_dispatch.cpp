@@ -246,21 +246,27 @@ void Node::Impl::apply_broadcast(TakenBroadcast b, std::uint16_t producer) {
     // nor a "lost" comes (Socket::PendingAck::settle), so neither is published: the requester
     // counted its timeout from before its publish (socketio::AckCollector::arm), so it no
     // longer waits.
+    // (Owed while either callback lives: ANSWERS_CHECK.)
+    auto owed = owe(producer, rid);
     n = a->nsp().deliver_local_with_ack(
         b.packet, b.opts, rid,
-        [this, alive = std::weak_ptr<bool>(lifetime), rid, producer](sio::Args args) {
+        [this, alive = std::weak_ptr<bool>(lifetime), rid, producer, owed](sio::Args args) {
           if (alive.expired()) return;
+          ++owed->given;
           json::object body{{"requestId", rid}, {"to", producer}, {"args", args.values}};
           if (!publish(MessageType::broadcast_ack, write_message(body, args.binaries)))
             answer_marker(MessageType::broadcast_ack, rid, producer, "lost");
         },
-        [this, alive = std::weak_ptr<bool>(lifetime), rid, producer] {
+        [this, alive = std::weak_ptr<bool>(lifetime), rid, producer, owed] {
           // A target that will never answer (disconnected first, or dropped at its pending-ack
           // bound): said, so that the requester completes without waiting for its timeout, as
           // in one process. (Before, nothing was said.)
           if (alive.expired() || stopped) return;
+          ++owed->given;
           answer_marker(MessageType::broadcast_ack, rid, producer, "lost");
         });
+    owed->counted = true;
+    owed->clients = n;
   }
   publish(MessageType::broadcast_client_count,
           write_message({{"requestId", b.ack_id}, {"to", producer}, {"clientCount", n}}));
@@ -317,11 +323,11 @@ void Node::Impl::apply(std::uint16_t type, std::uint16_t producer,
       sio::Args in(args && args->is_array() ? args->get_array() : json::array{}, m->blobs);
       std::function<void(sio::Args)> ack;
       if (rid != 0) {
-        auto answered = std::make_shared<bool>(false);
-        ack = [this, alive = std::weak_ptr<bool>(lifetime), rid, producer,
-               answered](sio::Args reply) {
-          if (*answered || alive.expired()) return;
-          *answered = true;
+        // (Owed until the app calls the ack, or lets go of it: ANSWERS_CHECK.)
+        auto owed = owe(producer, rid);
+        ack = [this, alive = std::weak_ptr<bool>(lifetime), rid, producer, owed](sio::Args reply) {
+          if (!owed->held || alive.expired()) return;
+          owed->release();
           json::object r{{"requestId", rid}, {"to", producer}, {"args", reply.values}};
           if (!publish(MessageType::server_side_emit_response, write_message(r, reply.binaries)))
             answer_marker(MessageType::server_side_emit_response, rid, producer, "lost");
@@ -448,6 +454,63 @@ void Node::Impl::apply(std::uint16_t type, std::uint16_t producer,
         }
       }
       apply_death(pid, u64_of(body, "start"));
+      break;
+    }
+    case MessageType::answers_check: {
+      // Which of the requests named this worker still owes the asker answers for; its reply
+      // follows every answer it gave them, in the ring they went into.
+      const json::value* check = body.if_contains("check");
+      const json::value* named = body.if_contains("requests");
+      if (check == nullptr || !whole_number(*check) || named == nullptr || !named->is_array()) {
+        refuse_record("a check of answers without its id and requests", type, producer,
+                      payload.size());
+        break;
+      }
+      json::array still;
+      for (const json::value& v : named->get_array()) {
+        const auto asked = whole_number(v);
+        if (!asked) continue;
+        auto [first, last] = owing.equal_range({producer, *asked});
+        if (first == last) continue;
+        const Owing& newest = *std::prev(last)->second;
+        json::object o{{"requestId", *asked}};
+        if (newest.counted) {
+          o["clients"] = newest.clients;
+          o["given"] = newest.given;
+        }
+        still.emplace_back(std::move(o));
+      }
+      publish(MessageType::answers_owed,
+              write_message({{"to", producer}, {"check", u64_of(body, "check")}, {"owed", still}}));
+      break;
+    }
+    case MessageType::answers_owed: {
+      if (!for_me) break;
+      // (Each entry {"requestId"[, "clients"], "given"}, whole numbers; anything else refused:
+      // a count misread as 0 would end a wait with no error.)
+      const json::value* check = body.if_contains("check");
+      const json::value* owed = body.if_contains("owed");
+      std::map<std::uint64_t, OwedSaid> still;
+      bool good = check != nullptr && whole_number(*check) && owed != nullptr && owed->is_array();
+      for (std::size_t i = 0; good && i < owed->get_array().size(); ++i) {
+        const json::value& e = owed->get_array()[i];
+        const json::object* o = e.if_object();
+        const json::value* id = o ? o->if_contains("requestId") : nullptr;
+        const json::value* clients = o ? o->if_contains("clients") : nullptr;
+        const json::value* given = o ? o->if_contains("given") : nullptr;
+        good = id != nullptr && whole_number(*id) &&
+               (clients == nullptr || whole_number(*clients)) &&
+               (given == nullptr || whole_number(*given));
+        if (good)
+          still[*whole_number(*id)] = {clients != nullptr, clients ? *whole_number(*clients) : 0,
+                                       given ? *whole_number(*given) : 0};
+      }
+      if (!good) {
+        refuse_record("a reply to a check of answers without its id or list", type, producer,
+                      payload.size());
+        break;
+      }
+      take_answers_owed(producer, *whole_number(*check), still);
       break;
     }
     case MessageType::lapped: {

@@ -20,6 +20,7 @@
 #include <cstring>
 #include <deque>
 #include <map>
+#include <optional>
 #include <stdexcept>
 #include <unordered_map>
 
@@ -72,10 +73,7 @@ inline std::set<sio::Room> rooms_from(const json::value* v) {
 
 inline std::uint64_t u64_of(const json::object& o, const char* k) {
   const json::value* v = o.if_contains(k);
-  if (v == nullptr) return 0;
-  if (v->is_uint64()) return v->get_uint64();
-  if (v->is_int64() && v->get_int64() >= 0) return static_cast<std::uint64_t>(v->get_int64());
-  return 0;
+  return v != nullptr ? whole_number(*v).value_or(0) : 0;
 }
 
 inline bool flag_of(const json::object& o, const char* k) {

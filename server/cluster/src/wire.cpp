@@ -64,18 +64,25 @@ const char* to_string(MessageType t) noexcept {
       return "ROOM_CHANGED";
     case MessageType::ring_owner:
       return "RING_OWNER";
+    case MessageType::answers_check:
+      return "ANSWERS_CHECK";
+    case MessageType::answers_owed:
+      return "ANSWERS_OWED";
   }
   return "?";
+}
+
+std::optional<std::uint64_t> whole_number(const boost::json::value& v) noexcept {
+  if (v.is_uint64()) return v.get_uint64();
+  if (v.is_int64() && v.get_int64() >= 0) return static_cast<std::uint64_t>(v.get_int64());
+  return std::nullopt;
 }
 
 std::optional<LapSaid> read_lapped(const boost::json::object& body, bool ring_per_worker,
                                    int workers) {
   const auto whole = [&body](const char* k) -> std::optional<std::uint64_t> {
     const boost::json::value* v = body.if_contains(k);
-    if (v != nullptr && v->is_uint64()) return v->get_uint64();
-    if (v != nullptr && v->is_int64() && v->get_int64() >= 0)
-      return static_cast<std::uint64_t>(v->get_int64());
-    return std::nullopt;
+    return v != nullptr ? whole_number(*v) : std::nullopt;
   };
   const boost::json::value* ring = body.if_contains("ring");
   const auto from = whole("from"), to = whole("to");

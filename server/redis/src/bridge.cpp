@@ -56,10 +56,7 @@ std::span<const std::byte> bytes_of(const std::string& s) {
 }
 std::uint64_t u64_of(const json::object& o, const char* k) {
   const json::value* v = o.if_contains(k);
-  if (v == nullptr) return 0;
-  if (v->is_uint64()) return v->get_uint64();
-  if (v->is_int64() && v->get_int64() >= 0) return static_cast<std::uint64_t>(v->get_int64());
-  return 0;
+  return v != nullptr ? cluster::whole_number(*v).value_or(0) : 0;
 }
 // (Clients counted by workers and fleet members, added up: past 2^64 it stays there rather than
 // wrap to a few, which would end a broadcast's wait for acks before they came.)
@@ -270,6 +267,7 @@ struct Bridge::Impl {
     std::size_t buffer_bytes = 0;    // fetch: the binary bytes of its sockets, as Buffers
     std::uint64_t client_count = 0;  // broadcast with acks
     bool counted = false;  // broadcast with acks: the count was sent; acks relayed until deadline
+    std::uint64_t given = 0;  // answers relayed to the worker so far (a check's reply says it)
     Clock::time_point deadline;
   };
   std::unordered_map<std::string, Outgoing> outgoing;
@@ -916,6 +914,36 @@ struct Bridge::Impl {
             return w.who.pid == pid && (start == 0 || w.who.start_time == start);
           });
         settle();
+        break;
+      }
+      case MessageType::answers_check: {
+        // A lapped worker asks which of its requests it is still owed answers for (cluster's
+        // ANSWERS_CHECK, docs/cluster.md): those it asked the fleet that are still here, with
+        // the answers relayed so far and, a broadcast's count sent, the count. The reply comes
+        // after every answer relayed, in the shared ring, as a worker's does.
+        const json::value* check = body.if_contains("check");
+        const json::value* named = body.if_contains("requests");
+        if (check == nullptr || !cluster::whole_number(*check) || named == nullptr ||
+            !named->is_array()) {
+          ++stats.bad_messages;
+          break;
+        }
+        std::map<std::uint64_t, const Outgoing*> of_it;
+        for (const auto& [id, o] : outgoing)
+          if (o.to == producer) of_it[o.ring_id] = &o;
+        json::array owed;
+        for (const json::value& v : named->get_array()) {
+          const auto asked = cluster::whole_number(v);
+          auto it = asked ? of_it.find(*asked) : of_it.end();
+          if (it == of_it.end()) continue;
+          json::object e{{"requestId", *asked}, {"given", it->second->given}};
+          if (it->second->counted) e["clients"] = it->second->client_count;
+          owed.emplace_back(std::move(e));
+        }
+        (void)ring_publish(MessageType::answers_owed,
+                           cluster::write_message({{"to", producer},
+                                                   {"check", *cluster::whole_number(*check)},
+                                                   {"owed", std::move(owed)}}));
         break;
       }
       case MessageType::lapped: {
@@ -1722,7 +1750,8 @@ struct Bridge::Impl {
   // A fleet member's answer for the worker that asked (`o`); one that cannot be written into the
   // ring (over a record's size, say) is said lost instead, as a worker says its own: the requester
   // completes without it at once ("operation has timed out") instead of at its timeout.
-  void relay_answer(MessageType t, const Outgoing& o, const std::string& payload) {
+  void relay_answer(MessageType t, Outgoing& o, const std::string& payload) {
+    ++o.given;  // (the answer or, below, its "lost": one answer either way)
     if (ring_publish(t, payload)) return;
     std::fprintf(stderr,
                  "shmio[bridge]: a fleet member's %s answer (%zu bytes) could not be written into "

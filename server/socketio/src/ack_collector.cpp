@@ -47,6 +47,12 @@ void AckCollector::add_pending_source(std::uint64_t source) {
   sources_.try_emplace(source);
 }
 
+std::optional<AckCollector::Heard> AckCollector::heard(std::uint64_t source) const {
+  auto it = sources_.find(source);
+  if (it == sources_.end()) return std::nullopt;
+  return Heard{it->second.counted, it->second.expected, it->second.received + it->second.lost};
+}
+
 void AckCollector::expect(std::uint64_t source, std::size_t answers) {
   Source& s = sources_[source];
   s.counted = true;

@@ -124,6 +124,8 @@ struct NodeStats {
   std::uint64_t laps = 0;                  // times this worker's reader was lapped
   std::uint64_t lost_records = 0;          // records it lost to laps
   std::uint64_t lap_disconnects = 0;       // clients disconnected because of a lap
+  std::uint64_t answer_checks = 0;  // after a lap, its waiting requests asked about (ANSWERS_CHECK)
+  std::uint64_t answers_found_lost = 0;  // ...a worker's answers to one found lost by the replies
   std::uint64_t drain_yields = 0;        // reads of the rings cut at their budget, the rest posted
   std::uint64_t bad_records = 0;         // records that did not decode (skipped)
   std::uint64_t handoffs_failed = 0;     // connections that could not be handed over

@@ -94,8 +94,21 @@ enum class MessageType : std::uint16_t {
   // missing (Node::Impl::peer_lapped). Since 2026-12-07: before, such a request waited for its
   // whole timeout.
   lapped = 44,
+  // A worker whose reader was lapped may have lost answers to its own requests, which it cannot
+  // tell from answers still to come. It asks ({"check": an id of its own, "requests": [request
+  // ids it still waits on]}); every worker, and the fleet bridge, says which of them it still
+  // owes it answers for ({"to", "check", "owed": [{"requestId"[, "clients"], "given"}]}): that
+  // reply follows, in the ring its answers go into, every answer it gave before it, so answers
+  // from it that have not come by then were lost (Node::Impl::take_answers_owed; docs/cluster.md).
+  // Since 2026-12-07: before, such a request waited for its whole timeout.
+  answers_check = 45,
+  answers_owed = 46,
 };
 const char* to_string(MessageType t) noexcept;
+
+// A JSON value that is a whole number >= 0 (JSON text reads one below 2^63 back as int64), or
+// nullopt.
+std::optional<std::uint64_t> whole_number(const boost::json::value& v) noexcept;
 
 // A LAPPED record's body, read: the ring (-1: the shared ring; else a worker's, which only a
 // cluster with a ring per worker of `workers` has) and the positions [from, to) never read.

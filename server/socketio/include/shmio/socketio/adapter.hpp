@@ -198,6 +198,14 @@ class AckCollector : public std::enable_shared_from_this<AckCollector> {
   void fail_source(std::uint64_t source, bool missing_answers);
   void lose(std::uint64_t source);  // one expected answer of the source will never come
   void add_pending_source(std::uint64_t source);  // its count is still to come
+  // What came from a source so far: whether its count is known, the answers it counted, and
+  // those received or said lost; nullopt for one not (or no longer) waited on.
+  struct Heard {
+    bool counted = false;
+    std::size_t expected = 0, heard = 0;
+    bool complete() const noexcept { return counted && heard >= expected; }
+  };
+  std::optional<Heard> heard(std::uint64_t source) const;
   bool done() const noexcept { return done_; }
   void finish(std::optional<std::string> error);
 

@@ -1319,6 +1319,49 @@ TEST_P(ClusterAdapterTest, ManyNamesAreAnnouncedInParts) {
   EXPECT_TRUE(std::equal(over.names.begin(), over.names.end(), made.begin())) << "not a prefix";
 }
 
+// Rooms are told (ROOM_CHANGED) for a bridge that asked for them only while a bridge holds a
+// slot of the ring: once it has left, within the second, a room made is no longer told (a record
+// each, read by every worker to no end; before 2026-12-07 until the worker's end); a bridge that
+// attaches again and asks is told again.
+TEST_P(ClusterAdapterTest, RoomsAreNoLongerToldOnceTheBridgeLeaves) {
+  const auto [k, sid] = connect(0);
+  sio::SocketPtr s = workers_[0]->server->of("/").socket(sid);
+  ASSERT_TRUE(s);
+  const auto& stats = workers_[0]->node->stats();
+  auto ask = [](shm::RingWriter& bridge) {
+    const std::string said = cluster::write_message({{"rooms", "all"}});
+    return bridge.publish(static_cast<std::uint16_t>(cluster::MessageType::namespaces_request),
+                          {reinterpret_cast<const std::byte*>(said.data()), said.size()});
+  };
+  int n = 0;
+  // A room made now: whether it was told (its record is published at the join).
+  auto join_told = [&] {
+    const std::uint64_t before = stats.rooms_told;
+    s->join(sio::Room("room-" + std::to_string(n++)));
+    return stats.rooms_told > before;
+  };
+  {
+    auto bridge = shm::RingWriter::attach(*segment_, {cluster::kBridgeLabel, -1});
+    ASSERT_TRUE(bridge) << bridge.error().message;
+    ASSERT_EQ(ask(bridge.value()), shm::PublishStatus::ok);
+    ASSERT_TRUE(drive([&] { return join_told(); })) << "the bridge's ask not taken";
+    EXPECT_TRUE(join_told());
+  }  // (the bridge leaves: its slot is let go)
+  testing::internal::CaptureStderr();
+  const bool quiet = drive([&] { return !join_told(); });
+  const std::string said = testing::internal::GetCapturedStderr();
+  ASSERT_TRUE(quiet) << "rooms still told with no bridge";
+  EXPECT_NE(said.find("shmio[w0]: no fleet bridge holds a slot of the ring any more"),
+            std::string::npos)
+      << said;
+  EXPECT_FALSE(join_told());
+  auto again = shm::RingWriter::attach(*segment_, {cluster::kBridgeLabel, -1});
+  ASSERT_TRUE(again) << again.error().message;
+  ASSERT_EQ(ask(again.value()), shm::PublishStatus::ok);
+  ASSERT_TRUE(drive([&] { return join_told(); })) << "not told again after a bridge asked";
+  (void)k;
+}
+
 // Rooms whose names are long as JSON (here 1,600 rooms of 30 control characters, each 6 bytes
 // escaped: 300 KB, where their bytes are 64 KB) are sized as JSON: every part of the answer to a
 // bridge's request fits a record, and past the bound (a quarter of the ring, shared by the workers
@@ -2111,10 +2154,6 @@ TEST_P(ClusterAdapterTest, AFloodsLostRecordsAreCountedOnce) {
     }
 }
 
-// Worker `from` writes more than a ring's worth (broadcasts to a room nobody is in) into the
-// ring that carries its requests and answers (the shared one, or its own) while the other worker
-// reads nothing: the other is lapped. (The writer's own reader keeps up: a publish drains it,
-// Node::Impl::keep_up.)
 // What a request with acks called back with (nothing yet: "not called").
 struct Wait {
   std::optional<std::string> error = "not called";
@@ -2129,6 +2168,10 @@ struct Wait {
   }
 };
 
+// Worker `from` writes more than a ring's worth (broadcasts to a room nobody is in) into the
+// ring that carries its requests and answers (the shared one, or its own) while the other worker
+// reads nothing: the other is lapped. (The writer's own reader keeps up: a publish drains it,
+// Node::Impl::keep_up.)
 static void flood_from(std::vector<std::unique_ptr<Worker>>& workers, int from,
                        std::uint64_t ring_bytes) {
   const std::string text(200, 'p');
@@ -2371,6 +2414,14 @@ TEST_P(ClusterAdapterTest, ALappedRequesterWaitsForTheAnswersStillOwed) {
   workers_[0]->server->of("/").server_side_emit_with_ack("hold", sio::Args{}, 60s, emitted.taker());
   workers_[0]->server->of("/").timeout(60s).emit_with_ack("q", sio::Args{}, broadcast.taker());
   ASSERT_TRUE(drive([&] { return static_cast<bool>(held) && !events(c).empty(); }));
+  // What worker 1 writes from now on: its reply to the check is there.
+  auto look = shm::RingReader::attach(GetParam() ? worker_rings_[1] : *segment_,
+                                      {"test", -1, shm::StartAt::latest});
+  ASSERT_TRUE(look) << look.error().message;
+  const int w0 = slot_labelled(*segment_, "worker-0");
+  const int w1 = slot_labelled(*segment_, "worker-1");
+  ASSERT_GE(w0, 0);
+  ASSERT_GE(w1, 0);
   const std::uint64_t checks = workers_[0]->node->stats().answer_checks;
   flood_from(workers_, 1, ring_bytes_);
   ASSERT_TRUE(drive([&] { return workers_[0]->node->stats().answer_checks > checks; }));
@@ -2381,6 +2432,30 @@ TEST_P(ClusterAdapterTest, ALappedRequesterWaitsForTheAnswersStillOwed) {
       "ping", sio::Args{}, 60s,
       [&](std::optional<std::string>, std::vector<sio::Args>) { pinged = true; });
   ASSERT_TRUE(drive([&] { return pinged; }));
+  // Worker 1 replied, saying both owed (the serverSideEmit's without a count, the broadcast's
+  // with its one client and no answer given).
+  std::optional<boost::json::array> owed;
+  while (look.value().poll([&](const shm::RecordView& v) {
+    // (Worker 1's own ring holds its records only; the shared ring, every writer's.)
+    if (v.type != static_cast<std::uint16_t>(cluster::MessageType::answers_owed) ||
+        (!GetParam() && v.producer != w1))
+      return;
+    const auto m = cluster::read_message(v.payload);
+    ASSERT_TRUE(m);
+    if (m->body.at("to").to_number<int>() == w0) owed = m->body.at("owed").as_array();
+  }) != 0 ||
+         look.value().last_loss().records != 0) {
+  }
+  ASSERT_TRUE(owed) << "no reply to the check read";
+  ASSERT_EQ(owed->size(), 2u) << boost::json::serialize(*owed);
+  int counted_entries = 0;
+  for (const auto& e : *owed)
+    if (e.as_object().contains("clients")) {
+      ++counted_entries;
+      EXPECT_EQ(e.at("clients").to_number<int>(), 1);
+      EXPECT_EQ(e.at("given").to_number<int>(), 0);
+    }
+  EXPECT_EQ(counted_entries, 1);
   EXPECT_FALSE(emitted.done()) << "ended though worker 1 still owed its answer";
   EXPECT_FALSE(broadcast.done()) << "ended though worker 1's client had not answered";
   EXPECT_EQ(workers_[0]->node->stats().answers_found_lost, 0u);
@@ -2400,9 +2475,9 @@ TEST_P(ClusterAdapterTest, ALappedRequesterWaitsForTheAnswersStillOwed) {
 
 // What a reply to a check says of a broadcast with acks still owed is taken: the client count it
 // said (lost with the lap here: the requester counts it from the reply, and completes once that
-// many acks came), and the answers given before the reply (fewer of them come: the rest were
-// lost, and the request ends its wait for that worker at once, as at its timeout). A stand-in for
-// worker 1 writes what a worker would.
+// many acks came), and the answers given before the reply (fewer of them came: the rest were
+// lost, counted as a "lost" marker counts them, and the request completes with "operation has
+// timed out" and the acks that still come). A stand-in for worker 1 writes what a worker would.
 TEST_P(ClusterAdapterTest, AReplyToACheckSaysTheCountAndTheAnswersGiven) {
   StandIn fake;
   ASSERT_NO_FATAL_FAILURE(replace_worker_1(fake));
@@ -2546,6 +2621,7 @@ TEST_P(ClusterAdapterTest, ACheckWithoutItsIdOrRequestsIsRefused) {
   ASSERT_GE(w0, 0);
   testing::internal::CaptureStderr();
   const std::uint64_t bad = workers_[0]->node->stats().bad_records;
+  const std::uint64_t bad1 = workers_[1]->node->stats().bad_records;
   auto put = [&](cluster::MessageType t, const std::string& body) {
     const std::string m = cluster::write_message(boost::json::parse(body).as_object());
     return w.value().publish(static_cast<std::uint16_t>(t),
@@ -2561,7 +2637,11 @@ TEST_P(ClusterAdapterTest, ACheckWithoutItsIdOrRequestsIsRefused) {
         R"({"to":)" + to + R"(,"check":1,"owed":[{"clients":2}]})",
         R"({"to":)" + to + R"(,"check":1,"owed":[{"requestId":1,"given":-1}]})"})
     ASSERT_EQ(put(cluster::MessageType::answers_owed, body), shm::PublishStatus::ok);
-  const bool counted = drive([&] { return workers_[0]->node->stats().bad_records >= bad + 9; });
+  // (Worker 1 refuses the checks too; the replies are worker 0's only.)
+  const bool counted = drive([&] {
+    return workers_[0]->node->stats().bad_records >= bad + 9 &&
+           workers_[1]->node->stats().bad_records >= bad1 + 4;
+  });
   const std::string said = testing::internal::GetCapturedStderr();
   ASSERT_TRUE(counted);
   EXPECT_EQ(workers_[0]->node->stats().bad_records, bad + 9);

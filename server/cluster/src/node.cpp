@@ -343,8 +343,9 @@ std::string Node::metrics_text() const {
        "answers to.",
        "counter", s.answer_checks, w);
   line("shmio_answers_found_lost_total",
-       "Requests whose answers from a worker this worker found lost to a lap (ended then, as at "
-       "their timeout).",
+       "Requests of this worker's whose answers from another worker or the fleet bridge it found "
+       "lost to a lap (by their replies to its checks): those answers count as missing, as at "
+       "the timeout.",
        "counter", s.answers_found_lost, w);
   line("shmio_lap_disconnects_total", "Clients disconnected because their worker was lapped.",
        "counter", s.lap_disconnects, w);
@@ -361,6 +362,9 @@ std::string Node::metrics_text() const {
   line("shmio_handoff_waits_total",
        "Hand-offs that waited (up to 200 ms, on this worker's thread) on a worker's full queue.",
        "counter", s.handoff_waits, w);
+  line("shmio_rooms_told_total",
+       "Rooms made or deleted said on the ring for a fleet bridge (ROOM_CHANGED records).",
+       "counter", s.rooms_told, w);
   line("shmio_held_sends_released_early_total",
        "Sends to this worker's own sockets held behind its own broadcasts (one shared ring with "
        "recovery) and sent ahead of them, past NodeOptions::max_held_sends.",

@@ -200,6 +200,7 @@ struct Node::Impl {
           // review).
           heartbeat();
           post_board();
+          stop_telling_rooms_without_bridge();
           arm_board_timer();
         });
   }
@@ -722,9 +723,24 @@ struct Node::Impl {
   }
   void room_changed(const std::string& nsp, const std::string& room, bool created) {
     if (stopped || !writer || !room_told(room)) return;
-    publish(MessageType::room_changed,
+    if (publish(
+            MessageType::room_changed,
             write_message(
-                {{"worker", options.worker}, {"nsp", nsp}, {"room", room}, {"created", created}}));
+                {{"worker", options.worker}, {"nsp", nsp}, {"room", room}, {"created", created}})))
+      ++stats.rooms_told;
+  }
+  // Once a second: rooms told for a bridge that no longer holds a slot (it left, or died) are
+  // told to nobody — a record per room made or deleted, read by every worker to no end — so they
+  // are no longer told. A bridge that attaches again asks again (NAMESPACES_REQUEST, after its
+  // slot is taken: a look here that finds no bridge comes before its request is read) and hears
+  // every room then. Before 2026-12-07 they were told until the worker's end.
+  void stop_telling_rooms_without_bridge() {
+    if (tell_rooms == TellRooms::no || bridge_attached()) return;
+    tell_rooms = TellRooms::no;
+    std::fprintf(stderr,
+                 "shmio[w%d]: no fleet bridge holds a slot of the ring any more: rooms made and "
+                 "deleted are no longer said on it (until a bridge asks again)\n",
+                 options.worker);
   }
   bool responder_alive(const Responder& r) const {
     const auto& slot = segment->producer_slot(r.producer);
@@ -906,14 +922,14 @@ struct Node::Impl {
     Impl* node;
     std::weak_ptr<bool> life;
     std::multimap<OwingKey, Owing*>::iterator at;
-    bool held = true;
+    bool open = true;      // (not yet released)
     bool counted = false;  // a broadcast's: its client count said
     std::uint64_t clients = 0, given = 0;
     Owing(Impl* n, OwingKey k) : node(n), life(n->lifetime), at(n->owing.emplace(k, this)) {}
     Owing(const Owing&) = delete;
     Owing& operator=(const Owing&) = delete;
     void release() {
-      if (std::exchange(held, false) && !life.expired()) node->owing.erase(at);
+      if (std::exchange(open, false) && !life.expired()) node->owing.erase(at);
     }
     ~Owing() { release(); }
   };
@@ -978,11 +994,12 @@ struct Node::Impl {
     last_check = std::chrono::steady_clock::now();
     const std::string body =
         write_message({{"check", id}, {"requests", json::array(rids.begin(), rids.end())}});
-    // (Kept before it is published: the publish's own read of the rings, keep_up, may read a
-    // reply already.)
+    // (`keep` false, as a LAPPED's: right after a lap this worker's reader is about a ring
+    // behind, and keep_up would read all of it in this one turn. A check is at most some 22 KB,
+    // which cannot lap this worker's reader on its own.)
     checks.emplace(id, std::move(rids));
     while (checks.size() > kMaxChecks) checks.erase(checks.begin());
-    if (!publish(MessageType::answers_check, body)) {
+    if (!publish(MessageType::answers_check, body, /*keep=*/false)) {
       checks.erase(id);
       return;
     }
@@ -1026,8 +1043,8 @@ struct Node::Impl {
         if (!heard->complete()) ended.insert(&q->second);
         continue;
       }
-      const std::uint64_t lost =
-          s->second.given > heard->heard ? s->second.given - heard->heard : 0;
+      std::uint64_t lost = s->second.given > heard->heard ? s->second.given - heard->heard : 0;
+      if (s->second.counted) lost = std::min(lost, s->second.clients);  // (no more than it has)
       std::optional<std::uint64_t> count;
       if (s->second.counted && !heard->counted) count = s->second.clients;
       if (lost != 0 || count) told.emplace_back(collector, lost, count);
@@ -1042,7 +1059,7 @@ struct Node::Impl {
           is_it, [&ended](const PendingRequest& q) { return ended.count(&q) != 0; },
           /*missing=*/true);
     for (auto& [collector, lost, count] : told) {
-      for (std::uint64_t i = 0; i < lost && !collector->done(); ++i) collector->lose(producer + 1u);
+      collector->lose(producer + 1u, static_cast<std::size_t>(lost));
       if (count && !collector->done()) collector->expect(producer + 1u, *count);
     }
   }

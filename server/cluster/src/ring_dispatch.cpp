@@ -326,7 +326,7 @@ void Node::Impl::apply(std::uint16_t type, std::uint16_t producer,
         // (Owed until the app calls the ack, or lets go of it: ANSWERS_CHECK.)
         auto owed = owe(producer, rid);
         ack = [this, alive = std::weak_ptr<bool>(lifetime), rid, producer, owed](sio::Args reply) {
-          if (!owed->held || alive.expired()) return;
+          if (!owed->open || alive.expired()) return;
           owed->release();
           json::object r{{"requestId", rid}, {"to", producer}, {"args", reply.values}};
           if (!publish(MessageType::server_side_emit_response, write_message(r, reply.binaries)))

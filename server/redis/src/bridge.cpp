@@ -928,9 +928,14 @@ struct Bridge::Impl {
           ++stats.bad_messages;
           break;
         }
+        // (Of two for one id — a worker restarted into the same slot while its predecessor's
+        // broadcast still has acks relayed —, the newer, whose deadline is later.)
         std::map<std::uint64_t, const Outgoing*> of_it;
-        for (const auto& [id, o] : outgoing)
-          if (o.to == producer) of_it[o.ring_id] = &o;
+        for (const auto& [id, o] : outgoing) {
+          if (o.to != producer) continue;
+          auto [it, fresh] = of_it.try_emplace(o.ring_id, &o);
+          if (!fresh && it->second->deadline < o.deadline) it->second = &o;
+        }
         json::array owed;
         for (const json::value& v : named->get_array()) {
           const auto asked = cluster::whole_number(v);

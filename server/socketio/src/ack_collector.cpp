@@ -73,10 +73,13 @@ void AckCollector::answer(std::uint64_t source, Args args) {
   check();
 }
 
-void AckCollector::lose(std::uint64_t source) {
+void AckCollector::lose(std::uint64_t source, std::size_t answers) {
   auto it = sources_.find(source);
-  if (it == sources_.end() || done_) return;
-  ++it->second.lost;
+  if (it == sources_.end() || done_ || answers == 0) return;
+  // (Saturating, as expect's.)
+  it->second.lost = answers > std::numeric_limits<std::size_t>::max() - it->second.lost
+                        ? std::numeric_limits<std::size_t>::max()
+                        : it->second.lost + answers;
   missing_ = true;
   check();
 }

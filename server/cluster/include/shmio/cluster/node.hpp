@@ -139,6 +139,7 @@ struct NodeStats {
   std::uint64_t rebalance_shed = 0;     // clients asked to reconnect (they recover elsewhere)
   std::uint64_t handoff_waits = 0;      // hand-offs that waited (up to 200 ms) on a full queue
   std::uint64_t held_sends_released_early = 0;  // past max_held_sends: sent before their turn
+  std::uint64_t rooms_told = 0;  // ROOM_CHANGED records published (for a sharded fleet bridge)
 };
 
 // Lifetimes: a Node outlives the socketio::Server it was started for (the Server's adapters and

@@ -97,7 +97,7 @@ enum class MessageType : std::uint16_t {
   // A worker whose reader was lapped may have lost answers to its own requests, which it cannot
   // tell from answers still to come. It asks ({"check": an id of its own, "requests": [request
   // ids it still waits on]}); every worker, and the fleet bridge, says which of them it still
-  // owes it answers for ({"to", "check", "owed": [{"requestId"[, "clients"], "given"}]}): that
+  // owes it answers for ({"to", "check", "owed": [{"requestId"[, "clients"][, "given"]}]}): that
   // reply follows, in the ring its answers go into, every answer it gave before it, so answers
   // from it that have not come by then were lost (Node::Impl::take_answers_owed; docs/cluster.md).
   // Since 2026-12-07: before, such a request waited for its whole timeout.

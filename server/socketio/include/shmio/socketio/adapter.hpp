@@ -196,7 +196,8 @@ class AckCollector : public std::enable_shared_from_this<AckCollector> {
   void expect(std::uint64_t source, std::size_t answers);  // the source's count is known
   void answer(std::uint64_t source, Args args);
   void fail_source(std::uint64_t source, bool missing_answers);
-  void lose(std::uint64_t source);  // one expected answer of the source will never come
+  // `answers` expected answers of the source will never come (one: a "lost" marker).
+  void lose(std::uint64_t source, std::size_t answers = 1);
   void add_pending_source(std::uint64_t source);  // its count is still to come
   // What came from a source so far: whether its count is known, the answers it counted, and
   // those received or said lost; nullopt for one not (or no longer) waited on.

@@ -241,7 +241,8 @@ class Bridge : public ::testing::Test {
   }
   // A Node member listening for the bridge's answers and broadcasts (its response channel, the
   // namespace's), beside a worker that is alive and never answers, and a reader of the ring.
-  void member_beside_a_silent_worker(RedisServer& server, OneMemberFleet& f) {
+  void member_beside_a_silent_worker(RedisServer& server, OneMemberFleet& f,
+                                     std::chrono::milliseconds request_timeout = 2s) {
     f.pub = client(server.url());
     f.member = client(server.url());
     f.member->subscribe("socket.io-response#/#");
@@ -252,11 +253,22 @@ class Bridge : public ::testing::Test {
     auto r = shm::RingReader::attach(*segment_, {"test", -1, shm::StartAt::latest});
     ASSERT_TRUE(r);
     f.reader.emplace(std::move(r.value()));
-    start_bridge(server.url());
+    start_bridge(server.url(), redis::FleetMode::classic, redis::ShardedSubscription::dynamic,
+                 10000, request_timeout);
     ASSERT_TRUE(bridge_subscribed(*f.pub));
     ASSERT_TRUE(drive([&] { return subscribers(*f.pub, "NUMSUB", "socket.io-response#/#") == 2; }));
   }
   // A member's broadcast of "ask" with acks (ack id 7), its requester's timeout `timeout_ms`.
+  // More than the ring (1 MiB) from `worker`, 400 records of 4 KB: a reader that does not run
+  // meanwhile (the bridge) is lapped.
+  static void lap_the_ring(shm::RingWriter& worker) {
+    const std::string filler =
+        cluster::write_message({{"worker", 0}, {"clients", 0}, {"pad", std::string(4000, 'x')}});
+    for (int i = 0; i < 400; ++i)
+      ASSERT_EQ(worker.publish(static_cast<std::uint16_t>(cluster::MessageType::load),
+                               {reinterpret_cast<const std::byte*>(filler.data()), filler.size()}),
+                shm::PublishStatus::ok);
+  }
   static fleet::ClassicRequest broadcast_with_acks(std::string id, std::uint32_t timeout_ms) {
     fleet::ClassicRequest r;
     r.type = fleet::ClassicRequestType::broadcast;
@@ -922,12 +934,7 @@ TEST_F(Bridge, ALappedBridgeSaysWhatItLost) {
   ASSERT_TRUE(reader);
   const std::uint64_t first = reader->position();
   // More than the ring (1 MiB) written while the bridge does not run.
-  const std::string filler =
-      cluster::write_message({{"worker", 0}, {"clients", 0}, {"pad", std::string(4000, 'x')}});
-  for (int i = 0; i < 400; ++i)
-    ASSERT_EQ(worker->publish(static_cast<std::uint16_t>(cluster::MessageType::load),
-                              {reinterpret_cast<const std::byte*>(filler.data()), filler.size()}),
-              shm::PublishStatus::ok);
+  ASSERT_NO_FATAL_FAILURE(lap_the_ring(*worker));
   // (What its reader skipped, once it has read on: its slot's count.)
   const auto skipped = [&] {
     std::uint64_t n = 0;
@@ -952,6 +959,123 @@ TEST_F(Bridge, ALappedBridgeSaysWhatItLost) {
   // no more (requests it read would stop waiting for its answers).
   EXPECT_GT(skipped(), (1u << 20) / 2);
   EXPECT_EQ(said_lost, skipped());
+}
+
+// A lapped bridge asks the workers which answers to the fleet's requests they still owe
+// (ANSWERS_CHECK, as a lapped worker does): a worker's answer lost to the lap, with its reply
+// saying it owes nothing more, ends the request's wait for it, and the member is answered at
+// once, not at four fifths of its 60 s. Before 2026-12-07 it waited until then.
+TEST_F(Bridge, ALappedBridgeAsksWhichAnswersItLost) {
+  RedisServer server(free_port());
+  server.start();
+  OneMemberFleet f;
+  ASSERT_NO_FATAL_FAILURE(member_beside_a_silent_worker(server, f, 60s));
+  auto& pub = f.pub;
+  auto& worker = f.worker;
+  auto& reader = f.reader;
+  got_.clear();
+  fleet::ClassicRequest r;
+  r.type = fleet::ClassicRequestType::sockets;
+  r.uid = "nodeA";
+  r.request_id = "lost-answer";
+  pub->command({"PUBLISH", "socket.io-request#/#", fleet::encode_classic_request(r)});
+  std::optional<std::uint64_t> rid;
+  std::uint16_t bridge_slot = 0;
+  ASSERT_TRUE(drive([&] {
+    reader->poll([&](const shm::RecordView& v) {
+      if (v.type != static_cast<std::uint16_t>(cluster::MessageType::fetch_sockets)) return;
+      rid = cluster::read_message(v.payload)->body.at("requestId").to_number<std::uint64_t>();
+      bridge_slot = v.producer;
+    });
+    return rid.has_value();
+  }));
+  const auto answered = [&] {
+    for (const auto& m : got_)
+      if (auto a = fleet::decode_classic_response(m.payload); a && a->request_id == "lost-answer")
+        return true;
+    return false;
+  };
+  // The worker's answer, then more than the ring (1 MiB) while the bridge does not run.
+  ASSERT_EQ(put(*worker, cluster::MessageType::fetch_sockets_response,
+                {{"requestId", *rid},
+                 {"to", bridge_slot},
+                 {"part", 0},
+                 {"parts", 1},
+                 {"sockets", json::array{}}}),
+            shm::PublishStatus::ok);
+  ASSERT_NO_FATAL_FAILURE(lap_the_ring(*worker));
+  std::optional<cluster::ChecksSaid> check;
+  ASSERT_TRUE(drive([&] {
+    reader->poll([&](const shm::RecordView& v) {
+      if (v.type == static_cast<std::uint16_t>(cluster::MessageType::answers_check) &&
+          v.producer == bridge_slot)
+        check = cluster::read_answers_check(cluster::read_message(v.payload)->body);
+    });
+    return check.has_value();
+  })) << "the lapped bridge did not ask";
+  EXPECT_EQ(check->requests, std::vector<std::uint64_t>{*rid});
+  EXPECT_EQ(bridge_->stats().answer_checks, 1u);
+  EXPECT_FALSE(answered());
+  ASSERT_EQ(put(*worker, cluster::MessageType::answers_owed,
+                {{"to", bridge_slot}, {"check", check->check}, {"owed", json::array{}}}),
+            shm::PublishStatus::ok);
+  ASSERT_TRUE(drive([&] { return answered(); })) << "waited for the answer it lost";
+  EXPECT_EQ(bridge_->stats().answers_found_lost, 1u);
+}
+
+// The same for a member's broadcast with acks whose worker count the lap took: the worker's reply
+// says it still owes acks and says its count (3 clients), which the bridge takes, and the member
+// is told the host's count at once, not at four fifths of its 60 s.
+TEST_F(Bridge, ALappedBridgeTakesALostCountFromTheReply) {
+  RedisServer server(free_port());
+  server.start();
+  OneMemberFleet f;
+  ASSERT_NO_FATAL_FAILURE(member_beside_a_silent_worker(server, f));
+  const fleet::ClassicRequest r = broadcast_with_acks("count-lost", 60000);
+  got_.clear();
+  f.pub->command({"PUBLISH", "socket.io-request#/#", fleet::encode_classic_request(r)});
+  std::optional<std::uint64_t> ack_id;
+  std::uint16_t bridge_slot = 0;
+  ASSERT_TRUE(drive([&] {
+    f.reader->poll([&](const shm::RecordView& v) {
+      if (v.type != static_cast<std::uint16_t>(cluster::MessageType::broadcast)) return;
+      if (const auto b = cluster::read_broadcast(v.payload); b && b->ack_id != 0) {
+        ack_id = b->ack_id;
+        bridge_slot = v.producer;
+      }
+    });
+    return ack_id.has_value();
+  }));
+  ASSERT_EQ(put(*f.worker, cluster::MessageType::broadcast_client_count,
+                {{"requestId", *ack_id}, {"to", bridge_slot}, {"clientCount", 3}}),
+            shm::PublishStatus::ok);
+  ASSERT_NO_FATAL_FAILURE(lap_the_ring(*f.worker));
+  std::optional<cluster::ChecksSaid> check;
+  ASSERT_TRUE(drive([&] {
+    f.reader->poll([&](const shm::RecordView& v) {
+      if (v.type == static_cast<std::uint16_t>(cluster::MessageType::answers_check) &&
+          v.producer == bridge_slot)
+        check = cluster::read_answers_check(cluster::read_message(v.payload)->body);
+    });
+    return check.has_value();
+  })) << "the lapped bridge did not ask";
+  ASSERT_EQ(check->requests, std::vector<std::uint64_t>{*ack_id});
+  ASSERT_EQ(put(*f.worker, cluster::MessageType::answers_owed,
+                {{"to", bridge_slot},
+                 {"check", check->check},
+                 {"owed", json::array{json::object{
+                              {"requestId", *ack_id}, {"clients", 3}, {"given", 0}}}}}),
+            shm::PublishStatus::ok);
+  std::optional<std::uint64_t> count;
+  ASSERT_TRUE(drive([&] {
+    for (const auto& m : got_)
+      if (auto a = fleet::decode_classic_response(m.payload);
+          a && a->request_id == r.request_id && a->fields.contains("clientCount"))
+        count = a->fields.at("clientCount").to_number<std::uint64_t>();
+    return count.has_value();
+  })) << "the count said in the reply not taken";
+  EXPECT_EQ(*count, 3u);
+  EXPECT_EQ(bridge_->stats().answers_found_lost, 0u);
 }
 
 // The same in sharded mode, whose members (socket.io-adapter's ClusterAdapter) wait a fixed 5 s
@@ -2288,12 +2412,7 @@ TEST_F(Bridge, RoomsAreKeptThroughANamespaceMadeAndAskedAgainAfterALap) {
   EXPECT_EQ(subscribed("socket.io#/#a#"), 1) << "a room's channel dropped";
   EXPECT_EQ(asks(), 0) << "a worker that tells its rooms was asked for them";
   // Lapped: more than the ring (1 MiB) written while the bridge does not run.
-  const std::string filler =
-      cluster::write_message({{"worker", 0}, {"clients", 0}, {"pad", std::string(4000, 'x')}});
-  for (int i = 0; i < 400; ++i)
-    ASSERT_EQ(worker->publish(static_cast<std::uint16_t>(cluster::MessageType::load),
-                              {reinterpret_cast<const std::byte*>(filler.data()), filler.size()}),
-              shm::PublishStatus::ok);
+  ASSERT_NO_FATAL_FAILURE(lap_the_ring(*worker));
   int asked = 0;
   ASSERT_TRUE(drive([&] {
     asked += asks();
@@ -2369,12 +2488,7 @@ TEST_F(Bridge, ANamespaceAnnouncedDuringALapIsLearnedInClassicMode) {
   // "/t" announced, then more than the ring (1 MiB) written, while the bridge does not run.
   ASSERT_EQ(say_namespaces(*worker, {"/", "/t"}, nullptr, 0, /*telling=*/true),
             shm::PublishStatus::ok);
-  const std::string filler =
-      cluster::write_message({{"worker", 0}, {"clients", 0}, {"pad", std::string(4000, 'x')}});
-  for (int i = 0; i < 400; ++i)
-    ASSERT_EQ(worker->publish(static_cast<std::uint16_t>(cluster::MessageType::load),
-                              {reinterpret_cast<const std::byte*>(filler.data()), filler.size()}),
-              shm::PublishStatus::ok);
+  ASSERT_NO_FATAL_FAILURE(lap_the_ring(*worker));
   bool asked = false;
   ASSERT_TRUE(drive([&] {
     reader->poll([&](const shm::RecordView& v) {

@@ -1013,10 +1013,6 @@ struct Node::Impl {
   // (as its "lost" markers tell: it completes with "operation has timed out" and every ack that
   // comes), and the client count it said, if that was lost too. Only for the process that holds
   // the slot now: a worker that died and whose slot was taken again is not the one replying.
-  struct OwedSaid {
-    bool counted = false;
-    std::uint64_t clients = 0, given = 0;
-  };
   void take_answers_owed(std::uint16_t producer, std::uint64_t id,
                          const std::map<std::uint64_t, OwedSaid>& still) {
     auto c = checks.find(id);

@@ -459,21 +459,18 @@ void Node::Impl::apply(std::uint16_t type, std::uint16_t producer,
     case MessageType::answers_check: {
       // Which of the requests named this worker still owes the asker answers for; its reply
       // follows every answer it gave them, in the ring they went into.
-      const json::value* check = body.if_contains("check");
-      const json::value* named = body.if_contains("requests");
-      if (check == nullptr || !whole_number(*check) || named == nullptr || !named->is_array()) {
+      const auto check = read_answers_check(body);
+      if (!check) {
         refuse_record("a check of answers without its id and requests", type, producer,
                       payload.size());
         break;
       }
       json::array still;
-      for (const json::value& v : named->get_array()) {
-        const auto asked = whole_number(v);
-        if (!asked) continue;
-        auto [first, last] = owing.equal_range({producer, *asked});
+      for (const std::uint64_t asked : check->requests) {
+        auto [first, last] = owing.equal_range({producer, asked});
         if (first == last) continue;
         const Owing& newest = *std::prev(last)->second;
-        json::object o{{"requestId", *asked}};
+        json::object o{{"requestId", asked}};
         if (newest.counted) {
           o["clients"] = newest.clients;
           o["given"] = newest.given;
@@ -481,36 +478,18 @@ void Node::Impl::apply(std::uint16_t type, std::uint16_t producer,
         still.emplace_back(std::move(o));
       }
       publish(MessageType::answers_owed,
-              write_message({{"to", producer}, {"check", u64_of(body, "check")}, {"owed", still}}));
+              write_message({{"to", producer}, {"check", check->check}, {"owed", still}}));
       break;
     }
     case MessageType::answers_owed: {
       if (!for_me) break;
-      // (Each entry {"requestId"[, "clients"], "given"}, whole numbers; anything else refused:
-      // a count misread as 0 would end a wait with no error.)
-      const json::value* check = body.if_contains("check");
-      const json::value* owed = body.if_contains("owed");
-      std::map<std::uint64_t, OwedSaid> still;
-      bool good = check != nullptr && whole_number(*check) && owed != nullptr && owed->is_array();
-      for (std::size_t i = 0; good && i < owed->get_array().size(); ++i) {
-        const json::value& e = owed->get_array()[i];
-        const json::object* o = e.if_object();
-        const json::value* id = o ? o->if_contains("requestId") : nullptr;
-        const json::value* clients = o ? o->if_contains("clients") : nullptr;
-        const json::value* given = o ? o->if_contains("given") : nullptr;
-        good = id != nullptr && whole_number(*id) &&
-               (clients == nullptr || whole_number(*clients)) &&
-               (given == nullptr || whole_number(*given));
-        if (good)
-          still[*whole_number(*id)] = {clients != nullptr, clients ? *whole_number(*clients) : 0,
-                                       given ? *whole_number(*given) : 0};
-      }
-      if (!good) {
+      const auto owed = read_answers_owed(body);
+      if (!owed) {
         refuse_record("a reply to a check of answers without its id or list", type, producer,
                       payload.size());
         break;
       }
-      take_answers_owed(producer, *whole_number(*check), still);
+      take_answers_owed(producer, owed->check, owed->owed);
       break;
     }
     case MessageType::lapped: {

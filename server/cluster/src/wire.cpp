@@ -78,6 +78,38 @@ std::optional<std::uint64_t> whole_number(const boost::json::value& v) noexcept 
   return std::nullopt;
 }
 
+std::optional<ChecksSaid> read_answers_check(const boost::json::object& body) {
+  const boost::json::value* check = body.if_contains("check");
+  const boost::json::value* named = body.if_contains("requests");
+  if (check == nullptr || !whole_number(*check) || named == nullptr || !named->is_array())
+    return std::nullopt;
+  ChecksSaid out{*whole_number(*check), {}};
+  for (const boost::json::value& v : named->get_array())
+    if (const auto rid = whole_number(v)) out.requests.push_back(*rid);
+  return out;
+}
+
+std::optional<OwedList> read_answers_owed(const boost::json::object& body) {
+  const boost::json::value* check = body.if_contains("check");
+  const boost::json::value* owed = body.if_contains("owed");
+  if (check == nullptr || !whole_number(*check) || owed == nullptr || !owed->is_array())
+    return std::nullopt;
+  OwedList out{*whole_number(*check), {}};
+  for (const boost::json::value& e : owed->get_array()) {
+    const boost::json::object* o = e.if_object();
+    if (o == nullptr) return std::nullopt;
+    const boost::json::value* id = o->if_contains("requestId");
+    const boost::json::value* clients = o->if_contains("clients");
+    const boost::json::value* given = o->if_contains("given");
+    if (id == nullptr || !whole_number(*id) || (clients != nullptr && !whole_number(*clients)) ||
+        (given != nullptr && !whole_number(*given)))
+      return std::nullopt;
+    out.owed[*whole_number(*id)] = {clients != nullptr, clients ? *whole_number(*clients) : 0,
+                                    given ? *whole_number(*given) : 0};
+  }
+  return out;
+}
+
 std::optional<LapSaid> read_lapped(const boost::json::object& body, bool ring_per_worker,
                                    int workers) {
   const auto whole = [&body](const char* k) -> std::optional<std::uint64_t> {

@@ -631,6 +631,8 @@ struct Bridge::Impl {
             MessageType::lapped,
             cluster::write_message(
                 {{"ring", from != nullptr ? from->worker : -1}, {"from", was_at}, {"to", to}}));
+      // (The workers' answers to the fleet's requests it lost with it: asked about.)
+      want_check();
       stats.unsent += r.last_loss().records;
       std::fprintf(stderr, "shmio[bridge]: lapped by %s: %llu records not published\n",
                    from == nullptr ? "the ring" : "a worker's ring",
@@ -921,10 +923,8 @@ struct Bridge::Impl {
         // ANSWERS_CHECK, docs/cluster.md): those it asked the fleet that are still here, with
         // the answers relayed so far and, a broadcast's count sent, the count. The reply comes
         // after every answer relayed, in the shared ring, as a worker's does.
-        const json::value* check = body.if_contains("check");
-        const json::value* named = body.if_contains("requests");
-        if (check == nullptr || !cluster::whole_number(*check) || named == nullptr ||
-            !named->is_array()) {
+        const auto check = cluster::read_answers_check(body);
+        if (!check) {
           ++stats.bad_messages;
           break;
         }
@@ -937,18 +937,28 @@ struct Bridge::Impl {
           if (!fresh && it->second->deadline < o.deadline) it->second = &o;
         }
         json::array owed;
-        for (const json::value& v : named->get_array()) {
-          const auto asked = cluster::whole_number(v);
-          auto it = asked ? of_it.find(*asked) : of_it.end();
+        for (const std::uint64_t asked : check->requests) {
+          auto it = of_it.find(asked);
           if (it == of_it.end()) continue;
-          json::object e{{"requestId", *asked}, {"given", it->second->given}};
+          json::object e{{"requestId", asked}, {"given", it->second->given}};
           if (it->second->counted) e["clients"] = it->second->client_count;
           owed.emplace_back(std::move(e));
         }
-        (void)ring_publish(MessageType::answers_owed,
-                           cluster::write_message({{"to", producer},
-                                                   {"check", *cluster::whole_number(*check)},
-                                                   {"owed", std::move(owed)}}));
+        (void)ring_publish(
+            MessageType::answers_owed,
+            cluster::write_message(
+                {{"to", producer}, {"check", check->check}, {"owed", std::move(owed)}}));
+        break;
+      }
+      case MessageType::answers_owed: {
+        // A worker's reply to the bridge's own check (after its lap), below.
+        if (!for_me) break;
+        const auto owed = cluster::read_answers_owed(body);
+        if (!owed) {
+          ++stats.bad_messages;
+          break;
+        }
+        take_answers_owed(producer, owed->check, owed->owed);
         break;
       }
       case MessageType::lapped: {
@@ -1912,6 +1922,82 @@ struct Bridge::Impl {
     settle_request(id);
   }
 
+  // --- the workers' answers a lapped bridge may have lost (cluster's ANSWERS_CHECK and
+  // ANSWERS_OWED, docs/cluster.md "Messages"): as a lapped worker does, the bridge names the
+  // fleet's requests still waiting for workers, and each worker's reply, after every answer it
+  // gave, says which it still owes. A worker that owes nothing more but has not answered in full
+  // lost its answers: the request stops waiting for it (as at its death, or its LAPPED); a
+  // broadcast's count lost is taken from the reply. Before 2026-12-07 the request waited until
+  // its deadline (four fifths of the member's timeout).
+  std::map<std::uint64_t, std::vector<std::uint64_t>> checks;  // (the newest kMaxChecks)
+  static constexpr std::size_t kMaxChecks = 8;
+  static constexpr std::chrono::milliseconds kCheckInterval{100};  // (at most one check per)
+  Clock::time_point last_check{};
+  bool check_due = false;  // (sent by the tick at the interval's end)
+  void want_check() {
+    if (last_check != Clock::time_point{} && Clock::now() - last_check < kCheckInterval) {
+      check_due = true;
+      return;
+    }
+    check_answers();
+  }
+  // At most as many requests as a reply naming all of them as owed fits in an answer's share of
+  // the shared ring (as the workers' checks: cluster's Node::Impl::checked_at_most), the oldest.
+  void check_answers() {
+    check_due = false;
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> waiting;  // (position, request id)
+    for (const auto& [id, in] : incoming)
+      if (!in.waiting.empty())
+        waiting.emplace_back(in.placed ? in.position : std::numeric_limits<std::uint64_t>::max(),
+                             id);
+    if (waiting.empty()) return;
+    std::sort(waiting.begin(), waiting.end());
+    const std::size_t writers = static_cast<std::size_t>(std::max(1, options.workers)) + 1;
+    const std::size_t budget =
+        std::min<std::size_t>(segment->max_record() / 2, segment->capacity() / 2 / writers);
+    const std::size_t most = std::clamp<std::size_t>(budget / 96, 1, 1024);
+    if (waiting.size() > most) waiting.resize(most);
+    std::vector<std::uint64_t> rids;
+    for (const auto& [at, id] : waiting) rids.push_back(id);
+    const std::uint64_t id = next_id++;
+    last_check = Clock::now();
+    const std::string body = cluster::write_message(
+        {{"check", id}, {"requests", json::array(rids.begin(), rids.end())}});
+    checks.emplace(id, std::move(rids));
+    while (checks.size() > kMaxChecks) checks.erase(checks.begin());
+    if (!ring_publish(MessageType::answers_check, body)) {
+      checks.erase(id);
+      return;
+    }
+    ++stats.answer_checks;
+  }
+  // A worker's reply (`producer`, the process holding that slot now) to check `id`.
+  void take_answers_owed(std::uint16_t producer, std::uint64_t id,
+                         const std::map<std::uint64_t, cluster::OwedSaid>& owed) {
+    auto c = checks.find(id);
+    if (c == checks.end() || producer >= segment->max_producers()) return;
+    const shm::ProcessIdentity replying = shm::registry::owner_of(segment->producer_slot(producer));
+    const auto is_it = [producer, replying](const Member& m) {
+      return m.producer == producer && m.who == replying;
+    };
+    for (const std::uint64_t rid : c->second) {
+      auto it = incoming.find(rid);
+      if (it == incoming.end()) continue;
+      Incoming& in = it->second;
+      if (std::none_of(in.waiting.begin(), in.waiting.end(), is_it)) continue;
+      auto s = owed.find(rid);
+      if (s != owed.end()) {
+        // (Owed: it answers on, unless its count was lost — then the count is the reply's.)
+        if (in.type != fleet::ClassicRequestType::broadcast || !s->second.counted) continue;
+        in.client_count = saturating_add(in.client_count, s->second.clients);
+      } else {
+        ++stats.answers_found_lost;
+      }
+      std::erase_if(in.waiting, is_it);
+      settle_request(rid);
+    }
+  }
+
   // A worker's answer to a fleet request.
   void worker_answer(MessageType t, std::uint64_t rid, std::uint16_t producer,
                      const json::object& body, const std::vector<sio::Binary>& blobs) {
@@ -2147,6 +2233,7 @@ struct Bridge::Impl {
       if (!refused_subs.empty()) resubscribe_due(now);
       if (!unsubscribe_later.empty()) unsubscribe_due();
       if (ask_after_lap_due && now - asked_after_lap >= std::chrono::seconds(1)) ask_after_lap();
+      if (check_due && now - last_check >= kCheckInterval) check_answers();
       if (!reading && now - started_at >= std::chrono::seconds(3)) start_reading();
       if (now - last_post >= std::chrono::seconds(1)) {
         last_post = now;
@@ -2227,6 +2314,14 @@ struct Bridge::Impl {
          "counter", stats.bad_messages);
     line("shmio_redis_ring_failures_total", "Fleet messages that could not be written to the ring.",
          "counter", stats.ring_failures);
+    line("shmio_redis_answer_checks_total",
+         "Times the bridge, lapped, asked the workers which of the fleet's requests they still owe "
+         "answers to.",
+         "counter", stats.answer_checks);
+    line("shmio_redis_answers_found_lost_total",
+         "A worker's answers to a fleet request found lost to the bridge's lap (by its reply to a "
+         "check): the request waits for it no more.",
+         "counter", stats.answers_found_lost);
     const Client::Stats p = pub->stats(), s = sub->stats();
     line("shmio_redis_connects_total", "Connections to Redis made (both of the bridge's).",
          "counter", p.connects + s.connects);

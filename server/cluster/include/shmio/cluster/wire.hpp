@@ -31,6 +31,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <span>
 #include <string>
@@ -109,6 +110,27 @@ const char* to_string(MessageType t) noexcept;
 // A JSON value that is a whole number >= 0 (JSON text reads one below 2^63 back as int64), or
 // nullopt.
 std::optional<std::uint64_t> whole_number(const boost::json::value& v) noexcept;
+
+// An ANSWERS_CHECK record's body, read: its id and the request ids it names (entries that are not
+// whole numbers passed over); nullopt without the id or the list.
+struct ChecksSaid {
+  std::uint64_t check = 0;
+  std::vector<std::uint64_t> requests;
+};
+std::optional<ChecksSaid> read_answers_check(const boost::json::object& body);
+// An ANSWERS_OWED record's body, read: the check it answers and, by request id, what is owed
+// ("clients": the count said, if given; "given": the answers given since). nullopt without the
+// check's id or the list, or with an entry not of whole numbers (a count misread as 0 would end
+// a wait with no error).
+struct OwedSaid {
+  bool counted = false;
+  std::uint64_t clients = 0, given = 0;
+};
+struct OwedList {
+  std::uint64_t check = 0;
+  std::map<std::uint64_t, OwedSaid> owed;
+};
+std::optional<OwedList> read_answers_owed(const boost::json::object& body);
 
 // A LAPPED record's body, read: the ring (-1: the shared ring; else a worker's, which only a
 // cluster with a ring per worker of `workers` has) and the positions [from, to) never read.

@@ -56,6 +56,25 @@ test("--log-sockets logs the disconnect of a socket its connection handler sends
   assert.match(log, new RegExp(`^socket connect /dyn-bye ${id}$`, "m"));
 });
 
+// --log-sockets with --recovery in one process says each recovery refused, with its session and
+// why, as a cluster's workers do (before 2026-12-07 one process said none).
+test("--log-sockets says a refused recovery in one process", async () => {
+  let said = "";
+  const { p, u } = await startApp(["--port", "0", "--recovery", "--log-sockets"], {},
+                                  (d) => (said += d), "api app with recovery");
+  try {
+    const s = connect(u, { reconnection: false, forceNew: true, transports: ["websocket"],
+                           auth: { pid: "no-such-session", offset: "x" } });
+    opened.push(s);
+    await within(once(s, "connect"), 5000, "connected afresh");
+    assert.equal(s.recovered, false);
+    await until(() => /^shmio: session no-such-session not recovered: unknown session/m.test(said),
+                5000, `the refusal's log line: ${said}`);
+  } finally {
+    p.kill("SIGKILL");
+  }
+});
+
 function client(opts = {}) {
   const s = connect(url, { reconnection: false, forceNew: true, transports: ["websocket"], ...opts });
   opened.push(s);

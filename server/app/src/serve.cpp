@@ -69,7 +69,7 @@ const char* kUsage =
     "               override the app's heartbeat and connect timeout (socket.io's defaults:\n"
     "               25000, 20000, 45000; each 1..3600000)\n"
     "  --log-sockets  one line on stderr per socket connected and disconnected (namespace,\n"
-    "               id; the disconnect reason), and in a cluster per recovery refused\n"
+    "               id; the disconnect reason), and per recovery refused (why)\n"
     "  --allow-origin O  accept handshakes only from pages of origin O (scheme://host[:port],\n"
     "               no path; repeatable, and replacing SHMIO_ALLOW_ORIGIN's and the app's);\n"
     "               others, and clients that send no Origin (but a browser's same-origin\n"
@@ -853,6 +853,10 @@ int serve_one(const ServeOptions& cfg, const Setup& setup, const cluster::Worker
     }
     node_ptr = node.get();
   }
+  // (--log-sockets: refused recoveries said in one process too — a cluster's worker says its own,
+  // NodeOptions::log_recoveries; before 2026-12-07 one process said none.)
+  if (cfg.log_sockets && options.connection_state_recovery)
+    options.connection_state_recovery->log_refused = true;
   // (Options set in code are the Server's own to check.)
   std::optional<sio::Server> made;
   try {

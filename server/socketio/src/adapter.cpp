@@ -13,6 +13,7 @@
 
 #include "client.hpp"
 #include "detail.hpp"
+#include "shmio/engineio/log_text.hpp"
 
 namespace shmio::socketio {
 
@@ -543,22 +544,38 @@ void InMemoryAdapter::save(SessionState st, std::chrono::steady_clock::time_poin
 std::optional<SessionState> InMemoryAdapter::take_session(const std::string& pid,
                                                           const std::string& offset) {
   prune(std::chrono::steady_clock::now());
+  const auto refuse = [&](const char* why) -> std::optional<SessionState> {
+    if (nsp_->server().options().connection_state_recovery->log_refused)
+      std::fprintf(stderr, "shmio: session %s not recovered: %s\n", shmio::log_text(pid).c_str(),
+                   why);
+    return std::nullopt;
+  };
   auto it = saved_.find(pid);
-  if (it == saved_.end()) return std::nullopt;
+  if (it == saved_.end())
+    return refuse("unknown session (never saved here, past the recovery window, or taken)");
   // (An offset no longer kept leaves the session, as socket.io's in-memory adapter does; before
   // 2026-12-04 any attempt removed it.)
-  if (stored_at(offset) == stored_.end()) return std::nullopt;
+  if (stored_at(offset) == stored_.end()) return refuse("the offset is no longer kept");
   SessionState st = std::move(it->second.state);
   st.disconnected_at = it->second.at;
   saved_.erase(it);
   return st;
 }
 
+void InMemoryAdapter::replay_refused(const std::string& offset, const char* why) {
+  if (nsp_->server().options().connection_state_recovery->log_refused)
+    std::fprintf(stderr, "shmio: session at offset %s not recovered: %s\n",
+                 shmio::log_text(offset).c_str(), why);
+}
+
 std::optional<std::vector<EncodedPacket>> InMemoryAdapter::replay(const std::string& offset,
                                                                   const std::set<Room>& rooms,
                                                                   std::uint64_t start) {
   auto from = stored_at(offset);
-  if (from == stored_.end()) return std::nullopt;
+  if (from == stored_.end()) {
+    replay_refused(offset, "the offset is no longer kept");
+    return std::nullopt;
+  }
   // Numbers are consecutive from the front's: an offset older than the session's start steps to
   // the first packet broadcast after it began (still kept: the named one, older, is).
   const std::uint64_t named = static_cast<std::uint64_t>(from - stored_.begin());

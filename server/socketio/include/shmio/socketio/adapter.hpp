@@ -384,6 +384,8 @@ class InMemoryAdapter : public Adapter {
   std::optional<std::vector<EncodedPacket>> replay(const std::string& offset,
                                                    const std::set<Room>& rooms,
                                                    std::uint64_t start) override;
+  // (Said on stderr with RecoveryOptions::log_refused, as take_session's refusals.)
+  void replay_refused(const std::string& offset, const char* why) override;
   // The recovery log's broadcasts and bytes, and the disconnected sessions kept.
   std::size_t stored_packets() const noexcept { return stored_.size(); }
   std::size_t stored_bytes() const noexcept { return stored_bytes_; }

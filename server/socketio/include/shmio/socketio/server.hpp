@@ -61,6 +61,11 @@ struct RecoveryOptions {
   // back. (Unbounded before 2026-12-03: a client connecting and dropping in a loop made one a
   // cycle, each kept for max_disconnection_duration; socket.io has no bound either.)
   std::size_t max_saved_sessions = 131072;
+  // Say each recovery refused on stderr, with its session id and why (`shmio --log-sockets`):
+  // one process's in-memory adapter; a cluster's workers say theirs by NodeOptions::
+  // log_recoveries. Off by default: a client names the session it asks for, and a loop of
+  // attempts writes a line each.
+  bool log_refused = false;
 };
 
 struct ServerOptions {

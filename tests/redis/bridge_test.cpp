@@ -258,7 +258,6 @@ class Bridge : public ::testing::Test {
     ASSERT_TRUE(bridge_subscribed(*f.pub));
     ASSERT_TRUE(drive([&] { return subscribers(*f.pub, "NUMSUB", "socket.io-response#/#") == 2; }));
   }
-  // A member's broadcast of "ask" with acks (ack id 7), its requester's timeout `timeout_ms`.
   // More than the ring (1 MiB) from `worker`, 400 records of 4 KB: a reader that does not run
   // meanwhile (the bridge) is lapped.
   static void lap_the_ring(shm::RingWriter& worker) {
@@ -269,6 +268,7 @@ class Bridge : public ::testing::Test {
                                {reinterpret_cast<const std::byte*>(filler.data()), filler.size()}),
                 shm::PublishStatus::ok);
   }
+  // A member's broadcast of "ask" with acks (ack id 7), its requester's timeout `timeout_ms`.
   static fleet::ClassicRequest broadcast_with_acks(std::string id, std::uint32_t timeout_ms) {
     fleet::ClassicRequest r;
     r.type = fleet::ClassicRequestType::broadcast;
@@ -974,25 +974,35 @@ TEST_F(Bridge, ALappedBridgeAsksWhichAnswersItLost) {
   auto& worker = f.worker;
   auto& reader = f.reader;
   got_.clear();
+  // Two requests of the member: its sockets (the worker answers, and the lap takes the answer),
+  // and a serverSideEmit with an ack the worker still owes.
   fleet::ClassicRequest r;
   r.type = fleet::ClassicRequestType::sockets;
   r.uid = "nodeA";
   r.request_id = "lost-answer";
   pub->command({"PUBLISH", "socket.io-request#/#", fleet::encode_classic_request(r)});
-  std::optional<std::uint64_t> rid;
+  fleet::ClassicRequest e;
+  e.type = fleet::ClassicRequestType::server_side_emit;
+  e.uid = "nodeA";
+  e.request_id = "still-owed";
+  e.data = json::array{"hold"};
+  pub->command({"PUBLISH", "socket.io-request#/#", fleet::encode_classic_request(e)});
+  std::optional<std::uint64_t> rid, owed_rid;
   std::uint16_t bridge_slot = 0;
   ASSERT_TRUE(drive([&] {
     reader->poll([&](const shm::RecordView& v) {
-      if (v.type != static_cast<std::uint16_t>(cluster::MessageType::fetch_sockets)) return;
-      rid = cluster::read_message(v.payload)->body.at("requestId").to_number<std::uint64_t>();
+      const auto t = static_cast<cluster::MessageType>(v.type);
+      if (t != cluster::MessageType::fetch_sockets && t != cluster::MessageType::server_side_emit)
+        return;
+      (t == cluster::MessageType::fetch_sockets ? rid : owed_rid) =
+          cluster::read_message(v.payload)->body.at("requestId").to_number<std::uint64_t>();
       bridge_slot = v.producer;
     });
-    return rid.has_value();
+    return rid && owed_rid;
   }));
-  const auto answered = [&] {
+  const auto answered = [&](const char* id) {
     for (const auto& m : got_)
-      if (auto a = fleet::decode_classic_response(m.payload); a && a->request_id == "lost-answer")
-        return true;
+      if (auto a = fleet::decode_classic_response(m.payload); a && a->request_id == id) return true;
     return false;
   };
   // The worker's answer, then more than the ring (1 MiB) while the bridge does not run.
@@ -1013,14 +1023,22 @@ TEST_F(Bridge, ALappedBridgeAsksWhichAnswersItLost) {
     });
     return check.has_value();
   })) << "the lapped bridge did not ask";
-  EXPECT_EQ(check->requests, std::vector<std::uint64_t>{*rid});
+  EXPECT_EQ(check->requests, (std::vector<std::uint64_t>{*rid, *owed_rid})) << "oldest first";
   EXPECT_EQ(bridge_->stats().answer_checks, 1u);
-  EXPECT_FALSE(answered());
+  EXPECT_FALSE(answered("lost-answer"));
   ASSERT_EQ(put(*worker, cluster::MessageType::answers_owed,
-                {{"to", bridge_slot}, {"check", check->check}, {"owed", json::array{}}}),
+                {{"to", bridge_slot},
+                 {"check", check->check},
+                 {"owed", json::array{json::object{{"requestId", *owed_rid}}}}}),
             shm::PublishStatus::ok);
-  ASSERT_TRUE(drive([&] { return answered(); })) << "waited for the answer it lost";
+  ASSERT_TRUE(drive([&] { return answered("lost-answer"); })) << "waited for the answer it lost";
   EXPECT_EQ(bridge_->stats().answers_found_lost, 1u);
+  // The one still owed waits for the worker's answer, and has it.
+  EXPECT_FALSE(answered("still-owed")) << "ended though the worker still owed its answer";
+  ASSERT_EQ(put(*worker, cluster::MessageType::server_side_emit_response,
+                {{"requestId", *owed_rid}, {"to", bridge_slot}, {"args", json::array{"late"}}}),
+            shm::PublishStatus::ok);
+  ASSERT_TRUE(drive([&] { return answered("still-owed"); }));
 }
 
 // The same for a member's broadcast with acks whose worker count the lap took: the worker's reply
@@ -1076,6 +1094,47 @@ TEST_F(Bridge, ALappedBridgeTakesALostCountFromTheReply) {
   })) << "the count said in the reply not taken";
   EXPECT_EQ(*count, 3u);
   EXPECT_EQ(bridge_->stats().answers_found_lost, 0u);
+}
+
+// Acks relayed from a worker whose count never came (lost to a lap: a worker says its count before
+// any ack) are in the count sent when the bridge gives up on it: the member is never told fewer
+// clients than the acks it gets (here 0 with one ack relayed, before 2026-12-07).
+TEST_F(Bridge, AcksRelayedFromAWorkerWithoutItsCountAreCounted) {
+  RedisServer server(free_port());
+  server.start();
+  OneMemberFleet f;
+  ASSERT_NO_FATAL_FAILURE(member_beside_a_silent_worker(server, f));
+  const fleet::ClassicRequest r = broadcast_with_acks("acks-uncounted", 3000);
+  got_.clear();
+  f.pub->command({"PUBLISH", "socket.io-request#/#", fleet::encode_classic_request(r)});
+  std::optional<std::uint64_t> ack_id;
+  std::uint16_t bridge_slot = 0;
+  ASSERT_TRUE(drive([&] {
+    f.reader->poll([&](const shm::RecordView& v) {
+      if (v.type != static_cast<std::uint16_t>(cluster::MessageType::broadcast)) return;
+      if (const auto b = cluster::read_broadcast(v.payload); b && b->ack_id != 0) {
+        ack_id = b->ack_id;
+        bridge_slot = v.producer;
+      }
+    });
+    return ack_id.has_value();
+  }));
+  ASSERT_EQ(put(*f.worker, cluster::MessageType::broadcast_ack,
+                {{"requestId", *ack_id}, {"to", bridge_slot}, {"args", json::array{"early"}}}),
+            shm::PublishStatus::ok);
+  std::optional<std::uint64_t> count;
+  bool relayed = false;
+  ASSERT_TRUE(drive([&] {
+    for (const auto& m : got_)
+      if (auto a = fleet::decode_classic_response(m.payload); a && a->request_id == r.request_id) {
+        if (a->fields.contains("clientCount"))
+          count = a->fields.at("clientCount").to_number<std::uint64_t>();
+        if (a->fields.contains("packet")) relayed = true;
+      }
+    return count.has_value();
+  }));
+  EXPECT_TRUE(relayed);
+  EXPECT_EQ(*count, 1u) << "an ack relayed beyond the count";
 }
 
 // The same in sharded mode, whose members (socket.io-adapter's ClusterAdapter) wait a fixed 5 s

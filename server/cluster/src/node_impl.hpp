@@ -962,19 +962,12 @@ struct Node::Impl {
           if (!stopped) check_answers();
         });
   }
-  // A check names at most as many requests as a reply naming all of them as owed fits in the
-  // share of the ring an answer may take (answer_in_parts': half a record, and half the ring
-  // shared by the workers writing into it; kReplyEntryBytes each at most), and never over
-  // kMaxCheckedRequests: the oldest waiting first (by the position their records went to). The
-  // rest wait for their answers or their timeout, as before checks existed.
-  static constexpr std::size_t kMaxCheckedRequests = 1024;
-  static constexpr std::size_t kReplyEntryBytes = 96;
+  // (cluster::checked_requests_at_most: the replies go into the ring this worker's answers go
+  // into, shared by all the workers or its own.)
   std::size_t checked_at_most() const {
-    const std::size_t writers =
-        own_segment ? 1 : static_cast<std::size_t>(std::max(1, options.workers));
-    const std::size_t budget = std::min<std::size_t>(out_segment().max_record() / 2,
-                                                     out_segment().capacity() / 2 / writers);
-    return std::clamp<std::size_t>(budget / kReplyEntryBytes, 1, kMaxCheckedRequests);
+    return checked_requests_at_most(
+        out_segment().max_record(), out_segment().capacity(),
+        own_segment ? 1 : static_cast<std::size_t>(std::max(1, options.workers)));
   }
   // After this worker's reader was lapped: the requests still waiting for others are named to
   // them all (ANSWERS_CHECK). Nothing is sent when none waits.
@@ -1001,6 +994,7 @@ struct Node::Impl {
     while (checks.size() > kMaxChecks) checks.erase(checks.begin());
     if (!publish(MessageType::answers_check, body, /*keep=*/false)) {
       checks.erase(id);
+      want_check();  // (tried again at the interval's end)
       return;
     }
     ++stats.answer_checks;

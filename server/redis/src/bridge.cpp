@@ -240,6 +240,11 @@ struct Bridge::Impl {
     // requester's count has no room for them: they could complete it in the place of counted
     // ones).
     std::vector<std::uint16_t> uncounted;
+    // Broadcast with acks: acks relayed from a worker whose count has not come (its count lost to
+    // a lap: a worker says its count before any ack), by worker. Those of a worker given up
+    // without its count (at count_by, its death, or its reply to a check) are added to the count
+    // sent: the member never gets more acks than the count it was told.
+    std::map<std::uint16_t, std::uint64_t> acked_uncounted;  // (its count come: erased)
     // Where its request went in the shared ring (placed: once written): a worker lapped over
     // that position (its LAPPED) never read it, and is not waited for.
     std::uint64_t position = 0;
@@ -1942,20 +1947,23 @@ struct Bridge::Impl {
     check_answers();
   }
   // At most as many requests as a reply naming all of them as owed fits in an answer's share of
-  // the shared ring (as the workers' checks: cluster's Node::Impl::checked_at_most), the oldest.
+  // the ring (cluster::checked_requests_at_most, as the workers' checks), the oldest.
   void check_answers() {
     check_due = false;
     std::vector<std::pair<std::uint64_t, std::uint64_t>> waiting;  // (position, request id)
+    // (Not a broadcast counted already, whose waiting workers are left out of its count and
+    // their acks of the relay: nothing more to learn of them.)
     for (const auto& [id, in] : incoming)
-      if (!in.waiting.empty())
+      if (!in.waiting.empty() && !in.counted)
         waiting.emplace_back(in.placed ? in.position : std::numeric_limits<std::uint64_t>::max(),
                              id);
     if (waiting.empty()) return;
     std::sort(waiting.begin(), waiting.end());
-    const std::size_t writers = static_cast<std::size_t>(std::max(1, options.workers)) + 1;
-    const std::size_t budget =
-        std::min<std::size_t>(segment->max_record() / 2, segment->capacity() / 2 / writers);
-    const std::size_t most = std::clamp<std::size_t>(budget / 96, 1, 1024);
+    // (The replies go into the shared ring, or each worker's own: sized by the shared one's
+    // writers, the workers and the bridge, the smaller share.)
+    const std::size_t most = cluster::checked_requests_at_most(
+        segment->max_record(), segment->capacity(),
+        static_cast<std::size_t>(std::max(1, options.workers)) + 1);
     if (waiting.size() > most) waiting.resize(most);
     std::vector<std::uint64_t> rids;
     for (const auto& [at, id] : waiting) rids.push_back(id);
@@ -1967,6 +1975,7 @@ struct Bridge::Impl {
     while (checks.size() > kMaxChecks) checks.erase(checks.begin());
     if (!ring_publish(MessageType::answers_check, body)) {
       checks.erase(id);
+      check_due = true;  // (tried again by the tick)
       return;
     }
     ++stats.answer_checks;
@@ -1984,14 +1993,15 @@ struct Bridge::Impl {
       auto it = incoming.find(rid);
       if (it == incoming.end()) continue;
       Incoming& in = it->second;
-      if (std::none_of(in.waiting.begin(), in.waiting.end(), is_it)) continue;
+      if (in.counted || std::none_of(in.waiting.begin(), in.waiting.end(), is_it)) continue;
       auto s = owed.find(rid);
       if (s != owed.end()) {
         // (Owed: it answers on, unless its count was lost — then the count is the reply's.)
         if (in.type != fleet::ClassicRequestType::broadcast || !s->second.counted) continue;
         in.client_count = saturating_add(in.client_count, s->second.clients);
+        in.acked_uncounted.erase(producer);  // (they are among its count)
       } else {
-        ++stats.answers_found_lost;
+        ++stats.answers_found_lost;  // (acks of its relayed already: counted at the count)
       }
       std::erase_if(in.waiting, is_it);
       settle_request(rid);
@@ -2062,6 +2072,7 @@ struct Bridge::Impl {
         break;
       case MessageType::broadcast_client_count:
         in.client_count = saturating_add(in.client_count, u64_of(body, "clientCount"));
+        in.acked_uncounted.erase(producer);
         done_with();
         break;
       case MessageType::broadcast_ack: {
@@ -2071,6 +2082,10 @@ struct Bridge::Impl {
         const json::value* a = body.if_contains("args");
         json::value first =
             a && a->is_array() && !a->get_array().empty() ? a->get_array()[0] : json::value();
+        if (!in.counted &&
+            std::any_of(in.waiting.begin(), in.waiting.end(),
+                        [producer](const Member& m) { return m.producer == producer; }))
+          ++in.acked_uncounted[producer];
         respond(in, MessageType::broadcast_ack, std::move(first), blobs);
         return;
       }
@@ -2165,8 +2180,10 @@ struct Bridge::Impl {
         // it times out there).
         break;
       case T::broadcast:
-        respond(in, MessageType::broadcast_client_count, in.client_count);
         for (const Member& m : in.waiting) in.uncounted.push_back(m.producer);
+        for (const auto& [acker, acks] : in.acked_uncounted)
+          in.client_count = saturating_add(in.client_count, acks);
+        respond(in, MessageType::broadcast_client_count, in.client_count);
         if (!late && relaying_in < options.max_pending_requests) {
           in.counted = true;
           ++relaying_in;

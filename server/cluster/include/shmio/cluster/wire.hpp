@@ -111,6 +111,19 @@ const char* to_string(MessageType t) noexcept;
 // nullopt.
 std::optional<std::uint64_t> whole_number(const boost::json::value& v) noexcept;
 
+// How many requests a check names at most: as many as a reply naming all of them as owed
+// (kAnswersOwedEntryBytes each at most) fits in the share of a ring an answer may take — half a
+// record, and half the ring shared by the `writers` writing into it —, and never over
+// kMaxCheckedRequests (about 21 KB of JSON). The rest wait for their answers or their timeout.
+inline constexpr std::size_t kAnswersOwedEntryBytes = 96;
+inline constexpr std::size_t kMaxCheckedRequests = 1024;
+inline std::size_t checked_requests_at_most(std::size_t max_record, std::size_t capacity,
+                                            std::size_t writers) {
+  const std::size_t budget =
+      std::min(max_record / 2, capacity / 2 / std::max<std::size_t>(1, writers));
+  return std::clamp<std::size_t>(budget / kAnswersOwedEntryBytes, 1, kMaxCheckedRequests);
+}
+
 // An ANSWERS_CHECK record's body, read: its id and the request ids it names (entries that are not
 // whole numbers passed over); nullopt without the id or the list.
 struct ChecksSaid {

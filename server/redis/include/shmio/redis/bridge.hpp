@@ -100,7 +100,7 @@ struct BridgeStats {
   std::uint64_t held_ms = 0;        // how long, in all
   std::uint64_t hold_timeouts = 0;  // holds ended by max_hold (a reader passed over)
   std::uint64_t answer_checks = 0;  // lapped: the workers asked what they still owe (ANSWERS_CHECK)
-  std::uint64_t answers_found_lost = 0;  // ...a worker's answers to a request found lost so
+  std::uint64_t answers_found_lost = 0;  // ...requests whose worker's answers it found lost
 };
 
 class Bridge {

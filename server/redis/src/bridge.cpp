@@ -240,10 +240,14 @@ struct Bridge::Impl {
     // requester's count has no room for them: they could complete it in the place of counted
     // ones).
     std::vector<std::uint16_t> uncounted;
-    // Broadcast with acks: acks relayed from a worker whose count has not come (its count lost to
-    // a lap: a worker says its count before any ack), by worker. Those of a worker given up
-    // without its count (at count_by, its death, or its reply to a check) are added to the count
-    // sent: the member never gets more acks than the count it was told.
+    // Broadcast with acks: the workers whose counts came (read, or said again in a reply to a
+    // check), and the acks relayed before the count was sent from workers whose counts had not
+    // (a worker says its count before any ack: its count lost to a lap, or never published), by
+    // worker. Those are added to the count sent, and once it is sent only the acks of workers
+    // whose counts came are relayed: the member is never told fewer clients than the acks it
+    // gets (a worker dropped from `waiting` before its last acks were read — found dead by the
+    // tick — had them relayed beyond the count).
+    std::set<std::uint16_t> count_came;
     std::map<std::uint16_t, std::uint64_t> acked_uncounted;  // (its count come: erased)
     // Where its request went in the shared ring (placed: once written): a worker lapped over
     // that position (its LAPPED) never read it, and is not waited for.
@@ -1999,6 +2003,7 @@ struct Bridge::Impl {
         // (Owed: it answers on, unless its count was lost — then the count is the reply's.)
         if (in.type != fleet::ClassicRequestType::broadcast || !s->second.counted) continue;
         in.client_count = saturating_add(in.client_count, s->second.clients);
+        in.count_came.insert(producer);
         in.acked_uncounted.erase(producer);  // (they are among its count)
       } else {
         ++stats.answers_found_lost;  // (acks of its relayed already: counted at the count)
@@ -2072,6 +2077,7 @@ struct Bridge::Impl {
         break;
       case MessageType::broadcast_client_count:
         in.client_count = saturating_add(in.client_count, u64_of(body, "clientCount"));
+        in.count_came.insert(producer);
         in.acked_uncounted.erase(producer);
         done_with();
         break;
@@ -2082,10 +2088,10 @@ struct Bridge::Impl {
         const json::value* a = body.if_contains("args");
         json::value first =
             a && a->is_array() && !a->get_array().empty() ? a->get_array()[0] : json::value();
-        if (!in.counted &&
-            std::any_of(in.waiting.begin(), in.waiting.end(),
-                        [producer](const Member& m) { return m.producer == producer; }))
+        if (in.count_came.count(producer) == 0) {
+          if (in.counted) return;  // (not in the count sent)
           ++in.acked_uncounted[producer];
+        }
         respond(in, MessageType::broadcast_ack, std::move(first), blobs);
         return;
       }

@@ -268,6 +268,50 @@ class Bridge : public ::testing::Test {
                                {reinterpret_cast<const std::byte*>(filler.data()), filler.size()}),
                 shm::PublishStatus::ok);
   }
+  // The member's broadcast with acks `r`, published to the bridge: its ack id in the ring and the
+  // bridge's slot (the `to` of the workers' answers), once `f.reader` has read it.
+  struct RingAsk {
+    std::uint64_t ack_id = 0;
+    std::uint16_t bridge = 0;
+  };
+  std::optional<RingAsk> ask_broadcast(OneMemberFleet& f, const fleet::ClassicRequest& r) {
+    f.pub->command({"PUBLISH", "socket.io-request#/#", fleet::encode_classic_request(r)});
+    std::optional<RingAsk> asked;
+    const bool read = drive([&] {
+      f.reader->poll([&](const shm::RecordView& v) {
+        if (v.type != static_cast<std::uint16_t>(cluster::MessageType::broadcast)) return;
+        if (const auto b = cluster::read_broadcast(v.payload); b && b->ack_id != 0)
+          asked = RingAsk{b->ack_id, v.producer};
+      });
+      return asked.has_value();
+    });
+    return read ? asked : std::nullopt;
+  }
+  // The bridge's (`bridge`) next check of the workers' answers, read by `reader`.
+  std::optional<cluster::ChecksSaid> bridge_check(shm::RingReader& reader, std::uint16_t bridge) {
+    std::optional<cluster::ChecksSaid> check;
+    const bool read = drive([&] {
+      reader.poll([&](const shm::RecordView& v) {
+        if (v.type == static_cast<std::uint16_t>(cluster::MessageType::answers_check) &&
+            v.producer == bridge)
+          check = cluster::read_answers_check(cluster::read_message(v.payload)->body);
+      });
+      return check.has_value();
+    });
+    return read ? check : std::nullopt;
+  }
+  // The host's count the member was told for its request `id`, once told.
+  std::optional<std::uint64_t> count_told(const std::string& id) {
+    std::optional<std::uint64_t> count;
+    const bool told = drive([&] {
+      for (const auto& m : got_)
+        if (auto a = fleet::decode_classic_response(m.payload);
+            a && a->request_id == id && a->fields.contains("clientCount"))
+          count = a->fields.at("clientCount").to_number<std::uint64_t>();
+      return count.has_value();
+    });
+    return told ? count : std::nullopt;
+  }
   // A member's broadcast of "ask" with acks (ack id 7), its requester's timeout `timeout_ms`.
   static fleet::ClassicRequest broadcast_with_acks(std::string id, std::uint32_t timeout_ms) {
     fleet::ClassicRequest r;
@@ -1014,15 +1058,8 @@ TEST_F(Bridge, ALappedBridgeAsksWhichAnswersItLost) {
                  {"sockets", json::array{}}}),
             shm::PublishStatus::ok);
   ASSERT_NO_FATAL_FAILURE(lap_the_ring(*worker));
-  std::optional<cluster::ChecksSaid> check;
-  ASSERT_TRUE(drive([&] {
-    reader->poll([&](const shm::RecordView& v) {
-      if (v.type == static_cast<std::uint16_t>(cluster::MessageType::answers_check) &&
-          v.producer == bridge_slot)
-        check = cluster::read_answers_check(cluster::read_message(v.payload)->body);
-    });
-    return check.has_value();
-  })) << "the lapped bridge did not ask";
+  const auto check = bridge_check(*reader, bridge_slot);
+  ASSERT_TRUE(check) << "the lapped bridge did not ask";
   EXPECT_EQ(check->requests, (std::vector<std::uint64_t>{*rid, *owed_rid})) << "oldest first";
   EXPECT_EQ(bridge_->stats().answer_checks, 1u);
   EXPECT_FALSE(answered("lost-answer"));
@@ -1052,52 +1089,30 @@ TEST_F(Bridge, ALappedBridgeTakesALostCountFromTheReply) {
   ASSERT_NO_FATAL_FAILURE(member_beside_a_silent_worker(server, f));
   const fleet::ClassicRequest r = broadcast_with_acks("count-lost", 60000);
   got_.clear();
-  f.pub->command({"PUBLISH", "socket.io-request#/#", fleet::encode_classic_request(r)});
-  std::optional<std::uint64_t> ack_id;
-  std::uint16_t bridge_slot = 0;
-  ASSERT_TRUE(drive([&] {
-    f.reader->poll([&](const shm::RecordView& v) {
-      if (v.type != static_cast<std::uint16_t>(cluster::MessageType::broadcast)) return;
-      if (const auto b = cluster::read_broadcast(v.payload); b && b->ack_id != 0) {
-        ack_id = b->ack_id;
-        bridge_slot = v.producer;
-      }
-    });
-    return ack_id.has_value();
-  }));
+  const auto asked = ask_broadcast(f, r);
+  ASSERT_TRUE(asked) << "the member's broadcast not in the ring";
+  const std::uint64_t ack_id = asked->ack_id;
+  const std::uint16_t bridge_slot = asked->bridge;
   ASSERT_EQ(put(*f.worker, cluster::MessageType::broadcast_client_count,
-                {{"requestId", *ack_id}, {"to", bridge_slot}, {"clientCount", 3}}),
+                {{"requestId", ack_id}, {"to", bridge_slot}, {"clientCount", 3}}),
             shm::PublishStatus::ok);
   ASSERT_NO_FATAL_FAILURE(lap_the_ring(*f.worker));
   // One of its clients' acks, after the lap: relayed, and among the 3 of the count the reply says
   // (not one more).
   ASSERT_EQ(put(*f.worker, cluster::MessageType::broadcast_ack,
-                {{"requestId", *ack_id}, {"to", bridge_slot}, {"args", json::array{"one"}}}),
+                {{"requestId", ack_id}, {"to", bridge_slot}, {"args", json::array{"one"}}}),
             shm::PublishStatus::ok);
-  std::optional<cluster::ChecksSaid> check;
-  ASSERT_TRUE(drive([&] {
-    f.reader->poll([&](const shm::RecordView& v) {
-      if (v.type == static_cast<std::uint16_t>(cluster::MessageType::answers_check) &&
-          v.producer == bridge_slot)
-        check = cluster::read_answers_check(cluster::read_message(v.payload)->body);
-    });
-    return check.has_value();
-  })) << "the lapped bridge did not ask";
-  ASSERT_EQ(check->requests, std::vector<std::uint64_t>{*ack_id});
+  const auto check = bridge_check(*f.reader, bridge_slot);
+  ASSERT_TRUE(check) << "the lapped bridge did not ask";
+  ASSERT_EQ(check->requests, std::vector<std::uint64_t>{ack_id});
   ASSERT_EQ(put(*f.worker, cluster::MessageType::answers_owed,
                 {{"to", bridge_slot},
                  {"check", check->check},
-                 {"owed", json::array{json::object{
-                              {"requestId", *ack_id}, {"clients", 3}, {"given", 0}}}}}),
+                 {"owed",
+                  json::array{json::object{{"requestId", ack_id}, {"clients", 3}, {"given", 0}}}}}),
             shm::PublishStatus::ok);
-  std::optional<std::uint64_t> count;
-  ASSERT_TRUE(drive([&] {
-    for (const auto& m : got_)
-      if (auto a = fleet::decode_classic_response(m.payload);
-          a && a->request_id == r.request_id && a->fields.contains("clientCount"))
-        count = a->fields.at("clientCount").to_number<std::uint64_t>();
-    return count.has_value();
-  })) << "the count said in the reply not taken";
+  const auto count = count_told(r.request_id);
+  ASSERT_TRUE(count) << "the count said in the reply not taken";
   EXPECT_EQ(*count, 3u);
   EXPECT_EQ(bridge_->stats().answers_found_lost, 0u);
 }
@@ -1112,33 +1127,21 @@ TEST_F(Bridge, AcksRelayedFromAWorkerWithoutItsCountAreCounted) {
   ASSERT_NO_FATAL_FAILURE(member_beside_a_silent_worker(server, f));
   const fleet::ClassicRequest r = broadcast_with_acks("acks-uncounted", 3000);
   got_.clear();
-  f.pub->command({"PUBLISH", "socket.io-request#/#", fleet::encode_classic_request(r)});
-  std::optional<std::uint64_t> ack_id;
-  std::uint16_t bridge_slot = 0;
-  ASSERT_TRUE(drive([&] {
-    f.reader->poll([&](const shm::RecordView& v) {
-      if (v.type != static_cast<std::uint16_t>(cluster::MessageType::broadcast)) return;
-      if (const auto b = cluster::read_broadcast(v.payload); b && b->ack_id != 0) {
-        ack_id = b->ack_id;
-        bridge_slot = v.producer;
-      }
-    });
-    return ack_id.has_value();
-  }));
+  const auto asked = ask_broadcast(f, r);
+  ASSERT_TRUE(asked) << "the member's broadcast not in the ring";
+  const std::uint64_t ack_id = asked->ack_id;
+  const std::uint16_t bridge_slot = asked->bridge;
   ASSERT_EQ(put(*f.worker, cluster::MessageType::broadcast_ack,
-                {{"requestId", *ack_id}, {"to", bridge_slot}, {"args", json::array{"early"}}}),
+                {{"requestId", ack_id}, {"to", bridge_slot}, {"args", json::array{"early"}}}),
             shm::PublishStatus::ok);
-  std::optional<std::uint64_t> count;
+  const auto count = count_told(r.request_id);
+  ASSERT_TRUE(count);
+  // (The ack went out at once, the count at four fifths of the 3 s, on one connection.)
   bool relayed = false;
-  ASSERT_TRUE(drive([&] {
-    for (const auto& m : got_)
-      if (auto a = fleet::decode_classic_response(m.payload); a && a->request_id == r.request_id) {
-        if (a->fields.contains("clientCount"))
-          count = a->fields.at("clientCount").to_number<std::uint64_t>();
-        if (a->fields.contains("packet")) relayed = true;
-      }
-    return count.has_value();
-  }));
+  for (const auto& m : got_)
+    if (auto a = fleet::decode_classic_response(m.payload);
+        a && a->request_id == r.request_id && a->fields.contains("packet"))
+      relayed = true;
   EXPECT_TRUE(relayed);
   EXPECT_EQ(*count, 1u) << "an ack relayed beyond the count";
 }

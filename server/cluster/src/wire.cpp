@@ -78,24 +78,35 @@ std::optional<std::uint64_t> whole_number(const boost::json::value& v) noexcept 
   return std::nullopt;
 }
 
+namespace {
+// Field `k` of `body` as a whole number >= 0, or nullopt (missing, or not one).
+std::optional<std::uint64_t> whole_field(const boost::json::object& body, const char* k) {
+  const boost::json::value* v = body.if_contains(k);
+  return v != nullptr ? whole_number(*v) : std::nullopt;
+}
+// Field `k` of `body` if it is an array, or nullptr.
+const boost::json::array* array_field(const boost::json::object& body, const char* k) {
+  const boost::json::value* v = body.if_contains(k);
+  return v != nullptr ? v->if_array() : nullptr;
+}
+}  // namespace
+
 std::optional<ChecksSaid> read_answers_check(const boost::json::object& body) {
-  const boost::json::value* check = body.if_contains("check");
-  const boost::json::value* named = body.if_contains("requests");
-  if (check == nullptr || !whole_number(*check) || named == nullptr || !named->is_array())
-    return std::nullopt;
-  ChecksSaid out{*whole_number(*check), {}};
-  for (const boost::json::value& v : named->get_array())
+  const auto check = whole_field(body, "check");
+  const boost::json::array* named = array_field(body, "requests");
+  if (!check || named == nullptr) return std::nullopt;
+  ChecksSaid out{*check, {}};
+  for (const boost::json::value& v : *named)
     if (const auto rid = whole_number(v)) out.requests.push_back(*rid);
   return out;
 }
 
 std::optional<OwedList> read_answers_owed(const boost::json::object& body) {
-  const boost::json::value* check = body.if_contains("check");
-  const boost::json::value* owed = body.if_contains("owed");
-  if (check == nullptr || !whole_number(*check) || owed == nullptr || !owed->is_array())
-    return std::nullopt;
-  OwedList out{*whole_number(*check), {}};
-  for (const boost::json::value& e : owed->get_array()) {
+  const auto check = whole_field(body, "check");
+  const boost::json::array* owed = array_field(body, "owed");
+  if (!check || owed == nullptr) return std::nullopt;
+  OwedList out{*check, {}};
+  for (const boost::json::value& e : *owed) {
     const boost::json::object* o = e.if_object();
     if (o == nullptr) return std::nullopt;
     const boost::json::value* id = o->if_contains("requestId");
@@ -112,12 +123,8 @@ std::optional<OwedList> read_answers_owed(const boost::json::object& body) {
 
 std::optional<LapSaid> read_lapped(const boost::json::object& body, bool ring_per_worker,
                                    int workers) {
-  const auto whole = [&body](const char* k) -> std::optional<std::uint64_t> {
-    const boost::json::value* v = body.if_contains(k);
-    return v != nullptr ? whole_number(*v) : std::nullopt;
-  };
   const boost::json::value* ring = body.if_contains("ring");
-  const auto from = whole("from"), to = whole("to");
+  const auto from = whole_field(body, "from"), to = whole_field(body, "to");
   if (ring == nullptr || !ring->is_int64() || ring->get_int64() < -1 ||
       ring->get_int64() >= (ring_per_worker ? workers : 0) || !from || !to)
     return std::nullopt;

@@ -97,7 +97,11 @@ if(SHMIO_BUILD_TOOLS)
   # The chat demo's page, and the socket.io-client bundle when scripts/setup.sh has fetched it.
   install(FILES ${PROJECT_SOURCE_DIR}/server/apps/chat/index.html
           DESTINATION ${CMAKE_INSTALL_DATADIR}/shmio/chat)
-  install(FILES ${PROJECT_SOURCE_DIR}/server/apps/chat/node_modules/socket.io-client/dist/socket.io.js
+  # (The package's package.json and dist/: what serve_client reads, its version the ETag.)
+  install(FILES ${PROJECT_SOURCE_DIR}/server/apps/chat/node_modules/socket.io-client/package.json
+          DESTINATION ${CMAKE_INSTALL_DATADIR}/shmio/chat/node_modules/socket.io-client
+          OPTIONAL)
+  install(DIRECTORY ${PROJECT_SOURCE_DIR}/server/apps/chat/node_modules/socket.io-client/dist/
           DESTINATION ${CMAKE_INSTALL_DATADIR}/shmio/chat/node_modules/socket.io-client/dist
           OPTIONAL)
 endif()

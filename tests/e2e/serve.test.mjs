@@ -5,7 +5,8 @@
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { openSync } from "node:fs";
+import { openSync, readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import http from "node:http";
 import { io as connect } from "socket.io-client";
 import { within, until, startWorkers } from "./helpers.mjs";
@@ -140,6 +141,46 @@ test("--cookie NAME: the polling handshake's answer sets NAME to its session id 
   const next = await fetch(`${h.url}/socket.io/?EIO=4&transport=polling&sid=${sid}`, { method: "POST", body: "40" });
   assert.equal(next.headers.get("set-cookie"), null, "only on the handshake");
   h.proc.kill("SIGTERM");
+});
+
+test("--serve-client DIR: the socket.io-client package's bundle at /socket.io/, as socket.io's serveClient", async () => {
+  // (The package npm ci installed beside these tests, as a user's own node_modules holds it.)
+  const dir = fileURLToPath(new URL("./node_modules/socket.io-client", import.meta.url));
+  const { version } = JSON.parse(readFileSync(`${dir}/package.json`, "utf8"));
+  const h = await start(["--workers", "2", "--serve-client", dir], 2);
+  for (const name of ["socket.io.js", "socket.io.min.js", "socket.io.msgpack.min.js", "socket.io.esm.min.js",
+                      "socket.io.min.js.map"]) {
+    // (fetch asks for gzip and undoes it: the bytes compared are the file's.)
+    const res = await fetch(`${h.url}/socket.io/${name}`);
+    assert.equal(res.status, 200, name);
+    assert.equal(res.headers.get("etag"), `"${version}"`, name);
+    assert.equal(res.headers.get("content-encoding"), "gzip", name);
+    assert.equal(res.headers.get("content-type"),
+                 name.endsWith(".map") ? "application/json; charset=utf-8" : "application/javascript; charset=utf-8");
+    assert.ok(Buffer.from(await res.arrayBuffer()).equals(readFileSync(`${dir}/dist/${name}`)), `${name}: the file's bytes`);
+    const again = await fetch(`${h.url}/socket.io/${name}`, { headers: { "If-None-Match": `"${version}"` } });
+    assert.equal(again.status, 304, name);
+  }
+  // Unasked for gzip, the bytes as they are.
+  const plain = await within(new Promise((resolve, reject) => {
+    http.get(`${h.url}/socket.io/socket.io.min.js`, (res) => {
+      const parts = [];
+      res.on("data", (d) => parts.push(d));
+      res.on("end", () => resolve([res.headers["content-encoding"], Buffer.concat(parts)]));
+    }).on("error", reject);
+  }), 5000, "the bundle without gzip");
+  assert.equal(plain[0], undefined);
+  assert.ok(plain[1].equals(readFileSync(`${dir}/dist/socket.io.min.js`)));
+  // A client connects beside it, as a page that loaded the bundle would.
+  const s = client(h.url);
+  await within(new Promise((resolve) => s.on("connect", resolve)), 10000, "connect");
+  h.proc.kill("SIGTERM");
+  // A directory without the bundle: said once, before any worker starts, exit 2.
+  const r = spawnSync(BIN, ["--workers", "2", "--serve-client", "/nonexistent/socket.io-client"],
+                      { encoding: "utf8", timeout: 10000 });
+  assert.equal(r.status, 2, r.stderr);
+  assert.match(r.stderr, /--serve-client: serve_client: \/nonexistent\/socket\.io-client holds no socket\.io client bundle/);
+  assert.doesNotMatch(r.stderr, /listening/);
 });
 
 test("a flag given twice takes its last value; --allow-origin repeats, each one allowed", async () => {

@@ -5799,6 +5799,180 @@ TEST(Http, AnAsyncAnswerAfterTheServerAndItsLoopAreGoneDoesNothing) {
 // the attributes as set; a name that is not an HTTP token is refused when the Server is made.
 // (Not there before 2026-12-05: a load balancer keeping clients on one host by this cookie could
 // not be used; found by a review.)
+// A directory laid out as npm installs socket.io-client (package.json beside dist/), with the
+// given package.json and dist files; removed with the object.
+struct ClientPackage {
+  std::filesystem::path dir;
+  ClientPackage(const std::string& package_json, std::map<std::string, std::string> dist) {
+    char tmpl[] = "/tmp/shmio-client-XXXXXX";
+    dir = ::mkdtemp(tmpl);
+    std::filesystem::create_directories(dir / "dist");
+    if (!package_json.empty()) std::ofstream(dir / "package.json") << package_json;
+    for (const auto& [name, body] : dist) std::ofstream(dir / "dist" / name) << body;
+  }
+  ~ClientPackage() {
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+  }
+};
+
+// socket.io's serveClient (ServerOptions::serve_client): the bundle's files under the path, with
+// their content type, Cache-Control and the package's version as ETag; a 304 for If-None-Match
+// naming it (strong, weak, in a list, or "*"); gzip when accepted; HEAD without the body; CORS as
+// the engine's answers; other names, other methods, and the path itself go on as before.
+TEST(Http, TheClientBundleIsServedAsSocketIoServesIt) {
+  const std::string js = "/* bundle */ " + std::string(3000, 'j');
+  const std::string map = "{\"version\":3,\"sources\":[]}";
+  const ClientPackage pkg("{\"name\":\"socket.io-client\",\"version\":\"4.8.4\"}",
+                          {{"socket.io.js", js},
+                           {"socket.io.min.js.map", map},
+                           {"socket.io.min.js", "min"},
+                           {"other.js", "not served"}});
+  net::io_context io;
+  ServerOptions o;
+  o.serve_client = pkg.dir.string();
+  o.cors_origin = "https://app.example";
+  Server server(io, o);
+  Client c(server.listen("127.0.0.1", 0));
+  auto get = [&](const std::string& target, const std::string& headers = "",
+                 const std::string& method = "GET") {
+    c.send_raw(method + " " + target + " HTTP/1.1\r\nHost: x\r\n" + headers + "\r\n");
+    return http_response(io, c);
+  };
+  std::string r = get("/socket.io/socket.io.js");
+  EXPECT_EQ(r.rfind("HTTP/1.1 200", 0), 0u) << r.substr(0, 300);
+  EXPECT_NE(r.find("\r\nContent-Type: application/javascript; charset=utf-8\r\n"),
+            std::string::npos)
+      << r.substr(0, 400);
+  EXPECT_NE(r.find("\r\nCache-Control: public, max-age=0\r\n"), std::string::npos);
+  EXPECT_NE(r.find("\r\nETag: \"4.8.4\"\r\n"), std::string::npos) << r.substr(0, 400);
+  EXPECT_NE(r.find("\r\nAccess-Control-Allow-Origin: https://app.example\r\n"), std::string::npos);
+  EXPECT_EQ(r.find("Content-Encoding"), std::string::npos) << "none asked for";
+  EXPECT_EQ(r.substr(r.find("\r\n\r\n") + 4), js);
+  // A query is not part of the name (a cache-busting ?v=).
+  r = get("/socket.io/socket.io.min.js?v=2");
+  EXPECT_EQ(r.substr(r.find("\r\n\r\n") + 4), "min") << r.substr(0, 300);
+  r = get("/socket.io/socket.io.min.js.map");
+  EXPECT_NE(r.find("\r\nContent-Type: application/json; charset=utf-8\r\n"), std::string::npos)
+      << r.substr(0, 300);
+  EXPECT_EQ(r.substr(r.find("\r\n\r\n") + 4), map);
+  for (const std::string tag : {"\"4.8.4\"", "W/\"4.8.4\"", "\"1.0.0\", W/\"4.8.4\"", "*"}) {
+    r = get("/socket.io/socket.io.js", "If-None-Match: " + tag + "\r\n");
+    EXPECT_EQ(r.rfind("HTTP/1.1 304", 0), 0u) << tag << ": " << r.substr(0, 300);
+    EXPECT_EQ(r.substr(r.find("\r\n\r\n") + 4), "") << tag;
+    EXPECT_NE(r.find("\r\nETag: \"4.8.4\"\r\n"), std::string::npos) << tag;
+  }
+  r = get("/socket.io/socket.io.js", "If-None-Match: \"4.8.3\"\r\n");
+  EXPECT_EQ(r.rfind("HTTP/1.1 200", 0), 0u) << "another version's tag: " << r.substr(0, 300);
+  r = get("/socket.io/socket.io.js", "Accept-Encoding: gzip, deflate, br\r\n");
+  EXPECT_NE(r.find("\r\nContent-Encoding: gzip\r\n"), std::string::npos) << r.substr(0, 400);
+  EXPECT_NE(r.find("Accept-Encoding"), std::string::npos) << "Vary: " << r.substr(0, 400);
+  const std::string gz = r.substr(r.find("\r\n\r\n") + 4);
+  ASSERT_GT(gz.size(), 18u);
+  EXPECT_EQ(static_cast<unsigned char>(gz[0]), 0x1f);
+  EXPECT_EQ(static_cast<unsigned char>(gz[1]), 0x8b);
+  EXPECT_LT(gz.size(), js.size() / 4) << "3,000 of one letter compress";
+  // (Its last four bytes: the length it holds, as gzip says it.)
+  const auto byte = [&](std::size_t i) {
+    return static_cast<std::uint32_t>(static_cast<unsigned char>(gz[gz.size() - 4 + i]));
+  };
+  EXPECT_EQ(byte(0) | byte(1) << 8 | byte(2) << 16 | byte(3) << 24, js.size());
+  EXPECT_EQ(get("/socket.io/socket.io.js", "Accept-Encoding: gzip\r\n"), r) << "kept, the same";
+  r = get("/socket.io/socket.io.js", "Accept-Encoding: deflate\r\n");
+  EXPECT_NE(r.find("\r\nContent-Encoding: deflate\r\n"), std::string::npos) << r.substr(0, 400);
+  // HEAD: the fields, no body.
+  c.send_raw("HEAD /socket.io/socket.io.js HTTP/1.1\r\nHost: x\r\n\r\n");
+  {
+    const auto until = std::chrono::steady_clock::now() + 5s;
+    while (c.in().find("\r\n\r\n") == std::string::npos &&
+           std::chrono::steady_clock::now() < until) {
+      io.run_for(1ms);
+      c.read_available();
+    }
+    io.run_for(20ms);
+    c.read_available();
+    r = c.in();
+    c.in().clear();
+  }
+  EXPECT_EQ(r.rfind("HTTP/1.1 200", 0), 0u) << r;
+  EXPECT_NE(r.find("\r\nContent-Length: " + std::to_string(js.size()) + "\r\n"), std::string::npos)
+      << r;
+  EXPECT_EQ(r.substr(r.find("\r\n\r\n") + 4), "") << "no body after a HEAD's fields";
+  // Not the bundle's: another file of dist/, a name not there, a POST, a name outside the path.
+  for (const auto& [method, target] :
+       std::vector<std::pair<std::string, std::string>>{{"GET", "/socket.io/other.js"},
+                                                        {"GET", "/socket.io/socket.io.esm.min.js"},
+                                                        {"GET", "/socket.io.js"},
+                                                        {"GET", "/socket.ioX/socket.io.js"},
+                                                        {"POST", "/socket.io/socket.io.js"}}) {
+    r = get(target, method == "POST" ? "Content-Length: 0\r\n" : "", method);
+    EXPECT_EQ(r.rfind("HTTP/1.1 404", 0), 0u)
+        << method << " " << target << ": " << r.substr(0, 200);
+  }
+  // The engine's own path is the engine's still.
+  EXPECT_FALSE(polling_sid(io, c).empty());
+  server.close();
+  io.run_for(50ms);
+
+  // The package's dist/ named instead of the package: the same files, the version from its
+  // parent's package.json; and without serve_client nothing is served.
+  net::io_context io2;
+  ServerOptions d;
+  d.serve_client = (pkg.dir / "dist").string() + "/";
+  Server by_dist(io2, d);
+  Client c2(by_dist.listen("127.0.0.1", 0));
+  c2.send_raw("GET /socket.io/socket.io.js HTTP/1.1\r\nHost: x\r\n\r\n");
+  r = http_response(io2, c2);
+  EXPECT_NE(r.find("\r\nETag: \"4.8.4\"\r\n"), std::string::npos) << r.substr(0, 300);
+  EXPECT_EQ(r.substr(r.find("\r\n\r\n") + 4), js);
+  by_dist.close();
+  io2.run_for(50ms);
+  net::io_context io3;
+  Server none(io3, ServerOptions{});
+  Client c3(none.listen("127.0.0.1", 0));
+  c3.send_raw("GET /socket.io/socket.io.js HTTP/1.1\r\nHost: x\r\n\r\n");
+  r = http_response(io3, c3);
+  EXPECT_EQ(r.rfind("HTTP/1.1 404", 0), 0u) << r.substr(0, 200);
+  none.close();
+  io3.run_for(50ms);
+}
+
+// A directory that is not a socket.io-client package is refused when the Server is made, saying
+// why: no bundle, no package.json, a version missing or unfit for a header, a file too large.
+TEST(Http, AClientDirectoryWithoutTheBundleOrItsVersionIsRefused) {
+  const std::string ok = "{\"version\":\"4.8.4\"}";
+  const ClientPackage no_bundle(ok, {{"socket.io.min.js", "x"}});
+  const ClientPackage no_package("", {{"socket.io.js", "x"}});
+  const ClientPackage no_version("{\"name\":\"socket.io-client\"}", {{"socket.io.js", "x"}});
+  const ClientPackage bad_version("{\"version\":\"4.8\\r\\nX: y\"}", {{"socket.io.js", "x"}});
+  const ClientPackage not_json("{version", {{"socket.io.js", "x"}});
+  const ClientPackage too_large(ok, {{"socket.io.js", "x"}});
+  {
+    std::ofstream(too_large.dir / "dist" / "socket.io.min.js");
+    std::filesystem::resize_file(too_large.dir / "dist" / "socket.io.min.js",
+                                 socketio::kMaxClientFileBytes + 1);
+  }
+  const std::pair<std::string, std::string> cases[] = {
+      {no_bundle.dir.string(), "holds no socket.io client bundle"},
+      {"/nonexistent/shmio-client", "holds no socket.io client bundle"},
+      {no_package.dir.string(), "package.json is missing"},
+      {no_version.dir.string(), "has no version"},
+      {bad_version.dir.string(), "has no version"},
+      {not_json.dir.string(), "has no version"},
+      {too_large.dir.string(), "more than 16777216"}};
+  for (const auto& [dir, why] : cases) {
+    net::io_context io;
+    ServerOptions o;
+    o.serve_client = dir;
+    try {
+      Server server(io, o);
+      ADD_FAILURE() << dir << ": taken";
+    } catch (const std::invalid_argument& e) {
+      EXPECT_NE(std::string(e.what()).find(why), std::string::npos) << dir << ": " << e.what();
+    }
+  }
+}
+
 TEST(Http, TheCookieOptionSetsTheSessionIdOnTheHandshake) {
   net::io_context io;
   ServerOptions o;

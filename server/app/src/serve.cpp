@@ -81,6 +81,10 @@ const char* kUsage =
     "  --cookie NAME  the polling handshake's answer sets cookie NAME to the session id\n"
     "               (NAME=<sid>; Path=/; HttpOnly; SameSite=Lax: engine.io's cookie option),\n"
     "               for a load balancer that keeps each client on one host by it\n"
+    "  --serve-client DIR  serve the socket.io client bundle of DIR, a socket.io-client package\n"
+    "               as npm installs it (node_modules/socket.io-client), at\n"
+    "               /socket.io/socket.io.js, .min.js, .msgpack.min.js, .esm.min.js and their\n"
+    "               .map files, with its version as ETag (socket.io's serveClient)\n"
     "  --per-message-deflate  offer WebSocket compression (socket.io's perMessageDeflate with\n"
     "               threshold 1024; off by default: CPU per message, ~136 KiB of zlib state per\n"
     "               connection by zlib's formula)\n"
@@ -1037,7 +1041,7 @@ constexpr const char* kValueFlags[] = {
     "flush-budget",  "read-budget",   "session-bytes",   "cut-log-mb",
     "redis",         "redis-mode",    "redis-key",       "redis-subscription-mode",
     "max-attachment-bytes", "max-json-depth", "max-open-sessions", "cookie", "watchdog-timeout",
-    "max-held-sends"};
+    "max-held-sends", "serve-client"};
 // clang-format on
 constexpr const char* kSwitches[] = {"port-per-worker",     "no-pin",          "log-sockets",
                                      "per-message-deflate", "no-io-uring",     "recovery",
@@ -1202,6 +1206,13 @@ std::string options_error(const ServeOptions& o) {
   for (const NumberFlag& f : kNumberFlags)
     if (f.own && !obeys(f, f.get(o))) return bound_of(f);
   if (o.redis.key.empty()) return "--redis-key must not be empty";
+  // (Read here, before any worker starts, so that a directory without the bundle is said once,
+  // exit 2, and not by every worker as it fails to start; each worker reads it again.)
+  if (!o.server.serve_client.empty()) try {
+      sio::load_client_files(o.server.serve_client);
+    } catch (const std::exception& e) {
+      return std::string("--serve-client: ") + e.what();
+    }
   // (Read by each worker's ring notifier, which refuses another value: before 2026-12-06 only
   // there, the cluster started and then stopped, exit 1; a review.)
   if (const char* n = std::getenv("SHMIO_RING_NOTIFIER");
@@ -1246,6 +1257,10 @@ std::string apply_value(ServeOptions& o, const std::string& name, const char* v)
   } else if (name == "allow-origin") {
     if (std::string e = origin_error(v); !e.empty()) return e;
     o.allowed_origins.insert(v);
+  } else if (name == "serve-client") {
+    // (Read by options_error, which serve() asks, and again by each worker's Server.)
+    if (*v == '\0') return "--serve-client must name a directory (node_modules/socket.io-client)";
+    o.server.serve_client = v;
   } else if (name == "cookie") {
     const std::string_view c(v);
     const bool token = !c.empty() && std::all_of(c.begin(), c.end(), [](char ch) {

@@ -358,6 +358,55 @@ std::string encode_body(std::string_view in, std::string_view coding) {
 
 }  // namespace
 
+std::optional<Response> HttpConnection::client_file(const Request& req, std::string_view path) {
+  const ServerOptions::ClientFiles& files = *srv_->options.client_files;
+  std::string_view base = srv_->options.path;
+  while (!base.empty() && base.back() == '/') base.remove_suffix(1);
+  if (path.size() <= base.size() + 1 || !path.starts_with(base) || path[base.size()] != '/')
+    return std::nullopt;
+  const std::string_view name = path.substr(base.size() + 1);
+  const auto file = files.files.find(name);
+  if (file == files.files.end()) return std::nullopt;
+  // If-None-Match (RFC 9110 13.1.2): "*", or a list of tags, each compared weakly (a W/ taken off).
+  bool cached = false;
+  for (auto [it, end] = req.equal_range(http::field::if_none_match); it != end && !cached; ++it) {
+    std::string_view v = it->value();
+    while (!v.empty() && !cached) {
+      const std::size_t comma = v.find(',');
+      std::string_view tag = v.substr(0, comma);
+      v = comma == std::string_view::npos ? std::string_view() : v.substr(comma + 1);
+      while (!tag.empty() && (tag.front() == ' ' || tag.front() == '\t')) tag.remove_prefix(1);
+      while (!tag.empty() && (tag.back() == ' ' || tag.back() == '\t')) tag.remove_suffix(1);
+      if (tag.starts_with("W/")) tag.remove_prefix(2);
+      cached = tag == "*" || tag == files.etag;
+    }
+  }
+  Response res{cached ? http::status::not_modified : http::status::ok, req.version()};
+  res.set(http::field::cache_control, "public, max-age=0");
+  res.set(http::field::etag, files.etag);
+  srv_->add_cors(req, res);
+  res.insert(http::field::vary, "Accept-Encoding");  // (beside CORS's)
+  res.keep_alive(req.keep_alive());
+  if (!cached) {
+    res.set(http::field::content_type, file->second.content_type);
+    const std::string_view coding = accepted_coding(req);
+    const std::string* body = file->second.body.get();
+    if (!coding.empty() && body != nullptr) {
+      std::string key = std::string(coding) + " " + std::string(name);
+      auto made = srv_->client_files_encoded.find(key);
+      if (made == srv_->client_files_encoded.end())
+        made = srv_->client_files_encoded.emplace(std::move(key), encode_body(*body, coding)).first;
+      if (!made->second.empty()) {  // (empty: could not be compressed; sent as it is)
+        res.set(http::field::content_encoding, coding);
+        body = &made->second;
+      }
+    }
+    if (body != nullptr) res.body() = *body;
+  }
+  res.prepare_payload();
+  return res;
+}
+
 void HttpConnection::respond_poll(std::string payload, bool compress) {
   if (!held_ || closed_) return;
   Request req = std::move(*held_);
@@ -420,6 +469,8 @@ void HttpConnection::handle(Request req, const Target& t) {
     return res;
   };
   if (!same_path(t.path, o.path)) {
+    if (o.client_files && (req.method() == http::verb::get || req.method() == http::verb::head))
+      if (std::optional<Response> res = client_file(req, t.path)) return send(std::move(*res));
     if (o.routes) {
       const ServerOptions::HttpRequest hr = http_request(req, remote());
       std::optional<ServerOptions::HttpResponse> out;

@@ -100,6 +100,8 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   // `compress`: the payload may be compressed (gzip or deflate, by the GET's Accept-Encoding, at
   // ServerOptions::http_compression_threshold bytes or more).
   void respond_poll(std::string payload, bool compress = false);
+  // ServerOptions::client_files' answer to a GET or HEAD of `path`, or nullopt if it names none.
+  std::optional<Response> client_file(const Request& req, std::string_view path);
   // The engine's JSON error for `r`, the connection_error handler told this peer's address.
   Response json_error(const Request& r, http::status status, int code, const char* message) {
     return srv_->json_error(r, status, code, message, remote());

@@ -77,6 +77,10 @@ struct detail::ServerCore : std::enable_shared_from_this<detail::ServerCore> {
   net::steady_timer accept_pause{io};  // after EMFILE/ENFILE at accept
   TimePoint accept_error_logged{};
   TimePoint session_bound_logged{};
+  // The client files (ServerOptions::client_files) compressed, by coding and name ("gzip
+  // socket.io.min.js"): made at the first request that accepts the coding, kept while the Server
+  // lives (at most one of each file per coding).
+  std::map<std::string, std::string, std::less<>> client_files_encoded;
   std::size_t open_sessions() const { return sessions.size() - lingering; }
   ServerStats stats;
   // Corking (docs/server.md, "Delivery engine"): sessions that queued output during this turn,

@@ -19,8 +19,9 @@ int main(int argc, char** argv) {
   shmio::ServeOptions options;
   options.name = "tutorial";
   // The page, beside Socket.IO on the same port. (The client bundle comes from socket.io's CDN
-  // here; the chat demo serves it itself, from the socket.io-client npm package, through
-  // options.server.static_files.)
+  // here; with the socket.io-client npm package installed, options.server.serve_client =
+  // "node_modules/socket.io-client" (or --serve-client DIR) serves it at /socket.io/socket.io.js,
+  // as the chat demo does.)
   options.server.routes = [](const shmio::engineio::ServerOptions::HttpRequest& r)
       -> std::optional<shmio::engineio::ServerOptions::HttpResponse> {
     if (r.method == "GET" && r.path == "/") return {{200, "text/html; charset=utf-8", kPage, {}}};

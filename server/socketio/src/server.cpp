@@ -67,6 +67,7 @@ Server::Server(net::io_context& io, ServerOptions options)
   eo.cors_credentials = options_.cors_credentials;
   eo.allow_request = options_.allow_request;
   eo.static_files = options_.static_files;
+  if (!options_.serve_client.empty()) eo.client_files = load_client_files(options_.serve_client);
   eo.routes = options_.routes;
   eo.initial_headers = options_.initial_headers;
   eo.cookie = options_.cookie;

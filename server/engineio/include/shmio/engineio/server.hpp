@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <functional>
 #include <iterator>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -104,6 +105,24 @@ struct ServerOptions {
     std::vector<std::pair<std::string, std::string>> headers;  // extra headers
   };
   std::function<std::optional<HttpResponse>(const HttpRequest&)> routes;
+
+  // Files served as socket.io serves its client bundle (serveClient; socketio::ServerOptions::
+  // serve_client loads them: socketio::load_client_files). A GET or HEAD of `path` (its trailing
+  // '/' taken off) + "/" + a name here, whatever its query, is answered before the routes with the
+  // file, its content type, `Cache-Control: public, max-age=0`, the ETag (304 without a body when
+  // If-None-Match names it, weak or strong, or is "*"), the CORS fields of the engine's own
+  // answers, and in gzip or deflate when the request accepts one (Vary: Accept-Encoding;
+  // compressed at the first such request, then kept by this Server). Other methods, and names not
+  // here, go on to the routes, static_files, 404.
+  struct ClientFiles {
+    std::string etag;  // quoted: "\"4.8.4\""
+    struct File {
+      std::string content_type;
+      std::shared_ptr<const std::string> body;
+    };
+    std::map<std::string, File, std::less<>> files;  // by name: "socket.io.min.js"
+  };
+  std::shared_ptr<const ClientFiles> client_files;
 
   // engine.io's allowRequest(req, callback), asynchronous: asked before every handshake (a
   // polling GET or a WebSocket upgrade without a sid), after allow_request. The handshake waits

@@ -130,6 +130,15 @@ struct ServerOptions {
   std::size_t http_compression_threshold = 1024;
   bool cors_credentials = false;
   std::function<bool(const std::vector<std::pair<std::string, std::string>>&)> allow_request;
+  // socket.io's serveClient: the directory of a socket.io-client package as npm installs it
+  // (node_modules/socket.io-client: package.json beside dist/; or that dist/ itself). Its
+  // bundle is served at `path` + socket.io.js, socket.io.min.js, socket.io.msgpack.min.js,
+  // socket.io.esm.min.js and their .map files (those in dist/), tagged with the package's
+  // version (engineio::ServerOptions::client_files: ETag, 304, gzip, CORS). Read once, when the
+  // Server is made (load_client_files; a directory without the bundle or its version throws
+  // std::invalid_argument). Empty, the default: not served (socket.io serves the copy it ships
+  // with by default; shmio ships none). `shmio --serve-client DIR`.
+  std::string serve_client;
   // Plain HTTP outside `path` (the chat demo's page and client bundle): see engineio.
   std::function<std::optional<engineio::ServerOptions::StaticResponse>(const std::string&)>
       static_files;
@@ -224,6 +233,17 @@ class ParentNamespace {
   std::shared_ptr<const void> id_;  // (its registration's setup: what its children were made by)
   BroadcastOptions opts_;
 };
+
+// The largest file load_client_files reads: 16 MiB (socket.io-client 4.8's largest, a source
+// map, is 300 KB; each is held in memory by every Server that serves it). A larger one is refused.
+inline constexpr std::size_t kMaxClientFileBytes = std::size_t{16} << 20;
+
+// The client bundle's files of a socket.io-client package directory (ServerOptions::
+// serve_client): std::invalid_argument, saying why, when it has no dist/socket.io.js, no
+// package.json with a plain version, or a file that cannot be read or is over
+// kMaxClientFileBytes.
+std::shared_ptr<const engineio::ServerOptions::ClientFiles> load_client_files(
+    const std::string& dir);
 
 class Server {
  public:

@@ -5,11 +5,13 @@
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { openSync, readFileSync } from "node:fs";
+import { cpSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import http from "node:http";
 import { io as connect } from "socket.io-client";
-import { within, until, startWorkers } from "./helpers.mjs";
+import { within, until, untilAsync, startWorkers } from "./helpers.mjs";
 
 const BIN = process.env.HELLO_BIN;
 const procs = [];
@@ -175,6 +177,29 @@ test("--serve-client DIR: the socket.io-client package's bundle at /socket.io/, 
   const s = client(h.url);
   await within(new Promise((resolve) => s.on("connect", resolve)), 10000, "connect");
   h.proc.kill("SIGTERM");
+  // The files as read once at the start, in every worker: one restarted after the directory is
+  // gone (an npm ci under way) starts and serves them too; it read the directory itself at its
+  // start before, and could not.
+  const copy = mkdtempSync(join(tmpdir(), "shmio-client-"));
+  cpSync(dir, copy, { recursive: true });
+  const g = await start(["--workers", "2", "--serve-client", copy], 2);
+  rmSync(copy, { recursive: true });
+  const health = async () => {
+    try {
+      return (await (await fetch(`${g.url}/health`)).json()).cluster;
+    } catch {
+      return [];  // (a connection the killed worker held)
+    }
+  };
+  const victim = (await health()).find((w) => w.worker === 1);
+  assert.ok(victim && victim.alive, "worker 1 lives");
+  process.kill(victim.pid, "SIGKILL");
+  await untilAsync(async () => (await health()).some((w) => w.worker === 1 && w.alive && w.pid !== victim.pid),
+                   20000, "worker 1 restarted");
+  const again = await fetch(`${g.url}/socket.io/socket.io.min.js`);
+  assert.equal(again.status, 200);
+  assert.ok(Buffer.from(await again.arrayBuffer()).equals(readFileSync(`${dir}/dist/socket.io.min.js`)));
+  g.proc.kill("SIGTERM");
   // A directory without the bundle: said once, before any worker starts, exit 2.
   const r = spawnSync(BIN, ["--workers", "2", "--serve-client", "/nonexistent/socket.io-client"],
                       { encoding: "utf8", timeout: 10000 });

@@ -5794,21 +5794,19 @@ TEST(Http, AnAsyncAnswerAfterTheServerAndItsLoopAreGoneDoesNothing) {
   copy = nullptr;             // the last copy let go: nothing of the server's is touched
 }
 
-// engine.io's `cookie` option: the polling handshake's answer sets "io=<its sid>; Path=/;
-// HttpOnly; SameSite=Lax" (the cookie package's serialize), later requests of the session none;
-// the attributes as set; a name that is not an HTTP token is refused when the Server is made.
-// (Not there before 2026-12-05: a load balancer keeping clients on one host by this cookie could
-// not be used; found by a review.)
-// A directory laid out as npm installs socket.io-client (package.json beside dist/), with the
-// given package.json and dist files; removed with the object.
+// A directory laid out as npm installs socket.io-client (package.json beside dist/; or `sub`),
+// with the given package.json and bundle files; removed with the object.
 struct ClientPackage {
   std::filesystem::path dir;
-  ClientPackage(const std::string& package_json, std::map<std::string, std::string> dist) {
+  ClientPackage(const std::string& package_json, std::map<std::string, std::string> dist,
+                const char* sub = "dist") {
     char tmpl[] = "/tmp/shmio-client-XXXXXX";
-    dir = ::mkdtemp(tmpl);
-    std::filesystem::create_directories(dir / "dist");
+    const char* made = ::mkdtemp(tmpl);
+    if (made == nullptr) throw std::runtime_error("mkdtemp failed");
+    dir = made;
+    std::filesystem::create_directories(dir / sub);
     if (!package_json.empty()) std::ofstream(dir / "package.json") << package_json;
-    for (const auto& [name, body] : dist) std::ofstream(dir / "dist" / name) << body;
+    for (const auto& [name, body] : dist) std::ofstream(dir / sub / name) << body;
   }
   ~ClientPackage() {
     std::error_code ec;
@@ -5861,6 +5859,9 @@ TEST(Http, TheClientBundleIsServedAsSocketIoServesIt) {
     EXPECT_EQ(r.rfind("HTTP/1.1 304", 0), 0u) << tag << ": " << r.substr(0, 300);
     EXPECT_EQ(r.substr(r.find("\r\n\r\n") + 4), "") << tag;
     EXPECT_NE(r.find("\r\nETag: \"4.8.4\"\r\n"), std::string::npos) << tag;
+    EXPECT_NE(r.find("\r\nCache-Control: public, max-age=0\r\n"), std::string::npos) << tag;
+    EXPECT_NE(r.find("Accept-Encoding"), std::string::npos) << "Vary: " << tag;
+    EXPECT_EQ(r.find("Content-Type"), std::string::npos) << tag << ": " << r;
   }
   r = get("/socket.io/socket.io.js", "If-None-Match: \"4.8.3\"\r\n");
   EXPECT_EQ(r.rfind("HTTP/1.1 200", 0), 0u) << "another version's tag: " << r.substr(0, 300);
@@ -5877,27 +5878,34 @@ TEST(Http, TheClientBundleIsServedAsSocketIoServesIt) {
     return static_cast<std::uint32_t>(static_cast<unsigned char>(gz[gz.size() - 4 + i]));
   };
   EXPECT_EQ(byte(0) | byte(1) << 8 | byte(2) << 16 | byte(3) << 24, js.size());
-  EXPECT_EQ(get("/socket.io/socket.io.js", "Accept-Encoding: gzip\r\n"), r) << "kept, the same";
   r = get("/socket.io/socket.io.js", "Accept-Encoding: deflate\r\n");
   EXPECT_NE(r.find("\r\nContent-Encoding: deflate\r\n"), std::string::npos) << r.substr(0, 400);
-  // HEAD: the fields, no body.
-  c.send_raw("HEAD /socket.io/socket.io.js HTTP/1.1\r\nHost: x\r\n\r\n");
-  {
+  // HEAD: the fields, no body (the length the GET's body has, compressed or not).
+  auto head = [&](const std::string& headers) {
+    c.send_raw("HEAD /socket.io/socket.io.js HTTP/1.1\r\nHost: x\r\n" + headers + "\r\n");
     const auto until = std::chrono::steady_clock::now() + 5s;
     while (c.in().find("\r\n\r\n") == std::string::npos &&
            std::chrono::steady_clock::now() < until) {
       io.run_for(1ms);
       c.read_available();
     }
-    io.run_for(20ms);
+    io.run_for(20ms);  // (anything sent after the fields would be read by now)
     c.read_available();
-    r = c.in();
-    c.in().clear();
-  }
+    return std::exchange(c.in(), std::string());
+  };
+  r = head("");
   EXPECT_EQ(r.rfind("HTTP/1.1 200", 0), 0u) << r;
   EXPECT_NE(r.find("\r\nContent-Length: " + std::to_string(js.size()) + "\r\n"), std::string::npos)
       << r;
   EXPECT_EQ(r.substr(r.find("\r\n\r\n") + 4), "") << "no body after a HEAD's fields";
+  r = head("Accept-Encoding: gzip\r\n");
+  EXPECT_NE(r.find("\r\nContent-Length: " + std::to_string(gz.size()) + "\r\n"), std::string::npos)
+      << r;
+  EXPECT_NE(r.find("\r\nContent-Encoding: gzip\r\n"), std::string::npos) << r;
+  EXPECT_EQ(r.substr(r.find("\r\n\r\n") + 4), "");
+  r = head("If-None-Match: \"4.8.4\"\r\n");
+  EXPECT_EQ(r.rfind("HTTP/1.1 304", 0), 0u) << r;
+  EXPECT_EQ(r.substr(r.find("\r\n\r\n") + 4), "");
   // Not the bundle's: another file of dist/, a name not there, a POST, a name outside the path.
   for (const auto& [method, target] :
        std::vector<std::pair<std::string, std::string>>{{"GET", "/socket.io/other.js"},
@@ -5914,8 +5922,31 @@ TEST(Http, TheClientBundleIsServedAsSocketIoServesIt) {
   server.close();
   io.run_for(50ms);
 
+  // Another path: the files under it, nowhere else ("/": at the root).
+  for (const auto& [path, served, not_served] :
+       {std::tuple<std::string, std::string, std::string>{"/custom/", "/custom/socket.io.js",
+                                                          "/socket.io/socket.io.js"},
+        {"/", "/socket.io.js", "/socket.io/socket.io.js"}}) {
+    net::io_context io_p;
+    ServerOptions op;
+    op.serve_client = pkg.dir.string();
+    op.path = path;
+    Server at_path(io_p, op);
+    Client cp(at_path.listen("127.0.0.1", 0));
+    cp.send_raw("GET " + served + " HTTP/1.1\r\nHost: x\r\n\r\n");
+    r = http_response(io_p, cp);
+    EXPECT_EQ(r.substr(r.find("\r\n\r\n") + 4), js) << path << ": " << r.substr(0, 200);
+    cp.send_raw("GET " + not_served + " HTTP/1.1\r\nHost: x\r\n\r\n");
+    r = http_response(io_p, cp);
+    EXPECT_NE(r.rfind("HTTP/1.1 200", 0), 0u) << path << ": " << not_served;
+    at_path.close();
+    io_p.run_for(50ms);
+  }
+
   // The package's dist/ named instead of the package: the same files, the version from its
-  // parent's package.json; and without serve_client nothing is served.
+  // parent's package.json; socket.io's own copy (client-dist/, socket.io's version); the files
+  // read already (client_files) served instead of serve_client's; without either nothing is
+  // served.
   net::io_context io2;
   ServerOptions d;
   d.serve_client = (pkg.dir / "dist").string() + "/";
@@ -5927,6 +5958,26 @@ TEST(Http, TheClientBundleIsServedAsSocketIoServesIt) {
   EXPECT_EQ(r.substr(r.find("\r\n\r\n") + 4), js);
   by_dist.close();
   io2.run_for(50ms);
+  const ClientPackage server_copy("{\"name\":\"socket.io\",\"version\":\"4.8.1\"}",
+                                  {{"socket.io.js", js}}, "client-dist");
+  for (const bool preloaded : {false, true}) {
+    net::io_context io_c;
+    ServerOptions oc;
+    oc.serve_client = server_copy.dir.string();
+    if (preloaded) {
+      oc.client_files = load_client_files(oc.serve_client);
+      oc.serve_client = "/nonexistent/not-read";
+    }
+    Server copy(io_c, oc);
+    Client cc(copy.listen("127.0.0.1", 0));
+    cc.send_raw("GET /socket.io/socket.io.js HTTP/1.1\r\nHost: x\r\n\r\n");
+    r = http_response(io_c, cc);
+    EXPECT_NE(r.find("\r\nETag: \"4.8.1\"\r\n"), std::string::npos)
+        << preloaded << ": " << r.substr(0, 300);
+    EXPECT_EQ(r.substr(r.find("\r\n\r\n") + 4), js) << preloaded;
+    copy.close();
+    io_c.run_for(50ms);
+  }
   net::io_context io3;
   Server none(io3, ServerOptions{});
   Client c3(none.listen("127.0.0.1", 0));
@@ -5940,11 +5991,14 @@ TEST(Http, TheClientBundleIsServedAsSocketIoServesIt) {
 // A directory that is not a socket.io-client package is refused when the Server is made, saying
 // why: no bundle, no package.json, a version missing or unfit for a header, a file too large.
 TEST(Http, AClientDirectoryWithoutTheBundleOrItsVersionIsRefused) {
-  const std::string ok = "{\"version\":\"4.8.4\"}";
+  const std::string ok = "{\"name\":\"socket.io-client\",\"version\":\"4.8.4\"}";
   const ClientPackage no_bundle(ok, {{"socket.io.min.js", "x"}});
   const ClientPackage no_package("", {{"socket.io.js", "x"}});
   const ClientPackage no_version("{\"name\":\"socket.io-client\"}", {{"socket.io.js", "x"}});
-  const ClientPackage bad_version("{\"version\":\"4.8\\r\\nX: y\"}", {{"socket.io.js", "x"}});
+  const ClientPackage another("{\"name\":\"my-app\",\"version\":\"1.0.0\"}",
+                              {{"socket.io.js", "x"}});
+  const ClientPackage bad_version("{\"name\":\"socket.io-client\",\"version\":\"4.8\\r\\nX: y\"}",
+                                  {{"socket.io.js", "x"}});
   const ClientPackage not_json("{version", {{"socket.io.js", "x"}});
   const ClientPackage too_large(ok, {{"socket.io.js", "x"}});
   {
@@ -5957,8 +6011,9 @@ TEST(Http, AClientDirectoryWithoutTheBundleOrItsVersionIsRefused) {
       {"/nonexistent/shmio-client", "holds no socket.io client bundle"},
       {no_package.dir.string(), "package.json is missing"},
       {no_version.dir.string(), "has no version"},
+      {another.dir.string(), "is not socket.io-client's (nor socket.io's)"},
       {bad_version.dir.string(), "has no version"},
-      {not_json.dir.string(), "has no version"},
+      {not_json.dir.string(), "is not JSON"},
       {too_large.dir.string(), "more than 16777216"}};
   for (const auto& [dir, why] : cases) {
     net::io_context io;
@@ -5971,8 +6026,24 @@ TEST(Http, AClientDirectoryWithoutTheBundleOrItsVersionIsRefused) {
       EXPECT_NE(std::string(e.what()).find(why), std::string::npos) << dir << ": " << e.what();
     }
   }
+  // Files an app made itself (client_files): a tag or type that would split the answer is refused.
+  for (const bool bad_tag : {true, false}) {
+    auto files = std::make_shared<engineio::ServerOptions::ClientFiles>();
+    files->etag = bad_tag ? "\"1\"\r\nX-Injected: 1" : "\"1\"";
+    files->files["socket.io.js"] = {bad_tag ? "application/javascript" : "text/js\nX: 1",
+                                    std::make_shared<const std::string>("x")};
+    net::io_context io;
+    ServerOptions o;
+    o.client_files = files;
+    EXPECT_THROW(Server(io, o), std::invalid_argument) << bad_tag;
+  }
 }
 
+// engine.io's `cookie` option: the polling handshake's answer sets "io=<its sid>; Path=/;
+// HttpOnly; SameSite=Lax" (the cookie package's serialize), later requests of the session none;
+// the attributes as set; a name that is not an HTTP token is refused when the Server is made.
+// (Not there before 2026-12-05: a load balancer keeping clients on one host by this cookie could
+// not be used; found by a review.)
 TEST(Http, TheCookieOptionSetsTheSessionIdOnTheHandshake) {
   net::io_context io;
   ServerOptions o;

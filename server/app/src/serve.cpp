@@ -1202,17 +1202,10 @@ std::string options_error(const ServeOptions& o) {
   if (!o.ring.empty())
     if (auto ok = shm::Segment::validate_name(o.ring); !ok) return "--ring: " + ok.error().message;
   // (The Server's own options, `server`, only as flags: set in code they are the Server's to
-  // take, by its own rules.)
+  // take, by its own rules; serve() reads server.serve_client itself.)
   for (const NumberFlag& f : kNumberFlags)
     if (f.own && !obeys(f, f.get(o))) return bound_of(f);
   if (o.redis.key.empty()) return "--redis-key must not be empty";
-  // (Read here, before any worker starts, so that a directory without the bundle is said once,
-  // exit 2, and not by every worker as it fails to start; each worker reads it again.)
-  if (!o.server.serve_client.empty()) try {
-      sio::load_client_files(o.server.serve_client);
-    } catch (const std::exception& e) {
-      return std::string("--serve-client: ") + e.what();
-    }
   // (Read by each worker's ring notifier, which refuses another value: before 2026-12-06 only
   // there, the cluster started and then stopped, exit 1; a review.)
   if (const char* n = std::getenv("SHMIO_RING_NOTIFIER");
@@ -1258,9 +1251,10 @@ std::string apply_value(ServeOptions& o, const std::string& name, const char* v)
     if (std::string e = origin_error(v); !e.empty()) return e;
     o.allowed_origins.insert(v);
   } else if (name == "serve-client") {
-    // (Read by options_error, which serve() asks, and again by each worker's Server.)
+    // (Read by serve(), once, before its workers start.)
     if (*v == '\0') return "--serve-client must name a directory (node_modules/socket.io-client)";
     o.server.serve_client = v;
+    o.server.client_files.reset();  // (the app's own, read already: the flag names others)
   } else if (name == "cookie") {
     const std::string_view c(v);
     const bool token = !c.empty() && std::all_of(c.begin(), c.end(), [](char ch) {
@@ -1533,6 +1527,17 @@ int serve(ServeOptions cfg, Setup setup) {
     std::fprintf(stderr, "shmio: invalid options: %s\n", e.c_str());
     return 2;
   }
+  // The client bundle (--serve-client, or serve_client set in code), read once here: a directory
+  // without it is said once, exit 2, not by every worker as it fails to start; and every worker,
+  // a restarted one too, serves the same files (the copy forked with them), not what the
+  // directory holds when it starts (an npm ci in progress, a newer version).
+  if (!cfg.server.serve_client.empty() && !cfg.server.client_files) try {
+      cfg.server.client_files = sio::load_client_files(cfg.server.serve_client);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "shmio: invalid options: %s%s\n",
+                   cfg.flags_given.count("serve-client") != 0 ? "--serve-client: " : "", e.what());
+      return 2;
+    }
   if (cfg.workers < 0) {
     // An option that names or sizes what only a cluster has (its ring, session table, ports,
     // fleet) would do nothing in one process: refused, as --ring-per-worker and --redis are (they

@@ -366,6 +366,24 @@ static ServerOptions checked(ServerOptions o) {
         throw std::invalid_argument("engineio::ServerOptions::cookie: \"" + *v +
                                     "\" has a ';', a space or a control character");
   }
+  if (o.client_files) {
+    // (Header values: no control character, which would split the answer, nor one Beast cannot
+    // hold; socketio::load_client_files makes only fit ones, an app may fill them itself.)
+    const auto fit = [](const std::string& v) {
+      return !v.empty() && v.size() <= 1024 && std::all_of(v.begin(), v.end(), [](char c) {
+        return static_cast<unsigned char>(c) >= 0x20 && c != 0x7f;
+      });
+    };
+    if (!fit(o.client_files->etag))
+      throw std::invalid_argument(
+          "engineio::ServerOptions::client_files: the etag is empty, longer than 1024 bytes, or "
+          "has a control character");
+    for (const auto& [name, file] : o.client_files->files)
+      if (!fit(file.content_type))
+        throw std::invalid_argument("engineio::ServerOptions::client_files: \"" + name +
+                                    "\": its content type is empty, longer than 1024 bytes or "
+                                    "has a control character");
+  }
   return o;
 }
 

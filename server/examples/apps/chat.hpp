@@ -56,22 +56,24 @@ inline void defaults(ServeOptions& options) {
   options.server.connection_state_recovery = sio::RecoveryOptions{};
 }
 
-// Loads the page once and points serve_client at the client bundle; false (with a message) if
-// either is missing.
+// Loads the page once and points serve_client at the client bundle, unless the command line
+// named one (--serve-client); false (with a message) if either is missing.
 inline bool load(sio::ServerOptions& options, const std::string& dir) {
   auto page = read_file(dir + "/index.html");
   const std::string client = dir + "/node_modules/socket.io-client";
+  const bool own_client = options.serve_client.empty() && !options.client_files;
   std::error_code ec;
-  if (!page || !std::filesystem::exists(client + "/dist/socket.io.js", ec)) {
+  if (!page || (own_client && (!std::filesystem::exists(client + "/dist/socket.io.js", ec) ||
+                               !std::filesystem::exists(client + "/package.json", ec)))) {
     std::fprintf(stderr,
-                 "shmio: the chat needs %s/index.html and the socket.io-client bundle in\n"
+                 "shmio: the chat needs %s/index.html and the socket.io-client package in\n"
                  "  %s/node_modules (run scripts/setup.sh, which runs npm ci there)\n",
                  dir.c_str(), dir.c_str());
     return false;
   }
   // The bundle at /socket.io/socket.io.js (and .min.js, the source maps), as socket.io's
   // serveClient serves it: with its version as ETag, gzipped for a browser.
-  options.serve_client = client;
+  if (own_client) options.serve_client = client;
   options.static_files = [page](const std::string& path)
       -> std::optional<shmio::engineio::ServerOptions::StaticResponse> {
     if (path == "/" || path == "/index.html") return {{"text/html; charset=UTF-8", page}};

@@ -48,13 +48,19 @@ std::shared_ptr<const engineio::ServerOptions::ClientFiles> load_client_files(
   if (dir.empty()) throw std::invalid_argument("serve_client: no directory given");
   std::string base = dir;
   while (base.size() > 1 && base.back() == '/') base.pop_back();
-  // The package's directory (package.json beside dist/), or its dist/ itself.
-  std::string dist = base + "/dist", package = base + "/package.json";
-  std::optional<std::string> main = read_whole(dist + "/socket.io.js", kMaxClientFileBytes);
-  if (!main) {
-    main = read_whole(base + "/socket.io.js", kMaxClientFileBytes);
-    dist = base;
-    package = base + "/../package.json";
+  // The bundle's directory and the package.json that says its version: a socket.io-client
+  // package (dist/ beside package.json), socket.io's own copy of it (client-dist/ in the socket.io
+  // package, tagged with socket.io's version, as socket.io tags it), or either bundle directory
+  // itself (its parent's package.json).
+  std::string dist, package;
+  std::optional<std::string> main;
+  for (const char* sub : {"/dist", "/client-dist", ""}) {
+    main = read_whole(base + sub + "/socket.io.js", kMaxClientFileBytes);
+    if (main) {
+      dist = base + sub;
+      package = *sub != '\0' ? base + "/package.json" : base + "/../package.json";
+      break;
+    }
   }
   if (!main)
     throw std::invalid_argument(
@@ -67,10 +73,22 @@ std::shared_ptr<const engineio::ServerOptions::ClientFiles> load_client_files(
                                 " is missing: the bundle's version (its ETag) is read there");
   boost::system::error_code ec;
   const boost::json::value v = boost::json::parse(*pkg, ec);
+  if (ec) throw std::invalid_argument("serve_client: " + package + " is not JSON: " + ec.message());
   const boost::json::string* version = nullptr;
-  if (!ec && v.is_object())
+  const boost::json::string* package_name = nullptr;
+  if (v.is_object()) {
     if (const boost::json::value* ver = v.as_object().if_contains("version"))
       version = ver->if_string();
+    if (const boost::json::value* n = v.as_object().if_contains("name"))
+      package_name = n->if_string();
+  }
+  // (Another package's version would tag the bundle: a copy of it in an app's own directory,
+  // tagged with the app's version, would be answered 304 after the bundle changed.)
+  if (package_name == nullptr ||
+      (*package_name != "socket.io-client" && *package_name != "socket.io"))
+    throw std::invalid_argument("serve_client: " + package +
+                                " is not socket.io-client's (nor socket.io's): its version would "
+                                "not be the bundle's");
   // (The version goes into a header, quoted: a semver's characters only.)
   const bool plain = version != nullptr && !version->empty() && version->size() <= 64 &&
                      std::all_of(version->begin(), version->end(), [](char c) {

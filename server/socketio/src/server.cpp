@@ -67,7 +67,9 @@ Server::Server(net::io_context& io, ServerOptions options)
   eo.cors_credentials = options_.cors_credentials;
   eo.allow_request = options_.allow_request;
   eo.static_files = options_.static_files;
-  if (!options_.serve_client.empty()) eo.client_files = load_client_files(options_.serve_client);
+  eo.client_files = options_.client_files;
+  if (!eo.client_files && !options_.serve_client.empty())
+    eo.client_files = load_client_files(options_.serve_client);
   eo.routes = options_.routes;
   eo.initial_headers = options_.initial_headers;
   eo.cookie = options_.cookie;

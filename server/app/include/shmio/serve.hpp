@@ -137,8 +137,9 @@ using Setup = std::function<void(socketio::Server&, const WorkerInfo&)>;
 // checked by the same rules whether a flag or the app's code set it; --redis-mode, --redis-key and
 // --redis-subscription-mode given as flags or variables without a URL, and a subscription mode
 // given with the classic mode, are refused too; the
-// Server's own options, `server`, are the Server's to take), and a cluster's options (ring,
-// ring_mb, ring_huge_pages, ring_per_worker, port_per_worker, max_sessions, session_bytes,
+// Server's own options, `server`, are the Server's to take, but server.serve_client, read here
+// once before any worker starts: a directory without the client bundle), and a cluster's options
+// (ring, ring_mb, ring_huge_pages, ring_per_worker, port_per_worker, max_sessions, session_bytes,
 // cut_log_mb, max_held_sends, redis) set for one process (workers < 0), or given as flags
 // (flags_given) at whatever value.
 int serve(ServeOptions options, Setup setup);
@@ -146,7 +147,7 @@ int serve(ServeOptions options, Setup setup);
 // shmio's command-line flags (the names of `shmio --help`), so that every app has the same ones:
 // --port P --host H --workers N|auto --port-per-worker --no-pin --ring NAME --ring-mb M
 // --ring-per-worker --ring-huge-pages --log-sockets --per-message-deflate
-// --allow-origin O (repeatable) --cookie NAME --no-io-uring --recovery
+// --allow-origin O (repeatable) --cookie NAME --serve-client DIR --no-io-uring --recovery
 // --max-sessions N --session-bytes N --cut-log-mb N --max-held-sends N --no-rebalance
 // --rebalance-rate N
 // --first-request-timeout MS --max-open-sessions N --watchdog-timeout MS

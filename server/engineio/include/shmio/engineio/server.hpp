@@ -113,7 +113,10 @@ struct ServerOptions {
   // If-None-Match names it, weak or strong, or is "*"), the CORS fields of the engine's own
   // answers, and in gzip or deflate when the request accepts one (Vary: Accept-Encoding;
   // compressed at the first such request, then kept by this Server). Other methods, and names not
-  // here, go on to the routes, static_files, 404.
+  // here, go on to the routes, static_files, 404. Compressed whatever http_compression_threshold
+  // says, as socket.io compresses its bundle whatever engine.io's httpCompression says. An etag
+  // or content type that is empty, longer than 1024 bytes or has a control character is refused
+  // (std::invalid_argument) when the Server is made.
   struct ClientFiles {
     std::string etag;  // quoted: "\"4.8.4\""
     struct File {

@@ -131,14 +131,20 @@ struct ServerOptions {
   bool cors_credentials = false;
   std::function<bool(const std::vector<std::pair<std::string, std::string>>&)> allow_request;
   // socket.io's serveClient: the directory of a socket.io-client package as npm installs it
-  // (node_modules/socket.io-client: package.json beside dist/; or that dist/ itself). Its
-  // bundle is served at `path` + socket.io.js, socket.io.min.js, socket.io.msgpack.min.js,
-  // socket.io.esm.min.js and their .map files (those in dist/), tagged with the package's
-  // version (engineio::ServerOptions::client_files: ETag, 304, gzip, CORS). Read once, when the
-  // Server is made (load_client_files; a directory without the bundle or its version throws
+  // (node_modules/socket.io-client: package.json beside dist/; or socket.io's own copy,
+  // node_modules/socket.io, whose client-dist/ it serves with socket.io's version; or either
+  // bundle directory itself). Its bundle is served at `path` + "/" + socket.io.js,
+  // socket.io.min.js, socket.io.msgpack.min.js, socket.io.esm.min.js and their .map files (those
+  // there), tagged with the package's version (engineio::ServerOptions::client_files: ETag, 304,
+  // gzip, CORS). Read when the Server is made, unless client_files holds it already
+  // (load_client_files; a directory without the bundle or its package's version throws
   // std::invalid_argument). Empty, the default: not served (socket.io serves the copy it ships
-  // with by default; shmio ships none). `shmio --serve-client DIR`.
+  // with by default; shmio ships none). `shmio --serve-client DIR` (serve() reads it once, before
+  // its workers start, and gives them client_files).
   std::string serve_client;
+  // The files serve_client names, read already (load_client_files): served instead of reading
+  // serve_client again, so that every worker of a cluster serves the same files, as read once.
+  std::shared_ptr<const engineio::ServerOptions::ClientFiles> client_files;
   // Plain HTTP outside `path` (the chat demo's page and client bundle): see engineio.
   std::function<std::optional<engineio::ServerOptions::StaticResponse>(const std::string&)>
       static_files;
@@ -239,9 +245,9 @@ class ParentNamespace {
 inline constexpr std::size_t kMaxClientFileBytes = std::size_t{16} << 20;
 
 // The client bundle's files of a socket.io-client package directory (ServerOptions::
-// serve_client): std::invalid_argument, saying why, when it has no dist/socket.io.js, no
-// package.json with a plain version, or a file that cannot be read or is over
-// kMaxClientFileBytes.
+// serve_client): std::invalid_argument, saying why, when it has no dist/socket.io.js (nor
+// client-dist/socket.io.js), no package.json of socket.io-client or socket.io with a plain
+// version, or a file that cannot be read or is over kMaxClientFileBytes.
 std::shared_ptr<const engineio::ServerOptions::ClientFiles> load_client_files(
     const std::string& dir);
 

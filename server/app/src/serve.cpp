@@ -1534,8 +1534,11 @@ int serve(ServeOptions cfg, Setup setup) {
   if (!cfg.server.serve_client.empty() && !cfg.server.client_files) try {
       cfg.server.client_files = sio::load_client_files(cfg.server.serve_client);
     } catch (const std::exception& e) {
-      std::fprintf(stderr, "shmio: invalid options: %s%s\n",
-                   cfg.flags_given.count("serve-client") != 0 ? "--serve-client: " : "", e.what());
+      // (Named as the flag and its variable when either gave it; an app's own value, as itself.)
+      const std::string by = cfg.flags_given.count("serve-client") != 0
+                                 ? "--serve-client (" + env_name("serve-client") + "): "
+                                 : "";
+      std::fprintf(stderr, "shmio: invalid options: %s%s\n", by.c_str(), e.what());
       return 2;
     }
   if (cfg.workers < 0) {

@@ -65,10 +65,13 @@ inline bool load(sio::ServerOptions& options, const std::string& dir) {
   std::error_code ec;
   if (!page || (own_client && (!std::filesystem::exists(client + "/dist/socket.io.js", ec) ||
                                !std::filesystem::exists(client + "/package.json", ec)))) {
-    std::fprintf(stderr,
-                 "shmio: the chat needs %s/index.html and the socket.io-client package in\n"
-                 "  %s/node_modules (run scripts/setup.sh, which runs npm ci there)\n",
-                 dir.c_str(), dir.c_str());
+    if (own_client)
+      std::fprintf(stderr,
+                   "shmio: the chat needs %s/index.html and the socket.io-client package in\n"
+                   "  %s/node_modules (run scripts/setup.sh, which runs npm ci there)\n",
+                   dir.c_str(), dir.c_str());
+    else
+      std::fprintf(stderr, "shmio: the chat needs %s/index.html\n", dir.c_str());
     return false;
   }
   // The bundle at /socket.io/socket.io.js (and .min.js, the source maps), as socket.io's

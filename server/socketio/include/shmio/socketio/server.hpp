@@ -144,6 +144,7 @@ struct ServerOptions {
   std::string serve_client;
   // The files serve_client names, read already (load_client_files): served instead of reading
   // serve_client again, so that every worker of a cluster serves the same files, as read once.
+  // (shmio::parse_args' --serve-client drops one set before it; one set after it wins.)
   std::shared_ptr<const engineio::ServerOptions::ClientFiles> client_files;
   // Plain HTTP outside `path` (the chat demo's page and client bundle): see engineio.
   std::function<std::optional<engineio::ServerOptions::StaticResponse>(const std::string&)>

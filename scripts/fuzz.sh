@@ -61,6 +61,7 @@ seed upgrade "GET /socket.io/?EIO=4&transport=websocket&sid=@@ $h$ws\x81\x86${ze
 seed websocket "GET /socket.io/?EIO=4&transport=websocket $h$ws\x81\x82${zero}40\x82\x83${zero}\x01\x02\x03"
 seed deflate "GET /socket.io/?EIO=4&transport=websocket ${h}Sec-WebSocket-Extensions: permessage-deflate\r\n$ws\xc1\x84${zero}\x32\x31\x00\x00"
 seed route "POST /echo ${h}Content-Length: 3\r\n\r\nabc"
+seed client "GET /socket.io/socket.io.js?v=1 ${h}If-None-Match: W/\"1\", \"4.8.4\"\r\nAccept-Encoding: gzip;q=0, deflate\r\n\r\n"
 for target in engineio socketio cluster msgpack; do
   echo "fuzz: ${target}_decode_fuzz for ${seconds}s"
   "$dir/tests/fuzz/${target}_decode_fuzz" -max_total_time="$seconds" -max_len=4096 \

@@ -1,9 +1,9 @@
 // libFuzzer target: one client's bytes into a real Server over loopback (Engine.IO v4, Socket.IO
-// v5): the HTTP request parser, the routes, polling handshakes, GETs and POSTs, a WebSocket
-// upgrade and the frames after it (with permessage-deflate where the bytes offer it). Whatever the
-// bytes, the server must not crash, must not throw out of its io_context (its thread would end the
-// process), and must go on answering: after each input a fresh handshake must get its session id
-// (a server wedged by the input aborts, that input saved). Each input is one connection, written
+// v5): the HTTP request parser, the routes and the client bundle's files, polling handshakes, GETs
+// and POSTs, a WebSocket upgrade and the frames after it (with permessage-deflate where the bytes
+// offer it). Whatever the bytes, the server must not crash, must not throw out of its io_context
+// (its thread would end the process), and must go on answering: after each input a fresh
+// handshake must get its session id (a server wedged by the input aborts, that input saved). Each input is one connection, written
 // whole and then half-closed; "@@" in it is replaced by the id of the session handshaken after the
 // input before, so that POSTs, long-polls and upgrades reach a live session. The server's heartbeat
 // is short (100 ms), so sessions an input leaves behind end soon.
@@ -53,6 +53,13 @@ struct Fixture {
       if (r.path == "/echo") return {{200, "text/plain", std::string(r.body), {{"X-Echo", "1"}}}};
       return std::nullopt;
     };
+    // The client bundle's files (serve_client's, made here): the If-None-Match and
+    // Accept-Encoding readers, HEAD and the compressed answers.
+    auto files = std::make_shared<shmio::engineio::ServerOptions::ClientFiles>();
+    files->etag = "\"4.8.4\"";
+    files->files["socket.io.js"] = {"application/javascript; charset=utf-8",
+                                    std::make_shared<const std::string>(3000, 'j')};
+    o.client_files = files;
     server.emplace(io, o);
     server->on_connection([this](const sio::SocketPtr& s) {
       s->on("echo", [](const sio::SocketPtr& self, sio::Args a, sio::Ack ack) {

@@ -3,10 +3,11 @@
 // and POSTs, a WebSocket upgrade and the frames after it (with permessage-deflate where the bytes
 // offer it). Whatever the bytes, the server must not crash, must not throw out of its io_context
 // (its thread would end the process), and must go on answering: after each input a fresh
-// handshake must get its session id (a server wedged by the input aborts, that input saved). Each input is one connection, written
-// whole and then half-closed; "@@" in it is replaced by the id of the session handshaken after the
-// input before, so that POSTs, long-polls and upgrades reach a live session. The server's heartbeat
-// is short (100 ms), so sessions an input leaves behind end soon.
+// handshake must get its session id (a server wedged by the input aborts, that input saved). Each
+// input is one connection, written whole and then half-closed; "@@" in it is replaced by the id of
+// the session handshaken after the input before, so that POSTs, long-polls and upgrades reach a
+// live session. The server's heartbeat is short (100 ms), so sessions an input leaves behind end
+// soon.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>

@@ -287,6 +287,21 @@ class Bridge : public ::testing::Test {
     });
     return read ? asked : std::nullopt;
   }
+  // A member's broadcast with acks `name` (timeout `timeout_ms`) asked beside a silent worker
+  // (member_beside_a_silent_worker), got_ emptied first: the request, and where it is in the ring.
+  struct AskedBesideASilentWorker {
+    fleet::ClassicRequest request;
+    RingAsk ring;
+  };
+  void ask_beside_a_silent_worker(RedisServer& server, OneMemberFleet& f, const char* name,
+                                  std::uint32_t timeout_ms, AskedBesideASilentWorker& out) {
+    ASSERT_NO_FATAL_FAILURE(member_beside_a_silent_worker(server, f));
+    out.request = broadcast_with_acks(name, timeout_ms);
+    got_.clear();
+    const auto asked = ask_broadcast(f, out.request);
+    ASSERT_TRUE(asked) << "the member's broadcast not in the ring";
+    out.ring = *asked;
+  }
   // The bridge's (`bridge`) next check of the workers' answers, read by `reader`.
   std::optional<cluster::ChecksSaid> bridge_check(shm::RingReader& reader, std::uint16_t bridge) {
     std::optional<cluster::ChecksSaid> check;
@@ -1086,13 +1101,11 @@ TEST_F(Bridge, ALappedBridgeTakesALostCountFromTheReply) {
   RedisServer server(free_port());
   server.start();
   OneMemberFleet f;
-  ASSERT_NO_FATAL_FAILURE(member_beside_a_silent_worker(server, f));
-  const fleet::ClassicRequest r = broadcast_with_acks("count-lost", 60000);
-  got_.clear();
-  const auto asked = ask_broadcast(f, r);
-  ASSERT_TRUE(asked) << "the member's broadcast not in the ring";
-  const std::uint64_t ack_id = asked->ack_id;
-  const std::uint16_t bridge_slot = asked->bridge;
+  AskedBesideASilentWorker asked;
+  ASSERT_NO_FATAL_FAILURE(ask_beside_a_silent_worker(server, f, "count-lost", 60000, asked));
+  const fleet::ClassicRequest& r = asked.request;
+  const std::uint64_t ack_id = asked.ring.ack_id;
+  const std::uint16_t bridge_slot = asked.ring.bridge;
   ASSERT_EQ(put(*f.worker, cluster::MessageType::broadcast_client_count,
                 {{"requestId", ack_id}, {"to", bridge_slot}, {"clientCount", 3}}),
             shm::PublishStatus::ok);
@@ -1124,13 +1137,11 @@ TEST_F(Bridge, AcksRelayedFromAWorkerWithoutItsCountAreCounted) {
   RedisServer server(free_port());
   server.start();
   OneMemberFleet f;
-  ASSERT_NO_FATAL_FAILURE(member_beside_a_silent_worker(server, f));
-  const fleet::ClassicRequest r = broadcast_with_acks("acks-uncounted", 3000);
-  got_.clear();
-  const auto asked = ask_broadcast(f, r);
-  ASSERT_TRUE(asked) << "the member's broadcast not in the ring";
-  const std::uint64_t ack_id = asked->ack_id;
-  const std::uint16_t bridge_slot = asked->bridge;
+  AskedBesideASilentWorker asked;
+  ASSERT_NO_FATAL_FAILURE(ask_beside_a_silent_worker(server, f, "acks-uncounted", 3000, asked));
+  const fleet::ClassicRequest& r = asked.request;
+  const std::uint64_t ack_id = asked.ring.ack_id;
+  const std::uint16_t bridge_slot = asked.ring.bridge;
   ASSERT_EQ(put(*f.worker, cluster::MessageType::broadcast_ack,
                 {{"requestId", ack_id}, {"to", bridge_slot}, {"args", json::array{"early"}}}),
             shm::PublishStatus::ok);

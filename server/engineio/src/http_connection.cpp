@@ -262,44 +262,38 @@ namespace {
 std::string_view accepted_coding(const Request& req) {
   int gzip = -1, deflate = -1, any = -1;  // -1 not named, 0 refused, 1 accepted
   // (Every Accept-Encoding line: the field may come in several.)
-  for (auto [it, end] = req.equal_range(http::field::accept_encoding); it != end; ++it) {
-    std::string_view v = it->value();
-    while (!v.empty()) {
-      const std::size_t comma = v.find(',');
-      std::string_view item = v.substr(0, comma);
-      v = comma == std::string_view::npos ? std::string_view() : v.substr(comma + 1);
-      const std::size_t semi = item.find(';');
-      std::string_view name = item.substr(0, semi);
-      while (!name.empty() && (name.front() == ' ' || name.front() == '\t')) name.remove_prefix(1);
-      while (!name.empty() && (name.back() == ' ' || name.back() == '\t')) name.remove_suffix(1);
-      int ok = 1;
-      // (Every parameter looked at: before 2026-12-05 only the first, and "gzip;x=1;q=0" was
-      // taken for gzip accepted; found by a review.)
-      for (std::string_view params = semi == std::string_view::npos ? std::string_view()
-                                                                    : item.substr(semi + 1);
-           !params.empty();) {
-        const std::size_t next = params.find(';');
-        std::string_view param = params.substr(0, next);
-        params = next == std::string_view::npos ? std::string_view() : params.substr(next + 1);
-        while (!param.empty() && (param.front() == ' ' || param.front() == '\t'))
-          param.remove_prefix(1);
-        if (param.size() >= 2 && (param[0] == 'q' || param[0] == 'Q') && param[1] == '=') {
-          std::string_view num = param.substr(2);
-          while (!num.empty() && num.front() == ' ') num.remove_prefix(1);
-          // q=0, 0.0, 0.00, 0.000: refused; anything else above it accepted.
-          ok = 0;
-          for (char c : num.substr(0, num.find_first_of(" ;,")))
-            if (c >= '1' && c <= '9') ok = 1;
-        }
+  each_list_item(req, http::field::accept_encoding, [&](std::string_view item) {
+    const std::size_t semi = item.find(';');
+    std::string_view name = item.substr(0, semi);
+    while (!name.empty() && (name.back() == ' ' || name.back() == '\t')) name.remove_suffix(1);
+    int ok = 1;
+    // (Every parameter looked at: before 2026-12-05 only the first, and "gzip;x=1;q=0" was
+    // taken for gzip accepted; found by a review.)
+    for (std::string_view params = semi == std::string_view::npos ? std::string_view()
+                                                                  : item.substr(semi + 1);
+         !params.empty();) {
+      const std::size_t next = params.find(';');
+      std::string_view param = params.substr(0, next);
+      params = next == std::string_view::npos ? std::string_view() : params.substr(next + 1);
+      while (!param.empty() && (param.front() == ' ' || param.front() == '\t'))
+        param.remove_prefix(1);
+      if (param.size() >= 2 && (param[0] == 'q' || param[0] == 'Q') && param[1] == '=') {
+        std::string_view num = param.substr(2);
+        while (!num.empty() && num.front() == ' ') num.remove_prefix(1);
+        // q=0, 0.0, 0.00, 0.000: refused; anything else above it accepted.
+        ok = 0;
+        for (char c : num.substr(0, num.find_first_of(" ;,")))
+          if (c >= '1' && c <= '9') ok = 1;
       }
-      if (beast::iequals(name, "gzip") || beast::iequals(name, "x-gzip"))
-        gzip = ok;
-      else if (beast::iequals(name, "deflate"))
-        deflate = ok;
-      else if (name == "*")
-        any = ok;
     }
-  }
+    if (beast::iequals(name, "gzip") || beast::iequals(name, "x-gzip"))
+      gzip = ok;
+    else if (beast::iequals(name, "deflate"))
+      deflate = ok;
+    else if (name == "*")
+      any = ok;
+    return true;
+  });
   if (gzip == 1 || (gzip == -1 && any == 1)) return "gzip";
   if (deflate == 1 || (deflate == -1 && any == 1)) return "deflate";
   return {};
@@ -368,19 +362,10 @@ std::optional<Response> HttpConnection::client_file(const Request& req, std::str
   const auto file = files.files.find(name);
   if (file == files.files.end()) return std::nullopt;
   // If-None-Match (RFC 9110 13.1.2): "*", or a list of tags, each compared weakly (a W/ taken off).
-  bool cached = false;
-  for (auto [it, end] = req.equal_range(http::field::if_none_match); it != end && !cached; ++it) {
-    std::string_view v = it->value();
-    while (!v.empty() && !cached) {
-      const std::size_t comma = v.find(',');
-      std::string_view tag = v.substr(0, comma);
-      v = comma == std::string_view::npos ? std::string_view() : v.substr(comma + 1);
-      while (!tag.empty() && (tag.front() == ' ' || tag.front() == '\t')) tag.remove_prefix(1);
-      while (!tag.empty() && (tag.back() == ' ' || tag.back() == '\t')) tag.remove_suffix(1);
-      if (tag.starts_with("W/")) tag.remove_prefix(2);
-      cached = tag == "*" || tag == files.etag;
-    }
-  }
+  const bool cached = !each_list_item(req, http::field::if_none_match, [&](std::string_view tag) {
+    if (tag.starts_with("W/")) tag.remove_prefix(2);
+    return !(tag == "*" || tag == files.etag);  // (found: stop)
+  });
   Response res{cached ? http::status::not_modified : http::status::ok, req.version()};
   res.set(http::field::cache_control, "public, max-age=0");
   res.set(http::field::etag, files.etag);

@@ -144,6 +144,27 @@ inline ServerOptions::HttpRequest http_request(const http::request<http::string_
 // is offered; nullopt when the header is not a list of distinct tokens (ws answers 400 "Invalid
 // Sec-WebSocket-Protocol header"). Before 2026-12-04 none was ever answered, and a client that
 // offered one (engine.io-client's `protocols`, often an auth token) failed the handshake.
+// Each item of a comma-separated header list (RFC 9110 5.6.1) over every line of `field`, blanks
+// around it taken off, empty ones too: `fn(item)` returns false to stop. False if it stopped.
+template <class Fn>
+bool each_list_item(const http::request<http::string_body>& req, http::field field, Fn&& fn) {
+  for (auto [it, end] = req.equal_range(field); it != end; ++it) {
+    const std::string_view v = it->value();
+    std::size_t at = 0;
+    for (;;) {
+      std::size_t comma = v.find(',', at);
+      if (comma == std::string_view::npos) comma = v.size();
+      std::string_view t = v.substr(at, comma - at);
+      while (!t.empty() && (t.front() == ' ' || t.front() == '\t')) t.remove_prefix(1);
+      while (!t.empty() && (t.back() == ' ' || t.back() == '\t')) t.remove_suffix(1);
+      if (!fn(t)) return false;
+      if (comma == v.size()) break;
+      at = comma + 1;
+    }
+  }
+  return true;
+}
+
 inline std::optional<std::string> chosen_subprotocol(const http::request<http::string_body>& req) {
   const auto tchar = [](char c) {
     return std::isalnum(static_cast<unsigned char>(c)) ||
@@ -153,22 +174,14 @@ inline std::optional<std::string> chosen_subprotocol(const http::request<http::s
   // with each before it, some 15 million comparisons a request; found by a review, 2026-12-05.)
   std::unordered_set<std::string_view> offered;
   std::string_view first;
-  for (auto [it, end] = req.equal_range(http::field::sec_websocket_protocol); it != end; ++it) {
-    const std::string_view v = it->value();
-    std::size_t at = 0;
-    for (;;) {
-      std::size_t comma = v.find(',', at);
-      if (comma == std::string_view::npos) comma = v.size();
-      std::string_view t = v.substr(at, comma - at);
-      while (!t.empty() && (t.front() == ' ' || t.front() == '\t')) t.remove_prefix(1);
-      while (!t.empty() && (t.back() == ' ' || t.back() == '\t')) t.remove_suffix(1);
-      if (t.empty() || !std::all_of(t.begin(), t.end(), tchar) || !offered.insert(t).second)
-        return std::nullopt;
-      if (first.empty()) first = t;
-      if (comma == v.size()) break;
-      at = comma + 1;
-    }
-  }
+  const bool all_good =
+      each_list_item(req, http::field::sec_websocket_protocol, [&](std::string_view t) {
+        if (t.empty() || !std::all_of(t.begin(), t.end(), tchar) || !offered.insert(t).second)
+          return false;
+        if (first.empty()) first = t;
+        return true;
+      });
+  if (!all_good) return std::nullopt;
   return std::string(first);
 }
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "http_connection.hpp"
+#include "shmio/engineio/log_text.hpp"
 
 namespace shmio::engineio {
 
@@ -172,8 +173,8 @@ class EngineSocket final : public Socket,
     // unanswered, and went out of io_context::run(); found by a helper's review).
     try {
       srv_->handler.on_open(shared_from_this());
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "shmio: open handler threw: %s\n", e.what());
+    } catch (...) {
+      std::fprintf(stderr, "shmio: open handler threw: %s\n", thrown_what().c_str());
       close();
     }
   }
@@ -274,8 +275,8 @@ class EngineSocket final : public Socket,
         if (!srv_->handler.on_message) continue;
         try {
           srv_->handler.on_message(self, std::move(m));
-        } catch (const std::exception& e) {
-          std::fprintf(stderr, "shmio: message handler threw: %s\n", e.what());
+        } catch (...) {
+          std::fprintf(stderr, "shmio: message handler threw: %s\n", thrown_what().c_str());
           sm_.close(CloseReason::forced_close);
         }
       }
@@ -310,8 +311,8 @@ class EngineSocket final : public Socket,
           if (srv_->handler.on_upgrade) {
             try {
               srv_->handler.on_upgrade(self);
-            } catch (const std::exception& e) {
-              std::fprintf(stderr, "shmio: upgrade handler threw: %s\n", e.what());
+            } catch (...) {
+              std::fprintf(stderr, "shmio: upgrade handler threw: %s\n", thrown_what().c_str());
             }
           }
         }
@@ -420,8 +421,8 @@ class EngineSocket final : public Socket,
     if (srv_->handler.on_close) {
       try {
         srv_->handler.on_close(shared_from_this(), sm_.close_reason());
-      } catch (const std::exception& e) {
-        std::fprintf(stderr, "shmio: close handler threw: %s\n", e.what());
+      } catch (...) {
+        std::fprintf(stderr, "shmio: close handler threw: %s\n", thrown_what().c_str());
       }
     }
   }

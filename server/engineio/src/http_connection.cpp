@@ -461,8 +461,8 @@ void HttpConnection::handle(Request req, const Target& t) {
       std::optional<ServerOptions::HttpResponse> out;
       try {
         out = o.routes(hr);
-      } catch (const std::exception& e) {
-        std::fprintf(stderr, "shmio: HTTP route handler threw: %s\n", e.what());
+      } catch (...) {
+        std::fprintf(stderr, "shmio: HTTP route handler threw: %s\n", thrown_what().c_str());
         out = ServerOptions::HttpResponse{
             500, "text/plain; charset=utf-8", "Internal Server Error", {}};
       }
@@ -530,8 +530,8 @@ void HttpConnection::handle(Request req, const Target& t) {
       std::optional<ServerOptions::StaticResponse> file;
       try {
         file = o.static_files(t.path);
-      } catch (const std::exception& e) {
-        std::fprintf(stderr, "shmio: static files handler threw: %s\n", e.what());
+      } catch (...) {
+        std::fprintf(stderr, "shmio: static files handler threw: %s\n", thrown_what().c_str());
         return send(server_error());
       }
       if (file && (file->content_type.find_first_of("\r\n") != std::string::npos ||
@@ -627,9 +627,9 @@ void HttpConnection::handle(Request req, const Target& t) {
     awaiting_app_ = true;
     try {
       o.allow_request_async(http_request(*held, remote()), done);
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "shmio: allow_request_async threw: %s\n", e.what());
-      finish(std::string(e.what()), false);
+    } catch (...) {
+      std::fprintf(stderr, "shmio: allow_request_async threw: %s\n", thrown_what().c_str());
+      finish(std::string(thrown_what().c_str()), false);
     }
     return;
   }
@@ -647,8 +647,8 @@ void HttpConnection::resume_handshake(Request& req, const Target& t,
       const ServerOptions::HttpRequest hr = http_request(req, remote());
       try {
         srv_->options.connection_error(ServerOptions::ConnectionError{4, *refusal, hr});
-      } catch (const std::exception& e) {
-        std::fprintf(stderr, "shmio: connection_error handler threw: %s\n", e.what());
+      } catch (...) {
+        std::fprintf(stderr, "shmio: connection_error handler threw: %s\n", thrown_what().c_str());
       }
     }
     Response res{http::status::forbidden, req.version()};

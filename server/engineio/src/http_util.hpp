@@ -223,8 +223,8 @@ inline ServerOptions::Headers hooked_headers(const ServerOptions& o,
   try {
     if (o.initial_headers && is_handshake(req)) o.initial_headers(h, hr);
     if (o.headers) o.headers(h, hr);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "shmio: headers handler threw: %s\n", e.what());
+  } catch (...) {
+    std::fprintf(stderr, "shmio: headers handler threw: %s\n", thrown_what().c_str());
   }
   // A name or value that would split the response, or that Beast cannot hold (a value of 64 KiB:
   // std::length_error out of io.run() at the first polling answer or 101, before 2026-12-05; a
@@ -294,8 +294,9 @@ template <class Options>
 bool ask_allow_request(const Options& o, const Request& req) {
   try {
     return o.allow_request(lower_case_headers(req));
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "shmio: allow_request threw: %s (the request is refused)\n", e.what());
+  } catch (...) {
+    std::fprintf(stderr, "shmio: allow_request threw: %s (the request is refused)\n",
+                 thrown_what().c_str());
     return false;
   }
 }

@@ -310,8 +310,8 @@ Response detail::ServerCore::json_error(const Request& req, http::status status,
     const ServerOptions::HttpRequest hr = http_request(req, address);
     try {
       options.connection_error(ServerOptions::ConnectionError{code, message, hr});
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "shmio: connection_error handler threw: %s\n", e.what());
+    } catch (...) {
+      std::fprintf(stderr, "shmio: connection_error handler threw: %s\n", thrown_what().c_str());
     }
   }
   Response res{status, req.version()};

@@ -110,8 +110,8 @@ void AckCollector::finish(std::optional<std::string> error) {
                responses = std::move(responses_)]() mutable {
     try {
       cb(std::move(error), std::move(responses));
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "shmio: ack callback threw: %s\n", e.what());
+    } catch (...) {
+      std::fprintf(stderr, "shmio: ack callback threw: %s\n", thrown_what().c_str());
     }
   };
   if (in_start_)

@@ -120,8 +120,8 @@ void Adapter::fetch_sockets(const BroadcastOptions& opts,
     if (alive.expired()) return;
     try {  // (the app's callback, on a turn of its own: a throw must not stop the server)
       done(std::move(out));
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "shmio: a fetch_sockets callback threw: %s\n", e.what());
+    } catch (...) {
+      std::fprintf(stderr, "shmio: a fetch_sockets callback threw: %s\n", thrown_what().c_str());
     }
   });
 }
@@ -139,8 +139,8 @@ void Adapter::notify(RoomEvent e, const Room& room, const SocketId& id) const {
     const RoomListener l = room_listeners_[i];
     try {
       l(e, room, id);
-    } catch (const std::exception& ex) {
-      std::fprintf(stderr, "shmio: a room event listener threw: %s\n", ex.what());
+    } catch (...) {
+      std::fprintf(stderr, "shmio: a room event listener threw: %s\n", thrown_what().c_str());
     }
   }
 }

@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "shmio/engineio/log_text.hpp"
 #include "shmio/engineio/server.hpp"
 #include "shmio/socketio/packet.hpp"
 
@@ -100,8 +101,9 @@ inline void call_each(const List& handlers, const char* what, const std::string&
   for (const auto& h : copy) {
     try {
       call(h);
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "shmio: %s on socket %s threw: %s\n", what, id.c_str(), e.what());
+    } catch (...) {
+      std::fprintf(stderr, "shmio: %s on socket %s threw: %s\n", what, id.c_str(),
+                   thrown_what().c_str());
     }
   }
 }
@@ -114,8 +116,9 @@ inline void call_each(std::shared_ptr<const std::vector<T>> handlers, const char
   for (const auto& h : *handlers) {
     try {
       call(h);
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "shmio: %s on socket %s threw: %s\n", what, id.c_str(), e.what());
+    } catch (...) {
+      std::fprintf(stderr, "shmio: %s on socket %s threw: %s\n", what, id.c_str(),
+                   thrown_what().c_str());
     }
   }
 }

@@ -102,9 +102,9 @@ struct InProgress {
       // (In a destructor: what abandon() may throw, saving a recovered session back, is said.)
       try {
         if (socket) n->abandon(socket);
-      } catch (const std::exception& e) {
+      } catch (...) {
         std::fprintf(stderr, "shmio: letting go of a CONNECT whose middleware dropped next(): %s\n",
-                     e.what());
+                     thrown_what().c_str());
       }
       if (auto c = client.lock()) c->refused(n->name());
     }
@@ -340,6 +340,10 @@ void Namespace::admit(const std::shared_ptr<Client>& c, const SocketPtr& s) {
     // for this live worker, for good, and a recovered client's next attempt started afresh (no
     // test: a cluster's table, by reading; a helper's review).
     if (!(s->x_ && s->x_->taken) && !s->pid().empty()) adapter_->forget_session(s->pid());
+    // Gone before its rooms are let go of, as closed() and abandon() mark it: a room listener
+    // that joins it again as it leaves a room would otherwise keep del_all going for ever (the
+    // event loop hung until 2026-12-07; a review).
+    s->gone_ = true;
     remove(s->id());
     abandon(s);
     return true;
@@ -367,8 +371,8 @@ void Namespace::admit(const std::shared_ptr<Client>& c, const SocketPtr& s) {
   for (const auto& h : handlers) {
     try {
       (*h)(s);
-    } catch (const std::exception& ex) {
-      std::fprintf(stderr, "shmio: connection handler threw: %s\n", ex.what());
+    } catch (...) {
+      std::fprintf(stderr, "shmio: connection handler threw: %s\n", thrown_what().c_str());
       s->disconnect(false);
       return;
     }
@@ -589,9 +593,9 @@ void Namespace::handle_server_side(const std::string& event, Args args,
     try {
       h(
           args, ack ? ack : [](Args) {});
-    } catch (const std::exception& e) {
+    } catch (...) {
       std::fprintf(stderr, "shmio: server-side handler for '%s' threw: %s\n",
-                   log_text(event).c_str(), e.what());
+                   log_text(event).c_str(), thrown_what().c_str());
     }
   }
 }

@@ -152,19 +152,6 @@ Server::~Server() {
   engine_.reset();
 }
 
-namespace {
-// What the exception being handled says (inside a catch (...)).
-std::string thrown_what() {
-  try {
-    throw;
-  } catch (const std::exception& e) {
-    return e.what();
-  } catch (...) {
-    return "an exception that is no std::exception";
-  }
-}
-}  // namespace
-
 Namespace& Server::of(const std::string& name) {
   // As socket.io's of(): "chat" is "/chat" (a client's CONNECT always names it with its slash).
   if (name.empty() || name[0] != '/') return of("/" + name);
@@ -184,13 +171,13 @@ Server::Setup Server::dynamic_setup(const std::string& name) const {
     bool match = false;
     try {
       match = pred(name);
-    } catch (const std::exception& e) {
+    } catch (...) {
       // (At most a line a second: a client may send such CONNECTs without end.)
       // (A count of steady seconds, atomic: any server's thread may be here.)
       static std::atomic<std::int64_t> said_at_s{-1};
       if (first_this_second(said_at_s)) {
         std::fprintf(stderr, "shmio: a dynamic namespace's predicate threw for %s: %s\n",
-                     log_text(name).c_str(), e.what());
+                     log_text(name).c_str(), thrown_what().c_str());
       }
     }
     if (match) return setup;
@@ -231,8 +218,8 @@ Namespace& Server::make(const std::string& name, Setup setup) {
   for (const auto& h : handlers) {
     try {
       (*h)(n);
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "shmio: new_namespace handler threw: %s\n", e.what());
+    } catch (...) {
+      std::fprintf(stderr, "shmio: new_namespace handler threw: %s\n", thrown_what().c_str());
     }
   }
   return n;
@@ -358,9 +345,9 @@ void Server::ask_dynamic(const std::shared_ptr<DynamicAsk>& ask, std::size_t fro
   const NamespaceCheck check = dynamic_checks_[from].first;
   try {
     check(ask->name, ask->auth, std::move(next));
-  } catch (const std::exception& e) {
+  } catch (...) {
     std::fprintf(stderr, "shmio: a dynamic namespace's check threw for %s: %s\n",
-                 log_text(ask->name).c_str(), e.what());
+                 log_text(ask->name).c_str(), thrown_what().c_str());
     if (!called->exchange(true)) ask_dynamic(ask, from + 1);
   }
 }
@@ -463,9 +450,9 @@ void Server::retire(Namespace& n) {
   if (n.counted_) --dynamic_made_;
   try {
     n.adapter().close();
-  } catch (const std::exception& e) {
+  } catch (...) {
     std::fprintf(stderr, "shmio: closing the adapter of %s threw: %s\n", log_text(n.name()).c_str(),
-                 e.what());
+                 thrown_what().c_str());
   }
   // Freed on a later turn, once nothing holds it: the socket whose leaving removed it is still
   // on the stack here.
@@ -512,8 +499,8 @@ void Server::close(std::function<void()> done) {
     net::post(io_, [done = std::move(done)] {
       try {  // (the app's callback: a throw must not leave the io_context's run)
         done();
-      } catch (const std::exception& e) {
-        std::fprintf(stderr, "shmio: a close callback threw: %s\n", e.what());
+      } catch (...) {
+        std::fprintf(stderr, "shmio: a close callback threw: %s\n", thrown_what().c_str());
       }
     });
 }

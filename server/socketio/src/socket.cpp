@@ -229,8 +229,8 @@ void Socket::settle_pending_acks(bool next_turn) {
   auto settle = [pending = std::move(pending)] {
     for (auto& [id, a] : pending) try {
         a->settle(std::string("socket has been disconnected"), Args{});
-      } catch (const std::exception& e) {
-        std::fprintf(stderr, "shmio: ack callback threw: %s\n", e.what());
+      } catch (...) {
+        std::fprintf(stderr, "shmio: ack callback threw: %s\n", thrown_what().c_str());
       }
   };
   if (next_turn)
@@ -356,8 +356,8 @@ bool Socket::refuse_ack(std::function<void(std::optional<std::string>, Args)> ca
   net::post(nsp_->server().io(), [cb = std::move(callback)] {
     try {
       cb(std::string("socket has been disconnected"), Args{});
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "shmio: ack callback threw: %s\n", e.what());
+    } catch (...) {
+      std::fprintf(stderr, "shmio: ack callback threw: %s\n", thrown_what().c_str());
     }
   });
   return false;
@@ -414,10 +414,10 @@ bool Socket::emit_packet(Packet p, std::chrono::milliseconds timeout,
     acks.erase(it);
     try {
       cb(std::string("operation has timed out"), Args{});
-    } catch (const std::exception& e) {
+    } catch (...) {
       // (As when it throws on the answer: the socket is disconnected. It was left connected
       // here, so the same callback's failure had two outcomes by when the client answered.)
-      std::fprintf(stderr, "shmio: ack callback threw: %s\n", e.what());
+      std::fprintf(stderr, "shmio: ack callback threw: %s\n", thrown_what().c_str());
       if (self->connected()) self->disconnect(false);
     }
   });
@@ -497,8 +497,8 @@ void Socket::on_packet(const Packet& p) {
       if (pending->timer) pending->timer->cancel();
       try {
         pending->settle(std::nullopt, Args(p.data->get_array(), p.attachments));
-      } catch (const std::exception& e) {
-        std::fprintf(stderr, "shmio: ack callback threw: %s\n", e.what());
+      } catch (...) {
+        std::fprintf(stderr, "shmio: ack callback threw: %s\n", thrown_what().c_str());
         disconnect(false);
       }
       break;
@@ -565,11 +565,12 @@ void Socket::run_middleware(const std::shared_ptr<Chain>& c) {
       });
   try {
     fn(c->self, c->event, c->args, c->ack, next);
-  } catch (const std::exception& e) {
+  } catch (...) {
     if (*called)  // (after next(): the event went on; said, not dropped without a word)
-      std::fprintf(stderr, "shmio: event middleware threw after calling next(): %s\n", e.what());
+      std::fprintf(stderr, "shmio: event middleware threw after calling next(): %s\n",
+                   thrown_what().c_str());
     else
-      next(std::string(e.what()));
+      next(std::string(thrown_what().c_str()));
   }
 }
 
@@ -589,9 +590,9 @@ void Socket::dispatch(const std::string& event, Args args, Ack ack) {
         (*l.second)(self, event, args, ack);
       }
     }
-  } catch (const std::exception& e) {
+  } catch (...) {
     std::fprintf(stderr, "shmio: any-listener for '%s' on socket %s threw: %s\n",
-                 log_text(event).c_str(), id_.c_str(), e.what());
+                 log_text(event).c_str(), id_.c_str(), thrown_what().c_str());
     disconnect(false);
     return;
   }
@@ -626,9 +627,9 @@ void Socket::run_handlers(const std::string& event, Args args, Ack ack) {
       run.emplace_back(std::shared_ptr<const EventHandler>(), &it->second);
     for (std::size_t i = 0; i < run.size(); ++i)
       (*run[i])(self, i + 1 == run.size() ? std::move(args) : args, ack);
-  } catch (const std::exception& e) {
+  } catch (...) {
     std::fprintf(stderr, "shmio: handler for '%s' on socket %s threw: %s\n",
-                 log_text(event).c_str(), id_.c_str(), e.what());
+                 log_text(event).c_str(), id_.c_str(), thrown_what().c_str());
     disconnect(false);
   }
 }
@@ -674,9 +675,9 @@ void Socket::closed(const std::string& reason) {
   for (auto& h : disconnect_handlers) {
     try {
       h(self, reason);
-    } catch (const std::exception& e) {
+    } catch (...) {
       std::fprintf(stderr, "shmio: disconnect handler on socket %s threw: %s\n", id_.c_str(),
-                   e.what());
+                   thrown_what().c_str());
     }
   }
 }

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <string>
 #include <string_view>
 
@@ -21,6 +22,20 @@ inline bool first_this_second(std::atomic<std::int64_t>& said_at_s) noexcept {
                                  std::chrono::steady_clock::now().time_since_epoch())
                                  .count();
   return said_at_s.exchange(now_s) != now_s;
+}
+
+// What the exception being handled says, for a log line: called inside a `catch (...)` that runs
+// an app's callback, so that one throwing what is no std::exception (an int, a C string) is said
+// and kept inside the event loop too, as a std::exception is (before 2026-12-07 most such catches
+// took std::exception only, and anything else left io_context::run() and ended the worker).
+inline std::string thrown_what() {
+  try {
+    throw;
+  } catch (const std::exception& e) {
+    return e.what();
+  } catch (...) {
+    return "an exception that is no std::exception";
+  }
 }
 
 inline std::string log_text(std::string_view s, std::size_t max = 100) {

@@ -3183,6 +3183,56 @@ TEST(ClusterHandoff, AWorkerThatTakesNothingIsWaitedOnOnceAndHoldsFewDescriptors
   EXPECT_GE(adopted, sent) << "what was queued is taken";
 }
 
+// A process forked from a worker without exec (a helper an app forks and leaves running) lets go
+// of the worker's hand-off socket: the worker's successor binds it as soon as the worker is gone.
+// Before 2026-12-07 the helper kept it listened on, and the successor's bind failed with
+// EADDRINUSE ("is another cluster of that name running?"), again every 5 s for as long as the
+// helper lived (a review). Both address kinds: abstract, and a file in the hand-off directory.
+TEST(ClusterHandoff, AHelperForkedFromAWorkerDoesNotKeepItsHandOffSocket) {
+  char dir[] = "/tmp/shmio-handoff-fork-XXXXXX";
+  ASSERT_NE(::mkdtemp(dir), nullptr);
+  for (const std::string& name :
+       {"test-handoff-fork-" + std::to_string(::getpid()), std::string(dir)}) {
+    boost::asio::io_context io;
+    std::uint64_t refused = 0;
+    auto worker = std::make_unique<cluster::Handoff>(
+        io, name, 2, [](int fd, std::string) { ::close(fd); }, &refused);
+    int gate[2], ready[2];  // (the test's end to the helper; the helper's start to the test)
+    ASSERT_EQ(::pipe2(gate, O_CLOEXEC), 0);
+    ASSERT_EQ(::pipe2(ready, O_CLOEXEC), 0);
+    const pid_t helper = ::fork();
+    ASSERT_GE(helper, 0);
+    if (helper == 0) {  // (waits until the test is done, then ends; nothing else)
+      ::close(gate[1]);
+      ::close(ready[0]);
+      (void)!::write(ready[1], "r", 1);  // (past the fork's handlers: its copies let go of)
+      char c;
+      while (::read(gate[0], &c, 1) < 0 && errno == EINTR) {
+      }
+      ::_exit(0);
+    }
+    ::close(gate[0]);
+    ::close(ready[1]);
+    char c;
+    ASSERT_EQ(::read(ready[0], &c, 1), 1);
+    ::close(ready[0]);
+    worker.reset();  // (the worker gone: its socket closed in this process)
+    std::string failed;
+    try {
+      cluster::Handoff successor(
+          io, name, 2, [](int fd, std::string) { ::close(fd); }, &refused);
+    } catch (const std::exception& e) {
+      failed = e.what();
+    }
+    EXPECT_EQ(::kill(helper, 0), 0) << "the helper is alive";
+    ::close(gate[1]);
+    int status = 0;
+    ::waitpid(helper, &status, 0);
+    EXPECT_EQ(failed, "") << name;
+  }
+  std::filesystem::remove_all(dir);
+}
+
 // A worker that reads its hand-offs but late (its turns long, under the 200 ms a wait takes:
 // here it reads for 10 ms every 130 ms) is waited on once a second at most when each wait ends
 // with room: before 2026-12-05 such a wait left no trace, and every hand-off that found its queue

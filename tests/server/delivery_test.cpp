@@ -5119,6 +5119,54 @@ TEST(Http, AppHandlersCannotSplitAResponseOrStopTheServer) {
   io.run_for(50ms);
 }
 
+// A process forked from the server's without exec (a helper an app forks and leaves running) lets
+// go of its listener: once the server closes it, the port takes no connection. Before 2026-12-07
+// the helper's copy kept the socket listening (in a worker's SO_REUSEPORT group after the worker's
+// death: a share of new connections waited in a backlog no one accepted; a review).
+TEST(Http, AListenerIsLetGoOfInAHelperForkedWithoutExec) {
+  net::io_context io;
+  ServerOptions o;
+  o.reuse_port = true;
+  Server server(io, o);
+  const std::uint16_t port = server.listen("127.0.0.1", 0);
+  int gate[2], ready[2];  // (the test's end to the helper; the helper's start to the test)
+  ASSERT_EQ(::pipe2(gate, O_CLOEXEC), 0);
+  ASSERT_EQ(::pipe2(ready, O_CLOEXEC), 0);
+  const pid_t helper = ::fork();
+  ASSERT_GE(helper, 0);
+  if (helper == 0) {  // (waits until the test is done, then ends; nothing else)
+    ::close(gate[1]);
+    ::close(ready[0]);
+    (void)!::write(ready[1], "r", 1);  // (past the fork's handlers: its copies let go of)
+    char c;
+    while (::read(gate[0], &c, 1) < 0 && errno == EINTR) {
+    }
+    ::_exit(0);
+  }
+  ::close(gate[0]);
+  ::close(ready[1]);
+  char c;
+  ASSERT_EQ(::read(ready[0], &c, 1), 1);
+  ::close(ready[0]);
+  server.close();
+  io.run_for(50ms);
+  const int s = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(s, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const int r = ::connect(s, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  const int e = errno;
+  ::close(s);
+  EXPECT_EQ(::kill(helper, 0), 0) << "the helper is alive";
+  ::close(gate[1]);
+  int status = 0;
+  ::waitpid(helper, &status, 0);
+  EXPECT_NE(r, 0) << "the port took a connection: the helper still holds the listener";
+  EXPECT_EQ(e, ECONNREFUSED);
+}
+
 // A request header of up to 16 KiB (a browser with many cookies) is read, as Node reads it;
 // one past that is answered 431 and its connection closed. Before 2026-12-03 the bound was
 // Beast's 8 KiB and such a request's connection was dropped without an answer: the handshake

@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 
+#include "shmio/engineio/fork.hpp"
 #include "support.hpp"
 
 namespace shmio::cluster {
@@ -47,6 +48,11 @@ class Handoff {
     if (in_directory()) check_directory();
     const int fd = ::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) throw std::runtime_error(std::string("hand-off socket: ") + std::strerror(errno));
+    // Let go of in a process forked from this one without exec (a helper an app forks from its
+    // worker and leaves running): listened on by the helper after the worker's death, its file
+    // was taken for a live worker's by the replacement, whose bind then failed, again every 5 s
+    // for as long as the helper lived (before 2026-12-07; a review).
+    engineio::let_go_in_forks(fd);
     Address addr = address(index);
     // A predecessor's file is in the way of bind() (the listener's file stays after its process
     // ends): removed when nothing listens on it (a connection to it is refused). One listened on

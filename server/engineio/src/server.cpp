@@ -3,6 +3,8 @@
 // flush, the deadlines, accepting and the public Server; http_connection.cpp the requests.
 #include "shmio/engineio/server.hpp"
 
+#include "shmio/engineio/fork.hpp"
+
 #include "engine_socket.hpp"
 
 #include <fcntl.h>
@@ -436,6 +438,9 @@ std::uint16_t Server::listen(const std::string& address, std::uint16_t port) {
   // one accepting, a share of new connections waiting in its backlog (before 2026-12-03; a
   // helper's review).
   ::fcntl(impl_->acceptor.native_handle(), F_SETFD, FD_CLOEXEC);
+  // And let go of in a process forked from this one without exec (fork.hpp: a helper the app
+  // leaves running held it past this process's death, in the group, as above).
+  let_go_in_forks(impl_->acceptor.native_handle());
   if (impl_->acceptor.set_option(net::socket_base::reuse_address(true), ec)) fail("SO_REUSEADDR");
   if (impl_->options.reuse_port) {
     using reuse_port = net::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;

@@ -1,0 +1,80 @@
+#include "shmio/engineio/fork.hpp"
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdint>
+#include <mutex>
+
+namespace shmio::engineio {
+
+namespace {
+
+// One listener: its number plus one (0: a free entry, as static storage starts), and its
+// identity when it was marked. Read by the fork handler in the child, where only async-signal-safe
+// calls may be made (fstat, open, dup3, close): a fixed table of atomics.
+struct Entry {
+  std::atomic<int> fd_plus_one{0};
+  std::atomic<std::uint64_t> dev{0}, ino{0};
+};
+Entry g_entries[kMaxForkDroppedListeners];
+std::once_flag g_handler_once;
+std::mutex g_marking;  // (one marker at a time: an entry is taken and filled as one step)
+
+// Whether the number is still the socket that was marked (not closed, nor taken by another file).
+bool same_file(int fd, std::uint64_t dev, std::uint64_t ino) noexcept {
+  struct stat st {};
+  return ::fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode) &&
+         static_cast<std::uint64_t>(st.st_dev) == dev &&
+         static_cast<std::uint64_t>(st.st_ino) == ino;
+}
+
+void let_go_in_child() noexcept {
+  int null_fd = -1;
+  for (Entry& e : g_entries) {
+    const int fd = e.fd_plus_one.load(std::memory_order_acquire) - 1;
+    if (fd < 0) continue;
+    // (A number whose socket was closed in the parent, maybe another file's now: left alone.)
+    if (!same_file(fd, e.dev.load(std::memory_order_relaxed),
+                   e.ino.load(std::memory_order_relaxed)))
+      continue;
+    if (null_fd < 0) null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (null_fd < 0) return;  // (none to point them at: kept, as before)
+    (void)::dup3(null_fd, fd, O_CLOEXEC);
+  }
+  if (null_fd >= 0) ::close(null_fd);
+}
+
+}  // namespace
+
+void let_go_in_forks(int fd) noexcept {
+  if (fd < 0) return;
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return;
+  std::call_once(g_handler_once,
+                 [] { (void)::pthread_atfork(nullptr, nullptr, &let_go_in_child); });
+  const std::lock_guard<std::mutex> held(g_marking);
+  Entry* free_entry = nullptr;
+  for (Entry& e : g_entries) {
+    const int was = e.fd_plus_one.load(std::memory_order_relaxed) - 1;
+    // Free, or stale: its socket closed (the number free, or another file's now).
+    if (was < 0 || was == fd ||
+        !same_file(was, e.dev.load(std::memory_order_relaxed),
+                   e.ino.load(std::memory_order_relaxed))) {
+      free_entry = &e;
+      break;
+    }
+  }
+  if (free_entry == nullptr) return;  // (the table full of live listeners: this one kept in forks)
+  // (The number last, released: a fork in between sees the old entry or none, never a number
+  // with another socket's identity — and same_file() tells a mismatch anyway.)
+  free_entry->fd_plus_one.store(0, std::memory_order_relaxed);
+  free_entry->dev.store(static_cast<std::uint64_t>(st.st_dev), std::memory_order_relaxed);
+  free_entry->ino.store(static_cast<std::uint64_t>(st.st_ino), std::memory_order_relaxed);
+  free_entry->fd_plus_one.store(fd + 1, std::memory_order_release);
+}
+
+}  // namespace shmio::engineio

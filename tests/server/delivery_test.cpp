@@ -5224,6 +5224,34 @@ TEST(Http, ARequestThatDoesNotParseGets400) {
   io.run_for(50ms);
 }
 
+// Empty lines before a connection's first request line do not put off its deadline
+// (first_request_timeout, from the connection's first read): before 2026-12-07 each began a read
+// with the whole io timeout (70 s by default), and a connection sending a line feed a minute
+// stayed for ever without a request (a review).
+TEST(Http, EmptyLinesDoNotPutOffTheFirstRequestsDeadline) {
+  net::io_context io;
+  ServerOptions o;
+  o.first_request_timeout = 300ms;
+  Server server(io, o);
+  const std::uint16_t port = server.listen("127.0.0.1", 0);
+  Client k(port);
+  const auto start = std::chrono::steady_clock::now();
+  k.send_raw("\r\n");
+  io.run_for(150ms);
+  k.send_raw("\n");
+  const auto until = start + 3s;
+  while (!k.eof() && std::chrono::steady_clock::now() < until) {
+    io.run_for(5ms);
+    k.read_available();
+  }
+  const auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_TRUE(k.eof()) << "still open 3 s on, two empty lines and no request";
+  EXPECT_GE(took, 250ms);
+  EXPECT_EQ(k.in(), "") << "a connection timed out is not answered";
+  server.close();
+  io.run_for(50ms);
+}
+
 // A chunked body's chunk-size line (or its trailer) that never ends is not read without bound:
 // Beast bounds neither by the header or body limit, and the connection's read buffer grew with
 // every byte until the read timeout (a minute; before 2026-12-03, found in a helper's review).

@@ -11,7 +11,9 @@ namespace shmio::engineio {
 
 void HttpConnection::on_header(beast::error_code ec) {
   if (ec == beast::error::timeout) ++srv_->stats.request_timeouts;
-  first_ = false;
+  // (Only once a header was read: empty lines before the first request line, skipped, leave the
+  // first request's deadline as it was; do_read.)
+  if (!ec) first_ = false;
   if (ec || closed_) return on_read(ec);
   // A POST for one of this worker's polling sessions claims it until the POST is handled.
   const auto& h = parser_->get();

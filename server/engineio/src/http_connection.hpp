@@ -130,7 +130,17 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   // The header is read first, so that a POST claims its session before its body arrives (the
   // one-POST rule: a second POST for the session meanwhile is refused and closes the session).
   void do_read() {
-    stream_.expires_after(first_ ? srv_->options.first_request_timeout : io_timeout());
+    // The first request's header within first_request_timeout of the connection's first read,
+    // whatever comes before it: empty lines skipped (below, and on_read's) each began a read of
+    // its own, and before 2026-12-07 that read had the whole io_timeout(): a connection sending a
+    // line feed a minute stayed for ever without a request (a review).
+    if (first_) {
+      if (first_deadline_ == std::chrono::steady_clock::time_point{})
+        first_deadline_ = std::chrono::steady_clock::now() + srv_->options.first_request_timeout;
+      stream_.expires_at(first_deadline_);
+    } else {
+      stream_.expires_after(io_timeout());
+    }
     parser_.emplace();
     // (A request handed over by another worker comes re-serialized: within the bound there, so
     // within twice it here. Its trailer's fields were dropped there; before 2026-12-07 they came
@@ -311,9 +321,10 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   std::optional<Request> held_;
   std::string remote_;
   std::size_t drain_left_ = 0;
-  bool reading_ = false;  // a read of the next request is pending
-  bool adopted_ = false;  // handed over by another worker
-  bool first_ = true;     // no request header read yet
+  bool reading_ = false;                                    // a read of the next request is pending
+  bool adopted_ = false;                                    // handed over by another worker
+  bool first_ = true;                                       // no request header read yet
+  std::chrono::steady_clock::time_point first_deadline_{};  // (do_read: set at the first read)
   // Where a closing connection's unread bytes are discarded: allocated by the first drain(), not
   // held by every connection (a connection storm has hundreds of handshakes in flight, and 16 KiB
   // each stayed in the heap's resident pages after they ended: docs/server.md).

@@ -1351,6 +1351,99 @@ TEST_F(Bridge, AFleetAnswerToFetchSocketsIsBoundedByTheRing) {
   EXPECT_EQ(reader->total_loss().records, 0u) << "the reader was not lapped";
 }
 
+// The fleet's sockets are bounded as they come, not held until every member has answered: a
+// member's 2 MB answer (a 1 MiB ring: a quarter is 256 KB), while another member is still to
+// answer, has what is past the bound left out at once (counted), and the worker's answer then
+// holds at most that quarter. Before 2026-12-07 every member's whole answer was held until the
+// last (hundreds of MB for members with 100k sockets each, per request) and cut at the end (a
+// review).
+TEST_F(Bridge, AFleetsFetchAnswersAreNotHeldPastTheRingsBound) {
+  RedisServer server(free_port());
+  server.start();
+  OneMemberFleet f;
+  ASSERT_NO_FATAL_FAILURE(fleet_of_one_member(server, 10s, f));
+  auto silent = client(server.url());  // (a second member, which answers late)
+  silent->subscribe("socket.io-request#/#");
+  ASSERT_TRUE(bridge_subscribed(*f.pub, false, 3)) << "the bridge and both members";
+  got_.clear();
+  ASSERT_EQ(ask_fetch(*f.worker, 81, {}), shm::PublishStatus::ok);
+  const auto request = fleet_request(fleet::ClassicRequestType::remote_fetch);
+  ASSERT_TRUE(request);
+  json::array sockets;
+  for (int i = 0; i < 2000; ++i)
+    sockets.push_back(json::object{{"id", "s" + std::to_string(i)},
+                                   {"handshake", json::object{{"pad", std::string(1000, 'x')}}},
+                                   {"rooms", json::array{}},
+                                   {"data", nullptr}});
+  f.pub->command({"PUBLISH", "socket.io-response#/#",
+                  fleet::encode_fetch_response(request->request_id, std::move(sockets))});
+  ASSERT_TRUE(drive([&] { return bridge_->stats().fetch_sockets_left_out > 0; }, 5s))
+      << "nothing left out while the second member is still to answer";
+  const std::uint64_t as_they_came = bridge_->stats().fetch_sockets_left_out;
+  EXPECT_GT(as_they_came, 1000u);
+  bool early = false;
+  f.reader->poll([&](const shm::RecordView& v) {
+    if (v.type == static_cast<std::uint16_t>(cluster::MessageType::fetch_sockets_response))
+      early = true;
+  });
+  EXPECT_FALSE(early) << "the worker answered before the second member";
+  // The second member's answer (none of its own): the worker's answer, within the bound.
+  f.pub->command({"PUBLISH", "socket.io-response#/#",
+                  fleet::encode_fetch_response(request->request_id, json::array{})});
+  std::size_t parts = 0, announced = 0, in_parts = 0, bytes = 0;
+  ASSERT_TRUE(drive([&] {
+    f.reader->poll([&](const shm::RecordView& v) {
+      if (v.type != static_cast<std::uint16_t>(cluster::MessageType::fetch_sockets_response))
+        return;
+      auto m = cluster::read_message(v.payload);
+      ASSERT_TRUE(m);
+      if (parts == 0) announced = m->body.at("parts").to_number<std::size_t>();
+      in_parts += m->body.at("sockets").as_array().size();
+      bytes += v.payload.size();
+      ++parts;
+    });
+    return announced > 0 && parts == announced;
+  }));
+  EXPECT_GT(in_parts, 100u);
+  EXPECT_EQ(in_parts + bridge_->stats().fetch_sockets_left_out, 2000u) << "each counted once";
+  EXPECT_LE(bytes, segment_->capacity() / 4 + parts * 256);
+}
+
+// A member's answer to a fetch that the bridge cannot read (past kMaxJsonValues: about 100k
+// sockets) is still that member's answer: counted (its sockets left out, a bad message), so the
+// worker's answer comes at once, not at its deadline. Before 2026-12-07 it was not counted, and
+// the worker waited its 4 s for an answer that had come (a review).
+TEST_F(Bridge, AnUnreadableFetchAnswerStillCountsAsTheMembersAnswer) {
+  RedisServer server(free_port());
+  server.start();
+  OneMemberFleet f;
+  ASSERT_NO_FATAL_FAILURE(fleet_of_one_member(server, 20s, f));
+  sio::BroadcastOptions opts;
+  opts.flags.timeout_ms = 10000;  // (the bridge waits 8 s for the fleet)
+  ASSERT_EQ(ask_fetch(*f.worker, 82, opts), shm::PublishStatus::ok);
+  const auto request = fleet_request(fleet::ClassicRequestType::remote_fetch);
+  ASSERT_TRUE(request);
+  std::string answer = R"({"requestId":")" + request->request_id + R"(","sockets":[)";
+  for (std::size_t i = 0; i < fleet::kMaxJsonValues + 10; ++i) answer += i ? ",0" : "0";
+  answer += "]}";
+  const auto sent = std::chrono::steady_clock::now();
+  f.pub->command({"PUBLISH", "socket.io-response#/#", answer});
+  bool answered = false;
+  ASSERT_TRUE(drive([&] {
+    f.reader->poll([&](const shm::RecordView& v) {
+      if (v.type != static_cast<std::uint16_t>(cluster::MessageType::fetch_sockets_response))
+        return;
+      auto m = cluster::read_message(v.payload);
+      if (m && m->body.at("requestId").to_number<std::uint64_t>() == 82u) answered = true;
+    });
+    return answered;
+  }));
+  const auto took = std::chrono::steady_clock::now() - sent;
+  EXPECT_LT(took, 6s) << "the answer waited for the bridge's 8 s deadline";
+  EXPECT_GE(bridge_->stats().bad_messages, 1u);
+  EXPECT_EQ(bridge_->stats().request_timeouts, 0u);
+}
+
 // A worker's fetchSockets relayed to the fleet waits for the fleet's answers within its
 // requester's timeout (flags.timeout: four fifths of it, so that the answer comes while the
 // requester still waits), not the bridge's longer request timeout: with a member that never

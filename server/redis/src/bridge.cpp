@@ -274,6 +274,8 @@ struct Bridge::Impl {
     std::size_t answers = 0;
     json::array sockets;             // fetch
     std::size_t buffer_bytes = 0;    // fetch: the binary bytes of its sockets, as Buffers
+    std::size_t socket_bytes = 0;    // fetch: its sockets' JSON text (fleet_answer's bound)
+    std::size_t left_out = 0;        // fetch: sockets left out as they came, past that bound
     std::uint64_t client_count = 0;  // broadcast with acks
     bool counted = false;  // broadcast with acks: the count was sent; acks relayed until deadline
     std::uint64_t given = 0;  // answers relayed to the worker so far (a check's reply says it)
@@ -1293,11 +1295,14 @@ struct Bridge::Impl {
         std::size_t left_out = 0;
         std::vector<json::array> parts = cluster::bounded_socket_parts(
             std::move(o.sockets), budget, total, left_out, [&](std::size_t n) {
+              ++stats.fetch_sockets_left_out;
               std::fprintf(stderr,
                            "shmio[bridge]: fetchSockets: a fleet socket's description of %zu "
                            "bytes is over %zu and was left out of the answer\n",
                            n, budget);
             });
+        stats.fetch_sockets_left_out += left_out;
+        left_out += o.left_out;
         if (left_out > 0)
           std::fprintf(stderr,
                        "shmio[bridge]: fetchSockets: the fleet's answer is over %zu bytes (a "
@@ -1339,6 +1344,13 @@ struct Bridge::Impl {
         break;
     }
   }
+  // A fleet server's answer to the fetch `id` that could not be read: one answer, no sockets.
+  void answered_unread(const std::string& id) {
+    auto it = outgoing.find(id);
+    if (it == outgoing.end() || it->second.type != fleet::ClassicRequestType::remote_fetch) return;
+    ++it->second.answers;
+    check_outgoing(id);
+  }
   // A fleet server's response to one of the bridge's requests.
   void fleet_answer(fleet::ClassicResponse r) {
     auto it = outgoing.find(r.request_id);
@@ -1360,12 +1372,29 @@ struct Bridge::Impl {
         // (finish_outgoing: it would be left out there) is left out here, and so are the sockets
         // past a sixteenth of the ring's bytes of Buffers in one fetch (their text a quarter of
         // it: the whole answer's bound); said, counted as bad messages.
+        // The sockets kept as they come are bounded too, by their text: at most a quarter of the
+        // ring, what finish_outgoing passes on at most. Past it they are left out (said there)
+        // rather than held until every member has answered: before 2026-12-07 every member's
+        // whole answer was held (hundreds of MB for a fleet of servers with 100k sockets each,
+        // per request) to be cut to that quarter at the end (a review).
         if (const json::value* s = r.fields.if_contains("sockets"); s && s->is_array()) {
           const std::size_t part = segment->max_record() / 2 / 4, all = segment->capacity() / 16;
+          const std::size_t text_bound = segment->capacity() / 4;
           std::size_t left_out = 0;
+          auto keep = [this, &o, text_bound](json::value v) {
+            const std::size_t n = o.socket_bytes >= text_bound ? 0 : json::serialize(v).size();
+            if (o.socket_bytes >= text_bound || n > text_bound - o.socket_bytes) {
+              o.socket_bytes = text_bound;  // (full: the rest are left out without a look)
+              ++o.left_out;
+              ++stats.fetch_sockets_left_out;
+              return;
+            }
+            o.socket_bytes += n;
+            o.sockets.push_back(std::move(v));
+          };
           for (const auto& e : s->get_array()) {
             if (r.attachments.empty()) {
-              o.sockets.push_back(e);
+              keep(e);
               continue;
             }
             const std::size_t bytes = fleet::node_buffer_bytes(e, r.attachments);
@@ -1374,7 +1403,7 @@ struct Bridge::Impl {
               continue;
             }
             o.buffer_bytes += bytes;
-            o.sockets.push_back(fleet::with_node_buffers(e, r.attachments));
+            keep(fleet::with_node_buffers(e, r.attachments));
           }
           if (left_out > 0) {
             stats.bad_messages += left_out;
@@ -1438,12 +1467,21 @@ struct Bridge::Impl {
         // (Another member's answer, read without parsing it, as Node's adapter drops it: until
         // 2026-12-07 each was parsed, and one past kMaxJsonValues counted as a bad message on
         // every host; a bug hunt.)
-        if (const auto id = fleet::peek_classic_request_id(payload);
-            id && outgoing.find(std::string(*id)) == outgoing.end())
-          return;
+        const auto id = fleet::peek_classic_request_id(payload);
+        if (id && outgoing.find(std::string(*id)) == outgoing.end()) return;
         std::string why;
         auto r = fleet::decode_classic_response(payload, &why);
-        if (!r) return bad("a response on " + channel, why);
+        if (!r) {
+          bad("a response on " + channel, why);
+          // A fetch's answer that is ours but cannot be read (one past kMaxJsonValues: a member
+          // with about 100k sockets) is still that member's answer: counted, its sockets left out
+          // (said above), so that the request ends when the others have answered, as Node's
+          // adapter's does when it counts that answer. Before 2026-12-07 it was not counted, and
+          // the worker waited for its deadline (4 s by default) for an answer that had come (a
+          // review).
+          if (id) answered_unread(std::string(*id));
+          return;
+        }
         return fleet_answer(std::move(*r));
       }
       case Carries::shard_message:
@@ -2345,6 +2383,10 @@ struct Bridge::Impl {
          "A worker's answers to a fleet request found lost to the bridge's lap (by its reply to a "
          "check): the request waits for it no more.",
          "counter", stats.answers_found_lost);
+    line("shmio_redis_fetch_sockets_left_out_total",
+         "Sockets of the fleet's answers to the workers' fetchSockets left out: past a quarter of "
+         "the ring, or one too large for a record.",
+         "counter", stats.fetch_sockets_left_out);
     const Client::Stats p = pub->stats(), s = sub->stats();
     line("shmio_redis_connects_total", "Connections to Redis made (both of the bridge's).",
          "counter", p.connects + s.connects);

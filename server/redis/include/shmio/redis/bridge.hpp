@@ -101,6 +101,9 @@ struct BridgeStats {
   std::uint64_t hold_timeouts = 0;  // holds ended by max_hold (a reader passed over)
   std::uint64_t answer_checks = 0;  // lapped: the workers asked what they still owe (ANSWERS_CHECK)
   std::uint64_t answers_found_lost = 0;  // ...requests whose worker's answers it found lost
+  // Sockets of the fleet's answers to the workers' fetchSockets left out: past a quarter of the
+  // ring (as they come, and as the answer's parts are made), or too large for a part.
+  std::uint64_t fetch_sockets_left_out = 0;
 };
 
 class Bridge {

@@ -3405,6 +3405,15 @@ TEST(ClusterSupervisor, MoreWorkersThanAClusterHasAreRefused) {
             1);
   EXPECT_EQ(started, 0);
   EXPECT_FALSE(shm::Segment::attach(o.ring, shm::AttachMode::read_only)) << "no ring made";
+  // A negative count is refused and said as it was passed (before 2026-12-07 as the CPUs' count,
+  // "N asked: one per CPU").
+  o.workers = -2;
+  ::testing::internal::CaptureStderr();
+  EXPECT_EQ(cluster::run_supervisor(o, [&](const cluster::WorkerContext&) { return ++started; }),
+            1);
+  const std::string said = ::testing::internal::GetCapturedStderr();
+  EXPECT_NE(said.find("workers (-2 asked)"), std::string::npos) << said;
+  EXPECT_EQ(started, 0);
 }
 
 // A Node whose hand-off socket cannot be made (a directory that is not there) throws and leaves

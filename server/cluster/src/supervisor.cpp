@@ -842,8 +842,10 @@ int run_supervisor(const SupervisorOptions& o,
   // program calling this directly is told the same (before 2026-12-03 past it the slot counts
   // overflowed, and workers' session-id prefixes wrapped).
   if (o.workers < 0 || n > kMaxWorkers) {
+    // (The number passed when it is not 0, a negative one too: before 2026-12-07 -2 was said
+    // as the CPUs' count, "8 asked: one per CPU"; a review.)
     std::fprintf(stderr, "shmio: a cluster has 1..%d workers (%d asked%s)\n", kMaxWorkers,
-                 o.workers > 0 ? o.workers : n, o.workers > 0 ? "" : ": one per CPU");
+                 o.workers != 0 ? o.workers : n, o.workers != 0 ? "" : ": one per CPU");
     return 1;
   }
   SupervisorOptions ro = o;

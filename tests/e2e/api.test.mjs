@@ -833,6 +833,47 @@ test("a worker that cannot join its cluster at its first start stops the cluster
   assert.match(s.stderr, /api\[-1\] shmio: the server cannot start: .*id_prefix/);
 });
 
+// SIGUSR1 during a worker's start (its app's setup) and as it ends after its drain is said or
+// ignored, not its default action: before 2026-12-07 the worker took it only once it listened
+// (a log rotation's `pkill -USR1` during a slow setup killed it: "killed by signal 10;
+// restarting") and gave it back at its default action as it ended ("killed by signal 10 during
+// the drain"; a review).
+test("SIGUSR1 during a worker's setup and as it ends does not kill it", async () => {
+  const go = path.join(os.tmpdir(), `shmio-api-setup-go-${process.pid}`);
+  fs.rmSync(go, { force: true });
+  const p = spawn(BIN, ["--port", "0", "--workers", "1", "--no-pin"],
+                  { env: { ...process.env, API_SETUP_WAITS: go, API_STOP_BLOCKS: "300" } });
+  let out = "", err = "";
+  p.stdout.on("data", (d) => (out += d));
+  p.stderr.on("data", (d) => (err += d));
+  const exited = new Promise((r) => p.once("close", (...x) => r(x)));
+  try {
+    await until(() => /setup of worker 0 waits \(pid \d+\)/.test(err), 20000, "setup waits")
+      .catch((e) => { throw new Error(`${e.message}; stderr: ${err}`); });
+    const worker = Number(err.match(/setup of worker 0 waits \(pid (\d+)\)/)[1]);
+    process.kill(worker, "SIGUSR1");
+    fs.writeFileSync(go, "");
+    await until(() => /worker 0 .*listening/.test(out), 20000, "the worker listens")
+      .catch((e) => { throw new Error(`${e.message}; stderr: ${err}; stdout: ${out}`); });
+    await until(() => /shmio\[w0\]: SIGUSR1 ignored/.test(err), 10000, "said once it runs");
+    // As it ends: SIGUSR1 sent to it again and again from its drain (its on_stop holds it
+    // 300 ms) until it is gone.
+    p.kill("SIGTERM");
+    await until(() => /on_stop/.test(err) || p.exitCode !== null, 10000, "the drain");
+    for (const until = Date.now() + 15000; Date.now() < until && p.exitCode === null;) {
+      try { process.kill(worker, "SIGUSR1"); } catch { break; }  // (gone)
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    const [code] = await within(exited, 20000, "exit");
+    assert.equal(code, 0, err);
+    assert.doesNotMatch(err, /killed by signal/);
+    assert.doesNotMatch(err, /restarting/);
+  } finally {
+    fs.rmSync(go, { force: true });
+    if (p.exitCode === null) p.kill("SIGKILL");
+  }
+});
+
 test("an on_stop that throws: said on stderr, and the stop goes on (clients told, exit 0)", async () => {
   for (const args of [[], ["--workers", "2", "--no-pin"]]) {
     const p = spawn(BIN, ["--port", "0", ...args], { env: { ...process.env, API_STOP_THROWS: "1" } });

@@ -258,6 +258,13 @@ int main(int argc, char** argv) {
   const shmio::Setup setup = [conn_errors, setup_throws](sio::Server& io,
                                                          const shmio::WorkerInfo& w) {
     if (setup_throws_int) throw 42;
+    // (API_SETUP_WAITS=FILE: worker 0's first setup says its pid and waits until FILE exists, a
+    // slow start for a signal to come in, then removes it.)
+    if (const char* f = std::getenv("API_SETUP_WAITS"); f != nullptr && w.index == 0) {
+      std::fprintf(stderr, "setup of worker 0 waits (pid %d)\n", static_cast<int>(::getpid()));
+      while (::access(f, F_OK) != 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      ::unlink(f);
+    }
     if (!program_signal_pipe.empty()) {
       bool holds = false;
       for (const auto& [fd, what] : descriptors()) holds = holds || what == program_signal_pipe;

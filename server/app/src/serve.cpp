@@ -832,6 +832,29 @@ int serve_one(const ServeOptions& cfg, const Setup& setup, const cluster::Worker
   operations(options, server_ptr, node_ptr, worker);
 
   boost::asio::io_context io_ctx;
+  // SIGUSR1 and SIGUSR2 at their default action ended the process without its drain — a worker
+  // its clients cut off, a single process all of it — on a log rotation's habitual `pkill -USR1`:
+  // while serve() runs, where they came in at their default action, said and ignored (until
+  // 2026-12-07; the supervisor does the same: docs/cluster.md). A program's own handler is left.
+  // Taken from here, before the Node, the Server and the app's setup (a worker's start: until
+  // 2026-12-07 only once it listened, and a SIGUSR1 during a slow setup killed it), to the end,
+  // where a worker's are left ignored (ignore_user_signals_after: a worker ending after its
+  // drain); one process gives them back at their default action, as the program had them.
+  boost::asio::signal_set user_signals(io_ctx);
+  const std::vector<int> user_sigs = cluster::user_signals_at_default();
+  for (const int sig : user_sigs) user_signals.add(sig);
+  struct IgnoredAtTheEnd {
+    boost::asio::signal_set& set;
+    const std::vector<int>& sigs;
+    bool worker;
+    ~IgnoredAtTheEnd() {
+      if (!worker) return;
+      cluster::ignore_user_signals_after(sigs, [this] {
+        boost::system::error_code ignored;
+        set.clear(ignored);
+      });
+    }
+  } user_signals_ignored_at_the_end{user_signals, user_sigs, ctx != nullptr};
   std::unique_ptr<cluster::Node> node;
   if (ctx != nullptr) {
     cluster::NodeOptions no;
@@ -947,12 +970,7 @@ int serve_one(const ServeOptions& cfg, const Setup& setup, const cluster::Worker
     listen();
     if (rc != 0) return rc;
   }
-  // SIGUSR1 and SIGUSR2 at their default action ended the process without its drain — a worker
-  // its clients cut off, a single process all of it — on a log rotation's habitual `pkill -USR1`:
-  // while serve() runs, where they came in at their default action, said and ignored (until
-  // 2026-12-07; the supervisor does the same: docs/cluster.md). A program's own handler is left.
-  boost::asio::signal_set user_signals(io_ctx);
-  for (const int sig : cluster::user_signals_at_default()) user_signals.add(sig);
+  // (user_signals, taken above: said from here.)
   std::function<void()> hear_user_signals = [&] {
     user_signals.async_wait([&](const boost::system::error_code& ec, int sig) {
       if (ec) return;

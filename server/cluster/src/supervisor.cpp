@@ -1468,6 +1468,26 @@ std::vector<int> user_signals_at_default() {
   return out;
 }
 
+void ignore_user_signals_after(const std::vector<int>& sigs, const std::function<void()>& let_go) {
+  sigset_t block, old;
+  sigemptyset(&block);
+  for (const int sig : sigs) sigaddset(&block, sig);
+  ::pthread_sigmask(SIG_BLOCK, &block, &old);
+  if (let_go) let_go();
+  for (const int sig : sigs) {
+    struct sigaction now {};
+    if (::sigaction(sig, nullptr, &now) != 0 || now.sa_handler != SIG_DFL ||
+        (now.sa_flags & SA_SIGINFO) != 0)
+      continue;  // (a program's own handler since: left)
+    struct sigaction ignore {};
+    ignore.sa_handler = SIG_IGN;
+    sigemptyset(&ignore.sa_mask);
+    ::sigaction(sig, &ignore, nullptr);
+  }
+  // (One that came while blocked is discarded at the unblock: ignored now.)
+  ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+}
+
 std::vector<int> stop_signals() {
   std::vector<int> out{SIGTERM};
   for (const int sig : {SIGINT, SIGHUP})

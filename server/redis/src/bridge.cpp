@@ -2576,7 +2576,18 @@ int run_bridge(const BridgeOptions& options) {
   // supervisor restarted it; before 2026-12-07): said and ignored from its start, as the
   // supervisor and the workers do.
   net::signal_set user_signals(io);
-  for (const int sig : cluster::user_signals_at_default()) user_signals.add(sig);
+  const std::vector<int> user_sigs = cluster::user_signals_at_default();
+  for (const int sig : user_sigs) user_signals.add(sig);
+  struct IgnoredAtTheEnd {  // (as serve()'s: left ignored as the bridge ends)
+    net::signal_set& set;
+    const std::vector<int>& sigs;
+    ~IgnoredAtTheEnd() {
+      cluster::ignore_user_signals_after(sigs, [this] {
+        boost::system::error_code ignored;
+        set.clear(ignored);
+      });
+    }
+  } user_signals_ignored_at_the_end{user_signals, user_sigs};
   std::function<void()> hear_user_signals = [&] {
     user_signals.async_wait([&](const boost::system::error_code& ec, int sig) {
       if (ec) return;

@@ -144,6 +144,13 @@ std::vector<int> stop_signals();
 // supervisor, a worker, the fleet bridge, a single process — says and otherwise ignores while it
 // runs, so that a log rotation's habitual `kill -USR1` does not end it.
 std::vector<int> user_signals_at_default();
+// At a shmio process's end: `sigs` (what user_signals_at_default gave it) blocked, `let_go` called
+// (the signal set that took them clears them: Asio then puts them back at their default action),
+// and those at their default action then left ignored, unblocked. A SIGUSR1 that comes while the
+// process ends (its Node and Server let go of, its stderr drained) is ignored rather than ending
+// it by that action (before 2026-12-07 a worker that had drained cleanly was "killed by signal 10
+// during the drain"; a review).
+void ignore_user_signals_after(const std::vector<int>& sigs, const std::function<void()>& let_go);
 // The most workers a cluster has: the ring's 1,024 producer slots, 64 kept for emitters and tools.
 // run_supervisor refuses more (exit status 1, said on stderr).
 inline constexpr int kMaxWorkers = 960;

@@ -5415,6 +5415,40 @@ TEST(Http, ASessionsTransportErrorIsABare400AndNoConnectionError) {
   io.run_for(50ms);
 }
 
+// The POST that held its session's one-POST claim when another connection's POST broke the rule
+// (closing the session) is answered with a bare 400 too once its body is in, and connection_error
+// is told nothing: before 2026-12-07 it was answered "Session ID unknown" (JSON) and told as a
+// refused handshake, for a session the app had just seen close (a review). engine.io drops it.
+TEST(Http, ThePostHoldingTheClaimWhenTheRuleWasBrokenGetsABare400) {
+  net::io_context io;
+  ServerOptions o;
+  std::vector<int> errors;
+  o.connection_error = [&](const engineio::ServerOptions::ConnectionError& e) {
+    errors.push_back(e.code);
+  };
+  Server server(io, o);
+  const std::uint16_t port = server.listen("127.0.0.1", 0);
+  Client a(port);
+  const std::string sid = polling_sid(io, a);
+  ASSERT_FALSE(sid.empty());
+  const std::string post = "POST /socket.io/?EIO=4&transport=polling&sid=" + sid +
+                           " HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\n";
+  a.send_raw(post + "Content-Length: 10\r\n\r\n4hell");
+  io.run_for(50ms);  // (its header read: it holds the claim)
+  Client b(port);
+  b.send_raw(post + "Content-Length: 7\r\n\r\n4second");
+  const std::string rb = http_response(io, b);
+  EXPECT_EQ(rb.rfind("HTTP/1.1 400", 0), 0u) << rb;
+  a.send_raw("o-abc");
+  const std::string ra = http_response(io, a);
+  EXPECT_EQ(ra.rfind("HTTP/1.1 400", 0), 0u) << ra;
+  EXPECT_EQ(ra.find("application/json"), std::string::npos) << ra;
+  EXPECT_EQ(ra.find("Session ID unknown"), std::string::npos) << ra;
+  EXPECT_EQ(errors, std::vector<int>{});
+  server.close();
+  io.run_for(50ms);
+}
+
 // A polling POST whose body stalls is answered 408 after http_request_body_timeout and its session
 // closed ("transport error"), as engine.io's httpRequestBodyTimeout does: before 2026-12-06 the
 // connection was dropped without an answer at its read timeout (70 s by default), the session's

@@ -146,6 +146,7 @@ class EngineSocket final : public Socket,
   static constexpr std::chrono::seconds kLinger{30};
   static constexpr std::size_t kLingerMaxBytes = 64 * 1024;
   bool lingering() const noexcept { return rare_ && rare_->lingering.has_value(); }
+  bool session_closed() const noexcept { return sm_.closed(); }
   void forget() {
     if (lingering()) {
       --srv_->lingering;

@@ -18,6 +18,7 @@ void HttpConnection::on_header(beast::error_code ec) {
   // A POST for one of this worker's polling sessions claims it until the POST is handled.
   const auto& h = parser_->get();
   target_ = parse_target(h.target());
+  reading_claimed_ = false;
   if (h.method() == http::verb::post) {
     const Target& t = target_;
     auto sid = t.query.find("sid");
@@ -27,6 +28,7 @@ void HttpConnection::on_header(beast::error_code ec) {
           it->second->transport() == TransportKind::polling) {
         if (it->second->claim_post(shared_from_this())) {
           reading_claim_ = it->second;
+          reading_claimed_ = true;
         } else {
           reading_overlap_ = true;
           it->second->post_overlap();
@@ -190,7 +192,7 @@ void HttpConnection::on_read(beast::error_code ec) {
   const bool keep_reading = !upgrade && !foreign && steer_to < 0;
   queued_.push_back(Queued{std::move(req), std::move(target_), std::move(foreign),
                            std::move(reading_claim_), std::exchange(reading_overlap_, false),
-                           steer_to});
+                           steer_to, std::exchange(reading_claimed_, false)});
   reading_claim_.reset();
   // Keep reading (a closed connection must be noticed while a GET waits), except after an upgrade
   // or a request to hand over: the connection leaves this object once it is answered.
@@ -206,13 +208,16 @@ void HttpConnection::next() {
   answering_head_ = q.req.method() == http::verb::head;
   answering_upgrade_ = websocket::is_upgrade(q.req);
   if (q.foreign || q.steer_to >= 0) return hand_off(std::move(q.req), q.foreign, q.steer_to);
+  const std::shared_ptr<EngineSocket> claimed = q.claim.lock();
   release_claim(q.claim, true);  // handled now, synchronously
-  if (q.overlap) {
-    // The one-POST rule was broken (the session is closed already): a bare 400, as the
-    // reference's (before 2026-12-06 a JSON body, and connection_error told, as for a refused
-    // handshake; a helper's review).
+  // The one-POST rule was broken (the session is closed already): a bare 400, as the
+  // reference's (before 2026-12-06 a JSON body, and connection_error told, as for a refused
+  // handshake; a helper's review). So is the POST that held the claim then, and any whose session
+  // closed while its body came (a ping timeout): engine.io's polling transport drops it at its
+  // close, and tells connection_error nothing (before 2026-12-07 it was answered "Session ID
+  // unknown" and connection_error told, for a session the app had just seen close; a review).
+  if (q.overlap || (q.claimed && (!claimed || claimed->session_closed())))
     return send(srv_->bare_error(q.req, http::status::bad_request));
-  }
   handle(std::move(q.req), q.target);
 }
 

@@ -303,11 +303,13 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
     std::optional<std::string> foreign;
     std::weak_ptr<EngineSocket> claim;
     bool overlap = false;
-    int steer_to = -1;  // a fresh handshake handed to this worker (rebalancing)
+    int steer_to = -1;     // a fresh handshake handed to this worker (rebalancing)
+    bool claimed = false;  // a POST that claimed its session (`claim` may have expired since)
   };
   std::deque<Queued> queued_;
   Target target_;                              // of the request being read
   std::weak_ptr<EngineSocket> reading_claim_;  // claimed by the POST whose body is being read
+  bool reading_claimed_ = false;               // (it claimed one: `reading_claim_` may expire)
   bool reading_overlap_ = false;
   bool busy_ = false;               // a request is being answered (or a GET is held)
   bool answering_head_ = false;     // the request being answered is a HEAD (send() drops the body)

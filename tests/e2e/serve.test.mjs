@@ -291,6 +291,11 @@ test("bad flags and environment: exit code 2 and the flag's rule; --help: exit 0
   r = spawnSync(BIN, ["--port", "abc", "--help"], { encoding: "utf8", timeout: 10000 });
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /--workers N/);
+  // A value flag without its value before --help (no value starts with "--"): until 2026-12-07
+  // "--port needs a value (got --help)", exit 2.
+  r = spawnSync(BIN, ["--port", "--help"], { encoding: "utf8", timeout: 10000 });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /--workers N/);
   r = spawnSync(BIN, ["--watchdog-timeout", "5"], { encoding: "utf8", timeout: 10000 });
   assert.equal(r.status, 2);
   assert.match(r.stderr, /--watchdog-timeout must be 0 \(off\) or 2000\.\.86400000 ms/);
@@ -350,12 +355,14 @@ test("bad flags and environment: exit code 2 and the flag's rule; --help: exit 0
     assert.equal(r.status, 2, `SHMIO_RECOVERY=${off}: ${r.stderr}`);
     assert.ok(r.stderr.includes("--max-sessions needs --recovery"), r.stderr);
   }
-  // --rebalance-rate where nothing is rebalanced (taken and used for nothing before 2026-12-07).
-  for (const [args, env] of [[["--no-rebalance"], {}], [["--port-per-worker"], {}], [[], { SHMIO_RECOVERY: "0" }]]) {
+  // --rebalance-rate where nothing is rebalanced (taken and used for nothing before 2026-12-07;
+  // with one worker, which has none to hand clients to, since a later review that day).
+  for (const [args, env] of [[["--no-rebalance"], {}], [["--port-per-worker"], {}], [[], { SHMIO_RECOVERY: "0" }],
+                             [["--workers", "1"], {}]]) {
     r = spawnSync(BIN, ["--port", "0", "--workers", "2", "--rebalance-rate", "10", ...args],
                   { encoding: "utf8", timeout: 10000, env: { ...process.env, ...env } });
     assert.equal(r.status, 2, `${args} ${JSON.stringify(env)}: ${r.stderr}`);
-    assert.ok(r.stderr.includes("--rebalance-rate needs --recovery and workers on one port"), r.stderr);
+    assert.ok(r.stderr.includes("--rebalance-rate needs --recovery and two or more workers on one port"), r.stderr);
   }
 });
 

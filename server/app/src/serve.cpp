@@ -1435,7 +1435,9 @@ ParseResult parse_args(int argc, const char* const* argv, ServeOptions& options,
     const std::string name = a.rfind("--", 0) == 0 ? a.substr(2) : std::string();
     if (is_value_flag(name)) {
       on_command_line.insert(name);
-      ++i;
+      // (Its value skipped, unless it is a flag: no value starts with "--", and `--port --help`
+      // printed "--port needs a value (got --help)", exit 2, until 2026-12-07; a review.)
+      if (i + 1 < argc && std::string_view(argv[i + 1]).rfind("--", 0) != 0) ++i;
     } else if (is_switch(name)) {
       on_command_line.insert(name);
     }
@@ -1611,10 +1613,13 @@ int serve(ServeOptions cfg, Setup setup) {
          "--recovery with one shared ring (not --ring-per-worker)"},
         // (Only recovering clients are asked to reconnect elsewhere, and only where the workers
         // share a port: before 2026-12-07 it was taken and did nothing; a bug hunt.)
-        {given("--rebalance-rate") && !(recovery && cfg.rebalance && !cfg.port_per_worker),
+        // (One worker has none to hand clients to: refused too since 2026-12-07, a review;
+        // `--workers auto` that comes to one is not known here.)
+        {given("--rebalance-rate") &&
+             !(recovery && cfg.rebalance && !cfg.port_per_worker && cfg.workers != 1),
          "--rebalance-rate",
-         "--recovery and workers on one port that rebalance (not --port-per-worker nor "
-         "--no-rebalance)"}};
+         "--recovery and two or more workers on one port that rebalance (not --port-per-worker "
+         "nor --no-rebalance)"}};
     for (const auto& [refused, flag, what] : needs)
       if (refused) {
         std::fprintf(stderr, "shmio: %s needs %s (what it sizes or tunes only they make)\n", flag,

@@ -1623,6 +1623,7 @@ test(`GET /health and /metrics on every worker${mode}`, async () => {
     assert.equal(h.status, "ok");
     assert.equal(h.worker, i);
     assert.equal(h.workers, 2);
+    assert.equal(h.accepting, true);
     const m = (await request(c.workers.get(i).port, "GET", "/metrics")).body;
     for (const name of ["shmio_connections", "shmio_packets_in_total", "shmio_bytes_out_total",
                         "shmio_broadcasts_published_total", "shmio_ring_lag_bytes", "shmio_ring_laps_total",

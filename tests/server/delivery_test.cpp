@@ -5415,6 +5415,31 @@ TEST(Http, ASessionsTransportErrorIsABare400AndNoConnectionError) {
   io.run_for(50ms);
 }
 
+// accepting_handshakes() (/health's "accepting") says whether a new handshake would be taken: not
+// before the server listens, nor at max_open_sessions (handshakes then get 503), nor once it stops
+// accepting (a drain); again when a session is gone.
+TEST(Http, AcceptingHandshakesSaysWhetherANewOneWouldBeTaken) {
+  net::io_context io;
+  ServerOptions o;
+  o.max_open_sessions = 1;
+  Server server(io, o);
+  EXPECT_FALSE(server.engine().accepting_handshakes()) << "not listening yet";
+  const std::uint16_t port = server.listen("127.0.0.1", 0);
+  EXPECT_TRUE(server.engine().accepting_handshakes());
+  Client a(port);
+  const std::string sid = polling_sid(io, a);
+  ASSERT_FALSE(sid.empty());
+  EXPECT_FALSE(server.engine().accepting_handshakes()) << "at max_open_sessions";
+  Client b(port);
+  b.send_raw("GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\n\r\n");
+  const std::string r = http_response(io, b);
+  EXPECT_EQ(r.rfind("HTTP/1.1 503", 0), 0u) << "as it said: " << r;
+  server.engine().stop_accepting();
+  EXPECT_FALSE(server.engine().accepting_handshakes());
+  server.close();
+  io.run_for(50ms);
+}
+
 // The POST that held its session's one-POST claim when another connection's POST broke the rule
 // (closing the session) is answered with a bare 400 too once its body is in, and connection_error
 // is told nothing: before 2026-12-07 it was answered "Session ID unknown" (JSON) and told as a

@@ -702,10 +702,14 @@ void operations(sio::ServerOptions& options, sio::Server*& server, cluster::Node
       [app_files, &server, &node,
        worker](const std::string& path) -> std::optional<engineio::ServerOptions::StaticResponse> {
     if (path == "/health") {
+      // (A liveness check: 200 and "ok" while the process answers. Whether it takes new clients
+      // is "accepting": false at max_open_sessions, where handshakes get 503, or draining; a
+      // readiness check reads that. Since 2026-12-07: before, nothing said it; a review.)
       json::object o{{"status", "ok"},
                      {"worker", worker},
                      {"pid", static_cast<std::int64_t>(::getpid())},
-                     {"clients", server ? server->client_count() : 0}};
+                     {"clients", server ? server->client_count() : 0},
+                     {"accepting", server ? server->engine().accepting_handshakes() : false}};
       if (node) {
         o["workers"] = node->server_count();
         // Every worker as the board has it: whether it lives, how long ago it last posted.

@@ -521,6 +521,12 @@ void Server::stop() {
   for (const auto& c : connections) c->stop_serving();
 }
 
+bool Server::accepting_handshakes() const noexcept {
+  const ServerOptions& o = impl_->options;
+  return !impl_->stopped && impl_->accepting &&
+         (o.max_open_sessions == 0 || impl_->sessions.size() < o.max_open_sessions);
+}
+
 std::size_t Server::session_count() const noexcept {
   return impl_->open_sessions();
 }

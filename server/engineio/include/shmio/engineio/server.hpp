@@ -487,6 +487,10 @@ class Server {
   // Stops accepting new connections only (a draining worker); sessions go on.
   void stop_accepting();
   std::size_t session_count() const noexcept;
+  // Whether a new handshake would be taken now: the server listens (not stopped, nor draining:
+  // stop_accepting) and holds fewer than ServerOptions::max_open_sessions sessions (/health's
+  // "accepting").
+  bool accepting_handshakes() const noexcept;
   // Resumes a connection handed over by another process (ServerOptions::hand_off): `bytes` are
   // processed as if they had been read from it. Takes ownership of fd (closed on failure, when
   // it is not a TCP connection, and when it is past the descriptor bound, as an accepted one:

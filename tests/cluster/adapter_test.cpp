@@ -97,7 +97,7 @@ class ClusterAdapterTest : public ::testing::TestWithParam<bool> {
         ASSERT_TRUE(w) << w.error().message;
         worker_rings_.push_back(std::move(w.value()));
       }
-    for (int i = 0; i < 2; ++i) start(i);
+    for (int i = 0; i < 2; ++i) start(i, !(i == 1 && late_worker_1_));
   }
   void TearDown() override {
     clients_.clear();
@@ -113,7 +113,9 @@ class ClusterAdapterTest : public ::testing::TestWithParam<bool> {
     shm::CutLog::remove_all(ring_);
   }
 
-  void start(int i) {
+  // Worker i: its Node and Server made and, with `run`, started and listening (start_late()
+  // does the rest of one made without).
+  void start(int i, bool run = true) {
     auto w = std::make_unique<Worker>();
     cluster::NodeOptions no;
     no.ring = ring_;
@@ -140,10 +142,16 @@ class ClusterAdapterTest : public ::testing::TestWithParam<bool> {
       s->join("all");
     });
     if (local_metrics_) w->node->set_local_metrics(local_metrics_);  // (as serve() does: first)
-    w->node->start(*w->server);
-    w->port = w->server->listen("127.0.0.1", 0);
+    if (run) {
+      w->node->start(*w->server);
+      w->port = w->server->listen("127.0.0.1", 0);
+    }
     if (workers_.size() <= static_cast<std::size_t>(i)) workers_.resize(i + 1);
     workers_[i] = std::move(w);
+  }
+  void start_late(int i) {
+    workers_[i]->node->start(*workers_[i]->server);
+    workers_[i]->port = workers_[i]->server->listen("127.0.0.1", 0);
   }
   void stop(Worker& w) {
     w.node->stop();
@@ -305,6 +313,7 @@ class ClusterAdapterTest : public ::testing::TestWithParam<bool> {
   std::string handoff_dir_;  // (and hand-offs through this folder, with rebalancing)
   std::optional<std::size_t> steer_room_1_;      // (worker 1's NodeOptions::steer_room)
   std::optional<std::size_t> max_held_sends_0_;  // (worker 0's NodeOptions::max_held_sends)
+  bool late_worker_1_ = false;                   // worker 1's Node made, not started (start_late)
   bool skip_middlewares_ = true;  // (recovery's option for the workers started from then on)
   std::uint32_t cut_log_entries_ = 1u << 18;    // (and the cut logs' size)
   std::optional<std::uint64_t> ack_id_stride_;  // (the workers' ack id stride, past the Node's)
@@ -966,6 +975,67 @@ TEST_P(ClusterAdapterLargeRingTest, AnAnswerWithTooManyBinaryPartsIsSaidLost) {
   EXPECT_EQ(error, std::nullopt);
   EXPECT_EQ(parts, cluster::kMaxRecordBinaries);
 }
+// A worker counts as a responder once its Node has started, not from when it is made: a
+// restarting worker's app setup (seconds: a database to reach) lies between the two, and until
+// 2026-12-07 every request of the others in that time (a broadcast with acks, serverSideEmit with
+// an ack, fetchSockets) waited for its answer and timed out (a review). Once started it counts.
+class ClusterLateStartTest : public ClusterAdapterTest {
+ protected:
+  void SetUp() override {
+    late_worker_1_ = true;
+    ClusterAdapterTest::SetUp();
+  }
+};
+TEST_P(ClusterLateStartTest, AWorkerNotStartedYetIsNotWaitedFor) {
+  auto ask = [&](std::optional<std::string>& error) {
+    error = "not called";
+    workers_[0]->server->of("/").timeout(2s).emit_with_ack(
+        "q", sio::Args{},
+        [&error](std::optional<std::string> e, std::vector<sio::Args>) { error = std::move(e); });
+  };
+  std::optional<std::string> acks, emit;
+  const auto asked = std::chrono::steady_clock::now();
+  ask(acks);
+  emit = "not called";
+  workers_[0]->server->of("/").server_side_emit_with_ack(
+      "s", sio::Args{}, 2s,
+      [&emit](std::optional<std::string> e, std::vector<sio::Args>) { emit = std::move(e); });
+  ASSERT_TRUE(drive([&] {
+    return acks != std::optional<std::string>("not called") &&
+           emit != std::optional<std::string>("not called");
+  }));
+  EXPECT_EQ(acks, std::nullopt) << "no client anywhere: done, no error";
+  EXPECT_EQ(emit, std::nullopt);
+  EXPECT_LT(std::chrono::steady_clock::now() - asked, 1s) << "waited for worker 1";
+  EXPECT_EQ(workers_[0]->node->server_count(), 1u);
+  // Started, it counts: a client of its answers a broadcast's ack.
+  start_late(1);
+  EXPECT_EQ(workers_[0]->node->server_count(), 2u);
+  const auto [c, sid] = connect(1);
+  (void)sid;
+  std::vector<sio::Args> answers;
+  std::optional<std::string> error = "not called";
+  workers_[0]->server->of("/").timeout(5s).emit_with_ack(
+      "q", sio::Args{}, [&](std::optional<std::string> e, std::vector<sio::Args> r) {
+        error = std::move(e);
+        answers = std::move(r);
+      });
+  std::string id;
+  ASSERT_TRUE(drive([&] {
+    for (const std::string& m : clients_[c].messages)
+      if (m.rfind("42", 0) == 0 && m.find("[\"q\"]") != std::string::npos)
+        id = m.substr(2, m.find('[') - 2);
+    return !id.empty();
+  }));
+  clients_[c].client->send_text("43" + id + "[\"a\"]");
+  ASSERT_TRUE(drive([&] { return error != std::optional<std::string>("not called"); }));
+  EXPECT_EQ(error, std::nullopt);
+  EXPECT_EQ(answers.size(), 1u);
+}
+INSTANTIATE_TEST_SUITE_P(Rings, ClusterLateStartTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& p) {
+                           return p.param ? "RingPerWorker" : "SharedRing";
+                         });
 INSTANTIATE_TEST_SUITE_P(Rings, ClusterTwoAckIdsTest, ::testing::Bool(),
                          [](const ::testing::TestParamInfo<bool>& p) {
                            return p.param ? "RingPerWorker" : "SharedRing";

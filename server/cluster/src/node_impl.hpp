@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <functional>
@@ -130,6 +131,7 @@ struct Node::Impl {
   std::optional<shm::SessionStore> sessions;
   // Every worker's /metrics exposition, for a scrape that lands on any of them (set_local_metrics).
   std::optional<shm::WorkerBoard> board;
+  bool posted = false;  // this process has posted on the board (post_metrics)
   std::function<std::string()> local_metrics;
   // The counters of the processes that held this worker's slot before it (cluster/metrics.hpp,
   // retired_counters): carried on in every post, so that worker="all" counters never go down.
@@ -164,10 +166,14 @@ struct Node::Impl {
   void post_metrics(const std::string& text) {
     if (!board) return;
     const auto slot = static_cast<std::uint32_t>(options.worker);
-    if (board->post(slot, text)) return;
+    if (board->post(slot, text)) return void(posted = true);
     const std::size_t cut = text.size() > board->capacity() ? family_cut(text) : text.npos;
     const bool part =
         cut != text.npos && board->post(slot, std::string_view(text).substr(0, cut + 1));
+    // (Nothing of it fits, and this process has not posted yet: an empty post, whose stamp says
+    // it has started, live_workers' look.)
+    if (!part && !posted) (void)board->post(slot, std::string_view());
+    posted = true;
     const auto now = std::chrono::steady_clock::now();
     if (now - board_refused_logged < std::chrono::minutes(1)) return;
     board_refused_logged = now;
@@ -184,8 +190,11 @@ struct Node::Impl {
   }
   // This worker's metrics on the board, where the supervisor's watchdog reads their stamp. (The
   // app's rendering reads its Server: not once it is gone. Its last post stays.)
+  // (A Node without metrics of its own, a program's that set none, posts the carried counters
+  // alone: its post's stamp says it has started, live_workers' look.)
   void post_board() {
-    if (board && local_metrics && server) post_metrics(with_carried(local_metrics()));
+    if (board && server)
+      post_metrics(with_carried(local_metrics ? local_metrics() : std::string()));
   }
   // (Armed with or without a board: it keeps the heartbeats too.)
   void arm_board_timer() {
@@ -661,6 +670,23 @@ struct Node::Impl {
   }
 
   // --- membership
+  // Whether the worker of writer slot `label` ("worker-N") owned by `who` has started: its Node's
+  // start() posted on the board (its first post, before it answers anything), the post still that
+  // process's. Its slot is taken when its Node is made, before the app's setup (seconds: a database
+  // to reach), and until 2026-12-07 it counted as a responder from then: every request (a
+  // broadcast with acks, fetchSockets, serverSideEmit with an ack) waited for a restarting
+  // worker's answer it could not give yet, and timed out (a review). It reads the request once it
+  // starts (its reader is attached first), and its answer then counts as any worker's. Without a
+  // board (it could not be made: said at the start), from its slot, as before.
+  bool started(const char* label, const shm::ProcessIdentity& who) const {
+    if (!board) return true;
+    char* end = nullptr;
+    const long index = std::strtol(label + 7, &end, 10);
+    // (Not one of this cluster's workers, whose board slots are theirs: as before.)
+    if (end == label + 7 || *end != '\0' || index < 0 || index >= options.workers) return true;
+    const auto stamp = board->stamp(static_cast<std::uint32_t>(index));
+    return stamp && stamp->who == who;
+  }
   // The live workers (and with `with_bridge`, the fleet bridge: a request that reaches every
   // server of the app waits for its answer too).
   std::vector<Responder> live_workers(bool include_self, bool with_bridge = false) const {
@@ -673,6 +699,7 @@ struct Node::Impl {
       if (!include_self && i == self()) continue;
       const shm::ProcessIdentity who = shm::registry::owner_of(slot);
       if (shm::liveness(who) != shm::Liveness::alive) continue;
+      if (!bridge && !started(slot.label, who)) continue;
       out.push_back({i, who, bridge});
     }
     return out;

@@ -598,7 +598,8 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
       if (node_.say_publish_failure("BROADCAST names"))
         std::fprintf(stderr,
                      "shmio[w%d]: a broadcast with a room or namespace name over 65535 bytes, "
-                     "or more than 65536 binary attachments, was delivered on this worker only "
+                     "more than 65535 rooms or except rooms, or more than 65536 binary "
+                     "attachments, was delivered on this worker only "
                      "(%llu publish failures so far; said at most once per 10 s)\n",
                      node_.options.worker,
                      static_cast<unsigned long long>(node_.stats.publish_failures));

@@ -1,6 +1,7 @@
 // The cluster adapter of one namespace on a worker (private to cluster/src).
 #pragma once
 
+#include <algorithm>
 #include <boost/asio/post.hpp>
 #include <unordered_set>
 #include <utility>
@@ -127,7 +128,8 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
                      : std::uint8_t{0});
     const bool published = write(opts, flags, 0, frame, p.attachments, with_offset, &position);
     if (with_offset && published && !per_worker) {
-      node_.own_ordered_end = position + 1;
+      // (Never back: write()'s keep_up may have run app code that published a later one.)
+      node_.own_ordered_end = std::max(node_.own_ordered_end, position + 1);
       // Delivered here when this worker's reader reaches the record (the ring notifier wakes
       // it: our own commit moves the frontier too), in ring order with everyone else's. A
       // socket that got a later record before this one would name an offset past it, and a

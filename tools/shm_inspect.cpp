@@ -878,7 +878,12 @@ struct WatchRates {
 };
 WatchRates Rates(const WatchSample& now, const WatchSample* prev) {
   WatchRates r;
-  if (prev != nullptr && now.mono_ns > prev->mono_ns) {
+  // None where either sample's control block is damaged, or a count went back (a stray write
+  // lowered the frontier within the tail's bound, which ControlDamage cannot tell): the unsigned
+  // difference wrapped to about 1.8e19 a second until 2026-12-07 (a review).
+  if (prev != nullptr && now.mono_ns > prev->mono_ns && now.damage == nullptr &&
+      prev->damage == nullptr && now.snap.frontier >= prev->snap.frontier &&
+      now.snap.frontier_index >= prev->snap.frontier_index) {
     const double dt = static_cast<double>(now.mono_ns - prev->mono_ns) / 1e9;
     r.records_per_s = static_cast<double>(now.snap.frontier_index - prev->snap.frontier_index) / dt;
     r.bytes_per_s = static_cast<double>(now.snap.frontier - prev->snap.frontier) / dt;

@@ -596,6 +596,25 @@ json_check 'o.damaged === "tail more than a lap beyond the frontier" && o.in_fli
   fail "watch on a tail far past the frontier: $OUT"
 pass "a control block whose tail is far past its frontier: stat, dump, readers exit 5, watch says it"
 
+# A frontier a stray write lowered by one record, within the tail's bound (no damage
+# ControlDamage can tell) between two of watch's refreshes: no rate for that refresh, where the
+# unsigned difference said about 1.8e19 bytes a second (before 2026-12-07; a review).
+cp "/dev/shm/shmio.$RING" "/dev/shm/shmio.$BADCONTROL"
+frontier=$(od -An -t u8 -j 640 -N 8 "/dev/shm/shmio.$BADCONTROL" | tr -d ' ')
+timeout 30 "$INSPECT" --json --name "$BADCONTROL" watch --interval 300 --count 2 >"$TMP/back.out" \
+  2>&1 &
+BACK=$!
+PIDS+=("$BACK")
+until_line '"frontier"' "$TMP/back.out" || fail "watch printed nothing: $(cat "$TMP/back.out")"
+lowered=$((frontier - 128))
+bytes=""
+for ((k = 0; k < 8; ++k)); do bytes+=$(printf '\\x%02x' $(((lowered >> (8 * k)) & 255))); done
+printf "$bytes" | dd of="/dev/shm/shmio.$BADCONTROL" bs=1 seek=640 conv=notrunc status=none
+wait "$BACK" || fail "watch exited $? with a frontier lowered: $(cat "$TMP/back.out")"
+json_check "o.frontier === $lowered && o.bytes_per_s === null && o.records_per_s === null" \
+  <<<"$(sed -n 2p "$TMP/back.out")" || fail "a rate across a frontier that went back: $(cat "$TMP/back.out")"
+pass "watch gives no rate across a frontier that went back"
+
 # Damaged copies of the ring: header fields at layout.hpp's offsets (8 layout_version, 12 state).
 cp "/dev/shm/shmio.$RING" "/dev/shm/shmio.$BADVER"
 printf '\x63' | dd of="/dev/shm/shmio.$BADVER" bs=1 seek=8 conv=notrunc status=none

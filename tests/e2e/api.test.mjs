@@ -497,6 +497,16 @@ test("options set in code out of their flags' bounds: serve returns 2 and says t
   }
 });
 
+// A cluster's option set by the program's code, run as one process: refused, said as the code's
+// (until 2026-12-07 it was named as a flag, "--session-bytes needs a cluster", which the
+// operator never gave; a review).
+test("a cluster's option set in code, run as one process: said as the code's, exit 2", () => {
+  const r = spawnSync(BIN, ["--port", "0"], { encoding: "utf8", timeout: 20000,
+                                               env: { ...process.env, API_SESSION_BYTES: "1024" } });
+  assert.equal(r.status, 2, r.stderr);
+  assert.match(r.stderr, /the program's code sets --session-bytes's option, which needs a cluster/);
+});
+
 // One process whose on_stop does not return: a second stop signal ends it (before 2026-12-05 it
 // was queued behind the blocked loop, and only SIGKILL worked).
 test("one process: a second stop signal ends a drain held by an on_stop that does not return", async () => {

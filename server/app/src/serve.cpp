@@ -1589,11 +1589,19 @@ int serve(ServeOptions cfg, Setup setup) {
         {cfg.redis.key != d.redis.key, "--redis-key"}};
     for (const auto& [set, flag] : cluster_only)
       if (set || cfg.flags_given.count(flag + 2) != 0) {
-        // (Named as a flag and as its variable: it may have come from the environment.)
-        std::fprintf(stderr,
-                     "shmio: %s needs a cluster (--workers N or auto; in the environment: %s "
-                     "needs SHMIO_WORKERS)\n",
-                     flag, env_name(flag + 2).c_str());
+        // (Named as a flag and as its variable: it may have come from the environment. Set by
+        // the program's code, not given: said so, the operator having given no such flag; until
+        // 2026-12-07 it was named as a flag the operator never gave; a review.)
+        if (cfg.flags_given.count(flag + 2) == 0)
+          std::fprintf(stderr,
+                       "shmio: the program's code sets %s's option, which needs a cluster "
+                       "(--workers N or auto, or SHMIO_WORKERS)\n",
+                       flag);
+        else
+          std::fprintf(stderr,
+                       "shmio: %s needs a cluster (--workers N or auto; in the environment: %s "
+                       "needs SHMIO_WORKERS)\n",
+                       flag, env_name(flag + 2).c_str());
         return 2;
       }
   }

@@ -122,8 +122,9 @@ const char* kUsage =
     "               recovery (default 50, 1..1000000; they recover wherever they land)\n"
     "  --workers N  run as a cluster of N worker processes (1..960, or auto) joined by the\n"
     "               shared-memory ring (auto: one per CPU of the affinity mask, no more than\n"
-    "               a cgroup's CPU limit rounded up, as docker --cpus sets it); without it:\n"
-    "               one process, and\n"
+    "               a cgroup's CPU limit rounded up, as docker --cpus sets it; none: one\n"
+    "               process); without it, the program's default (one process unless its code\n"
+    "               sets workers). In one process\n"
     "               the cluster's --ring, --ring-mb, --ring-huge-pages, --ring-per-worker,\n"
     "               --port-per-worker, --max-sessions, --session-bytes, --cut-log-mb,\n"
     "               --max-held-sends and --redis* are refused (exit 2)\n"
@@ -1261,10 +1262,14 @@ std::string apply_value(ServeOptions& o, const std::string& name, const char* v)
   } else if (name == "workers") {
     if (std::string_view(v) == "auto") {
       o.workers = 0;
+    } else if (std::string_view(v) == "none") {
+      // One process, no cluster: the operator's way to it where the program's code made a
+      // cluster its default (until 2026-12-07 there was none; a review).
+      o.workers = -1;
     } else if (whole(v, 1, 960, n)) {  // the registry's 1024 slots, 64 kept for emitters, tools
       o.workers = static_cast<int>(n);
     } else {
-      return "--workers must be auto or 1..960";
+      return "--workers must be auto, none (one process) or 1..960";
     }
   } else if (name == "ring") {
     if (auto ok = shm::Segment::validate_name(v); !ok) return "--ring: " + ok.error().message;

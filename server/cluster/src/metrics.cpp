@@ -288,24 +288,52 @@ std::string take_over_counters(const shm::WorkerBoard& board, std::uint32_t slot
   return carried;
 }
 
+std::size_t family_prefix(std::string_view text, std::size_t max_bytes) {
+  if (text.size() <= max_bytes) return text.size();
+  if (max_bytes == 0) return 0;
+  const std::size_t last = max_bytes - 1;
+  const std::size_t help = text.rfind("\n# HELP ", last), type = text.rfind("\n# TYPE ", last);
+  std::size_t at = type;
+  if (help != text.npos && (type == text.npos || help > type || text.find('\n', help + 1) == type))
+    at = help;  // (a TYPE right after its family's HELP: the family starts at the HELP)
+  if (at == text.npos) at = text.rfind('\n', last);
+  return at == text.npos ? 0 : at + 1;
+}
+
 std::string with_retired(std::string own, const std::string& retired, std::size_t capacity,
-                         std::size_t* left_out) {
+                         std::size_t* left_out, std::size_t* own_left_out) {
   if (left_out != nullptr) *left_out = 0;
+  if (own_left_out != nullptr) *own_left_out = 0;
   if (own.size() + retired.size() <= capacity) return own + retired;
-  if (own.size() >= capacity) return own;  // (refused whole anyway, and that is said)
+  if (own.size() >= capacity) {
+    if (retired.empty()) return own;  // (cut by the poster, and that is said)
+    const std::size_t room = std::min(retired.size(), capacity / 4);
+    const std::size_t keep = family_prefix(own, capacity - room);
+    if (own_left_out != nullptr) *own_left_out = own.size() - keep;
+    own.resize(keep);
+  }
   return own + retired_counters(retired, capacity - own.size(), left_out);
 }
 
 std::string with_retired_said(std::string own, const std::string& retired, std::size_t capacity,
                               const char* who, bool& said) {
-  std::size_t left_out = 0;
-  std::string post = with_retired(std::move(own), retired, capacity, &left_out);
-  if (left_out > 0 && !std::exchange(said, true))
-    std::fprintf(stderr,
-                 "%s: %zu counter series carried from earlier processes do not fit its board "
-                 "post (%zu bytes) beside its own: left out, their worker=\"all\" totals fall by "
-                 "them\n",
-                 who, left_out, capacity);
+  std::size_t left_out = 0, own_left_out = 0;
+  const std::size_t own_bytes = own.size();
+  std::string post = with_retired(std::move(own), retired, capacity, &left_out, &own_left_out);
+  if ((left_out > 0 || own_left_out > 0) && !std::exchange(said, true)) {
+    if (own_left_out > 0)
+      std::fprintf(stderr,
+                   "%s: its metrics (%zu bytes) are more than its board post holds (%zu) beside "
+                   "the counters carried from earlier processes: other workers' /metrics show "
+                   "its first %zu bytes\n",
+                   who, own_bytes, capacity, own_bytes - own_left_out);
+    if (left_out > 0)
+      std::fprintf(stderr,
+                   "%s: %zu counter series carried from earlier processes do not fit its board "
+                   "post (%zu bytes) beside its own: left out, their worker=\"all\" totals fall "
+                   "by them\n",
+                   who, left_out, capacity);
+  }
   return post;
 }
 

@@ -151,13 +151,8 @@ struct Node::Impl {
   // buckets (the cluster's totals would then count a part of it); at a line where even the first
   // family does not fit. The index of the last byte kept ('\n'), npos if none.
   std::size_t family_cut(const std::string& text) const {
-    const std::size_t last = board->capacity() - 1;
-    const std::size_t help = text.rfind("\n# HELP ", last), type = text.rfind("\n# TYPE ", last);
-    std::size_t at = type;
-    if (help != text.npos &&
-        (type == text.npos || help > type || text.find('\n', help + 1) == type))
-      at = help;  // (a TYPE right after its family's HELP: the family starts at the HELP)
-    return at != text.npos ? at : text.rfind('\n', last);
+    const std::size_t kept = family_prefix(text, board->capacity());
+    return kept == 0 ? text.npos : kept - 1;
   }
   // Larger than a post holds (an app's own series): its whole families that fit are posted, so that
   // the post's stamp, which the supervisor's watchdog takes for the worker turning its loop,

@@ -59,13 +59,23 @@ std::string retired_counters(std::string_view post, std::size_t max_bytes = kRet
 // slot holds (its earlier processes' counters), "" if none; what does not fit is said on stderr
 // as `who` ("shmio[w1]").
 std::string take_over_counters(const shm::WorkerBoard& board, std::uint32_t slot, const char* who);
+// The length of `text`'s longest prefix within `max_bytes` that ends before a family (at its
+// HELP line, or its TYPE line where no HELP comes first), else at a line's end; all of it if it
+// fits; 0 if no line does.
+std::size_t family_prefix(std::string_view text, std::size_t max_bytes);
 // `own` with `retired` after it, the retired section cut (whole families) where the two would
 // not fit a post of `capacity` bytes (a post over it is refused whole: its series would leave
-// every other worker's scrape); how many carried series were left out goes to `left_out`.
+// every other worker's scrape); how many carried series were left out goes to `left_out`. Where
+// `own` alone fills the post (an app's own series), its last families give way (family_prefix)
+// to the carried section, up to a quarter of the post, and how many of its bytes were left out
+// goes to `own_left_out`: before 2026-12-07 the carried section was dropped without a word, and
+// every worker="all" total fell by the earlier processes' counts, for good at the next restart (a
+// review).
 std::string with_retired(std::string own, const std::string& retired, std::size_t capacity,
-                         std::size_t* left_out = nullptr);
-// with_retired for a post of `who` ("shmio[w1]"): carried series it leaves out are said on stderr
-// the first time (`said`: the process's own flag; a post is made every second).
+                         std::size_t* left_out = nullptr, std::size_t* own_left_out = nullptr);
+// with_retired for a post of `who` ("shmio[w1]"): carried series it leaves out, and its own
+// families cut for them, are said on stderr the first time (`said`: the process's own flag; a
+// post is made every second).
 std::string with_retired_said(std::string own, const std::string& retired, std::size_t capacity,
                               const char* who, bool& said);
 

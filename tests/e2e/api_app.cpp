@@ -104,6 +104,11 @@ bool refuse(bool threads, bool pidfd) {
 }  // namespace
 
 void on_program_sigint(int) {}
+// (API_SETUP_SIGUSR1: the app's own SIGUSR1 handler, installed in its setup: says so on stderr.)
+void on_app_sigusr1(int) {
+  static constexpr char kSaid[] = "the app's SIGUSR1 handler ran\n";
+  (void)!::write(2, kSaid, sizeof kSaid - 1);
+}
 
 int main(int argc, char** argv) {
   // (API_BREAK_WORKERS: each forked worker gets SHMIO_RING_NOTIFIER=bogus, which its ring
@@ -258,6 +263,7 @@ int main(int argc, char** argv) {
   const shmio::Setup setup = [conn_errors, setup_throws](sio::Server& io,
                                                          const shmio::WorkerInfo& w) {
     if (setup_throws_int) throw 42;
+    if (std::getenv("API_SETUP_SIGUSR1") != nullptr) ::signal(SIGUSR1, on_app_sigusr1);
     // (API_SETUP_WAITS=FILE: worker 0's first setup says its pid and waits until FILE exists, a
     // slow start for a signal to come in, then removes it.)
     if (const char* f = std::getenv("API_SETUP_WAITS"); f != nullptr && w.index == 0) {
@@ -498,6 +504,13 @@ int main(int argc, char** argv) {
     std::fflush(stdout);
     rc = shmio::serve(options, setup);
     std::fprintf(stderr, "after the second run\n");
+  }
+  if (std::getenv("API_SETUP_SIGUSR1") != nullptr) {
+    struct sigaction u {};
+    ::sigaction(SIGUSR1, nullptr, &u);
+    std::printf("SIGUSR1 after serve: %s\n",
+                u.sa_handler == on_app_sigusr1 ? "the app's handler" : "not the app's handler");
+    std::fflush(stdout);
   }
   if (check_signals) {
     struct sigaction i {

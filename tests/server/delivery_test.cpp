@@ -45,6 +45,7 @@
 #include <thread>
 #include <vector>
 
+#include "shmio/engineio/fork.hpp"
 #include "shmio/socketio/server.hpp"
 #include "ws_client.hpp"
 
@@ -5124,47 +5125,61 @@ TEST(Http, AppHandlersCannotSplitAResponseOrStopTheServer) {
 // the helper's copy kept the socket listening (in a worker's SO_REUSEPORT group after the worker's
 // death: a share of new connections waited in a backlog no one accepted; a review).
 TEST(Http, AListenerIsLetGoOfInAHelperForkedWithoutExec) {
-  net::io_context io;
-  ServerOptions o;
-  o.reuse_port = true;
-  Server server(io, o);
-  const std::uint16_t port = server.listen("127.0.0.1", 0);
-  int gate[2], ready[2];  // (the test's end to the helper; the helper's start to the test)
-  ASSERT_EQ(::pipe2(gate, O_CLOEXEC), 0);
-  ASSERT_EQ(::pipe2(ready, O_CLOEXEC), 0);
-  const pid_t helper = ::fork();
-  ASSERT_GE(helper, 0);
-  if (helper == 0) {  // (waits until the test is done, then ends; nothing else)
-    ::close(gate[1]);
-    ::close(ready[0]);
-    (void)!::write(ready[1], "r", 1);  // (past the fork's handlers: its copies let go of)
-    char c;
-    while (::read(gate[0], &c, 1) < 0 && errno == EINTR) {
+  // Whether the port takes a connection after the server closed it, a helper forked (inside a
+  // KeepListenersAcrossFork scope with `keep`) still running.
+  auto port_open_after = [](bool keep) {
+    net::io_context io;
+    ServerOptions o;
+    o.reuse_port = true;
+    Server server(io, o);
+    const std::uint16_t port = server.listen("127.0.0.1", 0);
+    int gate[2], ready[2];  // (the test's end to the helper; the helper's start to the test)
+    EXPECT_EQ(::pipe2(gate, O_CLOEXEC), 0);
+    EXPECT_EQ(::pipe2(ready, O_CLOEXEC), 0);
+    pid_t helper = -1;
+    {
+      std::optional<engineio::KeepListenersAcrossFork> kept;
+      if (keep) kept.emplace();
+      helper = ::fork();
     }
-    ::_exit(0);
-  }
-  ::close(gate[0]);
-  ::close(ready[1]);
-  char c;
-  ASSERT_EQ(::read(ready[0], &c, 1), 1);
-  ::close(ready[0]);
-  server.close();
-  io.run_for(50ms);
-  const int s = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  ASSERT_GE(s, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  const int r = ::connect(s, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  const int e = errno;
-  ::close(s);
-  EXPECT_EQ(::kill(helper, 0), 0) << "the helper is alive";
-  ::close(gate[1]);
-  int status = 0;
-  ::waitpid(helper, &status, 0);
-  EXPECT_NE(r, 0) << "the port took a connection: the helper still holds the listener";
-  EXPECT_EQ(e, ECONNREFUSED);
+    EXPECT_GE(helper, 0);
+    if (helper == 0) {  // (waits until the test is done, then ends; nothing else)
+      ::close(gate[1]);
+      ::close(ready[0]);
+      (void)!::write(ready[1], "r", 1);  // (past the fork's handlers: its copies let go of)
+      char c;
+      while (::read(gate[0], &c, 1) < 0 && errno == EINTR) {
+      }
+      ::_exit(0);
+    }
+    ::close(gate[0]);
+    ::close(ready[1]);
+    char c;
+    EXPECT_EQ(::read(ready[0], &c, 1), 1);
+    ::close(ready[0]);
+    server.close();
+    io.run_for(50ms);
+    const int s = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    EXPECT_GE(s, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    const int r = ::connect(s, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    const int e = errno;
+    ::close(s);
+    EXPECT_EQ(::kill(helper, 0), 0) << "the helper is alive";
+    ::close(gate[1]);
+    int status = 0;
+    ::waitpid(helper, &status, 0);
+    if (r != 0) {
+      EXPECT_EQ(e, ECONNREFUSED);
+    }
+    return r == 0;
+  };
+  EXPECT_FALSE(port_open_after(false)) << "the helper still holds the listener";
+  // Forked inside a KeepListenersAcrossFork scope (a program handing its listener on): kept.
+  EXPECT_TRUE(port_open_after(true)) << "the listener was let go of in a scope that keeps it";
 }
 
 // A request header of up to 16 KiB (a browser with many cookies) is read, as Node reads it;

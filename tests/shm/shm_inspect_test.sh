@@ -601,14 +601,15 @@ pass "a control block whose tail is far past its frontier: stat, dump, readers e
 # unsigned difference said about 1.8e19 bytes a second (before 2026-12-07; a review).
 cp "/dev/shm/shmio.$RING" "/dev/shm/shmio.$BADCONTROL"
 frontier=$(od -An -t u8 -j 640 -N 8 "/dev/shm/shmio.$BADCONTROL" | tr -d ' ')
-timeout 30 "$INSPECT" --json --name "$BADCONTROL" watch --interval 300 --count 2 >"$TMP/back.out" \
+lowered=$((frontier - 128))
+bytes=""
+for ((k = 0; k < 8; ++k)); do bytes+=$(printf '\\x%02x' $(((lowered >> (8 * k)) & 255))); done
+# (Two seconds between the samples: the write lands between them on a loaded machine too.)
+timeout 30 "$INSPECT" --json --name "$BADCONTROL" watch --interval 2000 --count 2 >"$TMP/back.out" \
   2>&1 &
 BACK=$!
 PIDS+=("$BACK")
 until_line '"frontier"' "$TMP/back.out" || fail "watch printed nothing: $(cat "$TMP/back.out")"
-lowered=$((frontier - 128))
-bytes=""
-for ((k = 0; k < 8; ++k)); do bytes+=$(printf '\\x%02x' $(((lowered >> (8 * k)) & 255))); done
 printf "$bytes" | dd of="/dev/shm/shmio.$BADCONTROL" bs=1 seek=640 conv=notrunc status=none
 wait "$BACK" || fail "watch exited $? with a frontier lowered: $(cat "$TMP/back.out")"
 json_check "o.frontier === $lowered && o.bytes_per_s === null && o.records_per_s === null" \

@@ -846,8 +846,12 @@ int serve_one(const ServeOptions& cfg, const Setup& setup, const cluster::Worker
   // where a worker's are left ignored (ignore_user_signals_after: a worker ending after its
   // drain); one process gives them back at their default action, as the program had them.
   boost::asio::signal_set user_signals(io_ctx);
-  const std::vector<int> user_sigs = cluster::user_signals_at_default();
+  std::vector<int> user_sigs = cluster::user_signals_at_default();
   for (const int sig : user_sigs) user_signals.add(sig);
+  // Asio's handler for them, as installed now: one the app's setup installs over it is told apart
+  // below.
+  struct sigaction asio_usr[2]{};
+  for (const int sig : user_sigs) ::sigaction(sig, nullptr, &asio_usr[sig == SIGUSR1 ? 0 : 1]);
   struct IgnoredAtTheEnd {
     boost::asio::signal_set& set;
     const std::vector<int>& sigs;
@@ -932,6 +936,30 @@ int serve_one(const ServeOptions& cfg, const Setup& setup, const cluster::Worker
     // the supervisor took for a crash and restarted every 5 s for good; before 2026-12-05.)
     return cannot_start("the app's setup failed",
                         "it threw something that is not a std::exception");
+  }
+  // A handler of the app's own for SIGUSR1/SIGUSR2 installed in its setup with sigaction (log
+  // reopening) replaced Asio's: ours let go of and theirs put back (Asio's remove sets the
+  // default action), blocked meanwhile: the signal is the app's from here, as one whose handler
+  // was installed before serve() is, and stays so at the end. (An app's own Asio signal_set made
+  // in setup cannot be told from ours: both hear the signal, and "SIGUSR1 ignored" is said too.)
+  for (auto it = user_sigs.begin(); it != user_sigs.end();) {
+    const struct sigaction& asio = asio_usr[*it == SIGUSR1 ? 0 : 1];
+    struct sigaction now {};
+    if (::sigaction(*it, nullptr, &now) != 0 ||
+        (now.sa_handler == asio.sa_handler &&
+         (now.sa_flags & SA_SIGINFO) == (asio.sa_flags & SA_SIGINFO))) {
+      ++it;
+      continue;
+    }
+    sigset_t one, before;
+    sigemptyset(&one);
+    sigaddset(&one, *it);
+    ::pthread_sigmask(SIG_BLOCK, &one, &before);
+    boost::system::error_code ignored;
+    user_signals.remove(*it, ignored);
+    ::sigaction(*it, &now, nullptr);
+    ::pthread_sigmask(SIG_SETMASK, &before, nullptr);
+    it = user_sigs.erase(it);
   }
   const long port = cfg.port_per_worker && ctx ? cfg.port + worker : cfg.port;
   int rc = 0;

@@ -131,7 +131,6 @@ struct Node::Impl {
   std::optional<shm::SessionStore> sessions;
   // Every worker's /metrics exposition, for a scrape that lands on any of them (set_local_metrics).
   std::optional<shm::WorkerBoard> board;
-  bool posted = false;  // this process has posted on the board (post_metrics)
   std::function<std::string()> local_metrics;
   // The counters of the processes that held this worker's slot before it (cluster/metrics.hpp,
   // retired_counters): carried on in every post, so that worker="all" counters never go down.
@@ -161,14 +160,14 @@ struct Node::Impl {
   void post_metrics(const std::string& text) {
     if (!board) return;
     const auto slot = static_cast<std::uint32_t>(options.worker);
-    if (board->post(slot, text)) return void(posted = true);
+    if (board->post(slot, text)) return;
     const std::size_t cut = text.size() > board->capacity() ? family_cut(text) : text.npos;
     const bool part =
         cut != text.npos && board->post(slot, std::string_view(text).substr(0, cut + 1));
-    // (Nothing of it fits, and this process has not posted yet: an empty post, whose stamp says
-    // it has started, live_workers' look.)
-    if (!part && !posted) (void)board->post(slot, std::string_view());
-    posted = true;
+    // (Nothing of it fits: an empty post, whose stamp says this worker has started, live_workers'
+    // look, and that its loop turns, the supervisor's watchdog's — every time, so that the stamp
+    // moves on.)
+    if (!part) (void)board->post(slot, std::string_view());
     const auto now = std::chrono::steady_clock::now();
     if (now - board_refused_logged < std::chrono::minutes(1)) return;
     board_refused_logged = now;
@@ -180,7 +179,8 @@ struct Node::Impl {
     else
       std::fprintf(stderr,
                    "shmio[w%d]: this worker's metrics (%zu bytes) were not posted on the board (a "
-                   "post holds %zu): other workers' /metrics show its earlier post\n",
+                   "post holds %zu, and no family of them fits): other workers' /metrics show "
+                   "none of its series\n",
                    options.worker, text.size(), board->capacity());
   }
   // This worker's metrics on the board, where the supervisor's watchdog reads their stamp. (The

@@ -22,7 +22,8 @@ struct Entry {
 };
 Entry g_entries[kMaxForkDroppedListeners];
 std::once_flag g_handler_once;
-std::mutex g_marking;  // (one marker at a time: an entry is taken and filled as one step)
+std::atomic<int> g_keep{0};  // KeepListenersAcrossFork scopes alive
+std::mutex g_marking;        // (one marker at a time: an entry is taken and filled as one step)
 
 // Whether the number is still the socket that was marked (not closed, nor taken by another file).
 bool same_file(int fd, std::uint64_t dev, std::uint64_t ino) noexcept {
@@ -33,6 +34,8 @@ bool same_file(int fd, std::uint64_t dev, std::uint64_t ino) noexcept {
 }
 
 void let_go_in_child() noexcept {
+  // (Kept: a fork made inside a KeepListenersAcrossFork scope. The child's own forks let go.)
+  if (g_keep.exchange(0, std::memory_order_relaxed) > 0) return;
   int null_fd = -1;
   for (Entry& e : g_entries) {
     const int fd = e.fd_plus_one.load(std::memory_order_acquire) - 1;
@@ -49,6 +52,16 @@ void let_go_in_child() noexcept {
 }
 
 }  // namespace
+
+KeepListenersAcrossFork::KeepListenersAcrossFork() noexcept {
+  g_keep.fetch_add(1, std::memory_order_relaxed);
+}
+KeepListenersAcrossFork::~KeepListenersAcrossFork() {
+  // (In a child forked inside the scope the count is 0 already: never below it.)
+  int n = g_keep.load(std::memory_order_relaxed);
+  while (n > 0 && !g_keep.compare_exchange_weak(n, n - 1, std::memory_order_relaxed)) {
+  }
+}
 
 void let_go_in_forks(int fd) noexcept {
   if (fd < 0) return;
@@ -69,8 +82,8 @@ void let_go_in_forks(int fd) noexcept {
     }
   }
   if (free_entry == nullptr) return;  // (the table full of live listeners: this one kept in forks)
-  // (The number last, released: a fork in between sees the old entry or none, never a number
-  // with another socket's identity — and same_file() tells a mismatch anyway.)
+  // (A fork in between may see this entry half written, an old number with the new identity:
+  // same_file() then finds no match, and the entry is passed over in that child.)
   free_entry->fd_plus_one.store(0, std::memory_order_relaxed);
   free_entry->dev.store(static_cast<std::uint64_t>(st.st_dev), std::memory_order_relaxed);
   free_entry->ino.store(static_cast<std::uint64_t>(st.st_ino), std::memory_order_relaxed);

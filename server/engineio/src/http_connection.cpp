@@ -215,8 +215,11 @@ void HttpConnection::next() {
   // handshake; a helper's review). So is the POST that held the claim then, and any whose session
   // closed while its body came (a ping timeout): engine.io's polling transport drops it at its
   // close, and tells connection_error nothing (before 2026-12-07 it was answered "Session ID
-  // unknown" and connection_error told, for a session the app had just seen close; a review).
-  if (q.overlap || (q.claimed && (!claimed || claimed->session_closed())))
+  // unknown" and connection_error told, for a session the app had just seen close; a review). Not
+  // a session the server closed (lingering for its client's next GET, which gets its DISCONNECT):
+  // its POST is answered "ok", as engine.io answers it before its drained close (handle()).
+  if (q.overlap ||
+      (q.claimed && (!claimed || (claimed->session_closed() && !claimed->lingering()))))
     return send(srv_->bare_error(q.req, http::status::bad_request));
   handle(std::move(q.req), q.target);
 }

@@ -55,7 +55,8 @@ struct SupervisorOptions {
   // figures there every second from its event loop, the fleet bridge too) is older than this is
   // killed (SIGKILL, said on stderr) and restarted as after any death: its loop is stuck (an
   // endless app handler, a deadlock) and its clients get nothing. Only a child that has posted
-  // since it started is watched (one that never posts never is), and none while draining.
+  // since it started is watched (one that never posts never is: a child whose worker_main makes
+  // no Node), and none while draining.
   // 0: off. (A stopped process — SIGSTOP, a debugger's breakpoint — is killed too once past it.)
   std::chrono::milliseconds watchdog{60000};
   // A producer stopped (SIGSTOP, Ctrl-Z: /proc state T) in the middle of a write to one of the

@@ -639,7 +639,7 @@ void HttpConnection::handle(Request req, const Target& t) {
       o.allow_request_async(http_request(*held, remote()), done);
     } catch (...) {
       std::fprintf(stderr, "shmio: allow_request_async threw: %s\n", thrown_what().c_str());
-      finish(std::string(thrown_what().c_str()), false);
+      finish(thrown_what(), false);
     }
     return;
   }

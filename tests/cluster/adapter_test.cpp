@@ -3267,25 +3267,8 @@ TEST(ClusterHandoff, AHelperForkedFromAWorkerDoesNotKeepItsHandOffSocket) {
     std::uint64_t refused = 0;
     auto worker = std::make_unique<cluster::Handoff>(
         io, name, 2, [](int fd, std::string) { ::close(fd); }, &refused);
-    int gate[2], ready[2];  // (the test's end to the helper; the helper's start to the test)
-    ASSERT_EQ(::pipe2(gate, O_CLOEXEC), 0);
-    ASSERT_EQ(::pipe2(ready, O_CLOEXEC), 0);
-    const pid_t helper = ::fork();
-    ASSERT_GE(helper, 0);
-    if (helper == 0) {  // (waits until the test is done, then ends; nothing else)
-      ::close(gate[1]);
-      ::close(ready[0]);
-      (void)!::write(ready[1], "r", 1);  // (past the fork's handlers: its copies let go of)
-      char c;
-      while (::read(gate[0], &c, 1) < 0 && errno == EINTR) {
-      }
-      ::_exit(0);
-    }
-    ::close(gate[0]);
-    ::close(ready[1]);
-    char c;
-    ASSERT_EQ(::read(ready[0], &c, 1), 1);
-    ::close(ready[0]);
+    const shmio::test::ForkedHelper helper;
+    ASSERT_GT(helper.pid, 0);
     worker.reset();  // (the worker gone: its socket closed in this process)
     std::string failed;
     try {
@@ -3294,10 +3277,7 @@ TEST(ClusterHandoff, AHelperForkedFromAWorkerDoesNotKeepItsHandOffSocket) {
     } catch (const std::exception& e) {
       failed = e.what();
     }
-    EXPECT_EQ(::kill(helper, 0), 0) << "the helper is alive";
-    ::close(gate[1]);
-    int status = 0;
-    ::waitpid(helper, &status, 0);
+    EXPECT_TRUE(helper.alive());
     EXPECT_EQ(failed, "") << name;
   }
   std::filesystem::remove_all(dir);

@@ -5133,30 +5133,13 @@ TEST(Http, AListenerIsLetGoOfInAHelperForkedWithoutExec) {
     o.reuse_port = true;
     Server server(io, o);
     const std::uint16_t port = server.listen("127.0.0.1", 0);
-    int gate[2], ready[2];  // (the test's end to the helper; the helper's start to the test)
-    EXPECT_EQ(::pipe2(gate, O_CLOEXEC), 0);
-    EXPECT_EQ(::pipe2(ready, O_CLOEXEC), 0);
-    pid_t helper = -1;
+    std::optional<test::ForkedHelper> helper;
     {
       std::optional<engineio::KeepListenersAcrossFork> kept;
       if (keep) kept.emplace();
-      helper = ::fork();
+      helper.emplace();
     }
-    EXPECT_GE(helper, 0);
-    if (helper == 0) {  // (waits until the test is done, then ends; nothing else)
-      ::close(gate[1]);
-      ::close(ready[0]);
-      (void)!::write(ready[1], "r", 1);  // (past the fork's handlers: its copies let go of)
-      char c;
-      while (::read(gate[0], &c, 1) < 0 && errno == EINTR) {
-      }
-      ::_exit(0);
-    }
-    ::close(gate[0]);
-    ::close(ready[1]);
-    char c;
-    EXPECT_EQ(::read(ready[0], &c, 1), 1);
-    ::close(ready[0]);
+    EXPECT_GT(helper->pid, 0);
     server.close();
     io.run_for(50ms);
     const int s = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -5168,10 +5151,8 @@ TEST(Http, AListenerIsLetGoOfInAHelperForkedWithoutExec) {
     const int r = ::connect(s, reinterpret_cast<sockaddr*>(&a), sizeof a);
     const int e = errno;
     ::close(s);
-    EXPECT_EQ(::kill(helper, 0), 0) << "the helper is alive";
-    ::close(gate[1]);
-    int status = 0;
-    ::waitpid(helper, &status, 0);
+    EXPECT_TRUE(helper->alive());
+    helper.reset();
     if (r != 0) {
       EXPECT_EQ(e, ECONNREFUSED);
     }

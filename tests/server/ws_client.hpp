@@ -9,6 +9,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -143,6 +144,42 @@ class Client {
   std::string in_;
   bool eof_ = false;
   int reads_ = 0;
+};
+
+// A helper process forked from this one without exec, as an app's long-running helper: made
+// (the fork's handlers run in it) once the constructor returns, alive until the object ends it
+// and reaps it. (The listener tests: what such a process keeps of the parent's descriptors.)
+struct ForkedHelper {
+  pid_t pid = -1;
+  int gate = -1;  // (its end: closed, the helper ends)
+  ForkedHelper() {
+    int g[2], ready[2];
+    if (::pipe2(g, O_CLOEXEC) != 0 || ::pipe2(ready, O_CLOEXEC) != 0) return;
+    pid = ::fork();
+    if (pid == 0) {
+      ::close(g[1]);
+      ::close(ready[0]);
+      (void)!::write(ready[1], "r", 1);  // (past the fork's handlers)
+      char c;
+      while (::read(g[0], &c, 1) < 0 && errno == EINTR) {
+      }
+      ::_exit(0);
+    }
+    ::close(g[0]);
+    ::close(ready[1]);
+    gate = g[1];
+    char c;
+    if (pid < 0 || ::read(ready[0], &c, 1) != 1) pid = -1;
+    ::close(ready[0]);
+  }
+  bool alive() const { return pid > 0 && ::kill(pid, 0) == 0; }
+  ~ForkedHelper() {
+    if (gate >= 0) ::close(gate);
+    int status = 0;
+    if (pid > 0) ::waitpid(pid, &status, 0);
+  }
+  ForkedHelper(const ForkedHelper&) = delete;
+  ForkedHelper& operator=(const ForkedHelper&) = delete;
 };
 
 }  // namespace shmio::test

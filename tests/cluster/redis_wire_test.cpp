@@ -364,10 +364,26 @@ TEST(ClassicRedis, AResponsesRequestIdIsPeekedWhereNodeWritesIt) {
   EXPECT_EQ(peek_classic_request_id(fleet::encode_client_count_response("b", 7)), "b");
   // The rest is not looked at: an answer cut short still names its request.
   EXPECT_EQ(peek_classic_request_id(R"({"requestId":"zz","sockets":[{"id":)"), "zz");
-  // Not told: MessagePack, no such key in the first bytes, one inside another object or after
-  // an array, escapes, an empty id.
+  // MessagePack (a broadcast's ack, a fetch answer with binary data) as well.
+  EXPECT_EQ(
+      peek_classic_request_id(fleet::encode_broadcast_ack_response("b", sio::Args{json::array{}})),
+      "b");
+  EXPECT_EQ(
+      peek_classic_request_id(msgpack::encode(
+          json::object{{"requestId", "m1"},
+                       {"sockets", json::array{json::object{{"_placeholder", true}, {"num", 0}}}}},
+          {std::make_shared<const std::string>("x")})),
+      "m1");
+  // Not told: no such key in the first bytes, one inside another object or after an array,
+  // escapes, an empty id, MessagePack with an array or bin before it or cut short.
+  EXPECT_FALSE(peek_classic_request_id(
+      msgpack::encode(json::object{{"a", json::array{}}, {"requestId", "x"}})));
+  EXPECT_FALSE(peek_classic_request_id(msgpack::encode(
+      json::object{{"a", json::object{{"_placeholder", true}, {"num", 0}}}, {"requestId", "x"}},
+      {std::make_shared<const std::string>("x")})));
   EXPECT_FALSE(
-      peek_classic_request_id(fleet::encode_broadcast_ack_response("b", sio::Args{json::array{}})));
+      peek_classic_request_id(msgpack::encode(json::object{{"requestId", "abc"}}).substr(0, 12)));
+  EXPECT_FALSE(peek_classic_request_id(msgpack::encode(json::object{{"requestId", ""}})));
   EXPECT_FALSE(peek_classic_request_id(R"({"rooms":[]})"));
   EXPECT_FALSE(peek_classic_request_id(R"({"data":{"requestId":"inner"},"requestId":"x"})"));
   EXPECT_FALSE(peek_classic_request_id(R"({"data":[1],"requestId":"x"})"));
@@ -376,6 +392,34 @@ TEST(ClassicRedis, AResponsesRequestIdIsPeekedWhereNodeWritesIt) {
   EXPECT_FALSE(peek_classic_request_id("{\"data\":\"" + std::string(fleet::kPeekBytes, 'p') +
                                        "\",\"requestId\":\"x\"}"));
   EXPECT_FALSE(peek_classic_request_id(""));
+}
+
+// The sharded adapter's responses, {type, data: {requestId, ...}, uid, nsp}, JSON or MessagePack:
+// the id inside data is told; at the top level, or after what is not a scalar, it is not.
+TEST(ShardedRedis, AResponsesRequestIdIsPeekedWhereNodeWritesIt) {
+  using fleet::peek_cluster_response_id;
+  fleet::ClusterMessage m;
+  m.type = MessageType::fetch_sockets_response;
+  m.uid = "nodeB";
+  m.data = json::object{{"requestId", "q7"}, {"sockets", json::array{}}};
+  EXPECT_EQ(peek_cluster_response_id(fleet::encode_cluster_message(m)), "q7");
+  m.data.as_object()["sockets"] = json::array{json::object{{"_placeholder", true}, {"num", 0}}};
+  m.attachments.push_back(std::make_shared<const std::string>("bytes"));
+  const std::string packed = fleet::encode_cluster_message(m);
+  ASSERT_NE(packed[0], '{') << "MessagePack, as Node sends an answer with binary data";
+  EXPECT_EQ(peek_cluster_response_id(packed), "q7");
+  EXPECT_EQ(peek_cluster_response_id(R"({"type":12,"data":{"requestId":"j","sockets":[)"), "j");
+  EXPECT_FALSE(peek_cluster_response_id(R"({"type":12,"requestId":"top"})"));
+  EXPECT_FALSE(peek_cluster_response_id(R"({"x":[1],"data":{"requestId":"j"}})"));
+  EXPECT_FALSE(peek_cluster_response_id(R"({"x":"a\"data\":{","data":{"requestId":"j"}})"));
+  EXPECT_FALSE(peek_cluster_response_id(R"({"type":12,"data":{"a":{},"requestId":"j"}})"));
+  EXPECT_FALSE(peek_cluster_response_id(R"({"xdata":{"requestId":"j"}})"));
+  EXPECT_FALSE(
+      peek_cluster_response_id(msgpack::encode(json::object{{"type", 12}, {"requestId", "top"}})));
+  EXPECT_FALSE(peek_cluster_response_id(msgpack::encode(json::object{
+      {"type", 12}, {"data", json::object{{"s", json::array{}}, {"requestId", "j"}}}})));
+  EXPECT_FALSE(peek_cluster_response_id(packed.substr(0, 10)));
+  EXPECT_FALSE(peek_cluster_response_id(""));
 }
 
 // A server-side emit's binary arguments and its answer's: the classic adapter's messages are JSON,

@@ -2397,6 +2397,40 @@ TEST_F(Bridge, AShardedFetchAnswersBinaryDataAsBuffers) {
   EXPECT_EQ(json::serialize(*data), R"({"avatar":{"type":"Buffer","data":[1,2,255]}})");
 }
 
+// The same as Bridge.AnUnreadableFetchAnswerStillCountsAsTheMembersAnswer in sharded mode: a
+// member's answer past kMaxJsonValues on the bridge's own response channel is said, and counted
+// as that member's answer, so the worker's fetch ends at once with what could be read (before
+// 2026-12-07 only the classic bridge counted it: the worker waited for the 10 s deadline).
+TEST_F(Bridge, AnUnreadableShardedFetchAnswerStillCountsAsTheMembersAnswer) {
+  RedisServer server(free_port());
+  server.start();
+  ShardedFetch f;
+  ASSERT_NO_FATAL_FAILURE(ask_sharded_fetch(server, 83, f));
+  const std::string id(f.asked->data.as_object().at("requestId").as_string());
+  std::string answer =
+      R"({"type":)" +
+      std::to_string(static_cast<int>(cluster::MessageType::fetch_sockets_response)) +
+      R"(,"data":{"requestId":")" + id + R"(","sockets":[)";
+  for (std::size_t i = 0; i < fleet::kMaxJsonValues + 10; ++i) answer += i ? ",0" : "0";
+  answer += R"(]},"uid":"nodeB","nsp":"/"})";
+  const auto sent = std::chrono::steady_clock::now();
+  f.pub->command({"SPUBLISH", "socket.io#/#bridgeT#", answer});
+  bool answered = false;
+  ASSERT_TRUE(drive([&] {
+    f.reader->poll([&](const shm::RecordView& v) {
+      if (v.type != static_cast<std::uint16_t>(cluster::MessageType::fetch_sockets_response))
+        return;
+      auto m = cluster::read_message(v.payload);
+      if (m && m->body.at("requestId").to_number<std::uint64_t>() == 83u) answered = true;
+    });
+    return answered;
+  }));
+  const auto took = std::chrono::steady_clock::now() - sent;
+  EXPECT_LT(took, 6s) << "the answer waited for the bridge's 10 s deadline";
+  EXPECT_GE(bridge_->stats().bad_messages, 1u);
+  EXPECT_EQ(bridge_->stats().request_timeouts, 0u);
+}
+
 // A fleet member's fetchSockets answer is bounded before its binary data is expanded into Node's
 // Buffers (a JSON value a byte): a socket whose Buffers would not fit a part of the answer — here
 // one 16 KiB attachment named 200 times, 3.2 MB of Buffers, about 50 MB of JSON values — is left

@@ -426,21 +426,154 @@ std::optional<ClassicResponse> decode_classic_response(std::string_view bytes, s
   return r;
 }
 
-std::optional<std::string_view> peek_classic_request_id(std::string_view bytes) {
-  if (bytes.empty() || bytes[0] != '{') return std::nullopt;
+namespace {
+// The few MessagePack forms a peek reads, within the bytes it is given: a map's header, a string,
+// a scalar skipped. Anything else (an array, a map where a scalar is asked, bin, ext, too few
+// bytes) ends the peek with nothing.
+class PackedHead {
+ public:
+  explicit PackedHead(std::string_view in) : in_(in) {}
+  std::optional<std::size_t> map() {
+    const auto b = next();
+    if (!b) return std::nullopt;
+    if ((*b & 0xF0u) == 0x80u) return *b & 0x0Fu;
+    if (*b == 0xDE) return big_endian(2);
+    if (*b == 0xDF) return big_endian(4);
+    return std::nullopt;
+  }
+  std::optional<std::string_view> str() {
+    const auto b = next();
+    if (!b) return std::nullopt;
+    std::optional<std::size_t> n;
+    if ((*b & 0xE0u) == 0xA0u)
+      n = *b & 0x1Fu;
+    else if (*b >= 0xD9 && *b <= 0xDB)
+      n = big_endian(std::size_t{1} << (*b - 0xD9));
+    if (!n || *n > in_.size() - at_) return std::nullopt;
+    const std::string_view s = in_.substr(at_, *n);
+    at_ += *n;
+    return s;
+  }
+  bool scalar() {
+    if (at_ >= in_.size()) return false;
+    const auto b = static_cast<unsigned char>(in_[at_]);
+    if (b <= 0x7F || b >= 0xE0 || b == 0xC0 || b == 0xC2 || b == 0xC3) {
+      ++at_;  // fixints, nil, false, true
+      return true;
+    }
+    if ((b & 0xE0u) == 0xA0u || (b >= 0xD9 && b <= 0xDB)) return str().has_value();
+    std::size_t n = 0;
+    switch (b) {
+      case 0xCC:
+      case 0xD0:
+        n = 1;
+        break;
+      case 0xCD:
+      case 0xD1:
+        n = 2;
+        break;
+      case 0xCA:
+      case 0xCE:
+      case 0xD2:
+        n = 4;
+        break;
+      case 0xCB:
+      case 0xCF:
+      case 0xD3:
+        n = 8;
+        break;
+      default:
+        return false;
+    }
+    if (n >= in_.size() - at_) return false;
+    at_ += 1 + n;
+    return true;
+  }
+
+ private:
+  std::optional<unsigned> next() {
+    if (at_ >= in_.size()) return std::nullopt;
+    return static_cast<unsigned char>(in_[at_++]);
+  }
+  std::optional<std::size_t> big_endian(std::size_t bytes) {
+    if (bytes > in_.size() - at_) return std::nullopt;
+    std::size_t v = 0;
+    for (std::size_t i = 0; i < bytes; ++i) v = v << 8 | static_cast<unsigned char>(in_[at_ + i]);
+    at_ += bytes;
+    return v;
+  }
+  std::string_view in_;
+  std::size_t at_ = 0;
+};
+
+// The non-empty string "requestId" among a MessagePack map's `fields`, only scalars before it.
+std::optional<std::string_view> packed_request_id(PackedHead& p, std::size_t fields) {
+  for (std::size_t i = 0; i < fields; ++i) {
+    const auto key = p.str();
+    if (!key) return std::nullopt;
+    if (*key == "requestId") {
+      const auto id = p.str();
+      if (!id || id->empty()) return std::nullopt;
+      return id;
+    }
+    if (!p.scalar()) return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+// The non-empty string "requestId" in JSON text from `from` on, with nothing between that opens
+// an object or an array, nor escapes (so every quote there delimits a string, and the key is the
+// object's at `from`).
+std::optional<std::string_view> json_request_id(std::string_view head, std::size_t from) {
   constexpr std::string_view key = "\"requestId\":\"";
-  const std::string_view head = bytes.substr(0, kPeekBytes);
-  const std::size_t at = head.find(key);
+  const std::size_t at = head.find(key, from);
   if (at == std::string_view::npos) return std::nullopt;
-  // (Nothing before it opens another object or array, nor escapes: the key is the top level's.
-  // A string before it that holds a brace or a bracket only sends the response to the parser.)
-  if (head.substr(1, at - 1).find_first_of("{[\\") != std::string_view::npos) return std::nullopt;
-  const std::size_t from = at + key.size();
-  const std::size_t to = head.find('"', from);
-  if (to == std::string_view::npos || to == from) return std::nullopt;
-  const std::string_view id = head.substr(from, to - from);
+  if (head.substr(from, at - from).find_first_of("{[\\") != std::string_view::npos)
+    return std::nullopt;
+  const std::size_t begin = at + key.size();
+  const std::size_t end = head.find('"', begin);
+  if (end == std::string_view::npos || end == begin) return std::nullopt;
+  const std::string_view id = head.substr(begin, end - begin);
   if (id.find('\\') != std::string_view::npos) return std::nullopt;
   return id;
+}
+}  // namespace
+
+std::optional<std::string_view> peek_classic_request_id(std::string_view bytes) {
+  const std::string_view head = bytes.substr(0, kPeekBytes);
+  if (head.empty()) return std::nullopt;
+  if (head[0] == '{') return json_request_id(head, 1);
+  PackedHead p(head);
+  const auto fields = p.map();
+  return fields ? packed_request_id(p, *fields) : std::nullopt;
+}
+
+std::optional<std::string_view> peek_cluster_response_id(std::string_view bytes) {
+  const std::string_view head = bytes.substr(0, kPeekBytes);
+  if (head.empty()) return std::nullopt;
+  if (head[0] == '{') {
+    // {"type":12,"data":{"requestId":"...": "data" a key of the top level (after its opening
+    // brace or a comma, nothing before it opening an object or an array, nor escaping).
+    constexpr std::string_view data = "\"data\":{";
+    const std::size_t at = head.find(data);
+    if (at == std::string_view::npos || (head[at - 1] != '{' && head[at - 1] != ','))
+      return std::nullopt;
+    if (head.substr(1, at - 1).find_first_of("{[\\") != std::string_view::npos) return std::nullopt;
+    return json_request_id(head, at + data.size());
+  }
+  PackedHead p(head);
+  const auto fields = p.map();
+  if (!fields) return std::nullopt;
+  for (std::size_t i = 0; i < *fields; ++i) {
+    const auto key = p.str();
+    if (!key) return std::nullopt;
+    if (*key == "data") {
+      const auto inner = p.map();
+      return inner ? packed_request_id(p, *inner) : std::nullopt;
+    }
+    if (!p.scalar()) return std::nullopt;
+  }
+  return std::nullopt;
 }
 
 std::string encode_all_rooms_response(std::string_view request_id,

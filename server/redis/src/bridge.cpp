@@ -1489,7 +1489,16 @@ struct Bridge::Impl {
         // The sharded adapter: every message an envelope {type, data, uid, nsp}.
         std::string why;
         auto m = fleet::decode_cluster_message(payload, &why);
-        if (!m) return bad("a message on " + channel, why);
+        if (!m) {
+          bad("a message on " + channel, why);
+          // (An answer on the own response channel that cannot be read counts as that member's
+          // answer to a fetch, as the classic one's above; before 2026-12-07 only the classic
+          // bridge counted it, and a sharded worker waited for its deadline.)
+          if (carries == Carries::shard_response)
+            if (const auto id = fleet::peek_cluster_response_id(payload))
+              answered_unread(std::string(*id));
+          return;
+        }
         if (m->uid == options.uid) return;
         if (carries == Carries::shard_response) {
           if (m->nsp != nsp) return bad("a message on " + channel, "it names another namespace");

@@ -131,14 +131,20 @@ struct ClassicResponse {
 };
 std::optional<ClassicResponse> decode_classic_response(std::string_view bytes,
                                                        std::string* error = nullptr);
-// The request id of a JSON response as Node's classic adapter writes it (its "requestId" a string
-// among the top-level object's first fields, within kPeekBytes, no other object or array opened
-// before it), read without parsing the rest; nullopt where it cannot be told so (MessagePack,
-// escapes, another order): the response is then parsed. Every member gets every response on the
-// shared channel, and Node's adapter drops those of requests not its own; so does the bridge,
-// without parsing them (a member's answer of 80,000 sockets is past kMaxJsonValues).
+// The request id of a response as Node's classic adapter writes it, JSON or MessagePack (its
+// "requestId" a string among the top-level object's first fields, within kPeekBytes, no other
+// object or array opened before it), read without parsing the rest; nullopt where it cannot be
+// told so (escapes, another order, bytes that are neither): the response is then parsed. Every
+// member gets every response on the shared channel, and Node's adapter drops those of requests not
+// its own; so does the bridge, without parsing them (a member's answer of 80,000 sockets is past
+// kMaxJsonValues).
 inline constexpr std::size_t kPeekBytes = 256;
 std::optional<std::string_view> peek_classic_request_id(std::string_view bytes);
+// The same for a response as the sharded adapter's ClusterAdapter writes it, {type, data, uid,
+// nsp} with the "requestId" among data's first fields ("data" among the top level's, only
+// scalars before either): the bridge reads it where the whole answer cannot be read, so that it
+// still counts as that member's answer.
+std::optional<std::string_view> peek_cluster_response_id(std::string_view bytes);
 // The responses a server sends (what the Node adapter's requester expects of each).
 std::string encode_all_rooms_response(std::string_view request_id,
                                       const std::set<socketio::Room>& rooms);

@@ -20,6 +20,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // crash; a broadcast accepted re-encodes into one that is accepted again.
   (void)fleet::decode_classic_request(in);
   (void)fleet::decode_classic_response(in);
+  // The request-id peeks read any bytes within their bound, and what they tell lies in the input.
+  for (const auto id : {fleet::peek_classic_request_id(in), fleet::peek_cluster_response_id(in)})
+    if (id && (id->empty() || id->data() < in.data() || id->data() + id->size() > in.data() + size))
+      std::abort();
   if (auto m = fleet::decode_cluster_message(in)) {  // the sharded adapter's envelope
     if (!fleet::decode_cluster_message(fleet::encode_cluster_message(*m))) std::abort();
   }

@@ -5163,6 +5163,73 @@ TEST(Http, AListenerIsLetGoOfInAHelperForkedWithoutExec) {
   EXPECT_TRUE(port_open_after(true)) << "the listener was let go of in a scope that keeps it";
 }
 
+// Past kMaxForkDroppedListeners live listeners in one process, one more is kept in forks (the
+// call says false, and stderr says it once); those marked are still let go of in a child, and a
+// closed listener's entry is taken again by the next one.
+TEST(Http, AListenerPastTheForkTablesBoundIsKeptInForksAndSaid) {
+  const auto listener = [] {
+    const int s = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    EXPECT_EQ(::listen(s, 1), 0);
+    return s;
+  };
+  std::vector<int> marked;
+  int refused = -1;
+  ::testing::internal::CaptureStderr();
+  for (int i = 0; i <= engineio::kMaxForkDroppedListeners && refused < 0; ++i) {
+    const int s = listener();
+    if (engineio::let_go_in_forks(s))
+      marked.push_back(s);
+    else
+      refused = s;
+  }
+  const std::string said = ::testing::internal::GetCapturedStderr();
+  ASSERT_GE(refused, 0) << "more than kMaxForkDroppedListeners were marked";
+  EXPECT_LE(marked.size(), static_cast<std::size_t>(engineio::kMaxForkDroppedListeners));
+  EXPECT_NE(said.find("more than 256 listeners of this process to let go of in forks: listener " +
+                      std::to_string(refused) + " and any more are kept"),
+            std::string::npos)
+      << said;
+  // What a child forked now holds at each number: /dev/null where marked, the socket where not.
+  int out[2];
+  ASSERT_EQ(::pipe2(out, O_CLOEXEC), 0);
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    char seen[engineio::kMaxForkDroppedListeners + 1];
+    std::size_t n = 0;
+    struct stat st {};
+    for (const int fd : marked)
+      seen[n++] = ::fstat(fd, &st) == 0 && S_ISCHR(st.st_mode) ? 'n' : 's';
+    seen[n++] = ::fstat(refused, &st) == 0 && S_ISSOCK(st.st_mode) ? 'k' : 'x';
+    (void)!::write(out[1], seen, n);
+    ::_exit(0);
+  }
+  ::close(out[1]);
+  std::string got;
+  char buf[512];
+  for (ssize_t r; (r = ::read(out[0], buf, sizeof buf)) != 0;) {
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) break;
+    got.append(buf, static_cast<std::size_t>(r));
+  }
+  ::close(out[0]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  EXPECT_EQ(got, std::string(marked.size(), 'n') + "k");
+  // A closed listener's entry is taken again.
+  ::close(marked.back());
+  marked.pop_back();
+  ::close(refused);
+  const int again = listener();
+  EXPECT_TRUE(engineio::let_go_in_forks(again));
+  ::close(again);
+  for (const int fd : marked) ::close(fd);
+}
+
 // A request header of up to 16 KiB (a browser with many cookies) is read, as Node reads it;
 // one past that is answered 431 and its connection closed. Before 2026-12-03 the bound was
 // Beast's 8 KiB and such a request's connection was dropped without an answer: the handshake

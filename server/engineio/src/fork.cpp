@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <cstdio>
 #include <mutex>
 
 namespace shmio::engineio {
@@ -63,10 +64,10 @@ KeepListenersAcrossFork::~KeepListenersAcrossFork() {
   }
 }
 
-void let_go_in_forks(int fd) noexcept {
-  if (fd < 0) return;
+bool let_go_in_forks(int fd) noexcept {
+  if (fd < 0) return false;
   struct stat st {};
-  if (::fstat(fd, &st) != 0) return;
+  if (::fstat(fd, &st) != 0) return false;
   std::call_once(g_handler_once,
                  [] { (void)::pthread_atfork(nullptr, nullptr, &let_go_in_child); });
   const std::lock_guard<std::mutex> held(g_marking);
@@ -81,13 +82,22 @@ void let_go_in_forks(int fd) noexcept {
       break;
     }
   }
-  if (free_entry == nullptr) return;  // (the table full of live listeners: this one kept in forks)
+  if (free_entry == nullptr) {  // (the table full of live listeners: this one kept in forks)
+    static std::atomic<bool> said{false};
+    if (!said.exchange(true, std::memory_order_relaxed))
+      std::fprintf(stderr,
+                   "shmio: more than %d listeners of this process to let go of in forks: "
+                   "listener %d and any more are kept in processes forked from it without exec\n",
+                   kMaxForkDroppedListeners, fd);
+    return false;
+  }
   // (A fork in between may see this entry half written, an old number with the new identity:
   // same_file() then finds no match, and the entry is passed over in that child.)
   free_entry->fd_plus_one.store(0, std::memory_order_relaxed);
   free_entry->dev.store(static_cast<std::uint64_t>(st.st_dev), std::memory_order_relaxed);
   free_entry->ino.store(static_cast<std::uint64_t>(st.st_ino), std::memory_order_relaxed);
   free_entry->fd_plus_one.store(fd + 1, std::memory_order_release);
+  return true;
 }
 
 }  // namespace shmio::engineio

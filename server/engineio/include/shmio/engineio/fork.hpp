@@ -15,15 +15,16 @@ namespace shmio::engineio {
 //
 // Nothing needs to be undone when the socket is closed: a number closed and taken again by another
 // file is told apart by the socket's identity (device and inode, taken here), and its entry is
-// reused. At most kMaxForkDroppedListeners live listeners a process are let go of so; one past
-// that is kept in forks, as before.
+// reused. At most kMaxForkDroppedListeners live listeners a process are let go of so (a fixed
+// table: the child's handler may not allocate; a worker has two); one past that is kept in forks,
+// as before, said once on stderr, and the call returns false (true: marked).
 //
 // A program that means a child to keep them (it daemonizes after it listens, hands its listener
 // to a new binary it execs, or forks workers that share it) forks inside a
 // KeepListenersAcrossFork scope: a fork made while one lives, by any thread, keeps them in that
 // child (whose own forks let go of them again, unless it keeps them too).
 inline constexpr int kMaxForkDroppedListeners = 256;
-void let_go_in_forks(int fd) noexcept;
+bool let_go_in_forks(int fd) noexcept;
 class KeepListenersAcrossFork {
  public:
   KeepListenersAcrossFork() noexcept;

@@ -1661,6 +1661,50 @@ TEST_F(Bridge, AFleetAnswerTooLargeForTheRingIsSaidLost) {
   EXPECT_NE(said.find("could not be written into the ring: said lost"), std::string::npos) << said;
 }
 
+// A worker's broadcast with acks to a fleet Redis counts as one member: once that member's count
+// is told, a second member's count (one Redis did not count: subscribed after the PUBSUB count)
+// is told too, before its ack, so that the worker's collector waits for both members' acks
+// (before 2026-12-07 the second's ack was relayed uncounted and could end the worker's wait in
+// place of the first's; a review).
+TEST_F(Bridge, AnUncountedMembersCountIsToldBeforeItsAcks) {
+  RedisServer server(free_port());
+  server.start();
+  OneMemberFleet f;
+  ASSERT_NO_FATAL_FAILURE(fleet_of_one_member(server, 10s, f));
+  sio::BroadcastOptions opts;
+  opts.flags.timeout_ms = 5000;
+  ASSERT_EQ(ask_broadcast_with_acks(*f.worker, 31, opts), shm::PublishStatus::ok);
+  const auto request = fleet_request(fleet::ClassicRequestType::broadcast);
+  ASSERT_TRUE(request);
+  // The bridge's records for the worker, in order: "c<count>" and "a<ack>".
+  std::vector<std::string> seen;
+  const auto read_until = [&](std::size_t n) {
+    return drive([&] {
+      f.reader->poll([&](const shm::RecordView& v) {
+        const auto t = static_cast<cluster::MessageType>(v.type);
+        auto m = cluster::read_message(v.payload);
+        if (!m || m->body.at("requestId").to_number<std::uint64_t>() != 31u) return;
+        if (t == cluster::MessageType::broadcast_client_count)
+          seen.push_back("c" +
+                         std::to_string(m->body.at("clientCount").to_number<std::uint64_t>()));
+        if (t == cluster::MessageType::broadcast_ack)
+          seen.push_back("a" + json::serialize(m->body.at("args")));
+      });
+      return seen.size() >= n;
+    });
+  };
+  const auto publish = [&](const std::string& m) {
+    f.pub->command({"PUBLISH", "socket.io-response#/#", m});
+  };
+  publish(fleet::encode_client_count_response(request->request_id, 1));  // the counted member
+  ASSERT_TRUE(read_until(1));
+  publish(fleet::encode_client_count_response(request->request_id, 2));  // one not counted
+  publish(fleet::encode_broadcast_ack_response(request->request_id, sio::Args{"late"}));
+  publish(fleet::encode_broadcast_ack_response(request->request_id, sio::Args{"first"}));
+  ASSERT_TRUE(read_until(4));
+  EXPECT_EQ(seen, (std::vector<std::string>{"c1", "c2", R"(a["late"])", R"(a["first"])"}));
+}
+
 // A worker's broadcast with acks relayed to the fleet: the fleet's acks are relayed while its
 // requester waits and not after its timeout (the worker's timer started before its publish, so
 // before the bridge's: it no longer waits), whether the member's count came (the count goes at

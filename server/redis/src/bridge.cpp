@@ -1430,7 +1430,21 @@ struct Bridge::Impl {
       }
       case T::broadcast:
         if (r.type == T::broadcast_client_count) {
-          o.client_count = saturating_add(o.client_count, u64_of(r.fields, "clientCount"));
+          const std::uint64_t n = u64_of(r.fields, "clientCount");
+          // A count after the worker was told the fleet's: a member Redis did not count (one
+          // that subscribed between the PUBSUB count and the PUBLISH, or whose link Redis had
+          // closed unseen). Told as well, before its acks (a member says its count before them,
+          // on the same link), so that the worker waits for those acks too rather than ending
+          // with them in place of a counted member's still coming. Before 2026-12-07 they were
+          // relayed uncounted (a review).
+          if (o.counted) {
+            if (n > 0)
+              ring_publish(MessageType::broadcast_client_count,
+                           cluster::write_message(
+                               {{"requestId", o.ring_id}, {"to", o.to}, {"clientCount", n}}));
+            return;
+          }
+          o.client_count = saturating_add(o.client_count, n);
           ++o.answers;
         } else if (r.type == T::broadcast_ack) {
           // Each client's ack goes to the worker at once (its first argument, binary inline).

@@ -182,7 +182,9 @@ bool walk(const Segment& s, std::uint64_t n, Walk& w) {
       // Not lapped, so the copy is this record's. Still, check it before trusting its length.
       const layout::RecordHeader& h = r.header;
       const bool pad = h.type == layout::kPaddingType;
-      if (h.position != pos || (!pad && (h.length == 0 || h.length > s.max_record())) ||
+      if (h.position != pos ||
+          (pad ? h.length > layout::max_padding(s.capacity())
+               : h.length == 0 || h.length > s.max_record()) ||
           layout::footprint(h.length) > w.frontier - pos) {
         w.stopped = "walk stopped at position " + std::to_string(pos) +
                     ": inconsistent record header (position " + std::to_string(h.position) +

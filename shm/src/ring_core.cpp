@@ -308,14 +308,14 @@ bool advance_frontier(const Segment& s) noexcept {
       // The header, beside the seal. A preempted advancer may read it after a later lap's record
       // wrote over it; the frontier re-check below discards such a read.
       const RecordHeader h = unpack_header(p, m.info.load(std::memory_order_relaxed));
-      // A length no producer writes (a record of none or over max_record, padding of a capacity
-      // or more: a stray write into the segment) is passed as one unit, never as what it says —
+      // A length no producer writes (a record of none or over max_record, padding over
+      // max_padding: a stray write into the segment) is passed as one unit, never as what it says —
       // that could move the frontier past the tail or over records still being written. The
       // rest of that record's space is then a hole no claim covers, repaired into padding as a
       // dead claim's would be (docs/ring.md "Readers: laps, corruption, dead readers").
       const bool pad = h.type == kPaddingType;
       const std::uint64_t fp =
-          (pad ? h.length >= s.capacity() : h.length == 0 || h.length > s.max_record())
+          (pad ? h.length > max_padding(s.capacity()) : h.length == 0 || h.length > s.max_record())
               ? kUnit
               : footprint(h.length);
       // A run ends short of a whole capacity past f: its last stamp would otherwise land on f's
@@ -421,9 +421,10 @@ void write_padding(const Segment& s, std::uint64_t position, std::uint64_t end,
   for (std::uint64_t u = position + kUnit; u <= end; u += kUnit)
     s.meta(u).index.store(index, std::memory_order_release);
   raise_horizon(s, end);  // W5, as a claimer's: before the headers below
-  // Each padding record under a capacity (and a u32): advance_frontier and the readers take one of
-  // a capacity or more for damage (a hole that long: several dead claims never published).
-  const std::uint64_t max_pad = std::min<std::uint64_t>(0x8000'0000ULL, s.capacity() / 2);
+  // Each padding record at most layout::max_padding (half a capacity, and under a u32's reach):
+  // advance_frontier and the readers take a longer one for damage (a hole that long: several dead
+  // claims never published).
+  const std::uint64_t max_pad = max_padding(s.capacity());
   while (position < end) {
     const std::uint64_t len = std::min(end - position, max_pad);
     const Segment::UnitMeta m = s.meta(position);

@@ -473,10 +473,11 @@ std::size_t RingReader::walk(Sink sink) {
       const std::uint64_t info = e->info.load(std::memory_order_relaxed);
       const RecordHeader h = unpack_header(pos, info);
       const bool pad = h.type == kPaddingType;
-      // Bounds before use: a header being overwritten may hold anything. (Padding of a capacity or
-      // more is no producer's either, as advance_frontier judges it: before, a by-seal run took
-      // padding of exactly a capacity, and the cursor jumped a lap, the records skipped uncounted.)
-      if (pad ? h.length >= capacity : h.length == 0 || h.length > max_record) break;
+      // Bounds before use: a header being overwritten may hold anything. (Padding over
+      // layout::max_padding is no producer's either, as advance_frontier judges it: before, a
+      // by-seal run took padding of a capacity, or of a length rounding up to one, and the cursor
+      // jumped a lap, the records skipped uncounted.)
+      if (pad ? h.length > max_padding(capacity) : h.length == 0 || h.length > max_record) break;
       const std::uint64_t fp = footprint(h.length);
       if (by_seal ? pos + fp - cursor > capacity : fp > f - pos) break;
       if (!pad) {

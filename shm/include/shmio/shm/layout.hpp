@@ -357,6 +357,16 @@ constexpr std::uint64_t footprint(std::uint64_t length) {
 static_assert(footprint(0) == 64 && footprint(1) == 64 && footprint(64) == 64 &&
               footprint(65) == 128);
 
+// The longest padding record a producer writes: a repair's are at most half a capacity (and under
+// 2^31), an abort's a record's footprint (at most a quarter). Padding longer is damage (a stray
+// write into the segment): advance_frontier passes it as one unit, and readers and shm-inspect
+// stop at it. (Judged by length, not footprint, it must be so: any length past capacity - 64
+// rounds up to a whole capacity, and before 2026-12-07 such padding, under the old bound of a
+// capacity, moved a reader's cursor or the frontier a lap on; a review.)
+constexpr std::uint64_t max_padding(std::uint64_t capacity) {
+  return capacity / 2 < 0x8000'0000ULL ? capacity / 2 : 0x8000'0000ULL;
+}
+
 // Offsets of each part, derived from (capacity, producers, readers) alone, so that attach() can
 // recompute them and refuse a header that does not add up.
 struct Offsets {

@@ -470,8 +470,10 @@ int CmdStat(const shm::Segment& s, const Options& o) {
   const bool fence_asked = by_request && c.wake.fence_asked.load(kRelaxed) != 0;
   const std::uint32_t owner = c.repair.exclusive_owner.load(kRelaxed);
   const std::uint32_t held_slot = owner & layout::kOwnerSlotMask;
+  // (Bounded by the geometry checked at attach, not the live header's count, which a stray write
+  // since may have raised: a slot past the mapping was read before 2026-12-07; a review.)
   const bool holder_alive =
-      held_slot != 0 && held_slot <= h.max_producers &&
+      held_slot != 0 && held_slot <= s.max_producers() &&
       shm::liveness(shm::registry::owner_of(
           s.producer_slot(static_cast<std::uint16_t>(held_slot - 1)))) == shm::Liveness::alive;
   const bool producer_fences = s.fenced_commits() || (by_request && holder_alive &&

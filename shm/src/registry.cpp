@@ -258,8 +258,12 @@ Result<std::uint16_t> take_producer(const Segment& s, std::string_view label, in
   }
   if (!id) return id;
   ProducerSlot& slot = s.producer_slot(id.value());
-  fill(slot, label, core);
+  // Idle before the slot names this process (fill): a dead predecessor's stale claim state, which
+  // reusable() found complete, is then never read as a live process's claim by a repair's scan
+  // (ring_core.cpp resolve_stall; fill()'s first step, an acq_rel increment, keeps this store
+  // before its stores of the identity).
   slot.claim_state.store(kClaimIdle, std::memory_order_relaxed);
+  fill(slot, label, core);
   slot.claim_position.store(0, std::memory_order_relaxed);
   slot.claim_length.store(0, std::memory_order_relaxed);
   slot.aborted.store(0, std::memory_order_relaxed);

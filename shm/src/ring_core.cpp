@@ -461,19 +461,21 @@ StallOutcome resolve_stall(const Segment& s) noexcept {
   for (std::uint16_t i = 0; i < s.max_producers(); ++i) {
     ProducerSlot& p = s.producer_slot(i);
     const std::uint32_t st = p.state.load(std::memory_order_acquire);
-    // A slot marked TAKING may be another repairer's book-keeping (below) over a slot a live
-    // writer holds: it is judged as its owner's, and a claim of it at f postpones the repair
-    // (it is ACTIVE again, or DEAD, within a /proc read) — never repaired over unseen. One whose
-    // taker has died (killed in its book-keeping, or taking the slot for itself) will not change
-    // again: its owner, as the slot names it, is judged (before 2026-12-05 it counted as alive
-    // for good, and no later hole was ever repaired; found by a review).
-    const bool taking = layout::is_taking(st) && !registry::taker_died(st);
+    // A slot marked TAKING is judged by its owner as the slot names it, whoever marked it: a
+    // repairer's book-keeping (below) over a slot a live writer holds (the repairer found the
+    // slot ACTIVE, so it names that writer, alive: a claim of it at f postpones the repair —
+    // never repaired over unseen); a new taker of a dead writer's slot (its reusable() found the
+    // dead writer's last claim complete, and the slot names that writer, dead, until the taker
+    // fills it, with its claim state idle first). Before 2026-12-05 a taker that died there
+    // counted as alive for good, and until 2026-12-07 a live one did while it stayed in the slot
+    // (stopped: SIGSTOP, a debugger): a dead writer's stale CLAIMING made every repair answer
+    // owner_alive meanwhile, and no hole was repaired (reviews).
     if (st != kSlotActive && !layout::is_taking(st)) continue;
     const std::uint32_t cs = p.claim_state.load(std::memory_order_seq_cst);
     if (cs == kClaimIdle) continue;
     const ProcessIdentity who{p.pid.load(std::memory_order_relaxed),
                               p.start_time.load(std::memory_order_relaxed)};
-    const bool alive = taking || liveness(who) == Liveness::alive;
+    const bool alive = liveness(who) == Liveness::alive;
     if (cs == kClaimClaiming) {
       if (alive) return StallOutcome::owner_alive;  // it may own f; its position is not out yet
       continue;

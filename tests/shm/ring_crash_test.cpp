@@ -717,7 +717,10 @@ TEST(RingCrash, ASharedRingsOnlySlotLeftClaimingByADeadWriterIsTakenAgain) {
 // reusing a dead writer's slot that was left CLAIMING) is judged by its owner, not taken for a
 // live one's: a later death's hole is repaired. Before 2026-12-05 every TAKING slot counted as
 // alive, so resolve_stall answered owner_alive for good and the ring stalled (found by a review).
-TEST(RingCrash, ASlotLeftTakingByADeadTakerDoesNotBlockTheNextRepair) {
+// The same with the taker stopped there, alive (SIGSTOP, a debugger): until 2026-12-07 a live
+// taker's mark still counted the dead writer's stale CLAIMING as a live claim, and no hole was
+// repaired while the taker stayed stopped (a review).
+void a_taker_left_in_a_dead_writers_slot(bool killed) {
   RingName name("dead-taker");
   auto s = test::make_ring(name, 1 << 16, 0, false, 3);
   // Slot 0: a writer dead after its intent (ACTIVE, CLAIMING, no claim made).
@@ -725,17 +728,42 @@ TEST(RingCrash, ASlotLeftTakingByADeadTakerDoesNotBlockTheNextRepair) {
   auto l1 = RingWriter::attach(s, {.label = "l1", .core = -1});
   auto l2 = std::make_optional(RingWriter::attach(s, {.label = "l2", .core = -1}).value());
   ASSERT_TRUE(l1);
-  // A taker reuses slot 0 (the only one left: its owner is dead) and is killed there.
-  g_kill_at = core::HookPoint::slot_taken;
-  const pid_t taker = test::spawn([&name] {
-    auto seg = Segment::attach(name);
-    if (!seg) return 3;
-    g_kill_countdown = 0;
-    core::set_test_hook(&kill_hook);
-    (void)RingWriter::attach(*seg, {.label = "taker", .core = -1});
-    return 2;
-  });
-  ASSERT_EQ(test::join(taker), 128 + SIGKILL);
+  // A taker reuses slot 0 (the only one left: its owner is dead) and is killed or stopped there.
+  pid_t taker = -1;
+  if (killed) {
+    g_kill_at = core::HookPoint::slot_taken;
+    taker = test::spawn([&name] {
+      auto seg = Segment::attach(name);
+      if (!seg) return 3;
+      g_kill_countdown = 0;
+      core::set_test_hook(&kill_hook);
+      (void)RingWriter::attach(*seg, {.label = "taker", .core = -1});
+      return 2;
+    });
+    ASSERT_EQ(test::join(taker), 128 + SIGKILL);
+  } else {
+    g_stop_at = core::HookPoint::slot_taken;
+    taker = test::spawn([&name] {
+      auto seg = Segment::attach(name);
+      if (!seg) return 3;
+      core::set_test_hook(+[](core::HookPoint point, std::uint64_t) {
+        if (point == g_stop_at) ::raise(SIGSTOP);
+      });
+      return RingWriter::attach(*seg, {.label = "taker", .core = -1}) ? 0 : 4;
+    });
+    int status = 0;
+    ASSERT_EQ(::waitpid(taker, &status, WUNTRACED), taker);
+    ASSERT_TRUE(WIFSTOPPED(status));
+  }
+  // (A stopped taker is not left behind by a failed assertion.)
+  struct Reap {
+    pid_t pid;
+    ~Reap() {
+      if (pid <= 0) return;
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+    }
+  } reap{killed ? -1 : taker};
   ASSERT_EQ(s.producer_slot(0).state.load(), layout::taking_by(static_cast<std::uint32_t>(taker)));
   ASSERT_EQ(s.producer_slot(0).claim_state.load(), layout::kClaimClaiming);
   // Another writer dies in slot 2 with its claim made and unwritten: a hole.
@@ -747,6 +775,18 @@ TEST(RingCrash, ASlotLeftTakingByADeadTakerDoesNotBlockTheNextRepair) {
   std::vector<std::byte> buf(100);
   CheckedRecord::fill(buf, 0, 0);
   EXPECT_EQ(l1->publish(1, buf), PublishStatus::ok);
+  if (!killed) {
+    // Resumed, the taker makes the slot its own.
+    ::kill(taker, SIGCONT);
+    reap.pid = -1;
+    EXPECT_EQ(test::join(taker), 0);
+  }
+}
+TEST(RingCrash, ASlotLeftTakingByADeadTakerDoesNotBlockTheNextRepair) {
+  a_taker_left_in_a_dead_writers_slot(true);
+}
+TEST(RingCrash, ASlotATakerIsStoppedInDoesNotBlockTheNextRepair) {
+  a_taker_left_in_a_dead_writers_slot(false);
 }
 
 // A repairer stopped in its book-keeping after it judged a dead producer's slot dead (a /proc

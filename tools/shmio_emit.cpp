@@ -11,7 +11,8 @@
 // Exit status: 0 sent; 2 usage, a bad JSON argument or a name that is not UTF-8; 3 the ring cannot
 // be attached or its cluster is not running (or the Redis URL is refused); 4 the record could not
 // be written: larger than the ring's max_record, or no worker reads it (or Redis did not take the
-// message).
+// message); 5 published, but Redis counted no subscriber; 6 (--redis) it may have been published:
+// Redis did not answer in time, or the connection was lost after the message was sent.
 #include <boost/json/error.hpp>
 #include <boost/json/parse.hpp>
 #include <charconv>
@@ -61,7 +62,9 @@ const char* kUsage =
     "max_record (its size / 8, at most 16 MiB), or no worker reads it now (all starting or\n"
     "restarting) (or Redis did not take it, or the fleet's shmio servers would drop it);\n"
     "5 published, but Redis counted no subscriber of the key (none listens; a proxy in front\n"
-    "of Redis may count none all the same).\n";
+    "of Redis may count none all the same); 6 it may have been published (Redis did not\n"
+    "answer in time, or the connection was lost after it was sent): sending it again may\n"
+    "deliver it twice.\n";
 
 // The ring a cluster on port `text` makes (port-P), reading the port as shmio reads it (digits
 // only, 1..65535: "047020" is port-47020); nullopt if it is no port.
@@ -273,7 +276,10 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "shmio-emit: %s%s\n",
                    why.find("published") == std::string::npos ? "not published: " : "",
                    why.c_str());
-      return 4;
+      // (6, not 4: a script that sends again on 4 must not send twice what Redis may have taken;
+      // before 2026-12-07 both were 4, and a connection lost after the send said "not
+      // published"; a review.)
+      return em->last_may_have_been_published() ? 6 : 4;
     }
     // (PUBLISH's count: as the ring's "no worker reads it now". Node members of the key listen
     // by pattern, shmio bridges by channel or pattern: each counts.)

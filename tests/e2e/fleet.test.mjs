@@ -7,6 +7,7 @@ import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, execFile } from "node:child_process";
 import { existsSync } from "node:fs";
+import net from "node:net";
 import { fileURLToPath } from "node:url";
 import { io as connect } from "socket.io-client";
 import { createClient } from "redis";
@@ -476,6 +477,24 @@ test("emitters: @socket.io/redis-emitter reaches shmio's clients, shmio-emit --r
       execFile(EMIT, ["--redis", `redis://127.0.0.1:${dead}`, "--event", "x"], { timeout: 20000 },
                (e, out, err) => (e ? reject(Object.assign(e, { err })) : resolve()))),
     (e) => e.code === 4 && /not published/.test(e.err));
+  // A "Redis" that takes the message and closes the connection unanswered: it may have been
+  // published, exit 6, not 4 (a script sends again on 4; before 2026-12-07 this was 4 and "not
+  // published").
+  const closer = net.createServer((sock) => {
+    let got = "";
+    sock.on("data", (d) => {
+      got += d.toString("latin1");
+      if (got.includes("PUBLISH")) sock.destroy();
+    });
+  });
+  await new Promise((resolve) => closer.listen(0, "127.0.0.1", resolve));
+  const lost = await new Promise((resolve) =>
+    execFile(EMIT, ["--redis", `redis://127.0.0.1:${closer.address().port}`, "--event", "x"],
+             { timeout: 20000 }, (e, out, err) => resolve({ code: e ? e.code : 0, err })));
+  closer.close();
+  assert.equal(lost.code, 6, lost.err);
+  assert.match(lost.err, /it may have been published/);
+  assert.doesNotMatch(lost.err, /not published/);
   // The key from SHMIO_REDIS_KEY, as shmio reads it: no member of key "nobody" listens, and
   // Redis gave the message to no subscriber (PUBLISH's count): exit 5, said (before 2026-12-05
   // the variable was not read, and a message no one received exited 0). The sharded mode, which

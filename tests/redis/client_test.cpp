@@ -32,6 +32,7 @@
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 using namespace std::chrono_literals;
@@ -907,6 +908,44 @@ TEST_F(RedisClient, TheEmittersTimeoutSaysWhetherItMayHaveBeenPublished) {
   EXPECT_FALSE(silent.of("/").emit("x"));
   EXPECT_NE(silent.last_error().find("it may have been published"), std::string::npos)
       << silent.last_error();
+  EXPECT_TRUE(silent.last_may_have_been_published());
+  EXPECT_FALSE(nobody.last_may_have_been_published());
+  ::close(fd);
+}
+
+// A connection lost after the PUBLISH was written (Redis restarted, a proxy's reset, CLIENT KILL):
+// Redis may have run it, and the emitter says so (before 2026-12-07 "connection lost", which
+// shmio-emit printed as "not published" with the status a script sends again on; a review). A
+// refusal after it is not "may have been published".
+TEST_F(RedisClient, AConnectionLostAfterThePublishSaysItMayHaveBeenPublished) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a = shmio::test::loopback(0);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0) << std::strerror(errno);
+  ASSERT_EQ(::listen(fd, 8), 0) << std::strerror(errno);
+  socklen_t len = sizeof a;
+  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len), 0);
+  // The peer: takes the connection, reads until the PUBLISH has come, and closes it unanswered.
+  std::thread peer([fd] {
+    const int c = ::accept4(fd, nullptr, nullptr, SOCK_CLOEXEC);
+    if (c < 0) return;
+    std::string got;
+    char buf[512];
+    while (got.find("PUBLISH") == std::string::npos) {
+      const ssize_t n = ::read(c, buf, sizeof buf);
+      if (n <= 0) break;
+      got.append(buf, static_cast<std::size_t>(n));
+    }
+    ::close(c);
+  });
+  redis::Emitter em("redis://127.0.0.1:" + std::to_string(ntohs(a.sin_port)), "socket.io", 10s);
+  EXPECT_FALSE(em.of("/").emit("x"));
+  peer.join();
+  EXPECT_TRUE(em.last_may_have_been_published());
+  EXPECT_NE(em.last_error().find("lost after the message was sent; it may have been published"),
+            std::string::npos)
+      << em.last_error();
+  EXPECT_FALSE(em.of("/").emit("connect"));  // a reserved name: refused, nothing sent
+  EXPECT_FALSE(em.last_may_have_been_published());
   ::close(fd);
 }
 

@@ -81,6 +81,7 @@ bool Emitter::publish(const std::string& channel, const std::string& payload) {
   }
   error_.clear();
   receivers_ = 0;
+  maybe_published_ = false;
   std::optional<Reply> reply;
   m.up_since_command = m.client->connected();
   const std::uint64_t downs = m.downs;
@@ -96,6 +97,7 @@ bool Emitter::publish(const std::string& channel, const std::string& payload) {
     }
   }
   if (!reply) {
+    maybe_published_ = !never && m.up_since_command;
     error_ = m.said(never ? std::string("not published: cannot connect to Redis")
                     : m.up_since_command
                         ? "Redis did not answer within " + std::to_string(m.timeout.count()) +
@@ -111,6 +113,15 @@ bool Emitter::publish(const std::string& channel, const std::string& payload) {
     return false;
   }
   if (reply->is_error()) {
+    // Written, and the connection lost before Redis answered: Redis may have run it (before
+    // 2026-12-07 said as any failure, and shmio-emit printed "not published"; a review).
+    if (reply->lost() && !reply->lost_unsent()) {
+      maybe_published_ = true;
+      error_ = m.said(
+          "the connection to Redis was lost after the message was sent; it may have "
+          "been published");
+      return false;
+    }
     // (Redis's own refusal as it is; one of the client's, with why the link went down.)
     error_ = reply->str.rfind("ERR shmio:", 0) == 0 ? m.said(reply->str) : reply->str;
     return false;
@@ -121,6 +132,7 @@ bool Emitter::publish(const std::string& channel, const std::string& payload) {
 
 bool EmitOperator::emit(const std::string& event, sio::Args args) const {
   if (sio::is_reserved_event(event)) {  // (false, as the header promises for a refusal)
+    em_->maybe_published_ = false;
     em_->error_ = "\"" + event + "\" is a reserved event name";
     return false;
   }
@@ -129,6 +141,7 @@ bool EmitOperator::emit(const std::string& event, sio::Args args) const {
   try {
     p = sio::event_packet(nsp_, event, std::move(args));  // (it checks the placeholders)
   } catch (const std::invalid_argument& e) {
+    em_->maybe_published_ = false;
     em_->error_ = e.what();  // (false, not event_packet's exception: since 2026-12-05)
     return false;
   }
@@ -137,6 +150,7 @@ bool EmitOperator::emit(const std::string& event, sio::Args args) const {
   // Read back as the fleet's shmio members read it (their bridges' decoder): one they would drop
   // while Node members apply it is refused (before 2026-12-05 sent; found by a review).
   if (std::string why; !fleet::decode_classic_broadcast(bytes, &why)) {
+    em_->maybe_published_ = false;
     em_->error_ = "shmio members would drop it: " + why;
     return false;
   }
@@ -146,6 +160,7 @@ bool EmitOperator::emit(const std::string& event, sio::Args args) const {
 bool EmitOperator::refused(std::initializer_list<std::string_view> more) const {
   std::string why = cluster::names_refused(nsp_, opts_, more);
   if (why.empty()) return false;
+  em_->maybe_published_ = false;
   em_->error_ = std::move(why);
   return true;
 }
@@ -153,6 +168,7 @@ bool EmitOperator::refused(std::initializer_list<std::string_view> more) const {
 bool EmitOperator::refused(const std::vector<sio::Room>& rooms) const {
   std::string why = cluster::rooms_refused(nsp_, opts_, rooms);
   if (why.empty()) return false;
+  em_->maybe_published_ = false;
   em_->error_ = std::move(why);
   return true;
 }
@@ -198,6 +214,7 @@ bool EmitOperator::server_side_emit(const std::string& event, sio::Args args) co
   // (A reserved name: every Node member would run its connection handlers with the arguments as
   // the socket; sent before 2026-12-05, found by a review.)
   if (std::string why = cluster::args_refused(event, args, true); !why.empty()) {
+    em_->maybe_published_ = false;
     em_->error_ = std::move(why);
     return false;
   }

@@ -7,8 +7,9 @@
 //   em.of("/").sockets_join("vip");                       // every socket of the namespace joins
 //
 // Each call publishes one message and waits for Redis to take it (up to `timeout`): it returns
-// false, with the reason in last_error(), when Redis is unreachable or refuses (after a timeout
-// the message may still have been published), and when the fleet's shmio members would drop it
+// false, with the reason in last_error(), when Redis is unreachable or refuses (after a timeout,
+// or a connection lost after the message was written, it may still have been published:
+// last_may_have_been_published()), and when the fleet's shmio members would drop it
 // (read back as they read it first: past their bounds, 65,535 rooms or MessagePack nesting 64, a
 // Node member would apply what they refuse). As with the Node emitter, no acks (serverSideEmit's
 // or a broadcast's) and no fetchSockets. last_receivers() says how many subscribers Redis gave
@@ -61,6 +62,11 @@ class Emitter : public cluster::MainNamespaceOps<Emitter, EmitOperator> {
   // (to, in, except, volatile_, compress, emit, sockets_join, ...: MainNamespaceOps, of "/".)
   const std::string& key() const noexcept { return key_; }
   const std::string& last_error() const noexcept { return error_; }
+  // Whether the last call that returned false may have been published all the same: Redis took
+  // the command and did not answer within the timeout, or the connection was lost after it was
+  // written. Sending it again may deliver it twice. (False for every other failure: nothing was
+  // published.)
+  bool last_may_have_been_published() const noexcept { return maybe_published_; }
   // PUBLISH channel payload, waiting for the reply; false (and last_error) if it did not happen.
   bool publish(const std::string& channel, const std::string& payload);
   // The subscribers (patterns included) Redis gave the last published message to (PUBLISH's
@@ -74,6 +80,7 @@ class Emitter : public cluster::MainNamespaceOps<Emitter, EmitOperator> {
   std::string key_;
   std::string error_;
   long long receivers_ = 0;
+  bool maybe_published_ = false;
 };
 
 }  // namespace shmio::redis

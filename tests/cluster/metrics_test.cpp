@@ -131,6 +131,17 @@ TEST(Metrics, MergeDropsWhatItCannotParseAndAWorkerLabelOnlyAsALabel) {
   EXPECT_EQ(exposition_value(n, "x{namespace=\"/{worker=\",worker=\"all\"}"), 3) << n;
   EXPECT_EQ(exposition_value(n, "x{namespace=\"/a\\\",worker=\\\\\",worker=\"all\"}"), 4) << n;
   EXPECT_EQ(n.find("\"all\"0"), std::string::npos) << n;
+  // Samples with timestamps (an app's own exposition may have them): the value is summed, the
+  // timestamp dropped from the total (before 2026-12-07 the timestamps were summed and each
+  // worker's value made a key of its own).
+  const std::string ts =
+      merge_expositions({"# TYPE app_x_total counter\napp_x_total{worker=\"0\"} 5 1700000000000\n"
+                         "app_y{l=\"a 1\",worker=\"0\"} 2\n",
+                         "# TYPE app_x_total counter\napp_x_total{worker=\"1\"} 7 1700000000001\n"
+                         "app_y{l=\"a 1\",worker=\"1\"} 3\n"});
+  EXPECT_EQ(exposition_value(ts, "app_x_total{worker=\"all\"}"), 12) << ts;
+  EXPECT_EQ(count(ts, "worker=\"all\""), 2u) << ts;
+  EXPECT_EQ(exposition_value(ts, "app_y{l=\"a 1\",worker=\"all\"}"), 5) << ts;
   // Labels that do not parse (no closing quote): no total, the line kept once.
   const std::string bad = merge_expositions({"y{worker=\"0} 1\n", "y{worker=\"0} 1\n"});
   EXPECT_EQ(bad.find("all"), std::string::npos) << bad;

@@ -116,6 +116,20 @@ std::string total_key(std::string_view key) {
   return {};
 }
 
+// Whether `t` is an integer (a sample's timestamp: optional sign, digits) / a number strtod reads
+// whole (a sample's value: NaN, +Inf and exponents included).
+bool whole_integer(std::string_view t) {
+  if (!t.empty() && (t[0] == '-' || t[0] == '+')) t.remove_prefix(1);
+  return !t.empty() && std::all_of(t.begin(), t.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+bool whole_number(std::string_view t) {
+  if (t.empty()) return false;
+  const std::string text(t);
+  char* end = nullptr;
+  (void)std::strtod(text.c_str(), &end);
+  return end == text.c_str() + text.size();
+}
+
 // The lines of one exposition as the merge sees them: on_meta(name, 'H' or 'T', text) for a HELP
 // or TYPE line; on_series(family, key, value, line, retired) for a series line that parses, with
 // its family (the last TYPE's if its name is that family's or one of its histogram series', else
@@ -142,9 +156,20 @@ void walk_exposition(std::string_view text, Meta on_meta, Series on_series) {
     if (line[0] == '#') return true;
     const std::size_t sp = line.rfind(' ');
     if (sp == std::string_view::npos || sp == 0) return true;
-    const std::string_view key = line.substr(0, sp);
+    std::string_view key = line.substr(0, sp);
+    std::string_view value_at = line.substr(sp + 1);
+    // A sample's timestamp (`key value ms`, an app's exposition given to set_local_metrics):
+    // dropped, the value before it taken (before 2026-12-07 the timestamp was summed as the value
+    // and the value made part of the key; a review). (A label value holding spaces leaves no whole
+    // number before the last space: its `"}` ends that word.)
+    if (const std::size_t before = key.rfind(' '); before != std::string_view::npos && before > 0 &&
+                                                   whole_integer(value_at) &&
+                                                   whole_number(key.substr(before + 1))) {
+      value_at = key.substr(before + 1);
+      key = key.substr(0, before);
+    }
     char* end = nullptr;
-    const std::string value_text(line.substr(sp + 1));
+    const std::string value_text(value_at);
     const double value = std::strtod(value_text.c_str(), &end);
     if (end == value_text.c_str()) return true;
     const std::size_t name_end = std::min(key.find('{'), key.size());

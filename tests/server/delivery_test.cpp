@@ -2782,6 +2782,25 @@ TEST_P(Delivery, AClientsTextInALogLineCannotForgeALine) {
 // and the server go on (before 2026-12-07 it left io_context::run() and ended the worker, every
 // client with it; a review). Event handlers, any-listeners, connection handlers, room listeners,
 // ack callbacks.
+// ~Server closes every session and runs their disconnect handlers (as server.hpp says) with its
+// engine still there: a handler that asks io.engine() (Node's io.engine.clientsCount) or closes
+// the server went through a null pointer, a crash (before 2026-12-07; a review).
+TEST_P(Delivery, DisconnectHandlersRunByTheServersEndStillHaveItsEngine) {
+  std::vector<std::size_t> sessions;
+  Server* srv = server_.get();
+  server_->of("/").on_connection([&sessions, srv](const SocketPtr& s) {
+    s->on_disconnect([&sessions, srv](const SocketPtr&, const std::string&) {
+      sessions.push_back(srv->engine().session_count());
+      srv->close();
+    });
+  });
+  connect();
+  connect();
+  server_.reset();
+  EXPECT_EQ(sessions.size(), 2u);
+  start(ServerOptions());  // (for TearDown)
+}
+
 TEST_P(Delivery, AppCodeThrowingWhatIsNoStdExceptionStaysInTheLoop) {
   ::testing::internal::CaptureStderr();
   server_->of("/").on_connection([](const SocketPtr& s) {

@@ -148,7 +148,10 @@ Server::~Server() {
     loop_.h->gone = true;
   }
   // The engine first, while every other member is here: its sessions' closes reach the clients,
-  // their sockets and namespaces (and a removed namespace the retired list).
+  // their sockets and namespaces (and a removed namespace the retired list). Stopped before it is
+  // destroyed, so that the disconnect handlers its closes run still have it (io.engine(), close():
+  // through a null pointer before 2026-12-07, unique_ptr::reset() clearing it first; a review).
+  engine_->stop();
   engine_.reset();
 }
 

@@ -734,6 +734,34 @@ TEST_P(ClusterAdapterTest, ServerSideEmitWithAcksGetsTheOtherWorkersAnswer) {
   EXPECT_EQ(answers[0].values.at(0), 42);
 }
 
+// serverSideEmit's ack may be called from another thread, as an event's Ack (the same C++ type),
+// and let go of there: the answer is written by the worker's loop, not on the caller's thread
+// (before 2026-12-07 the caller's thread wrote into the ring and the node's books: a data race; a
+// review).
+TEST_P(ClusterAdapterTest, AServerSideAckCalledFromAnotherThreadAnswersOnTheLoop) {
+  std::function<void(sio::Args)> kept;
+  workers_[1]->server->of("/").on_server_side(
+      "ping", [&kept](sio::Args, std::function<void(sio::Args)> ack) { kept = std::move(ack); });
+  std::optional<std::string> error = "not called";
+  std::vector<sio::Args> answers;
+  workers_[0]->server->of("/").server_side_emit_with_ack(
+      "ping", sio::Args{41}, 5s, [&](std::optional<std::string> e, std::vector<sio::Args> r) {
+        error = std::move(e);
+        answers = std::move(r);
+      });
+  ASSERT_TRUE(drive([&] { return static_cast<bool>(kept); }));
+  const std::uint64_t before = workers_[1]->node->stats().messages_published;
+  std::thread([&kept] {
+    kept(sio::Args{42});
+    kept = nullptr;  // (the last copy, let go of on this thread)
+  }).join();
+  EXPECT_EQ(workers_[1]->node->stats().messages_published, before) << "written off the loop";
+  ASSERT_TRUE(drive([&] { return error != std::optional<std::string>("not called"); }));
+  EXPECT_FALSE(error) << *error;
+  ASSERT_EQ(answers.size(), 1u);
+  EXPECT_EQ(answers[0].values.at(0), 42);
+}
+
 // A namespace only worker 0 has (a dynamic one, made where a client asked for it): worker 1 says
 // it is not a server of it, and the request completes with no answer and no error, as socket.io
 // counts only the servers of the namespace (before, it waited for its timeout and failed).

@@ -589,6 +589,10 @@ void Namespace::handle_server_side(const std::string& event, Args args,
   std::vector<std::function<void(Args, std::function<void(Args)>)>> handlers;
   auto [first, last] = server_side_.equal_range(event);
   for (auto it = first; it != last; ++it) handlers.push_back(it->second);
+  // The ack may be called from any thread, as an event's Ack (the same type): run, and let go
+  // of, on the server's loop (the cluster's answers it into the ring and the node's books; before
+  // 2026-12-07 a thread pool's call wrote there from its own thread, a data race; a review).
+  if (ack) ack = detail::from_any_thread(server_->loop_.h, std::move(ack));
   for (const auto& h : handlers) {
     try {
       h(

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <pthread.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -16,7 +17,7 @@ namespace {
 
 // One listener: its number plus one (0: a free entry, as static storage starts), and its
 // identity when it was marked. Read by the fork handler in the child, where only async-signal-safe
-// calls may be made (fstat, open, dup3, close): a fixed table of atomics.
+// calls may be made (fstat, eventfd, dup3, close: system calls): a fixed table of atomics.
 struct Entry {
   std::atomic<int> fd_plus_one{0};
   std::atomic<std::uint64_t> dev{0}, ino{0};
@@ -37,7 +38,7 @@ bool same_file(int fd, std::uint64_t dev, std::uint64_t ino) noexcept {
 void let_go_in_child() noexcept {
   // (Kept: a fork made inside a KeepListenersAcrossFork scope. The child's own forks let go.)
   if (g_keep.exchange(0, std::memory_order_relaxed) > 0) return;
-  int null_fd = -1;
+  int quiet = -1;
   for (Entry& e : g_entries) {
     const int fd = e.fd_plus_one.load(std::memory_order_acquire) - 1;
     if (fd < 0) continue;
@@ -45,11 +46,16 @@ void let_go_in_child() noexcept {
     if (!same_file(fd, e.dev.load(std::memory_order_relaxed),
                    e.ino.load(std::memory_order_relaxed)))
       continue;
-    if (null_fd < 0) null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (null_fd < 0) return;  // (none to point them at: kept, as before)
-    (void)::dup3(null_fd, fd, O_CLOEXEC);
+    // An eventfd never written: epoll takes it (Asio's notify_fork(fork_child) registers every
+    // descriptor again: on /dev/null, this handler's first choice, epoll_ctl failed with EPERM and
+    // notify_fork threw in every such child, a worker of run_supervisor's hooks among them, until
+    // 2026-12-07; a review), and it never becomes readable, so an accept still pending on it in a
+    // child that runs the loop waits for ever instead of failing over and over.
+    if (quiet < 0) quiet = ::eventfd(0, EFD_CLOEXEC);
+    if (quiet < 0) return;  // (none to point them at: kept, as before)
+    (void)::dup3(quiet, fd, O_CLOEXEC);
   }
-  if (null_fd >= 0) ::close(null_fd);
+  if (quiet >= 0) ::close(quiet);
 }
 
 }  // namespace

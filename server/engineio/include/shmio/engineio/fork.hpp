@@ -4,14 +4,16 @@
 namespace shmio::engineio {
 
 // Marks `fd`, a listening socket of this process, as one to let go of in every process forked
-// from this one without exec: a fork handler points the child's copy of the number at /dev/null
-// (the child keeps a valid number, which its copies of the objects that own it close at their
-// end; the socket itself stays the parent's). Why: a helper an app forks from a worker and leaves
-// running held the worker's listeners after the worker died — its TCP listener stayed in the
-// port's SO_REUSEPORT group, a share of new connections waiting in a backlog no one accepted, and
-// its hand-off socket was still listened on, so the worker's replacement could not bind it and was
-// restarted every 5 s for as long as the helper lived (before 2026-12-07; a review). An exec
-// closes them anyway (every listener is close-on-exec).
+// from this one without exec: a fork handler points the child's copy of the number at an eventfd
+// never written (the child keeps a valid number, which its copies of the objects that own it close
+// at their end, and which Asio's notify_fork(fork_child) registers again with epoll, where it never
+// becomes readable: an accept pending on it waits; the socket itself stays the parent's). Why: a
+// helper an app forks from a worker and leaves running held the worker's listeners after the worker
+// died — its TCP listener stayed in the port's SO_REUSEPORT group, a share of new connections
+// waiting in a backlog no one accepted, and its hand-off socket was still listened on, so the
+// worker's replacement could not bind it and was restarted every 5 s for as long as the helper
+// lived (before 2026-12-07; a review). An exec closes them anyway (every listener is
+// close-on-exec).
 //
 // Nothing needs to be undone when the socket is closed: a number closed and taken again by another
 // file is told apart by the socket's identity (device and inode, taken here), and its entry is

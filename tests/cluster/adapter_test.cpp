@@ -2281,6 +2281,36 @@ static void flood_from_worker_0(std::vector<std::unique_ptr<Worker>>& workers,
   flood_from(workers, 0, ring_bytes);
 }
 
+// App code run when a cluster request completes (a fetchSockets callback completed by another
+// worker's answer, read from the ring) that publishes more than a ring does not lap its own
+// worker: the callback runs on a later turn, where the worker keeps up with its own records as
+// anywhere else. Before 2026-12-07 it ran inside the read, where keep_up does nothing, and the
+// worker's own broadcasts lapped it: every client of it disconnected (a review). (With a ring per
+// worker a worker does not read its own ring: checked all the same.)
+TEST_P(ClusterAdapterTest, AFetchSocketsCallbackThatFloodsTheRingDoesNotLapItsWorker) {
+  const auto a = connect(0);
+  const auto b = connect(1);
+  bool done = false;
+  std::size_t sockets = 0;
+  workers_[0]->server->of("/").fetch_sockets([&](std::vector<sio::RemoteSocket> all) {
+    sockets = all.size();
+    flood_from(workers_, 0, ring_bytes_);
+    done = true;
+  });
+  ASSERT_TRUE(drive([&] { return done; }));
+  EXPECT_EQ(sockets, 2u);
+  // Everything read since, and a broadcast from worker 1 still reaches worker 0's client.
+  workers_[1]->server->of("/").emit("after", sio::Args{1});
+  ASSERT_TRUE(drive([&] {
+    for (const std::string& m : clients_[a.first].messages)
+      if (m.find("\"after\"") != std::string::npos) return true;
+    return false;
+  }));
+  EXPECT_EQ(workers_[0]->node->stats().laps, 0u);
+  EXPECT_EQ(workers_[0]->node->stats().lap_disconnects, 0u);
+  EXPECT_EQ(workers_[0]->server->client_count(), 1u);
+}
+
 // Requests whose records the ring overwrote before a worker read them: that worker, lapped,
 // says what it lost (LAPPED: exactly the bytes its reader skipped), and the requests complete at
 // once with the outcome of their timeout, without its answer, not at their 60 s: a fetchSockets
@@ -2486,10 +2516,13 @@ TEST_P(ClusterAdapterTest, ALappedRequesterEndsItsWaitForAnswersItLost) {
   Wait w;
   workers_[0]->server->of("/").server_side_emit_with_ack("hold", sio::Args{}, 60s, w.taker());
   ASSERT_TRUE(drive([&] { return static_cast<bool>(held); }));
-  // The answer, then more than a ring's worth after it, before worker 0 has a turn to read.
-  held(sio::Args{"lost"});
+  // The answer, then more than a ring's worth after it, before worker 0 has a turn to read (in
+  // one turn of the loop: the ack called off it is posted there).
   const std::uint64_t laps = workers_[0]->node->stats().laps;
-  flood_from(workers_, 1, ring_bytes_);
+  boost::asio::post(io_, [&] {
+    held(sio::Args{"lost"});
+    flood_from(workers_, 1, ring_bytes_);
+  });
   ASSERT_TRUE(drive([&] { return w.done(); })) << "waited for the answer it lost";
   EXPECT_GT(workers_[0]->node->stats().laps, laps);
   EXPECT_GT(workers_[0]->node->stats().answer_checks, 0u);

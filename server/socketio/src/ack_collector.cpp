@@ -114,10 +114,12 @@ void AckCollector::finish(std::optional<std::string> error) {
       std::fprintf(stderr, "shmio: ack callback threw: %s\n", thrown_what().c_str());
     }
   };
-  if (in_start_)
-    net::post(timer_->get_executor(), std::move(call));
-  else
-    call();
+  // Always on a later turn, never inside what completed it: start() (the caller's request, not
+  // yet returned), or a cluster worker's read of the ring (the answer that came last), where app
+  // code that publishes much (a fetchSockets callback emitting to every socket it got) could lap
+  // the worker with its own records, its reader not kept up there (before 2026-12-07 it ran
+  // there; ClusterAdapterTest.AFetchSocketsCallbackThatFloodsTheRingDoesNotLapItsWorker; a review).
+  net::post(timer_->get_executor(), std::move(call));
 }
 
 }  // namespace shmio::socketio

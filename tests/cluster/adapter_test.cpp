@@ -2281,6 +2281,49 @@ static void flood_from_worker_0(std::vector<std::unique_ptr<Worker>>& workers,
   flood_from(workers, 0, ring_bytes);
 }
 
+// A socketsJoin whose own publish finds this worker's reader over half a ring behind (keep_up
+// reads the ring there and then) is applied to this worker's sockets where its record stands in
+// the ring: a broadcast to the room that another writer commits right after the join, read in
+// that same read, reaches them, as it reaches every other worker's. Before 2026-12-07 the join
+// was applied after the whole read, and such a broadcast missed this worker's sockets (a review).
+// (With a ring per worker a worker does not read its own ring, nor are two rings ordered.)
+TEST_P(ClusterAdapterTest, ALocalJoinIsAppliedInRingOrderWhenItsPublishReadsTheRing) {
+  if (GetParam()) GTEST_SKIP() << "a worker does not read its own ring";
+  const auto a = connect(0);
+  ASSERT_TRUE(drive([&] { return workers_[0]->server->client_count() == 1; }));
+  cluster::Emitter em(ring_, "other", true, std::chrono::milliseconds(0));  // (never waits)
+  // Worker 0's reader over half a ring behind: records it has not had a turn to read, the last a
+  // server-side emit whose handler (run in that read, after the join is in the ring) waits until
+  // the other writer's broadcast is in the ring too, so that the read takes it.
+  std::atomic<bool> late_written{false};
+  workers_[0]->server->of("/").on_server_side("pause", [&late_written](sio::Args, auto) {
+    const auto give_up = std::chrono::steady_clock::now() + 10s;
+    while (!late_written.load() && std::chrono::steady_clock::now() < give_up) {
+    }
+  });
+  const std::string text(200, 'f');
+  for (std::uint64_t i = 0; i < ring_bytes_ * 6 / 10 / 256; ++i)
+    ASSERT_TRUE(em.of("/").to("nobody").emit("filler", sio::Args{text})) << em.last_error();
+  ASSERT_TRUE(em.of("/").server_side_emit("pause", sio::Args{}));
+  const std::uint64_t before = segment_->control().tail.tail.load();
+  // The other writer, as soon as worker 0's join is in the ring: a broadcast to the room.
+  std::thread other([&em, &late_written, before, this] {
+    const auto give_up = std::chrono::steady_clock::now() + 10s;
+    while (segment_->control().tail.tail.load() == before &&
+           std::chrono::steady_clock::now() < give_up) {
+    }
+    (void)em.of("/").to("joined").emit("late", sio::Args{1});
+    late_written = true;
+  });
+  workers_[0]->server->of("/").sockets_join("joined");
+  other.join();
+  ASSERT_TRUE(drive([&] {
+    for (const std::string& m : clients_[a.first].messages)
+      if (m.find("\"late\"") != std::string::npos) return true;
+    return false;
+  })) << "the broadcast to the room joined missed worker 0's socket";
+}
+
 // App code run when a cluster request completes (a fetchSockets callback completed by another
 // worker's answer, read from the ring) that publishes more than a ring does not lap its own
 // worker: the callback runs on a later turn, where the worker keeps up with its own records as

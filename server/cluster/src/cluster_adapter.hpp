@@ -223,20 +223,31 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
   // them. Before 2026-12-05 they were applied at once: `io.to("r").emit("x")` then
   // `io.in("r").socketsLeave("r")` reached "x" to every worker's sockets but this one's (found by
   // a review).
+  // (Published: applied here where the record stands in the ring, Node::Impl::publish's
+  // apply_here; local: after this worker's own broadcasts.)
   void add_sockets(const sio::BroadcastOptions& opts, const std::set<sio::Room>& rooms) override {
-    if (!opts.flags.local)
-      node_.publish(MessageType::sockets_join, sio_message(opts, {{"rooms", rooms_json(rooms)}}));
-    after_own_broadcasts([this, opts, rooms] { Adapter::add_sockets(opts, rooms); });
+    auto apply = [alive = std::weak_ptr<int>(alive_), this, opts, rooms] {
+      if (!alive.expired()) Adapter::add_sockets(opts, rooms);
+    };
+    if (opts.flags.local) return after_own_broadcasts(std::move(apply));
+    node_.publish(MessageType::sockets_join, sio_message(opts, {{"rooms", rooms_json(rooms)}}),
+                  true, std::move(apply));
   }
   void del_sockets(const sio::BroadcastOptions& opts, const std::set<sio::Room>& rooms) override {
-    if (!opts.flags.local)
-      node_.publish(MessageType::sockets_leave, sio_message(opts, {{"rooms", rooms_json(rooms)}}));
-    after_own_broadcasts([this, opts, rooms] { Adapter::del_sockets(opts, rooms); });
+    auto apply = [alive = std::weak_ptr<int>(alive_), this, opts, rooms] {
+      if (!alive.expired()) Adapter::del_sockets(opts, rooms);
+    };
+    if (opts.flags.local) return after_own_broadcasts(std::move(apply));
+    node_.publish(MessageType::sockets_leave, sio_message(opts, {{"rooms", rooms_json(rooms)}}),
+                  true, std::move(apply));
   }
   void disconnect_sockets(const sio::BroadcastOptions& opts, bool close) override {
-    if (!opts.flags.local)
-      node_.publish(MessageType::disconnect_sockets, sio_message(opts, {{"close", close}}));
-    after_own_broadcasts([this, opts, close] { Adapter::disconnect_sockets(opts, close); });
+    auto apply = [alive = std::weak_ptr<int>(alive_), this, opts, close] {
+      if (!alive.expired()) Adapter::disconnect_sockets(opts, close);
+    };
+    if (opts.flags.local) return after_own_broadcasts(std::move(apply));
+    node_.publish(MessageType::disconnect_sockets, sio_message(opts, {{"close", close}}), true,
+                  std::move(apply));
   }
   // While the rooms index changes (its room events run inside the change: a publish there must
   // not apply other workers' records, Node::Impl::keep_up). Only around the index's own

@@ -477,7 +477,15 @@ struct Node::Impl {
   }
   // (`keep`: false for a LAPPED, a few dozen bytes that cannot lap this worker's reader: said
   // right after a lap, its keep_up would read some two rings' worth in that one turn.)
-  bool publish(MessageType t, const std::string& payload, bool keep = true) {
+  // (`apply_here`: this worker's own application of what it publishes — socketsJoin/Leave,
+  // disconnectSockets — made where the record stands in the ring: after this worker's own
+  // broadcasts still held, as every other worker applies it after them; and when this publish
+  // reads the ring first (keep_up, half a ring behind), as that read passes the record, before
+  // the later records of others it reads. Before 2026-12-07 it was applied after that whole
+  // read: a broadcast to a room just joined, committed by another worker right after the join,
+  // missed this worker's sockets; a review. Made even if the publish fails.)
+  bool publish(MessageType t, const std::string& payload, bool keep = true,
+               std::function<void()> apply_here = {}) {
     std::uint64_t at = 0;
     // (More binary parts than a reader takes: refused here, as a record too large is, not
     // published for every reader to skip as a bad record.)
@@ -493,10 +501,21 @@ struct Node::Impl {
                      options.worker, to_string(t), payload.size(),
                      fits ? "" : ", over 65536 binary parts", shm::to_string(st),
                      static_cast<unsigned long long>(stats.publish_failures));
+      if (apply_here) apply_after_own(std::move(apply_here));
       return false;
     }
     ++stats.messages_published;
     committed(at);
+    if (apply_here) {
+      if (keep && keep_up_reads_now(at)) {
+        // (Own records are skipped by the read: apply_copied releases this before the first
+        // record past it.)
+        own_ordered_end = std::max(own_ordered_end, at + 1);
+        hold(std::move(apply_here));
+      } else {
+        apply_after_own(std::move(apply_here));
+      }
+    }
     if (keep) keep_up(at);
     return true;
   }
@@ -509,6 +528,16 @@ struct Node::Impl {
   // apply other workers' records, joins and disconnects among them, inside that change (the
   // rooms index changed under the walk changing it; found by a review, 2026-12-05). It is posted
   // instead, to run once the change is done (after the events already queued).
+  // Whether keep_up(published_at) reads the ring now, in this call.
+  bool keep_up_reads_now(std::uint64_t published_at) const {
+    return reader && !draining && !own_writer && mutating == 0 &&
+           published_at - std::min(published_at, reader->position()) > segment->capacity() / 2;
+  }
+  // `apply` now, or after this worker's own broadcasts still held.
+  void apply_after_own(std::function<void()> apply) {
+    if (!holding()) return apply();
+    hold(std::move(apply));
+  }
   void keep_up(std::uint64_t published_at) {
     if (!reader || draining || own_writer) return;
     if (published_at - std::min(published_at, reader->position()) <= segment->capacity() / 2)

@@ -165,6 +165,14 @@ bool Node::Impl::apply_copied(std::vector<CopiedRecord>& batch, std::size_t i,
       }
       c.producer = rings.writer_of(*segment, *from, c.producer);
     }
+    // What this worker holds for a point before this record (its own socketsJoin whose publish
+    // read the ring: its record skipped here as its own) is applied before this record, as the
+    // ring orders them.
+    if (from == nullptr && !held.empty() && held.front().first <= c.position) {
+      applied = std::max(applied, c.position);
+      release_held();
+      if (stopped) return false;
+    }
     if (c.producer != self()) ++stats.messages_received;  // of others
     applied = c.end != 0 ? c.end : batch_end;
     if (c.type == static_cast<std::uint16_t>(MessageType::broadcast)) {

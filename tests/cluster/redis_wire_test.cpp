@@ -414,6 +414,7 @@ TEST(ShardedRedis, AResponsesRequestIdIsPeekedWhereNodeWritesIt) {
   EXPECT_FALSE(peek_cluster_response_id(R"({"x":"a\"data\":{","data":{"requestId":"j"}})"));
   EXPECT_FALSE(peek_cluster_response_id(R"({"type":12,"data":{"a":{},"requestId":"j"}})"));
   EXPECT_FALSE(peek_cluster_response_id(R"({"xdata":{"requestId":"j"}})"));
+  EXPECT_FALSE(peek_cluster_response_id(R"({"type":12,"data":{"a":1},"requestId":"j"})"));
   EXPECT_FALSE(
       peek_cluster_response_id(msgpack::encode(json::object{{"type", 12}, {"requestId", "top"}})));
   EXPECT_FALSE(peek_cluster_response_id(msgpack::encode(json::object{

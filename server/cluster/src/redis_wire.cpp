@@ -522,13 +522,13 @@ std::optional<std::string_view> packed_request_id(PackedHead& p, std::size_t fie
 }
 
 // The non-empty string "requestId" in JSON text from `from` on, with nothing between that opens
-// an object or an array, nor escapes (so every quote there delimits a string, and the key is the
-// object's at `from`).
+// or closes an object, opens an array, nor escapes (so every quote there delimits a string, and
+// the key is the object's at `from`).
 std::optional<std::string_view> json_request_id(std::string_view head, std::size_t from) {
   constexpr std::string_view key = "\"requestId\":\"";
   const std::size_t at = head.find(key, from);
   if (at == std::string_view::npos) return std::nullopt;
-  if (head.substr(from, at - from).find_first_of("{[\\") != std::string_view::npos)
+  if (head.substr(from, at - from).find_first_of("{}[\\") != std::string_view::npos)
     return std::nullopt;
   const std::size_t begin = at + key.size();
   const std::size_t end = head.find('"', begin);

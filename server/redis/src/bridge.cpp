@@ -1438,6 +1438,9 @@ struct Bridge::Impl {
           // with them in place of a counted member's still coming. Before 2026-12-07 they were
           // relayed uncounted (a review).
           if (o.counted) {
+            // (Counted here too: a lapped worker's check is answered with the count and the acks
+            // given, and the acks given include this member's.)
+            o.client_count = saturating_add(o.client_count, n);
             if (n > 0)
               ring_publish(MessageType::broadcast_client_count,
                            cluster::write_message(

@@ -174,10 +174,12 @@ bool EmitOperator::refused(const std::vector<sio::Room>& rooms) const {
 }
 
 namespace {
-bool request(Emitter& em, std::string& error, const std::string& nsp, fleet::ClassicRequest r) {
+bool request(Emitter& em, std::string& error, bool& maybe_published, const std::string& nsp,
+             fleet::ClassicRequest r) {
   r.uid = "emitter";
   std::string bytes = fleet::encode_classic_request(r);
   if (std::string why; !fleet::decode_classic_request(bytes, &why)) {  // (as emit's)
+    maybe_published = false;
     error = "shmio members would drop it: " + why;
     return false;
   }
@@ -191,7 +193,7 @@ bool EmitOperator::sockets_join(const std::vector<sio::Room>& rooms) const {
   r.type = fleet::ClassicRequestType::remote_join;
   r.opts = opts_;
   r.rooms = {rooms.begin(), rooms.end()};
-  return request(*em_, em_->error_, nsp_, std::move(r));
+  return request(*em_, em_->error_, em_->maybe_published_, nsp_, std::move(r));
 }
 bool EmitOperator::sockets_leave(const std::vector<sio::Room>& rooms) const {
   if (refused(rooms)) return false;
@@ -199,7 +201,7 @@ bool EmitOperator::sockets_leave(const std::vector<sio::Room>& rooms) const {
   r.type = fleet::ClassicRequestType::remote_leave;
   r.opts = opts_;
   r.rooms = {rooms.begin(), rooms.end()};
-  return request(*em_, em_->error_, nsp_, std::move(r));
+  return request(*em_, em_->error_, em_->maybe_published_, nsp_, std::move(r));
 }
 bool EmitOperator::disconnect_sockets(bool close) const {
   if (refused({})) return false;
@@ -207,7 +209,7 @@ bool EmitOperator::disconnect_sockets(bool close) const {
   r.type = fleet::ClassicRequestType::remote_disconnect;
   r.opts = opts_;
   r.close = close;
-  return request(*em_, em_->error_, nsp_, std::move(r));
+  return request(*em_, em_->error_, em_->maybe_published_, nsp_, std::move(r));
 }
 bool EmitOperator::server_side_emit(const std::string& event, sio::Args args) const {
   if (refused({event})) return false;
@@ -223,7 +225,7 @@ bool EmitOperator::server_side_emit(const std::string& event, sio::Args args) co
   r.data.emplace_back(event);
   for (auto& v : args.values) r.data.push_back(std::move(v));
   r.attachments = std::move(args.binaries);  // (dropped before 2026-12-04: each became null)
-  return request(*em_, em_->error_, nsp_, std::move(r));
+  return request(*em_, em_->error_, em_->maybe_published_, nsp_, std::move(r));
 }
 
 }  // namespace shmio::redis

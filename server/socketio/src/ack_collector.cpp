@@ -38,9 +38,7 @@ void AckCollector::start(std::chrono::milliseconds timeout) {
 
 void AckCollector::start() {
   started_ = true;
-  in_start_ = true;
   check();
-  in_start_ = false;
 }
 
 void AckCollector::add_pending_source(std::uint64_t source) {
@@ -115,10 +113,12 @@ void AckCollector::finish(std::optional<std::string> error) {
     }
   };
   // Always on a later turn, never inside what completed it: start() (the caller's request, not
-  // yet returned), or a cluster worker's read of the ring (the answer that came last), where app
-  // code that publishes much (a fetchSockets callback emitting to every socket it got) could lap
-  // the worker with its own records, its reader not kept up there (before 2026-12-07 it ran
-  // there; ClusterAdapterTest.AFetchSocketsCallbackThatFloodsTheRingDoesNotLapItsWorker; a review).
+  // yet returned, as socket.io's promises: before 2026-12-03 a broadcast with acks to no one
+  // called back before emit_with_ack returned), or a cluster worker's read of the ring (the answer
+  // that came last), where app code that publishes much (a fetchSockets callback emitting to every
+  // socket it got) could lap the worker with its own records, its reader not kept up there (before
+  // 2026-12-07 it ran there;
+  // ClusterAdapterTest.AFetchSocketsCallbackThatFloodsTheRingDoesNotLapItsWorker; a review).
   net::post(timer_->get_executor(), std::move(call));
 }
 

@@ -171,7 +171,8 @@ using AckCallback =
 //
 // Its life: arm(timeout) before the request goes out, the sources added (add_pending_source,
 // expect) as it goes out, then start(): from then on it is done as soon as every source has
-// answered in full. Armed first, the timeout counts from the request's start, as socket.io's
+// answered in full (its callback then runs on a later turn, never inside the call that completed
+// it). Armed first, the timeout counts from the request's start, as socket.io's
 // BroadcastOperator sets its timer before the adapter's broadcastWithAck; so every deadline
 // counted where the request arrives (a socket's pending ack, another worker's, the fleet
 // bridge's up to its 10-minute cap: docs/redis.md) ends no earlier than the requester's own,
@@ -219,10 +220,6 @@ class AckCollector : public std::enable_shared_from_this<AckCollector> {
   std::unordered_map<std::uint64_t, Source> sources_;
   std::vector<Args> responses_;
   bool missing_ = false, done_ = false, started_ = false;
-  // Inside start(): a callback due now runs on the next turn, never within the call that made
-  // the request (as socket.io's promises; before 2026-12-03 a broadcast with acks to no one
-  // called back before emit_with_ack returned).
-  bool in_start_ = false;
   std::chrono::steady_clock::time_point expires_at_ = std::chrono::steady_clock::time_point::max();
   AckCallback done_cb_;
   std::unique_ptr<boost::asio::steady_timer> timer_;

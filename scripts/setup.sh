@@ -85,6 +85,9 @@ else
   exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive
+# (Through sudo as `env`: sudo's default env_reset drops the export, and apt would ask its
+# questions interactively.)
+if [ "${#SUDO[@]}" -gt 0 ]; then SUDO+=(env DEBIAN_FRONTEND=noninteractive); fi
 if ! "${SUDO[@]}" apt-get update -qq; then
   echo "setup: apt-get update failed; check the network and /etc/apt/sources.list" >&2
   exit 1

@@ -1006,9 +1006,12 @@ int run_supervisor(const SupervisorOptions& o,
     const ino_t asio_pipe = asio_signal_pipe();  // (the program's, if it holds a signal_set)
     // (The workers and the bridge hold the cluster's rings' locks with the supervisor: kept in
     // them; their own forks let go of them: shm::KeepRingLocksAcrossFork.)
-    const pid_t pid = [] {
+    int fork_errno = 0;  // (taken at once: the unlock and the hook below may change errno)
+    const pid_t pid = [&fork_errno] {
       const shm::KeepRingLocksAcrossFork keep;
-      return ::fork();
+      const pid_t p = ::fork();
+      if (p < 0) fork_errno = errno;
+      return p;
     }();
     asio_signals.unlock();
     // (In the child too: its copy of a lock taken for it.)
@@ -1017,7 +1020,9 @@ int run_supervisor(const SupervisorOptions& o,
       _exit(1);
     }
     if (pid < 0) {
-      std::fprintf(stderr, "shmio: fork failed: %s\n", std::strerror(errno));
+      // (Named with the child it was for: one line a second per child.)
+      std::fprintf(stderr, "shmio: fork failed for %s: %s (tried again in 1 s)\n",
+                   name_of(static_cast<std::size_t>(i)).c_str(), std::strerror(fork_errno));
       workers[static_cast<std::size_t>(i)].restart_at = Clock::now() + std::chrono::seconds(1);
       return;
     }

@@ -15,7 +15,9 @@
 //
 // Bounds: BoardConfig::slots (1024 by default, at most 65536: worker indexes 0..slots-1), posts of
 // up to 256 KiB less a 64-byte header (a blob over it is refused: post returns false), so 512 KiB
-// of shared memory a slot. Pages are touched only by the workers that post.
+// of shared memory a slot. The object is allocated whole when it is made (Boost.Interprocess's
+// truncate calls posix_fallocate): a /dev/shm without room for it is an error at open, never a
+// SIGBUS on a page touched later (WorkerBoard.ItsPagesAreAllocatedWhenItIsMade).
 #pragma once
 
 #include <cstddef>

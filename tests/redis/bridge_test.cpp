@@ -148,6 +148,25 @@ class Bridge : public ::testing::Test {
     start_bridge(server.url());
     return w;
   }
+  // `[0,0,...]`'s inside: kMaxJsonValues + 10 zeros (an answer no decoder here takes).
+  static std::string too_many_zeros() {
+    std::string z;
+    for (std::size_t i = 0; i < fleet::kMaxJsonValues + 10; ++i) z += i ? ",0" : "0";
+    return z;
+  }
+  // Drives until `reader` has read the bridge's fetchSockets answer to the worker's request `rid`.
+  bool fetch_answered(shm::RingReader& reader, std::uint64_t rid) {
+    bool answered = false;
+    return drive([&] {
+      reader.poll([&](const shm::RecordView& v) {
+        if (v.type != static_cast<std::uint16_t>(cluster::MessageType::fetch_sockets_response))
+          return;
+        auto m = cluster::read_message(v.payload);
+        if (m && m->body.at("requestId").to_number<std::uint64_t>() == rid) answered = true;
+      });
+      return answered;
+    });
+  }
   bool bridge_subscribed(redis::Client& cmd, bool sharded = false, long long members = 1) {
     return drive([&] {
       return subscribers(cmd, sharded ? "SHARDNUMSUB" : "NUMSUB",
@@ -1423,21 +1442,11 @@ TEST_F(Bridge, AnUnreadableFetchAnswerStillCountsAsTheMembersAnswer) {
   ASSERT_EQ(ask_fetch(*f.worker, 82, opts), shm::PublishStatus::ok);
   const auto request = fleet_request(fleet::ClassicRequestType::remote_fetch);
   ASSERT_TRUE(request);
-  std::string answer = R"({"requestId":")" + request->request_id + R"(","sockets":[)";
-  for (std::size_t i = 0; i < fleet::kMaxJsonValues + 10; ++i) answer += i ? ",0" : "0";
-  answer += "]}";
+  const std::string answer =
+      R"({"requestId":")" + request->request_id + R"(","sockets":[)" + too_many_zeros() + "]}";
   const auto sent = std::chrono::steady_clock::now();
   f.pub->command({"PUBLISH", "socket.io-response#/#", answer});
-  bool answered = false;
-  ASSERT_TRUE(drive([&] {
-    f.reader->poll([&](const shm::RecordView& v) {
-      if (v.type != static_cast<std::uint16_t>(cluster::MessageType::fetch_sockets_response))
-        return;
-      auto m = cluster::read_message(v.payload);
-      if (m && m->body.at("requestId").to_number<std::uint64_t>() == 82u) answered = true;
-    });
-    return answered;
-  }));
+  ASSERT_TRUE(fetch_answered(*f.reader, 82));
   const auto took = std::chrono::steady_clock::now() - sent;
   EXPECT_LT(took, 6s) << "the answer waited for the bridge's 8 s deadline";
   EXPECT_GE(bridge_->stats().bad_messages, 1u);
@@ -2451,24 +2460,14 @@ TEST_F(Bridge, AnUnreadableShardedFetchAnswerStillCountsAsTheMembersAnswer) {
   ShardedFetch f;
   ASSERT_NO_FATAL_FAILURE(ask_sharded_fetch(server, 83, f));
   const std::string id(f.asked->data.as_object().at("requestId").as_string());
-  std::string answer =
+  const std::string answer =
       R"({"type":)" +
       std::to_string(static_cast<int>(cluster::MessageType::fetch_sockets_response)) +
-      R"(,"data":{"requestId":")" + id + R"(","sockets":[)";
-  for (std::size_t i = 0; i < fleet::kMaxJsonValues + 10; ++i) answer += i ? ",0" : "0";
-  answer += R"(]},"uid":"nodeB","nsp":"/"})";
+      R"(,"data":{"requestId":")" + id + R"(","sockets":[)" + too_many_zeros() +
+      R"(]},"uid":"nodeB","nsp":"/"})";
   const auto sent = std::chrono::steady_clock::now();
   f.pub->command({"SPUBLISH", "socket.io#/#bridgeT#", answer});
-  bool answered = false;
-  ASSERT_TRUE(drive([&] {
-    f.reader->poll([&](const shm::RecordView& v) {
-      if (v.type != static_cast<std::uint16_t>(cluster::MessageType::fetch_sockets_response))
-        return;
-      auto m = cluster::read_message(v.payload);
-      if (m && m->body.at("requestId").to_number<std::uint64_t>() == 83u) answered = true;
-    });
-    return answered;
-  }));
+  ASSERT_TRUE(fetch_answered(*f.reader, 83));
   const auto took = std::chrono::steady_clock::now() - sent;
   EXPECT_LT(took, 6s) << "the answer waited for the bridge's 10 s deadline";
   EXPECT_GE(bridge_->stats().bad_messages, 1u);

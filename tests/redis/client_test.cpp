@@ -897,14 +897,10 @@ TEST_F(RedisClient, TheEmittersTimeoutSaysWhetherItMayHaveBeenPublished) {
   EXPECT_NE(nobody.last_error().find("not published: cannot connect to Redis"), std::string::npos)
       << nobody.last_error();
   // A listener that never accepts: the kernel completes the connection, nobody answers.
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a = shmio::test::loopback(0);
-  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0) << std::strerror(errno);
-  ASSERT_EQ(::listen(fd, 8), 0) << std::strerror(errno);
-  socklen_t len = sizeof a;
-  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len), 0);
-  redis::Emitter silent("redis://127.0.0.1:" + std::to_string(ntohs(a.sin_port)), "socket.io",
-                        300ms);
+  std::uint16_t port = 0;
+  const int fd = shmio::test::loopback_listener(port);
+  ASSERT_GE(fd, 0) << std::strerror(errno);
+  redis::Emitter silent("redis://127.0.0.1:" + std::to_string(port), "socket.io", 300ms);
   EXPECT_FALSE(silent.of("/").emit("x"));
   EXPECT_NE(silent.last_error().find("it may have been published"), std::string::npos)
       << silent.last_error();
@@ -918,12 +914,9 @@ TEST_F(RedisClient, TheEmittersTimeoutSaysWhetherItMayHaveBeenPublished) {
 // shmio-emit printed as "not published" with the status a script sends again on; a review). A
 // refusal after it is not "may have been published".
 TEST_F(RedisClient, AConnectionLostAfterThePublishSaysItMayHaveBeenPublished) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a = shmio::test::loopback(0);
-  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0) << std::strerror(errno);
-  ASSERT_EQ(::listen(fd, 8), 0) << std::strerror(errno);
-  socklen_t len = sizeof a;
-  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len), 0);
+  std::uint16_t port = 0;
+  const int fd = shmio::test::loopback_listener(port);
+  ASSERT_GE(fd, 0) << std::strerror(errno);
   // The peer: takes the connection, reads until the PUBLISH has come, and closes it unanswered.
   std::thread peer([fd] {
     const int c = ::accept4(fd, nullptr, nullptr, SOCK_CLOEXEC);
@@ -937,7 +930,7 @@ TEST_F(RedisClient, AConnectionLostAfterThePublishSaysItMayHaveBeenPublished) {
     }
     ::close(c);
   });
-  redis::Emitter em("redis://127.0.0.1:" + std::to_string(ntohs(a.sin_port)), "socket.io", 10s);
+  redis::Emitter em("redis://127.0.0.1:" + std::to_string(port), "socket.io", 10s);
   EXPECT_FALSE(em.of("/").emit("x"));
   peer.join();
   EXPECT_TRUE(em.last_may_have_been_published());

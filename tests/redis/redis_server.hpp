@@ -52,6 +52,21 @@ inline sockaddr_in loopback(std::uint16_t port) {
   return a;
 }
 
+// A TCP listener on 127.0.0.1 at a port the kernel picks (written to `port`); -1 if it cannot be
+// made. The caller closes it.
+inline int loopback_listener(std::uint16_t& port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a = loopback(0);
+  socklen_t len = sizeof a;
+  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+      ::listen(fd, 8) != 0 || ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+    if (fd >= 0) ::close(fd);
+    return -1;
+  }
+  port = ntohs(a.sin_port);
+  return fd;
+}
+
 inline std::uint16_t free_port() {
   unsigned low = 32768;
   if (FILE* f = std::fopen("/proc/sys/net/ipv4/ip_local_port_range", "r")) {

@@ -226,28 +226,27 @@ class ClusterAdapter final : public sio::InMemoryAdapter {
   // (Published: applied here where the record stands in the ring, Node::Impl::publish's
   // apply_here; local: after this worker's own broadcasts.)
   void add_sockets(const sio::BroadcastOptions& opts, const std::set<sio::Room>& rooms) override {
-    auto apply = [alive = std::weak_ptr<int>(alive_), this, opts, rooms] {
-      if (!alive.expired()) Adapter::add_sockets(opts, rooms);
-    };
-    if (opts.flags.local) return after_own_broadcasts(std::move(apply));
-    node_.publish(MessageType::sockets_join, sio_message(opts, {{"rooms", rooms_json(rooms)}}),
-                  true, std::move(apply));
+    change_sockets(opts, MessageType::sockets_join, {{"rooms", rooms_json(rooms)}},
+                   [this, opts, rooms] { Adapter::add_sockets(opts, rooms); });
   }
   void del_sockets(const sio::BroadcastOptions& opts, const std::set<sio::Room>& rooms) override {
-    auto apply = [alive = std::weak_ptr<int>(alive_), this, opts, rooms] {
-      if (!alive.expired()) Adapter::del_sockets(opts, rooms);
-    };
-    if (opts.flags.local) return after_own_broadcasts(std::move(apply));
-    node_.publish(MessageType::sockets_leave, sio_message(opts, {{"rooms", rooms_json(rooms)}}),
-                  true, std::move(apply));
+    change_sockets(opts, MessageType::sockets_leave, {{"rooms", rooms_json(rooms)}},
+                   [this, opts, rooms] { Adapter::del_sockets(opts, rooms); });
   }
   void disconnect_sockets(const sio::BroadcastOptions& opts, bool close) override {
-    auto apply = [alive = std::weak_ptr<int>(alive_), this, opts, close] {
-      if (!alive.expired()) Adapter::disconnect_sockets(opts, close);
+    change_sockets(opts, MessageType::disconnect_sockets, {{"close", close}},
+                   [this, opts, close] { Adapter::disconnect_sockets(opts, close); });
+  }
+  // One of the three above: published (unless local) and applied here where it stands (not at
+  // all if this adapter is gone by then).
+  template <class F>
+  void change_sockets(const sio::BroadcastOptions& opts, MessageType t, json::object fields,
+                      F change) {
+    std::function<void()> apply = [alive = std::weak_ptr<int>(alive_), change = std::move(change)] {
+      if (!alive.expired()) change();
     };
-    if (opts.flags.local) return after_own_broadcasts(std::move(apply));
-    node_.publish(MessageType::disconnect_sockets, sio_message(opts, {{"close", close}}), true,
-                  std::move(apply));
+    if (opts.flags.local) return node_.apply_after_own(std::move(apply));
+    node_.publish(t, sio_message(opts, std::move(fields)), true, std::move(apply));
   }
   // While the rooms index changes (its room events run inside the change: a publish there must
   // not apply other workers' records, Node::Impl::keep_up). Only around the index's own
